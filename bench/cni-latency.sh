@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# CNI ADD/DEL latency benchmark: xcni vs the reference ptp plugin.
+# See bench/README.md.  Must run as root.
+#
+#   bash bench/cni-latency.sh [-n N] [-w WARMUP]
+#
+# Environment:
+#   XCNI_BIN  plugin under test   (default /work/main/build/xcni)
+#   PTP_BIN   reference plugin    (default /usr/lib/cni/ptp)
+#   BUILD     build/output dir    (default <repo>/build)
+#   CC        compiler            (default gcc)
+#
+# To exercise the harness without xcni: XCNI_BIN=/usr/lib/cni/ptp; the
+# config "type" is always the basename of the binary.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(dirname "$HERE")
+BUILD=${BUILD:-$ROOT/build}
+XCNI_BIN=${XCNI_BIN:-$ROOT/build/xcni}
+PTP_BIN=${PTP_BIN:-/usr/lib/cni/ptp}
+CC=${CC:-gcc}
+N=200
+WARMUP=2
+MAX_N=1000 # a /22 per plugin holds ~1020 leases
+
+usage() {
+	sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//' >&2
+	exit 2
+}
+
+while getopts "n:w:h" opt; do
+	case $opt in
+	n) N=$OPTARG ;;
+	w) WARMUP=$OPTARG ;;
+	*) usage ;;
+	esac
+done
+shift $((OPTIND - 1))
+[[ $# -eq 0 ]] || usage
+
+die() { echo "cni-latency: $*" >&2; exit 1; }
+
+[[ $N =~ ^[0-9]+$ ]] && ((N >= 100 && N <= MAX_N)) || die "-n must be 100..$MAX_N (got '$N')"
+[[ $WARMUP =~ ^[0-9]+$ ]] && ((WARMUP <= 100)) || die "-w must be 0..100"
+((EUID == 0)) || die "must run as root (creates network namespaces)"
+command -v ip >/dev/null || die "iproute2 'ip' not found"
+command -v "$CC" >/dev/null || die "compiler '$CC' not found"
+[[ -x $PTP_BIN ]] || die "reference plugin not found: $PTP_BIN"
+[[ -x $XCNI_BIN ]] || die "xcni plugin not found: $XCNI_BIN (build it first, or set XCNI_BIN=/usr/lib/cni/ptp to dry-run the harness)"
+[[ -x /usr/lib/cni/host-local ]] || die "host-local IPAM plugin not found in /usr/lib/cni"
+XCNI_BIN=$(readlink -f "$XCNI_BIN")
+PTP_BIN=$(readlink -f "$PTP_BIN")
+
+mkdir -p "$BUILD"
+DRIVER=$BUILD/cni_latency
+$CC -O2 -std=gnu11 -Wall -Wextra -Werror -o "$DRIVER" "$HERE/cni_latency.c" -lm
+
+PREFIX="xcb$$-"
+PLUGINS=(xcni ptp)
+CNI_PATH_DIRS=/usr/lib/cni
+xdir=$(dirname "$XCNI_BIN")
+[[ $xdir == /usr/lib/cni ]] || CNI_PATH_DIRS="$CNI_PATH_DIRS:$xdir"
+pdir=$(dirname "$PTP_BIN")
+[[ :$CNI_PATH_DIRS: == *:$pdir:* ]] || CNI_PATH_DIRS="$CNI_PATH_DIRS:$pdir"
+
+TMP=""
+NETNS_CREATED=0
+DRIVER_STARTED=0
+DRIVER_DONE=0
+
+driver_args() {
+	echo -n "-n $N -p $PREFIX -c $CNI_PATH_DIRS"
+	echo -n " -P name=xcni,bin=$XCNI_BIN,conf=$TMP/xcni.conf"
+	echo -n " -P name=ptp,bin=$PTP_BIN,conf=$TMP/ptp.conf"
+}
+
+netns_batch() { # $1 = add|del
+	local p i
+	for p in "${PLUGINS[@]}"; do
+		for ((i = 0; i < N; i++)); do
+			echo "netns $1 $PREFIX$p-$i"
+		done
+	done
+}
+
+cleanup() {
+	local rc=$?
+	trap '' INT TERM HUP
+	set +e
+	if ((DRIVER_STARTED && !DRIVER_DONE)); then
+		echo "cni-latency: cleaning up attachments" >&2
+		# shellcheck disable=SC2046
+		"$DRIVER" --cleanup -t 20 $(driver_args)
+	fi
+	if ((NETNS_CREATED)); then
+		netns_batch del >"$TMP/netns-del"
+		ip -force -batch "$TMP/netns-del" 2>/dev/null
+		# Anything our prefix left behind (e.g. half-done creation).
+		local ns
+		for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$PREFIX" | head -n $((2 * MAX_N + 10))); do
+			ip netns del "$ns" 2>/dev/null
+		done
+	fi
+	[[ -n $TMP && -d $TMP ]] && rm -rf "$TMP"
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
+
+TMP=$(mktemp -d /tmp/xcni-bench.XXXXXX)
+
+# Same host-local IPAM for both, own dataDir and own /22 in 10.99.16.0/20.
+cat >"$TMP/xcni.conf" <<EOF
+{"cniVersion":"1.0.0","name":"xcb-xcni","type":"$(basename "$XCNI_BIN")","mtu":1500,"stateDir":"$TMP/xcni-state","ipam":{"type":"host-local","ranges":[[{"subnet":"10.99.16.0/22"}]],"dataDir":"$TMP/ipam-xcni"}}
+EOF
+cat >"$TMP/ptp.conf" <<EOF
+{"cniVersion":"1.0.0","name":"xcb-ptp","type":"$(basename "$PTP_BIN")","mtu":1500,"ipMasq":false,"stateDir":"$TMP/ptp-state","ipam":{"type":"host-local","ranges":[[{"subnet":"10.99.20.0/22"}]],"dataDir":"$TMP/ipam-ptp"}}
+EOF
+
+echo "cni-latency: creating $((2 * N)) network namespaces (${PREFIX}*)"
+NETNS_CREATED=1
+netns_batch add >"$TMP/netns-add"
+ip -batch "$TMP/netns-add" || die "creating network namespaces failed"
+
+DRIVER_STARTED=1
+# shellcheck disable=SC2046
+"$DRIVER" -w "$WARMUP" -j "$BUILD/bench-cni-latency.json" $(driver_args) || {
+	rc=$?
+	((rc != 1)) || DRIVER_DONE=1 # exit 1: a call failed, driver already DELed what it added
+	exit "$rc"
+}
+DRIVER_DONE=1

@@ -1,0 +1,121 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* xcni CNI plugin: configuration, results, naming and IPAM delegation. */
+#ifndef XCNI_CNI_H
+#define XCNI_CNI_H
+
+#include <jansson.h>
+#include <limits.h>
+#include <net/if.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Error codes of the CNI spec (1.1.0, "Error"), plus xcni's own (>= 100). */
+enum cni_code {
+	CNI_ERR_INCOMPATIBLE_VERSION = 1,
+	CNI_ERR_UNSUPPORTED_FIELD = 2,
+	CNI_ERR_UNKNOWN_CONTAINER = 3,
+	CNI_ERR_INVALID_ENV = 4,
+	CNI_ERR_IO = 5,
+	CNI_ERR_DECODE = 6,
+	CNI_ERR_INVALID_CONFIG = 7,
+	CNI_ERR_TRY_AGAIN = 11,
+	CNI_ERR_NOT_AVAILABLE = 50,
+	CNI_ERR_LIMITED = 51,
+	XCNI_ERR_DRIFT = 100, /* CHECK: the attachment differs from prevResult */
+	XCNI_ERR_NETLINK = 101, /* the kernel refused a netlink request */
+	XCNI_ERR_IPAM = 102, /* the delegated IPAM plugin failed */
+};
+
+struct cni_err {
+	int code;
+	char msg[512];
+	char details[512];
+};
+
+int cni_fail(struct cni_err *e, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+#define XCNI_DEFAULT_MTU 1500
+#define XCNI_DEFAULT_STATE_DIR "/var/lib/cni/xcni"
+
+/* The versions xcni reads and writes, oldest first. */
+extern const char *const xcni_versions[];
+extern const size_t xcni_nversions;
+/* -1 if v is not a supported version, else its index in xcni_versions. */
+int cni_version_index(const char *v);
+/* <0, 0, >0 like strcmp, for dotted versions. */
+int cni_version_cmp(const char *a, const char *b);
+
+struct xcni_conf {
+	char cni_version[16];
+	char name[128];
+	char type[64];
+	unsigned int mtu;
+	char state_dir[3072]; /* leaves room for "/name/file" in PATH_MAX */
+	char ipam_type[64];
+	json_t *raw; /* the whole config, passed to IPAM */
+	json_t *prev_result; /* borrowed from raw, may be NULL */
+	json_t *valid_attachments; /* GC: borrowed from raw, may be NULL */
+};
+
+int xcni_conf_parse(const char *buf, size_t len, struct xcni_conf *c, struct cni_err *e);
+void xcni_conf_free(struct xcni_conf *c);
+
+/* Host-side veth name: "xc" + 12 hex digits of a hash of container ID and ifname. */
+void xcni_host_ifname(const char *container_id, const char *ifname, char out[IF_NAMESIZE]);
+/* Alias written on the host veth so GC can find attachments without state. */
+int xcni_link_alias(const char *net, const char *container_id, const char *ifname,
+		    char *out, size_t len);
+/* Parses an alias made by xcni_link_alias for network net; 0 or -EINVAL. */
+int xcni_link_alias_parse(const char *alias, const char *net, char *cid, size_t cidlen,
+			  char *ifname, size_t iflen);
+int xcni_valid_ifname(const char *s);
+int xcni_valid_container_id(const char *s);
+
+/* What IPAM gave (IPv4 only). */
+struct xcni_ipam {
+	uint32_t ip; /* network byte order */
+	uint8_t plen;
+	uint32_t gw;
+	json_t *routes; /* owned; array of {dst, gw?} to install in the pod */
+	json_t *dns; /* owned, may be NULL */
+};
+
+int xcni_ipam_parse(json_t *res, struct xcni_ipam *out, struct cni_err *e);
+void xcni_ipam_free(struct xcni_ipam *ipam);
+
+struct xcni_attach {
+	char host_if[IF_NAMESIZE];
+	uint8_t host_mac[6];
+	char pod_if[IF_NAMESIZE];
+	uint8_t pod_mac[6];
+	char netns[PATH_MAX];
+	unsigned int mtu;
+};
+
+/* The ADD result in the layout of version ver. */
+json_t *xcni_result_build(const char *ver, const struct xcni_attach *a,
+			  const struct xcni_ipam *ipam);
+json_t *cni_error_json(const char *ver, const struct cni_err *e);
+json_t *cni_version_json(const char *ver);
+
+/* Delegation to an IPAM plugin through the CNI exec protocol. */
+struct cni_env {
+	const char *command;
+	const char *container_id;
+	const char *netns;
+	const char *ifname;
+	const char *args;
+	const char *path;
+};
+
+/* Runs plugin `type` found in env->path with stdin conf; *out gets its JSON. */
+int cni_exec(const struct cni_env *env, const char *type, json_t *conf, json_t **out,
+	     struct cni_err *e);
+/* 0 if plugin type is found and executable in path, else -errno. */
+int cni_find_plugin(const char *path, const char *type, char *out, size_t len);
+
+/* Fault injection for tests: -EIO when XCNI_TEST_FAIL_AT names this step. */
+int xcni_failpoint(const char *step);
+
+#endif

@@ -1,0 +1,203 @@
+// SPDX-License-Identifier: Apache-2.0
+/* The CNI exec protocol, caller side: how xcni delegates to IPAM plugins. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cni.h"
+
+extern char **environ;
+
+int cni_find_plugin(const char *path, const char *type, char *out, size_t len)
+{
+	char *dirs, *save = NULL, *d;
+	int err = -ENOENT;
+
+	if (!path || !*path)
+		return -ENOENT;
+	dirs = strdup(path);
+	if (!dirs)
+		return -ENOMEM;
+	for (d = strtok_r(dirs, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
+		struct stat st;
+
+		if (snprintf(out, len, "%s/%s", d, type) >= (int)len)
+			continue;
+		if (stat(out, &st) == 0 && S_ISREG(st.st_mode)) {
+			err = access(out, X_OK) == 0 ? 0 : -EACCES;
+			if (!err)
+				break;
+		}
+	}
+	free(dirs);
+	return err;
+}
+
+/* The child's environment: ours with the CNI_* variables of this call. */
+static char **child_env(const struct cni_env *env)
+{
+	size_t n = 0, k = 0;
+	char **out;
+	const char *keys[] = { "CNI_COMMAND", "CNI_CONTAINERID", "CNI_NETNS",
+			       "CNI_IFNAME", "CNI_ARGS", "CNI_PATH" };
+	const char *vals[] = { env->command, env->container_id, env->netns,
+			       env->ifname, env->args, env->path };
+
+	while (environ[n])
+		n++;
+	out = calloc(n + 7, sizeof(*out));
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		if (strncmp(environ[i], "CNI_", 4) != 0)
+			out[k++] = environ[i];
+	for (size_t i = 0; i < 6; i++) {
+		if (!vals[i])
+			continue;
+		if (asprintf(&out[k], "%s=%s", keys[i], vals[i]) < 0)
+			return NULL; /* leaks on OOM in a short-lived process */
+		k++;
+	}
+	return out;
+}
+
+int cni_exec(const struct cni_env *env, const char *type, json_t *conf, json_t **out,
+	     struct cni_err *e)
+{
+	char bin[PATH_MAX], *in = NULL, *obuf = NULL;
+	int inp[2] = { -1, -1 }, outp[2] = { -1, -1 };
+	posix_spawn_file_actions_t fa;
+	char *argv[] = { bin, NULL };
+	char **cenv = NULL;
+	size_t inlen, olen = 0, ocap = 0, off = 0;
+	json_error_t jerr;
+	json_t *res = NULL;
+	pid_t pid;
+	int status, err;
+
+	*out = NULL;
+	err = cni_find_plugin(env->path, type, bin, sizeof(bin));
+	if (err)
+		return cni_fail(e, CNI_ERR_NOT_AVAILABLE, "ipam plugin \"%s\" not found in CNI_PATH (%s): %s",
+				type, env->path ? env->path : "unset", strerror(-err));
+	in = json_dumps(conf, JSON_COMPACT);
+	cenv = child_env(env);
+	if (!in || !cenv || pipe2(inp, O_CLOEXEC) || pipe2(outp, O_CLOEXEC)) {
+		err = cni_fail(e, CNI_ERR_IO, "ipam %s: cannot set up exec: %s", type, strerror(errno));
+		goto out;
+	}
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, inp[0], 0);
+	posix_spawn_file_actions_adddup2(&fa, outp[1], 1);
+	err = posix_spawn(&pid, bin, &fa, NULL, argv, cenv);
+	posix_spawn_file_actions_destroy(&fa);
+	close(inp[0]);
+	close(outp[1]);
+	inp[0] = outp[1] = -1;
+	if (err) {
+		err = cni_fail(e, CNI_ERR_IO, "ipam %s: exec %s: %s", type, bin, strerror(err));
+		goto out;
+	}
+
+	/* Feed stdin and drain stdout together so neither side can block the other. */
+	inlen = strlen(in);
+	{
+		struct pollfd p[2] = { { inp[1], POLLOUT, 0 }, { outp[0], POLLIN, 0 } };
+		int open_fds = 2;
+
+		signal(SIGPIPE, SIG_IGN);
+		if (inlen == 0) {
+			close(inp[1]);
+			inp[1] = -1;
+			p[0].fd = -1;
+			open_fds--;
+		}
+		while (open_fds > 0) {
+			if (poll(p, 2, -1) < 0) {
+				if (errno == EINTR)
+					continue;
+				break;
+			}
+			if (p[0].fd >= 0 && p[0].revents) {
+				ssize_t w = write(inp[1], in + off, inlen - off);
+
+				if (w > 0)
+					off += (size_t)w;
+				if (w < 0 || off == inlen) {
+					close(inp[1]);
+					inp[1] = -1;
+					p[0].fd = -1;
+					open_fds--;
+				}
+			}
+			if (p[1].fd >= 0 && p[1].revents) {
+				ssize_t r;
+
+				if (olen + 4096 > ocap) {
+					char *nb = realloc(obuf, ocap = ocap * 2 + 8192);
+
+					if (!nb)
+						break;
+					obuf = nb;
+				}
+				r = read(outp[0], obuf + olen, ocap - olen - 1);
+				if (r > 0) {
+					olen += (size_t)r;
+				} else if (r == 0 || errno != EINTR) {
+					p[1].fd = -1;
+					open_fds--;
+				}
+			}
+		}
+	}
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (obuf)
+		obuf[olen] = '\0';
+
+	if (olen)
+		res = json_loadb(obuf, olen, 0, &jerr);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		json_t *msg = json_object_get(res, "msg");
+		json_t *code = json_object_get(res, "code");
+
+		err = cni_fail(e, XCNI_ERR_IPAM, "ipam %s %s failed: %s", type, env->command,
+			       json_is_string(msg) ? json_string_value(msg) :
+			       (olen ? obuf : "no output"));
+		/* Keep the delegate's own code where it is a spec code we can pass on. */
+		if (json_is_integer(code) && json_integer_value(code) > 0 &&
+		    json_integer_value(code) < 100)
+			e->code = (int)json_integer_value(code);
+		goto out;
+	}
+	if (olen && !res) {
+		err = cni_fail(e, XCNI_ERR_IPAM, "ipam %s %s: output is not JSON: %s", type,
+			       env->command, jerr.text);
+		goto out;
+	}
+	*out = res;
+	res = NULL;
+	err = 0;
+out:
+	json_decref(res);
+	if (inp[1] >= 0)
+		close(inp[1]);
+	if (outp[0] >= 0)
+		close(outp[0]);
+	if (inp[0] >= 0)
+		close(inp[0]);
+	if (outp[1] >= 0)
+		close(outp[1]);
+	free(obuf);
+	free(in);
+	free(cenv);
+	return err;
+}

@@ -1,0 +1,848 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * xcni, the CNI plugin: cmd_add, cmd_check and cmd_del side by side, then GC,
+ * STATUS and VERSION. ADD undoes its own steps when a later one fails.
+ *
+ *   host netns                          pod netns (CNI_NETNS)
+ *   xc<hash> (gateway/32) <--veth--> CNI_IFNAME (pod/32)
+ *   route pod/32 dev xc<hash>           route gw/32 dev CNI_IFNAME scope link
+ *                                       default via gw
+ */
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/rtnetlink.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../user/lib/nl.h"
+#include "cni.h"
+
+struct ctx {
+	struct xcni_conf conf;
+	struct cni_env env;
+	struct cni_err err;
+	const char *ipam_ver; /* the version IPAM is spoken to in */
+};
+
+static int nl_fail(struct ctx *c, struct nl *nl, int err, const char *what)
+{
+	cni_fail(&c->err, XCNI_ERR_NETLINK, "%s: %s%s%s", what, strerror(-err),
+		 nl && nl->errmsg[0] ? ": " : "", nl ? nl->errmsg : "");
+	return err;
+}
+
+/* ---- IPAM delegation ------------------------------------------------- */
+
+/*
+ * Calls the IPAM plugin. If it does not speak the network's cniVersion (the
+ * reference plugins in Debian stop at 1.0.0), the highest version both sides
+ * know is used instead: IPAM results are the same shape in 1.0.0 and 1.1.0.
+ */
+static int ipam_call(struct ctx *c, const char *cmd, const char *cid, const char *ifname,
+		     const char *netns, json_t **out)
+{
+	struct cni_env env = c->env;
+	json_t *conf = c->conf.raw, *ver = NULL, *copy = NULL;
+	int err;
+
+	env.command = cmd;
+	env.container_id = cid;
+	env.ifname = ifname;
+	env.netns = netns;
+	if (c->ipam_ver) {
+		copy = json_deep_copy(conf);
+		json_object_set_new(copy, "cniVersion", json_string(c->ipam_ver));
+		conf = copy;
+	}
+	err = cni_exec(&env, c->conf.ipam_type, conf, out, &c->err);
+	if (err && c->err.code == CNI_ERR_INCOMPATIBLE_VERSION && !c->ipam_ver) {
+		struct cni_env venv = c->env;
+		json_t *vreq = json_pack("{s:s}", "cniVersion", "0.4.0"), *sv;
+		struct cni_err verr;
+		size_t i;
+
+		venv.command = "VERSION";
+		if (cni_exec(&venv, c->conf.ipam_type, vreq, &ver, &verr) == 0 &&
+		    json_is_array(sv = json_object_get(ver, "supportedVersions"))) {
+			const char *best = NULL;
+			json_t *v;
+
+			json_array_foreach(sv, i, v) {
+				const char *s = json_string_value(v);
+
+				if (cni_version_index(s) >= 0 &&
+				    cni_version_cmp(s, c->conf.cni_version) <= 0 &&
+				    (!best || cni_version_cmp(s, best) > 0))
+					best = xcni_versions[cni_version_index(s)];
+			}
+			if (best && strcmp(best, c->conf.cni_version) != 0) {
+				c->ipam_ver = best;
+				json_decref(vreq);
+				json_decref(ver);
+				return ipam_call(c, cmd, cid, ifname, netns, out);
+			}
+		}
+		json_decref(vreq);
+	}
+	json_decref(ver);
+	json_decref(copy);
+	return err;
+}
+
+/* ---- attachment records ---------------------------------------------- */
+
+static int state_path(struct ctx *c, const char *host_if, char *out, size_t len)
+{
+	int n = snprintf(out, len, "%s/%s/%s", c->conf.state_dir, c->conf.name, host_if);
+
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+static int mkdir_p(const char *path)
+{
+	char buf[PATH_MAX];
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0700) && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(buf, 0700) && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+static int state_write(struct ctx *c, const char *host_if)
+{
+	char path[PATH_MAX], tmp[PATH_MAX + 8], dir[PATH_MAX];
+	json_t *rec;
+	int err;
+
+	snprintf(dir, sizeof(dir), "%s/%s", c->conf.state_dir, c->conf.name);
+	err = mkdir_p(dir);
+	if (!err)
+		err = state_path(c, host_if, path, sizeof(path));
+	if (err)
+		return cni_fail(&c->err, CNI_ERR_IO, "state dir %s: %s", dir, strerror(-err)), err;
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	rec = json_pack("{s:s,s:s,s:s}", "containerID", c->env.container_id, "ifname",
+			c->env.ifname, "netns", c->env.netns);
+	err = json_dump_file(rec, tmp, JSON_COMPACT) ? -EIO : 0;
+	json_decref(rec);
+	if (!err && rename(tmp, path))
+		err = -errno;
+	if (err) {
+		unlink(tmp);
+		return cni_fail(&c->err, CNI_ERR_IO, "state record %s: %s", path, strerror(-err)),
+		       err;
+	}
+	return 0;
+}
+
+static void state_remove(struct ctx *c, const char *host_if)
+{
+	char path[PATH_MAX];
+
+	if (state_path(c, host_if, path, sizeof(path)) == 0)
+		unlink(path);
+}
+
+/* ---- netns handling --------------------------------------------------- */
+
+struct netns {
+	int host_fd;
+	int pod_fd;
+	struct nl host;
+	struct nl pod;
+};
+
+static void netns_close(struct netns *ns)
+{
+	nl_close(&ns->pod);
+	nl_close(&ns->host);
+	if (ns->pod_fd >= 0)
+		close(ns->pod_fd);
+	if (ns->host_fd >= 0)
+		close(ns->host_fd);
+}
+
+/* Opens netlink sockets in the host netns and, if path is set, in the pod's. */
+static int netns_open(struct ctx *c, struct netns *ns, const char *path)
+{
+	int err;
+
+	memset(ns, 0, sizeof(*ns));
+	ns->host_fd = ns->pod_fd = -1;
+	ns->host_fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (ns->host_fd < 0)
+		return cni_fail(&c->err, CNI_ERR_IO, "open own netns: %s", strerror(errno)), -errno;
+	err = nl_open(&ns->host);
+	if (err)
+		return nl_fail(c, NULL, err, "netlink socket");
+	if (!path)
+		return 0;
+	ns->pod_fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (ns->pod_fd < 0) {
+		err = -errno;
+		cni_fail(&c->err, CNI_ERR_INVALID_ENV, "CNI_NETNS %s: %s", path, strerror(-err));
+		return err;
+	}
+	err = nl_netns_enter(ns->pod_fd);
+	if (err) {
+		cni_fail(&c->err, CNI_ERR_INVALID_ENV, "CNI_NETNS %s is not a network namespace: %s",
+			 path, strerror(-err));
+		return err;
+	}
+	err = nl_open(&ns->pod);
+	nl_netns_enter(ns->host_fd);
+	if (err)
+		return nl_fail(c, NULL, err, "netlink socket in pod netns");
+	return 0;
+}
+
+static void enable_forwarding(void)
+{
+	int fd = open("/proc/sys/net/ipv4/ip_forward", O_RDWR | O_CLOEXEC);
+	char v = '0';
+
+	if (fd < 0)
+		return;
+	if (read(fd, &v, 1) == 1 && v != '1' && lseek(fd, 0, SEEK_SET) == 0 &&
+	    write(fd, "1", 1) != 1)
+		fprintf(stderr, "xcni: warning: cannot enable IPv4 forwarding\n");
+	close(fd);
+}
+
+static const char *ip4(uint32_t a, char *buf)
+{
+	return inet_ntop(AF_INET, &a, buf, INET_ADDRSTRLEN);
+}
+
+static int cidr4(const char *s, uint32_t *addr, uint8_t *plen)
+{
+	char buf[40], *sl;
+	unsigned int p;
+
+	snprintf(buf, sizeof(buf), "%s", s);
+	sl = strchr(buf, '/');
+	if (!sl)
+		return -EINVAL;
+	*sl = '\0';
+	if (inet_pton(AF_INET, buf, addr) != 1 || sscanf(sl + 1, "%u", &p) != 1 || p > 32)
+		return -EINVAL;
+	*plen = (uint8_t)p;
+	return 0;
+}
+
+/* ---- ADD -------------------------------------------------------------- */
+
+static int cmd_add(struct ctx *c)
+{
+	struct xcni_attach a = { 0 };
+	struct xcni_ipam ipam = { 0 };
+	struct nl_link hl, pl;
+	struct netns ns;
+	char alias[256], buf[INET_ADDRSTRLEN];
+	json_t *ires = NULL, *res, *r;
+	int err, have_lease = 0, have_link = 0;
+	size_t i;
+
+	err = netns_open(c, &ns, c->env.netns);
+	if (err)
+		goto out;
+	xcni_host_ifname(c->env.container_id, c->env.ifname, a.host_if);
+	snprintf(a.pod_if, sizeof(a.pod_if), "%s", c->env.ifname);
+	snprintf(a.netns, sizeof(a.netns), "%s", c->env.netns);
+	a.mtu = c->conf.mtu;
+
+	/* Refuse early, before any lease is taken, if a name is in use. */
+	if (nl_link_get(&ns.pod, a.pod_if, &pl) == 0) {
+		err = cni_fail(&c->err, CNI_ERR_INVALID_ENV,
+			       "CNI_IFNAME %s: an interface of that name already exists in %s",
+			       a.pod_if, a.netns);
+		goto out;
+	}
+	if (nl_link_get(&ns.host, a.host_if, &hl) == 0) {
+		err = cni_fail(&c->err, CNI_ERR_INVALID_ENV,
+			       "host interface %s for container %s/%s already exists (ADD twice without DEL?)",
+			       a.host_if, c->env.container_id, a.pod_if);
+		goto out;
+	}
+
+	err = ipam_call(c, "ADD", c->env.container_id, c->env.ifname, c->env.netns, &ires);
+	if (err)
+		goto out;
+	have_lease = 1;
+	err = xcni_ipam_parse(ires, &ipam, &c->err);
+	if (err)
+		goto undo;
+
+	err = xcni_link_alias(c->conf.name, c->env.container_id, c->env.ifname, alias,
+			      sizeof(alias));
+	if (err) {
+		cni_fail(&c->err, CNI_ERR_INVALID_CONFIG, "network name and container ID too long");
+		goto undo;
+	}
+	err = xcni_failpoint("veth");
+	if (!err)
+		err = nl_veth_add(&ns.host, a.host_if, a.pod_if, ns.pod_fd, a.mtu);
+	if (err) {
+		nl_fail(c, &ns.host, err, "create veth pair");
+		if (err == -EEXIST)
+			c->err.code = CNI_ERR_INVALID_ENV;
+		goto undo;
+	}
+	have_link = 1;
+	err = nl_link_get(&ns.host, a.host_if, &hl);
+	if (err) {
+		nl_fail(c, &ns.host, err, "read host veth");
+		goto undo;
+	}
+	memcpy(a.host_mac, hl.mac, 6);
+
+	err = xcni_failpoint("host-addr");
+	if (!err)
+		err = nl_addr_add(&ns.host, hl.ifindex, ipam.gw, 32, RT_SCOPE_UNIVERSE);
+	if (err) {
+		nl_fail(c, &ns.host, err, "add gateway address to host veth");
+		goto undo;
+	}
+	err = nl_link_up(&ns.host, hl.ifindex, alias);
+	if (err) {
+		nl_fail(c, &ns.host, err, "set host veth up");
+		goto undo;
+	}
+	err = xcni_failpoint("host-route");
+	if (!err) {
+		struct nl_route rt = { .dst = ipam.ip, .dst_len = 32, .oif = hl.ifindex,
+				       .scope = RT_SCOPE_LINK };
+
+		err = nl_route_add(&ns.host, &rt);
+	}
+	if (err) {
+		nl_fail(c, &ns.host, err, "add host route to pod");
+		goto undo;
+	}
+
+	err = nl_link_get(&ns.pod, a.pod_if, &pl);
+	if (err) {
+		nl_fail(c, &ns.pod, err, "read pod interface");
+		goto undo;
+	}
+	memcpy(a.pod_mac, pl.mac, 6);
+	err = xcni_failpoint("pod-addr");
+	if (!err)
+		err = nl_addr_add(&ns.pod, pl.ifindex, ipam.ip, 32, RT_SCOPE_UNIVERSE);
+	if (err) {
+		nl_fail(c, &ns.pod, err, "add pod address");
+		goto undo;
+	}
+	err = nl_link_up(&ns.pod, pl.ifindex, NULL);
+	if (err) {
+		nl_fail(c, &ns.pod, err, "set pod interface up");
+		goto undo;
+	}
+	err = xcni_failpoint("pod-route");
+	if (!err) {
+		struct nl_route rt = { .dst = ipam.gw, .dst_len = 32, .oif = pl.ifindex,
+				       .scope = RT_SCOPE_LINK };
+
+		err = nl_route_add(&ns.pod, &rt);
+	}
+	json_array_foreach(ipam.routes, i, r) {
+		struct nl_route rt = { .gw = ipam.gw, .oif = pl.ifindex };
+
+		if (err)
+			break;
+		if (cidr4(json_string_value(json_object_get(r, "dst")), &rt.dst, &rt.dst_len))
+			continue;
+		err = nl_route_add(&ns.pod, &rt);
+	}
+	if (err) {
+		nl_fail(c, &ns.pod, err, "add pod routes");
+		goto undo;
+	}
+
+	enable_forwarding();
+	err = xcni_failpoint("state");
+	if (err)
+		cni_fail(&c->err, CNI_ERR_IO, "state record: %s", strerror(-err));
+	else
+		err = state_write(c, a.host_if);
+	if (err)
+		goto undo;
+
+	res = xcni_result_build(c->conf.cni_version, &a, &ipam);
+	json_dumpf(res, stdout, JSON_COMPACT);
+	fputc('\n', stdout);
+	json_decref(res);
+	err = 0;
+	goto out;
+
+undo:
+	/* Deleting the host end takes the peer, addresses and routes with it. */
+	if (have_link && nl_link_get(&ns.host, a.host_if, &hl) == 0)
+		nl_link_del(&ns.host, hl.ifindex);
+	if (have_lease) {
+		struct cni_err saved = c->err;
+		json_t *dres = NULL;
+
+		if (ipam_call(c, "DEL", c->env.container_id, c->env.ifname, c->env.netns, &dres))
+			fprintf(stderr, "xcni: releasing the lease after a failed ADD: %s\n",
+				c->err.msg);
+		json_decref(dres);
+		c->err = saved;
+	}
+	fprintf(stderr, "xcni: ADD %s/%s failed, undone: %s (pod address %s)\n",
+		c->env.container_id, c->env.ifname, c->err.msg,
+		ipam.ip ? ip4(ipam.ip, buf) : "none");
+out:
+	xcni_ipam_free(&ipam);
+	json_decref(ires);
+	netns_close(&ns);
+	return err;
+}
+
+/* ---- CHECK ------------------------------------------------------------ */
+
+static int drift(struct ctx *c, const char *fmt, const char *a, const char *b)
+{
+	char m[256];
+
+	snprintf(m, sizeof(m), fmt, a, b);
+	return cni_fail(&c->err, XCNI_ERR_DRIFT, "CHECK %s/%s: %s", c->env.container_id,
+			c->env.ifname, m);
+}
+
+static int cmd_check(struct ctx *c)
+{
+	json_t *prev = c->conf.prev_result, *ifs, *it, *ips, *routes, *ires = NULL;
+	struct nl_link hl, pl;
+	struct netns ns;
+	char host_if[IF_NAMESIZE], mac[18];
+	const char *want_mac = NULL;
+	int err, pod_idx = -1;
+	size_t i;
+
+	if (!prev)
+		return cni_fail(&c->err, CNI_ERR_INVALID_CONFIG,
+				"network config: CHECK needs \"prevResult\"");
+	err = netns_open(c, &ns, c->env.netns);
+	if (err)
+		goto out;
+
+	ifs = json_object_get(prev, "interfaces");
+	json_array_foreach(ifs, i, it) {
+		const char *n = json_string_value(json_object_get(it, "name"));
+		const char *sb = json_string_value(json_object_get(it, "sandbox"));
+
+		if (n && sb && sb[0] && strcmp(n, c->env.ifname) == 0) {
+			pod_idx = (int)i;
+			want_mac = json_string_value(json_object_get(it, "mac"));
+		}
+	}
+	if (pod_idx < 0) {
+		err = drift(c, "prevResult has no interface %s%s in the sandbox", c->env.ifname, "");
+		goto out;
+	}
+	err = nl_link_get(&ns.pod, c->env.ifname, &pl);
+	if (err) {
+		err = drift(c, "interface %s missing in %s", c->env.ifname, c->env.netns);
+		goto out;
+	}
+	snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", pl.mac[0], pl.mac[1],
+		 pl.mac[2], pl.mac[3], pl.mac[4], pl.mac[5]);
+	if (want_mac && strcasecmp(want_mac, mac) != 0) {
+		err = drift(c, "MAC is %s, prevResult says %s", mac, want_mac);
+		goto out;
+	}
+	if (strcmp(pl.kind, "veth") != 0) {
+		err = drift(c, "interface kind is \"%s\", not %s", pl.kind, "veth");
+		goto out;
+	}
+	if (pl.mtu != c->conf.mtu) {
+		char a[16], b[16];
+
+		snprintf(a, sizeof(a), "%u", pl.mtu);
+		snprintf(b, sizeof(b), "%u", c->conf.mtu);
+		err = drift(c, "MTU is %s, config says %s", a, b);
+		goto out;
+	}
+	if (!(pl.flags & IFF_UP)) {
+		err = drift(c, "interface %s is down%s", c->env.ifname, "");
+		goto out;
+	}
+
+	xcni_host_ifname(c->env.container_id, c->env.ifname, host_if);
+	if (nl_link_get(&ns.host, host_if, &hl)) {
+		err = drift(c, "host veth %s missing%s", host_if, "");
+		goto out;
+	}
+	if (hl.link != pl.ifindex || strcmp(hl.kind, "veth") != 0) {
+		err = drift(c, "host interface %s is not the peer of %s", host_if, c->env.ifname);
+		goto out;
+	}
+
+	ips = json_object_get(prev, "ips");
+	json_array_foreach(ips, i, it) {
+		const char *addr = json_string_value(json_object_get(it, "address"));
+		uint32_t ip;
+		uint8_t plen;
+		struct nl_route hr = { .dst_len = 32, .oif = hl.ifindex };
+
+		if (!addr || cidr4(addr, &ip, &plen))
+			continue;
+		if (nl_addr_has(&ns.pod, pl.ifindex, ip, plen) != 1) {
+			err = drift(c, "address %s missing on %s", addr, c->env.ifname);
+			goto out;
+		}
+		hr.dst = ip;
+		if (nl_route_has(&ns.host, &hr) != 1) {
+			err = drift(c, "host route to %s via %s missing", addr, host_if);
+			goto out;
+		}
+	}
+	routes = json_object_get(prev, "routes");
+	json_array_foreach(routes, i, it) {
+		const char *dst = json_string_value(json_object_get(it, "dst"));
+		const char *gw = json_string_value(json_object_get(it, "gw"));
+		struct nl_route rt = { 0 };
+
+		if (!dst || cidr4(dst, &rt.dst, &rt.dst_len))
+			continue;
+		if (gw && inet_pton(AF_INET, gw, &rt.gw) != 1)
+			continue;
+		if (nl_route_has(&ns.pod, &rt) != 1) {
+			err = drift(c, "route %s via %s missing in the pod", dst, gw ? gw : "-");
+			goto out;
+		}
+	}
+
+	err = ipam_call(c, "CHECK", c->env.container_id, c->env.ifname, c->env.netns, &ires);
+out:
+	json_decref(ires);
+	netns_close(&ns);
+	return err;
+}
+
+/* ---- DEL -------------------------------------------------------------- */
+
+static int del_attachment(struct ctx *c, struct nl *host, const char *cid, const char *ifname,
+			  const char *netns)
+{
+	char host_if[IF_NAMESIZE], want[256], have_cid[256], have_if[IF_NAMESIZE];
+	struct nl_link hl;
+	json_t *res = NULL;
+	int err;
+
+	xcni_host_ifname(cid, ifname, host_if);
+	if (nl_link_get(host, host_if, &hl) == 0) {
+		/* Only a link this network made for this attachment is ours to delete. */
+		xcni_link_alias(c->conf.name, cid, ifname, want, sizeof(want));
+		if (xcni_link_alias_parse(hl.alias, c->conf.name, have_cid, sizeof(have_cid),
+					  have_if, sizeof(have_if)) == 0 &&
+		    strcmp(hl.alias, want) == 0) {
+			err = nl_link_del(host, hl.ifindex);
+			if (err && err != -ENODEV)
+				return nl_fail(c, host, err, "delete host veth");
+		}
+	}
+	err = ipam_call(c, "DEL", cid, ifname, netns, &res);
+	json_decref(res);
+	if (err)
+		return err;
+	state_remove(c, host_if);
+	return 0;
+}
+
+static int cmd_del(struct ctx *c)
+{
+	struct netns ns;
+	int err;
+
+	/* The netns may be gone or unnamed: DEL never needs it. */
+	err = netns_open(c, &ns, NULL);
+	if (!err)
+		err = del_attachment(c, &ns.host, c->env.container_id, c->env.ifname,
+				     c->env.netns ? c->env.netns : "");
+	netns_close(&ns);
+	return err;
+}
+
+/* ---- GC --------------------------------------------------------------- */
+
+static int is_valid_attachment(struct ctx *c, const char *cid, const char *ifname)
+{
+	json_t *v;
+	size_t i;
+
+	json_array_foreach(c->conf.valid_attachments, i, v) {
+		const char *vc = json_string_value(json_object_get(v, "containerID"));
+		const char *vi = json_string_value(json_object_get(v, "ifname"));
+
+		if (vc && vi && strcmp(vc, cid) == 0 && strcmp(vi, ifname) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+struct gc_arg {
+	struct ctx *c;
+	json_t *stale; /* array of [cid, ifname] */
+};
+
+static void gc_add(json_t *stale, const char *cid, const char *ifname)
+{
+	json_t *v;
+	size_t i;
+
+	json_array_foreach(stale, i, v)
+		if (strcmp(json_string_value(json_array_get(v, 0)), cid) == 0 &&
+		    strcmp(json_string_value(json_array_get(v, 1)), ifname) == 0)
+			return;
+	json_array_append_new(stale, json_pack("[s,s]", cid, ifname));
+}
+
+static int gc_link_cb(const struct nl_link *l, void *arg)
+{
+	struct gc_arg *g = arg;
+	char cid[256], ifname[IF_NAMESIZE];
+
+	if (xcni_link_alias_parse(l->alias, g->c->conf.name, cid, sizeof(cid), ifname,
+				  sizeof(ifname)) == 0 &&
+	    !is_valid_attachment(g->c, cid, ifname))
+		gc_add(g->stale, cid, ifname);
+	return 0;
+}
+
+static int cmd_gc(struct ctx *c)
+{
+	struct gc_arg g = { c, json_array() };
+	char dir[PATH_MAX];
+	struct netns ns;
+	struct dirent *de;
+	json_t *v, *res = NULL;
+	DIR *d;
+	size_t i;
+	int err;
+
+	err = netns_open(c, &ns, NULL);
+	if (err)
+		goto out;
+	err = nl_link_dump(&ns.host, gc_link_cb, &g);
+	if (err) {
+		nl_fail(c, &ns.host, err, "list links");
+		goto out;
+	}
+	snprintf(dir, sizeof(dir), "%s/%s", c->conf.state_dir, c->conf.name);
+	d = opendir(dir);
+	while (d && (de = readdir(d))) {
+		char path[PATH_MAX];
+		json_t *rec;
+
+		if (de->d_name[0] == '.')
+			continue;
+		if (snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >= (int)sizeof(path))
+			continue;
+		rec = json_load_file(path, 0, NULL);
+		const char *cid = json_string_value(json_object_get(rec, "containerID"));
+		const char *ifn = json_string_value(json_object_get(rec, "ifname"));
+
+		if (cid && ifn && !is_valid_attachment(c, cid, ifn))
+			gc_add(g.stale, cid, ifn);
+		json_decref(rec);
+	}
+	if (d)
+		closedir(d);
+
+	json_array_foreach(g.stale, i, v) {
+		err = del_attachment(c, &ns.host, json_string_value(json_array_get(v, 0)),
+				     json_string_value(json_array_get(v, 1)), "");
+		if (err)
+			goto out;
+	}
+	/* IPAM plugins that know GC (spec 1.1.0) clean up what we never recorded. */
+	if (cni_version_cmp(c->conf.cni_version, "1.1.0") >= 0) {
+		err = ipam_call(c, "GC", NULL, NULL, NULL, &res);
+		if (err && c->err.code == CNI_ERR_INCOMPATIBLE_VERSION)
+			err = 0;
+	}
+out:
+	json_decref(res);
+	json_decref(g.stale);
+	netns_close(&ns);
+	return err;
+}
+
+/* ---- STATUS ----------------------------------------------------------- */
+
+static int cmd_status(struct ctx *c)
+{
+	char bin[PATH_MAX], dir[PATH_MAX];
+	int err;
+
+	err = cni_find_plugin(c->env.path, c->conf.ipam_type, bin, sizeof(bin));
+	if (err)
+		return cni_fail(&c->err, CNI_ERR_NOT_AVAILABLE,
+				"ipam plugin \"%s\" not found in CNI_PATH (%s): pods cannot get addresses",
+				c->conf.ipam_type, c->env.path ? c->env.path : "unset");
+	snprintf(dir, sizeof(dir), "%s/%s", c->conf.state_dir, c->conf.name);
+	err = mkdir_p(dir);
+	if (!err && access(dir, W_OK))
+		err = -errno;
+	if (err)
+		return cni_fail(&c->err, CNI_ERR_NOT_AVAILABLE, "state dir %s is not writable: %s",
+				dir, strerror(-err));
+	return 0;
+}
+
+/* ---- main ------------------------------------------------------------- */
+
+static char *read_all(FILE *f, size_t *len)
+{
+	size_t cap = 4096, n = 0, r;
+	char *buf = malloc(cap);
+
+	while (buf && (r = fread(buf + n, 1, cap - n, f)) > 0) {
+		n += r;
+		if (n == cap) {
+			char *nb = realloc(buf, cap *= 2);
+
+			if (!nb) {
+				free(buf);
+				return NULL;
+			}
+			buf = nb;
+		}
+	}
+	*len = n;
+	return buf;
+}
+
+static const char *env_nonempty(const char *k)
+{
+	const char *v = getenv(k);
+
+	return v && *v ? v : NULL;
+}
+
+static int need_env(struct ctx *c)
+{
+	const char *cmd = c->env.command;
+	int add = !strcmp(cmd, "ADD"), check = !strcmp(cmd, "CHECK"), del = !strcmp(cmd, "DEL");
+
+	if (add || check || del) {
+		if (!c->env.container_id)
+			return cni_fail(&c->err, CNI_ERR_INVALID_ENV, "CNI_CONTAINERID is required for %s", cmd);
+		if (!xcni_valid_container_id(c->env.container_id))
+			return cni_fail(&c->err, CNI_ERR_INVALID_ENV,
+					"CNI_CONTAINERID \"%s\" is not a valid container ID", c->env.container_id);
+		if (!c->env.ifname)
+			return cni_fail(&c->err, CNI_ERR_INVALID_ENV, "CNI_IFNAME is required for %s", cmd);
+		if (!xcni_valid_ifname(c->env.ifname))
+			return cni_fail(&c->err, CNI_ERR_INVALID_ENV,
+					"CNI_IFNAME \"%s\" is not a valid interface name", c->env.ifname);
+	}
+	if ((add || check) && !c->env.netns)
+		return cni_fail(&c->err, CNI_ERR_INVALID_ENV, "CNI_NETNS is required for %s", cmd);
+	if (!c->env.path && strcmp(cmd, "STATUS") != 0)
+		return cni_fail(&c->err, CNI_ERR_INVALID_ENV, "CNI_PATH is required for %s", cmd);
+	return 0;
+}
+
+int main(void)
+{
+	struct ctx c = { 0 };
+	const char *ver = "1.1.0";
+	size_t len = 0;
+	char *in;
+	int err;
+
+	c.env.command = env_nonempty("CNI_COMMAND");
+	c.env.container_id = env_nonempty("CNI_CONTAINERID");
+	c.env.netns = env_nonempty("CNI_NETNS");
+	c.env.ifname = env_nonempty("CNI_IFNAME");
+	c.env.args = getenv("CNI_ARGS");
+	c.env.path = env_nonempty("CNI_PATH");
+
+	in = read_all(stdin, &len);
+	if (!c.env.command) {
+		err = cni_fail(&c.err, CNI_ERR_INVALID_ENV, "CNI_COMMAND is required");
+		goto fail;
+	}
+	if (!strcmp(c.env.command, "VERSION")) {
+		json_t *req = in ? json_loadb(in, len, 0, NULL) : NULL;
+		const char *rv = json_string_value(json_object_get(req, "cniVersion"));
+		json_t *out = cni_version_json(cni_version_index(rv) >= 0 ? rv : "1.1.0");
+
+		json_dumpf(out, stdout, JSON_COMPACT);
+		fputc('\n', stdout);
+		json_decref(out);
+		json_decref(req);
+		free(in);
+		return 0;
+	}
+	if (strcmp(c.env.command, "ADD") && strcmp(c.env.command, "DEL") &&
+	    strcmp(c.env.command, "CHECK") && strcmp(c.env.command, "GC") &&
+	    strcmp(c.env.command, "STATUS")) {
+		err = cni_fail(&c.err, CNI_ERR_INVALID_ENV, "CNI_COMMAND \"%s\" is not a CNI verb",
+			       c.env.command);
+		goto fail;
+	}
+	if (!in) {
+		err = cni_fail(&c.err, CNI_ERR_IO, "reading stdin: out of memory");
+		goto fail;
+	}
+	err = xcni_conf_parse(in, len, &c.conf, &c.err);
+	if (c.conf.cni_version[0] && cni_version_index(c.conf.cni_version) >= 0)
+		ver = c.conf.cni_version;
+	if (err)
+		goto fail;
+	if (strcmp(c.conf.type, "xcni") != 0)
+		fprintf(stderr, "xcni: note: network config says type \"%s\"\n", c.conf.type);
+	if (cni_version_cmp(ver, "1.1.0") < 0 &&
+	    (!strcmp(c.env.command, "GC") || !strcmp(c.env.command, "STATUS"))) {
+		err = cni_fail(&c.err, CNI_ERR_INCOMPATIBLE_VERSION,
+			       "%s needs cniVersion 1.1.0, network config says %s", c.env.command, ver);
+		goto fail;
+	}
+	err = need_env(&c);
+	if (err)
+		goto fail;
+
+	if (!strcmp(c.env.command, "ADD"))
+		err = cmd_add(&c);
+	else if (!strcmp(c.env.command, "CHECK"))
+		err = cmd_check(&c);
+	else if (!strcmp(c.env.command, "DEL"))
+		err = cmd_del(&c);
+	else if (!strcmp(c.env.command, "GC"))
+		err = cmd_gc(&c);
+	else
+		err = cmd_status(&c);
+	if (err)
+		goto fail;
+	xcni_conf_free(&c.conf);
+	free(in);
+	return 0;
+
+fail: {
+	json_t *j = cni_error_json(ver, &c.err);
+
+	json_dumpf(j, stdout, JSON_COMPACT);
+	fputc('\n', stdout);
+	json_decref(j);
+	xcni_conf_free(&c.conf);
+	free(in);
+	return 1;
+}
+}

@@ -1,0 +1,88 @@
+#!/usr/bin/python3
+"""Build a tiny sandbox ("pause") image offline, as a docker-archive tarball
+that `ctr images import` understands.
+
+The image has one layer: /bin/busybox (Debian's busybox-static) plus a few
+empty directories; its entrypoint sleeps forever. Nothing is downloaded.
+
+usage: mkimage.py OUT.tar IMAGE_NAME [BUSYBOX_PATH]
+"""
+import hashlib
+import io
+import json
+import os
+import platform
+import sys
+import tarfile
+
+ARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm",
+        "ppc64le": "ppc64le", "s390x": "s390x", "riscv64": "riscv64"}
+
+
+def tar_add_bytes(tf, name, data, mode=0o644):
+    ti = tarfile.TarInfo(name)
+    ti.size = len(data)
+    ti.mode = mode
+    ti.mtime = 0
+    tf.addfile(ti, io.BytesIO(data))
+
+
+def build_layer(busybox):
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tf:
+        for d in ("bin", "dev", "etc", "proc", "sys", "tmp"):
+            ti = tarfile.TarInfo(d)
+            ti.type = tarfile.DIRTYPE
+            ti.mode = 0o1777 if d == "tmp" else 0o755
+            ti.mtime = 0
+            tf.addfile(ti)
+        with open(busybox, "rb") as f:
+            tar_add_bytes(tf, "bin/busybox", f.read(), 0o755)
+        ti = tarfile.TarInfo("bin/sh")
+        ti.type = tarfile.SYMTYPE
+        ti.linkname = "busybox"
+        ti.mode = 0o777
+        ti.mtime = 0
+        tf.addfile(ti)
+    return buf.getvalue()
+
+
+def main():
+    if len(sys.argv) not in (3, 4):
+        sys.exit(__doc__)
+    out, name = sys.argv[1], sys.argv[2]
+    busybox = sys.argv[3] if len(sys.argv) == 4 else "/bin/busybox"
+
+    layer = build_layer(busybox)
+    layer_sha = hashlib.sha256(layer).hexdigest()
+    config = {
+        "architecture": ARCH.get(platform.machine(), platform.machine()),
+        "os": "linux",
+        "config": {
+            "Entrypoint": ["/bin/busybox", "sleep", "2147483647"],
+            "Env": ["PATH=/bin"],
+            "WorkingDir": "/",
+        },
+        "rootfs": {"type": "layers", "diff_ids": ["sha256:" + layer_sha]},
+        "history": [{"created_by": "xcni tests/cri/mkimage.py"}],
+    }
+    config_b = json.dumps(config, sort_keys=True).encode()
+    config_sha = hashlib.sha256(config_b).hexdigest()
+    manifest = [{
+        "Config": config_sha + ".json",
+        "RepoTags": [name],
+        "Layers": [layer_sha + "/layer.tar"],
+    }]
+
+    with tarfile.open(out, "w", format=tarfile.PAX_FORMAT) as tf:
+        ti = tarfile.TarInfo(layer_sha)
+        ti.type = tarfile.DIRTYPE
+        ti.mode = 0o755
+        tf.addfile(ti)
+        tar_add_bytes(tf, layer_sha + "/layer.tar", layer)
+        tar_add_bytes(tf, config_sha + ".json", config_b)
+        tar_add_bytes(tf, "manifest.json", json.dumps(manifest).encode())
+
+
+if __name__ == "__main__":
+    main()

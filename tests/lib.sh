@@ -1,0 +1,46 @@
+# Shared helpers for xcni's shell test suites (sourced, not executed).
+#
+# Every suite prints TAP-style lines ("ok N - what" / "not ok N - what") and
+# ends with "N passed, N failed"; tests/run.sh adds the suites up. A suite
+# exits non-zero when any of its tests failed.
+
+XCNI_ROOT=${XCNI_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+BUILD=${BUILD:-$XCNI_ROOT/build}
+XCNI_BIN=${XCNI_BIN:-$BUILD/xcni}
+CNI_REF_DIR=${CNI_REF_DIR:-/usr/lib/cni}
+
+_t_n=0
+_t_pass=0
+_t_fail=0
+
+ok() { _t_n=$((_t_n + 1)); _t_pass=$((_t_pass + 1)); echo "ok $_t_n - $*"; }
+not_ok() { _t_n=$((_t_n + 1)); _t_fail=$((_t_fail + 1)); echo "not ok $_t_n - $*"; }
+
+# check "description" command...: runs the command, records ok/not ok.
+check() {
+	local what=$1; shift
+	local out
+	if out=$("$@" 2>&1); then
+		ok "$what"
+	else
+		not_ok "$what"
+		printf '%s\n' "$out" | sed 's/^/#   /' | head -n 40
+	fi
+}
+
+# check_fails "description" command...: the command must exit non-zero.
+check_fails() {
+	local what=$1; shift
+	if "$@" >/dev/null 2>&1; then not_ok "$what (unexpectedly succeeded)"; else ok "$what"; fi
+}
+
+diag() { echo "# $*"; }
+
+# finish: print the closing line and exit with the suite's status.
+finish() {
+	echo "$_t_pass passed, $_t_fail failed"
+	[ "$_t_fail" -eq 0 ]
+}
+
+# A short unique tag for names this run creates (netns, links, dirs).
+XCT_TAG=${XCT_TAG:-xct$$}

@@ -1,0 +1,40 @@
+#!/bin/bash
+# Runs every xcni test suite and adds up their results.
+#   unit (cmocka) -> netns integration -> real clients (libcni, containerd CRI)
+# Each suite prints "ok"/"not ok" lines and its own "N passed, N failed".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export BUILD=${BUILD:-$PWD/build}
+export XCNI_ROOT=$PWD
+
+suites=(
+	"unit:$BUILD/tests/test_cni"
+	"cni-netns:bash tests/integration/cni.sh"
+	"libcni:bash tests/libcni/run.sh"
+	"cri:bash tests/cri/run.sh"
+)
+[ -n "${XCNI_SUITES:-}" ] && IFS=' ' read -r -a suites <<<"$XCNI_SUITES"
+
+pass=0 fail=0 broken=()
+for s in "${suites[@]}"; do
+	name=${s%%:*} cmd=${s#*:}
+	echo "=== suite $name: $cmd"
+	log=$(mktemp)
+	start=$SECONDS
+	# cmocka writes TAP when asked; the shell suites always do.
+	CMOCKA_MESSAGE_OUTPUT=TAP timeout --kill-after=30 1200 $cmd 2>&1 | tee "$log"
+	rc=${PIPESTATUS[0]}
+	p=$(grep -cE '^ok ' "$log")
+	f=$(grep -cE '^not ok ' "$log")
+	rm -f "$log"
+	pass=$((pass + p)) fail=$((fail + f))
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+		fail=$((fail + 1))
+		echo "not ok - suite $name exited $rc"
+	fi
+	[ "$rc" -ne 0 ] && broken+=("$name")
+	echo "=== suite $name: rc=$rc, ${p} passed, ${f} failed, $((SECONDS - start))s"
+done
+[ ${#broken[@]} -gt 0 ] && echo "failing suites: ${broken[*]}"
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ] && [ ${#broken[@]} -eq 0 ]

@@ -1,0 +1,297 @@
+// SPDX-License-Identifier: Apache-2.0
+/* Unit tests of the plugin's pure logic: config parsing, results, naming. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <cmocka.h>
+
+#include "../../cni/cni.h"
+
+static int parse(const char *json, struct xcni_conf *c, struct cni_err *e)
+{
+	memset(e, 0, sizeof(*e));
+	return xcni_conf_parse(json, strlen(json), c, e);
+}
+
+#define GOOD "{\"cniVersion\":\"1.0.0\",\"name\":\"net1\",\"type\":\"xcni\"," \
+	     "\"ipam\":{\"type\":\"host-local\"}"
+
+static void conf_defaults(void **state)
+{
+	struct xcni_conf c;
+	struct cni_err e;
+
+	(void)state;
+	assert_int_equal(parse(GOOD "}", &c, &e), 0);
+	assert_string_equal(c.cni_version, "1.0.0");
+	assert_string_equal(c.name, "net1");
+	assert_string_equal(c.ipam_type, "host-local");
+	assert_int_equal(c.mtu, XCNI_DEFAULT_MTU);
+	assert_string_equal(c.state_dir, XCNI_DEFAULT_STATE_DIR);
+	assert_null(c.prev_result);
+	xcni_conf_free(&c);
+}
+
+static void conf_fields(void **state)
+{
+	struct xcni_conf c;
+	struct cni_err e;
+
+	(void)state;
+	assert_int_equal(parse(GOOD ",\"mtu\":1400,\"stateDir\":\"/tmp/x\",\"prevResult\":{}}", &c, &e), 0);
+	assert_int_equal(c.mtu, 1400);
+	assert_string_equal(c.state_dir, "/tmp/x");
+	assert_non_null(c.prev_result);
+	xcni_conf_free(&c);
+}
+
+struct bad_case {
+	const char *json;
+	int code;
+	const char *needle; /* the message must name the field */
+};
+
+static void conf_rejects(void **state)
+{
+	static const struct bad_case cases[] = {
+		{ "{", CNI_ERR_DECODE, "invalid JSON" },
+		{ "[]", CNI_ERR_DECODE, "not a JSON object" },
+		{ "{\"name\":\"n\",\"type\":\"xcni\",\"ipam\":{\"type\":\"h\"}}", CNI_ERR_INVALID_CONFIG, "cniVersion" },
+		{ "{\"cniVersion\":\"0.3.1\",\"name\":\"n\",\"type\":\"xcni\",\"ipam\":{\"type\":\"h\"}}", CNI_ERR_INCOMPATIBLE_VERSION, "0.3.1" },
+		{ "{\"cniVersion\":\"9.9.9\",\"name\":\"n\",\"type\":\"xcni\",\"ipam\":{\"type\":\"h\"}}", CNI_ERR_INCOMPATIBLE_VERSION, "9.9.9" },
+		{ "{\"cniVersion\":\"1.0.0\",\"type\":\"xcni\",\"ipam\":{\"type\":\"h\"}}", CNI_ERR_INVALID_CONFIG, "\"name\"" },
+		{ "{\"cniVersion\":\"1.0.0\",\"name\":\"a/b\",\"type\":\"xcni\",\"ipam\":{\"type\":\"h\"}}", CNI_ERR_INVALID_CONFIG, "name" },
+		{ "{\"cniVersion\":\"1.0.0\",\"name\":7,\"type\":\"xcni\",\"ipam\":{\"type\":\"h\"}}", CNI_ERR_INVALID_CONFIG, "must be a string" },
+		{ GOOD ",\"mtu\":\"1500\"}", CNI_ERR_INVALID_CONFIG, "\"mtu\"" },
+		{ GOOD ",\"mtu\":100}", CNI_ERR_INVALID_CONFIG, "\"mtu\"" },
+		{ GOOD ",\"stateDir\":\"rel\"}", CNI_ERR_INVALID_CONFIG, "stateDir" },
+		{ GOOD ",\"prevResult\":[]}", CNI_ERR_INVALID_CONFIG, "prevResult" },
+		{ GOOD ",\"cni.dev/valid-attachments\":{}}", CNI_ERR_INVALID_CONFIG, "valid-attachments" },
+		{ "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"type\":\"xcni\"}", CNI_ERR_INVALID_CONFIG, "\"ipam\"" },
+		{ "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"type\":\"xcni\",\"ipam\":{}}", CNI_ERR_INVALID_CONFIG, "ipam.\"type\"" },
+		{ "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"type\":\"xcni\",\"ipam\":{\"type\":\"../x\"}}", CNI_ERR_INVALID_CONFIG, "ipam" },
+		{ "{\"cniVersion\":\"1.0.0\",\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"type\":\"xcni\",\"ipam\":{\"type\":\"h\"}}", CNI_ERR_DECODE, "duplicate" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct xcni_conf c;
+		struct cni_err e;
+
+		assert_int_not_equal(parse(cases[i].json, &c, &e), 0);
+		if (e.code != cases[i].code || !strstr(e.msg, cases[i].needle))
+			fail_msg("case %zu (%s): code %d msg \"%s\"", i, cases[i].json, e.code, e.msg);
+		xcni_conf_free(&c);
+	}
+}
+
+static void versions(void **state)
+{
+	(void)state;
+	assert_int_equal(cni_version_index("0.4.0"), 0);
+	assert_int_equal(cni_version_index("1.1.0"), 2);
+	assert_int_equal(cni_version_index("0.3.1"), -1);
+	assert_int_equal(cni_version_index(NULL), -1);
+	assert_true(cni_version_cmp("0.4.0", "1.0.0") < 0);
+	assert_true(cni_version_cmp("1.1.0", "1.0.0") > 0);
+	assert_true(cni_version_cmp("1.0.10", "1.0.9") > 0);
+	assert_int_equal(cni_version_cmp("1.0.0", "1.0.0"), 0);
+}
+
+static void naming(void **state)
+{
+	char a[IF_NAMESIZE], b[IF_NAMESIZE], c[IF_NAMESIZE];
+
+	(void)state;
+	xcni_host_ifname("abcdef0123456789", "eth0", a);
+	xcni_host_ifname("abcdef0123456789", "eth0", b);
+	xcni_host_ifname("abcdef0123456789", "eth1", c);
+	assert_string_equal(a, b);
+	assert_string_not_equal(a, c);
+	assert_true(strlen(a) <= 15);
+	assert_int_equal(strncmp(a, "xc", 2), 0);
+	/* Stable across builds and machines: runtimes call DEL from another process. */
+	xcni_host_ifname("c1", "eth0", a);
+	assert_string_equal(a, "xc9e27a0abdbb0");
+}
+
+static void alias_roundtrip(void **state)
+{
+	char alias[256], cid[128], ifn[IF_NAMESIZE];
+
+	(void)state;
+	assert_int_equal(xcni_link_alias("net1", "cid-1", "eth0", alias, sizeof(alias)), 0);
+	assert_int_equal(xcni_link_alias_parse(alias, "net1", cid, sizeof(cid), ifn, sizeof(ifn)), 0);
+	assert_string_equal(cid, "cid-1");
+	assert_string_equal(ifn, "eth0");
+	/* Another network's link, or a foreign alias, is not ours. */
+	assert_int_not_equal(xcni_link_alias_parse(alias, "net", cid, sizeof(cid), ifn, sizeof(ifn)), 0);
+	assert_int_not_equal(xcni_link_alias_parse("xcni net1 onlyone", "net1", cid, sizeof(cid), ifn, sizeof(ifn)), 0);
+	assert_int_not_equal(xcni_link_alias_parse("", "net1", cid, sizeof(cid), ifn, sizeof(ifn)), 0);
+	assert_int_not_equal(xcni_link_alias("n", "c", "e", alias, 4), 0);
+}
+
+static void env_validation(void **state)
+{
+	(void)state;
+	assert_true(xcni_valid_ifname("eth0"));
+	assert_true(xcni_valid_ifname("123456789012345"));
+	assert_false(xcni_valid_ifname("1234567890123456"));
+	assert_false(xcni_valid_ifname(""));
+	assert_false(xcni_valid_ifname("a/b"));
+	assert_false(xcni_valid_ifname("a b"));
+	assert_false(xcni_valid_ifname(".."));
+	assert_true(xcni_valid_container_id("a1-b_c.d"));
+	assert_false(xcni_valid_container_id("-a"));
+	assert_false(xcni_valid_container_id("a/b"));
+	assert_false(xcni_valid_container_id(""));
+}
+
+static json_t *ipam_res(const char *json)
+{
+	return json_loads(json, 0, NULL);
+}
+
+static void ipam_parse_ok(void **state)
+{
+	json_t *r = ipam_res("{\"cniVersion\":\"1.0.0\",\"ips\":[{\"address\":\"10.1.2.3/24\",\"gateway\":\"10.1.2.1\"}],"
+			     "\"routes\":[{\"dst\":\"10.0.0.0/8\"},{\"dst\":\"::/0\"}],\"dns\":{\"nameservers\":[\"10.1.0.10\"]}}");
+	struct xcni_ipam ip;
+	struct cni_err e = { 0 };
+	char buf[INET_ADDRSTRLEN];
+
+	(void)state;
+	assert_int_equal(xcni_ipam_parse(r, &ip, &e), 0);
+	assert_string_equal(inet_ntop(AF_INET, &ip.ip, buf, sizeof(buf)), "10.1.2.3");
+	assert_int_equal(ip.plen, 24);
+	assert_string_equal(inet_ntop(AF_INET, &ip.gw, buf, sizeof(buf)), "10.1.2.1");
+	/* IPv6 routes are dropped, IPv4 kept. */
+	assert_int_equal(json_array_size(ip.routes), 1);
+	assert_non_null(ip.dns);
+	xcni_ipam_free(&ip);
+	json_decref(r);
+
+	/* No routes: the pod gets a default route. 0.4.0 results carry "version". */
+	r = ipam_res("{\"ips\":[{\"version\":\"4\",\"address\":\"10.1.2.3/24\",\"gateway\":\"10.1.2.1\"}]}");
+	assert_int_equal(xcni_ipam_parse(r, &ip, &e), 0);
+	assert_int_equal(json_array_size(ip.routes), 1);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(ip.routes, 0), "dst")), "0.0.0.0/0");
+	xcni_ipam_free(&ip);
+	json_decref(r);
+}
+
+static void ipam_parse_rejects(void **state)
+{
+	static const struct bad_case cases[] = {
+		{ "{}", XCNI_ERR_IPAM, "no \"ips\"" },
+		{ "{\"ips\":[]}", XCNI_ERR_IPAM, "no \"ips\"" },
+		{ "{\"ips\":[{\"gateway\":\"10.0.0.1\"}]}", XCNI_ERR_IPAM, "address missing" },
+		{ "{\"ips\":[{\"address\":\"fd00::2/64\",\"gateway\":\"fd00::1\"}]}", CNI_ERR_UNSUPPORTED_FIELD, "IPv6" },
+		{ "{\"ips\":[{\"address\":\"10.0.0.2/24\"}]}", XCNI_ERR_IPAM, "gateway missing" },
+		{ "{\"ips\":[{\"address\":\"10.0.0.2\",\"gateway\":\"10.0.0.1\"}]}", XCNI_ERR_IPAM, "not an IPv4 CIDR" },
+		{ "{\"ips\":[{\"address\":\"10.0.0.2/33\",\"gateway\":\"10.0.0.1\"}]}", XCNI_ERR_IPAM, "not an IPv4 CIDR" },
+		{ "{\"ips\":[{\"address\":\"10.0.0.1/24\",\"gateway\":\"10.0.0.1\"}]}", XCNI_ERR_IPAM, "is the gateway" },
+		{ "{\"ips\":[{\"address\":\"10.0.0.2/24\",\"gateway\":\"10.0.0.1\"},{\"address\":\"10.0.0.3/24\",\"gateway\":\"10.0.0.1\"}]}", CNI_ERR_UNSUPPORTED_FIELD, "more than one" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		json_t *r = ipam_res(cases[i].json);
+		struct xcni_ipam ip;
+		struct cni_err e = { 0 };
+
+		assert_int_not_equal(xcni_ipam_parse(r, &ip, &e), 0);
+		if (e.code != cases[i].code || !strstr(e.msg, cases[i].needle))
+			fail_msg("case %zu (%s): code %d msg \"%s\"", i, cases[i].json, e.code, e.msg);
+		xcni_ipam_free(&ip);
+		json_decref(r);
+	}
+}
+
+static json_t *build(const char *ver)
+{
+	struct xcni_attach a = { .host_if = "xc0123", .pod_if = "eth0", .netns = "/run/netns/p",
+				 .mtu = 1400, .host_mac = { 2, 0, 0, 0, 0, 1 },
+				 .pod_mac = { 2, 0, 0, 0, 0, 2 } };
+	json_t *r = ipam_res("{\"ips\":[{\"address\":\"10.1.2.3/24\",\"gateway\":\"10.1.2.1\"}]}");
+	struct xcni_ipam ip;
+	struct cni_err e;
+	json_t *res;
+
+	assert_int_equal(xcni_ipam_parse(r, &ip, &e), 0);
+	res = xcni_result_build(ver, &a, &ip);
+	xcni_ipam_free(&ip);
+	json_decref(r);
+	return res;
+}
+
+static void result_layouts(void **state)
+{
+	json_t *r10 = build("1.0.0"), *r04 = build("0.4.0"), *r11 = build("1.1.0");
+	json_t *ip = json_array_get(json_object_get(r10, "ips"), 0);
+	json_t *ifs = json_object_get(r10, "interfaces");
+
+	(void)state;
+	assert_string_equal(json_string_value(json_object_get(r10, "cniVersion")), "1.0.0");
+	assert_int_equal(json_array_size(ifs), 2);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(ifs, 0), "name")), "xc0123");
+	assert_null(json_object_get(json_array_get(ifs, 0), "sandbox"));
+	assert_string_equal(json_string_value(json_object_get(json_array_get(ifs, 1), "sandbox")), "/run/netns/p");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(ifs, 1), "mac")), "02:00:00:00:00:02");
+	/* The pod holds its address as a /32 and reaches everything via the gateway. */
+	assert_string_equal(json_string_value(json_object_get(ip, "address")), "10.1.2.3/32");
+	assert_string_equal(json_string_value(json_object_get(ip, "gateway")), "10.1.2.1");
+	assert_int_equal(json_integer_value(json_object_get(ip, "interface")), 1);
+	assert_null(json_object_get(ip, "version"));
+	assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(r10, "routes"), 0), "gw")), "10.1.2.1");
+	assert_null(json_object_get(json_array_get(ifs, 1), "mtu"));
+
+	assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(r04, "ips"), 0), "version")), "4");
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(json_object_get(r11, "interfaces"), 1), "mtu")), 1400);
+	json_decref(r10);
+	json_decref(r04);
+	json_decref(r11);
+}
+
+static void error_and_version_json(void **state)
+{
+	struct cni_err e = { 0 };
+	json_t *j, *sv;
+
+	(void)state;
+	cni_fail(&e, CNI_ERR_INVALID_ENV, "CNI_NETNS %s: %s", "/x", "No such file");
+	j = cni_error_json("1.0.0", &e);
+	assert_int_equal(json_integer_value(json_object_get(j, "code")), 4);
+	assert_string_equal(json_string_value(json_object_get(j, "msg")), "CNI_NETNS /x: No such file");
+	assert_null(json_object_get(j, "details"));
+	json_decref(j);
+
+	j = cni_version_json("1.1.0");
+	sv = json_object_get(j, "supportedVersions");
+	assert_int_equal(json_array_size(sv), 3);
+	assert_string_equal(json_string_value(json_array_get(sv, 0)), "0.4.0");
+	assert_string_equal(json_string_value(json_array_get(sv, 2)), "1.1.0");
+	json_decref(j);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(conf_defaults),
+		cmocka_unit_test(conf_fields),
+		cmocka_unit_test(conf_rejects),
+		cmocka_unit_test(versions),
+		cmocka_unit_test(naming),
+		cmocka_unit_test(alias_roundtrip),
+		cmocka_unit_test(env_validation),
+		cmocka_unit_test(ipam_parse_ok),
+		cmocka_unit_test(ipam_parse_rejects),
+		cmocka_unit_test(result_layouts),
+		cmocka_unit_test(error_and_version_json),
+	};
+
+	return cmocka_run_group_tests_name("cni", tests, NULL, NULL);
+}

@@ -1,0 +1,436 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <errno.h>
+#include <libmnl/libmnl.h>
+#include <linux/if_link.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <linux/veth.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "nl.h"
+
+#ifndef NETLINK_EXT_ACK
+#define NETLINK_EXT_ACK 11
+#endif
+#ifndef NETLINK_CAP_ACK
+#define NETLINK_CAP_ACK 10
+#endif
+
+int nl_open(struct nl *nl)
+{
+	int one = 1;
+
+	memset(nl, 0, sizeof(*nl));
+	nl->sock = mnl_socket_open(NETLINK_ROUTE);
+	if (!nl->sock)
+		return -errno;
+	/* Extended acks carry the kernel's reason; capped acks keep them small. */
+	mnl_socket_setsockopt(nl->sock, NETLINK_EXT_ACK, &one, sizeof(one));
+	mnl_socket_setsockopt(nl->sock, NETLINK_CAP_ACK, &one, sizeof(one));
+	if (mnl_socket_bind(nl->sock, 0, MNL_SOCKET_AUTOPID) < 0) {
+		int err = -errno;
+
+		mnl_socket_close(nl->sock);
+		nl->sock = NULL;
+		return err;
+	}
+	nl->portid = mnl_socket_get_portid(nl->sock);
+	nl->seq = (unsigned int)time(NULL);
+	return 0;
+}
+
+void nl_close(struct nl *nl)
+{
+	if (nl->sock)
+		mnl_socket_close(nl->sock);
+	nl->sock = NULL;
+}
+
+/* mnl_cb_run2 hands one data pointer to data and control callbacks alike. */
+struct nl_cbarg {
+	struct nl *nl;
+	void *user;
+};
+
+static int nl_error_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct nl *nl = ((struct nl_cbarg *)data)->nl;
+	const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
+	unsigned int off;
+	const struct nlattr *attr;
+
+	if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*e))) {
+		errno = EBADMSG;
+		return MNL_CB_ERROR;
+	}
+	if (e->error == 0)
+		return MNL_CB_STOP;
+
+	if (nlh->nlmsg_flags & NLM_F_ACK_TLVS) {
+		off = sizeof(*e);
+		if (!(nlh->nlmsg_flags & NLM_F_CAPPED))
+			off += e->msg.nlmsg_len - sizeof(struct nlmsghdr);
+		off = MNL_ALIGN(off);
+		mnl_attr_for_each_payload((const void *)((const char *)e + off),
+					  mnl_nlmsg_get_payload_len(nlh) - off) {
+			if (mnl_attr_get_type(attr) == NLMSGERR_ATTR_MSG &&
+			    mnl_attr_validate(attr, MNL_TYPE_NUL_STRING) == 0)
+				snprintf(nl->errmsg, sizeof(nl->errmsg), "%s",
+					 mnl_attr_get_str(attr));
+		}
+	}
+	errno = -e->error;
+	return MNL_CB_ERROR;
+}
+
+/* Sends one request and runs cb over every reply until ack, done or error. */
+static int nl_talk(struct nl *nl, struct nlmsghdr *nlh, mnl_cb_t cb, void *user)
+{
+	struct nl_cbarg ca = { nl, user };
+	char buf[MNL_SOCKET_BUFFER_SIZE * 4];
+	mnl_cb_t ctl[NLMSG_MIN_TYPE] = { [NLMSG_ERROR] = nl_error_cb };
+	unsigned int seq;
+	ssize_t n;
+	int ret;
+
+	nl->errmsg[0] = '\0';
+	nlh->nlmsg_seq = seq = ++nl->seq;
+	nlh->nlmsg_flags |= NLM_F_ACK;
+	if (mnl_socket_sendto(nl->sock, nlh, nlh->nlmsg_len) < 0)
+		return -errno;
+
+	for (;;) {
+		n = mnl_socket_recvfrom(nl->sock, buf, sizeof(buf));
+		if (n < 0)
+			return -errno;
+		ret = mnl_cb_run2(buf, (size_t)n, seq, nl->portid, cb, &ca, ctl,
+				  NLMSG_MIN_TYPE);
+		if (ret == MNL_CB_ERROR)
+			return errno ? -errno : -EIO;
+		if (ret == MNL_CB_STOP)
+			return 0;
+	}
+}
+
+static struct nlmsghdr *nl_req(char *buf, uint16_t type, uint16_t flags, size_t hdrsz)
+{
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+
+	nlh->nlmsg_type = type;
+	nlh->nlmsg_flags = NLM_F_REQUEST | flags;
+	mnl_nlmsg_put_extra_header(nlh, hdrsz);
+	return nlh;
+}
+
+int nl_veth_add(struct nl *nl, const char *name, const char *peer, int peer_ns_fd,
+		unsigned int mtu)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh;
+	struct nlattr *linfo, *data, *pinfo;
+	struct ifinfomsg *pifm;
+
+	memset(buf, 0, sizeof(buf));
+	nlh = nl_req(buf, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, sizeof(struct ifinfomsg));
+	((struct ifinfomsg *)mnl_nlmsg_get_payload(nlh))->ifi_family = AF_UNSPEC;
+	mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
+	if (mtu)
+		mnl_attr_put_u32(nlh, IFLA_MTU, mtu);
+	linfo = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
+	mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "veth");
+	data = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
+	pinfo = mnl_attr_nest_start(nlh, VETH_INFO_PEER);
+	pifm = mnl_nlmsg_get_payload_tail(nlh);
+	memset(pifm, 0, sizeof(*pifm));
+	nlh->nlmsg_len += MNL_ALIGN(sizeof(*pifm));
+	mnl_attr_put_strz(nlh, IFLA_IFNAME, peer);
+	if (mtu)
+		mnl_attr_put_u32(nlh, IFLA_MTU, mtu);
+	if (peer_ns_fd >= 0)
+		mnl_attr_put_u32(nlh, IFLA_NET_NS_FD, (uint32_t)peer_ns_fd);
+	mnl_attr_nest_end(nlh, pinfo);
+	mnl_attr_nest_end(nlh, data);
+	mnl_attr_nest_end(nlh, linfo);
+	return nl_talk(nl, nlh, NULL, NULL);
+}
+
+int nl_link_del(struct nl *nl, int ifindex)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh;
+
+	memset(buf, 0, sizeof(buf));
+	nlh = nl_req(buf, RTM_DELLINK, 0, sizeof(struct ifinfomsg));
+	((struct ifinfomsg *)mnl_nlmsg_get_payload(nlh))->ifi_index = ifindex;
+	return nl_talk(nl, nlh, NULL, NULL);
+}
+
+int nl_link_up(struct nl *nl, int ifindex, const char *alias)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh;
+	struct ifinfomsg *ifm;
+
+	memset(buf, 0, sizeof(buf));
+	nlh = nl_req(buf, RTM_NEWLINK, 0, sizeof(struct ifinfomsg));
+	ifm = mnl_nlmsg_get_payload(nlh);
+	ifm->ifi_index = ifindex;
+	ifm->ifi_flags = IFF_UP;
+	ifm->ifi_change = IFF_UP;
+	/* The kernel ignores IFLA_IFALIAS when creating a link, so it is set here. */
+	if (alias && *alias)
+		mnl_attr_put_strz(nlh, IFLA_IFALIAS, alias);
+	return nl_talk(nl, nlh, NULL, NULL);
+}
+
+static int link_attr_cb(const struct nlattr *a, void *data)
+{
+	struct nl_link *l = data;
+
+	switch (mnl_attr_get_type(a)) {
+	case IFLA_IFNAME:
+		if (mnl_attr_validate(a, MNL_TYPE_NUL_STRING) == 0)
+			snprintf(l->name, sizeof(l->name), "%s", mnl_attr_get_str(a));
+		break;
+	case IFLA_IFALIAS:
+		if (mnl_attr_validate(a, MNL_TYPE_NUL_STRING) == 0)
+			snprintf(l->alias, sizeof(l->alias), "%s", mnl_attr_get_str(a));
+		break;
+	case IFLA_ADDRESS:
+		if (mnl_attr_get_payload_len(a) == 6)
+			memcpy(l->mac, mnl_attr_get_payload(a), 6);
+		break;
+	case IFLA_MTU:
+		if (mnl_attr_validate(a, MNL_TYPE_U32) == 0)
+			l->mtu = mnl_attr_get_u32(a);
+		break;
+	case IFLA_LINK:
+		if (mnl_attr_validate(a, MNL_TYPE_U32) == 0)
+			l->link = (int)mnl_attr_get_u32(a);
+		break;
+	case IFLA_LINKINFO: {
+		const struct nlattr *in;
+
+		mnl_attr_for_each_nested(in, a) {
+			if (mnl_attr_get_type(in) == IFLA_INFO_KIND &&
+			    mnl_attr_validate(in, MNL_TYPE_STRING) == 0)
+				snprintf(l->kind, sizeof(l->kind), "%.*s",
+					 (int)mnl_attr_get_payload_len(in),
+					 mnl_attr_get_str(in));
+		}
+		break;
+	}
+	}
+	return MNL_CB_OK;
+}
+
+static void link_parse(const struct nlmsghdr *nlh, struct nl_link *l)
+{
+	const struct ifinfomsg *ifm = mnl_nlmsg_get_payload(nlh);
+
+	memset(l, 0, sizeof(*l));
+	l->ifindex = ifm->ifi_index;
+	l->flags = ifm->ifi_flags;
+	mnl_attr_parse(nlh, sizeof(*ifm), link_attr_cb, l);
+	/* IFLA_INFO_KIND may carry a trailing NUL inside its payload. */
+	l->kind[strcspn(l->kind, "\0")] = '\0';
+}
+
+static int link_get_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct nl_cbarg *ca = data;
+
+	if (nlh->nlmsg_type == RTM_NEWLINK)
+		link_parse(nlh, ca->user);
+	return MNL_CB_OK;
+}
+
+int nl_link_get(struct nl *nl, const char *name, struct nl_link *out)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh;
+
+	memset(buf, 0, sizeof(buf));
+	memset(out, 0, sizeof(*out));
+	nlh = nl_req(buf, RTM_GETLINK, 0, sizeof(struct ifinfomsg));
+	mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
+	mnl_attr_put_u32(nlh, IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);
+	return nl_talk(nl, nlh, link_get_cb, out);
+}
+
+struct link_dump_arg {
+	nl_link_cb cb;
+	void *arg;
+	int ret;
+};
+
+static int link_dump_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct nl_cbarg *ca = data;
+	struct link_dump_arg *d = ca->user;
+	struct nl_link l;
+
+	if (nlh->nlmsg_type != RTM_NEWLINK || d->ret)
+		return MNL_CB_OK;
+	link_parse(nlh, &l);
+	d->ret = d->cb(&l, d->arg);
+	return MNL_CB_OK;
+}
+
+int nl_link_dump(struct nl *nl, nl_link_cb cb, void *arg)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh;
+	struct link_dump_arg d = { cb, arg, 0 };
+	int err;
+
+	memset(buf, 0, sizeof(buf));
+	nlh = nl_req(buf, RTM_GETLINK, NLM_F_DUMP, sizeof(struct ifinfomsg));
+	mnl_attr_put_u32(nlh, IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);
+	err = nl_talk(nl, nlh, link_dump_cb, &d);
+	return err ? err : d.ret;
+}
+
+int nl_addr_add(struct nl *nl, int ifindex, uint32_t addr, uint8_t plen, uint8_t scope)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh;
+	struct ifaddrmsg *ifa;
+
+	memset(buf, 0, sizeof(buf));
+	nlh = nl_req(buf, RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, sizeof(*ifa));
+	ifa = mnl_nlmsg_get_payload(nlh);
+	ifa->ifa_family = AF_INET;
+	ifa->ifa_prefixlen = plen;
+	ifa->ifa_scope = scope;
+	ifa->ifa_index = (unsigned int)ifindex;
+	mnl_attr_put_u32(nlh, IFA_LOCAL, addr);
+	mnl_attr_put_u32(nlh, IFA_ADDRESS, addr);
+	return nl_talk(nl, nlh, NULL, NULL);
+}
+
+struct addr_find {
+	int ifindex;
+	uint32_t addr;
+	uint8_t plen;
+	int found;
+};
+
+static int addr_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct nl_cbarg *ca = data;
+	struct addr_find *f = ca->user;
+	const struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(nlh);
+	const struct nlattr *a;
+
+	if (nlh->nlmsg_type != RTM_NEWADDR || ifa->ifa_family != AF_INET ||
+	    (int)ifa->ifa_index != f->ifindex || ifa->ifa_prefixlen != f->plen)
+		return MNL_CB_OK;
+	mnl_attr_for_each(a, nlh, sizeof(*ifa)) {
+		if (mnl_attr_get_type(a) == IFA_LOCAL &&
+		    mnl_attr_validate(a, MNL_TYPE_U32) == 0 &&
+		    mnl_attr_get_u32(a) == f->addr)
+			f->found = 1;
+	}
+	return MNL_CB_OK;
+}
+
+int nl_addr_has(struct nl *nl, int ifindex, uint32_t addr, uint8_t plen)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh;
+	struct addr_find f = { ifindex, addr, plen, 0 };
+	int err;
+
+	memset(buf, 0, sizeof(buf));
+	nlh = nl_req(buf, RTM_GETADDR, NLM_F_DUMP, sizeof(struct ifaddrmsg));
+	((struct ifaddrmsg *)mnl_nlmsg_get_payload(nlh))->ifa_family = AF_INET;
+	err = nl_talk(nl, nlh, addr_cb, &f);
+	return err ? err : f.found;
+}
+
+int nl_route_add(struct nl *nl, const struct nl_route *r)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh;
+	struct rtmsg *rtm;
+
+	memset(buf, 0, sizeof(buf));
+	nlh = nl_req(buf, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, sizeof(*rtm));
+	rtm = mnl_nlmsg_get_payload(nlh);
+	rtm->rtm_family = AF_INET;
+	rtm->rtm_dst_len = r->dst_len;
+	rtm->rtm_table = RT_TABLE_MAIN;
+	rtm->rtm_protocol = RTPROT_BOOT;
+	rtm->rtm_scope = r->scope;
+	rtm->rtm_type = RTN_UNICAST;
+	if (r->dst_len)
+		mnl_attr_put_u32(nlh, RTA_DST, r->dst);
+	if (r->gw)
+		mnl_attr_put_u32(nlh, RTA_GATEWAY, r->gw);
+	if (r->oif)
+		mnl_attr_put_u32(nlh, RTA_OIF, (uint32_t)r->oif);
+	return nl_talk(nl, nlh, NULL, NULL);
+}
+
+struct route_find {
+	const struct nl_route *want;
+	int found;
+};
+
+static int route_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct nl_cbarg *ca = data;
+	struct route_find *f = ca->user;
+	const struct rtmsg *rtm = mnl_nlmsg_get_payload(nlh);
+	const struct nlattr *a;
+	struct nl_route got = { 0 };
+	uint32_t table = rtm->rtm_table;
+
+	if (nlh->nlmsg_type != RTM_NEWROUTE || rtm->rtm_family != AF_INET)
+		return MNL_CB_OK;
+	got.dst_len = rtm->rtm_dst_len;
+	mnl_attr_for_each(a, nlh, sizeof(*rtm)) {
+		if (mnl_attr_validate(a, MNL_TYPE_U32) < 0)
+			continue;
+		switch (mnl_attr_get_type(a)) {
+		case RTA_DST: got.dst = mnl_attr_get_u32(a); break;
+		case RTA_GATEWAY: got.gw = mnl_attr_get_u32(a); break;
+		case RTA_OIF: got.oif = (int)mnl_attr_get_u32(a); break;
+		case RTA_TABLE: table = mnl_attr_get_u32(a); break;
+		}
+	}
+	if (table != RT_TABLE_MAIN || got.dst != f->want->dst ||
+	    got.dst_len != f->want->dst_len)
+		return MNL_CB_OK;
+	if (f->want->gw && got.gw != f->want->gw)
+		return MNL_CB_OK;
+	if (f->want->oif && got.oif != f->want->oif)
+		return MNL_CB_OK;
+	f->found = 1;
+	return MNL_CB_OK;
+}
+
+int nl_route_has(struct nl *nl, const struct nl_route *r)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh;
+	struct route_find f = { r, 0 };
+	int err;
+
+	memset(buf, 0, sizeof(buf));
+	nlh = nl_req(buf, RTM_GETROUTE, NLM_F_DUMP, sizeof(struct rtmsg));
+	((struct rtmsg *)mnl_nlmsg_get_payload(nlh))->rtm_family = AF_INET;
+	err = nl_talk(nl, nlh, route_cb, &f);
+	return err ? err : f.found;
+}
+
+int nl_netns_enter(int fd)
+{
+	return setns(fd, CLONE_NEWNET) < 0 ? -errno : 0;
+}

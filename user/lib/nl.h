@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * One netlink helper over libmnl. Every call returns 0 or -errno; when the
+ * kernel attached an extended-ack message to an error it is kept in
+ * nl->errmsg so callers can say what the kernel said.
+ */
+#ifndef XCNI_NL_H
+#define XCNI_NL_H
+
+#include <net/if.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct mnl_socket;
+
+struct nl {
+	struct mnl_socket *sock;
+	unsigned int portid;
+	unsigned int seq;
+	char errmsg[256];
+};
+
+struct nl_link {
+	int ifindex;
+	char name[IF_NAMESIZE];
+	char kind[16];
+	char alias[256];
+	uint8_t mac[6];
+	unsigned int mtu;
+	unsigned int flags;
+	int link; /* IFLA_LINK: the veth peer's ifindex */
+};
+
+struct nl_route {
+	uint32_t dst; /* network byte order */
+	uint8_t dst_len;
+	uint32_t gw; /* 0 if none */
+	int oif;
+	uint8_t scope;
+};
+
+/* Opens a route netlink socket in the calling thread's current netns. */
+int nl_open(struct nl *nl);
+void nl_close(struct nl *nl);
+
+/* Creates a veth pair: name in this netns, peer in peer_ns_fd (or here if < 0). */
+int nl_veth_add(struct nl *nl, const char *name, const char *peer, int peer_ns_fd,
+		unsigned int mtu);
+int nl_link_del(struct nl *nl, int ifindex);
+int nl_link_get(struct nl *nl, const char *name, struct nl_link *out);
+/* Sets the link up and, if alias is not NULL, its alias. */
+int nl_link_up(struct nl *nl, int ifindex, const char *alias);
+typedef int (*nl_link_cb)(const struct nl_link *l, void *arg);
+int nl_link_dump(struct nl *nl, nl_link_cb cb, void *arg);
+
+int nl_addr_add(struct nl *nl, int ifindex, uint32_t addr, uint8_t plen, uint8_t scope);
+/* 1 if ifindex carries addr/plen, 0 if not, -errno on failure. */
+int nl_addr_has(struct nl *nl, int ifindex, uint32_t addr, uint8_t plen);
+
+int nl_route_add(struct nl *nl, const struct nl_route *r);
+/* 1 if the main table holds a route matching dst/len (and gw, oif if set). */
+int nl_route_has(struct nl *nl, const struct nl_route *r);
+
+/* Enters the network namespace behind fd (setns). */
+int nl_netns_enter(int fd);
+
+#endif
