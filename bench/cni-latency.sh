@@ -43,8 +43,12 @@ shift $((OPTIND - 1))
 
 die() { echo "cni-latency: $*" >&2; exit 1; }
 
-[[ $N =~ ^[0-9]+$ ]] && ((N >= 100 && N <= MAX_N)) || die "-n must be 100..$MAX_N (got '$N')"
-[[ $WARMUP =~ ^[0-9]+$ ]] && ((WARMUP <= 100)) || die "-w must be 0..100"
+if ! [[ $N =~ ^[0-9]+$ ]] || ((N < 100 || N > MAX_N)); then
+	die "-n must be 100..$MAX_N (got '$N')"
+fi
+if ! [[ $WARMUP =~ ^[0-9]+$ ]] || ((WARMUP > 100)); then
+	die "-w must be 0..100 (got '$WARMUP')"
+fi
 ((EUID == 0)) || die "must run as root (creates network namespaces)"
 command -v ip >/dev/null || die "iproute2 'ip' not found"
 command -v "$CC" >/dev/null || die "compiler '$CC' not found"
@@ -53,6 +57,7 @@ command -v "$CC" >/dev/null || die "compiler '$CC' not found"
 [[ -x /usr/lib/cni/host-local ]] || die "host-local IPAM plugin not found in /usr/lib/cni"
 XCNI_BIN=$(readlink -f "$XCNI_BIN")
 PTP_BIN=$(readlink -f "$PTP_BIN")
+[[ $XCNI_BIN$PTP_BIN != *,* ]] || die "plugin paths must not contain ','"
 
 mkdir -p "$BUILD"
 DRIVER=$BUILD/cni_latency
@@ -71,11 +76,7 @@ NETNS_CREATED=0
 DRIVER_STARTED=0
 DRIVER_DONE=0
 
-driver_args() {
-	echo -n "-n $N -p $PREFIX -c $CNI_PATH_DIRS"
-	echo -n " -P name=xcni,bin=$XCNI_BIN,conf=$TMP/xcni.conf"
-	echo -n " -P name=ptp,bin=$PTP_BIN,conf=$TMP/ptp.conf"
-}
+DARGS=() # common driver arguments, set once TMP exists
 
 netns_batch() { # $1 = add|del
 	local p i
@@ -92,8 +93,7 @@ cleanup() {
 	set +e
 	if ((DRIVER_STARTED && !DRIVER_DONE)); then
 		echo "cni-latency: cleaning up attachments" >&2
-		# shellcheck disable=SC2046
-		"$DRIVER" --cleanup -t 20 $(driver_args)
+		"$DRIVER" --cleanup -t 20 "${DARGS[@]}"
 	fi
 	if ((NETNS_CREATED)); then
 		netns_batch del >"$TMP/netns-del"
@@ -113,6 +113,10 @@ trap 'exit 143' TERM
 trap 'exit 129' HUP
 
 TMP=$(mktemp -d /tmp/xcni-bench.XXXXXX)
+# (plugin specs are comma-separated: paths must not contain ',')
+DARGS=(-n "$N" -p "$PREFIX" -c "$CNI_PATH_DIRS"
+	-P "name=xcni,bin=$XCNI_BIN,conf=$TMP/xcni.conf"
+	-P "name=ptp,bin=$PTP_BIN,conf=$TMP/ptp.conf")
 
 # Same host-local IPAM for both, own dataDir and own /22 in 10.99.16.0/20.
 cat >"$TMP/xcni.conf" <<EOF
@@ -128,8 +132,7 @@ netns_batch add >"$TMP/netns-add"
 ip -batch "$TMP/netns-add" || die "creating network namespaces failed"
 
 DRIVER_STARTED=1
-# shellcheck disable=SC2046
-"$DRIVER" -w "$WARMUP" -j "$BUILD/bench-cni-latency.json" $(driver_args) || {
+"$DRIVER" -w "$WARMUP" -j "$BUILD/bench-cni-latency.json" "${DARGS[@]}" || {
 	rc=$?
 	((rc != 1)) || DRIVER_DONE=1 # exit 1: a call failed, driver already DELed what it added
 	exit "$rc"

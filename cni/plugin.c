@@ -94,6 +94,25 @@ static int ipam_call(struct ctx *c, const char *cmd, const char *cid, const char
 	return err;
 }
 
+/* 1 if the IPAM plugin speaks version ver (asked through VERSION). */
+static int ipam_supports(struct ctx *c, const char *ver)
+{
+	struct cni_env venv = c->env;
+	json_t *vreq = json_pack("{s:s}", "cniVersion", "0.4.0"), *res = NULL, *v;
+	struct cni_err verr;
+	int found = 0;
+	size_t i;
+
+	venv.command = "VERSION";
+	if (cni_exec(&venv, c->conf.ipam_type, vreq, &res, &verr) == 0)
+		json_array_foreach(json_object_get(res, "supportedVersions"), i, v)
+			if (json_is_string(v) && strcmp(json_string_value(v), ver) == 0)
+				found = 1;
+	json_decref(vreq);
+	json_decref(res);
+	return found;
+}
+
 /* ---- attachment records ---------------------------------------------- */
 
 static int state_path(struct ctx *c, const char *host_if, char *out, size_t len)
@@ -671,10 +690,9 @@ static int cmd_gc(struct ctx *c)
 			goto out;
 	}
 	/* IPAM plugins that know GC (spec 1.1.0) clean up what we never recorded. */
-	if (cni_version_cmp(c->conf.cni_version, "1.1.0") >= 0) {
+	if (ipam_supports(c, "1.1.0")) {
+		c->ipam_ver = NULL;
 		err = ipam_call(c, "GC", NULL, NULL, NULL, &res);
-		if (err && c->err.code == CNI_ERR_INCOMPATIBLE_VERSION)
-			err = 0;
 	}
 out:
 	json_decref(res);

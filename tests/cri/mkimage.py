@@ -10,7 +10,6 @@ usage: mkimage.py OUT.tar IMAGE_NAME [BUSYBOX_PATH]
 import hashlib
 import io
 import json
-import os
 import platform
 import sys
 import tarfile

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 
 #include "nl.h"
@@ -23,6 +24,7 @@
 
 int nl_open(struct nl *nl)
 {
+	struct timeval tmo = { .tv_sec = 10 };
 	int one = 1;
 
 	memset(nl, 0, sizeof(*nl));
@@ -32,6 +34,8 @@ int nl_open(struct nl *nl)
 	/* Extended acks carry the kernel's reason; capped acks keep them small. */
 	mnl_socket_setsockopt(nl->sock, NETLINK_EXT_ACK, &one, sizeof(one));
 	mnl_socket_setsockopt(nl->sock, NETLINK_CAP_ACK, &one, sizeof(one));
+	/* A reply that never comes must fail the call, not hang the runtime. */
+	setsockopt(mnl_socket_get_fd(nl->sock), SOL_SOCKET, SO_RCVTIMEO, &tmo, sizeof(tmo));
 	if (mnl_socket_bind(nl->sock, 0, MNL_SOCKET_AUTOPID) < 0) {
 		int err = -errno;
 
@@ -88,12 +92,29 @@ static int nl_error_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_ERROR;
 }
 
+/* The end of a dump; its payload carries the dump's own error, if any. */
+static int nl_done_cb(const struct nlmsghdr *nlh, void *data)
+{
+	int err = 0;
+
+	(void)data;
+	if (mnl_nlmsg_get_payload_len(nlh) >= sizeof(int))
+		memcpy(&err, mnl_nlmsg_get_payload(nlh), sizeof(int));
+	if (err < 0) {
+		errno = -err;
+		return MNL_CB_ERROR;
+	}
+	return MNL_CB_STOP;
+}
+
 /* Sends one request and runs cb over every reply until ack, done or error. */
 static int nl_talk(struct nl *nl, struct nlmsghdr *nlh, mnl_cb_t cb, void *user)
 {
 	struct nl_cbarg ca = { nl, user };
 	char buf[MNL_SOCKET_BUFFER_SIZE * 4];
-	mnl_cb_t ctl[NLMSG_MIN_TYPE] = { [NLMSG_ERROR] = nl_error_cb };
+	/* With a control array libmnl no longer ends on DONE by itself. */
+	mnl_cb_t ctl[NLMSG_MIN_TYPE] = { [NLMSG_ERROR] = nl_error_cb,
+					 [NLMSG_DONE] = nl_done_cb };
 	unsigned int seq;
 	ssize_t n;
 	int ret;

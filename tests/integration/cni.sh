@@ -1,0 +1,256 @@
+#!/bin/bash
+# Network-namespace integration tests of the xcni plugin, driven the way a runtime
+# drives it (exec, CNI_* environment, config on stdin), with host-local IPAM.
+#
+#   netns $NODE (stands in for the host: its routes, forwarding, links)
+#     xc<hash> 10.99.3.1/32 ──veth── eth0 10.99.3.x/32   netns $TAG-p1
+#     xc<hash> 10.99.3.1/32 ──veth── eth0 10.99.3.y/32   netns $TAG-p2
+#     ...
+#
+# Everything runs inside namespaces this suite creates; the host's own netns,
+# links and sysctls are never touched. All of it is removed on exit.
+set -uo pipefail
+. "$(dirname "$0")/../lib.sh"
+
+NODE=$XCT_TAG-node
+T=$(mktemp -d /tmp/xcni-it.XXXXXX)
+NET=xcni-it
+SUBNET=10.99.3
+pods=()
+
+cleanup() {
+	local p
+	for p in $(ip netns list | awk '{print $1}' | grep "^$XCT_TAG-"); do
+		ip netns del "$p" 2>/dev/null
+	done
+	rm -rf "$T"
+}
+trap cleanup EXIT
+
+[ -x "$XCNI_BIN" ] || { not_ok "plugin binary $XCNI_BIN exists (run make)"; finish; exit 1; }
+ip netns add "$NODE"
+ip -n "$NODE" link set lo up
+
+# conf VERSION [extra-json-fields] -> a network config on stdout
+conf() {
+	local ver=$1 extra=${2:-}
+	printf '{"cniVersion":"%s","name":"%s","type":"xcni","mtu":1400,"stateDir":"%s/state",%s"ipam":{"type":"host-local","ranges":[[{"subnet":"%s.0/24"}]],"dataDir":"%s/ipam"}}' \
+		"$ver" "$NET" "$T" "$extra" "$SUBNET" "$T"
+}
+
+# cni COMMAND CONTAINERID NETNS-PATH [IFNAME] < config  -> sets OUT and RC
+cni() {
+	local cmd=$1 cid=$2 netns=$3 ifname=${4-eth0}
+	OUT=$(ip netns exec "$NODE" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+		CNI_COMMAND="$cmd" CNI_CONTAINERID="$cid" CNI_NETNS="$netns" \
+		CNI_IFNAME="$ifname" CNI_PATH=/usr/lib/cni ${CNI_EXTRA_ENV:-} "$XCNI_BIN")
+	RC=$?
+}
+
+newpod() { ip netns add "$XCT_TAG-$1" && pods+=("$XCT_TAG-$1"); }
+nspath() { echo "/var/run/netns/$XCT_TAG-$1"; }
+jq_() { /usr/bin/python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+
+# State that must come back to baseline: links, addresses, routes in the node,
+# lease files, attachment records, our pod namespaces.
+snapshot() {
+	ip -n "$NODE" -o link show | sed 's/^[0-9]*: //; s/link-netns.*//' | sort
+	ip -n "$NODE" -o addr show | awk '{print $2, $3, $4}' | sort
+	ip -n "$NODE" route show table all | sort
+	ls "$T/ipam/$NET" 2>/dev/null | grep -E '^[0-9.]+$' | sed 's/^/lease /'
+	ls "$T/state/$NET" 2>/dev/null | sed 's/^/record /'
+	ip netns list | awk '{print $1}' | grep "^$XCT_TAG-p" | sed 's/^/netns /'
+}
+# The same, but pod namespaces the test still holds do not count.
+same_as_baseline_pods_aside() {
+	local now
+	now=$(snapshot | grep -v '^netns ')
+	if [ "$now" != "$(echo "$BASELINE" | grep -v '^netns ')" ]; then
+		diff <(echo "$BASELINE" | grep -v '^netns ') <(echo "$now") | head -20
+		return 1
+	fi
+}
+same_as_baseline() {
+	local now
+	now=$(snapshot)
+	if [ "$now" != "$BASELINE" ]; then
+		diff <(echo "$BASELINE") <(echo "$now") | head -20
+		return 1
+	fi
+}
+
+# ---- VERSION ----------------------------------------------------------------
+cni VERSION "" "" <<<'{"cniVersion":"1.1.0"}'
+check "VERSION lists 0.4.0, 1.0.0, 1.1.0" \
+	test "$(echo "$OUT" | jq_ '",".join(d["supportedVersions"])')" = "0.4.0,1.0.0,1.1.0"
+
+BASELINE=$(snapshot)
+
+# ---- ADD / CHECK for several pods ---------------------------------------------
+declare -A RES IP
+for p in p1 p2 p3; do
+	newpod $p
+	cni ADD "cid-$p" "$(nspath $p)" <<<"$(conf 1.0.0)"
+	RES[$p]=$OUT
+	check "ADD $p exits 0" test "$RC" -eq 0
+	IP[$p]=$(echo "$OUT" | jq_ 'd["ips"][0]["address"].split("/")[0]' 2>/dev/null)
+	check "ADD $p result: address ${IP[$p]} in $SUBNET.0/24, gateway $SUBNET.1" \
+		bash -c "[[ '${IP[$p]}' == $SUBNET.* ]] && echo '$OUT' | grep -q '\"gateway\":\"$SUBNET.1\"'"
+done
+check "pod addresses are distinct" test "$(printf '%s\n' "${IP[@]}" | sort -u | wc -l)" -eq 3
+check "pod p1 holds its address as /32 on eth0" \
+	bash -c "ip -n $XCT_TAG-p1 -o addr show dev eth0 | grep -q 'inet ${IP[p1]}/32'"
+check "pod p1 default route via the gateway" \
+	bash -c "ip -n $XCT_TAG-p1 route show default | grep -q 'via $SUBNET.1 dev eth0'"
+check "pod MTU is the configured 1400" \
+	bash -c "ip -n $XCT_TAG-p1 link show eth0 | grep -q 'mtu 1400'"
+hostif=$(echo "${RES[p1]}" | jq_ 'd["interfaces"][0]["name"]')
+check "host veth $hostif: name <= 15 chars, /32 route to the pod" \
+	bash -c "[ \${#hostif} -le 15 ] && ip -n $NODE route show ${IP[p1]} | grep -q 'dev $hostif'" 
+check "host veth result MAC matches the link" \
+	bash -c "ip -n $NODE link show $hostif | grep -q \"\$(echo '${RES[p1]}' | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)[\"interfaces\"][0][\"mac\"])')\""
+
+check "p1 pings p2" ip netns exec "$XCT_TAG-p1" ping -c1 -W2 "${IP[p2]}"
+check "p3 pings p1" ip netns exec "$XCT_TAG-p3" ping -c1 -W2 "${IP[p1]}"
+check "p2 pings the host (gateway address)" ip netns exec "$XCT_TAG-p2" ping -c1 -W2 "$SUBNET.1"
+check "the host pings p3" ip netns exec "$NODE" ping -c1 -W2 "${IP[p3]}"
+
+for p in p1 p2 p3; do
+	cni CHECK "cid-$p" "$(nspath $p)" <<<"$(conf 1.0.0 "\"prevResult\":${RES[$p]},")"
+	check "CHECK $p passes against its prevResult" test "$RC" -eq 0
+done
+
+# ---- CHECK names what drifted -------------------------------------------------
+ip -n "$XCT_TAG-p2" route del default
+cni CHECK cid-p2 "$(nspath p2)" <<<"$(conf 1.0.0 "\"prevResult\":${RES[p2]},")"
+check "CHECK fails when the default route is gone, naming it" \
+	bash -c "[ $RC -ne 0 ] && echo '$OUT' | grep -q 'route 0.0.0.0/0 via $SUBNET.1 missing'"
+ip -n "$XCT_TAG-p2" route add default via "$SUBNET.1" dev eth0
+ip -n "$XCT_TAG-p3" addr del "${IP[p3]}/32" dev eth0
+cni CHECK cid-p3 "$(nspath p3)" <<<"$(conf 1.0.0 "\"prevResult\":${RES[p3]},")"
+check "CHECK fails when the pod address is gone, naming it" \
+	bash -c "[ $RC -ne 0 ] && echo '$OUT' | grep -q 'address ${IP[p3]}/32 missing'"
+ip -n "$XCT_TAG-p1" link set eth0 mtu 1300
+cni CHECK cid-p1 "$(nspath p1)" <<<"$(conf 1.0.0 "\"prevResult\":${RES[p1]},")"
+check "CHECK fails on an MTU change, naming it" \
+	bash -c "[ $RC -ne 0 ] && echo '$OUT' | grep -q 'MTU is 1300, config says 1400'"
+cni CHECK cid-p1 "$(nspath p1)" <<<"$(conf 1.0.0)"
+check "CHECK without prevResult is refused (code 7)" \
+	bash -c "[ $RC -ne 0 ] && echo '$OUT' | grep -q '\"code\":7'"
+
+# ---- DEL is idempotent ----------------------------------------------------------
+cni DEL cid-p1 "$(nspath p1)" <<<"$(conf 1.0.0)"
+check "DEL p1" test "$RC" -eq 0
+check "DEL removed p1's host veth" bash -c "! ip -n $NODE link show $hostif 2>/dev/null"
+check "DEL removed p1's lease" test ! -e "$T/ipam/$NET/${IP[p1]}"
+cni DEL cid-p1 "$(nspath p1)" <<<"$(conf 1.0.0)"
+check "DEL p1 again succeeds" test "$RC" -eq 0
+cni DEL cid-p1 "" <<<"$(conf 1.0.0)"
+check "DEL p1 with an empty CNI_NETNS succeeds" test "$RC" -eq 0
+ip netns del "$XCT_TAG-p2"
+cni DEL cid-p2 "$(nspath p2)" <<<"$(conf 1.0.0 "\"prevResult\":${RES[p2]},")"
+check "DEL p2 after its netns is gone succeeds" test "$RC" -eq 0
+cni DEL cid-p3 "" <<<"$(conf 1.0.0)"
+check "DEL p3 without netns and without prevResult succeeds" test "$RC" -eq 0
+ip netns del "$XCT_TAG-p1"; ip netns del "$XCT_TAG-p3"
+check "after DEL of every pod the node is back to baseline" same_as_baseline
+
+# ---- versions -------------------------------------------------------------------
+newpod v11
+cni ADD cid-v11 "$(nspath v11)" <<<"$(conf 1.1.0)"
+check "ADD with cniVersion 1.1.0 (IPAM spoken to in 1.0.0) works, interfaces carry mtu" \
+	bash -c "[ $RC -eq 0 ] && echo '$OUT' | grep -q '\"cniVersion\":\"1.1.0\"' && echo '$OUT' | grep -q '\"mtu\":1400'"
+cni DEL cid-v11 "$(nspath v11)" <<<"$(conf 1.1.0)"
+check "DEL with cniVersion 1.1.0" test "$RC" -eq 0
+newpod v04
+cni ADD cid-v04 "$(nspath v04)" <<<"$(conf 0.4.0)"
+check "ADD with cniVersion 0.4.0 gives a 0.4.0 result (ips[].version)" \
+	bash -c "[ $RC -eq 0 ] && echo '$OUT' | grep -q '\"version\":\"4\"'"
+R04=$OUT
+cni CHECK cid-v04 "$(nspath v04)" <<<"$(conf 0.4.0 "\"prevResult\":$R04,")"
+check "CHECK with cniVersion 0.4.0" test "$RC" -eq 0
+cni DEL cid-v04 "$(nspath v04)" <<<"$(conf 0.4.0)"
+check "DEL with cniVersion 0.4.0" test "$RC" -eq 0
+ip netns del "$XCT_TAG-v11"; ip netns del "$XCT_TAG-v04"
+
+# ---- GC and STATUS ---------------------------------------------------------------
+for p in g1 g2 g3; do newpod $p; cni ADD "cid-$p" "$(nspath $p)" <<<"$(conf 1.1.0)"; done
+gc2ip=$(echo "$OUT" | jq_ 'd["ips"][0]["address"].split("/")[0]')
+cni GC "" "" <<<"$(conf 1.1.0 '"cni.dev/valid-attachments":[{"containerID":"cid-g3","ifname":"eth0"}],')"
+check "GC exits 0" test "$RC" -eq 0
+check "GC removed the stale attachments' links" \
+	test "$(ip -n "$NODE" -o link show | grep -c 'xc[0-9a-f]\{12\}')" -eq 1
+check "GC released the stale leases, kept the valid one" \
+	bash -c "[ \$(ls $T/ipam/$NET | grep -cE '^[0-9.]+\$') -eq 1 ] && [ -e $T/ipam/$NET/$gc2ip ]"
+check "GC kept the valid attachment working" ip netns exec "$NODE" ping -c1 -W2 "$gc2ip"
+cni GC "" "" <<<"$(conf 1.1.0 '"cni.dev/valid-attachments":[],')"
+check "GC with no valid attachments clears everything" same_as_baseline_pods_aside
+for p in g1 g2 g3; do ip netns del "$XCT_TAG-$p"; done
+cni GC "" "" <<<"$(conf 1.0.0 '"cni.dev/valid-attachments":[],')"
+check "GC with cniVersion 1.0.0 is refused (code 1)" bash -c "[ $RC -ne 0 ] && echo '$OUT' | grep -q '\"code\":1'"
+
+cni STATUS "" "" <<<"$(conf 1.1.0)"
+check "STATUS: ready with host-local present" test "$RC" -eq 0
+cni STATUS "" "" <<<"$(conf 1.1.0 | sed 's/"type":"host-local"/"type":"no-such-ipam"/')"
+check "STATUS: not available (code 50) without the IPAM plugin, naming it" \
+	bash -c "[ $RC -ne 0 ] && echo '$OUT' | grep -q '\"code\":50' && echo '$OUT' | grep -q no-such-ipam"
+
+# ---- bad input: spec code, clear message, non-zero exit, nothing left ------------
+newpod bad
+bad() { # bad "what" CODE NEEDLE  (uses OUT/RC of the last call)
+	check "$1 -> code $2, message names '$3', nothing left" \
+		bash -c "[ $RC -ne 0 ] && echo '$OUT' | grep -q '\"code\":$2' && echo '$OUT' | grep -qF -- '$3'"
+	check "$1: node back to baseline" same_as_baseline_pods_aside
+}
+cni ADD cid-b "$(nspath bad)" <<<'{"cniVersion":"1.0.0","name":'
+bad "malformed JSON" 6 "invalid JSON"
+cni ADD cid-b "$(nspath bad)" <<<"$(conf 0.2.0)"
+bad "unknown cniVersion" 1 '\"0.2.0\" is not supported'
+for v in CNI_CONTAINERID CNI_IFNAME CNI_NETNS; do
+	case $v in
+	CNI_CONTAINERID) cni ADD "" "$(nspath bad)" <<<"$(conf 1.0.0)" ;;
+	CNI_IFNAME) cni ADD cid-b "$(nspath bad)" "" <<<"$(conf 1.0.0)" ;;
+	CNI_NETNS) cni ADD cid-b "" <<<"$(conf 1.0.0)" ;;
+	esac
+	bad "missing $v" 4 "$v is required"
+done
+cni "" cid-b "$(nspath bad)" <<<"$(conf 1.0.0)"
+bad "missing CNI_COMMAND" 4 "CNI_COMMAND is required"
+CNI_EXTRA_ENV="CNI_PATH=" cni ADD cid-b "$(nspath bad)" <<<"$(conf 1.0.0)"
+bad "missing CNI_PATH" 4 "CNI_PATH is required"
+cni ADD cid-b /var/run/netns/$XCT_TAG-does-not-exist <<<"$(conf 1.0.0)"
+bad "netns path that does not exist" 4 "does-not-exist: No such file"
+cni ADD cid-b "$(nspath bad)" <<<"$(conf 1.0.0 | sed 's/"type":"host-local"/"type":"no-such-ipam"/')"
+bad "IPAM plugin missing" 50 'ipam plugin \"no-such-ipam\" not found'
+cni ADD cid-b "$(nspath bad)" <<<"$(conf 1.0.0 | sed 's|"subnet":"[^"]*"|"subnet":"10.99.3.0/33"|')"
+bad "IPAM plugin fails (bad subnet)" 102 "ipam host-local ADD failed"
+ip -n "$XCT_TAG-bad" link add eth0 type veth peer name taken0
+cni ADD cid-b "$(nspath bad)" <<<"$(conf 1.0.0)"
+bad "interface name already taken in the pod" 4 "eth0: an interface of that name already exists"
+ip -n "$XCT_TAG-bad" link del eth0
+# A failure at each later step must undo everything, the lease included.
+for step in veth host-addr host-route pod-addr pod-route state; do
+	CNI_EXTRA_ENV="XCNI_TEST_FAIL_AT=$step" cni ADD cid-b "$(nspath bad)" <<<"$(conf 1.0.0)"
+	check "ADD failing at step '$step' exits non-zero with error JSON" \
+		bash -c "[ $RC -ne 0 ] && echo '$OUT' | grep -q '\"code\"'"
+	check "ADD failing at step '$step' leaves nothing (links, addresses, routes, lease, record)" \
+		same_as_baseline_pods_aside
+	check "ADD failing at step '$step' leaves no interface in the pod" \
+		bash -c "! ip -n $XCT_TAG-bad link show eth0 2>/dev/null"
+done
+ip netns del "$XCT_TAG-bad"
+
+# ---- 100 ADD/DEL cycles leave nothing behind ---------------------------------------
+fails=0
+for i in $(seq 1 100); do
+	newpod c$i >/dev/null
+	cni ADD "cid-c$i" "$(nspath c$i)" <<<"$(conf 1.0.0)"
+	[ "$RC" -eq 0 ] || { fails=$((fails + 1)); diag "cycle $i ADD: $OUT"; }
+	cni DEL "cid-c$i" "$(nspath c$i)" <<<"$(conf 1.0.0)"
+	[ "$RC" -eq 0 ] || { fails=$((fails + 1)); diag "cycle $i DEL: $OUT"; }
+	ip netns del "$XCT_TAG-c$i"
+done
+check "100 ADD/DEL cycles all succeed" test "$fails" -eq 0
+check "after 100 cycles: no link, address, route, lease, record or netns left" same_as_baseline
+
+finish
