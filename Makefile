@@ -20,7 +20,7 @@ endif
 
 LIB_SRCS := user/lib/nl.c user/lib/log.c
 CNI_SRCS := cni/plugin.c cni/conf.c cni/result.c cni/exec.c
-UNIT_TESTS := $(BUILD)/tests/test_cni
+UNIT_TESTS := $(BUILD)/tests/test_cni $(BUILD)/tests/test_nl
 
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 CNI_OBJS := $(CNI_SRCS:%.c=$(BUILD)/obj/%.o)
@@ -42,6 +42,11 @@ $(BUILD)/xcni: $(CNI_OBJS) $(LIB_OBJS)
 	$(Q)$(CC) $(XCFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(BUILD)/tests/test_cni: tests/unit/test_cni.c $(BUILD)/obj/cni/conf.o $(BUILD)/obj/cni/result.o
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(XCFLAGS) $(PKG_CFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka
+
+$(BUILD)/tests/test_nl: tests/unit/test_nl.c $(LIB_OBJS)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(XCFLAGS) $(PKG_CFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka

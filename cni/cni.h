@@ -8,6 +8,7 @@
 #include <net/if.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /* Error codes of the CNI spec (1.1.0, "Error"), plus xcni's own (>= 100). */
 enum cni_code {
@@ -109,7 +110,20 @@ struct cni_env {
 	const char *path;
 };
 
-/* Runs plugin `type` found in env->path with stdin conf; *out gets its JSON. */
+/* A delegated plugin started but not yet waited for. */
+struct cni_proc {
+	pid_t pid;
+	int out_fd;
+	char type[64];
+	char command[16];
+};
+
+/* Starts plugin `type` from env->path with conf on its stdin. */
+int cni_exec_start(const struct cni_env *env, const char *type, json_t *conf,
+		   struct cni_proc *p, struct cni_err *e);
+/* Waits for it; *out gets its JSON result. */
+int cni_exec_finish(struct cni_proc *p, json_t **out, struct cni_err *e);
+/* Both in one: runs plugin `type` and returns its result. */
 int cni_exec(const struct cni_env *env, const char *type, json_t *conf, json_t **out,
 	     struct cni_err *e);
 /* 0 if plugin type is found and executable in path, else -errno. */

@@ -2,7 +2,6 @@
 /* The CNI exec protocol, caller side: how xcni delegates to IPAM plugins. */
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -69,21 +68,22 @@ static char **child_env(const struct cni_env *env)
 	return out;
 }
 
-int cni_exec(const struct cni_env *env, const char *type, json_t *conf, json_t **out,
-	     struct cni_err *e)
+int cni_exec_start(const struct cni_env *env, const char *type, json_t *conf,
+		   struct cni_proc *p, struct cni_err *e)
 {
-	char bin[PATH_MAX], *in = NULL, *obuf = NULL;
+	char bin[PATH_MAX], *in = NULL;
 	int inp[2] = { -1, -1 }, outp[2] = { -1, -1 };
 	posix_spawn_file_actions_t fa;
 	char *argv[] = { bin, NULL };
 	char **cenv = NULL;
-	size_t inlen, olen = 0, ocap = 0, off = 0;
-	json_error_t jerr;
-	json_t *res = NULL;
-	pid_t pid;
-	int status, err;
+	size_t inlen, off = 0;
+	int err;
 
-	*out = NULL;
+	memset(p, 0, sizeof(*p));
+	p->pid = -1;
+	p->out_fd = -1;
+	snprintf(p->type, sizeof(p->type), "%s", type);
+	snprintf(p->command, sizeof(p->command), "%s", env->command);
 	err = cni_find_plugin(env->path, type, bin, sizeof(bin));
 	if (err)
 		return cni_fail(e, CNI_ERR_NOT_AVAILABLE, "ipam plugin \"%s\" not found in CNI_PATH (%s): %s",
@@ -97,69 +97,82 @@ int cni_exec(const struct cni_env *env, const char *type, json_t *conf, json_t *
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, inp[0], 0);
 	posix_spawn_file_actions_adddup2(&fa, outp[1], 1);
-	err = posix_spawn(&pid, bin, &fa, NULL, argv, cenv);
+	err = posix_spawn(&p->pid, bin, &fa, NULL, argv, cenv);
 	posix_spawn_file_actions_destroy(&fa);
 	close(inp[0]);
 	close(outp[1]);
 	inp[0] = outp[1] = -1;
 	if (err) {
+		p->pid = -1;
 		err = cni_fail(e, CNI_ERR_IO, "ipam %s: exec %s: %s", type, bin, strerror(err));
 		goto out;
 	}
-
-	/* Feed stdin and drain stdout together so neither side can block the other. */
+	/*
+	 * CNI plugins read all of stdin before they write, so a blocking write
+	 * cannot deadlock against their output; a plugin that exits early only
+	 * costs us EPIPE, which the exit status reports better.
+	 */
+	signal(SIGPIPE, SIG_IGN);
 	inlen = strlen(in);
-	{
-		struct pollfd p[2] = { { inp[1], POLLOUT, 0 }, { outp[0], POLLIN, 0 } };
-		int open_fds = 2;
+	while (off < inlen) {
+		ssize_t w = write(inp[1], in + off, inlen - off);
 
-		signal(SIGPIPE, SIG_IGN);
-		if (inlen == 0) {
-			close(inp[1]);
-			inp[1] = -1;
-			p[0].fd = -1;
-			open_fds--;
-		}
-		while (open_fds > 0) {
-			if (poll(p, 2, -1) < 0) {
-				if (errno == EINTR)
-					continue;
-				break;
-			}
-			if (p[0].fd >= 0 && p[0].revents) {
-				ssize_t w = write(inp[1], in + off, inlen - off);
-
-				if (w > 0)
-					off += (size_t)w;
-				if (w < 0 || off == inlen) {
-					close(inp[1]);
-					inp[1] = -1;
-					p[0].fd = -1;
-					open_fds--;
-				}
-			}
-			if (p[1].fd >= 0 && p[1].revents) {
-				ssize_t r;
-
-				if (olen + 4096 > ocap) {
-					char *nb = realloc(obuf, ocap = ocap * 2 + 8192);
-
-					if (!nb)
-						break;
-					obuf = nb;
-				}
-				r = read(outp[0], obuf + olen, ocap - olen - 1);
-				if (r > 0) {
-					olen += (size_t)r;
-				} else if (r == 0 || errno != EINTR) {
-					p[1].fd = -1;
-					open_fds--;
-				}
-			}
-		}
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			break;
+		off += (size_t)w;
 	}
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+	p->out_fd = outp[0];
+	outp[0] = -1;
+	err = 0;
+out:
+	if (inp[1] >= 0)
+		close(inp[1]);
+	if (outp[0] >= 0)
+		close(outp[0]);
+	if (inp[0] >= 0)
+		close(inp[0]);
+	if (outp[1] >= 0)
+		close(outp[1]);
+	free(in);
+	free(cenv);
+	return err;
+}
+
+int cni_exec_finish(struct cni_proc *p, json_t **out, struct cni_err *e)
+{
+	char *obuf = NULL;
+	size_t olen = 0, ocap = 0;
+	json_error_t jerr;
+	json_t *res = NULL;
+	int status = 0, err;
+
+	*out = NULL;
+	if (p->pid < 0)
+		return -ECHILD;
+	for (;;) {
+		ssize_t r;
+
+		if (olen + 4096 > ocap) {
+			char *nb = realloc(obuf, ocap = ocap * 2 + 8192);
+
+			if (!nb)
+				break;
+			obuf = nb;
+		}
+		r = read(p->out_fd, obuf + olen, ocap - olen - 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		olen += (size_t)r;
+	}
+	close(p->out_fd);
+	p->out_fd = -1;
+	while (waitpid(p->pid, &status, 0) < 0 && errno == EINTR)
 		;
+	p->pid = -1;
 	if (obuf)
 		obuf[olen] = '\0';
 
@@ -169,7 +182,7 @@ int cni_exec(const struct cni_env *env, const char *type, json_t *conf, json_t *
 		json_t *msg = json_object_get(res, "msg");
 		json_t *code = json_object_get(res, "code");
 
-		err = cni_fail(e, XCNI_ERR_IPAM, "ipam %s %s failed: %s", type, env->command,
+		err = cni_fail(e, XCNI_ERR_IPAM, "ipam %s %s failed: %s", p->type, p->command,
 			       json_is_string(msg) ? json_string_value(msg) :
 			       (olen ? obuf : "no output"));
 		/* Keep the delegate's own code where it is a spec code we can pass on. */
@@ -179,8 +192,8 @@ int cni_exec(const struct cni_env *env, const char *type, json_t *conf, json_t *
 		goto out;
 	}
 	if (olen && !res) {
-		err = cni_fail(e, XCNI_ERR_IPAM, "ipam %s %s: output is not JSON: %s", type,
-			       env->command, jerr.text);
+		err = cni_fail(e, XCNI_ERR_IPAM, "ipam %s %s: output is not JSON: %s", p->type,
+			       p->command, jerr.text);
 		goto out;
 	}
 	*out = res;
@@ -188,16 +201,19 @@ int cni_exec(const struct cni_env *env, const char *type, json_t *conf, json_t *
 	err = 0;
 out:
 	json_decref(res);
-	if (inp[1] >= 0)
-		close(inp[1]);
-	if (outp[0] >= 0)
-		close(outp[0]);
-	if (inp[0] >= 0)
-		close(inp[0]);
-	if (outp[1] >= 0)
-		close(outp[1]);
 	free(obuf);
-	free(in);
-	free(cenv);
 	return err;
+}
+
+int cni_exec(const struct cni_env *env, const char *type, json_t *conf, json_t **out,
+	     struct cni_err *e)
+{
+	struct cni_proc p;
+	int err;
+
+	*out = NULL;
+	err = cni_exec_start(env, type, conf, &p, e);
+	if (err)
+		return err;
+	return cni_exec_finish(&p, out, e);
 }

@@ -38,60 +38,102 @@ static int nl_fail(struct ctx *c, struct nl *nl, int err, const char *what)
 
 /* ---- IPAM delegation ------------------------------------------------- */
 
+/* The conf as IPAM gets it: the network's own, or with the negotiated version. */
+static json_t *ipam_conf(struct ctx *c)
+{
+	json_t *conf = c->conf.raw;
+
+	if (c->ipam_ver) {
+		conf = json_deep_copy(conf);
+		json_object_set_new(conf, "cniVersion", json_string(c->ipam_ver));
+		return conf;
+	}
+	return json_incref(conf);
+}
+
 /*
- * Calls the IPAM plugin. If it does not speak the network's cniVersion (the
- * reference plugins in Debian stop at 1.0.0), the highest version both sides
- * know is used instead: IPAM results are the same shape in 1.0.0 and 1.1.0.
+ * If IPAM does not speak the network's cniVersion (the reference plugins in
+ * Debian stop at 1.0.0), pick the highest version both sides know: IPAM
+ * results are the same shape in 1.0.0 and 1.1.0. 0 if one was found.
  */
-static int ipam_call(struct ctx *c, const char *cmd, const char *cid, const char *ifname,
-		     const char *netns, json_t **out)
+static int ipam_negotiate(struct ctx *c)
+{
+	struct cni_env venv = c->env;
+	json_t *vreq = json_pack("{s:s}", "cniVersion", "0.4.0"), *ver = NULL, *sv, *v;
+	const char *best = NULL;
+	struct cni_err verr;
+	size_t i;
+
+	venv.command = "VERSION";
+	if (cni_exec(&venv, c->conf.ipam_type, vreq, &ver, &verr) == 0 &&
+	    json_is_array(sv = json_object_get(ver, "supportedVersions"))) {
+		json_array_foreach(sv, i, v) {
+			const char *s = json_string_value(v);
+
+			if (cni_version_index(s) >= 0 &&
+			    cni_version_cmp(s, c->conf.cni_version) <= 0 &&
+			    (!best || cni_version_cmp(s, best) > 0))
+				best = xcni_versions[cni_version_index(s)];
+		}
+	}
+	json_decref(vreq);
+	json_decref(ver);
+	if (!best || strcmp(best, c->conf.cni_version) == 0)
+		return -ENOENT;
+	c->ipam_ver = best;
+	return 0;
+}
+
+static struct cni_env ipam_env(struct ctx *c, const char *cmd, const char *cid,
+			       const char *ifname, const char *netns)
 {
 	struct cni_env env = c->env;
-	json_t *conf = c->conf.raw, *ver = NULL, *copy = NULL;
-	int err;
 
 	env.command = cmd;
 	env.container_id = cid;
 	env.ifname = ifname;
 	env.netns = netns;
-	if (c->ipam_ver) {
-		copy = json_deep_copy(conf);
-		json_object_set_new(copy, "cniVersion", json_string(c->ipam_ver));
-		conf = copy;
-	}
-	err = cni_exec(&env, c->conf.ipam_type, conf, out, &c->err);
-	if (err && c->err.code == CNI_ERR_INCOMPATIBLE_VERSION && !c->ipam_ver) {
-		struct cni_env venv = c->env;
-		json_t *vreq = json_pack("{s:s}", "cniVersion", "0.4.0"), *sv;
-		struct cni_err verr;
-		size_t i;
+	return env;
+}
 
-		venv.command = "VERSION";
-		if (cni_exec(&venv, c->conf.ipam_type, vreq, &ver, &verr) == 0 &&
-		    json_is_array(sv = json_object_get(ver, "supportedVersions"))) {
-			const char *best = NULL;
-			json_t *v;
+/* Starts an IPAM call in the background, so netlink work can overlap it. */
+static int ipam_start(struct ctx *c, struct cni_proc *p, const char *cmd, const char *cid,
+		      const char *ifname, const char *netns)
+{
+	struct cni_env env = ipam_env(c, cmd, cid, ifname, netns);
+	json_t *conf = ipam_conf(c);
+	int err = cni_exec_start(&env, c->conf.ipam_type, conf, p, &c->err);
 
-			json_array_foreach(sv, i, v) {
-				const char *s = json_string_value(v);
-
-				if (cni_version_index(s) >= 0 &&
-				    cni_version_cmp(s, c->conf.cni_version) <= 0 &&
-				    (!best || cni_version_cmp(s, best) > 0))
-					best = xcni_versions[cni_version_index(s)];
-			}
-			if (best && strcmp(best, c->conf.cni_version) != 0) {
-				c->ipam_ver = best;
-				json_decref(vreq);
-				json_decref(ver);
-				return ipam_call(c, cmd, cid, ifname, netns, out);
-			}
-		}
-		json_decref(vreq);
-	}
-	json_decref(ver);
-	json_decref(copy);
+	json_decref(conf);
 	return err;
+}
+
+static int ipam_call(struct ctx *c, const char *cmd, const char *cid, const char *ifname,
+		     const char *netns, json_t **out);
+
+static int ipam_finish(struct ctx *c, struct cni_proc *p, const char *cmd, const char *cid,
+		       const char *ifname, const char *netns, json_t **out)
+{
+	int err = cni_exec_finish(p, out, &c->err);
+
+	if (err && c->err.code == CNI_ERR_INCOMPATIBLE_VERSION && !c->ipam_ver &&
+	    ipam_negotiate(c) == 0)
+		return ipam_call(c, cmd, cid, ifname, netns, out);
+	return err;
+}
+
+/* Calls the IPAM plugin and waits for it. */
+static int ipam_call(struct ctx *c, const char *cmd, const char *cid, const char *ifname,
+		     const char *netns, json_t **out)
+{
+	struct cni_proc p;
+	int err;
+
+	*out = NULL;
+	err = ipam_start(c, &p, cmd, cid, ifname, netns);
+	if (err)
+		return err;
+	return ipam_finish(c, &p, cmd, cid, ifname, netns, out);
 }
 
 /* 1 if the IPAM plugin speaks version ver (asked through VERSION). */
@@ -270,6 +312,7 @@ static int cmd_add(struct ctx *c)
 	struct xcni_ipam ipam = { 0 };
 	struct nl_link hl, pl;
 	struct netns ns;
+	struct cni_proc ipam_proc = { .pid = -1, .out_fd = -1 };
 	char alias[256], buf[INET_ADDRSTRLEN];
 	json_t *ires = NULL, *res, *r;
 	int err, have_lease = 0, have_link = 0;
@@ -282,6 +325,13 @@ static int cmd_add(struct ctx *c)
 	snprintf(a.pod_if, sizeof(a.pod_if), "%s", c->env.ifname);
 	snprintf(a.netns, sizeof(a.netns), "%s", c->env.netns);
 	a.mtu = c->conf.mtu;
+	err = xcni_link_alias(c->conf.name, c->env.container_id, c->env.ifname, alias,
+			      sizeof(alias));
+	if (err) {
+		cni_fail(&c->err, CNI_ERR_INVALID_CONFIG,
+			 "network name and CNI_CONTAINERID together are too long for a link alias");
+		goto out;
+	}
 
 	/* Refuse early, before any lease is taken, if a name is in use. */
 	if (nl_link_get(&ns.pod, a.pod_if, &pl) == 0) {
@@ -297,20 +347,14 @@ static int cmd_add(struct ctx *c)
 		goto out;
 	}
 
-	err = ipam_call(c, "ADD", c->env.container_id, c->env.ifname, c->env.netns, &ires);
+	/*
+	 * IPAM runs while the links are made: an exec'd IPAM plugin costs far
+	 * more than the netlink work, so ADD takes about as long as IPAM alone.
+	 */
+	err = ipam_start(c, &ipam_proc, "ADD", c->env.container_id, c->env.ifname, c->env.netns);
 	if (err)
 		goto out;
-	have_lease = 1;
-	err = xcni_ipam_parse(ires, &ipam, &c->err);
-	if (err)
-		goto undo;
 
-	err = xcni_link_alias(c->conf.name, c->env.container_id, c->env.ifname, alias,
-			      sizeof(alias));
-	if (err) {
-		cni_fail(&c->err, CNI_ERR_INVALID_CONFIG, "network name and container ID too long");
-		goto undo;
-	}
 	err = xcni_failpoint("veth");
 	if (!err)
 		err = nl_veth_add(&ns.host, a.host_if, a.pod_if, ns.pod_fd, a.mtu);
@@ -322,22 +366,36 @@ static int cmd_add(struct ctx *c)
 	}
 	have_link = 1;
 	err = nl_link_get(&ns.host, a.host_if, &hl);
+	if (!err)
+		err = nl_link_up(&ns.host, hl.ifindex, alias);
 	if (err) {
-		nl_fail(c, &ns.host, err, "read host veth");
+		nl_fail(c, &ns.host, err, "set up host veth");
 		goto undo;
 	}
 	memcpy(a.host_mac, hl.mac, 6);
+	err = nl_link_get(&ns.pod, a.pod_if, &pl);
+	if (!err)
+		err = nl_link_up(&ns.pod, pl.ifindex, NULL);
+	if (err) {
+		nl_fail(c, &ns.pod, err, "set up pod interface");
+		goto undo;
+	}
+	memcpy(a.pod_mac, pl.mac, 6);
+
+	err = ipam_finish(c, &ipam_proc, "ADD", c->env.container_id, c->env.ifname,
+			  c->env.netns, &ires);
+	if (err)
+		goto undo;
+	have_lease = 1;
+	err = xcni_ipam_parse(ires, &ipam, &c->err);
+	if (err)
+		goto undo;
 
 	err = xcni_failpoint("host-addr");
 	if (!err)
 		err = nl_addr_add(&ns.host, hl.ifindex, ipam.gw, 32, RT_SCOPE_UNIVERSE);
 	if (err) {
 		nl_fail(c, &ns.host, err, "add gateway address to host veth");
-		goto undo;
-	}
-	err = nl_link_up(&ns.host, hl.ifindex, alias);
-	if (err) {
-		nl_fail(c, &ns.host, err, "set host veth up");
 		goto undo;
 	}
 	err = xcni_failpoint("host-route");
@@ -352,22 +410,11 @@ static int cmd_add(struct ctx *c)
 		goto undo;
 	}
 
-	err = nl_link_get(&ns.pod, a.pod_if, &pl);
-	if (err) {
-		nl_fail(c, &ns.pod, err, "read pod interface");
-		goto undo;
-	}
-	memcpy(a.pod_mac, pl.mac, 6);
 	err = xcni_failpoint("pod-addr");
 	if (!err)
 		err = nl_addr_add(&ns.pod, pl.ifindex, ipam.ip, 32, RT_SCOPE_UNIVERSE);
 	if (err) {
 		nl_fail(c, &ns.pod, err, "add pod address");
-		goto undo;
-	}
-	err = nl_link_up(&ns.pod, pl.ifindex, NULL);
-	if (err) {
-		nl_fail(c, &ns.pod, err, "set pod interface up");
 		goto undo;
 	}
 	err = xcni_failpoint("pod-route");
@@ -394,7 +441,7 @@ static int cmd_add(struct ctx *c)
 	enable_forwarding();
 	err = xcni_failpoint("state");
 	if (err)
-		cni_fail(&c->err, CNI_ERR_IO, "state record: %s", strerror(-err));
+		cni_fail(&c->err, CNI_ERR_IO, "state record: injected failure");
 	else
 		err = state_write(c, a.host_if);
 	if (err)
@@ -411,6 +458,17 @@ undo:
 	/* Deleting the host end takes the peer, addresses and routes with it. */
 	if (have_link && nl_link_get(&ns.host, a.host_if, &hl) == 0)
 		nl_link_del(&ns.host, hl.ifindex);
+	if (ipam_proc.pid >= 0) {
+		/* IPAM was still running when a netlink step failed: let it finish. */
+		struct cni_err saved = c->err;
+
+		json_decref(ires);
+		ires = NULL;
+		if (ipam_finish(c, &ipam_proc, "ADD", c->env.container_id, c->env.ifname,
+				c->env.netns, &ires) == 0)
+			have_lease = 1;
+		c->err = saved;
+	}
 	if (have_lease) {
 		struct cni_err saved = c->err;
 		json_t *dres = NULL;
@@ -559,10 +617,15 @@ static int del_attachment(struct ctx *c, struct nl *host, const char *cid, const
 			  const char *netns)
 {
 	char host_if[IF_NAMESIZE], want[256], have_cid[256], have_if[IF_NAMESIZE];
+	struct cni_proc p;
 	struct nl_link hl;
 	json_t *res = NULL;
-	int err;
+	int err, lerr = 0;
 
+	/* Unregistering a netdev waits for RCU; let IPAM release meanwhile. */
+	err = ipam_start(c, &p, "DEL", cid, ifname, netns);
+	if (err)
+		return err;
 	xcni_host_ifname(cid, ifname, host_if);
 	if (nl_link_get(host, host_if, &hl) == 0) {
 		/* Only a link this network made for this attachment is ours to delete. */
@@ -570,12 +633,22 @@ static int del_attachment(struct ctx *c, struct nl *host, const char *cid, const
 		if (xcni_link_alias_parse(hl.alias, c->conf.name, have_cid, sizeof(have_cid),
 					  have_if, sizeof(have_if)) == 0 &&
 		    strcmp(hl.alias, want) == 0) {
-			err = nl_link_del(host, hl.ifindex);
-			if (err && err != -ENODEV)
-				return nl_fail(c, host, err, "delete host veth");
+			lerr = nl_link_del(host, hl.ifindex);
+			if (lerr == -ENODEV)
+				lerr = 0;
+			if (lerr)
+				nl_fail(c, host, lerr, "delete host veth");
 		}
 	}
-	err = ipam_call(c, "DEL", cid, ifname, netns, &res);
+	if (lerr) {
+		struct cni_err saved = c->err;
+
+		ipam_finish(c, &p, "DEL", cid, ifname, netns, &res);
+		json_decref(res);
+		c->err = saved;
+		return lerr;
+	}
+	err = ipam_finish(c, &p, "DEL", cid, ifname, netns, &res);
 	json_decref(res);
 	if (err)
 		return err;

@@ -7,7 +7,7 @@ PKGS=(
 	build-essential pkg-config clang llvm
 	libbpf-dev libelf-dev zlib1g-dev libmnl-dev libjansson-dev libyaml-dev
 	libcmocka-dev bpftool
-	iproute2 iputils-ping procps util-linux socat
+	iproute2 iputils-ping procps util-linux socat iptables nftables kmod
 	containernetworking-plugins
 	containerd runc busybox-static
 	python3-grpcio python3-grpc-tools

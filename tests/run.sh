@@ -9,6 +9,7 @@ export XCNI_ROOT=$PWD
 
 suites=(
 	"unit:$BUILD/tests/test_cni"
+	"unit-netlink:$BUILD/tests/test_nl"
 	"cni-netns:bash tests/integration/cni.sh"
 	"libcni:bash tests/libcni/run.sh"
 	"cri:bash tests/cri/run.sh"
