@@ -6,7 +6,11 @@ BUILD ?= build
 CC ?= gcc
 CFLAGS ?= -O2 -g
 XCFLAGS := -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE $(CFLAGS)
-PKGS := libmnl jansson
+PKGS := libmnl jansson libbpf
+CLANG ?= clang
+BPFTOOL ?= bpftool
+ARCH_INC := /usr/include/$(shell $(CC) -dumpmachine)
+BPF_CFLAGS := -O2 -g -target bpf -Wall -Wextra -Werror -I$(ARCH_INC) -Ibpf
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lmnl -ljansson)
 
@@ -22,11 +26,15 @@ LIB_SRCS := user/lib/nl.c user/lib/log.c
 CNI_SRCS := cni/plugin.c cni/conf.c cni/result.c cni/exec.c
 UNIT_TESTS := $(BUILD)/tests/test_cni $(BUILD)/tests/test_nl
 
+BPF_PROGS := from_pod to_pod
+BPF_OBJS := $(BPF_PROGS:%=$(BUILD)/bpf/%.bpf.o)
+SKELS := $(BPF_PROGS:%=$(BUILD)/gen/%.skel.h)
+
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 CNI_OBJS := $(CNI_SRCS:%.c=$(BUILD)/obj/%.o)
 
 .PHONY: all deps check unit demo bench clean
-all: $(BUILD)/xcni
+all: $(BUILD)/xcni $(SKELS)
 
 # Every entry point installs what it needs first (Debian 12, as root).
 deps:
@@ -36,6 +44,17 @@ $(BUILD)/obj/%.o: %.c $(wildcard cni/*.h user/lib/*.h)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(XCFLAGS) $(PKG_CFLAGS) -c $< -o $@
+
+# BPF: .bpf.c -> .bpf.o -> bpftool gen skeleton -> .skel.h (nothing generated in the tree).
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h bpf/lib/*.h)
+	$(call msg,BPF,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/gen/%.skel.h: $(BUILD)/bpf/%.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(BPFTOOL) gen skeleton $< name $* > $@
 
 $(BUILD)/xcni: $(CNI_OBJS) $(LIB_OBJS)
 	$(call msg,LD,$@)

@@ -24,7 +24,9 @@
 /* Bump when a key or value below changes layout; xcnid refuses a mismatch. */
 #define XCNI_ABI_VERSION 1
 
-/* endpoints: local pod IPv4 (network byte order) -> endpoint. */
+/* endpoints: local pod IPv4 (network byte order) -> endpoint.
+ * ifindex:   host-side veth ifindex -> the pod's IPv4, to find the endpoint
+ *            of the device a packet came in on. */
 struct xcni_endpoint {
 	__u32 ifindex; /* host-side veth */
 	__u32 ep_id; /* stable per attachment, from the plugin */
@@ -78,21 +80,20 @@ struct xcni_ct_entry {
  */
 enum xcni_reason {
 	XCNI_FWD_LOCAL = -100, /* redirected to a pod on this node */
-	XCNI_FWD_STACK = -101, /* handed to the host stack */
-	XCNI_FWD_REPLY = -102, /* reply of a tracked flow */
-	XCNI_PASS_ARP = -103, /* ARP, answered by the host */
-	XCNI_PASS_NON_IP = -104, /* neither IPv4 nor ARP (IPv6 ND, ...) */
-	XCNI_DROP_SHORT = -130, /* truncated Ethernet/IP/L4 header */
-	XCNI_DROP_BAD_IHL = -131, /* IHL < 5 or past the packet */
-	XCNI_DROP_FRAGMENT = -132, /* IPv4 fragment: no L4 header to check */
-	XCNI_DROP_SPOOF_IP = -133, /* source IP is not the endpoint's */
-	XCNI_DROP_SPOOF_MAC = -134, /* source MAC is not the endpoint's */
-	XCNI_DROP_NO_ENDPOINT = -135, /* ingress device has no endpoint entry */
-	XCNI_DROP_UNKNOWN_DST = -136, /* pod CIDR address with no endpoint */
-	XCNI_DROP_CT_INVALID = -137, /* TCP non-SYN with no tracked flow */
-	XCNI_DROP_REDIRECT = -138, /* the redirect helper failed */
-	XCNI_DROP_IP_OPTIONS = -139, /* IPv4 options (source routing etc.) */
-	XCNI_REASON_MIN = -139,
+	XCNI_FWD_STACK = -101, /* handed to the host stack (routing, TTL expiry) */
+	XCNI_FWD_REPLY = -102, /* reply of a tracked flow, handed on */
+	XCNI_PASS_ARP = -103, /* ARP from the endpoint's own address */
+	XCNI_DROP_NON_IP = -104, /* neither IPv4 nor ARP: pods are IPv4-only */
+	XCNI_DROP_SHORT = -105, /* truncated Ethernet, ARP, IPv4 or L4 header */
+	XCNI_DROP_BAD_IHL = -106, /* IHL < 5, or tot_len shorter than the header */
+	XCNI_DROP_FRAGMENT = -107, /* IPv4 fragment: not forwarded (yet) */
+	XCNI_DROP_SPOOF_IP = -108, /* source IP (or ARP sender) is not the endpoint's */
+	XCNI_DROP_SPOOF_MAC = -109, /* source MAC is not the endpoint's */
+	XCNI_DROP_NO_ENDPOINT = -110, /* the device has no endpoint entry */
+	XCNI_DROP_UNKNOWN_DST = -111, /* address in the node's pod CIDR with no endpoint */
+	XCNI_DROP_CT_INVALID = -112, /* TCP segment that neither opens nor continues a flow */
+	XCNI_DROP_REDIRECT = -113, /* the redirect helper failed */
+	XCNI_REASON_MIN = -113,
 	XCNI_REASON_MAX = -100,
 };
 

@@ -1,0 +1,115 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * from_pod: tc ingress of every pod's host-side veth, i.e. every packet a pod
+ * sends. Anti-spoofing, conntrack, then delivery: straight into a pod on this
+ * node (bpf_redirect_peer, no host stack), or to the host stack.
+ */
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+#include "lib/compat.h"
+#include "lib/ct.h"
+#include "lib/exit.h"
+#include "lib/l2.h"
+#include "lib/maps.h"
+#include "lib/parse.h"
+
+/* Per-node settings, written by xcnid before load. Network byte order. */
+const volatile __u32 pod_cidr = 0;
+const volatile __u32 pod_cidr_mask = 0;
+const volatile __u32 gateway_ip = 0;
+
+static __always_inline int handle_arp(struct cursor *c, __u32 ep_ip)
+{
+	struct xcni_arphdr *ah = cursor_take(c, sizeof(struct xcni_arphdr));
+	struct arp_eth_ipv4 *body;
+
+	if (!ah)
+		return XCNI_DROP_SHORT;
+	if (ah->ar_pro != bpf_htons(ETH_P_IP) || ah->ar_hln != ETH_ALEN || ah->ar_pln != 4)
+		return XCNI_DROP_NON_IP;
+	body = cursor_take(c, sizeof(*body));
+	if (!body)
+		return XCNI_DROP_SHORT;
+	/* A pod may only speak for its own address (no ARP cache poisoning). */
+	if (*(__u32 *)body->sip != ep_ip)
+		return XCNI_DROP_SPOOF_IP;
+	return XCNI_PASS_ARP;
+}
+
+SEC("tc")
+int from_pod(struct __sk_buff *skb)
+{
+	struct xcni_endpoint *src, *dst;
+	struct pkt p = {};
+	struct cursor c;
+	__u32 ep_ip = 0, ep_id = 0;
+	int reason, verdict = TC_ACT_OK, ct;
+
+	cursor_init(&c, skb);
+	p.eth = cursor_take(&c, sizeof(struct ethhdr));
+	if (!p.eth) {
+		reason = XCNI_DROP_SHORT;
+		goto out;
+	}
+	src = endpoint_of_dev(skb->ifindex, &ep_ip);
+	if (!src) {
+		reason = XCNI_DROP_NO_ENDPOINT;
+		goto out;
+	}
+	ep_id = src->ep_id;
+	if (!mac_eq(p.eth->h_source, src->pod_mac)) {
+		reason = XCNI_DROP_SPOOF_MAC;
+		goto out;
+	}
+	if (p.eth->h_proto == bpf_htons(ETH_P_ARP)) {
+		reason = handle_arp(&c, ep_ip);
+		goto out;
+	}
+	if (p.eth->h_proto != bpf_htons(ETH_P_IP)) {
+		reason = XCNI_DROP_NON_IP;
+		goto out;
+	}
+	reason = parse_ipv4(&c, &p);
+	if (reason)
+		goto out;
+	if (p.tuple.saddr != ep_ip) {
+		reason = XCNI_DROP_SPOOF_IP;
+		goto out;
+	}
+
+	ct = ct_track(&p, skb->len, ep_id);
+	if (ct == CT_INVALID) {
+		reason = XCNI_DROP_CT_INVALID;
+		goto out;
+	}
+
+	dst = bpf_map_lookup_elem(&xcni_endpoints, &p.tuple.daddr);
+	if (!dst) {
+		if (pod_cidr_mask && (p.tuple.daddr & pod_cidr_mask) == pod_cidr &&
+		    p.tuple.daddr != gateway_ip) {
+			reason = XCNI_DROP_UNKNOWN_DST;
+			goto out;
+		}
+		reason = ct == CT_REPLY ? XCNI_FWD_REPLY : XCNI_FWD_STACK;
+		goto out;
+	}
+	/* TTL expiry is the stack's to answer (ICMP time exceeded). */
+	if (p.ip->ttl <= 1) {
+		reason = XCNI_FWD_STACK;
+		goto out;
+	}
+	if (l3_forward_rewrite(skb, &p, dst)) {
+		reason = XCNI_DROP_REDIRECT;
+		goto out;
+	}
+	verdict = bpf_redirect_peer(dst->ifindex, 0);
+	if (verdict != TC_ACT_REDIRECT)
+		reason = XCNI_DROP_REDIRECT;
+	else
+		reason = ct == CT_REPLY ? XCNI_FWD_REPLY : XCNI_FWD_LOCAL;
+out:
+	return finish(skb, reason, XCNI_DIR_FROM_POD, ep_id, &p, verdict);
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

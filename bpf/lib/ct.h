@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Connection tracking: one LRU entry per flow, keyed by the tuple of its first
+ * packet. Enough TCP state to tell new from established and to expire closed
+ * flows; UDP and ICMP echo by timeout. NetworkPolicy relies on ct_lookup()
+ * to let replies of allowed flows pass.
+ */
+#ifndef XCNI_CT_H
+#define XCNI_CT_H
+
+#include "maps.h"
+#include "parse.h"
+
+enum ct_dir {
+	CT_NEW = 0, /* no live entry: the packet opens a flow */
+	CT_ORIG = 1, /* same direction as the flow's first packet */
+	CT_REPLY = 2,
+	CT_INVALID = 3, /* TCP segment that cannot open a flow */
+};
+
+static __always_inline __u64 ct_lifetime(const struct xcni_ct_entry *e, __u8 proto)
+{
+	if (proto == IPPROTO_TCP) {
+		if (e->state == XCNI_CT_ESTABLISHED)
+			return XCNI_CT_TCP_EST_NS;
+		if (e->state == XCNI_CT_NEW)
+			return XCNI_CT_TCP_SYN_NS;
+		return XCNI_CT_TCP_CLOSE_NS;
+	}
+	if (proto == IPPROTO_ICMP)
+		return XCNI_CT_ICMP_NS;
+	return XCNI_CT_UDP_NS;
+}
+
+static __always_inline void ct_reverse(const struct xcni_ct_key *k, struct xcni_ct_key *r)
+{
+	r->saddr = k->daddr;
+	r->daddr = k->saddr;
+	r->sport = k->dport;
+	r->dport = k->sport;
+	r->proto = k->proto;
+	r->pad[0] = r->pad[1] = r->pad[2] = 0;
+}
+
+static __always_inline void ct_tcp_update(struct xcni_ct_entry *e, __u8 flags, int reply)
+{
+	if (flags & XCNI_TCP_RST) {
+		e->state = XCNI_CT_CLOSED;
+		return;
+	}
+	if (flags & XCNI_TCP_FIN) {
+		if (reply)
+			e->fin_reply = 1;
+		else
+			e->fin_orig = 1;
+		e->state = e->fin_orig && e->fin_reply ? XCNI_CT_CLOSED : XCNI_CT_CLOSING;
+		return;
+	}
+	if (reply && e->state == XCNI_CT_NEW)
+		e->state = XCNI_CT_ESTABLISHED;
+}
+
+/*
+ * Looks the packet up and accounts it; creates the entry for a new flow.
+ * Returns enum ct_dir.
+ */
+static __always_inline int ct_track(struct pkt *p, __u32 len, __u32 ep_id)
+{
+	struct xcni_ct_key rev;
+	struct xcni_ct_entry *e, ne = {};
+	__u64 now = bpf_ktime_get_ns();
+	int tcp = p->tuple.proto == IPPROTO_TCP;
+
+	if (p->tuple.proto == IPPROTO_ICMP && !p->is_echo)
+		return CT_NEW; /* errors and the like are not flows */
+
+	e = bpf_map_lookup_elem(&xcni_ct, &p->tuple);
+	if (e && now - e->last_ns <= ct_lifetime(e, p->tuple.proto) &&
+	    !(tcp && e->state == XCNI_CT_CLOSED && (p->tcp_flags & XCNI_TCP_SYN))) {
+		e->last_ns = now;
+		e->pkts_orig++;
+		e->bytes_orig += len;
+		if (tcp)
+			ct_tcp_update(e, p->tcp_flags, 0);
+		return CT_ORIG;
+	}
+	ct_reverse(&p->tuple, &rev);
+	e = bpf_map_lookup_elem(&xcni_ct, &rev);
+	if (e && now - e->last_ns <= ct_lifetime(e, p->tuple.proto)) {
+		e->last_ns = now;
+		e->pkts_reply++;
+		e->bytes_reply += len;
+		if (tcp)
+			ct_tcp_update(e, p->tcp_flags, 1);
+		else if (e->state == XCNI_CT_NEW)
+			e->state = XCNI_CT_ESTABLISHED;
+		return CT_REPLY;
+	}
+	/* Only a SYN (without ACK) opens a TCP flow. */
+	if (tcp && (p->tcp_flags & (XCNI_TCP_SYN | XCNI_TCP_ACK | XCNI_TCP_RST)) != XCNI_TCP_SYN)
+		return CT_INVALID;
+	ne.created_ns = now;
+	ne.last_ns = now;
+	ne.pkts_orig = 1;
+	ne.bytes_orig = len;
+	ne.ep_id = ep_id;
+	ne.state = XCNI_CT_NEW;
+	bpf_map_update_elem(&xcni_ct, &p->tuple, &ne, BPF_ANY);
+	return CT_NEW;
+}
+
+#endif

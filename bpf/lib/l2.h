@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* Endpoint lookups and the L2/L3 rewrite of local delivery. */
+#ifndef XCNI_L2_H
+#define XCNI_L2_H
+
+#include <stddef.h>
+
+#include "maps.h"
+#include "parse.h"
+
+static __always_inline int mac_eq(const __u8 *a, const __u8 *b)
+{
+	return ((const __u16 *)a)[0] == ((const __u16 *)b)[0] &&
+	       ((const __u16 *)a)[1] == ((const __u16 *)b)[1] &&
+	       ((const __u16 *)a)[2] == ((const __u16 *)b)[2];
+}
+
+/* The endpoint behind the device the packet is on, and its IP. */
+static __always_inline struct xcni_endpoint *endpoint_of_dev(__u32 ifindex, __u32 *ip)
+{
+	__u32 *a = bpf_map_lookup_elem(&xcni_ifindex, &ifindex);
+
+	if (!a)
+		return NULL;
+	*ip = *a;
+	return bpf_map_lookup_elem(&xcni_endpoints, a);
+}
+
+#define IP_OFF ETH_HLEN
+#define TTL_OFF (IP_OFF + offsetof(struct iphdr, ttl))
+#define IPCSUM_OFF (IP_OFF + offsetof(struct iphdr, check))
+
+/*
+ * Routes the packet as the host would, without the host: TTL down by one
+ * (checksum fixed), source MAC the gateway's, destination MAC the pod's.
+ * Pointers into the packet are stale afterwards.
+ */
+static __always_inline int l3_forward_rewrite(struct __sk_buff *skb, struct pkt *p,
+					      const struct xcni_endpoint *dst)
+{
+	__u16 old = *(__u16 *)&p->ip->ttl; /* ttl and protocol, as on the wire */
+	__u16 new;
+
+	p->ip->ttl--;
+	new = *(__u16 *)&p->ip->ttl;
+	if (bpf_l3_csum_replace(skb, IPCSUM_OFF, old, new, 2))
+		return -1;
+	if (bpf_skb_store_bytes(skb, offsetof(struct ethhdr, h_dest), dst->pod_mac, ETH_ALEN, 0) ||
+	    bpf_skb_store_bytes(skb, offsetof(struct ethhdr, h_source), dst->host_mac, ETH_ALEN, 0))
+		return -1;
+	return 0;
+}
+
+#endif

@@ -1,0 +1,168 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* A cursor over the packet that bounds-checks every header it hands out. */
+#ifndef XCNI_PARSE_H
+#define XCNI_PARSE_H
+
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/tcp.h>
+#include <linux/udp.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+
+#include "../xcni_shared.h"
+#include "compat.h"
+
+struct cursor {
+	void *pos;
+	void *end;
+};
+
+static __always_inline void cursor_init(struct cursor *c, struct __sk_buff *skb)
+{
+	c->pos = (void *)(long)skb->data;
+	c->end = (void *)(long)skb->data_end;
+}
+
+/* Returns a pointer to the next len bytes and advances, or NULL if short. */
+#define cursor_take(c, len)                                                  \
+	({                                                                   \
+		void *__p = (c)->pos;                                        \
+		if ((void *)((char *)__p + (len)) > (c)->end)                \
+			__p = NULL;                                          \
+		else                                                         \
+			(c)->pos = (char *)__p + (len);                      \
+		__p;                                                         \
+	})
+
+/* The packet as the programs see it: Ethernet, IPv4, ports. */
+struct pkt {
+	struct ethhdr *eth;
+	struct iphdr *ip;
+	struct tcphdr *tcp; /* set for TCP */
+	struct xcni_ct_key tuple; /* ports in network order */
+	__u8 tcp_flags; /* TCP_FLAG_* bits of byte 13 */
+	__u8 icmp_type;
+	__u8 is_echo; /* ICMP echo request or reply: tracked like a flow */
+};
+
+#define XCNI_TCP_FIN 0x01
+#define XCNI_TCP_SYN 0x02
+#define XCNI_TCP_RST 0x04
+#define XCNI_TCP_ACK 0x10
+
+/* ICMP echo (RFC 792); linux/icmp.h, like linux/if_arp.h, drags libc in. */
+struct xcni_icmphdr {
+	__u8 type;
+	__u8 code;
+	__sum16 checksum;
+	__be16 id;
+	__be16 seq;
+};
+#define XCNI_ICMP_ECHOREPLY 0
+#define XCNI_ICMP_ECHO 8
+
+/* ARP (RFC 826); linux/if_arp.h would drag libc into a BPF build. */
+struct xcni_arphdr {
+	__be16 ar_hrd;
+	__be16 ar_pro;
+	__u8 ar_hln;
+	__u8 ar_pln;
+	__be16 ar_op;
+};
+
+/* ARP for IPv4 over Ethernet, the part after the fixed header. */
+struct arp_eth_ipv4 {
+	__u8 sha[ETH_ALEN];
+	__u8 sip[4];
+	__u8 tha[ETH_ALEN];
+	__u8 tip[4];
+} __attribute__((packed));
+
+/*
+ * Parses IPv4 and its L4 header. 0 on success, else the drop reason.
+ * IP options are skipped (the L4 header is found at ihl * 4); fragments are
+ * refused, because only the first carries ports to check.
+ */
+static __always_inline int parse_ipv4(struct cursor *c, struct pkt *p)
+{
+	struct iphdr *ip = cursor_take(c, sizeof(struct iphdr));
+	__u32 hlen;
+
+	if (!ip)
+		return XCNI_DROP_SHORT;
+	if (ip->ihl < 5 || ip->version != 4)
+		return XCNI_DROP_BAD_IHL;
+	hlen = ip->ihl * 4;
+	if (bpf_ntohs(ip->tot_len) < hlen)
+		return XCNI_DROP_BAD_IHL;
+	if (hlen > sizeof(struct iphdr)) {
+		/* Options: skip them with a bounded, verifier-friendly step. */
+		__u32 opt = hlen - sizeof(struct iphdr);
+
+		if (opt > 40 || (void *)((char *)c->pos + opt) > c->end)
+			return XCNI_DROP_SHORT;
+		c->pos = (char *)c->pos + opt;
+	}
+	if (ip->frag_off & bpf_htons(0x3fff)) /* MF or offset */
+		return XCNI_DROP_FRAGMENT;
+	p->ip = ip;
+	p->tuple.saddr = ip->saddr;
+	p->tuple.daddr = ip->daddr;
+	p->tuple.proto = ip->protocol;
+
+	switch (ip->protocol) {
+	case IPPROTO_TCP: {
+		struct tcphdr *t = cursor_take(c, sizeof(struct tcphdr));
+
+		if (!t)
+			return XCNI_DROP_SHORT;
+		p->tcp = t;
+		p->tuple.sport = t->source;
+		p->tuple.dport = t->dest;
+		p->tcp_flags = ((__u8 *)t)[13];
+		break;
+	}
+	case IPPROTO_UDP: {
+		struct udphdr *u = cursor_take(c, sizeof(struct udphdr));
+
+		if (!u)
+			return XCNI_DROP_SHORT;
+		p->tuple.sport = u->source;
+		p->tuple.dport = u->dest;
+		break;
+	}
+	case IPPROTO_ICMP: {
+		struct xcni_icmphdr *i = cursor_take(c, sizeof(struct xcni_icmphdr));
+
+		if (!i)
+			return XCNI_DROP_SHORT;
+		p->icmp_type = i->type;
+		if (i->type == XCNI_ICMP_ECHO || i->type == XCNI_ICMP_ECHOREPLY) {
+			/* Request and reply share the id: both ports carry it. */
+			p->is_echo = 1;
+			p->tuple.sport = i->id;
+			p->tuple.dport = i->id;
+		}
+		break;
+	}
+	case IPPROTO_SCTP: {
+		/* Common header: source port, destination port, tag, checksum. */
+		__be16 *ports = cursor_take(c, 12);
+
+		if (!ports)
+			return XCNI_DROP_SHORT;
+		p->tuple.sport = ports[0];
+		p->tuple.dport = ports[1];
+		break;
+	}
+	default:
+		/* Other protocols: tracked by addresses and protocol only. */
+		break;
+	}
+	return 0;
+}
+
+#endif

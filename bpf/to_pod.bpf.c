@@ -1,0 +1,60 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * to_pod: tc egress of every pod's host-side veth, i.e. what the host stack
+ * sends into a pod (host processes, routed traffic, replies to the pod's own
+ * flows). Pod-to-pod traffic on one node never passes here: from_pod hands it
+ * to the peer directly. Conntrack sees host-opened flows here, so the pod's
+ * replies are recognised on the way out.
+ */
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+#include "lib/compat.h"
+#include "lib/ct.h"
+#include "lib/exit.h"
+#include "lib/l2.h"
+#include "lib/maps.h"
+#include "lib/parse.h"
+
+SEC("tc")
+int to_pod(struct __sk_buff *skb)
+{
+	struct xcni_endpoint *ep;
+	struct pkt p = {};
+	struct cursor c;
+	__u32 ep_ip = 0, ep_id = 0;
+	int reason, ct;
+
+	cursor_init(&c, skb);
+	p.eth = cursor_take(&c, sizeof(struct ethhdr));
+	if (!p.eth) {
+		reason = XCNI_DROP_SHORT;
+		goto out;
+	}
+	ep = endpoint_of_dev(skb->ifindex, &ep_ip);
+	if (!ep) {
+		reason = XCNI_DROP_NO_ENDPOINT;
+		goto out;
+	}
+	ep_id = ep->ep_id;
+	if (p.eth->h_proto == bpf_htons(ETH_P_ARP)) {
+		reason = XCNI_PASS_ARP;
+		goto out;
+	}
+	if (p.eth->h_proto != bpf_htons(ETH_P_IP)) {
+		reason = XCNI_DROP_NON_IP;
+		goto out;
+	}
+	reason = parse_ipv4(&c, &p);
+	if (reason)
+		goto out;
+	ct = ct_track(&p, skb->len, 0);
+	if (ct == CT_INVALID)
+		reason = XCNI_DROP_CT_INVALID;
+	else
+		reason = ct == CT_REPLY ? XCNI_FWD_REPLY : XCNI_FWD_LOCAL;
+out:
+	return finish(skb, reason, XCNI_DIR_TO_POD, ep_id, &p, TC_ACT_OK);
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
