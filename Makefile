@@ -22,7 +22,7 @@ Q := @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-LIB_SRCS := user/lib/nl.c user/lib/log.c
+LIB_SRCS := user/lib/nl.c user/lib/log.c user/lib/bpfpin.c
 CNI_SRCS := cni/plugin.c cni/conf.c cni/result.c cni/exec.c
 UNIT_TESTS := $(BUILD)/tests/test_cni $(BUILD)/tests/test_nl
 
@@ -34,7 +34,7 @@ LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 CNI_OBJS := $(CNI_SRCS:%.c=$(BUILD)/obj/%.o)
 
 .PHONY: all deps check unit demo bench clean
-all: $(BUILD)/xcni $(SKELS)
+all: $(BUILD)/xcni $(BUILD)/xcnid $(SKELS)
 
 # Every entry point installs what it needs first (Debian 12, as root).
 deps:
@@ -43,7 +43,12 @@ deps:
 $(BUILD)/obj/%.o: %.c $(wildcard cni/*.h user/lib/*.h)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(XCFLAGS) $(PKG_CFLAGS) -c $< -o $@
+	$(Q)$(CC) $(XCFLAGS) $(PKG_CFLAGS) -I$(BUILD)/gen -Iuser -c $< -o $@
+
+$(BUILD)/obj/user/xcnid.o: $(SKELS)
+$(BUILD)/xcnid: $(BUILD)/obj/user/xcnid.o $(LIB_OBJS)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(XCFLAGS) -o $@ $^ $(PKG_LIBS)
 
 # BPF: .bpf.c -> .bpf.o -> bpftool gen skeleton -> .skel.h (nothing generated in the tree).
 $(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h bpf/lib/*.h)

@@ -1,0 +1,48 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+
+#include "bpfpin.h"
+#include "log.h"
+
+#ifndef BPF_FS_MAGIC
+#define BPF_FS_MAGIC 0xcafe4a11
+#endif
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	enum xlog_level l = level == LIBBPF_WARN ? XLOG_WARN :
+			    level == LIBBPF_INFO ? XLOG_INFO : XLOG_DEBUG;
+	char buf[1024];
+
+	if (l > xlog_max)
+		return 0;
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	xlog(l, "%s", buf);
+	return 0;
+}
+
+void xcni_libbpf_log_init(void)
+{
+	libbpf_set_print(libbpf_print);
+}
+
+int xcni_bpffs_ensure(const char *pin_dir)
+{
+	struct statfs st;
+
+	if (strncmp(pin_dir, "/sys/fs/bpf/", 12) != 0)
+		return 0; /* a custom location is the caller's to mount */
+	if (statfs("/sys/fs/bpf", &st) == 0 && st.f_type == BPF_FS_MAGIC)
+		return 0;
+	mkdir("/sys/fs/bpf", 0700);
+	if (mount("bpf", "/sys/fs/bpf", "bpf", 0, "mode=0700") < 0)
+		return -errno;
+	return 0;
+}

@@ -1,0 +1,308 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <jansson.h>
+
+#include "print.h"
+
+struct cell {
+	bool null;
+	union {
+		char *s;
+		uint64_t u;
+		int64_t i;
+	};
+};
+
+struct ptable {
+	const struct pt_col *cols;
+	unsigned int ncols;
+	unsigned int flags;
+	struct cell *cells;
+	size_t ncells, cap;
+	int err; /* first failure, returned by pt_print() */
+};
+
+struct ptable *pt_new(const struct pt_col *cols, unsigned int ncols, unsigned int flags)
+{
+	struct ptable *t;
+
+	if (!ncols) {
+		errno = EINVAL;
+		return NULL;
+	}
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return NULL;
+	t->cols = cols;
+	t->ncols = ncols;
+	t->flags = flags;
+	return t;
+}
+
+void pt_free(struct ptable *t)
+{
+	size_t i;
+
+	if (!t)
+		return;
+	for (i = 0; i < t->ncells; i++)
+		if (!t->cells[i].null && t->cols[i % t->ncols].type == PT_STR)
+			free(t->cells[i].s);
+	free(t->cells);
+	free(t);
+}
+
+/* The next cell, if its column is of one of the types (a mask); NULL once failed. */
+static struct cell *push(struct ptable *t, unsigned int types)
+{
+	struct cell *c;
+
+	if (t->err)
+		return NULL;
+	if (!(types & 1u << t->cols[t->ncells % t->ncols].type)) {
+		t->err = -EINVAL; /* a view bug: the cell does not fit its column */
+		return NULL;
+	}
+	if (t->ncells == t->cap) {
+		size_t cap = t->cap ? 2 * t->cap : 8 * (size_t)t->ncols;
+
+		c = reallocarray(t->cells, cap, sizeof(*c));
+		if (!c) {
+			t->err = -ENOMEM;
+			return NULL;
+		}
+		t->cells = c;
+		t->cap = cap;
+	}
+	c = &t->cells[t->ncells++];
+	*c = (struct cell){ .null = true };
+	return c;
+}
+
+#define T_ANY (1u << PT_STR | 1u << PT_UINT | 1u << PT_INT | 1u << PT_HEX)
+
+void pt_null(struct ptable *t)
+{
+	push(t, T_ANY);
+}
+
+void pt_str(struct ptable *t, const char *s)
+{
+	struct cell *c = push(t, 1u << PT_STR);
+
+	if (!c || !s)
+		return;
+	c->s = strdup(s);
+	if (!c->s)
+		t->err = -ENOMEM;
+	c->null = !c->s;
+}
+
+void pt_strf(struct ptable *t, const char *fmt, ...)
+{
+	struct cell *c = push(t, 1u << PT_STR);
+	va_list ap;
+
+	if (!c)
+		return;
+	va_start(ap, fmt);
+	if (vasprintf(&c->s, fmt, ap) < 0)
+		t->err = -ENOMEM;
+	else
+		c->null = false;
+	va_end(ap);
+}
+
+void pt_uint(struct ptable *t, uint64_t v)
+{
+	struct cell *c = push(t, 1u << PT_UINT | 1u << PT_HEX);
+
+	if (c) {
+		c->u = v;
+		c->null = false;
+	}
+}
+
+void pt_int(struct ptable *t, int64_t v)
+{
+	struct cell *c = push(t, 1u << PT_INT);
+
+	if (c) {
+		c->i = v;
+		c->null = false;
+	}
+}
+
+size_t pt_rows(const struct ptable *t)
+{
+	return t->ncells / t->ncols;
+}
+
+/* buf holds numbers (at most 20 digits and a sign, or "0x" and 16). */
+static const char *cell_text(const struct ptable *t, size_t i, char buf[24])
+{
+	const struct cell *c = &t->cells[i];
+
+	if (c->null)
+		return "-";
+	switch (t->cols[i % t->ncols].type) {
+	case PT_STR:
+		return c->s;
+	case PT_UINT:
+		snprintf(buf, 24, "%" PRIu64, c->u);
+		break;
+	case PT_INT:
+		snprintf(buf, 24, "%" PRId64, c->i);
+		break;
+	case PT_HEX:
+		snprintf(buf, 24, "0x%" PRIx64, c->u);
+		break;
+	}
+	return buf;
+}
+
+static int print_record(const struct ptable *t, FILE *f)
+{
+	size_t w = 0;
+	unsigned int i;
+	char buf[24];
+
+	for (i = 0; i < t->ncols; i++)
+		if (t->cols[i].title && strlen(t->cols[i].title) > w)
+			w = strlen(t->cols[i].title);
+	for (i = 0; i < t->ncols; i++)
+		if (t->cols[i].title)
+			fprintf(f, "%-*s  %s\n", (int)w, t->cols[i].title, cell_text(t, i, buf));
+	return 0;
+}
+
+static int print_table(const struct ptable *t, FILE *f)
+{
+	size_t nrows = pt_rows(t), *w, len;
+	unsigned int i, first = t->ncols, last = 0;
+	ssize_t r;
+	char buf[24];
+
+	w = calloc(t->ncols, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	for (i = 0; i < t->ncols; i++) {
+		if (!t->cols[i].title)
+			continue;
+		if (first == t->ncols)
+			first = i;
+		last = i;
+		w[i] = strlen(t->cols[i].title);
+		for (r = 0; r < (ssize_t)nrows; r++) {
+			len = strlen(cell_text(t, r * t->ncols + i, buf));
+			if (len > w[i])
+				w[i] = len;
+		}
+	}
+	/* Row -1 is the header. */
+	for (r = -1; r < (ssize_t)nrows; r++) {
+		for (i = first; i <= last; i++) {
+			const char *s;
+
+			if (!t->cols[i].title)
+				continue;
+			s = r < 0 ? t->cols[i].title : cell_text(t, r * t->ncols + i, buf);
+			if (i > first)
+				fputs("  ", f);
+			if (t->cols[i].type != PT_STR)
+				fprintf(f, "%*s", (int)w[i], s);
+			else if (i < last) /* no trailing blanks after the last column */
+				fprintf(f, "%-*s", (int)w[i], s);
+			else
+				fputs(s, f);
+		}
+		fputc('\n', f);
+	}
+	free(w);
+	return 0;
+}
+
+static json_t *cell_json(const struct ptable *t, size_t i)
+{
+	const struct cell *c = &t->cells[i];
+
+	if (c->null)
+		return json_null();
+	switch (t->cols[i % t->ncols].type) {
+	case PT_STR:
+		return json_string(c->s); /* NULL for invalid UTF-8 */
+	case PT_UINT:
+	case PT_HEX:
+		/* jansson's integers are signed; past that a double keeps it a number. */
+		return c->u > INT64_MAX ? json_real((double)c->u) : json_integer((json_int_t)c->u);
+	case PT_INT:
+		return json_integer(c->i);
+	}
+	return NULL;
+}
+
+static json_t *row_json(const struct ptable *t, size_t row)
+{
+	json_t *o = json_object();
+	unsigned int i;
+
+	for (i = 0; o && i < t->ncols; i++) {
+		if (!t->cols[i].key)
+			continue;
+		/* set_new() takes the value, also on failure; a NULL one fails it. */
+		if (json_object_set_new(o, t->cols[i].key, cell_json(t, row * t->ncols + i))) {
+			json_decref(o);
+			o = NULL;
+		}
+	}
+	return o;
+}
+
+static int print_json(const struct ptable *t, FILE *f)
+{
+	json_t *root;
+	size_t r;
+	int err = -EINVAL; /* out of memory or a string that is not UTF-8 */
+
+	if (t->flags & PT_RECORD) {
+		root = row_json(t, 0);
+	} else {
+		root = json_array();
+		for (r = 0; root && r < pt_rows(t); r++)
+			if (json_array_append_new(root, row_json(t, r))) {
+				json_decref(root);
+				root = NULL;
+			}
+	}
+	if (!root)
+		return err;
+	if (json_dumpf(root, f, JSON_COMPACT) == 0 && fputc('\n', f) != EOF)
+		err = 0;
+	else
+		err = -EIO;
+	json_decref(root);
+	return err;
+}
+
+int pt_print(const struct ptable *t, FILE *f, bool json)
+{
+	int err;
+
+	if (t->err)
+		return t->err;
+	if (t->ncells % t->ncols || (t->flags & PT_RECORD && pt_rows(t) != 1))
+		return -EINVAL; /* a view bug: a row left incomplete */
+	if (json)
+		err = print_json(t, f);
+	else if (t->flags & PT_RECORD)
+		err = print_record(t, f);
+	else
+		err = print_table(t, f);
+	if (!err && (fflush(f) == EOF || ferror(f)))
+		err = -EIO;
+	return err;
+}

@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <stddef.h>
+
+#include "../../bpf/xcni_shared.h"
+#include "reasons.h"
+
+#define R(code, n, d) [XCNI_REASON_IDX(code)] = { .name = n, .desc = d }
+
+static const struct xcni_reason_info reasons[] = {
+	R(XCNI_FWD_LOCAL, "fwd-local", "redirected to a pod on this node"),
+	R(XCNI_FWD_STACK, "fwd-stack", "handed to the host stack (routing, TTL expiry)"),
+	R(XCNI_FWD_REPLY, "fwd-reply", "reply of a tracked flow, handed on"),
+	R(XCNI_PASS_ARP, "pass-arp", "ARP from the endpoint's own address"),
+	R(XCNI_DROP_NON_IP, "drop-non-ip", "neither IPv4 nor ARP: pods are IPv4-only"),
+	R(XCNI_DROP_SHORT, "drop-short", "truncated Ethernet, ARP, IPv4 or L4 header"),
+	R(XCNI_DROP_BAD_IHL, "drop-bad-ihl", "IHL < 5, or tot_len shorter than the header"),
+	R(XCNI_DROP_FRAGMENT, "drop-fragment", "IPv4 fragment: not forwarded"),
+	R(XCNI_DROP_SPOOF_IP, "drop-spoof-ip", "source IP (or ARP sender) is not the endpoint's"),
+	R(XCNI_DROP_SPOOF_MAC, "drop-spoof-mac", "source MAC is not the endpoint's"),
+	R(XCNI_DROP_NO_ENDPOINT, "drop-no-endpoint", "the device has no endpoint entry"),
+	R(XCNI_DROP_UNKNOWN_DST, "drop-unknown-dst", "address in the node's pod CIDR with no endpoint"),
+	R(XCNI_DROP_CT_INVALID, "drop-ct-invalid", "TCP segment that neither opens nor continues a flow"),
+	R(XCNI_DROP_REDIRECT, "drop-redirect", "the redirect helper failed"),
+};
+
+/* A reason added at the bottom of the enum without a name here fails the build. */
+_Static_assert(sizeof(reasons) / sizeof(reasons[0]) == XCNI_NR_REASONS,
+	       "every enum xcni_reason needs a name in reasons[]");
+
+const struct xcni_reason_info *xcni_reason_info(int reason)
+{
+	if (reason < XCNI_REASON_MIN || reason > XCNI_REASON_MAX)
+		return NULL;
+	return reasons[XCNI_REASON_IDX(reason)].name ? &reasons[XCNI_REASON_IDX(reason)] : NULL;
+}
+
+const char *xcni_dir_name(unsigned int dir)
+{
+	static const char *const names[XCNI_NR_DIRS] = {
+		[XCNI_DIR_FROM_POD] = "from-pod",
+		[XCNI_DIR_TO_POD] = "to-pod",
+	};
+
+	return dir < XCNI_NR_DIRS ? names[dir] : NULL;
+}

@@ -1,0 +1,388 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * xcnid, the node agent: loads the data-plane programs, pins them and their
+ * maps under the pin dir, writes the node config, and on restart takes over
+ * the pinned state (maps reused, programs swapped atomically in every link).
+ */
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <linux/pkt_cls.h>
+#include <net/if.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../bpf/xcni_shared.h"
+#include "from_pod.skel.h"
+#include "lib/bpfpin.h"
+#include "lib/log.h"
+#include "to_pod.skel.h"
+
+struct opts {
+	const char *pin_dir;
+	const char *node_name;
+	__u32 pod_cidr, pod_mask, gateway;
+	__u8 pod_len;
+	int once;
+};
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+static int parse_cidr(const char *s, __u32 *net, __u32 *mask, __u8 *len)
+{
+	char buf[32], *sl;
+	unsigned int l;
+	struct in_addr a;
+
+	snprintf(buf, sizeof(buf), "%s", s);
+	sl = strchr(buf, '/');
+	if (!sl)
+		return -EINVAL;
+	*sl = '\0';
+	if (inet_pton(AF_INET, buf, &a) != 1 || sscanf(sl + 1, "%u", &l) != 1 || l > 32)
+		return -EINVAL;
+	*mask = l ? htonl(~0U << (32 - l)) : 0;
+	*net = a.s_addr & *mask;
+	*len = (__u8)l;
+	return 0;
+}
+
+/*
+ * Refuses, with the map and field named, a pinned map whose layout differs
+ * from what this build expects: silently recreating it would drop every
+ * conntrack entry and endpoint.
+ */
+static int check_pinned_layout(const char *pin_dir, struct bpf_object *obj)
+{
+	struct bpf_map *m;
+
+	bpf_object__for_each_map(m, obj) {
+		struct bpf_map_info info = {};
+		__u32 len = sizeof(info);
+		char path[512];
+		int fd;
+
+		if (!bpf_map__is_pinned(m) && bpf_map__pin_path(m) == NULL)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", pin_dir, bpf_map__name(m));
+		fd = bpf_obj_get(path);
+		if (fd < 0)
+			continue; /* not pinned yet: created on load */
+		if (bpf_map_get_info_by_fd(fd, &info, &len)) {
+			close(fd);
+			continue;
+		}
+		close(fd);
+		if (info.type != bpf_map__type(m) || info.key_size != bpf_map__key_size(m) ||
+		    info.value_size != bpf_map__value_size(m) ||
+		    info.max_entries != bpf_map__max_entries(m)) {
+			pr_err("pinned map %s has another layout (type %u key %u value %u entries %u; "
+			       "this xcnid needs type %u key %u value %u entries %u): refusing to "
+			       "replace it, which would lose its entries; migrate it or remove %s\n",
+			       path, info.type, info.key_size, info.value_size, info.max_entries,
+			       bpf_map__type(m), bpf_map__key_size(m), bpf_map__value_size(m),
+			       bpf_map__max_entries(m), path);
+			return -EEXIST;
+		}
+	}
+	return 0;
+}
+
+static int check_abi(const char *pin_dir)
+{
+	struct xcni_config cfg = {};
+	char path[512];
+	__u32 k = 0;
+	int fd, err = 0;
+
+	snprintf(path, sizeof(path), "%s/xcni_config", pin_dir);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return 0;
+	if (bpf_map_lookup_elem(fd, &k, &cfg) == 0 && cfg.abi_version &&
+	    cfg.abi_version != XCNI_ABI_VERSION) {
+		pr_err("maps under %s were written by map ABI %u, this xcnid speaks %u: "
+		       "refusing to reuse them; migrate or remove %s\n",
+		       pin_dir, cfg.abi_version, XCNI_ABI_VERSION, pin_dir);
+		err = -EEXIST;
+	}
+	close(fd);
+	return err;
+}
+
+/* Pins prog at dir/name without a moment where the path is missing. */
+static int pin_atomic(struct bpf_program *prog, const char *dir, const char *name)
+{
+	char path[512], tmp[520];
+	int err;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	snprintf(tmp, sizeof(tmp), "%s_new", path); /* bpffs names take no dots */
+	unlink(tmp);
+	err = bpf_program__pin(prog, tmp);
+	if (err)
+		return err;
+	if (rename(tmp, path) < 0) {
+		err = -errno;
+		unlink(tmp);
+		return err;
+	}
+	return 0;
+}
+
+/*
+ * Swaps the new programs into every attachment the plugin made: TCX links
+ * (pinned under links/) get bpf_link_update, tc clsact filters are replaced
+ * in place. Either way the device is never without a program.
+ */
+static int take_over_attachments(const char *pin_dir, int from_fd, int to_fd)
+{
+	char dir[512], path[1024];
+	struct dirent *de;
+	int n = 0, fails = 0, mfd;
+	__u32 key, next, *prev = NULL;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "%s/%s", pin_dir, XCNI_PIN_LINKS);
+	d = opendir(dir);
+	while (d && (de = readdir(d))) {
+		size_t l = strlen(de->d_name);
+		int in = l > 3 && strcmp(de->d_name + l - 3, "-in") == 0;
+		int lfd;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		lfd = bpf_obj_get(path);
+		if (lfd < 0)
+			continue;
+		if (bpf_link_update(lfd, in ? from_fd : to_fd, NULL)) {
+			pr_warn("cannot update link %s: %s\n", path, strerror(errno));
+			fails++;
+		} else {
+			n++;
+		}
+		close(lfd);
+	}
+	if (d)
+		closedir(d);
+
+	snprintf(path, sizeof(path), "%s/xcni_ifindex", pin_dir);
+	mfd = bpf_obj_get(path);
+	while (mfd >= 0 && bpf_map_get_next_key(mfd, prev, &next) == 0) {
+		char ifname[IF_NAMESIZE], lpath[1200];
+		struct stat st;
+
+		key = next;
+		prev = &key;
+		if (!if_indextoname(key, ifname))
+			continue;
+		snprintf(lpath, sizeof(lpath), "%s/%s-in", dir, ifname);
+		if (stat(lpath, &st) == 0)
+			continue; /* a TCX attachment, done above */
+		for (int egress = 0; egress < 2; egress++) {
+			DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = (int)key,
+					    .attach_point = egress ? BPF_TC_EGRESS : BPF_TC_INGRESS);
+			DECLARE_LIBBPF_OPTS(bpf_tc_opts, o, .handle = XCNI_TC_HANDLE,
+					    .priority = XCNI_TC_PRIO, .flags = BPF_TC_F_REPLACE,
+					    .prog_fd = egress ? to_fd : from_fd);
+
+			if (bpf_tc_attach(&hook, &o)) {
+				pr_warn("cannot replace tc filter on %s: %s\n", ifname, strerror(errno));
+				fails++;
+			} else {
+				n++;
+			}
+		}
+	}
+	if (mfd >= 0)
+		close(mfd);
+	pr_info("took over %d attachments (%d failed)\n", n, fails);
+	return fails ? -EIO : 0;
+}
+
+static int write_config(struct from_pod *fp, const struct opts *o)
+{
+	struct xcni_config cfg = { .abi_version = XCNI_ABI_VERSION };
+	struct timespec ts;
+	__u32 k = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	cfg.started_ns = (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec;
+	cfg.pod_cidr = o->pod_cidr;
+	cfg.pod_cidr_len = o->pod_len;
+	snprintf(cfg.node_name, sizeof(cfg.node_name), "%s", o->node_name);
+	return bpf_map__update_elem(fp->maps.xcni_config, &k, sizeof(k), &cfg, sizeof(cfg), 0);
+}
+
+static int run(const struct opts *o)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = o->pin_dir);
+	struct from_pod *fp = NULL;
+	struct to_pod *tp = NULL;
+	char links[512];
+	int err;
+
+	err = xcni_bpffs_ensure(o->pin_dir);
+	if (err) {
+		pr_err("bpffs is not mounted at /sys/fs/bpf and mounting it failed: %s\n",
+		       strerror(-err));
+		return err;
+	}
+	snprintf(links, sizeof(links), "%s/%s", o->pin_dir, XCNI_PIN_LINKS);
+	if ((mkdir(o->pin_dir, 0700) && errno != EEXIST) ||
+	    (mkdir(links, 0700) && errno != EEXIST)) {
+		err = -errno;
+		pr_err("cannot create %s: %s (is %s on a bpffs mount?)\n", links,
+		       strerror(errno), o->pin_dir);
+		return err;
+	}
+	err = check_abi(o->pin_dir);
+	if (err)
+		return err;
+
+	fp = from_pod__open_opts(&oo);
+	tp = to_pod__open_opts(&oo);
+	if (!fp || !tp) {
+		err = -errno;
+		pr_err("cannot open the BPF objects: %s\n", strerror(errno));
+		goto out;
+	}
+	err = check_pinned_layout(o->pin_dir, fp->obj);
+	if (!err)
+		err = check_pinned_layout(o->pin_dir, tp->obj);
+	if (err)
+		goto out;
+	fp->rodata->pod_cidr = o->pod_cidr;
+	fp->rodata->pod_cidr_mask = o->pod_mask;
+	fp->rodata->gateway_ip = o->gateway;
+
+	err = from_pod__load(fp);
+	if (!err)
+		err = to_pod__load(tp);
+	if (err) {
+		if (err == -EPERM)
+			pr_err("loading BPF programs: permission denied (xcnid needs root: CAP_BPF, CAP_NET_ADMIN, CAP_PERFMON)\n");
+		else
+			pr_err("loading BPF programs failed: %s (run with -v for the verifier log)\n",
+			       strerror(-err));
+		goto out;
+	}
+	err = write_config(fp, o);
+	if (err) {
+		pr_err("writing the node config: %s\n", strerror(-err));
+		goto out;
+	}
+	err = take_over_attachments(o->pin_dir, bpf_program__fd(fp->progs.from_pod),
+				    bpf_program__fd(tp->progs.to_pod));
+	if (err)
+		goto out;
+	/* Pinned last: the plugin attaches only what a complete agent published. */
+	err = pin_atomic(fp->progs.from_pod, o->pin_dir, XCNI_PIN_PROG_FROM_POD);
+	if (!err)
+		err = pin_atomic(tp->progs.to_pod, o->pin_dir, XCNI_PIN_PROG_TO_POD);
+	if (err) {
+		pr_err("pinning programs under %s: %s\n", o->pin_dir, strerror(-err));
+		goto out;
+	}
+	printf("xcnid: ready: programs and maps pinned under %s\n", o->pin_dir);
+	fflush(stdout);
+
+	while (!o->once && !stop)
+		pause();
+out:
+	/* Programs and maps stay pinned: the data plane outlives the agent. */
+	to_pod__destroy(tp);
+	from_pod__destroy(fp);
+	return err;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: xcnid [options]\n"
+		"  --pin-dir DIR      where programs and maps are pinned (default %s)\n"
+		"  --pod-cidr CIDR    this node's pod CIDR (drops traffic to unknown pods in it)\n"
+		"  --gateway IP       the pods' gateway address (default: first address of the CIDR)\n"
+		"  --node-name NAME   this node's name (default: the host name)\n"
+		"  --once             load and pin, then exit (the data plane keeps running)\n"
+		"  -v, --verbose      more logging (twice: libbpf debug, verifier logs)\n"
+		"  -h, --help\n",
+		XCNI_PIN_ROOT);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "pin-dir", required_argument, NULL, 'p' },
+		{ "pod-cidr", required_argument, NULL, 'c' },
+		{ "gateway", required_argument, NULL, 'g' },
+		{ "node-name", required_argument, NULL, 'n' },
+		{ "once", no_argument, NULL, 'o' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	struct opts o = { .pin_dir = XCNI_PIN_ROOT };
+	char host[64] = "node";
+	const char *gw = NULL;
+	int c, err;
+
+	xlog_set_prefix("xcnid");
+	xlog_max = XLOG_WARN;
+	while ((c = getopt_long(argc, argv, "vh", lo, NULL)) != -1) {
+		switch (c) {
+		case 'p': o.pin_dir = optarg; break;
+		case 'c':
+			if (parse_cidr(optarg, &o.pod_cidr, &o.pod_mask, &o.pod_len)) {
+				pr_err("--pod-cidr %s: not an IPv4 CIDR\n", optarg);
+				return 2;
+			}
+			break;
+		case 'g': gw = optarg; break;
+		case 'n': o.node_name = optarg; break;
+		case 'o': o.once = 1; break;
+		case 'v': xlog_max = xlog_max < XLOG_INFO ? XLOG_INFO : XLOG_DEBUG; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (gw) {
+		struct in_addr a;
+
+		if (inet_pton(AF_INET, gw, &a) != 1) {
+			pr_err("--gateway %s: not an IPv4 address\n", gw);
+			return 2;
+		}
+		o.gateway = a.s_addr;
+	} else if (o.pod_mask) {
+		o.gateway = htonl(ntohl(o.pod_cidr) + 1);
+	}
+	if (!o.node_name) {
+		gethostname(host, sizeof(host) - 1);
+		o.node_name = host;
+	}
+	if (geteuid() != 0) {
+		pr_err("xcnid must run as root (it loads BPF programs: CAP_BPF, CAP_NET_ADMIN)\n");
+		return 1;
+	}
+	xcni_libbpf_log_init();
+	signal(SIGTERM, on_signal);
+	signal(SIGINT, on_signal);
+	err = run(&o);
+	return err ? 1 : 0;
+}
