@@ -23,24 +23,26 @@ msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
 LIB_SRCS := user/lib/nl.c user/lib/log.c user/lib/bpfpin.c
-CNI_SRCS := cni/plugin.c cni/conf.c cni/result.c cni/exec.c
-UNIT_TESTS := $(BUILD)/tests/test_cni $(BUILD)/tests/test_nl
+CNI_SRCS := cni/plugin.c cni/conf.c cni/result.c cni/exec.c cni/dataplane.c
+UNIT_TESTS := $(BUILD)/tests/test_cni $(BUILD)/tests/test_nl $(BUILD)/tests/test_print $(BUILD)/tests/test_bpf
 
 BPF_PROGS := from_pod to_pod
 BPF_OBJS := $(BPF_PROGS:%=$(BUILD)/bpf/%.bpf.o)
 SKELS := $(BPF_PROGS:%=$(BUILD)/gen/%.skel.h)
 
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+XCNICTL_SRCS := user/xcnictl.c user/lib/print.c user/lib/reasons.c user/lib/log.c user/lib/bpfpin.c
+XCNICTL_OBJS := $(XCNICTL_SRCS:%.c=$(BUILD)/obj/%.o)
 CNI_OBJS := $(CNI_SRCS:%.c=$(BUILD)/obj/%.o)
 
 .PHONY: all deps check unit demo bench clean
-all: $(BUILD)/xcni $(BUILD)/xcnid $(SKELS)
+all: $(BUILD)/xcni $(BUILD)/xcnid $(BUILD)/xcnictl $(SKELS)
 
 # Every entry point installs what it needs first (Debian 12, as root).
 deps:
 	$(Q)bash scripts/install-deps.sh
 
-$(BUILD)/obj/%.o: %.c $(wildcard cni/*.h user/lib/*.h)
+$(BUILD)/obj/%.o: %.c $(wildcard cni/*.h user/lib/*.h) bpf/xcni_shared.h
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(XCFLAGS) $(PKG_CFLAGS) -I$(BUILD)/gen -Iuser -c $< -o $@
@@ -74,6 +76,21 @@ $(BUILD)/tests/test_nl: tests/unit/test_nl.c $(LIB_OBJS)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(XCFLAGS) $(PKG_CFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka
+
+$(BUILD)/xcnictl: $(XCNICTL_OBJS)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(XCFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/tests/test_print: tests/unit/test_print.c $(BUILD)/obj/user/lib/print.o $(BUILD)/obj/user/lib/reasons.o
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(XCFLAGS) $(PKG_CFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka
+
+# Packet tests: the programs through BPF_PROG_TEST_RUN (also --bench).
+$(BUILD)/tests/test_bpf: $(wildcard tests/bpf/*.c) bpf/xcni_shared.h $(SKELS)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(XCFLAGS) -I$(BUILD)/gen -Ibpf -o $@ $(filter %.c,$^) $(PKG_LIBS) -lcmocka
 
 unit: $(UNIT_TESTS)
 

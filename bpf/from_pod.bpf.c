@@ -78,19 +78,19 @@ int from_pod(struct __sk_buff *skb)
 		goto out;
 	}
 
+	/* Refused packets must not leave conntrack entries behind. */
+	dst = bpf_map_lookup_elem(&xcni_endpoints, &p.tuple.daddr);
+	if (!dst && pod_cidr_mask && (p.tuple.daddr & pod_cidr_mask) == pod_cidr &&
+	    p.tuple.daddr != gateway_ip) {
+		reason = XCNI_DROP_UNKNOWN_DST;
+		goto out;
+	}
 	ct = ct_track(&p, skb->len, ep_id);
 	if (ct == CT_INVALID) {
 		reason = XCNI_DROP_CT_INVALID;
 		goto out;
 	}
-
-	dst = bpf_map_lookup_elem(&xcni_endpoints, &p.tuple.daddr);
 	if (!dst) {
-		if (pod_cidr_mask && (p.tuple.daddr & pod_cidr_mask) == pod_cidr &&
-		    p.tuple.daddr != gateway_ip) {
-			reason = XCNI_DROP_UNKNOWN_DST;
-			goto out;
-		}
 		reason = ct == CT_REPLY ? XCNI_FWD_REPLY : XCNI_FWD_STACK;
 		goto out;
 	}

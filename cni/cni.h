@@ -54,6 +54,8 @@ struct xcni_conf {
 	unsigned int mtu;
 	char state_dir[3072]; /* leaves room for "/name/file" in PATH_MAX */
 	char ipam_type[64];
+	char pin_dir[1024]; /* where xcnid pinned the data plane */
+	char attach[8]; /* "auto", "tcx" or "tc" */
 	json_t *raw; /* the whole config, passed to IPAM */
 	json_t *prev_result; /* borrowed from raw, may be NULL */
 	json_t *valid_attachments; /* GC: borrowed from raw, may be NULL */
@@ -128,6 +130,31 @@ int cni_exec(const struct cni_env *env, const char *type, json_t *conf, json_t *
 	     struct cni_err *e);
 /* 0 if plugin type is found and executable in path, else -errno. */
 int cni_find_plugin(const char *path, const char *type, char *out, size_t len);
+
+/* The data plane xcnid pinned (cni/dataplane.c). */
+#include "../bpf/xcni_shared.h"
+
+#define XCNI_DEFAULT_PIN_DIR XCNI_PIN_ROOT
+
+struct xcni_dp {
+	char pin_dir[1024];
+	int from_fd, to_fd; /* pinned programs */
+	int ep_fd, if_fd; /* endpoints and ifindex maps */
+};
+
+int xcni_dp_open(struct xcni_dp *dp, const char *pin_dir, struct cni_err *e);
+void xcni_dp_close(struct xcni_dp *dp);
+/* mode: "auto" (TCX, else tc clsact), "tcx" or "tc". */
+int xcni_dp_attach(const struct xcni_dp *dp, const char *mode, int ifindex, const char *ifname,
+		   struct cni_err *e);
+void xcni_dp_detach(const struct xcni_dp *dp, int ifindex, const char *ifname);
+int xcni_dp_endpoint_add(const struct xcni_dp *dp, __u32 ip, const struct xcni_endpoint *ep,
+			 struct cni_err *e);
+void xcni_dp_endpoint_del(const struct xcni_dp *dp, __u32 ip, __u32 ep_id);
+int xcni_dp_endpoint_get(const struct xcni_dp *dp, __u32 ip, struct xcni_endpoint *ep);
+int xcni_dp_gc(const struct xcni_dp *dp, const __u32 *stale, size_t n);
+/* Stable endpoint id of an attachment. */
+__u32 xcni_ep_id(const char *container_id, const char *ifname);
 
 /* Fault injection for tests: -EIO when XCNI_TEST_FAIL_AT names this step. */
 int xcni_failpoint(const char *step);

@@ -108,6 +108,20 @@ int xcni_conf_parse(const char *buf, size_t len, struct xcni_conf *c, struct cni
 		return cni_fail(e, CNI_ERR_INVALID_CONFIG,
 				"network config: \"stateDir\" must be an absolute path");
 
+	snprintf(c->pin_dir, sizeof(c->pin_dir), "%s", XCNI_DEFAULT_PIN_DIR);
+	if (get_str(c->raw, "pinDir", c->pin_dir, sizeof(c->pin_dir), 0, "", e))
+		return -EINVAL;
+	if (c->pin_dir[0] != '/')
+		return cni_fail(e, CNI_ERR_INVALID_CONFIG,
+				"network config: \"pinDir\" must be an absolute path");
+	snprintf(c->attach, sizeof(c->attach), "auto");
+	if (get_str(c->raw, "attach", c->attach, sizeof(c->attach), 0, "", e))
+		return -EINVAL;
+	if (strcmp(c->attach, "auto") && strcmp(c->attach, "tcx") && strcmp(c->attach, "tc"))
+		return cni_fail(e, CNI_ERR_INVALID_CONFIG,
+				"network config: \"attach\" must be \"auto\", \"tcx\" or \"tc\", not \"%s\"",
+				c->attach);
+
 	ipam = json_object_get(c->raw, "ipam");
 	if (!ipam || !json_is_object(ipam))
 		return cni_fail(e, CNI_ERR_INVALID_CONFIG,
@@ -146,6 +160,13 @@ static uint64_t fnv1a64(const char *a, const char *b)
 	for (const char *p = b; *p; p++)
 		h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
 	return h;
+}
+
+__u32 xcni_ep_id(const char *container_id, const char *ifname)
+{
+	__u32 id = (__u32)fnv1a64(container_id, ifname);
+
+	return id ? id : 1; /* 0 means "the host" in conntrack entries */
 }
 
 void xcni_host_ifname(const char *container_id, const char *ifname, char out[IF_NAMESIZE])

@@ -182,8 +182,9 @@ static int mkdir_p(const char *path)
 	return 0;
 }
 
-static int state_write(struct ctx *c, const char *host_if)
+static int state_write(struct ctx *c, const char *host_if, uint32_t ip)
 {
+	char ipbuf[INET_ADDRSTRLEN];
 	char path[PATH_MAX], tmp[PATH_MAX + 8], dir[PATH_MAX];
 	json_t *rec;
 	int err;
@@ -195,8 +196,9 @@ static int state_write(struct ctx *c, const char *host_if)
 	if (err)
 		return cni_fail(&c->err, CNI_ERR_IO, "state dir %s: %s", dir, strerror(-err)), err;
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	rec = json_pack("{s:s,s:s,s:s}", "containerID", c->env.container_id, "ifname",
-			c->env.ifname, "netns", c->env.netns);
+	inet_ntop(AF_INET, &ip, ipbuf, sizeof(ipbuf));
+	rec = json_pack("{s:s,s:s,s:s,s:s}", "containerID", c->env.container_id, "ifname",
+			c->env.ifname, "netns", c->env.netns, "ip", ipbuf);
 	err = json_dump_file(rec, tmp, JSON_COMPACT) ? -EIO : 0;
 	json_decref(rec);
 	if (!err && rename(tmp, path))
@@ -207,6 +209,24 @@ static int state_write(struct ctx *c, const char *host_if)
 		       err;
 	}
 	return 0;
+}
+
+/* The pod IP an attachment record holds, or 0. */
+static uint32_t state_ip(struct ctx *c, const char *host_if)
+{
+	char path[PATH_MAX];
+	json_t *rec;
+	uint32_t ip = 0;
+
+	if (state_path(c, host_if, path, sizeof(path)) == 0 &&
+	    (rec = json_load_file(path, 0, NULL))) {
+		const char *s = json_string_value(json_object_get(rec, "ip"));
+
+		if (!s || inet_pton(AF_INET, s, &ip) != 1)
+			ip = 0;
+		json_decref(rec);
+	}
+	return ip;
 }
 
 static void state_remove(struct ctx *c, const char *host_if)
@@ -313,12 +333,18 @@ static int cmd_add(struct ctx *c)
 	struct nl_link hl, pl;
 	struct netns ns;
 	struct cni_proc ipam_proc = { .pid = -1, .out_fd = -1 };
+	struct xcni_dp dp = { .from_fd = -1, .to_fd = -1, .ep_fd = -1, .if_fd = -1 };
+	struct xcni_endpoint ep = { 0 };
 	char alias[256], buf[INET_ADDRSTRLEN];
 	json_t *ires = NULL, *res, *r;
-	int err, have_lease = 0, have_link = 0;
+	int err, have_lease = 0, have_link = 0, have_ep = 0;
 	size_t i;
 
 	err = netns_open(c, &ns, c->env.netns);
+	if (err)
+		goto out;
+	/* Without the agent's programs a pod would get no policy: refuse, runtimes retry. */
+	err = xcni_dp_open(&dp, c->conf.pin_dir, &c->err);
 	if (err)
 		goto out;
 	xcni_host_ifname(c->env.container_id, c->env.ifname, a.host_if);
@@ -438,12 +464,33 @@ static int cmd_add(struct ctx *c)
 		goto undo;
 	}
 
+	/* The entry first: the programs drop what comes from a device without one. */
+	ep.ifindex = (__u32)hl.ifindex;
+	ep.ep_id = xcni_ep_id(c->env.container_id, c->env.ifname);
+	memcpy(ep.pod_mac, a.pod_mac, 6);
+	memcpy(ep.host_mac, a.host_mac, 6);
+	err = xcni_failpoint("endpoint");
+	if (err)
+		cni_fail(&c->err, CNI_ERR_IO, "endpoint map: injected failure");
+	else
+		err = xcni_dp_endpoint_add(&dp, ipam.ip, &ep, &c->err);
+	if (err)
+		goto undo;
+	have_ep = 1;
+	err = xcni_failpoint("attach");
+	if (err)
+		cni_fail(&c->err, XCNI_ERR_NETLINK, "attach: injected failure");
+	else
+		err = xcni_dp_attach(&dp, c->conf.attach, hl.ifindex, a.host_if, &c->err);
+	if (err)
+		goto undo;
+
 	enable_forwarding();
 	err = xcni_failpoint("state");
 	if (err)
 		cni_fail(&c->err, CNI_ERR_IO, "state record: injected failure");
 	else
-		err = state_write(c, a.host_if);
+		err = state_write(c, a.host_if, ipam.ip);
 	if (err)
 		goto undo;
 
@@ -455,6 +502,10 @@ static int cmd_add(struct ctx *c)
 	goto out;
 
 undo:
+	if (have_ep) {
+		xcni_dp_detach(&dp, hl.ifindex, a.host_if);
+		xcni_dp_endpoint_del(&dp, ipam.ip, ep.ep_id);
+	}
 	/* Deleting the host end takes the peer, addresses and routes with it. */
 	if (have_link && nl_link_get(&ns.host, a.host_if, &hl) == 0)
 		nl_link_del(&ns.host, hl.ifindex);
@@ -483,6 +534,7 @@ undo:
 		c->env.container_id, c->env.ifname, c->err.msg,
 		ipam.ip ? ip4(ipam.ip, buf) : "none");
 out:
+	xcni_dp_close(&dp);
 	xcni_ipam_free(&ipam);
 	json_decref(ires);
 	netns_close(&ns);
@@ -587,6 +639,24 @@ static int cmd_check(struct ctx *c)
 			err = drift(c, "host route to %s via %s missing", addr, host_if);
 			goto out;
 		}
+		{
+			struct xcni_dp dp;
+			struct xcni_endpoint ep;
+			int bad;
+
+			err = xcni_dp_open(&dp, c->conf.pin_dir, &c->err);
+			if (err)
+				goto out;
+			bad = xcni_dp_endpoint_get(&dp, ip, &ep) ||
+			      ep.ifindex != (__u32)hl.ifindex ||
+			      ep.ep_id != xcni_ep_id(c->env.container_id, c->env.ifname);
+			xcni_dp_close(&dp);
+			if (bad) {
+				err = drift(c, "endpoint map entry for %s missing or not %s's", addr,
+					    host_if);
+				goto out;
+			}
+		}
 	}
 	routes = json_object_get(prev, "routes");
 	json_array_foreach(routes, i, it) {
@@ -613,8 +683,8 @@ out:
 
 /* ---- DEL -------------------------------------------------------------- */
 
-static int del_attachment(struct ctx *c, struct nl *host, const char *cid, const char *ifname,
-			  const char *netns)
+static int del_attachment(struct ctx *c, struct nl *host, const struct xcni_dp *dp,
+			  const char *cid, const char *ifname, const char *netns)
 {
 	char host_if[IF_NAMESIZE], want[256], have_cid[256], have_if[IF_NAMESIZE];
 	struct cni_proc p;
@@ -627,6 +697,15 @@ static int del_attachment(struct ctx *c, struct nl *host, const char *cid, const
 	if (err)
 		return err;
 	xcni_host_ifname(cid, ifname, host_if);
+	if (dp) {
+		/* The record knows the IP even when the link is gone. */
+		uint32_t ip = state_ip(c, host_if);
+		int ifindex = nl_link_get(host, host_if, &hl) == 0 ? hl.ifindex : 0;
+
+		xcni_dp_detach(dp, ifindex, host_if);
+		if (ip)
+			xcni_dp_endpoint_del(dp, ip, xcni_ep_id(cid, ifname));
+	}
 	if (nl_link_get(host, host_if, &hl) == 0) {
 		/* Only a link this network made for this attachment is ours to delete. */
 		xcni_link_alias(c->conf.name, cid, ifname, want, sizeof(want));
@@ -658,15 +737,21 @@ static int del_attachment(struct ctx *c, struct nl *host, const char *cid, const
 
 static int cmd_del(struct ctx *c)
 {
+	struct xcni_dp dp;
+	struct cni_err ignored;
 	struct netns ns;
-	int err;
+	int err, have_dp;
 
+	/* Without xcnid there are no entries to remove: DEL still frees the rest. */
+	have_dp = xcni_dp_open(&dp, c->conf.pin_dir, &ignored) == 0;
 	/* The netns may be gone or unnamed: DEL never needs it. */
 	err = netns_open(c, &ns, NULL);
 	if (!err)
-		err = del_attachment(c, &ns.host, c->env.container_id, c->env.ifname,
-				     c->env.netns ? c->env.netns : "");
+		err = del_attachment(c, &ns.host, have_dp ? &dp : NULL, c->env.container_id,
+				     c->env.ifname, c->env.netns ? c->env.netns : "");
 	netns_close(&ns);
+	if (have_dp)
+		xcni_dp_close(&dp);
 	return err;
 }
 
@@ -719,6 +804,9 @@ static int gc_link_cb(const struct nl_link *l, void *arg)
 static int cmd_gc(struct ctx *c)
 {
 	struct gc_arg g = { c, json_array() };
+	struct xcni_dp dp;
+	struct cni_err ignored;
+	int have_dp = 0;
 	char dir[PATH_MAX];
 	struct netns ns;
 	struct dirent *de;
@@ -756,18 +844,25 @@ static int cmd_gc(struct ctx *c)
 	if (d)
 		closedir(d);
 
+	have_dp = xcni_dp_open(&dp, c->conf.pin_dir, &ignored) == 0;
 	json_array_foreach(g.stale, i, v) {
-		err = del_attachment(c, &ns.host, json_string_value(json_array_get(v, 0)),
+		err = del_attachment(c, &ns.host, have_dp ? &dp : NULL,
+				     json_string_value(json_array_get(v, 0)),
 				     json_string_value(json_array_get(v, 1)), "");
 		if (err)
 			goto out;
 	}
+	/* Entries whose device vanished without a DEL. */
+	if (have_dp)
+		xcni_dp_gc(&dp, NULL, 0);
 	/* IPAM plugins that know GC (spec 1.1.0) clean up what we never recorded. */
 	if (ipam_supports(c, "1.1.0")) {
 		c->ipam_ver = NULL;
 		err = ipam_call(c, "GC", NULL, NULL, NULL, &res);
 	}
 out:
+	if (have_dp)
+		xcni_dp_close(&dp);
 	json_decref(res);
 	json_decref(g.stale);
 	netns_close(&ns);
@@ -786,6 +881,16 @@ static int cmd_status(struct ctx *c)
 		return cni_fail(&c->err, CNI_ERR_NOT_AVAILABLE,
 				"ipam plugin \"%s\" not found in CNI_PATH (%s): pods cannot get addresses",
 				c->conf.ipam_type, c->env.path ? c->env.path : "unset");
+	{
+		struct xcni_dp dp;
+
+		err = xcni_dp_open(&dp, c->conf.pin_dir, &c->err);
+		if (err) {
+			c->err.code = CNI_ERR_NOT_AVAILABLE;
+			return err;
+		}
+		xcni_dp_close(&dp);
+	}
 	snprintf(dir, sizeof(dir), "%s/%s", c->conf.state_dir, c->conf.name);
 	err = mkdir_p(dir);
 	if (!err && access(dir, W_OK))

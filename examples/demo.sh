@@ -37,7 +37,7 @@ cat >"$T/net.json" <<JSON
 JSON
 
 cni() { # cni COMMAND POD
-	ip netns exec "$NODE" env CNI_COMMAND="$1" CNI_CONTAINERID="demo-$2" \
+	nsenter --net="/var/run/netns/$NODE" env CNI_COMMAND="$1" CNI_CONTAINERID="demo-$2" \
 		CNI_NETNS="/var/run/netns/xcni-demo-pod-$2" CNI_IFNAME=eth0 \
 		CNI_PATH=/usr/lib/cni "$XCNI" <"$T/net.json"
 }

@@ -44,3 +44,32 @@ finish() {
 
 # A short unique tag for names this run creates (netns, links, dirs).
 XCT_TAG=${XCT_TAG:-xct$$}
+
+# The node agent for a suite: its own pin dir, so suites and a real xcnid never
+# share state. start_xcnid PIN_DIR [xcnid args...]; stop_xcnid removes the pins.
+XCNID_PID=
+XCNID_PIN=
+start_xcnid() {
+	XCNID_PIN=$1
+	shift
+	# XCNID_NETNS: run the agent in that node's netns, as the plugin is.
+	${XCNID_NETNS:+nsenter --net=/var/run/netns/$XCNID_NETNS} \
+		"$BUILD/xcnid" --pin-dir "$XCNID_PIN" "$@" >"/tmp/xcnid-$XCT_TAG.log" 2>&1 &
+	XCNID_PID=$!
+	for _ in $(seq 100); do
+		[ -e "$XCNID_PIN/prog_to_pod" ] && return 0
+		kill -0 "$XCNID_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	cat "/tmp/xcnid-$XCT_TAG.log" >&2
+	return 1
+}
+stop_xcnid() {
+	if [ -n "$XCNID_PID" ]; then
+		kill "$XCNID_PID" 2>/dev/null
+		wait "$XCNID_PID" 2>/dev/null
+	fi
+	XCNID_PID=
+	rm -f "/tmp/xcnid-$XCT_TAG.log"
+	case "$XCNID_PIN" in /sys/fs/bpf/?*) rm -rf "$XCNID_PIN" ;; esac
+}

@@ -10,7 +10,11 @@ export XCNI_ROOT=$PWD
 suites=(
 	"unit:$BUILD/tests/test_cni"
 	"unit-netlink:$BUILD/tests/test_nl"
+	"unit-print:$BUILD/tests/test_print"
+	"bpf-packets:$BUILD/tests/test_bpf"
+	"xcnictl:bash tests/xcnictl/run.sh"
 	"cni-netns:bash tests/integration/cni.sh"
+	"cni-netns-tc:env ATTACH=tc bash tests/integration/cni.sh"
 	"libcni:bash tests/libcni/run.sh"
 	"cri:bash tests/cri/run.sh"
 )

@@ -189,7 +189,9 @@ static int take_over_attachments(const char *pin_dir, int from_fd, int to_fd)
 
 		key = next;
 		prev = &key;
-		if (!if_indextoname(key, ifname))
+		/* ifindexes are per netns: only touch a device that is visibly ours. */
+		if (!if_indextoname(key, ifname) || strncmp(ifname, "xc", 2) != 0 ||
+		    strlen(ifname) != 14)
 			continue;
 		snprintf(lpath, sizeof(lpath), "%s/%s-in", dir, ifname);
 		if (stat(lpath, &st) == 0)
@@ -197,10 +199,14 @@ static int take_over_attachments(const char *pin_dir, int from_fd, int to_fd)
 		for (int egress = 0; egress < 2; egress++) {
 			DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = (int)key,
 					    .attach_point = egress ? BPF_TC_EGRESS : BPF_TC_INGRESS);
+			DECLARE_LIBBPF_OPTS(bpf_tc_opts, q, .handle = XCNI_TC_HANDLE,
+					    .priority = XCNI_TC_PRIO);
 			DECLARE_LIBBPF_OPTS(bpf_tc_opts, o, .handle = XCNI_TC_HANDLE,
 					    .priority = XCNI_TC_PRIO, .flags = BPF_TC_F_REPLACE,
 					    .prog_fd = egress ? to_fd : from_fd);
 
+			if (bpf_tc_query(&hook, &q))
+				continue; /* no filter of ours there */
 			if (bpf_tc_attach(&hook, &o)) {
 				pr_warn("cannot replace tc filter on %s: %s\n", ifname, strerror(errno));
 				fails++;

@@ -21,7 +21,8 @@ enum ct_dir {
 static __always_inline __u64 ct_lifetime(const struct xcni_ct_entry *e, __u8 proto)
 {
 	if (proto == IPPROTO_TCP) {
-		if (e->state == XCNI_CT_ESTABLISHED)
+		/* A half-closed flow may still carry data for a long time. */
+		if (e->state == XCNI_CT_ESTABLISHED || e->state == XCNI_CT_CLOSING)
 			return XCNI_CT_TCP_EST_NS;
 		if (e->state == XCNI_CT_NEW)
 			return XCNI_CT_TCP_SYN_NS;
@@ -74,7 +75,11 @@ static __always_inline int ct_track(struct pkt *p, __u32 len, __u32 ep_id)
 	if (p->tuple.proto == IPPROTO_ICMP && !p->is_echo)
 		return CT_NEW; /* errors and the like are not flows */
 
-	e = bpf_map_lookup_elem(&xcni_ct, &p->tuple);
+	/* An echo reply only ever answers; an echo request only ever asks. */
+	int echo_req = p->is_echo && p->icmp_type == XCNI_ICMP_ECHO;
+	int echo_rep = p->is_echo && p->icmp_type == XCNI_ICMP_ECHOREPLY;
+
+	e = echo_rep ? NULL : bpf_map_lookup_elem(&xcni_ct, &p->tuple);
 	if (e && now - e->last_ns <= ct_lifetime(e, p->tuple.proto) &&
 	    !(tcp && e->state == XCNI_CT_CLOSED && (p->tcp_flags & XCNI_TCP_SYN))) {
 		e->last_ns = now;
@@ -85,7 +90,7 @@ static __always_inline int ct_track(struct pkt *p, __u32 len, __u32 ep_id)
 		return CT_ORIG;
 	}
 	ct_reverse(&p->tuple, &rev);
-	e = bpf_map_lookup_elem(&xcni_ct, &rev);
+	e = echo_req ? NULL : bpf_map_lookup_elem(&xcni_ct, &rev);
 	if (e && now - e->last_ns <= ct_lifetime(e, p->tuple.proto)) {
 		e->last_ns = now;
 		e->pkts_reply++;

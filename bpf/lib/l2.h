@@ -38,12 +38,18 @@ static __always_inline struct xcni_endpoint *endpoint_of_dev(__u32 ifindex, __u3
 static __always_inline int l3_forward_rewrite(struct __sk_buff *skb, struct pkt *p,
 					      const struct xcni_endpoint *dst)
 {
-	__u16 old = *(__u16 *)&p->ip->ttl; /* ttl and protocol, as on the wire */
-	__u16 new;
+	/* TTL and protocol share a 16-bit word of the header checksum. */
+	union {
+		__u16 word;
+		__u8 b[2];
+	} old, new;
 
-	p->ip->ttl--;
-	new = *(__u16 *)&p->ip->ttl;
-	if (bpf_l3_csum_replace(skb, IPCSUM_OFF, old, new, 2))
+	old.b[0] = p->ip->ttl;
+	old.b[1] = p->ip->protocol;
+	new.word = old.word;
+	new.b[0]--;
+	if (bpf_skb_store_bytes(skb, TTL_OFF, &new.b[0], 1, 0) ||
+	    bpf_l3_csum_replace(skb, IPCSUM_OFF, old.word, new.word, 2))
 		return -1;
 	if (bpf_skb_store_bytes(skb, offsetof(struct ethhdr, h_dest), dst->pod_mac, ETH_ALEN, 0) ||
 	    bpf_skb_store_bytes(skb, offsetof(struct ethhdr, h_source), dst->host_mac, ETH_ALEN, 0))

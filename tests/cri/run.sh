@@ -142,6 +142,7 @@ our_pids() {
 
 cleanup() {
 	[ -n "$_cleaned" ] && return
+	stop_xcnid
 	_cleaned=1; [ -n "${CRI_DEBUG_CLEANUP:-}" ] && set -x
 	local id p
 	# 1. Remove sandboxes through CRI while containerd runs (CNI DEL frees IPs).
@@ -206,10 +207,17 @@ ln -s "$CNI_REF_DIR/host-local" "$T/cni-bin/host-local"
 ln -s "$CNI_REF_DIR/loopback" "$T/cni-bin/loopback"
 IPAM='"ipam":{"type":"host-local","ranges":[[{"subnet":"'$SUBNET'"}]],"dataDir":"'$T/ipam'"}'
 case $CRI_PLUGIN in
-xcni) PCONF='{"type":"xcni","mtu":1400,"stateDir":"'$T/xcni-state'",'$IPAM'}' ;;
+xcni) PCONF='{"type":"xcni","mtu":1400,"stateDir":"'$T/xcni-state'","pinDir":"/sys/fs/bpf/'$XCT_TAG'",'$IPAM'}' ;;
 ptp) PCONF='{"type":"ptp","mtu":1400,"ipMasq":false,'$IPAM'}' ;;
 esac
 echo '{"cniVersion":"1.0.0","name":"'$NET_NAME'","plugins":['"$PCONF"']}' >"$T/cni-conf/10-$NET_NAME.conflist"
+if [ "$CRI_PLUGIN" = xcni ]; then
+	if start_xcnid "/sys/fs/bpf/$XCT_TAG" --pod-cidr "$SUBNET"; then
+		ok "xcnid started for this suite (pins under /sys/fs/bpf/$XCT_TAG)"
+	else
+		not_ok "xcnid started for this suite (pins under /sys/fs/bpf/$XCT_TAG)"
+	fi
+fi
 
 # ---- containerd config ----------------------------------------------------
 cat >"$T/config.toml" <<EOF

@@ -20,6 +20,7 @@ pods=()
 
 cleanup() {
 	local p
+	stop_xcnid
 	for p in $(ip netns list | awk '{print $1}' | grep "^$XCT_TAG-"); do
 		ip netns del "$p" 2>/dev/null
 	done
@@ -28,20 +29,22 @@ cleanup() {
 trap cleanup EXIT
 
 [ -x "$XCNI_BIN" ] || { not_ok "plugin binary $XCNI_BIN exists (run make)"; finish; exit 1; }
+PIN=/sys/fs/bpf/$XCT_TAG
 ip netns add "$NODE"
 ip -n "$NODE" link set lo up
 
 # conf VERSION [extra-json-fields] -> a network config on stdout
 conf() {
 	local ver=$1 extra=${2:-}
-	printf '{"cniVersion":"%s","name":"%s","type":"xcni","mtu":1400,"stateDir":"%s/state",%s"ipam":{"type":"host-local","ranges":[[{"subnet":"%s.0/24"}]],"dataDir":"%s/ipam"}}' \
-		"$ver" "$NET" "$T" "$extra" "$SUBNET" "$T"
+	printf '{"cniVersion":"%s","name":"%s","type":"xcni","mtu":1400,"stateDir":"%s/state","pinDir":"%s","attach":"%s",%s"ipam":{"type":"host-local","ranges":[[{"subnet":"%s.0/24"}]],"dataDir":"%s/ipam"}}' \
+		"$ver" "$NET" "$T" "$PIN" "${ATTACH:-auto}" "$extra" "$SUBNET" "$T"
 }
 
 # cni COMMAND CONTAINERID NETNS-PATH [IFNAME] < config  -> sets OUT and RC
 cni() {
 	local cmd=$1 cid=$2 netns=$3 ifname=${4-eth0}
-	OUT=$(ip netns exec "$NODE" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+	# nsenter, not ip netns exec: the latter remounts /sys and hides bpffs.
+	OUT=$(nsenter --net="/var/run/netns/$NODE" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
 		CNI_COMMAND="$cmd" CNI_CONTAINERID="$cid" CNI_NETNS="$netns" \
 		CNI_IFNAME="$ifname" CNI_PATH=/usr/lib/cni ${CNI_EXTRA_ENV:-} "$XCNI_BIN")
 	RC=$?
@@ -60,6 +63,9 @@ snapshot() {
 	ls "$T/ipam/$NET" 2>/dev/null | grep -E '^[0-9.]+$' | sed 's/^/lease /'
 	ls "$T/state/$NET" 2>/dev/null | sed 's/^/record /'
 	ip netns list | awk '{print $1}' | grep "^$XCT_TAG-p" | sed 's/^/netns /'
+	ls "$PIN/links" 2>/dev/null | sed 's/^/link-pin /'
+	bpftool map dump pinned "$PIN/xcni_endpoints" 2>/dev/null | grep -c '"key"' | sed 's/^/endpoints /'
+	bpftool map dump pinned "$PIN/xcni_ifindex" 2>/dev/null | grep -c '"key"' | sed 's/^/ifindex-entries /'
 }
 # The same, but pod namespaces the test still holds do not count.
 same_as_baseline_pods_aside() {
@@ -83,6 +89,21 @@ same_as_baseline() {
 cni VERSION "" "" <<<'{"cniVersion":"1.1.0"}'
 check "VERSION lists 0.4.0, 1.0.0, 1.1.0" \
 	test "$(echo "$OUT" | jq_ '",".join(d["supportedVersions"])')" = "0.4.0,1.0.0,1.1.0"
+
+# ---- without the agent, ADD refuses (and STATUS says not ready) ------------------
+newpod early
+cni ADD cid-early "$(nspath early)" <<<"$(conf 1.0.0)"
+check "ADD before xcnid pinned its programs fails (code 11), saying so" \
+	bash -c "[ $RC -ne 0 ] && echo '$OUT' | grep -q '\"code\":11' && echo '$OUT' | grep -q 'xcnid has not pinned'"
+check "  ... and leaves nothing behind" bash -c "! ip -n $XCT_TAG-early link show eth0 2>/dev/null && ! ls $T/ipam/$NET 2>/dev/null | grep -qE '^[0-9.]+\$'"
+cni STATUS "" "" <<<"$(conf 1.1.0)"
+check "STATUS before xcnid: not available (code 50)" bash -c "[ $RC -ne 0 ] && echo '$OUT' | grep -q '\"code\":50'"
+ip netns del "$XCT_TAG-early"
+if XCNID_NETNS=$NODE start_xcnid "$PIN" --pod-cidr "$SUBNET.0/24"; then
+	ok "xcnid starts and pins its programs under $PIN"
+else
+	not_ok "xcnid starts and pins its programs under $PIN"
+fi
 
 BASELINE=$(snapshot)
 
@@ -110,7 +131,52 @@ check "host veth $hostif: name <= 15 chars, /32 route to the pod" \
 check "host veth result MAC matches the link" \
 	bash -c "ip -n $NODE link show $hostif | grep -q \"\$(echo '${RES[p1]}' | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)[\"interfaces\"][0][\"mac\"])')\""
 
+if [ "${ATTACH:-auto}" = tc ]; then
+	check "data plane attached to $hostif with tc clsact (from_pod in, to_pod out)" \
+		bash -c "tc -n $NODE filter show dev $hostif ingress | grep -q from_pod && tc -n $NODE filter show dev $hostif egress | grep -q to_pod"
+else
+	check "data plane attached to $hostif with TCX links, pinned" \
+		bash -c "bpftool link show pinned $PIN/links/$hostif-in | grep -q tcx && bpftool link show pinned $PIN/links/$hostif-out | grep -q tcx"
+fi
+XCNICTL="$BUILD/xcnictl --pin-dir $PIN"
+p1_ifindex=$(ip -n "$NODE" -o link show "$hostif" | cut -d: -f1)
+check "endpoint entry for p1 written (ifindex $p1_ifindex, pod MAC)" \
+	bash -c "$XCNICTL endpoint get ${IP[p1]} --json | /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); sys.exit(0 if str(d[\"ifindex\"]) == \"$p1_ifindex\" else 1)'"
+
+# metric REASON DIR -> packets counted so far (summed over CPUs)
+metric() {
+	$XCNICTL metrics --all --json | /usr/bin/python3 -c "
+import json, sys
+d = {0: 'from-pod', 1: 'to-pod'}[$2]
+print(sum(r['packets'] for r in json.load(sys.stdin) if r['code'] == $1 and r['direction'] == d))"
+}
 check "p1 pings p2" ip netns exec "$XCT_TAG-p1" ping -c1 -W2 "${IP[p2]}"
+l0=$(metric -100 0); r0=$(metric -102 0)
+ip netns exec "$XCT_TAG-p1" ping -c5 -i 0.05 -W2 "${IP[p2]}" >/dev/null
+l1=$(metric -100 0); r1=$(metric -102 0)
+check "5 pings p1->p2: 5 requests counted fwd-local, 5 replies fwd-reply (got $((l1 - l0)), $((r1 - r0)))" \
+	test "$((l1 - l0))-$((r1 - r0))" = "5-5"
+ip netns exec "$XCT_TAG-p2" timeout 10 socat -T3 TCP-LISTEN:7000,bind="${IP[p2]}",reuseaddr EXEC:'/bin/cat' &
+tcp_srv=$!
+ip netns exec "$XCT_TAG-p2" timeout 10 socat -T3 UDP-RECVFROM:7001,bind="${IP[p2]}" EXEC:'/bin/cat' &
+udp_srv=$!
+sleep 0.3
+check "TCP p1 -> p2 through the data plane (echo)" \
+	bash -c "echo hello-tcp | ip netns exec $XCT_TAG-p1 socat -T2 - TCP:${IP[p2]}:7000 | grep -q hello-tcp"
+check "UDP p1 -> p2 through the data plane (echo)" \
+	bash -c "echo hello-udp | ip netns exec $XCT_TAG-p1 socat -T2 - UDP:${IP[p2]}:7001 | grep -q hello-udp"
+check "conntrack holds the TCP flow p1 -> p2:7000" \
+	bash -c "$XCNICTL ct list --json | grep -q 7000"
+kill "$tcp_srv" "$udp_srv" 2>/dev/null
+wait "$tcp_srv" "$udp_srv" 2>/dev/null
+check "host -> pod TCP (to_pod tracks it, the reply passes from_pod)" \
+	bash -c "ip netns exec $XCT_TAG-p3 timeout 5 socat -T3 TCP-LISTEN:7002,bind=${IP[p3]},reuseaddr EXEC:/bin/cat & sleep 0.3; echo hi | ip netns exec $NODE socat -T2 - TCP:${IP[p3]}:7002 | grep -q hi; r=\$?; wait; exit \$r"
+s0=$(metric -108 0)
+ip -n "$XCT_TAG-p1" addr add "$SUBNET.250/32" dev eth0
+ip netns exec "$XCT_TAG-p1" ping -c3 -i 0.05 -W1 -I "$SUBNET.250" "${IP[p2]}" >/dev/null 2>&1
+ip -n "$XCT_TAG-p1" addr del "$SUBNET.250/32" dev eth0
+s1=$(metric -108 0)
+check "3 pings from a spoofed source are dropped, counted drop-spoof-ip (got $((s1 - s0)))" test "$((s1 - s0))" -eq 3
 check "p3 pings p1" ip netns exec "$XCT_TAG-p3" ping -c1 -W2 "${IP[p1]}"
 check "p2 pings the host (gateway address)" ip netns exec "$XCT_TAG-p2" ping -c1 -W2 "$SUBNET.1"
 check "the host pings p3" ip netns exec "$NODE" ping -c1 -W2 "${IP[p3]}"
@@ -229,7 +295,7 @@ cni ADD cid-b "$(nspath bad)" <<<"$(conf 1.0.0)"
 bad "interface name already taken in the pod" 4 "eth0: an interface of that name already exists"
 ip -n "$XCT_TAG-bad" link del eth0
 # A failure at each later step must undo everything, the lease included.
-for step in veth host-addr host-route pod-addr pod-route state; do
+for step in veth host-addr host-route pod-addr pod-route endpoint attach state; do
 	CNI_EXTRA_ENV="XCNI_TEST_FAIL_AT=$step" cni ADD cid-b "$(nspath bad)" <<<"$(conf 1.0.0)"
 	check "ADD failing at step '$step' exits non-zero with error JSON" \
 		bash -c "[ $RC -ne 0 ] && echo '$OUT' | grep -q '\"code\"'"

@@ -146,6 +146,7 @@ clean_iptables() {
 }
 
 cleanup() {
+	stop_xcnid
 	set +e
 	[ -n "$LISTENER_PID" ] && kill "$LISTENER_PID" 2>/dev/null && wait "$LISTENER_PID" 2>/dev/null
 	local i l
@@ -199,7 +200,7 @@ cat >"$TMP/net.conflist" <<EOF
   "cniVersion": "1.0.0",
   "name": "$NET",
   "plugins": [
-    { "type": "xcni", "mtu": 1400, $PLUGIN_EXTRA"stateDir": "$TMP/xcni-state",
+    { "type": "xcni", "mtu": 1400, $PLUGIN_EXTRA"stateDir": "$TMP/xcni-state", "pinDir": "/sys/fs/bpf/$XCT_TAG",
       "ipam": { "type": "host-local", "ranges": [[{ "subnet": "$SUBNET" }]],
                 "dataDir": "$TMP/ipam" } },
     { "type": "portmap", "capabilities": { "portMappings": true } },
@@ -208,6 +209,13 @@ cat >"$TMP/net.conflist" <<EOF
 }
 EOF
 CONF=$TMP/net.conflist
+if [ "$PLUGIN" = xcni ]; then
+	if start_xcnid "/sys/fs/bpf/$XCT_TAG" --pod-cidr "$SUBNET"; then
+		ok "xcnid started for this suite (pins under /sys/fs/bpf/$XCT_TAG)"
+	else
+		not_ok "xcnid started for this suite (pins under /sys/fs/bpf/$XCT_TAG)"
+	fi
+fi
 
 check "validate: every plugin of the chain supports cniVersion 1.0.0" "$TOOL" validate "$CONF"
 

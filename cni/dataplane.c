@@ -1,0 +1,224 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The plugin's side of the data plane: attach the programs xcnid pinned to a
+ * pod's host veth (TCX links where the kernel has them, tc clsact otherwise)
+ * and keep the endpoint entries in step with the attachments.
+ */
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <linux/pkt_cls.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../bpf/xcni_shared.h"
+#include "../user/lib/bpfpin.h"
+#include "cni.h"
+
+#ifndef BPF_TCX_INGRESS
+#define BPF_TCX_INGRESS 46
+#define BPF_TCX_EGRESS 47
+#endif
+
+static int pin_get(const struct xcni_dp *dp, const char *name)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s", dp->pin_dir, name);
+	return bpf_obj_get(path);
+}
+
+int xcni_dp_open(struct xcni_dp *dp, const char *pin_dir, struct cni_err *e)
+{
+	memset(dp, 0, sizeof(*dp));
+	dp->from_fd = dp->to_fd = dp->ep_fd = dp->if_fd = -1;
+	snprintf(dp->pin_dir, sizeof(dp->pin_dir), "%s", pin_dir);
+	libbpf_set_print(NULL);
+	dp->from_fd = pin_get(dp, XCNI_PIN_PROG_FROM_POD);
+	dp->to_fd = pin_get(dp, XCNI_PIN_PROG_TO_POD);
+	if (dp->from_fd < 0 || dp->to_fd < 0) {
+		int err = -errno;
+
+		xcni_dp_close(dp);
+		return cni_fail(e, CNI_ERR_TRY_AGAIN,
+				"xcnid has not pinned its programs under %s (%s): is xcnid running on this node?",
+				pin_dir, strerror(-err)), err;
+	}
+	dp->ep_fd = pin_get(dp, "xcni_endpoints");
+	dp->if_fd = pin_get(dp, "xcni_ifindex");
+	if (dp->ep_fd < 0 || dp->if_fd < 0) {
+		int err = -errno;
+
+		xcni_dp_close(dp);
+		return cni_fail(e, CNI_ERR_TRY_AGAIN,
+				"xcnid's maps are missing under %s (%s): is xcnid running on this node?",
+				pin_dir, strerror(-err)), err;
+	}
+	return 0;
+}
+
+void xcni_dp_close(struct xcni_dp *dp)
+{
+	int *fds[] = { &dp->from_fd, &dp->to_fd, &dp->ep_fd, &dp->if_fd };
+
+	for (size_t i = 0; i < 4; i++) {
+		if (*fds[i] >= 0)
+			close(*fds[i]);
+		*fds[i] = -1;
+	}
+}
+
+static void link_pin_path(const struct xcni_dp *dp, const char *ifname, int egress, char *out,
+			  size_t len)
+{
+	snprintf(out, len, "%s/%s/%s-%s", dp->pin_dir, XCNI_PIN_LINKS, ifname,
+		 egress ? "out" : "in");
+}
+
+static int attach_tcx(const struct xcni_dp *dp, int ifindex, const char *ifname)
+{
+	char path[PATH_MAX];
+	int egress, lfd, err;
+
+	for (egress = 0; egress < 2; egress++) {
+		lfd = bpf_link_create(egress ? dp->to_fd : dp->from_fd, ifindex,
+				      egress ? BPF_TCX_EGRESS : BPF_TCX_INGRESS, NULL);
+		if (lfd < 0)
+			return -errno;
+		/* Pinned, so the attachment outlives this process and xcnid can swap it. */
+		link_pin_path(dp, ifname, egress, path, sizeof(path));
+		err = bpf_obj_pin(lfd, path) ? -errno : 0;
+		close(lfd);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+static int attach_tc(const struct xcni_dp *dp, int ifindex)
+{
+	for (int egress = 0; egress < 2; egress++) {
+		DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
+				    .attach_point = egress ? BPF_TC_EGRESS : BPF_TC_INGRESS);
+		DECLARE_LIBBPF_OPTS(bpf_tc_opts, o, .handle = XCNI_TC_HANDLE,
+				    .priority = XCNI_TC_PRIO,
+				    .prog_fd = egress ? dp->to_fd : dp->from_fd);
+		int err = bpf_tc_hook_create(&hook);
+
+		if (err && err != -EEXIST)
+			return err;
+		err = bpf_tc_attach(&hook, &o);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+int xcni_dp_attach(const struct xcni_dp *dp, const char *mode, int ifindex, const char *ifname,
+		   struct cni_err *e)
+{
+	int err = -EOPNOTSUPP;
+
+	if (strcmp(mode, "tc") != 0) {
+		err = attach_tcx(dp, ifindex, ifname);
+		if (!err)
+			return 0;
+		xcni_dp_detach(dp, ifindex, ifname);
+		if (strcmp(mode, "tcx") == 0 || (err != -EINVAL && err != -EOPNOTSUPP &&
+						 err != -ENOTSUP && err != -ENOSYS))
+			return cni_fail(e, XCNI_ERR_NETLINK, "attach TCX programs to %s: %s", ifname,
+					strerror(-err)), err;
+	}
+	err = attach_tc(dp, ifindex);
+	if (err)
+		return cni_fail(e, XCNI_ERR_NETLINK, "attach tc clsact programs to %s: %s", ifname,
+				strerror(-err)), err;
+	return 0;
+}
+
+void xcni_dp_detach(const struct xcni_dp *dp, int ifindex, const char *ifname)
+{
+	char path[PATH_MAX];
+
+	/* Unpinning drops the last reference: the TCX link goes with it. */
+	for (int egress = 0; egress < 2; egress++) {
+		link_pin_path(dp, ifname, egress, path, sizeof(path));
+		unlink(path);
+	}
+	if (ifindex > 0) {
+		for (int egress = 0; egress < 2; egress++) {
+			DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
+					    .attach_point = egress ? BPF_TC_EGRESS : BPF_TC_INGRESS);
+			DECLARE_LIBBPF_OPTS(bpf_tc_opts, o, .handle = XCNI_TC_HANDLE,
+					    .priority = XCNI_TC_PRIO);
+
+			bpf_tc_detach(&hook, &o);
+		}
+	}
+}
+
+int xcni_dp_endpoint_add(const struct xcni_dp *dp, __u32 ip, const struct xcni_endpoint *ep,
+			 struct cni_err *e)
+{
+	__u32 ifindex = ep->ifindex;
+
+	if (bpf_map_update_elem(dp->ep_fd, &ip, ep, BPF_NOEXIST))
+		return cni_fail(e, CNI_ERR_IO, "endpoint map: add %u.%u.%u.%u: %s",
+				((__u8 *)&ip)[0], ((__u8 *)&ip)[1], ((__u8 *)&ip)[2],
+				((__u8 *)&ip)[3], strerror(errno)), -errno;
+	if (bpf_map_update_elem(dp->if_fd, &ifindex, &ip, BPF_ANY)) {
+		int err = -errno;
+
+		bpf_map_delete_elem(dp->ep_fd, &ip);
+		return cni_fail(e, CNI_ERR_IO, "ifindex map: %s", strerror(-err)), err;
+	}
+	return 0;
+}
+
+/* Removes the entries of endpoint ep_id at ip; another pod's are left alone. */
+void xcni_dp_endpoint_del(const struct xcni_dp *dp, __u32 ip, __u32 ep_id)
+{
+	struct xcni_endpoint ep;
+	__u32 cur;
+
+	if (bpf_map_lookup_elem(dp->ep_fd, &ip, &ep) || ep.ep_id != ep_id)
+		return;
+	if (bpf_map_lookup_elem(dp->if_fd, &ep.ifindex, &cur) == 0 && cur == ip)
+		bpf_map_delete_elem(dp->if_fd, &ep.ifindex);
+	bpf_map_delete_elem(dp->ep_fd, &ip);
+}
+
+int xcni_dp_endpoint_get(const struct xcni_dp *dp, __u32 ip, struct xcni_endpoint *ep)
+{
+	return bpf_map_lookup_elem(dp->ep_fd, &ip, ep) ? -errno : 0;
+}
+
+/* GC: entries whose device is gone, or whose ep_id is in stale (n of them). */
+int xcni_dp_gc(const struct xcni_dp *dp, const __u32 *stale, size_t n)
+{
+	__u32 key, next, *prev = NULL;
+	__u32 dead[256];
+	size_t nd = 0;
+	struct xcni_endpoint ep;
+	char name[IF_NAMESIZE];
+
+	while (bpf_map_get_next_key(dp->ep_fd, prev, &next) == 0) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(dp->ep_fd, &key, &ep))
+			continue;
+		int gone = !if_indextoname(ep.ifindex, name);
+
+		for (size_t i = 0; i < n && !gone; i++)
+			gone = stale[i] == ep.ep_id;
+		if (gone && nd < sizeof(dead) / sizeof(dead[0]))
+			dead[nd++] = key;
+	}
+	for (size_t i = 0; i < nd; i++) {
+		if (bpf_map_lookup_elem(dp->ep_fd, &dead[i], &ep) == 0)
+			xcni_dp_endpoint_del(dp, dead[i], ep.ep_id);
+	}
+	return (int)nd;
+}

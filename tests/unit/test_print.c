@@ -1,0 +1,206 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * xcnictl's print layer: one table, written as aligned text and as JSON; and
+ * the reason table every view names reasons from.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "../../bpf/xcni_shared.h"
+#include "../../user/lib/print.h"
+#include "../../user/lib/reasons.h"
+
+static const struct pt_col cols[] = {
+	{ "NAME", "name", PT_STR },
+	{ "PACKETS", "packets", PT_UINT },
+	{ NULL, "code", PT_INT }, /* JSON only */
+	{ "FLAGS", "flags", PT_HEX },
+	{ "NOTE", NULL, PT_STR }, /* text only */
+};
+
+/* What t prints, in a string the caller frees; err gets pt_print()'s result. */
+static char *render(const struct ptable *t, bool json, int *err)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	assert_non_null(f);
+	*err = pt_print(t, f, json);
+	fclose(f);
+	return buf;
+}
+
+static struct ptable *sample(void)
+{
+	struct ptable *t = pt_new(cols, sizeof(cols) / sizeof(cols[0]), 0);
+
+	assert_non_null(t);
+	pt_str(t, "fwd-local");
+	pt_uint(t, 7);
+	pt_int(t, -100);
+	pt_uint(t, 0x1f);
+	pt_str(t, "short");
+	pt_str(t, NULL);
+	pt_uint(t, 123456);
+	pt_int(t, -108);
+	pt_uint(t, 0);
+	pt_strf(t, "%s-%d", "longer", 2);
+	return t;
+}
+
+static void text_columns_align(void **state)
+{
+	struct ptable *t = sample();
+	char *out;
+	int err;
+
+	(void)state;
+	out = render(t, false, &err);
+	assert_int_equal(err, 0);
+	/* Strings to the left, numbers to the right, no blanks at line ends. */
+	assert_string_equal(out, "NAME       PACKETS  FLAGS  NOTE\n"
+				 "fwd-local        7   0x1f  short\n"
+				 "-           123456    0x0  longer-2\n");
+	free(out);
+	pt_free(t);
+}
+
+static void json_is_an_array_of_objects(void **state)
+{
+	struct ptable *t = sample();
+	char *out;
+	int err;
+
+	(void)state;
+	out = render(t, true, &err);
+	assert_int_equal(err, 0);
+	assert_string_equal(out, "[{\"name\":\"fwd-local\",\"packets\":7,\"code\":-100,\"flags\":31},"
+				 "{\"name\":null,\"packets\":123456,\"code\":-108,\"flags\":0}]\n");
+	free(out);
+	pt_free(t);
+}
+
+static void empty_table(void **state)
+{
+	struct ptable *t = pt_new(cols, sizeof(cols) / sizeof(cols[0]), 0);
+	char *out;
+	int err;
+
+	(void)state;
+	out = render(t, false, &err);
+	assert_int_equal(err, 0);
+	assert_string_equal(out, "NAME  PACKETS  FLAGS  NOTE\n");
+	free(out);
+	out = render(t, true, &err);
+	assert_int_equal(err, 0);
+	assert_string_equal(out, "[]\n");
+	free(out);
+	pt_free(t);
+}
+
+static void record_is_one_object(void **state)
+{
+	static const struct pt_col rc[] = {
+		{ "ABI-VERSION", "abi_version", PT_UINT },
+		{ "NODE", "node", PT_STR },
+	};
+	struct ptable *t = pt_new(rc, 2, PT_RECORD);
+	char *out;
+	int err;
+
+	(void)state;
+	pt_uint(t, 1);
+	pt_str(t, "node-a");
+	out = render(t, false, &err);
+	assert_int_equal(err, 0);
+	assert_string_equal(out, "ABI-VERSION  1\nNODE         node-a\n");
+	free(out);
+	out = render(t, true, &err);
+	assert_int_equal(err, 0);
+	assert_string_equal(out, "{\"abi_version\":1,\"node\":\"node-a\"}\n");
+	free(out);
+	pt_free(t);
+}
+
+static void big_unsigned_stays_a_number(void **state)
+{
+	static const struct pt_col c[] = { { "N", "n", PT_UINT } };
+	struct ptable *t = pt_new(c, 1, 0);
+	char *out;
+	int err;
+
+	(void)state;
+	pt_uint(t, UINT64_MAX);
+	out = render(t, false, &err);
+	assert_string_equal(out, "                   N\n18446744073709551615\n");
+	free(out);
+	out = render(t, true, &err);
+	assert_int_equal(err, 0);
+	/* jansson's integers are signed: a double, not a string nor a wrapped -1. */
+	assert_string_equal(out, "[{\"n\":1.8446744073709552e19}]\n");
+	free(out);
+	pt_free(t);
+}
+
+static void view_bugs_are_errors(void **state)
+{
+	struct ptable *t = pt_new(cols, sizeof(cols) / sizeof(cols[0]), 0);
+	char *out;
+	int err;
+
+	(void)state;
+	pt_str(t, "x");
+	out = render(t, false, &err); /* a row left incomplete */
+	assert_int_equal(err, -EINVAL);
+	free(out);
+	pt_str(t, "not a number"); /* into the PACKETS column */
+	pt_uint(t, 1);
+	out = render(t, true, &err);
+	assert_int_equal(err, -EINVAL);
+	free(out);
+	pt_free(t);
+}
+
+static void every_reason_has_a_unique_name(void **state)
+{
+	int r, s;
+
+	(void)state;
+	for (r = XCNI_REASON_MIN; r <= XCNI_REASON_MAX; r++) {
+		const struct xcni_reason_info *ri = xcni_reason_info(r);
+
+		assert_non_null(ri);
+		assert_non_null(ri->desc);
+		for (s = XCNI_REASON_MIN; s < r; s++)
+			assert_string_not_equal(ri->name, xcni_reason_info(s)->name);
+	}
+	assert_string_equal(xcni_reason_info(XCNI_DROP_SPOOF_IP)->name, "drop-spoof-ip");
+	assert_null(xcni_reason_info(XCNI_REASON_MAX + 1));
+	assert_null(xcni_reason_info(0));
+	assert_string_equal(xcni_dir_name(XCNI_DIR_FROM_POD), "from-pod");
+	assert_string_equal(xcni_dir_name(XCNI_DIR_TO_POD), "to-pod");
+	assert_null(xcni_dir_name(XCNI_NR_DIRS));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(text_columns_align),
+		cmocka_unit_test(json_is_an_array_of_objects),
+		cmocka_unit_test(empty_table),
+		cmocka_unit_test(record_is_one_object),
+		cmocka_unit_test(big_unsigned_stays_a_number),
+		cmocka_unit_test(view_bugs_are_errors),
+		cmocka_unit_test(every_reason_has_a_unique_name),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

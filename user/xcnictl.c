@@ -1,0 +1,774 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * xcnictl: the operator's read-only view of the data plane. It opens the maps
+ * xcnid pins (by path, so it needs neither xcnid nor the BPF objects), checks
+ * their layout against xcni_shared.h and shows them through the print layer,
+ * as aligned text or --json.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "../bpf/xcni_shared.h"
+#include "lib/bpfpin.h"
+#include "lib/log.h"
+#include "lib/print.h"
+#include "lib/reasons.h"
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Command options, so each command can say which ones it takes. */
+enum { OPT_IP = 1 << 0, OPT_ALL = 1 << 1 };
+
+struct ctx {
+	const char *pin_dir;
+	bool json;
+	unsigned int opts; /* OPT_* given on the command line */
+	const char *ip; /* --ip */
+};
+
+/* ---- maps ------------------------------------------------------------ */
+
+struct map_spec {
+	const char *name; /* the pin's file name under the pin dir */
+	enum bpf_map_type type;
+	__u32 key_size, value_size;
+	__u32 max_entries; /* 0: any */
+};
+
+static const struct map_spec m_endpoints = {
+	"xcni_endpoints", BPF_MAP_TYPE_HASH, sizeof(__u32), sizeof(struct xcni_endpoint), 0
+};
+static const struct map_spec m_ct = {
+	"xcni_ct", BPF_MAP_TYPE_LRU_HASH, sizeof(struct xcni_ct_key), sizeof(struct xcni_ct_entry), 0
+};
+static const struct map_spec m_metrics = {
+	"xcni_metrics", BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32), sizeof(struct xcni_metric),
+	XCNI_NR_METRICS
+};
+static const struct map_spec m_config = {
+	"xcni_config", BPF_MAP_TYPE_ARRAY, sizeof(__u32), sizeof(struct xcni_config), 1
+};
+
+/*
+ * Opens a pinned map and refuses one whose layout is not the one this binary
+ * was built for: reading it would show garbage. Returns the fd or -errno.
+ */
+static int map_open(const struct ctx *c, const struct map_spec *m)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	char path[PATH_MAX];
+	int fd, err;
+
+	if (snprintf(path, sizeof(path), "%s/%s", c->pin_dir, m->name) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	fd = bpf_obj_get(path);
+	if (fd < 0) {
+		err = -errno;
+		if (err == -ENOENT)
+			pr_err("%s: no such pinned map; is xcnid running? (or see --pin-dir)\n", path);
+		else
+			pr_err("%s: %s\n", path, strerror(-err));
+		return err;
+	}
+	err = bpf_map_get_info_by_fd(fd, &info, &len);
+	if (err) {
+		err = -errno;
+		pr_err("%s: not a map: %s\n", path, strerror(-err));
+		goto close;
+	}
+	if (info.type != m->type || info.key_size != m->key_size ||
+	    info.value_size != m->value_size ||
+	    (m->max_entries && info.max_entries != m->max_entries)) {
+		pr_err("%s: %s map, key %u B, value %u B, %u entries; expected %s, key %u B, value %u B%s: "
+		       "xcnictl and the data plane were built from different xcni_shared.h\n",
+		       path, libbpf_bpf_map_type_str(info.type) ?: "?", info.key_size,
+		       info.value_size, info.max_entries, libbpf_bpf_map_type_str(m->type),
+		       m->key_size, m->value_size, m->max_entries ? ", fixed entries" : "");
+		err = -EPROTO;
+		goto close;
+	}
+	pr_debug("%s: fd %d, id %u\n", path, fd, info.id);
+	return fd;
+close:
+	close(fd);
+	return err;
+}
+
+/*
+ * Reads every entry into *out, an array of elem-sized records holding the key
+ * at koff and the value at voff. A walk of a live hash map restarts from the
+ * first key when the current one is deleted under it: callers sort and drop
+ * duplicate keys, and a map that keeps changing ends the walk with -EAGAIN.
+ */
+static int map_collect(int fd, const struct map_spec *m, size_t elem, size_t koff,
+		       size_t voff, void **out, size_t *np)
+{
+	unsigned char key[64], *arr = NULL, *rec;
+	/* Far more steps than entries means restarts that do not end. */
+	size_t n = 0, cap = 0, steps = 0, limit = 4 * (size_t)XCNI_MAX_CT;
+	void *prev = NULL;
+	int err;
+
+	if (m->key_size > sizeof(key))
+		return -E2BIG;
+	for (;;) {
+		if (n == cap) {
+			cap = cap ? 2 * cap : 64;
+			rec = reallocarray(arr, cap, elem);
+			if (!rec) {
+				err = -ENOMEM;
+				goto free;
+			}
+			arr = rec;
+		}
+		rec = arr + n * elem;
+		if (bpf_map_get_next_key(fd, prev, key)) {
+			err = errno == ENOENT ? 0 : -errno;
+			if (err)
+				goto free;
+			break;
+		}
+		if (++steps > limit) {
+			pr_err("%s: keeps changing under the walk, giving up\n", m->name);
+			err = -EAGAIN;
+			goto free;
+		}
+		prev = key;
+		if (bpf_map_lookup_elem(fd, key, rec + voff)) {
+			if (errno == ENOENT) /* deleted since: skip it */
+				continue;
+			err = -errno;
+			goto free;
+		}
+		memcpy(rec + koff, key, m->key_size);
+		n++;
+	}
+	*out = arr;
+	*np = n;
+	return 0;
+free:
+	free(arr);
+	return err;
+}
+
+/* Sorts records by key (cmp) and drops duplicates the walk may have seen twice. */
+static size_t sort_unique(void *arr, size_t n, size_t elem, int (*cmp)(const void *, const void *))
+{
+	unsigned char *a = arr;
+	size_t i, k = 0;
+
+	if (!n)
+		return 0;
+	qsort(a, n, elem, cmp);
+	for (i = 1; i < n; i++)
+		if (cmp(a + k * elem, a + i * elem))
+			memmove(a + ++k * elem, a + i * elem, elem);
+	return k + 1;
+}
+
+/* ---- formatting helpers ---------------------------------------------- */
+
+static int parse_ip(const char *s, __u32 *ip)
+{
+	struct in_addr a;
+
+	if (inet_pton(AF_INET, s, &a) != 1) {
+		pr_err("%s: not an IPv4 address\n", s);
+		return -EINVAL;
+	}
+	*ip = a.s_addr;
+	return 0;
+}
+
+/* An IPv4 address in network order, as text in a static buffer of the caller's. */
+static const char *ip_str(__u32 ip, char buf[INET_ADDRSTRLEN])
+{
+	return inet_ntop(AF_INET, &ip, buf, INET_ADDRSTRLEN);
+}
+
+static void pt_mac(struct ptable *t, const __u8 m[6])
+{
+	pt_strf(t, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
+}
+
+static __u64 now_ns(void)
+{
+	struct timespec ts;
+
+	/* bpf_ktime_get_ns() is CLOCK_MONOTONIC. */
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+/* Whole seconds from ns to now; 0 for a stamp from the future. */
+static __u64 secs_since(__u64 now, __u64 ns)
+{
+	return now > ns ? (now - ns) / 1000000000ULL : 0;
+}
+
+static int show(const struct ctx *c, struct ptable *t)
+{
+	int err = pt_print(t, stdout, c->json);
+
+	if (err)
+		pr_err("writing output: %s\n", strerror(-err));
+	return err;
+}
+
+/* ---- endpoint -------------------------------------------------------- */
+
+static const struct pt_col ep_cols[] = {
+	{ "IP", "ip", PT_STR },
+	{ "IFINDEX", "ifindex", PT_UINT },
+	{ "IFNAME", "ifname", PT_STR },
+	{ "EP-ID", "ep_id", PT_UINT },
+	{ "IDENTITY", "identity", PT_UINT },
+	{ "POD-MAC", "pod_mac", PT_STR },
+	{ "HOST-MAC", "host_mac", PT_STR },
+	{ "FLAGS", "flags", PT_HEX },
+};
+
+struct ep_rec {
+	__u32 ip; /* network order */
+	struct xcni_endpoint ep;
+};
+
+static void ep_row(struct ptable *t, __u32 ip, const struct xcni_endpoint *ep)
+{
+	char buf[INET_ADDRSTRLEN], ifname[IF_NAMESIZE];
+
+	pt_str(t, ip_str(ip, buf));
+	pt_uint(t, ep->ifindex);
+	/* The veth may be gone before xcnid removes its entry. */
+	pt_str(t, if_indextoname(ep->ifindex, ifname));
+	pt_uint(t, ep->ep_id);
+	pt_uint(t, ep->identity);
+	pt_mac(t, ep->pod_mac);
+	pt_mac(t, ep->host_mac);
+	pt_uint(t, ep->flags);
+}
+
+static int ep_cmp(const void *a, const void *b)
+{
+	__u32 x = ntohl(((const struct ep_rec *)a)->ip), y = ntohl(((const struct ep_rec *)b)->ip);
+
+	return (x > y) - (x < y);
+}
+
+static int cmd_endpoint_list(const struct ctx *c, char **argv)
+{
+	struct ep_rec *recs = NULL;
+	struct ptable *t = NULL;
+	size_t n, i;
+	int fd, err;
+
+	(void)argv;
+	fd = map_open(c, &m_endpoints);
+	if (fd < 0)
+		return fd;
+	err = map_collect(fd, &m_endpoints, sizeof(*recs), offsetof(struct ep_rec, ip),
+			  offsetof(struct ep_rec, ep), (void **)&recs, &n);
+	if (err)
+		goto close;
+	n = sort_unique(recs, n, sizeof(*recs), ep_cmp);
+	t = pt_new(ep_cols, ARRAY_SIZE(ep_cols), 0);
+	if (!t) {
+		err = -ENOMEM;
+		goto free;
+	}
+	for (i = 0; i < n; i++)
+		ep_row(t, recs[i].ip, &recs[i].ep);
+	err = show(c, t);
+	pt_free(t);
+free:
+	free(recs);
+close:
+	close(fd);
+	return err;
+}
+
+static int cmd_endpoint_get(const struct ctx *c, char **argv)
+{
+	struct xcni_endpoint ep;
+	struct ptable *t;
+	__u32 ip;
+	int fd, err;
+
+	err = parse_ip(argv[0], &ip);
+	if (err)
+		return err;
+	fd = map_open(c, &m_endpoints);
+	if (fd < 0)
+		return fd;
+	if (bpf_map_lookup_elem(fd, &ip, &ep)) {
+		err = -errno;
+		if (err == -ENOENT)
+			pr_err("%s: no such endpoint\n", argv[0]);
+		else
+			pr_err("%s: lookup: %s\n", argv[0], strerror(-err));
+		goto close;
+	}
+	t = pt_new(ep_cols, ARRAY_SIZE(ep_cols), PT_RECORD);
+	if (!t) {
+		err = -ENOMEM;
+		goto close;
+	}
+	ep_row(t, ip, &ep);
+	err = show(c, t);
+	pt_free(t);
+close:
+	close(fd);
+	return err;
+}
+
+/* ---- ct -------------------------------------------------------------- */
+
+static const struct pt_col ct_cols[] = {
+	{ "PROTO", "proto", PT_STR },
+	{ "SRC", NULL, PT_STR },
+	{ "DST", NULL, PT_STR },
+	{ NULL, "saddr", PT_STR },
+	{ NULL, "sport", PT_UINT }, /* ICMP echo: the id */
+	{ NULL, "daddr", PT_STR },
+	{ NULL, "dport", PT_UINT },
+	{ "STATE", "state", PT_STR },
+	{ "AGE", "age_s", PT_UINT },
+	{ "IDLE", "idle_s", PT_UINT },
+	{ "PKTS-ORIG", "pkts_orig", PT_UINT },
+	{ "BYTES-ORIG", "bytes_orig", PT_UINT },
+	{ "PKTS-REPLY", "pkts_reply", PT_UINT },
+	{ "BYTES-REPLY", "bytes_reply", PT_UINT },
+	{ "EP-ID", "ep_id", PT_UINT },
+};
+
+struct ct_rec {
+	struct xcni_ct_key k;
+	struct xcni_ct_entry e;
+};
+
+static const char *ct_state_name(__u8 state)
+{
+	static const char *const names[] = {
+		[XCNI_CT_NEW] = "new",
+		[XCNI_CT_ESTABLISHED] = "established",
+		[XCNI_CT_CLOSING] = "closing",
+		[XCNI_CT_CLOSED] = "closed",
+	};
+
+	return state < ARRAY_SIZE(names) ? names[state] : NULL;
+}
+
+static const char *proto_name(__u8 proto)
+{
+	switch (proto) {
+	case IPPROTO_TCP:
+		return "tcp";
+	case IPPROTO_UDP:
+		return "udp";
+	case IPPROTO_ICMP:
+		return "icmp";
+	}
+	return NULL;
+}
+
+/* "10.0.0.1:80"; ICMP echo shows its id; other protocols have no ports. */
+static void pt_addr_port(struct ptable *t, __u8 proto, __u32 ip, __u16 port)
+{
+	char buf[INET_ADDRSTRLEN];
+
+	if (proto == IPPROTO_TCP || proto == IPPROTO_UDP)
+		pt_strf(t, "%s:%u", ip_str(ip, buf), ntohs(port));
+	else if (proto == IPPROTO_ICMP)
+		pt_strf(t, "%s:id=%u", ip_str(ip, buf), ntohs(port));
+	else
+		pt_str(t, ip_str(ip, buf));
+}
+
+static int ct_cmp(const void *a, const void *b)
+{
+	const struct xcni_ct_key *x = &((const struct ct_rec *)a)->k;
+	const struct xcni_ct_key *y = &((const struct ct_rec *)b)->k;
+	__u64 p = (__u64)ntohl(x->saddr) << 32 | ntohl(x->daddr);
+	__u64 q = (__u64)ntohl(y->saddr) << 32 | ntohl(y->daddr);
+
+	if (p != q)
+		return p < q ? -1 : 1;
+	/* The rest only needs to be a total order, for sort_unique(). */
+	return memcmp(&x->sport, &y->sport, sizeof(*x) - offsetof(struct xcni_ct_key, sport));
+}
+
+static int cmd_ct_list(const struct ctx *c, char **argv)
+{
+	struct ct_rec *recs = NULL;
+	struct ptable *t = NULL;
+	char buf[INET_ADDRSTRLEN];
+	__u32 ip = 0;
+	size_t n, i;
+	__u64 now;
+	int fd, err;
+
+	(void)argv;
+	if (c->opts & OPT_IP) {
+		err = parse_ip(c->ip, &ip);
+		if (err)
+			return err;
+	}
+	fd = map_open(c, &m_ct);
+	if (fd < 0)
+		return fd;
+	err = map_collect(fd, &m_ct, sizeof(*recs), offsetof(struct ct_rec, k),
+			  offsetof(struct ct_rec, e), (void **)&recs, &n);
+	if (err)
+		goto close;
+	now = now_ns();
+	n = sort_unique(recs, n, sizeof(*recs), ct_cmp);
+	t = pt_new(ct_cols, ARRAY_SIZE(ct_cols), 0);
+	if (!t) {
+		err = -ENOMEM;
+		goto free;
+	}
+	for (i = 0; i < n; i++) {
+		const struct xcni_ct_key *k = &recs[i].k;
+		const struct xcni_ct_entry *e = &recs[i].e;
+		const char *s;
+
+		if ((c->opts & OPT_IP) && k->saddr != ip && k->daddr != ip)
+			continue;
+		if ((s = proto_name(k->proto)))
+			pt_str(t, s);
+		else
+			pt_strf(t, "%u", k->proto);
+		pt_addr_port(t, k->proto, k->saddr, k->sport);
+		pt_addr_port(t, k->proto, k->daddr, k->dport);
+		pt_str(t, ip_str(k->saddr, buf));
+		pt_uint(t, ntohs(k->sport));
+		pt_str(t, ip_str(k->daddr, buf));
+		pt_uint(t, ntohs(k->dport));
+		if ((s = ct_state_name(e->state)))
+			pt_str(t, s);
+		else
+			pt_strf(t, "%u", e->state);
+		pt_uint(t, secs_since(now, e->created_ns));
+		pt_uint(t, secs_since(now, e->last_ns));
+		pt_uint(t, e->pkts_orig);
+		pt_uint(t, e->bytes_orig);
+		pt_uint(t, e->pkts_reply);
+		pt_uint(t, e->bytes_reply);
+		pt_uint(t, e->ep_id);
+	}
+	err = show(c, t);
+	pt_free(t);
+free:
+	free(recs);
+close:
+	close(fd);
+	return err;
+}
+
+/* ---- metrics --------------------------------------------------------- */
+
+static const struct pt_col metric_cols[] = {
+	{ "REASON", "reason", PT_STR },
+	{ NULL, "code", PT_INT },
+	{ "DIRECTION", "direction", PT_STR },
+	{ "PACKETS", "packets", PT_UINT },
+	{ "BYTES", "bytes", PT_UINT },
+	{ NULL, "description", PT_STR },
+};
+
+static int cmd_metrics(const struct ctx *c, char **argv)
+{
+	struct xcni_metric *vals;
+	struct ptable *t = NULL;
+	int fd, err, ncpus, reason, cpu;
+	unsigned int dir;
+
+	(void)argv;
+	/* A per-CPU lookup fills one value per possible CPU, each 8-byte aligned. */
+	_Static_assert(sizeof(struct xcni_metric) % 8 == 0, "per-CPU values are 8-byte aligned");
+	ncpus = libbpf_num_possible_cpus();
+	if (ncpus < 0) {
+		pr_err("possible CPUs: %s\n", strerror(-ncpus));
+		return ncpus;
+	}
+	vals = calloc(ncpus, sizeof(*vals));
+	if (!vals)
+		return -ENOMEM;
+	fd = map_open(c, &m_metrics);
+	if (fd < 0) {
+		err = fd;
+		goto free;
+	}
+	t = pt_new(metric_cols, ARRAY_SIZE(metric_cols), 0);
+	if (!t) {
+		err = -ENOMEM;
+		goto close;
+	}
+	/* Reasons in enum order, fwd-local first. */
+	for (reason = XCNI_REASON_MAX; reason >= XCNI_REASON_MIN; reason--) {
+		const struct xcni_reason_info *ri = xcni_reason_info(reason);
+
+		for (dir = 0; dir < XCNI_NR_DIRS; dir++) {
+			__u32 idx = XCNI_METRIC_IDX(reason, dir);
+			struct xcni_metric sum = {};
+
+			if (bpf_map_lookup_elem(fd, &idx, vals)) {
+				err = -errno;
+				pr_err("%s[%u]: %s\n", m_metrics.name, idx, strerror(-err));
+				goto free_t;
+			}
+			for (cpu = 0; cpu < ncpus; cpu++) {
+				sum.packets += vals[cpu].packets;
+				sum.bytes += vals[cpu].bytes;
+			}
+			if (!sum.packets && !sum.bytes && !(c->opts & OPT_ALL))
+				continue;
+			if (ri)
+				pt_str(t, ri->name);
+			else
+				pt_strf(t, "reason%d", reason);
+			pt_int(t, reason);
+			pt_str(t, xcni_dir_name(dir));
+			pt_uint(t, sum.packets);
+			pt_uint(t, sum.bytes);
+			pt_str(t, ri ? ri->desc : NULL);
+		}
+	}
+	err = show(c, t);
+free_t:
+	pt_free(t);
+close:
+	close(fd);
+free:
+	free(vals);
+	return err;
+}
+
+/* ---- config ---------------------------------------------------------- */
+
+static const struct pt_col config_cols[] = {
+	{ "ABI-VERSION", "abi_version", PT_UINT },
+	{ "FLAGS", "flags", PT_HEX },
+	{ "NODE-NAME", "node_name", PT_STR },
+	{ "POD-CIDR", "pod_cidr", PT_STR },
+	{ "STARTED-NS", "started_ns", PT_UINT },
+	{ "UPTIME", "uptime_s", PT_UINT },
+};
+
+static int cmd_config(const struct ctx *c, char **argv)
+{
+	struct xcni_config cfg;
+	struct ptable *t;
+	char buf[INET_ADDRSTRLEN];
+	__u32 zero = 0;
+	int fd, err;
+
+	(void)argv;
+	fd = map_open(c, &m_config);
+	if (fd < 0)
+		return fd;
+	if (bpf_map_lookup_elem(fd, &zero, &cfg)) {
+		err = -errno;
+		pr_err("%s: lookup: %s\n", m_config.name, strerror(-err));
+		goto close;
+	}
+	if (cfg.abi_version != XCNI_ABI_VERSION)
+		pr_warn("%s: written by ABI version %u, xcnictl speaks %u%s\n", m_config.name,
+			cfg.abi_version, XCNI_ABI_VERSION,
+			cfg.abi_version ? "" : " (xcnid has not written it yet?)");
+	t = pt_new(config_cols, ARRAY_SIZE(config_cols), PT_RECORD);
+	if (!t) {
+		err = -ENOMEM;
+		goto close;
+	}
+	pt_uint(t, cfg.abi_version);
+	pt_uint(t, cfg.flags);
+	pt_strf(t, "%.*s", (int)strnlen(cfg.node_name, sizeof(cfg.node_name)), cfg.node_name);
+	pt_strf(t, "%s/%u", ip_str(cfg.pod_cidr, buf), cfg.pod_cidr_len);
+	if (cfg.started_ns) {
+		pt_uint(t, cfg.started_ns);
+		pt_uint(t, secs_since(now_ns(), cfg.started_ns));
+	} else {
+		pt_null(t);
+		pt_null(t);
+	}
+	err = show(c, t);
+	pt_free(t);
+close:
+	close(fd);
+	return err;
+}
+
+/* ---- command line ---------------------------------------------------- */
+
+static const struct cmd {
+	const char *name;
+	const char *sub; /* NULL: the command has no subcommands */
+	int (*fn)(const struct ctx *c, char **argv);
+	unsigned int nargs; /* positional arguments, handed over as argv */
+	unsigned int opts; /* OPT_* it takes */
+	const char *args; /* for the usage line */
+	const char *help;
+} cmds[] = {
+	{ "endpoint", "list", cmd_endpoint_list, 0, 0, "",
+	  "List the endpoints (pods) of this node.\n\n"
+	  "Sorted by IP. IFNAME is \"-\" when the host-side veth no longer exists." },
+	{ "endpoint", "get", cmd_endpoint_get, 1, 0, "IP", "Show the endpoint with address IP." },
+	{ "ct", "list", cmd_ct_list, 0, OPT_IP, "[--ip IP]",
+	  "List tracked connections.\n\n"
+	  "SRC and DST are those of the flow's first packet; for ICMP echo the port\n"
+	  "is the echo id. AGE and IDLE are in seconds.\n\n"
+	  "  --ip IP   only flows from or to IP" },
+	{ "metrics", NULL, cmd_metrics, 0, OPT_ALL, "[--all]",
+	  "Count packets by verdict reason and direction.\n\n"
+	  "Packets and bytes summed over all CPUs; only non-zero rows by default.\n\n"
+	  "  --all     also the reasons nothing has been counted for" },
+	{ "config", NULL, cmd_config, 0, 0, "", "Show the node configuration xcnid wrote." },
+};
+
+/* "ct list [--ip IP]" */
+static const char *synopsis(const struct cmd *cmd, char *buf, size_t n)
+{
+	snprintf(buf, n, "%s%s%s%s%s", cmd->name, cmd->sub ? " " : "", cmd->sub ?: "",
+		 *cmd->args ? " " : "", cmd->args);
+	return buf;
+}
+
+/* The command words[] start with, or NULL. */
+static const struct cmd *cmd_find(char **words, int nwords)
+{
+	const struct cmd *cmd;
+
+	for (cmd = cmds; nwords && cmd < cmds + ARRAY_SIZE(cmds); cmd++)
+		if (!strcmp(words[0], cmd->name) &&
+		    (!cmd->sub || (nwords > 1 && !strcmp(words[1], cmd->sub))))
+			return cmd;
+	return NULL;
+}
+
+static bool cmd_known(const char *name)
+{
+	const struct cmd *cmd;
+
+	for (cmd = cmds; cmd < cmds + ARRAY_SIZE(cmds); cmd++)
+		if (!strcmp(name, cmd->name))
+			return true;
+	return false;
+}
+
+/* The commands called name, or all when there are none such. */
+static void usage(FILE *f, const char *name)
+{
+	const struct cmd *cmd;
+	char buf[64];
+
+	if (name && !cmd_known(name))
+		name = NULL;
+	fprintf(f, "Usage: xcnictl [OPTIONS] COMMAND [ARGS]\n\n"
+		   "Shows the xcni data plane's pinned maps.\n\nCommands:\n");
+	for (cmd = cmds; cmd < cmds + ARRAY_SIZE(cmds); cmd++)
+		if (!name || !strcmp(name, cmd->name))
+			fprintf(f, "  %-22s %.*s\n", synopsis(cmd, buf, sizeof(buf)),
+				(int)strcspn(cmd->help, ".\n"), cmd->help);
+	fprintf(f, "\nOptions (anywhere on the line):\n"
+		   "  --pin-dir DIR   where the maps are pinned (default $XCNI_PIN_DIR, else "
+		   XCNI_PIN_ROOT ")\n"
+		   "  -j, --json      JSON output\n"
+		   "  -v, --verbose   more messages; twice for debug\n"
+		   "  -h, --help      this help; after a command, that command's help\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "pin-dir", required_argument, NULL, 'P' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "ip", required_argument, NULL, 'I' },
+		{ "all", no_argument, NULL, 'A' },
+		{}
+	};
+	struct ctx c = { .pin_dir = getenv("XCNI_PIN_DIR") };
+	const struct cmd *cmd;
+	bool help = false;
+	int opt, nwords, err;
+	char **words, buf[64];
+
+	xlog_set_prefix("xcnictl");
+	xcni_libbpf_log_init();
+	if (!c.pin_dir || !*c.pin_dir)
+		c.pin_dir = XCNI_PIN_ROOT;
+	/* Options may follow the command ("xcnictl ct list --json"): getopt permutes. */
+	while ((opt = getopt_long(argc, argv, "jvh", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'P':
+			c.pin_dir = optarg;
+			break;
+		case 'j':
+			c.json = true;
+			break;
+		case 'v':
+			if (xlog_max < XLOG_DEBUG)
+				xlog_max++;
+			break;
+		case 'h':
+			help = true;
+			break;
+		case 'I':
+			c.opts |= OPT_IP;
+			c.ip = optarg;
+			break;
+		case 'A':
+			c.opts |= OPT_ALL;
+			break;
+		default:
+			usage(stderr, NULL);
+			return 2;
+		}
+	}
+	words = argv + optind;
+	nwords = argc - optind;
+	cmd = cmd_find(words, nwords);
+	if (!cmd) {
+		/* "xcnictl endpoint --help" lists the endpoint commands. */
+		if (help) {
+			usage(stdout, nwords ? words[0] : NULL);
+			return 0;
+		}
+		if (nwords && cmd_known(words[0]))
+			pr_err("%s: %s subcommand\n", words[0], nwords > 1 ? "unknown" : "missing");
+		else if (nwords)
+			pr_err("unknown command: %s\n", words[0]);
+		usage(stderr, nwords ? words[0] : NULL);
+		return 2;
+	}
+	if (help) {
+		printf("Usage: xcnictl [OPTIONS] %s\n\n%s\n", synopsis(cmd, buf, sizeof(buf)),
+		       cmd->help);
+		return 0;
+	}
+	words += cmd->sub ? 2 : 1;
+	nwords -= cmd->sub ? 2 : 1;
+	if ((unsigned int)nwords != cmd->nargs || c.opts & ~cmd->opts) {
+		pr_err("%s\n", (unsigned int)nwords != cmd->nargs ? "wrong number of arguments" :
+			       "option not taken by this command");
+		fprintf(stderr, "Usage: xcnictl [OPTIONS] %s\n", synopsis(cmd, buf, sizeof(buf)));
+		return 2;
+	}
+	err = cmd->fn(&c, words);
+	return err ? 1 : 0;
+}
