@@ -104,6 +104,11 @@ cleanup() {
 			ip netns del "$ns" 2>/dev/null
 		done
 	fi
+	if [[ -n ${XCNID_PID:-} ]]; then
+		kill "$XCNID_PID" 2>/dev/null
+		wait "$XCNID_PID" 2>/dev/null
+	fi
+	[[ -n ${BENCH_PIN:-} ]] && rm -rf "$BENCH_PIN"
 	[[ -n $TMP && -d $TMP ]] && rm -rf "$TMP"
 	exit "$rc"
 }
@@ -118,9 +123,18 @@ DARGS=(-n "$N" -p "$PREFIX" -c "$CNI_PATH_DIRS"
 	-P "name=xcni,bin=$XCNI_BIN,conf=$TMP/xcni.conf"
 	-P "name=ptp,bin=$PTP_BIN,conf=$TMP/ptp.conf")
 
+# xcni needs its node agent: one with its own pin dir for this run.
+BENCH_PIN=/sys/fs/bpf/xcb$$
+XCNID_BIN=${XCNID_BIN:-$(dirname "$XCNI_BIN")/xcnid}
+if [[ -x $XCNID_BIN ]]; then
+	"$XCNID_BIN" --pin-dir "$BENCH_PIN" --pod-cidr 10.99.16.0/22 >"$TMP/xcnid.log" 2>&1 &
+	XCNID_PID=$!
+	for _ in $(seq 100); do [[ -e $BENCH_PIN/prog_to_pod ]] && break; sleep 0.1; done
+fi
+
 # Same host-local IPAM for both, own dataDir and own /22 in 10.99.16.0/20.
 cat >"$TMP/xcni.conf" <<EOF
-{"cniVersion":"1.0.0","name":"xcb-xcni","type":"$(basename "$XCNI_BIN")","mtu":1500,"stateDir":"$TMP/xcni-state","ipam":{"type":"host-local","ranges":[[{"subnet":"10.99.16.0/22"}]],"dataDir":"$TMP/ipam-xcni"}}
+{"cniVersion":"1.0.0","name":"xcb-xcni","type":"$(basename "$XCNI_BIN")","mtu":1500,"stateDir":"$TMP/xcni-state","pinDir":"$BENCH_PIN","ipam":{"type":"host-local","ranges":[[{"subnet":"10.99.16.0/22"}]],"dataDir":"$TMP/ipam-xcni"}}
 EOF
 cat >"$TMP/ptp.conf" <<EOF
 {"cniVersion":"1.0.0","name":"xcb-ptp","type":"$(basename "$PTP_BIN")","mtu":1500,"ipMasq":false,"stateDir":"$TMP/ptp-state","ipam":{"type":"host-local","ranges":[[{"subnet":"10.99.20.0/22"}]],"dataDir":"$TMP/ipam-ptp"}}

@@ -12,6 +12,8 @@ XCNI=$BUILD/xcni
 NODE=xcni-demo-node
 T=$(mktemp -d /tmp/xcni-demo.XXXXXX)
 SRV=
+PIN=/sys/fs/bpf/xcni-demo
+XCNID=
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 cleanup() {
@@ -20,6 +22,8 @@ cleanup() {
 		[ -e "/var/run/netns/xcni-demo-pod-$p" ] && cni DEL "$p" >/dev/null 2>&1
 		ip netns del "xcni-demo-pod-$p" 2>/dev/null
 	done
+	[ -n "$XCNID" ] && kill "$XCNID" 2>/dev/null && wait "$XCNID" 2>/dev/null
+	rm -rf "$PIN"
 	ip netns del "$NODE" 2>/dev/null
 	rm -rf "$T"
 }
@@ -32,6 +36,7 @@ cat >"$T/net.json" <<JSON
   "type": "xcni",
   "mtu": 1500,
   "stateDir": "$T/state",
+  "pinDir": "$PIN",
   "ipam": { "type": "host-local", "ranges": [[{ "subnet": "10.99.0.0/24" }]], "dataDir": "$T/ipam" }
 }
 JSON
@@ -45,6 +50,11 @@ pyget() { /usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; 
 
 ip netns add "$NODE"
 ip -n "$NODE" link set lo up
+say "xcnid: load and pin the data plane (from_pod, to_pod, maps) under $PIN"
+rm -rf "$PIN"
+nsenter --net="/var/run/netns/$NODE" "$BUILD/xcnid" --pin-dir "$PIN" --pod-cidr 10.99.0.0/24 &
+XCNID=$!
+for _ in $(seq 100); do [ -e "$PIN/prog_to_pod" ] && break; sleep 0.1; done
 say "network config (host-local IPAM, delegated through the CNI exec protocol)"
 cat "$T/net.json"
 
@@ -67,6 +77,11 @@ ip -n "$NODE" route
 
 say "pod-a pings pod-b (${IP[b]})"
 ip netns exec xcni-demo-pod-a ping -c 3 -i 0.2 -W 2 "${IP[b]}"
+
+say "xcnictl: endpoints, conntrack and per-reason counters from the live maps"
+"$BUILD/xcnictl" --pin-dir "$PIN" endpoint list
+"$BUILD/xcnictl" --pin-dir "$PIN" ct list
+"$BUILD/xcnictl" --pin-dir "$PIN" metrics
 
 say "TCP: pod-b serves, pod-a sends (iperf3, 2 s)"
 ip netns exec xcni-demo-pod-b iperf3 -s -1 -B "${IP[b]}" >/dev/null 2>&1 &

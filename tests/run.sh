@@ -15,6 +15,7 @@ suites=(
 	"xcnictl:bash tests/xcnictl/run.sh"
 	"cni-netns:bash tests/integration/cni.sh"
 	"cni-netns-tc:env ATTACH=tc bash tests/integration/cni.sh"
+	"xcnid-restart:bash tests/integration/restart.sh"
 	"libcni:bash tests/libcni/run.sh"
 	"cri:bash tests/cri/run.sh"
 )
