@@ -79,9 +79,9 @@ say "pod-a pings pod-b (${IP[b]})"
 ip netns exec xcni-demo-pod-a ping -c 3 -i 0.2 -W 2 "${IP[b]}"
 
 say "xcnictl: endpoints, conntrack and per-reason counters from the live maps"
-"$BUILD/xcnictl" --pin-dir "$PIN" endpoint list
-"$BUILD/xcnictl" --pin-dir "$PIN" ct list
-"$BUILD/xcnictl" --pin-dir "$PIN" metrics
+nsenter --net="/var/run/netns/$NODE" "$BUILD/xcnictl" --pin-dir "$PIN" endpoint list
+nsenter --net="/var/run/netns/$NODE" "$BUILD/xcnictl" --pin-dir "$PIN" ct list
+nsenter --net="/var/run/netns/$NODE" "$BUILD/xcnictl" --pin-dir "$PIN" metrics
 
 say "TCP: pod-b serves, pod-a sends (iperf3, 2 s)"
 ip netns exec xcni-demo-pod-b iperf3 -s -1 -B "${IP[b]}" >/dev/null 2>&1 &
