@@ -46,17 +46,9 @@ int from_pod(struct __sk_buff *skb)
 	__u32 ep_ip = 0, ep_id = 0;
 	int reason, verdict = TC_ACT_OK, ct;
 
-	cursor_init(&c, skb);
-	p.eth = cursor_take(&c, sizeof(struct ethhdr));
-	if (!p.eth) {
-		reason = XCNI_DROP_SHORT;
+	reason = pod_dev_start(skb, &c, &p, &src, &ep_ip);
+	if (reason)
 		goto out;
-	}
-	src = endpoint_of_dev(skb->ifindex, &ep_ip);
-	if (!src) {
-		reason = XCNI_DROP_NO_ENDPOINT;
-		goto out;
-	}
 	ep_id = src->ep_id;
 	if (!mac_eq(p.eth->h_source, src->pod_mac)) {
 		reason = XCNI_DROP_SPOOF_MAC;

@@ -25,17 +25,9 @@ int to_pod(struct __sk_buff *skb)
 	__u32 ep_ip = 0, ep_id = 0;
 	int reason, ct;
 
-	cursor_init(&c, skb);
-	p.eth = cursor_take(&c, sizeof(struct ethhdr));
-	if (!p.eth) {
-		reason = XCNI_DROP_SHORT;
+	reason = pod_dev_start(skb, &c, &p, &ep, &ep_ip);
+	if (reason)
 		goto out;
-	}
-	ep = endpoint_of_dev(skb->ifindex, &ep_ip);
-	if (!ep) {
-		reason = XCNI_DROP_NO_ENDPOINT;
-		goto out;
-	}
 	ep_id = ep->ep_id;
 	if (p.eth->h_proto == bpf_htons(ETH_P_ARP)) {
 		reason = XCNI_PASS_ARP;

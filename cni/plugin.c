@@ -555,6 +555,7 @@ static int drift(struct ctx *c, const char *fmt, const char *a, const char *b)
 static int cmd_check(struct ctx *c)
 {
 	json_t *prev = c->conf.prev_result, *ifs, *it, *ips, *routes, *ires = NULL;
+	struct xcni_dp dp = { .from_fd = -1, .to_fd = -1, .ep_fd = -1, .if_fd = -1 };
 	struct nl_link hl, pl;
 	struct netns ns;
 	char host_if[IF_NAMESIZE], mac[18];
@@ -566,6 +567,8 @@ static int cmd_check(struct ctx *c)
 		return cni_fail(&c->err, CNI_ERR_INVALID_CONFIG,
 				"network config: CHECK needs \"prevResult\"");
 	err = netns_open(c, &ns, c->env.netns);
+	if (!err)
+		err = xcni_dp_open(&dp, c->conf.pin_dir, &c->err);
 	if (err)
 		goto out;
 
@@ -640,18 +643,10 @@ static int cmd_check(struct ctx *c)
 			goto out;
 		}
 		{
-			struct xcni_dp dp;
 			struct xcni_endpoint ep;
-			int bad;
 
-			err = xcni_dp_open(&dp, c->conf.pin_dir, &c->err);
-			if (err)
-				goto out;
-			bad = xcni_dp_endpoint_get(&dp, ip, &ep) ||
-			      ep.ifindex != (__u32)hl.ifindex ||
-			      ep.ep_id != xcni_ep_id(c->env.container_id, c->env.ifname);
-			xcni_dp_close(&dp);
-			if (bad) {
+			if (xcni_dp_endpoint_get(&dp, ip, &ep) || ep.ifindex != (__u32)hl.ifindex ||
+			    ep.ep_id != xcni_ep_id(c->env.container_id, c->env.ifname)) {
 				err = drift(c, "endpoint map entry for %s missing or not %s's", addr,
 					    host_if);
 				goto out;
@@ -676,6 +671,7 @@ static int cmd_check(struct ctx *c)
 
 	err = ipam_call(c, "CHECK", c->env.container_id, c->env.ifname, c->env.netns, &ires);
 out:
+	xcni_dp_close(&dp);
 	json_decref(ires);
 	netns_close(&ns);
 	return err;
@@ -690,23 +686,23 @@ static int del_attachment(struct ctx *c, struct nl *host, const struct xcni_dp *
 	struct cni_proc p;
 	struct nl_link hl;
 	json_t *res = NULL;
-	int err, lerr = 0;
+	int err, lerr = 0, have_link;
 
 	/* Unregistering a netdev waits for RCU; let IPAM release meanwhile. */
 	err = ipam_start(c, &p, "DEL", cid, ifname, netns);
 	if (err)
 		return err;
 	xcni_host_ifname(cid, ifname, host_if);
+	have_link = nl_link_get(host, host_if, &hl) == 0;
 	if (dp) {
 		/* The record knows the IP even when the link is gone. */
 		uint32_t ip = state_ip(c, host_if);
-		int ifindex = nl_link_get(host, host_if, &hl) == 0 ? hl.ifindex : 0;
 
-		xcni_dp_detach(dp, ifindex, host_if);
+		xcni_dp_detach(dp, have_link ? hl.ifindex : 0, host_if);
 		if (ip)
 			xcni_dp_endpoint_del(dp, ip, xcni_ep_id(cid, ifname));
 	}
-	if (nl_link_get(host, host_if, &hl) == 0) {
+	if (have_link) {
 		/* Only a link this network made for this attachment is ours to delete. */
 		xcni_link_alias(c->conf.name, cid, ifname, want, sizeof(want));
 		if (xcni_link_alias_parse(hl.alias, c->conf.name, have_cid, sizeof(have_cid),

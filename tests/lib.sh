@@ -16,16 +16,23 @@ _t_fail=0
 ok() { _t_n=$((_t_n + 1)); _t_pass=$((_t_pass + 1)); echo "ok $_t_n - $*"; }
 not_ok() { _t_n=$((_t_n + 1)); _t_fail=$((_t_fail + 1)); echo "not ok $_t_n - $*"; }
 
-# check "description" command...: runs the command, records ok/not ok.
+# check "description" command...: runs the command, records ok/not ok. It runs
+# in this shell (output through a file, not $(...)), so a command may set
+# variables or start background processes the suite keeps, e.g. start_xcnid.
 check() {
 	local what=$1; shift
-	local out
-	if out=$("$@" 2>&1); then
+	local f rc
+	f=$(mktemp)
+	"$@" >"$f" 2>&1
+	rc=$?
+	if [ "$rc" -eq 0 ]; then
 		ok "$what"
 	else
 		not_ok "$what"
-		printf '%s\n' "$out" | sed 's/^/#   /' | head -n 40
+		sed 's/^/#   /' "$f" | head -n 40
 	fi
+	rm -f "$f"
+	return "$rc"
 }
 
 # check_fails "description" command...: the command must exit non-zero.

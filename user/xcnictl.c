@@ -219,12 +219,14 @@ static __u64 secs_since(__u64 now, __u64 ns)
 	return now > ns ? (now - ns) / 1000000000ULL : 0;
 }
 
+/* Prints the table (or the error that building it met) and frees it. */
 static int show(const struct ctx *c, struct ptable *t)
 {
 	int err = pt_print(t, stdout, c->json);
 
 	if (err)
 		pr_err("writing output: %s\n", strerror(-err));
+	pt_free(t);
 	return err;
 }
 
@@ -285,15 +287,9 @@ static int cmd_endpoint_list(const struct ctx *c, char **argv)
 		goto close;
 	n = sort_unique(recs, n, sizeof(*recs), ep_cmp);
 	t = pt_new(ep_cols, ARRAY_SIZE(ep_cols), 0);
-	if (!t) {
-		err = -ENOMEM;
-		goto free;
-	}
 	for (i = 0; i < n; i++)
 		ep_row(t, recs[i].ip, &recs[i].ep);
 	err = show(c, t);
-	pt_free(t);
-free:
 	free(recs);
 close:
 	close(fd);
@@ -322,13 +318,8 @@ static int cmd_endpoint_get(const struct ctx *c, char **argv)
 		goto close;
 	}
 	t = pt_new(ep_cols, ARRAY_SIZE(ep_cols), PT_RECORD);
-	if (!t) {
-		err = -ENOMEM;
-		goto close;
-	}
 	ep_row(t, ip, &ep);
 	err = show(c, t);
-	pt_free(t);
 close:
 	close(fd);
 	return err;
@@ -436,10 +427,6 @@ static int cmd_ct_list(const struct ctx *c, char **argv)
 	now = now_ns();
 	n = sort_unique(recs, n, sizeof(*recs), ct_cmp);
 	t = pt_new(ct_cols, ARRAY_SIZE(ct_cols), 0);
-	if (!t) {
-		err = -ENOMEM;
-		goto free;
-	}
 	for (i = 0; i < n; i++) {
 		const struct xcni_ct_key *k = &recs[i].k;
 		const struct xcni_ct_entry *e = &recs[i].e;
@@ -470,8 +457,6 @@ static int cmd_ct_list(const struct ctx *c, char **argv)
 		pt_uint(t, e->ep_id);
 	}
 	err = show(c, t);
-	pt_free(t);
-free:
 	free(recs);
 close:
 	close(fd);
@@ -513,10 +498,6 @@ static int cmd_metrics(const struct ctx *c, char **argv)
 		goto free;
 	}
 	t = pt_new(metric_cols, ARRAY_SIZE(metric_cols), 0);
-	if (!t) {
-		err = -ENOMEM;
-		goto close;
-	}
 	/* Reasons in enum order, fwd-local first. */
 	for (reason = XCNI_REASON_MAX; reason >= XCNI_REASON_MIN; reason--) {
 		const struct xcni_reason_info *ri = xcni_reason_info(reason);
@@ -548,9 +529,9 @@ static int cmd_metrics(const struct ctx *c, char **argv)
 		}
 	}
 	err = show(c, t);
+	t = NULL;
 free_t:
 	pt_free(t);
-close:
 	close(fd);
 free:
 	free(vals);
@@ -590,10 +571,6 @@ static int cmd_config(const struct ctx *c, char **argv)
 			cfg.abi_version, XCNI_ABI_VERSION,
 			cfg.abi_version ? "" : " (xcnid has not written it yet?)");
 	t = pt_new(config_cols, ARRAY_SIZE(config_cols), PT_RECORD);
-	if (!t) {
-		err = -ENOMEM;
-		goto close;
-	}
 	pt_uint(t, cfg.abi_version);
 	pt_uint(t, cfg.flags);
 	pt_strf(t, "%.*s", (int)strnlen(cfg.node_name, sizeof(cfg.node_name)), cfg.node_name);
@@ -606,7 +583,6 @@ static int cmd_config(const struct ctx *c, char **argv)
 		pt_null(t);
 	}
 	err = show(c, t);
-	pt_free(t);
 close:
 	close(fd);
 	return err;

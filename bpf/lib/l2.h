@@ -26,6 +26,23 @@ static __always_inline struct xcni_endpoint *endpoint_of_dev(__u32 ifindex, __u3
 	return bpf_map_lookup_elem(&xcni_endpoints, a);
 }
 
+/*
+ * The start every program on a pod's device shares: the Ethernet header and
+ * the endpoint behind the device. 0, or the drop reason.
+ */
+static __always_inline int pod_dev_start(struct __sk_buff *skb, struct cursor *c, struct pkt *p,
+					 struct xcni_endpoint **ep, __u32 *ep_ip)
+{
+	cursor_init(c, skb);
+	p->eth = cursor_take(c, sizeof(struct ethhdr));
+	if (!p->eth)
+		return XCNI_DROP_SHORT;
+	*ep = endpoint_of_dev(skb->ifindex, ep_ip);
+	if (!*ep)
+		return XCNI_DROP_NO_ENDPOINT;
+	return 0;
+}
+
 #define IP_OFF ETH_HLEN
 #define TTL_OFF (IP_OFF + offsetof(struct iphdr, ttl))
 #define IPCSUM_OFF (IP_OFF + offsetof(struct iphdr, check))
@@ -51,10 +68,13 @@ static __always_inline int l3_forward_rewrite(struct __sk_buff *skb, struct pkt 
 	if (bpf_skb_store_bytes(skb, TTL_OFF, &new.b[0], 1, 0) ||
 	    bpf_l3_csum_replace(skb, IPCSUM_OFF, old.word, new.word, 2))
 		return -1;
-	if (bpf_skb_store_bytes(skb, offsetof(struct ethhdr, h_dest), dst->pod_mac, ETH_ALEN, 0) ||
-	    bpf_skb_store_bytes(skb, offsetof(struct ethhdr, h_source), dst->host_mac, ETH_ALEN, 0))
-		return -1;
-	return 0;
+	/* Destination and source MAC are adjacent: one store writes both. */
+	__u8 macs[2 * ETH_ALEN];
+
+	__builtin_memcpy(macs, dst->pod_mac, ETH_ALEN);
+	__builtin_memcpy(macs + ETH_ALEN, dst->host_mac, ETH_ALEN);
+	return bpf_skb_store_bytes(skb, offsetof(struct ethhdr, h_dest), macs, sizeof(macs), 0) ?
+		       -1 : 0;
 }
 
 #endif

@@ -212,11 +212,8 @@ ptp) PCONF='{"type":"ptp","mtu":1400,"ipMasq":false,'$IPAM'}' ;;
 esac
 echo '{"cniVersion":"1.0.0","name":"'$NET_NAME'","plugins":['"$PCONF"']}' >"$T/cni-conf/10-$NET_NAME.conflist"
 if [ "$CRI_PLUGIN" = xcni ]; then
-	if start_xcnid "/sys/fs/bpf/$XCT_TAG" --pod-cidr "$SUBNET"; then
-		ok "xcnid started for this suite (pins under /sys/fs/bpf/$XCT_TAG)"
-	else
-		not_ok "xcnid started for this suite (pins under /sys/fs/bpf/$XCT_TAG)"
-	fi
+	check "xcnid started for this suite (pins under /sys/fs/bpf/$XCT_TAG)" \
+		start_xcnid "/sys/fs/bpf/$XCT_TAG" --pod-cidr "$SUBNET"
 fi
 
 # ---- containerd config ----------------------------------------------------

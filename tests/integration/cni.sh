@@ -99,11 +99,8 @@ check "  ... and leaves nothing behind" bash -c "! ip -n $XCT_TAG-early link sho
 cni STATUS "" "" <<<"$(conf 1.1.0)"
 check "STATUS before xcnid: not available (code 50)" bash -c "[ $RC -ne 0 ] && echo '$OUT' | grep -q '\"code\":50'"
 ip netns del "$XCT_TAG-early"
-if XCNID_NETNS=$NODE start_xcnid "$PIN" --pod-cidr "$SUBNET.0/24"; then
-	ok "xcnid starts and pins its programs under $PIN"
-else
-	not_ok "xcnid starts and pins its programs under $PIN"
-fi
+export XCNID_NETNS=$NODE
+check "xcnid starts and pins its programs under $PIN" start_xcnid "$PIN" --pod-cidr "$SUBNET.0/24"
 
 BASELINE=$(snapshot)
 

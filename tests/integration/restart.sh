@@ -32,7 +32,7 @@ ctl() { "$BUILD/xcnictl" --pin-dir "$PIN" "$@"; }
 
 ip netns add "$NODE"
 export XCNID_NETNS=$NODE
-if start_xcnid "$PIN" --pod-cidr "$SUBNET.0/24"; then ok "xcnid started"; else not_ok "xcnid started"; finish; exit 1; fi
+check "xcnid started" start_xcnid "$PIN" --pod-cidr "$SUBNET.0/24" || { finish; exit 1; }
 for p in pa pb; do
 	ip netns add "$XCT_TAG-$p"
 	ip -n "$XCT_TAG-$p" link set lo up
@@ -56,11 +56,7 @@ for round in 1 2; do
 	check "round $round: programs and maps stay pinned while no xcnid runs" \
 		test -e "$PIN/prog_from_pod" -a -e "$PIN/xcni_ct"
 	sleep 0.5
-	if start_xcnid "$PIN" --pod-cidr "$SUBNET.0/24"; then
-		ok "round $round: a new xcnid took over"
-	else
-		not_ok "round $round: a new xcnid took over"
-	fi
+	check "round $round: a new xcnid took over" start_xcnid "$PIN" --pod-cidr "$SUBNET.0/24"
 	sleep 1
 done
 wait "$CLI"

@@ -210,11 +210,8 @@ cat >"$TMP/net.conflist" <<EOF
 EOF
 CONF=$TMP/net.conflist
 if [ "$PLUGIN" = xcni ]; then
-	if start_xcnid "/sys/fs/bpf/$XCT_TAG" --pod-cidr "$SUBNET"; then
-		ok "xcnid started for this suite (pins under /sys/fs/bpf/$XCT_TAG)"
-	else
-		not_ok "xcnid started for this suite (pins under /sys/fs/bpf/$XCT_TAG)"
-	fi
+	check "xcnid started for this suite (pins under /sys/fs/bpf/$XCT_TAG)" \
+		start_xcnid "/sys/fs/bpf/$XCT_TAG" --pod-cidr "$SUBNET"
 fi
 
 check "validate: every plugin of the chain supports cniVersion 1.0.0" "$TOOL" validate "$CONF"

@@ -61,7 +61,7 @@ static struct cell *push(struct ptable *t, unsigned int types)
 {
 	struct cell *c;
 
-	if (t->err)
+	if (!t || t->err)
 		return NULL;
 	if (!(types & 1u << t->cols[t->ncells % t->ncols].type)) {
 		t->err = -EINVAL; /* a view bug: the cell does not fit its column */
@@ -292,6 +292,8 @@ int pt_print(const struct ptable *t, FILE *f, bool json)
 {
 	int err;
 
+	if (!t)
+		return -ENOMEM; /* pt_new() failed: the cells went nowhere */
 	if (t->err)
 		return t->err;
 	if (t->ncells % t->ncols || (t->flags & PT_RECORD && pt_rows(t) != 1))

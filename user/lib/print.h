@@ -33,6 +33,7 @@ struct pt_col {
 
 struct ptable;
 
+/* NULL on failure; the cell functions then do nothing and pt_print() says -ENOMEM. */
 struct ptable *pt_new(const struct pt_col *cols, unsigned int ncols, unsigned int flags);
 void pt_free(struct ptable *t);
 
