@@ -393,7 +393,7 @@ static int cmd_add(struct ctx *c)
 	have_link = 1;
 	err = nl_link_get(&ns.host, a.host_if, &hl);
 	if (!err)
-		err = nl_link_up(&ns.host, hl.ifindex, alias);
+		err = nl_link_up_ipv4(&ns.host, hl.ifindex, alias);
 	if (err) {
 		nl_fail(c, &ns.host, err, "set up host veth");
 		goto undo;
@@ -401,7 +401,7 @@ static int cmd_add(struct ctx *c)
 	memcpy(a.host_mac, hl.mac, 6);
 	err = nl_link_get(&ns.pod, a.pod_if, &pl);
 	if (!err)
-		err = nl_link_up(&ns.pod, pl.ifindex, NULL);
+		err = nl_link_up_ipv4(&ns.pod, pl.ifindex, NULL);
 	if (err) {
 		nl_fail(c, &ns.pod, err, "set up pod interface");
 		goto undo;

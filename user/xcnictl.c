@@ -17,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <signal.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
@@ -29,13 +30,15 @@
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Command options, so each command can say which ones it takes. */
-enum { OPT_IP = 1 << 0, OPT_ALL = 1 << 1 };
+enum { OPT_IP = 1 << 0, OPT_ALL = 1 << 1, OPT_COUNT = 1 << 2, OPT_TIMEOUT = 1 << 3 };
 
 struct ctx {
 	const char *pin_dir;
 	bool json;
 	unsigned int opts; /* OPT_* given on the command line */
 	const char *ip; /* --ip */
+	unsigned long count; /* --count: stop after this many events */
+	unsigned long timeout_ms; /* --timeout-ms: stop after this long */
 };
 
 /* ---- maps ------------------------------------------------------------ */
@@ -56,6 +59,9 @@ static const struct map_spec m_ct = {
 static const struct map_spec m_metrics = {
 	"xcni_metrics", BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32), sizeof(struct xcni_metric),
 	XCNI_NR_METRICS
+};
+static const struct map_spec m_events = {
+	"xcni_events", BPF_MAP_TYPE_RINGBUF, 0, 0, 0
 };
 static const struct map_spec m_config = {
 	"xcni_config", BPF_MAP_TYPE_ARRAY, sizeof(__u32), sizeof(struct xcni_config), 1
@@ -538,6 +544,126 @@ free:
 	return err;
 }
 
+/* ---- monitor --------------------------------------------------------- */
+
+static const struct pt_col event_cols[] = {
+	{ "TIME", NULL, PT_STR },
+	{ NULL, "time_ns", PT_UINT },
+	{ "REASON", "reason", PT_STR },
+	{ NULL, "code", PT_INT },
+	{ "DIRECTION", "direction", PT_STR },
+	{ "EP-ID", "ep_id", PT_UINT },
+	{ "IFINDEX", "ifindex", PT_UINT },
+	{ "PROTO", "proto", PT_STR },
+	{ "SRC", NULL, PT_STR },
+	{ "DST", NULL, PT_STR },
+	{ NULL, "saddr", PT_STR },
+	{ NULL, "sport", PT_UINT },
+	{ NULL, "daddr", PT_STR },
+	{ NULL, "dport", PT_UINT },
+	{ "LEN", "len", PT_UINT },
+};
+
+static volatile sig_atomic_t monitor_stop;
+
+static void on_sigint(int sig)
+{
+	(void)sig;
+	monitor_stop = 1;
+}
+
+struct monitor {
+	const struct ctx *c;
+	struct ptable *t;
+	unsigned long seen;
+	int err;
+};
+
+static int on_event(void *arg, void *data, size_t len)
+{
+	struct monitor *m = arg;
+	const struct xcni_event *ev = data;
+	const struct xcni_reason_info *ri;
+	char buf[INET_ADDRSTRLEN];
+	const char *s;
+
+	if (len < sizeof(*ev))
+		return 0;
+	ri = xcni_reason_info(ev->reason);
+	pt_strf(m->t, "%llu.%06llu", (unsigned long long)(ev->ts_ns / 1000000000ULL),
+		(unsigned long long)(ev->ts_ns % 1000000000ULL / 1000));
+	pt_uint(m->t, ev->ts_ns);
+	if (ri)
+		pt_str(m->t, ri->name);
+	else
+		pt_strf(m->t, "reason%d", ev->reason);
+	pt_int(m->t, ev->reason);
+	pt_str(m->t, xcni_dir_name(ev->dir));
+	pt_uint(m->t, ev->ep_id);
+	pt_uint(m->t, ev->ifindex);
+	if ((s = proto_name(ev->proto)))
+		pt_str(m->t, s);
+	else
+		pt_strf(m->t, "%u", ev->proto);
+	pt_addr_port(m->t, ev->proto, ev->saddr, ev->sport);
+	pt_addr_port(m->t, ev->proto, ev->daddr, ev->dport);
+	pt_str(m->t, ip_str(ev->saddr, buf));
+	pt_uint(m->t, ntohs(ev->sport));
+	pt_str(m->t, ip_str(ev->daddr, buf));
+	pt_uint(m->t, ntohs(ev->dport));
+	pt_uint(m->t, ev->len);
+	m->err = pt_flush(m->t, stdout, m->c->json);
+	m->seen++;
+	/* Non-zero ends ring_buffer__poll(): the count is reached or output failed. */
+	return m->err ? m->err : (m->c->count && m->seen >= m->c->count);
+}
+
+static int cmd_monitor(const struct ctx *c, char **argv)
+{
+	struct monitor m = { .c = c };
+	struct ring_buffer *rb = NULL;
+	__u64 deadline = 0;
+	int fd, err = 0;
+
+	(void)argv;
+	fd = map_open(c, &m_events);
+	if (fd < 0)
+		return fd;
+	m.t = pt_new(event_cols, ARRAY_SIZE(event_cols), 0);
+	rb = ring_buffer__new(fd, on_event, &m, NULL);
+	if (!rb || !m.t) {
+		err = rb ? -ENOMEM : -errno;
+		pr_err("%s: %s\n", m_events.name, strerror(-err));
+		goto out;
+	}
+	if (c->opts & OPT_TIMEOUT)
+		deadline = now_ns() + (__u64)c->timeout_ms * 1000000ULL;
+	signal(SIGINT, on_sigint);
+	signal(SIGTERM, on_sigint);
+	/* Short polls, so a signal or the deadline ends the stream promptly. */
+	while (!monitor_stop && (!deadline || now_ns() < deadline)) {
+		err = ring_buffer__poll(rb, 100);
+		if (err == -EINTR) {
+			err = 0;
+			continue;
+		}
+		if (err < 0 || m.err || (c->count && m.seen >= c->count))
+			break;
+		err = 0;
+	}
+	if (m.err)
+		err = m.err;
+	if (err < 0)
+		pr_err("%s: %s\n", m_events.name, strerror(-err));
+	else
+		err = 0;
+out:
+	ring_buffer__free(rb);
+	pt_free(m.t);
+	close(fd);
+	return err;
+}
+
 /* ---- config ---------------------------------------------------------- */
 
 static const struct pt_col config_cols[] = {
@@ -613,6 +739,12 @@ static const struct cmd {
 	  "Packets and bytes summed over all CPUs; only non-zero rows by default.\n\n"
 	  "  --all     also the reasons nothing has been counted for" },
 	{ "config", NULL, cmd_config, 0, 0, "", "Show the node configuration xcnid wrote." },
+	{ "monitor", NULL, cmd_monitor, 0, OPT_COUNT | OPT_TIMEOUT, "[--count N] [--timeout-ms MS]",
+	  "Stream drop events as the data plane reports them.\n\n"
+	  "One line per event (with --json, one object per line) until Ctrl-C.\n"
+	  "TIME is seconds since boot (CLOCK_MONOTONIC).\n\n"
+	  "  --count N         stop after N events\n"
+	  "  --timeout-ms MS   stop after MS milliseconds" },
 };
 
 /* "ct list [--ip IP]" */
@@ -676,6 +808,8 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ "ip", required_argument, NULL, 'I' },
 		{ "all", no_argument, NULL, 'A' },
+		{ "count", required_argument, NULL, 'C' },
+		{ "timeout-ms", required_argument, NULL, 'T' },
 		{}
 	};
 	struct ctx c = { .pin_dir = getenv("XCNI_PIN_DIR") };
@@ -711,6 +845,25 @@ int main(int argc, char **argv)
 		case 'A':
 			c.opts |= OPT_ALL;
 			break;
+		case 'C':
+		case 'T': {
+			char *end;
+			unsigned long v = strtoul(optarg, &end, 10);
+
+			if (!*optarg || *end || *optarg == '-') {
+				pr_err("--%s %s: not a number\n", opt == 'C' ? "count" : "timeout-ms",
+				       optarg);
+				return 2;
+			}
+			if (opt == 'C') {
+				c.opts |= OPT_COUNT;
+				c.count = v;
+			} else {
+				c.opts |= OPT_TIMEOUT;
+				c.timeout_ms = v;
+			}
+			break;
+		}
 		default:
 			usage(stderr, NULL);
 			return 2;

@@ -191,7 +191,7 @@ int nl_link_del(struct nl *nl, int ifindex)
 	return nl_talk(nl, nlh, NULL, NULL);
 }
 
-int nl_link_up(struct nl *nl, int ifindex, const char *alias)
+static int link_up(struct nl *nl, int ifindex, const char *alias, int ipv4_only)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct nlmsghdr *nlh;
@@ -206,7 +206,25 @@ int nl_link_up(struct nl *nl, int ifindex, const char *alias)
 	/* The kernel ignores IFLA_IFALIAS when creating a link, so it is set here. */
 	if (alias && *alias)
 		mnl_attr_put_strz(nlh, IFLA_IFALIAS, alias);
+	if (ipv4_only) {
+		struct nlattr *af = mnl_attr_nest_start(nlh, IFLA_AF_SPEC);
+		struct nlattr *in6 = mnl_attr_nest_start(nlh, AF_INET6);
+
+		mnl_attr_put_u8(nlh, IFLA_INET6_ADDR_GEN_MODE, IN6_ADDR_GEN_MODE_NONE);
+		mnl_attr_nest_end(nlh, in6);
+		mnl_attr_nest_end(nlh, af);
+	}
 	return nl_talk(nl, nlh, NULL, NULL);
+}
+
+int nl_link_up(struct nl *nl, int ifindex, const char *alias)
+{
+	return link_up(nl, ifindex, alias, 0);
+}
+
+int nl_link_up_ipv4(struct nl *nl, int ifindex, const char *alias)
+{
+	return link_up(nl, ifindex, alias, 1);
 }
 
 static int link_attr_cb(const struct nlattr *a, void *data)

@@ -50,6 +50,11 @@ int nl_link_del(struct nl *nl, int ifindex);
 int nl_link_get(struct nl *nl, const char *name, struct nl_link *out);
 /* Sets the link up and, if alias is not NULL, its alias. */
 int nl_link_up(struct nl *nl, int ifindex, const char *alias);
+/*
+ * The same, for a link that carries IPv4 only: no IPv6 link-local address is
+ * generated, so the link sends no router solicitations or neighbour discovery.
+ */
+int nl_link_up_ipv4(struct nl *nl, int ifindex, const char *alias);
 typedef int (*nl_link_cb)(const struct nl_link *l, void *arg);
 int nl_link_dump(struct nl *nl, nl_link_cb cb, void *arg);
 

@@ -24,6 +24,7 @@ struct ptable {
 	struct cell *cells;
 	size_t ncells, cap;
 	int err; /* first failure, returned by pt_print() */
+	size_t *w; /* pt_flush(): column widths so far; the header went out */
 };
 
 struct ptable *pt_new(const struct pt_col *cols, unsigned int ncols, unsigned int flags)
@@ -43,16 +44,21 @@ struct ptable *pt_new(const struct pt_col *cols, unsigned int ncols, unsigned in
 	return t;
 }
 
+static void drop_cells(struct ptable *t)
+{
+	for (size_t i = 0; i < t->ncells; i++)
+		if (t->cols[i % t->ncols].type == PT_STR && !t->cells[i].null)
+			free(t->cells[i].s);
+	t->ncells = 0;
+}
+
 void pt_free(struct ptable *t)
 {
-	size_t i;
-
 	if (!t)
 		return;
-	for (i = 0; i < t->ncells; i++)
-		if (!t->cells[i].null && t->cols[i % t->ncols].type == PT_STR)
-			free(t->cells[i].s);
+	drop_cells(t);
 	free(t->cells);
+	free(t->w);
 	free(t);
 }
 
@@ -305,6 +311,69 @@ int pt_print(const struct ptable *t, FILE *f, bool json)
 	else
 		err = print_table(t, f);
 	if (!err && (fflush(f) == EOF || ferror(f)))
+		err = -EIO;
+	return err;
+}
+
+/* One text row; row -1 is the header. Widths only grow, so columns stay aligned
+ * as long as no cell is wider than those before it. */
+static void stream_row(struct ptable *t, FILE *f, ssize_t r)
+{
+	unsigned int i;
+	int first = 1;
+	char buf[24];
+
+	for (i = 0; i < t->ncols; i++) {
+		const char *s;
+		size_t len;
+
+		if (!t->cols[i].title)
+			continue;
+		s = r < 0 ? t->cols[i].title : cell_text(t, r * t->ncols + i, buf);
+		len = strlen(s);
+		if (len > t->w[i])
+			t->w[i] = len;
+		if (!first)
+			fputs("  ", f);
+		first = 0;
+		fprintf(f, t->cols[i].type == PT_STR ? "%-*s" : "%*s", (int)t->w[i], s);
+	}
+	fputc('\n', f);
+}
+
+int pt_flush(struct ptable *t, FILE *f, bool json)
+{
+	size_t r, nrows;
+	int err = 0;
+
+	if (!t)
+		return -ENOMEM;
+	if (t->err)
+		return t->err;
+	nrows = pt_rows(t);
+	if (!json && !t->w) {
+		t->w = calloc(t->ncols, sizeof(*t->w));
+		if (!t->w)
+			return -ENOMEM;
+		for (unsigned int i = 0; i < t->ncols; i++)
+			t->w[i] = t->cols[i].title ? strlen(t->cols[i].title) : 0;
+		stream_row(t, f, -1);
+	}
+	for (r = 0; r < nrows && !err; r++) {
+		if (json) {
+			json_t *o = row_json(t, r);
+
+			if (!o || json_dumpf(o, f, JSON_COMPACT) || fputc('\n', f) == EOF)
+				err = o ? -EIO : -EINVAL;
+			json_decref(o);
+		} else {
+			stream_row(t, f, (ssize_t)r);
+		}
+	}
+	/* Cells of a row not yet complete stay for the next call. */
+	if (t->ncells % t->ncols == 0)
+		drop_cells(t);
+	if (!err && fflush(f))
 		err = -EIO;
 	return err;
 }

@@ -47,5 +47,11 @@ void pt_int(struct ptable *t, int64_t v);
 size_t pt_rows(const struct ptable *t);
 /* 0, or the first error of building or writing the table (-errno). */
 int pt_print(const struct ptable *t, FILE *f, bool json);
+/*
+ * For streams (xcnictl monitor): writes the rows added since the last call and
+ * drops them. Text: a header once, then one line per row; JSON: one object per
+ * line (JSON Lines).
+ */
+int pt_flush(struct ptable *t, FILE *f, bool json);
 
 #endif

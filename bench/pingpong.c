@@ -1,0 +1,241 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * pingpong: 1-byte TCP request/response latency, for bench/pod-throughput.sh.
+ *
+ *   pingpong server -b ADDR -p PORT
+ *       Accepts connections one after another and echoes every byte back
+ *       until the peer closes. Runs until killed.
+ *
+ *   pingpong client -c ADDR -p PORT [-n N] [-w WARMUP] [-t TIMEOUT_S]
+ *       One connection (TCP_NODELAY on both ends), WARMUP uncounted round
+ *       trips, then N counted ones: write 1 byte, read 1 byte. Each round
+ *       trip is timed with CLOCK_MONOTONIC. Prints one line:
+ *         n=N p50_us=.. p99_us=.. mean_us=.. min_us=.. max_us=..
+ *       Percentiles are nearest-rank over the N round-trip times (full RTT,
+ *       not RTT/2). Exits non-zero on any error or after TIMEOUT_S seconds
+ *       in total (default 60).
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+static void usage(void)
+{
+	fprintf(stderr,
+		"usage: pingpong server -b ADDR -p PORT\n"
+		"       pingpong client -c ADDR -p PORT [-n N] [-w WARMUP] [-t TIMEOUT_S]\n");
+	exit(2);
+}
+
+static long parse_long(const char *s, long lo, long hi, const char *what)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *s == '\0' || *end != '\0' || v < lo || v > hi) {
+		fprintf(stderr, "pingpong: bad %s '%s' (%ld..%ld)\n", what, s, lo, hi);
+		exit(2);
+	}
+	return v;
+}
+
+static void set_nodelay(int fd)
+{
+	int one = 1;
+
+	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0) {
+		perror("pingpong: TCP_NODELAY");
+		exit(1);
+	}
+}
+
+static void set_rcvtimeo(int fd, int sec)
+{
+	struct timeval tv = { .tv_sec = sec };
+
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0) {
+		perror("pingpong: SO_RCVTIMEO");
+		exit(1);
+	}
+}
+
+/* One byte each way; returns 0 on success, 1 on EOF, -1 on error. */
+static int xfer(int fd, char *c, int send_first)
+{
+	ssize_t n;
+
+	for (int step = 0; step < 2; step++) {
+		int sending = (step == 0) == send_first;
+
+		do {
+			n = sending ? send(fd, c, 1, MSG_NOSIGNAL) : recv(fd, c, 1, 0);
+		} while (n < 0 && errno == EINTR);
+		if (n == 0)
+			return 1;
+		if (n < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int run_server(struct sockaddr_in *sa)
+{
+	int one = 1;
+	int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (lfd < 0 || setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0) {
+		perror("pingpong: socket");
+		return 1;
+	}
+	if (bind(lfd, (struct sockaddr *)sa, sizeof(*sa)) < 0 || listen(lfd, 8) < 0) {
+		perror("pingpong: bind/listen");
+		return 1;
+	}
+	for (;;) {
+		int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+		char c;
+		int r;
+
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			perror("pingpong: accept");
+			return 1;
+		}
+		set_nodelay(fd);
+		set_rcvtimeo(fd, 30); /* a vanished client can't wedge the server */
+		while ((r = xfer(fd, &c, 0)) == 0)
+			;
+		if (r < 0 && errno != ECONNRESET)
+			perror("pingpong: echo");
+		close(fd);
+	}
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	unsigned long long x = *(const unsigned long long *)a;
+	unsigned long long y = *(const unsigned long long *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Nearest-rank percentile of sorted v[0..n-1]. */
+static unsigned long long pct(const unsigned long long *v, long n, double p)
+{
+	long rank = (long)(p / 100.0 * (double)n + 0.999999999);
+
+	if (rank < 1)
+		rank = 1;
+	if (rank > n)
+		rank = n;
+	return v[rank - 1];
+}
+
+static int run_client(struct sockaddr_in *sa, long n, long warmup, int timeout)
+{
+	unsigned long long *ns = calloc((size_t)n, sizeof(*ns));
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	double sum = 0;
+	char c = 'x';
+
+	if (!ns || fd < 0) {
+		perror("pingpong: setup");
+		return 1;
+	}
+	alarm((unsigned)timeout); /* default action: terminate */
+	set_rcvtimeo(fd, timeout);
+	set_nodelay(fd);
+	if (connect(fd, (struct sockaddr *)sa, sizeof(*sa)) < 0) {
+		perror("pingpong: connect");
+		return 1;
+	}
+	for (long i = 0; i < warmup + n; i++) {
+		struct timespec t0, t1;
+		int r;
+
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		r = xfer(fd, &c, 1);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		if (r != 0) {
+			fprintf(stderr, "pingpong: round trip %ld: %s\n", i,
+				r > 0 ? "server closed the connection" : strerror(errno));
+			return 1;
+		}
+		if (i >= warmup) {
+			unsigned long long d = (unsigned long long)(t1.tv_sec - t0.tv_sec) * 1000000000ULL +
+					       (unsigned long long)t1.tv_nsec -
+					       (unsigned long long)t0.tv_nsec;
+			ns[i - warmup] = d;
+			sum += (double)d;
+		}
+	}
+	close(fd);
+	qsort(ns, (size_t)n, sizeof(*ns), cmp_u64);
+	printf("n=%ld p50_us=%.2f p99_us=%.2f mean_us=%.2f min_us=%.2f max_us=%.2f\n", n,
+	       pct(ns, n, 50) / 1e3, pct(ns, n, 99) / 1e3, sum / (double)n / 1e3, ns[0] / 1e3,
+	       ns[n - 1] / 1e3);
+	free(ns);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	const char *addr = NULL;
+	long port = 0, n = 20000, warmup = 1000, timeout = 60;
+	int server, opt;
+
+	if (argc < 2)
+		usage();
+	if (!strcmp(argv[1], "server"))
+		server = 1;
+	else if (!strcmp(argv[1], "client"))
+		server = 0;
+	else
+		usage();
+	optind = 2;
+	while ((opt = getopt(argc, argv, "b:c:p:n:w:t:")) != -1) {
+		switch (opt) {
+		case 'b':
+		case 'c':
+			addr = optarg;
+			break;
+		case 'p':
+			port = parse_long(optarg, 1, 65535, "port");
+			break;
+		case 'n':
+			n = parse_long(optarg, 1, 10000000, "N");
+			break;
+		case 'w':
+			warmup = parse_long(optarg, 0, 10000000, "warm-up");
+			break;
+		case 't':
+			timeout = parse_long(optarg, 1, 3600, "timeout");
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc || !addr || !port)
+		usage();
+	if (inet_pton(AF_INET, addr, &sa.sin_addr) != 1) {
+		fprintf(stderr, "pingpong: bad IPv4 address '%s'\n", addr);
+		return 2;
+	}
+	sa.sin_port = htons((unsigned short)port);
+	signal(SIGPIPE, SIG_IGN);
+	return server ? run_server(&sa) : run_client(&sa, n, warmup, (int)timeout);
+}
