@@ -204,23 +204,27 @@ build_setup() {
 	say "$s: pods ${IP[$s-a]} -> ${IP[$s-b]} ready (node netns $node)"
 }
 
-metric_fwd_local() { # packets xcni redirected pod-to-pod so far
+metric_fwd_local() { # "packets bytes" xcni redirected pod-to-pod so far
 	nsenter --net="/var/run/netns/$(node_ns xcni)" "$XCNICTL_BIN" --pin-dir "$PIN" --json metrics |
 		python3 -c '
 import json, sys
-def walk(o):
+def rows(o):  # the metric rows, wherever the print layer nests them
     if isinstance(o, dict):
-        if any(v == "fwd-local" for v in o.values()):
-            yield sum(v for k, v in o.items() if "packet" in k and isinstance(v, int))
-        for v in o.values(): yield from walk(v)
+        if o.get("reason") == "fwd-local":
+            yield o
+        else:
+            for v in o.values(): yield from rows(v)
     elif isinstance(o, list):
-        for v in o: yield from walk(v)
-print(sum(walk(json.load(sys.stdin))))'
+        for v in o: yield from rows(v)
+rs = list(rows(json.load(sys.stdin)))
+print(sum(r["packets"] for r in rs), sum(r["bytes"] for r in rs))'
 }
 
 for s in "${SETUPS[@]}"; do build_setup "$s"; done
 
-fwd0=$(metric_fwd_local) || die "xcni: reading xcnictl metrics failed"
+read -r fwd_pk0 fwd_by0 < <(metric_fwd_local) && [[ -n $fwd_by0 ]] ||
+	die "xcni: reading xcnictl metrics failed"
+xcni_bytes=0 # TCP payload iperf3 delivered through xcni, all rounds
 
 # Rounds: every setup once per round, the order rotating, so machine noise
 # (other jobs, CPU frequency) is spread over all three.
@@ -232,11 +236,13 @@ for ((r = 0; r < ROUNDS; r++)); do
 		timeout $((SECS + 30)) ip netns exec "$a" iperf3 -c "${IP[$s-b]}" -p $IPERF_PORT \
 			-t "$SECS" -J >"$TMP/iperf3.json" 2>&1 ||
 			{ cat "$TMP/iperf3.json" >&2; die "$s: iperf3 client failed (round $((r + 1)))"; }
-		read -r gbps retr < <(python3 -c '
+		read -r gbps retr bytes < <(python3 -c '
 import json, sys
 e = json.load(open(sys.argv[1]))["end"]
-print("%.3f %d" % (e["sum_received"]["bits_per_second"] / 1e9, e["sum_sent"].get("retransmits", 0)))' "$TMP/iperf3.json") ||
-			die "$s: cannot parse iperf3 output (round $((r + 1)))"
+rx = e["sum_received"]
+print("%.3f %d %d" % (rx["bits_per_second"] / 1e9, e["sum_sent"].get("retransmits", 0), rx["bytes"]))' "$TMP/iperf3.json") &&
+			[[ -n $bytes ]] || die "$s: cannot parse iperf3 output (round $((r + 1)))"
+		[[ $s != xcni ]] || xcni_bytes=$((xcni_bytes + bytes))
 		pp=$(timeout 120 ip netns exec "$a" "$PINGPONG" client -c "${IP[$s-b]}" -p $PP_PORT \
 			-n "$PP_N" -w "$PP_WARMUP" -t 100) || die "$s: pingpong client failed (round $((r + 1)))"
 		p50=$(sed -E 's/.*p50_us=([0-9.]+).*/\1/' <<<"$pp")
@@ -246,11 +252,14 @@ print("%.3f %d" % (e["sum_received"]["bits_per_second"] / 1e9, e["sum_sent"].get
 	done
 done
 
-fwd1=$(metric_fwd_local) || die "xcni: reading xcnictl metrics failed"
-# A 5 s TCP stream is hundreds of thousands of segments: if xcni's from_pod
-# did not redirect them, the xcni column measured the host stack instead.
-fwd=$((fwd1 - fwd0))
-((fwd >= 10000 * ROUNDS)) || die "xcni: only $fwd packets counted fwd-local; traffic did not take the eBPF redirect"
+read -r fwd_pk1 fwd_by1 < <(metric_fwd_local) && [[ -n $fwd_by1 ]] ||
+	die "xcni: reading xcnictl metrics failed"
+# Every data segment pod a -> pod b must have been counted fwd-local by
+# from_pod (bpf_redirect_peer). Otherwise the xcni column measured the host
+# stack: fail rather than print a misleading table.
+fwd=$((fwd_pk1 - fwd_pk0))
+((fwd_by1 - fwd_by0 >= xcni_bytes)) ||
+	die "xcni: fwd-local counted $((fwd_by1 - fwd_by0)) bytes, iperf3 moved $xcni_bytes: traffic did not take the eBPF redirect"
 
 python3 - "$TMP/results.tsv" "$BUILD/bench-pod-throughput.json" "$ROUNDS" "$SECS" "$PP_N" "$PP_WARMUP" "$fwd" <<'PY'
 import csv, json, statistics, sys

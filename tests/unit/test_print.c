@@ -190,6 +190,59 @@ static void every_reason_has_a_unique_name(void **state)
 	assert_null(xcni_dir_name(XCNI_NR_DIRS));
 }
 
+/* pt_flush() into a string the caller frees. */
+static char *flush(struct ptable *t, FILE **f, char **buf, bool json)
+{
+	assert_int_equal(pt_flush(t, *f, json), 0);
+	fflush(*f);
+	return strdup(*buf);
+}
+
+static void stream_writes_only_new_rows(void **state)
+{
+	static const struct pt_col sc[] = {
+		{ "REASON", "reason", PT_STR },
+		{ "LEN", "len", PT_UINT },
+	};
+	struct ptable *t = pt_new(sc, 2, 0);
+	char *buf = NULL, *out;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	(void)state;
+	pt_str(t, "drop-spoof-ip");
+	pt_uint(t, 98);
+	out = flush(t, &f, &buf, false);
+	assert_string_equal(out, "REASON  LEN\ndrop-spoof-ip   98\n");
+	free(out);
+	pt_str(t, "drop-short");
+	pt_uint(t, 1500);
+	out = flush(t, &f, &buf, false);
+	/* The header once; the new row only; widths never shrink. */
+	assert_string_equal(out, "REASON  LEN\ndrop-spoof-ip   98\ndrop-short     1500\n");
+	free(out);
+	fclose(f);
+	pt_free(t);
+	free(buf);
+
+	t = pt_new(sc, 2, 0);
+	buf = NULL;
+	f = open_memstream(&buf, &len);
+	pt_str(t, "a");
+	pt_uint(t, 1);
+	pt_str(t, "b");
+	out = flush(t, &f, &buf, true);
+	assert_string_equal(out, "{\"reason\":\"a\",\"len\":1}\n");
+	free(out);
+	pt_uint(t, 2); /* completes the row kept from before */
+	out = flush(t, &f, &buf, true);
+	assert_string_equal(out, "{\"reason\":\"a\",\"len\":1}\n{\"reason\":\"b\",\"len\":2}\n");
+	free(out);
+	fclose(f);
+	pt_free(t);
+	free(buf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -200,6 +253,7 @@ int main(void)
 		cmocka_unit_test(big_unsigned_stays_a_number),
 		cmocka_unit_test(view_bugs_are_errors),
 		cmocka_unit_test(every_reason_has_a_unique_name),
+		cmocka_unit_test(stream_writes_only_new_rows),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

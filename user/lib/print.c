@@ -44,19 +44,21 @@ struct ptable *pt_new(const struct pt_col *cols, unsigned int ncols, unsigned in
 	return t;
 }
 
-static void drop_cells(struct ptable *t)
+/* Drops the first n cells; the rest move to the front. */
+static void drop_cells(struct ptable *t, size_t n)
 {
-	for (size_t i = 0; i < t->ncells; i++)
+	for (size_t i = 0; i < n; i++)
 		if (t->cols[i % t->ncols].type == PT_STR && !t->cells[i].null)
 			free(t->cells[i].s);
-	t->ncells = 0;
+	memmove(t->cells, t->cells + n, (t->ncells - n) * sizeof(*t->cells));
+	t->ncells -= n;
 }
 
 void pt_free(struct ptable *t)
 {
 	if (!t)
 		return;
-	drop_cells(t);
+	drop_cells(t, t->ncells);
 	free(t->cells);
 	free(t->w);
 	free(t);
@@ -371,8 +373,7 @@ int pt_flush(struct ptable *t, FILE *f, bool json)
 		}
 	}
 	/* Cells of a row not yet complete stay for the next call. */
-	if (t->ncells % t->ncols == 0)
-		drop_cells(t);
+	drop_cells(t, nrows * t->ncols);
 	if (!err && fflush(f))
 		err = -EIO;
 	return err;
