@@ -4,12 +4,14 @@
 # Same-node pod-to-pod throughput and latency: xcni vs bridge vs ptp.
 # See bench/README.md.  Must run as root.
 #
-#   bash bench/pod-throughput.sh [-r ROUNDS] [-t SECONDS] [-n N] [-w WARMUP]
+#   bash bench/pod-throughput.sh [-r ROUNDS] [-t SECONDS] [-n N] [-w WARMUP] [-U]
 #
 #   -r  rounds; each round measures every setup once (default 3)
 #   -t  iperf3 duration per measurement, seconds (default 5)
 #   -n  ping-pong round trips per measurement (default 20000)
 #   -w  ping-pong warm-up round trips, not counted (default 2000)
+#   -U  don't pin clients to CPU 0 and servers to CPU 1 (default: pinned,
+#       when the machine has 2+ CPUs)
 #
 # Environment:
 #   XCNI_BIN  plugin under test   (default <repo>/build/xcni; xcnid next to it)
@@ -28,18 +30,20 @@ ROUNDS=3
 SECS=5
 PP_N=20000
 PP_WARMUP=2000
+PIN_CPUS=1
 
 usage() {
-	sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//' >&2
+	sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 }
 
-while getopts "r:t:n:w:h" opt; do
+while getopts "r:t:n:w:Uh" opt; do
 	case $opt in
 	r) ROUNDS=$OPTARG ;;
 	t) SECS=$OPTARG ;;
 	n) PP_N=$OPTARG ;;
 	w) PP_WARMUP=$OPTARG ;;
+	U) PIN_CPUS=0 ;;
 	*) usage ;;
 	esac
 done
@@ -55,7 +59,7 @@ num_in "$SECS" 1 60 || die "-t must be 1..60 (got '$SECS')"
 num_in "$PP_N" 100 1000000 || die "-n must be 100..1000000 (got '$PP_N')"
 num_in "$PP_WARMUP" 0 1000000 || die "-w must be 0..1000000 (got '$PP_WARMUP')"
 ((EUID == 0)) || die "must run as root (creates network namespaces)"
-for c in ip nsenter timeout iperf3 python3 "$CC"; do
+for c in ip nsenter timeout taskset iperf3 python3 "$CC"; do
 	command -v "$c" >/dev/null || die "'$c' not found"
 done
 for p in bridge ptp host-local; do
@@ -67,6 +71,15 @@ XCNID_BIN=$(dirname "$XCNI_BIN")/xcnid
 [[ -x $XCNID_BIN ]] || die "xcnid not found next to the plugin: $XCNID_BIN"
 XCNICTL_BIN=$(dirname "$XCNI_BIN")/xcnictl
 
+# Client on CPU 0, server on CPU 1: with the scheduler free to stack both on
+# one CPU or not, single-stream results swing by 2x between runs.
+ON_CLIENT=() ON_SERVER=()
+if ((PIN_CPUS)) && (($(nproc) >= 2)); then
+	ON_CLIENT=(taskset -c 0) ON_SERVER=(taskset -c 1)
+else
+	PIN_CPUS=0
+fi
+
 mkdir -p "$BUILD"
 PINGPONG=$BUILD/pingpong
 $CC -O2 -std=gnu11 -Wall -Wextra -Werror -o "$PINGPONG" "$HERE/pingpong.c"
@@ -76,7 +89,6 @@ SETUPS=(xcni bridge ptp)
 declare -A SUBNET=([xcni]=10.99.32.0/24 [bridge]=10.99.33.0/24 [ptp]=10.99.34.0/24)
 declare -A BIN=([xcni]=$XCNI_BIN [bridge]=$CNI_DIR/bridge [ptp]=$CNI_DIR/ptp)
 declare -A IP=()     # [setup-pod] -> pod address
-declare -A SRV_OK=() # [setup] -> servers up
 CNI_PATH_DIRS=$CNI_DIR
 [[ $(dirname "$XCNI_BIN") == "$CNI_DIR" ]] || CNI_PATH_DIRS="$CNI_DIR:$(dirname "$XCNI_BIN")"
 IPERF_PORT=5201
@@ -181,7 +193,7 @@ build_setup() {
 		add_ns "$(pod_ns "$s" "$p")" || die "$s: creating netns $(pod_ns "$s" "$p") failed"
 		ADDED+=("$s $p")
 		res=$(cni ADD "$s" "$p" 2>"$TMP/add.err") ||
-			{ cat "$TMP/add.err" >&2; echo "$res" >&2; die "$s: CNI ADD pod $p failed"; }
+			{ cat "$TMP/add.err" >&2; [[ -z $res ]] || echo "$res" >&2; die "$s: CNI ADD pod $p failed"; }
 		IP[$s-$p]=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["ips"][0]["address"].split("/")[0])' <<<"$res") ||
 			die "$s: CNI ADD pod $p: no address in the result: $res"
 		[[ $(ip -n "$(pod_ns "$s" "$p")" -o link show eth0) == *"mtu 1500 "* ]] ||
@@ -190,17 +202,16 @@ build_setup() {
 	ip netns exec "$(pod_ns "$s" a)" ping -c 1 -W 2 "${IP[$s-b]}" >/dev/null ||
 		die "$s: pod a cannot ping pod b (${IP[$s-b]})"
 
-	ip netns exec "$(pod_ns "$s" b)" iperf3 -s -B "${IP[$s-b]}" -p $IPERF_PORT >"$TMP/$s-iperf3-srv.log" 2>&1 &
+	ip netns exec "$(pod_ns "$s" b)" "${ON_SERVER[@]}" iperf3 -s -B "${IP[$s-b]}" -p $IPERF_PORT >"$TMP/$s-iperf3-srv.log" 2>&1 &
 	pid=$!
 	SERVER_PIDS+=("$pid")
 	wait_listen "$(pod_ns "$s" b)" $IPERF_PORT "$pid" ||
 		{ cat "$TMP/$s-iperf3-srv.log" >&2; die "$s: iperf3 server did not start"; }
-	ip netns exec "$(pod_ns "$s" b)" "$PINGPONG" server -b "${IP[$s-b]}" -p $PP_PORT >"$TMP/$s-pp-srv.log" 2>&1 &
+	ip netns exec "$(pod_ns "$s" b)" "${ON_SERVER[@]}" "$PINGPONG" server -b "${IP[$s-b]}" -p $PP_PORT >"$TMP/$s-pp-srv.log" 2>&1 &
 	pid=$!
 	SERVER_PIDS+=("$pid")
 	wait_listen "$(pod_ns "$s" b)" $PP_PORT "$pid" ||
 		{ cat "$TMP/$s-pp-srv.log" >&2; die "$s: pingpong server did not start"; }
-	SRV_OK[$s]=1
 	say "$s: pods ${IP[$s-a]} -> ${IP[$s-b]} ready (node netns $node)"
 }
 
@@ -222,8 +233,8 @@ print(sum(r["packets"] for r in rs), sum(r["bytes"] for r in rs))'
 
 for s in "${SETUPS[@]}"; do build_setup "$s"; done
 
-read -r fwd_pk0 fwd_by0 < <(metric_fwd_local) && [[ -n $fwd_by0 ]] ||
-	die "xcni: reading xcnictl metrics failed"
+read -r fwd_pk0 fwd_by0 < <(metric_fwd_local) || true
+[[ $fwd_by0 =~ ^[0-9]+$ ]] || die "xcni: reading xcnictl metrics failed"
 xcni_bytes=0 # TCP payload iperf3 delivered through xcni, all rounds
 
 # Rounds: every setup once per round, the order rotating, so machine noise
@@ -233,27 +244,28 @@ for ((r = 0; r < ROUNDS; r++)); do
 	for ((i = 0; i < ${#SETUPS[@]}; i++)); do
 		s=${SETUPS[(i + r) % ${#SETUPS[@]}]}
 		a=$(pod_ns "$s" a)
-		timeout $((SECS + 30)) ip netns exec "$a" iperf3 -c "${IP[$s-b]}" -p $IPERF_PORT \
+		timeout $((SECS + 30)) ip netns exec "$a" "${ON_CLIENT[@]}" iperf3 -c "${IP[$s-b]}" -p $IPERF_PORT \
 			-t "$SECS" -J >"$TMP/iperf3.json" 2>&1 ||
 			{ cat "$TMP/iperf3.json" >&2; die "$s: iperf3 client failed (round $((r + 1)))"; }
 		read -r gbps retr bytes < <(python3 -c '
 import json, sys
 e = json.load(open(sys.argv[1]))["end"]
 rx = e["sum_received"]
-print("%.3f %d %d" % (rx["bits_per_second"] / 1e9, e["sum_sent"].get("retransmits", 0), rx["bytes"]))' "$TMP/iperf3.json") &&
-			[[ -n $bytes ]] || die "$s: cannot parse iperf3 output (round $((r + 1)))"
+print("%.3f %d %d" % (rx["bits_per_second"] / 1e9, e["sum_sent"].get("retransmits", 0), rx["bytes"]))' "$TMP/iperf3.json") || true
+		[[ $bytes =~ ^[0-9]+$ ]] || die "$s: cannot parse iperf3 output (round $((r + 1)))"
 		[[ $s != xcni ]] || xcni_bytes=$((xcni_bytes + bytes))
-		pp=$(timeout 120 ip netns exec "$a" "$PINGPONG" client -c "${IP[$s-b]}" -p $PP_PORT \
+		pp=$(timeout 120 ip netns exec "$a" "${ON_CLIENT[@]}" "$PINGPONG" client -c "${IP[$s-b]}" -p $PP_PORT \
 			-n "$PP_N" -w "$PP_WARMUP" -t 100) || die "$s: pingpong client failed (round $((r + 1)))"
 		p50=$(sed -E 's/.*p50_us=([0-9.]+).*/\1/' <<<"$pp")
 		p99=$(sed -E 's/.*p99_us=([0-9.]+).*/\1/' <<<"$pp")
+		[[ $p50 =~ ^[0-9.]+$ && $p99 =~ ^[0-9.]+$ ]] || die "$s: cannot parse pingpong output: $pp"
 		printf '%d\t%s\t%s\t%s\t%s\t%s\n' $((r + 1)) "$s" "$gbps" "$retr" "$p50" "$p99" >>"$TMP/results.tsv"
 		say "round $((r + 1))/$ROUNDS $s: $gbps Gbit/s (retr $retr), RTT p50 $p50 us, p99 $p99 us"
 	done
 done
 
-read -r fwd_pk1 fwd_by1 < <(metric_fwd_local) && [[ -n $fwd_by1 ]] ||
-	die "xcni: reading xcnictl metrics failed"
+read -r fwd_pk1 fwd_by1 < <(metric_fwd_local) || true
+[[ $fwd_by1 =~ ^[0-9]+$ ]] || die "xcni: reading xcnictl metrics failed"
 # Every data segment pod a -> pod b must have been counted fwd-local by
 # from_pod (bpf_redirect_peer). Otherwise the xcni column measured the host
 # stack: fail rather than print a misleading table.
@@ -261,9 +273,9 @@ fwd=$((fwd_pk1 - fwd_pk0))
 ((fwd_by1 - fwd_by0 >= xcni_bytes)) ||
 	die "xcni: fwd-local counted $((fwd_by1 - fwd_by0)) bytes, iperf3 moved $xcni_bytes: traffic did not take the eBPF redirect"
 
-python3 - "$TMP/results.tsv" "$BUILD/bench-pod-throughput.json" "$ROUNDS" "$SECS" "$PP_N" "$PP_WARMUP" "$fwd" <<'PY'
+python3 - "$TMP/results.tsv" "$BUILD/bench-pod-throughput.json" "$ROUNDS" "$SECS" "$PP_N" "$PP_WARMUP" "$PIN_CPUS" "$fwd" "$((fwd_by1 - fwd_by0))" "$xcni_bytes" <<'PY'
 import csv, json, statistics, sys
-tsv, out, rounds, secs, n, warm, fwd = sys.argv[1:]
+tsv, out, rounds, secs, n, warm, pinned, fwd, fwd_bytes, iperf_bytes = sys.argv[1:]
 rows = list(csv.DictReader(open(tsv), delimiter="\t"))
 setups = ["xcni", "bridge", "ptp"]
 res = {}
@@ -302,8 +314,10 @@ print(f"\n(median of {rounds} rounds; iperf3 1 TCP stream {secs} s, receiver rat
       f"xcni fwd-local packets: {fwd})")
 json.dump({
     "rounds": int(rounds), "iperf3_seconds": int(secs),
+    "cpus_pinned": pinned == "1",
     "pingpong": {"n": int(n), "warmup": int(warm), "unit": "us", "what": "round-trip time"},
-    "xcni_fwd_local_packets": int(fwd),
+    "xcni_fwd_local": {"packets": int(fwd), "bytes": int(fwd_bytes),
+                       "iperf3_payload_bytes": int(iperf_bytes)},
     "setups": [res[s] for s in setups],
     "ratio": ratio,
     "targets": targets,

@@ -21,6 +21,13 @@ suites=(
 )
 [ -n "${XCNI_SUITES:-}" ] && IFS=' ' read -r -a suites <<<"$XCNI_SUITES"
 
+# The suites pin under /sys/fs/bpf; a machine without bpffs there gets one for
+# the run, and loses it again afterwards.
+mounted_bpffs=0
+if ! mountpoint -q /sys/fs/bpf; then
+	mount -t bpf bpf /sys/fs/bpf && mounted_bpffs=1
+fi
+
 pass=0 fail=0 broken=()
 for s in "${suites[@]}"; do
 	name=${s%%:*} cmd=${s#*:}
@@ -41,6 +48,7 @@ for s in "${suites[@]}"; do
 	[ "$rc" -ne 0 ] && broken+=("$name")
 	echo "=== suite $name: rc=$rc, ${p} passed, ${f} failed, $((SECONDS - start))s"
 done
+[ "$mounted_bpffs" = 1 ] && umount /sys/fs/bpf
 [ ${#broken[@]} -gt 0 ] && echo "failing suites: ${broken[*]}"
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ] && [ ${#broken[@]} -eq 0 ]
