@@ -105,6 +105,7 @@ demo: deps
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)BUILD=$(abspath $(BUILD)) bash bench/cni-latency.sh
+	$(Q)BUILD=$(abspath $(BUILD)) bash bench/pod-throughput.sh
 
 clean:
 	rm -rf $(BUILD)
