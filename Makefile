@@ -6,13 +6,13 @@ BUILD ?= build
 CC ?= gcc
 CFLAGS ?= -O2 -g
 XCFLAGS := -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE $(CFLAGS)
-PKGS := libmnl jansson libbpf
+PKGS := libmnl jansson libbpf yaml-0.1
 CLANG ?= clang
 BPFTOOL ?= bpftool
 ARCH_INC := /usr/include/$(shell $(CC) -dumpmachine)
 BPF_CFLAGS := -O2 -g -target bpf -Wall -Wextra -Werror -I$(ARCH_INC) -Ibpf
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lmnl -ljansson)
+PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lmnl -ljansson -lbpf -lyaml)
 
 ifeq ($(V),1)
 Q :=
@@ -22,16 +22,21 @@ Q := @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-LIB_SRCS := user/lib/nl.c user/lib/log.c user/lib/bpfpin.c
+# libxcni: every user/lib/*.c in one archive; each binary pulls what it uses.
+LIB_SRCS := $(wildcard user/lib/*.c)
+LIBXCNI := $(BUILD)/libxcni.a
 CNI_SRCS := cni/plugin.c cni/conf.c cni/result.c cni/exec.c cni/dataplane.c
-UNIT_TESTS := $(BUILD)/tests/test_cni $(BUILD)/tests/test_nl $(BUILD)/tests/test_print $(BUILD)/tests/test_bpf
+# tests/unit/test_<name>.c -> build/tests/test_<name> (test_cni also takes the plugin's config code).
+UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c)) $(BUILD)/tests/test_bpf
 
 BPF_PROGS := from_pod to_pod
 BPF_OBJS := $(BPF_PROGS:%=$(BUILD)/bpf/%.bpf.o)
 SKELS := $(BPF_PROGS:%=$(BUILD)/gen/%.skel.h)
 
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
-XCNICTL_SRCS := user/xcnictl.c user/lib/print.c user/lib/reasons.c user/lib/log.c user/lib/bpfpin.c
+XCNID_SRCS := user/xcnid.c
+XCNID_OBJS := $(XCNID_SRCS:%.c=$(BUILD)/obj/%.o)
+XCNICTL_SRCS := user/xcnictl.c $(wildcard user/lab.c)
 XCNICTL_OBJS := $(XCNICTL_SRCS:%.c=$(BUILD)/obj/%.o)
 CNI_OBJS := $(CNI_SRCS:%.c=$(BUILD)/obj/%.o)
 
@@ -47,8 +52,13 @@ $(BUILD)/obj/%.o: %.c $(wildcard cni/*.h user/lib/*.h) bpf/xcni_shared.h
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(XCFLAGS) $(PKG_CFLAGS) -I$(BUILD)/gen -Iuser -c $< -o $@
 
+$(LIBXCNI): $(LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@
+	$(Q)ar rcs $@ $^
+
 $(BUILD)/obj/user/xcnid.o: $(SKELS)
-$(BUILD)/xcnid: $(BUILD)/obj/user/xcnid.o $(LIB_OBJS)
+$(BUILD)/xcnid: $(XCNID_OBJS) $(LIBXCNI)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(XCFLAGS) -o $@ $^ $(PKG_LIBS)
 
@@ -63,28 +73,20 @@ $(BUILD)/gen/%.skel.h: $(BUILD)/bpf/%.bpf.o
 	$(Q)mkdir -p $(@D)
 	$(Q)$(BPFTOOL) gen skeleton $< name $* > $@
 
-$(BUILD)/xcni: $(CNI_OBJS) $(LIB_OBJS)
+$(BUILD)/xcni: $(CNI_OBJS) $(LIBXCNI)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(XCFLAGS) -o $@ $^ $(PKG_LIBS)
 
-$(BUILD)/tests/test_cni: tests/unit/test_cni.c $(BUILD)/obj/cni/conf.o $(BUILD)/obj/cni/result.o
+$(BUILD)/tests/test_cni: $(BUILD)/obj/cni/conf.o $(BUILD)/obj/cni/result.o
+
+$(BUILD)/tests/test_%: tests/unit/test_%.c $(LIBXCNI) $(wildcard user/lib/*.h)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(XCFLAGS) $(PKG_CFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka
+	$(Q)$(CC) $(XCFLAGS) $(PKG_CFLAGS) -Iuser -Ibpf -o $@ $(filter %.c %.o,$^) $(filter %.a,$^) $(PKG_LIBS) -lcmocka
 
-$(BUILD)/tests/test_nl: tests/unit/test_nl.c $(LIB_OBJS)
-	$(call msg,CC,$@)
-	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(XCFLAGS) $(PKG_CFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka
-
-$(BUILD)/xcnictl: $(XCNICTL_OBJS)
+$(BUILD)/xcnictl: $(XCNICTL_OBJS) $(LIBXCNI)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(XCFLAGS) -o $@ $^ $(PKG_LIBS)
-
-$(BUILD)/tests/test_print: tests/unit/test_print.c $(BUILD)/obj/user/lib/print.o $(BUILD)/obj/user/lib/reasons.o
-	$(call msg,CC,$@)
-	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(XCFLAGS) $(PKG_CFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka
 
 # Packet tests: the programs through BPF_PROG_TEST_RUN (also --bench).
 $(BUILD)/tests/test_bpf: $(wildcard tests/bpf/*.c) bpf/xcni_shared.h $(SKELS)

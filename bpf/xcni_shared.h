@@ -20,9 +20,24 @@
 #ifndef XCNI_EVENTS_BYTES
 #define XCNI_EVENTS_BYTES (1 << 20)
 #endif
+#ifndef XCNI_MAX_IPCACHE
+#define XCNI_MAX_IPCACHE 262144
+#endif
+#ifndef XCNI_MAX_POLICY
+#define XCNI_MAX_POLICY 1048576
+#endif
+#ifndef XCNI_MAX_POLCIDR
+#define XCNI_MAX_POLCIDR 65536
+#endif
+#ifndef XCNI_MAX_IDENTITIES
+#define XCNI_MAX_IDENTITIES 65536
+#endif
+#ifndef XCNI_MAX_POLICIES
+#define XCNI_MAX_POLICIES 65536
+#endif
 
 /* Bump when a key or value below changes layout; xcnid refuses a mismatch. */
-#define XCNI_ABI_VERSION 1
+#define XCNI_ABI_VERSION 2
 
 /* endpoints: local pod IPv4 (network byte order) -> endpoint.
  * ifindex:   host-side veth ifindex -> the pod's IPv4, to find the endpoint
@@ -93,7 +108,9 @@ enum xcni_reason {
 	XCNI_DROP_UNKNOWN_DST = -111, /* address in the node's pod CIDR with no endpoint */
 	XCNI_DROP_CT_INVALID = -112, /* TCP segment that neither opens nor continues a flow */
 	XCNI_DROP_REDIRECT = -113, /* the redirect helper failed */
-	XCNI_REASON_MIN = -113,
+	XCNI_DROP_POLICY_EGRESS = -114, /* the source pod's egress policy allows nothing matching */
+	XCNI_DROP_POLICY_INGRESS = -115, /* the destination pod's ingress policy allows nothing matching */
+	XCNI_REASON_MIN = -115,
 	XCNI_REASON_MAX = -100,
 };
 
@@ -115,7 +132,12 @@ struct xcni_metric {
 	__u64 bytes;
 };
 
-/* events: ring buffer records, one per drop (and, later, per verdict). */
+enum xcni_event_type {
+	XCNI_EV_DROP = 1,
+	XCNI_EV_VERDICT = 2, /* a policy decision on a new flow of an isolated pod */
+};
+
+/* events: ring buffer records, one per drop and per policy verdict. */
 struct xcni_event {
 	__u64 ts_ns;
 	__u32 ep_id;
@@ -123,12 +145,123 @@ struct xcni_event {
 	__s32 reason;
 	__u8 dir;
 	__u8 proto;
-	__u16 pad;
+	__u8 type; /* enum xcni_event_type */
+	__u8 pol_dir; /* which side decided: FROM_POD = egress, TO_POD = ingress */
 	__u32 saddr;
 	__u32 daddr;
 	__u16 sport;
 	__u16 dport;
 	__u32 len;
+	__u32 src_identity;
+	__u32 dst_identity;
+	__u32 policy_id; /* 0: no policy allowed it (isolated, nothing allows) */
+	__u16 rule;
+	__u16 pad;
+};
+
+/*
+ * Security identities: one number per label set (pod labels + its namespace's
+ * labels), the same on every node because it is derived from the labels alone.
+ * Policy at a destination decides on the source identity.
+ */
+enum xcni_identity_reserved {
+	XCNI_ID_ANY = 0, /* in policy keys: any peer */
+	XCNI_ID_HOST = 1, /* this node */
+	XCNI_ID_WORLD = 2, /* anything the ipcache does not know */
+	XCNI_ID_UNMANAGED = 3, /* a pod address xcni has no labels for (yet) */
+	XCNI_ID_REMOTE_NODE = 6, /* another node of the cluster */
+	XCNI_ID_MIN_LABELS = 256, /* label-set identities: [256, 1 << 24) */
+	XCNI_ID_CIDR_BASE = 1 << 24, /* per-endpoint ipBlock groups: [1 << 24, 1 << 31) */
+};
+
+/* ipcache: LPM trie, IPv4 prefix -> identity (and the node to tunnel to). */
+struct xcni_ipcache_key {
+	__u32 prefixlen;
+	__u32 addr; /* network order */
+};
+
+struct xcni_ipcache_val {
+	__u32 identity;
+	__u32 tunnel_ip; /* underlay IPv4 of the node hosting it; 0 = local or none */
+	__u32 flags;
+};
+
+/*
+ * polep: local pod IPv4 -> its policy state. xcnid owns it. A pod with no
+ * entry, or not isolated in a direction, is allowed by default there.
+ * The policy and polcidr entries of a pod live under its current version; an
+ * update writes the other version, then flips this entry (one map update), so
+ * the data plane sees the old policy or the new one, never a mix.
+ */
+#define XCNI_ISOLATED(dir) (1u << (dir)) /* bit per enum xcni_dir */
+struct xcni_polep {
+	__u32 identity;
+	__u8 version; /* 0 or 1 */
+	__u8 isolated; /* XCNI_ISOLATED(XCNI_DIR_FROM_POD) = egress, (TO_POD) = ingress */
+	__u16 pad;
+};
+
+/*
+ * policy: LPM trie. The fields after prefixlen are matched bit by bit, so the
+ * wildcards sit at the end: prefixlen 88 = any protocol and port, 104 = any
+ * port of proto, 104 + k = a port range (k leading bits of port), 120 = one
+ * port. "Any peer" is an entry with peer XCNI_ID_ANY, looked up separately.
+ * Only allows are stored: NetworkPolicy is a union of allows.
+ */
+#define XCNI_POLICY_PREFIX_ANY_PROTO 88
+#define XCNI_POLICY_PREFIX_ANY_PORT 104
+#define XCNI_POLICY_PREFIX_FULL 120
+struct xcni_policy_key {
+	__u32 prefixlen;
+	__u32 ep; /* the local pod's IPv4, network order */
+	__u32 peer; /* peer identity (host order), XCNI_ID_ANY for any */
+	__u8 version;
+	__u8 dir; /* enum xcni_dir: FROM_POD = egress rule, TO_POD = ingress rule */
+	__u8 proto; /* IPPROTO_* */
+	__u8 pad;
+	__u16 port; /* destination port, network order */
+	__u16 pad2; /* never part of a prefix */
+};
+
+/* Which rule allowed it: the policy (xcni_polname) and the rule's index. */
+struct xcni_policy_val {
+	__u32 policy_id;
+	__u16 rule; /* index into the policy's ingress or egress list */
+	__u16 flags;
+	__u64 packets; /* new flows it allowed (atomic add) */
+};
+
+/*
+ * polcidr: LPM trie, (local pod, direction, peer prefix) -> a group identity
+ * standing for the ipBlock rules that contain that prefix (excepts carved
+ * out). Policy keys use the group as peer.
+ */
+#define XCNI_POLCIDR_PREFIX_BASE 64
+struct xcni_polcidr_key {
+	__u32 prefixlen; /* 64 + prefix length of addr */
+	__u32 ep;
+	__u8 version;
+	__u8 dir;
+	__u16 pad;
+	__u32 addr; /* network order */
+};
+
+/* polname: policy id -> its name, for the CLI and events. */
+struct xcni_polname {
+	char ns[64];
+	char name[256];
+};
+
+/* podname: pod IPv4 (network order) -> the pod, for every pod of the cluster. */
+struct xcni_podname {
+	char ns[64];
+	char name[256];
+	char node[64];
+};
+
+/* identity: id -> its label set, canonical ("k8s:app=web,ns:kubernetes.io/..."). */
+struct xcni_idlabels {
+	char labels[1024];
 };
 
 /* config: array of one, written by xcnid, read by xcnictl and the plugin. */
@@ -140,6 +273,9 @@ struct xcni_config {
 	__u8 pod_cidr_len;
 	__u8 pad[3];
 	char node_name[64];
+	__u64 applied_gen; /* cluster-state generation whose policy is in the maps */
+	__u32 nr_identities;
+	__u32 nr_policies;
 };
 
 #endif

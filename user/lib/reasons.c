@@ -21,6 +21,10 @@ static const struct xcni_reason_info reasons[] = {
 	R(XCNI_DROP_UNKNOWN_DST, "drop-unknown-dst", "address in the node's pod CIDR with no endpoint"),
 	R(XCNI_DROP_CT_INVALID, "drop-ct-invalid", "TCP segment that neither opens nor continues a flow"),
 	R(XCNI_DROP_REDIRECT, "drop-redirect", "the redirect helper failed"),
+	R(XCNI_DROP_POLICY_EGRESS, "drop-policy-egress",
+	  "the source pod is isolated for egress and no NetworkPolicy allows this"),
+	R(XCNI_DROP_POLICY_INGRESS, "drop-policy-ingress",
+	  "the destination pod is isolated for ingress and no NetworkPolicy allows this"),
 };
 
 /* A reason added at the bottom of the enum without a name here fails the build. */

@@ -1,0 +1,191 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Kubernetes objects as xcnid needs them: Namespace, Pod, Node and
+ * networking.k8s.io/v1 NetworkPolicy, parsed from the JSON tree of a manifest
+ * (YAML is turned into the same tree first) and validated the way the API
+ * server would, with errors that name the object and the field.
+ *
+ * "Absent" and "empty" differ in NetworkPolicy, so optional selectors are
+ * pointers (NULL = absent) and lists carry a `present` flag where it matters.
+ */
+#ifndef XCNI_K8S_H
+#define XCNI_K8S_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+enum k8s_kind {
+	K8S_NAMESPACE,
+	K8S_POD,
+	K8S_NODE,
+	K8S_NETWORKPOLICY,
+	K8S_NR_KINDS,
+};
+
+struct k8s_label {
+	char *key;
+	char *value;
+};
+
+/* Sorted by key, keys unique. */
+struct k8s_labels {
+	size_t n;
+	struct k8s_label *v;
+};
+
+enum k8s_sel_op {
+	K8S_SEL_IN,
+	K8S_SEL_NOT_IN,
+	K8S_SEL_EXISTS,
+	K8S_SEL_DOES_NOT_EXIST,
+};
+
+struct k8s_sel_expr {
+	char *key;
+	enum k8s_sel_op op;
+	size_t nvalues; /* In/NotIn: >= 1; Exists/DoesNotExist: 0 */
+	char **values;
+};
+
+/* metav1.LabelSelector: the AND of all its terms; no terms selects everything. */
+struct k8s_selector {
+	struct k8s_labels match_labels;
+	size_t nexprs;
+	struct k8s_sel_expr *exprs;
+};
+
+struct k8s_meta {
+	char *name;
+	char *ns; /* NULL for cluster-scoped kinds (Namespace, Node) */
+	struct k8s_labels labels;
+};
+
+struct k8s_namespace {
+	struct k8s_meta meta; /* labels include kubernetes.io/metadata.name */
+};
+
+struct k8s_container_port {
+	char *name; /* NULL if unnamed */
+	uint16_t port;
+	uint8_t proto; /* IPPROTO_TCP (default), IPPROTO_UDP, IPPROTO_SCTP */
+};
+
+struct k8s_pod {
+	struct k8s_meta meta;
+	char *node_name; /* spec.nodeName, NULL if unset */
+	bool host_network;
+	uint32_t ip; /* status.podIP, network order, 0 if unset */
+	size_t nports; /* every spec.containers[].ports[] entry */
+	struct k8s_container_port *ports;
+};
+
+struct k8s_node {
+	struct k8s_meta meta;
+	uint32_t internal_ip; /* status.addresses[type=InternalIP], network order */
+	uint32_t pod_cidr; /* spec.podCIDR, network order */
+	uint8_t pod_cidr_len;
+};
+
+struct k8s_cidr {
+	uint32_t addr; /* network order, host bits zero */
+	uint8_t len;
+};
+
+struct k8s_ipblock {
+	struct k8s_cidr cidr;
+	size_t nexcept; /* each strictly inside cidr */
+	struct k8s_cidr *except;
+};
+
+/* NetworkPolicyPeer: exactly ipBlock, or podSelector and/or namespaceSelector. */
+struct k8s_np_peer {
+	struct k8s_selector *pod_sel; /* NULL = absent */
+	struct k8s_selector *ns_sel; /* NULL = absent */
+	struct k8s_ipblock *ipblock; /* NULL = absent */
+};
+
+/* NetworkPolicyPort. */
+struct k8s_np_port {
+	uint8_t proto; /* IPPROTO_TCP when the manifest leaves it out */
+	bool has_port; /* false: every port of proto */
+	char *port_name; /* named port (resolved per pod), else NULL */
+	uint16_t port; /* numeric port when port_name is NULL */
+	uint16_t end_port; /* 0 = no range; else >= port (numeric only) */
+};
+
+/*
+ * One ingress or egress rule. Peers and ports: an empty or absent list means
+ * "all" (the API says the same for both), so no present flag is needed here.
+ */
+struct k8s_np_rule {
+	size_t npeers; /* from (ingress) / to (egress) */
+	struct k8s_np_peer *peers;
+	size_t nports;
+	struct k8s_np_port *ports;
+};
+
+struct k8s_netpol {
+	struct k8s_meta meta;
+	struct k8s_selector pod_sel; /* spec.podSelector (required; {} = all pods) */
+	/* spec.policyTypes after defaulting: Ingress always, Egress if any egress rule. */
+	bool type_ingress;
+	bool type_egress;
+	size_t ningress; /* no rules + type_ingress: nothing allowed in */
+	struct k8s_np_rule *ingress;
+	size_t negress;
+	struct k8s_np_rule *egress;
+};
+
+struct k8s_object {
+	enum k8s_kind kind;
+	json_t *raw; /* the document it came from (a reference), for equality and re-writing */
+	union {
+		struct k8s_meta meta; /* first member of every kind below */
+		struct k8s_namespace ns;
+		struct k8s_pod pod;
+		struct k8s_node node;
+		struct k8s_netpol np;
+	};
+};
+
+/* Room for "<Kind> <ns>/<name>: <field path>: <what is wrong>". */
+struct k8s_error {
+	char msg[512];
+};
+
+/*
+ * Parses one object from its JSON tree. 0 and *out on success; -EINVAL with
+ * err->msg naming the object and the field (e.g. "NetworkPolicy x/deny:
+ * spec.ingress[0].from[1].ipBlock.except[0]: 10.2.0.0/16 is not inside
+ * 10.1.0.0/16"); -ENOTSUP for a kind xcnid does not read (err says which).
+ */
+int k8s_parse(json_t *doc, struct k8s_object **out, struct k8s_error *err);
+void k8s_free(struct k8s_object *obj);
+const char *k8s_kind_name(enum k8s_kind kind);
+
+/* Does the selector match these labels? */
+bool k8s_selector_matches(const struct k8s_selector *sel, const struct k8s_labels *labels);
+/* The value of key, or NULL. */
+const char *k8s_label_get(const struct k8s_labels *labels, const char *key);
+
+/*
+ * Every document of a YAML or JSON stream (multi-document, "---"), as JSON
+ * trees. YAML 1.2 core schema for plain scalars (ints, bools, null), so
+ * `port: 80` is a number and `port: "80"` a string, as kubectl reads them.
+ * Empty documents are skipped. 0 on success; -EINVAL with err naming the
+ * line and column.
+ */
+int k8s_load_stream(const char *buf, size_t len, json_t ***docs, size_t *ndocs,
+		    struct k8s_error *err);
+int k8s_load_file(const char *path, json_t ***docs, size_t *ndocs, struct k8s_error *err);
+void k8s_docs_free(json_t **docs, size_t ndocs);
+
+/*
+ * A "List" document (kind: List, items: [...]) is flattened into its items by
+ * k8s_load_*, as kubectl does.
+ */
+
+#endif
