@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Kubernetes objects as xcnid needs them: Namespace, Pod, Node and
  * networking.k8s.io/v1 NetworkPolicy, parsed from the JSON tree of a manifest

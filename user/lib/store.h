@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Cluster state: the current Kubernetes objects, fed by a backend behind one
+ * small interface (a manifest directory now, the API server's watch later),
+ * and read by the policy compiler as a consistent, sorted view.
+ */
+#ifndef XCNI_STORE_H
+#define XCNI_STORE_H
+
+#include <stdint.h>
+
+#include "k8s.h"
+
+/* A view of the store, each kind sorted by (namespace, name). Valid until
+ * the next store_put/store_del. */
+struct cluster {
+	size_t n[K8S_NR_KINDS];
+	const struct k8s_object *const *objs[K8S_NR_KINDS];
+};
+
+struct store;
+
+struct store *store_new(void);
+void store_free(struct store *st);
+/*
+ * Takes ownership of obj. Returns 1 if it added or changed an object (its
+ * JSON differs from the one held), 0 if identical (obj freed), -errno.
+ */
+int store_put(struct store *st, struct k8s_object *obj);
+/* 1 if an object was removed, 0 if there was none. ns NULL for cluster-scoped kinds. */
+int store_del(struct store *st, enum k8s_kind kind, const char *ns, const char *name);
+const struct k8s_object *store_get(const struct store *st, enum k8s_kind kind, const char *ns,
+				   const char *name);
+void store_view(struct store *st, struct cluster *out);
+/* Bumped by every change that store_put/store_del report. */
+uint64_t store_version(const struct store *st);
+
+/* A source of cluster state. */
+struct cs_backend;
+struct cs_backend_ops {
+	const char *name;
+	/* Pollable fd: readable when dispatch has work. */
+	int (*fd)(struct cs_backend *b);
+	/* Applies pending changes to the store. Number of objects changed, or -errno. */
+	int (*dispatch)(struct cs_backend *b);
+	void (*free)(struct cs_backend *b);
+};
+
+struct cs_backend {
+	const struct cs_backend_ops *ops;
+	struct store *store;
+	/* Sync token: the writer of the cluster state says "everything up to
+	 * here"; xcnid reports it as applied once the maps hold it. */
+	uint64_t sync_gen;
+};
+
+/*
+ * The manifest-directory backend: every *.yaml, *.yml and *.json file in dir
+ * (not hidden, not recursive), multi-document, what `kubectl apply -f` takes,
+ * watched with inotify. A file that fails to parse or validate changes
+ * nothing (its objects keep their last good state) and is logged with the
+ * object and field. The file ".xcni-generation" holds the sync token (a
+ * decimal number); it is read after the manifests of the same batch.
+ * Loads the directory before returning.
+ */
+int manifest_dir_open(const char *dir, struct store *st, struct cs_backend **out);
+
+#endif
