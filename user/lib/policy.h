@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Identities and the NetworkPolicy compiler: cluster state in, the exact
+ * contents of the BPF maps out (ipcache, polep, policy, polcidr, names).
+ * Pure: no maps, no syscalls, so every semantic rule has a unit test.
+ */
+#ifndef XCNI_POLICY_H
+#define XCNI_POLICY_H
+
+#include <stdint.h>
+
+#include "../../bpf/xcni_shared.h"
+#include "store.h"
+
+/*
+ * One identity per label set: the pod's labels as "k8s:<key>=<value>" and its
+ * namespace's labels (kubernetes.io/metadata.name always among them) as
+ * "ns:<key>=<value>", each group sorted by key, pod labels first, joined by
+ * ','. The number is a hash of that canonical string in [XCNI_ID_MIN_LABELS,
+ * XCNI_ID_CIDR_BASE), so every node computes the same number from the same
+ * labels without talking to the others. Two label sets that collide: the one
+ * whose canonical string sorts first keeps the hash, the other probes on
+ * (deterministic given the same cluster state, logged).
+ */
+struct identity {
+	uint32_t id;
+	char *canon;
+	const char *ns; /* namespace name */
+	struct k8s_labels pod_labels; /* copies */
+	struct k8s_labels ns_labels;
+};
+
+struct pol_entry {
+	struct xcni_policy_key key; /* version 0: the writer sets it */
+	struct xcni_policy_val val; /* packets 0 */
+};
+
+struct pol_cidr {
+	struct xcni_polcidr_key key; /* version 0 */
+	__u32 group;
+};
+
+/* One local pod's compiled policy. Arrays sorted by key (memcmp), no duplicates. */
+struct pol_ep {
+	uint32_t ip; /* network order */
+	const struct k8s_pod *pod;
+	struct xcni_polep state; /* identity, isolated bits; version 0 */
+	size_t nentries;
+	struct pol_entry *entries;
+	size_t ncidrs;
+	struct pol_cidr *cidrs;
+};
+
+struct pol_ipcache {
+	struct xcni_ipcache_key key;
+	struct xcni_ipcache_val val;
+};
+
+struct pol_name {
+	uint32_t id;
+	struct xcni_polname name;
+};
+
+struct pol_podname {
+	uint32_t ip;
+	struct xcni_podname name;
+};
+
+struct pol_result {
+	size_t nidentities; /* sorted by id */
+	struct identity *identities;
+	size_t neps; /* sorted by ip */
+	struct pol_ep *eps;
+	size_t nipcache; /* sorted by key */
+	struct pol_ipcache *ipcache;
+	size_t npolicies; /* sorted by id */
+	struct pol_name *policies;
+	size_t npodnames; /* sorted by ip */
+	struct pol_podname *podnames;
+};
+
+struct pol_opts {
+	const char *node_name; /* pods with spec.nodeName == this are local */
+	uint32_t node_ip; /* this node's InternalIP (network order) or 0 */
+	uint32_t gateway_ip; /* the pods' gateway on this node: host identity */
+};
+
+/*
+ * Compiles the cluster view. The result refers into c (pods), so c must stay
+ * valid while the result is used. 0 or -errno (-ENOMEM; -EINVAL with err set
+ * for what validation cannot see alone, e.g. two pods with one IP).
+ */
+int pol_compile(const struct cluster *c, const struct pol_opts *o, struct pol_result *out,
+		struct k8s_error *err);
+void pol_result_free(struct pol_result *r);
+
+/* The id NetworkPolicy ns/name gets: a hash in [1, 1 << 31), probed like identities. */
+uint32_t pol_policy_hash(const char *ns, const char *name);
+
+#endif
