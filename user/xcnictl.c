@@ -24,6 +24,7 @@
 #include "../bpf/xcni_shared.h"
 #include "lib/bpfpin.h"
 #include "lib/log.h"
+#include "lab.h"
 #include "lib/print.h"
 #include "lib/reasons.h"
 
@@ -820,6 +821,9 @@ int main(int argc, char **argv)
 
 	xlog_set_prefix("xcnictl");
 	xcni_libbpf_log_init();
+	/* The lab has options and argument shapes of its own (-f FILE, -- CMD...). */
+	if (argc > 1 && !strcmp(argv[1], "lab"))
+		return lab_main(argc - 1, argv + 1);
 	if (!c.pin_dir || !*c.pin_dir)
 		c.pin_dir = XCNI_PIN_ROOT;
 	/* Options may follow the command ("xcnictl ct list --json"): getopt permutes. */
