@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * from_pod: tc ingress of every pod's host-side veth, i.e. every packet a pod
- * sends. Anti-spoofing, conntrack, then delivery: straight into a pod on this
- * node (bpf_redirect_peer, no host stack), or to the host stack.
+ * sends. Anti-spoofing, conntrack, NetworkPolicy (egress of the source pod,
+ * and ingress of the destination when it is a pod of this node), then
+ * delivery: straight into a pod on this node (bpf_redirect_peer, no host
+ * stack), or to the host stack.
  */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
@@ -13,6 +15,7 @@
 #include "lib/l2.h"
 #include "lib/maps.h"
 #include "lib/parse.h"
+#include "lib/policy.h"
 
 /* Per-node settings, written by xcnid before load. Network byte order. */
 const volatile __u32 pod_cidr = 0;
@@ -41,6 +44,7 @@ SEC("tc")
 int from_pod(struct __sk_buff *skb)
 {
 	struct xcni_endpoint *src, *dst;
+	struct verdict v = {};
 	struct pkt p = {};
 	struct cursor c;
 	__u32 ep_ip = 0, ep_id = 0;
@@ -77,10 +81,26 @@ int from_pod(struct __sk_buff *skb)
 		reason = XCNI_DROP_UNKNOWN_DST;
 		goto out;
 	}
-	ct = ct_track(&p, skb->len, ep_id);
+	ct = ct_track(&p, skb->len);
 	if (ct == CT_INVALID) {
 		reason = XCNI_DROP_CT_INVALID;
 		goto out;
+	}
+	if (ct == CT_NEW) {
+		/* Both ends must allow: egress here, ingress at a local destination
+		 * (a remote one applies its own on arrival). */
+		v.src_id = ipcache_identity(p.tuple.saddr);
+		v.dst_id = ipcache_identity(p.tuple.daddr);
+		if (!policy_allows(ep_ip, XCNI_DIR_FROM_POD, v.dst_id, p.tuple.daddr, &p, &v)) {
+			reason = XCNI_DROP_POLICY_EGRESS;
+			goto out;
+		}
+		if (dst && !policy_allows(p.tuple.daddr, XCNI_DIR_TO_POD, v.src_id, p.tuple.saddr,
+					  &p, &v)) {
+			reason = XCNI_DROP_POLICY_INGRESS;
+			goto out;
+		}
+		ct_create(&p, skb->len, ep_id);
 	}
 	if (!dst) {
 		reason = ct == CT_REPLY ? XCNI_FWD_REPLY : XCNI_FWD_STACK;
@@ -101,7 +121,7 @@ int from_pod(struct __sk_buff *skb)
 	else
 		reason = ct == CT_REPLY ? XCNI_FWD_REPLY : XCNI_FWD_LOCAL;
 out:
-	return finish(skb, reason, XCNI_DIR_FROM_POD, ep_id, &p, verdict);
+	return finish(skb, reason, XCNI_DIR_FROM_POD, ep_id, &p, verdict, &v);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

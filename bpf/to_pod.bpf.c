@@ -4,7 +4,8 @@
  * sends into a pod (host processes, routed traffic, replies to the pod's own
  * flows). Pod-to-pod traffic on one node never passes here: from_pod hands it
  * to the peer directly. Conntrack sees host-opened flows here, so the pod's
- * replies are recognised on the way out.
+ * replies are recognised on the way out; the pod's ingress policy decides on
+ * new ones, by the source's identity from the ipcache.
  */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
@@ -15,11 +16,13 @@
 #include "lib/l2.h"
 #include "lib/maps.h"
 #include "lib/parse.h"
+#include "lib/policy.h"
 
 SEC("tc")
 int to_pod(struct __sk_buff *skb)
 {
 	struct xcni_endpoint *ep;
+	struct verdict v = {};
 	struct pkt p = {};
 	struct cursor c;
 	__u32 ep_ip = 0, ep_id = 0;
@@ -40,13 +43,23 @@ int to_pod(struct __sk_buff *skb)
 	reason = parse_ipv4(&c, &p);
 	if (reason)
 		goto out;
-	ct = ct_track(&p, skb->len, 0);
-	if (ct == CT_INVALID)
+	ct = ct_track(&p, skb->len);
+	if (ct == CT_INVALID) {
 		reason = XCNI_DROP_CT_INVALID;
-	else
-		reason = ct == CT_REPLY ? XCNI_FWD_REPLY : XCNI_FWD_LOCAL;
+		goto out;
+	}
+	if (ct == CT_NEW) {
+		v.src_id = ipcache_identity(p.tuple.saddr);
+		v.dst_id = ipcache_identity(p.tuple.daddr);
+		if (!policy_allows(ep_ip, XCNI_DIR_TO_POD, v.src_id, p.tuple.saddr, &p, &v)) {
+			reason = XCNI_DROP_POLICY_INGRESS;
+			goto out;
+		}
+		ct_create(&p, skb->len, 0);
+	}
+	reason = ct == CT_REPLY ? XCNI_FWD_REPLY : XCNI_FWD_LOCAL;
 out:
-	return finish(skb, reason, XCNI_DIR_TO_POD, ep_id, &p, TC_ACT_OK);
+	return finish(skb, reason, XCNI_DIR_TO_POD, ep_id, &p, TC_ACT_OK, &v);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

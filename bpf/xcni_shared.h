@@ -203,14 +203,14 @@ struct xcni_polep {
 
 /*
  * policy: LPM trie. The fields after prefixlen are matched bit by bit, so the
- * wildcards sit at the end: prefixlen 88 = any protocol and port, 104 = any
- * port of proto, 104 + k = a port range (k leading bits of port), 120 = one
- * port. "Any peer" is an entry with peer XCNI_ID_ANY, looked up separately.
+ * wildcards sit at the end: prefixlen 80 = any protocol and port (ep, peer,
+ * version, dir), 96 = any port of proto, 96 + k = a port range (k leading
+ * bits of port), 112 = one port. "Any peer" is an entry with peer XCNI_ID_ANY, looked up separately.
  * Only allows are stored: NetworkPolicy is a union of allows.
  */
-#define XCNI_POLICY_PREFIX_ANY_PROTO 88
-#define XCNI_POLICY_PREFIX_ANY_PORT 104
-#define XCNI_POLICY_PREFIX_FULL 120
+#define XCNI_POLICY_PREFIX_ANY_PROTO 80
+#define XCNI_POLICY_PREFIX_ANY_PORT 96
+#define XCNI_POLICY_PREFIX_FULL 112
 struct xcni_policy_key {
 	__u32 prefixlen;
 	__u32 ep; /* the local pod's IPv4, network order */

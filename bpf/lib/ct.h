@@ -62,13 +62,14 @@ static __always_inline void ct_tcp_update(struct xcni_ct_entry *e, __u8 flags, i
 }
 
 /*
- * Looks the packet up and accounts it; creates the entry for a new flow.
- * Returns enum ct_dir.
+ * Looks the packet up and accounts it to its flow. Returns enum ct_dir; for
+ * CT_NEW nothing is stored yet: the caller decides (policy) and then calls
+ * ct_create, so a refused packet leaves no entry behind.
  */
-static __always_inline int ct_track(struct pkt *p, __u32 len, __u32 ep_id)
+static __always_inline int ct_track(struct pkt *p, __u32 len)
 {
 	struct xcni_ct_key rev;
-	struct xcni_ct_entry *e, ne = {};
+	struct xcni_ct_entry *e;
 	__u64 now = bpf_ktime_get_ns();
 	int tcp = p->tuple.proto == IPPROTO_TCP;
 
@@ -104,6 +105,17 @@ static __always_inline int ct_track(struct pkt *p, __u32 len, __u32 ep_id)
 	/* Only a SYN (without ACK) opens a TCP flow. */
 	if (tcp && (p->tcp_flags & (XCNI_TCP_SYN | XCNI_TCP_ACK | XCNI_TCP_RST)) != XCNI_TCP_SYN)
 		return CT_INVALID;
+	return CT_NEW;
+}
+
+/* Stores the flow ct_track found new (ICMP other than echo is not a flow). */
+static __always_inline void ct_create(const struct pkt *p, __u32 len, __u32 ep_id)
+{
+	struct xcni_ct_entry ne = {};
+	__u64 now = bpf_ktime_get_ns();
+
+	if (p->tuple.proto == IPPROTO_ICMP && !p->is_echo)
+		return;
 	ne.created_ns = now;
 	ne.last_ns = now;
 	ne.pkts_orig = 1;
@@ -111,7 +123,6 @@ static __always_inline int ct_track(struct pkt *p, __u32 len, __u32 ep_id)
 	ne.ep_id = ep_id;
 	ne.state = XCNI_CT_NEW;
 	bpf_map_update_elem(&xcni_ct, &p->tuple, &ne, BPF_ANY);
-	return CT_NEW;
 }
 
 #endif

@@ -9,6 +9,7 @@
 
 #include "maps.h"
 #include "parse.h"
+#include "policy.h"
 
 static __always_inline int reason_is_drop(int reason)
 {
@@ -26,8 +27,8 @@ static __always_inline void count(int reason, __u8 dir, __u32 len)
 	}
 }
 
-static __always_inline void report_drop(struct __sk_buff *skb, int reason, __u8 dir,
-					__u32 ep_id, const struct pkt *p)
+static __always_inline void report(struct __sk_buff *skb, __u8 type, int reason, __u8 dir,
+				   __u32 ep_id, const struct pkt *p, const struct verdict *v)
 {
 	struct xcni_event *ev = bpf_ringbuf_reserve(&xcni_events, sizeof(*ev), 0);
 
@@ -39,24 +40,36 @@ static __always_inline void report_drop(struct __sk_buff *skb, int reason, __u8 
 	ev->reason = reason;
 	ev->dir = dir;
 	ev->proto = p->tuple.proto;
-	ev->pad = 0;
+	ev->type = type;
+	ev->pol_dir = v->pol_dir;
 	ev->saddr = p->tuple.saddr;
 	ev->daddr = p->tuple.daddr;
 	ev->sport = p->tuple.sport;
 	ev->dport = p->tuple.dport;
 	ev->len = skb->len;
+	ev->src_identity = v->src_id;
+	ev->dst_identity = v->dst_id;
+	ev->policy_id = v->policy_id;
+	ev->rule = v->rule;
+	ev->pad = 0;
 	bpf_ringbuf_submit(ev, 0);
 }
 
-/* verdict: what the hook returns when the reason is not a drop. */
+/*
+ * verdict: what the hook returns when the reason is not a drop. v: the policy
+ * decision on a new flow, if one was taken (reported as a verdict event when
+ * an isolated pod's policy allowed it).
+ */
 static __always_inline int finish(struct __sk_buff *skb, int reason, __u8 dir, __u32 ep_id,
-				  const struct pkt *p, int verdict)
+				  const struct pkt *p, int verdict, const struct verdict *v)
 {
 	count(reason, dir, skb->len);
 	if (reason_is_drop(reason)) {
-		report_drop(skb, reason, dir, ep_id, p);
+		report(skb, XCNI_EV_DROP, reason, dir, ep_id, p, v);
 		return TC_ACT_SHOT;
 	}
+	if (v->enforced)
+		report(skb, XCNI_EV_VERDICT, reason, dir, ep_id, p, v);
 	return verdict;
 }
 

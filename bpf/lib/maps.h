@@ -54,4 +54,65 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xcni_config SEC(".maps");
 
+/* Policy state: xcnid fills these from cluster state (see xcni_shared.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, XCNI_MAX_IPCACHE);
+	__type(key, struct xcni_ipcache_key);
+	__type(value, struct xcni_ipcache_val);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xcni_ipcache SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XCNI_MAX_ENDPOINTS);
+	__type(key, __u32);
+	__type(value, struct xcni_polep);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xcni_polep SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, XCNI_MAX_POLICY);
+	__type(key, struct xcni_policy_key);
+	__type(value, struct xcni_policy_val);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xcni_policy SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, XCNI_MAX_POLCIDR);
+	__type(key, struct xcni_polcidr_key);
+	__type(value, __u32);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xcni_polcidr SEC(".maps");
+
+/* Names for people (xcnictl, events); the programs never read them. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XCNI_MAX_POLICIES);
+	__type(key, __u32);
+	__type(value, struct xcni_polname);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xcni_polname SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XCNI_MAX_IDENTITIES);
+	__type(key, __u32);
+	__type(value, struct xcni_idlabels);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xcni_identity SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XCNI_MAX_IPCACHE);
+	__type(key, __u32);
+	__type(value, struct xcni_podname);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xcni_podname SEC(".maps");
+
 #endif

@@ -83,6 +83,14 @@ struct row {
 	int ret, reason, ev;
 	uint8_t ct; /* state of the flow's entry afterwards */
 	bool ct_rev; /* the flow was opened the other way */
+	bool no_ct; /* refused: no entry may be left behind */
+	/* policy: a verdict event naming the rule that allowed the flow */
+	bool vev;
+	uint32_t policy_id;
+	uint16_t rule;
+	uint8_t pol_dir;
+	/* a step that changes the maps instead of sending a packet */
+	int (*step)(void);
 };
 
 #define TCP(s, sp, d, dp, f) .src = s, .sport = sp, .dst = d, .dport = dp, .proto = IPPROTO_TCP, .flags = f
@@ -92,6 +100,18 @@ struct row {
 #define OK(r) .ret = TC_ACT_OK, .reason = XCNI_##r
 #define REDIR(r) .ret = TC_ACT_REDIRECT, .reason = XCNI_##r
 #define SHOT(r, e) .ret = TC_ACT_SHOT, .reason = XCNI_##r, .ev = e
+/* Allowed by policy id's rule, decided in direction d (the last one checked). */
+#define BY(id, r, d) .vev = true, .policy_id = id, .rule = r, .pol_dir = d
+#define POLICY_DROP(r) SHOT(r, EV_FULL), .no_ct = true
+
+/* Identities of the pods, as xcnid would put them into the ipcache. */
+#define ID_A 1000
+#define ID_B 1001
+#define ID_C 1002
+static int policy_ingress_a(void);
+static int policy_egress_b(void);
+static int policy_a_v1(void);
+static int policy_a_off(void);
 
 static const struct row rows[] = {
 	/* Forwarding and conntrack: a TCP flow between A and B, start to end. */
@@ -187,6 +207,80 @@ static const struct row rows[] = {
 	  SHOT(DROP_FRAGMENT, EV_ZERO) },
 	{ "fragment: offset 8", .dev = DEV_A, .frag = 1, UDP(IP_A, 1, IP_B, 2),
 	  SHOT(DROP_FRAGMENT, EV_ZERO) },
+
+	/* NetworkPolicy. A isolated for ingress: B on TCP 80 (policy 7 rule 0),
+	 * anyone on UDP (7/1), C on TCP 8000-8003 (8/0), ipBlock 10.99.5.0/24
+	 * except 10.99.5.12/32 on TCP 9000 (9/2), B on SCTP 5000 (8/1). */
+	{ "policy: A isolated for ingress", .step = policy_ingress_a },
+	{ "B->A TCP 80: allowed by 7/0, tracked", .dev = DEV_B, TCP(IP_B, 41000, IP_A, 80, TH_SYN),
+	  REDIR(FWD_LOCAL), .ct = XCNI_CT_NEW, BY(7, 0, TO_POD) },
+	{ "A->B SYN-ACK: reply passes, no decision", .dev = DEV_A,
+	  TCP(IP_A, 80, IP_B, 41000, TH_SYN | TH_ACK), REDIR(FWD_REPLY), .ct = XCNI_CT_ESTABLISHED,
+	  .ct_rev = true },
+	{ "B->A data: established, no decision", .dev = DEV_B, TCP(IP_B, 41000, IP_A, 80, TH_ACK),
+	  REDIR(FWD_LOCAL), .ct = XCNI_CT_ESTABLISHED },
+	{ "C->A TCP 80: nothing allows C", .dev = DEV_C, TCP(IP_C, 41001, IP_A, 80, TH_SYN),
+	  POLICY_DROP(DROP_POLICY_INGRESS) },
+	{ "C->A TCP 8000: range start", .dev = DEV_C, TCP(IP_C, 41002, IP_A, 8000, TH_SYN),
+	  REDIR(FWD_LOCAL), .ct = XCNI_CT_NEW, BY(8, 0, TO_POD) },
+	{ "C->A TCP 8003: range end", .dev = DEV_C, TCP(IP_C, 41003, IP_A, 8003, TH_SYN),
+	  REDIR(FWD_LOCAL), .ct = XCNI_CT_NEW, BY(8, 0, TO_POD) },
+	{ "C->A TCP 8004: past the range", .dev = DEV_C, TCP(IP_C, 41004, IP_A, 8004, TH_SYN),
+	  POLICY_DROP(DROP_POLICY_INGRESS) },
+	{ "C->A TCP 7999: before the range", .dev = DEV_C, TCP(IP_C, 41005, IP_A, 7999, TH_SYN),
+	  POLICY_DROP(DROP_POLICY_INGRESS) },
+	{ "C->A UDP 53: any peer, any UDP port", .dev = DEV_C, UDP(IP_C, 41006, IP_A, 53),
+	  REDIR(FWD_LOCAL), .ct = XCNI_CT_NEW, BY(7, 1, TO_POD) },
+	{ "B->A TCP 9000: inside the ipBlock", .dev = DEV_B, TCP(IP_B, 41007, IP_A, 9000, TH_SYN),
+	  REDIR(FWD_LOCAL), .ct = XCNI_CT_NEW, BY(9, 2, TO_POD) },
+	{ "C->A TCP 9000: in the ipBlock's except", .dev = DEV_C,
+	  TCP(IP_C, 41008, IP_A, 9000, TH_SYN), POLICY_DROP(DROP_POLICY_INGRESS) },
+	{ "B->A SCTP 5000: allowed by 8/1", .dev = DEV_B,
+	  .src = IP_B, .sport = 41009, .dst = IP_A, .dport = 5000, .proto = IPPROTO_SCTP,
+	  REDIR(FWD_LOCAL), .ct = XCNI_CT_NEW, BY(8, 1, TO_POD) },
+	{ "B->A SCTP 5001: SCTP rule is for 5000 only", .dev = DEV_B,
+	  .src = IP_B, .sport = 41010, .dst = IP_A, .dport = 5001, .proto = IPPROTO_SCTP,
+	  POLICY_DROP(DROP_POLICY_INGRESS) },
+	{ "B->A TCP 5000: SCTP rule does not open TCP", .dev = DEV_B,
+	  TCP(IP_B, 41011, IP_A, 5000, TH_SYN), POLICY_DROP(DROP_POLICY_INGRESS) },
+	{ "B->A echo: no rule covers ICMP", .dev = DEV_B, ICMP(IP_B, IP_A, ICMP_ECHO, 41),
+	  POLICY_DROP(DROP_POLICY_INGRESS) },
+	{ "A->B echo: A's egress is not isolated", .dev = DEV_A, ICMP(IP_A, IP_B, ICMP_ECHO, 42),
+	  REDIR(FWD_LOCAL), .ct = XCNI_CT_NEW },
+	{ "host->A via to_pod: the node may always reach its pods", .prog = TO_POD, .dev = DEV_A,
+	  TCP(IP_GW, 41012, IP_A, 22, TH_SYN), OK(FWD_LOCAL), .ct = XCNI_CT_NEW },
+	{ "world->A TCP 80 via to_pod: only B may", .prog = TO_POD, .dev = DEV_A,
+	  TCP("192.0.2.7", 41013, IP_A, 80, TH_SYN), POLICY_DROP(DROP_POLICY_INGRESS) },
+	{ "world->A UDP via to_pod: any peer on UDP", .prog = TO_POD, .dev = DEV_A,
+	  UDP("192.0.2.7", 41014, IP_A, 53), OK(FWD_LOCAL), .ct = XCNI_CT_NEW, BY(7, 1, TO_POD) },
+
+	/* B isolated for egress as well: only to A on TCP 80 (policy 10 rule 0). */
+	{ "policy: B isolated for egress", .step = policy_egress_b },
+	{ "B->C UDP 53: B's egress allows nothing to C", .dev = DEV_B, UDP(IP_B, 41015, IP_C, 53),
+	  POLICY_DROP(DROP_POLICY_EGRESS) },
+	{ "B->outside: B's egress allows nothing to the world", .dev = DEV_B,
+	  UDP(IP_B, 41016, "8.8.8.8", 53), POLICY_DROP(DROP_POLICY_EGRESS) },
+	{ "B->A TCP 80: egress 10/0 and ingress 7/0 both allow", .dev = DEV_B,
+	  TCP(IP_B, 41017, IP_A, 80, TH_SYN), REDIR(FWD_LOCAL), .ct = XCNI_CT_NEW, BY(7, 0, TO_POD) },
+	{ "B->A UDP 53: ingress would, egress does not", .dev = DEV_B, UDP(IP_B, 41018, IP_A, 53),
+	  POLICY_DROP(DROP_POLICY_EGRESS) },
+	{ "B->gateway echo: the node is always reachable", .dev = DEV_B,
+	  ICMP(IP_B, IP_GW, ICMP_ECHO, 43), OK(FWD_STACK), .ct = XCNI_CT_NEW },
+	{ "A->B data of the flow B opened earlier: reply passes", .dev = DEV_A,
+	  TCP(IP_A, 80, IP_B, 41000, TH_ACK), REDIR(FWD_REPLY), .ct = XCNI_CT_ESTABLISHED,
+	  .ct_rev = true },
+
+	/* A's policy replaced through the other version: now only C on TCP 80 (11/0). */
+	{ "policy: A's new version, flipped in one update", .step = policy_a_v1 },
+	{ "C->A TCP 80: allowed by the new version", .dev = DEV_C,
+	  TCP(IP_C, 41019, IP_A, 80, TH_SYN), REDIR(FWD_LOCAL), .ct = XCNI_CT_NEW, BY(11, 0, TO_POD) },
+	{ "C->A UDP 53: the old version's rule is gone", .dev = DEV_C, UDP(IP_C, 41020, IP_A, 53),
+	  POLICY_DROP(DROP_POLICY_INGRESS) },
+
+	/* No policy selects A any more. */
+	{ "policy: A no longer isolated", .step = policy_a_off },
+	{ "C->A TCP 7777: default allow, no decision", .dev = DEV_C,
+	  TCP(IP_C, 41021, IP_A, 7777, TH_SYN), REDIR(FWD_LOCAL), .ct = XCNI_CT_NEW },
 };
 
 static struct env {
@@ -328,7 +422,7 @@ static const char *reason_name(int idx)
 		"FWD_LOCAL", "FWD_STACK", "FWD_REPLY", "PASS_ARP", "DROP_NON_IP",
 		"DROP_SHORT", "DROP_BAD_IHL", "DROP_FRAGMENT", "DROP_SPOOF_IP",
 		"DROP_SPOOF_MAC", "DROP_NO_ENDPOINT", "DROP_UNKNOWN_DST",
-		"DROP_CT_INVALID", "DROP_REDIRECT",
+		"DROP_CT_INVALID", "DROP_REDIRECT", "DROP_POLICY_EGRESS", "DROP_POLICY_INGRESS",
 	};
 	return idx >= 0 && idx < XCNI_NR_REASONS ? names[idx] : "?";
 }
@@ -392,6 +486,10 @@ static void check_row(void **state)
 	struct bpf_test_run_opts o = {};
 	__u32 idx = XCNI_METRIC_IDX(r->reason, r->prog);
 
+	if (r->step) {
+		assert_int_equal(r->step(), 0);
+		return;
+	}
 	assert_int_equal(read_metrics(before), 0);
 	env.nev = 0;
 	assert_int_equal(run(r->prog, r->dev, in, len, out, sizeof(out), 0, &o), r->err);
@@ -437,13 +535,25 @@ static void check_row(void **state)
 	assert_int_equal(o.data_size_out, len);
 	assert_memory_equal(out, want, len);
 
-	if (r->ret != TC_ACT_SHOT) {
+	if (r->ret != TC_ACT_SHOT && !r->vev) {
 		assert_int_equal(env.nev, 0);
+	} else if (r->vev) {
+		struct xcni_event *e = &env.ev[0];
+
+		assert_int_equal(env.nev, 1);
+		assert_int_equal(e->type, XCNI_EV_VERDICT);
+		assert_int_equal(e->reason, r->reason);
+		assert_int_equal(e->policy_id, r->policy_id);
+		assert_int_equal(e->rule, r->rule);
+		assert_int_equal(e->pol_dir, r->pol_dir);
+		assert_int_equal(e->saddr, ip4(r->src));
+		assert_int_equal(e->daddr, ip4(r->dst));
 	} else {
 		struct xcni_event *e = &env.ev[0];
 		struct xcni_ct_key k = {};
 
 		assert_int_equal(env.nev, 1);
+		assert_int_equal(e->type, XCNI_EV_DROP);
 		assert_int_equal(e->reason, r->reason);
 		assert_int_equal(e->dir, r->prog);
 		assert_int_equal(e->ep_id, pd->ep_id);
@@ -458,6 +568,21 @@ static void check_row(void **state)
 		assert_int_equal(e->proto, k.proto);
 		assert_int_equal(e->sport, k.sport);
 		assert_int_equal(e->dport, k.dport);
+		if (r->reason == XCNI_DROP_POLICY_INGRESS || r->reason == XCNI_DROP_POLICY_EGRESS) {
+			/* "isolated, nothing allows", with both identities. */
+			assert_int_equal(e->policy_id, 0);
+			assert_int_equal(e->pol_dir, r->reason == XCNI_DROP_POLICY_INGRESS ? TO_POD
+											  : FROM_POD);
+			assert_int_not_equal(e->src_identity, 0);
+			assert_int_not_equal(e->dst_identity, 0);
+		}
+	}
+	if (r->no_ct) {
+		struct xcni_ct_key k = tuple_of(r, false);
+		struct xcni_ct_entry ce;
+
+		assert_int_not_equal(bpf_map_lookup_elem(bpf_map__fd(env.from->maps.xcni_ct), &k, &ce),
+				     0);
 	}
 
 	if (r->ct) {
@@ -472,6 +597,92 @@ static void check_row(void **state)
 			assert_int_equal(ce.bytes_orig, len);
 		}
 	}
+}
+
+static int map_fd(const char *name)
+{
+	return bpf_map__fd(bpf_object__find_map_by_name(env.from->obj, name));
+}
+
+/* One policy entry: ep's rule (dir) for peer, proto and a port prefix of k bits. */
+static int allow(const char *ep, uint8_t version, uint8_t dir, uint32_t peer, uint8_t proto,
+		 uint16_t port, int port_bits, uint32_t policy_id, uint16_t rule)
+{
+	struct xcni_policy_key k = { .ep = ip4(ep), .peer = peer, .version = version, .dir = dir,
+				     .proto = proto, .port = htons(port) };
+	struct xcni_policy_val v = { .policy_id = policy_id, .rule = rule };
+
+	k.prefixlen = proto ? XCNI_POLICY_PREFIX_ANY_PORT + port_bits : XCNI_POLICY_PREFIX_ANY_PROTO;
+	return bpf_map_update_elem(map_fd("xcni_policy"), &k, &v, BPF_NOEXIST) ? -errno : 0;
+}
+
+static int cidr_group(const char *ep, uint8_t version, uint8_t dir, const char *addr, int len,
+		      uint32_t group)
+{
+	struct xcni_polcidr_key k = { .prefixlen = XCNI_POLCIDR_PREFIX_BASE + len, .ep = ip4(ep),
+				      .version = version, .dir = dir, .addr = ip4(addr) };
+
+	return bpf_map_update_elem(map_fd("xcni_polcidr"), &k, &group, BPF_NOEXIST) ? -errno : 0;
+}
+
+static int set_polep(const char *ep, uint32_t identity, uint8_t version, uint8_t isolated)
+{
+	struct xcni_polep v = { .identity = identity, .version = version, .isolated = isolated };
+	uint32_t ip = ip4(ep);
+
+	return bpf_map_update_elem(map_fd("xcni_polep"), &ip, &v, BPF_ANY) ? -errno : 0;
+}
+
+static int ipcache(const char *addr, int len, uint32_t identity)
+{
+	struct xcni_ipcache_key k = { .prefixlen = len, .addr = ip4(addr) };
+	struct xcni_ipcache_val v = { .identity = identity };
+
+	return bpf_map_update_elem(map_fd("xcni_ipcache"), &k, &v, BPF_ANY) ? -errno : 0;
+}
+
+static int policy_ingress_a(void)
+{
+	const uint8_t in = TO_POD;
+	int err = 0;
+
+	err = err ?: ipcache("0.0.0.0", 0, XCNI_ID_WORLD);
+	err = err ?: ipcache(IP_GW, 32, XCNI_ID_HOST);
+	err = err ?: ipcache(IP_A, 32, ID_A);
+	err = err ?: ipcache(IP_B, 32, ID_B);
+	err = err ?: ipcache(IP_C, 32, ID_C);
+	err = err ?: allow(IP_A, 0, in, ID_B, IPPROTO_TCP, 80, 16, 7, 0);
+	err = err ?: allow(IP_A, 0, in, XCNI_ID_ANY, IPPROTO_UDP, 0, 0, 7, 1);
+	err = err ?: allow(IP_A, 0, in, ID_C, IPPROTO_TCP, 8000, 14, 8, 0); /* 8000-8003 */
+	err = err ?: allow(IP_A, 0, in, ID_B, IPPROTO_SCTP, 5000, 16, 8, 1);
+	err = err ?: cidr_group(IP_A, 0, in, "10.99.5.0", 24, XCNI_ID_CIDR_BASE + 1);
+	err = err ?: cidr_group(IP_A, 0, in, IP_C, 32, XCNI_ID_CIDR_BASE + 2); /* the except */
+	err = err ?: allow(IP_A, 0, in, XCNI_ID_CIDR_BASE + 1, IPPROTO_TCP, 9000, 16, 9, 2);
+	return err ?: set_polep(IP_A, ID_A, 0, XCNI_ISOLATED(TO_POD));
+}
+
+static int policy_egress_b(void)
+{
+	int err = allow(IP_B, 0, FROM_POD, ID_A, IPPROTO_TCP, 80, 16, 10, 0);
+
+	return err ?: set_polep(IP_B, ID_B, 0, XCNI_ISOLATED(FROM_POD));
+}
+
+static int policy_a_v1(void)
+{
+	int err = allow(IP_A, 1, TO_POD, ID_C, IPPROTO_TCP, 80, 16, 11, 0);
+
+	return err ?: set_polep(IP_A, ID_A, 1, XCNI_ISOLATED(TO_POD));
+}
+
+static int policy_a_off(void)
+{
+	uint32_t ip = ip4(IP_A);
+
+	return bpf_map_delete_elem(map_fd("xcni_policy"), &ip) && errno != ENOENT &&
+			       errno != EINVAL ?
+		       -errno :
+		       bpf_map_delete_elem(map_fd("xcni_polep"), &ip) ? -errno : 0;
 }
 
 static int teardown(void **state)

@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * NetworkPolicy enforcement: identities from the ipcache, then the policy
+ * maps xcnid compiled. Only new flows are looked up; conntrack lets the rest
+ * of an allowed flow, and its replies, through (policy is stateful).
+ */
+#ifndef XCNI_POLICY_H
+#define XCNI_POLICY_H
+
+#include "maps.h"
+#include "parse.h"
+
+/* What decided a flow, for events: filled as the checks run. */
+struct verdict {
+	__u32 src_id;
+	__u32 dst_id;
+	__u32 policy_id; /* 0: no policy allowed it */
+	__u16 rule;
+	__u8 pol_dir; /* the direction that decided last */
+	__u8 enforced; /* an isolated pod's policy was consulted */
+};
+
+static __always_inline __u32 ipcache_identity(__u32 addr)
+{
+	struct xcni_ipcache_key k = { .prefixlen = 32, .addr = addr };
+	struct xcni_ipcache_val *v = bpf_map_lookup_elem(&xcni_ipcache, &k);
+
+	return v ? v->identity : XCNI_ID_WORLD;
+}
+
+static __always_inline struct xcni_policy_val *policy_lookup(struct xcni_policy_key *k, __u32 peer)
+{
+	k->peer = peer;
+	return bpf_map_lookup_elem(&xcni_policy, k);
+}
+
+/*
+ * Does the policy of local pod ep (in direction dir, towards or from peer)
+ * allow this new flow? 1 or 0; v records the rule that allowed it.
+ */
+static __always_inline int policy_allows(__u32 ep, __u8 dir, __u32 peer_id, __u32 peer_ip,
+					 const struct pkt *p, struct verdict *v)
+{
+	struct xcni_polep *pe = bpf_map_lookup_elem(&xcni_polep, &ep);
+	struct xcni_policy_key k = {};
+	struct xcni_polcidr_key ck = {};
+	struct xcni_policy_val *hit;
+	__u32 *group;
+	__u8 proto = p->tuple.proto;
+
+	if (!pe || !(pe->isolated & XCNI_ISOLATED(dir)))
+		return 1; /* no policy selects the pod in this direction */
+	/* The pod's own node may always reach it and be reached (kubelet probes). */
+	if (peer_id == XCNI_ID_HOST)
+		return 1;
+	v->enforced = 1;
+	v->pol_dir = dir;
+	v->policy_id = 0;
+	v->rule = 0;
+	k.prefixlen = XCNI_POLICY_PREFIX_FULL;
+	k.ep = ep;
+	k.version = pe->version;
+	k.dir = dir;
+	k.proto = proto;
+	if (proto == IPPROTO_TCP || proto == IPPROTO_UDP || proto == IPPROTO_SCTP)
+		k.port = p->tuple.dport;
+	hit = policy_lookup(&k, peer_id);
+	if (!hit) {
+		ck.prefixlen = XCNI_POLCIDR_PREFIX_BASE + 32;
+		ck.ep = ep;
+		ck.version = pe->version;
+		ck.dir = dir;
+		ck.addr = peer_ip;
+		group = bpf_map_lookup_elem(&xcni_polcidr, &ck);
+		if (group)
+			hit = policy_lookup(&k, *group);
+	}
+	if (!hit)
+		hit = policy_lookup(&k, XCNI_ID_ANY);
+	if (!hit)
+		return 0;
+	v->policy_id = hit->policy_id;
+	v->rule = hit->rule;
+	__sync_fetch_and_add(&hit->packets, 1);
+	return 1;
+}
+
+#endif
