@@ -36,7 +36,7 @@ SKELS := $(BPF_PROGS:%=$(BUILD)/gen/%.skel.h)
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 XCNID_SRCS := user/xcnid.c
 XCNID_OBJS := $(XCNID_SRCS:%.c=$(BUILD)/obj/%.o)
-XCNICTL_SRCS := user/xcnictl.c $(wildcard user/lab.c)
+XCNICTL_SRCS := user/xcnictl.c $(wildcard user/lab*.c)
 XCNICTL_OBJS := $(XCNICTL_SRCS:%.c=$(BUILD)/obj/%.o)
 CNI_OBJS := $(CNI_SRCS:%.c=$(BUILD)/obj/%.o)
 

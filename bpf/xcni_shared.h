@@ -274,8 +274,12 @@ struct xcni_config {
 	__u8 pad[3];
 	char node_name[64];
 	__u64 applied_gen; /* cluster-state generation whose policy is in the maps */
+	__u64 failed_gen; /* the last generation that could not be applied */
+	char error[256]; /* why (failed_gen), for `xcnictl lab apply` and people */
 	__u32 nr_identities;
 	__u32 nr_policies;
+	__u32 nr_endpoints_policy; /* local pods with compiled policy */
+	__u32 pad2;
 };
 
 #endif

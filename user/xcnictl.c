@@ -67,6 +67,29 @@ static const struct map_spec m_events = {
 static const struct map_spec m_config = {
 	"xcni_config", BPF_MAP_TYPE_ARRAY, sizeof(__u32), sizeof(struct xcni_config), 1
 };
+static const struct map_spec m_identity = {
+	"xcni_identity", BPF_MAP_TYPE_HASH, sizeof(__u32), sizeof(struct xcni_idlabels), 0
+};
+static const struct map_spec m_ipcache = {
+	"xcni_ipcache", BPF_MAP_TYPE_LPM_TRIE, sizeof(struct xcni_ipcache_key),
+	sizeof(struct xcni_ipcache_val), 0
+};
+static const struct map_spec m_polep = {
+	"xcni_polep", BPF_MAP_TYPE_HASH, sizeof(__u32), sizeof(struct xcni_polep), 0
+};
+static const struct map_spec m_policy = {
+	"xcni_policy", BPF_MAP_TYPE_LPM_TRIE, sizeof(struct xcni_policy_key),
+	sizeof(struct xcni_policy_val), 0
+};
+static const struct map_spec m_polcidr = {
+	"xcni_polcidr", BPF_MAP_TYPE_LPM_TRIE, sizeof(struct xcni_polcidr_key), sizeof(__u32), 0
+};
+static const struct map_spec m_polname = {
+	"xcni_polname", BPF_MAP_TYPE_HASH, sizeof(__u32), sizeof(struct xcni_polname), 0
+};
+static const struct map_spec m_podname = {
+	"xcni_podname", BPF_MAP_TYPE_HASH, sizeof(__u32), sizeof(struct xcni_podname), 0
+};
 
 /*
  * Opens a pinned map and refuses one whose layout is not the one this binary
@@ -112,6 +135,18 @@ static int map_open(const struct ctx *c, const struct map_spec *m)
 close:
 	close(fd);
 	return err;
+}
+
+/* map_open for a map a view can do without: -errno, and nothing said. */
+static int map_open_quiet(const struct ctx *c, const struct map_spec *m)
+{
+	char path[PATH_MAX];
+
+	/* Only a missing pin is expected; map_open reports anything else. */
+	snprintf(path, sizeof(path), "%s/%s", c->pin_dir, m->name);
+	if (access(path, F_OK))
+		return -ENOENT;
+	return map_open(c, m);
 }
 
 /*
@@ -563,6 +598,12 @@ static const struct pt_col event_cols[] = {
 	{ NULL, "daddr", PT_STR },
 	{ NULL, "dport", PT_UINT },
 	{ "LEN", "len", PT_UINT },
+	{ NULL, "type", PT_STR },
+	{ "VERDICT", "verdict", PT_STR },
+	{ NULL, "src_identity", PT_UINT },
+	{ NULL, "dst_identity", PT_UINT },
+	{ NULL, "policy", PT_STR },
+	{ NULL, "rule", PT_INT },
 };
 
 static volatile sig_atomic_t monitor_stop;
@@ -578,7 +619,48 @@ struct monitor {
 	struct ptable *t;
 	unsigned long seen;
 	int err;
+	int polname_fd; /* -1 when the agent predates policy */
 };
+
+/* "ns/name" of a policy id, or "policy#id" when the name is not (yet) known. */
+static const char *policy_name(int fd, __u32 id, char *buf, size_t len)
+{
+	struct xcni_polname pn;
+
+	if (fd >= 0 && bpf_map_lookup_elem(fd, &id, &pn) == 0)
+		snprintf(buf, len, "%.*s/%.*s", (int)strnlen(pn.ns, sizeof(pn.ns)), pn.ns,
+			 (int)strnlen(pn.name, sizeof(pn.name)), pn.name);
+	else
+		snprintf(buf, len, "policy#%u", id);
+	return buf;
+}
+
+/* The policy side of an event: which rule allowed it, or that nothing did. */
+static void monitor_verdict(struct monitor *m, const struct xcni_event *ev)
+{
+	const char *side = ev->pol_dir == XCNI_DIR_FROM_POD ? "egress" : "ingress";
+	bool policy_drop = ev->reason == XCNI_DROP_POLICY_EGRESS ||
+			   ev->reason == XCNI_DROP_POLICY_INGRESS;
+	char name[340];
+
+	if (ev->type == XCNI_EV_VERDICT) {
+		policy_name(m->polname_fd, ev->policy_id, name, sizeof(name));
+		pt_strf(m->t, "allow %s by %s rule %u", side, name, ev->rule);
+	} else if (policy_drop) {
+		pt_strf(m->t, "deny %s: isolated, nothing allows", side);
+	} else {
+		pt_null(m->t);
+	}
+	pt_uint(m->t, ev->src_identity);
+	pt_uint(m->t, ev->dst_identity);
+	if (ev->type == XCNI_EV_VERDICT) {
+		pt_str(m->t, policy_name(m->polname_fd, ev->policy_id, name, sizeof(name)));
+		pt_int(m->t, ev->rule);
+	} else {
+		pt_null(m->t);
+		pt_null(m->t);
+	}
+}
 
 static int on_event(void *arg, void *data, size_t len)
 {
@@ -613,6 +695,8 @@ static int on_event(void *arg, void *data, size_t len)
 	pt_str(m->t, ip_str(ev->daddr, buf));
 	pt_uint(m->t, ntohs(ev->dport));
 	pt_uint(m->t, ev->len);
+	pt_str(m->t, ev->type == XCNI_EV_VERDICT ? "verdict" : "drop");
+	monitor_verdict(m, ev);
 	m->err = pt_flush(m->t, stdout, m->c->json);
 	m->seen++;
 	/* Non-zero ends ring_buffer__poll(): the count is reached or output failed. */
@@ -621,7 +705,7 @@ static int on_event(void *arg, void *data, size_t len)
 
 static int cmd_monitor(const struct ctx *c, char **argv)
 {
-	struct monitor m = { .c = c };
+	struct monitor m = { .c = c, .polname_fd = -1 };
 	struct ring_buffer *rb = NULL;
 	__u64 deadline = 0;
 	int fd, err = 0;
@@ -631,6 +715,7 @@ static int cmd_monitor(const struct ctx *c, char **argv)
 	if (fd < 0)
 		return fd;
 	m.t = pt_new(event_cols, ARRAY_SIZE(event_cols), 0);
+	m.polname_fd = map_open_quiet(c, &m_polname);
 	rb = ring_buffer__new(fd, on_event, &m, NULL);
 	if (!rb || !m.t) {
 		err = rb ? -ENOMEM : -errno;
@@ -661,7 +746,338 @@ static int cmd_monitor(const struct ctx *c, char **argv)
 out:
 	ring_buffer__free(rb);
 	pt_free(m.t);
+	if (m.polname_fd >= 0)
+		close(m.polname_fd);
 	close(fd);
+	return err;
+}
+
+/* ---- identity, ipcache, policy ------------------------------------- */
+
+static const char *reserved_identity(__u32 id)
+{
+	switch (id) {
+	case XCNI_ID_HOST: return "reserved:host";
+	case XCNI_ID_WORLD: return "reserved:world";
+	case XCNI_ID_UNMANAGED: return "reserved:unmanaged";
+	case XCNI_ID_REMOTE_NODE: return "reserved:remote-node";
+	}
+	return NULL;
+}
+
+static const struct pt_col id_cols[] = {
+	{ "IDENTITY", "identity", PT_UINT },
+	{ "LABELS", "labels", PT_STR },
+};
+
+struct id_rec {
+	__u32 id;
+	struct xcni_idlabels l;
+};
+
+static int u32_cmp(const void *a, const void *b)
+{
+	__u32 x = *(const __u32 *)a, y = *(const __u32 *)b;
+
+	return (x > y) - (x < y);
+}
+
+static int cmd_identity_list(const struct ctx *c, char **argv)
+{
+	static const __u32 reserved[] = { XCNI_ID_HOST, XCNI_ID_WORLD, XCNI_ID_UNMANAGED,
+					  XCNI_ID_REMOTE_NODE };
+	struct id_rec *recs = NULL;
+	struct ptable *t;
+	size_t n, i;
+	int fd, err;
+
+	(void)argv;
+	fd = map_open(c, &m_identity);
+	if (fd < 0)
+		return fd;
+	err = map_collect(fd, &m_identity, sizeof(*recs), offsetof(struct id_rec, id),
+			  offsetof(struct id_rec, l), (void **)&recs, &n);
+	close(fd);
+	if (err)
+		return err;
+	n = sort_unique(recs, n, sizeof(*recs), u32_cmp);
+	t = pt_new(id_cols, ARRAY_SIZE(id_cols), 0);
+	for (i = 0; i < ARRAY_SIZE(reserved); i++) {
+		pt_uint(t, reserved[i]);
+		pt_str(t, reserved_identity(reserved[i]));
+	}
+	for (i = 0; i < n; i++) {
+		pt_uint(t, recs[i].id);
+		pt_strf(t, "%.*s", (int)strnlen(recs[i].l.labels, sizeof(recs[i].l.labels)),
+			recs[i].l.labels);
+	}
+	free(recs);
+	return show(c, t);
+}
+
+static const struct pt_col ipcache_cols[] = {
+	{ "PREFIX", "prefix", PT_STR },
+	{ "IDENTITY", "identity", PT_UINT },
+	{ "POD", "pod", PT_STR },
+	{ "TUNNEL", "tunnel", PT_STR },
+};
+
+struct ipc_rec {
+	struct xcni_ipcache_key k;
+	struct xcni_ipcache_val v;
+};
+
+static int ipc_cmp(const void *a, const void *b)
+{
+	const struct xcni_ipcache_key *x = a, *y = b;
+	__u32 p = ntohl(x->addr), q = ntohl(y->addr);
+
+	if (p != q)
+		return (p > q) - (p < q);
+	return (x->prefixlen > y->prefixlen) - (x->prefixlen < y->prefixlen);
+}
+
+/* "ns/name" of the pod with address ip, from the podname map. */
+static bool pod_of_ip(int fd, __u32 ip, char *buf, size_t len)
+{
+	struct xcni_podname pn;
+
+	if (fd < 0 || bpf_map_lookup_elem(fd, &ip, &pn))
+		return false;
+	snprintf(buf, len, "%.*s/%.*s", (int)strnlen(pn.ns, sizeof(pn.ns)), pn.ns,
+		 (int)strnlen(pn.name, sizeof(pn.name)), pn.name);
+	return true;
+}
+
+static int cmd_ipcache_list(const struct ctx *c, char **argv)
+{
+	struct ipc_rec *recs = NULL;
+	struct ptable *t;
+	char buf[INET_ADDRSTRLEN], pod[340];
+	size_t n, i;
+	int fd, pfd, err;
+
+	(void)argv;
+	fd = map_open(c, &m_ipcache);
+	if (fd < 0)
+		return fd;
+	err = map_collect(fd, &m_ipcache, sizeof(*recs), offsetof(struct ipc_rec, k),
+			  offsetof(struct ipc_rec, v), (void **)&recs, &n);
+	close(fd);
+	if (err)
+		return err;
+	n = sort_unique(recs, n, sizeof(*recs), ipc_cmp);
+	pfd = map_open_quiet(c, &m_podname);
+	t = pt_new(ipcache_cols, ARRAY_SIZE(ipcache_cols), 0);
+	for (i = 0; i < n; i++) {
+		pt_strf(t, "%s/%u", ip_str(recs[i].k.addr, buf), recs[i].k.prefixlen);
+		pt_uint(t, recs[i].v.identity);
+		if (recs[i].k.prefixlen == 32 && pod_of_ip(pfd, recs[i].k.addr, pod, sizeof(pod)))
+			pt_str(t, pod);
+		else
+			pt_str(t, reserved_identity(recs[i].v.identity));
+		if (recs[i].v.tunnel_ip)
+			pt_str(t, ip_str(recs[i].v.tunnel_ip, buf));
+		else
+			pt_null(t);
+	}
+	if (pfd >= 0)
+		close(pfd);
+	free(recs);
+	return show(c, t);
+}
+
+/* A pod argument: an IPv4 address, or NS/NAME looked up in the podname map. */
+static int resolve_pod(const struct ctx *c, const char *arg, __u32 *ip)
+{
+	struct in_addr a;
+	struct xcni_podname pn;
+	__u32 key, next, *prev = NULL;
+	const char *sl = strchr(arg, '/');
+	int fd, err = -ENOENT;
+
+	if (inet_pton(AF_INET, arg, &a) == 1) {
+		*ip = a.s_addr;
+		return 0;
+	}
+	if (!sl || sl == arg || !sl[1]) {
+		pr_err("%s: not a pod (NAMESPACE/NAME) or an IPv4 address\n", arg);
+		return -EINVAL;
+	}
+	fd = map_open(c, &m_podname);
+	if (fd < 0)
+		return fd;
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, &pn))
+			continue;
+		if (strlen(pn.ns) == (size_t)(sl - arg) && !strncmp(pn.ns, arg, sl - arg) &&
+		    !strcmp(pn.name, sl + 1)) {
+			*ip = key;
+			err = 0;
+			break;
+		}
+	}
+	close(fd);
+	if (err)
+		pr_err("%s: no such pod in the cluster state xcnid holds\n", arg);
+	return err;
+}
+
+static const struct pt_col pol_cols[] = {
+	{ "DIRECTION", "direction", PT_STR },
+	{ "PEER", "peer", PT_STR },
+	{ NULL, "peer_identity", PT_UINT },
+	{ "PROTO", "proto", PT_STR },
+	{ "PORT", "port", PT_STR },
+	{ "POLICY", "policy", PT_STR },
+	{ "RULE", "rule", PT_UINT },
+	{ "FLOWS", "flows", PT_UINT },
+};
+
+struct pol_rec {
+	struct xcni_policy_key k;
+	struct xcni_policy_val v;
+};
+
+static int pol_rec_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, sizeof(struct xcni_policy_key));
+}
+
+struct cidr_rec {
+	struct xcni_polcidr_key k;
+	__u32 group;
+};
+
+static int cidr_rec_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, sizeof(struct xcni_polcidr_key));
+}
+
+/* The peer of a policy entry in words: any, a reserved name, labels, or CIDRs. */
+static void pt_peer(struct ptable *t, __u32 peer, int idfd, const struct cidr_rec *cidrs,
+		    size_t ncidrs, __u8 dir)
+{
+	struct xcni_idlabels l;
+	char buf[1200] = "", a[INET_ADDRSTRLEN];
+	size_t off = 0;
+
+	if (peer == XCNI_ID_ANY) {
+		pt_str(t, "any");
+		return;
+	}
+	if (reserved_identity(peer)) {
+		pt_str(t, reserved_identity(peer));
+		return;
+	}
+	if (peer >= XCNI_ID_CIDR_BASE) {
+		for (size_t i = 0; i < ncidrs; i++)
+			if (cidrs[i].group == peer && cidrs[i].k.dir == dir && off < sizeof(buf))
+				off += snprintf(buf + off, sizeof(buf) - off, "%scidr:%s/%u",
+						off ? "," : "", ip_str(cidrs[i].k.addr, a),
+						cidrs[i].k.prefixlen - XCNI_POLCIDR_PREFIX_BASE);
+		pt_str(t, off ? buf : "cidr-group");
+		return;
+	}
+	if (idfd >= 0 && bpf_map_lookup_elem(idfd, &peer, &l) == 0)
+		pt_strf(t, "%.*s", (int)strnlen(l.labels, sizeof(l.labels)), l.labels);
+	else
+		pt_strf(t, "identity %u", peer);
+}
+
+static int cmd_policy_get(const struct ctx *c, char **argv)
+{
+	struct pol_rec *recs = NULL;
+	struct cidr_rec *cidrs = NULL;
+	struct xcni_polep pe;
+	struct ptable *t = NULL;
+	size_t n = 0, nc = 0, k;
+	int fd = -1, cfd = -1, idfd = -1, nfd = -1, err;
+	char name[340];
+	__u32 ip;
+
+	err = resolve_pod(c, argv[0], &ip);
+	if (err)
+		return err;
+	fd = map_open(c, &m_polep);
+	if (fd < 0)
+		return fd;
+	if (bpf_map_lookup_elem(fd, &ip, &pe)) {
+		close(fd);
+		if (errno != ENOENT) {
+			pr_err("%s: %s\n", m_polep.name, strerror(errno));
+			return -errno;
+		}
+		/* Not an error: the answer is that nothing isolates the pod. */
+		printf(c->json ? "{\"pod\":\"%s\",\"ingress\":\"allow-all\",\"egress\":\"allow-all\",\"rules\":[]}\n"
+			       : "%s: no policy selects this pod: all traffic allowed by default\n",
+		       argv[0]);
+		return 0;
+	}
+	close(fd);
+	if ((fd = map_open(c, &m_policy)) < 0 || (cfd = map_open(c, &m_polcidr)) < 0) {
+		err = fd < 0 ? fd : cfd;
+		goto out;
+	}
+	idfd = map_open_quiet(c, &m_identity);
+	nfd = map_open_quiet(c, &m_polname);
+	if ((err = map_collect(fd, &m_policy, sizeof(*recs), offsetof(struct pol_rec, k),
+			       offsetof(struct pol_rec, v), (void **)&recs, &n)) ||
+	    (err = map_collect(cfd, &m_polcidr, sizeof(*cidrs), offsetof(struct cidr_rec, k),
+			       offsetof(struct cidr_rec, group), (void **)&cidrs, &nc)))
+		goto out;
+	/* Only the pod's live version. */
+	for (size_t i = k = 0; i < n; i++)
+		if (recs[i].k.ep == ip && recs[i].k.version == pe.version)
+			recs[k++] = recs[i];
+	n = sort_unique(recs, k, sizeof(*recs), pol_rec_cmp);
+	for (size_t i = k = 0; i < nc; i++)
+		if (cidrs[i].k.ep == ip && cidrs[i].k.version == pe.version)
+			cidrs[k++] = cidrs[i];
+	nc = sort_unique(cidrs, k, sizeof(*cidrs), cidr_rec_cmp);
+	if (!c->json)
+		printf("pod %s identity %u: ingress %s, egress %s\n", argv[0], pe.identity,
+		       pe.isolated & XCNI_ISOLATED(XCNI_DIR_TO_POD) ? "isolated (only the rules below)"
+								    : "not isolated (all allowed)",
+		       pe.isolated & XCNI_ISOLATED(XCNI_DIR_FROM_POD) ? "isolated (only the rules below)"
+								      : "not isolated (all allowed)");
+	t = pt_new(pol_cols, ARRAY_SIZE(pol_cols), 0);
+	for (size_t i = 0; i < n; i++) {
+		const struct xcni_policy_key *pk = &recs[i].k;
+		int bits = (int)pk->prefixlen - XCNI_POLICY_PREFIX_ANY_PORT;
+		const char *pn;
+
+		pt_str(t, pk->dir == XCNI_DIR_TO_POD ? "ingress" : "egress");
+		pt_peer(t, pk->peer, idfd, cidrs, nc, pk->dir);
+		pt_uint(t, pk->peer);
+		if (pk->prefixlen <= XCNI_POLICY_PREFIX_ANY_PROTO)
+			pt_str(t, "any");
+		else if ((pn = proto_name(pk->proto)))
+			pt_str(t, pn);
+		else
+			pt_strf(t, "%u", pk->proto);
+		if (bits <= 0) {
+			pt_str(t, "any");
+		} else if (bits >= 16) {
+			pt_strf(t, "%u", ntohs(pk->port));
+		} else {
+			unsigned int lo = ntohs(pk->port), span = 1u << (16 - bits);
+
+			pt_strf(t, "%u-%u", lo, lo + span - 1);
+		}
+		pt_str(t, policy_name(nfd, recs[i].v.policy_id, name, sizeof(name)));
+		pt_uint(t, recs[i].v.rule);
+		pt_uint(t, recs[i].v.packets);
+	}
+	err = show(c, t);
+out:
+	free(recs);
+	free(cidrs);
+	for (int *f = (int[]){ fd, cfd, idfd, nfd, -2 }; *f != -2; f++)
+		if (*f >= 0)
+			close(*f);
 	return err;
 }
 
@@ -674,6 +1090,12 @@ static const struct pt_col config_cols[] = {
 	{ "POD-CIDR", "pod_cidr", PT_STR },
 	{ "STARTED-NS", "started_ns", PT_UINT },
 	{ "UPTIME", "uptime_s", PT_UINT },
+	{ "APPLIED-GEN", "applied_gen", PT_UINT },
+	{ "FAILED-GEN", "failed_gen", PT_UINT },
+	{ "ERROR", "error", PT_STR },
+	{ "IDENTITIES", "identities", PT_UINT },
+	{ "POLICIES", "policies", PT_UINT },
+	{ "POLICY-PODS", "policy_pods", PT_UINT },
 };
 
 static int cmd_config(const struct ctx *c, char **argv)
@@ -709,6 +1131,15 @@ static int cmd_config(const struct ctx *c, char **argv)
 		pt_null(t);
 		pt_null(t);
 	}
+	pt_uint(t, cfg.applied_gen);
+	pt_uint(t, cfg.failed_gen);
+	if (cfg.error[0])
+		pt_strf(t, "%.*s", (int)strnlen(cfg.error, sizeof(cfg.error)), cfg.error);
+	else
+		pt_null(t);
+	pt_uint(t, cfg.nr_identities);
+	pt_uint(t, cfg.nr_policies);
+	pt_uint(t, cfg.nr_endpoints_policy);
 	err = show(c, t);
 close:
 	close(fd);
@@ -740,6 +1171,15 @@ static const struct cmd {
 	  "Packets and bytes summed over all CPUs; only non-zero rows by default.\n\n"
 	  "  --all     also the reasons nothing has been counted for" },
 	{ "config", NULL, cmd_config, 0, 0, "", "Show the node configuration xcnid wrote." },
+	{ "identity", "list", cmd_identity_list, 0, 0, "",
+	  "List the security identities: reserved ones, then one per label set.\n\n"
+	  "Labels: k8s:KEY=VALUE for the pod's, ns:KEY=VALUE for its namespace's." },
+	{ "ipcache", "list", cmd_ipcache_list, 0, 0, "",
+	  "List the ipcache: address prefix -> identity (and the pod it is)." },
+	{ "policy", "get", cmd_policy_get, 1, 0, "POD",
+	  "Show what NetworkPolicy lets into and out of POD (NAMESPACE/NAME or IP).\n\n"
+	  "One row per allow entry of the pod's live version, with the policy and\n"
+	  "rule it came from and how many flows it let through (FLOWS)." },
 	{ "monitor", NULL, cmd_monitor, 0, OPT_COUNT | OPT_TIMEOUT, "[--count N] [--timeout-ms MS]",
 	  "Stream drop events as the data plane reports them.\n\n"
 	  "One line per event (with --json, one object per line) until Ctrl-C.\n"

@@ -12,6 +12,7 @@
 #include <getopt.h>
 #include <linux/pkt_cls.h>
 #include <net/if.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,9 @@
 #include "from_pod.skel.h"
 #include "lib/bpfpin.h"
 #include "lib/log.h"
+#include "lib/policy.h"
+#include "lib/polsync.h"
+#include "lib/store.h"
 #include "to_pod.skel.h"
 
 struct opts {
@@ -32,6 +36,7 @@ struct opts {
 	__u32 pod_cidr, pod_mask, gateway;
 	__u8 pod_len;
 	int once;
+	const char *manifests; /* cluster state from a manifest directory */
 };
 
 static volatile sig_atomic_t stop;
@@ -235,6 +240,131 @@ static int write_config(struct from_pod *fp, const struct opts *o)
 	return bpf_map__update_elem(fp->maps.xcni_config, &k, sizeof(k), &cfg, sizeof(cfg), 0);
 }
 
+static int now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int)(ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
+
+/* Records in the node config how far the maps follow the cluster state. */
+static void report_gen(struct from_pod *fp, __u64 gen, const struct pol_result *r,
+		       const char *error)
+{
+	struct xcni_config cfg;
+	__u32 k = 0;
+
+	if (bpf_map__lookup_elem(fp->maps.xcni_config, &k, sizeof(k), &cfg, sizeof(cfg), 0))
+		return;
+	if (error) {
+		cfg.failed_gen = gen;
+		snprintf(cfg.error, sizeof(cfg.error), "%s", error);
+	} else {
+		cfg.applied_gen = gen;
+		cfg.error[0] = '\0';
+		cfg.nr_identities = (__u32)r->nidentities;
+		cfg.nr_policies = (__u32)r->npolicies;
+		cfg.nr_endpoints_policy = (__u32)r->neps;
+	}
+	bpf_map__update_elem(fp->maps.xcni_config, &k, sizeof(k), &cfg, sizeof(cfg), 0);
+}
+
+/* Cluster state -> identities and policy -> maps, for one generation. */
+static int sync_policy(const struct opts *o, struct from_pod *fp, struct store *st,
+		       struct polsync *ps, __u64 gen)
+{
+	struct pol_opts po = { .node_name = o->node_name, .gateway_ip = o->gateway };
+	const struct k8s_object *node = store_get(st, K8S_NODE, NULL, o->node_name);
+	struct pol_result r = {};
+	struct polsync_stats ss = {};
+	struct k8s_error kerr = { "" };
+	struct cluster c;
+	char msg[256];
+	int t0 = now_ms(), err;
+
+	if (node)
+		po.node_ip = node->node.internal_ip;
+	store_view(st, &c);
+	err = pol_compile(&c, &po, &r, &kerr);
+	if (err) {
+		pr_err("compiling policy (generation %llu): %s\n", (unsigned long long)gen,
+		       kerr.msg[0] ? kerr.msg : strerror(-err));
+		report_gen(fp, gen, &r, kerr.msg[0] ? kerr.msg : strerror(-err));
+		return err;
+	}
+	err = polsync_apply(ps, &r, &ss, msg, sizeof(msg));
+	if (err) {
+		if (!msg[0])
+			snprintf(msg, sizeof(msg), "writing the policy maps: %s", strerror(-err));
+		pr_err("generation %llu not applied: %s\n", (unsigned long long)gen, msg);
+		report_gen(fp, gen, &r, msg);
+		pol_result_free(&r);
+		return err;
+	}
+	report_gen(fp, gen, &r, NULL);
+	polsync_cleanup(ps, &ss);
+	pr_info("generation %llu applied in %d ms: %zu pods rewritten, %zu entries written, "
+		"%zu deleted, %zu other map changes; %zu identities, %zu policies\n",
+		(unsigned long long)gen, now_ms() - t0, ss.eps_changed, ss.entries_written,
+		ss.entries_deleted, ss.other_changed, r.nidentities, r.npolicies);
+	pol_result_free(&r);
+	return 0;
+}
+
+/* Follows the manifest directory until asked to stop. */
+static int watch_cluster(const struct opts *o, struct from_pod *fp)
+{
+	struct store *st = store_new();
+	struct cs_backend *b = NULL;
+	struct polsync *ps = NULL;
+	__u64 version = 0;
+	int err;
+
+	if (!st)
+		return -ENOMEM;
+	err = polsync_open(o->pin_dir, &ps);
+	if (err) {
+		pr_err("opening the policy maps under %s: %s\n", o->pin_dir, strerror(-err));
+		goto out;
+	}
+	err = manifest_dir_open(o->manifests, st, &b);
+	if (err) {
+		pr_err("cluster state: cannot read manifest directory %s: %s\n", o->manifests,
+		       strerror(-err));
+		goto out;
+	}
+	pr_info("cluster state from %s (%s backend)\n", o->manifests, b->ops->name);
+	sync_policy(o, fp, st, ps, b->sync_gen);
+	version = store_version(st);
+	while (!stop) {
+		struct pollfd pfd = { .fd = b->ops->fd(b), .events = POLLIN };
+		__u64 gen = b->sync_gen;
+		int n = poll(&pfd, 1, -1);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			err = -errno;
+			break;
+		}
+		n = b->ops->dispatch(b);
+		if (n < 0)
+			pr_warn("cluster state: %s\n", strerror(-n));
+		/* A new token with no object change still needs its acknowledgement. */
+		if (store_version(st) != version || b->sync_gen != gen) {
+			version = store_version(st);
+			sync_policy(o, fp, st, ps, b->sync_gen);
+		}
+	}
+out:
+	if (b)
+		b->ops->free(b);
+	polsync_free(ps);
+	store_free(st);
+	return err;
+}
+
 static int run(const struct opts *o)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = o->pin_dir);
@@ -308,8 +438,11 @@ static int run(const struct opts *o)
 	printf("xcnid: ready: programs and maps pinned under %s\n", o->pin_dir);
 	fflush(stdout);
 
-	while (!o->once && !stop)
-		pause();
+	if (o->manifests && !o->once)
+		err = watch_cluster(o, fp);
+	else
+		while (!o->once && !stop)
+			pause();
 out:
 	/* Programs and maps stay pinned: the data plane outlives the agent. */
 	to_pod__destroy(tp);
@@ -326,6 +459,8 @@ static void usage(FILE *f)
 		"  --gateway IP       the pods' gateway address (default: first address of the CIDR)\n"
 		"  --node-name NAME   this node's name (default: the host name)\n"
 		"  --once             load and pin, then exit (the data plane keeps running)\n"
+		"  --manifests DIR    cluster state (Namespaces, Pods, Nodes, NetworkPolicies) from\n"
+		"                     the YAML/JSON manifests in DIR, followed with inotify\n"
 		"  -v, --verbose      more logging (twice: libbpf debug, verifier logs)\n"
 		"  -h, --help\n",
 		XCNI_PIN_ROOT);
@@ -339,6 +474,7 @@ int main(int argc, char **argv)
 		{ "gateway", required_argument, NULL, 'g' },
 		{ "node-name", required_argument, NULL, 'n' },
 		{ "once", no_argument, NULL, 'o' },
+		{ "manifests", required_argument, NULL, 'm' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
@@ -362,6 +498,7 @@ int main(int argc, char **argv)
 		case 'g': gw = optarg; break;
 		case 'n': o.node_name = optarg; break;
 		case 'o': o.once = 1; break;
+		case 'm': o.manifests = optarg; break;
 		case 'v': xlog_max = xlog_max < XLOG_INFO ? XLOG_INFO : XLOG_DEBUG; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;

@@ -1,0 +1,587 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The map writer. What the maps hold is mirrored in memory, so an update
+ * costs syscalls only for what changed. A pod's policy is switched in one
+ * step: its new entries go in under the version it does not use, then its
+ * polep entry flips to that version, then (polsync_cleanup) the old version
+ * goes. A packet therefore meets the old policy or the new one, never a mix.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+
+#include "log.h"
+#include "polsync.h"
+
+/* A map's contents as sorted (key, value) records. */
+struct kvset {
+	size_t n, ksz, vsz;
+	unsigned char *d;
+};
+
+#define KV_REC(s, i) ((s)->d + (i) * ((s)->ksz + (s)->vsz))
+
+struct ep_state {
+	uint32_t ip;
+	struct xcni_polep st;
+	bool known; /* entries below are what the maps hold (false after a restart) */
+	size_t n, nc;
+	struct pol_entry *e;
+	struct pol_cidr *c;
+};
+
+struct polsync {
+	int fd_policy, fd_polcidr, fd_polep, fd_ipcache, fd_identity, fd_polname, fd_podname;
+	size_t max_policy, max_polcidr, max_ipcache;
+	size_t n_policy, n_polcidr; /* entries in the maps */
+	size_t neps;
+	struct ep_state *eps; /* sorted by ip */
+	struct kvset ipcache, identity, polname, podname;
+	/* Old versions to delete in polsync_cleanup. */
+	size_t ndel, ndelc;
+	struct pol_entry *del;
+	struct pol_cidr *delc;
+	bool scan; /* some old entries are not known in memory: sweep the maps */
+};
+
+static int open_map(const char *dir, const char *name, size_t *max)
+{
+	char path[512];
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = bpf_obj_get(path);
+	if (fd < 0) {
+		pr_err("cannot open pinned map %s: %s\n", path, strerror(errno));
+		return -errno;
+	}
+	if (max) {
+		if (bpf_map_get_info_by_fd(fd, &info, &len)) {
+			close(fd);
+			return -errno;
+		}
+		*max = info.max_entries;
+	}
+	return fd;
+}
+
+static int kv_cmp_len;
+static int kv_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, kv_cmp_len);
+}
+
+/* Reads every (key, value) of a map. */
+static int kvset_load(int fd, size_t ksz, size_t vsz, struct kvset *s)
+{
+	unsigned char key[512], next[512];
+	size_t cap = 0;
+	bool first = true;
+
+	s->n = 0;
+	s->ksz = ksz;
+	s->vsz = vsz;
+	s->d = NULL;
+	while (bpf_map_get_next_key(fd, first ? NULL : key, next) == 0) {
+		first = false;
+		memcpy(key, next, ksz);
+		if (s->n == cap) {
+			unsigned char *d = realloc(s->d, (cap = cap ? cap * 2 : 64) * (ksz + vsz));
+
+			if (!d)
+				return -ENOMEM;
+			s->d = d;
+		}
+		if (bpf_map_lookup_elem(fd, key, KV_REC(s, s->n) + ksz))
+			continue; /* deleted under us */
+		memcpy(KV_REC(s, s->n), key, ksz);
+		s->n++;
+	}
+	kv_cmp_len = (int)ksz;
+	if (s->n)
+		qsort(s->d, s->n, ksz + vsz, kv_cmp);
+	return 0;
+}
+
+enum { KV_UPSERT = 1, KV_DELETE = 2, KV_BOTH = 3 };
+
+/*
+ * Makes the map hold want (n records of stride bytes: key at 0, value at
+ * voff), in two phases that may be run apart: KV_UPSERT writes what is new
+ * or changed, KV_DELETE removes what is no longer wanted and records want
+ * as the map's contents.
+ */
+static int kvset_sync(int fd, struct kvset *cur, const void *want, size_t n, size_t stride,
+		      size_t voff, int phase, size_t *changed)
+{
+	size_t ksz = cur->ksz, vsz = cur->vsz, i = 0, j = 0;
+	unsigned char *nd = n ? malloc(n * (ksz + vsz)) : NULL;
+
+	if (n && !nd)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		const unsigned char *w = (const unsigned char *)want + i * stride;
+
+		memcpy(nd + i * (ksz + vsz), w, ksz);
+		memcpy(nd + i * (ksz + vsz) + ksz, w + voff, vsz);
+	}
+	kv_cmp_len = (int)ksz;
+	if (n)
+		qsort(nd, n, ksz + vsz, kv_cmp);
+	/* Merge the two sorted lists. */
+	for (i = 0, j = 0; i < n || j < cur->n;) {
+		unsigned char *w = i < n ? nd + i * (ksz + vsz) : NULL;
+		unsigned char *c = j < cur->n ? KV_REC(cur, j) : NULL;
+		int cmp = !w ? 1 : !c ? -1 : memcmp(w, c, ksz);
+
+		if ((phase & KV_UPSERT) && (cmp < 0 || (cmp == 0 && memcmp(w + ksz, c + ksz, vsz)))) {
+			if (bpf_map_update_elem(fd, w, w + ksz, BPF_ANY)) {
+				int err = -errno;
+
+				free(nd);
+				return err;
+			}
+			(*changed)++;
+		}
+		if (cmp > 0 && (phase & KV_DELETE)) {
+			if (bpf_map_delete_elem(fd, c) && errno != ENOENT) {
+				int err = -errno;
+
+				free(nd);
+				return err;
+			}
+			(*changed)++;
+		}
+		if (cmp <= 0)
+			i++;
+		if (cmp >= 0)
+			j++;
+	}
+	if (!(phase & KV_DELETE)) {
+		/* cur still describes the map's old keys, for the delete phase. */
+		free(nd);
+		return 0;
+	}
+	free(cur->d);
+	cur->d = nd;
+	cur->n = n;
+	return 0;
+}
+
+static int count_keys(int fd, size_t ksz, size_t *n)
+{
+	unsigned char key[64], next[64];
+	bool first = true;
+
+	*n = 0;
+	while (bpf_map_get_next_key(fd, first ? NULL : key, next) == 0) {
+		first = false;
+		memcpy(key, next, ksz);
+		(*n)++;
+	}
+	return 0;
+}
+
+static struct ep_state *ep_find(struct polsync *ps, uint32_t ip)
+{
+	size_t lo = 0, hi = ps->neps;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (ps->eps[mid].ip == ip)
+			return &ps->eps[mid];
+		if (ps->eps[mid].ip < ip)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+static int ep_cmp(const void *a, const void *b)
+{
+	const struct ep_state *x = a, *y = b;
+
+	return x->ip < y->ip ? -1 : x->ip > y->ip;
+}
+
+/*
+ * Deletes policy and polcidr entries that no live version uses: those of
+ * pods without polep entry, and those whose version is not the pod's.
+ */
+static int sweep(struct polsync *ps, size_t *deleted)
+{
+	struct xcni_policy_key k, nk;
+	struct xcni_polcidr_key ck, nck;
+	struct xcni_polep pe;
+	bool first = true;
+
+	while (bpf_map_get_next_key(ps->fd_policy, first ? NULL : &k, &nk) == 0) {
+		first = false;
+		k = nk;
+		if (bpf_map_lookup_elem(ps->fd_polep, &nk.ep, &pe) == 0 && pe.version == nk.version)
+			continue;
+		if (bpf_map_delete_elem(ps->fd_policy, &nk) == 0) {
+			(*deleted)++;
+			ps->n_policy--;
+			first = true; /* the trie's walk restarts after a delete */
+		}
+	}
+	first = true;
+	while (bpf_map_get_next_key(ps->fd_polcidr, first ? NULL : &ck, &nck) == 0) {
+		first = false;
+		ck = nck;
+		if (bpf_map_lookup_elem(ps->fd_polep, &nck.ep, &pe) == 0 && pe.version == nck.version)
+			continue;
+		if (bpf_map_delete_elem(ps->fd_polcidr, &nck) == 0) {
+			(*deleted)++;
+			ps->n_polcidr--;
+			first = true;
+		}
+	}
+	return 0;
+}
+
+int polsync_open(const char *pin_dir, struct polsync **out)
+{
+	struct polsync *ps = calloc(1, sizeof(*ps));
+	struct kvset polep = {};
+	size_t swept = 0;
+	int err;
+
+	if (!ps)
+		return -ENOMEM;
+	ps->fd_policy = ps->fd_polcidr = ps->fd_polep = ps->fd_ipcache = -1;
+	ps->fd_identity = ps->fd_polname = ps->fd_podname = -1;
+	if ((err = ps->fd_policy = open_map(pin_dir, "xcni_policy", &ps->max_policy)) < 0 ||
+	    (err = ps->fd_polcidr = open_map(pin_dir, "xcni_polcidr", &ps->max_polcidr)) < 0 ||
+	    (err = ps->fd_polep = open_map(pin_dir, "xcni_polep", NULL)) < 0 ||
+	    (err = ps->fd_ipcache = open_map(pin_dir, "xcni_ipcache", &ps->max_ipcache)) < 0 ||
+	    (err = ps->fd_identity = open_map(pin_dir, "xcni_identity", NULL)) < 0 ||
+	    (err = ps->fd_polname = open_map(pin_dir, "xcni_polname", NULL)) < 0 ||
+	    (err = ps->fd_podname = open_map(pin_dir, "xcni_podname", NULL)) < 0)
+		goto fail;
+	/* What an earlier agent left: kept, and replaced by the first apply. */
+	if ((err = kvset_load(ps->fd_ipcache, sizeof(struct xcni_ipcache_key),
+			      sizeof(struct xcni_ipcache_val), &ps->ipcache)) ||
+	    (err = kvset_load(ps->fd_identity, sizeof(__u32), sizeof(struct xcni_idlabels),
+			      &ps->identity)) ||
+	    (err = kvset_load(ps->fd_polname, sizeof(__u32), sizeof(struct xcni_polname),
+			      &ps->polname)) ||
+	    (err = kvset_load(ps->fd_podname, sizeof(__u32), sizeof(struct xcni_podname),
+			      &ps->podname)) ||
+	    (err = kvset_load(ps->fd_polep, sizeof(__u32), sizeof(struct xcni_polep), &polep)))
+		goto fail;
+	ps->eps = polep.n ? calloc(polep.n, sizeof(*ps->eps)) : NULL;
+	if (polep.n && !ps->eps) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	for (size_t i = 0; i < polep.n; i++) {
+		memcpy(&ps->eps[i].ip, KV_REC(&polep, i), sizeof(__u32));
+		memcpy(&ps->eps[i].st, KV_REC(&polep, i) + sizeof(__u32), sizeof(struct xcni_polep));
+	}
+	ps->neps = polep.n;
+	qsort(ps->eps, ps->neps, sizeof(*ps->eps), ep_cmp);
+	free(polep.d);
+	count_keys(ps->fd_policy, sizeof(struct xcni_policy_key), &ps->n_policy);
+	count_keys(ps->fd_polcidr, sizeof(struct xcni_polcidr_key), &ps->n_polcidr);
+	/* A crash between writing a version and flipping to it leaves entries no
+	 * pod uses; they must go before that version is written again. */
+	sweep(ps, &swept);
+	if (swept)
+		pr_info("dropped %zu policy entries of unfinished updates\n", swept);
+	*out = ps;
+	return 0;
+fail:
+	free(polep.d);
+	polsync_free(ps);
+	return err;
+}
+
+static void ep_state_clear(struct ep_state *e)
+{
+	free(e->e);
+	free(e->c);
+	e->e = NULL;
+	e->c = NULL;
+	e->n = e->nc = 0;
+}
+
+void polsync_free(struct polsync *ps)
+{
+	if (!ps)
+		return;
+	for (size_t i = 0; i < ps->neps; i++)
+		ep_state_clear(&ps->eps[i]);
+	free(ps->eps);
+	free(ps->ipcache.d);
+	free(ps->identity.d);
+	free(ps->polname.d);
+	free(ps->podname.d);
+	free(ps->del);
+	free(ps->delc);
+	int fds[] = { ps->fd_policy, ps->fd_polcidr, ps->fd_polep, ps->fd_ipcache,
+		      ps->fd_identity, ps->fd_polname, ps->fd_podname };
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	free(ps);
+}
+
+static bool ep_entries_equal(const struct ep_state *cur, const struct pol_ep *want)
+{
+	return cur->known && cur->n == want->nentries && cur->nc == want->ncidrs &&
+	       (!cur->n || !memcmp(cur->e, want->entries, cur->n * sizeof(*cur->e))) &&
+	       (!cur->nc || !memcmp(cur->c, want->cidrs, cur->nc * sizeof(*cur->c)));
+}
+
+/* Queues a pod's entries (as the maps hold them) for deletion by cleanup. */
+static int defer_delete(struct polsync *ps, const struct ep_state *e)
+{
+	if (!e->known) {
+		ps->scan = true;
+		return 0;
+	}
+	if (e->n) {
+		struct pol_entry *d = realloc(ps->del, (ps->ndel + e->n) * sizeof(*d));
+
+		if (!d)
+			return -ENOMEM;
+		ps->del = d;
+		for (size_t i = 0; i < e->n; i++) {
+			d[ps->ndel + i] = e->e[i];
+			d[ps->ndel + i].key.version = e->st.version;
+		}
+		ps->ndel += e->n;
+	}
+	if (e->nc) {
+		struct pol_cidr *d = realloc(ps->delc, (ps->ndelc + e->nc) * sizeof(*d));
+
+		if (!d)
+			return -ENOMEM;
+		ps->delc = d;
+		for (size_t i = 0; i < e->nc; i++) {
+			d[ps->ndelc + i] = e->c[i];
+			d[ps->ndelc + i].key.version = e->st.version;
+		}
+		ps->ndelc += e->nc;
+	}
+	return 0;
+}
+
+/* Writes one pod's entries under version ver. */
+static int write_ep(struct polsync *ps, const struct pol_ep *w, __u8 ver, size_t *written)
+{
+	for (size_t i = 0; i < w->ncidrs; i++) {
+		struct xcni_polcidr_key k = w->cidrs[i].key;
+
+		k.version = ver;
+		if (bpf_map_update_elem(ps->fd_polcidr, &k, &w->cidrs[i].group, BPF_ANY))
+			return -errno;
+		ps->n_polcidr++;
+		(*written)++;
+	}
+	for (size_t i = 0; i < w->nentries; i++) {
+		struct xcni_policy_key k = w->entries[i].key;
+
+		k.version = ver;
+		if (bpf_map_update_elem(ps->fd_policy, &k, &w->entries[i].val, BPF_ANY))
+			return -errno;
+		ps->n_policy++;
+		(*written)++;
+	}
+	return 0;
+}
+
+static int ep_state_set(struct ep_state *e, const struct pol_ep *w, __u8 ver)
+{
+	struct pol_entry *ne = w->nentries ? malloc(w->nentries * sizeof(*ne)) : NULL;
+	struct pol_cidr *nc = w->ncidrs ? malloc(w->ncidrs * sizeof(*nc)) : NULL;
+
+	if ((w->nentries && !ne) || (w->ncidrs && !nc)) {
+		free(ne);
+		free(nc);
+		return -ENOMEM;
+	}
+	if (ne)
+		memcpy(ne, w->entries, w->nentries * sizeof(*ne));
+	if (nc)
+		memcpy(nc, w->cidrs, w->ncidrs * sizeof(*nc));
+	ep_state_clear(e);
+	e->ip = w->ip;
+	e->e = ne;
+	e->n = w->nentries;
+	e->c = nc;
+	e->nc = w->ncidrs;
+	e->st = w->state;
+	e->st.version = ver;
+	e->known = true;
+	return 0;
+}
+
+int polsync_apply(struct polsync *ps, const struct pol_result *r, struct polsync_stats *st,
+		  char *msg, size_t msglen)
+{
+	size_t add = 0, addc = 0, nidl = r->nidentities;
+	struct {
+		__u32 id;
+		struct xcni_idlabels l;
+	} *idl = NULL;
+	struct ep_state *neps = NULL;
+	size_t nneps = 0;
+	int err = 0;
+
+	memset(st, 0, sizeof(*st));
+	if (msg && msglen)
+		msg[0] = '\0';
+	/* Room first: a policy that does not fit is not applied in part. */
+	for (size_t i = 0; i < r->neps; i++) {
+		const struct ep_state *cur = ep_find(ps, r->eps[i].ip);
+
+		if (!cur || !ep_entries_equal(cur, &r->eps[i])) {
+			add += r->eps[i].nentries;
+			addc += r->eps[i].ncidrs;
+		}
+	}
+	if (ps->n_policy + add > ps->max_policy || ps->n_polcidr + addc > ps->max_polcidr ||
+	    r->nipcache > ps->max_ipcache) {
+		snprintf(msg, msglen,
+			 "the maps cannot hold this policy: xcni_policy needs %zu more entries "
+			 "(%zu of %zu used), xcni_polcidr %zu more (%zu of %zu), xcni_ipcache %zu "
+			 "(max %zu); nothing was applied",
+			 add, ps->n_policy, ps->max_policy, addc, ps->n_polcidr, ps->max_polcidr,
+			 r->nipcache, ps->max_ipcache);
+		return -ENOSPC;
+	}
+
+	/* Identities and names before the policy that refers to them. */
+	idl = nidl ? calloc(nidl, sizeof(*idl)) : NULL;
+	if (nidl && !idl)
+		return -ENOMEM;
+	for (size_t i = 0; i < nidl; i++) {
+		idl[i].id = r->identities[i].id;
+		snprintf(idl[i].l.labels, sizeof(idl[i].l.labels), "%s", r->identities[i].canon);
+	}
+	if ((err = kvset_sync(ps->fd_ipcache, &ps->ipcache, r->ipcache, r->nipcache,
+			      sizeof(*r->ipcache), offsetof(struct pol_ipcache, val), KV_UPSERT,
+			      &st->other_changed)) ||
+	    (err = kvset_sync(ps->fd_identity, &ps->identity, idl, nidl, sizeof(*idl),
+			      offsetof(typeof(*idl), l), KV_BOTH, &st->other_changed)) ||
+	    (err = kvset_sync(ps->fd_polname, &ps->polname, r->policies, r->npolicies,
+			      sizeof(*r->policies), offsetof(struct pol_name, name), KV_BOTH,
+			      &st->other_changed)) ||
+	    (err = kvset_sync(ps->fd_podname, &ps->podname, r->podnames, r->npodnames,
+			      sizeof(*r->podnames), offsetof(struct pol_podname, name), KV_BOTH,
+			      &st->other_changed)))
+		goto out;
+
+	neps = r->neps ? calloc(r->neps, sizeof(*neps)) : NULL;
+	if (r->neps && !neps) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < r->neps; i++) {
+		const struct pol_ep *w = &r->eps[i];
+		struct ep_state *cur = ep_find(ps, w->ip);
+		struct xcni_polep pe = w->state;
+		__u8 ver = cur ? cur->st.version : 0;
+
+		if (cur && ep_entries_equal(cur, w)) {
+			/* Same entries: only identity or isolation may differ. */
+			pe.version = ver;
+			if (memcmp(&pe, &cur->st, sizeof(pe)) &&
+			    bpf_map_update_elem(ps->fd_polep, &w->ip, &pe, BPF_ANY)) {
+				err = -errno;
+				goto out;
+			}
+			neps[nneps++] = *cur;
+			cur->e = NULL;
+			cur->c = NULL;
+			neps[nneps - 1].st = pe;
+			cur->ip = 0; /* moved */
+			continue;
+		}
+		if (cur)
+			ver ^= 1;
+		if ((err = write_ep(ps, w, ver, &st->entries_written)))
+			goto out;
+		pe.version = ver;
+		/* The flip: from here on, packets see the new version. */
+		if (bpf_map_update_elem(ps->fd_polep, &w->ip, &pe, BPF_ANY)) {
+			err = -errno;
+			goto out;
+		}
+		st->eps_changed++;
+		if (cur) {
+			if ((err = defer_delete(ps, cur)))
+				goto out;
+			ep_state_clear(cur);
+			cur->ip = 0;
+		}
+		if ((err = ep_state_set(&neps[nneps++], w, ver)))
+			goto out;
+	}
+	/* Pods gone from this node: not isolated any more, entries deleted later. */
+	for (size_t i = 0; i < ps->neps; i++) {
+		struct ep_state *cur = &ps->eps[i];
+
+		if (!cur->ip)
+			continue; /* carried over or replaced above */
+		if (bpf_map_delete_elem(ps->fd_polep, &cur->ip) && errno != ENOENT) {
+			err = -errno;
+			goto out;
+		}
+		st->eps_changed++;
+		if ((err = defer_delete(ps, cur)))
+			goto out;
+		ep_state_clear(cur);
+	}
+	free(ps->eps);
+	ps->eps = neps;
+	ps->neps = nneps;
+	neps = NULL;
+	qsort(ps->eps, ps->neps, sizeof(*ps->eps), ep_cmp);
+	/* Stale ipcache entries (pods gone) once nothing refers to them. */
+	err = kvset_sync(ps->fd_ipcache, &ps->ipcache, r->ipcache, r->nipcache, sizeof(*r->ipcache),
+			 offsetof(struct pol_ipcache, val), KV_DELETE, &st->other_changed);
+out:
+	if (neps) {
+		/* Failed half way: keep what is known consistent with the maps. */
+		for (size_t i = 0; i < nneps; i++)
+			ep_state_clear(&neps[i]);
+		free(neps);
+		ps->scan = true;
+	}
+	free(idl);
+	return err;
+}
+
+int polsync_cleanup(struct polsync *ps, struct polsync_stats *st)
+{
+	for (size_t i = 0; i < ps->ndel; i++)
+		if (bpf_map_delete_elem(ps->fd_policy, &ps->del[i].key) == 0) {
+			ps->n_policy--;
+			st->entries_deleted++;
+		}
+	for (size_t i = 0; i < ps->ndelc; i++)
+		if (bpf_map_delete_elem(ps->fd_polcidr, &ps->delc[i].key) == 0) {
+			ps->n_polcidr--;
+			st->entries_deleted++;
+		}
+	ps->ndel = ps->ndelc = 0;
+	if (ps->scan) {
+		ps->scan = false;
+		return sweep(ps, &st->entries_deleted);
+	}
+	return 0;
+}

@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The map writer: puts a compiled policy (struct pol_result) into the pinned
+ * maps, rewriting only what changed, each pod's policy switched in one map
+ * update (write the other version, flip polep, then drop the old version).
+ */
+#ifndef XCNI_POLSYNC_H
+#define XCNI_POLSYNC_H
+
+#include <stddef.h>
+
+#include "policy.h"
+
+struct polsync;
+
+struct polsync_stats {
+	size_t eps_changed; /* pods whose policy was rewritten */
+	size_t entries_written; /* policy + polcidr entries written */
+	size_t entries_deleted;
+	size_t other_changed; /* ipcache, identity, name entries written or deleted */
+};
+
+/* Opens the pinned maps under pin_dir and reads what they hold. */
+int polsync_open(const char *pin_dir, struct polsync **out);
+void polsync_free(struct polsync *ps);
+
+/*
+ * Makes the maps hold r. All or nothing where it matters: if the new entries
+ * would not fit next to the old ones (map full), nothing is written and
+ * -ENOSPC is returned with msg saying which map and how many entries.
+ * Entries of the replaced versions are deleted by polsync_cleanup, which the
+ * caller runs after it has reported the change as applied.
+ */
+int polsync_apply(struct polsync *ps, const struct pol_result *r, struct polsync_stats *st,
+		  char *msg, size_t msglen);
+int polsync_cleanup(struct polsync *ps, struct polsync_stats *st);
+
+#endif
