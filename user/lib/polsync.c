@@ -220,35 +220,40 @@ static int ep_cmp(const void *a, const void *b)
  */
 static int sweep(struct polsync *ps, size_t *deleted)
 {
-	struct xcni_policy_key k, nk;
-	struct xcni_polcidr_key ck, nck;
+	struct kvset pol = {}, cidr = {};
 	struct xcni_polep pe;
-	bool first = true;
+	int err;
 
-	while (bpf_map_get_next_key(ps->fd_policy, first ? NULL : &k, &nk) == 0) {
-		first = false;
-		k = nk;
-		if (bpf_map_lookup_elem(ps->fd_polep, &nk.ep, &pe) == 0 && pe.version == nk.version)
+	/* Collected first: deleting while walking a trie restarts the walk. */
+	if ((err = kvset_load(ps->fd_policy, sizeof(struct xcni_policy_key),
+			      sizeof(struct xcni_policy_val), &pol)) ||
+	    (err = kvset_load(ps->fd_polcidr, sizeof(struct xcni_polcidr_key), sizeof(__u32),
+			      &cidr)))
+		goto out;
+	for (size_t i = 0; i < pol.n; i++) {
+		const struct xcni_policy_key *k = (const void *)KV_REC(&pol, i);
+
+		if (bpf_map_lookup_elem(ps->fd_polep, &k->ep, &pe) == 0 && pe.version == k->version)
 			continue;
-		if (bpf_map_delete_elem(ps->fd_policy, &nk) == 0) {
+		if (bpf_map_delete_elem(ps->fd_policy, k) == 0) {
 			(*deleted)++;
 			ps->n_policy--;
-			first = true; /* the trie's walk restarts after a delete */
 		}
 	}
-	first = true;
-	while (bpf_map_get_next_key(ps->fd_polcidr, first ? NULL : &ck, &nck) == 0) {
-		first = false;
-		ck = nck;
-		if (bpf_map_lookup_elem(ps->fd_polep, &nck.ep, &pe) == 0 && pe.version == nck.version)
+	for (size_t i = 0; i < cidr.n; i++) {
+		const struct xcni_polcidr_key *k = (const void *)KV_REC(&cidr, i);
+
+		if (bpf_map_lookup_elem(ps->fd_polep, &k->ep, &pe) == 0 && pe.version == k->version)
 			continue;
-		if (bpf_map_delete_elem(ps->fd_polcidr, &nck) == 0) {
+		if (bpf_map_delete_elem(ps->fd_polcidr, k) == 0) {
 			(*deleted)++;
 			ps->n_polcidr--;
-			first = true;
 		}
 	}
-	return 0;
+out:
+	free(pol.d);
+	free(cidr.d);
+	return err;
 }
 
 int polsync_open(const char *pin_dir, struct polsync **out)
