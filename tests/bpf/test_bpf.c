@@ -811,11 +811,104 @@ static int bench(void)
 	return 0;
 }
 
+/* Empties a map (keys collected first: deleting restarts a trie walk). */
+static int map_clear(int fd, size_t ksz)
+{
+	size_t cap = 1024, n = 0;
+	unsigned char *keys = malloc(cap * ksz), k[64];
+	int first = 1;
+
+	if (!keys)
+		return -ENOMEM;
+	while (bpf_map_get_next_key(fd, first ? NULL : k, keys + n * ksz) == 0) {
+		memcpy(k, keys + n * ksz, ksz);
+		first = 0;
+		if (++n == cap) {
+			unsigned char *nk = realloc(keys, (cap *= 2) * ksz);
+
+			if (!nk) {
+				free(keys);
+				return -ENOMEM;
+			}
+			keys = nk;
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		bpf_map_delete_elem(fd, keys + i * ksz);
+	free(keys);
+	return 0;
+}
+
+/*
+ * The policy cost of a new flow: B opens TCP flows to A, whose ingress policy
+ * holds `rules` entries (random peers and ports), the one that allows B's flow
+ * reached last (the any-peer lookup, after the identity and CIDR misses).
+ * Each run is a new flow (its ct entry is removed in between), so every run
+ * pays the lookups and the ct insert.
+ */
+static int bench_policy(void)
+{
+	static const int sizes[] = { 10, 1000, 10000, 100000 };
+	struct row r = { .dev = DEV_B, TCP(IP_B, 45000, IP_A, 8080, TH_SYN) };
+	struct xcni_ct_key ck = tuple_of(&r, false);
+	uint8_t in[FRAME_MAX], out[FRAME_MAX];
+	size_t len = build(&r, in);
+	int pfd = map_fd("xcni_policy"), cfd = bpf_map__fd(env.from->maps.xcni_ct);
+	double first = 0;
+	int err, runs = 20000;
+
+	if ((err = policy_ingress_a()))
+		return err;
+	srandom(42);
+	for (size_t s = 0; s < ARRAY_SIZE(sizes); s++) {
+		struct bpf_test_run_opts o = {};
+		uint64_t ns = 0;
+		double per;
+
+		if ((err = map_clear(pfd, sizeof(struct xcni_policy_key))))
+			return err;
+		for (int i = 0; i < sizes[s] - 1; i++) {
+			uint32_t peer = XCNI_ID_MIN_LABELS + 10 + (uint32_t)(random() % 50000);
+			uint16_t port = (uint16_t)(1 + random() % 8000);
+
+			/* Both directions and several pods, as a node would hold them. */
+			err = allow(i % 4 ? IP_C : IP_A, 0, i % 2 ? FROM_POD : TO_POD, peer,
+				    IPPROTO_TCP, port, 16, 100 + i % 1000, 0);
+			if (err && err != -EEXIST)
+				return err;
+		}
+		if ((err = allow(IP_A, 0, TO_POD, XCNI_ID_ANY, IPPROTO_TCP, 8080, 16, 7, 3)))
+			return err;
+		for (int i = 0; i < runs; i++) {
+			bpf_map_delete_elem(cfd, &ck);
+			if ((err = run(FROM_POD, DEV_B, in, len, out, sizeof(out), 1, &o)))
+				return err;
+			if (o.retval != TC_ACT_REDIRECT)
+				return -EPROTO;
+			ns += o.duration;
+		}
+		per = (double)ns / runs;
+		if (!s)
+			first = per;
+		printf("policy, new flow, %6d rules: %.1f ns/packet (%.2fx the %d-rule cost)\n",
+		       sizes[s], per, per / first, sizes[0]);
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static struct CMUnitTest tests[ARRAY_SIZE(rows)];
 	int err;
 
+	if (argc > 1 && !strcmp(argv[1], "--bench-policy")) {
+		if ((err = setup(NULL)))
+			fprintf(stderr, "setup: %s\n", strerror(-err));
+		else if ((err = bench_policy()))
+			fprintf(stderr, "bench: %s\n", strerror(-err));
+		teardown(NULL);
+		return err ? 1 : 0;
+	}
 	if (argc > 1 && !strcmp(argv[1], "--bench")) {
 		if ((err = setup(NULL)))
 			fprintf(stderr, "setup: %s\n", strerror(-err));
