@@ -26,6 +26,9 @@
 #ifndef XCNI_MAX_POLICY
 #define XCNI_MAX_POLICY 1048576
 #endif
+#ifndef XCNI_MAX_POLRANGE
+#define XCNI_MAX_POLRANGE 262144
+#endif
 #ifndef XCNI_MAX_POLCIDR
 #define XCNI_MAX_POLCIDR 65536
 #endif
@@ -194,19 +197,29 @@ struct xcni_ipcache_val {
  * the data plane sees the old policy or the new one, never a mix.
  */
 #define XCNI_ISOLATED(dir) (1u << (dir)) /* bit per enum xcni_dir */
+/* has[dir]: which kinds of policy entries the pod has, so lookups that cannot hit are skipped. */
+#define XCNI_HAS_CIDR (1u << 0) /* polcidr groups */
+#define XCNI_HAS_RANGE (1u << 1) /* port ranges (polrange) */
+#define XCNI_HAS_ANY_PORT (1u << 2) /* a protocol with every port */
+#define XCNI_HAS_ANY_PROTO (1u << 3) /* every protocol and port */
 struct xcni_polep {
 	__u32 identity;
 	__u8 version; /* 0 or 1 */
 	__u8 isolated; /* XCNI_ISOLATED(XCNI_DIR_FROM_POD) = egress, (TO_POD) = ingress */
-	__u16 pad;
+	__u8 has[XCNI_NR_DIRS]; /* XCNI_HAS_* per direction, set by the map writer */
 };
 
 /*
- * policy: LPM trie. The fields after prefixlen are matched bit by bit, so the
- * wildcards sit at the end: prefixlen 80 = any protocol and port (ep, peer,
- * version, dir), 96 = any port of proto, 96 + k = a port range (k leading
- * bits of port), 112 = one port. "Any peer" is an entry with peer XCNI_ID_ANY, looked up separately.
- * Only allows are stored: NetworkPolicy is a union of allows.
+ * A policy entry as the compiler produces it, and the key of polrange (LPM
+ * trie). The fields after prefixlen are matched bit by bit, so wildcards sit
+ * at the end: prefixlen 80 = any protocol and port (ep, peer, version, dir),
+ * 96 = any port of proto, 96 + k = a port range (k leading bits of port),
+ * 112 = one port. "Any peer" is an entry with peer XCNI_ID_ANY, looked up
+ * separately. Only allows are stored: NetworkPolicy is a union of allows.
+ *
+ * The data plane keeps all but the ranges in policy, a hash (cost flat in
+ * the number of rules): exact port; port 0 = any port of proto; proto 0 and
+ * port 0 = anything. Ports 1-65535 and protocols TCP/UDP/SCTP never make 0.
  */
 #define XCNI_POLICY_PREFIX_ANY_PROTO 80
 #define XCNI_POLICY_PREFIX_ANY_PORT 96
@@ -221,6 +234,18 @@ struct xcni_policy_key {
 	__u8 pad;
 	__u16 port; /* destination port, network order */
 	__u16 pad2; /* never part of a prefix */
+};
+
+/* policy (hash): the same fields without the prefix length. */
+struct xcni_polhash_key {
+	__u32 ep;
+	__u32 peer;
+	__u8 version;
+	__u8 dir;
+	__u8 proto; /* 0: any protocol */
+	__u8 pad;
+	__u16 port; /* network order; 0: any port */
+	__u16 pad2;
 };
 
 /* Which rule allowed it: the policy (xcni_polname) and the rule's index. */

@@ -28,10 +28,44 @@ static __always_inline __u32 ipcache_identity(__u32 addr)
 	return v ? v->identity : XCNI_ID_WORLD;
 }
 
-static __always_inline struct xcni_policy_val *policy_lookup(struct xcni_policy_key *k, __u32 peer)
+/*
+ * The allow entries of one peer for this packet: exact port, any port of the
+ * protocol, anything, then port ranges. Lookups the pod has no entries of
+ * that kind for are skipped (has: XCNI_HAS_*).
+ */
+static __always_inline struct xcni_policy_val *peer_lookup(struct xcni_polhash_key *k,
+							  __u32 peer, __u8 has)
 {
+	struct xcni_policy_val *hit;
+	struct xcni_policy_key rk = {};
+	__u8 proto = k->proto;
+	__u16 port = k->port;
+
 	k->peer = peer;
-	return bpf_map_lookup_elem(&xcni_policy, k);
+	hit = bpf_map_lookup_elem(&xcni_policy, k);
+	if (!hit && port && (has & XCNI_HAS_ANY_PORT)) {
+		k->port = 0;
+		hit = bpf_map_lookup_elem(&xcni_policy, k);
+		k->port = port;
+	}
+	if (!hit && (has & XCNI_HAS_ANY_PROTO)) {
+		k->proto = 0;
+		k->port = 0;
+		hit = bpf_map_lookup_elem(&xcni_policy, k);
+		k->proto = proto;
+		k->port = port;
+	}
+	if (!hit && port && (has & XCNI_HAS_RANGE)) {
+		rk.prefixlen = XCNI_POLICY_PREFIX_FULL;
+		rk.ep = k->ep;
+		rk.peer = peer;
+		rk.version = k->version;
+		rk.dir = k->dir;
+		rk.proto = proto;
+		rk.port = port;
+		hit = bpf_map_lookup_elem(&xcni_polrange, &rk);
+	}
+	return hit;
 }
 
 /*
@@ -42,11 +76,11 @@ static __always_inline int policy_allows(__u32 ep, __u8 dir, __u32 peer_id, __u3
 					 const struct pkt *p, struct verdict *v)
 {
 	struct xcni_polep *pe = bpf_map_lookup_elem(&xcni_polep, &ep);
-	struct xcni_policy_key k = {};
+	struct xcni_polhash_key k = {};
 	struct xcni_polcidr_key ck = {};
 	struct xcni_policy_val *hit;
 	__u32 *group;
-	__u8 proto = p->tuple.proto;
+	__u8 proto = p->tuple.proto, has;
 
 	if (!pe || !(pe->isolated & XCNI_ISOLATED(dir)))
 		return 1; /* no policy selects the pod in this direction */
@@ -57,15 +91,16 @@ static __always_inline int policy_allows(__u32 ep, __u8 dir, __u32 peer_id, __u3
 	v->pol_dir = dir;
 	v->policy_id = 0;
 	v->rule = 0;
-	k.prefixlen = XCNI_POLICY_PREFIX_FULL;
+	has = pe->has[dir & 1];
 	k.ep = ep;
 	k.version = pe->version;
 	k.dir = dir;
 	k.proto = proto;
+	/* Port 0 means "any" in the map; no port-carrying packet has port 0 to match it. */
 	if (proto == IPPROTO_TCP || proto == IPPROTO_UDP || proto == IPPROTO_SCTP)
 		k.port = p->tuple.dport;
-	hit = policy_lookup(&k, peer_id);
-	if (!hit) {
+	hit = peer_lookup(&k, peer_id, has);
+	if (!hit && (has & XCNI_HAS_CIDR)) {
 		ck.prefixlen = XCNI_POLCIDR_PREFIX_BASE + 32;
 		ck.ep = ep;
 		ck.version = pe->version;
@@ -73,10 +108,10 @@ static __always_inline int policy_allows(__u32 ep, __u8 dir, __u32 peer_id, __u3
 		ck.addr = peer_ip;
 		group = bpf_map_lookup_elem(&xcni_polcidr, &ck);
 		if (group)
-			hit = policy_lookup(&k, *group);
+			hit = peer_lookup(&k, *group, has);
 	}
 	if (!hit)
-		hit = policy_lookup(&k, XCNI_ID_ANY);
+		hit = peer_lookup(&k, XCNI_ID_ANY, has);
 	if (!hit)
 		return 0;
 	v->policy_id = hit->policy_id;

@@ -35,8 +35,10 @@ struct mapdef {
 #define POLICY_MAX 16
 
 static const struct mapdef defs[] = {
-	{ "xcni_policy", BPF_MAP_TYPE_LPM_TRIE, sizeof(struct xcni_policy_key),
+	{ "xcni_policy", BPF_MAP_TYPE_HASH, sizeof(struct xcni_polhash_key),
 	  sizeof(struct xcni_policy_val), POLICY_MAX, BPF_F_NO_PREALLOC },
+	{ "xcni_polrange", BPF_MAP_TYPE_LPM_TRIE, sizeof(struct xcni_policy_key),
+	  sizeof(struct xcni_policy_val), 64, BPF_F_NO_PREALLOC },
 	{ "xcni_polcidr", BPF_MAP_TYPE_LPM_TRIE, sizeof(struct xcni_polcidr_key), sizeof(__u32), 64,
 	  BPF_F_NO_PREALLOC },
 	{ "xcni_polep", BPF_MAP_TYPE_HASH, 4, sizeof(struct xcni_polep), 64, 0 },
@@ -171,16 +173,17 @@ static struct xcni_polep polep(const char *ip)
 	return pe;
 }
 
-/* Is there a live entry for ep on this TCP port? (an exact LPM lookup) */
+/* Is there a live entry for ep on this TCP port? */
 static int allowed(const char *ep, __u32 peer, __u16 port)
 {
 	struct xcni_polep pe = polep(ep);
-	struct pol_entry e = entry(ep, peer, port, 0);
+	struct xcni_polhash_key k = { .ep = ip4(ep), .peer = peer, .version = pe.version,
+				      .dir = XCNI_DIR_TO_POD, .proto = IPPROTO_TCP,
+				      .port = htons(port) };
 	struct xcni_policy_val v;
 	int fd = fd_of("xcni_policy"), ok;
 
-	e.key.version = pe.version;
-	ok = bpf_map_lookup_elem(fd, &e.key, &v) == 0;
+	ok = bpf_map_lookup_elem(fd, &k, &v) == 0;
 	close(fd);
 	return ok;
 }
@@ -199,10 +202,11 @@ static void test_apply_flip_cleanup(void **state)
 	assert_int_equal(polsync_cleanup(ps, &st), 0);
 	assert_int_equal(st.eps_changed, 2);
 	assert_int_equal(st.entries_written, 3);
-	assert_int_equal(count("xcni_policy", sizeof(struct xcni_policy_key)), 3);
+	assert_int_equal(count("xcni_policy", sizeof(struct xcni_polhash_key)), 3);
 	assert_int_equal(count("xcni_ipcache", sizeof(struct xcni_ipcache_key)), 3);
 	assert_int_equal(count("xcni_identity", 4), 2);
 	assert_int_equal(polep("10.0.0.1").version, 0);
+	assert_int_equal(polep("10.0.0.1").has[XCNI_DIR_TO_POD], 0); /* exact ports only */
 	assert_true(allowed("10.0.0.1", 300, 80));
 	assert_true(allowed("10.0.0.1", 300, 81));
 	assert_false(allowed("10.0.0.1", 300, 82));
@@ -222,10 +226,10 @@ static void test_apply_flip_cleanup(void **state)
 	assert_true(allowed("10.0.0.1", 300, 90));
 	assert_false(allowed("10.0.0.1", 300, 80));
 	/* Before cleanup the old version is still there (in flight packets may use it). */
-	assert_int_equal(count("xcni_policy", sizeof(struct xcni_policy_key)), 5);
+	assert_int_equal(count("xcni_policy", sizeof(struct xcni_polhash_key)), 5);
 	assert_int_equal(polsync_cleanup(ps, &st), 0);
 	assert_int_equal(st.entries_deleted, 2);
-	assert_int_equal(count("xcni_policy", sizeof(struct xcni_policy_key)), 3);
+	assert_int_equal(count("xcni_policy", sizeof(struct xcni_polhash_key)), 3);
 	assert_int_equal(polep("10.0.0.2").version, 0);
 
 	/* b leaves the node: its polep entry and its entries go. */
@@ -234,7 +238,7 @@ static void test_apply_flip_cleanup(void **state)
 	assert_int_equal(polsync_apply(ps, &f.r, &st, msg, sizeof(msg)), 0);
 	assert_int_equal(polsync_cleanup(ps, &st), 0);
 	assert_int_equal(polep("10.0.0.2").isolated, 0xff);
-	assert_int_equal(count("xcni_policy", sizeof(struct xcni_policy_key)), 2);
+	assert_int_equal(count("xcni_policy", sizeof(struct xcni_polhash_key)), 2);
 	assert_int_equal(count("xcni_ipcache", sizeof(struct xcni_ipcache_key)), 2);
 	polsync_free(ps);
 }
@@ -255,7 +259,7 @@ static void test_map_full_changes_nothing(void **state)
 	assert_int_equal(polsync_apply(ps, &f.r, &st, msg, sizeof(msg)), -ENOSPC);
 	assert_non_null(strstr(msg, "xcni_policy"));
 	assert_non_null(strstr(msg, "nothing was applied"));
-	assert_int_equal(count("xcni_policy", sizeof(struct xcni_policy_key)), 2);
+	assert_int_equal(count("xcni_policy", sizeof(struct xcni_polhash_key)), 2);
 	assert_true(allowed("10.0.0.1", 300, 90));
 	assert_false(allowed("10.0.0.1", 300, 1000));
 	assert_int_equal(polep("10.0.0.1").version, 1);
@@ -268,17 +272,19 @@ static void test_restart_sweeps_unfinished(void **state)
 	struct polsync_stats st;
 	struct fixture f;
 	struct pol_entry stray = entry("10.0.0.1", 999, 4444, 7);
+	struct xcni_polhash_key sk = { .ep = stray.key.ep, .peer = 999, .version = 0,
+				       .dir = XCNI_DIR_TO_POD, .proto = IPPROTO_TCP,
+				       .port = htons(4444) };
 	char msg[256];
 	int fd = fd_of("xcni_policy");
 
 	(void)state;
 	/* A crash after writing version 0 of a but before the flip. */
-	stray.key.version = 0;
-	assert_int_equal(bpf_map_update_elem(fd, &stray.key, &stray.val, BPF_ANY), 0);
+	assert_int_equal(bpf_map_update_elem(fd, &sk, &stray.val, BPF_ANY), 0);
 	close(fd);
-	assert_int_equal(count("xcni_policy", sizeof(struct xcni_policy_key)), 3);
+	assert_int_equal(count("xcni_policy", sizeof(struct xcni_polhash_key)), 3);
 	assert_int_equal(polsync_open(pin_dir, &ps), 0);
-	assert_int_equal(count("xcni_policy", sizeof(struct xcni_policy_key)), 2);
+	assert_int_equal(count("xcni_policy", sizeof(struct xcni_polhash_key)), 2);
 	/* The restarted writer does not know what the maps hold: it rewrites. */
 	fixture(&f, 2, 90);
 	f.r.neps = 1;
@@ -286,7 +292,7 @@ static void test_restart_sweeps_unfinished(void **state)
 	assert_int_equal(polsync_apply(ps, &f.r, &st, msg, sizeof(msg)), 0);
 	assert_int_equal(polep("10.0.0.1").version, 0);
 	assert_int_equal(polsync_cleanup(ps, &st), 0);
-	assert_int_equal(count("xcni_policy", sizeof(struct xcni_policy_key)), 2);
+	assert_int_equal(count("xcni_policy", sizeof(struct xcni_polhash_key)), 2);
 	assert_true(allowed("10.0.0.1", 300, 90));
 	assert_false(allowed("10.0.0.1", 999, 4444));
 	polsync_free(ps);

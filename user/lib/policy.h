@@ -7,6 +7,7 @@
 #ifndef XCNI_POLICY_H
 #define XCNI_POLICY_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "../../bpf/xcni_shared.h"
@@ -30,6 +31,18 @@ struct identity {
 	struct k8s_labels ns_labels;
 };
 
+/*
+ * Prefix lengths of policy keys, counted as the LPM trie counts them: bits of
+ * the key after prefixlen, from ep on. Derived from the layout, because
+ * XCNI_POLICY_PREFIX_* in xcni_shared.h (88/104/120) are 8 bits too long for
+ * it: 88 would match the protocol byte, 104 the port's high byte.
+ */
+#define POL_KEY_BITS(field) \
+	((unsigned)(offsetof(struct xcni_policy_key, field) - offsetof(struct xcni_policy_key, ep)) * 8)
+#define POL_PREFIX_ANY_PROTO POL_KEY_BITS(proto) /* 80: any protocol, any port */
+#define POL_PREFIX_ANY_PORT POL_KEY_BITS(port) /* 96: any port of proto; 96 + k: port range */
+#define POL_PREFIX_FULL (POL_PREFIX_ANY_PORT + 16) /* 112: one port */
+
 struct pol_entry {
 	struct xcni_policy_key key; /* version 0: the writer sets it */
 	struct xcni_policy_val val; /* packets 0 */
@@ -40,7 +53,12 @@ struct pol_cidr {
 	__u32 group;
 };
 
-/* One local pod's compiled policy. Arrays sorted by key (memcmp), no duplicates. */
+/*
+ * One local pod's compiled policy. Arrays sorted by key (memcmp), no duplicates.
+ * ipBlock groups are XCNI_ID_CIDR_BASE + the prefix's index among this pod's
+ * prefixes of that direction (sorted by address, then length), so they only
+ * move when this pod's own ipBlock rules change.
+ */
 struct pol_ep {
 	uint32_t ip; /* network order */
 	const struct k8s_pod *pod;
@@ -71,7 +89,7 @@ struct pol_result {
 	struct identity *identities;
 	size_t neps; /* sorted by ip */
 	struct pol_ep *eps;
-	size_t nipcache; /* sorted by key */
+	size_t nipcache; /* sorted by key (memcmp) */
 	struct pol_ipcache *ipcache;
 	size_t npolicies; /* sorted by id */
 	struct pol_name *policies;
@@ -83,6 +101,12 @@ struct pol_opts {
 	const char *node_name; /* pods with spec.nodeName == this are local */
 	uint32_t node_ip; /* this node's InternalIP (network order) or 0 */
 	uint32_t gateway_ip; /* the pods' gateway on this node: host identity */
+	/*
+	 * The 32-bit hash behind identity numbers (of the canonical label
+	 * string) and policy ids (of "ns/name"); NULL = FNV-1a. Tests set it to
+	 * force collisions.
+	 */
+	uint32_t (*hash)(const char *s);
 };
 
 /*
@@ -96,5 +120,7 @@ void pol_result_free(struct pol_result *r);
 
 /* The id NetworkPolicy ns/name gets: a hash in [1, 1 << 31), probed like identities. */
 uint32_t pol_policy_hash(const char *ns, const char *name);
+/* The identity a canonical label string gets when nothing collides with it. */
+uint32_t pol_identity_hash(const char *canon);
 
 #endif

@@ -37,9 +37,10 @@ struct ep_state {
 };
 
 struct polsync {
-	int fd_policy, fd_polcidr, fd_polep, fd_ipcache, fd_identity, fd_polname, fd_podname;
-	size_t max_policy, max_polcidr, max_ipcache;
-	size_t n_policy, n_polcidr; /* entries in the maps */
+	int fd_policy, fd_polrange, fd_polcidr, fd_polep, fd_ipcache, fd_identity, fd_polname,
+		fd_podname;
+	size_t max_policy, max_polrange, max_polcidr, max_ipcache;
+	size_t n_policy, n_polrange, n_polcidr; /* entries in the maps */
 	size_t neps;
 	struct ep_state *eps; /* sorted by ip */
 	struct kvset ipcache, identity, polname, podname;
@@ -71,6 +72,40 @@ static int open_map(const char *dir, const char *name, size_t *max)
 		*max = info.max_entries;
 	}
 	return fd;
+}
+
+/* Ranges live in the polrange trie; everything else in the policy hash. */
+static bool is_range(const struct xcni_policy_key *k)
+{
+	return k->prefixlen > XCNI_POLICY_PREFIX_ANY_PORT && k->prefixlen < XCNI_POLICY_PREFIX_FULL;
+}
+
+static struct xcni_polhash_key hash_key(const struct xcni_policy_key *k)
+{
+	struct xcni_polhash_key h = { .ep = k->ep, .peer = k->peer, .version = k->version,
+				      .dir = k->dir };
+
+	if (k->prefixlen >= XCNI_POLICY_PREFIX_ANY_PORT)
+		h.proto = k->proto;
+	if (k->prefixlen >= XCNI_POLICY_PREFIX_FULL)
+		h.port = k->port;
+	return h;
+}
+
+/* The kinds of entries a pod has per direction, for the data plane's shortcuts. */
+static void ep_has(const struct pol_ep *w, struct xcni_polep *pe)
+{
+	memset(pe->has, 0, sizeof(pe->has));
+	for (size_t i = 0; i < w->ncidrs; i++)
+		pe->has[w->cidrs[i].key.dir & 1] |= XCNI_HAS_CIDR;
+	for (size_t i = 0; i < w->nentries; i++) {
+		const struct xcni_policy_key *k = &w->entries[i].key;
+
+		pe->has[k->dir & 1] |= k->prefixlen <= XCNI_POLICY_PREFIX_ANY_PROTO ? XCNI_HAS_ANY_PROTO :
+				       k->prefixlen == XCNI_POLICY_PREFIX_ANY_PORT ? XCNI_HAS_ANY_PORT :
+				       is_range(k)				    ? XCNI_HAS_RANGE :
+										      0;
+	}
 }
 
 static int kv_cmp_len;
@@ -218,40 +253,53 @@ static int ep_cmp(const void *a, const void *b)
  * Deletes policy and polcidr entries that no live version uses: those of
  * pods without polep entry, and those whose version is not the pod's.
  */
+static bool live(struct polsync *ps, __u32 ep, __u8 version)
+{
+	struct xcni_polep pe;
+
+	return bpf_map_lookup_elem(ps->fd_polep, &ep, &pe) == 0 && pe.version == version;
+}
+
 static int sweep(struct polsync *ps, size_t *deleted)
 {
-	struct kvset pol = {}, cidr = {};
-	struct xcni_polep pe;
+	struct kvset pol = {}, range = {}, cidr = {};
 	int err;
 
 	/* Collected first: deleting while walking a trie restarts the walk. */
-	if ((err = kvset_load(ps->fd_policy, sizeof(struct xcni_policy_key),
+	if ((err = kvset_load(ps->fd_policy, sizeof(struct xcni_polhash_key),
 			      sizeof(struct xcni_policy_val), &pol)) ||
+	    (err = kvset_load(ps->fd_polrange, sizeof(struct xcni_policy_key),
+			      sizeof(struct xcni_policy_val), &range)) ||
 	    (err = kvset_load(ps->fd_polcidr, sizeof(struct xcni_polcidr_key), sizeof(__u32),
 			      &cidr)))
 		goto out;
 	for (size_t i = 0; i < pol.n; i++) {
-		const struct xcni_policy_key *k = (const void *)KV_REC(&pol, i);
+		const struct xcni_polhash_key *k = (const void *)KV_REC(&pol, i);
 
-		if (bpf_map_lookup_elem(ps->fd_polep, &k->ep, &pe) == 0 && pe.version == k->version)
-			continue;
-		if (bpf_map_delete_elem(ps->fd_policy, k) == 0) {
+		if (!live(ps, k->ep, k->version) && bpf_map_delete_elem(ps->fd_policy, k) == 0) {
 			(*deleted)++;
 			ps->n_policy--;
+		}
+	}
+	for (size_t i = 0; i < range.n; i++) {
+		const struct xcni_policy_key *k = (const void *)KV_REC(&range, i);
+
+		if (!live(ps, k->ep, k->version) && bpf_map_delete_elem(ps->fd_polrange, k) == 0) {
+			(*deleted)++;
+			ps->n_polrange--;
 		}
 	}
 	for (size_t i = 0; i < cidr.n; i++) {
 		const struct xcni_polcidr_key *k = (const void *)KV_REC(&cidr, i);
 
-		if (bpf_map_lookup_elem(ps->fd_polep, &k->ep, &pe) == 0 && pe.version == k->version)
-			continue;
-		if (bpf_map_delete_elem(ps->fd_polcidr, k) == 0) {
+		if (!live(ps, k->ep, k->version) && bpf_map_delete_elem(ps->fd_polcidr, k) == 0) {
 			(*deleted)++;
 			ps->n_polcidr--;
 		}
 	}
 out:
 	free(pol.d);
+	free(range.d);
 	free(cidr.d);
 	return err;
 }
@@ -265,9 +313,10 @@ int polsync_open(const char *pin_dir, struct polsync **out)
 
 	if (!ps)
 		return -ENOMEM;
-	ps->fd_policy = ps->fd_polcidr = ps->fd_polep = ps->fd_ipcache = -1;
+	ps->fd_policy = ps->fd_polrange = ps->fd_polcidr = ps->fd_polep = ps->fd_ipcache = -1;
 	ps->fd_identity = ps->fd_polname = ps->fd_podname = -1;
 	if ((err = ps->fd_policy = open_map(pin_dir, "xcni_policy", &ps->max_policy)) < 0 ||
+	    (err = ps->fd_polrange = open_map(pin_dir, "xcni_polrange", &ps->max_polrange)) < 0 ||
 	    (err = ps->fd_polcidr = open_map(pin_dir, "xcni_polcidr", &ps->max_polcidr)) < 0 ||
 	    (err = ps->fd_polep = open_map(pin_dir, "xcni_polep", NULL)) < 0 ||
 	    (err = ps->fd_ipcache = open_map(pin_dir, "xcni_ipcache", &ps->max_ipcache)) < 0 ||
@@ -298,7 +347,8 @@ int polsync_open(const char *pin_dir, struct polsync **out)
 	ps->neps = polep.n;
 	qsort(ps->eps, ps->neps, sizeof(*ps->eps), ep_cmp);
 	free(polep.d);
-	count_keys(ps->fd_policy, sizeof(struct xcni_policy_key), &ps->n_policy);
+	count_keys(ps->fd_policy, sizeof(struct xcni_polhash_key), &ps->n_policy);
+	count_keys(ps->fd_polrange, sizeof(struct xcni_policy_key), &ps->n_polrange);
 	count_keys(ps->fd_polcidr, sizeof(struct xcni_polcidr_key), &ps->n_polcidr);
 	/* A crash between writing a version and flipping to it leaves entries no
 	 * pod uses; they must go before that version is written again. */
@@ -335,7 +385,7 @@ void polsync_free(struct polsync *ps)
 	free(ps->podname.d);
 	free(ps->del);
 	free(ps->delc);
-	int fds[] = { ps->fd_policy, ps->fd_polcidr, ps->fd_polep, ps->fd_ipcache,
+	int fds[] = { ps->fd_policy, ps->fd_polrange, ps->fd_polcidr, ps->fd_polep, ps->fd_ipcache,
 		      ps->fd_identity, ps->fd_polname, ps->fd_podname };
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		if (fds[i] >= 0)
@@ -398,11 +448,19 @@ static int write_ep(struct polsync *ps, const struct pol_ep *w, __u8 ver, size_t
 	}
 	for (size_t i = 0; i < w->nentries; i++) {
 		struct xcni_policy_key k = w->entries[i].key;
+		struct xcni_polhash_key h;
 
 		k.version = ver;
-		if (bpf_map_update_elem(ps->fd_policy, &k, &w->entries[i].val, BPF_ANY))
-			return -errno;
-		ps->n_policy++;
+		if (is_range(&k)) {
+			if (bpf_map_update_elem(ps->fd_polrange, &k, &w->entries[i].val, BPF_ANY))
+				return -errno;
+			ps->n_polrange++;
+		} else {
+			h = hash_key(&k);
+			if (bpf_map_update_elem(ps->fd_policy, &h, &w->entries[i].val, BPF_ANY))
+				return -errno;
+			ps->n_policy++;
+		}
 		(*written)++;
 	}
 	return 0;
@@ -429,6 +487,7 @@ static int ep_state_set(struct ep_state *e, const struct pol_ep *w, __u8 ver)
 	e->c = nc;
 	e->nc = w->ncidrs;
 	e->st = w->state;
+	ep_has(w, &e->st);
 	e->st.version = ver;
 	e->known = true;
 	return 0;
@@ -437,7 +496,7 @@ static int ep_state_set(struct ep_state *e, const struct pol_ep *w, __u8 ver)
 int polsync_apply(struct polsync *ps, const struct pol_result *r, struct polsync_stats *st,
 		  char *msg, size_t msglen)
 {
-	size_t add = 0, addc = 0, nidl = r->nidentities;
+	size_t add = 0, addr = 0, addc = 0, nidl = r->nidentities;
 	struct {
 		__u32 id;
 		struct xcni_idlabels l;
@@ -454,18 +513,23 @@ int polsync_apply(struct polsync *ps, const struct pol_result *r, struct polsync
 		const struct ep_state *cur = ep_find(ps, r->eps[i].ip);
 
 		if (!cur || !ep_entries_equal(cur, &r->eps[i])) {
-			add += r->eps[i].nentries;
+			for (size_t j = 0; j < r->eps[i].nentries; j++) {
+				if (is_range(&r->eps[i].entries[j].key))
+					addr++;
+				else
+					add++;
+			}
 			addc += r->eps[i].ncidrs;
 		}
 	}
-	if (ps->n_policy + add > ps->max_policy || ps->n_polcidr + addc > ps->max_polcidr ||
-	    r->nipcache > ps->max_ipcache) {
+	if (ps->n_policy + add > ps->max_policy || ps->n_polrange + addr > ps->max_polrange ||
+	    ps->n_polcidr + addc > ps->max_polcidr || r->nipcache > ps->max_ipcache) {
 		snprintf(msg, msglen,
 			 "the maps cannot hold this policy: xcni_policy needs %zu more entries "
-			 "(%zu of %zu used), xcni_polcidr %zu more (%zu of %zu), xcni_ipcache %zu "
-			 "(max %zu); nothing was applied",
-			 add, ps->n_policy, ps->max_policy, addc, ps->n_polcidr, ps->max_polcidr,
-			 r->nipcache, ps->max_ipcache);
+			 "(%zu of %zu used), xcni_polrange %zu more (%zu of %zu), xcni_polcidr %zu "
+			 "more (%zu of %zu), xcni_ipcache %zu (max %zu); nothing was applied",
+			 add, ps->n_policy, ps->max_policy, addr, ps->n_polrange, ps->max_polrange,
+			 addc, ps->n_polcidr, ps->max_polcidr, r->nipcache, ps->max_ipcache);
 		return -ENOSPC;
 	}
 
@@ -501,6 +565,7 @@ int polsync_apply(struct polsync *ps, const struct pol_result *r, struct polsync
 		struct xcni_polep pe = w->state;
 		__u8 ver = cur ? cur->st.version : 0;
 
+		ep_has(w, &pe);
 		if (cur && ep_entries_equal(cur, w)) {
 			/* Same entries: only identity or isolation may differ. */
 			pe.version = ver;
@@ -573,11 +638,21 @@ out:
 
 int polsync_cleanup(struct polsync *ps, struct polsync_stats *st)
 {
-	for (size_t i = 0; i < ps->ndel; i++)
-		if (bpf_map_delete_elem(ps->fd_policy, &ps->del[i].key) == 0) {
+	for (size_t i = 0; i < ps->ndel; i++) {
+		const struct xcni_policy_key *k = &ps->del[i].key;
+		struct xcni_polhash_key h = hash_key(k);
+
+		if (is_range(k)) {
+			if (bpf_map_delete_elem(ps->fd_polrange, k))
+				continue;
+			ps->n_polrange--;
+		} else {
+			if (bpf_map_delete_elem(ps->fd_policy, &h))
+				continue;
 			ps->n_policy--;
-			st->entries_deleted++;
 		}
+		st->entries_deleted++;
+	}
 	for (size_t i = 0; i < ps->ndelc; i++)
 		if (bpf_map_delete_elem(ps->fd_polcidr, &ps->delc[i].key) == 0) {
 			ps->n_polcidr--;

@@ -1,0 +1,1167 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Identities and the NetworkPolicy compiler (networking.k8s.io/v1 semantics).
+ *
+ * Everything is computed from the cluster view alone and sorted before it is
+ * returned, so two nodes (or two runs) with the same objects produce the same
+ * bytes, and the map writer can diff per pod.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "policy.h"
+
+#define NS_NAME_LABEL "kubernetes.io/metadata.name"
+#define ID_SPAN ((uint32_t)XCNI_ID_CIDR_BASE - XCNI_ID_MIN_LABELS)
+#define POLICY_ID_SPAN ((1u << 31) - 1)
+
+_Static_assert(POL_PREFIX_FULL == POL_KEY_BITS(pad2), "port must end where pad2 starts");
+_Static_assert(offsetof(struct xcni_polcidr_key, addr) - offsetof(struct xcni_polcidr_key, ep) ==
+		       XCNI_POLCIDR_PREFIX_BASE / 8,
+	       "polcidr prefix base must be the bits before addr");
+
+static uint32_t fnv1a(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *s; s++) {
+		h ^= (unsigned char)*s;
+		h *= 16777619u;
+	}
+	return h;
+}
+
+uint32_t pol_identity_hash(const char *canon)
+{
+	return XCNI_ID_MIN_LABELS + fnv1a(canon) % ID_SPAN;
+}
+
+static uint32_t policy_hash_raw(uint32_t (*hash)(const char *), const char *ns, const char *name)
+{
+	char buf[512];
+
+	snprintf(buf, sizeof(buf), "%s/%s", ns ? ns : "", name ? name : "");
+	return 1 + hash(buf) % POLICY_ID_SPAN;
+}
+
+uint32_t pol_policy_hash(const char *ns, const char *name)
+{
+	return policy_hash_raw(fnv1a, ns, name);
+}
+
+static void set_err(struct k8s_error *err, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void set_err(struct k8s_error *err, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	va_end(ap);
+}
+
+/* Room for one more element of size sz in *v. */
+static int grow(void *vp, size_t *cap, size_t n, size_t sz)
+{
+	void **v = vp;
+	size_t ncap;
+	void *nv;
+
+	if (n < *cap)
+		return 0;
+	ncap = *cap ? *cap * 2 : 16;
+	nv = realloc(*v, ncap * sz);
+	if (!nv)
+		return -ENOMEM;
+	*v = nv;
+	*cap = ncap;
+	return 0;
+}
+
+/* ---- label sets ------------------------------------------------------ */
+
+static void labels_free(struct k8s_labels *l)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		free(l->v[i].key);
+		free(l->v[i].value);
+	}
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+static int label_dup(struct k8s_labels *dst, const char *key, const char *value)
+{
+	struct k8s_label *l = &dst->v[dst->n++];
+
+	l->key = strdup(key);
+	l->value = strdup(value);
+	return l->key && l->value ? 0 : -ENOMEM;
+}
+
+/* Deep copy of src, plus key=value in its sorted place if src lacks key. */
+static int labels_copy(struct k8s_labels *dst, const struct k8s_labels *src, const char *key,
+		       const char *value)
+{
+	bool add = key && !k8s_label_get(src, key);
+	int ret = 0;
+
+	dst->n = 0;
+	dst->v = calloc(src->n + add + 1, sizeof(*dst->v));
+	if (!dst->v)
+		return -ENOMEM;
+	for (size_t i = 0; !ret && i < src->n; i++) {
+		if (add && strcmp(key, src->v[i].key) < 0) {
+			ret = label_dup(dst, key, value);
+			add = false;
+		}
+		if (!ret)
+			ret = label_dup(dst, src->v[i].key, src->v[i].value);
+	}
+	if (!ret && add)
+		ret = label_dup(dst, key, value);
+	if (ret)
+		labels_free(dst);
+	return ret;
+}
+
+/* "k8s:a=1,k8s:b=2,ns:kubernetes.io/metadata.name=x" (see policy.h). */
+static char *canon_string(const struct k8s_labels *pod, const struct k8s_labels *ns)
+{
+	size_t len = 1, off = 0;
+	char *s;
+
+	for (size_t i = 0; i < pod->n; i++)
+		len += strlen(pod->v[i].key) + strlen(pod->v[i].value) + 6;
+	for (size_t i = 0; i < ns->n; i++)
+		len += strlen(ns->v[i].key) + strlen(ns->v[i].value) + 5;
+	s = malloc(len);
+	if (!s)
+		return NULL;
+	s[0] = '\0';
+	for (size_t i = 0; i < pod->n; i++)
+		off += snprintf(s + off, len - off, "%sk8s:%s=%s", off ? "," : "", pod->v[i].key,
+				pod->v[i].value);
+	for (size_t i = 0; i < ns->n; i++)
+		off += snprintf(s + off, len - off, "%sns:%s=%s", off ? "," : "", ns->v[i].key,
+				ns->v[i].value);
+	return s;
+}
+
+/* ---- a set of u32 (never 0) for probing ------------------------------ */
+
+struct u32set {
+	size_t mask;
+	uint32_t *v;
+};
+
+static int u32set_init(struct u32set *s, size_t n)
+{
+	size_t cap = 16;
+
+	while (cap < 2 * n + 16)
+		cap *= 2;
+	s->mask = cap - 1;
+	s->v = calloc(cap, sizeof(*s->v));
+	return s->v ? 0 : -ENOMEM;
+}
+
+/* Sized at init for every key it will hold, so it never fills up. */
+static bool u32set_add(struct u32set *s, uint32_t k)
+{
+	size_t i = (k * 2654435761u) & s->mask;
+
+	while (s->v[i]) {
+		if (s->v[i] == k)
+			return false;
+		i = (i + 1) & s->mask;
+	}
+	s->v[i] = k;
+	return true;
+}
+
+/* First free number from h on, wrapping in [min, min + span). */
+static uint32_t probe(struct u32set *used, uint32_t h, uint32_t min, uint32_t span)
+{
+	uint32_t id = h;
+
+	while (!u32set_add(used, id))
+		id = min + (id - min + 1) % span;
+	return id;
+}
+
+/* ---- the compiler's working state ------------------------------------ */
+
+struct nslabels {
+	const char *name;
+	struct k8s_labels labels; /* with kubernetes.io/metadata.name */
+};
+
+struct portspec {
+	uint8_t proto;
+	uint8_t plen;
+	uint16_t port; /* host order */
+};
+
+struct specs {
+	size_t n, cap;
+	struct portspec *v;
+};
+
+/* One ipBlock (or a pod's /32 for an egress named port) with what it allows. */
+struct cidr_rule {
+	struct k8s_cidr cidr;
+	size_t nexcept;
+	const struct k8s_cidr *except;
+	struct specs specs;
+	uint32_t policy_id;
+	uint16_t rule;
+	uint32_t seq;
+};
+
+/* A policy entry before duplicates are removed: the lowest seq wins. */
+struct cand {
+	struct pol_entry e;
+	uint32_t seq;
+};
+
+struct epbuild {
+	uint32_t ip;
+	uint8_t dir;
+	size_t n, cap;
+	struct cand *c;
+	size_t ncr, capcr;
+	struct cidr_rule *cr;
+	size_t npc, cappc;
+	struct pol_cidr *pc;
+};
+
+struct ctx {
+	const struct pol_opts *o;
+	uint32_t (*hash)(const char *);
+	size_t npods;
+	const struct k8s_pod **pods;
+	uint32_t *pod_id; /* identity of pods[i], 0 for hostNetwork pods */
+	size_t nnodes;
+	const struct k8s_node **nodes; /* sorted by name */
+	size_t nnps;
+	const struct k8s_netpol **nps; /* sorted by (namespace, name) */
+	uint32_t *np_id;
+	size_t nnsl;
+	struct nslabels *nsl; /* sorted by name */
+	struct pol_result *r;
+	/* pods with an IP of identities[k]: id_pods[id_off[k] .. id_off[k + 1]) */
+	size_t *id_off;
+	size_t *id_pods;
+};
+
+static int cmp_str(const char *a, const char *b)
+{
+	return strcmp(a ? a : "", b ? b : "");
+}
+
+static int cmp_meta(const void *a, const void *b)
+{
+	const struct k8s_meta *x = *(const struct k8s_meta *const *)a;
+	const struct k8s_meta *y = *(const struct k8s_meta *const *)b;
+	int d = cmp_str(x->ns, y->ns);
+
+	return d ? d : cmp_str(x->name, y->name);
+}
+
+static int cmp_nslabels(const void *a, const void *b)
+{
+	return strcmp(((const struct nslabels *)a)->name, ((const struct nslabels *)b)->name);
+}
+
+static const struct nslabels *nsl_find(const struct ctx *x, const char *name)
+{
+	struct nslabels k = { .name = name };
+
+	return bsearch(&k, x->nsl, x->nnsl, sizeof(k), cmp_nslabels);
+}
+
+static const struct k8s_node *node_find(const struct ctx *x, const char *name)
+{
+	struct k8s_meta m = { .name = (char *)name };
+	const struct k8s_meta *mp = &m;
+	const struct k8s_node *const *n;
+
+	if (!name)
+		return NULL;
+	n = bsearch(&mp, x->nodes, x->nnodes, sizeof(*x->nodes), cmp_meta);
+	return n ? *n : NULL;
+}
+
+static int cmp_id(const void *a, const void *b)
+{
+	uint32_t x = ((const struct identity *)a)->id, y = ((const struct identity *)b)->id;
+
+	return (x > y) - (x < y);
+}
+
+static struct identity *identity_find(const struct ctx *x, uint32_t id)
+{
+	struct identity k = { .id = id };
+
+	return bsearch(&k, x->r->identities, x->r->nidentities, sizeof(k), cmp_id);
+}
+
+static bool pod_local(const struct ctx *x, const struct k8s_pod *p)
+{
+	return !x->o->node_name || (p->node_name && !strcmp(p->node_name, x->o->node_name));
+}
+
+static bool pod_managed(const struct k8s_pod *p)
+{
+	return !p->host_network;
+}
+
+/* ---- namespaces and identities --------------------------------------- */
+
+/* The labels selectors see for every namespace a pod or Namespace names. */
+static int build_nslabels(struct ctx *x, const struct cluster *c)
+{
+	size_t cap = c->n[K8S_NAMESPACE] + x->npods;
+	int ret;
+
+	x->nsl = calloc(cap ? cap : 1, sizeof(*x->nsl));
+	if (!x->nsl)
+		return -ENOMEM;
+	for (size_t i = 0; i < c->n[K8S_NAMESPACE]; i++) {
+		const struct k8s_namespace *ns = &c->objs[K8S_NAMESPACE][i]->ns;
+		struct nslabels *l = &x->nsl[x->nnsl];
+
+		l->name = ns->meta.name;
+		/* The API server always sets it; a hand-made object may not. */
+		ret = labels_copy(&l->labels, &ns->meta.labels, NS_NAME_LABEL, ns->meta.name);
+		if (ret)
+			return ret;
+		x->nnsl++;
+	}
+	qsort(x->nsl, x->nnsl, sizeof(*x->nsl), cmp_nslabels);
+	for (size_t i = 0; i < x->npods; i++) {
+		const struct k8s_labels none = { 0 };
+		const char *name = x->pods[i]->meta.ns;
+		struct nslabels *l;
+
+		if (!name || nsl_find(x, name))
+			continue;
+		l = &x->nsl[x->nnsl];
+		l->name = name;
+		ret = labels_copy(&l->labels, &none, NS_NAME_LABEL, name);
+		if (ret)
+			return ret;
+		x->nnsl++;
+		qsort(x->nsl, x->nnsl, sizeof(*x->nsl), cmp_nslabels);
+	}
+	return 0;
+}
+
+struct podcanon {
+	char *canon;
+	size_t pod;
+};
+
+static int cmp_podcanon(const void *a, const void *b)
+{
+	const struct podcanon *x = a, *y = b;
+	int d = strcmp(x->canon, y->canon);
+
+	return d ? d : (x->pod > y->pod) - (x->pod < y->pod);
+}
+
+/*
+ * One identity per distinct canonical label string. Numbers are handed out
+ * in the strings' sorted order, so of two strings whose hashes collide the
+ * one sorting first keeps its hash on every node, whatever order the pods
+ * arrived in.
+ */
+static int build_identities(struct ctx *x)
+{
+	struct podcanon *pc = calloc(x->npods ? x->npods : 1, sizeof(*pc));
+	struct pol_result *r = x->r;
+	struct u32set used = { 0 };
+	size_t npc = 0;
+	int ret = -ENOMEM;
+
+	if (!pc)
+		return -ENOMEM;
+	for (size_t i = 0; i < x->npods; i++) {
+		const struct k8s_pod *p = x->pods[i];
+		const struct nslabels *nsl;
+
+		if (!pod_managed(p) || !p->meta.ns)
+			continue;
+		nsl = nsl_find(x, p->meta.ns);
+		pc[npc].canon = canon_string(&p->meta.labels, &nsl->labels);
+		if (!pc[npc].canon)
+			goto out;
+		pc[npc++].pod = i;
+	}
+	qsort(pc, npc, sizeof(*pc), cmp_podcanon);
+	r->identities = calloc(npc ? npc : 1, sizeof(*r->identities));
+	if (!r->identities || u32set_init(&used, npc))
+		goto out;
+	for (size_t i = 0; i < npc; i++) {
+		const struct k8s_pod *p = x->pods[pc[i].pod];
+		struct identity *id;
+		uint32_t h;
+
+		/* The canonical string of pc[i - 1] has moved into the identity. */
+		id = r->nidentities ? &r->identities[r->nidentities - 1] : NULL;
+		if (id && !strcmp(pc[i].canon, id->canon)) {
+			x->pod_id[pc[i].pod] = id->id;
+			continue;
+		}
+		id = &r->identities[r->nidentities];
+		h = XCNI_ID_MIN_LABELS + x->hash(pc[i].canon) % ID_SPAN;
+		id->id = probe(&used, h, XCNI_ID_MIN_LABELS, ID_SPAN);
+		if (id->id != h)
+			pr_info("identity %s: hash %u taken, using %u\n", pc[i].canon, h, id->id);
+		id->canon = pc[i].canon;
+		pc[i].canon = NULL;
+		id->ns = p->meta.ns;
+		r->nidentities++;
+		ret = labels_copy(&id->pod_labels, &p->meta.labels, NULL, NULL);
+		if (!ret)
+			ret = labels_copy(&id->ns_labels, &nsl_find(x, p->meta.ns)->labels, NULL,
+					  NULL);
+		if (ret)
+			goto out;
+		x->pod_id[pc[i].pod] = id->id;
+	}
+	qsort(r->identities, r->nidentities, sizeof(*r->identities), cmp_id);
+	ret = 0;
+out:
+	free(used.v);
+	for (size_t i = 0; i < npc; i++)
+		free(pc[i].canon);
+	free(pc);
+	return ret;
+}
+
+/* For egress named ports: which pods (with an address) carry each identity. */
+static int build_id_pods(struct ctx *x)
+{
+	size_t nid = x->r->nidentities;
+
+	x->id_off = calloc(nid + 2, sizeof(*x->id_off));
+	x->id_pods = calloc(x->npods ? x->npods : 1, sizeof(*x->id_pods));
+	if (!x->id_off || !x->id_pods)
+		return -ENOMEM;
+	for (size_t i = 0; i < x->npods; i++)
+		if (x->pod_id[i] && x->pods[i]->ip)
+			x->id_off[identity_find(x, x->pod_id[i]) - x->r->identities + 2]++;
+	for (size_t k = 2; k < nid + 2; k++)
+		x->id_off[k] += x->id_off[k - 1];
+	/* id_off[k + 1] is the fill cursor of identity k, then its end. */
+	for (size_t i = 0; i < x->npods; i++) {
+		size_t k;
+
+		if (!x->pod_id[i] || !x->pods[i]->ip)
+			continue;
+		k = identity_find(x, x->pod_id[i]) - x->r->identities;
+		x->id_pods[x->id_off[k + 1]++] = i;
+	}
+	return 0;
+}
+
+/* ---- policy ids and names -------------------------------------------- */
+
+static int cmp_u32_first(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+static void copy_str(char *dst, size_t size, const char *src)
+{
+	snprintf(dst, size, "%s", src ? src : "");
+}
+
+static int build_policies(struct ctx *x)
+{
+	struct pol_result *r = x->r;
+	struct u32set used = { 0 };
+
+	x->np_id = calloc(x->nnps ? x->nnps : 1, sizeof(*x->np_id));
+	r->policies = calloc(x->nnps ? x->nnps : 1, sizeof(*r->policies));
+	if (!x->np_id || !r->policies || u32set_init(&used, x->nnps)) {
+		free(used.v);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < x->nnps; i++) {
+		const struct k8s_meta *m = &x->nps[i]->meta;
+		uint32_t h = policy_hash_raw(x->hash, m->ns, m->name);
+		struct pol_name *pn = &r->policies[i];
+
+		x->np_id[i] = probe(&used, h, 1, POLICY_ID_SPAN);
+		if (x->np_id[i] != h)
+			pr_info("NetworkPolicy %s/%s: id %u taken, using %u\n", m->ns, m->name, h,
+				x->np_id[i]);
+		pn->id = x->np_id[i];
+		copy_str(pn->name.ns, sizeof(pn->name.ns), m->ns);
+		copy_str(pn->name.name, sizeof(pn->name.name), m->name);
+	}
+	r->npolicies = x->nnps;
+	qsort(r->policies, r->npolicies, sizeof(*r->policies), cmp_u32_first);
+	free(used.v);
+	return 0;
+}
+
+/* ---- ipcache and pod names ------------------------------------------- */
+
+static int cmp_ipcache(const void *a, const void *b)
+{
+	return memcmp(&((const struct pol_ipcache *)a)->key, &((const struct pol_ipcache *)b)->key,
+		      sizeof(struct xcni_ipcache_key));
+}
+
+static int cmp_ipcache_rank(const void *a, const void *b)
+{
+	uint32_t x = ((const struct pol_ipcache *)a)->val.identity;
+	uint32_t y = ((const struct pol_ipcache *)b)->val.identity;
+	int d = cmp_ipcache(a, b);
+
+	return d ? d : (x > y) - (x < y);
+}
+
+static int ipcache_add(struct pol_result *r, size_t *cap, uint32_t addr, uint32_t plen,
+		       uint32_t identity, uint32_t tunnel)
+{
+	struct pol_ipcache *e;
+
+	if (grow(&r->ipcache, cap, r->nipcache, sizeof(*r->ipcache)))
+		return -ENOMEM;
+	e = &r->ipcache[r->nipcache++];
+	memset(e, 0, sizeof(*e));
+	e->key.prefixlen = plen;
+	e->key.addr = addr;
+	e->val.identity = identity;
+	e->val.tunnel_ip = tunnel;
+	return 0;
+}
+
+static int cmp_podname(const void *a, const void *b)
+{
+	return memcmp(&((const struct pol_podname *)a)->ip, &((const struct pol_podname *)b)->ip,
+		      sizeof(uint32_t));
+}
+
+/*
+ * When a pod claims a node's or the gateway's address (a misconfiguration)
+ * the node keeps it: the data plane must not mistake the node for a pod.
+ */
+static int build_ipcache(struct ctx *x, struct k8s_error *err)
+{
+	const struct pol_opts *o = x->o;
+	struct pol_result *r = x->r;
+	size_t cap = 0, n = 0;
+
+	r->podnames = calloc(x->npods ? x->npods : 1, sizeof(*r->podnames));
+	if (!r->podnames)
+		return -ENOMEM;
+	if (o->gateway_ip && ipcache_add(r, &cap, o->gateway_ip, 32, XCNI_ID_HOST, 0))
+		return -ENOMEM;
+	if (o->node_ip && ipcache_add(r, &cap, o->node_ip, 32, XCNI_ID_HOST, 0))
+		return -ENOMEM;
+	for (size_t i = 0; i < x->nnodes; i++) {
+		const struct k8s_node *nd = x->nodes[i];
+		bool self = o->node_name && nd->meta.name && !strcmp(nd->meta.name, o->node_name);
+
+		if (nd->internal_ip &&
+		    ipcache_add(r, &cap, nd->internal_ip, 32,
+				self ? XCNI_ID_HOST : XCNI_ID_REMOTE_NODE, 0))
+			return -ENOMEM;
+	}
+	for (size_t i = 0; i < x->npods; i++) {
+		const struct k8s_pod *p = x->pods[i];
+		const struct k8s_node *nd = node_find(x, p->node_name);
+		struct pol_podname *pn;
+		uint32_t tunnel = 0;
+
+		if (!pod_managed(p) || !p->ip)
+			continue;
+		if (!pod_local(x, p) && nd)
+			tunnel = nd->internal_ip;
+		if (ipcache_add(r, &cap, p->ip, 32, x->pod_id[i], tunnel))
+			return -ENOMEM;
+		pn = &r->podnames[r->npodnames++];
+		pn->ip = p->ip;
+		copy_str(pn->name.ns, sizeof(pn->name.ns), p->meta.ns);
+		copy_str(pn->name.name, sizeof(pn->name.name), p->meta.name);
+		copy_str(pn->name.node, sizeof(pn->name.node), p->node_name);
+	}
+	qsort(r->podnames, r->npodnames, sizeof(*r->podnames), cmp_podname);
+	for (size_t i = 1; i < r->npodnames; i++) {
+		const struct xcni_podname *a = &r->podnames[i - 1].name, *b = &r->podnames[i].name;
+		char ip[INET_ADDRSTRLEN];
+
+		if (r->podnames[i].ip != r->podnames[i - 1].ip)
+			continue;
+		inet_ntop(AF_INET, &r->podnames[i].ip, ip, sizeof(ip));
+		set_err(err, "Pod %s/%s: status.podIP: %s is also the address of Pod %s/%s", b->ns,
+			b->name, ip, a->ns, a->name);
+		return -EINVAL;
+	}
+	if (ipcache_add(r, &cap, 0, 0, XCNI_ID_WORLD, 0))
+		return -ENOMEM;
+	/* Reserved identities sort below label identities: host addresses win. */
+	qsort(r->ipcache, r->nipcache, sizeof(*r->ipcache), cmp_ipcache_rank);
+	for (size_t i = 0; i < r->nipcache; i++) {
+		if (n && !cmp_ipcache(&r->ipcache[n - 1], &r->ipcache[i])) {
+			char ip[INET_ADDRSTRLEN];
+
+			if (!memcmp(&r->ipcache[n - 1].val, &r->ipcache[i].val,
+				    sizeof(r->ipcache[i].val)))
+				continue; /* the node's own address, told twice */
+			inet_ntop(AF_INET, &r->ipcache[i].key.addr, ip, sizeof(ip));
+			pr_warn("%s: a node or gateway address and a pod's: kept as identity %u\n",
+				ip, r->ipcache[n - 1].val.identity);
+			continue;
+		}
+		r->ipcache[n++] = r->ipcache[i];
+	}
+	r->nipcache = n;
+	return 0;
+}
+
+/* ---- ports ------------------------------------------------------------ */
+
+static int specs_add(struct specs *s, uint8_t proto, uint16_t port, unsigned plen)
+{
+	if (grow(&s->v, &s->cap, s->n, sizeof(*s->v)))
+		return -ENOMEM;
+	s->v[s->n++] = (struct portspec){ .proto = proto, .plen = plen, .port = port };
+	return 0;
+}
+
+/*
+ * [lo, hi] as the fewest aligned power-of-two blocks, each one LPM entry
+ * whose prefix covers the port's leading bits.
+ */
+static int specs_add_range(struct specs *s, uint8_t proto, uint32_t lo, uint32_t hi)
+{
+	while (lo <= hi) {
+		unsigned k = 0;
+		int ret;
+
+		while (k < 16 && !(lo & ((2u << k) - 1)) && lo + (2u << k) - 1 <= hi)
+			k++;
+		ret = specs_add(s, proto, lo, POL_PREFIX_ANY_PORT + 16 - k);
+		if (ret)
+			return ret;
+		lo += 1u << k;
+	}
+	return 0;
+}
+
+static int specs_add_port(struct specs *s, const struct k8s_np_port *p)
+{
+	if (!p->has_port)
+		return specs_add(s, p->proto, 0, POL_PREFIX_ANY_PORT);
+	if (p->end_port > p->port)
+		return specs_add_range(s, p->proto, p->port, p->end_port);
+	return specs_add(s, p->proto, p->port, POL_PREFIX_FULL);
+}
+
+/* A named port means the pod's container port of that name and protocol. */
+static int specs_add_named(struct specs *s, const struct k8s_pod *pod, const struct k8s_np_port *p)
+{
+	for (size_t i = 0; i < pod->nports; i++) {
+		const struct k8s_container_port *cp = &pod->ports[i];
+		int ret;
+
+		if (!cp->name || strcmp(cp->name, p->port_name) || cp->proto != p->proto)
+			continue;
+		ret = specs_add(s, p->proto, cp->port, POL_PREFIX_FULL);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/* Every named port of rule r, resolved against pod. */
+static int specs_add_rule_named(struct specs *s, const struct k8s_pod *pod,
+				const struct k8s_np_rule *r)
+{
+	for (size_t i = 0; i < r->nports; i++) {
+		int ret;
+
+		if (!r->ports[i].port_name)
+			continue;
+		ret = specs_add_named(s, pod, &r->ports[i]);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/* ---- one endpoint ------------------------------------------------------ */
+
+struct rule_ref {
+	uint32_t policy_id;
+	uint16_t rule;
+	uint32_t seq;
+};
+
+static int emit(struct epbuild *eb, uint32_t peer, const struct specs *s, const struct rule_ref *rr)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		struct cand *c;
+
+		if (grow(&eb->c, &eb->cap, eb->n, sizeof(*eb->c)))
+			return -ENOMEM;
+		c = &eb->c[eb->n++];
+		memset(c, 0, sizeof(*c));
+		c->e.key.prefixlen = s->v[i].plen;
+		c->e.key.ep = eb->ip;
+		c->e.key.peer = peer;
+		c->e.key.dir = eb->dir;
+		c->e.key.proto = s->v[i].proto;
+		c->e.key.port = htons(s->v[i].port);
+		c->e.val.policy_id = rr->policy_id;
+		c->e.val.rule = rr->rule;
+		c->seq = rr->seq;
+	}
+	return 0;
+}
+
+/*
+ * Egress to a named port of the pods of identity k: the union of the ports
+ * those pods give that name. Policy keys know identities, not pods, so two
+ * pods with the same labels that number one name differently both accept
+ * both numbers from this rule: an over-allow Cilium shares.
+ */
+static int emit_named_identity(const struct ctx *x, struct epbuild *eb, size_t k,
+			       const struct k8s_np_rule *r, const struct rule_ref *rr)
+{
+	struct specs s = { 0 };
+	int ret = 0;
+
+	for (size_t j = x->id_off[k]; !ret && j < x->id_off[k + 1]; j++)
+		ret = specs_add_rule_named(&s, x->pods[x->id_pods[j]], r);
+	if (!ret)
+		ret = emit(eb, x->r->identities[k].id, &s, rr);
+	free(s.v);
+	return ret;
+}
+
+static bool peer_matches(const struct k8s_np_peer *peer, const char *policy_ns,
+			 const struct identity *id)
+{
+	if (!peer->pod_sel && !peer->ns_sel)
+		return false;
+	/* A podSelector alone looks in the policy's own namespace only. */
+	if (!peer->ns_sel && cmp_str(id->ns, policy_ns))
+		return false;
+	if (peer->ns_sel && !k8s_selector_matches(peer->ns_sel, &id->ns_labels))
+		return false;
+	return !peer->pod_sel || k8s_selector_matches(peer->pod_sel, &id->pod_labels);
+}
+
+static uint32_t cidr_mask(unsigned len)
+{
+	return len ? ~0u << (32 - len) : 0;
+}
+
+/* Is p inside q? */
+static bool cidr_in(const struct k8s_cidr *p, const struct k8s_cidr *q)
+{
+	return p->len >= q->len && !((ntohl(p->addr) ^ ntohl(q->addr)) & cidr_mask(q->len));
+}
+
+static bool cidr_rule_covers(const struct cidr_rule *cr, const struct k8s_cidr *p)
+{
+	if (!cidr_in(p, &cr->cidr))
+		return false;
+	for (size_t i = 0; i < cr->nexcept; i++)
+		if (cidr_in(p, &cr->except[i]))
+			return false;
+	return true;
+}
+
+/* Takes s (moved into the rule, freed on failure). */
+static int cidr_rule_add(struct epbuild *eb, struct k8s_cidr cidr, size_t nexcept,
+			 const struct k8s_cidr *except, struct specs *s, const struct rule_ref *rr)
+{
+	struct cidr_rule *cr;
+
+	if (grow(&eb->cr, &eb->capcr, eb->ncr, sizeof(*eb->cr))) {
+		free(s->v);
+		return -ENOMEM;
+	}
+	cr = &eb->cr[eb->ncr++];
+	cr->cidr = cidr;
+	cr->nexcept = nexcept;
+	cr->except = except;
+	cr->specs = *s;
+	cr->policy_id = rr->policy_id;
+	cr->rule = rr->rule;
+	cr->seq = rr->seq;
+	return 0;
+}
+
+static int ipblock_add(const struct ctx *x, struct epbuild *eb, const struct k8s_ipblock *b,
+		       const struct specs *fixed, bool named, const struct k8s_np_rule *r,
+		       const struct rule_ref *rr)
+{
+	struct specs s = { 0 };
+	int ret;
+
+	if (fixed->n) {
+		s.v = malloc(fixed->n * sizeof(*s.v));
+		if (!s.v)
+			return -ENOMEM;
+		memcpy(s.v, fixed->v, fixed->n * sizeof(*s.v));
+		s.n = s.cap = fixed->n;
+	}
+	ret = cidr_rule_add(eb, b->cidr, b->nexcept, b->except, &s, rr);
+	if (ret || !named)
+		return ret;
+	/*
+	 * Egress to a named port of an ipBlock: only pods can name ports, so
+	 * each pod inside the block that has the name gets its own /32 rule
+	 * allowing its own numbers; the /32s join the LPM prefixes below.
+	 */
+	for (size_t i = 0; i < x->npods; i++) {
+		const struct k8s_pod *p = x->pods[i];
+		struct k8s_cidr host = { .addr = p->ip, .len = 32 };
+		struct cidr_rule block = {
+			.cidr = b->cidr, .nexcept = b->nexcept, .except = b->except
+		};
+
+		if (!pod_managed(p) || !p->ip || !cidr_rule_covers(&block, &host))
+			continue;
+		s = (struct specs){ 0 };
+		ret = specs_add_rule_named(&s, p, r);
+		if (ret || !s.n) {
+			free(s.v);
+			if (ret)
+				return ret;
+			continue;
+		}
+		ret = cidr_rule_add(eb, host, 0, NULL, &s, rr);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static int compile_rule(const struct ctx *x, struct epbuild *eb, const struct k8s_pod *local,
+			const struct k8s_netpol *np, const struct k8s_np_rule *r,
+			const struct rule_ref *rr)
+{
+	struct specs fixed = { 0 }; /* the ports that do not depend on the peer */
+	bool named = false; /* egress named ports: resolved per peer */
+	int ret = 0;
+
+	if (!r->nports)
+		ret = specs_add(&fixed, 0, 0, POL_PREFIX_ANY_PROTO);
+	for (size_t i = 0; !ret && i < r->nports; i++) {
+		const struct k8s_np_port *p = &r->ports[i];
+
+		if (!p->port_name)
+			ret = specs_add_port(&fixed, p);
+		else if (eb->dir == XCNI_DIR_TO_POD)
+			ret = specs_add_named(&fixed, local, p);
+		else
+			named = true;
+	}
+	if (ret)
+		goto out;
+	if (!r->npeers) {
+		ret = emit(eb, XCNI_ID_ANY, &fixed, rr);
+		/* Any destination, named port: the pods that have the name. */
+		for (size_t k = 0; !ret && named && k < x->r->nidentities; k++)
+			ret = emit_named_identity(x, eb, k, r, rr);
+		goto out;
+	}
+	for (size_t i = 0; !ret && i < r->npeers; i++) {
+		const struct k8s_np_peer *peer = &r->peers[i];
+
+		if (peer->ipblock) {
+			ret = ipblock_add(x, eb, peer->ipblock, &fixed, named, r, rr);
+			continue;
+		}
+		for (size_t k = 0; !ret && k < x->r->nidentities; k++) {
+			const struct identity *id = &x->r->identities[k];
+
+			if (!peer_matches(peer, np->meta.ns, id))
+				continue;
+			ret = emit(eb, id->id, &fixed, rr);
+			if (!ret && named)
+				ret = emit_named_identity(x, eb, k, r, rr);
+		}
+	}
+out:
+	free(fixed.v);
+	return ret;
+}
+
+static int cmp_cidr(const void *a, const void *b)
+{
+	const struct k8s_cidr *x = a, *y = b;
+	uint32_t ax = ntohl(x->addr), ay = ntohl(y->addr);
+
+	if (ax != ay)
+		return ax < ay ? -1 : 1;
+	return (x->len > y->len) - (x->len < y->len);
+}
+
+/*
+ * ipBlocks of one direction as LPM prefixes. Every cidr and except becomes a
+ * prefix P standing for exactly the rules whose cidr holds P and none of
+ * whose excepts does; the longest prefix holding an address is then exactly
+ * the set of rules that allow it (an except, being a longer prefix, hides
+ * the shorter cidr it was cut from). A prefix whose set is empty still gets
+ * a group: it is what hides.
+ */
+static int build_groups(struct epbuild *eb)
+{
+	struct k8s_cidr *pfx = NULL;
+	size_t n = 0, cap = 0, u = 0;
+	int ret = -ENOMEM;
+
+	for (size_t i = 0; i < eb->ncr; i++) {
+		const struct cidr_rule *cr = &eb->cr[i];
+
+		for (size_t j = 0; j <= cr->nexcept; j++) {
+			if (grow(&pfx, &cap, n, sizeof(*pfx)))
+				goto out;
+			pfx[n++] = j ? cr->except[j - 1] : cr->cidr;
+		}
+	}
+	if (n)
+		qsort(pfx, n, sizeof(*pfx), cmp_cidr);
+	for (size_t i = 0; i < n; i++)
+		if (!u || cmp_cidr(&pfx[u - 1], &pfx[i]))
+			pfx[u++] = pfx[i];
+	ret = 0;
+	for (size_t i = 0; !ret && i < u; i++) {
+		uint32_t group = XCNI_ID_CIDR_BASE + i;
+		struct pol_cidr *pc;
+
+		if (grow(&eb->pc, &eb->cappc, eb->npc, sizeof(*eb->pc))) {
+			ret = -ENOMEM;
+			break;
+		}
+		pc = &eb->pc[eb->npc++];
+		memset(pc, 0, sizeof(*pc));
+		pc->key.prefixlen = XCNI_POLCIDR_PREFIX_BASE + pfx[i].len;
+		pc->key.ep = eb->ip;
+		pc->key.dir = eb->dir;
+		pc->key.addr = pfx[i].addr;
+		pc->group = group;
+		for (size_t j = 0; !ret && j < eb->ncr; j++) {
+			const struct cidr_rule *cr = &eb->cr[j];
+			struct rule_ref rr = { cr->policy_id, cr->rule, cr->seq };
+
+			if (cidr_rule_covers(cr, &pfx[i]))
+				ret = emit(eb, group, &cr->specs, &rr);
+		}
+	}
+out:
+	free(pfx);
+	return ret;
+}
+
+static int cmp_cand(const void *a, const void *b)
+{
+	const struct cand *x = a, *y = b;
+	int d = memcmp(&x->e.key, &y->e.key, sizeof(x->e.key));
+
+	return d ? d : (x->seq > y->seq) - (x->seq < y->seq);
+}
+
+static int cmp_polcidr(const void *a, const void *b)
+{
+	return memcmp(&((const struct pol_cidr *)a)->key, &((const struct pol_cidr *)b)->key,
+		      sizeof(struct xcni_polcidr_key));
+}
+
+static void epbuild_reset_rules(struct epbuild *eb)
+{
+	for (size_t i = 0; i < eb->ncr; i++)
+		free(eb->cr[i].specs.v);
+	eb->ncr = 0;
+}
+
+static int compile_ep(const struct ctx *x, size_t podidx, struct epbuild *eb, struct pol_ep *ep)
+{
+	const struct k8s_pod *pod = x->pods[podidx];
+	uint32_t seq = 0;
+	size_t u = 0;
+	int ret = 0;
+
+	eb->ip = pod->ip;
+	eb->n = eb->npc = 0;
+	ep->ip = pod->ip;
+	ep->pod = pod;
+	ep->state.identity = x->pod_id[podidx];
+	for (uint8_t dir = 0; !ret && dir < XCNI_NR_DIRS; dir++) {
+		eb->dir = dir;
+		epbuild_reset_rules(eb);
+		for (size_t i = 0; !ret && i < x->nnps; i++) {
+			const struct k8s_netpol *np = x->nps[i];
+			bool in = dir == XCNI_DIR_TO_POD;
+			size_t nrules = in ? np->ningress : np->negress;
+			const struct k8s_np_rule *rules = in ? np->ingress : np->egress;
+
+			if (!(in ? np->type_ingress : np->type_egress) ||
+			    cmp_str(np->meta.ns, pod->meta.ns) ||
+			    !k8s_selector_matches(&np->pod_sel, &pod->meta.labels))
+				continue;
+			ep->state.isolated |= XCNI_ISOLATED(dir);
+			for (size_t ri = 0; !ret && ri < nrules; ri++) {
+				struct rule_ref rr = { x->np_id[i], ri, seq++ };
+
+				ret = compile_rule(x, eb, pod, np, &rules[ri], &rr);
+			}
+		}
+		if (!ret)
+			ret = build_groups(eb);
+	}
+	epbuild_reset_rules(eb);
+	if (ret)
+		return ret;
+	if (eb->n)
+		qsort(eb->c, eb->n, sizeof(*eb->c), cmp_cand);
+	ep->entries = calloc(eb->n ? eb->n : 1, sizeof(*ep->entries));
+	ep->cidrs = calloc(eb->npc ? eb->npc : 1, sizeof(*ep->cidrs));
+	if (!ep->entries || !ep->cidrs)
+		return -ENOMEM;
+	/* Sorted by (key, seq): the first of equal keys is the first policy's, lowest rule. */
+	for (size_t i = 0; i < eb->n; i++)
+		if (!u || memcmp(&ep->entries[u - 1].key, &eb->c[i].e.key, sizeof(eb->c[i].e.key)))
+			ep->entries[u++] = eb->c[i].e;
+	ep->nentries = u;
+	if (eb->npc) {
+		qsort(eb->pc, eb->npc, sizeof(*eb->pc), cmp_polcidr);
+		memcpy(ep->cidrs, eb->pc, eb->npc * sizeof(*eb->pc));
+	}
+	ep->ncidrs = eb->npc;
+	return 0;
+}
+
+static int cmp_ep(const void *a, const void *b)
+{
+	return memcmp(&((const struct pol_ep *)a)->ip, &((const struct pol_ep *)b)->ip,
+		      sizeof(uint32_t));
+}
+
+static int build_eps(struct ctx *x)
+{
+	struct pol_result *r = x->r;
+	struct epbuild eb = { 0 };
+	int ret = 0;
+
+	r->eps = calloc(x->npods ? x->npods : 1, sizeof(*r->eps));
+	if (!r->eps)
+		return -ENOMEM;
+	for (size_t i = 0; !ret && i < x->npods; i++) {
+		const struct k8s_pod *p = x->pods[i];
+
+		if (!pod_managed(p) || !p->ip || !pod_local(x, p))
+			continue;
+		ret = compile_ep(x, i, &eb, &r->eps[r->neps++]);
+	}
+	qsort(r->eps, r->neps, sizeof(*r->eps), cmp_ep);
+	free(eb.c);
+	free(eb.cr);
+	free(eb.pc);
+	return ret;
+}
+
+/* ---- entry point ------------------------------------------------------ */
+
+int pol_compile(const struct cluster *c, const struct pol_opts *o, struct pol_result *out,
+		struct k8s_error *err)
+{
+	struct ctx x = { .o = o, .hash = o->hash ? o->hash : fnv1a, .r = out };
+	int ret = -ENOMEM;
+
+	memset(out, 0, sizeof(*out));
+	if (err)
+		err->msg[0] = '\0';
+	x.npods = c->n[K8S_POD];
+	x.nnodes = c->n[K8S_NODE];
+	x.nnps = c->n[K8S_NETWORKPOLICY];
+	x.pods = calloc(x.npods ? x.npods : 1, sizeof(*x.pods));
+	x.pod_id = calloc(x.npods ? x.npods : 1, sizeof(*x.pod_id));
+	x.nodes = calloc(x.nnodes ? x.nnodes : 1, sizeof(*x.nodes));
+	x.nps = calloc(x.nnps ? x.nnps : 1, sizeof(*x.nps));
+	if (!x.pods || !x.pod_id || !x.nodes || !x.nps)
+		goto out;
+	for (size_t i = 0; i < x.npods; i++)
+		x.pods[i] = &c->objs[K8S_POD][i]->pod;
+	for (size_t i = 0; i < x.nnodes; i++)
+		x.nodes[i] = &c->objs[K8S_NODE][i]->node;
+	for (size_t i = 0; i < x.nnps; i++)
+		x.nps[i] = &c->objs[K8S_NETWORKPOLICY][i]->np;
+	/* The view is sorted already; sorting again costs little and makes the
+	 * output independent of whoever built the view. */
+	qsort(x.pods, x.npods, sizeof(*x.pods), cmp_meta);
+	qsort(x.nodes, x.nnodes, sizeof(*x.nodes), cmp_meta);
+	qsort(x.nps, x.nnps, sizeof(*x.nps), cmp_meta);
+
+	ret = build_nslabels(&x, c);
+	if (!ret)
+		ret = build_identities(&x);
+	if (!ret)
+		ret = build_id_pods(&x);
+	if (!ret)
+		ret = build_policies(&x);
+	if (!ret)
+		ret = build_ipcache(&x, err);
+	if (!ret)
+		ret = build_eps(&x);
+out:
+	for (size_t i = 0; i < x.nnsl; i++)
+		labels_free(&x.nsl[i].labels);
+	free(x.nsl);
+	free(x.id_off);
+	free(x.id_pods);
+	free(x.np_id);
+	free(x.nps);
+	free(x.nodes);
+	free(x.pod_id);
+	free(x.pods);
+	if (ret) {
+		if (ret == -ENOMEM)
+			set_err(err, "out of memory compiling policy");
+		pol_result_free(out);
+	}
+	return ret;
+}
+
+void pol_result_free(struct pol_result *r)
+{
+	for (size_t i = 0; i < r->nidentities; i++) {
+		free(r->identities[i].canon);
+		labels_free(&r->identities[i].pod_labels);
+		labels_free(&r->identities[i].ns_labels);
+	}
+	free(r->identities);
+	for (size_t i = 0; i < r->neps; i++) {
+		free(r->eps[i].entries);
+		free(r->eps[i].cidrs);
+	}
+	free(r->eps);
+	free(r->ipcache);
+	free(r->policies);
+	free(r->podnames);
+	memset(r, 0, sizeof(*r));
+}
