@@ -78,7 +78,11 @@ static const struct map_spec m_polep = {
 	"xcni_polep", BPF_MAP_TYPE_HASH, sizeof(__u32), sizeof(struct xcni_polep), 0
 };
 static const struct map_spec m_policy = {
-	"xcni_policy", BPF_MAP_TYPE_LPM_TRIE, sizeof(struct xcni_policy_key),
+	"xcni_policy", BPF_MAP_TYPE_HASH, sizeof(struct xcni_polhash_key),
+	sizeof(struct xcni_policy_val), 0
+};
+static const struct map_spec m_polrange = {
+	"xcni_polrange", BPF_MAP_TYPE_LPM_TRIE, sizeof(struct xcni_policy_key),
 	sizeof(struct xcni_policy_val), 0
 };
 static const struct map_spec m_polcidr = {
@@ -941,6 +945,11 @@ struct pol_rec {
 	struct xcni_policy_val v;
 };
 
+struct polhash_rec {
+	struct xcni_polhash_key k;
+	struct xcni_policy_val v;
+};
+
 static int pol_rec_cmp(const void *a, const void *b)
 {
 	return memcmp(a, b, sizeof(struct xcni_policy_key));
@@ -989,12 +998,13 @@ static void pt_peer(struct ptable *t, __u32 peer, int idfd, const struct cidr_re
 
 static int cmd_policy_get(const struct ctx *c, char **argv)
 {
-	struct pol_rec *recs = NULL;
+	struct pol_rec *recs = NULL, *more;
+	struct polhash_rec *hrecs = NULL;
 	struct cidr_rec *cidrs = NULL;
 	struct xcni_polep pe;
 	struct ptable *t = NULL;
-	size_t n = 0, nc = 0, k;
-	int fd = -1, cfd = -1, idfd = -1, nfd = -1, err;
+	size_t n = 0, nh = 0, nc = 0, k;
+	int fd = -1, rfd = -1, cfd = -1, idfd = -1, nfd = -1, err;
 	char name[340];
 	__u32 ip;
 
@@ -1017,17 +1027,39 @@ static int cmd_policy_get(const struct ctx *c, char **argv)
 		return 0;
 	}
 	close(fd);
-	if ((fd = map_open(c, &m_policy)) < 0 || (cfd = map_open(c, &m_polcidr)) < 0) {
-		err = fd < 0 ? fd : cfd;
+	if ((fd = map_open(c, &m_policy)) < 0 || (rfd = map_open(c, &m_polrange)) < 0 ||
+	    (cfd = map_open(c, &m_polcidr)) < 0) {
+		err = fd < 0 ? fd : rfd < 0 ? rfd : cfd;
 		goto out;
 	}
 	idfd = map_open_quiet(c, &m_identity);
 	nfd = map_open_quiet(c, &m_polname);
-	if ((err = map_collect(fd, &m_policy, sizeof(*recs), offsetof(struct pol_rec, k),
+	if ((err = map_collect(rfd, &m_polrange, sizeof(*recs), offsetof(struct pol_rec, k),
 			       offsetof(struct pol_rec, v), (void **)&recs, &n)) ||
+	    (err = map_collect(fd, &m_policy, sizeof(*hrecs), offsetof(struct polhash_rec, k),
+			       offsetof(struct polhash_rec, v), (void **)&hrecs, &nh)) ||
 	    (err = map_collect(cfd, &m_polcidr, sizeof(*cidrs), offsetof(struct cidr_rec, k),
 			       offsetof(struct cidr_rec, group), (void **)&cidrs, &nc)))
 		goto out;
+	/* Hash entries in the trie's terms: port 0 = any port, proto 0 = anything. */
+	more = reallocarray(recs, n + nh + 1, sizeof(*recs));
+	if (!more) {
+		err = -ENOMEM;
+		goto out;
+	}
+	recs = more;
+	for (size_t i = 0; i < nh; i++) {
+		const struct xcni_polhash_key *h = &hrecs[i].k;
+
+		recs[n++] = (struct pol_rec){
+			.k = { .prefixlen = !h->proto ? XCNI_POLICY_PREFIX_ANY_PROTO :
+					    !h->port  ? XCNI_POLICY_PREFIX_ANY_PORT :
+							XCNI_POLICY_PREFIX_FULL,
+			       .ep = h->ep, .peer = h->peer, .version = h->version, .dir = h->dir,
+			       .proto = h->proto, .port = h->port },
+			.v = hrecs[i].v,
+		};
+	}
 	/* Only the pod's live version. */
 	for (size_t i = k = 0; i < n; i++)
 		if (recs[i].k.ep == ip && recs[i].k.version == pe.version)
@@ -1074,8 +1106,9 @@ static int cmd_policy_get(const struct ctx *c, char **argv)
 	err = show(c, t);
 out:
 	free(recs);
+	free(hrecs);
 	free(cidrs);
-	for (int *f = (int[]){ fd, cfd, idfd, nfd, -2 }; *f != -2; f++)
+	for (int *f = (int[]){ fd, rfd, cfd, idfd, nfd, -2 }; *f != -2; f++)
 		if (*f >= 0)
 			close(*f);
 	return err;
