@@ -1,0 +1,41 @@
+#!/usr/bin/python3
+# Compares `xcnictl lab matrix --json` with the truth table a NetworkPolicy
+# case expects. The expectation is a Python expression over the probe's
+# source and destination: sns, spod, dns, dpod (and s, d as "ns/pod").
+# A pod always reaches itself (its own address never leaves its netns).
+# Prints the table of mismatches; exit 0 when none.
+import json
+import sys
+
+
+def main():
+    matrix = json.load(open(sys.argv[1]))
+    expr = sys.argv[2]
+    pods = matrix["pods"]
+    bad = []
+    for s in pods:
+        for d in pods:
+            sns, spod = s.split("/")
+            dns, dpod = d.split("/")
+            want = True if s == d else bool(eval(expr, {}, dict(s=s, d=d, sns=sns, spod=spod, dns=dns, dpod=dpod)))
+            got = matrix["rows"][s][d]
+            if got != want:
+                bad.append((s, d, want, got))
+    if not bad:
+        return 0
+    width = max(len(p) for p in pods)
+    print("# expected (E) vs probed; '.' connected, 'X' blocked, wrong cells in brackets")
+    print("# " + " " * width + " " + " ".join(p.rjust(width) for p in pods))
+    wrong = {(s, d) for s, d, _, _ in bad}
+    for s in pods:
+        cells = []
+        for d in pods:
+            c = "." if matrix["rows"][s][d] else "X"
+            cells.append(("[" + c + "]" if (s, d) in wrong else c).rjust(width))
+        print("# " + s.ljust(width) + " " + " ".join(cells))
+    for s, d, want, got in bad:
+        print(f"# {s} -> {d}: expected {'connected' if want else 'blocked'}, probed {'connected' if got else 'blocked'}")
+    return 1
+
+
+sys.exit(main())

@@ -1,0 +1,1378 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Kubernetes objects from their JSON trees, validated as the API server
+ * validates them (k8s.io/kubernetes pkg/apis/{core,networking}/validation),
+ * so that a manifest directory accepts what `kubectl apply` would and nothing
+ * else. The first error found is reported; the API server lists them all, but
+ * one precise message is what a person fixing a file needs.
+ *
+ * A JSON null is treated as an absent field throughout, as Go's decoder does.
+ */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "k8s.h"
+
+struct ctx {
+	struct k8s_error *err;
+	const char *kind;
+	const char *ns; /* NULL for cluster-scoped kinds */
+	const char *name; /* NULL until known */
+	char path[256];
+	size_t plen;
+};
+
+static const char *const kind_names[K8S_NR_KINDS] = {
+	[K8S_NAMESPACE] = "Namespace",
+	[K8S_POD] = "Pod",
+	[K8S_NODE] = "Node",
+	[K8S_NETWORKPOLICY] = "NetworkPolicy",
+};
+
+static const char *const kind_api[K8S_NR_KINDS] = {
+	[K8S_NAMESPACE] = "v1",
+	[K8S_POD] = "v1",
+	[K8S_NODE] = "v1",
+	[K8S_NETWORKPOLICY] = "networking.k8s.io/v1",
+};
+
+const char *k8s_kind_name(enum k8s_kind kind)
+{
+	return kind < K8S_NR_KINDS ? kind_names[kind] : "Unknown";
+}
+
+/* Field path: "spec" + ".ingress" + "[0]"; push returns what pop restores. */
+static size_t push(struct ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static size_t push(struct ctx *c, const char *fmt, ...)
+{
+	size_t old = c->plen;
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(c->path + old, sizeof(c->path) - old, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		c->plen = old + n < sizeof(c->path) ? old + n : sizeof(c->path) - 1;
+	return old;
+}
+
+static size_t field(struct ctx *c, const char *name)
+{
+	return push(c, c->plen ? ".%s" : "%s", name);
+}
+
+static size_t idx(struct ctx *c, size_t i)
+{
+	return push(c, "[%zu]", i);
+}
+
+static void pop(struct ctx *c, size_t old)
+{
+	c->plen = old;
+	c->path[old] = '\0';
+}
+
+/* "<Kind> <ns>/<name>: <path>: <what>"; -EINVAL. */
+static int fail(struct ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int fail(struct ctx *c, const char *fmt, ...)
+{
+	char *msg = c->err->msg;
+	size_t sz = sizeof(c->err->msg);
+	va_list ap;
+	int off;
+
+	off = snprintf(msg, sz, "%s %s%s%s%s%s", c->kind, c->ns ? c->ns : "", c->ns ? "/" : "",
+		       c->name ? c->name : "<unnamed>", c->plen ? ": " : "", c->path);
+	if (off < 0 || (size_t)off >= sz - 2)
+		return -EINVAL;
+	msg[off++] = ':';
+	msg[off++] = ' ';
+	va_start(ap, fmt);
+	vsnprintf(msg + off, sz - off, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+/* fail() with one more field on the path. */
+static int fail_in(struct ctx *c, const char *name, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int fail_in(struct ctx *c, const char *name, const char *fmt, ...)
+{
+	size_t old = field(c, name);
+	char what[384];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	fail(c, "%s", what);
+	pop(c, old);
+	return -EINVAL;
+}
+
+/* ---- typed field access: absent (or null) -> *out NULL / false, wrong type -> error ---- */
+
+static json_t *get(json_t *obj, const char *key)
+{
+	json_t *v = json_object_get(obj, key);
+
+	return json_is_null(v) ? NULL : v;
+}
+
+static int get_obj(struct ctx *c, json_t *parent, const char *key, json_t **out)
+{
+	*out = get(parent, key);
+	if (*out && !json_is_object(*out))
+		return fail_in(c, key, "must be an object");
+	return 0;
+}
+
+static int get_arr(struct ctx *c, json_t *parent, const char *key, json_t **out)
+{
+	*out = get(parent, key);
+	if (*out && !json_is_array(*out))
+		return fail_in(c, key, "must be a list");
+	return 0;
+}
+
+static int get_str(struct ctx *c, json_t *parent, const char *key, const char **out)
+{
+	json_t *v = get(parent, key);
+
+	*out = NULL;
+	if (v && !json_is_string(v))
+		return fail_in(c, key, "must be a string");
+	if (v)
+		*out = json_string_value(v);
+	return 0;
+}
+
+/* A JSON string may hold NUL; no Kubernetes name or value may. */
+static bool has_nul(json_t *s)
+{
+	return strlen(json_string_value(s)) != json_string_length(s);
+}
+
+/* ---- the API machinery's name rules (k8s.io/apimachinery/pkg/util/validation) ---- */
+
+static bool lower_alnum(char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9');
+}
+
+static bool alnum(char ch)
+{
+	return isascii(ch) && isalnum((unsigned char)ch);
+}
+
+/* [a-z0-9]([-a-z0-9]*[a-z0-9])? of len bytes. */
+static bool dns_label_part(const char *s, size_t len)
+{
+	if (!len || !lower_alnum(s[0]) || !lower_alnum(s[len - 1]))
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!lower_alnum(s[i]) && s[i] != '-')
+			return false;
+	return true;
+}
+
+static bool is_dns_label(const char *s)
+{
+	size_t len = strlen(s);
+
+	return len <= 63 && dns_label_part(s, len);
+}
+
+static bool is_dns_subdomain(const char *s)
+{
+	size_t len = strlen(s);
+	const char *dot;
+
+	if (!len || len > 253)
+		return false;
+	for (;;) {
+		dot = strchr(s, '.');
+		if (!dns_label_part(s, dot ? (size_t)(dot - s) : strlen(s)))
+			return false;
+		if (!dot)
+			return true;
+		s = dot + 1;
+	}
+}
+
+/* ([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9], at most 63 bytes; "" allowed if may_be_empty. */
+static bool label_part(const char *s, size_t len, bool may_be_empty)
+{
+	if (!len)
+		return may_be_empty;
+	if (len > 63 || !alnum(s[0]) || !alnum(s[len - 1]))
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!alnum(s[i]) && s[i] != '-' && s[i] != '_' && s[i] != '.')
+			return false;
+	return true;
+}
+
+/* A label key: [prefix/]name, prefix a DNS-1123 subdomain. */
+static bool is_qualified_name(const char *s)
+{
+	const char *slash = strchr(s, '/');
+	char prefix[254];
+	size_t plen;
+
+	if (!slash)
+		return label_part(s, strlen(s), false);
+	plen = slash - s;
+	if (!plen || plen >= sizeof(prefix))
+		return false;
+	memcpy(prefix, s, plen);
+	prefix[plen] = '\0';
+	return is_dns_subdomain(prefix) && label_part(slash + 1, strlen(slash + 1), false);
+}
+
+static bool is_label_value(const char *s)
+{
+	return label_part(s, strlen(s), true);
+}
+
+/* IANA_SVC_NAME: 1-15 of [a-z0-9-], a letter somewhere, no '-' at the ends or twice. */
+static bool is_port_name(const char *s)
+{
+	size_t len = strlen(s);
+	bool letter = false;
+
+	if (!len || len > 15 || s[0] == '-' || s[len - 1] == '-' || strstr(s, "--"))
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		if (!lower_alnum(s[i]) && s[i] != '-')
+			return false;
+		letter |= s[i] >= 'a' && s[i] <= 'z';
+	}
+	return letter;
+}
+
+/* clang-format off */
+#define DNS_LABEL_RULE \
+	"lowercase alphanumerics and '-', starting and ending alphanumeric, at most 63 characters"
+#define DNS_SUBDOMAIN_RULE \
+	"lowercase alphanumerics, '-' and '.', each part starting and ending alphanumeric, " \
+	"at most 253 characters"
+#define PORT_NAME_RULE \
+	"at most 15 characters of lowercase alphanumerics and '-', with at least one letter, " \
+	"not starting, ending or doubling '-'"
+/* clang-format on */
+
+/* ---- addresses ---- */
+
+static bool parse_ipv4(const char *s, uint32_t *out)
+{
+	struct in_addr a;
+
+	/* inet_pton takes dotted quads only (no octal, no short forms), like Go's parser. */
+	if (inet_pton(AF_INET, s, &a) != 1)
+		return false;
+	*out = a.s_addr;
+	return true;
+}
+
+static bool is_ipv6(const char *s)
+{
+	struct in6_addr a;
+
+	return inet_pton(AF_INET6, s, &a) == 1;
+}
+
+static uint32_t prefix_mask(uint8_t len)
+{
+	return len ? htonl(~0u << (32 - len)) : 0;
+}
+
+/*
+ * 0 with the network, -EAFNOSUPPORT for a well-formed IPv6 CIDR, -EINVAL.
+ * Host bits are cleared, not rejected: the API server parses CIDRs "sloppily"
+ * (netutils.ParseCIDRSloppy) and a policy with 10.1.2.3/16 applies to
+ * 10.1.0.0/16, so accepting it here keeps xcnid in step with the cluster.
+ */
+static int parse_cidr(const char *s, struct k8s_cidr *out)
+{
+	const char *slash = strchr(s, '/');
+	char addr[INET6_ADDRSTRLEN];
+	const char *l;
+	size_t alen;
+	unsigned long len;
+	bool v6;
+
+	if (!slash)
+		return -EINVAL;
+	alen = slash - s;
+	if (!alen || alen >= sizeof(addr))
+		return -EINVAL;
+	memcpy(addr, s, alen);
+	addr[alen] = '\0';
+	l = slash + 1;
+	/* 1-3 digits, no sign, no leading zero (strtoul alone would take " +08"). */
+	if (!*l || strspn(l, "0123456789") != strlen(l) || strlen(l) > 3 || (l[0] == '0' && l[1]))
+		return -EINVAL;
+	len = strtoul(l, NULL, 10);
+	v6 = strchr(addr, ':');
+	if (v6)
+		return is_ipv6(addr) && len <= 128 ? -EAFNOSUPPORT : -EINVAL;
+	if (len > 32 || !parse_ipv4(addr, &out->addr))
+		return -EINVAL;
+	out->len = len;
+	out->addr &= prefix_mask(len);
+	return 0;
+}
+
+static int get_cidr(struct ctx *c, const char *key, const char *s, struct k8s_cidr *out)
+{
+	int err = parse_cidr(s, out);
+
+	if (err == -EAFNOSUPPORT)
+		return fail_in(c, key, "\"%s\": IPv6 is not supported by xcni", s);
+	if (err)
+		return fail_in(c, key, "\"%s\" is not a valid IPv4 CIDR", s);
+	return 0;
+}
+
+/* ---- labels and selectors ---- */
+
+static void labels_free(struct k8s_labels *l)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		free(l->v[i].key);
+		free(l->v[i].value);
+	}
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+static int label_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct k8s_label *)a)->key, ((const struct k8s_label *)b)->key);
+}
+
+/* A string -> string map of label keys and values (metadata.labels, matchLabels). */
+static int parse_labels(struct ctx *c, json_t *parent, const char *key, struct k8s_labels *out)
+{
+	json_t *obj, *v;
+	const char *k;
+	size_t old;
+	int err;
+
+	err = get_obj(c, parent, key, &obj);
+	if (err || !obj)
+		return err;
+	out->v = calloc(json_object_size(obj) ?: 1, sizeof(*out->v));
+	if (!out->v)
+		return -ENOMEM;
+	old = field(c, key);
+	json_object_foreach(obj, k, v) {
+		if (!is_qualified_name(k)) {
+			err = fail(c,
+				   "key \"%s\" is not a valid label key (an optional DNS-1123 "
+				   "subdomain prefix and '/', then at most 63 alphanumerics, '-', "
+				   "'_' or '.', starting and ending alphanumeric)",
+				   k);
+			goto out;
+		}
+		if (!json_is_string(v)) {
+			err = fail_in(c, k, "must be a string");
+			goto out;
+		}
+		if (has_nul(v) || !is_label_value(json_string_value(v))) {
+			err = fail_in(
+				c, k,
+				"\"%s\" is not a valid label value (at most 63 alphanumerics, "
+				"'-', '_' or '.', starting and ending alphanumeric, or empty)",
+				json_string_value(v));
+			goto out;
+		}
+		out->v[out->n].key = strdup(k);
+		out->v[out->n].value = strdup(json_string_value(v));
+		out->n++;
+		if (!out->v[out->n - 1].key || !out->v[out->n - 1].value) {
+			err = -ENOMEM;
+			goto out;
+		}
+	}
+	qsort(out->v, out->n, sizeof(*out->v), label_cmp);
+out:
+	pop(c, old);
+	return err;
+}
+
+static void selector_free(struct k8s_selector *s)
+{
+	labels_free(&s->match_labels);
+	for (size_t i = 0; i < s->nexprs; i++) {
+		struct k8s_sel_expr *e = &s->exprs[i];
+
+		free(e->key);
+		for (size_t j = 0; j < e->nvalues; j++)
+			free(e->values[j]);
+		free(e->values);
+	}
+	free(s->exprs);
+	memset(s, 0, sizeof(*s));
+}
+
+static int parse_expr(struct ctx *c, json_t *j, struct k8s_sel_expr *e)
+{
+	static const char *const ops[] = {
+		[K8S_SEL_IN] = "In",
+		[K8S_SEL_NOT_IN] = "NotIn",
+		[K8S_SEL_EXISTS] = "Exists",
+		[K8S_SEL_DOES_NOT_EXIST] = "DoesNotExist",
+	};
+	const char *key, *op;
+	json_t *values, *v;
+	size_t i, n, old;
+	int err;
+
+	if (!json_is_object(j))
+		return fail(c, "must be an object");
+	err = get_str(c, j, "key", &key);
+	if (err)
+		return err;
+	if (!key)
+		return fail_in(c, "key", "required");
+	if (!is_qualified_name(key))
+		return fail_in(c, "key", "\"%s\" is not a valid label key", key);
+	err = get_str(c, j, "operator", &op);
+	if (err)
+		return err;
+	if (!op)
+		return fail_in(c, "operator", "required");
+	for (i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
+		if (!strcmp(op, ops[i]))
+			break;
+	if (i == sizeof(ops) / sizeof(ops[0]))
+		return fail_in(c, "operator",
+			       "\"%s\" is not a valid selector operator (In, NotIn, Exists, "
+			       "DoesNotExist)",
+			       op);
+	e->op = i;
+	err = get_arr(c, j, "values", &values);
+	if (err)
+		return err;
+	n = values ? json_array_size(values) : 0;
+	if ((e->op == K8S_SEL_IN || e->op == K8S_SEL_NOT_IN) && !n)
+		return fail_in(c, "values", "must be non-empty when operator is %s", op);
+	if ((e->op == K8S_SEL_EXISTS || e->op == K8S_SEL_DOES_NOT_EXIST) && n)
+		return fail_in(c, "values", "must be empty when operator is %s", op);
+	e->key = strdup(key);
+	if (!e->key)
+		return -ENOMEM;
+	if (!n)
+		return 0;
+	e->values = calloc(n, sizeof(*e->values));
+	if (!e->values)
+		return -ENOMEM;
+	e->nvalues = n;
+	old = field(c, "values");
+	json_array_foreach(values, i, v) {
+		if (!json_is_string(v) || has_nul(v) || !is_label_value(json_string_value(v))) {
+			size_t o = idx(c, i);
+
+			err = json_is_string(v) ? fail(c, "\"%s\" is not a valid label value",
+						       json_string_value(v))
+						: fail(c, "must be a string");
+			pop(c, o);
+			break;
+		}
+		e->values[i] = strdup(json_string_value(v));
+		if (!e->values[i]) {
+			err = -ENOMEM;
+			break;
+		}
+	}
+	pop(c, old);
+	return err;
+}
+
+/* metav1.LabelSelector at c->path; j must be present. */
+static int parse_selector(struct ctx *c, json_t *j, struct k8s_selector *s)
+{
+	json_t *exprs, *e;
+	size_t i, old;
+	int err;
+
+	if (!json_is_object(j))
+		return fail(c, "must be an object");
+	err = parse_labels(c, j, "matchLabels", &s->match_labels);
+	if (err)
+		return err;
+	err = get_arr(c, j, "matchExpressions", &exprs);
+	if (err || !exprs || !json_array_size(exprs))
+		return err;
+	s->exprs = calloc(json_array_size(exprs), sizeof(*s->exprs));
+	if (!s->exprs)
+		return -ENOMEM;
+	s->nexprs = json_array_size(exprs);
+	old = field(c, "matchExpressions");
+	json_array_foreach(exprs, i, e) {
+		size_t o = idx(c, i);
+
+		err = parse_expr(c, e, &s->exprs[i]);
+		pop(c, o);
+		if (err)
+			break;
+	}
+	pop(c, old);
+	return err;
+}
+
+/* An optional selector field of parent: *out stays NULL when absent. */
+static int parse_opt_selector(struct ctx *c, json_t *parent, const char *key,
+			      struct k8s_selector **out)
+{
+	json_t *j = get(parent, key);
+	size_t old;
+	int err;
+
+	if (!j)
+		return 0;
+	*out = calloc(1, sizeof(**out));
+	if (!*out)
+		return -ENOMEM;
+	old = field(c, key);
+	err = parse_selector(c, j, *out);
+	pop(c, old);
+	return err;
+}
+
+const char *k8s_label_get(const struct k8s_labels *labels, const char *key)
+{
+	size_t lo = 0, hi = labels->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int cmp = strcmp(key, labels->v[mid].key);
+
+		if (!cmp)
+			return labels->v[mid].value;
+		if (cmp < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
+}
+
+static bool in_values(const struct k8s_sel_expr *e, const char *v)
+{
+	for (size_t i = 0; i < e->nvalues; i++)
+		if (!strcmp(e->values[i], v))
+			return true;
+	return false;
+}
+
+bool k8s_selector_matches(const struct k8s_selector *sel, const struct k8s_labels *labels)
+{
+	for (size_t i = 0; i < sel->match_labels.n; i++) {
+		const char *v = k8s_label_get(labels, sel->match_labels.v[i].key);
+
+		if (!v || strcmp(v, sel->match_labels.v[i].value))
+			return false;
+	}
+	for (size_t i = 0; i < sel->nexprs; i++) {
+		const struct k8s_sel_expr *e = &sel->exprs[i];
+		const char *v = k8s_label_get(labels, e->key);
+		bool ok;
+
+		switch (e->op) {
+		case K8S_SEL_IN:
+			ok = v && in_values(e, v);
+			break;
+		case K8S_SEL_NOT_IN:
+			/* An absent key is "not in" any set: Kubernetes selects such objects. */
+			ok = !v || !in_values(e, v);
+			break;
+		case K8S_SEL_EXISTS:
+			ok = v;
+			break;
+		case K8S_SEL_DOES_NOT_EXIST:
+			ok = !v;
+			break;
+		default:
+			ok = false;
+			break;
+		}
+		if (!ok)
+			return false;
+	}
+	return true;
+}
+
+/* ---- protocols and ports ---- */
+
+static int parse_proto(struct ctx *c, json_t *parent, uint8_t *out)
+{
+	const char *p;
+	int err = get_str(c, parent, "protocol", &p);
+
+	if (err)
+		return err;
+	if (!p || !strcmp(p, "TCP"))
+		*out = IPPROTO_TCP;
+	else if (!strcmp(p, "UDP"))
+		*out = IPPROTO_UDP;
+	else if (!strcmp(p, "SCTP"))
+		*out = IPPROTO_SCTP;
+	else
+		return fail_in(c, "protocol", "\"%s\" is not supported (TCP, UDP, SCTP)", p);
+	return 0;
+}
+
+/* An integer field in [lo, hi]; *present false when absent. */
+static int get_int(struct ctx *c, json_t *parent, const char *key, long long lo, long long hi,
+		   long long *out, bool *present)
+{
+	json_t *v = get(parent, key);
+
+	*present = v;
+	if (!v)
+		return 0;
+	if (!json_is_integer(v))
+		return fail_in(c, key, "must be an integer");
+	*out = json_integer_value(v);
+	if (*out < lo || *out > hi)
+		return fail_in(c, key, "%lld must be between %lld and %lld, inclusive", *out, lo,
+			       hi);
+	return 0;
+}
+
+/* ---- metadata ---- */
+
+static void meta_free(struct k8s_meta *m)
+{
+	free(m->name);
+	free(m->ns);
+	labels_free(&m->labels);
+}
+
+static int parse_meta(struct ctx *c, json_t *doc, enum k8s_kind kind, struct k8s_meta *m)
+{
+	json_t *meta;
+	size_t old;
+	int err;
+
+	err = get_obj(c, doc, "metadata", &meta);
+	if (err)
+		return err;
+	old = field(c, "metadata");
+	if (!c->name) {
+		if (get(meta, "name") && !json_is_string(get(meta, "name")))
+			err = fail_in(c, "name", "must be a string");
+		else
+			err = fail_in(c, "name", "required");
+		goto out;
+	}
+	/* Namespaces are labels of DNS (they end up in Service names); the rest subdomains. */
+	if (kind == K8S_NAMESPACE && !is_dns_label(c->name)) {
+		err = fail_in(c, "name", "\"%s\" is not a valid DNS-1123 label (%s)", c->name,
+			      DNS_LABEL_RULE);
+		goto out;
+	}
+	if (kind != K8S_NAMESPACE && !is_dns_subdomain(c->name)) {
+		err = fail_in(c, "name", "\"%s\" is not a valid DNS-1123 subdomain (%s)", c->name,
+			      DNS_SUBDOMAIN_RULE);
+		goto out;
+	}
+	if (c->ns && !is_dns_label(c->ns)) {
+		err = fail_in(c, "namespace", "\"%s\" is not a valid DNS-1123 label (%s)", c->ns,
+			      DNS_LABEL_RULE);
+		goto out;
+	}
+	err = parse_labels(c, meta, "labels", &m->labels);
+	if (err)
+		goto out;
+	m->name = strdup(c->name);
+	if (!m->name || (c->ns && !(m->ns = strdup(c->ns))))
+		err = -ENOMEM;
+out:
+	pop(c, old);
+	return err;
+}
+
+/* The API server labels every namespace with its own name, for namespaceSelectors. */
+static int add_ns_name_label(struct k8s_meta *m)
+{
+	static const char key[] = "kubernetes.io/metadata.name";
+	struct k8s_label *v;
+	char *value;
+
+	for (size_t i = 0; i < m->labels.n; i++) {
+		if (strcmp(m->labels.v[i].key, key))
+			continue;
+		/* It overwrites whatever the manifest said. */
+		value = strdup(m->name);
+		if (!value)
+			return -ENOMEM;
+		free(m->labels.v[i].value);
+		m->labels.v[i].value = value;
+		return 0;
+	}
+	v = realloc(m->labels.v, (m->labels.n + 1) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	m->labels.v = v;
+	v[m->labels.n].key = strdup(key);
+	v[m->labels.n].value = strdup(m->name);
+	m->labels.n++;
+	if (!v[m->labels.n - 1].key || !v[m->labels.n - 1].value)
+		return -ENOMEM;
+	qsort(v, m->labels.n, sizeof(*v), label_cmp);
+	return 0;
+}
+
+/* ---- Pod ---- */
+
+static int parse_container_port(struct ctx *c, json_t *j, json_t *names,
+				struct k8s_container_port *p)
+{
+	long long port;
+	const char *name;
+	bool present;
+	int err;
+
+	if (!json_is_object(j))
+		return fail(c, "must be an object");
+	err = get_int(c, j, "containerPort", 1, 65535, &port, &present);
+	if (err)
+		return err;
+	if (!present)
+		return fail_in(c, "containerPort", "required");
+	p->port = port;
+	err = parse_proto(c, j, &p->proto);
+	if (err)
+		return err;
+	err = get_str(c, j, "name", &name);
+	if (err || !name || !*name)
+		return err;
+	if (!is_port_name(name))
+		return fail_in(c, "name", "\"%s\" is not a valid port name (%s)", name,
+			       PORT_NAME_RULE);
+	/* Named ports are looked up by name, so within a container they must be unique. */
+	if (json_object_get(names, name))
+		return fail_in(c, "name", "duplicate port name \"%s\"", name);
+	if (json_object_set_new(names, name, json_true()))
+		return -ENOMEM;
+	p->name = strdup(name);
+	return p->name ? 0 : -ENOMEM;
+}
+
+static int parse_pod(struct ctx *c, json_t *doc, struct k8s_pod *pod)
+{
+	json_t *spec, *status, *containers, *ct, *ports = NULL, *port, *names;
+	const char *node, *ip;
+	size_t i, j, n = 0, o1, o2, o3;
+	int err;
+
+	err = get_obj(c, doc, "spec", &spec);
+	if (!err)
+		err = get_obj(c, doc, "status", &status);
+	if (err)
+		return err;
+
+	o1 = field(c, "spec");
+	/* Not required here, unlike in the API: xcnid needs a pod's identity, not its images. */
+	err = get_arr(c, spec, "containers", &containers);
+	if (err)
+		goto out;
+	o2 = field(c, "containers");
+	json_array_foreach(containers, i, ct) {
+		o3 = idx(c, i);
+		if (!json_is_object(ct))
+			err = fail(c, "must be an object");
+		else
+			err = get_arr(c, ct, "ports", &ports);
+		pop(c, o3);
+		if (err)
+			goto out;
+		n += ports ? json_array_size(ports) : 0;
+	}
+	if (n) {
+		pod->ports = calloc(n, sizeof(*pod->ports));
+		if (!pod->ports) {
+			err = -ENOMEM;
+			goto out;
+		}
+	}
+	json_array_foreach(containers, i, ct) {
+		names = json_object();
+		if (!names) {
+			err = -ENOMEM;
+			goto out;
+		}
+		o3 = idx(c, i);
+		field(c, "ports");
+		json_array_foreach(get(ct, "ports"), j, port) {
+			size_t o4 = idx(c, j);
+
+			err = parse_container_port(c, port, names, &pod->ports[pod->nports++]);
+			pop(c, o4);
+			if (err)
+				break;
+		}
+		pop(c, o3);
+		json_decref(names);
+		if (err)
+			goto out;
+	}
+	pop(c, o2);
+
+	err = get_str(c, spec, "nodeName", &node);
+	if (err)
+		goto out;
+	if (node && *node) {
+		if (!is_dns_subdomain(node)) {
+			err = fail_in(c, "nodeName", "\"%s\" is not a valid node name (%s)", node,
+				      DNS_SUBDOMAIN_RULE);
+			goto out;
+		}
+		pod->node_name = strdup(node);
+		if (!pod->node_name) {
+			err = -ENOMEM;
+			goto out;
+		}
+	}
+	if (get(spec, "hostNetwork") && !json_is_boolean(get(spec, "hostNetwork"))) {
+		err = fail_in(c, "hostNetwork", "must be a boolean");
+		goto out;
+	}
+	pod->host_network = json_is_true(get(spec, "hostNetwork"));
+	pop(c, o1);
+
+	o1 = field(c, "status");
+	err = get_str(c, status, "podIP", &ip);
+	if (err)
+		goto out;
+	/* "" is how an unset status field comes back from `kubectl get -o json`. */
+	if (ip && *ip && !parse_ipv4(ip, &pod->ip)) {
+		err = fail_in(c, "podIP", "\"%s\" is not a valid IPv4 address", ip);
+		goto out;
+	}
+out:
+	pop(c, o1);
+	return err;
+}
+
+static void pod_free(struct k8s_pod *pod)
+{
+	free(pod->node_name);
+	for (size_t i = 0; i < pod->nports; i++)
+		free(pod->ports[i].name);
+	free(pod->ports);
+}
+
+/* ---- Node ---- */
+
+static int parse_node(struct ctx *c, json_t *doc, struct k8s_node *node)
+{
+	json_t *spec, *status, *cidrs, *addrs, *a, *v;
+	struct k8s_cidr cidr;
+	const char *s, *type;
+	bool have_cidr = false;
+	size_t i, o1, o2;
+	int err;
+
+	err = get_obj(c, doc, "spec", &spec);
+	if (!err)
+		err = get_obj(c, doc, "status", &status);
+	if (err)
+		return err;
+
+	o1 = field(c, "spec");
+	err = get_str(c, spec, "podCIDR", &s);
+	if (err)
+		goto out;
+	/* The first IPv4 one of podCIDR and podCIDRs: dual-stack nodes list IPv6 too. */
+	if (s && *s) {
+		err = parse_cidr(s, &cidr);
+		if (err == -EINVAL) {
+			err = fail_in(c, "podCIDR", "\"%s\" is not a valid CIDR", s);
+			goto out;
+		}
+		have_cidr = !err;
+		err = 0;
+	}
+	err = get_arr(c, spec, "podCIDRs", &cidrs);
+	if (err)
+		goto out;
+	o2 = field(c, "podCIDRs");
+	json_array_foreach(cidrs, i, v) {
+		struct k8s_cidr tmp;
+		size_t o = idx(c, i);
+		int r = json_is_string(v) ? parse_cidr(json_string_value(v), &tmp) : -EINVAL;
+
+		if (r == -EINVAL)
+			err = fail(c, "%s%s%s is not a valid CIDR", json_is_string(v) ? "\"" : "",
+				   json_is_string(v) ? json_string_value(v) : "value",
+				   json_is_string(v) ? "\"" : "");
+		pop(c, o);
+		if (err)
+			goto out;
+		if (!r && !have_cidr) {
+			cidr = tmp;
+			have_cidr = true;
+		}
+	}
+	pop(c, o2);
+	if (have_cidr) {
+		node->pod_cidr = cidr.addr;
+		node->pod_cidr_len = cidr.len;
+	}
+	pop(c, o1);
+
+	o1 = field(c, "status");
+	err = get_arr(c, status, "addresses", &addrs);
+	if (err)
+		goto out;
+	o2 = field(c, "addresses");
+	json_array_foreach(addrs, i, a) {
+		size_t o = idx(c, i);
+		uint32_t ip;
+
+		if (!json_is_object(a))
+			err = fail(c, "must be an object");
+		if (!err)
+			err = get_str(c, a, "type", &type);
+		if (!err)
+			err = get_str(c, a, "address", &s);
+		if (!err && type && !strcmp(type, "InternalIP")) {
+			if (!s)
+				err = fail_in(c, "address", "required");
+			else if (parse_ipv4(s, &ip)) {
+				if (!node->internal_ip)
+					node->internal_ip = ip;
+			} else if (!is_ipv6(s))
+				err = fail_in(c, "address", "\"%s\" is not a valid IP address", s);
+		}
+		pop(c, o);
+		if (err)
+			goto out;
+	}
+	pop(c, o2);
+out:
+	pop(c, o1);
+	return err;
+}
+
+/* ---- NetworkPolicy ---- */
+
+static int parse_ipblock(struct ctx *c, json_t *j, struct k8s_ipblock *b)
+{
+	const char *cidr;
+	json_t *except, *e;
+	size_t i, old;
+	int err;
+
+	if (!json_is_object(j))
+		return fail(c, "must be an object");
+	err = get_str(c, j, "cidr", &cidr);
+	if (err)
+		return err;
+	if (!cidr || !*cidr)
+		return fail_in(c, "cidr", "required");
+	err = get_cidr(c, "cidr", cidr, &b->cidr);
+	if (err)
+		return err;
+	err = get_arr(c, j, "except", &except);
+	if (err || !except || !json_array_size(except))
+		return err;
+	b->except = calloc(json_array_size(except), sizeof(*b->except));
+	if (!b->except)
+		return -ENOMEM;
+	b->nexcept = json_array_size(except);
+	old = field(c, "except");
+	json_array_foreach(except, i, e) {
+		struct k8s_cidr *x = &b->except[i];
+		size_t o = idx(c, i);
+		int r = json_is_string(e) ? parse_cidr(json_string_value(e), x) : 0;
+
+		if (!json_is_string(e))
+			err = fail(c, "must be a string");
+		else if (r == -EAFNOSUPPORT)
+			err = fail(c, "\"%s\": IPv6 is not supported by xcni",
+				   json_string_value(e));
+		else if (r)
+			err = fail(c, "\"%s\" is not a valid IPv4 CIDR", json_string_value(e));
+		/* Strictly inside: a longer prefix whose network lies in cidr. */
+		else if (x->len <= b->cidr.len ||
+			 (x->addr & prefix_mask(b->cidr.len)) != b->cidr.addr)
+			err = fail(c, "\"%s\" is not inside cidr \"%s\"", json_string_value(e),
+				   cidr);
+		pop(c, o);
+		if (err)
+			break;
+	}
+	pop(c, old);
+	return err;
+}
+
+static int parse_peer(struct ctx *c, json_t *j, struct k8s_np_peer *p)
+{
+	json_t *ipb;
+	size_t old;
+	int err;
+
+	if (!json_is_object(j))
+		return fail(c, "must be an object");
+	ipb = get(j, "ipBlock");
+	if (!ipb && !get(j, "podSelector") && !get(j, "namespaceSelector"))
+		return fail(c, "must specify a peer (podSelector, namespaceSelector or ipBlock)");
+	if (ipb && (get(j, "podSelector") || get(j, "namespaceSelector")))
+		return fail(c, "ipBlock may not be combined with podSelector or namespaceSelector");
+	err = parse_opt_selector(c, j, "podSelector", &p->pod_sel);
+	if (!err)
+		err = parse_opt_selector(c, j, "namespaceSelector", &p->ns_sel);
+	if (err || !ipb)
+		return err;
+	p->ipblock = calloc(1, sizeof(*p->ipblock));
+	if (!p->ipblock)
+		return -ENOMEM;
+	old = field(c, "ipBlock");
+	err = parse_ipblock(c, ipb, p->ipblock);
+	pop(c, old);
+	return err;
+}
+
+static int parse_np_port(struct ctx *c, json_t *j, struct k8s_np_port *p)
+{
+	long long end;
+	bool has_end;
+	json_t *port;
+	int err;
+
+	if (!json_is_object(j))
+		return fail(c, "must be an object");
+	err = parse_proto(c, j, &p->proto);
+	if (err)
+		return err;
+	port = get(j, "port");
+	if (json_is_integer(port)) {
+		if (json_integer_value(port) < 1 || json_integer_value(port) > 65535)
+			return fail_in(c, "port", "%lld must be between 1 and 65535, inclusive",
+				       (long long)json_integer_value(port));
+		p->port = json_integer_value(port);
+	} else if (json_is_string(port)) {
+		if (has_nul(port) || !is_port_name(json_string_value(port)))
+			return fail_in(c, "port", "\"%s\" is not a valid port name (%s)",
+				       json_string_value(port), PORT_NAME_RULE);
+		p->port_name = strdup(json_string_value(port));
+		if (!p->port_name)
+			return -ENOMEM;
+	} else if (port) {
+		return fail_in(c, "port", "must be an integer or a string");
+	}
+	p->has_port = port;
+	err = get_int(c, j, "endPort", 0, INT32_MAX, &end, &has_end);
+	if (err || !has_end)
+		return err;
+	if (!port)
+		return fail_in(c, "endPort", "may not be specified when port is not");
+	if (p->port_name)
+		return fail_in(c, "endPort", "may not be used with a named port (\"%s\")",
+			       p->port_name);
+	if (end < p->port)
+		return fail_in(c, "endPort", "%lld must be greater than or equal to port (%u)", end,
+			       p->port);
+	if (end > 65535)
+		return fail_in(c, "endPort", "%lld must be at most 65535", end);
+	p->end_port = end;
+	return 0;
+}
+
+static int parse_rule(struct ctx *c, json_t *j, const char *peers_key, struct k8s_np_rule *r)
+{
+	json_t *peers, *ports, *v;
+	size_t i, old;
+	int err;
+
+	if (!json_is_object(j))
+		return fail(c, "must be an object");
+	err = get_arr(c, j, peers_key, &peers);
+	if (!err)
+		err = get_arr(c, j, "ports", &ports);
+	if (err)
+		return err;
+	if (peers && json_array_size(peers)) {
+		r->peers = calloc(json_array_size(peers), sizeof(*r->peers));
+		if (!r->peers)
+			return -ENOMEM;
+		r->npeers = json_array_size(peers);
+	}
+	old = field(c, peers_key);
+	json_array_foreach(peers, i, v) {
+		size_t o = idx(c, i);
+
+		err = parse_peer(c, v, &r->peers[i]);
+		pop(c, o);
+		if (err)
+			break;
+	}
+	pop(c, old);
+	if (err)
+		return err;
+	if (ports && json_array_size(ports)) {
+		r->ports = calloc(json_array_size(ports), sizeof(*r->ports));
+		if (!r->ports)
+			return -ENOMEM;
+		r->nports = json_array_size(ports);
+	}
+	old = field(c, "ports");
+	json_array_foreach(ports, i, v) {
+		size_t o = idx(c, i);
+
+		err = parse_np_port(c, v, &r->ports[i]);
+		pop(c, o);
+		if (err)
+			break;
+	}
+	pop(c, old);
+	return err;
+}
+
+static int parse_rules(struct ctx *c, json_t *spec, const char *key, const char *peers_key,
+		       struct k8s_np_rule **out, size_t *n)
+{
+	json_t *rules, *v;
+	size_t i, old;
+	int err;
+
+	err = get_arr(c, spec, key, &rules);
+	if (err || !rules || !json_array_size(rules))
+		return err;
+	*out = calloc(json_array_size(rules), sizeof(**out));
+	if (!*out)
+		return -ENOMEM;
+	*n = json_array_size(rules);
+	old = field(c, key);
+	json_array_foreach(rules, i, v) {
+		size_t o = idx(c, i);
+
+		err = parse_rule(c, v, peers_key, &(*out)[i]);
+		pop(c, o);
+		if (err)
+			break;
+	}
+	pop(c, old);
+	return err;
+}
+
+static int parse_policy_types(struct ctx *c, json_t *spec, struct k8s_netpol *np)
+{
+	json_t *types, *t;
+	size_t i, old;
+	int err;
+
+	err = get_arr(c, spec, "policyTypes", &types);
+	if (err)
+		return err;
+	/* The API's defaulting, for which an empty list is an absent one. */
+	if (!types || !json_array_size(types)) {
+		np->type_ingress = true;
+		np->type_egress = np->negress > 0;
+		return 0;
+	}
+	if (json_array_size(types) > 2)
+		return fail_in(c, "policyTypes", "may not specify more than two policyTypes");
+	old = field(c, "policyTypes");
+	json_array_foreach(types, i, t) {
+		const char *s = json_string_value(t);
+		size_t o = idx(c, i);
+
+		if (!s)
+			err = fail(c, "must be a string");
+		else if (!strcmp(s, "Ingress"))
+			np->type_ingress = true;
+		else if (!strcmp(s, "Egress"))
+			np->type_egress = true;
+		else
+			err = fail(c, "\"%s\" is not supported (Ingress, Egress)", s);
+		pop(c, o);
+		if (err)
+			break;
+	}
+	pop(c, old);
+	return err;
+}
+
+static int parse_netpol(struct ctx *c, json_t *doc, struct k8s_netpol *np)
+{
+	json_t *spec, *sel;
+	size_t old, o;
+	int err;
+
+	err = get_obj(c, doc, "spec", &spec);
+	if (err)
+		return err;
+	if (!spec)
+		return fail_in(c, "spec", "required");
+	old = field(c, "spec");
+	sel = get(spec, "podSelector");
+	if (!sel) {
+		err = fail_in(c, "podSelector", "required (use {} to select every pod)");
+		goto out;
+	}
+	o = field(c, "podSelector");
+	err = parse_selector(c, sel, &np->pod_sel);
+	pop(c, o);
+	if (!err)
+		err = parse_rules(c, spec, "ingress", "from", &np->ingress, &np->ningress);
+	if (!err)
+		err = parse_rules(c, spec, "egress", "to", &np->egress, &np->negress);
+	if (!err)
+		err = parse_policy_types(c, spec, np);
+out:
+	pop(c, old);
+	return err;
+}
+
+static void rules_free(struct k8s_np_rule *rules, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct k8s_np_rule *r = &rules[i];
+
+		for (size_t j = 0; j < r->npeers; j++) {
+			struct k8s_np_peer *p = &r->peers[j];
+
+			if (p->pod_sel)
+				selector_free(p->pod_sel);
+			if (p->ns_sel)
+				selector_free(p->ns_sel);
+			free(p->pod_sel);
+			free(p->ns_sel);
+			if (p->ipblock)
+				free(p->ipblock->except);
+			free(p->ipblock);
+		}
+		free(r->peers);
+		for (size_t j = 0; j < r->nports; j++)
+			free(r->ports[j].port_name);
+		free(r->ports);
+	}
+	free(rules);
+}
+
+static void netpol_free(struct k8s_netpol *np)
+{
+	selector_free(&np->pod_sel);
+	rules_free(np->ingress, np->ningress);
+	rules_free(np->egress, np->negress);
+}
+
+/* ---- objects ---- */
+
+void k8s_free(struct k8s_object *obj)
+{
+	if (!obj)
+		return;
+	switch (obj->kind) {
+	case K8S_POD:
+		pod_free(&obj->pod);
+		break;
+	case K8S_NETWORKPOLICY:
+		netpol_free(&obj->np);
+		break;
+	default:
+		break;
+	}
+	meta_free(&obj->meta);
+	json_decref(obj->raw);
+	free(obj);
+}
+
+int k8s_parse(json_t *doc, struct k8s_object **out, struct k8s_error *err)
+{
+	struct ctx c = { .err = err, .kind = "object" };
+	const char *kind, *api, *ns = NULL;
+	struct k8s_object *obj;
+	json_t *meta;
+	enum k8s_kind k;
+	int ret;
+
+	err->msg[0] = '\0';
+	if (!json_is_object(doc))
+		return fail(&c, "not a JSON object");
+	meta = get(doc, "metadata");
+	c.name = json_string_value(get(meta, "name"));
+	if (c.name && !*c.name)
+		c.name = NULL;
+	kind = json_string_value(get(doc, "kind"));
+	if (!kind)
+		return fail_in(&c, "kind", get(doc, "kind") ? "must be a string" : "required");
+	for (k = 0; k < K8S_NR_KINDS; k++)
+		if (!strcmp(kind, kind_names[k]))
+			break;
+	c.kind = kind;
+	/* Namespaces and Nodes are cluster-scoped: the API server drops a namespace given to them. */
+	if (k == K8S_POD || k == K8S_NETWORKPOLICY) {
+		ns = json_string_value(get(meta, "namespace"));
+		c.ns = ns && *ns ? ns : "default";
+	}
+	api = json_string_value(get(doc, "apiVersion"));
+	if (!api)
+		return fail_in(&c, "apiVersion",
+			       get(doc, "apiVersion") ? "must be a string" : "required");
+	if (k == K8S_NR_KINDS) {
+		snprintf(err->msg, sizeof(err->msg), "%s %s: kind %s (%s) is not read by xcnid",
+			 kind, c.name ? c.name : "<unnamed>", kind, api);
+		return -ENOTSUP;
+	}
+	/* A known kind under another version is an error, not a skip: silently ignoring a
+	 * NetworkPolicy (say an old extensions/v1beta1 one) would leave pods unprotected. */
+	if (strcmp(api, kind_api[k]))
+		return fail_in(&c, "apiVersion", "\"%s\" is not served for %s (want %s)", api, kind,
+			       kind_api[k]);
+	if (meta && !json_is_object(meta))
+		return fail_in(&c, "metadata", "must be an object");
+	if (get(meta, "namespace") && !json_is_string(get(meta, "namespace")) && c.ns)
+		return fail_in(&c, "metadata.namespace", "must be a string");
+
+	obj = calloc(1, sizeof(*obj));
+	if (!obj)
+		return -ENOMEM;
+	obj->kind = k;
+	obj->raw = json_incref(doc);
+	ret = parse_meta(&c, doc, k, &obj->meta);
+	if (ret)
+		goto err_obj;
+	switch (k) {
+	case K8S_NAMESPACE:
+		ret = add_ns_name_label(&obj->meta);
+		break;
+	case K8S_POD:
+		ret = parse_pod(&c, doc, &obj->pod);
+		break;
+	case K8S_NODE:
+		ret = parse_node(&c, doc, &obj->node);
+		break;
+	case K8S_NETWORKPOLICY:
+		ret = parse_netpol(&c, doc, &obj->np);
+		break;
+	default:
+		ret = -EINVAL;
+		break;
+	}
+	if (ret)
+		goto err_obj;
+	*out = obj;
+	return 0;
+
+err_obj:
+	if (ret == -ENOMEM)
+		fail(&c, "out of memory");
+	k8s_free(obj);
+	return ret;
+}

@@ -1,0 +1,921 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The cluster-state store, and its manifest-directory backend.
+ *
+ * The store is a hash table keyed by (kind, namespace, name); the policy
+ * compiler reads it through a per-kind array sorted by (namespace, name),
+ * rebuilt only for the kinds that changed since the last view, so a quiet
+ * cluster costs nothing per read.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "store.h"
+
+struct entry {
+	struct entry *next;
+	uint64_t hash;
+	struct k8s_object *obj;
+};
+
+struct store {
+	struct entry **buckets;
+	size_t nbuckets; /* a power of two */
+	size_t count;
+	uint64_t version;
+	size_t nkind[K8S_NR_KINDS];
+	bool stale[K8S_NR_KINDS]; /* view[kind] needs rebuilding */
+	const struct k8s_object **view[K8S_NR_KINDS];
+	size_t nview[K8S_NR_KINDS];
+};
+
+static const char *ns_or_empty(const char *ns)
+{
+	return ns ? ns : "";
+}
+
+/* FNV-1a over kind, namespace and name, each name NUL-terminated so "a"+"bc" != "ab"+"c". */
+static uint64_t key_hash(enum k8s_kind kind, const char *ns, const char *name)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	const char *parts[] = { ns_or_empty(ns), name };
+
+	h = (h ^ (uint8_t)kind) * 0x100000001b3ull;
+	for (size_t i = 0; i < 2; i++) {
+		const char *s = parts[i];
+
+		do
+			h = (h ^ (uint8_t)*s) * 0x100000001b3ull;
+		while (*s++);
+	}
+	return h;
+}
+
+static bool key_eq(const struct k8s_object *o, enum k8s_kind kind, const char *ns, const char *name)
+{
+	return o->kind == kind && !strcmp(ns_or_empty(o->meta.ns), ns_or_empty(ns)) &&
+	       !strcmp(o->meta.name, name);
+}
+
+static struct entry **find(const struct store *st, enum k8s_kind kind, const char *ns,
+			   const char *name, uint64_t hash)
+{
+	struct entry **e = &st->buckets[hash & (st->nbuckets - 1)];
+
+	for (; *e; e = &(*e)->next)
+		if ((*e)->hash == hash && key_eq((*e)->obj, kind, ns, name))
+			return e;
+	return e;
+}
+
+static int grow(struct store *st)
+{
+	size_t n = st->nbuckets * 2;
+	struct entry **b = calloc(n, sizeof(*b));
+
+	if (!b)
+		return -ENOMEM;
+	for (size_t i = 0; i < st->nbuckets; i++) {
+		struct entry *e = st->buckets[i], *next;
+
+		for (; e; e = next) {
+			next = e->next;
+			e->next = b[e->hash & (n - 1)];
+			b[e->hash & (n - 1)] = e;
+		}
+	}
+	free(st->buckets);
+	st->buckets = b;
+	st->nbuckets = n;
+	return 0;
+}
+
+struct store *store_new(void)
+{
+	struct store *st = calloc(1, sizeof(*st));
+
+	if (!st)
+		return NULL;
+	st->nbuckets = 64;
+	st->buckets = calloc(st->nbuckets, sizeof(*st->buckets));
+	if (!st->buckets) {
+		free(st);
+		return NULL;
+	}
+	return st;
+}
+
+void store_free(struct store *st)
+{
+	if (!st)
+		return;
+	for (size_t i = 0; i < st->nbuckets; i++) {
+		struct entry *e = st->buckets[i], *next;
+
+		for (; e; e = next) {
+			next = e->next;
+			k8s_free(e->obj);
+			free(e);
+		}
+	}
+	for (int k = 0; k < K8S_NR_KINDS; k++)
+		free(st->view[k]);
+	free(st->buckets);
+	free(st);
+}
+
+static void changed(struct store *st, enum k8s_kind kind)
+{
+	st->version++;
+	st->stale[kind] = true;
+}
+
+int store_put(struct store *st, struct k8s_object *obj)
+{
+	uint64_t hash;
+	struct entry **slot, *e;
+
+	if (obj->kind >= K8S_NR_KINDS || !obj->meta.name) {
+		k8s_free(obj);
+		return -EINVAL;
+	}
+	hash = key_hash(obj->kind, obj->meta.ns, obj->meta.name);
+	slot = find(st, obj->kind, obj->meta.ns, obj->meta.name, hash);
+	if (*slot) {
+		/* Same JSON, same object: a rewritten file that did not change it is no change. */
+		if (obj->raw && json_equal((*slot)->obj->raw, obj->raw)) {
+			k8s_free(obj);
+			return 0;
+		}
+		k8s_free((*slot)->obj);
+		(*slot)->obj = obj;
+		changed(st, obj->kind);
+		return 1;
+	}
+	if (st->count + 1 > st->nbuckets - st->nbuckets / 4) {
+		if (grow(st)) {
+			k8s_free(obj);
+			return -ENOMEM;
+		}
+		slot = find(st, obj->kind, obj->meta.ns, obj->meta.name, hash);
+	}
+	e = calloc(1, sizeof(*e));
+	if (!e) {
+		k8s_free(obj);
+		return -ENOMEM;
+	}
+	e->hash = hash;
+	e->obj = obj;
+	*slot = e;
+	st->count++;
+	st->nkind[obj->kind]++;
+	changed(st, obj->kind);
+	return 1;
+}
+
+int store_del(struct store *st, enum k8s_kind kind, const char *ns, const char *name)
+{
+	struct entry **slot, *e;
+
+	if (kind >= K8S_NR_KINDS)
+		return 0;
+	slot = find(st, kind, ns, name, key_hash(kind, ns, name));
+	e = *slot;
+	if (!e)
+		return 0;
+	*slot = e->next;
+	k8s_free(e->obj);
+	free(e);
+	st->count--;
+	st->nkind[kind]--;
+	changed(st, kind);
+	return 1;
+}
+
+const struct k8s_object *store_get(const struct store *st, enum k8s_kind kind, const char *ns,
+				   const char *name)
+{
+	struct entry *e;
+
+	if (kind >= K8S_NR_KINDS)
+		return NULL;
+	e = *find(st, kind, ns, name, key_hash(kind, ns, name));
+	return e ? e->obj : NULL;
+}
+
+static int obj_cmp(const void *a, const void *b)
+{
+	const struct k8s_object *x = *(const struct k8s_object *const *)a;
+	const struct k8s_object *y = *(const struct k8s_object *const *)b;
+	int c = strcmp(ns_or_empty(x->meta.ns), ns_or_empty(y->meta.ns));
+
+	return c ? c : strcmp(x->meta.name, y->meta.name);
+}
+
+void store_view(struct store *st, struct cluster *out)
+{
+	for (int k = 0; k < K8S_NR_KINDS; k++) {
+		const struct k8s_object **v;
+		size_t n = 0;
+
+		if (!st->stale[k])
+			continue;
+		/* +1: a kind with no objects still gets a non-NULL array. */
+		v = realloc(st->view[k], (st->nkind[k] + 1) * sizeof(*v));
+		if (!v) {
+			/* Keep the stale one rather than none; retried on the next view. */
+			pr_err("store: out of memory building the %s view\n", k8s_kind_name(k));
+			continue;
+		}
+		for (size_t i = 0; i < st->nbuckets; i++)
+			for (struct entry *e = st->buckets[i]; e; e = e->next)
+				if (e->obj->kind == (enum k8s_kind)k)
+					v[n++] = e->obj;
+		qsort(v, n, sizeof(*v), obj_cmp);
+		st->view[k] = v;
+		st->nview[k] = n;
+		st->stale[k] = false;
+	}
+	for (int k = 0; k < K8S_NR_KINDS; k++) {
+		out->n[k] = st->nview[k];
+		out->objs[k] = (const struct k8s_object *const *)st->view[k];
+	}
+}
+
+uint64_t store_version(const struct store *st)
+{
+	return st->version;
+}
+
+/* ---- manifest directory ---- */
+
+#define GEN_FILE ".xcni-generation"
+
+/* What one file defined, kept so that a rewrite or removal can undo it. */
+struct mentry {
+	enum k8s_kind kind;
+	char *ns;
+	char *name;
+	json_t *raw;
+};
+
+struct mfile {
+	char *name;
+	size_t n;
+	struct mentry *v;
+	bool going; /* gone from the directory, to be removed later in this batch */
+};
+
+struct mdir {
+	struct cs_backend b;
+	char *dir;
+	int ifd;
+	int wd;
+	size_t nfiles;
+	struct mfile *files;
+	/* This batch: names touched, generation file touched, events lost. */
+	size_t npending;
+	char **pending;
+	bool gen_dirty;
+	bool rescan;
+};
+
+static bool is_manifest(const char *name)
+{
+	static const char *const exts[] = { ".yaml", ".yml", ".json" };
+	size_t len = strlen(name);
+
+	if (name[0] == '.')
+		return false;
+	for (size_t i = 0; i < sizeof(exts) / sizeof(exts[0]); i++) {
+		size_t el = strlen(exts[i]);
+
+		if (len > el && !strcmp(name + len - el, exts[i]))
+			return true;
+	}
+	return false;
+}
+
+static void mentries_free(struct mentry *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].ns);
+		free(v[i].name);
+		json_decref(v[i].raw);
+	}
+	free(v);
+}
+
+static bool mentry_is(const struct mentry *e, enum k8s_kind kind, const char *ns, const char *name)
+{
+	return e->kind == kind && !strcmp(ns_or_empty(e->ns), ns_or_empty(ns)) &&
+	       !strcmp(e->name, name);
+}
+
+static struct mfile *file_find(struct mdir *md, const char *name)
+{
+	for (size_t i = 0; i < md->nfiles; i++)
+		if (!strcmp(md->files[i].name, name))
+			return &md->files[i];
+	return NULL;
+}
+
+/* Another file defining the object, or NULL; skip_going: not counting files on their way out. */
+static const struct mentry *defined_elsewhere(struct mdir *md, const struct mfile *self,
+					      enum k8s_kind kind, const char *ns, const char *name,
+					      bool skip_going, const char **file)
+{
+	for (size_t i = 0; i < md->nfiles; i++) {
+		if (&md->files[i] == self || (skip_going && md->files[i].going))
+			continue;
+		for (size_t j = 0; j < md->files[i].n; j++) {
+			if (mentry_is(&md->files[i].v[j], kind, ns, name)) {
+				*file = md->files[i].name;
+				return &md->files[i].v[j];
+			}
+		}
+	}
+	return NULL;
+}
+
+/*
+ * self no longer defines e. If another file still does, its version comes
+ * back (two files defining one object is a mistake, but deleting an object a
+ * file still holds would be a worse one); else the object goes.
+ */
+static int undefine(struct mdir *md, const struct mfile *self, const struct mentry *e)
+{
+	const struct mentry *other;
+	struct k8s_object *obj;
+	struct k8s_error err;
+	const char *file;
+	int ret;
+
+	other = defined_elsewhere(md, self, e->kind, e->ns, e->name, false, &file);
+	if (!other)
+		return store_del(md->b.store, e->kind, e->ns, e->name);
+	ret = k8s_parse(other->raw, &obj, &err);
+	if (ret) {
+		/* It parsed when its file was loaded; only memory can fail now. */
+		pr_err("%s/%s: %s\n", md->dir, file, err.msg);
+		return ret;
+	}
+	return store_put(md->b.store, obj);
+}
+
+static char *path_of(const struct mdir *md, const char *name)
+{
+	char *path;
+
+	return asprintf(&path, "%s/%s", md->dir, name) < 0 ? NULL : path;
+}
+
+/* Forgets a file and what it defined. Objects changed, or -errno. */
+static int file_remove(struct mdir *md, const char *name)
+{
+	struct mfile *f = file_find(md, name);
+	int changes = 0, ret = 0;
+
+	if (!f)
+		return 0;
+	pr_info("%s/%s: removed, dropping its %zu objects\n", md->dir, name, f->n);
+	for (size_t i = 0; i < f->n && ret >= 0; i++) {
+		ret = undefine(md, f, &f->v[i]);
+		changes += ret > 0;
+	}
+	/* Forget it even on error: the file is gone either way. */
+	mentries_free(f->v, f->n);
+	free(f->name);
+	*f = md->files[--md->nfiles];
+	return ret < 0 ? ret : changes;
+}
+
+static void objs_free(struct k8s_object **objs, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		k8s_free(objs[i]);
+	free(objs);
+}
+
+/*
+ * Parses every document of the file; all of them or none. 0 with the objects
+ * (later duplicates replacing earlier ones, as `kubectl apply` would leave
+ * them), -EINVAL (logged), or another -errno.
+ */
+static int file_parse(const char *path, struct k8s_object ***out, size_t *nout)
+{
+	struct k8s_object **objs = NULL, *obj;
+	struct k8s_error err;
+	size_t ndocs, n = 0;
+	json_t **docs;
+	int ret;
+
+	ret = k8s_load_file(path, &docs, &ndocs, &err);
+	if (ret) {
+		if (ret != -ENOENT)
+			pr_err("%s\n", err.msg);
+		return ret;
+	}
+	if (ndocs) {
+		objs = calloc(ndocs, sizeof(*objs));
+		if (!objs) {
+			ret = -ENOMEM;
+			goto err_docs;
+		}
+	}
+	for (size_t i = 0; i < ndocs; i++) {
+		ret = k8s_parse(docs[i], &obj, &err);
+		if (ret == -ENOTSUP) {
+			pr_debug("%s: skipping %s\n", path, err.msg);
+			continue;
+		}
+		if (ret) {
+			pr_err("%s: %s; the file is ignored until fixed\n", path, err.msg);
+			goto err_objs;
+		}
+		for (size_t j = 0; j < n; j++) {
+			if (objs[j] && key_eq(objs[j], obj->kind, obj->meta.ns, obj->meta.name)) {
+				k8s_free(objs[j]);
+				objs[j] = NULL;
+			}
+		}
+		objs[n++] = obj;
+	}
+	/* Close the gaps the duplicates left. */
+	{
+		size_t m = 0;
+
+		for (size_t i = 0; i < n; i++)
+			if (objs[i])
+				objs[m++] = objs[i];
+		n = m;
+	}
+	k8s_docs_free(docs, ndocs);
+	*out = objs;
+	*nout = n;
+	return 0;
+
+err_objs:
+	objs_free(objs, n);
+err_docs:
+	k8s_docs_free(docs, ndocs);
+	return ret;
+}
+
+/* (Re)loads one file. Objects changed, or -errno; a bad file is logged and changes nothing. */
+static int file_load(struct mdir *md, const char *name)
+{
+	struct k8s_object **objs = NULL;
+	struct mentry *v = NULL;
+	size_t n = 0, i, j;
+	struct mfile *f;
+	char *path, *fname = NULL;
+	int ret, changes = 0;
+
+	path = path_of(md, name);
+	if (!path)
+		return -ENOMEM;
+	ret = file_parse(path, &objs, &n);
+	if (ret == -ENOENT) {
+		/* Gone between the event and now: its removal is the news. */
+		free(path);
+		return file_remove(md, name);
+	}
+	if (ret) {
+		free(path);
+		return ret == -ENOMEM ? ret : 0;
+	}
+
+	f = file_find(md, name);
+	if (!f) {
+		struct mfile *files = realloc(md->files, (md->nfiles + 1) * sizeof(*files));
+
+		fname = strdup(name);
+		if (!files || !fname) {
+			if (files)
+				md->files = files;
+			ret = -ENOMEM;
+			goto err_objs;
+		}
+		md->files = files;
+	}
+	v = calloc(n ?: 1, sizeof(*v));
+	if (!v) {
+		ret = -ENOMEM;
+		goto err_objs;
+	}
+	for (i = 0; i < n; i++) {
+		const char *other;
+
+		v[i].kind = objs[i]->kind;
+		v[i].name = strdup(objs[i]->meta.name);
+		v[i].ns = objs[i]->meta.ns ? strdup(objs[i]->meta.ns) : NULL;
+		v[i].raw = json_incref(objs[i]->raw);
+		if (!v[i].name || (objs[i]->meta.ns && !v[i].ns)) {
+			ret = -ENOMEM;
+			goto err_v;
+		}
+		/* A rename shows up as a new file before the old one goes: not a conflict. */
+		if (defined_elsewhere(md, f, v[i].kind, v[i].ns, v[i].name, true, &other))
+			pr_warn("%s: %s %s%s%s is also defined in %s; the file loaded last wins\n",
+				path, k8s_kind_name(v[i].kind), ns_or_empty(v[i].ns),
+				v[i].ns ? "/" : "", v[i].name, other);
+	}
+	if (!f) {
+		f = &md->files[md->nfiles++];
+		f->name = fname;
+		f->n = 0;
+		f->v = NULL;
+		f->going = false;
+		fname = NULL;
+	}
+
+	/* From here the file's new contents are what it defines. */
+	for (i = 0; i < n; i++) {
+		ret = store_put(md->b.store, objs[i]);
+		objs[i] = NULL;
+		if (ret < 0)
+			break;
+		changes += ret;
+	}
+	for (i = 0; i < f->n && ret >= 0; i++) {
+		for (j = 0; j < n; j++)
+			if (mentry_is(&v[j], f->v[i].kind, f->v[i].ns, f->v[i].name))
+				break;
+		if (j < n)
+			continue;
+		ret = undefine(md, f, &f->v[i]);
+		changes += ret > 0;
+	}
+	mentries_free(f->v, f->n);
+	f->v = v;
+	f->n = n;
+	pr_info("%s: %zu objects, %d changed\n", path, n, changes);
+	for (i = 0; i < n; i++)
+		k8s_free(objs[i]);
+	free(objs);
+	free(path);
+	return ret < 0 ? ret : changes;
+
+err_v:
+	mentries_free(v, n);
+err_objs:
+	free(fname);
+	objs_free(objs, n);
+	free(path);
+	return ret;
+}
+
+static void read_gen(struct mdir *md)
+{
+	char buf[32], *end, *path = path_of(md, GEN_FILE);
+	unsigned long long gen;
+	ssize_t n;
+	int fd;
+
+	if (!path)
+		return;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		/* No token yet: whoever writes the manifests has not asked for one. */
+		if (errno != ENOENT)
+			pr_warn("%s: %s\n", path, strerror(errno));
+		goto out;
+	}
+	n = read(fd, buf, sizeof(buf) - 1);
+	if (n < 0)
+		pr_warn("%s: %s\n", path, strerror(errno));
+	close(fd);
+	if (n < 0)
+		goto out;
+	buf[n] = '\0';
+	errno = 0;
+	gen = strtoull(buf, &end, 10);
+	while (*end == '\n' || *end == ' ' || *end == '\r' || *end == '\t')
+		end++;
+	if (end == buf || *end || errno || buf[0] == '-' || buf[0] == '+') {
+		pr_warn("%s: \"%.*s\" is not a decimal generation; keeping %llu\n", path,
+			(int)strcspn(buf, "\n"), buf, (unsigned long long)md->b.sync_gen);
+		goto out;
+	}
+	if (gen != md->b.sync_gen)
+		pr_debug("%s: generation %llu\n", path, gen);
+	md->b.sync_gen = gen;
+out:
+	free(path);
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Loads every manifest, forgets files that are gone, reads the token. */
+static int scan(struct mdir *md)
+{
+	char **names = NULL;
+	size_t n = 0, cap = 0;
+	struct dirent *de;
+	int ret = 0, changes = 0;
+	DIR *d;
+
+	d = opendir(md->dir);
+	if (!d) {
+		ret = -errno;
+		pr_err("%s: %s\n", md->dir, strerror(-ret));
+		return ret;
+	}
+	while ((de = readdir(d))) {
+		struct stat st;
+
+		if (!is_manifest(de->d_name))
+			continue;
+		/* Symlinks are followed (a ConfigMap mount is made of them); directories skipped. */
+		if (fstatat(dirfd(d), de->d_name, &st, 0) || !S_ISREG(st.st_mode))
+			continue;
+		if (n == cap) {
+			char **v = realloc(names, (cap = cap ? 2 * cap : 16) * sizeof(*v));
+
+			if (!v) {
+				ret = -ENOMEM;
+				goto out;
+			}
+			names = v;
+		}
+		names[n] = strdup(de->d_name);
+		if (!names[n]) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		n++;
+	}
+	/* Sorted, so that which of two files defining one object wins does not vary. */
+	qsort(names, n, sizeof(*names), name_cmp);
+	for (size_t i = 0; i < md->nfiles; i++)
+		md->files[i].going =
+			!bsearch(&md->files[i].name, names, n, sizeof(*names), name_cmp);
+	for (size_t i = 0; i < n; i++) {
+		ret = file_load(md, names[i]);
+		if (ret < 0)
+			goto out;
+		changes += ret;
+	}
+	for (size_t i = 0; i < md->nfiles;) {
+		if (bsearch(&md->files[i].name, names, n, sizeof(*names), name_cmp)) {
+			i++;
+			continue;
+		}
+		/* file_remove() moves the last file into slot i. */
+		ret = file_remove(md, md->files[i].name);
+		if (ret < 0)
+			goto out;
+		changes += ret;
+	}
+	read_gen(md);
+	ret = changes;
+out:
+	for (size_t i = 0; i < md->nfiles; i++)
+		md->files[i].going = false;
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	closedir(d);
+	return ret;
+}
+
+static int pending_add(struct mdir *md, const char *name)
+{
+	char **v;
+
+	for (size_t i = 0; i < md->npending; i++)
+		if (!strcmp(md->pending[i], name))
+			return 0;
+	v = realloc(md->pending, (md->npending + 1) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	md->pending = v;
+	v[md->npending] = strdup(name);
+	if (!v[md->npending])
+		return -ENOMEM;
+	md->npending++;
+	return 0;
+}
+
+static void pending_clear(struct mdir *md)
+{
+	for (size_t i = 0; i < md->npending; i++)
+		free(md->pending[i]);
+	free(md->pending);
+	md->pending = NULL;
+	md->npending = 0;
+}
+
+/*
+ * A file that was only created may still be being written (cp, shell
+ * redirection): its IN_CLOSE_WRITE will come. Links are complete at birth.
+ */
+static bool created_complete(struct mdir *md, const char *name)
+{
+	struct stat st;
+	char *path = path_of(md, name);
+	bool ok;
+
+	ok = path && !lstat(path, &st) && (S_ISLNK(st.st_mode) || st.st_nlink > 1);
+	free(path);
+	return ok;
+}
+
+/* Reads every queued event into the batch. 0, or -errno (-ENOENT: the directory went). */
+static int drain(struct mdir *md)
+{
+	char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
+	const struct inotify_event *ev;
+	ssize_t len;
+	int ret;
+
+	for (;;) {
+		len = read(md->ifd, buf, sizeof(buf));
+		if (len < 0 && errno == EINTR)
+			continue;
+		if (len < 0 && errno == EAGAIN)
+			return 0;
+		if (len < 0)
+			return -errno;
+		for (char *p = buf; p < buf + len; p += sizeof(*ev) + ev->len) {
+			ev = (const struct inotify_event *)p;
+			if (ev->mask & IN_Q_OVERFLOW) {
+				pr_warn("%s: inotify queue overflowed, rescanning\n", md->dir);
+				md->rescan = true;
+				continue;
+			}
+			if (ev->mask & (IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF)) {
+				pr_err("%s: the directory was removed or moved; keeping the last "
+				       "state\n",
+				       md->dir);
+				return -ENOENT;
+			}
+			if (!ev->len)
+				continue;
+			/* Only once written: a created-then-written token would read as empty. */
+			if (!strcmp(ev->name, GEN_FILE)) {
+				md->gen_dirty |= !!(ev->mask & (IN_CLOSE_WRITE | IN_MOVED_TO));
+				continue;
+			}
+			if (!is_manifest(ev->name) || (ev->mask & IN_ISDIR))
+				continue;
+			if (ev->mask == IN_CREATE && !created_complete(md, ev->name))
+				continue;
+			ret = pending_add(md, ev->name);
+			if (ret)
+				return ret;
+		}
+	}
+}
+
+/* Applies the batch: present files first, then the gone ones, so that a
+ * rename a.yaml -> b.yaml moves the objects without deleting them first. */
+static int apply(struct mdir *md)
+{
+	int ret = 0, changes = 0;
+	bool gone;
+
+	if (md->rescan) {
+		md->rescan = false;
+		md->gen_dirty = false;
+		return scan(md);
+	}
+	for (int pass = 0; pass < 3; pass++) {
+		for (size_t i = 0; i < md->npending; i++) {
+			char *path = path_of(md, md->pending[i]);
+			struct mfile *f = file_find(md, md->pending[i]);
+			struct stat st;
+
+			if (!path) {
+				ret = -ENOMEM;
+				goto out;
+			}
+			gone = stat(path, &st) || !S_ISREG(st.st_mode);
+			free(path);
+			/* Pass 0 only marks what is leaving; 1 loads; 2 removes. */
+			if (pass == 0) {
+				if (f)
+					f->going = gone;
+				continue;
+			}
+			if (gone != (pass == 2))
+				continue;
+			ret = gone ? file_remove(md, md->pending[i])
+				   : file_load(md, md->pending[i]);
+			if (ret < 0)
+				goto out;
+			changes += ret;
+		}
+	}
+	/* After the manifests: the token says "everything up to here is in the files". */
+	if (md->gen_dirty) {
+		md->gen_dirty = false;
+		read_gen(md);
+	}
+	ret = changes;
+out:
+	for (size_t i = 0; i < md->nfiles; i++)
+		md->files[i].going = false;
+	return ret;
+}
+
+static int mdir_fd(struct cs_backend *b)
+{
+	return ((struct mdir *)b)->ifd;
+}
+
+static int mdir_dispatch(struct cs_backend *b)
+{
+	struct mdir *md = (struct mdir *)b;
+	int ret;
+
+	ret = drain(md);
+	if (!ret)
+		ret = apply(md);
+	pending_clear(md);
+	return ret;
+}
+
+static void mdir_free(struct cs_backend *b)
+{
+	struct mdir *md = (struct mdir *)b;
+
+	if (!md)
+		return;
+	for (size_t i = 0; i < md->nfiles; i++) {
+		mentries_free(md->files[i].v, md->files[i].n);
+		free(md->files[i].name);
+	}
+	free(md->files);
+	pending_clear(md);
+	if (md->ifd >= 0)
+		close(md->ifd);
+	free(md->dir);
+	free(md);
+}
+
+static const struct cs_backend_ops mdir_ops = {
+	.name = "manifest-dir",
+	.fd = mdir_fd,
+	.dispatch = mdir_dispatch,
+	.free = mdir_free,
+};
+
+int manifest_dir_open(const char *dir, struct store *st, struct cs_backend **out)
+{
+	/* IN_CREATE only for links; writers are expected to rename or close. */
+	const uint32_t mask = IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_CREATE |
+			      IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR;
+	struct mdir *md;
+	int ret;
+
+	md = calloc(1, sizeof(*md));
+	if (!md)
+		return -ENOMEM;
+	md->b.ops = &mdir_ops;
+	md->b.store = st;
+	md->ifd = -1;
+	md->dir = strdup(dir);
+	if (!md->dir) {
+		ret = -ENOMEM;
+		goto err_md;
+	}
+	md->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (md->ifd < 0) {
+		ret = -errno;
+		pr_err("inotify_init1: %s\n", strerror(-ret));
+		goto err_md;
+	}
+	/* Watch before the first scan, so that nothing written meanwhile is missed. */
+	md->wd = inotify_add_watch(md->ifd, dir, mask);
+	if (md->wd < 0) {
+		ret = -errno;
+		pr_err("%s: cannot watch: %s\n", dir, strerror(-ret));
+		goto err_md;
+	}
+	ret = scan(md);
+	if (ret < 0)
+		goto err_md;
+	pr_info("%s: %zu files loaded, generation %llu\n", dir, md->nfiles,
+		(unsigned long long)md->b.sync_gen);
+	*out = &md->b;
+	return 0;
+
+err_md:
+	mdir_free(&md->b);
+	return ret;
+}
