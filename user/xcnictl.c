@@ -1001,7 +1001,7 @@ static int cmd_policy_get(const struct ctx *c, char **argv)
 	struct pol_rec *recs = NULL, *more;
 	struct polhash_rec *hrecs = NULL;
 	struct cidr_rec *cidrs = NULL;
-	struct xcni_polep pe;
+	struct xcni_polep pe = { .isolated = 1 };
 	struct ptable *t = NULL;
 	size_t n = 0, nh = 0, nc = 0, k;
 	int fd = -1, rfd = -1, cfd = -1, idfd = -1, nfd = -1, err;
@@ -1014,9 +1014,9 @@ static int cmd_policy_get(const struct ctx *c, char **argv)
 	fd = map_open(c, &m_polep);
 	if (fd < 0)
 		return fd;
-	if (bpf_map_lookup_elem(fd, &ip, &pe)) {
+	if (bpf_map_lookup_elem(fd, &ip, &pe) || !pe.isolated) {
 		close(fd);
-		if (errno != ENOENT) {
+		if (errno != ENOENT && pe.isolated) {
 			pr_err("%s: %s\n", m_polep.name, strerror(errno));
 			return -errno;
 		}

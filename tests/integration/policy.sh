@@ -1,0 +1,193 @@
+#!/bin/bash
+# xcnid following a manifest directory, end to end on one node: policy
+# applied, enforced, explained by xcnictl, kept through bad input and agent
+# restarts, removed.
+#
+#   netns <tag>-node: xcnid --manifests M (pins under /sys/fs/bpf/<tag>)
+#     xc<hash> ──veth── eth0  <tag>-a  x/a  (serves TCP 80 "http")
+#     xc<hash> ──veth── eth0  <tag>-b  x/b  (pod=b)
+#     xc<hash> ──veth── eth0  <tag>-c  x/c  (pod=c)
+set -uo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/../lib.sh"
+
+NODE=$XCT_TAG-node
+PIN=/sys/fs/bpf/$XCT_TAG
+T=$(mktemp -d /tmp/xcni-policy.XXXXXX)
+M=$T/manifests
+SUBNET=10.97.0
+GEN=0
+SRV=
+XCNIDS=()
+mkdir -p "$M"
+
+cni() { # cni COMMAND POD
+	nsenter --net="/var/run/netns/$NODE" env CNI_COMMAND="$1" CNI_CONTAINERID="pol-$2" \
+		CNI_NETNS="/var/run/netns/$XCT_TAG-$2" CNI_IFNAME=eth0 CNI_PATH="$CNI_REF_DIR" \
+		"$XCNI_BIN" <"$T/net.json"
+}
+ctl() { nsenter --net="/var/run/netns/$NODE" "$BUILD/xcnictl" --pin-dir "$PIN" "$@"; }
+
+cleanup() {
+	[ -n "$SRV" ] && kill "$SRV" 2>/dev/null
+	for p in a b c; do
+		[ -e "/var/run/netns/$XCT_TAG-$p" ] && cni DEL "$p" >/dev/null 2>&1
+		ip netns del "$XCT_TAG-$p" 2>/dev/null
+	done
+	stop_xcnid
+	ip netns del "$NODE" 2>/dev/null
+	rm -rf "$T"
+}
+trap cleanup EXIT
+
+cat >"$T/net.json" <<EOF
+{"cniVersion":"1.0.0","name":"xcni-policy","type":"xcni","stateDir":"$T/state","pinDir":"$PIN",
+ "ipam":{"type":"host-local","ranges":[[{"subnet":"$SUBNET.0/24"}]],"dataDir":"$T/ipam"}}
+EOF
+
+# sync: bumps the generation token and waits until xcnid applied it.
+sync_gen() {
+	GEN=$((GEN + 1))
+	echo "$GEN" >"$M/.tmp-gen" && mv "$M/.tmp-gen" "$M/.xcni-generation"
+	for _ in $(seq 100); do
+		[ "$(ctl config --json 2>/dev/null | jq -r .applied_gen)" -ge "$GEN" ] 2>/dev/null && return 0
+		sleep 0.05
+	done
+	echo "xcnid did not apply generation $GEN"
+	return 1
+}
+# put FILE: writes stdin as a manifest, atomically.
+put() { cat >"$M/.tmp-$1" && mv "$M/.tmp-$1" "$M/$1"; }
+
+# probe SRC: connected or blocked, SRC -> a:80.
+probe() {
+	if ip netns exec "$XCT_TAG-$1" timeout 3 socat -T1 - "TCP:$IP_A:80,connect-timeout=1" \
+		</dev/null 2>/dev/null | grep -q hello; then
+		echo connected
+	else
+		echo blocked
+	fi
+}
+expect() { # expect SRC connected|blocked
+	local got
+	got=$(probe "$1")
+	[ "$got" = "$2" ] || { echo "$1 -> x/a: $got, expected $2"; return 1; }
+}
+
+ip netns add "$NODE" && ip -n "$NODE" link set lo up
+XCNID_NETNS=$NODE
+check "xcnid started with --manifests" start_xcnid "$PIN" --pod-cidr "$SUBNET.0/24" \
+	--node-name n1 --manifests "$M" -v || { finish; exit 1; }
+for p in a b c; do
+	ip netns add "$XCT_TAG-$p" && ip -n "$XCT_TAG-$p" link set lo up
+	cni ADD "$p" >"$T/$p.json" || { not_ok "ADD $p"; cat "$T/$p.json"; finish; exit 1; }
+done
+IP_A=$(jq -r '.ips[0].address' "$T/a.json" | cut -d/ -f1)
+IP_B=$(jq -r '.ips[0].address' "$T/b.json" | cut -d/ -f1)
+IP_C=$(jq -r '.ips[0].address' "$T/c.json" | cut -d/ -f1)
+ip netns exec "$XCT_TAG-a" socat TCP-LISTEN:80,fork,reuseaddr SYSTEM:'echo hello' &
+SRV=$!
+
+put pods.yaml <<EOF
+apiVersion: v1
+kind: Namespace
+metadata: {name: x, labels: {team: red}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: a, namespace: x, labels: {pod: a}}
+spec: {nodeName: n1, containers: [{name: c, ports: [{containerPort: 80, name: http}]}]}
+status: {podIP: $IP_A}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: b, namespace: x, labels: {pod: b}}
+spec: {nodeName: n1}
+status: {podIP: $IP_B}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: c, namespace: x, labels: {pod: c}}
+spec: {nodeName: n1}
+status: {podIP: $IP_C}
+EOF
+check "pods known to xcnid" sync_gen
+ids_three() { [ "$(ctl identity list | grep -c 'ns:team=red')" = 3 ]; }
+check "identities: one per label set" ids_three
+ipcache_a() { ctl ipcache list | grep -q "^$IP_A/32 .* x/a"; }
+check "ipcache: x/a's address has its identity" ipcache_a
+check "no policy: b reaches a" expect b connected
+default_allow() { ctl policy get x/a | grep -q 'no policy selects'; }
+check "no policy: policy get says allowed by default" default_allow
+
+put deny.yaml <<'EOF'
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: deny, namespace: x}
+spec: {podSelector: {matchLabels: {pod: a}}}
+EOF
+check "default deny for a applied" sync_gen
+check "deny: b is blocked" expect b blocked
+counted() { ctl metrics | grep -q 'drop-policy-ingress'; }
+check "deny: drop-policy-ingress counted" counted
+
+put allow.yaml <<'EOF'
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: allow-b, namespace: x}
+spec:
+  podSelector: {matchLabels: {pod: a}}
+  ingress: [{from: [{podSelector: {matchLabels: {pod: b}}}], ports: [{port: http}]}]
+EOF
+check "allow from b on the named port applied" sync_gen
+ctl monitor --json --timeout-ms 3000 >"$T/events" 2>&1 &
+MON=$!
+sleep 0.3
+check "allow: b reaches a" expect b connected
+check "allow: c is still blocked" expect c blocked
+wait "$MON"
+check "monitor: the allow names policy x/allow-b rule 0" \
+	grep -q '"verdict": *"allow ingress by x/allow-b rule 0"' "$T/events"
+check "monitor: the deny says isolated, nothing allows" \
+	grep -q '"verdict": *"deny ingress: isolated, nothing allows"' "$T/events"
+entry_shown() {
+	ctl policy get x/a --json | jq -e '.[] | select(.policy == "x/allow-b" and .port == "80" and .flows >= 1)'
+}
+check "policy get: the entry, its policy and its flow count" entry_shown
+
+# Bad input: a policy with a bad CIDR is refused as a whole; nothing changes.
+put bad.yaml <<'EOF'
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: bad, namespace: x}
+spec:
+  podSelector: {}
+  ingress: [{from: [{ipBlock: {cidr: 10.0.0.0/33}}]}]
+EOF
+check "a bad manifest does not stop the agent" sync_gen
+check "xcnid says which object and field are bad" \
+	grep -q 'NetworkPolicy x/bad: spec.ingress\[0\].from\[0\].ipBlock.cidr' "/tmp/xcnid-$XCT_TAG.log"
+check "bad manifest: b still reaches a" expect b connected
+check "bad manifest: c still blocked" expect c blocked
+rm -f "$M/bad.yaml"
+
+# Restart: the pinned policy keeps working while no agent runs, and the new
+# agent takes over without a moment where c gets in.
+(for _ in $(seq 15); do probe c; done) >"$T/during" &
+PROBES=$!
+kill "$XCNID_PID" && wait "$XCNID_PID" 2>/dev/null
+XCNID_PID=
+check "no agent: c still blocked" expect c blocked
+check "no agent: b still connects" expect b connected
+check "xcnid restarted" start_xcnid "$PIN" --pod-cidr "$SUBNET.0/24" --node-name n1 --manifests "$M" -v
+check "restarted agent applies the state" sync_gen
+wait "$PROBES"
+check "c was blocked on every probe during the restart" sh -c "! grep -q connected '$T/during'"
+b_in_c_out() { expect b connected && expect c blocked; }
+check "after restart: b reaches a, c is blocked" b_in_c_out
+
+rm -f "$M/deny.yaml" "$M/allow.yaml"
+check "policies removed" sync_gen
+check "no policy again: c reaches a" expect c connected
+check "no policy again: the pod's policy entries are gone" default_allow
+finish
