@@ -6,4 +6,124 @@
 /* argv[0] is "lab"; returns the process exit code (0 ok, 1 failed/blocked, 2 usage or error). */
 int lab_main(int argc, char **argv);
 
+/*
+ * ---- Internal to user/lab*.c ------------------------------------------------
+ *
+ * lab.c       the command table, lab state (lab.json), up, down, get
+ * lab_sys.c   namespaces, processes, the CNI exec protocol, files
+ * lab_apply.c apply / delete of manifests, the sync token
+ * lab_probe.c the pods' listener (lab serve), probe, matrix, exec
+ *
+ * Everything returns 0 or -errno and has already said what went wrong on
+ * stderr, so callers only unwind.
+ */
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <jansson.h>
+
+#define LAB_DEFAULT_DIR "/run/xcni-lab"
+#define LAB_PIN_ROOT "/sys/fs/bpf/xcni-lab"
+#define LAB_NETNS_PREFIX "xcl-"
+#define LAB_MAX_NODES 200
+#define LAB_SYNC_TIMEOUT_MS 20000
+
+/* A process the lab started, named by PID and start time so a recycled PID is never hit. */
+struct lab_proc {
+	pid_t pid; /* 0: none */
+	unsigned long long start; /* /proc/PID/stat starttime */
+};
+
+struct lab_node {
+	char name[16]; /* n<i> */
+	char netns[32]; /* xcl-n<i> */
+	char cidr[24]; /* 10.244.<i>.0/24 */
+	char pin[PATH_MAX];
+	struct lab_proc xcnid;
+	bool manifests; /* xcnid was started with --manifests (it reports applied_gen) */
+};
+
+struct lab_port {
+	uint16_t port;
+	uint8_t proto; /* IPPROTO_TCP, IPPROTO_UDP (SCTP is never served) */
+};
+
+struct lab_pod {
+	char *ns;
+	char *name;
+	char node[16];
+	char netns[256];
+	char cid[32]; /* CNI_CONTAINERID */
+	char ip[16];
+	struct lab_proc server;
+	size_t nports;
+	struct lab_port *ports;
+};
+
+struct lab {
+	char dir[PATH_MAX];
+	bool created_dir; /* up made dir, so down removes it */
+	int lock_fd;
+	size_t nnodes;
+	struct lab_node *nodes;
+	size_t npods;
+	struct lab_pod *pods;
+};
+
+/* lab.c */
+int lab_state_save(const struct lab *lab);
+struct lab_node *lab_node_find(struct lab *lab, const char *name);
+struct lab_pod *lab_pod_find(struct lab *lab, const char *ns, const char *name);
+/* Looks up "NS/POD"; NULL (and says so) if the lab has no such pod. */
+struct lab_pod *lab_pod_lookup(struct lab *lab, const char *nspod);
+void lab_pod_clear(struct lab_pod *p);
+/* Opens the lab's state: 0, -ENOENT if no lab is up (said), -errno. lock: take it. */
+int lab_open(struct lab *lab, bool lock);
+void lab_close(struct lab *lab);
+void lab_path(const struct lab *lab, char *out, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* lab_sys.c */
+void lab_netns_path(const char *name, char *out, size_t len);
+int lab_netns_create(const char *name);
+int lab_netns_delete(const char *name);
+/* The binary `name` from $env, else next to /proc/self/exe. */
+int lab_find_bin(const char *name, const char *env, char *out, size_t len);
+/*
+ * Starts argv as a daemon in its own session, inside netns (a path, or NULL),
+ * stdout and stderr appended to log, keep_fd (if >= 0) passed as fd 3.
+ */
+int lab_spawn_daemon(const char *netns, char *const argv[], const char *log, int keep_fd,
+		     struct lab_proc *out);
+bool lab_proc_alive(const struct lab_proc *p);
+/* SIGTERM, then SIGKILL after a grace period; fine if it is already gone. */
+void lab_proc_stop(struct lab_proc *p);
+/* CNI ADD/DEL of pod through xcni in its node's netns. ADD fills pod->ip. */
+int lab_cni(struct lab *lab, struct lab_pod *pod, const char *cmd);
+int lab_write_atomic(const char *path, const char *data, size_t len);
+int lab_write_json(const char *path, json_t *doc);
+int lab_rm_tree(const char *path);
+/* Runs argv, its stdout in *out (stderr dropped). */
+int lab_capture(char *const argv[], char **out);
+unsigned long long lab_starttime(pid_t pid);
+
+/* lab_apply.c */
+int lab_cmd_apply(int argc, char **argv);
+int lab_cmd_delete(int argc, char **argv);
+/* Bumps the sync token and waits for every node's agent to report it applied. */
+int lab_sync(struct lab *lab);
+int lab_write_node_object(struct lab *lab, const struct lab_node *n, unsigned int idx);
+int lab_pod_teardown(struct lab *lab, struct lab_pod *pod);
+
+/* lab_probe.c */
+int lab_cmd_serve(int argc, char **argv);
+int lab_cmd_probe(int argc, char **argv);
+int lab_cmd_matrix(int argc, char **argv);
+int lab_cmd_exec(int argc, char **argv);
+/* Starts pod's listener in its netns (if it has ports to serve) and waits until it listens. */
+int lab_server_start(struct lab *lab, struct lab_pod *pod);
+
 #endif

@@ -237,9 +237,11 @@ spec:
     - to: [{namespaceSelector: {matchLabels: {ns: y}}}]
       ports: [{port: 80}]
 EOF
-matrix "egress to y on 80 (policyTypes defaulted from egress rules)" 80/TCP \
-	'sns != "x" or dns == "y"'
-matrix "egress to y on 80 only" 81/TCP 'sns != "x"'
+# No policyTypes: defaulted to Ingress plus Egress (it has egress rules), so
+# this policy also isolates x for ingress, with no ingress rule.
+matrix "egress to y on 80; defaulted policyTypes isolate ingress too" 80/TCP \
+	'(sns != "x" or dns == "y") and dns != "x"'
+matrix "egress to y on 80 only" 81/TCP 'sns != "x" and dns != "x"'
 
 # Both ends must allow: x may only send to y, y only accepts from z.
 policy ingress-y <<'EOF'
@@ -252,7 +254,7 @@ spec:
     - from: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: z}}}]
 EOF
 matrix "egress at the source and ingress at the destination must both allow" 80/TCP \
-	'(sns != "x" or dns == "y") and (dns != "y" or sns == "z")'
+	'(sns != "x" or dns == "y") and (dns != "y" or sns == "z") and dns != "x"'
 unpolicy egress-x egress-y80 ingress-y
 matrix "all policies deleted: everything connects" 80/TCP 'True'
 

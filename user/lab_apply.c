@@ -1,0 +1,882 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * xcnictl lab apply / delete: what kubectl, the API server and the kubelet do
+ * between them, for Namespaces, Pods and NetworkPolicies. Everything given is
+ * loaded and validated before anything changes; then pods are wired by the
+ * real xcni binary and every object is written into the cluster-state
+ * directory xcnid watches, followed by the sync token, and the command waits
+ * until every node's agent reports the token applied.
+ */
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+
+#include "../bpf/xcni_shared.h"
+#include "lab.h"
+#include "lib/k8s.h"
+
+#define GEN_FILE ".xcni-generation"
+
+/* Everything one apply/delete was given, in input order. */
+struct batch {
+	json_t **docs;
+	const char **doc_src; /* the file each doc came from */
+	size_t ndocs;
+	char **srcs; /* owned file names */
+	size_t nsrcs;
+	struct k8s_object **objs;
+	const char **obj_src;
+	size_t nobjs;
+};
+
+static void batch_free(struct batch *b)
+{
+	for (size_t i = 0; i < b->nobjs; i++)
+		k8s_free(b->objs[i]);
+	for (size_t i = 0; i < b->ndocs; i++)
+		json_decref(b->docs[i]);
+	for (size_t i = 0; i < b->nsrcs; i++)
+		free(b->srcs[i]);
+	free(b->objs);
+	free(b->obj_src);
+	free(b->docs);
+	free(b->doc_src);
+	free(b->srcs);
+}
+
+static int batch_add_docs(struct batch *b, const char *src, json_t **docs, size_t n)
+{
+	json_t **nd = realloc(b->docs, (b->ndocs + n + 1) * sizeof(*nd));
+	const char **ns;
+	char **nsrc;
+
+	if (nd)
+		b->docs = nd;
+	ns = realloc(b->doc_src, (b->ndocs + n + 1) * sizeof(*ns));
+	if (ns)
+		b->doc_src = ns;
+	nsrc = realloc(b->srcs, (b->nsrcs + 1) * sizeof(*nsrc));
+	if (nsrc)
+		b->srcs = nsrc;
+	if (!nd || !ns || !nsrc || !(b->srcs[b->nsrcs] = strdup(src))) {
+		k8s_docs_free(docs, n);
+		return -ENOMEM;
+	}
+	src = b->srcs[b->nsrcs++];
+	for (size_t i = 0; i < n; i++) {
+		b->docs[b->ndocs] = docs[i];
+		b->doc_src[b->ndocs++] = src;
+	}
+	free(docs);
+	return 0;
+}
+
+static int load_stdin(struct batch *b)
+{
+	size_t len = 0, cap = 0;
+	struct k8s_error kerr;
+	char *buf = NULL, *nb;
+	json_t **docs;
+	size_t n;
+	ssize_t r;
+	int err;
+
+	for (;;) {
+		if (cap - len < 65536) {
+			nb = realloc(buf, cap + 65536 + 1);
+			if (!nb) {
+				free(buf);
+				return -ENOMEM;
+			}
+			buf = nb;
+			cap += 65536;
+		}
+		r = read(0, buf + len, cap - len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			err = -errno;
+			free(buf);
+			fprintf(stderr, "lab: reading stdin: %s\n", strerror(-err));
+			return err;
+		}
+		if (r == 0)
+			break;
+		len += (size_t)r;
+	}
+	buf[len] = '\0';
+	err = k8s_load_stream(buf, len, &docs, &n, &kerr);
+	free(buf);
+	if (err) {
+		fprintf(stderr, "lab: <stdin>: %s\n", kerr.msg);
+		return err;
+	}
+	return batch_add_docs(b, "<stdin>", docs, n);
+}
+
+static int load_file(struct batch *b, const char *path)
+{
+	struct k8s_error kerr;
+	json_t **docs;
+	size_t n;
+	int err;
+
+	err = k8s_load_file(path, &docs, &n, &kerr);
+	if (err) {
+		fprintf(stderr, "lab: %s: %s\n", path, kerr.msg);
+		return err;
+	}
+	return batch_add_docs(b, path, docs, n);
+}
+
+/* What kubectl apply -f DIR takes: *.yaml, *.yml, *.json, not hidden. */
+static int manifest_name(const struct dirent *d)
+{
+	const char *dot = strrchr(d->d_name, '.');
+
+	return d->d_name[0] != '.' && dot &&
+	       (!strcmp(dot, ".yaml") || !strcmp(dot, ".yml") || !strcmp(dot, ".json"));
+}
+
+static int load_arg(struct batch *b, const char *arg)
+{
+	struct dirent **ents;
+	char path[PATH_MAX];
+	struct stat st;
+	int n, err = 0;
+
+	if (!strcmp(arg, "-"))
+		return load_stdin(b);
+	if (stat(arg, &st)) {
+		err = -errno;
+		fprintf(stderr, "lab: %s: %s\n", arg, strerror(-err));
+		return err;
+	}
+	if (!S_ISDIR(st.st_mode))
+		return load_file(b, arg);
+	n = scandir(arg, &ents, manifest_name, alphasort);
+	if (n < 0) {
+		err = -errno;
+		fprintf(stderr, "lab: %s: %s\n", arg, strerror(-err));
+		return err;
+	}
+	for (int i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "%s/%s", arg, ents[i]->d_name);
+		if (!err && (stat(path, &st) || S_ISREG(st.st_mode)))
+			err = load_file(b, path);
+		free(ents[i]);
+	}
+	free(ents);
+	return err;
+}
+
+/* Parses every doc; reports every error, not just the first. */
+static int batch_parse(struct batch *b, const char *verb)
+{
+	struct k8s_error kerr;
+	int err = 0, r;
+
+	b->objs = calloc(b->ndocs + 1, sizeof(*b->objs));
+	b->obj_src = calloc(b->ndocs + 1, sizeof(*b->obj_src));
+	if (!b->objs || !b->obj_src)
+		return -ENOMEM;
+	for (size_t i = 0; i < b->ndocs; i++) {
+		r = k8s_parse(b->docs[i], &b->objs[b->nobjs], &kerr);
+		if (r) {
+			fprintf(stderr, "lab %s: %s: %s\n", verb, b->doc_src[i], kerr.msg);
+			err = err ? err : r;
+			continue;
+		}
+		b->obj_src[b->nobjs++] = b->doc_src[i];
+	}
+	return err;
+}
+
+/* ---- names ------------------------------------------------------------------- */
+
+static uint64_t fnv1a64(const char *a, const char *b)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (const char *p = a; *p; p++)
+		h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
+	h = (h ^ '/') * 0x100000001b3ULL;
+	for (const char *p = b; *p; p++)
+		h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
+	return h;
+}
+
+/* A namespace has no dot, so "<ns>.<name>" is unambiguous; very long ones get a hash. */
+static void pod_names(struct lab_pod *p)
+{
+	uint64_t h = fnv1a64(p->ns, p->name);
+
+	snprintf(p->cid, sizeof(p->cid), "xcl-%016llx", (unsigned long long)h);
+	if (strlen(p->ns) + strlen(p->name) + sizeof(LAB_NETNS_PREFIX) + 1 < 200)
+		snprintf(p->netns, sizeof(p->netns), LAB_NETNS_PREFIX "%s.%s", p->ns, p->name);
+	else
+		snprintf(p->netns, sizeof(p->netns), LAB_NETNS_PREFIX "p-%016llx",
+			 (unsigned long long)h);
+}
+
+static void object_file(const struct lab *lab, enum k8s_kind kind, const char *ns,
+			const char *name, char *out, size_t len)
+{
+	static const char *const prefix[K8S_NR_KINDS] = {
+		[K8S_NAMESPACE] = "namespace", [K8S_POD] = "pod", [K8S_NODE] = "node",
+		[K8S_NETWORKPOLICY] = "networkpolicy",
+	};
+
+	if (ns)
+		lab_path(lab, out, len, "manifests/%s.%s.%s.json", prefix[kind], ns, name);
+	else
+		lab_path(lab, out, len, "manifests/%s.%s.json", prefix[kind], name);
+}
+
+/* ---- writing objects ------------------------------------------------------ */
+
+enum wr { WR_UNCHANGED, WR_CREATED, WR_CONFIGURED };
+
+static const char *const wr_word[] = { "unchanged", "created", "configured" };
+
+/* Writes doc as the object's file, unless the file already holds exactly it. */
+static int object_write(const char *path, json_t *doc, enum wr *res)
+{
+	json_t *old = json_load_file(path, 0, NULL);
+	int err = 0;
+
+	if (old && json_equal(old, doc))
+		*res = WR_UNCHANGED;
+	else if (!(err = lab_write_json(path, doc)))
+		*res = old ? WR_CONFIGURED : WR_CREATED;
+	json_decref(old);
+	return err;
+}
+
+/* The object as the API server would hold it: namespace filled in. */
+static json_t *object_doc(const struct k8s_object *obj)
+{
+	json_t *doc = json_deep_copy(obj->raw), *meta;
+
+	if (!doc)
+		return NULL;
+	meta = json_object_get(doc, "metadata");
+	if (obj->meta.ns && json_is_object(meta))
+		json_object_set_new(meta, "namespace", json_string(obj->meta.ns));
+	return doc;
+}
+
+static const char *node_internal_ip(const struct lab *lab, const char *node, char *buf, size_t len)
+{
+	for (size_t i = 0; i < lab->nnodes; i++)
+		if (!strcmp(lab->nodes[i].name, node)) {
+			/* A placeholder until the lab has an underlay. */
+			snprintf(buf, len, "192.168.77.%zu", i + 1);
+			return buf;
+		}
+	return "";
+}
+
+/* The pod as the kubelet reports it: on its node, with its IP. */
+static int pod_object_write(struct lab *lab, const struct k8s_object *obj, const struct lab_pod *p,
+			    enum wr *res)
+{
+	json_t *doc = object_doc(obj), *spec, *status;
+	char path[PATH_MAX], hostip[32];
+	int err = -ENOMEM;
+
+	if (!doc)
+		return -ENOMEM;
+	spec = json_object_get(doc, "spec");
+	status = json_pack("{s:s,s:s,s:s,s:[{s:s}]}", "phase", "Running", "hostIP",
+			   node_internal_ip(lab, p->node, hostip, sizeof(hostip)), "podIP", p->ip,
+			   "podIPs", "ip", p->ip);
+	if (!json_is_object(spec) || !status ||
+	    json_object_set_new(spec, "nodeName", json_string(p->node)) ||
+	    json_object_set_new(doc, "status", status))
+		goto out;
+	object_file(lab, K8S_POD, p->ns, p->name, path, sizeof(path));
+	err = object_write(path, doc, res);
+out:
+	json_decref(doc);
+	return err;
+}
+
+int lab_write_node_object(struct lab *lab, const struct lab_node *n, unsigned int idx)
+{
+	char path[PATH_MAX], ip[32];
+	json_t *doc;
+	enum wr res;
+	int err;
+
+	snprintf(ip, sizeof(ip), "192.168.77.%u", idx);
+	doc = json_pack("{s:s,s:s,s:{s:s,s:{s:s}},s:{s:s,s:[s]},s:{s:[{s:s,s:s},{s:s,s:s}]}}",
+			"apiVersion", "v1", "kind", "Node", "metadata", "name", n->name, "labels",
+			"kubernetes.io/hostname", n->name, "spec", "podCIDR", n->cidr, "podCIDRs",
+			n->cidr, "status", "addresses", "type", "InternalIP", "address", ip, "type",
+			"Hostname", "address", n->name);
+	if (!doc)
+		return -ENOMEM;
+	object_file(lab, K8S_NODE, NULL, n->name, path, sizeof(path));
+	err = object_write(path, doc, &res);
+	json_decref(doc);
+	return err;
+}
+
+/* ---- the sync token --------------------------------------------------------- */
+
+static unsigned long long gen_read(const struct lab *lab)
+{
+	unsigned long long g = 0;
+	char path[PATH_MAX];
+	FILE *f;
+
+	lab_path(lab, path, sizeof(path), "manifests/" GEN_FILE);
+	f = fopen(path, "re");
+	if (f) {
+		if (fscanf(f, "%llu", &g) != 1)
+			g = 0;
+		fclose(f);
+	}
+	return g;
+}
+
+/* applied_gen from the node's pinned config map; -errno if it cannot be read. */
+static int node_applied_gen(const struct lab_node *n, unsigned long long *gen)
+{
+	struct bpf_map_info info = {};
+	struct xcni_config cfg;
+	__u32 len = sizeof(info), key = 0;
+	char path[PATH_MAX + 16];
+	int fd, err = 0;
+
+	snprintf(path, sizeof(path), "%s/xcni_config", n->pin);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return -errno;
+	/* A map of another layout would be read past its end: refuse it. */
+	if (bpf_map_get_info_by_fd(fd, &info, &len))
+		err = -errno;
+	else if (info.value_size != sizeof(cfg) || info.key_size != sizeof(key))
+		err = -EPROTO;
+	else if (bpf_map_lookup_elem(fd, &key, &cfg))
+		err = -errno;
+	else
+		*gen = cfg.applied_gen;
+	close(fd);
+	return err;
+}
+
+int lab_sync(struct lab *lab)
+{
+	const char *nowait = getenv("XCNI_LAB_NO_WAIT");
+	unsigned long long gen = gen_read(lab) + 1, got = 0;
+	char path[PATH_MAX], buf[32], log[PATH_MAX];
+	struct timespec t0, t;
+	int err = 0, r;
+
+	lab_path(lab, path, sizeof(path), "manifests/" GEN_FILE);
+	snprintf(buf, sizeof(buf), "%llu\n", gen);
+	/* Written after every object of this change, so the agent applies them as one batch. */
+	err = lab_write_atomic(path, buf, strlen(buf));
+	if (err || (nowait && !strcmp(nowait, "1")))
+		return err;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (size_t i = 0; i < lab->nnodes; i++) {
+		struct lab_node *n = &lab->nodes[i];
+
+		/* An agent started without --manifests never reports a generation. */
+		if (!n->manifests)
+			continue;
+		for (;;) {
+			r = node_applied_gen(n, &got);
+			if (!r && got >= gen)
+				break;
+			clock_gettime(CLOCK_MONOTONIC, &t);
+			if (!lab_proc_alive(&n->xcnid) ||
+			    (t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 >
+				    LAB_SYNC_TIMEOUT_MS) {
+				lab_path(lab, log, sizeof(log), "%s/xcnid.log", n->name);
+				if (!lab_proc_alive(&n->xcnid))
+					fprintf(stderr, "lab: node %s: its xcnid (PID %d) is gone; see %s\n",
+						n->name, (int)n->xcnid.pid, log);
+				else if (r)
+					fprintf(stderr, "lab: node %s: cannot read %s/xcni_config: %s\n",
+						n->name, n->pin, strerror(-r));
+				else
+					fprintf(stderr, "lab: node %s: xcnid did not catch up with cluster-state "
+							"generation %llu within %d s (it reports %llu); see %s\n",
+						n->name, gen, LAB_SYNC_TIMEOUT_MS / 1000, got, log);
+				return -ETIMEDOUT;
+			}
+			usleep(20 * 1000);
+		}
+	}
+	return 0;
+}
+
+/* ---- pods -------------------------------------------------------------------- */
+
+/* The ports the listener serves: TCP and UDP, each once; SCTP has no sockets here. */
+static int pod_ports(const struct k8s_object *obj, struct lab_port **out, size_t *n)
+{
+	const struct k8s_pod *pod = &obj->pod;
+	struct lab_port *v = calloc(pod->nports + 1, sizeof(*v));
+	size_t k = 0;
+
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < pod->nports; i++) {
+		const struct k8s_container_port *cp = &pod->ports[i];
+		bool dup = false;
+
+		if (cp->proto == IPPROTO_SCTP) {
+			fprintf(stderr, "lab: warning: Pod %s/%s: containerPort %u/SCTP not served "
+					"(this kernel has no SCTP sockets)\n",
+				obj->meta.ns, obj->meta.name, cp->port);
+			continue;
+		}
+		for (size_t j = 0; j < k; j++)
+			dup |= v[j].port == cp->port && v[j].proto == cp->proto;
+		if (!dup)
+			v[k++] = (struct lab_port){ cp->port, cp->proto };
+	}
+	*out = v;
+	*n = k;
+	return 0;
+}
+
+static bool ports_equal(const struct lab_port *a, size_t na, const struct lab_port *b, size_t nb)
+{
+	if (na != nb)
+		return false;
+	for (size_t i = 0; i < na; i++) {
+		bool found = false;
+
+		for (size_t j = 0; j < nb && !found; j++)
+			found = a[i].port == b[j].port && a[i].proto == b[j].proto;
+		if (!found)
+			return false;
+	}
+	return true;
+}
+
+/* The node with the fewest pods (the first of equals), as a scheduler without constraints would. */
+static const char *pick_node(struct lab *lab)
+{
+	size_t best = 0, best_n = (size_t)-1;
+
+	for (size_t i = 0; i < lab->nnodes; i++) {
+		size_t n = 0;
+
+		for (size_t j = 0; j < lab->npods; j++)
+			n += !strcmp(lab->pods[j].node, lab->nodes[i].name);
+		if (n < best_n) {
+			best = i;
+			best_n = n;
+		}
+	}
+	return lab->nodes[best].name;
+}
+
+static void pod_remove(struct lab *lab, struct lab_pod *p)
+{
+	size_t i = (size_t)(p - lab->pods);
+
+	lab_pod_clear(p);
+	memmove(&lab->pods[i], &lab->pods[i + 1], (lab->npods - i - 1) * sizeof(*p));
+	lab->npods--;
+}
+
+int lab_pod_teardown(struct lab *lab, struct lab_pod *pod)
+{
+	char path[PATH_MAX];
+	int err = 0;
+
+	lab_proc_stop(&pod->server);
+	/* DEL is idempotent: it cleans up whatever part of ADD happened. */
+	if (lab_cni(lab, pod, "DEL"))
+		err = -EIO;
+	if (lab_netns_delete(pod->netns))
+		err = -EIO;
+	object_file(lab, K8S_POD, pod->ns, pod->name, path, sizeof(path));
+	unlink(path);
+	lab_path(lab, path, sizeof(path), "pods/%s.%s.log", pod->ns, pod->name);
+	unlink(path);
+	return err;
+}
+
+/* A new pod, as the kubelet and runtime start one: netns, CNI ADD, its processes. */
+static int pod_create(struct lab *lab, const struct k8s_object *obj, struct lab_pod **out)
+{
+	const char *node = obj->pod.node_name ? obj->pod.node_name : pick_node(lab);
+	struct lab_pod *pods, *p;
+	int err;
+
+	pods = realloc(lab->pods, (lab->npods + 1) * sizeof(*pods));
+	if (!pods)
+		return -ENOMEM;
+	lab->pods = pods;
+	p = &lab->pods[lab->npods];
+	memset(p, 0, sizeof(*p));
+	p->ns = strdup(obj->meta.ns);
+	p->name = strdup(obj->meta.name);
+	if (!p->ns || !p->name || pod_ports(obj, &p->ports, &p->nports)) {
+		lab_pod_clear(p);
+		return -ENOMEM;
+	}
+	snprintf(p->node, sizeof(p->node), "%s", node);
+	pod_names(p);
+	err = lab_netns_create(p->netns);
+	if (err) {
+		lab_pod_clear(p);
+		return err;
+	}
+	/* Recorded before ADD, so `lab down` finds it whatever happens next. */
+	lab->npods++;
+	err = lab_state_save(lab);
+	if (err)
+		goto err_undo;
+	err = lab_cni(lab, p, "ADD");
+	if (err)
+		goto err_undo;
+	err = lab_server_start(lab, p);
+	if (err)
+		goto err_undo;
+	err = lab_state_save(lab);
+	if (err)
+		goto err_undo;
+	*out = p;
+	return 0;
+
+err_undo:
+	lab_pod_teardown(lab, p);
+	pod_remove(lab, p);
+	lab_state_save(lab);
+	return err;
+}
+
+static int pod_apply(struct lab *lab, const struct k8s_object *obj, bool *changed)
+{
+	struct lab_pod *p = lab_pod_find(lab, obj->meta.ns, obj->meta.name);
+	const char *what = "configured";
+	struct lab_port *ports = NULL;
+	size_t nports = 0;
+	enum wr res;
+	int err;
+
+	if (!p) {
+		err = pod_create(lab, obj, &p);
+		if (err)
+			return err;
+		what = "created";
+	} else {
+		err = pod_ports(obj, &ports, &nports);
+		if (err)
+			return err;
+		if (!ports_equal(ports, nports, p->ports, p->nports)) {
+			/* The containers changed: a new listener, same netns and IP. */
+			lab_proc_stop(&p->server);
+			free(p->ports);
+			p->ports = ports;
+			p->nports = nports;
+			ports = NULL;
+			err = lab_server_start(lab, p);
+			if (!err)
+				err = lab_state_save(lab);
+			if (err)
+				return err;
+			*changed = true;
+		}
+		free(ports);
+	}
+	err = pod_object_write(lab, obj, p, &res);
+	if (err)
+		return err;
+	if (res != WR_UNCHANGED)
+		*changed = true;
+	else if (strcmp(what, "created"))
+		what = "unchanged";
+	printf("pod %s/%s %s (%s, %s)\n", p->ns, p->name, what, p->node, p->ip);
+	return 0;
+}
+
+/* ---- apply / delete ---------------------------------------------------------- */
+
+static const char *kind_word(enum k8s_kind kind)
+{
+	return kind == K8S_NAMESPACE ? "namespace" : kind == K8S_POD ? "pod" :
+	       kind == K8S_NODE ? "node" : "networkpolicy";
+}
+
+static int lab_apply_one(struct lab *lab, const struct k8s_object *o, bool *changed)
+{
+	char path[PATH_MAX];
+	enum wr res;
+	json_t *doc;
+	int err;
+
+	if (o->kind == K8S_POD)
+		return pod_apply(lab, o, changed);
+	/* Namespaces and policies are only state: the agents act on them. */
+	doc = object_doc(o);
+	if (!doc)
+		return -ENOMEM;
+	object_file(lab, o->kind, o->meta.ns, o->meta.name, path, sizeof(path));
+	err = object_write(path, doc, &res);
+	json_decref(doc);
+	if (err)
+		return err;
+	*changed |= res != WR_UNCHANGED;
+	printf("%s %s%s%s %s\n", kind_word(o->kind), o->meta.ns ? o->meta.ns : "",
+	       o->meta.ns ? "/" : "", o->meta.name, wr_word[res]);
+	return 0;
+}
+
+/* 1 if the file was there and is gone, 0 if there was none, -errno. */
+static int object_unlink(const char *path)
+{
+	if (!unlink(path))
+		return 1;
+	if (errno == ENOENT)
+		return 0;
+	fprintf(stderr, "lab: rm %s: %s\n", path, strerror(errno));
+	return -errno;
+}
+
+static int pod_delete(struct lab *lab, struct lab_pod *p, bool *changed)
+{
+	int err = lab_pod_teardown(lab, p);
+
+	printf("pod %s/%s deleted\n", p->ns, p->name);
+	pod_remove(lab, p);
+	*changed = true;
+	return lab_state_save(lab) ?: err;
+}
+
+/* A namespace's policies: every networkpolicy.<ns>.*.json of the cluster state. */
+static int ns_policies_delete(struct lab *lab, const char *ns, bool *changed)
+{
+	char dir[PATH_MAX], path[PATH_MAX * 2], prefix[300];
+	struct dirent *d;
+	size_t plen;
+	int err = 0;
+	DIR *dh;
+
+	lab_path(lab, dir, sizeof(dir), "manifests");
+	snprintf(prefix, sizeof(prefix), "networkpolicy.%s.", ns);
+	plen = strlen(prefix);
+	dh = opendir(dir);
+	if (!dh)
+		return -errno;
+	while ((d = readdir(dh))) {
+		size_t len = strlen(d->d_name);
+
+		if (strncmp(d->d_name, prefix, plen) || len < plen + 6 ||
+		    strcmp(d->d_name + len - 5, ".json"))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, d->d_name);
+		if (object_unlink(path) < 0) {
+			err = -EIO;
+			continue;
+		}
+		printf("networkpolicy %s/%.*s deleted\n", ns, (int)(len - plen - 5), d->d_name + plen);
+		*changed = true;
+	}
+	closedir(dh);
+	return err;
+}
+
+static int lab_delete_one(struct lab *lab, const struct k8s_object *o, bool *changed)
+{
+	struct lab_pod *p;
+	char path[PATH_MAX];
+	bool did = false;
+	int err = 0, r;
+
+	object_file(lab, o->kind, o->meta.ns, o->meta.name, path, sizeof(path));
+	switch (o->kind) {
+	case K8S_POD:
+		p = lab_pod_find(lab, o->meta.ns, o->meta.name);
+		if (p)
+			return pod_delete(lab, p, changed);
+		r = object_unlink(path);
+		break;
+	case K8S_NAMESPACE:
+		/* Like the namespace controller: everything in it goes too. */
+		for (size_t i = lab->npods; i-- > 0;)
+			if (!strcmp(lab->pods[i].ns, o->meta.name) &&
+			    pod_delete(lab, &lab->pods[i], &did))
+				err = -EIO;
+		if (ns_policies_delete(lab, o->meta.name, &did))
+			err = -EIO;
+		*changed |= did;
+		r = object_unlink(path);
+		/* A namespace never applied, but its pods were: that is a delete too. */
+		if (r == 0 && did)
+			return err;
+		break;
+	default:
+		r = object_unlink(path);
+		break;
+	}
+	if (r < 0)
+		return r;
+	if (r == 0) {
+		/* Deleting what is not there reaches the wanted state: say so, do not fail. */
+		fprintf(stderr, "lab delete: %s %s%s%s not found\n", kind_word(o->kind),
+			o->meta.ns ? o->meta.ns : "", o->meta.ns ? "/" : "", o->meta.name);
+		return err;
+	}
+	*changed = true;
+	printf("%s %s%s%s deleted\n", kind_word(o->kind), o->meta.ns ? o->meta.ns : "",
+	       o->meta.ns ? "/" : "", o->meta.name);
+	return err;
+}
+
+
+/* What the API server would refuse about this lab, before anything changes. */
+static int lab_validate(struct lab *lab, const struct batch *b, const char *verb)
+{
+	int err = 0;
+
+	for (size_t i = 0; i < b->nobjs; i++) {
+		const struct k8s_object *o = b->objs[i];
+		const struct lab_pod *p;
+
+		if (o->kind == K8S_NODE) {
+			fprintf(stderr, "lab %s: %s: Node %s: the lab's nodes are its own (lab up --nodes N)\n",
+				verb, b->obj_src[i], o->meta.name);
+			err = -EINVAL;
+		}
+		if (o->kind != K8S_POD || strcmp(verb, "apply"))
+			continue;
+		if (o->pod.host_network) {
+			fprintf(stderr, "lab apply: %s: Pod %s/%s: spec.hostNetwork: not supported by the lab\n",
+				b->obj_src[i], o->meta.ns, o->meta.name);
+			err = -EINVAL;
+		}
+		if (o->pod.node_name && !lab_node_find(lab, o->pod.node_name)) {
+			fprintf(stderr, "lab apply: %s: Pod %s/%s: spec.nodeName: %s is not a lab node (n1..n%zu)\n",
+				b->obj_src[i], o->meta.ns, o->meta.name, o->pod.node_name, lab->nnodes);
+			err = -EINVAL;
+		}
+		p = lab_pod_find(lab, o->meta.ns, o->meta.name);
+		if (p && o->pod.node_name && strcmp(p->node, o->pod.node_name)) {
+			fprintf(stderr, "lab apply: %s: Pod %s/%s: spec.nodeName: the pod runs on %s; "
+					"the field is immutable (delete the pod first)\n",
+				b->obj_src[i], o->meta.ns, o->meta.name, p->node);
+			err = -EINVAL;
+		}
+	}
+	return err;
+}
+
+static void usage_apply(FILE *f, const char *verb)
+{
+	fprintf(f, "Usage: xcnictl lab %s -f FILE|DIR|- [-f ...]\n", verb);
+	if (!strcmp(verb, "apply"))
+		fprintf(f, "Creates or updates Namespaces, Pods and NetworkPolicies from YAML or JSON\n"
+			   "manifests (multi-document; DIR: every *.yaml, *.yml, *.json in it, sorted).\n"
+			   "Everything is validated first: any error changes nothing (exit 1). A pod gets\n"
+			   "its netns and IP through xcni on spec.nodeName or the least loaded node, and a\n"
+			   "listener on each containerPort (TCP answers \"<ns>/<pod>\", UDP echoes).\n");
+	else
+		fprintf(f, "Deletes the objects the manifests name (a Namespace takes its pods and\n"
+			   "policies along): pods through CNI DEL, their netns and listeners.\n");
+}
+
+static int apply_or_delete(int argc, char **argv, bool apply)
+{
+	static const struct option lo[] = {
+		{ "filename", required_argument, NULL, 'f' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	const char *verb = apply ? "apply" : "delete";
+	static const enum k8s_kind order[] = { K8S_NAMESPACE, K8S_POD, K8S_NETWORKPOLICY };
+	struct batch b = {};
+	bool changed = false;
+	const char **files;
+	size_t nfiles = 0;
+	struct lab lab;
+	int c, ret = 1, err;
+
+	files = calloc((size_t)argc + 1, sizeof(*files));
+	if (!files)
+		return 1;
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "f:h", lo, NULL)) != -1) {
+		switch (c) {
+		case 'f': files[nfiles++] = optarg; break;
+		case 'h':
+			usage_apply(stdout, verb);
+			ret = 0;
+			goto out_files;
+		default: usage_apply(stderr, verb); ret = 2; goto out_files;
+		}
+	}
+	if (!nfiles || optind < argc) {
+		usage_apply(stderr, verb);
+		ret = 2;
+		goto out_files;
+	}
+	/* Load and validate everything before taking the lock: nothing changes on an error. */
+	err = 0;
+	for (size_t i = 0; i < nfiles; i++)
+		if (load_arg(&b, files[i]))
+			err = -EINVAL;
+	if (err || batch_parse(&b, verb)) {
+		fprintf(stderr, "lab %s: nothing changed\n", verb);
+		goto out_batch;
+	}
+	if (lab_open(&lab, true))
+		goto out_batch;
+	if (lab_validate(&lab, &b, verb)) {
+		fprintf(stderr, "lab %s: nothing changed\n", verb);
+		goto out_lab;
+	}
+	ret = 0;
+	for (size_t k = 0; k < 3; k++) {
+		enum k8s_kind kind = order[apply ? k : 2 - k];
+
+		for (size_t i = 0; i < b.nobjs; i++) {
+			const struct k8s_object *o = b.objs[apply ? i : b.nobjs - 1 - i];
+
+			if (o->kind != kind)
+				continue;
+			err = apply ? lab_apply_one(&lab, o, &changed) : lab_delete_one(&lab, o, &changed);
+			if (err)
+				ret = 1;
+		}
+	}
+	if (changed && lab_sync(&lab))
+		ret = 1;
+out_lab:
+	lab_close(&lab);
+out_batch:
+	batch_free(&b);
+out_files:
+	free(files);
+	return ret;
+}
+
+int lab_cmd_apply(int argc, char **argv)
+{
+	return apply_or_delete(argc, argv, true);
+}
+
+int lab_cmd_delete(int argc, char **argv)
+{
+	return apply_or_delete(argc, argv, false);
+}

@@ -1,0 +1,749 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Traffic in the lab: the listener each pod runs on its containerPorts (the
+ * hidden `xcnictl lab serve`), and the probes that ask "can pod A reach pod B
+ * on this port", one at a time (probe) or every ordered pair (matrix), the
+ * truth table of upstream's NetworkPolicy e2e tests. A probe's socket is made
+ * by a thread that entered the source pod's netns, so many probes from many
+ * pods run at once in one process.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lab.h"
+
+#define SERVE_MAX_CONNS 4096
+#define SERVE_IDLE_MS 5000
+#define SERVE_READY_MS 5000
+#define MATRIX_THREADS 64
+#define PROBE_DEFAULT_MS 1000
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* "80/tcp", "81/UDP"; 0 or -EINVAL. */
+static int spec_parse(const char *s, struct lab_port *out)
+{
+	unsigned long v;
+	char *end;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end != '/' || v < 1 || v > 65535 || s[0] == '-' || s[0] == '+')
+		return -EINVAL;
+	out->port = (uint16_t)v;
+	if (!strcasecmp(end + 1, "tcp"))
+		out->proto = IPPROTO_TCP;
+	else if (!strcasecmp(end + 1, "udp"))
+		out->proto = IPPROTO_UDP;
+	else if (!strcasecmp(end + 1, "sctp"))
+		out->proto = IPPROTO_SCTP;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+static int timeout_parse(const char *s, int *out)
+{
+	unsigned long v;
+	char *end;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || v < 1 || v > 600000) {
+		fprintf(stderr, "lab: --timeout-ms %s: milliseconds, 1 to 600000\n", s);
+		return -EINVAL;
+	}
+	*out = (int)v;
+	return 0;
+}
+
+/* ---- the listener (xcnictl lab serve) ----------------------------------------- */
+
+struct conn {
+	int fd;
+	long long deadline;
+};
+
+/* Binds every port; the readiness pipe says "ok" only once all of them listen. */
+static int serve_bind(int argc, char **argv, int *fds, uint8_t *protos, int *n, char *why,
+		      size_t whylen)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_ANY) };
+	struct lab_port p;
+	int one = 1;
+
+	for (*n = 0; *n < argc; (*n)++) {
+		int fd;
+
+		if (spec_parse(argv[*n], &p) || p.proto == IPPROTO_SCTP) {
+			snprintf(why, whylen, "%s: not PORT/tcp or PORT/udp", argv[*n]);
+			return -EINVAL;
+		}
+		fd = socket(AF_INET, (p.proto == IPPROTO_TCP ? SOCK_STREAM : SOCK_DGRAM) |
+					     SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			goto fail;
+		fds[*n] = fd;
+		protos[*n] = p.proto;
+		sa.sin_port = htons(p.port);
+		if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+		    bind(fd, (struct sockaddr *)&sa, sizeof(sa)) ||
+		    (p.proto == IPPROTO_TCP && listen(fd, 1024))) {
+			close(fd);
+			goto fail;
+		}
+	}
+	return 0;
+fail:
+	snprintf(why, whylen, "%s: %s", argv[*n], strerror(errno));
+	return -errno;
+}
+
+static void serve_udp(int fd)
+{
+	struct sockaddr_in from;
+	socklen_t flen;
+	char buf[2048];
+	ssize_t n;
+
+	for (;;) {
+		flen = sizeof(from);
+		n = recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &flen);
+		if (n < 0)
+			return;
+		sendto(fd, buf, (size_t)n, MSG_DONTWAIT, (struct sockaddr *)&from, flen);
+	}
+}
+
+static void serve_accept(int fd, struct conn *conns, int *nconns)
+{
+	int c;
+
+	while ((c = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+		if (*nconns >= SERVE_MAX_CONNS) {
+			close(c);
+			continue;
+		}
+		conns[(*nconns)++] = (struct conn){ c, now_ms() + SERVE_IDLE_MS };
+	}
+}
+
+/* Read what the client said, answer with who we are, close: one exchange per connection. */
+static bool serve_conn(struct conn *c, const char *answer)
+{
+	char buf[512];
+	ssize_t n = recv(c->fd, buf, sizeof(buf), 0);
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return false;
+	if (n >= 0)
+		send(c->fd, answer, strlen(answer), MSG_NOSIGNAL | MSG_DONTWAIT);
+	close(c->fd);
+	return true;
+}
+
+static int serve_loop(int *lfds, uint8_t *protos, int nl, const char *answer)
+{
+	struct conn *conns = calloc(SERVE_MAX_CONNS, sizeof(*conns));
+	struct pollfd *pfd = calloc(SERVE_MAX_CONNS + (size_t)nl, sizeof(*pfd));
+	int nconns = 0;
+
+	if (!conns || !pfd)
+		return -ENOMEM;
+	for (;;) {
+		long long now;
+		int i, n = 0;
+
+		for (i = 0; i < nl; i++)
+			pfd[n++] = (struct pollfd){ .fd = lfds[i], .events = POLLIN };
+		for (i = 0; i < nconns; i++)
+			pfd[n++] = (struct pollfd){ .fd = conns[i].fd, .events = POLLIN };
+		if (poll(pfd, (nfds_t)n, 1000) < 0 && errno != EINTR)
+			return -errno;
+		for (i = 0; i < nl; i++) {
+			if (!(pfd[i].revents & POLLIN))
+				continue;
+			if (protos[i] == IPPROTO_UDP)
+				serve_udp(lfds[i]);
+			else
+				serve_accept(lfds[i], conns, &nconns);
+		}
+		/* Connections accepted just now are past the polled ones: they wait a round. */
+		now = now_ms();
+		for (i = 0; i < nconns;) {
+			bool done = false;
+
+			if (nl + i < n && pfd[nl + i].fd == conns[i].fd && pfd[nl + i].revents)
+				done = serve_conn(&conns[i], answer);
+			else if (now > conns[i].deadline) {
+				close(conns[i].fd);
+				done = true;
+			}
+			if (done) {
+				/* Keep pfd in step with conns: both shift down by one. */
+				memmove(&conns[i], &conns[i + 1], (size_t)(nconns - i - 1) * sizeof(*conns));
+				if (nl + i < n)
+					memmove(&pfd[nl + i], &pfd[nl + i + 1],
+						(size_t)(n - nl - i - 1) * sizeof(*pfd));
+				n--;
+				nconns--;
+			} else {
+				i++;
+			}
+		}
+	}
+}
+
+/* xcnictl lab serve --ready-fd N --name NS/POD PORT/PROTO...: started by apply, not by people. */
+int lab_cmd_serve(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "ready-fd", required_argument, NULL, 'r' },
+		{ "name", required_argument, NULL, 'n' },
+		{}
+	};
+	int c, ready = -1, nl = 0, *lfds, err;
+	const char *name = "pod";
+	char answer[600], why[256];
+	uint8_t *protos;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (c) {
+		case 'r': ready = atoi(optarg); break;
+		case 'n': name = optarg; break;
+		default: return 2;
+		}
+	}
+	signal(SIGPIPE, SIG_IGN);
+	snprintf(answer, sizeof(answer), "%s\n", name);
+	lfds = calloc((size_t)(argc - optind) + 1, sizeof(*lfds));
+	protos = calloc((size_t)(argc - optind) + 1, sizeof(*protos));
+	if (!lfds || !protos)
+		return 1;
+	err = serve_bind(argc - optind, argv + optind, lfds, protos, &nl, why, sizeof(why));
+	if (ready >= 0) {
+		if (err)
+			dprintf(ready, "%s\n", why);
+		else
+			dprintf(ready, "ok\n");
+		close(ready);
+	}
+	if (err) {
+		fprintf(stderr, "lab serve %s: %s\n", name, why);
+		return 1;
+	}
+	err = serve_loop(lfds, protos, nl, answer);
+	fprintf(stderr, "lab serve %s: %s\n", name, strerror(-err));
+	return 1;
+}
+
+int lab_server_start(struct lab *lab, struct lab_pod *pod)
+{
+	char self[PATH_MAX], log[PATH_MAX], netns[PATH_MAX], name[600], fd[16], msg[300] = "";
+	char **argv, (*specs)[16];
+	struct pollfd pfd;
+	int rp[2], a = 0, err;
+	ssize_t n;
+
+	pod->server = (struct lab_proc){};
+	if (!pod->nports)
+		return 0;
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n < 0)
+		return -errno;
+	self[n] = '\0';
+	argv = calloc(pod->nports + 10, sizeof(*argv));
+	specs = calloc(pod->nports, sizeof(*specs));
+	if (!argv || !specs) {
+		err = -ENOMEM;
+		goto out;
+	}
+	if (pipe2(rp, O_CLOEXEC)) {
+		err = -errno;
+		goto out;
+	}
+	snprintf(name, sizeof(name), "%s/%s", pod->ns, pod->name);
+	snprintf(fd, sizeof(fd), "3");
+	argv[a++] = self;
+	argv[a++] = "lab";
+	argv[a++] = "serve";
+	argv[a++] = "--ready-fd";
+	argv[a++] = fd;
+	argv[a++] = "--name";
+	argv[a++] = name;
+	for (size_t i = 0; i < pod->nports; i++) {
+		snprintf(specs[i], sizeof(specs[i]), "%u/%s", pod->ports[i].port,
+			 pod->ports[i].proto == IPPROTO_UDP ? "udp" : "tcp");
+		argv[a++] = specs[i];
+	}
+	argv[a] = NULL;
+	lab_path(lab, log, sizeof(log), "pods/%s.%s.log", pod->ns, pod->name);
+	lab_netns_path(pod->netns, netns, sizeof(netns));
+	err = lab_spawn_daemon(netns, argv, log, rp[1], &pod->server);
+	close(rp[1]);
+	if (err)
+		goto out_pipe;
+	/* Probes right after apply must find it listening. */
+	pfd = (struct pollfd){ .fd = rp[0], .events = POLLIN };
+	n = poll(&pfd, 1, SERVE_READY_MS) > 0 ? read(rp[0], msg, sizeof(msg) - 1) : -1;
+	if (n > 0)
+		msg[n] = '\0';
+	if (n <= 0 || strncmp(msg, "ok\n", 3)) {
+		fprintf(stderr, "lab: pod %s: listener did not start: %s", name,
+			n > 0 ? msg : "no word from it\n");
+		lab_proc_stop(&pod->server);
+		err = -EIO;
+	}
+out_pipe:
+	close(rp[0]);
+out:
+	free(specs);
+	free(argv);
+	return err;
+}
+
+/* ---- probes ------------------------------------------------------------------ */
+
+static int wait_fd(int fd, short events, long long deadline)
+{
+	struct pollfd p = { .fd = fd, .events = events };
+	long long left;
+	int r;
+
+	for (;;) {
+		left = deadline - now_ms();
+		if (left <= 0)
+			return 0;
+		r = poll(&p, 1, (int)left);
+		if (r >= 0 || errno != EINTR)
+			return r < 0 ? -errno : r;
+	}
+}
+
+/*
+ * From the calling thread's netns: 1 connected (the listener answered), 0
+ * blocked (refused, reset, unreachable or silent until the deadline), -errno.
+ */
+static int probe_once(uint32_t dst, const struct lab_port *p, int timeout_ms)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(p->port),
+				  .sin_addr.s_addr = dst };
+	long long deadline = now_ms() + timeout_ms;
+	bool tcp = p->proto == IPPROTO_TCP;
+	socklen_t elen = sizeof(int);
+	int fd, r, soerr = 0, ret = 0;
+	char buf[512];
+
+	fd = socket(AF_INET, (tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) && errno != EINPROGRESS) {
+		ret = errno == ECONNREFUSED || errno == ENETUNREACH || errno == EHOSTUNREACH ? 0 : -errno;
+		goto out;
+	}
+	if (tcp) {
+		r = wait_fd(fd, POLLOUT, deadline);
+		if (r <= 0) {
+			ret = r;
+			goto out;
+		}
+		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &elen) || soerr)
+			goto out;
+	}
+	if (send(fd, "probe\n", 6, MSG_NOSIGNAL) < 0)
+		goto out;
+	/* UDP: an ICMP port unreachable shows up as ECONNREFUSED here. */
+	while ((r = wait_fd(fd, POLLIN, deadline)) > 0) {
+		ssize_t n = recv(fd, buf, sizeof(buf), 0);
+
+		if (n > 0) {
+			ret = 1;
+			break;
+		}
+		if (n == 0 || (errno != EAGAIN && errno != EINTR))
+			break;
+	}
+	if (r < 0)
+		ret = r;
+out:
+	close(fd);
+	return ret;
+}
+
+struct matrix {
+	size_t npods;
+	const struct lab_pod **pods;
+	int *nsfd;
+	uint32_t *ip;
+	struct lab_port port;
+	int timeout_ms;
+	atomic_size_t next; /* the jobs to run: next .. end-1, job = src * npods + dst */
+	size_t end;
+	int *res; /* [src * npods + dst]: 1 connected, 0 blocked, -errno */
+};
+
+static void *matrix_worker(void *arg)
+{
+	struct matrix *m = arg;
+	size_t job;
+	int cur = -1;
+
+	while ((job = atomic_fetch_add(&m->next, 1)) < m->end) {
+		size_t src = job / m->npods, dst = job % m->npods;
+
+		/* setns moves only this thread: each worker hops into the pod it probes from. */
+		if (cur != m->nsfd[src]) {
+			if (setns(m->nsfd[src], CLONE_NEWNET)) {
+				m->res[job] = -errno;
+				cur = -1;
+				continue;
+			}
+			cur = m->nsfd[src];
+		}
+		m->res[job] = probe_once(m->ip[dst], &m->port, m->timeout_ms);
+	}
+	return NULL;
+}
+
+static int pod_cmp(const void *a, const void *b)
+{
+	const struct lab_pod *x = *(const struct lab_pod *const *)a;
+	const struct lab_pod *y = *(const struct lab_pod *const *)b;
+	int c = strcmp(x->ns, y->ns);
+
+	return c ? c : strcmp(x->name, y->name);
+}
+
+/* Runs the probes of m over up to nthreads threads; 0 or -errno (results in m->res). */
+static int matrix_run(struct matrix *m, size_t nthreads)
+{
+	pthread_t *t = calloc(nthreads, sizeof(*t));
+	size_t started = 0;
+	int err = 0;
+
+	if (!t)
+		return -ENOMEM;
+	for (; started < nthreads; started++) {
+		err = -pthread_create(&t[started], NULL, matrix_worker, m);
+		if (err)
+			break;
+	}
+	/* Fewer threads than asked still finish the work; none at all cannot. */
+	if (started)
+		err = 0;
+	for (size_t i = 0; i < started; i++)
+		pthread_join(t[i], NULL);
+	free(t);
+	return err;
+}
+
+/* Sets m up for these pods (pods: pointers into the lab, kept). */
+static int matrix_init(struct matrix *m, const struct lab_pod **pods, size_t n)
+{
+	char path[PATH_MAX];
+	struct in_addr a;
+
+	m->npods = n;
+	m->pods = pods;
+	m->nsfd = calloc(n, sizeof(*m->nsfd));
+	m->ip = calloc(n, sizeof(*m->ip));
+	m->res = calloc(n * n + 1, sizeof(*m->res));
+	if (!m->nsfd || !m->ip || !m->res)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		m->nsfd[i] = -1;
+	for (size_t i = 0; i < n; i++) {
+		lab_netns_path(pods[i]->netns, path, sizeof(path));
+		m->nsfd[i] = open(path, O_RDONLY | O_CLOEXEC);
+		if (m->nsfd[i] < 0) {
+			fprintf(stderr, "lab: pod %s/%s: %s: %s\n", pods[i]->ns, pods[i]->name, path,
+				strerror(errno));
+			return -errno;
+		}
+		if (inet_pton(AF_INET, pods[i]->ip, &a) != 1) {
+			fprintf(stderr, "lab: pod %s/%s has no IP\n", pods[i]->ns, pods[i]->name);
+			return -EINVAL;
+		}
+		m->ip[i] = a.s_addr;
+	}
+	return 0;
+}
+
+static void matrix_fini(struct matrix *m)
+{
+	for (size_t i = 0; m->nsfd && i < m->npods; i++)
+		if (m->nsfd[i] >= 0)
+			close(m->nsfd[i]);
+	free(m->nsfd);
+	free(m->ip);
+	free(m->res);
+}
+
+static void usage_probe(FILE *f)
+{
+	fprintf(f, "Usage: xcnictl lab probe NS/POD NS/POD PORT/PROTO [--timeout-ms N]\n"
+		   "From the first pod's netns, connects to the second pod's IP (TCP: connect, send,\n"
+		   "read the answer; UDP: send, wait for the echo). Prints connected (exit 0) or\n"
+		   "blocked (exit 1); exit 2 for an unknown pod or a bad PORT/PROTO. Default timeout\n"
+		   "%d ms. SCTP cannot be probed: this kernel has no SCTP sockets.\n",
+		PROBE_DEFAULT_MS);
+}
+
+/* PORT/PROTO for a probe: 0, or says why not (exit 2). */
+static int probe_spec(const char *s, struct lab_port *p)
+{
+	if (spec_parse(s, p)) {
+		fprintf(stderr, "lab: %s: not PORT/PROTO (e.g. 80/tcp, 53/udp)\n", s);
+		return -EINVAL;
+	}
+	if (p->proto == IPPROTO_SCTP) {
+		fprintf(stderr, "lab: %s: cannot probe SCTP: this kernel has no SCTP sockets\n", s);
+		return -EPROTONOSUPPORT;
+	}
+	return 0;
+}
+
+int lab_cmd_probe(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "timeout-ms", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	const struct lab_pod *pods[2];
+	struct matrix m = {};
+	int c, timeout = PROBE_DEFAULT_MS, ret = 2;
+	struct lab_port port;
+	struct lab lab;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "t:h", lo, NULL)) != -1) {
+		switch (c) {
+		case 't':
+			if (timeout_parse(optarg, &timeout))
+				return 2;
+			break;
+		case 'h': usage_probe(stdout); return 0;
+		default: usage_probe(stderr); return 2;
+		}
+	}
+	if (argc - optind != 3) {
+		usage_probe(stderr);
+		return 2;
+	}
+	if (probe_spec(argv[optind + 2], &port))
+		return 2;
+	if (lab_open(&lab, false))
+		return 2;
+	pods[0] = lab_pod_lookup(&lab, argv[optind]);
+	pods[1] = lab_pod_lookup(&lab, argv[optind + 1]);
+	if (!pods[0] || !pods[1])
+		goto out;
+	/* One job of the matrix machinery: the socket is made in a thread that entered the netns. */
+	if (matrix_init(&m, pods, 2))
+		goto out;
+	m.port = port;
+	m.timeout_ms = timeout;
+	/* Job 1 alone: pods[0] -> pods[1]. */
+	atomic_store(&m.next, 1);
+	m.end = 2;
+	if (matrix_run(&m, 1))
+		goto out_m;
+	if (m.res[1] < 0) {
+		fprintf(stderr, "lab probe: %s\n", strerror(-m.res[1]));
+		goto out_m;
+	}
+	printf("%s\n", m.res[1] ? "connected" : "blocked");
+	ret = m.res[1] ? 0 : 1;
+out_m:
+	matrix_fini(&m);
+out:
+	lab_close(&lab);
+	return ret;
+}
+
+static void usage_matrix(FILE *f)
+{
+	fprintf(f, "Usage: xcnictl lab matrix PORT/PROTO [--json] [--timeout-ms N]\n"
+		   "Probes every ordered pair of pods (a pod to itself too) in parallel and prints the\n"
+		   "truth table: a row per source pod, a column per destination, '.' connected,\n"
+		   "'X' blocked. --json: {\"pods\": [...], \"rows\": {\"NS/POD\": {\"NS/POD\": bool}}}.\n");
+}
+
+static int matrix_print(const struct matrix *m, bool json)
+{
+	char **names = calloc(m->npods + 1, sizeof(*names));
+	int w = 0, err = 0;
+
+	if (!names)
+		return -ENOMEM;
+	for (size_t i = 0; i < m->npods; i++) {
+		if (asprintf(&names[i], "%s/%s", m->pods[i]->ns, m->pods[i]->name) < 0) {
+			names[i] = NULL;
+			err = -ENOMEM;
+			goto out;
+		}
+		if ((int)strlen(names[i]) > w)
+			w = (int)strlen(names[i]);
+	}
+	if (json) {
+		json_t *root = json_object(), *pods = json_array(), *rows = json_object();
+
+		for (size_t i = 0; i < m->npods; i++) {
+			json_t *row = json_object();
+
+			json_array_append_new(pods, json_string(names[i]));
+			for (size_t j = 0; j < m->npods; j++)
+				json_object_set_new(row, names[j],
+						    json_boolean(m->res[i * m->npods + j] > 0));
+			json_object_set_new(rows, names[i], row);
+		}
+		json_object_set_new(root, "pods", pods);
+		json_object_set_new(root, "rows", rows);
+		if (json_dumpf(root, stdout, JSON_COMPACT) || putchar('\n') == EOF)
+			err = -EIO;
+		json_decref(root);
+		goto out;
+	}
+	/* Columns as wide as the widest name; the last one unpadded. */
+	printf("%-*s", w, "");
+	for (size_t j = 0; j < m->npods; j++)
+		printf("  %-*s", j + 1 < m->npods ? w : 0, names[j]);
+	putchar('\n');
+	for (size_t i = 0; i < m->npods; i++) {
+		printf("%-*s", w, names[i]);
+		for (size_t j = 0; j < m->npods; j++)
+			printf("  %-*s", j + 1 < m->npods ? w : 0,
+			       m->res[i * m->npods + j] > 0 ? "." : "X");
+		putchar('\n');
+	}
+out:
+	for (size_t i = 0; i < m->npods; i++)
+		free(names[i]);
+	free(names);
+	return err;
+}
+
+int lab_cmd_matrix(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "timeout-ms", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	int c, timeout = PROBE_DEFAULT_MS, ret = 2;
+	const struct lab_pod **pods = NULL;
+	struct matrix m = {};
+	struct lab_port port;
+	bool json = false;
+	struct lab lab;
+	size_t n;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "jt:h", lo, NULL)) != -1) {
+		switch (c) {
+		case 'j': json = true; break;
+		case 't':
+			if (timeout_parse(optarg, &timeout))
+				return 2;
+			break;
+		case 'h': usage_matrix(stdout); return 0;
+		default: usage_matrix(stderr); return 2;
+		}
+	}
+	if (argc - optind != 1) {
+		usage_matrix(stderr);
+		return 2;
+	}
+	if (probe_spec(argv[optind], &port))
+		return 2;
+	if (lab_open(&lab, false))
+		return 2;
+	n = lab.npods;
+	pods = calloc(n + 1, sizeof(*pods));
+	if (!pods)
+		goto out;
+	for (size_t i = 0; i < n; i++)
+		pods[i] = &lab.pods[i];
+	qsort(pods, n, sizeof(*pods), pod_cmp);
+	if (matrix_init(&m, pods, n))
+		goto out_m;
+	m.port = port;
+	m.timeout_ms = timeout;
+	m.end = n * n;
+	if (n && matrix_run(&m, n * n < MATRIX_THREADS ? n * n : MATRIX_THREADS))
+		goto out_m;
+	for (size_t i = 0; i < n * n; i++)
+		if (m.res[i] < 0)
+			fprintf(stderr, "lab matrix: %s -> %s: %s (counted as blocked)\n",
+				pods[i / n]->name, pods[i % n]->name, strerror(-m.res[i]));
+	ret = matrix_print(&m, json) ? 2 : 0;
+out_m:
+	matrix_fini(&m);
+out:
+	free(pods);
+	lab_close(&lab);
+	return ret;
+}
+
+/* ---- exec ------------------------------------------------------------------ */
+
+int lab_cmd_exec(int argc, char **argv)
+{
+	char path[PATH_MAX];
+	const struct lab_pod *p;
+	struct lab lab;
+	int fd, i = 2;
+
+	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		printf("Usage: xcnictl lab exec NS/POD -- CMD [ARGS...]\n"
+		       "Runs CMD in the pod's network namespace (only that: mounts stay the host's).\n");
+		return 0;
+	}
+	if (argc > 2 && !strcmp(argv[2], "--"))
+		i = 3;
+	if (argc < 2 || i >= argc) {
+		fprintf(stderr, "Usage: xcnictl lab exec NS/POD -- CMD [ARGS...]\n");
+		return 2;
+	}
+	if (lab_open(&lab, false))
+		return 2;
+	p = lab_pod_lookup(&lab, argv[1]);
+	if (!p) {
+		lab_close(&lab);
+		return 2;
+	}
+	lab_netns_path(p->netns, path, sizeof(path));
+	lab_close(&lab);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || setns(fd, CLONE_NEWNET)) {
+		fprintf(stderr, "lab exec: %s: %s\n", path, strerror(errno));
+		return 2;
+	}
+	close(fd);
+	execvp(argv[i], argv + i);
+	fprintf(stderr, "lab exec: %s: %s\n", argv[i], strerror(errno));
+	return 127;
+}

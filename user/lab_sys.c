@@ -1,0 +1,662 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The lab's dealings with the system: network namespaces made the way
+ * `ip netns add` makes them, processes it starts and stops by PID, the CNI
+ * exec protocol towards the real xcni binary, and files written so that a
+ * watcher never sees half of one.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <libgen.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lab.h"
+#include "lib/nl.h"
+
+#define NETNS_RUN_DIR "/run/netns"
+#define STOP_GRACE_MS 3000
+
+extern char **environ;
+
+void lab_netns_path(const char *name, char *out, size_t len)
+{
+	snprintf(out, len, NETNS_RUN_DIR "/%s", name);
+}
+
+static void sleep_ms(unsigned int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+/*
+ * iproute2 makes /run/netns a shared mount point before mounting anything in
+ * it, so a namespace mounted later shows up in every mount namespace that can
+ * see the directory (a runtime's, a test's). Do the same, so `ip netns` and
+ * the lab agree about what exists.
+ */
+static int netns_dir_ready(void)
+{
+	if (mkdir(NETNS_RUN_DIR, 0755) && errno != EEXIST)
+		return -errno;
+	if (!mount("", NETNS_RUN_DIR, "none", MS_SHARED | MS_REC, NULL))
+		return 0;
+	if (errno != EINVAL)
+		return -errno;
+	/* Not a mount point yet: make it one, then shared. */
+	if (mount(NETNS_RUN_DIR, NETNS_RUN_DIR, "none", MS_BIND | MS_REC, NULL) ||
+	    mount("", NETNS_RUN_DIR, "none", MS_SHARED | MS_REC, NULL))
+		return -errno;
+	return 0;
+}
+
+/* In the child: a new netns, pinned by a bind mount of itself, lo up. Exit code = errno. */
+static void __attribute__((noreturn)) netns_child(const char *path)
+{
+	struct nl_link lo;
+	struct nl nl;
+	int err;
+
+	if (unshare(CLONE_NEWNET) || mount("/proc/self/ns/net", path, "none", MS_BIND, NULL))
+		_exit(errno);
+	err = nl_open(&nl);
+	if (err)
+		_exit(-err);
+	err = nl_link_get(&nl, "lo", &lo);
+	if (!err)
+		err = nl_link_up(&nl, lo.ifindex, NULL);
+	nl_close(&nl);
+	_exit(-err);
+}
+
+int lab_netns_create(const char *name)
+{
+	char path[PATH_MAX];
+	int fd, status, err;
+	pid_t pid;
+
+	lab_netns_path(name, path, sizeof(path));
+	err = netns_dir_ready();
+	if (err) {
+		fprintf(stderr, "lab: %s: %s\n", NETNS_RUN_DIR, strerror(-err));
+		return err;
+	}
+	fd = open(path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0);
+	if (fd < 0) {
+		err = -errno;
+		if (err == -EEXIST)
+			fprintf(stderr, "lab: network namespace %s exists already (another lab, "
+				"or one not taken down: xcnictl lab down, with its XCNI_LAB_DIR)\n",
+				name);
+		else
+			fprintf(stderr, "lab: %s: %s\n", path, strerror(-err));
+		return err;
+	}
+	close(fd);
+	/* A child does the unshare, so this process never leaves its own netns. */
+	pid = fork();
+	if (pid < 0) {
+		err = -errno;
+		goto err_unlink;
+	}
+	if (pid == 0)
+		netns_child(path);
+	if (waitpid(pid, &status, 0) < 0) {
+		err = -errno;
+		goto err_unlink;
+	}
+	if (!WIFEXITED(status) || WEXITSTATUS(status)) {
+		err = WIFEXITED(status) ? -WEXITSTATUS(status) : -EINTR;
+		fprintf(stderr, "lab: creating network namespace %s: %s\n", name, strerror(-err));
+		goto err_unlink;
+	}
+	return 0;
+
+err_unlink:
+	lab_netns_delete(name);
+	return err;
+}
+
+int lab_netns_delete(const char *name)
+{
+	char path[PATH_MAX];
+
+	lab_netns_path(name, path, sizeof(path));
+	/* The namespace dies with its last user; its links with it. */
+	if (umount2(path, MNT_DETACH) && errno != EINVAL && errno != ENOENT)
+		fprintf(stderr, "lab: umount %s: %s\n", path, strerror(errno));
+	if (unlink(path) && errno != ENOENT) {
+		fprintf(stderr, "lab: rm %s: %s\n", path, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+int lab_find_bin(const char *name, const char *env, char *out, size_t len)
+{
+	const char *e = getenv(env);
+	char self[PATH_MAX];
+	ssize_t n;
+
+	if (e && *e) {
+		snprintf(out, len, "%s", e);
+	} else {
+		n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+		if (n < 0)
+			return -errno;
+		self[n] = '\0';
+		snprintf(out, len, "%s/%s", dirname(self), name);
+	}
+	if (access(out, X_OK)) {
+		fprintf(stderr, "lab: %s: %s (set $%s to the %s binary)\n", out, strerror(errno),
+			env, name);
+		return -ENOENT;
+	}
+	return 0;
+}
+
+/* /proc/PID/stat's start time (field 22), 0 if there is no such process; *state its state letter. */
+static unsigned long long proc_stat(pid_t pid, char *state)
+{
+	unsigned long long start = 0;
+	char buf[1024], path[64], *p;
+	ssize_t n;
+	int fd, i;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	/* comm may hold spaces and parentheses: count fields from the last ')'. */
+	p = strrchr(buf, ')');
+	if (!p || p[1] != ' ')
+		return 0;
+	p += 2;
+	if (state)
+		*state = *p;
+	for (i = 3; i < 22 && p; i++) {
+		p = strchr(p, ' ');
+		if (p)
+			p++;
+	}
+	if (p)
+		start = strtoull(p, NULL, 10);
+	return start;
+}
+
+unsigned long long lab_starttime(pid_t pid)
+{
+	return proc_stat(pid, NULL);
+}
+
+bool lab_proc_alive(const struct lab_proc *p)
+{
+	char state = 0;
+
+	if (p->pid <= 0 || !p->start)
+		return false;
+	/* A zombie is gone as far as the lab cares; whoever its parent is reaps it. */
+	return proc_stat(p->pid, &state) == p->start && state != 'Z';
+}
+
+void lab_proc_stop(struct lab_proc *p)
+{
+	int waited = 0;
+
+	if (!lab_proc_alive(p))
+		goto out;
+	kill(p->pid, SIGTERM);
+	while (waited < STOP_GRACE_MS + 1000) {
+		/* Ours if this process started it: reap it, or it stays a zombie. */
+		waitpid(p->pid, NULL, WNOHANG);
+		if (!lab_proc_alive(p))
+			goto out;
+		if (waited == STOP_GRACE_MS) {
+			fprintf(stderr, "lab: PID %d ignores SIGTERM, killing it\n", (int)p->pid);
+			kill(p->pid, SIGKILL);
+		}
+		sleep_ms(20);
+		waited += 20;
+	}
+	fprintf(stderr, "lab: PID %d does not go away\n", (int)p->pid);
+out:
+	p->pid = 0;
+	p->start = 0;
+}
+
+/*
+ * In the child of lab_spawn_daemon: its own session (it outlives this command
+ * and its terminal), the netns, fds 0-2 (and 3 = keep_fd), then exec. A failure
+ * goes back through errfd as an errno.
+ */
+static void __attribute__((noreturn)) daemon_child(int nsfd, int logfd, int keep_fd, int errfd,
+						   char *const argv[])
+{
+	int efd = fcntl(errfd, F_DUPFD_CLOEXEC, 100), nullfd, e;
+
+	setsid();
+	nullfd = open("/dev/null", O_RDONLY);
+	if (efd >= 0 && nullfd >= 0 && (nsfd < 0 || !setns(nsfd, CLONE_NEWNET)) &&
+	    dup2(nullfd, 0) >= 0 && dup2(logfd, 1) >= 0 && dup2(logfd, 2) >= 0 &&
+	    (keep_fd < 0 || (keep_fd != 3 ? dup2(keep_fd, 3) >= 0 : !fcntl(3, F_SETFD, 0)))) {
+		/* Nothing of this process (the state lock above all) leaks into a daemon. */
+		close_range(keep_fd >= 0 ? 4 : 3, ~0U, CLOSE_RANGE_CLOEXEC);
+		execv(argv[0], argv);
+	}
+	e = errno;
+	if (efd >= 0 && write(efd, &e, sizeof(e)) < 0)
+		_exit(126);
+	_exit(127);
+}
+
+int lab_spawn_daemon(const char *netns, char *const argv[], const char *log, int keep_fd,
+		     struct lab_proc *out)
+{
+	int nsfd = -1, logfd, ep[2], child_err = 0, err;
+	ssize_t n;
+	pid_t pid;
+
+	logfd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (logfd < 0) {
+		err = -errno;
+		fprintf(stderr, "lab: %s: %s\n", log, strerror(-err));
+		return err;
+	}
+	if (netns) {
+		nsfd = open(netns, O_RDONLY | O_CLOEXEC);
+		if (nsfd < 0) {
+			err = -errno;
+			fprintf(stderr, "lab: %s: %s\n", netns, strerror(-err));
+			goto err_log;
+		}
+	}
+	/* The child reports a failed exec through this pipe; a successful exec closes it. */
+	if (pipe2(ep, O_CLOEXEC)) {
+		err = -errno;
+		goto err_ns;
+	}
+	pid = fork();
+	if (pid < 0) {
+		err = -errno;
+		goto err_pipe;
+	}
+	if (pid == 0)
+		daemon_child(nsfd, logfd, keep_fd, ep[1], argv);
+	close(ep[1]);
+	n = read(ep[0], &child_err, sizeof(child_err));
+	close(ep[0]);
+	if (n > 0) {
+		waitpid(pid, NULL, 0);
+		err = -(child_err ? child_err : EIO);
+		fprintf(stderr, "lab: cannot run %s: %s\n", argv[0], strerror(-err));
+		goto err_ns;
+	}
+	out->pid = pid;
+	out->start = lab_starttime(pid);
+	if (nsfd >= 0)
+		close(nsfd);
+	close(logfd);
+	return 0;
+
+err_pipe:
+	close(ep[0]);
+	close(ep[1]);
+err_ns:
+	if (nsfd >= 0)
+		close(nsfd);
+err_log:
+	close(logfd);
+	return err;
+}
+
+/* Reads a whole file into a NUL-terminated buffer. */
+static int read_file(const char *path, char **out)
+{
+	FILE *f = fopen(path, "re");
+	size_t len = 0;
+	char *buf = NULL;
+	int err = 0;
+
+	if (!f)
+		return -errno;
+	if (getdelim(&buf, &len, '\0', f) < 0) {
+		err = ferror(f) ? -EIO : 0;
+		if (!buf)
+			buf = strdup("");
+	}
+	fclose(f);
+	if (err || !buf) {
+		free(buf);
+		return err ? err : -ENOMEM;
+	}
+	*out = buf;
+	return 0;
+}
+
+/* Appends what fd has to *buf; 0 on EOF, 1 if more may come, -errno. */
+static int drain(int fd, char **buf, size_t *len)
+{
+	char chunk[4096], *nb;
+	ssize_t n = read(fd, chunk, sizeof(chunk));
+
+	if (n < 0)
+		return errno == EINTR || errno == EAGAIN ? 1 : -errno;
+	if (n == 0)
+		return 0;
+	nb = realloc(*buf, *len + (size_t)n + 1);
+	if (!nb)
+		return -ENOMEM;
+	memcpy(nb + *len, chunk, (size_t)n);
+	*len += (size_t)n;
+	nb[*len] = '\0';
+	*buf = nb;
+	return 1;
+}
+
+/* Runs the plugin as a runtime does; *out / *errout are its stdout / stderr, *status its wait status. */
+static int cni_exec(const char *bin, const char *node_netns, char *const envp[], const char *conf,
+		    char **out, char **errout, int *status)
+{
+	int in[2], o[2], e[2], nsfd, err;
+	size_t olen = 0, elen = 0;
+	struct pollfd pfd[2];
+	char *argv[] = { (char *)bin, NULL };
+	pid_t pid;
+
+	*out = *errout = NULL;
+	nsfd = open(node_netns, O_RDONLY | O_CLOEXEC);
+	if (nsfd < 0)
+		return -errno;
+	if (pipe2(in, O_CLOEXEC)) {
+		err = -errno;
+		goto err_ns;
+	}
+	if (pipe2(o, O_CLOEXEC)) {
+		err = -errno;
+		goto err_in;
+	}
+	if (pipe2(e, O_CLOEXEC)) {
+		err = -errno;
+		goto err_o;
+	}
+	pid = fork();
+	if (pid < 0) {
+		err = -errno;
+		goto err_e;
+	}
+	if (pid == 0) {
+		/* Plugins act in the netns they are called in: the node's. */
+		if (setns(nsfd, CLONE_NEWNET) || dup2(in[0], 0) < 0 || dup2(o[1], 1) < 0 ||
+		    dup2(e[1], 2) < 0)
+			_exit(127);
+		execve(bin, argv, envp);
+		fprintf(stderr, "exec %s: %s\n", bin, strerror(errno));
+		_exit(127);
+	}
+	close(in[0]);
+	close(o[1]);
+	close(e[1]);
+	close(nsfd);
+	/* The config is far smaller than a pipe's buffer: this cannot block. */
+	if (write(in[1], conf, strlen(conf)) < 0)
+		err = -errno;
+	else
+		err = 0;
+	close(in[1]);
+	pfd[0] = (struct pollfd){ .fd = o[0], .events = POLLIN };
+	pfd[1] = (struct pollfd){ .fd = e[0], .events = POLLIN };
+	while (pfd[0].fd >= 0 || pfd[1].fd >= 0) {
+		int r;
+
+		if (poll(pfd, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		for (int i = 0; i < 2; i++) {
+			if (pfd[i].fd < 0 || !pfd[i].revents)
+				continue;
+			r = i ? drain(e[0], errout, &elen) : drain(o[0], out, &olen);
+			if (r <= 0)
+				pfd[i].fd = -1;
+		}
+	}
+	close(o[0]);
+	close(e[0]);
+	if (waitpid(pid, status, 0) < 0 && !err)
+		err = -errno;
+	return err;
+
+err_e:
+	close(e[0]);
+	close(e[1]);
+err_o:
+	close(o[0]);
+	close(o[1]);
+err_in:
+	close(in[0]);
+	close(in[1]);
+err_ns:
+	close(nsfd);
+	return err;
+}
+
+/* "10.244.1.5/24" -> "10.244.1.5" from the result's first IP. */
+static int cni_result_ip(const char *out, char *ip, size_t len)
+{
+	json_t *res = json_loads(out ? out : "", 0, NULL);
+	const char *a = json_string_value(
+		json_object_get(json_array_get(json_object_get(res, "ips"), 0), "address"));
+	int err = -EBADMSG;
+
+	if (a && strchr(a, '/') && (size_t)(strchr(a, '/') - a) < len) {
+		snprintf(ip, len, "%.*s", (int)(strchr(a, '/') - a), a);
+		err = 0;
+	}
+	json_decref(res);
+	return err;
+}
+
+int lab_cni(struct lab *lab, struct lab_pod *pod, const char *cmd)
+{
+	char bin[PATH_MAX], cni_path[PATH_MAX + 32], conf_path[PATH_MAX], node_ns[PATH_MAX];
+	char e_cmd[64], e_cid[64], e_netns[PATH_MAX + 16], e_path[PATH_MAX + 48];
+	char e_args[1024], e_sys[512], pod_ns[PATH_MAX], *conf = NULL, *out = NULL, *eout = NULL;
+	char *envp[] = { e_sys, e_cmd, e_cid, e_netns, "CNI_IFNAME=eth0", e_path, e_args, NULL };
+	const struct lab_node *node = lab_node_find(lab, pod->node);
+	const char *sys = getenv("PATH");
+	int status = 0, err;
+
+	if (!node)
+		return -ENOENT;
+	err = lab_find_bin("xcni", "XCNI_BIN", bin, sizeof(bin));
+	if (err)
+		return err;
+	snprintf(cni_path, sizeof(cni_path), "%s", bin);
+	snprintf(e_path, sizeof(e_path), "CNI_PATH=%s:/usr/lib/cni", dirname(cni_path));
+	lab_path(lab, conf_path, sizeof(conf_path), "%s/net.json", node->name);
+	lab_netns_path(node->netns, node_ns, sizeof(node_ns));
+	lab_netns_path(pod->netns, pod_ns, sizeof(pod_ns));
+	snprintf(e_sys, sizeof(e_sys), "PATH=%s", sys ? sys : "/usr/sbin:/usr/bin:/sbin:/bin");
+	snprintf(e_cmd, sizeof(e_cmd), "CNI_COMMAND=%s", cmd);
+	snprintf(e_cid, sizeof(e_cid), "CNI_CONTAINERID=%s", pod->cid);
+	snprintf(e_netns, sizeof(e_netns), "CNI_NETNS=%s", pod_ns);
+	snprintf(e_args, sizeof(e_args), "CNI_ARGS=IgnoreUnknown=1;K8S_POD_NAMESPACE=%s;K8S_POD_NAME=%s",
+		 pod->ns, pod->name);
+	err = read_file(conf_path, &conf);
+	if (err) {
+		fprintf(stderr, "lab: %s: %s\n", conf_path, strerror(-err));
+		return err;
+	}
+	err = cni_exec(bin, node_ns, envp, conf, &out, &eout, &status);
+	if (err) {
+		fprintf(stderr, "lab: CNI %s %s/%s: %s\n", cmd, pod->ns, pod->name, strerror(-err));
+		goto out;
+	}
+	if (!WIFEXITED(status) || WEXITSTATUS(status)) {
+		json_t *e = json_loads(out ? out : "", 0, NULL);
+		const char *msg = json_string_value(json_object_get(e, "msg"));
+		const char *det = json_string_value(json_object_get(e, "details"));
+
+		if (msg)
+			fprintf(stderr, "lab: CNI %s %s/%s on %s failed: %s%s%s%s (code %lld)\n", cmd,
+				pod->ns, pod->name, node->name, msg, det && *det ? " (" : "",
+				det && *det ? det : "", det && *det ? ")" : "",
+				(long long)json_integer_value(json_object_get(e, "code")));
+		else
+			fprintf(stderr, "lab: CNI %s %s/%s on %s failed: %s %d, no error result\n",
+				cmd, pod->ns, pod->name, node->name,
+				WIFEXITED(status) ? "exit status" : "signal",
+				WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+		if (eout && *eout)
+			fprintf(stderr, "%s", eout);
+		json_decref(e);
+		err = -EIO;
+		goto out;
+	}
+	if (!strcmp(cmd, "ADD")) {
+		err = cni_result_ip(out, pod->ip, sizeof(pod->ip));
+		if (err)
+			fprintf(stderr, "lab: CNI ADD %s/%s: no IP in the result: %s\n", pod->ns,
+				pod->name, out ? out : "");
+	}
+out:
+	free(out);
+	free(eout);
+	free(conf);
+	return err;
+}
+
+int lab_write_atomic(const char *path, const char *data, size_t len)
+{
+	char tmp[PATH_MAX], copy[PATH_MAX];
+	const char *base;
+	size_t done = 0;
+	int fd, err = 0;
+
+	snprintf(copy, sizeof(copy), "%s", path);
+	base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+	/* Hidden and in the same directory: watchers skip it, rename(2) swaps it in whole. */
+	snprintf(tmp, sizeof(tmp), "%s/.tmp-%s.%d", dirname(copy), base, (int)getpid());
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		err = -errno;
+		goto out;
+	}
+	while (done < len) {
+		ssize_t n = write(fd, data + done, len - done);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			err = -errno;
+			break;
+		}
+		done += (size_t)n;
+	}
+	if (close(fd) && !err)
+		err = -errno;
+	if (!err && rename(tmp, path))
+		err = -errno;
+	if (err)
+		unlink(tmp);
+out:
+	if (err)
+		fprintf(stderr, "lab: writing %s: %s\n", path, strerror(-err));
+	return err;
+}
+
+int lab_write_json(const char *path, json_t *doc)
+{
+	char *s = json_dumps(doc, JSON_INDENT(2));
+	char *nl;
+	int err;
+
+	if (!s)
+		return -ENOMEM;
+	nl = malloc(strlen(s) + 2);
+	if (!nl) {
+		free(s);
+		return -ENOMEM;
+	}
+	sprintf(nl, "%s\n", s);
+	err = lab_write_atomic(path, nl, strlen(nl));
+	free(nl);
+	free(s);
+	return err;
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	if (remove(path) && errno != ENOENT) {
+		fprintf(stderr, "lab: rm %s: %s\n", path, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+int lab_rm_tree(const char *path)
+{
+	int err = nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+
+	if (err < 0 && errno == ENOENT)
+		return 0;
+	return err < 0 ? -errno : err;
+}
+
+int lab_capture(char *const argv[], char **out)
+{
+	size_t len = 0;
+	int p[2], r, err = 0;
+	pid_t pid;
+
+	*out = NULL;
+	if (pipe2(p, O_CLOEXEC))
+		return -errno;
+	pid = fork();
+	if (pid < 0) {
+		err = -errno;
+		close(p[0]);
+		close(p[1]);
+		return err;
+	}
+	if (pid == 0) {
+		int nullfd = open("/dev/null", O_RDWR);
+
+		if (nullfd < 0 || dup2(nullfd, 0) < 0 || dup2(p[1], 1) < 0 || dup2(nullfd, 2) < 0)
+			_exit(127);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	close(p[1]);
+	while ((r = drain(p[0], out, &len)) > 0)
+		;
+	if (r < 0)
+		err = r;
+	close(p[0]);
+	waitpid(pid, NULL, 0);
+	if (!err && !*out)
+		*out = strdup("");
+	return err ? err : (*out ? 0 : -ENOMEM);
+}
