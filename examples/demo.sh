@@ -1,97 +1,63 @@
 #!/bin/bash
-# The main job, for now: wire two pods with xcni, exactly as a runtime does, and
-# show them talking. Later the lab (xcnictl lab) takes over this demo.
+# The main job: a one-node lab cluster made of network namespaces, fed with the
+# manifests in examples/lab (namespaces x, y, z; pods a, b, c in each), then a
+# default-deny and an allow NetworkPolicy, with the truth table before and
+# after and the maps behind one verdict.
 #
-#   netns xcni-demo-node ("the host")
-#     xc<hash> 10.99.0.1/32 ──veth── eth0 10.99.0.x/32   netns xcni-demo-pod-a
-#     xc<hash> 10.99.0.1/32 ──veth── eth0 10.99.0.y/32   netns xcni-demo-pod-b
+#   netns xcl-n1 ("the node": xcnid, pinned maps under /sys/fs/bpf/xcni-lab/n1)
+#     xc<hash> ──veth── eth0  netns xcl-x.a   x/a  10.244.1.x
+#     ...                     (nine pods, each serving 80 and 81, TCP and UDP)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-$PWD/build}
-XCNI=$BUILD/xcni
-NODE=xcni-demo-node
-T=$(mktemp -d /tmp/xcni-demo.XXXXXX)
-SRV=
-PIN=/sys/fs/bpf/xcni-demo
-XCNID=
+CTL=$BUILD/xcnictl
+EX=examples/lab
+export XCNI_LAB_DIR=${XCNI_LAB_DIR:-/run/xcni-lab-demo}
+MON=
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 cleanup() {
-	[ -n "$SRV" ] && kill "$SRV" 2>/dev/null
-	for p in a b; do
-		[ -e "/var/run/netns/xcni-demo-pod-$p" ] && cni DEL "$p" >/dev/null 2>&1
-		ip netns del "xcni-demo-pod-$p" 2>/dev/null
-	done
-	[ -n "$XCNID" ] && kill "$XCNID" 2>/dev/null && wait "$XCNID" 2>/dev/null
-	rm -rf "$PIN"
-	ip netns del "$NODE" 2>/dev/null
-	rm -rf "$T"
+	[ -n "$MON" ] && kill "$MON" 2>/dev/null
+	"$CTL" lab down >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
 
-cat >"$T/net.json" <<JSON
-{
-  "cniVersion": "1.0.0",
-  "name": "xcni-demo",
-  "type": "xcni",
-  "mtu": 1500,
-  "stateDir": "$T/state",
-  "pinDir": "$PIN",
-  "ipam": { "type": "host-local", "ranges": [[{ "subnet": "10.99.0.0/24" }]], "dataDir": "$T/ipam" }
-}
-JSON
+say "lab up: one node, its xcnid, the data plane pinned"
+"$CTL" lab up --nodes 1
+say "apply namespaces and pods (each pod wired by the real xcni plugin)"
+"$CTL" lab apply -f "$EX/00-namespaces.yaml"
+"$CTL" lab apply -f "$EX/10-pods.yaml"
+"$CTL" lab get
 
-cni() { # cni COMMAND POD
-	nsenter --net="/var/run/netns/$NODE" env CNI_COMMAND="$1" CNI_CONTAINERID="demo-$2" \
-		CNI_NETNS="/var/run/netns/xcni-demo-pod-$2" CNI_IFNAME=eth0 \
-		CNI_PATH=/usr/lib/cni "$XCNI" <"$T/net.json"
-}
-pyget() { /usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
+say "truth table on 80/TCP without policy ('.' connected, 'X' blocked)"
+"$CTL" lab matrix 80/TCP --timeout-ms 500
 
-ip netns add "$NODE"
-ip -n "$NODE" link set lo up
-say "xcnid: load and pin the data plane (from_pod, to_pod, maps) under $PIN"
-rm -rf "$PIN"
-nsenter --net="/var/run/netns/$NODE" "$BUILD/xcnid" --pin-dir "$PIN" --pod-cidr 10.99.0.0/24 &
-XCNID=$!
-for _ in $(seq 100); do [ -e "$PIN/prog_to_pod" ] && break; sleep 0.1; done
-say "network config (host-local IPAM, delegated through the CNI exec protocol)"
-cat "$T/net.json"
+say "apply a default-deny for namespace x and one allow"
+cat "$EX/20-default-deny.yaml" "$EX/30-allow.yaml"
+"$CTL" lab apply -f "$EX/20-default-deny.yaml"
+"$CTL" lab apply -f "$EX/30-allow.yaml"
 
-declare -A IP
-for p in a b; do
-	ip netns add "xcni-demo-pod-$p"
-	ip -n "xcni-demo-pod-$p" link set lo up
-	say "CNI ADD pod-$p"
-	res=$(cni ADD "$p")
-	echo "$res" | /usr/bin/python3 -m json.tool
-	IP[$p]=$(echo "$res" | pyget '["ips"][0]["address"].split("/")[0]')
-done
+say "truth table on 80/TCP with policy: only y/b gets into x (to x/a)"
+"$CTL" lab matrix 80/TCP --timeout-ms 500
 
-say "pod-a: addresses and routes (a /32 and a default route via the gateway)"
-ip -n xcni-demo-pod-a -br addr show dev eth0
-ip -n xcni-demo-pod-a route
-say "node: one veth per pod, a /32 route to each pod"
-ip -n "$NODE" -br link show type veth
-ip -n "$NODE" route
+PIN=/sys/fs/bpf/xcni-lab/n1
+node() { nsenter --net=/run/netns/xcl-n1 "$CTL" --pin-dir "$PIN" "$@"; }
+node monitor --timeout-ms 4000 >"$XCNI_LAB_DIR/events" 2>&1 &
+MON=$!
+sleep 0.3
+say "one verdict each way, watched by xcnictl monitor"
+printf 'y/b -> x/a 80/TCP: '
+"$CTL" lab probe y/b x/a 80/TCP || true
+printf 'z/b -> x/a 80/TCP: '
+"$CTL" lab probe z/b x/a 80/TCP --timeout-ms 500 || true
+wait "$MON" || true
+MON=
+cat "$XCNI_LAB_DIR/events"
 
-say "pod-a pings pod-b (${IP[b]})"
-ip netns exec xcni-demo-pod-a ping -c 3 -i 0.2 -W 2 "${IP[b]}"
-
-say "xcnictl: endpoints, conntrack and per-reason counters from the live maps"
-nsenter --net="/var/run/netns/$NODE" "$BUILD/xcnictl" --pin-dir "$PIN" endpoint list
-nsenter --net="/var/run/netns/$NODE" "$BUILD/xcnictl" --pin-dir "$PIN" ct list
-nsenter --net="/var/run/netns/$NODE" "$BUILD/xcnictl" --pin-dir "$PIN" metrics
-
-say "TCP: pod-b serves, pod-a sends (iperf3, 2 s)"
-ip netns exec xcni-demo-pod-b iperf3 -s -1 -B "${IP[b]}" >/dev/null 2>&1 &
-SRV=$!
-for _ in $(seq 50); do ip netns exec xcni-demo-pod-b ss -ltn | grep -q ':5201' && break; sleep 0.1; done
-ip netns exec xcni-demo-pod-a iperf3 -c "${IP[b]}" -t 2 -f g | grep -E 'sender|receiver'
-wait "$SRV" 2>/dev/null || true
-SRV=
-
-say "CNI DEL both pods (and once more: DEL is idempotent)"
-for p in a b; do cni DEL "$p" && cni DEL "$p" && echo "pod-$p deleted"; done
-say "node after DEL: no veth left"
-ip -n "$NODE" -br link show type veth | grep . || echo "(none)"
+say "the maps behind them: x/a's policy (xcnictl policy get x/a)"
+node policy get x/a
+say "identities and the ipcache the lookups used"
+node identity list
+node ipcache list
+say "counters"
+node metrics

@@ -624,6 +624,7 @@ struct monitor {
 	unsigned long seen;
 	int err;
 	int polname_fd; /* -1 when the agent predates policy */
+	__u64 since_ns; /* events queued before monitor started are old news */
 };
 
 /* "ns/name" of a policy id, or "policy#id" when the name is not (yet) known. */
@@ -674,7 +675,7 @@ static int on_event(void *arg, void *data, size_t len)
 	char buf[INET_ADDRSTRLEN];
 	const char *s;
 
-	if (len < sizeof(*ev))
+	if (len < sizeof(*ev) || ev->ts_ns < m->since_ns)
 		return 0;
 	ri = xcni_reason_info(ev->reason);
 	pt_strf(m->t, "%llu.%06llu", (unsigned long long)(ev->ts_ns / 1000000000ULL),
@@ -709,7 +710,7 @@ static int on_event(void *arg, void *data, size_t len)
 
 static int cmd_monitor(const struct ctx *c, char **argv)
 {
-	struct monitor m = { .c = c, .polname_fd = -1 };
+	struct monitor m = { .c = c, .polname_fd = -1, .since_ns = now_ns() };
 	struct ring_buffer *rb = NULL;
 	__u64 deadline = 0;
 	int fd, err = 0;
