@@ -344,7 +344,7 @@ static int get_cidr(struct ctx *c, const char *key, const char *s, struct k8s_ci
 
 /* ---- labels and selectors ---- */
 
-static void labels_free(struct k8s_labels *l)
+void k8s_labels_free(struct k8s_labels *l)
 {
 	for (size_t i = 0; i < l->n; i++) {
 		free(l->v[i].key);
@@ -412,7 +412,7 @@ out:
 
 static void selector_free(struct k8s_selector *s)
 {
-	labels_free(&s->match_labels);
+	k8s_labels_free(&s->match_labels);
 	for (size_t i = 0; i < s->nexprs; i++) {
 		struct k8s_sel_expr *e = &s->exprs[i];
 
@@ -657,7 +657,7 @@ static void meta_free(struct k8s_meta *m)
 {
 	free(m->name);
 	free(m->ns);
-	labels_free(&m->labels);
+	k8s_labels_free(&m->labels);
 }
 
 static int parse_meta(struct ctx *c, json_t *doc, enum k8s_kind kind, struct k8s_meta *m)

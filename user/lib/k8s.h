@@ -168,6 +168,8 @@ const char *k8s_kind_name(enum k8s_kind kind);
 
 /* Does the selector match these labels? */
 bool k8s_selector_matches(const struct k8s_selector *sel, const struct k8s_labels *labels);
+/* Frees the labels' strings and array; l is left empty. */
+void k8s_labels_free(struct k8s_labels *l);
 /* The value of key, or NULL. */
 const char *k8s_label_get(const struct k8s_labels *labels, const char *key);
 

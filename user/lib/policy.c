@@ -89,17 +89,6 @@ static int grow(void *vp, size_t *cap, size_t n, size_t sz)
 
 /* ---- label sets ------------------------------------------------------ */
 
-static void labels_free(struct k8s_labels *l)
-{
-	for (size_t i = 0; i < l->n; i++) {
-		free(l->v[i].key);
-		free(l->v[i].value);
-	}
-	free(l->v);
-	l->v = NULL;
-	l->n = 0;
-}
-
 static int label_dup(struct k8s_labels *dst, const char *key, const char *value)
 {
 	struct k8s_label *l = &dst->v[dst->n++];
@@ -131,7 +120,7 @@ static int labels_copy(struct k8s_labels *dst, const struct k8s_labels *src, con
 	if (!ret && add)
 		ret = label_dup(dst, key, value);
 	if (ret)
-		labels_free(dst);
+		k8s_labels_free(dst);
 	return ret;
 }
 
@@ -1130,7 +1119,7 @@ int pol_compile(const struct cluster *c, const struct pol_opts *o, struct pol_re
 		ret = build_eps(&x);
 out:
 	for (size_t i = 0; i < x.nnsl; i++)
-		labels_free(&x.nsl[i].labels);
+		k8s_labels_free(&x.nsl[i].labels);
 	free(x.nsl);
 	free(x.id_off);
 	free(x.id_pods);
@@ -1151,8 +1140,8 @@ void pol_result_free(struct pol_result *r)
 {
 	for (size_t i = 0; i < r->nidentities; i++) {
 		free(r->identities[i].canon);
-		labels_free(&r->identities[i].pod_labels);
-		labels_free(&r->identities[i].ns_labels);
+		k8s_labels_free(&r->identities[i].pod_labels);
+		k8s_labels_free(&r->identities[i].ns_labels);
 	}
 	free(r->identities);
 	for (size_t i = 0; i < r->neps; i++) {
