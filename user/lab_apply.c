@@ -352,7 +352,9 @@ static unsigned long long gen_read(const struct lab *lab)
 }
 
 /* applied_gen from the node's pinned config map; -errno if it cannot be read. */
-static int node_applied_gen(const struct lab_node *n, unsigned long long *gen)
+/* The generation the node's maps hold; -EIO with *why set when it failed one >= want. */
+static int node_applied_gen(const struct lab_node *n, unsigned long long want,
+			    unsigned long long *gen, char *why, size_t whylen)
 {
 	struct bpf_map_info info = {};
 	struct xcni_config cfg;
@@ -373,6 +375,10 @@ static int node_applied_gen(const struct lab_node *n, unsigned long long *gen)
 		err = -errno;
 	else
 		*gen = cfg.applied_gen;
+	if (!err && cfg.failed_gen >= want && cfg.failed_gen > cfg.applied_gen) {
+		snprintf(why, whylen, "%.*s", (int)strnlen(cfg.error, sizeof(cfg.error)), cfg.error);
+		err = -EIO;
+	}
 	close(fd);
 	return err;
 }
@@ -381,7 +387,7 @@ int lab_sync(struct lab *lab)
 {
 	const char *nowait = getenv("XCNI_LAB_NO_WAIT");
 	unsigned long long gen = gen_read(lab) + 1, got = 0;
-	char path[PATH_MAX], buf[32], log[PATH_MAX];
+	char path[PATH_MAX], buf[32], log[PATH_MAX], why[256];
 	struct timespec t0, t;
 	int err = 0, r;
 
@@ -399,9 +405,15 @@ int lab_sync(struct lab *lab)
 		if (!n->manifests)
 			continue;
 		for (;;) {
-			r = node_applied_gen(n, &got);
+			r = node_applied_gen(n, gen, &got, why, sizeof(why));
 			if (!r && got >= gen)
 				break;
+			if (r == -EIO) {
+				/* The objects are in the cluster state; the maps keep the old policy. */
+				fprintf(stderr, "lab: node %s: xcnid could not apply generation %llu: %s\n",
+					n->name, gen, why);
+				return r;
+			}
 			clock_gettime(CLOCK_MONOTONIC, &t);
 			if (!lab_proc_alive(&n->xcnid) ||
 			    (t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 >
