@@ -14,6 +14,7 @@
 #include <net/if.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -263,6 +264,8 @@ static void report_gen(struct from_pod *fp, __u64 gen, const struct pol_result *
 	} else {
 		cfg.applied_gen = gen;
 		cfg.error[0] = '\0';
+	}
+	if (r) {
 		cfg.nr_identities = (__u32)r->nidentities;
 		cfg.nr_policies = (__u32)r->npolicies;
 		cfg.nr_endpoints_policy = (__u32)r->neps;
@@ -319,6 +322,7 @@ static int watch_cluster(const struct opts *o, struct from_pod *fp)
 	struct cs_backend *b = NULL;
 	struct polsync *ps = NULL;
 	__u64 version = 0;
+	bool synced;
 	int err;
 
 	if (!st)
@@ -335,7 +339,7 @@ static int watch_cluster(const struct opts *o, struct from_pod *fp)
 		goto out;
 	}
 	pr_info("cluster state from %s (%s backend)\n", o->manifests, b->ops->name);
-	sync_policy(o, fp, st, ps, b->sync_gen);
+	synced = sync_policy(o, fp, st, ps, b->sync_gen) == 0;
 	version = store_version(st);
 	while (!stop) {
 		struct pollfd pfd = { .fd = b->ops->fd(b), .events = POLLIN };
@@ -351,10 +355,12 @@ static int watch_cluster(const struct opts *o, struct from_pod *fp)
 		n = b->ops->dispatch(b);
 		if (n < 0)
 			pr_warn("cluster state: %s\n", strerror(-n));
-		/* A new token with no object change still needs its acknowledgement. */
-		if (store_version(st) != version || b->sync_gen != gen) {
+		if (store_version(st) != version || !synced) {
 			version = store_version(st);
-			sync_policy(o, fp, st, ps, b->sync_gen);
+			synced = sync_policy(o, fp, st, ps, b->sync_gen) == 0;
+		} else if (b->sync_gen != gen) {
+			/* A new token and no object change: the maps already hold it. */
+			report_gen(fp, b->sync_gen, NULL, NULL);
 		}
 	}
 out:

@@ -298,9 +298,61 @@ static void test_restart_sweeps_unfinished(void **state)
 	polsync_free(ps);
 }
 
+/*
+ * Pods across many /24s, so network-order and numeric order differ: a change
+ * of one pod must leave every other pod's state alone (a bug once lost most
+ * of them, which then accepted everything).
+ */
+static void test_many_pods_one_change(void **state)
+{
+	enum { N = 14 }; /* the policy map holds 16 */
+	struct pol_ep eps[N];
+	struct pol_entry ents[N];
+	struct pol_result r = { .neps = N, .eps = eps };
+	struct polsync *ps;
+	struct polsync_stats st;
+	char msg[256], ip[32];
+
+	(void)state;
+	for (int i = 0; i < N; i++) {
+		snprintf(ip, sizeof(ip), "10.%d.%d.%d", i % 3, i * 7 % 11, 200 - i * 13 % 97);
+		ents[i] = entry(ip, 500 + i, 80, 9);
+		eps[i] = (struct pol_ep){ .ip = ip4(ip),
+					  .state = { .identity = 500 + i,
+						     .isolated = XCNI_ISOLATED(XCNI_DIR_TO_POD) },
+					  .nentries = 1, .entries = &ents[i] };
+	}
+	assert_int_equal(polsync_open(pin_dir, &ps), 0);
+	assert_int_equal(polsync_apply(ps, &r, &st, msg, sizeof(msg)), 0);
+	assert_int_equal(polsync_cleanup(ps, &st), 0);
+	assert_int_equal(count("xcni_polep", 4), N);
+	/* Pod 7's rule changes port. */
+	ents[7].key.port = htons(8080);
+	assert_int_equal(polsync_apply(ps, &r, &st, msg, sizeof(msg)), 0);
+	assert_int_equal(st.eps_changed, 1);
+	assert_int_equal(st.entries_written, 1);
+	assert_int_equal(polsync_cleanup(ps, &st), 0);
+	assert_int_equal(st.entries_deleted, 1);
+	assert_int_equal(count("xcni_polep", 4), N);
+	assert_int_equal(count("xcni_policy", sizeof(struct xcni_polhash_key)), N);
+	/* The same again: nothing at all. */
+	assert_int_equal(polsync_apply(ps, &r, &st, msg, sizeof(msg)), 0);
+	assert_int_equal(st.eps_changed + st.entries_written, 0);
+	polsync_free(ps);
+	/* Leave the maps as the next test expects them: restart sees these pods. */
+	r.neps = 0;
+	assert_int_equal(polsync_open(pin_dir, &ps), 0);
+	assert_int_equal(polsync_apply(ps, &r, &st, msg, sizeof(msg)), 0);
+	assert_int_equal(polsync_cleanup(ps, &st), 0);
+	assert_int_equal(count("xcni_polep", 4), 0);
+	assert_int_equal(count("xcni_policy", sizeof(struct xcni_polhash_key)), 0);
+	polsync_free(ps);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_many_pods_one_change),
 		cmocka_unit_test(test_apply_flip_cleanup),
 		cmocka_unit_test(test_map_full_changes_nothing),
 		cmocka_unit_test(test_restart_sweeps_unfinished),

@@ -31,6 +31,7 @@ struct ep_state {
 	uint32_t ip;
 	struct xcni_polep st;
 	bool known; /* entries below are what the maps hold (false after a restart) */
+	bool done; /* taken over by the result being applied (the array stays sorted) */
 	size_t n, nc;
 	struct pol_entry *e;
 	struct pol_cidr *c;
@@ -304,10 +305,43 @@ out:
 	return err;
 }
 
+static void ep_state_clear(struct ep_state *e);
+
+/*
+ * What the pods' polep entries say (version, isolation), their entries not
+ * known: each pod is rewritten, under its other version, at the next apply.
+ */
+static int load_eps(struct polsync *ps)
+{
+	struct kvset polep = {};
+	struct ep_state *eps;
+	int err;
+
+	err = kvset_load(ps->fd_polep, sizeof(__u32), sizeof(struct xcni_polep), &polep);
+	if (err)
+		return err;
+	eps = polep.n ? calloc(polep.n, sizeof(*eps)) : NULL;
+	if (polep.n && !eps) {
+		free(polep.d);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < polep.n; i++) {
+		memcpy(&eps[i].ip, KV_REC(&polep, i), sizeof(__u32));
+		memcpy(&eps[i].st, KV_REC(&polep, i) + sizeof(__u32), sizeof(struct xcni_polep));
+	}
+	free(polep.d);
+	for (size_t i = 0; i < ps->neps; i++)
+		ep_state_clear(&ps->eps[i]);
+	free(ps->eps);
+	ps->eps = eps;
+	ps->neps = polep.n;
+	qsort(ps->eps, ps->neps, sizeof(*ps->eps), ep_cmp);
+	return 0;
+}
+
 int polsync_open(const char *pin_dir, struct polsync **out)
 {
 	struct polsync *ps = calloc(1, sizeof(*ps));
-	struct kvset polep = {};
 	size_t swept = 0;
 	int err;
 
@@ -333,20 +367,8 @@ int polsync_open(const char *pin_dir, struct polsync **out)
 			      &ps->polname)) ||
 	    (err = kvset_load(ps->fd_podname, sizeof(__u32), sizeof(struct xcni_podname),
 			      &ps->podname)) ||
-	    (err = kvset_load(ps->fd_polep, sizeof(__u32), sizeof(struct xcni_polep), &polep)))
+	    (err = load_eps(ps)))
 		goto fail;
-	ps->eps = polep.n ? calloc(polep.n, sizeof(*ps->eps)) : NULL;
-	if (polep.n && !ps->eps) {
-		err = -ENOMEM;
-		goto fail;
-	}
-	for (size_t i = 0; i < polep.n; i++) {
-		memcpy(&ps->eps[i].ip, KV_REC(&polep, i), sizeof(__u32));
-		memcpy(&ps->eps[i].st, KV_REC(&polep, i) + sizeof(__u32), sizeof(struct xcni_polep));
-	}
-	ps->neps = polep.n;
-	qsort(ps->eps, ps->neps, sizeof(*ps->eps), ep_cmp);
-	free(polep.d);
 	count_keys(ps->fd_policy, sizeof(struct xcni_polhash_key), &ps->n_policy);
 	count_keys(ps->fd_polrange, sizeof(struct xcni_policy_key), &ps->n_polrange);
 	count_keys(ps->fd_polcidr, sizeof(struct xcni_polcidr_key), &ps->n_polcidr);
@@ -358,7 +380,6 @@ int polsync_open(const char *pin_dir, struct polsync **out)
 	*out = ps;
 	return 0;
 fail:
-	free(polep.d);
 	polsync_free(ps);
 	return err;
 }
@@ -578,7 +599,7 @@ int polsync_apply(struct polsync *ps, const struct pol_result *r, struct polsync
 			cur->e = NULL;
 			cur->c = NULL;
 			neps[nneps - 1].st = pe;
-			cur->ip = 0; /* moved */
+			cur->done = true;
 			continue;
 		}
 		if (cur)
@@ -596,7 +617,7 @@ int polsync_apply(struct polsync *ps, const struct pol_result *r, struct polsync
 			if ((err = defer_delete(ps, cur)))
 				goto out;
 			ep_state_clear(cur);
-			cur->ip = 0;
+			cur->done = true;
 		}
 		if ((err = ep_state_set(&neps[nneps++], w, ver)))
 			goto out;
@@ -605,7 +626,7 @@ int polsync_apply(struct polsync *ps, const struct pol_result *r, struct polsync
 	for (size_t i = 0; i < ps->neps; i++) {
 		struct ep_state *cur = &ps->eps[i];
 
-		if (!cur->ip)
+		if (cur->done)
 			continue; /* carried over or replaced above */
 		if (bpf_map_delete_elem(ps->fd_polep, &cur->ip) && errno != ENOENT) {
 			err = -errno;
@@ -626,10 +647,11 @@ int polsync_apply(struct polsync *ps, const struct pol_result *r, struct polsync
 			 offsetof(struct pol_ipcache, val), KV_DELETE, &st->other_changed);
 out:
 	if (neps) {
-		/* Failed half way: keep what is known consistent with the maps. */
+		/* Failed half way: forget what is known and re-read what the maps say. */
 		for (size_t i = 0; i < nneps; i++)
 			ep_state_clear(&neps[i]);
 		free(neps);
+		load_eps(ps);
 		ps->scan = true;
 	}
 	free(idl);
