@@ -284,7 +284,7 @@ static int sync_policy(const struct opts *o, struct from_pod *fp, struct store *
 	struct k8s_error kerr = { "" };
 	struct cluster c;
 	char msg[256];
-	int t0 = now_ms(), err;
+	int t0 = now_ms(), t1, err;
 
 	if (node)
 		po.node_ip = node->node.internal_ip;
@@ -296,6 +296,7 @@ static int sync_policy(const struct opts *o, struct from_pod *fp, struct store *
 		report_gen(fp, gen, &r, kerr.msg[0] ? kerr.msg : strerror(-err));
 		return err;
 	}
+	t1 = now_ms();
 	err = polsync_apply(ps, &r, &ss, msg, sizeof(msg));
 	if (err) {
 		if (!msg[0])
@@ -307,9 +308,10 @@ static int sync_policy(const struct opts *o, struct from_pod *fp, struct store *
 	}
 	report_gen(fp, gen, &r, NULL);
 	polsync_cleanup(ps, &ss);
-	pr_info("generation %llu applied in %d ms: %zu pods rewritten, %zu entries written, "
-		"%zu deleted, %zu other map changes; %zu identities, %zu policies\n",
-		(unsigned long long)gen, now_ms() - t0, ss.eps_changed, ss.entries_written,
+	pr_info("generation %llu applied in %d ms (compile %d ms): %zu pods rewritten, "
+		"%zu entries written, %zu deleted, %zu other map changes; %zu identities, "
+		"%zu policies\n",
+		(unsigned long long)gen, now_ms() - t0, t1 - t0, ss.eps_changed, ss.entries_written,
 		ss.entries_deleted, ss.other_changed, r.nidentities, r.npolicies);
 	pol_result_free(&r);
 	return 0;

@@ -252,6 +252,25 @@ struct ctx {
 	/* pods with an IP of identities[k]: id_pods[id_off[k] .. id_off[k + 1]) */
 	size_t *id_off;
 	size_t *id_pods;
+	/* Which identities each selector peer matches, worked out once per compile
+	 * rather than once per selected pod (open addressing on the peer). */
+	struct peer_memo *memo;
+	size_t memo_cap;
+	/* Every (label, identity) pair, by label hash: a selector with matchLabels
+	 * looks at the identities carrying its first label, not at all of them. */
+	size_t nlabix;
+	struct labix *labix;
+};
+
+struct labix {
+	uint32_t h; /* label_hash() */
+	uint32_t k; /* index into r->identities */
+};
+
+struct peer_memo {
+	const struct k8s_np_peer *peer; /* NULL: free slot */
+	size_t n;
+	size_t *ids; /* indices into r->identities */
 };
 
 static int cmp_str(const char *a, const char *b)
@@ -761,6 +780,135 @@ static bool peer_matches(const struct k8s_np_peer *peer, const char *policy_ns,
 	return !peer->pod_sel || k8s_selector_matches(peer->pod_sel, &id->pod_labels);
 }
 
+/* side: 'p' for a pod label, 'n' for a namespace label. */
+static uint32_t label_hash(char side, const char *key, const char *value)
+{
+	uint32_t h = 2166136261u;
+	const char *parts[3] = { key, "=", value };
+
+	h = (h ^ (unsigned char)side) * 16777619u;
+	for (int i = 0; i < 3; i++)
+		for (const char *c = parts[i]; *c; c++)
+			h = (h ^ (unsigned char)*c) * 16777619u;
+	return h;
+}
+
+static int cmp_labix(const void *a, const void *b)
+{
+	const struct labix *x = a, *y = b;
+
+	if (x->h != y->h)
+		return x->h < y->h ? -1 : 1;
+	return x->k < y->k ? -1 : x->k > y->k;
+}
+
+static int labix_build(struct ctx *x)
+{
+	size_t n = 0;
+
+	for (size_t k = 0; k < x->r->nidentities; k++)
+		n += x->r->identities[k].pod_labels.n + x->r->identities[k].ns_labels.n;
+	x->labix = malloc((n ? n : 1) * sizeof(*x->labix));
+	if (!x->labix)
+		return -ENOMEM;
+	for (size_t k = 0; k < x->r->nidentities; k++) {
+		const struct identity *id = &x->r->identities[k];
+
+		for (size_t i = 0; i < id->pod_labels.n; i++)
+			x->labix[x->nlabix++] = (struct labix){
+				label_hash('p', id->pod_labels.v[i].key, id->pod_labels.v[i].value),
+				(uint32_t)k };
+		for (size_t i = 0; i < id->ns_labels.n; i++)
+			x->labix[x->nlabix++] = (struct labix){
+				label_hash('n', id->ns_labels.v[i].key, id->ns_labels.v[i].value),
+				(uint32_t)k };
+	}
+	qsort(x->labix, x->nlabix, sizeof(*x->labix), cmp_labix);
+	return 0;
+}
+
+/*
+ * The candidates for a peer: the identities with its first matchLabels label
+ * (a superset of the matches; hash collisions only add candidates), or all.
+ */
+static void peer_candidates(const struct ctx *x, const struct k8s_np_peer *peer,
+			    const struct labix **first, size_t *n)
+{
+	const struct k8s_selector *sel = peer->pod_sel && peer->pod_sel->match_labels.n ?
+						 peer->pod_sel :
+						 peer->ns_sel;
+	char side = sel == peer->pod_sel ? 'p' : 'n';
+	size_t lo = 0, hi = x->nlabix;
+	uint32_t h;
+
+	*first = NULL;
+	if (!sel || !sel->match_labels.n)
+		return;
+	h = label_hash(side, sel->match_labels.v[0].key, sel->match_labels.v[0].value);
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (x->labix[mid].h < h)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*first = &x->labix[lo];
+	for (*n = 0; lo + *n < x->nlabix && x->labix[lo + *n].h == h; (*n)++)
+		;
+}
+
+/* The identities a selector peer of a policy in policy_ns matches (memoised). */
+static const struct peer_memo *peer_ids(const struct ctx *x, const struct k8s_np_peer *peer,
+					const char *policy_ns)
+{
+	size_t mask = x->memo_cap - 1, h = ((uintptr_t)peer >> 4) * 0x9e3779b97f4a7c15ULL, ncand;
+	const struct labix *cand;
+	struct peer_memo *m;
+
+	for (h &= mask;; h = (h + 1) & mask) {
+		m = &x->memo[h];
+		if (m->peer == peer)
+			return m;
+		if (!m->peer)
+			break;
+	}
+	m->ids = malloc((x->r->nidentities ? x->r->nidentities : 1) * sizeof(*m->ids));
+	if (!m->ids)
+		return NULL;
+	m->peer = peer;
+	m->n = 0;
+	peer_candidates(x, peer, &cand, &ncand);
+	if (cand) {
+		/* In identity order, as the full walk would give them. */
+		for (size_t j = 0; j < ncand; j++)
+			if (peer_matches(peer, policy_ns, &x->r->identities[cand[j].k]))
+				m->ids[m->n++] = cand[j].k;
+		return m;
+	}
+	for (size_t k = 0; k < x->r->nidentities; k++)
+		if (peer_matches(peer, policy_ns, &x->r->identities[k]))
+			m->ids[m->n++] = k;
+	return m;
+}
+
+static int memo_init(struct ctx *x)
+{
+	size_t peers = 0;
+
+	for (size_t i = 0; i < x->nnps; i++) {
+		for (size_t j = 0; j < x->nps[i]->ningress; j++)
+			peers += x->nps[i]->ingress[j].npeers;
+		for (size_t j = 0; j < x->nps[i]->negress; j++)
+			peers += x->nps[i]->egress[j].npeers;
+	}
+	/* At most half full, a power of two. */
+	for (x->memo_cap = 16; x->memo_cap < 2 * peers; x->memo_cap *= 2)
+		;
+	x->memo = calloc(x->memo_cap, sizeof(*x->memo));
+	return x->memo ? 0 : -ENOMEM;
+}
+
 static uint32_t cidr_mask(unsigned len)
 {
 	return len ? ~0u << (32 - len) : 0;
@@ -885,12 +1033,16 @@ static int compile_rule(const struct ctx *x, struct epbuild *eb, const struct k8
 			ret = ipblock_add(x, eb, peer->ipblock, &fixed, named, r, rr);
 			continue;
 		}
-		for (size_t k = 0; !ret && k < x->r->nidentities; k++) {
-			const struct identity *id = &x->r->identities[k];
+		const struct peer_memo *m = peer_ids(x, peer, np->meta.ns);
 
-			if (!peer_matches(peer, np->meta.ns, id))
-				continue;
-			ret = emit(eb, id->id, &fixed, rr);
+		if (!m) {
+			ret = -ENOMEM;
+			break;
+		}
+		for (size_t j = 0; !ret && j < m->n; j++) {
+			size_t k = m->ids[j];
+
+			ret = emit(eb, x->r->identities[k].id, &fixed, rr);
 			if (!ret && named)
 				ret = emit_named_identity(x, eb, k, r, rr);
 		}
@@ -988,6 +1140,22 @@ static void epbuild_reset_rules(struct epbuild *eb)
 	eb->ncr = 0;
 }
 
+/* The first policy of namespace ns (policies are sorted by namespace, name). */
+static size_t nps_of_ns(const struct ctx *x, const char *ns)
+{
+	size_t lo = 0, hi = x->nnps;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (cmp_str(x->nps[mid]->meta.ns, ns) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 static int compile_ep(const struct ctx *x, size_t podidx, struct epbuild *eb, struct pol_ep *ep)
 {
 	const struct k8s_pod *pod = x->pods[podidx];
@@ -1003,8 +1171,11 @@ static int compile_ep(const struct ctx *x, size_t podidx, struct epbuild *eb, st
 	for (uint8_t dir = 0; !ret && dir < XCNI_NR_DIRS; dir++) {
 		eb->dir = dir;
 		epbuild_reset_rules(eb);
-		for (size_t i = 0; !ret && i < x->nnps; i++) {
+		for (size_t i = nps_of_ns(x, pod->meta.ns); !ret && i < x->nnps; i++) {
 			const struct k8s_netpol *np = x->nps[i];
+
+			if (cmp_str(np->meta.ns, pod->meta.ns))
+				break; /* sorted by namespace: the pod's are behind us */
 			bool in = dir == XCNI_DIR_TO_POD;
 			size_t nrules = in ? np->ningress : np->negress;
 			const struct k8s_np_rule *rules = in ? np->ingress : np->egress;
@@ -1116,8 +1287,16 @@ int pol_compile(const struct cluster *c, const struct pol_opts *o, struct pol_re
 	if (!ret)
 		ret = build_ipcache(&x, err);
 	if (!ret)
+		ret = memo_init(&x);
+	if (!ret)
+		ret = labix_build(&x);
+	if (!ret)
 		ret = build_eps(&x);
 out:
+	for (size_t i = 0; x.memo && i < x.memo_cap; i++)
+		free(x.memo[i].ids);
+	free(x.memo);
+	free(x.labix);
 	for (size_t i = 0; i < x.nnsl; i++)
 		k8s_labels_free(&x.nsl[i].labels);
 	free(x.nsl);
