@@ -7,7 +7,7 @@
 #   bash bench/cni-latency.sh [-n N] [-w WARMUP]
 #
 # Environment:
-#   XCNI_BIN  plugin under test   (default /work/main/build/xcni)
+#   XCNI_BIN  plugin under test   (default $BUILD/xcni)
 #   PTP_BIN   reference plugin    (default /usr/lib/cni/ptp)
 #   BUILD     build/output dir    (default <repo>/build)
 #   CC        compiler            (default gcc)
@@ -19,7 +19,7 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(dirname "$HERE")
 BUILD=${BUILD:-$ROOT/build}
-XCNI_BIN=${XCNI_BIN:-$ROOT/build/xcni}
+XCNI_BIN=${XCNI_BIN:-$BUILD/xcni}
 PTP_BIN=${PTP_BIN:-/usr/lib/cni/ptp}
 CC=${CC:-gcc}
 N=200
@@ -63,8 +63,11 @@ mkdir -p "$BUILD"
 DRIVER=$BUILD/cni_latency
 $CC -O2 -std=gnu11 -Wall -Wextra -Werror -o "$DRIVER" "$HERE/cni_latency.c" -lm
 
+# The delegation floor: the driver itself, run as a plugin that only execs host-local.
+ln -sf cni_latency "$BUILD/ipam-floor"
+
 PREFIX="xcb$$-"
-PLUGINS=(xcni ptp)
+PLUGINS=(xcni ptp floor)
 CNI_PATH_DIRS=/usr/lib/cni
 xdir=$(dirname "$XCNI_BIN")
 [[ $xdir == /usr/lib/cni ]] || CNI_PATH_DIRS="$CNI_PATH_DIRS:$xdir"
@@ -100,7 +103,7 @@ cleanup() {
 		ip -force -batch "$TMP/netns-del" 2>/dev/null
 		# Anything our prefix left behind (e.g. half-done creation).
 		local ns
-		for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$PREFIX" | head -n $((2 * MAX_N + 10))); do
+		for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$PREFIX" | head -n $((${#PLUGINS[@]} * MAX_N + 10))); do
 			ip netns del "$ns" 2>/dev/null
 		done
 	fi
@@ -121,7 +124,8 @@ TMP=$(mktemp -d /tmp/xcni-bench.XXXXXX)
 # (plugin specs are comma-separated: paths must not contain ',')
 DARGS=(-n "$N" -p "$PREFIX" -c "$CNI_PATH_DIRS"
 	-P "name=xcni,bin=$XCNI_BIN,conf=$TMP/xcni.conf"
-	-P "name=ptp,bin=$PTP_BIN,conf=$TMP/ptp.conf")
+	-P "name=ptp,bin=$PTP_BIN,conf=$TMP/ptp.conf"
+	-P "name=floor,bin=$BUILD/ipam-floor,conf=$TMP/floor.conf")
 
 # xcni needs its node agent: one with its own pin dir for this run.
 BENCH_PIN=/sys/fs/bpf/xcb$$
@@ -132,7 +136,7 @@ if [[ -x $XCNID_BIN ]]; then
 	for _ in $(seq 100); do [[ -e $BENCH_PIN/prog_to_pod ]] && break; sleep 0.1; done
 fi
 
-# Same host-local IPAM for both, own dataDir and own /22 in 10.99.16.0/20.
+# Same host-local IPAM for all, own dataDir and own /22 in 10.99.16.0/20.
 cat >"$TMP/xcni.conf" <<EOF
 {"cniVersion":"1.0.0","name":"xcb-xcni","type":"$(basename "$XCNI_BIN")","mtu":1500,"stateDir":"$TMP/xcni-state","pinDir":"$BENCH_PIN","ipam":{"type":"host-local","ranges":[[{"subnet":"10.99.16.0/22"}]],"dataDir":"$TMP/ipam-xcni"}}
 EOF
@@ -140,7 +144,11 @@ cat >"$TMP/ptp.conf" <<EOF
 {"cniVersion":"1.0.0","name":"xcb-ptp","type":"$(basename "$PTP_BIN")","mtu":1500,"ipMasq":false,"stateDir":"$TMP/ptp-state","ipam":{"type":"host-local","ranges":[[{"subnet":"10.99.20.0/22"}]],"dataDir":"$TMP/ipam-ptp"}}
 EOF
 
-echo "cni-latency: creating $((2 * N)) network namespaces (${PREFIX}*)"
+cat >"$TMP/floor.conf" <<EOF
+{"cniVersion":"1.0.0","name":"xcb-floor","type":"ipam-floor","ipam":{"type":"host-local","ranges":[[{"subnet":"10.99.24.0/22"}]],"dataDir":"$TMP/ipam-floor"}}
+EOF
+
+echo "cni-latency: creating $((${#PLUGINS[@]} * N)) network namespaces (${PREFIX}*)"
 NETNS_CREATED=1
 netns_batch add >"$TMP/netns-add"
 ip -batch "$TMP/netns-add" || die "creating network namespaces failed"

@@ -512,10 +512,21 @@ static void report(void)
 		char lbl[64];
 		snprintf(lbl, sizeof(lbl), "%s/%s", plugins[0].name, plugins[1].name);
 		printf("%-12s %8.2fx %8.2fx %8.2fx %8.2fx\n", lbl, r[0], r[1], r[2], r[3]);
+		for (int p = 2; p < nplugins; p++) {
+			snprintf(lbl, sizeof(lbl), "%s/%s", plugins[p].name, plugins[1].name);
+			printf("%-12s %8.2fx %8.2fx %8.2fx %8.2fx\n", lbl, add[p].p50 / add[1].p50,
+			       add[p].p99 / add[1].p99, del[p].p50 / del[1].p50,
+			       del[p].p99 / del[1].p99);
+		}
 		bool met = r[0] <= TARGET_ADD_P50_RATIO;
 		printf("\nTARGET: %s ADD p50 <= %.1fx %s ADD p50  ->  %.2fx  %s\n",
 		       plugins[0].name, TARGET_ADD_P50_RATIO, plugins[1].name, r[0],
 		       met ? "MET" : "NOT MET");
+		for (int p = 2; p < nplugins; p++)
+			if (strcmp(plugins[p].name, "floor") == 0)
+				printf("FLOOR:  %s ADD p50 = %.2fx %s ADD p50 (a plugin that only execs host-local and waits:\n"
+				       "        the least any plugin delegating IPAM to it can take)\n",
+				       plugins[p].name, add[p].p50 / add[1].p50, plugins[1].name);
 	}
 
 	if (!json_out)
@@ -543,6 +554,16 @@ static void report(void)
 		json_str(f, lbl);
 		fprintf(f, ",\"add_p50\":%.3f,\"add_p99\":%.3f,\"del_p50\":%.3f,\"del_p99\":%.3f}",
 			r[0], r[1], r[2], r[3]);
+		fprintf(f, ",\"other_ratios\":[");
+		for (int p = 2; p < nplugins; p++) {
+			fprintf(f, "%s{\"of\":", p > 2 ? "," : "");
+			snprintf(lbl, sizeof(lbl), "%s/%s", plugins[p].name, plugins[1].name);
+			json_str(f, lbl);
+			fprintf(f, ",\"add_p50\":%.3f,\"add_p99\":%.3f,\"del_p50\":%.3f,\"del_p99\":%.3f}",
+				add[p].p50 / add[1].p50, add[p].p99 / add[1].p99,
+				del[p].p50 / del[1].p50, del[p].p99 / del[1].p99);
+		}
+		fputc(']', f);
 		fprintf(f, ",\"target\":{\"metric\":\"add_p50\",\"max_ratio\":%.2f,\"ratio\":%.3f,\"met\":%s}",
 			TARGET_ADD_P50_RATIO, r[0], r[0] <= TARGET_ADD_P50_RATIO ? "true" : "false");
 	}
@@ -550,6 +571,41 @@ static void report(void)
 	if (fclose(f))
 		die("write %s failed", json_out);
 	printf("\nJSON: %s\n", json_out);
+}
+
+/* ---- the delegation floor ---- */
+
+/*
+ * Run as "ipam-floor" (a symlink to this binary), this is a CNI plugin that
+ * does only what any plugin delegating IPAM through the exec protocol must:
+ * start host-local from CNI_PATH on the same stdin and stdout, and wait for
+ * it. No config parsing, no netlink. Its latency is the least a plugin like
+ * xcni can reach, so xcni/ptp can be read against floor/ptp.
+ */
+static int floor_plugin(void)
+{
+	const char *path = getenv("CNI_PATH");
+	char bin[4096], *dirs, *save = NULL;
+	int st;
+
+	if (!path || !(dirs = strdup(path)))
+		return 1;
+	for (char *d = strtok_r(dirs, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
+		char *argv[] = { bin, NULL };
+		pid_t pid;
+
+		snprintf(bin, sizeof(bin), "%s/host-local", d);
+		if (access(bin, X_OK))
+			continue;
+		if (posix_spawn(&pid, bin, NULL, NULL, argv, environ))
+			return 1;
+		while (waitpid(pid, &st, 0) < 0)
+			if (errno != EINTR)
+				return 1;
+		return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
+	}
+	fprintf(stderr, "ipam-floor: host-local not found in CNI_PATH %s\n", path);
+	return 1;
 }
 
 /* ---- main ---- */
@@ -582,7 +638,11 @@ static void usage(void)
 
 int main(int argc, char **argv)
 {
+	const char *base = strrchr(argv[0], '/');
 	bool cleanup = false;
+
+	if (strcmp(base ? base + 1 : argv[0], "ipam-floor") == 0)
+		return floor_plugin();
 	static const struct option lo[] = {
 		{ "cleanup", no_argument, NULL, 'C' },
 		{ NULL, 0, NULL, 0 },

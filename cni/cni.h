@@ -144,10 +144,16 @@ struct xcni_dp {
 
 int xcni_dp_open(struct xcni_dp *dp, const char *pin_dir, struct cni_err *e);
 void xcni_dp_close(struct xcni_dp *dp);
-/* mode: "auto" (TCX, else tc clsact), "tcx" or "tc". */
+/*
+ * mode: "auto" (TCX, else tc clsact, saying why on stderr), "tcx" or "tc".
+ * *used gets the attach point taken, "tcx" or "tc", for the state record.
+ */
 int xcni_dp_attach(const struct xcni_dp *dp, const char *mode, int ifindex, const char *ifname,
-		   struct cni_err *e);
-void xcni_dp_detach(const struct xcni_dp *dp, int ifindex, const char *ifname);
+		   const char **used, struct cni_err *e);
+/* Undoes an attach made as `used` ("tcx", "tc"); NULL when unknown tries both. */
+void xcni_dp_detach(const struct xcni_dp *dp, int ifindex, const char *ifname, const char *used);
+/* 0 if the programs are attached to ifindex as `used` says, else -errno. */
+int xcni_dp_attached(const struct xcni_dp *dp, const char *used, int ifindex, const char *ifname);
 int xcni_dp_endpoint_add(const struct xcni_dp *dp, __u32 ip, const struct xcni_endpoint *ep,
 			 struct cni_err *e);
 void xcni_dp_endpoint_del(const struct xcni_dp *dp, __u32 ip, __u32 ep_id);

@@ -116,38 +116,60 @@ static int attach_tc(const struct xcni_dp *dp, int ifindex)
 	return 0;
 }
 
-int xcni_dp_attach(const struct xcni_dp *dp, const char *mode, int ifindex, const char *ifname,
-		   struct cni_err *e)
+static int tcx_unsupported(int err)
 {
-	int err = -EOPNOTSUPP;
+	/* What a kernel without TCX (< 6.6) answers for an unknown attach type. */
+	return err == -EINVAL || err == -EOPNOTSUPP || err == -ENOTSUP || err == -ENOSYS;
+}
 
+int xcni_dp_attach(const struct xcni_dp *dp, const char *mode, int ifindex, const char *ifname,
+		   const char **used, struct cni_err *e)
+{
+	int err;
+
+	*used = NULL;
 	if (strcmp(mode, "tc") != 0) {
-		err = attach_tcx(dp, ifindex, ifname);
-		if (!err)
+		/* Tests stand in for an old kernel: "auto" must then take the tc path. */
+		err = xcni_failpoint("tcx") ? -EOPNOTSUPP : attach_tcx(dp, ifindex, ifname);
+		if (!err) {
+			*used = "tcx";
 			return 0;
-		xcni_dp_detach(dp, ifindex, ifname);
-		if (strcmp(mode, "tcx") == 0 || (err != -EINVAL && err != -EOPNOTSUPP &&
-						 err != -ENOTSUP && err != -ENOSYS))
+		}
+		xcni_dp_detach(dp, ifindex, ifname, "tcx");
+		if (strcmp(mode, "tcx") == 0 || !tcx_unsupported(err))
 			return cni_fail(e, XCNI_ERR_NETLINK, "attach TCX programs to %s: %s", ifname,
 					strerror(-err)), err;
+		/*
+		 * Said on every ADD, not once per node: a plugin keeps no memory
+		 * between calls, and an operator who expected TCX must see why
+		 * this pod got the older, slower attach point.
+		 */
+		fprintf(stderr,
+			"xcni: warning: TCX unavailable for %s: bpf_link_create(BPF_TCX_INGRESS): %s (errno %d; TCX needs Linux >= 6.6); attach \"auto\" falls back to tc clsact\n",
+			ifname, strerror(-err), -err);
 	}
 	err = attach_tc(dp, ifindex);
-	if (err)
+	if (err) {
+		xcni_dp_detach(dp, ifindex, ifname, "tc");
 		return cni_fail(e, XCNI_ERR_NETLINK, "attach tc clsact programs to %s: %s", ifname,
 				strerror(-err)), err;
+	}
+	*used = "tc";
 	return 0;
 }
 
-void xcni_dp_detach(const struct xcni_dp *dp, int ifindex, const char *ifname)
+void xcni_dp_detach(const struct xcni_dp *dp, int ifindex, const char *ifname, const char *used)
 {
 	char path[PATH_MAX];
 
 	/* Unpinning drops the last reference: the TCX link goes with it. */
-	for (int egress = 0; egress < 2; egress++) {
-		link_pin_path(dp, ifname, egress, path, sizeof(path));
-		unlink(path);
+	if (!used || strcmp(used, "tcx") == 0) {
+		for (int egress = 0; egress < 2; egress++) {
+			link_pin_path(dp, ifname, egress, path, sizeof(path));
+			unlink(path);
+		}
 	}
-	if (ifindex > 0) {
+	if (ifindex > 0 && (!used || strcmp(used, "tc") == 0)) {
 		for (int egress = 0; egress < 2; egress++) {
 			DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
 					    .attach_point = egress ? BPF_TC_EGRESS : BPF_TC_INGRESS);
@@ -157,6 +179,42 @@ void xcni_dp_detach(const struct xcni_dp *dp, int ifindex, const char *ifname)
 			bpf_tc_detach(&hook, &o);
 		}
 	}
+}
+
+/* 0 if both programs are attached to ifindex the way `used` says, else -errno. */
+int xcni_dp_attached(const struct xcni_dp *dp, const char *used, int ifindex, const char *ifname)
+{
+	char path[PATH_MAX];
+
+	for (int egress = 0; egress < 2; egress++) {
+		if (strcmp(used, "tcx") == 0) {
+			struct bpf_link_info info = { 0 };
+			__u32 len = sizeof(info);
+			int lfd, err;
+
+			link_pin_path(dp, ifname, egress, path, sizeof(path));
+			lfd = bpf_obj_get(path);
+			if (lfd < 0)
+				return -errno;
+			err = bpf_link_get_info_by_fd(lfd, &info, &len) ? -errno : 0;
+			close(lfd);
+			if (err)
+				return err;
+			/* A pin outliving its device leaves a detached link behind. */
+			if (info.type != BPF_LINK_TYPE_TCX || (int)info.tcx.ifindex != ifindex)
+				return -ENOENT;
+		} else {
+			DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
+					    .attach_point = egress ? BPF_TC_EGRESS : BPF_TC_INGRESS);
+			DECLARE_LIBBPF_OPTS(bpf_tc_opts, o, .handle = XCNI_TC_HANDLE,
+					    .priority = XCNI_TC_PRIO);
+			int err = bpf_tc_query(&hook, &o);
+
+			if (err)
+				return err;
+		}
+	}
+	return 0;
 }
 
 int xcni_dp_endpoint_add(const struct xcni_dp *dp, __u32 ip, const struct xcni_endpoint *ep,

@@ -182,23 +182,43 @@ static int mkdir_p(const char *path)
 	return 0;
 }
 
-static int state_write(struct ctx *c, const char *host_if, uint32_t ip)
+/* Makes the directory attachment records of this network go into. */
+static int state_dir_make(struct ctx *c)
 {
-	char ipbuf[INET_ADDRSTRLEN];
-	char path[PATH_MAX], tmp[PATH_MAX + 8], dir[PATH_MAX];
-	json_t *rec;
+	char dir[PATH_MAX];
 	int err;
 
 	snprintf(dir, sizeof(dir), "%s/%s", c->conf.state_dir, c->conf.name);
 	err = mkdir_p(dir);
-	if (!err)
-		err = state_path(c, host_if, path, sizeof(path));
 	if (err)
 		return cni_fail(&c->err, CNI_ERR_IO, "state dir %s: %s", dir, strerror(-err)), err;
+	return 0;
+}
+
+/*
+ * Written to a temporary name and renamed, so a reader never sees half a
+ * record; not fsync'd, which would cost an ADD a journal commit. The record
+ * only has to outlive this process, not the node: a crash that loses the
+ * page cache reboots the node, and a reboot takes the veth, its TCX links
+ * and the bpffs maps the record helps to clean with it. What must survive a
+ * reboot survives without us: host-local's leases are its own files, and GC
+ * finds any link by its alias.
+ */
+static int state_write(struct ctx *c, const char *host_if, uint32_t ip, const char *attach)
+{
+	char ipbuf[INET_ADDRSTRLEN];
+	char path[PATH_MAX], tmp[PATH_MAX + 8];
+	json_t *rec;
+	int err;
+
+	err = state_path(c, host_if, path, sizeof(path));
+	if (err)
+		return cni_fail(&c->err, CNI_ERR_IO, "state record for %s: %s", host_if,
+				strerror(-err)), err;
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	inet_ntop(AF_INET, &ip, ipbuf, sizeof(ipbuf));
-	rec = json_pack("{s:s,s:s,s:s,s:s}", "containerID", c->env.container_id, "ifname",
-			c->env.ifname, "netns", c->env.netns, "ip", ipbuf);
+	rec = json_pack("{s:s,s:s,s:s,s:s,s:s}", "containerID", c->env.container_id, "ifname",
+			c->env.ifname, "netns", c->env.netns, "ip", ipbuf, "attach", attach);
 	err = json_dump_file(rec, tmp, JSON_COMPACT) ? -EIO : 0;
 	json_decref(rec);
 	if (!err && rename(tmp, path))
@@ -211,19 +231,27 @@ static int state_write(struct ctx *c, const char *host_if, uint32_t ip)
 	return 0;
 }
 
-/* The pod IP an attachment record holds, or 0. */
-static uint32_t state_ip(struct ctx *c, const char *host_if)
+/*
+ * What an attachment record holds: the pod IP (0 if none) and the attach
+ * point ("tcx", "tc"; NULL for a record older than that field or none).
+ */
+static uint32_t state_read(struct ctx *c, const char *host_if, char *attach, size_t len)
 {
 	char path[PATH_MAX];
 	json_t *rec;
 	uint32_t ip = 0;
 
+	if (attach)
+		attach[0] = '\0';
 	if (state_path(c, host_if, path, sizeof(path)) == 0 &&
 	    (rec = json_load_file(path, 0, NULL))) {
 		const char *s = json_string_value(json_object_get(rec, "ip"));
+		const char *m = json_string_value(json_object_get(rec, "attach"));
 
 		if (!s || inet_pton(AF_INET, s, &ip) != 1)
 			ip = 0;
+		if (attach && m && (strcmp(m, "tcx") == 0 || strcmp(m, "tc") == 0))
+			snprintf(attach, len, "%s", m);
 		json_decref(rec);
 	}
 	return ip;
@@ -331,22 +359,40 @@ static int cmd_add(struct ctx *c)
 	struct xcni_attach a = { 0 };
 	struct xcni_ipam ipam = { 0 };
 	struct nl_link hl, pl;
-	struct netns ns;
+	struct netns ns = { .host_fd = -1, .pod_fd = -1 };
 	struct cni_proc ipam_proc = { .pid = -1, .out_fd = -1 };
 	struct xcni_dp dp = { .from_fd = -1, .to_fd = -1, .ep_fd = -1, .if_fd = -1 };
 	struct xcni_endpoint ep = { 0 };
 	char alias[256], buf[INET_ADDRSTRLEN];
+	const char *attached = NULL;
 	json_t *ires = NULL, *res, *r;
 	int err, have_lease = 0, have_link = 0, have_ep = 0;
 	size_t i;
 
-	err = netns_open(c, &ns, c->env.netns);
-	if (err)
-		goto out;
-	/* Without the agent's programs a pod would get no policy: refuse, runtimes retry. */
+	/*
+	 * Without the agent's programs a pod would get no policy: refuse, runtimes
+	 * retry. Checked before IPAM, so a node whose xcnid is down does not
+	 * take and give back a lease on every retry; it costs four bpf(2) calls.
+	 */
 	err = xcni_dp_open(&dp, c->conf.pin_dir, &c->err);
 	if (err)
 		goto out;
+	/*
+	 * Then IPAM, before anything else: the exec'd IPAM plugin (host-local
+	 * is a Go binary) takes ten times longer than all our netlink work, so
+	 * ADD costs IPAM plus whatever is not overlapped with it. Everything up
+	 * to ipam_finish() runs while it does. The price is on the refusals
+	 * below: a lease taken for an ADD we then refuse is given back (undo
+	 * waits for IPAM and DELs it). If the attachment exists already, IPAM
+	 * itself refuses a duplicate and nothing of it is freed.
+	 */
+	err = ipam_start(c, &ipam_proc, "ADD", c->env.container_id, c->env.ifname, c->env.netns);
+	if (err)
+		goto out;
+
+	err = netns_open(c, &ns, c->env.netns);
+	if (err)
+		goto undo;
 	xcni_host_ifname(c->env.container_id, c->env.ifname, a.host_if);
 	snprintf(a.pod_if, sizeof(a.pod_if), "%s", c->env.ifname);
 	snprintf(a.netns, sizeof(a.netns), "%s", c->env.netns);
@@ -356,30 +402,22 @@ static int cmd_add(struct ctx *c)
 	if (err) {
 		cni_fail(&c->err, CNI_ERR_INVALID_CONFIG,
 			 "network name and CNI_CONTAINERID together are too long for a link alias");
-		goto out;
+		goto undo;
 	}
 
-	/* Refuse early, before any lease is taken, if a name is in use. */
+	/* Refuse before creating anything if a name is in use. */
 	if (nl_link_get(&ns.pod, a.pod_if, &pl) == 0) {
 		err = cni_fail(&c->err, CNI_ERR_INVALID_ENV,
 			       "CNI_IFNAME %s: an interface of that name already exists in %s",
 			       a.pod_if, a.netns);
-		goto out;
+		goto undo;
 	}
 	if (nl_link_get(&ns.host, a.host_if, &hl) == 0) {
 		err = cni_fail(&c->err, CNI_ERR_INVALID_ENV,
 			       "host interface %s for container %s/%s already exists (ADD twice without DEL?)",
 			       a.host_if, c->env.container_id, a.pod_if);
-		goto out;
+		goto undo;
 	}
-
-	/*
-	 * IPAM runs while the links are made: an exec'd IPAM plugin costs far
-	 * more than the netlink work, so ADD takes about as long as IPAM alone.
-	 */
-	err = ipam_start(c, &ipam_proc, "ADD", c->env.container_id, c->env.ifname, c->env.netns);
-	if (err)
-		goto out;
 
 	err = xcni_failpoint("veth");
 	if (!err)
@@ -407,6 +445,23 @@ static int cmd_add(struct ctx *c)
 		goto undo;
 	}
 	memcpy(a.pod_mac, pl.mac, 6);
+
+	/*
+	 * The programs go on before the endpoint entry exists, while IPAM runs:
+	 * until ADD returns nothing runs in the pod and nothing routes to it,
+	 * so there is no traffic for from_pod to drop for want of an entry.
+	 */
+	err = xcni_failpoint("attach");
+	if (err)
+		cni_fail(&c->err, XCNI_ERR_NETLINK, "attach: injected failure");
+	else
+		err = xcni_dp_attach(&dp, c->conf.attach, hl.ifindex, a.host_if, &attached,
+				     &c->err);
+	if (err)
+		goto undo;
+	err = state_dir_make(c);
+	if (err)
+		goto undo;
 
 	err = ipam_finish(c, &ipam_proc, "ADD", c->env.container_id, c->env.ifname,
 			  c->env.netns, &ires);
@@ -464,7 +519,6 @@ static int cmd_add(struct ctx *c)
 		goto undo;
 	}
 
-	/* The entry first: the programs drop what comes from a device without one. */
 	ep.ifindex = (__u32)hl.ifindex;
 	ep.ep_id = xcni_ep_id(c->env.container_id, c->env.ifname);
 	memcpy(ep.pod_mac, a.pod_mac, 6);
@@ -477,20 +531,13 @@ static int cmd_add(struct ctx *c)
 	if (err)
 		goto undo;
 	have_ep = 1;
-	err = xcni_failpoint("attach");
-	if (err)
-		cni_fail(&c->err, XCNI_ERR_NETLINK, "attach: injected failure");
-	else
-		err = xcni_dp_attach(&dp, c->conf.attach, hl.ifindex, a.host_if, &c->err);
-	if (err)
-		goto undo;
 
 	enable_forwarding();
 	err = xcni_failpoint("state");
 	if (err)
 		cni_fail(&c->err, CNI_ERR_IO, "state record: injected failure");
 	else
-		err = state_write(c, a.host_if, ipam.ip);
+		err = state_write(c, a.host_if, ipam.ip, attached);
 	if (err)
 		goto undo;
 
@@ -502,22 +549,26 @@ static int cmd_add(struct ctx *c)
 	goto out;
 
 undo:
-	if (have_ep) {
-		xcni_dp_detach(&dp, hl.ifindex, a.host_if);
+	if (have_ep)
 		xcni_dp_endpoint_del(&dp, ipam.ip, ep.ep_id);
-	}
+	/* Only what this call attached: the pins of an existing attachment have its name. */
+	if (attached)
+		xcni_dp_detach(&dp, hl.ifindex, a.host_if, attached);
 	/* Deleting the host end takes the peer, addresses and routes with it. */
 	if (have_link && nl_link_get(&ns.host, a.host_if, &hl) == 0)
 		nl_link_del(&ns.host, hl.ifindex);
 	if (ipam_proc.pid >= 0) {
-		/* IPAM was still running when a netlink step failed: let it finish. */
+		/* IPAM was still running when an earlier step failed: let it finish. */
 		struct cni_err saved = c->err;
 
 		json_decref(ires);
 		ires = NULL;
 		if (ipam_finish(c, &ipam_proc, "ADD", c->env.container_id, c->env.ifname,
-				c->env.netns, &ires) == 0)
+				c->env.netns, &ires) == 0) {
 			have_lease = 1;
+			/* Only so the message below names the address given back. */
+			xcni_ipam_parse(ires, &ipam, &c->err);
+		}
 		c->err = saved;
 	}
 	if (have_lease) {
@@ -558,7 +609,7 @@ static int cmd_check(struct ctx *c)
 	struct xcni_dp dp = { .from_fd = -1, .to_fd = -1, .ep_fd = -1, .if_fd = -1 };
 	struct nl_link hl, pl;
 	struct netns ns;
-	char host_if[IF_NAMESIZE], mac[18];
+	char host_if[IF_NAMESIZE], mac[18], attach[8];
 	const char *want_mac = NULL;
 	int err, pod_idx = -1;
 	size_t i;
@@ -621,6 +672,15 @@ static int cmd_check(struct ctx *c)
 	}
 	if (hl.link != pl.ifindex || strcmp(hl.kind, "veth") != 0) {
 		err = drift(c, "host interface %s is not the peer of %s", host_if, c->env.ifname);
+		goto out;
+	}
+	/* The record says which attach point ADD took; without one, either will do. */
+	state_read(c, host_if, attach, sizeof(attach));
+	if (attach[0] ? xcni_dp_attached(&dp, attach, hl.ifindex, host_if) != 0 :
+			xcni_dp_attached(&dp, "tcx", hl.ifindex, host_if) != 0 &&
+			xcni_dp_attached(&dp, "tc", hl.ifindex, host_if) != 0) {
+		err = drift(c, "data plane programs not attached to %s (%s)", host_if,
+			    attach[0] ? attach : "neither TCX nor tc");
 		goto out;
 	}
 
@@ -695,10 +755,11 @@ static int del_attachment(struct ctx *c, struct nl *host, const struct xcni_dp *
 	xcni_host_ifname(cid, ifname, host_if);
 	have_link = nl_link_get(host, host_if, &hl) == 0;
 	if (dp) {
-		/* The record knows the IP even when the link is gone. */
-		uint32_t ip = state_ip(c, host_if);
+		/* The record knows the IP even when the link is gone, and the attach point. */
+		char attach[8];
+		uint32_t ip = state_read(c, host_if, attach, sizeof(attach));
 
-		xcni_dp_detach(dp, have_link ? hl.ifindex : 0, host_if);
+		xcni_dp_detach(dp, have_link ? hl.ifindex : 0, host_if, attach[0] ? attach : NULL);
 		if (ip)
 			xcni_dp_endpoint_del(dp, ip, xcni_ep_id(cid, ifname));
 	}

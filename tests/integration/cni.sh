@@ -40,14 +40,17 @@ conf() {
 		"$ver" "$NET" "$T" "$PIN" "${ATTACH:-auto}" "$extra" "$SUBNET" "$T"
 }
 
-# cni COMMAND CONTAINERID NETNS-PATH [IFNAME] < config  -> sets OUT and RC
+# cni COMMAND CONTAINERID NETNS-PATH [IFNAME] < config  -> sets OUT, ERR (stderr, the
+# plugin's log) and RC
 cni() {
 	local cmd=$1 cid=$2 netns=$3 ifname=${4-eth0}
 	# nsenter, not ip netns exec: the latter remounts /sys and hides bpffs.
 	OUT=$(nsenter --net="/var/run/netns/$NODE" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
 		CNI_COMMAND="$cmd" CNI_CONTAINERID="$cid" CNI_NETNS="$netns" \
-		CNI_IFNAME="$ifname" CNI_PATH=/usr/lib/cni ${CNI_EXTRA_ENV:-} "$XCNI_BIN")
+		CNI_IFNAME="$ifname" CNI_PATH=/usr/lib/cni ${CNI_EXTRA_ENV:-} "$XCNI_BIN" 2>"$T/stderr")
 	RC=$?
+	ERR=$(cat "$T/stderr")
+	[ -z "$ERR" ] || echo "$ERR" | sed 's/^/# stderr: /'
 }
 
 newpod() { ip netns add "$XCT_TAG-$1" && pods+=("$XCT_TAG-$1"); }
@@ -137,6 +140,10 @@ else
 	check "data plane attached to $hostif with TCX links, pinned" \
 		bash -c "bpftool link show pinned $PIN/links/$hostif-in | grep -q tcx && bpftool link show pinned $PIN/links/$hostif-out | grep -q tcx"
 fi
+if [ "${ATTACH:-auto}" = tc ]; then want_attach=tc; else want_attach=tcx; fi
+check "ADD p3 (attach ${ATTACH:-auto}) logged no TCX fallback" bash -c "! grep -q 'TCX unavailable' $T/stderr"
+check "attachment record of p1 says attach \"$want_attach\"" \
+	grep -q "\"attach\":\"$want_attach\"" "$T/state/$NET/$hostif"
 XCNICTL="$BUILD/xcnictl --pin-dir $PIN"
 p1_ifindex=$(ip -n "$NODE" -o link show "$hostif" | cut -d: -f1)
 check "endpoint entry for p1 written (ifindex $p1_ifindex, pod MAC)" \
@@ -319,6 +326,42 @@ for step in veth host-addr host-route pod-addr pod-route endpoint attach state; 
 		bash -c "! ip -n $XCT_TAG-bad link show eth0 2>/dev/null"
 done
 ip netns del "$XCT_TAG-bad"
+
+# ---- attach "auto" without TCX: falls back to tc clsact, and says so ----------------
+# XCNI_TEST_FAIL_AT=tcx makes the TCX attach fail the way a kernel older than 6.6 does.
+newpod fb
+fbconf() { ATTACH=$1 conf 1.0.0 "${2:-}"; }
+CNI_EXTRA_ENV="XCNI_TEST_FAIL_AT=tcx" cni ADD cid-fb "$(nspath fb)" <<<"$(fbconf auto)"
+FB=$OUT
+fbif=$(echo "$FB" | jq_ 'd["interfaces"][0]["name"]' 2>/dev/null)
+check "ADD (attach auto) without TCX succeeds" test "$RC" -eq 0
+check "  ... and logs that TCX is unavailable and why (errno), falling back to tc" \
+	bash -c "grep -q 'TCX unavailable for $fbif: bpf_link_create(BPF_TCX_INGRESS): Operation not supported (errno 95' $T/stderr && grep -q 'falls back to tc clsact' $T/stderr"
+check "  ... attaches with tc clsact and pins no TCX link" \
+	bash -c "tc -n $NODE filter show dev $fbif ingress | grep -q from_pod && tc -n $NODE filter show dev $fbif egress | grep -q to_pod && ! ls $PIN/links/$fbif-* 2>/dev/null"
+check "  ... and its attachment record says attach \"tc\"" \
+	grep -q '"attach":"tc"' "$T/state/$NET/$fbif"
+cni CHECK cid-fb "$(nspath fb)" <<<"$(fbconf auto "\"prevResult\":$FB,")"
+check "CHECK of the tc-attached pod passes" test "$RC" -eq 0
+tc -n "$NODE" filter del dev "$fbif" ingress
+cni CHECK cid-fb "$(nspath fb)" <<<"$(fbconf auto "\"prevResult\":$FB,")"
+check "CHECK fails when the recorded tc attachment is gone, naming it" \
+	bash -c "[ $RC -ne 0 ] && echo '$OUT' | grep -q 'data plane programs not attached to $fbif (tc)'"
+cni DEL cid-fb "$(nspath fb)" <<<"$(fbconf auto)"
+check "DEL of the tc-attached pod exits 0" test "$RC" -eq 0
+check "  ... and leaves the node at baseline" same_as_baseline_pods_aside
+CNI_EXTRA_ENV="XCNI_TEST_FAIL_AT=tcx" cni ADD cid-fb "$(nspath fb)" <<<"$(fbconf tcx)"
+check "ADD with attach \"tcx\" and no TCX fails (code 101) instead of falling back" \
+	bash -c "[ $RC -ne 0 ] && echo '$OUT' | grep -q '\"code\":101' && echo '$OUT' | grep -q 'attach TCX programs' && ! grep -q 'falls back' $T/stderr"
+check "  ... leaving nothing behind" same_as_baseline_pods_aside
+cni ADD cid-fb "$(nspath fb)" <<<"$(fbconf tc)"
+check "ADD with attach \"tc\" succeeds without a fallback warning" \
+	bash -c "[ $RC -eq 0 ] && ! grep -q 'TCX unavailable' $T/stderr"
+check "  ... and records attach \"tc\"" grep -q '"attach":"tc"' "$T/state/$NET/$fbif"
+cni DEL cid-fb "$(nspath fb)" <<<"$(fbconf tc)"
+check "  ... and DEL of it exits 0" test "$RC" -eq 0
+check "  ... leaving the node at baseline" same_as_baseline_pods_aside
+ip netns del "$XCT_TAG-fb"
 
 # ---- 100 ADD/DEL cycles leave nothing behind ---------------------------------------
 fails=0
