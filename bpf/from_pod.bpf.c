@@ -11,6 +11,7 @@
 
 #include "lib/compat.h"
 #include "lib/ct.h"
+#include "lib/encap.h"
 #include "lib/exit.h"
 #include "lib/l2.h"
 #include "lib/maps.h"
@@ -21,6 +22,10 @@
 const volatile __u32 pod_cidr = 0;
 const volatile __u32 pod_cidr_mask = 0;
 const volatile __u32 gateway_ip = 0;
+/* The overlay: all 0 when the node has none. */
+const volatile __u32 node_ip = 0;
+const volatile __u32 underlay_ifindex = 0;
+const volatile __u32 vni = 0;
 
 static __always_inline int handle_arp(struct cursor *c, __u32 ep_ip)
 {
@@ -40,16 +45,44 @@ static __always_inline int handle_arp(struct cursor *c, __u32 ep_ip)
 	return XCNI_PASS_ARP;
 }
 
+/*
+ * To a pod on another node: routed (TTL), encapsulated, out of the underlay.
+ * Too big for the underlay once encapsulated (a pod MTU set too high): the
+ * stack gets it and, routing it to the overlay device, answers
+ * fragmentation-needed.
+ */
+static __always_inline int to_remote_node(struct __sk_buff *skb, struct pkt *p, __u32 tunnel,
+					  int *verdict)
+{
+	struct encap_in in;
+	__u32 mtu = 0;
+	int reason;
+
+	if (bpf_check_mtu(skb, underlay_ifindex, &mtu, XCNI_ENCAP_LEN, 0))
+		return XCNI_FWD_TOO_BIG;
+	encap_in_take(p, &in);
+	if (ttl_decrement(skb, p))
+		return XCNI_DROP_ENCAP;
+	reason = geneve_encap(skb, &in, node_ip, tunnel, vni);
+	if (reason)
+		return reason;
+	tunnel_count(tunnel, skb->len, 0);
+	*verdict = bpf_redirect_neigh(underlay_ifindex, NULL, 0, 0);
+	return *verdict == TC_ACT_REDIRECT ? XCNI_FWD_ENCAP : XCNI_DROP_REDIRECT;
+}
+
 SEC("tc")
 int from_pod(struct __sk_buff *skb)
 {
 	struct xcni_endpoint *src, *dst;
+	struct xcni_ipcache_val *dipc;
 	struct verdict v = {};
 	struct pkt p = {};
 	struct cursor c;
-	__u32 ep_ip = 0, ep_id = 0;
+	__u32 ep_ip = 0, ep_id = 0, tunnel = 0;
 	int reason, verdict = TC_ACT_OK, ct;
 
+	p.len = skb->len;
 	reason = pod_dev_start(skb, &c, &p, &src, &ep_ip);
 	if (reason)
 		goto out;
@@ -81,6 +114,22 @@ int from_pod(struct __sk_buff *skb)
 		reason = XCNI_DROP_UNKNOWN_DST;
 		goto out;
 	}
+	dipc = ipcache_lookup(p.tuple.daddr);
+	if (dipc && !dst) {
+		/* Geneve to a node from a pod would inject packets into the overlay. */
+		if (p.tuple.proto == IPPROTO_UDP && p.tuple.dport == bpf_htons(XCNI_GENEVE_PORT) &&
+		    (dipc->identity == XCNI_ID_HOST || dipc->identity == XCNI_ID_REMOTE_NODE)) {
+			reason = XCNI_DROP_GENEVE_INJECT;
+			goto out;
+		}
+		if (node_ip)
+			tunnel = dipc->tunnel_ip;
+		/* A pod whose node is gone: dropped, not sent into the void. */
+		if (!tunnel && (dipc->flags & XCNI_IPC_POD)) {
+			reason = XCNI_DROP_NO_TUNNEL;
+			goto out;
+		}
+	}
 	ct = ct_track(&p, skb->len);
 	if (ct == CT_INVALID) {
 		reason = XCNI_DROP_CT_INVALID;
@@ -90,7 +139,7 @@ int from_pod(struct __sk_buff *skb)
 		/* Both ends must allow: egress here, ingress at a local destination
 		 * (a remote one applies its own on arrival). */
 		v.src_id = ipcache_identity(p.tuple.saddr);
-		v.dst_id = ipcache_identity(p.tuple.daddr);
+		v.dst_id = dipc ? dipc->identity : XCNI_ID_WORLD;
 		if (!policy_allows(ep_ip, XCNI_DIR_FROM_POD, v.dst_id, p.tuple.daddr, &p, &v)) {
 			reason = XCNI_DROP_POLICY_EGRESS;
 			goto out;
@@ -102,13 +151,17 @@ int from_pod(struct __sk_buff *skb)
 		}
 		ct_create(&p, skb->len, ep_id);
 	}
-	if (!dst) {
+	if (!dst && !tunnel) {
 		reason = ct == CT_REPLY ? XCNI_FWD_REPLY : XCNI_FWD_STACK;
 		goto out;
 	}
 	/* TTL expiry is the stack's to answer (ICMP time exceeded). */
 	if (p.ip->ttl <= 1) {
 		reason = XCNI_FWD_STACK;
+		goto out;
+	}
+	if (tunnel) {
+		reason = to_remote_node(skb, &p, tunnel, &verdict);
 		goto out;
 	}
 	if (l3_forward_rewrite(skb, &p, dst)) {

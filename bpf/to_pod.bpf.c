@@ -28,6 +28,7 @@ int to_pod(struct __sk_buff *skb)
 	__u32 ep_ip = 0, ep_id = 0;
 	int reason, ct;
 
+	p.len = skb->len;
 	reason = pod_dev_start(skb, &c, &p, &ep, &ep_ip);
 	if (reason)
 		goto out;

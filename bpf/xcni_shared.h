@@ -32,6 +32,12 @@
 #ifndef XCNI_MAX_POLCIDR
 #define XCNI_MAX_POLCIDR 65536
 #endif
+#ifndef XCNI_MAX_NODES
+#define XCNI_MAX_NODES 4096
+#endif
+#ifndef XCNI_MAX_PREFILTER
+#define XCNI_MAX_PREFILTER 262144
+#endif
 #ifndef XCNI_MAX_IDENTITIES
 #define XCNI_MAX_IDENTITIES 65536
 #endif
@@ -97,23 +103,37 @@ struct xcni_ct_entry {
  * be mistaken for a TC_ACT_* (-1..8) or XDP_* (0..4) verdict.
  */
 enum xcni_reason {
+	/* Fates that pass the packet on. */
 	XCNI_FWD_LOCAL = -100, /* redirected to a pod on this node */
 	XCNI_FWD_STACK = -101, /* handed to the host stack (routing, TTL expiry) */
 	XCNI_FWD_REPLY = -102, /* reply of a tracked flow, handed on */
 	XCNI_PASS_ARP = -103, /* ARP from the endpoint's own address */
-	XCNI_DROP_NON_IP = -104, /* neither IPv4 nor ARP: pods are IPv4-only */
-	XCNI_DROP_SHORT = -105, /* truncated Ethernet, ARP, IPv4 or L4 header */
-	XCNI_DROP_BAD_IHL = -106, /* IHL < 5, or tot_len shorter than the header */
-	XCNI_DROP_FRAGMENT = -107, /* IPv4 fragment: not forwarded (yet) */
-	XCNI_DROP_SPOOF_IP = -108, /* source IP (or ARP sender) is not the endpoint's */
-	XCNI_DROP_SPOOF_MAC = -109, /* source MAC is not the endpoint's */
-	XCNI_DROP_NO_ENDPOINT = -110, /* the device has no endpoint entry */
-	XCNI_DROP_UNKNOWN_DST = -111, /* address in the node's pod CIDR with no endpoint */
-	XCNI_DROP_CT_INVALID = -112, /* TCP segment that neither opens nor continues a flow */
-	XCNI_DROP_REDIRECT = -113, /* the redirect helper failed */
-	XCNI_DROP_POLICY_EGRESS = -114, /* the source pod's egress policy allows nothing matching */
-	XCNI_DROP_POLICY_INGRESS = -115, /* the destination pod's ingress policy allows nothing matching */
-	XCNI_REASON_MIN = -115,
+	XCNI_FWD_ENCAP = -104, /* Geneve-encapsulated to the node hosting the destination */
+	XCNI_FWD_DECAP = -105, /* Geneve from a known node, decapsulated and delivered to a pod */
+	XCNI_FWD_DECAP_HOST = -106, /* Geneve from a known node, decapsulated for this node's stack */
+	XCNI_PASS_UNDERLAY = -107, /* underlay traffic that is not xcni's Geneve: to the stack */
+	XCNI_FWD_TOO_BIG = -108, /* too big to encapsulate: to the stack, which answers frag-needed */
+	/* Drops: everything from here down. */
+	XCNI_DROP_NON_IP = -109, /* neither IPv4 nor ARP: pods are IPv4-only */
+	XCNI_DROP_SHORT = -110, /* truncated Ethernet, ARP, IPv4 or L4 header */
+	XCNI_DROP_BAD_IHL = -111, /* IHL < 5, or tot_len shorter than the header */
+	XCNI_DROP_FRAGMENT = -112, /* IPv4 fragment: not forwarded (yet) */
+	XCNI_DROP_SPOOF_IP = -113, /* source IP (or ARP sender) is not the endpoint's */
+	XCNI_DROP_SPOOF_MAC = -114, /* source MAC is not the endpoint's */
+	XCNI_DROP_NO_ENDPOINT = -115, /* the device has no endpoint entry */
+	XCNI_DROP_UNKNOWN_DST = -116, /* address in the node's pod CIDR with no endpoint */
+	XCNI_DROP_CT_INVALID = -117, /* TCP segment that neither opens nor continues a flow */
+	XCNI_DROP_REDIRECT = -118, /* the redirect helper failed */
+	XCNI_DROP_POLICY_EGRESS = -119, /* the source pod's egress policy allows nothing matching */
+	XCNI_DROP_POLICY_INGRESS = -120, /* the destination pod's ingress policy allows nothing matching */
+	XCNI_DROP_UNKNOWN_NODE = -121, /* Geneve from an address that is no known node */
+	XCNI_DROP_BAD_GENEVE = -122, /* Geneve with another version, protocol or VNI, or truncated */
+	XCNI_DROP_INNER_SPOOF = -123, /* inner source is not an address of the sending node */
+	XCNI_DROP_NO_TUNNEL = -124, /* destination pod's node is not (or no longer) known */
+	XCNI_DROP_GENEVE_INJECT = -125, /* a pod sent to a node's Geneve port */
+	XCNI_DROP_PREFILTER = -126, /* source on the underlay's prefilter deny list */
+	XCNI_DROP_ENCAP = -127, /* making room for, or writing, the outer headers failed */
+	XCNI_REASON_MIN = -127,
 	XCNI_REASON_MAX = -100,
 };
 
@@ -124,8 +144,12 @@ enum xcni_reason {
 enum xcni_dir {
 	XCNI_DIR_FROM_POD = 0, /* egress from the pod's view */
 	XCNI_DIR_TO_POD = 1,
-	XCNI_NR_DIRS = 2,
+	XCNI_DIR_FROM_OVERLAY = 2, /* arriving on the underlay device */
+	XCNI_DIR_TO_OVERLAY = 3, /* the host stack sending to a remote pod (xcni0) */
+	XCNI_NR_DIRS = 4,
 };
+/* Policy has two sides: egress (FROM_POD) and ingress (TO_POD). */
+#define XCNI_NR_POLICY_DIRS 2
 
 /* metrics: per-CPU array indexed by XCNI_METRIC_IDX(reason, dir). */
 #define XCNI_METRIC_IDX(r, d) (XCNI_REASON_IDX(r) * XCNI_NR_DIRS + (d))
@@ -183,10 +207,46 @@ struct xcni_ipcache_key {
 	__u32 addr; /* network order */
 };
 
+#define XCNI_IPC_POD (1u << 0) /* a pod address (not a node, not a CIDR) */
 struct xcni_ipcache_val {
 	__u32 identity;
 	__u32 tunnel_ip; /* underlay IPv4 of the node hosting it; 0 = local or none */
-	__u32 flags;
+	__u32 flags; /* XCNI_IPC_* */
+};
+
+/*
+ * Geneve (RFC 8926) over IPv4/UDP, done by the programs themselves: outer
+ * IPv4 (20) + UDP (8) + Geneve (8, no options sent) + inner Ethernet (14).
+ */
+#define XCNI_GENEVE_PORT 6081
+#define XCNI_GENEVE_PROTO_ETH 0x6558 /* Transparent Ethernet Bridging */
+#define XCNI_ENCAP_LEN 50
+
+/* tunnel: underlay IPv4 of every other node (network order) -> the node. */
+struct xcni_tunnel {
+	__u32 pod_cidr; /* network order */
+	__u8 pod_cidr_len;
+	__u8 pad[3];
+	char node[64];
+};
+
+/* tunstat: per-CPU counters per remote node (same key as tunnel). */
+struct xcni_tunstat {
+	__u64 tx_packets;
+	__u64 tx_bytes;
+	__u64 rx_packets;
+	__u64 rx_bytes;
+};
+
+/* prefilter: LPM trie of source prefixes the underlay drops in XDP. */
+struct xcni_prefilter_key {
+	__u32 prefixlen;
+	__u32 addr; /* network order */
+};
+
+struct xcni_prefilter_val {
+	__u64 packets; /* dropped so far (atomic add) */
+	__u64 bytes;
 };
 
 /*
@@ -206,7 +266,7 @@ struct xcni_polep {
 	__u32 identity;
 	__u8 version; /* 0 or 1 */
 	__u8 isolated; /* XCNI_ISOLATED(XCNI_DIR_FROM_POD) = egress, (TO_POD) = ingress */
-	__u8 has[XCNI_NR_DIRS]; /* XCNI_HAS_* per direction, set by the map writer */
+	__u8 has[XCNI_NR_POLICY_DIRS]; /* XCNI_HAS_* per direction, set by the map writer */
 };
 
 /*
@@ -305,6 +365,13 @@ struct xcni_config {
 	__u32 nr_policies;
 	__u32 nr_endpoints_policy; /* local pods with compiled policy */
 	__u32 pad2;
+	/* The overlay (0s when xcnid runs without an underlay device). */
+	__u32 node_ip; /* this node's underlay IPv4, network order */
+	__u32 underlay_ifindex;
+	__u32 vni;
+	__u32 underlay_mtu;
+	__u32 pod_mtu; /* what the plugin gives pods: underlay MTU - XCNI_ENCAP_LEN */
+	__u32 xdp_mode; /* XDP_FLAGS_DRV_MODE or XDP_FLAGS_SKB_MODE as attached, 0 none */
 };
 
 #endif

@@ -46,7 +46,7 @@ static __always_inline void report(struct __sk_buff *skb, __u8 type, int reason,
 	ev->daddr = p->tuple.daddr;
 	ev->sport = p->tuple.sport;
 	ev->dport = p->tuple.dport;
-	ev->len = skb->len;
+	ev->len = p->len ? p->len : skb->len;
 	ev->src_identity = v->src_id;
 	ev->dst_identity = v->dst_id;
 	ev->policy_id = v->policy_id;
@@ -63,7 +63,7 @@ static __always_inline void report(struct __sk_buff *skb, __u8 type, int reason,
 static __always_inline int finish(struct __sk_buff *skb, int reason, __u8 dir, __u32 ep_id,
 				  const struct pkt *p, int verdict, const struct verdict *v)
 {
-	count(reason, dir, skb->len);
+	count(reason, dir, p->len ? p->len : skb->len);
 	if (reason_is_drop(reason)) {
 		report(skb, XCNI_EV_DROP, reason, dir, ep_id, p, v);
 		return TC_ACT_SHOT;

@@ -47,13 +47,8 @@ static __always_inline int pod_dev_start(struct __sk_buff *skb, struct cursor *c
 #define TTL_OFF (IP_OFF + offsetof(struct iphdr, ttl))
 #define IPCSUM_OFF (IP_OFF + offsetof(struct iphdr, check))
 
-/*
- * Routes the packet as the host would, without the host: TTL down by one
- * (checksum fixed), source MAC the gateway's, destination MAC the pod's.
- * Pointers into the packet are stale afterwards.
- */
-static __always_inline int l3_forward_rewrite(struct __sk_buff *skb, struct pkt *p,
-					      const struct xcni_endpoint *dst)
+/* TTL down by one, header checksum fixed: what a router does. */
+static __always_inline int ttl_decrement(struct __sk_buff *skb, const struct pkt *p)
 {
 	/* TTL and protocol share a 16-bit word of the header checksum. */
 	union {
@@ -68,13 +63,28 @@ static __always_inline int l3_forward_rewrite(struct __sk_buff *skb, struct pkt 
 	if (bpf_skb_store_bytes(skb, TTL_OFF, &new.b[0], 1, 0) ||
 	    bpf_l3_csum_replace(skb, IPCSUM_OFF, old.word, new.word, 2))
 		return -1;
-	/* Destination and source MAC are adjacent: one store writes both. */
+	return 0;
+}
+
+/* Destination MAC the pod's, source MAC the gateway's (adjacent: one store). */
+static __always_inline int mac_rewrite(struct __sk_buff *skb, const struct xcni_endpoint *dst)
+{
 	__u8 macs[2 * ETH_ALEN];
 
 	__builtin_memcpy(macs, dst->pod_mac, ETH_ALEN);
 	__builtin_memcpy(macs + ETH_ALEN, dst->host_mac, ETH_ALEN);
 	return bpf_skb_store_bytes(skb, offsetof(struct ethhdr, h_dest), macs, sizeof(macs), 0) ?
 		       -1 : 0;
+}
+
+/*
+ * Routes the packet as the host would, without the host: TTL down by one,
+ * MACs of the pod's link. Pointers into the packet are stale afterwards.
+ */
+static __always_inline int l3_forward_rewrite(struct __sk_buff *skb, struct pkt *p,
+					      const struct xcni_endpoint *dst)
+{
+	return ttl_decrement(skb, p) ?: mac_rewrite(skb, dst);
 }
 
 #endif

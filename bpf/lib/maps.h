@@ -99,6 +99,32 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xcni_polcidr SEC(".maps");
 
+/* The overlay: the other nodes, their counters, the underlay's deny list. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XCNI_MAX_NODES);
+	__type(key, __u32);
+	__type(value, struct xcni_tunnel);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xcni_tunnel SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, XCNI_MAX_NODES);
+	__type(key, __u32);
+	__type(value, struct xcni_tunstat);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xcni_tunstat SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, XCNI_MAX_PREFILTER);
+	__type(key, struct xcni_prefilter_key);
+	__type(value, struct xcni_prefilter_val);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xcni_prefilter SEC(".maps");
+
 /* Names for people (xcnictl, events); the programs never read them. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

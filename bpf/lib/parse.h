@@ -46,6 +46,7 @@ struct pkt {
 	__u8 tcp_flags; /* TCP_FLAG_* bits of byte 13 */
 	__u8 icmp_type;
 	__u8 is_echo; /* ICMP echo request or reply: tracked like a flow */
+	__u32 len; /* skb->len on arrival: counters and events report that */
 };
 
 #define XCNI_TCP_FIN 0x01

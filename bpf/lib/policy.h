@@ -20,10 +20,16 @@ struct verdict {
 	__u8 enforced; /* an isolated pod's policy was consulted */
 };
 
-static __always_inline __u32 ipcache_identity(__u32 addr)
+static __always_inline struct xcni_ipcache_val *ipcache_lookup(__u32 addr)
 {
 	struct xcni_ipcache_key k = { .prefixlen = 32, .addr = addr };
-	struct xcni_ipcache_val *v = bpf_map_lookup_elem(&xcni_ipcache, &k);
+
+	return bpf_map_lookup_elem(&xcni_ipcache, &k);
+}
+
+static __always_inline __u32 ipcache_identity(__u32 addr)
+{
+	struct xcni_ipcache_val *v = ipcache_lookup(addr);
 
 	return v ? v->identity : XCNI_ID_WORLD;
 }

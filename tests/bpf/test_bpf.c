@@ -10,7 +10,9 @@
  *   xtb <-> xtb-p            B 10.99.5.11  ep 102
  *   xtc <-> xtc-p            C 10.99.5.12  ep 103
  *   xtx <-> xtx-p            no endpoint
- *   node: pod CIDR 10.99.5.0/24, gateway 10.99.5.1;
+ *   xtu <-> xtu-p            the underlay (from_overlay, xdp_underlay; MTU 1500)
+ *   node: pod CIDR 10.99.5.0/24, gateway 10.99.5.1, underlay 192.168.77.1, VNI 42;
+ *   remote node n2 192.168.77.2 hosts pod R 10.99.6.5;
  *   maps pinned under a private /sys/fs/bpf/xcni-test-* dir
  *
  * `test_bpf --bench` times from_pod's forwarding path instead.
@@ -39,19 +41,41 @@
 #include <cmocka.h>
 
 #include "xcni_shared.h"
+#include "from_overlay.skel.h"
 #include "from_pod.skel.h"
+#include "to_overlay.skel.h"
 #include "to_pod.skel.h"
+#include "xdp_underlay.skel.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define FRAME_MAX 256
 
-enum { FROM_POD = XCNI_DIR_FROM_POD, TO_POD = XCNI_DIR_TO_POD }; /* also the direction */
-enum { DEV_A, DEV_B, DEV_C, DEV_X, NR_DEVS };
+/* The program a row runs; the first four are also the direction they count under. */
+enum {
+	FROM_POD = XCNI_DIR_FROM_POD,
+	TO_POD = XCNI_DIR_TO_POD,
+	FROM_OVERLAY = XCNI_DIR_FROM_OVERLAY,
+	TO_OVERLAY = XCNI_DIR_TO_OVERLAY,
+	FROM_POD_OV, /* from_pod of a node with an overlay */
+	XDP, /* xdp_underlay */
+};
+enum { DEV_A, DEV_B, DEV_C, DEV_X, DEV_U, NR_DEVS };
+
+static unsigned int prog_dir(int prog)
+{
+	return prog == FROM_POD_OV ? XCNI_DIR_FROM_POD : prog == XDP ? XCNI_DIR_FROM_OVERLAY : prog;
+}
 
 #define IP_A "10.99.5.10"
 #define IP_B "10.99.5.11"
 #define IP_C "10.99.5.12"
 #define IP_GW "10.99.5.1"
+#define IP_R "10.99.6.5" /* a pod on node n2 */
+#define IP_GONE "10.99.7.9" /* a pod whose node is gone */
+#define NODE_IP "192.168.77.1"
+#define N2 "192.168.77.2"
+#define VNI 42
+#define ID_R 2000
 
 static const struct pod {
 	const char *dev, *ip;
@@ -62,11 +86,12 @@ static const struct pod {
 	[DEV_B] = { "xtb", IP_B, 102, { 2, 0, 0, 0, 0, 0xb }, { 2, 0, 0, 0, 1, 0xb } },
 	[DEV_C] = { "xtc", IP_C, 103, { 2, 0, 0, 0, 0, 0xc }, { 2, 0, 0, 0, 1, 0xc } },
 	[DEV_X] = { "xtx", NULL, 0, { 2, 0, 0, 0, 0, 0xe }, { 2, 0, 0, 0, 1, 0xe } },
+	[DEV_U] = { "xtu", NULL, 0, { 2, 0, 0, 0, 2, 2 }, { 2, 0, 0, 0, 2, 1 } },
 };
 static const uint8_t mac_evil[ETH_ALEN] = { 2, 0xba, 0xd, 0, 0, 1 };
 
 /* Which part of the tuple a drop event carries: it reports what was parsed. */
-enum { EV_ZERO, EV_ADDRS, EV_FULL };
+enum { EV_ZERO, EV_ADDRS, EV_FULL, EV_OUTER /* the outer Geneve tuple */ };
 
 struct row {
 	const char *name;
@@ -91,6 +116,14 @@ struct row {
 	uint8_t pol_dir;
 	/* a step that changes the maps instead of sending a packet */
 	int (*step)(void);
+	/* overlay: FROM_OVERLAY rows arrive Geneve-encapsulated from node (VNI vni, or
+	 * VNI; optwords 4-byte option words) unless plain; encapsulating rows name the
+	 * node they must go to */
+	const char *node;
+	uint32_t vni;
+	uint8_t optwords;
+	bool plain;
+	bool uncounted; /* not xcni's: no counter moves */
 };
 
 #define TCP(s, sp, d, dp, f) .src = s, .sport = sp, .dst = d, .dport = dp, .proto = IPPROTO_TCP, .flags = f
@@ -112,6 +145,10 @@ static int policy_ingress_a(void);
 static int policy_egress_b(void);
 static int policy_a_v1(void);
 static int policy_a_off(void);
+static int overlay_setup(void);
+static int policy_a_from_r(void);
+static int prefilter_add(void);
+static int prefilter_counted(void);
 
 static const struct row rows[] = {
 	/* Forwarding and conntrack: a TCP flow between A and B, start to end. */
@@ -281,12 +318,72 @@ static const struct row rows[] = {
 	{ "policy: A no longer isolated", .step = policy_a_off },
 	{ "C->A TCP 7777: default allow, no decision", .dev = DEV_C,
 	  TCP(IP_C, 41021, IP_A, 7777, TH_SYN), REDIR(FWD_LOCAL), .ct = XCNI_CT_NEW },
+
+	/* The overlay. Expected output bytes are built from the input: outer IPv4,
+	 * UDP (source port the flow hash, checksum 0), Geneve, inner Ethernet. */
+	{ "overlay: node n2 hosts R; a pod whose node is gone", .step = overlay_setup },
+	{ "A->R SYN: encapsulated to n2", .prog = FROM_POD_OV, .dev = DEV_A,
+	  TCP(IP_A, 42000, IP_R, 80, TH_SYN), REDIR(FWD_ENCAP), .node = N2, .ct = XCNI_CT_NEW },
+	{ "A->R UDP: encapsulated", .prog = FROM_POD_OV, .dev = DEV_A, UDP(IP_A, 42001, IP_R, 53),
+	  REDIR(FWD_ENCAP), .node = N2, .ct = XCNI_CT_NEW },
+	{ "A->R echo: encapsulated", .prog = FROM_POD_OV, .dev = DEV_A,
+	  ICMP(IP_A, IP_R, ICMP_ECHO, 77), REDIR(FWD_ENCAP), .node = N2, .ct = XCNI_CT_NEW },
+	{ "A->n2 UDP 6081: a pod may not inject Geneve", .prog = FROM_POD_OV, .dev = DEV_A,
+	  UDP(IP_A, 42002, N2, XCNI_GENEVE_PORT), SHOT(DROP_GENEVE_INJECT, EV_FULL) },
+	{ "A->pod of a node that is gone: dropped, not black-holed", .prog = FROM_POD_OV,
+	  .dev = DEV_A, UDP(IP_A, 42003, IP_GONE, 53), SHOT(DROP_NO_TUNNEL, EV_FULL) },
+	{ "R->A SYN-ACK from n2: the reply, decapsulated into A", .prog = FROM_OVERLAY,
+	  .dev = DEV_U, .node = N2, TCP(IP_R, 80, IP_A, 42000, TH_SYN | TH_ACK), REDIR(FWD_DECAP),
+	  .ct = XCNI_CT_ESTABLISHED, .ct_rev = true },
+	{ "R->A SYN from n2: a new flow, tracked here too", .prog = FROM_OVERLAY, .dev = DEV_U,
+	  .node = N2, TCP(IP_R, 43000, IP_A, 8080, TH_SYN), REDIR(FWD_DECAP), .ct = XCNI_CT_NEW },
+	{ "A->R SYN-ACK: the reply goes back encapsulated", .prog = FROM_POD_OV, .dev = DEV_A,
+	  TCP(IP_A, 8080, IP_R, 43000, TH_SYN | TH_ACK), REDIR(FWD_ENCAP), .node = N2,
+	  .ct = XCNI_CT_ESTABLISHED, .ct_rev = true },
+	{ "R->A from an unknown node", .prog = FROM_OVERLAY, .dev = DEV_U, .node = "192.168.77.9",
+	  TCP(IP_R, 43001, IP_A, 80, TH_SYN), SHOT(DROP_UNKNOWN_NODE, EV_OUTER), .no_ct = true },
+	{ "B's address inside n2's Geneve: not n2's to claim", .prog = FROM_OVERLAY, .dev = DEV_U,
+	  .node = N2, TCP(IP_B, 43002, IP_A, 80, TH_SYN), SHOT(DROP_INNER_SPOOF, EV_FULL),
+	  .no_ct = true },
+	{ "Geneve with 8 bytes of options: skipped", .prog = FROM_OVERLAY, .dev = DEV_U, .node = N2,
+	  .optwords = 2, UDP(IP_R, 43003, IP_A, 53), REDIR(FWD_DECAP), .ct = XCNI_CT_NEW },
+	{ "Geneve with another VNI", .prog = FROM_OVERLAY, .dev = DEV_U, .node = N2, .vni = 7,
+	  UDP(IP_R, 43004, IP_A, 53), SHOT(DROP_BAD_GENEVE, EV_OUTER) },
+	{ "truncated Geneve header", .prog = FROM_OVERLAY, .dev = DEV_U, .node = N2,
+	  UDP(IP_R, 43005, IP_A, 53), .cut = ETH_HLEN + 20 + 8 + 4, SHOT(DROP_BAD_GENEVE, EV_OUTER) },
+	{ "Geneve for this node: decapsulated to its stack", .prog = FROM_OVERLAY, .dev = DEV_U,
+	  .node = N2, UDP(IP_R, 43006, NODE_IP, 53), OK(FWD_DECAP_HOST) },
+	{ "plain UDP on the underlay: not ours, untouched", .prog = FROM_OVERLAY, .dev = DEV_U,
+	  .plain = true, UDP(N2, 5000, NODE_IP, 53), .ret = TC_ACT_OK, .uncounted = true },
+	{ "policy: A admits R on TCP 80 only (12/0)", .step = policy_a_from_r },
+	{ "R->A TCP 80 from n2: allowed by 12/0", .prog = FROM_OVERLAY, .dev = DEV_U, .node = N2,
+	  TCP(IP_R, 43007, IP_A, 80, TH_SYN), REDIR(FWD_DECAP), .ct = XCNI_CT_NEW,
+	  BY(12, 0, TO_POD) },
+	{ "R->A UDP from n2: ingress policy, source identity from the ipcache", .prog = FROM_OVERLAY,
+	  .dev = DEV_U, .node = N2, UDP(IP_R, 43008, IP_A, 54), POLICY_DROP(DROP_POLICY_INGRESS) },
+	{ "policy: A no longer isolated", .step = policy_a_off },
+	{ "host->R via the overlay device: encapsulated", .prog = TO_OVERLAY, .dev = DEV_X,
+	  TCP(NODE_IP, 44000, IP_R, 80, TH_SYN), REDIR(FWD_ENCAP), .node = N2 },
+	{ "host->address no node hosts via the overlay device", .prog = TO_OVERLAY, .dev = DEV_X,
+	  TCP(NODE_IP, 44001, "10.99.9.9", 80, TH_SYN), SHOT(DROP_NO_TUNNEL, EV_FULL) },
+
+	/* XDP on the underlay: the prefilter. */
+	{ "prefilter: deny 203.0.113.0/24", .step = prefilter_add },
+	{ "XDP: source on the deny list: dropped", .prog = XDP, .dev = DEV_U, .plain = true,
+	  UDP("203.0.113.5", 5000, NODE_IP, 53), .ret = XDP_DROP, .reason = XCNI_DROP_PREFILTER },
+	{ "XDP: any other source passes", .prog = XDP, .dev = DEV_U, .plain = true,
+	  UDP("198.51.100.1", 5000, NODE_IP, 53), .ret = XDP_PASS, .uncounted = true },
+	{ "prefilter: the entry counted its drop", .step = prefilter_counted },
 };
 
 static struct env {
 	char pin_dir[64];
 	struct from_pod *from;
 	struct to_pod *to;
+	struct from_pod *from_ov; /* the same program on a node with an overlay */
+	struct from_overlay *ovin;
+	struct to_overlay *ovout;
+	struct xdp_underlay *xdp;
 	struct ring_buffer *rb;
 	int ifindex[NR_DEVS];
 	struct xcni_event ev[8];
@@ -331,8 +428,8 @@ static size_t l4_len(uint8_t proto)
 	return 0;
 }
 
-/* Writes the row's frame into buf; returns its length. */
-static size_t build(const struct row *r, uint8_t buf[FRAME_MAX])
+/* Writes the row's frame, before any encapsulation or cut, into buf; returns its length. */
+static size_t build_inner(const struct row *r, uint8_t buf[FRAME_MAX])
 {
 	const struct pod *pd = &pods[r->dev];
 	struct ethhdr *eth = (struct ethhdr *)buf;
@@ -341,9 +438,10 @@ static size_t build(const struct row *r, uint8_t buf[FRAME_MAX])
 	size_t len;
 
 	memset(buf, 0, FRAME_MAX);
-	memcpy(eth->h_source, r->smac ? r->smac : r->prog == FROM_POD ? pd->mac : pd->host_mac,
-	       ETH_ALEN);
-	memcpy(eth->h_dest, r->prog == FROM_POD ? pd->host_mac : pd->mac, ETH_ALEN);
+	bool from_pod = prog_dir(r->prog) == FROM_POD;
+
+	memcpy(eth->h_source, r->smac ? r->smac : from_pod ? pd->mac : pd->host_mac, ETH_ALEN);
+	memcpy(eth->h_dest, from_pod ? pd->host_mac : pd->mac, ETH_ALEN);
 	eth->h_proto = htons(type);
 
 	if (type == ETH_P_ARP) {
@@ -395,6 +493,79 @@ static size_t build(const struct row *r, uint8_t buf[FRAME_MAX])
 		}
 		len = ETH_HLEN + hlen + l4_len(r->proto);
 	}
+	return len;
+}
+
+/* The outer UDP source port from_pod gives a flow: bpf/lib/encap.h's flow_sport. */
+static uint16_t flow_sport(const struct xcni_ct_key *t)
+{
+	uint32_t h = t->saddr ^ ((t->daddr << 7) | (t->daddr >> 25)) ^
+		     ((uint32_t)t->sport << 16 | t->dport) ^ t->proto;
+
+	h ^= h >> 16;
+	h *= 0x85ebca6b;
+	h ^= h >> 13;
+	h *= 0xc2b2ae35;
+	h ^= h >> 16;
+	return 49152 | (h & 0x3fff);
+}
+
+static struct xcni_ct_key tuple_of(const struct row *r, bool rev);
+
+/*
+ * Geneve around an inner frame (Ethernet + IPv4): outer Ethernet eth, outer
+ * IPv4 src -> dst, UDP with the flow's source port, Geneve with vni and
+ * optwords 4-byte option words, then the inner frame, its Ethernet header
+ * included. Returns the length.
+ */
+static size_t geneve_wrap(const struct row *r, const uint8_t *inner, size_t inner_len,
+			  const uint8_t eth[ETH_HLEN], const char *src, const char *dst,
+			  uint32_t vni, unsigned int optwords, uint8_t out[FRAME_MAX])
+{
+	struct xcni_ct_key t = tuple_of(r, false);
+	uint8_t *ip = out + ETH_HLEN, *udp = ip + 20, *g = udp + 8;
+	uint16_t ip_len = ntohs(((const struct iphdr *)(inner + ETH_HLEN))->tot_len);
+	size_t opt = optwords * 4, hdrs = 20 + 8 + 8 + opt;
+
+	memset(out, 0, FRAME_MAX);
+	memcpy(out, eth, ETH_HLEN);
+	((struct ethhdr *)out)->h_proto = htons(ETH_P_IP);
+	ip[0] = 0x45;
+	*(uint16_t *)(ip + 2) = htons(ip_len + hdrs + ETH_HLEN);
+	*(uint16_t *)(ip + 6) = htons(0x4000);
+	ip[8] = 64;
+	ip[9] = IPPROTO_UDP;
+	*(uint32_t *)(ip + 12) = ip4(src);
+	*(uint32_t *)(ip + 16) = ip4(dst);
+	*(uint16_t *)(ip + 10) = csum(ip, 20);
+	*(uint16_t *)udp = htons(flow_sport(&t));
+	*(uint16_t *)(udp + 2) = htons(XCNI_GENEVE_PORT);
+	*(uint16_t *)(udp + 4) = htons(ip_len + hdrs + ETH_HLEN - 20);
+	g[0] = optwords;
+	*(uint16_t *)(g + 2) = htons(XCNI_GENEVE_PROTO_ETH);
+	*(uint32_t *)(g + 4) = htonl(vni << 8);
+	for (size_t i = 0; i < opt; i += 4) { /* class 0x0101, type 1, one word each */
+		g[8 + i] = 1;
+		g[8 + i + 1] = 1;
+		g[8 + i + 2] = 1;
+	}
+	memcpy(out + ETH_HLEN + hdrs, inner, inner_len);
+	return ETH_HLEN + hdrs + inner_len;
+}
+
+/* Writes the row's frame into buf; returns its length. */
+static size_t build(const struct row *r, uint8_t buf[FRAME_MAX])
+{
+	uint8_t inner[FRAME_MAX];
+	size_t len;
+
+	if (r->prog != FROM_OVERLAY || r->plain) {
+		len = build_inner(r, buf);
+	} else {
+		len = build_inner(r, inner);
+		len = geneve_wrap(r, inner, len, inner, r->node, NODE_IP, r->vni ? r->vni : VNI,
+				  r->optwords, buf);
+	}
 	return r->cut ? r->cut : len;
 }
 
@@ -419,12 +590,22 @@ static struct xcni_ct_key tuple_of(const struct row *r, bool rev)
 static const char *reason_name(int idx)
 {
 	static const char *const names[XCNI_NR_REASONS] = {
-		"FWD_LOCAL", "FWD_STACK", "FWD_REPLY", "PASS_ARP", "DROP_NON_IP",
-		"DROP_SHORT", "DROP_BAD_IHL", "DROP_FRAGMENT", "DROP_SPOOF_IP",
-		"DROP_SPOOF_MAC", "DROP_NO_ENDPOINT", "DROP_UNKNOWN_DST",
-		"DROP_CT_INVALID", "DROP_REDIRECT", "DROP_POLICY_EGRESS", "DROP_POLICY_INGRESS",
+		"FWD_LOCAL", "FWD_STACK", "FWD_REPLY", "PASS_ARP", "FWD_ENCAP", "FWD_DECAP",
+		"FWD_DECAP_HOST", "PASS_UNDERLAY", "FWD_TOO_BIG", "DROP_NON_IP", "DROP_SHORT",
+		"DROP_BAD_IHL", "DROP_FRAGMENT", "DROP_SPOOF_IP", "DROP_SPOOF_MAC",
+		"DROP_NO_ENDPOINT", "DROP_UNKNOWN_DST", "DROP_CT_INVALID", "DROP_REDIRECT",
+		"DROP_POLICY_EGRESS", "DROP_POLICY_INGRESS", "DROP_UNKNOWN_NODE", "DROP_BAD_GENEVE",
+		"DROP_INNER_SPOOF", "DROP_NO_TUNNEL", "DROP_GENEVE_INJECT", "DROP_PREFILTER",
+		"DROP_ENCAP",
 	};
 	return idx >= 0 && idx < XCNI_NR_REASONS ? names[idx] : "?";
+}
+
+static const char *dir_name(unsigned int d)
+{
+	static const char *const names[XCNI_NR_DIRS] = { "from_pod", "to_pod", "from_overlay",
+							  "to_overlay" };
+	return d < XCNI_NR_DIRS ? names[d] : "?";
 }
 
 /* Sums the per-CPU metrics: m[i] = { packets, bytes }. */
@@ -456,8 +637,15 @@ static int on_event(void *ctx, void *data, size_t size)
 
 static int prog_fd(int prog)
 {
-	return prog == FROM_POD ? bpf_program__fd(env.from->progs.from_pod)
-				: bpf_program__fd(env.to->progs.to_pod);
+	switch (prog) {
+	case FROM_POD: return bpf_program__fd(env.from->progs.from_pod);
+	case TO_POD: return bpf_program__fd(env.to->progs.to_pod);
+	case FROM_POD_OV: return bpf_program__fd(env.from_ov->progs.from_pod);
+	case FROM_OVERLAY: return bpf_program__fd(env.ovin->progs.from_overlay);
+	case TO_OVERLAY: return bpf_program__fd(env.ovout->progs.to_overlay);
+	case XDP: return bpf_program__fd(env.xdp->progs.xdp_underlay);
+	}
+	return -1;
 }
 
 static int run(int prog, int dev, uint8_t *in, size_t len, uint8_t *out, size_t out_len,
@@ -470,10 +658,63 @@ static int run(int prog, int dev, uint8_t *in, size_t len, uint8_t *out, size_t 
 	o->data_size_in = len;
 	o->data_out = out;
 	o->data_size_out = out_len;
-	o->ctx_in = &ctx;
-	o->ctx_size_in = sizeof(ctx);
+	if (prog != XDP) { /* XDP takes no __sk_buff */
+		o->ctx_in = &ctx;
+		o->ctx_size_in = sizeof(ctx);
+	}
 	o->repeat = repeat;
 	return bpf_prog_test_run_opts(prog_fd(prog), o);
+}
+
+/* The bytes the row's program must leave: want; returns their length. */
+static size_t expected(const struct row *r, const uint8_t *in, size_t len, uint8_t *want)
+{
+	uint8_t inner[FRAME_MAX];
+	struct iphdr *ip = (struct iphdr *)(want + ETH_HLEN);
+	const struct pod *dst = NULL;
+	size_t n;
+
+	memcpy(want, in, len);
+	if (r->ret != TC_ACT_REDIRECT && r->reason != XCNI_FWD_DECAP_HOST)
+		return len;
+	switch (r->reason) {
+	case XCNI_FWD_ENCAP:
+		/* The inner packet as routed (TTL - 1 from a pod), then wrapped. */
+		memcpy(inner, in, len);
+		if (r->prog == FROM_POD_OV) {
+			struct iphdr *iip = (struct iphdr *)(inner + ETH_HLEN);
+
+			iip->ttl--;
+			iip->check = 0;
+			iip->check = csum(iip, iip->ihl * 4);
+		}
+		return geneve_wrap(r, inner, len, in, NODE_IP, r->node, VNI, 0, want);
+	case XCNI_FWD_DECAP:
+	case XCNI_FWD_DECAP_HOST:
+		/* Outer Ethernet kept (or the pod's MACs), the inner IP packet. */
+		n = build_inner(r, inner) - ETH_HLEN;
+		memcpy(want + ETH_HLEN, inner + ETH_HLEN, n);
+		for (int i = 0; r->reason == XCNI_FWD_DECAP && i < NR_DEVS; i++)
+			if (pods[i].ip && ip4(pods[i].ip) == ip->daddr)
+				dst = &pods[i];
+		if (r->reason == XCNI_FWD_DECAP) {
+			assert_non_null(dst);
+			memcpy(want, dst->mac, ETH_ALEN);
+			memcpy(want + ETH_ALEN, dst->host_mac, ETH_ALEN);
+		}
+		return ETH_HLEN + n;
+	}
+	/* Local delivery: the pod's MACs and TTL - 1. */
+	for (int i = 0; i < NR_DEVS; i++)
+		if (pods[i].ip && ip4(pods[i].ip) == ip->daddr)
+			dst = &pods[i];
+	assert_non_null(dst);
+	memcpy(want, dst->mac, ETH_ALEN);
+	memcpy(want + ETH_ALEN, dst->host_mac, ETH_ALEN);
+	ip->ttl--;
+	ip->check = 0;
+	ip->check = csum(ip, ip->ihl * 4);
+	return len;
 }
 
 static void check_row(void **state)
@@ -484,7 +725,7 @@ static void check_row(void **state)
 	uint8_t in[FRAME_MAX], out[FRAME_MAX], want[FRAME_MAX];
 	size_t len = build(r, in);
 	struct bpf_test_run_opts o = {};
-	__u32 idx = XCNI_METRIC_IDX(r->reason, r->prog);
+	__u32 idx = XCNI_METRIC_IDX(r->reason, prog_dir(r->prog));
 
 	if (r->step) {
 		assert_int_equal(r->step(), 0);
@@ -501,6 +742,13 @@ static void check_row(void **state)
 		return;
 	}
 	assert_int_equal(o.retval, r->ret);
+	if (r->uncounted) {
+		assert_memory_equal(before, after, sizeof(before));
+		assert_int_equal(env.nev, 0);
+		assert_int_equal(o.data_size_out, len);
+		assert_memory_equal(out, in, len);
+		return;
+	}
 
 	/* Exactly one packet of len bytes under (reason, dir), nothing else. */
 	for (__u32 i = 0; i < XCNI_NR_METRICS; i++) {
@@ -508,32 +756,22 @@ static void check_row(void **state)
 
 		if (dp != (uint64_t)(i == idx))
 			fail_msg("%s/%s counted %" PRIu64 ", want %s/%s", reason_name(i / XCNI_NR_DIRS),
-				 i % XCNI_NR_DIRS ? "to_pod" : "from_pod", dp,
-				 reason_name(XCNI_REASON_IDX(r->reason)), r->prog ? "to_pod" : "from_pod");
+				 dir_name(i % XCNI_NR_DIRS), dp,
+				 reason_name(XCNI_REASON_IDX(r->reason)), dir_name(prog_dir(r->prog)));
 	}
 	assert_int_equal(after[idx].bytes - before[idx].bytes, len);
 
-	/* Local delivery rewrites L2 and the TTL; everything else leaves bytes be. */
-	memcpy(want, in, len);
-	if (r->ret == TC_ACT_REDIRECT) {
-		const struct pod *dst = NULL;
-		struct iphdr *ip = (struct iphdr *)(want + ETH_HLEN);
+	/* Local delivery rewrites L2 and the TTL, the overlay adds or takes away
+	 * Geneve; everything else leaves bytes be. */
+	size_t want_len = expected(r, in, len, want);
 
-		for (int i = 0; i < NR_DEVS; i++)
-			if (pods[i].ip && ip4(pods[i].ip) == ip->daddr)
-				dst = &pods[i];
-		assert_non_null(dst);
-		memcpy(want, dst->mac, ETH_ALEN);
-		memcpy(want + ETH_ALEN, dst->host_mac, ETH_ALEN);
-		ip->ttl--;
-		ip->check = 0;
-		ip->check = csum(ip, ip->ihl * 4);
-		if (csum(out + ETH_HLEN, ip->ihl * 4))
-			fail_msg("IP checksum 0x%04x after the rewrite, want 0x%04x",
-				 ntohs(((struct iphdr *)(out + ETH_HLEN))->check), ntohs(ip->check));
+	assert_int_equal(o.data_size_out, want_len);
+	if (memcmp(out, want, want_len)) {
+		for (size_t i = 0; i < want_len; i++)
+			if (out[i] != want[i])
+				fail_msg("output differs first at byte %zu: 0x%02x, want 0x%02x", i,
+					 out[i], want[i]);
 	}
-	assert_int_equal(o.data_size_out, len);
-	assert_memory_equal(out, want, len);
 
 	if (r->ret != TC_ACT_SHOT && !r->vev) {
 		assert_int_equal(env.nev, 0);
@@ -555,7 +793,7 @@ static void check_row(void **state)
 		assert_int_equal(env.nev, 1);
 		assert_int_equal(e->type, XCNI_EV_DROP);
 		assert_int_equal(e->reason, r->reason);
-		assert_int_equal(e->dir, r->prog);
+		assert_int_equal(e->dir, prog_dir(r->prog));
 		assert_int_equal(e->ep_id, pd->ep_id);
 		assert_int_equal(e->ifindex, env.ifindex[r->dev]);
 		assert_int_equal(e->len, len);
@@ -563,6 +801,11 @@ static void check_row(void **state)
 			k = tuple_of(r, false);
 		if (r->ev == EV_ADDRS)
 			k.sport = k.dport = 0;
+		if (r->ev == EV_OUTER)
+			k = (struct xcni_ct_key){ .saddr = ip4(r->node), .daddr = ip4(NODE_IP),
+						  .sport = htons(flow_sport(&k)),
+						  .dport = htons(XCNI_GENEVE_PORT),
+						  .proto = IPPROTO_UDP };
 		assert_int_equal(e->saddr, k.saddr);
 		assert_int_equal(e->daddr, k.daddr);
 		assert_int_equal(e->proto, k.proto);
@@ -592,7 +835,7 @@ static void check_row(void **state)
 		assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(env.from->maps.xcni_ct), &k, &ce), 0);
 		assert_int_equal(ce.state, r->ct);
 		if (r->ct == XCNI_CT_NEW) {
-			assert_int_equal(ce.ep_id, r->prog == FROM_POD ? pd->ep_id : 0);
+			assert_int_equal(ce.ep_id, prog_dir(r->prog) == FROM_POD ? pd->ep_id : 0);
 			assert_int_equal(ce.pkts_orig, 1);
 			assert_int_equal(ce.bytes_orig, len);
 		}
@@ -691,6 +934,57 @@ static int policy_a_off(void)
 	return bpf_map_delete_elem(map_fd("xcni_polep"), &ip) ? -errno : 0;
 }
 
+static int overlay_setup(void)
+{
+	struct xcni_ipcache_key k = { .prefixlen = 32, .addr = ip4(IP_R) };
+	struct xcni_ipcache_val v = { .identity = ID_R, .tunnel_ip = ip4(N2), .flags = XCNI_IPC_POD };
+	struct xcni_tunnel t = { .pod_cidr = ip4("10.99.6.0"), .pod_cidr_len = 24, .node = "n2" };
+	struct xcni_tunstat zero[libbpf_num_possible_cpus()];
+	uint32_t n2 = ip4(N2);
+	int fd = map_fd("xcni_ipcache");
+
+	memset(zero, 0, sizeof(zero));
+	if (bpf_map_update_elem(fd, &k, &v, BPF_ANY))
+		return -errno;
+	k.addr = ip4(N2);
+	v = (struct xcni_ipcache_val){ .identity = XCNI_ID_REMOTE_NODE, .tunnel_ip = ip4(N2) };
+	if (bpf_map_update_elem(fd, &k, &v, BPF_ANY))
+		return -errno;
+	k.addr = ip4(IP_GONE);
+	v = (struct xcni_ipcache_val){ .identity = ID_R + 1, .flags = XCNI_IPC_POD };
+	if (bpf_map_update_elem(fd, &k, &v, BPF_ANY))
+		return -errno;
+	if (bpf_map_update_elem(map_fd("xcni_tunnel"), &n2, &t, BPF_ANY) ||
+	    bpf_map_update_elem(map_fd("xcni_tunstat"), &n2, zero, BPF_ANY))
+		return -errno;
+	return 0;
+}
+
+static int policy_a_from_r(void)
+{
+	int err = allow(IP_A, 0, TO_POD, ID_R, IPPROTO_TCP, 80, 16, 12, 0);
+
+	return err ?: set_polep(IP_A, ID_A, 0, XCNI_ISOLATED(TO_POD), 0);
+}
+
+static int prefilter_add(void)
+{
+	struct xcni_prefilter_key k = { .prefixlen = 24, .addr = ip4("203.0.113.0") };
+	struct xcni_prefilter_val v = {};
+
+	return bpf_map_update_elem(map_fd("xcni_prefilter"), &k, &v, BPF_ANY) ? -errno : 0;
+}
+
+static int prefilter_counted(void)
+{
+	struct xcni_prefilter_key k = { .prefixlen = 24, .addr = ip4("203.0.113.0") };
+	struct xcni_prefilter_val v;
+
+	if (bpf_map_lookup_elem(map_fd("xcni_prefilter"), &k, &v))
+		return -errno;
+	return v.packets == 1 && v.bytes == ETH_HLEN + 20 + 12 ? 0 : -EPROTO;
+}
+
 static int teardown(void **state)
 {
 	(void)state;
@@ -703,8 +997,16 @@ static int teardown(void **state)
 			if (bpf_map__is_pinned(m))
 				bpf_map__unpin(m, NULL);
 	}
+	xdp_underlay__destroy(env.xdp);
+	to_overlay__destroy(env.ovout);
+	from_overlay__destroy(env.ovin);
+	from_pod__destroy(env.from_ov);
 	to_pod__destroy(env.to);
 	from_pod__destroy(env.from);
+	env.xdp = NULL;
+	env.ovout = NULL;
+	env.ovin = NULL;
+	env.from_ov = NULL;
 	env.to = NULL;
 	env.from = NULL;
 	if (env.pin_dir[0])
@@ -762,9 +1064,38 @@ static int setup(void **state)
 	env.from->rodata->gateway_ip = ip4(IP_GW);
 	if ((err = from_pod__load(env.from)))
 		goto fail;
-	/* Loads second, so it picks up the maps from_pod pinned. */
+	/* Loaded after from_pod, so they pick up the maps it pinned. */
 	env.to = to_pod__open_opts(&opts);
 	if (!env.to || (err = to_pod__load(env.to)))
+		goto fail;
+	env.from_ov = from_pod__open_opts(&opts);
+	if (!env.from_ov)
+		goto fail;
+	env.from_ov->rodata->pod_cidr = ip4("10.99.5.0");
+	env.from_ov->rodata->pod_cidr_mask = htonl(0xffffff00);
+	env.from_ov->rodata->gateway_ip = ip4(IP_GW);
+	env.from_ov->rodata->node_ip = ip4(NODE_IP);
+	env.from_ov->rodata->underlay_ifindex = env.ifindex[DEV_U];
+	env.from_ov->rodata->vni = VNI;
+	if ((err = from_pod__load(env.from_ov)))
+		goto fail;
+	env.ovin = from_overlay__open_opts(&opts);
+	if (!env.ovin)
+		goto fail;
+	env.ovin->rodata->node_ip = ip4(NODE_IP);
+	env.ovin->rodata->vni = VNI;
+	if ((err = from_overlay__load(env.ovin)))
+		goto fail;
+	env.ovout = to_overlay__open_opts(&opts);
+	if (!env.ovout)
+		goto fail;
+	env.ovout->rodata->node_ip = ip4(NODE_IP);
+	env.ovout->rodata->underlay_ifindex = env.ifindex[DEV_U];
+	env.ovout->rodata->vni = VNI;
+	if ((err = to_overlay__load(env.ovout)))
+		goto fail;
+	env.xdp = xdp_underlay__open_opts(&opts);
+	if (!env.xdp || (err = xdp_underlay__load(env.xdp)))
 		goto fail;
 	if ((err = add_endpoints()))
 		goto fail;

@@ -1168,7 +1168,7 @@ static int compile_ep(const struct ctx *x, size_t podidx, struct epbuild *eb, st
 	ep->ip = pod->ip;
 	ep->pod = pod;
 	ep->state.identity = x->pod_id[podidx];
-	for (uint8_t dir = 0; !ret && dir < XCNI_NR_DIRS; dir++) {
+	for (uint8_t dir = 0; !ret && dir < XCNI_NR_POLICY_DIRS; dir++) {
 		eb->dir = dir;
 		epbuild_reset_rules(eb);
 		for (size_t i = nps_of_ns(x, pod->meta.ns); !ret && i < x->nnps; i++) {

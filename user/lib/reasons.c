@@ -25,6 +25,22 @@ static const struct xcni_reason_info reasons[] = {
 	  "the source pod is isolated for egress and no NetworkPolicy allows this"),
 	R(XCNI_DROP_POLICY_INGRESS, "drop-policy-ingress",
 	  "the destination pod is isolated for ingress and no NetworkPolicy allows this"),
+	R(XCNI_FWD_ENCAP, "fwd-encap", "Geneve-encapsulated to the node hosting the destination"),
+	R(XCNI_FWD_DECAP, "fwd-decap", "Geneve from a known node, decapsulated and delivered to a pod"),
+	R(XCNI_FWD_DECAP_HOST, "fwd-decap-host",
+	  "Geneve from a known node, decapsulated for this node's stack"),
+	R(XCNI_PASS_UNDERLAY, "pass-underlay", "underlay traffic that is not xcni's Geneve"),
+	R(XCNI_DROP_UNKNOWN_NODE, "drop-unknown-node", "Geneve from an address that is no known node"),
+	R(XCNI_DROP_BAD_GENEVE, "drop-bad-geneve",
+	  "Geneve with another version, protocol or VNI, or truncated"),
+	R(XCNI_DROP_INNER_SPOOF, "drop-inner-spoof",
+	  "inner source is not an address of the sending node"),
+	R(XCNI_DROP_NO_TUNNEL, "drop-no-tunnel", "the destination pod's node is not (or no longer) known"),
+	R(XCNI_DROP_GENEVE_INJECT, "drop-geneve-inject", "a pod sent to a node's Geneve port"),
+	R(XCNI_DROP_PREFILTER, "drop-prefilter", "source on the underlay's prefilter deny list"),
+	R(XCNI_FWD_TOO_BIG, "fwd-too-big",
+	  "too big to encapsulate: to the stack, which answers fragmentation-needed"),
+	R(XCNI_DROP_ENCAP, "drop-encap", "making room for, or writing, the outer headers failed"),
 };
 
 /* A reason added at the bottom of the enum without a name here fails the build. */
@@ -43,6 +59,8 @@ const char *xcni_dir_name(unsigned int dir)
 	static const char *const names[XCNI_NR_DIRS] = {
 		[XCNI_DIR_FROM_POD] = "from-pod",
 		[XCNI_DIR_TO_POD] = "to-pod",
+		[XCNI_DIR_FROM_OVERLAY] = "from-overlay",
+		[XCNI_DIR_TO_OVERLAY] = "to-overlay",
 	};
 
 	return dir < XCNI_NR_DIRS ? names[dir] : NULL;

@@ -1,0 +1,144 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Geneve (RFC 8926) over IPv4/UDP in the programs themselves: no kernel
+ * tunnel device. Encapsulation pushes outer IPv4 + UDP + Geneve + inner
+ * Ethernet behind the existing Ethernet header (which becomes the outer one);
+ * decapsulation takes them away again.
+ */
+#ifndef XCNI_ENCAP_H
+#define XCNI_ENCAP_H
+
+#include <linux/udp.h>
+
+#include "l2.h"
+#include "maps.h"
+#include "parse.h"
+
+#ifndef BPF_F_ADJ_ROOM_DECAP_L3_IPV4
+#define BPF_F_ADJ_ROOM_DECAP_L3_IPV4 (1ULL << 7)
+#endif
+
+struct geneve_hdr {
+	__u8 ver_optlen; /* version (2 bits), option length in 4-byte words (6) */
+	__u8 flags; /* O, C, reserved */
+	__be16 proto;
+	__be32 vni_rsvd; /* VNI (24 bits), reserved (8) */
+};
+
+/* What encapsulation writes after the outer Ethernet header, in one store
+ * of its first XCNI_ENCAP_LEN bytes (the struct has tail padding). */
+struct outer_hdrs {
+	struct iphdr ip;
+	struct udphdr udp;
+	struct geneve_hdr gnv;
+	struct ethhdr inner_eth;
+};
+
+_Static_assert(offsetof(struct outer_hdrs, inner_eth) + sizeof(struct ethhdr) == XCNI_ENCAP_LEN,
+	       "encapsulation is 50 bytes");
+
+static __always_inline __u16 csum_fold(__u32 csum)
+{
+	csum = (csum & 0xffff) + (csum >> 16);
+	csum = (csum & 0xffff) + (csum >> 16);
+	return (__u16)~csum;
+}
+
+/*
+ * The outer UDP source port: a hash of the inner flow (murmur3's finaliser
+ * over the tuple), the same on every node and every boot, in 49152-65535.
+ * Shared with userspace (tests) as written here.
+ */
+static __always_inline __u16 flow_sport(const struct xcni_ct_key *t)
+{
+	__u32 h = t->saddr ^ ((t->daddr << 7) | (t->daddr >> 25)) ^
+		  ((__u32)t->sport << 16 | t->dport) ^ t->proto;
+
+	h ^= h >> 16;
+	h *= 0x85ebca6b;
+	h ^= h >> 13;
+	h *= 0xc2b2ae35;
+	h ^= h >> 16;
+	return 49152 | (h & 0x3fff);
+}
+
+/* What encapsulation needs from the packet, read before anything rewrites it
+ * (a store invalidates every packet pointer). */
+struct encap_in {
+	__u16 inner_len; /* the inner IPv4 tot_len */
+	__u8 tos;
+	__u8 macs[2 * ETH_ALEN]; /* the inner Ethernet's destination and source */
+	struct xcni_ct_key tuple;
+};
+
+static __always_inline void encap_in_take(const struct pkt *p, struct encap_in *in)
+{
+	in->inner_len = bpf_ntohs(p->ip->tot_len);
+	in->tos = p->ip->tos;
+	__builtin_memcpy(in->macs, p->eth->h_dest, ETH_ALEN);
+	__builtin_memcpy(in->macs + ETH_ALEN, p->eth->h_source, ETH_ALEN);
+	in->tuple = p->tuple;
+}
+
+/*
+ * Encapsulates the packet for the node at tunnel_ip. The outer UDP
+ * source port is a hash of the inner flow, so ECMP spreads flows; the outer
+ * UDP checksum is zero (allowed for IPv4, RFC 8926 section 3.3), so TSO
+ * super-packets segment without a checksum to fill in per segment. 0, or
+ * a drop reason. Packet pointers are stale afterwards.
+ */
+static __always_inline int geneve_encap(struct __sk_buff *skb, const struct encap_in *in,
+					__u32 node_ip, __u32 tunnel_ip, __u32 vni)
+{
+	__u64 flags = BPF_F_ADJ_ROOM_FIXED_GSO | BPF_F_ADJ_ROOM_ENCAP_L3_IPV4 |
+		      BPF_F_ADJ_ROOM_ENCAP_L4_UDP | BPF_F_ADJ_ROOM_ENCAP_L2_ETH |
+		      /* the inner L2 is the Ethernet header alone: GSO finds the
+		       * inner IP header right behind it */
+		      BPF_F_ADJ_ROOM_ENCAP_L2(ETH_HLEN);
+	struct outer_hdrs h = {};
+	/* Lengths from the inner IP header: skb->len of a GSO packet is not one datagram. */
+	__u16 inner_len = in->inner_len;
+
+	__builtin_memcpy(h.inner_eth.h_dest, in->macs, ETH_ALEN);
+	__builtin_memcpy(h.inner_eth.h_source, in->macs + ETH_ALEN, ETH_ALEN);
+	h.inner_eth.h_proto = bpf_htons(ETH_P_IP);
+	h.ip.version = 4;
+	h.ip.ihl = 5;
+	h.ip.tos = in->tos;
+	h.ip.tot_len = bpf_htons(inner_len + XCNI_ENCAP_LEN);
+	h.ip.frag_off = bpf_htons(0x4000); /* DF: the pods' MTU leaves room */
+	h.ip.ttl = 64;
+	h.ip.protocol = IPPROTO_UDP;
+	h.ip.saddr = node_ip;
+	h.ip.daddr = tunnel_ip;
+	h.ip.check = csum_fold(bpf_csum_diff(NULL, 0, (__be32 *)&h.ip, sizeof(h.ip), 0));
+	h.udp.source = bpf_htons(flow_sport(&in->tuple));
+	h.udp.dest = bpf_htons(XCNI_GENEVE_PORT);
+	h.udp.len = bpf_htons(inner_len + XCNI_ENCAP_LEN - sizeof(struct iphdr));
+	h.gnv.proto = bpf_htons(XCNI_GENEVE_PROTO_ETH);
+	h.gnv.vni_rsvd = bpf_htonl(vni << 8);
+
+	if (bpf_skb_adjust_room(skb, XCNI_ENCAP_LEN, BPF_ADJ_ROOM_MAC, flags))
+		return XCNI_DROP_ENCAP;
+	if (bpf_skb_store_bytes(skb, ETH_HLEN, &h, XCNI_ENCAP_LEN, 0))
+		return XCNI_DROP_ENCAP;
+	return 0;
+}
+
+/* Counts a packet to or from a remote node. */
+static __always_inline void tunnel_count(__u32 node_ip, __u32 len, int rx)
+{
+	struct xcni_tunstat *s = bpf_map_lookup_elem(&xcni_tunstat, &node_ip);
+
+	if (!s)
+		return;
+	if (rx) {
+		s->rx_packets++;
+		s->rx_bytes += len;
+	} else {
+		s->tx_packets++;
+		s->tx_bytes += len;
+	}
+}
+
+#endif

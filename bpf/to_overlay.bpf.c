@@ -1,0 +1,64 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * to_overlay: tc egress of the node's overlay device (xcni0), where the host
+ * routes the other nodes' pod CIDRs: what the host itself sends to a remote
+ * pod (kube-proxy's DNAT result, kubelet, hostNetwork pods) is encapsulated
+ * here and leaves through the underlay, like pod traffic does.
+ */
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+#include "lib/compat.h"
+#include "lib/encap.h"
+#include "lib/exit.h"
+#include "lib/maps.h"
+#include "lib/parse.h"
+#include "lib/policy.h"
+
+/* Written by xcnid before load. Network byte order. */
+const volatile __u32 node_ip = 0;
+const volatile __u32 underlay_ifindex = 0;
+const volatile __u32 vni = 0;
+
+SEC("tc")
+int to_overlay(struct __sk_buff *skb)
+{
+	struct xcni_ipcache_val *dipc;
+	struct encap_in in;
+	struct verdict v = {};
+	struct pkt p = {};
+	struct cursor c;
+	int reason, verdict = TC_ACT_OK;
+
+	p.len = skb->len;
+	cursor_init(&c, skb);
+	p.eth = cursor_take(&c, sizeof(struct ethhdr));
+	if (!p.eth) {
+		reason = XCNI_DROP_SHORT;
+		goto out;
+	}
+	if (p.eth->h_proto != bpf_htons(ETH_P_IP)) {
+		reason = XCNI_DROP_NON_IP;
+		goto out;
+	}
+	reason = parse_ipv4(&c, &p);
+	if (reason)
+		goto out;
+	dipc = ipcache_lookup(p.tuple.daddr);
+	if (!dipc || !dipc->tunnel_ip) {
+		/* Routed here, but no node hosts it (any more). */
+		reason = XCNI_DROP_NO_TUNNEL;
+		goto out;
+	}
+	encap_in_take(&p, &in);
+	reason = geneve_encap(skb, &in, node_ip, dipc->tunnel_ip, vni);
+	if (reason)
+		goto out;
+	tunnel_count(dipc->tunnel_ip, skb->len, 0);
+	verdict = bpf_redirect_neigh(underlay_ifindex, NULL, 0, 0);
+	reason = verdict == TC_ACT_REDIRECT ? XCNI_FWD_ENCAP : XCNI_DROP_REDIRECT;
+out:
+	return finish(skb, reason, XCNI_DIR_TO_OVERLAY, 0, &p, verdict, &v);
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
