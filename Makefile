@@ -34,7 +34,7 @@ BPF_OBJS := $(BPF_PROGS:%=$(BUILD)/bpf/%.bpf.o)
 SKELS := $(BPF_PROGS:%=$(BUILD)/gen/%.skel.h)
 
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
-XCNID_SRCS := user/xcnid.c
+XCNID_SRCS := $(wildcard user/xcnid*.c)
 XCNID_OBJS := $(XCNID_SRCS:%.c=$(BUILD)/obj/%.o)
 XCNICTL_SRCS := user/xcnictl.c $(wildcard user/lab*.c)
 XCNICTL_OBJS := $(XCNICTL_SRCS:%.c=$(BUILD)/obj/%.o)
@@ -57,7 +57,7 @@ $(LIBXCNI): $(LIB_OBJS)
 	$(Q)rm -f $@
 	$(Q)ar rcs $@ $^
 
-$(BUILD)/obj/user/xcnid.o: $(SKELS)
+$(XCNID_OBJS): $(SKELS)
 $(BUILD)/xcnid: $(XCNID_OBJS) $(LIBXCNI)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(XCFLAGS) -o $@ $^ $(PKG_LIBS)

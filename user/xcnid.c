@@ -30,6 +30,7 @@
 #include "lib/polsync.h"
 #include "lib/store.h"
 #include "to_pod.skel.h"
+#include "xcnid_overlay.h"
 
 struct opts {
 	const char *pin_dir;
@@ -38,6 +39,7 @@ struct opts {
 	__u8 pod_len;
 	int once;
 	const char *manifests; /* cluster state from a manifest directory */
+	struct overlay *ov; /* ov->underlay NULL: no overlay */
 };
 
 static volatile sig_atomic_t stop;
@@ -170,7 +172,8 @@ static int take_over_attachments(const char *pin_dir, int from_fd, int to_fd)
 		int in = l > 3 && strcmp(de->d_name + l - 3, "-in") == 0;
 		int lfd;
 
-		if (de->d_name[0] == '.')
+		/* Hidden, or the node's own links (the overlay swaps those itself). */
+		if (de->d_name[0] == '.' || !strncmp(de->d_name, "node-", 5))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
 		lfd = bpf_obj_get(path);
@@ -238,6 +241,13 @@ static int write_config(struct from_pod *fp, const struct opts *o)
 	cfg.pod_cidr = o->pod_cidr;
 	cfg.pod_cidr_len = o->pod_len;
 	snprintf(cfg.node_name, sizeof(cfg.node_name), "%s", o->node_name);
+	if (o->ov->underlay) {
+		cfg.node_ip = o->ov->node_ip;
+		cfg.underlay_ifindex = (__u32)o->ov->underlay_ifindex;
+		cfg.vni = o->ov->vni;
+		cfg.underlay_mtu = o->ov->underlay_mtu;
+		cfg.pod_mtu = o->ov->underlay_mtu - XCNI_ENCAP_LEN;
+	}
 	return bpf_map__update_elem(fp->maps.xcni_config, &k, sizeof(k), &cfg, sizeof(cfg), 0);
 }
 
@@ -288,6 +298,8 @@ static int sync_policy(const struct opts *o, struct from_pod *fp, struct store *
 
 	if (node)
 		po.node_ip = node->node.internal_ip;
+	if (o->ov->underlay)
+		po.node_ip = o->ov->node_ip;
 	store_view(st, &c);
 	err = pol_compile(&c, &po, &r, &kerr);
 	if (err) {
@@ -306,6 +318,8 @@ static int sync_policy(const struct opts *o, struct from_pod *fp, struct store *
 		pol_result_free(&r);
 		return err;
 	}
+	if (o->ov->underlay)
+		overlay_sync_nodes(o->ov, &c, o->node_name);
 	report_gen(fp, gen, &r, NULL);
 	polsync_cleanup(ps, &ss);
 	pr_info("generation %llu applied in %d ms (compile %d ms): %zu pods rewritten, "
@@ -414,6 +428,14 @@ static int run(const struct opts *o)
 	fp->rodata->pod_cidr = o->pod_cidr;
 	fp->rodata->pod_cidr_mask = o->pod_mask;
 	fp->rodata->gateway_ip = o->gateway;
+	if (o->ov->underlay) {
+		err = overlay_resolve(o->ov);
+		if (err)
+			goto out;
+		fp->rodata->node_ip = o->ov->node_ip;
+		fp->rodata->underlay_ifindex = (__u32)o->ov->underlay_ifindex;
+		fp->rodata->vni = o->ov->vni;
+	}
 
 	err = from_pod__load(fp);
 	if (!err)
@@ -426,6 +448,8 @@ static int run(const struct opts *o)
 			       strerror(-err));
 		goto out;
 	}
+	if (o->ov->underlay && (err = overlay_load(o->ov, o->pin_dir)))
+		goto out;
 	err = write_config(fp, o);
 	if (err) {
 		pr_err("writing the node config: %s\n", strerror(-err));
@@ -435,6 +459,18 @@ static int run(const struct opts *o)
 				    bpf_program__fd(tp->progs.to_pod));
 	if (err)
 		goto out;
+	if (o->ov->underlay && (err = overlay_attach(o->ov, o->pin_dir)))
+		goto out;
+	if (o->ov->underlay) {
+		struct xcni_config cfg;
+		__u32 k = 0;
+
+		/* How XDP ended up attached, for people and xcnictl. */
+		if (!bpf_map__lookup_elem(fp->maps.xcni_config, &k, sizeof(k), &cfg, sizeof(cfg), 0)) {
+			cfg.xdp_mode = o->ov->xdp_mode;
+			bpf_map__update_elem(fp->maps.xcni_config, &k, sizeof(k), &cfg, sizeof(cfg), 0);
+		}
+	}
 	/* Pinned last: the plugin attaches only what a complete agent published. */
 	err = pin_atomic(fp->progs.from_pod, o->pin_dir, XCNI_PIN_PROG_FROM_POD);
 	if (!err)
@@ -453,6 +489,7 @@ static int run(const struct opts *o)
 			pause();
 out:
 	/* Programs and maps stay pinned: the data plane outlives the agent. */
+	overlay_free(o->ov);
 	to_pod__destroy(tp);
 	from_pod__destroy(fp);
 	return err;
@@ -469,6 +506,11 @@ static void usage(FILE *f)
 		"  --once             load and pin, then exit (the data plane keeps running)\n"
 		"  --manifests DIR    cluster state (Namespaces, Pods, Nodes, NetworkPolicies) from\n"
 		"                     the YAML/JSON manifests in DIR, followed with inotify\n"
+		"  --underlay-dev DEV the device to the other nodes: Geneve overlay (in BPF) over it,\n"
+		"                     XDP prefilter on it, remote pod CIDRs routed to xcni0\n"
+		"  --node-ip IP       this node's underlay address (default: DEV's first IPv4)\n"
+		"  --vni N            Geneve VNI (default 1)\n"
+		"  --xdp-mode MODE    auto (native, else generic), native, generic or off\n"
 		"  -v, --verbose      more logging (twice: libbpf debug, verifier logs)\n"
 		"  -h, --help\n",
 		XCNI_PIN_ROOT);
@@ -483,11 +525,16 @@ int main(int argc, char **argv)
 		{ "node-name", required_argument, NULL, 'n' },
 		{ "once", no_argument, NULL, 'o' },
 		{ "manifests", required_argument, NULL, 'm' },
+		{ "underlay-dev", required_argument, NULL, 'u' },
+		{ "node-ip", required_argument, NULL, 'N' },
+		{ "vni", required_argument, NULL, 'V' },
+		{ "xdp-mode", required_argument, NULL, 'X' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
-	struct opts o = { .pin_dir = XCNI_PIN_ROOT };
+	struct overlay ov = { .vni = 1 };
+	struct opts o = { .pin_dir = XCNI_PIN_ROOT, .ov = &ov };
 	char host[64] = "node";
 	const char *gw = NULL;
 	int c, err;
@@ -507,6 +554,42 @@ int main(int argc, char **argv)
 		case 'n': o.node_name = optarg; break;
 		case 'o': o.once = 1; break;
 		case 'm': o.manifests = optarg; break;
+		case 'u': ov.underlay = optarg; break;
+		case 'N': {
+			struct in_addr a;
+
+			if (inet_pton(AF_INET, optarg, &a) != 1) {
+				pr_err("--node-ip %s: not an IPv4 address\n", optarg);
+				return 2;
+			}
+			ov.node_ip = a.s_addr;
+			break;
+		}
+		case 'V': {
+			char *end;
+			unsigned long v = strtoul(optarg, &end, 0);
+
+			if (!*optarg || *end || v == 0 || v > 0xffffff) {
+				pr_err("--vni %s: a Geneve VNI is 1 to 16777215\n", optarg);
+				return 2;
+			}
+			ov.vni = (__u32)v;
+			break;
+		}
+		case 'X':
+			if (!strcmp(optarg, "auto"))
+				ov.xdp_want = XDP_WANT_AUTO;
+			else if (!strcmp(optarg, "native"))
+				ov.xdp_want = XDP_WANT_NATIVE;
+			else if (!strcmp(optarg, "generic"))
+				ov.xdp_want = XDP_WANT_GENERIC;
+			else if (!strcmp(optarg, "off"))
+				ov.xdp_want = XDP_WANT_OFF;
+			else {
+				pr_err("--xdp-mode %s: auto, native, generic or off\n", optarg);
+				return 2;
+			}
+			break;
 		case 'v': xlog_max = xlog_max < XLOG_INFO ? XLOG_INFO : XLOG_DEBUG; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;

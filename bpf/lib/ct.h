@@ -33,6 +33,18 @@ static __always_inline __u64 ct_lifetime(const struct xcni_ct_entry *e, __u8 pro
 	return XCNI_CT_UDP_NS;
 }
 
+/*
+ * Is the entry still alive at now? Another CPU may have stamped last_ns after
+ * this one read the clock (a flow's two directions run on different CPUs), so
+ * a stamp from the "future" counts as fresh rather than as 2^64 ns old.
+ */
+static __always_inline int ct_alive(const struct xcni_ct_entry *e, __u64 now, __u8 proto)
+{
+	__u64 last = e->last_ns;
+
+	return now <= last || now - last <= ct_lifetime(e, proto);
+}
+
 static __always_inline void ct_reverse(const struct xcni_ct_key *k, struct xcni_ct_key *r)
 {
 	r->saddr = k->daddr;
@@ -81,7 +93,7 @@ static __always_inline int ct_track(struct pkt *p, __u32 len)
 	int echo_rep = p->is_echo && p->icmp_type == XCNI_ICMP_ECHOREPLY;
 
 	e = echo_rep ? NULL : bpf_map_lookup_elem(&xcni_ct, &p->tuple);
-	if (e && now - e->last_ns <= ct_lifetime(e, p->tuple.proto) &&
+	if (e && ct_alive(e, now, p->tuple.proto) &&
 	    !(tcp && e->state == XCNI_CT_CLOSED && (p->tcp_flags & XCNI_TCP_SYN))) {
 		e->last_ns = now;
 		e->pkts_orig++;
@@ -92,7 +104,7 @@ static __always_inline int ct_track(struct pkt *p, __u32 len)
 	}
 	ct_reverse(&p->tuple, &rev);
 	e = echo_req ? NULL : bpf_map_lookup_elem(&xcni_ct, &rev);
-	if (e && now - e->last_ns <= ct_lifetime(e, p->tuple.proto)) {
+	if (e && ct_alive(e, now, p->tuple.proto)) {
 		e->last_ns = now;
 		e->pkts_reply++;
 		e->bytes_reply += len;

@@ -33,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <linux/if_ether.h>
 #include <linux/pkt_cls.h>
@@ -146,6 +147,7 @@ static int policy_egress_b(void);
 static int policy_a_v1(void);
 static int policy_a_off(void);
 static int overlay_setup(void);
+static int ct_future_stamp(void);
 static int policy_a_from_r(void);
 static int prefilter_add(void);
 static int prefilter_counted(void);
@@ -168,6 +170,9 @@ static const struct row rows[] = {
 	  TCP(IP_A, 40000, IP_B, 80, TH_SYN), REDIR(FWD_LOCAL), .ct = XCNI_CT_NEW },
 	{ "B->A RST: closed", .dev = DEV_B, TCP(IP_B, 80, IP_A, 40000, TH_RST | TH_ACK),
 	  REDIR(FWD_REPLY), .ct = XCNI_CT_CLOSED, .ct_rev = true },
+	{ "ct: a flow stamped by another CPU after this one read the clock", .step = ct_future_stamp },
+	{ "A->B data of that flow: alive, not 2^64 ns old", .dev = DEV_A,
+	  TCP(IP_A, 40100, IP_B, 80, TH_ACK), REDIR(FWD_LOCAL), .ct = XCNI_CT_ESTABLISHED },
 	{ "A->B ACK of no flow: invalid", .dev = DEV_A,
 	  TCP(IP_A, 40001, IP_B, 80, TH_ACK), SHOT(DROP_CT_INVALID, EV_FULL) },
 	{ "A->B UDP: new", .dev = DEV_A, UDP(IP_A, 5353, IP_B, 53), REDIR(FWD_LOCAL), .ct = XCNI_CT_NEW },
@@ -932,6 +937,19 @@ static int policy_a_off(void)
 	uint32_t ip = ip4(IP_A);
 
 	return bpf_map_delete_elem(map_fd("xcni_polep"), &ip) ? -errno : 0;
+}
+
+static int ct_future_stamp(void)
+{
+	struct row r = { .dev = DEV_A, TCP(IP_A, 40100, IP_B, 80, TH_ACK) };
+	struct xcni_ct_key k = tuple_of(&r, false);
+	struct timespec ts;
+	struct xcni_ct_entry e = { .state = XCNI_CT_ESTABLISHED, .ep_id = 101, .pkts_orig = 1 };
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	e.created_ns = (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+	e.last_ns = e.created_ns + 1000000000ULL; /* a second ahead */
+	return bpf_map_update_elem(bpf_map__fd(env.from->maps.xcni_ct), &k, &e, BPF_ANY) ? -errno : 0;
 }
 
 static int overlay_setup(void)

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -7,6 +8,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
+#include <unistd.h>
 
 #include "bpfpin.h"
 #include "log.h"
@@ -45,4 +47,24 @@ int xcni_bpffs_ensure(const char *pin_dir)
 	if (mount("bpf", "/sys/fs/bpf", "bpf", 0, "mode=0700") < 0)
 		return -errno;
 	return 0;
+}
+
+int xcni_link_pinned(const char *path, int prog_fd, int ifindex, int type, unsigned int flags)
+{
+	LIBBPF_OPTS(bpf_link_create_opts, o, .flags = flags);
+	int fd = bpf_obj_get(path), err = 0;
+
+	if (fd >= 0) {
+		if (bpf_link_update(fd, prog_fd, NULL))
+			err = -errno;
+		close(fd);
+		return err;
+	}
+	fd = bpf_link_create(prog_fd, ifindex, (enum bpf_attach_type)type, &o);
+	if (fd < 0)
+		return -errno;
+	if (bpf_obj_pin(fd, path))
+		err = -errno;
+	close(fd);
+	return err;
 }

@@ -6,11 +6,23 @@
 #define XCNI_PIN_PROG_FROM_POD "prog_from_pod"
 #define XCNI_PIN_PROG_TO_POD "prog_to_pod"
 #define XCNI_PIN_LINKS "links" /* links/<host-if>-in, links/<host-if>-out */
+/* The node's own attachments under links/, next to the pods' ones. */
+#define XCNI_LINK_UNDERLAY_IN "node-underlay-tc"
+#define XCNI_LINK_UNDERLAY_XDP "node-underlay-xdp"
+#define XCNI_LINK_OVERLAY_OUT "node-overlay-tc"
+#define XCNI_OVERLAY_DEV "xcni0" /* where the host routes the other nodes' pod CIDRs */
 
 /* Routes libbpf's messages into the leveled logger. */
 void xcni_libbpf_log_init(void);
 /* Mounts bpffs at /sys/fs/bpf if nothing is mounted there; 0 or -errno. */
 int xcni_bpffs_ensure(const char *pin_dir);
+/*
+ * Makes the link pinned at path run prog_fd: updates it in place when it
+ * exists (the device never goes without a program), else creates the link
+ * (bpf_link_create: type, ifindex, flags e.g. XDP mode) and pins it.
+ * 0 or -errno.
+ */
+int xcni_link_pinned(const char *path, int prog_fd, int ifindex, int type, unsigned int flags);
 
 
 

@@ -180,6 +180,33 @@ int nl_veth_add(struct nl *nl, const char *name, const char *peer, int peer_ns_f
 	return nl_talk(nl, nlh, NULL, NULL);
 }
 
+int nl_link_set_flags(struct nl *nl, int ifindex, unsigned int flags, unsigned int change)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh;
+	struct ifinfomsg *ifm;
+
+	memset(buf, 0, sizeof(buf));
+	nlh = nl_req(buf, RTM_NEWLINK, 0, sizeof(struct ifinfomsg));
+	ifm = mnl_nlmsg_get_payload(nlh);
+	ifm->ifi_index = ifindex;
+	ifm->ifi_flags = flags;
+	ifm->ifi_change = change;
+	return nl_talk(nl, nlh, NULL, NULL);
+}
+
+int nl_link_set_mtu(struct nl *nl, int ifindex, unsigned int mtu)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh;
+
+	memset(buf, 0, sizeof(buf));
+	nlh = nl_req(buf, RTM_NEWLINK, 0, sizeof(struct ifinfomsg));
+	((struct ifinfomsg *)mnl_nlmsg_get_payload(nlh))->ifi_index = ifindex;
+	mnl_attr_put_u32(nlh, IFLA_MTU, mtu);
+	return nl_talk(nl, nlh, NULL, NULL);
+}
+
 int nl_link_del(struct nl *nl, int ifindex)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
@@ -393,20 +420,20 @@ int nl_addr_has(struct nl *nl, int ifindex, uint32_t addr, uint8_t plen)
 	return err ? err : f.found;
 }
 
-int nl_route_add(struct nl *nl, const struct nl_route *r)
+static int route_msg(struct nl *nl, const struct nl_route *r, uint16_t type, uint16_t flags)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct nlmsghdr *nlh;
 	struct rtmsg *rtm;
 
 	memset(buf, 0, sizeof(buf));
-	nlh = nl_req(buf, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, sizeof(*rtm));
+	nlh = nl_req(buf, type, flags, sizeof(*rtm));
 	rtm = mnl_nlmsg_get_payload(nlh);
 	rtm->rtm_family = AF_INET;
 	rtm->rtm_dst_len = r->dst_len;
 	rtm->rtm_table = RT_TABLE_MAIN;
 	rtm->rtm_protocol = RTPROT_BOOT;
-	rtm->rtm_scope = r->scope;
+	rtm->rtm_scope = type == RTM_DELROUTE ? RT_SCOPE_NOWHERE : r->scope;
 	rtm->rtm_type = RTN_UNICAST;
 	if (r->dst_len)
 		mnl_attr_put_u32(nlh, RTA_DST, r->dst);
@@ -414,7 +441,68 @@ int nl_route_add(struct nl *nl, const struct nl_route *r)
 		mnl_attr_put_u32(nlh, RTA_GATEWAY, r->gw);
 	if (r->oif)
 		mnl_attr_put_u32(nlh, RTA_OIF, (uint32_t)r->oif);
+	if (r->prefsrc)
+		mnl_attr_put_u32(nlh, RTA_PREFSRC, r->prefsrc);
 	return nl_talk(nl, nlh, NULL, NULL);
+}
+
+struct addr_first {
+	int ifindex;
+	uint32_t addr;
+	int found;
+};
+
+static int addr_first_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct nl_cbarg *ca = data;
+	struct addr_first *f = ca->user;
+	const struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(nlh);
+	const struct nlattr *a;
+
+	if (nlh->nlmsg_type != RTM_NEWADDR || ifa->ifa_family != AF_INET ||
+	    (int)ifa->ifa_index != f->ifindex || f->found)
+		return MNL_CB_OK;
+	mnl_attr_for_each(a, nlh, sizeof(*ifa)) {
+		if (mnl_attr_get_type(a) == IFA_LOCAL && mnl_attr_validate(a, MNL_TYPE_U32) == 0) {
+			f->addr = mnl_attr_get_u32(a);
+			f->found = 1;
+		}
+	}
+	return MNL_CB_OK;
+}
+
+int nl_addr_first(struct nl *nl, int ifindex, uint32_t *addr)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh;
+	struct addr_first f = { ifindex, 0, 0 };
+	int err;
+
+	memset(buf, 0, sizeof(buf));
+	nlh = nl_req(buf, RTM_GETADDR, NLM_F_DUMP, sizeof(struct ifaddrmsg));
+	((struct ifaddrmsg *)mnl_nlmsg_get_payload(nlh))->ifa_family = AF_INET;
+	err = nl_talk(nl, nlh, addr_first_cb, &f);
+	if (err)
+		return err;
+	if (!f.found)
+		return -ENOENT;
+	*addr = f.addr;
+	return 0;
+}
+
+int nl_route_add(struct nl *nl, const struct nl_route *r)
+{
+	return route_msg(nl, r, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL);
+}
+
+int nl_route_replace(struct nl *nl, const struct nl_route *r)
+{
+	return route_msg(nl, r, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE);
+}
+
+int nl_route_del(struct nl *nl, const struct nl_route *r)
+{
+	return route_msg(nl, r, RTM_DELROUTE, 0);
 }
 
 struct route_find {
@@ -467,6 +555,56 @@ int nl_route_has(struct nl *nl, const struct nl_route *r)
 	((struct rtmsg *)mnl_nlmsg_get_payload(nlh))->rtm_family = AF_INET;
 	err = nl_talk(nl, nlh, route_cb, &f);
 	return err ? err : f.found;
+}
+
+struct route_walk {
+	int oif;
+	nl_route_cb cb;
+	void *arg;
+	int err;
+};
+
+static int route_walk_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct nl_cbarg *ca = data;
+	struct route_walk *w = ca->user;
+	const struct rtmsg *rtm = mnl_nlmsg_get_payload(nlh);
+	const struct nlattr *a;
+	struct nl_route got = { 0 };
+	uint32_t table = rtm->rtm_table;
+
+	if (nlh->nlmsg_type != RTM_NEWROUTE || rtm->rtm_family != AF_INET || w->err)
+		return MNL_CB_OK;
+	got.dst_len = rtm->rtm_dst_len;
+	got.scope = rtm->rtm_scope;
+	mnl_attr_for_each(a, nlh, sizeof(*rtm)) {
+		if (mnl_attr_validate(a, MNL_TYPE_U32) < 0)
+			continue;
+		switch (mnl_attr_get_type(a)) {
+		case RTA_DST: got.dst = mnl_attr_get_u32(a); break;
+		case RTA_GATEWAY: got.gw = mnl_attr_get_u32(a); break;
+		case RTA_OIF: got.oif = (int)mnl_attr_get_u32(a); break;
+		case RTA_PREFSRC: got.prefsrc = mnl_attr_get_u32(a); break;
+		case RTA_TABLE: table = mnl_attr_get_u32(a); break;
+		}
+	}
+	if (table == RT_TABLE_MAIN && got.oif == w->oif)
+		w->err = w->cb(&got, w->arg);
+	return MNL_CB_OK;
+}
+
+int nl_route_dump_oif(struct nl *nl, int oif, nl_route_cb cb, void *arg)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh;
+	struct route_walk w = { oif, cb, arg, 0 };
+	int err;
+
+	memset(buf, 0, sizeof(buf));
+	nlh = nl_req(buf, RTM_GETROUTE, NLM_F_DUMP, sizeof(struct rtmsg));
+	((struct rtmsg *)mnl_nlmsg_get_payload(nlh))->rtm_family = AF_INET;
+	err = nl_talk(nl, nlh, route_walk_cb, &w);
+	return err ? err : w.err;
 }
 
 int nl_netns_enter(int fd)

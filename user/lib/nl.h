@@ -37,6 +37,7 @@ struct nl_route {
 	uint32_t gw; /* 0 if none */
 	int oif;
 	uint8_t scope;
+	uint32_t prefsrc; /* 0 if none */
 };
 
 /* Opens a route netlink socket in the calling thread's current netns. */
@@ -47,6 +48,10 @@ void nl_close(struct nl *nl);
 int nl_veth_add(struct nl *nl, const char *name, const char *peer, int peer_ns_fd,
 		unsigned int mtu);
 int nl_link_del(struct nl *nl, int ifindex);
+/* Sets (or clears) the link flags in change to their values in flags (IFF_*). */
+int nl_link_set_flags(struct nl *nl, int ifindex, unsigned int flags, unsigned int change);
+/* Sets an existing link's MTU. */
+int nl_link_set_mtu(struct nl *nl, int ifindex, unsigned int mtu);
 int nl_link_get(struct nl *nl, const char *name, struct nl_link *out);
 /* Sets the link up and, if alias is not NULL, its alias. */
 int nl_link_up(struct nl *nl, int ifindex, const char *alias);
@@ -63,6 +68,14 @@ int nl_addr_add(struct nl *nl, int ifindex, uint32_t addr, uint8_t plen, uint8_t
 int nl_addr_has(struct nl *nl, int ifindex, uint32_t addr, uint8_t plen);
 
 int nl_route_add(struct nl *nl, const struct nl_route *r);
+/* Adds, or replaces what the main table holds for r's destination. */
+int nl_route_replace(struct nl *nl, const struct nl_route *r);
+int nl_route_del(struct nl *nl, const struct nl_route *r);
+/* The IPv4 routes of the main table through oif. */
+typedef int (*nl_route_cb)(const struct nl_route *r, void *arg);
+int nl_route_dump_oif(struct nl *nl, int oif, nl_route_cb cb, void *arg);
+/* The first IPv4 address on ifindex (network order), or -ENOENT. */
+int nl_addr_first(struct nl *nl, int ifindex, uint32_t *addr);
 /* 1 if the main table holds a route matching dst/len (and gw, oif if set). */
 int nl_route_has(struct nl *nl, const struct nl_route *r);
 

@@ -589,9 +589,11 @@ static int build_ipcache(struct ctx *x, struct k8s_error *err)
 		const struct k8s_node *nd = x->nodes[i];
 		bool self = o->node_name && nd->meta.name && !strcmp(nd->meta.name, o->node_name);
 
+		/* Another node's own address is reached through the overlay too,
+		 * so its replies to pods come back the way the pods' traffic went. */
 		if (nd->internal_ip &&
 		    ipcache_add(r, &cap, nd->internal_ip, 32,
-				self ? XCNI_ID_HOST : XCNI_ID_REMOTE_NODE, 0))
+				self ? XCNI_ID_HOST : XCNI_ID_REMOTE_NODE, self ? 0 : nd->internal_ip))
 			return -ENOMEM;
 	}
 	for (size_t i = 0; i < x->npods; i++) {
@@ -606,6 +608,7 @@ static int build_ipcache(struct ctx *x, struct k8s_error *err)
 			tunnel = nd->internal_ip;
 		if (ipcache_add(r, &cap, p->ip, 32, x->pod_id[i], tunnel))
 			return -ENOMEM;
+		r->ipcache[r->nipcache - 1].val.flags = XCNI_IPC_POD;
 		pn = &r->podnames[r->npodnames++];
 		pn->ip = p->ip;
 		copy_str(pn->name.ns, sizeof(pn->name.ns), p->meta.ns);

@@ -1,0 +1,323 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The overlay side of xcnid. Geneve itself lives in the BPF programs; here
+ * they are loaded, attached (as pinned bpf_links, swapped in place on
+ * restart), and fed the other nodes from the cluster's Node objects.
+ */
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <linux/if_link.h>
+#include <net/if.h>
+#include <linux/rtnetlink.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../bpf/xcni_shared.h"
+#include "from_overlay.skel.h"
+#include "lib/bpfpin.h"
+#include "lib/log.h"
+#include "lib/nl.h"
+#include "to_overlay.skel.h"
+#include "xcnid_overlay.h"
+#include "xdp_underlay.skel.h"
+
+int overlay_resolve(struct overlay *ov)
+{
+	struct nl_link l;
+	struct nl nl;
+	char a[INET_ADDRSTRLEN];
+	int err;
+
+	err = nl_open(&nl);
+	if (err)
+		return err;
+	err = nl_link_get(&nl, ov->underlay, &l);
+	if (err) {
+		pr_err("underlay device %s: %s (see --underlay-dev)\n", ov->underlay, strerror(-err));
+		goto out;
+	}
+	ov->underlay_ifindex = l.ifindex;
+	ov->underlay_mtu = l.mtu;
+	if (l.mtu <= XCNI_ENCAP_LEN + 576) {
+		pr_err("underlay device %s: MTU %u leaves pods less than 576 bytes after the %d of "
+		       "Geneve\n", ov->underlay, l.mtu, XCNI_ENCAP_LEN);
+		err = -EINVAL;
+		goto out;
+	}
+	if (!ov->node_ip) {
+		err = nl_addr_first(&nl, l.ifindex, &ov->node_ip);
+		if (err) {
+			pr_err("underlay device %s has no IPv4 address (give one with --node-ip)\n",
+			       ov->underlay);
+			goto out;
+		}
+	}
+	pr_info("overlay: underlay %s (ifindex %d, MTU %u), node address %s, VNI %u\n",
+		ov->underlay, l.ifindex, l.mtu, inet_ntop(AF_INET, &ov->node_ip, a, sizeof(a)),
+		ov->vni);
+out:
+	nl_close(&nl);
+	return err;
+}
+
+int overlay_load(struct overlay *ov, const char *pin_dir)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = pin_dir);
+	int err;
+
+	ov->in = from_overlay__open_opts(&oo);
+	ov->out = to_overlay__open_opts(&oo);
+	ov->xdp = xdp_underlay__open_opts(&oo);
+	if (!ov->in || !ov->out || !ov->xdp)
+		return -errno ?: -ENOMEM;
+	ov->in->rodata->node_ip = ov->node_ip;
+	ov->in->rodata->vni = ov->vni;
+	ov->out->rodata->node_ip = ov->node_ip;
+	ov->out->rodata->underlay_ifindex = ov->underlay_ifindex;
+	ov->out->rodata->vni = ov->vni;
+	err = from_overlay__load(ov->in);
+	if (!err)
+		err = to_overlay__load(ov->out);
+	if (!err)
+		err = xdp_underlay__load(ov->xdp);
+	if (err)
+		pr_err("loading the overlay programs failed: %s (run with -v for the verifier log)\n",
+		       strerror(-err));
+	return err;
+}
+
+/*
+ * xcni0: one end of a veth pair whose other end (xcni0p) only keeps it up; no
+ * packet crosses, the tc egress program takes them all. A veth rather than a
+ * dummy because kernels without the dummy driver (like this one) have veth,
+ * which pods need anyway. No ARP: the program routes by the ipcache, not MACs.
+ */
+static int overlay_dev(struct overlay *ov)
+{
+	unsigned int mtu = ov->underlay_mtu - XCNI_ENCAP_LEN;
+	struct nl_link l, peer;
+	struct nl nl;
+	int err;
+
+	err = nl_open(&nl);
+	if (err)
+		return err;
+	err = nl_link_get(&nl, XCNI_OVERLAY_DEV, &l);
+	if (err == -ENODEV || err == -ENOENT) {
+		err = nl_veth_add(&nl, XCNI_OVERLAY_DEV, XCNI_OVERLAY_DEV "p", -1, mtu);
+		if (!err)
+			err = nl_link_get(&nl, XCNI_OVERLAY_DEV, &l);
+	} else if (!err && l.mtu != mtu) {
+		err = nl_link_set_mtu(&nl, l.ifindex, mtu);
+	}
+	if (!err)
+		err = nl_link_set_flags(&nl, l.ifindex, IFF_NOARP, IFF_NOARP);
+	if (!err)
+		err = nl_link_get(&nl, XCNI_OVERLAY_DEV "p", &peer);
+	if (!err)
+		err = nl_link_up_ipv4(&nl, peer.ifindex, NULL);
+	if (!err)
+		err = nl_link_up_ipv4(&nl, l.ifindex, "xcni overlay: remote pod CIDRs");
+	if (err)
+		pr_err("overlay device %s: %s%s%s\n", XCNI_OVERLAY_DEV, strerror(-err),
+		       nl.errmsg[0] ? ": " : "", nl.errmsg);
+	else
+		ov->dev_ifindex = l.ifindex;
+	nl_close(&nl);
+	return err;
+}
+
+static int link_path(char *buf, size_t len, const char *pin_dir, const char *name)
+{
+	return snprintf(buf, len, "%s/%s/%s", pin_dir, XCNI_PIN_LINKS, name) >= (int)len ?
+		       -ENAMETOOLONG :
+		       0;
+}
+
+/* XDP: native where the driver has it (or asked), generic otherwise. */
+static int attach_xdp(struct overlay *ov, const char *pin_dir)
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+	int fd = bpf_program__fd(ov->xdp->progs.xdp_underlay), err;
+	char path[512];
+
+	if (ov->xdp_want == XDP_WANT_OFF)
+		return 0;
+	if ((err = link_path(path, sizeof(path), pin_dir, XCNI_LINK_UNDERLAY_XDP)))
+		return err;
+	if (ov->xdp_want != XDP_WANT_GENERIC) {
+		err = xcni_link_pinned(path, fd, ov->underlay_ifindex, BPF_XDP, XDP_FLAGS_DRV_MODE);
+		if (err && ov->xdp_want == XDP_WANT_NATIVE) {
+			pr_err("native XDP on %s: %s (the driver may not support it; "
+			       "--xdp-mode generic or auto)\n", ov->underlay, strerror(-err));
+			return err;
+		}
+		if (err)
+			pr_info("native XDP on %s: %s; using generic XDP\n", ov->underlay,
+				strerror(-err));
+	}
+	if (ov->xdp_want == XDP_WANT_GENERIC || err)
+		err = xcni_link_pinned(path, fd, ov->underlay_ifindex, BPF_XDP, XDP_FLAGS_SKB_MODE);
+	if (err) {
+		pr_err("XDP on %s: %s\n", ov->underlay, strerror(-err));
+		return err;
+	}
+	/* Whichever mode the link was made in (now or by an earlier agent) is the mode. */
+	if (bpf_xdp_query(ov->underlay_ifindex, 0, &q) == 0)
+		ov->xdp_mode = q.attach_mode == XDP_ATTACHED_DRV ? XDP_FLAGS_DRV_MODE :
+			       q.attach_mode == XDP_ATTACHED_SKB ? XDP_FLAGS_SKB_MODE :
+								   0;
+	printf("xcnid: XDP prefilter on %s: %s\n", ov->underlay,
+	       ov->xdp_mode == XDP_FLAGS_DRV_MODE ? "native (driver)" :
+	       ov->xdp_mode == XDP_FLAGS_SKB_MODE ? "generic (skb)" : "attached");
+	fflush(stdout);
+	return 0;
+}
+
+int overlay_attach(struct overlay *ov, const char *pin_dir)
+{
+	char path[512];
+	int err;
+
+	err = overlay_dev(ov);
+	if (err)
+		return err;
+	err = link_path(path, sizeof(path), pin_dir, XCNI_LINK_UNDERLAY_IN);
+	if (!err)
+		err = xcni_link_pinned(path, bpf_program__fd(ov->in->progs.from_overlay),
+				       ov->underlay_ifindex, BPF_TCX_INGRESS, 0);
+	if (err) {
+		pr_err("attaching from_overlay to %s (TCX ingress): %s\n", ov->underlay,
+		       strerror(-err));
+		return err;
+	}
+	err = link_path(path, sizeof(path), pin_dir, XCNI_LINK_OVERLAY_OUT);
+	if (!err)
+		err = xcni_link_pinned(path, bpf_program__fd(ov->out->progs.to_overlay),
+				       ov->dev_ifindex, BPF_TCX_EGRESS, 0);
+	if (err) {
+		pr_err("attaching to_overlay to %s (TCX egress): %s\n", XCNI_OVERLAY_DEV,
+		       strerror(-err));
+		return err;
+	}
+	return attach_xdp(ov, pin_dir);
+}
+
+struct want_route {
+	__u32 dst;
+	__u8 len;
+	int seen;
+};
+
+struct route_prune {
+	struct nl *nl;
+	struct want_route *want;
+	size_t n;
+};
+
+/* Routes through xcni0 that no Node asks for any more go. */
+static int prune_route(const struct nl_route *r, void *arg)
+{
+	struct route_prune *p = arg;
+	struct nl_route del = *r;
+
+	for (size_t i = 0; i < p->n; i++)
+		if (p->want[i].dst == r->dst && p->want[i].len == r->dst_len)
+			return 0;
+	if (nl_route_del(p->nl, &del))
+		pr_warn("removing the route to a gone node's pod CIDR: %s\n", p->nl->errmsg);
+	return 0;
+}
+
+int overlay_sync_nodes(struct overlay *ov, const struct cluster *c, const char *node_name)
+{
+	int tfd = bpf_map__fd(ov->in->maps.xcni_tunnel), sfd = bpf_map__fd(ov->in->maps.xcni_tunstat);
+	size_t n = c->n[K8S_NODE], nw = 0;
+	struct want_route *want = calloc(n ? n : 1, sizeof(*want));
+	int ncpu = libbpf_num_possible_cpus();
+	struct xcni_tunstat *zero = calloc(ncpu > 0 ? ncpu : 1, sizeof(*zero));
+	__u32 key, next, *prev = NULL, *gone = NULL;
+	size_t ngone = 0;
+	struct route_prune rp;
+	struct nl nl;
+	int err = 0;
+
+	if (!want || !zero) {
+		err = -ENOMEM;
+		goto out;
+	}
+	err = nl_open(&nl);
+	if (err)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		const struct k8s_node *nd = &c->objs[K8S_NODE][i]->node;
+		struct xcni_tunnel t = { .pod_cidr = nd->pod_cidr, .pod_cidr_len = nd->pod_cidr_len };
+		struct nl_route r = { .dst = nd->pod_cidr, .dst_len = nd->pod_cidr_len,
+				      .oif = ov->dev_ifindex, .scope = RT_SCOPE_LINK,
+				      .prefsrc = ov->node_ip };
+
+		if (!nd->internal_ip || nd->internal_ip == ov->node_ip ||
+		    (node_name && nd->meta.name && !strcmp(nd->meta.name, node_name)))
+			continue;
+		snprintf(t.node, sizeof(t.node), "%s", nd->meta.name);
+		if (bpf_map_update_elem(tfd, &nd->internal_ip, &t, BPF_ANY) ||
+		    (bpf_map_update_elem(sfd, &nd->internal_ip, zero, BPF_NOEXIST) && errno != EEXIST)) {
+			err = -errno;
+			pr_err("tunnel to node %s: %s\n", nd->meta.name, strerror(errno));
+			continue;
+		}
+		if (!nd->pod_cidr_len)
+			continue;
+		want[nw++] = (struct want_route){ nd->pod_cidr, nd->pod_cidr_len, 0 };
+		if (nl_route_replace(&nl, &r))
+			pr_err("route to node %s's pod CIDR via %s: %s\n", nd->meta.name,
+			       XCNI_OVERLAY_DEV, nl.errmsg[0] ? nl.errmsg : "failed");
+	}
+	/* Nodes that are gone: their tunnel and counters go (traffic to their
+	 * pods is then dropped with drop-no-tunnel, not sent into the void). */
+	while (bpf_map_get_next_key(tfd, prev, &next) == 0) {
+		bool keep = false;
+
+		key = next;
+		prev = &key;
+		for (size_t i = 0; i < n && !keep; i++) {
+			const struct k8s_node *nd = &c->objs[K8S_NODE][i]->node;
+
+			keep = nd->internal_ip == key && key != ov->node_ip;
+		}
+		if (!keep) {
+			__u32 *g = realloc(gone, (ngone + 1) * sizeof(*g));
+
+			if (!g)
+				break;
+			gone = g;
+			gone[ngone++] = key;
+		}
+	}
+	for (size_t i = 0; i < ngone; i++) {
+		bpf_map_delete_elem(tfd, &gone[i]);
+		bpf_map_delete_elem(sfd, &gone[i]);
+	}
+	rp = (struct route_prune){ &nl, want, nw };
+	nl_route_dump_oif(&nl, ov->dev_ifindex, prune_route, &rp);
+	nl_close(&nl);
+out:
+	free(gone);
+	free(want);
+	free(zero);
+	return err;
+}
+
+void overlay_free(struct overlay *ov)
+{
+	xdp_underlay__destroy(ov->xdp);
+	to_overlay__destroy(ov->out);
+	from_overlay__destroy(ov->in);
+	ov->xdp = NULL;
+	ov->out = NULL;
+	ov->in = NULL;
+}

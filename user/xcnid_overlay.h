@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * xcnid's overlay: the underlay device (XDP prefilter, tc decapsulation), the
+ * overlay device xcni0 the host routes remote pod CIDRs to (tc
+ * encapsulation), and the tunnel view built from Node objects.
+ */
+#ifndef XCNID_OVERLAY_H
+#define XCNID_OVERLAY_H
+
+#include <linux/types.h>
+
+#include "lib/store.h"
+
+struct from_pod;
+struct from_overlay;
+struct to_overlay;
+struct xdp_underlay;
+
+enum xdp_want {
+	XDP_WANT_AUTO, /* native where the driver has it, else generic */
+	XDP_WANT_NATIVE,
+	XDP_WANT_GENERIC,
+	XDP_WANT_OFF,
+};
+
+struct overlay {
+	/* asked for */
+	const char *underlay; /* device name; NULL: no overlay */
+	__u32 node_ip; /* network order; 0: the underlay's first IPv4 */
+	__u32 vni;
+	enum xdp_want xdp_want;
+	/* found and made */
+	int underlay_ifindex;
+	unsigned int underlay_mtu;
+	int dev_ifindex; /* xcni0 */
+	__u32 xdp_mode; /* XDP_FLAGS_DRV_MODE or XDP_FLAGS_SKB_MODE, 0 if none */
+	struct from_overlay *in;
+	struct to_overlay *out;
+	struct xdp_underlay *xdp;
+};
+
+/* Finds the underlay device and its address. 0 or -errno (said why). */
+int overlay_resolve(struct overlay *ov);
+/* Loads the overlay programs with the node's settings (after from_pod pinned the maps). */
+int overlay_load(struct overlay *ov, const char *pin_dir);
+/* Creates or adopts xcni0 and attaches (or swaps in) the three programs. */
+int overlay_attach(struct overlay *ov, const char *pin_dir);
+/* The tunnel map, counters and xcni0 routes for the Nodes of the cluster. */
+int overlay_sync_nodes(struct overlay *ov, const struct cluster *c, const char *node_name);
+void overlay_free(struct overlay *ov);
+
+#endif
