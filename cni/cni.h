@@ -140,7 +140,11 @@ struct xcni_dp {
 	char pin_dir[1024];
 	int from_fd, to_fd; /* pinned programs */
 	int ep_fd, if_fd; /* endpoints and ifindex maps */
+	unsigned int pod_mtu; /* what the node's overlay leaves pods, 0: no limit */
 };
+
+/* The pods' MTU: the config's, capped by what the node's overlay leaves. */
+unsigned int xcni_dp_pod_mtu(const struct xcni_dp *dp, unsigned int conf_mtu);
 
 int xcni_dp_open(struct xcni_dp *dp, const char *pin_dir, struct cni_err *e);
 void xcni_dp_close(struct xcni_dp *dp);

@@ -30,6 +30,22 @@ static int pin_get(const struct xcni_dp *dp, const char *name)
 	return bpf_obj_get(path);
 }
 
+/* With an overlay, xcnid says how much of the underlay MTU Geneve leaves. */
+static void read_pod_mtu(struct xcni_dp *dp)
+{
+	struct xcni_config cfg;
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info), k = 0;
+	int fd = pin_get(dp, "xcni_config");
+
+	if (fd < 0)
+		return;
+	if (bpf_map_get_info_by_fd(fd, &info, &len) == 0 && info.value_size == sizeof(cfg) &&
+	    bpf_map_lookup_elem(fd, &k, &cfg) == 0)
+		dp->pod_mtu = cfg.pod_mtu;
+	close(fd);
+}
+
 int xcni_dp_open(struct xcni_dp *dp, const char *pin_dir, struct cni_err *e)
 {
 	memset(dp, 0, sizeof(*dp));
@@ -56,7 +72,13 @@ int xcni_dp_open(struct xcni_dp *dp, const char *pin_dir, struct cni_err *e)
 				"xcnid's maps are missing under %s (%s): is xcnid running on this node?",
 				pin_dir, strerror(-err)), err;
 	}
+	read_pod_mtu(dp);
 	return 0;
+}
+
+unsigned int xcni_dp_pod_mtu(const struct xcni_dp *dp, unsigned int conf_mtu)
+{
+	return dp->pod_mtu && dp->pod_mtu < conf_mtu ? dp->pod_mtu : conf_mtu;
 }
 
 void xcni_dp_close(struct xcni_dp *dp)

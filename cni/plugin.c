@@ -396,7 +396,7 @@ static int cmd_add(struct ctx *c)
 	xcni_host_ifname(c->env.container_id, c->env.ifname, a.host_if);
 	snprintf(a.pod_if, sizeof(a.pod_if), "%s", c->env.ifname);
 	snprintf(a.netns, sizeof(a.netns), "%s", c->env.netns);
-	a.mtu = c->conf.mtu;
+	a.mtu = xcni_dp_pod_mtu(&dp, c->conf.mtu);
 	err = xcni_link_alias(c->conf.name, c->env.container_id, c->env.ifname, alias,
 			      sizeof(alias));
 	if (err) {
@@ -652,12 +652,12 @@ static int cmd_check(struct ctx *c)
 		err = drift(c, "interface kind is \"%s\", not %s", pl.kind, "veth");
 		goto out;
 	}
-	if (pl.mtu != c->conf.mtu) {
+	if (pl.mtu != xcni_dp_pod_mtu(&dp, c->conf.mtu)) {
 		char a[16], b[16];
 
 		snprintf(a, sizeof(a), "%u", pl.mtu);
-		snprintf(b, sizeof(b), "%u", c->conf.mtu);
-		err = drift(c, "MTU is %s, config says %s", a, b);
+		snprintf(b, sizeof(b), "%u", xcni_dp_pod_mtu(&dp, c->conf.mtu));
+		err = drift(c, "MTU is %s, the config and the node's overlay say %s", a, b);
 		goto out;
 	}
 	if (!(pl.flags & IFF_UP)) {
