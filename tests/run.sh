@@ -21,6 +21,7 @@ suites=(
 	"cni-netns-tc:env ATTACH=tc bash tests/integration/cni.sh"
 	"xcnid-restart:bash tests/integration/restart.sh"
 	"policy-netns:bash tests/integration/policy.sh"
+	"metrics-netns:bash tests/integration/metrics.sh"
 	"lab:bash tests/lab/run.sh"
 	"lab-netpol:bash tests/lab/netpol.sh"
 	"libcni:bash tests/libcni/run.sh"

@@ -30,6 +30,7 @@
 #include "lib/polsync.h"
 #include "lib/store.h"
 #include "to_pod.skel.h"
+#include "xcnid_metrics.h"
 #include "xcnid_overlay.h"
 
 struct opts {
@@ -40,6 +41,7 @@ struct opts {
 	int once;
 	const char *manifests; /* cluster state from a manifest directory */
 	struct overlay *ov; /* ov->underlay NULL: no overlay */
+	const char *metrics_addr; /* NULL: no metrics endpoint */
 };
 
 static volatile sig_atomic_t stop;
@@ -332,7 +334,7 @@ static int sync_policy(const struct opts *o, struct from_pod *fp, struct store *
 }
 
 /* Follows the manifest directory until asked to stop. */
-static int watch_cluster(const struct opts *o, struct from_pod *fp)
+static int watch_cluster(const struct opts *o, struct from_pod *fp, struct metrics *ms)
 {
 	struct store *st = store_new();
 	struct cs_backend *b = NULL;
@@ -358,9 +360,10 @@ static int watch_cluster(const struct opts *o, struct from_pod *fp)
 	synced = sync_policy(o, fp, st, ps, b->sync_gen) == 0;
 	version = store_version(st);
 	while (!stop) {
-		struct pollfd pfd = { .fd = b->ops->fd(b), .events = POLLIN };
+		struct pollfd pfd[2] = { { .fd = b->ops->fd(b), .events = POLLIN },
+					 { .fd = metrics_fd(ms), .events = POLLIN } };
 		__u64 gen = b->sync_gen;
-		int n = poll(&pfd, 1, -1);
+		int n = poll(pfd, 2, -1);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -368,6 +371,10 @@ static int watch_cluster(const struct opts *o, struct from_pod *fp)
 			err = -errno;
 			break;
 		}
+		if (pfd[1].revents)
+			metrics_dispatch(ms);
+		if (!pfd[0].revents)
+			continue;
 		n = b->ops->dispatch(b);
 		if (n < 0)
 			pr_warn("cluster state: %s\n", strerror(-n));
@@ -392,6 +399,7 @@ static int run(const struct opts *o)
 	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = o->pin_dir);
 	struct from_pod *fp = NULL;
 	struct to_pod *tp = NULL;
+	struct metrics *ms = NULL;
 	char links[512];
 	int err;
 
@@ -479,15 +487,24 @@ static int run(const struct opts *o)
 		pr_err("pinning programs under %s: %s\n", o->pin_dir, strerror(-err));
 		goto out;
 	}
+	if (o->metrics_addr && !o->once && (err = metrics_open(o->metrics_addr, o->pin_dir, &ms)))
+		goto out;
 	printf("xcnid: ready: programs and maps pinned under %s\n", o->pin_dir);
 	fflush(stdout);
 
-	if (o->manifests && !o->once)
-		err = watch_cluster(o, fp);
-	else
-		while (!o->once && !stop)
-			pause();
+	if (o->manifests && !o->once) {
+		err = watch_cluster(o, fp, ms);
+	} else {
+		/* poll(2) skips fd -1: without metrics this waits for a signal, as pause(2) would. */
+		while (!o->once && !stop) {
+			struct pollfd pfd = { .fd = metrics_fd(ms), .events = POLLIN };
+
+			if (poll(&pfd, 1, -1) > 0)
+				metrics_dispatch(ms);
+		}
+	}
 out:
+	metrics_free(ms);
 	/* Programs and maps stay pinned: the data plane outlives the agent. */
 	overlay_free(o->ov);
 	to_pod__destroy(tp);
@@ -511,6 +528,8 @@ static void usage(FILE *f)
 		"  --node-ip IP       this node's underlay address (default: DEV's first IPv4)\n"
 		"  --vni N            Geneve VNI (default 1)\n"
 		"  --xdp-mode MODE    auto (native, else generic), native, generic or off\n"
+		"  --metrics-addr HOST:PORT  serve Prometheus metrics at http://HOST:PORT/metrics\n"
+		"  --log-format FMT   text (default) or json (one object per line)\n"
 		"  -v, --verbose      more logging (twice: libbpf debug, verifier logs)\n"
 		"  -h, --help\n",
 		XCNI_PIN_ROOT);
@@ -529,6 +548,8 @@ int main(int argc, char **argv)
 		{ "node-ip", required_argument, NULL, 'N' },
 		{ "vni", required_argument, NULL, 'V' },
 		{ "xdp-mode", required_argument, NULL, 'X' },
+		{ "metrics-addr", required_argument, NULL, 'A' },
+		{ "log-format", required_argument, NULL, 'L' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
@@ -590,6 +611,24 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case 'A':
+			if (metrics_check_addr(optarg)) {
+				pr_err("--metrics-addr %s: HOST:PORT, e.g. 127.0.0.1:9962 or [::1]:9962\n",
+				       optarg);
+				return 2;
+			}
+			o.metrics_addr = optarg;
+			break;
+		case 'L': {
+			enum xlog_format f;
+
+			if (xlog_parse_format(optarg, &f)) {
+				pr_err("--log-format %s: text or json\n", optarg);
+				return 2;
+			}
+			xlog_set_format(f);
+			break;
+		}
 		case 'v': xlog_max = xlog_max < XLOG_INFO ? XLOG_INFO : XLOG_DEBUG; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;

@@ -177,14 +177,14 @@ kill "$tcp_srv" "$udp_srv" 2>/dev/null
 wait "$tcp_srv" "$udp_srv" 2>/dev/null
 check "host -> pod TCP (to_pod tracks it, the reply passes from_pod)" \
 	bash -c "ip netns exec $XCT_TAG-p3 timeout 5 socat -T3 TCP-LISTEN:7002,bind=${IP[p3]},reuseaddr EXEC:/bin/cat & sleep 0.3; echo hi | ip netns exec $NODE socat -T2 - TCP:${IP[p3]}:7002 | grep -q hi; r=\$?; wait; exit \$r"
-s0=$(metric -108 0)
+s0=$(metric -113 0)
 $XCNICTL monitor --json --timeout-ms 4000 >"$T/events.json" 2>&1 &
 mon=$!
 sleep 0.5
 ip -n "$XCT_TAG-p1" addr add "$SUBNET.250/32" dev eth0
 ip netns exec "$XCT_TAG-p1" ping -c3 -i 0.05 -W1 -I "$SUBNET.250" "${IP[p2]}" >/dev/null 2>&1
 ip -n "$XCT_TAG-p1" addr del "$SUBNET.250/32" dev eth0
-s1=$(metric -108 0)
+s1=$(metric -113 0)
 check "3 pings from a spoofed source are dropped, counted drop-spoof-ip (got $((s1 - s0)))" test "$((s1 - s0))" -eq 3
 wait "$mon"
 p1_ep=$($XCNICTL endpoint get "${IP[p1]}" --json | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["ep_id"])')
@@ -195,7 +195,7 @@ ev = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 sp = [e for e in ev if e["reason"] == "drop-spoof-ip"]
 ok = len(sp) == 3 and all(e["ep_id"] == int(sys.argv[2]) and e["saddr"] == sys.argv[3] and
       e["daddr"] == sys.argv[4] and e["proto"] == "icmp" and e["direction"] == "from-pod" and
-      e["code"] == -108 for e in sp)
+      e["code"] == -113 for e in sp)
 print(ev[-3:])
 sys.exit(0 if ok else 1)' "$T/events.json" "$p1_ep" "$SUBNET.250" "${IP[p2]}"
 check "p3 pings p1" ip netns exec "$XCT_TAG-p3" ping -c1 -W2 "${IP[p1]}"

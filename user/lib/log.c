@@ -1,27 +1,188 @@
 // SPDX-License-Identifier: Apache-2.0
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 
 enum xlog_level xlog_max = XLOG_WARN;
 static const char *xlog_prefix = "xcni";
+static enum xlog_format xlog_format = XLOG_TEXT;
 
 void xlog_set_prefix(const char *prefix)
 {
 	xlog_prefix = prefix;
 }
 
+void xlog_set_format(enum xlog_format fmt)
+{
+	xlog_format = fmt;
+}
+
+int xlog_parse_format(const char *s, enum xlog_format *fmt)
+{
+	if (!strcmp(s, "text"))
+		*fmt = XLOG_TEXT;
+	else if (!strcmp(s, "json"))
+		*fmt = XLOG_JSON;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+/* A growable line, so one event goes out in one write(2) whatever its length. */
+struct line {
+	char *p;
+	size_t len, cap;
+	char stack[1024];
+};
+
+static void line_put(struct line *l, const char *s, size_t n)
+{
+	if (l->len + n + 1 > l->cap) {
+		size_t cap = (l->len + n + 1) * 2;
+		char *p = l->p == l->stack ? malloc(cap) : realloc(l->p, cap);
+
+		if (!p)
+			return; /* out of memory: the line comes out short rather than not at all */
+		if (l->p == l->stack)
+			memcpy(p, l->stack, l->len);
+		l->p = p;
+		l->cap = cap;
+	}
+	memcpy(l->p + l->len, s, n);
+	l->len += n;
+	l->p[l->len] = '\0';
+}
+
+static void line_puts(struct line *l, const char *s)
+{
+	line_put(l, s, strlen(s));
+}
+
+/*
+ * RFC 8259 string escaping. Control characters (verifier logs carry
+ * newlines and tabs) are escaped so the event stays on one line; bytes >= 0x80
+ * pass through, as the messages are UTF-8 or ASCII.
+ */
+static void line_put_json_str(struct line *l, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	line_put(l, "\"", 1);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		char esc[7] = { '\\', 0 };
+
+		switch (c) {
+		case '"': esc[1] = '"'; break;
+		case '\\': esc[1] = '\\'; break;
+		case '\n': esc[1] = 'n'; break;
+		case '\r': esc[1] = 'r'; break;
+		case '\t': esc[1] = 't'; break;
+		case '\b': esc[1] = 'b'; break;
+		case '\f': esc[1] = 'f'; break;
+		default:
+			if (c < 0x20 || c == 0x7f) {
+				memcpy(esc + 1, "u00", 3);
+				esc[4] = hex[c >> 4];
+				esc[5] = hex[c & 0xf];
+				line_put(l, esc, 6);
+			} else {
+				line_put(l, (const char *)&s[i], 1);
+			}
+			continue;
+		}
+		line_put(l, esc, 2);
+	}
+	line_put(l, "\"", 1);
+}
+
+static void write_all(int fd, const char *p, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, p, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return; /* nowhere left to complain to */
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
 void xlog(enum xlog_level lvl, const char *fmt, ...)
 {
 	static const char *const names[] = { "error", "warn", "info", "debug" };
+	struct line l = { .cap = sizeof(l.stack) };
+	char *msg = NULL, tmp[512];
+	size_t n;
 	va_list ap;
+	int r, saved = errno;
 
 	if (lvl > xlog_max)
 		return;
-	fprintf(stderr, "%s: %s: ", xlog_prefix, names[lvl]);
+	l.p = l.stack;
+	l.p[0] = '\0';
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	r = vsnprintf(tmp, sizeof(tmp), fmt, ap);
 	va_end(ap);
+	if (r < 0)
+		goto out;
+	if ((size_t)r >= sizeof(tmp)) {
+		va_start(ap, fmt);
+		if (vasprintf(&msg, fmt, ap) < 0)
+			msg = NULL;
+		va_end(ap);
+	}
+	if (!msg)
+		msg = tmp;
+	n = strlen(msg);
+	/* Callers end messages with a newline (text mode's line end); JSON has its own. */
+	while (n && msg[n - 1] == '\n')
+		n--;
+
+	if (xlog_format == XLOG_JSON) {
+		struct timespec ts;
+		struct tm tm;
+		char when[48];
+		size_t w;
+
+		/* RFC 3339 in UTC with milliseconds: what log collectors parse without help. */
+		clock_gettime(CLOCK_REALTIME, &ts);
+		gmtime_r(&ts.tv_sec, &tm);
+		w = strftime(when, sizeof(when) - 6, "%Y-%m-%dT%H:%M:%S", &tm);
+		snprintf(when + w, sizeof(when) - w, ".%03dZ", (int)(ts.tv_nsec / 1000000) % 1000);
+		line_puts(&l, "{\"ts\":\"");
+		line_puts(&l, when);
+		line_puts(&l, "\",\"level\":\"");
+		line_puts(&l, names[lvl]);
+		line_puts(&l, "\",\"msg\":");
+		line_put_json_str(&l, msg, n);
+		line_puts(&l, ",\"component\":");
+		line_put_json_str(&l, xlog_prefix, strlen(xlog_prefix));
+		line_puts(&l, "}\n");
+	} else {
+		line_puts(&l, xlog_prefix);
+		line_puts(&l, ": ");
+		line_puts(&l, names[lvl]);
+		line_puts(&l, ": ");
+		line_put(&l, msg, n);
+		line_puts(&l, "\n");
+	}
+	/* stderr is unbuffered: fprintf would split the line into several writes,
+	 * interleaving with other writers of the same file. */
+	fflush(stderr);
+	write_all(STDERR_FILENO, l.p, l.len);
+	if (l.p != l.stack)
+		free(l.p);
+	if (msg != tmp)
+		free(msg);
+out:
+	errno = saved;
 }

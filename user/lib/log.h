@@ -5,9 +5,20 @@
 
 enum xlog_level { XLOG_ERROR, XLOG_WARN, XLOG_INFO, XLOG_DEBUG };
 
+/*
+ * TEXT: "xcnid: warn: message" for people. JSON: one object per line,
+ * {"ts":"2026-01-02T15:04:05.123Z","level":"warn","msg":"...","component":"xcnid"},
+ * for log collectors. Either way one event is one line, written with one write(2).
+ */
+enum xlog_format { XLOG_TEXT, XLOG_JSON };
+
 /* Messages at or below this level are written to stderr. */
 extern enum xlog_level xlog_max;
+/* The component: the text prefix and the JSON "component" field. */
 void xlog_set_prefix(const char *prefix);
+void xlog_set_format(enum xlog_format fmt);
+/* "text" or "json" -> the format; -EINVAL for anything else. */
+int xlog_parse_format(const char *s, enum xlog_format *fmt);
 void xlog(enum xlog_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #define pr_err(...) xlog(XLOG_ERROR, __VA_ARGS__)

@@ -1,0 +1,311 @@
+#!/bin/bash
+# xcnid's observability, end to end on one node: the Prometheus endpoint
+# (counts that match the traffic sent, map pressure, policy verdicts, the agent's
+# own state, 404s, clients that stall or send garbage) and JSON logs.
+#
+#   netns <tag>-node: xcnid --manifests M --metrics-addr 127.0.0.1:9962
+#     lo 127.0.0.1:9962 <── scrapes (python3, in the node netns)
+#     xc<hash> ──veth── eth0  <tag>-a  x/a  (ingress: only UDP 7777 from b)
+#     xc<hash> ──veth── eth0  <tag>-b  x/b
+#
+# Everything runs inside namespaces this suite creates, under its own pin dir.
+set -uo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/../lib.sh"
+
+NODE=$XCT_TAG-node
+PIN=/sys/fs/bpf/$XCT_TAG
+PIN_ONCE=/sys/fs/bpf/$XCT_TAG-once
+T=$(mktemp -d /tmp/xcni-metrics.XXXXXX)
+M=$T/manifests
+SUBNET=10.95.0
+PORT=9962
+GEN=0
+BG=() # helper processes, killed by PID on exit
+mkdir -p "$M"
+
+cni() { # cni COMMAND POD
+	nsenter --net="/var/run/netns/$NODE" env CNI_COMMAND="$1" CNI_CONTAINERID="met-$2" \
+		CNI_NETNS="/var/run/netns/$XCT_TAG-$2" CNI_IFNAME=eth0 CNI_PATH="$CNI_REF_DIR" \
+		"$XCNI_BIN" <"$T/net.json"
+}
+ctl() { nsenter --net="/var/run/netns/$NODE" "$BUILD/xcnictl" --pin-dir "$PIN" "$@"; }
+
+cleanup() {
+	local p
+	for p in "${BG[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+	for p in a b; do
+		[ -e "/var/run/netns/$XCT_TAG-$p" ] && cni DEL "$p" >/dev/null 2>&1
+		ip netns del "$XCT_TAG-$p" 2>/dev/null
+	done
+	stop_xcnid
+	rm -rf "$PIN_ONCE"
+	ip netns del "$NODE" 2>/dev/null
+	rm -rf "$T"
+}
+trap cleanup EXIT
+
+cat >"$T/net.json" <<EOF
+{"cniVersion":"1.0.0","name":"xcni-metrics","type":"xcni","stateDir":"$T/state","pinDir":"$PIN",
+ "ipam":{"type":"host-local","ranges":[[{"subnet":"$SUBNET.0/24"}]],"dataDir":"$T/ipam"}}
+EOF
+
+sync_gen() {
+	GEN=$((GEN + 1))
+	echo "$GEN" >"$M/.tmp-gen" && mv "$M/.tmp-gen" "$M/.xcni-generation"
+	for _ in $(seq 100); do
+		[ "$(ctl config --json 2>/dev/null | jq -r .applied_gen)" -ge "$GEN" ] 2>/dev/null && return 0
+		sleep 0.05
+	done
+	echo "xcnid did not apply generation $GEN"
+	return 1
+}
+put() { cat >"$M/.tmp-$1" && mv "$M/.tmp-$1" "$M/$1"; }
+
+# scrape PATH OUT [TIMEOUT] [METHOD]: "STATUS CONTENT-TYPE" on stdout, the body in OUT.
+cat >"$T/scrape.py" <<'EOF'
+import http.client, sys
+port, path, out = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+timeout = float(sys.argv[4]) if len(sys.argv) > 4 else 3
+c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+c.request(sys.argv[5] if len(sys.argv) > 5 else "GET", path)
+r = c.getresponse()
+open(out, "wb").write(r.read())
+print(r.status, r.getheader("Content-Type"))
+EOF
+scrape() {
+	nsenter --net="/var/run/netns/$NODE" /usr/bin/python3 "$T/scrape.py" "$PORT" "$1" "$2" "${3:-3}" "${4:-GET}"
+}
+# status_is CODE PATH [TIMEOUT] [METHOD]: the answer's status is CODE.
+status_is() {
+	local got
+	got=$(scrape "$2" "$T/page" "${3:-3}" "${4:-GET}") || return 1
+	echo "$got"
+	[ "${got%% *}" = "$1" ]
+}
+# val FILE SERIES: the sample's value (the series as printed, labels and all).
+val() {
+	[ -r "$1" ] || { echo missing; return; }
+	awk -v s="$2" '$1 == s { print $2; f = 1 } END { if (!f) print "missing" }' "$1"
+}
+# delta SERIES: its growth from s0 to s1.
+delta() {
+	local a b
+	a=$(val "$T/s0" "$1") b=$(val "$T/s1" "$1")
+	[ "$a" = missing ] || [ "$b" = missing ] && { echo missing; return; }
+	echo $((b - a))
+}
+pk() { echo "xcni_packets_total{reason=\"$1\",direction=\"$2\"}"; }
+by() { echo "xcni_bytes_total{reason=\"$1\",direction=\"$2\"}"; }
+
+ip netns add "$NODE" && ip -n "$NODE" link set lo up
+XCNID_NETNS=$NODE
+check "xcnid started with --metrics-addr 127.0.0.1:$PORT" start_xcnid "$PIN" \
+	--pod-cidr "$SUBNET.0/24" --node-name n1 --manifests "$M" \
+	--metrics-addr "127.0.0.1:$PORT" -v || { finish; exit 1; }
+for p in a b; do
+	ip netns add "$XCT_TAG-$p" && ip -n "$XCT_TAG-$p" link set lo up
+	cni ADD "$p" >"$T/$p.json" || { not_ok "ADD $p"; cat "$T/$p.json"; finish; exit 1; }
+done
+IP_A=$(jq -r '.ips[0].address' "$T/a.json" | cut -d/ -f1)
+IP_B=$(jq -r '.ips[0].address' "$T/b.json" | cut -d/ -f1)
+
+put state.yaml <<EOF
+apiVersion: v1
+kind: Namespace
+metadata: {name: x}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: a, namespace: x, labels: {pod: a}}
+spec: {nodeName: n1}
+status: {podIP: $IP_A}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: b, namespace: x, labels: {pod: b}}
+spec: {nodeName: n1}
+status: {podIP: $IP_B}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: udp-from-b, namespace: x}
+spec:
+  podSelector: {matchLabels: {pod: a}}
+  ingress: [{from: [{podSelector: {matchLabels: {pod: b}}}], ports: [{protocol: UDP, port: 7777}]}]
+EOF
+check "pods and a policy applied" sync_gen
+# The ARP for the gateway is done before the baseline, so the drops below are exact.
+check "a pings b" ip netns exec "$XCT_TAG-a" ping -c1 -W2 "$IP_B"
+
+scrape /metrics "$T/s0" >"$T/s0.status"
+check "GET /metrics: 200, text/plain; version=0.0.4" \
+	grep -q '^200 text/plain; version=0.0.4' "$T/s0.status"
+
+# Every sample belongs to a family declared with HELP and TYPE, once; names and
+# values are well formed; no series twice.
+cat >"$T/lint.py" <<'EOF'
+import re, sys
+fam, seen, ok = {}, set(), True
+sample = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([a-zA-Z_][a-zA-Z0-9_]*="(\\.|[^"\\])*",?)*\})? (\S+)$')
+for n, l in enumerate(open(sys.argv[1]), 1):
+    l = l.rstrip("\n")
+    if l.startswith("# HELP ") or l.startswith("# TYPE "):
+        kind, name = l.split()[1], l.split()[2]
+        if (name, kind) in seen:
+            print(f"line {n}: second {kind} for {name}"); ok = False
+        seen.add((name, kind))
+        if kind == "TYPE":
+            fam[name] = l.split()[3]
+        continue
+    m = sample.match(l)
+    if not m:
+        print(f"line {n}: not a sample: {l!r}"); ok = False; continue
+    name = m.group(1)
+    if name not in fam or (name, "HELP") not in seen:
+        print(f"line {n}: {name} has no TYPE/HELP before it"); ok = False
+    if not name.startswith("xcni_"):
+        print(f"line {n}: {name} lacks the xcni_ prefix"); ok = False
+    float(m.group(5))
+    key = l.rsplit(" ", 1)[0]
+    if key in seen:
+        print(f"line {n}: {key} twice"); ok = False
+    seen.add(key)
+sys.exit(0 if ok and fam else 1)
+EOF
+check "exposition format: HELP/TYPE per family, well-formed samples, no duplicates" \
+	/usr/bin/python3 "$T/lint.py" "$T/s0"
+
+# Known traffic: 5 pings a -> b (forwarded), 3 pings to an address of the pod
+# CIDR nobody has (drop-unknown-dst), 4 UDP flows b -> a:7777 (allowed by the
+# policy), 2 UDP datagrams b -> a:7778 (denied: drop-policy-ingress).
+ip netns exec "$XCT_TAG-a" ping -c5 -i 0.05 -W2 "$IP_B" >/dev/null
+ip netns exec "$XCT_TAG-a" ping -c3 -i 0.05 -W0.3 "$SUBNET.250" >/dev/null 2>&1
+ip netns exec "$XCT_TAG-b" /usr/bin/python3 -c '
+import socket, sys
+a = sys.argv[1]
+for i in range(4):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("", 41000 + i))
+    s.sendto(b"flow", (a, 7777))
+    s.close()
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for i in range(2):
+    s.sendto(b"denied", (a, 7778))
+' "$IP_A"
+sleep 1.1 # a page is served again for a second; this one must be new
+scrape /metrics "$T/s1" >/dev/null
+
+d=$(delta "$(pk drop-unknown-dst from-pod)")
+check "3 pings to $SUBNET.250: drop-unknown-dst from-pod grew by exactly 3 (got $d)" test "$d" = 3
+d=$(delta "$(by drop-unknown-dst from-pod)")
+check "... and by exactly 3 x 98 bytes (got $d)" test "$d" = 294
+d=$(delta "$(pk fwd-local from-pod)")
+check "5 pings a -> b: fwd-local from-pod grew by >= 5 (got $d)" test "$d" -ge 5
+d=$(delta "$(pk fwd-reply from-pod)")
+check "... and the replies, fwd-reply from-pod, by >= 5 (got $d)" test "$d" -ge 5
+d=$(delta "$(by fwd-local from-pod)")
+check "... fwd-local bytes by >= 5 x 98 (got $d)" test "$d" -ge 490
+d=$(delta xcni_policy_allowed_flows_total)
+check "4 UDP flows b -> a:7777: xcni_policy_allowed_flows_total grew by exactly 4 (got $d)" test "$d" = 4
+pol_drops() {
+	local f=$1
+	[ -r "$f" ] && awk '$1 ~ /^xcni_packets_total\{reason="drop-policy-ingress",/ { s += $2 } END { print s + 0 }' "$f"
+}
+a=$(pol_drops "$T/s0") b=$(pol_drops "$T/s1")
+d=missing
+[ -n "$a" ] && [ -n "$b" ] && d=$((b - a))
+check "2 datagrams b -> a:7778: drop-policy-ingress grew by exactly 2 (got $d)" test "$d" = 2
+
+maps_sane() {
+	local m e x
+	for m in endpoints ct ipcache polep policy polrange polcidr tunnel prefilter identity podname; do
+		e=$(val "$T/s1" "xcni_map_entries{map=\"$m\"}")
+		x=$(val "$T/s1" "xcni_map_max_entries{map=\"$m\"}")
+		[ "$e" != missing ] && [ "$x" != missing ] && [ "$x" -gt 0 ] && [ "$e" -le "$x" ] ||
+			{ echo "map $m: entries $e, max $x"; return 1; }
+	done
+}
+check "map pressure: entries and max_entries for every map, entries <= max" maps_sane
+check "endpoints: xcni_endpoints 2 and map_entries{endpoints} 2" \
+	test "$(val "$T/s1" xcni_endpoints)-$(val "$T/s1" 'xcni_map_entries{map="endpoints"}')" = 2-2
+check "ct: max_entries 262144" test "$(val "$T/s1" 'xcni_map_max_entries{map="ct"}')" = 262144
+ct_live() {
+	local live all
+	live=$(awk '$1 ~ /^xcni_ct_entries\{/ { s += $2 } END { print s + 0 }' "$T/s1")
+	all=$(val "$T/s1" 'xcni_map_entries{map="ct"}')
+	echo "live $live, in the map $all"
+	[ "$live" -ge 5 ] && [ "$live" -le "$all" ]
+}
+check "ct: the ping and the 4 UDP flows are live entries, no more than the map holds" ct_live
+check "podname: both pods" test "$(val "$T/s1" 'xcni_map_entries{map="podname"}')" = 2
+check "agent: applied generation $GEN, 1 policy, 2 identities" test \
+	"$(val "$T/s1" xcni_applied_generation)-$(val "$T/s1" xcni_policies)-$(val "$T/s1" xcni_identities)" = "$GEN-1-2"
+check "agent: node and pod CIDR in xcni_agent_info" \
+	grep -q "^xcni_agent_info{node=\"n1\",pod_cidr=\"$SUBNET.0/24\"," "$T/s1"
+
+check "GET /nope: 404" status_is 404 /nope
+check "POST /metrics: 405" status_is 405 /metrics 3 POST
+
+# Clients that stall: 20 connections (more than the server holds) that send
+# nothing, one that sends half a request, one that sends 16 KiB of garbage.
+cat >"$T/stall.py" <<'EOF'
+import socket, sys, time
+port = int(sys.argv[1])
+conns = [socket.create_connection(("127.0.0.1", port)) for _ in range(20)]
+conns[0].sendall(b"GET /metr")
+print("open", flush=True)
+time.sleep(float(sys.argv[2]))
+EOF
+nsenter --net="/var/run/netns/$NODE" /usr/bin/python3 "$T/stall.py" "$PORT" 8 >"$T/stall.out" 2>&1 &
+BG+=($!)
+for _ in $(seq 50); do grep -q open "$T/stall.out" && break; sleep 0.1; done
+check "20 idle connections open" grep -q open "$T/stall.out"
+check "scrape within 1 s while they stall the server" status_is 200 /metrics 1
+garbage() {
+	nsenter --net="/var/run/netns/$NODE" /usr/bin/python3 -c '
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=2)
+try:
+    s.sendall(b"x" * 16384)
+except OSError:
+    pass  # the server may close as soon as it has had enough
+print(s.recv(100).split(b"\r\n")[0].decode())' "$PORT"
+}
+garbage_431() { garbage | tee /dev/stderr | grep -q '^HTTP/1.1 431 '; }
+check "16 KiB of garbage: 431" garbage_431
+put more.yaml <<'EOF'
+apiVersion: v1
+kind: Namespace
+metadata: {name: y}
+EOF
+check "the agent still applies cluster state meanwhile" sync_gen
+check "a page within 1 s after all that" status_is 200 /metrics 1
+
+# Logs: JSON, one object per line, every line.
+nsenter --net="/var/run/netns/$NODE" "$BUILD/xcnid" --pin-dir "$PIN_ONCE" --pod-cidr 10.94.0.0/24 \
+	--node-name n1 --once -v -v --log-format json >/dev/null 2>"$T/json.log"
+rc=$?
+check "xcnid --log-format json -v -v --once exits 0" test "$rc" = 0
+check "each stderr line is a JSON object: ts (RFC 3339, ms), level, msg, component" \
+	/usr/bin/python3 -c '
+import json, re, sys
+lines = open(sys.argv[1]).read().splitlines()
+assert len(lines) >= 3, f"only {len(lines)} lines"
+for l in lines:
+    o = json.loads(l)
+    assert set(o) == {"ts", "level", "msg", "component"}, o
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", o["ts"]), o["ts"]
+    assert o["level"] in ("error", "warn", "info", "debug"), o
+    assert o["component"] == "xcnid" and isinstance(o["msg"], str) and o["msg"], o
+print(len(lines), "lines")' "$T/json.log"
+rm -rf "$PIN_ONCE"
+nsenter --net="/var/run/netns/$NODE" "$BUILD/xcnid" --log-format yaml >/dev/null 2>"$T/bad.log"
+rc=$?
+check "--log-format yaml: exit 2, says text or json" \
+	bash -c "test $rc = 2 && grep -q 'text or json' $T/bad.log"
+nsenter --net="/var/run/netns/$NODE" "$BUILD/xcnid" --metrics-addr localhost >/dev/null 2>"$T/bad.log"
+rc=$?
+check "--metrics-addr without a port: exit 2" test "$rc" = 2
+
+finish

@@ -1,0 +1,1071 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * xcnid's Prometheus endpoint (text exposition format 0.0.4).
+ *
+ * The agent is single-threaded and its loop must keep applying cluster state,
+ * so the server never waits on a client: the listener and every connection
+ * are non-blocking and sit in one epoll set, whose fd is all the agent's
+ * poll(2) sees. A client has MS_CLIENT_MS to send its request and take the
+ * answer; a request has at most MS_REQ_MAX bytes; at most MS_MAX_CLIENTS
+ * connections are held, a new one pushing out the oldest. One request per
+ * connection ("Connection: close"), which is how Prometheus scrapes anyway.
+ *
+ * The page is read from the pinned maps when asked for. Counting entries
+ * means walking the maps, in batches (BPF_MAP_LOOKUP_BATCH, one syscall per
+ * MS_WALK_CHUNK entries): on this kernel ~0.4 us an entry for a hash and
+ * ~0.65 us for an LPM trie, so a full conntrack table (262144) costs ~100 ms
+ * of the agent's time. Arrays (always full) and the ring buffer are not walked.
+ * A page is served again for MS_CACHE_MS, so a scrape storm costs the agent
+ * at most that walk once a second.
+ */
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../bpf/xcni_shared.h"
+#include "lib/log.h"
+#include "lib/reasons.h"
+#include "xcnid_metrics.h"
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+#define MS_MAX_CLIENTS 16
+#define MS_REQ_MAX 8192 /* request line and headers; Prometheus sends ~300 bytes */
+#define MS_CLIENT_MS 5000 /* to send the request and read the answer */
+#define MS_DRAIN_MS 1000 /* after the answer, for the client to close first */
+#define MS_TICK_MS 250 /* how often deadlines are checked while there are clients */
+#define MS_CACHE_MS 1000
+#define MS_WALK_CHUNK 1024
+#define MS_MAX_MAPS 64
+#define MS_ACCEPT_BURST 32 /* accepts per dispatch, so a connect flood cannot hold the loop */
+
+#ifndef ENOTSUPP
+#define ENOTSUPP 524 /* the kernel's "no batch ops for this map type" */
+#endif
+
+/* epoll tags: the listener, the deadline timer, then client slots. */
+enum { TAG_LISTEN = 0, TAG_TIMER = 1, TAG_CLIENT = 2 };
+
+enum cstate { C_FREE, C_READ, C_WRITE, C_DRAIN };
+
+struct client {
+	int fd;
+	enum cstate state;
+	__u64 deadline_ms;
+	size_t req_len;
+	char *resp;
+	size_t resp_len, resp_off;
+	char req[MS_REQ_MAX];
+};
+
+/* Sums of xcni_policy_val.packets per (pod, version): see policy_counter(). */
+struct grp {
+	__u64 key; /* GRP_USED | ep << 8 | version; 0 = empty slot */
+	__u64 sum;
+};
+#define GRP_USED (1ULL << 63)
+struct grpset {
+	struct grp *v;
+	size_t cap, n; /* cap a power of two */
+	int err;
+};
+
+struct metrics {
+	int lfd, epfd, tfd;
+	bool timer_on, listen_paused;
+	int ncpus;
+	char *pin_dir;
+	char *page; /* the last body rendered, and when */
+	size_t page_len;
+	__u64 page_ms;
+	struct grpset pol_prev;
+	__u64 pol_base;
+	struct client c[MS_MAX_CLIENTS];
+};
+
+static __u64 mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec;
+}
+
+static __u64 mono_ms(void)
+{
+	return mono_ns() / 1000000;
+}
+
+/* ---- output buffer ---------------------------------------------------- */
+
+struct buf {
+	char *p;
+	size_t len, cap;
+	int err; /* sticky: the first -ENOMEM */
+};
+
+static void bput(struct buf *b, const char *s, size_t n)
+{
+	if (b->err)
+		return;
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 16384;
+		char *p;
+
+		while (b->len + n + 1 > cap)
+			cap *= 2;
+		p = realloc(b->p, cap);
+		if (!p) {
+			b->err = -ENOMEM;
+			return;
+		}
+		b->p = p;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+static __attribute__((format(printf, 2, 3))) void bprintf(struct buf *b, const char *fmt, ...)
+{
+	char tmp[512];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(tmp)) {
+		b->err = b->err ? b->err : -EOVERFLOW; /* our own lines are short; a bug otherwise */
+		return;
+	}
+	bput(b, tmp, (size_t)n);
+}
+
+/* A label value as the exposition format wants it: \\, \" and \n escaped. */
+static void blabel(struct buf *b, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '\\' || *s == '"')
+			bput(b, "\\", 1);
+		if (*s == '\n')
+			bput(b, "\\n", 2);
+		else
+			bput(b, s, 1);
+	}
+}
+
+static void family(struct buf *b, const char *name, const char *type, const char *help)
+{
+	bprintf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* ---- map walks -------------------------------------------------------- */
+
+typedef void (*walk_fn)(void *ctx, const void *key, const void *val);
+
+static bool map_countable(__u32 type)
+{
+	switch (type) {
+	case BPF_MAP_TYPE_HASH:
+	case BPF_MAP_TYPE_LRU_HASH:
+	case BPF_MAP_TYPE_PERCPU_HASH:
+	case BPF_MAP_TYPE_LRU_PERCPU_HASH:
+	case BPF_MAP_TYPE_LPM_TRIE:
+		return true;
+	default:
+		return false; /* arrays are always full; ring buffers have no entries */
+	}
+}
+
+static bool map_percpu(__u32 type)
+{
+	return type == BPF_MAP_TYPE_PERCPU_HASH || type == BPF_MAP_TYPE_LRU_PERCPU_HASH;
+}
+
+/*
+ * One key at a time, for a kernel or map type without batch lookups. A hash
+ * restarts from its first key when the current one was deleted meanwhile, so
+ * the walk is capped at max_entries.
+ */
+static long walk_keys(int fd, const struct bpf_map_info *info, void *key, void *next, void *val,
+		      walk_fn fn, void *ctx)
+{
+	long n = 0, steps = 0, cap = 2 * (long)info->max_entries;
+	void *prev = NULL;
+
+	while (n < (long)info->max_entries && steps++ < cap &&
+	       !bpf_map_get_next_key(fd, prev, next)) {
+		memcpy(key, next, info->key_size);
+		prev = key;
+		if (fn) {
+			if (bpf_map_lookup_elem(fd, key, val))
+				continue; /* deleted between the two calls */
+			fn(ctx, key, val);
+		}
+		n++;
+	}
+	if (n < (long)info->max_entries && steps <= cap && errno != ENOENT)
+		return -errno;
+	return n;
+}
+
+/* Entries of a hash or LPM map (fn sees each, if given); -errno when it cannot be read. */
+static long map_walk(const struct metrics *m, int fd, const struct bpf_map_info *info, walk_fn fn,
+		     void *ctx)
+{
+	size_t vsz = map_percpu(info->type) ? ((info->value_size + 7) & ~7u) * (size_t)m->ncpus :
+					      info->value_size;
+	/* The batch cursor is a bucket (u32) for hashes, a key for the generic walk (tries). */
+	size_t tsz = info->key_size > 8 ? info->key_size : 8;
+	char *keys = malloc((size_t)info->key_size * MS_WALK_CHUNK);
+	char *vals = malloc(vsz * MS_WALK_CHUNK);
+	char *in = calloc(2, tsz), *out = in ? in + tsz : NULL;
+	bool first = true;
+	long n = 0;
+
+	if (!keys || !vals || !in) {
+		n = -ENOMEM;
+		goto out;
+	}
+	while (n < (long)info->max_entries) {
+		__u32 cnt = MS_WALK_CHUNK;
+		int r = bpf_map_lookup_batch(fd, first ? NULL : in, out, keys, vals, &cnt, NULL);
+		int e = r ? errno : 0;
+
+		if (r && e != ENOENT) {
+			if (first && (e == EINVAL || e == ENOTSUPP || e == EOPNOTSUPP))
+				n = walk_keys(fd, info, keys, keys + info->key_size, vals, fn, ctx);
+			else
+				n = -e;
+			break;
+		}
+		for (__u32 i = 0; fn && i < cnt; i++)
+			fn(ctx, keys + (size_t)i * info->key_size, vals + (size_t)i * vsz);
+		n += cnt;
+		if (r)
+			break; /* ENOENT: that was the last batch */
+		memcpy(in, out, tsz);
+		first = false;
+	}
+out:
+	free(in);
+	free(vals);
+	free(keys);
+	return n;
+}
+
+/* Live conntrack entries by state; the rule is bpf/lib/ct.h's ct_alive(). */
+struct ct_count {
+	__u64 now;
+	__u64 live[XCNI_CT_CLOSED + 1]; /* [0]: a state this build does not know */
+};
+
+static __u64 ct_lifetime(const struct xcni_ct_entry *e, __u8 proto)
+{
+	if (proto == IPPROTO_TCP) {
+		if (e->state == XCNI_CT_ESTABLISHED || e->state == XCNI_CT_CLOSING)
+			return XCNI_CT_TCP_EST_NS;
+		if (e->state == XCNI_CT_NEW)
+			return XCNI_CT_TCP_SYN_NS;
+		return XCNI_CT_TCP_CLOSE_NS;
+	}
+	if (proto == IPPROTO_ICMP)
+		return XCNI_CT_ICMP_NS;
+	return XCNI_CT_UDP_NS;
+}
+
+static void ct_fn(void *ctx, const void *key, const void *val)
+{
+	struct ct_count *cc = ctx;
+	struct xcni_ct_key k;
+	struct xcni_ct_entry e;
+
+	memcpy(&k, key, sizeof(k));
+	memcpy(&e, val, sizeof(e));
+	/* An expired entry is absent for the data plane; the LRU reclaims it later. */
+	if (cc->now > e.last_ns && cc->now - e.last_ns > ct_lifetime(&e, k.proto))
+		return;
+	cc->live[e.state <= XCNI_CT_CLOSED ? e.state : 0]++;
+}
+
+static struct grp *grp_slot(const struct grpset *s, __u64 key)
+{
+	size_t i = (size_t)((key * 0x9e3779b97f4a7c15ULL) >> 32) & (s->cap - 1);
+
+	while (s->v[i].key && s->v[i].key != key)
+		i = (i + 1) & (s->cap - 1);
+	return &s->v[i];
+}
+
+static void grp_add(struct grpset *s, __u32 ep, __u8 version, __u64 packets)
+{
+	__u64 key = GRP_USED | (__u64)ep << 8 | version;
+	struct grp *g;
+
+	if (s->err)
+		return;
+	if ((s->n + 1) * 2 > s->cap) {
+		struct grpset t = { .cap = s->cap ? s->cap * 2 : 256 };
+
+		t.v = calloc(t.cap, sizeof(*t.v));
+		if (!t.v) {
+			s->err = -ENOMEM;
+			return;
+		}
+		for (size_t i = 0; i < s->cap; i++)
+			if (s->v[i].key)
+				*grp_slot(&t, s->v[i].key) = s->v[i];
+		t.n = s->n;
+		free(s->v);
+		*s = t;
+	}
+	g = grp_slot(s, key);
+	if (!g->key) {
+		g->key = key;
+		s->n++;
+	}
+	g->sum += packets;
+}
+
+static void polhash_fn(void *ctx, const void *key, const void *val)
+{
+	struct xcni_polhash_key k;
+	struct xcni_policy_val v;
+
+	memcpy(&k, key, sizeof(k));
+	memcpy(&v, val, sizeof(v));
+	grp_add(ctx, k.ep, k.version, v.packets);
+}
+
+static void polrange_fn(void *ctx, const void *key, const void *val)
+{
+	struct xcni_policy_key k;
+	struct xcni_policy_val v;
+
+	memcpy(&k, key, sizeof(k));
+	memcpy(&v, val, sizeof(v));
+	grp_add(ctx, k.ep, k.version, v.packets);
+}
+
+/*
+ * Flows allowed by policy entries, as a counter that never goes down. The
+ * entries count themselves, but an update of a pod's policy writes it afresh
+ * under the other version and deletes the old entries with their counts. The
+ * entries of one (pod, version) come and go together, so the last count seen
+ * of a group that vanished (or restarted lower) is kept in pol_base. What a
+ * vanished group counted after the previous scrape is lost.
+ */
+static __u64 policy_counter(struct metrics *m, struct grpset *cur)
+{
+	__u64 total = 0;
+
+	for (size_t i = 0; i < m->pol_prev.cap; i++) {
+		const struct grp *p = &m->pol_prev.v[i];
+		const struct grp *g;
+
+		if (!p->key)
+			continue;
+		g = cur->cap ? grp_slot(cur, p->key) : NULL;
+		if (!g || !g->key || g->sum < p->sum)
+			m->pol_base += p->sum;
+	}
+	for (size_t i = 0; i < cur->cap; i++)
+		total += cur->v[i].sum;
+	free(m->pol_prev.v);
+	m->pol_prev = *cur;
+	*cur = (struct grpset){};
+	return m->pol_base + total;
+}
+
+/* ---- the page --------------------------------------------------------- */
+
+struct mapstat {
+	char name[BPF_OBJ_NAME_LEN];
+	long entries;
+	__u32 max_entries;
+};
+
+static int mapstat_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct mapstat *)a)->name, ((const struct mapstat *)b)->name);
+}
+
+static int open_pinned(const struct metrics *m, const char *name)
+{
+	char path[512];
+
+	if (snprintf(path, sizeof(path), "%s/%s", m->pin_dir, name) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	return bpf_obj_get(path);
+}
+
+static void render_reasons(struct metrics *m, struct buf *b)
+{
+	static const struct {
+		const char *name, *help;
+	} fam[2] = {
+		{ "xcni_packets_total",
+		  "Packets the data plane handled, by the fate it gave them (reason: fwd-* and "
+		  "pass-* passed on, drop-* dropped) and where (direction)." },
+		{ "xcni_bytes_total", "Bytes of those packets (Ethernet frame length)." },
+	};
+	struct xcni_metric *sum = calloc(XCNI_NR_METRICS, sizeof(*sum));
+	struct xcni_metric *vals = calloc((size_t)m->ncpus, sizeof(*vals));
+	int fd = open_pinned(m, "xcni_metrics");
+
+	if (fd < 0 || !sum || !vals) {
+		pr_debug("metrics: cannot read xcni_metrics: %s\n", strerror(fd < 0 ? errno : ENOMEM));
+		goto out;
+	}
+	for (__u32 i = 0; i < XCNI_NR_METRICS; i++) {
+		/* Per-CPU: one value per possible CPU, which is why they are 8-byte aligned. */
+		if (bpf_map_lookup_elem(fd, &i, vals)) {
+			pr_debug("metrics: xcni_metrics[%u]: %s\n", i, strerror(errno));
+			goto out;
+		}
+		for (int cpu = 0; cpu < m->ncpus; cpu++) {
+			sum[i].packets += vals[cpu].packets;
+			sum[i].bytes += vals[cpu].bytes;
+		}
+	}
+	for (int f = 0; f < 2; f++) {
+		family(b, fam[f].name, "counter", fam[f].help);
+		for (int r = XCNI_REASON_MAX; r >= XCNI_REASON_MIN; r--) {
+			const struct xcni_reason_info *ri = xcni_reason_info(r);
+
+			if (!ri)
+				continue;
+			for (unsigned int d = 0; d < XCNI_NR_DIRS; d++) {
+				const struct xcni_metric *s = &sum[XCNI_METRIC_IDX(r, d)];
+
+				bprintf(b, "%s{reason=\"%s\",direction=\"%s\"} %llu\n", fam[f].name,
+					ri->name, xcni_dir_name(d),
+					(unsigned long long)(f ? s->bytes : s->packets));
+			}
+		}
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	free(vals);
+	free(sum);
+}
+
+static void render_config(struct metrics *m, struct buf *b)
+{
+	struct xcni_config cfg;
+	char cidr[INET_ADDRSTRLEN] = "";
+	__u32 k = 0;
+	int fd = open_pinned(m, "xcni_config");
+
+	if (fd < 0)
+		return;
+	if (bpf_map_lookup_elem(fd, &k, &cfg)) {
+		close(fd);
+		return;
+	}
+	close(fd);
+	cfg.node_name[sizeof(cfg.node_name) - 1] = '\0';
+	inet_ntop(AF_INET, &cfg.pod_cidr, cidr, sizeof(cidr));
+	family(b, "xcni_agent_info", "gauge", "This node's agent: node name, pod CIDR, map ABI.");
+	bprintf(b, "xcni_agent_info{node=\"");
+	blabel(b, cfg.node_name);
+	bprintf(b, "\",pod_cidr=\"%s/%u\",abi=\"%u\"} 1\n", cidr, cfg.pod_cidr_len,
+		cfg.abi_version);
+	family(b, "xcni_applied_generation", "gauge",
+	       "Cluster-state generation whose policy is in the maps (.xcni-generation).");
+	bprintf(b, "xcni_applied_generation %llu\n", (unsigned long long)cfg.applied_gen);
+	family(b, "xcni_failed_generation", "gauge",
+	       "The last generation that could not be applied (0: none).");
+	bprintf(b, "xcni_failed_generation %llu\n", (unsigned long long)cfg.failed_gen);
+	family(b, "xcni_identities", "gauge", "Security identities in the applied state.");
+	bprintf(b, "xcni_identities %u\n", cfg.nr_identities);
+	family(b, "xcni_policies", "gauge", "NetworkPolicies in the applied state.");
+	bprintf(b, "xcni_policies %u\n", cfg.nr_policies);
+	family(b, "xcni_policy_endpoints", "gauge", "Pods of this node with compiled policy.");
+	bprintf(b, "xcni_policy_endpoints %u\n", cfg.nr_endpoints_policy);
+}
+
+static int render(struct metrics *m, struct buf *b)
+{
+	static const char *const ct_states[] = {
+		[0] = "other",
+		[XCNI_CT_NEW] = "new",
+		[XCNI_CT_ESTABLISHED] = "established",
+		[XCNI_CT_CLOSING] = "closing",
+		[XCNI_CT_CLOSED] = "closed",
+	};
+	struct mapstat *ms = calloc(MS_MAX_MAPS, sizeof(*ms));
+	struct ct_count cc = { .now = mono_ns() };
+	struct grpset pol = {};
+	bool have_ct = false, have_pol = false;
+	long endpoints = -1;
+	int nmaps = 0, pol_maps = 0;
+	__u64 t0 = mono_ns();
+	struct dirent *de;
+	DIR *d;
+
+	if (!ms)
+		return -ENOMEM;
+	render_reasons(m, b);
+
+	d = opendir(m->pin_dir);
+	while (d && (de = readdir(d)) && nmaps < MS_MAX_MAPS) {
+		struct bpf_map_info info = {};
+		__u32 len = sizeof(info);
+		void *ctx = NULL;
+		walk_fn fn = NULL;
+		long n;
+		int fd;
+
+		if (strncmp(de->d_name, "xcni_", 5))
+			continue; /* programs, links/ */
+		fd = open_pinned(m, de->d_name);
+		if (fd < 0)
+			continue;
+		/* The kernel names a pinned map after its BTF name, truncated; anything else is no map of ours. */
+		if (bpf_map_get_info_by_fd(fd, &info, &len) ||
+		    strncmp(info.name, de->d_name, BPF_OBJ_NAME_LEN - 1) ||
+		    !map_countable(info.type)) {
+			close(fd);
+			continue;
+		}
+		if (!strcmp(de->d_name, "xcni_ct") && info.key_size == sizeof(struct xcni_ct_key) &&
+		    info.value_size == sizeof(struct xcni_ct_entry)) {
+			fn = ct_fn;
+			ctx = &cc;
+		} else if (!strcmp(de->d_name, "xcni_policy") &&
+			   info.key_size == sizeof(struct xcni_polhash_key) &&
+			   info.value_size == sizeof(struct xcni_policy_val)) {
+			fn = polhash_fn;
+			ctx = &pol;
+		} else if (!strcmp(de->d_name, "xcni_polrange") &&
+			   info.key_size == sizeof(struct xcni_policy_key) &&
+			   info.value_size == sizeof(struct xcni_policy_val)) {
+			fn = polrange_fn;
+			ctx = &pol;
+		}
+		n = map_walk(m, fd, &info, fn, ctx);
+		close(fd);
+		if (n < 0) {
+			pr_debug("metrics: walking %s: %s\n", de->d_name, strerror((int)-n));
+			continue;
+		}
+		if (fn == ct_fn)
+			have_ct = true;
+		if (ctx == &pol)
+			pol_maps++;
+		if (!strcmp(de->d_name, "xcni_endpoints"))
+			endpoints = n;
+		snprintf(ms[nmaps].name, sizeof(ms[nmaps].name), "%s", de->d_name + 5);
+		ms[nmaps].entries = n;
+		ms[nmaps].max_entries = info.max_entries;
+		nmaps++;
+	}
+	if (d)
+		closedir(d);
+	/* Both policy maps read, or the sum would look like a reset. */
+	have_pol = pol_maps == 2 && !pol.err;
+	qsort(ms, (size_t)nmaps, sizeof(*ms), mapstat_cmp);
+
+	if (have_pol) {
+		__u64 allowed = policy_counter(m, &pol);
+
+		family(b, "xcni_policy_allowed_flows_total", "counter",
+		       "New flows NetworkPolicy rules allowed (each isolated side that allowed "
+		       "counts; denials are xcni_packets_total{reason=~\"drop-policy-.*\"}).");
+		bprintf(b, "xcni_policy_allowed_flows_total %llu\n", (unsigned long long)allowed);
+	}
+	if (have_ct) {
+		family(b, "xcni_ct_entries", "gauge",
+		       "Live conntrack entries (not past their lifetime), by state.");
+		for (size_t s = 1; s < ARRAY_SIZE(ct_states); s++)
+			bprintf(b, "xcni_ct_entries{state=\"%s\"} %llu\n", ct_states[s],
+				(unsigned long long)cc.live[s]);
+		if (cc.live[0])
+			bprintf(b, "xcni_ct_entries{state=\"other\"} %llu\n",
+				(unsigned long long)cc.live[0]);
+	}
+	if (endpoints >= 0) {
+		family(b, "xcni_endpoints", "gauge", "Pods attached on this node.");
+		bprintf(b, "xcni_endpoints %ld\n", endpoints);
+	}
+	family(b, "xcni_map_entries", "gauge",
+	       "Entries in a pinned hash or LPM map (conntrack: expired ones too, until reused).");
+	for (int i = 0; i < nmaps; i++)
+		bprintf(b, "xcni_map_entries{map=\"%s\"} %ld\n", ms[i].name, ms[i].entries);
+	family(b, "xcni_map_max_entries", "gauge", "Capacity of a pinned hash or LPM map.");
+	for (int i = 0; i < nmaps; i++)
+		bprintf(b, "xcni_map_max_entries{map=\"%s\"} %u\n", ms[i].name, ms[i].max_entries);
+	render_config(m, b);
+	family(b, "xcni_scrape_duration_seconds", "gauge",
+	       "Time this page took to read from the maps (the agent does nothing else meanwhile).");
+	bprintf(b, "xcni_scrape_duration_seconds %.6f\n", (double)(mono_ns() - t0) / 1e9);
+	free(pol.v);
+	free(ms);
+	return b->err;
+}
+
+/* ---- HTTP ------------------------------------------------------------- */
+
+static void arm_timer(struct metrics *m)
+{
+	bool want = m->listen_paused;
+	struct itimerspec its = {};
+
+	for (int i = 0; i < MS_MAX_CLIENTS && !want; i++)
+		want = m->c[i].state != C_FREE;
+	if (want == m->timer_on)
+		return;
+	if (want) {
+		its.it_value.tv_nsec = MS_TICK_MS * 1000000L;
+		its.it_interval = its.it_value;
+	}
+	if (!timerfd_settime(m->tfd, 0, &its, NULL))
+		m->timer_on = want;
+}
+
+static void client_close(struct client *c)
+{
+	if (c->state == C_FREE)
+		return;
+	close(c->fd); /* also leaves the epoll set: the fd is not shared */
+	free(c->resp);
+	c->fd = -1;
+	c->state = C_FREE;
+	c->resp = NULL;
+	c->resp_len = c->resp_off = c->req_len = 0;
+}
+
+static void client_watch(struct metrics *m, struct client *c, __u32 events)
+{
+	struct epoll_event ev = { .events = events, .data.u64 = TAG_CLIENT + (__u64)(c - m->c) };
+
+	if (epoll_ctl(m->epfd, EPOLL_CTL_MOD, c->fd, &ev))
+		client_close(c);
+}
+
+static void client_send(struct metrics *m, struct client *c)
+{
+	while (c->resp_off < c->resp_len) {
+		ssize_t w = send(c->fd, c->resp + c->resp_off, c->resp_len - c->resp_off,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			if (c->state != C_WRITE) {
+				c->state = C_WRITE;
+				client_watch(m, c, EPOLLOUT);
+			}
+			return;
+		}
+		if (w <= 0) {
+			client_close(c);
+			return;
+		}
+		c->resp_off += (size_t)w;
+	}
+	/*
+	 * All sent: half-close and wait (briefly) for the client to close. Closing
+	 * with its bytes unread would reset the connection, and a reset can throw
+	 * away the answer before the client read it.
+	 */
+	free(c->resp);
+	c->resp = NULL;
+	shutdown(c->fd, SHUT_WR);
+	c->state = C_DRAIN;
+	c->deadline_ms = mono_ms() + MS_DRAIN_MS;
+	client_watch(m, c, EPOLLIN);
+}
+
+static void respond(struct metrics *m, struct client *c, int code, const char *reason,
+		    const char *extra_hdr, const char *body, size_t body_len, bool head)
+{
+	struct buf b = {};
+
+	bprintf(&b,
+		"HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s"
+		"Connection: close\r\n\r\n",
+		code, reason,
+		code == 200 ? "text/plain; version=0.0.4; charset=utf-8" : "text/plain; charset=utf-8",
+		body_len, extra_hdr ? extra_hdr : "");
+	if (!head)
+		bput(&b, body, body_len);
+	if (b.err) {
+		free(b.p);
+		client_close(c);
+		return;
+	}
+	c->resp = b.p;
+	c->resp_len = b.len;
+	c->resp_off = 0;
+	client_send(m, c);
+}
+
+static void respond_text(struct metrics *m, struct client *c, int code, const char *reason,
+			 const char *extra_hdr, const char *text)
+{
+	respond(m, c, code, reason, extra_hdr, text, strlen(text), false);
+}
+
+/* The page, rendered anew unless the last one is younger than MS_CACHE_MS. */
+static int page(struct metrics *m)
+{
+	__u64 now = mono_ms(), t0 = mono_ns();
+	struct buf b = {};
+	int err;
+
+	if (m->page && now - m->page_ms < MS_CACHE_MS)
+		return 0;
+	err = render(m, &b);
+	if (err) {
+		free(b.p);
+		return err;
+	}
+	free(m->page);
+	m->page = b.p;
+	m->page_len = b.len;
+	m->page_ms = now;
+	pr_debug("metrics: page rendered in %.1f ms, %zu bytes\n", (double)(mono_ns() - t0) / 1e6,
+		 b.len);
+	return 0;
+}
+
+static void handle_request(struct metrics *m, struct client *c)
+{
+	char *line = c->req, *eol = memchr(c->req, '\n', c->req_len), *sp1, *sp2, *q;
+	bool head;
+	int err;
+
+	*eol = '\0';
+	if (eol > line && eol[-1] == '\r')
+		eol[-1] = '\0';
+	sp1 = strchr(line, ' ');
+	sp2 = sp1 ? strchr(sp1 + 1, ' ') : NULL;
+	if (!sp1 || !sp2 || strncmp(sp2 + 1, "HTTP/1.", 7)) {
+		respond_text(m, c, 400, "Bad Request", NULL, "bad request\n");
+		return;
+	}
+	*sp1 = *sp2 = '\0';
+	q = strchr(sp1 + 1, '?'); /* a query string changes nothing */
+	if (q)
+		*q = '\0';
+	pr_debug("metrics: %s %s\n", line, sp1 + 1);
+	if (strcmp(sp1 + 1, "/metrics")) {
+		respond_text(m, c, 404, "Not Found", NULL, "not found: the metrics are at /metrics\n");
+		return;
+	}
+	head = !strcmp(line, "HEAD");
+	if (!head && strcmp(line, "GET")) {
+		respond_text(m, c, 405, "Method Not Allowed", "Allow: GET, HEAD\r\n",
+			     "method not allowed\n");
+		return;
+	}
+	err = page(m);
+	if (err) {
+		pr_warn("metrics: cannot render the page: %s\n", strerror(-err));
+		respond_text(m, c, 500, "Internal Server Error", NULL, "cannot read the maps\n");
+		return;
+	}
+	respond(m, c, 200, "OK", NULL, m->page, m->page_len, head);
+}
+
+static void client_read(struct metrics *m, struct client *c)
+{
+	char junk[1024];
+	ssize_t r;
+
+	if (c->state == C_DRAIN) {
+		while ((r = recv(c->fd, junk, sizeof(junk), MSG_DONTWAIT)) > 0)
+			;
+		if (r == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+			client_close(c);
+		return;
+	}
+	r = recv(c->fd, c->req + c->req_len, sizeof(c->req) - 1 - c->req_len, MSG_DONTWAIT);
+	if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		return;
+	if (r <= 0) {
+		client_close(c); /* gone, or failed, before asking */
+		return;
+	}
+	c->req_len += (size_t)r;
+	c->req[c->req_len] = '\0';
+	if (memmem(c->req, c->req_len, "\r\n\r\n", 4) || memmem(c->req, c->req_len, "\n\n", 2)) {
+		handle_request(m, c);
+		return;
+	}
+	if (c->req_len >= sizeof(c->req) - 1)
+		respond_text(m, c, 431, "Request Header Fields Too Large", NULL,
+			     "request too large\n");
+}
+
+static void on_accept(struct metrics *m)
+{
+	for (int burst = 0; burst < MS_ACCEPT_BURST; burst++) {
+		struct epoll_event ev = { .events = EPOLLIN };
+		struct client *c = NULL;
+		int fd = accept4(m->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return;
+			/*
+			 * Out of fds or memory: the listener would stay readable and spin
+			 * the agent's loop. Leave it alone until the next tick.
+			 */
+			pr_warn("metrics: accept: %s; pausing the listener\n", strerror(errno));
+			ev.events = 0;
+			ev.data.u64 = TAG_LISTEN;
+			if (!epoll_ctl(m->epfd, EPOLL_CTL_MOD, m->lfd, &ev))
+				m->listen_paused = true;
+			arm_timer(m);
+			return;
+		}
+		/* A free slot, or the oldest connection's: idle clients cannot lock scrapers out. */
+		for (int i = 0; i < MS_MAX_CLIENTS; i++) {
+			struct client *s = &m->c[i];
+
+			if (s->state == C_FREE) {
+				c = s;
+				break;
+			}
+			if (!c || s->deadline_ms < c->deadline_ms)
+				c = s;
+		}
+		if (c->state != C_FREE) {
+			pr_debug("metrics: %d connections open, closing the oldest\n", MS_MAX_CLIENTS);
+			client_close(c);
+		}
+		ev.data.u64 = TAG_CLIENT + (__u64)(c - m->c);
+		if (epoll_ctl(m->epfd, EPOLL_CTL_ADD, fd, &ev)) {
+			close(fd);
+			continue;
+		}
+		c->fd = fd;
+		c->state = C_READ;
+		c->deadline_ms = mono_ms() + MS_CLIENT_MS;
+		arm_timer(m);
+	}
+}
+
+static void on_tick(struct metrics *m)
+{
+	__u64 expirations, now = mono_ms();
+
+	if (read(m->tfd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
+		pr_debug("metrics: timerfd: %s\n", strerror(errno));
+	for (int i = 0; i < MS_MAX_CLIENTS; i++) {
+		struct client *c = &m->c[i];
+
+		if (c->state != C_FREE && c->deadline_ms <= now) {
+			if (c->state != C_DRAIN)
+				pr_debug("metrics: client timed out (%s)\n",
+					 c->state == C_READ ? "no complete request" : "not reading");
+			client_close(c);
+		}
+	}
+	if (m->listen_paused) {
+		struct epoll_event ev = { .events = EPOLLIN, .data.u64 = TAG_LISTEN };
+
+		if (!epoll_ctl(m->epfd, EPOLL_CTL_MOD, m->lfd, &ev))
+			m->listen_paused = false;
+	}
+	arm_timer(m);
+}
+
+void metrics_dispatch(struct metrics *m)
+{
+	struct epoll_event evs[MS_MAX_CLIENTS + 2];
+	int n;
+
+	if (!m)
+		return;
+	n = epoll_wait(m->epfd, evs, ARRAY_SIZE(evs), 0);
+	for (int i = 0; i < n; i++) {
+		__u64 tag = evs[i].data.u64;
+		struct client *c;
+
+		if (tag == TAG_LISTEN) {
+			on_accept(m);
+			continue;
+		}
+		if (tag == TAG_TIMER) {
+			on_tick(m);
+			continue;
+		}
+		c = &m->c[tag - TAG_CLIENT];
+		/* A slot closed (and maybe reused) earlier in this batch: a spurious wakeup is harmless. */
+		if (c->state == C_WRITE)
+			client_send(m, c);
+		else if (c->state == C_READ || c->state == C_DRAIN)
+			client_read(m, c);
+	}
+	arm_timer(m);
+}
+
+/* ---- setup ------------------------------------------------------------ */
+
+static int parse_addr(const char *s, struct sockaddr_storage *ss, socklen_t *sl)
+{
+	struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+	char host[INET6_ADDRSTRLEN + 2];
+	const char *colon, *h = s;
+	unsigned long port;
+	size_t hl;
+	char *end;
+
+	if (s[0] == '[') {
+		const char *rb = strchr(s, ']');
+
+		if (!rb || rb[1] != ':')
+			return -EINVAL;
+		h = s + 1;
+		hl = (size_t)(rb - h);
+		colon = rb + 1;
+	} else {
+		colon = strrchr(s, ':');
+		if (!colon)
+			return -EINVAL;
+		hl = (size_t)(colon - s);
+	}
+	if (hl >= sizeof(host))
+		return -EINVAL;
+	memcpy(host, h, hl);
+	host[hl] = '\0';
+	errno = 0;
+	port = strtoul(colon + 1, &end, 10);
+	if (!colon[1] || *end || errno || port == 0 || port > 65535)
+		return -EINVAL;
+	memset(ss, 0, sizeof(*ss));
+	if (s[0] != '[' && inet_pton(AF_INET, hl ? host : "0.0.0.0", &in4->sin_addr) == 1) {
+		in4->sin_family = AF_INET;
+		in4->sin_port = htons((__u16)port);
+		*sl = sizeof(*in4);
+		return 0;
+	}
+	if (s[0] == '[' && inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons((__u16)port);
+		*sl = sizeof(*in6);
+		return 0;
+	}
+	return -EINVAL;
+}
+
+int metrics_check_addr(const char *addr)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+
+	return parse_addr(addr, &ss, &sl);
+}
+
+int metrics_open(const char *addr, const char *pin_dir, struct metrics **out)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	struct sockaddr_storage ss;
+	struct metrics *m;
+	socklen_t sl;
+	int one = 1, err;
+
+	err = parse_addr(addr, &ss, &sl);
+	if (err) {
+		pr_err("--metrics-addr %s: HOST:PORT with an IPv4 or [IPv6] address\n", addr);
+		return err;
+	}
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	m->lfd = m->epfd = m->tfd = -1;
+	for (int i = 0; i < MS_MAX_CLIENTS; i++)
+		m->c[i].fd = -1;
+	m->ncpus = libbpf_num_possible_cpus();
+	if (m->ncpus < 0) {
+		err = m->ncpus;
+		pr_err("metrics: possible CPUs: %s\n", strerror(-err));
+		goto fail;
+	}
+	m->pin_dir = strdup(pin_dir);
+	if (!m->pin_dir) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	m->lfd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (m->lfd < 0) {
+		err = -errno;
+		pr_err("metrics: socket: %s\n", strerror(errno));
+		goto fail;
+	}
+	/* A restarted agent rebinds while its predecessor's connections sit in TIME_WAIT. */
+	setsockopt(m->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(m->lfd, (struct sockaddr *)&ss, sl) || listen(m->lfd, 64)) {
+		err = -errno;
+		pr_err("metrics: cannot listen on %s: %s\n", addr, strerror(errno));
+		goto fail;
+	}
+	m->epfd = epoll_create1(EPOLL_CLOEXEC);
+	m->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (m->epfd < 0 || m->tfd < 0) {
+		err = -errno;
+		pr_err("metrics: epoll/timerfd: %s\n", strerror(errno));
+		goto fail;
+	}
+	ev.data.u64 = TAG_LISTEN;
+	if (epoll_ctl(m->epfd, EPOLL_CTL_ADD, m->lfd, &ev)) {
+		err = -errno;
+		goto fail;
+	}
+	ev.data.u64 = TAG_TIMER;
+	if (epoll_ctl(m->epfd, EPOLL_CTL_ADD, m->tfd, &ev)) {
+		err = -errno;
+		goto fail;
+	}
+	pr_info("metrics: serving http://%s/metrics\n", addr);
+	*out = m;
+	return 0;
+fail:
+	metrics_free(m); /* takes a half-built server: every fd starts at -1 */
+	return err;
+}
+
+int metrics_fd(const struct metrics *m)
+{
+	return m ? m->epfd : -1;
+}
+
+void metrics_free(struct metrics *m)
+{
+	if (!m)
+		return;
+	for (int i = 0; i < MS_MAX_CLIENTS; i++)
+		client_close(&m->c[i]);
+	if (m->tfd >= 0)
+		close(m->tfd);
+	if (m->epfd >= 0)
+		close(m->epfd);
+	if (m->lfd >= 0)
+		close(m->lfd);
+	free(m->pol_prev.v);
+	free(m->page);
+	free(m->pin_dir);
+	free(m);
+}
