@@ -657,7 +657,7 @@ static int cmd_check(struct ctx *c)
 
 		snprintf(a, sizeof(a), "%u", pl.mtu);
 		snprintf(b, sizeof(b), "%u", xcni_dp_pod_mtu(&dp, c->conf.mtu));
-		err = drift(c, "MTU is %s, the config and the node's overlay say %s", a, b);
+		err = drift(c, "MTU is %s, config says %s", a, b);
 		goto out;
 	}
 	if (!(pl.flags & IFF_UP)) {
