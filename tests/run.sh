@@ -24,6 +24,8 @@ suites=(
 	"metrics-netns:bash tests/integration/metrics.sh"
 	"lab:bash tests/lab/run.sh"
 	"lab-netpol:bash tests/lab/netpol.sh"
+	"lab-overlay:bash tests/lab/overlay.sh"
+	"lab-netpol-3nodes:env NETPOL_NODES=3 bash tests/lab/netpol.sh"
 	"libcni:bash tests/libcni/run.sh"
 	"cri:bash tests/cri/run.sh"
 )

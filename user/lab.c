@@ -2,10 +2,13 @@
 /*
  * xcnictl lab: a Kubernetes cluster made of network namespaces on one machine.
  *
+ *   netns xcl-ul: bridge br0 (the underlay switch) ── ul-n1, ul-n2, ...
+ *                                                      │
  *   netns xcl-n1 (node n1: 10.244.1.0/24, xcnid, pins under /sys/fs/bpf/xcni-lab/n1)
+ *     ul0 192.168.77.1/24 (xcnid --underlay-dev: Geneve to the other nodes, in BPF)
  *     xc<hash> ──veth── eth0   netns xcl-<ns>.<pod>   (a listener per containerPort)
  *     ...
- *   netns xcl-n2 ...
+ *   netns xcl-n2 ...  ul0 192.168.77.2/24
  *
  * Pods come from real manifests and are wired by the real xcni binary, called
  * the way a runtime calls it. The cluster state xcnid watches is a manifest
@@ -129,14 +132,15 @@ int lab_state_save(const struct lab *lab)
 	if (!root || !nodes || !pods)
 		goto out;
 	json_object_set_new(root, "createdDir", json_boolean(lab->created_dir));
+	json_object_set_new(root, "underlay", json_boolean(lab->underlay));
 	for (size_t i = 0; i < lab->nnodes; i++) {
 		const struct lab_node *n = &lab->nodes[i];
 
-		if (json_array_append_new(nodes, json_pack("{s:s,s:s,s:s,s:s,s:o,s:b}", "name",
+		if (json_array_append_new(nodes, json_pack("{s:s,s:s,s:s,s:s,s:s,s:o,s:b}", "name",
 							   n->name, "netns", n->netns, "podCIDR",
-							   n->cidr, "pinDir", n->pin, "xcnid",
-							   proc_json(&n->xcnid), "manifests",
-							   n->manifests)))
+							   n->cidr, "internalIP", n->ip, "pinDir",
+							   n->pin, "xcnid", proc_json(&n->xcnid),
+							   "manifests", n->manifests)))
 			goto out;
 	}
 	for (size_t i = 0; i < lab->npods; i++) {
@@ -195,6 +199,7 @@ static int state_load(struct lab *lab, json_t *root)
 	size_t i;
 
 	lab->created_dir = json_is_true(json_object_get(root, "createdDir"));
+	lab->underlay = json_is_true(json_object_get(root, "underlay"));
 	lab->nodes = calloc(json_array_size(nodes) + 1, sizeof(*lab->nodes));
 	lab->pods = calloc(json_array_size(pods) + 1, sizeof(*lab->pods));
 	if (!lab->nodes || !lab->pods)
@@ -206,6 +211,7 @@ static int state_load(struct lab *lab, json_t *root)
 		snprintf(n->netns, sizeof(n->netns), "%s", json_string_value(json_object_get(v, "netns")) ?: "");
 		snprintf(n->cidr, sizeof(n->cidr), "%s", json_string_value(json_object_get(v, "podCIDR")) ?: "");
 		snprintf(n->pin, sizeof(n->pin), "%s", json_string_value(json_object_get(v, "pinDir")) ?: "");
+		snprintf(n->ip, sizeof(n->ip), "%s", json_string_value(json_object_get(v, "internalIP")) ?: "");
 		proc_from_json(json_object_get(v, "xcnid"), &n->xcnid);
 		n->manifests = json_is_true(json_object_get(v, "manifests"));
 	}
@@ -341,7 +347,7 @@ static int node_net_conf(struct lab *lab, const struct lab_node *n)
 	lab_path(lab, state, sizeof(state), "%s/state", n->name);
 	lab_path(lab, ipam, sizeof(ipam), "%s/ipam", n->name);
 	conf = json_pack("{s:s,s:s,s:s,s:i,s:s,s:s,s:{s:s,s:[[{s:s}]],s:s}}", "cniVersion", "1.0.0",
-			 "name", "xcni-lab", "type", "xcni", "mtu", 1500, "stateDir", state, "pinDir",
+			 "name", "xcni-lab", "type", "xcni", "mtu", LAB_POD_MTU, "stateDir", state, "pinDir",
 			 n->pin, "ipam", "type", "host-local", "ranges", "subnet", n->cidr, "dataDir",
 			 ipam);
 	if (!conf)
@@ -352,18 +358,23 @@ static int node_net_conf(struct lab *lab, const struct lab_node *n)
 	return err;
 }
 
-/* Node i: its netns, network config and agent; recorded in lab.json as soon as each exists. */
-static int node_start(struct lab *lab, unsigned int i, const char *xcnid, bool manifests)
+/*
+ * Node i: its netns, its port on the underlay, network config and agent;
+ * recorded in lab.json as soon as each exists.
+ */
+static int node_start(struct lab *lab, unsigned int i, const char *xcnid, const char *xdp,
+		      bool manifests)
 {
 	char dir[PATH_MAX], log[PATH_MAX], mdir[PATH_MAX], netns[PATH_MAX];
 	struct lab_node *n = &lab->nodes[lab->nnodes];
-	char *argv[12];
+	char *argv[20];
 	int a = 0, err;
 
 	memset(n, 0, sizeof(*n));
 	snprintf(n->name, sizeof(n->name), "n%u", i);
 	snprintf(n->netns, sizeof(n->netns), LAB_NETNS_PREFIX "n%u", i);
 	snprintf(n->cidr, sizeof(n->cidr), "10.244.%u.0/24", i);
+	snprintf(n->ip, sizeof(n->ip), LAB_UL_PREFIX "%u", i);
 	snprintf(n->pin, sizeof(n->pin), LAB_PIN_ROOT "/n%u", i);
 	n->manifests = manifests;
 	if (!access(n->pin, F_OK)) {
@@ -389,6 +400,10 @@ static int node_start(struct lab *lab, unsigned int i, const char *xcnid, bool m
 	err = lab_state_save(lab);
 	if (err)
 		return err;
+	/* Before the agent: xcnid resolves its underlay device once, at start. */
+	err = lab_underlay_join(n);
+	if (err)
+		return err;
 	lab_path(lab, log, sizeof(log), "%s/xcnid.log", n->name);
 	lab_path(lab, mdir, sizeof(mdir), "manifests");
 	lab_netns_path(n->netns, netns, sizeof(netns));
@@ -399,6 +414,12 @@ static int node_start(struct lab *lab, unsigned int i, const char *xcnid, bool m
 	argv[a++] = n->cidr;
 	argv[a++] = "--node-name";
 	argv[a++] = n->name;
+	argv[a++] = "--underlay-dev";
+	argv[a++] = LAB_UL_DEV;
+	argv[a++] = "--node-ip";
+	argv[a++] = n->ip;
+	argv[a++] = "--xdp-mode";
+	argv[a++] = (char *)xdp;
 	if (manifests) {
 		argv[a++] = "--manifests";
 		argv[a++] = mdir;
@@ -467,6 +488,8 @@ static int lab_teardown(struct lab *lab)
 		if (lab_rm_tree(path))
 			err = -EIO;
 	}
+	if (lab_underlay_delete(lab))
+		err = -EIO;
 	if (rmdir(LAB_PIN_ROOT) && errno != ENOENT && errno != ENOTEMPTY)
 		fprintf(stderr, "lab: rmdir %s: %s\n", LAB_PIN_ROOT, strerror(errno));
 	lab_path(lab, path, sizeof(path), "manifests");
@@ -489,7 +512,13 @@ static void usage_up(FILE *f)
 	fprintf(f, "Usage: xcnictl lab up [--nodes N]\n"
 		   "Creates a lab of N nodes (default 1): node i is netns " LAB_NETNS_PREFIX "n<i> with\n"
 		   "pod CIDR 10.244.<i>.0/24 and its own xcnid (pins under " LAB_PIN_ROOT "/n<i>).\n"
-		   "State lives in $XCNI_LAB_DIR (default " LAB_DEFAULT_DIR ").\n");
+		   "The nodes share an underlay: bridge " LAB_UL_BRIDGE " in netns " LAB_UL_NETNS ", node i plugged\n"
+		   "in as " LAB_UL_DEV " with " LAB_UL_PREFIX "<i>/%d (its InternalIP); xcnid runs the Geneve\n"
+		   "overlay over it (--underlay-dev " LAB_UL_DEV "), its XDP prefilter in the mode\n"
+		   "$XCNI_LAB_XDP names (auto, native, generic, off; default " LAB_XDP_DEFAULT ": native XDP\n"
+		   "on a veth segments every TSO packet). Pods get MTU %d.\n"
+		   "State lives in $XCNI_LAB_DIR (default " LAB_DEFAULT_DIR ").\n",
+		LAB_UL_PLEN, LAB_POD_MTU);
 }
 
 static int cmd_up(int argc, char **argv)
@@ -500,6 +529,7 @@ static int cmd_up(int argc, char **argv)
 		{}
 	};
 	char xcnid[PATH_MAX], xcni[PATH_MAX], path[PATH_MAX];
+	const char *xdp = getenv("XCNI_LAB_XDP");
 	unsigned long nodes = 1;
 	struct lab lab = { .lock_fd = -1 };
 	bool manifests;
@@ -524,6 +554,13 @@ static int cmd_up(int argc, char **argv)
 	}
 	if (optind < argc) {
 		usage_up(stderr);
+		return 2;
+	}
+	if (!xdp || !*xdp)
+		xdp = LAB_XDP_DEFAULT;
+	if (strcmp(xdp, "auto") && strcmp(xdp, "native") && strcmp(xdp, "generic") &&
+	    strcmp(xdp, "off")) {
+		fprintf(stderr, "lab up: XCNI_LAB_XDP=%s: auto, native, generic or off\n", xdp);
 		return 2;
 	}
 	if (lab_find_bin("xcnid", "XCNID_BIN", xcnid, sizeof(xcnid)) ||
@@ -570,20 +607,23 @@ static int cmd_up(int argc, char **argv)
 		fprintf(stderr, "lab up: %s: %s\n", LAB_PIN_ROOT, strerror(err ? -err : errno));
 		goto err_teardown;
 	}
+	if (lab_underlay_create(&lab))
+		goto err_teardown;
 	manifests = true;
 	for (unsigned int i = 1; i <= nodes; i++)
-		if (node_start(&lab, i, xcnid, manifests))
+		if (node_start(&lab, i, xcnid, xdp, manifests))
 			goto err_teardown;
 	if (nodes_wait_pinned(&lab))
 		goto err_teardown;
 	for (size_t i = 0; i < lab.nnodes; i++)
-		if (lab_write_node_object(&lab, &lab.nodes[i], (unsigned int)i + 1))
+		if (lab_write_node_object(&lab, &lab.nodes[i]))
 			goto err_teardown;
 	if (lab_sync(&lab))
 		goto err_teardown;
 	for (size_t i = 0; i < lab.nnodes; i++)
-		printf("node/%s up: netns %s, pod CIDR %s, xcnid PID %d\n", lab.nodes[i].name,
-		       lab.nodes[i].netns, lab.nodes[i].cidr, (int)lab.nodes[i].xcnid.pid);
+		printf("node/%s up: netns %s, pod CIDR %s, underlay " LAB_UL_DEV " %s, XDP %s, xcnid PID %d\n",
+		       lab.nodes[i].name, lab.nodes[i].netns, lab.nodes[i].cidr, lab.nodes[i].ip,
+		       lab_node_xdp(&lab.nodes[i]), (int)lab.nodes[i].xcnid.pid);
 	lab_close(&lab);
 	return 0;
 
@@ -607,7 +647,8 @@ static int cmd_down(int argc, char **argv)
 		fprintf(!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ? stdout : stderr,
 			"Usage: xcnictl lab down\n"
 			"Removes everything lab up and apply made: pods (CNI DEL through xcni), their\n"
-			"listeners, the xcnid processes, network namespaces, pins and state.\n");
+			"listeners, the xcnid processes, network namespaces (the underlay " LAB_UL_NETNS "\n"
+			"too), pins and state.\n");
 		return strcmp(argv[1], "--help") && strcmp(argv[1], "-h") ? 2 : 0;
 	}
 	err = lab_open(&lab, true);
@@ -643,10 +684,12 @@ static int get_json(struct lab *lab)
 	for (size_t i = 0; i < lab->nnodes; i++) {
 		const struct lab_node *n = &lab->nodes[i];
 
-		json_array_append_new(nodes, json_pack("{s:s,s:s,s:s,s:s,s:i,s:b}", "name", n->name,
-						       "netns", n->netns, "podCIDR", n->cidr,
-						       "pinDir", n->pin, "xcnidPid", (int)n->xcnid.pid,
-						       "xcnidRunning", lab_proc_alive(&n->xcnid)));
+		json_array_append_new(nodes, json_pack("{s:s,s:s,s:s,s:s,s:b,s:s,s:i,s:b}", "name",
+						       n->name, "netns", n->netns, "podCIDR", n->cidr,
+						       "internalIP", n->ip, "registered",
+						       lab_node_registered(lab, n), "pinDir", n->pin,
+						       "xcnidPid", (int)n->xcnid.pid, "xcnidRunning",
+						       lab_proc_alive(&n->xcnid)));
 	}
 	for (size_t i = 0; i < lab->npods; i++) {
 		const struct lab_pod *p = &lab->pods[i];
@@ -672,6 +715,7 @@ static int get_text(struct lab *lab)
 {
 	static const struct pt_col ncols[] = {
 		{ "NODE", NULL, PT_STR }, { "NETNS", NULL, PT_STR }, { "POD CIDR", NULL, PT_STR },
+		{ "INTERNAL IP", NULL, PT_STR }, { "OBJECT", NULL, PT_STR },
 		{ "XCNID", NULL, PT_STR }, { "PIN DIR", NULL, PT_STR },
 	};
 	static const struct pt_col pcols[] = {
@@ -689,6 +733,9 @@ static int get_text(struct lab *lab)
 		pt_str(nt, n->name);
 		pt_str(nt, n->netns);
 		pt_str(nt, n->cidr);
+		pt_str(nt, n->ip);
+		/* Deleted: the netns and its pods stay, the other nodes no longer reach them. */
+		pt_str(nt, lab_node_registered(lab, n) ? "registered" : "deleted");
 		pt_strf(nt, "%d%s", (int)n->xcnid.pid, lab_proc_alive(&n->xcnid) ? "" : " (gone)");
 		pt_str(nt, n->pin);
 	}
@@ -736,7 +783,8 @@ static int cmd_get(int argc, char **argv)
 		case 'j': json = true; break;
 		case 'h':
 			printf("Usage: xcnictl lab get [--json]   (also: lab status)\n"
-			       "Lists the lab's nodes and pods (NS/POD, node, IP, netns, listener).\n");
+			       "Lists the lab's nodes (OBJECT: whether its Node object is in the cluster\n"
+			       "state) and pods (NS/POD, node, IP, netns, listener).\n");
 			return 0;
 		default: return 2;
 		}
@@ -765,8 +813,9 @@ struct lab_cmd {
 static const struct lab_cmd cmds[] = {
 	{ "up", cmd_up, "up [--nodes N]                 create the nodes and their agents" },
 	{ "down", cmd_down, "down                           remove everything the lab made" },
-	{ "apply", lab_cmd_apply, "apply -f FILE|DIR|-            create/update Namespaces, Pods, NetworkPolicies" },
-	{ "delete", lab_cmd_delete, "delete -f FILE|DIR|-           delete them (a Namespace takes its pods along)" },
+	{ "apply", lab_cmd_apply, "apply -f FILE|DIR|-            create/update Namespaces, Pods, NetworkPolicies, Nodes" },
+	{ "delete", lab_cmd_delete, "delete -f FILE|DIR|-           delete them (a Namespace takes its pods along;\n"
+				    "                                   a Node only its object: see delete --help)" },
 	{ "get", cmd_get, "get [--json]                   nodes and pods (alias: status)" },
 	{ "status", cmd_get, NULL },
 	{ "probe", lab_cmd_probe, "probe NS/POD NS/POD PORT/PROTO  can the first reach the second? [--timeout-ms N]" },
@@ -783,6 +832,7 @@ static void usage(FILE *f)
 		if (cmds[i].help)
 			fprintf(f, "  %s\n", cmds[i].help);
 	fprintf(f, "\nEnvironment: XCNI_LAB_DIR (state, default " LAB_DEFAULT_DIR "), XCNI_BIN, XCNID_BIN,\n"
+		   "XCNI_LAB_XDP (xcnid's --xdp-mode, default " LAB_XDP_DEFAULT "),\n"
 		   "XCNI_LAB_NO_WAIT=1 (do not wait for the agents to apply a change).\n");
 }
 

@@ -13,6 +13,7 @@ int lab_main(int argc, char **argv);
  * lab_sys.c   namespaces, processes, the CNI exec protocol, files
  * lab_apply.c apply / delete of manifests, the sync token
  * lab_probe.c the pods' listener (lab serve), probe, matrix, exec
+ * lab_underlay.c the underlay: netns xcl-ul with a bridge, a veth to every node
  *
  * Everything returns 0 or -errno and has already said what went wrong on
  * stderr, so callers only unwind.
@@ -31,6 +32,22 @@ int lab_main(int argc, char **argv);
 #define LAB_MAX_NODES 200
 #define LAB_SYNC_TIMEOUT_MS 20000
 
+/*
+ * The underlay: one switch (bridge br0 in netns xcl-ul), node i plugged in
+ * through port ul-n<i>, seen in the node as ul0 with 192.168.77.<i>/24.
+ */
+#define LAB_UL_NETNS LAB_NETNS_PREFIX "ul"
+#define LAB_UL_BRIDGE "br0"
+#define LAB_UL_DEV "ul0"
+#define LAB_UL_PREFIX "192.168.77."
+#define LAB_UL_PLEN 24
+#define LAB_UL_MTU 1500
+/* What the pods get: the underlay's MTU less Geneve's 50 bytes (the plugin caps it too). */
+#define LAB_POD_MTU (LAB_UL_MTU - 50)
+/* The XDP mode xcnid attaches its prefilter in ($XCNI_LAB_XDP): native XDP on a
+ * veth turns every TSO packet into MTU-sized ones (3 instead of 11 Gbit/s). */
+#define LAB_XDP_DEFAULT "generic"
+
 /* A process the lab started, named by PID and start time so a recycled PID is never hit. */
 struct lab_proc {
 	pid_t pid; /* 0: none */
@@ -41,6 +58,7 @@ struct lab_node {
 	char name[16]; /* n<i> */
 	char netns[32]; /* xcl-n<i> */
 	char cidr[24]; /* 10.244.<i>.0/24 */
+	char ip[16]; /* underlay address (InternalIP): 192.168.77.<i> */
 	char pin[PATH_MAX];
 	struct lab_proc xcnid;
 	bool manifests; /* xcnid was started with --manifests (it reports applied_gen) */
@@ -66,6 +84,7 @@ struct lab_pod {
 struct lab {
 	char dir[PATH_MAX];
 	bool created_dir; /* up made dir, so down removes it */
+	bool underlay; /* up made netns xcl-ul, so down removes it */
 	int lock_fd;
 	size_t nnodes;
 	struct lab_node *nodes;
@@ -115,7 +134,11 @@ int lab_cmd_apply(int argc, char **argv);
 int lab_cmd_delete(int argc, char **argv);
 /* Bumps the sync token and waits for every node's agent to report it applied. */
 int lab_sync(struct lab *lab);
-int lab_write_node_object(struct lab *lab, const struct lab_node *n, unsigned int idx);
+int lab_write_node_object(struct lab *lab, const struct lab_node *n);
+/* Whether the node's Node object is in the cluster state (lab delete -f takes it out). */
+bool lab_node_registered(const struct lab *lab, const struct lab_node *n);
+/* How the node's xcnid attached its XDP prefilter: "native", "generic", "off" or "unknown". */
+const char *lab_node_xdp(const struct lab_node *n);
 int lab_pod_teardown(struct lab *lab, struct lab_pod *pod);
 
 /* lab_probe.c */
@@ -125,5 +148,13 @@ int lab_cmd_matrix(int argc, char **argv);
 int lab_cmd_exec(int argc, char **argv);
 /* Starts pod's listener in its netns (if it has ports to serve) and waits until it listens. */
 int lab_server_start(struct lab *lab, struct lab_pod *pod);
+
+/* lab_underlay.c */
+/* Netns xcl-ul and its bridge; sets lab->underlay (and saves) once the netns exists. */
+int lab_underlay_create(struct lab *lab);
+/* Plugs node n into the switch: ul-n<i> on the bridge, ul0 with n->ip in the node. */
+int lab_underlay_join(const struct lab_node *n);
+/* Removes netns xcl-ul (its links go with it) if this lab made it. */
+int lab_underlay_delete(struct lab *lab);
 
 #endif

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * xcnictl lab apply / delete: what kubectl, the API server and the kubelet do
- * between them, for Namespaces, Pods and NetworkPolicies. Everything given is
+ * between them, for Namespaces, Pods, NetworkPolicies and (the lab's own)
+ * Nodes. Everything given is
  * loaded and validated before anything changes; then pods are wired by the
  * real xcni binary and every object is written into the cluster-state
  * directory xcnid watches, followed by the sync token, and the command waits
@@ -20,12 +21,14 @@
 #include <time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
+#include <linux/if_link.h>
 
 #include "../bpf/xcni_shared.h"
 #include "lab.h"
 #include "lib/k8s.h"
 
 #define GEN_FILE ".xcni-generation"
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Everything one apply/delete was given, in input order. */
 struct batch {
@@ -276,15 +279,11 @@ static json_t *object_doc(const struct k8s_object *obj)
 	return doc;
 }
 
-static const char *node_internal_ip(const struct lab *lab, const char *node, char *buf, size_t len)
+static const char *node_internal_ip(struct lab *lab, const char *node)
 {
-	for (size_t i = 0; i < lab->nnodes; i++)
-		if (!strcmp(lab->nodes[i].name, node)) {
-			/* A placeholder until the lab has an underlay. */
-			snprintf(buf, len, "192.168.77.%zu", i + 1);
-			return buf;
-		}
-	return "";
+	const struct lab_node *n = lab_node_find(lab, node);
+
+	return n ? n->ip : "";
 }
 
 /* The pod as the kubelet reports it: on its node, with its IP. */
@@ -292,14 +291,14 @@ static int pod_object_write(struct lab *lab, const struct k8s_object *obj, const
 			    enum wr *res)
 {
 	json_t *doc = object_doc(obj), *spec, *status;
-	char path[PATH_MAX], hostip[32];
+	char path[PATH_MAX];
 	int err = -ENOMEM;
 
 	if (!doc)
 		return -ENOMEM;
 	spec = json_object_get(doc, "spec");
 	status = json_pack("{s:s,s:s,s:s,s:[{s:s}]}", "phase", "Running", "hostIP",
-			   node_internal_ip(lab, p->node, hostip, sizeof(hostip)), "podIP", p->ip,
+			   node_internal_ip(lab, p->node), "podIP", p->ip,
 			   "podIPs", "ip", p->ip);
 	if (!json_is_object(spec) || !status ||
 	    json_object_set_new(spec, "nodeName", json_string(p->node)) ||
@@ -312,25 +311,48 @@ out:
 	return err;
 }
 
-int lab_write_node_object(struct lab *lab, const struct lab_node *n, unsigned int idx)
+/*
+ * The Node as the kubelet registers it: spec.podCIDR is what the node's IPAM
+ * hands out, status.addresses its underlay address; labels (if any) are the
+ * ones a manifest gave, the hostname label always there.
+ */
+static int node_object_put(struct lab *lab, const struct lab_node *n, json_t *labels, enum wr *res)
 {
-	char path[PATH_MAX], ip[32];
-	json_t *doc;
-	enum wr res;
+	char path[PATH_MAX];
+	json_t *doc, *l;
 	int err;
 
-	snprintf(ip, sizeof(ip), "192.168.77.%u", idx);
 	doc = json_pack("{s:s,s:s,s:{s:s,s:{s:s}},s:{s:s,s:[s]},s:{s:[{s:s,s:s},{s:s,s:s}]}}",
 			"apiVersion", "v1", "kind", "Node", "metadata", "name", n->name, "labels",
 			"kubernetes.io/hostname", n->name, "spec", "podCIDR", n->cidr, "podCIDRs",
-			n->cidr, "status", "addresses", "type", "InternalIP", "address", ip, "type",
+			n->cidr, "status", "addresses", "type", "InternalIP", "address", n->ip, "type",
 			"Hostname", "address", n->name);
 	if (!doc)
 		return -ENOMEM;
+	l = json_object_get(json_object_get(doc, "metadata"), "labels");
+	if (json_is_object(labels) && json_object_update(l, labels)) {
+		json_decref(doc);
+		return -ENOMEM;
+	}
 	object_file(lab, K8S_NODE, NULL, n->name, path, sizeof(path));
-	err = object_write(path, doc, &res);
+	err = object_write(path, doc, res);
 	json_decref(doc);
 	return err;
+}
+
+int lab_write_node_object(struct lab *lab, const struct lab_node *n)
+{
+	enum wr res;
+
+	return node_object_put(lab, n, NULL, &res);
+}
+
+bool lab_node_registered(const struct lab *lab, const struct lab_node *n)
+{
+	char path[PATH_MAX];
+
+	object_file(lab, K8S_NODE, NULL, n->name, path, sizeof(path));
+	return !access(path, F_OK);
 }
 
 /* ---- the sync token --------------------------------------------------------- */
@@ -351,13 +373,10 @@ static unsigned long long gen_read(const struct lab *lab)
 	return g;
 }
 
-/* applied_gen from the node's pinned config map; -errno if it cannot be read. */
-/* The generation the node's maps hold; -EIO with *why set when it failed one >= want. */
-static int node_applied_gen(const struct lab_node *n, unsigned long long want,
-			    unsigned long long *gen, char *why, size_t whylen)
+/* The node's pinned config map; -errno if it cannot be read. */
+static int node_config(const struct lab_node *n, struct xcni_config *cfg)
 {
 	struct bpf_map_info info = {};
-	struct xcni_config cfg;
 	__u32 len = sizeof(info), key = 0;
 	char path[PATH_MAX + 16];
 	int fd, err = 0;
@@ -369,18 +388,39 @@ static int node_applied_gen(const struct lab_node *n, unsigned long long want,
 	/* A map of another layout would be read past its end: refuse it. */
 	if (bpf_map_get_info_by_fd(fd, &info, &len))
 		err = -errno;
-	else if (info.value_size != sizeof(cfg) || info.key_size != sizeof(key))
+	else if (info.value_size != sizeof(*cfg) || info.key_size != sizeof(key))
 		err = -EPROTO;
-	else if (bpf_map_lookup_elem(fd, &key, &cfg))
+	else if (bpf_map_lookup_elem(fd, &key, cfg))
 		err = -errno;
-	else
-		*gen = cfg.applied_gen;
-	if (!err && cfg.failed_gen >= want && cfg.failed_gen > cfg.applied_gen) {
-		snprintf(why, whylen, "%.*s", (int)strnlen(cfg.error, sizeof(cfg.error)), cfg.error);
-		err = -EIO;
-	}
 	close(fd);
 	return err;
+}
+
+/* The generation the node's maps hold; -EIO with *why set when it failed one >= want. */
+static int node_applied_gen(const struct lab_node *n, unsigned long long want,
+			    unsigned long long *gen, char *why, size_t whylen)
+{
+	struct xcni_config cfg;
+	int err = node_config(n, &cfg);
+
+	if (err)
+		return err;
+	*gen = cfg.applied_gen;
+	if (cfg.failed_gen >= want && cfg.failed_gen > cfg.applied_gen) {
+		snprintf(why, whylen, "%.*s", (int)strnlen(cfg.error, sizeof(cfg.error)), cfg.error);
+		return -EIO;
+	}
+	return 0;
+}
+
+const char *lab_node_xdp(const struct lab_node *n)
+{
+	struct xcni_config cfg;
+
+	if (node_config(n, &cfg))
+		return "unknown";
+	return cfg.xdp_mode == XDP_FLAGS_DRV_MODE ? "native" :
+	       cfg.xdp_mode == XDP_FLAGS_SKB_MODE ? "generic" : "off";
 }
 
 int lab_sync(struct lab *lab)
@@ -483,7 +523,10 @@ static bool ports_equal(const struct lab_port *a, size_t na, const struct lab_po
 	return true;
 }
 
-/* The node with the fewest pods (the first of equals), as a scheduler without constraints would. */
+/*
+ * The node with the fewest pods (the first of equals), as a scheduler without
+ * constraints would; only nodes whose Node object exists. NULL: none does.
+ */
 static const char *pick_node(struct lab *lab)
 {
 	size_t best = 0, best_n = (size_t)-1;
@@ -491,6 +534,8 @@ static const char *pick_node(struct lab *lab)
 	for (size_t i = 0; i < lab->nnodes; i++) {
 		size_t n = 0;
 
+		if (!lab_node_registered(lab, &lab->nodes[i]))
+			continue;
 		for (size_t j = 0; j < lab->npods; j++)
 			n += !strcmp(lab->pods[j].node, lab->nodes[i].name);
 		if (n < best_n) {
@@ -498,7 +543,7 @@ static const char *pick_node(struct lab *lab)
 			best_n = n;
 		}
 	}
-	return lab->nodes[best].name;
+	return best_n == (size_t)-1 ? NULL : lab->nodes[best].name;
 }
 
 static void pod_remove(struct lab *lab, struct lab_pod *p)
@@ -535,6 +580,13 @@ static int pod_create(struct lab *lab, const struct k8s_object *obj, struct lab_
 	struct lab_pod *pods, *p;
 	int err;
 
+	if (!node) {
+		/* A scheduler leaves such a pod pending; the lab says why instead. */
+		fprintf(stderr, "lab apply: Pod %s/%s: no node to schedule it on (every Node object "
+				"is deleted; apply one, or set spec.nodeName)\n",
+			obj->meta.ns, obj->meta.name);
+		return -EAGAIN;
+	}
 	pods = realloc(lab->pods, (lab->npods + 1) * sizeof(*pods));
 	if (!pods)
 		return -ENOMEM;
@@ -631,6 +683,22 @@ static const char *kind_word(enum k8s_kind kind)
 	       kind == K8S_NODE ? "node" : "networkpolicy";
 }
 
+/* A Node of the lab (lab_validate made sure): registered again, with the manifest's labels. */
+static int node_apply(struct lab *lab, const struct k8s_object *o, bool *changed)
+{
+	const struct lab_node *n = lab_node_find(lab, o->meta.name);
+	json_t *labels = json_object_get(json_object_get(o->raw, "metadata"), "labels");
+	enum wr res;
+	int err;
+
+	err = node_object_put(lab, n, labels, &res);
+	if (err)
+		return err;
+	*changed |= res != WR_UNCHANGED;
+	printf("node %s %s\n", n->name, wr_word[res]);
+	return 0;
+}
+
 static int lab_apply_one(struct lab *lab, const struct k8s_object *o, bool *changed)
 {
 	char path[PATH_MAX];
@@ -640,6 +708,8 @@ static int lab_apply_one(struct lab *lab, const struct k8s_object *o, bool *chan
 
 	if (o->kind == K8S_POD)
 		return pod_apply(lab, o, changed);
+	if (o->kind == K8S_NODE)
+		return node_apply(lab, o, changed);
 	/* Namespaces and policies are only state: the agents act on them. */
 	doc = object_doc(o);
 	if (!doc)
@@ -757,6 +827,47 @@ static int lab_delete_one(struct lab *lab, const struct k8s_object *o, bool *cha
 }
 
 
+/*
+ * Nodes are the lab's own (lab up --nodes N makes them, with their netns and
+ * agent): a manifest can only take a node's object out of the cluster state
+ * and put it back. What the node owns (its pod CIDR, its address) cannot change.
+ */
+static int node_validate(struct lab *lab, const struct k8s_object *o, const char *src,
+			 const char *verb)
+{
+	const struct lab_node *n = lab_node_find(lab, o->meta.name);
+	char a[INET_ADDRSTRLEN], cidr[INET_ADDRSTRLEN + 4];
+	struct in_addr ip;
+
+	if (!n) {
+		fprintf(stderr, "lab %s: %s: Node %s: not a lab node (n1..n%zu); the lab's nodes are "
+				"its own (lab up --nodes N)\n",
+			verb, src, o->meta.name, lab->nnodes);
+		return -EINVAL;
+	}
+	if (strcmp(verb, "apply"))
+		return 0;
+	if (o->node.pod_cidr_len) {
+		inet_ntop(AF_INET, &o->node.pod_cidr, a, sizeof(a));
+		snprintf(cidr, sizeof(cidr), "%s/%u", a, o->node.pod_cidr_len);
+		if (strcmp(cidr, n->cidr)) {
+			fprintf(stderr, "lab apply: %s: Node %s: spec.podCIDR: %s, but the node's pods "
+					"are in %s (it cannot change)\n",
+				src, n->name, cidr, n->cidr);
+			return -EINVAL;
+		}
+	}
+	if (o->node.internal_ip && (inet_pton(AF_INET, n->ip, &ip) != 1 ||
+				    ip.s_addr != o->node.internal_ip)) {
+		inet_ntop(AF_INET, &o->node.internal_ip, a, sizeof(a));
+		fprintf(stderr, "lab apply: %s: Node %s: status.addresses: InternalIP %s, but the "
+				"node's underlay address is %s (it cannot change)\n",
+			src, n->name, a, n->ip);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 /* What the API server would refuse about this lab, before anything changes. */
 static int lab_validate(struct lab *lab, const struct batch *b, const char *verb)
 {
@@ -766,11 +877,8 @@ static int lab_validate(struct lab *lab, const struct batch *b, const char *verb
 		const struct k8s_object *o = b->objs[i];
 		const struct lab_pod *p;
 
-		if (o->kind == K8S_NODE) {
-			fprintf(stderr, "lab %s: %s: Node %s: the lab's nodes are its own (lab up --nodes N)\n",
-				verb, b->obj_src[i], o->meta.name);
+		if (o->kind == K8S_NODE && node_validate(lab, o, b->obj_src[i], verb))
 			err = -EINVAL;
-		}
 		if (o->kind != K8S_POD || strcmp(verb, "apply"))
 			continue;
 		if (o->pod.host_network) {
@@ -802,10 +910,18 @@ static void usage_apply(FILE *f, const char *verb)
 			   "manifests (multi-document; DIR: every *.yaml, *.yml, *.json in it, sorted).\n"
 			   "Everything is validated first: any error changes nothing (exit 1). A pod gets\n"
 			   "its netns and IP through xcni on spec.nodeName or the least loaded node, and a\n"
-			   "listener on each containerPort (TCP answers \"<ns>/<pod>\", UDP echoes).\n");
+			   "listener on each containerPort (TCP answers \"<ns>/<pod>\", UDP echoes).\n"
+			   "A Node (one of the lab's, n1..nN) puts a deleted node's object back: the\n"
+			   "lab fills in spec.podCIDR and its InternalIP; the manifest's labels are kept.\n");
 	else
 		fprintf(f, "Deletes the objects the manifests name (a Namespace takes its pods and\n"
-			   "policies along): pods through CNI DEL, their netns and listeners.\n");
+			   "policies along): pods through CNI DEL, their netns and listeners.\n"
+			   "A Node (one of the lab's) loses only its object in the cluster state: its\n"
+			   "netns, agent and pods stay, the other nodes drop traffic to its pods\n"
+			   "(drop-no-tunnel) and new pods are not scheduled on it, until lab apply -f\n"
+			   "puts the Node back. For example:\n"
+			   "  echo '{\"apiVersion\":\"v1\",\"kind\":\"Node\",\"metadata\":{\"name\":\"n2\"}}' |\n"
+			   "    xcnictl lab delete -f -\n");
 }
 
 static int apply_or_delete(int argc, char **argv, bool apply)
@@ -816,7 +932,9 @@ static int apply_or_delete(int argc, char **argv, bool apply)
 		{}
 	};
 	const char *verb = apply ? "apply" : "delete";
-	static const enum k8s_kind order[] = { K8S_NAMESPACE, K8S_POD, K8S_NETWORKPOLICY };
+	/* Apply in this order, delete in the reverse one (a node is back before its pods). */
+	static const enum k8s_kind order[] = { K8S_NODE, K8S_NAMESPACE, K8S_POD,
+					       K8S_NETWORKPOLICY };
 	struct batch b = {};
 	bool changed = false;
 	const char **files;
@@ -859,8 +977,8 @@ static int apply_or_delete(int argc, char **argv, bool apply)
 		goto out_lab;
 	}
 	ret = 0;
-	for (size_t k = 0; k < 3; k++) {
-		enum k8s_kind kind = order[apply ? k : 2 - k];
+	for (size_t k = 0; k < ARRAY_SIZE(order); k++) {
+		enum k8s_kind kind = order[apply ? k : ARRAY_SIZE(order) - 1 - k];
 
 		for (size_t i = 0; i < b.nobjs; i++) {
 			const struct k8s_object *o = b.objs[apply ? i : b.nobjs - 1 - i];

@@ -8,6 +8,11 @@
 #   lab node n1 (netns xcl-n1, xcnid, pod CIDR 10.244.1.0/24)
 #     x/a x/b x/c  y/a y/b y/c  z/a z/b z/c   (netns per pod, veth to n1)
 #
+# NETPOL_NODES=N (default 1) runs the same cases on N nodes joined by the
+# lab's underlay: the pods spread over them (fewest pods first: with 3 nodes
+# every namespace has one pod per node), so most pairs cross the Geneve
+# overlay and the truth tables must not change.
+#
 # The expectations are Python expressions over the probe's source and
 # destination (sns, spod, dns, dpod; s and d as "ns/pod"); a pod always
 # reaches itself. tests/lab/expect.py prints the wrong cells.
@@ -20,6 +25,7 @@ export XCNI_LAB_DIR=${XCNI_LAB_DIR:-$(mktemp -d /tmp/xcni-netpol.XXXXXX)}
 EX=$XCNI_ROOT/examples/lab
 T=$(mktemp -d /tmp/xcni-netpol-t.XXXXXX)
 TIMEOUT=${NETPOL_TIMEOUT_MS:-400}
+NODES=${NETPOL_NODES:-1}
 
 cleanup() {
 	"$XCNICTL" lab down >/dev/null 2>&1
@@ -90,9 +96,16 @@ EOF
 	} | policy "$name"
 }
 
-check "lab up" lab up --nodes 1 || { finish; exit 1; }
+check "lab up --nodes $NODES" lab up --nodes "$NODES" || { finish; exit 1; }
 check "apply namespaces x, y, z" lab apply -f "$EX/00-namespaces.yaml"
 check "apply pods a, b, c in each" lab apply -f "$EX/10-pods.yaml" || { finish; exit 1; }
+diag "pods per node: $(lab get --json | /usr/bin/python3 -c '
+import collections, json, sys
+d = json.load(sys.stdin)
+c = collections.defaultdict(list)
+for p in d["pods"]:
+    c[p["node"]].append(p["namespace"] + "/" + p["name"])
+print("; ".join(n + ": " + " ".join(v) for n, v in sorted(c.items())))')"
 
 matrix "no policy: everything connects" 80/TCP 'True'
 matrix "no policy: everything connects" 81/UDP 'True'

@@ -79,7 +79,7 @@ node_object() {
 	test "$(jq_ 'd["spec"]["podCIDR"], d["status"]["addresses"][0]["address"]' \
 		<"$XCNI_LAB_DIR/manifests/node.n1.json")" = "10.244.1.0/24 192.168.77.1"
 }
-check "Node object n1 in the cluster state (podCIDR, InternalIP placeholder)" node_object
+check "Node object n1 in the cluster state (podCIDR, InternalIP on the underlay)" node_object
 out=$(lab up --nodes 1 2>&1); RC=$?
 check "lab up on a lab that is up: exit 1, saying so" \
 	exited 1 'a lab is up already'

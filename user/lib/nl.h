@@ -82,4 +82,9 @@ int nl_route_has(struct nl *nl, const struct nl_route *r);
 /* Enters the network namespace behind fd (setns). */
 int nl_netns_enter(int fd);
 
+/* Creates a Linux bridge (the kernel's defaults: no STP, so ports forward at once). */
+int nl_bridge_add(struct nl *nl, const char *name);
+/* Enslaves ifindex to the bridge (or bond) master_ifindex; 0 releases it. */
+int nl_link_set_master(struct nl *nl, int ifindex, int master_ifindex);
+
 #endif
