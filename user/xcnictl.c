@@ -1,14 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * xcnictl: the operator's read-only view of the data plane. It opens the maps
- * xcnid pins (by path, so it needs neither xcnid nor the BPF objects), checks
- * their layout against xcni_shared.h and shows them through the print layer,
- * as aligned text or --json.
+ * xcnictl: the operator's view of the data plane. It opens the maps xcnid
+ * pins (by path, so it needs neither xcnid nor the BPF objects), checks their
+ * layout against xcni_shared.h and shows them through the print layer, as
+ * aligned text or --json. It writes one map, the underlay's prefilter deny
+ * list: that list is the operator's decision, not cluster state xcnid follows.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <linux/if_link.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <stdbool.h>
@@ -93,6 +95,16 @@ static const struct map_spec m_polname = {
 };
 static const struct map_spec m_podname = {
 	"xcni_podname", BPF_MAP_TYPE_HASH, sizeof(__u32), sizeof(struct xcni_podname), 0
+};
+static const struct map_spec m_tunnel = {
+	"xcni_tunnel", BPF_MAP_TYPE_HASH, sizeof(__u32), sizeof(struct xcni_tunnel), 0
+};
+static const struct map_spec m_tunstat = {
+	"xcni_tunstat", BPF_MAP_TYPE_PERCPU_HASH, sizeof(__u32), sizeof(struct xcni_tunstat), 0
+};
+static const struct map_spec m_prefilter = {
+	"xcni_prefilter", BPF_MAP_TYPE_LPM_TRIE, sizeof(struct xcni_prefilter_key),
+	sizeof(struct xcni_prefilter_val), 0
 };
 
 /*
@@ -1115,6 +1127,302 @@ out:
 	return err;
 }
 
+/* ---- tunnel ---------------------------------------------------------- */
+
+static const struct pt_col tunnel_cols[] = {
+	{ "NODE", "node", PT_STR },
+	{ "UNDERLAY-IP", "underlay_ip", PT_STR },
+	{ "POD-CIDR", "pod_cidr", PT_STR },
+	{ "TX-PACKETS", "tx_packets", PT_UINT },
+	{ "TX-BYTES", "tx_bytes", PT_UINT },
+	{ "RX-PACKETS", "rx_packets", PT_UINT },
+	{ "RX-BYTES", "rx_bytes", PT_UINT },
+};
+
+struct tunnel_rec {
+	__u32 ip; /* underlay address, network order */
+	struct xcni_tunnel t;
+};
+
+static int tunnel_cmp(const void *a, const void *b)
+{
+	__u32 x = ntohl(((const struct tunnel_rec *)a)->ip);
+	__u32 y = ntohl(((const struct tunnel_rec *)b)->ip);
+
+	return (x > y) - (x < y);
+}
+
+static int cmd_tunnel_list(const struct ctx *c, char **argv)
+{
+	struct tunnel_rec *recs = NULL;
+	struct xcni_tunstat *vals = NULL;
+	struct ptable *t = NULL;
+	char buf[INET_ADDRSTRLEN];
+	int fd, sfd = -1, ncpus, err;
+	size_t n, i;
+
+	(void)argv;
+	/* A per-CPU lookup fills one value per possible CPU, each 8-byte aligned. */
+	_Static_assert(sizeof(struct xcni_tunstat) % 8 == 0, "per-CPU values are 8-byte aligned");
+	ncpus = libbpf_num_possible_cpus();
+	if (ncpus < 0) {
+		pr_err("possible CPUs: %s\n", strerror(-ncpus));
+		return ncpus;
+	}
+	vals = calloc(ncpus, sizeof(*vals));
+	if (!vals)
+		return -ENOMEM;
+	fd = map_open(c, &m_tunnel);
+	if (fd < 0) {
+		err = fd;
+		goto free;
+	}
+	sfd = map_open(c, &m_tunstat);
+	if (sfd < 0) {
+		err = sfd;
+		goto close;
+	}
+	err = map_collect(fd, &m_tunnel, sizeof(*recs), offsetof(struct tunnel_rec, ip),
+			  offsetof(struct tunnel_rec, t), (void **)&recs, &n);
+	if (err)
+		goto close;
+	n = sort_unique(recs, n, sizeof(*recs), tunnel_cmp);
+	t = pt_new(tunnel_cols, ARRAY_SIZE(tunnel_cols), 0);
+	for (i = 0; i < n; i++) {
+		const struct xcni_tunnel *tn = &recs[i].t;
+		struct xcni_tunstat sum = {};
+
+		/* xcnid creates the counters with the tunnel; a node removed
+		 * between the two reads just shows zeros. */
+		if (bpf_map_lookup_elem(sfd, &recs[i].ip, vals) == 0) {
+			for (int cpu = 0; cpu < ncpus; cpu++) {
+				sum.tx_packets += vals[cpu].tx_packets;
+				sum.tx_bytes += vals[cpu].tx_bytes;
+				sum.rx_packets += vals[cpu].rx_packets;
+				sum.rx_bytes += vals[cpu].rx_bytes;
+			}
+		} else if (errno != ENOENT) {
+			err = -errno;
+			pr_err("%s: lookup: %s\n", m_tunstat.name, strerror(-err));
+			goto free_t;
+		}
+		if (tn->node[0])
+			pt_strf(t, "%.*s", (int)strnlen(tn->node, sizeof(tn->node)), tn->node);
+		else
+			pt_null(t);
+		pt_str(t, ip_str(recs[i].ip, buf));
+		if (tn->pod_cidr_len)
+			pt_strf(t, "%s/%u", ip_str(tn->pod_cidr, buf), tn->pod_cidr_len);
+		else
+			pt_null(t); /* a node without spec.podCIDR yet */
+		pt_uint(t, sum.tx_packets);
+		pt_uint(t, sum.tx_bytes);
+		pt_uint(t, sum.rx_packets);
+		pt_uint(t, sum.rx_bytes);
+	}
+	err = show(c, t);
+	t = NULL;
+free_t:
+	pt_free(t);
+close:
+	free(recs);
+	if (sfd >= 0)
+		close(sfd);
+	close(fd);
+free:
+	free(vals);
+	return err;
+}
+
+/* ---- prefilter ------------------------------------------------------- */
+
+static __u32 prefix_mask(unsigned int len)
+{
+	return len ? ~0u << (32 - len) : 0; /* host order */
+}
+
+/*
+ * "A.B.C.D/LEN", or a bare address for /32, into a prefilter key. Host bits
+ * are refused rather than cleared: "10.1.2.3/24" may mean the /32 as well as
+ * the /24, and guessing wide on a deny list cuts off whole subnets. /0 is
+ * refused too: it would drop everything the underlay receives, the other
+ * nodes' Geneve included.
+ */
+static int parse_cidr(const char *s, struct xcni_prefilter_key *k)
+{
+	const char *sl = strchr(s, '/');
+	size_t alen = sl ? (size_t)(sl - s) : strlen(s);
+	char addr[INET_ADDRSTRLEN], net[INET_ADDRSTRLEN], *end;
+	unsigned long len = 32;
+	struct in_addr a;
+	__u32 host;
+
+	if (strchr(s, ':')) {
+		pr_err("%s: IPv6 is not supported: the underlay prefilter is IPv4 only\n", s);
+		return -EINVAL;
+	}
+	if (alen < sizeof(addr)) {
+		memcpy(addr, s, alen);
+		addr[alen] = '\0';
+	}
+	if (alen >= sizeof(addr) || inet_pton(AF_INET, addr, &a) != 1) {
+		pr_err("%s: not an IPv4 prefix (A.B.C.D/LEN)\n", s);
+		return -EINVAL;
+	}
+	if (sl) {
+		len = strtoul(sl + 1, &end, 10);
+		if (sl[1] < '0' || sl[1] > '9' || *end || len > 32) {
+			pr_err("%s: bad prefix length \"%s\" (1 to 32)\n", s, sl + 1);
+			return -EINVAL;
+		}
+	}
+	if (!len) {
+		pr_err("%s: a /0 would drop every packet the underlay receives, the other nodes' "
+		       "Geneve included; refused\n", s);
+		return -EINVAL;
+	}
+	host = ntohl(a.s_addr);
+	if (host & ~prefix_mask(len)) {
+		__u32 n = htonl(host & prefix_mask(len));
+
+		pr_err("%s: host bits set: the /%lu network is %s/%lu (or give %s/32 for the one "
+		       "address)\n", s, len, ip_str(n, net), len, addr);
+		return -EINVAL;
+	}
+	k->prefixlen = len;
+	k->addr = a.s_addr;
+	return 0;
+}
+
+/* A prefix that covers another node's underlay address drops its tunnel too:
+ * allowed (an operator may mean it), but said. */
+static void prefilter_warn_nodes(const struct ctx *c, const struct xcni_prefilter_key *k,
+				 const char *arg)
+{
+	__u32 key, next, *prev = NULL, mask = prefix_mask(k->prefixlen);
+	struct xcni_tunnel tn;
+	char buf[INET_ADDRSTRLEN];
+	int fd = map_open_quiet(c, &m_tunnel);
+
+	if (fd < 0)
+		return;
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		key = next;
+		prev = &key;
+		if ((ntohl(key) & mask) != ntohl(k->addr) || bpf_map_lookup_elem(fd, &key, &tn))
+			continue;
+		pr_warn("%s covers node %.*s (%s): the Geneve traffic it sends this node is "
+			"dropped too\n", arg, (int)strnlen(tn.node, sizeof(tn.node)), tn.node,
+			ip_str(key, buf));
+	}
+	close(fd);
+}
+
+static int cmd_prefilter_add(const struct ctx *c, char **argv)
+{
+	struct xcni_prefilter_key k;
+	struct xcni_prefilter_val v = {};
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	int fd, err;
+
+	err = parse_cidr(argv[0], &k);
+	if (err)
+		return err;
+	fd = map_open(c, &m_prefilter);
+	if (fd < 0)
+		return fd;
+	/* NOEXIST: re-adding must not zero the counters of an entry. */
+	if (bpf_map_update_elem(fd, &k, &v, BPF_NOEXIST)) {
+		err = -errno;
+		if (err == -EEXIST)
+			pr_err("%s: already on the deny list\n", argv[0]);
+		else if (err == -ENOSPC && !bpf_map_get_info_by_fd(fd, &info, &len))
+			pr_err("%s: %s is full (%u entries); delete some, or build xcni with a "
+			       "larger XCNI_MAX_PREFILTER\n", argv[0], m_prefilter.name,
+			       info.max_entries);
+		else
+			pr_err("%s: adding to %s: %s\n", argv[0], m_prefilter.name, strerror(-err));
+		goto close;
+	}
+	prefilter_warn_nodes(c, &k, argv[0]);
+close:
+	close(fd);
+	return err;
+}
+
+static int cmd_prefilter_del(const struct ctx *c, char **argv)
+{
+	struct xcni_prefilter_key k;
+	int fd, err;
+
+	err = parse_cidr(argv[0], &k);
+	if (err)
+		return err;
+	fd = map_open(c, &m_prefilter);
+	if (fd < 0)
+		return fd;
+	/* An LPM trie deletes the exact prefix only: a /24 never takes its /25s. */
+	if (bpf_map_delete_elem(fd, &k)) {
+		err = -errno;
+		if (err == -ENOENT)
+			pr_err("%s: not on the deny list\n", argv[0]);
+		else
+			pr_err("%s: deleting from %s: %s\n", argv[0], m_prefilter.name,
+			       strerror(-err));
+	}
+	close(fd);
+	return err;
+}
+
+static const struct pt_col prefilter_cols[] = {
+	{ "CIDR", "cidr", PT_STR },
+	{ "PACKETS", "packets", PT_UINT },
+	{ "BYTES", "bytes", PT_UINT },
+};
+
+struct prefilter_rec {
+	struct xcni_prefilter_key k;
+	struct xcni_prefilter_val v;
+};
+
+static int prefilter_cmp(const void *a, const void *b)
+{
+	return ipc_cmp(a, b); /* the same {prefixlen, addr} layout */
+}
+
+static int cmd_prefilter_list(const struct ctx *c, char **argv)
+{
+	struct prefilter_rec *recs = NULL;
+	struct ptable *t;
+	char buf[INET_ADDRSTRLEN];
+	size_t n, i;
+	int fd, err;
+
+	(void)argv;
+	_Static_assert(sizeof(struct xcni_prefilter_key) == sizeof(struct xcni_ipcache_key) &&
+		       offsetof(struct xcni_prefilter_key, addr) ==
+			       offsetof(struct xcni_ipcache_key, addr),
+		       "prefilter keys sort like ipcache keys");
+	fd = map_open(c, &m_prefilter);
+	if (fd < 0)
+		return fd;
+	err = map_collect(fd, &m_prefilter, sizeof(*recs), offsetof(struct prefilter_rec, k),
+			  offsetof(struct prefilter_rec, v), (void **)&recs, &n);
+	close(fd);
+	if (err)
+		return err;
+	n = sort_unique(recs, n, sizeof(*recs), prefilter_cmp);
+	t = pt_new(prefilter_cols, ARRAY_SIZE(prefilter_cols), 0);
+	for (i = 0; i < n; i++) {
+		pt_strf(t, "%s/%u", ip_str(recs[i].k.addr, buf), recs[i].k.prefixlen);
+		pt_uint(t, recs[i].v.packets);
+		pt_uint(t, recs[i].v.bytes);
+	}
+	free(recs);
+	return show(c, t);
+}
+
 /* ---- config ---------------------------------------------------------- */
 
 static const struct pt_col config_cols[] = {
@@ -1130,7 +1438,30 @@ static const struct pt_col config_cols[] = {
 	{ "IDENTITIES", "identities", PT_UINT },
 	{ "POLICIES", "policies", PT_UINT },
 	{ "POLICY-PODS", "policy_pods", PT_UINT },
+	{ "NODE-IP", "node_ip", PT_STR },
+	{ "UNDERLAY-IFINDEX", "underlay_ifindex", PT_UINT },
+	{ "UNDERLAY-DEV", "underlay_dev", PT_STR },
+	{ "VNI", "vni", PT_UINT },
+	{ "UNDERLAY-MTU", "underlay_mtu", PT_UINT },
+	{ "POD-MTU", "pod_mtu", PT_UINT },
+	{ "XDP-MODE", "xdp_mode", PT_STR },
 };
+
+/* How xcnid attached the prefilter: the XDP_FLAGS_* mode it wrote. */
+static const char *xdp_mode_name(__u32 mode)
+{
+	switch (mode) {
+	case 0:
+		return "none";
+	case XDP_FLAGS_DRV_MODE:
+		return "native";
+	case XDP_FLAGS_SKB_MODE:
+		return "generic";
+	case XDP_FLAGS_HW_MODE:
+		return "offload";
+	}
+	return NULL;
+}
 
 static int cmd_config(const struct ctx *c, char **argv)
 {
@@ -1174,6 +1505,28 @@ static int cmd_config(const struct ctx *c, char **argv)
 	pt_uint(t, cfg.nr_identities);
 	pt_uint(t, cfg.nr_policies);
 	pt_uint(t, cfg.nr_endpoints_policy);
+	/* No overlay (no --underlay-dev): no address and no device, not "0.0.0.0". */
+	if (cfg.node_ip)
+		pt_str(t, ip_str(cfg.node_ip, buf));
+	else
+		pt_null(t);
+	if (cfg.underlay_ifindex) {
+		char ifname[IF_NAMESIZE];
+
+		pt_uint(t, cfg.underlay_ifindex);
+		/* Only resolvable from xcnid's network namespace. */
+		pt_str(t, if_indextoname(cfg.underlay_ifindex, ifname));
+	} else {
+		pt_null(t);
+		pt_null(t);
+	}
+	pt_uint(t, cfg.vni);
+	pt_uint(t, cfg.underlay_mtu);
+	pt_uint(t, cfg.pod_mtu);
+	if (xdp_mode_name(cfg.xdp_mode))
+		pt_str(t, xdp_mode_name(cfg.xdp_mode));
+	else
+		pt_strf(t, "0x%x", cfg.xdp_mode);
 	err = show(c, t);
 close:
 	close(fd);
@@ -1204,7 +1557,32 @@ static const struct cmd {
 	  "Count packets by verdict reason and direction.\n\n"
 	  "Packets and bytes summed over all CPUs; only non-zero rows by default.\n\n"
 	  "  --all     also the reasons nothing has been counted for" },
-	{ "config", NULL, cmd_config, 0, 0, "", "Show the node configuration xcnid wrote." },
+	{ "config", NULL, cmd_config, 0, 0, "",
+	  "Show the node configuration xcnid wrote.\n\n"
+	  "The overlay fields (NODE-IP .. XDP-MODE) are empty or 0 when xcnid runs\n"
+	  "without --underlay-dev. UNDERLAY-DEV is \"-\" outside xcnid's network\n"
+	  "namespace. XDP-MODE is how the prefilter is attached: native (driver),\n"
+	  "generic (skb) or none." },
+	{ "tunnel", "list", cmd_tunnel_list, 0, 0, "",
+	  "List the other nodes this node tunnels to (Geneve), with their traffic.\n\n"
+	  "Sorted by underlay IP. TX counts what this node encapsulated to the node,\n"
+	  "RX what it decapsulated from it, summed over CPUs. Bytes include the outer\n"
+	  "headers; a GSO/GRO batch counts as one packet." },
+	{ "prefilter", "list", cmd_prefilter_list, 0, 0, "",
+	  "List the underlay's prefilter deny list, with what each entry dropped.\n\n"
+	  "Packets from a listed source are dropped in XDP on the underlay device,\n"
+	  "before the stack sees them. PACKETS and BYTES count per entry (the longest\n"
+	  "matching prefix)." },
+	{ "prefilter", "add", cmd_prefilter_add, 1, 0, "CIDR",
+	  "Add a source prefix to the underlay's deny list.\n\n"
+	  "CIDR is A.B.C.D/LEN (LEN 1 to 32) or A.B.C.D (a /32). Host bits must be\n"
+	  "zero: 10.1.2.3/24 is refused, not widened to 10.1.2.0/24. Fails if the\n"
+	  "prefix is listed already (its counters stay) or the list is full. Warns\n"
+	  "when the prefix covers another node's underlay address." },
+	{ "prefilter", "del", cmd_prefilter_del, 1, 0, "CIDR",
+	  "Remove a source prefix from the underlay's deny list.\n\n"
+	  "Exactly that prefix: deleting a /24 leaves /25s inside it listed. Fails\n"
+	  "if the prefix is not listed." },
 	{ "identity", "list", cmd_identity_list, 0, 0, "",
 	  "List the security identities: reserved ones, then one per label set.\n\n"
 	  "Labels: k8s:KEY=VALUE for the pod's, ns:KEY=VALUE for its namespace's." },
@@ -1261,7 +1639,8 @@ static void usage(FILE *f, const char *name)
 	if (name && !cmd_known(name))
 		name = NULL;
 	fprintf(f, "Usage: xcnictl [OPTIONS] COMMAND [ARGS]\n\n"
-		   "Shows the xcni data plane's pinned maps.\n\nCommands:\n");
+		   "Shows the xcni data plane's pinned maps and edits the underlay's prefilter.\n\n"
+		   "Commands:\n");
 	for (cmd = cmds; cmd < cmds + ARRAY_SIZE(cmds); cmd++)
 		if (!name || !strcmp(name, cmd->name))
 			fprintf(f, "  %-22s %.*s\n", synopsis(cmd, buf, sizeof(buf)),

@@ -8,9 +8,18 @@
 #     xcni_ct (3)
 #     xcni_metrics (per-CPU, 3 non-zero)
 #     xcni_config                 xcni_ct (empty)
+#     xcni_prefilter (LPM, room for 4: add/del/list, bad input, full)
 #
 # Then, when xcnid is built, against the maps the real data plane pins
-# (/sys/fs/bpf/xct$$-ctl-real), so the layout check is tried on the real thing.
+# (/sys/fs/bpf/xct$$-ctl-real), so the layout check is tried on the real thing;
+# and an xcnid with an underlay device, in a node netns of the suite's own:
+#
+#   netns xct$$-ovp                 netns xct$$-ovn (xcnid --underlay-dev ul0,
+#   ul1 192.168.251.9/24 ---veth--- ul0 192.168.251.1/24   XDP generic)
+#   (a sender the prefilter drops)   manifests: Nodes n1 (itself), n3, n2
+#
+# tunnel list must show n2 and n3 (not itself), in address order, and the
+# prefilter must drop ul1's pings while ul1 is on the deny list.
 set -uo pipefail
 # shellcheck source=tests/lib.sh
 source "$(dirname "$0")/../lib.sh"
@@ -20,11 +29,19 @@ XCNID=${XCNID:-$BUILD/xcnid}
 PIN=/sys/fs/bpf/$XCT_TAG-ctl
 BAD=$PIN-bad
 REAL=$PIN-real
+OVL=$PIN-ovl
+OVN=$XCT_TAG-ovn OVP=$XCT_TAG-ovp
+MAN=$(mktemp -d)
 
 # Sizes from bpf/xcni_shared.h; a change there must show up here.
-EP_SZ=28 CTK_SZ=16 CTV_SZ=56 MET_SZ=16 CFG_SZ=88 NR_METRICS=28
+EP_SZ=28 CTK_SZ=16 CTV_SZ=56 MET_SZ=16 CFG_SZ=400 NR_METRICS=112 PFK_SZ=8 PFV_SZ=16
 
-cleanup() { rm -rf "$PIN" "$BAD" "$REAL"; }
+cleanup() {
+	stop_xcnid
+	ip netns del "$OVN" 2>/dev/null
+	ip netns del "$OVP" 2>/dev/null
+	rm -rf "$PIN" "$BAD" "$REAL" "$OVL" "$MAN"
+}
 trap cleanup EXIT
 trap "exit 130" INT TERM # so EXIT runs on those too
 
@@ -43,7 +60,7 @@ mac() { echo -n "${1//:/ } "; }
 zeros() { le 0 "$1"; }
 str() { local i; for ((i = 0; i < $2; i++)); do printf '%02x ' "'${1:i:1}"; done; } # NUL-padded
 
-mk() { bpftool map create "$PIN/$1" type "$2" key "$3" value "$4" entries "$5" name "$1"; }
+mk() { bpftool map create "$PIN/$1" type "$2" key "$3" value "$4" entries "$5" name "$1" ${6:+flags $6}; }
 # shellcheck disable=SC2086 # bpftool wants the hex bytes as separate words
 put() { local m=$1 k=$2 v=$3; bpftool map update pinned "$PIN/$m" key hex $k value hex $v; }
 
@@ -59,7 +76,8 @@ setup() {
 	mk xcni_endpoints hash 4 $EP_SZ 16 &&
 		mk xcni_ct lru_hash $CTK_SZ $CTV_SZ 16 &&
 		mk xcni_metrics percpu_array 4 $MET_SZ $NR_METRICS &&
-		mk xcni_config array 4 $CFG_SZ 1 || return 1
+		mk xcni_config array 4 $CFG_SZ 1 &&
+		mk xcni_prefilter lpm_trie $PFK_SZ $PFV_SZ 4 1 || return 1 # 1: BPF_F_NO_PREALLOC
 	# lo always exists; ifindex 999999 stands for a veth already gone.
 	put xcni_endpoints "$(ip4 10.244.1.5)" "$(ep 1 7 42 0 02:00:0a:f4:01:05 ee:ee:ee:ee:ee:01)" &&
 		put xcni_endpoints "$(ip4 10.244.1.10)" "$(ep 999999 8 0 3 02:00:0a:f4:01:0a ee:ee:ee:ee:ee:02)" || return 1
@@ -70,10 +88,13 @@ setup() {
 		put xcni_ct "$(ctk 10.244.1.10 8.8.8.8 53000 53 17)" "$(ctv $t40 $t40 1 60 0 0 8 1)" &&
 		put xcni_ct "$(ctk 10.244.1.5 10.244.1.10 4660 4660 1)" "$(ctv $t5 $t5 3 252 3 252 7 2)" || return 1
 	# bpftool writes one value to every CPU: xcnictl must show ncpu times it.
+	# Index: (-100 - reason) * 4 + direction.
 	put xcni_metrics "$(le 0 4)" "$(le 3 8)$(le 300 8)" &&     # fwd-local from-pod
-		put xcni_metrics "$(le 17 4)" "$(le 2 8)$(le 128 8)" && # drop-spoof-ip to-pod
-		put xcni_metrics "$(le 16 4)" "$(le 1 8)$(le 0 8)" || return 1 # drop-spoof-ip from-pod
-	put xcni_config "$(le 0 4)" "$(le 1 4)$(le 0 4)$(le $t100 8)$(ip4 10.244.1.0)$(le 24 1)$(zeros 3)$(str node-a 64)" || return 1
+		put xcni_metrics "$(le 53 4)" "$(le 2 8)$(le 128 8)" && # drop-spoof-ip (-113) to-pod
+		put xcni_metrics "$(le 52 4)" "$(le 1 8)$(le 0 8)" || return 1 # drop-spoof-ip from-pod
+	# abi flags started pod_cidr/len name applied failed error nr_* x3 pad, then the
+	# overlay: node_ip ifindex (lo) vni underlay_mtu pod_mtu xdp_mode (2: generic)
+	put xcni_config "$(le 0 4)" "$(le 1 4)$(le 0 4)$(le $t100 8)$(ip4 10.244.1.0)$(le 24 1)$(zeros 3)$(str node-a 64)$(zeros $((8 + 8 + 256 + 16)))$(ip4 192.168.5.1)$(le 1 4)$(le 42 4)$(le 1500 4)$(le 1450 4)$(le 2 4)" || return 1
 	bpftool map create "$BAD/xcni_endpoints" type hash key 4 value 32 entries 4 name xcni_endpoints &&
 		bpftool map create "$BAD/xcni_ct" type lru_hash key $CTK_SZ value $CTV_SZ entries 4 name xcni_ct
 }
@@ -107,6 +128,12 @@ ok = all(len(r) == len(rows[0]) for r in rows) and all(
 sys.exit(0 if ok and len(rows) > 1 else 1)' <<<"$out" || { echo "$out"; return 1; }
 }
 lines() { local n=$1 out; shift; out=$("$@") || return 1; [ "$(wc -l <<<"$out")" -eq "$n" ] || { echo "$out"; return 1; }; }
+# rows_are 'LINES' command...: the table's rows (header dropped, blanks squeezed) are exactly LINES.
+rows_are() {
+	local want=$1 out; shift
+	out=$("$@" | tail -n +2 | tr -s ' ') || return 1
+	[ "$out" = "$want" ] || { echo "$out"; return 1; }
+}
 exits() { local want=$1; shift; "$@" >/dev/null 2>&1; local rc=$?; [ $rc -eq "$want" ] || { echo "exit $rc, wanted $want"; return 1; }; }
 
 check "bpftool pins test maps under $PIN" setup
@@ -171,7 +198,7 @@ check "metrics: packets without bytes still count" has "^drop-spoof-ip +from-pod
 check "metrics --all: every reason and direction" lines $((NR_METRICS + 1)) x metrics --all
 check "metrics --json" json_is "
 	sorted((e['reason'], e['direction'], e['packets'], e['bytes'], e['code']) for e in j) == [
-	('drop-spoof-ip', 'from-pod', $N, 0, -108), ('drop-spoof-ip', 'to-pod', $((2 * N)), $((128 * N)), -108),
+	('drop-spoof-ip', 'from-pod', $N, 0, -113), ('drop-spoof-ip', 'to-pod', $((2 * N)), $((128 * N)), -113),
 	('fwd-local', 'from-pod', $((3 * N)), $((300 * N)), -100)] and j[0]['description']" x metrics --json
 check "metrics --all --json names every reason" json_is \
 	"len(j) == $NR_METRICS and all(not e['reason'].startswith('reason') for e in j)" x metrics --all --json
@@ -180,16 +207,128 @@ check "metrics --all --json names every reason" json_is \
 check "config: node and CIDR" has '^POD-CIDR +10\.244\.1\.0/24$' x config
 check "config: node name" has '^NODE-NAME +node-a$' x config
 check "config --json" json_is 'j["abi_version"] == 1 and j["node_name"] == "node-a" and j["pod_cidr"] == "10.244.1.0/24" and 100 <= j["uptime_s"] <= 160' x config --json
+check "config: overlay fields" has '^NODE-IP +192\.168\.5\.1$' x config
+check "config: underlay device resolved" has '^UNDERLAY-DEV +lo$' x config
+check "config: XDP mode by name" has '^XDP-MODE +generic$' x config
+check "config --json: overlay fields" json_is '(j["node_ip"], j["underlay_ifindex"], j["underlay_dev"], j["vni"],
+	j["underlay_mtu"], j["pod_mtu"], j["xdp_mode"]) == ("192.168.5.1", 1, "lo", 42, 1500, 1450, "generic")' x config --json
+
+# -- prefilter (the map holds 4 entries)
+# pf_set CIDR PACKETS BYTES: counters as if XDP had dropped that much.
+pf_set() { local a=${1%/*} l=${1#*/}; put xcni_prefilter "$(le "$l" 4)$(ip4 "$a")" "$(le "$2" 8)$(le "$3" 8)"; }
+# unchanged command...: fails, says why, and leaves the deny list as it was.
+unchanged() {
+	local re=$1 before after out rc; shift
+	before=$(x prefilter list --json)
+	out=$("$@" 2>&1); rc=$?
+	after=$(x prefilter list --json)
+	[ $rc -eq 1 ] || { echo "exit $rc, wanted 1: $out"; return 1; }
+	grep -Eq -- "$re" <<<"$out" || { echo "message: $out"; return 1; }
+	[ "$before" = "$after" ] || { echo "list changed: $before -> $after"; return 1; }
+}
+check "prefilter list of an empty list: header only" lines 1 x prefilter list
+check "prefilter add A/16" x prefilter add 10.1.0.0/16
+check "prefilter add of an address is its /32" x prefilter add 192.168.7.7
+check "prefilter add A/24 inside the /16" x prefilter add 10.1.2.0/24
+check "prefilter list: 3 rows" lines 4 x prefilter list
+check "prefilter list: sorted, new entries count 0" rows_are '10.1.0.0/16 0 0
+10.1.2.0/24 0 0
+192.168.7.7/32 0 0' x prefilter list
+check "bpftool sets the /24's counters" pf_set 10.1.2.0/24 5 420
+check "prefilter list shows the counters" has '^10\.1\.2\.0/24 +5 +420$' x prefilter list
+check "prefilter list --json: exactly the entries" json_is 'j == [
+	{"cidr": "10.1.0.0/16", "packets": 0, "bytes": 0},
+	{"cidr": "10.1.2.0/24", "packets": 5, "bytes": 420},
+	{"cidr": "192.168.7.7/32", "packets": 0, "bytes": 0}]' x prefilter list --json
+check "prefilter list: columns line up" aligned x prefilter list
+check "prefilter add of a listed prefix fails, counters kept" \
+	unchanged '10\.1\.2\.0/24: already on the deny list' x prefilter add 10.1.2.0/24
+check "host bits set: refused, naming the network" \
+	unchanged '10\.1\.2\.3/24: host bits set: the /24 network is 10\.1\.2\.0/24' x prefilter add 10.1.2.3/24
+check "prefix length 33: refused" unchanged '10\.1\.2\.0/33: bad prefix length "33" \(1 to 32\)' x prefilter add 10.1.2.0/33
+check "empty prefix length: refused" unchanged '10\.1\.2\.0/: bad prefix length' x prefilter add 10.1.2.0/
+check "signed prefix length: refused" unchanged '10\.1\.2\.0/-8: bad prefix length' x prefilter add 10.1.2.0/-8
+check "/0: refused (would drop the whole underlay)" unchanged '0\.0\.0\.0/0: a /0 would drop every packet' x prefilter add 0.0.0.0/0
+check "IPv6: refused" unchanged '2001:db8::/32: IPv6 is not supported' x prefilter add 2001:db8::/32
+check "not an address: refused" unchanged 'foo: not an IPv4 prefix' x prefilter add foo
+check "short address: refused" unchanged '10\.1\.2/24: not an IPv4 prefix' x prefilter add 10.1.2/24
+check "bad CIDR on del: refused" unchanged '10\.1\.2\.3/24: host bits set' x prefilter del 10.1.2.3/24
+check "del of a prefix not listed fails" unchanged '10\.1\.0\.0/17: not on the deny list' x prefilter del 10.1.0.0/17
+check "prefilter add: the 4th entry fits" x prefilter add 172.16.0.0/12
+check "prefilter add: a full list fails, saying so" \
+	unchanged '172\.17\.0\.0/16: xcni_prefilter is full \(4 entries\)' x prefilter add 172.17.0.0/16
+check "prefilter del A/24" x prefilter del 10.1.2.0/24
+check "del leaves the covering /16" json_is '[e["cidr"] for e in j] == ["10.1.0.0/16", "172.16.0.0/12", "192.168.7.7/32"]' \
+	x prefilter list --json
+check "del of a deleted prefix fails" unchanged '10\.1\.2\.0/24: not on the deny list' x prefilter del 10.1.2.0/24
+check "prefilter del of an address is its /32" x prefilter del 192.168.7.7
+check "prefilter --help documents the host-bits rule" has 'is refused, not widened' "$XCNICTL" prefilter add --help
 
 # -- the maps the real data plane pins (xcnid --once loads, pins and exits)
 if [ -x "$XCNID" ]; then
 	check "xcnid --once pins the real maps" "$XCNID" --once --pin-dir "$REAL" --pod-cidr 10.99.7.0/24 --node-name ctl-test
-	for c in "endpoint list" "ct list" "metrics --all" config; do
+	for c in "endpoint list" "ct list" "metrics --all" config "tunnel list" "prefilter list"; do
 		# shellcheck disable=SC2086 # $c is the command's words
 		check "real maps pass the layout check: $c" "$XCNICTL" --pin-dir "$REAL" $c
 	done
 	check "real config read back" json_is 'j["node_name"] == "ctl-test" and j["pod_cidr"] == "10.99.7.0/24"' \
 		"$XCNICTL" --pin-dir "$REAL" config --json
+	check "no underlay: no overlay fields, XDP none" json_is \
+		'j["node_ip"] is None and j["underlay_ifindex"] is None and j["xdp_mode"] == "none"' \
+		"$XCNICTL" --pin-dir "$REAL" config --json
+	check "no underlay: tunnel list is empty" lines 1 "$XCNICTL" --pin-dir "$REAL" tunnel list
+
+	# -- an xcnid with an underlay device and two other nodes (see the drawing)
+	# nsenter, not "ip netns exec": that mounts a fresh /sys, without bpffs.
+	ovx() { nsenter --net=/run/netns/"$OVN" "$XCNICTL" --pin-dir "$OVL" "$@"; }
+	node() { printf -- '---\napiVersion: v1\nkind: Node\nmetadata: {name: %s}\nspec: {podCIDR: %s}\nstatus: {addresses: [{type: InternalIP, address: %s}]}\n' "$@"; }
+	ov_setup() {
+		ip netns add "$OVN" && ip netns add "$OVP" &&
+			ip -n "$OVN" link add ul0 type veth peer name ul1 netns "$OVP" &&
+			ip -n "$OVN" addr add 192.168.251.1/24 dev ul0 &&
+			ip -n "$OVP" addr add 192.168.251.9/24 dev ul1 &&
+			ip -n "$OVN" link set ul0 up && ip -n "$OVP" link set ul1 up &&
+			ip -n "$OVN" link set lo up || return 1
+		{ node n1 10.99.9.0/24 192.168.251.1; node n3 10.99.11.0/24 192.168.251.3
+		  node n2 10.99.10.0/24 192.168.251.2; } >"$MAN/nodes.yaml"
+		XCNID_NETNS=$OVN start_xcnid "$OVL" --pod-cidr 10.99.9.0/24 --node-name n1 \
+			--manifests "$MAN" --underlay-dev ul0 --vni 77 --xdp-mode generic || return 1
+		for _ in $(seq 50); do # the manifests are read after the pins appear
+			[ "$(ovx tunnel list | wc -l)" -eq 3 ] && return 0
+			sleep 0.1
+		done
+		ovx tunnel list; cat "/tmp/xcnid-$XCT_TAG.log"; return 1
+	}
+	# tst IP TXP TXB RXP RXB: a node's counters, as bpftool writes them (to every CPU).
+	# shellcheck disable=SC2046 # bpftool wants the hex bytes as separate words
+	tst() { bpftool map update pinned "$OVL/xcni_tunstat" key hex $(ip4 "$1") value hex $(le "$2" 8)$(le "$3" 8)$(le "$4" 8)$(le "$5" 8); }
+	# pings N: how many of N pings from ul1 to the node were answered (0.2 s apart).
+	pings() { ip netns exec "$OVP" ping -c "$1" -i 0.2 -W 1 192.168.251.1 2>/dev/null | sed -n 's/.* \([0-9]*\) received.*/\1/p'; }
+	if check "xcnid with an underlay device and Nodes n2, n3" ov_setup; then
+		check "tunnel list: the two other nodes, by address" rows_are 'n2 192.168.251.2 10.99.10.0/24 0 0 0 0
+n3 192.168.251.3 10.99.11.0/24 0 0 0 0' ovx tunnel list
+		check "tunnel list: columns line up" aligned ovx tunnel list
+		check "bpftool sets n2's counters (on every CPU)" tst 192.168.251.2 3 300 4 560
+		check "tunnel list --json: per-CPU counters summed ($N CPUs)" json_is "j == [
+			{'node': 'n2', 'underlay_ip': '192.168.251.2', 'pod_cidr': '10.99.10.0/24',
+			 'tx_packets': $((3 * N)), 'tx_bytes': $((300 * N)), 'rx_packets': $((4 * N)), 'rx_bytes': $((560 * N))},
+			{'node': 'n3', 'underlay_ip': '192.168.251.3', 'pod_cidr': '10.99.11.0/24',
+			 'tx_packets': 0, 'tx_bytes': 0, 'rx_packets': 0, 'rx_bytes': 0}]" ovx tunnel list --json
+		check "config: the overlay as xcnid set it up" json_is '(j["node_ip"], j["underlay_dev"], j["vni"],
+			j["underlay_mtu"], j["pod_mtu"], j["xdp_mode"]) == ("192.168.251.1", "ul0", 77, 1500, 1450, "generic")' \
+			ovx config --json
+		check "ul1 reaches the node before the prefilter" test "$(pings 2)" -ge 1
+		check "prefilter add ul1's address" ovx prefilter add 192.168.251.9/32
+		check "ul1's pings are dropped" test "$(pings 3)" -eq 0
+		check "prefilter list counts what XDP dropped" json_is \
+			'j[0]["cidr"] == "192.168.251.9/32" and j[0]["packets"] >= 3 and j[0]["bytes"] >= 3 * 98' ovx prefilter list --json
+		check "metrics count drop-prefilter" has '^drop-prefilter +from-overlay +[1-9]' ovx metrics
+		check "a prefix over other nodes: added, with a warning naming them" \
+			has 'warn: 192\.168\.251\.0/24 covers node n2 \(192\.168\.251\.2\)' ovx prefilter add 192.168.251.0/24
+		check "prefilter del ul1's address" ovx prefilter del 192.168.251.9/32
+		check "prefilter del the /24" ovx prefilter del 192.168.251.0/24
+		check "ul1 reaches the node again" test "$(pings 2)" -ge 1
+	fi
 else
 	echo "ok $((_t_n + 1)) # SKIP $XCNID not built"
 	_t_n=$((_t_n + 1))
