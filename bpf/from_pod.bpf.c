@@ -61,6 +61,10 @@ static __always_inline int to_remote_node(struct __sk_buff *skb, struct pkt *p, 
 	if (bpf_check_mtu(skb, underlay_ifindex, &mtu, XCNI_ENCAP_LEN, 0))
 		return XCNI_FWD_TOO_BIG;
 	encap_in_take(p, &in);
+	/* A BIG TCP packet (tot_len 0) cannot be described by a Geneve header:
+	 * the stack segments it on its way to xcni0. */
+	if (!in.inner_len)
+		return XCNI_FWD_TOO_BIG;
 	if (ttl_decrement(skb, p))
 		return XCNI_DROP_ENCAP;
 	reason = geneve_encap(skb, &in, node_ip, tunnel, vni);

@@ -56,6 +56,7 @@ struct xcni_conf {
 	char ipam_type[64];
 	char pin_dir[1024]; /* where xcnid pinned the data plane */
 	char attach[8]; /* "auto", "tcx" or "tc" */
+	int big_tcp; /* XCNI_BIG_TCP_* */
 	json_t *raw; /* the whole config, passed to IPAM */
 	json_t *prev_result; /* borrowed from raw, may be NULL */
 	json_t *valid_attachments; /* GC: borrowed from raw, may be NULL */
@@ -135,6 +136,14 @@ int cni_find_plugin(const char *path, const char *type, char *out, size_t len);
 #include "../bpf/xcni_shared.h"
 
 #define XCNI_DEFAULT_PIN_DIR XCNI_PIN_ROOT
+
+/*
+ * IPv4 BIG TCP on the pod's veth pair (GSO/GRO up to XCNI_BIG_TCP_SIZE instead
+ * of 64K). Auto: on when the node has no overlay, whose Geneve encapsulation
+ * needs packets below 64K.
+ */
+enum { XCNI_BIG_TCP_AUTO, XCNI_BIG_TCP_ON, XCNI_BIG_TCP_OFF };
+#define XCNI_BIG_TCP_SIZE 185000
 
 struct xcni_dp {
 	char pin_dir[1024];

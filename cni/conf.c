@@ -122,6 +122,17 @@ int xcni_conf_parse(const char *buf, size_t len, struct xcni_conf *c, struct cni
 				"network config: \"attach\" must be \"auto\", \"tcx\" or \"tc\", not \"%s\"",
 				c->attach);
 
+	c->big_tcp = XCNI_BIG_TCP_AUTO;
+	{
+		json_t *bt = json_object_get(c->raw, "bigTCP");
+
+		if (json_is_boolean(bt))
+			c->big_tcp = json_is_true(bt) ? XCNI_BIG_TCP_ON : XCNI_BIG_TCP_OFF;
+		else if (bt && !(json_is_string(bt) && !strcmp(json_string_value(bt), "auto")))
+			return cni_fail(e, CNI_ERR_INVALID_CONFIG,
+					"network config: \"bigTCP\" must be true, false or \"auto\"");
+	}
+
 	ipam = json_object_get(c->raw, "ipam");
 	if (!ipam || !json_is_object(ipam))
 		return cni_fail(e, CNI_ERR_INVALID_CONFIG,

@@ -354,6 +354,33 @@ static int cidr4(const char *s, uint32_t *addr, uint8_t *plen)
 
 /* ---- ADD -------------------------------------------------------------- */
 
+/*
+ * IPv4 BIG TCP on both ends of the pair: same-node TCP moves in 185K super-
+ * packets instead of 64K ones. Not with the overlay (Geneve lengths are 16
+ * bits), and quietly not on a kernel without it (< 6.3) unless asked for.
+ */
+static int big_tcp(struct ctx *c, const struct xcni_dp *dp, struct netns *ns, int host_ifindex,
+		   const char *pod_if)
+{
+	struct nl_link pl;
+	int err;
+
+	if (c->conf.big_tcp == XCNI_BIG_TCP_OFF ||
+	    (c->conf.big_tcp == XCNI_BIG_TCP_AUTO && dp->pod_mtu))
+		return 0;
+	err = nl_link_set_gso(&ns->host, host_ifindex, XCNI_BIG_TCP_SIZE);
+	if (!err)
+		err = nl_link_get(&ns->pod, pod_if, &pl);
+	if (!err)
+		err = nl_link_set_gso(&ns->pod, pl.ifindex, XCNI_BIG_TCP_SIZE);
+	if (err && c->conf.big_tcp == XCNI_BIG_TCP_AUTO)
+		return 0;
+	if (err)
+		nl_fail(c, err == -EINVAL ? &ns->host : &ns->pod, err,
+			"enable BIG TCP (\"bigTCP\": true; needs Linux >= 6.3)");
+	return err;
+}
+
 static int cmd_add(struct ctx *c)
 {
 	struct xcni_attach a = { 0 };
@@ -430,6 +457,8 @@ static int cmd_add(struct ctx *c)
 	}
 	have_link = 1;
 	err = nl_link_get(&ns.host, a.host_if, &hl);
+	if (!err && (err = big_tcp(c, &dp, &ns, hl.ifindex, a.pod_if)))
+		goto undo;
 	if (!err)
 		err = nl_link_up_ipv4(&ns.host, hl.ifindex, alias);
 	if (err) {

@@ -195,6 +195,22 @@ int nl_link_set_flags(struct nl *nl, int ifindex, unsigned int flags, unsigned i
 	return nl_talk(nl, nlh, NULL, NULL);
 }
 
+int nl_link_set_gso(struct nl *nl, int ifindex, unsigned int size)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh;
+
+	memset(buf, 0, sizeof(buf));
+	nlh = nl_req(buf, RTM_NEWLINK, 0, sizeof(struct ifinfomsg));
+	((struct ifinfomsg *)mnl_nlmsg_get_payload(nlh))->ifi_index = ifindex;
+	/* The generic limits first: the IPv4 ones may not exceed them. */
+	mnl_attr_put_u32(nlh, IFLA_GSO_MAX_SIZE, size);
+	mnl_attr_put_u32(nlh, IFLA_GRO_MAX_SIZE, size);
+	mnl_attr_put_u32(nlh, IFLA_GSO_IPV4_MAX_SIZE, size);
+	mnl_attr_put_u32(nlh, IFLA_GRO_IPV4_MAX_SIZE, size);
+	return nl_talk(nl, nlh, NULL, NULL);
+}
+
 int nl_link_set_mtu(struct nl *nl, int ifindex, unsigned int mtu)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];

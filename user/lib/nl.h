@@ -50,6 +50,8 @@ int nl_veth_add(struct nl *nl, const char *name, const char *peer, int peer_ns_f
 int nl_link_del(struct nl *nl, int ifindex);
 /* Sets (or clears) the link flags in change to their values in flags (IFF_*). */
 int nl_link_set_flags(struct nl *nl, int ifindex, unsigned int flags, unsigned int change);
+/* Sets the link's GSO and GRO maximum sizes, IPv4 BIG TCP's included. */
+int nl_link_set_gso(struct nl *nl, int ifindex, unsigned int size);
 /* Sets an existing link's MTU. */
 int nl_link_set_mtu(struct nl *nl, int ifindex, unsigned int mtu);
 int nl_link_get(struct nl *nl, const char *name, struct nl_link *out);
