@@ -26,6 +26,7 @@ suites=(
 	"lab-netpol:bash tests/lab/netpol.sh"
 	"lab-overlay:bash tests/lab/overlay.sh"
 	"lab-netpol-3nodes:env NETPOL_NODES=3 bash tests/lab/netpol.sh"
+	"kind-manifests:bash tests/kind/run.sh"
 	"libcni:bash tests/libcni/run.sh"
 	"cri:bash tests/cri/run.sh"
 )

@@ -1,0 +1,156 @@
+#!/bin/bash
+# Entry point of the xcni image (examples/kind/Dockerfile), used by the DaemonSet
+# in examples/kind/xcni.yaml. Nothing is downloaded: everything installed on the
+# node comes from the image.
+#
+#   xcni-entrypoint install        (init container)
+#       mount bpffs at /sys/fs/bpf if nothing is there (the mount reaches the node
+#       through mountPropagation: Bidirectional), read this node's spec.podCIDR
+#       from the API server, install the plugin and the reference plugins into
+#       the node's CNI bin dir, write the network configuration, and record the
+#       pod CIDR for the agent in $XCNI_RUN_DIR/node.env.
+#   xcni-entrypoint agent [XCNID-ARGS...]   (the agent container)
+#       exec xcnid --pod-cidr <this node's> XCNID-ARGS...
+#   xcni-entrypoint conflist CIDR
+#       print the network configuration install writes for pod CIDR CIDR.
+#
+# Environment:
+#   NODE_NAME          this node (downward API spec.nodeName); required by install
+#   POD_CIDR           skip the API and use this pod CIDR
+#   XCNI_CNI_BIN_DIR   default /host/opt/cni/bin (the node's /opt/cni/bin)
+#   XCNI_CNI_CONF_DIR  default /host/etc/cni/net.d
+#   XCNI_RUN_DIR       default /run/xcni
+#   XCNI_SHARE_DIR     what the image carries for the node, default /usr/local/lib/xcni
+#   XCNI_MTU           optional "mtu" of the network configuration (default: the
+#                      plugin's, capped by xcnid at the underlay MTU - 50)
+#   XCNI_MOUNT_BPFFS   0: do not mount bpffs (tests)
+#   XCNI_SA_DIR        service account token and CA (default: where the kubelet
+#                      mounts them)
+set -euo pipefail
+
+CNI_BIN_DIR=${XCNI_CNI_BIN_DIR:-/host/opt/cni/bin}
+CNI_CONF_DIR=${XCNI_CNI_CONF_DIR:-/host/etc/cni/net.d}
+RUN_DIR=${XCNI_RUN_DIR:-/run/xcni}
+SHARE=${XCNI_SHARE_DIR:-/usr/local/lib/xcni}
+CONFLIST=10-xcni.conflist
+SA=${XCNI_SA_DIR:-/var/run/secrets/kubernetes.io/serviceaccount}
+
+log() { echo "xcni-entrypoint: $*" >&2; }
+die() { log "$*"; exit 1; }
+
+is_ipv4_cidr() {
+	[[ $1 =~ ^([0-9]{1,3}\.){3}[0-9]{1,3}/([0-9]|[12][0-9]|3[0-2])$ ]]
+}
+
+# The network configuration for pod CIDR $1, on stdout. portmap is chained when
+# the node has it (hostPort); IPAM is delegated to host-local.
+conflist() {
+	local cidr=$1 portmap=${2:-1}
+	jq -n --arg subnet "$cidr" --argjson portmap "$portmap" --arg mtu "${XCNI_MTU:-}" '{
+		cniVersion: "1.0.0",
+		name: "xcni",
+		plugins: ([
+			({
+				type: "xcni",
+				ipam: { type: "host-local", ranges: [[{ subnet: $subnet }]] }
+			} + (if $mtu == "" then {} else { mtu: ($mtu | tonumber) } end))
+		] + (if $portmap == 1 then
+			[{ type: "portmap", capabilities: { portMappings: true } }]
+		else [] end))
+	}'
+}
+
+# This node's spec.podCIDR from the API server, with the pod's service account.
+# A list with a field selector (verb list, which the ClusterRole grants) rather
+# than a get of the node, so the role needs nothing beyond list and watch.
+node_pod_cidr() {
+	local host=$KUBERNETES_SERVICE_HOST port=${KUBERNETES_SERVICE_PORT:-443}
+	[[ $host == *:* ]] && host="[$host]"
+	curl -sS --fail --max-time 10 --cacert "$SA/ca.crt" \
+		-H "Authorization: Bearer $(cat "$SA/token")" \
+		"https://$host:$port/api/v1/nodes?fieldSelector=metadata.name%3D$NODE_NAME" |
+		jq -r '.items[0].spec.podCIDR // empty'
+}
+
+# Copy $1 to $2 through a temporary name in $2's directory: a runtime calling the
+# plugin meanwhile sees the old file or the new one, never half of one.
+install_file() {
+	local tmp
+	tmp="$(dirname "$2")/.$(basename "$2").xcni-tmp"
+	cp "$1" "$tmp"
+	chmod 0755 "$tmp"
+	mv -f "$tmp" "$2"
+}
+
+do_install() {
+	local cidr=${POD_CIDR:-} portmap=0 f
+
+	if [ "${XCNI_MOUNT_BPFFS:-1}" != 0 ]; then
+		if ! awk '$2 == "/sys/fs/bpf" && $3 == "bpf" { found = 1 } END { exit !found }' /proc/mounts; then
+			log "mounting bpffs at /sys/fs/bpf"
+			mount -t bpf bpf /sys/fs/bpf
+		fi
+	fi
+
+	if [ -z "$cidr" ]; then
+		[ -n "${NODE_NAME:-}" ] || die "NODE_NAME is not set (downward API spec.nodeName)"
+		[ -n "${KUBERNETES_SERVICE_HOST:-}" ] || die "KUBERNETES_SERVICE_HOST is not set"
+		# The controller manager allocates the pod CIDR soon after the node
+		# registers; wait for it (5 minutes, then let the kubelet restart us).
+		for _ in $(seq 150); do
+			cidr=$(node_pod_cidr) || cidr=
+			[ -n "$cidr" ] && break
+			log "node $NODE_NAME has no spec.podCIDR yet; waiting"
+			sleep 2
+		done
+		[ -n "$cidr" ] || die "node $NODE_NAME: no spec.podCIDR (is the controller manager allocating node CIDRs?)"
+	fi
+	is_ipv4_cidr "$cidr" || die "pod CIDR $cidr: xcni needs an IPv4 CIDR"
+	log "node ${NODE_NAME:-?}: pod CIDR $cidr"
+
+	mkdir -p "$CNI_BIN_DIR/xcni.d" "$CNI_CONF_DIR" "$RUN_DIR"
+	# The plugin comes with its own libraries and loader (xcni.d/), so it runs
+	# whatever the node has installed.
+	for f in "$SHARE"/node/xcni.d/*; do
+		install_file "$f" "$CNI_BIN_DIR/xcni.d/$(basename "$f")"
+	done
+	install_file "$SHARE/node/xcni" "$CNI_BIN_DIR/xcni"
+	install_file "$SHARE/cni/host-local" "$CNI_BIN_DIR/host-local"
+	for f in loopback portmap; do
+		if [ ! -e "$CNI_BIN_DIR/$f" ]; then
+			install_file "$SHARE/cni/$f" "$CNI_BIN_DIR/$f"
+		fi
+	done
+	[ -x "$CNI_BIN_DIR/portmap" ] && portmap=1
+
+	printf 'POD_CIDR=%s\n' "$cidr" >"$RUN_DIR/.node.env.tmp"
+	mv -f "$RUN_DIR/.node.env.tmp" "$RUN_DIR/node.env"
+	# Last: the runtime reports the network ready once a configuration exists.
+	conflist "$cidr" "$portmap" >"$CNI_CONF_DIR/.$CONFLIST.tmp"
+	mv -f "$CNI_CONF_DIR/.$CONFLIST.tmp" "$CNI_CONF_DIR/$CONFLIST"
+	log "installed xcni into $CNI_BIN_DIR, wrote $CNI_CONF_DIR/$CONFLIST"
+}
+
+do_agent() {
+	local cidr=${POD_CIDR:-}
+
+	if [ -z "$cidr" ] && [ -r "$RUN_DIR/node.env" ]; then
+		cidr=$(sed -n 's/^POD_CIDR=//p' "$RUN_DIR/node.env")
+	fi
+	[ -n "$cidr" ] || die "no pod CIDR: $RUN_DIR/node.env missing (the init container writes it)"
+	is_ipv4_cidr "$cidr" || die "pod CIDR $cidr: not an IPv4 CIDR"
+	exec xcnid --pod-cidr "$cidr" "$@"
+}
+
+cmd=${1:-}
+[ $# -gt 0 ] && shift
+case $cmd in
+install) do_install ;;
+agent) do_agent "$@" ;;
+conflist)
+	[ $# -ge 1 ] || die "conflist CIDR"
+	is_ipv4_cidr "$1" || die "$1: not an IPv4 CIDR"
+	conflist "$1"
+	;;
+*) die "usage: xcni-entrypoint install | agent [XCNID-ARGS...] | conflist CIDR" ;;
+esac

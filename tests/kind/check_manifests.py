@@ -1,0 +1,345 @@
+#!/usr/bin/python3
+"""Checks examples/kind/ without a cluster (called by tests/kind/run.sh).
+
+Prints one line per check: "ok<TAB>what", "not ok<TAB>what<TAB>why" or
+"skip<TAB>what<TAB>why". Needs python3-yaml.
+"""
+import glob
+import ipaddress
+import os
+import re
+import subprocess
+import sys
+
+import yaml
+
+ROOT = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", "..")
+KIND = os.path.join(ROOT, "examples", "kind")
+
+# Registries and mirrors no file may name (images and packages come from the
+# machine's own configuration).
+REGISTRY_HOSTS = [
+    "docker.io", "registry-1.docker.io", "index.docker.io", "gcr.io", "k8s.gcr.io",
+    "registry.k8s.io", "quay.io", "ghcr.io", "public.ecr.aws", "mcr.microsoft.com",
+    "deb.debian.org", "security.debian.org", "snapshot.debian.org", "ftp.debian.org",
+    "registry.npmjs.org", "proxy.golang.org", "pypi.org", "files.pythonhosted.org",
+    "github.com", "githubusercontent.com",
+]
+
+# What xcnid watches (core v1 and networking.k8s.io/v1), and the verbs it may use.
+WANT_RESOURCES = {("", "namespaces"), ("", "pods"), ("", "nodes"),
+                  ("networking.k8s.io", "networkpolicies")}
+WANT_VERBS = {"list", "watch"}
+
+HOSTPATHS = {"/sys/fs/bpf", "/opt/cni/bin", "/etc/cni/net.d", "/var/lib/cni", "/run/xcni"}
+
+
+def out(status, what, why=""):
+    why = " ".join(str(why).split())
+    print(f"{status}\t{what}\t{why}" if why else f"{status}\t{what}")
+
+
+def check(what, cond, why=""):
+    out("ok" if cond else "not ok", what, "" if cond else why)
+    return cond
+
+
+def read(p):
+    with open(p) as f:
+        return f.read()
+
+
+def image_has_registry(ref):
+    """A reference names a registry when its first component has a dot, a colon or
+    is localhost, and more components follow (docker's rule)."""
+    if "/" not in ref:
+        return False
+    first = ref.split("/", 1)[0]
+    return "." in first or ":" in first or first == "localhost"
+
+
+def main():
+    docs = {}
+    # 1. Every document of every examples/kind/*.yaml parses.
+    for p in sorted(glob.glob(os.path.join(KIND, "*.yaml")) + glob.glob(os.path.join(KIND, "*.yml"))):
+        name = os.path.relpath(p, ROOT)
+        try:
+            d = [x for x in yaml.safe_load_all(read(p)) if x is not None]
+            ok = check(f"{name}: every document parses ({len(d)})", len(d) > 0, "no documents")
+            if ok:
+                docs[os.path.basename(p)] = d
+        except yaml.YAMLError as e:
+            check(f"{name}: every document parses", False, e)
+
+    # 2. The kind cluster.
+    kc = docs.get("kind-config.yaml", [])
+    c = kc[0] if len(kc) == 1 else {}
+    check("kind-config.yaml: one kind Cluster of kind.x-k8s.io/v1alpha4",
+          len(kc) == 1 and c.get("kind") == "Cluster" and c.get("apiVersion") == "kind.x-k8s.io/v1alpha4",
+          [(x.get("kind"), x.get("apiVersion")) for x in kc])
+    net = c.get("networking") or {}
+    check("kind-config.yaml: networking.disableDefaultCNI is true", net.get("disableDefaultCNI") is True, net)
+    try:
+        ps = ipaddress.ip_network(net.get("podSubnet", ""))
+        check("kind-config.yaml: podSubnet is an IPv4 network of /24s or more", ps.version == 4 and ps.prefixlen <= 24, ps)
+    except ValueError as e:
+        check("kind-config.yaml: podSubnet is an IPv4 network", False, e)
+    check("kind-config.yaml: ipFamily is ipv4 (or unset)", net.get("ipFamily", "ipv4") == "ipv4", net.get("ipFamily"))
+    roles = [n.get("role") for n in c.get("nodes") or []]
+    check("kind-config.yaml: one control-plane and at least 2 workers",
+          roles.count("control-plane") == 1 and roles.count("worker") >= 2, roles)
+
+    # 3. The xcni manifest: the objects and their API versions.
+    objs = docs.get("xcni.yaml", [])
+    byk = {}
+    for o in objs:
+        byk.setdefault(o.get("kind"), []).append(o)
+    want = {"ServiceAccount": "v1", "ClusterRole": "rbac.authorization.k8s.io/v1",
+            "ClusterRoleBinding": "rbac.authorization.k8s.io/v1", "DaemonSet": "apps/v1"}
+    check("xcni.yaml: exactly a ServiceAccount, ClusterRole, ClusterRoleBinding and DaemonSet",
+          sorted(byk) == sorted(want) and all(len(v) == 1 for v in byk.values()),
+          {k: len(v) for k, v in byk.items()})
+    for k, av in want.items():
+        o = (byk.get(k) or [{}])[0]
+        md = o.get("metadata") or {}
+        ns_ok = md.get("namespace") == "kube-system" if k in ("ServiceAccount", "DaemonSet") else "namespace" not in md
+        check(f"xcni.yaml: {k} xcni is {av}" + (" in kube-system" if k in ("ServiceAccount", "DaemonSet") else ""),
+              o.get("apiVersion") == av and md.get("name") == "xcni" and ns_ok,
+              (o.get("apiVersion"), md.get("name"), md.get("namespace")))
+
+    # 4. RBAC: list and watch on exactly the four resources.
+    role = (byk.get("ClusterRole") or [{}])[0]
+    grants = set()
+    extra = []
+    for r in role.get("rules") or []:
+        for key in ("resourceNames", "nonResourceURLs"):
+            if key in r:
+                extra.append(key)
+        for g in r.get("apiGroups") or []:
+            for res in r.get("resources") or []:
+                for v in r.get("verbs") or []:
+                    grants.add((g, res, v))
+    granted_res = {(g, r) for g, r, _ in grants}
+    check("ClusterRole: no wildcard, resourceNames or nonResourceURLs",
+          not extra and not any("*" in (g + r + v) for g, r, v in grants), extra or grants)
+    check("ClusterRole: exactly namespaces, pods, nodes (core) and networkpolicies (networking.k8s.io)",
+          granted_res == WANT_RESOURCES, sorted(granted_res ^ WANT_RESOURCES))
+    bad = sorted((g, r, v) for g, r, v in grants if v not in WANT_VERBS)
+    missing = sorted((g, r, v) for g, r in WANT_RESOURCES for v in WANT_VERBS if (g, r, v) not in grants)
+    check("ClusterRole: exactly list and watch on each", not bad and not missing,
+          f"beyond list/watch: {bad}; missing: {missing}")
+    rb = (byk.get("ClusterRoleBinding") or [{}])[0]
+    check("ClusterRoleBinding: ClusterRole xcni to ServiceAccount kube-system/xcni",
+          rb.get("roleRef") == {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "xcni"}
+          and rb.get("subjects") == [{"kind": "ServiceAccount", "name": "xcni", "namespace": "kube-system"}],
+          (rb.get("roleRef"), rb.get("subjects")))
+
+    # 5. The DaemonSet.
+    ds = (byk.get("DaemonSet") or [{}])[0]
+    tpl = (ds.get("spec") or {}).get("template") or {}
+    sel = ((ds.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+    labels = (tpl.get("metadata") or {}).get("labels") or {}
+    check("DaemonSet: selector matches the pod labels",
+          sel and all(labels.get(k) == v for k, v in sel.items()), (sel, labels))
+    pod = tpl.get("spec") or {}
+    check("DaemonSet: hostNetwork", pod.get("hostNetwork") is True, pod.get("hostNetwork"))
+    check("DaemonSet: serviceAccountName xcni", pod.get("serviceAccountName") == "xcni", pod.get("serviceAccountName"))
+    check("DaemonSet: priorityClassName system-node-critical",
+          pod.get("priorityClassName") == "system-node-critical", pod.get("priorityClassName"))
+    check("DaemonSet: tolerates every taint (operator Exists, no key, no effect)",
+          any(t.get("operator") == "Exists" and "key" not in t and "effect" not in t
+              for t in pod.get("tolerations") or []), pod.get("tolerations"))
+    vols = {v.get("name"): (v.get("hostPath") or {}).get("path") for v in pod.get("volumes") or []}
+    check("DaemonSet: hostPath volumes " + ", ".join(sorted(HOSTPATHS)),
+          set(vols.values()) == HOSTPATHS and None not in vols.values(), vols)
+    byname = {p: n for n, p in vols.items()}
+    inits = pod.get("initContainers") or []
+    ctrs = pod.get("containers") or []
+    check("DaemonSet: one init container and one container", len(inits) == 1 and len(ctrs) == 1,
+          (len(inits), len(ctrs)))
+    init = inits[0] if inits else {}
+    agent = ctrs[0] if ctrs else {}
+    for what, ct in (("init container", init), ("agent", agent)):
+        check(f"DaemonSet {what}: privileged", (ct.get("securityContext") or {}).get("privileged") is True,
+              ct.get("securityContext"))
+        check(f"DaemonSet {what}: image xcni:dev (no registry host)",
+              ct.get("image") == "xcni:dev" and not image_has_registry(ct.get("image", "")), ct.get("image"))
+        env = {e.get("name"): e for e in ct.get("env") or []}
+        check(f"DaemonSet {what}: NODE_NAME from spec.nodeName",
+              ((env.get("NODE_NAME") or {}).get("valueFrom") or {}).get("fieldRef", {}).get("fieldPath")
+              == "spec.nodeName", env.get("NODE_NAME"))
+        mounts = {m.get("name"): m for m in ct.get("volumeMounts") or []}
+        bpf = mounts.get(byname.get("/sys/fs/bpf")) or {}
+        check(f"DaemonSet {what}: /sys/fs/bpf mounted at /sys/fs/bpf with Bidirectional propagation",
+              bpf.get("mountPath") == "/sys/fs/bpf" and bpf.get("mountPropagation") == "Bidirectional", bpf)
+        check(f"DaemonSet {what}: every mount names a volume", set(mounts) <= set(vols), set(mounts) - set(vols))
+    im = {m.get("name"): m.get("mountPath") for m in init.get("volumeMounts") or []}
+    check("DaemonSet init container: mounts /opt/cni/bin, /etc/cni/net.d and /run/xcni",
+          all(byname.get(p) in im for p in ("/opt/cni/bin", "/etc/cni/net.d", "/run/xcni")), im)
+    check("DaemonSet init container: runs the entry point's install",
+          (init.get("command") or []) + (init.get("args") or []) == ["/usr/local/bin/xcni-entrypoint", "install"],
+          init.get("command"))
+    am = {m.get("name"): m.get("mountPath") for m in agent.get("volumeMounts") or []}
+    check("DaemonSet agent: mounts /run/xcni where the entry point reads node.env",
+          am.get(byname.get("/run/xcni")) == "/run/xcni" and im.get(byname.get("/run/xcni")) == "/run/xcni", (im, am))
+    cmd = (agent.get("command") or []) + (agent.get("args") or [])
+    check("DaemonSet agent: runs the entry point's agent", cmd[:2] == ["/usr/local/bin/xcni-entrypoint", "agent"], cmd)
+    args = cmd[2:]
+    pairs = {}
+    for i, a in enumerate(args):
+        if a.startswith("--") and i + 1 < len(args) and not args[i + 1].startswith("--"):
+            pairs[a] = args[i + 1]
+    wanted = {"--k8s-api": "in-cluster", "--node-name": "$(NODE_NAME)", "--underlay-dev": "eth0",
+              "--metrics-addr": "0.0.0.0:9962", "--log-format": "json"}
+    check("DaemonSet agent: xcnid " + " ".join(f"{k} {v}" for k, v in wanted.items()),
+          all(pairs.get(k) == v for k, v in wanted.items()), pairs)
+    check("DaemonSet agent: --pod-cidr left to the entry point (the node's spec.podCIDR)",
+          "--pod-cidr" not in args, args)
+    # Every option the agent passes is one xcnid has (user/xcnid.c's option table).
+    src = read(os.path.join(ROOT, "user", "xcnid.c"))
+    longopts = set(re.findall(r'\{\s*"([a-z0-9-]+)"\s*,\s*(?:no|required|optional)_argument', src))
+    for a in args:
+        if not a.startswith("--"):
+            continue
+        o = a[2:].split("=", 1)[0]
+        if o in longopts:
+            out("ok", f"DaemonSet agent: xcnid has --{o}")
+        elif o in ("k8s-api", "kubeconfig"):
+            out("skip", f"DaemonSet agent: xcnid has --{o}", "the Kubernetes API backend is not in user/xcnid.c yet")
+        else:
+            out("not ok", f"DaemonSet agent: xcnid has --{o}", f"not in user/xcnid.c's options {sorted(longopts)}")
+    probe = ((agent.get("readinessProbe") or {}).get("exec") or {}).get("command") or []
+    check("DaemonSet agent: readinessProbe checks the pinned programs",
+          any("/sys/fs/bpf/xcni/prog_from_pod" in p for p in probe), probe)
+    hdr = os.path.join(ROOT, "user", "lib", "bpfpin.h")
+    if os.path.exists(hdr):
+        check("DaemonSet agent: the probed pin is the one xcnid pins (user/lib/bpfpin.h)",
+              '"prog_from_pod"' in read(hdr), "XCNI_PIN_PROG_FROM_POD changed")
+    ports = [p.get("containerPort") for p in agent.get("ports") or []]
+    check("DaemonSet agent: port 9962 (metrics) declared", 9962 in ports, ports)
+
+    # 5b. The pods for examples/lab's policies: what 30-allow.yaml selects exists.
+    pods = docs.get("netpol-pods.yaml", [])
+    labdir = os.path.join(ROOT, "examples", "lab")
+    labns = set()
+    if os.path.exists(os.path.join(labdir, "00-namespaces.yaml")):
+        labns = {(d.get("metadata") or {}).get("name")
+                 for d in yaml.safe_load_all(read(os.path.join(labdir, "00-namespaces.yaml"))) if d}
+    check("netpol-pods.yaml: v1 Pods in namespaces of examples/lab/00-namespaces.yaml",
+          pods and all(p.get("kind") == "Pod" and p.get("apiVersion") == "v1"
+                       and (p.get("metadata") or {}).get("namespace") in labns for p in pods),
+          [(p.get("kind"), (p.get("metadata") or {}).get("namespace")) for p in pods])
+    pmap = {((p.get("metadata") or {}).get("namespace"), (p.get("metadata") or {}).get("name")): p for p in pods}
+    xa = pmap.get(("x", "a")) or {}
+    xa_ports = [pt.get("name") for c in (xa.get("spec") or {}).get("containers") or [] for pt in c.get("ports") or []]
+    check("netpol-pods.yaml: x/a (pod=a) serves serve-80-tcp and y/b is pod=b, as 30-allow.yaml selects",
+          ((xa.get("metadata") or {}).get("labels") or {}).get("pod") == "a" and "serve-80-tcp" in xa_ports
+          and (((pmap.get(("y", "b")) or {}).get("metadata") or {}).get("labels") or {}).get("pod") == "b",
+          (xa_ports, list(pmap)))
+
+    # 6. The Dockerfile.
+    dpath = os.path.join(KIND, "Dockerfile")
+    df = read(dpath)
+    lines = re.sub(r"\\\n", " ", df).splitlines()
+    instr = [l.strip() for l in lines if l.strip() and not l.strip().startswith("#")]
+    froms = [l.split()[1:] for l in instr if l.split()[0].upper() == "FROM"]
+    check("Dockerfile: two FROM stages, debian:bookworm (build) then debian:bookworm-slim",
+          len(froms) == 2 and froms[0][0] == "debian:bookworm" and froms[1][0] == "debian:bookworm-slim",
+          froms)
+    check("Dockerfile: no image from a registry host", not any(image_has_registry(f[0]) for f in froms), froms)
+    runs = [l for l in instr if l.split()[0].upper() in ("RUN", "ADD", "ENTRYPOINT", "CMD")]
+    dl = [l for l in runs if re.search(r"\b(wget|curl)\b[^|;&]*\bhttps?://|\bwget\b|^ADD\s+\S*https?://", l)]
+    check("Dockerfile: nothing fetched with curl/wget/ADD URL", not dl, dl)
+    for stage, body in enumerate(re.split(r"(?m)^FROM ", df)[1:]):
+        check(f"Dockerfile stage {stage + 1}: bookworm-backports derived from the image's own sources",
+              "imagetool.sh backports" in body, "no imagetool.sh backports")
+    check("Dockerfile: make all in the build stage", re.search(r"\bmake\b[^&]*\ball\b", df) is not None)
+    check("Dockerfile: host-local, loopback and portmap from containernetworking-plugins",
+          "containernetworking-plugins" in df and all(f"/usr/lib/cni/{p}" in df for p in ("host-local", "loopback", "portmap")))
+    check("Dockerfile: libbpf and bpftool from bookworm-backports",
+          re.search(r"-t bookworm-backports[^&]*libbpf-dev[^&]*bpftool", df) is not None)
+    check("Dockerfile: runtime stage has xcni, xcnid, xcnictl and the entry point",
+          all(f"build/{b}" in df for b in ("xcni", "xcnid", "xcnictl")) and "xcni-entrypoint" in df)
+    # Every COPY source exists and gets through Dockerfile.dockerignore.
+    ign = os.path.join(KIND, "Dockerfile.dockerignore")
+    allow = [l[1:].strip() for l in read(ign).splitlines() if l.startswith("!")] if os.path.exists(ign) else None
+    for l in instr:
+        w = l.split()
+        if w[0].upper() != "COPY" or any(x.startswith("--from") for x in w):
+            continue
+        for s in w[1:-1]:
+            check(f"Dockerfile: COPY {s} exists", os.path.exists(os.path.join(ROOT, s)), s)
+            if allow is not None:
+                check(f"Dockerfile.dockerignore lets {s} through", s in allow, allow)
+    # Build dependencies: each pkg-config module of the Makefile has its -dev
+    # package in the Dockerfile (found through dpkg on this machine).
+    mk = read(os.path.join(ROOT, "Makefile"))
+    m = re.search(r"(?m)^PKGS\s*:?=\s*(.*)$", mk)
+    for mod in (m.group(1).split() if m else []):
+        pcs = glob.glob(f"/usr/lib/*/pkgconfig/{mod}.pc") + glob.glob(f"/usr/lib/pkgconfig/{mod}.pc") + \
+            glob.glob(f"/usr/share/pkgconfig/{mod}.pc")
+        pkg = None
+        for pc in pcs:
+            r = subprocess.run(["dpkg-query", "-S", pc], capture_output=True, text=True)
+            if r.returncode == 0:
+                pkg = r.stdout.split(":")[0]
+                break
+        if not pkg:
+            out("skip", f"Dockerfile: builds with pkg-config module {mod}", "no .pc file of a Debian package here")
+            continue
+        check(f"Dockerfile: installs {pkg} (pkg-config {mod} in the Makefile)",
+              re.search(rf"(?<![\w.+-]){re.escape(pkg)}(?![\w.+-])", df) is not None, f"{pkg} not in the Dockerfile")
+
+    # 7. No file under examples/kind names a registry or a mirror.
+    for p in sorted(glob.glob(os.path.join(KIND, "*"))):
+        t = read(p)
+        hosts = [h for h in REGISTRY_HOSTS if re.search(rf"(?<![\w.-]){re.escape(h)}\b", t)]
+        lit = re.findall(r"https?://([A-Za-z0-9][A-Za-z0-9.-]*)", t)
+        imgs = [i for i in re.findall(r"(?m)^\s*-?\s*image:\s*[\"']?([^\s\"']+)", t) if image_has_registry(i)]
+        check(f"{os.path.relpath(p, ROOT)}: names no registry, mirror or URL host",
+              not hosts and not lit and not imgs, hosts + lit + imgs)
+
+    # 8. The resources the API backend requests have a matching rule (and the
+    # rules hold nothing it does not request).
+    srcs = sorted(glob.glob(os.path.join(ROOT, "user", "lib", "k8sapi*.c")))
+    if not srcs:
+        out("skip", "ClusterRole covers the API paths of user/lib/k8sapi.c", "user/lib/k8sapi.c does not exist yet")
+    else:
+        code = "".join(read(s) for s in srcs)
+        code = re.sub(r"/\*.*?\*/", " ", code, flags=re.S)
+        code = re.sub(r"(?m)(^|[ \t;{}])//[^\n]*", " ", code)  # not what comments say
+        used, unknown, gets = set(), [], set()
+        for lit in re.findall(r'"(/apis?/[^"]*)"', code):
+            parts = [x for x in lit.split("?", 1)[0].split("/") if x]
+            if parts[0] == "api" and len(parts) >= 2:
+                group, rest = "", parts[2:]
+            elif parts[0] == "apis" and len(parts) >= 3:
+                group, rest = parts[1], parts[3:]
+            else:
+                unknown.append(lit)
+                continue
+            if len(rest) >= 3 and rest[0] == "namespaces":
+                rest = rest[2:]  # /namespaces/NS/<resource>
+            if not rest:
+                continue  # a discovery or prefix literal, completed elsewhere
+            if rest[0].startswith("%"):
+                unknown.append(lit)
+                continue
+            used.add((group, rest[0]))
+            if len(rest) >= 2:
+                gets.add((group, rest[0]))
+        name = ", ".join(os.path.relpath(s, ROOT) for s in srcs)
+        check(f"{name}: the API paths it requests are readable here", used and not unknown,
+              f"paths this test cannot read: {unknown}" if unknown else "no /api or /apis path found")
+        for g, r in sorted(used):
+            need = {"list", "watch"} | ({"get"} if (g, r) in gets else set())
+            have = {v for gg, rr, v in grants if (gg, rr) == (g, r)}
+            check(f"ClusterRole grants {'/'.join(sorted(need))} on {g or 'core'}/{r} ({name} requests it)",
+                  need <= have, f"granted {sorted(have)}")
+        check(f"ClusterRole holds only resources {name} requests", granted_res <= used,
+              sorted(granted_res - used))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,253 @@
+#!/bin/bash
+# The kind installation (examples/kind/) without a cluster, Docker or network:
+#   - every document of examples/kind/*.yaml parses; kinds and apiVersions; the
+#     DaemonSet (host network, privileged, hostPath volumes, service account, the
+#     xcnid command line); the ClusterRole grants list and watch on exactly the
+#     resources xcnid follows, compared with the API paths of user/lib/k8sapi.c
+#     when it exists; the kind config; the Dockerfile's stages, sources and build
+#     dependencies; no registry or mirror named anywhere (tests/kind/check_manifests.py)
+#   - the entry point: the conflist it writes, `install` into a scratch root (the
+#     plugin bundle runs there with none of the machine's libraries), the pod CIDR
+#     read from a fake API server over TLS with the service account's token
+#   - imagetool.sh: the backports source, the runtime package list, the bundle
+# Needs /usr/bin/python3 with python3-yaml (else SKIP); jq, openssl for parts.
+set -uo pipefail
+# shellcheck source=tests/lib.sh
+source "$(dirname "$0")/../lib.sh"
+
+PY=/usr/bin/python3
+KIND=$XCNI_ROOT/examples/kind
+EP=$KIND/entrypoint.sh
+IT=$KIND/imagetool.sh
+TMP=$(mktemp -d)
+API_PID=
+
+cleanup() {
+	[ -n "$API_PID" ] && kill "$API_PID" 2>/dev/null && wait "$API_PID" 2>/dev/null
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+skip() { ok "$1 # SKIP $2"; }
+
+# --- manifests, Dockerfile, RBAC against the code ---------------------------
+if [ -x $PY ] && $PY -c 'import yaml' 2>/dev/null; then
+	$PY "$(dirname "$0")/check_manifests.py" "$XCNI_ROOT" >"$TMP/checks" 2>"$TMP/checks.err"
+	rc=$?
+	while IFS=$'\t' read -r st what why; do
+		case $st in
+		ok) ok "$what" ;;
+		skip) skip "$what" "$why" ;;
+		*) not_ok "$what"; [ -n "$why" ] && diag "  $why" ;;
+		esac
+	done <"$TMP/checks"
+	if [ "$rc" -ne 0 ]; then
+		not_ok "check_manifests.py ran to the end (exit $rc)"
+		sed 's/^/#   /' "$TMP/checks.err" | tail -n 20
+	fi
+else
+	skip "manifests checked" "python3-yaml is not installed (apt-get install python3-yaml)"
+fi
+
+# --- scripts parse -------------------------------------------------------------
+check "entrypoint.sh parses (bash -n)" bash -n "$EP"
+check "imagetool.sh parses (sh -n)" sh -n "$IT"
+
+# --- imagetool.sh ------------------------------------------------------------
+cat >"$TMP/debian.sources" <<'EOF'
+Types: deb
+URIs: http://mirror.invalid/debian
+Suites: bookworm bookworm-updates
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+
+Types: deb
+URIs: http://mirror.invalid/debian-security
+Suites: bookworm-security
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+EOF
+backports_ok() {
+	sh "$IT" backports "$TMP/bp.sources" "$TMP/debian.sources" || return 1
+	cat "$TMP/bp.sources"
+	grep -qx 'Suites: bookworm-backports' "$TMP/bp.sources" &&
+		grep -qx 'URIs: http://mirror.invalid/debian' "$TMP/bp.sources" &&
+		grep -qx 'Components: main' "$TMP/bp.sources" &&
+		! grep -q security "$TMP/bp.sources"
+}
+check "imagetool backports: the bookworm stanza, suite bookworm-backports" backports_ok
+check_fails "imagetool backports: refuses sources without bookworm" \
+	sh "$IT" backports "$TMP/none.sources" /dev/null
+
+if [ -x "$BUILD/xcnid" ] && [ -x "$BUILD/xcni" ] && [ -x "$BUILD/xcnictl" ]; then
+	pkgs_ok() {
+		sh "$IT" runtime-packages "$BUILD/xcni" "$BUILD/xcnid" "$BUILD/xcnictl" >"$TMP/pkgs" || return 1
+		cat "$TMP/pkgs"
+		for p in libc6 libelf1 libmnl0 libjansson4 zlib1g; do grep -qx "$p" "$TMP/pkgs" || return 1; done
+		grep -qE '^libbpf1(/bookworm-backports)?$' "$TMP/pkgs"
+	}
+	check "imagetool runtime-packages: the Debian packages the binaries load" pkgs_ok
+else
+	skip "imagetool runtime-packages" "build/ has no xcni, xcnid, xcnictl (make all)"
+fi
+
+# --- the entry point ---------------------------------------------------------
+if ! command -v jq >/dev/null; then
+	skip "entry point checks" "jq is not installed"
+	finish
+	exit
+fi
+
+conflist_ok() {
+	bash "$EP" conflist 10.244.3.0/24 >"$TMP/c.json" || return 1
+	jq -e '.cniVersion == "1.0.0" and .name == "xcni"
+		and .plugins[0].type == "xcni"
+		and .plugins[0].ipam.type == "host-local"
+		and .plugins[0].ipam.ranges == [[{"subnet": "10.244.3.0/24"}]]
+		and .plugins[1].type == "portmap"' "$TMP/c.json"
+}
+check "entrypoint conflist: xcni with host-local on the pod CIDR, then portmap" conflist_ok
+check_fails "entrypoint conflist: refuses a CIDR that is not IPv4" bash "$EP" conflist fd00::/64
+check_fails "entrypoint conflist: refuses a /33" bash "$EP" conflist 10.244.3.0/33
+
+# The plugin bundle the image carries for the node: from build/ when the plugin
+# can be relinked there, else stand-ins.
+SHARE=$TMP/share
+mkdir -p "$SHARE/node/xcni.d" "$SHARE/cni"
+real_bundle=0
+if [ -d "$XCNI_ROOT/cni" ] && command -v make >/dev/null && [ -x /usr/sbin/chroot ] && [ "$(id -u)" = 0 ]; then
+	# Link as the Dockerfile does, with the libraries under a scratch /opt/cni/bin.
+	interp=$(readelf -l "$BUILD/xcni" 2>/dev/null | sed -n 's/.*interpreter: \(.*\)]/\1/p')
+	if [ -n "$interp" ] && make -C "$XCNI_ROOT" -s BUILD="$TMP/b" \
+		CFLAGS="-O2 -g -Wl,--dynamic-linker=/opt/cni/bin/xcni.d/$(basename "$interp") -Wl,--disable-new-dtags,-rpath,/opt/cni/bin/xcni.d -Wl,--as-needed" \
+		"$TMP/b/xcni" >"$TMP/make.log" 2>&1; then
+		cp "$TMP/b/xcni" "$SHARE/node/xcni"
+		check "imagetool node-plugin: bundles the plugin's libraries and loader" \
+			sh "$IT" node-plugin "$TMP/b/xcni" "$SHARE/node/xcni.d"
+		real_bundle=1
+	else
+		sed 's/^/#   /' "$TMP/make.log" | tail -n 10
+		not_ok "relink the plugin as the Dockerfile does"
+	fi
+fi
+if [ "$real_bundle" = 0 ]; then
+	printf '#!/bin/sh\necho xcni\n' >"$SHARE/node/xcni"
+	echo lib >"$SHARE/node/xcni.d/libstandin.so.1"
+fi
+for p in host-local loopback portmap; do printf '#!/bin/sh\necho %s-from-image\n' "$p" >"$SHARE/cni/$p"; done
+
+ROOTFS=$TMP/root
+mkdir -p "$ROOTFS/opt/cni/bin"
+printf '#!/bin/sh\necho node-loopback\n' >"$ROOTFS/opt/cni/bin/loopback"
+chmod 0755 "$ROOTFS/opt/cni/bin/loopback"
+run_install() {
+	env -u KUBERNETES_SERVICE_HOST XCNI_MOUNT_BPFFS=0 XCNI_SHARE_DIR="$SHARE" \
+		XCNI_CNI_BIN_DIR="$ROOTFS/opt/cni/bin" XCNI_CNI_CONF_DIR="$ROOTFS/etc/cni/net.d" \
+		XCNI_RUN_DIR="$ROOTFS/run/xcni" "$@" bash "$EP" install
+}
+install_ok() {
+	run_install POD_CIDR=10.244.7.0/24 NODE_NAME=n7 || return 1
+	find "$ROOTFS" -type f | sort
+	[ -x "$ROOTFS/opt/cni/bin/xcni" ] && [ -x "$ROOTFS/opt/cni/bin/host-local" ] &&
+		[ -x "$ROOTFS/opt/cni/bin/portmap" ] &&
+		[ "$(ls "$ROOTFS/opt/cni/bin/xcni.d" | wc -l)" -ge 1 ] &&
+		[ "$("$ROOTFS/opt/cni/bin/loopback")" = node-loopback ] &&
+		[ "$("$ROOTFS/opt/cni/bin/portmap")" = portmap-from-image ] &&
+		grep -qx 'POD_CIDR=10.244.7.0/24' "$ROOTFS/run/xcni/node.env" &&
+		jq -e '.plugins[0].ipam.ranges == [[{"subnet": "10.244.7.0/24"}]]' \
+			"$ROOTFS/etc/cni/net.d/10-xcni.conflist" &&
+		[ -z "$(find "$ROOTFS" -name '.*tmp*')" ]
+}
+check "entrypoint install: plugin, host-local, portmap; the node's loopback kept; conflist; node.env" install_ok
+check_fails "entrypoint install: refuses a pod CIDR that is not IPv4" run_install POD_CIDR=fd00::/64 NODE_NAME=n7
+check_fails "entrypoint install: without POD_CIDR needs NODE_NAME" run_install
+
+if [ "$real_bundle" = 1 ]; then
+	# The node may have none of the libraries: run the installed plugin in a root
+	# holding nothing but /opt/cni/bin.
+	bundle_ok() {
+		local v
+		v=$(echo '{}' | env -i CNI_COMMAND=VERSION /usr/sbin/chroot "$ROOTFS" /opt/cni/bin/xcni) || return 1
+		echo "$v"
+		echo "$v" | jq -e '.supportedVersions | index("1.0.0")'
+	}
+	check "installed plugin runs with only its bundle (chroot, no system libraries)" bundle_ok
+else
+	skip "installed plugin runs with only its bundle" "needs root, make and chroot"
+fi
+
+agent_ok() {
+	# xcnid stand-in: prints its arguments.
+	mkdir -p "$TMP/bin"
+	printf '#!/bin/sh\necho "$@"\n' >"$TMP/bin/xcnid"
+	chmod 0755 "$TMP/bin/xcnid"
+	local a
+	a=$(PATH=$TMP/bin:$PATH XCNI_RUN_DIR="$ROOTFS/run/xcni" bash "$EP" agent --node-name n7 --log-format json) || return 1
+	echo "$a"
+	[ "$a" = "--pod-cidr 10.244.7.0/24 --node-name n7 --log-format json" ]
+}
+check "entrypoint agent: execs xcnid --pod-cidr <node.env's> and its arguments" agent_ok
+check_fails "entrypoint agent: refuses to start without node.env" \
+	env XCNI_RUN_DIR="$TMP/nonexistent" bash "$EP" agent
+
+# The pod CIDR from a (fake) API server over TLS: the request must be a list of
+# nodes with a field selector (the ClusterRole has no get) carrying the token.
+if command -v openssl >/dev/null && command -v curl >/dev/null && [ -x $PY ]; then
+	SA=$TMP/sa
+	mkdir -p "$SA"
+	echo -n "tok-$XCT_TAG" >"$SA/token"
+	openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 \
+		-addext subjectAltName=IP:127.0.0.1 -keyout "$SA/key.pem" -out "$SA/ca.crt" >/dev/null 2>&1
+	cat >"$TMP/api.py" <<'EOF'
+import http.server, json, ssl, sys
+sa, log = sys.argv[1], sys.argv[2]
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        with open(log, "a") as f:
+            f.write(f"{self.path} {self.headers.get('Authorization')}\n")
+        tok = open(sa + "/token").read()
+        if self.headers.get("Authorization") != "Bearer " + tok:
+            self.send_response(401); self.end_headers(); return
+        if self.path != "/api/v1/nodes?fieldSelector=metadata.name%3Dkind-worker2":
+            self.send_response(403); self.end_headers(); return
+        b = json.dumps({"kind": "NodeList", "apiVersion": "v1", "items": [
+            {"metadata": {"name": "kind-worker2"}, "spec": {"podCIDR": "10.244.2.0/24",
+             "podCIDRs": ["10.244.2.0/24"]}}]}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(b)))
+        self.end_headers()
+        self.wfile.write(b)
+    def log_message(self, *a):
+        pass
+s = http.server.HTTPServer(("127.0.0.1", 0), H)
+c = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+c.load_cert_chain(sa + "/ca.crt", sa + "/key.pem")
+s.socket = c.wrap_socket(s.socket, server_side=True)
+print(s.server_address[1], flush=True)
+s.serve_forever()
+EOF
+	$PY "$TMP/api.py" "$SA" "$TMP/api.log" >"$TMP/api.port" 2>"$TMP/api.err" &
+	API_PID=$!
+	for _ in $(seq 50); do [ -s "$TMP/api.port" ] && break; sleep 0.1; done
+	api_ok() {
+		rm -rf "$ROOTFS/etc/cni/net.d" "$ROOTFS/run/xcni"
+		run_install NODE_NAME=kind-worker2 KUBERNETES_SERVICE_HOST=127.0.0.1 \
+			KUBERNETES_SERVICE_PORT="$(cat "$TMP/api.port")" XCNI_SA_DIR="$SA" || { cat "$TMP/api.err"; return 1; }
+		cat "$TMP/api.log"
+		grep -qx 'POD_CIDR=10.244.2.0/24' "$ROOTFS/run/xcni/node.env" &&
+			jq -e '.plugins[0].ipam.ranges == [[{"subnet": "10.244.2.0/24"}]]' \
+				"$ROOTFS/etc/cni/net.d/10-xcni.conflist" &&
+			grep -qx "/api/v1/nodes?fieldSelector=metadata.name%3Dkind-worker2 Bearer tok-$XCT_TAG" "$TMP/api.log"
+	}
+	if [ -s "$TMP/api.port" ]; then
+		check "entrypoint install: pod CIDR from the API (list nodes by field selector, token, CA)" api_ok
+	else
+		not_ok "fake API server started"
+		sed 's/^/#   /' "$TMP/api.err"
+	fi
+else
+	skip "entrypoint install: pod CIDR from the API" "needs openssl, curl and python3"
+fi
+
+finish
