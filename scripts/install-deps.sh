@@ -5,14 +5,14 @@ set -euo pipefail
 
 PKGS=(
 	build-essential pkg-config clang llvm
-	libbpf-dev libelf-dev zlib1g-dev libmnl-dev libjansson-dev libyaml-dev
+	libbpf-dev libelf-dev zlib1g-dev libmnl-dev libjansson-dev libyaml-dev libcurl4-openssl-dev
 	libcmocka-dev bpftool
 	iproute2 iputils-ping procps util-linux socat iptables nftables kmod
 	containernetworking-plugins
 	containerd runc busybox-static
 	python3-grpcio python3-grpc-tools
 	golang-go golang-github-appc-cni-dev
-	iperf3 tshark
+	iperf3 tshark jq curl openssl python3-yaml ethtool
 )
 BACKPORTS=(libbpf-dev libbpf1 bpftool linux-libc-dev)
 
