@@ -6,13 +6,13 @@ BUILD ?= build
 CC ?= gcc
 CFLAGS ?= -O2 -g
 XCFLAGS := -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE $(CFLAGS)
-PKGS := libmnl jansson libbpf yaml-0.1
+PKGS := libmnl jansson libbpf yaml-0.1 libcurl
 CLANG ?= clang
 BPFTOOL ?= bpftool
 ARCH_INC := /usr/include/$(shell $(CC) -dumpmachine)
 BPF_CFLAGS := -O2 -g -target bpf -Wall -Wextra -Werror -I$(ARCH_INC) -Ibpf
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lmnl -ljansson -lbpf -lyaml)
+PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lmnl -ljansson -lbpf -lyaml -lcurl)
 
 ifeq ($(V),1)
 Q :=
@@ -108,6 +108,28 @@ bench: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)BUILD=$(abspath $(BUILD)) bash bench/cni-latency.sh
 	$(Q)BUILD=$(abspath $(BUILD)) bash bench/pod-throughput.sh
+
+# install: the agent and the CLI into $(PREFIX)/bin, the plugin into
+# $(PREFIX)/lib/cni, the man pages. Runtimes (containerd, CRI-O) look for CNI
+# plugins in /opt/cni/bin: `make install CNI_BIN_DIR=/opt/cni/bin`. DESTDIR
+# stages the tree for a package. An installed `xcnictl lab` finds xcnid next
+# to itself; the plugin, elsewhere, through the XCNI_BIN variable.
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+CNI_BIN_DIR ?= $(PREFIX)/lib/cni
+MANDIR ?= $(PREFIX)/share/man
+INSTALL ?= install
+.PHONY: install
+install: all
+	$(call msg,INSTALL,$(DESTDIR)$(BINDIR)/xcnid $(DESTDIR)$(BINDIR)/xcnictl)
+	$(Q)$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(CNI_BIN_DIR) $(DESTDIR)$(MANDIR)/man1 \
+		$(DESTDIR)$(MANDIR)/man8
+	$(Q)$(INSTALL) -m 0755 $(BUILD)/xcnid $(BUILD)/xcnictl $(DESTDIR)$(BINDIR)/
+	$(call msg,INSTALL,$(DESTDIR)$(CNI_BIN_DIR)/xcni)
+	$(Q)$(INSTALL) -m 0755 $(BUILD)/xcni $(DESTDIR)$(CNI_BIN_DIR)/
+	$(call msg,INSTALL,$(DESTDIR)$(MANDIR)/man1/xcnictl.1 man8/xcni.8 man8/xcnid.8)
+	$(Q)$(INSTALL) -m 0644 docs/xcnictl.1 $(DESTDIR)$(MANDIR)/man1/
+	$(Q)$(INSTALL) -m 0644 docs/xcni.8 docs/xcnid.8 $(DESTDIR)$(MANDIR)/man8/
 
 clean:
 	rm -rf $(BUILD)

@@ -27,6 +27,7 @@ suites=(
 	"lab-overlay:bash tests/lab/overlay.sh"
 	"lab-netpol-3nodes:env NETPOL_NODES=3 bash tests/lab/netpol.sh"
 	"kind-manifests:bash tests/kind/run.sh"
+	"apiwatch:bash tests/apiwatch/run.sh"
 	"libcni:bash tests/libcni/run.sh"
 	"cri:bash tests/cri/run.sh"
 )

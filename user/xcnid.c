@@ -25,6 +25,7 @@
 #include "../bpf/xcni_shared.h"
 #include "from_pod.skel.h"
 #include "lib/bpfpin.h"
+#include "lib/k8sapi.h"
 #include "lib/log.h"
 #include "lib/policy.h"
 #include "lib/polsync.h"
@@ -40,6 +41,8 @@ struct opts {
 	__u8 pod_len;
 	int once;
 	const char *manifests; /* cluster state from a manifest directory */
+	const char *kubeconfig; /* ... or from the API server, found through this file */
+	int in_cluster; /* ... or through the pod's service account */
 	struct overlay *ov; /* ov->underlay NULL: no overlay */
 	const char *metrics_addr; /* NULL: no metrics endpoint */
 };
@@ -350,14 +353,24 @@ static int watch_cluster(const struct opts *o, struct from_pod *fp, struct metri
 		pr_err("opening the policy maps under %s: %s\n", o->pin_dir, strerror(-err));
 		goto out;
 	}
-	err = manifest_dir_open(o->manifests, st, &b);
-	if (err) {
-		pr_err("cluster state: cannot read manifest directory %s: %s\n", o->manifests,
-		       strerror(-err));
-		goto out;
+	if (o->manifests) {
+		err = manifest_dir_open(o->manifests, st, &b);
+		if (err) {
+			pr_err("cluster state: cannot read manifest directory %s: %s\n",
+			       o->manifests, strerror(-err));
+			goto out;
+		}
+	} else {
+		/* kubeconfig NULL: in-cluster. Fails only on configuration, logged. */
+		err = k8s_api_open(o->kubeconfig, st, &b);
+		if (err)
+			goto out;
 	}
-	pr_info("cluster state from %s (%s backend)\n", o->manifests, b->ops->name);
-	synced = sync_policy(o, fp, st, ps, b->sync_gen) == 0;
+	pr_info("cluster state from %s (%s backend)\n",
+		o->manifests ?: o->kubeconfig ?: "the API server (in-cluster)", b->ops->name);
+	/* The API backend starts empty and fills the store only once everything is
+	 * listed: syncing now would take away what a previous agent programmed. */
+	synced = o->manifests ? sync_policy(o, fp, st, ps, b->sync_gen) == 0 : true;
 	version = store_version(st);
 	while (!stop) {
 		struct pollfd pfd[2] = { { .fd = b->ops->fd(b), .events = POLLIN },
@@ -492,7 +505,7 @@ static int run(const struct opts *o)
 	printf("xcnid: ready: programs and maps pinned under %s\n", o->pin_dir);
 	fflush(stdout);
 
-	if (o->manifests && !o->once) {
+	if ((o->manifests || o->kubeconfig || o->in_cluster) && !o->once) {
 		err = watch_cluster(o, fp, ms);
 	} else {
 		/* poll(2) skips fd -1: without metrics this waits for a signal, as pause(2) would. */
@@ -523,6 +536,9 @@ static void usage(FILE *f)
 		"  --once             load and pin, then exit (the data plane keeps running)\n"
 		"  --manifests DIR    cluster state (Namespaces, Pods, Nodes, NetworkPolicies) from\n"
 		"                     the YAML/JSON manifests in DIR, followed with inotify\n"
+		"  --kubeconfig PATH  cluster state from the API server in PATH's current context\n"
+		"                     (list and watch over HTTPS)\n"
+		"  --k8s-api in-cluster  the same through the pod's service account\n"
 		"  --underlay-dev DEV the device to the other nodes: Geneve overlay (in BPF) over it,\n"
 		"                     XDP prefilter on it, remote pod CIDRs routed to xcni0\n"
 		"  --node-ip IP       this node's underlay address (default: DEV's first IPv4)\n"
@@ -544,6 +560,8 @@ int main(int argc, char **argv)
 		{ "node-name", required_argument, NULL, 'n' },
 		{ "once", no_argument, NULL, 'o' },
 		{ "manifests", required_argument, NULL, 'm' },
+		{ "kubeconfig", required_argument, NULL, 'K' },
+		{ "k8s-api", required_argument, NULL, 'k' },
 		{ "underlay-dev", required_argument, NULL, 'u' },
 		{ "node-ip", required_argument, NULL, 'N' },
 		{ "vni", required_argument, NULL, 'V' },
@@ -575,6 +593,15 @@ int main(int argc, char **argv)
 		case 'n': o.node_name = optarg; break;
 		case 'o': o.once = 1; break;
 		case 'm': o.manifests = optarg; break;
+		case 'K': o.kubeconfig = optarg; break;
+		case 'k':
+			if (strcmp(optarg, "in-cluster")) {
+				pr_err("--k8s-api %s: only \"in-cluster\" (the pod's service account); "
+				       "for a kubeconfig use --kubeconfig PATH\n", optarg);
+				return 2;
+			}
+			o.in_cluster = 1;
+			break;
 		case 'u': ov.underlay = optarg; break;
 		case 'N': {
 			struct in_addr a;
@@ -633,6 +660,11 @@ int main(int argc, char **argv)
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
+	}
+	if (!!o.manifests + !!o.kubeconfig + o.in_cluster > 1) {
+		pr_err("--manifests, --kubeconfig and --k8s-api in-cluster are alternative sources "
+		       "of cluster state: give one\n");
+		return 2;
 	}
 	if (gw) {
 		struct in_addr a;
