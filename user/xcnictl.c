@@ -20,6 +20,8 @@
 #include <time.h>
 #include <unistd.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <strings.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
@@ -33,7 +35,18 @@
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Command options, so each command can say which ones it takes. */
-enum { OPT_IP = 1 << 0, OPT_ALL = 1 << 1, OPT_COUNT = 1 << 2, OPT_TIMEOUT = 1 << 3 };
+enum {
+	OPT_IP = 1 << 0,
+	OPT_ALL = 1 << 1,
+	OPT_COUNT = 1 << 2,
+	OPT_TIMEOUT = 1 << 3,
+	OPT_POD = 1 << 4,
+	OPT_NAMESPACE = 1 << 5,
+	OPT_REASON = 1 << 6,
+	OPT_VERDICT = 1 << 7,
+	OPT_TYPE = 1 << 8,
+	OPT_PIN_DIR_DST = 1 << 9,
+};
 
 struct ctx {
 	const char *pin_dir;
@@ -42,6 +55,13 @@ struct ctx {
 	const char *ip; /* --ip */
 	unsigned long count; /* --count: stop after this many events */
 	unsigned long timeout_ms; /* --timeout-ms: stop after this long */
+	/* monitor filters; an event must pass every one given */
+	const char *pod; /* --pod NS/NAME or IP */
+	const char *ns; /* --namespace */
+	int reason; /* --reason, an enum xcni_reason */
+	bool verdict_allow; /* --verdict allow (verdict events), else deny (policy drops) */
+	__u8 ev_type; /* --type: enum xcni_event_type */
+	const char *pin_dir_dst; /* explain --pin-dir-dst: the destination node's maps */
 };
 
 /* ---- maps ------------------------------------------------------------ */
@@ -636,8 +656,49 @@ struct monitor {
 	unsigned long seen;
 	int err;
 	int polname_fd; /* -1 when the agent predates policy */
+	int podname_fd; /* --namespace: who an address is; -1 otherwise */
+	__u32 pod_ip; /* --pod, resolved once at the start */
 	__u64 since_ns; /* events queued before monitor started are old news */
 };
+
+static bool is_policy_drop(int reason)
+{
+	return reason == XCNI_DROP_POLICY_EGRESS || reason == XCNI_DROP_POLICY_INGRESS;
+}
+
+/* Whether ip is a pod of namespace ns, by the cluster state's podname map. */
+static bool ip_in_namespace(int fd, __u32 ip, const char *ns)
+{
+	struct xcni_podname pn;
+
+	return bpf_map_lookup_elem(fd, &ip, &pn) == 0 &&
+	       !strncmp(pn.ns, ns, sizeof(pn.ns)) && strlen(ns) < sizeof(pn.ns);
+}
+
+/*
+ * The filters run here, on what the ring buffer already holds: the programs
+ * emit the same events whether anyone watches or how, so a filter costs the
+ * data plane nothing and a narrow one does not make it emit less.
+ */
+static bool monitor_match(const struct monitor *m, const struct xcni_event *ev)
+{
+	const struct ctx *c = m->c;
+
+	if ((c->opts & OPT_TYPE) && ev->type != c->ev_type)
+		return false;
+	if ((c->opts & OPT_VERDICT) &&
+	    (c->verdict_allow ? ev->type != XCNI_EV_VERDICT
+			      : ev->type != XCNI_EV_DROP || !is_policy_drop(ev->reason)))
+		return false;
+	if ((c->opts & OPT_REASON) && ev->reason != c->reason)
+		return false;
+	if ((c->opts & OPT_POD) && ev->saddr != m->pod_ip && ev->daddr != m->pod_ip)
+		return false;
+	if ((c->opts & OPT_NAMESPACE) && !ip_in_namespace(m->podname_fd, ev->saddr, c->ns) &&
+	    !ip_in_namespace(m->podname_fd, ev->daddr, c->ns))
+		return false;
+	return true;
+}
 
 /* "ns/name" of a policy id, or "policy#id" when the name is not (yet) known. */
 static const char *policy_name(int fd, __u32 id, char *buf, size_t len)
@@ -656,14 +717,12 @@ static const char *policy_name(int fd, __u32 id, char *buf, size_t len)
 static void monitor_verdict(struct monitor *m, const struct xcni_event *ev)
 {
 	const char *side = ev->pol_dir == XCNI_DIR_FROM_POD ? "egress" : "ingress";
-	bool policy_drop = ev->reason == XCNI_DROP_POLICY_EGRESS ||
-			   ev->reason == XCNI_DROP_POLICY_INGRESS;
 	char name[340];
 
 	if (ev->type == XCNI_EV_VERDICT) {
 		policy_name(m->polname_fd, ev->policy_id, name, sizeof(name));
 		pt_strf(m->t, "allow %s by %s rule %u", side, name, ev->rule);
-	} else if (policy_drop) {
+	} else if (is_policy_drop(ev->reason)) {
 		pt_strf(m->t, "deny %s: isolated, nothing allows", side);
 	} else {
 		pt_null(m->t);
@@ -687,7 +746,7 @@ static int on_event(void *arg, void *data, size_t len)
 	char buf[INET_ADDRSTRLEN];
 	const char *s;
 
-	if (len < sizeof(*ev) || ev->ts_ns < m->since_ns)
+	if (len < sizeof(*ev) || ev->ts_ns < m->since_ns || !monitor_match(m, ev))
 		return 0;
 	ri = xcni_reason_info(ev->reason);
 	pt_strf(m->t, "%llu.%06llu", (unsigned long long)(ev->ts_ns / 1000000000ULL),
@@ -720,17 +779,34 @@ static int on_event(void *arg, void *data, size_t len)
 	return m->err ? m->err : (m->c->count && m->seen >= m->c->count);
 }
 
+static int resolve_pod(const struct ctx *c, const char *arg, __u32 *ip);
+
 static int cmd_monitor(const struct ctx *c, char **argv)
 {
-	struct monitor m = { .c = c, .polname_fd = -1, .since_ns = now_ns() };
+	struct monitor m = { .c = c, .polname_fd = -1, .podname_fd = -1 };
 	struct ring_buffer *rb = NULL;
 	__u64 deadline = 0;
 	int fd, err = 0;
 
 	(void)argv;
+	/* Names are resolved before the stream starts: an unknown pod is an
+	 * error now, not a monitor that silently shows nothing. */
+	if (c->opts & OPT_POD) {
+		err = resolve_pod(c, c->pod, &m.pod_ip);
+		if (err)
+			return err;
+	}
 	fd = map_open(c, &m_events);
 	if (fd < 0)
 		return fd;
+	if (c->opts & OPT_NAMESPACE) {
+		m.podname_fd = map_open(c, &m_podname);
+		if (m.podname_fd < 0) {
+			close(fd);
+			return m.podname_fd;
+		}
+	}
+	m.since_ns = now_ns();
 	m.t = pt_new(event_cols, ARRAY_SIZE(event_cols), 0);
 	m.polname_fd = map_open_quiet(c, &m_polname);
 	rb = ring_buffer__new(fd, on_event, &m, NULL);
@@ -765,6 +841,8 @@ out:
 	pt_free(m.t);
 	if (m.polname_fd >= 0)
 		close(m.polname_fd);
+	if (m.podname_fd >= 0)
+		close(m.podname_fd);
 	close(fd);
 	return err;
 }
@@ -1423,6 +1501,712 @@ static int cmd_prefilter_list(const struct ctx *c, char **argv)
 	return show(c, t);
 }
 
+/* ---- explain --------------------------------------------------------- */
+
+/*
+ * explain walks the lookups bpf/lib/policy.h makes for a new flow, in the
+ * same order and with the same shortcuts, on the live maps: what it says is
+ * what the programs would do with the flow's first packet now, not what the
+ * manifests mean. Each side is decided by the node its pod lives on, with
+ * that node's maps (--pin-dir for the source, --pin-dir-dst for the
+ * destination).
+ */
+
+/* The maps of the node that decides one side. */
+struct node_maps {
+	const char *dir; /* the pin dir they are under */
+	char node[64]; /* xcni_config.node_name; "" before xcnid wrote it */
+	__u32 pod_cidr; /* this node's, network order */
+	__u8 pod_cidr_len;
+	int ipcache, podname, polep, policy, polrange, polcidr, polname, identity;
+};
+
+static void node_maps_close(struct node_maps *m)
+{
+	int *const fds[] = { &m->ipcache, &m->podname, &m->polep, &m->policy,
+			     &m->polrange, &m->polcidr, &m->polname, &m->identity };
+
+	for (size_t i = 0; i < ARRAY_SIZE(fds); i++) {
+		if (*fds[i] >= 0)
+			close(*fds[i]);
+		*fds[i] = -1;
+	}
+}
+
+static int node_maps_open(const struct ctx *c, const char *dir, struct node_maps *m)
+{
+	static const struct map_spec *const specs[] = { &m_ipcache, &m_podname, &m_polep,
+							&m_policy, &m_polrange, &m_polcidr };
+	int *const fds[] = { &m->ipcache, &m->podname, &m->polep,
+			     &m->policy, &m->polrange, &m->polcidr };
+	struct ctx at = *c;
+	struct xcni_config cfg;
+	__u32 zero = 0;
+	int fd, err;
+
+	at.pin_dir = dir;
+	memset(m, 0, sizeof(*m));
+	m->dir = dir;
+	m->polname = m->identity = -1;
+	for (size_t i = 0; i < ARRAY_SIZE(fds); i++)
+		*fds[i] = -1;
+	fd = map_open(&at, &m_config);
+	if (fd < 0)
+		return fd;
+	err = bpf_map_lookup_elem(fd, &zero, &cfg) ? -errno : 0;
+	close(fd);
+	if (err) {
+		pr_err("%s/%s: lookup: %s\n", dir, m_config.name, strerror(-err));
+		return err;
+	}
+	snprintf(m->node, sizeof(m->node), "%.*s",
+		 (int)strnlen(cfg.node_name, sizeof(cfg.node_name)), cfg.node_name);
+	m->pod_cidr = cfg.pod_cidr;
+	m->pod_cidr_len = cfg.pod_cidr_len;
+	for (size_t i = 0; i < ARRAY_SIZE(fds); i++) {
+		*fds[i] = map_open(&at, specs[i]);
+		if (*fds[i] < 0) {
+			err = *fds[i];
+			goto close;
+		}
+	}
+	/* Names only: the verdict does not depend on them. */
+	m->polname = map_open_quiet(&at, &m_polname);
+	m->identity = map_open_quiet(&at, &m_identity);
+	return 0;
+close:
+	node_maps_close(m);
+	return err;
+}
+
+/* One end of the flow, as the source node's maps see it. */
+struct flow_end {
+	__u32 ip;
+	bool is_pod;
+	char pod[330]; /* "ns/name" when xcni_podname knows the address */
+	char node[64]; /* the node xcni_podname puts the pod on */
+	struct xcni_ipcache_val ipc;
+};
+
+struct flow {
+	struct flow_end src, dst;
+	__u8 proto;
+	__u16 port; /* host order; 0 for protocols without ports */
+};
+
+/* "80/TCP", "53/udp", "9/sctp", "icmp": what the first packet carries. */
+static int parse_port_proto(const char *s, __u8 *proto, __u16 *port)
+{
+	static const struct { const char *name; __u8 proto; } protos[] = {
+		{ "tcp", IPPROTO_TCP }, { "udp", IPPROTO_UDP }, { "sctp", IPPROTO_SCTP },
+	};
+	const char *sl = strchr(s, '/');
+	unsigned long v;
+	char *end;
+
+	if (!strcasecmp(s, "icmp")) {
+		*proto = IPPROTO_ICMP;
+		*port = 0;
+		return 0;
+	}
+	if (!sl || s[0] < '0' || s[0] > '9')
+		goto bad;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end != sl || v < 1 || v > 65535)
+		goto bad;
+	for (size_t i = 0; i < ARRAY_SIZE(protos); i++)
+		if (!strcasecmp(sl + 1, protos[i].name)) {
+			*proto = protos[i].proto;
+			*port = (__u16)v;
+			return 0;
+		}
+bad:
+	pr_err("PORT/PROTO \"%s\": expected PORT/tcp, PORT/udp or PORT/sctp with PORT "
+	       "1 to 65535, or icmp\n", s);
+	return -EINVAL;
+}
+
+/* Usage check (exit 2): the third argument is the only one with a syntax of its own. */
+static int check_explain(char **argv)
+{
+	__u8 proto;
+	__u16 port;
+
+	return parse_port_proto(argv[2], &proto, &port);
+}
+
+static bool in_prefix(__u32 ip, __u32 net, unsigned int len)
+{
+	return len <= 32 && !((ntohl(ip) ^ ntohl(net)) & prefix_mask(len));
+}
+
+/*
+ * The node whose pod CIDR holds ip (this one, or one it tunnels to), into
+ * node; false if none does.
+ */
+static bool pod_cidr_node(const struct ctx *c, const struct node_maps *m, __u32 ip, char *node,
+			  size_t len)
+{
+	__u32 key, next, *prev = NULL;
+	struct xcni_tunnel tn;
+	struct ctx at = *c;
+	bool found = false;
+	int fd;
+
+	if (m->pod_cidr_len && in_prefix(ip, m->pod_cidr, m->pod_cidr_len)) {
+		snprintf(node, len, "%s", m->node);
+		return true;
+	}
+	at.pin_dir = m->dir;
+	fd = map_open_quiet(&at, &m_tunnel);
+	if (fd < 0)
+		return false;
+	while (!found && bpf_map_get_next_key(fd, prev, &next) == 0) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, &tn) == 0 && tn.pod_cidr_len &&
+		    in_prefix(ip, tn.pod_cidr, tn.pod_cidr_len)) {
+			snprintf(node, len, "%.*s", (int)strnlen(tn.node, sizeof(tn.node)), tn.node);
+			found = true;
+		}
+	}
+	close(fd);
+	return found;
+}
+
+/*
+ * SRC or DST: a pod by name or an address, which must be in the ipcache.
+ * The ipcache's 0.0.0.0/0 makes every address "world", which is right for
+ * the internet (ipBlock rules are about it) but not for an address in a pod
+ * CIDR: no pod has it, the programs drop it (drop-unknown-dst), and it is
+ * most likely a typo.
+ */
+static int flow_end_resolve(const struct ctx *c, const struct node_maps *m, const char *arg,
+			    struct flow_end *e)
+{
+	struct xcni_ipcache_key k = { .prefixlen = 32 };
+	struct xcni_podname pn;
+	char buf[INET_ADDRSTRLEN];
+	int err;
+
+	err = resolve_pod(c, arg, &e->ip);
+	if (err)
+		return err;
+	k.addr = e->ip;
+	/* An LPM trie's lookup is longest-prefix, as in the programs. */
+	if (bpf_map_lookup_elem(m->ipcache, &k, &e->ipc)) {
+		err = -errno;
+		if (err == -ENOENT)
+			pr_err("%s: %s is not in the ipcache of node %s: xcni knows no such "
+			       "address (the data plane would see it as reserved:world)\n", arg,
+			       ip_str(e->ip, buf), m->node[0] ? m->node : c->pin_dir);
+		else
+			pr_err("%s: lookup: %s\n", m_ipcache.name, strerror(-err));
+		return err;
+	}
+	if (e->ipc.identity == XCNI_ID_WORLD &&
+	    pod_cidr_node(c, m, e->ip, e->node, sizeof(e->node))) {
+		pr_err("%s: no pod has address %s (in the pod CIDR of node %s), and the ipcache "
+		       "of node %s has no entry for it\n", arg, ip_str(e->ip, buf),
+		       e->node[0] ? e->node : "?", m->node[0] ? m->node : c->pin_dir);
+		return -ENOENT;
+	}
+	if (bpf_map_lookup_elem(m->podname, &e->ip, &pn) == 0) {
+		e->is_pod = true;
+		snprintf(e->pod, sizeof(e->pod), "%.*s/%.*s", (int)strnlen(pn.ns, sizeof(pn.ns)),
+			 pn.ns, (int)strnlen(pn.name, sizeof(pn.name)), pn.name);
+		snprintf(e->node, sizeof(e->node), "%.*s",
+			 (int)strnlen(pn.node, sizeof(pn.node)), pn.node);
+	} else {
+		/* A pod address whose name has not reached this node yet. */
+		e->is_pod = e->ipc.flags & XCNI_IPC_POD;
+	}
+	return 0;
+}
+
+enum side_why {
+	WHY_SELF, /* a pod to itself: the packet never leaves it */
+	WHY_NOT_POD, /* this end is no pod: no NetworkPolicy applies to it */
+	WHY_REMOTE, /* the pod lives on a node whose maps were not given */
+	WHY_DEFAULT, /* no policy selects the pod in this direction */
+	WHY_HOST, /* the peer is the pod's own node: always allowed */
+	WHY_RULE, /* an allow entry matched */
+	WHY_ISOLATED, /* isolated, nothing allows */
+};
+
+static const char *const why_names[] = {
+	[WHY_SELF] = "self", [WHY_NOT_POD] = "not-a-pod", [WHY_REMOTE] = "remote",
+	[WHY_DEFAULT] = "default", [WHY_HOST] = "host", [WHY_RULE] = "rule",
+	[WHY_ISOLATED] = "isolated",
+};
+
+/* What one side decided, and the lookups that decided it. */
+struct side {
+	const char *name; /* "egress", "ingress" */
+	__u8 dir; /* XCNI_DIR_FROM_POD, XCNI_DIR_TO_POD */
+	enum side_why why;
+	char node[64]; /* the node that decides (WHY_REMOTE: where the pod is) */
+	__u32 peer_id; /* the peer's identity in the deciding node's ipcache */
+	struct xcni_policy_val hit; /* WHY_RULE */
+	char policy[340];
+	char match[1400]; /* WHY_RULE: the entry that matched, in words */
+	char walk[1536]; /* the lookups, "; "-separated */
+	size_t off;
+};
+
+static void walk_add(struct side *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void walk_add(struct side *s, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (s->off >= sizeof(s->walk))
+		return; /* full: the verdict is still right, the trace cut short */
+	if (s->off)
+		s->off += snprintf(s->walk + s->off, sizeof(s->walk) - s->off, "; ");
+	if (s->off >= sizeof(s->walk))
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(s->walk + s->off, sizeof(s->walk) - s->off, fmt, ap);
+	va_end(ap);
+	s->off += n > 0 ? (size_t)n : 0;
+}
+
+/* "tcp/80", "tcp/any", "any": the protocol and port a lookup key asks for. */
+static const char *key_pp(__u8 proto, __u16 port_be, char *buf, size_t len)
+{
+	const char *pn = proto_name(proto);
+	char num[8];
+
+	if (!proto)
+		return "any protocol";
+	if (!pn) {
+		snprintf(num, sizeof(num), "%u", proto);
+		pn = num;
+	}
+	if (port_be)
+		snprintf(buf, len, "%s/%u", pn, ntohs(port_be));
+	else
+		snprintf(buf, len, "%s/any", pn);
+	return buf;
+}
+
+/* "policy[peer 123 tcp/80] miss": one lookup of an allow entry. */
+static void walk_policy(struct side *s, const char *map, __u32 peer, __u8 proto, __u16 port_be,
+			int hit)
+{
+	char pp[24];
+
+	if (peer == XCNI_ID_ANY)
+		walk_add(s, "%s[any peer, %s] %s", map, key_pp(proto, port_be, pp, sizeof(pp)),
+			 hit > 0 ? "hit" : "miss");
+	else
+		walk_add(s, "%s[%s %u, %s] %s", map, peer >= XCNI_ID_CIDR_BASE ? "group" : "peer",
+			 peer, key_pp(proto, port_be, pp, sizeof(pp)), hit > 0 ? "hit" : "miss");
+}
+
+/* A lookup the programs make: 1 hit, 0 miss, -errno (said). */
+static int lookup_step(int fd, const char *map, const void *key, void *val)
+{
+	if (bpf_map_lookup_elem(fd, key, val) == 0)
+		return 1;
+	if (errno == ENOENT)
+		return 0;
+	pr_err("%s: lookup: %s\n", map, strerror(errno));
+	return -errno;
+}
+
+/*
+ * peer_lookup() of bpf/lib/policy.h: exact port, any port of the protocol,
+ * anything, then port ranges, skipping kinds the pod has none of. *how says
+ * which one hit. 1, 0 or -errno.
+ */
+static int explain_peer(const struct node_maps *m, struct side *s, struct xcni_polhash_key *k,
+			__u32 peer, __u8 has, const char **how)
+{
+	struct xcni_policy_key rk = {};
+	__u8 proto = k->proto;
+	__u16 port = k->port;
+	int hit;
+
+	k->peer = peer;
+	hit = lookup_step(m->policy, m_policy.name, k, &s->hit);
+	walk_policy(s, "policy", peer, k->proto, k->port, hit);
+	*how = k->port ? "port" : "protocol"; /* no port: ICMP's entry for the protocol */
+	if (!hit && port && (has & XCNI_HAS_ANY_PORT)) {
+		k->port = 0;
+		hit = lookup_step(m->policy, m_policy.name, k, &s->hit);
+		walk_policy(s, "policy", peer, k->proto, 0, hit);
+		k->port = port;
+		*how = "any port";
+	}
+	if (!hit && (has & XCNI_HAS_ANY_PROTO)) {
+		k->proto = 0;
+		k->port = 0;
+		hit = lookup_step(m->policy, m_policy.name, k, &s->hit);
+		walk_policy(s, "policy", peer, 0, 0, hit);
+		k->proto = proto;
+		k->port = port;
+		*how = "any protocol";
+	}
+	if (!hit && port && (has & XCNI_HAS_RANGE)) {
+		rk.prefixlen = XCNI_POLICY_PREFIX_FULL;
+		rk.ep = k->ep;
+		rk.peer = peer;
+		rk.version = k->version;
+		rk.dir = k->dir;
+		rk.proto = proto;
+		rk.port = port;
+		hit = lookup_step(m->polrange, m_polrange.name, &rk, &s->hit);
+		walk_policy(s, "polrange", peer, proto, port, hit);
+		*how = "port range";
+	}
+	return hit;
+}
+
+/* The longest ipBlock prefix of the pod's live version holding ip, for people. */
+static bool polcidr_prefix(int fd, const struct xcni_polcidr_key *want, char *buf, size_t len)
+{
+	struct xcni_polcidr_key k, next, *prev = NULL;
+	char a[INET_ADDRSTRLEN];
+	int best = -1;
+
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		int plen = (int)next.prefixlen - XCNI_POLCIDR_PREFIX_BASE;
+
+		k = next;
+		prev = &k;
+		if (k.ep != want->ep || k.version != want->version || k.dir != want->dir ||
+		    plen < 0 || plen > 32 || plen <= best ||
+		    ((ntohl(k.addr) ^ ntohl(want->addr)) & prefix_mask(plen)))
+			continue;
+		best = plen;
+		snprintf(buf, len, "%s/%d", ip_str(k.addr, a), plen);
+	}
+	return best >= 0;
+}
+
+/* The peer of a matched entry in words: any, a reserved name, labels, or an ipBlock. */
+static void peer_words(const struct node_maps *m, __u32 peer, const char *cidr, char *buf,
+		       size_t len)
+{
+	struct xcni_idlabels l;
+
+	if (peer == XCNI_ID_ANY)
+		snprintf(buf, len, "any peer");
+	else if (peer >= XCNI_ID_CIDR_BASE)
+		snprintf(buf, len, "ipBlock %s (group %u)", cidr, peer);
+	else if (reserved_identity(peer))
+		snprintf(buf, len, "%s", reserved_identity(peer));
+	else if (m->identity >= 0 && bpf_map_lookup_elem(m->identity, &peer, &l) == 0)
+		snprintf(buf, len, "%.*s (identity %u)", (int)strnlen(l.labels, sizeof(l.labels)),
+			 l.labels, peer);
+	else
+		snprintf(buf, len, "identity %u", peer);
+}
+
+/*
+ * One side of the flow: the policy of pod (egress: the source, ingress: the
+ * destination) towards or from peer, as policy_allows() takes it, on the
+ * maps of the node the pod lives on. 0 or -errno; the answer is in *s.
+ */
+static int explain_side(const struct node_maps *m, struct side *s, const struct flow *f,
+			const struct flow_end *pod, const struct flow_end *peer)
+{
+	struct xcni_ipcache_key ik = { .prefixlen = 32, .addr = pod->ip };
+	struct xcni_ipcache_val pv;
+	struct xcni_podname pn;
+	struct xcni_polep pe;
+	struct xcni_polhash_key k = {};
+	struct xcni_polcidr_key ck = {};
+	char cidr[32] = "", peer_s[1200], pp[24], a[INET_ADDRSTRLEN];
+	const char *how = NULL;
+	__u32 group = 0;
+	int hit, err;
+	__u8 has;
+
+	snprintf(s->node, sizeof(s->node), "%s", m->node);
+	if (pod->ip == peer->ip && pod->is_pod) {
+		s->why = WHY_SELF;
+		return 0;
+	}
+	if (!pod->is_pod) {
+		s->why = WHY_NOT_POD;
+		return 0;
+	}
+	/* On another node: its ipcache entry names a tunnel, or its Pod object
+	 * names another node (without an overlay there is no tunnel to see). */
+	err = lookup_step(m->ipcache, m_ipcache.name, &ik, &pv);
+	if (err < 0)
+		return err;
+	if (lookup_step(m->podname, m_podname.name, &pod->ip, &pn) > 0 && pn.node[0] &&
+	    m->node[0] && strncmp(pn.node, m->node, sizeof(pn.node))) {
+		s->why = WHY_REMOTE;
+		snprintf(s->node, sizeof(s->node), "%.*s", (int)strnlen(pn.node, sizeof(pn.node)),
+			 pn.node);
+		return 0;
+	}
+	if (err > 0 && pv.tunnel_ip) {
+		s->why = WHY_REMOTE;
+		snprintf(s->node, sizeof(s->node), "%s", pod->node[0] ? pod->node :
+			 ip_str(pv.tunnel_ip, a));
+		return 0;
+	}
+	/* The peer's identity as this node's programs see it. */
+	ik.addr = peer->ip;
+	err = lookup_step(m->ipcache, m_ipcache.name, &ik, &pv);
+	if (err < 0)
+		return err;
+	s->peer_id = err ? pv.identity : XCNI_ID_WORLD;
+	walk_add(s, "ipcache[%s] %s %u", ip_str(peer->ip, a), err ? "identity" : "miss: world",
+		 s->peer_id);
+	err = lookup_step(m->polep, m_polep.name, &pod->ip, &pe);
+	if (err < 0)
+		return err;
+	if (!err || !(pe.isolated & XCNI_ISOLATED(s->dir))) {
+		walk_add(s, "polep[%s] %s%s", ip_str(pod->ip, a),
+			 err ? "not isolated for " : "none", err ? s->name : "");
+		s->why = WHY_DEFAULT;
+		return 0;
+	}
+	has = pe.has[s->dir & 1];
+	walk_add(s, "polep[%s] isolated for %s, version %u, entries: exact%s%s%s%s",
+		 ip_str(pod->ip, a), s->name, pe.version,
+		 has & XCNI_HAS_ANY_PORT ? ", any-port" : "",
+		 has & XCNI_HAS_ANY_PROTO ? ", any-proto" : "", has & XCNI_HAS_RANGE ? ", range" : "",
+		 has & XCNI_HAS_CIDR ? ", cidr" : "");
+	/* The pod's own node may always reach it and be reached (kubelet probes). */
+	if (s->peer_id == XCNI_ID_HOST) {
+		s->why = WHY_HOST;
+		return 0;
+	}
+	k.ep = pod->ip;
+	k.version = pe.version;
+	k.dir = s->dir;
+	k.proto = f->proto;
+	/* Port 0 means "any" in the map; no port-carrying packet has port 0 to match it. */
+	if (f->proto == IPPROTO_TCP || f->proto == IPPROTO_UDP || f->proto == IPPROTO_SCTP)
+		k.port = htons(f->port);
+	hit = explain_peer(m, s, &k, s->peer_id, has, &how);
+	if (!hit && (has & XCNI_HAS_CIDR)) {
+		ck.prefixlen = XCNI_POLCIDR_PREFIX_BASE + 32;
+		ck.ep = pod->ip;
+		ck.version = pe.version;
+		ck.dir = s->dir;
+		ck.addr = peer->ip;
+		hit = lookup_step(m->polcidr, m_polcidr.name, &ck, &group);
+		if (hit > 0) {
+			polcidr_prefix(m->polcidr, &ck, cidr, sizeof(cidr));
+			walk_add(s, "polcidr[%s] group %u (%s)", ip_str(peer->ip, a), group,
+				 cidr[0] ? cidr : "?");
+			hit = explain_peer(m, s, &k, group, has, &how);
+		} else if (!hit) {
+			walk_add(s, "polcidr[%s] miss", ip_str(peer->ip, a));
+		}
+	}
+	if (!hit)
+		hit = explain_peer(m, s, &k, XCNI_ID_ANY, has, &how);
+	if (hit < 0)
+		return hit;
+	if (!hit) {
+		s->why = WHY_ISOLATED;
+		return 0;
+	}
+	s->why = WHY_RULE;
+	policy_name(m->polname, s->hit.policy_id, s->policy, sizeof(s->policy));
+	peer_words(m, k.peer, cidr, peer_s, sizeof(peer_s));
+	if (!strcmp(how, "any protocol"))
+		snprintf(s->match, sizeof(s->match), "%s, any protocol and port", peer_s);
+	else if (!strcmp(how, "any port"))
+		snprintf(s->match, sizeof(s->match), "%s, any port of %s", peer_s,
+			 proto_name(f->proto) ?: "the protocol");
+	else
+		snprintf(s->match, sizeof(s->match), "%s, %s%s", peer_s,
+			 !strcmp(how, "port range") ? "a port range holding " : "",
+			 key_pp(f->proto, k.port, pp, sizeof(pp)));
+	return 0;
+}
+
+static bool side_decided(const struct side *s)
+{
+	return s->why != WHY_REMOTE;
+}
+
+static bool side_allows(const struct side *s)
+{
+	return s->why != WHY_ISOLATED && s->why != WHY_REMOTE;
+}
+
+/* The sentence for one side: "allow: ..." or "deny: ...". */
+static void side_text(struct ptable *t, const struct side *s, const struct flow_end *pod,
+		      const char *flag)
+{
+	char a[INET_ADDRSTRLEN];
+	const char *who = pod->pod[0] ? pod->pod : ip_str(pod->ip, a);
+
+	switch (s->why) {
+	case WHY_SELF:
+		pt_strf(t, "allow: a pod's traffic to itself never leaves it");
+		break;
+	case WHY_NOT_POD:
+		pt_strf(t, "allow: %s is no pod (%s): no NetworkPolicy applies", who,
+			reserved_identity(pod->ipc.identity) ?: "not a pod address");
+		break;
+	case WHY_REMOTE:
+		pt_strf(t, "not decided here: %s lives on node %s, whose %s policy decides "
+			   "(give its pin dir with %s)", who, s->node, s->name, flag);
+		break;
+	case WHY_DEFAULT:
+		pt_strf(t, "allow: no policy selects %s for %s: allowed by default (node %s)", who,
+			s->name, s->node);
+		break;
+	case WHY_HOST:
+		pt_strf(t, "allow: the peer is %s's own node (reserved:host), always allowed "
+			   "(node %s)", who, s->node);
+		break;
+	case WHY_RULE:
+		pt_strf(t, "allow: %s rule %u, by its entry for %s (node %s)", s->policy,
+			s->hit.rule, s->match, s->node);
+		break;
+	case WHY_ISOLATED:
+		pt_strf(t, "deny: %s is isolated for %s, nothing allows (node %s)", who, s->name,
+			s->node);
+		break;
+	}
+}
+
+static void side_row(struct ptable *t, const struct side *s, const struct flow_end *pod,
+		     const char *flag)
+{
+	side_text(t, s, pod, flag);
+	if (side_decided(s))
+		pt_str(t, side_allows(s) ? "allow" : "deny");
+	else
+		pt_null(t);
+	pt_str(t, why_names[s->why]);
+	pt_str(t, s->node[0] ? s->node : NULL);
+	if (s->why == WHY_RULE) {
+		pt_str(t, s->policy);
+		pt_uint(t, s->hit.rule);
+		pt_str(t, s->match);
+	} else {
+		pt_null(t);
+		pt_null(t);
+		pt_null(t);
+	}
+	pt_str(t, s->off ? s->walk : NULL);
+}
+
+#define EXPLAIN_SIDE_COLS(T, k)                                                       \
+	{ T, NULL, PT_STR }, { NULL, k, PT_STR }, { NULL, k "_reason", PT_STR },         \
+	{ NULL, k "_node", PT_STR }, { NULL, k "_policy", PT_STR },                      \
+	{ NULL, k "_rule", PT_UINT }, { NULL, k "_match", PT_STR },                      \
+	{ T "-LOOKUPS", k "_lookups", PT_STR }
+
+static const struct pt_col explain_cols[] = {
+	{ "SRC", NULL, PT_STR },
+	{ NULL, "src", PT_STR },
+	{ NULL, "src_ip", PT_STR },
+	{ NULL, "src_identity", PT_UINT },
+	{ NULL, "src_node", PT_STR },
+	{ "DST", NULL, PT_STR },
+	{ NULL, "dst", PT_STR },
+	{ NULL, "dst_ip", PT_STR },
+	{ NULL, "dst_identity", PT_UINT },
+	{ NULL, "dst_node", PT_STR },
+	{ "PROTO", "proto", PT_STR },
+	{ "PORT", "port", PT_UINT },
+	EXPLAIN_SIDE_COLS("EGRESS", "egress"),
+	EXPLAIN_SIDE_COLS("INGRESS", "ingress"),
+	{ "VERDICT", NULL, PT_STR },
+	{ NULL, "verdict", PT_STR },
+};
+
+static void end_row(struct ptable *t, const struct flow_end *e)
+{
+	char a[INET_ADDRSTRLEN];
+	const char *id = reserved_identity(e->ipc.identity);
+
+	ip_str(e->ip, a);
+	if (e->pod[0])
+		pt_strf(t, "%s %s, identity %u, node %s", e->pod, a, e->ipc.identity,
+			e->node[0] ? e->node : "?");
+	else
+		pt_strf(t, "%s, identity %u%s%s", a, e->ipc.identity, id ? " " : "", id ?: "");
+	pt_str(t, e->pod[0] ? e->pod : NULL);
+	pt_str(t, a);
+	pt_uint(t, e->ipc.identity);
+	pt_str(t, e->node[0] ? e->node : NULL);
+}
+
+static int cmd_explain(const struct ctx *c, char **argv)
+{
+	const char *dst_dir = c->opts & OPT_PIN_DIR_DST ? c->pin_dir_dst : c->pin_dir;
+	struct side eg = { .name = "egress", .dir = XCNI_DIR_FROM_POD };
+	struct side in = { .name = "ingress", .dir = XCNI_DIR_TO_POD };
+	struct node_maps sm, dm;
+	struct flow f = {};
+	struct ptable *t;
+	bool eg_deny, in_deny;
+	const char *pn;
+	int err;
+
+	err = parse_port_proto(argv[2], &f.proto, &f.port);
+	if (err)
+		return err;
+	err = node_maps_open(c, c->pin_dir, &sm);
+	if (err)
+		return err;
+	err = node_maps_open(c, dst_dir, &dm);
+	if (err)
+		goto close_sm;
+	if ((err = flow_end_resolve(c, &sm, argv[0], &f.src)) ||
+	    (err = flow_end_resolve(c, &sm, argv[1], &f.dst)))
+		goto close;
+	if ((err = explain_side(&sm, &eg, &f, &f.src, &f.dst)) ||
+	    (err = explain_side(&dm, &in, &f, &f.dst, &f.src)))
+		goto close;
+	t = pt_new(explain_cols, ARRAY_SIZE(explain_cols), PT_RECORD);
+	end_row(t, &f.src);
+	end_row(t, &f.dst);
+	if ((pn = proto_name(f.proto)))
+		pt_str(t, pn);
+	else
+		pt_strf(t, "%u", f.proto);
+	if (f.port)
+		pt_uint(t, f.port);
+	else
+		pt_null(t);
+	side_row(t, &eg, &f.src, "--pin-dir");
+	side_row(t, &in, &f.dst, "--pin-dir-dst");
+	eg_deny = side_decided(&eg) && !side_allows(&eg);
+	in_deny = side_decided(&in) && !side_allows(&in);
+	/* Both ends must allow; one that denies decides even if the other is unknown. */
+	if (eg_deny || in_deny) {
+		pt_strf(t, "denied: %s", eg_deny && in_deny ? "by egress at the source and ingress "
+							      "at the destination" :
+					 eg_deny ? "by egress at the source" :
+						   "by ingress at the destination");
+		pt_str(t, "denied");
+	} else if (!side_decided(&eg) || !side_decided(&in)) {
+		pt_strf(t, "unknown: the %s side is decided on node %s",
+			side_decided(&eg) ? "ingress" : "egress",
+			side_decided(&eg) ? in.node : eg.node);
+		pt_str(t, "unknown");
+	} else {
+		pt_str(t, eg.why == WHY_SELF ? "allowed: a pod reaches itself" :
+			  "allowed: both sides allow; the flow's replies pass via conntrack");
+		pt_str(t, "allowed");
+	}
+	err = show(c, t);
+close:
+	node_maps_close(&dm);
+close_sm:
+	node_maps_close(&sm);
+	return err;
+}
+
 /* ---- config ---------------------------------------------------------- */
 
 static const struct pt_col config_cols[] = {
@@ -1543,62 +2327,114 @@ static const struct cmd {
 	unsigned int opts; /* OPT_* it takes */
 	const char *args; /* for the usage line */
 	const char *help;
+	/* Optional: a syntax check of the arguments, run first; failing is a
+	 * usage error (exit 2), not a failed lookup (exit 1). */
+	int (*check)(char **argv);
 } cmds[] = {
 	{ "endpoint", "list", cmd_endpoint_list, 0, 0, "",
 	  "List the endpoints (pods) of this node.\n\n"
-	  "Sorted by IP. IFNAME is \"-\" when the host-side veth no longer exists." },
-	{ "endpoint", "get", cmd_endpoint_get, 1, 0, "IP", "Show the endpoint with address IP." },
+	  "Sorted by IP. IFNAME is \"-\" when the host-side veth no longer exists.", NULL },
+	{ "endpoint", "get", cmd_endpoint_get, 1, 0, "IP", "Show the endpoint with address IP.", NULL },
 	{ "ct", "list", cmd_ct_list, 0, OPT_IP, "[--ip IP]",
 	  "List tracked connections.\n\n"
 	  "SRC and DST are those of the flow's first packet; for ICMP echo the port\n"
 	  "is the echo id. AGE and IDLE are in seconds.\n\n"
-	  "  --ip IP   only flows from or to IP" },
+	  "  --ip IP   only flows from or to IP", NULL },
 	{ "metrics", NULL, cmd_metrics, 0, OPT_ALL, "[--all]",
 	  "Count packets by verdict reason and direction.\n\n"
 	  "Packets and bytes summed over all CPUs; only non-zero rows by default.\n\n"
-	  "  --all     also the reasons nothing has been counted for" },
+	  "  --all     also the reasons nothing has been counted for", NULL },
 	{ "config", NULL, cmd_config, 0, 0, "",
 	  "Show the node configuration xcnid wrote.\n\n"
 	  "The overlay fields (NODE-IP .. XDP-MODE) are empty or 0 when xcnid runs\n"
 	  "without --underlay-dev. UNDERLAY-DEV is \"-\" outside xcnid's network\n"
 	  "namespace. XDP-MODE is how the prefilter is attached: native (driver),\n"
-	  "generic (skb) or none." },
+	  "generic (skb) or none.", NULL },
 	{ "tunnel", "list", cmd_tunnel_list, 0, 0, "",
 	  "List the other nodes this node tunnels to (Geneve), with their traffic.\n\n"
 	  "Sorted by underlay IP. TX counts what this node encapsulated to the node,\n"
 	  "RX what it decapsulated from it, summed over CPUs. Bytes include the outer\n"
-	  "headers; a GSO/GRO batch counts as one packet." },
+	  "headers; a GSO/GRO batch counts as one packet.", NULL },
 	{ "prefilter", "list", cmd_prefilter_list, 0, 0, "",
 	  "List the underlay's prefilter deny list, with what each entry dropped.\n\n"
 	  "Packets from a listed source are dropped in XDP on the underlay device,\n"
 	  "before the stack sees them. PACKETS and BYTES count per entry (the longest\n"
-	  "matching prefix)." },
+	  "matching prefix).", NULL },
 	{ "prefilter", "add", cmd_prefilter_add, 1, 0, "CIDR",
 	  "Add a source prefix to the underlay's deny list.\n\n"
 	  "CIDR is A.B.C.D/LEN (LEN 1 to 32) or A.B.C.D (a /32). Host bits must be\n"
 	  "zero: 10.1.2.3/24 is refused, not widened to 10.1.2.0/24. Fails if the\n"
 	  "prefix is listed already (its counters stay) or the list is full. Warns\n"
-	  "when the prefix covers another node's underlay address." },
+	  "when the prefix covers another node's underlay address.", NULL },
 	{ "prefilter", "del", cmd_prefilter_del, 1, 0, "CIDR",
 	  "Remove a source prefix from the underlay's deny list.\n\n"
 	  "Exactly that prefix: deleting a /24 leaves /25s inside it listed. Fails\n"
-	  "if the prefix is not listed." },
+	  "if the prefix is not listed.", NULL },
 	{ "identity", "list", cmd_identity_list, 0, 0, "",
 	  "List the security identities: reserved ones, then one per label set.\n\n"
-	  "Labels: k8s:KEY=VALUE for the pod's, ns:KEY=VALUE for its namespace's." },
+	  "Labels: k8s:KEY=VALUE for the pod's, ns:KEY=VALUE for its namespace's.", NULL },
 	{ "ipcache", "list", cmd_ipcache_list, 0, 0, "",
-	  "List the ipcache: address prefix -> identity (and the pod it is)." },
+	  "List the ipcache: address prefix -> identity (and the pod it is).", NULL },
 	{ "policy", "get", cmd_policy_get, 1, 0, "POD",
 	  "Show what NetworkPolicy lets into and out of POD (NAMESPACE/NAME or IP).\n\n"
 	  "One row per allow entry of the pod's live version, with the policy and\n"
-	  "rule it came from and how many flows it let through (FLOWS)." },
-	{ "monitor", NULL, cmd_monitor, 0, OPT_COUNT | OPT_TIMEOUT, "[--count N] [--timeout-ms MS]",
-	  "Stream drop events as the data plane reports them.\n\n"
+	  "rule it came from and how many flows it let through (FLOWS).", NULL },
+	{ "monitor", NULL, cmd_monitor, 0,
+	  OPT_COUNT | OPT_TIMEOUT | OPT_POD | OPT_NAMESPACE | OPT_REASON | OPT_VERDICT | OPT_TYPE,
+	  "[--count N] [--timeout-ms MS] [filters]",
+	  "Stream drop and policy verdict events as the data plane reports them.\n\n"
 	  "One line per event (with --json, one object per line) until Ctrl-C.\n"
-	  "TIME is seconds since boot (CLOCK_MONOTONIC).\n\n"
-	  "  --count N         stop after N events\n"
-	  "  --timeout-ms MS   stop after MS milliseconds" },
+	  "TIME is seconds since boot (CLOCK_MONOTONIC). The programs emit one event\n"
+	  "per dropped packet and one per new flow a policy allowed, into a ring\n"
+	  "buffer, whether anyone watches or not; monitor only reads that ring, and\n"
+	  "the filters run here, so watching (filtered or not) costs the data plane\n"
+	  "nothing. A monitor that falls behind loses events, never packets.\n"
+	  "Readers of one ring share it: one monitor per node at a time.\n\n"
+	  "  --count N              stop after N events (that pass the filters)\n"
+	  "  --timeout-ms MS        stop after MS milliseconds\n"
+	  "  --pod POD              events from or to POD (NAMESPACE/NAME or IP)\n"
+	  "  --namespace NS         events from or to a pod of namespace NS\n"
+	  "  --reason NAME          events of that reason (drop-policy-ingress, ...;\n"
+	  "                         see metrics --all)\n"
+	  "  --verdict allow|deny   policy verdicts: allowed new flows, or policy drops\n"
+	  "  --type drop|verdict    drop events, or policy verdict events\n\n"
+	  "Filters combine: an event is shown when it passes every one given.", NULL },
+	{ "explain", NULL, cmd_explain, 3, OPT_PIN_DIR_DST, "SRC DST PORT/PROTO [--pin-dir-dst DIR]",
+	  "Explain the policy verdict on a new flow from SRC to DST.\n\n"
+	  "SRC and DST are pods (NAMESPACE/NAME) or IPv4 addresses xcni knows (in\n"
+	  "the ipcache); PORT/PROTO is 80/tcp, 53/udp, 9/sctp or icmp. Walks the\n"
+	  "lookups the programs make for the flow's first packet, on the live maps:\n"
+	  "the identities (ipcache), then the egress side at the source pod and the\n"
+	  "ingress side at the destination pod (polep, policy: exact port, any port,\n"
+	  "any protocol, then polrange; for the peer's identity, its ipBlock group\n"
+	  "(polcidr), then any peer). Shows what decides each side (the policy and\n"
+	  "rule, \"isolated, nothing allows\", or allowed by default), the lookups\n"
+	  "made, and the verdict: allowed only if both sides allow (the replies of an\n"
+	  "allowed flow then pass via conntrack).\n\n"
+	  "Each side is decided on the node its pod lives on. --pin-dir holds the\n"
+	  "source node's maps; the destination side is read from --pin-dir-dst DIR\n"
+	  "(default: --pin-dir). A side whose pod lives on another node is reported\n"
+	  "as decided there (VERDICT unknown unless the other side denies). In the\n"
+	  "lab a node's maps are /sys/fs/bpf/xcni-lab/<node>.\n\n"
+	  "Exit 0 whatever the verdict; 1 for an unknown pod or address or missing\n"
+	  "maps; 2 for a malformed PORT/PROTO.\n\n"
+	  "  --pin-dir-dst DIR   the destination node's pin dir",
+	  check_explain },
 };
+
+/* The reason called name ("drop-policy-ingress"): 0, or -ENOENT. */
+static int reason_by_name(const char *name, int *reason)
+{
+	for (int r = XCNI_REASON_MAX; r >= XCNI_REASON_MIN; r--) {
+		const struct xcni_reason_info *ri = xcni_reason_info(r);
+
+		if (ri && !strcmp(ri->name, name)) {
+			*reason = r;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
 
 /* "ct list [--ip IP]" */
 static const char *synopsis(const struct cmd *cmd, char *buf, size_t n)
@@ -1639,12 +2475,17 @@ static void usage(FILE *f, const char *name)
 	if (name && !cmd_known(name))
 		name = NULL;
 	fprintf(f, "Usage: xcnictl [OPTIONS] COMMAND [ARGS]\n\n"
-		   "Shows the xcni data plane's pinned maps and edits the underlay's prefilter.\n\n"
+		   "Shows the xcni data plane's pinned maps, explains its policy verdicts and\n"
+		   "edits the underlay's prefilter.\n\n"
 		   "Commands:\n");
 	for (cmd = cmds; cmd < cmds + ARRAY_SIZE(cmds); cmd++)
-		if (!name || !strcmp(name, cmd->name))
-			fprintf(f, "  %-22s %.*s\n", synopsis(cmd, buf, sizeof(buf)),
+		if (!name || !strcmp(name, cmd->name)) {
+			synopsis(cmd, buf, sizeof(buf));
+			/* A long synopsis gets a line of its own. */
+			fprintf(f, "  %-22s%s%.*s\n", buf,
+				strlen(buf) > 22 ? "\n                         " : " ",
 				(int)strcspn(cmd->help, ".\n"), cmd->help);
+		}
 	fprintf(f, "\nOptions (anywhere on the line):\n"
 		   "  --pin-dir DIR   where the maps are pinned (default $XCNI_PIN_DIR, else "
 		   XCNI_PIN_ROOT ")\n"
@@ -1664,6 +2505,12 @@ int main(int argc, char **argv)
 		{ "all", no_argument, NULL, 'A' },
 		{ "count", required_argument, NULL, 'C' },
 		{ "timeout-ms", required_argument, NULL, 'T' },
+		{ "pod", required_argument, NULL, 'p' },
+		{ "namespace", required_argument, NULL, 'n' },
+		{ "reason", required_argument, NULL, 'r' },
+		{ "verdict", required_argument, NULL, 'V' },
+		{ "type", required_argument, NULL, 't' },
+		{ "pin-dir-dst", required_argument, NULL, 'D' },
 		{}
 	};
 	struct ctx c = { .pin_dir = getenv("XCNI_PIN_DIR") };
@@ -1701,6 +2548,42 @@ int main(int argc, char **argv)
 			break;
 		case 'A':
 			c.opts |= OPT_ALL;
+			break;
+		case 'p':
+			c.opts |= OPT_POD;
+			c.pod = optarg;
+			break;
+		case 'n':
+			c.opts |= OPT_NAMESPACE;
+			c.ns = optarg;
+			break;
+		case 'r':
+			if (reason_by_name(optarg, &c.reason)) {
+				pr_err("--reason %s: no such reason (xcnictl metrics --all lists them)\n",
+				       optarg);
+				return 2;
+			}
+			c.opts |= OPT_REASON;
+			break;
+		case 'V':
+			if (strcmp(optarg, "allow") && strcmp(optarg, "deny")) {
+				pr_err("--verdict %s: allow or deny\n", optarg);
+				return 2;
+			}
+			c.opts |= OPT_VERDICT;
+			c.verdict_allow = !strcmp(optarg, "allow");
+			break;
+		case 't':
+			if (strcmp(optarg, "drop") && strcmp(optarg, "verdict")) {
+				pr_err("--type %s: drop or verdict\n", optarg);
+				return 2;
+			}
+			c.opts |= OPT_TYPE;
+			c.ev_type = !strcmp(optarg, "drop") ? XCNI_EV_DROP : XCNI_EV_VERDICT;
+			break;
+		case 'D':
+			c.opts |= OPT_PIN_DIR_DST;
+			c.pin_dir_dst = optarg;
 			break;
 		case 'C':
 		case 'T': {
@@ -1755,6 +2638,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "Usage: xcnictl [OPTIONS] %s\n", synopsis(cmd, buf, sizeof(buf)));
 		return 2;
 	}
+	if (cmd->check && cmd->check(words))
+		return 2;
 	err = cmd->fn(&c, words);
 	return err ? 1 : 0;
 }

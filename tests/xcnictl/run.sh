@@ -32,6 +32,7 @@ REAL=$PIN-real
 OVL=$PIN-ovl
 OVN=$XCT_TAG-ovn OVP=$XCT_TAG-ovp
 MAN=$(mktemp -d)
+DEST=$(mktemp -d) # make install's staging tree
 
 # Sizes from bpf/xcni_shared.h; a change there must show up here.
 EP_SZ=28 CTK_SZ=16 CTV_SZ=56 MET_SZ=16 CFG_SZ=400 NR_METRICS=112 PFK_SZ=8 PFV_SZ=16
@@ -40,7 +41,7 @@ cleanup() {
 	stop_xcnid
 	ip netns del "$OVN" 2>/dev/null
 	ip netns del "$OVP" 2>/dev/null
-	rm -rf "$PIN" "$BAD" "$REAL" "$OVL" "$MAN"
+	rm -rf "$PIN" "$BAD" "$REAL" "$OVL" "$MAN" "$DEST"
 }
 trap cleanup EXIT
 trap "exit 130" INT TERM # so EXIT runs on those too
@@ -332,6 +333,36 @@ n3 192.168.251.3 10.99.11.0/24 0 0 0 0' ovx tunnel list
 else
 	echo "ok $((_t_n + 1)) # SKIP $XCNID not built"
 	_t_n=$((_t_n + 1))
+fi
+
+# -- make install: what goes where (DESTDIR stages it, PREFIX and CNI_BIN_DIR place it)
+# installed 'MAKE ARGS' 'FILES': the staged tree holds exactly FILES ("mode path" lines).
+installed() {
+	local out
+	rm -rf "${DEST:?}"/*
+	# shellcheck disable=SC2086 # the make arguments, one word each
+	make -s -C "$XCNI_ROOT" BUILD="$BUILD" DESTDIR="$DEST" $1 install >/dev/null || return 1
+	out=$(cd "$DEST" && find . -type f -printf '%m %p\n' | sort -k2)
+	[ "$out" = "$2" ] || { printf 'installed:\n%s\nwanted:\n%s\n' "$out" "$2"; return 1; }
+}
+check "make install DESTDIR=...: xcnid, xcnictl in bin, xcni in lib/cni, the man pages" \
+	installed '' '755 ./usr/local/bin/xcnictl
+755 ./usr/local/bin/xcnid
+755 ./usr/local/lib/cni/xcni
+644 ./usr/local/share/man/man1/xcnictl.1
+644 ./usr/local/share/man/man8/xcni.8
+644 ./usr/local/share/man/man8/xcnid.8'
+check "make install PREFIX=/usr CNI_BIN_DIR=/opt/cni/bin: the plugin where runtimes look" \
+	installed 'PREFIX=/usr CNI_BIN_DIR=/opt/cni/bin' '755 ./opt/cni/bin/xcni
+755 ./usr/bin/xcnictl
+755 ./usr/bin/xcnid
+644 ./usr/share/man/man1/xcnictl.1
+644 ./usr/share/man/man8/xcni.8
+644 ./usr/share/man/man8/xcnid.8'
+check "the installed xcnictl runs" has '^  explain SRC DST PORT/PROTO' "$DEST/usr/bin/xcnictl" --help
+if command -v groff >/dev/null; then
+	check "docs/xcnictl.1 formats without warnings" \
+		bash -c "[ -z \"\$(groff -man -t -ww -z '$XCNI_ROOT/docs/xcnictl.1' 2>&1)\" ]"
 fi
 
 finish
