@@ -58,6 +58,7 @@ struct xcni_endpoint {
 	__u32 flags;
 	__u8 pod_mac[6]; /* the pod's eth0 */
 	__u8 host_mac[6]; /* the host-side veth (the pod's gateway MAC) */
+	char host_if[16]; /* its name: an ifindex means nothing outside the node's netns */
 };
 
 /* ct: the 5-tuple in the direction of the flow's first packet. */

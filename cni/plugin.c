@@ -552,6 +552,7 @@ static int cmd_add(struct ctx *c)
 	ep.ep_id = xcni_ep_id(c->env.container_id, c->env.ifname);
 	memcpy(ep.pod_mac, a.pod_mac, 6);
 	memcpy(ep.host_mac, a.host_mac, 6);
+	snprintf(ep.host_if, sizeof(ep.host_if), "%s", a.host_if);
 	err = xcni_failpoint("endpoint");
 	if (err)
 		cni_fail(&c->err, CNI_ERR_IO, "endpoint map: injected failure");

@@ -332,8 +332,12 @@ static void ep_row(struct ptable *t, __u32 ip, const struct xcni_endpoint *ep)
 
 	pt_str(t, ip_str(ip, buf));
 	pt_uint(t, ep->ifindex);
-	/* The veth may be gone before xcnid removes its entry. */
-	pt_str(t, if_indextoname(ep->ifindex, ifname));
+	/* The name the plugin recorded: this netns may not be the node's, where the
+	 * ifindex would name another device or none. */
+	if (ep->host_if[0])
+		pt_strf(t, "%.*s", (int)strnlen(ep->host_if, sizeof(ep->host_if)), ep->host_if);
+	else
+		pt_str(t, if_indextoname(ep->ifindex, ifname));
 	pt_uint(t, ep->ep_id);
 	pt_uint(t, ep->identity);
 	pt_mac(t, ep->pod_mac);

@@ -35,7 +35,7 @@ MAN=$(mktemp -d)
 DEST=$(mktemp -d) # make install's staging tree
 
 # Sizes from bpf/xcni_shared.h; a change there must show up here.
-EP_SZ=28 CTK_SZ=16 CTV_SZ=56 MET_SZ=16 CFG_SZ=400 NR_METRICS=112 PFK_SZ=8 PFV_SZ=16
+EP_SZ=44 CTK_SZ=16 CTV_SZ=56 MET_SZ=16 CFG_SZ=400 NR_METRICS=112 PFK_SZ=8 PFV_SZ=16
 
 cleanup() {
 	stop_xcnid
@@ -65,8 +65,8 @@ mk() { bpftool map create "$PIN/$1" type "$2" key "$3" value "$4" entries "$5" n
 # shellcheck disable=SC2086 # bpftool wants the hex bytes as separate words
 put() { local m=$1 k=$2 v=$3; bpftool map update pinned "$PIN/$m" key hex $k value hex $v; }
 
-# endpoint: ifindex ep_id identity flags pod_mac host_mac
-ep() { echo "$(le "$1" 4)$(le "$2" 4)$(le "$3" 4)$(le "$4" 4)$(mac "$5")$(mac "$6")"; }
+# endpoint: ifindex ep_id identity flags pod_mac host_mac host_if
+ep() { echo "$(le "$1" 4)$(le "$2" 4)$(le "$3" 4)$(le "$4" 4)$(mac "$5")$(mac "$6")$(str "${7:-}" 16)"; }
 # ct key: saddr daddr sport dport proto pad[3]
 ctk() { echo "$(ip4 "$1")$(ip4 "$2")$(be16 "$3")$(be16 "$4")$(le "$5" 1)$(zeros 3)"; }
 # ct entry: created last pkts_o bytes_o pkts_r bytes_r ep_id state fin_o fin_r pad
@@ -81,7 +81,8 @@ setup() {
 		mk xcni_prefilter lpm_trie $PFK_SZ $PFV_SZ 4 1 || return 1 # 1: BPF_F_NO_PREALLOC
 	# lo always exists; ifindex 999999 stands for a veth already gone.
 	put xcni_endpoints "$(ip4 10.244.1.5)" "$(ep 1 7 42 0 02:00:0a:f4:01:05 ee:ee:ee:ee:ee:01)" &&
-		put xcni_endpoints "$(ip4 10.244.1.10)" "$(ep 999999 8 0 3 02:00:0a:f4:01:0a ee:ee:ee:ee:ee:02)" || return 1
+		put xcni_endpoints "$(ip4 10.244.1.10)" "$(ep 999999 8 0 3 02:00:0a:f4:01:0a ee:ee:ee:ee:ee:02)" &&
+		put xcni_endpoints "$(ip4 10.244.1.11)" "$(ep 1 9 0 0 02:00:0a:f4:01:0b ee:ee:ee:ee:ee:03 xc0123456789ab)" || return 1
 	# Stamps on the clock bpf_ktime_get_ns() reads; ages grow as the suite runs.
 	local now; now=$(now_ns)
 	local t100=$((now - 100000000000)) t40=$((now - 40000000000)) t5=$((now - 5000000000))
@@ -152,11 +153,13 @@ check "missing pin names the path and xcnid" \
 	has "$PIN-none/xcni_endpoints: no such pinned map; is xcnid running" "$XCNICTL" --pin-dir "$PIN-none" endpoint list
 check "missing pin exits 1" exits 1 "$XCNICTL" --pin-dir "$PIN-none" endpoint list
 check "XCNI_PIN_DIR is honoured" has "$PIN-env/xcni_ct: no such" env XCNI_PIN_DIR="$PIN-env" "$XCNICTL" ct list
-check "value size mismatch is refused" has 'value 32 B.*expected hash, key 4 B, value 28 B' "$XCNICTL" --pin-dir "$BAD" endpoint list
+check "value size mismatch is refused" has 'value 32 B.*expected hash, key 4 B, value 44 B' "$XCNICTL" --pin-dir "$BAD" endpoint list
 check "value size mismatch exits 1" exits 1 "$XCNICTL" --pin-dir "$BAD" endpoint list
 
 # -- endpoint
-check "endpoint list: header and 2 rows" lines 3 x endpoint list
+check "endpoint list: header and 3 rows" lines 4 x endpoint list
+check "endpoint list: the name the plugin recorded, not this netns' ifindex 1" \
+	has '^10\.244\.1\.11 +1 +xc0123456789ab +9 ' x endpoint list
 check "endpoint list: lo resolved" has '^10\.244\.1\.5 +1 +lo +7 +42 +02:00:0a:f4:01:05 +ee:ee:ee:ee:ee:01 +0x0$' x endpoint list
 check "endpoint list: gone veth shows -" has '^10\.244\.1\.10 +999999 +- +8 +0 +02:00:0a:f4:01:0a +ee:ee:ee:ee:ee:02 +0x3$' x endpoint list
 check "endpoint list --json: exactly the entries" json_is '
@@ -164,7 +167,9 @@ check "endpoint list --json: exactly the entries" json_is '
 	{"ip": "10.244.1.5", "ifindex": 1, "ifname": "lo", "ep_id": 7, "identity": 42,
 	 "pod_mac": "02:00:0a:f4:01:05", "host_mac": "ee:ee:ee:ee:ee:01", "flags": 0},
 	{"ip": "10.244.1.10", "ifindex": 999999, "ifname": None, "ep_id": 8, "identity": 0,
-	 "pod_mac": "02:00:0a:f4:01:0a", "host_mac": "ee:ee:ee:ee:ee:02", "flags": 3}]' x endpoint list --json
+	 "pod_mac": "02:00:0a:f4:01:0a", "host_mac": "ee:ee:ee:ee:ee:02", "flags": 3},
+	{"ip": "10.244.1.11", "ifindex": 1, "ifname": "xc0123456789ab", "ep_id": 9, "identity": 0,
+	 "pod_mac": "02:00:0a:f4:01:0b", "host_mac": "ee:ee:ee:ee:ee:03", "flags": 0}]' x endpoint list --json
 check "endpoint get: one record" has '^EP-ID +8$' x endpoint get 10.244.1.10
 check "endpoint get --json: one object" json_is 'j["ifindex"] == 1 and j["identity"] == 42' x -j endpoint get 10.244.1.5
 check "endpoint get of an unknown IP fails" has 'no such endpoint' x endpoint get 10.244.1.99
