@@ -99,6 +99,22 @@ struct xcni_ct_entry {
 #define XCNI_CT_UDP_NS (60ULL * 1000000000ULL)
 #define XCNI_CT_ICMP_NS (30ULL * 1000000000ULL)
 
+/* How long an entry lives in its state; the programs and the tools share the rule. */
+static inline __u64 xcni_ct_lifetime(__u8 state, __u8 proto)
+{
+	if (proto == 6 /* TCP */) {
+		/* A half-closed flow may still carry data for a long time. */
+		if (state == XCNI_CT_ESTABLISHED || state == XCNI_CT_CLOSING)
+			return XCNI_CT_TCP_EST_NS;
+		if (state == XCNI_CT_NEW)
+			return XCNI_CT_TCP_SYN_NS;
+		return XCNI_CT_TCP_CLOSE_NS;
+	}
+	if (proto == 1 /* ICMP */)
+		return XCNI_CT_ICMP_NS;
+	return XCNI_CT_UDP_NS;
+}
+
 /*
  * Every fate a packet can meet. Negative and below -99, so a reason can never
  * be mistaken for a TC_ACT_* (-1..8) or XDP_* (0..4) verdict.

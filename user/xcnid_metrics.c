@@ -274,20 +274,6 @@ struct ct_count {
 	__u64 live[XCNI_CT_CLOSED + 1]; /* [0]: a state this build does not know */
 };
 
-static __u64 ct_lifetime(const struct xcni_ct_entry *e, __u8 proto)
-{
-	if (proto == IPPROTO_TCP) {
-		if (e->state == XCNI_CT_ESTABLISHED || e->state == XCNI_CT_CLOSING)
-			return XCNI_CT_TCP_EST_NS;
-		if (e->state == XCNI_CT_NEW)
-			return XCNI_CT_TCP_SYN_NS;
-		return XCNI_CT_TCP_CLOSE_NS;
-	}
-	if (proto == IPPROTO_ICMP)
-		return XCNI_CT_ICMP_NS;
-	return XCNI_CT_UDP_NS;
-}
-
 static void ct_fn(void *ctx, const void *key, const void *val)
 {
 	struct ct_count *cc = ctx;
@@ -297,7 +283,7 @@ static void ct_fn(void *ctx, const void *key, const void *val)
 	memcpy(&k, key, sizeof(k));
 	memcpy(&e, val, sizeof(e));
 	/* An expired entry is absent for the data plane; the LRU reclaims it later. */
-	if (cc->now > e.last_ns && cc->now - e.last_ns > ct_lifetime(&e, k.proto))
+	if (cc->now > e.last_ns && cc->now - e.last_ns > xcni_ct_lifetime(e.state, k.proto))
 		return;
 	cc->live[e.state <= XCNI_CT_CLOSED ? e.state : 0]++;
 }

@@ -20,17 +20,7 @@ enum ct_dir {
 
 static __always_inline __u64 ct_lifetime(const struct xcni_ct_entry *e, __u8 proto)
 {
-	if (proto == IPPROTO_TCP) {
-		/* A half-closed flow may still carry data for a long time. */
-		if (e->state == XCNI_CT_ESTABLISHED || e->state == XCNI_CT_CLOSING)
-			return XCNI_CT_TCP_EST_NS;
-		if (e->state == XCNI_CT_NEW)
-			return XCNI_CT_TCP_SYN_NS;
-		return XCNI_CT_TCP_CLOSE_NS;
-	}
-	if (proto == IPPROTO_ICMP)
-		return XCNI_CT_ICMP_NS;
-	return XCNI_CT_UDP_NS;
+	return xcni_ct_lifetime(e->state, proto);
 }
 
 /*
