@@ -126,6 +126,18 @@ allow_a from-ns-y <<'EOF'
 EOF
 matrix "namespaceSelector peer: every pod of matching namespaces" 80/TCP \
 	'dns != "x" or (d == "x/a" and sns == "y")'
+# Namespace z relabelled ns=y: its pods now match the namespaceSelector; then back.
+printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: z, labels: {ns: y}}\n' >"$T/nsz.yaml"
+if lab apply -f "$T/nsz.yaml" >"$T/out" 2>&1; then
+	matrix "namespace label changed: z now selected as ns=y" 80/TCP \
+		'dns != "x" or (d == "x/a" and sns in ("y", "z"))'
+else
+	not_ok "relabel namespace z"
+	sed 's/^/#   /' "$T/out" | head
+fi
+sed -i 's/ns: y}/ns: z}/' "$T/nsz.yaml"
+lab apply -f "$T/nsz.yaml" >/dev/null 2>&1 || not_ok "relabel namespace z back"
+matrix "namespace label changed back" 80/TCP 'dns != "x" or (d == "x/a" and sns == "y")'
 unpolicy from-ns-y
 
 allow_a from-y-b <<'EOF'
