@@ -118,8 +118,9 @@ int from_pod(struct __sk_buff *skb)
 		reason = XCNI_DROP_UNKNOWN_DST;
 		goto out;
 	}
-	dipc = ipcache_lookup(p.tuple.daddr);
-	if (dipc && !dst) {
+	/* A local destination needs no ipcache lookup unless policy asks (new flows). */
+	dipc = dst ? NULL : ipcache_lookup(p.tuple.daddr);
+	if (dipc) {
 		/* Geneve to a node from a pod would inject packets into the overlay. */
 		if (p.tuple.proto == IPPROTO_UDP && p.tuple.dport == bpf_htons(XCNI_GENEVE_PORT) &&
 		    (dipc->identity == XCNI_ID_HOST || dipc->identity == XCNI_ID_REMOTE_NODE)) {
@@ -143,7 +144,7 @@ int from_pod(struct __sk_buff *skb)
 		/* Both ends must allow: egress here, ingress at a local destination
 		 * (a remote one applies its own on arrival). */
 		v.src_id = ipcache_identity(p.tuple.saddr);
-		v.dst_id = dipc ? dipc->identity : XCNI_ID_WORLD;
+		v.dst_id = dipc ? dipc->identity : ipcache_identity(p.tuple.daddr);
 		if (!policy_allows(ep_ip, XCNI_DIR_FROM_POD, v.dst_id, p.tuple.daddr, &p, &v)) {
 			reason = XCNI_DROP_POLICY_EGRESS;
 			goto out;
