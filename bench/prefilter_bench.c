@@ -41,6 +41,10 @@
 
 #include "xcni_shared.h"
 #include "xdp_underlay.skel.h"
+#include "lib/prefilter.h"
+
+/* The /16 and /24 hashes in front of the trie (xcnictl prefilter add fills them too). */
+static int fd16 = -1, fd24 = -1;
 
 #define REPEAT 1000000 /* test runs per timing */
 #define TIMINGS 7 /* timings per figure; the median is reported */
@@ -92,9 +96,13 @@ static int load(struct xdp_underlay **skel)
 	if (!*skel)
 		return -errno;
 	err = xdp_underlay__load(*skel);
-	if (err)
+	if (err) {
 		fprintf(stderr, "loading xdp_underlay: %s\n", strerror(-err));
-	return err;
+		return err;
+	}
+	fd16 = bpf_map__fd((*skel)->maps.xcni_pf16);
+	fd24 = bpf_map__fd((*skel)->maps.xcni_pf24);
+	return 0;
 }
 
 /* The pins go with the bench: nothing of it outlives the run. */
@@ -107,14 +115,19 @@ static void unpin(struct xdp_underlay *skel)
 	xdp_underlay__destroy(skel);
 }
 
-/* Deletes every entry: each size starts from an empty trie. */
+/* Deletes every entry: each size starts from an empty trie (and empty hashes). */
 static int trie_clear(int fd)
 {
 	struct xcni_prefilter_key k;
+	__u32 net;
 
 	while (!bpf_map_get_next_key(fd, NULL, &k))
 		if (bpf_map_delete_elem(fd, &k))
 			return -errno;
+	while (!bpf_map_get_next_key(fd16, NULL, &net))
+		bpf_map_delete_elem(fd16, &net);
+	while (!bpf_map_get_next_key(fd24, NULL, &net))
+		bpf_map_delete_elem(fd24, &net);
 	return 0;
 }
 
@@ -123,7 +136,12 @@ static int trie_add(int fd, __u32 addr, unsigned int len)
 	struct xcni_prefilter_key k = { .prefixlen = len, .addr = htonl(addr) };
 	struct xcni_prefilter_val v = {};
 
-	/* A duplicate random prefix is fine: the trie just holds one fewer. */
+	/* As xcnictl does it: the networks marked, then the trie entry. A duplicate
+	 * random prefix is fine: the trie holds one fewer, its mark counts twice. */
+	if (xcni_prefilter_mark(fd16, fd24, &k, 1)) {
+		fprintf(stderr, "marking a prefix: %s\n", strerror(errno));
+		return -errno;
+	}
 	if (bpf_map_update_elem(fd, &k, &v, BPF_ANY)) {
 		fprintf(stderr, "adding a prefix: %s\n", strerror(errno));
 		return -errno;

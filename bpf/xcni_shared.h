@@ -38,6 +38,12 @@
 #ifndef XCNI_MAX_PREFILTER
 #define XCNI_MAX_PREFILTER 262144
 #endif
+#ifndef XCNI_MAX_PF16
+#define XCNI_MAX_PF16 65536
+#endif
+#ifndef XCNI_MAX_PF24
+#define XCNI_MAX_PF24 1048576
+#endif
 #ifndef XCNI_MAX_IDENTITIES
 #define XCNI_MAX_IDENTITIES 65536
 #endif
@@ -265,6 +271,17 @@ struct xcni_prefilter_val {
 	__u64 packets; /* dropped so far (atomic add) */
 	__u64 bytes;
 };
+
+/*
+ * pf16, pf24: hashes of the /16 and /24 networks the deny list touches (key:
+ * the network, network order; value: how many prefixes touch it). A source
+ * in neither cannot match, so most packets cost two hash lookups instead of
+ * a walk down the trie: a prefix shorter than /16 marks every /16 it covers,
+ * one of /16../24 every /24 it covers, a longer one its /24. The trie stays
+ * the truth for the drop and its counters.
+ */
+#define XCNI_PF16_MASK 0xffff0000u /* host order */
+#define XCNI_PF24_MASK 0xffffff00u
 
 /*
  * polep: local pod IPv4 -> its policy state. xcnid owns it. A pod with no

@@ -4,7 +4,8 @@
  * packet: sources on the prefilter deny list (an LPM trie xcnictl fills) are
  * dropped before the stack sees them, counted per entry. Everything else,
  * Geneve included, goes on to tc (from_overlay): decapsulating here would
- * mean building the skb for the pod by hand, and tc has it already.
+ * mean building the skb for the pod by hand, and tc has it already. The /16
+ * and /24 hashes in front of the trie keep a miss cheap at 100k prefixes.
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -26,9 +27,17 @@ int xdp_underlay(struct xdp_md *ctx)
 	struct xcni_metric *m;
 	__u32 idx = XCNI_METRIC_IDX(XCNI_DROP_PREFILTER, XCNI_DIR_FROM_OVERLAY);
 	__u64 len = end - data;
+	__u32 net;
 
 	if ((void *)(ip + 1) > end || eth->h_proto != bpf_htons(ETH_P_IP))
 		return XDP_PASS;
+	/* Two hash lookups say "no prefix can match" for most sources. */
+	net = ip->saddr & bpf_htonl(XCNI_PF16_MASK);
+	if (!bpf_map_lookup_elem(&xcni_pf16, &net)) {
+		net = ip->saddr & bpf_htonl(XCNI_PF24_MASK);
+		if (!bpf_map_lookup_elem(&xcni_pf24, &net))
+			return XDP_PASS;
+	}
 	k.addr = ip->saddr;
 	hit = bpf_map_lookup_elem(&xcni_prefilter, &k);
 	if (!hit)

@@ -15,6 +15,7 @@ suites=(
 	"unit-store:$BUILD/tests/test_store"
 	"unit-policy:$BUILD/tests/test_policy"
 	"unit-polsync:$BUILD/tests/test_polsync"
+	"unit-prefilter:$BUILD/tests/test_prefilter"
 	"bpf-packets:$BUILD/tests/test_bpf"
 	"xcnictl:bash tests/xcnictl/run.sh"
 	"cni-netns:bash tests/integration/cni.sh"

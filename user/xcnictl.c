@@ -29,6 +29,7 @@
 #include "lib/bpfpin.h"
 #include "lib/log.h"
 #include "lab.h"
+#include "lib/prefilter.h"
 #include "lib/print.h"
 #include "lib/reasons.h"
 
@@ -126,6 +127,8 @@ static const struct map_spec m_prefilter = {
 	"xcni_prefilter", BPF_MAP_TYPE_LPM_TRIE, sizeof(struct xcni_prefilter_key),
 	sizeof(struct xcni_prefilter_val), 0
 };
+static const struct map_spec m_pf16 = { "xcni_pf16", BPF_MAP_TYPE_HASH, 4, 4, 0 };
+static const struct map_spec m_pf24 = { "xcni_pf24", BPF_MAP_TYPE_HASH, 4, 4, 0 };
 
 /*
  * Opens a pinned map and refuses one whose layout is not the one this binary
@@ -1406,7 +1409,7 @@ static int cmd_prefilter_add(const struct ctx *c, char **argv)
 	struct xcni_prefilter_val v = {};
 	struct bpf_map_info info = {};
 	__u32 len = sizeof(info);
-	int fd, err;
+	int fd, fd16 = -1, fd24 = -1, err;
 
 	err = parse_cidr(argv[0], &k);
 	if (err)
@@ -1414,6 +1417,17 @@ static int cmd_prefilter_add(const struct ctx *c, char **argv)
 	fd = map_open(c, &m_prefilter);
 	if (fd < 0)
 		return fd;
+	if ((fd16 = map_open(c, &m_pf16)) < 0 || (fd24 = map_open(c, &m_pf24)) < 0) {
+		err = fd16 < 0 ? fd16 : fd24;
+		goto close;
+	}
+	/* The marks first: the XDP program never finds the trie ahead of them. */
+	err = xcni_prefilter_mark(fd16, fd24, &k, 1);
+	if (err) {
+		pr_err("%s: marking its networks in %s/%s: %s\n", argv[0], m_pf16.name,
+		       m_pf24.name, strerror(-err));
+		goto close;
+	}
 	/* NOEXIST: re-adding must not zero the counters of an entry. */
 	if (bpf_map_update_elem(fd, &k, &v, BPF_NOEXIST)) {
 		err = -errno;
@@ -1425,10 +1439,15 @@ static int cmd_prefilter_add(const struct ctx *c, char **argv)
 			       info.max_entries);
 		else
 			pr_err("%s: adding to %s: %s\n", argv[0], m_prefilter.name, strerror(-err));
+		xcni_prefilter_mark(fd16, fd24, &k, -1);
 		goto close;
 	}
 	prefilter_warn_nodes(c, &k, argv[0]);
 close:
+	if (fd16 >= 0)
+		close(fd16);
+	if (fd24 >= 0)
+		close(fd24);
 	close(fd);
 	return err;
 }
@@ -1436,7 +1455,7 @@ close:
 static int cmd_prefilter_del(const struct ctx *c, char **argv)
 {
 	struct xcni_prefilter_key k;
-	int fd, err;
+	int fd, fd16 = -1, fd24 = -1, err;
 
 	err = parse_cidr(argv[0], &k);
 	if (err)
@@ -1444,6 +1463,10 @@ static int cmd_prefilter_del(const struct ctx *c, char **argv)
 	fd = map_open(c, &m_prefilter);
 	if (fd < 0)
 		return fd;
+	if ((fd16 = map_open(c, &m_pf16)) < 0 || (fd24 = map_open(c, &m_pf24)) < 0) {
+		err = fd16 < 0 ? fd16 : fd24;
+		goto close;
+	}
 	/* An LPM trie deletes the exact prefix only: a /24 never takes its /25s. */
 	if (bpf_map_delete_elem(fd, &k)) {
 		err = -errno;
@@ -1452,7 +1475,17 @@ static int cmd_prefilter_del(const struct ctx *c, char **argv)
 		else
 			pr_err("%s: deleting from %s: %s\n", argv[0], m_prefilter.name,
 			       strerror(-err));
+		goto close;
 	}
+	/* The marks after the entry: a stale mark only costs a trie lookup. */
+	err = xcni_prefilter_mark(fd16, fd24, &k, -1);
+	if (err)
+		pr_err("%s: unmarking its networks: %s\n", argv[0], strerror(-err));
+close:
+	if (fd16 >= 0)
+		close(fd16);
+	if (fd24 >= 0)
+		close(fd24);
 	close(fd);
 	return err;
 }

@@ -125,6 +125,24 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xcni_prefilter SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XCNI_MAX_PF16);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xcni_pf16 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XCNI_MAX_PF24);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xcni_pf24 SEC(".maps");
+
 /* Names for people (xcnictl, events); the programs never read them. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

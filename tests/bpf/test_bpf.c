@@ -990,6 +990,11 @@ static int prefilter_add(void)
 	struct xcni_prefilter_key k = { .prefixlen = 24, .addr = ip4("203.0.113.0") };
 	struct xcni_prefilter_val v = {};
 
+	__u32 net = ip4("203.0.113.0"), one = 1;
+
+	/* What xcnictl prefilter add writes: the /24's mark, then the trie entry. */
+	if (bpf_map_update_elem(map_fd("xcni_pf24"), &net, &one, BPF_ANY))
+		return -errno;
 	return bpf_map_update_elem(map_fd("xcni_prefilter"), &k, &v, BPF_ANY) ? -errno : 0;
 }
 

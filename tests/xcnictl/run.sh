@@ -78,7 +78,8 @@ setup() {
 		mk xcni_ct lru_hash $CTK_SZ $CTV_SZ 16 &&
 		mk xcni_metrics percpu_array 4 $MET_SZ $NR_METRICS &&
 		mk xcni_config array 4 $CFG_SZ 1 &&
-		mk xcni_prefilter lpm_trie $PFK_SZ $PFV_SZ 4 1 || return 1 # 1: BPF_F_NO_PREALLOC
+		mk xcni_prefilter lpm_trie $PFK_SZ $PFV_SZ 4 1 && # 1: BPF_F_NO_PREALLOC
+		mk xcni_pf16 hash 4 4 1024 1 && mk xcni_pf24 hash 4 4 1024 1 || return 1
 	# lo always exists; ifindex 999999 stands for a veth already gone.
 	put xcni_endpoints "$(ip4 10.244.1.5)" "$(ep 1 7 42 0 02:00:0a:f4:01:05 ee:ee:ee:ee:ee:01)" &&
 		put xcni_endpoints "$(ip4 10.244.1.10)" "$(ep 999999 8 0 3 02:00:0a:f4:01:0a ee:ee:ee:ee:ee:02)" &&
