@@ -293,6 +293,25 @@ check "  ... as 1514-byte frames, outer IP 1500, DF, not fragmented" \
 	bash -c "tshark -n -r $T/full.pcap -Y 'geneve && icmp' -T fields -e frame.len -e ip.len -e ip.flags.df -e ip.flags.mf 2>/dev/null | tee /dev/stderr | sort -u | grep -Eqx '1514	1500,1450	(1|True),(1|True)	(0|False),(0|False)'"
 check_fails "  ... ping -M do -s 1423 (1451 bytes): refused by the pod's MTU" \
 	"$XCNICTL" lab exec o/p1 -- ping -M do -s 1423 -c 1 -W 1 "${IP[p2]}"
+# A pod whose MTU was raised by hand (1500) sends 1472+28 bytes with DF:
+# too big to encapsulate, so from_pod hands it to the stack, which routes it
+# to xcni0 (MTU 1450) and answers fragmentation-needed to the pod.
+P1_HOST_IF=$(nsenter --net="/run/netns/xcl-${NODE[p1]}" "$XCNICTL" --pin-dir "/sys/fs/bpf/xcni-lab/${NODE[p1]}" \
+	endpoint list --json | jq -r ".[] | select(.ip == \"${IP[p1]}\") | .ifname")
+ip -n "xcl-${NODE[p1]}" link set "$P1_HOST_IF" mtu 1500
+"$XCNICTL" lab exec o/p1 -- ip link set eth0 mtu 1500
+frag_needed() {
+	local out
+	out=$("$XCNICTL" lab exec o/p1 -- ping -M do -s 1472 -c 2 -i 0.3 -W 1 "${IP[p2]}" 2>&1)
+	echo "$out"
+	echo "$out" | grep -Eqi 'frag needed|message too long|mtu = 1450|mtu=1450'
+}
+check "  ... a pod with MTU 1500 sending 1500 bytes (DF) gets fragmentation-needed (mtu 1450)" \
+	frag_needed
+check "  ... counted fwd-too-big on the node, not dropped" \
+	bash -c "nsenter --net=/run/netns/xcl-n${NODE[p1]#n} '$XCNICTL' --pin-dir /sys/fs/bpf/xcni-lab/${NODE[p1]} metrics | grep -q '^fwd-too-big '"
+"$XCNICTL" lab exec o/p1 -- ip link set eth0 mtu 1450
+ip -n "xcl-${NODE[p1]}" link set "$P1_HOST_IF" mtu 1450
 # TCP segments without TSO: o/q1 sends with segmentation offloads off, so the
 # switch sees each full-size segment as a frame of its own.
 if "$XCNICTL" lab exec o/q1 -- ethtool -K eth0 tso off gso off >/dev/null 2>&1; then
