@@ -5,27 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../user/lib/cidr.h"
 #include "cni.h"
-
-static int parse_cidr4(const char *s, uint32_t *addr, uint8_t *plen)
-{
-	char buf[32];
-	char *slash;
-	unsigned int p;
-	struct in_addr a;
-
-	if (snprintf(buf, sizeof(buf), "%s", s) >= (int)sizeof(buf))
-		return -EINVAL;
-	slash = strchr(buf, '/');
-	if (!slash)
-		return -EINVAL;
-	*slash = '\0';
-	if (inet_pton(AF_INET, buf, &a) != 1 || sscanf(slash + 1, "%u", &p) != 1 || p > 32)
-		return -EINVAL;
-	*addr = a.s_addr;
-	*plen = (uint8_t)p;
-	return 0;
-}
 
 int xcni_ipam_parse(json_t *res, struct xcni_ipam *out, struct cni_err *e)
 {
@@ -51,7 +32,7 @@ int xcni_ipam_parse(json_t *res, struct xcni_ipam *out, struct cni_err *e)
 		if (n4++)
 			return cni_fail(e, CNI_ERR_UNSUPPORTED_FIELD,
 					"ipam result: more than one IPv4 address; xcni takes one per pod");
-		if (parse_cidr4(addr, &out->ip, &out->plen))
+		if (xcni_cidr4_parse(addr, &out->ip, &out->plen))
 			return cni_fail(e, XCNI_ERR_IPAM, "ipam result: ips[%zu].address \"%s\" is not an IPv4 CIDR",
 					i, addr);
 		if (!gw)
@@ -75,7 +56,7 @@ int xcni_ipam_parse(json_t *res, struct xcni_ipam *out, struct cni_err *e)
 			uint32_t a;
 			uint8_t p;
 
-			if (!dst || parse_cidr4(dst, &a, &p))
+			if (!dst || xcni_cidr4_parse(dst, &a, &p))
 				continue; /* IPv6 or malformed routes are not ours to install */
 			json_array_append_new(out->routes, json_pack("{s:s}", "dst", dst));
 		}

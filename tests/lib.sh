@@ -80,3 +80,19 @@ stop_xcnid() {
 	rm -f "/tmp/xcnid-$XCT_TAG.log"
 	case "$XCNID_PIN" in /sys/fs/bpf/?*) rm -rf "$XCNID_PIN" ;; esac
 }
+
+# A manifest directory xcnid follows (--manifests "$M"): put FILE writes stdin
+# into it atomically; sync_gen bumps the generation token and waits until the
+# agent applied it (the suite defines ctl to reach that agent's maps).
+MANIFEST_GEN=0
+put() { cat >"$M/.tmp-$1" && mv "$M/.tmp-$1" "$M/$1"; }
+sync_gen() {
+	MANIFEST_GEN=$((MANIFEST_GEN + 1))
+	echo "$MANIFEST_GEN" >"$M/.tmp-gen" && mv "$M/.tmp-gen" "$M/.xcni-generation"
+	for _ in $(seq 100); do
+		[ "$(ctl config --json 2>/dev/null | jq -r .applied_gen)" -ge "$MANIFEST_GEN" ] 2>/dev/null && return 0
+		sleep 0.05
+	done
+	echo "xcnid did not apply generation $MANIFEST_GEN"
+	return 1
+}

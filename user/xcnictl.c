@@ -29,6 +29,7 @@
 #include "lib/bpfpin.h"
 #include "lib/log.h"
 #include "lab.h"
+#include "lib/cidr.h"
 #include "lib/prefilter.h"
 #include "lib/print.h"
 #include "lib/reasons.h"
@@ -1321,11 +1322,6 @@ free:
 
 /* ---- prefilter ------------------------------------------------------- */
 
-static __u32 prefix_mask(unsigned int len)
-{
-	return len ? ~0u << (32 - len) : 0; /* host order */
-}
-
 /*
  * "A.B.C.D/LEN", or a bare address for /32, into a prefilter key. Host bits
  * are refused rather than cleared: "10.1.2.3/24" may mean the /32 as well as
@@ -1367,8 +1363,8 @@ static int parse_cidr(const char *s, struct xcni_prefilter_key *k)
 		return -EINVAL;
 	}
 	host = ntohl(a.s_addr);
-	if (host & ~prefix_mask(len)) {
-		__u32 n = htonl(host & prefix_mask(len));
+	if (host & ~xcni_prefix_mask(len)) {
+		__u32 n = htonl(host & xcni_prefix_mask(len));
 
 		pr_err("%s: host bits set: the /%lu network is %s/%lu (or give %s/32 for the one "
 		       "address)\n", s, len, ip_str(n, net), len, addr);
@@ -1384,7 +1380,7 @@ static int parse_cidr(const char *s, struct xcni_prefilter_key *k)
 static void prefilter_warn_nodes(const struct ctx *c, const struct xcni_prefilter_key *k,
 				 const char *arg)
 {
-	__u32 key, next, *prev = NULL, mask = prefix_mask(k->prefixlen);
+	__u32 key, next, *prev = NULL, mask = xcni_prefix_mask(k->prefixlen);
 	struct xcni_tunnel tn;
 	char buf[INET_ADDRSTRLEN];
 	int fd = map_open_quiet(c, &m_tunnel);
@@ -1675,7 +1671,7 @@ static int check_explain(char **argv)
 
 static bool in_prefix(__u32 ip, __u32 net, unsigned int len)
 {
-	return len <= 32 && !((ntohl(ip) ^ ntohl(net)) & prefix_mask(len));
+	return len <= 32 && !((ntohl(ip) ^ ntohl(net)) & xcni_prefix_mask(len));
 }
 
 /*
@@ -1916,7 +1912,7 @@ static bool polcidr_prefix(int fd, const struct xcni_polcidr_key *want, char *bu
 		prev = &k;
 		if (k.ep != want->ep || k.version != want->version || k.dir != want->dir ||
 		    plen < 0 || plen > 32 || plen <= best ||
-		    ((ntohl(k.addr) ^ ntohl(want->addr)) & prefix_mask(plen)))
+		    ((ntohl(k.addr) ^ ntohl(want->addr)) & xcni_prefix_mask(plen)))
 			continue;
 		best = plen;
 		snprintf(buf, len, "%s/%d", ip_str(k.addr, a), plen);

@@ -25,6 +25,7 @@
 #include "../bpf/xcni_shared.h"
 #include "from_pod.skel.h"
 #include "lib/bpfpin.h"
+#include "lib/cidr.h"
 #include "lib/k8sapi.h"
 #include "lib/log.h"
 #include "lib/policy.h"
@@ -55,22 +56,15 @@ static void on_signal(int sig)
 	stop = 1;
 }
 
+/* --pod-cidr: the network, its mask (network order) and length. */
 static int parse_cidr(const char *s, __u32 *net, __u32 *mask, __u8 *len)
 {
-	char buf[32], *sl;
-	unsigned int l;
-	struct in_addr a;
+	int err = xcni_cidr4_parse(s, net, len);
 
-	snprintf(buf, sizeof(buf), "%s", s);
-	sl = strchr(buf, '/');
-	if (!sl)
-		return -EINVAL;
-	*sl = '\0';
-	if (inet_pton(AF_INET, buf, &a) != 1 || sscanf(sl + 1, "%u", &l) != 1 || l > 32)
-		return -EINVAL;
-	*mask = l ? htonl(~0U << (32 - l)) : 0;
-	*net = a.s_addr & *mask;
-	*len = (__u8)l;
+	if (err)
+		return err;
+	*mask = htonl(xcni_prefix_mask(*len));
+	*net &= *mask;
 	return 0;
 }
 

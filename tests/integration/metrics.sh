@@ -20,7 +20,6 @@ T=$(mktemp -d /tmp/xcni-metrics.XXXXXX)
 M=$T/manifests
 SUBNET=10.95.0
 PORT=9962
-GEN=0
 BG=() # helper processes, killed by PID on exit
 mkdir -p "$M"
 
@@ -50,17 +49,6 @@ cat >"$T/net.json" <<EOF
  "ipam":{"type":"host-local","ranges":[[{"subnet":"$SUBNET.0/24"}]],"dataDir":"$T/ipam"}}
 EOF
 
-sync_gen() {
-	GEN=$((GEN + 1))
-	echo "$GEN" >"$M/.tmp-gen" && mv "$M/.tmp-gen" "$M/.xcni-generation"
-	for _ in $(seq 100); do
-		[ "$(ctl config --json 2>/dev/null | jq -r .applied_gen)" -ge "$GEN" ] 2>/dev/null && return 0
-		sleep 0.05
-	done
-	echo "xcnid did not apply generation $GEN"
-	return 1
-}
-put() { cat >"$M/.tmp-$1" && mv "$M/.tmp-$1" "$M/$1"; }
 
 # scrape PATH OUT [TIMEOUT] [METHOD]: "STATUS CONTENT-TYPE" on stdout, the body in OUT.
 cat >"$T/scrape.py" <<'EOF'
@@ -239,8 +227,8 @@ ct_live() {
 }
 check "ct: the ping and the 4 UDP flows are live entries, no more than the map holds" ct_live
 check "podname: both pods" test "$(val "$T/s1" 'xcni_map_entries{map="podname"}')" = 2
-check "agent: applied generation $GEN, 1 policy, 2 identities" test \
-	"$(val "$T/s1" xcni_applied_generation)-$(val "$T/s1" xcni_policies)-$(val "$T/s1" xcni_identities)" = "$GEN-1-2"
+check "agent: applied generation $MANIFEST_GEN, 1 policy, 2 identities" test \
+	"$(val "$T/s1" xcni_applied_generation)-$(val "$T/s1" xcni_policies)-$(val "$T/s1" xcni_identities)" = "$MANIFEST_GEN-1-2"
 check "agent: node and pod CIDR in xcni_agent_info" \
 	grep -q "^xcni_agent_info{node=\"n1\",pod_cidr=\"$SUBNET.0/24\"," "$T/s1"
 

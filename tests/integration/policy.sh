@@ -16,9 +16,7 @@ PIN=/sys/fs/bpf/$XCT_TAG
 T=$(mktemp -d /tmp/xcni-policy.XXXXXX)
 M=$T/manifests
 SUBNET=10.97.0
-GEN=0
 SRV=
-XCNIDS=()
 mkdir -p "$M"
 
 cni() { # cni COMMAND POD
@@ -45,19 +43,6 @@ cat >"$T/net.json" <<EOF
  "ipam":{"type":"host-local","ranges":[[{"subnet":"$SUBNET.0/24"}]],"dataDir":"$T/ipam"}}
 EOF
 
-# sync: bumps the generation token and waits until xcnid applied it.
-sync_gen() {
-	GEN=$((GEN + 1))
-	echo "$GEN" >"$M/.tmp-gen" && mv "$M/.tmp-gen" "$M/.xcni-generation"
-	for _ in $(seq 100); do
-		[ "$(ctl config --json 2>/dev/null | jq -r .applied_gen)" -ge "$GEN" ] 2>/dev/null && return 0
-		sleep 0.05
-	done
-	echo "xcnid did not apply generation $GEN"
-	return 1
-}
-# put FILE: writes stdin as a manifest, atomically.
-put() { cat >"$M/.tmp-$1" && mv "$M/.tmp-$1" "$M/$1"; }
 
 # probe SRC: connected or blocked, SRC -> a:80.
 probe() {

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cidr.h"
 #include "k8s.h"
 
 struct ctx {
@@ -289,17 +290,18 @@ static bool is_ipv6(const char *s)
 	return inet_pton(AF_INET6, s, &a) == 1;
 }
 
-static uint32_t prefix_mask(uint8_t len)
-{
-	return len ? htonl(~0u << (32 - len)) : 0;
-}
-
 /*
  * 0 with the network, -EAFNOSUPPORT for a well-formed IPv6 CIDR, -EINVAL.
  * Host bits are cleared, not rejected: the API server parses CIDRs "sloppily"
  * (netutils.ParseCIDRSloppy) and a policy with 10.1.2.3/16 applies to
  * 10.1.0.0/16, so accepting it here keeps xcnid in step with the cluster.
  */
+/* The netmask of a /len, network order. */
+static uint32_t net_mask(uint8_t len)
+{
+	return htonl(xcni_prefix_mask(len));
+}
+
 static int parse_cidr(const char *s, struct k8s_cidr *out)
 {
 	const char *slash = strchr(s, '/');
@@ -327,7 +329,7 @@ static int parse_cidr(const char *s, struct k8s_cidr *out)
 	if (len > 32 || !parse_ipv4(addr, &out->addr))
 		return -EINVAL;
 	out->len = len;
-	out->addr &= prefix_mask(len);
+	out->addr &= net_mask(len);
 	return 0;
 }
 
@@ -1009,7 +1011,7 @@ static int parse_ipblock(struct ctx *c, json_t *j, struct k8s_ipblock *b)
 			err = fail(c, "\"%s\" is not a valid IPv4 CIDR", json_string_value(e));
 		/* Strictly inside: a longer prefix whose network lies in cidr. */
 		else if (x->len <= b->cidr.len ||
-			 (x->addr & prefix_mask(b->cidr.len)) != b->cidr.addr)
+			 (x->addr & net_mask(b->cidr.len)) != b->cidr.addr)
 			err = fail(c, "\"%s\" is not inside cidr \"%s\"", json_string_value(e),
 				   cidr);
 		pop(c, o);

@@ -148,6 +148,22 @@ static struct nlmsghdr *nl_req(char *buf, uint16_t type, uint16_t flags, size_t 
 	return nlh;
 }
 
+/* A request about an existing link: its ifinfomsg, set to ifindex and the flags given. */
+static struct nlmsghdr *link_req(char *buf, uint16_t type, int ifindex, unsigned int flags,
+				 unsigned int change)
+{
+	struct nlmsghdr *nlh;
+	struct ifinfomsg *ifm;
+
+	memset(buf, 0, MNL_SOCKET_BUFFER_SIZE);
+	nlh = nl_req(buf, type, 0, sizeof(struct ifinfomsg));
+	ifm = mnl_nlmsg_get_payload(nlh);
+	ifm->ifi_index = ifindex;
+	ifm->ifi_flags = flags;
+	ifm->ifi_change = change;
+	return nlh;
+}
+
 int nl_veth_add(struct nl *nl, const char *name, const char *peer, int peer_ns_fd,
 		unsigned int mtu)
 {
@@ -183,26 +199,15 @@ int nl_veth_add(struct nl *nl, const char *name, const char *peer, int peer_ns_f
 int nl_link_set_flags(struct nl *nl, int ifindex, unsigned int flags, unsigned int change)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *nlh;
-	struct ifinfomsg *ifm;
 
-	memset(buf, 0, sizeof(buf));
-	nlh = nl_req(buf, RTM_NEWLINK, 0, sizeof(struct ifinfomsg));
-	ifm = mnl_nlmsg_get_payload(nlh);
-	ifm->ifi_index = ifindex;
-	ifm->ifi_flags = flags;
-	ifm->ifi_change = change;
-	return nl_talk(nl, nlh, NULL, NULL);
+	return nl_talk(nl, link_req(buf, RTM_NEWLINK, ifindex, flags, change), NULL, NULL);
 }
 
 int nl_link_set_gso(struct nl *nl, int ifindex, unsigned int size)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *nlh;
+	struct nlmsghdr *nlh = link_req(buf, RTM_NEWLINK, ifindex, 0, 0);
 
-	memset(buf, 0, sizeof(buf));
-	nlh = nl_req(buf, RTM_NEWLINK, 0, sizeof(struct ifinfomsg));
-	((struct ifinfomsg *)mnl_nlmsg_get_payload(nlh))->ifi_index = ifindex;
 	/* The generic limits first: the IPv4 ones may not exceed them. */
 	mnl_attr_put_u32(nlh, IFLA_GSO_MAX_SIZE, size);
 	mnl_attr_put_u32(nlh, IFLA_GRO_MAX_SIZE, size);
@@ -214,11 +219,8 @@ int nl_link_set_gso(struct nl *nl, int ifindex, unsigned int size)
 int nl_link_set_mtu(struct nl *nl, int ifindex, unsigned int mtu)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *nlh;
+	struct nlmsghdr *nlh = link_req(buf, RTM_NEWLINK, ifindex, 0, 0);
 
-	memset(buf, 0, sizeof(buf));
-	nlh = nl_req(buf, RTM_NEWLINK, 0, sizeof(struct ifinfomsg));
-	((struct ifinfomsg *)mnl_nlmsg_get_payload(nlh))->ifi_index = ifindex;
 	mnl_attr_put_u32(nlh, IFLA_MTU, mtu);
 	return nl_talk(nl, nlh, NULL, NULL);
 }
@@ -226,26 +228,15 @@ int nl_link_set_mtu(struct nl *nl, int ifindex, unsigned int mtu)
 int nl_link_del(struct nl *nl, int ifindex)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *nlh;
 
-	memset(buf, 0, sizeof(buf));
-	nlh = nl_req(buf, RTM_DELLINK, 0, sizeof(struct ifinfomsg));
-	((struct ifinfomsg *)mnl_nlmsg_get_payload(nlh))->ifi_index = ifindex;
-	return nl_talk(nl, nlh, NULL, NULL);
+	return nl_talk(nl, link_req(buf, RTM_DELLINK, ifindex, 0, 0), NULL, NULL);
 }
 
 static int link_up(struct nl *nl, int ifindex, const char *alias, int ipv4_only)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *nlh;
-	struct ifinfomsg *ifm;
+	struct nlmsghdr *nlh = link_req(buf, RTM_NEWLINK, ifindex, IFF_UP, IFF_UP);
 
-	memset(buf, 0, sizeof(buf));
-	nlh = nl_req(buf, RTM_NEWLINK, 0, sizeof(struct ifinfomsg));
-	ifm = mnl_nlmsg_get_payload(nlh);
-	ifm->ifi_index = ifindex;
-	ifm->ifi_flags = IFF_UP;
-	ifm->ifi_change = IFF_UP;
 	/* The kernel ignores IFLA_IFALIAS when creating a link, so it is set here. */
 	if (alias && *alias)
 		mnl_attr_put_strz(nlh, IFLA_IFALIAS, alias);
@@ -647,11 +638,8 @@ int nl_bridge_add(struct nl *nl, const char *name)
 int nl_link_set_master(struct nl *nl, int ifindex, int master_ifindex)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *nlh;
+	struct nlmsghdr *nlh = link_req(buf, RTM_NEWLINK, ifindex, 0, 0);
 
-	memset(buf, 0, sizeof(buf));
-	nlh = nl_req(buf, RTM_NEWLINK, 0, sizeof(struct ifinfomsg));
-	((struct ifinfomsg *)mnl_nlmsg_get_payload(nlh))->ifi_index = ifindex;
 	mnl_attr_put_u32(nlh, IFLA_MASTER, (uint32_t)master_ifindex);
 	return nl_talk(nl, nlh, NULL, NULL);
 }

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "cidr.h"
 #include "policy.h"
 
 #define NS_NAME_LABEL "kubernetes.io/metadata.name"
@@ -912,15 +913,10 @@ static int memo_init(struct ctx *x)
 	return x->memo ? 0 : -ENOMEM;
 }
 
-static uint32_t cidr_mask(unsigned len)
-{
-	return len ? ~0u << (32 - len) : 0;
-}
-
 /* Is p inside q? */
 static bool cidr_in(const struct k8s_cidr *p, const struct k8s_cidr *q)
 {
-	return p->len >= q->len && !((ntohl(p->addr) ^ ntohl(q->addr)) & cidr_mask(q->len));
+	return p->len >= q->len && !((ntohl(p->addr) ^ ntohl(q->addr)) & xcni_prefix_mask(q->len));
 }
 
 static bool cidr_rule_covers(const struct cidr_rule *cr, const struct k8s_cidr *p)

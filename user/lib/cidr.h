@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* IPv4 prefixes, one way for every tool. */
+#ifndef XCNI_CIDR_H
+#define XCNI_CIDR_H
+
+#include <stdint.h>
+
+/* The netmask of a /len (0..32), in host order. */
+static inline uint32_t xcni_prefix_mask(unsigned int len)
+{
+	return len ? ~0u << (32 - len) : 0;
+}
+
+/*
+ * "A.B.C.D/LEN", LEN 0..32: the address as written (network order, host bits
+ * kept: an interface address and its network are both CIDRs) and LEN.
+ * 0 or -EINVAL.
+ */
+int xcni_cidr4_parse(const char *s, uint32_t *addr, uint8_t *len);
+
+#endif
