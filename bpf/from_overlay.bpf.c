@@ -88,6 +88,7 @@ int from_overlay(struct __sk_buff *skb)
 	struct outer o = {};
 	struct cursor c;
 	int reason, verdict = TC_ACT_OK, ct;
+	__u8 ctf;
 
 	p.len = op.len = skb->len;
 	cursor_init(&c, skb);
@@ -113,19 +114,16 @@ int from_overlay(struct __sk_buff *skb)
 			reason = XCNI_DROP_UNKNOWN_DST;
 			goto out;
 		}
-		if (bpf_skb_adjust_room(skb, -(__s32)o.hdr_len, BPF_ADJ_ROOM_MAC,
-					BPF_F_ADJ_ROOM_FIXED_GSO | BPF_F_ADJ_ROOM_DECAP_L3_IPV4)) {
-			reason = XCNI_DROP_BAD_GENEVE;
-			goto out;
-		}
-		reason = XCNI_FWD_DECAP_HOST;
-		goto out;
+		goto to_host;
 	}
-	ct = ct_track(&p, skb->len);
+	ct = ct_track(&p, skb->len, &ctf);
 	if (ct == CT_INVALID) {
 		reason = XCNI_DROP_CT_INVALID;
 		goto out;
 	}
+	/* A reply to a flow the stack sent out (a Service's DNAT): the stack undoes it. */
+	if (ctf & XCNI_CT_F_STACK)
+		goto to_host;
 	if (ct == CT_NEW) {
 		v.src_id = sipc->identity;
 		v.dst_id = ipcache_identity(p.tuple.daddr);
@@ -135,7 +133,7 @@ int from_overlay(struct __sk_buff *skb)
 		}
 		/* The destination's conntrack must know the flow: its replies
 		 * leave through from_pod, which lets replies pass. */
-		ct_create(&p, skb->len, 0);
+		ct_create(&p, skb->len, 0, 0);
 	}
 	if (bpf_skb_adjust_room(skb, -(__s32)o.hdr_len, BPF_ADJ_ROOM_MAC,
 				BPF_F_ADJ_ROOM_FIXED_GSO | BPF_F_ADJ_ROOM_DECAP_L3_IPV4) ||
@@ -145,6 +143,13 @@ int from_overlay(struct __sk_buff *skb)
 	}
 	verdict = bpf_redirect_peer(dst->ifindex, 0);
 	reason = verdict == TC_ACT_REDIRECT ? XCNI_FWD_DECAP : XCNI_DROP_REDIRECT;
+	goto out;
+to_host:
+	if (bpf_skb_adjust_room(skb, -(__s32)o.hdr_len, BPF_ADJ_ROOM_MAC,
+				BPF_F_ADJ_ROOM_FIXED_GSO | BPF_F_ADJ_ROOM_DECAP_L3_IPV4))
+		reason = XCNI_DROP_BAD_GENEVE;
+	else
+		reason = XCNI_FWD_DECAP_HOST;
 out:
 	return finish(skb, reason, XCNI_DIR_FROM_OVERLAY, 0, &p, verdict, &v);
 out_outer:

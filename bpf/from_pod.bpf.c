@@ -22,6 +22,9 @@
 const volatile __u32 pod_cidr = 0;
 const volatile __u32 pod_cidr_mask = 0;
 const volatile __u32 gateway_ip = 0;
+/* The Service (ClusterIP) range: 0/0 when the node has none. */
+const volatile __u32 svc_cidr = 0;
+const volatile __u32 svc_cidr_mask = 0;
 /* The overlay: all 0 when the node has none. */
 const volatile __u32 node_ip = 0;
 const volatile __u32 underlay_ifindex = 0;
@@ -85,6 +88,7 @@ int from_pod(struct __sk_buff *skb)
 	struct cursor c;
 	__u32 ep_ip = 0, ep_id = 0, tunnel = 0;
 	int reason, verdict = TC_ACT_OK, ct;
+	__u8 ctf;
 
 	p.len = skb->len;
 	reason = pod_dev_start(skb, &c, &p, &src, &ep_ip);
@@ -135,9 +139,17 @@ int from_pod(struct __sk_buff *skb)
 			goto out;
 		}
 	}
-	ct = ct_track(&p, skb->len);
+	ct = ct_track(&p, skb->len, &ctf);
 	if (ct == CT_INVALID) {
 		reason = XCNI_DROP_CT_INVALID;
+		goto out;
+	}
+	if (ct == CT_NEW && svc_cidr_mask && (p.tuple.daddr & svc_cidr_mask) == svc_cidr) {
+		/* A ClusterIP names no pod: kube-proxy's DNAT in the stack picks
+		 * one, and egress is judged on it where the stack hands the flow
+		 * back (to_pod, to_overlay). */
+		ct_create(&p, skb->len, ep_id, XCNI_CT_F_STACK);
+		reason = XCNI_FWD_STACK;
 		goto out;
 	}
 	if (ct == CT_NEW) {
@@ -154,7 +166,12 @@ int from_pod(struct __sk_buff *skb)
 			reason = XCNI_DROP_POLICY_INGRESS;
 			goto out;
 		}
-		ct_create(&p, skb->len, ep_id);
+		ct_create(&p, skb->len, ep_id, 0);
+	}
+	/* A flow the stack brought (NAT) goes back through it, replies included. */
+	if (ctf & XCNI_CT_F_STACK) {
+		reason = ct == CT_REPLY ? XCNI_FWD_REPLY : XCNI_FWD_STACK;
+		goto out;
 	}
 	if (!dst && !tunnel) {
 		reason = ct == CT_REPLY ? XCNI_FWD_REPLY : XCNI_FWD_STACK;

@@ -4,11 +4,17 @@
  * routes the other nodes' pod CIDRs: what the host itself sends to a remote
  * pod (kube-proxy's DNAT result, kubelet, hostNetwork pods) is encapsulated
  * here and leaves through the underlay, like pod traffic does.
+ *
+ * When the source is a pod of this node (its flow to a Service, DNATed to a
+ * remote pod), its egress policy is judged here on the real destination, and
+ * the flow is tracked as one the stack routed: its replies, arriving through
+ * from_overlay, are handed to the stack to be un-NATed.
  */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 
 #include "lib/compat.h"
+#include "lib/ct.h"
 #include "lib/encap.h"
 #include "lib/exit.h"
 #include "lib/maps.h"
@@ -24,11 +30,13 @@ SEC("tc")
 int to_overlay(struct __sk_buff *skb)
 {
 	struct xcni_ipcache_val *dipc;
+	struct xcni_endpoint *src = NULL;
 	struct encap_in in;
 	struct verdict v = {};
 	struct pkt p = {};
 	struct cursor c;
-	int reason, verdict = TC_ACT_OK;
+	int reason, verdict = TC_ACT_OK, ct;
+	__u8 ctf;
 
 	p.len = skb->len;
 	cursor_init(&c, skb);
@@ -50,6 +58,24 @@ int to_overlay(struct __sk_buff *skb)
 		reason = XCNI_DROP_NO_TUNNEL;
 		goto out;
 	}
+	src = bpf_map_lookup_elem(&xcni_endpoints, &p.tuple.saddr);
+	if (src) {
+		ct = ct_track(&p, skb->len, &ctf);
+		if (ct == CT_INVALID) {
+			reason = XCNI_DROP_CT_INVALID;
+			goto out;
+		}
+		if (ct == CT_NEW) {
+			v.src_id = ipcache_identity(p.tuple.saddr);
+			v.dst_id = dipc->identity;
+			if (!policy_allows(p.tuple.saddr, XCNI_DIR_FROM_POD, v.dst_id,
+					   p.tuple.daddr, &p, &v)) {
+				reason = XCNI_DROP_POLICY_EGRESS;
+				goto out;
+			}
+			ct_create(&p, skb->len, src->ep_id, XCNI_CT_F_STACK);
+		}
+	}
 	encap_in_take(&p, &in);
 	reason = geneve_encap(skb, &in, node_ip, dipc->tunnel_ip, vni);
 	if (reason)
@@ -58,7 +84,7 @@ int to_overlay(struct __sk_buff *skb)
 	verdict = bpf_redirect_neigh(underlay_ifindex, NULL, 0, 0);
 	reason = verdict == TC_ACT_REDIRECT ? XCNI_FWD_ENCAP : XCNI_DROP_REDIRECT;
 out:
-	return finish(skb, reason, XCNI_DIR_TO_OVERLAY, 0, &p, verdict, &v);
+	return finish(skb, reason, XCNI_DIR_TO_OVERLAY, src ? src->ep_id : 0, &p, verdict, &v);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -6,6 +6,12 @@
  * to the peer directly. Conntrack sees host-opened flows here, so the pod's
  * replies are recognised on the way out; the pod's ingress policy decides on
  * new ones, by the source's identity from the ipcache.
+ *
+ * A pod of this node can be the source too: its flow to a Service, which
+ * from_pod handed to the stack and kube-proxy's DNAT turned to this pod. That
+ * pod's egress policy is judged here, on the real destination. Every flow that
+ * enters here is marked: its replies go back through the stack, where
+ * netfilter undoes the NAT.
  */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
@@ -21,12 +27,13 @@
 SEC("tc")
 int to_pod(struct __sk_buff *skb)
 {
-	struct xcni_endpoint *ep;
+	struct xcni_endpoint *ep, *src;
 	struct verdict v = {};
 	struct pkt p = {};
 	struct cursor c;
 	__u32 ep_ip = 0, ep_id = 0;
 	int reason, ct;
+	__u8 ctf;
 
 	p.len = skb->len;
 	reason = pod_dev_start(skb, &c, &p, &ep, &ep_ip);
@@ -44,7 +51,7 @@ int to_pod(struct __sk_buff *skb)
 	reason = parse_ipv4(&c, &p);
 	if (reason)
 		goto out;
-	ct = ct_track(&p, skb->len);
+	ct = ct_track(&p, skb->len, &ctf);
 	if (ct == CT_INVALID) {
 		reason = XCNI_DROP_CT_INVALID;
 		goto out;
@@ -52,11 +59,17 @@ int to_pod(struct __sk_buff *skb)
 	if (ct == CT_NEW) {
 		v.src_id = ipcache_identity(p.tuple.saddr);
 		v.dst_id = ipcache_identity(p.tuple.daddr);
+		src = bpf_map_lookup_elem(&xcni_endpoints, &p.tuple.saddr);
+		if (src && !policy_allows(p.tuple.saddr, XCNI_DIR_FROM_POD, v.dst_id, p.tuple.daddr,
+					  &p, &v)) {
+			reason = XCNI_DROP_POLICY_EGRESS;
+			goto out;
+		}
 		if (!policy_allows(ep_ip, XCNI_DIR_TO_POD, v.src_id, p.tuple.saddr, &p, &v)) {
 			reason = XCNI_DROP_POLICY_INGRESS;
 			goto out;
 		}
-		ct_create(&p, skb->len, 0);
+		ct_create(&p, skb->len, src ? src->ep_id : 0, XCNI_CT_F_STACK);
 	}
 	reason = ct == CT_REPLY ? XCNI_FWD_REPLY : XCNI_FWD_LOCAL;
 out:

@@ -95,8 +95,16 @@ struct xcni_ct_entry {
 	__u8 state; /* enum xcni_ct_state */
 	__u8 fin_orig;
 	__u8 fin_reply;
-	__u8 pad;
+	__u8 flags; /* XCNI_CT_F_* */
 };
+
+/*
+ * The flow reached its destination through the host stack (kube-proxy's DNAT,
+ * a NodePort, the host itself): its packets, replies included, go back through
+ * the stack, where netfilter undoes what it did. Replies are never taken the
+ * BPF shortcut (redirect_peer, direct encapsulation) past the NAT.
+ */
+#define XCNI_CT_F_STACK 0x1
 
 /* Lifetimes (ns) by state; an entry past its lifetime counts as absent. */
 #define XCNI_CT_TCP_SYN_NS (60ULL * 1000000000ULL)
@@ -406,6 +414,10 @@ struct xcni_config {
 	__u32 underlay_mtu;
 	__u32 pod_mtu; /* what the plugin gives pods: underlay MTU - XCNI_ENCAP_LEN */
 	__u32 xdp_mode; /* XDP_FLAGS_DRV_MODE or XDP_FLAGS_SKB_MODE as attached, 0 none */
+	/* The Service (ClusterIP) range, network order: flows to it are judged after kube-proxy's DNAT. */
+	__u32 svc_cidr;
+	__u8 svc_cidr_len;
+	__u8 pad3[3];
 };
 
 #endif

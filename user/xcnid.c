@@ -35,11 +35,15 @@
 #include "xcnid_metrics.h"
 #include "xcnid_overlay.h"
 
+#define XCNI_DEFAULT_SVC_CIDR "10.96.0.0/12"
+
 struct opts {
 	const char *pin_dir;
 	const char *node_name;
 	__u32 pod_cidr, pod_mask, gateway;
 	__u8 pod_len;
+	__u32 svc_cidr, svc_mask; /* the ClusterIP range; 0/0: none */
+	__u8 svc_len;
 	int once;
 	const char *manifests; /* cluster state from a manifest directory */
 	const char *kubeconfig; /* ... or from the API server, found through this file */
@@ -239,6 +243,8 @@ static int write_config(struct from_pod *fp, const struct opts *o)
 	cfg.started_ns = (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec;
 	cfg.pod_cidr = o->pod_cidr;
 	cfg.pod_cidr_len = o->pod_len;
+	cfg.svc_cidr = o->svc_cidr;
+	cfg.svc_cidr_len = o->svc_len;
 	snprintf(cfg.node_name, sizeof(cfg.node_name), "%s", o->node_name);
 	if (o->ov->underlay) {
 		cfg.node_ip = o->ov->node_ip;
@@ -442,6 +448,8 @@ static int run(const struct opts *o)
 		goto out;
 	fp->rodata->pod_cidr = o->pod_cidr;
 	fp->rodata->pod_cidr_mask = o->pod_mask;
+	fp->rodata->svc_cidr = o->svc_cidr;
+	fp->rodata->svc_cidr_mask = o->svc_mask;
 	fp->rodata->gateway_ip = o->gateway;
 	if (o->ov->underlay) {
 		err = overlay_resolve(o->ov);
@@ -526,6 +534,10 @@ static void usage(FILE *f)
 		"  --pin-dir DIR      where programs and maps are pinned (default %s)\n"
 		"  --pod-cidr CIDR    this node's pod CIDR (drops traffic to unknown pods in it)\n"
 		"  --gateway IP       the pods' gateway address (default: first address of the CIDR)\n"
+		"  --service-cidr CIDR  the cluster's Service (ClusterIP) range, kube-apiserver's\n"
+		"                     --service-cluster-ip-range (default 10.96.0.0/12, \"none\" for\n"
+		"                     none): pods' flows to it are handed to kube-proxy in the host\n"
+		"                     stack, and egress policy is judged on the pod it picks"
 		"  --node-name NAME   this node's name (default: the host name)\n"
 		"  --once             load and pin, then exit (the data plane keeps running)\n"
 		"  --manifests DIR    cluster state (Namespaces, Pods, Nodes, NetworkPolicies) from\n"
@@ -551,6 +563,7 @@ int main(int argc, char **argv)
 		{ "pin-dir", required_argument, NULL, 'p' },
 		{ "pod-cidr", required_argument, NULL, 'c' },
 		{ "gateway", required_argument, NULL, 'g' },
+		{ "service-cidr", required_argument, NULL, 'S' },
 		{ "node-name", required_argument, NULL, 'n' },
 		{ "once", no_argument, NULL, 'o' },
 		{ "manifests", required_argument, NULL, 'm' },
@@ -574,6 +587,8 @@ int main(int argc, char **argv)
 
 	xlog_set_prefix("xcnid");
 	xlog_max = XLOG_WARN;
+	/* kubeadm's and kind's default --service-cluster-ip-range. */
+	parse_cidr(XCNI_DEFAULT_SVC_CIDR, &o.svc_cidr, &o.svc_mask, &o.svc_len);
 	while ((c = getopt_long(argc, argv, "vh", lo, NULL)) != -1) {
 		switch (c) {
 		case 'p': o.pin_dir = optarg; break;
@@ -584,6 +599,17 @@ int main(int argc, char **argv)
 			}
 			break;
 		case 'g': gw = optarg; break;
+		case 'S':
+			if (!strcmp(optarg, "none")) {
+				o.svc_cidr = o.svc_mask = 0;
+				o.svc_len = 0;
+			} else if (parse_cidr(optarg, &o.svc_cidr, &o.svc_mask, &o.svc_len) ||
+				   !o.svc_len) {
+				pr_err("--service-cidr %s: not an IPv4 CIDR (e.g. 10.96.0.0/12, or none)\n",
+				       optarg);
+				return 2;
+			}
+			break;
 		case 'n': o.node_name = optarg; break;
 		case 'o': o.once = 1; break;
 		case 'm': o.manifests = optarg; break;

@@ -66,15 +66,17 @@ static __always_inline void ct_tcp_update(struct xcni_ct_entry *e, __u8 flags, i
 /*
  * Looks the packet up and accounts it to its flow. Returns enum ct_dir; for
  * CT_NEW nothing is stored yet: the caller decides (policy) and then calls
- * ct_create, so a refused packet leaves no entry behind.
+ * ct_create, so a refused packet leaves no entry behind. *flags: the entry's
+ * XCNI_CT_F_* (0 for a new flow).
  */
-static __always_inline int ct_track(struct pkt *p, __u32 len)
+static __always_inline int ct_track(struct pkt *p, __u32 len, __u8 *flags)
 {
 	struct xcni_ct_key rev;
 	struct xcni_ct_entry *e;
 	__u64 now = bpf_ktime_get_ns();
 	int tcp = p->tuple.proto == IPPROTO_TCP;
 
+	*flags = 0;
 	if (p->tuple.proto == IPPROTO_ICMP && !p->is_echo)
 		return CT_NEW; /* errors and the like are not flows */
 
@@ -85,6 +87,7 @@ static __always_inline int ct_track(struct pkt *p, __u32 len)
 	e = echo_rep ? NULL : bpf_map_lookup_elem(&xcni_ct, &p->tuple);
 	if (e && ct_alive(e, now, p->tuple.proto) &&
 	    !(tcp && e->state == XCNI_CT_CLOSED && (p->tcp_flags & XCNI_TCP_SYN))) {
+		*flags = e->flags;
 		e->last_ns = now;
 		e->pkts_orig++;
 		e->bytes_orig += len;
@@ -95,6 +98,7 @@ static __always_inline int ct_track(struct pkt *p, __u32 len)
 	ct_reverse(&p->tuple, &rev);
 	e = echo_req ? NULL : bpf_map_lookup_elem(&xcni_ct, &rev);
 	if (e && ct_alive(e, now, p->tuple.proto)) {
+		*flags = e->flags;
 		e->last_ns = now;
 		e->pkts_reply++;
 		e->bytes_reply += len;
@@ -111,7 +115,7 @@ static __always_inline int ct_track(struct pkt *p, __u32 len)
 }
 
 /* Stores the flow ct_track found new (ICMP other than echo is not a flow). */
-static __always_inline void ct_create(const struct pkt *p, __u32 len, __u32 ep_id)
+static __always_inline void ct_create(const struct pkt *p, __u32 len, __u32 ep_id, __u8 flags)
 {
 	struct xcni_ct_entry ne = {};
 	__u64 now = bpf_ktime_get_ns();
@@ -124,6 +128,7 @@ static __always_inline void ct_create(const struct pkt *p, __u32 len, __u32 ep_i
 	ne.bytes_orig = len;
 	ne.ep_id = ep_id;
 	ne.state = XCNI_CT_NEW;
+	ne.flags = flags;
 	bpf_map_update_elem(&xcni_ct, &p->tuple, &ne, BPF_ANY);
 }
 

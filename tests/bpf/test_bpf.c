@@ -110,6 +110,8 @@ struct row {
 	uint8_t ct; /* state of the flow's entry afterwards */
 	bool ct_rev; /* the flow was opened the other way */
 	bool no_ct; /* refused: no entry may be left behind */
+	bool ct_stack; /* the entry is marked XCNI_CT_F_STACK (replies go through the stack) */
+	int8_t ep_of; /* 1 + the device whose pod the event and a new entry name (default: by prog) */
 	/* policy: a verdict event naming the rule that allowed the flow */
 	bool vev;
 	uint32_t policy_id;
@@ -137,6 +139,8 @@ struct row {
 /* Allowed by policy id's rule, decided in direction d (the last one checked). */
 #define BY(id, r, d) .vev = true, .policy_id = id, .rule = r, .pol_dir = d
 #define POLICY_DROP(r) SHOT(r, EV_FULL), .no_ct = true
+#define EP_OF(d) .ep_of = (d) + 1
+#define SVC_IP "10.200.0.10" /* a ClusterIP, in the test's Service range 10.200.0.0/16 */
 
 /* Identities of the pods, as xcnid would put them into the ipcache. */
 #define ID_A 1000
@@ -198,9 +202,10 @@ static const struct row rows[] = {
 	{ "A->gateway echo: to the stack", .dev = DEV_A, ICMP(IP_A, IP_GW, ICMP_ECHO, 9), OK(FWD_STACK),
 	  .ct = XCNI_CT_NEW },
 	{ "host->C SYN via to_pod: new", .prog = TO_POD, .dev = DEV_C,
-	  TCP(IP_GW, 50000, IP_C, 8080, TH_SYN), OK(FWD_LOCAL), .ct = XCNI_CT_NEW },
+	  TCP(IP_GW, 50000, IP_C, 8080, TH_SYN), OK(FWD_LOCAL), .ct = XCNI_CT_NEW,
+	  .ct_stack = true },
 	{ "C->host SYN-ACK: reply", .dev = DEV_C, TCP(IP_C, 8080, IP_GW, 50000, TH_SYN | TH_ACK),
-	  OK(FWD_REPLY), .ct = XCNI_CT_ESTABLISHED, .ct_rev = true },
+	  OK(FWD_REPLY), .ct = XCNI_CT_ESTABLISHED, .ct_rev = true, .ct_stack = true },
 	{ "host->C ACK of no flow via to_pod: invalid", .prog = TO_POD, .dev = DEV_C,
 	  TCP(IP_GW, 50001, IP_C, 8080, TH_ACK), SHOT(DROP_CT_INVALID, EV_FULL) },
 
@@ -290,11 +295,12 @@ static const struct row rows[] = {
 	{ "A->B echo: A's egress is not isolated", .dev = DEV_A, ICMP(IP_A, IP_B, ICMP_ECHO, 42),
 	  REDIR(FWD_LOCAL), .ct = XCNI_CT_NEW },
 	{ "host->A via to_pod: the node may always reach its pods", .prog = TO_POD, .dev = DEV_A,
-	  TCP(IP_GW, 41012, IP_A, 22, TH_SYN), OK(FWD_LOCAL), .ct = XCNI_CT_NEW },
+	  TCP(IP_GW, 41012, IP_A, 22, TH_SYN), OK(FWD_LOCAL), .ct = XCNI_CT_NEW, .ct_stack = true },
 	{ "world->A TCP 80 via to_pod: only B may", .prog = TO_POD, .dev = DEV_A,
 	  TCP("192.0.2.7", 41013, IP_A, 80, TH_SYN), POLICY_DROP(DROP_POLICY_INGRESS) },
 	{ "world->A UDP via to_pod: any peer on UDP", .prog = TO_POD, .dev = DEV_A,
-	  UDP("192.0.2.7", 41014, IP_A, 53), OK(FWD_LOCAL), .ct = XCNI_CT_NEW, BY(7, 1, TO_POD) },
+	  UDP("192.0.2.7", 41014, IP_A, 53), OK(FWD_LOCAL), .ct = XCNI_CT_NEW, BY(7, 1, TO_POD),
+	  .ct_stack = true },
 
 	/* B isolated for egress as well: only to A on TCP 80 (policy 10 rule 0). */
 	{ "policy: B isolated for egress", .step = policy_egress_b },
@@ -306,6 +312,23 @@ static const struct row rows[] = {
 	  TCP(IP_B, 41017, IP_A, 80, TH_SYN), REDIR(FWD_LOCAL), .ct = XCNI_CT_NEW, BY(7, 0, TO_POD) },
 	{ "B->A UDP 53: ingress would, egress does not", .dev = DEV_B, UDP(IP_B, 41018, IP_A, 53),
 	  POLICY_DROP(DROP_POLICY_EGRESS) },
+	/* Services: B's flow to a ClusterIP goes to kube-proxy's DNAT in the stack; B's
+	 * egress is judged where the stack hands it back, on the pod it picked. */
+	{ "B->ClusterIP UDP 53: no pod named yet, to the stack", .dev = DEV_B,
+	  UDP(IP_B, 41030, SVC_IP, 53), OK(FWD_STACK), .ct = XCNI_CT_NEW, .ct_stack = true },
+	{ "B->ClusterIP UDP 53 again: still the stack's", .dev = DEV_B,
+	  UDP(IP_B, 41030, SVC_IP, 53), OK(FWD_STACK), .ct_stack = true },
+	{ "B->C after DNAT, via to_pod: B's egress allows nothing to C", .prog = TO_POD,
+	  .dev = DEV_C, UDP(IP_B, 41030, IP_C, 53), POLICY_DROP(DROP_POLICY_EGRESS) },
+	{ "B->A TCP 80 after DNAT, via to_pod: egress 10/0, ingress 7/0", .prog = TO_POD,
+	  .dev = DEV_A, TCP(IP_B, 41031, IP_A, 80, TH_SYN), OK(FWD_LOCAL), .ct = XCNI_CT_NEW,
+	  .ct_stack = true, EP_OF(DEV_B), BY(7, 0, TO_POD) },
+	{ "A->B SYN-ACK of that flow: back through the stack (un-DNAT), not past it",
+	  .dev = DEV_A, TCP(IP_A, 80, IP_B, 41031, TH_SYN | TH_ACK), OK(FWD_REPLY),
+	  .ct = XCNI_CT_ESTABLISHED, .ct_rev = true, .ct_stack = true },
+	{ "ClusterIP->B: the stack's un-DNATed reply, into B", .prog = TO_POD, .dev = DEV_B,
+	  UDP(SVC_IP, 53, IP_B, 41030), OK(FWD_REPLY), .ct = XCNI_CT_ESTABLISHED, .ct_rev = true,
+	  .ct_stack = true },
 	{ "B->gateway echo: the node is always reachable", .dev = DEV_B,
 	  ICMP(IP_B, IP_GW, ICMP_ECHO, 43), OK(FWD_STACK), .ct = XCNI_CT_NEW },
 	{ "A->B data of the flow B opened earlier: reply passes", .dev = DEV_A,
@@ -371,6 +394,16 @@ static const struct row rows[] = {
 	  TCP(NODE_IP, 44000, IP_R, 80, TH_SYN), REDIR(FWD_ENCAP), .node = N2 },
 	{ "host->address no node hosts via the overlay device", .prog = TO_OVERLAY, .dev = DEV_X,
 	  TCP(NODE_IP, 44001, "10.99.9.9", 80, TH_SYN), SHOT(DROP_NO_TUNNEL, EV_FULL) },
+	{ "A->R via the overlay device (a Service DNATed to R): tracked as the stack's",
+	  .prog = TO_OVERLAY, .dev = DEV_X, TCP(IP_A, 44002, IP_R, 80, TH_SYN), REDIR(FWD_ENCAP),
+	  .node = N2, .ct = XCNI_CT_NEW, .ct_stack = true, EP_OF(DEV_A) },
+	{ "R->A SYN-ACK from n2: reply of the stack's flow, decapsulated to the stack",
+	  .prog = FROM_OVERLAY, .dev = DEV_U, .node = N2,
+	  TCP(IP_R, 80, IP_A, 44002, TH_SYN | TH_ACK), OK(FWD_DECAP_HOST),
+	  .ct = XCNI_CT_ESTABLISHED, .ct_rev = true, .ct_stack = true },
+	{ "B->R via the overlay device: B's egress (only A on TCP 80) is judged there",
+	  .prog = TO_OVERLAY, .dev = DEV_X, UDP(IP_B, 44003, IP_R, 53),
+	  POLICY_DROP(DROP_POLICY_EGRESS), EP_OF(DEV_B) },
 
 	/* XDP on the underlay: the prefilter. */
 	{ "prefilter: deny 203.0.113.0/24", .step = prefilter_add },
@@ -799,7 +832,7 @@ static void check_row(void **state)
 		assert_int_equal(e->type, XCNI_EV_DROP);
 		assert_int_equal(e->reason, r->reason);
 		assert_int_equal(e->dir, prog_dir(r->prog));
-		assert_int_equal(e->ep_id, pd->ep_id);
+		assert_int_equal(e->ep_id, r->ep_of ? pods[r->ep_of - 1].ep_id : pd->ep_id);
 		assert_int_equal(e->ifindex, env.ifindex[r->dev]);
 		assert_int_equal(e->len, len);
 		if (r->ev != EV_ZERO)
@@ -833,6 +866,13 @@ static void check_row(void **state)
 				     0);
 	}
 
+	if (r->ct || r->ct_stack) {
+		struct xcni_ct_key k = tuple_of(r, r->ct_rev);
+		struct xcni_ct_entry ce;
+
+		assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(env.from->maps.xcni_ct), &k, &ce), 0);
+		assert_int_equal(!!(ce.flags & XCNI_CT_F_STACK), r->ct_stack);
+	}
 	if (r->ct) {
 		struct xcni_ct_key k = tuple_of(r, r->ct_rev);
 		struct xcni_ct_entry ce;
@@ -840,7 +880,9 @@ static void check_row(void **state)
 		assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(env.from->maps.xcni_ct), &k, &ce), 0);
 		assert_int_equal(ce.state, r->ct);
 		if (r->ct == XCNI_CT_NEW) {
-			assert_int_equal(ce.ep_id, prog_dir(r->prog) == FROM_POD ? pd->ep_id : 0);
+			assert_int_equal(ce.ep_id, r->ep_of			  ? pods[r->ep_of - 1].ep_id
+						   : prog_dir(r->prog) == FROM_POD ? pd->ep_id
+										     : 0);
 			assert_int_equal(ce.pkts_orig, 1);
 			assert_int_equal(ce.bytes_orig, len);
 		}
@@ -1085,6 +1127,8 @@ static int setup(void **state)
 	env.from->rodata->pod_cidr = ip4("10.99.5.0");
 	env.from->rodata->pod_cidr_mask = htonl(0xffffff00);
 	env.from->rodata->gateway_ip = ip4(IP_GW);
+	env.from->rodata->svc_cidr = ip4("10.200.0.0");
+	env.from->rodata->svc_cidr_mask = htonl(0xffff0000);
 	if ((err = from_pod__load(env.from)))
 		goto fail;
 	/* Loaded after from_pod, so they pick up the maps it pinned. */
@@ -1097,6 +1141,8 @@ static int setup(void **state)
 	env.from_ov->rodata->pod_cidr = ip4("10.99.5.0");
 	env.from_ov->rodata->pod_cidr_mask = htonl(0xffffff00);
 	env.from_ov->rodata->gateway_ip = ip4(IP_GW);
+	env.from_ov->rodata->svc_cidr = ip4("10.200.0.0");
+	env.from_ov->rodata->svc_cidr_mask = htonl(0xffff0000);
 	env.from_ov->rodata->node_ip = ip4(NODE_IP);
 	env.from_ov->rodata->underlay_ifindex = env.ifindex[DEV_U];
 	env.from_ov->rodata->vni = VNI;
