@@ -498,6 +498,9 @@ static int lab_teardown(struct lab *lab)
 	lab_path(lab, path, sizeof(path), "pods");
 	if (lab_rm_tree(path))
 		err = -EIO;
+	lab_path(lab, path, sizeof(path), "services");
+	if (lab_rm_tree(path))
+		err = -EIO;
 	lab_path(lab, path, sizeof(path), "lab.json");
 	unlink(path);
 	lab_path(lab, path, sizeof(path), ".lock");

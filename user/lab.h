@@ -22,6 +22,7 @@ int lab_main(int argc, char **argv);
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include <jansson.h>
@@ -31,6 +32,12 @@ int lab_main(int argc, char **argv);
 #define LAB_NETNS_PREFIX "xcl-"
 #define LAB_MAX_NODES 200
 #define LAB_SYNC_TIMEOUT_MS 20000
+/* The pods' addresses (node i: 10.244.i.0/24), kube-proxy's --cluster-cidr. */
+#define LAB_CLUSTER_CIDR "10.244.0.0/16"
+/* Services: ClusterIPs come from here (xcnid's default --service-cidr, kubeadm's and kind's). */
+#define LAB_SVC_NET "10.96.0.0"
+#define LAB_SVC_PLEN 12
+#define LAB_DNS_IP_INDEX 10 /* 10.96.0.10: kept for the DNS Service, as kubeadm does */
 
 /*
  * The underlay: one switch (bridge br0 in netns xcl-ul), node i plugged in
@@ -140,6 +147,25 @@ bool lab_node_registered(const struct lab *lab, const struct lab_node *n);
 /* How the node's xcnid attached its XDP prefilter: "native", "generic", "off" or "unknown". */
 const char *lab_node_xdp(const struct lab_node *n);
 int lab_pod_teardown(struct lab *lab, struct lab_pod *pod);
+
+/* lab_svc.c: Services, and kube-proxy (iptables mode) on every node */
+const char *lab_proto_word(uint8_t proto);
+void lab_svc_file(const struct lab *lab, const char *ns, const char *name, char *out, size_t len);
+struct k8s_object;
+int lab_svc_validate(struct lab *lab, const struct k8s_object *o, const char *src);
+int lab_svc_apply(struct lab *lab, const struct k8s_object *o, bool *changed, FILE *say);
+/* The Service `lab matrix --via-service` probes pod p through (made or completed here). */
+int lab_svc_for_pod(struct lab *lab, const struct lab_pod *p, const struct lab_port *port,
+		    uint32_t *ip, bool *changed);
+/* 1 deleted, 0 none, -errno. */
+int lab_svc_delete(struct lab *lab, const char *ns, const char *name);
+int lab_svc_delete_ns(struct lab *lab, const char *ns, bool *changed);
+/* The Service's ClusterIP: 0, -ENOENT (no such Service), -errno. */
+int lab_svc_lookup(struct lab *lab, const char *ns, const char *name, uint32_t *ip);
+int lab_kube_proxy_sync(struct lab *lab);
+/* lab_apply.c: where an object of the cluster state is kept. */
+void lab_object_file(const struct lab *lab, int kind, const char *ns, const char *name, char *out,
+		     size_t len);
 
 /* lab_probe.c */
 int lab_cmd_serve(int argc, char **argv);

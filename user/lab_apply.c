@@ -194,7 +194,7 @@ static int batch_parse(struct batch *b, const char *verb)
 	if (!b->objs || !b->obj_src)
 		return -ENOMEM;
 	for (size_t i = 0; i < b->ndocs; i++) {
-		r = k8s_parse(b->docs[i], &b->objs[b->nobjs], &kerr);
+		r = k8s_parse_all(b->docs[i], &b->objs[b->nobjs], &kerr);
 		if (r) {
 			fprintf(stderr, "lab %s: %s: %s\n", verb, b->doc_src[i], kerr.msg);
 			err = err ? err : r;
@@ -244,6 +244,12 @@ static void object_file(const struct lab *lab, enum k8s_kind kind, const char *n
 		lab_path(lab, out, len, "manifests/%s.%s.%s.json", prefix[kind], ns, name);
 	else
 		lab_path(lab, out, len, "manifests/%s.%s.json", prefix[kind], name);
+}
+
+void lab_object_file(const struct lab *lab, int kind, const char *ns, const char *name, char *out,
+		     size_t len)
+{
+	object_file(lab, (enum k8s_kind)kind, ns, name, out, len);
 }
 
 /* ---- writing objects ------------------------------------------------------ */
@@ -680,7 +686,7 @@ static int pod_apply(struct lab *lab, const struct k8s_object *obj, bool *change
 static const char *kind_word(enum k8s_kind kind)
 {
 	return kind == K8S_NAMESPACE ? "namespace" : kind == K8S_POD ? "pod" :
-	       kind == K8S_NODE ? "node" : "networkpolicy";
+	       kind == K8S_NODE ? "node" : kind == K8S_SERVICE ? "service" : "networkpolicy";
 }
 
 /* A Node of the lab (lab_validate made sure): registered again, with the manifest's labels. */
@@ -710,6 +716,8 @@ static int lab_apply_one(struct lab *lab, const struct k8s_object *o, bool *chan
 		return pod_apply(lab, o, changed);
 	if (o->kind == K8S_NODE)
 		return node_apply(lab, o, changed);
+	if (o->kind == K8S_SERVICE)
+		return lab_svc_apply(lab, o, changed, stdout);
 	/* Namespaces and policies are only state: the agents act on them. */
 	doc = object_doc(o);
 	if (!doc)
@@ -786,8 +794,12 @@ static int lab_delete_one(struct lab *lab, const struct k8s_object *o, bool *cha
 	bool did = false;
 	int err = 0, r;
 
-	object_file(lab, o->kind, o->meta.ns, o->meta.name, path, sizeof(path));
+	if (o->kind != K8S_SERVICE)
+		object_file(lab, o->kind, o->meta.ns, o->meta.name, path, sizeof(path));
 	switch (o->kind) {
+	case K8S_SERVICE:
+		r = lab_svc_delete(lab, o->meta.ns, o->meta.name);
+		break;
 	case K8S_POD:
 		p = lab_pod_find(lab, o->meta.ns, o->meta.name);
 		if (p)
@@ -800,7 +812,8 @@ static int lab_delete_one(struct lab *lab, const struct k8s_object *o, bool *cha
 			if (!strcmp(lab->pods[i].ns, o->meta.name) &&
 			    pod_delete(lab, &lab->pods[i], &did))
 				err = -EIO;
-		if (ns_policies_delete(lab, o->meta.name, &did))
+		if (ns_policies_delete(lab, o->meta.name, &did) ||
+		    lab_svc_delete_ns(lab, o->meta.name, &did))
 			err = -EIO;
 		*changed |= did;
 		r = object_unlink(path);
@@ -879,6 +892,9 @@ static int lab_validate(struct lab *lab, const struct batch *b, const char *verb
 
 		if (o->kind == K8S_NODE && node_validate(lab, o, b->obj_src[i], verb))
 			err = -EINVAL;
+		if (o->kind == K8S_SERVICE && !strcmp(verb, "apply") &&
+		    lab_svc_validate(lab, o, b->obj_src[i]))
+			err = -EINVAL;
 		if (o->kind != K8S_POD || strcmp(verb, "apply"))
 			continue;
 		if (o->pod.host_network) {
@@ -934,7 +950,7 @@ static int apply_or_delete(int argc, char **argv, bool apply)
 	const char *verb = apply ? "apply" : "delete";
 	/* Apply in this order, delete in the reverse one (a node is back before its pods). */
 	static const enum k8s_kind order[] = { K8S_NODE, K8S_NAMESPACE, K8S_POD,
-					       K8S_NETWORKPOLICY };
+					       K8S_NETWORKPOLICY, K8S_SERVICE };
 	struct batch b = {};
 	bool changed = false;
 	const char **files;
@@ -991,6 +1007,9 @@ static int apply_or_delete(int argc, char **argv, bool apply)
 		}
 	}
 	if (changed && lab_sync(&lab))
+		ret = 1;
+	/* kube-proxy follows Services and their endpoints (pods come and go, labels change). */
+	if (changed && lab_kube_proxy_sync(&lab))
 		ret = 1;
 out_lab:
 	lab_close(&lab);

@@ -502,10 +502,11 @@ static void matrix_fini(struct matrix *m)
 
 static void usage_probe(FILE *f)
 {
-	fprintf(f, "Usage: xcnictl lab probe NS/POD NS/POD PORT/PROTO [--timeout-ms N]\n"
-		   "From the first pod's netns, connects to the second pod's IP (TCP: connect, send,\n"
-		   "read the answer; UDP: send, wait for the echo). Prints connected (exit 0) or\n"
-		   "blocked (exit 1); exit 2 for an unknown pod or a bad PORT/PROTO. Default timeout\n"
+	fprintf(f, "Usage: xcnictl lab probe NS/POD {NS/POD|svc/NS/SERVICE} PORT/PROTO [--timeout-ms N]\n"
+		   "From the first pod's netns, connects to the second pod's IP, or to the Service's\n"
+		   "ClusterIP (kube-proxy's rules on the node pick a pod) (TCP: connect, send, read\n"
+		   "the answer; UDP: send, wait for the echo). Prints connected (exit 0) or blocked\n"
+		   "(exit 1); exit 2 for an unknown pod or Service or a bad PORT/PROTO. Default timeout\n"
 		   "%d ms. SCTP cannot be probed: this kernel has no SCTP sockets.\n",
 		PROBE_DEFAULT_MS);
 }
@@ -534,6 +535,8 @@ int lab_cmd_probe(int argc, char **argv)
 	const struct lab_pod *pods[2];
 	struct matrix m = {};
 	int c, timeout = PROBE_DEFAULT_MS, ret = 2;
+	const char *dst;
+	uint32_t svc_ip = 0;
 	struct lab_port port;
 	struct lab lab;
 
@@ -557,12 +560,34 @@ int lab_cmd_probe(int argc, char **argv)
 	if (lab_open(&lab, false))
 		return 2;
 	pods[0] = lab_pod_lookup(&lab, argv[optind]);
-	pods[1] = lab_pod_lookup(&lab, argv[optind + 1]);
+	dst = argv[optind + 1];
+	if (!strncmp(dst, "svc/", 4)) {
+		char ns[256];
+		const char *slash = strchr(dst + 4, '/');
+		int r;
+
+		if (!slash || slash == dst + 4 || !slash[1] || (size_t)(slash - dst - 4) >= sizeof(ns)) {
+			fprintf(stderr, "lab probe: %s: not svc/NAMESPACE/SERVICE\n", dst);
+			goto out;
+		}
+		snprintf(ns, sizeof(ns), "%.*s", (int)(slash - dst - 4), dst + 4);
+		r = lab_svc_lookup(&lab, ns, slash + 1, &svc_ip);
+		if (r) {
+			fprintf(stderr, "lab probe: Service %s/%s: %s\n", ns, slash + 1,
+				r == -ENOENT ? "not found (lab get shows the Services)" : strerror(-r));
+			goto out;
+		}
+		pods[1] = pods[0];
+	} else {
+		pods[1] = lab_pod_lookup(&lab, dst);
+	}
 	if (!pods[0] || !pods[1])
 		goto out;
 	/* One job of the matrix machinery: the socket is made in a thread that entered the netns. */
 	if (matrix_init(&m, pods, 2))
 		goto out;
+	if (svc_ip)
+		m.ip[1] = svc_ip;
 	m.port = port;
 	m.timeout_ms = timeout;
 	/* Job 1 alone: pods[0] -> pods[1]. */
@@ -585,10 +610,13 @@ out:
 
 static void usage_matrix(FILE *f)
 {
-	fprintf(f, "Usage: xcnictl lab matrix PORT/PROTO [--json] [--timeout-ms N]\n"
+	fprintf(f, "Usage: xcnictl lab matrix PORT/PROTO [--via-service] [--json] [--timeout-ms N]\n"
 		   "Probes every ordered pair of pods (a pod to itself too) in parallel and prints the\n"
 		   "truth table: a row per source pod, a column per destination, '.' connected,\n"
-		   "'X' blocked. --json: {\"pods\": [...], \"rows\": {\"NS/POD\": {\"NS/POD\": bool}}}.\n");
+		   "'X' blocked. --json: {\"pods\": [...], \"rows\": {\"NS/POD\": {\"NS/POD\": bool}}}.\n"
+		   "--via-service: each destination is probed through a Service of its own\n"
+		   "(svc-POD in its namespace, selecting its labels, the port named and targeted as\n"
+		   "the pod names it; made or completed first), i.e. through kube-proxy's DNAT.\n");
 }
 
 static int matrix_print(const struct matrix *m, bool json)
@@ -649,6 +677,7 @@ int lab_cmd_matrix(int argc, char **argv)
 {
 	static const struct option lo[] = {
 		{ "json", no_argument, NULL, 'j' },
+		{ "via-service", no_argument, NULL, 's' },
 		{ "timeout-ms", required_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
@@ -657,7 +686,7 @@ int lab_cmd_matrix(int argc, char **argv)
 	const struct lab_pod **pods = NULL;
 	struct matrix m = {};
 	struct lab_port port;
-	bool json = false;
+	bool json = false, via_svc = false, changed = false;
 	struct lab lab;
 	size_t n;
 
@@ -665,6 +694,7 @@ int lab_cmd_matrix(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "jt:h", lo, NULL)) != -1) {
 		switch (c) {
 		case 'j': json = true; break;
+		case 's': via_svc = true; break;
 		case 't':
 			if (timeout_parse(optarg, &timeout))
 				return 2;
@@ -679,7 +709,8 @@ int lab_cmd_matrix(int argc, char **argv)
 	}
 	if (probe_spec(argv[optind], &port))
 		return 2;
-	if (lab_open(&lab, false))
+	/* Making Services changes the lab: that takes its lock. */
+	if (lab_open(&lab, via_svc))
 		return 2;
 	n = lab.npods;
 	pods = calloc(n + 1, sizeof(*pods));
@@ -689,6 +720,11 @@ int lab_cmd_matrix(int argc, char **argv)
 		pods[i] = &lab.pods[i];
 	qsort(pods, n, sizeof(*pods), pod_cmp);
 	if (matrix_init(&m, pods, n))
+		goto out_m;
+	for (size_t i = 0; via_svc && i < n; i++)
+		if (lab_svc_for_pod(&lab, pods[i], &port, &m.ip[i], &changed))
+			goto out_m;
+	if (changed && lab_kube_proxy_sync(&lab))
 		goto out_m;
 	m.port = port;
 	m.timeout_ms = timeout;

@@ -29,23 +29,25 @@ struct ctx {
 	size_t plen;
 };
 
-static const char *const kind_names[K8S_NR_KINDS] = {
+static const char *const kind_names[K8S_NR_ALL_KINDS] = {
 	[K8S_NAMESPACE] = "Namespace",
 	[K8S_POD] = "Pod",
 	[K8S_NODE] = "Node",
 	[K8S_NETWORKPOLICY] = "NetworkPolicy",
+	[K8S_SERVICE] = "Service",
 };
 
-static const char *const kind_api[K8S_NR_KINDS] = {
+static const char *const kind_api[K8S_NR_ALL_KINDS] = {
 	[K8S_NAMESPACE] = "v1",
 	[K8S_POD] = "v1",
 	[K8S_NODE] = "v1",
 	[K8S_NETWORKPOLICY] = "networking.k8s.io/v1",
+	[K8S_SERVICE] = "v1",
 };
 
 const char *k8s_kind_name(enum k8s_kind kind)
 {
-	return kind < K8S_NR_KINDS ? kind_names[kind] : "Unknown";
+	return kind < K8S_NR_ALL_KINDS ? kind_names[kind] : "Unknown";
 }
 
 /* Field path: "spec" + ".ingress" + "[0]"; push returns what pop restores. */
@@ -1276,11 +1278,148 @@ static void netpol_free(struct k8s_netpol *np)
 
 /* ---- objects ---- */
 
+/* ---- Service ---- */
+
+static int parse_svc_port(struct ctx *c, json_t *j, size_t nports, json_t *names,
+			  struct k8s_svc_port *p)
+{
+	const char *name = NULL, *tname;
+	long long v;
+	bool present;
+	json_t *t;
+	int err;
+
+	if (!json_is_object(j))
+		return fail(c, "must be an object");
+	err = get_int(c, j, "port", 1, 65535, &v, &present);
+	if (err)
+		return err;
+	if (!present)
+		return fail_in(c, "port", "required");
+	p->port = v;
+	err = parse_proto(c, j, &p->proto);
+	if (!err)
+		err = get_str(c, j, "name", &name);
+	if (err)
+		return err;
+	if (name && *name) {
+		if (!is_dns_label(name) || strlen(name) > 63)
+			return fail_in(c, "name", "\"%s\" is not a valid DNS-1123 label (%s)", name,
+				       DNS_LABEL_RULE);
+		if (json_object_get(names, name))
+			return fail_in(c, "name", "duplicate port name \"%s\"", name);
+		if (json_object_set_new(names, name, json_true()) || !(p->name = strdup(name)))
+			return -ENOMEM;
+	} else if (nports > 1) {
+		return fail_in(c, "name", "required when the Service has more than one port");
+	}
+	t = get(j, "targetPort");
+	if (!t) {
+		p->target_port = p->port;
+		return 0;
+	}
+	if (json_is_integer(t)) {
+		err = get_int(c, j, "targetPort", 1, 65535, &v, &present);
+		p->target_port = v;
+		return err;
+	}
+	if (!json_is_string(t))
+		return fail_in(c, "targetPort", "must be a port number or a port name");
+	tname = json_string_value(t);
+	if (!is_port_name(tname))
+		return fail_in(c, "targetPort", "\"%s\" is not a valid port name (%s)", tname,
+			       PORT_NAME_RULE);
+	p->target_name = strdup(tname);
+	return p->target_name ? 0 : -ENOMEM;
+}
+
+static int parse_service(struct ctx *c, json_t *doc, struct k8s_service *s)
+{
+	json_t *spec, *ports, *port, *names = NULL, *sel;
+	const char *type, *ip;
+	size_t i, o1, o2;
+	int err;
+
+	err = get_obj(c, doc, "spec", &spec);
+	if (err)
+		return err;
+	o1 = field(c, "spec");
+	err = get_str(c, spec, "type", &type);
+	if (err)
+		goto out;
+	if (type && strcmp(type, "ClusterIP")) {
+		err = fail_in(c, "type", "\"%s\" is not served here (only ClusterIP)", type);
+		goto out;
+	}
+	err = get_obj(c, spec, "selector", &sel);
+	if (!err)
+		err = parse_labels(c, spec, "selector", &s->selector);
+	if (err)
+		goto out;
+	s->has_selector = sel && json_object_size(sel);
+	err = get_str(c, spec, "clusterIP", &ip);
+	if (err)
+		goto out;
+	if (ip && !strcmp(ip, "None")) {
+		s->headless = true;
+	} else if (ip && *ip && !parse_ipv4(ip, &s->cluster_ip)) {
+		err = fail_in(c, "clusterIP", "\"%s\" is not a valid IPv4 address (or None)", ip);
+		goto out;
+	}
+	err = get_arr(c, spec, "ports", &ports);
+	if (err)
+		goto out;
+	if (!ports || !json_array_size(ports)) {
+		err = fail_in(c, "ports", "required (at least one port)");
+		goto out;
+	}
+	s->ports = calloc(json_array_size(ports), sizeof(*s->ports));
+	names = json_object();
+	if (!s->ports || !names) {
+		err = -ENOMEM;
+		goto out;
+	}
+	o2 = field(c, "ports");
+	json_array_foreach(ports, i, port) {
+		size_t o3 = idx(c, i);
+
+		err = parse_svc_port(c, port, json_array_size(ports), names, &s->ports[s->nports++]);
+		for (size_t k = 0; !err && k + 1 < s->nports; k++)
+			if (s->ports[k].port == s->ports[i].port &&
+			    s->ports[k].proto == s->ports[i].proto)
+				err = fail(c, "duplicate port %u/%s", s->ports[i].port,
+					   s->ports[i].proto == IPPROTO_TCP   ? "TCP"
+					   : s->ports[i].proto == IPPROTO_UDP ? "UDP"
+									      : "SCTP");
+		pop(c, o3);
+		if (err)
+			break;
+	}
+	pop(c, o2);
+out:
+	json_decref(names);
+	pop(c, o1);
+	return err;
+}
+
+static void service_free(struct k8s_service *s)
+{
+	k8s_labels_free(&s->selector);
+	for (size_t i = 0; i < s->nports; i++) {
+		free(s->ports[i].name);
+		free(s->ports[i].target_name);
+	}
+	free(s->ports);
+}
+
 void k8s_free(struct k8s_object *obj)
 {
 	if (!obj)
 		return;
 	switch (obj->kind) {
+	case K8S_SERVICE:
+		service_free(&obj->svc);
+		break;
 	case K8S_POD:
 		pod_free(&obj->pod);
 		break;
@@ -1295,7 +1434,7 @@ void k8s_free(struct k8s_object *obj)
 	free(obj);
 }
 
-int k8s_parse(json_t *doc, struct k8s_object **out, struct k8s_error *err)
+static int parse_any(json_t *doc, struct k8s_object **out, struct k8s_error *err, bool services)
 {
 	struct ctx c = { .err = err, .kind = "object" };
 	const char *kind, *api, *ns = NULL;
@@ -1314,12 +1453,14 @@ int k8s_parse(json_t *doc, struct k8s_object **out, struct k8s_error *err)
 	kind = json_string_value(get(doc, "kind"));
 	if (!kind)
 		return fail_in(&c, "kind", get(doc, "kind") ? "must be a string" : "required");
-	for (k = 0; k < K8S_NR_KINDS; k++)
+	for (k = 0; k < K8S_NR_ALL_KINDS; k++)
 		if (!strcmp(kind, kind_names[k]))
 			break;
+	if (k == K8S_NR_ALL_KINDS || (k == K8S_SERVICE && !services))
+		k = K8S_NR_ALL_KINDS;
 	c.kind = kind;
 	/* Namespaces and Nodes are cluster-scoped: the API server drops a namespace given to them. */
-	if (k == K8S_POD || k == K8S_NETWORKPOLICY) {
+	if (k == K8S_POD || k == K8S_NETWORKPOLICY || k == K8S_SERVICE) {
 		ns = json_string_value(get(meta, "namespace"));
 		c.ns = ns && *ns ? ns : "default";
 	}
@@ -1327,7 +1468,7 @@ int k8s_parse(json_t *doc, struct k8s_object **out, struct k8s_error *err)
 	if (!api)
 		return fail_in(&c, "apiVersion",
 			       get(doc, "apiVersion") ? "must be a string" : "required");
-	if (k == K8S_NR_KINDS) {
+	if (k == K8S_NR_ALL_KINDS) {
 		snprintf(err->msg, sizeof(err->msg), "%s %s: kind %s (%s) is not read by xcnid",
 			 kind, c.name ? c.name : "<unnamed>", kind, api);
 		return -ENOTSUP;
@@ -1363,6 +1504,9 @@ int k8s_parse(json_t *doc, struct k8s_object **out, struct k8s_error *err)
 	case K8S_NETWORKPOLICY:
 		ret = parse_netpol(&c, doc, &obj->np);
 		break;
+	case K8S_SERVICE:
+		ret = parse_service(&c, doc, &obj->svc);
+		break;
 	default:
 		ret = -EINVAL;
 		break;
@@ -1377,4 +1521,14 @@ err_obj:
 		fail(&c, "out of memory");
 	k8s_free(obj);
 	return ret;
+}
+
+int k8s_parse(json_t *doc, struct k8s_object **out, struct k8s_error *err)
+{
+	return parse_any(doc, out, err, false);
+}
+
+int k8s_parse_all(json_t *doc, struct k8s_object **out, struct k8s_error *err)
+{
+	return parse_any(doc, out, err, true);
 }

@@ -22,7 +22,10 @@ enum k8s_kind {
 	K8S_POD,
 	K8S_NODE,
 	K8S_NETWORKPOLICY,
-	K8S_NR_KINDS,
+	K8S_NR_KINDS, /* the kinds xcnid reads */
+	/* Services are kube-proxy's business (the lab's, in the lab), never xcnid's. */
+	K8S_SERVICE = K8S_NR_KINDS,
+	K8S_NR_ALL_KINDS,
 };
 
 struct k8s_label {
@@ -139,6 +142,26 @@ struct k8s_netpol {
 	struct k8s_np_rule *egress;
 };
 
+/* One entry of a Service's spec.ports. */
+struct k8s_svc_port {
+	char *name; /* NULL if unnamed (only a Service's single port may be) */
+	uint8_t proto;
+	uint16_t port;
+	char *target_name; /* a named targetPort (the pods' containerPort name), else NULL */
+	uint16_t target_port; /* numeric targetPort, defaulting to port */
+};
+
+/* v1 Service of type ClusterIP (the only type the lab serves). */
+struct k8s_service {
+	struct k8s_meta meta;
+	bool has_selector; /* no selector: endpoints are managed by hand (none in the lab) */
+	struct k8s_labels selector; /* spec.selector: equality on every key */
+	uint32_t cluster_ip; /* spec.clusterIP, network order; 0 unset (to be allocated) */
+	bool headless; /* clusterIP: None */
+	size_t nports;
+	struct k8s_svc_port *ports;
+};
+
 struct k8s_object {
 	enum k8s_kind kind;
 	json_t *raw; /* the document it came from (a reference), for equality and re-writing */
@@ -148,6 +171,7 @@ struct k8s_object {
 		struct k8s_pod pod;
 		struct k8s_node node;
 		struct k8s_netpol np;
+		struct k8s_service svc; /* only from k8s_parse_all */
 	};
 };
 
@@ -163,6 +187,8 @@ struct k8s_error {
  * 10.1.0.0/16"); -ENOTSUP for a kind xcnid does not read (err says which).
  */
 int k8s_parse(json_t *doc, struct k8s_object **out, struct k8s_error *err);
+/* k8s_parse, Services included (for the lab's kube-proxy). */
+int k8s_parse_all(json_t *doc, struct k8s_object **out, struct k8s_error *err);
 void k8s_free(struct k8s_object *obj);
 const char *k8s_kind_name(enum k8s_kind kind);
 

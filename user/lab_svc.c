@@ -1,0 +1,740 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * xcnictl lab: Services, and kube-proxy for them.
+ *
+ * A Service applied to the lab gets a ClusterIP from LAB_SVC_CIDR and is kept
+ * as services/<ns>.<name>.json in the lab directory (xcnid never reads
+ * Services: kube-proxy does). After every apply or delete the lab plays
+ * kube-proxy in iptables mode on every node: the Services, their endpoints
+ * (the running pods their selector matches, with the targetPort resolved, by
+ * name through the pods' containerPorts) and the NAT rules laid out the way
+ * kube-proxy lays them out: KUBE-SERVICES matching ClusterIP:port, a
+ * KUBE-SVC-* chain per Service port choosing an endpoint with the statistic
+ * match, a KUBE-SEP-* chain per endpoint that DNATs, KUBE-MARK-MASQ and
+ * KUBE-POSTROUTING for hairpin and off-cluster sources, and a REJECT in the
+ * filter table for a port with no endpoints. It is loaded the way kube-proxy
+ * loads it too: iptables-restore --noflush, in the node's netns.
+ */
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "lab.h"
+#include "lib/k8s.h"
+
+/* kube-proxy's masquerade mark (--iptables-masquerade-bit 14). */
+#define MASQ_MARK "0x4000"
+
+struct svc_list {
+	size_t n;
+	struct k8s_object **v;
+};
+
+static void svc_list_free(struct svc_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		k8s_free(l->v[i]);
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+void lab_svc_file(const struct lab *lab, const char *ns, const char *name, char *out, size_t len)
+{
+	lab_path(lab, out, len, "services/%s.%s.json", ns, name);
+}
+
+static int svc_load_file(const char *path, struct k8s_object **out)
+{
+	struct k8s_error kerr;
+	json_t *doc = json_load_file(path, 0, NULL);
+	int err;
+
+	if (!doc)
+		return -ENOENT;
+	err = k8s_parse_all(doc, out, &kerr);
+	json_decref(doc);
+	if (err)
+		fprintf(stderr, "lab: %s: %s\n", path, kerr.msg);
+	return err;
+}
+
+static int svc_name_filter(const struct dirent *d)
+{
+	size_t n = strlen(d->d_name);
+
+	return n > 5 && !strcmp(d->d_name + n - 5, ".json");
+}
+
+/* Every Service of the lab, sorted by namespace and name. */
+static int svc_list_load(const struct lab *lab, struct svc_list *l)
+{
+	struct dirent **ents;
+	char dir[PATH_MAX], path[PATH_MAX + 256];
+	int n, err = 0;
+
+	l->n = 0;
+	l->v = NULL;
+	lab_path(lab, dir, sizeof(dir), "services");
+	n = scandir(dir, &ents, svc_name_filter, alphasort);
+	if (n < 0)
+		return errno == ENOENT ? 0 : -errno;
+	l->v = calloc((size_t)n + 1, sizeof(*l->v));
+	for (int i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, ents[i]->d_name);
+		if (l->v && !err && svc_load_file(path, &l->v[l->n]) == 0)
+			l->n++;
+		free(ents[i]);
+	}
+	free(ents);
+	return l->v ? err : -ENOMEM;
+}
+
+const char *lab_proto_word(uint8_t proto)
+{
+	return proto == IPPROTO_UDP ? "udp" : proto == IPPROTO_SCTP ? "sctp" : "tcp";
+}
+
+/* ---- ClusterIPs ------------------------------------------------------------------- */
+
+static uint32_t svc_base(void)
+{
+	struct in_addr a;
+
+	inet_pton(AF_INET, LAB_SVC_NET, &a);
+	return ntohl(a.s_addr);
+}
+
+static bool svc_in_range(uint32_t ip)
+{
+	uint32_t mask = ~0u << (32 - LAB_SVC_PLEN);
+
+	return (ntohl(ip) & mask) == svc_base();
+}
+
+static bool ip_taken(const struct svc_list *l, uint32_t ip, const char *ns, const char *name)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (l->v[i]->svc.cluster_ip == ip &&
+		    (strcmp(l->v[i]->meta.ns, ns) || strcmp(l->v[i]->meta.name, name)))
+			return true;
+	return false;
+}
+
+static const struct k8s_object *svc_find(const struct svc_list *l, const char *ns, const char *name)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (!strcmp(l->v[i]->meta.ns, ns) && !strcmp(l->v[i]->meta.name, name))
+			return l->v[i];
+	return NULL;
+}
+
+/* What the API server would refuse about a Service: its ClusterIP. */
+int lab_svc_validate(struct lab *lab, const struct k8s_object *o, const char *src)
+{
+	struct svc_list l;
+	const struct k8s_object *old;
+	char a[INET_ADDRSTRLEN], b[INET_ADDRSTRLEN];
+	int err = 0;
+
+	if (o->svc.headless) {
+		fprintf(stderr, "lab apply: %s: Service %s/%s: spec.clusterIP: None (headless) is "
+				"not served by the lab\n", src, o->meta.ns, o->meta.name);
+		return -EINVAL;
+	}
+	if (svc_list_load(lab, &l))
+		return -EIO;
+	old = svc_find(&l, o->meta.ns, o->meta.name);
+	inet_ntop(AF_INET, &o->svc.cluster_ip, a, sizeof(a));
+	if (old && o->svc.cluster_ip && o->svc.cluster_ip != old->svc.cluster_ip) {
+		inet_ntop(AF_INET, &old->svc.cluster_ip, b, sizeof(b));
+		fprintf(stderr, "lab apply: %s: Service %s/%s: spec.clusterIP: %s, but it is %s "
+				"and the field is immutable\n", src, o->meta.ns, o->meta.name, a, b);
+		err = -EINVAL;
+	} else if (o->svc.cluster_ip && !svc_in_range(o->svc.cluster_ip)) {
+		fprintf(stderr, "lab apply: %s: Service %s/%s: spec.clusterIP: %s is not in the "
+				"service range %s/%d\n", src, o->meta.ns, o->meta.name, a, LAB_SVC_NET,
+			LAB_SVC_PLEN);
+		err = -EINVAL;
+	} else if (o->svc.cluster_ip && ip_taken(&l, o->svc.cluster_ip, o->meta.ns, o->meta.name)) {
+		fprintf(stderr, "lab apply: %s: Service %s/%s: spec.clusterIP: %s is already "
+				"allocated\n", src, o->meta.ns, o->meta.name, a);
+		err = -EINVAL;
+	}
+	svc_list_free(&l);
+	return err;
+}
+
+/* The lowest free ClusterIP (.0 is the network's; DNS's .10 only on request). */
+static uint32_t svc_allocate(const struct svc_list *l)
+{
+	uint32_t base = svc_base(), size = 1u << (32 - LAB_SVC_PLEN);
+
+	for (uint32_t i = 1; i + 1 < size; i++) {
+		uint32_t ip = htonl(base + i);
+
+		if (i == LAB_DNS_IP_INDEX || ip_taken(l, ip, "", ""))
+			continue;
+		return ip;
+	}
+	return 0;
+}
+
+static int svc_write(struct lab *lab, const struct k8s_object *o, json_t *doc, bool *changed,
+		     const char **word)
+{
+	char path[PATH_MAX], dir[PATH_MAX];
+	json_t *old;
+
+	lab_path(lab, dir, sizeof(dir), "services");
+	if (mkdir(dir, 0755) && errno != EEXIST)
+		return -errno;
+	lab_svc_file(lab, o->meta.ns, o->meta.name, path, sizeof(path));
+	old = json_load_file(path, 0, NULL);
+	*word = !old ? "created" : json_equal(old, doc) ? "unchanged" : "configured";
+	json_decref(old);
+	if (!strcmp(*word, "unchanged"))
+		return 0;
+	*changed = true;
+	return lab_write_json(path, doc);
+}
+
+/* Stores the Service with its ClusterIP (kept, given, or the lowest free one). */
+int lab_svc_apply(struct lab *lab, const struct k8s_object *o, bool *changed, FILE *say)
+{
+	const struct k8s_object *old;
+	char a[INET_ADDRSTRLEN];
+	struct svc_list l;
+	const char *word;
+	uint32_t ip;
+	json_t *doc, *spec;
+	int err;
+
+	err = svc_list_load(lab, &l);
+	if (err)
+		return err;
+	old = svc_find(&l, o->meta.ns, o->meta.name);
+	ip = o->svc.cluster_ip ? o->svc.cluster_ip : old ? old->svc.cluster_ip : svc_allocate(&l);
+	svc_list_free(&l);
+	if (!ip) {
+		fprintf(stderr, "lab apply: Service %s/%s: spec.clusterIP: the range %s/%d is full\n",
+			o->meta.ns, o->meta.name, LAB_SVC_NET, LAB_SVC_PLEN);
+		return -ENOSPC;
+	}
+	inet_ntop(AF_INET, &ip, a, sizeof(a));
+	doc = json_deep_copy(o->raw);
+	if (!doc)
+		return -ENOMEM;
+	spec = json_object_get(doc, "spec");
+	err = -ENOMEM;
+	if (json_object_set_new(json_object_get(doc, "metadata"), "namespace",
+				json_string(o->meta.ns)) ||
+	    json_object_set_new(spec, "clusterIP", json_string(a)) ||
+	    json_object_set_new(spec, "clusterIPs", json_pack("[s]", a)) ||
+	    json_object_set_new(spec, "type", json_string("ClusterIP")))
+		goto out;
+	err = svc_write(lab, o, doc, changed, &word);
+	/* The matrix makes its Services as it goes: it only tells what it changed. */
+	if (!err && (say == stdout || strcmp(word, "unchanged")))
+		fprintf(say, "service %s/%s %s\n", o->meta.ns, o->meta.name, word);
+out:
+	json_decref(doc);
+	return err;
+}
+
+/* 1 deleted, 0 there was none, -errno. */
+int lab_svc_delete(struct lab *lab, const char *ns, const char *name)
+{
+	char path[PATH_MAX];
+
+	lab_svc_file(lab, ns, name, path, sizeof(path));
+	if (unlink(path))
+		return errno == ENOENT ? 0 : -errno;
+	return 1;
+}
+
+/* Every Service of namespace ns (the namespace is being deleted). */
+int lab_svc_delete_ns(struct lab *lab, const char *ns, bool *changed)
+{
+	struct svc_list l;
+	int err = svc_list_load(lab, &l), r;
+
+	for (size_t i = 0; !err && i < l.n; i++) {
+		if (strcmp(l.v[i]->meta.ns, ns))
+			continue;
+		r = lab_svc_delete(lab, ns, l.v[i]->meta.name);
+		if (r < 0)
+			err = r;
+		else if (r > 0) {
+			*changed = true;
+			printf("service %s/%s deleted\n", ns, l.v[i]->meta.name);
+		}
+	}
+	svc_list_free(&l);
+	return err;
+}
+
+int lab_svc_lookup(struct lab *lab, const char *ns, const char *name, uint32_t *ip)
+{
+	struct k8s_object *o;
+	char path[PATH_MAX];
+
+	lab_svc_file(lab, ns, name, path, sizeof(path));
+	if (access(path, F_OK))
+		return -ENOENT;
+	if (svc_load_file(path, &o))
+		return -EIO;
+	*ip = o->svc.cluster_ip;
+	k8s_free(o);
+	return 0;
+}
+
+/*
+ * The Service of pod p for `lab matrix --via-service`: svc-<pod> in its
+ * namespace, selecting the pod's labels, with port (named as the pod names
+ * it, and then targeted by that name) added if missing. Its ClusterIP in *ip.
+ */
+int lab_svc_for_pod(struct lab *lab, const struct lab_pod *p, const struct lab_port *port,
+		    uint32_t *ip, bool *changed)
+{
+	struct k8s_object *pod = NULL, *svc = NULL, *old = NULL;
+	char path[PATH_MAX], name[64], pname[32];
+	const char *cname = NULL, *proto = port->proto == IPPROTO_UDP ? "UDP" : "TCP";
+	json_t *doc = NULL, *sel, *ports, *pj;
+	struct k8s_error kerr;
+	int err = -ENOMEM;
+
+	snprintf(name, sizeof(name), "svc-%.59s", p->name);
+	lab_object_file(lab, K8S_POD, p->ns, p->name, path, sizeof(path));
+	doc = json_load_file(path, 0, NULL);
+	if (!doc || k8s_parse(doc, &pod, &kerr)) {
+		fprintf(stderr, "lab: pod %s/%s: its object (%s) cannot be read\n", p->ns, p->name, path);
+		json_decref(doc);
+		return -EIO;
+	}
+	json_decref(doc);
+	if (!pod->meta.labels.n) {
+		fprintf(stderr, "lab: pod %s/%s has no labels: a Service cannot select it\n", p->ns,
+			p->name);
+		err = -EINVAL;
+		goto out;
+	}
+	for (size_t i = 0; i < pod->pod.nports; i++)
+		if (pod->pod.ports[i].name && pod->pod.ports[i].port == port->port &&
+		    pod->pod.ports[i].proto == port->proto)
+			cname = pod->pod.ports[i].name;
+	snprintf(pname, sizeof(pname), "%s-%u", lab_proto_word(port->proto), port->port);
+	sel = json_object();
+	for (size_t i = 0; sel && i < pod->meta.labels.n; i++)
+		json_object_set_new(sel, pod->meta.labels.v[i].key,
+				    json_string(pod->meta.labels.v[i].value));
+	/* Keep the ports it has (other matrix runs), refresh the selector. */
+	lab_svc_file(lab, p->ns, name, path, sizeof(path));
+	if (access(path, F_OK) == 0 && svc_load_file(path, &old) == 0)
+		ports = json_deep_copy(json_object_get(json_object_get(old->raw, "spec"), "ports"));
+	else
+		ports = json_array();
+	if (!sel || !ports)
+		goto out_json;
+	for (size_t i = 0; old && i < old->svc.nports; i++)
+		if (old->svc.ports[i].port == port->port && old->svc.ports[i].proto == port->proto)
+			goto have_port;
+	pj = json_pack("{s:s,s:s,s:i}", "name", cname ? cname : pname, "protocol", proto, "port",
+		       port->port);
+	if (!pj || json_object_set_new(pj, "targetPort",
+				       cname ? json_string(cname) : json_integer(port->port)) ||
+	    json_array_append_new(ports, pj))
+		goto out_json;
+have_port:
+	doc = json_pack("{s:s,s:s,s:{s:s,s:s},s:{s:O,s:O}}", "apiVersion", "v1", "kind", "Service",
+			"metadata", "name", name, "namespace", p->ns, "spec", "selector", sel,
+			"ports", ports);
+	if (!doc)
+		goto out_json;
+	if (old)
+		json_object_set_new(json_object_get(doc, "spec"), "clusterIP",
+				    json_incref(json_object_get(json_object_get(old->raw, "spec"),
+								 "clusterIP")));
+	err = k8s_parse_all(doc, &svc, &kerr);
+	if (err) {
+		fprintf(stderr, "lab: %s\n", kerr.msg);
+		goto out_json;
+	}
+	err = lab_svc_apply(lab, svc, changed, stderr);
+	if (!err)
+		err = lab_svc_lookup(lab, p->ns, name, ip);
+out_json:
+	json_decref(doc);
+	json_decref(sel);
+	json_decref(ports);
+out:
+	k8s_free(svc);
+	k8s_free(old);
+	k8s_free(pod);
+	return err;
+}
+
+/* ---- endpoints ---------------------------------------------------------------- */
+
+struct ep_pod {
+	const struct lab_pod *pod;
+	struct k8s_object *obj; /* its object: labels, containerPorts */
+};
+
+static void ep_pods_free(struct ep_pod *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		k8s_free(v[i].obj);
+	free(v);
+}
+
+/* The running pods with their objects, sorted by IP (kube-proxy sorts endpoints too). */
+static int ep_pods_load(struct lab *lab, struct ep_pod **out, size_t *n)
+{
+	struct ep_pod *v = calloc(lab->npods + 1, sizeof(*v));
+	struct k8s_error kerr;
+	char path[PATH_MAX];
+
+	*n = 0;
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < lab->npods; i++) {
+		json_t *doc;
+
+		if (!lab->pods[i].ip[0])
+			continue;
+		lab_object_file(lab, K8S_POD, lab->pods[i].ns, lab->pods[i].name, path, sizeof(path));
+		doc = json_load_file(path, 0, NULL);
+		if (!doc)
+			continue;
+		if (k8s_parse(doc, &v[*n].obj, &kerr) == 0)
+			v[(*n)++].pod = &lab->pods[i];
+		json_decref(doc);
+	}
+	*out = v;
+	return 0;
+}
+
+static bool labels_subset(const struct k8s_labels *sel, const struct k8s_labels *l)
+{
+	for (size_t i = 0; i < sel->n; i++) {
+		const char *v = k8s_label_get(l, sel->v[i].key);
+
+		if (!v || strcmp(v, sel->v[i].value))
+			return false;
+	}
+	return true;
+}
+
+/* The port a Service port reaches on pod p: 0 if p has no such named port. */
+static uint16_t target_port(const struct k8s_svc_port *sp, const struct k8s_pod *p)
+{
+	if (!sp->target_name)
+		return sp->target_port;
+	for (size_t i = 0; i < p->nports; i++)
+		if (p->ports[i].name && p->ports[i].proto == sp->proto &&
+		    !strcmp(p->ports[i].name, sp->target_name))
+			return p->ports[i].port;
+	return 0;
+}
+
+/* ---- the rules ------------------------------------------------------------------ */
+
+/* kube-proxy's chain names: a prefix and 16 base32 characters of a hash of what they serve. */
+static void chain_name(char *out, size_t len, const char *prefix, const char *what)
+{
+	static const char b32[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+	uint64_t h = 0xcbf29ce484222325ULL, h2;
+	char *p;
+
+	for (const char *c = what; *c; c++)
+		h = (h ^ (uint8_t)*c) * 0x100000001b3ULL;
+	h2 = (h ^ 0x9e3779b97f4a7c15ULL) * 0x100000001b3ULL;
+	p = out + snprintf(out, len, "%s", prefix);
+	for (int i = 0; i < 16 && (size_t)(p - out) + 1 < len; i++) {
+		uint64_t x = i < 12 ? h >> (i * 5) : h2 >> ((i - 12) * 5);
+
+		*p++ = b32[x & 31];
+	}
+	*p = '\0';
+}
+
+/* iptables-restore input: the nat table's chain declarations, then its rules; the filter table's rules. */
+struct rules {
+	char *decl, *nat, *filter, *chains; /* chains: ":NAME\n" of every KUBE-SVC/SEP chain made */
+	size_t decl_len, nat_len, filter_len, chains_len;
+	FILE *fdecl, *fnat, *ffilter, *fchains;
+};
+
+struct sep {
+	char chain[32];
+	char addr[INET_ADDRSTRLEN];
+	uint16_t port;
+};
+
+static void svc_port_rules(struct rules *r, const struct k8s_object *svc, const struct k8s_svc_port *sp,
+			   const struct ep_pod *pods, size_t npods)
+{
+	char ip[INET_ADDRSTRLEN], spn[512], svcchain[32], what[600], cmt[600];
+	const char *proto = lab_proto_word(sp->proto);
+	struct sep *seps = calloc(npods + 1, sizeof(*seps));
+	size_t nsep = 0;
+
+	if (!seps)
+		return;
+	inet_ntop(AF_INET, &svc->svc.cluster_ip, ip, sizeof(ip));
+	/* The servicePortName: ns/name:port. */
+	snprintf(spn, sizeof(spn), "%s/%s:%s", svc->meta.ns, svc->meta.name,
+		 sp->name ? sp->name : "");
+	for (size_t i = 0; svc->svc.has_selector && i < npods; i++) {
+		uint16_t tp;
+
+		if (strcmp(pods[i].pod->ns, svc->meta.ns) ||
+		    !labels_subset(&svc->svc.selector, &pods[i].obj->meta.labels))
+			continue;
+		tp = target_port(sp, &pods[i].obj->pod);
+		if (!tp)
+			continue;
+		snprintf(seps[nsep].addr, sizeof(seps[nsep].addr), "%s", pods[i].pod->ip);
+		seps[nsep].port = tp;
+		snprintf(what, sizeof(what), "%s%s%s:%u", spn, proto, pods[i].pod->ip, tp);
+		chain_name(seps[nsep].chain, sizeof(seps[nsep].chain), "KUBE-SEP-", what);
+		nsep++;
+	}
+	if (!nsep) {
+		/* No endpoints: refused at once, as kube-proxy does. */
+		fprintf(r->ffilter,
+			"-A KUBE-SERVICES -d %s/32 -p %s -m comment --comment \"%s has no endpoints\" "
+			"-m %s --dport %u -j REJECT --reject-with icmp-port-unreachable\n",
+			ip, proto, spn, proto, sp->port);
+		free(seps);
+		return;
+	}
+	snprintf(what, sizeof(what), "%s%s", spn, proto);
+	chain_name(svcchain, sizeof(svcchain), "KUBE-SVC-", what);
+	fprintf(r->fchains, ":%s\n", svcchain);
+	fprintf(r->fdecl, ":%s - [0:0]\n", svcchain);
+	snprintf(cmt, sizeof(cmt), "%s cluster IP", spn);
+	fprintf(r->fnat, "-A KUBE-SERVICES -d %s/32 -p %s -m comment --comment \"%s\" -m %s --dport %u -j %s\n",
+		ip, proto, cmt, proto, sp->port, svcchain);
+	/* Off-cluster sources are masqueraded, so replies come back this way. */
+	fprintf(r->fnat, "-A %s ! -s %s -d %s/32 -p %s -m comment --comment \"%s\" -m %s --dport %u "
+			 "-j KUBE-MARK-MASQ\n",
+		svcchain, LAB_CLUSTER_CIDR, ip, proto, cmt, proto, sp->port);
+	for (size_t i = 0; i < nsep; i++) {
+		fprintf(r->fchains, ":%s\n", seps[i].chain);
+		fprintf(r->fdecl, ":%s - [0:0]\n", seps[i].chain);
+		fprintf(r->fnat, "-A %s -m comment --comment \"%s -> %s:%u\"", svcchain, spn,
+			seps[i].addr, seps[i].port);
+		/* Endpoint i of n is taken with probability 1/(n-i): uniform overall. */
+		if (i + 1 < nsep)
+			fprintf(r->fnat, " -m statistic --mode random --probability %.11f",
+				1.0 / (double)(nsep - i));
+		fprintf(r->fnat, " -j %s\n", seps[i].chain);
+		/* Hairpin: a pod reaching itself through its Service. */
+		fprintf(r->fnat, "-A %s -s %s/32 -m comment --comment \"%s\" -j KUBE-MARK-MASQ\n",
+			seps[i].chain, seps[i].addr, spn);
+		fprintf(r->fnat, "-A %s -p %s -m comment --comment \"%s\" -m %s -j DNAT "
+				 "--to-destination %s:%u\n",
+			seps[i].chain, proto, spn, proto, seps[i].addr, seps[i].port);
+	}
+	free(seps);
+}
+
+static void rules_free(struct rules *r)
+{
+	if (r->fdecl)
+		fclose(r->fdecl);
+	free(r->decl);
+	if (r->fnat)
+		fclose(r->fnat);
+	if (r->ffilter)
+		fclose(r->ffilter);
+	if (r->fchains)
+		fclose(r->fchains);
+	free(r->nat);
+	free(r->filter);
+	free(r->chains);
+}
+
+static int rules_build(struct lab *lab, struct rules *r)
+{
+	struct ep_pod *pods = NULL;
+	struct svc_list l;
+	size_t npods = 0;
+	int err;
+
+	r->fdecl = open_memstream(&r->decl, &r->decl_len);
+	r->fnat = open_memstream(&r->nat, &r->nat_len);
+	r->ffilter = open_memstream(&r->filter, &r->filter_len);
+	r->fchains = open_memstream(&r->chains, &r->chains_len);
+	if (!r->fdecl || !r->fnat || !r->ffilter || !r->fchains)
+		return -ENOMEM;
+	err = svc_list_load(lab, &l);
+	if (err)
+		return err;
+	err = ep_pods_load(lab, &pods, &npods);
+	if (err)
+		goto out;
+	fputs(":KUBE-SERVICES - [0:0]\n:KUBE-POSTROUTING - [0:0]\n:KUBE-MARK-MASQ - [0:0]\n",
+	      r->fdecl);
+	fputs("-A KUBE-MARK-MASQ -j MARK --or-mark " MASQ_MARK "\n"
+	      "-A KUBE-POSTROUTING -m mark ! --mark " MASQ_MARK "/" MASQ_MARK " -j RETURN\n"
+	      "-A KUBE-POSTROUTING -j MARK --xor-mark " MASQ_MARK "\n"
+	      "-A KUBE-POSTROUTING -m comment --comment \"kubernetes service traffic requiring "
+	      "SNAT\" -j MASQUERADE --random-fully\n",
+	      r->fnat);
+	fputs(":KUBE-SERVICES - [0:0]\n", r->ffilter);
+	for (size_t i = 0; i < l.n; i++)
+		for (size_t j = 0; j < l.v[i]->svc.nports; j++)
+			svc_port_rules(r, l.v[i], &l.v[i]->svc.ports[j], pods, npods);
+	if (fflush(r->fdecl) || fflush(r->fnat) || fflush(r->ffilter) || fflush(r->fchains))
+		err = -ENOMEM;
+out:
+	ep_pods_free(pods, npods);
+	svc_list_free(&l);
+	return err;
+}
+
+/* Runs argv in the netns at path with in on stdin; its stdout in *out if out. */
+static int run_in_netns(const char *path, char *const argv[], const char *in, char **out)
+{
+	int ip[2] = { -1, -1 }, op[2] = { -1, -1 }, status, err = 0;
+	size_t len = 0;
+	pid_t pid;
+	FILE *f = NULL;
+
+	if (pipe2(ip, O_CLOEXEC) || pipe2(op, O_CLOEXEC))
+		return -errno;
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+		if (fd < 0 || setns(fd, CLONE_NEWNET) || dup2(ip[0], 0) < 0 || dup2(op[1], 1) < 0)
+			_exit(126);
+		execvp(argv[0], argv);
+		fprintf(stderr, "lab: %s: %s (install iptables)\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	close(ip[0]);
+	close(op[1]);
+	if (in && write(ip[1], in, strlen(in)) < 0)
+		err = -errno;
+	close(ip[1]);
+	if (out) {
+		char buf[4096];
+		ssize_t n;
+
+		f = open_memstream(out, &len);
+		while ((n = read(op[0], buf, sizeof(buf))) > 0)
+			if (f)
+				fwrite(buf, 1, (size_t)n, f);
+		if (f)
+			fclose(f);
+	}
+	close(op[0]);
+	if (waitpid(pid, &status, 0) < 0)
+		return -errno;
+	if (!err && (!WIFEXITED(status) || WEXITSTATUS(status)))
+		err = -EIO;
+	return err;
+}
+
+/* The netfilter hooks into kube-proxy's chains, added once. */
+static const char *const hooks[][2] = {
+	{ "nat", "-A PREROUTING -m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES" },
+	{ "nat", "-A OUTPUT -m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES" },
+	{ "nat", "-A POSTROUTING -m comment --comment \"kubernetes postrouting rules\" -j KUBE-POSTROUTING" },
+	{ "filter", "-A FORWARD -m conntrack --ctstate NEW -m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES" },
+	{ "filter", "-A OUTPUT -m conntrack --ctstate NEW -m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES" },
+};
+
+static int node_sync(const struct lab_node *n, const struct rules *r)
+{
+	char path[PATH_MAX], *saved = NULL, *in = NULL, *line, *sp;
+	char *const save_argv[] = { "iptables-save", NULL };
+	char *const restore_argv[] = { "iptables-restore", "--noflush", NULL };
+	FILE *f;
+	size_t len = 0;
+	int err;
+
+	lab_netns_path(n->netns, path, sizeof(path));
+	err = run_in_netns(path, save_argv, NULL, &saved);
+	if (err) {
+		fprintf(stderr, "lab: node %s: iptables-save failed\n", n->name);
+		goto out;
+	}
+	f = open_memstream(&in, &len);
+	if (!f) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (int t = 0; t < 2; t++) {
+		const char *table = t ? "filter" : "nat";
+		char *stale = NULL;
+		size_t stale_len = 0;
+		FILE *fs = open_memstream(&stale, &stale_len);
+
+		fprintf(f, "*%s\n", table);
+		if (!t)
+			fputs(r->decl, f);
+		/* Chains of Services or endpoints that are gone: emptied, then removed. */
+		if (!t && fs) {
+			char *copy = strdup(saved);
+
+			for (line = copy ? strtok_r(copy, "\n", &sp) : NULL; line;
+			     line = strtok_r(NULL, "\n", &sp)) {
+				char want[64];
+
+				if (strncmp(line, ":KUBE-SVC-", 10) && strncmp(line, ":KUBE-SEP-", 10))
+					continue;
+				*strchrnul(line, ' ') = '\0';
+				snprintf(want, sizeof(want), "%s\n", line);
+				if (r->chains && strstr(r->chains, want))
+					continue;
+				fprintf(f, "%s - [0:0]\n", line);
+				fprintf(fs, "-X %s\n", line + 1);
+			}
+			free(copy);
+		}
+		fputs(t ? r->filter : r->nat, f);
+		for (size_t i = 0; i < sizeof(hooks) / sizeof(hooks[0]); i++)
+			if (!strcmp(hooks[i][0], table) && !strstr(saved, hooks[i][1]))
+				fprintf(f, "%s\n", hooks[i][1]);
+		if (fs)
+			fclose(fs);
+		fprintf(f, "%sCOMMIT\n", stale ? stale : "");
+		free(stale);
+	}
+	fclose(f);
+	err = run_in_netns(path, restore_argv, in, NULL);
+	if (err)
+		fprintf(stderr, "lab: node %s: iptables-restore refused kube-proxy's rules\n", n->name);
+out:
+	free(saved);
+	free(in);
+	return err;
+}
+
+/* kube-proxy on every node: the NAT rules for every Service and its endpoints now. */
+int lab_kube_proxy_sync(struct lab *lab)
+{
+	struct rules r = {};
+	int err = rules_build(lab, &r);
+
+	for (size_t i = 0; !err && i < lab->nnodes; i++)
+		err = node_sync(&lab->nodes[i], &r);
+	rules_free(&r);
+	return err;
+}
