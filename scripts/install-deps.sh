@@ -13,6 +13,8 @@ PKGS=(
 	python3-grpcio python3-grpc-tools
 	golang-go golang-github-appc-cni-dev
 	iperf3 tshark jq curl openssl python3-yaml ethtool
+	# the lab: its cluster DNS server
+	dnsmasq-base
 )
 BACKPORTS=(libbpf-dev libbpf1 bpftool linux-libc-dev)
 

@@ -151,12 +151,12 @@ int lab_state_save(const struct lab *lab)
 			json_array_append_new(ports, json_sprintf("%u/%s", p->ports[j].port,
 								  proto_name(p->ports[j].proto)));
 		if (!ports ||
-		    json_array_append_new(pods, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:o,s:o}",
+		    json_array_append_new(pods, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:b}",
 							  "namespace", p->ns, "name", p->name,
 							  "node", p->node, "netns", p->netns,
 							  "containerId", p->cid, "ip", p->ip,
 							  "server", proc_json(&p->server), "ports",
-							  ports)))
+							  ports, "dns", p->dns)))
 			goto out;
 	}
 	json_object_set(root, "nodes", nodes);
@@ -233,6 +233,7 @@ static int state_load(struct lab *lab, json_t *root)
 		snprintf(p->cid, sizeof(p->cid), "%s", json_string_value(json_object_get(v, "containerId")) ?: "");
 		snprintf(p->ip, sizeof(p->ip), "%s", json_string_value(json_object_get(v, "ip")) ?: "");
 		proc_from_json(json_object_get(v, "server"), &p->server);
+		p->dns = json_is_true(json_object_get(v, "dns"));
 		json_array_foreach(ports, j, pv)
 			if (json_string_value(pv) && !port_parse(json_string_value(pv), &p->ports[p->nports]))
 				p->nports++;
@@ -501,6 +502,11 @@ static int lab_teardown(struct lab *lab)
 	lab_path(lab, path, sizeof(path), "services");
 	if (lab_rm_tree(path))
 		err = -EIO;
+	lab_path(lab, path, sizeof(path), "dns");
+	if (lab_rm_tree(path))
+		err = -EIO;
+	lab_path(lab, path, sizeof(path), "dns.yaml");
+	unlink(path);
 	lab_path(lab, path, sizeof(path), "lab.json");
 	unlink(path);
 	lab_path(lab, path, sizeof(path), ".lock");
@@ -510,9 +516,43 @@ static int lab_teardown(struct lab *lab)
 	return err;
 }
 
+/* The cluster's DNS, applied like any manifest (the lab stays up if it fails: down removes it). */
+static const char dns_manifest[] =
+	"apiVersion: v1\nkind: Namespace\nmetadata: {name: kube-system}\n"
+	"---\n"
+	"apiVersion: v1\nkind: Pod\n"
+	"metadata:\n  name: dns\n  namespace: kube-system\n  labels: {k8s-app: kube-dns}\n"
+	"  annotations: {" LAB_DNS_ANNOTATION ": dnsmasq}\n"
+	"spec:\n  containers:\n  - name: dnsmasq\n    image: dnsmasq\n    ports:\n"
+	"    - {name: dns, containerPort: 53, protocol: UDP}\n"
+	"    - {name: dns-tcp, containerPort: 53, protocol: TCP}\n"
+	"---\n"
+	"apiVersion: v1\nkind: Service\n"
+	"metadata: {name: kube-dns, namespace: kube-system, labels: {k8s-app: kube-dns}}\n"
+	"spec:\n  clusterIP: " LAB_DNS_IP "\n  selector: {k8s-app: kube-dns}\n  ports:\n"
+	"  - {name: dns, port: 53, protocol: UDP, targetPort: dns}\n"
+	"  - {name: dns-tcp, port: 53, protocol: TCP, targetPort: dns-tcp}\n";
+
+static int dns_up(void)
+{
+	char path[PATH_MAX];
+	char *argv[] = { "apply", "-f", path, NULL };
+	struct lab lab;
+
+	if (lab_open(&lab, false))
+		return 1;
+	lab_path(&lab, path, sizeof(path), "dns.yaml");
+	lab_close(&lab);
+	if (lab_write_atomic(path, dns_manifest, sizeof(dns_manifest) - 1)) {
+		fprintf(stderr, "lab up: writing %s failed\n", path);
+		return 1;
+	}
+	return lab_cmd_apply(3, argv) ? 1 : 0;
+}
+
 static void usage_up(FILE *f)
 {
-	fprintf(f, "Usage: xcnictl lab up [--nodes N]\n"
+	fprintf(f, "Usage: xcnictl lab up [--nodes N] [--dns]\n"
 		   "Creates a lab of N nodes (default 1): node i is netns " LAB_NETNS_PREFIX "n<i> with\n"
 		   "pod CIDR 10.244.<i>.0/24 and its own xcnid (pins under " LAB_PIN_ROOT "/n<i>).\n"
 		   "The nodes share an underlay: bridge " LAB_UL_BRIDGE " in netns " LAB_UL_NETNS ", node i plugged\n"
@@ -520,6 +560,9 @@ static void usage_up(FILE *f)
 		   "overlay over it (--underlay-dev " LAB_UL_DEV "), its XDP prefilter in the mode\n"
 		   "$XCNI_LAB_XDP names (auto, native, generic, off; default " LAB_XDP_DEFAULT ": native XDP\n"
 		   "on a veth segments every TSO packet). Pods get MTU %d.\n"
+		   "--dns: the cluster's DNS too, as kind runs CoreDNS: pod kube-system/dns (dnsmasq)\n"
+		   "behind Service kube-system/kube-dns at " LAB_DNS_IP ", answering\n"
+		   "SERVICE.NAMESPACE.svc." LAB_DNS_DOMAIN "; `lab exec` gives pods the kubelet's resolv.conf.\n"
 		   "State lives in $XCNI_LAB_DIR (default " LAB_DEFAULT_DIR ").\n",
 		LAB_UL_PLEN, LAB_POD_MTU);
 }
@@ -528,10 +571,12 @@ static int cmd_up(int argc, char **argv)
 {
 	static const struct option lo[] = {
 		{ "nodes", required_argument, NULL, 'n' },
+		{ "dns", no_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
 	char xcnid[PATH_MAX], xcni[PATH_MAX], path[PATH_MAX];
+	bool dns = false;
 	const char *xdp = getenv("XCNI_LAB_XDP");
 	unsigned long nodes = 1;
 	struct lab lab = { .lock_fd = -1 };
@@ -551,6 +596,7 @@ static int cmd_up(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case 'd': dns = true; break;
 		case 'h': usage_up(stdout); return 0;
 		default: usage_up(stderr); return 2;
 		}
@@ -628,7 +674,7 @@ static int cmd_up(int argc, char **argv)
 		       lab.nodes[i].name, lab.nodes[i].netns, lab.nodes[i].cidr, lab.nodes[i].ip,
 		       lab_node_xdp(&lab.nodes[i]), (int)lab.nodes[i].xcnid.pid);
 	lab_close(&lab);
-	return 0;
+	return dns ? dns_up() : 0;
 
 err_teardown:
 	fprintf(stderr, "lab up: failed; removing what was made\n");
@@ -706,11 +752,60 @@ static int get_json(struct lab *lab)
 	}
 	json_object_set(root, "nodes", nodes);
 	json_object_set(root, "pods", pods);
+	json_object_set_new(root, "services", lab_svc_json(lab));
 	err = json_dumpf(root, stdout, JSON_COMPACT) || fputc('\n', stdout) == EOF ? -EIO : 0;
 out:
 	json_decref(nodes);
 	json_decref(pods);
 	json_decref(root);
+	return err;
+}
+
+static int svc_text(struct lab *lab)
+{
+	static const struct pt_col cols[] = {
+		{ "SERVICE", NULL, PT_STR }, { "CLUSTER-IP", NULL, PT_STR },
+		{ "PORTS", NULL, PT_STR }, { "ENDPOINTS", NULL, PT_STR },
+	};
+	json_t *svcs = lab_svc_json(lab), *s, *v;
+	struct ptable *t;
+	size_t i, j;
+	int err;
+
+	if (!svcs || !json_array_size(svcs)) {
+		json_decref(svcs);
+		return 0;
+	}
+	t = pt_new(cols, ARRAY_SIZE(cols), 0);
+	if (!t) {
+		json_decref(svcs);
+		return -ENOMEM;
+	}
+	json_array_foreach(svcs, i, s) {
+		char buf[1024] = "";
+		size_t off = 0;
+
+		pt_strf(t, "%s/%s", json_string_value(json_object_get(s, "namespace")),
+			json_string_value(json_object_get(s, "name")));
+		pt_str(t, json_string_value(json_object_get(s, "clusterIP")));
+		json_array_foreach(json_object_get(s, "ports"), j, v)
+			off += (size_t)snprintf(buf + off, off < sizeof(buf) ? sizeof(buf) - off : 0,
+						"%s%lld/%s->%s", j ? "," : "",
+						json_integer_value(json_object_get(v, "port")),
+						json_string_value(json_object_get(v, "protocol")),
+						json_string_value(json_object_get(v, "targetPort")));
+		pt_str(t, buf);
+		buf[0] = '\0';
+		off = 0;
+		json_array_foreach(json_object_get(s, "endpoints"), j, v)
+			off += (size_t)snprintf(buf + off, off < sizeof(buf) ? sizeof(buf) - off : 0,
+						"%s%s", j ? "," : "", json_string_value(v));
+		pt_str(t, *buf ? buf : "<none>");
+	}
+	putchar('\n');
+	err = pt_print(t, stdout, false);
+	pt_free(t);
+	json_decref(svcs);
 	return err;
 }
 
@@ -764,6 +859,8 @@ static int get_text(struct lab *lab)
 	} else if (!err) {
 		printf("\n(no pods: xcnictl lab apply -f MANIFEST)\n");
 	}
+	if (!err)
+		err = svc_text(lab);
 	pt_free(nt);
 	pt_free(ptab);
 	return err;

@@ -38,6 +38,10 @@ int lab_main(int argc, char **argv);
 #define LAB_SVC_NET "10.96.0.0"
 #define LAB_SVC_PLEN 12
 #define LAB_DNS_IP_INDEX 10 /* 10.96.0.10: kept for the DNS Service, as kubeadm does */
+#define LAB_DNS_IP "10.96.0.10"
+#define LAB_DNS_DOMAIN "cluster.local"
+/* A pod annotated with this (value "dnsmasq") runs the cluster's DNS server. */
+#define LAB_DNS_ANNOTATION "lab.xcni.io/server"
 
 /*
  * The underlay: one switch (bridge br0 in netns xcl-ul), node i plugged in
@@ -84,6 +88,7 @@ struct lab_pod {
 	char cid[32]; /* CNI_CONTAINERID */
 	char ip[16];
 	struct lab_proc server;
+	bool dns; /* annotated LAB_DNS_ANNOTATION: its server is dnsmasq, not lab serve */
 	size_t nports;
 	struct lab_port *ports;
 };
@@ -163,6 +168,16 @@ int lab_svc_delete_ns(struct lab *lab, const char *ns, bool *changed);
 /* The Service's ClusterIP: 0, -ENOENT (no such Service), -errno. */
 int lab_svc_lookup(struct lab *lab, const char *ns, const char *name, uint32_t *ip);
 int lab_kube_proxy_sync(struct lab *lab);
+/* The DNS pod's server: dnsmasq answering <svc>.<ns>.svc.cluster.local from the Services. */
+int lab_dns_start(struct lab *lab, struct lab_pod *pod);
+/* The resolv.conf a pod of namespace ns gets (written if missing): 0 and its path, -errno. */
+int lab_dns_resolv_conf(const struct lab *lab, const char *ns, char *out, size_t len);
+/* After Services changed: the DNS server's records follow. */
+int lab_dns_sync(struct lab *lab);
+/* Whether the lab runs a DNS pod. */
+bool lab_has_dns(const struct lab *lab);
+/* [{namespace, name, clusterIP, ports: [{name, port, protocol, targetPort}], endpoints: ["IP:PORT/PROTO"]}] */
+json_t *lab_svc_json(struct lab *lab);
 /* lab_apply.c: where an object of the cluster state is kept. */
 void lab_object_file(const struct lab *lab, int kind, const char *ns, const char *name, char *out,
 		     size_t len);

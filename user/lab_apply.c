@@ -606,6 +606,9 @@ static int pod_create(struct lab *lab, const struct k8s_object *obj, struct lab_
 		return -ENOMEM;
 	}
 	snprintf(p->node, sizeof(p->node), "%s", node);
+	p->dns = !strcmp(json_string_value(json_object_get(
+				 json_object_get(json_object_get(obj->raw, "metadata"), "annotations"),
+				 LAB_DNS_ANNOTATION)) ?: "", "dnsmasq");
 	pod_names(p);
 	err = lab_netns_create(p->netns);
 	if (err) {

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/mount.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -267,6 +268,8 @@ int lab_server_start(struct lab *lab, struct lab_pod *pod)
 	ssize_t n;
 
 	pod->server = (struct lab_proc){};
+	if (pod->dns)
+		return lab_dns_start(lab, pod);
 	if (!pod->nports)
 		return 0;
 	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
@@ -613,7 +616,8 @@ static void usage_matrix(FILE *f)
 	fprintf(f, "Usage: xcnictl lab matrix PORT/PROTO [--via-service] [--json] [--timeout-ms N]\n"
 		   "Probes every ordered pair of pods (a pod to itself too) in parallel and prints the\n"
 		   "truth table: a row per source pod, a column per destination, '.' connected,\n"
-		   "'X' blocked. --json: {\"pods\": [...], \"rows\": {\"NS/POD\": {\"NS/POD\": bool}}}.\n"
+		   "'X' blocked; kube-system's pods (the DNS) are left out. --json:\n"
+		   "{\"pods\": [...], \"rows\": {\"NS/POD\": {\"NS/POD\": bool}}}.\n"
 		   "--via-service: each destination is probed through a Service of its own\n"
 		   "(svc-POD in its namespace, selecting its labels, the port named and targeted as\n"
 		   "the pod names it; made or completed first), i.e. through kube-proxy's DNAT.\n");
@@ -712,12 +716,14 @@ int lab_cmd_matrix(int argc, char **argv)
 	/* Making Services changes the lab: that takes its lock. */
 	if (lab_open(&lab, via_svc))
 		return 2;
-	n = lab.npods;
-	pods = calloc(n + 1, sizeof(*pods));
+	pods = calloc(lab.npods + 1, sizeof(*pods));
 	if (!pods)
 		goto out;
-	for (size_t i = 0; i < n; i++)
-		pods[i] = &lab.pods[i];
+	/* The cluster's own pods (kube-system: DNS) are not part of the truth table. */
+	n = 0;
+	for (size_t i = 0; i < lab.npods; i++)
+		if (strcmp(lab.pods[i].ns, "kube-system"))
+			pods[n++] = &lab.pods[i];
 	qsort(pods, n, sizeof(*pods), pod_cmp);
 	if (matrix_init(&m, pods, n))
 		goto out_m;
@@ -772,6 +778,17 @@ int lab_cmd_exec(int argc, char **argv)
 		return 2;
 	}
 	lab_netns_path(p->netns, path, sizeof(path));
+	/* With the cluster's DNS, the pod's resolv.conf too (as the kubelet writes it), in a
+	 * mount namespace of its own: the host's file stays as it is. */
+	if (lab_has_dns(&lab)) {
+		char conf[PATH_MAX];
+
+		if (lab_dns_resolv_conf(&lab, p->ns, conf, sizeof(conf)) || unshare(CLONE_NEWNS) ||
+		    mount(NULL, "/", NULL, MS_SLAVE | MS_REC, NULL) ||
+		    mount(conf, "/etc/resolv.conf", NULL, MS_BIND, NULL))
+			fprintf(stderr, "lab exec: warning: the pod's resolv.conf: %s\n",
+				strerror(errno));
+	}
 	lab_close(&lab);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || setns(fd, CLONE_NEWNET)) {

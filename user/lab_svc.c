@@ -736,5 +736,60 @@ int lab_kube_proxy_sync(struct lab *lab)
 	for (size_t i = 0; !err && i < lab->nnodes; i++)
 		err = node_sync(&lab->nodes[i], &r);
 	rules_free(&r);
-	return err;
+	return err ? err : lab_dns_sync(lab);
+}
+
+/* ---- lab get ------------------------------------------------------------------ */
+
+/* Every Service with its ClusterIP, ports and endpoints, as JSON objects. */
+json_t *lab_svc_json(struct lab *lab)
+{
+	char ip[INET_ADDRSTRLEN], ep[64];
+	struct ep_pod *pods = NULL;
+	json_t *arr = json_array();
+	size_t npods = 0;
+	struct svc_list l;
+
+	if (!arr || svc_list_load(lab, &l))
+		return arr;
+	if (ep_pods_load(lab, &pods, &npods)) {
+		svc_list_free(&l);
+		return arr;
+	}
+	for (size_t i = 0; i < l.n; i++) {
+		const struct k8s_service *s = &l.v[i]->svc;
+		json_t *ports = json_array(), *eps = json_array();
+
+		inet_ntop(AF_INET, &s->cluster_ip, ip, sizeof(ip));
+		for (size_t j = 0; j < s->nports; j++) {
+			const struct k8s_svc_port *sp = &s->ports[j];
+			char target[32];
+
+			if (sp->target_name)
+				snprintf(target, sizeof(target), "%s", sp->target_name);
+			else
+				snprintf(target, sizeof(target), "%u", sp->target_port);
+			json_array_append_new(ports, json_pack("{s:s?,s:i,s:s,s:s}", "name", sp->name,
+							       "port", sp->port, "protocol",
+							       lab_proto_word(sp->proto), "targetPort",
+							       target));
+			for (size_t k = 0; s->has_selector && k < npods; k++) {
+				uint16_t tp;
+
+				if (strcmp(pods[k].pod->ns, l.v[i]->meta.ns) ||
+				    !labels_subset(&s->selector, &pods[k].obj->meta.labels) ||
+				    !(tp = target_port(sp, &pods[k].obj->pod)))
+					continue;
+				snprintf(ep, sizeof(ep), "%s:%u/%s", pods[k].pod->ip, tp,
+					 lab_proto_word(sp->proto));
+				json_array_append_new(eps, json_string(ep));
+			}
+		}
+		json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:o,s:o}", "namespace",
+						     l.v[i]->meta.ns, "name", l.v[i]->meta.name,
+						     "clusterIP", ip, "ports", ports, "endpoints", eps));
+	}
+	ep_pods_free(pods, npods);
+	svc_list_free(&l);
+	return arr;
 }

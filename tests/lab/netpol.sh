@@ -13,6 +13,10 @@
 # every namespace has one pod per node), so most pairs cross the Geneve
 # overlay and the truth tables must not change.
 #
+# NETPOL_VIA_SERVICE=1 probes every destination through a Service of its own
+# (`lab matrix --via-service`): through kube-proxy's DNAT in the node's stack,
+# with egress judged on the pod it picked. The truth tables must not change.
+#
 # The expectations are Python expressions over the probe's source and
 # destination (sns, spod, dns, dpod; s and d as "ns/pod"); a pod always
 # reaches itself. tests/lab/expect.py prints the wrong cells.
@@ -26,6 +30,8 @@ EX=$XCNI_ROOT/examples/lab
 T=$(mktemp -d /tmp/xcni-netpol-t.XXXXXX)
 TIMEOUT=${NETPOL_TIMEOUT_MS:-400}
 NODES=${NETPOL_NODES:-1}
+VIA=()
+[ "${NETPOL_VIA_SERVICE:-0}" = 1 ] && VIA=(--via-service)
 
 cleanup() {
 	"$XCNICTL" lab down >/dev/null 2>&1
@@ -38,7 +44,7 @@ lab() { "$XCNICTL" lab "$@"; }
 # matrix NAME PORT/PROTO EXPR
 matrix() {
 	local name=$1 pp=$2 expr=$3
-	if ! lab matrix "$pp" --json --timeout-ms "$TIMEOUT" >"$T/m.json" 2>"$T/m.err"; then
+	if ! lab matrix "$pp" "${VIA[@]}" --json --timeout-ms "$TIMEOUT" >"$T/m.json" 2>"$T/m.err"; then
 		not_ok "$name: $pp: lab matrix failed"
 		sed 's/^/#   /' "$T/m.err" | head -20
 		return 1

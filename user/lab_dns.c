@@ -1,0 +1,200 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * xcnictl lab: the cluster's DNS. A pod annotated lab.xcni.io/server: dnsmasq
+ * (`lab up --dns` applies one, kube-system/dns behind the Service
+ * kube-system/kube-dns at 10.96.0.10, as kind runs CoreDNS) runs dnsmasq in
+ * its netns, answering <service>.<namespace>.svc.cluster.local with the
+ * Service's ClusterIP from a hosts file the lab's kube-proxy rewrites (and
+ * signals dnsmasq to reread) whenever Services change; other names in
+ * cluster.local are NXDOMAIN, and nothing is forwarded outside. Pods get the
+ * resolv.conf the kubelet would write (nameserver the DNS Service, search
+ * <ns>.svc.cluster.local svc.cluster.local cluster.local, ndots:5), bound
+ * over /etc/resolv.conf for `lab exec`.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lab.h"
+
+#define DNS_READY_MS 5000
+
+static int dns_dir(const struct lab *lab, char *out, size_t len)
+{
+	lab_path(lab, out, len, "dns");
+	if (mkdir(out, 0755) && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+bool lab_has_dns(const struct lab *lab)
+{
+	for (size_t i = 0; i < lab->npods; i++)
+		if (lab->pods[i].dns)
+			return true;
+	return false;
+}
+
+/* The hosts file dnsmasq answers from: every Service's name and ClusterIP. */
+static int hosts_write(struct lab *lab)
+{
+	char dir[PATH_MAX], path[PATH_MAX + 16];
+	json_t *svcs = lab_svc_json(lab), *s;
+	char *buf = NULL;
+	size_t len = 0, i;
+	FILE *f;
+	int err;
+
+	err = dns_dir(lab, dir, sizeof(dir));
+	if (err || !svcs) {
+		json_decref(svcs);
+		return err ? err : -ENOMEM;
+	}
+	f = open_memstream(&buf, &len);
+	if (!f) {
+		json_decref(svcs);
+		return -ENOMEM;
+	}
+	json_array_foreach(svcs, i, s)
+		fprintf(f, "%s %s.%s.svc." LAB_DNS_DOMAIN "\n",
+			json_string_value(json_object_get(s, "clusterIP")),
+			json_string_value(json_object_get(s, "name")),
+			json_string_value(json_object_get(s, "namespace")));
+	fclose(f);
+	json_decref(svcs);
+	snprintf(path, sizeof(path), "%s/hosts", dir);
+	err = buf ? lab_write_atomic(path, buf, len) : -ENOMEM;
+	free(buf);
+	return err;
+}
+
+/* After Services changed: the new hosts file, and dnsmasq told to reread it. */
+int lab_dns_sync(struct lab *lab)
+{
+	int err;
+
+	if (!lab_has_dns(lab))
+		return 0;
+	err = hosts_write(lab);
+	if (err) {
+		fprintf(stderr, "lab: writing the DNS hosts file: %s\n", strerror(-err));
+		return err;
+	}
+	for (size_t i = 0; i < lab->npods; i++)
+		if (lab->pods[i].dns && lab_proc_alive(&lab->pods[i].server))
+			kill(lab->pods[i].server.pid, SIGHUP);
+	return 0;
+}
+
+static long long mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+/* From the pod's netns: does something answer TCP on port 53? */
+static bool dns_listening(const char *netns)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(53),
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	int fd = open(netns, O_RDONLY | O_CLOEXEC), s = -1;
+	bool ok = false;
+
+	if (self < 0 || fd < 0 || setns(fd, CLONE_NEWNET))
+		goto out;
+	s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ok = s >= 0 && connect(s, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+	if (setns(self, CLONE_NEWNET))
+		ok = false;
+out:
+	if (s >= 0)
+		close(s);
+	if (fd >= 0)
+		close(fd);
+	if (self >= 0)
+		close(self);
+	return ok;
+}
+
+int lab_dns_start(struct lab *lab, struct lab_pod *pod)
+{
+	char dir[PATH_MAX], hosts[PATH_MAX + 32], pid[PATH_MAX + 32], log[PATH_MAX];
+	char netns[PATH_MAX], addn[PATH_MAX + 48], pidarg[PATH_MAX + 48];
+	const char *bin = access("/usr/sbin/dnsmasq", X_OK) ? "dnsmasq" : "/usr/sbin/dnsmasq";
+	long long deadline;
+	int err;
+
+	err = dns_dir(lab, dir, sizeof(dir));
+	if (!err) {
+		/* lab_has_dns() sees this pod only once it is recorded: write for it now. */
+		pod->dns = true;
+		err = hosts_write(lab);
+	}
+	if (err) {
+		fprintf(stderr, "lab: pod %s/%s: DNS hosts file: %s\n", pod->ns, pod->name,
+			strerror(-err));
+		return err;
+	}
+	snprintf(hosts, sizeof(hosts), "%s/hosts", dir);
+	snprintf(pid, sizeof(pid), "%s/dnsmasq.pid", dir);
+	snprintf(addn, sizeof(addn), "--addn-hosts=%s", hosts);
+	snprintf(pidarg, sizeof(pidarg), "--pid-file=%s", pid);
+	char *const argv[] = {
+		(char *)bin, "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv",
+		"--no-hosts", addn, "--local=/" LAB_DNS_DOMAIN "/", "--domain-needed",
+		"--user=root", "--port=53", "--cache-size=0", pidarg, "--log-facility=-", NULL,
+	};
+	lab_path(lab, log, sizeof(log), "pods/%s.%s.log", pod->ns, pod->name);
+	lab_netns_path(pod->netns, netns, sizeof(netns));
+	err = lab_spawn_daemon(netns, argv, log, -1, &pod->server);
+	if (err) {
+		fprintf(stderr, "lab: pod %s/%s: starting %s: %s (install dnsmasq-base)\n", pod->ns,
+			pod->name, bin, strerror(-err));
+		return err;
+	}
+	deadline = mono_ms() + DNS_READY_MS;
+	while (!dns_listening(netns)) {
+		if (!lab_proc_alive(&pod->server) || mono_ms() > deadline) {
+			fprintf(stderr, "lab: pod %s/%s: dnsmasq did not start (see %s)\n", pod->ns,
+				pod->name, log);
+			lab_proc_stop(&pod->server);
+			return -EIO;
+		}
+		usleep(20000);
+	}
+	return 0;
+}
+
+int lab_dns_resolv_conf(const struct lab *lab, const char *ns, char *out, size_t len)
+{
+	char dir[PATH_MAX], *buf = NULL;
+	int err = dns_dir(lab, dir, sizeof(dir)), n;
+
+	if (err)
+		return err;
+	snprintf(out, len, "%s/resolv.%s.conf", dir, ns);
+	n = asprintf(&buf,
+		     "nameserver " LAB_DNS_IP "\n"
+		     "search %s.svc." LAB_DNS_DOMAIN " svc." LAB_DNS_DOMAIN " " LAB_DNS_DOMAIN "\n"
+		     "options ndots:5\n",
+		     ns);
+	if (n < 0)
+		return -ENOMEM;
+	err = lab_write_atomic(out, buf, (size_t)n);
+	free(buf);
+	return err;
+}
