@@ -1,0 +1,346 @@
+#!/bin/bash
+# Services through kube-proxy, and the cluster's DNS, end to end on a two-node
+# lab (`lab up --nodes 2 --dns`): Service objects become kube-proxy's iptables
+# NAT rules on every node; pods reach them by ClusterIP and by name; the data
+# plane hands such flows to the host stack and judges egress policy on the pod
+# kube-proxy picked, never on the ClusterIP; replies go back through the stack
+# (un-DNAT), on one node and across the Geneve overlay.
+#
+#   n1: y/web1 (app=web)   n2: y/web2 (app=web)     kube-system/dns (dnsmasq) by the scheduler
+#   x/a y/a ... (examples/lab) spread over both
+#   Service y/web  8080/TCP -> targetPort "http" (80), 5353/UDP -> 81, ClusterIP allocated
+#   Service kube-system/kube-dns 10.96.0.10, 53/UDP+TCP -> the dns pod
+set -uo pipefail
+. "$(dirname "$0")/../lib.sh"
+
+XCNICTL=$BUILD/xcnictl
+export XCNI_BIN XCNID_BIN=${XCNID_BIN:-$BUILD/xcnid}
+T=$(mktemp -d /tmp/xcni-svc-test.XXXXXX)
+export XCNI_LAB_DIR=$T/lab
+EX=$XCNI_ROOT/examples/lab
+LAB_PINS=/sys/fs/bpf/xcni-lab
+PIDS=()
+
+lab() { "$XCNICTL" lab "$@"; }
+jq_() { /usr/bin/python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+in_node() { local n=$1; shift; nsenter --net="/run/netns/xcl-n$n" "$@"; }
+metric() {
+	in_node "$1" "$XCNICTL" --pin-dir "$LAB_PINS/n$1" metrics --json |
+		jq_ "sum(m['packets'] for m in d if m['reason'] == '$2' and m['direction'] == '$3')"
+}
+remember_pids() {
+	local p
+	for p in $(lab get --json 2>/dev/null | jq_ '" ".join(str(x) for x in [n["xcnidPid"] for n in d["nodes"]] + [p["serverPid"] for p in d["pods"]] if x)' 2>/dev/null); do
+		PIDS+=("$p")
+	done
+}
+leftovers() {
+	local p st
+	ip netns list | awk '{print $1}' | grep '^xcl-' | sed 's/^/netns /'
+	[ -e "$LAB_PINS" ] && find "$LAB_PINS" | sed 's/^/pin /'
+	for p in "${PIDS[@]}"; do
+		st=$(awk '{print $3}' "/proc/$p/stat" 2>/dev/null)
+		[ -n "$st" ] && [ "$st" != Z ] && echo "process $p ($(tr '\0' ' ' <"/proc/$p/cmdline"))"
+	done
+	[ -e "$XCNI_LAB_DIR" ] && echo "state dir $XCNI_LAB_DIR"
+}
+cleanup() {
+	local left
+	remember_pids
+	lab down >/dev/null 2>&1
+	left=$(leftovers)
+	if [ -n "$left" ]; then
+		echo "# cleanup: the lab left things behind:"
+		echo "$left" | sed 's/^/#   /'
+	fi
+	rm -rf "$T"
+}
+
+for b in "$XCNICTL" "$XCNI_BIN" "$XCNID_BIN" /usr/sbin/dnsmasq /usr/sbin/iptables-restore; do
+	[ -x "$b" ] || { not_ok "$b exists"; finish; exit 1; }
+done
+if ip netns list | grep -q '^xcl-' || [ -e "$LAB_PINS" ]; then
+	not_ok "no other lab is up (xcl-* netns or $LAB_PINS exist: xcnictl lab down it first)"
+	finish
+	exit 1
+fi
+trap cleanup EXIT
+
+check "lab up --nodes 2 --dns" lab up --nodes 2 --dns || { finish; exit 1; }
+remember_pids
+check "the DNS pod kube-system/dns runs dnsmasq" \
+	bash -c "pid=\$($XCNICTL lab get --json | /usr/bin/python3 -c 'import json,sys; print([p[\"serverPid\"] for p in json.load(sys.stdin)[\"pods\"] if p[\"name\"] == \"dns\"][0])') && grep -q dnsmasq /proc/\$pid/cmdline"
+check "apply namespaces and pods" lab apply -f "$EX/00-namespaces.yaml" -f "$EX/10-pods.yaml"
+
+web_pod() { # NAME NODE
+	cat <<EOF
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: $1, namespace: y, labels: {app: web}}
+spec:
+  nodeName: $2
+  containers:
+  - name: web
+    image: agnhost:2.47
+    ports:
+    - {name: http, containerPort: 80}
+    - {name: echo, containerPort: 81, protocol: UDP}
+EOF
+}
+{ web_pod web1 n1; web_pod web2 n2; } >"$T/web-pods.yaml"
+check "apply y/web1 on n1 and y/web2 on n2 (app=web, 80/TCP named http, 81/UDP)" lab apply -f "$T/web-pods.yaml"
+cat >"$T/web-svc.yaml" <<'EOF'
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: y}
+spec:
+  selector: {app: web}
+  ports:
+  - {name: http, port: 8080, targetPort: http}
+  - {name: echo, port: 5353, protocol: UDP, targetPort: 81}
+EOF
+out=$(lab apply -f "$T/web-svc.yaml" 2>&1)
+check "apply Service y/web: created" grep -qx 'service y/web created' <<<"$out"
+remember_pids
+CIP=$(lab get --json | jq_ '[s["clusterIP"] for s in d["services"] if s["name"] == "web"][0]')
+WEB1=$(lab get --json | jq_ '[p["ip"] for p in d["pods"] if p["name"] == "web1"][0]')
+WEB2=$(lab get --json | jq_ '[p["ip"] for p in d["pods"] if p["name"] == "web2"][0]')
+diag "y/web ClusterIP $CIP, endpoints $WEB1 (n1) $WEB2 (n2)"
+check "its ClusterIP comes from 10.96.0.0/12, not the DNS's 10.96.0.10" \
+	bash -c "[[ '$CIP' == 10.9[6-9].* || '$CIP' == 10.10[0-9].* || '$CIP' == 10.11[01].* ]] && [ '$CIP' != 10.96.0.10 ]"
+check "lab get: endpoints by named and numeric targetPort, both pods" \
+	test "$(lab get --json | jq_ "' '.join(sorted([s for s in d['services'] if s['name'] == 'web'][0]['endpoints']))")" = \
+	"$(printf '%s\n' "$WEB1:80/tcp" "$WEB1:81/udp" "$WEB2:80/tcp" "$WEB2:81/udp" | sort | tr '\n' ' ' | sed 's/ $//')"
+
+# ---- kube-proxy's layout, on every node ----------------------------------------------
+layout_ok() {
+	local n=$1 nat svc seps
+	nat=$(in_node "$n" iptables-save -t nat)
+	svc=$(grep -E -- "^-A KUBE-SERVICES -d $CIP/32 -p tcp -m comment --comment \"y/web:http cluster IP\" -m tcp --dport 8080 -j KUBE-SVC-[A-Z2-7]{16}$" <<<"$nat" | awk '{print $NF}')
+	[ -n "$svc" ] || { echo "no KUBE-SERVICES rule for $CIP:8080"; return 1; }
+	grep -qE -- "^-A $svc ! -s 10.244.0.0/16 -d $CIP/32 .*-j KUBE-MARK-MASQ$" <<<"$nat" || { echo "no masquerade rule for off-cluster sources"; return 1; }
+	grep -qE -- "^-A $svc .*-m statistic --mode random --probability 0.5000+ -j KUBE-SEP-" <<<"$nat" || { echo "no statistic split in $svc"; return 1; }
+	seps=$(grep -E -- "^-A $svc .*-j KUBE-SEP-" <<<"$nat" | awk '{print $NF}')
+	[ "$(wc -w <<<"$seps")" = 2 ] || { echo "$svc: want 2 endpoint chains, got: $seps"; return 1; }
+	for s in $seps; do
+		grep -qE -- "^-A $s -s ($WEB1|$WEB2)/32 .*-j KUBE-MARK-MASQ$" <<<"$nat" || { echo "$s: no hairpin rule"; return 1; }
+	done
+	[ "$(grep -cE -- "-j DNAT --to-destination ($WEB1|$WEB2):80$" <<<"$nat")" = 2 ] || { echo "want DNAT to both pods' port 80"; return 1; }
+	[ "$(grep -cE -- "-j DNAT --to-destination ($WEB1|$WEB2):81$" <<<"$nat")" = 2 ] || { echo "want DNAT to both pods' port 81 (UDP)"; return 1; }
+	grep -q -- '-A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE --random-fully' <<<"$nat" || return 1
+	[ "$(grep -c -- '-j KUBE-SERVICES$' <<<"$(grep -E -- '^-A (PREROUTING|OUTPUT) ' <<<"$nat")")" = 2 ] || { echo "PREROUTING/OUTPUT hooks not there exactly once"; return 1; }
+}
+check "n1: KUBE-SERVICES -> KUBE-SVC (statistic 0.5) -> 2 KUBE-SEP (hairpin mark, DNAT :80 and :81), MASQ rules, hooks once" layout_ok 1
+check "n2: the same rules" layout_ok 2
+lab apply -f "$T/web-svc.yaml" >/dev/null 2>&1
+lab apply -f "$T/web-pods.yaml" >/dev/null 2>&1
+check "re-applying changes nothing: still one hook each" layout_ok 1
+
+# ---- reaching it -----------------------------------------------------------------------
+check "x/a -> svc/y/web 8080/tcp: connected" lab probe x/a svc/y/web 8080/tcp
+check "x/a -> svc/y/web 5353/udp: connected (numeric targetPort 81)" lab probe x/a svc/y/web 5353/udp
+out=$(lab probe x/a svc/y/web 9999/tcp --timeout-ms 300); RC=$?
+check "x/a -> svc/y/web 9999/tcp (no such port): blocked, exit 1" test "$RC" = 1 -a "$out" = blocked
+answers() { # FROM: which pods answered 20 connections to the ClusterIP
+	local i
+	for i in $(seq 20); do
+		lab exec "$1" -- timeout 3 bash -c "exec 3<>/dev/tcp/$CIP/8080; echo probe >&3; head -n1 <&3"
+	done 2>/dev/null | sort -u | tr '\n' ' '
+}
+for src in x/a x/b; do
+	got=$(answers $src)
+	check "$src: 20 connections to $CIP:8080 reach both y/web1 and y/web2 (got: $got)" test "$got" = "y/web1 y/web2 "
+done
+got=$(answers y/web1)
+check "hairpin: y/web1 through its own Service reaches itself and web2 (got: $got)" test "$got" = "y/web1 y/web2 "
+out=$(lab probe x/a svc/y/nope 80/tcp 2>&1); RC=$?
+check "probe svc/y/nope: exit 2, not found" bash -c "[ $RC = 2 ] && grep -q 'Service y/nope: not found' <<<\"\$1\"" _ "$out"
+
+cat >"$T/empty-svc.yaml" <<'EOF'
+apiVersion: v1
+kind: Service
+metadata: {name: empty, namespace: y}
+spec:
+  selector: {app: nothing}
+  ports: [{port: 80}]
+EOF
+check "apply Service y/empty (selects nothing)" lab apply -f "$T/empty-svc.yaml"
+check "no endpoints: REJECT in the filter table's KUBE-SERVICES" \
+	bash -c "nsenter --net=/run/netns/xcl-n1 iptables-save -t filter | grep -q -- '-A KUBE-SERVICES .*y/empty: has no endpoints.*-j REJECT --reject-with icmp-port-unreachable'"
+out=$(lab probe x/a svc/y/empty 80/tcp --timeout-ms 2000); RC=$?
+check "x/a -> svc/y/empty: blocked" test "$RC" = 1
+
+# ---- NetworkPolicy judged on the pod kube-proxy picked ------------------------------
+cat >"$T/egress-web.yaml" <<'EOF'
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: a-to-web-only, namespace: x}
+spec:
+  podSelector: {matchLabels: {pod: a}}
+  policyTypes: [Egress]
+  egress:
+  - to: [{namespaceSelector: {matchLabels: {ns: y}}, podSelector: {matchLabels: {app: web}}}]
+    ports: [{port: 80}]
+EOF
+cat >"$T/b-svc.yaml" <<'EOF'
+apiVersion: v1
+kind: Service
+metadata: {name: bsvc, namespace: y}
+spec:
+  selector: {pod: b}
+  ports: [{name: http, port: 8080, targetPort: 80}]
+EOF
+check "apply Service y/bsvc (selects y/b, 8080 -> 80)" lab apply -f "$T/b-svc.yaml"
+check "apply x/a's egress policy: only to app=web pods in y, port 80" lab apply -f "$T/egress-web.yaml"
+ANODE=$(lab get --json | jq_ '[p["node"][1:] for p in d["pods"] if p["namespace"] == "x" and p["name"] == "a"][0]')
+before=$(( $(metric "$ANODE" drop-policy-egress to-pod) + $(metric "$ANODE" drop-policy-egress to-overlay) ))
+check "x/a -> svc/y/web 8080/tcp: allowed (egress judged on web1/web2 port 80, not the ClusterIP)" \
+	lab probe x/a svc/y/web 8080/tcp
+out=$(lab probe x/a svc/y/bsvc 8080/tcp --timeout-ms 500); RC=$?
+check "x/a -> svc/y/bsvc 8080/tcp: blocked (DNAT to y/b, which egress does not allow)" test "$RC" = 1
+out=$(lab probe x/a y/b 80/tcp --timeout-ms 500); RC=$?
+check "x/a -> y/b 80/tcp directly: blocked too" test "$RC" = 1
+after=$(( $(metric "$ANODE" drop-policy-egress to-pod) + $(metric "$ANODE" drop-policy-egress to-overlay) ))
+check "x/a's node counted the drop after DNAT as drop-policy-egress (to-pod or to-overlay): $before -> $after" \
+	test "$after" -gt "$before"
+check "x/b (no policy) -> svc/y/bsvc: connected" lab probe x/b svc/y/bsvc 8080/tcp
+check "delete x/a's egress policy" lab delete -f "$T/egress-web.yaml"
+
+cat >"$T/ingress-web.yaml" <<'EOF'
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: web-from-x, namespace: y}
+spec:
+  podSelector: {matchLabels: {app: web}}
+  ingress:
+  - from: [{namespaceSelector: {matchLabels: {ns: x}}}]
+EOF
+check "apply y's ingress policy: web pods admit namespace x only" lab apply -f "$T/ingress-web.yaml"
+for src in x/a x/b x/c; do
+	check "$src -> svc/y/web 8080/tcp: allowed by web-from-x (source identity kept: no SNAT)" \
+		lab probe "$src" svc/y/web 8080/tcp
+done
+for src in y/a z/b; do
+	out=$(lab probe "$src" svc/y/web 8080/tcp --timeout-ms 500); RC=$?
+	check "$src -> svc/y/web 8080/tcp: blocked by web-from-x on both endpoints" test "$RC" = 1
+done
+check "delete y's ingress policy" lab delete -f "$T/ingress-web.yaml"
+
+# ---- DNS ---------------------------------------------------------------------------------
+for src in x/a x/b z/c; do
+	got=$(lab exec "$src" -- getent hosts web.y 2>&1)
+	check "$src: web.y resolves to $CIP through the DNS Service (search path)" \
+		test "$(awk '{print $1, $2}' <<<"$got")" = "$CIP web.y.svc.cluster.local"
+done
+got=$(lab exec y/a -- getent hosts web 2>&1)
+check "y/a: 'web' resolves in its own namespace" test "$(awk '{print $1}' <<<"$got")" = "$CIP"
+check "kube-dns.kube-system.svc.cluster.local is 10.96.0.10" \
+	test "$(lab exec x/a -- getent hosts kube-dns.kube-system.svc.cluster.local | awk '{print $1}')" = 10.96.0.10
+check_fails "nope.y does not resolve" lab exec x/a -- getent hosts nope.y
+check "lab exec x/a: resolv.conf is the kubelet's, the host's file untouched" \
+	bash -c "[ \"\$($XCNICTL lab exec x/a -- cat /etc/resolv.conf | head -1)\" = 'nameserver 10.96.0.10' ] && ! grep -q 10.96.0.10 /etc/resolv.conf"
+
+cat >"$T/dns-only.yaml" <<'EOF'
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: dns-only, namespace: x}
+spec:
+  podSelector: {matchLabels: {pod: b}}
+  policyTypes: [Egress]
+  egress:
+  - to: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: kube-system}}, podSelector: {matchLabels: {k8s-app: kube-dns}}}]
+    ports: [{port: 53, protocol: UDP}, {port: 53, protocol: TCP}]
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: deny-egress, namespace: x}
+spec:
+  podSelector: {matchLabels: {pod: c}}
+  policyTypes: [Egress]
+EOF
+check "apply x/b egress: DNS only; x/c egress: nothing" lab apply -f "$T/dns-only.yaml"
+check "x/b (DNS only): web.y still resolves" \
+	test "$(lab exec x/b -- getent hosts web.y | awk '{print $1}')" = "$CIP"
+out=$(lab probe x/b svc/y/web 8080/tcp --timeout-ms 500); RC=$?
+check "x/b (DNS only) -> svc/y/web: blocked" test "$RC" = 1
+out=$(lab probe x/b y/a 80/tcp --timeout-ms 500); RC=$?
+check "x/b (DNS only) -> y/a: blocked" test "$RC" = 1
+check_fails "x/c (no egress at all): web.y does not resolve" lab exec x/c -- timeout 20 getent hosts web.y
+check "delete the egress policies" lab delete -f "$T/dns-only.yaml"
+
+# ---- changes ---------------------------------------------------------------------------
+check "delete Service y/web" lab delete -f "$T/web-svc.yaml"
+check "its chains are gone from both nodes" \
+	bash -c "! nsenter --net=/run/netns/xcl-n1 iptables-save -t nat | grep -q 'y/web:' && ! nsenter --net=/run/netns/xcl-n2 iptables-save -t nat | grep -q 'y/web:'"
+check "no stale KUBE-SVC/KUBE-SEP chains: one SVC chain left (y/bsvc) plus kube-dns's two" \
+	test "$(in_node 1 iptables-save -t nat | grep -c '^:KUBE-SVC-')" = 3
+check_fails "web.y no longer resolves" lab exec x/a -- getent hosts web.y
+out=$(lab probe x/a svc/y/web 8080/tcp 2>&1); RC=$?
+check "probe svc/y/web: exit 2 (no such Service)" test "$RC" = 2
+
+bad() { # NAME WANT: the manifest on stdin is refused, naming WANT; nothing changes
+	local name=$1 want=$2 out rc before
+	cat >"$T/bad.yaml"
+	before=$(ls "$XCNI_LAB_DIR/services" | tr '\n' ' ')
+	out=$(lab apply -f "$T/bad.yaml" 2>&1); rc=$?
+	if [ "$rc" -ne 0 ] && grep -qF -- "$want" <<<"$out" && grep -q 'nothing changed' <<<"$out" &&
+		[ "$(ls "$XCNI_LAB_DIR/services" | tr '\n' ' ')" = "$before" ]; then
+		ok "bad Service ($name): refused naming '$want', nothing changed"
+	else
+		not_ok "bad Service ($name): rc=$rc"
+		sed 's/^/#   /' <<<"$out" | head -5
+	fi
+}
+bad "named targetPort not a port name" "Service y/s1: spec.ports[0].targetPort" <<'EOF'
+apiVersion: v1
+kind: Service
+metadata: {name: s1, namespace: y}
+spec: {selector: {app: web}, ports: [{port: 80, targetPort: Not_A_Name}]}
+EOF
+bad "two ports, one unnamed" "Service y/s2: spec.ports[1].name: required" <<'EOF'
+apiVersion: v1
+kind: Service
+metadata: {name: s2, namespace: y}
+spec: {selector: {app: web}, ports: [{name: a, port: 80}, {port: 81}]}
+EOF
+bad "ClusterIP outside the range" "Service y/s3: spec.clusterIP: 192.0.2.1 is not in the service range 10.96.0.0/12" <<'EOF'
+apiVersion: v1
+kind: Service
+metadata: {name: s3, namespace: y}
+spec: {clusterIP: 192.0.2.1, selector: {app: web}, ports: [{port: 80}]}
+EOF
+bad "ClusterIP taken" "spec.clusterIP: 10.96.0.10 is already allocated" <<'EOF'
+apiVersion: v1
+kind: Service
+metadata: {name: s4, namespace: y}
+spec: {clusterIP: 10.96.0.10, selector: {app: web}, ports: [{port: 80}]}
+EOF
+BIP=$(lab get --json | jq_ '[s["clusterIP"] for s in d["services"] if s["name"] == "bsvc"][0]')
+bad "ClusterIP changed" "Service y/bsvc: spec.clusterIP: 10.111.0.1, but it is $BIP and the field is immutable" <<'EOF'
+apiVersion: v1
+kind: Service
+metadata: {name: bsvc, namespace: y}
+spec: {clusterIP: 10.111.0.1, selector: {pod: b}, ports: [{name: http, port: 8080, targetPort: 80}]}
+EOF
+bad "NodePort" "spec.type: \"NodePort\" is not served here (only ClusterIP)" <<'EOF'
+apiVersion: v1
+kind: Service
+metadata: {name: s5, namespace: y}
+spec: {type: NodePort, selector: {app: web}, ports: [{port: 80}]}
+EOF
+
+check "lab matrix 80/tcp --via-service: every pod reaches every pod through its own Service" \
+	bash -c "$XCNICTL lab matrix 80/tcp --via-service --json | /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); assert len(d[\"pods\"]) == 11 and all(all(r.values()) for r in d[\"rows\"].values())'"
+check "... through Services svc-POD it made, targeting the named port serve-80-tcp" \
+	test "$(lab get --json | jq_ "[s['ports'][0]['targetPort'] for s in d['services'] if s['namespace'] == 'x' and s['name'] == 'svc-a'][0]")" = serve-80-tcp
+printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: y}\n' >"$T/ns-y.yaml"
+check "delete namespace y: its Services go with it" \
+	bash -c "$XCNICTL lab delete -f $T/ns-y.yaml && ! ls $XCNI_LAB_DIR/services | grep -q '^y\\.'"
+
+remember_pids
+check "lab down" lab down
+left=$(leftovers)
+check "nothing left behind (netns, pins, processes: xcnid, listeners, dnsmasq; state)" test -z "$left"
+[ -n "$left" ] && echo "$left" | sed 's/^/#   /'
+finish
