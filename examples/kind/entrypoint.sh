@@ -7,10 +7,14 @@
 #       mount bpffs at /sys/fs/bpf if nothing is there (the mount reaches the node
 #       through mountPropagation: Bidirectional), read this node's spec.podCIDR
 #       from the API server, install the plugin and the reference plugins into
-#       the node's CNI bin dir, write the network configuration, and record the
-#       pod CIDR for the agent in $XCNI_RUN_DIR/node.env.
+#       the node's CNI bin dir, and record the pod CIDR and the network
+#       configuration for the agent in $XCNI_RUN_DIR (node.env, the conflist).
 #   xcni-entrypoint agent [XCNID-ARGS...]   (the agent container)
-#       exec xcnid --pod-cidr <this node's> XCNID-ARGS...
+#       xcnid --once --pod-cidr <this node's> XCNID-ARGS... (programs loaded and
+#       pinned), then the network configuration into the node's CNI conf dir, then
+#       exec xcnid --pod-cidr <this node's> XCNID-ARGS... The runtime reports the
+#       network ready once a configuration exists, so no pod is ever handed to
+#       the plugin before the data plane it needs is there.
 #   xcni-entrypoint conflist CIDR
 #       print the network configuration install writes for pod CIDR CIDR.
 #
@@ -125,10 +129,10 @@ do_install() {
 
 	printf 'POD_CIDR=%s\n' "$cidr" >"$RUN_DIR/.node.env.tmp"
 	mv -f "$RUN_DIR/.node.env.tmp" "$RUN_DIR/node.env"
-	# Last: the runtime reports the network ready once a configuration exists.
-	conflist "$cidr" "$portmap" >"$CNI_CONF_DIR/.$CONFLIST.tmp"
-	mv -f "$CNI_CONF_DIR/.$CONFLIST.tmp" "$CNI_CONF_DIR/$CONFLIST"
-	log "installed xcni into $CNI_BIN_DIR, wrote $CNI_CONF_DIR/$CONFLIST"
+	# For the agent to install once its data plane is pinned.
+	conflist "$cidr" "$portmap" >"$RUN_DIR/.$CONFLIST.tmp"
+	mv -f "$RUN_DIR/.$CONFLIST.tmp" "$RUN_DIR/$CONFLIST"
+	log "installed xcni into $CNI_BIN_DIR; the agent writes $CNI_CONF_DIR/$CONFLIST once it is up"
 }
 
 do_agent() {
@@ -139,6 +143,14 @@ do_agent() {
 	fi
 	[ -n "$cidr" ] || die "no pod CIDR: $RUN_DIR/node.env missing (the init container writes it)"
 	is_ipv4_cidr "$cidr" || die "pod CIDR $cidr: not an IPv4 CIDR"
+	[ -r "$RUN_DIR/$CONFLIST" ] || die "no $RUN_DIR/$CONFLIST (the init container writes it)"
+	# Programs and maps first (xcnid --once pins them and leaves them running)...
+	xcnid --once --pod-cidr "$cidr" "$@" || die "xcnid --once failed: no network configuration written"
+	# ... then the configuration that makes the runtime start handing pods to xcni.
+	mkdir -p "$CNI_CONF_DIR"
+	cp "$RUN_DIR/$CONFLIST" "$CNI_CONF_DIR/.$CONFLIST.tmp"
+	mv -f "$CNI_CONF_DIR/.$CONFLIST.tmp" "$CNI_CONF_DIR/$CONFLIST"
+	log "data plane pinned; wrote $CNI_CONF_DIR/$CONFLIST"
 	exec xcnid --pod-cidr "$cidr" "$@"
 }
 

@@ -155,10 +155,11 @@ install_ok() {
 		[ "$("$ROOTFS/opt/cni/bin/portmap")" = portmap-from-image ] &&
 		grep -qx 'POD_CIDR=10.244.7.0/24' "$ROOTFS/run/xcni/node.env" &&
 		jq -e '.plugins[0].ipam.ranges == [[{"subnet": "10.244.7.0/24"}]]' \
-			"$ROOTFS/etc/cni/net.d/10-xcni.conflist" &&
+			"$ROOTFS/run/xcni/10-xcni.conflist" &&
+		[ ! -e "$ROOTFS/etc/cni/net.d/10-xcni.conflist" ] &&
 		[ -z "$(find "$ROOTFS" -name '.*tmp*')" ]
 }
-check "entrypoint install: plugin, host-local, portmap; the node's loopback kept; conflist; node.env" install_ok
+check "entrypoint install: plugin, host-local, portmap; the node's loopback kept; node.env and the conflist for the agent (not yet in net.d)" install_ok
 check_fails "entrypoint install: refuses a pod CIDR that is not IPv4" run_install POD_CIDR=fd00::/64 NODE_NAME=n7
 check_fails "entrypoint install: without POD_CIDR needs NODE_NAME" run_install
 
@@ -182,11 +183,21 @@ agent_ok() {
 	printf '#!/bin/sh\necho "$@"\n' >"$TMP/bin/xcnid"
 	chmod 0755 "$TMP/bin/xcnid"
 	local a
-	a=$(PATH=$TMP/bin:$PATH XCNI_RUN_DIR="$ROOTFS/run/xcni" bash "$EP" agent --node-name n7 --log-format json) || return 1
+	a=$(PATH=$TMP/bin:$PATH XCNI_RUN_DIR="$ROOTFS/run/xcni" XCNI_CNI_CONF_DIR="$ROOTFS/etc/cni/net.d" \
+		bash "$EP" agent --node-name n7 --log-format json) || return 1
 	echo "$a"
-	[ "$a" = "--pod-cidr 10.244.7.0/24 --node-name n7 --log-format json" ]
+	[ "$a" = "--once --pod-cidr 10.244.7.0/24 --node-name n7 --log-format json
+--pod-cidr 10.244.7.0/24 --node-name n7 --log-format json" ] &&
+		cmp "$ROOTFS/run/xcni/10-xcni.conflist" "$ROOTFS/etc/cni/net.d/10-xcni.conflist"
 }
-check "entrypoint agent: execs xcnid --pod-cidr <node.env's> and its arguments" agent_ok
+check "entrypoint agent: xcnid --once (pins), then the conflist into net.d, then execs xcnid --pod-cidr <node.env's> and its arguments" agent_ok
+agent_fail_ok() {
+	rm -f "$ROOTFS/etc/cni/net.d/10-xcni.conflist"
+	printf '#!/bin/sh\nexit 1\n' >"$TMP/bin/xcnid"
+	! PATH=$TMP/bin:$PATH XCNI_RUN_DIR="$ROOTFS/run/xcni" XCNI_CNI_CONF_DIR="$ROOTFS/etc/cni/net.d" \
+		bash "$EP" agent --node-name n7 && [ ! -e "$ROOTFS/etc/cni/net.d/10-xcni.conflist" ]
+}
+check "entrypoint agent: xcnid --once failing writes no conflist (no pod reaches a missing data plane)" agent_fail_ok
 check_fails "entrypoint agent: refuses to start without node.env" \
 	env XCNI_RUN_DIR="$TMP/nonexistent" bash "$EP" agent
 
@@ -237,7 +248,7 @@ EOF
 		cat "$TMP/api.log"
 		grep -qx 'POD_CIDR=10.244.2.0/24' "$ROOTFS/run/xcni/node.env" &&
 			jq -e '.plugins[0].ipam.ranges == [[{"subnet": "10.244.2.0/24"}]]' \
-				"$ROOTFS/etc/cni/net.d/10-xcni.conflist" &&
+				"$ROOTFS/run/xcni/10-xcni.conflist" &&
 			grep -qx "/api/v1/nodes?fieldSelector=metadata.name%3Dkind-worker2 Bearer tok-$XCT_TAG" "$TMP/api.log"
 	}
 	if [ -s "$TMP/api.port" ]; then
