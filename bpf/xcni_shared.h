@@ -52,7 +52,7 @@
 #endif
 
 /* Bump when a key or value below changes layout; xcnid refuses a mismatch. */
-#define XCNI_ABI_VERSION 2
+#define XCNI_ABI_VERSION 3
 
 /* endpoints: local pod IPv4 (network byte order) -> endpoint.
  * ifindex:   host-side veth ifindex -> the pod's IPv4, to find the endpoint
