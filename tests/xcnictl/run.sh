@@ -35,7 +35,7 @@ MAN=$(mktemp -d)
 DEST=$(mktemp -d) # make install's staging tree
 
 # Sizes from bpf/xcni_shared.h; a change there must show up here.
-EP_SZ=44 CTK_SZ=16 CTV_SZ=56 MET_SZ=16 CFG_SZ=400 NR_METRICS=112 PFK_SZ=8 PFV_SZ=16
+EP_SZ=44 CTK_SZ=16 CTV_SZ=56 MET_SZ=16 CFG_SZ=408 NR_METRICS=112 PFK_SZ=8 PFV_SZ=16
 
 cleanup() {
 	stop_xcnid
@@ -96,8 +96,9 @@ setup() {
 		put xcni_metrics "$(le 53 4)" "$(le 2 8)$(le 128 8)" && # drop-spoof-ip (-113) to-pod
 		put xcni_metrics "$(le 52 4)" "$(le 1 8)$(le 0 8)" || return 1 # drop-spoof-ip from-pod
 	# abi flags started pod_cidr/len name applied failed error nr_* x3 pad, then the
-	# overlay: node_ip ifindex (lo) vni underlay_mtu pod_mtu xdp_mode (2: generic)
-	put xcni_config "$(le 0 4)" "$(le 1 4)$(le 0 4)$(le $t100 8)$(ip4 10.244.1.0)$(le 24 1)$(zeros 3)$(str node-a 64)$(zeros $((8 + 8 + 256 + 16)))$(ip4 192.168.5.1)$(le 1 4)$(le 42 4)$(le 1500 4)$(le 1450 4)$(le 2 4)" || return 1
+	# overlay: node_ip ifindex (lo) vni underlay_mtu pod_mtu xdp_mode (2: generic), then
+	# the events: trace_sample events_rate
+	put xcni_config "$(le 0 4)" "$(le 1 4)$(le 0 4)$(le $t100 8)$(ip4 10.244.1.0)$(le 24 1)$(zeros 3)$(str node-a 64)$(zeros $((8 + 8 + 256 + 16)))$(ip4 192.168.5.1)$(le 1 4)$(le 42 4)$(le 1500 4)$(le 1450 4)$(le 2 4)$(le 7 4)$(le 500 4)" || return 1
 	bpftool map create "$BAD/xcni_endpoints" type hash key 4 value 32 entries 4 name xcni_endpoints &&
 		bpftool map create "$BAD/xcni_ct" type lru_hash key $CTK_SZ value $CTV_SZ entries 4 name xcni_ct
 }
@@ -142,7 +143,7 @@ exits() { local want=$1; shift; "$@" >/dev/null 2>&1; local rc=$?; [ $rc -eq "$w
 check "bpftool pins test maps under $PIN" setup
 
 # -- help and usage
-check "--help lists every command" has '^  ct list \[--ip IP\]' "$XCNICTL" --help
+check "--help lists every command" has '^  ct list \[filters\]' "$XCNICTL" --help
 check "ct list --help shows its options" has '^  --ip IP' "$XCNICTL" ct list --help
 check "endpoint --help lists the endpoint commands" has '^  endpoint get IP' "$XCNICTL" endpoint --help
 check "unknown command exits 2" exits 2 "$XCNICTL" frobnicate
@@ -195,7 +196,8 @@ check "ct list --json: exactly the entries" json_is '
 check "ct list: columns line up" aligned x ct list
 check "empty ct list --json is []" json_is 'j == []' "$XCNICTL" --pin-dir "$BAD" ct list --json
 check "empty ct list prints the header only" lines 1 "$XCNICTL" --pin-dir "$BAD" ct list
-check "ct list --ip with a bad IP fails" exits 1 x ct list --ip nope
+check "ct list --ip with a bad IP: exit 2, naming the flag" has "--ip nope: not an IPv4 address" x ct list --ip nope
+check "ct list --ip with a bad IP exits 2" exits 2 x ct list --ip nope
 
 # -- metrics
 N=$(ncpus)
