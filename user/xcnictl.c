@@ -896,7 +896,7 @@ static const struct pt_col event_cols[] = {
 	{ NULL, "daddr", PT_STR },
 	{ NULL, "dport", PT_UINT },
 	{ "LEN", "len", PT_UINT },
-	{ NULL, "type", PT_STR },
+	{ "TYPE", "type", PT_STR },
 	{ "VERDICT", "verdict", PT_STR },
 	{ NULL, "src_identity", PT_UINT },
 	{ NULL, "dst_identity", PT_UINT },
