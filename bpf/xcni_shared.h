@@ -193,9 +193,14 @@ struct xcni_metric {
 enum xcni_event_type {
 	XCNI_EV_DROP = 1,
 	XCNI_EV_VERDICT = 2, /* a policy decision on a new flow of an isolated pod */
+	XCNI_EV_TRACE = 3, /* a forwarded packet, sampled (xcni_config.trace_sample) */
 };
 
-/* events: ring buffer records, one per drop and per policy verdict. */
+/*
+ * events: ring buffer records, one per drop, per policy verdict and per
+ * sampled forwarded packet (trace), each within the per-CPU budget of
+ * xcni_config.events_rate (see xcni_evrate).
+ */
 struct xcni_event {
 	__u64 ts_ns;
 	__u32 ep_id;
@@ -216,6 +221,22 @@ struct xcni_event {
 	__u16 rule;
 	__u16 pad;
 };
+
+/*
+ * evrate: per-CPU array of one, the events' token bucket and what it cost.
+ * Credit is time: each event spends 1e9 / events_rate ns of it, time adds it
+ * back, and it holds at most one second's worth (a burst of events_rate).
+ */
+struct xcni_evrate {
+	__u64 credit_ns;
+	__u64 last_ns; /* when credit was last topped up */
+	__u64 sent; /* events written to the ring */
+	__u64 lost_rate; /* events the budget refused */
+	__u64 lost_full; /* events the ring had no room for (the reader lags) */
+};
+
+/* Events per CPU per second when xcnid is not told otherwise. */
+#define XCNI_EVENTS_RATE_DEFAULT 10000
 
 /*
  * Security identities: one number per label set (pod labels + its namespace's
@@ -414,6 +435,9 @@ struct xcni_config {
 	__u32 underlay_mtu;
 	__u32 pod_mtu; /* what the plugin gives pods: underlay MTU - XCNI_ENCAP_LEN */
 	__u32 xdp_mode; /* XDP_FLAGS_DRV_MODE or XDP_FLAGS_SKB_MODE as attached, 0 none */
+	/* Events: read by the programs per packet, set by xcnid and `xcnictl config set`. */
+	__u32 trace_sample; /* trace one forwarded packet in N; 0: no traces */
+	__u32 events_rate; /* events per CPU per second (all types); 0: no limit */
 	/* The Service (ClusterIP) range, network order: flows to it are judged after kube-proxy's DNAT. */
 	__u32 svc_cidr;
 	__u8 svc_cidr_len;

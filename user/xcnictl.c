@@ -3,8 +3,9 @@
  * xcnictl: the operator's view of the data plane. It opens the maps xcnid
  * pins (by path, so it needs neither xcnid nor the BPF objects), checks their
  * layout against xcni_shared.h and shows them through the print layer, as
- * aligned text or --json. It writes one map, the underlay's prefilter deny
- * list: that list is the operator's decision, not cluster state xcnid follows.
+ * aligned text or --json. It writes two things, both the operator's decision,
+ * not cluster state xcnid follows: the underlay's prefilter deny list, and
+ * the event settings of the node config (config set).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -48,16 +49,22 @@ enum {
 	OPT_VERDICT = 1 << 7,
 	OPT_TYPE = 1 << 8,
 	OPT_PIN_DIR_DST = 1 << 9,
+	OPT_IDENTITY = 1 << 10,
 };
+
+/* The filters of the map views and monitor, served by one layer (filter_*). */
+#define OPT_FILTERS (OPT_IP | OPT_POD | OPT_NAMESPACE | OPT_IDENTITY)
 
 struct ctx {
 	const char *pin_dir;
 	bool json;
 	unsigned int opts; /* OPT_* given on the command line */
-	const char *ip; /* --ip */
+	const char *ip; /* --ip, as given */
+	__u32 ip_addr; /* --ip, parsed (network order) */
+	__u32 identity; /* --identity */
 	unsigned long count; /* --count: stop after this many events */
 	unsigned long timeout_ms; /* --timeout-ms: stop after this long */
-	/* monitor filters; an event must pass every one given */
+	/* filters; a row or event must pass every one given */
 	const char *pod; /* --pod NS/NAME or IP */
 	const char *ns; /* --namespace */
 	int reason; /* --reason, an enum xcni_reason */
@@ -130,6 +137,9 @@ static const struct map_spec m_prefilter = {
 };
 static const struct map_spec m_pf16 = { "xcni_pf16", BPF_MAP_TYPE_HASH, 4, 4, 0 };
 static const struct map_spec m_pf24 = { "xcni_pf24", BPF_MAP_TYPE_HASH, 4, 4, 0 };
+static const struct map_spec m_evrate = {
+	"xcni_evrate", BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32), sizeof(struct xcni_evrate), 1
+};
 
 /*
  * Opens a pinned map and refuses one whose layout is not the one this binary
@@ -312,6 +322,177 @@ static int show(const struct ctx *c, struct ptable *t)
 	return err;
 }
 
+/* ---- filters --------------------------------------------------------- */
+
+/*
+ * One filter layer for every view: --ip, --pod, --namespace and --identity
+ * are resolved once, before the walk (an unknown pod is an error then, not an
+ * empty table), and each view describes a row by what it is about: its
+ * addresses (prefixes) and identities. A row passes when it passes every
+ * filter given:
+ *   --ip/--pod     an address (prefix) of the row holds the address; rows with
+ *                  no address (identities) match the address's identity
+ *   --namespace    an address of the row is a pod of the namespace, or the
+ *                  row's label set is the namespace's
+ *   --identity     an identity of the row, or for rows without one the
+ *                  identity the ipcache gives their addresses
+ */
+struct filter {
+	unsigned int opts; /* OPT_FILTERS given */
+	__u32 ip; /* --ip, or --pod's address (network order) */
+	__u32 ip_id; /* the identity of ip (views of identities) */
+	__u32 identity; /* --identity */
+	const char *ns;
+	int podname_fd, ipcache_fd; /* -1 when not needed */
+};
+
+/* What a row is about. */
+struct frow {
+	__u32 addr[2]; /* network order */
+	__u8 plen[2];
+	unsigned int naddr;
+	__u32 id[2];
+	unsigned int nid;
+	const char *labels; /* an identity's label set */
+};
+
+static int resolve_pod(const struct ctx *c, const char *arg, __u32 *ip, const char *flag);
+
+static bool in_prefix(__u32 ip, __u32 net, unsigned int len)
+{
+	return len <= 32 && !((ntohl(ip) ^ ntohl(net)) & xcni_prefix_mask(len));
+}
+
+/* The identity the ipcache gives ip (longest prefix), as the programs see it. */
+static int ipcache_identity(int fd, __u32 ip, __u32 *id)
+{
+	struct xcni_ipcache_key k = { .prefixlen = 32, .addr = ip };
+	struct xcni_ipcache_val v;
+
+	if (fd < 0 || bpf_map_lookup_elem(fd, &k, &v))
+		return -ENOENT;
+	*id = v.identity;
+	return 0;
+}
+
+/* Views keyed by identity turn --ip/--pod into the address's identity. */
+#define FILTER_BY_IDENTITY 0x1u
+
+static void filter_close(struct filter *f)
+{
+	if (f->podname_fd >= 0)
+		close(f->podname_fd);
+	if (f->ipcache_fd >= 0)
+		close(f->ipcache_fd);
+	f->podname_fd = f->ipcache_fd = -1;
+}
+
+static int filter_open(const struct ctx *c, struct filter *f, unsigned int flags)
+{
+	char buf[INET_ADDRSTRLEN];
+	int err;
+
+	memset(f, 0, sizeof(*f));
+	f->podname_fd = f->ipcache_fd = -1;
+	f->opts = c->opts & OPT_FILTERS;
+	f->ns = c->ns;
+	f->identity = c->identity;
+	f->ip = c->ip_addr;
+	if ((f->opts & OPT_POD) && (err = resolve_pod(c, c->pod, &f->ip, "--pod")))
+		return err;
+	if (f->opts & OPT_NAMESPACE) {
+		f->podname_fd = map_open(c, &m_podname);
+		if (f->podname_fd < 0)
+			return f->podname_fd;
+	}
+	if ((f->opts & OPT_IDENTITY) || ((flags & FILTER_BY_IDENTITY) && (f->opts & (OPT_IP | OPT_POD)))) {
+		f->ipcache_fd = map_open(c, &m_ipcache);
+		if (f->ipcache_fd < 0) {
+			err = f->ipcache_fd;
+			goto close;
+		}
+	}
+	if ((flags & FILTER_BY_IDENTITY) && (f->opts & (OPT_IP | OPT_POD)) &&
+	    ipcache_identity(f->ipcache_fd, f->ip, &f->ip_id)) {
+		pr_err("%s %s: %s is not in the ipcache: it has no identity\n",
+		       f->opts & OPT_POD ? "--pod" : "--ip", f->opts & OPT_POD ? c->pod : c->ip,
+		       ip_str(f->ip, buf));
+		err = -ENOENT;
+		goto close;
+	}
+	return 0;
+close:
+	filter_close(f);
+	return err;
+}
+
+/* Whether ip is a pod of namespace ns, by the cluster state's podname map. */
+static bool ip_in_namespace(int fd, __u32 ip, const char *ns)
+{
+	struct xcni_podname pn;
+
+	return bpf_map_lookup_elem(fd, &ip, &pn) == 0 &&
+	       !strncmp(pn.ns, ns, sizeof(pn.ns)) && strlen(ns) < sizeof(pn.ns);
+}
+
+/* Whether a label set is that of a pod of namespace ns. */
+static bool labels_in_namespace(const char *labels, const char *ns)
+{
+	static const char key[] = "ns:kubernetes.io/metadata.name=";
+	const char *p = labels;
+	size_t n = strlen(ns);
+
+	while ((p = strstr(p, key))) {
+		if ((p == labels || p[-1] == ',') && !strncmp(p + sizeof(key) - 1, ns, n) &&
+		    (p[sizeof(key) - 1 + n] == ',' || !p[sizeof(key) - 1 + n]))
+			return true;
+		p++;
+	}
+	return false;
+}
+
+static bool filter_match(const struct filter *f, const struct frow *r)
+{
+	unsigned int i;
+	bool hit;
+	__u32 id;
+
+	if (f->opts & (OPT_IP | OPT_POD)) {
+		for (i = 0, hit = false; i < r->naddr && !hit; i++)
+			hit = in_prefix(f->ip, r->addr[i], r->plen[i]);
+		for (i = 0; !r->naddr && i < r->nid && !hit; i++)
+			hit = r->id[i] == f->ip_id;
+		if (!hit)
+			return false;
+	}
+	if (f->opts & OPT_NAMESPACE) {
+		for (i = 0, hit = false; i < r->naddr && !hit; i++)
+			hit = r->plen[i] == 32 && ip_in_namespace(f->podname_fd, r->addr[i], f->ns);
+		if (!hit && r->labels)
+			hit = labels_in_namespace(r->labels, f->ns);
+		if (!hit)
+			return false;
+	}
+	if (f->opts & OPT_IDENTITY) {
+		for (i = 0, hit = false; i < r->nid && !hit; i++)
+			hit = r->id[i] == f->identity;
+		for (i = 0; !r->nid && i < r->naddr && !hit; i++)
+			hit = r->plen[i] == 32 && !ipcache_identity(f->ipcache_fd, r->addr[i], &id) &&
+			      id == f->identity;
+		if (!hit)
+			return false;
+	}
+	return true;
+}
+
+/* The help lines of the filters, for the command table. */
+#define HELP_IP "  --ip IP              rows about IP (an address or a prefix holding it)\n"
+#define HELP_POD "  --pod POD            rows about POD (NAMESPACE/NAME or its IP)\n"
+#define HELP_NS "  --namespace NS       rows about a pod of namespace NS\n"
+#define HELP_ID "  --identity ID        rows about identity ID (a number or reserved:NAME)\n"
+#define HELP_FILTERS HELP_IP HELP_POD HELP_NS HELP_ID \
+	"Filters combine: a row is shown when it passes every one given."
+
 /* ---- endpoint -------------------------------------------------------- */
 
 static const struct pt_col ep_cols[] = {
@@ -360,25 +541,38 @@ static int cmd_endpoint_list(const struct ctx *c, char **argv)
 {
 	struct ep_rec *recs = NULL;
 	struct ptable *t = NULL;
+	struct filter f;
 	size_t n, i;
 	int fd, err;
 
 	(void)argv;
+	err = filter_open(c, &f, 0);
+	if (err)
+		return err;
 	fd = map_open(c, &m_endpoints);
-	if (fd < 0)
-		return fd;
+	if (fd < 0) {
+		err = fd;
+		goto out;
+	}
 	err = map_collect(fd, &m_endpoints, sizeof(*recs), offsetof(struct ep_rec, ip),
 			  offsetof(struct ep_rec, ep), (void **)&recs, &n);
+	close(fd);
 	if (err)
-		goto close;
+		goto out;
 	n = sort_unique(recs, n, sizeof(*recs), ep_cmp);
 	t = pt_new(ep_cols, ARRAY_SIZE(ep_cols), 0);
-	for (i = 0; i < n; i++)
-		ep_row(t, recs[i].ip, &recs[i].ep);
+	for (i = 0; i < n; i++) {
+		/* Identity 0: policy has not assigned one; the ipcache may know it. */
+		struct frow r = { .addr = { recs[i].ip }, .plen = { 32 }, .naddr = 1,
+				  .id = { recs[i].ep.identity }, .nid = !!recs[i].ep.identity };
+
+		if (filter_match(&f, &r))
+			ep_row(t, recs[i].ip, &recs[i].ep);
+	}
 	err = show(c, t);
 	free(recs);
-close:
-	close(fd);
+out:
+	filter_close(&f);
 	return err;
 }
 
@@ -492,20 +686,20 @@ static int cmd_ct_list(const struct ctx *c, char **argv)
 	struct ct_rec *recs = NULL;
 	struct ptable *t = NULL;
 	char buf[INET_ADDRSTRLEN];
-	__u32 ip = 0;
+	struct filter f;
 	size_t n, i;
 	__u64 now;
 	int fd, err;
 
 	(void)argv;
-	if (c->opts & OPT_IP) {
-		err = parse_ip(c->ip, &ip);
-		if (err)
-			return err;
-	}
+	err = filter_open(c, &f, 0);
+	if (err)
+		return err;
 	fd = map_open(c, &m_ct);
-	if (fd < 0)
+	if (fd < 0) {
+		filter_close(&f);
 		return fd;
+	}
 	err = map_collect(fd, &m_ct, sizeof(*recs), offsetof(struct ct_rec, k),
 			  offsetof(struct ct_rec, e), (void **)&recs, &n);
 	if (err)
@@ -516,9 +710,10 @@ static int cmd_ct_list(const struct ctx *c, char **argv)
 	for (i = 0; i < n; i++) {
 		const struct xcni_ct_key *k = &recs[i].k;
 		const struct xcni_ct_entry *e = &recs[i].e;
+		struct frow r = { .addr = { k->saddr, k->daddr }, .plen = { 32, 32 }, .naddr = 2 };
 		const char *s;
 
-		if ((c->opts & OPT_IP) && k->saddr != ip && k->daddr != ip)
+		if (!filter_match(&f, &r))
 			continue;
 		if ((s = proto_name(k->proto)))
 			pt_str(t, s);
@@ -545,6 +740,7 @@ static int cmd_ct_list(const struct ctx *c, char **argv)
 	err = show(c, t);
 	free(recs);
 close:
+	filter_close(&f);
 	close(fd);
 	return err;
 }
@@ -559,6 +755,61 @@ static const struct pt_col metric_cols[] = {
 	{ "BYTES", "bytes", PT_UINT },
 	{ NULL, "description", PT_STR },
 };
+
+/*
+ * Events the data plane could not report (xcni_evrate): rows of their own
+ * after the reasons, with no code or direction, so a reader of monitor knows
+ * it saw less than happened. Absent before xcnid had the map: no rows.
+ */
+static int metrics_events(const struct ctx *c, struct ptable *t, int ncpus)
+{
+	static const struct {
+		const char *name, *desc;
+		size_t off;
+	} rows[] = {
+		{ "events-lost-rate-limit",
+		  "events over the per-CPU budget (xcnid --events-rate, config set events-rate): "
+		  "monitor output is incomplete", offsetof(struct xcni_evrate, lost_rate) },
+		{ "events-lost-ring-full",
+		  "events the ring had no room for (its reader lags): monitor output is incomplete",
+		  offsetof(struct xcni_evrate, lost_full) },
+	};
+	struct xcni_evrate *vals;
+	__u32 zero = 0;
+	int fd = map_open_quiet(c, &m_evrate), err = 0;
+
+	if (fd < 0)
+		return fd == -ENOENT ? 0 : fd;
+	vals = calloc(ncpus, sizeof(*vals));
+	if (!vals) {
+		err = -ENOMEM;
+		goto close;
+	}
+	if (bpf_map_lookup_elem(fd, &zero, vals)) {
+		err = -errno;
+		pr_err("%s: lookup: %s\n", m_evrate.name, strerror(-err));
+		goto free;
+	}
+	for (size_t r = 0; r < ARRAY_SIZE(rows); r++) {
+		__u64 sum = 0;
+
+		for (int cpu = 0; cpu < ncpus; cpu++)
+			sum += *(const __u64 *)((const char *)&vals[cpu] + rows[r].off);
+		if (!sum && !(c->opts & OPT_ALL))
+			continue;
+		pt_str(t, rows[r].name);
+		pt_null(t);
+		pt_null(t);
+		pt_uint(t, sum);
+		pt_null(t);
+		pt_str(t, rows[r].desc);
+	}
+free:
+	free(vals);
+close:
+	close(fd);
+	return err;
+}
 
 static int cmd_metrics(const struct ctx *c, char **argv)
 {
@@ -614,6 +865,9 @@ static int cmd_metrics(const struct ctx *c, char **argv)
 			pt_str(t, ri ? ri->desc : NULL);
 		}
 	}
+	err = metrics_events(c, t, ncpus);
+	if (err)
+		goto free_t;
 	err = show(c, t);
 	t = NULL;
 free_t:
@@ -642,7 +896,7 @@ static const struct pt_col event_cols[] = {
 	{ NULL, "daddr", PT_STR },
 	{ NULL, "dport", PT_UINT },
 	{ "LEN", "len", PT_UINT },
-	{ NULL, "type", PT_STR },
+	{ "TYPE", "type", PT_STR },
 	{ "VERDICT", "verdict", PT_STR },
 	{ NULL, "src_identity", PT_UINT },
 	{ NULL, "dst_identity", PT_UINT },
@@ -664,23 +918,13 @@ struct monitor {
 	unsigned long seen;
 	int err;
 	int polname_fd; /* -1 when the agent predates policy */
-	int podname_fd; /* --namespace: who an address is; -1 otherwise */
-	__u32 pod_ip; /* --pod, resolved once at the start */
+	struct filter f; /* --ip, --pod, --namespace, --identity */
 	__u64 since_ns; /* events queued before monitor started are old news */
 };
 
 static bool is_policy_drop(int reason)
 {
 	return reason == XCNI_DROP_POLICY_EGRESS || reason == XCNI_DROP_POLICY_INGRESS;
-}
-
-/* Whether ip is a pod of namespace ns, by the cluster state's podname map. */
-static bool ip_in_namespace(int fd, __u32 ip, const char *ns)
-{
-	struct xcni_podname pn;
-
-	return bpf_map_lookup_elem(fd, &ip, &pn) == 0 &&
-	       !strncmp(pn.ns, ns, sizeof(pn.ns)) && strlen(ns) < sizeof(pn.ns);
 }
 
 /*
@@ -691,6 +935,7 @@ static bool ip_in_namespace(int fd, __u32 ip, const char *ns)
 static bool monitor_match(const struct monitor *m, const struct xcni_event *ev)
 {
 	const struct ctx *c = m->c;
+	struct frow r = { .addr = { ev->saddr, ev->daddr }, .plen = { 32, 32 }, .naddr = 2 };
 
 	if ((c->opts & OPT_TYPE) && ev->type != c->ev_type)
 		return false;
@@ -700,12 +945,25 @@ static bool monitor_match(const struct monitor *m, const struct xcni_event *ev)
 		return false;
 	if ((c->opts & OPT_REASON) && ev->reason != c->reason)
 		return false;
-	if ((c->opts & OPT_POD) && ev->saddr != m->pod_ip && ev->daddr != m->pod_ip)
-		return false;
-	if ((c->opts & OPT_NAMESPACE) && !ip_in_namespace(m->podname_fd, ev->saddr, c->ns) &&
-	    !ip_in_namespace(m->podname_fd, ev->daddr, c->ns))
-		return false;
-	return true;
+	/* The identities the programs had at hand; else the ipcache's. */
+	if (ev->src_identity)
+		r.id[r.nid++] = ev->src_identity;
+	if (ev->dst_identity)
+		r.id[r.nid++] = ev->dst_identity;
+	return filter_match(&m->f, &r);
+}
+
+static const char *event_type_name(__u8 type)
+{
+	switch (type) {
+	case XCNI_EV_DROP:
+		return "drop";
+	case XCNI_EV_VERDICT:
+		return "verdict";
+	case XCNI_EV_TRACE:
+		return "trace";
+	}
+	return NULL;
 }
 
 /* "ns/name" of a policy id, or "policy#id" when the name is not (yet) known. */
@@ -779,7 +1037,10 @@ static int on_event(void *arg, void *data, size_t len)
 	pt_str(m->t, ip_str(ev->daddr, buf));
 	pt_uint(m->t, ntohs(ev->dport));
 	pt_uint(m->t, ev->len);
-	pt_str(m->t, ev->type == XCNI_EV_VERDICT ? "verdict" : "drop");
+	if (event_type_name(ev->type))
+		pt_str(m->t, event_type_name(ev->type));
+	else
+		pt_strf(m->t, "%u", ev->type);
 	monitor_verdict(m, ev);
 	m->err = pt_flush(m->t, stdout, m->c->json);
 	m->seen++;
@@ -787,11 +1048,9 @@ static int on_event(void *arg, void *data, size_t len)
 	return m->err ? m->err : (m->c->count && m->seen >= m->c->count);
 }
 
-static int resolve_pod(const struct ctx *c, const char *arg, __u32 *ip);
-
 static int cmd_monitor(const struct ctx *c, char **argv)
 {
-	struct monitor m = { .c = c, .polname_fd = -1, .podname_fd = -1 };
+	struct monitor m = { .c = c, .polname_fd = -1 };
 	struct ring_buffer *rb = NULL;
 	__u64 deadline = 0;
 	int fd, err = 0;
@@ -799,20 +1058,13 @@ static int cmd_monitor(const struct ctx *c, char **argv)
 	(void)argv;
 	/* Names are resolved before the stream starts: an unknown pod is an
 	 * error now, not a monitor that silently shows nothing. */
-	if (c->opts & OPT_POD) {
-		err = resolve_pod(c, c->pod, &m.pod_ip);
-		if (err)
-			return err;
-	}
+	err = filter_open(c, &m.f, 0);
+	if (err)
+		return err;
 	fd = map_open(c, &m_events);
-	if (fd < 0)
+	if (fd < 0) {
+		filter_close(&m.f);
 		return fd;
-	if (c->opts & OPT_NAMESPACE) {
-		m.podname_fd = map_open(c, &m_podname);
-		if (m.podname_fd < 0) {
-			close(fd);
-			return m.podname_fd;
-		}
 	}
 	m.since_ns = now_ns();
 	m.t = pt_new(event_cols, ARRAY_SIZE(event_cols), 0);
@@ -849,8 +1101,7 @@ out:
 	pt_free(m.t);
 	if (m.polname_fd >= 0)
 		close(m.polname_fd);
-	if (m.podname_fd >= 0)
-		close(m.podname_fd);
+	filter_close(&m.f);
 	close(fd);
 	return err;
 }
@@ -885,37 +1136,99 @@ static int u32_cmp(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-static int cmd_identity_list(const struct ctx *c, char **argv)
+/* An identity: a number, or a reserved one by name ("reserved:world"). */
+static int parse_identity(const char *s, __u32 *id)
+{
+	static const __u32 reserved[] = { XCNI_ID_HOST, XCNI_ID_WORLD, XCNI_ID_UNMANAGED,
+					  XCNI_ID_REMOTE_NODE };
+	unsigned long v;
+	char *end;
+
+	for (size_t i = 0; i < ARRAY_SIZE(reserved); i++)
+		if (!strcmp(s, reserved_identity(reserved[i]))) {
+			*id = reserved[i];
+			return 0;
+		}
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (s[0] < '0' || s[0] > '9' || *end || errno || v > UINT32_MAX)
+		return -EINVAL;
+	*id = (__u32)v;
+	return 0;
+}
+
+/* identity list (get NULL) and identity get ID. */
+static int identity_show(const struct ctx *c, const char *get)
 {
 	static const __u32 reserved[] = { XCNI_ID_HOST, XCNI_ID_WORLD, XCNI_ID_UNMANAGED,
 					  XCNI_ID_REMOTE_NODE };
 	struct id_rec *recs = NULL;
 	struct ptable *t;
+	struct filter f;
+	__u32 want = 0;
 	size_t n, i;
 	int fd, err;
 
-	(void)argv;
+	if (get && parse_identity(get, &want)) {
+		pr_err("%s: not an identity (a number or reserved:NAME)\n", get);
+		return -EINVAL;
+	}
+	err = filter_open(c, &f, FILTER_BY_IDENTITY);
+	if (err)
+		return err;
 	fd = map_open(c, &m_identity);
-	if (fd < 0)
-		return fd;
+	if (fd < 0) {
+		err = fd;
+		goto out;
+	}
 	err = map_collect(fd, &m_identity, sizeof(*recs), offsetof(struct id_rec, id),
 			  offsetof(struct id_rec, l), (void **)&recs, &n);
 	close(fd);
 	if (err)
-		return err;
+		goto out;
 	n = sort_unique(recs, n, sizeof(*recs), u32_cmp);
-	t = pt_new(id_cols, ARRAY_SIZE(id_cols), 0);
+	t = pt_new(id_cols, ARRAY_SIZE(id_cols), get ? PT_RECORD : 0);
 	for (i = 0; i < ARRAY_SIZE(reserved); i++) {
+		struct frow r = { .id = { reserved[i] }, .nid = 1 };
+
+		if ((get && reserved[i] != want) || !filter_match(&f, &r))
+			continue;
 		pt_uint(t, reserved[i]);
 		pt_str(t, reserved_identity(reserved[i]));
 	}
 	for (i = 0; i < n; i++) {
+		char labels[sizeof(recs[i].l.labels) + 1];
+		struct frow r = { .id = { recs[i].id }, .nid = 1, .labels = labels };
+
+		snprintf(labels, sizeof(labels), "%.*s",
+			 (int)strnlen(recs[i].l.labels, sizeof(recs[i].l.labels)), recs[i].l.labels);
+		if ((get && recs[i].id != want) || !filter_match(&f, &r))
+			continue;
 		pt_uint(t, recs[i].id);
-		pt_strf(t, "%.*s", (int)strnlen(recs[i].l.labels, sizeof(recs[i].l.labels)),
-			recs[i].l.labels);
+		pt_str(t, labels);
 	}
 	free(recs);
-	return show(c, t);
+	if (get && !pt_rows(t)) {
+		pr_err("%s: no such identity\n", get);
+		pt_free(t);
+		err = -ENOENT;
+		goto out;
+	}
+	err = show(c, t);
+out:
+	filter_close(&f);
+	return err;
+}
+
+static int cmd_identity_list(const struct ctx *c, char **argv)
+{
+	(void)argv;
+	return identity_show(c, NULL);
+}
+
+static int cmd_identity_get(const struct ctx *c, char **argv)
+{
+	return identity_show(c, argv[0]);
 }
 
 static const struct pt_col ipcache_cols[] = {
@@ -952,27 +1265,56 @@ static bool pod_of_ip(int fd, __u32 ip, char *buf, size_t len)
 	return true;
 }
 
-static int cmd_ipcache_list(const struct ctx *c, char **argv)
+/*
+ * ipcache list (get NULL), and ipcache get IP: the entry the programs' lookup
+ * finds for IP, the longest prefix holding it.
+ */
+static int ipcache_show(const struct ctx *c, const char *get)
 {
 	struct ipc_rec *recs = NULL;
 	struct ptable *t;
 	char buf[INET_ADDRSTRLEN], pod[340];
-	size_t n, i;
+	struct filter f;
+	size_t n, i, best = SIZE_MAX;
+	__u32 want = 0;
 	int fd, pfd, err;
 
-	(void)argv;
+	if (get && (err = parse_ip(get, &want)))
+		return err;
+	err = filter_open(c, &f, 0);
+	if (err)
+		return err;
 	fd = map_open(c, &m_ipcache);
-	if (fd < 0)
+	if (fd < 0) {
+		filter_close(&f);
 		return fd;
+	}
 	err = map_collect(fd, &m_ipcache, sizeof(*recs), offsetof(struct ipc_rec, k),
 			  offsetof(struct ipc_rec, v), (void **)&recs, &n);
 	close(fd);
-	if (err)
+	if (err) {
+		filter_close(&f);
 		return err;
+	}
 	n = sort_unique(recs, n, sizeof(*recs), ipc_cmp);
+	for (i = 0; get && i < n; i++)
+		if (in_prefix(want, recs[i].k.addr, recs[i].k.prefixlen) &&
+		    (best == SIZE_MAX || recs[i].k.prefixlen > recs[best].k.prefixlen))
+			best = i;
+	if (get && best == SIZE_MAX) {
+		pr_err("%s: no ipcache entry holds it (the data plane sees reserved:world)\n", get);
+		free(recs);
+		filter_close(&f);
+		return -ENOENT;
+	}
 	pfd = map_open_quiet(c, &m_podname);
-	t = pt_new(ipcache_cols, ARRAY_SIZE(ipcache_cols), 0);
-	for (i = 0; i < n; i++) {
+	t = pt_new(ipcache_cols, ARRAY_SIZE(ipcache_cols), get ? PT_RECORD : 0);
+	for (i = get ? best : 0; i < (get ? best + 1 : n); i++) {
+		struct frow r = { .addr = { recs[i].k.addr }, .plen = { recs[i].k.prefixlen },
+				  .naddr = 1, .id = { recs[i].v.identity }, .nid = 1 };
+
+		if (!filter_match(&f, &r))
+			continue;
 		pt_strf(t, "%s/%u", ip_str(recs[i].k.addr, buf), recs[i].k.prefixlen);
 		pt_uint(t, recs[i].v.identity);
 		if (recs[i].k.prefixlen == 32 && pod_of_ip(pfd, recs[i].k.addr, pod, sizeof(pod)))
@@ -987,24 +1329,50 @@ static int cmd_ipcache_list(const struct ctx *c, char **argv)
 	if (pfd >= 0)
 		close(pfd);
 	free(recs);
+	filter_close(&f);
 	return show(c, t);
 }
 
-/* A pod argument: an IPv4 address, or NS/NAME looked up in the podname map. */
-static int resolve_pod(const struct ctx *c, const char *arg, __u32 *ip)
+static int cmd_ipcache_list(const struct ctx *c, char **argv)
+{
+	(void)argv;
+	return ipcache_show(c, NULL);
+}
+
+static int cmd_ipcache_get(const struct ctx *c, char **argv)
+{
+	return ipcache_show(c, argv[0]);
+}
+
+/*
+ * A pod argument: an IPv4 address, or NS/NAME looked up in the podname map.
+ * flag: the option it came with ("--pod"), named in messages; there an
+ * address must be a pod's too, when the cluster state is at hand.
+ */
+static int resolve_pod(const struct ctx *c, const char *arg, __u32 *ip, const char *flag)
 {
 	struct in_addr a;
 	struct xcni_podname pn;
 	__u32 key, next, *prev = NULL;
 	const char *sl = strchr(arg, '/');
+	const char *sp = flag ? " " : "";
 	int fd, err = -ENOENT;
 
+	if (!flag)
+		flag = "";
 	if (inet_pton(AF_INET, arg, &a) == 1) {
 		*ip = a.s_addr;
-		return 0;
+		if (!*flag || (fd = map_open_quiet(c, &m_podname)) < 0)
+			return 0;
+		err = bpf_map_lookup_elem(fd, ip, &pn) ? -ENOENT : 0;
+		close(fd);
+		if (err)
+			pr_err("%s%s%s: no pod has this address in the cluster state xcnid holds\n",
+			       flag, sp, arg);
+		return err;
 	}
 	if (!sl || sl == arg || !sl[1]) {
-		pr_err("%s: not a pod (NAMESPACE/NAME) or an IPv4 address\n", arg);
+		pr_err("%s%s%s: not a pod (NAMESPACE/NAME) or an IPv4 address\n", flag, sp, arg);
 		return -EINVAL;
 	}
 	fd = map_open(c, &m_podname);
@@ -1024,7 +1392,7 @@ static int resolve_pod(const struct ctx *c, const char *arg, __u32 *ip)
 	}
 	close(fd);
 	if (err)
-		pr_err("%s: no such pod in the cluster state xcnid holds\n", arg);
+		pr_err("%s%s%s: no such pod in the cluster state xcnid holds\n", flag, sp, arg);
 	return err;
 }
 
@@ -1105,11 +1473,14 @@ static int cmd_policy_get(const struct ctx *c, char **argv)
 	size_t n = 0, nh = 0, nc = 0, k;
 	int fd = -1, rfd = -1, cfd = -1, idfd = -1, nfd = -1, err;
 	char name[340];
+	struct filter f = { .podname_fd = -1, .ipcache_fd = -1 };
 	__u32 ip;
 
-	err = resolve_pod(c, argv[0], &ip);
+	err = resolve_pod(c, argv[0], &ip, NULL);
 	if (err)
 		return err;
+	f.opts = c->opts & OPT_IDENTITY; /* the peer's */
+	f.identity = c->identity;
 	fd = map_open(c, &m_polep);
 	if (fd < 0)
 		return fd;
@@ -1178,8 +1549,11 @@ static int cmd_policy_get(const struct ctx *c, char **argv)
 	for (size_t i = 0; i < n; i++) {
 		const struct xcni_policy_key *pk = &recs[i].k;
 		int bits = (int)pk->prefixlen - XCNI_POLICY_PREFIX_ANY_PORT;
+		struct frow r = { .id = { pk->peer }, .nid = 1 };
 		const char *pn;
 
+		if (!filter_match(&f, &r))
+			continue;
 		pt_str(t, pk->dir == XCNI_DIR_TO_POD ? "ingress" : "egress");
 		pt_peer(t, pk->peer, idfd, cidrs, nc, pk->dir);
 		pt_uint(t, pk->peer);
@@ -1238,16 +1612,19 @@ static int tunnel_cmp(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-static int cmd_tunnel_list(const struct ctx *c, char **argv)
+/* tunnel list (get NULL), and tunnel get NODE: by name, underlay IP or an address of its pod CIDR. */
+static int tunnel_show(const struct ctx *c, const char *get)
 {
 	struct tunnel_rec *recs = NULL;
 	struct xcni_tunstat *vals = NULL;
 	struct ptable *t = NULL;
 	char buf[INET_ADDRSTRLEN];
 	int fd, sfd = -1, ncpus, err;
+	struct filter f;
+	struct in_addr want;
+	bool get_ip = get && inet_pton(AF_INET, get, &want) == 1;
 	size_t n, i;
 
-	(void)argv;
 	/* A per-CPU lookup fills one value per possible CPU, each 8-byte aligned. */
 	_Static_assert(sizeof(struct xcni_tunstat) % 8 == 0, "per-CPU values are 8-byte aligned");
 	ncpus = libbpf_num_possible_cpus();
@@ -1255,9 +1632,14 @@ static int cmd_tunnel_list(const struct ctx *c, char **argv)
 		pr_err("possible CPUs: %s\n", strerror(-ncpus));
 		return ncpus;
 	}
+	err = filter_open(c, &f, 0);
+	if (err)
+		return err;
 	vals = calloc(ncpus, sizeof(*vals));
-	if (!vals)
-		return -ENOMEM;
+	if (!vals) {
+		err = -ENOMEM;
+		goto free;
+	}
 	fd = map_open(c, &m_tunnel);
 	if (fd < 0) {
 		err = fd;
@@ -1273,10 +1655,22 @@ static int cmd_tunnel_list(const struct ctx *c, char **argv)
 	if (err)
 		goto close;
 	n = sort_unique(recs, n, sizeof(*recs), tunnel_cmp);
-	t = pt_new(tunnel_cols, ARRAY_SIZE(tunnel_cols), 0);
+	t = pt_new(tunnel_cols, ARRAY_SIZE(tunnel_cols), get ? PT_RECORD : 0);
 	for (i = 0; i < n; i++) {
 		const struct xcni_tunnel *tn = &recs[i].t;
 		struct xcni_tunstat sum = {};
+		struct frow r = { .addr = { recs[i].ip, tn->pod_cidr },
+				  .plen = { 32, tn->pod_cidr_len }, .naddr = tn->pod_cidr_len ? 2 : 1 };
+
+		if (get && (get_ip ? !(want.s_addr == recs[i].ip ||
+				       (tn->pod_cidr_len && in_prefix(want.s_addr, tn->pod_cidr,
+								      tn->pod_cidr_len)))
+				   : strncmp(get, tn->node, sizeof(tn->node)) != 0))
+			continue;
+		if (!filter_match(&f, &r))
+			continue;
+		if (get && pt_rows(t))
+			break; /* one record */
 
 		/* xcnid creates the counters with the tunnel; a node removed
 		 * between the two reads just shows zeros. */
@@ -1306,6 +1700,11 @@ static int cmd_tunnel_list(const struct ctx *c, char **argv)
 		pt_uint(t, sum.rx_packets);
 		pt_uint(t, sum.rx_bytes);
 	}
+	if (get && !pt_rows(t)) {
+		pr_err("%s: no such node among those this node tunnels to\n", get);
+		err = -ENOENT;
+		goto free_t;
+	}
 	err = show(c, t);
 	t = NULL;
 free_t:
@@ -1317,7 +1716,19 @@ close:
 	close(fd);
 free:
 	free(vals);
+	filter_close(&f);
 	return err;
+}
+
+static int cmd_tunnel_list(const struct ctx *c, char **argv)
+{
+	(void)argv;
+	return tunnel_show(c, NULL);
+}
+
+static int cmd_tunnel_get(const struct ctx *c, char **argv)
+{
+	return tunnel_show(c, argv[0]);
 }
 
 /* ---- prefilter ------------------------------------------------------- */
@@ -1669,11 +2080,6 @@ static int check_explain(char **argv)
 	return parse_port_proto(argv[2], &proto, &port);
 }
 
-static bool in_prefix(__u32 ip, __u32 net, unsigned int len)
-{
-	return len <= 32 && !((ntohl(ip) ^ ntohl(net)) & xcni_prefix_mask(len));
-}
-
 /*
  * The node whose pod CIDR holds ip (this one, or one it tunnels to), into
  * node; false if none does.
@@ -1723,7 +2129,7 @@ static int flow_end_resolve(const struct ctx *c, const struct node_maps *m, cons
 	char buf[INET_ADDRSTRLEN];
 	int err;
 
-	err = resolve_pod(c, arg, &e->ip);
+	err = resolve_pod(c, arg, &e->ip, NULL);
 	if (err)
 		return err;
 	k.addr = e->ip;
@@ -2262,6 +2668,8 @@ static const struct pt_col config_cols[] = {
 	{ "UNDERLAY-MTU", "underlay_mtu", PT_UINT },
 	{ "POD-MTU", "pod_mtu", PT_UINT },
 	{ "XDP-MODE", "xdp_mode", PT_STR },
+	{ "TRACE-SAMPLE", "trace_sample", PT_UINT },
+	{ "EVENTS-RATE", "events_rate", PT_UINT },
 };
 
 /* How xcnid attached the prefilter: the XDP_FLAGS_* mode it wrote. */
@@ -2344,7 +2752,81 @@ static int cmd_config(const struct ctx *c, char **argv)
 		pt_str(t, xdp_mode_name(cfg.xdp_mode));
 	else
 		pt_strf(t, "0x%x", cfg.xdp_mode);
+	pt_uint(t, cfg.trace_sample);
+	pt_uint(t, cfg.events_rate);
 	err = show(c, t);
+close:
+	close(fd);
+	return err;
+}
+
+/* The settings `config set` may change: the ones the programs read per packet. */
+static const struct config_key {
+	const char *name;
+	size_t off; /* of a __u32 in struct xcni_config */
+} config_keys[] = {
+	{ "trace-sample", offsetof(struct xcni_config, trace_sample) },
+	{ "events-rate", offsetof(struct xcni_config, events_rate) },
+};
+
+static const struct config_key *config_key(const char *name)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(config_keys); i++)
+		if (!strcmp(name, config_keys[i].name))
+			return &config_keys[i];
+	return NULL;
+}
+
+/* Usage check (exit 2): a known key and a number that fits. */
+static int check_config_set(char **argv)
+{
+	unsigned long v;
+	char *end;
+
+	if (!config_key(argv[0])) {
+		pr_err("config set %s: no such setting (trace-sample, events-rate)\n", argv[0]);
+		return -EINVAL;
+	}
+	errno = 0;
+	v = strtoul(argv[1], &end, 10);
+	if (argv[1][0] < '0' || argv[1][0] > '9' || *end || errno || v > UINT32_MAX) {
+		pr_err("config set %s %s: not a number (0 to %u)\n", argv[0], argv[1], UINT32_MAX);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/*
+ * Changes one setting in place. xcnid rewrites the config only at start (from
+ * its options) and when it records a generation, where it keeps these fields:
+ * the new value holds until xcnid restarts.
+ */
+static int cmd_config_set(const struct ctx *c, char **argv)
+{
+	const struct config_key *k = config_key(argv[0]);
+	struct xcni_config cfg;
+	__u32 zero = 0, v = (__u32)strtoul(argv[1], NULL, 10);
+	int fd, err = 0;
+
+	fd = map_open(c, &m_config);
+	if (fd < 0)
+		return fd;
+	if (bpf_map_lookup_elem(fd, &zero, &cfg)) {
+		err = -errno;
+		pr_err("%s: lookup: %s\n", m_config.name, strerror(-err));
+		goto close;
+	}
+	if (cfg.abi_version != XCNI_ABI_VERSION) {
+		pr_err("%s: written by ABI version %u, xcnictl speaks %u: not changing it\n",
+		       m_config.name, cfg.abi_version, XCNI_ABI_VERSION);
+		err = -EPROTO;
+		goto close;
+	}
+	memcpy((char *)&cfg + k->off, &v, sizeof(v));
+	if (bpf_map_update_elem(fd, &zero, &cfg, BPF_EXIST)) {
+		err = -errno;
+		pr_err("%s: update: %s\n", m_config.name, strerror(-err));
+	}
 close:
 	close(fd);
 	return err;
@@ -2364,30 +2846,55 @@ static const struct cmd {
 	 * usage error (exit 2), not a failed lookup (exit 1). */
 	int (*check)(char **argv);
 } cmds[] = {
-	{ "endpoint", "list", cmd_endpoint_list, 0, 0, "",
+	{ "endpoint", "list", cmd_endpoint_list, 0, OPT_FILTERS, "[filters]",
 	  "List the endpoints (pods) of this node.\n\n"
-	  "Sorted by IP. IFNAME is \"-\" when the host-side veth no longer exists.", NULL },
+	  "Sorted by IP. IFNAME is \"-\" when the host-side veth no longer exists.\n"
+	  "IDENTITY 0: policy has not assigned one (--identity then asks the ipcache).\n\n"
+	  HELP_FILTERS, NULL },
 	{ "endpoint", "get", cmd_endpoint_get, 1, 0, "IP", "Show the endpoint with address IP.", NULL },
-	{ "ct", "list", cmd_ct_list, 0, OPT_IP, "[--ip IP]",
+	{ "ct", "list", cmd_ct_list, 0, OPT_FILTERS, "[filters]",
 	  "List tracked connections.\n\n"
 	  "SRC and DST are those of the flow's first packet; for ICMP echo the port\n"
-	  "is the echo id. AGE and IDLE are in seconds.\n\n"
-	  "  --ip IP   only flows from or to IP", NULL },
+	  "is the echo id. AGE and IDLE are in seconds. A flow is about its two\n"
+	  "addresses (--identity: their identities in the ipcache).\n\n"
+	  HELP_FILTERS, NULL },
 	{ "metrics", NULL, cmd_metrics, 0, OPT_ALL, "[--all]",
 	  "Count packets by verdict reason and direction.\n\n"
-	  "Packets and bytes summed over all CPUs; only non-zero rows by default.\n\n"
-	  "  --all     also the reasons nothing has been counted for", NULL },
+	  "Packets and bytes summed over all CPUs; only non-zero rows by default.\n"
+	  "After the reasons, events-lost-rate-limit and events-lost-ring-full count\n"
+	  "the events (drops, verdicts, traces) the data plane could not report:\n"
+	  "over the per-CPU budget (events-rate), or with the ring full because its\n"
+	  "reader lags. Non-zero means monitor showed less than happened.\n"
+	  "Rows are reasons, not pods: no filters.\n\n"
+	  "  --all     also the rows nothing has been counted for", NULL },
+	{ "config", "set", cmd_config_set, 2, 0, "KEY VALUE",
+	  "Change a data-plane setting of this node, live.\n\n"
+	  "  trace-sample N   trace one forwarded packet in N on the event ring (see\n"
+	  "                   monitor --type trace); 0 turns traces off (the default).\n"
+	  "                   1 traces every packet: a cost on every forwarded packet\n"
+	  "  events-rate N    at most N events (drops, verdicts, traces) per CPU per\n"
+	  "                   second; the rest are counted lost (see metrics). 0: no\n"
+	  "                   limit\n\n"
+	  "The programs read the setting with the next packet. It holds until xcnid\n"
+	  "restarts, which sets both from its options (--trace-sample, --events-rate).",
+	  check_config_set },
 	{ "config", NULL, cmd_config, 0, 0, "",
 	  "Show the node configuration xcnid wrote.\n\n"
 	  "The overlay fields (NODE-IP .. XDP-MODE) are empty or 0 when xcnid runs\n"
 	  "without --underlay-dev. UNDERLAY-DEV is \"-\" outside xcnid's network\n"
 	  "namespace. XDP-MODE is how the prefilter is attached: native (driver),\n"
-	  "generic (skb) or none.", NULL },
-	{ "tunnel", "list", cmd_tunnel_list, 0, 0, "",
+	  "generic (skb) or none. TRACE-SAMPLE and EVENTS-RATE are the event settings\n"
+	  "(see config set).", NULL },
+	{ "tunnel", "list", cmd_tunnel_list, 0, OPT_IP | OPT_POD, "[--ip IP] [--pod POD]",
 	  "List the other nodes this node tunnels to (Geneve), with their traffic.\n\n"
 	  "Sorted by underlay IP. TX counts what this node encapsulated to the node,\n"
 	  "RX what it decapsulated from it, summed over CPUs. Bytes include the outer\n"
-	  "headers; a GSO/GRO batch counts as one packet.", NULL },
+	  "headers; a GSO/GRO batch counts as one packet. A node is about its\n"
+	  "underlay address and its pod CIDR: --pod finds the node a pod lives on.\n\n"
+	  HELP_IP HELP_POD, NULL },
+	{ "tunnel", "get", cmd_tunnel_get, 1, 0, "NODE",
+	  "Show one node this node tunnels to.\n\n"
+	  "NODE is its name, its underlay IP, or an address of its pod CIDR.", NULL },
 	{ "prefilter", "list", cmd_prefilter_list, 0, 0, "",
 	  "List the underlay's prefilter deny list, with what each entry dropped.\n\n"
 	  "Packets from a listed source are dropped in XDP on the underlay device,\n"
@@ -2403,34 +2910,53 @@ static const struct cmd {
 	  "Remove a source prefix from the underlay's deny list.\n\n"
 	  "Exactly that prefix: deleting a /24 leaves /25s inside it listed. Fails\n"
 	  "if the prefix is not listed.", NULL },
-	{ "identity", "list", cmd_identity_list, 0, 0, "",
+	{ "identity", "list", cmd_identity_list, 0, OPT_FILTERS, "[filters]",
 	  "List the security identities: reserved ones, then one per label set.\n\n"
-	  "Labels: k8s:KEY=VALUE for the pod's, ns:KEY=VALUE for its namespace's.", NULL },
-	{ "ipcache", "list", cmd_ipcache_list, 0, 0, "",
-	  "List the ipcache: address prefix -> identity (and the pod it is).", NULL },
-	{ "policy", "get", cmd_policy_get, 1, 0, "POD",
+	  "Labels: k8s:KEY=VALUE for the pod's, ns:KEY=VALUE for its namespace's.\n"
+	  "--ip and --pod show the identity the ipcache gives the address;\n"
+	  "--namespace the label sets of that namespace's pods.\n\n"
+	  HELP_FILTERS, NULL },
+	{ "identity", "get", cmd_identity_get, 1, 0, "ID",
+	  "Show identity ID (a number or reserved:NAME) and its labels.", NULL },
+	{ "ipcache", "list", cmd_ipcache_list, 0, OPT_FILTERS, "[filters]",
+	  "List the ipcache: address prefix -> identity (and the pod it is).\n\n"
+	  "--ip shows every prefix holding the address (0.0.0.0/0 included).\n\n"
+	  HELP_FILTERS, NULL },
+	{ "ipcache", "get", cmd_ipcache_get, 1, 0, "IP",
+	  "Show the ipcache entry the data plane finds for IP.\n\n"
+	  "That is the longest prefix holding it.", NULL },
+	{ "policy", "get", cmd_policy_get, 1, OPT_IDENTITY, "POD [--identity ID]",
 	  "Show what NetworkPolicy lets into and out of POD (NAMESPACE/NAME or IP).\n\n"
 	  "One row per allow entry of the pod's live version, with the policy and\n"
-	  "rule it came from and how many flows it let through (FLOWS).", NULL },
+	  "rule it came from and how many flows it let through (FLOWS).\n\n"
+	  "  --identity ID        only entries for peer identity ID (0: any peer)", NULL },
 	{ "monitor", NULL, cmd_monitor, 0,
-	  OPT_COUNT | OPT_TIMEOUT | OPT_POD | OPT_NAMESPACE | OPT_REASON | OPT_VERDICT | OPT_TYPE,
+	  OPT_COUNT | OPT_TIMEOUT | OPT_FILTERS | OPT_REASON | OPT_VERDICT | OPT_TYPE,
 	  "[--count N] [--timeout-ms MS] [filters]",
-	  "Stream drop and policy verdict events as the data plane reports them.\n\n"
+	  "Stream drop, policy verdict and trace events as the data plane reports them.\n\n"
 	  "One line per event (with --json, one object per line) until Ctrl-C.\n"
 	  "TIME is seconds since boot (CLOCK_MONOTONIC). The programs emit one event\n"
 	  "per dropped packet and one per new flow a policy allowed, into a ring\n"
 	  "buffer, whether anyone watches or not; monitor only reads that ring, and\n"
-	  "the filters run here, so watching (filtered or not) costs the data plane\n"
-	  "nothing. A monitor that falls behind loses events, never packets.\n"
+	  "the filters run here, so a filter does not make the data plane emit less.\n"
+	  "Traces of forwarded packets (type trace; REASON says how: fwd-local,\n"
+	  "fwd-reply, fwd-encap, ...) are off unless xcnictl config set trace-sample N\n"
+	  "(or xcnid --trace-sample N) turns them on for one packet in N.\n"
+	  "All events share a per-CPU budget (config set events-rate); those over it,\n"
+	  "or that find the ring full because monitor falls behind, are lost (never\n"
+	  "packets) and counted: see metrics (events-lost-*).\n"
 	  "Readers of one ring share it: one monitor per node at a time.\n\n"
 	  "  --count N              stop after N events (that pass the filters)\n"
 	  "  --timeout-ms MS        stop after MS milliseconds\n"
+	  "  --ip IP                events from or to IP\n"
 	  "  --pod POD              events from or to POD (NAMESPACE/NAME or IP)\n"
 	  "  --namespace NS         events from or to a pod of namespace NS\n"
+	  "  --identity ID          events from or to identity ID\n"
 	  "  --reason NAME          events of that reason (drop-policy-ingress, ...;\n"
 	  "                         see metrics --all)\n"
 	  "  --verdict allow|deny   policy verdicts: allowed new flows, or policy drops\n"
-	  "  --type drop|verdict    drop events, or policy verdict events\n\n"
+	  "  --type drop|verdict|trace\n"
+	  "                         drop events, policy verdict events, or traces\n\n"
 	  "Filters combine: an event is shown when it passes every one given.", NULL },
 	{ "explain", NULL, cmd_explain, 3, OPT_PIN_DIR_DST, "SRC DST PORT/PROTO [--pin-dir-dst DIR]",
 	  "Explain the policy verdict on a new flow from SRC to DST.\n\n"
@@ -2509,7 +3035,7 @@ static void usage(FILE *f, const char *name)
 		name = NULL;
 	fprintf(f, "Usage: xcnictl [OPTIONS] COMMAND [ARGS]\n\n"
 		   "Shows the xcni data plane's pinned maps, explains its policy verdicts and\n"
-		   "edits the underlay's prefilter.\n\n"
+		   "edits the underlay's prefilter and the event settings.\n\n"
 		   "Commands:\n");
 	for (cmd = cmds; cmd < cmds + ARRAY_SIZE(cmds); cmd++)
 		if (!name || !strcmp(name, cmd->name)) {
@@ -2544,6 +3070,7 @@ int main(int argc, char **argv)
 		{ "verdict", required_argument, NULL, 'V' },
 		{ "type", required_argument, NULL, 't' },
 		{ "pin-dir-dst", required_argument, NULL, 'D' },
+		{ "identity", required_argument, NULL, 'i' },
 		{}
 	};
 	struct ctx c = { .pin_dir = getenv("XCNI_PIN_DIR") };
@@ -2576,8 +3103,20 @@ int main(int argc, char **argv)
 			help = true;
 			break;
 		case 'I':
+			if (parse_ip(optarg, &c.ip_addr)) {
+				pr_err("--ip %s: not an IPv4 address\n", optarg);
+				return 2;
+			}
 			c.opts |= OPT_IP;
 			c.ip = optarg;
+			break;
+		case 'i':
+			if (parse_identity(optarg, &c.identity)) {
+				pr_err("--identity %s: not an identity (a number or reserved:host, "
+				       "reserved:world, reserved:unmanaged, reserved:remote-node)\n", optarg);
+				return 2;
+			}
+			c.opts |= OPT_IDENTITY;
 			break;
 		case 'A':
 			c.opts |= OPT_ALL;
@@ -2607,12 +3146,13 @@ int main(int argc, char **argv)
 			c.verdict_allow = !strcmp(optarg, "allow");
 			break;
 		case 't':
-			if (strcmp(optarg, "drop") && strcmp(optarg, "verdict")) {
-				pr_err("--type %s: drop or verdict\n", optarg);
+			if (strcmp(optarg, "drop") && strcmp(optarg, "verdict") && strcmp(optarg, "trace")) {
+				pr_err("--type %s: drop, verdict or trace\n", optarg);
 				return 2;
 			}
 			c.opts |= OPT_TYPE;
-			c.ev_type = !strcmp(optarg, "drop") ? XCNI_EV_DROP : XCNI_EV_VERDICT;
+			c.ev_type = !strcmp(optarg, "drop")    ? XCNI_EV_DROP :
+				    !strcmp(optarg, "verdict") ? XCNI_EV_VERDICT : XCNI_EV_TRACE;
 			break;
 		case 'D':
 			c.opts |= OPT_PIN_DIR_DST;
@@ -2669,6 +3209,10 @@ int main(int argc, char **argv)
 		pr_err("%s\n", (unsigned int)nwords != cmd->nargs ? "wrong number of arguments" :
 			       "option not taken by this command");
 		fprintf(stderr, "Usage: xcnictl [OPTIONS] %s\n", synopsis(cmd, buf, sizeof(buf)));
+		return 2;
+	}
+	if ((c.opts & OPT_IP) && (c.opts & OPT_POD)) {
+		pr_err("--ip and --pod both name an address: give one\n");
 		return 2;
 	}
 	if (cmd->check && cmd->check(words))

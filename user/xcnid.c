@@ -15,6 +15,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +51,8 @@ struct opts {
 	int in_cluster; /* ... or through the pod's service account */
 	struct overlay *ov; /* ov->underlay NULL: no overlay */
 	const char *metrics_addr; /* NULL: no metrics endpoint */
+	__u32 trace_sample; /* trace one forwarded packet in N; 0: off */
+	__u32 events_rate; /* events per CPU per second; 0: no limit */
 };
 
 static volatile sig_atomic_t stop;
@@ -246,6 +249,9 @@ static int write_config(struct from_pod *fp, const struct opts *o)
 	cfg.svc_cidr = o->svc_cidr;
 	cfg.svc_cidr_len = o->svc_len;
 	snprintf(cfg.node_name, sizeof(cfg.node_name), "%s", o->node_name);
+	/* The options win over what `xcnictl config set` left: a restart starts afresh. */
+	cfg.trace_sample = o->trace_sample;
+	cfg.events_rate = o->events_rate;
 	if (o->ov->underlay) {
 		cfg.node_ip = o->ov->node_ip;
 		cfg.underlay_ifindex = (__u32)o->ov->underlay_ifindex;
@@ -551,10 +557,14 @@ static void usage(FILE *f)
 		"  --vni N            Geneve VNI (default 1)\n"
 		"  --xdp-mode MODE    auto (native, else generic), native, generic or off\n"
 		"  --metrics-addr HOST:PORT  serve Prometheus metrics at http://HOST:PORT/metrics\n"
+		"  --trace-sample N   trace one forwarded packet in N on the event ring (0: off, the\n"
+		"                     default); `xcnictl config set trace-sample` changes it live\n"
+		"  --events-rate N    at most N events (drops, verdicts, traces) per CPU per second\n"
+		"                     (default %u; 0: no limit); the rest are counted as lost\n"
 		"  --log-format FMT   text (default) or json (one object per line)\n"
 		"  -v, --verbose      more logging (twice: libbpf debug, verifier logs)\n"
 		"  -h, --help\n",
-		XCNI_PIN_ROOT);
+		XCNI_PIN_ROOT, XCNI_EVENTS_RATE_DEFAULT);
 }
 
 int main(int argc, char **argv)
@@ -563,7 +573,7 @@ int main(int argc, char **argv)
 		{ "pin-dir", required_argument, NULL, 'p' },
 		{ "pod-cidr", required_argument, NULL, 'c' },
 		{ "gateway", required_argument, NULL, 'g' },
-		{ "service-cidr", required_argument, NULL, 'S' },
+		{ "service-cidr", required_argument, NULL, 's' },
 		{ "node-name", required_argument, NULL, 'n' },
 		{ "once", no_argument, NULL, 'o' },
 		{ "manifests", required_argument, NULL, 'm' },
@@ -575,12 +585,15 @@ int main(int argc, char **argv)
 		{ "xdp-mode", required_argument, NULL, 'X' },
 		{ "metrics-addr", required_argument, NULL, 'A' },
 		{ "log-format", required_argument, NULL, 'L' },
+		{ "trace-sample", required_argument, NULL, 'S' },
+		{ "events-rate", required_argument, NULL, 'R' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
 	struct overlay ov = { .vni = 1 };
-	struct opts o = { .pin_dir = XCNI_PIN_ROOT, .ov = &ov };
+	struct opts o = { .pin_dir = XCNI_PIN_ROOT, .ov = &ov,
+			  .events_rate = XCNI_EVENTS_RATE_DEFAULT };
 	char host[64] = "node";
 	const char *gw = NULL;
 	int c, err;
@@ -599,7 +612,7 @@ int main(int argc, char **argv)
 			}
 			break;
 		case 'g': gw = optarg; break;
-		case 'S':
+		case 's':
 			if (!strcmp(optarg, "none")) {
 				o.svc_cidr = o.svc_mask = 0;
 				o.svc_len = 0;
@@ -674,6 +687,21 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			xlog_set_format(f);
+			break;
+		}
+		case 'S':
+		case 'R': {
+			char *end;
+			unsigned long v;
+
+			errno = 0;
+			v = strtoul(optarg, &end, 10);
+			if (!*optarg || *end || *optarg == '-' || errno || v > UINT32_MAX) {
+				pr_err("--%s %s: a number, 0 to %u\n",
+				       c == 'S' ? "trace-sample" : "events-rate", optarg, UINT32_MAX);
+				return 2;
+			}
+			*(c == 'S' ? &o.trace_sample : &o.events_rate) = (__u32)v;
 			break;
 		}
 		case 'v': xlog_max = xlog_max < XLOG_INFO ? XLOG_INFO : XLOG_DEBUG; break;

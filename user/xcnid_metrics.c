@@ -451,6 +451,39 @@ out:
 	free(sum);
 }
 
+/* What the events cost and lost (xcni_evrate), summed over CPUs. */
+static void render_events(struct metrics *m, struct buf *b)
+{
+	struct xcni_evrate *vals = calloc((size_t)m->ncpus, sizeof(*vals)), sum = {};
+	int fd = open_pinned(m, "xcni_evrate");
+	__u32 k = 0;
+
+	_Static_assert(sizeof(struct xcni_evrate) % 8 == 0, "per-CPU values are 8-byte aligned");
+	if (fd < 0 || !vals || bpf_map_lookup_elem(fd, &k, vals)) {
+		pr_debug("metrics: cannot read xcni_evrate: %s\n", strerror(fd < 0 || vals ? errno : ENOMEM));
+		goto out;
+	}
+	for (int cpu = 0; cpu < m->ncpus; cpu++) {
+		sum.sent += vals[cpu].sent;
+		sum.lost_rate += vals[cpu].lost_rate;
+		sum.lost_full += vals[cpu].lost_full;
+	}
+	family(b, "xcni_events_total", "counter",
+	       "Events (drops, verdicts, traces) the data plane wrote to the event ring.");
+	bprintf(b, "xcni_events_total %llu\n", (unsigned long long)sum.sent);
+	family(b, "xcni_events_lost_total", "counter",
+	       "Events lost before the ring (cause: rate-limit, the per-CPU budget of "
+	       "--events-rate; ring-full, the reader lagged): monitor output is incomplete.");
+	bprintf(b, "xcni_events_lost_total{cause=\"rate-limit\"} %llu\n",
+		(unsigned long long)sum.lost_rate);
+	bprintf(b, "xcni_events_lost_total{cause=\"ring-full\"} %llu\n",
+		(unsigned long long)sum.lost_full);
+out:
+	if (fd >= 0)
+		close(fd);
+	free(vals);
+}
+
 static void render_config(struct metrics *m, struct buf *b)
 {
 	struct xcni_config cfg;
@@ -484,6 +517,11 @@ static void render_config(struct metrics *m, struct buf *b)
 	bprintf(b, "xcni_policies %u\n", cfg.nr_policies);
 	family(b, "xcni_policy_endpoints", "gauge", "Pods of this node with compiled policy.");
 	bprintf(b, "xcni_policy_endpoints %u\n", cfg.nr_endpoints_policy);
+	family(b, "xcni_trace_sample", "gauge",
+	       "Traces: one forwarded packet in N goes to the event ring (0: off).");
+	bprintf(b, "xcni_trace_sample %u\n", cfg.trace_sample);
+	family(b, "xcni_events_rate", "gauge", "Event budget per CPU per second (0: no limit).");
+	bprintf(b, "xcni_events_rate %u\n", cfg.events_rate);
 }
 
 static int render(struct metrics *m, struct buf *b)
@@ -508,6 +546,7 @@ static int render(struct metrics *m, struct buf *b)
 	if (!ms)
 		return -ENOMEM;
 	render_reasons(m, b);
+	render_events(m, b);
 
 	d = opendir(m->pin_dir);
 	while (d && (de = readdir(d)) && nmaps < MS_MAX_MAPS) {

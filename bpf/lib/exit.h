@@ -27,13 +27,53 @@ static __always_inline void count(int reason, __u8 dir, __u32 len)
 	}
 }
 
-static __always_inline void report(struct __sk_buff *skb, __u8 type, int reason, __u8 dir,
-				   __u32 ep_id, const struct pkt *p, const struct verdict *v)
-{
-	struct xcni_event *ev = bpf_ringbuf_reserve(&xcni_events, sizeof(*ev), 0);
+#define XCNI_NSEC_PER_SEC 1000000000ULL
 
-	if (!ev)
+/*
+ * The events' budget on this CPU, a token bucket whose credit is time: an
+ * event costs 1e9 / rate ns of it, the clock adds it back, up to one second's
+ * worth (a burst of rate events). rate 0: no limit. Over budget the event is
+ * lost and counted, never the packet: a flood of drops costs the ring (and
+ * its reader) at most rate events per CPU per second.
+ */
+static __always_inline int event_budget(struct xcni_evrate *b, __u32 rate)
+{
+	__u64 now, cost;
+
+	if (!rate)
+		return 1;
+	now = bpf_ktime_get_ns();
+	b->credit_ns += now - b->last_ns;
+	if (b->credit_ns > XCNI_NSEC_PER_SEC)
+		b->credit_ns = XCNI_NSEC_PER_SEC;
+	b->last_ns = now;
+	cost = XCNI_NSEC_PER_SEC / rate;
+	if (b->credit_ns < cost)
+		return 0;
+	b->credit_ns -= cost;
+	return 1;
+}
+
+static __always_inline void report(struct __sk_buff *skb, __u8 type, int reason, __u8 dir,
+				   __u32 ep_id, const struct pkt *p, const struct verdict *v,
+				   const struct xcni_config *cfg)
+{
+	__u32 zero = 0;
+	struct xcni_evrate *b = bpf_map_lookup_elem(&xcni_evrate, &zero);
+	struct xcni_event *ev;
+
+	if (!b)
 		return;
+	if (!event_budget(b, cfg ? cfg->events_rate : 0)) {
+		b->lost_rate++;
+		return;
+	}
+	ev = bpf_ringbuf_reserve(&xcni_events, sizeof(*ev), 0);
+	if (!ev) {
+		b->lost_full++;
+		return;
+	}
+	b->sent++;
 	ev->ts_ns = bpf_ktime_get_ns();
 	ev->ep_id = ep_id;
 	ev->ifindex = skb->ifindex;
@@ -55,21 +95,34 @@ static __always_inline void report(struct __sk_buff *skb, __u8 type, int reason,
 	bpf_ringbuf_submit(ev, 0);
 }
 
+/* One forwarded packet in n, n >= 1. */
+static __always_inline int sampled(__u32 n)
+{
+	return n == 1 || bpf_get_prandom_u32() % n == 0;
+}
+
 /*
  * verdict: what the hook returns when the reason is not a drop. v: the policy
  * decision on a new flow, if one was taken (reported as a verdict event when
- * an isolated pod's policy allowed it).
+ * an isolated pod's policy allowed it). Every other forwarded packet may be
+ * traced: with traces off (the default) that costs one array lookup.
  */
 static __always_inline int finish(struct __sk_buff *skb, int reason, __u8 dir, __u32 ep_id,
 				  const struct pkt *p, int verdict, const struct verdict *v)
 {
+	__u32 zero = 0;
+	const struct xcni_config *cfg = bpf_map_lookup_elem(&xcni_config, &zero);
+
 	count(reason, dir, p->len ? p->len : skb->len);
 	if (reason_is_drop(reason)) {
-		report(skb, XCNI_EV_DROP, reason, dir, ep_id, p, v);
+		report(skb, XCNI_EV_DROP, reason, dir, ep_id, p, v, cfg);
 		return TC_ACT_SHOT;
 	}
+	/* A verdict event already tells where the flow's first packet went. */
 	if (v->enforced)
-		report(skb, XCNI_EV_VERDICT, reason, dir, ep_id, p, v);
+		report(skb, XCNI_EV_VERDICT, reason, dir, ep_id, p, v, cfg);
+	else if (cfg && cfg->trace_sample && sampled(cfg->trace_sample))
+		report(skb, XCNI_EV_TRACE, reason, dir, ep_id, p, v, cfg);
 	return verdict;
 }
 

@@ -46,6 +46,15 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xcni_events SEC(".maps");
 
+/* The events' per-CPU budget (xcni_config.events_rate) and its losses. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xcni_evrate);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xcni_evrate SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);

@@ -232,6 +232,59 @@ check "agent: applied generation $MANIFEST_GEN, 1 policy, 2 identities" test \
 check "agent: node and pod CIDR in xcni_agent_info" \
 	grep -q "^xcni_agent_info{node=\"n1\",pod_cidr=\"$SUBNET.0/24\"," "$T/s1"
 
+# -- traces of forwarded packets (off by default), and the events' budget
+# mon_during FILE CMD...: monitor --type trace --json runs while CMD sends traffic.
+mon_during() {
+	local out=$1 pid; shift
+	ctl monitor --type trace --pod x/a --json --timeout-ms 2500 >"$out" 2>&1 &
+	pid=$!
+	sleep 0.5
+	"$@" >/dev/null 2>&1
+	wait "$pid"
+}
+mon_during "$T/trace-off.json" ip netns exec "$XCT_TAG-a" ping -c3 -i 0.2 -W1 "$IP_B"
+check "traces off (default): monitor --type trace shows nothing for 3 pings" \
+	bash -c "[ ! -s '$T/trace-off.json' ] || { cat '$T/trace-off.json'; exit 1; }"
+check "xcnictl config set trace-sample 1" ctl config set trace-sample 1
+mon_during "$T/trace-on.json" ip netns exec "$XCT_TAG-a" ping -c3 -i 0.2 -W1 "$IP_B"
+traced() {
+	python3 -c '
+import json, sys
+a, b = sys.argv[1], sys.argv[2]
+ev = [json.loads(l) for l in open(sys.argv[3])]
+req = [e for e in ev if (e["saddr"], e["daddr"], e["reason"], e["direction"]) == (a, b, "fwd-local", "from-pod")]
+rep = [e for e in ev if (e["saddr"], e["daddr"], e["reason"]) == (b, a, "fwd-reply")]
+ok = all(e["type"] == "trace" and e["proto"] == "icmp" for e in ev) and len(req) >= 3 and len(rep) >= 3
+sys.exit(0 if ok else 1)' "$IP_A" "$IP_B" "$1" || { cat "$1"; return 1; }
+}
+check "traces on: the pings as fwd-local from-pod, the replies as fwd-reply, nothing else" traced "$T/trace-on.json"
+check "monitor's text shows the trace type and the FWD reason" bash -c \
+	"ctl() { nsenter --net=/var/run/netns/$NODE '$BUILD/xcnictl' --pin-dir '$PIN' \"\$@\"; }
+	 ctl monitor --type trace --count 1 --timeout-ms 3000 >'$T/trace.txt' & p=\$!
+	 sleep 0.3; ip netns exec $XCT_TAG-a ping -c2 -i 0.2 -W1 $IP_B >/dev/null; wait \$p
+	 grep -Eq '^[0-9]+\.[0-9]+ +fwd-(local|reply) +(from-pod|to-pod) .* trace +- *$' '$T/trace.txt' || { cat '$T/trace.txt'; exit 1; }"
+check "xcnictl config set trace-sample 0" ctl config set trace-sample 0
+mon_during "$T/trace-off2.json" ip netns exec "$XCT_TAG-a" ping -c3 -i 0.2 -W1 "$IP_B"
+check "traces off again: nothing" bash -c "[ ! -s '$T/trace-off2.json' ] || { cat '$T/trace-off2.json'; exit 1; }"
+# 60 drops at a budget of 1 event per CPU per second: most are lost, and counted.
+sleep 1.1
+scrape /metrics "$T/e0" >/dev/null
+check "xcnictl config set events-rate 1" ctl config set events-rate 1
+ip netns exec "$XCT_TAG-a" ping -c60 -i 0.005 -W1 "$SUBNET.250" >/dev/null 2>&1
+sleep 1.1
+scrape /metrics "$T/e1" >/dev/null
+ctl config set events-rate 10000
+a=$(val "$T/e0" 'xcni_events_lost_total{cause="rate-limit"}') b=$(val "$T/e1" 'xcni_events_lost_total{cause="rate-limit"}')
+d=missing
+[ "$a" != missing ] && [ "$b" != missing ] && d=$((b - a))
+check "60 drops over a budget of 1/s: xcni_events_lost_total{cause=\"rate-limit\"} grew by >= 50 (got $d)" \
+	test "$d" != missing -a "$d" -ge 50 2>/dev/null
+check "xcni_events_total counts what was reported" test "$(val "$T/e1" xcni_events_total)" -gt 0
+check "xcni_events_rate and xcni_trace_sample in the page" \
+	test "$(val "$T/e1" xcni_events_rate)" = 1 -a "$(val "$T/e1" xcni_trace_sample)" = 0
+lost_row() { ctl metrics | grep -E '^events-lost-rate-limit +- +[1-9]'; }
+check "xcnictl metrics: events-lost-rate-limit" lost_row
+
 check "GET /nope: 404" status_is 404 /nope
 check "POST /metrics: 405" status_is 405 /metrics 3 POST
 

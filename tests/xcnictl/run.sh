@@ -9,6 +9,10 @@
 #     xcni_metrics (per-CPU, 3 non-zero)
 #     xcni_config                 xcni_ct (empty)
 #     xcni_prefilter (LPM, room for 4: add/del/list, bad input, full)
+#     xcni_podname    x/a 10.244.1.5, y/b 10.244.1.10 (the filters' cluster state)
+#     xcni_ipcache    0.0.0.0/0 world, 10.244.1.5 -> 42, 10.244.1.10 -> 43
+#     xcni_identity   42 (namespace x), 43 (namespace y)
+#     xcni_evrate     (per-CPU; events lost)
 #
 # Then, when xcnid is built, against the maps the real data plane pins
 # (/sys/fs/bpf/xct$$-ctl-real), so the layout check is tried on the real thing;
@@ -35,7 +39,8 @@ MAN=$(mktemp -d)
 DEST=$(mktemp -d) # make install's staging tree
 
 # Sizes from bpf/xcni_shared.h; a change there must show up here.
-EP_SZ=44 CTK_SZ=16 CTV_SZ=56 MET_SZ=16 CFG_SZ=400 NR_METRICS=112 PFK_SZ=8 PFV_SZ=16
+EP_SZ=44 CTK_SZ=16 CTV_SZ=56 MET_SZ=16 CFG_SZ=408 NR_METRICS=112 PFK_SZ=8 PFV_SZ=16
+PN_SZ=384 IPK_SZ=8 IPV_SZ=12 ID_SZ=1024 EVR_SZ=40
 
 cleanup() {
 	stop_xcnid
@@ -96,8 +101,19 @@ setup() {
 		put xcni_metrics "$(le 53 4)" "$(le 2 8)$(le 128 8)" && # drop-spoof-ip (-113) to-pod
 		put xcni_metrics "$(le 52 4)" "$(le 1 8)$(le 0 8)" || return 1 # drop-spoof-ip from-pod
 	# abi flags started pod_cidr/len name applied failed error nr_* x3 pad, then the
-	# overlay: node_ip ifindex (lo) vni underlay_mtu pod_mtu xdp_mode (2: generic)
-	put xcni_config "$(le 0 4)" "$(le 1 4)$(le 0 4)$(le $t100 8)$(ip4 10.244.1.0)$(le 24 1)$(zeros 3)$(str node-a 64)$(zeros $((8 + 8 + 256 + 16)))$(ip4 192.168.5.1)$(le 1 4)$(le 42 4)$(le 1500 4)$(le 1450 4)$(le 2 4)" || return 1
+	# overlay: node_ip ifindex (lo) vni underlay_mtu pod_mtu xdp_mode (2: generic), then
+	# the events: trace_sample events_rate
+	put xcni_config "$(le 0 4)" "$(le 1 4)$(le 0 4)$(le $t100 8)$(ip4 10.244.1.0)$(le 24 1)$(zeros 3)$(str node-a 64)$(zeros $((8 + 8 + 256 + 16)))$(ip4 192.168.5.1)$(le 1 4)$(le 42 4)$(le 1500 4)$(le 1450 4)$(le 2 4)$(le 7 4)$(le 500 4)" || return 1
+	# The filters' view of the cluster: pods, ipcache, identities.
+	mk xcni_podname hash 4 $PN_SZ 16 && mk xcni_ipcache lpm_trie $IPK_SZ $IPV_SZ 16 1 &&
+		mk xcni_identity hash 4 $ID_SZ 16 && mk xcni_evrate percpu_array 4 $EVR_SZ 1 || return 1
+	put xcni_podname "$(ip4 10.244.1.5)" "$(str x 64)$(str a 256)$(str node-a 64)" &&
+		put xcni_podname "$(ip4 10.244.1.10)" "$(str y 64)$(str b 256)$(str node-a 64)" &&
+		put xcni_ipcache "$(le 0 4)$(ip4 0.0.0.0)" "$(le 2 4)$(zeros 8)" &&
+		put xcni_ipcache "$(le 32 4)$(ip4 10.244.1.5)" "$(le 42 4)$(zeros 4)$(le 1 4)" &&
+		put xcni_ipcache "$(le 32 4)$(ip4 10.244.1.10)" "$(le 43 4)$(zeros 4)$(le 1 4)" &&
+		put xcni_identity "$(le 42 4)" "$(str k8s:app=a,ns:kubernetes.io/metadata.name=x 1024)" &&
+		put xcni_identity "$(le 43 4)" "$(str k8s:app=b,ns:kubernetes.io/metadata.name=y 1024)" || return 1
 	bpftool map create "$BAD/xcni_endpoints" type hash key 4 value 32 entries 4 name xcni_endpoints &&
 		bpftool map create "$BAD/xcni_ct" type lru_hash key $CTK_SZ value $CTV_SZ entries 4 name xcni_ct
 }
@@ -142,7 +158,7 @@ exits() { local want=$1; shift; "$@" >/dev/null 2>&1; local rc=$?; [ $rc -eq "$w
 check "bpftool pins test maps under $PIN" setup
 
 # -- help and usage
-check "--help lists every command" has '^  ct list \[--ip IP\]' "$XCNICTL" --help
+check "--help lists every command" has '^  ct list \[filters\]' "$XCNICTL" --help
 check "ct list --help shows its options" has '^  --ip IP' "$XCNICTL" ct list --help
 check "endpoint --help lists the endpoint commands" has '^  endpoint get IP' "$XCNICTL" endpoint --help
 check "unknown command exits 2" exits 2 "$XCNICTL" frobnicate
@@ -195,20 +211,29 @@ check "ct list --json: exactly the entries" json_is '
 check "ct list: columns line up" aligned x ct list
 check "empty ct list --json is []" json_is 'j == []' "$XCNICTL" --pin-dir "$BAD" ct list --json
 check "empty ct list prints the header only" lines 1 "$XCNICTL" --pin-dir "$BAD" ct list
-check "ct list --ip with a bad IP fails" exits 1 x ct list --ip nope
+check "ct list --ip with a bad IP: exit 2, naming the flag" has "--ip nope: not an IPv4 address" x ct list --ip nope
+check "ct list --ip with a bad IP exits 2" exits 2 x ct list --ip nope
 
 # -- metrics
 N=$(ncpus)
 check "metrics: 3 non-zero rows" lines 4 x metrics
 check "metrics: per-CPU values summed ($N CPUs)" has "^drop-spoof-ip +to-pod +$((2 * N)) +$((128 * N))\$" x metrics
 check "metrics: packets without bytes still count" has "^drop-spoof-ip +from-pod +$N +0\$" x metrics
-check "metrics --all: every reason and direction" lines $((NR_METRICS + 1)) x metrics --all
+check "metrics --all: every reason and direction, and the lost events" lines $((NR_METRICS + 3)) x metrics --all
 check "metrics --json" json_is "
 	sorted((e['reason'], e['direction'], e['packets'], e['bytes'], e['code']) for e in j) == [
 	('drop-spoof-ip', 'from-pod', $N, 0, -113), ('drop-spoof-ip', 'to-pod', $((2 * N)), $((128 * N)), -113),
 	('fwd-local', 'from-pod', $((3 * N)), $((300 * N)), -100)] and j[0]['description']" x metrics --json
 check "metrics --all --json names every reason" json_is \
-	"len(j) == $NR_METRICS and all(not e['reason'].startswith('reason') for e in j)" x metrics --all --json
+	"len(j) == $NR_METRICS + 2 and all(not e['reason'].startswith('reason') for e in j)" x metrics --all --json
+# evrate: credit last sent lost_rate lost_full, as bpftool writes it (to every CPU)
+check "bpftool sets the events lost" put xcni_evrate "$(le 0 4)" "$(le 0 8)$(le 0 8)$(le 9 8)$(le 5 8)$(le 0 8)"
+check "metrics: events lost to the rate limit, summed ($N CPUs)" \
+	has "^events-lost-rate-limit +- +$((5 * N)) +-\$" x metrics
+check "metrics: a ring that never filled shows no row" bash -c "! $XCNICTL --pin-dir $PIN metrics | grep -q ring-full"
+check "metrics --json: the lost events, without code or direction" json_is "
+	[(e['code'], e['direction'], e['packets'], e['bytes']) for e in j if e['reason'] == 'events-lost-rate-limit']
+	== [(None, None, $((5 * N)), None)]" x metrics --json
 
 # -- config
 check "config: node and CIDR" has '^POD-CIDR +10\.244\.1\.0/24$' x config
@@ -217,6 +242,62 @@ check "config --json" json_is 'j["abi_version"] == 1 and j["node_name"] == "node
 check "config: overlay fields" has '^NODE-IP +192\.168\.5\.1$' x config
 check "config: underlay device resolved" has '^UNDERLAY-DEV +lo$' x config
 check "config: XDP mode by name" has '^XDP-MODE +generic$' x config
+check "config: the event settings" json_is 'j["trace_sample"] == 7 and j["events_rate"] == 500' x config --json
+check "config set on a config of another ABI: refused" has 'written by ABI version 1.*not changing it' x config set trace-sample 1
+check "config set of an unknown key: exit 2, naming it" has 'config set frob: no such setting' x config set frob 1
+check "config set of an unknown key exits 2" exits 2 x config set frob 1
+check "config set of a negative value exits 2" exits 2 x config set trace-sample -1
+check "config set of a non-number exits 2" exits 2 x config set events-rate lots
+check "config set of 2^32 exits 2" exits 2 x config set events-rate 4294967296
+check "config set --help lists the keys" has '^  trace-sample N' "$XCNICTL" config set --help
+
+# -- filters: one layer for every view
+check "endpoint list --pod x/a: its endpoint" rows_are '10.244.1.5 1 lo 7 42 02:00:0a:f4:01:05 ee:ee:ee:ee:ee:01 0x0' \
+	x endpoint list --pod x/a
+check "endpoint list --pod by address" lines 2 x endpoint list --pod 10.244.1.10
+check "endpoint list --namespace y" json_is '[e["ip"] for e in j] == ["10.244.1.10"]' x endpoint list --namespace y --json
+check "endpoint list --identity 42: the endpoint's own" json_is '[e["ip"] for e in j] == ["10.244.1.5"]' \
+	x endpoint list --identity 42 --json
+check "endpoint list --identity 43: identity 0 in the endpoint, the ipcache's then" \
+	json_is '[e["ip"] for e in j] == ["10.244.1.10"]' x endpoint list --identity 43 --json
+check "endpoint list --ip 10.244.1.11" json_is '[e["ep_id"] for e in j] == [9]' x endpoint list --ip 10.244.1.11 --json
+check "endpoint list --namespace with no pods: header only" lines 1 x endpoint list --namespace q
+check "filters combine" lines 1 x endpoint list --namespace x --identity 43
+check "ct list --pod x/a: its two flows" lines 3 x ct list --pod x/a
+check "ct list --namespace y: the flows of y/b" json_is \
+	'sorted(e["proto"] for e in j) == ["icmp", "udp"]' x ct list --namespace y --json
+check "ct list --identity 43: by the ipcache" json_is 'sorted(e["proto"] for e in j) == ["icmp", "udp"]' \
+	x ct list --identity 43 --json
+check "ct list --identity reserved:world: the flows to the world" json_is \
+	'sorted(e["daddr"] for e in j) == ["10.96.0.1", "8.8.8.8"]' x ct list --identity reserved:world --json
+check "identity list --namespace x" json_is '[e["identity"] for e in j] == [42]' x identity list --namespace x --json
+check "identity list --pod y/b: the pod's identity" json_is '[e["identity"] for e in j] == [43]' \
+	x identity list --pod y/b --json
+check "identity list --ip 8.8.8.8: world" json_is '[e["identity"] for e in j] == [2]' x identity list --ip 8.8.8.8 --json
+check "identity get 42" has '^LABELS +k8s:app=a,ns:kubernetes\.io/metadata\.name=x$' x identity get 42
+check "identity get reserved:world" json_is 'j == {"identity": 2, "labels": "reserved:world"}' x identity get reserved:world --json
+check "identity get of an unknown identity: exit 1" has '999: no such identity' x identity get 999
+check "identity get of a non-identity exits 1" exits 1 x identity get abc
+check "ipcache list --ip: every prefix holding it" json_is \
+	'[e["prefix"] for e in j] == ["0.0.0.0/0", "10.244.1.5/32"]' x ipcache list --ip 10.244.1.5 --json
+check "ipcache list --namespace x" json_is '[(e["prefix"], e["pod"]) for e in j] == [("10.244.1.5/32", "x/a")]' \
+	x ipcache list --namespace x --json
+check "ipcache list --identity 43" lines 2 x ipcache list --identity 43
+check "ipcache get: the longest prefix" json_is 'j == {"prefix": "10.244.1.10/32", "identity": 43, "pod": "y/b", "tunnel": None}' \
+	x ipcache get 10.244.1.10 --json
+check "ipcache get of an outside address: 0.0.0.0/0" has '^IDENTITY +2$' x ipcache get 8.8.8.8
+check "ipcache get of a bad address: exit 1" exits 1 x ipcache get 10.1
+check "--pod of an unknown pod: exit 1, naming the flag" has '^error: --pod q/zz: no such pod|--pod q/zz: no such pod' x endpoint list --pod q/zz
+check "--pod of an unknown pod exits 1" exits 1 x ct list --pod q/zz
+check "--pod of an address no pod has: exit 1" has '--pod 10\.9\.9\.9: no pod has this address' x ct list --pod 10.9.9.9
+check "--pod that is neither: exit 1" has '--pod nope: not a pod' x identity list --pod nope
+check "--identity bad: exit 2, naming the flag" has '--identity -4: not an identity' x ct list --identity -4
+check "--identity bad exits 2" exits 2 x ipcache list --identity x
+check "--ip bad exits 2" exits 2 x ipcache list --ip 300.1.1.1
+check "--ip and --pod together exit 2" exits 2 x ct list --ip 10.244.1.5 --pod x/a
+check "a filter a view does not take exits 2" exits 2 x tunnel list --namespace x
+check "every list view documents its filters" bash -c 'for v in endpoint ct identity ipcache; do
+	'"$XCNICTL"' $v list --help | grep -q "^  --namespace NS" || { echo $v; exit 1; }; done'
 check "config --json: overlay fields" json_is '(j["node_ip"], j["underlay_ifindex"], j["underlay_dev"], j["vni"],
 	j["underlay_mtu"], j["pod_mtu"], j["xdp_mode"]) == ("192.168.5.1", 1, "lo", 42, 1500, 1450, "generic")' x config --json
 
@@ -280,6 +361,21 @@ if [ -x "$XCNID" ]; then
 	done
 	check "real config read back" json_is 'j["node_name"] == "ctl-test" and j["pod_cidr"] == "10.99.7.0/24"' \
 		"$XCNICTL" --pin-dir "$REAL" config --json
+	check "real config: traces off, the default event budget" json_is \
+		'j["trace_sample"] == 0 and j["events_rate"] == 10000' "$XCNICTL" --pin-dir "$REAL" config --json
+	check "config set trace-sample 100" "$XCNICTL" --pin-dir "$REAL" config set trace-sample 100
+	check "config set events-rate 0" "$XCNICTL" --pin-dir "$REAL" config set events-rate 0
+	check "config set: the settings changed, nothing else" json_is \
+		'j["trace_sample"] == 100 and j["events_rate"] == 0 and j["node_name"] == "ctl-test"' \
+		"$XCNICTL" --pin-dir "$REAL" config --json
+	check "real maps: metrics --all shows the lost-event rows" has '^events-lost-ring-full +- +0 +-' \
+		"$XCNICTL" --pin-dir "$REAL" metrics --all
+	check "xcnid --events-rate of a non-number exits 2" exits 2 "$XCNID" --once --pin-dir "$REAL" --events-rate x
+	check "xcnid --trace-sample of a negative number exits 2" exits 2 "$XCNID" --once --pin-dir "$REAL" --trace-sample -1
+	check "xcnid --trace-sample 5 --events-rate 7 written on start" "$XCNID" --once --pin-dir "$REAL" \
+		--pod-cidr 10.99.7.0/24 --node-name ctl-test --trace-sample 5 --events-rate 7
+	check "xcnid's options replace what config set left" json_is \
+		'j["trace_sample"] == 5 and j["events_rate"] == 7' "$XCNICTL" --pin-dir "$REAL" config --json
 	check "no underlay: no overlay fields, XDP none" json_is \
 		'j["node_ip"] is None and j["underlay_ifindex"] is None and j["xdp_mode"] == "none"' \
 		"$XCNICTL" --pin-dir "$REAL" config --json
@@ -315,6 +411,12 @@ if [ -x "$XCNID" ]; then
 		check "tunnel list: the two other nodes, by address" rows_are 'n2 192.168.251.2 10.99.10.0/24 0 0 0 0
 n3 192.168.251.3 10.99.11.0/24 0 0 0 0' ovx tunnel list
 		check "tunnel list: columns line up" aligned ovx tunnel list
+		check "tunnel get n3" has '^UNDERLAY-IP +192\.168\.251\.3$' ovx tunnel get n3
+		check "tunnel get by underlay IP" json_is 'j["node"] == "n2"' ovx tunnel get 192.168.251.2 --json
+		check "tunnel get by an address of its pod CIDR" json_is 'j["node"] == "n3"' ovx tunnel get 10.99.11.7 --json
+		check "tunnel get of an unknown node: exit 1" has 'n9: no such node' ovx tunnel get n9
+		check "tunnel list --ip: the node whose pod CIDR holds it" json_is '[e["node"] for e in j] == ["n2"]' \
+			ovx tunnel list --ip 10.99.10.5 --json
 		check "bpftool sets n2's counters (on every CPU)" tst 192.168.251.2 3 300 4 560
 		check "tunnel list --json: per-CPU counters summed ($N CPUs)" json_is "j == [
 			{'node': 'n2', 'underlay_ip': '192.168.251.2', 'pod_cidr': '10.99.10.0/24',
