@@ -16,6 +16,7 @@ suites=(
 	"unit-policy:$BUILD/tests/test_policy"
 	"unit-polsync:$BUILD/tests/test_polsync"
 	"unit-prefilter:$BUILD/tests/test_prefilter"
+	"unit-masq:$BUILD/tests/test_masq"
 	"bpf-packets:$BUILD/tests/test_bpf"
 	"xcnictl:bash tests/xcnictl/run.sh"
 	"cni-netns:bash tests/integration/cni.sh"

@@ -32,6 +32,7 @@
 #include "lib/polsync.h"
 #include "lib/store.h"
 #include "to_pod.skel.h"
+#include "xcnid_masq.h"
 #include "xcnid_metrics.h"
 #include "xcnid_overlay.h"
 
@@ -46,6 +47,7 @@ struct opts {
 	int in_cluster; /* ... or through the pod's service account */
 	struct overlay *ov; /* ov->underlay NULL: no overlay */
 	const char *metrics_addr; /* NULL: no metrics endpoint */
+	struct masq *mq; /* mq->on: masquerade pods' traffic leaving the cluster */
 };
 
 static volatile sig_atomic_t stop;
@@ -330,6 +332,20 @@ static int sync_policy(const struct opts *o, struct from_pod *fp, struct store *
 	return 0;
 }
 
+/*
+ * The masquerade table for the Nodes in the store: apart from policy, so a
+ * policy that fails to compile does not hold back a new node's exemption.
+ */
+static void sync_masq(const struct opts *o, struct store *st)
+{
+	struct cluster c;
+
+	if (!o->mq->on)
+		return;
+	store_view(st, &c);
+	masq_sync(o->mq, &c);
+}
+
 /* Follows the manifest directory until asked to stop. */
 static int watch_cluster(const struct opts *o, struct from_pod *fp, struct metrics *ms)
 {
@@ -365,6 +381,8 @@ static int watch_cluster(const struct opts *o, struct from_pod *fp, struct metri
 	/* The API backend starts empty and fills the store only once everything is
 	 * listed: syncing now would take away what a previous agent programmed. */
 	synced = o->manifests ? sync_policy(o, fp, st, ps, b->sync_gen) == 0 : true;
+	if (o->manifests)
+		sync_masq(o, st);
 	version = store_version(st);
 	while (!stop) {
 		struct pollfd pfd[2] = { { .fd = b->ops->fd(b), .events = POLLIN },
@@ -388,6 +406,7 @@ static int watch_cluster(const struct opts *o, struct from_pod *fp, struct metri
 		if (store_version(st) != version || !synced) {
 			version = store_version(st);
 			synced = sync_policy(o, fp, st, ps, b->sync_gen) == 0;
+			sync_masq(o, st);
 		} else if (b->sync_gen != gen) {
 			/* A new token and no object change: the maps already hold it. */
 			report_gen(fp, b->sync_gen, NULL, NULL);
@@ -447,6 +466,7 @@ static int run(const struct opts *o)
 		err = overlay_resolve(o->ov);
 		if (err)
 			goto out;
+		o->mq->node_ip = o->ov->node_ip;
 		fp->rodata->node_ip = o->ov->node_ip;
 		fp->rodata->underlay_ifindex = (__u32)o->ov->underlay_ifindex;
 		fp->rodata->vni = o->ov->vni;
@@ -496,6 +516,13 @@ static int run(const struct opts *o)
 	}
 	if (o->metrics_addr && !o->once && (err = metrics_open(o->metrics_addr, o->pin_dir, &ms)))
 		goto out;
+	/* Without cluster state the set is what this node knows itself; with it,
+	 * once the state is read (an empty store would exempt too little). */
+	if (o->mq->on && !(o->manifests || o->kubeconfig || o->in_cluster) &&
+	    (err = masq_sync(o->mq, NULL)))
+		goto out;
+	if (!o->mq->on && o->mq->table && (err = masq_remove(o->mq)))
+		goto out;
 	printf("xcnid: ready: programs and maps pinned under %s\n", o->pin_dir);
 	fflush(stdout);
 
@@ -512,7 +539,8 @@ static int run(const struct opts *o)
 	}
 out:
 	metrics_free(ms);
-	/* Programs and maps stay pinned: the data plane outlives the agent. */
+	/* Programs, maps and the masquerade table stay: the data plane outlives the agent. */
+	masq_free(o->mq);
 	overlay_free(o->ov);
 	to_pod__destroy(tp);
 	from_pod__destroy(fp);
@@ -538,6 +566,11 @@ static void usage(FILE *f)
 		"  --node-ip IP       this node's underlay address (default: DEV's first IPv4)\n"
 		"  --vni N            Geneve VNI (default 1)\n"
 		"  --xdp-mode MODE    auto (native, else generic), native, generic or off\n"
+		"  --masquerade       masquerade pods' traffic to outside the cluster to the node's\n"
+		"                     address (default with --pod-cidr): nftables table ip xcni\n"
+		"  --no-masquerade    do not; removes the table an earlier xcnid left\n"
+		"  --cluster-cidr CIDR[,CIDR...]  more destinations never masqueraded (besides every\n"
+		"                     Node's pod CIDR and InternalIP); repeatable\n"
 		"  --metrics-addr HOST:PORT  serve Prometheus metrics at http://HOST:PORT/metrics\n"
 		"  --log-format FMT   text (default) or json (one object per line)\n"
 		"  -v, --verbose      more logging (twice: libbpf debug, verifier logs)\n"
@@ -561,13 +594,18 @@ int main(int argc, char **argv)
 		{ "vni", required_argument, NULL, 'V' },
 		{ "xdp-mode", required_argument, NULL, 'X' },
 		{ "metrics-addr", required_argument, NULL, 'A' },
+		{ "masquerade", no_argument, NULL, 'M' },
+		{ "no-masquerade", no_argument, NULL, 'R' },
+		{ "cluster-cidr", required_argument, NULL, 'C' },
 		{ "log-format", required_argument, NULL, 'L' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
 	struct overlay ov = { .vni = 1 };
-	struct opts o = { .pin_dir = XCNI_PIN_ROOT, .ov = &ov };
+	struct masq mq = { .table = MASQ_TABLE };
+	struct opts o = { .pin_dir = XCNI_PIN_ROOT, .ov = &ov, .mq = &mq };
+	int masquerade = -1; /* -1: the default, on with a pod CIDR */
 	char host[64] = "node";
 	const char *gw = NULL;
 	int c, err;
@@ -640,6 +678,19 @@ int main(int argc, char **argv)
 			}
 			o.metrics_addr = optarg;
 			break;
+		case 'M': masquerade = 1; break;
+		case 'R': masquerade = 0; break;
+		case 'C': {
+			int e = masq_add_cluster_cidrs(&mq, optarg);
+
+			if (e) {
+				pr_err("--cluster-cidr %s: %s\n", optarg,
+				       e == -E2BIG ? "more than 32 CIDRs in all" :
+						     "not IPv4 CIDR[,CIDR...]");
+				return 2;
+			}
+			break;
+		}
 		case 'L': {
 			enum xlog_format f;
 
@@ -671,6 +722,16 @@ int main(int argc, char **argv)
 	} else if (o.pod_mask) {
 		o.gateway = htonl(ntohl(o.pod_cidr) + 1);
 	}
+	if (masquerade == 1 && !o.pod_mask) {
+		pr_err("--masquerade needs --pod-cidr: it masquerades traffic from the pod CIDR\n");
+		return 2;
+	}
+	/* Without a pod CIDR there is nothing to masquerade, and nothing to remove either. */
+	mq.on = masquerade != 0 && o.pod_mask;
+	if (masquerade != 0 && !o.pod_mask)
+		mq.table = NULL;
+	mq.pod = (struct masq_prefix){ o.pod_cidr, o.pod_len };
+	mq.node_ip = ov.node_ip;
 	if (!o.node_name) {
 		gethostname(host, sizeof(host) - 1);
 		o.node_name = host;
