@@ -49,7 +49,7 @@ all: $(BUILD)/xcni $(BUILD)/xcnid $(BUILD)/xcnictl $(SKELS)
 deps:
 	$(Q)bash scripts/install-deps.sh
 
-$(BUILD)/obj/%.o: %.c $(wildcard cni/*.h user/lib/*.h) bpf/xcni_shared.h
+$(BUILD)/obj/%.o: %.c $(wildcard cni/*.h user/*.h user/lib/*.h) bpf/xcni_shared.h
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(XCFLAGS) $(PKG_CFLAGS) -I$(BUILD)/gen -Iuser -c $< -o $@
