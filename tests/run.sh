@@ -28,6 +28,7 @@ suites=(
 	"lab-netpol:bash tests/lab/netpol.sh"
 	"lab-overlay:bash tests/lab/overlay.sh"
 	"lab-explain:bash tests/lab/explain.sh"
+	"lab-outside:bash tests/lab/outside.sh"
 	"lab-netpol-3nodes:env NETPOL_NODES=3 bash tests/lab/netpol.sh"
 	"kind-manifests:bash tests/kind/run.sh"
 	"apiwatch:bash tests/apiwatch/run.sh"

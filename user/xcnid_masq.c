@@ -229,8 +229,10 @@ int masq_sync(struct masq *m, const struct cluster *c)
 	}
 	free(m->applied);
 	m->applied = cmds;
-	pr_info("masquerade: table ip %s: pods' traffic masqueraded but to %zu exempt "
-		"prefixes (pod CIDRs, node addresses, cluster CIDRs)\n", t, n);
+	/* Said on stdout like the other state changes people look for in the log. */
+	printf("xcnid: masquerade: table ip %s: pod traffic masqueraded except to %zu exempt "
+	       "prefixes (pod CIDRs, node addresses, cluster CIDRs)\n", t, n);
+	fflush(stdout);
 	return 0;
 }
 
