@@ -222,8 +222,8 @@ int masq_sync(struct masq *m, const struct cluster *c)
 	}
 	rc = masq_run(m, cmds, err, sizeof(err));
 	if (rc) {
-		pr_err("masquerade: replacing table ip %s failed, the previous one stays: %s\n", t,
-		       err);
+		pr_err("masquerade: replacing table ip %s failed, the previous one stays: %s "
+		       "(--no-masquerade turns masquerade off)\n", t, err);
 		free(cmds);
 		return rc;
 	}
