@@ -98,7 +98,7 @@ cleanup() {
 # wait_listen NETNS PORT: until something listens on TCP PORT in NETNS.
 wait_listen() {
 	for _ in $(seq 50); do
-		ip netns exec "$1" ss -Htln "sport = :$2" | grep -q . && return 0
+		ip netns exec "$1" ss -Htln "sport = :$2" | grep . >/dev/null && return 0
 		sleep 0.1
 	done
 	return 1
@@ -114,23 +114,36 @@ if ip netns list | grep -q '^xcl-' || [ -e "$LAB_PINS" ]; then
 fi
 trap cleanup EXIT
 
+# ---- xcnid's options ----------------------------------------------------------------------
+out=$("$XCNID_BIN" --masquerade 2>&1); RC=$?
+check "xcnid --masquerade without --pod-cidr: exit 2, saying it needs one" \
+	bash -c "[ $RC -eq 2 ] && grep -q -- '--masquerade needs --pod-cidr' <<<\"\$1\"" _ "$out"
+out=$("$XCNID_BIN" --pod-cidr 10.244.1.0/24 --cluster-cidr 10.96.0.0/12,10.0.0.0 2>&1); RC=$?
+check "xcnid --cluster-cidr with a bad CIDR in the list: exit 2, naming it" \
+	bash -c "[ $RC -eq 2 ] && grep -q -- '--cluster-cidr 10.96.0.0/12,10.0.0.0: not IPv4' <<<\"\$1\"" _ "$out"
+
 # ---- up: two nodes and the outside ----------------------------------------------------
 out=$(lab up --nodes 2 2>&1); RC=$?
 echo "$out" | sed 's/^/# /'
 check "lab up --nodes 2" test "$RC" -eq 0 || { finish; exit 1; }
 remember_pids
 check "lab up reports the outside and its listener" grep -q "outside up: netns xcl-out, $OUT" <<<"$out"
+# grep >/dev/null, not grep -q, after a pipe: an early exit would kill the writer
+# with SIGPIPE, and pipefail would count that as a failure.
 outside_ok() {
-	ip -n xcl-out -o addr show dev eth0 | grep -q "inet $OUT/24" || return 1
-	ip -n xcl-ul -o addr show dev br0 | grep -q 'inet 192\.168\.77\.254/24' || return 1
-	ip -n xcl-ul -o addr show dev ul-out | grep -q 'inet 198\.51\.100\.254/24' || return 1
+	ip -n xcl-out -o addr; ip -n xcl-out route; ip -n xcl-ul -o addr
+	ip -n xcl-n1 route show default; ip -n xcl-n2 route show default
+	ip netns exec xcl-out ss -Htuln
+	ip -n xcl-out -o addr show dev eth0 | grep >/dev/null "inet $OUT/24" || return 1
+	ip -n xcl-ul -o addr show dev br0 | grep >/dev/null 'inet 192\.168\.77\.254/24' || return 1
+	ip -n xcl-ul -o addr show dev ul-out | grep >/dev/null 'inet 198\.51\.100\.254/24' || return 1
 	[ "$(ip netns exec xcl-ul sysctl -n net.ipv4.ip_forward)" = 1 ] || return 1
 	# Back to the underlay only: never to a pod CIDR.
 	[ "$(ip -n xcl-out route show | grep -v 'proto kernel' | tr -s ' ')" = "192.168.77.0/24 via 198.51.100.254 dev eth0 " ] || return 1
 	for i in 1 2; do
-		ip -n "xcl-n$i" route show default | grep -q 'default via 192\.168\.77\.254 dev ul0' || return 1
+		ip -n "xcl-n$i" route show default | grep >/dev/null 'default via 192\.168\.77\.254 dev ul0' || return 1
 	done
-	ip netns exec xcl-out ss -Htln 'sport = :80' | grep -q . && ip netns exec xcl-out ss -Huln 'sport = :53' | grep -q .
+	ip netns exec xcl-out ss -Htln 'sport = :80' | grep >/dev/null . && ip netns exec xcl-out ss -Huln 'sport = :53' | grep >/dev/null .
 }
 check "outside: xcl-out $OUT/24 routed back to 192.168.77.0/24 only, xcl-ul forwards (.254 on both sides), nodes default via .254, listening on 80/tcp and 53/udp" \
 	outside_ok
@@ -185,7 +198,7 @@ check "o/p2 (n2) -> outside 53/udp: saw 192.168.77.2" expect_answer o/p2 $OUT 53
 check "probe o/p1 -> $OUT 80/tcp: text output connected, exit 0" \
 	bash -c "[ \"\$(\"$XCNICTL\" lab probe o/p1 $OUT 80/tcp)\" = connected ]"
 check "n1's masquerade rule counted the packets" \
-	bash -c "ip netns exec xcl-n1 nft -j list chain ip xcni postrouting | grep -q '\"packets\": [1-9]'"
+	bash -c "ip netns exec xcl-n1 nft -j list chain ip xcni postrouting | grep '\"packets\": [1-9]' >/dev/null"
 
 # ---- inside the cluster: not masqueraded ---------------------------------------------------------
 "$XCNICTL" lab exec o/p2 -- "$XCNICTL" lab serve --name p2 --tell-peer 8080/tcp 8081/udp \
@@ -274,6 +287,16 @@ N2PID=$!; MINE+=("$N2PID")
 check "n2's xcnid restarted with masquerade (the default)" wait_ready 2
 check "  ... its table is back with the full set" expect_set 2 "10.244.1.0/24 10.244.2.0/24 192.168.77.1 192.168.77.2"
 check "  ... o/p2 -> outside 80/tcp: saw 192.168.77.2 again" expect_answer o/p2 $OUT 80/tcp "outside 192.168.77.2"
+stop_n2
+nsenter --net=/run/netns/xcl-n2 "${XARGS[@]}" --cluster-cidr 10.96.0.0/12,10.244.0.0/16 \
+	>>"$T/n2-xcnid.log" 2>&1 &
+N2PID=$!; MINE+=("$N2PID")
+check "n2's xcnid restarted with --cluster-cidr 10.96.0.0/12,10.244.0.0/16" wait_ready 3
+check "  ... its set: the cluster CIDRs in place of the pod CIDRs they cover, the node addresses" \
+	expect_set 2 "10.96.0.0/12 10.244.0.0/16 192.168.77.1 192.168.77.2"
+check "  ... o/p2 -> outside 53/udp: saw 192.168.77.2" expect_answer o/p2 $OUT 53/udp "outside 192.168.77.2"
+check "  ... o/p2 -> o/p1 80/tcp: connected" \
+	bash -c "[ \"\$(\"$XCNICTL\" lab probe o/p2 o/p1 80/tcp)\" = connected ]"
 
 # ---- down ------------------------------------------------------------------------------------------------
 stop_mine
