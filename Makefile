@@ -13,6 +13,8 @@ ARCH_INC := /usr/include/$(shell $(CC) -dumpmachine)
 BPF_CFLAGS := -O2 -g -target bpf -Wall -Wextra -Werror -I$(ARCH_INC) -Ibpf
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lmnl -ljansson -lbpf -lyaml -lcurl)
+# libnftables: only xcnid (its masquerade table) and that table's test link it.
+NFT_LIBS = $(shell pkg-config --libs libnftables 2>/dev/null || echo -lnftables)
 
 ifeq ($(V),1)
 Q :=
@@ -47,7 +49,7 @@ all: $(BUILD)/xcni $(BUILD)/xcnid $(BUILD)/xcnictl $(SKELS)
 deps:
 	$(Q)bash scripts/install-deps.sh
 
-$(BUILD)/obj/%.o: %.c $(wildcard cni/*.h user/lib/*.h) bpf/xcni_shared.h
+$(BUILD)/obj/%.o: %.c $(wildcard cni/*.h user/*.h user/lib/*.h) bpf/xcni_shared.h
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(XCFLAGS) $(PKG_CFLAGS) -I$(BUILD)/gen -Iuser -c $< -o $@
@@ -60,7 +62,7 @@ $(LIBXCNI): $(LIB_OBJS)
 $(XCNID_OBJS): $(SKELS)
 $(BUILD)/xcnid: $(XCNID_OBJS) $(LIBXCNI)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(XCFLAGS) -o $@ $^ $(PKG_LIBS)
+	$(Q)$(CC) $(XCFLAGS) -o $@ $^ $(PKG_LIBS) $(NFT_LIBS)
 
 # BPF: .bpf.c -> .bpf.o -> bpftool gen skeleton -> .skel.h (nothing generated in the tree).
 $(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h bpf/lib/*.h)
@@ -78,11 +80,13 @@ $(BUILD)/xcni: $(CNI_OBJS) $(LIBXCNI)
 	$(Q)$(CC) $(XCFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(BUILD)/tests/test_cni: $(BUILD)/obj/cni/conf.o $(BUILD)/obj/cni/result.o
+$(BUILD)/tests/test_masq: $(BUILD)/obj/user/xcnid_masq.o
+$(BUILD)/tests/test_masq: TEST_LIBS = $(NFT_LIBS)
 
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(LIBXCNI) $(wildcard user/lib/*.h)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(XCFLAGS) $(PKG_CFLAGS) -Iuser -Ibpf -o $@ $(filter %.c %.o,$^) $(filter %.a,$^) $(PKG_LIBS) -lcmocka
+	$(Q)$(CC) $(XCFLAGS) $(PKG_CFLAGS) -Iuser -Ibpf -o $@ $(filter %.c %.o,$^) $(filter %.a,$^) $(PKG_LIBS) $(TEST_LIBS) -lcmocka
 
 $(BUILD)/xcnictl: $(XCNICTL_OBJS) $(LIBXCNI)
 	$(call msg,LD,$@)

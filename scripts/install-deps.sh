@@ -5,7 +5,7 @@ set -euo pipefail
 
 PKGS=(
 	build-essential pkg-config clang llvm
-	libbpf-dev libelf-dev zlib1g-dev libmnl-dev libjansson-dev libyaml-dev libcurl4-openssl-dev
+	libbpf-dev libelf-dev zlib1g-dev libmnl-dev libnftables-dev libjansson-dev libyaml-dev libcurl4-openssl-dev
 	libcmocka-dev bpftool
 	iproute2 iputils-ping procps util-linux socat iptables nftables kmod
 	containernetworking-plugins

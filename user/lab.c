@@ -2,7 +2,9 @@
 /*
  * xcnictl lab: a Kubernetes cluster made of network namespaces on one machine.
  *
- *   netns xcl-ul: bridge br0 (the underlay switch) ── ul-n1, ul-n2, ...
+ *   netns xcl-out: 198.51.100.1 (the outside, a listener telling peers' addresses)
+ *                  │
+ *   netns xcl-ul: router 192.168.77.254, bridge br0 (the underlay switch) ── ul-n1, ul-n2, ...
  *                                                      │
  *   netns xcl-n1 (node n1: 10.244.1.0/24, xcnid, pins under /sys/fs/bpf/xcni-lab/n1)
  *     ul0 192.168.77.1/24 (xcnid --underlay-dev: Geneve to the other nodes, in BPF)
@@ -133,6 +135,8 @@ int lab_state_save(const struct lab *lab)
 		goto out;
 	json_object_set_new(root, "createdDir", json_boolean(lab->created_dir));
 	json_object_set_new(root, "underlay", json_boolean(lab->underlay));
+	json_object_set_new(root, "outside", json_boolean(lab->outside));
+	json_object_set_new(root, "outsideServer", proc_json(&lab->outside_server));
 	for (size_t i = 0; i < lab->nnodes; i++) {
 		const struct lab_node *n = &lab->nodes[i];
 
@@ -200,6 +204,8 @@ static int state_load(struct lab *lab, json_t *root)
 
 	lab->created_dir = json_is_true(json_object_get(root, "createdDir"));
 	lab->underlay = json_is_true(json_object_get(root, "underlay"));
+	lab->outside = json_is_true(json_object_get(root, "outside"));
+	proc_from_json(json_object_get(root, "outsideServer"), &lab->outside_server);
 	lab->nodes = calloc(json_array_size(nodes) + 1, sizeof(*lab->nodes));
 	lab->pods = calloc(json_array_size(pods) + 1, sizeof(*lab->pods));
 	if (!lab->nodes || !lab->pods)
@@ -489,8 +495,12 @@ static int lab_teardown(struct lab *lab)
 		if (lab_rm_tree(path))
 			err = -EIO;
 	}
+	if (lab_outside_delete(lab))
+		err = -EIO;
 	if (lab_underlay_delete(lab))
 		err = -EIO;
+	lab_path(lab, path, sizeof(path), "outside.log");
+	unlink(path);
 	if (rmdir(LAB_PIN_ROOT) && errno != ENOENT && errno != ENOTEMPTY)
 		fprintf(stderr, "lab: rmdir %s: %s\n", LAB_PIN_ROOT, strerror(errno));
 	lab_path(lab, path, sizeof(path), "manifests");
@@ -563,6 +573,11 @@ static void usage_up(FILE *f)
 		   "--dns: the cluster's DNS too, as kind runs CoreDNS: pod kube-system/dns (dnsmasq)\n"
 		   "behind Service kube-system/kube-dns at " LAB_DNS_IP ", answering\n"
 		   "SERVICE.NAMESPACE.svc." LAB_DNS_DOMAIN "; `lab exec` gives pods the kubelet's resolv.conf.\n"
+		   "Behind the switch, " LAB_UL_NETNS " routes (" LAB_UL_GW ", every node's default\n"
+		   "gateway) to the outside: netns " LAB_OUT_NETNS ", " LAB_OUT_IP ", whose listener\n"
+		   "(80/tcp, 53/udp) answers \"outside ADDR\" with the source address it saw. It routes\n"
+		   "back to the nodes' addresses only, so pods reach it only masqueraded (xcnid's\n"
+		   "default): xcnictl lab probe NS/POD " LAB_OUT_IP " 80/tcp --json.\n"
 		   "State lives in $XCNI_LAB_DIR (default " LAB_DEFAULT_DIR ").\n",
 		LAB_UL_PLEN, LAB_POD_MTU);
 }
@@ -656,7 +671,7 @@ static int cmd_up(int argc, char **argv)
 		fprintf(stderr, "lab up: %s: %s\n", LAB_PIN_ROOT, strerror(err ? -err : errno));
 		goto err_teardown;
 	}
-	if (lab_underlay_create(&lab))
+	if (lab_underlay_create(&lab) || lab_outside_create(&lab) || lab_outside_serve(&lab))
 		goto err_teardown;
 	manifests = true;
 	for (unsigned int i = 1; i <= nodes; i++)
@@ -673,6 +688,8 @@ static int cmd_up(int argc, char **argv)
 		printf("node/%s up: netns %s, pod CIDR %s, underlay " LAB_UL_DEV " %s, XDP %s, xcnid PID %d\n",
 		       lab.nodes[i].name, lab.nodes[i].netns, lab.nodes[i].cidr, lab.nodes[i].ip,
 		       lab_node_xdp(&lab.nodes[i]), (int)lab.nodes[i].xcnid.pid);
+	printf("outside up: netns " LAB_OUT_NETNS ", " LAB_OUT_IP " (via " LAB_UL_GW "), listener "
+	       "PID %d on 80/tcp and 53/udp\n", (int)lab.outside_server.pid);
 	lab_close(&lab);
 	return dns ? dns_up() : 0;
 
@@ -697,7 +714,8 @@ static int cmd_down(int argc, char **argv)
 			"Usage: xcnictl lab down\n"
 			"Removes everything lab up and apply made: pods (CNI DEL through xcni), their\n"
 			"listeners, the xcnid processes, network namespaces (the underlay " LAB_UL_NETNS "\n"
-			"too), pins and state.\n");
+			"and the outside " LAB_OUT_NETNS " too), pins and state. The masquerade tables\n"
+			"go with the node namespaces.\n");
 		return strcmp(argv[1], "--help") && strcmp(argv[1], "-h") ? 2 : 0;
 	}
 	err = lab_open(&lab, true);
@@ -753,6 +771,11 @@ static int get_json(struct lab *lab)
 	json_object_set(root, "nodes", nodes);
 	json_object_set(root, "pods", pods);
 	json_object_set_new(root, "services", lab_svc_json(lab));
+	if (lab->outside)
+		json_object_set_new(root, "outside",
+				    json_pack("{s:s,s:s,s:i,s:b}", "netns", LAB_OUT_NETNS, "ip",
+					      LAB_OUT_IP, "serverPid", (int)lab->outside_server.pid,
+					      "serverRunning", lab_proc_alive(&lab->outside_server)));
 	err = json_dumpf(root, stdout, JSON_COMPACT) || fputc('\n', stdout) == EOF ? -EIO : 0;
 out:
 	json_decref(nodes);
@@ -861,6 +884,9 @@ static int get_text(struct lab *lab)
 	}
 	if (!err)
 		err = svc_text(lab);
+	if (!err && lab->outside)
+		printf("\noutside: netns " LAB_OUT_NETNS ", " LAB_OUT_IP ", listener %d%s (80/tcp, 53/udp)\n",
+		       (int)lab->outside_server.pid, lab_proc_alive(&lab->outside_server) ? "" : " (gone)");
 	pt_free(nt);
 	pt_free(ptab);
 	return err;
@@ -918,7 +944,7 @@ static const struct lab_cmd cmds[] = {
 				    "                                   a Node only its object: see delete --help)" },
 	{ "get", cmd_get, "get [--json]                   nodes and pods (alias: status)" },
 	{ "status", cmd_get, NULL },
-	{ "probe", lab_cmd_probe, "probe NS/POD NS/POD PORT/PROTO  can the first reach the second? [--timeout-ms N]" },
+	{ "probe", lab_cmd_probe, "probe NS/POD NS/POD|IP PORT/PROTO  can the pod reach the other? [--json] [--timeout-ms N]" },
 	{ "matrix", lab_cmd_matrix, "matrix PORT/PROTO              every pod to every pod [--json] [--timeout-ms N]" },
 	{ "exec", lab_cmd_exec, "exec NS/POD -- CMD...          run a command in a pod's network namespace" },
 	{ "serve", lab_cmd_serve, NULL },

@@ -13,7 +13,8 @@ int lab_main(int argc, char **argv);
  * lab_sys.c   namespaces, processes, the CNI exec protocol, files
  * lab_apply.c apply / delete of manifests, the sync token
  * lab_probe.c the pods' listener (lab serve), probe, matrix, exec
- * lab_underlay.c the underlay: netns xcl-ul with a bridge, a veth to every node
+ * lab_underlay.c the underlay: netns xcl-ul with a bridge, a veth to every node;
+ *             the outside: netns xcl-out routed behind it
  *
  * Everything returns 0 or -errno and has already said what went wrong on
  * stderr, so callers only unwind.
@@ -53,6 +54,22 @@ int lab_main(int argc, char **argv);
 #define LAB_UL_PREFIX "192.168.77."
 #define LAB_UL_PLEN 24
 #define LAB_UL_MTU 1500
+/* The underlay's router: the nodes' default gateway, on the switch. */
+#define LAB_UL_GW LAB_UL_PREFIX "254"
+/*
+ * The outside (the internet, for the cluster): netns xcl-out, linked to the
+ * router in xcl-ul by a veth, ul-out 198.51.100.254/24 there and eth0
+ * 198.51.100.1/24 here, routing back to the underlay only (never to a pod
+ * CIDR: only masqueraded traffic gets answers). It runs a lab serve that
+ * tells every peer the address it saw.
+ */
+#define LAB_OUT_NETNS LAB_NETNS_PREFIX "out"
+#define LAB_OUT_DEV "eth0"
+#define LAB_OUT_UL_DEV "ul-out"
+#define LAB_OUT_IP "198.51.100.1"
+#define LAB_OUT_GW "198.51.100.254"
+#define LAB_OUT_PLEN 24
+#define LAB_OUT_PORTS { "80/tcp", "53/udp" }
 /* What the pods get: the underlay's MTU less Geneve's 50 bytes (the plugin caps it too). */
 #define LAB_POD_MTU (LAB_UL_MTU - 50)
 /* The XDP mode xcnid attaches its prefilter in ($XCNI_LAB_XDP): native XDP on a
@@ -97,6 +114,8 @@ struct lab {
 	char dir[PATH_MAX];
 	bool created_dir; /* up made dir, so down removes it */
 	bool underlay; /* up made netns xcl-ul, so down removes it */
+	bool outside; /* up made netns xcl-out, so down removes it */
+	struct lab_proc outside_server; /* the listener in xcl-out */
 	int lock_fd;
 	size_t nnodes;
 	struct lab_node *nodes;
@@ -189,6 +208,8 @@ int lab_cmd_matrix(int argc, char **argv);
 int lab_cmd_exec(int argc, char **argv);
 /* Starts pod's listener in its netns (if it has ports to serve) and waits until it listens. */
 int lab_server_start(struct lab *lab, struct lab_pod *pod);
+/* Starts the outside's listener (LAB_OUT_PORTS, telling peers what it saw) in xcl-out. */
+int lab_outside_serve(struct lab *lab);
 
 /* lab_underlay.c */
 /* Netns xcl-ul and its bridge; sets lab->underlay (and saves) once the netns exists. */
@@ -197,5 +218,9 @@ int lab_underlay_create(struct lab *lab);
 int lab_underlay_join(const struct lab_node *n);
 /* Removes netns xcl-ul (its links go with it) if this lab made it. */
 int lab_underlay_delete(struct lab *lab);
+/* Netns xcl-out behind xcl-ul's router; sets lab->outside (and saves) once it exists. */
+int lab_outside_create(struct lab *lab);
+/* Stops the outside's listener and removes netns xcl-out if this lab made it. */
+int lab_outside_delete(struct lab *lab);
 
 #endif

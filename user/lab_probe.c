@@ -83,6 +83,7 @@ static int timeout_parse(const char *s, int *out)
 struct conn {
 	int fd;
 	long long deadline;
+	struct sockaddr_in peer;
 };
 
 /* Binds every port; the readiness pipe says "ok" only once all of them listen. */
@@ -120,11 +121,23 @@ fail:
 	return -errno;
 }
 
-static void serve_udp(int fd)
+/* With --tell-peer: "NAME ADDR\n", the peer's address as this end saw it. */
+static const char *tell_peer(char *buf, size_t len, const char *name,
+			     const struct sockaddr_in *peer)
+{
+	char a[INET_ADDRSTRLEN] = "?";
+
+	inet_ntop(AF_INET, &peer->sin_addr, a, sizeof(a));
+	snprintf(buf, len, "%s %s\n", name, a);
+	return buf;
+}
+
+/* Echoes each datagram, or with name (--tell-peer) answers who sent it. */
+static void serve_udp(int fd, const char *name)
 {
 	struct sockaddr_in from;
 	socklen_t flen;
-	char buf[2048];
+	char buf[2048], ans[600];
 	ssize_t n;
 
 	for (;;) {
@@ -132,38 +145,47 @@ static void serve_udp(int fd)
 		n = recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &flen);
 		if (n < 0)
 			return;
-		sendto(fd, buf, (size_t)n, MSG_DONTWAIT, (struct sockaddr *)&from, flen);
+		if (name) {
+			tell_peer(ans, sizeof(ans), name, &from);
+			sendto(fd, ans, strlen(ans), MSG_DONTWAIT, (struct sockaddr *)&from, flen);
+		} else
+			sendto(fd, buf, (size_t)n, MSG_DONTWAIT, (struct sockaddr *)&from, flen);
 	}
 }
 
 static void serve_accept(int fd, struct conn *conns, int *nconns)
 {
+	struct sockaddr_in peer;
+	socklen_t plen = sizeof(peer);
 	int c;
 
-	while ((c = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+	while ((c = accept4(fd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
 		if (*nconns >= SERVE_MAX_CONNS) {
 			close(c);
 			continue;
 		}
-		conns[(*nconns)++] = (struct conn){ c, now_ms() + SERVE_IDLE_MS };
+		conns[(*nconns)++] = (struct conn){ c, now_ms() + SERVE_IDLE_MS, peer };
+		plen = sizeof(peer);
 	}
 }
 
 /* Read what the client said, answer with who we are, close: one exchange per connection. */
-static bool serve_conn(struct conn *c, const char *answer)
+static bool serve_conn(struct conn *c, const char *answer, const char *tell)
 {
-	char buf[512];
+	char buf[512], ans[600];
 	ssize_t n = recv(c->fd, buf, sizeof(buf), 0);
 
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return false;
+	if (n >= 0 && tell)
+		answer = tell_peer(ans, sizeof(ans), tell, &c->peer);
 	if (n >= 0)
 		send(c->fd, answer, strlen(answer), MSG_NOSIGNAL | MSG_DONTWAIT);
 	close(c->fd);
 	return true;
 }
 
-static int serve_loop(int *lfds, uint8_t *protos, int nl, const char *answer)
+static int serve_loop(int *lfds, uint8_t *protos, int nl, const char *answer, const char *tell)
 {
 	struct conn *conns = calloc(SERVE_MAX_CONNS, sizeof(*conns));
 	struct pollfd *pfd = calloc(SERVE_MAX_CONNS + (size_t)nl, sizeof(*pfd));
@@ -185,7 +207,7 @@ static int serve_loop(int *lfds, uint8_t *protos, int nl, const char *answer)
 			if (!(pfd[i].revents & POLLIN))
 				continue;
 			if (protos[i] == IPPROTO_UDP)
-				serve_udp(lfds[i]);
+				serve_udp(lfds[i], tell);
 			else
 				serve_accept(lfds[i], conns, &nconns);
 		}
@@ -195,7 +217,7 @@ static int serve_loop(int *lfds, uint8_t *protos, int nl, const char *answer)
 			bool done = false;
 
 			if (nl + i < n && pfd[nl + i].fd == conns[i].fd && pfd[nl + i].revents)
-				done = serve_conn(&conns[i], answer);
+				done = serve_conn(&conns[i], answer, tell);
 			else if (now > conns[i].deadline) {
 				close(conns[i].fd);
 				done = true;
@@ -215,16 +237,23 @@ static int serve_loop(int *lfds, uint8_t *protos, int nl, const char *answer)
 	}
 }
 
-/* xcnictl lab serve --ready-fd N --name NS/POD PORT/PROTO...: started by apply, not by people. */
+/*
+ * xcnictl lab serve --ready-fd N --name NS/POD [--tell-peer] PORT/PROTO...:
+ * started by apply and up, not by people. TCP answers "NAME\n", UDP echoes;
+ * with --tell-peer both answer "NAME ADDR\n", ADDR the source address that
+ * reached this end (what masquerade made of it).
+ */
 int lab_cmd_serve(int argc, char **argv)
 {
 	static const struct option lo[] = {
 		{ "ready-fd", required_argument, NULL, 'r' },
 		{ "name", required_argument, NULL, 'n' },
+		{ "tell-peer", no_argument, NULL, 't' },
 		{}
 	};
 	int c, ready = -1, nl = 0, *lfds, err;
 	const char *name = "pod";
+	bool tell = false;
 	char answer[600], why[256];
 	uint8_t *protos;
 
@@ -233,6 +262,7 @@ int lab_cmd_serve(int argc, char **argv)
 		switch (c) {
 		case 'r': ready = atoi(optarg); break;
 		case 'n': name = optarg; break;
+		case 't': tell = true; break;
 		default: return 2;
 		}
 	}
@@ -254,39 +284,36 @@ int lab_cmd_serve(int argc, char **argv)
 		fprintf(stderr, "lab serve %s: %s\n", name, why);
 		return 1;
 	}
-	err = serve_loop(lfds, protos, nl, answer);
+	err = serve_loop(lfds, protos, nl, answer, tell ? name : NULL);
 	fprintf(stderr, "lab serve %s: %s\n", name, strerror(-err));
 	return 1;
 }
 
-int lab_server_start(struct lab *lab, struct lab_pod *pod)
+/*
+ * Starts `lab serve` in netns (a name) for the ports in specs, logging to
+ * log, and waits until it listens on all of them.
+ */
+static int server_spawn(const char *netns_name, const char *name, char *const *specs,
+			size_t nspecs, bool tell, const char *log, struct lab_proc *out)
 {
-	char self[PATH_MAX], log[PATH_MAX], netns[PATH_MAX], name[600], fd[16], msg[300] = "";
-	char **argv, (*specs)[16];
+	char self[PATH_MAX], netns[PATH_MAX], fd[16], msg[300] = "";
 	struct pollfd pfd;
 	int rp[2], a = 0, err;
+	char **argv;
 	ssize_t n;
 
-	pod->server = (struct lab_proc){};
-	if (pod->dns)
-		return lab_dns_start(lab, pod);
-	if (!pod->nports)
-		return 0;
+	*out = (struct lab_proc){};
 	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	if (n < 0)
 		return -errno;
 	self[n] = '\0';
-	argv = calloc(pod->nports + 10, sizeof(*argv));
-	specs = calloc(pod->nports, sizeof(*specs));
-	if (!argv || !specs) {
-		err = -ENOMEM;
-		goto out;
-	}
+	argv = calloc(nspecs + 10, sizeof(*argv));
+	if (!argv)
+		return -ENOMEM;
 	if (pipe2(rp, O_CLOEXEC)) {
 		err = -errno;
 		goto out;
 	}
-	snprintf(name, sizeof(name), "%s/%s", pod->ns, pod->name);
 	snprintf(fd, sizeof(fd), "3");
 	argv[a++] = self;
 	argv[a++] = "lab";
@@ -294,16 +321,14 @@ int lab_server_start(struct lab *lab, struct lab_pod *pod)
 	argv[a++] = "--ready-fd";
 	argv[a++] = fd;
 	argv[a++] = "--name";
-	argv[a++] = name;
-	for (size_t i = 0; i < pod->nports; i++) {
-		snprintf(specs[i], sizeof(specs[i]), "%u/%s", pod->ports[i].port,
-			 pod->ports[i].proto == IPPROTO_UDP ? "udp" : "tcp");
+	argv[a++] = (char *)name;
+	if (tell)
+		argv[a++] = "--tell-peer";
+	for (size_t i = 0; i < nspecs; i++)
 		argv[a++] = specs[i];
-	}
 	argv[a] = NULL;
-	lab_path(lab, log, sizeof(log), "pods/%s.%s.log", pod->ns, pod->name);
-	lab_netns_path(pod->netns, netns, sizeof(netns));
-	err = lab_spawn_daemon(netns, argv, log, rp[1], &pod->server);
+	lab_netns_path(netns_name, netns, sizeof(netns));
+	err = lab_spawn_daemon(netns, argv, log, rp[1], out);
 	close(rp[1]);
 	if (err)
 		goto out_pipe;
@@ -313,16 +338,58 @@ int lab_server_start(struct lab *lab, struct lab_pod *pod)
 	if (n > 0)
 		msg[n] = '\0';
 	if (n <= 0 || strncmp(msg, "ok\n", 3)) {
-		fprintf(stderr, "lab: pod %s: listener did not start: %s", name,
+		fprintf(stderr, "lab: %s: listener did not start: %s", name,
 			n > 0 ? msg : "no word from it\n");
-		lab_proc_stop(&pod->server);
+		lab_proc_stop(out);
 		err = -EIO;
 	}
 out_pipe:
 	close(rp[0]);
 out:
-	free(specs);
 	free(argv);
+	return err;
+}
+
+int lab_server_start(struct lab *lab, struct lab_pod *pod)
+{
+	char log[PATH_MAX], name[600], (*specs)[16];
+	char **sp;
+	int err = -ENOMEM;
+
+	pod->server = (struct lab_proc){};
+	if (pod->dns)
+		return lab_dns_start(lab, pod);
+	if (!pod->nports)
+		return 0;
+	specs = calloc(pod->nports, sizeof(*specs));
+	sp = calloc(pod->nports, sizeof(*sp));
+	if (!specs || !sp)
+		goto out;
+	for (size_t i = 0; i < pod->nports; i++) {
+		snprintf(specs[i], sizeof(specs[i]), "%u/%s", pod->ports[i].port,
+			 pod->ports[i].proto == IPPROTO_UDP ? "udp" : "tcp");
+		sp[i] = specs[i];
+	}
+	snprintf(name, sizeof(name), "%s/%s", pod->ns, pod->name);
+	lab_path(lab, log, sizeof(log), "pods/%s.%s.log", pod->ns, pod->name);
+	err = server_spawn(pod->netns, name, sp, pod->nports, false, log, &pod->server);
+out:
+	free(sp);
+	free(specs);
+	return err;
+}
+
+int lab_outside_serve(struct lab *lab)
+{
+	static char *const specs[] = LAB_OUT_PORTS;
+	char log[PATH_MAX];
+	int err;
+
+	lab_path(lab, log, sizeof(log), "outside.log");
+	err = server_spawn(LAB_OUT_NETNS, "outside", specs, sizeof(specs) / sizeof(specs[0]), true,
+			   log, &lab->outside_server);
+	if (!err)
+		err = lab_state_save(lab);
 	return err;
 }
 
@@ -348,7 +415,8 @@ static int wait_fd(int fd, short events, long long deadline)
  * From the calling thread's netns: 1 connected (the listener answered), 0
  * blocked (refused, reset, unreachable or silent until the deadline), -errno.
  */
-static int probe_once(uint32_t dst, const struct lab_port *p, int timeout_ms)
+static int probe_once(uint32_t dst, const struct lab_port *p, int timeout_ms, char *answer,
+		      size_t alen)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(p->port),
 				  .sin_addr.s_addr = dst };
@@ -381,6 +449,13 @@ static int probe_once(uint32_t dst, const struct lab_port *p, int timeout_ms)
 		ssize_t n = recv(fd, buf, sizeof(buf), 0);
 
 		if (n > 0) {
+			if (answer && alen) {
+				size_t l = (size_t)n < alen ? (size_t)n : alen - 1;
+
+				memcpy(answer, buf, l);
+				answer[l] = '\0';
+				answer[strcspn(answer, "\n")] = '\0';
+			}
 			ret = 1;
 			break;
 		}
@@ -424,7 +499,7 @@ static void *matrix_worker(void *arg)
 			}
 			cur = m->nsfd[src];
 		}
-		m->res[job] = probe_once(m->ip[dst], &m->port, m->timeout_ms);
+		m->res[job] = probe_once(m->ip[dst], &m->port, m->timeout_ms, NULL, 0);
 	}
 	return NULL;
 }
@@ -505,12 +580,16 @@ static void matrix_fini(struct matrix *m)
 
 static void usage_probe(FILE *f)
 {
-	fprintf(f, "Usage: xcnictl lab probe NS/POD {NS/POD|svc/NS/SERVICE} PORT/PROTO [--timeout-ms N]\n"
-		   "From the first pod's netns, connects to the second pod's IP, or to the Service's\n"
-		   "ClusterIP (kube-proxy's rules on the node pick a pod) (TCP: connect, send, read\n"
-		   "the answer; UDP: send, wait for the echo). Prints connected (exit 0) or blocked\n"
-		   "(exit 1); exit 2 for an unknown pod or Service or a bad PORT/PROTO. Default timeout\n"
-		   "%d ms. SCTP cannot be probed: this kernel has no SCTP sockets.\n",
+	fprintf(f, "Usage: xcnictl lab probe NS/POD NS/POD|IP|svc/NS/SERVICE PORT/PROTO [--json]\n"
+		   "                       [--timeout-ms N]\n"
+		   "From the pod's netns, connects to the second pod's IP, to IP (e.g. the lab's\n"
+		   "outside, " LAB_OUT_IP ": 80/tcp, 53/udp) or to the Service's ClusterIP (kube-proxy's\n"
+		   "rules on the node pick a pod) (TCP: connect, send, read the answer; UDP: send,\n"
+		   "wait for the answer). Prints connected (exit 0) or blocked (exit 1); exit 2 for\n"
+		   "an unknown pod or Service or a bad PORT/PROTO. --json: {\"from\", \"to\",\n"
+		   "\"port\", \"connected\", \"answer\"}, the answer's first line (a pod's is\n"
+		   "\"NS/POD\", the outside's \"outside ADDR\", the source address it saw). Default\n"
+		   "timeout %d ms. SCTP cannot be probed: this kernel has no SCTP sockets.\n",
 		PROBE_DEFAULT_MS);
 }
 
@@ -532,24 +611,27 @@ int lab_cmd_probe(int argc, char **argv)
 {
 	static const struct option lo[] = {
 		{ "timeout-ms", required_argument, NULL, 't' },
+		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
-	const struct lab_pod *pods[2];
-	struct matrix m = {};
-	int c, timeout = PROBE_DEFAULT_MS, ret = 2;
-	const char *dst;
-	uint32_t svc_ip = 0;
+	int c, timeout = PROBE_DEFAULT_MS, ret = 2, res, nsfd;
+	char path[PATH_MAX], answer[512] = "";
+	const struct lab_pod *src, *dst;
+	const char *to;
 	struct lab_port port;
+	struct in_addr ip;
+	bool json = false;
 	struct lab lab;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "t:h", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "t:jh", lo, NULL)) != -1) {
 		switch (c) {
 		case 't':
 			if (timeout_parse(optarg, &timeout))
 				return 2;
 			break;
+		case 'j': json = true; break;
 		case 'h': usage_probe(stdout); return 0;
 		default: usage_probe(stderr); return 2;
 		}
@@ -558,54 +640,69 @@ int lab_cmd_probe(int argc, char **argv)
 		usage_probe(stderr);
 		return 2;
 	}
+	to = argv[optind + 1];
 	if (probe_spec(argv[optind + 2], &port))
 		return 2;
 	if (lab_open(&lab, false))
 		return 2;
-	pods[0] = lab_pod_lookup(&lab, argv[optind]);
-	dst = argv[optind + 1];
-	if (!strncmp(dst, "svc/", 4)) {
+	src = lab_pod_lookup(&lab, argv[optind]);
+	if (!src)
+		goto out;
+	/* An address (the outside, a node), a Service's ClusterIP, or a pod. */
+	if (!strncmp(to, "svc/", 4)) {
+		const char *slash = strchr(to + 4, '/');
 		char ns[256];
-		const char *slash = strchr(dst + 4, '/');
 		int r;
 
-		if (!slash || slash == dst + 4 || !slash[1] || (size_t)(slash - dst - 4) >= sizeof(ns)) {
-			fprintf(stderr, "lab probe: %s: not svc/NAMESPACE/SERVICE\n", dst);
+		if (!slash || slash == to + 4 || !slash[1] || (size_t)(slash - to - 4) >= sizeof(ns)) {
+			fprintf(stderr, "lab probe: %s: not svc/NAMESPACE/SERVICE\n", to);
 			goto out;
 		}
-		snprintf(ns, sizeof(ns), "%.*s", (int)(slash - dst - 4), dst + 4);
-		r = lab_svc_lookup(&lab, ns, slash + 1, &svc_ip);
+		snprintf(ns, sizeof(ns), "%.*s", (int)(slash - to - 4), to + 4);
+		r = lab_svc_lookup(&lab, ns, slash + 1, &ip.s_addr);
 		if (r) {
 			fprintf(stderr, "lab probe: Service %s/%s: %s\n", ns, slash + 1,
 				r == -ENOENT ? "not found (lab get shows the Services)" : strerror(-r));
 			goto out;
 		}
-		pods[1] = pods[0];
+	} else if (inet_pton(AF_INET, to, &ip) != 1) {
+		dst = lab_pod_lookup(&lab, to);
+		if (!dst)
+			goto out;
+		if (inet_pton(AF_INET, dst->ip, &ip) != 1) {
+			fprintf(stderr, "lab: pod %s has no IP\n", to);
+			goto out;
+		}
+	}
+	/* One probe, nothing else running: this (only) thread enters the pod's netns. */
+	lab_netns_path(src->netns, path, sizeof(path));
+	nsfd = open(path, O_RDONLY | O_CLOEXEC);
+	if (nsfd < 0 || setns(nsfd, CLONE_NEWNET)) {
+		fprintf(stderr, "lab probe: pod %s: %s: %s\n", argv[optind], path, strerror(errno));
+		if (nsfd >= 0)
+			close(nsfd);
+		goto out;
+	}
+	close(nsfd);
+	res = probe_once(ip.s_addr, &port, timeout, answer, sizeof(answer));
+	if (res < 0) {
+		fprintf(stderr, "lab probe: %s\n", strerror(-res));
+		goto out;
+	}
+	if (json) {
+		json_t *j = json_pack("{s:s,s:s,s:s,s:b,s:s?}", "from", argv[optind], "to", to,
+				      "port", argv[optind + 2], "connected", res > 0, "answer",
+				      res > 0 ? answer : NULL);
+
+		if (!j || json_dumpf(j, stdout, JSON_COMPACT) || putchar('\n') == EOF) {
+			json_decref(j);
+			goto out;
+		}
+		json_decref(j);
 	} else {
-		pods[1] = lab_pod_lookup(&lab, dst);
+		printf("%s\n", res ? "connected" : "blocked");
 	}
-	if (!pods[0] || !pods[1])
-		goto out;
-	/* One job of the matrix machinery: the socket is made in a thread that entered the netns. */
-	if (matrix_init(&m, pods, 2))
-		goto out;
-	if (svc_ip)
-		m.ip[1] = svc_ip;
-	m.port = port;
-	m.timeout_ms = timeout;
-	/* Job 1 alone: pods[0] -> pods[1]. */
-	atomic_store(&m.next, 1);
-	m.end = 2;
-	if (matrix_run(&m, 1))
-		goto out_m;
-	if (m.res[1] < 0) {
-		fprintf(stderr, "lab probe: %s\n", strerror(-m.res[1]));
-		goto out_m;
-	}
-	printf("%s\n", m.res[1] ? "connected" : "blocked");
-	ret = m.res[1] ? 0 : 1;
-out_m:
-	matrix_fini(&m);
+	ret = res ? 0 : 1;
 out:
 	lab_close(&lab);
 	return ret;

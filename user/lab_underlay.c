@@ -1,11 +1,17 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * The lab's underlay: the network the nodes would share in a rack, made of
- * one Linux bridge standing for the switch.
+ * one Linux bridge standing for the switch, and a router behind it to "the
+ * outside" (the internet, as far as the cluster can tell).
  *
- *   netns xcl-ul:   br0 ── ul-n1 ── ul-n2 ── ... (ports, no addresses)
- *                           │        │
- *   netns xcl-n1:  ul0 192.168.77.1/24   (xcnid --underlay-dev ul0: Geneve in BPF)
+ *   netns xcl-out:  eth0 198.51.100.1/24 (lab serve: 80/TCP, 53/UDP; answers
+ *                   │                     with the address it saw)
+ *                   │ route 192.168.77.0/24 via .254, and no other: no way back
+ *                   │ to a pod's own address, only to a masqueraded one
+ *   netns xcl-ul:   ul-out 198.51.100.254/24, forwarding
+ *                   br0 192.168.77.254/24 ── ul-n1 ── ul-n2 ── ... (ports)
+ *                                              │        │
+ *   netns xcl-n1:  ul0 192.168.77.1/24, default via .254  (xcnid --underlay-dev ul0)
  *   netns xcl-n2:           ul0 192.168.77.2/24
  *
  * Everything is made over netlink from this process: a socket opened inside a
@@ -28,13 +34,14 @@
 
 /* The bridge stands for a switch, not a firewall: bridged IPv4 must not go through iptables. */
 #define BR_NF_CALL "/proc/sys/net/bridge/bridge-nf-call-iptables"
+#define IP_FORWARD "/proc/sys/net/ipv4/ip_forward"
 
 /*
- * Opens a netlink socket in the named netns; with sysctl_off (a /proc/sys
- * path) also writes 0 there, /proc/sys/net being the namespace of whoever
- * opens the file. Comes back to this thread's netns whatever happens.
+ * Opens a netlink socket in the named netns; with sysctl (a /proc/sys path)
+ * also writes val there, /proc/sys/net being the namespace of whoever opens
+ * the file. Comes back to this thread's netns whatever happens.
  */
-static int nl_open_in(const char *netns, struct nl *nl, const char *sysctl_off)
+static int nl_open_in(const char *netns, struct nl *nl, const char *sysctl, const char *val)
 {
 	char path[PATH_MAX];
 	int self, fd, sfd, err;
@@ -55,12 +62,12 @@ static int nl_open_in(const char *netns, struct nl *nl, const char *sysctl_off)
 		goto out_fd;
 	}
 	err = nl_open(nl);
-	if (!err && sysctl_off) {
-		/* Best effort: without br_netfilter the file does not exist, and that is fine. */
-		sfd = open(sysctl_off, O_WRONLY | O_CLOEXEC);
+	if (!err && sysctl) {
+		/* Best effort: without br_netfilter its file does not exist, and that is fine. */
+		sfd = open(sysctl, O_WRONLY | O_CLOEXEC);
 		if (sfd >= 0) {
-			if (write(sfd, "0\n", 2) < 0)
-				fprintf(stderr, "lab: warning: %s in %s: %s\n", sysctl_off, netns,
+			if (write(sfd, val, strlen(val)) < 0)
+				fprintf(stderr, "lab: warning: %s in %s: %s\n", sysctl, netns,
 					strerror(errno));
 			close(sfd);
 		}
@@ -77,6 +84,14 @@ out_fd:
 out_self:
 	close(self);
 	return err;
+}
+
+static uint32_t ip4(const char *s)
+{
+	struct in_addr a = {};
+
+	inet_pton(AF_INET, s, &a);
+	return a.s_addr;
 }
 
 static int nl_fail(const char *what, const char *netns, struct nl *nl, int err)
@@ -100,7 +115,7 @@ int lab_underlay_create(struct lab *lab)
 	err = lab_state_save(lab);
 	if (err)
 		return err;
-	err = nl_open_in(LAB_UL_NETNS, &nl, BR_NF_CALL);
+	err = nl_open_in(LAB_UL_NETNS, &nl, BR_NF_CALL, "0\n");
 	if (err)
 		return err;
 	err = nl_bridge_add(&nl, LAB_UL_BRIDGE);
@@ -114,6 +129,13 @@ int lab_underlay_create(struct lab *lab)
 		err = nl_link_up_ipv4(&nl, br.ifindex, "xcni lab underlay switch");
 	if (err)
 		nl_fail("bringing up " LAB_UL_BRIDGE, LAB_UL_NETNS, &nl, err);
+	/* The router to the outside sits on the switch too: the nodes' default gateway. */
+	if (!err)
+		err = nl_addr_add(&nl, br.ifindex, ip4(LAB_UL_GW), LAB_UL_PLEN, RT_SCOPE_UNIVERSE);
+	if (err == -EEXIST)
+		err = 0;
+	else if (err)
+		nl_fail("addressing " LAB_UL_BRIDGE " with " LAB_UL_GW, LAB_UL_NETNS, &nl, err);
 out:
 	nl_close(&nl);
 	return err;
@@ -122,6 +144,7 @@ out:
 int lab_underlay_join(const struct lab_node *n)
 {
 	struct nl_link br, port, dev;
+	struct nl_route gw;
 	char path[PATH_MAX], pname[IF_NAMESIZE + 8];
 	struct in_addr ip;
 	struct nl ul, nn;
@@ -139,10 +162,10 @@ int lab_underlay_join(const struct lab_node *n)
 		fprintf(stderr, "lab: %s: %s\n", path, strerror(-err));
 		return err;
 	}
-	err = nl_open_in(LAB_UL_NETNS, &ul, NULL);
+	err = nl_open_in(LAB_UL_NETNS, &ul, NULL, NULL);
 	if (err)
 		goto out_ns;
-	err = nl_open_in(n->netns, &nn, NULL);
+	err = nl_open_in(n->netns, &nn, NULL, NULL);
 	if (err)
 		goto out_ul;
 	/*
@@ -170,8 +193,15 @@ int lab_underlay_join(const struct lab_node *n)
 		err = nl_addr_add(&nn, dev.ifindex, ip.s_addr, LAB_UL_PLEN, RT_SCOPE_UNIVERSE);
 	if (!err)
 		err = nl_link_up_ipv4(&nn, dev.ifindex, "xcni lab underlay");
-	if (err)
+	if (err) {
 		nl_fail("addressing " LAB_UL_DEV, n->netns, &nn, err);
+		goto out_nn;
+	}
+	/* Everything that is not the cluster is out there, through the underlay's router. */
+	gw = (struct nl_route){ .gw = ip4(LAB_UL_GW), .oif = dev.ifindex };
+	err = nl_route_add(&nn, &gw);
+	if (err)
+		nl_fail("default route via " LAB_UL_GW, n->netns, &nn, err);
 out_nn:
 	nl_close(&nn);
 out_ul:
@@ -191,5 +221,86 @@ int lab_underlay_delete(struct lab *lab)
 	err = lab_netns_delete(LAB_UL_NETNS);
 	if (!err)
 		lab->underlay = false;
+	return err;
+}
+
+int lab_outside_create(struct lab *lab)
+{
+	struct nl_link out, eth, lo;
+	struct nl_route back;
+	char path[PATH_MAX];
+	struct nl ul, on;
+	int nsfd, err;
+
+	err = lab_netns_create(LAB_OUT_NETNS);
+	if (err)
+		return err;
+	/* Recorded only now: down must never delete a netns of this name it did not make. */
+	lab->outside = true;
+	err = lab_state_save(lab);
+	if (err)
+		return err;
+	lab_netns_path(LAB_OUT_NETNS, path, sizeof(path));
+	nsfd = open(path, O_RDONLY | O_CLOEXEC);
+	if (nsfd < 0) {
+		err = -errno;
+		fprintf(stderr, "lab: %s: %s\n", path, strerror(-err));
+		return err;
+	}
+	/* The underlay's netns routes between the switch and the outside. */
+	err = nl_open_in(LAB_UL_NETNS, &ul, IP_FORWARD, "1\n");
+	if (err)
+		goto out_ns;
+	err = nl_open_in(LAB_OUT_NETNS, &on, NULL, NULL);
+	if (err)
+		goto out_ul;
+	/* As for the nodes, nothing is undone here: lab down deletes both namespaces. */
+	err = nl_veth_add(&ul, LAB_OUT_UL_DEV, LAB_OUT_DEV, nsfd, LAB_UL_MTU);
+	if (!err)
+		err = nl_link_get(&ul, LAB_OUT_UL_DEV, &out);
+	if (!err)
+		err = nl_addr_add(&ul, out.ifindex, ip4(LAB_OUT_GW), LAB_OUT_PLEN, RT_SCOPE_UNIVERSE);
+	if (!err)
+		err = nl_link_up_ipv4(&ul, out.ifindex, "xcni lab: to the outside");
+	if (err) {
+		nl_fail("the link to the outside (" LAB_OUT_UL_DEV ")", LAB_UL_NETNS, &ul, err);
+		goto out_on;
+	}
+	err = nl_link_get(&on, LAB_OUT_DEV, &eth);
+	if (!err)
+		err = nl_addr_add(&on, eth.ifindex, ip4(LAB_OUT_IP), LAB_OUT_PLEN, RT_SCOPE_UNIVERSE);
+	if (!err)
+		err = nl_link_up_ipv4(&on, eth.ifindex, "xcni lab: the outside");
+	if (!err)
+		err = nl_link_get(&on, "lo", &lo);
+	if (!err)
+		err = nl_link_up(&on, lo.ifindex, NULL);
+	/* Back to the nodes' addresses only: what the internet knows of a cluster. */
+	back = (struct nl_route){ .dst = ip4(LAB_UL_PREFIX "0"), .dst_len = LAB_UL_PLEN,
+				  .gw = ip4(LAB_OUT_GW), .oif = eth.ifindex };
+	if (!err)
+		err = nl_route_add(&on, &back);
+	if (err)
+		nl_fail("addressing " LAB_OUT_DEV, LAB_OUT_NETNS, &on, err);
+out_on:
+	nl_close(&on);
+out_ul:
+	nl_close(&ul);
+out_ns:
+	close(nsfd);
+	return err;
+}
+
+int lab_outside_delete(struct lab *lab)
+{
+	int err;
+
+	if (!lab->outside)
+		return 0;
+	lab_proc_stop(&lab->outside_server);
+	/* Its link to xcl-ul goes with it. */
+	err = lab_netns_delete(LAB_OUT_NETNS);
+	if (!err)
+		lab->outside = false;
 	return err;
 }

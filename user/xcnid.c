@@ -33,6 +33,7 @@
 #include "lib/polsync.h"
 #include "lib/store.h"
 #include "to_pod.skel.h"
+#include "xcnid_masq.h"
 #include "xcnid_metrics.h"
 #include "xcnid_overlay.h"
 
@@ -53,6 +54,7 @@ struct opts {
 	const char *metrics_addr; /* NULL: no metrics endpoint */
 	__u32 trace_sample; /* trace one forwarded packet in N; 0: off */
 	__u32 events_rate; /* events per CPU per second; 0: no limit */
+	struct masq *mq; /* mq->on: masquerade pods' traffic leaving the cluster */
 };
 
 static volatile sig_atomic_t stop;
@@ -342,6 +344,20 @@ static int sync_policy(const struct opts *o, struct from_pod *fp, struct store *
 	return 0;
 }
 
+/*
+ * The masquerade table for the Nodes in the store: apart from policy, so a
+ * policy that fails to compile does not hold back a new node's exemption.
+ */
+static void sync_masq(const struct opts *o, struct store *st)
+{
+	struct cluster c;
+
+	if (!o->mq->on)
+		return;
+	store_view(st, &c);
+	masq_sync(o->mq, &c);
+}
+
 /* Follows the manifest directory until asked to stop. */
 static int watch_cluster(const struct opts *o, struct from_pod *fp, struct metrics *ms)
 {
@@ -377,6 +393,8 @@ static int watch_cluster(const struct opts *o, struct from_pod *fp, struct metri
 	/* The API backend starts empty and fills the store only once everything is
 	 * listed: syncing now would take away what a previous agent programmed. */
 	synced = o->manifests ? sync_policy(o, fp, st, ps, b->sync_gen) == 0 : true;
+	if (o->manifests)
+		sync_masq(o, st);
 	version = store_version(st);
 	while (!stop) {
 		struct pollfd pfd[2] = { { .fd = b->ops->fd(b), .events = POLLIN },
@@ -400,6 +418,7 @@ static int watch_cluster(const struct opts *o, struct from_pod *fp, struct metri
 		if (store_version(st) != version || !synced) {
 			version = store_version(st);
 			synced = sync_policy(o, fp, st, ps, b->sync_gen) == 0;
+			sync_masq(o, st);
 		} else if (b->sync_gen != gen) {
 			/* A new token and no object change: the maps already hold it. */
 			report_gen(fp, b->sync_gen, NULL, NULL);
@@ -461,6 +480,7 @@ static int run(const struct opts *o)
 		err = overlay_resolve(o->ov);
 		if (err)
 			goto out;
+		o->mq->node_ip = o->ov->node_ip;
 		fp->rodata->node_ip = o->ov->node_ip;
 		fp->rodata->underlay_ifindex = (__u32)o->ov->underlay_ifindex;
 		fp->rodata->vni = o->ov->vni;
@@ -510,6 +530,13 @@ static int run(const struct opts *o)
 	}
 	if (o->metrics_addr && !o->once && (err = metrics_open(o->metrics_addr, o->pin_dir, &ms)))
 		goto out;
+	/* Without cluster state the set is what this node knows itself; with it,
+	 * once the state is read (an empty store would exempt too little). */
+	if (o->mq->on && !(o->manifests || o->kubeconfig || o->in_cluster) &&
+	    (err = masq_sync(o->mq, NULL)))
+		goto out;
+	if (!o->mq->on && o->mq->table && (err = masq_remove(o->mq)))
+		goto out;
 	printf("xcnid: ready: programs and maps pinned under %s\n", o->pin_dir);
 	fflush(stdout);
 
@@ -526,7 +553,8 @@ static int run(const struct opts *o)
 	}
 out:
 	metrics_free(ms);
-	/* Programs and maps stay pinned: the data plane outlives the agent. */
+	/* Programs, maps and the masquerade table stay: the data plane outlives the agent. */
+	masq_free(o->mq);
 	overlay_free(o->ov);
 	to_pod__destroy(tp);
 	from_pod__destroy(fp);
@@ -543,7 +571,7 @@ static void usage(FILE *f)
 		"  --service-cidr CIDR  the cluster's Service (ClusterIP) range, kube-apiserver's\n"
 		"                     --service-cluster-ip-range (default 10.96.0.0/12, \"none\" for\n"
 		"                     none): pods' flows to it are handed to kube-proxy in the host\n"
-		"                     stack, and egress policy is judged on the pod it picks"
+		"                     stack, and egress policy is judged on the pod it picks\n"
 		"  --node-name NAME   this node's name (default: the host name)\n"
 		"  --once             load and pin, then exit (the data plane keeps running)\n"
 		"  --manifests DIR    cluster state (Namespaces, Pods, Nodes, NetworkPolicies) from\n"
@@ -556,6 +584,11 @@ static void usage(FILE *f)
 		"  --node-ip IP       this node's underlay address (default: DEV's first IPv4)\n"
 		"  --vni N            Geneve VNI (default 1)\n"
 		"  --xdp-mode MODE    auto (native, else generic), native, generic or off\n"
+		"  --masquerade       masquerade pods' traffic to outside the cluster to the node's\n"
+		"                     address (default with --pod-cidr): nftables table ip xcni\n"
+		"  --no-masquerade    do not; removes the table an earlier xcnid left\n"
+		"  --cluster-cidr CIDR[,CIDR...]  more destinations never masqueraded (besides every\n"
+		"                     Node's pod CIDR and InternalIP); repeatable\n"
 		"  --metrics-addr HOST:PORT  serve Prometheus metrics at http://HOST:PORT/metrics\n"
 		"  --trace-sample N   trace one forwarded packet in N on the event ring (0: off, the\n"
 		"                     default); `xcnictl config set trace-sample` changes it live\n"
@@ -584,6 +617,9 @@ int main(int argc, char **argv)
 		{ "vni", required_argument, NULL, 'V' },
 		{ "xdp-mode", required_argument, NULL, 'X' },
 		{ "metrics-addr", required_argument, NULL, 'A' },
+		{ "masquerade", no_argument, NULL, 'M' },
+		{ "no-masquerade", no_argument, NULL, 1001 },
+		{ "cluster-cidr", required_argument, NULL, 'C' },
 		{ "log-format", required_argument, NULL, 'L' },
 		{ "trace-sample", required_argument, NULL, 'S' },
 		{ "events-rate", required_argument, NULL, 'R' },
@@ -592,8 +628,10 @@ int main(int argc, char **argv)
 		{}
 	};
 	struct overlay ov = { .vni = 1 };
-	struct opts o = { .pin_dir = XCNI_PIN_ROOT, .ov = &ov,
+	struct masq mq = { .table = MASQ_TABLE };
+	struct opts o = { .pin_dir = XCNI_PIN_ROOT, .ov = &ov, .mq = &mq,
 			  .events_rate = XCNI_EVENTS_RATE_DEFAULT };
+	int masquerade = -1; /* -1: the default, on with a pod CIDR */
 	char host[64] = "node";
 	const char *gw = NULL;
 	int c, err;
@@ -679,6 +717,19 @@ int main(int argc, char **argv)
 			}
 			o.metrics_addr = optarg;
 			break;
+		case 'M': masquerade = 1; break;
+		case 1001: masquerade = 0; break;
+		case 'C': {
+			int e = masq_add_cluster_cidrs(&mq, optarg);
+
+			if (e) {
+				pr_err("--cluster-cidr %s: %s\n", optarg,
+				       e == -E2BIG ? "more than 32 CIDRs in all" :
+						     "not IPv4 CIDR[,CIDR...]");
+				return 2;
+			}
+			break;
+		}
 		case 'L': {
 			enum xlog_format f;
 
@@ -725,6 +776,16 @@ int main(int argc, char **argv)
 	} else if (o.pod_mask) {
 		o.gateway = htonl(ntohl(o.pod_cidr) + 1);
 	}
+	if (masquerade == 1 && !o.pod_mask) {
+		pr_err("--masquerade needs --pod-cidr: it masquerades traffic from the pod CIDR\n");
+		return 2;
+	}
+	/* Without a pod CIDR there is nothing to masquerade, and nothing to remove either. */
+	mq.on = masquerade != 0 && o.pod_mask;
+	if (masquerade != 0 && !o.pod_mask)
+		mq.table = NULL;
+	mq.pod = (struct masq_prefix){ o.pod_cidr, o.pod_len };
+	mq.node_ip = ov.node_ip;
 	if (!o.node_name) {
 		gethostname(host, sizeof(host) - 1);
 		o.node_name = host;

@@ -213,7 +213,7 @@ esac
 echo '{"cniVersion":"1.0.0","name":"'$NET_NAME'","plugins":['"$PCONF"']}' >"$T/cni-conf/10-$NET_NAME.conflist"
 if [ "$CRI_PLUGIN" = xcni ]; then
 	check "xcnid started for this suite (pins under /sys/fs/bpf/$XCT_TAG)" \
-		start_xcnid "/sys/fs/bpf/$XCT_TAG" --pod-cidr "$SUBNET"
+		start_xcnid "/sys/fs/bpf/$XCT_TAG" --pod-cidr "$SUBNET" --no-masquerade
 fi
 
 # ---- containerd config ----------------------------------------------------

@@ -211,7 +211,7 @@ EOF
 CONF=$TMP/net.conflist
 if [ "$PLUGIN" = xcni ]; then
 	check "xcnid started for this suite (pins under /sys/fs/bpf/$XCT_TAG)" \
-		start_xcnid "/sys/fs/bpf/$XCT_TAG" --pod-cidr "$SUBNET"
+		start_xcnid "/sys/fs/bpf/$XCT_TAG" --pod-cidr "$SUBNET" --no-masquerade
 fi
 
 check "validate: every plugin of the chain supports cniVersion 1.0.0" "$TOOL" validate "$CONF"

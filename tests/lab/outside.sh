@@ -1,0 +1,308 @@
+#!/bin/bash
+# Masquerade end to end: pods reach a server outside the cluster with their
+# node's address, stay themselves inside it, and lose the outside when their
+# node's xcnid runs with --no-masquerade.
+#
+#   netns xcl-out: eth0 198.51.100.1/24   lab serve --tell-peer 80/TCP, 53/UDP:
+#                  │                        answers "outside <source it saw>"
+#                  │ route 192.168.77.0/24 via .254 only: no way back to a pod address
+#   netns xcl-ul:  ul-out 198.51.100.254, forwarding; br0 192.168.77.254 (the switch)
+#                                  │                      │
+#   netns xcl-n1: ul0 192.168.77.1, default via .254   xcl-n2: ul0 .2, default via .254
+#     nft table ip xcni: 10.244.1.0/24 -> masquerade     table ip xcni: 10.244.2.0/24
+#       but to {10.244.1.0/24, 10.244.2.0/24, 192.168.77.1, 192.168.77.2}
+#     o/p1 10.244.1.x                                    o/p2 10.244.2.x
+#
+# Extra listeners that tell the peer's address (lab serve --tell-peer) run in
+# o/p2 and in node n2, started by this suite and stopped by PID. The suite
+# reads the tables with nft (tests may; the product speaks libnftables).
+set -uo pipefail
+. "$(dirname "$0")/../lib.sh"
+
+XCNICTL=$BUILD/xcnictl
+export XCNI_BIN XCNID_BIN=${XCNID_BIN:-$BUILD/xcnid}
+T=$(mktemp -d /tmp/xcni-outside-test.XXXXXX)
+export XCNI_LAB_DIR=$T/lab
+unset XCNI_LAB_XDP
+LAB_PINS=/sys/fs/bpf/xcni-lab
+OUT=198.51.100.1
+PIDS=()   # every process the lab said it started (xcnid, listeners)
+MINE=()   # processes this suite started (listeners, a node's xcnid), stopped by PID
+
+lab() { "$XCNICTL" lab "$@"; }
+jq_() { /usr/bin/python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+# answer FROM TO PORT/PROTO: what the listener answered ("" if blocked).
+answer() { lab probe "$1" "$2" "$3" --json --timeout-ms 1500 | jq_ 'd.get("answer") or ""'; }
+# expect_answer FROM TO PORT/PROTO WANT
+expect_answer() {
+	local got
+	got=$(answer "$1" "$2" "$3")
+	echo "answer: '$got', want '$4'"
+	[ "$got" = "$4" ]
+}
+# blocked FROM TO PORT/PROTO: the probe says blocked, exit 1.
+blocked() {
+	local out rc
+	out=$(lab probe "$1" "$2" "$3" --timeout-ms 700); rc=$?
+	echo "probe: $out, exit $rc"
+	[ "$out-$rc" = blocked-1 ]
+}
+# nomasq N: node n<N>'s exempt set as the kernel holds it, "a b c".
+nomasq() {
+	ip netns exec "xcl-n$1" nft -j list set ip xcni nomasq 2>/dev/null |
+		jq_ "' '.join(e if isinstance(e, str) else e['prefix']['addr'] + '/' + str(e['prefix']['len']) for x in d['nftables'] if 'set' in x for e in x['set'].get('elem', []))"
+}
+expect_set() {
+	local got
+	got=$(nomasq "$1")
+	echo "n$1's set: '$got', want '$2'"
+	[ "$got" = "$2" ]
+}
+has_table() { ip netns exec "xcl-n$1" nft list table ip xcni >/dev/null 2>&1; }
+
+leftovers() {
+	local p st
+	ip netns list | awk '{print $1}' | grep '^xcl-' | sed 's/^/netns /'
+	[ -e "$LAB_PINS" ] && find "$LAB_PINS" | sed 's/^/pin /'
+	for p in "${PIDS[@]}" "${MINE[@]}"; do
+		st=$(awk '{print $3}' "/proc/$p/stat" 2>/dev/null)
+		[ -n "$st" ] && [ "$st" != Z ] && echo "process $p ($(tr '\0' ' ' <"/proc/$p/cmdline"))"
+	done
+	[ -e "$XCNI_LAB_DIR" ] && echo "state dir $XCNI_LAB_DIR"
+}
+remember_pids() {
+	local p
+	for p in $(lab get --json 2>/dev/null | jq_ '" ".join(str(x) for x in [n["xcnidPid"] for n in d["nodes"]] + [p["serverPid"] for p in d["pods"]] + [d.get("outside", {}).get("serverPid", 0)] if x)' 2>/dev/null); do
+		PIDS+=("$p")
+	done
+}
+stop_mine() {
+	local p
+	for p in "${MINE[@]}"; do
+		kill "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+}
+cleanup() {
+	local left
+	stop_mine
+	remember_pids
+	lab down >/dev/null 2>&1
+	left=$(leftovers)
+	if [ -n "$left" ]; then
+		echo "# cleanup: the lab left things behind:"
+		echo "$left" | sed 's/^/#   /'
+	fi
+	rm -rf "$T"
+}
+# wait_listen NETNS PORT: until something listens on TCP PORT in NETNS.
+wait_listen() {
+	for _ in $(seq 50); do
+		ip netns exec "$1" ss -Htln "sport = :$2" | grep . >/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+for b in "$XCNICTL" "$XCNI_BIN" "$XCNID_BIN" /usr/sbin/nft; do
+	[ -x "$b" ] || { not_ok "$b exists"; finish; exit 1; }
+done
+if ip netns list | grep -q '^xcl-' || [ -e "$LAB_PINS" ]; then
+	not_ok "no other lab is up (xcl-* netns or $LAB_PINS exist: xcnictl lab down it first)"
+	finish
+	exit 1
+fi
+trap cleanup EXIT
+
+# ---- xcnid's options ----------------------------------------------------------------------
+out=$("$XCNID_BIN" --masquerade 2>&1); RC=$?
+check "xcnid --masquerade without --pod-cidr: exit 2, saying it needs one" \
+	bash -c "[ $RC -eq 2 ] && grep -q -- '--masquerade needs --pod-cidr' <<<\"\$1\"" _ "$out"
+out=$("$XCNID_BIN" --pod-cidr 10.244.1.0/24 --cluster-cidr 10.96.0.0/12,10.0.0.0 2>&1); RC=$?
+check "xcnid --cluster-cidr with a bad CIDR in the list: exit 2, naming it" \
+	bash -c "[ $RC -eq 2 ] && grep -q -- '--cluster-cidr 10.96.0.0/12,10.0.0.0: not IPv4' <<<\"\$1\"" _ "$out"
+
+# ---- up: two nodes and the outside ----------------------------------------------------
+out=$(lab up --nodes 2 2>&1); RC=$?
+echo "$out" | sed 's/^/# /'
+check "lab up --nodes 2" test "$RC" -eq 0 || { finish; exit 1; }
+remember_pids
+check "lab up reports the outside and its listener" grep -q "outside up: netns xcl-out, $OUT" <<<"$out"
+# grep >/dev/null, not grep -q, after a pipe: an early exit would kill the writer
+# with SIGPIPE, and pipefail would count that as a failure.
+outside_ok() {
+	ip -n xcl-out -o addr; ip -n xcl-out route; ip -n xcl-ul -o addr
+	ip -n xcl-n1 route show default; ip -n xcl-n2 route show default
+	ip netns exec xcl-out ss -Htuln
+	ip -n xcl-out -o addr show dev eth0 | grep >/dev/null "inet $OUT/24" || return 1
+	ip -n xcl-ul -o addr show dev br0 | grep >/dev/null 'inet 192\.168\.77\.254/24' || return 1
+	ip -n xcl-ul -o addr show dev ul-out | grep >/dev/null 'inet 198\.51\.100\.254/24' || return 1
+	[ "$(ip netns exec xcl-ul sysctl -n net.ipv4.ip_forward)" = 1 ] || return 1
+	# Back to the underlay only: never to a pod CIDR.
+	[ "$(ip -n xcl-out route show | grep -v 'proto kernel' | tr -s ' ')" = "192.168.77.0/24 via 198.51.100.254 dev eth0 " ] || return 1
+	for i in 1 2; do
+		ip -n "xcl-n$i" route show default | grep >/dev/null 'default via 192\.168\.77\.254 dev ul0' || return 1
+	done
+	ip netns exec xcl-out ss -Htln 'sport = :80' | grep >/dev/null . && ip netns exec xcl-out ss -Huln 'sport = :53' | grep >/dev/null .
+}
+check "outside: xcl-out $OUT/24 routed back to 192.168.77.0/24 only, xcl-ul forwards (.254 on both sides), nodes default via .254, listening on 80/tcp and 53/udp" \
+	outside_ok
+check "lab get --json names the outside and its running listener" \
+	test "$(lab get --json | jq_ 'd["outside"]["netns"], d["outside"]["ip"], d["outside"]["serverRunning"]')" = "xcl-out $OUT True"
+
+# ---- the tables -----------------------------------------------------------------------------
+check "n1's table ip xcni: exempt set = both pod CIDRs and both node addresses" \
+	expect_set 1 "10.244.1.0/24 10.244.2.0/24 192.168.77.1 192.168.77.2"
+check "n2's: the same set" expect_set 2 "10.244.1.0/24 10.244.2.0/24 192.168.77.1 192.168.77.2"
+rule_ok() {
+	local r
+	r=$(ip netns exec "xcl-n$1" nft list chain ip xcni postrouting)
+	echo "$r"
+	grep -q 'type nat hook postrouting priority srcnat; policy accept;' <<<"$r" &&
+		grep -q "ip saddr 10.244.$1.0/24 ip daddr != @nomasq oifname != \"xc\*\" counter packets [0-9]* bytes [0-9]* masquerade" <<<"$r" &&
+		[ "$(grep -c masquerade <<<"$r")" = 1 ]
+}
+check "n1's chain: one rule, masquerade from 10.244.1.0/24 unless to @nomasq or out xc*" rule_ok 1
+check "n2's chain: the same from 10.244.2.0/24" rule_ok 2
+check "xcnid logged the table" grep -q 'masquerade: table ip xcni: .* 4 exempt' "$XCNI_LAB_DIR/n1/xcnid.log"
+
+# ---- pods ---------------------------------------------------------------------------------------
+pod() { # pod NAME NODE LABEL
+	cat <<EOF
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: $1, namespace: o, labels: {app: $3}}
+spec:
+  nodeName: $2
+  containers:
+    - name: srv
+      ports:
+        - {containerPort: 80, protocol: TCP}
+        - {containerPort: 81, protocol: UDP}
+EOF
+}
+{ printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: o}\n'; pod p1 n1 p1; pod p2 n2 p2; } >"$T/pods.yaml"
+check "lab apply: o/p1 on n1, o/p2 on n2" lab apply -f "$T/pods.yaml" || { finish; exit 1; }
+remember_pids
+declare -A IP
+while read -r name ip; do IP[$name]=$ip; done < <(lab get --json | jq_ '"\n".join(p["name"] + " " + p["ip"] for p in d["pods"])')
+diag "o/p1 ${IP[p1]:-?}, o/p2 ${IP[p2]:-?}"
+
+# ---- to the outside: masqueraded ------------------------------------------------------------------
+check "o/p1 (n1) -> outside 80/tcp: the outside saw n1's address 192.168.77.1, not ${IP[p1]}" \
+	expect_answer o/p1 $OUT 80/tcp "outside 192.168.77.1"
+check "o/p1 (n1) -> outside 53/udp: saw 192.168.77.1" expect_answer o/p1 $OUT 53/udp "outside 192.168.77.1"
+check "o/p2 (n2) -> outside 80/tcp: saw 192.168.77.2" expect_answer o/p2 $OUT 80/tcp "outside 192.168.77.2"
+check "o/p2 (n2) -> outside 53/udp: saw 192.168.77.2" expect_answer o/p2 $OUT 53/udp "outside 192.168.77.2"
+check "probe o/p1 -> $OUT 80/tcp: text output connected, exit 0" \
+	bash -c "[ \"\$(\"$XCNICTL\" lab probe o/p1 $OUT 80/tcp)\" = connected ]"
+check "n1's masquerade rule counted the packets" \
+	bash -c "ip netns exec xcl-n1 nft -j list chain ip xcni postrouting | grep '\"packets\": [1-9]' >/dev/null"
+
+# ---- inside the cluster: not masqueraded ---------------------------------------------------------
+"$XCNICTL" lab exec o/p2 -- "$XCNICTL" lab serve --name p2 --tell-peer 8080/tcp 8081/udp \
+	>"$T/p2serve.log" 2>&1 &
+MINE+=($!)
+nsenter --net=/run/netns/xcl-n2 "$XCNICTL" lab serve --name n2 --tell-peer 8080/tcp 8081/udp \
+	>"$T/n2serve.log" 2>&1 &
+MINE+=($!)
+wait_listen xcl-o.p2 8080 && wait_listen xcl-n2 8080 || diag "the suite's listeners did not start"
+check "o/p1 (n1) -> o/p2 (n2) 8080/tcp: o/p2 saw o/p1's own address ${IP[p1]}" \
+	expect_answer o/p1 "${IP[p2]}" 8080/tcp "p2 ${IP[p1]}"
+check "o/p1 (n1) -> o/p2 (n2) 8081/udp: saw ${IP[p1]}" \
+	expect_answer o/p1 "${IP[p2]}" 8081/udp "p2 ${IP[p1]}"
+check "o/p1 (n1) -> node n2 (192.168.77.2) 8080/tcp: the node saw ${IP[p1]} (node addresses are exempt)" \
+	expect_answer o/p1 192.168.77.2 8080/tcp "n2 ${IP[p1]}"
+check "o/p1 (n1) -> node n2 8081/udp: saw ${IP[p1]}" \
+	expect_answer o/p1 192.168.77.2 8081/udp "n2 ${IP[p1]}"
+
+# ---- the set follows the Nodes ----------------------------------------------------------------------
+printf 'apiVersion: v1\nkind: Node\nmetadata: {name: n2}\n' >"$T/n2.yaml"
+check "lab delete -f: Node n2" lab delete -f "$T/n2.yaml"
+check "  ... n1's set loses n2's pod CIDR and address" expect_set 1 "10.244.1.0/24 192.168.77.1"
+check "  ... n2's keeps its own pod CIDR and address" expect_set 2 "10.244.1.0/24 10.244.2.0/24 192.168.77.1 192.168.77.2"
+check "lab apply -f: Node n2 again" lab apply -f "$T/n2.yaml"
+check "  ... n1's set has them back" expect_set 1 "10.244.1.0/24 10.244.2.0/24 192.168.77.1 192.168.77.2"
+
+# ---- egress policy with an ipBlock: judged on the pod's own address ------------------------------------
+egress() { # egress CIDR: o/p1 may send only to CIDR, 80/TCP
+	cat >"$T/pol.yaml" <<EOF
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: p1-out, namespace: o}
+spec:
+  podSelector: {matchLabels: {app: p1}}
+  policyTypes: [Egress]
+  egress:
+    - to: [{ipBlock: {cidr: $1}}]
+      ports: [{port: 80, protocol: TCP}]
+EOF
+	lab apply -f "$T/pol.yaml" >/dev/null
+}
+check "policy: o/p1 egress only to ipBlock 198.51.100.0/24 80/TCP" egress 198.51.100.0/24
+check "  ... o/p1 -> outside 80/tcp: allowed, masqueraded" expect_answer o/p1 $OUT 80/tcp "outside 192.168.77.1"
+check "  ... o/p1 -> outside 53/udp: denied (port not allowed)" blocked o/p1 $OUT 53/udp
+check "  ... o/p1 -> o/p2 8080/tcp: denied (not in the block)" blocked o/p1 "${IP[p2]}" 8080/tcp
+check "  ... o/p2 (no policy) -> outside 53/udp: still allowed" expect_answer o/p2 $OUT 53/udp "outside 192.168.77.2"
+check "policy: o/p1 egress only to ipBlock 203.0.113.0/24 80/TCP" egress 203.0.113.0/24
+check "  ... o/p1 -> outside 80/tcp: denied" blocked o/p1 $OUT 80/tcp
+# Judged before masquerade: a block naming the node's address (what the outside
+# sees) does not let the pod out.
+check "policy: o/p1 egress only to ipBlock 192.168.77.1/32 (its node's address) 80/TCP" egress 192.168.77.1/32
+check "  ... o/p1 -> outside 80/tcp: denied (policy sees ${IP[p1]} -> $OUT)" blocked o/p1 $OUT 80/tcp
+check "policy deleted: o/p1 -> outside 53/udp again" \
+	bash -c "\"$XCNICTL\" lab delete -f $T/pol.yaml >/dev/null && [ \"\$(\"$XCNICTL\" lab probe o/p1 $OUT 53/udp)\" = connected ]"
+
+# ---- masquerade off on n2 ------------------------------------------------------------------------------
+xpid=$(lab get --json | jq_ "[n['xcnidPid'] for n in d['nodes'] if n['name'] == 'n2'][0]")
+mapfile -d '' XARGS <"/proc/$xpid/cmdline"
+kill "$xpid"
+for _ in $(seq 50); do kill -0 "$xpid" 2>/dev/null || break; sleep 0.1; done
+check "n2's xcnid stopped: its table stays (the data plane keeps its last state)" has_table 2
+check "  ... and o/p2 still reaches the outside" expect_answer o/p2 $OUT 80/tcp "outside 192.168.77.2"
+N2PID=
+wait_ready() { # wait_ready N: until the log says ready N times
+	for _ in $(seq 100); do
+		[ "$(grep -c 'xcnid: ready' "$T/n2-xcnid.log" 2>/dev/null)" -ge "$1" ] && return 0
+		sleep 0.1
+	done
+	cat "$T/n2-xcnid.log"
+	return 1
+}
+stop_n2() { kill "$N2PID" 2>/dev/null; wait "$N2PID" 2>/dev/null; }
+nsenter --net=/run/netns/xcl-n2 "${XARGS[@]}" --no-masquerade >>"$T/n2-xcnid.log" 2>&1 &
+N2PID=$!; MINE+=("$N2PID")
+check "n2's xcnid restarted with --no-masquerade" wait_ready 1
+check "  ... n2's table ip xcni is gone" bash -c "! ip netns exec xcl-n2 nft list table ip xcni"
+check "  ... o/p2 (n2) -> outside 80/tcp: blocked (no masquerade, no way back)" blocked o/p2 $OUT 80/tcp
+check "  ... o/p2 (n2) -> outside 53/udp: blocked" blocked o/p2 $OUT 53/udp
+check "  ... o/p1 (n1, masquerading) -> outside 80/tcp: still connected" \
+	expect_answer o/p1 $OUT 80/tcp "outside 192.168.77.1"
+check "  ... o/p2 -> o/p1 80/tcp (inside the cluster): still connected" \
+	bash -c "[ \"\$(\"$XCNICTL\" lab probe o/p2 o/p1 80/tcp)\" = connected ]"
+stop_n2
+nsenter --net=/run/netns/xcl-n2 "${XARGS[@]}" >>"$T/n2-xcnid.log" 2>&1 &
+N2PID=$!; MINE+=("$N2PID")
+check "n2's xcnid restarted with masquerade (the default)" wait_ready 2
+check "  ... its table is back with the full set" expect_set 2 "10.244.1.0/24 10.244.2.0/24 192.168.77.1 192.168.77.2"
+check "  ... o/p2 -> outside 80/tcp: saw 192.168.77.2 again" expect_answer o/p2 $OUT 80/tcp "outside 192.168.77.2"
+stop_n2
+nsenter --net=/run/netns/xcl-n2 "${XARGS[@]}" --cluster-cidr 10.96.0.0/12,10.244.0.0/16 \
+	>>"$T/n2-xcnid.log" 2>&1 &
+N2PID=$!; MINE+=("$N2PID")
+check "n2's xcnid restarted with --cluster-cidr 10.96.0.0/12,10.244.0.0/16" wait_ready 3
+check "  ... its set: the cluster CIDRs in place of the pod CIDRs they cover, the node addresses" \
+	expect_set 2 "10.96.0.0/12 10.244.0.0/16 192.168.77.1 192.168.77.2"
+check "  ... o/p2 -> outside 53/udp: saw 192.168.77.2" expect_answer o/p2 $OUT 53/udp "outside 192.168.77.2"
+check "  ... o/p2 -> o/p1 80/tcp: connected" \
+	bash -c "[ \"\$(\"$XCNICTL\" lab probe o/p2 o/p1 80/tcp)\" = connected ]"
+
+# ---- down ------------------------------------------------------------------------------------------------
+stop_mine
+remember_pids
+check "lab down" lab down
+check "  ... leaves no netns (xcl-out and xcl-ul included), pin, process or state behind" \
+	test -z "$(leftovers)"
+
+finish
