@@ -2,7 +2,8 @@
 # The main job: a one-node lab cluster made of network namespaces, fed with the
 # manifests in examples/lab (namespaces x, y, z; pods a, b, c in each), then a
 # default-deny and an allow NetworkPolicy, with the truth table before and
-# after and the maps behind one verdict.
+# after and the maps behind one verdict; then a Service reached by name through
+# the cluster's DNS and kube-proxy's DNAT, with policy judged on the pod behind it.
 #
 #   netns xcl-n1 ("the node": xcnid, pinned maps under /sys/fs/bpf/xcni-lab/n1)
 #     xc<hash> ──veth── eth0  netns xcl-x.a   x/a  10.244.1.x
@@ -22,8 +23,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-say "lab up: one node, its xcnid, the data plane pinned"
-"$CTL" lab up --nodes 1
+say "lab up: one node, its xcnid, the data plane pinned, the cluster's DNS"
+"$CTL" lab up --nodes 1 --dns
 say "apply namespaces and pods (each pod wired by the real xcni plugin)"
 "$CTL" lab apply -f "$EX/00-namespaces.yaml"
 "$CTL" lab apply -f "$EX/10-pods.yaml"
@@ -61,3 +62,15 @@ node identity list
 node ipcache list
 say "counters"
 node metrics
+
+say "a Service: y/web, port 8080 to y/b's serve-80-tcp (kube-proxy's rules on the node)"
+cat "$EX/40-service.yaml"
+"$CTL" lab apply -f "$EX/40-service.yaml"
+"$CTL" lab get | sed -n '/^SERVICE/,$p'
+say "x/a resolves web.y through the DNS Service, and reaches it"
+"$CTL" lab exec x/a -- getent hosts web.y
+printf 'x/a -> svc/y/web 8080/TCP: '
+"$CTL" lab probe x/a svc/y/web 8080/TCP || true
+say "policy is judged on the pod behind the ClusterIP: y/b may not enter x, but x may reach y/b"
+printf 'x/c -> svc/y/web 8080/TCP: '
+"$CTL" lab probe x/c svc/y/web 8080/TCP || true

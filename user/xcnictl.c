@@ -623,6 +623,8 @@ static const struct pt_col ct_cols[] = {
 	{ "PKTS-REPLY", "pkts_reply", PT_UINT },
 	{ "BYTES-REPLY", "bytes_reply", PT_UINT },
 	{ "EP-ID", "ep_id", PT_UINT },
+	/* "stack": the flow went through the host stack (a Service's DNAT): so do its replies. */
+	{ "VIA", "via", PT_STR },
 };
 
 struct ct_rec {
@@ -736,6 +738,7 @@ static int cmd_ct_list(const struct ctx *c, char **argv)
 		pt_uint(t, e->pkts_reply);
 		pt_uint(t, e->bytes_reply);
 		pt_uint(t, e->ep_id);
+		pt_str(t, e->flags & XCNI_CT_F_STACK ? "stack" : "bpf");
 	}
 	err = show(c, t);
 	free(recs);
@@ -2670,6 +2673,7 @@ static const struct pt_col config_cols[] = {
 	{ "XDP-MODE", "xdp_mode", PT_STR },
 	{ "TRACE-SAMPLE", "trace_sample", PT_UINT },
 	{ "EVENTS-RATE", "events_rate", PT_UINT },
+	{ "SERVICE-CIDR", "service_cidr", PT_STR },
 };
 
 /* How xcnid attached the prefilter: the XDP_FLAGS_* mode it wrote. */
@@ -2754,6 +2758,10 @@ static int cmd_config(const struct ctx *c, char **argv)
 		pt_strf(t, "0x%x", cfg.xdp_mode);
 	pt_uint(t, cfg.trace_sample);
 	pt_uint(t, cfg.events_rate);
+	if (cfg.svc_cidr_len)
+		pt_strf(t, "%s/%u", ip_str(cfg.svc_cidr, buf), cfg.svc_cidr_len);
+	else
+		pt_null(t);
 	err = show(c, t);
 close:
 	close(fd);

@@ -39,7 +39,7 @@ MAN=$(mktemp -d)
 DEST=$(mktemp -d) # make install's staging tree
 
 # Sizes from bpf/xcni_shared.h; a change there must show up here.
-EP_SZ=44 CTK_SZ=16 CTV_SZ=56 MET_SZ=16 CFG_SZ=408 NR_METRICS=112 PFK_SZ=8 PFV_SZ=16
+EP_SZ=44 CTK_SZ=16 CTV_SZ=56 MET_SZ=16 CFG_SZ=416 NR_METRICS=112 PFK_SZ=8 PFV_SZ=16
 PN_SZ=384 IPK_SZ=8 IPV_SZ=12 ID_SZ=1024 EVR_SZ=40
 
 cleanup() {
@@ -75,7 +75,8 @@ ep() { echo "$(le "$1" 4)$(le "$2" 4)$(le "$3" 4)$(le "$4" 4)$(mac "$5")$(mac "$
 # ct key: saddr daddr sport dport proto pad[3]
 ctk() { echo "$(ip4 "$1")$(ip4 "$2")$(be16 "$3")$(be16 "$4")$(le "$5" 1)$(zeros 3)"; }
 # ct entry: created last pkts_o bytes_o pkts_r bytes_r ep_id state fin_o fin_r pad
-ctv() { echo "$(le "$1" 8)$(le "$2" 8)$(le "$3" 8)$(le "$4" 8)$(le "$5" 8)$(le "$6" 8)$(le "$7" 4)$(le "$8" 1)$(zeros 3)"; }
+# ctv CREATED LAST PKTS_O BYTES_O PKTS_R BYTES_R EP_ID STATE [FLAGS]
+ctv() { echo "$(le "$1" 8)$(le "$2" 8)$(le "$3" 8)$(le "$4" 8)$(le "$5" 8)$(le "$6" 8)$(le "$7" 4)$(le "$8" 1)$(zeros 2)$(le "${9:-0}" 1)"; }
 now_ns() { python3 -c 'import time; print(time.clock_gettime_ns(time.CLOCK_MONOTONIC))'; }
 
 setup() {
@@ -92,7 +93,7 @@ setup() {
 	# Stamps on the clock bpf_ktime_get_ns() reads; ages grow as the suite runs.
 	local now; now=$(now_ns)
 	local t100=$((now - 100000000000)) t40=$((now - 40000000000)) t5=$((now - 5000000000))
-	put xcni_ct "$(ctk 10.244.1.5 10.96.0.1 40000 443 6)" "$(ctv $t100 $t5 10 1500 8 9000 7 2)" &&
+	put xcni_ct "$(ctk 10.244.1.5 10.96.0.1 40000 443 6)" "$(ctv $t100 $t5 10 1500 8 9000 7 2 1)" &&
 		put xcni_ct "$(ctk 10.244.1.10 8.8.8.8 53000 53 17)" "$(ctv $t40 $t40 1 60 0 0 8 1)" &&
 		put xcni_ct "$(ctk 10.244.1.5 10.244.1.10 4660 4660 1)" "$(ctv $t5 $t5 3 252 3 252 7 2)" || return 1
 	# bpftool writes one value to every CPU: xcnictl must show ncpu times it.
@@ -102,8 +103,8 @@ setup() {
 		put xcni_metrics "$(le 52 4)" "$(le 1 8)$(le 0 8)" || return 1 # drop-spoof-ip from-pod
 	# abi flags started pod_cidr/len name applied failed error nr_* x3 pad, then the
 	# overlay: node_ip ifindex (lo) vni underlay_mtu pod_mtu xdp_mode (2: generic), then
-	# the events: trace_sample events_rate
-	put xcni_config "$(le 0 4)" "$(le 1 4)$(le 0 4)$(le $t100 8)$(ip4 10.244.1.0)$(le 24 1)$(zeros 3)$(str node-a 64)$(zeros $((8 + 8 + 256 + 16)))$(ip4 192.168.5.1)$(le 1 4)$(le 42 4)$(le 1500 4)$(le 1450 4)$(le 2 4)$(le 7 4)$(le 500 4)" || return 1
+	# the events: trace_sample events_rate, then the Service range
+	put xcni_config "$(le 0 4)" "$(le 1 4)$(le 0 4)$(le $t100 8)$(ip4 10.244.1.0)$(le 24 1)$(zeros 3)$(str node-a 64)$(zeros $((8 + 8 + 256 + 16)))$(ip4 192.168.5.1)$(le 1 4)$(le 42 4)$(le 1500 4)$(le 1450 4)$(le 2 4)$(le 7 4)$(le 500 4)$(ip4 10.96.0.0)$(le 12 1)$(zeros 3)" || return 1
 	# The filters' view of the cluster: pods, ipcache, identities.
 	mk xcni_podname hash 4 $PN_SZ 16 && mk xcni_ipcache lpm_trie $IPK_SZ $IPV_SZ 16 1 &&
 		mk xcni_identity hash 4 $ID_SZ 16 && mk xcni_evrate percpu_array 4 $EVR_SZ 1 || return 1
@@ -195,7 +196,8 @@ check "endpoint list: columns line up" aligned x endpoint list
 
 # -- ct
 check "ct list: header and 3 rows" lines 4 x ct list
-check "ct list: tcp flow" has '^tcp +10\.244\.1\.5:40000 +10\.96\.0\.1:443 +established +1[0-9][0-9] +[0-9]+ +10 +1500 +8 +9000 +7$' x ct list
+check "ct list: tcp flow" has '^tcp +10\.244\.1\.5:40000 +10\.96\.0\.1:443 +established +1[0-9][0-9] +[0-9]+ +10 +1500 +8 +9000 +7 +stack$' x ct list
+check "ct list: a flow that never met the host stack is bpf's" has '^udp +10\.244\.1\.10:53000 +8\.8\.8\.8:53 +new .* +8 +bpf$' x ct list
 check "ct list: icmp shows the echo id" has '^icmp +10\.244\.1\.5:id=4660 +10\.244\.1\.10:id=4660 +established ' x ct list
 check "ct list: udp new" has '^udp +10\.244\.1\.10:53000 +8\.8\.8\.8:53 +new ' x ct list
 check "ct list --ip filters" lines 2 x ct list --ip 10.96.0.1
@@ -207,6 +209,7 @@ check "ct list --json: exactly the entries" json_is '
 	("udp", "10.244.1.10", 53000, "8.8.8.8", 53, "new", 1, 60, 0, 0, 8)]
 	and all(a <= e["age_s"] <= a + 60 and e["idle_s"] == e["age_s"] - a + i
 	        for e, a, i in zip(sorted(j, key=lambda e: e["proto"]), (5, 100, 40), (5, 5, 40)))
+	and sorted(e["via"] for e in j) == ["bpf", "bpf", "stack"]
 	and "SRC" not in j[0] and "src" not in j[0]' x ct list --json
 check "ct list: columns line up" aligned x ct list
 check "empty ct list --json is []" json_is 'j == []' "$XCNICTL" --pin-dir "$BAD" ct list --json
@@ -243,6 +246,7 @@ check "config: overlay fields" has '^NODE-IP +192\.168\.5\.1$' x config
 check "config: underlay device resolved" has '^UNDERLAY-DEV +lo$' x config
 check "config: XDP mode by name" has '^XDP-MODE +generic$' x config
 check "config: the event settings" json_is 'j["trace_sample"] == 7 and j["events_rate"] == 500' x config --json
+check "config: the Service range" has '^SERVICE-CIDR +10\.96\.0\.0/12$' x config
 check "config set on a config of another ABI: refused" has 'written by ABI version 1.*not changing it' x config set trace-sample 1
 check "config set of an unknown key: exit 2, naming it" has 'config set frob: no such setting' x config set frob 1
 check "config set of an unknown key exits 2" exits 2 x config set frob 1
