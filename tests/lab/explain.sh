@@ -309,11 +309,11 @@ fi
 check "monitor --reason nope: exit 2, pointing at metrics --all" \
 	exits_saying 2 'no such reason (xcnictl metrics --all' "$XCNICTL" monitor --reason nope
 check "monitor --verdict maybe: exit 2" exits_saying 2 'allow or deny' "$XCNICTL" monitor --verdict maybe
-check "monitor --type x: exit 2" exits_saying 2 'drop or verdict' "$XCNICTL" monitor --type x
+check "monitor --type x: exit 2" exits_saying 2 'drop, verdict or trace' "$XCNICTL" monitor --type x
 check "monitor --pod of an unknown pod: exit 1, saying so" \
 	exits_saying 1 'q/zz: no such pod' ctl "$XA_NODE" monitor --pod q/zz --timeout-ms 100
-check "monitor --help: the filters, and that they cost the data plane nothing" \
-	bash -c "\"$XCNICTL\" monitor --help | grep -q -- '--verdict allow|deny' && \"$XCNICTL\" monitor --help | grep -q 'costs the data plane'"
+check "monitor --help: the filters, and that they run here, not in the data plane" \
+	bash -c "\"$XCNICTL\" monitor --help | grep -q -- '--verdict allow|deny' && \"$XCNICTL\" monitor --help | grep -q 'the filters run here'"
 
 # ---- explain: bad input ---------------------------------------------------------
 for pp in 80 80/foo 0/tcp 65536/udp tcp x/tcp; do
