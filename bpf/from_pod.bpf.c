@@ -144,10 +144,13 @@ int from_pod(struct __sk_buff *skb)
 		reason = XCNI_DROP_CT_INVALID;
 		goto out;
 	}
-	if (ct == CT_NEW && svc_cidr_mask && (p.tuple.daddr & svc_cidr_mask) == svc_cidr) {
+	if (ct == CT_NEW && svc_cidr_mask && (p.tuple.daddr & svc_cidr_mask) == svc_cidr && !dst &&
+	    (!pod_cidr_mask || (p.tuple.daddr & pod_cidr_mask) != pod_cidr) &&
+	    !(dipc && (dipc->flags & XCNI_IPC_POD))) {
 		/* A ClusterIP names no pod: kube-proxy's DNAT in the stack picks
 		 * one, and egress is judged on it where the stack hands the flow
-		 * back (to_pod, to_overlay). */
+		 * back (to_pod, to_overlay). A pod (or this node's gateway) is
+		 * never taken for one, even in a range overlapping the Service range. */
 		ct_create(&p, skb->len, ep_id, XCNI_CT_F_STACK);
 		reason = XCNI_FWD_STACK;
 		goto out;

@@ -141,7 +141,9 @@ struct row {
 #define BY(id, r, d) .vev = true, .policy_id = id, .rule = r, .pol_dir = d
 #define POLICY_DROP(r) SHOT(r, EV_FULL), .no_ct = true
 #define EP_OF(d) .ep_of = (d) + 1
-#define SVC_IP "10.200.0.10" /* a ClusterIP, in the test's Service range 10.200.0.0/16 */
+/* A ClusterIP. The Service range, 10.96.0.0/12, also covers the test pods (10.99.x):
+ * a pod, local or remote, is never taken for a Service. */
+#define SVC_IP "10.96.0.10"
 
 /* Identities of the pods, as xcnid would put them into the ipcache. */
 #define ID_A 1000
@@ -1321,8 +1323,8 @@ static int setup(void **state)
 	env.from->rodata->pod_cidr = ip4("10.99.5.0");
 	env.from->rodata->pod_cidr_mask = htonl(0xffffff00);
 	env.from->rodata->gateway_ip = ip4(IP_GW);
-	env.from->rodata->svc_cidr = ip4("10.200.0.0");
-	env.from->rodata->svc_cidr_mask = htonl(0xffff0000);
+	env.from->rodata->svc_cidr = ip4("10.96.0.0");
+	env.from->rodata->svc_cidr_mask = htonl(0xfff00000);
 	if ((err = from_pod__load(env.from)))
 		goto fail;
 	/* Loaded after from_pod, so they pick up the maps it pinned. */
@@ -1335,8 +1337,8 @@ static int setup(void **state)
 	env.from_ov->rodata->pod_cidr = ip4("10.99.5.0");
 	env.from_ov->rodata->pod_cidr_mask = htonl(0xffffff00);
 	env.from_ov->rodata->gateway_ip = ip4(IP_GW);
-	env.from_ov->rodata->svc_cidr = ip4("10.200.0.0");
-	env.from_ov->rodata->svc_cidr_mask = htonl(0xffff0000);
+	env.from_ov->rodata->svc_cidr = ip4("10.96.0.0");
+	env.from_ov->rodata->svc_cidr_mask = htonl(0xfff00000);
 	env.from_ov->rodata->node_ip = ip4(NODE_IP);
 	env.from_ov->rodata->underlay_ifindex = env.ifindex[DEV_U];
 	env.from_ov->rodata->vni = VNI;
