@@ -178,6 +178,51 @@ static int attach_xdp(struct overlay *ov, const char *pin_dir)
 	return 0;
 }
 
+static int sysctl_read(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	int v = -1;
+
+	if (!f)
+		return -1;
+	if (fscanf(f, "%d", &v) != 1)
+		v = -1;
+	fclose(f);
+	return v;
+}
+
+/*
+ * Replies of Service flows to remote pods come back decapsulated through the
+ * underlay device into the stack (for kube-proxy's un-DNAT) with a remote pod
+ * as source, routed through xcni0: strict reverse-path filtering (the kernel
+ * applies the larger of "all" and the device's value) would drop them. Loose
+ * mode keeps the check that some route leads back.
+ */
+static void underlay_rp_filter(const struct overlay *ov)
+{
+	char path[128];
+	int all = sysctl_read("/proc/sys/net/ipv4/conf/all/rp_filter"), dev;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/rp_filter", ov->underlay);
+	dev = sysctl_read(path);
+	if ((all > dev ? all : dev) != 1)
+		return;
+	f = fopen(path, "w");
+	if (f && fputs("2\n", f) == EOF) {
+		fclose(f);
+		f = NULL;
+	}
+	if (!f || fclose(f)) {
+		pr_warn("%s: strict rp_filter, and setting it loose failed: %s; replies of "
+			"Service flows from other nodes' pods may be dropped\n", ov->underlay,
+			strerror(errno));
+		return;
+	}
+	pr_info("%s: rp_filter set to loose (2): Service replies from other nodes' pods pass "
+		"the stack\n", ov->underlay);
+}
+
 int overlay_attach(struct overlay *ov, const char *pin_dir)
 {
 	char path[512];
@@ -186,6 +231,7 @@ int overlay_attach(struct overlay *ov, const char *pin_dir)
 	err = overlay_dev(ov);
 	if (err)
 		return err;
+	underlay_rp_filter(ov);
 	err = link_path(path, sizeof(path), pin_dir, XCNI_LINK_UNDERLAY_IN);
 	if (!err)
 		err = xcni_link_pinned(path, bpf_program__fd(ov->in->progs.from_overlay),

@@ -20,6 +20,7 @@ export XCNI_LAB_DIR=$T/lab
 EX=$XCNI_ROOT/examples/lab
 LAB_PINS=/sys/fs/bpf/xcni-lab
 PIDS=()
+MINE=() # processes this suite started itself (a restarted xcnid), stopped by PID
 
 lab() { "$XCNICTL" lab "$@"; }
 jq_() { /usr/bin/python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
@@ -38,14 +39,18 @@ leftovers() {
 	local p st
 	ip netns list | awk '{print $1}' | grep '^xcl-' | sed 's/^/netns /'
 	[ -e "$LAB_PINS" ] && find "$LAB_PINS" | sed 's/^/pin /'
-	for p in "${PIDS[@]}"; do
+	for p in "${PIDS[@]}" "${MINE[@]}"; do
 		st=$(awk '{print $3}' "/proc/$p/stat" 2>/dev/null)
 		[ -n "$st" ] && [ "$st" != Z ] && echo "process $p ($(tr '\0' ' ' <"/proc/$p/cmdline"))"
 	done
 	[ -e "$XCNI_LAB_DIR" ] && echo "state dir $XCNI_LAB_DIR"
 }
 cleanup() {
-	local left
+	local left p
+	for p in "${MINE[@]}"; do
+		kill "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
 	remember_pids
 	lab down >/dev/null 2>&1
 	left=$(leftovers)
@@ -142,10 +147,10 @@ check "x/a -> svc/y/web 8080/tcp: connected" lab probe x/a svc/y/web 8080/tcp
 check "x/a -> svc/y/web 5353/udp: connected (numeric targetPort 81)" lab probe x/a svc/y/web 5353/udp
 out=$(lab probe x/a svc/y/web 9999/tcp --timeout-ms 300); RC=$?
 check "x/a -> svc/y/web 9999/tcp (no such port): blocked, exit 1" test "$RC" = 1 -a "$out" = blocked
-answers() { # FROM: which pods answered 20 connections to the ClusterIP
-	local i
+answers() { # FROM [IP PORT]: which pods answered 20 connections to the ClusterIP
+	local i ip=${2:-$CIP} port=${3:-8080}
 	for i in $(seq 20); do
-		lab exec "$1" -- timeout 3 bash -c "exec 3<>/dev/tcp/$CIP/8080; echo probe >&3; head -n1 <&3"
+		lab exec "$1" -- timeout 3 bash -c "exec 3<>/dev/tcp/$ip/$port; echo probe >&3; head -n1 <&3"
 	done 2>/dev/null | sort -u | tr '\n' ' '
 }
 for src in x/a x/b; do
@@ -154,6 +159,7 @@ for src in x/a x/b; do
 done
 got=$(answers y/web1)
 check "hairpin: y/web1 through its own Service reaches itself and web2 (got: $got)" test "$got" = "y/web1 y/web2 "
+
 out=$(lab probe x/a svc/y/nope 80/tcp 2>&1); RC=$?
 check "probe svc/y/nope: exit 2, not found" bash -c "[ $RC = 2 ] && grep -q 'Service y/nope: not found' <<<\"\$1\"" _ "$out"
 
@@ -338,6 +344,29 @@ printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: y}\n' >"$T/ns-y.yaml"
 check "delete namespace y: its Services go with it" \
 	bash -c "$XCNICTL lab delete -f $T/ns-y.yaml && ! ls $XCNI_LAB_DIR/services | grep -q '^y\\.'"
 
+# Replies from a pod on n2 to a client on n1 through a Service come back decapsulated
+# into n1's stack (for the un-DNAT), from an address routed through xcni0: a node with
+# strict rp_filter would drop them, so xcnid sets the underlay device loose. n1 made
+# strict, its xcnid restarted (last: the lab no longer knows that agent):
+N1_CLIENT=$(lab get --json | jq_ '[p["namespace"] + "/" + p["name"] for p in d["pods"] if p["node"] == "n1" and p["namespace"] == "x"][0]')
+N2_POD=$(lab get --json | jq_ '[p["name"] for p in d["pods"] if p["node"] == "n2" and p["namespace"] == "z"][0]')
+N2_SVC=$(lab get --json | jq_ "[s['clusterIP'] for s in d['services'] if s['namespace'] == 'z' and s['name'] == 'svc-$N2_POD'][0]")
+xpid=$(lab get --json | jq_ "[n['xcnidPid'] for n in d['nodes'] if n['name'] == 'n1'][0]")
+mapfile -d '' XARGS <"/proc/$xpid/cmdline"
+kill "$xpid"
+for _ in $(seq 50); do kill -0 "$xpid" 2>/dev/null || break; sleep 0.1; done
+in_node 1 sysctl -qw net.ipv4.conf.all.rp_filter=1 net.ipv4.conf.ul0.rp_filter=0
+nsenter --net=/run/netns/xcl-n1 "${XARGS[@]}" >>"$T/n1-xcnid.log" 2>&1 &
+N1PID=$!
+MINE+=("$N1PID")
+for _ in $(seq 100); do grep -q 'xcnid: ready' "$T/n1-xcnid.log" 2>/dev/null && break; sleep 0.1; done
+check "n1 with rp_filter strict: the restarted xcnid set ul0 loose (2)" \
+	test "$(in_node 1 cat /proc/sys/net/ipv4/conf/ul0/rp_filter)" = 2
+got=$(answers "$N1_CLIENT" "$N2_SVC" 80)
+check "$N1_CLIENT (n1) -> svc-$N2_POD ($N2_SVC, z/$N2_POD on n2): answered through n1's stack (got: $got)" \
+	test "$got" = "z/$N2_POD "
+kill "$N1PID"
+wait "$N1PID" 2>/dev/null
 remember_pids
 check "lab down" lab down
 left=$(leftovers)
