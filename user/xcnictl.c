@@ -653,6 +653,8 @@ static const char *proto_name(__u8 proto)
 		return "udp";
 	case IPPROTO_ICMP:
 		return "icmp";
+	case IPPROTO_SCTP:
+		return "sctp";
 	}
 	return NULL;
 }
@@ -662,7 +664,8 @@ static void pt_addr_port(struct ptable *t, __u8 proto, __u32 ip, __u16 port)
 {
 	char buf[INET_ADDRSTRLEN];
 
-	if (proto == IPPROTO_TCP || proto == IPPROTO_UDP)
+	/* The ports the data plane tracks (parse.h): SCTP's common header has them too. */
+	if (proto == IPPROTO_TCP || proto == IPPROTO_UDP || proto == IPPROTO_SCTP)
 		pt_strf(t, "%s:%u", ip_str(ip, buf), ntohs(port));
 	else if (proto == IPPROTO_ICMP)
 		pt_strf(t, "%s:id=%u", ip_str(ip, buf), ntohs(port));
