@@ -7,12 +7,17 @@
 #     xcni_endpoints (2)          xcni_endpoints (value 32 B: refused)
 #     xcni_ct (3)
 #     xcni_metrics (per-CPU, 3 non-zero)
-#     xcni_config                 xcni_ct (empty)
+#     xcni_config                 xcni_ct, xcni_polep, xcni_policy,
+#                                 xcni_polrange (empty)
 #     xcni_prefilter (LPM, room for 4: add/del/list, bad input, full)
 #     xcni_podname    x/a 10.244.1.5, y/b 10.244.1.10 (the filters' cluster state)
 #     xcni_ipcache    0.0.0.0/0 world, 10.244.1.5 -> 42, 10.244.1.10 -> 43
 #     xcni_identity   42 (namespace x), 43 (namespace y)
 #     xcni_evrate     (per-CPU; events lost)
+#     xcni_polep      x/a ingress-isolated (v1), y/b both ways (v0),
+#                     10.244.1.11 (no name) egress, 10.244.1.12 isolated in neither
+#     xcni_policy, xcni_polrange, xcni_polcidr: x/a 3 entries of v1 (+1 stale of v0),
+#                     y/b 1 of v0
 #
 # Then, when xcnid is built, against the maps the real data plane pins
 # (/sys/fs/bpf/xct$$-ctl-real), so the layout check is tried on the real thing;
@@ -41,6 +46,7 @@ DEST=$(mktemp -d) # make install's staging tree
 # Sizes from bpf/xcni_shared.h; a change there must show up here.
 EP_SZ=44 CTK_SZ=16 CTV_SZ=56 MET_SZ=16 CFG_SZ=416 NR_METRICS=112 PFK_SZ=8 PFV_SZ=16
 PN_SZ=384 IPK_SZ=8 IPV_SZ=12 ID_SZ=1024 EVR_SZ=40
+PE_SZ=8 PHK_SZ=16 PRK_SZ=20 PV_SZ=16 PCK_SZ=16
 
 cleanup() {
 	stop_xcnid
@@ -77,6 +83,11 @@ ctk() { echo "$(ip4 "$1")$(ip4 "$2")$(be16 "$3")$(be16 "$4")$(le "$5" 1)$(zeros 
 # ct entry: created last pkts_o bytes_o pkts_r bytes_r ep_id state fin_o fin_r pad
 # ctv CREATED LAST PKTS_O BYTES_O PKTS_R BYTES_R EP_ID STATE [FLAGS]
 ctv() { echo "$(le "$1" 8)$(le "$2" 8)$(le "$3" 8)$(le "$4" 8)$(le "$5" 8)$(le "$6" 8)$(le "$7" 4)$(le "$8" 1)$(zeros 2)$(le "${9:-0}" 1)"; }
+# polep: identity version isolated has[egress] has[ingress]
+pev() { echo "$(le "$1" 4)$(le "$2" 1)$(le "$3" 1)$(le "$4" 1)$(le "$5" 1)"; }
+# policy (hash) key: ep peer version dir proto pad port pad2; value: policy_id rule flags packets
+phk() { echo "$(ip4 "$1")$(le "$2" 4)$(le "$3" 1)$(le "$4" 1)$(le "$5" 1)$(zeros 1)$(be16 "$6")$(zeros 2)"; }
+pv() { echo "$(le "$1" 4)$(le "$2" 2)$(zeros 2)$(le "$3" 8)"; }
 now_ns() { python3 -c 'import time; print(time.clock_gettime_ns(time.CLOCK_MONOTONIC))'; }
 
 setup() {
@@ -115,8 +126,25 @@ setup() {
 		put xcni_ipcache "$(le 32 4)$(ip4 10.244.1.10)" "$(le 43 4)$(zeros 4)$(le 1 4)" &&
 		put xcni_identity "$(le 42 4)" "$(str k8s:app=a,ns:kubernetes.io/metadata.name=x 1024)" &&
 		put xcni_identity "$(le 43 4)" "$(str k8s:app=b,ns:kubernetes.io/metadata.name=y 1024)" || return 1
+	# Policy: dir 0 = egress (from the pod), 1 = ingress; isolated bit 1 << dir.
+	mk xcni_polep hash 4 $PE_SZ 16 && mk xcni_policy hash $PHK_SZ $PV_SZ 16 1 &&
+		mk xcni_polrange lpm_trie $PRK_SZ $PV_SZ 16 1 && mk xcni_polcidr lpm_trie $PCK_SZ 4 16 1 || return 1
+	put xcni_polep "$(ip4 10.244.1.5)" "$(pev 42 1 2 0 3)" &&    # ingress; cidr,range
+		put xcni_polep "$(ip4 10.244.1.10)" "$(pev 43 0 3 4 0)" && # both; egress any-port
+		put xcni_polep "$(ip4 10.244.1.11)" "$(pev 0 0 1 0 0)" &&  # egress, no name
+		put xcni_polep "$(ip4 10.244.1.12)" "$(pev 44 1 0 0 0)" || return 1 # gone: not isolated
+	# x/a v1: ingress from 43 tcp/80, from anyone anything, from 43 tcp/8000-8007 (a /13 of
+	# the port); a stale v0 entry; y/b v0: egress to 42 any tcp port.
+	put xcni_policy "$(phk 10.244.1.5 43 1 1 6 80)" "$(pv 1 0 5)" &&
+		put xcni_policy "$(phk 10.244.1.5 0 1 1 0 0)" "$(pv 1 1 0)" &&
+		put xcni_polrange "$(le 109 4)$(phk 10.244.1.5 43 1 1 6 8000)" "$(pv 1 2 0)" &&
+		put xcni_policy "$(phk 10.244.1.5 43 0 1 17 53)" "$(pv 1 0 0)" &&
+		put xcni_policy "$(phk 10.244.1.10 42 0 0 6 0)" "$(pv 2 0 1)" || return 1
 	bpftool map create "$BAD/xcni_endpoints" type hash key 4 value 32 entries 4 name xcni_endpoints &&
-		bpftool map create "$BAD/xcni_ct" type lru_hash key $CTK_SZ value $CTV_SZ entries 4 name xcni_ct
+		bpftool map create "$BAD/xcni_ct" type lru_hash key $CTK_SZ value $CTV_SZ entries 4 name xcni_ct &&
+		bpftool map create "$BAD/xcni_polep" type hash key 4 value $PE_SZ entries 4 name xcni_polep &&
+		bpftool map create "$BAD/xcni_policy" type hash key $PHK_SZ value $PV_SZ entries 4 name xcni_policy flags 1 &&
+		bpftool map create "$BAD/xcni_polrange" type lpm_trie key $PRK_SZ value $PV_SZ entries 4 name xcni_polrange flags 1
 }
 
 ncpus() { # possible CPUs, like libbpf_num_possible_cpus()
@@ -160,6 +188,10 @@ check "bpftool pins test maps under $PIN" setup
 
 # -- help and usage
 check "--help lists every command" has '^  ct list \[filters\]' "$XCNICTL" --help
+check "--help lists ct get" has '^  ct get PROTO SRC DST +Show the tracked connection' "$XCNICTL" --help
+check "--help lists policy list" has '^  policy list \[filters\] +List the pods' "$XCNICTL" --help
+check "ct get --help: the forms of SRC and DST" has 'ADDRESS:id=ID for' "$XCNICTL" ct get --help
+check "policy list --help shows the filters" has '^  --identity ID' "$XCNICTL" policy list --help
 check "ct list --help shows its options" has '^  --ip IP' "$XCNICTL" ct list --help
 check "endpoint --help lists the endpoint commands" has '^  endpoint get IP' "$XCNICTL" endpoint --help
 check "unknown command exits 2" exits 2 "$XCNICTL" frobnicate
@@ -216,6 +248,51 @@ check "empty ct list --json is []" json_is 'j == []' "$XCNICTL" --pin-dir "$BAD"
 check "empty ct list prints the header only" lines 1 "$XCNICTL" --pin-dir "$BAD" ct list
 check "ct list --ip with a bad IP: exit 2, naming the flag" has "--ip nope: not an IPv4 address" x ct list --ip nope
 check "ct list --ip with a bad IP exits 2" exits 2 x ct list --ip nope
+
+# -- ct get: the flow in the tuple's direction, else the one it replies to
+check "ct get tcp: the flow, its direction original" rows_are 'SRC 10.244.1.5:40000
+DST 10.96.0.1:443
+STATE established' bash -c "$XCNICTL --pin-dir $PIN ct get tcp 10.244.1.5:40000 10.96.0.1:443 | sed -n 1,4p"
+check "ct get: ct list's columns, then MATCHED" has '^PKTS-REPLY +8$' x ct get tcp 10.244.1.5:40000 10.96.0.1:443
+check "ct get: VIA" has '^VIA +stack$' x ct get tcp 10.244.1.5:40000 10.96.0.1:443
+check "ct get: MATCHED original" has '^MATCHED +original$' x ct get tcp 10.244.1.5:40000 10.96.0.1:443
+check "ct get --json: exactly the entry" json_is '
+	{k: v for k, v in j.items() if k not in ("age_s", "idle_s")} == {
+	"proto": "tcp", "saddr": "10.244.1.5", "sport": 40000, "daddr": "10.96.0.1", "dport": 443,
+	"state": "established", "pkts_orig": 10, "bytes_orig": 1500, "pkts_reply": 8,
+	"bytes_reply": 9000, "ep_id": 7, "via": "stack", "matched": "original"}
+	and 100 <= j["age_s"] <= 160 and j["idle_s"] == j["age_s"] - 95' x ct get tcp 10.244.1.5:40000 10.96.0.1:443 --json
+check "ct get of the reply tuple: the flow as it opened, MATCHED reply" json_is '
+	(j["saddr"], j["sport"], j["daddr"], j["dport"], j["matched"]) == ("10.244.1.5", 40000, "10.96.0.1", 443, "reply")' \
+	x ct get TCP 10.96.0.1:443 10.244.1.5:40000 --json
+check "ct get of the reply tuple, as text" has '^MATCHED +reply$' x ct get tcp 10.96.0.1:443 10.244.1.5:40000
+check "ct get udp: a flow that never met the host stack" json_is \
+	'(j["state"], j["via"], j["matched"]) == ("new", "bpf", "original")' x ct get udp 10.244.1.10:53000 8.8.8.8:53 --json
+check "ct get icmp in ct list's form" has '^SRC +10\.244\.1\.5:id=4660$' x ct get icmp 10.244.1.5:id=4660 10.244.1.10:id=4660
+check "ct get icmp, the id on one end, the reply's direction" json_is \
+	'(j["saddr"], j["sport"], j["dport"], j["matched"]) == ("10.244.1.5", 4660, 4660, "reply")' \
+	x ct get icmp 10.244.1.10:id=4660 10.244.1.5 --json
+check "ct get of an untracked flow: exit 1, saying so" \
+	has 'no such flow: tcp 10\.244\.1\.5:40001 -> 10\.96\.0\.1:443, in either direction' \
+	x ct get tcp 10.244.1.5:40001 10.96.0.1:443
+check "ct get of an untracked flow exits 1" exits 1 x ct get tcp 10.244.1.5:40001 10.96.0.1:443
+check "ct get: the other protocol is another flow" exits 1 x ct get udp 10.244.1.5:40000 10.96.0.1:443
+check "ct get in an empty map exits 1" exits 1 "$XCNICTL" --pin-dir "$BAD" ct get tcp 10.244.1.5:40000 10.96.0.1:443
+check "ct get of a bad PROTO: exit 2, naming it" has 'PROTO "tcpp": expected tcp, udp, sctp, icmp' \
+	x ct get tcpp 10.244.1.5:40000 10.96.0.1:443
+check "ct get of a bad PROTO exits 2" exits 2 x ct get tcpp 10.244.1.5:40000 10.96.0.1:443
+check "ct get of a protocol number over 255 exits 2" exits 2 x ct get 256 10.244.1.5 10.96.0.1
+check "ct get of a bad SRC: exit 2, naming it" has 'SRC "10\.244\.1:40000": expected ADDRESS:PORT' \
+	x ct get tcp 10.244.1:40000 10.96.0.1:443
+check "ct get of a bad SRC exits 2" exits 2 x ct get tcp 10.244.1:40000 10.96.0.1:443
+check "ct get of a tcp DST without a port: exit 2, naming it" has 'DST "10\.96\.0\.1": expected ADDRESS:PORT' \
+	x ct get tcp 10.244.1.5:40000 10.96.0.1
+check "ct get of a port over 65535 exits 2" exits 2 x ct get tcp 10.244.1.5:65536 10.96.0.1:443
+check "ct get icmp without an echo id: exit 2" has 'icmp: the echo id is missing' x ct get icmp 10.244.1.5 10.244.1.10
+check "ct get icmp with two ids: exit 2" exits 2 x ct get icmp 10.244.1.5:id=1 10.244.1.10:id=2
+check "ct get icmp with a plain port exits 2" exits 2 x ct get icmp 10.244.1.5:4660 10.244.1.10
+check "ct get with two arguments exits 2" exits 2 x ct get tcp 10.244.1.5:40000
+check "ct get takes no filters" exits 2 x ct get tcp 10.244.1.5:40000 10.96.0.1:443 --ip 10.244.1.5
 
 # -- metrics
 N=$(ncpus)
@@ -300,8 +377,43 @@ check "--identity bad exits 2" exits 2 x ipcache list --identity x
 check "--ip bad exits 2" exits 2 x ipcache list --ip 300.1.1.1
 check "--ip and --pod together exit 2" exits 2 x ct list --ip 10.244.1.5 --pod x/a
 check "a filter a view does not take exits 2" exits 2 x tunnel list --namespace x
-check "every list view documents its filters" bash -c 'for v in endpoint ct identity ipcache; do
+check "every list view documents its filters" bash -c 'for v in endpoint ct identity ipcache policy; do
 	'"$XCNICTL"' $v list --help | grep -q "^  --namespace NS" || { echo $v; exit 1; }; done'
+# -- policy list: the pods some policy selects, with the entries of their live version
+check "policy list: the selected pods, by pod, unnamed last; not the one isolated in neither" \
+	rows_are 'x/a 10.244.1.5 42 1 isolated allow-all 3
+y/b 10.244.1.10 43 0 isolated isolated 1
+- 10.244.1.11 0 0 allow-all isolated 0' x policy list
+check "policy list --json: exactly the rows" json_is 'j == [
+	{"pod": "x/a", "ip": "10.244.1.5", "identity": 42, "version": 1, "ingress": "isolated",
+	 "egress": "allow-all", "entries": 3, "ingress_has": "cidr,range", "egress_has": None},
+	{"pod": "y/b", "ip": "10.244.1.10", "identity": 43, "version": 0, "ingress": "isolated",
+	 "egress": "isolated", "entries": 1, "ingress_has": None, "egress_has": "any-port"},
+	{"pod": None, "ip": "10.244.1.11", "identity": 0, "version": 0, "ingress": "allow-all",
+	 "egress": "isolated", "entries": 0, "ingress_has": None, "egress_has": None}]' x policy list --json
+check "policy list: columns line up" aligned x policy list
+check "policy list: x/a's ENTRIES are the rows policy get shows (v1's, not the stale v0)" json_is \
+	'sorted((e["peer_identity"], e["proto"], e["port"]) for e in j) == [(0, "any", "any"), (43, "tcp", "80"), (43, "tcp", "8000-8007")]' \
+	x policy get x/a --json
+check "policy list --pod x/a" json_is '[e["ip"] for e in j] == ["10.244.1.5"]' x policy list --pod x/a --json
+check "policy list --pod by address" json_is '[e["pod"] for e in j] == ["y/b"]' x policy list --pod 10.244.1.10 --json
+check "policy list --ip" json_is '[e["ip"] for e in j] == ["10.244.1.11"]' x policy list --ip 10.244.1.11 --json
+check "policy list --ip of a pod isolated in neither: header only" lines 1 x policy list --ip 10.244.1.12
+check "policy list --namespace y" json_is '[e["pod"] for e in j] == ["y/b"]' x policy list --namespace y --json
+check "policy list --identity 42: the pod's own" json_is '[e["pod"] for e in j] == ["x/a"]' \
+	x policy list --identity 42 --json
+check "policy list --identity 44 (the gone pod's): none" json_is 'j == []' x policy list --identity 44 --json
+check "policy list: filters combine" lines 1 x policy list --namespace x --identity 43
+check "policy list of an empty map: header only" lines 1 "$XCNICTL" --pin-dir "$BAD" policy list
+check "policy list --json of an empty map is []" json_is 'j == []' "$XCNICTL" --pin-dir "$BAD" policy list --json
+check "policy list without pins: exit 1, naming the map" \
+	has "$PIN-none/xcni_polep: no such pinned map" "$XCNICTL" --pin-dir "$PIN-none" policy list
+check "policy list --pod of an unknown pod: exit 1, naming the flag" has '--pod q/zz: no such pod' x policy list --pod q/zz
+check "policy list --pod of an unknown pod exits 1" exits 1 x policy list --pod q/zz
+check "policy list --identity bad exits 2" exits 2 x policy list --identity nope
+check "policy list --ip bad: exit 2, naming the flag" has '--ip 10\.1: not an IPv4 address' x policy list --ip 10.1
+check "policy list with an argument exits 2" exits 2 x policy list x/a
+
 check "config --json: overlay fields" json_is '(j["node_ip"], j["underlay_ifindex"], j["underlay_dev"], j["vni"],
 	j["underlay_mtu"], j["pod_mtu"], j["xdp_mode"]) == ("192.168.5.1", 1, "lo", 42, 1500, 1450, "generic")' x config --json
 
