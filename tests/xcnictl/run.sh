@@ -471,7 +471,7 @@ check "prefilter --help documents the host-bits rule" has 'is refused, not widen
 # -- the maps the real data plane pins (xcnid --once loads, pins and exits)
 if [ -x "$XCNID" ]; then
 	check "xcnid --once pins the real maps" "$XCNID" --once --pin-dir "$REAL" --pod-cidr 10.99.7.0/24 --node-name ctl-test
-	for c in "endpoint list" "ct list" "metrics --all" config "tunnel list" "prefilter list"; do
+	for c in "endpoint list" "ct list" "metrics --all" config "tunnel list" "prefilter list" "policy list"; do
 		# shellcheck disable=SC2086 # $c is the command's words
 		check "real maps pass the layout check: $c" "$XCNICTL" --pin-dir "$REAL" $c
 	done
