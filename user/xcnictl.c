@@ -995,14 +995,28 @@ close:
 	return err;
 }
 
-static int cmd_metrics(const struct ctx *c, char **argv)
+/* The reason called name ("drop-policy-ingress"): 0, or -ENOENT. */
+static int reason_by_name(const char *name, int *reason)
+{
+	for (int r = XCNI_REASON_MAX; r >= XCNI_REASON_MIN; r--) {
+		const struct xcni_reason_info *ri = xcni_reason_info(r);
+
+		if (ri && !strcmp(ri->name, name)) {
+			*reason = r;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+/* only: NULL, every reason (non-zero rows unless --all); else that reason's rows, zeros too. */
+static int metrics_show(const struct ctx *c, const int *only)
 {
 	struct xcni_metric *vals;
 	struct ptable *t = NULL;
 	int fd, err, ncpus, reason, cpu;
 	unsigned int dir;
 
-	(void)argv;
 	/* A per-CPU lookup fills one value per possible CPU, each 8-byte aligned. */
 	_Static_assert(sizeof(struct xcni_metric) % 8 == 0, "per-CPU values are 8-byte aligned");
 	ncpus = libbpf_num_possible_cpus();
@@ -1023,6 +1037,8 @@ static int cmd_metrics(const struct ctx *c, char **argv)
 	for (reason = XCNI_REASON_MAX; reason >= XCNI_REASON_MIN; reason--) {
 		const struct xcni_reason_info *ri = xcni_reason_info(reason);
 
+		if (only && reason != *only)
+			continue;
 		for (dir = 0; dir < XCNI_NR_DIRS; dir++) {
 			__u32 idx = XCNI_METRIC_IDX(reason, dir);
 			struct xcni_metric sum = {};
@@ -1036,7 +1052,7 @@ static int cmd_metrics(const struct ctx *c, char **argv)
 				sum.packets += vals[cpu].packets;
 				sum.bytes += vals[cpu].bytes;
 			}
-			if (!sum.packets && !sum.bytes && !(c->opts & OPT_ALL))
+			if (!sum.packets && !sum.bytes && !(c->opts & OPT_ALL) && !only)
 				continue;
 			if (ri)
 				pt_str(t, ri->name);
@@ -1049,7 +1065,7 @@ static int cmd_metrics(const struct ctx *c, char **argv)
 			pt_str(t, ri ? ri->desc : NULL);
 		}
 	}
-	err = metrics_events(c, t, ncpus);
+	err = only ? 0 : metrics_events(c, t, ncpus);
 	if (err)
 		goto free_t;
 	err = show(c, t);
@@ -1060,6 +1076,32 @@ free_t:
 free:
 	free(vals);
 	return err;
+}
+
+static int cmd_metrics(const struct ctx *c, char **argv)
+{
+	(void)argv;
+	return metrics_show(c, NULL);
+}
+
+static int check_metrics_get(char **argv)
+{
+	int reason;
+
+	if (reason_by_name(argv[0], &reason)) {
+		pr_err("REASON %s: no such reason (xcnictl metrics --all lists them)\n", argv[0]);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int cmd_metrics_get(const struct ctx *c, char **argv)
+{
+	int reason;
+
+	if (reason_by_name(argv[0], &reason))
+		return -EINVAL;
+	return metrics_show(c, &reason);
 }
 
 /* ---- monitor --------------------------------------------------------- */
@@ -3234,6 +3276,13 @@ static const struct cmd {
 	  "reply. An entry past its lifetime is still shown, as in ct list.\n\n"
 	  "Exit 1 when no such flow is tracked, 2 for a malformed PROTO, SRC or DST.",
 	  check_ct_get },
+	{ "metrics", "list", cmd_metrics, 0, OPT_ALL, "[--all]",
+	  "Count packets by verdict reason and direction (the same as metrics).", NULL },
+	{ "metrics", "get", cmd_metrics_get, 1, 0, "REASON",
+	  "Show one reason's packets and bytes, in every direction (zeros too).\n\n"
+	  "REASON is a name metrics --all lists (fwd-local, drop-policy-ingress, ...).\n"
+	  "Exit 2 for a name that is no reason.",
+	  check_metrics_get },
 	{ "metrics", NULL, cmd_metrics, 0, OPT_ALL, "[--all]",
 	  "Count packets by verdict reason and direction.\n\n"
 	  "Packets and bytes summed over all CPUs; only non-zero rows by default.\n"
@@ -3368,19 +3417,6 @@ static const struct cmd {
 	  check_explain },
 };
 
-/* The reason called name ("drop-policy-ingress"): 0, or -ENOENT. */
-static int reason_by_name(const char *name, int *reason)
-{
-	for (int r = XCNI_REASON_MAX; r >= XCNI_REASON_MIN; r--) {
-		const struct xcni_reason_info *ri = xcni_reason_info(r);
-
-		if (ri && !strcmp(ri->name, name)) {
-			*reason = r;
-			return 0;
-		}
-	}
-	return -ENOENT;
-}
 
 /* "ct list [--ip IP]" */
 static const char *synopsis(const struct cmd *cmd, char *buf, size_t n)

@@ -300,6 +300,14 @@ check "metrics: 3 non-zero rows" lines 4 x metrics
 check "metrics: per-CPU values summed ($N CPUs)" has "^drop-spoof-ip +to-pod +$((2 * N)) +$((128 * N))\$" x metrics
 check "metrics: packets without bytes still count" has "^drop-spoof-ip +from-pod +$N +0\$" x metrics
 check "metrics --all: every reason and direction, and the lost events" lines $((NR_METRICS + 3)) x metrics --all
+check "metrics list is metrics" bash -c "[ \"\$($XCNICTL --pin-dir $PIN metrics list)\" = \"\$($XCNICTL --pin-dir $PIN metrics)\" ]"
+check "metrics get drop-spoof-ip: its four directions, zeros too" lines 5 x metrics get drop-spoof-ip
+check "metrics get drop-spoof-ip: summed over CPUs" has "^drop-spoof-ip +to-pod +$((2 * N)) +$((128 * N))\$" x metrics get drop-spoof-ip
+check "metrics get drop-spoof-ip --json: exactly its rows" json_is \
+	"sorted((m['direction'], m['packets']) for m in j) == [('from-overlay', 0), ('from-pod', $N), ('to-overlay', 0), ('to-pod', $((2 * N)))] and all(m['reason'] == 'drop-spoof-ip' for m in j)" \
+	x metrics get drop-spoof-ip --json
+check "metrics get of no reason: exit 2, naming it" has "REASON drop-nothing: no such reason" x metrics get drop-nothing
+check "metrics get of no reason exits 2" exits 2 x metrics get drop-nothing
 check "metrics --json" json_is "
 	sorted((e['reason'], e['direction'], e['packets'], e['bytes'], e['code']) for e in j) == [
 	('drop-spoof-ip', 'from-pod', $N, 0, -113), ('drop-spoof-ip', 'to-pod', $((2 * N)), $((128 * N)), -113),
