@@ -84,9 +84,16 @@ static __always_inline int ct_track(struct pkt *p, __u32 len, __u8 *flags)
 	int echo_req = p->is_echo && p->icmp_type == XCNI_ICMP_ECHO;
 	int echo_rep = p->is_echo && p->icmp_type == XCNI_ICMP_ECHOREPLY;
 
+	/* A SYN (without ACK) on a flow past its handshake opens a new connection
+	 * on a reused tuple (the old one's end was never seen, or it closed): it is
+	 * judged as new, so policy changed since then applies to it. A SYN on a
+	 * flow still in its handshake is a retransmission. */
+	int fresh_syn = tcp && (p->tcp_flags & (XCNI_TCP_SYN | XCNI_TCP_ACK)) == XCNI_TCP_SYN;
+
 	e = echo_rep ? NULL : bpf_map_lookup_elem(&xcni_ct, &p->tuple);
 	if (e && ct_alive(e, now, p->tuple.proto) &&
-	    !(tcp && e->state == XCNI_CT_CLOSED && (p->tcp_flags & XCNI_TCP_SYN))) {
+	    !(tcp && e->state == XCNI_CT_CLOSED && (p->tcp_flags & XCNI_TCP_SYN)) &&
+	    !(fresh_syn && e->state != XCNI_CT_NEW)) {
 		*flags = e->flags;
 		e->last_ns = now;
 		e->pkts_orig++;

@@ -155,6 +155,7 @@ static int policy_a_v1(void);
 static int policy_a_off(void);
 static int overlay_setup(void);
 static int ct_future_stamp(void);
+static int ct_stale_established(void);
 static int policy_a_from_r(void);
 static int prefilter_add(void);
 static int prefilter_counted(void);
@@ -320,6 +321,12 @@ static const struct row rows[] = {
 	  TCP(IP_B, 41017, IP_A, 80, TH_SYN), REDIR(FWD_LOCAL), .ct = XCNI_CT_NEW, BY(7, 0, TO_POD) },
 	{ "B->A UDP 53: ingress would, egress does not", .dev = DEV_B, UDP(IP_B, 41018, IP_A, 53),
 	  POLICY_DROP(DROP_POLICY_EGRESS) },
+	{ "ct: B->C TCP 8080 established before B's policy, its end never seen",
+	  .step = ct_stale_established },
+	{ "B->C SYN on that tuple: a new connection, judged by B's policy now", .dev = DEV_B,
+	  TCP(IP_B, 41019, IP_C, 8080, TH_SYN), SHOT(DROP_POLICY_EGRESS, EV_FULL) },
+	{ "B->C data of the old connection: still its flow", .dev = DEV_B,
+	  TCP(IP_B, 41019, IP_C, 8080, TH_ACK), REDIR(FWD_LOCAL), .ct = XCNI_CT_ESTABLISHED },
 	/* Services: B's flow to a ClusterIP goes to kube-proxy's DNAT in the stack; B's
 	 * egress is judged where the stack hands it back, on the pod it picked. */
 	{ "B->ClusterIP UDP 53: no pod named yet, to the stack", .dev = DEV_B,
@@ -1028,6 +1035,18 @@ static int policy_a_off(void)
 	uint32_t ip = ip4(IP_A);
 
 	return bpf_map_delete_elem(map_fd("xcni_polep"), &ip) ? -errno : 0;
+}
+
+static int ct_stale_established(void)
+{
+	struct row r = { .dev = DEV_B, TCP(IP_B, 41019, IP_C, 8080, TH_ACK) };
+	struct xcni_ct_key k = tuple_of(&r, false);
+	struct timespec ts;
+	struct xcni_ct_entry e = { .state = XCNI_CT_ESTABLISHED, .ep_id = 102, .pkts_orig = 1 };
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	e.created_ns = e.last_ns = (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+	return bpf_map_update_elem(bpf_map__fd(env.from->maps.xcni_ct), &k, &e, BPF_ANY) ? -errno : 0;
 }
 
 static int ct_future_stamp(void)
