@@ -156,8 +156,12 @@ int lab_cni(struct lab *lab, struct lab_pod *pod, const char *cmd);
 int lab_write_atomic(const char *path, const char *data, size_t len);
 int lab_write_json(const char *path, json_t *doc);
 int lab_rm_tree(const char *path);
-/* Runs argv, its stdout in *out (stderr dropped). */
-int lab_capture(char *const argv[], char **out);
+/*
+ * Runs argv (found in PATH) inside the netns at path netns (NULL: this one), in on
+ * its stdin (NULL: none), its stdout in *out (NULL: discarded), its stderr to
+ * ours. 0 if it exited 0, -EIO if it failed, -errno.
+ */
+int lab_run(const char *netns, char *const argv[], const char *in, char **out);
 unsigned long long lab_starttime(pid_t pid);
 
 /* lab_apply.c */

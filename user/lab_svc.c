@@ -18,14 +18,11 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "lab.h"
@@ -424,20 +421,20 @@ static int ep_pods_load(struct lab *lab, struct ep_pod **out, size_t *n)
 	return 0;
 }
 
-static bool labels_subset(const struct k8s_labels *sel, const struct k8s_labels *l)
+/*
+ * The port Service port sp of svc reaches on pod ep: 0 if the pod is no endpoint
+ * of it (another namespace, the selector does not match, no such named port).
+ */
+static uint16_t endpoint_port(const struct k8s_object *svc, const struct k8s_svc_port *sp,
+			      const struct ep_pod *ep)
 {
-	for (size_t i = 0; i < sel->n; i++) {
-		const char *v = k8s_label_get(l, sel->v[i].key);
+	/* spec.selector is matchLabels alone: the one selector matcher decides. */
+	const struct k8s_selector sel = { .match_labels = svc->svc.selector };
+	const struct k8s_pod *p = &ep->obj->pod;
 
-		if (!v || strcmp(v, sel->v[i].value))
-			return false;
-	}
-	return true;
-}
-
-/* The port a Service port reaches on pod p: 0 if p has no such named port. */
-static uint16_t target_port(const struct k8s_svc_port *sp, const struct k8s_pod *p)
-{
+	if (!svc->svc.has_selector || strcmp(ep->pod->ns, svc->meta.ns) ||
+	    !k8s_selector_matches(&sel, &ep->obj->meta.labels))
+		return 0;
 	if (!sp->target_name)
 		return sp->target_port;
 	for (size_t i = 0; i < p->nports; i++)
@@ -495,13 +492,9 @@ static void svc_port_rules(struct rules *r, const struct k8s_object *svc, const 
 	/* The servicePortName: ns/name:port. */
 	snprintf(spn, sizeof(spn), "%s/%s:%s", svc->meta.ns, svc->meta.name,
 		 sp->name ? sp->name : "");
-	for (size_t i = 0; svc->svc.has_selector && i < npods; i++) {
-		uint16_t tp;
+	for (size_t i = 0; i < npods; i++) {
+		uint16_t tp = endpoint_port(svc, sp, &pods[i]);
 
-		if (strcmp(pods[i].pod->ns, svc->meta.ns) ||
-		    !labels_subset(&svc->svc.selector, &pods[i].obj->meta.labels))
-			continue;
-		tp = target_port(sp, &pods[i].obj->pod);
 		if (!tp)
 			continue;
 		snprintf(seps[nsep].addr, sizeof(seps[nsep].addr), "%s", pods[i].pod->ip);
@@ -605,52 +598,6 @@ out:
 	return err;
 }
 
-/* Runs argv in the netns at path with in on stdin; its stdout in *out if out. */
-static int run_in_netns(const char *path, char *const argv[], const char *in, char **out)
-{
-	int ip[2] = { -1, -1 }, op[2] = { -1, -1 }, status, err = 0;
-	size_t len = 0;
-	pid_t pid;
-	FILE *f = NULL;
-
-	if (pipe2(ip, O_CLOEXEC) || pipe2(op, O_CLOEXEC))
-		return -errno;
-	pid = fork();
-	if (pid < 0)
-		return -errno;
-	if (pid == 0) {
-		int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-		if (fd < 0 || setns(fd, CLONE_NEWNET) || dup2(ip[0], 0) < 0 || dup2(op[1], 1) < 0)
-			_exit(126);
-		execvp(argv[0], argv);
-		fprintf(stderr, "lab: %s: %s (install iptables)\n", argv[0], strerror(errno));
-		_exit(127);
-	}
-	close(ip[0]);
-	close(op[1]);
-	if (in && write(ip[1], in, strlen(in)) < 0)
-		err = -errno;
-	close(ip[1]);
-	if (out) {
-		char buf[4096];
-		ssize_t n;
-
-		f = open_memstream(out, &len);
-		while ((n = read(op[0], buf, sizeof(buf))) > 0)
-			if (f)
-				fwrite(buf, 1, (size_t)n, f);
-		if (f)
-			fclose(f);
-	}
-	close(op[0]);
-	if (waitpid(pid, &status, 0) < 0)
-		return -errno;
-	if (!err && (!WIFEXITED(status) || WEXITSTATUS(status)))
-		err = -EIO;
-	return err;
-}
-
 /* The netfilter hooks into kube-proxy's chains, added once. */
 static const char *const hooks[][2] = {
 	{ "nat", "-A PREROUTING -m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES" },
@@ -670,7 +617,7 @@ static int node_sync(const struct lab_node *n, const struct rules *r)
 	int err;
 
 	lab_netns_path(n->netns, path, sizeof(path));
-	err = run_in_netns(path, save_argv, NULL, &saved);
+	err = lab_run(path, save_argv, NULL, &saved);
 	if (err) {
 		fprintf(stderr, "lab: node %s: iptables-save failed\n", n->name);
 		goto out;
@@ -718,7 +665,7 @@ static int node_sync(const struct lab_node *n, const struct rules *r)
 		free(stale);
 	}
 	fclose(f);
-	err = run_in_netns(path, restore_argv, in, NULL);
+	err = lab_run(path, restore_argv, in, NULL);
 	if (err)
 		fprintf(stderr, "lab: node %s: iptables-restore refused kube-proxy's rules\n", n->name);
 out:
@@ -773,12 +720,10 @@ json_t *lab_svc_json(struct lab *lab)
 							       "port", sp->port, "protocol",
 							       lab_proto_word(sp->proto), "targetPort",
 							       target));
-			for (size_t k = 0; s->has_selector && k < npods; k++) {
-				uint16_t tp;
+			for (size_t k = 0; k < npods; k++) {
+				uint16_t tp = endpoint_port(l.v[i], sp, &pods[k]);
 
-				if (strcmp(pods[k].pod->ns, l.v[i]->meta.ns) ||
-				    !labels_subset(&s->selector, &pods[k].obj->meta.labels) ||
-				    !(tp = target_port(sp, &pods[k].obj->pod)))
+				if (!tp)
 					continue;
 				snprintf(ep, sizeof(ep), "%s:%u/%s", pods[k].pod->ip, tp,
 					 lab_proto_word(sp->proto));

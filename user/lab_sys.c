@@ -625,38 +625,62 @@ int lab_rm_tree(const char *path)
 	return err < 0 ? -errno : err;
 }
 
-int lab_capture(char *const argv[], char **out)
+int lab_run(const char *netns, char *const argv[], const char *in, char **out)
 {
+	int ip[2] = { -1, -1 }, op[2] = { -1, -1 }, status, err = 0, r;
+	char *buf = NULL;
 	size_t len = 0;
-	int p[2], r, err = 0;
 	pid_t pid;
 
-	*out = NULL;
-	if (pipe2(p, O_CLOEXEC))
-		return -errno;
+	if (out)
+		*out = NULL;
+	if (pipe2(ip, O_CLOEXEC) || pipe2(op, O_CLOEXEC)) {
+		err = -errno;
+		goto out_pipes;
+	}
 	pid = fork();
 	if (pid < 0) {
 		err = -errno;
-		close(p[0]);
-		close(p[1]);
-		return err;
+		goto out_pipes;
 	}
 	if (pid == 0) {
-		int nullfd = open("/dev/null", O_RDWR);
+		int fd = netns ? open(netns, O_RDONLY | O_CLOEXEC) : -1;
 
-		if (nullfd < 0 || dup2(nullfd, 0) < 0 || dup2(p[1], 1) < 0 || dup2(nullfd, 2) < 0)
-			_exit(127);
-		execv(argv[0], argv);
+		if ((netns && (fd < 0 || setns(fd, CLONE_NEWNET))) || dup2(ip[0], 0) < 0 ||
+		    dup2(op[1], 1) < 0)
+			_exit(126);
+		execvp(argv[0], argv);
+		fprintf(stderr, "lab: %s: %s\n", argv[0], strerror(errno));
 		_exit(127);
 	}
-	close(p[1]);
-	while ((r = drain(p[0], out, &len)) > 0)
+	close(ip[0]);
+	close(op[1]);
+	ip[0] = op[1] = -1;
+	if (in && write(ip[1], in, strlen(in)) < 0)
+		err = -errno;
+	close(ip[1]);
+	ip[1] = -1;
+	while ((r = drain(op[0], &buf, &len)) > 0)
 		;
-	if (r < 0)
+	if (r < 0 && !err)
 		err = r;
-	close(p[0]);
-	waitpid(pid, NULL, 0);
-	if (!err && !*out)
-		*out = strdup("");
-	return err ? err : (*out ? 0 : -ENOMEM);
+	if (waitpid(pid, &status, 0) < 0 && !err)
+		err = -errno;
+	else if (!err && (!WIFEXITED(status) || WEXITSTATUS(status)))
+		err = -EIO;
+	if (!err && out) {
+		*out = buf ? buf : strdup("");
+		buf = NULL;
+		if (!*out)
+			err = -ENOMEM;
+	}
+	free(buf);
+out_pipes:
+	for (int k = 0; k < 2; k++) {
+		if (ip[k] >= 0)
+			close(ip[k]);
+		if (op[k] >= 0)
+			close(op[k]);
+	}
+	return err;
 }

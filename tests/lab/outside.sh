@@ -24,13 +24,8 @@ export XCNI_BIN XCNID_BIN=${XCNID_BIN:-$BUILD/xcnid}
 T=$(mktemp -d /tmp/xcni-outside-test.XXXXXX)
 export XCNI_LAB_DIR=$T/lab
 unset XCNI_LAB_XDP
-LAB_PINS=/sys/fs/bpf/xcni-lab
 OUT=198.51.100.1
-PIDS=()   # every process the lab said it started (xcnid, listeners)
-MINE=()   # processes this suite started (listeners, a node's xcnid), stopped by PID
-
-lab() { "$XCNICTL" lab "$@"; }
-jq_() { /usr/bin/python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+. "$(dirname "$0")/lib.sh"
 # answer FROM TO PORT/PROTO: what the listener answered ("" if blocked).
 answer() { lab probe "$1" "$2" "$3" --json --timeout-ms 1500 | jq_ 'd.get("answer") or ""'; }
 # expect_answer FROM TO PORT/PROTO WANT
@@ -60,41 +55,6 @@ expect_set() {
 }
 has_table() { ip netns exec "xcl-n$1" nft list table ip xcni >/dev/null 2>&1; }
 
-leftovers() {
-	local p st
-	ip netns list | awk '{print $1}' | grep '^xcl-' | sed 's/^/netns /'
-	[ -e "$LAB_PINS" ] && find "$LAB_PINS" | sed 's/^/pin /'
-	for p in "${PIDS[@]}" "${MINE[@]}"; do
-		st=$(awk '{print $3}' "/proc/$p/stat" 2>/dev/null)
-		[ -n "$st" ] && [ "$st" != Z ] && echo "process $p ($(tr '\0' ' ' <"/proc/$p/cmdline"))"
-	done
-	[ -e "$XCNI_LAB_DIR" ] && echo "state dir $XCNI_LAB_DIR"
-}
-remember_pids() {
-	local p
-	for p in $(lab get --json 2>/dev/null | jq_ '" ".join(str(x) for x in [n["xcnidPid"] for n in d["nodes"]] + [p["serverPid"] for p in d["pods"]] + [d.get("outside", {}).get("serverPid", 0)] if x)' 2>/dev/null); do
-		PIDS+=("$p")
-	done
-}
-stop_mine() {
-	local p
-	for p in "${MINE[@]}"; do
-		kill "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
-}
-cleanup() {
-	local left
-	stop_mine
-	remember_pids
-	lab down >/dev/null 2>&1
-	left=$(leftovers)
-	if [ -n "$left" ]; then
-		echo "# cleanup: the lab left things behind:"
-		echo "$left" | sed 's/^/#   /'
-	fi
-	rm -rf "$T"
-}
 # wait_listen NETNS PORT: until something listens on TCP PORT in NETNS.
 wait_listen() {
 	for _ in $(seq 50); do
@@ -104,15 +64,7 @@ wait_listen() {
 	return 1
 }
 
-for b in "$XCNICTL" "$XCNI_BIN" "$XCNID_BIN" /usr/sbin/nft; do
-	[ -x "$b" ] || { not_ok "$b exists"; finish; exit 1; }
-done
-if ip netns list | grep -q '^xcl-' || [ -e "$LAB_PINS" ]; then
-	not_ok "no other lab is up (xcl-* netns or $LAB_PINS exist: xcnictl lab down it first)"
-	finish
-	exit 1
-fi
-trap cleanup EXIT
+lab_start "$XCNICTL" "$XCNI_BIN" "$XCNID_BIN" /usr/sbin/nft
 
 # ---- xcnid's options ----------------------------------------------------------------------
 out=$("$XCNID_BIN" --masquerade 2>&1); RC=$?

@@ -18,56 +18,15 @@ XCNICTL=$BUILD/xcnictl
 export XCNI_BIN XCNID_BIN=${XCNID_BIN:-$BUILD/xcnid}
 T=$(mktemp -d /tmp/xcni-lab-test.XXXXXX)
 export XCNI_LAB_DIR=$T/lab
-LAB_PINS=/sys/fs/bpf/xcni-lab
-PIDS=() # every process the lab said it started (xcnid, listeners)
-
-lab() { "$XCNICTL" lab "$@"; }
-jq_() { /usr/bin/python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+. "$(dirname "$0")/lib.sh"
 # exited WANT PATTERN: the last command ($RC, $out) exited WANT and said PATTERN.
 exited() {
 	echo "$out"
 	[ "$RC" -eq "$1" ] && echo "$out" | grep -q -- "$2"
 }
 
-# What a lab leaves behind if down missed something.
-leftovers() {
-	local p st
-	ip netns list | awk '{print $1}' | grep '^xcl-' | sed 's/^/netns /'
-	[ -e "$LAB_PINS" ] && find "$LAB_PINS" | sed 's/^/pin /'
-	for p in "${PIDS[@]}"; do
-		# A zombie is gone; its new parent reaps it when it gets to it.
-		st=$(awk '{print $3}' "/proc/$p/stat" 2>/dev/null)
-		[ -n "$st" ] && [ "$st" != Z ] && echo "process $p ($(tr '\0' ' ' <"/proc/$p/cmdline"))"
-	done
-	[ -e "$XCNI_LAB_DIR" ] && echo "state dir $XCNI_LAB_DIR"
-}
-remember_pids() {
-	local p
-	for p in $(lab get --json 2>/dev/null | jq_ '" ".join(str(x) for x in [n["xcnidPid"] for n in d["nodes"]] + [p["serverPid"] for p in d["pods"]] if x)' 2>/dev/null); do
-		PIDS+=("$p")
-	done
-}
-cleanup() {
-	local left
-	remember_pids
-	lab down >/dev/null 2>&1
-	left=$(leftovers)
-	if [ -n "$left" ]; then
-		echo "# cleanup: the lab left things behind:"
-		echo "$left" | sed 's/^/#   /'
-	fi
-	rm -rf "$T"
-}
 
-for b in "$XCNICTL" "$XCNI_BIN" "$XCNID_BIN"; do
-	[ -x "$b" ] || { not_ok "$b exists (run make)"; finish; exit 1; }
-done
-if ip netns list | grep -q '^xcl-' || [ -e "$LAB_PINS" ]; then
-	not_ok "no other lab is up (xcl-* netns or $LAB_PINS exist: xcnictl lab down it first)"
-	finish
-	exit 1
-fi
-trap cleanup EXIT
+lab_start "$XCNICTL" "$XCNI_BIN" "$XCNID_BIN"
 
 # ---- up --------------------------------------------------------------------------
 check "lab up --nodes 1" lab up --nodes 1

@@ -18,58 +18,9 @@ export XCNI_BIN XCNID_BIN=${XCNID_BIN:-$BUILD/xcnid}
 T=$(mktemp -d /tmp/xcni-svc-test.XXXXXX)
 export XCNI_LAB_DIR=$T/lab
 EX=$XCNI_ROOT/examples/lab
-LAB_PINS=/sys/fs/bpf/xcni-lab
-PIDS=()
-MINE=() # processes this suite started itself (a restarted xcnid), stopped by PID
+. "$(dirname "$0")/lib.sh"
 
-lab() { "$XCNICTL" lab "$@"; }
-jq_() { /usr/bin/python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
-in_node() { local n=$1; shift; nsenter --net="/run/netns/xcl-n$n" "$@"; }
-metric() {
-	in_node "$1" "$XCNICTL" --pin-dir "$LAB_PINS/n$1" metrics --json |
-		jq_ "sum(m['packets'] for m in d if m['reason'] == '$2' and m['direction'] == '$3')"
-}
-remember_pids() {
-	local p
-	for p in $(lab get --json 2>/dev/null | jq_ '" ".join(str(x) for x in [n["xcnidPid"] for n in d["nodes"]] + [p["serverPid"] for p in d["pods"]] if x)' 2>/dev/null); do
-		PIDS+=("$p")
-	done
-}
-leftovers() {
-	local p st
-	ip netns list | awk '{print $1}' | grep '^xcl-' | sed 's/^/netns /'
-	[ -e "$LAB_PINS" ] && find "$LAB_PINS" | sed 's/^/pin /'
-	for p in "${PIDS[@]}" "${MINE[@]}"; do
-		st=$(awk '{print $3}' "/proc/$p/stat" 2>/dev/null)
-		[ -n "$st" ] && [ "$st" != Z ] && echo "process $p ($(tr '\0' ' ' <"/proc/$p/cmdline"))"
-	done
-	[ -e "$XCNI_LAB_DIR" ] && echo "state dir $XCNI_LAB_DIR"
-}
-cleanup() {
-	local left p
-	for p in "${MINE[@]}"; do
-		kill "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
-	remember_pids
-	lab down >/dev/null 2>&1
-	left=$(leftovers)
-	if [ -n "$left" ]; then
-		echo "# cleanup: the lab left things behind:"
-		echo "$left" | sed 's/^/#   /'
-	fi
-	rm -rf "$T"
-}
-
-for b in "$XCNICTL" "$XCNI_BIN" "$XCNID_BIN" /usr/sbin/dnsmasq /usr/sbin/iptables-restore; do
-	[ -x "$b" ] || { not_ok "$b exists"; finish; exit 1; }
-done
-if ip netns list | grep -q '^xcl-' || [ -e "$LAB_PINS" ]; then
-	not_ok "no other lab is up (xcl-* netns or $LAB_PINS exist: xcnictl lab down it first)"
-	finish
-	exit 1
-fi
-trap cleanup EXIT
+lab_start "$XCNICTL" "$XCNI_BIN" "$XCNID_BIN" /usr/sbin/dnsmasq /usr/sbin/iptables-restore
 
 check "lab up --nodes 2 --dns" lab up --nodes 2 --dns || { finish; exit 1; }
 remember_pids

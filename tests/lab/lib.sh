@@ -1,0 +1,72 @@
+# Shared by the lab suites (sourced after tests/lib.sh, once the suite has set
+# XCNICTL, XCNI_LAB_DIR and T, its scratch directory): the lab's commands, and
+# the bookkeeping that proves a lab left nothing behind.
+#
+#   lab_start BIN...   every BIN executable and no other lab up, else the suite ends;
+#                      then the EXIT trap: lab_cleanup
+#   PIDS+=/remember_pids   processes the lab said it started (xcnid, listeners)
+#   MINE+=(PID)        processes the suite started itself, stopped by PID first
+#   leftovers          netns, pins, live processes and state a lab left (empty: none)
+
+LAB_PINS=/sys/fs/bpf/xcni-lab
+PIDS=()
+MINE=()
+
+lab() { "$XCNICTL" lab "$@"; }
+jq_() { /usr/bin/python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+# in_node N CMD...: CMD in node n<N>'s network namespace (its host stack).
+in_node() { local n=$1; shift; nsenter --net="/run/netns/xcl-n$n" "$@"; }
+# metric N REASON DIRECTION: node n<N>'s packet count, read as an operator would.
+metric() {
+	in_node "$1" "$XCNICTL" --pin-dir "$LAB_PINS/n$1" metrics --json |
+		jq_ "sum(m['packets'] for m in d if m['reason'] == '$2' and m['direction'] == '$3')"
+}
+
+leftovers() {
+	local p st
+	ip netns list | awk '{print $1}' | grep '^xcl-' | sed 's/^/netns /'
+	[ -e "$LAB_PINS" ] && find "$LAB_PINS" | sed 's/^/pin /'
+	for p in "${PIDS[@]}" "${MINE[@]}"; do
+		# A zombie is gone; its new parent reaps it when it gets to it.
+		st=$(awk '{print $3}' "/proc/$p/stat" 2>/dev/null)
+		[ -n "$st" ] && [ "$st" != Z ] && echo "process $p ($(tr '\0' ' ' <"/proc/$p/cmdline"))"
+	done
+	[ -e "$XCNI_LAB_DIR" ] && echo "state dir $XCNI_LAB_DIR"
+}
+remember_pids() {
+	local p
+	for p in $(lab get --json 2>/dev/null | jq_ '" ".join(str(x) for x in [n["xcnidPid"] for n in d["nodes"]] + [p["serverPid"] for p in d["pods"]] + [d.get("outside", {}).get("serverPid", 0)] if x)' 2>/dev/null); do
+		PIDS+=("$p")
+	done
+}
+stop_mine() {
+	local p
+	for p in "${MINE[@]}"; do
+		kill "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+}
+lab_cleanup() {
+	local left
+	stop_mine
+	remember_pids
+	lab down >/dev/null 2>&1
+	left=$(leftovers)
+	if [ -n "$left" ]; then
+		echo "# cleanup: the lab left things behind:"
+		echo "$left" | sed 's/^/#   /'
+	fi
+	rm -rf "$T"
+}
+lab_start() {
+	local b
+	for b in "$@"; do
+		[ -x "$b" ] || { not_ok "$b exists (run make)"; finish; exit 1; }
+	done
+	if ip netns list | grep -q '^xcl-' || [ -e "$LAB_PINS" ]; then
+		not_ok "no other lab is up (xcl-* netns or $LAB_PINS exist: xcnictl lab down it first)"
+		finish
+		exit 1
+	fi
+	trap lab_cleanup EXIT
+}
