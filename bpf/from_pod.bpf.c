@@ -155,21 +155,28 @@ int from_pod(struct __sk_buff *skb)
 		reason = XCNI_FWD_STACK;
 		goto out;
 	}
-	if (ct == CT_NEW) {
+	/* A flow to a Service took no decision here: it is judged after the DNAT. */
+	if (ct == CT_STALE && (ctf & XCNI_CT_F_STACK)) {
+		ct_commit(&p, ct, skb->len, ep_id, 0);
+		ct = CT_ORIG;
+	}
+	if (ct == CT_NEW || ct == CT_STALE) {
 		/* Both ends must allow: egress here, ingress at a local destination
 		 * (a remote one applies its own on arrival). */
 		v.src_id = ipcache_identity(p.tuple.saddr);
 		v.dst_id = dipc ? dipc->identity : ipcache_identity(p.tuple.daddr);
 		if (!policy_allows(ep_ip, XCNI_DIR_FROM_POD, v.dst_id, p.tuple.daddr, &p, &v)) {
+			ct_refuse(&p, ct);
 			reason = XCNI_DROP_POLICY_EGRESS;
 			goto out;
 		}
 		if (dst && !policy_allows(p.tuple.daddr, XCNI_DIR_TO_POD, v.src_id, p.tuple.saddr,
 					  &p, &v)) {
+			ct_refuse(&p, ct);
 			reason = XCNI_DROP_POLICY_INGRESS;
 			goto out;
 		}
-		ct_create(&p, skb->len, ep_id, 0);
+		ct_commit(&p, ct, skb->len, ep_id, 0);
 	}
 	/* A flow the stack brought (NAT) goes back through it, replies included. */
 	if (ctf & XCNI_CT_F_STACK) {

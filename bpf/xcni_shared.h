@@ -52,7 +52,7 @@
 #endif
 
 /* Bump when a key or value below changes layout; xcnid refuses a mismatch. */
-#define XCNI_ABI_VERSION 3
+#define XCNI_ABI_VERSION 4
 
 /* endpoints: local pod IPv4 (network byte order) -> endpoint.
  * ifindex:   host-side veth ifindex -> the pod's IPv4, to find the endpoint
@@ -96,6 +96,11 @@ struct xcni_ct_entry {
 	__u8 fin_orig;
 	__u8 fin_reply;
 	__u8 flags; /* XCNI_CT_F_* */
+	/* xcni_polrev when policy last judged the flow: a packet in the flow's
+	 * opening direction finding another one is judged again (policy changes
+	 * apply to flows already open, not only to new ones). */
+	__u32 policy_rev;
+	__u32 pad;
 };
 
 /*

@@ -414,9 +414,11 @@ static int wait_fd(int fd, short events, long long deadline)
 /*
  * From the calling thread's netns: 1 connected (the listener answered), 0
  * blocked (refused, reset, unreachable or silent until the deadline), -errno.
+ * answer: what the listener said (first line); *sport (if given): the
+ * probe's source port, 0 when none was bound.
  */
 static int probe_once(uint32_t dst, const struct lab_port *p, int timeout_ms, char *answer,
-		      size_t alen)
+		      size_t alen, uint16_t *sport)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(p->port),
 				  .sin_addr.s_addr = dst };
@@ -432,6 +434,12 @@ static int probe_once(uint32_t dst, const struct lab_port *p, int timeout_ms, ch
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) && errno != EINPROGRESS) {
 		ret = errno == ECONNREFUSED || errno == ENETUNREACH || errno == EHOSTUNREACH ? 0 : -errno;
 		goto out;
+	}
+	if (sport) {
+		struct sockaddr_in la;
+		socklen_t llen = sizeof(la);
+
+		*sport = getsockname(fd, (struct sockaddr *)&la, &llen) ? 0 : ntohs(la.sin_port);
 	}
 	if (tcp) {
 		r = wait_fd(fd, POLLOUT, deadline);
@@ -479,6 +487,8 @@ struct matrix {
 	atomic_size_t next; /* the jobs to run: next .. end-1, job = src * npods + dst */
 	size_t end;
 	int *res; /* [src * npods + dst]: 1 connected, 0 blocked, -errno */
+	char (*answer)[64]; /* [src * npods + dst]: what the listener answered */
+	uint16_t *sport; /* [src * npods + dst]: the probe's source port */
 };
 
 static void *matrix_worker(void *arg)
@@ -499,7 +509,8 @@ static void *matrix_worker(void *arg)
 			}
 			cur = m->nsfd[src];
 		}
-		m->res[job] = probe_once(m->ip[dst], &m->port, m->timeout_ms, NULL, 0);
+		m->res[job] = probe_once(m->ip[dst], &m->port, m->timeout_ms, m->answer[job],
+					 sizeof(m->answer[job]), &m->sport[job]);
 	}
 	return NULL;
 }
@@ -547,7 +558,9 @@ static int matrix_init(struct matrix *m, const struct lab_pod **pods, size_t n)
 	m->nsfd = calloc(n, sizeof(*m->nsfd));
 	m->ip = calloc(n, sizeof(*m->ip));
 	m->res = calloc(n * n + 1, sizeof(*m->res));
-	if (!m->nsfd || !m->ip || !m->res)
+	m->answer = calloc(n * n + 1, sizeof(*m->answer));
+	m->sport = calloc(n * n + 1, sizeof(*m->sport));
+	if (!m->nsfd || !m->ip || !m->res || !m->answer || !m->sport)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++)
 		m->nsfd[i] = -1;
@@ -576,6 +589,8 @@ static void matrix_fini(struct matrix *m)
 	free(m->nsfd);
 	free(m->ip);
 	free(m->res);
+	free(m->answer);
+	free(m->sport);
 }
 
 static void usage_probe(FILE *f)
@@ -684,7 +699,7 @@ int lab_cmd_probe(int argc, char **argv)
 		goto out;
 	}
 	close(nsfd);
-	res = probe_once(ip.s_addr, &port, timeout, answer, sizeof(answer));
+	res = probe_once(ip.s_addr, &port, timeout, answer, sizeof(answer), NULL);
 	if (res < 0) {
 		fprintf(stderr, "lab probe: %s\n", strerror(-res));
 		goto out;
@@ -738,18 +753,32 @@ static int matrix_print(const struct matrix *m, bool json)
 	}
 	if (json) {
 		json_t *root = json_object(), *pods = json_array(), *rows = json_object();
+		json_t *answers = json_object(), *sports = json_object();
 
 		for (size_t i = 0; i < m->npods; i++) {
-			json_t *row = json_object();
+			json_t *row = json_object(), *arow = json_object(), *prow = json_object();
 
 			json_array_append_new(pods, json_string(names[i]));
-			for (size_t j = 0; j < m->npods; j++)
-				json_object_set_new(row, names[j],
-						    json_boolean(m->res[i * m->npods + j] > 0));
+			for (size_t j = 0; j < m->npods; j++) {
+				size_t k = i * m->npods + j;
+
+				json_object_set_new(row, names[j], json_boolean(m->res[k] > 0));
+				/* Who answered (the lab's listeners answer TCP with their
+				 * NS/POD), and from which port the probe left. */
+				if (m->res[k] > 0)
+					json_object_set_new(arow, names[j], json_string(m->answer[k]));
+				json_object_set_new(prow, names[j], json_integer(m->sport[k]));
+			}
 			json_object_set_new(rows, names[i], row);
+			json_object_set_new(answers, names[i], arow);
+			json_object_set_new(sports, names[i], prow);
 		}
 		json_object_set_new(root, "pods", pods);
 		json_object_set_new(root, "rows", rows);
+		json_object_set_new(root, "port", json_integer(m->port.port));
+		json_object_set_new(root, "protocol", json_string(lab_proto_word(m->port.proto)));
+		json_object_set_new(root, "answers", answers);
+		json_object_set_new(root, "sports", sports);
 		if (json_dumpf(root, stdout, JSON_COMPACT) || putchar('\n') == EOF)
 			err = -EIO;
 		json_decref(root);

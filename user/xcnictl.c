@@ -140,6 +140,7 @@ static const struct map_spec m_pf24 = { "xcni_pf24", BPF_MAP_TYPE_HASH, 4, 4, 0 
 static const struct map_spec m_evrate = {
 	"xcni_evrate", BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32), sizeof(struct xcni_evrate), 1
 };
+static const struct map_spec m_polrev = { "xcni_polrev", BPF_MAP_TYPE_ARRAY, 4, 4, 1 };
 
 /*
  * Opens a pinned map and refuses one whose layout is not the one this binary
@@ -625,7 +626,9 @@ close:
 	{ "BYTES-REPLY", "bytes_reply", PT_UINT },                                           \
 	{ "EP-ID", "ep_id", PT_UINT },                                                       \
 	/* "stack": the flow went through the host stack (a Service's DNAT): so do its replies. */ \
-	{ "VIA", "via", PT_STR }
+	{ "VIA", "via", PT_STR },                                                            \
+	/* The policy revision the flow was last judged under (config: POLICY-REV now). */    \
+	{ "POLICY-REV", "policy_rev", PT_UINT }
 
 static const struct pt_col ct_cols[] = { CT_COLS };
 
@@ -707,6 +710,7 @@ static void ct_row(struct ptable *t, __u64 now, const struct xcni_ct_key *k,
 	pt_uint(t, e->bytes_reply);
 	pt_uint(t, e->ep_id);
 	pt_str(t, e->flags & XCNI_CT_F_STACK ? "stack" : "bpf");
+	pt_uint(t, e->policy_rev);
 }
 
 static int ct_cmp(const void *a, const void *b)
@@ -3072,6 +3076,8 @@ static const struct pt_col config_cols[] = {
 	{ "TRACE-SAMPLE", "trace_sample", PT_UINT },
 	{ "EVENTS-RATE", "events_rate", PT_UINT },
 	{ "SERVICE-CIDR", "service_cidr", PT_STR },
+	/* xcni_polrev: one more after each policy change xcnid applied. */
+	{ "POLICY-REV", "policy_rev", PT_UINT },
 };
 
 /* How xcnid attached the prefilter: the XDP_FLAGS_* mode it wrote. */
@@ -3095,8 +3101,8 @@ static int cmd_config(const struct ctx *c, char **argv)
 	struct xcni_config cfg;
 	struct ptable *t;
 	char buf[INET_ADDRSTRLEN];
-	__u32 zero = 0;
-	int fd, err;
+	__u32 zero = 0, rev = 0;
+	int fd, rfd, err;
 
 	(void)argv;
 	fd = map_open(c, &m_config);
@@ -3160,6 +3166,13 @@ static int cmd_config(const struct ctx *c, char **argv)
 		pt_strf(t, "%s/%u", ip_str(cfg.svc_cidr, buf), cfg.svc_cidr_len);
 	else
 		pt_null(t);
+	rfd = map_open_quiet(c, &m_polrev);
+	if (rfd >= 0 && !bpf_map_lookup_elem(rfd, &zero, &rev))
+		pt_uint(t, rev);
+	else
+		pt_null(t);
+	if (rfd >= 0)
+		close(rfd);
 	err = show(c, t);
 close:
 	close(fd);

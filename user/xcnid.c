@@ -272,6 +272,24 @@ static int now_ms(void)
 	return (int)(ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
 }
 
+/*
+ * New policy is in the maps: one more policy revision, so that flows judged
+ * before are judged again on their next packet (bpf/lib/ct.h). The map is
+ * pinned: the count goes on across restarts and never comes round to a
+ * revision entries were judged under (2^32 changes aside).
+ */
+static int bump_policy_rev(struct from_pod *fp)
+{
+	__u32 k = 0, rev = 0;
+
+	if (bpf_map__lookup_elem(fp->maps.xcni_polrev, &k, sizeof(k), &rev, sizeof(rev), 0))
+		return -errno;
+	rev++;
+	if (bpf_map__update_elem(fp->maps.xcni_polrev, &k, sizeof(k), &rev, sizeof(rev), 0))
+		return -errno;
+	return 0;
+}
+
 /* Records in the node config how far the maps follow the cluster state. */
 static void report_gen(struct from_pod *fp, __u64 gen, const struct pol_result *r,
 		       const char *error)
@@ -288,6 +306,7 @@ static void report_gen(struct from_pod *fp, __u64 gen, const struct pol_result *
 		cfg.applied_gen = gen;
 		cfg.error[0] = '\0';
 	}
+
 	if (r) {
 		cfg.nr_identities = (__u32)r->nidentities;
 		cfg.nr_policies = (__u32)r->npolicies;
@@ -333,6 +352,10 @@ static int sync_policy(const struct opts *o, struct from_pod *fp, struct store *
 	}
 	if (o->ov->underlay)
 		overlay_sync_nodes(o->ov, &c, o->node_name);
+	err = bump_policy_rev(fp);
+	if (err)
+		pr_err("policy revision not counted (flows open before keep their old "
+		       "verdict): %s\n", strerror(-err));
 	report_gen(fp, gen, &r, NULL);
 	polsync_cleanup(ps, &ss);
 	pr_info("generation %llu applied in %d ms (compile %d ms): %zu pods rewritten, "

@@ -511,6 +511,17 @@ static void render_config(struct metrics *m, struct buf *b)
 	family(b, "xcni_failed_generation", "gauge",
 	       "The last generation that could not be applied (0: none).");
 	bprintf(b, "xcni_failed_generation %llu\n", (unsigned long long)cfg.failed_gen);
+	fd = open_pinned(m, "xcni_polrev");
+	if (fd >= 0) {
+		__u32 rev;
+
+		if (!bpf_map_lookup_elem(fd, &k, &rev)) {
+			family(b, "xcni_policy_revision", "gauge",
+			       "Policy changes applied (open flows are judged again after each).");
+			bprintf(b, "xcni_policy_revision %u\n", rev);
+		}
+		close(fd);
+	}
 	family(b, "xcni_identities", "gauge", "Security identities in the applied state.");
 	bprintf(b, "xcni_identities %u\n", cfg.nr_identities);
 	family(b, "xcni_policies", "gauge", "NetworkPolicies in the applied state.");

@@ -2,8 +2,16 @@
 /*
  * Connection tracking: one LRU entry per flow, keyed by the tuple of its first
  * packet. Enough TCP state to tell new from established and to expire closed
- * flows; UDP and ICMP echo by timeout. NetworkPolicy relies on ct_lookup()
- * to let replies of allowed flows pass.
+ * flows; UDP and ICMP echo by timeout. NetworkPolicy relies on ct_track() to
+ * let replies of allowed flows pass.
+ *
+ * Policy is judged on a flow's first packet, and again whenever a packet in
+ * the opening direction finds its entry judged under an older policy revision
+ * (xcni_polrev, bumped by xcnid after each change it applied): a
+ * flow the new policy refuses is dropped there and forgotten, so a policy
+ * change closes what it no longer allows, and a reused tuple (a port picked
+ * again while an old attempt's entry lives) is never let through on an
+ * older decision. Replies are never judged: they answer a flow that was.
  */
 #ifndef XCNI_CT_H
 #define XCNI_CT_H
@@ -16,7 +24,18 @@ enum ct_dir {
 	CT_ORIG = 1, /* same direction as the flow's first packet */
 	CT_REPLY = 2,
 	CT_INVALID = 3, /* TCP segment that cannot open a flow */
+	CT_STALE = 4, /* CT_ORIG, but judged under another policy revision: judge it
+		       * again, then ct_commit() or ct_refuse() */
 };
+
+/* The policy revision now, kept in p by ct_track for ct_create and ct_commit. */
+static __always_inline __u32 policy_rev_now(void)
+{
+	__u32 zero = 0;
+	const __u32 *rev = bpf_map_lookup_elem(&xcni_polrev, &zero);
+
+	return rev ? *rev : 0;
+}
 
 static __always_inline __u64 ct_lifetime(const struct xcni_ct_entry *e, __u8 proto)
 {
@@ -66,8 +85,8 @@ static __always_inline void ct_tcp_update(struct xcni_ct_entry *e, __u8 flags, i
 /*
  * Looks the packet up and accounts it to its flow. Returns enum ct_dir; for
  * CT_NEW nothing is stored yet: the caller decides (policy) and then calls
- * ct_create, so a refused packet leaves no entry behind. *flags: the entry's
- * XCNI_CT_F_* (0 for a new flow).
+ * ct_create, so a refused packet leaves no entry behind; for CT_STALE the
+ * caller decides again. *flags: the entry's XCNI_CT_F_* (0 for a new flow).
  */
 static __always_inline int ct_track(struct pkt *p, __u32 len, __u8 *flags)
 {
@@ -77,6 +96,7 @@ static __always_inline int ct_track(struct pkt *p, __u32 len, __u8 *flags)
 	int tcp = p->tuple.proto == IPPROTO_TCP;
 
 	*flags = 0;
+	p->policy_rev = policy_rev_now();
 	if (p->tuple.proto == IPPROTO_ICMP && !p->is_echo)
 		return CT_NEW; /* errors and the like are not flows */
 
@@ -100,7 +120,7 @@ static __always_inline int ct_track(struct pkt *p, __u32 len, __u8 *flags)
 		e->bytes_orig += len;
 		if (tcp)
 			ct_tcp_update(e, p->tcp_flags, 0);
-		return CT_ORIG;
+		return e->policy_rev == p->policy_rev ? CT_ORIG : CT_STALE;
 	}
 	ct_reverse(&p->tuple, &rev);
 	e = echo_req ? NULL : bpf_map_lookup_elem(&xcni_ct, &rev);
@@ -136,7 +156,30 @@ static __always_inline void ct_create(const struct pkt *p, __u32 len, __u32 ep_i
 	ne.ep_id = ep_id;
 	ne.state = XCNI_CT_NEW;
 	ne.flags = flags;
+	ne.policy_rev = p->policy_rev;
 	bpf_map_update_elem(&xcni_ct, &p->tuple, &ne, BPF_ANY);
+}
+
+/* CT_NEW: store the flow policy allowed; CT_STALE: it still allows it. */
+static __always_inline void ct_commit(const struct pkt *p, int ct, __u32 len, __u32 ep_id,
+				      __u8 flags)
+{
+	struct xcni_ct_entry *e;
+
+	if (ct == CT_NEW) {
+		ct_create(p, len, ep_id, flags);
+		return;
+	}
+	e = bpf_map_lookup_elem(&xcni_ct, &p->tuple);
+	if (e)
+		e->policy_rev = p->policy_rev;
+}
+
+/* Policy refuses the packet: a CT_STALE flow is no longer allowed, and goes. */
+static __always_inline void ct_refuse(const struct pkt *p, int ct)
+{
+	if (ct == CT_STALE)
+		bpf_map_delete_elem(&xcni_ct, &p->tuple);
 }
 
 #endif

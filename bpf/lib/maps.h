@@ -63,6 +63,21 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xcni_config SEC(".maps");
 
+/*
+ * polrev: array of one __u32, the policy revision. xcnid alone writes it, one
+ * more after every policy change it applied (policy maps, identities,
+ * ipcache); conntrack entries judged under another revision are judged again.
+ * Not a field of xcni_config: `xcnictl config set` rewrites that whole value
+ * and could bring an old revision back.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xcni_polrev SEC(".maps");
+
 /* Policy state: xcnid fills these from cluster state (see xcni_shared.h). */
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);

@@ -47,6 +47,7 @@ struct pkt {
 	__u8 icmp_type;
 	__u8 is_echo; /* ICMP echo request or reply: tracked like a flow */
 	__u32 len; /* skb->len on arrival: counters and events report that */
+	__u32 policy_rev; /* set by ct_track: the policy revision the packet is judged under */
 };
 
 #define XCNI_TCP_FIN 0x01

@@ -157,6 +157,12 @@ static int overlay_setup(void);
 static int ct_future_stamp(void);
 static int ct_stale_established(void);
 static int policy_a_from_r(void);
+static int policy_b_nothing(void);
+static int policy_b_back(void);
+static int policy_a_v1_again(void);
+static int policy_a_egress_nothing(void);
+static int polrev_only(void);
+static int map_fd(const char *name);
 static int prefilter_add(void);
 static int prefilter_counted(void);
 static int trace_every(void);
@@ -325,13 +331,36 @@ static const struct row rows[] = {
 	  .step = ct_stale_established },
 	{ "B->C SYN on that tuple: a new connection, judged by B's policy now", .dev = DEV_B,
 	  TCP(IP_B, 41019, IP_C, 8080, TH_SYN), SHOT(DROP_POLICY_EGRESS, EV_FULL) },
-	{ "B->C data of the old connection: still its flow", .dev = DEV_B,
-	  TCP(IP_B, 41019, IP_C, 8080, TH_ACK), REDIR(FWD_LOCAL), .ct = XCNI_CT_ESTABLISHED },
+	{ "B->C data of the old connection: judged again under B's policy, refused, forgotten",
+	  .dev = DEV_B, TCP(IP_B, 41019, IP_C, 8080, TH_ACK), POLICY_DROP(DROP_POLICY_EGRESS) },
+	/* Policy changes reach flows already open: a packet in a flow's opening
+	 * direction that finds it judged under an older policy revision is
+	 * judged again. Also the reused port: a client picking the port of an
+	 * attempt whose SYN went unanswered (its entry still NEW) gets no pass
+	 * from the old verdict once policy changed. */
+	{ "B->A TCP 80 from 41040: allowed by 10/0 and 7/0, left unanswered", .dev = DEV_B,
+	  TCP(IP_B, 41040, IP_A, 80, TH_SYN), REDIR(FWD_LOCAL), .ct = XCNI_CT_NEW, BY(7, 0, TO_POD) },
+	{ "B->A SYN from 41040 again, policy unchanged: a retransmission, no new decision",
+	  .dev = DEV_B, TCP(IP_B, 41040, IP_A, 80, TH_SYN), REDIR(FWD_LOCAL) },
+	{ "policy: B's egress allows nothing now (its other version)", .step = policy_b_nothing },
+	{ "B->A SYN from 41040 (the port picked anew): judged now, refused, forgotten",
+	  .dev = DEV_B, TCP(IP_B, 41040, IP_A, 80, TH_SYN), POLICY_DROP(DROP_POLICY_EGRESS) },
+	{ "B->A ACK of the flow opened from 41017: judged again, refused, forgotten", .dev = DEV_B,
+	  TCP(IP_B, 41017, IP_A, 80, TH_ACK), POLICY_DROP(DROP_POLICY_EGRESS) },
+	{ "A->B SYN-ACK for 41017: its flow is gone, invalid", .dev = DEV_A,
+	  TCP(IP_A, 80, IP_B, 41017, TH_SYN | TH_ACK), SHOT(DROP_CT_INVALID, EV_FULL) },
+	{ "policy: B's egress back to A on TCP 80 (10/0)", .step = policy_b_back },
+	{ "B->A data of the flow from 41000: judged again, still allowed (7/0), kept", .dev = DEV_B,
+	  TCP(IP_B, 41000, IP_A, 80, TH_ACK), REDIR(FWD_LOCAL), .ct = XCNI_CT_ESTABLISHED,
+	  BY(7, 0, TO_POD) },
+	{ "B->A data from 41000 again: judged under this revision already", .dev = DEV_B,
+	  TCP(IP_B, 41000, IP_A, 80, TH_ACK), REDIR(FWD_LOCAL), .ct = XCNI_CT_ESTABLISHED },
 	/* Services: B's flow to a ClusterIP goes to kube-proxy's DNAT in the stack; B's
 	 * egress is judged where the stack hands it back, on the pod it picked. */
 	{ "B->ClusterIP UDP 53: no pod named yet, to the stack", .dev = DEV_B,
 	  UDP(IP_B, 41030, SVC_IP, 53), OK(FWD_STACK), .ct = XCNI_CT_NEW, .ct_stack = true },
-	{ "B->ClusterIP UDP 53 again: still the stack's", .dev = DEV_B,
+	{ "policy: a change elsewhere (a new revision)", .step = polrev_only },
+	{ "B->ClusterIP UDP 53 again: still the stack's, nothing to judge here", .dev = DEV_B,
 	  UDP(IP_B, 41030, SVC_IP, 53), OK(FWD_STACK), .ct_stack = true },
 	{ "B->C after DNAT, via to_pod: B's egress allows nothing to C", .prog = TO_POD,
 	  .dev = DEV_C, UDP(IP_B, 41030, IP_C, 53), POLICY_DROP(DROP_POLICY_EGRESS) },
@@ -341,6 +370,11 @@ static const struct row rows[] = {
 	{ "A->B SYN-ACK of that flow: back through the stack (un-DNAT), not past it",
 	  .dev = DEV_A, TCP(IP_A, 80, IP_B, 41031, TH_SYN | TH_ACK), OK(FWD_REPLY),
 	  .ct = XCNI_CT_ESTABLISHED, .ct_rev = true, .ct_stack = true },
+	{ "policy: B's egress allows nothing (its other version)", .step = policy_b_nothing },
+	{ "B->A ACK after DNAT, via to_pod: judged again on the real pod, refused, forgotten",
+	  .prog = TO_POD, .dev = DEV_A, TCP(IP_B, 41031, IP_A, 80, TH_ACK),
+	  POLICY_DROP(DROP_POLICY_EGRESS) },
+	{ "policy: B's egress back to A on TCP 80 (10/0), again", .step = policy_b_back },
 	{ "ClusterIP->B: the stack's un-DNATed reply, into B", .prog = TO_POD, .dev = DEV_B,
 	  UDP(SVC_IP, 53, IP_B, 41030), OK(FWD_REPLY), .ct = XCNI_CT_ESTABLISHED, .ct_rev = true,
 	  .ct_stack = true },
@@ -404,6 +438,10 @@ static const struct row rows[] = {
 	  BY(12, 0, TO_POD) },
 	{ "R->A UDP from n2: ingress policy, source identity from the ipcache", .prog = FROM_OVERLAY,
 	  .dev = DEV_U, .node = N2, UDP(IP_R, 43008, IP_A, 54), POLICY_DROP(DROP_POLICY_INGRESS) },
+	{ "policy: A's version 1 again: only C on TCP 80 (11/0)", .step = policy_a_v1_again },
+	{ "R->A ACK from n2 on 43007: judged again, refused, forgotten", .prog = FROM_OVERLAY,
+	  .dev = DEV_U, .node = N2, TCP(IP_R, 43007, IP_A, 80, TH_ACK),
+	  POLICY_DROP(DROP_POLICY_INGRESS) },
 	{ "policy: A no longer isolated", .step = policy_a_off },
 	{ "host->R via the overlay device: encapsulated", .prog = TO_OVERLAY, .dev = DEV_X,
 	  TCP(NODE_IP, 44000, IP_R, 80, TH_SYN), REDIR(FWD_ENCAP), .node = N2 },
@@ -419,6 +457,11 @@ static const struct row rows[] = {
 	{ "B->R via the overlay device: B's egress (only A on TCP 80) is judged there",
 	  .prog = TO_OVERLAY, .dev = DEV_X, UDP(IP_B, 44003, IP_R, 53),
 	  POLICY_DROP(DROP_POLICY_EGRESS), EP_OF(DEV_B) },
+	{ "policy: A's egress allows nothing", .step = policy_a_egress_nothing },
+	{ "A->R ACK via the overlay device on 44002: judged again, refused, forgotten",
+	  .prog = TO_OVERLAY, .dev = DEV_X, TCP(IP_A, 44002, IP_R, 80, TH_ACK),
+	  POLICY_DROP(DROP_POLICY_EGRESS), EP_OF(DEV_A) },
+	{ "policy: A not isolated again", .step = policy_a_off },
 
 	/* XDP on the underlay: the prefilter. */
 	{ "prefilter: deny 203.0.113.0/24", .step = prefilter_add },
@@ -925,9 +968,14 @@ static void check_row(void **state)
 	if (r->ct || r->ct_stack) {
 		struct xcni_ct_key k = tuple_of(r, r->ct_rev);
 		struct xcni_ct_entry ce;
+		uint32_t zero = 0, rev = 0;
 
 		assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(env.from->maps.xcni_ct), &k, &ce), 0);
 		assert_int_equal(!!(ce.flags & XCNI_CT_F_STACK), r->ct_stack);
+		/* A packet in the opening direction passed: judged under the revision now. */
+		assert_int_equal(bpf_map_lookup_elem(map_fd("xcni_polrev"), &zero, &rev), 0);
+		if (!r->ct_rev)
+			assert_int_equal(ce.policy_rev, rev);
 	}
 	if (r->ct) {
 		struct xcni_ct_key k = tuple_of(r, r->ct_rev);
@@ -976,6 +1024,19 @@ static int cidr_group(const char *ep, uint8_t version, uint8_t dir, const char *
 	return bpf_map_update_elem(map_fd("xcni_polcidr"), &k, &group, BPF_NOEXIST) ? -errno : 0;
 }
 
+/* As xcnid does after every policy change: one more policy revision. */
+static int polrev_bump(void)
+{
+	uint32_t k = 0, rev = 0;
+	int fd = map_fd("xcni_polrev");
+
+	if (bpf_map_lookup_elem(fd, &k, &rev))
+		return -errno;
+	rev++;
+	return bpf_map_update_elem(fd, &k, &rev, BPF_ANY) ? -errno : 0;
+}
+
+/* The pod's policy state; the policy changed: a new revision. */
 static int set_polep(const char *ep, uint32_t identity, uint8_t version, uint8_t isolated,
 		     uint8_t has)
 {
@@ -984,7 +1045,9 @@ static int set_polep(const char *ep, uint32_t identity, uint8_t version, uint8_t
 	v.has[isolated & XCNI_ISOLATED(TO_POD) ? TO_POD : FROM_POD] = has;
 	uint32_t ip = ip4(ep);
 
-	return bpf_map_update_elem(map_fd("xcni_polep"), &ip, &v, BPF_ANY) ? -errno : 0;
+	if (bpf_map_update_elem(map_fd("xcni_polep"), &ip, &v, BPF_ANY))
+		return -errno;
+	return polrev_bump();
 }
 
 static int ipcache(const char *addr, int len, uint32_t identity)
@@ -1034,7 +1097,9 @@ static int policy_a_off(void)
 {
 	uint32_t ip = ip4(IP_A);
 
-	return bpf_map_delete_elem(map_fd("xcni_polep"), &ip) ? -errno : 0;
+	if (bpf_map_delete_elem(map_fd("xcni_polep"), &ip))
+		return -errno;
+	return polrev_bump();
 }
 
 static int ct_stale_established(void)
@@ -1093,6 +1158,32 @@ static int policy_a_from_r(void)
 	int err = allow(IP_A, 0, TO_POD, ID_R, IPPROTO_TCP, 80, 16, 12, 0);
 
 	return err ?: set_polep(IP_A, ID_A, 0, XCNI_ISOLATED(TO_POD), 0);
+}
+
+static int policy_b_nothing(void)
+{
+	return set_polep(IP_B, ID_B, 1, XCNI_ISOLATED(FROM_POD), 0);
+}
+
+/* Back to a version whose entries are still in the maps. */
+static int policy_b_back(void)
+{
+	return set_polep(IP_B, ID_B, 0, XCNI_ISOLATED(FROM_POD), 0);
+}
+
+static int policy_a_v1_again(void)
+{
+	return set_polep(IP_A, ID_A, 1, XCNI_ISOLATED(TO_POD), 0);
+}
+
+static int policy_a_egress_nothing(void)
+{
+	return set_polep(IP_A, ID_A, 0, XCNI_ISOLATED(FROM_POD), 0);
+}
+
+static int polrev_only(void)
+{
+	return polrev_bump();
 }
 
 static int prefilter_add(void)

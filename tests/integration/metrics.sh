@@ -229,6 +229,9 @@ check "ct: the ping and the 4 UDP flows are live entries, no more than the map h
 check "podname: both pods" test "$(val "$T/s1" 'xcni_map_entries{map="podname"}')" = 2
 check "agent: applied generation $MANIFEST_GEN, 1 policy, 2 identities" test \
 	"$(val "$T/s1" xcni_applied_generation)-$(val "$T/s1" xcni_policies)-$(val "$T/s1" xcni_identities)" = "$MANIFEST_GEN-1-2"
+check "agent: the policy revision counts the syncs (at least one), as xcnictl config shows it" \
+	test "$(val "$T/s1" xcni_policy_revision)" -ge 1 -a \
+	"$(val "$T/s1" xcni_policy_revision)" = "$(ctl config --json | jq -r .policy_rev)"
 check "agent: node and pod CIDR in xcni_agent_info" \
 	grep -q "^xcni_agent_info{node=\"n1\",pod_cidr=\"$SUBNET.0/24\"," "$T/s1"
 

@@ -3,6 +3,8 @@
 # case expects. The expectation is a Python expression over the probe's
 # source and destination: sns, spod, dns, dpod (and s, d as "ns/pod").
 # A pod always reaches itself (its own address never leaves its netns).
+# Over TCP, a connected cell must also have been answered by the destination
+# pod itself (the lab's listeners answer with their NS/POD).
 # Prints the table of mismatches; exit 0 when none.
 import json
 import sys
@@ -21,6 +23,10 @@ def main():
             got = matrix["rows"][s][d]
             if got != want:
                 bad.append((s, d, want, got))
+            elif got and matrix.get("protocol") == "tcp":
+                who = matrix.get("answers", {}).get(s, {}).get(d)
+                if who != d:
+                    bad.append((s, d, want, f"answered by {who}"))
     if not bad:
         return 0
     width = max(len(p) for p in pods)
@@ -33,8 +39,12 @@ def main():
             c = "." if matrix["rows"][s][d] else "X"
             cells.append(("[" + c + "]" if (s, d) in wrong else c).rjust(width))
         print("# " + s.ljust(width) + " " + " ".join(cells))
+    sports = matrix.get("sports", {})
     for s, d, want, got in bad:
-        print(f"# {s} -> {d}: expected {'connected' if want else 'blocked'}, probed {'connected' if got else 'blocked'}")
+        how = got if isinstance(got, str) else "connected" if got else "blocked"
+        port = sports.get(s, {}).get(d)
+        print(f"# {s} -> {d}: expected {'connected' if want else 'blocked'}, probed {how}"
+              + (f" (source port {port})" if port else ""))
     return 1
 
 

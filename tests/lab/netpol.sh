@@ -33,7 +33,10 @@ NODES=${NETPOL_NODES:-1}
 VIA=()
 [ "${NETPOL_VIA_SERVICE:-0}" = 1 ] && VIA=(--via-service)
 
+MONITORS=()
 cleanup() {
+	local pid
+	for pid in "${MONITORS[@]}"; do kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; done
 	"$XCNICTL" lab down >/dev/null 2>&1
 	rm -rf "$T" "$XCNI_LAB_DIR"
 }
@@ -67,22 +70,46 @@ matrix() {
 	fi
 }
 
-# diagnose DIFF: for each wrong cell, the source pod's flows and the drops on every
-# node, to tell a policy error from a stale flow.
+# diagnose DIFF: for each wrong cell, every node's flows between its source and
+# its destination (the pod's address and its Service's ClusterIP), the policy
+# drops, the source's compiled policy and the agents' last words, to tell a
+# policy error from a stale flow.
 diagnose() {
-	local src n
-	for src in $(sed -n 's/^# \([^ ]*\) -> .*: expected .*/\1/p' "$1" | sort -u | head -3); do
-		for n in $(lab get --json | /usr/bin/python3 -c 'import json,sys; print(" ".join(n["name"] for n in json.load(sys.stdin)["nodes"]))'); do
-			echo "# node $n: ct list --pod $src"
+	local cells n
+	lab get --json >"$T/get.json" 2>/dev/null || return 0
+	cells=$(/usr/bin/python3 - "$1" "$T/get.json" <<'PY'
+import json, re, sys
+g = json.load(open(sys.argv[2]))
+ip = {p["namespace"] + "/" + p["name"]: p.get("ip", "").split("/")[0] for p in g.get("pods", [])}
+cip = {}
+for s in g.get("services", []):
+    ns, name = s.get("namespace", ""), s.get("name", "")
+    if name.startswith("svc-"):
+        cip[ns + "/" + name[4:]] = s.get("clusterIP", "")
+for line in open(sys.argv[1]):
+    m = re.match(r"# (\S+) -> (\S+): expected", line)
+    if m:
+        s, d = m.groups()
+        print(s, d, ip.get(s, "?"), ip.get(d, "?"), cip.get(d, "-"))
+PY
+)
+	[ -n "$cells" ] || return 0
+	while read -r s d sip dip cip; do
+		for n in $(/usr/bin/python3 -c 'import json,sys; print(" ".join(n["name"] for n in json.load(open(sys.argv[1]))["nodes"]))' "$T/get.json"); do
+			echo "# node $n: flows $s ($sip) -> $d ($dip, ClusterIP $cip)"
 			nsenter --net="/run/netns/xcl-$n" "$XCNICTL" --pin-dir "/sys/fs/bpf/xcni-lab/$n" \
-				ct list --pod "$src" 2>&1 | awk -v ip="$(lab get --json | /usr/bin/python3 -c "import json,sys; print([p['ip'] for p in json.load(sys.stdin)['pods'] if p['namespace'] + '/' + p['name'] == '$src'][0])")" \
-				'NR == 1 || index($2, ip ":") == 1' | sed 's/^/#   /' | tail -30
+				ct list --pod "$sip" 2>&1 | awk -v s="$sip:" -v d1="$dip:" -v d2="$cip:" \
+				'NR == 1 || (index($2, s) == 1 && (index($3, d1) == 1 || index($3, d2) == 1))' |
+				sed 's/^/#   /'
 			nsenter --net="/run/netns/xcl-$n" "$XCNICTL" --pin-dir "/sys/fs/bpf/xcni-lab/$n" \
 				metrics 2>&1 | grep -E 'drop-policy|REASON' | sed 's/^/#   /'
 			nsenter --net="/run/netns/xcl-$n" "$XCNICTL" --pin-dir "/sys/fs/bpf/xcni-lab/$n" \
-				policy get "$src" 2>&1 | sed 's/^/#   /' | head -8
+				policy get "$s" 2>&1 | sed 's/^/#   /' | head -8
+			tail -n 3 "$XCNI_LAB_DIR/$n/xcnid.log" 2>/dev/null | sed 's/^/#   xcnid: /'
+			[ -f "$T/mon.$n.json" ] && grep -F "\"saddr\":\"$sip\"" "$T/mon.$n.json" |
+				grep -E "\"daddr\":\"($dip|$cip)\"" | tail -n 12 | sed 's/^/#   event: /'
 		done
-	done
+	done <<<"$cells"
 }
 
 # policy NAME: applies stdin (kept as $T/NAME.yaml for removal).
@@ -133,6 +160,17 @@ EOF
 check "lab up --nodes $NODES" lab up --nodes "$NODES" || { finish; exit 1; }
 check "apply namespaces x, y, z" lab apply -f "$EX/00-namespaces.yaml"
 check "apply pods a, b, c in each" lab apply -f "$EX/10-pods.yaml" || { finish; exit 1; }
+# NETPOL_MONITOR=1 (for hunting a wrong cell): every node traces every packet,
+# and a mismatch shows the events of its flows.
+if [ "${NETPOL_MONITOR:-0}" = 1 ]; then
+	for n in $(lab get --json | /usr/bin/python3 -c 'import json,sys; print(" ".join(n["name"] for n in json.load(sys.stdin)["nodes"]))'); do
+		nsenter --net="/run/netns/xcl-$n" "$XCNICTL" --pin-dir "/sys/fs/bpf/xcni-lab/$n" \
+			config set trace-sample 1 >/dev/null
+		nsenter --net="/run/netns/xcl-$n" "$XCNICTL" --pin-dir "/sys/fs/bpf/xcni-lab/$n" \
+			monitor --json >"$T/mon.$n.json" 2>&1 &
+		MONITORS+=($!)
+	done
+fi
 diag "pods per node: $(lab get --json | /usr/bin/python3 -c '
 import collections, json, sys
 d = json.load(sys.stdin)
@@ -316,6 +354,72 @@ matrix "egress at the source and ingress at the destination must both allow" 80/
 	'(sns != "x" or dns == "y") and (dns != "y" or sns == "z") and dns != "x"'
 unpolicy egress-x egress-y80 ingress-y
 matrix "all policies deleted: everything connects" 80/TCP 'True'
+
+# Policy changes reach flows already open, not only new ones: one UDP socket
+# (one tuple) from x/a to z/b (to its Service with NETPOL_VIA_SERVICE) talks,
+# is cut when a policy stops allowing it, and talks again once the policy is
+# gone; for the destination's ingress and for the source's egress.
+flow_dst() {
+	lab get --json | /usr/bin/python3 -c '
+import json, sys
+g = json.load(sys.stdin)
+if sys.argv[1] == "1":
+    print([s["clusterIP"] for s in g["services"] if s["namespace"] == "z" and s["name"] == "svc-b"][0])
+else:
+    print([p["ip"].split("/")[0] for p in g["pods"] if p["namespace"] == "z" and p["name"] == "b"][0])' \
+		"${NETPOL_VIA_SERVICE:-0}"
+}
+
+# wait_line FILE N: until FILE has N lines (at most 40 s).
+wait_line() {
+	local i
+	for i in $(seq 400); do
+		[ "$(wc -l <"$1" 2>/dev/null || echo 0)" -ge "$2" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# open_flow NAME: x/a -> z/b over 80/UDP on one socket, while the policy in
+# $T/NAME.yaml is applied and then deleted.
+open_flow() {
+	local name=$1 dst pid out=$T/flow.$1.out
+	dst=$(flow_dst) || { not_ok "$name: z/b's address"; return; }
+	rm -f "$T/go1" "$T/go2"
+	lab exec x/a -- /usr/bin/python3 "$HERE/udp_flow.py" "$dst" 80 "$T/go1" "$T/go2" >"$out" 2>&1 &
+	pid=$!
+	wait_line "$out" 1 && lab apply -f "$T/$name.yaml" >/dev/null 2>&1 || not_ok "$name: apply"
+	touch "$T/go1"
+	wait_line "$out" 2 && lab delete -f "$T/$name.yaml" >/dev/null 2>&1 || not_ok "$name: delete"
+	touch "$T/go2"
+	wait "$pid"
+	if [ "$(cat "$out")" = "$(printf '0 answered\n1 silent\n2 answered')" ]; then
+		ok "open flow x/a -> z/b ($dst) 80/UDP: answered, cut by $name, answered once it is gone"
+	else
+		not_ok "open flow x/a -> z/b ($dst) 80/UDP across $name"
+		sed 's/^/#   /' "$out"
+		diagnose <(echo "# x/a -> z/b: expected the flow cut")
+	fi
+}
+
+cat >"$T/deny-ingress-z.yaml" <<'EOF'
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: deny-ingress, namespace: z}
+spec:
+  podSelector: {}
+  policyTypes: [Ingress]
+EOF
+open_flow deny-ingress-z
+cat >"$T/deny-egress-x.yaml" <<'EOF'
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: deny-egress, namespace: x}
+spec:
+  podSelector: {}
+  policyTypes: [Egress]
+EOF
+open_flow deny-egress-x
 
 check "lab down" lab down
 left=$(ip netns list | grep -c '^xcl-' || true)

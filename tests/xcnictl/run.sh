@@ -44,7 +44,7 @@ MAN=$(mktemp -d)
 DEST=$(mktemp -d) # make install's staging tree
 
 # Sizes from bpf/xcni_shared.h; a change there must show up here.
-EP_SZ=44 CTK_SZ=16 CTV_SZ=56 MET_SZ=16 CFG_SZ=416 NR_METRICS=112 PFK_SZ=8 PFV_SZ=16
+EP_SZ=44 CTK_SZ=16 CTV_SZ=64 MET_SZ=16 CFG_SZ=416 NR_METRICS=112 PFK_SZ=8 PFV_SZ=16
 PN_SZ=384 IPK_SZ=8 IPV_SZ=12 ID_SZ=1024 EVR_SZ=40
 PE_SZ=8 PHK_SZ=16 PRK_SZ=20 PV_SZ=16 PCK_SZ=16
 
@@ -80,9 +80,9 @@ put() { local m=$1 k=$2 v=$3; bpftool map update pinned "$PIN/$m" key hex $k val
 ep() { echo "$(le "$1" 4)$(le "$2" 4)$(le "$3" 4)$(le "$4" 4)$(mac "$5")$(mac "$6")$(str "${7:-}" 16)"; }
 # ct key: saddr daddr sport dport proto pad[3]
 ctk() { echo "$(ip4 "$1")$(ip4 "$2")$(be16 "$3")$(be16 "$4")$(le "$5" 1)$(zeros 3)"; }
-# ct entry: created last pkts_o bytes_o pkts_r bytes_r ep_id state fin_o fin_r pad
-# ctv CREATED LAST PKTS_O BYTES_O PKTS_R BYTES_R EP_ID STATE [FLAGS]
-ctv() { echo "$(le "$1" 8)$(le "$2" 8)$(le "$3" 8)$(le "$4" 8)$(le "$5" 8)$(le "$6" 8)$(le "$7" 4)$(le "$8" 1)$(zeros 2)$(le "${9:-0}" 1)"; }
+# ct entry: created last pkts_o bytes_o pkts_r bytes_r ep_id state fin_o fin_r flags policy_rev pad
+# ctv CREATED LAST PKTS_O BYTES_O PKTS_R BYTES_R EP_ID STATE [FLAGS] [POLICY_REV]
+ctv() { echo "$(le "$1" 8)$(le "$2" 8)$(le "$3" 8)$(le "$4" 8)$(le "$5" 8)$(le "$6" 8)$(le "$7" 4)$(le "$8" 1)$(zeros 2)$(le "${9:-0}" 1)$(le "${10:-0}" 4)$(zeros 4)"; }
 # polep: identity version isolated has[egress] has[ingress]
 pev() { echo "$(le "$1" 4)$(le "$2" 1)$(le "$3" 1)$(le "$4" 1)$(le "$5" 1)"; }
 # policy (hash) key: ep peer version dir proto pad port pad2; value: policy_id rule flags packets
@@ -95,6 +95,7 @@ setup() {
 		mk xcni_ct lru_hash $CTK_SZ $CTV_SZ 16 &&
 		mk xcni_metrics percpu_array 4 $MET_SZ $NR_METRICS &&
 		mk xcni_config array 4 $CFG_SZ 1 &&
+		mk xcni_polrev array 4 4 1 &&
 		mk xcni_prefilter lpm_trie $PFK_SZ $PFV_SZ 4 1 && # 1: BPF_F_NO_PREALLOC
 		mk xcni_pf16 hash 4 4 1024 1 && mk xcni_pf24 hash 4 4 1024 1 || return 1
 	# lo always exists; ifindex 999999 stands for a veth already gone.
@@ -104,7 +105,7 @@ setup() {
 	# Stamps on the clock bpf_ktime_get_ns() reads; ages grow as the suite runs.
 	local now; now=$(now_ns)
 	local t100=$((now - 100000000000)) t40=$((now - 40000000000)) t5=$((now - 5000000000))
-	put xcni_ct "$(ctk 10.244.1.5 10.96.0.1 40000 443 6)" "$(ctv $t100 $t5 10 1500 8 9000 7 2 1)" &&
+	put xcni_ct "$(ctk 10.244.1.5 10.96.0.1 40000 443 6)" "$(ctv $t100 $t5 10 1500 8 9000 7 2 1 5)" &&
 		put xcni_ct "$(ctk 10.244.1.10 8.8.8.8 53000 53 17)" "$(ctv $t40 $t40 1 60 0 0 8 1)" &&
 		put xcni_ct "$(ctk 10.244.1.5 10.244.1.10 4660 4660 1)" "$(ctv $t5 $t5 3 252 3 252 7 2)" || return 1
 	# bpftool writes one value to every CPU: xcnictl must show ncpu times it.
@@ -228,8 +229,8 @@ check "endpoint list: columns line up" aligned x endpoint list
 
 # -- ct
 check "ct list: header and 3 rows" lines 4 x ct list
-check "ct list: tcp flow" has '^tcp +10\.244\.1\.5:40000 +10\.96\.0\.1:443 +established +1[0-9][0-9] +[0-9]+ +10 +1500 +8 +9000 +7 +stack$' x ct list
-check "ct list: a flow that never met the host stack is bpf's" has '^udp +10\.244\.1\.10:53000 +8\.8\.8\.8:53 +new .* +8 +bpf$' x ct list
+check "ct list: tcp flow" has '^tcp +10\.244\.1\.5:40000 +10\.96\.0\.1:443 +established +1[0-9][0-9] +[0-9]+ +10 +1500 +8 +9000 +7 +stack +5$' x ct list
+check "ct list: a flow that never met the host stack is bpf's" has '^udp +10\.244\.1\.10:53000 +8\.8\.8\.8:53 +new .* +8 +bpf +0$' x ct list
 check "ct list: icmp shows the echo id" has '^icmp +10\.244\.1\.5:id=4660 +10\.244\.1\.10:id=4660 +established ' x ct list
 check "ct list: udp new" has '^udp +10\.244\.1\.10:53000 +8\.8\.8\.8:53 +new ' x ct list
 check "ct list --ip filters" lines 2 x ct list --ip 10.96.0.1
@@ -260,7 +261,7 @@ check "ct get --json: exactly the entry" json_is '
 	{k: v for k, v in j.items() if k not in ("age_s", "idle_s")} == {
 	"proto": "tcp", "saddr": "10.244.1.5", "sport": 40000, "daddr": "10.96.0.1", "dport": 443,
 	"state": "established", "pkts_orig": 10, "bytes_orig": 1500, "pkts_reply": 8,
-	"bytes_reply": 9000, "ep_id": 7, "via": "stack", "matched": "original"}
+	"bytes_reply": 9000, "ep_id": 7, "via": "stack", "policy_rev": 5, "matched": "original"}
 	and 100 <= j["age_s"] <= 160 and j["idle_s"] == j["age_s"] - 95' x ct get tcp 10.244.1.5:40000 10.96.0.1:443 --json
 check "ct get of the reply tuple: the flow as it opened, MATCHED reply" json_is '
 	(j["saddr"], j["sport"], j["daddr"], j["dport"], j["matched"]) == ("10.244.1.5", 40000, "10.96.0.1", 443, "reply")' \
@@ -332,6 +333,8 @@ check "config: underlay device resolved" has '^UNDERLAY-DEV +lo$' x config
 check "config: XDP mode by name" has '^XDP-MODE +generic$' x config
 check "config: the event settings" json_is 'j["trace_sample"] == 7 and j["events_rate"] == 500' x config --json
 check "config: the Service range" has '^SERVICE-CIDR +10\.96\.0\.0/12$' x config
+put xcni_polrev "$(le 0 4)" "$(le 9 4)" || not_ok "write xcni_polrev"
+check "config: the policy revision (xcni_polrev)" has '^POLICY-REV +9$' x config
 check "config set on a config of another ABI: refused" has 'written by ABI version 1.*not changing it' x config set trace-sample 1
 check "config set of an unknown key: exit 2, naming it" has 'config set frob: no such setting' x config set frob 1
 check "config set of an unknown key exits 2" exits 2 x config set frob 1
