@@ -4,7 +4,9 @@
 # source and destination: sns, spod, dns, dpod (and s, d as "ns/pod").
 # A pod always reaches itself (its own address never leaves its netns).
 # Over TCP, a connected cell must also have been answered by the destination
-# pod itself (the lab's listeners answer with their NS/POD).
+# pod itself (the lab's listeners answer with their NS/POD); probed through
+# Services (a third argument: `xcnictl lab get --json`), by a pod its Service
+# svc-<pod> selects (a relabelled pod can make two pods share one).
 # Prints the table of mismatches; exit 0 when none.
 import json
 import sys
@@ -13,6 +15,15 @@ import sys
 def main():
     matrix = json.load(open(sys.argv[1]))
     expr = sys.argv[2]
+    # Who may answer for d: d, or the pods behind its Service.
+    behind = {}
+    if len(sys.argv) > 3:
+        lab = json.load(open(sys.argv[3]))
+        by_ip = {p.get("ip", "").split("/")[0]: p["namespace"] + "/" + p["name"] for p in lab.get("pods", [])}
+        for svc in lab.get("services", []):
+            if svc["name"].startswith("svc-"):
+                eps = {by_ip.get(e.split(":")[0]) for e in svc.get("endpoints", [])}
+                behind[svc["namespace"] + "/" + svc["name"][4:]] = eps
     pods = matrix["pods"]
     bad = []
     for s in pods:
@@ -25,7 +36,7 @@ def main():
                 bad.append((s, d, want, got))
             elif got and matrix.get("protocol") == "tcp":
                 who = matrix.get("answers", {}).get(s, {}).get(d)
-                if who != d:
+                if who != d and who not in behind.get(d, ()):
                     bad.append((s, d, want, f"answered by {who}"))
     if not bad:
         return 0

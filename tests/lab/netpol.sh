@@ -52,7 +52,12 @@ matrix() {
 		sed 's/^/#   /' "$T/m.err" | head -20
 		return 1
 	fi
-	if /usr/bin/python3 "$HERE/expect.py" "$T/m.json" "$expr" >"$T/diff"; then
+	# Through Services, the answer may come from any pod the Service selects.
+	local lab_json=()
+	if [ ${#VIA[@]} -gt 0 ]; then
+		lab get --json >"$T/lab.json" 2>/dev/null && lab_json=("$T/lab.json")
+	fi
+	if /usr/bin/python3 "$HERE/expect.py" "$T/m.json" "$expr" "${lab_json[@]}" >"$T/diff"; then
 		ok "$name: $pp"
 		return 0
 	fi
@@ -62,7 +67,7 @@ matrix() {
 	diagnose "$T/diff"
 	sleep 1
 	if lab matrix "$pp" "${VIA[@]}" --json --timeout-ms "$TIMEOUT" >"$T/m.json" 2>"$T/m.err" &&
-		/usr/bin/python3 "$HERE/expect.py" "$T/m.json" "$expr" >"$T/diff"; then
+		/usr/bin/python3 "$HERE/expect.py" "$T/m.json" "$expr" "${lab_json[@]}" >"$T/diff"; then
 		ok "$name: $pp (RE-PROBED: the first table above disagreed)"
 	else
 		not_ok "$name: $pp"
@@ -420,6 +425,28 @@ spec:
   policyTypes: [Egress]
 EOF
 open_flow deny-egress-x
+
+# A port picked again (what the 3-node via-Service matrix once caught): x/a's
+# attempt to z/b from port 40123 is refused by z's ingress and left unanswered
+# (with nodes, x/a's node tracked it as allowed); then z admits everyone but x
+# may not send at all: an attempt from the same port must be judged by x's
+# egress now, not pass on the first attempt's entry. Once the policies are gone
+# it connects.
+attempt() { lab exec x/a -- /usr/bin/python3 "$HERE/tcp_from_port.py" "$(flow_dst)" 80 40123 2>&1; }
+reused=""
+lab apply -f "$T/deny-ingress-z.yaml" >/dev/null 2>&1 || not_ok "apply deny-ingress-z"
+reused+="$(attempt) "
+lab delete -f "$T/deny-ingress-z.yaml" >/dev/null 2>&1 || not_ok "delete deny-ingress-z"
+lab apply -f "$T/deny-egress-x.yaml" >/dev/null 2>&1 || not_ok "apply deny-egress-x"
+reused+="$(attempt) "
+lab delete -f "$T/deny-egress-x.yaml" >/dev/null 2>&1 || not_ok "delete deny-egress-x"
+reused+="$(attempt)"
+if [ "$reused" = "blocked blocked connected" ]; then
+	ok "source port 40123 again after a policy change: judged by the policy now"
+else
+	not_ok "source port 40123 again after a policy change: $reused (want blocked blocked connected)"
+	diagnose <(echo "# x/a -> z/b: expected blocked")
+fi
 
 check "lab down" lab down
 left=$(ip netns list | grep -c '^xcl-' || true)
