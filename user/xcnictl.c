@@ -3218,18 +3218,25 @@ static int check_config_set(char **argv)
 /*
  * Changes one setting in place. xcnid rewrites the config only at start (from
  * its options) and when it records a generation, where it keeps these fields:
- * the new value holds until xcnid restarts.
+ * the new value holds until xcnid restarts. Both rewrite the whole value, each
+ * under the pin directory's lock, so neither loses what the other wrote.
  */
 static int cmd_config_set(const struct ctx *c, char **argv)
 {
 	const struct config_key *k = config_key(argv[0]);
 	struct xcni_config cfg;
 	__u32 zero = 0, v = (__u32)strtoul(argv[1], NULL, 10);
-	int fd, err = 0;
+	int fd, err = 0, lock;
 
 	fd = map_open(c, &m_config);
 	if (fd < 0)
 		return fd;
+	lock = xcni_config_lock(c->pin_dir);
+	if (lock < 0) {
+		err = lock;
+		pr_err("%s: locking it for the change: %s\n", c->pin_dir, strerror(-err));
+		goto close;
+	}
 	if (bpf_map_lookup_elem(fd, &zero, &cfg)) {
 		err = -errno;
 		pr_err("%s: lookup: %s\n", m_config.name, strerror(-err));
@@ -3247,6 +3254,8 @@ static int cmd_config_set(const struct ctx *c, char **argv)
 		pr_err("%s: update: %s\n", m_config.name, strerror(-err));
 	}
 close:
+	if (lock >= 0)
+		close(lock);
 	close(fd);
 	return err;
 }

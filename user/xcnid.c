@@ -243,6 +243,7 @@ static int write_config(struct from_pod *fp, const struct opts *o)
 	struct xcni_config cfg = { .abi_version = XCNI_ABI_VERSION };
 	struct timespec ts;
 	__u32 k = 0;
+	int lock, err;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	cfg.started_ns = (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec;
@@ -261,7 +262,11 @@ static int write_config(struct from_pod *fp, const struct opts *o)
 		cfg.underlay_mtu = o->ov->underlay_mtu;
 		cfg.pod_mtu = o->ov->underlay_mtu - XCNI_ENCAP_LEN;
 	}
-	return bpf_map__update_elem(fp->maps.xcni_config, &k, sizeof(k), &cfg, sizeof(cfg), 0);
+	lock = xcni_config_lock(o->pin_dir);
+	err = bpf_map__update_elem(fp->maps.xcni_config, &k, sizeof(k), &cfg, sizeof(cfg), 0);
+	if (lock >= 0)
+		close(lock);
+	return err;
 }
 
 static int now_ms(void)
@@ -291,14 +296,18 @@ static int bump_policy_rev(struct from_pod *fp)
 }
 
 /* Records in the node config how far the maps follow the cluster state. */
-static void report_gen(struct from_pod *fp, __u64 gen, const struct pol_result *r,
-		       const char *error)
+static void report_gen(const struct opts *o, struct from_pod *fp, __u64 gen,
+		       const struct pol_result *r, const char *error)
 {
 	struct xcni_config cfg;
 	__u32 k = 0;
+	/* `xcnictl config set` changes this value too: one read-modify-write at a time. */
+	int lock = xcni_config_lock(o->pin_dir);
 
+	if (lock < 0)
+		pr_warn("locking %s for the config: %s\n", o->pin_dir, strerror(-lock));
 	if (bpf_map__lookup_elem(fp->maps.xcni_config, &k, sizeof(k), &cfg, sizeof(cfg), 0))
-		return;
+		goto out;
 	if (error) {
 		cfg.failed_gen = gen;
 		snprintf(cfg.error, sizeof(cfg.error), "%s", error);
@@ -306,13 +315,15 @@ static void report_gen(struct from_pod *fp, __u64 gen, const struct pol_result *
 		cfg.applied_gen = gen;
 		cfg.error[0] = '\0';
 	}
-
 	if (r) {
 		cfg.nr_identities = (__u32)r->nidentities;
 		cfg.nr_policies = (__u32)r->npolicies;
 		cfg.nr_endpoints_policy = (__u32)r->neps;
 	}
 	bpf_map__update_elem(fp->maps.xcni_config, &k, sizeof(k), &cfg, sizeof(cfg), 0);
+out:
+	if (lock >= 0)
+		close(lock);
 }
 
 /* Cluster state -> identities and policy -> maps, for one generation. */
@@ -337,7 +348,7 @@ static int sync_policy(const struct opts *o, struct from_pod *fp, struct store *
 	if (err) {
 		pr_err("compiling policy (generation %llu): %s\n", (unsigned long long)gen,
 		       kerr.msg[0] ? kerr.msg : strerror(-err));
-		report_gen(fp, gen, &r, kerr.msg[0] ? kerr.msg : strerror(-err));
+		report_gen(o, fp, gen, &r, kerr.msg[0] ? kerr.msg : strerror(-err));
 		return err;
 	}
 	t1 = now_ms();
@@ -346,7 +357,7 @@ static int sync_policy(const struct opts *o, struct from_pod *fp, struct store *
 		if (!msg[0])
 			snprintf(msg, sizeof(msg), "writing the policy maps: %s", strerror(-err));
 		pr_err("generation %llu not applied: %s\n", (unsigned long long)gen, msg);
-		report_gen(fp, gen, &r, msg);
+		report_gen(o, fp, gen, &r, msg);
 		pol_result_free(&r);
 		return err;
 	}
@@ -356,7 +367,7 @@ static int sync_policy(const struct opts *o, struct from_pod *fp, struct store *
 	if (err)
 		pr_err("policy revision not counted (flows open before keep their old "
 		       "verdict): %s\n", strerror(-err));
-	report_gen(fp, gen, &r, NULL);
+	report_gen(o, fp, gen, &r, NULL);
 	polsync_cleanup(ps, &ss);
 	pr_info("generation %llu applied in %d ms (compile %d ms): %zu pods rewritten, "
 		"%zu entries written, %zu deleted, %zu other map changes; %zu identities, "
@@ -444,7 +455,7 @@ static int watch_cluster(const struct opts *o, struct from_pod *fp, struct metri
 			sync_masq(o, st);
 		} else if (b->sync_gen != gen) {
 			/* A new token and no object change: the maps already hold it. */
-			report_gen(fp, b->sync_gen, NULL, NULL);
+			report_gen(o, fp, b->sync_gen, NULL, NULL);
 		}
 	}
 out:

@@ -175,4 +175,21 @@ rm -f "$M/deny.yaml" "$M/allow.yaml"
 check "policies removed" sync_gen
 check "no policy again: c reaches a" expect c connected
 check "no policy again: the pod's policy entries are gone" default_allow
+
+# xcnid records a generation in xcni_config holding the pin directory's lock, as
+# `xcnictl config set` does (both rewrite the whole value): while another holder
+# has it, the generation waits.
+gen_waits_for_lock() {
+	local holder order i
+	rm -f "$T/held" "$T/released"
+	flock "$PIN" sh -c "touch '$T/held'; sleep 1; touch '$T/released'" &
+	holder=$!
+	for i in $(seq 50); do [ -e "$T/held" ] && break; sleep 0.1; done
+	sync_gen || { wait "$holder"; return 1; }
+	order=$([ -e "$T/released" ] && echo after || echo before)
+	wait "$holder"
+	echo "generation reported $order the lock was released"
+	[ "$order" = after ]
+}
+check "a generation is recorded under the pin directory's lock" gen_waits_for_lock
 finish

@@ -495,6 +495,20 @@ if [ -x "$XCNID" ]; then
 	check "config set: the settings changed, nothing else" json_is \
 		'j["trace_sample"] == 100 and j["events_rate"] == 0 and j["node_name"] == "ctl-test"' \
 		"$XCNICTL" --pin-dir "$REAL" config --json
+	# config set and xcnid both rewrite the whole config, each holding a flock on
+	# the pin directory: a config set started while another holder has it waits.
+	lock_order() {
+		rm -f "$MAN/held" "$MAN/released"
+		flock "$REAL" sh -c "touch '$MAN/held'; sleep 1; touch '$MAN/released'" &
+		local holder=$! i
+		for i in $(seq 50); do [ -e "$MAN/held" ] && break; sleep 0.1; done
+		"$XCNICTL" --pin-dir "$REAL" config set trace-sample 100 || return 1
+		local order=$([ -e "$MAN/released" ] && echo after || echo before)
+		wait "$holder"
+		echo "config set returned $order the lock was released"
+		[ "$order" = after ]
+	}
+	check "config set waits for the pin directory's lock (xcnid's generations take it too)" lock_order
 	check "real maps: metrics --all shows the lost-event rows" has '^events-lost-ring-full +- +0 +-' \
 		"$XCNICTL" --pin-dir "$REAL" metrics --all
 	check "xcnid --events-rate of a non-number exits 2" exits 2 "$XCNID" --once --pin-dir "$REAL" --events-rate x

@@ -5,6 +5,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
@@ -33,6 +35,22 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 void xcni_libbpf_log_init(void)
 {
 	libbpf_set_print(libbpf_print);
+}
+
+int xcni_config_lock(const char *pin_dir)
+{
+	int fd = open(pin_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), err;
+
+	if (fd < 0)
+		return -errno;
+	while (flock(fd, LOCK_EX)) {
+		if (errno == EINTR)
+			continue;
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	return fd;
 }
 
 int xcni_bpffs_ensure(const char *pin_dir)

@@ -14,6 +14,13 @@
 
 /* Routes libbpf's messages into the leveled logger. */
 void xcni_libbpf_log_init(void);
+/*
+ * xcni_config is one value that xcnid (at start and per generation) and
+ * `xcnictl config set` both read, change and write back whole: each does so
+ * holding this lock, a flock on the pin directory. Returns the fd to close
+ * (which unlocks) or -errno.
+ */
+int xcni_config_lock(const char *pin_dir);
 /* Mounts bpffs at /sys/fs/bpf if nothing is mounted there; 0 or -errno. */
 int xcni_bpffs_ensure(const char *pin_dir);
 /*
