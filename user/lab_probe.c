@@ -729,7 +729,10 @@ static void usage_matrix(FILE *f)
 		   "Probes every ordered pair of pods (a pod to itself too) in parallel and prints the\n"
 		   "truth table: a row per source pod, a column per destination, '.' connected,\n"
 		   "'X' blocked; kube-system's pods (the DNS) are left out. --json:\n"
-		   "{\"pods\": [...], \"rows\": {\"NS/POD\": {\"NS/POD\": bool}}}.\n"
+		   "{\"pods\": [...], \"rows\": {\"NS/POD\": {\"NS/POD\": bool}}, \"port\": N,\n"
+		   "\"protocol\": \"tcp\"|\"udp\", \"answers\": {SRC: {DST: what the listener said}},\n"
+		   "\"sports\": {SRC: {DST: the probe's source port}}} (the lab's TCP listeners\n"
+		   "answer with their NS/POD: who really answered; the port finds the flow in ct list).\n"
 		   "--via-service: each destination is probed through a Service of its own\n"
 		   "(svc-POD in its namespace, selecting its labels, the port named and targeted as\n"
 		   "the pod names it; made or completed first), i.e. through kube-proxy's DNAT.\n");
