@@ -417,7 +417,10 @@ struct xcni_idlabels {
 	char labels[1024];
 };
 
-/* config: array of one, written by xcnid, read by xcnictl and the plugin. */
+/* polrev: array of one __u32, the policy revision (see bpf/lib/maps.h). */
+
+/* config: array of one, written by xcnid (and `xcnictl config set`, both under a
+ * flock on the pin directory), read by xcnictl and the plugin. */
 struct xcni_config {
 	__u32 abi_version; /* XCNI_ABI_VERSION of the writer */
 	__u32 flags;

@@ -6,7 +6,7 @@
  * let replies of allowed flows pass.
  *
  * Policy is judged on a flow's first packet, and again whenever a packet in
- * the opening direction finds its entry judged under an older policy revision
+ * the opening direction finds its entry judged under another policy revision
  * (xcni_polrev, bumped by xcnid after each change it applied): a
  * flow the new policy refuses is dropped there and forgotten, so a policy
  * change closes what it no longer allows, and a reused tuple (a port picked
