@@ -41,17 +41,12 @@ done
 shift $((OPTIND - 1))
 [[ $# -eq 0 ]] || usage
 
-die() { echo "cni-latency: $*" >&2; exit 1; }
+BENCH=cni-latency
+. "$HERE/lib.sh"
 
-if ! [[ $N =~ ^[0-9]+$ ]] || ((N < 100 || N > MAX_N)); then
-	die "-n must be 100..$MAX_N (got '$N')"
-fi
-if ! [[ $WARMUP =~ ^[0-9]+$ ]] || ((WARMUP > 100)); then
-	die "-w must be 0..100 (got '$WARMUP')"
-fi
-((EUID == 0)) || die "must run as root (creates network namespaces)"
-command -v ip >/dev/null || die "iproute2 'ip' not found"
-command -v "$CC" >/dev/null || die "compiler '$CC' not found"
+num_in "$N" 100 "$MAX_N" || die "-n must be 100..$MAX_N (got '$N')"
+num_in "$WARMUP" 0 100 || die "-w must be 0..100 (got '$WARMUP')"
+need ip "$CC"
 [[ -x $PTP_BIN ]] || die "reference plugin not found: $PTP_BIN"
 [[ -x $XCNI_BIN ]] || die "xcni plugin not found: $XCNI_BIN (build it first, or set XCNI_BIN=/usr/lib/cni/ptp to dry-run the harness)"
 [[ -x /usr/lib/cni/host-local ]] || die "host-local IPAM plugin not found in /usr/lib/cni"

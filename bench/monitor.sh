@@ -34,15 +34,11 @@ done
 shift $((OPTIND - 1))
 [[ $# -eq 0 ]] || usage
 
-die() { echo "monitor-bench: $*" >&2; exit 1; }
-say() { echo "monitor-bench: $*"; }
-num_in() { [[ $1 =~ ^[0-9]+$ ]] && (($1 >= $2 && $1 <= $3)); }
+BENCH=monitor-bench
+. "$HERE/lib.sh"
 num_in "$ROUNDS" 1 20 || die "-r must be 1..20 (got '$ROUNDS')"
 num_in "$SECS" 1 60 || die "-t must be 1..60 (got '$SECS')"
-((EUID == 0)) || die "must run as root (creates network namespaces)"
-for c in ip nsenter timeout taskset iperf3 python3; do
-	command -v "$c" >/dev/null || die "'$c' not found"
-done
+need ip nsenter timeout taskset iperf3 python3
 [[ -x $CNI_DIR/host-local ]] || die "reference plugin not found: $CNI_DIR/host-local"
 for b in xcni xcnid xcnictl; do
 	[[ -x $BUILD/$b ]] || die "$BUILD/$b not found (run make first)"

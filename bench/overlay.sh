@@ -53,17 +53,13 @@ while getopts "r:t:n:w:Uh" opt; do
 	*) usage ;;
 	esac
 done
-die() { echo "overlay: $*" >&2; exit 1; }
-say() { echo "overlay: $*"; }
-num_in() { [[ $1 =~ ^[0-9]+$ ]] && (($1 >= $2 && $1 <= $3)); }
+BENCH=overlay
+. "$HERE/lib.sh"
 num_in "$ROUNDS" 1 20 || die "-r must be 1..20"
 num_in "$SECS" 1 60 || die "-t must be 1..60"
 num_in "$PP_N" 100 1000000 || die "-n must be 100..1000000"
 num_in "$PP_WARMUP" 0 1000000 || die "-w must be 0..1000000"
-[[ $EUID -eq 0 ]] || die "must run as root"
-for c in ip nsenter timeout taskset iperf3 python3 bridge "$CC"; do
-	command -v "$c" >/dev/null || die "$c not found"
-done
+need ip nsenter timeout taskset iperf3 python3 bridge "$CC"
 for b in "$XCNI_BIN" "$BIN_DIR/xcnid" "$BIN_DIR/xcnictl" "$CNI_DIR/bridge" "$CNI_DIR/host-local"; do
 	[[ -x $b ]] || die "$b not found (make first?)"
 done

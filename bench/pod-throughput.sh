@@ -50,18 +50,14 @@ done
 shift $((OPTIND - 1))
 [[ $# -eq 0 ]] || usage
 
-die() { echo "pod-throughput: $*" >&2; exit 1; }
-say() { echo "pod-throughput: $*"; }
+BENCH=pod-throughput
+. "$HERE/lib.sh"
 
-num_in() { [[ $1 =~ ^[0-9]+$ ]] && (($1 >= $2 && $1 <= $3)); }
 num_in "$ROUNDS" 1 20 || die "-r must be 1..20 (got '$ROUNDS')"
 num_in "$SECS" 1 60 || die "-t must be 1..60 (got '$SECS')"
 num_in "$PP_N" 100 1000000 || die "-n must be 100..1000000 (got '$PP_N')"
 num_in "$PP_WARMUP" 0 1000000 || die "-w must be 0..1000000 (got '$PP_WARMUP')"
-((EUID == 0)) || die "must run as root (creates network namespaces)"
-for c in ip nsenter timeout taskset iperf3 python3 "$CC"; do
-	command -v "$c" >/dev/null || die "'$c' not found"
-done
+need ip nsenter timeout taskset iperf3 python3 "$CC"
 for p in bridge ptp host-local; do
 	[[ -x $CNI_DIR/$p ]] || die "reference plugin not found: $CNI_DIR/$p"
 done

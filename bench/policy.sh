@@ -68,10 +68,9 @@ done
 shift $((OPTIND - 1))
 [[ $# -eq 0 ]] || usage
 
-die() { echo "policy: $*" >&2; exit 1; }
-say() { echo "policy: $*"; }
+BENCH=policy
+. "$HERE/lib.sh"
 
-num_in() { [[ $1 =~ ^[0-9]+$ ]] && (($1 >= $2 && $1 <= $3)); }
 num_in "$ROUNDS" 1 20 || die "-r must be 1..20 (got '$ROUNDS')"
 num_in "$SECS" 1 60 || die "-t must be 1..60 (got '$SECS')"
 num_in "$RULES" 10 100000 && ((RULES % 10 == 0)) || die "-n must be a multiple of 10 in 10..100000 (got '$RULES')"
@@ -80,10 +79,7 @@ num_in "$NPOL" 10 2000 || die "-p must be 10..2000 (got '$NPOL')"
 [[ $POS =~ ^(first|middle|last)$ ]] || die "-P must be first, middle or last (got '$POS')"
 [[ $SECTIONS =~ ^[123](,[123])*$ ]] || die "-s must list sections 1, 2, 3 (got '$SECTIONS')"
 run_section() { [[ ,$SECTIONS, == *,$1,* ]]; }
-((EUID == 0)) || die "must run as root (creates network namespaces, loads BPF)"
-for c in ip nsenter timeout taskset iperf3 python3 "$IPTABLES" "$IPTABLES-restore" "$CC"; do
-	command -v "$c" >/dev/null || die "'$c' not found"
-done
+need ip nsenter timeout taskset iperf3 python3 "$IPTABLES" "$IPTABLES-restore" "$CC"
 for p in ptp host-local; do
 	[[ -x $CNI_DIR/$p ]] || die "reference plugin not found: $CNI_DIR/$p"
 done

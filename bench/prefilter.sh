@@ -41,9 +41,9 @@ while getopts "t:s:N:h" opt; do
 done
 [[ $SECS =~ ^[0-9]+$ ]] && ((SECS >= 1 && SECS <= 60)) || { echo "-t must be 1..60" >&2; exit 2; }
 
-die() { echo "prefilter: $*" >&2; exit 1; }
-say() { echo "prefilter: $*"; }
-[[ $EUID -eq 0 ]] || die "must run as root"
+BENCH=prefilter
+. "$HERE/lib.sh"
+need ip
 [[ -f $BUILD/gen/xdp_underlay.skel.h ]] || die "$BUILD/gen/xdp_underlay.skel.h missing: run make first"
 
 TAG=xpf$$

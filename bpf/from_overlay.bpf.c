@@ -127,14 +127,11 @@ int from_overlay(struct __sk_buff *skb)
 	if (ct == CT_NEW || ct == CT_STALE) {
 		v.src_id = sipc->identity;
 		v.dst_id = ipcache_identity(p.tuple.daddr);
-		if (!policy_allows(p.tuple.daddr, XCNI_DIR_TO_POD, v.src_id, p.tuple.saddr, &p, &v)) {
-			ct_refuse(&p, ct);
-			reason = XCNI_DROP_POLICY_INGRESS;
-			goto out;
-		}
 		/* The destination's conntrack must know the flow: its replies
 		 * leave through from_pod, which lets replies pass. */
-		ct_commit(&p, ct, skb->len, 0, 0);
+		reason = flow_judge(&p, ct, 0, p.tuple.daddr, &v, skb->len, 0, 0);
+		if (reason)
+			goto out;
 	}
 	if (bpf_skb_adjust_room(skb, -(__s32)o.hdr_len, BPF_ADJ_ROOM_MAC,
 				BPF_F_ADJ_ROOM_FIXED_GSO | BPF_F_ADJ_ROOM_DECAP_L3_IPV4) ||

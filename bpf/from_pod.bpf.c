@@ -165,18 +165,9 @@ int from_pod(struct __sk_buff *skb)
 		 * (a remote one applies its own on arrival). */
 		v.src_id = ipcache_identity(p.tuple.saddr);
 		v.dst_id = dipc ? dipc->identity : ipcache_identity(p.tuple.daddr);
-		if (!policy_allows(ep_ip, XCNI_DIR_FROM_POD, v.dst_id, p.tuple.daddr, &p, &v)) {
-			ct_refuse(&p, ct);
-			reason = XCNI_DROP_POLICY_EGRESS;
+		reason = flow_judge(&p, ct, ep_ip, dst ? p.tuple.daddr : 0, &v, skb->len, ep_id, 0);
+		if (reason)
 			goto out;
-		}
-		if (dst && !policy_allows(p.tuple.daddr, XCNI_DIR_TO_POD, v.src_id, p.tuple.saddr,
-					  &p, &v)) {
-			ct_refuse(&p, ct);
-			reason = XCNI_DROP_POLICY_INGRESS;
-			goto out;
-		}
-		ct_commit(&p, ct, skb->len, ep_id, 0);
 	}
 	/* A flow the stack brought (NAT) goes back through it, replies included. */
 	if (ctf & XCNI_CT_F_STACK) {

@@ -68,13 +68,10 @@ int to_overlay(struct __sk_buff *skb)
 		if (ct == CT_NEW || ct == CT_STALE) {
 			v.src_id = ipcache_identity(p.tuple.saddr);
 			v.dst_id = dipc->identity;
-			if (!policy_allows(p.tuple.saddr, XCNI_DIR_FROM_POD, v.dst_id,
-					   p.tuple.daddr, &p, &v)) {
-				ct_refuse(&p, ct);
-				reason = XCNI_DROP_POLICY_EGRESS;
+			reason = flow_judge(&p, ct, p.tuple.saddr, 0, &v, skb->len, src->ep_id,
+					    XCNI_CT_F_STACK);
+			if (reason)
 				goto out;
-			}
-			ct_commit(&p, ct, skb->len, src->ep_id, XCNI_CT_F_STACK);
 		}
 	}
 	encap_in_take(&p, &in);

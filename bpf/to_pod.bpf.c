@@ -60,18 +60,10 @@ int to_pod(struct __sk_buff *skb)
 		v.src_id = ipcache_identity(p.tuple.saddr);
 		v.dst_id = ipcache_identity(p.tuple.daddr);
 		src = bpf_map_lookup_elem(&xcni_endpoints, &p.tuple.saddr);
-		if (src && !policy_allows(p.tuple.saddr, XCNI_DIR_FROM_POD, v.dst_id, p.tuple.daddr,
-					  &p, &v)) {
-			ct_refuse(&p, ct);
-			reason = XCNI_DROP_POLICY_EGRESS;
+		reason = flow_judge(&p, ct, src ? p.tuple.saddr : 0, ep_ip, &v, skb->len,
+				    src ? src->ep_id : 0, XCNI_CT_F_STACK);
+		if (reason)
 			goto out;
-		}
-		if (!policy_allows(ep_ip, XCNI_DIR_TO_POD, v.src_id, p.tuple.saddr, &p, &v)) {
-			ct_refuse(&p, ct);
-			reason = XCNI_DROP_POLICY_INGRESS;
-			goto out;
-		}
-		ct_commit(&p, ct, skb->len, src ? src->ep_id : 0, XCNI_CT_F_STACK);
 	}
 	reason = ct == CT_REPLY ? XCNI_FWD_REPLY : XCNI_FWD_LOCAL;
 out:

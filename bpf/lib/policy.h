@@ -7,6 +7,7 @@
 #ifndef XCNI_POLICY_H
 #define XCNI_POLICY_H
 
+#include "ct.h"
 #include "maps.h"
 #include "parse.h"
 
@@ -124,6 +125,31 @@ static __always_inline int policy_allows(__u32 ep, __u8 dir, __u32 peer_id, __u3
 	v->rule = hit->rule;
 	__sync_fetch_and_add(&hit->packets, 1);
 	return 1;
+}
+
+/*
+ * A flow ct_track found new or stale (ct), judged where this program can: the
+ * egress of local pod src_ep (0: none here) towards the destination, then the
+ * ingress of local pod dst_ep (0: none here) from the source; v->src_id and
+ * v->dst_id set by the caller. Both allow: the flow is stored or re-stamped
+ * (ct_commit with ep_id and flags), 0. Else the drop reason, a stale flow
+ * forgotten (ct_refuse).
+ */
+static __always_inline int flow_judge(const struct pkt *p, int ct, __u32 src_ep, __u32 dst_ep,
+				      struct verdict *v, __u32 len, __u32 ep_id, __u8 flags)
+{
+	int reason = 0;
+
+	if (src_ep && !policy_allows(src_ep, XCNI_DIR_FROM_POD, v->dst_id, p->tuple.daddr, p, v))
+		reason = XCNI_DROP_POLICY_EGRESS;
+	else if (dst_ep && !policy_allows(dst_ep, XCNI_DIR_TO_POD, v->src_id, p->tuple.saddr, p, v))
+		reason = XCNI_DROP_POLICY_INGRESS;
+	if (reason) {
+		ct_refuse(p, ct);
+		return reason;
+	}
+	ct_commit(p, ct, len, ep_id, flags);
+	return 0;
 }
 
 #endif

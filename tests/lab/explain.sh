@@ -27,14 +27,13 @@ EX=$XCNI_ROOT/examples/lab
 T=$(mktemp -d /tmp/xcni-explain-t.XXXXXX)
 TIMEOUT=${EXPLAIN_TIMEOUT_MS:-400}
 NODES=${EXPLAIN_NODES:-1}
-LAB_PINS=/sys/fs/bpf/xcni-lab
+. "$HERE/lib.sh" # lab, LAB_PINS, lab_preflight (the suite cleans up its own way)
 
 cleanup() {
 	"$XCNICTL" lab down >/dev/null 2>&1
 	rm -rf "$T" "$XCNI_LAB_DIR"
 }
 
-lab() { "$XCNICTL" lab "$@"; }
 # ctl NODE ARGS...: xcnictl in the node's netns, on its maps (nsenter, not
 # "ip netns exec": that mounts a fresh /sys, without bpffs).
 ctl() { local n=$1; shift; nsenter --net="/run/netns/xcl-$n" "$XCNICTL" --pin-dir "$LAB_PINS/$n" "$@"; }
@@ -52,14 +51,7 @@ json_is() {
 # e1 ARGS...: explain on x/a's node (XA_NODE, set once the pods are up).
 e1() { ctl "$XA_NODE" explain "$@"; }
 
-for b in "$XCNICTL" "$XCNI_BIN" "$XCNID_BIN"; do
-	[ -x "$b" ] || { not_ok "$b exists (run make)"; finish; exit 1; }
-done
-if ip netns list | grep -q '^xcl-' || [ -e "$LAB_PINS" ]; then
-	not_ok "no other lab is up (xcl-* netns or $LAB_PINS exist: xcnictl lab down it first)"
-	finish
-	exit 1
-fi
+lab_preflight "$XCNICTL" "$XCNI_BIN" "$XCNID_BIN"
 trap cleanup EXIT
 
 # The comparison: the matrix (probed) against explain's verdict per pair.

@@ -1,9 +1,10 @@
-# Shared by the lab suites (sourced after tests/lib.sh, once the suite has set
-# XCNICTL, XCNI_LAB_DIR and T, its scratch directory): the lab's commands, and
+# Shared by the lab suites (sourced after tests/lib.sh): the lab's commands, and
 # the bookkeeping that proves a lab left nothing behind.
 #
-#   lab_start BIN...   every BIN executable and no other lab up, else the suite ends;
-#                      then the EXIT trap: lab_cleanup
+#   lab_suite NAME     XCNICTL, the binaries the lab starts, T (the suite's scratch
+#                      directory, /tmp/xcni-NAME-test.*) and the lab's state under it
+#   lab_preflight BIN...  every BIN executable and no other lab up, else the suite ends
+#   lab_start BIN...   lab_preflight, then the EXIT trap: lab_cleanup
 #   PIDS+=/remember_pids   processes the lab said it started (xcnid, listeners)
 #   MINE+=(PID)        processes the suite started itself, stopped by PID first
 #   leftovers          netns, pins, live processes and state a lab left (empty: none)
@@ -58,7 +59,15 @@ lab_cleanup() {
 	fi
 	rm -rf "$T"
 }
-lab_start() {
+lab_suite() {
+	XCNICTL=${XCNICTL:-$BUILD/xcnictl}
+	export XCNI_BIN XCNID_BIN=${XCNID_BIN:-$BUILD/xcnid}
+	# The lab's names (xcl-*, /sys/fs/bpf/xcni-lab) are global; its state is not:
+	# never the real /run/xcni-lab.
+	T=$(mktemp -d "/tmp/xcni-$1-test.XXXXXX")
+	export XCNI_LAB_DIR=$T/lab
+}
+lab_preflight() {
 	local b
 	for b in "$@"; do
 		[ -x "$b" ] || { not_ok "$b exists (run make)"; finish; exit 1; }
@@ -68,5 +77,8 @@ lab_start() {
 		finish
 		exit 1
 	fi
+}
+lab_start() {
+	lab_preflight "$@"
 	trap lab_cleanup EXIT
 }

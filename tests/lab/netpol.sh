@@ -134,16 +134,19 @@ unpolicy() {
 	done
 }
 
-deny_x() {
-	policy deny-x <<'EOF'
+# deny_all NS Ingress|Egress: a policy that selects every pod of NS and allows
+# nothing that way.
+deny_all() {
+	cat <<EOF
 apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
-metadata: {name: deny-ingress, namespace: x}
+metadata: {name: deny-${2,,}, namespace: $1}
 spec:
   podSelector: {}
-  policyTypes: [Ingress]
+  policyTypes: [$2]
 EOF
 }
+deny_x() { deny_all x Ingress | policy deny-x; }
 
 # allow_a NAME: an ingress policy for x/a whose rule is stdin (YAML, indented
 # as an item of spec.ingress).
@@ -320,14 +323,7 @@ fi
 unpolicy deny-x
 matrix "ingress policies deleted: everything connects" 80/TCP 'True'
 
-policy egress-x <<'EOF'
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: egress-deny, namespace: x}
-spec:
-  podSelector: {}
-  policyTypes: [Egress]
-EOF
+deny_all x Egress | policy egress-x
 matrix "default deny egress in x (replies to incoming flows pass)" 80/TCP 'sns != "x"'
 policy egress-y80 <<'EOF'
 apiVersion: networking.k8s.io/v1
@@ -407,23 +403,9 @@ open_flow() {
 	fi
 }
 
-cat >"$T/deny-ingress-z.yaml" <<'EOF'
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: deny-ingress, namespace: z}
-spec:
-  podSelector: {}
-  policyTypes: [Ingress]
-EOF
+deny_all z Ingress >"$T/deny-ingress-z.yaml"
 open_flow deny-ingress-z
-cat >"$T/deny-egress-x.yaml" <<'EOF'
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: deny-egress, namespace: x}
-spec:
-  podSelector: {}
-  policyTypes: [Egress]
-EOF
+deny_all x Egress >"$T/deny-egress-x.yaml"
 open_flow deny-egress-x
 
 # A port picked again (what the 3-node via-Service matrix once caught): x/a's

@@ -19,13 +19,10 @@
 set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
 
-XCNICTL=$BUILD/xcnictl
-export XCNI_BIN XCNID_BIN=${XCNID_BIN:-$BUILD/xcnid}
-T=$(mktemp -d /tmp/xcni-outside-test.XXXXXX)
-export XCNI_LAB_DIR=$T/lab
+. "$(dirname "$0")/lib.sh"
+lab_suite outside
 unset XCNI_LAB_XDP
 OUT=198.51.100.1
-. "$(dirname "$0")/lib.sh"
 # answer FROM TO PORT/PROTO: what the listener answered ("" if blocked).
 answer() { lab probe "$1" "$2" "$3" --json --timeout-ms 1500 | jq_ 'd.get("answer") or ""'; }
 # expect_answer FROM TO PORT/PROTO WANT

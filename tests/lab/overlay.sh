@@ -16,19 +16,15 @@
 set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
 
-XCNICTL=$BUILD/xcnictl
-export XCNI_BIN XCNID_BIN=${XCNID_BIN:-$BUILD/xcnid}
-T=$(mktemp -d /tmp/xcni-overlay-test.XXXXXX)
-export XCNI_LAB_DIR=$T/lab
+. "$(dirname "$0")/lib.sh" # MINE: tshark, iperf3, socat started here
+lab_suite overlay
 unset XCNI_LAB_XDP
 VNI=1     # xcnid's default; the lab does not set one
-. "$(dirname "$0")/lib.sh" # MINE: tshark, iperf3, socat started here
 # drops N: node n<N>'s drop counters as "reason/direction=packets ..." (sorted).
 drops() {
 	in_node "$1" "$XCNICTL" --pin-dir "$LAB_PINS/n$1" metrics --json |
 		jq_ "' '.join(sorted(m['reason'] + '/' + m['direction'] + '=' + str(m['packets']) for m in d if m['reason'].startswith('drop-')))"
 }
-
 
 lab_start "$XCNICTL" "$XCNI_BIN" "$XCNID_BIN" /usr/bin/tshark /usr/bin/iperf3 /usr/bin/socat
 

@@ -14,11 +14,8 @@
 set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
 
-XCNICTL=$BUILD/xcnictl
-export XCNI_BIN XCNID_BIN=${XCNID_BIN:-$BUILD/xcnid}
-T=$(mktemp -d /tmp/xcni-lab-test.XXXXXX)
-export XCNI_LAB_DIR=$T/lab
 . "$(dirname "$0")/lib.sh"
+lab_suite lab
 # exited WANT PATTERN: the last command ($RC, $out) exited WANT and said PATTERN.
 exited() {
 	echo "$out"

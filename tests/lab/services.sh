@@ -13,12 +13,9 @@
 set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
 
-XCNICTL=$BUILD/xcnictl
-export XCNI_BIN XCNID_BIN=${XCNID_BIN:-$BUILD/xcnid}
-T=$(mktemp -d /tmp/xcni-svc-test.XXXXXX)
-export XCNI_LAB_DIR=$T/lab
-EX=$XCNI_ROOT/examples/lab
 . "$(dirname "$0")/lib.sh"
+lab_suite svc
+EX=$XCNI_ROOT/examples/lab
 
 lab_start "$XCNICTL" "$XCNI_BIN" "$XCNID_BIN" /usr/sbin/dnsmasq /usr/sbin/iptables-restore
 
