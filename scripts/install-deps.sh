@@ -12,7 +12,7 @@ PKGS=(
 	containerd runc busybox-static
 	python3-grpcio python3-grpc-tools
 	golang-go golang-github-appc-cni-dev
-	iperf3 tshark jq curl openssl python3-yaml ethtool
+	iperf3 tshark jq curl openssl python3 python3-yaml ethtool
 	# the lab: its cluster DNS server
 	dnsmasq-base
 )
