@@ -36,9 +36,9 @@ BPF_OBJS := $(BPF_PROGS:%=$(BUILD)/bpf/%.bpf.o)
 SKELS := $(BPF_PROGS:%=$(BUILD)/gen/%.skel.h)
 
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
-XCNID_SRCS := $(wildcard user/xcnid*.c)
+XCNID_SRCS := $(wildcard user/agent/*.c)
 XCNID_OBJS := $(XCNID_SRCS:%.c=$(BUILD)/obj/%.o)
-XCNICTL_SRCS := user/xcnictl.c $(wildcard user/lab*.c)
+XCNICTL_SRCS := $(wildcard user/ctl/*.c user/lab/*.c)
 XCNICTL_OBJS := $(XCNICTL_SRCS:%.c=$(BUILD)/obj/%.o)
 CNI_OBJS := $(CNI_SRCS:%.c=$(BUILD)/obj/%.o)
 
@@ -49,10 +49,10 @@ all: $(BUILD)/xcni $(BUILD)/xcnid $(BUILD)/xcnictl $(SKELS)
 deps:
 	$(Q)bash scripts/install-deps.sh
 
-$(BUILD)/obj/%.o: %.c $(wildcard cni/*.h user/*.h user/lib/*.h) bpf/xcni_shared.h
+$(BUILD)/obj/%.o: %.c $(wildcard cni/*.h user/*/*.h) bpf/xcni_shared.h
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(XCFLAGS) $(PKG_CFLAGS) -I$(BUILD)/gen -Iuser -c $< -o $@
+	$(Q)$(CC) $(XCFLAGS) $(PKG_CFLAGS) -I$(BUILD)/gen -Iuser -Ibpf -c $< -o $@
 
 $(LIBXCNI): $(LIB_OBJS)
 	$(call msg,AR,$@)
@@ -80,7 +80,7 @@ $(BUILD)/xcni: $(CNI_OBJS) $(LIBXCNI)
 	$(Q)$(CC) $(XCFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(BUILD)/tests/test_cni: $(BUILD)/obj/cni/conf.o $(BUILD)/obj/cni/result.o
-$(BUILD)/tests/test_masq: $(BUILD)/obj/user/xcnid_masq.o
+$(BUILD)/tests/test_masq: $(BUILD)/obj/user/agent/masq.o
 $(BUILD)/tests/test_masq: TEST_LIBS = $(NFT_LIBS)
 
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(LIBXCNI) $(wildcard user/lib/*.h)

@@ -175,7 +175,13 @@ int xcni_dp_gc(const struct xcni_dp *dp, const __u32 *stale, size_t n);
 /* Stable endpoint id of an attachment. */
 __u32 xcni_ep_id(const char *container_id, const char *ifname);
 
-/* Fault injection for tests: -EIO when XCNI_TEST_FAIL_AT names this step. */
+/*
+ * Fault injection for tests: xcni_failpoint is -EIO when XCNI_TEST_FAIL_AT names
+ * the step. Both it and xcni_killpoint kill the plugin (SIGKILL, no unwinding)
+ * when XCNI_TEST_KILL_AT names the step: a crash at that exact point, which DEL
+ * and GC must clean up after.
+ */
 int xcni_failpoint(const char *step);
+void xcni_killpoint(const char *step);
 
 #endif

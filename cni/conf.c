@@ -2,6 +2,7 @@
 /* Network configuration, versions and naming: pure logic, unit tested. */
 #include <ctype.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -235,9 +236,19 @@ int xcni_valid_container_id(const char *s)
 	return strlen(s) <= 200;
 }
 
+void xcni_killpoint(const char *step)
+{
+	const char *k = getenv("XCNI_TEST_KILL_AT");
+
+	if (k && strcmp(k, step) == 0)
+		raise(SIGKILL);
+}
+
 int xcni_failpoint(const char *step)
 {
 	const char *f = getenv("XCNI_TEST_FAIL_AT");
+
+	xcni_killpoint(step);
 
 	return f && strcmp(f, step) == 0 ? -EIO : 0;
 }

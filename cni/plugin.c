@@ -416,6 +416,7 @@ static int cmd_add(struct ctx *c)
 	err = ipam_start(c, &ipam_proc, "ADD", c->env.container_id, c->env.ifname, c->env.netns);
 	if (err)
 		goto out;
+	xcni_killpoint("ipam-started");
 
 	err = netns_open(c, &ns, c->env.netns);
 	if (err)
@@ -456,6 +457,7 @@ static int cmd_add(struct ctx *c)
 		goto undo;
 	}
 	have_link = 1;
+	xcni_killpoint("veth-unnamed");
 	err = nl_link_get(&ns.host, a.host_if, &hl);
 	if (!err && (err = big_tcp(c, &dp, &ns, hl.ifindex, a.pod_if)))
 		goto undo;
@@ -570,6 +572,7 @@ static int cmd_add(struct ctx *c)
 		err = state_write(c, a.host_if, ipam.ip, attached);
 	if (err)
 		goto undo;
+	xcni_killpoint("result");
 
 	res = xcni_result_build(c->conf.cni_version, &a, &ipam);
 	json_dumpf(res, stdout, JSON_COMPACT);
@@ -782,6 +785,7 @@ static int del_attachment(struct ctx *c, struct nl *host, const struct xcni_dp *
 	err = ipam_start(c, &p, "DEL", cid, ifname, netns);
 	if (err)
 		return err;
+	xcni_killpoint("del-ipam");
 	xcni_host_ifname(cid, ifname, host_if);
 	have_link = nl_link_get(host, host_if, &hl) == 0;
 	if (dp) {
@@ -790,15 +794,30 @@ static int del_attachment(struct ctx *c, struct nl *host, const struct xcni_dp *
 		uint32_t ip = state_read(c, host_if, attach, sizeof(attach));
 
 		xcni_dp_detach(dp, have_link ? hl.ifindex : 0, host_if, attach[0] ? attach : NULL);
+		xcni_killpoint("del-detach");
+		__u32 ep_id = xcni_ep_id(cid, ifname);
+
 		if (ip)
-			xcni_dp_endpoint_del(dp, ip, xcni_ep_id(cid, ifname));
+			xcni_dp_endpoint_del(dp, ip, ep_id);
+		else
+			/* No record (ADD died between the entry and the record): find
+			 * the entry by its endpoint id, a walk of the map only then. */
+			xcni_dp_gc(dp, &ep_id, 1);
+		xcni_killpoint("del-endpoint");
 	}
 	if (have_link) {
-		/* Only a link this network made for this attachment is ours to delete. */
+		/*
+		 * Only a link this network made for this attachment is ours to delete:
+		 * its alias says so. The kernel takes no alias at creation, so an ADD
+		 * killed between creating the veth and naming it leaves one without:
+		 * a veth with no alias under the name derived from this attachment's
+		 * container ID and interface is that one.
+		 */
 		xcni_link_alias(c->conf.name, cid, ifname, want, sizeof(want));
-		if (xcni_link_alias_parse(hl.alias, c->conf.name, have_cid, sizeof(have_cid),
-					  have_if, sizeof(have_if)) == 0 &&
-		    strcmp(hl.alias, want) == 0) {
+		if ((xcni_link_alias_parse(hl.alias, c->conf.name, have_cid, sizeof(have_cid),
+					   have_if, sizeof(have_if)) == 0 &&
+		     strcmp(hl.alias, want) == 0) ||
+		    (!hl.alias[0] && strcmp(hl.kind, "veth") == 0)) {
 			lerr = nl_link_del(host, hl.ifindex);
 			if (lerr == -ENODEV)
 				lerr = 0;
@@ -814,10 +833,12 @@ static int del_attachment(struct ctx *c, struct nl *host, const struct xcni_dp *
 		c->err = saved;
 		return lerr;
 	}
+	xcni_killpoint("del-link");
 	err = ipam_finish(c, &p, "DEL", cid, ifname, netns, &res);
 	json_decref(res);
 	if (err)
 		return err;
+	xcni_killpoint("del-lease");
 	state_remove(c, host_if);
 	return 0;
 }

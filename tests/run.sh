@@ -21,6 +21,7 @@ suites=(
 	"xcnictl:bash tests/xcnictl/run.sh"
 	"cni-netns:bash tests/integration/cni.sh"
 	"cni-netns-tc:env ATTACH=tc bash tests/integration/cni.sh"
+	"cni-crash:bash tests/integration/crash.sh"
 	"xcnid-restart:bash tests/integration/restart.sh"
 	"policy-netns:bash tests/integration/policy.sh"
 	"metrics-netns:bash tests/integration/metrics.sh"

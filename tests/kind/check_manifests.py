@@ -195,8 +195,8 @@ def main():
           all(pairs.get(k) == v for k, v in wanted.items()), pairs)
     check("DaemonSet agent: --pod-cidr left to the entry point (the node's spec.podCIDR)",
           "--pod-cidr" not in args, args)
-    # Every option the agent passes is one xcnid has (user/xcnid.c's option table).
-    src = read(os.path.join(ROOT, "user", "xcnid.c"))
+    # Every option the agent passes is one xcnid has (user/agent/xcnid.c's option table).
+    src = read(os.path.join(ROOT, "user", "agent", "xcnid.c"))
     longopts = set(re.findall(r'\{\s*"([a-z0-9-]+)"\s*,\s*(?:no|required|optional)_argument', src))
     for a in args:
         if not a.startswith("--"):
@@ -205,9 +205,9 @@ def main():
         if o in longopts:
             out("ok", f"DaemonSet agent: xcnid has --{o}")
         elif o in ("k8s-api", "kubeconfig"):
-            out("skip", f"DaemonSet agent: xcnid has --{o}", "the Kubernetes API backend is not in user/xcnid.c yet")
+            out("skip", f"DaemonSet agent: xcnid has --{o}", "the Kubernetes API backend is not in user/agent/xcnid.c yet")
         else:
-            out("not ok", f"DaemonSet agent: xcnid has --{o}", f"not in user/xcnid.c's options {sorted(longopts)}")
+            out("not ok", f"DaemonSet agent: xcnid has --{o}", f"not in user/agent/xcnid.c's options {sorted(longopts)}")
     probe = ((agent.get("readinessProbe") or {}).get("exec") or {}).get("command") or []
     check("DaemonSet agent: readinessProbe checks the pinned programs",
           any("/sys/fs/bpf/xcni/prog_from_pod" in p for p in probe), probe)

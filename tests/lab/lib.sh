@@ -67,11 +67,29 @@ lab_suite() {
 	T=$(mktemp -d "/tmp/xcni-$1-test.XXXXXX")
 	export XCNI_LAB_DIR=$T/lab
 }
+# A lab whose owner died with no chance to take it down (a session or CI job
+# killed mid-suite) leaves its namespaces with not one process in them: no xcnid,
+# no listener. That lab is nobody's; its names are the lab's own, so remove it.
+# A lab with any process alive is someone's, and lab_preflight refuses to touch it.
+stale_lab_sweep() {
+	local ns all=()
+	mapfile -t all < <(ip netns list | awk '{print $1}' | grep '^xcl-')
+	[ ${#all[@]} -eq 0 ] && [ ! -e "$LAB_PINS" ] && return 0
+	for ns in "${all[@]}"; do
+		[ -n "$(ip netns pids "$ns" 2>/dev/null)" ] && return 0
+	done
+	diag "a lab with no process left in it (${all[*]:-pins only}): removing it"
+	for ns in "${all[@]}"; do
+		ip netns del "$ns" 2>/dev/null
+	done
+	rm -rf "$LAB_PINS"
+}
 lab_preflight() {
 	local b
 	for b in "$@"; do
 		[ -x "$b" ] || { not_ok "$b exists (run make)"; finish; exit 1; }
 	done
+	stale_lab_sweep
 	if ip netns list | grep -q '^xcl-' || [ -e "$LAB_PINS" ]; then
 		not_ok "no other lab is up (xcl-* netns or $LAB_PINS exist: xcnictl lab down it first)"
 		finish

@@ -43,6 +43,9 @@ cleanup() {
 trap cleanup EXIT
 
 lab() { "$XCNICTL" lab "$@"; }
+# shellcheck source=tests/lab/lib.sh
+. "$HERE/lib.sh"
+stale_lab_sweep
 
 # matrix NAME PORT/PROTO EXPR
 matrix() {

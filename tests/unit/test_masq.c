@@ -18,7 +18,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "../../user/xcnid_masq.h"
+#include "../../user/agent/masq.h"
 
 static __u32 a4(const char *s)
 {

@@ -103,7 +103,13 @@ setup() {
 		put xcni_endpoints "$(ip4 10.244.1.10)" "$(ep 999999 8 0 3 02:00:0a:f4:01:0a ee:ee:ee:ee:ee:02)" &&
 		put xcni_endpoints "$(ip4 10.244.1.11)" "$(ep 1 9 0 0 02:00:0a:f4:01:0b ee:ee:ee:ee:ee:03 xc0123456789ab)" || return 1
 	# Stamps on the clock bpf_ktime_get_ns() reads; ages grow as the suite runs.
+	# The oldest is 100 s back: on a machine up for less than that (a fresh CI
+	# machine) it would wrap, so wait until the clock has that much behind it.
 	local now; now=$(now_ns)
+	if [ "$now" -lt 110000000000 ]; then
+		sleep $(((110000000000 - now) / 1000000000 + 1))
+		now=$(now_ns)
+	fi
 	local t100=$((now - 100000000000)) t40=$((now - 40000000000)) t5=$((now - 5000000000))
 	put xcni_ct "$(ctk 10.244.1.5 10.96.0.1 40000 443 6)" "$(ctv $t100 $t5 10 1500 8 9000 7 2 1 5)" &&
 		put xcni_ct "$(ctk 10.244.1.10 8.8.8.8 53000 53 17)" "$(ctv $t40 $t40 1 60 0 0 8 1)" &&

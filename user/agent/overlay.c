@@ -16,13 +16,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../bpf/xcni_shared.h"
+#include "xcni_shared.h"
 #include "from_overlay.skel.h"
 #include "lib/bpfpin.h"
 #include "lib/log.h"
 #include "lib/nl.h"
 #include "to_overlay.skel.h"
-#include "xcnid_overlay.h"
+#include "agent/overlay.h"
 #include "xdp_underlay.skel.h"
 
 int overlay_resolve(struct overlay *ov)

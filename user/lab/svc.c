@@ -25,7 +25,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "lab.h"
+#include "lab/lab.h"
 #include "lib/k8s.h"
 
 /* kube-proxy's masquerade mark (--iptables-masquerade-bit 14). */

@@ -7,13 +7,13 @@
 int lab_main(int argc, char **argv);
 
 /*
- * ---- Internal to user/lab*.c ------------------------------------------------
+ * ---- Internal to the files of user/lab ------------------------------------------------
  *
  * lab.c       the command table, lab state (lab.json), up, down, get
- * lab_sys.c   namespaces, processes, the CNI exec protocol, files
- * lab_apply.c apply / delete of manifests, the sync token
- * lab_probe.c the pods' listener (lab serve), probe, matrix, exec
- * lab_underlay.c the underlay: netns xcl-ul with a bridge, a veth to every node;
+ * sys.c       namespaces, processes, the CNI exec protocol, files
+ * apply.c     apply / delete of manifests, the sync token
+ * probe.c     the pods' listener (lab serve), probe, matrix, exec
+ * underlay.c the underlay: netns xcl-ul with a bridge, a veth to every node;
  *             the outside: netns xcl-out routed behind it
  *
  * Everything returns 0 or -errno and has already said what went wrong on

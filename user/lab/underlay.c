@@ -29,7 +29,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "lab.h"
+#include "lab/lab.h"
 #include "lib/nl.h"
 
 /* The bridge stands for a switch, not a firewall: bridged IPv4 must not go through iptables. */

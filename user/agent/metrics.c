@@ -34,10 +34,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../bpf/xcni_shared.h"
+#include "xcni_shared.h"
 #include "lib/log.h"
 #include "lib/reasons.h"
-#include "xcnid_metrics.h"
+#include "agent/metrics.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -23,8 +23,8 @@
 #include <bpf/bpf.h>
 #include <linux/if_link.h>
 
-#include "../bpf/xcni_shared.h"
-#include "lab.h"
+#include "xcni_shared.h"
+#include "lab/lab.h"
 #include "lib/k8s.h"
 
 #define GEN_FILE ".xcni-generation"

@@ -26,7 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "lab.h"
+#include "lab/lab.h"
 
 #define DNS_READY_MS 5000
 

@@ -26,10 +26,10 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "../bpf/xcni_shared.h"
+#include "xcni_shared.h"
 #include "lib/bpfpin.h"
 #include "lib/log.h"
-#include "lab.h"
+#include "lab/lab.h"
 #include "lib/cidr.h"
 #include "lib/prefilter.h"
 #include "lib/print.h"

@@ -22,7 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "lab.h"
+#include "lab/lab.h"
 #include "lib/nl.h"
 
 #define NETNS_RUN_DIR "/run/netns"

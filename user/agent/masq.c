@@ -25,7 +25,7 @@
 
 #include "lib/cidr.h"
 #include "lib/log.h"
-#include "xcnid_masq.h"
+#include "agent/masq.h"
 
 int masq_add_cluster_cidrs(struct masq *m, const char *list)
 {

@@ -23,7 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../bpf/xcni_shared.h"
+#include "xcni_shared.h"
 #include "from_pod.skel.h"
 #include "lib/bpfpin.h"
 #include "lib/cidr.h"
@@ -33,9 +33,9 @@
 #include "lib/polsync.h"
 #include "lib/store.h"
 #include "to_pod.skel.h"
-#include "xcnid_masq.h"
-#include "xcnid_metrics.h"
-#include "xcnid_overlay.h"
+#include "agent/masq.h"
+#include "agent/metrics.h"
+#include "agent/overlay.h"
 
 #define XCNI_DEFAULT_SVC_CIDR "10.96.0.0/12"
 

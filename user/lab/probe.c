@@ -25,7 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "lab.h"
+#include "lab/lab.h"
 
 #define SERVE_MAX_CONNS 4096
 #define SERVE_IDLE_MS 5000

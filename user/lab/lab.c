@@ -36,7 +36,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "lab.h"
+#include "lab/lab.h"
 #include "lib/bpfpin.h"
 #include "lib/print.h"
 

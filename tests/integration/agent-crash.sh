@@ -1,0 +1,164 @@
+#!/bin/bash
+# xcnid killed (SIGKILL) in the middle of policy changes, again and again, while a
+# pod that no policy version admits probes without pause. It must never connect:
+# not while a change is half applied, not while no agent runs, not while a new
+# agent takes over. After each restart the maps converge to the manifests.
+#
+#   netns <tag>-node: xcnid --manifests M (pins under /sys/fs/bpf/<tag>)
+#     xc<hash> ──veth── eth0  <tag>-a  x/a  serves TCP 80
+#     xc<hash> ──veth── eth0  <tag>-b  x/b  admitted by version "b"
+#     xc<hash> ──veth── eth0  <tag>-c  x/c  admitted by version "c"
+#     xc<hash> ──veth── eth0  <tag>-d  x/d  never admitted: the prober
+#
+# Each round swaps the policy on x/a between the two versions (one object is
+# replaced, another created and one deleted, so a change touches several entries),
+# kills the agent 0-60 ms after the change is written, restarts it, and checks.
+set -uo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/../lib.sh"
+
+NODE=$XCT_TAG-node
+PIN=/sys/fs/bpf/$XCT_TAG
+T=$(mktemp -d /tmp/xcni-agentcrash.XXXXXX)
+M=$T/manifests
+SUBNET=10.97.8
+ROUNDS=${AGENT_CRASH_ROUNDS:-20}
+SRV= PROBER=
+mkdir -p "$M"
+
+cni() { # cni COMMAND POD
+	nsenter --net="/var/run/netns/$NODE" env CNI_COMMAND="$1" CNI_CONTAINERID="ac-$2" \
+		CNI_NETNS="/var/run/netns/$XCT_TAG-$2" CNI_IFNAME=eth0 CNI_PATH="$CNI_REF_DIR" \
+		"$XCNI_BIN" <"$T/net.json"
+}
+ctl() { nsenter --net="/var/run/netns/$NODE" "$BUILD/xcnictl" --pin-dir "$PIN" "$@"; }
+
+cleanup() {
+	touch "$T/stop"
+	[ -n "$PROBER" ] && wait "$PROBER" 2>/dev/null
+	[ -n "$SRV" ] && kill "$SRV" 2>/dev/null
+	for p in a b c d; do
+		[ -e "/var/run/netns/$XCT_TAG-$p" ] && cni DEL "$p" >/dev/null 2>&1
+		ip netns del "$XCT_TAG-$p" 2>/dev/null
+	done
+	stop_xcnid
+	ip netns del "$NODE" 2>/dev/null
+	rm -rf "$T"
+}
+trap cleanup EXIT
+
+cat >"$T/net.json" <<EOF
+{"cniVersion":"1.0.0","name":"xcni-agentcrash","type":"xcni","stateDir":"$T/state","pinDir":"$PIN",
+ "ipam":{"type":"host-local","ranges":[[{"subnet":"$SUBNET.0/24"}]],"dataDir":"$T/ipam"}}
+EOF
+
+probe() { # probe SRC: connected or blocked, SRC -> a:80
+	if ip netns exec "$XCT_TAG-$1" timeout 3 socat -T1 - "TCP:$IP_A:80,connect-timeout=1" \
+		</dev/null 2>/dev/null | grep -q hello; then
+		echo connected
+	else
+		echo blocked
+	fi
+}
+expect() { # expect SRC connected|blocked
+	local got
+	got=$(probe "$1")
+	[ "$got" = "$2" ] || { echo "$1 -> x/a: $got, expected $2"; return 1; }
+}
+# Waits for the running agent to apply the manifests (sync_gen needs ctl).
+agent() { start_xcnid "$PIN" --pod-cidr "$SUBNET.0/24" --node-name n1 --manifests "$M"; }
+
+ip netns add "$NODE" && ip -n "$NODE" link set lo up
+XCNID_NETNS=$NODE
+check "xcnid started with --manifests" agent || { finish; exit 1; }
+for p in a b c d; do
+	ip netns add "$XCT_TAG-$p" && ip -n "$XCT_TAG-$p" link set lo up
+	cni ADD "$p" >"$T/$p.json" || { not_ok "ADD $p"; cat "$T/$p.json"; finish; exit 1; }
+done
+IP_A=$(jq -r '.ips[0].address' "$T/a.json" | cut -d/ -f1)
+ip netns exec "$XCT_TAG-a" socat TCP-LISTEN:80,fork,reuseaddr SYSTEM:'echo hello' &
+SRV=$!
+
+{
+	echo "apiVersion: v1"
+	echo "kind: Namespace"
+	echo "metadata: {name: x}"
+	for p in a b c d; do
+		ip=$(jq -r '.ips[0].address' "$T/$p.json" | cut -d/ -f1)
+		printf -- '---\napiVersion: v1\nkind: Pod\nmetadata: {name: %s, namespace: x, labels: {pod: %s}}\nspec: {nodeName: n1}\nstatus: {podIP: %s}\n' "$p" "$p" "$ip"
+	done
+} | put pods.yaml
+# version V: x/a admits only pod V (on port 80), through a policy named after V,
+# plus a deny-all that stays; the other version's policy is removed.
+version() {
+	local v=$1 o
+	o=$([ "$v" = b ] && echo c || echo b)
+	put "allow-$v.yaml" <<EOF
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: allow-$v, namespace: x}
+spec:
+  podSelector: {matchLabels: {pod: a}}
+  ingress: [{from: [{podSelector: {matchLabels: {pod: $v}}}], ports: [{port: 80}]}]
+EOF
+	rm -f "$M/allow-$o.yaml"
+}
+put deny.yaml <<'EOF'
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: deny, namespace: x}
+spec: {podSelector: {matchLabels: {pod: a}}}
+EOF
+version b
+check "version b applied" sync_gen
+check "version b: b connects" expect b connected
+check "version b: c and d are blocked" bash -c "$(declare -f probe expect); IP_A=$IP_A XCT_TAG=$XCT_TAG; expect c blocked && expect d blocked"
+
+# The prober: d -> a without pause until told to stop (bounded: 600 probes).
+(
+	for _ in $(seq 600); do
+		[ -e "$T/stop" ] && break
+		echo "$(date +%s.%N) $(probe d)"
+	done
+) >"$T/probes" &
+PROBER=$!
+
+converged=0 killed_mid=0 v=b
+for round in $(seq "$ROUNDS"); do
+	v=$([ "$v" = b ] && echo c || echo b)
+	o=$([ "$v" = b ] && echo c || echo b)
+	version "$v"
+	MANIFEST_GEN=$((MANIFEST_GEN + 1))
+	echo "$MANIFEST_GEN" >"$M/.tmp-gen" && mv "$M/.tmp-gen" "$M/.xcni-generation"
+	sleep "$(python3 -c "import random; print(random.randint(0, 60) / 1000)")"
+	kill -KILL "$XCNID_PID" 2>/dev/null
+	wait "$XCNID_PID" 2>/dev/null
+	XCNID_PID=
+	# Did the killed agent get there? (Either way the new one must.)
+	gen=$(ctl config --json 2>/dev/null | jq -r .applied_gen)
+	[ "${gen:-0}" -lt "$MANIFEST_GEN" ] 2>/dev/null && killed_mid=$((killed_mid + 1))
+	sleep 0.2 # no agent at all for a moment: the pinned data plane alone
+	if ! agent || ! sync_gen >/dev/null; then
+		not_ok "round $round: the restarted agent applies version $v"
+		continue
+	fi
+	if expect "$v" connected >/dev/null && expect "$o" blocked >/dev/null &&
+		ctl policy get x/a | grep -q "x/allow-$v" && ! ctl policy get x/a | grep -q "x/allow-$o"; then
+		converged=$((converged + 1))
+	else
+		diag "round $round: version $v not in force after restart"
+		ctl policy get x/a | sed 's/^/#   /'
+	fi
+done
+touch "$T/stop"
+wait "$PROBER"
+PROBER=
+diag "$killed_mid of $ROUNDS kills landed before the change was applied"
+check "every restart converged to the manifests ($converged of $ROUNDS rounds)" test "$converged" -eq "$ROUNDS"
+n=$(wc -l <"$T/probes")
+bad=$(grep -c connected "$T/probes")
+check "d never connected in $n probes across $ROUNDS kills ($bad connected)" \
+	bash -c "[ $n -ge 20 ] && [ $bad -eq 0 ]"
+check "the agent's maps hold one live policy version for x/a" \
+	bash -c "$(declare -f ctl); PIN=$PIN NODE=$NODE BUILD=$BUILD; ctl policy list --json | jq -e 'length == 1'"
+finish
