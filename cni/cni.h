@@ -177,11 +177,11 @@ __u32 xcni_ep_id(const char *container_id, const char *ifname);
 
 /*
  * Fault injection for tests: xcni_failpoint is -EIO when XCNI_TEST_FAIL_AT names
- * the step. Both it and xcni_killpoint kill the plugin (SIGKILL, no unwinding)
- * when XCNI_TEST_KILL_AT names the step: a crash at that exact point, which DEL
- * and GC must clean up after.
+ * the step. Both it and xcni_killpoint (lib/killpoint.h) kill the plugin
+ * (SIGKILL, no unwinding) when XCNI_TEST_KILL_AT names the step: a crash at that
+ * exact point, which DEL and GC must clean up after.
  */
+#include "lib/killpoint.h"
 int xcni_failpoint(const char *step);
-void xcni_killpoint(const char *step);
 
 #endif

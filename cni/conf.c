@@ -2,7 +2,6 @@
 /* Network configuration, versions and naming: pure logic, unit tested. */
 #include <ctype.h>
 #include <errno.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -234,14 +233,6 @@ int xcni_valid_container_id(const char *s)
 		if (!isalnum((unsigned char)*p) && *p != '_' && *p != '.' && *p != '-')
 			return 0;
 	return strlen(s) <= 200;
-}
-
-void xcni_killpoint(const char *step)
-{
-	const char *k = getenv("XCNI_TEST_KILL_AT");
-
-	if (k && strcmp(k, step) == 0)
-		raise(SIGKILL);
 }
 
 int xcni_failpoint(const char *step)

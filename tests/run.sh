@@ -23,6 +23,7 @@ suites=(
 	"cni-netns-tc:env ATTACH=tc bash tests/integration/cni.sh"
 	"cni-crash:bash tests/integration/crash.sh"
 	"xcnid-restart:bash tests/integration/restart.sh"
+	"xcnid-crash:bash tests/integration/agent-crash.sh"
 	"policy-netns:bash tests/integration/policy.sh"
 	"metrics-netns:bash tests/integration/metrics.sh"
 	"lab:bash tests/lab/run.sh"

@@ -11,8 +11,11 @@
 #     xc<hash> ──veth── eth0  <tag>-d  x/d  never admitted: the prober
 #
 # Each round swaps the policy on x/a between the two versions (one object is
-# replaced, another created and one deleted, so a change touches several entries),
-# kills the agent 0-60 ms after the change is written, restarts it, and checks.
+# replaced, another created and one deleted, so a change touches several entries)
+# and kills the agent in the middle of applying it: at a named step of the map
+# writer (lib/killpoint.h: the agent kills itself there, armed through
+# XCNI_TEST_KILL_FILE just before the change), or 0-60 ms after the change is
+# written. Then it restarts the agent and checks.
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/../lib.sh"
@@ -25,6 +28,7 @@ SUBNET=10.97.8
 ROUNDS=${AGENT_CRASH_ROUNDS:-20}
 SRV= PROBER=
 mkdir -p "$M"
+export XCNI_TEST_KILL_FILE=$T/kill
 
 cni() { # cni COMMAND POD
 	nsenter --net="/var/run/netns/$NODE" env CNI_COMMAND="$1" CNI_CONTAINERID="ac-$2" \
@@ -114,26 +118,42 @@ check "version b applied" sync_gen
 check "version b: b connects" expect b connected
 check "version b: c and d are blocked" bash -c "$(declare -f probe expect); IP_A=$IP_A XCT_TAG=$XCT_TAG; expect c blocked && expect d blocked"
 
-# The prober: d -> a without pause until told to stop (bounded: 600 probes).
-(
-	for _ in $(seq 600); do
-		[ -e "$T/stop" ] && break
-		echo "$(date +%s.%N) $(probe d)"
-	done
-) >"$T/probes" &
+# The prober: d -> a, a new connection every 10 ms without waiting for the
+# last (each given 300 ms), until told to stop (bounded: 600 s).
+ip netns exec "$XCT_TAG-d" python3 "$HERE/conn_prober.py" "$IP_A" 80 "$T/stop" 10 600 >"$T/probes" &
 PROBER=$!
 
-converged=0 killed_mid=0 v=b
+# The map writer's steps (user/lib/polsync.c, user/agent/xcnid.c): names and
+# identities synced; a pod's new version written, not flipped to; flipped; every
+# map written but the policy revision not bumped; old versions half deleted.
+STEPS=(apply-names apply-entries apply-flipped applied cleanup timed)
+converged=0 killed_mid=0 at_step=0 armed=0 v=b
+for i in $(seq "$ROUNDS"); do
+	[ "${STEPS[$(((i - 1) % ${#STEPS[@]}))]}" != timed ] && armed=$((armed + 1))
+done
 for round in $(seq "$ROUNDS"); do
 	v=$([ "$v" = b ] && echo c || echo b)
 	o=$([ "$v" = b ] && echo c || echo b)
+	step=${STEPS[$(((round - 1) % ${#STEPS[@]}))]}
+	[ "$step" != timed ] && echo "$step" >"$XCNI_TEST_KILL_FILE"
 	version "$v"
 	MANIFEST_GEN=$((MANIFEST_GEN + 1))
 	echo "$MANIFEST_GEN" >"$M/.tmp-gen" && mv "$M/.tmp-gen" "$M/.xcni-generation"
-	sleep "$(python3 -c "import random; print(random.randint(0, 60) / 1000)")"
+	if [ "$step" = timed ]; then
+		sleep "$(python3 -c "import random; print(random.randint(0, 60) / 1000)")"
+	else
+		# The agent dies at the step by itself; a bounded wait, then it is killed anyway.
+		for _ in $(seq 50); do kill -0 "$XCNID_PID" 2>/dev/null || break; sleep 0.1; done
+		if kill -0 "$XCNID_PID" 2>/dev/null; then
+			diag "round $round: the agent never reached '$step'"
+		else
+			at_step=$((at_step + 1))
+		fi
+	fi
 	kill -KILL "$XCNID_PID" 2>/dev/null
 	wait "$XCNID_PID" 2>/dev/null
 	XCNID_PID=
+	rm -f "$XCNI_TEST_KILL_FILE"
 	# Did the killed agent get there? (Either way the new one must.)
 	gen=$(ctl config --json 2>/dev/null | jq -r .applied_gen)
 	[ "${gen:-0}" -lt "$MANIFEST_GEN" ] 2>/dev/null && killed_mid=$((killed_mid + 1))
@@ -153,12 +173,14 @@ done
 touch "$T/stop"
 wait "$PROBER"
 PROBER=
-diag "$killed_mid of $ROUNDS kills landed before the change was applied"
+diag "$killed_mid of $ROUNDS kills landed before the change was reported applied"
+check "the agent killed itself at the armed step in each of $armed rounds ($at_step)" \
+	test "$at_step" -eq "$armed"
 check "every restart converged to the manifests ($converged of $ROUNDS rounds)" test "$converged" -eq "$ROUNDS"
-n=$(wc -l <"$T/probes")
-bad=$(grep -c connected "$T/probes")
-check "d never connected in $n probes across $ROUNDS kills ($bad connected)" \
-	bash -c "[ $n -ge 20 ] && [ $bad -eq 0 ]"
+read -r _ n _ bad <"$T/probes"
+grep '^connected at' "$T/probes" | head -5 | sed 's/^/# /'
+check "d never connected in $n attempts across $ROUNDS kills ($bad connected)" \
+	bash -c "[ ${n:-0} -ge 1000 ] && [ ${bad:-1} -eq 0 ]"
 check "the agent's maps hold one live policy version for x/a" \
 	bash -c "$(declare -f ctl); PIN=$PIN NODE=$NODE BUILD=$BUILD; ctl policy list --json | jq -e 'length == 1'"
 finish

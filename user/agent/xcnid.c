@@ -28,6 +28,7 @@
 #include "lib/bpfpin.h"
 #include "lib/cidr.h"
 #include "lib/k8sapi.h"
+#include "lib/killpoint.h"
 #include "lib/log.h"
 #include "lib/policy.h"
 #include "lib/polsync.h"
@@ -363,6 +364,7 @@ static int sync_policy(const struct opts *o, struct from_pod *fp, struct store *
 	}
 	if (o->ov->underlay)
 		overlay_sync_nodes(o->ov, &c, o->node_name);
+	xcni_killpoint("applied"); /* maps written, revision not bumped */
 	err = bump_policy_rev(fp);
 	if (err)
 		pr_err("policy revision not counted (flows open before keep their old "

@@ -17,6 +17,7 @@
 #include <bpf/bpf.h>
 
 #include "log.h"
+#include "killpoint.h"
 #include "polsync.h"
 
 /* A map's contents as sorted (key, value) records. */
@@ -574,6 +575,7 @@ int polsync_apply(struct polsync *ps, const struct pol_result *r, struct polsync
 			      sizeof(*r->podnames), offsetof(struct pol_podname, name), KV_BOTH,
 			      &st->other_changed)))
 		goto out;
+	xcni_killpoint("apply-names");
 
 	neps = r->neps ? calloc(r->neps, sizeof(*neps)) : NULL;
 	if (r->neps && !neps) {
@@ -606,6 +608,7 @@ int polsync_apply(struct polsync *ps, const struct pol_result *r, struct polsync
 			ver ^= 1;
 		if ((err = write_ep(ps, w, ver, &st->entries_written)))
 			goto out;
+		xcni_killpoint("apply-entries"); /* a version written, not flipped to */
 		pe.version = ver;
 		/* The flip: from here on, packets see the new version. */
 		if (bpf_map_update_elem(ps->fd_polep, &w->ip, &pe, BPF_ANY)) {
@@ -613,6 +616,7 @@ int polsync_apply(struct polsync *ps, const struct pol_result *r, struct polsync
 			goto out;
 		}
 		st->eps_changed++;
+		xcni_killpoint("apply-flipped"); /* one pod on its new version */
 		if (cur) {
 			if ((err = defer_delete(ps, cur)))
 				goto out;
@@ -674,6 +678,7 @@ int polsync_cleanup(struct polsync *ps, struct polsync_stats *st)
 			ps->n_policy--;
 		}
 		st->entries_deleted++;
+		xcni_killpoint("cleanup"); /* old versions half deleted */
 	}
 	for (size_t i = 0; i < ps->ndelc; i++)
 		if (bpf_map_delete_elem(ps->fd_polcidr, &ps->delc[i].key) == 0) {
