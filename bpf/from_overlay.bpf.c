@@ -118,7 +118,7 @@ int from_overlay(struct __sk_buff *skb)
 	}
 	ct = ct_track(&p, skb->len, &ctf);
 	if (ct == CT_INVALID) {
-		reason = XCNI_DROP_CT_INVALID;
+		reason = ct_invalid_reason(&p);
 		goto out;
 	}
 	/* A reply to a flow the stack sent out (a Service's DNAT): the stack undoes it. */

@@ -141,7 +141,7 @@ int from_pod(struct __sk_buff *skb)
 	}
 	ct = ct_track(&p, skb->len, &ctf);
 	if (ct == CT_INVALID) {
-		reason = XCNI_DROP_CT_INVALID;
+		reason = ct_invalid_reason(&p);
 		goto out;
 	}
 	if (ct == CT_NEW && svc_cidr_mask && (p.tuple.daddr & svc_cidr_mask) == svc_cidr && !dst &&

@@ -62,7 +62,7 @@ int to_overlay(struct __sk_buff *skb)
 	if (src) {
 		ct = ct_track(&p, skb->len, &ctf);
 		if (ct == CT_INVALID) {
-			reason = XCNI_DROP_CT_INVALID;
+			reason = ct_invalid_reason(&p);
 			goto out;
 		}
 		if (ct == CT_NEW || ct == CT_STALE) {

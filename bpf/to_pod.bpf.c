@@ -53,7 +53,7 @@ int to_pod(struct __sk_buff *skb)
 		goto out;
 	ct = ct_track(&p, skb->len, &ctf);
 	if (ct == CT_INVALID) {
-		reason = XCNI_DROP_CT_INVALID;
+		reason = ct_invalid_reason(&p);
 		goto out;
 	}
 	if (ct == CT_NEW || ct == CT_STALE) {

@@ -44,6 +44,9 @@
 #ifndef XCNI_MAX_PF24
 #define XCNI_MAX_PF24 1048576
 #endif
+#ifndef XCNI_MAX_FRAG
+#define XCNI_MAX_FRAG 8192
+#endif
 #ifndef XCNI_MAX_IDENTITIES
 #define XCNI_MAX_IDENTITIES 65536
 #endif
@@ -53,6 +56,28 @@
 
 /* Bump when a key or value below changes layout; xcnid refuses a mismatch. */
 #define XCNI_ABI_VERSION 4
+
+/*
+ * frag: an IPv4 datagram in fragments -> the ports its first fragment carried
+ * (LRU). Only the first fragment has the L4 header; the later ones are given its
+ * ports from here and then must find the flow the first one opened in conntrack:
+ * a later fragment never opens a flow, and one whose first fragment was never
+ * seen is dropped (XCNI_DROP_FRAGMENT).
+ */
+struct xcni_frag_key {
+	__be32 saddr;
+	__be32 daddr;
+	__be16 id;
+	__u8 proto;
+	__u8 pad;
+};
+struct xcni_frag {
+	__be16 sport; /* ICMP echo: the id, as in the conntrack key */
+	__be16 dport;
+	__u8 icmp_type;
+	__u8 is_echo;
+	__u8 pad[2];
+};
 
 /* endpoints: local pod IPv4 (network byte order) -> endpoint.
  * ifindex:   host-side veth ifindex -> the pod's IPv4, to find the endpoint
@@ -153,7 +178,7 @@ enum xcni_reason {
 	XCNI_DROP_NON_IP = -109, /* neither IPv4 nor ARP: pods are IPv4-only */
 	XCNI_DROP_SHORT = -110, /* truncated Ethernet, ARP, IPv4 or L4 header */
 	XCNI_DROP_BAD_IHL = -111, /* IHL < 5, or tot_len shorter than the header */
-	XCNI_DROP_FRAGMENT = -112, /* IPv4 fragment: not forwarded (yet) */
+	XCNI_DROP_FRAGMENT = -112, /* IPv4 fragment after the first, of no flow the first opened */
 	XCNI_DROP_SPOOF_IP = -113, /* source IP (or ARP sender) is not the endpoint's */
 	XCNI_DROP_SPOOF_MAC = -114, /* source MAC is not the endpoint's */
 	XCNI_DROP_NO_ENDPOINT = -115, /* the device has no endpoint entry */

@@ -83,6 +83,44 @@ static __always_inline void ct_tcp_update(struct xcni_ct_entry *e, __u8 flags, i
 }
 
 /*
+ * A fragment after the first (p->frag_later) only ever follows a flow its first
+ * fragment opened, under the policy revision now in force: it neither opens nor
+ * re-judges one (it carries no L4 header), so it gets CT_INVALID otherwise.
+ */
+static __always_inline int ct_track_frag(struct pkt *p, __u32 len, __u8 *flags, __u64 now)
+{
+	struct xcni_ct_key rev;
+	struct xcni_ct_entry *e = NULL;
+
+	if (!(p->is_echo && p->icmp_type == XCNI_ICMP_ECHOREPLY))
+		e = bpf_map_lookup_elem(&xcni_ct, &p->tuple);
+	if (e && ct_alive(e, now, p->tuple.proto) && e->state != XCNI_CT_CLOSED &&
+	    e->policy_rev == p->policy_rev) {
+		*flags = e->flags;
+		e->last_ns = now;
+		e->pkts_orig++;
+		e->bytes_orig += len;
+		return CT_ORIG;
+	}
+	ct_reverse(&p->tuple, &rev);
+	e = p->is_echo && p->icmp_type == XCNI_ICMP_ECHO ? NULL : bpf_map_lookup_elem(&xcni_ct, &rev);
+	if (e && ct_alive(e, now, p->tuple.proto) && e->state != XCNI_CT_CLOSED) {
+		*flags = e->flags;
+		e->last_ns = now;
+		e->pkts_reply++;
+		e->bytes_reply += len;
+		return CT_REPLY;
+	}
+	return CT_INVALID;
+}
+
+/* What a CT_INVALID packet is dropped for. */
+static __always_inline int ct_invalid_reason(const struct pkt *p)
+{
+	return p->frag_later ? XCNI_DROP_FRAGMENT : XCNI_DROP_CT_INVALID;
+}
+
+/*
  * Looks the packet up and accounts it to its flow. Returns enum ct_dir; for
  * CT_NEW nothing is stored yet: the caller decides (policy) and then calls
  * ct_create, so a refused packet leaves no entry behind; for CT_STALE the
@@ -97,6 +135,8 @@ static __always_inline int ct_track(struct pkt *p, __u32 len, __u8 *flags)
 
 	*flags = 0;
 	p->policy_rev = policy_rev_now();
+	if (p->frag_later)
+		return ct_track_frag(p, len, flags, now);
 	if (p->tuple.proto == IPPROTO_ICMP && !p->is_echo)
 		return CT_NEW; /* errors and the like are not flows */
 

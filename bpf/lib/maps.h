@@ -33,6 +33,14 @@ struct {
 } xcni_ct SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, XCNI_MAX_FRAG);
+	__type(key, struct xcni_frag_key);
+	__type(value, struct xcni_frag);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xcni_frag SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, XCNI_NR_METRICS);
 	__type(key, __u32);

@@ -14,6 +14,7 @@
 
 #include "../xcni_shared.h"
 #include "compat.h"
+#include "maps.h"
 
 struct cursor {
 	void *pos;
@@ -48,6 +49,7 @@ struct pkt {
 	__u8 is_echo; /* ICMP echo request or reply: tracked like a flow */
 	__u32 len; /* skb->len on arrival: counters and events report that */
 	__u32 policy_rev; /* set by ct_track: the policy revision the packet is judged under */
+	__u8 frag_later; /* a fragment after the first: ports from xcni_frag, no L4 header */
 };
 
 #define XCNI_TCP_FIN 0x01
@@ -84,9 +86,41 @@ struct arp_eth_ipv4 {
 } __attribute__((packed));
 
 /*
+ * A later fragment takes the ports of its datagram's first fragment; one whose
+ * first fragment was not seen (lost, reordered, or forged alone) is dropped.
+ */
+static __always_inline int frag_later(struct iphdr *ip, struct pkt *p)
+{
+	struct xcni_frag_key k = { .saddr = ip->saddr, .daddr = ip->daddr, .id = ip->id,
+				   .proto = ip->protocol };
+	const struct xcni_frag *f = bpf_map_lookup_elem(&xcni_frag, &k);
+
+	if (!f)
+		return XCNI_DROP_FRAGMENT;
+	p->frag_later = 1;
+	p->tuple.sport = f->sport;
+	p->tuple.dport = f->dport;
+	p->icmp_type = f->icmp_type;
+	p->is_echo = f->is_echo;
+	return 0;
+}
+
+/* The first fragment of a datagram: its ports for the fragments that follow. */
+static __always_inline void frag_first(const struct iphdr *ip, const struct pkt *p)
+{
+	struct xcni_frag_key k = { .saddr = ip->saddr, .daddr = ip->daddr, .id = ip->id,
+				   .proto = ip->protocol };
+	struct xcni_frag f = { .sport = p->tuple.sport, .dport = p->tuple.dport,
+			       .icmp_type = p->icmp_type, .is_echo = p->is_echo };
+
+	bpf_map_update_elem(&xcni_frag, &k, &f, BPF_ANY);
+}
+
+/*
  * Parses IPv4 and its L4 header. 0 on success, else the drop reason.
- * IP options are skipped (the L4 header is found at ihl * 4); fragments are
- * refused, because only the first carries ports to check.
+ * IP options are skipped (the L4 header is found at ihl * 4). Fragments: the
+ * first is parsed like any packet and its ports remembered; a later one has no
+ * L4 header and gets them from there (p->frag_later), see frag_later().
  */
 static __always_inline int parse_ipv4(struct cursor *c, struct pkt *p)
 {
@@ -109,12 +143,12 @@ static __always_inline int parse_ipv4(struct cursor *c, struct pkt *p)
 			return XCNI_DROP_SHORT;
 		c->pos = (char *)c->pos + opt;
 	}
-	if (ip->frag_off & bpf_htons(0x3fff)) /* MF or offset */
-		return XCNI_DROP_FRAGMENT;
 	p->ip = ip;
 	p->tuple.saddr = ip->saddr;
 	p->tuple.daddr = ip->daddr;
 	p->tuple.proto = ip->protocol;
+	if (ip->frag_off & bpf_htons(0x1fff)) /* an offset: not the first fragment */
+		return frag_later(ip, p);
 
 	switch (ip->protocol) {
 	case IPPROTO_TCP: {
@@ -165,6 +199,8 @@ static __always_inline int parse_ipv4(struct cursor *c, struct pkt *p)
 		/* Other protocols: tracked by addresses and protocol only. */
 		break;
 	}
+	if (ip->frag_off & bpf_htons(0x2000)) /* MF at offset 0: the first fragment */
+		frag_first(ip, p);
 	return 0;
 }
 

@@ -103,6 +103,7 @@ struct row {
 	const char *src, *dst; /* ARP: sender and target */
 	uint8_t proto, flags, type, ttl, ihl; /* flags: TCP; type: ICMP */
 	uint16_t sport, dport, frag, tot_len; /* ICMP echo id in sport */
+	uint16_t ipid; /* IPv4 id, default 0x1234 */
 	size_t cut; /* truncate the frame to this many bytes */
 	/* expected */
 	int err; /* from the test run itself */
@@ -155,6 +156,7 @@ static int policy_a_v1(void);
 static int policy_a_off(void);
 static int overlay_setup(void);
 static int ct_future_stamp(void);
+static int ct_forget_c_a53(void);
 static int ct_stale_established(void);
 static int policy_a_from_r(void);
 static int policy_b_nothing(void);
@@ -265,10 +267,24 @@ static const struct row rows[] = {
 	  SHOT(DROP_BAD_IHL, EV_ZERO) },
 	{ "IHL 15, options cut short", .dev = DEV_A, .ihl = 15, UDP(IP_A, 1, IP_B, 2),
 	  .cut = ETH_HLEN + 40, SHOT(DROP_SHORT, EV_ZERO) },
-	{ "fragment: MF set", .dev = DEV_A, .frag = 0x2000, UDP(IP_A, 1, IP_B, 2),
-	  SHOT(DROP_FRAGMENT, EV_ZERO) },
-	{ "fragment: offset 8", .dev = DEV_A, .frag = 1, UDP(IP_A, 1, IP_B, 2),
-	  SHOT(DROP_FRAGMENT, EV_ZERO) },
+	/* Fragments: the first opens the flow and leaves its ports; the later ones
+	 * (their L4 bytes here claim other ports: they are payload) follow it. */
+	{ "fragment: offset 8 with no first fragment seen: dropped", .dev = DEV_A, .frag = 1,
+	  UDP(IP_A, 1, IP_B, 2), SHOT(DROP_FRAGMENT, EV_ADDRS) },
+	{ "fragment: first (MF set) opens the flow", .dev = DEV_A, .frag = 0x2000, .ipid = 0x0f01,
+	  UDP(IP_A, 1, IP_B, 2), REDIR(FWD_LOCAL), .ct = XCNI_CT_NEW },
+	{ "fragment: a later one of the same datagram follows it (ports from the first)",
+	  .dev = DEV_A, .frag = 0x2000 | 185, .ipid = 0x0f01, UDP(IP_A, 1, IP_B, 2),
+	  REDIR(FWD_LOCAL) },
+	{ "fragment: the last one, its bytes where ports would be say 7/8", .dev = DEV_A,
+	  .frag = 370, .ipid = 0x0f01, UDP(IP_A, 7, IP_B, 8), REDIR(FWD_LOCAL), .no_ct = true },
+	{ "fragment: a later one of another datagram (id): dropped", .dev = DEV_A, .frag = 185,
+	  .ipid = 0x0f02, UDP(IP_A, 1, IP_B, 2), SHOT(DROP_FRAGMENT, EV_ADDRS) },
+	{ "fragment: the reply's first fragment", .dev = DEV_B, .frag = 0x2000, .ipid = 0x0f03,
+	  UDP(IP_B, 2, IP_A, 1), REDIR(FWD_REPLY), .ct = XCNI_CT_ESTABLISHED, .ct_rev = true },
+	{ "fragment: the reply's later fragment passes as a reply", .dev = DEV_B, .frag = 185,
+	  .ipid = 0x0f03, UDP(IP_B, 2, IP_A, 1), REDIR(FWD_REPLY), .ct = XCNI_CT_ESTABLISHED,
+	  .ct_rev = true },
 
 	/* NetworkPolicy. A isolated for ingress: B on TCP 80 (policy 7 rule 0),
 	 * anyone on UDP (7/1), C on TCP 8000-8003 (8/0), ipBlock 10.99.5.0/24
@@ -283,6 +299,21 @@ static const struct row rows[] = {
 	  REDIR(FWD_LOCAL), .ct = XCNI_CT_ESTABLISHED },
 	{ "C->A TCP 80: nothing allows C", .dev = DEV_C, TCP(IP_C, 41001, IP_A, 80, TH_SYN),
 	  POLICY_DROP(DROP_POLICY_INGRESS) },
+	{ "C->A TCP 80 in fragments: the first is judged and refused", .dev = DEV_C,
+	  .frag = 0x2000, .ipid = 0x0f04, TCP(IP_C, 41001, IP_A, 80, TH_SYN),
+	  POLICY_DROP(DROP_POLICY_INGRESS) },
+	{ "C->A TCP 80 in fragments: a later one finds no flow and opens none", .dev = DEV_C,
+	  .frag = 185, .ipid = 0x0f04, TCP(IP_C, 41001, IP_A, 80, TH_SYN),
+	  SHOT(DROP_FRAGMENT, EV_FULL), .no_ct = true },
+	{ "C->A UDP 53 in fragments: allowed by 7/1, the later one follows", .dev = DEV_C,
+	  .frag = 0x2000, .ipid = 0x0f05, UDP(IP_C, 41001, IP_A, 53), REDIR(FWD_LOCAL),
+	  .ct = XCNI_CT_NEW, BY(7, 1, TO_POD) },
+	{ "... its later fragment: no decision, the flow's", .dev = DEV_C, .frag = 185,
+	  .ipid = 0x0f05, UDP(IP_C, 41001, IP_A, 53), REDIR(FWD_LOCAL) },
+	{ "the flow's entry evicted", .step = ct_forget_c_a53 },
+	{ "... a later fragment then opens nothing, though policy would allow it", .dev = DEV_C,
+	  .frag = 370, .ipid = 0x0f05, UDP(IP_C, 41001, IP_A, 53), SHOT(DROP_FRAGMENT, EV_FULL),
+	  .no_ct = true },
 	{ "C->A TCP 8000: range start", .dev = DEV_C, TCP(IP_C, 41002, IP_A, 8000, TH_SYN),
 	  REDIR(FWD_LOCAL), .ct = XCNI_CT_NEW, BY(8, 0, TO_POD) },
 	{ "C->A TCP 8003: range end", .dev = DEV_C, TCP(IP_C, 41003, IP_A, 8003, TH_SYN),
@@ -587,7 +618,7 @@ static size_t build_inner(const struct row *r, uint8_t buf[FRAME_MAX])
 		ip->version = 4;
 		ip->ihl = ihl;
 		ip->tot_len = htons(r->tot_len ? r->tot_len : hlen + l4_len(r->proto));
-		ip->id = htons(0x1234);
+		ip->id = htons(r->ipid ? r->ipid : 0x1234);
 		ip->frag_off = htons(r->frag);
 		ip->ttl = r->ttl ? r->ttl : 64;
 		ip->protocol = r->proto;
@@ -1112,6 +1143,15 @@ static int ct_stale_established(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	e.created_ns = e.last_ns = (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 	return bpf_map_update_elem(bpf_map__fd(env.from->maps.xcni_ct), &k, &e, BPF_ANY) ? -errno : 0;
+}
+
+/* The C->A UDP 53 flow's entry evicted (LRU) between two fragments. */
+static int ct_forget_c_a53(void)
+{
+	struct row r = { .dev = DEV_C, UDP(IP_C, 41001, IP_A, 53) };
+	struct xcni_ct_key k = tuple_of(&r, false);
+
+	return bpf_map_delete_elem(bpf_map__fd(env.from->maps.xcni_ct), &k) ? -errno : 0;
 }
 
 static int ct_future_stamp(void)

@@ -235,6 +235,13 @@ check "  ... as 1514-byte frames, outer IP 1500, DF, not fragmented" \
 	bash -c "tshark -n -r $T/full.pcap -Y 'geneve && icmp' -T fields -e frame.len -e ip.len -e ip.flags.df -e ip.flags.mf 2>/dev/null | tee /dev/stderr | sort -u | grep -Eqx '1514	1500,1450	(1|True),(1|True)	(0|False),(0|False)'"
 check_fails "  ... ping -M do -s 1423 (1451 bytes): refused by the pod's MTU" \
 	"$XCNICTL" lab exec o/p1 -- ping -M do -s 1423 -c 1 -W 1 "${IP[p2]}"
+# Bigger than the MTU without DF: the pod's stack sends IPv4 fragments; the
+# first is judged and opens the flow, the later ones follow it (xcni_frag), each
+# in a Geneve packet of its own.
+check "a 4000-byte UDP datagram o/p1 (n1) -> o/p2 (n2) in fragments: echoed whole" \
+	bash -c "[ \"\$('$XCNICTL' lab exec o/p1 -- python3 '$XCNI_ROOT/tests/integration/udp_big.py' send ${IP[p2]} 81 4000)\" = echoed ]"
+check "ping -s 4000 o/p3 (n3) -> o/p1 (n1): fragmented echo and reply cross" \
+	"$XCNICTL" lab exec o/p3 -- ping -s 4000 -c 2 -i 0.2 -W 2 "${IP[p1]}"
 # A pod whose MTU was raised by hand (1500) sends 1472+28 bytes with DF:
 # too big to encapsulate, so from_pod hands it to the stack, which routes it
 # to xcni0 (MTU 1450) and answers fragmentation-needed to the pod.

@@ -137,7 +137,7 @@ static void serve_udp(int fd, const char *name)
 {
 	struct sockaddr_in from;
 	socklen_t flen;
-	char buf[2048], ans[600];
+	char buf[65535], ans[600]; /* a whole datagram, fragmented or not */
 	ssize_t n;
 
 	for (;;) {

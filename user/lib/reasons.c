@@ -14,7 +14,7 @@ static const struct xcni_reason_info reasons[] = {
 	R(XCNI_DROP_NON_IP, "drop-non-ip", "neither IPv4 nor ARP: pods are IPv4-only"),
 	R(XCNI_DROP_SHORT, "drop-short", "truncated Ethernet, ARP, IPv4 or L4 header"),
 	R(XCNI_DROP_BAD_IHL, "drop-bad-ihl", "IHL < 5, or tot_len shorter than the header"),
-	R(XCNI_DROP_FRAGMENT, "drop-fragment", "IPv4 fragment: not forwarded"),
+	R(XCNI_DROP_FRAGMENT, "drop-fragment", "IPv4 fragment after the first, of no flow the first opened"),
 	R(XCNI_DROP_SPOOF_IP, "drop-spoof-ip", "source IP (or ARP sender) is not the endpoint's"),
 	R(XCNI_DROP_SPOOF_MAC, "drop-spoof-mac", "source MAC is not the endpoint's"),
 	R(XCNI_DROP_NO_ENDPOINT, "drop-no-endpoint", "the device has no endpoint entry"),
