@@ -273,6 +273,39 @@ static int probe_spec(const char *s, struct lab_port *p)
 	return 0;
 }
 
+/* A probe's destination: an address (the outside, a node), svc/NS/NAME's ClusterIP, or NS/POD's IP. */
+static int probe_dest(struct lab *lab, const char *to, struct in_addr *ip)
+{
+	const struct lab_pod *dst;
+
+	if (!strncmp(to, "svc/", 4)) {
+		const char *slash = strchr(to + 4, '/');
+		char ns[256];
+		int r;
+
+		if (!slash || slash == to + 4 || !slash[1] || (size_t)(slash - to - 4) >= sizeof(ns)) {
+			fprintf(stderr, "lab probe: %s: not svc/NAMESPACE/SERVICE\n", to);
+			return -1;
+		}
+		snprintf(ns, sizeof(ns), "%.*s", (int)(slash - to - 4), to + 4);
+		r = lab_svc_lookup(lab, ns, slash + 1, &ip->s_addr);
+		if (r) {
+			fprintf(stderr, "lab probe: Service %s/%s: %s\n", ns, slash + 1,
+				r == -ENOENT ? "not found (lab get shows the Services)" : strerror(-r));
+			return -1;
+		}
+	} else if (inet_pton(AF_INET, to, ip) != 1) {
+		dst = lab_pod_lookup(lab, to);
+		if (!dst)
+			return -1;
+		if (inet_pton(AF_INET, dst->ip, ip) != 1) {
+			fprintf(stderr, "lab: pod %s has no IP\n", to);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 int lab_cmd_probe(int argc, char **argv)
 {
 	static const struct option lo[] = {
@@ -283,7 +316,7 @@ int lab_cmd_probe(int argc, char **argv)
 	};
 	int c, timeout = PROBE_DEFAULT_MS, ret = 2, res, nsfd;
 	char path[PATH_MAX], answer[512] = "";
-	const struct lab_pod *src, *dst;
+	const struct lab_pod *src;
 	const char *to;
 	struct lab_port port;
 	struct in_addr ip;
@@ -314,32 +347,8 @@ int lab_cmd_probe(int argc, char **argv)
 	src = lab_pod_lookup(&lab, argv[optind]);
 	if (!src)
 		goto out;
-	/* An address (the outside, a node), a Service's ClusterIP, or a pod. */
-	if (!strncmp(to, "svc/", 4)) {
-		const char *slash = strchr(to + 4, '/');
-		char ns[256];
-		int r;
-
-		if (!slash || slash == to + 4 || !slash[1] || (size_t)(slash - to - 4) >= sizeof(ns)) {
-			fprintf(stderr, "lab probe: %s: not svc/NAMESPACE/SERVICE\n", to);
-			goto out;
-		}
-		snprintf(ns, sizeof(ns), "%.*s", (int)(slash - to - 4), to + 4);
-		r = lab_svc_lookup(&lab, ns, slash + 1, &ip.s_addr);
-		if (r) {
-			fprintf(stderr, "lab probe: Service %s/%s: %s\n", ns, slash + 1,
-				r == -ENOENT ? "not found (lab get shows the Services)" : strerror(-r));
-			goto out;
-		}
-	} else if (inet_pton(AF_INET, to, &ip) != 1) {
-		dst = lab_pod_lookup(&lab, to);
-		if (!dst)
-			goto out;
-		if (inet_pton(AF_INET, dst->ip, &ip) != 1) {
-			fprintf(stderr, "lab: pod %s has no IP\n", to);
-			goto out;
-		}
-	}
+	if (probe_dest(&lab, to, &ip))
+		goto out;
 	/* One probe, nothing else running: this (only) thread enters the pod's netns. */
 	lab_netns_path(src->netns, path, sizeof(path));
 	nsfd = open(path, O_RDONLY | O_CLOEXEC);

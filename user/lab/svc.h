@@ -11,7 +11,6 @@
 #include <jansson.h>
 
 #include "lab/cluster.h"
-#include "lab/pod.h"
 #include "lab/serve.h"
 #include "lab/state.h"
 #include "lab/sys.h"
