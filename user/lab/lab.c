@@ -151,7 +151,8 @@ static void usage_up(FILE *f)
 		LAB_UL_PLEN, LAB_POD_MTU);
 }
 
-static int cmd_up(int argc, char **argv)
+/* up's options: -1 to go on, else the exit code. */
+static int up_args(int argc, char **argv, unsigned long *nodes, bool *dns)
 {
 	static const struct option lo[] = {
 		{ "nodes", required_argument, NULL, 'n' },
@@ -159,28 +160,22 @@ static int cmd_up(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
-	char xcnid[PATH_MAX], xcni[PATH_MAX], path[PATH_MAX];
-	bool dns = false;
-	const char *xdp = getenv("XCNI_LAB_XDP");
-	unsigned long nodes = 1;
-	struct lab lab = { .lock_fd = -1 };
-	bool manifests;
 	char *end;
-	int c, err;
+	int c;
 
 	optind = 0;
 	while ((c = getopt_long(argc, argv, "n:h", lo, NULL)) != -1) {
 		switch (c) {
 		case 'n':
 			errno = 0;
-			nodes = strtoul(optarg, &end, 10);
-			if (errno || *end || nodes < 1 || nodes > LAB_MAX_NODES) {
+			*nodes = strtoul(optarg, &end, 10);
+			if (errno || *end || *nodes < 1 || *nodes > LAB_MAX_NODES) {
 				fprintf(stderr, "lab up: --nodes %s: a number from 1 to %d\n", optarg,
 					LAB_MAX_NODES);
 				return 2;
 			}
 			break;
-		case 'd': dns = true; break;
+		case 'd': *dns = true; break;
 		case 'h': usage_up(stdout); return 0;
 		default: usage_up(stderr); return 2;
 		}
@@ -189,6 +184,66 @@ static int cmd_up(int argc, char **argv)
 		usage_up(stderr);
 		return 2;
 	}
+	return -1;
+}
+
+/*
+ * Everything of a new lab, in order: its directories, lab.json, the pin root,
+ * the underlay and the outside, the nodes and their agents, their Node
+ * objects. 0, or -1 with the lab half made (lab_teardown copes with that).
+ */
+static int up_build(struct lab *lab, unsigned long nodes, const char *xcnid, const char *xdp)
+{
+	const bool manifests = true;
+	char path[PATH_MAX];
+	int err;
+
+	lab->nodes = calloc(nodes, sizeof(*lab->nodes));
+	if (!lab->nodes)
+		return -1;
+	lab_path(lab, path, sizeof(path), "manifests");
+	if (mkdir(path, 0755) && errno != EEXIST) {
+		fprintf(stderr, "lab up: mkdir %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	lab_path(lab, path, sizeof(path), "pods");
+	if (mkdir(path, 0755) && errno != EEXIST) {
+		fprintf(stderr, "lab up: mkdir %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	/* From here on lab.json exists, so `lab down` can clean up whatever happens. */
+	if (lab_state_save(lab))
+		return -1;
+	err = xcni_bpffs_ensure(LAB_PIN_ROOT);
+	if (err || (mkdir(LAB_PIN_ROOT, 0700) && errno != EEXIST)) {
+		fprintf(stderr, "lab up: %s: %s\n", LAB_PIN_ROOT, strerror(err ? -err : errno));
+		return -1;
+	}
+	if (lab_underlay_create(lab) || lab_outside_create(lab) || lab_outside_serve(lab))
+		return -1;
+	for (unsigned int i = 1; i <= nodes; i++)
+		if (lab_node_start(lab, i, xcnid, xdp, manifests))
+			return -1;
+	if (lab_nodes_wait_pinned(lab))
+		return -1;
+	for (size_t i = 0; i < lab->nnodes; i++)
+		if (lab_write_node_object(lab, &lab->nodes[i]))
+			return -1;
+	return lab_sync(lab) ? -1 : 0;
+}
+
+static int cmd_up(int argc, char **argv)
+{
+	char xcnid[PATH_MAX], xcni[PATH_MAX];
+	bool dns = false;
+	const char *xdp = getenv("XCNI_LAB_XDP");
+	unsigned long nodes = 1;
+	struct lab lab = { .lock_fd = -1 };
+	int ret;
+
+	ret = up_args(argc, argv, &nodes, &dns);
+	if (ret >= 0)
+		return ret;
 	if (!xdp || !*xdp)
 		xdp = LAB_XDP_DEFAULT;
 	if (strcmp(xdp, "auto") && strcmp(xdp, "native") && strcmp(xdp, "generic") &&
@@ -202,40 +257,12 @@ static int cmd_up(int argc, char **argv)
 	if (lab_create(&lab))
 		return 1;
 	/* lab_teardown copes with a half-made lab, so every failure from here goes through it. */
-	lab.nodes = calloc(nodes, sizeof(*lab.nodes));
-	if (!lab.nodes)
-		goto err_teardown;
-	lab_path(&lab, path, sizeof(path), "manifests");
-	if (mkdir(path, 0755) && errno != EEXIST) {
-		fprintf(stderr, "lab up: mkdir %s: %s\n", path, strerror(errno));
-		goto err_teardown;
+	if (up_build(&lab, nodes, xcnid, xdp)) {
+		fprintf(stderr, "lab up: failed; removing what was made\n");
+		lab_teardown(&lab);
+		lab_close(&lab);
+		return 1;
 	}
-	lab_path(&lab, path, sizeof(path), "pods");
-	if (mkdir(path, 0755) && errno != EEXIST) {
-		fprintf(stderr, "lab up: mkdir %s: %s\n", path, strerror(errno));
-		goto err_teardown;
-	}
-	/* From here on lab.json exists, so `lab down` can clean up whatever happens. */
-	if (lab_state_save(&lab))
-		goto err_teardown;
-	err = xcni_bpffs_ensure(LAB_PIN_ROOT);
-	if (err || (mkdir(LAB_PIN_ROOT, 0700) && errno != EEXIST)) {
-		fprintf(stderr, "lab up: %s: %s\n", LAB_PIN_ROOT, strerror(err ? -err : errno));
-		goto err_teardown;
-	}
-	if (lab_underlay_create(&lab) || lab_outside_create(&lab) || lab_outside_serve(&lab))
-		goto err_teardown;
-	manifests = true;
-	for (unsigned int i = 1; i <= nodes; i++)
-		if (lab_node_start(&lab, i, xcnid, xdp, manifests))
-			goto err_teardown;
-	if (lab_nodes_wait_pinned(&lab))
-		goto err_teardown;
-	for (size_t i = 0; i < lab.nnodes; i++)
-		if (lab_write_node_object(&lab, &lab.nodes[i]))
-			goto err_teardown;
-	if (lab_sync(&lab))
-		goto err_teardown;
 	for (size_t i = 0; i < lab.nnodes; i++)
 		printf("node/%s up: netns %s, pod CIDR %s, underlay " LAB_UL_DEV " %s, XDP %s, xcnid PID %d\n",
 		       lab.nodes[i].name, lab.nodes[i].netns, lab.nodes[i].cidr, lab.nodes[i].ip,
@@ -244,12 +271,6 @@ static int cmd_up(int argc, char **argv)
 	       "PID %d on 80/tcp and 53/udp\n", (int)lab.outside_server.pid);
 	lab_close(&lab);
 	return dns ? dns_up() : 0;
-
-err_teardown:
-	fprintf(stderr, "lab up: failed; removing what was made\n");
-	lab_teardown(&lab);
-	lab_close(&lab);
-	return 1;
 }
 
 static int cmd_down(int argc, char **argv)
@@ -278,6 +299,15 @@ static int cmd_down(int argc, char **argv)
 
 /* ---- get ------------------------------------------------------------------ */
 
+/*
+ * The command that shows a node's maps: xcnictl's --node NAME enters the node's
+ * netns and takes its pin directory from the lab's state.
+ */
+static void inspect_cmd(const struct lab_node *n, char *out, size_t len)
+{
+	snprintf(out, len, "xcnictl --node %s ct list", n->name);
+}
+
 static void ports_str(const struct lab_pod *p, char *out, size_t len)
 {
 	size_t off = 0;
@@ -291,7 +321,7 @@ static void ports_str(const struct lab_pod *p, char *out, size_t len)
 static int get_json(struct lab *lab)
 {
 	json_t *root = json_object(), *nodes = json_array(), *pods = json_array();
-	char ports[512];
+	char ports[512], inspect[64];
 	int err = -ENOMEM;
 
 	if (!root || !nodes || !pods)
@@ -299,12 +329,13 @@ static int get_json(struct lab *lab)
 	for (size_t i = 0; i < lab->nnodes; i++) {
 		const struct lab_node *n = &lab->nodes[i];
 
-		json_array_append_new(nodes, json_pack("{s:s,s:s,s:s,s:s,s:b,s:s,s:i,s:b}", "name",
+		inspect_cmd(n, inspect, sizeof(inspect));
+		json_array_append_new(nodes, json_pack("{s:s,s:s,s:s,s:s,s:b,s:s,s:i,s:b,s:s}", "name",
 						       n->name, "netns", n->netns, "podCIDR", n->cidr,
 						       "internalIP", n->ip, "registered",
 						       lab_node_registered(lab, n), "pinDir", n->pin,
 						       "xcnidPid", (int)n->xcnid.pid, "xcnidRunning",
-						       lab_proc_alive(&n->xcnid)));
+						       lab_proc_alive(&n->xcnid), "inspect", inspect));
 	}
 	for (size_t i = 0; i < lab->npods; i++) {
 		const struct lab_pod *p = &lab->pods[i];
@@ -385,7 +416,7 @@ static int get_text(struct lab *lab)
 	static const struct pt_col ncols[] = {
 		{ "NODE", NULL, PT_STR }, { "NETNS", NULL, PT_STR }, { "POD CIDR", NULL, PT_STR },
 		{ "INTERNAL IP", NULL, PT_STR }, { "OBJECT", NULL, PT_STR },
-		{ "XCNID", NULL, PT_STR }, { "PIN DIR", NULL, PT_STR },
+		{ "XCNID", NULL, PT_STR }, { "PIN DIR", NULL, PT_STR }, { "INSPECT", NULL, PT_STR },
 	};
 	static const struct pt_col pcols[] = {
 		{ "POD", NULL, PT_STR }, { "NODE", NULL, PT_STR }, { "IP", NULL, PT_STR },
@@ -393,7 +424,7 @@ static int get_text(struct lab *lab)
 	};
 	struct ptable *nt = pt_new(ncols, ARRAY_SIZE(ncols), 0);
 	struct ptable *ptab = pt_new(pcols, ARRAY_SIZE(pcols), 0);
-	char ports[512];
+	char ports[512], inspect[64];
 	int err;
 
 	for (size_t i = 0; i < lab->nnodes; i++) {
@@ -407,6 +438,8 @@ static int get_text(struct lab *lab)
 		pt_str(nt, lab_node_registered(lab, n) ? "registered" : "deleted");
 		pt_strf(nt, "%d%s", (int)n->xcnid.pid, lab_proc_alive(&n->xcnid) ? "" : " (gone)");
 		pt_str(nt, n->pin);
+		inspect_cmd(n, inspect, sizeof(inspect));
+		pt_str(nt, inspect);
 	}
 	for (size_t i = 0; i < lab->npods; i++) {
 		const struct lab_pod *p = &lab->pods[i];
@@ -458,7 +491,8 @@ static int cmd_get(int argc, char **argv)
 		case 'h':
 			printf("Usage: xcnictl lab get [--json]   (also: lab status)\n"
 			       "Lists the lab's nodes (OBJECT: whether its Node object is in the cluster\n"
-			       "state) and pods (NS/POD, node, IP, netns, listener).\n");
+			       "state; INSPECT, JSON \"inspect\": the command that shows its maps, e.g.\n"
+			       "xcnictl --node n1 ct list) and pods (NS/POD, node, IP, netns, listener).\n");
 			return 0;
 		default: return 2;
 		}
