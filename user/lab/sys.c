@@ -382,13 +382,35 @@ static int drain(int fd, char **buf, size_t *len)
 	return 1;
 }
 
+/* Reads fd o into *out and fd e into *err until both are at their end. */
+static void drain_both(int o, char **out, int e, char **err)
+{
+	struct pollfd pfd[2] = { { .fd = o, .events = POLLIN }, { .fd = e, .events = POLLIN } };
+	size_t olen = 0, elen = 0;
+
+	while (pfd[0].fd >= 0 || pfd[1].fd >= 0) {
+		int r;
+
+		if (poll(pfd, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		for (int i = 0; i < 2; i++) {
+			if (pfd[i].fd < 0 || !pfd[i].revents)
+				continue;
+			r = i ? drain(e, err, &elen) : drain(o, out, &olen);
+			if (r <= 0)
+				pfd[i].fd = -1;
+		}
+	}
+}
+
 /* Runs the plugin as a runtime does; *out / *errout are its stdout / stderr, *status its wait status. */
 int lab_cni_exec(const char *bin, const char *node_netns, char *const envp[], const char *conf,
 		    char **out, char **errout, int *status)
 {
 	int in[2], o[2], e[2], nsfd, err;
-	size_t olen = 0, elen = 0;
-	struct pollfd pfd[2];
 	char *argv[] = { (char *)bin, NULL };
 	pid_t pid;
 
@@ -432,24 +454,7 @@ int lab_cni_exec(const char *bin, const char *node_netns, char *const envp[], co
 	else
 		err = 0;
 	close(in[1]);
-	pfd[0] = (struct pollfd){ .fd = o[0], .events = POLLIN };
-	pfd[1] = (struct pollfd){ .fd = e[0], .events = POLLIN };
-	while (pfd[0].fd >= 0 || pfd[1].fd >= 0) {
-		int r;
-
-		if (poll(pfd, 2, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			break;
-		}
-		for (int i = 0; i < 2; i++) {
-			if (pfd[i].fd < 0 || !pfd[i].revents)
-				continue;
-			r = i ? drain(e[0], errout, &elen) : drain(o[0], out, &olen);
-			if (r <= 0)
-				pfd[i].fd = -1;
-		}
-	}
+	drain_both(o[0], out, e[0], errout);
 	close(o[0]);
 	close(e[0]);
 	if (waitpid(pid, status, 0) < 0 && !err)
