@@ -20,11 +20,14 @@ CTL=$BUILD/xcnictl
 EX=examples/lab
 export XCNI_LAB_DIR=${XCNI_LAB_DIR:-/run/xcni-lab-demo}
 MON=
+# The monitor's output: outside the lab's directory, which lab down removes whole.
+EVENTS=$(mktemp)
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 cleanup() {
 	[ -n "$MON" ] && kill "$MON" 2>/dev/null
 	"$CTL" lab down >/dev/null 2>&1 || true
+	rm -f "$EVENTS"
 }
 trap cleanup EXIT
 
@@ -54,7 +57,7 @@ say "truth table on 80/TCP with policy: only y/b gets into x (to x/a)"
 XA_NODE=$(pod_node x/a)
 on() { local n=$1; shift; nsenter --net="/run/netns/xcl-$n" "$CTL" --pin-dir "/sys/fs/bpf/xcni-lab/$n" "$@"; }
 node() { on "$XA_NODE" "$@"; }
-node monitor --timeout-ms 4000 >"$XCNI_LAB_DIR/events" 2>&1 &
+node monitor --timeout-ms 4000 >"$EVENTS" 2>&1 &
 MON=$!
 sleep 0.3
 say "one verdict each way, watched by xcnictl monitor"
@@ -64,7 +67,7 @@ printf 'z/b -> x/a 80/TCP: '
 "$CTL" lab probe z/b x/a 80/TCP --timeout-ms 500 || true
 wait "$MON" || true
 MON=
-cat "$XCNI_LAB_DIR/events"
+cat "$EVENTS"
 
 say "the maps behind them, on x/a's node $XA_NODE: x/a's policy (xcnictl policy get x/a)"
 node policy get x/a
