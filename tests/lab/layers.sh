@@ -1,8 +1,9 @@
 #!/bin/bash
 # The lab's layering (user/lab/lab.h draws it): each user/lab/X.c includes its
 # own lab/X.h and only headers of layers below; each header includes only
-# headers below it; every function X.c exports is declared in X.h, so a call
-# can only go downwards. No lab, no root: a grep over the sources.
+# headers below it; every function X.c exports is declared in X.h and every
+# function X.h declares is defined in X.c, so a call can only go downwards.
+# No lab, no root: a grep over the sources.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 DIR=${LAB_SRC:-user/lab}
@@ -46,6 +47,15 @@ for f in "$DIR"/*.c "$DIR"/*.h; do
 			grep -qE "\\b$fn\\(" "$DIR/$mod.h" 2>/dev/null ||
 				errs+=("defines $fn() without declaring it in $mod.h")
 		done < <(grep -E '^[a-z][a-z_0-9 *]*\b[a-z_0-9]+\(' "$f" | grep -vE '^(static|extern|struct [a-z_0-9]+ \{)' |
+			sed -E 's/^[^(]*\b([a-z_0-9]+)\(.*/\1/')
+	fi
+	if [ "$ext" = h ]; then
+		# What a header declares, its own .c defines: no call can land in a higher layer.
+		while read -r fn; do
+			[ -n "$fn" ] || continue
+			grep -E "^[a-z].*\b$fn\(" "$DIR/$mod.c" 2>/dev/null | grep -qv ';$' ||
+				errs+=("declares $fn(), which $mod.c does not define")
+		done < <(grep -E '^[a-z][a-z_0-9 *]*\b[a-z_0-9]+\(' "$f" | grep -vE '^(static|struct [a-z_0-9]+ \{)' |
 			sed -E 's/^[^(]*\b([a-z_0-9]+)\(.*/\1/')
 	fi
 	if [ ${#errs[@]} -eq 0 ]; then
