@@ -1,13 +1,18 @@
 #!/bin/bash
-# The main job: a one-node lab cluster made of network namespaces, fed with the
-# manifests in examples/lab (namespaces x, y, z; pods a, b, c in each), then a
-# default-deny and an allow NetworkPolicy, with the truth table before and
-# after and the maps behind one verdict; then a Service reached by name through
-# the cluster's DNS and kube-proxy's DNAT, with policy judged on the pod behind it.
+# The main job: a two-node lab cluster made of network namespaces, fed with the
+# manifests in examples/lab (namespaces x, y, z; pods a, b, c in each, spread
+# over both nodes), then a default-deny and an allow NetworkPolicy, with the
+# truth table before and after and the maps behind one verdict; then a Service
+# reached by name through the cluster's DNS and kube-proxy's DNAT, with policy
+# judged on the pod behind it; then the overlay: one probe from a pod on n1 to a
+# pod on n2, Geneve-encapsulated in BPF, and each node's tunnels.
 #
-#   netns xcl-n1 ("the node": xcnid, pinned maps under /sys/fs/bpf/xcni-lab/n1)
-#     xc<hash> ──veth── eth0  netns xcl-x.a   x/a  10.244.1.x
-#     ...                     (nine pods, each serving 80 and 81, TCP and UDP)
+#   netns xcl-ul: bridge br0 (the underlay switch)
+#         │ 192.168.77.1                          │ 192.168.77.2
+#   netns xcl-n1 (xcnid, maps under               netns xcl-n2 (the same, .../n2)
+#     /sys/fs/bpf/xcni-lab/n1, pods 10.244.1.x)     pods 10.244.2.x
+#     xc<hash> ──veth── eth0  netns xcl-<ns>.<pod>  (nine pods, each serving 80
+#     ...                                            and 81, TCP and UDP)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-$PWD/build}
@@ -15,20 +20,27 @@ CTL=$BUILD/xcnictl
 EX=examples/lab
 export XCNI_LAB_DIR=${XCNI_LAB_DIR:-/run/xcni-lab-demo}
 MON=
+# The monitor's output: outside the lab's directory, which lab down removes whole.
+EVENTS=$(mktemp)
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 cleanup() {
 	[ -n "$MON" ] && kill "$MON" 2>/dev/null
 	"$CTL" lab down >/dev/null 2>&1 || true
+	rm -f "$EVENTS"
 }
 trap cleanup EXIT
 
-say "lab up: one node, its xcnid, the data plane pinned, the cluster's DNS"
-"$CTL" lab up --nodes 1 --dns
-say "apply namespaces and pods (each pod wired by the real xcni plugin)"
+say "lab up: two nodes, an xcnid each, the data plane pinned, Geneve between them, the cluster's DNS"
+"$CTL" lab up --nodes 2 --dns
+say "apply namespaces and pods (each pod wired by the real xcni plugin, on the less loaded node)"
 "$CTL" lab apply -f "$EX/00-namespaces.yaml"
 "$CTL" lab apply -f "$EX/10-pods.yaml"
 "$CTL" lab get
+# pod_node NS/POD: the node the pod runs on.
+pod_node() {
+	"$CTL" lab get --json | python3 -c 'import json,sys; print([p["node"] for p in json.load(sys.stdin)["pods"] if p["namespace"] + "/" + p["name"] == sys.argv[1]][0])' "$1"
+}
 
 say "truth table on 80/TCP without policy ('.' connected, 'X' blocked)"
 "$CTL" lab matrix 80/TCP --timeout-ms 500
@@ -41,9 +53,11 @@ cat "$EX/20-default-deny.yaml" "$EX/30-allow.yaml"
 say "truth table on 80/TCP with policy: only y/b gets into x (to x/a)"
 "$CTL" lab matrix 80/TCP --timeout-ms 500
 
-PIN=/sys/fs/bpf/xcni-lab/n1
-node() { nsenter --net=/run/netns/xcl-n1 "$CTL" --pin-dir "$PIN" "$@"; }
-node monitor --timeout-ms 4000 >"$XCNI_LAB_DIR/events" 2>&1 &
+# The maps of x/a's node, read in its netns (`lab get` shows the short form, --node).
+XA_NODE=$(pod_node x/a)
+on() { local n=$1; shift; nsenter --net="/run/netns/xcl-$n" "$CTL" --pin-dir "/sys/fs/bpf/xcni-lab/$n" "$@"; }
+node() { on "$XA_NODE" "$@"; }
+node monitor --timeout-ms 4000 >"$EVENTS" 2>&1 &
 MON=$!
 sleep 0.3
 say "one verdict each way, watched by xcnictl monitor"
@@ -53,9 +67,9 @@ printf 'z/b -> x/a 80/TCP: '
 "$CTL" lab probe z/b x/a 80/TCP --timeout-ms 500 || true
 wait "$MON" || true
 MON=
-cat "$XCNI_LAB_DIR/events"
+cat "$EVENTS"
 
-say "the maps behind them: x/a's policy (xcnictl policy get x/a)"
+say "the maps behind them, on x/a's node $XA_NODE: x/a's policy (xcnictl policy get x/a)"
 node policy get x/a
 say "identities and the ipcache the lookups used"
 node identity list
@@ -74,3 +88,17 @@ printf 'x/a -> svc/y/web 8080/TCP: '
 say "policy is judged on the pod behind the ClusterIP: y/b may not enter x, but x may reach y/b"
 printf 'x/c -> svc/y/web 8080/TCP: '
 "$CTL" lab probe x/c svc/y/web 8080/TCP || true
+
+say "the overlay: a pod on n1 reaches a pod on n2 through Geneve, encapsulated in BPF"
+# Two pods outside namespace x (no policy there), one on each node.
+read -r SRC DST < <("$CTL" lab get --json | python3 -c '
+import json, sys
+pods = [p for p in json.load(sys.stdin)["pods"] if p["namespace"] in ("y", "z")]
+on = lambda n: [p["namespace"] + "/" + p["name"] for p in pods if p["node"] == n][0]
+print(on("n1"), on("n2"))')
+printf '%s (n1) -> %s (n2) 80/TCP: ' "$SRC" "$DST"
+"$CTL" lab probe "$SRC" "$DST" 80/TCP
+for n in n1 n2; do
+	say "$n's tunnels: the other node, by its underlay address (xcnictl --node $n tunnel list)"
+	on "$n" tunnel list
+done

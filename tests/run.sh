@@ -17,6 +17,7 @@ suites=(
 	"unit-polsync:$BUILD/tests/test_polsync"
 	"unit-prefilter:$BUILD/tests/test_prefilter"
 	"unit-masq:$BUILD/tests/test_masq"
+	"lab-layers:bash tests/lab/layers.sh"
 	"bpf-packets:$BUILD/tests/test_bpf"
 	"xcnictl:bash tests/xcnictl/run.sh"
 	"cni-netns:bash tests/integration/cni.sh"

@@ -73,6 +73,9 @@ for p in x/a x/b y/a y/b; do
 done
 check "4 pods, each with its own IP in 10.244.1.0/24 (${IP[*]})" \
 	bash -c "[ \$(printf '%s\n' ${IP[*]} | grep -c '^10\.244\.1\.') -eq 4 ] && [ \$(printf '%s\n' ${IP[*]} | sort -u | wc -l) -eq 4 ]"
+INSPECT=$(echo "$GET" | jq_ "[n['inspect'] for n in d['nodes'] if n['name'] == 'n1'][0]")
+check "lab get names the command that inspects node n1 (--json inspect, text INSPECT)" \
+	bash -c "[ '$INSPECT' = 'xcnictl --node n1 ct list' ] && \"$XCNICTL\" lab get | grep -q ' xcnictl --node n1 ct list'"
 check "pod x/a holds its IP on eth0 in netns xcl-x.a" \
 	bash -c "ip -n xcl-x.a -o addr show dev eth0 | grep -q 'inet ${IP[x/a]}/32'"
 check "Pod object x/a written as the API server holds it: spec.nodeName n1, status.podIP" \

@@ -18,16 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
-#include <bpf/bpf.h>
-#include <linux/if_link.h>
 
-#include "xcni_shared.h"
-#include "lab/lab.h"
-#include "lib/k8s.h"
-
-#define GEN_FILE ".xcni-generation"
+#include "lab/apply.h"
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Everything one apply/delete was given, in input order. */
@@ -205,438 +198,33 @@ static int batch_parse(struct batch *b, const char *verb)
 	return err;
 }
 
-/* ---- names ------------------------------------------------------------------- */
-
-static uint64_t fnv1a64(const char *a, const char *b)
-{
-	uint64_t h = 0xcbf29ce484222325ULL;
-
-	for (const char *p = a; *p; p++)
-		h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
-	h = (h ^ '/') * 0x100000001b3ULL;
-	for (const char *p = b; *p; p++)
-		h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
-	return h;
-}
-
-/* A namespace has no dot, so "<ns>.<name>" is unambiguous; very long ones get a hash. */
-static void pod_names(struct lab_pod *p)
-{
-	uint64_t h = fnv1a64(p->ns, p->name);
-
-	snprintf(p->cid, sizeof(p->cid), "xcl-%016llx", (unsigned long long)h);
-	if (strlen(p->ns) + strlen(p->name) + sizeof(LAB_NETNS_PREFIX) + 1 < 200)
-		snprintf(p->netns, sizeof(p->netns), LAB_NETNS_PREFIX "%s.%s", p->ns, p->name);
-	else
-		snprintf(p->netns, sizeof(p->netns), LAB_NETNS_PREFIX "p-%016llx",
-			 (unsigned long long)h);
-}
-
-static void object_file(const struct lab *lab, enum k8s_kind kind, const char *ns,
-			const char *name, char *out, size_t len)
-{
-	static const char *const prefix[K8S_NR_KINDS] = {
-		[K8S_NAMESPACE] = "namespace", [K8S_POD] = "pod", [K8S_NODE] = "node",
-		[K8S_NETWORKPOLICY] = "networkpolicy",
-	};
-
-	if (ns)
-		lab_path(lab, out, len, "manifests/%s.%s.%s.json", prefix[kind], ns, name);
-	else
-		lab_path(lab, out, len, "manifests/%s.%s.json", prefix[kind], name);
-}
-
-void lab_object_file(const struct lab *lab, int kind, const char *ns, const char *name, char *out,
-		     size_t len)
-{
-	object_file(lab, (enum k8s_kind)kind, ns, name, out, len);
-}
-
-/* ---- writing objects ------------------------------------------------------ */
-
-enum wr { WR_UNCHANGED, WR_CREATED, WR_CONFIGURED };
-
-static const char *const wr_word[] = { "unchanged", "created", "configured" };
-
-/* Writes doc as the object's file, unless the file already holds exactly it. */
-static int object_write(const char *path, json_t *doc, enum wr *res)
-{
-	json_t *old = json_load_file(path, 0, NULL);
-	int err = 0;
-
-	if (old && json_equal(old, doc))
-		*res = WR_UNCHANGED;
-	else if (!(err = lab_write_json(path, doc)))
-		*res = old ? WR_CONFIGURED : WR_CREATED;
-	json_decref(old);
-	return err;
-}
-
-/* The object as the API server would hold it: namespace filled in. */
-static json_t *object_doc(const struct k8s_object *obj)
-{
-	json_t *doc = json_deep_copy(obj->raw), *meta;
-
-	if (!doc)
-		return NULL;
-	meta = json_object_get(doc, "metadata");
-	if (obj->meta.ns && json_is_object(meta))
-		json_object_set_new(meta, "namespace", json_string(obj->meta.ns));
-	return doc;
-}
-
-static const char *node_internal_ip(struct lab *lab, const char *node)
-{
-	const struct lab_node *n = lab_node_find(lab, node);
-
-	return n ? n->ip : "";
-}
-
-/* The pod as the kubelet reports it: on its node, with its IP. */
-static int pod_object_write(struct lab *lab, const struct k8s_object *obj, const struct lab_pod *p,
-			    enum wr *res)
-{
-	json_t *doc = object_doc(obj), *spec, *status;
-	char path[PATH_MAX];
-	int err = -ENOMEM;
-
-	if (!doc)
-		return -ENOMEM;
-	spec = json_object_get(doc, "spec");
-	status = json_pack("{s:s,s:s,s:s,s:[{s:s}]}", "phase", "Running", "hostIP",
-			   node_internal_ip(lab, p->node), "podIP", p->ip,
-			   "podIPs", "ip", p->ip);
-	if (!json_is_object(spec) || !status ||
-	    json_object_set_new(spec, "nodeName", json_string(p->node)) ||
-	    json_object_set_new(doc, "status", status))
-		goto out;
-	object_file(lab, K8S_POD, p->ns, p->name, path, sizeof(path));
-	err = object_write(path, doc, res);
-out:
-	json_decref(doc);
-	return err;
-}
-
-/*
- * The Node as the kubelet registers it: spec.podCIDR is what the node's IPAM
- * hands out, status.addresses its underlay address; labels (if any) are the
- * ones a manifest gave, the hostname label always there.
- */
-static int node_object_put(struct lab *lab, const struct lab_node *n, json_t *labels, enum wr *res)
-{
-	char path[PATH_MAX];
-	json_t *doc, *l;
-	int err;
-
-	doc = json_pack("{s:s,s:s,s:{s:s,s:{s:s}},s:{s:s,s:[s]},s:{s:[{s:s,s:s},{s:s,s:s}]}}",
-			"apiVersion", "v1", "kind", "Node", "metadata", "name", n->name, "labels",
-			"kubernetes.io/hostname", n->name, "spec", "podCIDR", n->cidr, "podCIDRs",
-			n->cidr, "status", "addresses", "type", "InternalIP", "address", n->ip, "type",
-			"Hostname", "address", n->name);
-	if (!doc)
-		return -ENOMEM;
-	l = json_object_get(json_object_get(doc, "metadata"), "labels");
-	if (json_is_object(labels) && json_object_update(l, labels)) {
-		json_decref(doc);
-		return -ENOMEM;
-	}
-	object_file(lab, K8S_NODE, NULL, n->name, path, sizeof(path));
-	err = object_write(path, doc, res);
-	json_decref(doc);
-	return err;
-}
-
-int lab_write_node_object(struct lab *lab, const struct lab_node *n)
-{
-	enum wr res;
-
-	return node_object_put(lab, n, NULL, &res);
-}
-
-bool lab_node_registered(const struct lab *lab, const struct lab_node *n)
-{
-	char path[PATH_MAX];
-
-	object_file(lab, K8S_NODE, NULL, n->name, path, sizeof(path));
-	return !access(path, F_OK);
-}
-
-/* ---- the sync token --------------------------------------------------------- */
-
-static unsigned long long gen_read(const struct lab *lab)
-{
-	unsigned long long g = 0;
-	char path[PATH_MAX];
-	FILE *f;
-
-	lab_path(lab, path, sizeof(path), "manifests/" GEN_FILE);
-	f = fopen(path, "re");
-	if (f) {
-		if (fscanf(f, "%llu", &g) != 1)
-			g = 0;
-		fclose(f);
-	}
-	return g;
-}
-
-/* The node's pinned config map; -errno if it cannot be read. */
-static int node_config(const struct lab_node *n, struct xcni_config *cfg)
-{
-	struct bpf_map_info info = {};
-	__u32 len = sizeof(info), key = 0;
-	char path[PATH_MAX + 16];
-	int fd, err = 0;
-
-	snprintf(path, sizeof(path), "%s/xcni_config", n->pin);
-	fd = bpf_obj_get(path);
-	if (fd < 0)
-		return -errno;
-	/* A map of another layout would be read past its end: refuse it. */
-	if (bpf_map_get_info_by_fd(fd, &info, &len))
-		err = -errno;
-	else if (info.value_size != sizeof(*cfg) || info.key_size != sizeof(key))
-		err = -EPROTO;
-	else if (bpf_map_lookup_elem(fd, &key, cfg))
-		err = -errno;
-	close(fd);
-	return err;
-}
-
-/* The generation the node's maps hold; -EIO with *why set when it failed one >= want. */
-static int node_applied_gen(const struct lab_node *n, unsigned long long want,
-			    unsigned long long *gen, char *why, size_t whylen)
-{
-	struct xcni_config cfg;
-	int err = node_config(n, &cfg);
-
-	if (err)
-		return err;
-	*gen = cfg.applied_gen;
-	if (cfg.failed_gen >= want && cfg.failed_gen > cfg.applied_gen) {
-		snprintf(why, whylen, "%.*s", (int)strnlen(cfg.error, sizeof(cfg.error)), cfg.error);
-		return -EIO;
-	}
-	return 0;
-}
-
-const char *lab_node_xdp(const struct lab_node *n)
-{
-	struct xcni_config cfg;
-
-	if (node_config(n, &cfg))
-		return "unknown";
-	return cfg.xdp_mode == XDP_FLAGS_DRV_MODE ? "native" :
-	       cfg.xdp_mode == XDP_FLAGS_SKB_MODE ? "generic" : "off";
-}
-
-int lab_sync(struct lab *lab)
-{
-	const char *nowait = getenv("XCNI_LAB_NO_WAIT");
-	unsigned long long gen = gen_read(lab) + 1, got = 0;
-	char path[PATH_MAX], buf[32], log[PATH_MAX], why[256];
-	struct timespec t0, t;
-	int err = 0, r;
-
-	lab_path(lab, path, sizeof(path), "manifests/" GEN_FILE);
-	snprintf(buf, sizeof(buf), "%llu\n", gen);
-	/* Written after every object of this change, so the agent applies them as one batch. */
-	err = lab_write_atomic(path, buf, strlen(buf));
-	if (err || (nowait && !strcmp(nowait, "1")))
-		return err;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (size_t i = 0; i < lab->nnodes; i++) {
-		struct lab_node *n = &lab->nodes[i];
-
-		/* An agent started without --manifests never reports a generation. */
-		if (!n->manifests)
-			continue;
-		for (;;) {
-			r = node_applied_gen(n, gen, &got, why, sizeof(why));
-			if (!r && got >= gen)
-				break;
-			if (r == -EIO) {
-				/* The objects are in the cluster state; the maps keep the old policy. */
-				fprintf(stderr, "lab: node %s: xcnid could not apply generation %llu: %s\n",
-					n->name, gen, why);
-				return r;
-			}
-			clock_gettime(CLOCK_MONOTONIC, &t);
-			if (!lab_proc_alive(&n->xcnid) ||
-			    (t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 >
-				    LAB_SYNC_TIMEOUT_MS) {
-				lab_path(lab, log, sizeof(log), "%s/xcnid.log", n->name);
-				if (!lab_proc_alive(&n->xcnid))
-					fprintf(stderr, "lab: node %s: its xcnid (PID %d) is gone; see %s\n",
-						n->name, (int)n->xcnid.pid, log);
-				else if (r)
-					fprintf(stderr, "lab: node %s: cannot read %s/xcni_config: %s\n",
-						n->name, n->pin, strerror(-r));
-				else
-					fprintf(stderr, "lab: node %s: xcnid did not catch up with cluster-state "
-							"generation %llu within %d s (it reports %llu); see %s\n",
-						n->name, gen, LAB_SYNC_TIMEOUT_MS / 1000, got, log);
-				return -ETIMEDOUT;
-			}
-			usleep(20 * 1000);
-		}
-	}
-	return 0;
-}
-
 /* ---- pods -------------------------------------------------------------------- */
 
-/* The ports the listener serves: TCP and UDP, each once; SCTP has no sockets here. */
-static int pod_ports(const struct k8s_object *obj, struct lab_port **out, size_t *n)
+/* A pod's server: dnsmasq for the cluster's DNS pod, else the listener on its ports. */
+static int pod_server_start(struct lab *lab, struct lab_pod *p)
 {
-	const struct k8s_pod *pod = &obj->pod;
-	struct lab_port *v = calloc(pod->nports + 1, sizeof(*v));
-	size_t k = 0;
-
-	if (!v)
-		return -ENOMEM;
-	for (size_t i = 0; i < pod->nports; i++) {
-		const struct k8s_container_port *cp = &pod->ports[i];
-		bool dup = false;
-
-		if (cp->proto == IPPROTO_SCTP) {
-			fprintf(stderr, "lab: warning: Pod %s/%s: containerPort %u/SCTP not served "
-					"(this kernel has no SCTP sockets)\n",
-				obj->meta.ns, obj->meta.name, cp->port);
-			continue;
-		}
-		for (size_t j = 0; j < k; j++)
-			dup |= v[j].port == cp->port && v[j].proto == cp->proto;
-		if (!dup)
-			v[k++] = (struct lab_port){ cp->port, cp->proto };
-	}
-	*out = v;
-	*n = k;
-	return 0;
-}
-
-static bool ports_equal(const struct lab_port *a, size_t na, const struct lab_port *b, size_t nb)
-{
-	if (na != nb)
-		return false;
-	for (size_t i = 0; i < na; i++) {
-		bool found = false;
-
-		for (size_t j = 0; j < nb && !found; j++)
-			found = a[i].port == b[j].port && a[i].proto == b[j].proto;
-		if (!found)
-			return false;
-	}
-	return true;
-}
-
-/*
- * The node with the fewest pods (the first of equals), as a scheduler without
- * constraints would; only nodes whose Node object exists. NULL: none does.
- */
-static const char *pick_node(struct lab *lab)
-{
-	size_t best = 0, best_n = (size_t)-1;
-
-	for (size_t i = 0; i < lab->nnodes; i++) {
-		size_t n = 0;
-
-		if (!lab_node_registered(lab, &lab->nodes[i]))
-			continue;
-		for (size_t j = 0; j < lab->npods; j++)
-			n += !strcmp(lab->pods[j].node, lab->nodes[i].name);
-		if (n < best_n) {
-			best = i;
-			best_n = n;
-		}
-	}
-	return best_n == (size_t)-1 ? NULL : lab->nodes[best].name;
-}
-
-static void pod_remove(struct lab *lab, struct lab_pod *p)
-{
-	size_t i = (size_t)(p - lab->pods);
-
-	lab_pod_clear(p);
-	memmove(&lab->pods[i], &lab->pods[i + 1], (lab->npods - i - 1) * sizeof(*p));
-	lab->npods--;
-}
-
-int lab_pod_teardown(struct lab *lab, struct lab_pod *pod)
-{
-	char path[PATH_MAX];
-	int err = 0;
-
-	lab_proc_stop(&pod->server);
-	/* DEL is idempotent: it cleans up whatever part of ADD happened. */
-	if (lab_cni(lab, pod, "DEL"))
-		err = -EIO;
-	if (lab_netns_delete(pod->netns))
-		err = -EIO;
-	object_file(lab, K8S_POD, pod->ns, pod->name, path, sizeof(path));
-	unlink(path);
-	lab_path(lab, path, sizeof(path), "pods/%s.%s.log", pod->ns, pod->name);
-	unlink(path);
-	return err;
+	p->server = (struct lab_proc){};
+	return p->dns ? lab_dns_start(lab, p) : lab_pod_serve(lab, p);
 }
 
 /* A new pod, as the kubelet and runtime start one: netns, CNI ADD, its processes. */
 static int pod_create(struct lab *lab, const struct k8s_object *obj, struct lab_pod **out)
 {
-	const char *node = obj->pod.node_name ? obj->pod.node_name : pick_node(lab);
-	struct lab_pod *pods, *p;
+	struct lab_pod *p;
 	int err;
 
-	if (!node) {
-		/* A scheduler leaves such a pod pending; the lab says why instead. */
-		fprintf(stderr, "lab apply: Pod %s/%s: no node to schedule it on (every Node object "
-				"is deleted; apply one, or set spec.nodeName)\n",
-			obj->meta.ns, obj->meta.name);
-		return -EAGAIN;
-	}
-	pods = realloc(lab->pods, (lab->npods + 1) * sizeof(*pods));
-	if (!pods)
-		return -ENOMEM;
-	lab->pods = pods;
-	p = &lab->pods[lab->npods];
-	memset(p, 0, sizeof(*p));
-	p->ns = strdup(obj->meta.ns);
-	p->name = strdup(obj->meta.name);
-	if (!p->ns || !p->name || pod_ports(obj, &p->ports, &p->nports)) {
-		lab_pod_clear(p);
-		return -ENOMEM;
-	}
-	snprintf(p->node, sizeof(p->node), "%s", node);
-	p->dns = !strcmp(json_string_value(json_object_get(
-				 json_object_get(json_object_get(obj->raw, "metadata"), "annotations"),
-				 LAB_DNS_ANNOTATION)) ?: "", "dnsmasq");
-	pod_names(p);
-	err = lab_netns_create(p->netns);
+	err = lab_pod_create(lab, obj, &p);
+	if (err)
+		return err;
+	err = pod_server_start(lab, p);
+	if (!err)
+		err = lab_state_save(lab);
 	if (err) {
-		lab_pod_clear(p);
+		lab_pod_undo(lab, p);
 		return err;
 	}
-	/* Recorded before ADD, so `lab down` finds it whatever happens next. */
-	lab->npods++;
-	err = lab_state_save(lab);
-	if (err)
-		goto err_undo;
-	err = lab_cni(lab, p, "ADD");
-	if (err)
-		goto err_undo;
-	err = lab_server_start(lab, p);
-	if (err)
-		goto err_undo;
-	err = lab_state_save(lab);
-	if (err)
-		goto err_undo;
 	*out = p;
 	return 0;
-
-err_undo:
-	lab_pod_teardown(lab, p);
-	pod_remove(lab, p);
-	lab_state_save(lab);
-	return err;
 }
 
 static int pod_apply(struct lab *lab, const struct k8s_object *obj, bool *changed)
@@ -645,7 +233,7 @@ static int pod_apply(struct lab *lab, const struct k8s_object *obj, bool *change
 	const char *what = "configured";
 	struct lab_port *ports = NULL;
 	size_t nports = 0;
-	enum wr res;
+	enum lab_wr res;
 	int err;
 
 	if (!p) {
@@ -654,17 +242,17 @@ static int pod_apply(struct lab *lab, const struct k8s_object *obj, bool *change
 			return err;
 		what = "created";
 	} else {
-		err = pod_ports(obj, &ports, &nports);
+		err = lab_pod_ports(obj, &ports, &nports);
 		if (err)
 			return err;
-		if (!ports_equal(ports, nports, p->ports, p->nports)) {
+		if (!lab_ports_equal(ports, nports, p->ports, p->nports)) {
 			/* The containers changed: a new listener, same netns and IP. */
 			lab_proc_stop(&p->server);
 			free(p->ports);
 			p->ports = ports;
 			p->nports = nports;
 			ports = NULL;
-			err = lab_server_start(lab, p);
+			err = pod_server_start(lab, p);
 			if (!err)
 				err = lab_state_save(lab);
 			if (err)
@@ -673,10 +261,10 @@ static int pod_apply(struct lab *lab, const struct k8s_object *obj, bool *change
 		}
 		free(ports);
 	}
-	err = pod_object_write(lab, obj, p, &res);
+	err = lab_pod_object_write(lab, obj, p, &res);
 	if (err)
 		return err;
-	if (res != WR_UNCHANGED)
+	if (res != LAB_WR_UNCHANGED)
 		*changed = true;
 	else if (strcmp(what, "created"))
 		what = "unchanged";
@@ -697,21 +285,21 @@ static int node_apply(struct lab *lab, const struct k8s_object *o, bool *changed
 {
 	const struct lab_node *n = lab_node_find(lab, o->meta.name);
 	json_t *labels = json_object_get(json_object_get(o->raw, "metadata"), "labels");
-	enum wr res;
+	enum lab_wr res;
 	int err;
 
-	err = node_object_put(lab, n, labels, &res);
+	err = lab_node_object_put(lab, n, labels, &res);
 	if (err)
 		return err;
-	*changed |= res != WR_UNCHANGED;
-	printf("node %s %s\n", n->name, wr_word[res]);
+	*changed |= res != LAB_WR_UNCHANGED;
+	printf("node %s %s\n", n->name, lab_wr_word[res]);
 	return 0;
 }
 
 static int lab_apply_one(struct lab *lab, const struct k8s_object *o, bool *changed)
 {
 	char path[PATH_MAX];
-	enum wr res;
+	enum lab_wr res;
 	json_t *doc;
 	int err;
 
@@ -722,29 +310,18 @@ static int lab_apply_one(struct lab *lab, const struct k8s_object *o, bool *chan
 	if (o->kind == K8S_SERVICE)
 		return lab_svc_apply(lab, o, changed, stdout);
 	/* Namespaces and policies are only state: the agents act on them. */
-	doc = object_doc(o);
+	doc = lab_object_doc(o);
 	if (!doc)
 		return -ENOMEM;
-	object_file(lab, o->kind, o->meta.ns, o->meta.name, path, sizeof(path));
-	err = object_write(path, doc, &res);
+	lab_object_file(lab, o->kind, o->meta.ns, o->meta.name, path, sizeof(path));
+	err = lab_object_write(path, doc, &res);
 	json_decref(doc);
 	if (err)
 		return err;
-	*changed |= res != WR_UNCHANGED;
+	*changed |= res != LAB_WR_UNCHANGED;
 	printf("%s %s%s%s %s\n", kind_word(o->kind), o->meta.ns ? o->meta.ns : "",
-	       o->meta.ns ? "/" : "", o->meta.name, wr_word[res]);
+	       o->meta.ns ? "/" : "", o->meta.name, lab_wr_word[res]);
 	return 0;
-}
-
-/* 1 if the file was there and is gone, 0 if there was none, -errno. */
-static int object_unlink(const char *path)
-{
-	if (!unlink(path))
-		return 1;
-	if (errno == ENOENT)
-		return 0;
-	fprintf(stderr, "lab: rm %s: %s\n", path, strerror(errno));
-	return -errno;
 }
 
 static int pod_delete(struct lab *lab, struct lab_pod *p, bool *changed)
@@ -752,7 +329,7 @@ static int pod_delete(struct lab *lab, struct lab_pod *p, bool *changed)
 	int err = lab_pod_teardown(lab, p);
 
 	printf("pod %s/%s deleted\n", p->ns, p->name);
-	pod_remove(lab, p);
+	lab_pod_remove(lab, p);
 	*changed = true;
 	return lab_state_save(lab) ?: err;
 }
@@ -779,7 +356,7 @@ static int ns_policies_delete(struct lab *lab, const char *ns, bool *changed)
 		    strcmp(d->d_name + len - 5, ".json"))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, d->d_name);
-		if (object_unlink(path) < 0) {
+		if (lab_object_unlink(path) < 0) {
 			err = -EIO;
 			continue;
 		}
@@ -798,7 +375,7 @@ static int lab_delete_one(struct lab *lab, const struct k8s_object *o, bool *cha
 	int err = 0, r;
 
 	if (o->kind != K8S_SERVICE)
-		object_file(lab, o->kind, o->meta.ns, o->meta.name, path, sizeof(path));
+		lab_object_file(lab, o->kind, o->meta.ns, o->meta.name, path, sizeof(path));
 	switch (o->kind) {
 	case K8S_SERVICE:
 		r = lab_svc_delete(lab, o->meta.ns, o->meta.name);
@@ -807,7 +384,7 @@ static int lab_delete_one(struct lab *lab, const struct k8s_object *o, bool *cha
 		p = lab_pod_find(lab, o->meta.ns, o->meta.name);
 		if (p)
 			return pod_delete(lab, p, changed);
-		r = object_unlink(path);
+		r = lab_object_unlink(path);
 		break;
 	case K8S_NAMESPACE:
 		/* Like the namespace controller: everything in it goes too. */
@@ -819,13 +396,13 @@ static int lab_delete_one(struct lab *lab, const struct k8s_object *o, bool *cha
 		    lab_svc_delete_ns(lab, o->meta.name, &did))
 			err = -EIO;
 		*changed |= did;
-		r = object_unlink(path);
+		r = lab_object_unlink(path);
 		/* A namespace never applied, but its pods were: that is a delete too. */
 		if (r == 0 && did)
 			return err;
 		break;
 	default:
-		r = object_unlink(path);
+		r = lab_object_unlink(path);
 		break;
 	}
 	if (r < 0)
@@ -1012,7 +589,7 @@ static int apply_or_delete(int argc, char **argv, bool apply)
 	if (changed && lab_sync(&lab))
 		ret = 1;
 	/* kube-proxy follows Services and their endpoints (pods come and go, labels change). */
-	if (changed && lab_kube_proxy_sync(&lab))
+	if (changed && lab_services_sync(&lab))
 		ret = 1;
 out_lab:
 	lab_close(&lab);
@@ -1031,4 +608,11 @@ int lab_cmd_apply(int argc, char **argv)
 int lab_cmd_delete(int argc, char **argv)
 {
 	return apply_or_delete(argc, argv, false);
+}
+
+int lab_services_sync(struct lab *lab)
+{
+	int err = lab_kube_proxy_sync(lab);
+
+	return err ? err : lab_dns_sync(lab);
 }

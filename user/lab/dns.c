@@ -26,7 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "lab/lab.h"
+#include "lab/dns.h"
 
 #define DNS_READY_MS 5000
 
@@ -97,14 +97,6 @@ int lab_dns_sync(struct lab *lab)
 	return 0;
 }
 
-static long long mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
-
 /* From the pod's netns: does something answer TCP on port 53? */
 static bool dns_listening(const char *netns)
 {
@@ -166,9 +158,9 @@ int lab_dns_start(struct lab *lab, struct lab_pod *pod)
 			pod->name, bin, strerror(-err));
 		return err;
 	}
-	deadline = mono_ms() + DNS_READY_MS;
+	deadline = lab_now_ms() + DNS_READY_MS;
 	while (!dns_listening(netns)) {
-		if (!lab_proc_alive(&pod->server) || mono_ms() > deadline) {
+		if (!lab_proc_alive(&pod->server) || lab_now_ms() > deadline) {
 			fprintf(stderr, "lab: pod %s/%s: dnsmasq did not start (see %s)\n", pod->ns,
 				pod->name, log);
 			lab_proc_stop(&pod->server);

@@ -17,456 +17,35 @@
  * directory, <labdir>/manifests, one object per file, written the way the API
  * server would store them (pods with spec.nodeName and status.podIP). The
  * lab's own bookkeeping (which process, netns and IP belong to what) lives in
- * <labdir>/lab.json, so every invocation sees it; changes hold <labdir>/.lock.
+ * <labdir>/lab.json (state.c), so every invocation sees it; changes hold
+ * <labdir>/.lock.
  *
- * This file: the command table, lab.json, up, down and get.
+ * This file, the top layer (lab.h lists them all): the command table, up, down and get.
  */
-#include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
-#include <netinet/in.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "lab/lab.h"
+#include "lab/apply.h"
+#include "lab/node.h"
+#include "lab/pod.h"
+#include "lab/probe.h"
+#include "lab/serve.h"
+#include "lab/state.h"
+#include "lab/svc.h"
+#include "lab/sys.h"
+#include "lab/underlay.h"
 #include "lib/bpfpin.h"
 #include "lib/print.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-#define PIN_WAIT_MS 15000
-
-/* ---- lab state ---------------------------------------------------------- */
-
-static const char *lab_dir(void)
-{
-	const char *d = getenv("XCNI_LAB_DIR");
-
-	return d && *d ? d : LAB_DEFAULT_DIR;
-}
-
-void lab_path(const struct lab *lab, char *out, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	n = snprintf(out, len, "%s/", lab->dir);
-	if (n < 0 || (size_t)n >= len)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(out + n, len - (size_t)n, fmt, ap);
-	va_end(ap);
-}
-
-struct lab_node *lab_node_find(struct lab *lab, const char *name)
-{
-	for (size_t i = 0; i < lab->nnodes; i++)
-		if (!strcmp(lab->nodes[i].name, name))
-			return &lab->nodes[i];
-	return NULL;
-}
-
-struct lab_pod *lab_pod_find(struct lab *lab, const char *ns, const char *name)
-{
-	for (size_t i = 0; i < lab->npods; i++)
-		if (!strcmp(lab->pods[i].ns, ns) && !strcmp(lab->pods[i].name, name))
-			return &lab->pods[i];
-	return NULL;
-}
-
-struct lab_pod *lab_pod_lookup(struct lab *lab, const char *nspod)
-{
-	const char *slash = strchr(nspod, '/');
-	struct lab_pod *p = NULL;
-	char *ns;
-
-	if (slash && slash != nspod && slash[1]) {
-		ns = strndup(nspod, (size_t)(slash - nspod));
-		if (ns)
-			p = lab_pod_find(lab, ns, slash + 1);
-		free(ns);
-	}
-	if (!p)
-		fprintf(stderr, "lab: no pod %s in the lab (NS/POD; see xcnictl lab get)\n", nspod);
-	return p;
-}
-
-void lab_pod_clear(struct lab_pod *p)
-{
-	free(p->ns);
-	free(p->name);
-	free(p->ports);
-	memset(p, 0, sizeof(*p));
-}
-
-static json_t *proc_json(const struct lab_proc *p)
-{
-	return json_pack("{s:i,s:I}", "pid", (int)p->pid, "start", (json_int_t)p->start);
-}
-
-static void proc_from_json(json_t *j, struct lab_proc *p)
-{
-	p->pid = (pid_t)json_integer_value(json_object_get(j, "pid"));
-	p->start = (unsigned long long)json_integer_value(json_object_get(j, "start"));
-}
-
-static const char *proto_name(uint8_t proto)
-{
-	return proto == IPPROTO_UDP ? "udp" : proto == IPPROTO_SCTP ? "sctp" : "tcp";
-}
-
-int lab_state_save(const struct lab *lab)
-{
-	json_t *root, *nodes, *pods;
-	char path[PATH_MAX];
-	int err = -ENOMEM;
-
-	root = json_object();
-	nodes = json_array();
-	pods = json_array();
-	if (!root || !nodes || !pods)
-		goto out;
-	json_object_set_new(root, "createdDir", json_boolean(lab->created_dir));
-	json_object_set_new(root, "underlay", json_boolean(lab->underlay));
-	json_object_set_new(root, "outside", json_boolean(lab->outside));
-	json_object_set_new(root, "outsideServer", proc_json(&lab->outside_server));
-	for (size_t i = 0; i < lab->nnodes; i++) {
-		const struct lab_node *n = &lab->nodes[i];
-
-		if (json_array_append_new(nodes, json_pack("{s:s,s:s,s:s,s:s,s:s,s:o,s:b}", "name",
-							   n->name, "netns", n->netns, "podCIDR",
-							   n->cidr, "internalIP", n->ip, "pinDir",
-							   n->pin, "xcnid", proc_json(&n->xcnid),
-							   "manifests", n->manifests)))
-			goto out;
-	}
-	for (size_t i = 0; i < lab->npods; i++) {
-		const struct lab_pod *p = &lab->pods[i];
-		json_t *ports = json_array();
-
-		for (size_t j = 0; ports && j < p->nports; j++)
-			json_array_append_new(ports, json_sprintf("%u/%s", p->ports[j].port,
-								  proto_name(p->ports[j].proto)));
-		if (!ports ||
-		    json_array_append_new(pods, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:b}",
-							  "namespace", p->ns, "name", p->name,
-							  "node", p->node, "netns", p->netns,
-							  "containerId", p->cid, "ip", p->ip,
-							  "server", proc_json(&p->server), "ports",
-							  ports, "dns", p->dns)))
-			goto out;
-	}
-	json_object_set(root, "nodes", nodes);
-	json_object_set(root, "pods", pods);
-	lab_path(lab, path, sizeof(path), "lab.json");
-	err = lab_write_json(path, root);
-out:
-	json_decref(nodes);
-	json_decref(pods);
-	json_decref(root);
-	return err;
-}
-
-/* Parses "80/tcp" ("80" alone is TCP). */
-static int port_parse(const char *s, struct lab_port *out)
-{
-	unsigned long v;
-	char *end;
-
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || end == s || v < 1 || v > 65535)
-		return -EINVAL;
-	out->port = (uint16_t)v;
-	if (!*end || !strcasecmp(end, "/tcp"))
-		out->proto = IPPROTO_TCP;
-	else if (!strcasecmp(end, "/udp"))
-		out->proto = IPPROTO_UDP;
-	else if (!strcasecmp(end, "/sctp"))
-		out->proto = IPPROTO_SCTP;
-	else
-		return -EINVAL;
-	return 0;
-}
-
-static int state_load(struct lab *lab, json_t *root)
-{
-	json_t *nodes = json_object_get(root, "nodes"), *pods = json_object_get(root, "pods");
-	json_t *v;
-	size_t i;
-
-	lab->created_dir = json_is_true(json_object_get(root, "createdDir"));
-	lab->underlay = json_is_true(json_object_get(root, "underlay"));
-	lab->outside = json_is_true(json_object_get(root, "outside"));
-	proc_from_json(json_object_get(root, "outsideServer"), &lab->outside_server);
-	lab->nodes = calloc(json_array_size(nodes) + 1, sizeof(*lab->nodes));
-	lab->pods = calloc(json_array_size(pods) + 1, sizeof(*lab->pods));
-	if (!lab->nodes || !lab->pods)
-		return -ENOMEM;
-	json_array_foreach(nodes, i, v) {
-		struct lab_node *n = &lab->nodes[lab->nnodes++];
-
-		snprintf(n->name, sizeof(n->name), "%s", json_string_value(json_object_get(v, "name")) ?: "");
-		snprintf(n->netns, sizeof(n->netns), "%s", json_string_value(json_object_get(v, "netns")) ?: "");
-		snprintf(n->cidr, sizeof(n->cidr), "%s", json_string_value(json_object_get(v, "podCIDR")) ?: "");
-		snprintf(n->pin, sizeof(n->pin), "%s", json_string_value(json_object_get(v, "pinDir")) ?: "");
-		snprintf(n->ip, sizeof(n->ip), "%s", json_string_value(json_object_get(v, "internalIP")) ?: "");
-		proc_from_json(json_object_get(v, "xcnid"), &n->xcnid);
-		n->manifests = json_is_true(json_object_get(v, "manifests"));
-	}
-	json_array_foreach(pods, i, v) {
-		struct lab_pod *p = &lab->pods[lab->npods];
-		json_t *ports = json_object_get(v, "ports"), *pv;
-		size_t j;
-
-		p->ns = strdup(json_string_value(json_object_get(v, "namespace")) ?: "");
-		p->name = strdup(json_string_value(json_object_get(v, "name")) ?: "");
-		p->ports = calloc(json_array_size(ports) + 1, sizeof(*p->ports));
-		if (!p->ns || !p->name || !p->ports) {
-			lab_pod_clear(p);
-			return -ENOMEM;
-		}
-		lab->npods++;
-		snprintf(p->node, sizeof(p->node), "%s", json_string_value(json_object_get(v, "node")) ?: "");
-		snprintf(p->netns, sizeof(p->netns), "%s", json_string_value(json_object_get(v, "netns")) ?: "");
-		snprintf(p->cid, sizeof(p->cid), "%s", json_string_value(json_object_get(v, "containerId")) ?: "");
-		snprintf(p->ip, sizeof(p->ip), "%s", json_string_value(json_object_get(v, "ip")) ?: "");
-		proc_from_json(json_object_get(v, "server"), &p->server);
-		p->dns = json_is_true(json_object_get(v, "dns"));
-		json_array_foreach(ports, j, pv)
-			if (json_string_value(pv) && !port_parse(json_string_value(pv), &p->ports[p->nports]))
-				p->nports++;
-	}
-	return 0;
-}
-
-void lab_close(struct lab *lab)
-{
-	for (size_t i = 0; i < lab->npods; i++)
-		lab_pod_clear(&lab->pods[i]);
-	free(lab->pods);
-	free(lab->nodes);
-	if (lab->lock_fd >= 0)
-		close(lab->lock_fd);
-	memset(lab, 0, sizeof(*lab));
-	lab->lock_fd = -1;
-}
-
-/* Takes <dir>/.lock; every change to the lab holds it from reading lab.json to the last write. */
-static int lab_lock(struct lab *lab)
-{
-	char path[PATH_MAX];
-	int err;
-
-	lab_path(lab, path, sizeof(path), ".lock");
-	lab->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (lab->lock_fd < 0)
-		return -errno;
-	if (flock(lab->lock_fd, LOCK_EX)) {
-		err = -errno;
-		close(lab->lock_fd);
-		lab->lock_fd = -1;
-		return err;
-	}
-	return 0;
-}
-
-int lab_open(struct lab *lab, bool lock)
-{
-	char path[PATH_MAX];
-	json_error_t jerr;
-	json_t *root;
-	int err;
-
-	memset(lab, 0, sizeof(*lab));
-	lab->lock_fd = -1;
-	snprintf(lab->dir, sizeof(lab->dir), "%s", lab_dir());
-	if (access(lab->dir, F_OK)) {
-		err = -ENOENT;
-		goto err_nolab;
-	}
-	if (lock) {
-		err = lab_lock(lab);
-		if (err) {
-			fprintf(stderr, "lab: locking %s/.lock: %s\n", lab->dir, strerror(-err));
-			return err;
-		}
-	}
-	lab_path(lab, path, sizeof(path), "lab.json");
-	root = json_load_file(path, 0, &jerr);
-	if (!root) {
-		err = access(path, F_OK) ? -ENOENT : -EBADMSG;
-		if (err == -ENOENT)
-			goto err_nolab;
-		fprintf(stderr, "lab: %s: %s\n", path, jerr.text);
-		goto err_close;
-	}
-	err = state_load(lab, root);
-	json_decref(root);
-	if (err)
-		goto err_close;
-	return 0;
-
-err_nolab:
-	fprintf(stderr, "lab: no lab is up in %s (xcnictl lab up; $XCNI_LAB_DIR picks the directory)\n",
-		lab->dir);
-err_close:
-	lab_close(lab);
-	return err;
-}
 
 /* ---- up / down ------------------------------------------------------------ */
-
-static void log_tail(const char *path, int lines)
-{
-	char *buf = NULL, *p;
-	size_t len = 0;
-	FILE *f = fopen(path, "re");
-
-	if (!f)
-		return;
-	if (getdelim(&buf, &len, '\0', f) > 0) {
-		p = buf + strlen(buf);
-		while (p > buf && lines >= 0) {
-			p--;
-			if (*p == '\n')
-				lines--;
-		}
-		fprintf(stderr, "---- %s (tail)\n%s%s", path, p == buf ? "" : "...", p);
-	}
-	free(buf);
-	fclose(f);
-}
-
-static int node_net_conf(struct lab *lab, const struct lab_node *n)
-{
-	char path[PATH_MAX], state[PATH_MAX], ipam[PATH_MAX];
-	json_t *conf;
-	int err;
-
-	lab_path(lab, state, sizeof(state), "%s/state", n->name);
-	lab_path(lab, ipam, sizeof(ipam), "%s/ipam", n->name);
-	conf = json_pack("{s:s,s:s,s:s,s:i,s:s,s:s,s:{s:s,s:[[{s:s}]],s:s}}", "cniVersion", "1.0.0",
-			 "name", "xcni-lab", "type", "xcni", "mtu", LAB_POD_MTU, "stateDir", state, "pinDir",
-			 n->pin, "ipam", "type", "host-local", "ranges", "subnet", n->cidr, "dataDir",
-			 ipam);
-	if (!conf)
-		return -ENOMEM;
-	lab_path(lab, path, sizeof(path), "%s/net.json", n->name);
-	err = lab_write_json(path, conf);
-	json_decref(conf);
-	return err;
-}
-
-/*
- * Node i: its netns, its port on the underlay, network config and agent;
- * recorded in lab.json as soon as each exists.
- */
-static int node_start(struct lab *lab, unsigned int i, const char *xcnid, const char *xdp,
-		      bool manifests)
-{
-	char dir[PATH_MAX], log[PATH_MAX], mdir[PATH_MAX], netns[PATH_MAX];
-	struct lab_node *n = &lab->nodes[lab->nnodes];
-	char *argv[20];
-	int a = 0, err;
-
-	memset(n, 0, sizeof(*n));
-	snprintf(n->name, sizeof(n->name), "n%u", i);
-	snprintf(n->netns, sizeof(n->netns), LAB_NETNS_PREFIX "n%u", i);
-	snprintf(n->cidr, sizeof(n->cidr), "10.244.%u.0/24", i);
-	snprintf(n->ip, sizeof(n->ip), LAB_UL_PREFIX "%u", i);
-	snprintf(n->pin, sizeof(n->pin), LAB_PIN_ROOT "/n%u", i);
-	n->manifests = manifests;
-	if (!access(n->pin, F_OK)) {
-		fprintf(stderr, "lab: %s exists already (another lab, or one not taken down)\n", n->pin);
-		return -EEXIST;
-	}
-	lab_path(lab, dir, sizeof(dir), "%s", n->name);
-	if (mkdir(dir, 0755) && errno != EEXIST) {
-		err = -errno;
-		fprintf(stderr, "lab: mkdir %s: %s\n", dir, strerror(-err));
-		return err;
-	}
-	err = node_net_conf(lab, n);
-	if (err)
-		return err;
-	err = lab_netns_create(n->netns);
-	if (err) {
-		lab_rm_tree(dir);
-		return err;
-	}
-	/* Counted only now: teardown must never delete a netns of the same name it did not make. */
-	lab->nnodes++;
-	err = lab_state_save(lab);
-	if (err)
-		return err;
-	/* Before the agent: xcnid resolves its underlay device once, at start. */
-	err = lab_underlay_join(n);
-	if (err)
-		return err;
-	lab_path(lab, log, sizeof(log), "%s/xcnid.log", n->name);
-	lab_path(lab, mdir, sizeof(mdir), "manifests");
-	lab_netns_path(n->netns, netns, sizeof(netns));
-	argv[a++] = (char *)xcnid;
-	argv[a++] = "--pin-dir";
-	argv[a++] = n->pin;
-	argv[a++] = "--pod-cidr";
-	argv[a++] = n->cidr;
-	argv[a++] = "--node-name";
-	argv[a++] = n->name;
-	argv[a++] = "--underlay-dev";
-	argv[a++] = LAB_UL_DEV;
-	argv[a++] = "--node-ip";
-	argv[a++] = n->ip;
-	argv[a++] = "--xdp-mode";
-	argv[a++] = (char *)xdp;
-	if (manifests) {
-		argv[a++] = "--manifests";
-		argv[a++] = mdir;
-	}
-	argv[a] = NULL;
-	err = lab_spawn_daemon(netns, argv, log, -1, &n->xcnid);
-	if (err)
-		return err;
-	return lab_state_save(lab);
-}
-
-/* Waits until every agent pinned the programs xcni ADD attaches. */
-static int nodes_wait_pinned(struct lab *lab)
-{
-	char p1[PATH_MAX + 32], p2[PATH_MAX + 32], log[PATH_MAX];
-	int waited = 0;
-
-	for (size_t i = 0; i < lab->nnodes; i++) {
-		struct lab_node *n = &lab->nodes[i];
-
-		snprintf(p1, sizeof(p1), "%s/" XCNI_PIN_PROG_FROM_POD, n->pin);
-		snprintf(p2, sizeof(p2), "%s/" XCNI_PIN_PROG_TO_POD, n->pin);
-		for (;;) {
-			if (!access(p1, F_OK) && !access(p2, F_OK))
-				break;
-			waitpid(n->xcnid.pid, NULL, WNOHANG);
-			if (!lab_proc_alive(&n->xcnid) || waited >= PIN_WAIT_MS) {
-				fprintf(stderr, "lab: node %s: xcnid %s before pinning its programs under %s\n",
-					n->name, lab_proc_alive(&n->xcnid) ? "timed out" : "exited",
-					n->pin);
-				lab_path(lab, log, sizeof(log), "%s/xcnid.log", n->name);
-				log_tail(log, 15);
-				return -ETIMEDOUT;
-			}
-			usleep(50 * 1000);
-			waited += 50;
-		}
-	}
-	return 0;
-}
 
 /* Removes everything the lab made, as far as lab.json knows it; goes on past failures. */
 static int lab_teardown(struct lab *lab)
@@ -482,19 +61,9 @@ static int lab_teardown(struct lab *lab)
 		lab_pod_clear(p);
 		lab->npods--;
 	}
-	for (size_t i = 0; i < lab->nnodes; i++) {
-		struct lab_node *n = &lab->nodes[i];
-
-		lab_proc_stop(&n->xcnid);
-		/* Only pins under the lab's own root: never anything a real xcnid owns. */
-		if (!strncmp(n->pin, LAB_PIN_ROOT "/", strlen(LAB_PIN_ROOT "/")) && lab_rm_tree(n->pin))
+	for (size_t i = 0; i < lab->nnodes; i++)
+		if (lab_node_remove(lab, &lab->nodes[i]))
 			err = -EIO;
-		if (lab_netns_delete(n->netns))
-			err = -EIO;
-		lab_path(lab, path, sizeof(path), "%s", n->name);
-		if (lab_rm_tree(path))
-			err = -EIO;
-	}
 	if (lab_outside_delete(lab))
 		err = -EIO;
 	if (lab_underlay_delete(lab))
@@ -582,7 +151,8 @@ static void usage_up(FILE *f)
 		LAB_UL_PLEN, LAB_POD_MTU);
 }
 
-static int cmd_up(int argc, char **argv)
+/* up's options: -1 to go on, else the exit code. */
+static int up_args(int argc, char **argv, unsigned long *nodes, bool *dns)
 {
 	static const struct option lo[] = {
 		{ "nodes", required_argument, NULL, 'n' },
@@ -590,28 +160,22 @@ static int cmd_up(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
-	char xcnid[PATH_MAX], xcni[PATH_MAX], path[PATH_MAX];
-	bool dns = false;
-	const char *xdp = getenv("XCNI_LAB_XDP");
-	unsigned long nodes = 1;
-	struct lab lab = { .lock_fd = -1 };
-	bool manifests;
 	char *end;
-	int c, err;
+	int c;
 
 	optind = 0;
 	while ((c = getopt_long(argc, argv, "n:h", lo, NULL)) != -1) {
 		switch (c) {
 		case 'n':
 			errno = 0;
-			nodes = strtoul(optarg, &end, 10);
-			if (errno || *end || nodes < 1 || nodes > LAB_MAX_NODES) {
+			*nodes = strtoul(optarg, &end, 10);
+			if (errno || *end || *nodes < 1 || *nodes > LAB_MAX_NODES) {
 				fprintf(stderr, "lab up: --nodes %s: a number from 1 to %d\n", optarg,
 					LAB_MAX_NODES);
 				return 2;
 			}
 			break;
-		case 'd': dns = true; break;
+		case 'd': *dns = true; break;
 		case 'h': usage_up(stdout); return 0;
 		default: usage_up(stderr); return 2;
 		}
@@ -620,6 +184,66 @@ static int cmd_up(int argc, char **argv)
 		usage_up(stderr);
 		return 2;
 	}
+	return -1;
+}
+
+/*
+ * Everything of a new lab, in order: its directories, lab.json, the pin root,
+ * the underlay and the outside, the nodes and their agents, their Node
+ * objects. 0, or -1 with the lab half made (lab_teardown copes with that).
+ */
+static int up_build(struct lab *lab, unsigned long nodes, const char *xcnid, const char *xdp)
+{
+	const bool manifests = true;
+	char path[PATH_MAX];
+	int err;
+
+	lab->nodes = calloc(nodes, sizeof(*lab->nodes));
+	if (!lab->nodes)
+		return -1;
+	lab_path(lab, path, sizeof(path), "manifests");
+	if (mkdir(path, 0755) && errno != EEXIST) {
+		fprintf(stderr, "lab up: mkdir %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	lab_path(lab, path, sizeof(path), "pods");
+	if (mkdir(path, 0755) && errno != EEXIST) {
+		fprintf(stderr, "lab up: mkdir %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	/* From here on lab.json exists, so `lab down` can clean up whatever happens. */
+	if (lab_state_save(lab))
+		return -1;
+	err = xcni_bpffs_ensure(LAB_PIN_ROOT);
+	if (err || (mkdir(LAB_PIN_ROOT, 0700) && errno != EEXIST)) {
+		fprintf(stderr, "lab up: %s: %s\n", LAB_PIN_ROOT, strerror(err ? -err : errno));
+		return -1;
+	}
+	if (lab_underlay_create(lab) || lab_outside_create(lab) || lab_outside_serve(lab))
+		return -1;
+	for (unsigned int i = 1; i <= nodes; i++)
+		if (lab_node_start(lab, i, xcnid, xdp, manifests))
+			return -1;
+	if (lab_nodes_wait_pinned(lab))
+		return -1;
+	for (size_t i = 0; i < lab->nnodes; i++)
+		if (lab_write_node_object(lab, &lab->nodes[i]))
+			return -1;
+	return lab_sync(lab) ? -1 : 0;
+}
+
+static int cmd_up(int argc, char **argv)
+{
+	char xcnid[PATH_MAX], xcni[PATH_MAX];
+	bool dns = false;
+	const char *xdp = getenv("XCNI_LAB_XDP");
+	unsigned long nodes = 1;
+	struct lab lab = { .lock_fd = -1 };
+	int ret;
+
+	ret = up_args(argc, argv, &nodes, &dns);
+	if (ret >= 0)
+		return ret;
 	if (!xdp || !*xdp)
 		xdp = LAB_XDP_DEFAULT;
 	if (strcmp(xdp, "auto") && strcmp(xdp, "native") && strcmp(xdp, "generic") &&
@@ -630,60 +254,15 @@ static int cmd_up(int argc, char **argv)
 	if (lab_find_bin("xcnid", "XCNID_BIN", xcnid, sizeof(xcnid)) ||
 	    lab_find_bin("xcni", "XCNI_BIN", xcni, sizeof(xcni)))
 		return 1;
-	snprintf(lab.dir, sizeof(lab.dir), "%s", lab_dir());
-	if (!mkdir(lab.dir, 0755))
-		lab.created_dir = true;
-	else if (errno != EEXIST) {
-		fprintf(stderr, "lab up: mkdir %s: %s\n", lab.dir, strerror(errno));
+	if (lab_create(&lab))
 		return 1;
-	}
-	err = lab_lock(&lab);
-	if (err) {
-		fprintf(stderr, "lab up: locking %s/.lock: %s\n", lab.dir, strerror(-err));
-		goto err_dir;
-	}
-	lab_path(&lab, path, sizeof(path), "lab.json");
-	if (!access(path, F_OK)) {
-		fprintf(stderr, "lab up: a lab is up already in %s (xcnictl lab get shows it; "
-				"xcnictl lab down removes it)\n", lab.dir);
+	/* lab_teardown copes with a half-made lab, so every failure from here goes through it. */
+	if (up_build(&lab, nodes, xcnid, xdp)) {
+		fprintf(stderr, "lab up: failed; removing what was made\n");
+		lab_teardown(&lab);
 		lab_close(&lab);
 		return 1;
 	}
-	/* lab_teardown copes with a half-made lab, so every failure from here goes through it. */
-	lab.nodes = calloc(nodes, sizeof(*lab.nodes));
-	if (!lab.nodes)
-		goto err_teardown;
-	lab_path(&lab, path, sizeof(path), "manifests");
-	if (mkdir(path, 0755) && errno != EEXIST) {
-		fprintf(stderr, "lab up: mkdir %s: %s\n", path, strerror(errno));
-		goto err_teardown;
-	}
-	lab_path(&lab, path, sizeof(path), "pods");
-	if (mkdir(path, 0755) && errno != EEXIST) {
-		fprintf(stderr, "lab up: mkdir %s: %s\n", path, strerror(errno));
-		goto err_teardown;
-	}
-	/* From here on lab.json exists, so `lab down` can clean up whatever happens. */
-	if (lab_state_save(&lab))
-		goto err_teardown;
-	err = xcni_bpffs_ensure(LAB_PIN_ROOT);
-	if (err || (mkdir(LAB_PIN_ROOT, 0700) && errno != EEXIST)) {
-		fprintf(stderr, "lab up: %s: %s\n", LAB_PIN_ROOT, strerror(err ? -err : errno));
-		goto err_teardown;
-	}
-	if (lab_underlay_create(&lab) || lab_outside_create(&lab) || lab_outside_serve(&lab))
-		goto err_teardown;
-	manifests = true;
-	for (unsigned int i = 1; i <= nodes; i++)
-		if (node_start(&lab, i, xcnid, xdp, manifests))
-			goto err_teardown;
-	if (nodes_wait_pinned(&lab))
-		goto err_teardown;
-	for (size_t i = 0; i < lab.nnodes; i++)
-		if (lab_write_node_object(&lab, &lab.nodes[i]))
-			goto err_teardown;
-	if (lab_sync(&lab))
-		goto err_teardown;
 	for (size_t i = 0; i < lab.nnodes; i++)
 		printf("node/%s up: netns %s, pod CIDR %s, underlay " LAB_UL_DEV " %s, XDP %s, xcnid PID %d\n",
 		       lab.nodes[i].name, lab.nodes[i].netns, lab.nodes[i].cidr, lab.nodes[i].ip,
@@ -692,16 +271,6 @@ static int cmd_up(int argc, char **argv)
 	       "PID %d on 80/tcp and 53/udp\n", (int)lab.outside_server.pid);
 	lab_close(&lab);
 	return dns ? dns_up() : 0;
-
-err_teardown:
-	fprintf(stderr, "lab up: failed; removing what was made\n");
-	lab_teardown(&lab);
-	lab_close(&lab);
-	return 1;
-err_dir:
-	if (lab.created_dir)
-		rmdir(lab.dir);
-	return 1;
 }
 
 static int cmd_down(int argc, char **argv)
@@ -730,6 +299,15 @@ static int cmd_down(int argc, char **argv)
 
 /* ---- get ------------------------------------------------------------------ */
 
+/*
+ * The command that shows a node's maps: xcnictl's --node NAME enters the node's
+ * netns and takes its pin directory from the lab's state.
+ */
+static void inspect_cmd(const struct lab_node *n, char *out, size_t len)
+{
+	snprintf(out, len, "xcnictl --node %s ct list", n->name);
+}
+
 static void ports_str(const struct lab_pod *p, char *out, size_t len)
 {
 	size_t off = 0;
@@ -737,13 +315,13 @@ static void ports_str(const struct lab_pod *p, char *out, size_t len)
 	out[0] = '\0';
 	for (size_t i = 0; i < p->nports && off < len; i++)
 		off += (size_t)snprintf(out + off, len - off, "%s%u/%s", i ? "," : "", p->ports[i].port,
-					proto_name(p->ports[i].proto));
+					lab_proto_word(p->ports[i].proto));
 }
 
 static int get_json(struct lab *lab)
 {
 	json_t *root = json_object(), *nodes = json_array(), *pods = json_array();
-	char ports[512];
+	char ports[512], inspect[64];
 	int err = -ENOMEM;
 
 	if (!root || !nodes || !pods)
@@ -751,12 +329,13 @@ static int get_json(struct lab *lab)
 	for (size_t i = 0; i < lab->nnodes; i++) {
 		const struct lab_node *n = &lab->nodes[i];
 
-		json_array_append_new(nodes, json_pack("{s:s,s:s,s:s,s:s,s:b,s:s,s:i,s:b}", "name",
+		inspect_cmd(n, inspect, sizeof(inspect));
+		json_array_append_new(nodes, json_pack("{s:s,s:s,s:s,s:s,s:b,s:s,s:i,s:b,s:s}", "name",
 						       n->name, "netns", n->netns, "podCIDR", n->cidr,
 						       "internalIP", n->ip, "registered",
 						       lab_node_registered(lab, n), "pinDir", n->pin,
 						       "xcnidPid", (int)n->xcnid.pid, "xcnidRunning",
-						       lab_proc_alive(&n->xcnid)));
+						       lab_proc_alive(&n->xcnid), "inspect", inspect));
 	}
 	for (size_t i = 0; i < lab->npods; i++) {
 		const struct lab_pod *p = &lab->pods[i];
@@ -837,7 +416,7 @@ static int get_text(struct lab *lab)
 	static const struct pt_col ncols[] = {
 		{ "NODE", NULL, PT_STR }, { "NETNS", NULL, PT_STR }, { "POD CIDR", NULL, PT_STR },
 		{ "INTERNAL IP", NULL, PT_STR }, { "OBJECT", NULL, PT_STR },
-		{ "XCNID", NULL, PT_STR }, { "PIN DIR", NULL, PT_STR },
+		{ "XCNID", NULL, PT_STR }, { "PIN DIR", NULL, PT_STR }, { "INSPECT", NULL, PT_STR },
 	};
 	static const struct pt_col pcols[] = {
 		{ "POD", NULL, PT_STR }, { "NODE", NULL, PT_STR }, { "IP", NULL, PT_STR },
@@ -845,7 +424,7 @@ static int get_text(struct lab *lab)
 	};
 	struct ptable *nt = pt_new(ncols, ARRAY_SIZE(ncols), 0);
 	struct ptable *ptab = pt_new(pcols, ARRAY_SIZE(pcols), 0);
-	char ports[512];
+	char ports[512], inspect[64];
 	int err;
 
 	for (size_t i = 0; i < lab->nnodes; i++) {
@@ -859,6 +438,8 @@ static int get_text(struct lab *lab)
 		pt_str(nt, lab_node_registered(lab, n) ? "registered" : "deleted");
 		pt_strf(nt, "%d%s", (int)n->xcnid.pid, lab_proc_alive(&n->xcnid) ? "" : " (gone)");
 		pt_str(nt, n->pin);
+		inspect_cmd(n, inspect, sizeof(inspect));
+		pt_str(nt, inspect);
 	}
 	for (size_t i = 0; i < lab->npods; i++) {
 		const struct lab_pod *p = &lab->pods[i];
@@ -910,7 +491,8 @@ static int cmd_get(int argc, char **argv)
 		case 'h':
 			printf("Usage: xcnictl lab get [--json]   (also: lab status)\n"
 			       "Lists the lab's nodes (OBJECT: whether its Node object is in the cluster\n"
-			       "state) and pods (NS/POD, node, IP, netns, listener).\n");
+			       "state; INSPECT, JSON \"inspect\": the command that shows its maps, e.g.\n"
+			       "xcnictl --node n1 ct list) and pods (NS/POD, node, IP, netns, listener).\n");
 			return 0;
 		default: return 2;
 		}

@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * Traffic in the lab: the listener each pod runs on its containerPorts (the
- * hidden `xcnictl lab serve`), and the probes that ask "can pod A reach pod B
- * on this port", one at a time (probe) or every ordered pair (matrix), the
+ * Traffic in the lab: the probes that ask "can pod A reach pod B on this
+ * port", one at a time (probe) or every ordered pair (matrix), the
  * truth table of upstream's NetworkPolicy e2e tests. A probe's socket is made
  * by a thread that entered the source pod's netns, so many probes from many
  * pods run at once in one process.
@@ -25,43 +24,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "lab/lab.h"
+#include "lab/probe.h"
 
-#define SERVE_MAX_CONNS 4096
-#define SERVE_IDLE_MS 5000
-#define SERVE_READY_MS 5000
 #define MATRIX_THREADS 64
 #define PROBE_DEFAULT_MS 1000
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* "80/tcp", "81/UDP"; 0 or -EINVAL. */
-static int spec_parse(const char *s, struct lab_port *out)
-{
-	unsigned long v;
-	char *end;
-
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || end == s || *end != '/' || v < 1 || v > 65535 || s[0] == '-' || s[0] == '+')
-		return -EINVAL;
-	out->port = (uint16_t)v;
-	if (!strcasecmp(end + 1, "tcp"))
-		out->proto = IPPROTO_TCP;
-	else if (!strcasecmp(end + 1, "udp"))
-		out->proto = IPPROTO_UDP;
-	else if (!strcasecmp(end + 1, "sctp"))
-		out->proto = IPPROTO_SCTP;
-	else
-		return -EINVAL;
-	return 0;
-}
 
 static int timeout_parse(const char *s, int *out)
 {
@@ -78,321 +44,6 @@ static int timeout_parse(const char *s, int *out)
 	return 0;
 }
 
-/* ---- the listener (xcnictl lab serve) ----------------------------------------- */
-
-struct conn {
-	int fd;
-	long long deadline;
-	struct sockaddr_in peer;
-};
-
-/* Binds every port; the readiness pipe says "ok" only once all of them listen. */
-static int serve_bind(int argc, char **argv, int *fds, uint8_t *protos, int *n, char *why,
-		      size_t whylen)
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_ANY) };
-	struct lab_port p;
-	int one = 1;
-
-	for (*n = 0; *n < argc; (*n)++) {
-		int fd;
-
-		if (spec_parse(argv[*n], &p) || p.proto == IPPROTO_SCTP) {
-			snprintf(why, whylen, "%s: not PORT/tcp or PORT/udp", argv[*n]);
-			return -EINVAL;
-		}
-		fd = socket(AF_INET, (p.proto == IPPROTO_TCP ? SOCK_STREAM : SOCK_DGRAM) |
-					     SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-		if (fd < 0)
-			goto fail;
-		fds[*n] = fd;
-		protos[*n] = p.proto;
-		sa.sin_port = htons(p.port);
-		if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
-		    bind(fd, (struct sockaddr *)&sa, sizeof(sa)) ||
-		    (p.proto == IPPROTO_TCP && listen(fd, 1024))) {
-			close(fd);
-			goto fail;
-		}
-	}
-	return 0;
-fail:
-	snprintf(why, whylen, "%s: %s", argv[*n], strerror(errno));
-	return -errno;
-}
-
-/* With --tell-peer: "NAME ADDR\n", the peer's address as this end saw it. */
-static const char *tell_peer(char *buf, size_t len, const char *name,
-			     const struct sockaddr_in *peer)
-{
-	char a[INET_ADDRSTRLEN] = "?";
-
-	inet_ntop(AF_INET, &peer->sin_addr, a, sizeof(a));
-	snprintf(buf, len, "%s %s\n", name, a);
-	return buf;
-}
-
-/* Echoes each datagram, or with name (--tell-peer) answers who sent it. */
-static void serve_udp(int fd, const char *name)
-{
-	struct sockaddr_in from;
-	socklen_t flen;
-	char buf[65535], ans[600]; /* a whole datagram, fragmented or not */
-	ssize_t n;
-
-	for (;;) {
-		flen = sizeof(from);
-		n = recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &flen);
-		if (n < 0)
-			return;
-		if (name) {
-			tell_peer(ans, sizeof(ans), name, &from);
-			sendto(fd, ans, strlen(ans), MSG_DONTWAIT, (struct sockaddr *)&from, flen);
-		} else
-			sendto(fd, buf, (size_t)n, MSG_DONTWAIT, (struct sockaddr *)&from, flen);
-	}
-}
-
-static void serve_accept(int fd, struct conn *conns, int *nconns)
-{
-	struct sockaddr_in peer;
-	socklen_t plen = sizeof(peer);
-	int c;
-
-	while ((c = accept4(fd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
-		if (*nconns >= SERVE_MAX_CONNS) {
-			close(c);
-			continue;
-		}
-		conns[(*nconns)++] = (struct conn){ c, now_ms() + SERVE_IDLE_MS, peer };
-		plen = sizeof(peer);
-	}
-}
-
-/* Read what the client said, answer with who we are, close: one exchange per connection. */
-static bool serve_conn(struct conn *c, const char *answer, const char *tell)
-{
-	char buf[512], ans[600];
-	ssize_t n = recv(c->fd, buf, sizeof(buf), 0);
-
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
-		return false;
-	if (n >= 0 && tell)
-		answer = tell_peer(ans, sizeof(ans), tell, &c->peer);
-	if (n >= 0)
-		send(c->fd, answer, strlen(answer), MSG_NOSIGNAL | MSG_DONTWAIT);
-	close(c->fd);
-	return true;
-}
-
-static int serve_loop(int *lfds, uint8_t *protos, int nl, const char *answer, const char *tell)
-{
-	struct conn *conns = calloc(SERVE_MAX_CONNS, sizeof(*conns));
-	struct pollfd *pfd = calloc(SERVE_MAX_CONNS + (size_t)nl, sizeof(*pfd));
-	int nconns = 0;
-
-	if (!conns || !pfd)
-		return -ENOMEM;
-	for (;;) {
-		long long now;
-		int i, n = 0;
-
-		for (i = 0; i < nl; i++)
-			pfd[n++] = (struct pollfd){ .fd = lfds[i], .events = POLLIN };
-		for (i = 0; i < nconns; i++)
-			pfd[n++] = (struct pollfd){ .fd = conns[i].fd, .events = POLLIN };
-		if (poll(pfd, (nfds_t)n, 1000) < 0 && errno != EINTR)
-			return -errno;
-		for (i = 0; i < nl; i++) {
-			if (!(pfd[i].revents & POLLIN))
-				continue;
-			if (protos[i] == IPPROTO_UDP)
-				serve_udp(lfds[i], tell);
-			else
-				serve_accept(lfds[i], conns, &nconns);
-		}
-		/* Connections accepted just now are past the polled ones: they wait a round. */
-		now = now_ms();
-		for (i = 0; i < nconns;) {
-			bool done = false;
-
-			if (nl + i < n && pfd[nl + i].fd == conns[i].fd && pfd[nl + i].revents)
-				done = serve_conn(&conns[i], answer, tell);
-			else if (now > conns[i].deadline) {
-				close(conns[i].fd);
-				done = true;
-			}
-			if (done) {
-				/* Keep pfd in step with conns: both shift down by one. */
-				memmove(&conns[i], &conns[i + 1], (size_t)(nconns - i - 1) * sizeof(*conns));
-				if (nl + i < n)
-					memmove(&pfd[nl + i], &pfd[nl + i + 1],
-						(size_t)(n - nl - i - 1) * sizeof(*pfd));
-				n--;
-				nconns--;
-			} else {
-				i++;
-			}
-		}
-	}
-}
-
-/*
- * xcnictl lab serve --ready-fd N --name NS/POD [--tell-peer] PORT/PROTO...:
- * started by apply and up, not by people. TCP answers "NAME\n", UDP echoes;
- * with --tell-peer both answer "NAME ADDR\n", ADDR the source address that
- * reached this end (what masquerade made of it).
- */
-int lab_cmd_serve(int argc, char **argv)
-{
-	static const struct option lo[] = {
-		{ "ready-fd", required_argument, NULL, 'r' },
-		{ "name", required_argument, NULL, 'n' },
-		{ "tell-peer", no_argument, NULL, 't' },
-		{}
-	};
-	int c, ready = -1, nl = 0, *lfds, err;
-	const char *name = "pod";
-	bool tell = false;
-	char answer[600], why[256];
-	uint8_t *protos;
-
-	optind = 0;
-	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
-		switch (c) {
-		case 'r': ready = atoi(optarg); break;
-		case 'n': name = optarg; break;
-		case 't': tell = true; break;
-		default: return 2;
-		}
-	}
-	signal(SIGPIPE, SIG_IGN);
-	snprintf(answer, sizeof(answer), "%s\n", name);
-	lfds = calloc((size_t)(argc - optind) + 1, sizeof(*lfds));
-	protos = calloc((size_t)(argc - optind) + 1, sizeof(*protos));
-	if (!lfds || !protos)
-		return 1;
-	err = serve_bind(argc - optind, argv + optind, lfds, protos, &nl, why, sizeof(why));
-	if (ready >= 0) {
-		if (err)
-			dprintf(ready, "%s\n", why);
-		else
-			dprintf(ready, "ok\n");
-		close(ready);
-	}
-	if (err) {
-		fprintf(stderr, "lab serve %s: %s\n", name, why);
-		return 1;
-	}
-	err = serve_loop(lfds, protos, nl, answer, tell ? name : NULL);
-	fprintf(stderr, "lab serve %s: %s\n", name, strerror(-err));
-	return 1;
-}
-
-/*
- * Starts `lab serve` in netns (a name) for the ports in specs, logging to
- * log, and waits until it listens on all of them.
- */
-static int server_spawn(const char *netns_name, const char *name, char *const *specs,
-			size_t nspecs, bool tell, const char *log, struct lab_proc *out)
-{
-	char self[PATH_MAX], netns[PATH_MAX], fd[16], msg[300] = "";
-	struct pollfd pfd;
-	int rp[2], a = 0, err;
-	char **argv;
-	ssize_t n;
-
-	*out = (struct lab_proc){};
-	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n < 0)
-		return -errno;
-	self[n] = '\0';
-	argv = calloc(nspecs + 10, sizeof(*argv));
-	if (!argv)
-		return -ENOMEM;
-	if (pipe2(rp, O_CLOEXEC)) {
-		err = -errno;
-		goto out;
-	}
-	snprintf(fd, sizeof(fd), "3");
-	argv[a++] = self;
-	argv[a++] = "lab";
-	argv[a++] = "serve";
-	argv[a++] = "--ready-fd";
-	argv[a++] = fd;
-	argv[a++] = "--name";
-	argv[a++] = (char *)name;
-	if (tell)
-		argv[a++] = "--tell-peer";
-	for (size_t i = 0; i < nspecs; i++)
-		argv[a++] = specs[i];
-	argv[a] = NULL;
-	lab_netns_path(netns_name, netns, sizeof(netns));
-	err = lab_spawn_daemon(netns, argv, log, rp[1], out);
-	close(rp[1]);
-	if (err)
-		goto out_pipe;
-	/* Probes right after apply must find it listening. */
-	pfd = (struct pollfd){ .fd = rp[0], .events = POLLIN };
-	n = poll(&pfd, 1, SERVE_READY_MS) > 0 ? read(rp[0], msg, sizeof(msg) - 1) : -1;
-	if (n > 0)
-		msg[n] = '\0';
-	if (n <= 0 || strncmp(msg, "ok\n", 3)) {
-		fprintf(stderr, "lab: %s: listener did not start: %s", name,
-			n > 0 ? msg : "no word from it\n");
-		lab_proc_stop(out);
-		err = -EIO;
-	}
-out_pipe:
-	close(rp[0]);
-out:
-	free(argv);
-	return err;
-}
-
-int lab_server_start(struct lab *lab, struct lab_pod *pod)
-{
-	char log[PATH_MAX], name[600], (*specs)[16];
-	char **sp;
-	int err = -ENOMEM;
-
-	pod->server = (struct lab_proc){};
-	if (pod->dns)
-		return lab_dns_start(lab, pod);
-	if (!pod->nports)
-		return 0;
-	specs = calloc(pod->nports, sizeof(*specs));
-	sp = calloc(pod->nports, sizeof(*sp));
-	if (!specs || !sp)
-		goto out;
-	for (size_t i = 0; i < pod->nports; i++) {
-		snprintf(specs[i], sizeof(specs[i]), "%u/%s", pod->ports[i].port,
-			 pod->ports[i].proto == IPPROTO_UDP ? "udp" : "tcp");
-		sp[i] = specs[i];
-	}
-	snprintf(name, sizeof(name), "%s/%s", pod->ns, pod->name);
-	lab_path(lab, log, sizeof(log), "pods/%s.%s.log", pod->ns, pod->name);
-	err = server_spawn(pod->netns, name, sp, pod->nports, false, log, &pod->server);
-out:
-	free(sp);
-	free(specs);
-	return err;
-}
-
-int lab_outside_serve(struct lab *lab)
-{
-	static char *const specs[] = LAB_OUT_PORTS;
-	char log[PATH_MAX];
-	int err;
-
-	lab_path(lab, log, sizeof(log), "outside.log");
-	err = server_spawn(LAB_OUT_NETNS, "outside", specs, sizeof(specs) / sizeof(specs[0]), true,
-			   log, &lab->outside_server);
-	if (!err)
-		err = lab_state_save(lab);
-	return err;
-}
-
 /* ---- probes ------------------------------------------------------------------ */
 
 static int wait_fd(int fd, short events, long long deadline)
@@ -402,7 +53,7 @@ static int wait_fd(int fd, short events, long long deadline)
 	int r;
 
 	for (;;) {
-		left = deadline - now_ms();
+		left = deadline - lab_now_ms();
 		if (left <= 0)
 			return 0;
 		r = poll(&p, 1, (int)left);
@@ -422,7 +73,7 @@ static int probe_once(uint32_t dst, const struct lab_port *p, int timeout_ms, ch
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(p->port),
 				  .sin_addr.s_addr = dst };
-	long long deadline = now_ms() + timeout_ms;
+	long long deadline = lab_now_ms() + timeout_ms;
 	bool tcp = p->proto == IPPROTO_TCP;
 	socklen_t elen = sizeof(int);
 	int fd, r, soerr = 0, ret = 0;
@@ -611,13 +262,46 @@ static void usage_probe(FILE *f)
 /* PORT/PROTO for a probe: 0, or says why not (exit 2). */
 static int probe_spec(const char *s, struct lab_port *p)
 {
-	if (spec_parse(s, p)) {
+	if (lab_port_spec(s, p)) {
 		fprintf(stderr, "lab: %s: not PORT/PROTO (e.g. 80/tcp, 53/udp)\n", s);
 		return -EINVAL;
 	}
 	if (p->proto == IPPROTO_SCTP) {
 		fprintf(stderr, "lab: %s: cannot probe SCTP: this kernel has no SCTP sockets\n", s);
 		return -EPROTONOSUPPORT;
+	}
+	return 0;
+}
+
+/* A probe's destination: an address (the outside, a node), svc/NS/NAME's ClusterIP, or NS/POD's IP. */
+static int probe_dest(struct lab *lab, const char *to, struct in_addr *ip)
+{
+	const struct lab_pod *dst;
+
+	if (!strncmp(to, "svc/", 4)) {
+		const char *slash = strchr(to + 4, '/');
+		char ns[256];
+		int r;
+
+		if (!slash || slash == to + 4 || !slash[1] || (size_t)(slash - to - 4) >= sizeof(ns)) {
+			fprintf(stderr, "lab probe: %s: not svc/NAMESPACE/SERVICE\n", to);
+			return -1;
+		}
+		snprintf(ns, sizeof(ns), "%.*s", (int)(slash - to - 4), to + 4);
+		r = lab_svc_lookup(lab, ns, slash + 1, &ip->s_addr);
+		if (r) {
+			fprintf(stderr, "lab probe: Service %s/%s: %s\n", ns, slash + 1,
+				r == -ENOENT ? "not found (lab get shows the Services)" : strerror(-r));
+			return -1;
+		}
+	} else if (inet_pton(AF_INET, to, ip) != 1) {
+		dst = lab_pod_lookup(lab, to);
+		if (!dst)
+			return -1;
+		if (inet_pton(AF_INET, dst->ip, ip) != 1) {
+			fprintf(stderr, "lab: pod %s has no IP\n", to);
+			return -1;
+		}
 	}
 	return 0;
 }
@@ -632,7 +316,7 @@ int lab_cmd_probe(int argc, char **argv)
 	};
 	int c, timeout = PROBE_DEFAULT_MS, ret = 2, res, nsfd;
 	char path[PATH_MAX], answer[512] = "";
-	const struct lab_pod *src, *dst;
+	const struct lab_pod *src;
 	const char *to;
 	struct lab_port port;
 	struct in_addr ip;
@@ -663,32 +347,8 @@ int lab_cmd_probe(int argc, char **argv)
 	src = lab_pod_lookup(&lab, argv[optind]);
 	if (!src)
 		goto out;
-	/* An address (the outside, a node), a Service's ClusterIP, or a pod. */
-	if (!strncmp(to, "svc/", 4)) {
-		const char *slash = strchr(to + 4, '/');
-		char ns[256];
-		int r;
-
-		if (!slash || slash == to + 4 || !slash[1] || (size_t)(slash - to - 4) >= sizeof(ns)) {
-			fprintf(stderr, "lab probe: %s: not svc/NAMESPACE/SERVICE\n", to);
-			goto out;
-		}
-		snprintf(ns, sizeof(ns), "%.*s", (int)(slash - to - 4), to + 4);
-		r = lab_svc_lookup(&lab, ns, slash + 1, &ip.s_addr);
-		if (r) {
-			fprintf(stderr, "lab probe: Service %s/%s: %s\n", ns, slash + 1,
-				r == -ENOENT ? "not found (lab get shows the Services)" : strerror(-r));
-			goto out;
-		}
-	} else if (inet_pton(AF_INET, to, &ip) != 1) {
-		dst = lab_pod_lookup(&lab, to);
-		if (!dst)
-			goto out;
-		if (inet_pton(AF_INET, dst->ip, &ip) != 1) {
-			fprintf(stderr, "lab: pod %s has no IP\n", to);
-			goto out;
-		}
-	}
+	if (probe_dest(&lab, to, &ip))
+		goto out;
 	/* One probe, nothing else running: this (only) thread enters the pod's netns. */
 	lab_netns_path(src->netns, path, sizeof(path));
 	nsfd = open(path, O_RDONLY | O_CLOEXEC);
@@ -859,7 +519,7 @@ int lab_cmd_matrix(int argc, char **argv)
 	for (size_t i = 0; via_svc && i < n; i++)
 		if (lab_svc_for_pod(&lab, pods[i], &port, &m.ip[i], &changed))
 			goto out_m;
-	if (changed && lab_kube_proxy_sync(&lab))
+	if (changed && lab_services_sync(&lab))
 		goto out_m;
 	m.port = port;
 	m.timeout_ms = timeout;

@@ -1,19 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * xcnictl lab: Services, and kube-proxy for them.
+ * xcnictl lab: Services.
  *
- * A Service applied to the lab gets a ClusterIP from LAB_SVC_CIDR and is kept
- * as services/<ns>.<name>.json in the lab directory (xcnid never reads
- * Services: kube-proxy does). After every apply or delete the lab plays
- * kube-proxy in iptables mode on every node: the Services, their endpoints
- * (the running pods their selector matches, with the targetPort resolved, by
- * name through the pods' containerPorts) and the NAT rules laid out the way
- * kube-proxy lays them out: KUBE-SERVICES matching ClusterIP:port, a
- * KUBE-SVC-* chain per Service port choosing an endpoint with the statistic
- * match, a KUBE-SEP-* chain per endpoint that DNATs, KUBE-MARK-MASQ and
- * KUBE-POSTROUTING for hairpin and off-cluster sources, and a REJECT in the
- * filter table for a port with no endpoints. It is loaded the way kube-proxy
- * loads it too: iptables-restore --noflush, in the node's netns.
+ * A Service applied to the lab gets a ClusterIP from LAB_SVC_NET/LAB_SVC_PLEN
+ * and is kept as services/<ns>.<name>.json in the lab directory (xcnid never
+ * reads Services: kube-proxy does, kproxy.c here). Its endpoints are the
+ * running pods its selector matches, with the targetPort resolved, by name
+ * through the pods' containerPorts.
  */
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -25,18 +18,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "lab/lab.h"
-#include "lib/k8s.h"
+#include "lab/svc.h"
 
-/* kube-proxy's masquerade mark (--iptables-masquerade-bit 14). */
-#define MASQ_MARK "0x4000"
-
-struct svc_list {
-	size_t n;
-	struct k8s_object **v;
-};
-
-static void svc_list_free(struct svc_list *l)
+void lab_svc_list_free(struct lab_svc_list *l)
 {
 	for (size_t i = 0; i < l->n; i++)
 		k8s_free(l->v[i]);
@@ -73,7 +57,7 @@ static int svc_name_filter(const struct dirent *d)
 }
 
 /* Every Service of the lab, sorted by namespace and name. */
-static int svc_list_load(const struct lab *lab, struct svc_list *l)
+int lab_svc_list_load(const struct lab *lab, struct lab_svc_list *l)
 {
 	struct dirent **ents;
 	char dir[PATH_MAX], path[PATH_MAX + 256];
@@ -96,11 +80,6 @@ static int svc_list_load(const struct lab *lab, struct svc_list *l)
 	return l->v ? err : -ENOMEM;
 }
 
-const char *lab_proto_word(uint8_t proto)
-{
-	return proto == IPPROTO_UDP ? "udp" : proto == IPPROTO_SCTP ? "sctp" : "tcp";
-}
-
 /* ---- ClusterIPs ------------------------------------------------------------------- */
 
 static uint32_t svc_base(void)
@@ -118,7 +97,7 @@ static bool svc_in_range(uint32_t ip)
 	return (ntohl(ip) & mask) == svc_base();
 }
 
-static bool ip_taken(const struct svc_list *l, uint32_t ip, const char *ns, const char *name)
+static bool ip_taken(const struct lab_svc_list *l, uint32_t ip, const char *ns, const char *name)
 {
 	for (size_t i = 0; i < l->n; i++)
 		if (l->v[i]->svc.cluster_ip == ip &&
@@ -127,7 +106,7 @@ static bool ip_taken(const struct svc_list *l, uint32_t ip, const char *ns, cons
 	return false;
 }
 
-static const struct k8s_object *svc_find(const struct svc_list *l, const char *ns, const char *name)
+static const struct k8s_object *svc_find(const struct lab_svc_list *l, const char *ns, const char *name)
 {
 	for (size_t i = 0; i < l->n; i++)
 		if (!strcmp(l->v[i]->meta.ns, ns) && !strcmp(l->v[i]->meta.name, name))
@@ -138,7 +117,7 @@ static const struct k8s_object *svc_find(const struct svc_list *l, const char *n
 /* What the API server would refuse about a Service: its ClusterIP. */
 int lab_svc_validate(struct lab *lab, const struct k8s_object *o, const char *src)
 {
-	struct svc_list l;
+	struct lab_svc_list l;
 	const struct k8s_object *old;
 	char a[INET_ADDRSTRLEN], b[INET_ADDRSTRLEN];
 	int err = 0;
@@ -148,7 +127,7 @@ int lab_svc_validate(struct lab *lab, const struct k8s_object *o, const char *sr
 				"not served by the lab\n", src, o->meta.ns, o->meta.name);
 		return -EINVAL;
 	}
-	if (svc_list_load(lab, &l))
+	if (lab_svc_list_load(lab, &l))
 		return -EIO;
 	old = svc_find(&l, o->meta.ns, o->meta.name);
 	inet_ntop(AF_INET, &o->svc.cluster_ip, a, sizeof(a));
@@ -167,12 +146,12 @@ int lab_svc_validate(struct lab *lab, const struct k8s_object *o, const char *sr
 				"allocated\n", src, o->meta.ns, o->meta.name, a);
 		err = -EINVAL;
 	}
-	svc_list_free(&l);
+	lab_svc_list_free(&l);
 	return err;
 }
 
 /* The lowest free ClusterIP (.0 is the network's; DNS's .10 only on request). */
-static uint32_t svc_allocate(const struct svc_list *l)
+static uint32_t svc_allocate(const struct lab_svc_list *l)
 {
 	uint32_t base = svc_base(), size = 1u << (32 - LAB_SVC_PLEN);
 
@@ -210,18 +189,18 @@ int lab_svc_apply(struct lab *lab, const struct k8s_object *o, bool *changed, FI
 {
 	const struct k8s_object *old;
 	char a[INET_ADDRSTRLEN];
-	struct svc_list l;
+	struct lab_svc_list l;
 	const char *word;
 	uint32_t ip;
 	json_t *doc, *spec;
 	int err;
 
-	err = svc_list_load(lab, &l);
+	err = lab_svc_list_load(lab, &l);
 	if (err)
 		return err;
 	old = svc_find(&l, o->meta.ns, o->meta.name);
 	ip = o->svc.cluster_ip ? o->svc.cluster_ip : old ? old->svc.cluster_ip : svc_allocate(&l);
-	svc_list_free(&l);
+	lab_svc_list_free(&l);
 	if (!ip) {
 		fprintf(stderr, "lab apply: Service %s/%s: spec.clusterIP: the range %s/%d is full\n",
 			o->meta.ns, o->meta.name, LAB_SVC_NET, LAB_SVC_PLEN);
@@ -262,8 +241,8 @@ int lab_svc_delete(struct lab *lab, const char *ns, const char *name)
 /* Every Service of namespace ns (the namespace is being deleted). */
 int lab_svc_delete_ns(struct lab *lab, const char *ns, bool *changed)
 {
-	struct svc_list l;
-	int err = svc_list_load(lab, &l), r;
+	struct lab_svc_list l;
+	int err = lab_svc_list_load(lab, &l), r;
 
 	for (size_t i = 0; !err && i < l.n; i++) {
 		if (strcmp(l.v[i]->meta.ns, ns))
@@ -276,7 +255,7 @@ int lab_svc_delete_ns(struct lab *lab, const char *ns, bool *changed)
 			printf("service %s/%s deleted\n", ns, l.v[i]->meta.name);
 		}
 	}
-	svc_list_free(&l);
+	lab_svc_list_free(&l);
 	return err;
 }
 
@@ -382,12 +361,7 @@ out:
 
 /* ---- endpoints ---------------------------------------------------------------- */
 
-struct ep_pod {
-	const struct lab_pod *pod;
-	struct k8s_object *obj; /* its object: labels, containerPorts */
-};
-
-static void ep_pods_free(struct ep_pod *v, size_t n)
+void lab_ep_pods_free(struct lab_ep_pod *v, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		k8s_free(v[i].obj);
@@ -395,9 +369,9 @@ static void ep_pods_free(struct ep_pod *v, size_t n)
 }
 
 /* The running pods with their objects, sorted by IP (kube-proxy sorts endpoints too). */
-static int ep_pods_load(struct lab *lab, struct ep_pod **out, size_t *n)
+int lab_ep_pods_load(struct lab *lab, struct lab_ep_pod **out, size_t *n)
 {
-	struct ep_pod *v = calloc(lab->npods + 1, sizeof(*v));
+	struct lab_ep_pod *v = calloc(lab->npods + 1, sizeof(*v));
 	struct k8s_error kerr;
 	char path[PATH_MAX];
 
@@ -425,8 +399,8 @@ static int ep_pods_load(struct lab *lab, struct ep_pod **out, size_t *n)
  * The port Service port sp of svc reaches on pod ep: 0 if the pod is no endpoint
  * of it (another namespace, the selector does not match, no such named port).
  */
-static uint16_t endpoint_port(const struct k8s_object *svc, const struct k8s_svc_port *sp,
-			      const struct ep_pod *ep)
+uint16_t lab_endpoint_port(const struct k8s_object *svc, const struct k8s_svc_port *sp,
+			      const struct lab_ep_pod *ep)
 {
 	/* spec.selector is matchLabels alone: the one selector matcher decides. */
 	const struct k8s_selector sel = { .match_labels = svc->svc.selector };
@@ -444,263 +418,21 @@ static uint16_t endpoint_port(const struct k8s_object *svc, const struct k8s_svc
 	return 0;
 }
 
-/* ---- the rules ------------------------------------------------------------------ */
-
-/* kube-proxy's chain names: a prefix and 16 base32 characters of a hash of what they serve. */
-static void chain_name(char *out, size_t len, const char *prefix, const char *what)
-{
-	static const char b32[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-	uint64_t h = 0xcbf29ce484222325ULL, h2;
-	char *p;
-
-	for (const char *c = what; *c; c++)
-		h = (h ^ (uint8_t)*c) * 0x100000001b3ULL;
-	h2 = (h ^ 0x9e3779b97f4a7c15ULL) * 0x100000001b3ULL;
-	p = out + snprintf(out, len, "%s", prefix);
-	for (int i = 0; i < 16 && (size_t)(p - out) + 1 < len; i++) {
-		uint64_t x = i < 12 ? h >> (i * 5) : h2 >> ((i - 12) * 5);
-
-		*p++ = b32[x & 31];
-	}
-	*p = '\0';
-}
-
-/* iptables-restore input: the nat table's chain declarations, then its rules; the filter table's rules. */
-struct rules {
-	char *decl, *nat, *filter, *chains; /* chains: ":NAME\n" of every KUBE-SVC/SEP chain made */
-	size_t decl_len, nat_len, filter_len, chains_len;
-	FILE *fdecl, *fnat, *ffilter, *fchains;
-};
-
-struct sep {
-	char chain[32];
-	char addr[INET_ADDRSTRLEN];
-	uint16_t port;
-};
-
-static void svc_port_rules(struct rules *r, const struct k8s_object *svc, const struct k8s_svc_port *sp,
-			   const struct ep_pod *pods, size_t npods)
-{
-	char ip[INET_ADDRSTRLEN], spn[512], svcchain[32], what[600], cmt[600];
-	const char *proto = lab_proto_word(sp->proto);
-	struct sep *seps = calloc(npods + 1, sizeof(*seps));
-	size_t nsep = 0;
-
-	if (!seps)
-		return;
-	inet_ntop(AF_INET, &svc->svc.cluster_ip, ip, sizeof(ip));
-	/* The servicePortName: ns/name:port. */
-	snprintf(spn, sizeof(spn), "%s/%s:%s", svc->meta.ns, svc->meta.name,
-		 sp->name ? sp->name : "");
-	for (size_t i = 0; i < npods; i++) {
-		uint16_t tp = endpoint_port(svc, sp, &pods[i]);
-
-		if (!tp)
-			continue;
-		snprintf(seps[nsep].addr, sizeof(seps[nsep].addr), "%s", pods[i].pod->ip);
-		seps[nsep].port = tp;
-		snprintf(what, sizeof(what), "%s%s%s:%u", spn, proto, pods[i].pod->ip, tp);
-		chain_name(seps[nsep].chain, sizeof(seps[nsep].chain), "KUBE-SEP-", what);
-		nsep++;
-	}
-	if (!nsep) {
-		/* No endpoints: refused at once, as kube-proxy does. */
-		fprintf(r->ffilter,
-			"-A KUBE-SERVICES -d %s/32 -p %s -m comment --comment \"%s has no endpoints\" "
-			"-m %s --dport %u -j REJECT --reject-with icmp-port-unreachable\n",
-			ip, proto, spn, proto, sp->port);
-		free(seps);
-		return;
-	}
-	snprintf(what, sizeof(what), "%s%s", spn, proto);
-	chain_name(svcchain, sizeof(svcchain), "KUBE-SVC-", what);
-	fprintf(r->fchains, ":%s\n", svcchain);
-	fprintf(r->fdecl, ":%s - [0:0]\n", svcchain);
-	snprintf(cmt, sizeof(cmt), "%s cluster IP", spn);
-	fprintf(r->fnat, "-A KUBE-SERVICES -d %s/32 -p %s -m comment --comment \"%s\" -m %s --dport %u -j %s\n",
-		ip, proto, cmt, proto, sp->port, svcchain);
-	/* Off-cluster sources are masqueraded, so replies come back this way. */
-	fprintf(r->fnat, "-A %s ! -s %s -d %s/32 -p %s -m comment --comment \"%s\" -m %s --dport %u "
-			 "-j KUBE-MARK-MASQ\n",
-		svcchain, LAB_CLUSTER_CIDR, ip, proto, cmt, proto, sp->port);
-	for (size_t i = 0; i < nsep; i++) {
-		fprintf(r->fchains, ":%s\n", seps[i].chain);
-		fprintf(r->fdecl, ":%s - [0:0]\n", seps[i].chain);
-		fprintf(r->fnat, "-A %s -m comment --comment \"%s -> %s:%u\"", svcchain, spn,
-			seps[i].addr, seps[i].port);
-		/* Endpoint i of n is taken with probability 1/(n-i): uniform overall. */
-		if (i + 1 < nsep)
-			fprintf(r->fnat, " -m statistic --mode random --probability %.11f",
-				1.0 / (double)(nsep - i));
-		fprintf(r->fnat, " -j %s\n", seps[i].chain);
-		/* Hairpin: a pod reaching itself through its Service. */
-		fprintf(r->fnat, "-A %s -s %s/32 -m comment --comment \"%s\" -j KUBE-MARK-MASQ\n",
-			seps[i].chain, seps[i].addr, spn);
-		fprintf(r->fnat, "-A %s -p %s -m comment --comment \"%s\" -m %s -j DNAT "
-				 "--to-destination %s:%u\n",
-			seps[i].chain, proto, spn, proto, seps[i].addr, seps[i].port);
-	}
-	free(seps);
-}
-
-static void rules_free(struct rules *r)
-{
-	if (r->fdecl)
-		fclose(r->fdecl);
-	free(r->decl);
-	if (r->fnat)
-		fclose(r->fnat);
-	if (r->ffilter)
-		fclose(r->ffilter);
-	if (r->fchains)
-		fclose(r->fchains);
-	free(r->nat);
-	free(r->filter);
-	free(r->chains);
-}
-
-static int rules_build(struct lab *lab, struct rules *r)
-{
-	struct ep_pod *pods = NULL;
-	struct svc_list l;
-	size_t npods = 0;
-	int err;
-
-	r->fdecl = open_memstream(&r->decl, &r->decl_len);
-	r->fnat = open_memstream(&r->nat, &r->nat_len);
-	r->ffilter = open_memstream(&r->filter, &r->filter_len);
-	r->fchains = open_memstream(&r->chains, &r->chains_len);
-	if (!r->fdecl || !r->fnat || !r->ffilter || !r->fchains)
-		return -ENOMEM;
-	err = svc_list_load(lab, &l);
-	if (err)
-		return err;
-	err = ep_pods_load(lab, &pods, &npods);
-	if (err)
-		goto out;
-	fputs(":KUBE-SERVICES - [0:0]\n:KUBE-POSTROUTING - [0:0]\n:KUBE-MARK-MASQ - [0:0]\n",
-	      r->fdecl);
-	fputs("-A KUBE-MARK-MASQ -j MARK --or-mark " MASQ_MARK "\n"
-	      "-A KUBE-POSTROUTING -m mark ! --mark " MASQ_MARK "/" MASQ_MARK " -j RETURN\n"
-	      "-A KUBE-POSTROUTING -j MARK --xor-mark " MASQ_MARK "\n"
-	      "-A KUBE-POSTROUTING -m comment --comment \"kubernetes service traffic requiring "
-	      "SNAT\" -j MASQUERADE --random-fully\n",
-	      r->fnat);
-	fputs(":KUBE-SERVICES - [0:0]\n", r->ffilter);
-	for (size_t i = 0; i < l.n; i++)
-		for (size_t j = 0; j < l.v[i]->svc.nports; j++)
-			svc_port_rules(r, l.v[i], &l.v[i]->svc.ports[j], pods, npods);
-	if (fflush(r->fdecl) || fflush(r->fnat) || fflush(r->ffilter) || fflush(r->fchains))
-		err = -ENOMEM;
-out:
-	ep_pods_free(pods, npods);
-	svc_list_free(&l);
-	return err;
-}
-
-/* The netfilter hooks into kube-proxy's chains, added once. */
-static const char *const hooks[][2] = {
-	{ "nat", "-A PREROUTING -m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES" },
-	{ "nat", "-A OUTPUT -m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES" },
-	{ "nat", "-A POSTROUTING -m comment --comment \"kubernetes postrouting rules\" -j KUBE-POSTROUTING" },
-	{ "filter", "-A FORWARD -m conntrack --ctstate NEW -m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES" },
-	{ "filter", "-A OUTPUT -m conntrack --ctstate NEW -m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES" },
-};
-
-static int node_sync(const struct lab_node *n, const struct rules *r)
-{
-	char path[PATH_MAX], *saved = NULL, *in = NULL, *line, *sp;
-	char *const save_argv[] = { "iptables-save", NULL };
-	char *const restore_argv[] = { "iptables-restore", "--noflush", NULL };
-	FILE *f;
-	size_t len = 0;
-	int err;
-
-	lab_netns_path(n->netns, path, sizeof(path));
-	err = lab_run(path, save_argv, NULL, &saved);
-	if (err) {
-		fprintf(stderr, "lab: node %s: iptables-save failed\n", n->name);
-		goto out;
-	}
-	f = open_memstream(&in, &len);
-	if (!f) {
-		err = -ENOMEM;
-		goto out;
-	}
-	for (int t = 0; t < 2; t++) {
-		const char *table = t ? "filter" : "nat";
-		char *stale = NULL;
-		size_t stale_len = 0;
-		FILE *fs = open_memstream(&stale, &stale_len);
-
-		fprintf(f, "*%s\n", table);
-		if (!t)
-			fputs(r->decl, f);
-		/* Chains of Services or endpoints that are gone: emptied, then removed. */
-		if (!t && fs) {
-			char *copy = strdup(saved);
-
-			for (line = copy ? strtok_r(copy, "\n", &sp) : NULL; line;
-			     line = strtok_r(NULL, "\n", &sp)) {
-				char want[64];
-
-				if (strncmp(line, ":KUBE-SVC-", 10) && strncmp(line, ":KUBE-SEP-", 10))
-					continue;
-				*strchrnul(line, ' ') = '\0';
-				snprintf(want, sizeof(want), "%s\n", line);
-				if (r->chains && strstr(r->chains, want))
-					continue;
-				fprintf(f, "%s - [0:0]\n", line);
-				fprintf(fs, "-X %s\n", line + 1);
-			}
-			free(copy);
-		}
-		fputs(t ? r->filter : r->nat, f);
-		for (size_t i = 0; i < sizeof(hooks) / sizeof(hooks[0]); i++)
-			if (!strcmp(hooks[i][0], table) && !strstr(saved, hooks[i][1]))
-				fprintf(f, "%s\n", hooks[i][1]);
-		if (fs)
-			fclose(fs);
-		fprintf(f, "%sCOMMIT\n", stale ? stale : "");
-		free(stale);
-	}
-	fclose(f);
-	err = lab_run(path, restore_argv, in, NULL);
-	if (err)
-		fprintf(stderr, "lab: node %s: iptables-restore refused kube-proxy's rules\n", n->name);
-out:
-	free(saved);
-	free(in);
-	return err;
-}
-
-/* kube-proxy on every node: the NAT rules for every Service and its endpoints now. */
-int lab_kube_proxy_sync(struct lab *lab)
-{
-	struct rules r = {};
-	int err = rules_build(lab, &r);
-
-	for (size_t i = 0; !err && i < lab->nnodes; i++)
-		err = node_sync(&lab->nodes[i], &r);
-	rules_free(&r);
-	return err ? err : lab_dns_sync(lab);
-}
-
 /* ---- lab get ------------------------------------------------------------------ */
 
 /* Every Service with its ClusterIP, ports and endpoints, as JSON objects. */
 json_t *lab_svc_json(struct lab *lab)
 {
 	char ip[INET_ADDRSTRLEN], ep[64];
-	struct ep_pod *pods = NULL;
+	struct lab_ep_pod *pods = NULL;
 	json_t *arr = json_array();
 	size_t npods = 0;
-	struct svc_list l;
+	struct lab_svc_list l;
 
-	if (!arr || svc_list_load(lab, &l))
+	if (!arr || lab_svc_list_load(lab, &l))
 		return arr;
-	if (ep_pods_load(lab, &pods, &npods)) {
-		svc_list_free(&l);
+	if (lab_ep_pods_load(lab, &pods, &npods)) {
+		lab_svc_list_free(&l);
 		return arr;
 	}
 	for (size_t i = 0; i < l.n; i++) {
@@ -721,7 +453,7 @@ json_t *lab_svc_json(struct lab *lab)
 							       lab_proto_word(sp->proto), "targetPort",
 							       target));
 			for (size_t k = 0; k < npods; k++) {
-				uint16_t tp = endpoint_port(l.v[i], sp, &pods[k]);
+				uint16_t tp = lab_endpoint_port(l.v[i], sp, &pods[k]);
 
 				if (!tp)
 					continue;
@@ -734,7 +466,7 @@ json_t *lab_svc_json(struct lab *lab)
 						     l.v[i]->meta.ns, "name", l.v[i]->meta.name,
 						     "clusterIP", ip, "ports", ports, "endpoints", eps));
 	}
-	ep_pods_free(pods, npods);
-	svc_list_free(&l);
+	lab_ep_pods_free(pods, npods);
+	lab_svc_list_free(&l);
 	return arr;
 }

@@ -4,6 +4,9 @@
  * `ip netns add` makes them, processes it starts and stops by PID, the CNI
  * exec protocol towards the real xcni binary, and files written so that a
  * watcher never sees half of one.
+ *
+ * The bottom layer: it knows nothing of the lab's state (lab/state.h), only
+ * names, paths and processes.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,7 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "lab/lab.h"
+#include "lab/sys.h"
 #include "lib/nl.h"
 
 #define NETNS_RUN_DIR "/run/netns"
@@ -33,6 +36,14 @@ extern char **environ;
 void lab_netns_path(const char *name, char *out, size_t len)
 {
 	snprintf(out, len, NETNS_RUN_DIR "/%s", name);
+}
+
+long long lab_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void sleep_ms(unsigned int ms)
@@ -328,7 +339,7 @@ err_log:
 }
 
 /* Reads a whole file into a NUL-terminated buffer. */
-static int read_file(const char *path, char **out)
+int lab_read_file(const char *path, char **out)
 {
 	FILE *f = fopen(path, "re");
 	size_t len = 0;
@@ -371,13 +382,35 @@ static int drain(int fd, char **buf, size_t *len)
 	return 1;
 }
 
+/* Reads fd o into *out and fd e into *err until both are at their end. */
+static void drain_both(int o, char **out, int e, char **err)
+{
+	struct pollfd pfd[2] = { { .fd = o, .events = POLLIN }, { .fd = e, .events = POLLIN } };
+	size_t olen = 0, elen = 0;
+
+	while (pfd[0].fd >= 0 || pfd[1].fd >= 0) {
+		int r;
+
+		if (poll(pfd, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		for (int i = 0; i < 2; i++) {
+			if (pfd[i].fd < 0 || !pfd[i].revents)
+				continue;
+			r = i ? drain(e, err, &elen) : drain(o, out, &olen);
+			if (r <= 0)
+				pfd[i].fd = -1;
+		}
+	}
+}
+
 /* Runs the plugin as a runtime does; *out / *errout are its stdout / stderr, *status its wait status. */
-static int cni_exec(const char *bin, const char *node_netns, char *const envp[], const char *conf,
+int lab_cni_exec(const char *bin, const char *node_netns, char *const envp[], const char *conf,
 		    char **out, char **errout, int *status)
 {
 	int in[2], o[2], e[2], nsfd, err;
-	size_t olen = 0, elen = 0;
-	struct pollfd pfd[2];
 	char *argv[] = { (char *)bin, NULL };
 	pid_t pid;
 
@@ -421,24 +454,7 @@ static int cni_exec(const char *bin, const char *node_netns, char *const envp[],
 	else
 		err = 0;
 	close(in[1]);
-	pfd[0] = (struct pollfd){ .fd = o[0], .events = POLLIN };
-	pfd[1] = (struct pollfd){ .fd = e[0], .events = POLLIN };
-	while (pfd[0].fd >= 0 || pfd[1].fd >= 0) {
-		int r;
-
-		if (poll(pfd, 2, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			break;
-		}
-		for (int i = 0; i < 2; i++) {
-			if (pfd[i].fd < 0 || !pfd[i].revents)
-				continue;
-			r = i ? drain(e[0], errout, &elen) : drain(o[0], out, &olen);
-			if (r <= 0)
-				pfd[i].fd = -1;
-		}
-	}
+	drain_both(o[0], out, e[0], errout);
 	close(o[0]);
 	close(e[0]);
 	if (waitpid(pid, status, 0) < 0 && !err)
@@ -456,92 +472,6 @@ err_in:
 	close(in[1]);
 err_ns:
 	close(nsfd);
-	return err;
-}
-
-/* "10.244.1.5/24" -> "10.244.1.5" from the result's first IP. */
-static int cni_result_ip(const char *out, char *ip, size_t len)
-{
-	json_t *res = json_loads(out ? out : "", 0, NULL);
-	const char *a = json_string_value(
-		json_object_get(json_array_get(json_object_get(res, "ips"), 0), "address"));
-	int err = -EBADMSG;
-
-	if (a && strchr(a, '/') && (size_t)(strchr(a, '/') - a) < len) {
-		snprintf(ip, len, "%.*s", (int)(strchr(a, '/') - a), a);
-		err = 0;
-	}
-	json_decref(res);
-	return err;
-}
-
-int lab_cni(struct lab *lab, struct lab_pod *pod, const char *cmd)
-{
-	char bin[PATH_MAX], cni_path[PATH_MAX + 32], conf_path[PATH_MAX], node_ns[PATH_MAX];
-	char e_cmd[64], e_cid[64], e_netns[PATH_MAX + 16], e_path[PATH_MAX + 48];
-	char e_args[1024], e_sys[512], pod_ns[PATH_MAX], *conf = NULL, *out = NULL, *eout = NULL;
-	char *envp[] = { e_sys, e_cmd, e_cid, e_netns, "CNI_IFNAME=eth0", e_path, e_args, NULL };
-	const struct lab_node *node = lab_node_find(lab, pod->node);
-	const char *sys = getenv("PATH");
-	int status = 0, err;
-
-	if (!node)
-		return -ENOENT;
-	err = lab_find_bin("xcni", "XCNI_BIN", bin, sizeof(bin));
-	if (err)
-		return err;
-	snprintf(cni_path, sizeof(cni_path), "%s", bin);
-	snprintf(e_path, sizeof(e_path), "CNI_PATH=%s:/usr/lib/cni", dirname(cni_path));
-	lab_path(lab, conf_path, sizeof(conf_path), "%s/net.json", node->name);
-	lab_netns_path(node->netns, node_ns, sizeof(node_ns));
-	lab_netns_path(pod->netns, pod_ns, sizeof(pod_ns));
-	snprintf(e_sys, sizeof(e_sys), "PATH=%s", sys ? sys : "/usr/sbin:/usr/bin:/sbin:/bin");
-	snprintf(e_cmd, sizeof(e_cmd), "CNI_COMMAND=%s", cmd);
-	snprintf(e_cid, sizeof(e_cid), "CNI_CONTAINERID=%s", pod->cid);
-	snprintf(e_netns, sizeof(e_netns), "CNI_NETNS=%s", pod_ns);
-	snprintf(e_args, sizeof(e_args), "CNI_ARGS=IgnoreUnknown=1;K8S_POD_NAMESPACE=%s;K8S_POD_NAME=%s",
-		 pod->ns, pod->name);
-	err = read_file(conf_path, &conf);
-	if (err) {
-		fprintf(stderr, "lab: %s: %s\n", conf_path, strerror(-err));
-		return err;
-	}
-	err = cni_exec(bin, node_ns, envp, conf, &out, &eout, &status);
-	if (err) {
-		fprintf(stderr, "lab: CNI %s %s/%s: %s\n", cmd, pod->ns, pod->name, strerror(-err));
-		goto out;
-	}
-	if (!WIFEXITED(status) || WEXITSTATUS(status)) {
-		json_t *e = json_loads(out ? out : "", 0, NULL);
-		const char *msg = json_string_value(json_object_get(e, "msg"));
-		const char *det = json_string_value(json_object_get(e, "details"));
-
-		if (msg)
-			fprintf(stderr, "lab: CNI %s %s/%s on %s failed: %s%s%s%s (code %lld)\n", cmd,
-				pod->ns, pod->name, node->name, msg, det && *det ? " (" : "",
-				det && *det ? det : "", det && *det ? ")" : "",
-				(long long)json_integer_value(json_object_get(e, "code")));
-		else
-			fprintf(stderr, "lab: CNI %s %s/%s on %s failed: %s %d, no error result\n",
-				cmd, pod->ns, pod->name, node->name,
-				WIFEXITED(status) ? "exit status" : "signal",
-				WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
-		if (eout && *eout)
-			fprintf(stderr, "%s", eout);
-		json_decref(e);
-		err = -EIO;
-		goto out;
-	}
-	if (!strcmp(cmd, "ADD")) {
-		err = cni_result_ip(out, pod->ip, sizeof(pod->ip));
-		if (err)
-			fprintf(stderr, "lab: CNI ADD %s/%s: no IP in the result: %s\n", pod->ns,
-				pod->name, out ? out : "");
-	}
-out:
-	free(out);
-	free(eout);
-	free(conf);
 	return err;
 }
 

@@ -29,7 +29,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "lab/lab.h"
+#include "lab/underlay.h"
 #include "lib/nl.h"
 
 /* The bridge stands for a switch, not a firewall: bridged IPv4 must not go through iptables. */
@@ -302,5 +302,19 @@ int lab_outside_delete(struct lab *lab)
 	err = lab_netns_delete(LAB_OUT_NETNS);
 	if (!err)
 		lab->outside = false;
+	return err;
+}
+
+int lab_outside_serve(struct lab *lab)
+{
+	static char *const specs[] = LAB_OUT_PORTS;
+	char log[PATH_MAX];
+	int err;
+
+	lab_path(lab, log, sizeof(log), "outside.log");
+	err = lab_serve_spawn(LAB_OUT_NETNS, "outside", specs, sizeof(specs) / sizeof(specs[0]),
+			      true, log, &lab->outside_server);
+	if (!err)
+		err = lab_state_save(lab);
 	return err;
 }

@@ -1,0 +1,338 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The lab's nodes: node i is netns xcl-n<i>, plugged into the underlay, with
+ * its network config for the plugin and its own xcnid (pins under
+ * /sys/fs/bpf/xcni-lab/n<i>); its Node object in the cluster state, as the
+ * kubelet registers it; and waiting until every agent applied a change.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <linux/if_link.h>
+
+#include "xcni_shared.h"
+#include "lab/node.h"
+#include "lib/bpfpin.h"
+
+#define PIN_WAIT_MS 15000
+
+/* ---- starting and stopping -------------------------------------------------- */
+
+static void log_tail(const char *path, int lines)
+{
+	char *buf = NULL, *p;
+	size_t len = 0;
+	FILE *f = fopen(path, "re");
+
+	if (!f)
+		return;
+	if (getdelim(&buf, &len, '\0', f) > 0) {
+		p = buf + strlen(buf);
+		while (p > buf && lines >= 0) {
+			p--;
+			if (*p == '\n')
+				lines--;
+		}
+		fprintf(stderr, "---- %s (tail)\n%s%s", path, p == buf ? "" : "...", p);
+	}
+	free(buf);
+	fclose(f);
+}
+
+static int node_net_conf(struct lab *lab, const struct lab_node *n)
+{
+	char path[PATH_MAX], state[PATH_MAX], ipam[PATH_MAX];
+	json_t *conf;
+	int err;
+
+	lab_path(lab, state, sizeof(state), "%s/state", n->name);
+	lab_path(lab, ipam, sizeof(ipam), "%s/ipam", n->name);
+	conf = json_pack("{s:s,s:s,s:s,s:i,s:s,s:s,s:{s:s,s:[[{s:s}]],s:s}}", "cniVersion", "1.0.0",
+			 "name", "xcni-lab", "type", "xcni", "mtu", LAB_POD_MTU, "stateDir", state, "pinDir",
+			 n->pin, "ipam", "type", "host-local", "ranges", "subnet", n->cidr, "dataDir",
+			 ipam);
+	if (!conf)
+		return -ENOMEM;
+	lab_path(lab, path, sizeof(path), "%s/net.json", n->name);
+	err = lab_write_json(path, conf);
+	json_decref(conf);
+	return err;
+}
+
+/*
+ * Node i: its netns, its port on the underlay, network config and agent;
+ * recorded in lab.json as soon as each exists.
+ */
+int lab_node_start(struct lab *lab, unsigned int i, const char *xcnid, const char *xdp,
+		   bool manifests)
+{
+	char dir[PATH_MAX], log[PATH_MAX], mdir[PATH_MAX], netns[PATH_MAX];
+	struct lab_node *n = &lab->nodes[lab->nnodes];
+	char *argv[20];
+	int a = 0, err;
+
+	memset(n, 0, sizeof(*n));
+	snprintf(n->name, sizeof(n->name), "n%u", i);
+	snprintf(n->netns, sizeof(n->netns), LAB_NETNS_PREFIX "n%u", i);
+	snprintf(n->cidr, sizeof(n->cidr), "10.244.%u.0/24", i);
+	snprintf(n->ip, sizeof(n->ip), LAB_UL_PREFIX "%u", i);
+	snprintf(n->pin, sizeof(n->pin), LAB_PIN_ROOT "/n%u", i);
+	n->manifests = manifests;
+	if (!access(n->pin, F_OK)) {
+		fprintf(stderr, "lab: %s exists already (another lab, or one not taken down)\n", n->pin);
+		return -EEXIST;
+	}
+	lab_path(lab, dir, sizeof(dir), "%s", n->name);
+	if (mkdir(dir, 0755) && errno != EEXIST) {
+		err = -errno;
+		fprintf(stderr, "lab: mkdir %s: %s\n", dir, strerror(-err));
+		return err;
+	}
+	err = node_net_conf(lab, n);
+	if (err)
+		return err;
+	err = lab_netns_create(n->netns);
+	if (err) {
+		lab_rm_tree(dir);
+		return err;
+	}
+	/* Counted only now: teardown must never delete a netns of the same name it did not make. */
+	lab->nnodes++;
+	err = lab_state_save(lab);
+	if (err)
+		return err;
+	/* Before the agent: xcnid resolves its underlay device once, at start. */
+	err = lab_underlay_join(n);
+	if (err)
+		return err;
+	lab_path(lab, log, sizeof(log), "%s/xcnid.log", n->name);
+	lab_path(lab, mdir, sizeof(mdir), "manifests");
+	lab_netns_path(n->netns, netns, sizeof(netns));
+	argv[a++] = (char *)xcnid;
+	argv[a++] = "--pin-dir";
+	argv[a++] = n->pin;
+	argv[a++] = "--pod-cidr";
+	argv[a++] = n->cidr;
+	argv[a++] = "--node-name";
+	argv[a++] = n->name;
+	argv[a++] = "--underlay-dev";
+	argv[a++] = LAB_UL_DEV;
+	argv[a++] = "--node-ip";
+	argv[a++] = n->ip;
+	argv[a++] = "--xdp-mode";
+	argv[a++] = (char *)xdp;
+	if (manifests) {
+		argv[a++] = "--manifests";
+		argv[a++] = mdir;
+	}
+	argv[a] = NULL;
+	err = lab_spawn_daemon(netns, argv, log, -1, &n->xcnid);
+	if (err)
+		return err;
+	return lab_state_save(lab);
+}
+
+/* Waits until every agent pinned the programs xcni ADD attaches. */
+int lab_nodes_wait_pinned(struct lab *lab)
+{
+	char p1[PATH_MAX + 32], p2[PATH_MAX + 32], log[PATH_MAX];
+	int waited = 0;
+
+	for (size_t i = 0; i < lab->nnodes; i++) {
+		struct lab_node *n = &lab->nodes[i];
+
+		snprintf(p1, sizeof(p1), "%s/" XCNI_PIN_PROG_FROM_POD, n->pin);
+		snprintf(p2, sizeof(p2), "%s/" XCNI_PIN_PROG_TO_POD, n->pin);
+		for (;;) {
+			if (!access(p1, F_OK) && !access(p2, F_OK))
+				break;
+			waitpid(n->xcnid.pid, NULL, WNOHANG);
+			if (!lab_proc_alive(&n->xcnid) || waited >= PIN_WAIT_MS) {
+				fprintf(stderr, "lab: node %s: xcnid %s before pinning its programs under %s\n",
+					n->name, lab_proc_alive(&n->xcnid) ? "timed out" : "exited",
+					n->pin);
+				lab_path(lab, log, sizeof(log), "%s/xcnid.log", n->name);
+				log_tail(log, 15);
+				return -ETIMEDOUT;
+			}
+			usleep(50 * 1000);
+			waited += 50;
+		}
+	}
+	return 0;
+}
+
+
+int lab_node_remove(struct lab *lab, struct lab_node *n)
+{
+	char path[PATH_MAX];
+	int err = 0;
+
+	lab_proc_stop(&n->xcnid);
+	/* Only pins under the lab's own root: never anything a real xcnid owns. */
+	if (!strncmp(n->pin, LAB_PIN_ROOT "/", strlen(LAB_PIN_ROOT "/")) && lab_rm_tree(n->pin))
+		err = -EIO;
+	if (lab_netns_delete(n->netns))
+		err = -EIO;
+	lab_path(lab, path, sizeof(path), "%s", n->name);
+	if (lab_rm_tree(path))
+		err = -EIO;
+	return err;
+}
+
+/* ---- the Node object ------------------------------------------------------------ */
+
+/*
+ * The Node as the kubelet registers it: spec.podCIDR is what the node's IPAM
+ * hands out, status.addresses its underlay address; labels (if any) are the
+ * ones a manifest gave, the hostname label always there.
+ */
+int lab_node_object_put(struct lab *lab, const struct lab_node *n, json_t *labels,
+			enum lab_wr *res)
+{
+	char path[PATH_MAX];
+	json_t *doc, *l;
+	int err;
+
+	doc = json_pack("{s:s,s:s,s:{s:s,s:{s:s}},s:{s:s,s:[s]},s:{s:[{s:s,s:s},{s:s,s:s}]}}",
+			"apiVersion", "v1", "kind", "Node", "metadata", "name", n->name, "labels",
+			"kubernetes.io/hostname", n->name, "spec", "podCIDR", n->cidr, "podCIDRs",
+			n->cidr, "status", "addresses", "type", "InternalIP", "address", n->ip, "type",
+			"Hostname", "address", n->name);
+	if (!doc)
+		return -ENOMEM;
+	l = json_object_get(json_object_get(doc, "metadata"), "labels");
+	if (json_is_object(labels) && json_object_update(l, labels)) {
+		json_decref(doc);
+		return -ENOMEM;
+	}
+	lab_object_file(lab, K8S_NODE, NULL, n->name, path, sizeof(path));
+	err = lab_object_write(path, doc, res);
+	json_decref(doc);
+	return err;
+}
+
+int lab_write_node_object(struct lab *lab, const struct lab_node *n)
+{
+	enum lab_wr res;
+
+	return lab_node_object_put(lab, n, NULL, &res);
+}
+
+bool lab_node_registered(const struct lab *lab, const struct lab_node *n)
+{
+	char path[PATH_MAX];
+
+	lab_object_file(lab, K8S_NODE, NULL, n->name, path, sizeof(path));
+	return !access(path, F_OK);
+}
+
+
+/* ---- the sync token --------------------------------------------------------- */
+
+/* The node's pinned config map; -errno if it cannot be read. */
+static int node_config(const struct lab_node *n, struct xcni_config *cfg)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info), key = 0;
+	char path[PATH_MAX + 16];
+	int fd, err = 0;
+
+	snprintf(path, sizeof(path), "%s/xcni_config", n->pin);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return -errno;
+	/* A map of another layout would be read past its end: refuse it. */
+	if (bpf_map_get_info_by_fd(fd, &info, &len))
+		err = -errno;
+	else if (info.value_size != sizeof(*cfg) || info.key_size != sizeof(key))
+		err = -EPROTO;
+	else if (bpf_map_lookup_elem(fd, &key, cfg))
+		err = -errno;
+	close(fd);
+	return err;
+}
+
+/* The generation the node's maps hold; -EIO with *why set when it failed one >= want. */
+static int node_applied_gen(const struct lab_node *n, unsigned long long want,
+			    unsigned long long *gen, char *why, size_t whylen)
+{
+	struct xcni_config cfg;
+	int err = node_config(n, &cfg);
+
+	if (err)
+		return err;
+	*gen = cfg.applied_gen;
+	if (cfg.failed_gen >= want && cfg.failed_gen > cfg.applied_gen) {
+		snprintf(why, whylen, "%.*s", (int)strnlen(cfg.error, sizeof(cfg.error)), cfg.error);
+		return -EIO;
+	}
+	return 0;
+}
+
+const char *lab_node_xdp(const struct lab_node *n)
+{
+	struct xcni_config cfg;
+
+	if (node_config(n, &cfg))
+		return "unknown";
+	return cfg.xdp_mode == XDP_FLAGS_DRV_MODE ? "native" :
+	       cfg.xdp_mode == XDP_FLAGS_SKB_MODE ? "generic" : "off";
+}
+
+int lab_sync(struct lab *lab)
+{
+	const char *nowait = getenv("XCNI_LAB_NO_WAIT");
+	unsigned long long gen, got = 0;
+	char log[PATH_MAX], why[256];
+	struct timespec t0, t;
+	int err, r;
+
+	err = lab_gen_bump(lab, &gen);
+	if (err || (nowait && !strcmp(nowait, "1")))
+		return err;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (size_t i = 0; i < lab->nnodes; i++) {
+		struct lab_node *n = &lab->nodes[i];
+
+		/* An agent started without --manifests never reports a generation. */
+		if (!n->manifests)
+			continue;
+		for (;;) {
+			r = node_applied_gen(n, gen, &got, why, sizeof(why));
+			if (!r && got >= gen)
+				break;
+			if (r == -EIO) {
+				/* The objects are in the cluster state; the maps keep the old policy. */
+				fprintf(stderr, "lab: node %s: xcnid could not apply generation %llu: %s\n",
+					n->name, gen, why);
+				return r;
+			}
+			clock_gettime(CLOCK_MONOTONIC, &t);
+			if (!lab_proc_alive(&n->xcnid) ||
+			    (t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 >
+				    LAB_SYNC_TIMEOUT_MS) {
+				lab_path(lab, log, sizeof(log), "%s/xcnid.log", n->name);
+				if (!lab_proc_alive(&n->xcnid))
+					fprintf(stderr, "lab: node %s: its xcnid (PID %d) is gone; see %s\n",
+						n->name, (int)n->xcnid.pid, log);
+				else if (r)
+					fprintf(stderr, "lab: node %s: cannot read %s/xcni_config: %s\n",
+						n->name, n->pin, strerror(-r));
+				else
+					fprintf(stderr, "lab: node %s: xcnid did not catch up with cluster-state "
+							"generation %llu within %d s (it reports %llu); see %s\n",
+						n->name, gen, LAB_SYNC_TIMEOUT_MS / 1000, got, log);
+				return -ETIMEDOUT;
+			}
+			usleep(20 * 1000);
+		}
+	}
+	return 0;
+}

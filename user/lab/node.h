@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Layer 5 of the lab: its nodes. Node i: netns xcl-n<i> on the underlay, pod
+ * CIDR 10.244.<i>.0/24, its own xcnid; its Node object in the cluster state;
+ * lab_sync, the wait until every agent applied a change.
+ */
+#ifndef XCNI_LAB_NODE_H
+#define XCNI_LAB_NODE_H
+
+#include <jansson.h>
+
+#include "lab/cluster.h"
+#include "lab/state.h"
+#include "lab/sys.h"
+#include "lab/underlay.h"
+
+#define LAB_SYNC_TIMEOUT_MS 20000
+/* The XDP mode xcnid attaches its prefilter in ($XCNI_LAB_XDP): native XDP on a
+ * veth turns every TSO packet into MTU-sized ones (3 instead of 11 Gbit/s). */
+#define LAB_XDP_DEFAULT "generic"
+
+/*
+ * Node i (appended to lab->nodes, which has room): its netns, its port on the
+ * underlay, network config and agent (xdp: its --xdp-mode; manifests: it
+ * watches the cluster state), recorded in lab.json as soon as each exists.
+ */
+int lab_node_start(struct lab *lab, unsigned int i, const char *xcnid, const char *xdp,
+		   bool manifests);
+/* Waits until every agent pinned the programs xcni ADD attaches. */
+int lab_nodes_wait_pinned(struct lab *lab);
+/* Stops the node's agent, removes its pins, netns and files; goes on past failures (-EIO). */
+int lab_node_remove(struct lab *lab, struct lab_node *n);
+
+/* Writes the node's Node object as the kubelet registers it (labels: a manifest's, or NULL). */
+int lab_node_object_put(struct lab *lab, const struct lab_node *n, json_t *labels,
+			enum lab_wr *res);
+int lab_write_node_object(struct lab *lab, const struct lab_node *n);
+/* Whether the node's Node object is in the cluster state (lab delete -f takes it out). */
+bool lab_node_registered(const struct lab *lab, const struct lab_node *n);
+/* How the node's xcnid attached its XDP prefilter: "native", "generic", "off" or "unknown". */
+const char *lab_node_xdp(const struct lab_node *n);
+/* Bumps the sync token and waits for every node's agent to report it applied. */
+int lab_sync(struct lab *lab);
+
+#endif

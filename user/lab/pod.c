@@ -1,0 +1,347 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The lab's pods, as the scheduler, kubelet and runtime make them: a node
+ * picked, a netns named after the pod, CNI ADD through the real xcni binary
+ * in the node's netns, the pod's object with its node and IP, its listener;
+ * and all of it undone by teardown (CNI DEL is idempotent).
+ */
+#include <errno.h>
+#include <libgen.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "lab/pod.h"
+
+/* ---- names ------------------------------------------------------------------- */
+
+static uint64_t fnv1a64(const char *a, const char *b)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (const char *p = a; *p; p++)
+		h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
+	h = (h ^ '/') * 0x100000001b3ULL;
+	for (const char *p = b; *p; p++)
+		h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
+	return h;
+}
+
+/* A namespace has no dot, so "<ns>.<name>" is unambiguous; very long ones get a hash. */
+static void pod_names(struct lab_pod *p)
+{
+	uint64_t h = fnv1a64(p->ns, p->name);
+
+	snprintf(p->cid, sizeof(p->cid), "xcl-%016llx", (unsigned long long)h);
+	if (strlen(p->ns) + strlen(p->name) + sizeof(LAB_NETNS_PREFIX) + 1 < 200)
+		snprintf(p->netns, sizeof(p->netns), LAB_NETNS_PREFIX "%s.%s", p->ns, p->name);
+	else
+		snprintf(p->netns, sizeof(p->netns), LAB_NETNS_PREFIX "p-%016llx",
+			 (unsigned long long)h);
+}
+
+/* ---- CNI ---------------------------------------------------------------------- */
+
+/* "10.244.1.5/24" -> "10.244.1.5" from the result's first IP. */
+static int cni_result_ip(const char *out, char *ip, size_t len)
+{
+	json_t *res = json_loads(out ? out : "", 0, NULL);
+	const char *a = json_string_value(
+		json_object_get(json_array_get(json_object_get(res, "ips"), 0), "address"));
+	int err = -EBADMSG;
+
+	if (a && strchr(a, '/') && (size_t)(strchr(a, '/') - a) < len) {
+		snprintf(ip, len, "%.*s", (int)(strchr(a, '/') - a), a);
+		err = 0;
+	}
+	json_decref(res);
+	return err;
+}
+
+int lab_cni(struct lab *lab, struct lab_pod *pod, const char *cmd)
+{
+	char bin[PATH_MAX], cni_path[PATH_MAX + 32], conf_path[PATH_MAX], node_ns[PATH_MAX];
+	char e_cmd[64], e_cid[64], e_netns[PATH_MAX + 16], e_path[PATH_MAX + 48];
+	char e_args[1024], e_sys[512], pod_ns[PATH_MAX], *conf = NULL, *out = NULL, *eout = NULL;
+	char *envp[] = { e_sys, e_cmd, e_cid, e_netns, "CNI_IFNAME=eth0", e_path, e_args, NULL };
+	const struct lab_node *node = lab_node_find(lab, pod->node);
+	const char *sys = getenv("PATH");
+	int status = 0, err;
+
+	if (!node)
+		return -ENOENT;
+	err = lab_find_bin("xcni", "XCNI_BIN", bin, sizeof(bin));
+	if (err)
+		return err;
+	snprintf(cni_path, sizeof(cni_path), "%s", bin);
+	snprintf(e_path, sizeof(e_path), "CNI_PATH=%s:/usr/lib/cni", dirname(cni_path));
+	lab_path(lab, conf_path, sizeof(conf_path), "%s/net.json", node->name);
+	lab_netns_path(node->netns, node_ns, sizeof(node_ns));
+	lab_netns_path(pod->netns, pod_ns, sizeof(pod_ns));
+	snprintf(e_sys, sizeof(e_sys), "PATH=%s", sys ? sys : "/usr/sbin:/usr/bin:/sbin:/bin");
+	snprintf(e_cmd, sizeof(e_cmd), "CNI_COMMAND=%s", cmd);
+	snprintf(e_cid, sizeof(e_cid), "CNI_CONTAINERID=%s", pod->cid);
+	snprintf(e_netns, sizeof(e_netns), "CNI_NETNS=%s", pod_ns);
+	snprintf(e_args, sizeof(e_args), "CNI_ARGS=IgnoreUnknown=1;K8S_POD_NAMESPACE=%s;K8S_POD_NAME=%s",
+		 pod->ns, pod->name);
+	err = lab_read_file(conf_path, &conf);
+	if (err) {
+		fprintf(stderr, "lab: %s: %s\n", conf_path, strerror(-err));
+		return err;
+	}
+	err = lab_cni_exec(bin, node_ns, envp, conf, &out, &eout, &status);
+	if (err) {
+		fprintf(stderr, "lab: CNI %s %s/%s: %s\n", cmd, pod->ns, pod->name, strerror(-err));
+		goto out;
+	}
+	if (!WIFEXITED(status) || WEXITSTATUS(status)) {
+		json_t *e = json_loads(out ? out : "", 0, NULL);
+		const char *msg = json_string_value(json_object_get(e, "msg"));
+		const char *det = json_string_value(json_object_get(e, "details"));
+
+		if (msg)
+			fprintf(stderr, "lab: CNI %s %s/%s on %s failed: %s%s%s%s (code %lld)\n", cmd,
+				pod->ns, pod->name, node->name, msg, det && *det ? " (" : "",
+				det && *det ? det : "", det && *det ? ")" : "",
+				(long long)json_integer_value(json_object_get(e, "code")));
+		else
+			fprintf(stderr, "lab: CNI %s %s/%s on %s failed: %s %d, no error result\n",
+				cmd, pod->ns, pod->name, node->name,
+				WIFEXITED(status) ? "exit status" : "signal",
+				WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+		if (eout && *eout)
+			fprintf(stderr, "%s", eout);
+		json_decref(e);
+		err = -EIO;
+		goto out;
+	}
+	if (!strcmp(cmd, "ADD")) {
+		err = cni_result_ip(out, pod->ip, sizeof(pod->ip));
+		if (err)
+			fprintf(stderr, "lab: CNI ADD %s/%s: no IP in the result: %s\n", pod->ns,
+				pod->name, out ? out : "");
+	}
+out:
+	free(out);
+	free(eout);
+	free(conf);
+	return err;
+}
+
+/* ---- the pod object ------------------------------------------------------------ */
+
+static const char *node_internal_ip(struct lab *lab, const char *node)
+{
+	const struct lab_node *n = lab_node_find(lab, node);
+
+	return n ? n->ip : "";
+}
+
+/* The pod as the kubelet reports it: on its node, with its IP. */
+int lab_pod_object_write(struct lab *lab, const struct k8s_object *obj, const struct lab_pod *p,
+			 enum lab_wr *res)
+{
+	json_t *doc = lab_object_doc(obj), *spec, *status;
+	char path[PATH_MAX];
+	int err = -ENOMEM;
+
+	if (!doc)
+		return -ENOMEM;
+	spec = json_object_get(doc, "spec");
+	status = json_pack("{s:s,s:s,s:s,s:[{s:s}]}", "phase", "Running", "hostIP",
+			   node_internal_ip(lab, p->node), "podIP", p->ip,
+			   "podIPs", "ip", p->ip);
+	if (!json_is_object(spec) || !status ||
+	    json_object_set_new(spec, "nodeName", json_string(p->node)) ||
+	    json_object_set_new(doc, "status", status))
+		goto out;
+	lab_object_file(lab, K8S_POD, p->ns, p->name, path, sizeof(path));
+	err = lab_object_write(path, doc, res);
+out:
+	json_decref(doc);
+	return err;
+}
+
+/* ---- pods -------------------------------------------------------------------- */
+
+/* The ports the listener serves: TCP and UDP, each once; SCTP has no sockets here. */
+int lab_pod_ports(const struct k8s_object *obj, struct lab_port **out, size_t *n)
+{
+	const struct k8s_pod *pod = &obj->pod;
+	struct lab_port *v = calloc(pod->nports + 1, sizeof(*v));
+	size_t k = 0;
+
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < pod->nports; i++) {
+		const struct k8s_container_port *cp = &pod->ports[i];
+		bool dup = false;
+
+		if (cp->proto == IPPROTO_SCTP) {
+			fprintf(stderr, "lab: warning: Pod %s/%s: containerPort %u/SCTP not served "
+					"(this kernel has no SCTP sockets)\n",
+				obj->meta.ns, obj->meta.name, cp->port);
+			continue;
+		}
+		for (size_t j = 0; j < k; j++)
+			dup |= v[j].port == cp->port && v[j].proto == cp->proto;
+		if (!dup)
+			v[k++] = (struct lab_port){ cp->port, cp->proto };
+	}
+	*out = v;
+	*n = k;
+	return 0;
+}
+
+bool lab_ports_equal(const struct lab_port *a, size_t na, const struct lab_port *b, size_t nb)
+{
+	if (na != nb)
+		return false;
+	for (size_t i = 0; i < na; i++) {
+		bool found = false;
+
+		for (size_t j = 0; j < nb && !found; j++)
+			found = a[i].port == b[j].port && a[i].proto == b[j].proto;
+		if (!found)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * The node with the fewest pods (the first of equals), as a scheduler without
+ * constraints would; only nodes whose Node object exists. NULL: none does.
+ */
+static const char *pick_node(struct lab *lab)
+{
+	size_t best = 0, best_n = (size_t)-1;
+
+	for (size_t i = 0; i < lab->nnodes; i++) {
+		size_t n = 0;
+
+		if (!lab_node_registered(lab, &lab->nodes[i]))
+			continue;
+		for (size_t j = 0; j < lab->npods; j++)
+			n += !strcmp(lab->pods[j].node, lab->nodes[i].name);
+		if (n < best_n) {
+			best = i;
+			best_n = n;
+		}
+	}
+	return best_n == (size_t)-1 ? NULL : lab->nodes[best].name;
+}
+
+void lab_pod_remove(struct lab *lab, struct lab_pod *p)
+{
+	size_t i = (size_t)(p - lab->pods);
+
+	lab_pod_clear(p);
+	memmove(&lab->pods[i], &lab->pods[i + 1], (lab->npods - i - 1) * sizeof(*p));
+	lab->npods--;
+}
+
+int lab_pod_teardown(struct lab *lab, struct lab_pod *pod)
+{
+	char path[PATH_MAX];
+	int err = 0;
+
+	lab_proc_stop(&pod->server);
+	/* DEL is idempotent: it cleans up whatever part of ADD happened. */
+	if (lab_cni(lab, pod, "DEL"))
+		err = -EIO;
+	if (lab_netns_delete(pod->netns))
+		err = -EIO;
+	lab_object_file(lab, K8S_POD, pod->ns, pod->name, path, sizeof(path));
+	unlink(path);
+	lab_path(lab, path, sizeof(path), "pods/%s.%s.log", pod->ns, pod->name);
+	unlink(path);
+	return err;
+}
+
+int lab_pod_create(struct lab *lab, const struct k8s_object *obj, struct lab_pod **out)
+{
+	const char *node = obj->pod.node_name ? obj->pod.node_name : pick_node(lab);
+	struct lab_pod *pods, *p;
+	int err;
+
+	if (!node) {
+		/* A scheduler leaves such a pod pending; the lab says why instead. */
+		fprintf(stderr, "lab apply: Pod %s/%s: no node to schedule it on (every Node object "
+				"is deleted; apply one, or set spec.nodeName)\n",
+			obj->meta.ns, obj->meta.name);
+		return -EAGAIN;
+	}
+	pods = realloc(lab->pods, (lab->npods + 1) * sizeof(*pods));
+	if (!pods)
+		return -ENOMEM;
+	lab->pods = pods;
+	p = &lab->pods[lab->npods];
+	memset(p, 0, sizeof(*p));
+	p->ns = strdup(obj->meta.ns);
+	p->name = strdup(obj->meta.name);
+	if (!p->ns || !p->name || lab_pod_ports(obj, &p->ports, &p->nports)) {
+		lab_pod_clear(p);
+		return -ENOMEM;
+	}
+	snprintf(p->node, sizeof(p->node), "%s", node);
+	p->dns = !strcmp(json_string_value(json_object_get(
+				 json_object_get(json_object_get(obj->raw, "metadata"), "annotations"),
+				 LAB_DNS_ANNOTATION)) ?: "", "dnsmasq");
+	pod_names(p);
+	err = lab_netns_create(p->netns);
+	if (err) {
+		lab_pod_clear(p);
+		return err;
+	}
+	/* Recorded before ADD, so `lab down` finds it whatever happens next. */
+	lab->npods++;
+	err = lab_state_save(lab);
+	if (err)
+		goto err_undo;
+	err = lab_cni(lab, p, "ADD");
+	if (err)
+		goto err_undo;
+	*out = p;
+	return 0;
+
+err_undo:
+	lab_pod_undo(lab, p);
+	return err;
+}
+
+void lab_pod_undo(struct lab *lab, struct lab_pod *p)
+{
+	lab_pod_teardown(lab, p);
+	lab_pod_remove(lab, p);
+	lab_state_save(lab);
+}
+
+int lab_pod_serve(struct lab *lab, struct lab_pod *pod)
+{
+	char log[PATH_MAX], name[600], (*specs)[16];
+	char **sp;
+	int err = -ENOMEM;
+
+	pod->server = (struct lab_proc){};
+	if (!pod->nports)
+		return 0;
+	specs = calloc(pod->nports, sizeof(*specs));
+	sp = calloc(pod->nports, sizeof(*sp));
+	if (!specs || !sp)
+		goto out;
+	for (size_t i = 0; i < pod->nports; i++) {
+		snprintf(specs[i], sizeof(specs[i]), "%u/%s", pod->ports[i].port,
+			 pod->ports[i].proto == IPPROTO_UDP ? "udp" : "tcp");
+		sp[i] = specs[i];
+	}
+	snprintf(name, sizeof(name), "%s/%s", pod->ns, pod->name);
+	lab_path(lab, log, sizeof(log), "pods/%s.%s.log", pod->ns, pod->name);
+	err = lab_serve_spawn(pod->netns, name, sp, pod->nports, false, log, &pod->server);
+out:
+	free(sp);
+	free(specs);
+	return err;
+}

@@ -1,0 +1,326 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The listener each pod runs on its containerPorts, and the outside on its
+ * ports (the hidden `xcnictl lab serve`), and starting one in a netns. TCP
+ * answers who it is, UDP echoes; with --tell-peer both answer the address the
+ * peer came from.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lab/serve.h"
+
+#define SERVE_MAX_CONNS 4096
+#define SERVE_IDLE_MS 5000
+#define SERVE_READY_MS 5000
+
+const char *lab_proto_word(uint8_t proto)
+{
+	return proto == IPPROTO_UDP ? "udp" : proto == IPPROTO_SCTP ? "sctp" : "tcp";
+}
+
+/* "80/tcp", "81/UDP"; 0 or -EINVAL. */
+int lab_port_spec(const char *s, struct lab_port *out)
+{
+	unsigned long v;
+	char *end;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end != '/' || v < 1 || v > 65535 || s[0] == '-' || s[0] == '+')
+		return -EINVAL;
+	out->port = (uint16_t)v;
+	if (!strcasecmp(end + 1, "tcp"))
+		out->proto = IPPROTO_TCP;
+	else if (!strcasecmp(end + 1, "udp"))
+		out->proto = IPPROTO_UDP;
+	else if (!strcasecmp(end + 1, "sctp"))
+		out->proto = IPPROTO_SCTP;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+/* ---- the listener (xcnictl lab serve) ----------------------------------------- */
+
+struct conn {
+	int fd;
+	long long deadline;
+	struct sockaddr_in peer;
+};
+
+/* Binds every port; the readiness pipe says "ok" only once all of them listen. */
+static int serve_bind(int argc, char **argv, int *fds, uint8_t *protos, int *n, char *why,
+		      size_t whylen)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_ANY) };
+	struct lab_port p;
+	int one = 1;
+
+	for (*n = 0; *n < argc; (*n)++) {
+		int fd;
+
+		if (lab_port_spec(argv[*n], &p) || p.proto == IPPROTO_SCTP) {
+			snprintf(why, whylen, "%s: not PORT/tcp or PORT/udp", argv[*n]);
+			return -EINVAL;
+		}
+		fd = socket(AF_INET, (p.proto == IPPROTO_TCP ? SOCK_STREAM : SOCK_DGRAM) |
+					     SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			goto fail;
+		fds[*n] = fd;
+		protos[*n] = p.proto;
+		sa.sin_port = htons(p.port);
+		if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+		    bind(fd, (struct sockaddr *)&sa, sizeof(sa)) ||
+		    (p.proto == IPPROTO_TCP && listen(fd, 1024))) {
+			close(fd);
+			goto fail;
+		}
+	}
+	return 0;
+fail:
+	snprintf(why, whylen, "%s: %s", argv[*n], strerror(errno));
+	return -errno;
+}
+
+/* With --tell-peer: "NAME ADDR\n", the peer's address as this end saw it. */
+static const char *tell_peer(char *buf, size_t len, const char *name,
+			     const struct sockaddr_in *peer)
+{
+	char a[INET_ADDRSTRLEN] = "?";
+
+	inet_ntop(AF_INET, &peer->sin_addr, a, sizeof(a));
+	snprintf(buf, len, "%s %s\n", name, a);
+	return buf;
+}
+
+/* Echoes each datagram, or with name (--tell-peer) answers who sent it. */
+static void serve_udp(int fd, const char *name)
+{
+	struct sockaddr_in from;
+	socklen_t flen;
+	char buf[65535], ans[600]; /* a whole datagram, fragmented or not */
+	ssize_t n;
+
+	for (;;) {
+		flen = sizeof(from);
+		n = recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &flen);
+		if (n < 0)
+			return;
+		if (name) {
+			tell_peer(ans, sizeof(ans), name, &from);
+			sendto(fd, ans, strlen(ans), MSG_DONTWAIT, (struct sockaddr *)&from, flen);
+		} else
+			sendto(fd, buf, (size_t)n, MSG_DONTWAIT, (struct sockaddr *)&from, flen);
+	}
+}
+
+static void serve_accept(int fd, struct conn *conns, int *nconns)
+{
+	struct sockaddr_in peer;
+	socklen_t plen = sizeof(peer);
+	int c;
+
+	while ((c = accept4(fd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+		if (*nconns >= SERVE_MAX_CONNS) {
+			close(c);
+			continue;
+		}
+		conns[(*nconns)++] = (struct conn){ c, lab_now_ms() + SERVE_IDLE_MS, peer };
+		plen = sizeof(peer);
+	}
+}
+
+/* Read what the client said, answer with who we are, close: one exchange per connection. */
+static bool serve_conn(struct conn *c, const char *answer, const char *tell)
+{
+	char buf[512], ans[600];
+	ssize_t n = recv(c->fd, buf, sizeof(buf), 0);
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return false;
+	if (n >= 0 && tell)
+		answer = tell_peer(ans, sizeof(ans), tell, &c->peer);
+	if (n >= 0)
+		send(c->fd, answer, strlen(answer), MSG_NOSIGNAL | MSG_DONTWAIT);
+	close(c->fd);
+	return true;
+}
+
+static int serve_loop(int *lfds, uint8_t *protos, int nl, const char *answer, const char *tell)
+{
+	struct conn *conns = calloc(SERVE_MAX_CONNS, sizeof(*conns));
+	struct pollfd *pfd = calloc(SERVE_MAX_CONNS + (size_t)nl, sizeof(*pfd));
+	int nconns = 0;
+
+	if (!conns || !pfd)
+		return -ENOMEM;
+	for (;;) {
+		long long now;
+		int i, n = 0;
+
+		for (i = 0; i < nl; i++)
+			pfd[n++] = (struct pollfd){ .fd = lfds[i], .events = POLLIN };
+		for (i = 0; i < nconns; i++)
+			pfd[n++] = (struct pollfd){ .fd = conns[i].fd, .events = POLLIN };
+		if (poll(pfd, (nfds_t)n, 1000) < 0 && errno != EINTR)
+			return -errno;
+		for (i = 0; i < nl; i++) {
+			if (!(pfd[i].revents & POLLIN))
+				continue;
+			if (protos[i] == IPPROTO_UDP)
+				serve_udp(lfds[i], tell);
+			else
+				serve_accept(lfds[i], conns, &nconns);
+		}
+		/* Connections accepted just now are past the polled ones: they wait a round. */
+		now = lab_now_ms();
+		for (i = 0; i < nconns;) {
+			bool done = false;
+
+			if (nl + i < n && pfd[nl + i].fd == conns[i].fd && pfd[nl + i].revents)
+				done = serve_conn(&conns[i], answer, tell);
+			else if (now > conns[i].deadline) {
+				close(conns[i].fd);
+				done = true;
+			}
+			if (done) {
+				/* Keep pfd in step with conns: both shift down by one. */
+				memmove(&conns[i], &conns[i + 1], (size_t)(nconns - i - 1) * sizeof(*conns));
+				if (nl + i < n)
+					memmove(&pfd[nl + i], &pfd[nl + i + 1],
+						(size_t)(n - nl - i - 1) * sizeof(*pfd));
+				n--;
+				nconns--;
+			} else {
+				i++;
+			}
+		}
+	}
+}
+
+/*
+ * xcnictl lab serve --ready-fd N --name NS/POD [--tell-peer] PORT/PROTO...:
+ * started by apply and up, not by people. TCP answers "NAME\n", UDP echoes;
+ * with --tell-peer both answer "NAME ADDR\n", ADDR the source address that
+ * reached this end (what masquerade made of it).
+ */
+int lab_cmd_serve(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "ready-fd", required_argument, NULL, 'r' },
+		{ "name", required_argument, NULL, 'n' },
+		{ "tell-peer", no_argument, NULL, 't' },
+		{}
+	};
+	int c, ready = -1, nl = 0, *lfds, err;
+	const char *name = "pod";
+	bool tell = false;
+	char answer[600], why[256];
+	uint8_t *protos;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (c) {
+		case 'r': ready = atoi(optarg); break;
+		case 'n': name = optarg; break;
+		case 't': tell = true; break;
+		default: return 2;
+		}
+	}
+	signal(SIGPIPE, SIG_IGN);
+	snprintf(answer, sizeof(answer), "%s\n", name);
+	lfds = calloc((size_t)(argc - optind) + 1, sizeof(*lfds));
+	protos = calloc((size_t)(argc - optind) + 1, sizeof(*protos));
+	if (!lfds || !protos)
+		return 1;
+	err = serve_bind(argc - optind, argv + optind, lfds, protos, &nl, why, sizeof(why));
+	if (ready >= 0) {
+		if (err)
+			dprintf(ready, "%s\n", why);
+		else
+			dprintf(ready, "ok\n");
+		close(ready);
+	}
+	if (err) {
+		fprintf(stderr, "lab serve %s: %s\n", name, why);
+		return 1;
+	}
+	err = serve_loop(lfds, protos, nl, answer, tell ? name : NULL);
+	fprintf(stderr, "lab serve %s: %s\n", name, strerror(-err));
+	return 1;
+}
+
+/*
+ * Starts `lab serve` in netns (a name) for the ports in specs, logging to
+ * log, and waits until it listens on all of them.
+ */
+int lab_serve_spawn(const char *netns_name, const char *name, char *const *specs, size_t nspecs,
+		    bool tell, const char *log, struct lab_proc *out)
+{
+	char self[PATH_MAX], netns[PATH_MAX], fd[16], msg[300] = "";
+	struct pollfd pfd;
+	int rp[2], a = 0, err;
+	char **argv;
+	ssize_t n;
+
+	*out = (struct lab_proc){};
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n < 0)
+		return -errno;
+	self[n] = '\0';
+	argv = calloc(nspecs + 10, sizeof(*argv));
+	if (!argv)
+		return -ENOMEM;
+	if (pipe2(rp, O_CLOEXEC)) {
+		err = -errno;
+		goto out;
+	}
+	snprintf(fd, sizeof(fd), "3");
+	argv[a++] = self;
+	argv[a++] = "lab";
+	argv[a++] = "serve";
+	argv[a++] = "--ready-fd";
+	argv[a++] = fd;
+	argv[a++] = "--name";
+	argv[a++] = (char *)name;
+	if (tell)
+		argv[a++] = "--tell-peer";
+	for (size_t i = 0; i < nspecs; i++)
+		argv[a++] = specs[i];
+	argv[a] = NULL;
+	lab_netns_path(netns_name, netns, sizeof(netns));
+	err = lab_spawn_daemon(netns, argv, log, rp[1], out);
+	close(rp[1]);
+	if (err)
+		goto out_pipe;
+	/* Probes right after apply must find it listening. */
+	pfd = (struct pollfd){ .fd = rp[0], .events = POLLIN };
+	n = poll(&pfd, 1, SERVE_READY_MS) > 0 ? read(rp[0], msg, sizeof(msg) - 1) : -1;
+	if (n > 0)
+		msg[n] = '\0';
+	if (n <= 0 || strncmp(msg, "ok\n", 3)) {
+		fprintf(stderr, "lab: %s: listener did not start: %s", name,
+			n > 0 ? msg : "no word from it\n");
+		lab_proc_stop(out);
+		err = -EIO;
+	}
+out_pipe:
+	close(rp[0]);
+out:
+	free(argv);
+	return err;
+}

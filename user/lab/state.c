@@ -1,0 +1,325 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The lab's state, and its only owner: <labdir>/lab.json holds which process,
+ * netns and IP belong to what, so every invocation sees it; changes hold
+ * <labdir>/.lock from reading lab.json to the last write. Every other module
+ * gets the struct lab this one loaded, changes it, and has it saved here.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <netinet/in.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lab/state.h"
+
+static const char *lab_dir(void)
+{
+	const char *d = getenv("XCNI_LAB_DIR");
+
+	return d && *d ? d : LAB_DEFAULT_DIR;
+}
+
+void lab_path(const struct lab *lab, char *out, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	n = snprintf(out, len, "%s/", lab->dir);
+	if (n < 0 || (size_t)n >= len)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(out + n, len - (size_t)n, fmt, ap);
+	va_end(ap);
+}
+
+struct lab_node *lab_node_find(struct lab *lab, const char *name)
+{
+	for (size_t i = 0; i < lab->nnodes; i++)
+		if (!strcmp(lab->nodes[i].name, name))
+			return &lab->nodes[i];
+	return NULL;
+}
+
+struct lab_pod *lab_pod_find(struct lab *lab, const char *ns, const char *name)
+{
+	for (size_t i = 0; i < lab->npods; i++)
+		if (!strcmp(lab->pods[i].ns, ns) && !strcmp(lab->pods[i].name, name))
+			return &lab->pods[i];
+	return NULL;
+}
+
+struct lab_pod *lab_pod_lookup(struct lab *lab, const char *nspod)
+{
+	const char *slash = strchr(nspod, '/');
+	struct lab_pod *p = NULL;
+	char *ns;
+
+	if (slash && slash != nspod && slash[1]) {
+		ns = strndup(nspod, (size_t)(slash - nspod));
+		if (ns)
+			p = lab_pod_find(lab, ns, slash + 1);
+		free(ns);
+	}
+	if (!p)
+		fprintf(stderr, "lab: no pod %s in the lab (NS/POD; see xcnictl lab get)\n", nspod);
+	return p;
+}
+
+void lab_pod_clear(struct lab_pod *p)
+{
+	free(p->ns);
+	free(p->name);
+	free(p->ports);
+	memset(p, 0, sizeof(*p));
+}
+
+static json_t *proc_json(const struct lab_proc *p)
+{
+	return json_pack("{s:i,s:I}", "pid", (int)p->pid, "start", (json_int_t)p->start);
+}
+
+static void proc_from_json(json_t *j, struct lab_proc *p)
+{
+	p->pid = (pid_t)json_integer_value(json_object_get(j, "pid"));
+	p->start = (unsigned long long)json_integer_value(json_object_get(j, "start"));
+}
+
+int lab_state_save(const struct lab *lab)
+{
+	json_t *root, *nodes, *pods;
+	char path[PATH_MAX];
+	int err = -ENOMEM;
+
+	root = json_object();
+	nodes = json_array();
+	pods = json_array();
+	if (!root || !nodes || !pods)
+		goto out;
+	json_object_set_new(root, "createdDir", json_boolean(lab->created_dir));
+	json_object_set_new(root, "underlay", json_boolean(lab->underlay));
+	json_object_set_new(root, "outside", json_boolean(lab->outside));
+	json_object_set_new(root, "outsideServer", proc_json(&lab->outside_server));
+	for (size_t i = 0; i < lab->nnodes; i++) {
+		const struct lab_node *n = &lab->nodes[i];
+
+		if (json_array_append_new(nodes, json_pack("{s:s,s:s,s:s,s:s,s:s,s:o,s:b}", "name",
+							   n->name, "netns", n->netns, "podCIDR",
+							   n->cidr, "internalIP", n->ip, "pinDir",
+							   n->pin, "xcnid", proc_json(&n->xcnid),
+							   "manifests", n->manifests)))
+			goto out;
+	}
+	for (size_t i = 0; i < lab->npods; i++) {
+		const struct lab_pod *p = &lab->pods[i];
+		json_t *ports = json_array();
+
+		for (size_t j = 0; ports && j < p->nports; j++)
+			json_array_append_new(ports, json_sprintf("%u/%s", p->ports[j].port,
+								  lab_proto_word(p->ports[j].proto)));
+		if (!ports ||
+		    json_array_append_new(pods, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:b}",
+							  "namespace", p->ns, "name", p->name,
+							  "node", p->node, "netns", p->netns,
+							  "containerId", p->cid, "ip", p->ip,
+							  "server", proc_json(&p->server), "ports",
+							  ports, "dns", p->dns)))
+			goto out;
+	}
+	json_object_set(root, "nodes", nodes);
+	json_object_set(root, "pods", pods);
+	lab_path(lab, path, sizeof(path), "lab.json");
+	err = lab_write_json(path, root);
+out:
+	json_decref(nodes);
+	json_decref(pods);
+	json_decref(root);
+	return err;
+}
+
+/* Parses "80/tcp" ("80" alone is TCP). */
+static int port_parse(const char *s, struct lab_port *out)
+{
+	unsigned long v;
+	char *end;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || v < 1 || v > 65535)
+		return -EINVAL;
+	out->port = (uint16_t)v;
+	if (!*end || !strcasecmp(end, "/tcp"))
+		out->proto = IPPROTO_TCP;
+	else if (!strcasecmp(end, "/udp"))
+		out->proto = IPPROTO_UDP;
+	else if (!strcasecmp(end, "/sctp"))
+		out->proto = IPPROTO_SCTP;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+static int state_load(struct lab *lab, json_t *root)
+{
+	json_t *nodes = json_object_get(root, "nodes"), *pods = json_object_get(root, "pods");
+	json_t *v;
+	size_t i;
+
+	lab->created_dir = json_is_true(json_object_get(root, "createdDir"));
+	lab->underlay = json_is_true(json_object_get(root, "underlay"));
+	lab->outside = json_is_true(json_object_get(root, "outside"));
+	proc_from_json(json_object_get(root, "outsideServer"), &lab->outside_server);
+	lab->nodes = calloc(json_array_size(nodes) + 1, sizeof(*lab->nodes));
+	lab->pods = calloc(json_array_size(pods) + 1, sizeof(*lab->pods));
+	if (!lab->nodes || !lab->pods)
+		return -ENOMEM;
+	json_array_foreach(nodes, i, v) {
+		struct lab_node *n = &lab->nodes[lab->nnodes++];
+
+		snprintf(n->name, sizeof(n->name), "%s", json_string_value(json_object_get(v, "name")) ?: "");
+		snprintf(n->netns, sizeof(n->netns), "%s", json_string_value(json_object_get(v, "netns")) ?: "");
+		snprintf(n->cidr, sizeof(n->cidr), "%s", json_string_value(json_object_get(v, "podCIDR")) ?: "");
+		snprintf(n->pin, sizeof(n->pin), "%s", json_string_value(json_object_get(v, "pinDir")) ?: "");
+		snprintf(n->ip, sizeof(n->ip), "%s", json_string_value(json_object_get(v, "internalIP")) ?: "");
+		proc_from_json(json_object_get(v, "xcnid"), &n->xcnid);
+		n->manifests = json_is_true(json_object_get(v, "manifests"));
+	}
+	json_array_foreach(pods, i, v) {
+		struct lab_pod *p = &lab->pods[lab->npods];
+		json_t *ports = json_object_get(v, "ports"), *pv;
+		size_t j;
+
+		p->ns = strdup(json_string_value(json_object_get(v, "namespace")) ?: "");
+		p->name = strdup(json_string_value(json_object_get(v, "name")) ?: "");
+		p->ports = calloc(json_array_size(ports) + 1, sizeof(*p->ports));
+		if (!p->ns || !p->name || !p->ports) {
+			lab_pod_clear(p);
+			return -ENOMEM;
+		}
+		lab->npods++;
+		snprintf(p->node, sizeof(p->node), "%s", json_string_value(json_object_get(v, "node")) ?: "");
+		snprintf(p->netns, sizeof(p->netns), "%s", json_string_value(json_object_get(v, "netns")) ?: "");
+		snprintf(p->cid, sizeof(p->cid), "%s", json_string_value(json_object_get(v, "containerId")) ?: "");
+		snprintf(p->ip, sizeof(p->ip), "%s", json_string_value(json_object_get(v, "ip")) ?: "");
+		proc_from_json(json_object_get(v, "server"), &p->server);
+		p->dns = json_is_true(json_object_get(v, "dns"));
+		json_array_foreach(ports, j, pv)
+			if (json_string_value(pv) && !port_parse(json_string_value(pv), &p->ports[p->nports]))
+				p->nports++;
+	}
+	return 0;
+}
+
+void lab_close(struct lab *lab)
+{
+	for (size_t i = 0; i < lab->npods; i++)
+		lab_pod_clear(&lab->pods[i]);
+	free(lab->pods);
+	free(lab->nodes);
+	if (lab->lock_fd >= 0)
+		close(lab->lock_fd);
+	memset(lab, 0, sizeof(*lab));
+	lab->lock_fd = -1;
+}
+
+/* Takes <dir>/.lock; every change to the lab holds it from reading lab.json to the last write. */
+static int lab_lock(struct lab *lab)
+{
+	char path[PATH_MAX];
+	int err;
+
+	lab_path(lab, path, sizeof(path), ".lock");
+	lab->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (lab->lock_fd < 0)
+		return -errno;
+	if (flock(lab->lock_fd, LOCK_EX)) {
+		err = -errno;
+		close(lab->lock_fd);
+		lab->lock_fd = -1;
+		return err;
+	}
+	return 0;
+}
+
+int lab_open(struct lab *lab, bool lock)
+{
+	char path[PATH_MAX];
+	json_error_t jerr;
+	json_t *root;
+	int err;
+
+	memset(lab, 0, sizeof(*lab));
+	lab->lock_fd = -1;
+	snprintf(lab->dir, sizeof(lab->dir), "%s", lab_dir());
+	if (access(lab->dir, F_OK)) {
+		err = -ENOENT;
+		goto err_nolab;
+	}
+	if (lock) {
+		err = lab_lock(lab);
+		if (err) {
+			fprintf(stderr, "lab: locking %s/.lock: %s\n", lab->dir, strerror(-err));
+			return err;
+		}
+	}
+	lab_path(lab, path, sizeof(path), "lab.json");
+	root = json_load_file(path, 0, &jerr);
+	if (!root) {
+		err = access(path, F_OK) ? -ENOENT : -EBADMSG;
+		if (err == -ENOENT)
+			goto err_nolab;
+		fprintf(stderr, "lab: %s: %s\n", path, jerr.text);
+		goto err_close;
+	}
+	err = state_load(lab, root);
+	json_decref(root);
+	if (err)
+		goto err_close;
+	return 0;
+
+err_nolab:
+	fprintf(stderr, "lab: no lab is up in %s (xcnictl lab up; $XCNI_LAB_DIR picks the directory)\n",
+		lab->dir);
+err_close:
+	lab_close(lab);
+	return err;
+}
+
+
+int lab_create(struct lab *lab)
+{
+	char path[PATH_MAX];
+	int err;
+
+	memset(lab, 0, sizeof(*lab));
+	lab->lock_fd = -1;
+	snprintf(lab->dir, sizeof(lab->dir), "%s", lab_dir());
+	if (!mkdir(lab->dir, 0755))
+		lab->created_dir = true;
+	else if (errno != EEXIST) {
+		err = -errno;
+		fprintf(stderr, "lab up: mkdir %s: %s\n", lab->dir, strerror(-err));
+		return err;
+	}
+	err = lab_lock(lab);
+	if (err) {
+		fprintf(stderr, "lab up: locking %s/.lock: %s\n", lab->dir, strerror(-err));
+		if (lab->created_dir)
+			rmdir(lab->dir);
+		return err;
+	}
+	lab_path(lab, path, sizeof(path), "lab.json");
+	if (!access(path, F_OK)) {
+		fprintf(stderr, "lab up: a lab is up already in %s (xcnictl lab get shows it; "
+				"xcnictl lab down removes it)\n", lab->dir);
+		lab_close(lab);
+		return -EEXIST;
+	}
+	return 0;
+}

@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Layer 2 of the lab: its state (struct lab: nodes, pods, what the lab made),
+ * kept in <labdir>/lab.json. state.c alone reads and writes that file and
+ * takes the lock; every other module gets the struct lab passed.
+ */
+#ifndef XCNI_LAB_STATE_H
+#define XCNI_LAB_STATE_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lab/serve.h"
+#include "lab/sys.h"
+
+#define LAB_DEFAULT_DIR "/run/xcni-lab"
+#define LAB_PIN_ROOT "/sys/fs/bpf/xcni-lab"
+#define LAB_MAX_NODES 200
+/* A pod annotated with this (value "dnsmasq") runs the cluster's DNS server. */
+#define LAB_DNS_ANNOTATION "lab.xcni.io/server"
+
+struct lab_node {
+	char name[16]; /* n<i> */
+	char netns[32]; /* xcl-n<i> */
+	char cidr[24]; /* 10.244.<i>.0/24 */
+	char ip[16]; /* underlay address (InternalIP): 192.168.77.<i> */
+	char pin[PATH_MAX];
+	struct lab_proc xcnid;
+	bool manifests; /* xcnid was started with --manifests (it reports applied_gen) */
+};
+
+struct lab_pod {
+	char *ns;
+	char *name;
+	char node[16];
+	char netns[256];
+	char cid[32]; /* CNI_CONTAINERID */
+	char ip[16];
+	struct lab_proc server;
+	bool dns; /* annotated LAB_DNS_ANNOTATION: its server is dnsmasq, not lab serve */
+	size_t nports;
+	struct lab_port *ports;
+};
+
+struct lab {
+	char dir[PATH_MAX];
+	bool created_dir; /* up made dir, so down removes it */
+	bool underlay; /* up made netns xcl-ul, so down removes it */
+	bool outside; /* up made netns xcl-out, so down removes it */
+	struct lab_proc outside_server; /* the listener in xcl-out */
+	int lock_fd;
+	size_t nnodes;
+	struct lab_node *nodes;
+	size_t npods;
+	struct lab_pod *pods;
+};
+
+/*
+ * A new lab in $XCNI_LAB_DIR (default LAB_DEFAULT_DIR): the directory (made if
+ * missing: lab->created_dir), its lock held. -EEXIST if a lab is up there
+ * already; every failure said, and the lab closed.
+ */
+int lab_create(struct lab *lab);
+/* Opens the lab's state: 0, -ENOENT if no lab is up (said), -errno. lock: take it. */
+int lab_open(struct lab *lab, bool lock);
+int lab_state_save(const struct lab *lab);
+void lab_close(struct lab *lab);
+
+/* <labdir>/<fmt...> */
+void lab_path(const struct lab *lab, char *out, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+struct lab_node *lab_node_find(struct lab *lab, const char *name);
+struct lab_pod *lab_pod_find(struct lab *lab, const char *ns, const char *name);
+/* Looks up "NS/POD"; NULL (and says so) if the lab has no such pod. */
+struct lab_pod *lab_pod_lookup(struct lab *lab, const char *nspod);
+void lab_pod_clear(struct lab_pod *p);
+
+#endif

@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Layer 0 of the lab: its dealings with the system. Network namespaces,
+ * processes started and stopped by PID, running a program (or the CNI plugin)
+ * in a netns, files. Nothing here knows the lab's state.
+ *
+ * Everything returns 0 or -errno and has already said what went wrong on
+ * stderr, so callers only unwind.
+ */
+#ifndef XCNI_LAB_SYS_H
+#define XCNI_LAB_SYS_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include <jansson.h>
+
+/* Every netns the lab makes is named xcl-...; `ip netns list` shows them. */
+#define LAB_NETNS_PREFIX "xcl-"
+
+/* A process the lab started, named by PID and start time so a recycled PID is never hit. */
+struct lab_proc {
+	pid_t pid; /* 0: none */
+	unsigned long long start; /* /proc/PID/stat starttime */
+};
+
+/* Milliseconds on the monotonic clock. */
+long long lab_now_ms(void);
+
+void lab_netns_path(const char *name, char *out, size_t len);
+int lab_netns_create(const char *name);
+int lab_netns_delete(const char *name);
+
+/* The binary `name` from $env, else next to /proc/self/exe. */
+int lab_find_bin(const char *name, const char *env, char *out, size_t len);
+
+/*
+ * Starts argv as a daemon in its own session, inside netns (a path, or NULL),
+ * stdout and stderr appended to log, keep_fd (if >= 0) passed as fd 3.
+ */
+int lab_spawn_daemon(const char *netns, char *const argv[], const char *log, int keep_fd,
+		     struct lab_proc *out);
+bool lab_proc_alive(const struct lab_proc *p);
+/* SIGTERM, then SIGKILL after a grace period; fine if it is already gone. */
+void lab_proc_stop(struct lab_proc *p);
+unsigned long long lab_starttime(pid_t pid);
+
+/*
+ * Runs argv (found in PATH) inside the netns at path netns (NULL: this one), in on
+ * its stdin (NULL: none), its stdout in *out (NULL: discarded), its stderr to
+ * ours. 0 if it exited 0, -EIO if it failed, -errno.
+ */
+int lab_run(const char *netns, char *const argv[], const char *in, char **out);
+/*
+ * Runs a CNI plugin as a runtime does: bin in the netns at path node_netns with
+ * environment envp, conf on its stdin; *out / *errout its stdout / stderr,
+ * *status its wait status.
+ */
+int lab_cni_exec(const char *bin, const char *node_netns, char *const envp[], const char *conf,
+		 char **out, char **errout, int *status);
+
+/* Reads a whole file into a NUL-terminated buffer (*out, to free). */
+int lab_read_file(const char *path, char **out);
+int lab_write_atomic(const char *path, const char *data, size_t len);
+int lab_write_json(const char *path, json_t *doc);
+int lab_rm_tree(const char *path);
+
+#endif
