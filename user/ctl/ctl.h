@@ -177,4 +177,21 @@ int filter_open(const struct ctx *c, struct filter *f, unsigned int flags);
 void filter_close(struct filter *f);
 bool filter_match(const struct filter *f, const struct frow *r);
 
+/* ---- the lab (lab.c) ----------------------------------------------------- */
+
+/* xcnictl lab ...: argv[0] is "lab"; the exit code. */
+int ctl_lab_main(int argc, char **argv);
+/*
+ * --node NAME: enters the lab node's network namespace and puts its pin dir
+ * in pin_dir. 0; -EINVAL when no lab is up or it has no such node (a usage
+ * error); -errno. Said.
+ */
+int ctl_node_enter(const char *name, char *pin_dir, size_t len);
+/*
+ * No maps where they live outside a lab (pin_dir, the default, is missing):
+ * if a lab is up, says which --node to give for this command line and
+ * returns true.
+ */
+bool ctl_lab_hint(const char *pin_dir, int argc, char **argv);
+
 #endif

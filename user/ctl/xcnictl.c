@@ -77,14 +77,165 @@ static void usage(FILE *f, const char *name)
 	fprintf(f, "\nOptions (anywhere on the line):\n"
 		   "  --pin-dir DIR   where the maps are pinned (default $XCNI_PIN_DIR, else "
 		   XCNI_PIN_ROOT ")\n"
+		   "  --node NAME     a lab node's maps, seen from its network namespace\n"
 		   "  -j, --json      JSON output\n"
 		   "  -v, --verbose   more messages; twice for debug\n"
 		   "  -h, --help      this help; after a command, that command's help\n");
 }
+
+
+/* The options given once for all commands, and how they were given. */
+struct global {
+	bool help;
+	bool pin_dir_opt; /* --pin-dir */
+	bool pin_dir_env; /* $XCNI_PIN_DIR */
+	const char *node; /* --node */
+};
+
+/* A number of --count or --timeout-ms. */
+static int parse_count(int opt, const char *arg, unsigned long *v)
+{
+	char *end;
+
+	*v = strtoul(arg, &end, 10);
+	if (!*arg || *end || *arg == '-') {
+		pr_err("--%s %s: not a number\n", opt == 'C' ? "count" : "timeout-ms", arg);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/*
+ * One option into c or g: 0, or -EINVAL (said) for a value that is not one.
+ * Options may follow the command ("xcnictl ct list --json"): getopt permutes.
+ */
+static int parse_opt(int opt, const char *arg, struct ctx *c, struct global *g)
+{
+	switch (opt) {
+	case 'P':
+		c->pin_dir = arg;
+		g->pin_dir_opt = true;
+		return 0;
+	case 'N':
+		g->node = arg;
+		return 0;
+	case 'j':
+		c->json = true;
+		return 0;
+	case 'v':
+		if (xlog_max < XLOG_DEBUG)
+			xlog_max++;
+		return 0;
+	case 'h':
+		g->help = true;
+		return 0;
+	case 'I':
+		if (parse_ip(arg, &c->ip_addr)) {
+			pr_err("--ip %s: not an IPv4 address\n", arg);
+			return -EINVAL;
+		}
+		c->opts |= OPT_IP;
+		c->ip = arg;
+		return 0;
+	case 'i':
+		if (parse_identity(arg, &c->identity)) {
+			pr_err("--identity %s: not an identity (a number or reserved:host, "
+			       "reserved:world, reserved:unmanaged, reserved:remote-node)\n", arg);
+			return -EINVAL;
+		}
+		c->opts |= OPT_IDENTITY;
+		return 0;
+	case 'A':
+		c->opts |= OPT_ALL;
+		return 0;
+	case 'p':
+		c->opts |= OPT_POD;
+		c->pod = arg;
+		return 0;
+	case 'n':
+		c->opts |= OPT_NAMESPACE;
+		c->ns = arg;
+		return 0;
+	case 'r':
+		if (reason_by_name(arg, &c->reason)) {
+			pr_err("--reason %s: no such reason (xcnictl metrics --all lists them)\n", arg);
+			return -EINVAL;
+		}
+		c->opts |= OPT_REASON;
+		return 0;
+	case 'V':
+		if (strcmp(arg, "allow") && strcmp(arg, "deny")) {
+			pr_err("--verdict %s: allow or deny\n", arg);
+			return -EINVAL;
+		}
+		c->opts |= OPT_VERDICT;
+		c->verdict_allow = !strcmp(arg, "allow");
+		return 0;
+	case 't':
+		if (strcmp(arg, "drop") && strcmp(arg, "verdict") && strcmp(arg, "trace")) {
+			pr_err("--type %s: drop, verdict or trace\n", arg);
+			return -EINVAL;
+		}
+		c->opts |= OPT_TYPE;
+		c->ev_type = !strcmp(arg, "drop")    ? XCNI_EV_DROP :
+			     !strcmp(arg, "verdict") ? XCNI_EV_VERDICT : XCNI_EV_TRACE;
+		return 0;
+	case 'D':
+		c->opts |= OPT_PIN_DIR_DST;
+		c->pin_dir_dst = arg;
+		return 0;
+	case 'C':
+		c->opts |= OPT_COUNT;
+		return parse_count(opt, arg, &c->count);
+	case 'T':
+		c->opts |= OPT_TIMEOUT;
+		return parse_count(opt, arg, &c->timeout_ms);
+	}
+	usage(stderr, NULL);
+	return -EINVAL;
+}
+
+/* The command words[] name, its arguments and options checked: NULL (said) if wrong. */
+static const struct cmd *cmd_check(const struct ctx *c, const struct global *g, char **words,
+				   int nwords)
+{
+	const struct cmd *cmd = cmd_find(words, nwords);
+	char buf[64];
+
+	if (!cmd) {
+		if (nwords && cmd_known(words[0]))
+			pr_err("%s: %s subcommand\n", words[0], nwords > 1 ? "unknown" : "missing");
+		else if (nwords)
+			pr_err("unknown command: %s\n", words[0]);
+		usage(stderr, nwords ? words[0] : NULL);
+		return NULL;
+	}
+	words += cmd->sub ? 2 : 1;
+	nwords -= cmd->sub ? 2 : 1;
+	if ((unsigned int)nwords != cmd->nargs || c->opts & ~cmd->opts) {
+		pr_err("%s\n", (unsigned int)nwords != cmd->nargs ? "wrong number of arguments" :
+			       "option not taken by this command");
+		fprintf(stderr, "Usage: xcnictl [OPTIONS] %s\n", synopsis(cmd, buf, sizeof(buf)));
+		return NULL;
+	}
+	if ((c->opts & OPT_IP) && (c->opts & OPT_POD)) {
+		pr_err("--ip and --pod both name an address: give one\n");
+		return NULL;
+	}
+	if (g->node && g->pin_dir_opt) {
+		pr_err("--node and --pin-dir both say where the maps are: give one\n");
+		return NULL;
+	}
+	if (cmd->check && cmd->check(words))
+		return NULL;
+	return cmd;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "pin-dir", required_argument, NULL, 'P' },
+		{ "node", required_argument, NULL, 'N' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -102,147 +253,51 @@ int main(int argc, char **argv)
 		{}
 	};
 	struct ctx c = { .pin_dir = getenv("XCNI_PIN_DIR") };
+	struct global g = { .pin_dir_env = c.pin_dir && *c.pin_dir };
 	const struct cmd *cmd;
-	bool help = false;
+	char **words, **given, buf[64], node_pin[PATH_MAX];
 	int opt, nwords, err;
-	char **words, buf[64];
+
 	xlog_set_prefix("xcnictl");
 	xcni_libbpf_log_init();
 	/* The lab has options and argument shapes of its own (-f FILE, -- CMD...). */
 	if (argc > 1 && !strcmp(argv[1], "lab"))
-		return lab_main(argc - 1, argv + 1);
-	if (!c.pin_dir || !*c.pin_dir)
+		return ctl_lab_main(argc - 1, argv + 1);
+	if (!g.pin_dir_env)
 		c.pin_dir = XCNI_PIN_ROOT;
-	/* Options may follow the command ("xcnictl ct list --json"): getopt permutes. */
-	while ((opt = getopt_long(argc, argv, "jvh", longopts, NULL)) != -1) {
-		switch (opt) {
-		case 'P':
-			c.pin_dir = optarg;
-			break;
-		case 'j':
-			c.json = true;
-			break;
-		case 'v':
-			if (xlog_max < XLOG_DEBUG)
-				xlog_max++;
-			break;
-		case 'h':
-			help = true;
-			break;
-		case 'I':
-			if (parse_ip(optarg, &c.ip_addr)) {
-				pr_err("--ip %s: not an IPv4 address\n", optarg);
-				return 2;
-			}
-			c.opts |= OPT_IP;
-			c.ip = optarg;
-			break;
-		case 'i':
-			if (parse_identity(optarg, &c.identity)) {
-				pr_err("--identity %s: not an identity (a number or reserved:host, "
-				       "reserved:world, reserved:unmanaged, reserved:remote-node)\n", optarg);
-				return 2;
-			}
-			c.opts |= OPT_IDENTITY;
-			break;
-		case 'A':
-			c.opts |= OPT_ALL;
-			break;
-		case 'p':
-			c.opts |= OPT_POD;
-			c.pod = optarg;
-			break;
-		case 'n':
-			c.opts |= OPT_NAMESPACE;
-			c.ns = optarg;
-			break;
-		case 'r':
-			if (reason_by_name(optarg, &c.reason)) {
-				pr_err("--reason %s: no such reason (xcnictl metrics --all lists them)\n",
-				       optarg);
-				return 2;
-			}
-			c.opts |= OPT_REASON;
-			break;
-		case 'V':
-			if (strcmp(optarg, "allow") && strcmp(optarg, "deny")) {
-				pr_err("--verdict %s: allow or deny\n", optarg);
-				return 2;
-			}
-			c.opts |= OPT_VERDICT;
-			c.verdict_allow = !strcmp(optarg, "allow");
-			break;
-		case 't':
-			if (strcmp(optarg, "drop") && strcmp(optarg, "verdict") && strcmp(optarg, "trace")) {
-				pr_err("--type %s: drop, verdict or trace\n", optarg);
-				return 2;
-			}
-			c.opts |= OPT_TYPE;
-			c.ev_type = !strcmp(optarg, "drop")    ? XCNI_EV_DROP :
-				    !strcmp(optarg, "verdict") ? XCNI_EV_VERDICT : XCNI_EV_TRACE;
-			break;
-		case 'D':
-			c.opts |= OPT_PIN_DIR_DST;
-			c.pin_dir_dst = optarg;
-			break;
-		case 'C':
-		case 'T': {
-			char *end;
-			unsigned long v = strtoul(optarg, &end, 10);
-			if (!*optarg || *end || *optarg == '-') {
-				pr_err("--%s %s: not a number\n", opt == 'C' ? "count" : "timeout-ms",
-				       optarg);
-				return 2;
-			}
-			if (opt == 'C') {
-				c.opts |= OPT_COUNT;
-				c.count = v;
-			} else {
-				c.opts |= OPT_TIMEOUT;
-				c.timeout_ms = v;
-			}
-			break;
-		}
-		default:
-			usage(stderr, NULL);
+	/* The command line as typed, for the lab hint: getopt permutes argv. */
+	given = calloc(argc + 1, sizeof(*given));
+	if (given)
+		memcpy(given, argv, argc * sizeof(*argv));
+	while ((opt = getopt_long(argc, argv, "jvh", longopts, NULL)) != -1)
+		if (parse_opt(opt, optarg, &c, &g))
 			return 2;
-		}
-	}
 	words = argv + optind;
 	nwords = argc - optind;
 	cmd = cmd_find(words, nwords);
-	if (!cmd) {
+	if (g.help) {
 		/* "xcnictl endpoint --help" lists the endpoint commands. */
-		if (help) {
+		if (cmd)
+			printf("Usage: xcnictl [OPTIONS] %s\n\n%s\n", synopsis(cmd, buf, sizeof(buf)),
+			       cmd->help);
+		else
 			usage(stdout, nwords ? words[0] : NULL);
-			return 0;
-		}
-		if (nwords && cmd_known(words[0]))
-			pr_err("%s: %s subcommand\n", words[0], nwords > 1 ? "unknown" : "missing");
-		else if (nwords)
-			pr_err("unknown command: %s\n", words[0]);
-		usage(stderr, nwords ? words[0] : NULL);
-		return 2;
-	}
-	if (help) {
-		printf("Usage: xcnictl [OPTIONS] %s\n\n%s\n", synopsis(cmd, buf, sizeof(buf)),
-		       cmd->help);
 		return 0;
 	}
+	cmd = cmd_check(&c, &g, words, nwords);
+	if (!cmd)
+		return 2;
 	words += cmd->sub ? 2 : 1;
-	nwords -= cmd->sub ? 2 : 1;
-	if ((unsigned int)nwords != cmd->nargs || c.opts & ~cmd->opts) {
-		pr_err("%s\n", (unsigned int)nwords != cmd->nargs ? "wrong number of arguments" :
-			       "option not taken by this command");
-		fprintf(stderr, "Usage: xcnictl [OPTIONS] %s\n", synopsis(cmd, buf, sizeof(buf)));
-		return 2;
+	if (g.node) {
+		err = ctl_node_enter(g.node, node_pin, sizeof(node_pin));
+		if (err)
+			return err == -EINVAL ? 2 : 1;
+		c.pin_dir = node_pin;
+	} else if (!g.pin_dir_opt && !g.pin_dir_env && access(c.pin_dir, F_OK) && given &&
+		   ctl_lab_hint(c.pin_dir, argc, given)) {
+		return 1;
 	}
-	if ((c.opts & OPT_IP) && (c.opts & OPT_POD)) {
-		pr_err("--ip and --pod both name an address: give one\n");
-		return 2;
-	}
-	if (cmd->check && cmd->check(words))
-		return 2;
+	free(given);
 	err = cmd->fn(&c, words);
 	return err ? 1 : 0;
 }
