@@ -28,6 +28,58 @@ static const struct pt_col event_cols[] = {
 	{ NULL, "rule", PT_INT },
 };
 
+/* The widest a name the data plane can report is: the reasons', the directions'. */
+static size_t widest_name(int lo, int hi, const char *(*name)(int))
+{
+	size_t w = 0;
+
+	for (int i = lo; i <= hi; i++)
+		if (name(i) && strlen(name(i)) > w)
+			w = strlen(name(i));
+	return w;
+}
+
+static const char *reason_name(int r)
+{
+	const struct xcni_reason_info *ri = xcni_reason_info(r);
+
+	return ri ? ri->name : NULL;
+}
+
+static const char *dir_name(int d)
+{
+	return xcni_dir_name((unsigned int)d);
+}
+
+/*
+ * The text columns as wide as any event can make them, so the lines of a
+ * stream align from the first on (the print layer cannot look ahead).
+ */
+static void event_widths(struct ptable *t)
+{
+	const struct {
+		const char *title;
+		size_t w;
+	} widths[] = {
+		{ "TIME", sizeof("31709791.999999") - 1 }, /* a year of uptime */
+		{ "REASON", widest_name(XCNI_REASON_MIN, XCNI_REASON_MAX, reason_name) },
+		{ "DIRECTION", widest_name(0, XCNI_NR_DIRS - 1, dir_name) },
+		{ "EP-ID", sizeof("4294967295") - 1 }, /* a hash of the container id */
+		{ "IFINDEX", 7 },
+		{ "PROTO", 4 }, /* "sctp", or a number */
+		/* An ICMP echo's end is the widest: ADDRESS:id=ID. */
+		{ "SRC", sizeof("255.255.255.255:id=65535") - 1 },
+		{ "DST", sizeof("255.255.255.255:id=65535") - 1 },
+		{ "LEN", 5 },
+		{ "TYPE", sizeof("verdict") - 1 },
+	};
+
+	for (unsigned int i = 0; i < ARRAY_SIZE(event_cols); i++)
+		for (size_t k = 0; k < ARRAY_SIZE(widths); k++)
+			if (event_cols[i].title && !strcmp(event_cols[i].title, widths[k].title))
+				pt_min_width(t, i, widths[k].w);
+}
+
 static volatile sig_atomic_t monitor_stop;
 
 static void on_sigint(int sig)
@@ -179,6 +231,7 @@ static int cmd_monitor(const struct ctx *c, char **argv)
 	}
 	m.since_ns = now_ns();
 	m.t = pt_new(event_cols, ARRAY_SIZE(event_cols), 0);
+	event_widths(m.t);
 	m.polname_fd = map_open_quiet(c, &m_polname);
 	rb = ring_buffer__new(fd, on_event, &m, NULL);
 	if (!rb || !m.t) {
