@@ -18,6 +18,8 @@
 #                     10.244.1.11 (no name) egress, 10.244.1.12 isolated in neither
 #     xcni_policy, xcni_polrange, xcni_polcidr: x/a 3 entries of v1 (+1 stale of v0),
 #                     y/b 1 of v0
+#     xcni_polname, xcni_polsel (added after the policy list tests): the
+#                     policies that isolate x/a and y/b
 #
 # A pretend lab ($XCNI_LAB_DIR with a lab.json, as xcnictl lab up writes it) whose
 # node n1 is netns xct$$-ln1 with pin dir /sys/fs/bpf/xct$$-ctl: --node n1 must read
@@ -53,6 +55,7 @@ DEST=$(mktemp -d) # make install's staging tree
 EP_SZ=44 CTK_SZ=16 CTV_SZ=64 MET_SZ=16 CFG_SZ=416 NR_METRICS=112 PFK_SZ=8 PFV_SZ=16
 PN_SZ=384 IPK_SZ=8 IPV_SZ=12 ID_SZ=1024 EVR_SZ=40
 PE_SZ=8 PHK_SZ=16 PRK_SZ=20 PV_SZ=16 PCK_SZ=16
+PS_SZ=72 POLN_SZ=320
 XCNI_PIN_ROOT_DEFAULT=/sys/fs/bpf/xcni # XCNI_PIN_ROOT
 
 cleanup() {
@@ -438,6 +441,51 @@ check "policy list --pod of an unknown pod exits 1" exits 1 x policy list --pod 
 check "policy list --identity bad exits 2" exits 2 x policy list --identity nope
 check "policy list --ip bad: exit 2, naming the flag" has '--ip 10\.1: not an IPv4 address' x policy list --ip 10.1
 check "policy list with an argument exits 2" exits 2 x policy list x/a
+
+# -- the policies that isolate a pod (xcni_polsel, names in xcni_polname): what a
+# drop by default deny names. x/a: ingress by x/allow-a and x/default-deny-ingress;
+# y/b: ingress by y/deny-all, egress by ten (8 ids kept, 13..18 unnamed);
+# 10.244.1.11: no polsel entry (an agent before the map: the old words).
+# polsel: n[egress] n[ingress] ids[egress][8] ids[ingress][8]
+psv() {
+	local ids=() i
+	read -ra eg <<<"$2"; read -ra in <<<"$4"
+	for ((i = 0; i < 8; i++)); do ids+=("${eg[i]:-0}"); done
+	for ((i = 0; i < 8; i++)); do ids+=("${in[i]:-0}"); done
+	echo -n "$(le "$1" 4)$(le "$3" 4)"; for i in "${ids[@]}"; do echo -n "$(le "$i" 4)"; done
+}
+pn() { put xcni_polname "$(le "$1" 4)" "$(str "$2" 64)$(str "$3" 256)"; }
+polsel_setup() {
+	mk xcni_polname hash 4 $POLN_SZ 16 && mk xcni_polsel hash 4 $PS_SZ 16 || return 1
+	pn 1 x allow-a && pn 10 x default-deny-ingress && pn 11 y deny-all && pn 12 y egress-a &&
+		put xcni_polsel "$(ip4 10.244.1.5)" "$(psv 0 "" 2 "1 10")" &&
+		put xcni_polsel "$(ip4 10.244.1.10)" "$(psv 10 "11 12 13 14 15 16 17 18" 1 "11")"
+}
+check "bpftool adds xcni_polname and xcni_polsel" polsel_setup
+check "policy get: the policies isolating the pod, in the ingress words" \
+	has '^pod x/a identity 42: ingress isolated by x/allow-a, x/default-deny-ingress \(only the rules below\), egress not isolated \(all allowed\)$' \
+	x policy get x/a
+check "policy get: past the 8 ids kept, how many more" \
+	has '^pod y/b identity 43: ingress isolated by y/deny-all \(only the rules below\), egress isolated by y/deny-all, y/egress-a, policy#13, policy#14, policy#15, policy#16, policy#17, policy#18 and 2 more \(only' \
+	x policy get y/b
+check "policy get: no polsel entry, the words as before" \
+	has '^pod 10\.244\.1\.11 identity 0: ingress not isolated \(all allowed\), egress isolated \(only the rules below\)$' \
+	x policy get 10.244.1.11
+check "policy get --json: every row names its direction's isolating policies" json_is \
+	'len(j) == 3 and all(e["isolated_by"] == "x/allow-a,x/default-deny-ingress" for e in j)' x policy get x/a --json
+check "policy get --json: a direction with no allow entry gets a row naming them" json_is '
+	sorted((e["direction"], e["peer"], e["policy"], e["isolated_by"]) for e in j) == [
+	("egress", "k8s:app=a,ns:kubernetes.io/metadata.name=x", "policy#2",
+	 "y/deny-all,y/egress-a,policy#13,policy#14,policy#15,policy#16,policy#17,policy#18"),
+	("ingress", None, None, "y/deny-all")]' x policy get y/b --json
+check "policy get --identity: only entries, no isolation rows" json_is \
+	'[e["direction"] for e in j] == ["egress"]' x policy get y/b --identity 42 --json
+check "explain: a default deny names the policies that isolate the pod" \
+	has '^INGRESS +deny: y/b is isolated for ingress, nothing allows; y/deny-all isolates it \(node node-a\)$' \
+	x explain x/a y/b 80/tcp
+check "explain --json: ingress_isolated_by" json_is \
+	'j["ingress_reason"] == "isolated" and j["ingress_isolated_by"] == "y/deny-all" and j["egress_isolated_by"] is None' \
+	x explain x/a y/b 80/tcp --json
 
 # -- --node NAME: a lab node's maps, from its netns; where a lab's maps are
 lab_setup() {

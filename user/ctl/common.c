@@ -51,6 +51,9 @@ const struct map_spec m_polcidr = {
 const struct map_spec m_polname = {
 	"xcni_polname", BPF_MAP_TYPE_HASH, sizeof(__u32), sizeof(struct xcni_polname), 0
 };
+const struct map_spec m_polsel = {
+	"xcni_polsel", BPF_MAP_TYPE_HASH, sizeof(__u32), sizeof(struct xcni_polsel), 0
+};
 const struct map_spec m_podname = {
 	"xcni_podname", BPF_MAP_TYPE_HASH, sizeof(__u32), sizeof(struct xcni_podname), 0
 };
@@ -449,6 +452,27 @@ const char *policy_name(int fd, __u32 id, char *buf, size_t len)
 	else
 		snprintf(buf, len, "policy#%u", id);
 	return buf;
+}
+
+unsigned int isolating_policies(int selfd, int namefd, __u32 ip, __u8 dir, bool json, char *buf,
+				size_t len)
+{
+	struct xcni_polsel s;
+	char name[340];
+	size_t off = 0;
+	unsigned int i, kept;
+
+	buf[0] = '\0';
+	if (selfd < 0 || dir >= XCNI_NR_POLICY_DIRS || bpf_map_lookup_elem(selfd, &ip, &s) ||
+	    !s.n[dir])
+		return 0;
+	kept = s.n[dir] < XCNI_POLSEL_IDS ? s.n[dir] : XCNI_POLSEL_IDS;
+	for (i = 0; i < kept && off < len; i++)
+		off += snprintf(buf + off, len - off, "%s%s", !i ? "" : json ? "," : ", ",
+				policy_name(namefd, s.ids[dir][i], name, sizeof(name)));
+	if (!json && s.n[dir] > kept && off < len)
+		snprintf(buf + off, len - off, " and %u more", s.n[dir] - kept);
+	return s.n[dir];
 }
 
 const char *reserved_identity(__u32 id)

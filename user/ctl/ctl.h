@@ -105,7 +105,7 @@ struct map_spec {
 
 extern const struct map_spec m_endpoints, m_ct, m_metrics, m_events, m_config, m_identity,
 	m_ipcache, m_polep, m_policy, m_polrange, m_polcidr, m_polname, m_podname, m_tunnel,
-	m_tunstat, m_prefilter, m_pf16, m_pf24, m_evrate, m_polrev;
+	m_tunstat, m_prefilter, m_pf16, m_pf24, m_evrate, m_polrev, m_polsel;
 
 /* The fd of a pinned map of the expected layout, or -errno (said). */
 int map_open(const struct ctx *c, const struct map_spec *m);
@@ -133,6 +133,14 @@ const char *reserved_identity(__u32 id);
 void pt_addr_port(struct ptable *t, __u8 proto, __u32 ip, __u16 port);
 /* "ns/name" of a policy id, or "policy#id" when the name is not (yet) known. */
 const char *policy_name(int fd, __u32 id, char *buf, size_t len);
+/*
+ * The NetworkPolicies that select local pod ip for dir (xcni_polsel, names
+ * from xcni_polname) into buf: "x/a, x/b" ("x/a,x/b" for JSON), the first
+ * XCNI_POLSEL_IDS by name, then " and N more" in text. How many select it:
+ * 0 when nothing says (no entry, or maps of an agent without polsel).
+ */
+unsigned int isolating_policies(int selfd, int namefd, __u32 ip, __u8 dir, bool json, char *buf,
+				size_t len);
 /* "ns/name" of the pod with address ip, from the podname map. */
 bool pod_of_ip(int fd, __u32 ip, char *buf, size_t len);
 /* By address, then prefix length: {prefixlen, addr} keys (ipcache, prefilter). */

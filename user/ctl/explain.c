@@ -20,13 +20,13 @@ struct node_maps {
 	char node[64]; /* xcni_config.node_name; "" before xcnid wrote it */
 	__u32 pod_cidr; /* this node's, network order */
 	__u8 pod_cidr_len;
-	int ipcache, podname, polep, policy, polrange, polcidr, polname, identity;
+	int ipcache, podname, polep, policy, polrange, polcidr, polname, identity, polsel;
 };
 
 static void node_maps_close(struct node_maps *m)
 {
 	int *const fds[] = { &m->ipcache, &m->podname, &m->polep, &m->policy,
-			     &m->polrange, &m->polcidr, &m->polname, &m->identity };
+			     &m->polrange, &m->polcidr, &m->polname, &m->identity, &m->polsel };
 
 	for (size_t i = 0; i < ARRAY_SIZE(fds); i++) {
 		if (*fds[i] >= 0)
@@ -49,7 +49,7 @@ static int node_maps_open(const struct ctx *c, const char *dir, struct node_maps
 	at.pin_dir = dir;
 	memset(m, 0, sizeof(*m));
 	m->dir = dir;
-	m->polname = m->identity = -1;
+	m->polname = m->identity = m->polsel = -1;
 	for (size_t i = 0; i < ARRAY_SIZE(fds); i++)
 		*fds[i] = -1;
 	fd = map_open(&at, &m_config);
@@ -75,6 +75,7 @@ static int node_maps_open(const struct ctx *c, const char *dir, struct node_maps
 	/* Names only: the verdict does not depend on them. */
 	m->polname = map_open_quiet(&at, &m_polname);
 	m->identity = map_open_quiet(&at, &m_identity);
+	m->polsel = map_open_quiet(&at, &m_polsel);
 	return 0;
 close:
 	node_maps_close(m);
@@ -249,6 +250,9 @@ struct side {
 	char policy[340];
 	char match[1400]; /* WHY_RULE: the entry that matched, in words */
 	char walk[1536]; /* the lookups, "; "-separated */
+	/* WHY_ISOLATED: the policies that isolate the pod, if the maps say */
+	unsigned int nisolators;
+	char isolators[800], isolators_json[800];
 	size_t off;
 };
 
@@ -508,6 +512,10 @@ static int explain_side(const struct node_maps *m, struct side *s, const struct 
 		return hit;
 	if (!hit) {
 		s->why = WHY_ISOLATED;
+		s->nisolators = isolating_policies(m->polsel, m->polname, pod->ip, s->dir, false,
+						   s->isolators, sizeof(s->isolators));
+		isolating_policies(m->polsel, m->polname, pod->ip, s->dir, true, s->isolators_json,
+				   sizeof(s->isolators_json));
 		return 0;
 	}
 	s->why = WHY_RULE;
@@ -567,8 +575,13 @@ static void side_text(struct ptable *t, const struct side *s, const struct flow_
 			s->hit.rule, s->match, s->node);
 		break;
 	case WHY_ISOLATED:
-		pt_strf(t, "deny: %s is isolated for %s, nothing allows (node %s)", who, s->name,
-			s->node);
+		if (s->nisolators)
+			pt_strf(t, "deny: %s is isolated for %s, nothing allows; %s %s it (node %s)",
+				who, s->name, s->isolators, s->nisolators > 1 ? "isolate" : "isolates",
+				s->node);
+		else
+			pt_strf(t, "deny: %s is isolated for %s, nothing allows (node %s)", who,
+				s->name, s->node);
 		break;
 	}
 }
@@ -592,6 +605,7 @@ static void side_row(struct ptable *t, const struct side *s, const struct flow_e
 		pt_null(t);
 		pt_null(t);
 	}
+	pt_str(t, s->why == WHY_ISOLATED && s->nisolators ? s->isolators_json : NULL);
 	pt_str(t, s->off ? s->walk : NULL);
 }
 
@@ -599,6 +613,7 @@ static void side_row(struct ptable *t, const struct side *s, const struct flow_e
 	{ T, NULL, PT_STR }, { NULL, k, PT_STR }, { NULL, k "_reason", PT_STR },         \
 	{ NULL, k "_node", PT_STR }, { NULL, k "_policy", PT_STR },                      \
 	{ NULL, k "_rule", PT_UINT }, { NULL, k "_match", PT_STR },                      \
+	{ NULL, k "_isolated_by", PT_STR },                                              \
 	{ T "-LOOKUPS", k "_lookups", PT_STR }
 
 static const struct pt_col explain_cols[] = {

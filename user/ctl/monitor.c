@@ -26,6 +26,8 @@ static const struct pt_col event_cols[] = {
 	{ NULL, "dst_identity", PT_UINT },
 	{ NULL, "policy", PT_STR },
 	{ NULL, "rule", PT_INT },
+	/* A policy drop: the policies that isolate the pod ("x/a,x/b"). */
+	{ NULL, "isolated_by", PT_STR },
 };
 
 /* The widest a name the data plane can report is: the reasons', the directions'. */
@@ -94,6 +96,7 @@ struct monitor {
 	unsigned long seen;
 	int err;
 	int polname_fd; /* -1 when the agent predates policy */
+	int polsel_fd, podname_fd; /* -1 when the agent predates them */
 	struct filter f; /* --ip, --pod, --namespace, --identity */
 	__u64 since_ns; /* events queued before monitor started are old news */
 };
@@ -142,17 +145,42 @@ static const char *event_type_name(__u8 type)
 	return NULL;
 }
 
+/*
+ * A policy drop: the policies that isolate the pod (egress: the source,
+ * ingress: the destination), as the maps say now, into text (or "" when
+ * they do not say) and json. Returns the pod's name.
+ */
+static const char *drop_isolators(const struct monitor *m, const struct xcni_event *ev, char *text,
+				  char *json, size_t len, char pod[340])
+{
+	__u32 ip = ev->pol_dir == XCNI_DIR_FROM_POD ? ev->saddr : ev->daddr;
+	unsigned int n;
+
+	n = isolating_policies(m->polsel_fd, m->polname_fd, ip, ev->pol_dir, false, text, len);
+	isolating_policies(m->polsel_fd, m->polname_fd, ip, ev->pol_dir, true, json, len);
+	if (n)
+		strcat(text, n > 1 ? " isolate " : " isolates ");
+	if (!pod_of_ip(m->podname_fd, ip, pod, 340))
+		ip_str(ip, pod);
+	return pod;
+}
+
 /* The policy side of an event: which rule allowed it, or that nothing did. */
 static void monitor_verdict(struct monitor *m, const struct xcni_event *ev)
 {
 	const char *side = ev->pol_dir == XCNI_DIR_FROM_POD ? "egress" : "ingress";
-	char name[340];
+	char name[340], by[800] = "", by_json[800] = "", pod[340];
 
 	if (ev->type == XCNI_EV_VERDICT) {
 		policy_name(m->polname_fd, ev->policy_id, name, sizeof(name));
 		pt_strf(m->t, "allow %s by %s rule %u", side, name, ev->rule);
 	} else if (is_policy_drop(ev->reason)) {
-		pt_strf(m->t, "deny %s: isolated, nothing allows", side);
+		/* "deny ingress: x/deny isolates x/b, nothing allows" */
+		drop_isolators(m, ev, by, by_json, sizeof(by) - 16, pod);
+		if (by[0])
+			pt_strf(m->t, "deny %s: %s%s, nothing allows", side, by, pod);
+		else
+			pt_strf(m->t, "deny %s: isolated, nothing allows", side);
 	} else {
 		pt_null(m->t);
 	}
@@ -165,6 +193,7 @@ static void monitor_verdict(struct monitor *m, const struct xcni_event *ev)
 		pt_null(m->t);
 		pt_null(m->t);
 	}
+	pt_str(m->t, by_json[0] ? by_json : NULL);
 }
 
 static int on_event(void *arg, void *data, size_t len)
@@ -213,7 +242,7 @@ static int on_event(void *arg, void *data, size_t len)
 
 static int cmd_monitor(const struct ctx *c, char **argv)
 {
-	struct monitor m = { .c = c, .polname_fd = -1 };
+	struct monitor m = { .c = c, .polname_fd = -1, .polsel_fd = -1, .podname_fd = -1 };
 	struct ring_buffer *rb = NULL;
 	__u64 deadline = 0;
 	int fd, err = 0;
@@ -233,6 +262,8 @@ static int cmd_monitor(const struct ctx *c, char **argv)
 	m.t = pt_new(event_cols, ARRAY_SIZE(event_cols), 0);
 	event_widths(m.t);
 	m.polname_fd = map_open_quiet(c, &m_polname);
+	m.polsel_fd = map_open_quiet(c, &m_polsel);
+	m.podname_fd = map_open_quiet(c, &m_podname);
 	rb = ring_buffer__new(fd, on_event, &m, NULL);
 	if (!rb || !m.t) {
 		err = rb ? -ENOMEM : -errno;
@@ -263,8 +294,9 @@ static int cmd_monitor(const struct ctx *c, char **argv)
 out:
 	ring_buffer__free(rb);
 	pt_free(m.t);
-	if (m.polname_fd >= 0)
-		close(m.polname_fd);
+	for (int *p = (int[]){ m.polname_fd, m.polsel_fd, m.podname_fd, -2 }; *p != -2; p++)
+		if (*p >= 0)
+			close(*p);
 	filter_close(&m.f);
 	close(fd);
 	return err;

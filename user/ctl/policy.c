@@ -11,6 +11,8 @@ static const struct pt_col pol_cols[] = {
 	{ "POLICY", "policy", PT_STR },
 	{ "RULE", "rule", PT_UINT },
 	{ "FLOWS", "flows", PT_UINT },
+	/* The policies that isolate the pod in the row's direction ("x/a,x/b"). */
+	{ NULL, "isolated_by", PT_STR },
 };
 
 struct pol_rec {
@@ -140,15 +142,95 @@ static void pt_peer(struct ptable *t, __u32 peer, int idfd, const struct cidr_re
 		pt_strf(t, "identity %u", peer);
 }
 
+/* The cells of one allow entry under pol_cols (isolated_by: its direction's). */
+static void pol_row(struct ptable *t, const struct pol_rec *r, int idfd, int nfd,
+		    const struct cidr_rec *cidrs, size_t nc, const char *isolated_by)
+{
+	const struct xcni_policy_key *pk = &r->k;
+	int bits = (int)pk->prefixlen - XCNI_POLICY_PREFIX_ANY_PORT;
+	char name[340];
+	const char *pn;
+
+	pt_str(t, pk->dir == XCNI_DIR_TO_POD ? "ingress" : "egress");
+	pt_peer(t, pk->peer, idfd, cidrs, nc, pk->dir);
+	pt_uint(t, pk->peer);
+	if (pk->prefixlen <= XCNI_POLICY_PREFIX_ANY_PROTO)
+		pt_str(t, "any");
+	else if ((pn = proto_name(pk->proto)))
+		pt_str(t, pn);
+	else
+		pt_strf(t, "%u", pk->proto);
+	if (bits <= 0) {
+		pt_str(t, "any");
+	} else if (bits >= 16) {
+		pt_strf(t, "%u", ntohs(pk->port));
+	} else {
+		unsigned int lo = ntohs(pk->port), span = 1u << (16 - bits);
+
+		pt_strf(t, "%u-%u", lo, lo + span - 1);
+	}
+	pt_str(t, policy_name(nfd, r->v.policy_id, name, sizeof(name)));
+	pt_uint(t, r->v.rule);
+	pt_uint(t, r->v.packets);
+	pt_str(t, isolated_by[0] ? isolated_by : NULL);
+}
+
+/* What isolates the pod, per direction (XCNI_DIR_*): text and JSON. */
+struct pol_isolation {
+	char text[XCNI_NR_POLICY_DIRS][800];
+	char json[XCNI_NR_POLICY_DIRS][800];
+};
+
+/* "ingress isolated by x/deny (only the rules below)", or "not isolated (all allowed)". */
+static const char *isolation_words(const struct xcni_polep *pe, __u8 dir, const char *by,
+				   char *buf, size_t len)
+{
+	if (!(pe->isolated & XCNI_ISOLATED(dir)))
+		return "not isolated (all allowed)";
+	snprintf(buf, len, "isolated%s%s (only the rules below)", by[0] ? " by " : "", by);
+	return buf;
+}
+
+/* The pod's live allow entries (and its ipBlocks'), read from the maps: 0 or -errno. */
+static int pod_entries(const struct ctx *c, __u32 ip, __u8 version, struct pol_rec **recs,
+		       size_t *n, struct cidr_rec **cidrs, size_t *nc)
+{
+	int fd, rfd = -1, cfd = -1, err;
+	size_t first, k;
+
+	if ((fd = map_open(c, &m_policy)) < 0 || (rfd = map_open(c, &m_polrange)) < 0 ||
+	    (cfd = map_open(c, &m_polcidr)) < 0) {
+		err = fd < 0 ? fd : rfd < 0 ? rfd : cfd;
+		goto out;
+	}
+	if ((err = policy_collect(fd, rfd, recs, n)) ||
+	    (err = map_collect(cfd, &m_polcidr, sizeof(**cidrs), offsetof(struct cidr_rec, k),
+			       offsetof(struct cidr_rec, group), (void **)cidrs, nc)))
+		goto out;
+	/* Only the pod's live version. */
+	*n = pol_entries(*recs, *n, ip, version, &first);
+	memmove(*recs, *recs + first, *n * sizeof(**recs));
+	for (size_t i = k = 0; i < *nc; i++)
+		if ((*cidrs)[i].k.ep == ip && (*cidrs)[i].k.version == version)
+			(*cidrs)[k++] = (*cidrs)[i];
+	*nc = sort_unique(*cidrs, k, sizeof(**cidrs), cidr_rec_cmp);
+out:
+	for (int *p = (int[]){ fd, rfd, cfd, -2 }; *p != -2; p++)
+		if (*p >= 0)
+			close(*p);
+	return err;
+}
+
 static int cmd_policy_get(const struct ctx *c, char **argv)
 {
 	struct pol_rec *recs = NULL;
 	struct cidr_rec *cidrs = NULL;
 	struct xcni_polep pe = { .isolated = 1 };
+	struct pol_isolation iso;
 	struct ptable *t = NULL;
-	size_t n = 0, nc = 0, k, first;
-	int fd = -1, rfd = -1, cfd = -1, idfd = -1, nfd = -1, err;
-	char name[340];
+	size_t n = 0, nc = 0;
+	int fd, idfd = -1, nfd = -1, sfd = -1, err;
+	char in[900], eg[900];
 	struct filter f = { .podname_fd = -1, .ipcache_fd = -1 };
 	__u32 ip;
 
@@ -173,68 +255,49 @@ static int cmd_policy_get(const struct ctx *c, char **argv)
 		return 0;
 	}
 	close(fd);
-	if ((fd = map_open(c, &m_policy)) < 0 || (rfd = map_open(c, &m_polrange)) < 0 ||
-	    (cfd = map_open(c, &m_polcidr)) < 0) {
-		err = fd < 0 ? fd : rfd < 0 ? rfd : cfd;
+	err = pod_entries(c, ip, pe.version, &recs, &n, &cidrs, &nc);
+	if (err)
 		goto out;
-	}
 	idfd = map_open_quiet(c, &m_identity);
 	nfd = map_open_quiet(c, &m_polname);
-	if ((err = policy_collect(fd, rfd, &recs, &n)) ||
-	    (err = map_collect(cfd, &m_polcidr, sizeof(*cidrs), offsetof(struct cidr_rec, k),
-			       offsetof(struct cidr_rec, group), (void **)&cidrs, &nc)))
-		goto out;
-	/* Only the pod's live version. */
-	n = pol_entries(recs, n, ip, pe.version, &first);
-	memmove(recs, recs + first, n * sizeof(*recs));
-	for (size_t i = k = 0; i < nc; i++)
-		if (cidrs[i].k.ep == ip && cidrs[i].k.version == pe.version)
-			cidrs[k++] = cidrs[i];
-	nc = sort_unique(cidrs, k, sizeof(*cidrs), cidr_rec_cmp);
+	sfd = map_open_quiet(c, &m_polsel);
+	for (__u8 dir = 0; dir < XCNI_NR_POLICY_DIRS; dir++) {
+		isolating_policies(sfd, nfd, ip, dir, false, iso.text[dir], sizeof(iso.text[dir]));
+		isolating_policies(sfd, nfd, ip, dir, true, iso.json[dir], sizeof(iso.json[dir]));
+	}
 	if (!c->json)
 		printf("pod %s identity %u: ingress %s, egress %s\n", argv[0], pe.identity,
-		       pe.isolated & XCNI_ISOLATED(XCNI_DIR_TO_POD) ? "isolated (only the rules below)"
-								    : "not isolated (all allowed)",
-		       pe.isolated & XCNI_ISOLATED(XCNI_DIR_FROM_POD) ? "isolated (only the rules below)"
-								      : "not isolated (all allowed)");
+		       isolation_words(&pe, XCNI_DIR_TO_POD, iso.text[XCNI_DIR_TO_POD], in, sizeof(in)),
+		       isolation_words(&pe, XCNI_DIR_FROM_POD, iso.text[XCNI_DIR_FROM_POD], eg,
+				       sizeof(eg)));
 	t = pt_new(pol_cols, ARRAY_SIZE(pol_cols), 0);
 	for (size_t i = 0; i < n; i++) {
-		const struct xcni_policy_key *pk = &recs[i].k;
-		int bits = (int)pk->prefixlen - XCNI_POLICY_PREFIX_ANY_PORT;
-		struct frow r = { .id = { pk->peer }, .nid = 1 };
-		const char *pn;
+		struct frow r = { .id = { recs[i].k.peer }, .nid = 1 };
 
-		if (!filter_match(&f, &r))
+		if (filter_match(&f, &r))
+			pol_row(t, &recs[i], idfd, nfd, cidrs, nc, iso.json[recs[i].k.dir & 1]);
+	}
+	/* JSON: a direction isolated with no allow entry still says what isolates
+	 * it, in a row of its own (the text says so above the table). */
+	for (__u8 dir = 0; c->json && !(c->opts & OPT_IDENTITY) && dir < XCNI_NR_POLICY_DIRS; dir++) {
+		size_t i;
+
+		for (i = 0; i < n && recs[i].k.dir != dir; i++)
+			;
+		if (i < n || !(pe.isolated & XCNI_ISOLATED(dir)))
 			continue;
-		pt_str(t, pk->dir == XCNI_DIR_TO_POD ? "ingress" : "egress");
-		pt_peer(t, pk->peer, idfd, cidrs, nc, pk->dir);
-		pt_uint(t, pk->peer);
-		if (pk->prefixlen <= XCNI_POLICY_PREFIX_ANY_PROTO)
-			pt_str(t, "any");
-		else if ((pn = proto_name(pk->proto)))
-			pt_str(t, pn);
-		else
-			pt_strf(t, "%u", pk->proto);
-		if (bits <= 0) {
-			pt_str(t, "any");
-		} else if (bits >= 16) {
-			pt_strf(t, "%u", ntohs(pk->port));
-		} else {
-			unsigned int lo = ntohs(pk->port), span = 1u << (16 - bits);
-
-			pt_strf(t, "%u-%u", lo, lo + span - 1);
-		}
-		pt_str(t, policy_name(nfd, recs[i].v.policy_id, name, sizeof(name)));
-		pt_uint(t, recs[i].v.rule);
-		pt_uint(t, recs[i].v.packets);
+		pt_str(t, dir == XCNI_DIR_TO_POD ? "ingress" : "egress");
+		for (size_t k = 2; k < ARRAY_SIZE(pol_cols); k++) /* all but the first and last */
+			pt_null(t);
+		pt_str(t, iso.json[dir][0] ? iso.json[dir] : NULL);
 	}
 	err = show(c, t);
 out:
 	free(recs);
 	free(cidrs);
-	for (int *f = (int[]){ fd, rfd, cfd, idfd, nfd, -2 }; *f != -2; f++)
-		if (*f >= 0)
-			close(*f);
+	for (int *p = (int[]){ idfd, nfd, sfd, -2 }; *p != -2; p++)
+		if (*p >= 0)
+			close(*p);
 	return err;
 }
 
