@@ -412,29 +412,28 @@ static void peer_words(const struct node_maps *m, __u32 peer, const char *cidr, 
  * destination) towards or from peer, as policy_allows() takes it, on the
  * maps of the node the pod lives on. 0 or -errno; the answer is in *s.
  */
-static int explain_side(const struct node_maps *m, struct side *s, const struct flow *f,
-			const struct flow_end *pod, const struct flow_end *peer)
+/*
+ * Whether this node decides the side at all: 1 and s->why set when it does
+ * not need to look (a pod to itself, no pod, a pod on another node), 0 to go
+ * on, -errno.
+ */
+static int side_locate(const struct node_maps *m, struct side *s, const struct flow_end *pod,
+		       const struct flow_end *peer)
 {
 	struct xcni_ipcache_key ik = { .prefixlen = 32, .addr = pod->ip };
 	struct xcni_ipcache_val pv;
 	struct xcni_podname pn;
-	struct xcni_polep pe;
-	struct xcni_polhash_key k = {};
-	struct xcni_polcidr_key ck = {};
-	char cidr[32] = "", peer_s[1200], pp[24], a[INET_ADDRSTRLEN];
-	const char *how = NULL;
-	__u32 group = 0;
-	int hit, err;
-	__u8 has;
+	char a[INET_ADDRSTRLEN];
+	int err;
 
 	snprintf(s->node, sizeof(s->node), "%s", m->node);
 	if (pod->ip == peer->ip && pod->is_pod) {
 		s->why = WHY_SELF;
-		return 0;
+		return 1;
 	}
 	if (!pod->is_pod) {
 		s->why = WHY_NOT_POD;
-		return 0;
+		return 1;
 	}
 	/* On another node: its ipcache entry names a tunnel, or its Pod object
 	 * names another node (without an overlay there is no tunnel to see). */
@@ -446,14 +445,52 @@ static int explain_side(const struct node_maps *m, struct side *s, const struct 
 		s->why = WHY_REMOTE;
 		snprintf(s->node, sizeof(s->node), "%.*s", (int)strnlen(pn.node, sizeof(pn.node)),
 			 pn.node);
-		return 0;
+		return 1;
 	}
 	if (err > 0 && pv.tunnel_ip) {
 		s->why = WHY_REMOTE;
 		snprintf(s->node, sizeof(s->node), "%s", pod->node[0] ? pod->node :
 			 ip_str(pv.tunnel_ip, a));
-		return 0;
+		return 1;
 	}
+	return 0;
+}
+
+/* WHY_RULE: the entry that matched, in words, into s->match. */
+static void side_match(const struct node_maps *m, struct side *s, const struct flow *f,
+		       __u32 peer, const char *cidr, const char *how, __u16 port_be)
+{
+	char peer_s[1200], pp[24];
+
+	peer_words(m, peer, cidr, peer_s, sizeof(peer_s));
+	if (!strcmp(how, "any protocol"))
+		snprintf(s->match, sizeof(s->match), "%s, any protocol and port", peer_s);
+	else if (!strcmp(how, "any port"))
+		snprintf(s->match, sizeof(s->match), "%s, any port of %s", peer_s,
+			 proto_name(f->proto) ?: "the protocol");
+	else
+		snprintf(s->match, sizeof(s->match), "%s, %s%s", peer_s,
+			 !strcmp(how, "port range") ? "a port range holding " : "",
+			 key_pp(f->proto, port_be, pp, sizeof(pp)));
+}
+
+static int explain_side(const struct node_maps *m, struct side *s, const struct flow *f,
+			const struct flow_end *pod, const struct flow_end *peer)
+{
+	struct xcni_ipcache_key ik = { .prefixlen = 32 };
+	struct xcni_ipcache_val pv;
+	struct xcni_polep pe;
+	struct xcni_polhash_key k = {};
+	struct xcni_polcidr_key ck = {};
+	char cidr[32] = "", a[INET_ADDRSTRLEN];
+	const char *how = NULL;
+	__u32 group = 0;
+	int hit, err;
+	__u8 has;
+
+	err = side_locate(m, s, pod, peer);
+	if (err)
+		return err < 0 ? err : 0;
 	/* The peer's identity as this node's programs see it. */
 	ik.addr = peer->ip;
 	err = lookup_step(m->ipcache, m_ipcache.name, &ik, &pv);
@@ -520,16 +557,7 @@ static int explain_side(const struct node_maps *m, struct side *s, const struct 
 	}
 	s->why = WHY_RULE;
 	policy_name(m->polname, s->hit.policy_id, s->policy, sizeof(s->policy));
-	peer_words(m, k.peer, cidr, peer_s, sizeof(peer_s));
-	if (!strcmp(how, "any protocol"))
-		snprintf(s->match, sizeof(s->match), "%s, any protocol and port", peer_s);
-	else if (!strcmp(how, "any port"))
-		snprintf(s->match, sizeof(s->match), "%s, any port of %s", peer_s,
-			 proto_name(f->proto) ?: "the protocol");
-	else
-		snprintf(s->match, sizeof(s->match), "%s, %s%s", peer_s,
-			 !strcmp(how, "port range") ? "a port range holding " : "",
-			 key_pp(f->proto, k.port, pp, sizeof(pp)));
+	side_match(m, s, f, k.peer, cidr, how, k.port);
 	return 0;
 }
 

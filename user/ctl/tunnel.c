@@ -25,13 +25,57 @@ static int tunnel_cmp(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+/*
+ * A node's counters summed over CPUs into *sum. xcnid creates them with the
+ * tunnel; a node removed between the two reads just shows zeros.
+ */
+static int tunstat_sum(int sfd, __u32 ip, struct xcni_tunstat *vals, int ncpus,
+		       struct xcni_tunstat *sum)
+{
+	int err;
+
+	if (bpf_map_lookup_elem(sfd, &ip, vals)) {
+		if (errno == ENOENT)
+			return 0;
+		err = -errno;
+		pr_err("%s: lookup: %s\n", m_tunstat.name, strerror(-err));
+		return err;
+	}
+	for (int cpu = 0; cpu < ncpus; cpu++) {
+		sum->tx_packets += vals[cpu].tx_packets;
+		sum->tx_bytes += vals[cpu].tx_bytes;
+		sum->rx_packets += vals[cpu].rx_packets;
+		sum->rx_bytes += vals[cpu].rx_bytes;
+	}
+	return 0;
+}
+
+static void tunnel_row(struct ptable *t, __u32 ip, const struct xcni_tunnel *tn,
+		       const struct xcni_tunstat *sum)
+{
+	char buf[INET_ADDRSTRLEN];
+
+	if (tn->node[0])
+		pt_strf(t, "%.*s", (int)strnlen(tn->node, sizeof(tn->node)), tn->node);
+	else
+		pt_null(t);
+	pt_str(t, ip_str(ip, buf));
+	if (tn->pod_cidr_len)
+		pt_strf(t, "%s/%u", ip_str(tn->pod_cidr, buf), tn->pod_cidr_len);
+	else
+		pt_null(t); /* a node without spec.podCIDR yet */
+	pt_uint(t, sum->tx_packets);
+	pt_uint(t, sum->tx_bytes);
+	pt_uint(t, sum->rx_packets);
+	pt_uint(t, sum->rx_bytes);
+}
+
 /* tunnel list (get NULL), and tunnel get NODE: by name, underlay IP or an address of its pod CIDR. */
 static int tunnel_show(const struct ctx *c, const char *get)
 {
 	struct tunnel_rec *recs = NULL;
 	struct xcni_tunstat *vals = NULL;
 	struct ptable *t = NULL;
-	char buf[INET_ADDRSTRLEN];
 	int fd, sfd = -1, ncpus, err;
 	struct filter f;
 	struct in_addr want;
@@ -85,33 +129,10 @@ static int tunnel_show(const struct ctx *c, const char *get)
 		if (get && pt_rows(t))
 			break; /* one record */
 
-		/* xcnid creates the counters with the tunnel; a node removed
-		 * between the two reads just shows zeros. */
-		if (bpf_map_lookup_elem(sfd, &recs[i].ip, vals) == 0) {
-			for (int cpu = 0; cpu < ncpus; cpu++) {
-				sum.tx_packets += vals[cpu].tx_packets;
-				sum.tx_bytes += vals[cpu].tx_bytes;
-				sum.rx_packets += vals[cpu].rx_packets;
-				sum.rx_bytes += vals[cpu].rx_bytes;
-			}
-		} else if (errno != ENOENT) {
-			err = -errno;
-			pr_err("%s: lookup: %s\n", m_tunstat.name, strerror(-err));
+		err = tunstat_sum(sfd, recs[i].ip, vals, ncpus, &sum);
+		if (err)
 			goto free_t;
-		}
-		if (tn->node[0])
-			pt_strf(t, "%.*s", (int)strnlen(tn->node, sizeof(tn->node)), tn->node);
-		else
-			pt_null(t);
-		pt_str(t, ip_str(recs[i].ip, buf));
-		if (tn->pod_cidr_len)
-			pt_strf(t, "%s/%u", ip_str(tn->pod_cidr, buf), tn->pod_cidr_len);
-		else
-			pt_null(t); /* a node without spec.podCIDR yet */
-		pt_uint(t, sum.tx_packets);
-		pt_uint(t, sum.tx_bytes);
-		pt_uint(t, sum.rx_packets);
-		pt_uint(t, sum.rx_bytes);
+		tunnel_row(t, recs[i].ip, tn, &sum);
 	}
 	if (get && !pt_rows(t)) {
 		pr_err("%s: no such node among those this node tunnels to\n", get);
