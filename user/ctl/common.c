@@ -388,6 +388,8 @@ bool filter_match(const struct filter *f, const struct frow *r)
 	return true;
 }
 
+/* ---- names ------------------------------------------------------------------ */
+
 const char *proto_name(__u8 proto)
 {
 	switch (proto) {
