@@ -430,6 +430,20 @@ struct xcni_polname {
 	char name[256];
 };
 
+/*
+ * polsel: local pod IPv4 (network order) -> the NetworkPolicies that select
+ * it, per direction (XCNI_DIR_FROM_POD = egress, TO_POD = ingress): those
+ * that isolate it, which an "isolated, nothing allows" drop can name. For
+ * people: the programs never read it. A new map beside the others (no
+ * layout of an existing one changes); n[dir] counts every such policy, ids
+ * holds the first XCNI_POLSEL_IDS by namespace/name (xcni_polname).
+ */
+#define XCNI_POLSEL_IDS 8
+struct xcni_polsel {
+	__u32 n[XCNI_NR_POLICY_DIRS];
+	__u32 ids[XCNI_NR_POLICY_DIRS][XCNI_POLSEL_IDS];
+};
+
 /* podname: pod IPv4 (network order) -> the pod, for every pod of the cluster. */
 struct xcni_podname {
 	char ns[64];

@@ -186,6 +186,14 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XCNI_MAX_ENDPOINTS);
+	__type(key, __u32);
+	__type(value, struct xcni_polsel);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xcni_polsel SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, XCNI_MAX_IDENTITIES);
 	__type(key, __u32);
 	__type(value, struct xcni_idlabels);

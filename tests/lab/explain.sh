@@ -7,7 +7,8 @@
 # programs, explain only reads maps, so a lookup explain walks differently
 # (order, a `has` shortcut, the ipBlock group, a version) shows up as a cell
 # where they disagree. Then explain's error handling, and `xcnictl monitor`'s
-# filters on the drops and verdicts the probes cause.
+# filters on the drops and verdicts the probes cause; the policies a default
+# deny names (explain, policy get, monitor), --node, and monitor's columns.
 #
 #   lab node n1 (netns xcl-n1, xcnid, pins /sys/fs/bpf/xcni-lab/n1)
 #     x/a x/b x/c  y/a y/b y/c  z/a z/b z/c   (netns per pod, veth to n1)
@@ -180,6 +181,30 @@ check "text output: the deny in words, and the lookups made" \
 	exits_saying 0 '^INGRESS-LOOKUPS .*policy\[any peer, tcp/80\] miss' e1 z/a x/a 80/TCP
 check "  ... VERDICT says which side denied" said '^VERDICT  *denied: by ingress at the destination'
 check "  ... INGRESS names the pod and that nothing allows" said '^INGRESS  *deny: x/a is isolated for ingress, nothing allows'
+check "  ... and which policies isolate it (both select x/a for ingress)" \
+	said '^INGRESS  *deny: x/a is isolated for ingress, nothing allows; x/allow-a-from-y-b, x/default-deny-ingress isolate it (node '
+check "  ... --json: ingress_isolated_by" \
+	expect_ex z/a x/a ingress_isolated_by egress_isolated_by = "x/allow-a-from-y-b,x/default-deny-ingress None"
+check "policy get x/a: ingress isolated by both policies" \
+	exits_saying 0 '^pod x/a identity [0-9]*: ingress isolated by x/allow-a-from-y-b, x/default-deny-ingress (only the rules below), egress not isolated' \
+	ctl "$XA_NODE" policy get x/a
+check "policy get x/a --json: its entry names them" \
+	json_is 'e and any(x["policy"] == "x/allow-a-from-y-b" for x in e) and all(x["isolated_by"] == "x/allow-a-from-y-b,x/default-deny-ingress" for x in e)' \
+	ctl "$XA_NODE" policy get x/a --json
+# --node NAME: the same views, the lab finding the node's netns and pin dir.
+check "xcnictl --node $XA_NODE policy get x/a: as in the node with its pin dir" bash -c \
+	"[ \"\$(\"$XCNICTL\" --node $XA_NODE policy get x/a)\" = \"\$(nsenter --net=/run/netns/xcl-$XA_NODE \"$XCNICTL\" --pin-dir $LAB_PINS/$XA_NODE policy get x/a)\" ]"
+check "xcnictl --node $XA_NODE explain: the node's maps" \
+	exits_saying 0 '^INGRESS  *deny: x/a is isolated for ingress' "$XCNICTL" --node "$XA_NODE" explain z/a x/a 80/tcp
+check "xcnictl --node n99: exit 2, naming the node and the lab's nodes" \
+	exits_saying 2 "node n99 (its nodes: n1" "$XCNICTL" --node n99 ct list
+if [ -e /sys/fs/bpf/xcni ]; then
+	ok "# SKIP /sys/fs/bpf/xcni exists: no lab hint to see"
+else
+	check "no --pin-dir, /sys/fs/bpf/xcni missing: the view names the lab's node, exit 1" \
+		exits_saying 1 "no maps under /sys/fs/bpf/xcni; a lab is up.*: xcnictl --node n1 ct list\$" \
+		env -u XCNI_PIN_DIR "$XCNICTL" ct list
+fi
 lab delete -f "$EX/30-allow.yaml" >/dev/null 2>&1 || not_ok "delete 30-allow.yaml"
 
 # An ipBlock with an except, a port range (polrange), a UDP port, and an
@@ -296,6 +321,38 @@ if [ "$NODES" = 1 ]; then
 	check "monitor --namespace q (no such pods): nothing" mon "e == []" --namespace q
 	check "monitor --count 1 with a filter: stops after one matching event" \
 		mon "len(e) == 1 and e[0]['reason'] == 'drop-policy-egress'" --count 1 --reason drop-policy-egress
+	check "monitor --json: a policy drop names the policies that isolate the pod" \
+		mon "any(x['reason'] == 'drop-policy-ingress' and x['daddr'] == '$YA' and x['isolated_by'] == 'y/only-from-z' for x in e) and any(x['reason'] == 'drop-policy-egress' and x['isolated_by'] == 'x/egress-to-y-80' for x in e) and all(x['isolated_by'] is None for x in e if x['type'] != 'drop')"
+	# monitor as text: the words, and columns aligned on every line (the first
+	# line cannot know how wide later events are).
+	mon_text() {
+		local m
+		ctl "$XA_NODE" monitor --timeout-ms 2500 >"$T/ev.txt" 2>"$T/ev.err" &
+		m=$!
+		sleep 0.5
+		lab probe x/a y/a 80/tcp --timeout-ms 300 >/dev/null 2>&1
+		lab probe z/a y/a 80/tcp --timeout-ms 300 >/dev/null 2>&1
+		lab probe x/a z/a 80/tcp --timeout-ms 300 >/dev/null 2>&1
+		wait "$m" || { echo "monitor exited $?"; cat "$T/ev.err"; return 1; }
+	}
+	check "monitor (text) while x/a and z/a send" mon_text
+	check "  ... deny ingress names y/only-from-z and y/a" \
+		grep -q "deny ingress: y/only-from-z isolates y/a, nothing allows" "$T/ev.txt"
+	check "  ... deny egress names x/egress-to-y-80 and x/a" \
+		grep -q "deny egress: x/egress-to-y-80 isolates x/a, nothing allows" "$T/ev.txt"
+	check "  ... every column starts (or, for numbers, ends) where its title does" /usr/bin/python3 -c '
+import sys
+lines = open(sys.argv[1]).read().splitlines()
+h, rows = lines[0], lines[1:]
+bad = []
+for t in ("TIME", "REASON", "DIRECTION", "PROTO", "SRC", "DST", "TYPE", "VERDICT"):
+    p = h.index(t)
+    bad += [r for r in rows if r[p] == " " or (p and r[p - 1] != " ")]
+for t in ("EP-ID", "IFINDEX", "LEN"):
+    p = h.index(t) + len(t)
+    bad += [r for r in rows if r[p - 1] == " " or r[p] != " "]
+if len(rows) < 3 or bad:
+    print(h); print("\n".join(rows)); sys.exit(1)' "$T/ev.txt"
 fi
 
 check "monitor --reason nope: exit 2, pointing at metrics --all" \

@@ -1040,6 +1040,44 @@ static void several_policies_union(void **state)
 				   sizeof(struct xcni_policy_key)) < 0);
 }
 
+/* The policies that select a pod, per direction, by name: what a drop by
+ * default deny names. Past XCNI_POLSEL_IDS only the count grows. */
+static void isolating_policies(void **state)
+{
+	const struct xcni_polsel *s;
+	char name[16];
+
+	(void)state;
+	cast();
+	np_add("prod", "z-deny-in", sel(""), IN);
+	np_add("prod", "a-web", sel("app=web"), IN | EG);
+	np_add("prod", "m-db", sel("app=db"), EG);
+	np_add("dev", "deny-all", sel(""), IN | EG); /* another namespace */
+	compile();
+	s = &ep(WEB)->sel;
+	assert_int_equal(s->n[XCNI_DIR_TO_POD], 2);
+	assert_int_equal(s->ids[XCNI_DIR_TO_POD][0], policy_id("prod", "a-web"));
+	assert_int_equal(s->ids[XCNI_DIR_TO_POD][1], policy_id("prod", "z-deny-in"));
+	assert_int_equal(s->ids[XCNI_DIR_TO_POD][2], 0);
+	assert_int_equal(s->n[XCNI_DIR_FROM_POD], 1);
+	assert_int_equal(s->ids[XCNI_DIR_FROM_POD][0], policy_id("prod", "a-web"));
+	s = &ep(DB)->sel;
+	assert_int_equal(s->n[XCNI_DIR_TO_POD], 1);
+	assert_int_equal(s->ids[XCNI_DIR_TO_POD][0], policy_id("prod", "z-deny-in"));
+	assert_int_equal(s->n[XCNI_DIR_FROM_POD], 1);
+	assert_int_equal(s->ids[XCNI_DIR_FROM_POD][0], policy_id("prod", "m-db"));
+	assert_int_equal(ep(DEVWEB)->sel.ids[XCNI_DIR_FROM_POD][0], policy_id("dev", "deny-all"));
+	for (int i = 0; i < XCNI_POLSEL_IDS + 2; i++) {
+		snprintf(name, sizeof(name), "n%02d", i);
+		np_add("prod", tstr(name), sel("app=db"), IN);
+	}
+	compile();
+	s = &ep(DB)->sel;
+	assert_int_equal(s->n[XCNI_DIR_TO_POD], XCNI_POLSEL_IDS + 3);
+	assert_int_equal(s->ids[XCNI_DIR_TO_POD][0], policy_id("prod", "n00"));
+	assert_int_equal(s->ids[XCNI_DIR_TO_POD][XCNI_POLSEL_IDS - 1], policy_id("prod", "n07"));
+}
+
 /* ---- identities -------------------------------------------------------- */
 
 static void identity_determinism(void **state)
@@ -1353,6 +1391,7 @@ int main(void)
 		T(named_port_ingress),
 		T(named_port_egress),
 		T(several_policies_union),
+		T(isolating_policies),
 		T(identity_determinism),
 		T(identity_collisions),
 		T(ipcache_contents),

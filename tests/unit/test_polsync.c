@@ -47,6 +47,7 @@ static const struct mapdef defs[] = {
 	{ "xcni_identity", BPF_MAP_TYPE_HASH, 4, sizeof(struct xcni_idlabels), 64, 0 },
 	{ "xcni_polname", BPF_MAP_TYPE_HASH, 4, sizeof(struct xcni_polname), 64, 0 },
 	{ "xcni_podname", BPF_MAP_TYPE_HASH, 4, sizeof(struct xcni_podname), 64, 0 },
+	{ "xcni_polsel", BPF_MAP_TYPE_HASH, 4, sizeof(struct xcni_polsel), 64, 0 },
 };
 
 static int fd_of(const char *name)
@@ -143,6 +144,7 @@ static void fixture(struct fixture *f, size_t na, __u16 port)
 	f->eps[0] = (struct pol_ep){ .ip = ip4("10.0.0.1"),
 				     .state = { .identity = 300,
 						.isolated = XCNI_ISOLATED(XCNI_DIR_TO_POD) },
+				     .sel = { .n = { 0, 1 }, .ids = { {}, { 7 } } },
 				     .nentries = na, .entries = f->ea };
 	f->eps[1] = (struct pol_ep){ .ip = ip4("10.0.0.2"),
 				     .state = { .identity = 301,
@@ -188,6 +190,21 @@ static int allowed(const char *ep, __u32 peer, __u16 port)
 	return ok;
 }
 
+/* The policies isolating ip for ingress, as polsel holds them: n, or -1 if absent. */
+static int polsel_in(const char *ip, __u32 *first)
+{
+	struct xcni_polsel s;
+	__u32 k = ip4(ip);
+	int fd = fd_of("xcni_polsel"), n = -1;
+
+	if (bpf_map_lookup_elem(fd, &k, &s) == 0) {
+		n = (int)s.n[XCNI_DIR_TO_POD];
+		*first = s.ids[XCNI_DIR_TO_POD][0];
+	}
+	close(fd);
+	return n;
+}
+
 static void test_apply_flip_cleanup(void **state)
 {
 	struct polsync *ps;
@@ -210,6 +227,11 @@ static void test_apply_flip_cleanup(void **state)
 	assert_true(allowed("10.0.0.1", 300, 80));
 	assert_true(allowed("10.0.0.1", 300, 81));
 	assert_false(allowed("10.0.0.1", 300, 82));
+	/* The policies isolating each pod, for people. */
+	__u32 first = 0;
+	assert_int_equal(polsel_in("10.0.0.1", &first), 1);
+	assert_int_equal(first, 7);
+	assert_int_equal(polsel_in("10.0.0.2", &first), 0);
 
 	/* Same input: nothing written at all. */
 	assert_int_equal(polsync_apply(ps, &f.r, &st, msg, sizeof(msg)), 0);
@@ -238,6 +260,7 @@ static void test_apply_flip_cleanup(void **state)
 	assert_int_equal(polsync_apply(ps, &f.r, &st, msg, sizeof(msg)), 0);
 	assert_int_equal(polsync_cleanup(ps, &st), 0);
 	assert_int_equal(polep("10.0.0.2").isolated, 0xff);
+	assert_int_equal(polsel_in("10.0.0.2", &first), -1);
 	assert_int_equal(count("xcni_policy", sizeof(struct xcni_polhash_key)), 2);
 	assert_int_equal(count("xcni_ipcache", sizeof(struct xcni_ipcache_key)), 2);
 	polsync_free(ps);

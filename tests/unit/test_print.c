@@ -243,6 +243,55 @@ static void stream_writes_only_new_rows(void **state)
 	free(buf);
 }
 
+/* Minimum widths: a stream's first line is as wide as its widest, so later
+ * lines align with it; the last column gets no trailing blanks. */
+static void stream_min_width_aligns_from_the_first_line(void **state)
+{
+	static const struct pt_col sc[] = {
+		{ "REASON", "reason", PT_STR },
+		{ "LEN", "len", PT_UINT },
+		{ "VERDICT", "verdict", PT_STR },
+	};
+	struct ptable *t = pt_new(sc, 3, 0);
+	char *buf = NULL, *out;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	(void)state;
+	pt_min_width(t, 0, 13);
+	pt_min_width(t, 1, 4);
+	pt_min_width(t, 2, 20); /* the last column: no padding */
+	pt_str(t, "fwd-local");
+	pt_uint(t, 98);
+	pt_str(t, "x");
+	out = flush(t, &f, &buf, false);
+	assert_string_equal(out, "REASON          LEN  VERDICT\n"
+				 "fwd-local        98  x\n");
+	free(out);
+	pt_str(t, "drop-spoof-ip");
+	pt_uint(t, 1500);
+	pt_null(t);
+	out = flush(t, &f, &buf, false);
+	assert_string_equal(out, "REASON          LEN  VERDICT\n"
+				 "fwd-local        98  x\n"
+				 "drop-spoof-ip  1500  -\n");
+	free(out);
+	/* JSON is not padded. */
+	pt_min_width(t, 0, 40);
+	pt_str(t, "a");
+	pt_uint(t, 1);
+	pt_str(t, "b");
+	fclose(f);
+	buf = (free(buf), NULL);
+	f = open_memstream(&buf, &len);
+	out = flush(t, &f, &buf, true);
+	assert_string_equal(out, "{\"reason\":\"a\",\"len\":1,\"verdict\":\"b\"}\n");
+	free(out);
+	fclose(f);
+	pt_free(t);
+	free(buf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -254,6 +303,7 @@ int main(void)
 		cmocka_unit_test(view_bugs_are_errors),
 		cmocka_unit_test(every_reason_has_a_unique_name),
 		cmocka_unit_test(stream_writes_only_new_rows),
+		cmocka_unit_test(stream_min_width_aligns_from_the_first_line),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

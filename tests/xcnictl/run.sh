@@ -18,6 +18,12 @@
 #                     10.244.1.11 (no name) egress, 10.244.1.12 isolated in neither
 #     xcni_policy, xcni_polrange, xcni_polcidr: x/a 3 entries of v1 (+1 stale of v0),
 #                     y/b 1 of v0
+#     xcni_polname, xcni_polsel (added after the policy list tests): the
+#                     policies that isolate x/a and y/b
+#
+# A pretend lab ($XCNI_LAB_DIR with a lab.json, as xcnictl lab up writes it) whose
+# node n1 is netns xct$$-ln1 with pin dir /sys/fs/bpf/xct$$-ctl: --node n1 must read
+# those maps from inside that netns (where ifindex 999999 is a veth, xcn0).
 #
 # Then, when xcnid is built, against the maps the real data plane pins
 # (/sys/fs/bpf/xct$$-ctl-real), so the layout check is tried on the real thing;
@@ -40,6 +46,8 @@ BAD=$PIN-bad
 REAL=$PIN-real
 OVL=$PIN-ovl
 OVN=$XCT_TAG-ovn OVP=$XCT_TAG-ovp
+LABNS=$XCT_TAG-ln1 # the network namespace of the pretend lab's node n1
+LAB=$(mktemp -d) NOLAB=$(mktemp -d) # $XCNI_LAB_DIR of a lab that is up, of none
 MAN=$(mktemp -d)
 DEST=$(mktemp -d) # make install's staging tree
 
@@ -47,12 +55,15 @@ DEST=$(mktemp -d) # make install's staging tree
 EP_SZ=44 CTK_SZ=16 CTV_SZ=64 MET_SZ=16 CFG_SZ=416 NR_METRICS=112 PFK_SZ=8 PFV_SZ=16
 PN_SZ=384 IPK_SZ=8 IPV_SZ=12 ID_SZ=1024 EVR_SZ=40
 PE_SZ=8 PHK_SZ=16 PRK_SZ=20 PV_SZ=16 PCK_SZ=16
+PS_SZ=72 POLN_SZ=320
+XCNI_PIN_ROOT_DEFAULT=/sys/fs/bpf/xcni # XCNI_PIN_ROOT
 
 cleanup() {
 	stop_xcnid
 	ip netns del "$OVN" 2>/dev/null
 	ip netns del "$OVP" 2>/dev/null
-	rm -rf "$PIN" "$BAD" "$REAL" "$OVL" "$MAN" "$DEST"
+	ip netns del "$LABNS" 2>/dev/null
+	rm -rf "$PIN" "$BAD" "$REAL" "$OVL" "$MAN" "$DEST" "$LAB" "$NOLAB"
 }
 trap cleanup EXIT
 trap "exit 130" INT TERM # so EXIT runs on those too
@@ -430,6 +441,96 @@ check "policy list --pod of an unknown pod exits 1" exits 1 x policy list --pod 
 check "policy list --identity bad exits 2" exits 2 x policy list --identity nope
 check "policy list --ip bad: exit 2, naming the flag" has '--ip 10\.1: not an IPv4 address' x policy list --ip 10.1
 check "policy list with an argument exits 2" exits 2 x policy list x/a
+
+# -- the policies that isolate a pod (xcni_polsel, names in xcni_polname): what a
+# drop by default deny names. x/a: ingress by x/allow-a and x/default-deny-ingress;
+# y/b: ingress by y/deny-all, egress by ten (8 ids kept, 13..18 unnamed);
+# 10.244.1.11: no polsel entry (an agent before the map: the old words).
+# polsel: n[egress] n[ingress] ids[egress][8] ids[ingress][8]
+psv() {
+	local ids=() i
+	read -ra eg <<<"$2"; read -ra in <<<"$4"
+	for ((i = 0; i < 8; i++)); do ids+=("${eg[i]:-0}"); done
+	for ((i = 0; i < 8; i++)); do ids+=("${in[i]:-0}"); done
+	echo -n "$(le "$1" 4)$(le "$3" 4)"; for i in "${ids[@]}"; do echo -n "$(le "$i" 4)"; done
+}
+pn() { put xcni_polname "$(le "$1" 4)" "$(str "$2" 64)$(str "$3" 256)"; }
+polsel_setup() {
+	mk xcni_polname hash 4 $POLN_SZ 16 && mk xcni_polsel hash 4 $PS_SZ 16 || return 1
+	pn 1 x allow-a && pn 10 x default-deny-ingress && pn 11 y deny-all && pn 12 y egress-a &&
+		put xcni_polsel "$(ip4 10.244.1.5)" "$(psv 0 "" 2 "1 10")" &&
+		put xcni_polsel "$(ip4 10.244.1.10)" "$(psv 10 "11 12 13 14 15 16 17 18" 1 "11")"
+}
+check "bpftool adds xcni_polname and xcni_polsel" polsel_setup
+check "policy get: the policies isolating the pod, in the ingress words" \
+	has '^pod x/a identity 42: ingress isolated by x/allow-a, x/default-deny-ingress \(only the rules below\), egress not isolated \(all allowed\)$' \
+	x policy get x/a
+check "policy get: past the 8 ids kept, how many more" \
+	has '^pod y/b identity 43: ingress isolated by y/deny-all \(only the rules below\), egress isolated by y/deny-all, y/egress-a, policy#13, policy#14, policy#15, policy#16, policy#17, policy#18 and 2 more \(only' \
+	x policy get y/b
+check "policy get: no polsel entry, the words as before" \
+	has '^pod 10\.244\.1\.11 identity 0: ingress not isolated \(all allowed\), egress isolated \(only the rules below\)$' \
+	x policy get 10.244.1.11
+check "policy get --json: every row names its direction's isolating policies" json_is \
+	'len(j) == 3 and all(e["isolated_by"] == "x/allow-a,x/default-deny-ingress" for e in j)' x policy get x/a --json
+check "policy get --json: a direction with no allow entry gets a row naming them" json_is '
+	sorted((e["direction"], e["peer"], e["policy"], e["isolated_by"]) for e in j) == [
+	("egress", "k8s:app=a,ns:kubernetes.io/metadata.name=x", "policy#2",
+	 "y/deny-all,y/egress-a,policy#13,policy#14,policy#15,policy#16,policy#17,policy#18"),
+	("ingress", None, None, "y/deny-all")]' x policy get y/b --json
+check "policy get --identity: only entries, no isolation rows" json_is \
+	'[e["direction"] for e in j] == ["egress"]' x policy get y/b --identity 42 --json
+check "explain: a default deny names the policies that isolate the pod" \
+	has '^INGRESS +deny: y/b is isolated for ingress, nothing allows; y/deny-all isolates it \(node node-a\)$' \
+	x explain x/a y/b 80/tcp
+check "explain --json: ingress_isolated_by" json_is \
+	'j["ingress_reason"] == "isolated" and j["ingress_isolated_by"] == "y/deny-all" and j["egress_isolated_by"] is None' \
+	x explain x/a y/b 80/tcp --json
+
+# -- --node NAME: a lab node's maps, from its netns; where a lab's maps are
+lab_setup() {
+	ip netns add "$LABNS" && ip -n "$LABNS" link add xcn0 index 999999 type veth peer name xcn1 || return 1
+	cat >"$LAB/lab.json" <<EOF
+{"nodes": [{"name": "n1", "netns": "$LABNS", "podCIDR": "10.244.1.0/24", "internalIP": "192.168.77.1",
+            "pinDir": "$PIN", "xcnid": {"pid": 0, "start": 0}, "manifests": true},
+           {"name": "n2", "netns": "$LABNS-gone", "podCIDR": "10.244.2.0/24", "internalIP": "192.168.77.2",
+            "pinDir": "$PIN-n2", "xcnid": {"pid": 0, "start": 0}, "manifests": true}],
+ "pods": []}
+EOF
+}
+lx() { env -u XCNI_PIN_DIR XCNI_LAB_DIR="$LAB" "$XCNICTL" "$@"; }
+check "a pretend lab: node n1 is netns $LABNS, pin dir $PIN" lab_setup
+check "--node n1: the node's pin dir, and its netns (ifindex 999999 is xcn0 there)" \
+	has '^10\.244\.1\.10 +999999 +xcn0 +8 ' lx --node n1 endpoint list
+check "without --node the same ifindex is no device" has '^10\.244\.1\.10 +999999 +- +8 ' x endpoint list
+check "--node n1 ct list: the node's flows" lines 4 lx --node n1 ct list
+check "--node n1 --json policy list: as --pin-dir shows it" bash -c \
+	"[ \"\$(env -u XCNI_PIN_DIR XCNI_LAB_DIR=$LAB $XCNICTL --node n1 --json policy list)\" = \"\$($XCNICTL --pin-dir $PIN --json policy list)\" ]"
+check "--node after the command" has '^POD-CIDR +10\.244\.1\.0/24$' lx config --node n1
+check "--node of a node the lab has not: exit 2, naming it and the lab's nodes" \
+	has "--node n9: the lab in $LAB has no node n9 \(its nodes: n1, n2\)" lx --node n9 ct list
+check "--node of a node the lab has not exits 2" exits 2 lx --node n9 ct list
+check "--node with no lab up: exit 2, naming the node" \
+	has "--node n1: no lab is up in $NOLAB" env XCNI_LAB_DIR="$NOLAB" "$XCNICTL" --node n1 ct list
+check "--node with no lab up exits 2" exits 2 env XCNI_LAB_DIR="$NOLAB" "$XCNICTL" --node n1 ct list
+check "--node of a node whose netns is gone: exit 1, naming it" \
+	has "--node n2: entering its network namespace /run/netns/$LABNS-gone" lx --node n2 ct list
+check "--node of a node whose netns is gone exits 1" exits 1 lx --node n2 ct list
+check "--node and --pin-dir together exit 2" exits 2 lx --node n1 --pin-dir "$PIN" ct list
+check "--help lists --node" has '^  --node NAME ' "$XCNICTL" --help
+if [ -e "$XCNI_PIN_ROOT_DEFAULT" ]; then
+	echo "ok $((_t_n + 1)) # SKIP $XCNI_PIN_ROOT_DEFAULT exists: no lab hint to see"
+	_t_n=$((_t_n + 1))
+else
+	check "default pin dir missing, a lab up: the view says which --node to give" \
+		has "no maps under $XCNI_PIN_ROOT_DEFAULT; a lab is up \(nodes n1, n2\): xcnictl --node n1 ct list --ip 10\.244\.1\.5\$" \
+		lx ct list --ip 10.244.1.5
+	check "... and exits 1, printing no table" bash -c \
+		"out=\$(env -u XCNI_PIN_DIR XCNI_LAB_DIR=$LAB $XCNICTL policy list 2>/dev/null); rc=\$?; [ \$rc -eq 1 ] && [ -z \"\$out\" ]"
+	check "no lab up: the missing map, as before" has "$XCNI_PIN_ROOT_DEFAULT/xcni_ct: no such pinned map" \
+		env -u XCNI_PIN_DIR XCNI_LAB_DIR="$NOLAB" "$XCNICTL" ct list
+	check "--pin-dir given: no hint" has "$PIN-none/xcni_ct: no such pinned map" lx --pin-dir "$PIN-none" ct list
+fi
 
 check "config --json: overlay fields" json_is '(j["node_ip"], j["underlay_ifindex"], j["underlay_dev"], j["vni"],
 	j["underlay_mtu"], j["pod_mtu"], j["xdp_mode"]) == ("192.168.5.1", 1, "lo", 42, 1500, 1450, "generic")' x config --json

@@ -1184,6 +1184,10 @@ static int compile_ep(const struct ctx *x, size_t podidx, struct epbuild *eb, st
 			    !k8s_selector_matches(&np->pod_sel, &pod->meta.labels))
 				continue;
 			ep->state.isolated |= XCNI_ISOLATED(dir);
+			/* Policies come by name: the first ones are kept. */
+			if (ep->sel.n[dir] < XCNI_POLSEL_IDS)
+				ep->sel.ids[dir][ep->sel.n[dir]] = x->np_id[i];
+			ep->sel.n[dir]++;
 			for (size_t ri = 0; !ret && ri < nrules; ri++) {
 				struct rule_ref rr = { x->np_id[i], ri, seq++ };
 

@@ -63,6 +63,7 @@ struct pol_ep {
 	uint32_t ip; /* network order */
 	const struct k8s_pod *pod;
 	struct xcni_polep state; /* identity, isolated bits; version 0 */
+	struct xcni_polsel sel; /* the policies that isolate it, by name */
 	size_t nentries;
 	struct pol_entry *entries;
 	size_t ncidrs;

@@ -40,12 +40,12 @@ struct ep_state {
 
 struct polsync {
 	int fd_policy, fd_polrange, fd_polcidr, fd_polep, fd_ipcache, fd_identity, fd_polname,
-		fd_podname;
+		fd_podname, fd_polsel;
 	size_t max_policy, max_polrange, max_polcidr, max_ipcache;
 	size_t n_policy, n_polrange, n_polcidr; /* entries in the maps */
 	size_t neps;
 	struct ep_state *eps; /* sorted by ip */
-	struct kvset ipcache, identity, polname, podname;
+	struct kvset ipcache, identity, polname, podname, polsel;
 	/* Old versions to delete in polsync_cleanup. */
 	size_t ndel, ndelc;
 	struct pol_entry *del;
@@ -349,7 +349,7 @@ int polsync_open(const char *pin_dir, struct polsync **out)
 	if (!ps)
 		return -ENOMEM;
 	ps->fd_policy = ps->fd_polrange = ps->fd_polcidr = ps->fd_polep = ps->fd_ipcache = -1;
-	ps->fd_identity = ps->fd_polname = ps->fd_podname = -1;
+	ps->fd_identity = ps->fd_polname = ps->fd_podname = ps->fd_polsel = -1;
 	if ((err = ps->fd_policy = open_map(pin_dir, "xcni_policy", &ps->max_policy)) < 0 ||
 	    (err = ps->fd_polrange = open_map(pin_dir, "xcni_polrange", &ps->max_polrange)) < 0 ||
 	    (err = ps->fd_polcidr = open_map(pin_dir, "xcni_polcidr", &ps->max_polcidr)) < 0 ||
@@ -357,7 +357,8 @@ int polsync_open(const char *pin_dir, struct polsync **out)
 	    (err = ps->fd_ipcache = open_map(pin_dir, "xcni_ipcache", &ps->max_ipcache)) < 0 ||
 	    (err = ps->fd_identity = open_map(pin_dir, "xcni_identity", NULL)) < 0 ||
 	    (err = ps->fd_polname = open_map(pin_dir, "xcni_polname", NULL)) < 0 ||
-	    (err = ps->fd_podname = open_map(pin_dir, "xcni_podname", NULL)) < 0)
+	    (err = ps->fd_podname = open_map(pin_dir, "xcni_podname", NULL)) < 0 ||
+	    (err = ps->fd_polsel = open_map(pin_dir, "xcni_polsel", NULL)) < 0)
 		goto fail;
 	/* What an earlier agent left: kept, and replaced by the first apply. */
 	if ((err = kvset_load(ps->fd_ipcache, sizeof(struct xcni_ipcache_key),
@@ -368,6 +369,8 @@ int polsync_open(const char *pin_dir, struct polsync **out)
 			      &ps->polname)) ||
 	    (err = kvset_load(ps->fd_podname, sizeof(__u32), sizeof(struct xcni_podname),
 			      &ps->podname)) ||
+	    (err = kvset_load(ps->fd_polsel, sizeof(__u32), sizeof(struct xcni_polsel),
+			      &ps->polsel)) ||
 	    (err = load_eps(ps)))
 		goto fail;
 	count_keys(ps->fd_policy, sizeof(struct xcni_polhash_key), &ps->n_policy);
@@ -405,10 +408,11 @@ void polsync_free(struct polsync *ps)
 	free(ps->identity.d);
 	free(ps->polname.d);
 	free(ps->podname.d);
+	free(ps->polsel.d);
 	free(ps->del);
 	free(ps->delc);
 	int fds[] = { ps->fd_policy, ps->fd_polrange, ps->fd_polcidr, ps->fd_polep, ps->fd_ipcache,
-		      ps->fd_identity, ps->fd_polname, ps->fd_podname };
+		      ps->fd_identity, ps->fd_polname, ps->fd_podname, ps->fd_polsel };
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
@@ -555,7 +559,9 @@ int polsync_apply(struct polsync *ps, const struct pol_result *r, struct polsync
 		return -ENOSPC;
 	}
 
-	/* Identities and names before the policy that refers to them. */
+	/* Identities and names before the policy that refers to them. The
+	 * records of r are taken as (key at 0, value at voff). */
+	_Static_assert(offsetof(struct pol_ep, ip) == 0, "pol_ep's key is its first field");
 	idl = nidl ? calloc(nidl, sizeof(*idl)) : NULL;
 	if (nidl && !idl)
 		return -ENOMEM;
@@ -573,7 +579,10 @@ int polsync_apply(struct polsync *ps, const struct pol_result *r, struct polsync
 			      &st->other_changed)) ||
 	    (err = kvset_sync(ps->fd_podname, &ps->podname, r->podnames, r->npodnames,
 			      sizeof(*r->podnames), offsetof(struct pol_podname, name), KV_BOTH,
-			      &st->other_changed)))
+			      &st->other_changed)) ||
+	    /* Names for people: before the flips, so a drop can name its policies. */
+	    (err = kvset_sync(ps->fd_polsel, &ps->polsel, r->eps, r->neps, sizeof(*r->eps),
+			      offsetof(struct pol_ep, sel), KV_BOTH, &st->other_changed)))
 		goto out;
 	xcni_killpoint("apply-names");
 

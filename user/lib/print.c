@@ -25,6 +25,7 @@ struct ptable {
 	size_t ncells, cap;
 	int err; /* first failure, returned by pt_print() */
 	size_t *w; /* pt_flush(): column widths so far; the header went out */
+	size_t *minw; /* pt_min_width(); NULL: none set */
 };
 
 struct ptable *pt_new(const struct pt_col *cols, unsigned int ncols, unsigned int flags)
@@ -61,7 +62,27 @@ void pt_free(struct ptable *t)
 	drop_cells(t, t->ncells);
 	free(t->cells);
 	free(t->w);
+	free(t->minw);
 	free(t);
+}
+
+void pt_min_width(struct ptable *t, unsigned int col, size_t w)
+{
+	if (!t || t->err || col >= t->ncols)
+		return;
+	if (!t->minw && !(t->minw = calloc(t->ncols, sizeof(*t->minw)))) {
+		t->err = -ENOMEM;
+		return;
+	}
+	t->minw[col] = w;
+}
+
+/* The width of column i before any cell: its title's, or more if set. */
+static size_t col_width(const struct ptable *t, unsigned int i)
+{
+	size_t w = t->cols[i].title ? strlen(t->cols[i].title) : 0;
+
+	return t->minw && t->minw[i] > w ? t->minw[i] : w;
 }
 
 /* The next cell, if its column is of one of the types (a mask); NULL once failed. */
@@ -204,7 +225,7 @@ static int print_table(const struct ptable *t, FILE *f)
 		if (first == t->ncols)
 			first = i;
 		last = i;
-		w[i] = strlen(t->cols[i].title);
+		w[i] = col_width(t, i);
 		for (r = 0; r < (ssize_t)nrows; r++) {
 			len = strlen(cell_text(t, r * t->ncols + i, buf));
 			if (len > w[i])
@@ -321,10 +342,13 @@ int pt_print(const struct ptable *t, FILE *f, bool json)
  * as long as no cell is wider than those before it. */
 static void stream_row(struct ptable *t, FILE *f, ssize_t r)
 {
-	unsigned int i;
+	unsigned int i, last = 0;
 	int first = 1;
 	char buf[24];
 
+	for (i = 0; i < t->ncols; i++)
+		if (t->cols[i].title)
+			last = i;
 	for (i = 0; i < t->ncols; i++) {
 		const char *s;
 		size_t len;
@@ -338,7 +362,10 @@ static void stream_row(struct ptable *t, FILE *f, ssize_t r)
 		if (!first)
 			fputs("  ", f);
 		first = 0;
-		fprintf(f, t->cols[i].type == PT_STR ? "%-*s" : "%*s", (int)t->w[i], s);
+		if (t->cols[i].type == PT_STR && i == last) /* no trailing blanks */
+			fputs(s, f);
+		else
+			fprintf(f, t->cols[i].type == PT_STR ? "%-*s" : "%*s", (int)t->w[i], s);
 	}
 	fputc('\n', f);
 }
@@ -358,7 +385,7 @@ int pt_flush(struct ptable *t, FILE *f, bool json)
 		if (!t->w)
 			return -ENOMEM;
 		for (unsigned int i = 0; i < t->ncols; i++)
-			t->w[i] = t->cols[i].title ? strlen(t->cols[i].title) : 0;
+			t->w[i] = col_width(t, i);
 		stream_row(t, f, -1);
 	}
 	for (r = 0; r < nrows && !err; r++) {

@@ -45,6 +45,11 @@ void pt_uint(struct ptable *t, uint64_t v); /* PT_UINT or PT_HEX column */
 void pt_int(struct ptable *t, int64_t v);
 
 size_t pt_rows(const struct ptable *t);
+/*
+ * Text: column col is at least w wide. A stream sets the widest its cells can
+ * be, so its lines align from the first on; a wider cell still widens it.
+ */
+void pt_min_width(struct ptable *t, unsigned int col, size_t w);
 /* 0, or the first error of building or writing the table (-errno). */
 int pt_print(const struct ptable *t, FILE *f, bool json);
 /*

@@ -1,0 +1,576 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * What every xcnictl view shares: the pinned maps and their layout check,
+ * the walk of a live map, the filter layer, and the parsers and formatters
+ * of addresses, identities, protocols and names.
+ */
+#include <strings.h>
+#include <time.h>
+
+#include "ctl.h"
+
+/* ---- maps ------------------------------------------------------------------ */
+
+const struct map_spec m_endpoints = {
+	"xcni_endpoints", BPF_MAP_TYPE_HASH, sizeof(__u32), sizeof(struct xcni_endpoint), 0
+};
+const struct map_spec m_ct = {
+	"xcni_ct", BPF_MAP_TYPE_LRU_HASH, sizeof(struct xcni_ct_key), sizeof(struct xcni_ct_entry), 0
+};
+const struct map_spec m_metrics = {
+	"xcni_metrics", BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32), sizeof(struct xcni_metric),
+	XCNI_NR_METRICS
+};
+const struct map_spec m_events = {
+	"xcni_events", BPF_MAP_TYPE_RINGBUF, 0, 0, 0
+};
+const struct map_spec m_config = {
+	"xcni_config", BPF_MAP_TYPE_ARRAY, sizeof(__u32), sizeof(struct xcni_config), 1
+};
+const struct map_spec m_identity = {
+	"xcni_identity", BPF_MAP_TYPE_HASH, sizeof(__u32), sizeof(struct xcni_idlabels), 0
+};
+const struct map_spec m_ipcache = {
+	"xcni_ipcache", BPF_MAP_TYPE_LPM_TRIE, sizeof(struct xcni_ipcache_key),
+	sizeof(struct xcni_ipcache_val), 0
+};
+const struct map_spec m_polep = {
+	"xcni_polep", BPF_MAP_TYPE_HASH, sizeof(__u32), sizeof(struct xcni_polep), 0
+};
+const struct map_spec m_policy = {
+	"xcni_policy", BPF_MAP_TYPE_HASH, sizeof(struct xcni_polhash_key),
+	sizeof(struct xcni_policy_val), 0
+};
+const struct map_spec m_polrange = {
+	"xcni_polrange", BPF_MAP_TYPE_LPM_TRIE, sizeof(struct xcni_policy_key),
+	sizeof(struct xcni_policy_val), 0
+};
+const struct map_spec m_polcidr = {
+	"xcni_polcidr", BPF_MAP_TYPE_LPM_TRIE, sizeof(struct xcni_polcidr_key), sizeof(__u32), 0
+};
+const struct map_spec m_polname = {
+	"xcni_polname", BPF_MAP_TYPE_HASH, sizeof(__u32), sizeof(struct xcni_polname), 0
+};
+const struct map_spec m_polsel = {
+	"xcni_polsel", BPF_MAP_TYPE_HASH, sizeof(__u32), sizeof(struct xcni_polsel), 0
+};
+const struct map_spec m_podname = {
+	"xcni_podname", BPF_MAP_TYPE_HASH, sizeof(__u32), sizeof(struct xcni_podname), 0
+};
+const struct map_spec m_tunnel = {
+	"xcni_tunnel", BPF_MAP_TYPE_HASH, sizeof(__u32), sizeof(struct xcni_tunnel), 0
+};
+const struct map_spec m_tunstat = {
+	"xcni_tunstat", BPF_MAP_TYPE_PERCPU_HASH, sizeof(__u32), sizeof(struct xcni_tunstat), 0
+};
+const struct map_spec m_prefilter = {
+	"xcni_prefilter", BPF_MAP_TYPE_LPM_TRIE, sizeof(struct xcni_prefilter_key),
+	sizeof(struct xcni_prefilter_val), 0
+};
+const struct map_spec m_pf16 = { "xcni_pf16", BPF_MAP_TYPE_HASH, 4, 4, 0 };
+const struct map_spec m_pf24 = { "xcni_pf24", BPF_MAP_TYPE_HASH, 4, 4, 0 };
+const struct map_spec m_evrate = {
+	"xcni_evrate", BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32), sizeof(struct xcni_evrate), 1
+};
+const struct map_spec m_polrev = { "xcni_polrev", BPF_MAP_TYPE_ARRAY, 4, 4, 1 };
+
+/*
+ * Opens a pinned map and refuses one whose layout is not the one this binary
+ * was built for: reading it would show garbage. Returns the fd or -errno.
+ */
+int map_open(const struct ctx *c, const struct map_spec *m)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	char path[PATH_MAX];
+	int fd, err;
+
+	if (snprintf(path, sizeof(path), "%s/%s", c->pin_dir, m->name) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	fd = bpf_obj_get(path);
+	if (fd < 0) {
+		err = -errno;
+		if (err == -ENOENT)
+			pr_err("%s: no such pinned map; is xcnid running? (or see --pin-dir)\n", path);
+		else
+			pr_err("%s: %s\n", path, strerror(-err));
+		return err;
+	}
+	err = bpf_map_get_info_by_fd(fd, &info, &len);
+	if (err) {
+		err = -errno;
+		pr_err("%s: not a map: %s\n", path, strerror(-err));
+		goto close;
+	}
+	if (info.type != m->type || info.key_size != m->key_size ||
+	    info.value_size != m->value_size ||
+	    (m->max_entries && info.max_entries != m->max_entries)) {
+		pr_err("%s: %s map, key %u B, value %u B, %u entries; expected %s, key %u B, value %u B%s: "
+		       "xcnictl and the data plane were built from different xcni_shared.h\n",
+		       path, libbpf_bpf_map_type_str(info.type) ?: "?", info.key_size,
+		       info.value_size, info.max_entries, libbpf_bpf_map_type_str(m->type),
+		       m->key_size, m->value_size, m->max_entries ? ", fixed entries" : "");
+		err = -EPROTO;
+		goto close;
+	}
+	pr_debug("%s: fd %d, id %u\n", path, fd, info.id);
+	return fd;
+close:
+	close(fd);
+	return err;
+}
+
+/* map_open for a map a view can do without: -errno, and nothing said. */
+int map_open_quiet(const struct ctx *c, const struct map_spec *m)
+{
+	char path[PATH_MAX];
+
+	/* Only a missing pin is expected; map_open reports anything else. */
+	snprintf(path, sizeof(path), "%s/%s", c->pin_dir, m->name);
+	if (access(path, F_OK))
+		return -ENOENT;
+	return map_open(c, m);
+}
+
+/*
+ * Reads every entry into *out, an array of elem-sized records holding the key
+ * at koff and the value at voff. A walk of a live hash map restarts from the
+ * first key when the current one is deleted under it: callers sort and drop
+ * duplicate keys, and a map that keeps changing ends the walk with -EAGAIN.
+ */
+int map_collect(int fd, const struct map_spec *m, size_t elem, size_t koff,
+		       size_t voff, void **out, size_t *np)
+{
+	unsigned char key[64], *arr = NULL, *rec;
+	/* Far more steps than entries means restarts that do not end. */
+	size_t n = 0, cap = 0, steps = 0, limit = 4 * (size_t)XCNI_MAX_CT;
+	void *prev = NULL;
+	int err;
+
+	if (m->key_size > sizeof(key))
+		return -E2BIG;
+	for (;;) {
+		if (n == cap) {
+			cap = cap ? 2 * cap : 64;
+			rec = reallocarray(arr, cap, elem);
+			if (!rec) {
+				err = -ENOMEM;
+				goto free;
+			}
+			arr = rec;
+		}
+		rec = arr + n * elem;
+		if (bpf_map_get_next_key(fd, prev, key)) {
+			err = errno == ENOENT ? 0 : -errno;
+			if (err)
+				goto free;
+			break;
+		}
+		if (++steps > limit) {
+			pr_err("%s: keeps changing under the walk, giving up\n", m->name);
+			err = -EAGAIN;
+			goto free;
+		}
+		prev = key;
+		if (bpf_map_lookup_elem(fd, key, rec + voff)) {
+			if (errno == ENOENT) /* deleted since: skip it */
+				continue;
+			err = -errno;
+			goto free;
+		}
+		memcpy(rec + koff, key, m->key_size);
+		n++;
+	}
+	*out = arr;
+	*np = n;
+	return 0;
+free:
+	free(arr);
+	return err;
+}
+
+/* Sorts records by key (cmp) and drops duplicates the walk may have seen twice. */
+size_t sort_unique(void *arr, size_t n, size_t elem, int (*cmp)(const void *, const void *))
+{
+	unsigned char *a = arr;
+	size_t i, k = 0;
+
+	if (!n)
+		return 0;
+	qsort(a, n, elem, cmp);
+	for (i = 1; i < n; i++)
+		if (cmp(a + k * elem, a + i * elem))
+			memmove(a + ++k * elem, a + i * elem, elem);
+	return k + 1;
+}
+
+/* ---- formatting helpers ---------------------------------------------------- */
+
+int parse_ip(const char *s, __u32 *ip)
+{
+	struct in_addr a;
+
+	if (inet_pton(AF_INET, s, &a) != 1) {
+		pr_err("%s: not an IPv4 address\n", s);
+		return -EINVAL;
+	}
+	*ip = a.s_addr;
+	return 0;
+}
+
+/* An IPv4 address in network order, as text in a static buffer of the caller's. */
+const char *ip_str(__u32 ip, char buf[INET_ADDRSTRLEN])
+{
+	return inet_ntop(AF_INET, &ip, buf, INET_ADDRSTRLEN);
+}
+
+__u64 now_ns(void)
+{
+	struct timespec ts;
+
+	/* bpf_ktime_get_ns() is CLOCK_MONOTONIC. */
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+/* Whole seconds from ns to now; 0 for a stamp from the future. */
+__u64 secs_since(__u64 now, __u64 ns)
+{
+	return now > ns ? (now - ns) / 1000000000ULL : 0;
+}
+
+int show(const struct ctx *c, struct ptable *t)
+{
+	int err = pt_print(t, stdout, c->json);
+
+	if (err)
+		pr_err("writing output: %s\n", strerror(-err));
+	pt_free(t);
+	return err;
+}
+
+/* ---- filters --------------------------------------------------------------- */
+
+/*
+ * One filter layer for every view: --ip, --pod, --namespace and --identity
+ * are resolved once, before the walk (an unknown pod is an error then, not an
+ * empty table), and each view describes a row by what it is about: its
+ * addresses (prefixes) and identities. A row passes when it passes every
+ * filter given:
+ *   --ip/--pod     an address (prefix) of the row holds the address; rows with
+ *                  no address (identities) match the address's identity
+ *   --namespace    an address of the row is a pod of the namespace, or the
+ *                  row's label set is the namespace's
+ *   --identity     an identity of the row, or for rows without one the
+ *                  identity the ipcache gives their addresses
+ */
+bool in_prefix(__u32 ip, __u32 net, unsigned int len)
+{
+	return len <= 32 && !((ntohl(ip) ^ ntohl(net)) & xcni_prefix_mask(len));
+}
+
+/* The identity the ipcache gives ip (longest prefix), as the programs see it. */
+static int ipcache_identity(int fd, __u32 ip, __u32 *id)
+{
+	struct xcni_ipcache_key k = { .prefixlen = 32, .addr = ip };
+	struct xcni_ipcache_val v;
+
+	if (fd < 0 || bpf_map_lookup_elem(fd, &k, &v))
+		return -ENOENT;
+	*id = v.identity;
+	return 0;
+}
+
+void filter_close(struct filter *f)
+{
+	if (f->podname_fd >= 0)
+		close(f->podname_fd);
+	if (f->ipcache_fd >= 0)
+		close(f->ipcache_fd);
+	f->podname_fd = f->ipcache_fd = -1;
+}
+
+int filter_open(const struct ctx *c, struct filter *f, unsigned int flags)
+{
+	char buf[INET_ADDRSTRLEN];
+	int err;
+
+	memset(f, 0, sizeof(*f));
+	f->podname_fd = f->ipcache_fd = -1;
+	f->opts = c->opts & OPT_FILTERS;
+	f->ns = c->ns;
+	f->identity = c->identity;
+	f->ip = c->ip_addr;
+	if ((f->opts & OPT_POD) && (err = resolve_pod(c, c->pod, &f->ip, "--pod")))
+		return err;
+	if (f->opts & OPT_NAMESPACE) {
+		f->podname_fd = map_open(c, &m_podname);
+		if (f->podname_fd < 0)
+			return f->podname_fd;
+	}
+	if ((f->opts & OPT_IDENTITY) || ((flags & FILTER_BY_IDENTITY) && (f->opts & (OPT_IP | OPT_POD)))) {
+		f->ipcache_fd = map_open(c, &m_ipcache);
+		if (f->ipcache_fd < 0) {
+			err = f->ipcache_fd;
+			goto close;
+		}
+	}
+	if ((flags & FILTER_BY_IDENTITY) && (f->opts & (OPT_IP | OPT_POD)) &&
+	    ipcache_identity(f->ipcache_fd, f->ip, &f->ip_id)) {
+		pr_err("%s %s: %s is not in the ipcache: it has no identity\n",
+		       f->opts & OPT_POD ? "--pod" : "--ip", f->opts & OPT_POD ? c->pod : c->ip,
+		       ip_str(f->ip, buf));
+		err = -ENOENT;
+		goto close;
+	}
+	return 0;
+close:
+	filter_close(f);
+	return err;
+}
+
+/* Whether ip is a pod of namespace ns, by the cluster state's podname map. */
+static bool ip_in_namespace(int fd, __u32 ip, const char *ns)
+{
+	struct xcni_podname pn;
+
+	return bpf_map_lookup_elem(fd, &ip, &pn) == 0 &&
+	       !strncmp(pn.ns, ns, sizeof(pn.ns)) && strlen(ns) < sizeof(pn.ns);
+}
+
+/* Whether a label set is that of a pod of namespace ns. */
+static bool labels_in_namespace(const char *labels, const char *ns)
+{
+	static const char key[] = "ns:kubernetes.io/metadata.name=";
+	const char *p = labels;
+	size_t n = strlen(ns);
+
+	while ((p = strstr(p, key))) {
+		if ((p == labels || p[-1] == ',') && !strncmp(p + sizeof(key) - 1, ns, n) &&
+		    (p[sizeof(key) - 1 + n] == ',' || !p[sizeof(key) - 1 + n]))
+			return true;
+		p++;
+	}
+	return false;
+}
+
+bool filter_match(const struct filter *f, const struct frow *r)
+{
+	unsigned int i;
+	bool hit;
+	__u32 id;
+
+	if (f->opts & (OPT_IP | OPT_POD)) {
+		for (i = 0, hit = false; i < r->naddr && !hit; i++)
+			hit = in_prefix(f->ip, r->addr[i], r->plen[i]);
+		for (i = 0; !r->naddr && i < r->nid && !hit; i++)
+			hit = r->id[i] == f->ip_id;
+		if (!hit)
+			return false;
+	}
+	if (f->opts & OPT_NAMESPACE) {
+		for (i = 0, hit = false; i < r->naddr && !hit; i++)
+			hit = r->plen[i] == 32 && ip_in_namespace(f->podname_fd, r->addr[i], f->ns);
+		if (!hit && r->labels)
+			hit = labels_in_namespace(r->labels, f->ns);
+		if (!hit)
+			return false;
+	}
+	if (f->opts & OPT_IDENTITY) {
+		for (i = 0, hit = false; i < r->nid && !hit; i++)
+			hit = r->id[i] == f->identity;
+		for (i = 0; !r->nid && i < r->naddr && !hit; i++)
+			hit = r->plen[i] == 32 && !ipcache_identity(f->ipcache_fd, r->addr[i], &id) &&
+			      id == f->identity;
+		if (!hit)
+			return false;
+	}
+	return true;
+}
+
+/* ---- names ------------------------------------------------------------------ */
+
+const char *proto_name(__u8 proto)
+{
+	switch (proto) {
+	case IPPROTO_TCP:
+		return "tcp";
+	case IPPROTO_UDP:
+		return "udp";
+	case IPPROTO_ICMP:
+		return "icmp";
+	case IPPROTO_SCTP:
+		return "sctp";
+	}
+	return NULL;
+}
+
+void pt_addr_port(struct ptable *t, __u8 proto, __u32 ip, __u16 port)
+{
+	char buf[INET_ADDRSTRLEN];
+
+	/* The ports the data plane tracks (parse.h): SCTP's common header has them too. */
+	if (proto == IPPROTO_TCP || proto == IPPROTO_UDP || proto == IPPROTO_SCTP)
+		pt_strf(t, "%s:%u", ip_str(ip, buf), ntohs(port));
+	else if (proto == IPPROTO_ICMP)
+		pt_strf(t, "%s:id=%u", ip_str(ip, buf), ntohs(port));
+	else
+		pt_str(t, ip_str(ip, buf));
+}
+
+int parse_uint(const char *s, unsigned long max, unsigned long *v)
+{
+	unsigned long n;
+	char *end;
+
+	errno = 0;
+	n = strtoul(s, &end, 10);
+	if (s[0] < '0' || s[0] > '9' || *end || errno || n > max)
+		return -EINVAL;
+	*v = n;
+	return 0;
+}
+
+int reason_by_name(const char *name, int *reason)
+{
+	for (int r = XCNI_REASON_MAX; r >= XCNI_REASON_MIN; r--) {
+		const struct xcni_reason_info *ri = xcni_reason_info(r);
+
+		if (ri && !strcmp(ri->name, name)) {
+			*reason = r;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+const char *policy_name(int fd, __u32 id, char *buf, size_t len)
+{
+	struct xcni_polname pn;
+
+	if (fd >= 0 && bpf_map_lookup_elem(fd, &id, &pn) == 0)
+		snprintf(buf, len, "%.*s/%.*s", (int)strnlen(pn.ns, sizeof(pn.ns)), pn.ns,
+			 (int)strnlen(pn.name, sizeof(pn.name)), pn.name);
+	else
+		snprintf(buf, len, "policy#%u", id);
+	return buf;
+}
+
+unsigned int isolating_policies(int selfd, int namefd, __u32 ip, __u8 dir, bool json, char *buf,
+				size_t len)
+{
+	struct xcni_polsel s;
+	char name[340];
+	size_t off = 0;
+	unsigned int i, kept;
+
+	buf[0] = '\0';
+	if (selfd < 0 || dir >= XCNI_NR_POLICY_DIRS || bpf_map_lookup_elem(selfd, &ip, &s) ||
+	    !s.n[dir])
+		return 0;
+	kept = s.n[dir] < XCNI_POLSEL_IDS ? s.n[dir] : XCNI_POLSEL_IDS;
+	for (i = 0; i < kept && off < len; i++)
+		off += snprintf(buf + off, len - off, "%s%s", !i ? "" : json ? "," : ", ",
+				policy_name(namefd, s.ids[dir][i], name, sizeof(name)));
+	if (!json && s.n[dir] > kept && off < len)
+		snprintf(buf + off, len - off, " and %u more", s.n[dir] - kept);
+	return s.n[dir];
+}
+
+const char *reserved_identity(__u32 id)
+{
+	switch (id) {
+	case XCNI_ID_HOST: return "reserved:host";
+	case XCNI_ID_WORLD: return "reserved:world";
+	case XCNI_ID_UNMANAGED: return "reserved:unmanaged";
+	case XCNI_ID_REMOTE_NODE: return "reserved:remote-node";
+	}
+	return NULL;
+}
+
+int parse_identity(const char *s, __u32 *id)
+{
+	static const __u32 reserved[] = { XCNI_ID_HOST, XCNI_ID_WORLD, XCNI_ID_UNMANAGED,
+					  XCNI_ID_REMOTE_NODE };
+	unsigned long v;
+
+	for (size_t i = 0; i < ARRAY_SIZE(reserved); i++)
+		if (!strcmp(s, reserved_identity(reserved[i]))) {
+			*id = reserved[i];
+			return 0;
+		}
+	if (parse_uint(s, UINT32_MAX, &v))
+		return -EINVAL;
+	*id = (__u32)v;
+	return 0;
+}
+
+int prefix_cmp(const void *a, const void *b)
+{
+	const struct xcni_ipcache_key *x = a, *y = b;
+	__u32 p = ntohl(x->addr), q = ntohl(y->addr);
+
+	if (p != q)
+		return (p > q) - (p < q);
+	return (x->prefixlen > y->prefixlen) - (x->prefixlen < y->prefixlen);
+}
+
+bool pod_of_ip(int fd, __u32 ip, char *buf, size_t len)
+{
+	struct xcni_podname pn;
+
+	if (fd < 0 || bpf_map_lookup_elem(fd, &ip, &pn))
+		return false;
+	snprintf(buf, len, "%.*s/%.*s", (int)strnlen(pn.ns, sizeof(pn.ns)), pn.ns,
+		 (int)strnlen(pn.name, sizeof(pn.name)), pn.name);
+	return true;
+}
+
+
+int resolve_pod(const struct ctx *c, const char *arg, __u32 *ip, const char *flag)
+{
+	struct in_addr a;
+	struct xcni_podname pn;
+	__u32 key, next, *prev = NULL;
+	const char *sl = strchr(arg, '/');
+	const char *sp = flag ? " " : "";
+	int fd, err = -ENOENT;
+
+	if (!flag)
+		flag = "";
+	if (inet_pton(AF_INET, arg, &a) == 1) {
+		*ip = a.s_addr;
+		if (!*flag || (fd = map_open_quiet(c, &m_podname)) < 0)
+			return 0;
+		err = bpf_map_lookup_elem(fd, ip, &pn) ? -ENOENT : 0;
+		close(fd);
+		if (err)
+			pr_err("%s%s%s: no pod has this address in the cluster state xcnid holds\n",
+			       flag, sp, arg);
+		return err;
+	}
+	if (!sl || sl == arg || !sl[1]) {
+		pr_err("%s%s%s: not a pod (NAMESPACE/NAME) or an IPv4 address\n", flag, sp, arg);
+		return -EINVAL;
+	}
+	fd = map_open(c, &m_podname);
+	if (fd < 0)
+		return fd;
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, &pn))
+			continue;
+		if (strlen(pn.ns) == (size_t)(sl - arg) && !strncmp(pn.ns, arg, sl - arg) &&
+		    !strcmp(pn.name, sl + 1)) {
+			*ip = key;
+			err = 0;
+			break;
+		}
+	}
+	close(fd);
+	if (err)
+		pr_err("%s%s%s: no such pod in the cluster state xcnid holds\n", flag, sp, arg);
+	return err;
+}
+

@@ -1,0 +1,233 @@
+// SPDX-License-Identifier: Apache-2.0
+/* xcnictl config [set]: the node configuration xcnid wrote, and its live event settings. */
+#include <linux/if_link.h>
+#include <net/if.h>
+
+#include "ctl.h"
+#include "lib/bpfpin.h"
+
+static const struct pt_col config_cols[] = {
+	{ "ABI-VERSION", "abi_version", PT_UINT },
+	{ "FLAGS", "flags", PT_HEX },
+	{ "NODE-NAME", "node_name", PT_STR },
+	{ "POD-CIDR", "pod_cidr", PT_STR },
+	{ "STARTED-NS", "started_ns", PT_UINT },
+	{ "UPTIME", "uptime_s", PT_UINT },
+	{ "APPLIED-GEN", "applied_gen", PT_UINT },
+	{ "FAILED-GEN", "failed_gen", PT_UINT },
+	{ "ERROR", "error", PT_STR },
+	{ "IDENTITIES", "identities", PT_UINT },
+	{ "POLICIES", "policies", PT_UINT },
+	{ "POLICY-PODS", "policy_pods", PT_UINT },
+	{ "NODE-IP", "node_ip", PT_STR },
+	{ "UNDERLAY-IFINDEX", "underlay_ifindex", PT_UINT },
+	{ "UNDERLAY-DEV", "underlay_dev", PT_STR },
+	{ "VNI", "vni", PT_UINT },
+	{ "UNDERLAY-MTU", "underlay_mtu", PT_UINT },
+	{ "POD-MTU", "pod_mtu", PT_UINT },
+	{ "XDP-MODE", "xdp_mode", PT_STR },
+	{ "TRACE-SAMPLE", "trace_sample", PT_UINT },
+	{ "EVENTS-RATE", "events_rate", PT_UINT },
+	{ "SERVICE-CIDR", "service_cidr", PT_STR },
+	/* xcni_polrev: one more after each policy change xcnid applied. */
+	{ "POLICY-REV", "policy_rev", PT_UINT },
+};
+
+/* How xcnid attached the prefilter: the XDP_FLAGS_* mode it wrote. */
+static const char *xdp_mode_name(__u32 mode)
+{
+	switch (mode) {
+	case 0:
+		return "none";
+	case XDP_FLAGS_DRV_MODE:
+		return "native";
+	case XDP_FLAGS_SKB_MODE:
+		return "generic";
+	case XDP_FLAGS_HW_MODE:
+		return "offload";
+	}
+	return NULL;
+}
+
+static int cmd_config(const struct ctx *c, char **argv)
+{
+	struct xcni_config cfg;
+	struct ptable *t;
+	char buf[INET_ADDRSTRLEN];
+	__u32 zero = 0, rev = 0;
+	int fd, rfd, err;
+
+	(void)argv;
+	fd = map_open(c, &m_config);
+	if (fd < 0)
+		return fd;
+	if (bpf_map_lookup_elem(fd, &zero, &cfg)) {
+		err = -errno;
+		pr_err("%s: lookup: %s\n", m_config.name, strerror(-err));
+		goto close;
+	}
+	if (cfg.abi_version != XCNI_ABI_VERSION)
+		pr_warn("%s: written by ABI version %u, xcnictl speaks %u%s\n", m_config.name,
+			cfg.abi_version, XCNI_ABI_VERSION,
+			cfg.abi_version ? "" : " (xcnid has not written it yet?)");
+	t = pt_new(config_cols, ARRAY_SIZE(config_cols), PT_RECORD);
+	pt_uint(t, cfg.abi_version);
+	pt_uint(t, cfg.flags);
+	pt_strf(t, "%.*s", (int)strnlen(cfg.node_name, sizeof(cfg.node_name)), cfg.node_name);
+	pt_strf(t, "%s/%u", ip_str(cfg.pod_cidr, buf), cfg.pod_cidr_len);
+	if (cfg.started_ns) {
+		pt_uint(t, cfg.started_ns);
+		pt_uint(t, secs_since(now_ns(), cfg.started_ns));
+	} else {
+		pt_null(t);
+		pt_null(t);
+	}
+	pt_uint(t, cfg.applied_gen);
+	pt_uint(t, cfg.failed_gen);
+	if (cfg.error[0])
+		pt_strf(t, "%.*s", (int)strnlen(cfg.error, sizeof(cfg.error)), cfg.error);
+	else
+		pt_null(t);
+	pt_uint(t, cfg.nr_identities);
+	pt_uint(t, cfg.nr_policies);
+	pt_uint(t, cfg.nr_endpoints_policy);
+	/* No overlay (no --underlay-dev): no address and no device, not "0.0.0.0". */
+	if (cfg.node_ip)
+		pt_str(t, ip_str(cfg.node_ip, buf));
+	else
+		pt_null(t);
+	if (cfg.underlay_ifindex) {
+		char ifname[IF_NAMESIZE];
+
+		pt_uint(t, cfg.underlay_ifindex);
+		/* Only resolvable from xcnid's network namespace. */
+		pt_str(t, if_indextoname(cfg.underlay_ifindex, ifname));
+	} else {
+		pt_null(t);
+		pt_null(t);
+	}
+	pt_uint(t, cfg.vni);
+	pt_uint(t, cfg.underlay_mtu);
+	pt_uint(t, cfg.pod_mtu);
+	if (xdp_mode_name(cfg.xdp_mode))
+		pt_str(t, xdp_mode_name(cfg.xdp_mode));
+	else
+		pt_strf(t, "0x%x", cfg.xdp_mode);
+	pt_uint(t, cfg.trace_sample);
+	pt_uint(t, cfg.events_rate);
+	if (cfg.svc_cidr_len)
+		pt_strf(t, "%s/%u", ip_str(cfg.svc_cidr, buf), cfg.svc_cidr_len);
+	else
+		pt_null(t);
+	rfd = map_open_quiet(c, &m_polrev);
+	if (rfd >= 0 && !bpf_map_lookup_elem(rfd, &zero, &rev))
+		pt_uint(t, rev);
+	else
+		pt_null(t);
+	if (rfd >= 0)
+		close(rfd);
+	err = show(c, t);
+close:
+	close(fd);
+	return err;
+}
+
+/* The settings `config set` may change: the ones the programs read per packet. */
+static const struct config_key {
+	const char *name;
+	size_t off; /* of a __u32 in struct xcni_config */
+} config_keys[] = {
+	{ "trace-sample", offsetof(struct xcni_config, trace_sample) },
+	{ "events-rate", offsetof(struct xcni_config, events_rate) },
+};
+
+static const struct config_key *config_key(const char *name)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(config_keys); i++)
+		if (!strcmp(name, config_keys[i].name))
+			return &config_keys[i];
+	return NULL;
+}
+
+/* Usage check (exit 2): a known key and a number that fits. */
+static int check_config_set(char **argv)
+{
+	unsigned long v;
+
+	if (!config_key(argv[0])) {
+		pr_err("config set %s: no such setting (trace-sample, events-rate)\n", argv[0]);
+		return -EINVAL;
+	}
+	if (parse_uint(argv[1], UINT32_MAX, &v)) {
+		pr_err("config set %s %s: not a number (0 to %u)\n", argv[0], argv[1], UINT32_MAX);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/*
+ * Changes one setting in place. xcnid rewrites the config only at start (from
+ * its options) and when it records a generation, where it keeps these fields:
+ * the new value holds until xcnid restarts. Both rewrite the whole value, each
+ * under the pin directory's lock, so neither loses what the other wrote.
+ */
+static int cmd_config_set(const struct ctx *c, char **argv)
+{
+	const struct config_key *k = config_key(argv[0]);
+	struct xcni_config cfg;
+	__u32 zero = 0, v = (__u32)strtoul(argv[1], NULL, 10);
+	int fd, err = 0, lock;
+
+	fd = map_open(c, &m_config);
+	if (fd < 0)
+		return fd;
+	lock = xcni_config_lock(c->pin_dir);
+	if (lock < 0) {
+		err = lock;
+		pr_err("%s: locking it for the change: %s\n", c->pin_dir, strerror(-err));
+		goto close;
+	}
+	if (bpf_map_lookup_elem(fd, &zero, &cfg)) {
+		err = -errno;
+		pr_err("%s: lookup: %s\n", m_config.name, strerror(-err));
+		goto close;
+	}
+	if (cfg.abi_version != XCNI_ABI_VERSION) {
+		pr_err("%s: written by ABI version %u, xcnictl speaks %u: not changing it\n",
+		       m_config.name, cfg.abi_version, XCNI_ABI_VERSION);
+		err = -EPROTO;
+		goto close;
+	}
+	memcpy((char *)&cfg + k->off, &v, sizeof(v));
+	if (bpf_map_update_elem(fd, &zero, &cfg, BPF_EXIST)) {
+		err = -errno;
+		pr_err("%s: update: %s\n", m_config.name, strerror(-err));
+	}
+close:
+	if (lock >= 0)
+		close(lock);
+	close(fd);
+	return err;
+}
+
+const struct cmd config_cmds[] = {
+	{ "config", "set", cmd_config_set, 2, 0, "KEY VALUE",
+	  "Change a data-plane setting of this node, live.\n\n"
+	  "  trace-sample N   trace one forwarded packet in N on the event ring (see\n"
+	  "                   monitor --type trace); 0 turns traces off (the default).\n"
+	  "                   1 traces every packet: a cost on every forwarded packet\n"
+	  "  events-rate N    at most N events (drops, verdicts, traces) per CPU per\n"
+	  "                   second; the rest are counted lost (see metrics). 0: no\n"
+	  "                   limit\n\n"
+	  "The programs read the setting with the next packet. It holds until xcnid\n"
+	  "restarts, which sets both from its options (--trace-sample, --events-rate).",
+	  check_config_set },
+	{ "config", NULL, cmd_config, 0, 0, "",
+	  "Show the node configuration xcnid wrote.\n\n"
+	  "The overlay fields (NODE-IP .. XDP-MODE) are empty or 0 when xcnid runs\n"
+	  "without --underlay-dev. UNDERLAY-DEV is \"-\" outside xcnid's network\n"
+	  "namespace. XDP-MODE is how the prefilter is attached: native (driver),\n"
+	  "generic (skb) or none. TRACE-SAMPLE and EVENTS-RATE are the event settings\n"
+	  "(see config set).", NULL },
+	{}
+};

@@ -1,0 +1,307 @@
+// SPDX-License-Identifier: Apache-2.0
+/* xcnictl ct list/get: the conntrack table (xcni_ct). */
+#include <strings.h>
+
+#include "ctl.h"
+
+/* The columns of a flow, shared by ct list and ct get. */
+#define CT_COLS                                                                              \
+	{ "PROTO", "proto", PT_STR },                                                        \
+	{ "SRC", NULL, PT_STR },                                                             \
+	{ "DST", NULL, PT_STR },                                                             \
+	{ NULL, "saddr", PT_STR },                                                           \
+	{ NULL, "sport", PT_UINT }, /* ICMP echo: the id */                                  \
+	{ NULL, "daddr", PT_STR },                                                           \
+	{ NULL, "dport", PT_UINT },                                                          \
+	{ "STATE", "state", PT_STR },                                                        \
+	{ "AGE", "age_s", PT_UINT },                                                         \
+	{ "IDLE", "idle_s", PT_UINT },                                                       \
+	{ "PKTS-ORIG", "pkts_orig", PT_UINT },                                               \
+	{ "BYTES-ORIG", "bytes_orig", PT_UINT },                                             \
+	{ "PKTS-REPLY", "pkts_reply", PT_UINT },                                             \
+	{ "BYTES-REPLY", "bytes_reply", PT_UINT },                                           \
+	{ "EP-ID", "ep_id", PT_UINT },                                                       \
+	/* "stack": the flow went through the host stack (a Service's DNAT): so do its replies. */ \
+	{ "VIA", "via", PT_STR },                                                            \
+	/* The policy revision the flow was last judged under (config: POLICY-REV now). */    \
+	{ "POLICY-REV", "policy_rev", PT_UINT }
+
+static const struct pt_col ct_cols[] = { CT_COLS };
+
+/* ct get: which direction of the flow the tuple asked about is. */
+static const struct pt_col ct_get_cols[] = { CT_COLS, { "MATCHED", "matched", PT_STR } };
+
+struct ct_rec {
+	struct xcni_ct_key k;
+	struct xcni_ct_entry e;
+};
+
+static const char *ct_state_name(__u8 state)
+{
+	static const char *const names[] = {
+		[XCNI_CT_NEW] = "new",
+		[XCNI_CT_ESTABLISHED] = "established",
+		[XCNI_CT_CLOSING] = "closing",
+		[XCNI_CT_CLOSED] = "closed",
+	};
+
+	return state < ARRAY_SIZE(names) ? names[state] : NULL;
+}
+
+
+/* The cells of one flow under CT_COLS. */
+static void ct_row(struct ptable *t, __u64 now, const struct xcni_ct_key *k,
+		   const struct xcni_ct_entry *e)
+{
+	char buf[INET_ADDRSTRLEN];
+	const char *s;
+
+	if ((s = proto_name(k->proto)))
+		pt_str(t, s);
+	else
+		pt_strf(t, "%u", k->proto);
+	pt_addr_port(t, k->proto, k->saddr, k->sport);
+	pt_addr_port(t, k->proto, k->daddr, k->dport);
+	pt_str(t, ip_str(k->saddr, buf));
+	pt_uint(t, ntohs(k->sport));
+	pt_str(t, ip_str(k->daddr, buf));
+	pt_uint(t, ntohs(k->dport));
+	if ((s = ct_state_name(e->state)))
+		pt_str(t, s);
+	else
+		pt_strf(t, "%u", e->state);
+	pt_uint(t, secs_since(now, e->created_ns));
+	pt_uint(t, secs_since(now, e->last_ns));
+	pt_uint(t, e->pkts_orig);
+	pt_uint(t, e->bytes_orig);
+	pt_uint(t, e->pkts_reply);
+	pt_uint(t, e->bytes_reply);
+	pt_uint(t, e->ep_id);
+	pt_str(t, e->flags & XCNI_CT_F_STACK ? "stack" : "bpf");
+	pt_uint(t, e->policy_rev);
+}
+
+static int ct_cmp(const void *a, const void *b)
+{
+	const struct xcni_ct_key *x = &((const struct ct_rec *)a)->k;
+	const struct xcni_ct_key *y = &((const struct ct_rec *)b)->k;
+	__u64 p = (__u64)ntohl(x->saddr) << 32 | ntohl(x->daddr);
+	__u64 q = (__u64)ntohl(y->saddr) << 32 | ntohl(y->daddr);
+
+	if (p != q)
+		return p < q ? -1 : 1;
+	/* The rest only needs to be a total order, for sort_unique(). */
+	return memcmp(&x->sport, &y->sport, sizeof(*x) - offsetof(struct xcni_ct_key, sport));
+}
+
+static int cmd_ct_list(const struct ctx *c, char **argv)
+{
+	struct ct_rec *recs = NULL;
+	struct ptable *t = NULL;
+	struct filter f;
+	size_t n, i;
+	__u64 now;
+	int fd, err;
+
+	(void)argv;
+	err = filter_open(c, &f, 0);
+	if (err)
+		return err;
+	fd = map_open(c, &m_ct);
+	if (fd < 0) {
+		filter_close(&f);
+		return fd;
+	}
+	err = map_collect(fd, &m_ct, sizeof(*recs), offsetof(struct ct_rec, k),
+			  offsetof(struct ct_rec, e), (void **)&recs, &n);
+	if (err)
+		goto close;
+	now = now_ns();
+	n = sort_unique(recs, n, sizeof(*recs), ct_cmp);
+	t = pt_new(ct_cols, ARRAY_SIZE(ct_cols), 0);
+	for (i = 0; i < n; i++) {
+		const struct xcni_ct_key *k = &recs[i].k;
+		const struct xcni_ct_entry *e = &recs[i].e;
+		struct frow r = { .addr = { k->saddr, k->daddr }, .plen = { 32, 32 }, .naddr = 2 };
+
+		if (filter_match(&f, &r))
+			ct_row(t, now, k, e);
+	}
+	err = show(c, t);
+	free(recs);
+close:
+	filter_close(&f);
+	close(fd);
+	return err;
+}
+
+/* A protocol as ct shows it: tcp, udp, sctp, icmp, or a number. */
+static int parse_ct_proto(const char *s, __u8 *proto)
+{
+	static const __u8 named[] = { IPPROTO_TCP, IPPROTO_UDP, IPPROTO_SCTP, IPPROTO_ICMP };
+	unsigned long v;
+
+	for (size_t i = 0; i < ARRAY_SIZE(named); i++)
+		if (!strcasecmp(s, proto_name(named[i]))) {
+			*proto = named[i];
+			return 0;
+		}
+	if (parse_uint(s, 255, &v)) {
+		pr_err("PROTO \"%s\": expected tcp, udp, sctp, icmp or a protocol number (0 to 255)\n", s);
+		return -EINVAL;
+	}
+	*proto = (__u8)v;
+	return 0;
+}
+
+/*
+ * One end of a flow as ct list shows it: ADDRESS:PORT for the protocols with
+ * ports, ADDRESS:id=ID (or ADDRESS, the id given on the other end) for ICMP
+ * echo, ADDRESS for the rest. *port in network order; *has_port: one was given.
+ */
+static int parse_ct_end(const char *what, const char *s, __u8 proto, __u32 *ip, __u16 *port,
+			bool *has_port)
+{
+	bool ports = proto == IPPROTO_TCP || proto == IPPROTO_UDP || proto == IPPROTO_SCTP;
+	const char *colon = strchr(s, ':'), *p;
+	char addr[INET_ADDRSTRLEN];
+	struct in_addr a;
+	unsigned long v = 0;
+
+	*has_port = colon != NULL;
+	if (colon ? (size_t)(colon - s) >= sizeof(addr) : strlen(s) >= sizeof(addr))
+		goto bad;
+	snprintf(addr, sizeof(addr), "%.*s", colon ? (int)(colon - s) : (int)strlen(s), s);
+	if (inet_pton(AF_INET, addr, &a) != 1)
+		goto bad;
+	if (colon) {
+		p = colon + 1;
+		if (proto == IPPROTO_ICMP && !strncmp(p, "id=", 3))
+			p += 3;
+		else if (proto == IPPROTO_ICMP || !ports)
+			goto bad;
+		if (parse_uint(p, 65535, &v))
+			goto bad;
+	} else if (ports) {
+		goto bad;
+	}
+	*ip = a.s_addr;
+	*port = htons((__u16)v);
+	return 0;
+bad:
+	if (ports)
+		pr_err("%s \"%s\": expected ADDRESS:PORT (an IPv4 address, PORT 0 to 65535)\n", what, s);
+	else if (proto == IPPROTO_ICMP)
+		pr_err("%s \"%s\": expected ADDRESS:id=ID or ADDRESS (an IPv4 address, the echo id "
+		       "0 to 65535)\n", what, s);
+	else
+		pr_err("%s \"%s\": expected an IPv4 address (protocol %u has no ports)\n", what, s, proto);
+	return -EINVAL;
+}
+
+/* ct get's PROTO SRC DST, as the key of the flow in that direction. */
+static int parse_ct_tuple(char **argv, struct xcni_ct_key *k)
+{
+	bool sp, dp;
+	int err;
+
+	memset(k, 0, sizeof(*k));
+	if ((err = parse_ct_proto(argv[0], &k->proto)) ||
+	    (err = parse_ct_end("SRC", argv[1], k->proto, &k->saddr, &k->sport, &sp)) ||
+	    (err = parse_ct_end("DST", argv[2], k->proto, &k->daddr, &k->dport, &dp)))
+		return err;
+	if (k->proto != IPPROTO_ICMP)
+		return 0;
+	/* An echo and its reply carry one id: the data plane keys it in both ports. */
+	if (!sp && !dp) {
+		pr_err("icmp: the echo id is missing: give SRC or DST as ADDRESS:id=ID\n");
+		return -EINVAL;
+	}
+	if (sp && dp && k->sport != k->dport) {
+		pr_err("icmp: SRC and DST carry different echo ids (%u, %u): an echo has one\n",
+		       ntohs(k->sport), ntohs(k->dport));
+		return -EINVAL;
+	}
+	if (!sp)
+		k->sport = k->dport;
+	else
+		k->dport = k->sport;
+	return 0;
+}
+
+/* Usage check (exit 2): a malformed PROTO, SRC or DST. */
+static int check_ct_get(char **argv)
+{
+	struct xcni_ct_key k;
+
+	return parse_ct_tuple(argv, &k);
+}
+
+/*
+ * ct get PROTO SRC DST: the flow whose first packet had that tuple, or else
+ * the one it replies to, found as the data plane finds it (ct_track).
+ */
+static int cmd_ct_get(const struct ctx *c, char **argv)
+{
+	struct xcni_ct_key k, rev;
+	struct xcni_ct_entry e;
+	const char *matched = "original";
+	struct ptable *t;
+	int fd, err;
+
+	err = parse_ct_tuple(argv, &k);
+	if (err)
+		return err;
+	fd = map_open(c, &m_ct);
+	if (fd < 0)
+		return fd;
+	rev = (struct xcni_ct_key){ .saddr = k.daddr, .daddr = k.saddr, .sport = k.dport,
+				    .dport = k.sport, .proto = k.proto };
+	if (bpf_map_lookup_elem(fd, &k, &e)) {
+		if (errno != ENOENT)
+			goto lookup;
+		k = rev;
+		matched = "reply";
+		if (bpf_map_lookup_elem(fd, &k, &e)) {
+			if (errno != ENOENT)
+				goto lookup;
+			pr_err("no such flow: %s %s -> %s, in either direction\n", argv[0], argv[1],
+			       argv[2]);
+			err = -ENOENT;
+			goto close;
+		}
+	}
+	t = pt_new(ct_get_cols, ARRAY_SIZE(ct_get_cols), PT_RECORD);
+	ct_row(t, now_ns(), &k, &e);
+	pt_str(t, matched);
+	err = show(c, t);
+	goto close;
+lookup:
+	err = -errno;
+	pr_err("%s: lookup: %s\n", m_ct.name, strerror(-err));
+close:
+	close(fd);
+	return err;
+}
+
+const struct cmd ct_cmds[] = {
+	{ "ct", "list", cmd_ct_list, 0, OPT_FILTERS, "[filters]",
+	  "List tracked connections.\n\n"
+	  "SRC and DST are those of the flow's first packet; for ICMP echo the port\n"
+	  "is the echo id. AGE and IDLE are in seconds. A flow is about its two\n"
+	  "addresses (--identity: their identities in the ipcache).\n\n"
+	  HELP_FILTERS, NULL },
+	{ "ct", "get", cmd_ct_get, 3, 0, "PROTO SRC DST",
+	  "Show the tracked connection of one flow, looked up in either direction.\n\n"
+	  "PROTO is tcp, udp, sctp, icmp or a protocol number. SRC and DST are written\n"
+	  "as ct list shows them: ADDRESS:PORT for tcp, udp and sctp; ADDRESS:id=ID for\n"
+	  "ICMP echo (the id may be given on one end only); a bare ADDRESS for other\n"
+	  "protocols. The flow whose first packet went from SRC to DST is shown, or\n"
+	  "else the one it is the reply of (the tuple of a reply finds its flow, as\n"
+	  "the data plane finds it). The columns are those of ct list; SRC and DST\n"
+	  "are the flow's, and MATCHED says which direction the tuple was: original or\n"
+	  "reply. An entry past its lifetime is still shown, as in ct list.\n\n"
+	  "Exit 1 when no such flow is tracked, 2 for a malformed PROTO, SRC or DST.",
+	  check_ct_get },
+	{}
+};

@@ -1,0 +1,205 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * What the files of xcnictl share: the command table's shape, the context a
+ * command runs in (global options and filters, parsed once in main), the
+ * pinned maps with their expected layout, the filter layer and the small
+ * parsers and formatters every view uses (common.c). One file per command
+ * noun exports its table (NOUN_cmds[], ended by an empty entry); main()
+ * in xcnictl.c parses the options and dispatches.
+ */
+#ifndef XCNI_CTL_H
+#define XCNI_CTL_H
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "xcni_shared.h"
+#include "lib/cidr.h"
+#include "lib/log.h"
+#include "lib/print.h"
+#include "lib/reasons.h"
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Command options, so each command can say which ones it takes. */
+enum {
+	OPT_IP = 1 << 0,
+	OPT_ALL = 1 << 1,
+	OPT_COUNT = 1 << 2,
+	OPT_TIMEOUT = 1 << 3,
+	OPT_POD = 1 << 4,
+	OPT_NAMESPACE = 1 << 5,
+	OPT_REASON = 1 << 6,
+	OPT_VERDICT = 1 << 7,
+	OPT_TYPE = 1 << 8,
+	OPT_PIN_DIR_DST = 1 << 9,
+	OPT_IDENTITY = 1 << 10,
+};
+
+/* The filters of the map views and monitor, served by one layer (filter_*). */
+#define OPT_FILTERS (OPT_IP | OPT_POD | OPT_NAMESPACE | OPT_IDENTITY)
+
+struct ctx {
+	const char *pin_dir;
+	bool json;
+	unsigned int opts; /* OPT_* given on the command line */
+	const char *ip; /* --ip, as given */
+	__u32 ip_addr; /* --ip, parsed (network order) */
+	__u32 identity; /* --identity */
+	unsigned long count; /* --count: stop after this many events */
+	unsigned long timeout_ms; /* --timeout-ms: stop after this long */
+	/* filters; a row or event must pass every one given */
+	const char *pod; /* --pod NS/NAME or IP */
+	const char *ns; /* --namespace */
+	int reason; /* --reason, an enum xcni_reason */
+	bool verdict_allow; /* --verdict allow (verdict events), else deny (policy drops) */
+	__u8 ev_type; /* --type: enum xcni_event_type */
+	const char *pin_dir_dst; /* explain --pin-dir-dst: the destination node's maps */
+};
+
+/* One command: a noun, and a verb unless the noun is the command. */
+struct cmd {
+	const char *name; /* NULL: the end of a table */
+	const char *sub; /* NULL: the command has no subcommands */
+	int (*fn)(const struct ctx *c, char **argv);
+	unsigned int nargs; /* positional arguments, handed over as argv */
+	unsigned int opts; /* OPT_* it takes */
+	const char *args; /* for the usage line */
+	const char *help;
+	/* Optional: a syntax check of the arguments, run first; failing is a
+	 * usage error (exit 2), not a failed lookup (exit 1). */
+	int (*check)(char **argv);
+};
+
+/* The tables, one per noun, in the order --help lists them (xcnictl.c). */
+extern const struct cmd endpoint_cmds[], ct_cmds[], metrics_cmds[], config_cmds[],
+	tunnel_cmds[], prefilter_cmds[], identity_cmds[], ipcache_cmds[], policy_cmds[],
+	monitor_cmds[], explain_cmds[];
+
+/* The help lines of the filters, for the command tables. */
+#define HELP_IP "  --ip IP              rows about IP (an address or a prefix holding it)\n"
+#define HELP_POD "  --pod POD            rows about POD (NAMESPACE/NAME or its IP)\n"
+#define HELP_NS "  --namespace NS       rows about a pod of namespace NS\n"
+#define HELP_ID "  --identity ID        rows about identity ID (a number or reserved:NAME)\n"
+#define HELP_FILTERS HELP_IP HELP_POD HELP_NS HELP_ID \
+	"Filters combine: a row is shown when it passes every one given."
+
+/* ---- maps (common.c) ---------------------------------------------------- */
+
+struct map_spec {
+	const char *name; /* the pin's file name under the pin dir */
+	enum bpf_map_type type;
+	__u32 key_size, value_size;
+	__u32 max_entries; /* 0: any */
+};
+
+extern const struct map_spec m_endpoints, m_ct, m_metrics, m_events, m_config, m_identity,
+	m_ipcache, m_polep, m_policy, m_polrange, m_polcidr, m_polname, m_podname, m_tunnel,
+	m_tunstat, m_prefilter, m_pf16, m_pf24, m_evrate, m_polrev, m_polsel;
+
+/* The fd of a pinned map of the expected layout, or -errno (said). */
+int map_open(const struct ctx *c, const struct map_spec *m);
+/* map_open for a map a view can do without: -errno, and nothing said if it is missing. */
+int map_open_quiet(const struct ctx *c, const struct map_spec *m);
+/* Every entry into *out: elem-sized records, the key at koff, the value at voff. */
+int map_collect(int fd, const struct map_spec *m, size_t elem, size_t koff, size_t voff,
+		void **out, size_t *np);
+/* Sorts records by cmp and drops the duplicates a walk of a live map may see. */
+size_t sort_unique(void *arr, size_t n, size_t elem, int (*cmp)(const void *, const void *));
+
+/* ---- parsing and formatting (common.c) ------------------------------------ */
+
+int parse_ip(const char *s, __u32 *ip);
+/* A decimal 0..max that is all of s (no sign, no blanks): 0 or -EINVAL. */
+int parse_uint(const char *s, unsigned long max, unsigned long *v);
+/* An identity: a number, or a reserved one by name ("reserved:world"). */
+int parse_identity(const char *s, __u32 *id);
+/* The reason called name ("drop-policy-ingress"): 0, or -ENOENT. */
+int reason_by_name(const char *name, int *reason);
+const char *ip_str(__u32 ip, char buf[INET_ADDRSTRLEN]);
+const char *proto_name(__u8 proto);
+const char *reserved_identity(__u32 id);
+/* "10.0.0.1:80"; ICMP echo shows its id; other protocols have no ports. */
+void pt_addr_port(struct ptable *t, __u8 proto, __u32 ip, __u16 port);
+/* "ns/name" of a policy id, or "policy#id" when the name is not (yet) known. */
+const char *policy_name(int fd, __u32 id, char *buf, size_t len);
+/*
+ * The NetworkPolicies that select local pod ip for dir (xcni_polsel, names
+ * from xcni_polname) into buf: "x/a, x/b" ("x/a,x/b" for JSON), the first
+ * XCNI_POLSEL_IDS by name, then " and N more" in text. How many select it:
+ * 0 when nothing says (no entry, or maps of an agent without polsel).
+ */
+unsigned int isolating_policies(int selfd, int namefd, __u32 ip, __u8 dir, bool json, char *buf,
+				size_t len);
+/* "ns/name" of the pod with address ip, from the podname map. */
+bool pod_of_ip(int fd, __u32 ip, char *buf, size_t len);
+/* By address, then prefix length: {prefixlen, addr} keys (ipcache, prefilter). */
+int prefix_cmp(const void *a, const void *b);
+bool in_prefix(__u32 ip, __u32 net, unsigned int len);
+__u64 now_ns(void);
+__u64 secs_since(__u64 now, __u64 ns);
+/* Prints the table (or the error that building it met) and frees it. */
+int show(const struct ctx *c, struct ptable *t);
+/*
+ * A pod argument: an IPv4 address, or NS/NAME looked up in the podname map.
+ * flag: the option it came with ("--pod"), named in messages; there an
+ * address must be a pod's too, when the cluster state is at hand.
+ */
+int resolve_pod(const struct ctx *c, const char *arg, __u32 *ip, const char *flag);
+
+/* ---- filters (common.c) ---------------------------------------------------- */
+
+struct filter {
+	unsigned int opts; /* OPT_FILTERS given */
+	__u32 ip; /* --ip, or --pod's address (network order) */
+	__u32 ip_id; /* the identity of ip (views of identities) */
+	__u32 identity; /* --identity */
+	const char *ns;
+	int podname_fd, ipcache_fd; /* -1 when not needed */
+};
+
+/* What a row is about. */
+struct frow {
+	__u32 addr[2]; /* network order */
+	__u8 plen[2];
+	unsigned int naddr;
+	__u32 id[2];
+	unsigned int nid;
+	const char *labels; /* an identity's label set */
+};
+
+/* Views keyed by identity turn --ip/--pod into the address's identity. */
+#define FILTER_BY_IDENTITY 0x1u
+
+int filter_open(const struct ctx *c, struct filter *f, unsigned int flags);
+void filter_close(struct filter *f);
+bool filter_match(const struct filter *f, const struct frow *r);
+
+/* ---- the lab (lab.c) ----------------------------------------------------- */
+
+/* xcnictl lab ...: argv[0] is "lab"; the exit code. */
+int ctl_lab_main(int argc, char **argv);
+/*
+ * --node NAME: enters the lab node's network namespace and puts its pin dir
+ * in pin_dir. 0; -EINVAL when no lab is up or it has no such node (a usage
+ * error); -errno. Said.
+ */
+int ctl_node_enter(const char *name, char *pin_dir, size_t len);
+/*
+ * No maps where they live outside a lab (pin_dir, the default, is missing):
+ * if a lab is up, says which --node to give for this command line and
+ * returns true.
+ */
+bool ctl_lab_hint(const char *pin_dir, int argc, char **argv);
+
+#endif

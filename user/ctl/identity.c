@@ -1,0 +1,106 @@
+// SPDX-License-Identifier: Apache-2.0
+/* xcnictl identity list/get: security identities and their label sets. */
+#include "ctl.h"
+
+static const struct pt_col id_cols[] = {
+	{ "IDENTITY", "identity", PT_UINT },
+	{ "LABELS", "labels", PT_STR },
+};
+
+struct id_rec {
+	__u32 id;
+	struct xcni_idlabels l;
+};
+
+static int u32_cmp(const void *a, const void *b)
+{
+	__u32 x = *(const __u32 *)a, y = *(const __u32 *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* identity list (get NULL) and identity get ID. */
+static int identity_show(const struct ctx *c, const char *get)
+{
+	static const __u32 reserved[] = { XCNI_ID_HOST, XCNI_ID_WORLD, XCNI_ID_UNMANAGED,
+					  XCNI_ID_REMOTE_NODE };
+	struct id_rec *recs = NULL;
+	struct ptable *t;
+	struct filter f;
+	__u32 want = 0;
+	size_t n, i;
+	int fd, err;
+
+	if (get && parse_identity(get, &want)) {
+		pr_err("%s: not an identity (a number or reserved:NAME)\n", get);
+		return -EINVAL;
+	}
+	err = filter_open(c, &f, FILTER_BY_IDENTITY);
+	if (err)
+		return err;
+	fd = map_open(c, &m_identity);
+	if (fd < 0) {
+		err = fd;
+		goto out;
+	}
+	err = map_collect(fd, &m_identity, sizeof(*recs), offsetof(struct id_rec, id),
+			  offsetof(struct id_rec, l), (void **)&recs, &n);
+	close(fd);
+	if (err)
+		goto out;
+	n = sort_unique(recs, n, sizeof(*recs), u32_cmp);
+	t = pt_new(id_cols, ARRAY_SIZE(id_cols), get ? PT_RECORD : 0);
+	for (i = 0; i < ARRAY_SIZE(reserved); i++) {
+		struct frow r = { .id = { reserved[i] }, .nid = 1 };
+
+		if ((get && reserved[i] != want) || !filter_match(&f, &r))
+			continue;
+		pt_uint(t, reserved[i]);
+		pt_str(t, reserved_identity(reserved[i]));
+	}
+	for (i = 0; i < n; i++) {
+		char labels[sizeof(recs[i].l.labels) + 1];
+		struct frow r = { .id = { recs[i].id }, .nid = 1, .labels = labels };
+
+		snprintf(labels, sizeof(labels), "%.*s",
+			 (int)strnlen(recs[i].l.labels, sizeof(recs[i].l.labels)), recs[i].l.labels);
+		if ((get && recs[i].id != want) || !filter_match(&f, &r))
+			continue;
+		pt_uint(t, recs[i].id);
+		pt_str(t, labels);
+	}
+	free(recs);
+	if (get && !pt_rows(t)) {
+		pr_err("%s: no such identity\n", get);
+		pt_free(t);
+		err = -ENOENT;
+		goto out;
+	}
+	err = show(c, t);
+out:
+	filter_close(&f);
+	return err;
+}
+
+static int cmd_identity_list(const struct ctx *c, char **argv)
+{
+	(void)argv;
+	return identity_show(c, NULL);
+}
+
+static int cmd_identity_get(const struct ctx *c, char **argv)
+{
+	return identity_show(c, argv[0]);
+}
+
+const struct cmd identity_cmds[] = {
+	{ "identity", "list", cmd_identity_list, 0, OPT_FILTERS, "[filters]",
+	  "List the security identities: reserved ones, then one per label set.\n\n"
+	  "Labels: k8s:KEY=VALUE for the pod's, ns:KEY=VALUE for its namespace's.\n"
+	  "--ip and --pod show the identity the ipcache gives the address;\n"
+	  "--namespace the label sets of that namespace's pods.\n\n"
+	  HELP_FILTERS, NULL },
+	{ "identity", "get", cmd_identity_get, 1, 0, "ID",
+	  "Show identity ID (a number or reserved:NAME) and its labels.", NULL },
+	{}
+};

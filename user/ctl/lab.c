@@ -1,0 +1,117 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * xcnictl lab, and what the other commands take from a lab: --node NAME runs
+ * a view against one lab node (its network namespace, its pin dir), and a
+ * view that finds no maps where they live outside a lab says where a lab's
+ * are. The lab itself is user/lab (lab_main and lab.h's state functions);
+ * nothing here changes a lab, it only reads lab.json.
+ */
+#include <fcntl.h>
+#include <sched.h>
+
+#include "ctl.h"
+#include "lab/lab.h"
+
+int ctl_lab_main(int argc, char **argv)
+{
+	return lab_main(argc, argv);
+}
+
+/* Where lab_open() looks: $XCNI_LAB_DIR, else the default. */
+static const char *lab_dir(void)
+{
+	const char *d = getenv("XCNI_LAB_DIR");
+
+	return d && *d ? d : LAB_DEFAULT_DIR;
+}
+
+/* lab_open() without its message when no lab is up: 0, -ENOENT (nothing said), -errno. */
+static int lab_open_quiet(struct lab *lab)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/lab.json", lab_dir());
+	if (access(path, F_OK))
+		return -ENOENT;
+	return lab_open(lab, false);
+}
+
+/* "n1, n2, n3": the lab's node names into buf. */
+static const char *node_names(const struct lab *lab, char *buf, size_t len)
+{
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < lab->nnodes && off < len; i++)
+		off += snprintf(buf + off, len - off, "%s%s", i ? ", " : "", lab->nodes[i].name);
+	return buf;
+}
+
+int ctl_node_enter(const char *name, char *pin_dir, size_t len)
+{
+	struct lab_node *n;
+	struct lab lab;
+	char path[PATH_MAX], names[256];
+	int fd, err;
+
+	err = lab_open_quiet(&lab);
+	if (err == -ENOENT) {
+		pr_err("--node %s: no lab is up in %s (xcnictl lab up starts one; $XCNI_LAB_DIR "
+		       "picks the directory)\n", name, lab_dir());
+		return -EINVAL;
+	}
+	if (err)
+		return err; /* a lab.json that does not parse: said */
+	n = lab_node_find(&lab, name);
+	if (!n) {
+		pr_err("--node %s: the lab in %s has no node %s (its nodes: %s)\n", name, lab.dir,
+		       name, lab.nnodes ? node_names(&lab, names, sizeof(names)) : "none");
+		err = -EINVAL;
+		goto close;
+	}
+	if (n->pin[0])
+		snprintf(pin_dir, len, "%s", n->pin);
+	else
+		snprintf(pin_dir, len, "%s/%s", LAB_PIN_ROOT, n->name);
+	/* The node's namespace: interface names (config's UNDERLAY-DEV, endpoint
+	 * IFNAME) resolve as on the node. Pinned maps are found by path, which a
+	 * network namespace does not change. */
+	lab_netns_path(n->netns, path, sizeof(path));
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || setns(fd, CLONE_NEWNET)) {
+		err = -errno;
+		pr_err("--node %s: entering its network namespace %s: %s\n", name, path,
+		       strerror(-err));
+	}
+	if (fd >= 0)
+		close(fd);
+	pr_debug("--node %s: netns %s, pin dir %s\n", name, path, pin_dir);
+close:
+	lab_close(&lab);
+	return err;
+}
+
+bool ctl_lab_hint(const char *pin_dir, int argc, char **argv)
+{
+	char cmdline[512], names[256];
+	struct lab lab;
+	size_t off = 0;
+
+	if (lab_open_quiet(&lab))
+		return false;
+	if (!lab.nnodes) {
+		lab_close(&lab);
+		return false;
+	}
+	cmdline[0] = '\0';
+	for (int i = 1; i < argc && off < sizeof(cmdline); i++)
+		off += snprintf(cmdline + off, sizeof(cmdline) - off, " %s", argv[i]);
+	if (lab.nnodes == 1)
+		pr_err("no maps under %s; a lab is up: xcnictl --node %s%s\n", pin_dir,
+		       lab.nodes[0].name, cmdline);
+	else
+		pr_err("no maps under %s; a lab is up (nodes %s): xcnictl --node %s%s\n", pin_dir,
+		       node_names(&lab, names, sizeof(names)), lab.nodes[0].name, cmdline);
+	lab_close(&lab);
+	return true;
+}

@@ -1,0 +1,182 @@
+// SPDX-License-Identifier: Apache-2.0
+/* xcnictl metrics [list|get]: packets by verdict reason and direction, and lost events. */
+#include "ctl.h"
+
+static const struct pt_col metric_cols[] = {
+	{ "REASON", "reason", PT_STR },
+	{ NULL, "code", PT_INT },
+	{ "DIRECTION", "direction", PT_STR },
+	{ "PACKETS", "packets", PT_UINT },
+	{ "BYTES", "bytes", PT_UINT },
+	{ NULL, "description", PT_STR },
+};
+
+/*
+ * Events the data plane could not report (xcni_evrate): rows of their own
+ * after the reasons, with no code or direction, so a reader of monitor knows
+ * it saw less than happened. Absent before xcnid had the map: no rows.
+ */
+static int metrics_events(const struct ctx *c, struct ptable *t, int ncpus)
+{
+	static const struct {
+		const char *name, *desc;
+		size_t off;
+	} rows[] = {
+		{ "events-lost-rate-limit",
+		  "events over the per-CPU budget (xcnid --events-rate, config set events-rate): "
+		  "monitor output is incomplete", offsetof(struct xcni_evrate, lost_rate) },
+		{ "events-lost-ring-full",
+		  "events the ring had no room for (its reader lags): monitor output is incomplete",
+		  offsetof(struct xcni_evrate, lost_full) },
+	};
+	struct xcni_evrate *vals;
+	__u32 zero = 0;
+	int fd = map_open_quiet(c, &m_evrate), err = 0;
+
+	if (fd < 0)
+		return fd == -ENOENT ? 0 : fd;
+	vals = calloc(ncpus, sizeof(*vals));
+	if (!vals) {
+		err = -ENOMEM;
+		goto close;
+	}
+	if (bpf_map_lookup_elem(fd, &zero, vals)) {
+		err = -errno;
+		pr_err("%s: lookup: %s\n", m_evrate.name, strerror(-err));
+		goto free;
+	}
+	for (size_t r = 0; r < ARRAY_SIZE(rows); r++) {
+		__u64 sum = 0;
+
+		for (int cpu = 0; cpu < ncpus; cpu++)
+			sum += *(const __u64 *)((const char *)&vals[cpu] + rows[r].off);
+		if (!sum && !(c->opts & OPT_ALL))
+			continue;
+		pt_str(t, rows[r].name);
+		pt_null(t);
+		pt_null(t);
+		pt_uint(t, sum);
+		pt_null(t);
+		pt_str(t, rows[r].desc);
+	}
+free:
+	free(vals);
+close:
+	close(fd);
+	return err;
+}
+
+/* only: NULL, every reason (non-zero rows unless --all); else that reason's rows, zeros too. */
+static int metrics_show(const struct ctx *c, const int *only)
+{
+	struct xcni_metric *vals;
+	struct ptable *t = NULL;
+	int fd, err, ncpus, reason, cpu;
+	unsigned int dir;
+
+	/* A per-CPU lookup fills one value per possible CPU, each 8-byte aligned. */
+	_Static_assert(sizeof(struct xcni_metric) % 8 == 0, "per-CPU values are 8-byte aligned");
+	ncpus = libbpf_num_possible_cpus();
+	if (ncpus < 0) {
+		pr_err("possible CPUs: %s\n", strerror(-ncpus));
+		return ncpus;
+	}
+	vals = calloc(ncpus, sizeof(*vals));
+	if (!vals)
+		return -ENOMEM;
+	fd = map_open(c, &m_metrics);
+	if (fd < 0) {
+		err = fd;
+		goto free;
+	}
+	t = pt_new(metric_cols, ARRAY_SIZE(metric_cols), 0);
+	/* Reasons in enum order, fwd-local first. */
+	for (reason = XCNI_REASON_MAX; reason >= XCNI_REASON_MIN; reason--) {
+		const struct xcni_reason_info *ri = xcni_reason_info(reason);
+
+		if (only && reason != *only)
+			continue;
+		for (dir = 0; dir < XCNI_NR_DIRS; dir++) {
+			__u32 idx = XCNI_METRIC_IDX(reason, dir);
+			struct xcni_metric sum = {};
+
+			if (bpf_map_lookup_elem(fd, &idx, vals)) {
+				err = -errno;
+				pr_err("%s[%u]: %s\n", m_metrics.name, idx, strerror(-err));
+				goto free_t;
+			}
+			for (cpu = 0; cpu < ncpus; cpu++) {
+				sum.packets += vals[cpu].packets;
+				sum.bytes += vals[cpu].bytes;
+			}
+			if (!sum.packets && !sum.bytes && !(c->opts & OPT_ALL) && !only)
+				continue;
+			if (ri)
+				pt_str(t, ri->name);
+			else
+				pt_strf(t, "reason%d", reason);
+			pt_int(t, reason);
+			pt_str(t, xcni_dir_name(dir));
+			pt_uint(t, sum.packets);
+			pt_uint(t, sum.bytes);
+			pt_str(t, ri ? ri->desc : NULL);
+		}
+	}
+	err = only ? 0 : metrics_events(c, t, ncpus);
+	if (err)
+		goto free_t;
+	err = show(c, t);
+	t = NULL;
+free_t:
+	pt_free(t);
+	close(fd);
+free:
+	free(vals);
+	return err;
+}
+
+static int cmd_metrics(const struct ctx *c, char **argv)
+{
+	(void)argv;
+	return metrics_show(c, NULL);
+}
+
+static int check_metrics_get(char **argv)
+{
+	int reason;
+
+	if (reason_by_name(argv[0], &reason)) {
+		pr_err("REASON %s: no such reason (xcnictl metrics --all lists them)\n", argv[0]);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int cmd_metrics_get(const struct ctx *c, char **argv)
+{
+	int reason;
+
+	if (reason_by_name(argv[0], &reason))
+		return -EINVAL;
+	return metrics_show(c, &reason);
+}
+
+const struct cmd metrics_cmds[] = {
+	{ "metrics", "list", cmd_metrics, 0, OPT_ALL, "[--all]",
+	  "Count packets by verdict reason and direction (the same as metrics).", NULL },
+	{ "metrics", "get", cmd_metrics_get, 1, 0, "REASON",
+	  "Show one reason's packets and bytes, in every direction (zeros too).\n\n"
+	  "REASON is a name metrics --all lists (fwd-local, drop-policy-ingress, ...).\n"
+	  "Exit 2 for a name that is no reason.",
+	  check_metrics_get },
+	{ "metrics", NULL, cmd_metrics, 0, OPT_ALL, "[--all]",
+	  "Count packets by verdict reason and direction.\n\n"
+	  "Packets and bytes summed over all CPUs; only non-zero rows by default.\n"
+	  "After the reasons, events-lost-rate-limit and events-lost-ring-full count\n"
+	  "the events (drops, verdicts, traces) the data plane could not report:\n"
+	  "over the per-CPU budget (events-rate), or with the ring full because its\n"
+	  "reader lags. Non-zero means monitor showed less than happened.\n"
+	  "Rows are reasons, not pods: no filters.\n\n"
+	  "  --all     also the rows nothing has been counted for", NULL },
+	{}
+};

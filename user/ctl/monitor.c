@@ -1,0 +1,335 @@
+// SPDX-License-Identifier: Apache-2.0
+/* xcnictl monitor: drop, verdict and trace events from the ring buffer, as they come. */
+#include <signal.h>
+
+#include "ctl.h"
+
+static const struct pt_col event_cols[] = {
+	{ "TIME", NULL, PT_STR },
+	{ NULL, "time_ns", PT_UINT },
+	{ "REASON", "reason", PT_STR },
+	{ NULL, "code", PT_INT },
+	{ "DIRECTION", "direction", PT_STR },
+	{ "EP-ID", "ep_id", PT_UINT },
+	{ "IFINDEX", "ifindex", PT_UINT },
+	{ "PROTO", "proto", PT_STR },
+	{ "SRC", NULL, PT_STR },
+	{ "DST", NULL, PT_STR },
+	{ NULL, "saddr", PT_STR },
+	{ NULL, "sport", PT_UINT },
+	{ NULL, "daddr", PT_STR },
+	{ NULL, "dport", PT_UINT },
+	{ "LEN", "len", PT_UINT },
+	{ "TYPE", "type", PT_STR },
+	{ "VERDICT", "verdict", PT_STR },
+	{ NULL, "src_identity", PT_UINT },
+	{ NULL, "dst_identity", PT_UINT },
+	{ NULL, "policy", PT_STR },
+	{ NULL, "rule", PT_INT },
+	/* A policy drop: the policies that isolate the pod ("x/a,x/b"). */
+	{ NULL, "isolated_by", PT_STR },
+};
+
+/* The widest a name the data plane can report is: the reasons', the directions'. */
+static size_t widest_name(int lo, int hi, const char *(*name)(int))
+{
+	size_t w = 0;
+
+	for (int i = lo; i <= hi; i++)
+		if (name(i) && strlen(name(i)) > w)
+			w = strlen(name(i));
+	return w;
+}
+
+static const char *reason_name(int r)
+{
+	const struct xcni_reason_info *ri = xcni_reason_info(r);
+
+	return ri ? ri->name : NULL;
+}
+
+static const char *dir_name(int d)
+{
+	return xcni_dir_name((unsigned int)d);
+}
+
+/*
+ * The text columns as wide as any event can make them, so the lines of a
+ * stream align from the first on (the print layer cannot look ahead).
+ */
+static void event_widths(struct ptable *t)
+{
+	const struct {
+		const char *title;
+		size_t w;
+	} widths[] = {
+		{ "TIME", sizeof("31709791.999999") - 1 }, /* a year of uptime */
+		{ "REASON", widest_name(XCNI_REASON_MIN, XCNI_REASON_MAX, reason_name) },
+		{ "DIRECTION", widest_name(0, XCNI_NR_DIRS - 1, dir_name) },
+		{ "EP-ID", sizeof("4294967295") - 1 }, /* a hash of the container id */
+		{ "IFINDEX", 7 },
+		{ "PROTO", 4 }, /* "sctp", or a number */
+		/* An ICMP echo's end is the widest: ADDRESS:id=ID. */
+		{ "SRC", sizeof("255.255.255.255:id=65535") - 1 },
+		{ "DST", sizeof("255.255.255.255:id=65535") - 1 },
+		{ "LEN", 5 },
+		{ "TYPE", sizeof("verdict") - 1 },
+	};
+
+	for (unsigned int i = 0; i < ARRAY_SIZE(event_cols); i++)
+		for (size_t k = 0; k < ARRAY_SIZE(widths); k++)
+			if (event_cols[i].title && !strcmp(event_cols[i].title, widths[k].title))
+				pt_min_width(t, i, widths[k].w);
+}
+
+static volatile sig_atomic_t monitor_stop;
+
+static void on_sigint(int sig)
+{
+	(void)sig;
+	monitor_stop = 1;
+}
+
+struct monitor {
+	const struct ctx *c;
+	struct ptable *t;
+	unsigned long seen;
+	int err;
+	int polname_fd; /* -1 when the agent predates policy */
+	int polsel_fd, podname_fd; /* -1 when the agent predates them */
+	struct filter f; /* --ip, --pod, --namespace, --identity */
+	__u64 since_ns; /* events queued before monitor started are old news */
+};
+
+static bool is_policy_drop(int reason)
+{
+	return reason == XCNI_DROP_POLICY_EGRESS || reason == XCNI_DROP_POLICY_INGRESS;
+}
+
+/*
+ * The filters run here, on what the ring buffer already holds: the programs
+ * emit the same events whether anyone watches or how, so a filter costs the
+ * data plane nothing and a narrow one does not make it emit less.
+ */
+static bool monitor_match(const struct monitor *m, const struct xcni_event *ev)
+{
+	const struct ctx *c = m->c;
+	struct frow r = { .addr = { ev->saddr, ev->daddr }, .plen = { 32, 32 }, .naddr = 2 };
+
+	if ((c->opts & OPT_TYPE) && ev->type != c->ev_type)
+		return false;
+	if ((c->opts & OPT_VERDICT) &&
+	    (c->verdict_allow ? ev->type != XCNI_EV_VERDICT
+			      : ev->type != XCNI_EV_DROP || !is_policy_drop(ev->reason)))
+		return false;
+	if ((c->opts & OPT_REASON) && ev->reason != c->reason)
+		return false;
+	/* The identities the programs had at hand; else the ipcache's. */
+	if (ev->src_identity)
+		r.id[r.nid++] = ev->src_identity;
+	if (ev->dst_identity)
+		r.id[r.nid++] = ev->dst_identity;
+	return filter_match(&m->f, &r);
+}
+
+static const char *event_type_name(__u8 type)
+{
+	switch (type) {
+	case XCNI_EV_DROP:
+		return "drop";
+	case XCNI_EV_VERDICT:
+		return "verdict";
+	case XCNI_EV_TRACE:
+		return "trace";
+	}
+	return NULL;
+}
+
+/*
+ * A policy drop: the policies that isolate the pod (egress: the source,
+ * ingress: the destination), as the maps say now, into text (or "" when
+ * they do not say) and json. Returns the pod's name.
+ */
+static const char *drop_isolators(const struct monitor *m, const struct xcni_event *ev, char *text,
+				  char *json, size_t len, char pod[340])
+{
+	__u32 ip = ev->pol_dir == XCNI_DIR_FROM_POD ? ev->saddr : ev->daddr;
+	unsigned int n;
+
+	n = isolating_policies(m->polsel_fd, m->polname_fd, ip, ev->pol_dir, false, text, len);
+	isolating_policies(m->polsel_fd, m->polname_fd, ip, ev->pol_dir, true, json, len);
+	if (n)
+		strcat(text, n > 1 ? " isolate " : " isolates ");
+	if (!pod_of_ip(m->podname_fd, ip, pod, 340))
+		ip_str(ip, pod);
+	return pod;
+}
+
+/* The policy side of an event: which rule allowed it, or that nothing did. */
+static void monitor_verdict(struct monitor *m, const struct xcni_event *ev)
+{
+	const char *side = ev->pol_dir == XCNI_DIR_FROM_POD ? "egress" : "ingress";
+	char name[340], by[800] = "", by_json[800] = "", pod[340];
+
+	if (ev->type == XCNI_EV_VERDICT) {
+		policy_name(m->polname_fd, ev->policy_id, name, sizeof(name));
+		pt_strf(m->t, "allow %s by %s rule %u", side, name, ev->rule);
+	} else if (is_policy_drop(ev->reason)) {
+		/* "deny ingress: x/deny isolates x/b, nothing allows" */
+		drop_isolators(m, ev, by, by_json, sizeof(by) - 16, pod);
+		if (by[0])
+			pt_strf(m->t, "deny %s: %s%s, nothing allows", side, by, pod);
+		else
+			pt_strf(m->t, "deny %s: isolated, nothing allows", side);
+	} else {
+		pt_null(m->t);
+	}
+	pt_uint(m->t, ev->src_identity);
+	pt_uint(m->t, ev->dst_identity);
+	if (ev->type == XCNI_EV_VERDICT) {
+		pt_str(m->t, policy_name(m->polname_fd, ev->policy_id, name, sizeof(name)));
+		pt_int(m->t, ev->rule);
+	} else {
+		pt_null(m->t);
+		pt_null(m->t);
+	}
+	pt_str(m->t, by_json[0] ? by_json : NULL);
+}
+
+static int on_event(void *arg, void *data, size_t len)
+{
+	struct monitor *m = arg;
+	const struct xcni_event *ev = data;
+	const struct xcni_reason_info *ri;
+	char buf[INET_ADDRSTRLEN];
+	const char *s;
+
+	if (len < sizeof(*ev) || ev->ts_ns < m->since_ns || !monitor_match(m, ev))
+		return 0;
+	ri = xcni_reason_info(ev->reason);
+	pt_strf(m->t, "%llu.%06llu", (unsigned long long)(ev->ts_ns / 1000000000ULL),
+		(unsigned long long)(ev->ts_ns % 1000000000ULL / 1000));
+	pt_uint(m->t, ev->ts_ns);
+	if (ri)
+		pt_str(m->t, ri->name);
+	else
+		pt_strf(m->t, "reason%d", ev->reason);
+	pt_int(m->t, ev->reason);
+	pt_str(m->t, xcni_dir_name(ev->dir));
+	pt_uint(m->t, ev->ep_id);
+	pt_uint(m->t, ev->ifindex);
+	if ((s = proto_name(ev->proto)))
+		pt_str(m->t, s);
+	else
+		pt_strf(m->t, "%u", ev->proto);
+	pt_addr_port(m->t, ev->proto, ev->saddr, ev->sport);
+	pt_addr_port(m->t, ev->proto, ev->daddr, ev->dport);
+	pt_str(m->t, ip_str(ev->saddr, buf));
+	pt_uint(m->t, ntohs(ev->sport));
+	pt_str(m->t, ip_str(ev->daddr, buf));
+	pt_uint(m->t, ntohs(ev->dport));
+	pt_uint(m->t, ev->len);
+	if (event_type_name(ev->type))
+		pt_str(m->t, event_type_name(ev->type));
+	else
+		pt_strf(m->t, "%u", ev->type);
+	monitor_verdict(m, ev);
+	m->err = pt_flush(m->t, stdout, m->c->json);
+	m->seen++;
+	/* Non-zero ends ring_buffer__poll(): the count is reached or output failed. */
+	return m->err ? m->err : (m->c->count && m->seen >= m->c->count);
+}
+
+static int cmd_monitor(const struct ctx *c, char **argv)
+{
+	struct monitor m = { .c = c, .polname_fd = -1, .polsel_fd = -1, .podname_fd = -1 };
+	struct ring_buffer *rb = NULL;
+	__u64 deadline = 0;
+	int fd, err = 0;
+
+	(void)argv;
+	/* Names are resolved before the stream starts: an unknown pod is an
+	 * error now, not a monitor that silently shows nothing. */
+	err = filter_open(c, &m.f, 0);
+	if (err)
+		return err;
+	fd = map_open(c, &m_events);
+	if (fd < 0) {
+		filter_close(&m.f);
+		return fd;
+	}
+	m.since_ns = now_ns();
+	m.t = pt_new(event_cols, ARRAY_SIZE(event_cols), 0);
+	event_widths(m.t);
+	m.polname_fd = map_open_quiet(c, &m_polname);
+	m.polsel_fd = map_open_quiet(c, &m_polsel);
+	m.podname_fd = map_open_quiet(c, &m_podname);
+	rb = ring_buffer__new(fd, on_event, &m, NULL);
+	if (!rb || !m.t) {
+		err = rb ? -ENOMEM : -errno;
+		pr_err("%s: %s\n", m_events.name, strerror(-err));
+		goto out;
+	}
+	if (c->opts & OPT_TIMEOUT)
+		deadline = now_ns() + (__u64)c->timeout_ms * 1000000ULL;
+	signal(SIGINT, on_sigint);
+	signal(SIGTERM, on_sigint);
+	/* Short polls, so a signal or the deadline ends the stream promptly. */
+	while (!monitor_stop && (!deadline || now_ns() < deadline)) {
+		err = ring_buffer__poll(rb, 100);
+		if (err == -EINTR) {
+			err = 0;
+			continue;
+		}
+		if (err < 0 || m.err || (c->count && m.seen >= c->count))
+			break;
+		err = 0;
+	}
+	if (m.err)
+		err = m.err;
+	if (err < 0)
+		pr_err("%s: %s\n", m_events.name, strerror(-err));
+	else
+		err = 0;
+out:
+	ring_buffer__free(rb);
+	pt_free(m.t);
+	for (int *p = (int[]){ m.polname_fd, m.polsel_fd, m.podname_fd, -2 }; *p != -2; p++)
+		if (*p >= 0)
+			close(*p);
+	filter_close(&m.f);
+	close(fd);
+	return err;
+}
+
+const struct cmd monitor_cmds[] = {
+	{ "monitor", NULL, cmd_monitor, 0,
+	  OPT_COUNT | OPT_TIMEOUT | OPT_FILTERS | OPT_REASON | OPT_VERDICT | OPT_TYPE,
+	  "[--count N] [--timeout-ms MS] [filters]",
+	  "Stream drop, policy verdict and trace events as the data plane reports them.\n\n"
+	  "One line per event (with --json, one object per line) until Ctrl-C.\n"
+	  "TIME is seconds since boot (CLOCK_MONOTONIC). The programs emit one event\n"
+	  "per dropped packet and one per new flow a policy allowed, into a ring\n"
+	  "buffer, whether anyone watches or not; monitor only reads that ring, and\n"
+	  "the filters run here, so a filter does not make the data plane emit less.\n"
+	  "Traces of forwarded packets (type trace; REASON says how: fwd-local,\n"
+	  "fwd-reply, fwd-encap, ...) are off unless xcnictl config set trace-sample N\n"
+	  "(or xcnid --trace-sample N) turns them on for one packet in N.\n"
+	  "All events share a per-CPU budget (config set events-rate); those over it,\n"
+	  "or that find the ring full because monitor falls behind, are lost (never\n"
+	  "packets) and counted: see metrics (events-lost-*).\n"
+	  "Readers of one ring share it: one monitor per node at a time.\n\n"
+	  "  --count N              stop after N events (that pass the filters)\n"
+	  "  --timeout-ms MS        stop after MS milliseconds\n"
+	  "  --ip IP                events from or to IP\n"
+	  "  --pod POD              events from or to POD (NAMESPACE/NAME or IP)\n"
+	  "  --namespace NS         events from or to a pod of namespace NS\n"
+	  "  --identity ID          events from or to identity ID\n"
+	  "  --reason NAME          events of that reason (drop-policy-ingress, ...;\n"
+	  "                         see metrics --all)\n"
+	  "  --verdict allow|deny   policy verdicts: allowed new flows, or policy drops\n"
+	  "  --type drop|verdict|trace\n"
+	  "                         drop events, policy verdict events, or traces\n\n"
+	  "Filters combine: an event is shown when it passes every one given.", NULL },
+	{}
+};
