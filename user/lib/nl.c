@@ -107,14 +107,26 @@ static int nl_done_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_STOP;
 }
 
-/* Sends one request and runs cb over every reply until ack, done or error. */
-static int nl_talk(struct nl *nl, struct nlmsghdr *nlh, mnl_cb_t cb, void *user)
+/*
+ * Runs cb over one datagram of replies to request seq: MNL_CB_OK (more to
+ * come), MNL_CB_STOP (ack or done) or MNL_CB_ERROR (errno set). No I/O: the
+ * fuzz target feeds it replies.
+ */
+static int nl_replies(struct nl *nl, const void *buf, size_t n, unsigned int seq, mnl_cb_t cb,
+		      void *user)
 {
 	struct nl_cbarg ca = { nl, user };
-	char buf[MNL_SOCKET_BUFFER_SIZE * 4];
 	/* With a control array libmnl no longer ends on DONE by itself. */
 	mnl_cb_t ctl[NLMSG_MIN_TYPE] = { [NLMSG_ERROR] = nl_error_cb,
 					 [NLMSG_DONE] = nl_done_cb };
+
+	return mnl_cb_run2(buf, n, seq, nl->portid, cb, &ca, ctl, NLMSG_MIN_TYPE);
+}
+
+/* Sends one request and runs cb over every reply until ack, done or error. */
+static int nl_talk(struct nl *nl, struct nlmsghdr *nlh, mnl_cb_t cb, void *user)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE * 4];
 	unsigned int seq;
 	ssize_t n;
 	int ret;
@@ -129,8 +141,7 @@ static int nl_talk(struct nl *nl, struct nlmsghdr *nlh, mnl_cb_t cb, void *user)
 		n = mnl_socket_recvfrom(nl->sock, buf, sizeof(buf));
 		if (n < 0)
 			return -errno;
-		ret = mnl_cb_run2(buf, (size_t)n, seq, nl->portid, cb, &ca, ctl,
-				  NLMSG_MIN_TYPE);
+		ret = nl_replies(nl, buf, (size_t)n, seq, cb, user);
 		if (ret == MNL_CB_ERROR)
 			return errno ? -errno : -EIO;
 		if (ret == MNL_CB_STOP)
