@@ -19,6 +19,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		const uint8_t *end = memchr(data, '\0', size);
 		size_t n = end ? (size_t)(end - data) : size;
 
+		/* As start() does: a list only ever begins without a resourceVersion. */
+		if (!f.w->cont)
+			relist(f.w);
 		f.w->state = W_LIST;
 		f.w->len = 0;
 		fuzz_api_feed(&f, data, n);

@@ -119,7 +119,24 @@ static int nl_replies(struct nl *nl, const void *buf, size_t n, unsigned int seq
 	/* With a control array libmnl no longer ends on DONE by itself. */
 	mnl_cb_t ctl[NLMSG_MIN_TYPE] = { [NLMSG_ERROR] = nl_error_cb,
 					 [NLMSG_DONE] = nl_done_cb };
+	size_t off = 0;
 
+	/*
+	 * libmnl's mnl_nlmsg_ok compares nlmsg_len as a signed int: a length
+	 * of 2^31 or more passes and the walk jumps out of the buffer. Every
+	 * header must fit what is left of the datagram, before libmnl looks.
+	 */
+	while (n - off >= sizeof(struct nlmsghdr)) {
+		const struct nlmsghdr *h = (const void *)((const char *)buf + off);
+
+		if (h->nlmsg_len < sizeof(*h) || h->nlmsg_len > n - off) {
+			errno = EBADMSG;
+			return MNL_CB_ERROR;
+		}
+		off += MNL_ALIGN(h->nlmsg_len);
+		if (off > n)
+			break;
+	}
 	return mnl_cb_run2(buf, n, seq, nl->portid, cb, &ca, ctl, NLMSG_MIN_TYPE);
 }
 
