@@ -61,11 +61,17 @@ struct nl_cbarg {
 	void *user;
 };
 
+/* A reply too short for its family header (ifinfomsg, ifaddrmsg, rtmsg) is skipped. */
+static bool too_short(const struct nlmsghdr *nlh, size_t hdrsz)
+{
+	return mnl_nlmsg_get_payload_len(nlh) < hdrsz;
+}
+
 static int nl_error_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct nl *nl = ((struct nl_cbarg *)data)->nl;
 	const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
-	unsigned int off;
+	size_t off, len = mnl_nlmsg_get_payload_len(nlh);
 	const struct nlattr *attr;
 
 	if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*e))) {
@@ -77,18 +83,22 @@ static int nl_error_cb(const struct nlmsghdr *nlh, void *data)
 
 	if (nlh->nlmsg_flags & NLM_F_ACK_TLVS) {
 		off = sizeof(*e);
+		/* Uncapped, the request is echoed whole; its length must fit the reply. */
 		if (!(nlh->nlmsg_flags & NLM_F_CAPPED))
-			off += e->msg.nlmsg_len - sizeof(struct nlmsghdr);
+			off += e->msg.nlmsg_len >= sizeof(struct nlmsghdr) ?
+				       e->msg.nlmsg_len - sizeof(struct nlmsghdr) : len;
 		off = MNL_ALIGN(off);
-		mnl_attr_for_each_payload((const void *)((const char *)e + off),
-					  mnl_nlmsg_get_payload_len(nlh) - off) {
+		if (off > len)
+			off = len;
+		mnl_attr_for_each_payload((const void *)((const char *)e + off), len - off) {
 			if (mnl_attr_get_type(attr) == NLMSGERR_ATTR_MSG &&
 			    mnl_attr_validate(attr, MNL_TYPE_NUL_STRING) == 0)
 				snprintf(nl->errmsg, sizeof(nl->errmsg), "%s",
 					 mnl_attr_get_str(attr));
 		}
 	}
-	errno = -e->error;
+	/* The kernel sends -errno; anything else is no errno to pass on. */
+	errno = e->error < 0 && e->error > -4096 ? -e->error : EBADMSG;
 	return MNL_CB_ERROR;
 }
 
@@ -101,7 +111,7 @@ static int nl_done_cb(const struct nlmsghdr *nlh, void *data)
 	if (mnl_nlmsg_get_payload_len(nlh) >= sizeof(int))
 		memcpy(&err, mnl_nlmsg_get_payload(nlh), sizeof(int));
 	if (err < 0) {
-		errno = -err;
+		errno = err > -4096 ? -err : EBADMSG;
 		return MNL_CB_ERROR;
 	}
 	return MNL_CB_STOP;
@@ -346,7 +356,7 @@ static int link_get_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct nl_cbarg *ca = data;
 
-	if (nlh->nlmsg_type == RTM_NEWLINK)
+	if (nlh->nlmsg_type == RTM_NEWLINK && !too_short(nlh, sizeof(struct ifinfomsg)))
 		link_parse(nlh, ca->user);
 	return MNL_CB_OK;
 }
@@ -376,7 +386,7 @@ static int link_dump_cb(const struct nlmsghdr *nlh, void *data)
 	struct link_dump_arg *d = ca->user;
 	struct nl_link l;
 
-	if (nlh->nlmsg_type != RTM_NEWLINK || d->ret)
+	if (nlh->nlmsg_type != RTM_NEWLINK || d->ret || too_short(nlh, sizeof(struct ifinfomsg)))
 		return MNL_CB_OK;
 	link_parse(nlh, &l);
 	d->ret = d->cb(&l, d->arg);
@@ -429,8 +439,9 @@ static int addr_cb(const struct nlmsghdr *nlh, void *data)
 	const struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(nlh);
 	const struct nlattr *a;
 
-	if (nlh->nlmsg_type != RTM_NEWADDR || ifa->ifa_family != AF_INET ||
-	    (int)ifa->ifa_index != f->ifindex || ifa->ifa_prefixlen != f->plen)
+	if (nlh->nlmsg_type != RTM_NEWADDR || too_short(nlh, sizeof(*ifa)) ||
+	    ifa->ifa_family != AF_INET || (int)ifa->ifa_index != f->ifindex ||
+	    ifa->ifa_prefixlen != f->plen)
 		return MNL_CB_OK;
 	mnl_attr_for_each(a, nlh, sizeof(*ifa)) {
 		if (mnl_attr_get_type(a) == IFA_LOCAL &&
@@ -494,8 +505,8 @@ static int addr_first_cb(const struct nlmsghdr *nlh, void *data)
 	const struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(nlh);
 	const struct nlattr *a;
 
-	if (nlh->nlmsg_type != RTM_NEWADDR || ifa->ifa_family != AF_INET ||
-	    (int)ifa->ifa_index != f->ifindex || f->found)
+	if (nlh->nlmsg_type != RTM_NEWADDR || too_short(nlh, sizeof(*ifa)) ||
+	    ifa->ifa_family != AF_INET || (int)ifa->ifa_index != f->ifindex || f->found)
 		return MNL_CB_OK;
 	mnl_attr_for_each(a, nlh, sizeof(*ifa)) {
 		if (mnl_attr_get_type(a) == IFA_LOCAL && mnl_attr_validate(a, MNL_TYPE_U32) == 0) {
@@ -552,10 +563,12 @@ static int route_cb(const struct nlmsghdr *nlh, void *data)
 	const struct rtmsg *rtm = mnl_nlmsg_get_payload(nlh);
 	const struct nlattr *a;
 	struct nl_route got = { 0 };
-	uint32_t table = rtm->rtm_table;
+	uint32_t table;
 
-	if (nlh->nlmsg_type != RTM_NEWROUTE || rtm->rtm_family != AF_INET)
+	if (nlh->nlmsg_type != RTM_NEWROUTE || too_short(nlh, sizeof(*rtm)) ||
+	    rtm->rtm_family != AF_INET)
 		return MNL_CB_OK;
+	table = rtm->rtm_table;
 	got.dst_len = rtm->rtm_dst_len;
 	mnl_attr_for_each(a, nlh, sizeof(*rtm)) {
 		if (mnl_attr_validate(a, MNL_TYPE_U32) < 0)
@@ -606,10 +619,12 @@ static int route_walk_cb(const struct nlmsghdr *nlh, void *data)
 	const struct rtmsg *rtm = mnl_nlmsg_get_payload(nlh);
 	const struct nlattr *a;
 	struct nl_route got = { 0 };
-	uint32_t table = rtm->rtm_table;
+	uint32_t table;
 
-	if (nlh->nlmsg_type != RTM_NEWROUTE || rtm->rtm_family != AF_INET || w->err)
+	if (nlh->nlmsg_type != RTM_NEWROUTE || too_short(nlh, sizeof(*rtm)) ||
+	    rtm->rtm_family != AF_INET || w->err)
 		return MNL_CB_OK;
+	table = rtm->rtm_table;
 	got.dst_len = rtm->rtm_dst_len;
 	got.scope = rtm->rtm_scope;
 	mnl_attr_for_each(a, nlh, sizeof(*rtm)) {
