@@ -135,7 +135,8 @@ $(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(wildcard tests/fuzz/*.h) $(FUZZ_BUIL
 fuzz-build: $(FUZZ_BINS)
 
 sanitize:
-	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/asan CC=$(SAN_CC) CFLAGS='-O1 -g $(SAN_FLAGS)' \
+	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/asan CC=$(SAN_CC) ARCH_INC=$(ARCH_INC) \
+		CFLAGS='-O1 -g $(SAN_FLAGS)' \
 		unit-cmocka
 
 # Every target for FUZZ_SECONDS each (new inputs into build/fuzz/corpus, crashes
