@@ -110,8 +110,8 @@ SAN_CC ?= clang
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_BUILD := $(BUILD)/fuzz
 FUZZ_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -O1 -g $(SAN_FLAGS)
-FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
-FUZZ_BINS := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
+FUZZ_NAMES := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BINS := $(FUZZ_NAMES:%=$(FUZZ_BUILD)/fuzz_%)
 FUZZ_OBJS := $(patsubst %.c,$(FUZZ_BUILD)/obj/%.o,$(LIB_SRCS) cni/conf.c cni/result.c)
 FUZZ_SECONDS ?= 180
 
@@ -139,8 +139,9 @@ sanitize:
 		CFLAGS='-O1 -g $(SAN_FLAGS)' \
 		unit-cmocka
 
-# Every target for FUZZ_SECONDS each (new inputs into build/fuzz/corpus, crashes
-# into build/fuzz/crashes; copy a crash into tests/fuzz/regress/<target>/ with its fix).
+# Every target for FUZZ_SECONDS each, FUZZ_JOBS at a time (default: one per CPU);
+# FUZZ_TARGETS="manifest netlink" picks some. New inputs go to build/fuzz/out/corpus/,
+# findings to build/fuzz/out/crashes/: fix, then add the input to tests/fuzz/regress/<target>/.
 fuzz: deps
 	$(Q)$(MAKE) --no-print-directory fuzz-build
 	$(Q)BUILD=$(abspath $(BUILD)) FUZZ_SECONDS=$(FUZZ_SECONDS) bash tests/fuzz/run.sh
