@@ -64,7 +64,7 @@ fuzz_one() {
 	[ -d "$here/regress/$t" ] && dirs+=("$here/regress/$t")
 	mkdir -p "$out/corpus/$t" "$out/crashes/$t"
 	# stdout and stderr of the code under test closed: xcni logs every refusal.
-	"$bin" -max_total_time="$FUZZ_SECONDS" -timeout=25 -close_fd_mask=3 \
+	"$bin" -max_total_time="$FUZZ_SECONDS" -timeout=25 -max_len=65536 -close_fd_mask=3 \
 		-print_final_stats=1 -artifact_prefix="$out/crashes/$t/" \
 		"$out/corpus/$t" "${dirs[@]}" >"$out/logs/fuzz-$t.log" 2>&1
 	echo $? >"$out/logs/fuzz-$t.rc"
