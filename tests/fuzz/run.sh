@@ -61,11 +61,17 @@ done
 # Fuzz: FUZZ_JOBS targets at a time; results in the targets' order.
 fuzz_one() {
 	local t=$1 bin=$BUILD/fuzz/fuzz_$1 dirs=("$here/corpus/$1")
+	local dict=
 	[ -d "$here/regress/$t" ] && dirs+=("$here/regress/$t")
+	case $t in
+	manifest | k8s_*) dict=$here/dict/k8s.dict ;;
+	cni_conf | cni_result) dict=$here/dict/cni.dict ;;
+	kubeconfig) dict=$here/dict/kubeconfig.dict ;;
+	esac
 	mkdir -p "$out/corpus/$t" "$out/crashes/$t"
 	# stdout and stderr of the code under test closed: xcni logs every refusal.
 	"$bin" -max_total_time="$FUZZ_SECONDS" -timeout=25 -max_len=65536 -close_fd_mask=3 \
-		-print_final_stats=1 -artifact_prefix="$out/crashes/$t/" \
+		${dict:+-dict="$dict"} -print_final_stats=1 -artifact_prefix="$out/crashes/$t/" \
 		"$out/corpus/$t" "${dirs[@]}" >"$out/logs/fuzz-$t.log" 2>&1
 	echo $? >"$out/logs/fuzz-$t.rc"
 }
