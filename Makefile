@@ -105,7 +105,7 @@ unit-cmocka: $(filter-out %/test_bpf,$(UNIT_TESTS))
 # ---- Fuzzing and sanitizers (tests/fuzz) ----------------------------------
 # tests/fuzz/fuzz_<target>.c -> build/fuzz/fuzz_<target>: libFuzzer with ASan and
 # UBSan over libxcni and the plugin's parsers, built by clang. The sanitizer
-# build: libxcni and the cmocka tests again, out of tree in build/asan/.
+# build: the binaries and the cmocka tests again, out of tree in build/asan/.
 SAN_CC ?= clang
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_BUILD := $(BUILD)/fuzz
@@ -137,7 +137,7 @@ fuzz-build: $(FUZZ_BINS)
 sanitize:
 	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/asan CC=$(SAN_CC) ARCH_INC=$(ARCH_INC) \
 		CFLAGS='-O1 -g $(SAN_FLAGS)' \
-		unit-cmocka
+		all unit-cmocka
 
 # Every target for FUZZ_SECONDS each, FUZZ_JOBS at a time (default: one per CPU);
 # FUZZ_TARGETS="manifest netlink" picks some. New inputs go to build/fuzz/out/corpus/,

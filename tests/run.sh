@@ -24,6 +24,7 @@ suites=(
 	"xcnictl:bash tests/xcnictl/run.sh"
 	"cni-netns:bash tests/integration/cni.sh"
 	"cni-netns-tc:env ATTACH=tc bash tests/integration/cni.sh"
+	"cni-netns-asan:bash tests/fuzz/asan-netns.sh"
 	"cni-crash:bash tests/integration/crash.sh"
 	"xcnid-restart:bash tests/integration/restart.sh"
 	"policy-netns:bash tests/integration/policy.sh"
