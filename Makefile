@@ -42,7 +42,7 @@ XCNICTL_SRCS := $(wildcard user/ctl/*.c user/lab/*.c)
 XCNICTL_OBJS := $(XCNICTL_SRCS:%.c=$(BUILD)/obj/%.o)
 CNI_OBJS := $(CNI_SRCS:%.c=$(BUILD)/obj/%.o)
 
-.PHONY: all deps check unit demo bench clean
+.PHONY: all deps check unit unit-cmocka demo bench clean
 all: $(BUILD)/xcni $(BUILD)/xcnid $(BUILD)/xcnictl $(SKELS)
 
 # Every entry point installs what it needs first (Debian 12, as root).
@@ -99,9 +99,55 @@ $(BUILD)/tests/test_bpf: $(wildcard tests/bpf/*.c) bpf/xcni_shared.h $(SKELS)
 	$(Q)$(CC) $(XCFLAGS) -I$(BUILD)/gen -Ibpf -o $@ $(filter %.c,$^) $(PKG_LIBS) -lcmocka
 
 unit: $(UNIT_TESTS)
+# The cmocka tests alone (no BPF skeletons): what the sanitizer build runs.
+unit-cmocka: $(filter-out %/test_bpf,$(UNIT_TESTS))
+
+# ---- Fuzzing and sanitizers (tests/fuzz) ----------------------------------
+# tests/fuzz/fuzz_<target>.c -> build/fuzz/fuzz_<target>: libFuzzer with ASan and
+# UBSan over libxcni and the plugin's parsers, built by clang. The sanitizer
+# build: the binaries and the cmocka tests again, out of tree in build/asan/.
+SAN_CC ?= clang
+SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_BUILD := $(BUILD)/fuzz
+FUZZ_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -O1 -g $(SAN_FLAGS)
+FUZZ_NAMES := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BINS := $(FUZZ_NAMES:%=$(FUZZ_BUILD)/fuzz_%)
+FUZZ_OBJS := $(patsubst %.c,$(FUZZ_BUILD)/obj/%.o,$(LIB_SRCS) cni/conf.c cni/result.c)
+FUZZ_SECONDS ?= 180
+
+$(FUZZ_BUILD)/obj/%.o: %.c $(wildcard cni/*.h user/*/*.h) bpf/xcni_shared.h
+	$(call msg,CC-FUZZ,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(SAN_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link $(PKG_CFLAGS) -Iuser -Ibpf -c $< -o $@
+
+$(FUZZ_BUILD)/libxcni.a: $(FUZZ_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@
+	$(Q)ar rcs $@ $^
+
+# A target may #include the file it fuzzes to reach its static parsers.
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(wildcard tests/fuzz/*.h) $(FUZZ_BUILD)/libxcni.a $(wildcard user/lib/*.c)
+	$(call msg,LD-FUZZ,$@)
+	$(Q)$(SAN_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $(PKG_CFLAGS) -Iuser -Ibpf -o $@ $< \
+		$(FUZZ_BUILD)/libxcni.a $(PKG_LIBS)
+
+.PHONY: fuzz fuzz-build sanitize
+fuzz-build: $(FUZZ_BINS)
+
+sanitize:
+	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/asan CC=$(SAN_CC) ARCH_INC=$(ARCH_INC) \
+		CFLAGS='-O1 -g $(SAN_FLAGS)' \
+		all unit-cmocka
+
+# Every target for FUZZ_SECONDS each, FUZZ_JOBS at a time (default: one per CPU);
+# FUZZ_TARGETS="manifest netlink" picks some. New inputs go to build/fuzz/out/corpus/,
+# findings to build/fuzz/out/crashes/: fix, then add the input to tests/fuzz/regress/<target>/.
+fuzz: deps
+	$(Q)$(MAKE) --no-print-directory fuzz-build
+	$(Q)BUILD=$(abspath $(BUILD)) FUZZ_SECONDS=$(FUZZ_SECONDS) bash tests/fuzz/run.sh
 
 check: deps
-	$(Q)$(MAKE) --no-print-directory all unit
+	$(Q)$(MAKE) --no-print-directory all unit fuzz-build sanitize
 	$(Q)BUILD=$(abspath $(BUILD)) bash tests/run.sh
 
 demo: deps

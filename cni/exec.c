@@ -40,6 +40,15 @@ int cni_find_plugin(const char *path, const char *type, char *out, size_t len)
 	return err;
 }
 
+/* The CNI_* strings child_env made (ours are the only CNI_ ones in it), and the array. */
+static void child_env_free(char **cenv)
+{
+	for (char **v = cenv; v && *v; v++)
+		if (strncmp(*v, "CNI_", 4) == 0)
+			free(*v);
+	free(cenv);
+}
+
 /* The child's environment: ours with the CNI_* variables of this call. */
 static char **child_env(const struct cni_env *env)
 {
@@ -61,8 +70,11 @@ static char **child_env(const struct cni_env *env)
 	for (size_t i = 0; i < 6; i++) {
 		if (!vals[i])
 			continue;
-		if (asprintf(&out[k], "%s=%s", keys[i], vals[i]) < 0)
-			return NULL; /* leaks on OOM in a short-lived process */
+		if (asprintf(&out[k], "%s=%s", keys[i], vals[i]) < 0) {
+			out[k] = NULL;
+			child_env_free(out);
+			return NULL;
+		}
 		k++;
 	}
 	return out;
@@ -136,7 +148,7 @@ out:
 	if (outp[1] >= 0)
 		close(outp[1]);
 	free(in);
-	free(cenv);
+	child_env_free(cenv);
 	return err;
 }
 

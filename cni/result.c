@@ -109,8 +109,9 @@ json_t *xcni_result_build(const char *ver, const struct xcni_attach *a,
 							json_object_get(r, "dst"), "gw", gw));
 	res = json_pack("{s:s,s:o,s:[o],s:o}", "cniVersion", ver, "interfaces", ifs, "ips", ip,
 			"routes", routes);
-	json_object_set(res, "dns", ipam->dns && json_is_object(ipam->dns) ? ipam->dns :
-							      json_object());
+	/* _new: the empty object made when IPAM gave none is the result's, not leaked. */
+	json_object_set_new(res, "dns", json_is_object(ipam->dns) ? json_incref(ipam->dns) :
+								     json_object());
 	return res;
 }
 

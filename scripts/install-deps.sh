@@ -5,6 +5,8 @@ set -euo pipefail
 
 PKGS=(
 	build-essential pkg-config clang llvm
+	# libFuzzer and the sanitizer runtimes for clang (make fuzz, make check)
+	libclang-rt-14-dev
 	libbpf-dev libelf-dev zlib1g-dev libmnl-dev libnftables-dev libjansson-dev libyaml-dev libcurl4-openssl-dev
 	libcmocka-dev bpftool
 	iproute2 iputils-ping procps util-linux socat iptables nftables kmod

@@ -1,6 +1,7 @@
 #!/bin/bash
 # Runs every xcni test suite and adds up their results.
-#   unit (cmocka) -> netns integration -> real clients (libcni, containerd CRI)
+#   unit (cmocka; again under ASan/UBSan) -> fuzzing -> netns integration -> real
+#   clients (libcni, containerd CRI)
 # Each suite prints "ok"/"not ok" lines and its own "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -19,9 +20,12 @@ suites=(
 	"unit-masq:$BUILD/tests/test_masq"
 	"lab-layers:bash tests/lab/layers.sh"
 	"bpf-packets:$BUILD/tests/test_bpf"
+	"unit-asan:bash tests/fuzz/asan.sh"
+	"fuzz:bash tests/fuzz/run.sh"
 	"xcnictl:bash tests/xcnictl/run.sh"
 	"cni-netns:bash tests/integration/cni.sh"
 	"cni-netns-tc:env ATTACH=tc bash tests/integration/cni.sh"
+	"cni-netns-asan:bash tests/fuzz/asan-netns.sh"
 	"cni-crash:bash tests/integration/crash.sh"
 	"xcnid-restart:bash tests/integration/restart.sh"
 	"xcnid-crash:bash tests/integration/agent-crash.sh"

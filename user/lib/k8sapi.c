@@ -829,14 +829,20 @@ out:
 	return ab;
 }
 
-/* Every complete line in the buffer; the unfinished one stays for the next chunk. */
-static enum wabort watch_lines(struct watcher *w)
+/*
+ * Every complete line in the buffer; the unfinished one stays for the next
+ * chunk. The first `from` bytes are that unfinished line, already searched:
+ * searching (and moving) it again on every chunk made a long line cost the
+ * square of its length (a 2 MB event sent a byte at a time: a minute of CPU).
+ */
+static enum wabort watch_lines(struct watcher *w, size_t from)
 {
 	size_t start = 0;
 	enum wabort ab = AB_NONE;
 
 	while (ab == AB_NONE) {
-		char *nl = memchr(w->buf + start, '\n', w->len - start);
+		size_t at = start > from ? start : from;
+		char *nl = memchr(w->buf + at, '\n', w->len - at);
 		size_t l;
 
 		if (!nl)
@@ -846,15 +852,17 @@ static enum wabort watch_lines(struct watcher *w)
 			ab = watch_event(w, w->buf + start, l);
 		start += l + 1;
 	}
-	memmove(w->buf, w->buf + start, w->len - start);
-	w->len -= start;
+	if (start) {
+		memmove(w->buf, w->buf + start, w->len - start);
+		w->len -= start;
+	}
 	return ab;
 }
 
 static size_t on_data(char *p, size_t size, size_t nmemb, void *ud)
 {
 	struct watcher *w = ud;
-	size_t n = size * nmemb;
+	size_t n = size * nmemb, had = w->len;
 	int ret;
 
 	if (!w->status) {
@@ -868,7 +876,7 @@ static size_t on_data(char *p, size_t size, size_t nmemb, void *ud)
 		return 0;
 	}
 	if (w->state == W_WATCH && w->status == 200) {
-		w->abort = watch_lines(w);
+		w->abort = watch_lines(w, had);
 		if (w->abort != AB_NONE)
 			return 0;
 	}

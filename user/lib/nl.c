@@ -61,11 +61,17 @@ struct nl_cbarg {
 	void *user;
 };
 
+/* A reply too short for its family header (ifinfomsg, ifaddrmsg, rtmsg) is skipped. */
+static bool too_short(const struct nlmsghdr *nlh, size_t hdrsz)
+{
+	return mnl_nlmsg_get_payload_len(nlh) < hdrsz;
+}
+
 static int nl_error_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct nl *nl = ((struct nl_cbarg *)data)->nl;
 	const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
-	unsigned int off;
+	size_t off, len = mnl_nlmsg_get_payload_len(nlh);
 	const struct nlattr *attr;
 
 	if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*e))) {
@@ -77,18 +83,22 @@ static int nl_error_cb(const struct nlmsghdr *nlh, void *data)
 
 	if (nlh->nlmsg_flags & NLM_F_ACK_TLVS) {
 		off = sizeof(*e);
+		/* Uncapped, the request is echoed whole; its length must fit the reply. */
 		if (!(nlh->nlmsg_flags & NLM_F_CAPPED))
-			off += e->msg.nlmsg_len - sizeof(struct nlmsghdr);
+			off += e->msg.nlmsg_len >= sizeof(struct nlmsghdr) ?
+				       e->msg.nlmsg_len - sizeof(struct nlmsghdr) : len;
 		off = MNL_ALIGN(off);
-		mnl_attr_for_each_payload((const void *)((const char *)e + off),
-					  mnl_nlmsg_get_payload_len(nlh) - off) {
+		if (off > len)
+			off = len;
+		mnl_attr_for_each_payload((const void *)((const char *)e + off), len - off) {
 			if (mnl_attr_get_type(attr) == NLMSGERR_ATTR_MSG &&
 			    mnl_attr_validate(attr, MNL_TYPE_NUL_STRING) == 0)
 				snprintf(nl->errmsg, sizeof(nl->errmsg), "%s",
 					 mnl_attr_get_str(attr));
 		}
 	}
-	errno = -e->error;
+	/* The kernel sends -errno; anything else is no errno to pass on. */
+	errno = e->error < 0 && e->error > -4096 ? -e->error : EBADMSG;
 	return MNL_CB_ERROR;
 }
 
@@ -101,20 +111,49 @@ static int nl_done_cb(const struct nlmsghdr *nlh, void *data)
 	if (mnl_nlmsg_get_payload_len(nlh) >= sizeof(int))
 		memcpy(&err, mnl_nlmsg_get_payload(nlh), sizeof(int));
 	if (err < 0) {
-		errno = -err;
+		errno = err > -4096 ? -err : EBADMSG;
 		return MNL_CB_ERROR;
 	}
 	return MNL_CB_STOP;
 }
 
-/* Sends one request and runs cb over every reply until ack, done or error. */
-static int nl_talk(struct nl *nl, struct nlmsghdr *nlh, mnl_cb_t cb, void *user)
+/*
+ * Runs cb over one datagram of replies to request seq: MNL_CB_OK (more to
+ * come), MNL_CB_STOP (ack or done) or MNL_CB_ERROR (errno set). No I/O: the
+ * fuzz target feeds it replies.
+ */
+static int nl_replies(struct nl *nl, const void *buf, size_t n, unsigned int seq, mnl_cb_t cb,
+		      void *user)
 {
 	struct nl_cbarg ca = { nl, user };
-	char buf[MNL_SOCKET_BUFFER_SIZE * 4];
 	/* With a control array libmnl no longer ends on DONE by itself. */
 	mnl_cb_t ctl[NLMSG_MIN_TYPE] = { [NLMSG_ERROR] = nl_error_cb,
 					 [NLMSG_DONE] = nl_done_cb };
+	size_t off = 0;
+
+	/*
+	 * libmnl's mnl_nlmsg_ok compares nlmsg_len as a signed int: a length
+	 * of 2^31 or more passes and the walk jumps out of the buffer. Every
+	 * header must fit what is left of the datagram, before libmnl looks.
+	 */
+	while (n - off >= sizeof(struct nlmsghdr)) {
+		const struct nlmsghdr *h = (const void *)((const char *)buf + off);
+
+		if (h->nlmsg_len < sizeof(*h) || h->nlmsg_len > n - off) {
+			errno = EBADMSG;
+			return MNL_CB_ERROR;
+		}
+		off += MNL_ALIGN(h->nlmsg_len);
+		if (off > n)
+			break;
+	}
+	return mnl_cb_run2(buf, n, seq, nl->portid, cb, &ca, ctl, NLMSG_MIN_TYPE);
+}
+
+/* Sends one request and runs cb over every reply until ack, done or error. */
+static int nl_talk(struct nl *nl, struct nlmsghdr *nlh, mnl_cb_t cb, void *user)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE * 4];
 	unsigned int seq;
 	ssize_t n;
 	int ret;
@@ -129,8 +168,7 @@ static int nl_talk(struct nl *nl, struct nlmsghdr *nlh, mnl_cb_t cb, void *user)
 		n = mnl_socket_recvfrom(nl->sock, buf, sizeof(buf));
 		if (n < 0)
 			return -errno;
-		ret = mnl_cb_run2(buf, (size_t)n, seq, nl->portid, cb, &ca, ctl,
-				  NLMSG_MIN_TYPE);
+		ret = nl_replies(nl, buf, (size_t)n, seq, cb, user);
 		if (ret == MNL_CB_ERROR)
 			return errno ? -errno : -EIO;
 		if (ret == MNL_CB_STOP)
@@ -318,7 +356,7 @@ static int link_get_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct nl_cbarg *ca = data;
 
-	if (nlh->nlmsg_type == RTM_NEWLINK)
+	if (nlh->nlmsg_type == RTM_NEWLINK && !too_short(nlh, sizeof(struct ifinfomsg)))
 		link_parse(nlh, ca->user);
 	return MNL_CB_OK;
 }
@@ -348,7 +386,7 @@ static int link_dump_cb(const struct nlmsghdr *nlh, void *data)
 	struct link_dump_arg *d = ca->user;
 	struct nl_link l;
 
-	if (nlh->nlmsg_type != RTM_NEWLINK || d->ret)
+	if (nlh->nlmsg_type != RTM_NEWLINK || d->ret || too_short(nlh, sizeof(struct ifinfomsg)))
 		return MNL_CB_OK;
 	link_parse(nlh, &l);
 	d->ret = d->cb(&l, d->arg);
@@ -401,8 +439,9 @@ static int addr_cb(const struct nlmsghdr *nlh, void *data)
 	const struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(nlh);
 	const struct nlattr *a;
 
-	if (nlh->nlmsg_type != RTM_NEWADDR || ifa->ifa_family != AF_INET ||
-	    (int)ifa->ifa_index != f->ifindex || ifa->ifa_prefixlen != f->plen)
+	if (nlh->nlmsg_type != RTM_NEWADDR || too_short(nlh, sizeof(*ifa)) ||
+	    ifa->ifa_family != AF_INET || (int)ifa->ifa_index != f->ifindex ||
+	    ifa->ifa_prefixlen != f->plen)
 		return MNL_CB_OK;
 	mnl_attr_for_each(a, nlh, sizeof(*ifa)) {
 		if (mnl_attr_get_type(a) == IFA_LOCAL &&
@@ -466,8 +505,8 @@ static int addr_first_cb(const struct nlmsghdr *nlh, void *data)
 	const struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(nlh);
 	const struct nlattr *a;
 
-	if (nlh->nlmsg_type != RTM_NEWADDR || ifa->ifa_family != AF_INET ||
-	    (int)ifa->ifa_index != f->ifindex || f->found)
+	if (nlh->nlmsg_type != RTM_NEWADDR || too_short(nlh, sizeof(*ifa)) ||
+	    ifa->ifa_family != AF_INET || (int)ifa->ifa_index != f->ifindex || f->found)
 		return MNL_CB_OK;
 	mnl_attr_for_each(a, nlh, sizeof(*ifa)) {
 		if (mnl_attr_get_type(a) == IFA_LOCAL && mnl_attr_validate(a, MNL_TYPE_U32) == 0) {
@@ -524,10 +563,12 @@ static int route_cb(const struct nlmsghdr *nlh, void *data)
 	const struct rtmsg *rtm = mnl_nlmsg_get_payload(nlh);
 	const struct nlattr *a;
 	struct nl_route got = { 0 };
-	uint32_t table = rtm->rtm_table;
+	uint32_t table;
 
-	if (nlh->nlmsg_type != RTM_NEWROUTE || rtm->rtm_family != AF_INET)
+	if (nlh->nlmsg_type != RTM_NEWROUTE || too_short(nlh, sizeof(*rtm)) ||
+	    rtm->rtm_family != AF_INET)
 		return MNL_CB_OK;
+	table = rtm->rtm_table;
 	got.dst_len = rtm->rtm_dst_len;
 	mnl_attr_for_each(a, nlh, sizeof(*rtm)) {
 		if (mnl_attr_validate(a, MNL_TYPE_U32) < 0)
@@ -578,10 +619,12 @@ static int route_walk_cb(const struct nlmsghdr *nlh, void *data)
 	const struct rtmsg *rtm = mnl_nlmsg_get_payload(nlh);
 	const struct nlattr *a;
 	struct nl_route got = { 0 };
-	uint32_t table = rtm->rtm_table;
+	uint32_t table;
 
-	if (nlh->nlmsg_type != RTM_NEWROUTE || rtm->rtm_family != AF_INET || w->err)
+	if (nlh->nlmsg_type != RTM_NEWROUTE || too_short(nlh, sizeof(*rtm)) ||
+	    rtm->rtm_family != AF_INET || w->err)
 		return MNL_CB_OK;
+	table = rtm->rtm_table;
 	got.dst_len = rtm->rtm_dst_len;
 	got.scope = rtm->rtm_scope;
 	mnl_attr_for_each(a, nlh, sizeof(*rtm)) {

@@ -336,7 +336,8 @@ static int load_eps(struct polsync *ps)
 	free(ps->eps);
 	ps->eps = eps;
 	ps->neps = polep.n;
-	qsort(ps->eps, ps->neps, sizeof(*ps->eps), ep_cmp);
+	if (ps->neps) /* no pods: eps is NULL, which qsort must not get */
+		qsort(ps->eps, ps->neps, sizeof(*ps->eps), ep_cmp);
 	return 0;
 }
 
@@ -654,7 +655,8 @@ int polsync_apply(struct polsync *ps, const struct pol_result *r, struct polsync
 	ps->eps = neps;
 	ps->neps = nneps;
 	neps = NULL;
-	qsort(ps->eps, ps->neps, sizeof(*ps->eps), ep_cmp);
+	if (ps->neps)
+		qsort(ps->eps, ps->neps, sizeof(*ps->eps), ep_cmp);
 	/* Stale ipcache entries (pods gone) once nothing refers to them. */
 	err = kvset_sync(ps->fd_ipcache, &ps->ipcache, r->ipcache, r->nipcache, sizeof(*r->ipcache),
 			 offsetof(struct pol_ipcache, val), KV_DELETE, &st->other_changed);

@@ -51,7 +51,9 @@ static void drop_cells(struct ptable *t, size_t n)
 	for (size_t i = 0; i < n; i++)
 		if (t->cols[i % t->ncols].type == PT_STR && !t->cells[i].null)
 			free(t->cells[i].s);
-	memmove(t->cells, t->cells + n, (t->ncells - n) * sizeof(*t->cells));
+	/* All of them: nothing to move (cells may be NULL, and NULL + 0 is UB). */
+	if (n < t->ncells)
+		memmove(t->cells, t->cells + n, (t->ncells - n) * sizeof(*t->cells));
 	t->ncells -= n;
 }
 

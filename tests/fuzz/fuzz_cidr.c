@@ -1,0 +1,35 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Prefixes as the CLI, the plugin (IPAM results) and xcnid read them:
+ * xcni_cidr4_parse, and what it accepts printed and read back unchanged.
+ * The xcnictl argument parsers themselves live in user/ctl (not fuzzed here).
+ */
+#include <arpa/inet.h>
+
+#include "fuzz.h"
+#include "lib/cidr.h"
+
+FUZZ_LOG_ALL()
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	char *s = fuzz_strndup(data, size), out[INET_ADDRSTRLEN + 4];
+	uint32_t addr, addr2;
+	uint8_t len, len2;
+	enum xlog_format fmt;
+
+	if (!s)
+		return 0;
+	if (xcni_cidr4_parse(s, &addr, &len) == 0) {
+		FUZZ_ASSERT(len <= 32);
+		FUZZ_ASSERT(inet_ntop(AF_INET, &addr, out, INET_ADDRSTRLEN));
+		snprintf(out + strlen(out), 5, "/%u", len);
+		FUZZ_ASSERT(xcni_cidr4_parse(out, &addr2, &len2) == 0);
+		FUZZ_ASSERT(addr == addr2 && len == len2);
+		(void)xcni_prefix_mask(len);
+	}
+	if (xlog_parse_format(s, &fmt) == 0)
+		FUZZ_ASSERT(fmt == XLOG_TEXT || fmt == XLOG_JSON);
+	free(s);
+	return 0;
+}

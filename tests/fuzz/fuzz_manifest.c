@@ -1,0 +1,60 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * A manifest file as the manifest-directory backend reads it (file_parse in
+ * user/lib/store.c): a YAML or JSON stream, every document through k8s_parse
+ * into the store; Services through k8s_parse_all as the lab's kube-proxy reads
+ * them. Then the store's view and the policy compiled from it, as xcnid does
+ * for the node named by the first pod.
+ */
+#include "fuzz.h"
+#include "lib/k8s.h"
+#include "lib/policy.h"
+#include "lib/store.h"
+
+FUZZ_LOG_ALL()
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct store *st = store_new();
+	struct k8s_error err;
+	struct k8s_object *obj;
+	struct pol_opts po = { .gateway_ip = 0x0100000a };
+	struct pol_result r = { 0 };
+	struct cluster c;
+	json_t **docs;
+	size_t ndocs;
+	char *node = NULL;
+
+	if (!st)
+		return 0;
+	if (k8s_load_stream((const char *)data, size, &docs, &ndocs, &err)) {
+		FUZZ_ASSERT(err.msg[0]);
+		store_free(st);
+		return 0;
+	}
+	for (size_t i = 0; i < ndocs; i++) {
+		if (k8s_parse_all(docs[i], &obj, &err) == 0) {
+			FUZZ_ASSERT(obj->meta.name && obj->meta.name[0]);
+			k8s_free(obj);
+		}
+		if (k8s_parse(docs[i], &obj, &err) != 0) {
+			FUZZ_ASSERT(err.msg[0]);
+			continue;
+		}
+		FUZZ_ASSERT(obj->kind < K8S_NR_KINDS);
+		if (obj->kind == K8S_POD && !po.node_name && obj->pod.node_name)
+			po.node_name = node = strdup(obj->pod.node_name);
+		FUZZ_ASSERT(store_put(st, obj) >= 0);
+	}
+	store_view(st, &c);
+	for (int k = 0; k < K8S_NR_KINDS; k++)
+		for (size_t i = 0; i < c.n[k]; i++)
+			FUZZ_ASSERT(store_get(st, (enum k8s_kind)k, c.objs[k][i]->meta.ns,
+					      c.objs[k][i]->meta.name) == c.objs[k][i]);
+	if (pol_compile(&c, &po, &r, &err) == 0)
+		pol_result_free(&r);
+	k8s_docs_free(docs, ndocs);
+	store_free(st);
+	free(node);
+	return 0;
+}
