@@ -146,13 +146,10 @@ int from_pod(struct __sk_buff *skb)
 				verdict = TC_ACT_SHOT;
 			goto out;
 		}
+		if (reason == 1)
+			reason = reparse(skb, &c, &p);
 		if (reason)
 			goto out;
-		if (lb.translated) {
-			reason = reparse(skb, &c, &p);
-			if (reason)
-				goto out;
-		}
 	}
 
 	/* Refused packets must not leave conntrack entries behind. */
@@ -190,14 +187,15 @@ int from_pod(struct __sk_buff *skb)
 		 * frontend back as its source (and for hairpin, the client as
 		 * its destination: the pod itself). */
 		if (ct == CT_REPLY && p.rev_nat) {
-			if (!lb_rev_nat(skb, &p, ctf)) {
-				reason = reparse(skb, &c, &p);
-				if (reason)
-					goto out;
-				if (ctf & XCNI_CT_F_HAIRPIN) {
-					dst = src;
-					tunnel = 0;
-				}
+			int err = lb_rev_nat(skb, &p, ctf);
+
+			/* Even a rewrite cut short left packet pointers stale. */
+			reason = reparse(skb, &c, &p);
+			if (reason)
+				goto out;
+			if (!err && (ctf & XCNI_CT_F_HAIRPIN)) {
+				dst = src;
+				tunnel = 0;
 			}
 		}
 	}
@@ -259,6 +257,8 @@ int from_pod(struct __sk_buff *skb)
 	else
 		reason = ct == CT_REPLY ? XCNI_FWD_REPLY : XCNI_FWD_LOCAL;
 out:
+	if (lb_enabled && reason_is_drop(reason))
+		lb_forget(&lb);
 	return finish(skb, reason, XCNI_DIR_FROM_POD, ep_id, &p, verdict, &v);
 }
 

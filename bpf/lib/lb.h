@@ -42,6 +42,8 @@ struct lb_state {
 	__u32 backend_id;
 	__u8 ct_flags; /* XCNI_CT_F_HAIRPIN for the flow's entry, or 0 */
 	__u8 translated;
+	__u8 created; /* this packet made the service entry */
+	struct xcni_ct_key orig; /* the tuple as the client sent it */
 };
 
 static __always_inline const struct xcni_svc *lb_frontend(const struct pkt *p)
@@ -170,10 +172,11 @@ static __always_inline int lb_nat(struct __sk_buff *skb, const struct pkt *p, __
 /*
  * A pod's packet to a frontend: the flow's backend (the one it got before,
  * or a new pick), DNAT to it, and for hairpin SNAT to loopback_ip. Returns
- * 0 with st->translated 0 when the packet is for no frontend, 0 with p->tuple
- * the translated tuple and p->rev_nat set when it was translated (packet
- * pointers stale: parse again), XCNI_DROP_NO_BACKEND when the service has
- * none, or another drop reason.
+ * 0 when the packet is for no frontend, 1 when it was translated (p->tuple
+ * the translated tuple, p->rev_nat set, packet pointers stale: parse again;
+ * told by the return value, which the verifier follows, not by st),
+ * XCNI_DROP_NO_BACKEND when the service has none (nothing written yet), or
+ * another drop reason (packet pointers stale).
  */
 static __always_inline int lb_translate(struct __sk_buff *skb, struct pkt *p, __u32 ep_id,
 					__u32 loopback_ip, struct lb_state *st)
@@ -211,7 +214,9 @@ static __always_inline int lb_translate(struct __sk_buff *skb, struct pkt *p, __
 		ne.rev_nat = svc->rev_nat;
 		bpf_map_update_elem(&xcni_ct, &p->tuple, &ne, BPF_ANY);
 		e = bpf_map_lookup_elem(&xcni_ct, &p->tuple);
+		st->created = 1;
 	}
+	st->orig = p->tuple;
 	be = bpf_map_lookup_elem(&xcni_backend, &id);
 	if (!be || be->family != XCNI_AF_INET)
 		return XCNI_DROP_NO_BACKEND;
@@ -231,7 +236,14 @@ static __always_inline int lb_translate(struct __sk_buff *skb, struct pkt *p, __
 	p->tuple.daddr = baddr;
 	p->tuple.dport = be->port;
 	p->rev_nat = svc->rev_nat;
-	return 0;
+	return 1;
+}
+
+/* The translated packet was refused (policy, ...): a new flow leaves no entry behind. */
+static __always_inline void lb_forget(const struct lb_state *st)
+{
+	if (st->created)
+		bpf_map_delete_elem(&xcni_ct, &st->orig);
 }
 
 /* After ct_track on the translated tuple: the service entry lives as long as the flow. */
@@ -309,6 +321,8 @@ static __always_inline int lb_reject(struct __sk_buff *skb, const struct pkt *p)
 	h.ip.ttl = 64;
 	h.ip.saddr = p->tuple.daddr;
 	h.ip.daddr = p->tuple.saddr;
+	if (tcp && !p->tcp)
+		return -1;
 	if (tcp) {
 		__u8 in_flags = p->tcp_flags;
 		__u32 seg = bpf_ntohs(p->ip->tot_len) - p->l3_len - p->tcp->doff * 4;
