@@ -147,6 +147,9 @@ int from_overlay(struct __sk_buff *skb)
 	}
 	if (lb_enabled && ct == CT_REPLY && p.rev_nat)
 		lb_rev_nat(skb, &p, ctf);
+	/* An ICMP error about a flow this node translated, from a remote backend. */
+	if (lb_enabled && p.tuple.proto == IPPROTO_ICMP && !p.is_echo)
+		lb_icmp_rev_nat(skb, p.l3_len);
 	verdict = bpf_redirect_peer(dst->ifindex, 0);
 	reason = verdict == TC_ACT_REDIRECT ? XCNI_FWD_DECAP : XCNI_DROP_REDIRECT;
 	goto out;

@@ -234,6 +234,14 @@ int from_pod(struct __sk_buff *skb)
 		reason = ct == CT_REPLY ? XCNI_FWD_REPLY : XCNI_FWD_STACK;
 		goto out;
 	}
+	/* An ICMP error about a translated flow, on its way to the client. */
+	if (lb_enabled && p.tuple.proto == IPPROTO_ICMP && !p.is_echo) {
+		/* A call that may rewrite the packet: its pointers are stale either way. */
+		lb_icmp_rev_nat(skb, p.l3_len);
+		reason = reparse(skb, &c, &p);
+		if (reason)
+			goto out;
+	}
 	if (!dst && !tunnel) {
 		reason = ct == CT_REPLY ? XCNI_FWD_REPLY : XCNI_FWD_STACK;
 		goto out;

@@ -279,6 +279,75 @@ static __always_inline int lb_rev_nat(struct __sk_buff *skb, struct pkt *p, __u8
 	return 0;
 }
 
+#define ICMP_DEST_UNREACH 3
+#define ICMP_TIME_EXCEEDED 11
+#define ICMP_PARAMETERPROB 12
+
+/*
+ * An ICMP error about a translated flow (port unreachable from a UDP
+ * backend, fragmentation needed on the way, ...) quotes the packet as the
+ * backend got it: the client's stack would match it to no socket. The quote
+ * gets the frontend back as destination (its IP checksum, and the ICMP
+ * checksum over all of it, updated; the quoted L4 checksum, which nobody
+ * checks, is left), and so does the outer source when the backend itself
+ * sent the error. l3_len: the outer IPv4 header's length. 1 when rewritten,
+ * else 0; packet pointers are stale after the call either way.
+ *
+ * A global function, verified once on its own: inlined into from_pod's
+ * many paths it took the verifier past its million instructions. So it reads
+ * the packet with bpf_skb_load_bytes, not through packet pointers.
+ */
+__attribute__((noinline)) int lb_icmp_rev_nat(struct __sk_buff *skb, __u32 l3_len)
+{
+	struct {
+		struct xcni_icmphdr icmp;
+		struct iphdr in;
+		__be16 ports[2];
+	} q;
+	struct xcni_ct_key k = {};
+	const struct xcni_ct_entry *e;
+	const struct xcni_revnat *rn;
+	__u32 icmp = ETH_HLEN + l3_len, quote = icmp + sizeof(struct xcni_icmphdr);
+	__u32 vip, saddr;
+	__u16 new_csum;
+
+	if (bpf_skb_load_bytes(skb, icmp, &q, sizeof(q)) ||
+	    bpf_skb_load_bytes(skb, IP_SADDR_OFF, &saddr, 4))
+		return 0;
+	if ((q.icmp.type != ICMP_DEST_UNREACH && q.icmp.type != ICMP_TIME_EXCEEDED &&
+	     q.icmp.type != ICMP_PARAMETERPROB) ||
+	    q.in.ihl != 5 || (q.in.protocol != IPPROTO_TCP && q.in.protocol != IPPROTO_UDP))
+		return 0;
+	k.saddr = q.in.saddr;
+	k.daddr = q.in.daddr;
+	k.sport = q.ports[0];
+	k.dport = q.ports[1];
+	k.proto = q.in.protocol;
+	e = bpf_map_lookup_elem(&xcni_ct, &k);
+	if (!e || !e->rev_nat || (e->flags & XCNI_CT_F_HAIRPIN))
+		return 0;
+	rn = bpf_map_lookup_elem(&xcni_revnat, &e->rev_nat);
+	if (!rn || rn->family != XCNI_AF_INET)
+		return 0;
+	__builtin_memcpy(&vip, rn->addr, 4);
+	/* The quoted header's checksum first, then the ICMP checksum for every
+	 * quoted byte that changed (no pseudo header in ICMP). */
+	if (bpf_l3_csum_replace(skb, quote + offsetof(struct iphdr, check), q.in.daddr, vip, 4) ||
+	    bpf_skb_store_bytes(skb, quote + offsetof(struct iphdr, daddr), &vip, 4, 0) ||
+	    bpf_skb_store_bytes(skb, quote + sizeof(struct iphdr) + 2, &rn->port, 2, 0) ||
+	    bpf_skb_load_bytes(skb, quote + offsetof(struct iphdr, check), &new_csum, 2) ||
+	    bpf_l4_csum_replace(skb, icmp + 2, q.in.daddr, vip, 4) ||
+	    bpf_l4_csum_replace(skb, icmp + 2, q.in.check, new_csum, 2) ||
+	    bpf_l4_csum_replace(skb, icmp + 2, q.ports[1], rn->port, 2))
+		return 1;
+	/* Sent by the backend itself: from the frontend, as the client knows it. */
+	if (saddr == q.in.daddr) {
+		bpf_l3_csum_replace(skb, IPCSUM_OFF, saddr, vip, 4);
+		bpf_skb_store_bytes(skb, IP_SADDR_OFF, &vip, 4, 0);
+	}
+	return 1;
+}
+
 /* Pseudo header of a TCP segment of 20 bytes, for its checksum. */
 struct lb_pseudo {
 	__u32 saddr;

@@ -449,6 +449,89 @@ static uint16_t open_flow(int dev, const char *src, const char *vip, uint16_t sp
 	return out_dport(out);
 }
 
+/* An ICMP error frame: outer (as f, TTL 64 unless set), type/code, quoting the
+ * first 28 bytes of the IP packet in quoted (a frame, from its IP header). */
+static size_t icmp_error(const struct fr *f, uint8_t type, uint8_t code, const uint8_t *quoted,
+			 uint8_t *buf)
+{
+	uint8_t *ip = buf + ETH_HLEN, *icmp = ip + 20;
+
+	memset(buf, 0, FRAME_MAX);
+	memcpy(buf, f->dmac, ETH_ALEN);
+	memcpy(buf + ETH_ALEN, f->smac, ETH_ALEN);
+	*(uint16_t *)(buf + 12) = htons(ETH_P_IP);
+	ip[0] = 0x45;
+	*(uint16_t *)(ip + 2) = htons(20 + 8 + 28);
+	*(uint16_t *)(ip + 4) = htons(0x4321);
+	ip[8] = f->ttl ? f->ttl : 64;
+	ip[9] = IPPROTO_ICMP;
+	memcpy(ip + 12, &f->saddr, 4);
+	memcpy(ip + 16, &f->daddr, 4);
+	*(uint16_t *)(ip + 10) = csum(ip, 20);
+	icmp[0] = type;
+	icmp[1] = code;
+	if (type == 3 && code == 4)
+		*(uint16_t *)(icmp + 6) = htons(1400); /* next-hop MTU */
+	memcpy(icmp + 8, quoted + ETH_HLEN, 28);
+	*(uint16_t *)(icmp + 2) = csum(icmp, 36);
+	return ETH_HLEN + 20 + 36;
+}
+
+/*
+ * ICMP errors about translated flows reach the client as about its own
+ * packet: C's port unreachable for A's UDP to 10.96.1.11:53, and from node n2, R's fragmentation-needed for A's TCP to
+ * 10.96.1.10:80 (lb_remote's): the quote's destination the frontend again
+ * (its checksum and the ICMP checksum computed in full here), the outer source
+ * too when the backend sent it.
+ */
+static void lb_icmp_error(void **state)
+{
+	uint8_t q[FRAME_MAX], in[FRAME_MAX], want[FRAME_MAX], inner[FRAME_MAX], qw[FRAME_MAX];
+	struct fr sent, err, t;
+	struct xcni_ct_key tuple = { .saddr = ip4(IP_R), .daddr = ip4(IP_A), .proto = IPPROTO_ICMP };
+	size_t len, wlen, ilen;
+
+	(void)state;
+	/* A's UDP to 10.96.1.11:53, whose backend is C:53 (B's egress would
+	 * refuse B's error: B is isolated). */
+	sent = from_dev(DEV_A, IP_A, 40800, "10.96.1.11", 53, IPPROTO_UDP, 0);
+	sent.payload = 33;
+	len = frame(&sent, in);
+	assert_int_equal(lb_send(FROM_POD_LB, DEV_A, in, len, q, &wlen), TC_ACT_REDIRECT);
+	/* What C got (translated, one hop on), and what A sent. */
+	sent.ttl = 63;
+	sent.daddr = ip4(IP_C);
+	frame(&sent, q);
+	sent.daddr = ip4("10.96.1.11");
+	frame(&sent, qw);
+	/* The quoted UDP checksum is C's view: the rewrite leaves it (nobody checks it). */
+	memcpy(qw + ETH_HLEN + 20 + 6, q + ETH_HLEN + 20 + 6, 2);
+	err = from_dev(DEV_C, IP_C, 0, IP_A, 0, IPPROTO_ICMP, 0);
+	len = icmp_error(&err, 3, 3, q, in);
+	t = into(err, DEV_A);
+	t.saddr = ip4("10.96.1.11");
+	wlen = icmp_error(&t, 3, 3, qw, want);
+	expect(FROM_POD_LB, DEV_C, in, len, TC_ACT_REDIRECT, XCNI_FWD_LOCAL, want, wlen);
+
+	/* From a remote backend, through Geneve. */
+	sent = from_dev(DEV_A, IP_A, 46000, IP_R, 80, IPPROTO_TCP, TH_ACK);
+	sent.ttl = 63;
+	frame(&sent, q);
+	sent.daddr = ip4("10.96.1.10");
+	frame(&sent, qw);
+	memcpy(qw + ETH_HLEN + 20 + 6, q + ETH_HLEN + 20 + 6, 2);
+	err = (struct fr){ .smac = pods[DEV_U].mac, .dmac = pods[DEV_U].host_mac,
+			   .saddr = ip4(IP_R), .daddr = ip4(IP_A), .proto = IPPROTO_ICMP };
+	ilen = icmp_error(&err, 3, 4, q, inner);
+	len = geneve_wrap(tuple, inner, ilen, inner, N2, NODE_IP, VNI, 0, in);
+	t = err;
+	t.smac = pods[DEV_A].host_mac;
+	t.dmac = pods[DEV_A].mac;
+	t.saddr = ip4("10.96.1.10");
+	wlen = icmp_error(&t, 3, 4, qw, want);
+	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_DECAP, want, wlen);
+}
+
 /* Random: flows spread; every packet of a flow goes where its first went. */
 static void lb_random_sticky(void **state)
 {
@@ -752,6 +835,7 @@ const struct CMUnitTest lb_tests[] = {
 	cmocka_unit_test(lb_terminating),
 	cmocka_unit_test(lb_hairpin),
 	cmocka_unit_test(lb_remote),
+	cmocka_unit_test(lb_icmp_error),
 	cmocka_unit_test(lb_policy),
 	cmocka_unit_test(lb_via_stack),
 	cmocka_unit_test(lb_off),
