@@ -92,7 +92,9 @@ $(BUILD)/xcnictl: $(XCNICTL_OBJS) $(LIBXCNI)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(XCFLAGS) -o $@ $^ $(PKG_LIBS)
 
-# Packet tests: the programs through BPF_PROG_TEST_RUN (also --bench).
+# Packet tests: the programs through BPF_PROG_TEST_RUN (also --bench); Maglev's
+# table builder comes along (its choice is checked against the program's).
+$(BUILD)/tests/test_bpf: user/lib/maglev.c
 $(BUILD)/tests/test_bpf: $(wildcard tests/bpf/*.c) bpf/xcni_shared.h $(SKELS)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)

@@ -6,6 +6,9 @@
  * trusted), then the destination pod's ingress policy decides on the source
  * identity the ipcache gives, and the packet goes straight into the pod.
  * Geneve for the node itself reaches its stack; other traffic passes.
+ *
+ * With lb_enabled, a reply from a remote backend to a flow this node's
+ * from_pod translated gets the frontend back as its source once decapsulated.
  */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
@@ -15,6 +18,7 @@
 #include "lib/encap.h"
 #include "lib/exit.h"
 #include "lib/l2.h"
+#include "lib/lb.h"
 #include "lib/maps.h"
 #include "lib/parse.h"
 #include "lib/policy.h"
@@ -22,6 +26,8 @@
 /* Written by xcnid before load. Network byte order. */
 const volatile __u32 node_ip = 0;
 const volatile __u32 vni = 0;
+/* Services in BPF (kube-proxy replacement). */
+const volatile __u32 lb_enabled = 0;
 
 /* Geneve options: at most 63 words; the verifier wants the skip bounded. */
 #define GENEVE_OPT_MAX 252
@@ -139,6 +145,11 @@ int from_overlay(struct __sk_buff *skb)
 		reason = XCNI_DROP_BAD_GENEVE;
 		goto out;
 	}
+	if (lb_enabled && ct == CT_REPLY && p.rev_nat)
+		lb_rev_nat(skb, &p, ctf);
+	/* An ICMP error about a flow this node translated, from a remote backend. */
+	if (lb_enabled && p.tuple.proto == IPPROTO_ICMP && !p.is_echo)
+		lb_icmp_rev_nat(skb, p.l3_len);
 	verdict = bpf_redirect_peer(dst->ifindex, 0);
 	reason = verdict == TC_ACT_REDIRECT ? XCNI_FWD_DECAP : XCNI_DROP_REDIRECT;
 	goto out;

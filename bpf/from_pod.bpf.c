@@ -5,6 +5,11 @@
  * and ingress of the destination when it is a pod of this node), then
  * delivery: straight into a pod on this node (bpf_redirect_peer, no host
  * stack), or to the host stack.
+ *
+ * With lb_enabled, a packet to a Service frontend is translated first (DNAT
+ * to its backend, bpf/lib/lb.h), so everything after it, policy included,
+ * sees the backend; replies of translated flows get the frontend back here
+ * when their client is a pod of this node.
  */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
@@ -14,6 +19,7 @@
 #include "lib/encap.h"
 #include "lib/exit.h"
 #include "lib/l2.h"
+#include "lib/lb.h"
 #include "lib/maps.h"
 #include "lib/parse.h"
 #include "lib/policy.h"
@@ -29,6 +35,20 @@ const volatile __u32 svc_cidr_mask = 0;
 const volatile __u32 node_ip = 0;
 const volatile __u32 underlay_ifindex = 0;
 const volatile __u32 vni = 0;
+/* Services in BPF (kube-proxy replacement): 0 leaves Services to kube-proxy. */
+const volatile __u32 lb_enabled = 0;
+/* The source a pod reaching itself through a Service sees (hairpin). */
+const volatile __u32 lb_loopback_ip = 0;
+
+/* After a rewrite: the headers again (every packet pointer went stale). */
+static __always_inline int reparse(struct __sk_buff *skb, struct cursor *c, struct pkt *p)
+{
+	cursor_init(c, skb);
+	p->eth = cursor_take(c, sizeof(struct ethhdr));
+	if (!p->eth)
+		return XCNI_DROP_SHORT;
+	return parse_ipv4(c, p);
+}
 
 static __always_inline int handle_arp(struct cursor *c, __u32 ep_ip)
 {
@@ -83,6 +103,7 @@ int from_pod(struct __sk_buff *skb)
 {
 	struct xcni_endpoint *src, *dst;
 	struct xcni_ipcache_val *dipc;
+	struct lb_state lb = {};
 	struct verdict v = {};
 	struct pkt p = {};
 	struct cursor c;
@@ -114,6 +135,22 @@ int from_pod(struct __sk_buff *skb)
 		reason = XCNI_DROP_SPOOF_IP;
 		goto out;
 	}
+	if (lb_enabled) {
+		reason = lb_translate(skb, &p, ep_id, lb_loopback_ip, &lb);
+		if (reason == XCNI_DROP_NO_BACKEND) {
+			/* Refused at once, as kube-proxy's REJECT does: the packet
+			 * becomes the answer and goes back into the client. */
+			if (!lb_reject(skb, &p))
+				verdict = bpf_redirect_peer(skb->ifindex, 0);
+			else
+				verdict = TC_ACT_SHOT;
+			goto out;
+		}
+		if (reason == 1)
+			reason = reparse(skb, &c, &p);
+		if (reason)
+			goto out;
+	}
 
 	/* Refused packets must not leave conntrack entries behind. */
 	dst = bpf_map_lookup_elem(&xcni_endpoints, &p.tuple.daddr);
@@ -144,6 +181,24 @@ int from_pod(struct __sk_buff *skb)
 		reason = ct_invalid_reason(&p);
 		goto out;
 	}
+	if (lb_enabled) {
+		lb_follow(&lb, &p);
+		/* A reply of a translated flow whose client is local: the
+		 * frontend back as its source (and for hairpin, the client as
+		 * its destination: the pod itself). */
+		if (ct == CT_REPLY && p.rev_nat) {
+			int err = lb_rev_nat(skb, &p, ctf);
+
+			/* Even a rewrite cut short left packet pointers stale. */
+			reason = reparse(skb, &c, &p);
+			if (reason)
+				goto out;
+			if (!err && (ctf & XCNI_CT_F_HAIRPIN)) {
+				dst = src;
+				tunnel = 0;
+			}
+		}
+	}
 	if (ct == CT_NEW && svc_cidr_mask && (p.tuple.daddr & svc_cidr_mask) == svc_cidr && !dst &&
 	    (!pod_cidr_mask || (p.tuple.daddr & pod_cidr_mask) != pod_cidr) &&
 	    !(dipc && (dipc->flags & XCNI_IPC_POD))) {
@@ -165,7 +220,12 @@ int from_pod(struct __sk_buff *skb)
 		 * (a remote one applies its own on arrival). */
 		v.src_id = ipcache_identity(p.tuple.saddr);
 		v.dst_id = dipc ? dipc->identity : ipcache_identity(p.tuple.daddr);
-		reason = flow_judge(&p, ct, ep_ip, dst ? p.tuple.daddr : 0, &v, skb->len, ep_id, 0);
+		/* Hairpin: the pod reaches itself as kube-proxy would have it,
+		 * from the node (allowed, as the node always is). */
+		if (lb.ct_flags & XCNI_CT_F_HAIRPIN)
+			v.src_id = XCNI_ID_HOST;
+		reason = flow_judge(&p, ct, ep_ip, dst ? p.tuple.daddr : 0, &v, skb->len, ep_id,
+				    lb.ct_flags);
 		if (reason)
 			goto out;
 	}
@@ -173,6 +233,14 @@ int from_pod(struct __sk_buff *skb)
 	if (ctf & XCNI_CT_F_STACK) {
 		reason = ct == CT_REPLY ? XCNI_FWD_REPLY : XCNI_FWD_STACK;
 		goto out;
+	}
+	/* An ICMP error about a translated flow, on its way to the client. */
+	if (lb_enabled && p.tuple.proto == IPPROTO_ICMP && !p.is_echo) {
+		/* A call that may rewrite the packet: its pointers are stale either way. */
+		lb_icmp_rev_nat(skb, p.l3_len);
+		reason = reparse(skb, &c, &p);
+		if (reason)
+			goto out;
 	}
 	if (!dst && !tunnel) {
 		reason = ct == CT_REPLY ? XCNI_FWD_REPLY : XCNI_FWD_STACK;
@@ -197,6 +265,8 @@ int from_pod(struct __sk_buff *skb)
 	else
 		reason = ct == CT_REPLY ? XCNI_FWD_REPLY : XCNI_FWD_LOCAL;
 out:
+	if (lb_enabled && reason_is_drop(reason))
+		lb_forget(&lb);
 	return finish(skb, reason, XCNI_DIR_FROM_POD, ep_id, &p, verdict, &v);
 }
 

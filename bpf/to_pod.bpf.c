@@ -12,6 +12,10 @@
  * pod's egress policy is judged here, on the real destination. Every flow that
  * enters here is marked: its replies go back through the stack, where
  * netfilter undoes the NAT.
+ *
+ * With lb_enabled, a reply of a flow from_pod translated to a backend outside
+ * the pod network (a host-network pod, an external endpoint) comes back
+ * through the stack, here: it gets the frontend back as its source.
  */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
@@ -20,9 +24,13 @@
 #include "lib/ct.h"
 #include "lib/exit.h"
 #include "lib/l2.h"
+#include "lib/lb.h"
 #include "lib/maps.h"
 #include "lib/parse.h"
 #include "lib/policy.h"
+
+/* Services in BPF (kube-proxy replacement): written by xcnid before load. */
+const volatile __u32 lb_enabled = 0;
 
 SEC("tc")
 int to_pod(struct __sk_buff *skb)
@@ -65,6 +73,8 @@ int to_pod(struct __sk_buff *skb)
 		if (reason)
 			goto out;
 	}
+	if (lb_enabled && ct == CT_REPLY && p.rev_nat)
+		lb_rev_nat(skb, &p, ctf);
 	reason = ct == CT_REPLY ? XCNI_FWD_REPLY : XCNI_FWD_LOCAL;
 out:
 	return finish(skb, reason, XCNI_DIR_TO_POD, ep_id, &p, TC_ACT_OK, &v);

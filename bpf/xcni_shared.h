@@ -53,9 +53,33 @@
 #ifndef XCNI_MAX_POLICIES
 #define XCNI_MAX_POLICIES 65536
 #endif
+/* Services (kube-proxy replacement): frontends, backend slots, backends,
+ * reverse-NAT entries, ClientIP affinity, Maglev tables. */
+#ifndef XCNI_MAX_SVC
+#define XCNI_MAX_SVC 65536
+#endif
+#ifndef XCNI_MAX_SVCSLOTS
+#define XCNI_MAX_SVCSLOTS 1048576
+#endif
+#ifndef XCNI_MAX_BACKENDS
+#define XCNI_MAX_BACKENDS 262144
+#endif
+#ifndef XCNI_MAX_REVNAT
+#define XCNI_MAX_REVNAT 65536
+#endif
+#ifndef XCNI_MAX_AFFINITY
+#define XCNI_MAX_AFFINITY 262144
+#endif
+#ifndef XCNI_MAX_MAGLEV
+#define XCNI_MAX_MAGLEV 4096
+#endif
+/* Maglev table size: a prime; every Maglev table of a node has this many slots. */
+#ifndef XCNI_MAGLEV_M
+#define XCNI_MAGLEV_M 16381
+#endif
 
 /* Bump when a key or value below changes layout; xcnid refuses a mismatch. */
-#define XCNI_ABI_VERSION 4
+#define XCNI_ABI_VERSION 5 /* 5: ct entry grew backend_id and rev_nat */
 
 /*
  * frag: an IPv4 datagram in fragments -> the ports its first fragment carried
@@ -125,7 +149,14 @@ struct xcni_ct_entry {
 	 * opening direction finding another one is judged again (policy changes
 	 * apply to flows already open, not only to new ones). */
 	__u32 policy_rev;
-	__u32 pad;
+	/* Service translation (kube-proxy replacement). An XCNI_CT_F_SVC entry is
+	 * keyed by the flow's tuple as the client sent it (to the frontend) and
+	 * holds the backend it got; the flow's own entry, keyed by the translated
+	 * tuple, holds rev_nat: the xcni_revnat index that rewrites its replies. */
+	__u32 backend_id;
+	__u16 rev_nat;
+	__u16 pad;
+	__u32 pad2;
 };
 
 /*
@@ -135,6 +166,11 @@ struct xcni_ct_entry {
  * BPF shortcut (redirect_peer, direct encapsulation) past the NAT.
  */
 #define XCNI_CT_F_STACK 0x1
+/* The entry is a Service translation (keyed by the tuple to the frontend). */
+#define XCNI_CT_F_SVC 0x2
+/* A pod reached itself through a Service: its source was rewritten to the
+ * service loopback address, and replies get the client back as destination. */
+#define XCNI_CT_F_HAIRPIN 0x4
 
 /* Lifetimes (ns) by state; an entry past its lifetime counts as absent. */
 #define XCNI_CT_TCP_SYN_NS (60ULL * 1000000000ULL)
@@ -194,7 +230,8 @@ enum xcni_reason {
 	XCNI_DROP_GENEVE_INJECT = -125, /* a pod sent to a node's Geneve port */
 	XCNI_DROP_PREFILTER = -126, /* source on the underlay's prefilter deny list */
 	XCNI_DROP_ENCAP = -127, /* making room for, or writing, the outer headers failed */
-	XCNI_REASON_MIN = -127,
+	XCNI_DROP_NO_BACKEND = -128, /* a Service with no backend: refused (TCP RST, ICMP unreachable) */
+	XCNI_REASON_MIN = -128,
 	XCNI_REASON_MAX = -100,
 };
 
@@ -457,6 +494,131 @@ struct xcni_idlabels {
 };
 
 /* polrev: array of one __u32, the policy revision (see bpf/lib/maps.h). */
+
+/*
+ * Services in BPF (kube-proxy replacement; docs/architecture.md "Services in
+ * BPF"). Addresses are 16 bytes plus a family everywhere, so IPv6 needs no
+ * second layout: an IPv4 address takes the first 4 bytes, the rest are zero.
+ *
+ *   svc:     frontend (address, port, protocol, scope) -> service entry
+ *   svcslot: (service id, version, slot) -> backend id; slots [0, count) are
+ *            the active backends, [count, count + count_term) the terminating
+ *            ones, used only when no active one is left (as kube-proxy does)
+ *   backend: backend id -> address, port, state
+ *   revnat:  rev_nat index (kept in the flow's conntrack entry) -> the frontend
+ *            a reply's source is rewritten to
+ *   affinity (LRU): (service id, client) -> backend, last used
+ *   maglev:  hash of maps, (service id << 1 | version) -> array of
+ *            XCNI_MAGLEV_M backend ids, built in userspace (user/lib/maglev.c)
+ *
+ * A change to a service is written under the version its entry does not use
+ * (slots, Maglev table), then the entry is flipped in one update (version,
+ * counts, flags, revision), then the old version is deleted: the data plane
+ * sees the old backend set or the new one, never a mix. Backends are written
+ * before any slot names them and deleted after none does.
+ */
+#define XCNI_AF_INET 2 /* AF_INET */
+#define XCNI_AF_INET6 10 /* AF_INET6 */
+
+enum xcni_svc_scope {
+	XCNI_SCOPE_EXT = 0, /* every frontend has one: all its backends, or the
+			     * node-local ones under externalTrafficPolicy=Local */
+	XCNI_SCOPE_INT = 1, /* traffic from inside the cluster, when it differs
+			     * (XCNI_SVC_F_TWO_SCOPES) */
+};
+
+struct xcni_svc_key {
+	__u8 addr[16];
+	__u16 port; /* network order */
+	__u8 family; /* XCNI_AF_* */
+	__u8 proto; /* IPPROTO_TCP, _UDP, _SCTP */
+	__u8 scope; /* enum xcni_svc_scope */
+	__u8 pad[3];
+};
+
+#define XCNI_SVC_F_AFFINITY (1u << 0) /* sessionAffinity: ClientIP */
+#define XCNI_SVC_F_MAGLEV (1u << 1) /* backends by Maglev table, not at random */
+#define XCNI_SVC_F_ETP_LOCAL (1u << 2) /* externalTrafficPolicy: Local */
+#define XCNI_SVC_F_ITP_LOCAL (1u << 3) /* internalTrafficPolicy: Local */
+#define XCNI_SVC_F_TWO_SCOPES (1u << 4) /* look again under XCNI_SCOPE_INT from inside */
+
+struct xcni_svc {
+	__u32 id; /* the service's id: key of its slots, affinity and Maglev table */
+	__u16 count; /* active backends: slots [0, count) */
+	__u16 count_term; /* terminating backends: slots [count, count + count_term) */
+	__u16 rev_nat; /* xcni_revnat index of this frontend, never 0 */
+	__u8 flags; /* XCNI_SVC_F_* */
+	__u8 version; /* 0 or 1: whose slots and Maglev table are live */
+	__u32 affinity_s; /* ClientIP affinity timeout in seconds */
+	__u32 revision; /* one more at every change the writer applied */
+};
+
+struct xcni_svcslot_key {
+	__u32 svc_id;
+	__u16 slot;
+	__u8 version;
+	__u8 pad;
+};
+
+enum xcni_backend_state {
+	XCNI_BE_ACTIVE = 0, /* ready */
+	XCNI_BE_TERMINATING = 1, /* terminating but serving: a fallback only */
+};
+
+struct xcni_backend {
+	__u8 addr[16];
+	__u16 port; /* network order */
+	__u8 family; /* XCNI_AF_* */
+	__u8 state; /* enum xcni_backend_state */
+	__u32 pad;
+};
+
+struct xcni_revnat {
+	__u8 addr[16];
+	__u16 port; /* network order */
+	__u8 family;
+	__u8 pad;
+};
+
+struct xcni_affinity_key {
+	__u32 svc_id;
+	__u8 family;
+	__u8 pad[3];
+	__u8 client[16];
+};
+
+struct xcni_affinity {
+	__u64 last_ns; /* bpf_ktime_get_ns() of the last new flow that used it */
+	__u32 backend_id;
+	__u32 pad;
+};
+
+/* Maglev outer key of a service's table under one version. */
+static inline __u32 xcni_maglev_key(__u32 svc_id, __u8 version)
+{
+	return svc_id << 1 | (version & 1);
+}
+
+/*
+ * The flow hash Maglev indexes its table with, over the tuple as the client
+ * sent it (to the frontend): the same flow gets the same backend on every
+ * node. murmur3's finaliser over a mix of the fields; shared with userspace
+ * (the tests compute the choice themselves).
+ */
+static inline __u32 xcni_lb_hash(__u32 saddr, __u32 daddr, __u16 sport, __u16 dport, __u8 proto)
+{
+	__u32 h = saddr * 0x9e3779b1u;
+
+	h ^= daddr + 0x7f4a7c15u + (h << 6) + (h >> 2);
+	h ^= ((__u32)sport << 16 | dport) + 0x7f4a7c15u + (h << 6) + (h >> 2);
+	h ^= proto;
+	h ^= h >> 16;
+	h *= 0x85ebca6b;
+	h ^= h >> 13;
+	h *= 0xc2b2ae35;
+	h ^= h >> 16;
+	return h;
+}
 
 /* config: array of one, written by xcnid (and `xcnictl config set`, both under a
  * flock on the pin directory), read by xcnictl and the plugin. */

@@ -134,6 +134,7 @@ static __always_inline int ct_track(struct pkt *p, __u32 len, __u8 *flags)
 	int tcp = p->tuple.proto == IPPROTO_TCP;
 
 	*flags = 0;
+	p->ct_state = 0;
 	p->policy_rev = policy_rev_now();
 	if (p->frag_later)
 		return ct_track_frag(p, len, flags, now);
@@ -155,17 +156,20 @@ static __always_inline int ct_track(struct pkt *p, __u32 len, __u8 *flags)
 	    !(tcp && e->state == XCNI_CT_CLOSED && (p->tcp_flags & XCNI_TCP_SYN)) &&
 	    !(fresh_syn && e->state != XCNI_CT_NEW)) {
 		*flags = e->flags;
+		p->rev_nat = e->rev_nat;
 		e->last_ns = now;
 		e->pkts_orig++;
 		e->bytes_orig += len;
 		if (tcp)
 			ct_tcp_update(e, p->tcp_flags, 0);
+		p->ct_state = e->state;
 		return e->policy_rev == p->policy_rev ? CT_ORIG : CT_STALE;
 	}
 	ct_reverse(&p->tuple, &rev);
 	e = echo_req ? NULL : bpf_map_lookup_elem(&xcni_ct, &rev);
 	if (e && ct_alive(e, now, p->tuple.proto)) {
 		*flags = e->flags;
+		p->rev_nat = e->rev_nat;
 		e->last_ns = now;
 		e->pkts_reply++;
 		e->bytes_reply += len;
@@ -173,6 +177,7 @@ static __always_inline int ct_track(struct pkt *p, __u32 len, __u8 *flags)
 			ct_tcp_update(e, p->tcp_flags, 1);
 		else if (e->state == XCNI_CT_NEW)
 			e->state = XCNI_CT_ESTABLISHED;
+		p->ct_state = e->state;
 		return CT_REPLY;
 	}
 	/* Only a SYN (without ACK) opens a TCP flow. */
@@ -197,6 +202,7 @@ static __always_inline void ct_create(const struct pkt *p, __u32 len, __u32 ep_i
 	ne.state = XCNI_CT_NEW;
 	ne.flags = flags;
 	ne.policy_rev = p->policy_rev;
+	ne.rev_nat = p->rev_nat;
 	bpf_map_update_elem(&xcni_ct, &p->tuple, &ne, BPF_ANY);
 }
 

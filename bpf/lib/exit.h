@@ -116,6 +116,10 @@ static __always_inline int finish(struct __sk_buff *skb, int reason, __u8 dir, _
 	count(reason, dir, p->len ? p->len : skb->len);
 	if (reason_is_drop(reason)) {
 		report(skb, XCNI_EV_DROP, reason, dir, ep_id, p, v, cfg);
+		/* A connection refused for want of a backend: the packet was
+		 * turned into the refusal, which verdict sends back. */
+		if (reason == XCNI_DROP_NO_BACKEND)
+			return verdict;
 		return TC_ACT_SHOT;
 	}
 	/* A verdict event already tells where the flow's first packet went. */

@@ -175,6 +175,70 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xcni_pf24 SEC(".maps");
 
+/*
+ * Services (kube-proxy replacement): see xcni_shared.h. xcnid writes them;
+ * the programs read all but xcni_affinity, which they write too.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XCNI_MAX_SVC);
+	__type(key, struct xcni_svc_key);
+	__type(value, struct xcni_svc);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xcni_svc SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XCNI_MAX_SVCSLOTS);
+	__type(key, struct xcni_svcslot_key);
+	__type(value, __u32);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xcni_svcslot SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XCNI_MAX_BACKENDS);
+	__type(key, __u32);
+	__type(value, struct xcni_backend);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xcni_backend SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XCNI_MAX_REVNAT);
+	__type(key, __u16);
+	__type(value, struct xcni_revnat);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xcni_revnat SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, XCNI_MAX_AFFINITY);
+	__type(key, struct xcni_affinity_key);
+	__type(value, struct xcni_affinity);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xcni_affinity SEC(".maps");
+
+/* One Maglev table: XCNI_MAGLEV_M backend ids. */
+struct xcni_maglev_inner {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XCNI_MAGLEV_M);
+	__type(key, __u32);
+	__type(value, __u32);
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH_OF_MAPS);
+	__uint(max_entries, XCNI_MAX_MAGLEV);
+	__type(key, __u32); /* xcni_maglev_key(service id, version) */
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__array(values, struct xcni_maglev_inner);
+} xcni_maglev SEC(".maps");
+
 /* Names for people (xcnictl, events); the programs never read them. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

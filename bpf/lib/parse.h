@@ -50,6 +50,9 @@ struct pkt {
 	__u32 len; /* skb->len on arrival: counters and events report that */
 	__u32 policy_rev; /* set by ct_track: the policy revision the packet is judged under */
 	__u8 frag_later; /* a fragment after the first: ports from xcni_frag, no L4 header */
+	__u16 rev_nat; /* a translated flow's xcni_revnat index (ct_track, or lb_translate) */
+	__u8 ct_state; /* set by ct_track: the state of the flow's entry, 0 for none */
+	__u8 l3_len; /* IPv4 header length with options */
 };
 
 #define XCNI_TCP_FIN 0x01
@@ -144,6 +147,7 @@ static __always_inline int parse_ipv4(struct cursor *c, struct pkt *p)
 		c->pos = (char *)c->pos + opt;
 	}
 	p->ip = ip;
+	p->l3_len = hlen;
 	p->tuple.saddr = ip->saddr;
 	p->tuple.daddr = ip->daddr;
 	p->tuple.proto = ip->protocol;

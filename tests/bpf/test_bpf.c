@@ -41,54 +41,8 @@
 #include <bpf/libbpf.h>
 #include <cmocka.h>
 
-#include "xcni_shared.h"
-#include "from_overlay.skel.h"
-#include "from_pod.skel.h"
-#include "to_overlay.skel.h"
-#include "to_pod.skel.h"
-#include "xdp_underlay.skel.h"
+#include "harness.h"
 
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-#define FRAME_MAX 256
-
-/* The program a row runs; the first four are also the direction they count under. */
-enum {
-	FROM_POD = XCNI_DIR_FROM_POD,
-	TO_POD = XCNI_DIR_TO_POD,
-	FROM_OVERLAY = XCNI_DIR_FROM_OVERLAY,
-	TO_OVERLAY = XCNI_DIR_TO_OVERLAY,
-	FROM_POD_OV, /* from_pod of a node with an overlay */
-	XDP, /* xdp_underlay */
-};
-enum { DEV_A, DEV_B, DEV_C, DEV_X, DEV_U, NR_DEVS };
-
-static unsigned int prog_dir(int prog)
-{
-	return prog == FROM_POD_OV ? XCNI_DIR_FROM_POD : prog == XDP ? XCNI_DIR_FROM_OVERLAY : prog;
-}
-
-#define IP_A "10.99.5.10"
-#define IP_B "10.99.5.11"
-#define IP_C "10.99.5.12"
-#define IP_GW "10.99.5.1"
-#define IP_R "10.99.6.5" /* a pod on node n2 */
-#define IP_GONE "10.99.7.9" /* a pod whose node is gone */
-#define NODE_IP "192.168.77.1"
-#define N2 "192.168.77.2"
-#define VNI 42
-#define ID_R 2000
-
-static const struct pod {
-	const char *dev, *ip;
-	uint32_t ep_id;
-	uint8_t mac[ETH_ALEN], host_mac[ETH_ALEN];
-} pods[NR_DEVS] = {
-	[DEV_A] = { "xta", IP_A, 101, { 2, 0, 0, 0, 0, 0xa }, { 2, 0, 0, 0, 1, 0xa } },
-	[DEV_B] = { "xtb", IP_B, 102, { 2, 0, 0, 0, 0, 0xb }, { 2, 0, 0, 0, 1, 0xb } },
-	[DEV_C] = { "xtc", IP_C, 103, { 2, 0, 0, 0, 0, 0xc }, { 2, 0, 0, 0, 1, 0xc } },
-	[DEV_X] = { "xtx", NULL, 0, { 2, 0, 0, 0, 0, 0xe }, { 2, 0, 0, 0, 1, 0xe } },
-	[DEV_U] = { "xtu", NULL, 0, { 2, 0, 0, 0, 2, 2 }, { 2, 0, 0, 0, 2, 1 } },
-};
 static const uint8_t mac_evil[ETH_ALEN] = { 2, 0xba, 0xd, 0, 0, 1 };
 
 /* Which part of the tuple a drop event carries: it reports what was parsed. */
@@ -164,7 +118,6 @@ static int policy_b_back(void);
 static int policy_a_v1_again(void);
 static int policy_a_egress_nothing(void);
 static int polrev_only(void);
-static int map_fd(const char *name);
 static int prefilter_add(void);
 static int prefilter_counted(void);
 static int trace_every(void);
@@ -526,21 +479,32 @@ static const struct row rows[] = {
 	{ "events: a full ring loses events, counted, never packets", .step = events_ring_full },
 };
 
-static struct env {
-	char pin_dir[64];
-	struct from_pod *from;
-	struct to_pod *to;
-	struct from_pod *from_ov; /* the same program on a node with an overlay */
-	struct from_overlay *ovin;
-	struct to_overlay *ovout;
-	struct xdp_underlay *xdp;
-	struct ring_buffer *rb;
-	int ifindex[NR_DEVS];
-	struct xcni_event ev[8]; /* the first 8 */
-	int nev; /* all of them */
-} env;
+const struct pod pods[NR_DEVS] = {
+	[DEV_A] = { "xta", IP_A, 101, { 2, 0, 0, 0, 0, 0xa }, { 2, 0, 0, 0, 1, 0xa } },
+	[DEV_B] = { "xtb", IP_B, 102, { 2, 0, 0, 0, 0, 0xb }, { 2, 0, 0, 0, 1, 0xb } },
+	[DEV_C] = { "xtc", IP_C, 103, { 2, 0, 0, 0, 0, 0xc }, { 2, 0, 0, 0, 1, 0xc } },
+	[DEV_X] = { "xtx", NULL, 0, { 2, 0, 0, 0, 0, 0xe }, { 2, 0, 0, 0, 1, 0xe } },
+	[DEV_U] = { "xtu", NULL, 0, { 2, 0, 0, 0, 2, 2 }, { 2, 0, 0, 0, 2, 1 } },
+};
 
-static uint32_t ip4(const char *s)
+unsigned int prog_dir(int prog)
+{
+	switch (prog) {
+	case FROM_POD_OV:
+	case FROM_POD_LB:
+		return XCNI_DIR_FROM_POD;
+	case TO_POD_LB:
+		return XCNI_DIR_TO_POD;
+	case FROM_OVERLAY_LB:
+	case XDP:
+		return XCNI_DIR_FROM_OVERLAY;
+	}
+	return prog;
+}
+
+struct env env;
+
+uint32_t ip4(const char *s)
 {
 	struct in_addr a = {};
 
@@ -549,7 +513,7 @@ static uint32_t ip4(const char *s)
 	return a.s_addr;
 }
 
-static uint16_t csum(const void *data, size_t len)
+uint16_t csum(const void *data, size_t len)
 {
 	const uint8_t *b = data;
 	uint32_t s = 0;
@@ -647,7 +611,7 @@ static size_t build_inner(const struct row *r, uint8_t buf[FRAME_MAX])
 }
 
 /* The outer UDP source port from_pod gives a flow: bpf/lib/encap.h's flow_sport. */
-static uint16_t flow_sport(const struct xcni_ct_key *t)
+uint16_t flow_sport(const struct xcni_ct_key *t)
 {
 	uint32_t h = t->saddr ^ ((t->daddr << 7) | (t->daddr >> 25)) ^
 		     ((uint32_t)t->sport << 16 | t->dport) ^ t->proto;
@@ -668,11 +632,10 @@ static struct xcni_ct_key tuple_of(const struct row *r, bool rev);
  * optwords 4-byte option words, then the inner frame, its Ethernet header
  * included. Returns the length.
  */
-static size_t geneve_wrap(const struct row *r, const uint8_t *inner, size_t inner_len,
-			  const uint8_t eth[ETH_HLEN], const char *src, const char *dst,
-			  uint32_t vni, unsigned int optwords, uint8_t out[FRAME_MAX])
+size_t geneve_wrap(struct xcni_ct_key t, const uint8_t *inner, size_t inner_len,
+		   const uint8_t eth[ETH_HLEN], const char *src, const char *dst, uint32_t vni,
+		   unsigned int optwords, uint8_t out[FRAME_MAX])
 {
-	struct xcni_ct_key t = tuple_of(r, false);
 	uint8_t *ip = out + ETH_HLEN, *udp = ip + 20, *g = udp + 8;
 	uint16_t ip_len = ntohs(((const struct iphdr *)(inner + ETH_HLEN))->tot_len);
 	size_t opt = optwords * 4, hdrs = 20 + 8 + 8 + opt;
@@ -713,7 +676,7 @@ static size_t build(const struct row *r, uint8_t buf[FRAME_MAX])
 		len = build_inner(r, buf);
 	} else {
 		len = build_inner(r, inner);
-		len = geneve_wrap(r, inner, len, inner, r->node, NODE_IP, r->vni ? r->vni : VNI,
+		len = geneve_wrap(tuple_of(r, false), inner, len, inner, r->node, NODE_IP, r->vni ? r->vni : VNI,
 				  r->optwords, buf);
 	}
 	return r->cut ? r->cut : len;
@@ -737,7 +700,7 @@ static struct xcni_ct_key tuple_of(const struct row *r, bool rev)
 	return k;
 }
 
-static const char *reason_name(int idx)
+const char *reason_name(int idx)
 {
 	static const char *const names[XCNI_NR_REASONS] = {
 		"FWD_LOCAL", "FWD_STACK", "FWD_REPLY", "PASS_ARP", "FWD_ENCAP", "FWD_DECAP",
@@ -746,12 +709,12 @@ static const char *reason_name(int idx)
 		"DROP_NO_ENDPOINT", "DROP_UNKNOWN_DST", "DROP_CT_INVALID", "DROP_REDIRECT",
 		"DROP_POLICY_EGRESS", "DROP_POLICY_INGRESS", "DROP_UNKNOWN_NODE", "DROP_BAD_GENEVE",
 		"DROP_INNER_SPOOF", "DROP_NO_TUNNEL", "DROP_GENEVE_INJECT", "DROP_PREFILTER",
-		"DROP_ENCAP",
+		"DROP_ENCAP", "DROP_NO_BACKEND",
 	};
 	return idx >= 0 && idx < XCNI_NR_REASONS ? names[idx] : "?";
 }
 
-static const char *dir_name(unsigned int d)
+const char *dir_name(unsigned int d)
 {
 	static const char *const names[XCNI_NR_DIRS] = { "from_pod", "to_pod", "from_overlay",
 							  "to_overlay" };
@@ -759,7 +722,7 @@ static const char *dir_name(unsigned int d)
 }
 
 /* Sums the per-CPU metrics: m[i] = { packets, bytes }. */
-static int read_metrics(struct xcni_metric m[XCNI_NR_METRICS])
+int read_metrics(struct xcni_metric m[XCNI_NR_METRICS])
 {
 	int ncpu = libbpf_num_possible_cpus(), fd = bpf_map__fd(env.from->maps.xcni_metrics);
 	struct xcni_metric v[ncpu];
@@ -796,11 +759,14 @@ static int prog_fd(int prog)
 	case FROM_OVERLAY: return bpf_program__fd(env.ovin->progs.from_overlay);
 	case TO_OVERLAY: return bpf_program__fd(env.ovout->progs.to_overlay);
 	case XDP: return bpf_program__fd(env.xdp->progs.xdp_underlay);
+	case FROM_POD_LB: return bpf_program__fd(env.from_lb->progs.from_pod);
+	case TO_POD_LB: return bpf_program__fd(env.to_lb->progs.to_pod);
+	case FROM_OVERLAY_LB: return bpf_program__fd(env.ovin_lb->progs.from_overlay);
 	}
 	return -1;
 }
 
-static int run(int prog, int dev, uint8_t *in, size_t len, uint8_t *out, size_t out_len,
+int run(int prog, int dev, uint8_t *in, size_t len, uint8_t *out, size_t out_len,
 	       int repeat, struct bpf_test_run_opts *o)
 {
 	struct __sk_buff ctx = { .ifindex = env.ifindex[dev] };
@@ -840,7 +806,7 @@ static size_t expected(const struct row *r, const uint8_t *in, size_t len, uint8
 			iip->check = 0;
 			iip->check = csum(iip, iip->ihl * 4);
 		}
-		return geneve_wrap(r, inner, len, in, NODE_IP, r->node, VNI, 0, want);
+		return geneve_wrap(tuple_of(r, false), inner, len, in, NODE_IP, r->node, VNI, 0, want);
 	case XCNI_FWD_DECAP:
 	case XCNI_FWD_DECAP_HOST:
 		/* Outer Ethernet kept (or the pod's MACs), the inner IP packet. */
@@ -1024,7 +990,7 @@ static void check_row(void **state)
 	}
 }
 
-static int map_fd(const char *name)
+int map_fd(const char *name)
 {
 	return bpf_map__fd(bpf_object__find_map_by_name(env.from->obj, name));
 }
@@ -1261,6 +1227,12 @@ static int teardown(void **state)
 			if (bpf_map__is_pinned(m))
 				bpf_map__unpin(m, NULL);
 	}
+	from_overlay__destroy(env.ovin_lb);
+	to_pod__destroy(env.to_lb);
+	from_pod__destroy(env.from_lb);
+	env.ovin_lb = NULL;
+	env.to_lb = NULL;
+	env.from_lb = NULL;
 	xdp_underlay__destroy(env.xdp);
 	to_overlay__destroy(env.ovout);
 	from_overlay__destroy(env.ovin);
@@ -1512,6 +1484,36 @@ static int setup(void **state)
 	env.xdp = xdp_underlay__open_opts(&opts);
 	if (!env.xdp || (err = xdp_underlay__load(env.xdp)))
 		goto fail;
+	/* Services in BPF: the kube-proxy replacement on, with the overlay. */
+	env.from_lb = from_pod__open_opts(&opts);
+	if (!env.from_lb)
+		goto fail;
+	env.from_lb->rodata->pod_cidr = ip4("10.99.5.0");
+	env.from_lb->rodata->pod_cidr_mask = htonl(0xffffff00);
+	env.from_lb->rodata->gateway_ip = ip4(IP_GW);
+	env.from_lb->rodata->svc_cidr = ip4("10.96.0.0");
+	env.from_lb->rodata->svc_cidr_mask = htonl(0xfff00000);
+	env.from_lb->rodata->node_ip = ip4(NODE_IP);
+	env.from_lb->rodata->underlay_ifindex = env.ifindex[DEV_U];
+	env.from_lb->rodata->vni = VNI;
+	env.from_lb->rodata->lb_enabled = 1;
+	env.from_lb->rodata->lb_loopback_ip = ip4(LB_LOOPBACK);
+	if ((err = from_pod__load(env.from_lb)))
+		goto fail;
+	env.to_lb = to_pod__open_opts(&opts);
+	if (!env.to_lb)
+		goto fail;
+	env.to_lb->rodata->lb_enabled = 1;
+	if ((err = to_pod__load(env.to_lb)))
+		goto fail;
+	env.ovin_lb = from_overlay__open_opts(&opts);
+	if (!env.ovin_lb)
+		goto fail;
+	env.ovin_lb->rodata->node_ip = ip4(NODE_IP);
+	env.ovin_lb->rodata->vni = VNI;
+	env.ovin_lb->rodata->lb_enabled = 1;
+	if ((err = from_overlay__load(env.ovin_lb)))
+		goto fail;
 	if ((err = add_endpoints()))
 		goto fail;
 	env.rb = ring_buffer__new(bpf_map__fd(env.from->maps.xcni_events), on_event, NULL, NULL);
@@ -1652,7 +1654,7 @@ static int bench_policy(void)
 
 int main(int argc, char **argv)
 {
-	static struct CMUnitTest tests[ARRAY_SIZE(rows)];
+	static struct CMUnitTest tests[ARRAY_SIZE(rows) + 64];
 	int err;
 
 	if (argc > 1 && !strcmp(argv[1], "--bench-policy")) {
@@ -1671,8 +1673,22 @@ int main(int argc, char **argv)
 		teardown(NULL);
 		return err ? 1 : 0;
 	}
+	if (argc > 1 && !strcmp(argv[1], "--bench-lb")) {
+		if ((err = setup(NULL)))
+			fprintf(stderr, "setup: %s\n", strerror(-err));
+		else if ((err = lb_bench()))
+			fprintf(stderr, "bench: %s\n", strerror(-err));
+		teardown(NULL);
+		return err ? 1 : 0;
+	}
 	for (size_t i = 0; i < ARRAY_SIZE(rows); i++)
 		tests[i] = (struct CMUnitTest){ .name = rows[i].name, .test_func = check_row,
 						.initial_state = (void *)&rows[i] };
-	return cmocka_run_group_tests_name("bpf", tests, setup, teardown);
+	/* Services in BPF, on the state the rows left (A not isolated, B's egress
+	 * only to A on TCP 80). */
+	assert_true(nr_lb_tests <= ARRAY_SIZE(tests) - ARRAY_SIZE(rows));
+	for (size_t i = 0; i < nr_lb_tests; i++)
+		tests[ARRAY_SIZE(rows) + i] = lb_tests[i];
+	return _cmocka_run_group_tests("bpf", tests, ARRAY_SIZE(rows) + nr_lb_tests, setup,
+				       teardown);
 }

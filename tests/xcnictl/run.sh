@@ -52,7 +52,7 @@ MAN=$(mktemp -d)
 DEST=$(mktemp -d) # make install's staging tree
 
 # Sizes from bpf/xcni_shared.h; a change there must show up here.
-EP_SZ=44 CTK_SZ=16 CTV_SZ=64 MET_SZ=16 CFG_SZ=416 NR_METRICS=112 PFK_SZ=8 PFV_SZ=16
+EP_SZ=44 CTK_SZ=16 CTV_SZ=72 MET_SZ=16 CFG_SZ=416 NR_METRICS=116 PFK_SZ=8 PFV_SZ=16
 PN_SZ=384 IPK_SZ=8 IPV_SZ=12 ID_SZ=1024 EVR_SZ=40
 PE_SZ=8 PHK_SZ=16 PRK_SZ=20 PV_SZ=16 PCK_SZ=16
 PS_SZ=72 POLN_SZ=320
@@ -91,9 +91,10 @@ put() { local m=$1 k=$2 v=$3; bpftool map update pinned "$PIN/$m" key hex $k val
 ep() { echo "$(le "$1" 4)$(le "$2" 4)$(le "$3" 4)$(le "$4" 4)$(mac "$5")$(mac "$6")$(str "${7:-}" 16)"; }
 # ct key: saddr daddr sport dport proto pad[3]
 ctk() { echo "$(ip4 "$1")$(ip4 "$2")$(be16 "$3")$(be16 "$4")$(le "$5" 1)$(zeros 3)"; }
-# ct entry: created last pkts_o bytes_o pkts_r bytes_r ep_id state fin_o fin_r flags policy_rev pad
-# ctv CREATED LAST PKTS_O BYTES_O PKTS_R BYTES_R EP_ID STATE [FLAGS] [POLICY_REV]
-ctv() { echo "$(le "$1" 8)$(le "$2" 8)$(le "$3" 8)$(le "$4" 8)$(le "$5" 8)$(le "$6" 8)$(le "$7" 4)$(le "$8" 1)$(zeros 2)$(le "${9:-0}" 1)$(le "${10:-0}" 4)$(zeros 4)"; }
+# ct entry: created last pkts_o bytes_o pkts_r bytes_r ep_id state fin_o fin_r flags policy_rev
+# backend_id rev_nat pad pad2
+# ctv CREATED LAST PKTS_O BYTES_O PKTS_R BYTES_R EP_ID STATE [FLAGS] [POLICY_REV] [BACKEND_ID] [REV_NAT]
+ctv() { echo "$(le "$1" 8)$(le "$2" 8)$(le "$3" 8)$(le "$4" 8)$(le "$5" 8)$(le "$6" 8)$(le "$7" 4)$(le "$8" 1)$(zeros 2)$(le "${9:-0}" 1)$(le "${10:-0}" 4)$(le "${11:-0}" 4)$(le "${12:-0}" 2)$(zeros 6)"; }
 # polep: identity version isolated has[egress] has[ingress]
 pev() { echo "$(le "$1" 4)$(le "$2" 1)$(le "$3" 1)$(le "$4" 1)$(le "$5" 1)"; }
 # policy (hash) key: ep peer version dir proto pad port pad2; value: policy_id rule flags packets

@@ -41,6 +41,8 @@ static const struct xcni_reason_info reasons[] = {
 	R(XCNI_FWD_TOO_BIG, "fwd-too-big",
 	  "too big to encapsulate: to the stack, which answers fragmentation-needed"),
 	R(XCNI_DROP_ENCAP, "drop-encap", "making room for, or writing, the outer headers failed"),
+	R(XCNI_DROP_NO_BACKEND, "drop-no-backend",
+	  "a Service without backends: refused back to the client (TCP RST, ICMP port unreachable)"),
 };
 
 /* A reason added at the bottom of the enum without a name here fails the build. */

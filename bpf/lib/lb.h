@@ -1,0 +1,459 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Services in BPF (kube-proxy replacement): a pod's packet to a frontend
+ * (ClusterIP:port) gets a backend and is DNATed here; its flow's replies are
+ * rewritten back to the frontend from the reverse-NAT index the flow's
+ * conntrack entry keeps. Maps and layouts: xcni_shared.h.
+ *
+ * Two conntrack entries per translated flow, as Cilium keeps them:
+ *  - the service entry (XCNI_CT_F_SVC), keyed by the tuple as the client sent
+ *    it: which backend the flow got, so every later packet gets the same one
+ *    (a backend that is gone is replaced);
+ *  - the flow's own entry, keyed by the translated tuple, made by the usual
+ *    ct_track/flow_judge (policy is judged on the backend), holding rev_nat:
+ *    a reply finds it and learns the frontend to put back as its source.
+ *
+ * Hairpin: a pod that gets itself as backend would receive a packet from its
+ * own address, which its stack drops as martian. Its source becomes the
+ * service loopback address instead (Cilium's 169.254.42.1, kube-proxy
+ * masquerades to the node), and the reply to that address is given the
+ * client back as destination (XCNI_CT_F_HAIRPIN in the flow's entry).
+ *
+ * No backend: the packet is turned into the refusal in place (TCP RST, or
+ * ICMP port unreachable for the rest) and sent back into the client, counted
+ * as drop-no-backend.
+ */
+#ifndef XCNI_LB_H
+#define XCNI_LB_H
+
+#include <stddef.h>
+
+#include "ct.h"
+#include "encap.h"
+#include "l2.h"
+#include "maps.h"
+#include "parse.h"
+
+#define XCNI_NSEC_PER_S 1000000000ULL
+
+/* What a translation did, for the rest of the program. */
+struct lb_state {
+	struct xcni_ct_entry *svc_ct; /* the service entry: its state follows the flow's */
+	__u32 backend_id;
+	__u8 ct_flags; /* XCNI_CT_F_HAIRPIN for the flow's entry, or 0 */
+	__u8 translated;
+	__u8 created; /* this packet made the service entry */
+	struct xcni_ct_key orig; /* the tuple as the client sent it */
+};
+
+static __always_inline const struct xcni_svc *lb_frontend(const struct pkt *p)
+{
+	struct xcni_svc_key k = {};
+	const struct xcni_svc *svc, *in;
+
+	if (p->tuple.proto != IPPROTO_TCP && p->tuple.proto != IPPROTO_UDP)
+		return NULL; /* SCTP's checksum covers no pseudo header but all of it: not yet */
+	__builtin_memcpy(k.addr, &p->tuple.daddr, 4);
+	k.port = p->tuple.dport;
+	k.family = XCNI_AF_INET;
+	k.proto = p->tuple.proto;
+	k.scope = XCNI_SCOPE_EXT;
+	svc = bpf_map_lookup_elem(&xcni_svc, &k);
+	if (!svc || !(svc->flags & XCNI_SVC_F_TWO_SCOPES))
+		return svc;
+	/* Traffic policies differ inside and outside: a pod is inside. */
+	k.scope = XCNI_SCOPE_INT;
+	in = bpf_map_lookup_elem(&xcni_svc, &k);
+	return in ? in : svc;
+}
+
+/* A backend new flows may get: it exists, and is active unless none is. */
+static __always_inline const struct xcni_backend *lb_usable(const struct xcni_svc *svc, __u32 id)
+{
+	const struct xcni_backend *be = bpf_map_lookup_elem(&xcni_backend, &id);
+
+	if (!be || (be->state != XCNI_BE_ACTIVE && svc->count))
+		return NULL;
+	return be;
+}
+
+/*
+ * A backend for a new flow: the Maglev table's entry for the flow's hash, or
+ * a slot at random; the active backends' slots, or the terminating ones'
+ * when no backend is active. 0: none.
+ */
+static __always_inline __u32 lb_pick(const struct xcni_svc *svc, const struct pkt *p)
+{
+	struct xcni_svcslot_key sk = {};
+	__u32 n = svc->count, base = 0, *id;
+
+	if (!n) {
+		n = svc->count_term;
+		base = svc->count;
+	}
+	if (!n)
+		return 0;
+	if (svc->flags & XCNI_SVC_F_MAGLEV) {
+		__u32 key = xcni_maglev_key(svc->id, svc->version), idx;
+		void *table = bpf_map_lookup_elem(&xcni_maglev, &key);
+
+		if (table) {
+			idx = xcni_lb_hash(p->tuple.saddr, p->tuple.daddr, p->tuple.sport,
+					   p->tuple.dport, p->tuple.proto) %
+			      XCNI_MAGLEV_M;
+			id = bpf_map_lookup_elem(table, &idx);
+			if (id && *id)
+				return *id;
+		}
+		/* No table (yet): a slot at random rather than no backend. */
+	}
+	sk.svc_id = svc->id;
+	sk.version = svc->version;
+	sk.slot = base + bpf_get_prandom_u32() % n;
+	id = bpf_map_lookup_elem(&xcni_svcslot, &sk);
+	return id ? *id : 0;
+}
+
+/* ClientIP affinity: the client's backend while it is fresh and usable, else a new pick. */
+static __always_inline __u32 lb_pick_affine(const struct xcni_svc *svc, const struct pkt *p,
+					    __u64 now)
+{
+	struct xcni_affinity_key ak = { .svc_id = svc->id, .family = XCNI_AF_INET };
+	struct xcni_affinity *a, na = {};
+	__u32 id;
+
+	__builtin_memcpy(ak.client, &p->tuple.saddr, 4);
+	a = bpf_map_lookup_elem(&xcni_affinity, &ak);
+	if (a && (now <= a->last_ns || now - a->last_ns <= svc->affinity_s * XCNI_NSEC_PER_S) &&
+	    lb_usable(svc, a->backend_id)) {
+		a->last_ns = now;
+		return a->backend_id;
+	}
+	id = lb_pick(svc, p);
+	if (id) {
+		na.last_ns = now;
+		na.backend_id = id;
+		bpf_map_update_elem(&xcni_affinity, &ak, &na, BPF_ANY);
+	}
+	return id;
+}
+
+#define IP_SADDR_OFF (IP_OFF + offsetof(struct iphdr, saddr))
+#define IP_DADDR_OFF (IP_OFF + offsetof(struct iphdr, daddr))
+
+/*
+ * Rewrites one address (at addr_off: IP_SADDR_OFF or IP_DADDR_OFF) and the
+ * port beside it (port_off: 0 source, 2 destination, in the L4 header) with
+ * incremental L3 and L4 checksum updates. A UDP checksum of 0 (none) stays 0.
+ * Packet pointers are stale afterwards. 0 or -1.
+ */
+static __always_inline int lb_nat(struct __sk_buff *skb, const struct pkt *p, __u32 addr_off,
+				  __u32 old_addr, __u32 new_addr, __u32 port_off, __u16 old_port,
+				  __u16 new_port)
+{
+	__u32 l4 = ETH_HLEN + p->l3_len;
+	__u32 csum_off = l4 + (p->tuple.proto == IPPROTO_TCP ? offsetof(struct tcphdr, check)
+							      : offsetof(struct udphdr, check));
+	__u64 mangled = p->tuple.proto == IPPROTO_UDP ? BPF_F_MARK_MANGLED_0 : 0;
+
+	/* A fragment after the first has no L4 header: its ports and checksum are
+	 * in the first fragment, which was rewritten whole. */
+	if (p->frag_later) {
+		if (old_addr != new_addr &&
+		    (bpf_l3_csum_replace(skb, IPCSUM_OFF, old_addr, new_addr, sizeof(new_addr)) ||
+		     bpf_skb_store_bytes(skb, addr_off, &new_addr, sizeof(new_addr), 0)))
+			return -1;
+		return 0;
+	}
+	if (old_addr != new_addr &&
+	    (bpf_l4_csum_replace(skb, csum_off, old_addr, new_addr,
+				 mangled | BPF_F_PSEUDO_HDR | sizeof(new_addr)) ||
+	     bpf_l3_csum_replace(skb, IPCSUM_OFF, old_addr, new_addr, sizeof(new_addr)) ||
+	     bpf_skb_store_bytes(skb, addr_off, &new_addr, sizeof(new_addr), 0)))
+		return -1;
+	if (old_port != new_port &&
+	    (bpf_l4_csum_replace(skb, csum_off, old_port, new_port, mangled | sizeof(new_port)) ||
+	     bpf_skb_store_bytes(skb, l4 + port_off, &new_port, sizeof(new_port), 0)))
+		return -1;
+	return 0;
+}
+
+/*
+ * A pod's packet to a frontend: the flow's backend (the one it got before,
+ * or a new pick), DNAT to it, and for hairpin SNAT to loopback_ip. Returns
+ * 0 when the packet is for no frontend, 1 when it was translated (p->tuple
+ * the translated tuple, p->rev_nat set, packet pointers stale: parse again;
+ * told by the return value, which the verifier follows, not by st),
+ * XCNI_DROP_NO_BACKEND when the service has none (nothing written yet), or
+ * another drop reason (packet pointers stale).
+ */
+static __always_inline int lb_translate(struct __sk_buff *skb, struct pkt *p, __u32 ep_id,
+					__u32 loopback_ip, struct lb_state *st)
+{
+	const struct xcni_svc *svc = lb_frontend(p);
+	const struct xcni_backend *be;
+	struct xcni_ct_entry *e, ne = {};
+	__u64 now = bpf_ktime_get_ns();
+	__u32 id = 0, baddr;
+
+	if (!svc)
+		return 0;
+	e = bpf_map_lookup_elem(&xcni_ct, &p->tuple);
+	if (e && (e->flags & XCNI_CT_F_SVC) && ct_alive(e, now, p->tuple.proto) &&
+	    !(p->tuple.proto == IPPROTO_TCP && e->state == XCNI_CT_CLOSED &&
+	      (p->tcp_flags & XCNI_TCP_SYN)) &&
+	    bpf_map_lookup_elem(&xcni_backend, &e->backend_id)) {
+		/* The flow's backend, even terminating: open flows drain. */
+		id = e->backend_id;
+		e->last_ns = now;
+		e->pkts_orig++;
+		e->bytes_orig += p->len;
+	} else if (p->frag_later) {
+		/* A later fragment follows its first one's translation, never opens
+		 * one: untranslated, it finds no flow in ct_track and is dropped. */
+		return 0;
+	} else {
+		id = svc->flags & XCNI_SVC_F_AFFINITY ? lb_pick_affine(svc, p, now) : lb_pick(svc, p);
+		if (!id)
+			return XCNI_DROP_NO_BACKEND;
+		ne.created_ns = now;
+		ne.last_ns = now;
+		ne.pkts_orig = 1;
+		ne.bytes_orig = p->len;
+		ne.ep_id = ep_id;
+		ne.state = XCNI_CT_NEW;
+		ne.flags = XCNI_CT_F_SVC;
+		ne.backend_id = id;
+		ne.rev_nat = svc->rev_nat;
+		bpf_map_update_elem(&xcni_ct, &p->tuple, &ne, BPF_ANY);
+		e = bpf_map_lookup_elem(&xcni_ct, &p->tuple);
+		st->created = 1;
+	}
+	st->orig = p->tuple;
+	be = bpf_map_lookup_elem(&xcni_backend, &id);
+	if (!be || be->family != XCNI_AF_INET)
+		return XCNI_DROP_NO_BACKEND;
+	st->svc_ct = e;
+	st->backend_id = id;
+	st->translated = 1;
+	__builtin_memcpy(&baddr, be->addr, 4);
+	if (lb_nat(skb, p, IP_DADDR_OFF, p->tuple.daddr, baddr, 2, p->tuple.dport, be->port))
+		return XCNI_DROP_REDIRECT;
+	/* Hairpin: the pod is its own backend. */
+	if (baddr == p->tuple.saddr) {
+		if (lb_nat(skb, p, IP_SADDR_OFF, p->tuple.saddr, loopback_ip, 0, 0, 0))
+			return XCNI_DROP_REDIRECT;
+		p->tuple.saddr = loopback_ip;
+		st->ct_flags = XCNI_CT_F_HAIRPIN;
+	}
+	p->tuple.daddr = baddr;
+	p->tuple.dport = be->port;
+	p->rev_nat = svc->rev_nat;
+	return 1;
+}
+
+/* The translated packet was refused (policy, ...): a new flow leaves no entry behind. */
+static __always_inline void lb_forget(const struct lb_state *st)
+{
+	if (st->created)
+		bpf_map_delete_elem(&xcni_ct, &st->orig);
+}
+
+/* After ct_track on the translated tuple: the service entry lives as long as the flow. */
+static __always_inline void lb_follow(const struct lb_state *st, const struct pkt *p)
+{
+	if (st->svc_ct && p->ct_state)
+		st->svc_ct->state = p->ct_state;
+}
+
+/*
+ * A reply of a translated flow (p->rev_nat from its conntrack entry): source
+ * back to the frontend; for hairpin, destination back to the client (which
+ * is the backend). 0, or -1 when the frontend is gone (the reply is passed
+ * on untranslated; the client drops it). Packet pointers stale afterwards.
+ */
+static __always_inline int lb_rev_nat(struct __sk_buff *skb, struct pkt *p, __u8 ct_flags)
+{
+	const struct xcni_revnat *rn = bpf_map_lookup_elem(&xcni_revnat, &p->rev_nat);
+	__u32 addr, client = p->tuple.saddr;
+
+	if (!rn || rn->family != XCNI_AF_INET)
+		return -1;
+	__builtin_memcpy(&addr, rn->addr, 4);
+	if (lb_nat(skb, p, IP_SADDR_OFF, p->tuple.saddr, addr, 0, p->tuple.sport, rn->port))
+		return -1;
+	if ((ct_flags & XCNI_CT_F_HAIRPIN) &&
+	    lb_nat(skb, p, IP_DADDR_OFF, p->tuple.daddr, client, 2, 0, 0))
+		return -1;
+	p->tuple.saddr = addr;
+	p->tuple.sport = rn->port;
+	if (ct_flags & XCNI_CT_F_HAIRPIN)
+		p->tuple.daddr = client;
+	return 0;
+}
+
+#define ICMP_DEST_UNREACH 3
+#define ICMP_TIME_EXCEEDED 11
+#define ICMP_PARAMETERPROB 12
+
+/*
+ * An ICMP error about a translated flow (port unreachable from a UDP
+ * backend, fragmentation needed on the way, ...) quotes the packet as the
+ * backend got it: the client's stack would match it to no socket. The quote
+ * gets the frontend back as destination (its IP checksum, and the ICMP
+ * checksum over all of it, updated; the quoted L4 checksum, which nobody
+ * checks, is left), and so does the outer source when the backend itself
+ * sent the error. l3_len: the outer IPv4 header's length. 1 when rewritten,
+ * else 0; packet pointers are stale after the call either way.
+ *
+ * A global function, verified once on its own: inlined into from_pod's
+ * many paths it took the verifier past its million instructions. So it reads
+ * the packet with bpf_skb_load_bytes, not through packet pointers.
+ */
+__attribute__((noinline)) int lb_icmp_rev_nat(struct __sk_buff *skb, __u32 l3_len)
+{
+	struct {
+		struct xcni_icmphdr icmp;
+		struct iphdr in;
+		__be16 ports[2];
+	} q;
+	struct xcni_ct_key k = {};
+	const struct xcni_ct_entry *e;
+	const struct xcni_revnat *rn;
+	__u32 icmp = ETH_HLEN + l3_len, quote = icmp + sizeof(struct xcni_icmphdr);
+	__u32 vip, saddr;
+	__u16 new_csum;
+
+	if (bpf_skb_load_bytes(skb, icmp, &q, sizeof(q)) ||
+	    bpf_skb_load_bytes(skb, IP_SADDR_OFF, &saddr, 4))
+		return 0;
+	if ((q.icmp.type != ICMP_DEST_UNREACH && q.icmp.type != ICMP_TIME_EXCEEDED &&
+	     q.icmp.type != ICMP_PARAMETERPROB) ||
+	    q.in.ihl != 5 || (q.in.protocol != IPPROTO_TCP && q.in.protocol != IPPROTO_UDP))
+		return 0;
+	k.saddr = q.in.saddr;
+	k.daddr = q.in.daddr;
+	k.sport = q.ports[0];
+	k.dport = q.ports[1];
+	k.proto = q.in.protocol;
+	e = bpf_map_lookup_elem(&xcni_ct, &k);
+	if (!e || !e->rev_nat || (e->flags & XCNI_CT_F_HAIRPIN))
+		return 0;
+	rn = bpf_map_lookup_elem(&xcni_revnat, &e->rev_nat);
+	if (!rn || rn->family != XCNI_AF_INET)
+		return 0;
+	__builtin_memcpy(&vip, rn->addr, 4);
+	/* The quoted header's checksum first, then the ICMP checksum for every
+	 * quoted byte that changed (no pseudo header in ICMP). */
+	if (bpf_l3_csum_replace(skb, quote + offsetof(struct iphdr, check), q.in.daddr, vip, 4) ||
+	    bpf_skb_store_bytes(skb, quote + offsetof(struct iphdr, daddr), &vip, 4, 0) ||
+	    bpf_skb_store_bytes(skb, quote + sizeof(struct iphdr) + 2, &rn->port, 2, 0) ||
+	    bpf_skb_load_bytes(skb, quote + offsetof(struct iphdr, check), &new_csum, 2) ||
+	    bpf_l4_csum_replace(skb, icmp + 2, q.in.daddr, vip, 4) ||
+	    bpf_l4_csum_replace(skb, icmp + 2, q.in.check, new_csum, 2) ||
+	    bpf_l4_csum_replace(skb, icmp + 2, q.ports[1], rn->port, 2))
+		return 1;
+	/* Sent by the backend itself: from the frontend, as the client knows it. */
+	if (saddr == q.in.daddr) {
+		bpf_l3_csum_replace(skb, IPCSUM_OFF, saddr, vip, 4);
+		bpf_skb_store_bytes(skb, IP_SADDR_OFF, &vip, 4, 0);
+	}
+	return 1;
+}
+
+/* Pseudo header of a TCP segment of 20 bytes, for its checksum. */
+struct lb_pseudo {
+	__u32 saddr;
+	__u32 daddr;
+	__u8 zero;
+	__u8 proto;
+	__be16 len;
+};
+
+/*
+ * The refusal of a connection to a service without backends, written over
+ * the client's packet: a TCP RST (RFC 9293 3.10.7.1: seq from its ACK, or an
+ * ACK of its sequence), or for other protocols ICMP port unreachable quoting
+ * its IP header and 8 bytes, as kube-proxy's REJECT does. Source: the
+ * frontend. 0, or -1 (nothing usable was written: drop it).
+ */
+static __always_inline int lb_reject(struct __sk_buff *skb, const struct pkt *p)
+{
+	struct ethhdr eth = {};
+	struct {
+		struct iphdr ip;
+		union {
+			struct tcphdr tcp;
+			struct {
+				struct xcni_icmphdr icmp;
+				__u8 quote[28]; /* the IP header (no options) + 8 bytes */
+			};
+		};
+	} h = {};
+	struct lb_pseudo ph = {};
+	__u32 len, l4len, csum;
+	int tcp = p->tuple.proto == IPPROTO_TCP;
+
+	__builtin_memcpy(eth.h_dest, p->eth->h_source, ETH_ALEN);
+	__builtin_memcpy(eth.h_source, p->eth->h_dest, ETH_ALEN);
+	eth.h_proto = bpf_htons(ETH_P_IP);
+	h.ip.version = 4;
+	h.ip.ihl = 5;
+	h.ip.frag_off = bpf_htons(0x4000);
+	h.ip.ttl = 64;
+	h.ip.saddr = p->tuple.daddr;
+	h.ip.daddr = p->tuple.saddr;
+	if (tcp && !p->tcp)
+		return -1;
+	if (tcp) {
+		__u8 in_flags = p->tcp_flags;
+		__u32 seg = bpf_ntohs(p->ip->tot_len) - p->l3_len - p->tcp->doff * 4;
+
+		if (in_flags & XCNI_TCP_SYN)
+			seg++;
+		if (in_flags & XCNI_TCP_FIN)
+			seg++;
+		h.tcp.source = p->tuple.dport;
+		h.tcp.dest = p->tuple.sport;
+		h.tcp.doff = 5;
+		h.tcp.rst = 1;
+		if (in_flags & XCNI_TCP_ACK) {
+			h.tcp.seq = p->tcp->ack_seq;
+		} else {
+			h.tcp.ack = 1;
+			h.tcp.ack_seq = bpf_htonl(bpf_ntohl(p->tcp->seq) + seg);
+		}
+		l4len = sizeof(struct tcphdr);
+		h.ip.protocol = IPPROTO_TCP;
+	} else {
+		if (p->l3_len != sizeof(struct iphdr) ||
+		    bpf_skb_load_bytes(skb, ETH_HLEN, h.quote, sizeof(h.quote)))
+			return -1;
+		h.icmp.type = 3; /* destination unreachable */
+		h.icmp.code = 3; /* port unreachable */
+		l4len = sizeof(struct xcni_icmphdr) + sizeof(h.quote);
+		h.ip.protocol = IPPROTO_ICMP;
+	}
+	len = sizeof(struct iphdr) + l4len;
+	h.ip.tot_len = bpf_htons(len);
+	h.ip.check = csum_fold(bpf_csum_diff(NULL, 0, (__be32 *)&h.ip, sizeof(h.ip), 0));
+	if (tcp) {
+		ph.saddr = h.ip.saddr;
+		ph.daddr = h.ip.daddr;
+		ph.proto = IPPROTO_TCP;
+		ph.len = bpf_htons(sizeof(struct tcphdr));
+		csum = bpf_csum_diff(NULL, 0, (__be32 *)&ph, sizeof(ph), 0);
+		csum = bpf_csum_diff(NULL, 0, (__be32 *)&h.tcp, sizeof(h.tcp), csum);
+		h.tcp.check = csum_fold(csum);
+	} else {
+		csum = bpf_csum_diff(NULL, 0, (__be32 *)&h.icmp, l4len, 0);
+		h.icmp.checksum = csum_fold(csum);
+	}
+	if (bpf_skb_change_tail(skb, ETH_HLEN + len, 0) ||
+	    bpf_skb_store_bytes(skb, 0, &eth, ETH_HLEN, 0) ||
+	    bpf_skb_store_bytes(skb, ETH_HLEN, &h, len, 0))
+		return -1;
+	return 0;
+}
+
+#endif

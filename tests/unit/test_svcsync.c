@@ -1,0 +1,415 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The Service map writer against real BPF maps (root): what it writes (slots
+ * active first, reverse-NAT, backends, Maglev tables equal to maglev_build's),
+ * that a change flips the frontend to its other version with the old one kept
+ * until cleanup, that unchanged frontends cost nothing, that a list the maps
+ * cannot hold changes nothing, and that a new writer over the maps (xcnid
+ * restart) sweeps what an unfinished update left.
+ *
+ *   maps created like the data plane's, pinned under /sys/fs/bpf/xcni-ut-*;
+ *   xcni_svcslot and xcni_backend small, so "full" is reachable
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <cmocka.h>
+
+#include "lib/maglev.h"
+#include "lib/svcsync.h"
+
+#define SLOT_MAX 24
+#define BE_MAX 12
+
+static char pin_dir[64];
+
+static int fd_of(const char *name)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "%s/%s", pin_dir, name);
+	return bpf_obj_get(path);
+}
+
+static int mk(const char *name, enum bpf_map_type type, __u32 ksz, __u32 vsz, __u32 max,
+	      __u32 flags, int inner)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, o, .map_flags = flags);
+	char path[128];
+	int fd;
+
+	if (inner >= 0)
+		o.inner_map_fd = inner;
+	fd = bpf_map_create(type, name, ksz, vsz, max, &o);
+	if (fd < 0)
+		return -errno;
+	snprintf(path, sizeof(path), "%s/%s", pin_dir, name);
+	if (bpf_obj_pin(fd, path)) {
+		close(fd);
+		return -errno;
+	}
+	close(fd);
+	return 0;
+}
+
+static int setup(void **state)
+{
+	int inner, err;
+
+	(void)state;
+	strcpy(pin_dir, "/sys/fs/bpf/xcni-ut-XXXXXX");
+	if (!mkdtemp(pin_dir))
+		return -errno;
+	inner = bpf_map_create(BPF_MAP_TYPE_ARRAY, "ut_inner", 4, 4, XCNI_MAGLEV_M, NULL);
+	if (inner < 0)
+		return -errno;
+	err = mk("xcni_svc", BPF_MAP_TYPE_HASH, sizeof(struct xcni_svc_key), sizeof(struct xcni_svc),
+		 64, BPF_F_NO_PREALLOC, -1) ?:
+	      mk("xcni_svcslot", BPF_MAP_TYPE_HASH, sizeof(struct xcni_svcslot_key), 4, SLOT_MAX,
+		 BPF_F_NO_PREALLOC, -1) ?:
+	      mk("xcni_backend", BPF_MAP_TYPE_HASH, 4, sizeof(struct xcni_backend), BE_MAX,
+		 BPF_F_NO_PREALLOC, -1) ?:
+	      mk("xcni_revnat", BPF_MAP_TYPE_HASH, 2, sizeof(struct xcni_revnat), 64,
+		 BPF_F_NO_PREALLOC, -1) ?:
+	      mk("xcni_maglev", BPF_MAP_TYPE_HASH_OF_MAPS, 4, 4, 16, 0, inner);
+	close(inner);
+	return err;
+}
+
+static int teardown(void **state)
+{
+	static const char *const names[] = { "xcni_svc", "xcni_svcslot", "xcni_backend",
+					     "xcni_revnat", "xcni_maglev" };
+	char path[128];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", pin_dir, names[i]);
+		unlink(path);
+	}
+	rmdir(pin_dir);
+	return 0;
+}
+
+static struct svc_be_spec be4(const char *ip, uint16_t port, uint8_t state)
+{
+	struct svc_be_spec b = { .port = htons(port), .family = XCNI_AF_INET, .state = state };
+	struct in_addr a;
+
+	inet_pton(AF_INET, ip, &a);
+	memcpy(b.addr, &a, 4);
+	return b;
+}
+
+static struct xcni_svc_key fe4(const char *ip, uint16_t port, uint8_t proto)
+{
+	struct xcni_svc_key k = { .port = htons(port), .family = XCNI_AF_INET, .proto = proto };
+	struct in_addr a;
+
+	inet_pton(AF_INET, ip, &a);
+	memcpy(k.addr, &a, 4);
+	return k;
+}
+
+static size_t count_keys(const char *map, size_t ksz)
+{
+	unsigned char k[64], prev[64];
+	int fd = fd_of(map), first = 1;
+	size_t n = 0;
+
+	assert_true(fd >= 0);
+	while (bpf_map_get_next_key(fd, first ? NULL : prev, k) == 0) {
+		memcpy(prev, k, ksz);
+		first = 0;
+		n++;
+	}
+	close(fd);
+	return n;
+}
+
+static struct xcni_svc svc_get(const struct xcni_svc_key *k)
+{
+	struct xcni_svc v = {};
+	int fd = fd_of("xcni_svc");
+
+	assert_int_equal(bpf_map_lookup_elem(fd, k, &v), 0);
+	close(fd);
+	return v;
+}
+
+static uint32_t slot(uint32_t id, uint8_t version, uint16_t s, int *found)
+{
+	struct xcni_svcslot_key k = { .svc_id = id, .slot = s, .version = version };
+	uint32_t v = 0;
+	int fd = fd_of("xcni_svcslot");
+
+	*found = !bpf_map_lookup_elem(fd, &k, &v);
+	close(fd);
+	return v;
+}
+
+static struct xcni_backend backend(uint32_t id)
+{
+	struct xcni_backend b = {};
+	int fd = fd_of("xcni_backend");
+
+	assert_int_equal(bpf_map_lookup_elem(fd, &id, &b), 0);
+	close(fd);
+	return b;
+}
+
+static void test_write_flip_cleanup(void **state)
+{
+	struct svc_be_spec web[] = { be4("10.1.0.3", 80, XCNI_BE_TERMINATING),
+				     be4("10.1.0.2", 80, XCNI_BE_ACTIVE),
+				     be4("10.1.0.1", 80, XCNI_BE_ACTIVE) };
+	struct svc_be_spec dns[] = { be4("10.1.0.9", 53, XCNI_BE_ACTIVE) };
+	struct svc_spec specs[] = {
+		{ .name = "y/web:http", .key = fe4("10.96.0.5", 80, IPPROTO_TCP),
+		  .flags = XCNI_SVC_F_AFFINITY, .affinity_s = 10800, .nbe = 3, .be = web },
+		{ .name = "kube-system/kube-dns:dns", .key = fe4("10.96.0.10", 53, IPPROTO_UDP),
+		  .nbe = 1, .be = dns },
+	};
+	struct svcsync_stats st = {};
+	struct svcsync *ss;
+	struct xcni_svc v;
+	struct xcni_revnat rn;
+	char msg[256] = "";
+	int found, fd;
+	uint32_t ids[3];
+
+	(void)state;
+	assert_int_equal(svcsync_open(pin_dir, &ss), 0);
+	assert_int_equal(svcsync_apply(ss, specs, 2, &st, msg, sizeof(msg)), 0);
+	assert_int_equal(st.svcs_changed, 2);
+	assert_int_equal(st.backends_written, 4);
+	assert_int_equal(st.slots_written, 4);
+	v = svc_get(&specs[0].key);
+	assert_int_equal(v.count, 2);
+	assert_int_equal(v.count_term, 1);
+	assert_int_equal(v.version, 0);
+	assert_int_equal(v.flags, XCNI_SVC_F_AFFINITY);
+	assert_int_equal(v.affinity_s, 10800);
+	assert_int_equal(v.rev_nat, v.id);
+	assert_int_equal(v.revision, 1);
+	/* Active first (by address), then the terminating one. */
+	for (uint16_t s = 0; s < 3; s++) {
+		ids[s] = slot(v.id, 0, s, &found);
+		assert_true(found);
+	}
+	assert_memory_equal(backend(ids[0]).addr, web[2].addr, 4);
+	assert_memory_equal(backend(ids[1]).addr, web[1].addr, 4);
+	assert_memory_equal(backend(ids[2]).addr, web[0].addr, 4);
+	assert_int_equal(backend(ids[2]).state, XCNI_BE_TERMINATING);
+	assert_int_equal(backend(ids[0]).port, htons(80));
+	fd = fd_of("xcni_revnat");
+	assert_int_equal(bpf_map_lookup_elem(fd, &v.rev_nat, &rn), 0);
+	close(fd);
+	assert_memory_equal(rn.addr, specs[0].key.addr, 16);
+	assert_int_equal(rn.port, htons(80));
+	assert_int_equal(svcsync_cleanup(ss, &st), 0);
+
+	/* The same list again: nothing written. */
+	memset(&st, 0, sizeof(st));
+	assert_int_equal(svcsync_apply(ss, specs, 2, &st, msg, sizeof(msg)), 0);
+	assert_int_equal(st.svcs_changed + st.backends_written + st.slots_written, 0);
+
+	/* 10.1.0.1 goes, 10.1.0.3 is ready again: the other version, then the flip. */
+	web[2] = be4("10.1.0.3", 80, XCNI_BE_ACTIVE);
+	specs[0].nbe = 2;
+	specs[0].be = web + 1;
+	memset(&st, 0, sizeof(st));
+	assert_int_equal(svcsync_apply(ss, specs, 2, &st, msg, sizeof(msg)), 0);
+	assert_int_equal(st.svcs_changed, 1);
+	v = svc_get(&specs[0].key);
+	assert_int_equal(v.version, 1);
+	assert_int_equal(v.count, 2);
+	assert_int_equal(v.count_term, 0);
+	assert_int_equal(v.revision, 2);
+	/* The old version stays until cleanup: a packet that read the entry before the
+	 * flip still finds its slots. So does the backend that went. */
+	slot(v.id, 0, 2, &found);
+	assert_true(found);
+	backend(ids[0]);
+	assert_int_equal(svcsync_cleanup(ss, &st), 0);
+	slot(v.id, 0, 0, &found);
+	assert_false(found);
+	slot(v.id, 1, 1, &found);
+	assert_true(found);
+	assert_int_equal(st.slots_deleted, 3);
+	assert_int_equal(st.backends_deleted, 1);
+	assert_int_equal(count_keys("xcni_backend", 4), 3);
+	assert_int_equal(count_keys("xcni_svcslot", sizeof(struct xcni_svcslot_key)), 3);
+
+	/* kube-dns gone: its frontend at once, the rest at cleanup. */
+	memset(&st, 0, sizeof(st));
+	assert_int_equal(svcsync_apply(ss, specs, 1, &st, msg, sizeof(msg)), 0);
+	assert_int_equal(st.svcs_removed, 1);
+	assert_int_equal(count_keys("xcni_svc", sizeof(struct xcni_svc_key)), 1);
+	assert_int_equal(count_keys("xcni_revnat", 2), 2);
+	assert_int_equal(svcsync_cleanup(ss, &st), 0);
+	assert_int_equal(count_keys("xcni_revnat", 2), 1);
+	assert_int_equal(count_keys("xcni_backend", 4), 2);
+	assert_int_equal(count_keys("xcni_svcslot", sizeof(struct xcni_svcslot_key)), 2);
+
+	/* Empty. */
+	assert_int_equal(svcsync_apply(ss, NULL, 0, &st, msg, sizeof(msg)), 0);
+	assert_int_equal(svcsync_cleanup(ss, &st), 0);
+	assert_int_equal(count_keys("xcni_svc", sizeof(struct xcni_svc_key)) +
+				 count_keys("xcni_svcslot", sizeof(struct xcni_svcslot_key)) +
+				 count_keys("xcni_backend", 4) + count_keys("xcni_revnat", 2),
+			 0);
+	svcsync_free(ss);
+}
+
+/* A Maglev frontend's table is maglev_build's over its active backends. */
+static void test_maglev(void **state)
+{
+	struct svc_be_spec be[] = { be4("10.2.0.1", 8080, XCNI_BE_ACTIVE),
+				    be4("10.2.0.2", 8080, XCNI_BE_ACTIVE),
+				    be4("10.2.0.3", 8080, XCNI_BE_TERMINATING) };
+	struct svc_spec spec = { .name = "y/mag:http", .key = fe4("10.96.0.7", 80, IPPROTO_TCP),
+				 .flags = XCNI_SVC_F_MAGLEV, .nbe = 3, .be = be };
+	struct maglev_backend mb[2];
+	struct xcni_backend b[2];
+	struct svcsync_stats st = {};
+	struct svcsync *ss;
+	struct xcni_svc v;
+	uint32_t *want = calloc(XCNI_MAGLEV_M, 4), key, inner_id, got;
+	char msg[256] = "";
+	int fd, inner, found;
+
+	(void)state;
+	assert_int_equal(svcsync_open(pin_dir, &ss), 0);
+	assert_int_equal(svcsync_apply(ss, &spec, 1, &st, msg, sizeof(msg)), 0);
+	assert_int_equal(st.maglev_written, 1);
+	v = svc_get(&spec.key);
+	for (int i = 0; i < 2; i++) {
+		b[i] = backend(slot(v.id, v.version, (uint16_t)i, &found));
+		mb[i] = (struct maglev_backend){ .key = &b[i],
+						 .key_len = offsetof(struct xcni_backend, state),
+						 .id = slot(v.id, v.version, (uint16_t)i, &found) };
+	}
+	assert_int_equal(maglev_build(mb, 2, XCNI_MAGLEV_M, want), 0);
+	key = xcni_maglev_key(v.id, v.version);
+	fd = fd_of("xcni_maglev");
+	assert_int_equal(bpf_map_lookup_elem(fd, &key, &inner_id), 0);
+	inner = bpf_map_get_fd_by_id(inner_id);
+	assert_true(inner >= 0);
+	for (uint32_t i = 0; i < XCNI_MAGLEV_M; i++) {
+		assert_int_equal(bpf_map_lookup_elem(inner, &i, &got), 0);
+		if (got != want[i])
+			fail_msg("entry %u: %u, want %u", i, got, want[i]);
+	}
+	close(inner);
+	/* A change: a new table under the other version; the old one gone at cleanup. */
+	spec.nbe = 2;
+	assert_int_equal(svcsync_apply(ss, &spec, 1, &st, msg, sizeof(msg)), 0);
+	assert_int_equal(svcsync_cleanup(ss, &st), 0);
+	assert_int_not_equal(bpf_map_lookup_elem(fd, &key, &inner_id), 0);
+	key = xcni_maglev_key(v.id, v.version ^ 1);
+	assert_int_equal(bpf_map_lookup_elem(fd, &key, &inner_id), 0);
+	close(fd);
+	assert_int_equal(svcsync_apply(ss, NULL, 0, &st, msg, sizeof(msg)), 0);
+	assert_int_equal(svcsync_cleanup(ss, &st), 0);
+	assert_int_equal(count_keys("xcni_maglev", 4), 0);
+	svcsync_free(ss);
+	free(want);
+}
+
+/* More than the maps hold: refused, naming the map, nothing written. */
+static void test_full(void **state)
+{
+	struct svc_be_spec be[BE_MAX + 1];
+	struct svc_spec ok = { .name = "y/a:p", .key = fe4("10.96.0.1", 80, IPPROTO_TCP), .nbe = 4,
+			       .be = be };
+	struct svc_spec big[2] = { ok, { .name = "y/b:p", .key = fe4("10.96.0.2", 80, IPPROTO_TCP),
+					 .nbe = BE_MAX + 1, .be = be } };
+	struct svc_spec dup[2] = { ok, ok };
+	struct svcsync_stats st = {};
+	struct svcsync *ss;
+	char msg[256] = "";
+
+	(void)state;
+	for (int i = 0; i <= BE_MAX; i++) {
+		char ip[32];
+
+		snprintf(ip, sizeof(ip), "10.3.0.%d", i + 1);
+		be[i] = be4(ip, 80, XCNI_BE_ACTIVE);
+	}
+	assert_int_equal(svcsync_open(pin_dir, &ss), 0);
+	assert_int_equal(svcsync_apply(ss, &ok, 1, &st, msg, sizeof(msg)), 0);
+	assert_int_equal(svcsync_cleanup(ss, &st), 0);
+	assert_int_equal(svcsync_apply(ss, big, 2, &st, msg, sizeof(msg)), -ENOSPC);
+	assert_non_null(strstr(msg, "xcni_backend"));
+	assert_int_equal(count_keys("xcni_svc", sizeof(struct xcni_svc_key)), 1);
+	assert_int_equal(count_keys("xcni_backend", 4), 4);
+	assert_int_equal(count_keys("xcni_svcslot", sizeof(struct xcni_svcslot_key)), 4);
+	/* Smaller, it fits (3 + 8 slots, 8 backends). */
+	big[1].nbe = 8;
+	big[0].nbe = 3;
+	memset(msg, 0, sizeof(msg));
+	assert_int_equal(svcsync_apply(ss, big, 2, &st, msg, sizeof(msg)), 0);
+	assert_int_equal(svcsync_cleanup(ss, &st), 0);
+	/* Backends within room (8 + 4 new = 12), slots not (11 held + 24 new > 24). */
+	big[1].nbe = 12;
+	big[0].nbe = 12;
+	assert_int_equal(svcsync_apply(ss, big, 2, &st, msg, sizeof(msg)), -ENOSPC);
+	assert_non_null(strstr(msg, "xcni_svcslot"));
+	assert_int_equal(svcsync_apply(ss, dup, 2, &st, msg, sizeof(msg)), -EINVAL);
+	assert_non_null(strstr(msg, "y/a:p"));
+	assert_int_equal(svcsync_apply(ss, NULL, 0, &st, msg, sizeof(msg)), 0);
+	assert_int_equal(svcsync_cleanup(ss, &st), 0);
+	svcsync_free(ss);
+}
+
+/* A writer that died between apply and cleanup: the next one sweeps, and needs no rewrite. */
+static void test_restart(void **state)
+{
+	struct svc_be_spec be[] = { be4("10.4.0.1", 80, XCNI_BE_ACTIVE),
+				    be4("10.4.0.2", 80, XCNI_BE_ACTIVE) };
+	struct svc_spec spec = { .name = "y/r:p", .key = fe4("10.96.0.4", 80, IPPROTO_TCP), .nbe = 2,
+				 .be = be };
+	struct svcsync_stats st = {};
+	struct svcsync *ss;
+	char msg[256] = "";
+
+	(void)state;
+	assert_int_equal(svcsync_open(pin_dir, &ss), 0);
+	assert_int_equal(svcsync_apply(ss, &spec, 1, &st, msg, sizeof(msg)), 0);
+	assert_int_equal(svcsync_cleanup(ss, &st), 0);
+	spec.nbe = 1;
+	assert_int_equal(svcsync_apply(ss, &spec, 1, &st, msg, sizeof(msg)), 0);
+	svcsync_free(ss); /* no cleanup: version 0's slots and 10.4.0.2 are left */
+	assert_int_equal(count_keys("xcni_svcslot", sizeof(struct xcni_svcslot_key)), 3);
+	assert_int_equal(count_keys("xcni_backend", 4), 2);
+	assert_int_equal(svcsync_open(pin_dir, &ss), 0);
+	assert_int_equal(count_keys("xcni_svcslot", sizeof(struct xcni_svcslot_key)), 1);
+	assert_int_equal(count_keys("xcni_backend", 4), 1);
+	memset(&st, 0, sizeof(st));
+	assert_int_equal(svcsync_apply(ss, &spec, 1, &st, msg, sizeof(msg)), 0);
+	assert_int_equal(st.svcs_changed + st.slots_written + st.backends_written, 0);
+	assert_int_equal(svcsync_apply(ss, NULL, 0, &st, msg, sizeof(msg)), 0);
+	assert_int_equal(svcsync_cleanup(ss, &st), 0);
+	svcsync_free(ss);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_write_flip_cleanup),
+		cmocka_unit_test(test_maglev),
+		cmocka_unit_test(test_full),
+		cmocka_unit_test(test_restart),
+	};
+
+	return cmocka_run_group_tests_name("svcsync", tests, setup, teardown);
+}

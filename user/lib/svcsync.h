@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The Service map writer (kube-proxy replacement): makes xcni_svc,
+ * xcni_svcslot, xcni_backend, xcni_revnat and xcni_maglev hold a list of
+ * frontends with their backends, with the discipline of polsync: only what
+ * changed is written; a changed frontend gets its slots (and Maglev table)
+ * under the version it does not use, then its entry is flipped in one map
+ * update, and the old version goes in svcsync_cleanup; backends are written
+ * before any slot names them and deleted after none does. A list the maps
+ * cannot hold changes nothing.
+ */
+#ifndef XCNI_SVCSYNC_H
+#define XCNI_SVCSYNC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../../bpf/xcni_shared.h"
+
+struct svc_be_spec {
+	uint8_t addr[16]; /* IPv4: the first 4 bytes */
+	uint16_t port; /* network order */
+	uint8_t family; /* XCNI_AF_* */
+	uint8_t state; /* enum xcni_backend_state */
+};
+
+/* One frontend: what a Service port (ClusterIP:port/proto, scope) becomes. */
+struct svc_spec {
+	const char *name; /* "ns/name:port" for messages */
+	struct xcni_svc_key key;
+	uint8_t flags; /* XCNI_SVC_F_* */
+	uint32_t affinity_s;
+	size_t nbe;
+	const struct svc_be_spec *be; /* any order; the writer puts the active ones first */
+};
+
+struct svcsync_stats {
+	size_t svcs_changed; /* frontends added or rewritten */
+	size_t svcs_removed;
+	size_t slots_written;
+	size_t slots_deleted;
+	size_t backends_written;
+	size_t backends_deleted;
+	size_t maglev_written; /* Maglev tables built and installed */
+};
+
+struct svcsync;
+
+/*
+ * Opens the pinned maps under pin_dir and reads what they hold; entries an
+ * earlier writer left behind (an update cut short: a version no frontend
+ * uses, backends no slot names) are deleted.
+ */
+int svcsync_open(const char *pin_dir, struct svcsync **out);
+void svcsync_free(struct svcsync *ss);
+
+/*
+ * Makes the maps hold specs (frontends unique). -ENOSPC (msg names the map
+ * and the numbers) or -EINVAL (msg names the frontend) with nothing written.
+ */
+int svcsync_apply(struct svcsync *ss, const struct svc_spec *specs, size_t n,
+		  struct svcsync_stats *st, char *msg, size_t msglen);
+/* Deletes what the last apply replaced (old versions, removed frontends, unused backends). */
+int svcsync_cleanup(struct svcsync *ss, struct svcsync_stats *st);
+
+#endif
