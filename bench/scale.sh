@@ -108,7 +108,8 @@ api set '{"split": false}' >/dev/null || { cat "$T/server.log"; die "API server 
 # ---- start to convergence ----
 say "starting xcnid"
 t0=$(ms_now)
-nsenter --net="/var/run/netns/$NS" "$BUILD/xcnid" --pin-dir "$PIN" --pod-cidr 10.64.0.0/24 \
+# XCNID_WRAP: a profiler in front of xcnid (e.g. "valgrind --tool=massif").
+nsenter --net="/var/run/netns/$NS" ${XCNID_WRAP:-} "$BUILD/xcnid" --pin-dir "$PIN" --pod-cidr 10.64.0.0/24 \
 	--node-name node-0000 --kubeconfig "$T/kubeconfig" -v >"$T/xcnid.log" 2>&1 &
 XPID=$!
 conv=
@@ -124,10 +125,11 @@ rss_conv=$(status_kb "$XPID" VmRSS) hwm_conv=$(status_kb "$XPID" VmHWM)
 
 # ---- entries per map ----
 counts() { # the agent's view: label identities, pod and other ipcache entries, polep, policy
-	local ipc
-	ipc=$(ctl ipcache list --json)
-	jq -n --argjson ipc "$ipc" --argjson ids "$(ctl identity list --json)" \
-		--argjson pol "$(ctl policy list --json)" --argjson cfg "$(ctl config --json)" '{
+	ctl ipcache list --json >"$T/ipc.json" && ctl identity list --json >"$T/ids.json" &&
+		ctl policy list --json >"$T/pol.json" && ctl config --json >"$T/cfg.json" || return 1
+	jq -n --slurpfile ipc "$T/ipc.json" --slurpfile ids "$T/ids.json" \
+		--slurpfile pol "$T/pol.json" --slurpfile cfg "$T/cfg.json" '
+		$ipc[0] as $ipc | $ids[0] as $ids | $pol[0] as $pol | $cfg[0] as $cfg | {
 		identities: ([$ids[] | select((.labels // "") | startswith("k8s:") or startswith("ns:"))] | length),
 		pod_ipcache: ([$ipc[] | select((.pod // "") != "" and ((.pod // "") | startswith("reserved") | not))] | length),
 		ipcache_total: ($ipc | length),
