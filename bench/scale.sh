@@ -167,9 +167,16 @@ fi
 say "converged in $conv ms; churn: $RATE events/s for $SECS s"
 wl0=$(grep -c 'applied in' "$T/xcnid.log")
 c0=$(cpu_ticks "$XPID")
+# XCNID_PERF=FILE: perf record xcnid during the churn (where its CPU goes).
+PERF=
+if [ -n "${XCNID_PERF:-}" ]; then
+	perf record -q -F 499 -g -p "$XPID" -o "$XCNID_PERF" >/dev/null 2>&1 &
+	PERF=$!
+fi
 in_ns "$PY" "$SIM" churn "${simargs[@]}" --ctl 6444 --pin "$PIN" --rate "$RATE" --seconds "$SECS" \
 	--out "$T/churn.json" >/dev/null || die "churn failed"
 c1=$(cpu_ticks "$XPID")
+[ -n "$PERF" ] && kill -INT "$PERF" && wait "$PERF"
 sleep 1
 rss_churn=$(status_kb "$XPID" VmRSS) hwm=$(status_kb "$XPID" VmHWM)
 hz=$(getconf CLK_TCK)

@@ -170,8 +170,13 @@ static int kvset_sync(int fd, struct kvset *cur, const void *want, size_t n, siz
 		memcpy(nd + i * (ksz + vsz) + ksz, w + voff, vsz);
 	}
 	kv_cmp_len = (int)ksz;
-	if (n)
-		qsort(nd, n, ksz + vsz, kv_cmp);
+	/* The compiler hands most arrays over sorted: check before sorting. */
+	for (i = 1; i < n; i++) {
+		if (memcmp(nd + (i - 1) * (ksz + vsz), nd + i * (ksz + vsz), ksz) > 0) {
+			qsort(nd, n, ksz + vsz, kv_cmp);
+			break;
+		}
+	}
 	/* Merge the two sorted lists. */
 	for (i = 0, j = 0; i < n || j < cur->n;) {
 		unsigned char *w = i < n ? nd + i * (ksz + vsz) : NULL;

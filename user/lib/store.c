@@ -136,6 +136,58 @@ void store_free(struct store *st)
 	free(st);
 }
 
+static int obj_cmp(const void *a, const void *b);
+
+/*
+ * Keeps a valid view sorted as objects come and go (a binary search and a
+ * memmove), instead of marking it stale: rebuilding it meant sorting every
+ * pod again on each pod event. op: +1 added, 0 replaced (old -> obj), -1 gone.
+ * Marks the view stale when it cannot.
+ */
+static void view_update(struct store *st, const struct k8s_object *old,
+			const struct k8s_object *obj, int op)
+{
+	enum k8s_kind k = obj->kind;
+	const struct k8s_object **v = st->view[k];
+	size_t lo = 0, hi = st->nview[k];
+
+	if (!v)
+		st->stale[k] = true; /* never built: store_view builds it */
+	if (st->stale[k])
+		return;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (obj_cmp(&v[mid], &obj) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (op == 0 || op < 0) {
+		if (lo >= st->nview[k] || v[lo] != (op ? obj : old)) {
+			st->stale[k] = true;
+			return;
+		}
+		if (op == 0) {
+			v[lo] = obj;
+			return;
+		}
+		memmove(&v[lo], &v[lo + 1], (st->nview[k] - lo - 1) * sizeof(*v));
+		st->nview[k]--;
+		return;
+	}
+	/* +1 room: store_view keeps one more than the kind's objects. */
+	v = realloc(v, (st->nview[k] + 2) * sizeof(*v));
+	if (!v) {
+		st->stale[k] = true;
+		return;
+	}
+	memmove(&v[lo + 1], &v[lo], (st->nview[k] - lo) * sizeof(*v));
+	v[lo] = obj;
+	st->view[k] = v;
+	st->nview[k]++;
+}
+
 static void changed(struct store *st, enum k8s_kind kind)
 {
 	st->version++;
@@ -183,11 +235,12 @@ static int put_digest(struct store *st, struct k8s_object *obj, const uint64_t d
 			k8s_free(obj);
 			return 0;
 		}
+		view_update(st, (*slot)->obj, obj, 0);
 		k8s_free((*slot)->obj);
 		(*slot)->obj = obj;
 		(*slot)->digest[0] = digest[0];
 		(*slot)->digest[1] = digest[1];
-		changed(st, obj->kind);
+		st->version++;
 		return 1;
 	}
 	if (st->count + 1 > st->nbuckets - st->nbuckets / 4) {
@@ -209,7 +262,8 @@ static int put_digest(struct store *st, struct k8s_object *obj, const uint64_t d
 	*slot = e;
 	st->count++;
 	st->nkind[obj->kind]++;
-	changed(st, obj->kind);
+	view_update(st, NULL, obj, 1);
+	st->version++;
 	return 1;
 }
 
@@ -274,11 +328,12 @@ int store_del(struct store *st, enum k8s_kind kind, const char *ns, const char *
 	if (!e)
 		return 0;
 	*slot = e->next;
+	view_update(st, NULL, e->obj, -1);
 	k8s_free(e->obj);
 	free(e);
 	st->count--;
 	st->nkind[kind]--;
-	changed(st, kind);
+	st->version++;
 	return 1;
 }
 
