@@ -145,7 +145,9 @@ maps=$(for m in xcni_ipcache xcni_identity xcni_polep xcni_policy xcni_polrange 
 	printf '{"map":"%s","entries":%s,"max":%s}\n' "$m" "$(nentries "$m")" "$(mapent "$m")"
 done | jq -s .)
 
-rc=0
+rc=0 npass=0 nfail=0
+pass() { npass=$((npass + 1)); echo "ok - $*"; }
+fail() { nfail=$((nfail + 1)); rc=1; echo "not ok - $*"; }
 if [ "$CHECK" = 1 ]; then
 	want=$("$PY" "$SIM" count "${simargs[@]}" --node node-0000)
 	got=$(cat "$T/counts.json")
@@ -153,14 +155,14 @@ if [ "$CHECK" = 1 ]; then
 	for f in identities:identities pod_ipcache:pod_ipcache local_pods:policy_pods \
 		isolated_pods:isolated_pods policies:policies; do
 		w=$(jq -r ".${f%%:*}" <<<"$want") g=$(jq -r ".${f#*:}" <<<"$got")
-		if [ "$w" = "$g" ]; then echo "ok - ${f#*:}: $g as fed"; else
-			echo "not ok - ${f#*:}: agent $g, simulator ${w}"; rc=1; fi
+		if [ "$w" = "$g" ]; then pass "${f#*:}: $g as fed"; else
+			fail "${f#*:}: agent $g, simulator ${w}"; fi
 	done
 	# ipcache: every pod, every node, gateway, world (the node's own address is one of the nodes).
 	w=$(($(jq .pod_ipcache <<<"$want") + $(jq .node_ipcache <<<"$want") + 2))
 	g=$(jq .ipcache_total <<<"$got")
-	if [ "$w" = "$g" ]; then echo "ok - ipcache: $g entries (pods + nodes + gateway + world)"; else
-		echo "not ok - ipcache: agent $g, simulator $w"; rc=1; fi
+	if [ "$w" = "$g" ]; then pass "ipcache: $g entries (pods + nodes + gateway + world)"; else
+		fail "ipcache: agent $g, simulator $w"; fi
 fi
 
 # ---- churn ----
@@ -191,13 +193,13 @@ writes=$(tail -n +"$((wl0 + 1))" "$T/xcnid.log" | sed -n 's/.*applied in \([0-9]
 if [ "$CHECK" = 1 ]; then
 	to=$(jq '[.timeouts[]] | add // 0' <<<"$churn")
 	n=$(jq '.latency_ms["all-pod-and-node"].n // 0' <<<"$churn")
-	if [ "$to" = 0 ] && [ "$n" -gt 0 ]; then echo "ok - churn: $n changes reached the maps, none timed out"; else
-		echo "not ok - churn: $to changes never reached the maps"; rc=1; fi
+	if [ "$to" = 0 ] && [ "$n" -gt 0 ]; then pass "churn: $n changes reached the maps, none timed out"; else
+		fail "churn: $to changes never reached the maps"; fi
 	counts >"$T/counts2.json"
 	w=$(jq .final <<<"$churn") g=$(cat "$T/counts2.json")
 	for f in identities pod_ipcache; do
-		if [ "$(jq ".$f" <<<"$w")" = "$(jq ".$f" <<<"$g")" ]; then echo "ok - after churn: $f $(jq ".$f" <<<"$g") as fed"
-		else echo "not ok - after churn: $f agent $(jq ".$f" <<<"$g"), simulator $(jq ".$f" <<<"$w")"; rc=1; fi
+		if [ "$(jq ".$f" <<<"$w")" = "$(jq ".$f" <<<"$g")" ]; then pass "after churn: $f $(jq ".$f" <<<"$g") as fed"
+		else fail "after churn: $f agent $(jq ".$f" <<<"$g"), simulator $(jq ".$f" <<<"$w")"; fi
 	done
 fi
 
@@ -217,6 +219,6 @@ jq -n --argjson gen "$(cat "$T/gen.json")" --argjson counts "$(cat "$T/counts.js
 [ -n "$JSON" ] && cp "$T/result.json" "$JSON"
 cat "$T/result.json"
 if [ "$CHECK" = 1 ]; then
-	[ "$rc" = 0 ] && echo "1 passed, 0 failed" || echo "0 passed, 1 failed"
+	echo "$npass passed, $nfail failed"
 fi
 exit "$rc"

@@ -74,10 +74,10 @@ class Model:
         self.free = [[] for _ in range(nodes)]
         self.pods = {}  # "ns/name" -> pod object
         self.seq = 0
-        # Every node gets every deployment's share: pod j on node j % N, of deployment
-        # (j / N) % D.
+        # Pod j on node j % N, of deployment (j / N + 7 (j % N)) % D: every node a
+        # window of consecutive deployments, every deployment used.
         for j in range(pods):
-            self.new_pod((j // nodes) % self.D, j % nodes)
+            self.new_pod((j // nodes + 7 * (j % nodes)) % self.D, j % nodes)
         self.nodes = {}
         for i in range(nodes):
             self.nodes[self.node_name(i)] = self.node(i)
