@@ -108,9 +108,10 @@ api set '{"split": false}' >/dev/null || { cat "$T/server.log"; die "API server 
 # ---- start to convergence ----
 say "starting xcnid"
 t0=$(ms_now)
-# XCNID_WRAP: a profiler in front of xcnid (e.g. "valgrind --tool=massif").
+# XCNID_WRAP: a profiler in front of xcnid (e.g. "valgrind --tool=massif");
+# XCNID_ARGS: more options (e.g. "--map-max xcni_ipcache=524288").
 nsenter --net="/var/run/netns/$NS" ${XCNID_WRAP:-} "$BUILD/xcnid" --pin-dir "$PIN" --pod-cidr 10.64.0.0/24 \
-	--node-name node-0000 --kubeconfig "$T/kubeconfig" -v >"$T/xcnid.log" 2>&1 &
+	--node-name node-0000 --kubeconfig "$T/kubeconfig" -v ${XCNID_ARGS:-} >"$T/xcnid.log" 2>&1 &
 XPID=$!
 conv=
 for _ in $(seq 6000); do
