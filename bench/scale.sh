@@ -116,8 +116,13 @@ XPID=$!
 conv=
 for _ in $(seq 6000); do
 	kill -0 "$XPID" 2>/dev/null || { tail -20 "$T/xcnid.log"; die "xcnid exited"; }
-	g=$(ctl config --json 2>/dev/null | jq -r '.applied_gen // 0' 2>/dev/null)
+	cfg=$(ctl config --json 2>/dev/null)
+	g=$(jq -r '.applied_gen // 0' <<<"$cfg" 2>/dev/null)
 	if [ "${g:-0}" -gt 0 ] 2>/dev/null; then conv=$(($(ms_now) - t0)); break; fi
+	# A state the maps cannot hold (see --map-max): the agent says so and applies nothing.
+	if [ "$(jq -r '.failed_gen // 0' <<<"$cfg" 2>/dev/null)" -gt 0 ] 2>/dev/null; then
+		die "xcnid refused the cluster state: $(jq -r .error <<<"$cfg")"
+	fi
 	sleep 0.02
 done
 [ -n "$conv" ] || { tail -20 "$T/xcnid.log"; die "xcnid did not converge in 120 s"; }
