@@ -42,6 +42,7 @@ suites=(
 	"lab-netpol-svc-3nodes:env NETPOL_VIA_SERVICE=1 NETPOL_NODES=3 bash tests/lab/netpol.sh"
 	"kind-manifests:bash tests/kind/run.sh"
 	"apiwatch:bash tests/apiwatch/run.sh"
+	"scale-small:bash bench/scale.sh --check"
 	"libcni:bash tests/libcni/run.sh"
 	"cri:bash tests/cri/run.sh"
 )

@@ -20,6 +20,7 @@
 # split across reads), a stream can get a garbage line, be cut inside an
 # event, be closed, or be held back (a client falling behind).
 import base64
+import bisect
 import copy
 import http.server
 import json
@@ -56,8 +57,13 @@ def status(code, reason, message):
 class Cluster:
     """Objects, the event history per kind, and what the test asked streams to do."""
 
-    def __init__(self, path, fixtures):
+    def __init__(self, path, fixtures, volatile=False):
         self.path = path
+        # volatile: --state is read at start and never written (benchmarks: a
+        # 100k-pod cluster would be rewritten on every change).
+        self.volatile = volatile
+        self.split = True  # events in two chunks (tests); benchmarks turn it off
+        self.sorted_cache = {}  # resource -> (rv, sorted items): lists page through it
         self.cond = threading.Condition()
         self.stats = {"connections": 0, "tls_failures": 0, "unauthorized": 0, "lists": 0,
                       "watches": 0, "bookmark_watches": 0, "watch_410": 0}
@@ -93,6 +99,8 @@ class Cluster:
         return (m.get("namespace", "default") + "/" if KINDS[r][3] else "") + m["name"]
 
     def save(self):
+        if self.volatile:
+            return
         tmp = self.path + ".tmp"
         with open(tmp, "w") as f:
             json.dump({"rv": self.rv, "objs": self.objs, "history": self.history,
@@ -100,13 +108,14 @@ class Cluster:
         os.rename(tmp, self.path)
 
     def typed(self, r, o):
-        o = copy.deepcopy(o)
+        # Stored objects are never changed in place (apply and delete store
+        # copies), so a shallow copy is enough to add kind and apiVersion.
         kind, api = KINDS[r][0], KINDS[r][1]
         return {"kind": kind, "apiVersion": api, **{k: v for k, v in o.items()
                                                      if k not in ("kind", "apiVersion")}}
 
     # Writes, as the API server does them: a new resourceVersion, server-set metadata.
-    def apply(self, obj):
+    def apply(self, obj, save=True):
         with self.cond:
             r = BY_KIND[obj["kind"]]
             obj = copy.deepcopy(obj)
@@ -130,11 +139,12 @@ class Cluster:
                 m.setdefault("labels", {})["kubernetes.io/metadata.name"] = m["name"]
             self.objs[r][k] = obj
             self.history[r].append([self.rv, "MODIFIED" if old else "ADDED", obj])
-            self.save()
+            if save:
+                self.save()
             self.cond.notify_all()
             return self.rv
 
-    def delete(self, r, key):
+    def delete(self, r, key, save=True):
         with self.cond:
             obj = self.objs[r].pop(key)
             self.rv += 1
@@ -143,9 +153,37 @@ class Cluster:
             obj["metadata"]["deletionTimestamp"] = now()
             obj["metadata"]["deletionGracePeriodSeconds"] = 0
             self.history[r].append([self.rv, "DELETED", obj])
-            self.save()
+            if save:
+                self.save()
             self.cond.notify_all()
             return self.rv
+
+    # Many writes at once (the benchmark's simulator): one save, one wakeup.
+    def batch(self, ops):
+        rvs = []
+        with self.cond:
+            for op in ops:
+                if "delete" in op:
+                    rvs.append(self.delete(op["delete"]["resource"], op["delete"]["key"], False))
+                else:
+                    rvs.append(self.apply(op["apply"], False))
+            self.save()
+        return rvs
+
+    def sorted_items(self, r):
+        """The kind's objects sorted by key, kept while nothing changes (paged lists)."""
+        hit = self.sorted_cache.get(r)
+        if hit and hit[0] == self.rv:
+            return hit[1]
+        items = sorted(self.objs[r].items())
+        self.sorted_cache[r] = (self.rv, items)
+        return items
+
+    def since(self, r, last):
+        """History entries of r after resourceVersion last (history is in rv order)."""
+        h = self.history[r]
+        i = bisect.bisect_right(h, last, key=lambda e: e[0])
+        return h[i:]
 
     # etcd compaction: watching from before now is "410 Gone" from here on.
     def compact(self, r):
@@ -217,7 +255,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         c = self.server.cluster
         with c.cond:
             c.stats["lists"] += 1
-            items = sorted(c.objs[r].items())
+            items = c.sorted_items(r)
             rv = c.rv
             start = ""
             if q.get("continue"):
@@ -232,7 +270,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             limit = int(q.get("limit") or 0)
             if c.page_cap and (not limit or limit > c.page_cap):
                 limit = c.page_cap
-            items = [(k, o) for k, o in items if k > start]
+            if start:
+                items = items[bisect.bisect_right(items, start, key=lambda e: e[0]):]
             meta = {"resourceVersion": str(rv)}
             if limit and len(items) > limit:
                 items = items[:limit]
@@ -240,7 +279,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     {"rv": rv, "start": items[-1][0]}).encode()).decode()
                 meta["remainingItemCount"] = len(c.objs[r]) - limit
             body = {"kind": KINDS[r][0] + "List", "apiVersion": KINDS[r][1], "metadata": meta,
-                    "items": [copy.deepcopy(o) for _, o in items]}
+                    "items": [o for _, o in items]}
         self.send_json(200, body)
 
     def chunk(self, data):
@@ -249,7 +288,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def event(self, etype, obj, split=True):
         line = json.dumps({"type": etype, "object": obj}).encode() + b"\n"
-        if split and len(line) > 20:
+        if split and self.server.cluster.split and len(line) > 20:
             # Two chunks, a moment apart: the client reads half a line first.
             half = len(line) // 2
             self.chunk(line[:half])
@@ -301,7 +340,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 elif last < c.compacted[r]:
                     evs = None  # fell behind a compaction
                 else:
-                    evs = [(v, t, c.typed(r, o)) for v, t, o in c.history[r] if v > last]
+                    evs = [(v, t, c.typed(r, o)) for v, t, o in c.since(r, last)]
                 cur = c.rv
             for _, _, op in todo:
                 if op == "garbage":
@@ -364,6 +403,8 @@ class Ctl(http.server.BaseHTTPRequestHandler):
         try:
             if op == "apply":
                 out["rv"] = c.apply(arg)
+            elif op == "batch":
+                out["rvs"] = c.batch(arg["ops"])
             elif op == "delete":
                 out["rv"] = c.delete(arg["resource"], arg["key"])
             elif op == "compact":
@@ -415,7 +456,7 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
 
 
 def serve(a):
-    cluster = Cluster(a["state"], a["fixtures"])
+    cluster = Cluster(a["state"], a.get("fixtures"), "volatile" in a)
     api = Server(("127.0.0.1", int(a["port"])), Handler)
     api.cluster, api.token_file, api.verbose = cluster, a["token-file"], "verbose" in a
     api.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -448,10 +489,10 @@ if __name__ == "__main__":
         it = iter(sys.argv[2:])
         for k in it:
             k = k.lstrip("-")
-            args[k] = True if k == "verbose" else next(it)
+            args[k] = True if k in ("verbose", "volatile") else next(it)
         serve(args)
     elif sys.argv[1] == "ctl":
         ctl(sys.argv[2], sys.argv[3], sys.argv[4] if len(sys.argv) > 4 else "")
     else:
         sys.exit("usage: apiserver.py serve --port P --ctl-port C --cert F --key F "
-                 "--token-file F --state F --fixtures DIR | ctl PORT OP [JSON|-]")
+                 "--token-file F --state F --fixtures DIR [--volatile] | ctl PORT OP [JSON|-]")

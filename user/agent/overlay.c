@@ -64,6 +64,19 @@ out:
 	return err;
 }
 
+int map_max_apply(struct bpf_object *obj, const struct map_max *mm, int n)
+{
+	int set = 0;
+
+	for (int i = 0; i < n; i++) {
+		struct bpf_map *m = bpf_object__find_map_by_name(obj, mm[i].name);
+
+		if (m && !bpf_map__set_max_entries(m, mm[i].n))
+			set++;
+	}
+	return set;
+}
+
 int overlay_load(struct overlay *ov, const char *pin_dir)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = pin_dir);
@@ -74,6 +87,10 @@ int overlay_load(struct overlay *ov, const char *pin_dir)
 	ov->xdp = xdp_underlay__open_opts(&oo);
 	if (!ov->in || !ov->out || !ov->xdp)
 		return -errno ?: -ENOMEM;
+	/* The same sizes as xcnid's objects, or the shared pinned maps would not match. */
+	map_max_apply(ov->in->obj, ov->map_max, ov->nmap_max);
+	map_max_apply(ov->out->obj, ov->map_max, ov->nmap_max);
+	map_max_apply(ov->xdp->obj, ov->map_max, ov->nmap_max);
 	ov->in->rodata->node_ip = ov->node_ip;
 	ov->in->rodata->vni = ov->vni;
 	ov->out->rodata->node_ip = ov->node_ip;

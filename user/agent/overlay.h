@@ -9,6 +9,8 @@
 
 #include <linux/types.h>
 
+struct bpf_object;
+
 #include "lib/store.h"
 
 struct from_pod;
@@ -23,8 +25,20 @@ enum xdp_want {
 	XDP_WANT_OFF,
 };
 
+/* xcnid --map-max NAME=N: a map's size other than the built-in default. */
+struct map_max {
+	char name[16];
+	__u32 n;
+};
+#define MAP_MAX_OVERRIDES 16
+
+/* Sets every override that names a map of obj; the number of maps set. */
+int map_max_apply(struct bpf_object *obj, const struct map_max *mm, int n);
+
 struct overlay {
 	/* asked for */
+	const struct map_max *map_max; /* the sizes xcnid was asked for, applied on load */
+	int nmap_max;
 	const char *underlay; /* device name; NULL: no overlay */
 	__u32 node_ip; /* network order; 0: the underlay's first IPv4 */
 	__u32 vni;

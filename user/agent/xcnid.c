@@ -502,6 +502,16 @@ static int run(const struct opts *o)
 		pr_err("cannot open the BPF objects: %s\n", strerror(errno));
 		goto out;
 	}
+	for (int i = 0; i < o->ov->nmap_max; i++) {
+		const struct map_max *mm = &o->ov->map_max[i];
+
+		if (!map_max_apply(fp->obj, mm, 1) + !map_max_apply(tp->obj, mm, 1) == 2) {
+			pr_err("--map-max %s: no such map (the names xcnictl and bpftool show, e.g. "
+			       "xcni_ipcache)\n", mm->name);
+			err = -ENOENT;
+			goto out;
+		}
+	}
 	err = check_pinned_layout(o->pin_dir, fp->obj);
 	if (!err)
 		err = check_pinned_layout(o->pin_dir, tp->obj);
@@ -630,6 +640,9 @@ static void usage(FILE *f)
 		"                     default); `xcnictl config set trace-sample` changes it live\n"
 		"  --events-rate N    at most N events (drops, verdicts, traces) per CPU per second\n"
 		"                     (default %u; 0: no limit); the rest are counted as lost\n"
+		"  --map-max MAP=N    size map MAP for N entries instead of its default (e.g.\n"
+		"                     xcni_ipcache=524288; repeatable; see bench/README.md for what\n"
+		"                     each holds); a pinned map of another size is refused\n"
 		"  --log-format FMT   text (default) or json (one object per line)\n"
 		"  -v, --verbose      more logging (twice: libbpf debug, verifier logs)\n"
 		"  -h, --help\n",
@@ -657,13 +670,15 @@ int main(int argc, char **argv)
 		{ "no-masquerade", no_argument, NULL, 1001 },
 		{ "cluster-cidr", required_argument, NULL, 'C' },
 		{ "log-format", required_argument, NULL, 'L' },
+		{ "map-max", required_argument, NULL, 1002 },
 		{ "trace-sample", required_argument, NULL, 'S' },
 		{ "events-rate", required_argument, NULL, 'R' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
-	struct overlay ov = { .vni = 1 };
+	static struct map_max map_max[MAP_MAX_OVERRIDES];
+	struct overlay ov = { .vni = 1, .map_max = map_max };
 	struct masq mq = { .table = MASQ_TABLE };
 	struct opts o = { .pin_dir = XCNI_PIN_ROOT, .ov = &ov, .mq = &mq,
 			  .events_rate = XCNI_EVENTS_RATE_DEFAULT };
@@ -755,6 +770,28 @@ int main(int argc, char **argv)
 			break;
 		case 'M': masquerade = 1; break;
 		case 1001: masquerade = 0; break;
+		case 1002: {
+			const char *eq = strchr(optarg, '=');
+			char *end;
+			unsigned long v = 0;
+
+			if (eq) {
+				errno = 0;
+				v = strtoul(eq + 1, &end, 10);
+			}
+			if (!eq || eq == optarg || (size_t)(eq - optarg) >= sizeof(map_max[0].name) ||
+			    !eq[1] || *end || errno || v == 0 || v > (1ul << 28) ||
+			    ov.nmap_max == MAP_MAX_OVERRIDES) {
+				pr_err("--map-max %s: MAP=N, N from 1 to %lu, at most %d maps "
+				       "(e.g. xcni_ipcache=524288)\n", optarg, 1ul << 28,
+				       MAP_MAX_OVERRIDES);
+				return 2;
+			}
+			snprintf(map_max[ov.nmap_max].name, sizeof(map_max[0].name), "%.*s",
+				 (int)(eq - optarg), optarg);
+			map_max[ov.nmap_max++].n = (__u32)v;
+			break;
+		}
 		case 'C': {
 			int e = masq_add_cluster_cidrs(&mq, optarg);
 

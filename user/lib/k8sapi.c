@@ -482,7 +482,10 @@ struct watcher {
 	enum wabort abort;
 	char *rv; /* resourceVersion to watch from; NULL: list first */
 	char *cont; /* continue token of the list being read */
-	json_t *items; /* its pages so far */
+	json_t *seen; /* keys of the objects its pages so far held (each page goes to
+		       * the store as it comes: a 100k-pod list is never in memory whole) */
+	size_t nlisted; /* objects in those pages */
+	int list_changed; /* of them, new or changed in the store */
 	char *list_rv;
 	bool listed; /* has completed a list once */
 	int64_t started_ms;
@@ -901,8 +904,10 @@ static void list_reset(struct watcher *w)
 	w->cont = NULL;
 	free(w->list_rv);
 	w->list_rv = NULL;
-	json_decref(w->items);
-	w->items = NULL;
+	json_decref(w->seen);
+	w->seen = NULL;
+	w->nlisted = 0;
+	w->list_changed = 0;
 }
 
 /* TLS and credentials, for every request (the token file is read each time: it rotates). */
@@ -1186,36 +1191,54 @@ static void failed(struct watcher *w, CURLcode res, long status)
 	}
 }
 
-/* A complete list (every page): the kind's whole state. 0 or -errno. */
-static int apply_list(struct watcher *w)
+/*
+ * One list page: its objects go to the store now (what a watch event would
+ * do with each), their keys to w->seen. 0 or -errno.
+ */
+static int put_page(struct watcher *w, json_t *items)
 {
-	struct api *a = w->api;
-	struct store *st = cur_store(a);
-	json_t *seen = json_object(), *item;
-	const struct k8s_object *const *objs;
-	struct cluster cl;
-	char key[512], **gone = NULL;
-	size_t i, ngone = 0, n;
-	int ret = 0, changed = 0, removed = 0;
+	json_t *item;
+	char key[512];
+	size_t i;
+	int ret;
 
-	if (!seen)
+	if (!w->seen && !(w->seen = json_object()))
 		return -ENOMEM;
-	json_array_foreach(w->items, i, item) {
+	json_array_foreach(items, i, item) {
 		const char *ns, *name;
 
 		if (!json_is_object(item))
 			continue;
 		/* Invalid ones too: they keep their last good version, not disappear. */
 		if (!obj_key(item, w->kind, key, sizeof(key), &ns, &name) &&
-		    json_object_set_new(seen, key, json_true())) {
-			ret = -ENOMEM;
-			goto out;
-		}
+		    json_object_set_new(w->seen, key, json_true()))
+			return -ENOMEM;
 		ret = put_obj(w, item);
 		if (ret < 0)
-			goto out;
-		changed += ret;
+			return ret;
+		w->list_changed += ret;
+		w->nlisted++;
 	}
+	return 0;
+}
+
+/*
+ * A complete list (every page put): what the pages did not hold is gone. The
+ * kind's whole state is then the list's. 0 or -errno.
+ */
+static int apply_list(struct watcher *w)
+{
+	struct api *a = w->api;
+	struct store *st = cur_store(a);
+	json_t *seen = w->seen;
+	const struct k8s_object *const *objs;
+	struct cluster cl;
+	char key[512], **gone = NULL;
+	size_t i, ngone = 0, n;
+	int ret = 0, changed = w->list_changed, removed = 0;
+
+	if (!seen && !(seen = w->seen = json_object()))
+		return -ENOMEM;
 	store_view(st, &cl);
 	n = cl.n[w->kind];
 	objs = cl.objs[w->kind];
@@ -1252,13 +1275,11 @@ static int apply_list(struct watcher *w)
 	ret = 0;
 	a->applied++;
 	pr_info("k8s api: listed %zu %s at resourceVersion %s: %d changed, %d removed\n",
-		json_array_size(w->items), kind_plural(w), w->list_rv ? w->list_rv : "?", changed,
-		removed);
+		w->nlisted, kind_plural(w), w->list_rv ? w->list_rv : "?", changed, removed);
 out:
 	for (i = 0; i < ngone; i++)
 		free(gone[i]);
 	free(gone);
-	json_decref(seen);
 	return ret;
 }
 
@@ -1279,10 +1300,10 @@ static void list_page(struct watcher *w)
 		list_reset(w);
 		goto out;
 	}
-	if (!w->items && !(w->items = json_array()))
+	if (items && (ret = put_page(w, items))) {
+		w->api->err = ret;
 		goto nomem;
-	if (items && json_array_extend(w->items, items))
-		goto nomem;
+	}
 	/* Every page is at the first page's resourceVersion. */
 	rv = json_string_value(json_object_get(meta, "resourceVersion"));
 	if (!w->list_rv && rv && !(w->list_rv = strdup(rv)))
@@ -1439,26 +1460,17 @@ static void kick(struct api *a)
 static int promote(struct api *a)
 {
 	struct cluster cl;
-	int ret = 0;
+	int ret;
 
 	for (int k = 0; k < K8S_NR_KINDS; k++)
 		if (!a->w[k].listed)
 			return 0;
 	store_view(a->staging, &cl);
-	for (int k = 0; k < K8S_NR_KINDS && ret >= 0; k++) {
-		for (size_t i = 0; i < cl.n[k] && ret >= 0; i++) {
-			struct k8s_object *o;
-			struct k8s_error err;
-
-			/* It parsed once; only memory can fail now. */
-			ret = k8s_parse(cl.objs[k][i]->raw, &o, &err);
-			if (!ret)
-				ret = store_put(a->b.store, o);
-			a->changes += ret > 0;
-		}
-	}
+	/* Moved, not parsed again: the staging store kept no JSON trees. */
+	ret = store_take(a->b.store, a->staging);
 	if (ret < 0)
 		return ret;
+	a->changes += ret;
 	pr_info("k8s api: every kind listed (%zu namespaces, %zu pods, %zu nodes, %zu network "
 		"policies): following the API server\n",
 		cl.n[K8S_NAMESPACE], cl.n[K8S_POD], cl.n[K8S_NODE], cl.n[K8S_NETWORKPOLICY]);
@@ -1577,6 +1589,8 @@ int k8s_api_open(const char *kubeconfig, struct store *st, struct cs_backend **o
 	}
 	a->b.ops = &api_ops;
 	a->b.store = st;
+	/* Objects are compared by digest; their trees (most of the memory) go. */
+	store_drop_raw(st);
 	a->epfd = a->curl_tfd = a->retry_tfd = -1;
 	ret = kubeconfig ? k8s_api_conf_kubeconfig(kubeconfig, &a->conf)
 			 : k8s_api_conf_in_cluster(&a->conf);
@@ -1587,6 +1601,7 @@ int k8s_api_open(const char *kubeconfig, struct store *st, struct cs_backend **o
 	a->multi = curl_multi_init();
 	if (!a->staging || !a->multi)
 		goto err_api;
+	store_drop_raw(a->staging);
 	a->epfd = epoll_create1(EPOLL_CLOEXEC);
 	a->curl_tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	a->retry_tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);

@@ -41,7 +41,8 @@ struct ep_state {
 struct polsync {
 	int fd_policy, fd_polrange, fd_polcidr, fd_polep, fd_ipcache, fd_identity, fd_polname,
 		fd_podname, fd_polsel;
-	size_t max_policy, max_polrange, max_polcidr, max_ipcache;
+	size_t max_policy, max_polrange, max_polcidr, max_ipcache, max_identity, max_polname,
+		max_podname;
 	size_t n_policy, n_polrange, n_polcidr; /* entries in the maps */
 	size_t neps;
 	struct ep_state *eps; /* sorted by ip */
@@ -171,8 +172,13 @@ static int kvset_sync(int fd, struct kvset *cur, const void *want, size_t n, siz
 		memcpy(nd + i * (ksz + vsz) + ksz, w + voff, vsz);
 	}
 	kv_cmp_len = (int)ksz;
-	if (n)
-		qsort(nd, n, ksz + vsz, kv_cmp);
+	/* The compiler hands most arrays over sorted: check before sorting. */
+	for (i = 1; i < n; i++) {
+		if (memcmp(nd + (i - 1) * (ksz + vsz), nd + i * (ksz + vsz), ksz) > 0) {
+			qsort(nd, n, ksz + vsz, kv_cmp);
+			break;
+		}
+	}
 	/* Merge the two sorted lists. */
 	for (i = 0, j = 0; i < n || j < cur->n;) {
 		unsigned char *w = i < n ? nd + i * (ksz + vsz) : NULL;
@@ -356,9 +362,9 @@ int polsync_open(const char *pin_dir, struct polsync **out)
 	    (err = ps->fd_polcidr = open_map(pin_dir, "xcni_polcidr", &ps->max_polcidr)) < 0 ||
 	    (err = ps->fd_polep = open_map(pin_dir, "xcni_polep", NULL)) < 0 ||
 	    (err = ps->fd_ipcache = open_map(pin_dir, "xcni_ipcache", &ps->max_ipcache)) < 0 ||
-	    (err = ps->fd_identity = open_map(pin_dir, "xcni_identity", NULL)) < 0 ||
-	    (err = ps->fd_polname = open_map(pin_dir, "xcni_polname", NULL)) < 0 ||
-	    (err = ps->fd_podname = open_map(pin_dir, "xcni_podname", NULL)) < 0 ||
+	    (err = ps->fd_identity = open_map(pin_dir, "xcni_identity", &ps->max_identity)) < 0 ||
+	    (err = ps->fd_polname = open_map(pin_dir, "xcni_polname", &ps->max_polname)) < 0 ||
+	    (err = ps->fd_podname = open_map(pin_dir, "xcni_podname", &ps->max_podname)) < 0 ||
 	    (err = ps->fd_polsel = open_map(pin_dir, "xcni_polsel", NULL)) < 0)
 		goto fail;
 	/* What an earlier agent left: kept, and replaced by the first apply. */
@@ -557,6 +563,17 @@ int polsync_apply(struct polsync *ps, const struct pol_result *r, struct polsync
 			 "more (%zu of %zu), xcni_ipcache %zu (max %zu); nothing was applied",
 			 add, ps->n_policy, ps->max_policy, addr, ps->n_polrange, ps->max_polrange,
 			 addc, ps->n_polcidr, ps->max_polcidr, r->nipcache, ps->max_ipcache);
+		return -ENOSPC;
+	}
+	/* These are synced whole (upsert, then delete): they must hold the new state. */
+	if (nidl > ps->max_identity || r->npolicies > ps->max_polname ||
+	    r->npodnames > ps->max_podname) {
+		snprintf(msg, msglen,
+			 "the maps cannot hold this state: %zu identities (xcni_identity max %zu), "
+			 "%zu policies (xcni_polname max %zu), %zu pods (xcni_podname max %zu); "
+			 "nothing was applied",
+			 nidl, ps->max_identity, r->npolicies, ps->max_polname, r->npodnames,
+			 ps->max_podname);
 		return -ENOSPC;
 	}
 

@@ -25,6 +25,7 @@
 struct entry {
 	struct entry *next;
 	uint64_t hash;
+	uint64_t digest[2]; /* of the object's JSON, canonical; {0, 0}: none */
 	struct k8s_object *obj;
 };
 
@@ -37,6 +38,7 @@ struct store {
 	bool stale[K8S_NR_KINDS]; /* view[kind] needs rebuilding */
 	const struct k8s_object **view[K8S_NR_KINDS];
 	size_t nview[K8S_NR_KINDS];
+	bool drop_raw; /* keep a digest of each object's JSON, not the tree */
 };
 
 static const char *ns_or_empty(const char *ns)
@@ -134,32 +136,111 @@ void store_free(struct store *st)
 	free(st);
 }
 
+static int obj_cmp(const void *a, const void *b);
+
+/*
+ * Keeps a valid view sorted as objects come and go (a binary search and a
+ * memmove), instead of marking it stale: rebuilding it meant sorting every
+ * pod again on each pod event. op: +1 added, 0 replaced (old -> obj), -1 gone.
+ * Marks the view stale when it cannot.
+ */
+static void view_update(struct store *st, const struct k8s_object *old,
+			const struct k8s_object *obj, int op)
+{
+	enum k8s_kind k = obj->kind;
+	const struct k8s_object **v = st->view[k];
+	size_t lo = 0, hi = st->nview[k];
+
+	if (!v)
+		st->stale[k] = true; /* never built: store_view builds it */
+	if (st->stale[k])
+		return;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (obj_cmp(&v[mid], &obj) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (op == 0 || op < 0) {
+		if (lo >= st->nview[k] || v[lo] != (op ? obj : old)) {
+			st->stale[k] = true;
+			return;
+		}
+		if (op == 0) {
+			v[lo] = obj;
+			return;
+		}
+		memmove(&v[lo], &v[lo + 1], (st->nview[k] - lo - 1) * sizeof(*v));
+		st->nview[k]--;
+		return;
+	}
+	/* +1 room: store_view keeps one more than the kind's objects. */
+	v = realloc(v, (st->nview[k] + 2) * sizeof(*v));
+	if (!v) {
+		st->stale[k] = true;
+		return;
+	}
+	memmove(&v[lo + 1], &v[lo], (st->nview[k] - lo) * sizeof(*v));
+	v[lo] = obj;
+	st->view[k] = v;
+	st->nview[k]++;
+}
+
 static void changed(struct store *st, enum k8s_kind kind)
 {
 	st->version++;
 	st->stale[kind] = true;
 }
 
-int store_put(struct store *st, struct k8s_object *obj)
+void store_drop_raw(struct store *st)
+{
+	st->drop_raw = true;
+}
+
+/*
+ * Two 64-bit FNV-1a hashes (different offsets) of the JSON serialized with
+ * sorted keys: equal for documents json_equal calls equal, and a collision
+ * (an update taken for no change) is a 2^-128 matter.
+ */
+static int json_digest(json_t *doc, uint64_t d[2])
+{
+	char *s = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+
+	if (!s)
+		return -ENOMEM;
+	d[0] = 0xcbf29ce484222325ull;
+	d[1] = 0x84222325cbf29ce4ull;
+	for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+		d[0] = (d[0] ^ *c) * 0x100000001b3ull;
+		d[1] = (d[1] ^ *c) * 0x100000001b3ull;
+	}
+	free(s);
+	return 0;
+}
+
+/* store_put with the object's digest known (or {0, 0} when it has none). */
+static int put_digest(struct store *st, struct k8s_object *obj, const uint64_t digest[2])
 {
 	uint64_t hash;
 	struct entry **slot, *e;
 
-	if (obj->kind >= K8S_NR_KINDS || !obj->meta.name) {
-		k8s_free(obj);
-		return -EINVAL;
-	}
 	hash = key_hash(obj->kind, obj->meta.ns, obj->meta.name);
 	slot = find(st, obj->kind, obj->meta.ns, obj->meta.name, hash);
 	if (*slot) {
 		/* Same JSON, same object: a rewritten file that did not change it is no change. */
-		if (obj->raw && json_equal((*slot)->obj->raw, obj->raw)) {
+		if ((digest[0] | digest[1]) && (*slot)->digest[0] == digest[0] &&
+		    (*slot)->digest[1] == digest[1]) {
 			k8s_free(obj);
 			return 0;
 		}
+		view_update(st, (*slot)->obj, obj, 0);
 		k8s_free((*slot)->obj);
 		(*slot)->obj = obj;
-		changed(st, obj->kind);
+		(*slot)->digest[0] = digest[0];
+		(*slot)->digest[1] = digest[1];
+		st->version++;
 		return 1;
 	}
 	if (st->count + 1 > st->nbuckets - st->nbuckets / 4) {
@@ -176,11 +257,64 @@ int store_put(struct store *st, struct k8s_object *obj)
 	}
 	e->hash = hash;
 	e->obj = obj;
+	e->digest[0] = digest[0];
+	e->digest[1] = digest[1];
 	*slot = e;
 	st->count++;
 	st->nkind[obj->kind]++;
-	changed(st, obj->kind);
+	view_update(st, NULL, obj, 1);
+	st->version++;
 	return 1;
+}
+
+int store_put(struct store *st, struct k8s_object *obj)
+{
+	uint64_t digest[2] = { 0, 0 };
+
+	if (obj->kind >= K8S_NR_KINDS || !obj->meta.name) {
+		k8s_free(obj);
+		return -EINVAL;
+	}
+	if (obj->raw && json_digest(obj->raw, digest)) {
+		k8s_free(obj);
+		return -ENOMEM;
+	}
+	if (st->drop_raw) {
+		json_decref(obj->raw);
+		obj->raw = NULL;
+	}
+	return put_digest(st, obj, digest);
+}
+
+int store_take(struct store *dst, struct store *src)
+{
+	int changes = 0, ret = 0;
+
+	for (size_t i = 0; i < src->nbuckets; i++) {
+		struct entry *e = src->buckets[i], *next;
+
+		for (; e; e = next) {
+			next = e->next;
+			if (ret >= 0) {
+				if (dst->drop_raw && e->obj->raw) {
+					json_decref(e->obj->raw);
+					e->obj->raw = NULL;
+				}
+				ret = put_digest(dst, e->obj, e->digest);
+				changes += ret > 0;
+			} else {
+				k8s_free(e->obj);
+			}
+			free(e);
+		}
+		src->buckets[i] = NULL;
+	}
+	src->count = 0;
+	for (int k = 0; k < K8S_NR_KINDS; k++) {
+		src->nkind[k] = 0;
+		changed(src, (enum k8s_kind)k);
+	}
+	return ret < 0 ? ret : changes;
 }
 
 int store_del(struct store *st, enum k8s_kind kind, const char *ns, const char *name)
@@ -194,11 +328,12 @@ int store_del(struct store *st, enum k8s_kind kind, const char *ns, const char *
 	if (!e)
 		return 0;
 	*slot = e->next;
+	view_update(st, NULL, e->obj, -1);
 	k8s_free(e->obj);
 	free(e);
 	st->count--;
 	st->nkind[kind]--;
-	changed(st, kind);
+	st->version++;
 	return 1;
 }
 

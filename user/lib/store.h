@@ -27,6 +27,17 @@ void store_free(struct store *st);
  * JSON differs from the one held), 0 if identical (obj freed), -errno.
  */
 int store_put(struct store *st, struct k8s_object *obj);
+/*
+ * From now on objects keep no JSON tree (obj->raw NULL once put), only a
+ * digest of it for the "identical" test: the tree is most of an object's
+ * memory (about 10 KiB for a pod as the API server sends it).
+ */
+void store_drop_raw(struct store *st);
+/*
+ * Moves every object of src into dst (store_put without parsing again),
+ * leaving src empty. Number of objects added or changed in dst, or -errno.
+ */
+int store_take(struct store *dst, struct store *src);
 /* 1 if an object was removed, 0 if there was none. ns NULL for cluster-scoped kinds. */
 int store_del(struct store *st, enum k8s_kind kind, const char *ns, const char *name);
 const struct k8s_object *store_get(const struct store *st, enum k8s_kind kind, const char *ns,

@@ -1,0 +1,230 @@
+#!/bin/bash
+# One xcnid against a simulated cluster: N Nodes, P Pods, Q NetworkPolicies
+# (bench/scale_sim.py), served by the test API server (tests/apiwatch/
+# apiserver.py, --volatile, events in one chunk) and read through the real
+# Kubernetes API backend (--kubeconfig, list in pages then watch).
+#
+#   netns xcsc<pid> (lo only)
+#     apiserver.py   127.0.0.1:6443 HTTPS (test CA, bearer token), :6444 control
+#     xcnid --kubeconfig K --node-name node-0000 --pod-cidr 10.64.0.0/24
+#                    (pins under /sys/fs/bpf/xcsc<pid>)
+#     scale_sim.py churn: creates/deletes pods, changes labels, edits policies,
+#                    joins/removes nodes through :6444; reads the pinned maps
+#                    (bpf syscall) for each change's latency
+#
+# Measures: time from xcnid's start to applied_gen > 0 (every map holds the
+# listed cluster), VmRSS/VmHWM after convergence and after churn, entries per
+# map, CPU (utime+stime) per second of churn, change -> map entry latency
+# p50/p99, map writes per change (xcnid's "generation applied" log lines).
+#
+#   bash bench/scale.sh [--nodes N] [--pods P] [--policies Q] [--rate R]
+#                       [--seconds T] [--json FILE] [--check]
+# --check: 10 nodes / 1000 pods, short churn, and the agent's identity,
+# ipcache and polep counts must equal the simulator's own count (a test
+# suite: exits 1 on a mismatch). Above 1k pods run it under the machine's
+# lock: flock /tmp/xcni-test.lock bash bench/scale.sh ...
+set -uo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/.." && pwd)
+BENCH=scale
+. "$HERE/lib.sh"
+BUILD=${BUILD:-$ROOT/build}
+PY=/usr/bin/python3
+SIM=$HERE/scale_sim.py
+
+NODES=10 PODS=1000 POLICIES= RATE=100 SECS=20 JSON= CHECK=0
+while [ $# -gt 0 ]; do
+	case $1 in
+	--nodes) NODES=$2; shift ;;
+	--pods) PODS=$2; shift ;;
+	--policies) POLICIES=$2; shift ;;
+	--rate) RATE=$2; shift ;;
+	--seconds) SECS=$2; shift ;;
+	--json) JSON=$2; shift ;;
+	--check) CHECK=1 RATE=20 SECS=5 ;;
+	*) die "unknown option $1 (see the comment at the top)" ;;
+	esac
+	shift
+done
+num_in "$NODES" 1 4000 && num_in "$PODS" 1 250000 && num_in "$RATE" 1 10000 &&
+	num_in "$SECS" 1 3600 || die "--nodes 1..4000, --pods 1..250000, --rate, --seconds: numbers"
+need jq openssl nsenter ip "$PY"
+[ -x "$BUILD/xcnid" ] || die "build first: make all"
+
+TAG=xcsc$$
+NS=$TAG
+PIN=/sys/fs/bpf/$TAG
+T=$(mktemp -d /tmp/xcni-scale.XXXXXX)
+SRV= XPID=
+cleanup() {
+	[ -n "$XPID" ] && kill "$XPID" 2>/dev/null && wait "$XPID" 2>/dev/null
+	[ -n "$SRV" ] && kill "$SRV" 2>/dev/null && wait "$SRV" 2>/dev/null
+	ip netns del "$NS" 2>/dev/null
+	rm -rf "$PIN" "$T"
+}
+trap cleanup EXIT
+
+in_ns() { nsenter --net="/var/run/netns/$NS" "$@"; }
+ctl() { "$BUILD/xcnictl" --pin-dir "$PIN" "$@"; }
+api() { in_ns "$PY" "$ROOT/tests/apiwatch/apiserver.py" ctl 6444 "$@"; }
+ms_now() { echo $(($(date +%s%N) / 1000000)); }
+status_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+simargs=(--nodes "$NODES" --pods "$PODS" ${POLICIES:+--policies "$POLICIES"})
+
+# ---- the cluster, the server, credentials ----
+say "generating $NODES nodes, $PODS pods"
+"$PY" "$SIM" gen "${simargs[@]}" --state "$T/state.json" >"$T/gen.json" || die "generator failed"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$T/ca.key" \
+	-out "$T/ca.crt" -days 1 -subj "/CN=xcni-scale-ca" 2>/dev/null &&
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$T/srv.key" \
+		-out "$T/srv.csr" -subj "/CN=kube-apiserver" 2>/dev/null &&
+	openssl x509 -req -in "$T/srv.csr" -CA "$T/ca.crt" -CAkey "$T/ca.key" -CAcreateserial \
+		-out "$T/srv.crt" -days 1 -extfile <(echo "subjectAltName=IP:127.0.0.1") 2>/dev/null ||
+	die "openssl failed"
+echo "token-$RANDOM$RANDOM" >"$T/token"
+cat >"$T/kubeconfig" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: sim
+  cluster: {server: "https://127.0.0.1:6443", certificate-authority-data: $(base64 -w0 "$T/ca.crt")}
+contexts:
+- name: sim
+  context: {cluster: sim, user: xcnid}
+current-context: sim
+users:
+- name: xcnid
+  user: {tokenFile: token}
+EOF
+ip netns add "$NS" && ip -n "$NS" link set lo up || die "cannot make netns $NS"
+nsenter --net="/var/run/netns/$NS" "$PY" "$ROOT/tests/apiwatch/apiserver.py" serve --port 6443 \
+	--ctl-port 6444 --cert "$T/srv.crt" --key "$T/srv.key" --token-file "$T/token" \
+	--state "$T/state.json" --volatile >"$T/server.log" 2>&1 &
+SRV=$!
+for _ in $(seq 600); do api stats >/dev/null 2>&1 && break; sleep 0.1; done
+api set '{"split": false}' >/dev/null || { cat "$T/server.log"; die "API server did not start"; }
+
+# ---- start to convergence ----
+say "starting xcnid"
+t0=$(ms_now)
+# XCNID_WRAP: a profiler in front of xcnid (e.g. "valgrind --tool=massif");
+# XCNID_ARGS: more options (e.g. "--map-max xcni_ipcache=524288").
+nsenter --net="/var/run/netns/$NS" ${XCNID_WRAP:-} "$BUILD/xcnid" --pin-dir "$PIN" --pod-cidr 10.64.0.0/24 \
+	--node-name node-0000 --kubeconfig "$T/kubeconfig" -v ${XCNID_ARGS:-} >"$T/xcnid.log" 2>&1 &
+XPID=$!
+conv=
+for _ in $(seq 6000); do
+	kill -0 "$XPID" 2>/dev/null || { tail -20 "$T/xcnid.log"; die "xcnid exited"; }
+	cfg=$(ctl config --json 2>/dev/null)
+	g=$(jq -r '.applied_gen // 0' <<<"$cfg" 2>/dev/null)
+	if [ "${g:-0}" -gt 0 ] 2>/dev/null; then conv=$(($(ms_now) - t0)); break; fi
+	# A state the maps cannot hold (see --map-max): the agent says so and applies nothing.
+	if [ "$(jq -r '.failed_gen // 0' <<<"$cfg" 2>/dev/null)" -gt 0 ] 2>/dev/null; then
+		die "xcnid refused the cluster state: $(jq -r .error <<<"$cfg")"
+	fi
+	sleep 0.02
+done
+[ -n "$conv" ] || { tail -20 "$T/xcnid.log"; die "xcnid did not converge in 120 s"; }
+sleep 2
+rss_conv=$(status_kb "$XPID" VmRSS) hwm_conv=$(status_kb "$XPID" VmHWM)
+
+# ---- entries per map ----
+counts() { # the agent's view: label identities, pod and other ipcache entries, polep, policy
+	ctl ipcache list --json >"$T/ipc.json" && ctl identity list --json >"$T/ids.json" &&
+		ctl policy list --json >"$T/pol.json" && ctl config --json >"$T/cfg.json" || return 1
+	jq -n --slurpfile ipc "$T/ipc.json" --slurpfile ids "$T/ids.json" \
+		--slurpfile pol "$T/pol.json" --slurpfile cfg "$T/cfg.json" '
+		$ipc[0] as $ipc | $ids[0] as $ids | $pol[0] as $pol | $cfg[0] as $cfg | {
+		identities: ([$ids[] | select((.labels // "") | startswith("k8s:") or startswith("ns:"))] | length),
+		pod_ipcache: ([$ipc[] | select((.pod // "") != "" and ((.pod // "") | startswith("reserved") | not))] | length),
+		ipcache_total: ($ipc | length),
+		isolated_pods: ($pol | length),
+		identities_all: $cfg.identities, policies: $cfg.policies,
+		policy_pods: $cfg.policy_pods}'
+}
+mapent() { bpftool map show pinned "$PIN/$1" -j 2>/dev/null | jq -r '.max_entries'; }
+nentries() { bpftool map dump pinned "$PIN/$1" -j 2>/dev/null | jq 'length'; }
+counts >"$T/counts.json" || die "reading the maps failed"
+maps=$(for m in xcni_ipcache xcni_identity xcni_polep xcni_policy xcni_polrange xcni_polcidr \
+	xcni_podname xcni_polname; do
+	printf '{"map":"%s","entries":%s,"max":%s}\n' "$m" "$(nentries "$m")" "$(mapent "$m")"
+done | jq -s .)
+
+rc=0 npass=0 nfail=0
+pass() { npass=$((npass + 1)); echo "ok - $*"; }
+fail() { nfail=$((nfail + 1)); rc=1; echo "not ok - $*"; }
+if [ "$CHECK" = 1 ]; then
+	want=$("$PY" "$SIM" count "${simargs[@]}" --node node-0000)
+	got=$(cat "$T/counts.json")
+	# Independent count (the model) against the agent's maps.
+	for f in identities:identities pod_ipcache:pod_ipcache local_pods:policy_pods \
+		isolated_pods:isolated_pods policies:policies; do
+		w=$(jq -r ".${f%%:*}" <<<"$want") g=$(jq -r ".${f#*:}" <<<"$got")
+		if [ "$w" = "$g" ]; then pass "${f#*:}: $g as fed"; else
+			fail "${f#*:}: agent $g, simulator ${w}"; fi
+	done
+	# ipcache: every pod, every node, gateway, world (the node's own address is one of the nodes).
+	w=$(($(jq .pod_ipcache <<<"$want") + $(jq .node_ipcache <<<"$want") + 2))
+	g=$(jq .ipcache_total <<<"$got")
+	if [ "$w" = "$g" ]; then pass "ipcache: $g entries (pods + nodes + gateway + world)"; else
+		fail "ipcache: agent $g, simulator $w"; fi
+fi
+
+# ---- churn ----
+say "converged in $conv ms; churn: $RATE events/s for $SECS s"
+wl0=$(grep -c 'applied in' "$T/xcnid.log")
+c0=$(cpu_ticks "$XPID")
+# XCNID_PERF=FILE: perf record xcnid during the churn (where its CPU goes).
+PERF=
+if [ -n "${XCNID_PERF:-}" ]; then
+	perf record -q -F 499 -g -p "$XPID" -o "$XCNID_PERF" >/dev/null 2>&1 &
+	PERF=$!
+fi
+in_ns "$PY" "$SIM" churn "${simargs[@]}" --ctl 6444 --pin "$PIN" --rate "$RATE" --seconds "$SECS" \
+	--out "$T/churn.json" >/dev/null || die "churn failed"
+c1=$(cpu_ticks "$XPID")
+[ -n "$PERF" ] && kill -INT "$PERF" && wait "$PERF"
+sleep 1
+rss_churn=$(status_kb "$XPID" VmRSS) hwm=$(status_kb "$XPID" VmHWM)
+hz=$(getconf CLK_TCK)
+churn=$(cat "$T/churn.json")
+secs=$(jq .seconds <<<"$churn")
+ev=$(jq .events <<<"$churn")
+# Writes: every "generation N applied" line after convergence (pods rewritten,
+# entries written, deleted, other map changes), and the compile times.
+writes=$(tail -n +"$((wl0 + 1))" "$T/xcnid.log" | sed -n 's/.*applied in \([0-9]*\) ms (compile \([0-9]*\) ms): \([0-9]*\) pods rewritten, \([0-9]*\) entries written, \([0-9]*\) deleted, \([0-9]*\) other.*/\1 \2 \3 \4 \5 \6/p' |
+	awk -v ev="$ev" '{ n++; ms += $1; c += $2; w += $4 + $5 + $6 + $3; if ($1 > mx) mx = $1 }
+		END { printf "{\"syncs\":%d,\"sync_ms_avg\":%.1f,\"sync_ms_max\":%d,\"compile_ms_avg\":%.1f,\"map_writes\":%d,\"writes_per_event\":%.2f}", n, n ? ms / n : 0, mx, n ? c / n : 0, w, ev ? w / ev : 0 }')
+if [ "$CHECK" = 1 ]; then
+	to=$(jq '[.timeouts[]] | add // 0' <<<"$churn")
+	n=$(jq '.latency_ms["all-pod-and-node"].n // 0' <<<"$churn")
+	if [ "$to" = 0 ] && [ "$n" -gt 0 ]; then pass "churn: $n changes reached the maps, none timed out"; else
+		fail "churn: $to changes never reached the maps"; fi
+	counts >"$T/counts2.json"
+	w=$(jq .final <<<"$churn") g=$(cat "$T/counts2.json")
+	for f in identities pod_ipcache; do
+		if [ "$(jq ".$f" <<<"$w")" = "$(jq ".$f" <<<"$g")" ]; then pass "after churn: $f $(jq ".$f" <<<"$g") as fed"
+		else fail "after churn: $f agent $(jq ".$f" <<<"$g"), simulator $(jq ".$f" <<<"$w")"; fi
+	done
+fi
+
+jq -n --argjson gen "$(cat "$T/gen.json")" --argjson counts "$(cat "$T/counts.json")" \
+	--argjson maps "$maps" --argjson churn "$churn" --argjson writes "$writes" \
+	--arg conv "$conv" --arg rc "$rss_conv" --arg hc "$hwm_conv" --arg rch "$rss_churn" --arg hwm "$hwm" \
+	--arg cpu "$(awk -v a="$c0" -v b="$c1" -v hz="$hz" -v s="$secs" 'BEGIN { printf "%.1f", 100 * (b - a) / hz / s }')" \
+	--arg rate "$RATE" '{cluster: $gen, converge_ms: ($conv | tonumber),
+		rss_mib: {converged: (($rc | tonumber) / 1024 | . * 10 | round / 10),
+			  peak_at_convergence: (($hc | tonumber) / 1024 | . * 10 | round / 10),
+			  after_churn: (($rch | tonumber) / 1024 | . * 10 | round / 10),
+			  peak: (($hwm | tonumber) / 1024 | . * 10 | round / 10)},
+		counts: $counts, maps: $maps,
+		churn: {rate: ($rate | tonumber), events: $churn.events, seconds: $churn.seconds,
+			cpu_pct_of_core: ($cpu | tonumber), counts: $churn.counts,
+			timeouts: $churn.timeouts, latency_ms: $churn.latency_ms}, writes: $writes}' >"$T/result.json"
+[ -n "$JSON" ] && cp "$T/result.json" "$JSON"
+cat "$T/result.json"
+if [ "$CHECK" = 1 ]; then
+	echo "$npass passed, $nfail failed"
+fi
+exit "$rc"
