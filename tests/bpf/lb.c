@@ -368,6 +368,60 @@ static void lb_udp(void **state)
 	}
 }
 
+/*
+ * A UDP datagram to a ClusterIP in IPv4 fragments: the first is translated
+ * whole (address, port, the checksum that covers the whole datagram); a later
+ * one carries no L4 header, so only its destination address (and the IP
+ * checksum) change: the bytes where ports would be are payload and stay. A
+ * later fragment of a datagram whose first was never seen opens nothing.
+ */
+static void set_frag(uint8_t *buf, uint16_t frag_off, uint16_t id)
+{
+	uint8_t *ip = buf + ETH_HLEN;
+
+	*(uint16_t *)(ip + 4) = htons(id);
+	*(uint16_t *)(ip + 6) = htons(frag_off);
+	*(uint16_t *)(ip + 10) = 0;
+	*(uint16_t *)(ip + 10) = csum(ip, 20);
+}
+
+static void lb_frag(void **state)
+{
+	uint8_t in[FRAME_MAX], want[FRAME_MAX];
+	struct fr f, t;
+	size_t len, wlen;
+	uint32_t b = ip4(IP_B);
+
+	(void)state;
+	f = from_dev(DEV_A, IP_A, 40700, "10.96.1.1", 53, IPPROTO_UDP, 0);
+	f.payload = 40;
+	len = frame(&f, in);
+	set_frag(in, 0x2000, 0x5a01); /* MF, offset 0 */
+	t = into(f, DEV_B);
+	t.daddr = b;
+	t.dport = 5353;
+	wlen = frame(&t, want);
+	set_frag(want, 0x2000, 0x5a01);
+	expect(FROM_POD_LB, DEV_A, in, len, TC_ACT_REDIRECT, XCNI_FWD_LOCAL, want, wlen);
+
+	/* The later fragment: the same bytes as a frame, offset 6 (48 bytes). */
+	f.sport = 1111; /* payload that looks like ports */
+	f.dport = 2222;
+	len = frame(&f, in);
+	set_frag(in, 6, 0x5a01);
+	memcpy(want, in, len);
+	memcpy(want, pods[DEV_B].mac, ETH_ALEN);
+	memcpy(want + ETH_ALEN, pods[DEV_B].host_mac, ETH_ALEN);
+	want[ETH_HLEN + 8] = 63;
+	memcpy(want + ETH_HLEN + 16, &b, 4);
+	set_frag(want, 6, 0x5a01);
+	expect(FROM_POD_LB, DEV_A, in, len, TC_ACT_REDIRECT, XCNI_FWD_LOCAL, want, len);
+
+	/* Another datagram's later fragment, its first never seen: dropped. */
+	set_frag(in, 6, 0x5a02);
+	expect(FROM_POD_LB, DEV_A, in, len, TC_ACT_SHOT, XCNI_DROP_FRAGMENT, NULL, 0);
+}
+
 /* No backends: TCP gets a RST, UDP an ICMP port unreachable, back into the client. */
 static void lb_no_backend(void **state)
 {
@@ -828,6 +882,7 @@ static void lb_off(void **state)
 const struct CMUnitTest lb_tests[] = {
 	cmocka_unit_test_prestate_setup_teardown(lb_tcp, lb_setup, NULL, NULL),
 	cmocka_unit_test(lb_udp),
+	cmocka_unit_test(lb_frag),
 	cmocka_unit_test(lb_no_backend),
 	cmocka_unit_test(lb_random_sticky),
 	cmocka_unit_test(lb_affinity),
