@@ -18,6 +18,8 @@ suites=(
 	"unit-polsync:$BUILD/tests/test_polsync"
 	"unit-prefilter:$BUILD/tests/test_prefilter"
 	"unit-masq:$BUILD/tests/test_masq"
+	"unit-maglev:$BUILD/tests/test_maglev"
+	"unit-svcsync:$BUILD/tests/test_svcsync"
 	"lab-layers:bash tests/lab/layers.sh"
 	"bpf-packets:$BUILD/tests/test_bpf"
 	"unit-asan:bash tests/fuzz/asan.sh"
