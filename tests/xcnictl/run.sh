@@ -318,7 +318,8 @@ check "ct get takes no filters" exits 2 x ct get tcp 10.244.1.5:40000 10.96.0.1:
 # list's translated flows need them too. Frontends:
 #   10.96.0.10:53/udp  ext  id 1  maglev, version 1: slots 1, 2 active, 3 terminating
 #                           (a stale version-0 slot names 9); live table (key 3):
-#                           backend 1 x100, backend 2 x50; a stale one (key 2): 9 x7
+#                           backend 1 x100, backend 2 x50, 9 (no live slot) x3;
+#                           a stale one (key 2): 9 x7
 #   10.96.0.20:80/tcp  ext  id 2  affinity 10800 s, etp-local, two-scopes: slot 4
 #   10.96.0.20:80/tcp  int  id 3  affinity 10800 s, itp-local: slot 5 (terminating)
 #   10.96.0.30:443/tcp ext  id 4  no backends; maglev, its table missing
@@ -361,7 +362,8 @@ svc_setup() {
 		bpftool map create "$MG/stale" type array key 4 value 4 entries $MAGLEV_M name xcni_maglev_in &&
 		bpftool map create "$PIN/xcni_maglev" type hash_of_maps key 4 value 4 entries 16 name xcni_maglev \
 			inner_map pinned "$MG/live" &&
-		mg_fill "$MG/live" 0 100 1 && mg_fill "$MG/live" 100 150 2 && mg_fill "$MG/stale" 0 7 9 &&
+		mg_fill "$MG/live" 0 100 1 && mg_fill "$MG/live" 100 150 2 && mg_fill "$MG/live" 150 153 9 &&
+		mg_fill "$MG/stale" 0 7 9 &&
 		bpftool map update pinned "$PIN/xcni_maglev" key hex $(le 3 4) value pinned "$MG/live" &&
 		bpftool map update pinned "$PIN/xcni_maglev" key hex $(le 2 4) value pinned "$MG/stale" || return 1
 	# Translated flows: 10.244.1.10:41000 -> 10.96.0.20:80 got backend 4 (10.244.1.5:8080):
@@ -402,6 +404,8 @@ check "service list --ip of a frontend" lines 2 x service list --ip 10.96.0.30
 check "service list --pod: the frontends with the pod as backend" lines 3 x service list --pod x/a
 check "service list --namespace y" has '^10\.96\.0\.10:53/udp ' x service list --namespace y
 check "service list --namespace y: only that one" lines 2 x service list --namespace y
+check "service list --identity 43: the frontends with a backend of that identity" \
+	rows_are '10.96.0.10:53/udp ext 1 maglev 1 2 1 1 3' x service list --identity 43
 check "service list --ip with a bad IP exits 2" exits 2 x service list --ip nope
 check "service get: the frontend's record" has '^FLAGS +affinity=10800s,etp-local,two-scopes$' x service get 10.96.0.20:80/tcp
 check "service get: both scopes, each with its backends" rows_are '0 4 10.244.1.5:8080 active -
@@ -409,14 +413,15 @@ check "service get: both scopes, each with its backends" rows_are '0 4 10.244.1.
 check "service get: the live slots, their state and Maglev entries" rows_are '0 1 10.244.1.5:8053 active 100
 1 2 10.244.1.10:8053 active 50
 2 3 10.244.2.7:8053 terminating 0' bash -c "$XCNICTL --pin-dir $PIN service get 10.96.0.10:53/udp | sed -n '/^SLOT/,\$p' | sed 's/^ *//'"
-check "service get: the live Maglev table's occupancy" has '^MAGLEV-TABLE +150/16381$' x service get 10.96.0.10:53/UDP
+check "service get: the live Maglev table's occupancy" has '^MAGLEV-TABLE +153/16381$' x service get 10.96.0.10:53/UDP
+check "service get: its entries naming no live backend" has '^MAGLEV-STRAY +3$' x service get 10.96.0.10:53/udp
 check "service get: a Maglev table missing is said" has '^MAGLEV-TABLE +missing$' x service get 10.96.0.30:443/tcp
 check "service get: no backends, the header only" bash -c "[ \"\$($XCNICTL --pin-dir $PIN service get 10.96.0.30:443/tcp | tail -n 1)\" = 'SLOT  BACKEND-ID  BACKEND  STATE  MAGLEV' ]"
 check "service get --json: exactly the frontend and its backends" json_is '
 	len(j) == 1 and {k: v for k, v in j[0].items() if k != "backends"} == {
 	"frontend": "10.96.0.10:53/udp", "address": "10.96.0.10", "port": 53, "proto": "udp", "scope": "ext",
 	"id": 1, "flags": "maglev", "affinity_s": None, "version": 1, "active": 2, "terminating": 1,
-	"rev_nat": 1, "revision": 3, "maglev_filled": 150, "maglev_size": 16381}
+	"rev_nat": 1, "revision": 3, "maglev_filled": 153, "maglev_size": 16381, "maglev_stray": 3}
 	and j[0]["backends"] == [
 	{"slot": 0, "id": 1, "backend": "10.244.1.5:8053", "address": "10.244.1.5", "port": 8053,
 	 "state": "active", "maglev_entries": 100},

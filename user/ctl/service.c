@@ -55,6 +55,16 @@ static int be_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* By address, port and family (the first bytes of struct xcni_backend), then id. */
+#define BE_ADDR_LEN offsetof(struct xcni_backend, state)
+static int be_addr_cmp(const void *a, const void *b)
+{
+	const struct be_rec *x = a, *y = b;
+	int d = memcmp(&x->b, &y->b, BE_ADDR_LEN);
+
+	return d ?: be_cmp(a, b);
+}
+
 void svcnames_open(const struct ctx *c, struct svcnames *s)
 {
 	memset(s, 0, sizeof(*s));
@@ -84,7 +94,8 @@ bool svcnames_frontend(struct svcnames *s, __u16 rev_nat, char *buf, size_t len)
 
 __u32 svcnames_backend(struct svcnames *s, __u32 ip, __u16 port)
 {
-	size_t i;
+	struct be_rec key = {};
+	size_t lo, hi;
 	int fd;
 
 	if (!s->be_loaded) {
@@ -93,19 +104,30 @@ __u32 svcnames_backend(struct svcnames *s, __u32 ip, __u16 port)
 		if (fd >= 0) {
 			if (!map_collect(fd, &m_backend, sizeof(struct be_rec),
 					 offsetof(struct be_rec, id), offsetof(struct be_rec, b),
-					 (void **)&s->be, &s->nbe))
+					 (void **)&s->be, &s->nbe)) {
 				s->nbe = sort_unique(s->be, s->nbe, sizeof(struct be_rec), be_cmp);
-			else
+				qsort(s->be, s->nbe, sizeof(struct be_rec), be_addr_cmp);
+			} else {
 				s->nbe = 0;
+			}
 			close(fd);
 		}
 	}
-	/* Backend ids grow; several frontends share one id per address and port. */
-	for (i = 0; i < s->nbe; i++)
-		if (s->be[i].b.family == XCNI_AF_INET && !memcmp(s->be[i].b.addr, &ip, 4) &&
-		    s->be[i].b.port == port)
-			return s->be[i].id;
-	return 0;
+	/* The writer gives one address and port one id, whichever frontends name it. */
+	key.b.family = XCNI_AF_INET;
+	memcpy(key.b.addr, &ip, 4);
+	key.b.port = port;
+	lo = 0;
+	hi = s->nbe;
+	while (lo < hi) { /* the first with that address, port and family */
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (memcmp(&s->be[mid].b, &key.b, BE_ADDR_LEN) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < s->nbe && !memcmp(&s->be[lo].b, &key.b, BE_ADDR_LEN) ? s->be[lo].id : 0;
 }
 
 /* ---- the views --------------------------------------------------------------- */
@@ -227,6 +249,8 @@ static const struct pt_col svc_get_cols[] = {
 	{ "MAGLEV-TABLE", NULL, PT_STR }, /* "FILLED/SIZE", "-", or "missing" */
 	{ NULL, "maglev_filled", PT_UINT },
 	{ NULL, "maglev_size", PT_UINT },
+	/* Entries naming a backend not in the live slots: the writer never leaves any. */
+	{ "MAGLEV-STRAY", "maglev_stray", PT_UINT },
 };
 static const struct pt_col be_cols[] = {
 	{ "SLOT", "slot", PT_UINT },
@@ -526,14 +550,24 @@ static int service_show(const struct ctx *c, const struct svc_maps *m, const str
 		pt_strf(rt, "%u/%u", filled, size);
 	else
 		pt_str(rt, "missing");
+	ids = svc_slots(m, &r->v, &nslots);
 	if (have_mg) {
+		__u32 stray = 0;
+
+		for (j = 0; j < nmg; j++) {
+			for (s = 0; ids && s < nslots && ids[s] != mg[j].id; s++)
+				;
+			if (!ids || s == nslots)
+				stray += mg[j].n;
+		}
 		pt_uint(rt, filled);
 		pt_uint(rt, size);
+		pt_uint(rt, stray);
 	} else {
 		pt_null(rt);
 		pt_null(rt);
+		pt_null(rt);
 	}
-	ids = svc_slots(m, &r->v, &nslots);
 	for (s = 0; ids && s < nslots; s++) {
 		struct xcni_backend b;
 		char a[INET6_ADDRSTRLEN];
@@ -653,7 +687,9 @@ const struct cmd service_cmds[] = {
 	  "terminating ones used only when no active one is left; STATE is active,\n"
 	  "terminating, or missing (a slot naming no backend). For a Maglev frontend,\n"
 	  "MAGLEV-TABLE is the live table's filled entries out of its size and MAGLEV\n"
-	  "each backend's entries; \"missing\" when the table is not there.\n\n"
+	  "each backend's entries; \"missing\" when the table is not there.\n"
+	  "MAGLEV-STRAY counts entries naming a backend outside the live slots (0\n"
+	  "unless the maps are inconsistent).\n\n"
 	  "Exit 1 when no such frontend exists, 2 for a malformed ADDR:PORT/PROTO.",
 	  check_service_get },
 	{}
