@@ -339,6 +339,7 @@ mg_fill() {
 		echo "map update pinned $1 key hex $(le "$i" 4) value hex $(le "$4" 4)"
 	done >"$MAN/mg-batch" && bpftool batch file "$MAN/mg-batch" >/dev/null
 }
+# shellcheck disable=SC2046 # bpftool wants the hex bytes as separate words
 svc_setup() {
 	mkdir -p "$MG" &&
 		mk xcni_svc hash $SVCK_SZ $SVCV_SZ 16 1 && mk xcni_svcslot hash $SLOTK_SZ 4 64 1 &&
@@ -369,9 +370,9 @@ svc_setup() {
 	# Translated flows: 10.244.1.10:41000 -> 10.96.0.20:80 got backend 4 (10.244.1.5:8080):
 	# its service entry (XCNI_CT_F_SVC) and its own entry; one whose rev-NAT entry is gone.
 	local now; now=$(now_ns)
-	put xcni_ct "$(ctk 10.244.1.10 10.96.0.20 41000 80 6)" "$(ctv $now $now 2 120 0 0 8 1 2 0 4 2)" &&
-		put xcni_ct "$(ctk 10.244.1.10 10.244.1.5 41000 8080 6)" "$(ctv $now $now 2 120 1 60 8 2 0 0 0 2)" &&
-		put xcni_ct "$(ctk 10.244.1.10 10.244.2.7 41001 8053 17)" "$(ctv $now $now 1 60 0 0 8 1 0 0 0 9)"
+	put xcni_ct "$(ctk 10.244.1.10 10.96.0.20 41000 80 6)" "$(ctv "$now" "$now" 2 120 0 0 8 1 2 0 4 2)" &&
+		put xcni_ct "$(ctk 10.244.1.10 10.244.1.5 41000 8080 6)" "$(ctv "$now" "$now" 2 120 1 60 8 2 0 0 0 2)" &&
+		put xcni_ct "$(ctk 10.244.1.10 10.244.2.7 41001 8053 17)" "$(ctv "$now" "$now" 1 60 0 0 8 1 0 0 0 9)"
 }
 
 check "service list: the maps are missing from an agent without Services: exit 1, saying so" \
@@ -407,6 +408,7 @@ check "service list --namespace y: only that one" lines 2 x service list --names
 check "service list --identity 43: the frontends with a backend of that identity" \
 	rows_are '10.96.0.10:53/udp ext 1 maglev 1 2 1 1 3' x service list --identity 43
 check "service list --ip with a bad IP exits 2" exits 2 x service list --ip nope
+check "a filter service get does not take exits 2" exits 2 x service get 10.96.0.10:53/udp --ip 10.244.1.5
 check "service get: the frontend's record" has '^FLAGS +affinity=10800s,etp-local,two-scopes$' x service get 10.96.0.20:80/tcp
 check "service get: both scopes, each with its backends" rows_are '0 4 10.244.1.5:8080 active -
 0 5 10.244.2.7:8080 terminating -' bash -c "echo; $XCNICTL --pin-dir $PIN service get 10.96.0.20:80/tcp | grep -E '^ *0 ' | sed 's/^ *//'"
@@ -559,7 +561,7 @@ check "--identity bad exits 2" exits 2 x ipcache list --identity x
 check "--ip bad exits 2" exits 2 x ipcache list --ip 300.1.1.1
 check "--ip and --pod together exit 2" exits 2 x ct list --ip 10.244.1.5 --pod x/a
 check "a filter a view does not take exits 2" exits 2 x tunnel list --namespace x
-check "every list view documents its filters" bash -c 'for v in endpoint ct identity ipcache policy; do
+check "every list view documents its filters" bash -c 'for v in endpoint ct identity ipcache policy service; do
 	'"$XCNICTL"' $v list --help | grep -q "^  --namespace NS" || { echo $v; exit 1; }; done'
 # -- policy list: the pods some policy selects, with the entries of their live version
 check "policy list: the selected pods, by pod, unnamed last; not the one isolated in neither" \
