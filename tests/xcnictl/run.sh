@@ -443,6 +443,9 @@ check "service get without a protocol exits 2" exits 2 x service get 10.96.0.10:
 check "service get of icmp exits 2" exits 2 x service get 10.96.0.10:53/icmp
 check "service get of a port over 65535 exits 2" exits 2 x service get 10.96.0.10:65536/udp
 check "service get of a bad address exits 2" exits 2 x service get 10.96.0:53/udp
+check "service get of an IPv6 frontend not programmed: exit 1, saying so" \
+	has 'no such frontend: \[fd00::a\]:53/udp' x service get '[fd00::a]:53/udp'
+check "service get of an IPv6 address without brackets exits 2" exits 2 x service get fd00::a:53/udp
 
 # -- ct: translated flows name their frontend and backend
 check "ct list: the service entry shows the frontend and its backend" \
