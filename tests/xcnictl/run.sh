@@ -63,7 +63,7 @@ cleanup() {
 	ip netns del "$OVN" 2>/dev/null
 	ip netns del "$OVP" 2>/dev/null
 	ip netns del "$LABNS" 2>/dev/null
-	rm -rf "$PIN" "$BAD" "$REAL" "$OVL" "$MAN" "$DEST" "$LAB" "$NOLAB"
+	rm -rf "$PIN" "$PIN-mg" "$BAD" "$REAL" "$OVL" "$MAN" "$DEST" "$LAB" "$NOLAB"
 }
 trap cleanup EXIT
 trap "exit 130" INT TERM # so EXIT runs on those too
@@ -247,8 +247,8 @@ check "endpoint list: columns line up" aligned x endpoint list
 
 # -- ct
 check "ct list: header and 3 rows" lines 4 x ct list
-check "ct list: tcp flow" has '^tcp +10\.244\.1\.5:40000 +10\.96\.0\.1:443 +established +1[0-9][0-9] +[0-9]+ +10 +1500 +8 +9000 +7 +stack +5$' x ct list
-check "ct list: a flow that never met the host stack is bpf's" has '^udp +10\.244\.1\.10:53000 +8\.8\.8\.8:53 +new .* +8 +bpf +0$' x ct list
+check "ct list: tcp flow" has '^tcp +10\.244\.1\.5:40000 +10\.96\.0\.1:443 +established +1[0-9][0-9] +[0-9]+ +10 +1500 +8 +9000 +7 +stack +5 +- +-$' x ct list
+check "ct list: a flow that never met the host stack is bpf's" has '^udp +10\.244\.1\.10:53000 +8\.8\.8\.8:53 +new .* +8 +bpf +0 +- +-$' x ct list
 check "ct list: icmp shows the echo id" has '^icmp +10\.244\.1\.5:id=4660 +10\.244\.1\.10:id=4660 +established ' x ct list
 check "ct list: udp new" has '^udp +10\.244\.1\.10:53000 +8\.8\.8\.8:53 +new ' x ct list
 check "ct list --ip filters" lines 2 x ct list --ip 10.96.0.1
@@ -279,7 +279,8 @@ check "ct get --json: exactly the entry" json_is '
 	{k: v for k, v in j.items() if k not in ("age_s", "idle_s")} == {
 	"proto": "tcp", "saddr": "10.244.1.5", "sport": 40000, "daddr": "10.96.0.1", "dport": 443,
 	"state": "established", "pkts_orig": 10, "bytes_orig": 1500, "pkts_reply": 8,
-	"bytes_reply": 9000, "ep_id": 7, "via": "stack", "policy_rev": 5, "matched": "original"}
+	"bytes_reply": 9000, "ep_id": 7, "via": "stack", "policy_rev": 5, "matched": "original",
+	"service": None, "backend_id": None, "rev_nat": None}
 	and 100 <= j["age_s"] <= 160 and j["idle_s"] == j["age_s"] - 95' x ct get tcp 10.244.1.5:40000 10.96.0.1:443 --json
 check "ct get of the reply tuple: the flow as it opened, MATCHED reply" json_is '
 	(j["saddr"], j["sport"], j["daddr"], j["dport"], j["matched"]) == ("10.244.1.5", 40000, "10.96.0.1", 443, "reply")' \
@@ -312,6 +313,163 @@ check "ct get icmp with two ids: exit 2" exits 2 x ct get icmp 10.244.1.5:id=1 1
 check "ct get icmp with a plain port exits 2" exits 2 x ct get icmp 10.244.1.5:4660 10.244.1.10
 check "ct get with two arguments exits 2" exits 2 x ct get tcp 10.244.1.5:40000
 check "ct get takes no filters" exits 2 x ct get tcp 10.244.1.5:40000 10.96.0.1:443 --ip 10.244.1.5
+
+# -- service list/get: the Service maps (bpf/xcni_shared.h), built here as ct
+# list's translated flows need them too. Frontends:
+#   10.96.0.10:53/udp  ext  id 1  maglev, version 1: slots 1, 2 active, 3 terminating
+#                           (a stale version-0 slot names 9); live table (key 3):
+#                           backend 1 x100, backend 2 x50, 9 (no live slot) x3;
+#                           a stale one (key 2): 9 x7
+#   10.96.0.20:80/tcp  ext  id 2  affinity 10800 s, etp-local, two-scopes: slot 4
+#   10.96.0.20:80/tcp  int  id 3  affinity 10800 s, itp-local: slot 5 (terminating)
+#   10.96.0.30:443/tcp ext  id 4  no backends; maglev, its table missing
+SVCK_SZ=24 SVCV_SZ=20 SLOTK_SZ=8 BE_SZ=24 RN_SZ=20 MAGLEV_M=16381
+MG=$PIN-mg # the inner Maglev tables' pins, outside the pin dir
+# svck ADDR PORT PROTO SCOPE; svcv ID COUNT TERM REV_NAT FLAGS VERSION AFFINITY_S REVISION
+svck() { echo "$(ip4 "$1")$(zeros 12)$(be16 "$2")$(le 2 1)$(le "$3" 1)$(le "$4" 1)$(zeros 3)"; }
+svcv() { echo "$(le "$1" 4)$(le "$2" 2)$(le "$3" 2)$(le "$4" 2)$(le "$5" 1)$(le "$6" 1)$(le "$7" 4)$(le "$8" 4)"; }
+slotk() { echo "$(le "$1" 4)$(le "$2" 2)$(le "$3" 1)$(zeros 1)"; }
+# bev ADDR PORT STATE; rnv ADDR PORT
+bev() { echo "$(ip4 "$1")$(zeros 12)$(be16 "$2")$(le 2 1)$(le "$3" 1)$(zeros 4)"; }
+rnv() { echo "$(ip4 "$1")$(zeros 12)$(be16 "$2")$(le 2 1)$(zeros 1)"; }
+# mg_fill PIN FROM TO ID: entries [FROM, TO) of the inner table name backend ID
+mg_fill() {
+	local i
+	for ((i = $2; i < $3; i++)); do
+		echo "map update pinned $1 key hex $(le "$i" 4) value hex $(le "$4" 4)"
+	done >"$MAN/mg-batch" && bpftool batch file "$MAN/mg-batch" >/dev/null
+}
+# shellcheck disable=SC2046 # bpftool wants the hex bytes as separate words
+svc_setup() {
+	mkdir -p "$MG" &&
+		mk xcni_svc hash $SVCK_SZ $SVCV_SZ 16 1 && mk xcni_svcslot hash $SLOTK_SZ 4 64 1 &&
+		mk xcni_backend hash 4 $BE_SZ 16 1 && mk xcni_revnat hash 2 $RN_SZ 16 1 || return 1
+	put xcni_svc "$(svck 10.96.0.10 53 17 0)" "$(svcv 1 2 1 1 2 1 0 3)" &&
+		put xcni_svc "$(svck 10.96.0.20 80 6 0)" "$(svcv 2 1 0 2 21 0 10800 1)" &&
+		put xcni_svc "$(svck 10.96.0.20 80 6 1)" "$(svcv 3 0 1 3 9 0 10800 1)" &&
+		put xcni_svc "$(svck 10.96.0.30 443 6 0)" "$(svcv 4 0 0 4 2 0 0 7)" &&
+		put xcni_svcslot "$(slotk 1 0 1)" "$(le 1 4)" && put xcni_svcslot "$(slotk 1 1 1)" "$(le 2 4)" &&
+		put xcni_svcslot "$(slotk 1 2 1)" "$(le 3 4)" && put xcni_svcslot "$(slotk 1 0 0)" "$(le 9 4)" &&
+		put xcni_svcslot "$(slotk 2 0 0)" "$(le 4 4)" && put xcni_svcslot "$(slotk 3 0 0)" "$(le 5 4)" &&
+		put xcni_backend "$(le 1 4)" "$(bev 10.244.1.5 8053 0)" &&
+		put xcni_backend "$(le 2 4)" "$(bev 10.244.1.10 8053 0)" &&
+		put xcni_backend "$(le 3 4)" "$(bev 10.244.2.7 8053 1)" &&
+		put xcni_backend "$(le 4 4)" "$(bev 10.244.1.5 8080 0)" &&
+		put xcni_backend "$(le 5 4)" "$(bev 10.244.2.7 8080 1)" &&
+		put xcni_backend "$(le 9 4)" "$(bev 10.244.9.9 8053 0)" &&
+		put xcni_revnat "$(le 1 2)" "$(rnv 10.96.0.10 53)" && put xcni_revnat "$(le 2 2)" "$(rnv 10.96.0.20 80)" &&
+		put xcni_revnat "$(le 3 2)" "$(rnv 10.96.0.20 80)" && put xcni_revnat "$(le 4 2)" "$(rnv 10.96.0.30 443)" || return 1
+	bpftool map create "$MG/live" type array key 4 value 4 entries $MAGLEV_M name xcni_maglev_in &&
+		bpftool map create "$MG/stale" type array key 4 value 4 entries $MAGLEV_M name xcni_maglev_in &&
+		bpftool map create "$PIN/xcni_maglev" type hash_of_maps key 4 value 4 entries 16 name xcni_maglev \
+			inner_map pinned "$MG/live" &&
+		mg_fill "$MG/live" 0 100 1 && mg_fill "$MG/live" 100 150 2 && mg_fill "$MG/live" 150 153 9 &&
+		mg_fill "$MG/stale" 0 7 9 &&
+		bpftool map update pinned "$PIN/xcni_maglev" key hex $(le 3 4) value pinned "$MG/live" &&
+		bpftool map update pinned "$PIN/xcni_maglev" key hex $(le 2 4) value pinned "$MG/stale" || return 1
+	# Translated flows: 10.244.1.10:41000 -> 10.96.0.20:80 got backend 4 (10.244.1.5:8080):
+	# its service entry (XCNI_CT_F_SVC) and its own entry; one whose rev-NAT entry is gone.
+	local now; now=$(now_ns)
+	put xcni_ct "$(ctk 10.244.1.10 10.96.0.20 41000 80 6)" "$(ctv "$now" "$now" 2 120 0 0 8 1 2 0 4 2)" &&
+		put xcni_ct "$(ctk 10.244.1.10 10.244.1.5 41000 8080 6)" "$(ctv "$now" "$now" 2 120 1 60 8 2 0 0 0 2)" &&
+		put xcni_ct "$(ctk 10.244.1.10 10.244.2.7 41001 8053 17)" "$(ctv "$now" "$now" 1 60 0 0 8 1 0 0 0 9)"
+}
+
+check "service list: the maps are missing from an agent without Services: exit 1, saying so" \
+	has "$BAD/xcni_svc: no such pinned map: this agent's data plane has no Services in BPF" \
+	"$XCNICTL" --pin-dir "$BAD" service list
+check "service list without the Service maps exits 1" exits 1 "$XCNICTL" --pin-dir "$BAD" service list
+check "service get without the Service maps exits 1" exits 1 "$XCNICTL" --pin-dir "$BAD" service get 10.96.0.10:53/udp
+check "ct list without the Service maps still works" lines 1 "$XCNICTL" --pin-dir "$BAD" ct list
+check "bpftool pins the Service maps and translated flows" svc_setup
+check "--help lists service list and get" has '^  service get ADDR:PORT/PROTO' "$XCNICTL" --help
+check "service list: header and 4 rows" lines 5 x service list
+check "service list: a Maglev frontend, its live version and counts" \
+	has '^10\.96\.0\.10:53/udp +ext +1 +maglev +1 +2 +1 +1 +3$' x service list
+check "service list: affinity with its timeout, the traffic policies, both scopes" rows_are '10.96.0.10:53/udp ext 1 maglev 1 2 1 1 3
+10.96.0.20:80/tcp ext 2 affinity=10800s,etp-local,two-scopes 0 1 0 2 1
+10.96.0.20:80/tcp int 3 affinity=10800s,itp-local 0 0 1 3 1
+10.96.0.30:443/tcp ext 4 maglev 0 0 0 4 7' x service list
+check "service list: columns line up" aligned x service list
+check "service list --json: exactly the frontends" json_is '
+	[(e["frontend"], e["address"], e["port"], e["proto"], e["scope"], e["id"], e["flags"], e["affinity_s"],
+	  e["version"], e["active"], e["terminating"], e["rev_nat"], e["revision"]) for e in j] == [
+	("10.96.0.10:53/udp", "10.96.0.10", 53, "udp", "ext", 1, "maglev", None, 1, 2, 1, 1, 3),
+	("10.96.0.20:80/tcp", "10.96.0.20", 80, "tcp", "ext", 2, "affinity,etp-local,two-scopes", 10800, 0, 1, 0, 2, 1),
+	("10.96.0.20:80/tcp", "10.96.0.20", 80, "tcp", "int", 3, "affinity,itp-local", 10800, 0, 0, 1, 3, 1),
+	("10.96.0.30:443/tcp", "10.96.0.30", 443, "tcp", "ext", 4, "maglev", None, 0, 0, 0, 4, 7)]' x service list --json
+check "service list --ip of a backend: the frontends using it" rows_are '10.96.0.10:53/udp ext 1 maglev 1 2 1 1 3
+10.96.0.20:80/tcp int 3 affinity=10800s,itp-local 0 0 1 3 1' x service list --ip 10.244.2.7
+check "service list --ip of a stale slot's backend: none" lines 1 x service list --ip 10.244.9.9
+check "service list --ip of a frontend" lines 2 x service list --ip 10.96.0.30
+check "service list --pod: the frontends with the pod as backend" lines 3 x service list --pod x/a
+check "service list --namespace y" has '^10\.96\.0\.10:53/udp ' x service list --namespace y
+check "service list --namespace y: only that one" lines 2 x service list --namespace y
+check "service list --identity 43: the frontends with a backend of that identity" \
+	rows_are '10.96.0.10:53/udp ext 1 maglev 1 2 1 1 3' x service list --identity 43
+check "service list --ip with a bad IP exits 2" exits 2 x service list --ip nope
+check "a filter service get does not take exits 2" exits 2 x service get 10.96.0.10:53/udp --ip 10.244.1.5
+check "service get: the frontend's record" has '^FLAGS +affinity=10800s,etp-local,two-scopes$' x service get 10.96.0.20:80/tcp
+check "service get: both scopes, each with its backends" rows_are '0 4 10.244.1.5:8080 active -
+0 5 10.244.2.7:8080 terminating -' bash -c "echo; $XCNICTL --pin-dir $PIN service get 10.96.0.20:80/tcp | grep -E '^ *0 ' | sed 's/^ *//'"
+check "service get: the live slots, their state and Maglev entries" rows_are '0 1 10.244.1.5:8053 active 100
+1 2 10.244.1.10:8053 active 50
+2 3 10.244.2.7:8053 terminating 0' bash -c "$XCNICTL --pin-dir $PIN service get 10.96.0.10:53/udp | sed -n '/^SLOT/,\$p' | sed 's/^ *//'"
+check "service get: the live Maglev table's occupancy" has '^MAGLEV-TABLE +153/16381$' x service get 10.96.0.10:53/UDP
+check "service get: its entries naming no live backend" has '^MAGLEV-STRAY +3$' x service get 10.96.0.10:53/udp
+check "service get: a Maglev table missing is said" has '^MAGLEV-TABLE +missing$' x service get 10.96.0.30:443/tcp
+check "service get: no backends, the header only" bash -c "[ \"\$($XCNICTL --pin-dir $PIN service get 10.96.0.30:443/tcp | tail -n 1)\" = 'SLOT  BACKEND-ID  BACKEND  STATE  MAGLEV' ]"
+check "service get --json: exactly the frontend and its backends" json_is '
+	len(j) == 1 and {k: v for k, v in j[0].items() if k != "backends"} == {
+	"frontend": "10.96.0.10:53/udp", "address": "10.96.0.10", "port": 53, "proto": "udp", "scope": "ext",
+	"id": 1, "flags": "maglev", "affinity_s": None, "version": 1, "active": 2, "terminating": 1,
+	"rev_nat": 1, "revision": 3, "maglev_filled": 153, "maglev_size": 16381, "maglev_stray": 3}
+	and j[0]["backends"] == [
+	{"slot": 0, "id": 1, "backend": "10.244.1.5:8053", "address": "10.244.1.5", "port": 8053,
+	 "state": "active", "maglev_entries": 100},
+	{"slot": 1, "id": 2, "backend": "10.244.1.10:8053", "address": "10.244.1.10", "port": 8053,
+	 "state": "active", "maglev_entries": 50},
+	{"slot": 2, "id": 3, "backend": "10.244.2.7:8053", "address": "10.244.2.7", "port": 8053,
+	 "state": "terminating", "maglev_entries": 0}]' x service get 10.96.0.10:53/udp --json
+check "service get --json: two scopes, ext first" json_is '
+	[(s["scope"], s["affinity_s"], s["maglev_filled"], [b["id"] for b in s["backends"]]) for s in j] ==
+	[("ext", 10800, None, [4]), ("int", 10800, None, [5])]' x service get 10.96.0.20:80/tcp --json
+check "service get of an unknown frontend: exit 1, saying so" \
+	has 'no such frontend: 10\.96\.0\.10:54/udp' x service get 10.96.0.10:54/udp
+check "service get of an unknown frontend exits 1" exits 1 x service get 10.96.0.10:53/tcp
+check "service get of a bad frontend: exit 2, naming it" has 'FRONTEND "10\.96\.0\.10:53": expected ADDRESS:PORT/PROTO' \
+	x service get 10.96.0.10:53
+check "service get without a protocol exits 2" exits 2 x service get 10.96.0.10:53
+check "service get of icmp exits 2" exits 2 x service get 10.96.0.10:53/icmp
+check "service get of a port over 65535 exits 2" exits 2 x service get 10.96.0.10:65536/udp
+check "service get of a bad address exits 2" exits 2 x service get 10.96.0:53/udp
+check "service get of an IPv6 frontend not programmed: exit 1, saying so" \
+	has 'no such frontend: \[fd00::a\]:53/udp' x service get '[fd00::a]:53/udp'
+check "service get of an IPv6 address without brackets exits 2" exits 2 x service get fd00::a:53/udp
+
+# -- ct: translated flows name their frontend and backend
+check "ct list: the service entry shows the frontend and its backend" \
+	has '^tcp +10\.244\.1\.10:41000 +10\.96\.0\.20:80 +new .* +bpf +0 +10\.96\.0\.20:80 +4$' x ct list
+check "ct list: the flow's own entry, to the backend, shows the frontend too" \
+	has '^tcp +10\.244\.1\.10:41000 +10\.244\.1\.5:8080 +established .* +bpf +0 +10\.96\.0\.20:80 +4$' x ct list
+check "ct list: a rev-NAT index with no entry; the backend still found by its address" \
+	has '^udp +10\.244\.1\.10:41001 +10\.244\.2\.7:8053 .* +rev-nat#9 +3$' x ct list
+check "ct list: untranslated flows show - in both" has '^tcp +10\.244\.1\.5:40000 +10\.96\.0\.1:443 .* +stack +5 +- +-$' x ct list
+check "ct list: columns line up with the new ones" aligned x ct list
+check "ct list --json: service, backend_id, rev_nat" json_is '
+	sorted((e["daddr"], e["service"], e["backend_id"], e["rev_nat"]) for e in j if e["saddr"] == "10.244.1.10") == [
+	("10.244.1.5", "10.96.0.20:80", 4, 2), ("10.244.2.7", "rev-nat#9", 3, 9),
+	("10.96.0.20", "10.96.0.20:80", 4, 2), ("8.8.8.8", None, None, None)]' x ct list --json
+check "ct get of a reply from the backend: its flow, frontend and backend" json_is \
+	'(j["daddr"], j["service"], j["backend_id"], j["matched"]) == ("10.244.1.5", "10.96.0.20:80", 4, "reply")' \
+	x ct get tcp 10.244.1.5:8080 10.244.1.10:41000 --json
+check "ct get: SERVICE and BACKEND as text" has '^SERVICE +10\.96\.0\.20:80$' x ct get tcp 10.244.1.10:41000 10.96.0.20:80
+check "ct get: the service entry's BACKEND" has '^BACKEND +4$' x ct get tcp 10.244.1.10:41000 10.96.0.20:80
+# The filter tests below count the first three flows only.
+check "the translated flows are removed again" bash -c "
+	bpftool map delete pinned $PIN/xcni_ct key hex $(ctk 10.244.1.10 10.96.0.20 41000 80 6) &&
+	bpftool map delete pinned $PIN/xcni_ct key hex $(ctk 10.244.1.10 10.244.1.5 41000 8080 6) &&
+	bpftool map delete pinned $PIN/xcni_ct key hex $(ctk 10.244.1.10 10.244.2.7 41001 8053 17)"
 
 # -- metrics
 N=$(ncpus)
@@ -406,7 +564,7 @@ check "--identity bad exits 2" exits 2 x ipcache list --identity x
 check "--ip bad exits 2" exits 2 x ipcache list --ip 300.1.1.1
 check "--ip and --pod together exit 2" exits 2 x ct list --ip 10.244.1.5 --pod x/a
 check "a filter a view does not take exits 2" exits 2 x tunnel list --namespace x
-check "every list view documents its filters" bash -c 'for v in endpoint ct identity ipcache policy; do
+check "every list view documents its filters" bash -c 'for v in endpoint ct identity ipcache policy service; do
 	'"$XCNICTL"' $v list --help | grep -q "^  --namespace NS" || { echo $v; exit 1; }; done'
 # -- policy list: the pods some policy selects, with the entries of their live version
 check "policy list: the selected pods, by pod, unnamed last; not the one isolated in neither" \
@@ -590,7 +748,7 @@ check "prefilter --help documents the host-bits rule" has 'is refused, not widen
 # -- the maps the real data plane pins (xcnid --once loads, pins and exits)
 if [ -x "$XCNID" ]; then
 	check "xcnid --once pins the real maps" "$XCNID" --once --pin-dir "$REAL" --pod-cidr 10.99.7.0/24 --node-name ctl-test
-	for c in "endpoint list" "ct list" "metrics --all" config "tunnel list" "prefilter list" "policy list"; do
+	for c in "endpoint list" "ct list" "metrics --all" config "tunnel list" "prefilter list" "policy list" "service list"; do
 		# shellcheck disable=SC2086 # $c is the command's words
 		check "real maps pass the layout check: $c" "$XCNICTL" --pin-dir "$REAL" $c
 	done

@@ -24,7 +24,11 @@
 	/* "stack": the flow went through the host stack (a Service's DNAT): so do its replies. */ \
 	{ "VIA", "via", PT_STR },                                                            \
 	/* The policy revision the flow was last judged under (config: POLICY-REV now). */    \
-	{ "POLICY-REV", "policy_rev", PT_UINT }
+	{ "POLICY-REV", "policy_rev", PT_UINT },                                             \
+	/* A translated flow (Services in BPF): its frontend (rev-NAT entry) and backend id. */ \
+	{ "SERVICE", "service", PT_STR },                                                    \
+	{ "BACKEND", "backend_id", PT_UINT },                                                \
+	{ NULL, "rev_nat", PT_UINT }
 
 static const struct pt_col ct_cols[] = { CT_COLS };
 
@@ -51,9 +55,10 @@ static const char *ct_state_name(__u8 state)
 
 /* The cells of one flow under CT_COLS. */
 static void ct_row(struct ptable *t, __u64 now, const struct xcni_ct_key *k,
-		   const struct xcni_ct_entry *e)
+		   const struct xcni_ct_entry *e, struct svcnames *sn)
 {
-	char buf[INET_ADDRSTRLEN];
+	char buf[INET_ADDRSTRLEN], fe[80];
+	__u32 be;
 	const char *s;
 
 	if ((s = proto_name(k->proto)))
@@ -79,6 +84,27 @@ static void ct_row(struct ptable *t, __u64 now, const struct xcni_ct_key *k,
 	pt_uint(t, e->ep_id);
 	pt_str(t, e->flags & XCNI_CT_F_STACK ? "stack" : "bpf");
 	pt_uint(t, e->policy_rev);
+	/*
+	 * The service entry (XCNI_CT_F_SVC, keyed to the frontend) names its
+	 * backend; the flow's own entry (keyed to the backend) only the rev-NAT
+	 * index: its backend is the one at its destination.
+	 */
+	if (svcnames_frontend(sn, e->rev_nat, fe, sizeof(fe))) {
+		pt_str(t, fe);
+		be = e->backend_id ?: svcnames_backend(sn, k->daddr, k->dport);
+		if (be)
+			pt_uint(t, be);
+		else
+			pt_null(t);
+		pt_uint(t, e->rev_nat);
+	} else {
+		pt_null(t);
+		if (e->backend_id)
+			pt_uint(t, e->backend_id);
+		else
+			pt_null(t);
+		pt_null(t);
+	}
 }
 
 static int ct_cmp(const void *a, const void *b)
@@ -98,6 +124,7 @@ static int cmd_ct_list(const struct ctx *c, char **argv)
 {
 	struct ct_rec *recs = NULL;
 	struct ptable *t = NULL;
+	struct svcnames sn;
 	struct filter f;
 	size_t n, i;
 	__u64 now;
@@ -117,6 +144,7 @@ static int cmd_ct_list(const struct ctx *c, char **argv)
 	if (err)
 		goto close;
 	now = now_ns();
+	svcnames_open(c, &sn);
 	n = sort_unique(recs, n, sizeof(*recs), ct_cmp);
 	t = pt_new(ct_cols, ARRAY_SIZE(ct_cols), 0);
 	for (i = 0; i < n; i++) {
@@ -125,9 +153,10 @@ static int cmd_ct_list(const struct ctx *c, char **argv)
 		struct frow r = { .addr = { k->saddr, k->daddr }, .plen = { 32, 32 }, .naddr = 2 };
 
 		if (filter_match(&f, &r))
-			ct_row(t, now, k, e);
+			ct_row(t, now, k, e, &sn);
 	}
 	err = show(c, t);
+	svcnames_close(&sn);
 	free(recs);
 close:
 	filter_close(&f);
@@ -245,6 +274,7 @@ static int cmd_ct_get(const struct ctx *c, char **argv)
 {
 	struct xcni_ct_key k, rev;
 	struct xcni_ct_entry e;
+	struct svcnames sn;
 	const char *matched = "original";
 	struct ptable *t;
 	int fd, err;
@@ -272,7 +302,9 @@ static int cmd_ct_get(const struct ctx *c, char **argv)
 		}
 	}
 	t = pt_new(ct_get_cols, ARRAY_SIZE(ct_get_cols), PT_RECORD);
-	ct_row(t, now_ns(), &k, &e);
+	svcnames_open(c, &sn);
+	ct_row(t, now_ns(), &k, &e, &sn);
+	svcnames_close(&sn);
 	pt_str(t, matched);
 	err = show(c, t);
 	goto close;
@@ -290,6 +322,11 @@ const struct cmd ct_cmds[] = {
 	  "SRC and DST are those of the flow's first packet; for ICMP echo the port\n"
 	  "is the echo id. AGE and IDLE are in seconds. A flow is about its two\n"
 	  "addresses (--identity: their identities in the ipcache).\n\n"
+	  "A flow translated by a Service (in BPF) shows its frontend under SERVICE\n"
+	  "(from the rev-NAT index the entry keeps) and its backend's id under\n"
+	  "BACKEND (xcnictl service get lists them). Such a flow has two entries: the\n"
+	  "service entry, to the frontend as the client sent it, and the flow's own,\n"
+	  "to the backend. Other flows show - in both.\n\n"
 	  HELP_FILTERS, NULL },
 	{ "ct", "get", cmd_ct_get, 3, 0, "PROTO SRC DST",
 	  "Show the tracked connection of one flow, looked up in either direction.\n\n"

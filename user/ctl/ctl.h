@@ -84,7 +84,7 @@ struct cmd {
 /* The tables, one per noun, in the order --help lists them (xcnictl.c). */
 extern const struct cmd endpoint_cmds[], ct_cmds[], metrics_cmds[], config_cmds[],
 	tunnel_cmds[], prefilter_cmds[], identity_cmds[], ipcache_cmds[], policy_cmds[],
-	monitor_cmds[], explain_cmds[];
+	monitor_cmds[], explain_cmds[], service_cmds[];
 
 /* The help lines of the filters, for the command tables. */
 #define HELP_IP "  --ip IP              rows about IP (an address or a prefix holding it)\n"
@@ -106,6 +106,8 @@ struct map_spec {
 extern const struct map_spec m_endpoints, m_ct, m_metrics, m_events, m_config, m_identity,
 	m_ipcache, m_polep, m_policy, m_polrange, m_polcidr, m_polname, m_podname, m_tunnel,
 	m_tunstat, m_prefilter, m_pf16, m_pf24, m_evrate, m_polrev, m_polsel;
+/* The Service maps (service.c). */
+extern const struct map_spec m_svc, m_svcslot, m_backend, m_revnat, m_maglev;
 
 /* The fd of a pinned map of the expected layout, or -errno (said). */
 int map_open(const struct ctx *c, const struct map_spec *m);
@@ -184,6 +186,27 @@ struct frow {
 int filter_open(const struct ctx *c, struct filter *f, unsigned int flags);
 void filter_close(struct filter *f);
 bool filter_match(const struct filter *f, const struct frow *r);
+
+/* ---- Services (service.c) --------------------------------------------------- */
+
+/* "10.96.0.10:53", "[fd00::a]:53": an address of the Service maps and a port. */
+const char *svc_addr_str(__u8 family, const __u8 addr[16], __u16 port, char *buf, size_t len);
+
+/* What ct needs to name a translated flow's frontend and backend. */
+struct svcnames {
+	const struct ctx *c;
+	int revnat_fd; /* -1: maps without Services */
+	bool be_loaded;
+	struct be_rec *be; /* xcni_backend, by id, read on first use */
+	size_t nbe;
+};
+
+void svcnames_open(const struct ctx *c, struct svcnames *s);
+void svcnames_close(struct svcnames *s);
+/* The frontend of rev-NAT index rev_nat into buf ("rev-nat#N" when unknown); false for 0. */
+bool svcnames_frontend(struct svcnames *s, __u16 rev_nat, char *buf, size_t len);
+/* The id of the IPv4 backend ip:port (network order), or 0. */
+__u32 svcnames_backend(struct svcnames *s, __u32 ip, __u16 port);
 
 /* ---- the lab (lab.c) ----------------------------------------------------- */
 

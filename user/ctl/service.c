@@ -1,0 +1,696 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * xcnictl service list/get: the Services the data plane translates (xcni_svc,
+ * xcni_svcslot, xcni_backend, xcni_maglev; docs/architecture.md "Services in
+ * BPF"). What a service shows is what the programs use: the live version's
+ * slots and Maglev table, not what the writer may be building beside them.
+ * Also the helpers ct list uses to name a translated flow's frontend and
+ * backend (svcnames_*).
+ */
+#include <strings.h>
+
+#include "ctl.h"
+
+const struct map_spec m_svc = {
+	"xcni_svc", BPF_MAP_TYPE_HASH, sizeof(struct xcni_svc_key), sizeof(struct xcni_svc), 0
+};
+const struct map_spec m_svcslot = {
+	"xcni_svcslot", BPF_MAP_TYPE_HASH, sizeof(struct xcni_svcslot_key), sizeof(__u32), 0
+};
+const struct map_spec m_backend = {
+	"xcni_backend", BPF_MAP_TYPE_HASH, sizeof(__u32), sizeof(struct xcni_backend), 0
+};
+const struct map_spec m_revnat = {
+	"xcni_revnat", BPF_MAP_TYPE_HASH, sizeof(__u16), sizeof(struct xcni_revnat), 0
+};
+const struct map_spec m_maglev = {
+	"xcni_maglev", BPF_MAP_TYPE_HASH_OF_MAPS, sizeof(__u32), sizeof(__u32), 0
+};
+
+/* "10.96.0.10:53", "[fd00::a]:53": an address of the Service maps and a port. */
+const char *svc_addr_str(__u8 family, const __u8 addr[16], __u16 port, char *buf, size_t len)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	if (family == XCNI_AF_INET && inet_ntop(AF_INET, addr, a, sizeof(a)))
+		snprintf(buf, len, "%s:%u", a, ntohs(port));
+	else if (family == XCNI_AF_INET6 && inet_ntop(AF_INET6, addr, a, sizeof(a)))
+		snprintf(buf, len, "[%s]:%u", a, ntohs(port));
+	else
+		snprintf(buf, len, "family%u:%u", family, ntohs(port));
+	return buf;
+}
+
+/* ---- names of translated flows, for ct ------------------------------------ */
+
+struct be_rec {
+	__u32 id;
+	struct xcni_backend b;
+};
+
+static int be_cmp(const void *a, const void *b)
+{
+	__u32 x = ((const struct be_rec *)a)->id, y = ((const struct be_rec *)b)->id;
+
+	return x < y ? -1 : x > y;
+}
+
+/* By address, port and family (the first bytes of struct xcni_backend), then id. */
+#define BE_ADDR_LEN offsetof(struct xcni_backend, state)
+static int be_addr_cmp(const void *a, const void *b)
+{
+	const struct be_rec *x = a, *y = b;
+	int d = memcmp(&x->b, &y->b, BE_ADDR_LEN);
+
+	return d ?: be_cmp(a, b);
+}
+
+void svcnames_open(const struct ctx *c, struct svcnames *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->c = c;
+	s->revnat_fd = map_open_quiet(c, &m_revnat);
+}
+
+void svcnames_close(struct svcnames *s)
+{
+	if (s->revnat_fd >= 0)
+		close(s->revnat_fd);
+	free(s->be);
+}
+
+bool svcnames_frontend(struct svcnames *s, __u16 rev_nat, char *buf, size_t len)
+{
+	struct xcni_revnat rn;
+
+	if (!rev_nat)
+		return false;
+	if (s->revnat_fd < 0 || bpf_map_lookup_elem(s->revnat_fd, &rev_nat, &rn))
+		snprintf(buf, len, "rev-nat#%u", rev_nat); /* gone, or maps without it */
+	else
+		svc_addr_str(rn.family, rn.addr, rn.port, buf, len);
+	return true;
+}
+
+__u32 svcnames_backend(struct svcnames *s, __u32 ip, __u16 port)
+{
+	struct be_rec key = {};
+	size_t lo, hi;
+	int fd;
+
+	if (!s->be_loaded) {
+		s->be_loaded = true;
+		fd = map_open_quiet(s->c, &m_backend);
+		if (fd >= 0) {
+			if (!map_collect(fd, &m_backend, sizeof(struct be_rec),
+					 offsetof(struct be_rec, id), offsetof(struct be_rec, b),
+					 (void **)&s->be, &s->nbe)) {
+				s->nbe = sort_unique(s->be, s->nbe, sizeof(struct be_rec), be_cmp);
+				qsort(s->be, s->nbe, sizeof(struct be_rec), be_addr_cmp);
+			} else {
+				s->nbe = 0;
+			}
+			close(fd);
+		}
+	}
+	/* The writer gives one address and port one id, whichever frontends name it. */
+	key.b.family = XCNI_AF_INET;
+	memcpy(key.b.addr, &ip, 4);
+	key.b.port = port;
+	lo = 0;
+	hi = s->nbe;
+	while (lo < hi) { /* the first with that address, port and family */
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (memcmp(&s->be[mid].b, &key.b, BE_ADDR_LEN) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < s->nbe && !memcmp(&s->be[lo].b, &key.b, BE_ADDR_LEN) ? s->be[lo].id : 0;
+}
+
+/* ---- the views --------------------------------------------------------------- */
+
+struct svc_rec {
+	struct xcni_svc_key k;
+	struct xcni_svc v;
+};
+
+struct svc_maps {
+	int svc, slot, be, maglev; /* maglev: -1 when absent */
+};
+
+static void svc_maps_close(struct svc_maps *m)
+{
+	int *fds[] = { &m->svc, &m->slot, &m->be, &m->maglev };
+
+	for (size_t i = 0; i < ARRAY_SIZE(fds); i++)
+		if (*fds[i] >= 0)
+			close(*fds[i]);
+}
+
+/*
+ * The Service maps, or -errno (said). An agent whose data plane predates
+ * Services pins the rest but not these: said as such.
+ */
+static int svc_maps_open(const struct ctx *c, struct svc_maps *m)
+{
+	char path[PATH_MAX];
+	int err;
+
+	m->svc = m->slot = m->be = m->maglev = -1;
+	m->svc = map_open_quiet(c, &m_svc);
+	if (m->svc == -ENOENT) {
+		snprintf(path, sizeof(path), "%s/%s", c->pin_dir, m_ct.name);
+		if (access(path, F_OK))
+			return map_open(c, &m_svc); /* no agent at all: map_open says so */
+		pr_err("%s/%s: no such pinned map: this agent's data plane has no Services in BPF "
+		       "(built before them, or its maps are from an older xcnid)\n",
+		       c->pin_dir, m_svc.name);
+		return -ENOENT;
+	}
+	if (m->svc < 0)
+		return m->svc;
+	if ((err = m->slot = map_open(c, &m_svcslot)) < 0 || (err = m->be = map_open(c, &m_backend)) < 0)
+		goto fail;
+	m->maglev = map_open_quiet(c, &m_maglev);
+	if (m->maglev < 0 && m->maglev != -ENOENT) {
+		err = m->maglev;
+		goto fail;
+	}
+	return 0;
+fail:
+	svc_maps_close(m);
+	return err;
+}
+
+static int svc_cmp(const void *a, const void *b)
+{
+	return memcmp(&((const struct svc_rec *)a)->k, &((const struct svc_rec *)b)->k,
+		      sizeof(struct xcni_svc_key));
+}
+
+static const char *scope_name(__u8 scope)
+{
+	return scope == XCNI_SCOPE_EXT ? "ext" : scope == XCNI_SCOPE_INT ? "int" : NULL;
+}
+
+/* The flags, as text ("affinity=10800s,maglev") or JSON ("affinity,maglev"); "" if none. */
+static const char *svc_flags(const struct xcni_svc *v, bool timeout, char *buf, size_t len)
+{
+	static const struct {
+		__u8 bit;
+		const char *name;
+	} names[] = {
+		{ XCNI_SVC_F_AFFINITY, "affinity" },   { XCNI_SVC_F_MAGLEV, "maglev" },
+		{ XCNI_SVC_F_ETP_LOCAL, "etp-local" }, { XCNI_SVC_F_ITP_LOCAL, "itp-local" },
+		{ XCNI_SVC_F_TWO_SCOPES, "two-scopes" },
+	};
+	size_t n = 0;
+	__u8 rest = v->flags;
+
+	buf[0] = 0;
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+		if (!(v->flags & names[i].bit))
+			continue;
+		rest &= ~names[i].bit;
+		n += snprintf(buf + n, n < len ? len - n : 0, "%s%s", n ? "," : "", names[i].name);
+		if (timeout && names[i].bit == XCNI_SVC_F_AFFINITY)
+			n += snprintf(buf + n, n < len ? len - n : 0, "=%us", v->affinity_s);
+	}
+	if (rest)
+		snprintf(buf + n, n < len ? len - n : 0, "%s0x%x", n ? "," : "", rest);
+	return buf;
+}
+
+/* The columns of a frontend, shared by service list and service get. */
+#define SVC_COLS                                           \
+	{ "FRONTEND", "frontend", PT_STR },                \
+	{ NULL, "address", PT_STR },                       \
+	{ NULL, "port", PT_UINT },                         \
+	{ NULL, "proto", PT_STR },                         \
+	{ "SCOPE", "scope", PT_STR },                      \
+	{ "ID", "id", PT_UINT },                           \
+	/* affinity with its timeout, maglev, etp-local, itp-local, two-scopes */ \
+	{ "FLAGS", NULL, PT_STR },                         \
+	{ NULL, "flags", PT_STR },                         \
+	{ NULL, "affinity_s", PT_UINT },                   \
+	{ "VERSION", "version", PT_UINT },                 \
+	{ "ACTIVE", "active", PT_UINT },                   \
+	{ "TERMINATING", "terminating", PT_UINT },         \
+	{ "REV-NAT", "rev_nat", PT_UINT },                 \
+	{ "REVISION", "revision", PT_UINT }
+
+static const struct pt_col svc_cols[] = { SVC_COLS };
+/* service get: the live Maglev table's occupancy too. */
+static const struct pt_col svc_get_cols[] = {
+	SVC_COLS,
+	{ "MAGLEV-TABLE", NULL, PT_STR }, /* "FILLED/SIZE", "-", or "missing" */
+	{ NULL, "maglev_filled", PT_UINT },
+	{ NULL, "maglev_size", PT_UINT },
+	/* Entries naming a backend not in the live slots: the writer never leaves any. */
+	{ "MAGLEV-STRAY", "maglev_stray", PT_UINT },
+};
+static const struct pt_col be_cols[] = {
+	{ "SLOT", "slot", PT_UINT },
+	{ "BACKEND-ID", "id", PT_UINT },
+	{ "BACKEND", "backend", PT_STR },
+	{ NULL, "address", PT_STR },
+	{ NULL, "port", PT_UINT },
+	{ "STATE", "state", PT_STR }, /* active, terminating, or missing (no such backend) */
+	{ "MAGLEV", "maglev_entries", PT_UINT }, /* its entries in the live table */
+};
+
+static void svc_row(struct ptable *t, const struct svc_rec *r)
+{
+	char buf[128], a[INET6_ADDRSTRLEN];
+	const char *s;
+
+	svc_addr_str(r->k.family, r->k.addr, r->k.port, buf, sizeof(buf));
+	pt_strf(t, "%s/%s", buf, proto_name(r->k.proto) ?: "?");
+	if (inet_ntop(r->k.family == XCNI_AF_INET6 ? AF_INET6 : AF_INET, r->k.addr, a, sizeof(a)))
+		pt_str(t, a);
+	else
+		pt_null(t);
+	pt_uint(t, ntohs(r->k.port));
+	if ((s = proto_name(r->k.proto)))
+		pt_str(t, s);
+	else
+		pt_strf(t, "%u", r->k.proto);
+	if ((s = scope_name(r->k.scope)))
+		pt_str(t, s);
+	else
+		pt_strf(t, "%u", r->k.scope);
+	pt_uint(t, r->v.id);
+	pt_str(t, *svc_flags(&r->v, true, buf, sizeof(buf)) ? buf : NULL);
+	pt_str(t, *svc_flags(&r->v, false, buf, sizeof(buf)) ? buf : NULL);
+	if (r->v.flags & XCNI_SVC_F_AFFINITY)
+		pt_uint(t, r->v.affinity_s);
+	else
+		pt_null(t);
+	pt_uint(t, r->v.version);
+	pt_uint(t, r->v.count);
+	pt_uint(t, r->v.count_term);
+	pt_uint(t, r->v.rev_nat);
+	pt_uint(t, r->v.revision);
+}
+
+/* The live slots of a service: ids[count + count_term] (0: a slot missing). */
+static __u32 *svc_slots(const struct svc_maps *m, const struct xcni_svc *v, size_t *n)
+{
+	size_t nslots = (size_t)v->count + v->count_term;
+	__u32 *ids = calloc(nslots ? nslots : 1, sizeof(*ids));
+
+	for (size_t s = 0; ids && s < nslots; s++) {
+		struct xcni_svcslot_key k = { .svc_id = v->id, .slot = (__u16)s, .version = v->version };
+
+		if (bpf_map_lookup_elem(m->slot, &k, &ids[s]))
+			ids[s] = 0;
+	}
+	*n = nslots;
+	return ids;
+}
+
+/* Every address a service is about: its frontend's and its backends'. */
+static bool svc_filter(const struct filter *f, const struct svc_maps *m, const struct svc_rec *r)
+{
+	static const unsigned int groups[] = { OPT_IP | OPT_POD, OPT_NAMESPACE, OPT_IDENTITY };
+	size_t naddr = 0, nslots, i, g;
+	__u32 *ids, *addrs;
+	bool ok = true;
+
+	if (!f->opts)
+		return true;
+	ids = svc_slots(m, &r->v, &nslots);
+	addrs = calloc(nslots + 1, sizeof(*addrs));
+	if (!addrs) {
+		free(ids);
+		return false;
+	}
+	if (r->k.family == XCNI_AF_INET)
+		memcpy(&addrs[naddr++], r->k.addr, 4);
+	for (i = 0; ids && i < nslots; i++) {
+		struct xcni_backend b;
+
+		if (ids[i] && !bpf_map_lookup_elem(m->be, &ids[i], &b) && b.family == XCNI_AF_INET)
+			memcpy(&addrs[naddr++], b.addr, 4);
+	}
+	free(ids);
+	/* Each filter given: some address of the service passes it. */
+	for (g = 0; ok && g < ARRAY_SIZE(groups); g++) {
+		struct filter one = *f;
+		bool hit = false;
+
+		if (!(f->opts & groups[g]))
+			continue;
+		one.opts = f->opts & groups[g];
+		for (i = 0; i < naddr && !hit; i++) {
+			struct frow row = { .addr = { addrs[i] }, .plen = { 32 }, .naddr = 1 };
+
+			hit = filter_match(&one, &row);
+		}
+		ok = hit;
+	}
+	free(addrs);
+	return ok;
+}
+
+static int cmd_service_list(const struct ctx *c, char **argv)
+{
+	struct svc_rec *recs = NULL;
+	struct svc_maps m;
+	struct ptable *t;
+	struct filter f;
+	size_t n, i;
+	int err;
+
+	(void)argv;
+	if ((err = filter_open(c, &f, 0)))
+		return err;
+	if ((err = svc_maps_open(c, &m)))
+		goto close_f;
+	err = map_collect(m.svc, &m_svc, sizeof(*recs), offsetof(struct svc_rec, k),
+			  offsetof(struct svc_rec, v), (void **)&recs, &n);
+	if (err)
+		goto close;
+	n = sort_unique(recs, n, sizeof(*recs), svc_cmp);
+	t = pt_new(svc_cols, ARRAY_SIZE(svc_cols), 0);
+	for (i = 0; i < n; i++)
+		if (svc_filter(&f, &m, &recs[i]))
+			svc_row(t, &recs[i]);
+	err = show(c, t);
+	free(recs);
+close:
+	svc_maps_close(&m);
+close_f:
+	filter_close(&f);
+	return err;
+}
+
+/*
+ * ADDR:PORT/PROTO, ADDR an IPv4 address or [IPv6]: the frontend's key, its
+ * scope left EXT. 0 or -EINVAL (said).
+ */
+static int parse_frontend(const char *s, struct xcni_svc_key *k)
+{
+	static const __u8 protos[] = { IPPROTO_TCP, IPPROTO_UDP, IPPROTO_SCTP };
+	const char *slash = strrchr(s, '/'), *colon;
+	char addr[INET6_ADDRSTRLEN + 2], port[8];
+	unsigned long v;
+	size_t i;
+
+	memset(k, 0, sizeof(*k));
+	if (!slash)
+		goto bad;
+	for (i = 0; i < ARRAY_SIZE(protos) && strcasecmp(slash + 1, proto_name(protos[i])); i++)
+		;
+	if (i == ARRAY_SIZE(protos))
+		goto bad;
+	k->proto = protos[i];
+	colon = memrchr(s, ':', (size_t)(slash - s));
+	if (!colon || (size_t)(colon - s) >= sizeof(addr) || (size_t)(slash - colon - 1) >= sizeof(port))
+		goto bad;
+	snprintf(addr, sizeof(addr), "%.*s", (int)(colon - s), s);
+	snprintf(port, sizeof(port), "%.*s", (int)(slash - colon - 1), colon + 1);
+	if (parse_uint(port, 65535, &v))
+		goto bad;
+	k->port = htons((__u16)v);
+	if (addr[0] == '[' && addr[strlen(addr) - 1] == ']') {
+		addr[strlen(addr) - 1] = 0;
+		if (inet_pton(AF_INET6, addr + 1, k->addr) != 1)
+			goto bad;
+		k->family = XCNI_AF_INET6;
+	} else {
+		if (inet_pton(AF_INET, addr, k->addr) != 1)
+			goto bad;
+		k->family = XCNI_AF_INET;
+	}
+	return 0;
+bad:
+	pr_err("FRONTEND \"%s\": expected ADDRESS:PORT/PROTO (an IPv4 address or [an IPv6 one], "
+	       "PORT 0 to 65535, PROTO tcp, udp or sctp)\n", s);
+	return -EINVAL;
+}
+
+static int check_service_get(char **argv)
+{
+	struct xcni_svc_key k;
+
+	return parse_frontend(argv[0], &k);
+}
+
+/* Entries per backend id in a service's live Maglev table; -errno. */
+struct mg_count {
+	__u32 id, n;
+};
+
+static int maglev_read(const struct svc_maps *m, const struct xcni_svc *v, struct mg_count **out,
+		       size_t *nout, __u32 *filled, __u32 *size)
+{
+	__u32 key = xcni_maglev_key(v->id, v->version), inner_id, i, id;
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	struct mg_count *cnt = NULL;
+	size_t n = 0, j;
+	int fd, err = 0;
+
+	*out = NULL;
+	*nout = 0;
+	if (m->maglev < 0 || bpf_map_lookup_elem(m->maglev, &key, &inner_id))
+		return -ENOENT;
+	fd = bpf_map_get_fd_by_id(inner_id);
+	if (fd < 0)
+		return -errno;
+	if (bpf_map_get_info_by_fd(fd, &info, &len) || info.type != BPF_MAP_TYPE_ARRAY ||
+	    info.key_size != 4 || info.value_size != 4) {
+		err = -EPROTO;
+		goto close;
+	}
+	*size = info.max_entries;
+	*filled = 0;
+	for (i = 0; i < info.max_entries; i++) {
+		if (bpf_map_lookup_elem(fd, &i, &id)) {
+			err = -errno;
+			goto close;
+		}
+		if (!id)
+			continue;
+		(*filled)++;
+		for (j = 0; j < n && cnt[j].id != id; j++)
+			;
+		if (j == n) {
+			struct mg_count *p = realloc(cnt, (n + 1) * sizeof(*cnt));
+
+			if (!p) {
+				err = -ENOMEM;
+				goto close;
+			}
+			cnt = p;
+			cnt[n++] = (struct mg_count){ id, 0 };
+		}
+		cnt[j].n++;
+	}
+	*out = cnt;
+	*nout = n;
+	cnt = NULL;
+close:
+	free(cnt);
+	close(fd);
+	return err;
+}
+
+/* Prints t's JSON into a string (without its trailing newline); NULL on failure. */
+static char *json_of(struct ptable *t, int *err)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	if (!f) {
+		*err = -errno;
+		return NULL;
+	}
+	*err = pt_print(t, f, true);
+	fclose(f);
+	if (*err) {
+		free(buf);
+		return NULL;
+	}
+	while (len && (buf[len - 1] == '\n' || buf[len - 1] == ' '))
+		buf[--len] = 0;
+	return buf;
+}
+
+/* One scope of a frontend: its record, then its backends. */
+static int service_show(const struct ctx *c, const struct svc_maps *m, const struct svc_rec *r,
+			bool first)
+{
+	struct ptable *rt = pt_new(svc_get_cols, ARRAY_SIZE(svc_get_cols), PT_RECORD);
+	struct ptable *bt = pt_new(be_cols, ARRAY_SIZE(be_cols), 0);
+	struct mg_count *mg = NULL;
+	__u32 filled = 0, size = 0, *ids;
+	bool maglev = r->v.flags & XCNI_SVC_F_MAGLEV, have_mg = false;
+	size_t nslots, nmg = 0, s, j;
+	char buf[128], *rj = NULL, *bj = NULL;
+	int err = 0;
+
+	if (maglev) {
+		err = maglev_read(m, &r->v, &mg, &nmg, &filled, &size);
+		if (err && err != -ENOENT)
+			pr_warn("%s: the Maglev table of service %u: %s\n", m_maglev.name, r->v.id,
+				strerror(-err));
+		have_mg = !err;
+		err = 0;
+	}
+	svc_row(rt, r);
+	if (!maglev)
+		pt_null(rt);
+	else if (have_mg)
+		pt_strf(rt, "%u/%u", filled, size);
+	else
+		pt_str(rt, "missing");
+	ids = svc_slots(m, &r->v, &nslots);
+	if (have_mg) {
+		__u32 stray = 0;
+
+		for (j = 0; j < nmg; j++) {
+			for (s = 0; ids && s < nslots && ids[s] != mg[j].id; s++)
+				;
+			if (!ids || s == nslots)
+				stray += mg[j].n;
+		}
+		pt_uint(rt, filled);
+		pt_uint(rt, size);
+		pt_uint(rt, stray);
+	} else {
+		pt_null(rt);
+		pt_null(rt);
+		pt_null(rt);
+	}
+	for (s = 0; ids && s < nslots; s++) {
+		struct xcni_backend b;
+		char a[INET6_ADDRSTRLEN];
+		bool found = ids[s] && !bpf_map_lookup_elem(m->be, &ids[s], &b);
+
+		pt_uint(bt, s);
+		if (ids[s])
+			pt_uint(bt, ids[s]);
+		else
+			pt_null(bt);
+		if (found) {
+			pt_str(bt, svc_addr_str(b.family, b.addr, b.port, buf, sizeof(buf)));
+			if (inet_ntop(b.family == XCNI_AF_INET6 ? AF_INET6 : AF_INET, b.addr, a, sizeof(a)))
+				pt_str(bt, a);
+			else
+				pt_null(bt);
+			pt_uint(bt, ntohs(b.port));
+			pt_str(bt, b.state == XCNI_BE_ACTIVE ? "active" :
+				   b.state == XCNI_BE_TERMINATING ? "terminating" : "unknown");
+		} else {
+			pt_null(bt);
+			pt_null(bt);
+			pt_null(bt);
+			pt_str(bt, "missing");
+		}
+		for (j = 0; j < nmg && mg[j].id != ids[s]; j++)
+			;
+		if (have_mg)
+			pt_uint(bt, j < nmg ? mg[j].n : 0);
+		else
+			pt_null(bt);
+	}
+	if (!ids)
+		err = -ENOMEM;
+	free(ids);
+	free(mg);
+	if (err)
+		goto out;
+	if (!c->json) {
+		if (!first)
+			putchar('\n');
+		if ((err = show(c, rt)) || (putchar('\n') == EOF && (err = -EIO)))
+			goto out_bt;
+		err = show(c, bt);
+		return err;
+	}
+	if (!(rj = json_of(rt, &err)) || !(bj = json_of(bt, &err))) {
+		pr_err("writing output: %s\n", strerror(-err));
+		goto out;
+	}
+	/* The record's object with its backends as one more member. */
+	rj[strlen(rj) - 1] = 0;
+	printf("%s%s,\"backends\":%s}", first ? "" : ",", rj, bj);
+out:
+	pt_free(rt);
+out_bt:
+	pt_free(bt);
+	free(rj);
+	free(bj);
+	return err;
+}
+
+static int cmd_service_get(const struct ctx *c, char **argv)
+{
+	struct svc_maps m;
+	struct svc_rec r[2];
+	unsigned int n = 0;
+	int err;
+
+	if ((err = parse_frontend(argv[0], &r[0].k)))
+		return err;
+	if ((err = svc_maps_open(c, &m)))
+		return err;
+	/* Every frontend has its EXT entry, and an INT one when its scopes differ. */
+	r[1].k = r[0].k;
+	r[1].k.scope = XCNI_SCOPE_INT;
+	for (unsigned int i = 0; i < 2; i++) {
+		if (!bpf_map_lookup_elem(m.svc, &r[i].k, &r[n].v)) {
+			r[n].k = r[i].k;
+			n++;
+		} else if (errno != ENOENT) {
+			err = -errno;
+			pr_err("%s: lookup: %s\n", m_svc.name, strerror(-err));
+			goto close;
+		}
+	}
+	if (!n) {
+		pr_err("no such frontend: %s (xcnictl service list shows them)\n", argv[0]);
+		err = -ENOENT;
+		goto close;
+	}
+	if (c->json)
+		putchar('[');
+	for (unsigned int i = 0; i < n && !err; i++)
+		err = service_show(c, &m, &r[i], i == 0);
+	if (c->json && !err && (puts("]") == EOF || fflush(stdout)))
+		err = -EIO;
+close:
+	svc_maps_close(&m);
+	return err;
+}
+
+const struct cmd service_cmds[] = {
+	{ "service", "list", cmd_service_list, 0, OPT_FILTERS, "[filters]",
+	  "List the Service frontends the data plane translates.\n\n"
+	  "One row per frontend and scope (ext: every frontend; int: traffic from\n"
+	  "pods, when the traffic policies make it differ). FLAGS: affinity=Ns\n"
+	  "(ClientIP, its timeout), maglev, etp-local, itp-local, two-scopes. VERSION\n"
+	  "is the live one (0 or 1); ACTIVE and TERMINATING count its backends. A\n"
+	  "frontend is about its address and its backends' addresses.\n\n"
+	  "Exit 1 when the maps have no Services (an agent without them).\n\n"
+	  HELP_FILTERS, NULL },
+	{ "service", "get", cmd_service_get, 1, 0, "ADDR:PORT/PROTO",
+	  "Show one frontend, each scope it has, with its backends.\n\n"
+	  "ADDR:PORT/PROTO as service list shows it (10.96.0.10:53/udp). The backends\n"
+	  "are those of the live version's slots: active ones first, then the\n"
+	  "terminating ones used only when no active one is left; STATE is active,\n"
+	  "terminating, or missing (a slot naming no backend). For a Maglev frontend,\n"
+	  "MAGLEV-TABLE is the live table's filled entries out of its size and MAGLEV\n"
+	  "each backend's entries; \"missing\" when the table is not there.\n"
+	  "MAGLEV-STRAY counts entries naming a backend outside the live slots (0\n"
+	  "unless the maps are inconsistent).\n\n"
+	  "Exit 1 when no such frontend exists, 2 for a malformed ADDR:PORT/PROTO.",
+	  check_service_get },
+	{}
+};
