@@ -255,7 +255,7 @@ int main(int argc, char **argv)
 	struct ctx c = { .pin_dir = getenv("XCNI_PIN_DIR") };
 	struct global g = { .pin_dir_env = c.pin_dir && *c.pin_dir };
 	const struct cmd *cmd;
-	char **words, **given, buf[64], node_pin[PATH_MAX];
+	char **words, *given[argc + 1], buf[64], node_pin[PATH_MAX];
 	int opt, nwords, err;
 
 	xlog_set_prefix("xcnictl");
@@ -266,9 +266,7 @@ int main(int argc, char **argv)
 	if (!g.pin_dir_env)
 		c.pin_dir = XCNI_PIN_ROOT;
 	/* The command line as typed, for the lab hint: getopt permutes argv. */
-	given = calloc(argc + 1, sizeof(*given));
-	if (given)
-		memcpy(given, argv, argc * sizeof(*argv));
+	memcpy(given, argv, (argc + 1) * sizeof(*argv));
 	while ((opt = getopt_long(argc, argv, "jvh", longopts, NULL)) != -1)
 		if (parse_opt(opt, optarg, &c, &g))
 			return 2;
@@ -293,11 +291,10 @@ int main(int argc, char **argv)
 		if (err)
 			return err == -EINVAL ? 2 : 1;
 		c.pin_dir = node_pin;
-	} else if (!g.pin_dir_opt && !g.pin_dir_env && access(c.pin_dir, F_OK) && given &&
+	} else if (!g.pin_dir_opt && !g.pin_dir_env && access(c.pin_dir, F_OK) &&
 		   ctl_lab_hint(c.pin_dir, argc, given)) {
 		return 1;
 	}
-	free(given);
 	err = cmd->fn(&c, words);
 	return err ? 1 : 0;
 }
