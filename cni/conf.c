@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cni.h"
+#include "lib/hash.h"
 
 const char *const xcni_versions[] = { "0.4.0", "1.0.0", "1.1.0" };
 const size_t xcni_nversions = sizeof(xcni_versions) / sizeof(xcni_versions[0]);
@@ -160,22 +161,9 @@ void xcni_conf_free(struct xcni_conf *c)
 	c->raw = NULL;
 }
 
-/* FNV-1a, 64 bit: stable across runs and machines, which naming needs. */
-static uint64_t fnv1a64(const char *a, const char *b)
-{
-	uint64_t h = 0xcbf29ce484222325ULL;
-
-	for (const char *p = a; *p; p++)
-		h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
-	h = (h ^ '/') * 0x100000001b3ULL;
-	for (const char *p = b; *p; p++)
-		h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
-	return h;
-}
-
 __u32 xcni_ep_id(const char *container_id, const char *ifname)
 {
-	__u32 id = (__u32)fnv1a64(container_id, ifname);
+	__u32 id = (__u32)xcni_fnv1a64(container_id, ifname);
 
 	return id ? id : 1; /* 0 means "the host" in conntrack entries */
 }
@@ -183,7 +171,7 @@ __u32 xcni_ep_id(const char *container_id, const char *ifname)
 void xcni_host_ifname(const char *container_id, const char *ifname, char out[IF_NAMESIZE])
 {
 	snprintf(out, IF_NAMESIZE, "xc%012llx",
-		 (unsigned long long)(fnv1a64(container_id, ifname) >> 16));
+		 (unsigned long long)(xcni_fnv1a64(container_id, ifname) >> 16));
 }
 
 int xcni_link_alias(const char *net, const char *container_id, const char *ifname,

@@ -15,25 +15,14 @@
 #include <unistd.h>
 
 #include "lab/pod.h"
+#include "lib/hash.h"
 
 /* ---- names ------------------------------------------------------------------- */
-
-static uint64_t fnv1a64(const char *a, const char *b)
-{
-	uint64_t h = 0xcbf29ce484222325ULL;
-
-	for (const char *p = a; *p; p++)
-		h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
-	h = (h ^ '/') * 0x100000001b3ULL;
-	for (const char *p = b; *p; p++)
-		h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
-	return h;
-}
 
 /* A namespace has no dot, so "<ns>.<name>" is unambiguous; very long ones get a hash. */
 static void pod_names(struct lab_pod *p)
 {
-	uint64_t h = fnv1a64(p->ns, p->name);
+	uint64_t h = xcni_fnv1a64(p->ns, p->name);
 
 	snprintf(p->cid, sizeof(p->cid), "xcl-%016llx", (unsigned long long)h);
 	if (strlen(p->ns) + strlen(p->name) + sizeof(LAB_NETNS_PREFIX) + 1 < 200)

@@ -86,3 +86,28 @@ int xcni_link_pinned(const char *path, int prog_fd, int ifindex, int type, unsig
 	close(fd);
 	return err;
 }
+
+int xcni_map_open_pinned(const char *dir, const char *name, size_t *max)
+{
+	char path[512];
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = bpf_obj_get(path);
+	if (fd < 0) {
+		pr_err("cannot open pinned map %s: %s\n", path, strerror(errno));
+		return -errno;
+	}
+	if (max) {
+		if (bpf_map_get_info_by_fd(fd, &info, &len)) {
+			int err = -errno;
+
+			close(fd);
+			return err;
+		}
+		*max = info.max_entries;
+	}
+	return fd;
+}

@@ -12,6 +12,14 @@
 #define XCNI_LINK_OVERLAY_OUT "node-overlay-tc"
 #define XCNI_OVERLAY_DEV "xcni0" /* where the host routes the other nodes' pod CIDRs */
 
+#include <stddef.h>
+
+/*
+ * Opens the map pinned as dir/name (logging why not); with max, also reads its
+ * max_entries there. The fd, or -errno.
+ */
+int xcni_map_open_pinned(const char *dir, const char *name, size_t *max);
+
 /* Routes libbpf's messages into the leveled logger. */
 void xcni_libbpf_log_init(void);
 /*

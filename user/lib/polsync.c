@@ -16,6 +16,7 @@
 
 #include <bpf/bpf.h>
 
+#include "bpfpin.h"
 #include "log.h"
 #include "killpoint.h"
 #include "polsync.h"
@@ -53,29 +54,6 @@ struct polsync {
 	struct pol_cidr *delc;
 	bool scan; /* some old entries are not known in memory: sweep the maps */
 };
-
-static int open_map(const char *dir, const char *name, size_t *max)
-{
-	char path[512];
-	struct bpf_map_info info = {};
-	__u32 len = sizeof(info);
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	fd = bpf_obj_get(path);
-	if (fd < 0) {
-		pr_err("cannot open pinned map %s: %s\n", path, strerror(errno));
-		return -errno;
-	}
-	if (max) {
-		if (bpf_map_get_info_by_fd(fd, &info, &len)) {
-			close(fd);
-			return -errno;
-		}
-		*max = info.max_entries;
-	}
-	return fd;
-}
 
 /* Ranges live in the polrange trie; everything else in the policy hash. */
 static bool is_range(const struct xcni_policy_key *k)
@@ -357,15 +335,15 @@ int polsync_open(const char *pin_dir, struct polsync **out)
 		return -ENOMEM;
 	ps->fd_policy = ps->fd_polrange = ps->fd_polcidr = ps->fd_polep = ps->fd_ipcache = -1;
 	ps->fd_identity = ps->fd_polname = ps->fd_podname = ps->fd_polsel = -1;
-	if ((err = ps->fd_policy = open_map(pin_dir, "xcni_policy", &ps->max_policy)) < 0 ||
-	    (err = ps->fd_polrange = open_map(pin_dir, "xcni_polrange", &ps->max_polrange)) < 0 ||
-	    (err = ps->fd_polcidr = open_map(pin_dir, "xcni_polcidr", &ps->max_polcidr)) < 0 ||
-	    (err = ps->fd_polep = open_map(pin_dir, "xcni_polep", NULL)) < 0 ||
-	    (err = ps->fd_ipcache = open_map(pin_dir, "xcni_ipcache", &ps->max_ipcache)) < 0 ||
-	    (err = ps->fd_identity = open_map(pin_dir, "xcni_identity", &ps->max_identity)) < 0 ||
-	    (err = ps->fd_polname = open_map(pin_dir, "xcni_polname", &ps->max_polname)) < 0 ||
-	    (err = ps->fd_podname = open_map(pin_dir, "xcni_podname", &ps->max_podname)) < 0 ||
-	    (err = ps->fd_polsel = open_map(pin_dir, "xcni_polsel", NULL)) < 0)
+	if ((err = ps->fd_policy = xcni_map_open_pinned(pin_dir, "xcni_policy", &ps->max_policy)) < 0 ||
+	    (err = ps->fd_polrange = xcni_map_open_pinned(pin_dir, "xcni_polrange", &ps->max_polrange)) < 0 ||
+	    (err = ps->fd_polcidr = xcni_map_open_pinned(pin_dir, "xcni_polcidr", &ps->max_polcidr)) < 0 ||
+	    (err = ps->fd_polep = xcni_map_open_pinned(pin_dir, "xcni_polep", NULL)) < 0 ||
+	    (err = ps->fd_ipcache = xcni_map_open_pinned(pin_dir, "xcni_ipcache", &ps->max_ipcache)) < 0 ||
+	    (err = ps->fd_identity = xcni_map_open_pinned(pin_dir, "xcni_identity", &ps->max_identity)) < 0 ||
+	    (err = ps->fd_polname = xcni_map_open_pinned(pin_dir, "xcni_polname", &ps->max_polname)) < 0 ||
+	    (err = ps->fd_podname = xcni_map_open_pinned(pin_dir, "xcni_podname", &ps->max_podname)) < 0 ||
+	    (err = ps->fd_polsel = xcni_map_open_pinned(pin_dir, "xcni_polsel", NULL)) < 0)
 		goto fail;
 	/* What an earlier agent left: kept, and replaced by the first apply. */
 	if ((err = kvset_load(ps->fd_ipcache, sizeof(struct xcni_ipcache_key),

@@ -24,6 +24,7 @@
 
 #include <bpf/bpf.h>
 
+#include "bpfpin.h"
 #include "log.h"
 #include "maglev.h"
 #include "svcsync.h"
@@ -71,27 +72,6 @@ struct svcsync {
 	uint32_t next_be_id;
 	uint8_t svc_used[SVC_IDS / 8];
 };
-
-static int open_map(const char *dir, const char *name, size_t *max)
-{
-	char path[512];
-	struct bpf_map_info info = {};
-	__u32 len = sizeof(info);
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	fd = bpf_obj_get(path);
-	if (fd < 0) {
-		pr_err("cannot open pinned map %s: %s\n", path, strerror(errno));
-		return -errno;
-	}
-	if (bpf_map_get_info_by_fd(fd, &info, &len)) {
-		close(fd);
-		return -errno;
-	}
-	*max = info.max_entries;
-	return fd;
-}
 
 static int fe_cmp(const void *a, const void *b)
 {
@@ -357,11 +337,11 @@ int svcsync_open(const char *pin_dir, struct svcsync **out)
 	if (!ss)
 		return -ENOMEM;
 	ss->fd_svc = ss->fd_slot = ss->fd_be = ss->fd_revnat = ss->fd_maglev = -1;
-	if ((err = ss->fd_svc = open_map(pin_dir, "xcni_svc", &ss->max_svc)) < 0 ||
-	    (err = ss->fd_slot = open_map(pin_dir, "xcni_svcslot", &ss->max_slot)) < 0 ||
-	    (err = ss->fd_be = open_map(pin_dir, "xcni_backend", &ss->max_be)) < 0 ||
-	    (err = ss->fd_revnat = open_map(pin_dir, "xcni_revnat", &ss->max_revnat)) < 0 ||
-	    (err = ss->fd_maglev = open_map(pin_dir, "xcni_maglev", &ss->max_maglev)) < 0 ||
+	if ((err = ss->fd_svc = xcni_map_open_pinned(pin_dir, "xcni_svc", &ss->max_svc)) < 0 ||
+	    (err = ss->fd_slot = xcni_map_open_pinned(pin_dir, "xcni_svcslot", &ss->max_slot)) < 0 ||
+	    (err = ss->fd_be = xcni_map_open_pinned(pin_dir, "xcni_backend", &ss->max_be)) < 0 ||
+	    (err = ss->fd_revnat = xcni_map_open_pinned(pin_dir, "xcni_revnat", &ss->max_revnat)) < 0 ||
+	    (err = ss->fd_maglev = xcni_map_open_pinned(pin_dir, "xcni_maglev", &ss->max_maglev)) < 0 ||
 	    (err = load(ss))) {
 		svcsync_free(ss);
 		return err;
