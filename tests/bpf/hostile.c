@@ -41,6 +41,7 @@ static int n3_setup(void);
 static int a_isolated_v1(void);
 static int a_open(void);
 static int quoted_flow_absent(void);
+static int gen_quote_cuts(void);
 
 /* An ICMP error's quote: the IPv4 header and first 8 bytes of a B->A UDP 7001->7002
  * datagram that never was. */
@@ -381,6 +382,28 @@ static int gen_cuts(const struct tmpl *t, bool lie)
 	return 0;
 }
 
+/*
+ * An ICMP error whose quote is cut short (tot_len honest), through from_pod
+ * with Services on: lb_icmp_rev_nat reads the quote for a translated flow and
+ * must not read past it. A->B, neither isolated: delivered as it came.
+ */
+static int gen_quote_cuts(void)
+{
+	static const struct row base = { .prog = FROM_POD_LB, .dev = DEV_A,
+					 ICMP(IP_A, IP_B, ICMP_DEST_UNREACH, 0), QUOTE(quote_ab),
+					 .ret = TC_ACT_REDIRECT, .reason = XCNI_FWD_LOCAL,
+					 .no_ct = true };
+	struct row *r;
+
+	for (uint8_t q = 0; q < sizeof(quote_ab); q++) {
+		if (!(r = add(&base, "from_pod (lb) ICMP error, quote cut to %u bytes: delivered as is",
+			      q)))
+			return -ENOMEM;
+		r->tail_len = q;
+	}
+	return 0;
+}
+
 static void quote(uint8_t q[28], const char *src, uint16_t sport, const char *dst,
 		  uint16_t dport, uint8_t proto)
 {
@@ -416,6 +439,22 @@ int hostile_tests(struct CMUnitTest **out, size_t *n)
 	for (size_t i = 0; i < ARRAY_SIZE(tmpls); i++)
 		if ((err = gen_cuts(&tmpls[i], true)) || (err = gen_cuts(&tmpls[i], false)))
 			return err;
+	/* The same programs with Services in BPF on: nothing of lb runs before
+	 * the parse, so the same verdicts. */
+	for (size_t i = 0; i < ARRAY_SIZE(tmpls); i++) {
+		struct tmpl t = tmpls[i];
+		char what[64];
+
+		if (t.r.prog != FROM_POD && t.r.prog != TO_POD)
+			continue;
+		t.r.prog = t.r.prog == FROM_POD ? FROM_POD_LB : TO_POD_LB;
+		snprintf(what, sizeof(what), "%s (lb)", t.what);
+		t.what = what;
+		if ((err = gen_cuts(&t, true)) || (err = gen_cuts(&t, false)))
+			return err;
+	}
+	if ((err = gen_quote_cuts()))
+		return err;
 	for (size_t i = 0; i < ngen; i++)
 		tests[i] = (struct CMUnitTest){ .name = gen[i].name, .test_func = check_row,
 						.initial_state = &gen[i] };
