@@ -104,6 +104,7 @@ int from_overlay(struct __sk_buff *skb)
 	if (reason)
 		goto out_outer;
 	p.eth = op.eth;
+	p.encap_len = o.hdr_len;
 	reason = parse_ipv4(&c, &p);
 	if (reason)
 		goto out;
@@ -118,6 +119,12 @@ int from_overlay(struct __sk_buff *skb)
 	if (!dst) {
 		if (p.tuple.daddr != node_ip) {
 			reason = XCNI_DROP_UNKNOWN_DST;
+			goto out;
+		}
+		/* Geneve in Geneve for this node: from_pod refuses a pod's, and a
+		 * node has no cause to nest; the stack must not unwrap it again. */
+		if (p.tuple.proto == IPPROTO_UDP && p.tuple.dport == bpf_htons(XCNI_GENEVE_PORT)) {
+			reason = XCNI_DROP_GENEVE_INJECT;
 			goto out;
 		}
 		goto to_host;

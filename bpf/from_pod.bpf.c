@@ -50,7 +50,7 @@ static __always_inline int reparse(struct __sk_buff *skb, struct cursor *c, stru
 	return parse_ipv4(c, p);
 }
 
-static __always_inline int handle_arp(struct cursor *c, __u32 ep_ip)
+static __always_inline int handle_arp(struct cursor *c, __u32 ep_ip, const __u8 *ep_mac)
 {
 	struct xcni_arphdr *ah = cursor_take(c, sizeof(struct xcni_arphdr));
 	struct arp_eth_ipv4 *body;
@@ -65,6 +65,9 @@ static __always_inline int handle_arp(struct cursor *c, __u32 ep_ip)
 	/* A pod may only speak for its own address (no ARP cache poisoning). */
 	if (*(__u32 *)body->sip != ep_ip)
 		return XCNI_DROP_SPOOF_IP;
+	/* Nor point its address at another's MAC. */
+	if (!mac_eq(body->sha, ep_mac))
+		return XCNI_DROP_SPOOF_MAC;
 	return XCNI_PASS_ARP;
 }
 
@@ -121,10 +124,12 @@ int from_pod(struct __sk_buff *skb)
 		goto out;
 	}
 	if (p.eth->h_proto == bpf_htons(ETH_P_ARP)) {
-		reason = handle_arp(&c, ep_ip);
+		reason = handle_arp(&c, ep_ip, src->pod_mac);
 		goto out;
 	}
-	if (p.eth->h_proto != bpf_htons(ETH_P_IP)) {
+	/* A VLAN tag the stack took off before tc (skb->vlan_tci) hides behind
+	 * an IPv4 ethertype: xcni has no VLANs to give it to. */
+	if (p.eth->h_proto != bpf_htons(ETH_P_IP) || skb->vlan_present) {
 		reason = XCNI_DROP_NON_IP;
 		goto out;
 	}

@@ -213,13 +213,13 @@ enum xcni_reason {
 	/* Drops: everything from here down. */
 	XCNI_DROP_NON_IP = -109, /* neither IPv4 nor ARP: pods are IPv4-only */
 	XCNI_DROP_SHORT = -110, /* truncated Ethernet, ARP, IPv4 or L4 header */
-	XCNI_DROP_BAD_IHL = -111, /* IHL < 5, or tot_len shorter than the header */
+	XCNI_DROP_BAD_IHL = -111, /* IHL < 5, or tot_len shorter than the header or longer than the packet */
 	XCNI_DROP_FRAGMENT = -112, /* IPv4 fragment after the first, of no flow the first opened */
 	XCNI_DROP_SPOOF_IP = -113, /* source IP (or ARP sender) is not the endpoint's */
 	XCNI_DROP_SPOOF_MAC = -114, /* source MAC is not the endpoint's */
 	XCNI_DROP_NO_ENDPOINT = -115, /* the device has no endpoint entry */
 	XCNI_DROP_UNKNOWN_DST = -116, /* address in the node's pod CIDR with no endpoint */
-	XCNI_DROP_CT_INVALID = -117, /* TCP segment that neither opens nor continues a flow */
+	XCNI_DROP_CT_INVALID = -117, /* TCP segment or echo reply that neither opens nor continues a flow */
 	XCNI_DROP_REDIRECT = -118, /* the redirect helper failed */
 	XCNI_DROP_POLICY_EGRESS = -119, /* the source pod's egress policy allows nothing matching */
 	XCNI_DROP_POLICY_INGRESS = -120, /* the destination pod's ingress policy allows nothing matching */
@@ -227,7 +227,7 @@ enum xcni_reason {
 	XCNI_DROP_BAD_GENEVE = -122, /* Geneve with another version, protocol or VNI, or truncated */
 	XCNI_DROP_INNER_SPOOF = -123, /* inner source is not an address of the sending node */
 	XCNI_DROP_NO_TUNNEL = -124, /* destination pod's node is not (or no longer) known */
-	XCNI_DROP_GENEVE_INJECT = -125, /* a pod sent to a node's Geneve port */
+	XCNI_DROP_GENEVE_INJECT = -125, /* Geneve to a node from a pod, or inside Geneve */
 	XCNI_DROP_PREFILTER = -126, /* source on the underlay's prefilter deny list */
 	XCNI_DROP_ENCAP = -127, /* making room for, or writing, the outer headers failed */
 	XCNI_DROP_NO_BACKEND = -128, /* a Service with no backend: refused (TCP RST, ICMP unreachable) */

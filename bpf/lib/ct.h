@@ -23,7 +23,7 @@ enum ct_dir {
 	CT_NEW = 0, /* no live entry: the packet opens a flow */
 	CT_ORIG = 1, /* same direction as the flow's first packet */
 	CT_REPLY = 2,
-	CT_INVALID = 3, /* TCP segment that cannot open a flow */
+	CT_INVALID = 3, /* TCP segment or echo reply that cannot open a flow */
 	CT_STALE = 4, /* CT_ORIG, but judged under another policy revision: judge it
 		       * again, then ct_commit() or ct_refuse() */
 };
@@ -180,8 +180,14 @@ static __always_inline int ct_track(struct pkt *p, __u32 len, __u8 *flags)
 		p->ct_state = e->state;
 		return CT_REPLY;
 	}
-	/* Only a SYN (without ACK) opens a TCP flow. */
-	if (tcp && (p->tcp_flags & (XCNI_TCP_SYN | XCNI_TCP_ACK | XCNI_TCP_RST)) != XCNI_TCP_SYN)
+	/* Only a plain SYN opens a TCP flow: not with ACK, RST or FIN (SYN+FIN is
+	 * a scanner's probe no stack sends). ECE/CWR (ECN setup), PSH, URG may ride along. */
+	if (tcp && (p->tcp_flags & (XCNI_TCP_SYN | XCNI_TCP_ACK | XCNI_TCP_RST | XCNI_TCP_FIN)) !=
+			   XCNI_TCP_SYN)
+		return CT_INVALID;
+	/* An echo reply of no request answers nothing: it opens no flow either
+	 * (one that did would let the peer's "replies" in past policy). */
+	if (echo_rep)
 		return CT_INVALID;
 	return CT_NEW;
 }

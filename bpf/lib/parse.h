@@ -53,6 +53,7 @@ struct pkt {
 	__u16 rev_nat; /* a translated flow's xcni_revnat index (ct_track, or lb_translate) */
 	__u8 ct_state; /* set by ct_track: the state of the flow's entry, 0 for none */
 	__u8 l3_len; /* IPv4 header length with options */
+	__u16 encap_len; /* bytes between the outer Ethernet and this IPv4 header (from_overlay) */
 };
 
 #define XCNI_TCP_FIN 0x01
@@ -146,6 +147,11 @@ static __always_inline int parse_ipv4(struct cursor *c, struct pkt *p)
 			return XCNI_DROP_SHORT;
 		c->pos = (char *)c->pos + opt;
 	}
+	/* A header claiming more than the packet holds (a truncated packet, or a
+	 * lie): nothing after it can be trusted, and the stack behind us would
+	 * drop it anyway. skb->len, not data_end: a large skb is not all linear. */
+	if (bpf_ntohs(ip->tot_len) > p->len - ETH_HLEN - p->encap_len)
+		return XCNI_DROP_BAD_IHL;
 	p->ip = ip;
 	p->l3_len = hlen;
 	p->tuple.saddr = ip->saddr;

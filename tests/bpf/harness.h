@@ -90,6 +90,75 @@ size_t geneve_wrap(struct xcni_ct_key t, const uint8_t *inner, size_t inner_len,
 		   const uint8_t eth[ETH_HLEN], const char *src, const char *dst, uint32_t vni,
 		   unsigned int optwords, uint8_t out[FRAME_MAX]);
 
+/* Which part of the tuple a drop event carries: it reports what was parsed. */
+enum { EV_ZERO, EV_ADDRS, EV_FULL, EV_OUTER /* the outer Geneve tuple */ };
+
+struct row {
+	const char *name;
+	int prog, dev;
+	/* the frame */
+	uint16_t eth; /* ethertype, default IPv4 */
+	const uint8_t *smac; /* default: the pod's (from_pod) or the host's (to_pod) */
+	const char *src, *dst; /* ARP: sender and target */
+	uint8_t proto, flags, type, ttl, ihl; /* flags: TCP; type: ICMP */
+	uint16_t sport, dport, frag, tot_len; /* ICMP echo id in sport */
+	uint16_t ipid; /* IPv4 id, default 0x1234 */
+	size_t cut; /* truncate the frame to this many bytes */
+	/* expected */
+	int err; /* from the test run itself */
+	int ret, reason, ev;
+	uint8_t ct; /* state of the flow's entry afterwards */
+	bool ct_rev; /* the flow was opened the other way */
+	bool no_ct; /* refused: no entry may be left behind */
+	bool ct_stack; /* the entry is marked XCNI_CT_F_STACK (replies go through the stack) */
+	int8_t ep_of; /* 1 + the device whose pod the event and a new entry name (default: by prog) */
+	/* policy: a verdict event naming the rule that allowed the flow */
+	bool vev;
+	uint32_t policy_id;
+	uint16_t rule;
+	uint8_t pol_dir;
+	/* a step that changes the maps instead of sending a packet */
+	int (*step)(void);
+	/* overlay: FROM_OVERLAY rows arrive Geneve-encapsulated from node (VNI vni, or
+	 * VNI; optwords 4-byte option words) unless plain; encapsulating rows name the
+	 * node they must go to */
+	const char *node;
+	uint32_t vni;
+	uint8_t optwords;
+	bool plain;
+	bool uncounted; /* not xcni's: no counter moves */
+	/* hostile frames (tests/bpf/hostile.c) */
+	uint16_t arp_op; /* default request */
+	const uint8_t *arp_sha; /* ARP sender MAC, default the Ethernet source */
+	uint8_t ver; /* IPv4 header version field, default 4 */
+	uint8_t gnv_claim; /* 1 + the option words the Geneve header claims (default: optwords) */
+	const uint8_t *tail; /* bytes after the L4 header (an ICMP error's quote), in tot_len */
+	uint8_t tail_len;
+	bool trace; /* forwarded with traces on: one trace event */
+};
+
+#define TCP(s, sp, d, dp, f) .src = s, .sport = sp, .dst = d, .dport = dp, .proto = IPPROTO_TCP, .flags = f
+#define UDP(s, sp, d, dp) .src = s, .sport = sp, .dst = d, .dport = dp, .proto = IPPROTO_UDP
+#define ICMP(s, d, t, id) .src = s, .dst = d, .proto = IPPROTO_ICMP, .type = t, .sport = id
+#define ARP(sender, target) .eth = ETH_P_ARP, .src = sender, .dst = target
+#define OK(r) .ret = TC_ACT_OK, .reason = XCNI_##r
+#define REDIR(r) .ret = TC_ACT_REDIRECT, .reason = XCNI_##r
+#define SHOT(r, e) .ret = TC_ACT_SHOT, .reason = XCNI_##r, .ev = e
+/* Allowed by policy id's rule, decided in direction d (the last one checked). */
+#define BY(id, r, d) .vev = true, .policy_id = id, .rule = r, .pol_dir = d
+#define POLICY_DROP(r) SHOT(r, EV_FULL), .no_ct = true
+#define EP_OF(d) .ep_of = (d) + 1
+/* A ClusterIP. The Service range, 10.96.0.0/12, also covers the test pods (10.99.x):
+ * a pod, local or remote, is never taken for a Service. */
+#define SVC_IP "10.96.0.10"
+
+void check_row(void **state);
+struct xcni_ct_key tuple_of(const struct row *r, bool rev);
+
+/* tests/bpf/hostile.c: the hostile-packet matrix, run after the Services tests. */
+int hostile_tests(struct CMUnitTest **tests, size_t *n);
+void hostile_free(void);
+
 /* tests/bpf/lb.c: Services in BPF, run after the rows. */
 extern const struct CMUnitTest lb_tests[];
 extern const size_t nr_lb_tests;

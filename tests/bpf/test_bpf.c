@@ -45,61 +45,6 @@
 
 static const uint8_t mac_evil[ETH_ALEN] = { 2, 0xba, 0xd, 0, 0, 1 };
 
-/* Which part of the tuple a drop event carries: it reports what was parsed. */
-enum { EV_ZERO, EV_ADDRS, EV_FULL, EV_OUTER /* the outer Geneve tuple */ };
-
-struct row {
-	const char *name;
-	int prog, dev;
-	/* the frame */
-	uint16_t eth; /* ethertype, default IPv4 */
-	const uint8_t *smac; /* default: the pod's (from_pod) or the host's (to_pod) */
-	const char *src, *dst; /* ARP: sender and target */
-	uint8_t proto, flags, type, ttl, ihl; /* flags: TCP; type: ICMP */
-	uint16_t sport, dport, frag, tot_len; /* ICMP echo id in sport */
-	uint16_t ipid; /* IPv4 id, default 0x1234 */
-	size_t cut; /* truncate the frame to this many bytes */
-	/* expected */
-	int err; /* from the test run itself */
-	int ret, reason, ev;
-	uint8_t ct; /* state of the flow's entry afterwards */
-	bool ct_rev; /* the flow was opened the other way */
-	bool no_ct; /* refused: no entry may be left behind */
-	bool ct_stack; /* the entry is marked XCNI_CT_F_STACK (replies go through the stack) */
-	int8_t ep_of; /* 1 + the device whose pod the event and a new entry name (default: by prog) */
-	/* policy: a verdict event naming the rule that allowed the flow */
-	bool vev;
-	uint32_t policy_id;
-	uint16_t rule;
-	uint8_t pol_dir;
-	/* a step that changes the maps instead of sending a packet */
-	int (*step)(void);
-	/* overlay: FROM_OVERLAY rows arrive Geneve-encapsulated from node (VNI vni, or
-	 * VNI; optwords 4-byte option words) unless plain; encapsulating rows name the
-	 * node they must go to */
-	const char *node;
-	uint32_t vni;
-	uint8_t optwords;
-	bool plain;
-	bool uncounted; /* not xcni's: no counter moves */
-	bool trace; /* forwarded with traces on: one trace event */
-};
-
-#define TCP(s, sp, d, dp, f) .src = s, .sport = sp, .dst = d, .dport = dp, .proto = IPPROTO_TCP, .flags = f
-#define UDP(s, sp, d, dp) .src = s, .sport = sp, .dst = d, .dport = dp, .proto = IPPROTO_UDP
-#define ICMP(s, d, t, id) .src = s, .dst = d, .proto = IPPROTO_ICMP, .type = t, .sport = id
-#define ARP(sender, target) .eth = ETH_P_ARP, .src = sender, .dst = target
-#define OK(r) .ret = TC_ACT_OK, .reason = XCNI_##r
-#define REDIR(r) .ret = TC_ACT_REDIRECT, .reason = XCNI_##r
-#define SHOT(r, e) .ret = TC_ACT_SHOT, .reason = XCNI_##r, .ev = e
-/* Allowed by policy id's rule, decided in direction d (the last one checked). */
-#define BY(id, r, d) .vev = true, .policy_id = id, .rule = r, .pol_dir = d
-#define POLICY_DROP(r) SHOT(r, EV_FULL), .no_ct = true
-#define EP_OF(d) .ep_of = (d) + 1
-/* A ClusterIP. The Service range, 10.96.0.0/12, also covers the test pods (10.99.x):
- * a pod, local or remote, is never taken for a Service. */
-#define SVC_IP "10.96.0.10"
-
 /* Identities of the pods, as xcnid would put them into the ipcache. */
 #define ID_A 1000
 #define ID_B 1001
@@ -210,11 +155,13 @@ static const struct row rows[] = {
 	{ "eth + 10 bytes of IPv4: refused by the kernel", .dev = DEV_A, UDP(IP_A, 1, IP_B, 2),
 	  .cut = ETH_HLEN + 10, .err = -EINVAL },
 	{ "eth + IPv4 header, no UDP header (shortest IPv4 accepted)", .dev = DEV_A,
-	  UDP(IP_A, 1, IP_B, 2), .cut = ETH_HLEN + 20, SHOT(DROP_SHORT, EV_ADDRS) },
+	  UDP(IP_A, 1, IP_B, 2), .tot_len = 20, .cut = ETH_HLEN + 20, SHOT(DROP_SHORT, EV_ADDRS) },
 	{ "eth + IPv4 header, no UDP header via to_pod", .prog = TO_POD, .dev = DEV_A,
-	  UDP(IP_B, 1, IP_A, 2), .cut = ETH_HLEN + 20, SHOT(DROP_SHORT, EV_ADDRS) },
-	{ "truncated TCP header", .dev = DEV_A, TCP(IP_A, 1, IP_B, 2, TH_SYN),
+	  UDP(IP_B, 1, IP_A, 2), .tot_len = 20, .cut = ETH_HLEN + 20, SHOT(DROP_SHORT, EV_ADDRS) },
+	{ "truncated TCP header", .dev = DEV_A, TCP(IP_A, 1, IP_B, 2, TH_SYN), .tot_len = 30,
 	  .cut = ETH_HLEN + 20 + 10, SHOT(DROP_SHORT, EV_ADDRS) },
+	{ "truncated TCP header, tot_len claiming all of it", .dev = DEV_A,
+	  TCP(IP_A, 1, IP_B, 2, TH_SYN), .cut = ETH_HLEN + 20 + 10, SHOT(DROP_BAD_IHL, EV_ZERO) },
 	{ "IHL 4", .dev = DEV_A, .ihl = 4, UDP(IP_A, 1, IP_B, 2), SHOT(DROP_BAD_IHL, EV_ZERO) },
 	{ "IHL 15, tot_len 20", .dev = DEV_A, .ihl = 15, .tot_len = 20, UDP(IP_A, 1, IP_B, 2),
 	  SHOT(DROP_BAD_IHL, EV_ZERO) },
@@ -563,10 +510,25 @@ static size_t build_inner(const struct row *r, uint8_t buf[FRAME_MAX])
 		uint32_t sip = ip4(r->src), tip = ip4(r->dst);
 
 		memcpy(l3, hdr, sizeof(hdr));
-		memcpy(l3 + 8, eth->h_source, ETH_ALEN);
+		if (r->arp_op)
+			l3[7] = r->arp_op;
+		memcpy(l3 + 8, r->arp_sha ? r->arp_sha : eth->h_source, ETH_ALEN);
 		memcpy(l3 + 14, &sip, 4);
 		memcpy(l3 + 24, &tip, 4);
 		len = ETH_HLEN + 28;
+	} else if (type == ETH_P_8021Q || type == ETH_P_8021AD) {
+		/* A tag (VID 5), then the row's IPv4 packet behind it. */
+		struct row in = *r;
+
+		in.eth = ETH_P_IP;
+		len = build_inner(&in, buf);
+		memmove(l3 + 4, l3, len - ETH_HLEN);
+		eth->h_proto = htons(type);
+		l3[0] = 0;
+		l3[1] = 5;
+		l3[2] = 8;
+		l3[3] = 0;
+		len += 4;
 	} else if (type != ETH_P_IP) {
 		l3[0] = 0x60; /* an IPv6 header, as far as anyone here looks */
 		len = ETH_HLEN + 40;
@@ -579,9 +541,9 @@ static size_t build_inner(const struct row *r, uint8_t buf[FRAME_MAX])
 		memset(l3 + 20, IPOPT_NOOP, hlen - 20);
 		if (hlen > 20)
 			l3[hlen - 1] = IPOPT_END;
-		ip->version = 4;
+		ip->version = r->ver ? r->ver : 4;
 		ip->ihl = ihl;
-		ip->tot_len = htons(r->tot_len ? r->tot_len : hlen + l4_len(r->proto));
+		ip->tot_len = htons(r->tot_len ? r->tot_len : hlen + l4_len(r->proto) + r->tail_len);
 		ip->id = htons(r->ipid ? r->ipid : 0x1234);
 		ip->frag_off = htons(r->frag);
 		ip->ttl = r->ttl ? r->ttl : 64;
@@ -606,6 +568,10 @@ static size_t build_inner(const struct row *r, uint8_t buf[FRAME_MAX])
 			*(uint16_t *)(l4 + 14) = htons(20);
 		}
 		len = ETH_HLEN + hlen + l4_len(r->proto);
+		if (r->tail_len) {
+			memcpy(buf + len, r->tail, r->tail_len);
+			len += r->tail_len;
+		}
 	}
 	return len;
 }
@@ -624,7 +590,6 @@ uint16_t flow_sport(const struct xcni_ct_key *t)
 	return 49152 | (h & 0x3fff);
 }
 
-static struct xcni_ct_key tuple_of(const struct row *r, bool rev);
 
 /*
  * Geneve around an inner frame (Ethernet + IPv4): outer Ethernet eth, outer
@@ -678,12 +643,14 @@ static size_t build(const struct row *r, uint8_t buf[FRAME_MAX])
 		len = build_inner(r, inner);
 		len = geneve_wrap(tuple_of(r, false), inner, len, inner, r->node, NODE_IP, r->vni ? r->vni : VNI,
 				  r->optwords, buf);
+		if (r->gnv_claim) /* the option length the header claims */
+			buf[ETH_HLEN + 20 + 8] = r->gnv_claim - 1;
 	}
 	return r->cut ? r->cut : len;
 }
 
 /* The row's 5-tuple as the programs key it (ports in network order). */
-static struct xcni_ct_key tuple_of(const struct row *r, bool rev)
+struct xcni_ct_key tuple_of(const struct row *r, bool rev)
 {
 	struct xcni_ct_key k = { .saddr = ip4(r->src), .daddr = ip4(r->dst), .proto = r->proto };
 
@@ -835,7 +802,7 @@ static size_t expected(const struct row *r, const uint8_t *in, size_t len, uint8
 	return len;
 }
 
-static void check_row(void **state)
+void check_row(void **state)
 {
 	const struct row *r = *state;
 	const struct pod *pd = &pods[r->dev];
@@ -1689,6 +1656,20 @@ int main(int argc, char **argv)
 	assert_true(nr_lb_tests <= ARRAY_SIZE(tests) - ARRAY_SIZE(rows));
 	for (size_t i = 0; i < nr_lb_tests; i++)
 		tests[ARRAY_SIZE(rows) + i] = lb_tests[i];
-	return _cmocka_run_group_tests("bpf", tests, ARRAY_SIZE(rows) + nr_lb_tests, setup,
-				       teardown);
+	/* Then the hostile-packet matrix (tests/bpf/hostile.c), in one group with
+	 * the rest: it builds on the maps they leave. */
+	struct CMUnitTest *hostile, *all;
+	size_t nh, n = ARRAY_SIZE(rows) + nr_lb_tests;
+
+	if ((err = hostile_tests(&hostile, &nh)) || !(all = calloc(n + nh, sizeof(*all)))) {
+		fprintf(stderr, "hostile rows: %s\n", strerror(err ? -err : ENOMEM));
+		hostile_free();
+		return 1;
+	}
+	memcpy(all, tests, n * sizeof(*all));
+	memcpy(all + n, hostile, nh * sizeof(*all));
+	err = _cmocka_run_group_tests("bpf", all, n + nh, setup, teardown);
+	free(all);
+	hostile_free();
+	return err;
 }
