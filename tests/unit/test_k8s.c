@@ -1112,6 +1112,42 @@ static void epslice_errors(void **state)
 	}
 }
 
+/* k8s_parse_lb takes every Service type (the lab's k8s_parse_all only ClusterIP). */
+static void service_types_lb(void **state)
+{
+	struct k8s_object *o = NULL;
+	struct k8s_error err;
+
+	(void)state;
+	if (parse_lb(SVC "spec: {type: NodePort, clusterIP: 10.96.0.9, ports: [{port: 80}]}\n", &o,
+		     &err))
+		fail_msg("%s", err.msg);
+	assert_int_equal(o->svc.cluster_ip, htonl(0x0a600009));
+	k8s_free(o);
+	if (parse_lb(SVC "spec: {type: LoadBalancer, clusterIP: 10.96.0.9, ports: [{port: 80}]}\n",
+		     &o, &err))
+		fail_msg("%s", err.msg);
+	k8s_free(o);
+	if (parse_lb(SVC "spec: {type: ExternalName, externalName: db.example.com}\n", &o, &err))
+		fail_msg("%s", err.msg);
+	assert_true(o->svc.external_name);
+	assert_int_equal(o->svc.nports, 0);
+	k8s_free(o);
+	/* Headless without ports: valid for the API server, so here too. */
+	if (parse_all(SVC "spec: {clusterIP: None, selector: {app: x}}\n", &o, &err))
+		fail_msg("%s", err.msg);
+	assert_true(o->svc.headless);
+	k8s_free(o);
+	assert_int_equal(parse_all(SVC "spec: {type: ExternalName, externalName: x.example}\n", &o,
+				   &err),
+			 -EINVAL);
+	assert_int_equal(parse_lb(SVC "spec: {type: Weird, ports: [{port: 80}]}\n", &o, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "spec.type: \"Weird\" is not served here (only ClusterIP, "
+					"NodePort, LoadBalancer, ExternalName)"));
+	assert_int_equal(parse_lb(SVC "spec: {clusterIP: 10.96.0.1}\n", &o, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "spec.ports: required"));
+}
+
 static void kind_names(void **state)
 {
 	(void)state;
@@ -1177,6 +1213,7 @@ int main(void)
 		cmocka_unit_test(service_affinity),
 		cmocka_unit_test(epslice_parsed),
 		cmocka_unit_test(epslice_errors),
+		cmocka_unit_test(service_types_lb),
 		cmocka_unit_test(kind_names),
 	};
 

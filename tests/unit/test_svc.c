@@ -186,12 +186,15 @@ static void headless_unallocated_no_selector(void **state)
 	load(SVC("h", "{clusterIP: None, selector: {app: h}, ports: [{port: 80}]}")
 	     EPS("h-1", "h", "endpoints: [{addresses: [10.1.0.1]}]\nports: [{port: 80}]")
 	     SVC("u", "{selector: {app: u}, ports: [{port: 80}]}")
+	     SVC("en", "{type: ExternalName, externalName: db.example.com, clusterIP: 10.96.0.8}")
+	     SVC("np", "{type: NodePort, clusterIP: 10.96.0.9, ports: [{port: 80, nodePort: 30080}]}")
 	     /* No selector: a hand-written slice, its port named after the named targetPort. */
 	     SVC("ext", "{clusterIP: 10.96.0.3, ports: [{name: web, port: 80, targetPort: http}]}")
 	     EPS("ext-x", "ext", "endpoints: [{addresses: [192.0.2.1]}]\nports: [{name: http, port: 8000}]")
 	     EPS("orphan", "gone", "endpoints: [{addresses: [10.1.0.1]}]\nports: [{port: 80}]"));
 	assert_int_equal(l.nerrs, 0);
-	assert_int_equal(l.n, 1); /* headless and unallocated: no frontend */
+	assert_int_equal(l.n, 2); /* headless, ExternalName and unallocated: no frontend */
+	assert_int_equal(spec("y/np:80/TCP")->nbe, 0); /* NodePort: its ClusterIP */
 	s = spec("y/ext:80/TCP");
 	assert_int_equal(s->nbe, 1);
 	assert_non_null(be(s, 0xc0000201, 8000));

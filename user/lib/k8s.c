@@ -27,6 +27,7 @@ struct ctx {
 	const char *name; /* NULL until known */
 	char path[256];
 	size_t plen;
+	bool lb; /* k8s_parse_lb: every Service type (ClusterIP frontends only, for now) */
 };
 
 static const char *const kind_names[K8S_NR_ALL_KINDS] = {
@@ -1393,8 +1394,13 @@ static int parse_service(struct ctx *c, json_t *doc, struct k8s_service *s)
 	err = get_str(c, spec, "type", &type);
 	if (err)
 		goto out;
-	if (type && strcmp(type, "ClusterIP")) {
-		err = fail_in(c, "type", "\"%s\" is not served here (only ClusterIP)", type);
+	if (type && c->lb && (!strcmp(type, "NodePort") || !strcmp(type, "LoadBalancer"))) {
+		/* Their ClusterIP is served; NodePort and LoadBalancer frontends not yet. */
+	} else if (type && c->lb && !strcmp(type, "ExternalName")) {
+		s->external_name = true; /* a DNS name: no frontend, no ports required */
+	} else if (type && strcmp(type, "ClusterIP")) {
+		err = fail_in(c, "type", "\"%s\" is not served here (only ClusterIP%s)", type,
+			      c->lb ? ", NodePort, LoadBalancer, ExternalName" : "");
 		goto out;
 	}
 	err = get_obj(c, spec, "selector", &sel);
@@ -1419,7 +1425,9 @@ static int parse_service(struct ctx *c, json_t *doc, struct k8s_service *s)
 	if (err)
 		goto out;
 	if (!ports || !json_array_size(ports)) {
-		err = fail_in(c, "ports", "required (at least one port)");
+		/* As the API server: headless and ExternalName Services may have none. */
+		if (!s->headless && !s->external_name)
+			err = fail_in(c, "ports", "required (at least one port)");
 		goto out;
 	}
 	s->ports = calloc(json_array_size(ports), sizeof(*s->ports));
@@ -1658,7 +1666,7 @@ enum { PARSE_SERVICES = 1, PARSE_ENDPOINTSLICES = 2 };
 
 static int parse_any(json_t *doc, struct k8s_object **out, struct k8s_error *err, int extra)
 {
-	struct ctx c = { .err = err, .kind = "object" };
+	struct ctx c = { .err = err, .kind = "object", .lb = extra & PARSE_ENDPOINTSLICES };
 	const char *kind, *api, *ns = NULL;
 	struct k8s_object *obj;
 	json_t *meta;

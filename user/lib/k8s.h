@@ -155,13 +155,17 @@ struct k8s_svc_port {
 	uint16_t target_port; /* numeric targetPort, defaulting to port */
 };
 
-/* v1 Service of type ClusterIP (the only type the lab serves). */
+/*
+ * v1 Service of type ClusterIP (the only type the lab serves); k8s_parse_lb
+ * also takes NodePort and LoadBalancer (their ClusterIP) and ExternalName.
+ */
 struct k8s_service {
 	struct k8s_meta meta;
 	bool has_selector; /* no selector: endpoints are managed by hand (none in the lab) */
 	struct k8s_labels selector; /* spec.selector: equality on every key */
 	uint32_t cluster_ip; /* spec.clusterIP, network order; 0 unset (to be allocated) */
 	bool headless; /* clusterIP: None */
+	bool external_name; /* type ExternalName (k8s_parse_lb only): no frontend */
 	size_t nports;
 	struct k8s_svc_port *ports;
 	bool affinity_client_ip; /* sessionAffinity: ClientIP */

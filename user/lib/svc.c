@@ -231,8 +231,8 @@ int svc_build(const struct cluster *c, unsigned int flags, struct svc_list *out)
 			    !strcmp(sl[k]->eps.service, so->meta.name);
 		     k++)
 			;
-		if (so->svc.headless || !so->svc.cluster_ip)
-			continue; /* no frontend: DNS's business (headless) or not allocated */
+		if (so->svc.headless || so->svc.external_name || !so->svc.cluster_ip)
+			continue; /* no frontend: DNS's business (headless, ExternalName) or not allocated */
 		err = build_one(so, sl + j, k - j, flags, out);
 	}
 out:

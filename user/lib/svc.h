@@ -3,7 +3,8 @@
  * Services and EndpointSlices (the store's) turned into the Service map
  * writer's input (svcsync.h): one frontend per ClusterIP:port/protocol of
  * every Service that has one (headless Services and Services whose ClusterIP
- * is not allocated have none), its backends from the EndpointSlices labelled
+ * is not allocated have none, nor ExternalName ones; NodePort and LoadBalancer
+ * Services get their ClusterIP frontends only, for now), its backends from the EndpointSlices labelled
  * kubernetes.io/service-name with the Service's name in its namespace, as
  * kube-proxy reads them:
  *  - the slice port is the one named as the Service port ("" when unnamed), of
