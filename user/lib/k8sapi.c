@@ -657,6 +657,12 @@ static int buf_append(struct watcher *w, const char *p, size_t n)
 	return 0;
 }
 
+static bool namespaced(enum k8s_kind kind)
+{
+	return kind == K8S_POD || kind == K8S_NETWORKPOLICY || kind == K8S_SERVICE ||
+	       kind == K8S_ENDPOINTSLICE;
+}
+
 /* "ns/name" (or "name"), for sets and messages. */
 static int obj_key(json_t *obj, enum k8s_kind kind, char *out, size_t sz, const char **ns,
 		   const char **name)
@@ -665,7 +671,7 @@ static int obj_key(json_t *obj, enum k8s_kind kind, char *out, size_t sz, const 
 
 	*name = json_string_value(json_object_get(meta, "name"));
 	*ns = NULL;
-	if (kind == K8S_POD || kind == K8S_NETWORKPOLICY) {
+	if (namespaced(kind)) {
 		*ns = json_string_value(json_object_get(meta, "namespace"));
 		if (!*ns || !**ns)
 			*ns = "default";
@@ -1268,7 +1274,7 @@ static int apply_list(struct watcher *w)
 	/* After the view is done with: deleting invalidates it. */
 	for (i = 0; i < ngone; i++) {
 		char *slash = strchr(gone[i], '/');
-		bool nsd = w->kind == K8S_POD || w->kind == K8S_NETWORKPOLICY;
+		bool nsd = namespaced(w->kind);
 
 		if (nsd && slash)
 			*slash = '\0';
