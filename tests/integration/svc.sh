@@ -143,6 +143,29 @@ slice "[{addresses: [$IP_A]}]"
 check "endpoint back applied" sync_gen
 check "backend back: connected again" expect b "$VIP" 80 connected
 
+# Restart: the pinned maps keep translating while no agent runs; the new agent
+# reads what they hold and rewrites nothing for the same state.
+kill "$XCNID_PID" && wait "$XCNID_PID" 2>/dev/null
+XCNID_PID=
+check "no agent: the ClusterIP still reaches a" expect b "$VIP" 80 connected
+check "xcnid restarted" start_xcnid "$PIN" --pod-cidr "$SUBNET.0/24" --node-name n1 \
+	--manifests "$M" --no-masquerade --kube-proxy-replacement -v
+check "restarted agent applies the state" sync_gen
+nothing_rewritten() { ! grep -E "generation [0-9]+: [0-9]+ frontends" "/tmp/xcnid-$XCT_TAG.log"; }
+check "restarted agent: the Service maps already held it, nothing rewritten" nothing_rewritten
+check "after restart: connected" expect b "$VIP" 80 connected
+
+# --lb-algorithm maglev: the frontend rewritten with a Maglev table, still reaching a.
+kill "$XCNID_PID" && wait "$XCNID_PID" 2>/dev/null
+XCNID_PID=
+check "xcnid restarted with --lb-algorithm maglev" start_xcnid "$PIN" --pod-cidr "$SUBNET.0/24" \
+	--node-name n1 --manifests "$M" --no-masquerade --kube-proxy-replacement --lb-algorithm maglev -v
+check "maglev: state applied" sync_gen
+maglev_built() { grep -E "generation [0-9]+: 1 frontends, 1 written.* 1 Maglev tables" "/tmp/xcnid-$XCT_TAG.log"; }
+check "maglev: the frontend rewritten with its Maglev table" maglev_built
+check "maglev: b -> ClusterIP reaches a" expect b "$VIP" 80 connected
+check "maglev: hairpin" expect a "$VIP" 80 connected
+
 rm -f "$M/pods.yaml"
 put pods.yaml <<EOF
 apiVersion: v1

@@ -59,6 +59,7 @@ struct opts {
 	__u32 events_rate; /* events per CPU per second; 0: no limit */
 	struct masq *mq; /* mq->on: masquerade pods' traffic leaving the cluster */
 	int kpr; /* --kube-proxy-replacement: Services translated in BPF, their maps written here */
+	unsigned int lb_flags; /* svc_build's: SVC_BUILD_MAGLEV with --lb-algorithm maglev */
 };
 
 /* The service loopback: a hairpin flow's source (Cilium's default). */
@@ -340,15 +341,15 @@ out:
  * discipline: a Service's change is whole or not at all). 0, or -errno with
  * msg saying why (nothing written then).
  */
-static int sync_services(const struct cluster *c, struct svcsync *ss, __u64 gen, char *msg,
-			 size_t msglen)
+static int sync_services(const struct cluster *c, unsigned int flags, struct svcsync *ss,
+			 __u64 gen, char *msg, size_t msglen)
 {
 	struct svcsync_stats st = {};
 	struct svc_list l;
 	int err;
 
 	msg[0] = '\0';
-	err = svc_build(c, 0, &l);
+	err = svc_build(c, flags, &l);
 	if (err) {
 		snprintf(msg, msglen, "building the Service frontends: %s", strerror(-err));
 		return err;
@@ -416,7 +417,7 @@ static int sync_policy(const struct opts *o, struct from_pod *fp, struct store *
 		       "verdict): %s\n", strerror(-err));
 	polsync_cleanup(ps, &ss);
 	/* After policy: a new backend's flows are judged by the policy of this generation. */
-	if (o->kpr && (err = sync_services(&c, svs, gen, msg, sizeof(msg)))) {
+	if (o->kpr && (err = sync_services(&c, o->lb_flags, svs, gen, msg, sizeof(msg)))) {
 		pr_err("generation %llu not applied: %s\n", (unsigned long long)gen, msg);
 		report_gen(o, fp, gen, &r, msg);
 		pol_result_free(&r);
@@ -711,6 +712,8 @@ static void usage(FILE *f)
 		"  --kube-proxy-replacement  translate Services in BPF (ClusterIP frontends from the\n"
 		"                     Services and EndpointSlices of the cluster state, which it\n"
 		"                     then reads too); kube-proxy's rules are then not needed\n"
+		"  --lb-algorithm ALG random (default) or maglev: how a new flow picks a backend\n"
+		"                     (maglev: consistent hashing, the same backend on every node)\n"
 		"  --log-format FMT   text (default) or json (one object per line)\n"
 		"  -v, --verbose      more logging (twice: libbpf debug, verifier logs)\n"
 		"  -h, --help\n",
@@ -740,6 +743,7 @@ int main(int argc, char **argv)
 		{ "log-format", required_argument, NULL, 'L' },
 		{ "map-max", required_argument, NULL, 1002 },
 		{ "kube-proxy-replacement", no_argument, NULL, 1003 },
+		{ "lb-algorithm", required_argument, NULL, 1004 },
 		{ "trace-sample", required_argument, NULL, 'S' },
 		{ "events-rate", required_argument, NULL, 'R' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -752,6 +756,7 @@ int main(int argc, char **argv)
 	struct opts o = { .pin_dir = XCNI_PIN_ROOT, .ov = &ov, .mq = &mq,
 			  .events_rate = XCNI_EVENTS_RATE_DEFAULT };
 	int masquerade = -1; /* -1: the default, on with a pod CIDR */
+	int lb_alg = 0; /* --lb-algorithm given */
 	char host[64] = "node";
 	const char *gw = NULL;
 	int c, err;
@@ -840,6 +845,17 @@ int main(int argc, char **argv)
 		case 'M': masquerade = 1; break;
 		case 1001: masquerade = 0; break;
 		case 1003: o.kpr = 1; break;
+		case 1004:
+			if (!strcmp(optarg, "maglev")) {
+				o.lb_flags |= SVC_BUILD_MAGLEV;
+			} else if (!strcmp(optarg, "random")) {
+				o.lb_flags &= ~SVC_BUILD_MAGLEV;
+			} else {
+				pr_err("--lb-algorithm %s: random or maglev\n", optarg);
+				return 2;
+			}
+			lb_alg = 1;
+			break;
 		case 1002: {
 			const char *eq = strchr(optarg, '=');
 			char *end;
@@ -902,6 +918,10 @@ int main(int argc, char **argv)
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
+	}
+	if (lb_alg && !o.kpr) {
+		pr_err("--lb-algorithm chooses backends for --kube-proxy-replacement: give both\n");
+		return 2;
 	}
 	if (!!o.manifests + !!o.kubeconfig + o.in_cluster > 1) {
 		pr_err("--manifests, --kubeconfig and --k8s-api in-cluster are alternative sources "
