@@ -1599,8 +1599,11 @@ static int parse_epslice(struct ctx *c, json_t *doc, struct k8s_epslice *s)
 		pop(c, o);
 		if (err)
 			return err;
-		if (!s->ipv4)
-			s->nendpoints = 0; /* kept parsed for validation, not used */
+		if (!s->ipv4) { /* parsed for validation, not used */
+			for (i = 0; i < s->nendpoints; i++)
+				free(s->endpoints[i].node_name);
+			s->nendpoints = 0;
+		}
 	}
 	err = get_arr(c, doc, "ports", &ports);
 	if (err || !ports || !json_array_size(ports))

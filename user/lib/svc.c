@@ -233,7 +233,7 @@ int svc_build(const struct cluster *c, unsigned int flags, struct svc_list *out)
 			;
 		if (so->svc.headless || so->svc.external_name || !so->svc.cluster_ip)
 			continue; /* no frontend: DNS's business (headless, ExternalName) or not allocated */
-		err = build_one(so, sl + j, k - j, flags, out);
+		err = build_one(so, sl ? sl + j : NULL, k - j, flags, out);
 	}
 out:
 	free(sl);
