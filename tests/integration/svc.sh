@@ -2,7 +2,9 @@
 # xcnid --kube-proxy-replacement following a manifest directory, on one node:
 # a Service and its EndpointSlice become BPF frontends, and a pod's TCP
 # connection to the ClusterIP reaches the backend pod with no iptables or
-# nftables rule anywhere.
+# nftables rule anywhere. Then: hairpin, terminating fallback, no backend
+# refused, a restart without rewrites, Maglev, a full xcni_svc refusing a
+# generation whole, an unmatched port name said, a Service removed.
 #
 #   netns <tag>-node: xcnid --manifests M --kube-proxy-replacement
 #     xc<hash> ──veth── eth0  <tag>-a  x/a  (serves TCP 8080 "hello")
@@ -67,7 +69,7 @@ ip netns add "$NODE" && ip -n "$NODE" link set lo up
 XCNID_NETNS=$NODE
 check "xcnid started with --manifests --kube-proxy-replacement" start_xcnid "$PIN" \
 	--pod-cidr "$SUBNET.0/24" --node-name n1 --manifests "$M" --no-masquerade \
-	--kube-proxy-replacement -v || { finish; exit 1; }
+	--kube-proxy-replacement --map-max xcni_svc=2 -v || { finish; exit 1; }
 for p in a b; do
 	ip netns add "$XCT_TAG-$p" && ip -n "$XCT_TAG-$p" link set lo up
 	cni ADD "$p" >"$T/$p.json" || { not_ok "ADD $p"; cat "$T/$p.json"; finish; exit 1; }
@@ -149,7 +151,7 @@ kill "$XCNID_PID" && wait "$XCNID_PID" 2>/dev/null
 XCNID_PID=
 check "no agent: the ClusterIP still reaches a" expect b "$VIP" 80 connected
 check "xcnid restarted" start_xcnid "$PIN" --pod-cidr "$SUBNET.0/24" --node-name n1 \
-	--manifests "$M" --no-masquerade --kube-proxy-replacement -v
+	--manifests "$M" --no-masquerade --kube-proxy-replacement --map-max xcni_svc=2 -v
 check "restarted agent applies the state" sync_gen
 nothing_rewritten() { ! grep -E "generation [0-9]+: [0-9]+ frontends" "/tmp/xcnid-$XCT_TAG.log"; }
 check "restarted agent: the Service maps already held it, nothing rewritten" nothing_rewritten
@@ -159,12 +161,53 @@ check "after restart: connected" expect b "$VIP" 80 connected
 kill "$XCNID_PID" && wait "$XCNID_PID" 2>/dev/null
 XCNID_PID=
 check "xcnid restarted with --lb-algorithm maglev" start_xcnid "$PIN" --pod-cidr "$SUBNET.0/24" \
-	--node-name n1 --manifests "$M" --no-masquerade --kube-proxy-replacement --lb-algorithm maglev -v
+	--node-name n1 --manifests "$M" --no-masquerade --kube-proxy-replacement --lb-algorithm maglev \
+	--map-max xcni_svc=2 -v
 check "maglev: state applied" sync_gen
 maglev_built() { grep -E "generation [0-9]+: 1 frontends, 1 written.* 1 Maglev tables" "/tmp/xcnid-$XCT_TAG.log"; }
 check "maglev: the frontend rewritten with its Maglev table" maglev_built
 check "maglev: b -> ClusterIP reaches a" expect b "$VIP" 80 connected
 check "maglev: hairpin" expect a "$VIP" 80 connected
+
+# Bad input. More frontends than xcni_svc holds (--map-max xcni_svc=2): the
+# generation is refused whole, saying which map, and what was there keeps working.
+put two.yaml <<EOF
+apiVersion: v1
+kind: Service
+metadata: {name: two, namespace: x}
+spec: {clusterIP: 10.96.0.11, ports: [{name: a, port: 81}, {name: b, port: 82}]}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: two-1, namespace: x, labels: {kubernetes.io/service-name: two}}
+addressType: IPv4
+endpoints: [{addresses: [$IP_A]}]
+ports: [{name: a, port: 8080}, {name: bb, port: 8080}]
+EOF
+gen_refused() {
+	MANIFEST_GEN=$((MANIFEST_GEN + 1))
+	echo "$MANIFEST_GEN" >"$M/.tmp-gen" && mv "$M/.tmp-gen" "$M/.xcni-generation"
+	for _ in $(seq 100); do
+		[ "$(ctl config --json 2>/dev/null | jq -r .failed_gen)" -ge "$MANIFEST_GEN" ] 2>/dev/null &&
+			ctl config --json | jq -r .error | grep "$1" && return 0
+		sleep 0.05
+	done
+	ctl config --json
+	return 1
+}
+check "3 frontends, room for 2: the generation refused, naming xcni_svc" \
+	gen_refused "xcni_svc: .* room for 2"
+check "refused: the first Service still works" expect b "$VIP" 80 connected
+check "refused: nothing of the new one written" expect b 10.96.0.11 81 timeout
+# A Service port no slice port matches: said, naming the object and field; that
+# frontend refuses, the other works.
+sed 's/ports: \[{name: a, port: 81}, {name: b, port: 82}\]/ports: [{name: b, port: 82}]/' \
+	"$M/two.yaml" | put two.yaml
+check "one frontend less: applied" sync_gen
+port_said() { grep 'Service x/two: spec.ports\[0\].name: "b" names no TCP port of EndpointSlice x/two-1' "/tmp/xcnid-$XCT_TAG.log"; }
+check "the unmatched port name is logged with the object and field" port_said
+check "the unmatched port refuses" expect b 10.96.0.11 82 refused
+rm -f "$M/two.yaml"
 
 rm -f "$M/pods.yaml"
 put pods.yaml <<EOF
