@@ -40,6 +40,10 @@ KINDS = {
     "nodes": ("Node", "v1", "/api/v1/nodes", False),
     "networkpolicies": ("NetworkPolicy", "networking.k8s.io/v1",
                         "/apis/networking.k8s.io/v1/networkpolicies", True),
+    # Read by xcnid --kube-proxy-replacement only.
+    "services": ("Service", "v1", "/api/v1/services", True),
+    "endpointslices": ("EndpointSlice", "discovery.k8s.io/v1",
+                       "/apis/discovery.k8s.io/v1/endpointslices", True),
 }
 PATHS = {v[2]: k for k, v in KINDS.items()}
 BY_KIND = {v[0]: k for k, v in KINDS.items()}

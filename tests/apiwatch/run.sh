@@ -26,7 +26,8 @@ SRV=
 cleanup() {
 	[ -n "$SRV" ] && kill "$SRV" 2>/dev/null && wait "$SRV" 2>/dev/null
 	[ -n "${IC_PID:-}" ] && kill "$IC_PID" 2>/dev/null && wait "$IC_PID" 2>/dev/null
-	rm -rf "$PIN-ic"
+	[ -n "${LB_PID:-}" ] && kill "$LB_PID" 2>/dev/null && wait "$LB_PID" 2>/dev/null
+	rm -rf "$PIN-ic" "$PIN-lb"
 	stop_xcnid
 	ip netns del "$NS" 2>/dev/null
 	rm -rf "$T"
@@ -330,6 +331,42 @@ exec_refused() {
 	[ $? -ne 0 ] && grep -q 'exec plugin, which xcnid does not run' <<<"$out" || { echo "$out"; return 1; }
 }
 check "kubeconfig with an exec credential plugin: refused, saying why" exec_refused
+
+# ---- --kube-proxy-replacement: Services and EndpointSlices listed and watched too ----
+# fixtures: kubernetes (1 endpoint), kube-dns (3 ports; a ready and a terminating
+# endpoint), shop/web (NodePort: its ClusterIP; affinity; named targetPort), shop/db
+# (headless): 5 frontends; backends are address:port, so 6.
+no_svc_without_flag() { ! grep -q "endpoint slices" "$LOG" && grep -q "every kind listed" "$LOG"; }
+check "without --kube-proxy-replacement: no Services or EndpointSlices listed" no_svc_without_flag
+LB_PID=
+nmap() { bpftool -j map dump pinned "$PIN-lb/$1" | jq length; }
+nmap_is() { [ "$(nmap "$1")" = "$2" ] || { echo "$1: $(nmap "$1") entries, want $2"; return 1; }; }
+lb_start() {
+	nsenter --net="/var/run/netns/$NS" "$BUILD/xcnid" --pin-dir "$PIN-lb" --pod-cidr 10.97.0.0/24 \
+		--node-name n1 --kubeconfig "$T/kubeconfig" --kube-proxy-replacement -v \
+		>"$T/xcnid-lb.log" 2>&1 &
+	LB_PID=$!
+	wait_for 15 grep -q "and 4 services, 3 endpoint slices" "$T/xcnid-lb.log" &&
+		wait_for 10 nmap_is xcni_svc 5 && nmap_is xcni_backend 6 || { tail -30 "$T/xcnid-lb.log"; return 1; }
+}
+check "--kube-proxy-replacement: Services and EndpointSlices listed, 5 frontends, 6 backends" lb_start
+lb_slice_change() {
+	jq '.items[1] | .endpoints |= .[:1] | .kind = "EndpointSlice" | .apiVersion = "discovery.k8s.io/v1"' \
+		"$FIX/endpointslices.json" | api apply - >/dev/null &&
+		wait_for 10 nmap_is xcni_backend 4 && nmap_is xcni_svc 5
+}
+check "an EndpointSlice watched: the terminating endpoint gone, its backends deleted" lb_slice_change
+lb_svc_delete() {
+	api delete '{"resource": "services", "key": "shop/web"}' >/dev/null &&
+		wait_for 10 nmap_is xcni_svc 4 && nmap_is xcni_backend 3 ||
+		{ tail -5 "$T/xcnid-lb.log"; bpftool -j map dump pinned "$PIN-lb/xcni_svc" | jq -c '.[].key'; return 1; }
+}
+check "a Service deleted: its frontend and backend deleted" lb_svc_delete
+lb_clean() { ! grep -qE "not applied|Service|EndpointSlice" "$T/xcnid-lb.log" || { grep -E "not applied|Service|EndpointSlice" "$T/xcnid-lb.log"; return 1; }; }
+check "--kube-proxy-replacement: every generation applied, no Service or EndpointSlice refused" lb_clean
+[ -n "$LB_PID" ] && kill "$LB_PID" 2>/dev/null && wait "$LB_PID" 2>/dev/null
+LB_PID=
+rm -rf "$PIN-lb"
 
 # APIWATCH_LOG=FILE keeps xcnid's log for a look afterwards.
 [ -n "${APIWATCH_LOG:-}" ] && cp "$LOG" "$APIWATCH_LOG"

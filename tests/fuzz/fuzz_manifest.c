@@ -4,12 +4,15 @@
  * user/lib/store.c): a YAML or JSON stream, every document through k8s_parse
  * into the store; Services through k8s_parse_all as the lab's kube-proxy reads
  * them. Then the store's view and the policy compiled from it, as xcnid does
- * for the node named by the first pod.
+ * for the node named by the first pod. And as xcnid --kube-proxy-replacement
+ * reads it (k8s_parse_lb: Services and EndpointSlices too), into a second
+ * store whose Services become svcsync's frontends (svc_build).
  */
 #include "fuzz.h"
 #include "lib/k8s.h"
 #include "lib/policy.h"
 #include "lib/store.h"
+#include "lib/svc.h"
 
 FUZZ_LOG_ALL()
 
@@ -21,18 +24,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct pol_opts po = { .gateway_ip = 0x0100000a };
 	struct pol_result r = { 0 };
 	struct cluster c;
+	struct store *lbst = store_new();
 	json_t **docs;
 	size_t ndocs;
 	char *node = NULL;
 
-	if (!st)
+	if (!st || !lbst) {
+		store_free(st);
+		store_free(lbst);
 		return 0;
+	}
 	if (k8s_load_stream((const char *)data, size, &docs, &ndocs, &err)) {
 		FUZZ_ASSERT(err.msg[0]);
 		store_free(st);
+		store_free(lbst);
 		return 0;
 	}
 	for (size_t i = 0; i < ndocs; i++) {
+		if (k8s_parse_lb(docs[i], &obj, &err) == 0)
+			FUZZ_ASSERT(store_put(lbst, obj) >= 0);
+		else
+			FUZZ_ASSERT(err.msg[0]);
 		if (k8s_parse_all(docs[i], &obj, &err) == 0) {
 			FUZZ_ASSERT(obj->meta.name && obj->meta.name[0]);
 			k8s_free(obj);
@@ -53,8 +65,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					      c.objs[k][i]->meta.name) == c.objs[k][i]);
 	if (pol_compile(&c, &po, &r, &err) == 0)
 		pol_result_free(&r);
+	store_view(lbst, &c);
+	for (unsigned int flags = 0; flags <= SVC_BUILD_MAGLEV; flags += SVC_BUILD_MAGLEV) {
+		struct svc_list l;
+		size_t neps = 0;
+
+		for (size_t i = 0; i < c.n[K8S_ENDPOINTSLICE]; i++)
+			neps += c.objs[K8S_ENDPOINTSLICE][i]->eps.nendpoints;
+		if (svc_build(&c, flags, &l))
+			continue;
+		for (size_t i = 0; i < l.n; i++) {
+			FUZZ_ASSERT(l.specs[i].name && l.specs[i].nbe <= neps);
+			for (size_t j = 0; j < i; j++) /* frontends unique, as svcsync wants */
+				FUZZ_ASSERT(memcmp(&l.specs[i].key, &l.specs[j].key,
+						   sizeof(l.specs[i].key)));
+		}
+		for (size_t i = 0; i < l.nerrs; i++)
+			FUZZ_ASSERT(!strncmp(l.errs[i], "Service ", 8));
+		svc_list_free(&l);
+	}
 	k8s_docs_free(docs, ndocs);
 	store_free(st);
+	store_free(lbst);
 	free(node);
 	return 0;
 }

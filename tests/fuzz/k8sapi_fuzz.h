@@ -31,6 +31,7 @@ static inline int fuzz_api_init(struct fuzz_api *f, enum wstate state, const uin
 	memset(f, 0, sizeof(*f));
 	f->a.conf.server = "https://fuzz.invalid:6443";
 	f->a.b.store = store_new();
+	f->a.nkinds = K8S_NR_KINDS;
 	f->a.staging = (*data)[1] & 1 ? store_new() : NULL;
 	f->w = &f->a.w[(*data)[0] % K8S_NR_KINDS];
 	f->w->api = &f->a;

@@ -26,9 +26,11 @@ REGISTRY_HOSTS = [
     "github.com", "githubusercontent.com",
 ]
 
-# What xcnid watches (core v1 and networking.k8s.io/v1), and the verbs it may use.
-WANT_RESOURCES = {("", "namespaces"), ("", "pods"), ("", "nodes"),
-                  ("networking.k8s.io", "networkpolicies")}
+# What xcnid watches (core v1, networking.k8s.io/v1 and, with --kube-proxy-replacement,
+# discovery.k8s.io/v1), and the verbs it may use.
+WANT_RESOURCES = {("", "namespaces"), ("", "pods"), ("", "nodes"), ("", "services"),
+                  ("networking.k8s.io", "networkpolicies"),
+                  ("discovery.k8s.io", "endpointslices")}
 WANT_VERBS = {"list", "watch"}
 
 HOSTPATHS = {"/sys/fs/bpf", "/opt/cni/bin", "/etc/cni/net.d", "/var/lib/cni", "/run/xcni"}
@@ -107,7 +109,7 @@ def main():
               o.get("apiVersion") == av and md.get("name") == "xcni" and ns_ok,
               (o.get("apiVersion"), md.get("name"), md.get("namespace")))
 
-    # 4. RBAC: list and watch on exactly the four resources.
+    # 4. RBAC: list and watch on exactly the six resources.
     role = (byk.get("ClusterRole") or [{}])[0]
     grants = set()
     extra = []
@@ -122,7 +124,8 @@ def main():
     granted_res = {(g, r) for g, r, _ in grants}
     check("ClusterRole: no wildcard, resourceNames or nonResourceURLs",
           not extra and not any("*" in (g + r + v) for g, r, v in grants), extra or grants)
-    check("ClusterRole: exactly namespaces, pods, nodes (core) and networkpolicies (networking.k8s.io)",
+    check("ClusterRole: exactly namespaces, pods, nodes, services (core), networkpolicies "
+          "(networking.k8s.io) and endpointslices (discovery.k8s.io)",
           granted_res == WANT_RESOURCES, sorted(granted_res ^ WANT_RESOURCES))
     bad = sorted((g, r, v) for g, r, v in grants if v not in WANT_VERBS)
     missing = sorted((g, r, v) for g, r in WANT_RESOURCES for v in WANT_VERBS if (g, r, v) not in grants)

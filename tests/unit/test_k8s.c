@@ -959,12 +959,202 @@ static void service_errors(void **state)
 	}
 }
 
+static void service_affinity(void **state)
+{
+	struct k8s_object *o = NULL;
+	struct k8s_error err;
+
+	(void)state;
+	if (parse_all(SVC "spec:\n  clusterIP: None\n  sessionAffinity: ClientIP\n  ports: [{port: 80}]\n",
+		      &o, &err))
+		fail_msg("%s", err.msg);
+	assert_true(o->svc.headless);
+	assert_false(o->svc.has_selector); /* no selector: slices by hand */
+	assert_true(o->svc.affinity_client_ip);
+	assert_int_equal(o->svc.affinity_s, 10800); /* the API's default */
+	k8s_free(o);
+	if (parse_all(SVC "spec:\n  sessionAffinity: ClientIP\n  sessionAffinityConfig: {clientIP: "
+			  "{timeoutSeconds: 30}}\n  ports: [{port: 80}]\n",
+		      &o, &err))
+		fail_msg("%s", err.msg);
+	assert_int_equal(o->svc.affinity_s, 30);
+	k8s_free(o);
+	if (parse_all(SVC "spec: {ports: [{port: 80}]}\n", &o, &err))
+		fail_msg("%s", err.msg);
+	assert_false(o->svc.affinity_client_ip);
+	assert_int_equal(o->svc.affinity_s, 0);
+	k8s_free(o);
+	assert_int_equal(parse_all(SVC "spec: {sessionAffinity: Sticky, ports: [{port: 80}]}\n", &o,
+				   &err),
+			 -EINVAL);
+	assert_non_null(strstr(err.msg, "spec.sessionAffinity: \"Sticky\" is not supported"));
+	assert_int_equal(parse_all(SVC "spec: {sessionAffinity: ClientIP, sessionAffinityConfig: "
+				       "{clientIP: {timeoutSeconds: 86401}}, ports: [{port: 80}]}\n",
+				   &o, &err),
+			 -EINVAL);
+	assert_non_null(strstr(err.msg, "spec.sessionAffinityConfig.clientIP.timeoutSeconds: 86401"));
+}
+
+/* ---- EndpointSlice (xcnid replacing kube-proxy: k8s_parse_lb) ---- */
+
+static int parse_lb(const char *yaml, struct k8s_object **obj, struct k8s_error *err)
+{
+	json_t *doc = load1(yaml);
+	int ret = k8s_parse_lb(doc, obj, err);
+
+	json_decref(doc);
+	return ret;
+}
+
+#define EPS                                                                                  \
+	"apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata:\n  name: web-abc\n" \
+	"  namespace: y\n  labels: {kubernetes.io/service-name: web}\n"
+
+static void epslice_parsed(void **state)
+{
+	struct k8s_object *o = NULL;
+	struct k8s_error err;
+
+	(void)state;
+	if (parse_lb(EPS "addressType: IPv4\nendpoints:\n"
+			 "- addresses: [10.1.0.5]\n  nodeName: n1\n"
+			 "- addresses: [10.1.0.6, 10.1.0.7]\n  conditions: {ready: false, serving: true, "
+			 "terminating: true}\n"
+			 "- addresses: [10.1.0.8]\n  conditions: {ready: false}\n"
+			 "ports:\n- {name: http, port: 8080}\n- {name: dns, port: 53, protocol: UDP}\n"
+			 "- {name: assoc, port: 9, protocol: SCTP}\n- {name: none}\n",
+		     &o, &err))
+		fail_msg("%s", err.msg);
+	assert_int_equal(o->kind, K8S_ENDPOINTSLICE);
+	assert_string_equal(o->meta.ns, "y");
+	assert_string_equal(o->eps.service, "web");
+	assert_true(o->eps.ipv4);
+	assert_int_equal(o->eps.nendpoints, 3);
+	assert_int_equal(o->eps.endpoints[0].addr, htonl(0x0a010005));
+	assert_true(o->eps.endpoints[0].ready); /* nil conditions: ready and serving */
+	assert_true(o->eps.endpoints[0].serving);
+	assert_false(o->eps.endpoints[0].terminating);
+	assert_string_equal(o->eps.endpoints[0].node_name, "n1");
+	assert_int_equal(o->eps.endpoints[1].addr, htonl(0x0a010006)); /* the first address */
+	assert_false(o->eps.endpoints[1].ready);
+	assert_true(o->eps.endpoints[1].serving);
+	assert_true(o->eps.endpoints[1].terminating);
+	assert_null(o->eps.endpoints[1].node_name);
+	assert_false(o->eps.endpoints[2].ready);
+	assert_false(o->eps.endpoints[2].serving); /* serving nil: as ready */
+	assert_int_equal(o->eps.nports, 4);
+	assert_string_equal(o->eps.ports[0].name, "http");
+	assert_int_equal(o->eps.ports[0].proto, IPPROTO_TCP);
+	assert_int_equal(o->eps.ports[0].port, 8080);
+	assert_int_equal(o->eps.ports[1].proto, IPPROTO_UDP);
+	assert_int_equal(o->eps.ports[2].proto, IPPROTO_SCTP);
+	assert_false(o->eps.ports[3].has_port);
+	k8s_free(o);
+
+	/* Unnamed port, no endpoints, an FQDN slice (kept, no endpoints), no service label. */
+	if (parse_lb("apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {name: x}\n"
+		     "addressType: FQDN\nendpoints: [{addresses: [example.com]}]\nports: [{port: 80}]\n",
+		     &o, &err))
+		fail_msg("%s", err.msg);
+	assert_string_equal(o->meta.ns, "default");
+	assert_null(o->eps.service);
+	assert_false(o->eps.ipv4);
+	assert_int_equal(o->eps.nendpoints, 0);
+	assert_string_equal(o->eps.ports[0].name, "");
+	k8s_free(o);
+
+	/* k8s_parse and k8s_parse_all do not read it. */
+	{
+		json_t *doc = load1(EPS "addressType: IPv4\n");
+
+		assert_int_equal(k8s_parse(doc, &o, &err), -ENOTSUP);
+		assert_int_equal(k8s_parse_all(doc, &o, &err), -ENOTSUP);
+		assert_int_equal(k8s_parse_lb(doc, &o, &err), 0);
+		k8s_free(o);
+		json_decref(doc);
+	}
+}
+
+static void epslice_errors(void **state)
+{
+	static const struct {
+		const char *body, *want;
+	} bad[] = {
+		{ "endpoints: []", "EndpointSlice y/web-abc: addressType: required" },
+		{ "addressType: IPv5", "addressType: \"IPv5\" is not supported" },
+		{ "addressType: IPv4\nendpoints: [{addresses: []}]",
+		  "endpoints[0].addresses: must have 1 to 100 entries" },
+		{ "addressType: IPv4\nendpoints: [{addresses: [10.1.0.5, 10.1.0.300]}]",
+		  "endpoints[0].addresses[1]: \"10.1.0.300\" is not a valid IPv4 address" },
+		{ "addressType: IPv4\nendpoints: [{addresses: [10.1.0.5], conditions: {ready: yes!}}]",
+		  "endpoints[0].conditions.ready: must be a boolean" },
+		{ "addressType: IPv4\nports: [{name: a, port: 1}, {name: a, port: 2}]",
+		  "ports[1].name: duplicate port name \"a\"" },
+		{ "addressType: IPv4\nports: [{name: A_b, port: 1}]",
+		  "ports[0].name: \"A_b\" is not a valid DNS-1123 label" },
+		{ "addressType: IPv4\nports: [{port: 0}]", "ports[0].port: 0 must be between 1 and 65535" },
+		{ "addressType: IPv4\nports: [{port: 1, protocol: ICMP}]",
+		  "ports[0].protocol: \"ICMP\" is not supported" },
+		{ "addressType: IPv4\nendpoints: [{addresses: [10.1.0.5], nodeName: [x]}]",
+		  "endpoints[0].nodeName: must be a string" },
+	};
+	char yaml[512];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct k8s_object *o = NULL;
+		struct k8s_error err;
+
+		snprintf(yaml, sizeof(yaml), EPS "%s\n", bad[i].body);
+		if (parse_lb(yaml, &o, &err) != -EINVAL || !strstr(err.msg, bad[i].want))
+			fail_msg("%s: got \"%s\", want \"%s\"", bad[i].body, err.msg, bad[i].want);
+		assert_null(o);
+	}
+}
+
+/* k8s_parse_lb takes every Service type (the lab's k8s_parse_all only ClusterIP). */
+static void service_types_lb(void **state)
+{
+	struct k8s_object *o = NULL;
+	struct k8s_error err;
+
+	(void)state;
+	if (parse_lb(SVC "spec: {type: NodePort, clusterIP: 10.96.0.9, ports: [{port: 80}]}\n", &o,
+		     &err))
+		fail_msg("%s", err.msg);
+	assert_int_equal(o->svc.cluster_ip, htonl(0x0a600009));
+	k8s_free(o);
+	if (parse_lb(SVC "spec: {type: LoadBalancer, clusterIP: 10.96.0.9, ports: [{port: 80}]}\n",
+		     &o, &err))
+		fail_msg("%s", err.msg);
+	k8s_free(o);
+	if (parse_lb(SVC "spec: {type: ExternalName, externalName: db.example.com}\n", &o, &err))
+		fail_msg("%s", err.msg);
+	assert_true(o->svc.external_name);
+	assert_int_equal(o->svc.nports, 0);
+	k8s_free(o);
+	/* Headless without ports: valid for the API server, so here too. */
+	if (parse_all(SVC "spec: {clusterIP: None, selector: {app: x}}\n", &o, &err))
+		fail_msg("%s", err.msg);
+	assert_true(o->svc.headless);
+	k8s_free(o);
+	assert_int_equal(parse_all(SVC "spec: {type: ExternalName, externalName: x.example}\n", &o,
+				   &err),
+			 -EINVAL);
+	assert_int_equal(parse_lb(SVC "spec: {type: Weird, ports: [{port: 80}]}\n", &o, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "spec.type: \"Weird\" is not served here (only ClusterIP, "
+					"NodePort, LoadBalancer, ExternalName)"));
+	assert_int_equal(parse_lb(SVC "spec: {clusterIP: 10.96.0.1}\n", &o, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "spec.ports: required"));
+}
+
 static void kind_names(void **state)
 {
 	(void)state;
 	assert_string_equal(k8s_kind_name(K8S_NETWORKPOLICY), "NetworkPolicy");
 	assert_string_equal(k8s_kind_name(K8S_NAMESPACE), "Namespace");
 	assert_string_equal(k8s_kind_name(K8S_SERVICE), "Service");
+	assert_string_equal(k8s_kind_name(K8S_ENDPOINTSLICE), "EndpointSlice");
 	assert_string_equal(k8s_kind_name(K8S_NR_ALL_KINDS), "Unknown");
 }
 
@@ -1020,6 +1210,10 @@ int main(void)
 		cmocka_unit_test(selector_semantics),
 		cmocka_unit_test(service_parsed),
 		cmocka_unit_test(service_errors),
+		cmocka_unit_test(service_affinity),
+		cmocka_unit_test(epslice_parsed),
+		cmocka_unit_test(epslice_errors),
+		cmocka_unit_test(service_types_lb),
 		cmocka_unit_test(kind_names),
 	};
 

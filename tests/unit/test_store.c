@@ -457,6 +457,50 @@ static void dir_unknown_kind_skipped(void **state)
 	assert_non_null(store_get(fx->st, K8S_POD, "a", "p2"));
 }
 
+#define EPS_S                                                                              \
+	"apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {name: s-1, namespace: " \
+	"a, labels: {kubernetes.io/service-name: s}}\naddressType: IPv4\n"                      \
+	"endpoints: [{addresses: [10.0.0.1]}]\nports: [{port: 80}]\n"
+
+/* With MANIFEST_LB (--kube-proxy-replacement) Services and EndpointSlices are held, next to the rest. */
+static void dir_lb_holds_services(void **state)
+{
+	struct fixture *fx = *state;
+	struct store *st = store_new();
+	struct cs_backend *b;
+	struct cluster c;
+
+	write_renamed(fx->dir, "eps.yaml", EPS_S);
+	write_renamed(fx->dir, "a.yaml", NS_A "---\n" POD_A1 "---\n" SVC "spec: {ports: [{port: 80}]}\n");
+	assert_int_equal(dispatch(fx->b), 0); /* the default backend skips them */
+	store_view(fx->st, &c);
+	assert_int_equal(c.n[K8S_SERVICE], 0);
+	assert_int_equal(c.n[K8S_ENDPOINTSLICE], 0);
+
+	assert_non_null(st);
+	assert_int_equal(manifest_dir_open_flags(fx->dir, st, MANIFEST_LB, &b), 0);
+	store_view(st, &c);
+	assert_int_equal(c.n[K8S_POD], 1);
+	assert_int_equal(c.n[K8S_SERVICE], 1);
+	assert_int_equal(c.n[K8S_ENDPOINTSLICE], 1);
+	assert_string_equal(c.objs[K8S_ENDPOINTSLICE][0]->eps.service, "s");
+	assert_non_null(store_get(st, K8S_SERVICE, "a", "s"));
+	/* A slice going goes from the store; a Service rewritten is a change. */
+	rm_at(fx->dir, "eps.yaml");
+	assert_int_equal(dispatch(b), 1);
+	assert_null(store_get(st, K8S_ENDPOINTSLICE, "a", "s-1"));
+	/* A Service the API server would refuse: the file is ignored until fixed, as for any kind. */
+	write_renamed(fx->dir, "a.yaml", NS_A "---\n" SVC);
+	assert_int_equal(dispatch(b), 0);
+	assert_non_null(store_get(st, K8S_SERVICE, "a", "s"));
+	write_renamed(fx->dir, "a.yaml",
+		      NS_A "---\n" POD_A1 "---\n" SVC "spec: {ports: [{port: 81}]}\n");
+	assert_int_equal(dispatch(b), 1);
+	assert_int_equal(store_get(st, K8S_SERVICE, "a", "s")->svc.ports[0].port, 81);
+	b->ops->free(b);
+	store_free(st);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -474,6 +518,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(dir_generation, dir_setup, dir_teardown),
 		cmocka_unit_test_setup_teardown(dir_rename_moves_objects, dir_setup, dir_teardown),
 		cmocka_unit_test_setup_teardown(dir_unknown_kind_skipped, dir_setup, dir_teardown),
+		cmocka_unit_test_setup_teardown(dir_lb_holds_services, dir_setup, dir_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

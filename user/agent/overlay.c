@@ -93,6 +93,7 @@ int overlay_load(struct overlay *ov, const char *pin_dir)
 	map_max_apply(ov->xdp->obj, ov->map_max, ov->nmap_max);
 	ov->in->rodata->node_ip = ov->node_ip;
 	ov->in->rodata->vni = ov->vni;
+	ov->in->rodata->lb_enabled = ov->lb;
 	ov->out->rodata->node_ip = ov->node_ip;
 	ov->out->rodata->underlay_ifindex = ov->underlay_ifindex;
 	ov->out->rodata->vni = ov->vni;

@@ -43,6 +43,7 @@ struct overlay {
 	__u32 node_ip; /* network order; 0: the underlay's first IPv4 */
 	__u32 vni;
 	enum xdp_want xdp_want;
+	bool lb; /* from_overlay's lb_enabled (--kube-proxy-replacement) */
 	/* found and made */
 	int underlay_ifindex;
 	unsigned int underlay_mtu;

@@ -32,6 +32,8 @@
 #include "lib/log.h"
 #include "lib/policy.h"
 #include "lib/polsync.h"
+#include "lib/svc.h"
+#include "lib/svcsync.h"
 #include "lib/store.h"
 #include "to_pod.skel.h"
 #include "agent/masq.h"
@@ -56,7 +58,13 @@ struct opts {
 	__u32 trace_sample; /* trace one forwarded packet in N; 0: off */
 	__u32 events_rate; /* events per CPU per second; 0: no limit */
 	struct masq *mq; /* mq->on: masquerade pods' traffic leaving the cluster */
+	int kpr; /* --kube-proxy-replacement: Services translated in BPF, their maps written here */
+	unsigned int lb_flags; /* svc_build's: SVC_BUILD_MAGLEV with --lb-algorithm maglev */
 };
+
+/* The service loopback: a hairpin flow's source (Cilium's default). */
+#define XCNI_LB_LOOPBACK "169.254.42.1"
+
 
 static volatile sig_atomic_t stop;
 
@@ -328,8 +336,46 @@ out:
 }
 
 /* Cluster state -> identities and policy -> maps, for one generation. */
+/*
+ * Services and EndpointSlices -> the Service maps (svcsync's versioned
+ * discipline: a Service's change is whole or not at all). 0, or -errno with
+ * msg saying why (nothing written then).
+ */
+static int sync_services(const struct cluster *c, unsigned int flags, struct svcsync *ss,
+			 __u64 gen, char *msg, size_t msglen)
+{
+	struct svcsync_stats st = {};
+	struct svc_list l;
+	int err;
+
+	msg[0] = '\0';
+	err = svc_build(c, flags, &l);
+	if (err) {
+		snprintf(msg, msglen, "building the Service frontends: %s", strerror(-err));
+		return err;
+	}
+	for (size_t i = 0; i < l.nerrs; i++)
+		pr_warn("generation %llu: %s\n", (unsigned long long)gen, l.errs[i]);
+	err = svcsync_apply(ss, l.specs, l.n, &st, msg, msglen);
+	if (err) {
+		if (!msg[0])
+			snprintf(msg, msglen, "writing the Service maps: %s", strerror(-err));
+		svc_list_free(&l);
+		return err;
+	}
+	svcsync_cleanup(ss, &st);
+	if (st.svcs_changed || st.svcs_removed)
+		pr_info("generation %llu: %zu frontends, %zu written, %zu removed; backends %zu "
+			"written, %zu deleted; slots %zu written, %zu deleted; %zu Maglev tables\n",
+			(unsigned long long)gen, l.n, st.svcs_changed, st.svcs_removed,
+			st.backends_written, st.backends_deleted, st.slots_written,
+			st.slots_deleted, st.maglev_written);
+	svc_list_free(&l);
+	return 0;
+}
+
 static int sync_policy(const struct opts *o, struct from_pod *fp, struct store *st,
-		       struct polsync *ps, __u64 gen)
+		       struct polsync *ps, struct svcsync *svs, __u64 gen)
 {
 	struct pol_opts po = { .node_name = o->node_name, .gateway_ip = o->gateway };
 	const struct k8s_object *node = store_get(st, K8S_NODE, NULL, o->node_name);
@@ -369,8 +415,15 @@ static int sync_policy(const struct opts *o, struct from_pod *fp, struct store *
 	if (err)
 		pr_err("policy revision not counted (flows open before keep their old "
 		       "verdict): %s\n", strerror(-err));
-	report_gen(o, fp, gen, &r, NULL);
 	polsync_cleanup(ps, &ss);
+	/* After policy: a new backend's flows are judged by the policy of this generation. */
+	if (o->kpr && (err = sync_services(&c, o->lb_flags, svs, gen, msg, sizeof(msg)))) {
+		pr_err("generation %llu not applied: %s\n", (unsigned long long)gen, msg);
+		report_gen(o, fp, gen, &r, msg);
+		pol_result_free(&r);
+		return err;
+	}
+	report_gen(o, fp, gen, &r, NULL);
 	pr_info("generation %llu applied in %d ms (compile %d ms): %zu pods rewritten, "
 		"%zu entries written, %zu deleted, %zu other map changes; %zu identities, "
 		"%zu policies\n",
@@ -400,6 +453,7 @@ static int watch_cluster(const struct opts *o, struct from_pod *fp, struct metri
 	struct store *st = store_new();
 	struct cs_backend *b = NULL;
 	struct polsync *ps = NULL;
+	struct svcsync *ss = NULL;
 	__u64 version = 0;
 	bool synced;
 	int err;
@@ -411,8 +465,13 @@ static int watch_cluster(const struct opts *o, struct from_pod *fp, struct metri
 		pr_err("opening the policy maps under %s: %s\n", o->pin_dir, strerror(-err));
 		goto out;
 	}
+	/* Reads what the maps hold: a restart keeps every translation until the state is read. */
+	if (o->kpr && (err = svcsync_open(o->pin_dir, &ss))) {
+		pr_err("opening the Service maps under %s: %s\n", o->pin_dir, strerror(-err));
+		goto out;
+	}
 	if (o->manifests) {
-		err = manifest_dir_open(o->manifests, st, &b);
+		err = manifest_dir_open_flags(o->manifests, st, o->kpr ? MANIFEST_LB : 0, &b);
 		if (err) {
 			pr_err("cluster state: cannot read manifest directory %s: %s\n",
 			       o->manifests, strerror(-err));
@@ -420,7 +479,7 @@ static int watch_cluster(const struct opts *o, struct from_pod *fp, struct metri
 		}
 	} else {
 		/* kubeconfig NULL: in-cluster. Fails only on configuration, logged. */
-		err = k8s_api_open(o->kubeconfig, st, &b);
+		err = k8s_api_open_flags(o->kubeconfig, st, o->kpr ? K8S_API_LB : 0, &b);
 		if (err)
 			goto out;
 	}
@@ -428,7 +487,7 @@ static int watch_cluster(const struct opts *o, struct from_pod *fp, struct metri
 		o->manifests ?: o->kubeconfig ?: "the API server (in-cluster)", b->ops->name);
 	/* The API backend starts empty and fills the store only once everything is
 	 * listed: syncing now would take away what a previous agent programmed. */
-	synced = o->manifests ? sync_policy(o, fp, st, ps, b->sync_gen) == 0 : true;
+	synced = o->manifests ? sync_policy(o, fp, st, ps, ss, b->sync_gen) == 0 : true;
 	if (o->manifests)
 		sync_masq(o, st);
 	version = store_version(st);
@@ -453,7 +512,7 @@ static int watch_cluster(const struct opts *o, struct from_pod *fp, struct metri
 			pr_warn("cluster state: %s\n", strerror(-n));
 		if (store_version(st) != version || !synced) {
 			version = store_version(st);
-			synced = sync_policy(o, fp, st, ps, b->sync_gen) == 0;
+			synced = sync_policy(o, fp, st, ps, ss, b->sync_gen) == 0;
 			sync_masq(o, st);
 		} else if (b->sync_gen != gen) {
 			/* A new token and no object change: the maps already hold it. */
@@ -464,6 +523,7 @@ out:
 	if (b)
 		b->ops->free(b);
 	polsync_free(ps);
+	svcsync_free(ss);
 	store_free(st);
 	return err;
 }
@@ -522,6 +582,12 @@ static int run(const struct opts *o)
 	fp->rodata->svc_cidr = o->svc_cidr;
 	fp->rodata->svc_cidr_mask = o->svc_mask;
 	fp->rodata->gateway_ip = o->gateway;
+	if (o->kpr) {
+		fp->rodata->lb_enabled = 1;
+		fp->rodata->lb_loopback_ip = inet_addr(XCNI_LB_LOOPBACK);
+		tp->rodata->lb_enabled = 1;
+		o->ov->lb = true;
+	}
 	if (o->ov->underlay) {
 		err = overlay_resolve(o->ov);
 		if (err)
@@ -643,6 +709,11 @@ static void usage(FILE *f)
 		"  --map-max MAP=N    size map MAP for N entries instead of its default (e.g.\n"
 		"                     xcni_ipcache=524288; repeatable; see bench/README.md for what\n"
 		"                     each holds); a pinned map of another size is refused\n"
+		"  --kube-proxy-replacement  translate Services in BPF (ClusterIP frontends from the\n"
+		"                     Services and EndpointSlices of the cluster state, which it\n"
+		"                     then reads too); kube-proxy's rules are then not needed\n"
+		"  --lb-algorithm ALG random (default) or maglev: how a new flow picks a backend\n"
+		"                     (maglev: consistent hashing, the same backend on every node)\n"
 		"  --log-format FMT   text (default) or json (one object per line)\n"
 		"  -v, --verbose      more logging (twice: libbpf debug, verifier logs)\n"
 		"  -h, --help\n",
@@ -671,6 +742,8 @@ int main(int argc, char **argv)
 		{ "cluster-cidr", required_argument, NULL, 'C' },
 		{ "log-format", required_argument, NULL, 'L' },
 		{ "map-max", required_argument, NULL, 1002 },
+		{ "kube-proxy-replacement", no_argument, NULL, 1003 },
+		{ "lb-algorithm", required_argument, NULL, 1004 },
 		{ "trace-sample", required_argument, NULL, 'S' },
 		{ "events-rate", required_argument, NULL, 'R' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -683,6 +756,7 @@ int main(int argc, char **argv)
 	struct opts o = { .pin_dir = XCNI_PIN_ROOT, .ov = &ov, .mq = &mq,
 			  .events_rate = XCNI_EVENTS_RATE_DEFAULT };
 	int masquerade = -1; /* -1: the default, on with a pod CIDR */
+	int lb_alg = 0; /* --lb-algorithm given */
 	char host[64] = "node";
 	const char *gw = NULL;
 	int c, err;
@@ -770,6 +844,18 @@ int main(int argc, char **argv)
 			break;
 		case 'M': masquerade = 1; break;
 		case 1001: masquerade = 0; break;
+		case 1003: o.kpr = 1; break;
+		case 1004:
+			if (!strcmp(optarg, "maglev")) {
+				o.lb_flags |= SVC_BUILD_MAGLEV;
+			} else if (!strcmp(optarg, "random")) {
+				o.lb_flags &= ~SVC_BUILD_MAGLEV;
+			} else {
+				pr_err("--lb-algorithm %s: random or maglev\n", optarg);
+				return 2;
+			}
+			lb_alg = 1;
+			break;
 		case 1002: {
 			const char *eq = strchr(optarg, '=');
 			char *end;
@@ -832,6 +918,10 @@ int main(int argc, char **argv)
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
+	}
+	if (lb_alg && !o.kpr) {
+		pr_err("--lb-algorithm chooses backends for --kube-proxy-replacement: give both\n");
+		return 2;
 	}
 	if (!!o.manifests + !!o.kubeconfig + o.in_cluster > 1) {
 		pr_err("--manifests, --kubeconfig and --k8s-api in-cluster are alternative sources "

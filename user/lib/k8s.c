@@ -27,6 +27,7 @@ struct ctx {
 	const char *name; /* NULL until known */
 	char path[256];
 	size_t plen;
+	bool lb; /* k8s_parse_lb: every Service type (ClusterIP frontends only, for now) */
 };
 
 static const char *const kind_names[K8S_NR_ALL_KINDS] = {
@@ -35,6 +36,7 @@ static const char *const kind_names[K8S_NR_ALL_KINDS] = {
 	[K8S_NODE] = "Node",
 	[K8S_NETWORKPOLICY] = "NetworkPolicy",
 	[K8S_SERVICE] = "Service",
+	[K8S_ENDPOINTSLICE] = "EndpointSlice",
 };
 
 static const char *const kind_api[K8S_NR_ALL_KINDS] = {
@@ -43,6 +45,7 @@ static const char *const kind_api[K8S_NR_ALL_KINDS] = {
 	[K8S_NODE] = "v1",
 	[K8S_NETWORKPOLICY] = "networking.k8s.io/v1",
 	[K8S_SERVICE] = "v1",
+	[K8S_ENDPOINTSLICE] = "discovery.k8s.io/v1",
 };
 
 const char *k8s_kind_name(enum k8s_kind kind)
@@ -1333,6 +1336,50 @@ static int parse_svc_port(struct ctx *c, json_t *j, size_t nports, json_t *names
 	return p->target_name ? 0 : -ENOMEM;
 }
 
+/* spec.sessionAffinity and spec.sessionAffinityConfig.clientIP.timeoutSeconds. */
+static int parse_affinity(struct ctx *c, json_t *spec, struct k8s_service *s)
+{
+	json_t *cfg, *cip;
+	const char *aff;
+	long long v;
+	bool present;
+	size_t o;
+	int err;
+
+	err = get_str(c, spec, "sessionAffinity", &aff);
+	if (err)
+		return err;
+	if (aff && !strcmp(aff, "ClientIP"))
+		s->affinity_client_ip = true;
+	else if (aff && *aff && strcmp(aff, "None"))
+		return fail_in(c, "sessionAffinity", "\"%s\" is not supported (None, ClientIP)",
+			       aff);
+	err = get_obj(c, spec, "sessionAffinityConfig", &cfg);
+	if (err || !cfg)
+		goto dflt;
+	o = field(c, "sessionAffinityConfig");
+	err = get_obj(c, cfg, "clientIP", &cip);
+	if (!err && cip) {
+		size_t o2 = field(c, "clientIP");
+
+		err = get_int(c, cip, "timeoutSeconds", 1, 86400, &v, &present);
+		if (!err && present) {
+			if (!s->affinity_client_ip)
+				err = fail_in(c, "timeoutSeconds",
+					      "must not be set when sessionAffinity is None");
+			s->affinity_s = v;
+		}
+		pop(c, o2);
+	}
+	pop(c, o);
+	if (err)
+		return err;
+dflt:
+	if (s->affinity_client_ip && !s->affinity_s)
+		s->affinity_s = 10800;
+	return err;
+}
+
 static int parse_service(struct ctx *c, json_t *doc, struct k8s_service *s)
 {
 	json_t *spec, *ports, *port, *names = NULL, *sel;
@@ -1347,8 +1394,13 @@ static int parse_service(struct ctx *c, json_t *doc, struct k8s_service *s)
 	err = get_str(c, spec, "type", &type);
 	if (err)
 		goto out;
-	if (type && strcmp(type, "ClusterIP")) {
-		err = fail_in(c, "type", "\"%s\" is not served here (only ClusterIP)", type);
+	if (type && c->lb && (!strcmp(type, "NodePort") || !strcmp(type, "LoadBalancer"))) {
+		/* Their ClusterIP is served; NodePort and LoadBalancer frontends not yet. */
+	} else if (type && c->lb && !strcmp(type, "ExternalName")) {
+		s->external_name = true; /* a DNS name: no frontend, no ports required */
+	} else if (type && strcmp(type, "ClusterIP")) {
+		err = fail_in(c, "type", "\"%s\" is not served here (only ClusterIP%s)", type,
+			      c->lb ? ", NodePort, LoadBalancer, ExternalName" : "");
 		goto out;
 	}
 	err = get_obj(c, spec, "selector", &sel);
@@ -1366,11 +1418,16 @@ static int parse_service(struct ctx *c, json_t *doc, struct k8s_service *s)
 		err = fail_in(c, "clusterIP", "\"%s\" is not a valid IPv4 address (or None)", ip);
 		goto out;
 	}
+	err = parse_affinity(c, spec, s);
+	if (err)
+		goto out;
 	err = get_arr(c, spec, "ports", &ports);
 	if (err)
 		goto out;
 	if (!ports || !json_array_size(ports)) {
-		err = fail_in(c, "ports", "required (at least one port)");
+		/* As the API server: headless and ExternalName Services may have none. */
+		if (!s->headless && !s->external_name)
+			err = fail_in(c, "ports", "required (at least one port)");
 		goto out;
 	}
 	s->ports = calloc(json_array_size(ports), sizeof(*s->ports));
@@ -1412,6 +1469,177 @@ static void service_free(struct k8s_service *s)
 	free(s->ports);
 }
 
+/* ---- EndpointSlice ---- */
+
+static int get_bool(struct ctx *c, json_t *parent, const char *key, bool dflt, bool *out)
+{
+	json_t *v = get(parent, key);
+
+	*out = dflt;
+	if (!v)
+		return 0;
+	if (!json_is_boolean(v))
+		return fail_in(c, key, "must be a boolean");
+	*out = json_is_true(v);
+	return 0;
+}
+
+static int parse_endpoint(struct ctx *c, json_t *j, bool ipv4, struct k8s_endpoint *e)
+{
+	json_t *addrs, *a, *cond;
+	const char *node;
+	size_t o, i;
+	int err;
+
+	if (!json_is_object(j))
+		return fail(c, "must be an object");
+	err = get_arr(c, j, "addresses", &addrs);
+	if (err)
+		return err;
+	if (!addrs || !json_array_size(addrs) || json_array_size(addrs) > 100)
+		return fail_in(c, "addresses", "must have 1 to 100 entries");
+	o = field(c, "addresses");
+	json_array_foreach(addrs, i, a) {
+		size_t o2 = idx(c, i);
+		const char *s = json_string_value(a);
+		uint32_t addr;
+
+		if (!s)
+			err = fail(c, "must be a string");
+		else if (ipv4 && !parse_ipv4(s, i ? &addr : &e->addr))
+			err = fail(c, "\"%s\" is not a valid IPv4 address", s);
+		pop(c, o2);
+		if (err)
+			break;
+	}
+	pop(c, o);
+	if (err)
+		return err;
+	err = get_obj(c, j, "conditions", &cond);
+	if (err)
+		return err;
+	o = field(c, "conditions");
+	err = get_bool(c, cond, "ready", true, &e->ready);
+	if (!err)
+		err = get_bool(c, cond, "serving", e->ready, &e->serving); /* nil: as ready */
+	if (!err)
+		err = get_bool(c, cond, "terminating", false, &e->terminating);
+	pop(c, o);
+	if (err)
+		return err;
+	err = get_str(c, j, "nodeName", &node);
+	if (!err && node && *node && !(e->node_name = strdup(node)))
+		err = -ENOMEM;
+	return err;
+}
+
+static int parse_eps_port(struct ctx *c, json_t *j, json_t *names, struct k8s_eps_port *p)
+{
+	const char *name = NULL;
+	long long v;
+	int err;
+
+	if (!json_is_object(j))
+		return fail(c, "must be an object");
+	err = get_str(c, j, "name", &name);
+	if (err)
+		return err;
+	if (!name)
+		name = "";
+	if (*name && (!is_dns_label(name) || strlen(name) > 63))
+		return fail_in(c, "name", "\"%s\" is not a valid DNS-1123 label (%s)", name,
+			       DNS_LABEL_RULE);
+	if (json_object_get(names, name))
+		return fail_in(c, "name", "duplicate port name \"%s\"", name);
+	if (json_object_set_new(names, name, json_true()) || !(p->name = strdup(name)))
+		return -ENOMEM;
+	err = parse_proto(c, j, &p->proto);
+	if (!err)
+		err = get_int(c, j, "port", 1, 65535, &v, &p->has_port);
+	if (!err && p->has_port)
+		p->port = v;
+	return err;
+}
+
+static int parse_epslice(struct ctx *c, json_t *doc, struct k8s_epslice *s)
+{
+	json_t *eps, *ports, *v, *names;
+	const char *at;
+	size_t i, o;
+	int err;
+
+	err = get_str(c, doc, "addressType", &at);
+	if (err)
+		return err;
+	if (!at)
+		return fail_in(c, "addressType", "required");
+	if (!strcmp(at, "IPv4"))
+		s->ipv4 = true;
+	else if (strcmp(at, "IPv6") && strcmp(at, "FQDN"))
+		return fail_in(c, "addressType", "\"%s\" is not supported (IPv4, IPv6, FQDN)", at);
+	s->service = k8s_label_get(&s->meta.labels, "kubernetes.io/service-name");
+	err = get_arr(c, doc, "endpoints", &eps);
+	if (err)
+		return err;
+	if (eps && json_array_size(eps) > 1000)
+		return fail_in(c, "endpoints", "must have at most 1000 entries");
+	if (eps && json_array_size(eps)) {
+		s->endpoints = calloc(json_array_size(eps), sizeof(*s->endpoints));
+		if (!s->endpoints)
+			return -ENOMEM;
+		o = field(c, "endpoints");
+		json_array_foreach(eps, i, v) {
+			size_t o2 = idx(c, i);
+
+			err = parse_endpoint(c, v, s->ipv4, &s->endpoints[s->nendpoints++]);
+			pop(c, o2);
+			if (err)
+				break;
+		}
+		pop(c, o);
+		if (err)
+			return err;
+		if (!s->ipv4) { /* parsed for validation, not used */
+			for (i = 0; i < s->nendpoints; i++)
+				free(s->endpoints[i].node_name);
+			s->nendpoints = 0;
+		}
+	}
+	err = get_arr(c, doc, "ports", &ports);
+	if (err || !ports || !json_array_size(ports))
+		return err;
+	if (json_array_size(ports) > 100)
+		return fail_in(c, "ports", "must have at most 100 entries");
+	s->ports = calloc(json_array_size(ports), sizeof(*s->ports));
+	names = json_object();
+	if (!s->ports || !names) {
+		json_decref(names);
+		return -ENOMEM;
+	}
+	o = field(c, "ports");
+	json_array_foreach(ports, i, v) {
+		size_t o2 = idx(c, i);
+
+		err = parse_eps_port(c, v, names, &s->ports[s->nports++]);
+		pop(c, o2);
+		if (err)
+			break;
+	}
+	pop(c, o);
+	json_decref(names);
+	return err;
+}
+
+static void epslice_free(struct k8s_epslice *s)
+{
+	for (size_t i = 0; i < s->nendpoints; i++)
+		free(s->endpoints[i].node_name);
+	free(s->endpoints);
+	for (size_t i = 0; i < s->nports; i++)
+		free(s->ports[i].name);
+	free(s->ports);
+}
+
 void k8s_free(struct k8s_object *obj)
 {
 	if (!obj)
@@ -1419,6 +1647,9 @@ void k8s_free(struct k8s_object *obj)
 	switch (obj->kind) {
 	case K8S_SERVICE:
 		service_free(&obj->svc);
+		break;
+	case K8S_ENDPOINTSLICE:
+		epslice_free(&obj->eps);
 		break;
 	case K8S_POD:
 		pod_free(&obj->pod);
@@ -1434,9 +1665,11 @@ void k8s_free(struct k8s_object *obj)
 	free(obj);
 }
 
-static int parse_any(json_t *doc, struct k8s_object **out, struct k8s_error *err, bool services)
+enum { PARSE_SERVICES = 1, PARSE_ENDPOINTSLICES = 2 };
+
+static int parse_any(json_t *doc, struct k8s_object **out, struct k8s_error *err, int extra)
 {
-	struct ctx c = { .err = err, .kind = "object" };
+	struct ctx c = { .err = err, .kind = "object", .lb = extra & PARSE_ENDPOINTSLICES };
 	const char *kind, *api, *ns = NULL;
 	struct k8s_object *obj;
 	json_t *meta;
@@ -1456,11 +1689,12 @@ static int parse_any(json_t *doc, struct k8s_object **out, struct k8s_error *err
 	for (k = 0; k < K8S_NR_ALL_KINDS; k++)
 		if (!strcmp(kind, kind_names[k]))
 			break;
-	if (k == K8S_NR_ALL_KINDS || (k == K8S_SERVICE && !services))
+	if (k == K8S_NR_ALL_KINDS || (k == K8S_SERVICE && !(extra & PARSE_SERVICES)) ||
+	    (k == K8S_ENDPOINTSLICE && !(extra & PARSE_ENDPOINTSLICES)))
 		k = K8S_NR_ALL_KINDS;
 	c.kind = kind;
 	/* Namespaces and Nodes are cluster-scoped: the API server drops a namespace given to them. */
-	if (k == K8S_POD || k == K8S_NETWORKPOLICY || k == K8S_SERVICE) {
+	if (k == K8S_POD || k == K8S_NETWORKPOLICY || k == K8S_SERVICE || k == K8S_ENDPOINTSLICE) {
 		ns = json_string_value(get(meta, "namespace"));
 		c.ns = ns && *ns ? ns : "default";
 	}
@@ -1507,6 +1741,9 @@ static int parse_any(json_t *doc, struct k8s_object **out, struct k8s_error *err
 	case K8S_SERVICE:
 		ret = parse_service(&c, doc, &obj->svc);
 		break;
+	case K8S_ENDPOINTSLICE:
+		ret = parse_epslice(&c, doc, &obj->eps);
+		break;
 	default:
 		ret = -EINVAL;
 		break;
@@ -1525,10 +1762,15 @@ err_obj:
 
 int k8s_parse(json_t *doc, struct k8s_object **out, struct k8s_error *err)
 {
-	return parse_any(doc, out, err, false);
+	return parse_any(doc, out, err, 0);
 }
 
 int k8s_parse_all(json_t *doc, struct k8s_object **out, struct k8s_error *err)
 {
-	return parse_any(doc, out, err, true);
+	return parse_any(doc, out, err, PARSE_SERVICES);
+}
+
+int k8s_parse_lb(json_t *doc, struct k8s_object **out, struct k8s_error *err)
+{
+	return parse_any(doc, out, err, PARSE_SERVICES | PARSE_ENDPOINTSLICES);
 }

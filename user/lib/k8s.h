@@ -23,8 +23,12 @@ enum k8s_kind {
 	K8S_NODE,
 	K8S_NETWORKPOLICY,
 	K8S_NR_KINDS, /* the kinds xcnid reads */
-	/* Services are kube-proxy's business (the lab's, in the lab), never xcnid's. */
+	/*
+	 * Services and EndpointSlices are kube-proxy's business (the lab's, in the
+	 * lab), xcnid's only when it replaces kube-proxy (--kube-proxy-replacement).
+	 */
 	K8S_SERVICE = K8S_NR_KINDS,
+	K8S_ENDPOINTSLICE,
 	K8S_NR_ALL_KINDS,
 };
 
@@ -151,15 +155,50 @@ struct k8s_svc_port {
 	uint16_t target_port; /* numeric targetPort, defaulting to port */
 };
 
-/* v1 Service of type ClusterIP (the only type the lab serves). */
+/*
+ * v1 Service of type ClusterIP (the only type the lab serves); k8s_parse_lb
+ * also takes NodePort and LoadBalancer (their ClusterIP) and ExternalName.
+ */
 struct k8s_service {
 	struct k8s_meta meta;
 	bool has_selector; /* no selector: endpoints are managed by hand (none in the lab) */
 	struct k8s_labels selector; /* spec.selector: equality on every key */
 	uint32_t cluster_ip; /* spec.clusterIP, network order; 0 unset (to be allocated) */
 	bool headless; /* clusterIP: None */
+	bool external_name; /* type ExternalName (k8s_parse_lb only): no frontend */
 	size_t nports;
 	struct k8s_svc_port *ports;
+	bool affinity_client_ip; /* sessionAffinity: ClientIP */
+	uint32_t affinity_s; /* sessionAffinityConfig.clientIP.timeoutSeconds (default 10800) */
+};
+
+/* One entry of an EndpointSlice's ports. */
+struct k8s_eps_port {
+	char *name; /* "" when unnamed (matches a Service port without a name) */
+	uint8_t proto;
+	bool has_port; /* false: port unset (the slice's endpoints serve no port of this name) */
+	uint16_t port;
+};
+
+/* One endpoint (addresses[0]: kube-proxy uses only the first). */
+struct k8s_endpoint {
+	uint32_t addr; /* network order */
+	/* conditions as kube-proxy reads them: ready and serving nil = true, terminating nil = false */
+	bool ready;
+	bool serving;
+	bool terminating;
+	char *node_name; /* NULL if unset */
+};
+
+/* discovery.k8s.io/v1 EndpointSlice. */
+struct k8s_epslice {
+	struct k8s_meta meta;
+	const char *service; /* the kubernetes.io/service-name label (in meta.labels), NULL if none */
+	bool ipv4; /* addressType IPv4; IPv6 and FQDN slices are kept but have no endpoints here */
+	size_t nendpoints;
+	struct k8s_endpoint *endpoints;
+	size_t nports;
+	struct k8s_eps_port *ports;
 };
 
 struct k8s_object {
@@ -171,7 +210,8 @@ struct k8s_object {
 		struct k8s_pod pod;
 		struct k8s_node node;
 		struct k8s_netpol np;
-		struct k8s_service svc; /* only from k8s_parse_all */
+		struct k8s_service svc; /* only from k8s_parse_all / k8s_parse_lb */
+		struct k8s_epslice eps; /* only from k8s_parse_lb */
 	};
 };
 
@@ -189,6 +229,8 @@ struct k8s_error {
 int k8s_parse(json_t *doc, struct k8s_object **out, struct k8s_error *err);
 /* k8s_parse, Services included (for the lab's kube-proxy). */
 int k8s_parse_all(json_t *doc, struct k8s_object **out, struct k8s_error *err);
+/* k8s_parse, Services and EndpointSlices included (xcnid replacing kube-proxy). */
+int k8s_parse_lb(json_t *doc, struct k8s_object **out, struct k8s_error *err);
 void k8s_free(struct k8s_object *obj);
 const char *k8s_kind_name(enum k8s_kind kind);
 

@@ -453,12 +453,16 @@ struct kind_info {
 	const char *plural; /* for messages and RBAC hints */
 };
 
-static const struct kind_info kinds[K8S_NR_KINDS] = {
+static const struct kind_info kinds[K8S_NR_ALL_KINDS] = {
 	[K8S_NAMESPACE] = { "/api/v1/namespaces", "v1", "namespaces" },
 	[K8S_POD] = { "/api/v1/pods", "v1", "pods" },
 	[K8S_NODE] = { "/api/v1/nodes", "v1", "nodes" },
 	[K8S_NETWORKPOLICY] = { "/apis/networking.k8s.io/v1/networkpolicies",
 				"networking.k8s.io/v1", "networkpolicies.networking.k8s.io" },
+	/* With K8S_API_LB only (xcnid replacing kube-proxy). */
+	[K8S_SERVICE] = { "/api/v1/services", "v1", "services" },
+	[K8S_ENDPOINTSLICE] = { "/apis/discovery.k8s.io/v1/endpointslices", "discovery.k8s.io/v1",
+				"endpointslices.discovery.k8s.io" },
 };
 
 enum wstate { W_IDLE, W_LIST, W_WATCH };
@@ -502,7 +506,8 @@ struct api {
 	struct store *staging; /* until every kind is listed; then NULL */
 	CURLM *multi;
 	int epfd, curl_tfd, retry_tfd;
-	struct watcher w[K8S_NR_KINDS];
+	int nkinds; /* K8S_NR_KINDS, or K8S_NR_ALL_KINDS with K8S_API_LB */
+	struct watcher w[K8S_NR_ALL_KINDS];
 	/* This dispatch: events and lists applied, store changes, a callback's -ENOMEM. */
 	unsigned long applied;
 	int changes;
@@ -652,6 +657,12 @@ static int buf_append(struct watcher *w, const char *p, size_t n)
 	return 0;
 }
 
+static bool namespaced(enum k8s_kind kind)
+{
+	return kind == K8S_POD || kind == K8S_NETWORKPOLICY || kind == K8S_SERVICE ||
+	       kind == K8S_ENDPOINTSLICE;
+}
+
 /* "ns/name" (or "name"), for sets and messages. */
 static int obj_key(json_t *obj, enum k8s_kind kind, char *out, size_t sz, const char **ns,
 		   const char **name)
@@ -660,7 +671,7 @@ static int obj_key(json_t *obj, enum k8s_kind kind, char *out, size_t sz, const 
 
 	*name = json_string_value(json_object_get(meta, "name"));
 	*ns = NULL;
-	if (kind == K8S_POD || kind == K8S_NETWORKPOLICY) {
+	if (namespaced(kind)) {
 		*ns = json_string_value(json_object_get(meta, "namespace"));
 		if (!*ns || !**ns)
 			*ns = "default";
@@ -717,7 +728,7 @@ static int put_obj(struct watcher *w, json_t *obj)
 	if (ret)
 		return ret;
 	trim(obj);
-	ret = k8s_parse(obj, &o, &err);
+	ret = a->nkinds > K8S_NR_KINDS ? k8s_parse_lb(obj, &o, &err) : k8s_parse(obj, &o, &err);
 	if (ret == -EINVAL || ret == -ENOTSUP) {
 		/* As with a bad manifest: the object keeps its last good state. */
 		pr_err("k8s api: %s; skipped, keeping its last good version\n", err.msg);
@@ -1263,7 +1274,7 @@ static int apply_list(struct watcher *w)
 	/* After the view is done with: deleting invalidates it. */
 	for (i = 0; i < ngone; i++) {
 		char *slash = strchr(gone[i], '/');
-		bool nsd = w->kind == K8S_POD || w->kind == K8S_NETWORKPOLICY;
+		bool nsd = namespaced(w->kind);
 
 		if (nsd && slash)
 			*slash = '\0';
@@ -1435,7 +1446,7 @@ static void kick(struct api *a)
 {
 	int64_t t = now_ms(), next = -1;
 
-	for (int k = 0; k < K8S_NR_KINDS; k++) {
+	for (int k = 0; k < a->nkinds; k++) {
 		struct watcher *w = &a->w[k];
 
 		if (w->state != W_IDLE)
@@ -1462,7 +1473,7 @@ static int promote(struct api *a)
 	struct cluster cl;
 	int ret;
 
-	for (int k = 0; k < K8S_NR_KINDS; k++)
+	for (int k = 0; k < a->nkinds; k++)
 		if (!a->w[k].listed)
 			return 0;
 	store_view(a->staging, &cl);
@@ -1474,6 +1485,9 @@ static int promote(struct api *a)
 	pr_info("k8s api: every kind listed (%zu namespaces, %zu pods, %zu nodes, %zu network "
 		"policies): following the API server\n",
 		cl.n[K8S_NAMESPACE], cl.n[K8S_POD], cl.n[K8S_NODE], cl.n[K8S_NETWORKPOLICY]);
+	if (a->nkinds > K8S_NR_KINDS)
+		pr_info("k8s api: and %zu services, %zu endpoint slices\n", cl.n[K8S_SERVICE],
+			cl.n[K8S_ENDPOINTSLICE]);
 	store_free(a->staging);
 	a->staging = NULL;
 	a->applied++;
@@ -1535,7 +1549,7 @@ static void api_free(struct cs_backend *b)
 
 	if (!a)
 		return;
-	for (int k = 0; k < K8S_NR_KINDS; k++) {
+	for (int k = 0; k < a->nkinds; k++) {
 		struct watcher *w = &a->w[k];
 
 		if (w->easy)
@@ -1574,6 +1588,12 @@ static int epoll_add(int epfd, int fd, int tag)
 
 int k8s_api_open(const char *kubeconfig, struct store *st, struct cs_backend **out)
 {
+	return k8s_api_open_flags(kubeconfig, st, 0, out);
+}
+
+int k8s_api_open_flags(const char *kubeconfig, struct store *st, unsigned int flags,
+		       struct cs_backend **out)
+{
 	struct timespec ts;
 	struct api *a;
 	int ret;
@@ -1589,6 +1609,7 @@ int k8s_api_open(const char *kubeconfig, struct store *st, struct cs_backend **o
 	}
 	a->b.ops = &api_ops;
 	a->b.store = st;
+	a->nkinds = flags & K8S_API_LB ? K8S_NR_ALL_KINDS : K8S_NR_KINDS;
 	/* Objects are compared by digest; their trees (most of the memory) go. */
 	store_drop_raw(st);
 	a->epfd = a->curl_tfd = a->retry_tfd = -1;
@@ -1623,7 +1644,7 @@ int k8s_api_open(const char *kubeconfig, struct store *st, struct cs_backend **o
 	curl_multi_setopt(a->multi, CURLMOPT_TIMERDATA, a);
 	clock_gettime(CLOCK_REALTIME, &ts);
 	srandom((unsigned int)(ts.tv_nsec ^ getpid()));
-	for (int k = 0; k < K8S_NR_KINDS; k++) {
+	for (int k = 0; k < a->nkinds; k++) {
 		a->w[k].api = a;
 		a->w[k].kind = (enum k8s_kind)k;
 	}

@@ -58,5 +58,10 @@ void k8s_api_conf_free(struct k8s_api_conf *c);
  * is bumped by every batch that applied something.
  */
 int k8s_api_open(const char *kubeconfig, struct store *st, struct cs_backend **out);
+/* K8S_API_LB: Services and EndpointSlices too (xcnid replacing kube-proxy; RBAC: list and
+ * watch on services and endpointslices.discovery.k8s.io). */
+#define K8S_API_LB 1u
+int k8s_api_open_flags(const char *kubeconfig, struct store *st, unsigned int flags,
+		       struct cs_backend **out);
 
 #endif

@@ -34,10 +34,10 @@ struct store {
 	size_t nbuckets; /* a power of two */
 	size_t count;
 	uint64_t version;
-	size_t nkind[K8S_NR_KINDS];
-	bool stale[K8S_NR_KINDS]; /* view[kind] needs rebuilding */
-	const struct k8s_object **view[K8S_NR_KINDS];
-	size_t nview[K8S_NR_KINDS];
+	size_t nkind[K8S_NR_ALL_KINDS];
+	bool stale[K8S_NR_ALL_KINDS]; /* view[kind] needs rebuilding */
+	const struct k8s_object **view[K8S_NR_ALL_KINDS];
+	size_t nview[K8S_NR_ALL_KINDS];
 	bool drop_raw; /* keep a digest of each object's JSON, not the tree */
 };
 
@@ -130,7 +130,7 @@ void store_free(struct store *st)
 			free(e);
 		}
 	}
-	for (int k = 0; k < K8S_NR_KINDS; k++)
+	for (int k = 0; k < K8S_NR_ALL_KINDS; k++)
 		free(st->view[k]);
 	free(st->buckets);
 	free(st);
@@ -271,7 +271,7 @@ int store_put(struct store *st, struct k8s_object *obj)
 {
 	uint64_t digest[2] = { 0, 0 };
 
-	if (obj->kind >= K8S_NR_KINDS || !obj->meta.name) {
+	if (obj->kind >= K8S_NR_ALL_KINDS || !obj->meta.name) {
 		k8s_free(obj);
 		return -EINVAL;
 	}
@@ -310,7 +310,7 @@ int store_take(struct store *dst, struct store *src)
 		src->buckets[i] = NULL;
 	}
 	src->count = 0;
-	for (int k = 0; k < K8S_NR_KINDS; k++) {
+	for (int k = 0; k < K8S_NR_ALL_KINDS; k++) {
 		src->nkind[k] = 0;
 		changed(src, (enum k8s_kind)k);
 	}
@@ -321,7 +321,7 @@ int store_del(struct store *st, enum k8s_kind kind, const char *ns, const char *
 {
 	struct entry **slot, *e;
 
-	if (kind >= K8S_NR_KINDS)
+	if (kind >= K8S_NR_ALL_KINDS)
 		return 0;
 	slot = find(st, kind, ns, name, key_hash(kind, ns, name));
 	e = *slot;
@@ -342,7 +342,7 @@ const struct k8s_object *store_get(const struct store *st, enum k8s_kind kind, c
 {
 	struct entry *e;
 
-	if (kind >= K8S_NR_KINDS)
+	if (kind >= K8S_NR_ALL_KINDS)
 		return NULL;
 	e = *find(st, kind, ns, name, key_hash(kind, ns, name));
 	return e ? e->obj : NULL;
@@ -359,7 +359,7 @@ static int obj_cmp(const void *a, const void *b)
 
 void store_view(struct store *st, struct cluster *out)
 {
-	for (int k = 0; k < K8S_NR_KINDS; k++) {
+	for (int k = 0; k < K8S_NR_ALL_KINDS; k++) {
 		const struct k8s_object **v;
 		size_t n = 0;
 
@@ -381,7 +381,7 @@ void store_view(struct store *st, struct cluster *out)
 		st->nview[k] = n;
 		st->stale[k] = false;
 	}
-	for (int k = 0; k < K8S_NR_KINDS; k++) {
+	for (int k = 0; k < K8S_NR_ALL_KINDS; k++) {
 		out->n[k] = st->nview[k];
 		out->objs[k] = (const struct k8s_object *const *)st->view[k];
 	}
@@ -423,7 +423,14 @@ struct mdir {
 	char **pending;
 	bool gen_dirty;
 	bool rescan;
+	bool lb; /* Services and EndpointSlices read too (MANIFEST_LB) */
 };
+
+static int parse_obj(const struct mdir *md, json_t *doc, struct k8s_object **out,
+		     struct k8s_error *err)
+{
+	return md->lb ? k8s_parse_lb(doc, out, err) : k8s_parse(doc, out, err);
+}
 
 static bool is_manifest(const char *name)
 {
@@ -499,7 +506,7 @@ static int undefine(struct mdir *md, const struct mfile *self, const struct ment
 	other = defined_elsewhere(md, self, e->kind, e->ns, e->name, false, &file);
 	if (!other)
 		return store_del(md->b.store, e->kind, e->ns, e->name);
-	ret = k8s_parse(other->raw, &obj, &err);
+	ret = parse_obj(md, other->raw, &obj, &err);
 	if (ret) {
 		/* It parsed when its file was loaded; only memory can fail now. */
 		pr_err("%s/%s: %s\n", md->dir, file, err.msg);
@@ -547,7 +554,8 @@ static void objs_free(struct k8s_object **objs, size_t n)
  * (later duplicates replacing earlier ones, as `kubectl apply` would leave
  * them), -EINVAL (logged), or another -errno.
  */
-static int file_parse(const char *path, struct k8s_object ***out, size_t *nout)
+static int file_parse(const struct mdir *md, const char *path, struct k8s_object ***out,
+		      size_t *nout)
 {
 	struct k8s_object **objs = NULL, *obj;
 	struct k8s_error err;
@@ -569,7 +577,7 @@ static int file_parse(const char *path, struct k8s_object ***out, size_t *nout)
 		}
 	}
 	for (size_t i = 0; i < ndocs; i++) {
-		ret = k8s_parse(docs[i], &obj, &err);
+		ret = parse_obj(md, docs[i], &obj, &err);
 		if (ret == -ENOTSUP) {
 			pr_debug("%s: skipping %s\n", path, err.msg);
 			continue;
@@ -620,7 +628,7 @@ static int file_load(struct mdir *md, const char *name)
 	path = path_of(md, name);
 	if (!path)
 		return -ENOMEM;
-	ret = file_parse(path, &objs, &n);
+	ret = file_parse(md, path, &objs, &n);
 	if (ret == -ENOENT) {
 		/* Gone between the event and now: its removal is the news. */
 		free(path);
@@ -1012,6 +1020,12 @@ static const struct cs_backend_ops mdir_ops = {
 
 int manifest_dir_open(const char *dir, struct store *st, struct cs_backend **out)
 {
+	return manifest_dir_open_flags(dir, st, 0, out);
+}
+
+int manifest_dir_open_flags(const char *dir, struct store *st, unsigned int flags,
+			    struct cs_backend **out)
+{
 	/* IN_CREATE only for links; writers are expected to rename or close. */
 	const uint32_t mask = IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_CREATE |
 			      IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR;
@@ -1024,6 +1038,7 @@ int manifest_dir_open(const char *dir, struct store *st, struct cs_backend **out
 	md->b.ops = &mdir_ops;
 	md->b.store = st;
 	md->ifd = -1;
+	md->lb = flags & MANIFEST_LB;
 	md->dir = strdup(dir);
 	if (!md->dir) {
 		ret = -ENOMEM;

@@ -14,8 +14,8 @@
 /* A view of the store, each kind sorted by (namespace, name). Valid until
  * the next store_put/store_del. */
 struct cluster {
-	size_t n[K8S_NR_KINDS];
-	const struct k8s_object *const *objs[K8S_NR_KINDS];
+	size_t n[K8S_NR_ALL_KINDS];
+	const struct k8s_object *const *objs[K8S_NR_ALL_KINDS];
 };
 
 struct store;
@@ -75,5 +75,9 @@ struct cs_backend {
  * Loads the directory before returning.
  */
 int manifest_dir_open(const char *dir, struct store *st, struct cs_backend **out);
+/* MANIFEST_LB: Services and EndpointSlices too (xcnid replacing kube-proxy). */
+#define MANIFEST_LB 1u
+int manifest_dir_open_flags(const char *dir, struct store *st, unsigned int flags,
+			    struct cs_backend **out);
 
 #endif

@@ -1,0 +1,233 @@
+#!/bin/bash
+# xcnid --kube-proxy-replacement following a manifest directory, on one node:
+# a Service and its EndpointSlice become BPF frontends, and a pod's TCP
+# connection to the ClusterIP reaches the backend pod with no iptables or
+# nftables rule anywhere. Then: hairpin, terminating fallback, no backend
+# refused, a restart without rewrites, Maglev, a full xcni_svc refusing a
+# generation whole, an unmatched port name said, a Service removed.
+#
+#   netns <tag>-node: xcnid --manifests M --kube-proxy-replacement
+#     xc<hash> ──veth── eth0  <tag>-a  x/a  (serves TCP 8080 "hello")
+#     xc<hash> ──veth── eth0  <tag>-b  x/b  (the client)
+set -uo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/../lib.sh"
+
+NODE=$XCT_TAG-node
+PIN=/sys/fs/bpf/$XCT_TAG
+T=$(mktemp -d /tmp/xcni-svc.XXXXXX)
+M=$T/manifests
+SUBNET=10.97.0
+VIP=10.96.0.10
+SRV=
+mkdir -p "$M"
+
+cni() { # cni COMMAND POD
+	nsenter --net="/var/run/netns/$NODE" env CNI_COMMAND="$1" CNI_CONTAINERID="svc-$2" \
+		CNI_NETNS="/var/run/netns/$XCT_TAG-$2" CNI_IFNAME=eth0 CNI_PATH="$CNI_REF_DIR" \
+		"$XCNI_BIN" <"$T/net.json"
+}
+ctl() { nsenter --net="/var/run/netns/$NODE" "$BUILD/xcnictl" --pin-dir "$PIN" "$@"; }
+
+cleanup() {
+	[ -n "$SRV" ] && kill "$SRV" 2>/dev/null
+	for p in a b; do
+		[ -e "/var/run/netns/$XCT_TAG-$p" ] && cni DEL "$p" >/dev/null 2>&1
+		ip netns del "$XCT_TAG-$p" 2>/dev/null
+	done
+	stop_xcnid
+	ip netns del "$NODE" 2>/dev/null
+	rm -rf "$T"
+}
+trap cleanup EXIT
+
+cat >"$T/net.json" <<EOF
+{"cniVersion":"1.0.0","name":"xcni-svc","type":"xcni","stateDir":"$T/state","pinDir":"$PIN",
+ "ipam":{"type":"host-local","ranges":[[{"subnet":"$SUBNET.0/24"}]],"dataDir":"$T/ipam"}}
+EOF
+
+# probe SRC IP PORT: connected, refused or timeout.
+probe() {
+	local out
+	out=$(ip netns exec "$XCT_TAG-$1" timeout 3 socat -T1 - "TCP:$2:$3,connect-timeout=2" \
+		</dev/null 2>&1)
+	if grep -q hello <<<"$out"; then
+		echo connected
+	elif grep -qi refused <<<"$out"; then
+		echo refused
+	else
+		echo timeout
+	fi
+}
+expect() { # expect SRC IP PORT connected|refused|timeout
+	local got
+	got=$(probe "$1" "$2" "$3")
+	[ "$got" = "$4" ] || { echo "$1 -> $2:$3: $got, expected $4"; return 1; }
+}
+
+ip netns add "$NODE" && ip -n "$NODE" link set lo up
+XCNID_NETNS=$NODE
+check "xcnid started with --manifests --kube-proxy-replacement" start_xcnid "$PIN" \
+	--pod-cidr "$SUBNET.0/24" --node-name n1 --manifests "$M" --no-masquerade \
+	--kube-proxy-replacement --map-max xcni_svc=2 -v || { finish; exit 1; }
+for p in a b; do
+	ip netns add "$XCT_TAG-$p" && ip -n "$XCT_TAG-$p" link set lo up
+	cni ADD "$p" >"$T/$p.json" || { not_ok "ADD $p"; cat "$T/$p.json"; finish; exit 1; }
+done
+IP_A=$(jq -r '.ips[0].address' "$T/a.json" | cut -d/ -f1)
+IP_B=$(jq -r '.ips[0].address' "$T/b.json" | cut -d/ -f1)
+ip netns exec "$XCT_TAG-a" socat TCP-LISTEN:8080,fork,reuseaddr SYSTEM:'echo hello' &
+SRV=$!
+
+no_rules() {
+	for ns in "$NODE" "$XCT_TAG-a" "$XCT_TAG-b"; do
+		[ -z "$(ip netns exec "$ns" nft list ruleset 2>&1)" ] ||
+			{ echo "$ns has nftables rules:"; ip netns exec "$ns" nft list ruleset; return 1; }
+		n=$(ip netns exec "$ns" iptables-save 2>/dev/null | grep -c '^-A')
+		[ "$n" = 0 ] || { echo "$ns has $n iptables rules"; return 1; }
+	done
+}
+
+slice() { # slice ENDPOINTS-YAML
+	put eps.yaml <<EOF
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: web-1, namespace: x, labels: {kubernetes.io/service-name: web}}
+addressType: IPv4
+endpoints: $1
+ports: [{name: http, port: 8080}]
+EOF
+}
+
+put pods.yaml <<EOF
+apiVersion: v1
+kind: Namespace
+metadata: {name: x}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: a, namespace: x, labels: {app: web}}
+spec: {nodeName: n1, containers: [{name: c, ports: [{containerPort: 8080, name: http}]}]}
+status: {podIP: $IP_A}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: b, namespace: x}
+spec: {nodeName: n1}
+status: {podIP: $IP_B}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: x}
+spec:
+  selector: {app: web}
+  clusterIP: $VIP
+  ports: [{name: http, port: 80, targetPort: http}]
+EOF
+slice "[{addresses: [$IP_A], nodeName: n1}]"
+check "Service and EndpointSlice applied" sync_gen
+check "b -> ClusterIP:80 reaches a:8080 (named targetPort)" expect b "$VIP" 80 connected
+check "no iptables or nftables rule in the node or the pods" no_rules
+check "a -> its own ClusterIP (hairpin)" expect a "$VIP" 80 connected
+check "the pod's own address still works" expect b "$IP_A" 8080 connected
+
+slice "[{addresses: [$IP_A], conditions: {ready: false, serving: true, terminating: true}}]"
+check "backend terminating but serving applied" sync_gen
+check "only a terminating backend left: still used" expect b "$VIP" 80 connected
+
+slice "[]"
+check "no endpoints applied" sync_gen
+check "no backend: refused at once (RST from the frontend)" expect b "$VIP" 80 refused
+no_backend_counted() { ctl metrics | grep -q 'drop-no-backend'; }
+check "drop-no-backend counted" no_backend_counted
+
+slice "[{addresses: [$IP_A]}]"
+check "endpoint back applied" sync_gen
+check "backend back: connected again" expect b "$VIP" 80 connected
+
+# Restart: the pinned maps keep translating while no agent runs; the new agent
+# reads what they hold and rewrites nothing for the same state.
+kill "$XCNID_PID" && wait "$XCNID_PID" 2>/dev/null
+XCNID_PID=
+check "no agent: the ClusterIP still reaches a" expect b "$VIP" 80 connected
+check "xcnid restarted" start_xcnid "$PIN" --pod-cidr "$SUBNET.0/24" --node-name n1 \
+	--manifests "$M" --no-masquerade --kube-proxy-replacement --map-max xcni_svc=2 -v
+check "restarted agent applies the state" sync_gen
+nothing_rewritten() { ! grep -E "generation [0-9]+: [0-9]+ frontends" "/tmp/xcnid-$XCT_TAG.log"; }
+check "restarted agent: the Service maps already held it, nothing rewritten" nothing_rewritten
+check "after restart: connected" expect b "$VIP" 80 connected
+
+# --lb-algorithm maglev: the frontend rewritten with a Maglev table, still reaching a.
+kill "$XCNID_PID" && wait "$XCNID_PID" 2>/dev/null
+XCNID_PID=
+check "xcnid restarted with --lb-algorithm maglev" start_xcnid "$PIN" --pod-cidr "$SUBNET.0/24" \
+	--node-name n1 --manifests "$M" --no-masquerade --kube-proxy-replacement --lb-algorithm maglev \
+	--map-max xcni_svc=2 -v
+check "maglev: state applied" sync_gen
+maglev_built() { grep -E "generation [0-9]+: 1 frontends, 1 written.* 1 Maglev tables" "/tmp/xcnid-$XCT_TAG.log"; }
+check "maglev: the frontend rewritten with its Maglev table" maglev_built
+check "maglev: b -> ClusterIP reaches a" expect b "$VIP" 80 connected
+check "maglev: hairpin" expect a "$VIP" 80 connected
+
+# Bad input. More frontends than xcni_svc holds (--map-max xcni_svc=2): the
+# generation is refused whole, saying which map, and what was there keeps working.
+put two.yaml <<EOF
+apiVersion: v1
+kind: Service
+metadata: {name: two, namespace: x}
+spec: {clusterIP: 10.96.0.11, ports: [{name: a, port: 81}, {name: b, port: 82}]}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: two-1, namespace: x, labels: {kubernetes.io/service-name: two}}
+addressType: IPv4
+endpoints: [{addresses: [$IP_A]}]
+ports: [{name: a, port: 8080}, {name: bb, port: 8080}]
+EOF
+gen_refused() {
+	MANIFEST_GEN=$((MANIFEST_GEN + 1))
+	echo "$MANIFEST_GEN" >"$M/.tmp-gen" && mv "$M/.tmp-gen" "$M/.xcni-generation"
+	for _ in $(seq 100); do
+		[ "$(ctl config --json 2>/dev/null | jq -r .failed_gen)" -ge "$MANIFEST_GEN" ] 2>/dev/null &&
+			ctl config --json | jq -r .error | grep "$1" && return 0
+		sleep 0.05
+	done
+	ctl config --json
+	return 1
+}
+check "3 frontends, room for 2: the generation refused, naming xcni_svc" \
+	gen_refused "xcni_svc: .* room for 2"
+check "refused: the first Service still works" expect b "$VIP" 80 connected
+check "refused: nothing of the new one written" expect b 10.96.0.11 81 timeout
+# A Service port no slice port matches: said, naming the object and field; that
+# frontend refuses, the other works.
+sed 's/ports: \[{name: a, port: 81}, {name: b, port: 82}\]/ports: [{name: b, port: 82}]/' \
+	"$M/two.yaml" | put two.yaml
+check "one frontend less: applied" sync_gen
+port_said() { grep 'Service x/two: spec.ports\[0\].name: "b" names no TCP port of EndpointSlice x/two-1' "/tmp/xcnid-$XCT_TAG.log"; }
+check "the unmatched port name is logged with the object and field" port_said
+check "the unmatched port refuses" expect b 10.96.0.11 82 refused
+rm -f "$M/two.yaml"
+
+rm -f "$M/pods.yaml"
+put pods.yaml <<EOF
+apiVersion: v1
+kind: Namespace
+metadata: {name: x}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: a, namespace: x, labels: {app: web}}
+spec: {nodeName: n1}
+status: {podIP: $IP_A}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: b, namespace: x}
+spec: {nodeName: n1}
+status: {podIP: $IP_B}
+EOF
+check "Service removed applied" sync_gen
+check "Service gone: the ClusterIP is no frontend (no answer)" expect b "$VIP" 80 timeout
+
+finish
