@@ -20,41 +20,19 @@ set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/../lib.sh"
 
-NODE=$XCT_TAG-node
-PIN=/sys/fs/bpf/$XCT_TAG
-T=$(mktemp -d /tmp/xcni-agentcrash.XXXXXX)
-M=$T/manifests
-SUBNET=10.97.8
+. "$HERE/node.sh"
+node_init agentcrash 10.97.8 ac
 ROUNDS=${AGENT_CRASH_ROUNDS:-20}
 SRV= PROBER=
-mkdir -p "$M"
 export XCNI_TEST_KILL_FILE=$T/kill
-
-cni() { # cni COMMAND POD
-	nsenter --net="/var/run/netns/$NODE" env CNI_COMMAND="$1" CNI_CONTAINERID="ac-$2" \
-		CNI_NETNS="/var/run/netns/$XCT_TAG-$2" CNI_IFNAME=eth0 CNI_PATH="$CNI_REF_DIR" \
-		"$XCNI_BIN" <"$T/net.json"
-}
-ctl() { nsenter --net="/var/run/netns/$NODE" "$BUILD/xcnictl" --pin-dir "$PIN" "$@"; }
 
 cleanup() {
 	touch "$T/stop"
 	[ -n "$PROBER" ] && wait "$PROBER" 2>/dev/null
 	[ -n "$SRV" ] && kill "$SRV" 2>/dev/null
-	for p in a b c d; do
-		[ -e "/var/run/netns/$XCT_TAG-$p" ] && cni DEL "$p" >/dev/null 2>&1
-		ip netns del "$XCT_TAG-$p" 2>/dev/null
-	done
-	stop_xcnid
-	ip netns del "$NODE" 2>/dev/null
-	rm -rf "$T"
+	node_cleanup a b c d
 }
 trap cleanup EXIT
-
-cat >"$T/net.json" <<EOF
-{"cniVersion":"1.0.0","name":"xcni-agentcrash","type":"xcni","stateDir":"$T/state","pinDir":"$PIN",
- "ipam":{"type":"host-local","ranges":[[{"subnet":"$SUBNET.0/24"}]],"dataDir":"$T/ipam"}}
-EOF
 
 probe() { # probe SRC: connected or blocked, SRC -> a:80
 	if ip netns exec "$XCT_TAG-$1" timeout 3 socat -T1 - "TCP:$IP_A:80,connect-timeout=1" \

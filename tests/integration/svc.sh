@@ -13,38 +13,16 @@ set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/../lib.sh"
 
-NODE=$XCT_TAG-node
-PIN=/sys/fs/bpf/$XCT_TAG
-T=$(mktemp -d /tmp/xcni-svc.XXXXXX)
-M=$T/manifests
-SUBNET=10.97.0
+. "$HERE/node.sh"
+node_init svc 10.97.0 svc
 VIP=10.96.0.10
 SRV=
-mkdir -p "$M"
-
-cni() { # cni COMMAND POD
-	nsenter --net="/var/run/netns/$NODE" env CNI_COMMAND="$1" CNI_CONTAINERID="svc-$2" \
-		CNI_NETNS="/var/run/netns/$XCT_TAG-$2" CNI_IFNAME=eth0 CNI_PATH="$CNI_REF_DIR" \
-		"$XCNI_BIN" <"$T/net.json"
-}
-ctl() { nsenter --net="/var/run/netns/$NODE" "$BUILD/xcnictl" --pin-dir "$PIN" "$@"; }
 
 cleanup() {
 	[ -n "$SRV" ] && kill "$SRV" 2>/dev/null
-	for p in a b; do
-		[ -e "/var/run/netns/$XCT_TAG-$p" ] && cni DEL "$p" >/dev/null 2>&1
-		ip netns del "$XCT_TAG-$p" 2>/dev/null
-	done
-	stop_xcnid
-	ip netns del "$NODE" 2>/dev/null
-	rm -rf "$T"
+	node_cleanup a b
 }
 trap cleanup EXIT
-
-cat >"$T/net.json" <<EOF
-{"cniVersion":"1.0.0","name":"xcni-svc","type":"xcni","stateDir":"$T/state","pinDir":"$PIN",
- "ipam":{"type":"host-local","ranges":[[{"subnet":"$SUBNET.0/24"}]],"dataDir":"$T/ipam"}}
-EOF
 
 # probe SRC IP PORT: connected, refused or timeout.
 probe() {

@@ -1,0 +1,38 @@
+# Sourced by the one-node integration suites (after tests/lib.sh): a node netns
+# running xcnid, pods attached through the real plugin as a runtime does.
+#
+#   node_init NAME SUBNET CID   NODE (<tag>-node), PIN (/sys/fs/bpf/<tag>), T (scratch
+#                               /tmp/xcni-NAME.*), M (manifests), $T/net.json: network
+#                               xcni-NAME, host-local on SUBNET.0/24; container IDs CID-<pod>
+#   cni COMMAND POD             the plugin in the node, for pod netns <tag>-POD
+#   ctl ARGS...                 xcnictl in the node, on its pins
+#   node_cleanup POD...         DEL and remove each pod, the agent, the node, the scratch
+node_init() {
+	NODE=$XCT_TAG-node
+	PIN=/sys/fs/bpf/$XCT_TAG
+	T=$(mktemp -d "/tmp/xcni-$1.XXXXXX")
+	M=$T/manifests
+	SUBNET=$2
+	CID_PREFIX=$3
+	mkdir -p "$M"
+	cat >"$T/net.json" <<EOT
+{"cniVersion":"1.0.0","name":"xcni-$1","type":"xcni","stateDir":"$T/state","pinDir":"$PIN",
+ "ipam":{"type":"host-local","ranges":[[{"subnet":"$SUBNET.0/24"}]],"dataDir":"$T/ipam"}}
+EOT
+}
+cni() { # cni COMMAND POD
+	nsenter --net="/var/run/netns/$NODE" env CNI_COMMAND="$1" CNI_CONTAINERID="$CID_PREFIX-$2" \
+		CNI_NETNS="/var/run/netns/$XCT_TAG-$2" CNI_IFNAME=eth0 CNI_PATH="$CNI_REF_DIR" \
+		"$XCNI_BIN" <"$T/net.json"
+}
+ctl() { nsenter --net="/var/run/netns/$NODE" "$BUILD/xcnictl" --pin-dir "$PIN" "$@"; }
+node_cleanup() {
+	local p
+	for p in "$@"; do
+		[ -e "/var/run/netns/$XCT_TAG-$p" ] && cni DEL "$p" >/dev/null 2>&1
+		ip netns del "$XCT_TAG-$p" 2>/dev/null
+	done
+	stop_xcnid
+	ip netns del "$NODE" 2>/dev/null
+	rm -rf "$T"
+}
