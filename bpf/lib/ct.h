@@ -82,38 +82,6 @@ static __always_inline void ct_tcp_update(struct xcni_ct_entry *e, __u8 flags, i
 		e->state = XCNI_CT_ESTABLISHED;
 }
 
-/*
- * A fragment after the first (p->frag_later) only ever follows a flow its first
- * fragment opened, under the policy revision now in force: it neither opens nor
- * re-judges one (it carries no L4 header), so it gets CT_INVALID otherwise.
- */
-static __always_inline int ct_track_frag(struct pkt *p, __u32 len, __u8 *flags, __u64 now)
-{
-	struct xcni_ct_key rev;
-	struct xcni_ct_entry *e = NULL;
-
-	if (!(p->is_echo && p->icmp_type == XCNI_ICMP_ECHOREPLY))
-		e = bpf_map_lookup_elem(&xcni_ct, &p->tuple);
-	if (e && ct_alive(e, now, p->tuple.proto) && e->state != XCNI_CT_CLOSED &&
-	    e->policy_rev == p->policy_rev) {
-		*flags = e->flags;
-		e->last_ns = now;
-		e->pkts_orig++;
-		e->bytes_orig += len;
-		return CT_ORIG;
-	}
-	ct_reverse(&p->tuple, &rev);
-	e = p->is_echo && p->icmp_type == XCNI_ICMP_ECHO ? NULL : bpf_map_lookup_elem(&xcni_ct, &rev);
-	if (e && ct_alive(e, now, p->tuple.proto) && e->state != XCNI_CT_CLOSED) {
-		*flags = e->flags;
-		e->last_ns = now;
-		e->pkts_reply++;
-		e->bytes_reply += len;
-		return CT_REPLY;
-	}
-	return CT_INVALID;
-}
-
 /* What a CT_INVALID packet is dropped for. */
 static __always_inline int ct_invalid_reason(const struct pkt *p)
 {
@@ -126,7 +94,7 @@ static __always_inline int ct_invalid_reason(const struct pkt *p)
  * ct_create, so a refused packet leaves no entry behind; for CT_STALE the
  * caller decides again. *flags: the entry's XCNI_CT_F_* (0 for a new flow).
  */
-static __always_inline int ct_track(struct pkt *p, __u32 len, __u8 *flags)
+static __always_inline int ct_lookup(struct pkt *p, __u32 len, __u8 *flags)
 {
 	struct xcni_ct_key rev;
 	struct xcni_ct_entry *e;
@@ -136,8 +104,6 @@ static __always_inline int ct_track(struct pkt *p, __u32 len, __u8 *flags)
 	*flags = 0;
 	p->ct_state = 0;
 	p->policy_rev = policy_rev_now();
-	if (p->frag_later)
-		return ct_track_frag(p, len, flags, now);
 	if (p->tuple.proto == IPPROTO_ICMP && !p->is_echo)
 		return CT_NEW; /* errors and the like are not flows */
 
@@ -190,6 +156,21 @@ static __always_inline int ct_track(struct pkt *p, __u32 len, __u8 *flags)
 	if (echo_rep)
 		return CT_INVALID;
 	return CT_NEW;
+}
+
+/*
+ * ct_lookup, and for a fragment after the first (p->frag_later), which has no
+ * L4 header to judge: it only follows a flow its first fragment opened, under
+ * the policy revision in force; what would open or re-judge a flow (CT_NEW,
+ * CT_STALE) is CT_INVALID for it, dropped as drop-fragment.
+ */
+static __always_inline int ct_track(struct pkt *p, __u32 len, __u8 *flags)
+{
+	int ct = ct_lookup(p, len, flags);
+
+	if (p->frag_later && (ct == CT_NEW || ct == CT_STALE))
+		return CT_INVALID;
+	return ct;
 }
 
 /* Stores the flow ct_track found new (ICMP other than echo is not a flow). */

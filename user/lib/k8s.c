@@ -275,6 +275,30 @@ static bool is_port_name(const char *s)
 	"not starting, ending or doubling '-'"
 /* clang-format on */
 
+enum port_name_form { PN_PORT_NAME, PN_DNS_LABEL };
+
+/*
+ * A port's name (a container's, a Service's, an EndpointSlice's): of the form
+ * the kind asks (an empty one is not checked), unique among names, where it is
+ * recorded; copied to *out. Named ports are looked up by name, hence unique.
+ */
+static int port_name_take(struct ctx *c, json_t *names, const char *name,
+			  enum port_name_form form, char **out)
+{
+	if (*name && form == PN_PORT_NAME && !is_port_name(name))
+		return fail_in(c, "name", "\"%s\" is not a valid port name (%s)", name,
+			       PORT_NAME_RULE);
+	if (*name && form == PN_DNS_LABEL && (!is_dns_label(name) || strlen(name) > 63))
+		return fail_in(c, "name", "\"%s\" is not a valid DNS-1123 label (%s)", name,
+			       DNS_LABEL_RULE);
+	if (json_object_get(names, name))
+		return fail_in(c, "name", "duplicate port name \"%s\"", name);
+	if (json_object_set_new(names, name, json_true()))
+		return -ENOMEM;
+	*out = strdup(name);
+	return *out ? 0 : -ENOMEM;
+}
+
 /* ---- addresses ---- */
 
 static bool parse_ipv4(const char *s, uint32_t *out)
@@ -766,16 +790,7 @@ static int parse_container_port(struct ctx *c, json_t *j, json_t *names,
 	err = get_str(c, j, "name", &name);
 	if (err || !name || !*name)
 		return err;
-	if (!is_port_name(name))
-		return fail_in(c, "name", "\"%s\" is not a valid port name (%s)", name,
-			       PORT_NAME_RULE);
-	/* Named ports are looked up by name, so within a container they must be unique. */
-	if (json_object_get(names, name))
-		return fail_in(c, "name", "duplicate port name \"%s\"", name);
-	if (json_object_set_new(names, name, json_true()))
-		return -ENOMEM;
-	p->name = strdup(name);
-	return p->name ? 0 : -ENOMEM;
+	return port_name_take(c, names, name, PN_PORT_NAME, &p->name);
 }
 
 static int parse_pod(struct ctx *c, json_t *doc, struct k8s_pod *pod)
@@ -1306,13 +1321,9 @@ static int parse_svc_port(struct ctx *c, json_t *j, size_t nports, json_t *names
 	if (err)
 		return err;
 	if (name && *name) {
-		if (!is_dns_label(name) || strlen(name) > 63)
-			return fail_in(c, "name", "\"%s\" is not a valid DNS-1123 label (%s)", name,
-				       DNS_LABEL_RULE);
-		if (json_object_get(names, name))
-			return fail_in(c, "name", "duplicate port name \"%s\"", name);
-		if (json_object_set_new(names, name, json_true()) || !(p->name = strdup(name)))
-			return -ENOMEM;
+		err = port_name_take(c, names, name, PN_DNS_LABEL, &p->name);
+		if (err)
+			return err;
 	} else if (nports > 1) {
 		return fail_in(c, "name", "required when the Service has more than one port");
 	}
@@ -1544,15 +1555,9 @@ static int parse_eps_port(struct ctx *c, json_t *j, json_t *names, struct k8s_ep
 	err = get_str(c, j, "name", &name);
 	if (err)
 		return err;
-	if (!name)
-		name = "";
-	if (*name && (!is_dns_label(name) || strlen(name) > 63))
-		return fail_in(c, "name", "\"%s\" is not a valid DNS-1123 label (%s)", name,
-			       DNS_LABEL_RULE);
-	if (json_object_get(names, name))
-		return fail_in(c, "name", "duplicate port name \"%s\"", name);
-	if (json_object_set_new(names, name, json_true()) || !(p->name = strdup(name)))
-		return -ENOMEM;
+	err = port_name_take(c, names, name ? name : "", PN_DNS_LABEL, &p->name);
+	if (err)
+		return err;
 	err = parse_proto(c, j, &p->proto);
 	if (!err)
 		err = get_int(c, j, "port", 1, 65535, &v, &p->has_port);
