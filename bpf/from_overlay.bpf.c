@@ -129,7 +129,7 @@ int from_overlay(struct __sk_buff *skb)
 		}
 		goto to_host;
 	}
-	ct = ct_track(&p, skb->len, &ctf);
+	ct = ct_track(skb, &p, skb->len, &ctf);
 	if (ct == CT_INVALID) {
 		reason = ct_invalid_reason(&p);
 		goto out;

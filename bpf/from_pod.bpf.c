@@ -181,7 +181,7 @@ int from_pod(struct __sk_buff *skb)
 			goto out;
 		}
 	}
-	ct = ct_track(&p, skb->len, &ctf);
+	ct = ct_track(skb, &p, skb->len, &ctf);
 	if (ct == CT_INVALID) {
 		reason = ct_invalid_reason(&p);
 		goto out;
@@ -236,7 +236,7 @@ int from_pod(struct __sk_buff *skb)
 	}
 	/* A flow the stack brought (NAT) goes back through it, replies included. */
 	if (ctf & XCNI_CT_F_STACK) {
-		reason = ct == CT_REPLY ? XCNI_FWD_REPLY : XCNI_FWD_STACK;
+		reason = ct_answers(ct) ? XCNI_FWD_REPLY : XCNI_FWD_STACK;
 		goto out;
 	}
 	/* An ICMP error about a translated flow, on its way to the client. */
@@ -248,7 +248,7 @@ int from_pod(struct __sk_buff *skb)
 			goto out;
 	}
 	if (!dst && !tunnel) {
-		reason = ct == CT_REPLY ? XCNI_FWD_REPLY : XCNI_FWD_STACK;
+		reason = ct_answers(ct) ? XCNI_FWD_REPLY : XCNI_FWD_STACK;
 		goto out;
 	}
 	/* TTL expiry is the stack's to answer (ICMP time exceeded). */
@@ -268,7 +268,7 @@ int from_pod(struct __sk_buff *skb)
 	if (verdict != TC_ACT_REDIRECT)
 		reason = XCNI_DROP_REDIRECT;
 	else
-		reason = ct == CT_REPLY ? XCNI_FWD_REPLY : XCNI_FWD_LOCAL;
+		reason = ct_answers(ct) ? XCNI_FWD_REPLY : XCNI_FWD_LOCAL;
 out:
 	if (lb_enabled && reason_is_drop(reason))
 		lb_forget(&lb);

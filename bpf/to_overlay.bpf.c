@@ -60,7 +60,7 @@ int to_overlay(struct __sk_buff *skb)
 	}
 	src = bpf_map_lookup_elem(&xcni_endpoints, &p.tuple.saddr);
 	if (src) {
-		ct = ct_track(&p, skb->len, &ctf);
+		ct = ct_track(skb, &p, skb->len, &ctf);
 		if (ct == CT_INVALID) {
 			reason = ct_invalid_reason(&p);
 			goto out;

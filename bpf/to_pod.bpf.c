@@ -59,7 +59,7 @@ int to_pod(struct __sk_buff *skb)
 	reason = parse_ipv4(&c, &p);
 	if (reason)
 		goto out;
-	ct = ct_track(&p, skb->len, &ctf);
+	ct = ct_track(skb, &p, skb->len, &ctf);
 	if (ct == CT_INVALID) {
 		reason = ct_invalid_reason(&p);
 		goto out;
@@ -75,7 +75,7 @@ int to_pod(struct __sk_buff *skb)
 	}
 	if (lb_enabled && ct == CT_REPLY && p.rev_nat)
 		lb_rev_nat(skb, &p, ctf);
-	reason = ct == CT_REPLY ? XCNI_FWD_REPLY : XCNI_FWD_LOCAL;
+	reason = ct_answers(ct) ? XCNI_FWD_REPLY : XCNI_FWD_LOCAL;
 out:
 	return finish(skb, reason, XCNI_DIR_TO_POD, ep_id, &p, TC_ACT_OK, &v);
 }

@@ -18,6 +18,7 @@
 
 #include "maps.h"
 #include "parse.h"
+#include "ipcache.h"
 
 enum ct_dir {
 	CT_NEW = 0, /* no live entry: the packet opens a flow */
@@ -26,7 +27,14 @@ enum ct_dir {
 	CT_INVALID = 3, /* TCP segment or echo reply that cannot open a flow */
 	CT_STALE = 4, /* CT_ORIG, but judged under another policy revision: judge it
 		       * again, then ct_commit() or ct_refuse() */
+	CT_RELATED = 5, /* an ICMP error about a live flow, from a place on its path */
 };
+
+/* The packet answers a flow policy allowed: it is not judged again. */
+static __always_inline int ct_answers(int ct)
+{
+	return ct == CT_REPLY || ct == CT_RELATED;
+}
 
 /* The policy revision now, kept in p by ct_track for ct_create and ct_commit. */
 static __always_inline __u32 policy_rev_now(void)
@@ -89,12 +97,82 @@ static __always_inline int ct_invalid_reason(const struct pkt *p)
 }
 
 /*
+ * An ICMP error answers the flow its quote names when that flow is alive, the
+ * error goes to the quoted packet's sender, and it comes from a place on the
+ * flow's path: the peer itself, a node (the routers between pods are nodes),
+ * or, for a flow with the outside, the outside. Such an error passes as a
+ * reply would (Packet Too Big, port unreachable reach an isolated pod); any
+ * other error is judged like any packet, and stores nothing. So a pod cannot
+ * slip errors past policy into flows it is not on the path of.
+ *
+ * icmp: the ICMP header's offset in the packet; saddr, daddr: the error's.
+ * Returns the flow's XCNI_CT_F_* flags, or -1 when the error is not related.
+ * A global function, verified once (as lb_icmp_rev_nat): the quote is read
+ * with bpf_skb_load_bytes, and its lookups stay out of the callers' paths.
+ */
+__attribute__((noinline)) int ct_icmp_related(struct __sk_buff *skb, __u32 icmp, __u32 saddr,
+					      __u32 daddr)
+{
+	struct {
+		struct xcni_icmphdr icmp;
+		struct iphdr in;
+	} q;
+	struct xcni_ct_key k = {}, rev;
+	struct xcni_ct_entry *e;
+	__be16 l4[4];
+	__u64 now = bpf_ktime_get_ns();
+	__u32 from;
+
+	if (!skb || bpf_skb_load_bytes(skb, icmp, &q, sizeof(q)))
+		return -1;
+	if (q.icmp.type != ICMP_DEST_UNREACH && q.icmp.type != ICMP_TIME_EXCEEDED &&
+	    q.icmp.type != ICMP_PARAMETERPROB)
+		return -1;
+	/* The quote: IPv4, a first fragment (later ones carry no ports), and the
+	 * 8 bytes after its header, options included. */
+	if (q.in.version != 4 || q.in.ihl < 5 || (q.in.frag_off & bpf_htons(0x1fff)) ||
+	    bpf_skb_load_bytes(skb, icmp + sizeof(q.icmp) + q.in.ihl * 4, l4, sizeof(l4)))
+		return -1;
+	if (q.in.saddr != daddr)
+		return -1;
+	k.saddr = q.in.saddr;
+	k.daddr = q.in.daddr;
+	k.proto = q.in.protocol;
+	if (k.proto == IPPROTO_TCP || k.proto == IPPROTO_UDP || k.proto == IPPROTO_SCTP) {
+		k.sport = l4[0];
+		k.dport = l4[1];
+	} else if (k.proto == IPPROTO_ICMP) {
+		/* Errors are not sent about errors; an echo is keyed by its id. */
+		__u8 type = *(__u8 *)l4;
+
+		if (type != XCNI_ICMP_ECHO && type != XCNI_ICMP_ECHOREPLY)
+			return -1;
+		k.sport = k.dport = l4[2];
+	}
+	e = bpf_map_lookup_elem(&xcni_ct, &k);
+	if (!e || !ct_alive(e, now, k.proto)) {
+		ct_reverse(&k, &rev);
+		e = bpf_map_lookup_elem(&xcni_ct, &rev);
+		if (!e || !ct_alive(e, now, k.proto))
+			return -1;
+	}
+	if (saddr != k.daddr) {
+		from = ipcache_identity(saddr);
+		if (from != XCNI_ID_HOST && from != XCNI_ID_REMOTE_NODE &&
+		    (identity_is_pod(from) || identity_is_pod(ipcache_identity(k.daddr))))
+			return -1;
+	}
+	return e->flags;
+}
+
+/*
  * Looks the packet up and accounts it to its flow. Returns enum ct_dir; for
  * CT_NEW nothing is stored yet: the caller decides (policy) and then calls
  * ct_create, so a refused packet leaves no entry behind; for CT_STALE the
  * caller decides again. *flags: the entry's XCNI_CT_F_* (0 for a new flow).
  */
-static __always_inline int ct_lookup(struct pkt *p, __u32 len, __u8 *flags)
+static __always_inline int ct_lookup(struct __sk_buff *skb, struct pkt *p, __u32 len,
+				     __u8 *flags)
 {
 	struct xcni_ct_key rev;
 	struct xcni_ct_entry *e;
@@ -104,8 +182,19 @@ static __always_inline int ct_lookup(struct pkt *p, __u32 len, __u8 *flags)
 	*flags = 0;
 	p->ct_state = 0;
 	p->policy_rev = policy_rev_now();
-	if (p->tuple.proto == IPPROTO_ICMP && !p->is_echo)
-		return CT_NEW; /* errors and the like are not flows */
+	/* Errors and the like are not flows: at most they answer one. */
+	if (p->tuple.proto == IPPROTO_ICMP && !p->is_echo) {
+		int rel;
+
+		if (p->frag_later)
+			return CT_NEW;
+		rel = ct_icmp_related(skb, ETH_HLEN + p->encap_len + p->l3_len,
+				      p->tuple.saddr, p->tuple.daddr);
+		if (rel < 0)
+			return CT_NEW;
+		*flags = rel;
+		return CT_RELATED;
+	}
 
 	/* An echo reply only ever answers; an echo request only ever asks. */
 	int echo_req = p->is_echo && p->icmp_type == XCNI_ICMP_ECHO;
@@ -164,9 +253,10 @@ static __always_inline int ct_lookup(struct pkt *p, __u32 len, __u8 *flags)
  * the policy revision in force; what would open or re-judge a flow (CT_NEW,
  * CT_STALE) is CT_INVALID for it, dropped as drop-fragment.
  */
-static __always_inline int ct_track(struct pkt *p, __u32 len, __u8 *flags)
+static __always_inline int ct_track(struct __sk_buff *skb, struct pkt *p, __u32 len,
+				    __u8 *flags)
 {
-	int ct = ct_lookup(p, len, flags);
+	int ct = ct_lookup(skb, p, len, flags);
 
 	if (p->frag_later && (ct == CT_NEW || ct == CT_STALE))
 		return CT_INVALID;

@@ -71,6 +71,10 @@ struct xcni_icmphdr {
 };
 #define XCNI_ICMP_ECHOREPLY 0
 #define XCNI_ICMP_ECHO 8
+/* Errors, which quote the packet that caused them (RFC 792). */
+#define ICMP_DEST_UNREACH 3
+#define ICMP_TIME_EXCEEDED 11
+#define ICMP_PARAMETERPROB 12
 
 /* ARP (RFC 826); linux/if_arp.h would drag libc into a BPF build. */
 struct xcni_arphdr {

@@ -8,6 +8,7 @@
 #define XCNI_POLICY_H
 
 #include "ct.h"
+#include "ipcache.h"
 #include "maps.h"
 #include "parse.h"
 
@@ -20,20 +21,6 @@ struct verdict {
 	__u8 pol_dir; /* the direction that decided last */
 	__u8 enforced; /* an isolated pod's policy was consulted */
 };
-
-static __always_inline struct xcni_ipcache_val *ipcache_lookup(__u32 addr)
-{
-	struct xcni_ipcache_key k = { .prefixlen = 32, .addr = addr };
-
-	return bpf_map_lookup_elem(&xcni_ipcache, &k);
-}
-
-static __always_inline __u32 ipcache_identity(__u32 addr)
-{
-	struct xcni_ipcache_val *v = ipcache_lookup(addr);
-
-	return v ? v->identity : XCNI_ID_WORLD;
-}
 
 /*
  * The allow entries of one peer for this packet: exact port, any port of the

@@ -49,6 +49,11 @@ static uint8_t quote_ba[28];
 /* ... of an A->B TCP 40000->80 segment: a flow of A and B, not of whoever sends it. */
 static uint8_t quote_ab[28];
 
+/* ... of live flows: A->B UDP 46101->7, A->8.8.8.8 UDP 46102->53, A->R UDP 46103->9. */
+static uint8_t quote_ab_live[28], quote_aw_live[28], quote_ar_live[28];
+/* ... of A->B UDP 46101->8: a port that flow never used. */
+static uint8_t quote_ab_other[28];
+
 #define QUOTE(q) .tail = q, .tail_len = sizeof(q)
 
 static const struct row fixed[] = {
@@ -151,8 +156,9 @@ static const struct row fixed[] = {
 	{ "... so B's echo reply with that id is no reply either: opens nothing", .dev = DEV_B,
 	  ICMP(IP_B, IP_A, ICMP_ECHOREPLY, 4601), SHOT(DROP_CT_INVALID, EV_FULL), .no_ct = true },
 
-	/* ICMP errors are not flows: judged like any new packet from their source
-	 * (nothing lets them past a policy as "related"), and they store nothing. */
+	/* ICMP errors are not flows: they store nothing, and one that answers no
+	 * live flow of its destination is judged like any new packet from its
+	 * source (nothing lets it past a policy as "related"). */
 	{ "A->B unreachable quoting a B->A flow that never was: B admits A, delivered, nothing opened",
 	  .dev = DEV_A, ICMP(IP_A, IP_B, ICMP_DEST_UNREACH, 0), QUOTE(quote_ba), REDIR(FWD_LOCAL),
 	  .no_ct = true },
@@ -172,6 +178,46 @@ static const struct row fixed[] = {
 	  POLICY_DROP(DROP_POLICY_INGRESS) },
 	{ "policy: A not isolated", .step = a_open },
 	{ "... the errors left nothing behind", .step = quoted_flow_absent },
+
+	/* ... but an error about a live flow, sent to the packet's sender from a
+	 * place on the flow's path (the peer, a node, the outside for a flow with
+	 * the outside), answers that flow: it passes as a reply would, so an
+	 * isolated pod still learns of Packet Too Big and port unreachable. */
+	{ "A->B UDP 46101->7: a live flow", .dev = DEV_A, UDP(IP_A, 46101, IP_B, 7),
+	  REDIR(FWD_LOCAL), .ct = XCNI_CT_NEW },
+	{ "A->8.8.8.8 UDP 46102->53: a live flow with the outside", .dev = DEV_A,
+	  UDP(IP_A, 46102, "8.8.8.8", 53), OK(FWD_STACK), .ct = XCNI_CT_NEW },
+	{ "A->R UDP 46103->9: a live flow with a pod of n2", .prog = FROM_POD_OV, .dev = DEV_A,
+	  UDP(IP_A, 46103, IP_R, 9), REDIR(FWD_ENCAP), .node = N2, .ct = XCNI_CT_NEW },
+	{ "policy: A isolated for ingress again, only C on TCP 80", .step = a_isolated_v1 },
+	{ "B->A port unreachable about A's datagram: related, past B's egress and A's ingress",
+	  .dev = DEV_B, ICMP(IP_B, IP_A, ICMP_DEST_UNREACH, 3), QUOTE(quote_ab_live),
+	  REDIR(FWD_REPLY), .no_ct = true },
+	{ "B->A port unreachable about a port A never used: no flow, B's egress drops it",
+	  .dev = DEV_B, ICMP(IP_B, IP_A, ICMP_DEST_UNREACH, 3), QUOTE(quote_ab_other),
+	  POLICY_DROP(DROP_POLICY_EGRESS) },
+	{ "C->A unreachable about A's live flow with B: C is not on its path, dropped",
+	  .dev = DEV_C, ICMP(IP_C, IP_A, ICMP_DEST_UNREACH, 3), QUOTE(quote_ab_live),
+	  POLICY_DROP(DROP_POLICY_INGRESS) },
+	{ "B->C unreachable about A's flow: not C's packet, judged: B's egress drops it", .dev = DEV_B,
+	  ICMP(IP_B, IP_C, ICMP_DEST_UNREACH, 3), QUOTE(quote_ab_live),
+	  POLICY_DROP(DROP_POLICY_EGRESS) },
+	{ "world->A frag-needed via to_pod about A's flow with the outside: related",
+	  .prog = TO_POD, .dev = DEV_A, ICMP("192.0.2.7", IP_A, ICMP_DEST_UNREACH, 4),
+	  QUOTE(quote_aw_live), OK(FWD_REPLY), .no_ct = true },
+	{ "node->A frag-needed via to_pod about A's flow with B: a node is on every path",
+	  .prog = TO_POD, .dev = DEV_A, ICMP(IP_GW, IP_A, ICMP_DEST_UNREACH, 4),
+	  QUOTE(quote_ab_live), OK(FWD_REPLY), .no_ct = true },
+	{ "world->A frag-needed via to_pod about A's flow with B: the outside is not on it",
+	  .prog = TO_POD, .dev = DEV_A, ICMP("192.0.2.7", IP_A, ICMP_DEST_UNREACH, 4),
+	  QUOTE(quote_ab_live), POLICY_DROP(DROP_POLICY_INGRESS) },
+	{ "R->A via n2 port unreachable about A's datagram to R: related, decapsulated",
+	  .prog = FROM_OVERLAY, .dev = DEV_U, .node = N2, ICMP(IP_R, IP_A, ICMP_DEST_UNREACH, 3),
+	  QUOTE(quote_ar_live), REDIR(FWD_DECAP), .no_ct = true },
+	{ "R->A via n2 unreachable about A's flow with B: dropped", .prog = FROM_OVERLAY,
+	  .dev = DEV_U, .node = N2, ICMP(IP_R, IP_A, ICMP_DEST_UNREACH, 3), QUOTE(quote_ab_live),
+	  POLICY_DROP(DROP_POLICY_INGRESS) },
+	{ "policy: A not isolated", .step = a_open },
 
 	/* Geneve from where it should not come, or carrying what it should not. */
 	{ "overlay: node n3 hosts R3", .step = n3_setup },
@@ -428,6 +474,10 @@ int hostile_tests(struct CMUnitTest **out, size_t *n)
 
 	quote(quote_ba, IP_B, 7001, IP_A, 7002, IPPROTO_UDP);
 	quote(quote_ab, IP_A, 40000, IP_B, 80, IPPROTO_TCP);
+	quote(quote_ab_live, IP_A, 46101, IP_B, 7, IPPROTO_UDP);
+	quote(quote_ab_other, IP_A, 46101, IP_B, 8, IPPROTO_UDP);
+	quote(quote_aw_live, IP_A, 46102, "8.8.8.8", 53, IPPROTO_UDP);
+	quote(quote_ar_live, IP_A, 46103, IP_R, 9, IPPROTO_UDP);
 	cap = ARRAY_SIZE(fixed) + 4096;
 	gen = calloc(cap, sizeof(*gen));
 	tests = calloc(cap, sizeof(*tests));

@@ -565,7 +565,8 @@ static void lb_icmp_error(void **state)
 	t = into(err, DEV_A);
 	t.saddr = ip4("10.96.1.11");
 	wlen = icmp_error(&t, 3, 3, qw, want);
-	expect(FROM_POD_LB, DEV_C, in, len, TC_ACT_REDIRECT, XCNI_FWD_LOCAL, want, wlen);
+	/* It answers A's flow to C (ct_icmp_related): a reply, whatever C's policy. */
+	expect(FROM_POD_LB, DEV_C, in, len, TC_ACT_REDIRECT, XCNI_FWD_REPLY, want, wlen);
 
 	/* From a remote backend, through Geneve. */
 	sent = from_dev(DEV_A, IP_A, 46000, IP_R, 80, IPPROTO_TCP, TH_ACK);

@@ -489,6 +489,15 @@ static size_t l4_len(uint8_t proto)
 	return 0;
 }
 
+/* An ICMP error's quote starts right after its 8-byte header (RFC 792). */
+static size_t row_l4_len(const struct row *r)
+{
+	if (r->proto == IPPROTO_ICMP && r->tail_len && r->type != ICMP_ECHO &&
+	    r->type != ICMP_ECHOREPLY)
+		return 8;
+	return l4_len(r->proto);
+}
+
 /* Writes the row's frame, before any encapsulation or cut, into buf; returns its length. */
 static size_t build_inner(const struct row *r, uint8_t buf[FRAME_MAX])
 {
@@ -543,7 +552,7 @@ static size_t build_inner(const struct row *r, uint8_t buf[FRAME_MAX])
 			l3[hlen - 1] = IPOPT_END;
 		ip->version = r->ver ? r->ver : 4;
 		ip->ihl = ihl;
-		ip->tot_len = htons(r->tot_len ? r->tot_len : hlen + l4_len(r->proto) + r->tail_len);
+		ip->tot_len = htons(r->tot_len ? r->tot_len : hlen + row_l4_len(r) + r->tail_len);
 		ip->id = htons(r->ipid ? r->ipid : 0x1234);
 		ip->frag_off = htons(r->frag);
 		ip->ttl = r->ttl ? r->ttl : 64;
@@ -567,7 +576,7 @@ static size_t build_inner(const struct row *r, uint8_t buf[FRAME_MAX])
 			l4[12] = 1; /* INIT */
 			*(uint16_t *)(l4 + 14) = htons(20);
 		}
-		len = ETH_HLEN + hlen + l4_len(r->proto);
+		len = ETH_HLEN + hlen + row_l4_len(r);
 		if (r->tail_len) {
 			memcpy(buf + len, r->tail, r->tail_len);
 			len += r->tail_len;

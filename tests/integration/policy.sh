@@ -155,6 +155,38 @@ check "policies removed" sync_gen
 check "no policy again: c reaches a" expect c connected
 check "no policy again: the pod's policy entries are gone" default_allow
 
+# An ICMP error about a flow a pod opened answers that flow: it reaches the pod
+# whatever the pod's ingress policy (ct_icmp_related, bpf/lib/ct.h). a, isolated
+# for ingress with nothing allowed, sends UDP to a port b does not serve; b's
+# port unreachable must come back (ECONNREFUSED), not be dropped as b->a ICMP.
+udp_closed() { # udp_closed SRC DST_IP: refused or timeout
+	ip netns exec "$XCT_TAG-$1" timeout 5 python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(2)
+s.connect((sys.argv[1], 9))
+s.send(b"x")
+try:
+    s.recv(16)
+    print("answered")
+except ConnectionRefusedError:
+    print("refused")
+except socket.timeout:
+    print("timeout")
+' "$2"
+}
+put deny.yaml <<'EOF'
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: deny, namespace: x}
+spec: {podSelector: {matchLabels: {pod: a}}}
+EOF
+check "a isolated for ingress, nothing allowed: applied" sync_gen
+check "a's UDP to a closed port of b: b's port unreachable reaches a (refused)" \
+	test "$(udp_closed a "$IP_B")" = refused
+rm -f "$M/deny.yaml"
+check "deny removed" sync_gen
+
 # A UDP datagram larger than the MTU goes as IPv4 fragments: the first is judged
 # and opens the flow, the later ones follow it (bpf/lib/parse.h, xcni_frag).
 ip netns exec "$XCT_TAG-a" timeout 60 python3 "$HERE/udp_big.py" serve 5353 60 &
