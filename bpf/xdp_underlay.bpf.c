@@ -6,6 +6,9 @@
  * Geneve included, goes on to tc (from_overlay): decapsulating here would
  * mean building the skb for the pod by hand, and tc has it already. The /16
  * and /24 hashes in front of the trie keep a miss cheap at 100k prefixes.
+ * Up to two VLAN tags (802.1ad, 802.1Q) are looked through: the stack hands
+ * tagged frames to VLAN devices on this one, and a tag must not carry a
+ * deny-listed source past the list.
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -16,12 +19,19 @@
 #include "lib/compat.h"
 #include "lib/maps.h"
 
+struct vlan_tag {
+	__be16 tci;
+	__be16 proto; /* what follows the tag */
+};
+
 SEC("xdp")
 int xdp_underlay(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
 	struct ethhdr *eth = data;
-	struct iphdr *ip = (void *)(eth + 1);
+	struct iphdr *ip;
+	void *l3 = eth + 1;
+	__be16 proto;
 	struct xcni_prefilter_key k = { .prefixlen = 32 };
 	struct xcni_prefilter_val *hit;
 	struct xcni_metric *m;
@@ -29,7 +39,22 @@ int xdp_underlay(struct xdp_md *ctx)
 	__u64 len = end - data;
 	__u32 net;
 
-	if ((void *)(ip + 1) > end || eth->h_proto != bpf_htons(ETH_P_IP))
+	if (l3 > end)
+		return XDP_PASS;
+	proto = eth->h_proto;
+#pragma unroll
+	for (int i = 0; i < 2; i++) {
+		struct vlan_tag *tag = l3;
+
+		if (proto != bpf_htons(ETH_P_8021Q) && proto != bpf_htons(ETH_P_8021AD))
+			break;
+		if ((void *)(tag + 1) > end)
+			return XDP_PASS;
+		proto = tag->proto;
+		l3 = tag + 1;
+	}
+	ip = l3;
+	if ((void *)(ip + 1) > end || proto != bpf_htons(ETH_P_IP))
 		return XDP_PASS;
 	/* Two hash lookups say "no prefix can match" for most sources. */
 	net = ip->saddr & bpf_htonl(XCNI_PF16_MASK);

@@ -262,8 +262,14 @@ static const struct row fixed[] = {
 	{ "XDP: deny-listed source with IP options: dropped", .prog = XDP, .dev = DEV_U,
 	  .plain = true, .ihl = 6, UDP("203.0.113.5", 5000, NODE_IP, 53), .ret = XDP_DROP,
 	  .reason = XCNI_DROP_PREFILTER },
-	{ "XDP: deny-listed source behind an 802.1Q tag: passed (not looked into)", .prog = XDP,
+	{ "XDP: deny-listed source behind an 802.1Q tag: dropped (tags looked through)", .prog = XDP,
 	  .dev = DEV_U, .plain = true, .eth = ETH_P_8021Q, UDP("203.0.113.5", 5000, NODE_IP, 53),
+	  .ret = XDP_DROP, .reason = XCNI_DROP_PREFILTER },
+	{ "XDP: deny-listed source behind an 802.1ad tag: dropped", .prog = XDP,
+	  .dev = DEV_U, .plain = true, .eth = ETH_P_8021AD, UDP("203.0.113.5", 5000, NODE_IP, 53),
+	  .ret = XDP_DROP, .reason = XCNI_DROP_PREFILTER },
+	{ "XDP: a source not on the list behind an 802.1Q tag: passed", .prog = XDP,
+	  .dev = DEV_U, .plain = true, .eth = ETH_P_8021Q, UDP("203.0.114.5", 5000, NODE_IP, 53),
 	  .ret = XDP_PASS, .uncounted = true },
 };
 
