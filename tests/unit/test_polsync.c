@@ -215,7 +215,7 @@ static void test_apply_flip_cleanup(void **state)
 	(void)state;
 	assert_int_equal(polsync_open(pin_dir, &ps), 0);
 	fixture(&f, 2, 80);
-	assert_int_equal(polsync_apply(ps, &f.r, &st, msg, sizeof(msg)), 0);
+	assert_int_equal(polsync_apply(ps, &f.r, NULL, &st, msg, sizeof(msg)), 0);
 	assert_int_equal(polsync_cleanup(ps, &st), 0);
 	assert_int_equal(st.eps_changed, 2);
 	assert_int_equal(st.entries_written, 3);
@@ -234,14 +234,14 @@ static void test_apply_flip_cleanup(void **state)
 	assert_int_equal(polsel_in("10.0.0.2", &first), 0);
 
 	/* Same input: nothing written at all. */
-	assert_int_equal(polsync_apply(ps, &f.r, &st, msg, sizeof(msg)), 0);
+	assert_int_equal(polsync_apply(ps, &f.r, NULL, &st, msg, sizeof(msg)), 0);
 	assert_int_equal(polsync_cleanup(ps, &st), 0);
 	assert_int_equal(st.eps_changed + st.entries_written + st.entries_deleted + st.other_changed,
 			 0);
 
 	/* a's policy changes: only a is rewritten, under version 1, old one gone. */
 	fixture(&f, 2, 90);
-	assert_int_equal(polsync_apply(ps, &f.r, &st, msg, sizeof(msg)), 0);
+	assert_int_equal(polsync_apply(ps, &f.r, NULL, &st, msg, sizeof(msg)), 0);
 	assert_int_equal(st.eps_changed, 1);
 	assert_int_equal(st.entries_written, 2);
 	assert_int_equal(polep("10.0.0.1").version, 1);
@@ -257,7 +257,7 @@ static void test_apply_flip_cleanup(void **state)
 	/* b leaves the node: its polep entry and its entries go. */
 	f.r.neps = 1;
 	f.r.nipcache = 2;
-	assert_int_equal(polsync_apply(ps, &f.r, &st, msg, sizeof(msg)), 0);
+	assert_int_equal(polsync_apply(ps, &f.r, NULL, &st, msg, sizeof(msg)), 0);
 	assert_int_equal(polsync_cleanup(ps, &st), 0);
 	assert_int_equal(polep("10.0.0.2").isolated, 0xff);
 	assert_int_equal(polsel_in("10.0.0.2", &first), -1);
@@ -279,7 +279,7 @@ static void test_map_full_changes_nothing(void **state)
 	fixture(&f, 15, 1000);
 	f.r.neps = 1;
 	f.r.nipcache = 2;
-	assert_int_equal(polsync_apply(ps, &f.r, &st, msg, sizeof(msg)), -ENOSPC);
+	assert_int_equal(polsync_apply(ps, &f.r, NULL, &st, msg, sizeof(msg)), -ENOSPC);
 	assert_non_null(strstr(msg, "xcni_policy"));
 	assert_non_null(strstr(msg, "nothing was applied"));
 	assert_int_equal(count("xcni_policy", sizeof(struct xcni_polhash_key)), 2);
@@ -312,7 +312,7 @@ static void test_restart_sweeps_unfinished(void **state)
 	fixture(&f, 2, 90);
 	f.r.neps = 1;
 	f.r.nipcache = 2;
-	assert_int_equal(polsync_apply(ps, &f.r, &st, msg, sizeof(msg)), 0);
+	assert_int_equal(polsync_apply(ps, &f.r, NULL, &st, msg, sizeof(msg)), 0);
 	assert_int_equal(polep("10.0.0.1").version, 0);
 	assert_int_equal(polsync_cleanup(ps, &st), 0);
 	assert_int_equal(count("xcni_policy", sizeof(struct xcni_polhash_key)), 2);
@@ -346,12 +346,12 @@ static void test_many_pods_one_change(void **state)
 					  .nentries = 1, .entries = &ents[i] };
 	}
 	assert_int_equal(polsync_open(pin_dir, &ps), 0);
-	assert_int_equal(polsync_apply(ps, &r, &st, msg, sizeof(msg)), 0);
+	assert_int_equal(polsync_apply(ps, &r, NULL, &st, msg, sizeof(msg)), 0);
 	assert_int_equal(polsync_cleanup(ps, &st), 0);
 	assert_int_equal(count("xcni_polep", 4), N);
 	/* Pod 7's rule changes port. */
 	ents[7].key.port = htons(8080);
-	assert_int_equal(polsync_apply(ps, &r, &st, msg, sizeof(msg)), 0);
+	assert_int_equal(polsync_apply(ps, &r, NULL, &st, msg, sizeof(msg)), 0);
 	assert_int_equal(st.eps_changed, 1);
 	assert_int_equal(st.entries_written, 1);
 	assert_int_equal(polsync_cleanup(ps, &st), 0);
@@ -359,13 +359,13 @@ static void test_many_pods_one_change(void **state)
 	assert_int_equal(count("xcni_polep", 4), N);
 	assert_int_equal(count("xcni_policy", sizeof(struct xcni_polhash_key)), N);
 	/* The same again: nothing at all. */
-	assert_int_equal(polsync_apply(ps, &r, &st, msg, sizeof(msg)), 0);
+	assert_int_equal(polsync_apply(ps, &r, NULL, &st, msg, sizeof(msg)), 0);
 	assert_int_equal(st.eps_changed + st.entries_written, 0);
 	polsync_free(ps);
 	/* Leave the maps as the next test expects them: restart sees these pods. */
 	r.neps = 0;
 	assert_int_equal(polsync_open(pin_dir, &ps), 0);
-	assert_int_equal(polsync_apply(ps, &r, &st, msg, sizeof(msg)), 0);
+	assert_int_equal(polsync_apply(ps, &r, NULL, &st, msg, sizeof(msg)), 0);
 	assert_int_equal(polsync_cleanup(ps, &st), 0);
 	assert_int_equal(count("xcni_polep", 4), 0);
 	assert_int_equal(count("xcni_policy", sizeof(struct xcni_polhash_key)), 0);

@@ -278,12 +278,12 @@ static int write_config(struct from_pod *fp, const struct opts *o)
 	return err;
 }
 
-static int now_ms(void)
+static double now_msf(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int)(ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
 /*
@@ -335,7 +335,6 @@ out:
 		close(lock);
 }
 
-/* Cluster state -> identities and policy -> maps, for one generation. */
 /*
  * Services and EndpointSlices -> the Service maps (svcsync's versioned
  * discipline: a Service's change is whole or not at all). 0, or -errno with
@@ -374,38 +373,50 @@ static int sync_services(const struct cluster *c, unsigned int flags, struct svc
 	return 0;
 }
 
+/*
+ * Cluster state -> identities and policy -> maps, for one generation. The
+ * compile follows what changed since the previous one (the store's journal);
+ * the maps get only its delta, unless the writer lost track of them (start,
+ * failure), when it diffs them whole.
+ */
 static int sync_policy(const struct opts *o, struct from_pod *fp, struct store *st,
-		       struct polsync *ps, struct svcsync *svs, __u64 gen)
+		       struct pol_incr *pi, struct polsync *ps, struct svcsync *svs, __u64 gen)
 {
 	struct pol_opts po = { .node_name = o->node_name, .gateway_ip = o->gateway };
 	const struct k8s_object *node = store_get(st, K8S_NODE, NULL, o->node_name);
-	struct pol_result r = {};
+	const struct pol_result *r;
+	const struct pol_delta *d;
 	struct polsync_stats ss = {};
 	struct k8s_error kerr = { "" };
+	struct store_change *ch = NULL;
+	size_t nch = 0;
+	bool all;
 	struct cluster c;
 	char msg[256];
-	int t0 = now_ms(), t1, err;
+	double t0 = now_msf(), t1;
+	int err;
 
 	if (node)
 		po.node_ip = node->node.internal_ip;
 	if (o->ov->underlay)
 		po.node_ip = o->ov->node_ip;
 	store_view(st, &c);
-	err = pol_compile(&c, &po, &r, &kerr);
+	store_journal_take(st, &ch, &nch, &all);
+	err = pol_incr_update(pi, &c, &po, ch, nch, all, polsync_needs_full(ps), &r, &d, &kerr);
+	store_changes_free(ch, nch);
 	if (err) {
 		pr_err("compiling policy (generation %llu): %s\n", (unsigned long long)gen,
 		       kerr.msg[0] ? kerr.msg : strerror(-err));
-		report_gen(o, fp, gen, &r, kerr.msg[0] ? kerr.msg : strerror(-err));
+		report_gen(o, fp, gen, r, kerr.msg[0] ? kerr.msg : strerror(-err));
 		return err;
 	}
-	t1 = now_ms();
-	err = polsync_apply(ps, &r, &ss, msg, sizeof(msg));
+	t1 = now_msf();
+	err = polsync_apply(ps, r, d, &ss, msg, sizeof(msg));
 	if (err) {
 		if (!msg[0])
 			snprintf(msg, sizeof(msg), "writing the policy maps: %s", strerror(-err));
 		pr_err("generation %llu not applied: %s\n", (unsigned long long)gen, msg);
-		report_gen(o, fp, gen, &r, msg);
-		pol_result_free(&r);
+		report_gen(o, fp, gen, r, msg);
 		return err;
 	}
 	if (o->ov->underlay)
@@ -419,17 +430,16 @@ static int sync_policy(const struct opts *o, struct from_pod *fp, struct store *
 	/* After policy: a new backend's flows are judged by the policy of this generation. */
 	if (o->kpr && (err = sync_services(&c, o->lb_flags, svs, gen, msg, sizeof(msg)))) {
 		pr_err("generation %llu not applied: %s\n", (unsigned long long)gen, msg);
-		report_gen(o, fp, gen, &r, msg);
-		pol_result_free(&r);
+		report_gen(o, fp, gen, r, msg);
 		return err;
 	}
-	report_gen(o, fp, gen, &r, NULL);
-	pr_info("generation %llu applied in %d ms (compile %d ms): %zu pods rewritten, "
-		"%zu entries written, %zu deleted, %zu other map changes; %zu identities, "
-		"%zu policies\n",
-		(unsigned long long)gen, now_ms() - t0, t1 - t0, ss.eps_changed, ss.entries_written,
-		ss.entries_deleted, ss.other_changed, r.nidentities, r.npolicies);
-	pol_result_free(&r);
+	report_gen(o, fp, gen, r, NULL);
+	pr_info("generation %llu applied in %.2f ms (compile %.2f ms, %s, %zu pods compiled): "
+		"%zu pods rewritten, %zu entries written, %zu deleted, %zu other map changes; "
+		"%zu identities, %zu policies\n",
+		(unsigned long long)gen, now_msf() - t0, t1 - t0, d->full ? "whole" : "delta",
+		d->neps_compiled, ss.eps_changed, ss.entries_written, ss.entries_deleted,
+		ss.other_changed, r->nidentities, r->npolicies);
 	return 0;
 }
 
@@ -452,14 +462,18 @@ static int watch_cluster(const struct opts *o, struct from_pod *fp, struct metri
 {
 	struct store *st = store_new();
 	struct cs_backend *b = NULL;
+	struct pol_incr *pi = pol_incr_new();
 	struct polsync *ps = NULL;
 	struct svcsync *ss = NULL;
 	__u64 version = 0;
 	bool synced;
 	int err;
 
-	if (!st)
+	if (!st || !pi) {
+		store_free(st);
+		pol_incr_free(pi);
 		return -ENOMEM;
+	}
 	err = polsync_open(o->pin_dir, &ps);
 	if (err) {
 		pr_err("opening the policy maps under %s: %s\n", o->pin_dir, strerror(-err));
@@ -487,7 +501,7 @@ static int watch_cluster(const struct opts *o, struct from_pod *fp, struct metri
 		o->manifests ?: o->kubeconfig ?: "the API server (in-cluster)", b->ops->name);
 	/* The API backend starts empty and fills the store only once everything is
 	 * listed: syncing now would take away what a previous agent programmed. */
-	synced = o->manifests ? sync_policy(o, fp, st, ps, ss, b->sync_gen) == 0 : true;
+	synced = o->manifests ? sync_policy(o, fp, st, pi, ps, ss, b->sync_gen) == 0 : true;
 	if (o->manifests)
 		sync_masq(o, st);
 	version = store_version(st);
@@ -512,7 +526,7 @@ static int watch_cluster(const struct opts *o, struct from_pod *fp, struct metri
 			pr_warn("cluster state: %s\n", strerror(-n));
 		if (store_version(st) != version || !synced) {
 			version = store_version(st);
-			synced = sync_policy(o, fp, st, ps, ss, b->sync_gen) == 0;
+			synced = sync_policy(o, fp, st, pi, ps, ss, b->sync_gen) == 0;
 			sync_masq(o, st);
 		} else if (b->sync_gen != gen) {
 			/* A new token and no object change: the maps already hold it. */
@@ -524,6 +538,7 @@ out:
 		b->ops->free(b);
 	polsync_free(ps);
 	svcsync_free(ss);
+	pol_incr_free(pi);
 	store_free(st);
 	return err;
 }

@@ -25,6 +25,7 @@
  */
 struct identity {
 	uint32_t id;
+	size_t npods; /* pods with it (the incremental compiler's count) */
 	char *canon;
 	const char *ns; /* namespace name */
 	struct k8s_labels pod_labels; /* copies */
@@ -118,6 +119,60 @@ struct pol_opts {
 int pol_compile(const struct cluster *c, const struct pol_opts *o, struct pol_result *out,
 		struct k8s_error *err);
 void pol_result_free(struct pol_result *r);
+
+/*
+ * The incremental compiler: the same result as pol_compile, reached from the
+ * previous one and the objects that changed (store_journal_take), so a change
+ * costs what it touches, not the cluster. It keeps per pod its address,
+ * identity and node; per identity its pod count; per address what the last
+ * result said. Local pods' policy is compiled again only when the pod, the
+ * identities (their set) or the NetworkPolicies changed. Anything it cannot
+ * follow exactly (a Namespace's labels, this node, an identity hash
+ * collision, two pods on one address, the journal overflowing) makes it run
+ * the whole compile again, so the result is always pol_compile's.
+ */
+struct pol_idput {
+	uint32_t id;
+	const char *canon; /* valid until the next update */
+};
+
+/* What changed in the cluster-wide maps since the previous result. */
+struct pol_delta {
+	/* Everything may have changed: diff the whole result (its arrays are set). */
+	bool full;
+	size_t nipc_put, nipc_del;
+	struct pol_ipcache *ipc_put;
+	struct xcni_ipcache_key *ipc_del;
+	size_t nid_put, nid_del;
+	struct pol_idput *id_put;
+	uint32_t *id_del;
+	size_t npol_put, npol_del;
+	struct pol_name *pol_put;
+	uint32_t *pol_del;
+	size_t npn_put, npn_del;
+	struct pol_podname *pn_put;
+	uint32_t *pn_del;
+	size_t neps_compiled; /* local pods whose policy was compiled again */
+};
+
+struct pol_incr;
+
+struct pol_incr *pol_incr_new(void);
+void pol_incr_free(struct pol_incr *pi);
+/*
+ * Brings the result up to the view c. ch: the objects changed since the
+ * previous call; all: anything may have changed (first call, journal
+ * overflow). whole: the caller needs the whole result (the ipcache and
+ * podnames arrays, which are otherwise left empty; their counts are always
+ * set), e.g. to diff every map after a failed write. *r and *d stay valid
+ * until the next call. On error (as pol_compile's) the next call compiles
+ * everything again.
+ */
+int pol_incr_update(struct pol_incr *pi, const struct cluster *c, const struct pol_opts *o,
+		    const struct store_change *ch, size_t nch, bool all, bool whole,
+		    const struct pol_result **r, const struct pol_delta **d, struct k8s_error *err);
+/* Compiles that started from scratch (the first, and every fallback). */
+size_t pol_incr_resets(const struct pol_incr *pi);
 
 /* The id NetworkPolicy ns/name gets: a hash in [1, 1 << 31), probed like identities. */
 uint32_t pol_policy_hash(const char *ns, const char *name);

@@ -53,6 +53,11 @@ struct polsync {
 	struct pol_entry *del;
 	struct pol_cidr *delc;
 	bool scan; /* some old entries are not known in memory: sweep the maps */
+	/* The next apply must diff whole (at open, after a failure). */
+	bool need_full;
+	/* ipcache, identity, polname, podname mirrors are not what the maps hold
+	 * (changes went in as deltas): read the maps again before a whole diff. */
+	bool mirror_stale;
 };
 
 /* Ranges live in the polrange trie; everything else in the policy hash. */
@@ -325,6 +330,40 @@ static int load_eps(struct polsync *ps)
 	return 0;
 }
 
+static void mirrors_free(struct polsync *ps)
+{
+	free(ps->ipcache.d);
+	free(ps->identity.d);
+	free(ps->polname.d);
+	free(ps->podname.d);
+	ps->ipcache.d = ps->identity.d = ps->polname.d = ps->podname.d = NULL;
+	ps->ipcache.n = ps->identity.n = ps->polname.n = ps->podname.n = 0;
+}
+
+/* The cluster-wide maps as they are, for a whole diff. */
+static int mirrors_load(struct polsync *ps)
+{
+	int err;
+
+	mirrors_free(ps);
+	if ((err = kvset_load(ps->fd_ipcache, sizeof(struct xcni_ipcache_key),
+			      sizeof(struct xcni_ipcache_val), &ps->ipcache)) ||
+	    (err = kvset_load(ps->fd_identity, sizeof(__u32), sizeof(struct xcni_idlabels),
+			      &ps->identity)) ||
+	    (err = kvset_load(ps->fd_polname, sizeof(__u32), sizeof(struct xcni_polname),
+			      &ps->polname)) ||
+	    (err = kvset_load(ps->fd_podname, sizeof(__u32), sizeof(struct xcni_podname),
+			      &ps->podname)))
+		return err;
+	ps->mirror_stale = false;
+	return 0;
+}
+
+bool polsync_needs_full(const struct polsync *ps)
+{
+	return ps->need_full;
+}
+
 int polsync_open(const char *pin_dir, struct polsync **out)
 {
 	struct polsync *ps = calloc(1, sizeof(*ps));
@@ -346,14 +385,8 @@ int polsync_open(const char *pin_dir, struct polsync **out)
 	    (err = ps->fd_polsel = xcni_map_open_pinned(pin_dir, "xcni_polsel", NULL)) < 0)
 		goto fail;
 	/* What an earlier agent left: kept, and replaced by the first apply. */
-	if ((err = kvset_load(ps->fd_ipcache, sizeof(struct xcni_ipcache_key),
-			      sizeof(struct xcni_ipcache_val), &ps->ipcache)) ||
-	    (err = kvset_load(ps->fd_identity, sizeof(__u32), sizeof(struct xcni_idlabels),
-			      &ps->identity)) ||
-	    (err = kvset_load(ps->fd_polname, sizeof(__u32), sizeof(struct xcni_polname),
-			      &ps->polname)) ||
-	    (err = kvset_load(ps->fd_podname, sizeof(__u32), sizeof(struct xcni_podname),
-			      &ps->podname)) ||
+	ps->need_full = true;
+	if ((err = mirrors_load(ps)) ||
 	    (err = kvset_load(ps->fd_polsel, sizeof(__u32), sizeof(struct xcni_polsel),
 			      &ps->polsel)) ||
 	    (err = load_eps(ps)))
@@ -389,10 +422,7 @@ void polsync_free(struct polsync *ps)
 	for (size_t i = 0; i < ps->neps; i++)
 		ep_state_clear(&ps->eps[i]);
 	free(ps->eps);
-	free(ps->ipcache.d);
-	free(ps->identity.d);
-	free(ps->polname.d);
-	free(ps->podname.d);
+	mirrors_free(ps);
 	free(ps->polsel.d);
 	free(ps->del);
 	free(ps->delc);
@@ -504,9 +534,66 @@ static int ep_state_set(struct ep_state *e, const struct pol_ep *w, __u8 ver)
 	return 0;
 }
 
-int polsync_apply(struct polsync *ps, const struct pol_result *r, struct polsync_stats *st,
-		  char *msg, size_t msglen)
+/* One delta's writes (KV_UPSERT: puts of every kind; KV_DELETE: the ipcache's deletes). */
+static int delta_write(struct polsync *ps, const struct pol_delta *d, int phase, size_t *changed)
 {
+	if (phase == KV_DELETE) {
+		for (size_t i = 0; i < d->nipc_del; i++) {
+			if (bpf_map_delete_elem(ps->fd_ipcache, &d->ipc_del[i]) && errno != ENOENT)
+				return -errno;
+			(*changed)++;
+		}
+		return 0;
+	}
+	for (size_t i = 0; i < d->nipc_put; i++) {
+		if (bpf_map_update_elem(ps->fd_ipcache, &d->ipc_put[i].key, &d->ipc_put[i].val,
+					BPF_ANY))
+			return -errno;
+		(*changed)++;
+	}
+	for (size_t i = 0; i < d->nid_put; i++) {
+		struct xcni_idlabels l;
+
+		snprintf(l.labels, sizeof(l.labels), "%s", d->id_put[i].canon);
+		memset(l.labels + strlen(l.labels), 0, sizeof(l.labels) - strlen(l.labels));
+		if (bpf_map_update_elem(ps->fd_identity, &d->id_put[i].id, &l, BPF_ANY))
+			return -errno;
+		(*changed)++;
+	}
+	for (size_t i = 0; i < d->nid_del; i++) {
+		if (bpf_map_delete_elem(ps->fd_identity, &d->id_del[i]) && errno != ENOENT)
+			return -errno;
+		(*changed)++;
+	}
+	for (size_t i = 0; i < d->npol_put; i++) {
+		if (bpf_map_update_elem(ps->fd_polname, &d->pol_put[i].id, &d->pol_put[i].name,
+					BPF_ANY))
+			return -errno;
+		(*changed)++;
+	}
+	for (size_t i = 0; i < d->npol_del; i++) {
+		if (bpf_map_delete_elem(ps->fd_polname, &d->pol_del[i]) && errno != ENOENT)
+			return -errno;
+		(*changed)++;
+	}
+	for (size_t i = 0; i < d->npn_put; i++) {
+		if (bpf_map_update_elem(ps->fd_podname, &d->pn_put[i].ip, &d->pn_put[i].name,
+					BPF_ANY))
+			return -errno;
+		(*changed)++;
+	}
+	for (size_t i = 0; i < d->npn_del; i++) {
+		if (bpf_map_delete_elem(ps->fd_podname, &d->pn_del[i]) && errno != ENOENT)
+			return -errno;
+		(*changed)++;
+	}
+	return 0;
+}
+
+static int apply(struct polsync *ps, const struct pol_result *r, const struct pol_delta *d,
+		 struct polsync_stats *st, char *msg, size_t msglen)
+{
+	bool delta = d && !d->full && !ps->need_full;
 	size_t add = 0, addr = 0, addc = 0, nidl = r->nidentities;
 	struct {
 		__u32 id;
@@ -519,6 +606,10 @@ int polsync_apply(struct polsync *ps, const struct pol_result *r, struct polsync
 	memset(st, 0, sizeof(*st));
 	if (msg && msglen)
 		msg[0] = '\0';
+	if (!delta && !r->ipcache && r->nipcache)
+		return -EINVAL; /* a whole diff needs the whole result */
+	if (!delta && ps->mirror_stale && (err = mirrors_load(ps)))
+		return err;
 	/* Room first: a policy that does not fit is not applied in part. */
 	for (size_t i = 0; i < r->neps; i++) {
 		const struct ep_state *cur = ep_find(ps, r->eps[i].ip);
@@ -558,6 +649,17 @@ int polsync_apply(struct polsync *ps, const struct pol_result *r, struct polsync
 	/* Identities and names before the policy that refers to them. The
 	 * records of r are taken as (key at 0, value at voff). */
 	_Static_assert(offsetof(struct pol_ep, ip) == 0, "pol_ep's key is its first field");
+	if (delta) {
+		/* The compiler says what changed: the mirrors no longer follow. */
+		ps->mirror_stale = true;
+		mirrors_free(ps);
+		if ((err = delta_write(ps, d, KV_UPSERT, &st->other_changed)) ||
+		    (err = kvset_sync(ps->fd_polsel, &ps->polsel, r->eps, r->neps,
+				      sizeof(*r->eps), offsetof(struct pol_ep, sel), KV_BOTH,
+				      &st->other_changed)))
+			goto out;
+		goto names_done;
+	}
 	idl = nidl ? calloc(nidl, sizeof(*idl)) : NULL;
 	if (nidl && !idl)
 		return -ENOMEM;
@@ -580,6 +682,7 @@ int polsync_apply(struct polsync *ps, const struct pol_result *r, struct polsync
 	    (err = kvset_sync(ps->fd_polsel, &ps->polsel, r->eps, r->neps, sizeof(*r->eps),
 			      offsetof(struct pol_ep, sel), KV_BOTH, &st->other_changed)))
 		goto out;
+names_done:
 	xcni_killpoint("apply-names");
 
 	neps = r->neps ? calloc(r->neps, sizeof(*neps)) : NULL;
@@ -653,9 +756,18 @@ int polsync_apply(struct polsync *ps, const struct pol_result *r, struct polsync
 	if (ps->neps)
 		qsort(ps->eps, ps->neps, sizeof(*ps->eps), ep_cmp);
 	/* Stale ipcache entries (pods gone) once nothing refers to them. */
-	err = kvset_sync(ps->fd_ipcache, &ps->ipcache, r->ipcache, r->nipcache, sizeof(*r->ipcache),
-			 offsetof(struct pol_ipcache, val), KV_DELETE, &st->other_changed);
+	if (delta)
+		err = delta_write(ps, d, KV_DELETE, &st->other_changed);
+	else
+		err = kvset_sync(ps->fd_ipcache, &ps->ipcache, r->ipcache, r->nipcache,
+				 sizeof(*r->ipcache), offsetof(struct pol_ipcache, val), KV_DELETE,
+				 &st->other_changed);
 out:
+	/* Half written: what the maps hold is known no more; diff whole next time. */
+	if (err)
+		ps->mirror_stale = true;
+	else
+		ps->need_full = false;
 	if (neps) {
 		/* Failed half way: forget what is known and re-read what the maps say. */
 		for (size_t i = 0; i < nneps; i++)
@@ -665,6 +777,18 @@ out:
 		ps->scan = true;
 	}
 	free(idl);
+	return err;
+}
+
+int polsync_apply(struct polsync *ps, const struct pol_result *r, const struct pol_delta *d,
+		  struct polsync_stats *st, char *msg, size_t msglen)
+{
+	int err = apply(ps, r, d, st, msg, msglen);
+
+	/* Refused or half written, the delta is not in the maps: the next apply
+	 * must diff the whole result against what the maps hold. */
+	if (err)
+		ps->need_full = true;
 	return err;
 }
 

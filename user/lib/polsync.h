@@ -7,6 +7,7 @@
 #ifndef XCNI_POLSYNC_H
 #define XCNI_POLSYNC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "policy.h"
@@ -31,8 +32,17 @@ void polsync_free(struct polsync *ps);
  * Entries of the replaced versions are deleted by polsync_cleanup, which the
  * caller runs after it has reported the change as applied.
  */
-int polsync_apply(struct polsync *ps, const struct pol_result *r, struct polsync_stats *st,
-		  char *msg, size_t msglen);
+int polsync_apply(struct polsync *ps, const struct pol_result *r, const struct pol_delta *d,
+		  struct polsync_stats *st, char *msg, size_t msglen);
+/*
+ * d (from pol_incr_update, or NULL): with d->full false the cluster-wide maps
+ * (ipcache, identity, polname, podname) get only d's writes, and r's ipcache
+ * and podnames arrays may be empty; local pods' policy is diffed per pod as
+ * always. A whole diff (d NULL or full) needs r whole. After opening and after
+ * any failure the writer no longer knows what the maps hold:
+ * polsync_needs_full says so, and the next apply must be whole.
+ */
+bool polsync_needs_full(const struct polsync *ps);
 int polsync_cleanup(struct polsync *ps, struct polsync_stats *st);
 
 #endif

@@ -39,6 +39,10 @@ struct store {
 	const struct k8s_object **view[K8S_NR_ALL_KINDS];
 	size_t nview[K8S_NR_ALL_KINDS];
 	bool drop_raw; /* keep a digest of each object's JSON, not the tree */
+	/* The journal (store.h): on once taken; all = overflowed or never taken. */
+	bool jon, jall;
+	size_t jn, jcap;
+	struct store_change *j;
 };
 
 static const char *ns_or_empty(const char *ns)
@@ -102,6 +106,8 @@ static int grow(struct store *st)
 	return 0;
 }
 
+static void journal_clear(struct store *st);
+
 struct store *store_new(void)
 {
 	struct store *st = calloc(1, sizeof(*st));
@@ -132,6 +138,7 @@ void store_free(struct store *st)
 	}
 	for (int k = 0; k < K8S_NR_ALL_KINDS; k++)
 		free(st->view[k]);
+	journal_clear(st);
 	free(st->buckets);
 	free(st);
 }
@@ -188,6 +195,66 @@ static void view_update(struct store *st, const struct k8s_object *old,
 	st->nview[k]++;
 }
 
+static void journal_clear(struct store *st)
+{
+	store_changes_free(st->j, st->jn);
+	st->j = NULL;
+	st->jn = st->jcap = 0;
+}
+
+/* Names the object in the journal; on overflow or no memory, "everything". */
+static void journal(struct store *st, const struct k8s_object *o)
+{
+	struct store_change *c;
+
+	if (!st->jon || st->jall)
+		return;
+	if (st->jn == st->jcap) {
+		size_t ncap = st->jcap ? st->jcap * 2 : 64;
+
+		c = ncap <= STORE_JOURNAL_MAX ? realloc(st->j, ncap * sizeof(*c)) : NULL;
+		if (!c)
+			goto all;
+		st->j = c;
+		st->jcap = ncap;
+	}
+	c = &st->j[st->jn];
+	c->kind = o->kind;
+	c->ns = o->meta.ns ? strdup(o->meta.ns) : NULL;
+	c->name = strdup(o->meta.name);
+	if (!c->name || (o->meta.ns && !c->ns)) {
+		free(c->ns);
+		free(c->name);
+		goto all;
+	}
+	st->jn++;
+	return;
+all:
+	journal_clear(st);
+	st->jall = true;
+}
+
+void store_changes_free(struct store_change *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].ns);
+		free(v[i].name);
+	}
+	free(v);
+}
+
+int store_journal_take(struct store *st, struct store_change **out, size_t *n, bool *all)
+{
+	*all = !st->jon || st->jall;
+	*out = st->j;
+	*n = st->jn;
+	st->j = NULL;
+	st->jn = st->jcap = 0;
+	st->jon = true;
+	st->jall = false;
+	return 0;
+}
+
 static void changed(struct store *st, enum k8s_kind kind)
 {
 	st->version++;
@@ -236,6 +303,7 @@ static int put_digest(struct store *st, struct k8s_object *obj, const uint64_t d
 			return 0;
 		}
 		view_update(st, (*slot)->obj, obj, 0);
+		journal(st, obj);
 		k8s_free((*slot)->obj);
 		(*slot)->obj = obj;
 		(*slot)->digest[0] = digest[0];
@@ -263,6 +331,7 @@ static int put_digest(struct store *st, struct k8s_object *obj, const uint64_t d
 	st->count++;
 	st->nkind[obj->kind]++;
 	view_update(st, NULL, obj, 1);
+	journal(st, obj);
 	st->version++;
 	return 1;
 }
@@ -310,6 +379,10 @@ int store_take(struct store *dst, struct store *src)
 		src->buckets[i] = NULL;
 	}
 	src->count = 0;
+	if (src->jon) { /* its objects left without a word each */
+		journal_clear(src);
+		src->jall = true;
+	}
 	for (int k = 0; k < K8S_NR_ALL_KINDS; k++) {
 		src->nkind[k] = 0;
 		changed(src, (enum k8s_kind)k);
@@ -329,6 +402,7 @@ int store_del(struct store *st, enum k8s_kind kind, const char *ns, const char *
 		return 0;
 	*slot = e->next;
 	view_update(st, NULL, e->obj, -1);
+	journal(st, e->obj);
 	k8s_free(e->obj);
 	free(e);
 	st->count--;

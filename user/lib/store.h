@@ -7,6 +7,7 @@
 #ifndef XCNI_STORE_H
 #define XCNI_STORE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "k8s.h"
@@ -45,6 +46,27 @@ const struct k8s_object *store_get(const struct store *st, enum k8s_kind kind, c
 void store_view(struct store *st, struct cluster *out);
 /* Bumped by every change that store_put/store_del report. */
 uint64_t store_version(const struct store *st);
+
+/*
+ * The journal: which objects changed, for a reader that follows changes
+ * instead of reading everything again (the incremental policy compiler).
+ * Off until store_journal_take is first called. An object changed twice is
+ * named twice; past STORE_JOURNAL_MAX names (the initial list, a relist)
+ * the journal says "everything" instead.
+ */
+#define STORE_JOURNAL_MAX 65536
+struct store_change {
+	enum k8s_kind kind;
+	char *ns; /* NULL for cluster-scoped kinds */
+	char *name;
+};
+/*
+ * Hands over the changes since the last call (*out, *n; free with
+ * store_changes_free) and turns the journal on. *all: more changed than the
+ * journal holds (or it was off), read the whole view. 0 or -ENOMEM.
+ */
+int store_journal_take(struct store *st, struct store_change **out, size_t *n, bool *all);
+void store_changes_free(struct store_change *v, size_t n);
 
 /* A source of cluster state. */
 struct cs_backend;

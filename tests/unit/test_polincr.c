@@ -1,0 +1,511 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The incremental compiler against the whole one: random sequences of
+ * cluster changes (pods created, relabelled, moved, readdressed, deleted;
+ * Nodes joining, leaving, readdressed; NetworkPolicies of every shape
+ * written and removed; now and then a Namespace), fed to a store whose
+ * journal drives pol_incr_update. After every batch the result must be
+ * pol_compile's from scratch (identities, each local pod's entries, CIDRs,
+ * state and selecting policies, policy names, counts, the same error), and
+ * a model of the cluster-wide maps that only ever receives the deltas (or the
+ * whole result when the delta says "full") must hold exactly the whole
+ * compile's ipcache, pod names, identities and policy names.
+ */
+#include <arpa/inet.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "lib/policy.h"
+#include "lib/store.h"
+
+#define NPODS 36
+#define NNODES 5
+#define NNS 3
+#define NPOLS 8
+#define STEPS 120
+
+static unsigned rnd(unsigned *seed, unsigned n)
+{
+	*seed = *seed * 1103515245u + 12345u;
+	return (*seed >> 8) % n;
+}
+
+static const char *pick(unsigned *seed, const char *const *v, unsigned n)
+{
+	return v[rnd(seed, n)];
+}
+
+static void put(struct store *st, json_t *doc)
+{
+	struct k8s_object *o = NULL;
+	struct k8s_error err = { "" };
+
+	if (k8s_parse(doc, &o, &err))
+		fail_msg("test object does not parse: %s", err.msg);
+	json_decref(doc);
+	assert_true(store_put(st, o) >= 0);
+}
+
+static const char *const apps[] = { "a", "b", "c", "d" };
+static const char *const tiers[] = { "x", "y" };
+static const char *const teams[] = { "red", "blue" };
+
+static void pod_put(struct store *st, unsigned *seed, unsigned i)
+{
+	char name[16], ns[8], node[8], ip[24];
+	json_t *labels = json_object(), *ports = json_array(), *status = json_object();
+	json_t *spec;
+
+	snprintf(name, sizeof(name), "p%u", i);
+	snprintf(ns, sizeof(ns), "ns%u", i % NNS); /* a pod keeps its namespace */
+	snprintf(node, sizeof(node), "n%u", rnd(seed, NNODES + 1));
+	/* Its own address, another of its own, or now and then one of 30 that
+	 * another pod may hold (an error, until one of them changes). */
+	if (rnd(seed, 20))
+		snprintf(ip, sizeof(ip), "10.1.%u.%u", rnd(seed, 2) + 2, 1 + i);
+	else
+		snprintf(ip, sizeof(ip), "10.1.%u.%u", rnd(seed, 2), 1 + rnd(seed, 30));
+	json_object_set_new(labels, "app", json_string(pick(seed, apps, 4)));
+	if (rnd(seed, 2))
+		json_object_set_new(labels, "tier", json_string(pick(seed, tiers, 2)));
+	json_array_append_new(ports, json_pack("{s:s, s:i, s:s}", "name", "http", "containerPort",
+					       8000 + (int)rnd(seed, 3), "protocol", "TCP"));
+	if (rnd(seed, 2))
+		json_array_append_new(ports, json_pack("{s:s, s:i}", "name", "metrics",
+						       "containerPort", 9090));
+	spec = json_pack("{s:s, s:[{s:s, s:s, s:o}]}", "nodeName", node, "containers", "name", "c",
+			 "image", "i", "ports", ports);
+	if (!rnd(seed, 12))
+		json_object_set_new(spec, "hostNetwork", json_true());
+	if (rnd(seed, 8))
+		json_object_set_new(status, "podIP", json_string(ip));
+	put(st, json_pack("{s:s, s:s, s:{s:s, s:s, s:o}, s:o, s:o}", "apiVersion", "v1", "kind",
+			  "Pod", "metadata", "name", name, "namespace", ns, "labels", labels,
+			  "spec", spec, "status", status));
+}
+
+static void node_put(struct store *st, unsigned *seed, unsigned i)
+{
+	char name[8], ip[24];
+
+	snprintf(name, sizeof(name), "n%u", i);
+	/* Some node addresses fall among the pods' (the node keeps them). */
+	snprintf(ip, sizeof(ip), rnd(seed, 4) ? "192.168.0.%u" : "10.1.0.%u", 1 + rnd(seed, 30));
+	put(st, json_pack("{s:s, s:s, s:{s:s}, s:{s:[{s:s, s:s}]}}", "apiVersion", "v1", "kind",
+			  "Node", "metadata", "name", name, "status", "addresses", "type",
+			  "InternalIP", "address", ip));
+}
+
+static void ns_put(struct store *st, unsigned *seed, unsigned i)
+{
+	char name[8];
+
+	snprintf(name, sizeof(name), "ns%u", i);
+	put(st, json_pack("{s:s, s:s, s:{s:s, s:{s:s}}}", "apiVersion", "v1", "kind", "Namespace",
+			  "metadata", "name", name, "labels", "team", pick(seed, teams, 2)));
+}
+
+static json_t *peer(unsigned *seed)
+{
+	switch (rnd(seed, 5)) {
+	case 0:
+		return json_pack("{s:{s:{s:s}}}", "podSelector", "matchLabels", "app",
+				 pick(seed, apps, 4));
+	case 1:
+		return json_pack("{s:{s:{s:s}}}", "namespaceSelector", "matchLabels", "team",
+				 pick(seed, teams, 2));
+	case 2:
+		return json_pack("{s:{s:{s:s}}, s:{s:{s:s}}}", "namespaceSelector", "matchLabels",
+				 "kubernetes.io/metadata.name", rnd(seed, 2) ? "ns0" : "ns1",
+				 "podSelector", "matchLabels", "tier", pick(seed, tiers, 2));
+	case 3:
+		return json_pack("{s:{s:s, s:[s]}}", "ipBlock", "cidr", "10.1.0.0/16", "except",
+				 rnd(seed, 2) ? "10.1.3.0/24" : "10.1.2.16/28");
+	default:
+		return json_pack("{s:{}}", "podSelector");
+	}
+}
+
+static json_t *port(unsigned *seed)
+{
+	switch (rnd(seed, 4)) {
+	case 0:
+		return json_pack("{s:s, s:i}", "protocol", "TCP", "port", 80);
+	case 1:
+		return json_pack("{s:s, s:i, s:i}", "protocol", "TCP", "port", 1000, "endPort", 1031);
+	case 2:
+		return json_pack("{s:s, s:s}", "protocol", "TCP", "port", "http");
+	default:
+		return json_pack("{s:s, s:s}", "protocol", "UDP", "port", "metrics");
+	}
+}
+
+static void np_put(struct store *st, unsigned *seed, unsigned i)
+{
+	char name[8], ns[8];
+	json_t *spec = json_object(), *types = json_array();
+	bool in = rnd(seed, 3), eg = !in || !rnd(seed, 3);
+
+	snprintf(name, sizeof(name), "np%u", i);
+	snprintf(ns, sizeof(ns), "ns%u", i % NNS);
+	json_object_set_new(spec, "podSelector",
+			    rnd(seed, 3) ? json_pack("{s:{s:s}}", "matchLabels", "app",
+						     pick(seed, apps, 4)) :
+					   json_object());
+	for (int dir = 0; dir < 2; dir++) {
+		json_t *rules = json_array();
+
+		if (!(dir ? eg : in))
+			continue;
+		for (unsigned r = rnd(seed, 3); r > 0; r--) {
+			json_t *rule = json_object(), *peers = json_array(), *ports = json_array();
+
+			for (unsigned p = rnd(seed, 3); p > 0; p--)
+				json_array_append_new(peers, peer(seed));
+			for (unsigned p = rnd(seed, 3); p > 0; p--)
+				json_array_append_new(ports, port(seed));
+			json_object_set_new(rule, dir ? "to" : "from", peers);
+			json_object_set_new(rule, "ports", ports);
+			json_array_append_new(rules, rule);
+		}
+		json_object_set_new(spec, dir ? "egress" : "ingress", rules);
+		json_array_append_new(types, json_string(dir ? "Egress" : "Ingress"));
+	}
+	json_object_set_new(spec, "policyTypes", types);
+	put(st, json_pack("{s:s, s:s, s:{s:s, s:s}, s:o}", "apiVersion", "networking.k8s.io/v1",
+			  "kind", "NetworkPolicy", "metadata", "name", name, "namespace", ns,
+			  "spec", spec));
+}
+
+/* ---- a model of the cluster-wide maps, fed only what the compiler says ---- */
+
+struct rec {
+	unsigned char k[8];
+	unsigned char v[1024];
+};
+
+struct model {
+	size_t n;
+	size_t vsz;
+	struct rec *r;
+};
+
+static struct rec *model_find(struct model *m, const void *k, size_t ksz)
+{
+	for (size_t i = 0; i < m->n; i++)
+		if (!memcmp(m->r[i].k, k, ksz))
+			return &m->r[i];
+	return NULL;
+}
+
+static void model_put(struct model *m, const void *k, size_t ksz, const void *v)
+{
+	struct rec *r = model_find(m, k, ksz);
+
+	if (!r) {
+		m->r = realloc(m->r, (m->n + 1) * sizeof(*m->r));
+		assert_non_null(m->r);
+		r = &m->r[m->n++];
+		memset(r, 0, sizeof(*r));
+		memcpy(r->k, k, ksz);
+	}
+	memset(r->v, 0, sizeof(r->v));
+	memcpy(r->v, v, m->vsz);
+}
+
+static void model_del(struct model *m, const void *k, size_t ksz)
+{
+	struct rec *r = model_find(m, k, ksz);
+
+	assert_non_null(r); /* a delete of something the maps do not hold */
+	*r = m->r[--m->n];
+}
+
+static void model_equal(struct model *m, const void *recs, size_t n, size_t stride, size_t ksz,
+			size_t voff, const char *what)
+{
+	if (m->n != n)
+		fail_msg("%s: the deltas leave %zu entries, the whole compile has %zu", what, m->n,
+			 n);
+	for (size_t i = 0; i < n; i++) {
+		const unsigned char *w = (const unsigned char *)recs + i * stride;
+		struct rec *r = model_find(m, w, ksz);
+
+		if (!r || memcmp(r->v, w + voff, m->vsz)) {
+			char a[INET_ADDRSTRLEN] = "";
+
+			if (ksz == 4)
+				inet_ntop(AF_INET, w, a, sizeof(a));
+			fail_msg("%s: entry %zu (%s) differs from the whole compile: %s", what, i, a,
+				 r ? "another value" : "missing");
+		}
+	}
+}
+
+static struct model ipc = { .vsz = sizeof(struct xcni_ipcache_val) };
+static struct model pnm = { .vsz = sizeof(struct xcni_podname) };
+static struct model idm = { .vsz = sizeof(struct xcni_idlabels) };
+static struct model polm = { .vsz = sizeof(struct xcni_polname) };
+
+static void model_whole(const struct pol_result *r)
+{
+	ipc.n = pnm.n = idm.n = polm.n = 0;
+	for (size_t i = 0; i < r->nipcache; i++)
+		model_put(&ipc, &r->ipcache[i].key, sizeof(r->ipcache[i].key), &r->ipcache[i].val);
+	for (size_t i = 0; i < r->npodnames; i++)
+		model_put(&pnm, &r->podnames[i].ip, 4, &r->podnames[i].name);
+	for (size_t i = 0; i < r->nidentities; i++) {
+		struct xcni_idlabels l = { "" };
+
+		snprintf(l.labels, sizeof(l.labels), "%s", r->identities[i].canon);
+		model_put(&idm, &r->identities[i].id, 4, &l);
+	}
+	for (size_t i = 0; i < r->npolicies; i++)
+		model_put(&polm, &r->policies[i].id, 4, &r->policies[i].name);
+}
+
+static void model_delta(const struct pol_delta *d)
+{
+	for (size_t i = 0; i < d->nipc_put; i++)
+		model_put(&ipc, &d->ipc_put[i].key, sizeof(d->ipc_put[i].key), &d->ipc_put[i].val);
+	for (size_t i = 0; i < d->nid_put; i++) {
+		struct xcni_idlabels l = { "" };
+
+		snprintf(l.labels, sizeof(l.labels), "%s", d->id_put[i].canon);
+		model_put(&idm, &d->id_put[i].id, 4, &l);
+	}
+	for (size_t i = 0; i < d->nid_del; i++)
+		model_del(&idm, &d->id_del[i], 4);
+	for (size_t i = 0; i < d->npol_put; i++)
+		model_put(&polm, &d->pol_put[i].id, 4, &d->pol_put[i].name);
+	for (size_t i = 0; i < d->npol_del; i++)
+		model_del(&polm, &d->pol_del[i], 4);
+	for (size_t i = 0; i < d->npn_put; i++)
+		model_put(&pnm, &d->pn_put[i].ip, 4, &d->pn_put[i].name);
+	for (size_t i = 0; i < d->npn_del; i++)
+		model_del(&pnm, &d->pn_del[i], 4);
+	for (size_t i = 0; i < d->nipc_del; i++)
+		model_del(&ipc, &d->ipc_del[i], sizeof(d->ipc_del[i]));
+}
+
+/* ---- the comparison ---- */
+
+static void result_equal(const struct pol_result *a, const struct pol_result *b)
+{
+	assert_int_equal(a->nidentities, b->nidentities);
+	for (size_t i = 0; i < a->nidentities; i++) {
+		assert_int_equal(a->identities[i].id, b->identities[i].id);
+		assert_string_equal(a->identities[i].canon, b->identities[i].canon);
+		assert_string_equal(a->identities[i].ns, b->identities[i].ns);
+	}
+	assert_int_equal(a->npolicies, b->npolicies);
+	assert_memory_equal(a->policies, b->policies, a->npolicies * sizeof(*a->policies));
+	assert_int_equal(a->nipcache, b->nipcache);
+	assert_int_equal(a->npodnames, b->npodnames);
+	assert_int_equal(a->neps, b->neps);
+	for (size_t i = 0; i < a->neps; i++) {
+		const struct pol_ep *x = &a->eps[i], *y = &b->eps[i];
+
+		assert_int_equal(x->ip, y->ip);
+		assert_memory_equal(&x->state, &y->state, sizeof(x->state));
+		assert_memory_equal(&x->sel, &y->sel, sizeof(x->sel));
+		assert_int_equal(x->nentries, y->nentries);
+		assert_int_equal(x->ncidrs, y->ncidrs);
+		if (x->nentries)
+			assert_memory_equal(x->entries, y->entries,
+					    x->nentries * sizeof(*x->entries));
+		if (x->ncidrs)
+			assert_memory_equal(x->cidrs, y->cidrs, x->ncidrs * sizeof(*x->cidrs));
+	}
+}
+
+/* Forces identity collisions in some runs: numbers from a small range. */
+static uint32_t tiny_hash(const char *s)
+{
+	uint32_t h = 0;
+
+	for (; *s; s++)
+		h = h * 31 + (unsigned char)*s;
+	return h % 7;
+}
+
+static void run(unsigned seed, uint32_t (*hash)(const char *), size_t *resets, size_t *steps)
+{
+	struct store *st = store_new();
+	struct pol_incr *pi = pol_incr_new();
+	struct pol_opts o = { .node_name = "n0", .gateway_ip = htonl(0x0a010001), .hash = hash };
+	bool maps_known = false;
+
+	assert_non_null(st);
+	assert_non_null(pi);
+	for (unsigned i = 0; i < NPODS; i += 2)
+		pod_put(st, &seed, i);
+	for (unsigned i = 0; i < NNODES; i++)
+		node_put(st, &seed, i);
+	for (unsigned i = 0; i < NPOLS; i += 2)
+		np_put(st, &seed, i);
+	ns_put(st, &seed, 0);
+	for (unsigned step = 0; step < STEPS; step++) {
+		struct store_change *ch;
+		const struct pol_result *r;
+		const struct pol_delta *d;
+		struct pol_result full = { 0 };
+		struct k8s_error e1 = { "" }, e2 = { "" };
+		struct cluster c;
+		size_t nch;
+		bool all, whole = !maps_known || !rnd(&seed, 10);
+		int ret, want;
+
+		store_view(st, &c);
+		store_journal_take(st, &ch, &nch, &all);
+		ret = pol_incr_update(pi, &c, &o, ch, nch, all, whole, &r, &d, &e1);
+		store_changes_free(ch, nch);
+		want = pol_compile(&c, &o, &full, &e2);
+		assert_int_equal(ret, want);
+		if (ret) {
+			assert_string_equal(e1.msg, e2.msg);
+			maps_known = false; /* the writer refuses, the next sync is whole */
+		} else {
+			result_equal(r, &full);
+			if (d->full) {
+				assert_true(whole || !maps_known || r->ipcache);
+				model_whole(r);
+			} else {
+				assert_false(whole);
+				model_delta(d);
+			}
+			maps_known = true;
+			model_equal(&ipc, full.ipcache, full.nipcache, sizeof(*full.ipcache),
+				    sizeof(full.ipcache[0].key), offsetof(struct pol_ipcache, val),
+				    "ipcache");
+			model_equal(&pnm, full.podnames, full.npodnames, sizeof(*full.podnames), 4,
+				    offsetof(struct pol_podname, name), "podname");
+			model_equal(&polm, full.policies, full.npolicies, sizeof(*full.policies),
+				    4, offsetof(struct pol_name, name), "polname");
+			assert_int_equal(idm.n, full.nidentities);
+			for (size_t i = 0; i < full.nidentities; i++) {
+				struct rec *rr = model_find(&idm, &full.identities[i].id, 4);
+
+				assert_non_null(rr);
+				assert_string_equal((const char *)rr->v, full.identities[i].canon);
+			}
+		}
+		pol_result_free(&full);
+		/* The next batch. */
+		for (unsigned n = 1 + rnd(&seed, 4); n > 0; n--) {
+			unsigned what = rnd(&seed, 100);
+			char name[8], ns[8];
+
+			if (what < 45) {
+				pod_put(st, &seed, rnd(&seed, NPODS));
+			} else if (what < 65) {
+				unsigned i = rnd(&seed, NPODS);
+
+				snprintf(name, sizeof(name), "p%u", i);
+				snprintf(ns, sizeof(ns), "ns%u", i % NNS);
+				store_del(st, K8S_POD, ns, name);
+			} else if (what < 75) {
+				node_put(st, &seed, rnd(&seed, NNODES));
+			} else if (what < 79) {
+				snprintf(name, sizeof(name), "n%u", 1 + rnd(&seed, NNODES - 1));
+				store_del(st, K8S_NODE, NULL, name);
+			} else if (what < 90) {
+				np_put(st, &seed, rnd(&seed, NPOLS));
+			} else if (what < 95) {
+				unsigned i = rnd(&seed, NPOLS);
+
+				snprintf(name, sizeof(name), "np%u", i);
+				snprintf(ns, sizeof(ns), "ns%u", i % NNS);
+				store_del(st, K8S_NETWORKPOLICY, ns, name);
+			} else if (what < 98) {
+				ns_put(st, &seed, rnd(&seed, NNS));
+			} else {
+				snprintf(name, sizeof(name), "ns%u", rnd(&seed, NNS));
+				store_del(st, K8S_NAMESPACE, NULL, name);
+			}
+		}
+		(*steps)++;
+	}
+	*resets += pol_incr_resets(pi);
+	pol_incr_free(pi);
+	store_free(st);
+}
+
+static void test_random_sequences(void **state)
+{
+	size_t resets = 0, steps = 0;
+
+	(void)state;
+	for (unsigned seed = 1; seed <= 40; seed++)
+		run(seed, NULL, &resets, &steps);
+	/* The comparison must mostly be of the incremental path, not the fallback. */
+	print_message("%zu steps, %zu whole compiles\n", steps, resets);
+	assert_true(resets * 3 < steps);
+}
+
+/* Hash collisions: numbering depends on every label set, so it starts over. */
+static void test_random_collisions(void **state)
+{
+	size_t resets = 0, steps = 0;
+
+	(void)state;
+	for (unsigned seed = 100; seed <= 110; seed++)
+		run(seed, tiny_hash, &resets, &steps);
+}
+
+/* The journal names what changed and says "everything" past its size. */
+static void test_store_journal(void **state)
+{
+	struct store *st = store_new();
+	struct store_change *ch;
+	unsigned seed = 7;
+	size_t n;
+	bool all;
+
+	(void)state;
+	pod_put(st, &seed, 1);
+	store_journal_take(st, &ch, &n, &all);
+	assert_true(all); /* it was off */
+	store_changes_free(ch, n);
+	pod_put(st, &seed, 1);
+	store_del(st, K8S_POD, "ns0", "p3"); /* nothing there: no change */
+	node_put(st, &seed, 2);
+	store_journal_take(st, &ch, &n, &all);
+	assert_false(all);
+	assert_int_equal(n, 2);
+	assert_int_equal(ch[0].kind, K8S_POD);
+	assert_string_equal(ch[0].ns, "ns1");
+	assert_string_equal(ch[0].name, "p1");
+	assert_int_equal(ch[1].kind, K8S_NODE);
+	assert_null(ch[1].ns);
+	store_changes_free(ch, n);
+	store_journal_take(st, &ch, &n, &all);
+	assert_false(all);
+	assert_int_equal(n, 0);
+	store_changes_free(ch, n);
+	for (unsigned i = 0; i <= STORE_JOURNAL_MAX; i++)
+		store_del(st, K8S_POD, "ns1", "p1") || (pod_put(st, &seed, 1), 0);
+	store_journal_take(st, &ch, &n, &all);
+	assert_true(all);
+	assert_int_equal(n, 0);
+	store_changes_free(ch, n);
+	store_free(st);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_store_journal),
+		cmocka_unit_test(test_random_sequences),
+		cmocka_unit_test(test_random_collisions),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
