@@ -2,7 +2,7 @@
 /*
  * svc_prog: Service programming time without the agent, for bench/svc.sh.
  *
- *   svc_prog PIN_DIR [-n SERVICES] [-e ENDPOINTS] [-r REPS] [-c CIDR_BASE]
+ *   svc_prog PIN_DIR [-n SERVICES] [-e ENDPOINTS] [-r REPS]
  *
  * PIN_DIR holds the Service maps (xcnid --kube-proxy-replacement pinned
  * them and was stopped; they must be empty). SERVICES Services (default
@@ -16,6 +16,10 @@
  *           then svc_build + svcsync_apply + svcsync_cleanup;
  *   delete  every Service and slice deleted from the store, the same steps
  *           (the maps empty again).
+ *
+ *   svc_prog PIN_DIR --has-backend IP:PORT
+ *       Exits 0 if xcni_backend holds that backend, 1 if not (for svc.sh's
+ *       check that a change through the agent reached the map).
  *
  * Each step is timed with CLOCK_MONOTONIC, the build and the map writes
  * apart; after each, the entries of xcni_svc, xcni_svcslot and xcni_backend
@@ -189,6 +193,43 @@ static int report(const char *pin_dir, const char *what, int rep, const struct s
 	return 0;
 }
 
+static int has_backend(const char *pin_dir, const char *arg)
+{
+	char path[512], ip[INET_ADDRSTRLEN] = "", *colon = strrchr(arg, ':');
+	struct xcni_backend b;
+	struct in_addr a;
+	__u32 k, nk;
+	long port;
+	int fd;
+
+	if (!colon || (size_t)(colon - arg) >= sizeof(ip)) {
+		fprintf(stderr, "svc_prog: --has-backend wants IP:PORT, not '%s'\n", arg);
+		return 2;
+	}
+	memcpy(ip, arg, (size_t)(colon - arg));
+	port = arg_long(colon + 1, 1, 65535, "port");
+	if (inet_pton(AF_INET, ip, &a) != 1) {
+		fprintf(stderr, "svc_prog: --has-backend: bad address '%s'\n", ip);
+		return 2;
+	}
+	snprintf(path, sizeof(path), "%s/xcni_backend", pin_dir);
+	fd = bpf_obj_get(path);
+	if (fd < 0) {
+		fprintf(stderr, "svc_prog: %s: %s\n", path, strerror(errno));
+		return 2;
+	}
+	for (void *prev = NULL; !bpf_map_get_next_key(fd, prev, &nk); prev = &k) {
+		k = nk;
+		if (!bpf_map_lookup_elem(fd, &k, &b) && b.family == XCNI_AF_INET &&
+		    !memcmp(b.addr, &a, 4) && b.port == htons((uint16_t)port)) {
+			close(fd);
+			return 0;
+		}
+	}
+	close(fd);
+	return 1;
+}
+
 int main(int argc, char **argv)
 {
 	long nsvc = 10000, neps = 10, reps = 5;
@@ -202,10 +243,13 @@ int main(int argc, char **argv)
 	int opt, err;
 
 	if (argc < 2 || argv[1][0] == '-') {
-		fprintf(stderr, "usage: svc_prog PIN_DIR [-n SERVICES] [-e ENDPOINTS] [-r REPS]\n");
+		fprintf(stderr, "usage: svc_prog PIN_DIR [-n SERVICES] [-e ENDPOINTS] [-r REPS]\n"
+			"       svc_prog PIN_DIR --has-backend IP:PORT\n");
 		return 2;
 	}
 	pin_dir = argv[1];
+	if (argc == 4 && !strcmp(argv[2], "--has-backend"))
+		return has_backend(pin_dir, argv[3]);
 	optind = 2;
 	while ((opt = getopt(argc, argv, "n:e:r:")) != -1) {
 		switch (opt) {
