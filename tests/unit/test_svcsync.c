@@ -371,6 +371,108 @@ static void test_full(void **state)
 	svcsync_free(ss);
 }
 
+/* Every frontend's entry, its one slot naming backend (10.4.0.(1 + i % 6)), ids distinct. */
+static void check_many(const struct svc_spec *specs, size_t n)
+{
+	uint8_t seen[65536 / 8] = {};
+
+	assert_int_equal(count_keys("xcni_svc", sizeof(struct xcni_svc_key)), n);
+	assert_int_equal(count_keys("xcni_revnat", 2), n);
+	for (size_t i = 0; i < n; i++) {
+		struct xcni_svc v = svc_get(&specs[i].key);
+		struct xcni_backend b;
+		int found;
+		uint32_t id = slot(v.id, v.version, 0, &found);
+
+		assert_true(found);
+		assert_int_equal(v.count + v.count_term, 1);
+		assert_false(seen[v.id / 8] & (1u << (v.id % 8)));
+		seen[v.id / 8] |= (uint8_t)(1u << (v.id % 8));
+		b = backend(id);
+		assert_memory_equal(b.addr, specs[i].be[0].addr, 4);
+		assert_int_equal(b.state, specs[i].be[0].state);
+	}
+}
+
+/*
+ * Many frontends in one apply (appended and sorted once, written in one batch
+ * per map), every other one removed (compacted in one pass), new ones after
+ * the cleanup (service ids of the removed ones free again), and a backend
+ * four frontends share changing state: written once.
+ */
+static void test_many(void **state)
+{
+	enum { N = 20, POOL = 6 };
+	struct svc_be_spec pool[POOL];
+	struct svc_spec specs[N], half[N];
+	char names[N][32];
+	struct svcsync_stats st = {};
+	struct svcsync *ss;
+	char msg[256] = "";
+	size_t nh = 0;
+
+	(void)state;
+	for (int i = 0; i < POOL; i++) {
+		char ip[32];
+
+		snprintf(ip, sizeof(ip), "10.4.0.%d", i + 1);
+		pool[i] = be4(ip, 8080, XCNI_BE_ACTIVE);
+	}
+	for (int i = 0; i < N; i++) {
+		char ip[32];
+
+		snprintf(ip, sizeof(ip), "10.96.1.%d", i + 1);
+		snprintf(names[i], sizeof(names[i]), "m/s%d:http", i);
+		/* Given out of key order: the writer sorts. */
+		specs[N - 1 - i] = (struct svc_spec){ .name = names[i], .key = fe4(ip, 80, IPPROTO_TCP),
+						      .nbe = 1, .be = &pool[i % POOL] };
+	}
+	assert_int_equal(svcsync_open(pin_dir, &ss), 0);
+	assert_int_equal(svcsync_apply(ss, specs, N, &st, msg, sizeof(msg)), 0);
+	assert_int_equal(st.svcs_changed, N);
+	assert_int_equal(st.backends_written, POOL);
+	assert_int_equal(svcsync_cleanup(ss, &st), 0);
+	check_many(specs, N);
+	assert_int_equal(count_keys("xcni_backend", 4), POOL);
+
+	for (int i = 0; i < N; i += 2)
+		half[nh++] = specs[i];
+	memset(&st, 0, sizeof(st));
+	assert_int_equal(svcsync_apply(ss, half, nh, &st, msg, sizeof(msg)), 0);
+	assert_int_equal(st.svcs_removed, N - nh);
+	assert_int_equal(st.svcs_changed, 0);
+	/* Removed frontends' entries go at once; slots and reverse-NAT at cleanup. */
+	assert_int_equal(count_keys("xcni_svc", sizeof(struct xcni_svc_key)), nh);
+	assert_int_equal(count_keys("xcni_svcslot", sizeof(struct xcni_svcslot_key)), N);
+	assert_int_equal(svcsync_cleanup(ss, &st), 0);
+	assert_int_equal(st.slots_deleted, N - nh);
+	check_many(half, nh);
+
+	/*
+	 * The others back (their backends 0, 2, 4 were deleted with them: 3 new
+	 * ones), and pool[1], which four kept frontends share, changes state:
+	 * written once.
+	 */
+	pool[1].state = XCNI_BE_TERMINATING;
+	memset(&st, 0, sizeof(st));
+	assert_int_equal(svcsync_apply(ss, specs, N, &st, msg, sizeof(msg)), 0);
+	assert_int_equal(st.backends_written, 3 + 1);
+	assert_int_equal(svcsync_cleanup(ss, &st), 0);
+	check_many(specs, N);
+	for (int i = 0; i < N; i++)
+		if (specs[i].be == &pool[1])
+			assert_int_equal(svc_get(&specs[i].key).count_term, 1);
+	assert_int_equal(count_keys("xcni_svc", sizeof(struct xcni_svc_key)), N);
+	assert_int_equal(count_keys("xcni_svcslot", sizeof(struct xcni_svcslot_key)), N);
+	assert_int_equal(count_keys("xcni_revnat", 2), N);
+	assert_int_equal(svcsync_apply(ss, NULL, 0, &st, msg, sizeof(msg)), 0);
+	assert_int_equal(svcsync_cleanup(ss, &st), 0);
+	assert_int_equal(count_keys("xcni_svcslot", sizeof(struct xcni_svcslot_key)), 0);
+	assert_int_equal(count_keys("xcni_backend", 4), 0);
+	assert_int_equal(count_keys("xcni_revnat", 2), 0);
+	svcsync_free(ss);
+}
+
 /* A writer that died between apply and cleanup: the next one sweeps, and needs no rewrite. */
 static void test_restart(void **state)
 {
@@ -408,6 +510,7 @@ int main(void)
 		cmocka_unit_test(test_write_flip_cleanup),
 		cmocka_unit_test(test_maglev),
 		cmocka_unit_test(test_full),
+		cmocka_unit_test(test_many),
 		cmocka_unit_test(test_restart),
 	};
 

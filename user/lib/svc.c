@@ -93,14 +93,38 @@ static void add_backend(struct svc_be_spec *be, size_t *nbe, const struct k8s_en
 	(*nbe)++;
 }
 
-static bool key_eq(const struct xcni_svc_key *a, const struct xcni_svc_key *b)
+/*
+ * The frontends built so far, by key: open addressing over indexes into
+ * out->specs (+1; 0 empty), so telling a frontend another Service has is
+ * one lookup, not a walk over every frontend (10k Services: 50M compares).
+ */
+struct fe_set {
+	uint32_t *slot;
+	size_t mask;
+};
+
+static size_t key_hash(const struct xcni_svc_key *k)
 {
-	return !memcmp(a, b, sizeof(*a));
+	const unsigned char *p = (const unsigned char *)k;
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (size_t i = 0; i < sizeof(*k); i++)
+		h = (h ^ p[i]) * 0x100000001b3ULL;
+	return (size_t)(h ^ (h >> 32));
+}
+
+/* The slot holding k, or the empty one where it goes. */
+static uint32_t *fe_set_find(const struct fe_set *fs, const struct svc_list *out,
+			     const struct xcni_svc_key *k)
+{
+	for (size_t i = key_hash(k) & fs->mask;; i = (i + 1) & fs->mask)
+		if (!fs->slot[i] || !memcmp(&out->specs[fs->slot[i] - 1].key, k, sizeof(*k)))
+			return &fs->slot[i];
 }
 
 /* One Service's frontends, appended to out. */
 static int build_one(const struct k8s_object *so, const struct k8s_object *const *slices,
-		     size_t nslices, unsigned int flags, struct svc_list *out)
+		     size_t nslices, unsigned int flags, struct fe_set *fs, struct svc_list *out)
 {
 	const struct k8s_service *s = &so->svc;
 	size_t room = 0;
@@ -111,7 +135,8 @@ static int build_one(const struct k8s_object *so, const struct k8s_object *const
 		const struct k8s_svc_port *p = &s->ports[i];
 		struct svc_spec *sp = &out->specs[out->n];
 		struct svc_be_spec *be = NULL;
-		bool dup = false, unmatched = false;
+		bool unmatched = false;
+		uint32_t *fe_slot;
 		size_t nbe = 0;
 		char ip[INET_ADDRSTRLEN];
 
@@ -123,9 +148,8 @@ static int build_one(const struct k8s_object *so, const struct k8s_object *const
 		sp->key.scope = XCNI_SCOPE_EXT;
 		inet_ntop(AF_INET, &s->cluster_ip, ip, sizeof(ip));
 		/* Frontends are unique: the Service that has it first (in name order) keeps it. */
-		for (size_t k = 0; k < out->n && !dup; k++)
-			dup = key_eq(&out->specs[k].key, &sp->key);
-		if (dup) {
+		fe_slot = fe_set_find(fs, out, &sp->key);
+		if (*fe_slot) {
 			if (add_err(out,
 				    "Service %s/%s: spec.ports[%zu]: frontend %s:%u/%s is another "
 				    "Service's already; left out",
@@ -176,7 +200,7 @@ static int build_one(const struct k8s_object *so, const struct k8s_object *const
 		}
 		if (flags & SVC_BUILD_MAGLEV)
 			sp->flags |= XCNI_SVC_F_MAGLEV;
-		out->n++;
+		*fe_slot = (uint32_t)++out->n;
 	}
 	return 0;
 }
@@ -196,6 +220,7 @@ int svc_build(const struct cluster *c, unsigned int flags, struct svc_list *out)
 {
 	const struct k8s_object **sl = NULL;
 	size_t nports = 0, nsl = 0, j = 0;
+	struct fe_set fs = { NULL, 1 };
 	int err = 0;
 
 	memset(out, 0, sizeof(*out));
@@ -203,6 +228,13 @@ int svc_build(const struct cluster *c, unsigned int flags, struct svc_list *out)
 		nports += c->objs[K8S_SERVICE][i]->svc.nports;
 	if (nports && !(out->specs = calloc(nports, sizeof(*out->specs))))
 		return -ENOMEM;
+	/* At most half full: a power of two >= 2 x the frontends there can be. */
+	while (fs.mask + 1 < 2 * nports)
+		fs.mask = 2 * fs.mask + 1;
+	if (!(fs.slot = calloc(fs.mask + 1, sizeof(*fs.slot)))) {
+		err = -ENOMEM;
+		goto out;
+	}
 	/* The slices that name a Service, by (namespace, service), then their own name. */
 	if (c->n[K8S_ENDPOINTSLICE] && !(sl = calloc(c->n[K8S_ENDPOINTSLICE], sizeof(*sl)))) {
 		err = -ENOMEM;
@@ -233,9 +265,10 @@ int svc_build(const struct cluster *c, unsigned int flags, struct svc_list *out)
 			;
 		if (so->svc.headless || so->svc.external_name || !so->svc.cluster_ip)
 			continue; /* no frontend: DNS's business (headless, ExternalName) or not allocated */
-		err = build_one(so, sl ? sl + j : NULL, k - j, flags, out);
+		err = build_one(so, sl ? sl + j : NULL, k - j, flags, &fs, out);
 	}
 out:
+	free(fs.slot);
 	free(sl);
 	if (err)
 		svc_list_free(out);

@@ -70,6 +70,7 @@ struct svcsync {
 	struct gone *gone;
 	size_t ngone;
 	uint32_t next_be_id;
+	uint32_t svc_hint; /* the service id handed out last */
 	uint8_t svc_used[SVC_IDS / 8];
 };
 
@@ -156,6 +157,63 @@ static void svc_id_set(struct svcsync *ss, uint32_t id, bool used)
 		ss->svc_used[id / 8] |= (uint8_t)(1u << (id % 8));
 	else
 		ss->svc_used[id / 8] &= (uint8_t)~(1u << (id % 8));
+}
+
+/*
+ * n entries in as few syscalls as the kernel allows: one BPF_MAP_UPDATE_BATCH
+ * (a system call costs more than the update itself; 10k Services with 10
+ * endpoints each are 220k entries), element by element where batches are not
+ * supported. 0 or -errno; *done counts what was written either way.
+ */
+static int update_many(int fd, const void *keys, size_t ksz, const void *vals, size_t vsz,
+		       size_t n, size_t *done)
+{
+	const unsigned char *k = keys, *v = vals;
+	size_t i = 0;
+
+	*done = 0;
+	while (i < n) {
+		__u32 cnt = (__u32)(n - i > UINT32_MAX ? UINT32_MAX : n - i);
+
+		if (!bpf_map_update_batch(fd, k + i * ksz, v + i * vsz, &cnt, NULL)) {
+			i += cnt;
+			continue;
+		}
+		if (errno != EINVAL && errno != ENOTSUP && errno != EOPNOTSUPP)
+			return *done = i + cnt, -errno;
+		for (i += cnt; i < n; i++)
+			if (bpf_map_update_elem(fd, k + i * ksz, v + i * vsz, BPF_ANY))
+				return *done = i, -errno;
+	}
+	*done = i;
+	return 0;
+}
+
+/* Deletes n keys (batched as above); keys that are not there are skipped. The number deleted. */
+static size_t delete_many(int fd, const void *keys, size_t ksz, size_t n)
+{
+	const unsigned char *k = keys;
+	size_t i = 0, deleted = 0;
+
+	while (i < n) {
+		__u32 cnt = (__u32)(n - i > UINT32_MAX ? UINT32_MAX : n - i);
+
+		if (!bpf_map_delete_batch(fd, k + i * ksz, &cnt, NULL)) {
+			i += cnt;
+			deleted += cnt;
+			continue;
+		}
+		/* The batch stops at the first failure: cnt were deleted before it. */
+		i += cnt;
+		deleted += cnt;
+		if (errno == ENOENT) {
+			i++;
+			continue;
+		}
+		for (; i < n; i++)
+			deleted += !bpf_map_delete_elem(fd, k + i * ksz);
+	}
+	return deleted;
 }
 
 /* Every key of a map, collected before anything is deleted. */
@@ -379,10 +437,11 @@ void svcsync_free(struct svcsync *ss)
 /* A frontend as it should be: backend ids, active ones first (each group by address). */
 struct want {
 	const struct svc_spec *spec;
-	struct fe_ent *cur; /* NULL: new */
+	long cur; /* index in ss->fe, -1: new */
 	uint32_t *ids;
 	uint16_t count, term;
 	bool changed;
+	struct xcni_svc v; /* the entry it gets (changed ones) */
 };
 
 static const struct svc_be_spec *sort_base;
@@ -393,6 +452,30 @@ static int idx_cmp(const void *a, const void *b)
 	if ((x->state != XCNI_BE_ACTIVE) != (y->state != XCNI_BE_ACTIVE))
 		return x->state != XCNI_BE_ACTIVE ? 1 : -1;
 	return memcmp(x, y, BE_KEY_LEN);
+}
+
+/*
+ * The key index after backends nold..nbe-1 were appended in key order: one
+ * merge, not a sort of every backend again (one new endpoint must not cost
+ * the 100k that stay).
+ */
+static int be_index_add(struct svcsync *ss, size_t nold)
+{
+	uint32_t *k = malloc((ss->nbe ? ss->nbe : 1) * sizeof(*k));
+	size_t a = 0, b = nold, o = 0;
+
+	if (!k)
+		return -ENOMEM;
+	while (a < nold || b < ss->nbe) {
+		if (b == ss->nbe ||
+		    (a < nold && memcmp(&ss->be[ss->by_key[a]].b, &ss->be[b].b, BE_KEY_LEN) < 0))
+			k[o++] = ss->by_key[a++];
+		else
+			k[o++] = (uint32_t)b++;
+	}
+	free(ss->by_key);
+	ss->by_key = k;
+	return 0;
 }
 
 /* Builds and installs the Maglev table of frontend v (its new version) over ids. */
@@ -436,12 +519,68 @@ out:
 	return err;
 }
 
+/* State changes by backend id, then in the order the specs gave them (refs holds it). */
+static int state_cmp(const void *a, const void *b)
+{
+	const struct be_ent *x = a, *y = b;
+
+	if (x->id != y->id)
+		return x->id < y->id ? -1 : 1;
+	return x->refs < y->refs ? -1 : x->refs > y->refs;
+}
+
+/* A free service id (the u16 reverse-NAT index), searched on from the last one handed out. */
+static uint32_t svc_id_take(struct svcsync *ss)
+{
+	for (uint32_t k = 0; k < SVC_IDS - 1; k++) {
+		uint32_t id = 1 + (ss->svc_hint + k) % (SVC_IDS - 1);
+
+		if (!svc_id_used(ss, id)) {
+			svc_id_set(ss, id, true);
+			ss->svc_hint = id;
+			return id;
+		}
+	}
+	return 0;
+}
+
+/* What one apply writes, gathered so each map gets one batch. */
+struct batch {
+	struct xcni_svcslot_key *slot_k;
+	__u32 *slot_v;
+	size_t nslot;
+	__u16 *rn_k;
+	struct xcni_revnat *rn_v;
+	size_t nrn;
+	struct xcni_svc_key *svc_k;
+	struct xcni_svc *svc_v;
+	size_t nsvc;
+	__u32 *be_k;
+	struct be_ent *be_v; /* state changes, then new backends */
+	struct xcni_backend *be_w; /* what is written */
+};
+
+static void batch_free(struct batch *b)
+{
+	free(b->slot_k);
+	free(b->slot_v);
+	free(b->rn_k);
+	free(b->rn_v);
+	free(b->svc_k);
+	free(b->svc_v);
+	free(b->be_k);
+	free(b->be_v);
+	free(b->be_w);
+}
+
 int svcsync_apply(struct svcsync *ss, const struct svc_spec *specs, size_t n,
 		  struct svcsync_stats *st, char *msg, size_t msglen)
 {
 	struct want *w = calloc(n ? n : 1, sizeof(*w));
-	size_t new_fe = 0, new_slots = 0, new_tables = 0, new_be = 0, cap_be = 0, i;
+	size_t new_fe = 0, new_slots = 0, new_tables = 0, new_be = 0, cap_be = 0, nchanged = 0;
+	size_t nstate = 0, nold, done, i;
 	struct be_ent *added = NULL;
+	struct batch bt = {};
 	int err = 0;
 
 	if (!w)
@@ -452,23 +591,49 @@ int svcsync_apply(struct svcsync *ss, const struct svc_spec *specs, size_t n,
 	for (i = 0; i < n; i++)
 		cap_be += specs[i].nbe;
 	added = calloc(cap_be ? cap_be : 1, sizeof(*added));
-	if (!added) {
+	bt.be_k = calloc(cap_be ? cap_be : 1, sizeof(*bt.be_k));
+	bt.be_v = calloc(cap_be ? cap_be : 1, sizeof(*bt.be_v));
+	bt.be_w = calloc(cap_be ? cap_be : 1, sizeof(*bt.be_w));
+	if (!added || !bt.be_k || !bt.be_v || !bt.be_w) {
 		err = -ENOMEM;
 		goto out;
 	}
 	for (i = 0; i < n; i++)
 		for (size_t b = 0; b < specs[i].nbe; b++) {
 			const struct svc_be_spec *bs = &specs[i].be[b];
-			struct be_ent *e;
+			struct be_ent *e = be_find(ss, bs);
 
-			if (be_find(ss, bs))
+			if (e) {
+				/* A state change: written in place, once (ss->be changes only below). */
+				if (e->b.state != bs->state) {
+					bt.be_v[nstate] = *e;
+					bt.be_v[nstate].b.state = bs->state;
+					bt.be_v[nstate].refs = (uint32_t)nstate; /* order given */
+					nstate++;
+				}
 				continue;
+			}
 			e = &added[new_be++];
 			memcpy(e->b.addr, bs->addr, sizeof(bs->addr));
 			e->b.port = bs->port;
 			e->b.family = bs->family;
 			e->b.state = bs->state;
 		}
+	/* A backend several frontends name is written once (the last state given, as before). */
+	qsort(bt.be_v, nstate, sizeof(*bt.be_v), state_cmp);
+	for (i = 0, cap_be = nstate, nstate = 0; i < cap_be; i++) {
+		if (nstate && bt.be_k[nstate - 1] == bt.be_v[i].id)
+			nstate--;
+		bt.be_k[nstate] = bt.be_v[i].id;
+		bt.be_v[nstate++] = bt.be_v[i];
+	}
+	for (i = 0; i < nstate; i++) {
+		struct be_ent *e = be_by_id(ss, bt.be_k[i]);
+		uint8_t state = bt.be_v[i].b.state;
+
+		bt.be_v[i] = *e;
+		bt.be_v[i].b.state = state;
+	}
 	qsort(added, new_be, sizeof(*added), be_key_cmp);
 	for (i = 0, cap_be = new_be, new_be = 0; i < cap_be; i++)
 		if (!new_be || be_key_cmp(&added[new_be - 1], &added[i]))
@@ -480,10 +645,11 @@ int svcsync_apply(struct svcsync *ss, const struct svc_spec *specs, size_t n,
 	for (i = 0; i < n; i++) {
 		const struct svc_spec *s = &specs[i];
 		size_t *order = calloc(s->nbe ? s->nbe : 1, sizeof(*order));
+		struct fe_ent *cur = fe_find(ss, &s->key);
 
 		w[i].spec = s;
-		w[i].cur = fe_find(ss, &s->key);
-		if (w[i].cur && w[i].cur->seen) {
+		w[i].cur = cur ? cur - ss->fe : -1;
+		if (cur && cur->seen) {
 			snprintf(msg, msglen, "%s: the same frontend twice", s->name);
 			free(order);
 			err = -EINVAL;
@@ -496,8 +662,8 @@ int svcsync_apply(struct svcsync *ss, const struct svc_spec *specs, size_t n,
 			err = -EINVAL;
 			goto out;
 		}
-		if (w[i].cur)
-			w[i].cur->seen = true;
+		if (cur)
+			cur->seen = true;
 		w[i].ids = calloc(s->nbe ? s->nbe : 1, sizeof(*w[i].ids));
 		if (!order || !w[i].ids) {
 			free(order);
@@ -523,13 +689,13 @@ int svcsync_apply(struct svcsync *ss, const struct svc_spec *specs, size_t n,
 				w[i].term++;
 		}
 		free(order);
-		w[i].changed = !w[i].cur || w[i].cur->v.flags != s->flags ||
-			       w[i].cur->v.affinity_s != s->affinity_s ||
-			       w[i].cur->v.count != w[i].count || w[i].cur->v.count_term != w[i].term ||
-			       memcmp(w[i].cur->ids, w[i].ids, s->nbe * sizeof(*w[i].ids));
+		w[i].changed = !cur || cur->v.flags != s->flags || cur->v.affinity_s != s->affinity_s ||
+			       cur->v.count != w[i].count || cur->v.count_term != w[i].term ||
+			       memcmp(cur->ids, w[i].ids, s->nbe * sizeof(*w[i].ids));
 		if (!w[i].changed)
 			continue;
-		new_fe += !w[i].cur;
+		nchanged++;
+		new_fe += !cur;
 		new_slots += s->nbe;
 		new_tables += !!(s->flags & XCNI_SVC_F_MAGLEV);
 	}
@@ -553,28 +719,79 @@ int svcsync_apply(struct svcsync *ss, const struct svc_spec *specs, size_t n,
 	}
 	if (err)
 		goto out;
+	/* Every buffer the writes need, and room for the new frontends, before any write. */
+	bt.slot_k = calloc(new_slots ? new_slots : 1, sizeof(*bt.slot_k));
+	bt.slot_v = calloc(new_slots ? new_slots : 1, sizeof(*bt.slot_v));
+	bt.rn_k = calloc(new_fe ? new_fe : 1, sizeof(*bt.rn_k));
+	bt.rn_v = calloc(new_fe ? new_fe : 1, sizeof(*bt.rn_v));
+	bt.svc_k = calloc(nchanged ? nchanged : 1, sizeof(*bt.svc_k));
+	bt.svc_v = calloc(nchanged ? nchanged : 1, sizeof(*bt.svc_v));
+	if (!bt.slot_k || !bt.slot_v || !bt.rn_k || !bt.rn_v || !bt.svc_k || !bt.svc_v) {
+		err = -ENOMEM;
+		goto out;
+	}
+	if (new_fe) {
+		struct fe_ent *nf = realloc(ss->fe, (ss->nfe + new_fe) * sizeof(*nf));
 
-	/* 1. Backends: new ones, and states that changed. */
-	for (i = 0; i < new_be; i++) {
-		if (bpf_map_update_elem(ss->fd_be, &added[i].id, &added[i].b, BPF_NOEXIST)) {
-			err = -errno;
+		if (!nf) {
+			err = -ENOMEM;
 			goto out;
 		}
-		st->backends_written++;
+		ss->fe = nf;
 	}
-	for (i = 0; i < n; i++)
-		for (size_t b = 0; b < w[i].spec->nbe; b++) {
-			struct be_ent *e = be_find(ss, &w[i].spec->be[b]);
+	/* The entries the changed frontends get: the other version, or a new id. */
+	for (i = 0; i < n; i++) {
+		const struct svc_spec *s = w[i].spec;
+		struct xcni_svc *v = &w[i].v;
 
-			if (e && e->b.state != w[i].spec->be[b].state) {
-				e->b.state = w[i].spec->be[b].state;
-				if (bpf_map_update_elem(ss->fd_be, &e->id, &e->b, BPF_EXIST)) {
-					err = -errno;
-					goto out;
-				}
-				st->backends_written++;
+		if (!w[i].changed)
+			continue;
+		if (w[i].cur >= 0) {
+			*v = ss->fe[w[i].cur].v;
+			v->version ^= 1;
+		} else {
+			struct xcni_revnat *rn = &bt.rn_v[bt.nrn];
+
+			v->id = svc_id_take(ss);
+			if (!v->id) {
+				snprintf(msg, msglen, "%s: no service id left", s->name);
+				err = -ENOSPC;
+				goto out;
 			}
+			v->rev_nat = (__u16)v->id;
+			bt.rn_k[bt.nrn++] = v->rev_nat;
+			rn->port = s->key.port;
+			rn->family = s->key.family;
+			memcpy(rn->addr, s->key.addr, sizeof(rn->addr));
 		}
+		v->count = w[i].count;
+		v->count_term = w[i].term;
+		v->flags = s->flags;
+		v->affinity_s = s->affinity_s;
+		v->revision++;
+		for (size_t b = 0; b < s->nbe; b++) {
+			bt.slot_k[bt.nslot] = (struct xcni_svcslot_key){ .svc_id = v->id, .slot = (__u16)b,
+									  .version = v->version };
+			bt.slot_v[bt.nslot++] = w[i].ids[b];
+		}
+		bt.svc_k[bt.nsvc] = s->key;
+		bt.svc_v[bt.nsvc++] = *v;
+	}
+
+	/* 1. Backends: states that changed, and new ones. */
+	for (i = 0; i < nstate; i++)
+		bt.be_w[i] = bt.be_v[i].b;
+	for (i = 0; i < new_be; i++) {
+		bt.be_k[nstate + i] = added[i].id;
+		bt.be_w[nstate + i] = added[i].b;
+	}
+	err = update_many(ss->fd_be, bt.be_k, sizeof(*bt.be_k), bt.be_w, sizeof(*bt.be_w),
+			  nstate + new_be, &done);
+	st->backends_written += done;
+	if (err)
+		goto out;
+	for (i = 0; i < nstate; i++)
+		be_by_id(ss, bt.be_k[i])->b.state = bt.be_w[i].state;
 	if (new_be) {
 		struct be_ent *nb = realloc(ss->be, (ss->nbe + new_be) * sizeof(*nb));
 
@@ -584,79 +801,55 @@ int svcsync_apply(struct svcsync *ss, const struct svc_spec *specs, size_t n,
 		}
 		ss->be = nb;
 		memcpy(ss->be + ss->nbe, added, new_be * sizeof(*added));
+		nold = ss->nbe;
 		ss->nbe += new_be;
 		ss->next_be_id += (uint32_t)new_be;
-		if ((err = be_reindex(ss)))
+		if ((err = be_index_add(ss, nold)))
 			goto out;
 	}
 
-	/* 2. Changed frontends: the other version, then the flip. */
+	/*
+	 * 2. Changed frontends: every slot and Maglev table under the other
+	 * version and the new frontends' reverse-NAT entries, then the flips, so
+	 * no frontend names a slot that is not there yet.
+	 */
+	err = update_many(ss->fd_slot, bt.slot_k, sizeof(*bt.slot_k), bt.slot_v, sizeof(*bt.slot_v),
+			  bt.nslot, &done);
+	ss->n_slot += done;
+	st->slots_written += done;
+	if (err)
+		goto out;
+	for (i = 0; i < n; i++) {
+		if (!w[i].changed || !(w[i].spec->flags & XCNI_SVC_F_MAGLEV))
+			continue;
+		/* New flows' set: the active backends, else the terminating ones. */
+		if ((err = maglev_install(ss, &w[i].v, w[i].ids, w[i].count ? w[i].count : w[i].term)))
+			goto out;
+		ss->n_maglev++;
+		st->maglev_written++;
+	}
+	err = update_many(ss->fd_revnat, bt.rn_k, sizeof(*bt.rn_k), bt.rn_v, sizeof(*bt.rn_v),
+			  bt.nrn, &done);
+	ss->n_revnat += done;
+	if (err)
+		goto out;
+	err = update_many(ss->fd_svc, bt.svc_k, sizeof(*bt.svc_k), bt.svc_v, sizeof(*bt.svc_v),
+			  bt.nsvc, &done);
+	st->svcs_changed += done;
+	if (err)
+		goto out;
+	/* The books: references move from the old ids to the new; new frontends appended. */
+	nold = ss->nfe;
 	for (i = 0; i < n; i++) {
 		const struct svc_spec *s = w[i].spec;
-		struct xcni_svc v = {};
-		struct fe_ent *f = w[i].cur;
 
 		if (!w[i].changed)
 			continue;
-		if (f) {
-			v = f->v;
-			v.version ^= 1;
-		} else {
-			uint32_t id = 1;
-
-			while (id < SVC_IDS && svc_id_used(ss, id))
-				id++;
-			if (id == SVC_IDS) {
-				snprintf(msg, msglen, "%s: no service id left", s->name);
-				err = -ENOSPC;
-				goto out;
-			}
-			v.id = id;
-			v.rev_nat = (__u16)id;
-		}
-		v.count = w[i].count;
-		v.count_term = w[i].term;
-		v.flags = s->flags;
-		v.affinity_s = s->affinity_s;
-		v.revision++;
-		for (size_t b = 0; b < s->nbe; b++) {
-			struct xcni_svcslot_key sk = { .svc_id = v.id, .slot = (__u16)b,
-						       .version = v.version };
-
-			if (bpf_map_update_elem(ss->fd_slot, &sk, &w[i].ids[b], BPF_ANY)) {
-				err = -errno;
-				goto out;
-			}
-		}
-		ss->n_slot += s->nbe;
-		st->slots_written += s->nbe;
-		if (s->flags & XCNI_SVC_F_MAGLEV) {
-			/* New flows' set: the active backends, else the terminating ones. */
-			if ((err = maglev_install(ss, &v, w[i].ids, w[i].count ? w[i].count : w[i].term)))
-				goto out;
-			ss->n_maglev++;
-			st->maglev_written++;
-		}
-		if (!f) {
-			struct xcni_revnat rn = { .port = s->key.port, .family = s->key.family };
-
-			memcpy(rn.addr, s->key.addr, sizeof(rn.addr));
-			if (bpf_map_update_elem(ss->fd_revnat, &v.rev_nat, &rn, BPF_ANY)) {
-				err = -errno;
-				goto out;
-			}
-			ss->n_revnat++;
-			svc_id_set(ss, v.id, true);
-		}
-		if (bpf_map_update_elem(ss->fd_svc, &s->key, &v, BPF_ANY)) {
-			err = -errno;
-			goto out;
-		}
-		st->svcs_changed++;
-		/* The books: references move from the old ids to the new. */
 		for (size_t b = 0; b < s->nbe; b++)
 			be_by_id(ss, w[i].ids[b])->refs++;
-		if (f) {
+		if (w[i].cur >= 0) {
+			struct fe_ent *f = &ss->fe[w[i].cur];
+
 			for (uint32_t b = 0; b < (uint32_t)f->v.count + f->v.count_term; b++) {
 				struct be_ent *e = be_by_id(ss, f->ids[b]);
 
@@ -669,124 +862,157 @@ int svcsync_apply(struct svcsync *ss, const struct svc_spec *specs, size_t n,
 			f->old_maglev = f->v.flags & XCNI_SVC_F_MAGLEV;
 			free(f->ids);
 			f->ids = w[i].ids;
-			w[i].ids = NULL;
-			f->v = v;
+			f->v = w[i].v;
 		} else {
-			struct fe_ent *nf = realloc(ss->fe, (ss->nfe + 1) * sizeof(*nf));
-
-			if (!nf) {
-				err = -ENOMEM;
-				goto out;
-			}
-			ss->fe = nf;
-			ss->fe[ss->nfe] = (struct fe_ent){ .key = s->key, .v = v, .ids = w[i].ids,
-							   .seen = true };
-			w[i].ids = NULL;
-			ss->nfe++;
-			qsort(ss->fe, ss->nfe, sizeof(*ss->fe), fe_cmp);
-			/* w[].cur pointers into ss->fe are stale now; the loop no longer needs them. */
-			for (size_t j = i + 1; j < n; j++)
-				w[j].cur = fe_find(ss, &w[j].spec->key);
+			ss->fe[ss->nfe++] = (struct fe_ent){ .key = s->key, .v = w[i].v, .ids = w[i].ids,
+							     .seen = true };
 		}
+		w[i].ids = NULL;
 	}
+	if (ss->nfe != nold)
+		qsort(ss->fe, ss->nfe, sizeof(*ss->fe), fe_cmp);
 
 	/* 3. Frontends that are gone: their entry now, the rest at cleanup. */
-	for (i = 0; i < ss->nfe;) {
-		struct fe_ent *f = &ss->fe[i];
+	{
+		size_t kept = 0, ngone = 0;
 		struct gone *ng;
 
-		if (f->seen) {
-			i++;
-			continue;
-		}
-		bpf_map_delete_elem(ss->fd_svc, &f->key);
-		ng = realloc(ss->gone, (ss->ngone + 2) * sizeof(*ng));
-		if (!ng) {
+		for (i = 0; i < ss->nfe; i++)
+			ngone += !ss->fe[i].seen;
+		ng = ngone ? realloc(ss->gone, (ss->ngone + 2 * ngone) * sizeof(*ng)) : ss->gone;
+		if (ngone && !ng) {
 			err = -ENOMEM;
 			goto out;
 		}
 		ss->gone = ng;
-		ss->gone[ss->ngone++] = (struct gone){ .id = f->v.id, .version = f->v.version,
-						       .n = (uint32_t)f->v.count + f->v.count_term,
-						       .maglev = f->v.flags & XCNI_SVC_F_MAGLEV };
-		if (f->old_pending) /* replaced, then removed, before a cleanup */
-			ss->gone[ss->ngone++] = (struct gone){ .id = f->v.id, .version = f->old_version,
-							       .n = f->old_n, .maglev = f->old_maglev };
-		for (uint32_t b = 0; b < (uint32_t)f->v.count + f->v.count_term; b++) {
-			struct be_ent *e = be_by_id(ss, f->ids[b]);
-
-			if (e)
-				e->refs--;
+		free(bt.svc_k);
+		bt.svc_k = calloc(ngone ? ngone : 1, sizeof(*bt.svc_k));
+		if (!bt.svc_k) {
+			err = -ENOMEM;
+			goto out;
 		}
-		free(f->ids);
-		memmove(f, f + 1, (ss->nfe - i - 1) * sizeof(*f));
-		ss->nfe--;
-		st->svcs_removed++;
+		bt.nsvc = 0;
+		for (i = 0; i < ss->nfe; i++) {
+			struct fe_ent *f = &ss->fe[i];
+
+			if (f->seen) {
+				ss->fe[kept++] = *f;
+				continue;
+			}
+			bt.svc_k[bt.nsvc++] = f->key;
+			ss->gone[ss->ngone++] = (struct gone){ .id = f->v.id, .version = f->v.version,
+							       .n = (uint32_t)f->v.count + f->v.count_term,
+							       .maglev = f->v.flags & XCNI_SVC_F_MAGLEV };
+			if (f->old_pending) /* replaced, then removed, before a cleanup */
+				ss->gone[ss->ngone++] = (struct gone){ .id = f->v.id, .version = f->old_version,
+								       .n = f->old_n, .maglev = f->old_maglev };
+			for (uint32_t b = 0; b < (uint32_t)f->v.count + f->v.count_term; b++) {
+				struct be_ent *e = be_by_id(ss, f->ids[b]);
+
+				if (e)
+					e->refs--;
+			}
+			free(f->ids);
+			st->svcs_removed++;
+		}
+		ss->nfe = kept;
+		delete_many(ss->fd_svc, bt.svc_k, sizeof(*bt.svc_k), bt.nsvc);
 	}
 out:
 	for (i = 0; i < n; i++)
 		free(w[i].ids);
 	free(w);
 	free(added);
+	batch_free(&bt);
 	return err;
 }
 
-static void del_version(struct svcsync *ss, uint32_t id, uint8_t version, uint32_t nslots,
-			bool maglev, struct svcsync_stats *st)
+/* Appends the slot keys (and the Maglev key) of one version to the delete lists. */
+static void del_version(struct xcni_svcslot_key *sk, size_t *nsk, __u32 *mk, size_t *nmk,
+			uint32_t id, uint8_t version, uint32_t nslots, bool maglev)
 {
-	for (uint32_t s = 0; s < nslots; s++) {
-		struct xcni_svcslot_key sk = { .svc_id = id, .slot = (__u16)s, .version = version };
-
-		if (!bpf_map_delete_elem(ss->fd_slot, &sk)) {
-			ss->n_slot--;
-			st->slots_deleted++;
-		}
-	}
-	if (maglev) {
-		__u32 key = xcni_maglev_key(id, version);
-
-		if (!bpf_map_delete_elem(ss->fd_maglev, &key))
-			ss->n_maglev--;
-	}
+	for (uint32_t s = 0; s < nslots; s++)
+		sk[(*nsk)++] = (struct xcni_svcslot_key){ .svc_id = id, .slot = (__u16)s,
+							  .version = version };
+	if (maglev)
+		mk[(*nmk)++] = xcni_maglev_key(id, version);
 }
 
 int svcsync_cleanup(struct svcsync *ss, struct svcsync_stats *st)
 {
-	size_t i, kept = 0;
+	size_t i, kept = 0, nsk = 0, nmk = 0, nrn = 0, nbk = 0, cap = 0, ncap = 0, d;
+	struct xcni_svcslot_key *sk = NULL;
+	uint32_t *remap = NULL, *bk = NULL;
+	__u32 *mk = NULL;
+	__u16 *rn = NULL;
+	uint8_t *held = NULL;
+	int err = -ENOMEM;
 
+	for (i = 0; i < ss->nfe; i++)
+		if (ss->fe[i].old_pending) {
+			cap += ss->fe[i].old_n;
+			ncap++;
+		}
+	for (i = 0; i < ss->ngone; i++)
+		cap += ss->gone[i].n;
+	ncap += ss->ngone;
+	sk = calloc(cap ? cap : 1, sizeof(*sk));
+	mk = calloc(ncap ? ncap : 1, sizeof(*mk));
+	rn = calloc(ss->ngone ? ss->ngone : 1, sizeof(*rn));
+	held = calloc(SVC_IDS / 8, 1);
+	remap = calloc(ss->nbe ? ss->nbe : 1, sizeof(*remap));
+	bk = calloc(ss->nbe ? ss->nbe : 1, sizeof(*bk));
+	if (!sk || !mk || !rn || !held || !remap || !bk)
+		goto out;
 	for (i = 0; i < ss->nfe; i++) {
 		struct fe_ent *f = &ss->fe[i];
 
+		if (f->v.id < SVC_IDS)
+			held[f->v.id / 8] |= (uint8_t)(1u << (f->v.id % 8));
 		if (!f->old_pending)
 			continue;
-		del_version(ss, f->v.id, f->old_version, f->old_n, f->old_maglev, st);
+		del_version(sk, &nsk, mk, &nmk, f->v.id, f->old_version, f->old_n, f->old_maglev);
 		f->old_pending = false;
 	}
 	for (i = 0; i < ss->ngone; i++) {
-		__u16 rid = (__u16)ss->gone[i].id;
+		uint32_t id = ss->gone[i].id;
 
-		del_version(ss, ss->gone[i].id, ss->gone[i].version, ss->gone[i].n,
-			    ss->gone[i].maglev, st);
+		del_version(sk, &nsk, mk, &nmk, id, ss->gone[i].version, ss->gone[i].n,
+			    ss->gone[i].maglev);
 		/* An id is free once no frontend holds it (a gone one may be back under it). */
-		bool held = false;
-
-		for (size_t f = 0; f < ss->nfe; f++)
-			held |= ss->fe[f].v.id == ss->gone[i].id;
-		if (!held && svc_id_used(ss, ss->gone[i].id)) {
-			if (!bpf_map_delete_elem(ss->fd_revnat, &rid))
-				ss->n_revnat--;
-			svc_id_set(ss, ss->gone[i].id, false);
+		if (id < SVC_IDS && !(held[id / 8] & (1u << (id % 8))) && svc_id_used(ss, id)) {
+			rn[nrn++] = (__u16)id;
+			svc_id_set(ss, id, false);
 		}
 	}
 	ss->ngone = 0;
+	d = delete_many(ss->fd_slot, sk, sizeof(*sk), nsk);
+	ss->n_slot -= d;
+	st->slots_deleted += d;
+	ss->n_maglev -= delete_many(ss->fd_maglev, mk, sizeof(*mk), nmk);
+	ss->n_revnat -= delete_many(ss->fd_revnat, rn, sizeof(*rn), nrn);
+	/* Backends no frontend names; the key index kept in order, renumbered. */
 	for (i = 0; i < ss->nbe; i++) {
 		if (!ss->be[i].refs) {
-			bpf_map_delete_elem(ss->fd_be, &ss->be[i].id);
-			st->backends_deleted++;
+			bk[nbk++] = ss->be[i].id;
+			remap[i] = UINT32_MAX;
 			continue;
 		}
+		remap[i] = (uint32_t)kept;
 		ss->be[kept++] = ss->be[i];
 	}
+	st->backends_deleted += delete_many(ss->fd_be, bk, sizeof(*bk), nbk);
+	for (i = 0, d = 0; i < ss->nbe; i++)
+		if (remap[ss->by_key[i]] != UINT32_MAX)
+			ss->by_key[d++] = remap[ss->by_key[i]];
 	ss->nbe = kept;
-	return be_reindex(ss);
+	err = 0;
+out:
+	free(sk);
+	free(mk);
+	free(rn);
+	free(held);
+	free(remap);
+	free(bk);
+	return err;
 }

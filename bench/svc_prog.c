@@ -1,0 +1,319 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * svc_prog: Service programming time without the agent, for bench/svc.sh.
+ *
+ *   svc_prog PIN_DIR [-n SERVICES] [-e ENDPOINTS] [-r REPS]
+ *
+ * PIN_DIR holds the Service maps (xcnid --kube-proxy-replacement pinned
+ * them and was stopped; they must be empty). SERVICES Services (default
+ * 10000), each one TCP port with an EndpointSlice of ENDPOINTS (default 10)
+ * ready endpoints of its own, are parsed by k8s_parse_lb into a store, the
+ * way xcnid's backends do. Then, REPS times (default 5):
+ *
+ *   all     svc_build over the store + svcsync_apply + svcsync_cleanup, from
+ *           empty maps to every frontend, slot and backend in them;
+ *   one     one endpoint of one slice changed (store_put of the new slice),
+ *           then svc_build + svcsync_apply + svcsync_cleanup;
+ *   delete  every Service and slice deleted from the store, the same steps
+ *           (the maps empty again).
+ *
+ *   svc_prog PIN_DIR --has-backend IP:PORT
+ *       Exits 0 if xcni_backend holds that backend, 1 if not (for svc.sh's
+ *       check that a change through the agent reached the map).
+ *
+ * Each step is timed with CLOCK_MONOTONIC, the build and the map writes
+ * apart; after each, the entries of xcni_svc, xcni_svcslot and xcni_backend
+ * are counted and must be what was applied, or the run fails. One line per
+ * step and repetition:
+ *   step=all rep=1 build_ms=.. sync_ms=.. cleanup_ms=.. total_ms=.. svc=.. slots=.. backends=..
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <jansson.h>
+
+#include "lib/k8s.h"
+#include "lib/store.h"
+#include "lib/svc.h"
+#include "lib/svcsync.h"
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static long arg_long(const char *s, long lo, long hi, const char *what)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || !*s || *end || v < lo || v > hi) {
+		fprintf(stderr, "svc_prog: bad %s '%s' (%ld..%ld)\n", what, s, lo, hi);
+		exit(2);
+	}
+	return v;
+}
+
+static long count(const char *pin_dir, const char *map)
+{
+	char path[512];
+	unsigned char k[64], nk[64];
+	long n = 0;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", pin_dir, map);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return -errno;
+	for (void *prev = NULL; !bpf_map_get_next_key(fd, prev, nk); prev = k, n++)
+		memcpy(k, nk, sizeof(k));
+	close(fd);
+	return n;
+}
+
+/* Service i's ClusterIP (base + 1 + i) and its endpoint j's address, as text. */
+static void addr(uint32_t base, long i, char *out)
+{
+	struct in_addr a = { htonl(base + 1 + (uint32_t)i) };
+
+	inet_ntop(AF_INET, &a, out, INET_ADDRSTRLEN);
+}
+
+/* Parses one JSON object (k8s_parse_lb) into the store. */
+static int put(struct store *st, const char *text)
+{
+	struct k8s_error kerr = { "" };
+	struct k8s_object *o;
+	json_error_t jerr;
+	json_t *doc = json_loads(text, 0, &jerr);
+	int err;
+
+	if (!doc) {
+		fprintf(stderr, "svc_prog: JSON: %s\n", jerr.text);
+		return -EINVAL;
+	}
+	err = k8s_parse_lb(doc, &o, &kerr);
+	json_decref(doc);
+	if (err) {
+		fprintf(stderr, "svc_prog: %s\n", kerr.msg);
+		return err;
+	}
+	return store_put(st, o) < 0 ? -ENOMEM : 0;
+}
+
+/* EndpointSlice of Service i, endpoint `moved` at its alternative address. */
+static int put_slice(struct store *st, long i, long neps, uint32_t ep_base, long moved)
+{
+	size_t cap = 256 + (size_t)neps * 64, off;
+	char *t = malloc(cap), ip[INET_ADDRSTRLEN];
+	int err;
+
+	if (!t)
+		return -ENOMEM;
+	off = (size_t)snprintf(t, cap,
+			       "{\"apiVersion\":\"discovery.k8s.io/v1\",\"kind\":\"EndpointSlice\","
+			       "\"metadata\":{\"name\":\"s%ld-1\",\"namespace\":\"bench\",\"labels\":"
+			       "{\"kubernetes.io/service-name\":\"s%ld\"}},\"addressType\":\"IPv4\","
+			       "\"ports\":[{\"name\":\"http\",\"port\":8080,\"protocol\":\"TCP\"}],"
+			       "\"endpoints\":[",
+			       i, i);
+	for (long j = 0; j < neps; j++) {
+		/* Endpoints 10.(base)+i*neps+j; the moved one beyond every other. */
+		addr(ep_base, j == moved ? 0x100000 + i : i * neps + j, ip);
+		off += (size_t)snprintf(t + off, cap - off, "%s{\"addresses\":[\"%s\"]}", j ? "," : "",
+					ip);
+	}
+	snprintf(t + off, cap - off, "]}");
+	err = put(st, t);
+	free(t);
+	return err;
+}
+
+struct step {
+	double build, sync, cleanup;
+};
+
+static int program(struct store *st, struct svcsync *ss, struct step *t, size_t *nfe)
+{
+	struct svcsync_stats stats = {};
+	struct svc_list l;
+	struct cluster c;
+	char msg[256] = "";
+	double t0 = now_ms(), t1, t2;
+	int err;
+
+	store_view(st, &c);
+	err = svc_build(&c, 0, &l);
+	if (err)
+		return err;
+	t1 = now_ms();
+	err = svcsync_apply(ss, l.specs, l.n, &stats, msg, sizeof(msg));
+	t2 = now_ms();
+	if (!err)
+		err = svcsync_cleanup(ss, &stats);
+	t->build = t1 - t0;
+	t->sync = t2 - t1;
+	t->cleanup = now_ms() - t2;
+	*nfe = l.n;
+	if (err)
+		fprintf(stderr, "svc_prog: svcsync: %s\n", msg[0] ? msg : strerror(-err));
+	svc_list_free(&l);
+	return err;
+}
+
+static int report(const char *pin_dir, const char *what, int rep, const struct step *t,
+		  long want_svc, long want_slots, long want_be)
+{
+	long svc = count(pin_dir, "xcni_svc"), slots = count(pin_dir, "xcni_svcslot"),
+	     be = count(pin_dir, "xcni_backend");
+
+	printf("step=%s rep=%d build_ms=%.2f sync_ms=%.2f cleanup_ms=%.2f total_ms=%.2f svc=%ld "
+	       "slots=%ld backends=%ld\n",
+	       what, rep, t->build, t->sync, t->cleanup, t->build + t->sync + t->cleanup, svc, slots,
+	       be);
+	fflush(stdout);
+	if (svc != want_svc || slots != want_slots || be != want_be) {
+		fprintf(stderr,
+			"svc_prog: after %s: the maps hold %ld frontends, %ld slots, %ld backends; "
+			"expected %ld, %ld, %ld\n",
+			what, svc, slots, be, want_svc, want_slots, want_be);
+		return -EIO;
+	}
+	return 0;
+}
+
+static int has_backend(const char *pin_dir, const char *arg)
+{
+	char path[512], ip[INET_ADDRSTRLEN] = "", *colon = strrchr(arg, ':');
+	struct xcni_backend b;
+	struct in_addr a;
+	__u32 k, nk;
+	long port;
+	int fd;
+
+	if (!colon || (size_t)(colon - arg) >= sizeof(ip)) {
+		fprintf(stderr, "svc_prog: --has-backend wants IP:PORT, not '%s'\n", arg);
+		return 2;
+	}
+	memcpy(ip, arg, (size_t)(colon - arg));
+	port = arg_long(colon + 1, 1, 65535, "port");
+	if (inet_pton(AF_INET, ip, &a) != 1) {
+		fprintf(stderr, "svc_prog: --has-backend: bad address '%s'\n", ip);
+		return 2;
+	}
+	snprintf(path, sizeof(path), "%s/xcni_backend", pin_dir);
+	fd = bpf_obj_get(path);
+	if (fd < 0) {
+		fprintf(stderr, "svc_prog: %s: %s\n", path, strerror(errno));
+		return 2;
+	}
+	for (void *prev = NULL; !bpf_map_get_next_key(fd, prev, &nk); prev = &k) {
+		k = nk;
+		if (!bpf_map_lookup_elem(fd, &k, &b) && b.family == XCNI_AF_INET &&
+		    !memcmp(b.addr, &a, 4) && b.port == htons((uint16_t)port)) {
+			close(fd);
+			return 0;
+		}
+	}
+	close(fd);
+	return 1;
+}
+
+int main(int argc, char **argv)
+{
+	long nsvc = 10000, neps = 10, reps = 5;
+	uint32_t svc_base = 0x0a600000; /* 10.96.0.0 */
+	uint32_t ep_base = 0x0a800000; /* 10.128.0.0 */
+	struct svcsync *ss = NULL;
+	struct store *st = NULL;
+	const char *pin_dir;
+	struct step t;
+	size_t nfe;
+	int opt, err;
+
+	if (argc < 2 || argv[1][0] == '-') {
+		fprintf(stderr, "usage: svc_prog PIN_DIR [-n SERVICES] [-e ENDPOINTS] [-r REPS]\n"
+			"       svc_prog PIN_DIR --has-backend IP:PORT\n");
+		return 2;
+	}
+	pin_dir = argv[1];
+	if (argc == 4 && !strcmp(argv[2], "--has-backend"))
+		return has_backend(pin_dir, argv[3]);
+	optind = 2;
+	while ((opt = getopt(argc, argv, "n:e:r:")) != -1) {
+		switch (opt) {
+		case 'n': nsvc = arg_long(optarg, 1, 60000, "-n"); break;
+		case 'e': neps = arg_long(optarg, 1, 100, "-e"); break;
+		case 'r': reps = arg_long(optarg, 1, 50, "-r"); break;
+		default: return 2;
+		}
+	}
+	if (count(pin_dir, "xcni_svc") != 0) {
+		fprintf(stderr, "svc_prog: %s/xcni_svc is missing or not empty\n", pin_dir);
+		return 1;
+	}
+	err = svcsync_open(pin_dir, &ss);
+	if (err) {
+		fprintf(stderr, "svc_prog: opening the Service maps: %s\n", strerror(-err));
+		return 1;
+	}
+	for (int rep = 1; rep <= reps && !err; rep++) {
+		double t0 = now_ms();
+
+		st = store_new();
+		if (!st) {
+			err = -ENOMEM;
+			break;
+		}
+		for (long i = 0; i < nsvc && !err; i++) {
+			char text[512], ip[INET_ADDRSTRLEN];
+
+			addr(svc_base, i, ip);
+			snprintf(text, sizeof(text),
+				 "{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":"
+				 "\"s%ld\",\"namespace\":\"bench\"},\"spec\":{\"clusterIP\":\"%s\","
+				 "\"selector\":{\"app\":\"s%ld\"},\"ports\":[{\"name\":\"http\",\"port\":80,"
+				 "\"protocol\":\"TCP\",\"targetPort\":8080}]}}",
+				 i, ip, i);
+			err = put(st, text) ?: put_slice(st, i, neps, ep_base, -1);
+		}
+		if (err)
+			break;
+		if (rep == 1)
+			printf("step=parse rep=%d total_ms=%.2f objects=%ld\n", rep, now_ms() - t0,
+			       2 * nsvc);
+		err = program(st, ss, &t, &nfe) ?:
+		      report(pin_dir, "all", rep, &t, nsvc, nsvc * neps, nsvc * neps);
+		/* One endpoint moved, in the middle Service; then back. */
+		for (int k = 0; k < 2 && !err; k++) {
+			err = put_slice(st, nsvc / 2, neps, ep_base, k ? -1 : neps / 2) ?:
+			      program(st, ss, &t, &nfe) ?:
+			      report(pin_dir, "one", rep, &t, nsvc, nsvc * neps, nsvc * neps);
+		}
+		if (err)
+			break;
+		store_free(st);
+		st = store_new();
+		if (!st) {
+			err = -ENOMEM;
+			break;
+		}
+		err = program(st, ss, &t, &nfe) ?: report(pin_dir, "delete", rep, &t, 0, 0, 0);
+		store_free(st);
+		st = NULL;
+	}
+	store_free(st);
+	svcsync_free(ss);
+	return err ? 1 : 0;
+}
