@@ -379,10 +379,11 @@ static int sync_services(const struct opts *o, const struct cluster *c, struct s
 	svcsync_cleanup(ss, &st);
 	if (st.svcs_changed || st.svcs_removed)
 		pr_info("generation %llu: %zu frontends, %zu written, %zu removed; backends %zu "
-			"written, %zu deleted; slots %zu written, %zu deleted; %zu Maglev tables\n",
+			"written, %zu deleted; slots %zu written, %zu deleted; %zu Maglev tables; "
+			"%zu UDP conntrack entries of removed backends flushed\n",
 			(unsigned long long)gen, l.n, st.svcs_changed, st.svcs_removed,
 			st.backends_written, st.backends_deleted, st.slots_written,
-			st.slots_deleted, st.maglev_written);
+			st.slots_deleted, st.maglev_written, st.ct_flushed);
 	svc_list_free(&l);
 	return 0;
 }
