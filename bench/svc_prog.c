@@ -154,7 +154,7 @@ static int program(struct store *st, struct svcsync *ss, struct step *t, size_t 
 	int err;
 
 	store_view(st, &c);
-	err = svc_build(&c, 0, &l);
+	err = svc_build(&c, NULL, 0, &l);
 	if (err)
 		return err;
 	t1 = now_ms();

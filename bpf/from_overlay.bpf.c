@@ -9,6 +9,14 @@
  *
  * With lb_enabled, a reply from a remote backend to a flow this node's
  * from_pod translated gets the frontend back as its source once decapsulated.
+ * And traffic from outside (not Geneve) to an external frontend (NodePort,
+ * externalIP, load-balancer IP) is translated here (from_outside): to a
+ * backend on this node DNAT only, into the pod; to a backend on another node
+ * DNAT and SNAT to this node's address, then Geneve to it, so its replies
+ * come back through here (nodeport_reply), where both are undone and the
+ * reply leaves by the underlay. Replies of local backends leave through
+ * from_pod. Under externalTrafficPolicy=Local the EXT frontend holds this
+ * node's backends only: no SNAT, and none here is a drop of its own.
  */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
@@ -84,6 +92,163 @@ static __always_inline int parse_outer(struct cursor *c, struct pkt *outer_pkt, 
 	return 0;
 }
 
+/*
+ * From outside to an external frontend (lb_enabled): translated and sent to
+ * its backend. Anything else is not ours: untouched, uncounted (TC_ACT_OK).
+ */
+static __always_inline int from_outside(struct __sk_buff *skb)
+{
+	struct xcni_endpoint *dst;
+	struct xcni_ipcache_val *dipc;
+	struct xcni_ct_entry *e;
+	struct lb_state lb = {};
+	struct verdict v = {};
+	struct encap_in in;
+	struct pkt p = {};
+	struct cursor c;
+	__u32 tunnel;
+	__u16 nport = 0;
+	int reason, verdict = TC_ACT_OK, ct;
+	__u8 ctf;
+
+	p.len = skb->len;
+	if (reparse(skb, &c, &p))
+		return TC_ACT_OK; /* not IPv4, or not whole: the stack's to judge */
+	reason = lb_translate(skb, &p, 0, 0, &lb, 1);
+	if (!reason)
+		return TC_ACT_OK;
+	if (reason == XCNI_DROP_NO_BACKEND) {
+		/* Local traffic policy: no other node's backend may serve it. */
+		if (lb.svc_flags & XCNI_SVC_F_ETP_LOCAL) {
+			reason = XCNI_DROP_NO_LOCAL_BACKEND;
+			goto out;
+		}
+		/* Refused at once, back out the way it came. */
+		verdict = lb_reject(skb, &p) ? TC_ACT_SHOT : bpf_redirect(skb->ifindex, 0);
+		goto out;
+	}
+	if (reason != 1)
+		goto out;
+	reason = reparse(skb, &c, &p);
+	if (reason)
+		goto out;
+	dst = bpf_map_lookup_elem(&xcni_endpoints, &p.tuple.daddr);
+	if (dst) {
+		/* A backend here: the client's address kept, judged by the pod's
+		 * ingress as any flow from outside (world, or its ipBlock). */
+		ct = ct_track(skb, &p, skb->len, &ctf);
+		if (ct == CT_INVALID) {
+			reason = ct_invalid_reason(&p);
+			goto out;
+		}
+		if (ct == CT_NEW || ct == CT_STALE) {
+			v.src_id = ipcache_identity(p.tuple.saddr);
+			v.dst_id = ipcache_identity(p.tuple.daddr);
+			reason = flow_judge(&p, ct, 0, p.tuple.daddr, &v, skb->len, 0,
+					    XCNI_CT_F_NODEPORT);
+			if (reason)
+				goto out;
+		}
+		lb_follow(&lb, &p);
+		if (p.ip->ttl <= 1 || l3_forward_rewrite(skb, &p, dst)) {
+			reason = XCNI_DROP_REDIRECT;
+			goto out;
+		}
+		verdict = bpf_redirect_peer(dst->ifindex, 0);
+		reason = verdict == TC_ACT_REDIRECT ? XCNI_FWD_LOCAL : XCNI_DROP_REDIRECT;
+		goto out;
+	}
+	/* A backend on another node (a pod: the overlay reaches it). */
+	dipc = ipcache_lookup(p.tuple.daddr);
+	tunnel = dipc && (dipc->flags & XCNI_IPC_POD) ? dipc->tunnel_ip : 0;
+	if (!tunnel || !node_ip) {
+		reason = XCNI_DROP_NO_TUNNEL;
+		goto out;
+	}
+	/* SNAT to this node, so the reply comes back here to be undone: the
+	 * port the flow got before, else a free one. */
+	if (lb.svc_ct)
+		nport = lb.svc_ct->nat_port;
+	if (!nport && lb_snat_port(&p, node_ip, &nport)) {
+		reason = XCNI_DROP_NAT_NO_PORT;
+		goto out;
+	}
+	if (lb.svc_ct)
+		lb.svc_ct->nat_port = nport;
+	if (lb_nat(skb, &p, IP_SADDR_OFF, p.tuple.saddr, node_ip, 0, p.tuple.sport, nport)) {
+		reason = XCNI_DROP_REDIRECT;
+		goto out;
+	}
+	p.tuple.saddr = node_ip;
+	p.tuple.sport = nport;
+	reason = reparse(skb, &c, &p);
+	if (reason)
+		goto out;
+	ct = ct_track(skb, &p, skb->len, &ctf);
+	if (ct == CT_INVALID) {
+		reason = ct_invalid_reason(&p);
+		goto out;
+	}
+	if (ct == CT_NEW || ct == CT_STALE) {
+		/* Nothing to judge here (no pod of this node on either end): the
+		 * backend's node judges its ingress, the source being this node. */
+		ct_commit(&p, ct, skb->len, 0, XCNI_CT_F_NODEPORT | XCNI_CT_F_SNAT);
+		e = bpf_map_lookup_elem(&xcni_ct, &p.tuple);
+		if (e) {
+			e->nat_addr = lb.orig.saddr;
+			e->nat_port = lb.orig.sport;
+		}
+	}
+	lb_follow(&lb, &p);
+	encap_in_take(&p, &in);
+	if (!in.inner_len || p.ip->ttl <= 1 || ttl_decrement(skb, &p)) {
+		reason = XCNI_DROP_ENCAP;
+		goto out;
+	}
+	reason = geneve_encap(skb, &in, node_ip, tunnel, vni);
+	if (reason)
+		goto out;
+	tunnel_count(tunnel, skb->len, 0);
+	verdict = bpf_redirect_neigh(skb->ifindex, NULL, 0, 0);
+	reason = verdict == TC_ACT_REDIRECT ? XCNI_FWD_ENCAP : XCNI_DROP_REDIRECT;
+out:
+	if (reason_is_drop(reason))
+		lb_forget(&lb);
+	return finish(skb, reason, XCNI_DIR_FROM_OVERLAY, 0, &p, verdict, &v);
+}
+
+/*
+ * Geneve for this node from a backend's node: the reply of a NodePort flow
+ * this node SNATed (from_outside)? Then 0 is not returned: the reply is
+ * decapsulated, frontend -> client again and sent out the underlay (the
+ * reason, *verdict set). 0: not one, nothing touched.
+ */
+static __always_inline int nodeport_reply(struct __sk_buff *skb, struct pkt *p,
+					  const struct outer *o, int *verdict)
+{
+	const struct xcni_ct_entry *e;
+	struct xcni_ct_key rk;
+	__u32 client;
+	__u16 cport;
+	__u8 ctf;
+
+	ct_reverse(&p->tuple, &rk);
+	e = bpf_map_lookup_elem(&xcni_ct, &rk);
+	if (!e || !(e->flags & XCNI_CT_F_SNAT))
+		return 0;
+	client = e->nat_addr;
+	cport = e->nat_port;
+	if (ct_track(skb, p, skb->len, &ctf) != CT_REPLY)
+		return 0;
+	if (bpf_skb_adjust_room(skb, -(__s32)o->hdr_len, BPF_ADJ_ROOM_MAC,
+				BPF_F_ADJ_ROOM_FIXED_GSO | BPF_F_ADJ_ROOM_DECAP_L3_IPV4))
+		return XCNI_DROP_BAD_GENEVE;
+	if (lb_snat_rev(skb, p, client, cport))
+		return XCNI_DROP_REDIRECT;
+	*verdict = bpf_redirect_neigh(skb->ifindex, NULL, 0, 0);
+	return *verdict == TC_ACT_REDIRECT ? XCNI_FWD_REPLY : XCNI_DROP_REDIRECT;
+}
+
 SEC("tc")
 int from_overlay(struct __sk_buff *skb)
 {
@@ -100,7 +265,8 @@ int from_overlay(struct __sk_buff *skb)
 	cursor_init(&c, skb);
 	reason = parse_outer(&c, &op, &o);
 	if (reason == XCNI_PASS_UNDERLAY)
-		return TC_ACT_OK; /* not ours: neither counted nor touched */
+		/* not ours (unless it is for a Service): neither counted nor touched */
+		return lb_enabled ? from_outside(skb) : TC_ACT_OK;
 	if (reason)
 		goto out_outer;
 	p.eth = op.eth;
@@ -126,6 +292,11 @@ int from_overlay(struct __sk_buff *skb)
 		if (p.tuple.proto == IPPROTO_UDP && p.tuple.dport == bpf_htons(XCNI_GENEVE_PORT)) {
 			reason = XCNI_DROP_GENEVE_INJECT;
 			goto out;
+		}
+		if (lb_enabled) {
+			reason = nodeport_reply(skb, &p, &o, &verdict);
+			if (reason)
+				goto out;
 		}
 		goto to_host;
 	}

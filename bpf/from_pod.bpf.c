@@ -40,16 +40,6 @@ const volatile __u32 lb_enabled = 0;
 /* The source a pod reaching itself through a Service sees (hairpin). */
 const volatile __u32 lb_loopback_ip = 0;
 
-/* After a rewrite: the headers again (every packet pointer went stale). */
-static __always_inline int reparse(struct __sk_buff *skb, struct cursor *c, struct pkt *p)
-{
-	cursor_init(c, skb);
-	p->eth = cursor_take(c, sizeof(struct ethhdr));
-	if (!p->eth)
-		return XCNI_DROP_SHORT;
-	return parse_ipv4(c, p);
-}
-
 static __always_inline int handle_arp(struct cursor *c, __u32 ep_ip, const __u8 *ep_mac)
 {
 	struct xcni_arphdr *ah = cursor_take(c, sizeof(struct xcni_arphdr));
@@ -141,7 +131,7 @@ int from_pod(struct __sk_buff *skb)
 		goto out;
 	}
 	if (lb_enabled) {
-		reason = lb_translate(skb, &p, ep_id, lb_loopback_ip, &lb);
+		reason = lb_translate(skb, &p, ep_id, lb_loopback_ip, &lb, 0);
 		if (reason == XCNI_DROP_NO_BACKEND) {
 			/* Refused at once, as kube-proxy's REJECT does: the packet
 			 * becomes the answer and goes back into the client. */
@@ -202,6 +192,15 @@ int from_pod(struct __sk_buff *skb)
 				dst = src;
 				tunnel = 0;
 			}
+			/* A NodePort flow's client is outside: back out the underlay
+			 * (the stack would take the node's own address as source for
+			 * a martian). */
+			if (!err && (ctf & XCNI_CT_F_NODEPORT) && underlay_ifindex) {
+				verdict = bpf_redirect_neigh(underlay_ifindex, NULL, 0, 0);
+				reason = verdict == TC_ACT_REDIRECT ? XCNI_FWD_REPLY
+								    : XCNI_DROP_REDIRECT;
+				goto out;
+			}
 		}
 	}
 	if (ct == CT_NEW && svc_cidr_mask && (p.tuple.daddr & svc_cidr_mask) == svc_cidr && !dst &&
@@ -260,7 +259,9 @@ int from_pod(struct __sk_buff *skb)
 		reason = to_remote_node(skb, &p, tunnel, &verdict);
 		goto out;
 	}
-	if (l3_forward_rewrite(skb, &p, dst)) {
+	/* Known non-NULL here (no tunnel), but the verifier may lose the link
+	 * between the two through the compiler's register choices. */
+	if (!dst || l3_forward_rewrite(skb, &p, dst)) {
 		reason = XCNI_DROP_REDIRECT;
 		goto out;
 	}

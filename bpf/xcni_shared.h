@@ -79,7 +79,8 @@
 #endif
 
 /* Bump when a key or value below changes layout; xcnid refuses a mismatch. */
-#define XCNI_ABI_VERSION 5 /* 5: ct entry grew backend_id and rev_nat */
+#define XCNI_ABI_VERSION 6 /* 5: ct entry grew backend_id and rev_nat; 6: two reasons more
+			     * (the metrics array grew), ct pad fields became nat_port/nat_addr */
 
 /*
  * frag: an IPv4 datagram in fragments -> the ports its first fragment carried
@@ -155,8 +156,12 @@ struct xcni_ct_entry {
 	 * tuple, holds rev_nat: the xcni_revnat index that rewrites its replies. */
 	__u32 backend_id;
 	__u16 rev_nat;
-	__u16 pad;
-	__u32 pad2;
+	/* NodePort SNAT (XCNI_CT_F_SNAT): in the flow's entry (this node's address
+	 * to the backend), the client's port and address, put back as a reply's
+	 * destination; in the service entry, nat_port is the port the flow was
+	 * given on this node. Network order. */
+	__u16 nat_port;
+	__u32 nat_addr;
 };
 
 /*
@@ -171,6 +176,12 @@ struct xcni_ct_entry {
 /* A pod reached itself through a Service: its source was rewritten to the
  * service loopback address, and replies get the client back as destination. */
 #define XCNI_CT_F_HAIRPIN 0x4
+/* From outside, through the underlay, to an external frontend (NodePort,
+ * externalIP, load-balancer IP): replies leave through the underlay again. */
+#define XCNI_CT_F_NODEPORT 0x8
+/* ... to a backend on another node: its source became this node's address
+ * and nat_port, so replies come back here; nat_addr:nat_port is the client. */
+#define XCNI_CT_F_SNAT 0x10
 
 /* Lifetimes (ns) by state; an entry past its lifetime counts as absent. */
 #define XCNI_CT_TCP_SYN_NS (60ULL * 1000000000ULL)
@@ -231,7 +242,9 @@ enum xcni_reason {
 	XCNI_DROP_PREFILTER = -126, /* source on the underlay's prefilter deny list */
 	XCNI_DROP_ENCAP = -127, /* making room for, or writing, the outer headers failed */
 	XCNI_DROP_NO_BACKEND = -128, /* a Service with no backend: refused (TCP RST, ICMP unreachable) */
-	XCNI_REASON_MIN = -128,
+	XCNI_DROP_NO_LOCAL_BACKEND = -129, /* externalTrafficPolicy=Local and no backend on this node */
+	XCNI_DROP_NAT_NO_PORT = -130, /* NodePort to a remote backend: no free source port for its SNAT */
+	XCNI_REASON_MIN = -130,
 	XCNI_REASON_MAX = -100,
 };
 

@@ -43,10 +43,16 @@ struct lb_state {
 	__u8 ct_flags; /* XCNI_CT_F_HAIRPIN for the flow's entry, or 0 */
 	__u8 translated;
 	__u8 created; /* this packet made the service entry */
+	__u8 svc_flags; /* the frontend's XCNI_SVC_F_* */
 	struct xcni_ct_key orig; /* the tuple as the client sent it */
 };
 
-static __always_inline const struct xcni_svc *lb_frontend(const struct pkt *p)
+/*
+ * The frontend the packet is for, or NULL. outside: it came from outside the
+ * cluster (the underlay), which gets the EXT entry only; a pod gets the INT
+ * one where the two differ.
+ */
+static __always_inline const struct xcni_svc *lb_frontend(const struct pkt *p, int outside)
 {
 	struct xcni_svc_key k = {};
 	const struct xcni_svc *svc, *in;
@@ -59,7 +65,7 @@ static __always_inline const struct xcni_svc *lb_frontend(const struct pkt *p)
 	k.proto = p->tuple.proto;
 	k.scope = XCNI_SCOPE_EXT;
 	svc = bpf_map_lookup_elem(&xcni_svc, &k);
-	if (!svc || !(svc->flags & XCNI_SVC_F_TWO_SCOPES))
+	if (!svc || outside || !(svc->flags & XCNI_SVC_F_TWO_SCOPES))
 		return svc;
 	/* Traffic policies differ inside and outside: a pod is inside. */
 	k.scope = XCNI_SCOPE_INT;
@@ -179,7 +185,8 @@ static __always_inline int lb_nat(struct __sk_buff *skb, const struct pkt *p, __
 }
 
 /*
- * A pod's packet to a frontend: the flow's backend (the one it got before,
+ * A packet to a frontend, from a pod (or from outside: outside 1, ep_id 0):
+ * the flow's backend (the one it got before,
  * or a new pick), DNAT to it, and for hairpin SNAT to loopback_ip. Returns
  * 0 when the packet is for no frontend, 1 when it was translated (p->tuple
  * the translated tuple, p->rev_nat set, packet pointers stale: parse again;
@@ -188,9 +195,9 @@ static __always_inline int lb_nat(struct __sk_buff *skb, const struct pkt *p, __
  * another drop reason (packet pointers stale).
  */
 static __always_inline int lb_translate(struct __sk_buff *skb, struct pkt *p, __u32 ep_id,
-					__u32 loopback_ip, struct lb_state *st)
+					__u32 loopback_ip, struct lb_state *st, int outside)
 {
-	const struct xcni_svc *svc = lb_frontend(p);
+	const struct xcni_svc *svc = lb_frontend(p, outside);
 	const struct xcni_backend *be;
 	struct xcni_ct_entry *e, ne = {};
 	__u64 now = bpf_ktime_get_ns();
@@ -198,6 +205,7 @@ static __always_inline int lb_translate(struct __sk_buff *skb, struct pkt *p, __
 
 	if (!svc)
 		return 0;
+	st->svc_flags = svc->flags;
 	e = bpf_map_lookup_elem(&xcni_ct, &p->tuple);
 	if (e && (e->flags & XCNI_CT_F_SVC) && ct_alive(e, now, p->tuple.proto) &&
 	    !(p->tuple.proto == IPPROTO_TCP && e->state == XCNI_CT_CLOSED &&
@@ -240,7 +248,7 @@ static __always_inline int lb_translate(struct __sk_buff *skb, struct pkt *p, __
 	if (lb_nat(skb, p, IP_DADDR_OFF, p->tuple.daddr, baddr, 2, p->tuple.dport, be->port))
 		return XCNI_DROP_REDIRECT;
 	/* Hairpin: the pod is its own backend. */
-	if (baddr == p->tuple.saddr) {
+	if (!outside && baddr == p->tuple.saddr) {
 		if (lb_nat(skb, p, IP_SADDR_OFF, p->tuple.saddr, loopback_ip, 0, 0, 0))
 			return XCNI_DROP_REDIRECT;
 		p->tuple.saddr = loopback_ip;
@@ -289,6 +297,53 @@ static __always_inline int lb_rev_nat(struct __sk_buff *skb, struct pkt *p, __u8
 	p->tuple.sport = rn->port;
 	if (ct_flags & XCNI_CT_F_HAIRPIN)
 		p->tuple.daddr = client;
+	return 0;
+}
+
+/*
+ * NodePort SNAT to a remote backend: the source port this node gives the
+ * flow p (translated: client -> backend). The client's own port when no
+ * other live flow holds node_ip:port -> backend:port, else one of a few
+ * ports from the flow's hash in 32768-60999 (never the same for every
+ * client that collides). 0, or -1 when all are taken.
+ */
+static __always_inline int lb_snat_port(const struct pkt *p, __u32 node_ip, __u16 *out)
+{
+	struct xcni_ct_key k = p->tuple;
+	__u32 h = xcni_lb_hash(p->tuple.saddr, p->tuple.daddr, p->tuple.sport, p->tuple.dport,
+			       p->tuple.proto);
+	__u64 now = bpf_ktime_get_ns();
+
+	k.saddr = node_ip;
+	for (int i = 0; i < 4; i++) {
+		const struct xcni_ct_entry *e;
+
+		if (i)
+			k.sport = bpf_htons(32768 + (h + i * 7919) % 28232);
+		e = bpf_map_lookup_elem(&xcni_ct, &k);
+		if (!e || !ct_alive(e, now, k.proto) ||
+		    (e->nat_addr == p->tuple.saddr && e->nat_port == p->tuple.sport)) {
+			*out = k.sport;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/*
+ * The reply of a NodePort flow this node SNATed (XCNI_CT_F_SNAT; p: the
+ * decapsulated reply, backend -> this node, p->rev_nat set by ct_track;
+ * client:cport from the flow's entry): frontend -> client again. 0 or -1.
+ * Packet pointers stale afterwards.
+ */
+static __always_inline int lb_snat_rev(struct __sk_buff *skb, struct pkt *p, __u32 client,
+				       __u16 cport)
+{
+	if (lb_rev_nat(skb, p, 0) ||
+	    lb_nat(skb, p, IP_DADDR_OFF, p->tuple.daddr, client, 2, p->tuple.dport, cport))
+		return -1;
+	p->tuple.daddr = client;
+	p->tuple.dport = cport;
 	return 0;
 }
 

@@ -218,4 +218,14 @@ static __always_inline int parse_ipv4(struct cursor *c, struct pkt *p)
 	return 0;
 }
 
+/* After a rewrite: the headers again (every packet pointer went stale). */
+static __always_inline int reparse(struct __sk_buff *skb, struct cursor *c, struct pkt *p)
+{
+	cursor_init(c, skb);
+	p->eth = cursor_take(c, sizeof(struct ethhdr));
+	if (!p->eth)
+		return XCNI_DROP_SHORT;
+	return parse_ipv4(c, p);
+}
+
 #endif

@@ -23,6 +23,11 @@
  *   10.96.1.11:53/UDP     111: C:53 (B's egress refuses it)
  *   10.96.1.12:80/TCP     121: A:80 (B's egress allows it: 10/0)
  *   10.96.1.13:443/TCP    131: 192.0.2.50:8443 (outside the pod network)
+ *   NODE_IP:30080/TCP     11: B:8080 (NodePort, a local backend)
+ *   NODE_IP:30081/TCP     101: R:80 (NodePort, a remote backend: SNAT + Geneve)
+ *   NODE_IP:30083/TCP     11: B:8080                                      ETP Local
+ *   NODE_IP:30084/TCP     EXT: none; INT: 101: R:80                       ETP Local
+ *   NODE_IP:30085/TCP     none                                            -
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -208,9 +213,9 @@ static struct xcni_svc_key fe_key(const char *vip, uint16_t port, uint8_t proto)
  * terminating, under version v: slots first, then the entry (and its
  * reverse-NAT entry), as the versioned writer does.
  */
-static int svc_set(const char *vip, uint16_t port, uint8_t proto, uint32_t id, uint8_t v,
-		   uint8_t flags, uint32_t affinity_s, const uint32_t *ids, uint16_t count,
-		   uint16_t term)
+static int svc_set_scope(const char *vip, uint16_t port, uint8_t proto, uint8_t scope,
+			 uint32_t id, uint8_t v, uint8_t flags, uint32_t affinity_s,
+			 const uint32_t *ids, uint16_t count, uint16_t term)
 {
 	struct xcni_svc_key k = fe_key(vip, port, proto);
 	struct xcni_svc s = { .id = id, .count = count, .count_term = term, .rev_nat = (uint16_t)id,
@@ -226,10 +231,19 @@ static int svc_set(const char *vip, uint16_t port, uint8_t proto, uint32_t id, u
 			return -errno;
 	}
 	memcpy(rn.addr, &a, 4);
+	k.scope = scope;
 	if (bpf_map_update_elem(map_fd("xcni_revnat"), &rid, &rn, BPF_ANY) ||
 	    bpf_map_update_elem(map_fd("xcni_svc"), &k, &s, BPF_ANY))
 		return -errno;
 	return 0;
+}
+
+static int svc_set(const char *vip, uint16_t port, uint8_t proto, uint32_t id, uint8_t v,
+		   uint8_t flags, uint32_t affinity_s, const uint32_t *ids, uint16_t count,
+		   uint16_t term)
+{
+	return svc_set_scope(vip, port, proto, XCNI_SCOPE_EXT, id, v, flags, affinity_s, ids, count,
+			     term);
 }
 
 static int lb_setup(void **state)
@@ -268,6 +282,16 @@ static int lb_setup(void **state)
 	err = err ?: svc_set("10.96.1.11", 53, IPPROTO_UDP, 11, 0, 0, 0, s11, 1, 0);
 	err = err ?: svc_set("10.96.1.12", 80, IPPROTO_TCP, 12, 0, 0, 0, s12, 1, 0);
 	err = err ?: svc_set("10.96.1.13", 443, IPPROTO_TCP, 13, 0, 0, 0, s13, 1, 0);
+	/* NodePorts on this node's underlay address (ids 14-19). */
+	err = err ?: svc_set(NODE_IP, 30080, IPPROTO_TCP, 14, 0, 0, 0, s1, 1, 0);
+	err = err ?: svc_set(NODE_IP, 30081, IPPROTO_TCP, 15, 0, 0, 0, s10, 1, 0);
+	err = err ?: svc_set(NODE_IP, 30083, IPPROTO_TCP, 16, 0,
+			     XCNI_SVC_F_ETP_LOCAL | XCNI_SVC_F_TWO_SCOPES, 0, s1, 1, 0);
+	err = err ?: svc_set(NODE_IP, 30084, IPPROTO_TCP, 17, 0,
+			     XCNI_SVC_F_ETP_LOCAL | XCNI_SVC_F_TWO_SCOPES, 0, NULL, 0, 0);
+	err = err ?: svc_set_scope(NODE_IP, 30084, IPPROTO_TCP, XCNI_SCOPE_INT, 18, 0, 0, 0, s10,
+				   1, 0);
+	err = err ?: svc_set(NODE_IP, 30085, IPPROTO_TCP, 19, 0, 0, 0, NULL, 0, 0);
 	return err;
 }
 
@@ -422,6 +446,32 @@ static void lb_frag(void **state)
 	expect(FROM_POD_LB, DEV_A, in, len, TC_ACT_SHOT, XCNI_DROP_FRAGMENT, NULL, 0);
 }
 
+/* The RST answering f (a SYN): from its destination back to its source, MACs swapped. */
+static void rst_want(const struct fr *f, uint8_t *want)
+{
+	uint8_t *ip = want + ETH_HLEN, *l4 = ip + 20;
+
+	memset(want, 0, FRAME_MAX);
+	memcpy(want, f->smac, ETH_ALEN);
+	memcpy(want + ETH_ALEN, f->dmac, ETH_ALEN);
+	*(uint16_t *)(want + 12) = htons(ETH_P_IP);
+	ip[0] = 0x45;
+	*(uint16_t *)(ip + 2) = htons(40);
+	*(uint16_t *)(ip + 6) = htons(0x4000);
+	ip[8] = 64;
+	ip[9] = IPPROTO_TCP;
+	*(uint32_t *)(ip + 12) = f->daddr;
+	*(uint32_t *)(ip + 16) = f->saddr;
+	*(uint16_t *)(ip + 10) = csum(ip, 20);
+	*(uint16_t *)l4 = htons(f->dport);
+	*(uint16_t *)(l4 + 2) = htons(f->sport);
+	*(uint32_t *)(l4 + 8) = htonl(TCP_SEQ + 1); /* a SYN takes one sequence number */
+	l4[12] = 5 << 4;
+	l4[13] = TH_RST | TH_ACK;
+	*(uint16_t *)(l4 + 16) = l4_csum(*(uint32_t *)(ip + 12), *(uint32_t *)(ip + 16), IPPROTO_TCP,
+					 l4, 20);
+}
+
 /* No backends: TCP gets a RST, UDP an ICMP port unreachable, back into the client. */
 static void lb_no_backend(void **state)
 {
@@ -433,25 +483,7 @@ static void lb_no_backend(void **state)
 
 	(void)state;
 	len = frame(&f, in);
-	memset(want, 0, sizeof(want));
-	memcpy(want, pods[DEV_A].mac, ETH_ALEN);
-	memcpy(want + ETH_ALEN, pods[DEV_A].host_mac, ETH_ALEN);
-	*(uint16_t *)(want + 12) = htons(ETH_P_IP);
-	ip[0] = 0x45;
-	*(uint16_t *)(ip + 2) = htons(40);
-	*(uint16_t *)(ip + 6) = htons(0x4000);
-	ip[8] = 64;
-	ip[9] = IPPROTO_TCP;
-	*(uint32_t *)(ip + 12) = ip4("10.96.1.3");
-	*(uint32_t *)(ip + 16) = ip4(IP_A);
-	*(uint16_t *)(ip + 10) = csum(ip, 20);
-	*(uint16_t *)l4 = htons(80);
-	*(uint16_t *)(l4 + 2) = htons(40700);
-	*(uint32_t *)(l4 + 8) = htonl(TCP_SEQ + 1); /* a SYN takes one sequence number */
-	l4[12] = 5 << 4;
-	l4[13] = TH_RST | TH_ACK;
-	*(uint16_t *)(l4 + 16) = l4_csum(*(uint32_t *)(ip + 12), *(uint32_t *)(ip + 16), IPPROTO_TCP,
-					 l4, 20);
+	rst_want(&f, want);
 	expect(FROM_POD_LB, DEV_A, in, len, TC_ACT_REDIRECT, XCNI_DROP_NO_BACKEND, want, ETH_HLEN + 40);
 	assert_int_equal(env.ev[0].daddr, ip4("10.96.1.3"));
 	ct_get(ip4(IP_A), ip4("10.96.1.3"), 40700, 80, IPPROTO_TCP, &found);
@@ -880,6 +912,187 @@ static void lb_off(void **state)
 	assert_int_equal(e.flags, XCNI_CT_F_STACK);
 }
 
+#define CLIENT "203.0.113.9" /* outside the cluster: no ipcache entry (world) */
+#define CLIENT2 "203.0.113.10"
+
+/* From outside, on the underlay (the router's MAC -> the node's). */
+static struct fr from_outside(const char *src, uint16_t sp, uint16_t dp, uint8_t flags)
+{
+	return (struct fr){ .smac = pods[DEV_U].mac, .dmac = pods[DEV_U].host_mac,
+			    .saddr = ip4(src), .daddr = ip4(NODE_IP), .sport = sp, .dport = dp,
+			    .proto = IPPROTO_TCP, .flags = flags };
+}
+
+/*
+ * NodePort, a backend on this node: DNAT only (the client's address kept),
+ * into B; B's reply gets the NodePort back as source and leaves by the
+ * underlay (redirect_neigh fills the MACs when it sends: unchanged here).
+ */
+static void lb_nodeport_local(void **state)
+{
+	uint8_t in[FRAME_MAX], want[FRAME_MAX];
+	struct fr f = from_outside(CLIENT, 50000, 30080, TH_SYN), t;
+	struct xcni_ct_entry e;
+	size_t len, wlen;
+	int found;
+
+	(void)state;
+	len = frame(&f, in);
+	t = into(f, DEV_B);
+	t.daddr = ip4(IP_B);
+	t.dport = 8080;
+	wlen = frame(&t, want);
+	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_LOCAL, want, wlen);
+	e = ct_get(ip4(CLIENT), ip4(NODE_IP), 50000, 30080, IPPROTO_TCP, &found);
+	assert_true(found);
+	assert_int_equal(e.flags, XCNI_CT_F_SVC);
+	assert_int_equal(e.backend_id, 11);
+	e = ct_get(ip4(CLIENT), ip4(IP_B), 50000, 8080, IPPROTO_TCP, &found);
+	assert_true(found);
+	assert_int_equal(e.flags, XCNI_CT_F_NODEPORT);
+	assert_int_equal(e.rev_nat, 14);
+
+	f = from_dev(DEV_B, IP_B, 8080, CLIENT, 50000, IPPROTO_TCP, TH_SYN | TH_ACK);
+	len = frame(&f, in);
+	t = f;
+	t.saddr = ip4(NODE_IP);
+	t.sport = 30080;
+	wlen = frame(&t, want);
+	expect(FROM_POD_LB, DEV_B, in, len, TC_ACT_REDIRECT, XCNI_FWD_REPLY, want, wlen);
+
+	/* The same under externalTrafficPolicy=Local (EXT holds B only). */
+	f = from_outside(CLIENT, 50002, 30083, TH_SYN);
+	len = frame(&f, in);
+	t = into(f, DEV_B);
+	t.daddr = ip4(IP_B);
+	t.dport = 8080;
+	wlen = frame(&t, want);
+	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_LOCAL, want, wlen);
+}
+
+/* The SNATed, encapsulated frame from_outside sends for f to R:80 with source port sp. */
+static size_t nodeport_remote_want(const struct fr *f, const uint8_t *in, uint16_t sp,
+				   uint8_t *want)
+{
+	uint8_t inner[FRAME_MAX];
+	struct fr t = *f;
+	struct xcni_ct_key tuple = { .saddr = ip4(NODE_IP), .daddr = ip4(IP_R), .sport = htons(sp),
+				     .dport = htons(80), .proto = IPPROTO_TCP };
+	size_t ilen;
+
+	t.saddr = ip4(NODE_IP);
+	t.sport = sp;
+	t.daddr = ip4(IP_R);
+	t.dport = 80;
+	t.ttl = 63;
+	ilen = frame(&t, inner);
+	return geneve_wrap(tuple, inner, ilen, in, NODE_IP, N2, VNI, 0, want);
+}
+
+/*
+ * NodePort, a backend on node n2: DNAT to R, SNAT to this node (the client's
+ * port while free), Geneve to n2; R's reply through n2's Geneve is undone
+ * (frontend -> client) and leaves by the underlay. A second client on the
+ * same port gets another: the port from the flow's hash.
+ */
+static void lb_nodeport_remote(void **state)
+{
+	uint8_t in[FRAME_MAX], inner[FRAME_MAX], want[FRAME_MAX];
+	struct fr f = from_outside(CLIENT, 50001, 30081, TH_SYN), t;
+	struct xcni_ct_key tuple;
+	struct xcni_ct_entry e;
+	size_t len, ilen, wlen;
+	uint16_t sp2;
+	int found;
+
+	(void)state;
+	len = frame(&f, in);
+	wlen = nodeport_remote_want(&f, in, 50001, want);
+	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
+	e = ct_get(ip4(CLIENT), ip4(NODE_IP), 50001, 30081, IPPROTO_TCP, &found);
+	assert_true(found);
+	assert_int_equal(e.flags, XCNI_CT_F_SVC);
+	assert_int_equal(e.backend_id, 101);
+	assert_int_equal(e.nat_port, htons(50001));
+	e = ct_get(ip4(NODE_IP), ip4(IP_R), 50001, 80, IPPROTO_TCP, &found);
+	assert_true(found);
+	assert_int_equal(e.flags, XCNI_CT_F_NODEPORT | XCNI_CT_F_SNAT);
+	assert_int_equal(e.rev_nat, 15);
+	assert_int_equal(e.nat_addr, ip4(CLIENT));
+	assert_int_equal(e.nat_port, htons(50001));
+
+	/* R's SYN-ACK from n2: decapsulated, frontend -> client, out the underlay. */
+	f = (struct fr){ .smac = pods[DEV_U].mac, .dmac = pods[DEV_U].host_mac, .saddr = ip4(IP_R),
+			 .daddr = ip4(NODE_IP), .sport = 80, .dport = 50001, .proto = IPPROTO_TCP,
+			 .flags = TH_SYN | TH_ACK };
+	ilen = frame(&f, inner);
+	tuple = (struct xcni_ct_key){ .saddr = ip4(IP_R), .daddr = ip4(NODE_IP), .sport = htons(80),
+				      .dport = htons(50001), .proto = IPPROTO_TCP };
+	len = geneve_wrap(tuple, inner, ilen, inner, N2, NODE_IP, VNI, 0, in);
+	t = f;
+	t.saddr = ip4(NODE_IP);
+	t.sport = 30081;
+	t.daddr = ip4(CLIENT);
+	t.dport = 50001;
+	wlen = frame(&t, want);
+	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_REPLY, want, wlen);
+	e = ct_get(ip4(NODE_IP), ip4(IP_R), 50001, 80, IPPROTO_TCP, &found);
+	assert_int_equal(e.state, XCNI_CT_ESTABLISHED);
+
+	/* The client's ACK: the same port again (from the service entry). */
+	f = from_outside(CLIENT, 50001, 30081, TH_ACK);
+	len = frame(&f, in);
+	wlen = nodeport_remote_want(&f, in, 50001, want);
+	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
+
+	/* Another client, the same source port: NODE_IP:50001 -> R:80 is taken. */
+	f = from_outside(CLIENT2, 50001, 30081, TH_SYN);
+	sp2 = (uint16_t)(32768 + (xcni_lb_hash(ip4(CLIENT2), ip4(IP_R), htons(50001), htons(80),
+					       IPPROTO_TCP) + 7919) % 28232);
+	len = frame(&f, in);
+	wlen = nodeport_remote_want(&f, in, sp2, want);
+	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
+}
+
+/*
+ * externalTrafficPolicy=Local with no backend here: from outside, dropped
+ * with its own reason (no SNAT to another node's), nothing left in
+ * conntrack; a pod of this node reaching the same NodePort takes the INT
+ * entry, every backend (R). No backend at all (policy Cluster): refused
+ * back out the underlay (TCP RST).
+ */
+static void lb_nodeport_etp_local(void **state)
+{
+	uint8_t in[FRAME_MAX], inner[FRAME_MAX], want[FRAME_MAX];
+	struct fr f = from_outside(CLIENT, 50003, 30084, TH_SYN), t;
+	struct xcni_ct_key tuple = { .saddr = ip4(IP_A), .daddr = ip4(IP_R), .sport = htons(50004),
+				     .dport = htons(80), .proto = IPPROTO_TCP };
+	size_t len, ilen, wlen;
+	int found;
+
+	(void)state;
+	len = frame(&f, in);
+	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_SHOT, XCNI_DROP_NO_LOCAL_BACKEND, NULL, 0);
+	ct_get(ip4(CLIENT), ip4(NODE_IP), 50003, 30084, IPPROTO_TCP, &found);
+	assert_false(found);
+
+	f = from_dev(DEV_A, IP_A, 50004, NODE_IP, 30084, IPPROTO_TCP, TH_SYN);
+	len = frame(&f, in);
+	t = f;
+	t.ttl = 63;
+	t.daddr = ip4(IP_R);
+	t.dport = 80;
+	ilen = frame(&t, inner);
+	wlen = geneve_wrap(tuple, inner, ilen, in, NODE_IP, N2, VNI, 0, want);
+	expect(FROM_POD_LB, DEV_A, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
+
+	f = from_outside(CLIENT, 50005, 30085, TH_SYN);
+	len = frame(&f, in);
+	rst_want(&f, want);
+	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_DROP_NO_BACKEND, want,
+	       ETH_HLEN + 40);
+}
+
 const struct CMUnitTest lb_tests[] = {
 	cmocka_unit_test_prestate_setup_teardown(lb_tcp, lb_setup, NULL, NULL),
 	cmocka_unit_test(lb_udp),
@@ -894,6 +1107,9 @@ const struct CMUnitTest lb_tests[] = {
 	cmocka_unit_test(lb_icmp_error),
 	cmocka_unit_test(lb_policy),
 	cmocka_unit_test(lb_via_stack),
+	cmocka_unit_test(lb_nodeport_local),
+	cmocka_unit_test(lb_nodeport_remote),
+	cmocka_unit_test(lb_nodeport_etp_local),
 	cmocka_unit_test(lb_off),
 };
 const size_t nr_lb_tests = ARRAY_SIZE(lb_tests);

@@ -15,8 +15,9 @@
 static struct store *st;
 static struct svc_list l;
 
-/* A store holding the objects of yaml (parsed as xcnid with --kube-proxy-replacement). */
-static void load(const char *yaml)
+/* A store holding the objects of yaml (parsed as xcnid with --kube-proxy-replacement),
+ * built for node (NULL: none). */
+static void load_for(const char *yaml, const struct svc_node *node)
 {
 	struct k8s_error err;
 	struct cluster c;
@@ -36,7 +37,12 @@ static void load(const char *yaml)
 	}
 	k8s_docs_free(docs, n);
 	store_view(st, &c);
-	assert_int_equal(svc_build(&c, 0, &l), 0);
+	assert_int_equal(svc_build(&c, node, 0, &l), 0);
+}
+
+static void load(const char *yaml)
+{
+	load_for(yaml, NULL);
 }
 
 static int teardown(void **state)
@@ -221,7 +227,7 @@ static void bad_input(void **state)
 	assert_string_equal(l.errs[1], "Service y/a: spec.ports[1].name: \"dns\" names no UDP port "
 				       "of EndpointSlice y/a-1");
 	assert_string_equal(l.errs[2], "Service y/b: spec.ports[0]: frontend 10.96.0.1:80/TCP is "
-				       "another Service's already; left out");
+				       "another Service's already (y/a:80/TCP); left out");
 	assert_int_equal(l.n, 3);
 	assert_int_equal(spec("y/a:80/TCP")->nbe, 0);
 	assert_int_equal(spec("y/a:53/UDP")->nbe, 0);
@@ -237,12 +243,170 @@ static void maglev_flag_and_empty(void **state)
 	load(SVC("a", "{clusterIP: 10.96.0.1, ports: [{port: 80}]}"));
 	svc_list_free(&l);
 	store_view(st, &c);
-	assert_int_equal(svc_build(&c, SVC_BUILD_MAGLEV, &l), 0);
+	assert_int_equal(svc_build(&c, NULL, SVC_BUILD_MAGLEV, &l), 0);
 	assert_int_equal(l.specs[0].flags, XCNI_SVC_F_MAGLEV);
 	svc_list_free(&l);
 	memset(&c, 0, sizeof(c));
-	assert_int_equal(svc_build(&c, 0, &l), 0);
+	assert_int_equal(svc_build(&c, NULL, 0, &l), 0);
 	assert_int_equal(l.n, 0);
+}
+
+/* Node n1 at 192.168.1.1 and 10.0.0.1 (InternalIP and underlay). */
+static const uint32_t n1_addrs[2] = { 0x0101a8c0, 0x0100000a };
+static const struct svc_node n1 = { .name = "n1", .naddrs = 2, .addrs = n1_addrs };
+
+static const struct svc_spec *find(uint32_t addr, uint16_t port, uint8_t scope)
+{
+	for (size_t i = 0; i < l.n; i++)
+		if (ip4(l.specs[i].key.addr) == addr && ntohs(l.specs[i].key.port) == port &&
+		    l.specs[i].key.scope == scope)
+			return &l.specs[i];
+	return NULL;
+}
+
+#define WEB_EPS                                                                             \
+	EPS("web-1", "web",                                                                 \
+	    "endpoints: [{addresses: [10.1.0.5], nodeName: n1}, {addresses: [10.1.1.6], "   \
+	    "nodeName: n2}, {addresses: [10.1.0.7], nodeName: n1, conditions: {ready: false, " \
+	    "serving: true, terminating: true}}]\nports: [{port: 8080}]")
+
+static void nodeport_external_lb(void **state)
+{
+	const struct svc_spec *s;
+
+	(void)state;
+	load_for(SVC("web", "{type: LoadBalancer, clusterIP: 10.96.0.9, externalIPs: [203.0.113.7, "
+			    "'2001:db8::1'], ports: [{port: 80, nodePort: 30080}]}\nstatus: "
+			    "{loadBalancer: {ingress: [{ip: 198.51.100.2}, {hostname: lb.example}]}}")
+		 WEB_EPS, &n1);
+	assert_int_equal(l.nerrs, 0);
+	/* ClusterIP, NodePort on both node addresses, the externalIP, the LB IP: all EXT,
+	 * all backends (both policies Cluster). */
+	assert_int_equal(l.n, 5);
+	s = spec("y/web:80/TCP");
+	assert_int_equal(ip4(s->key.addr), 0x0a600009);
+	assert_int_equal(s->nbe, 3);
+	s = spec("y/web 192.168.1.1:30080/TCP");
+	assert_int_equal(s->key.scope, XCNI_SCOPE_EXT);
+	assert_int_equal(s->flags, 0);
+	assert_int_equal(s->nbe, 3);
+	assert_non_null(be(s, 0x0a010106, 8080));
+	assert_non_null(find(0x0a000001, 30080, XCNI_SCOPE_EXT));
+	assert_int_equal(spec("y/web 203.0.113.7:80/TCP")->nbe, 3);
+	assert_int_equal(spec("y/web 198.51.100.2:80/TCP")->nbe, 3);
+	/* Without a node: no NodePort frontends. */
+	svc_list_free(&l);
+	{
+		struct cluster c;
+
+		store_view(st, &c);
+		assert_int_equal(svc_build(&c, NULL, 0, &l), 0);
+		assert_int_equal(l.n, 3);
+		assert_null(find(0x0a000001, 30080, XCNI_SCOPE_EXT));
+	}
+}
+
+static void traffic_policies(void **state)
+{
+	const struct svc_spec *s;
+
+	(void)state;
+	load_for(SVC("web", "{type: NodePort, clusterIP: 10.96.0.9, externalTrafficPolicy: Local, "
+			    "internalTrafficPolicy: Local, sessionAffinity: ClientIP, ports: "
+			    "[{port: 80, nodePort: 30080}]}")
+		 WEB_EPS, &n1);
+	assert_int_equal(l.nerrs, 0);
+	assert_int_equal(l.n, 5); /* ClusterIP, 2 x (EXT + INT) */
+	/* ClusterIP under internalTrafficPolicy Local: this node's endpoints only. */
+	s = spec("y/web:80/TCP");
+	assert_int_equal(s->flags, XCNI_SVC_F_ITP_LOCAL | XCNI_SVC_F_AFFINITY);
+	assert_int_equal(s->nbe, 2);
+	assert_int_equal(be(s, 0x0a010005, 8080)->state, XCNI_BE_ACTIVE);
+	assert_int_equal(be(s, 0x0a010007, 8080)->state, XCNI_BE_TERMINATING);
+	assert_null(be(s, 0x0a010106, 8080));
+	/* NodePort under externalTrafficPolicy Local: EXT local only, INT all. */
+	s = find(0x0a000001, 30080, XCNI_SCOPE_EXT);
+	assert_non_null(s);
+	assert_int_equal(s->flags, XCNI_SVC_F_ETP_LOCAL | XCNI_SVC_F_TWO_SCOPES |
+					   XCNI_SVC_F_AFFINITY);
+	assert_int_equal(s->nbe, 2);
+	assert_null(be(s, 0x0a010106, 8080));
+	s = find(0x0a000001, 30080, XCNI_SCOPE_INT);
+	assert_non_null(s);
+	assert_int_equal(s->flags, XCNI_SVC_F_AFFINITY);
+	assert_int_equal(s->nbe, 3);
+	/* On another node with no endpoint: the EXT entry has none (the data plane
+	 * drops), the INT one all three. */
+	svc_list_free(&l);
+	{
+		const struct svc_node n3 = { .name = "n3", .naddrs = 1, .addrs = n1_addrs + 1 };
+		struct cluster c;
+
+		store_view(st, &c);
+		assert_int_equal(svc_build(&c, &n3, 0, &l), 0);
+		assert_int_equal(find(0x0a000001, 30080, XCNI_SCOPE_EXT)->nbe, 0);
+		assert_int_equal(find(0x0a000001, 30080, XCNI_SCOPE_INT)->nbe, 3);
+		assert_int_equal(spec("y/web:80/TCP")->nbe, 0);
+	}
+}
+
+static void bad_node_ports(void **state)
+{
+	const struct svc_node narrow = { .name = "n1", .naddrs = 1, .addrs = n1_addrs + 1,
+					 .np_min = 31000, .np_max = 31999 };
+
+	(void)state;
+	/* Out of the range: that frontend refused, named; a nodePort two Services have:
+	 * the later one's refused, naming it and the owner; everything else built. */
+	load_for(SVC("a", "{type: NodePort, clusterIP: 10.96.0.1, ports: [{name: x, port: 80, "
+			  "nodePort: 30080}, {name: y, port: 81, nodePort: 31081}]}")
+		 SVC("b", "{type: NodePort, clusterIP: 10.96.0.2, ports: [{port: 80, nodePort: 31081}]}")
+		 SVC("c", "{type: NodePort, clusterIP: 10.96.0.3, ports: [{port: 80, nodePort: 31081, "
+			  "protocol: UDP}]}"),
+		 &narrow);
+	assert_int_equal(l.nerrs, 2);
+	assert_string_equal(l.errs[0], "Service y/a: spec.ports[0].nodePort: 30080 is outside the "
+				       "NodePort range 31000-31999; that frontend is refused");
+	assert_string_equal(l.errs[1], "Service y/b: spec.ports[0].nodePort: frontend "
+				       "10.0.0.1:31081/TCP is another Service's already (y/a "
+				       "10.0.0.1:31081/TCP); left out");
+	assert_int_equal(l.n, 6); /* 4 ClusterIPs, a's 31081, c's 31081/UDP */
+	assert_null(find(0x0a000001, 30080, XCNI_SCOPE_EXT));
+	assert_non_null(spec("y/a 10.0.0.1:31081/TCP"));
+	assert_non_null(spec("y/c 10.0.0.1:31081/UDP"));
+	assert_non_null(spec("y/b:80/TCP"));
+}
+
+static void nodeport_parse_errors(void **state)
+{
+	struct k8s_error err;
+	struct k8s_object *o;
+	json_t **docs;
+	size_t n;
+	static const struct {
+		const char *yaml, *msg;
+	} rows[] = {
+		{ SVC("a", "{clusterIP: 10.96.0.1, ports: [{port: 80, nodePort: 30080}]}"),
+		  "Service y/a: spec.ports[0].nodePort: only NodePort and LoadBalancer Services have one" },
+		{ SVC("a", "{type: NodePort, ports: [{port: 80, nodePort: 70000}]}"),
+		  "Service y/a: spec.ports[0].nodePort: 70000 must be between 0 and 65535, inclusive" },
+		{ SVC("a", "{type: NodePort, externalTrafficPolicy: Nearby, ports: [{port: 80}]}"),
+		  "Service y/a: spec.externalTrafficPolicy: \"Nearby\" is not supported (Cluster, Local)" },
+		{ SVC("a", "{externalIPs: [1.2.3], ports: [{port: 80}]}"),
+		  "Service y/a: spec.externalIPs[0]: \"1.2.3\" is not a valid IP address" },
+		{ SVC("a", "{type: LoadBalancer, ports: [{port: 80}]}\nstatus: {loadBalancer: "
+			   "{ingress: [{ip: x}]}}"),
+		  "Service y/a: status.loadBalancer.ingress[0].ip: \"x\" is not a valid IP address" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		if (k8s_load_stream(rows[i].yaml, strlen(rows[i].yaml), &docs, &n, &err))
+			fail_msg("%s", err.msg);
+		assert_int_equal(k8s_parse_lb(docs[0], &o, &err), -EINVAL);
+		assert_string_equal(err.msg, rows[i].msg);
+		k8s_docs_free(docs, n);
+	}
 }
 
 int main(void)
@@ -255,6 +419,10 @@ int main(void)
 		cmocka_unit_test_teardown(headless_unallocated_no_selector, teardown),
 		cmocka_unit_test_teardown(bad_input, teardown),
 		cmocka_unit_test_teardown(maglev_flag_and_empty, teardown),
+		cmocka_unit_test_teardown(nodeport_external_lb, teardown),
+		cmocka_unit_test_teardown(traffic_policies, teardown),
+		cmocka_unit_test_teardown(bad_node_ports, teardown),
+		cmocka_unit_test(nodeport_parse_errors),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

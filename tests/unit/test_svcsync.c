@@ -79,7 +79,9 @@ static int setup(void **state)
 		 BPF_F_NO_PREALLOC, -1) ?:
 	      mk("xcni_revnat", BPF_MAP_TYPE_HASH, 2, sizeof(struct xcni_revnat), 64,
 		 BPF_F_NO_PREALLOC, -1) ?:
-	      mk("xcni_maglev", BPF_MAP_TYPE_HASH_OF_MAPS, 4, 4, 16, 0, inner);
+	      mk("xcni_maglev", BPF_MAP_TYPE_HASH_OF_MAPS, 4, 4, 16, 0, inner) ?:
+	      mk("xcni_ct", BPF_MAP_TYPE_LRU_HASH, sizeof(struct xcni_ct_key),
+		 sizeof(struct xcni_ct_entry), 64, 0, -1);
 	close(inner);
 	return err;
 }
@@ -87,7 +89,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	static const char *const names[] = { "xcni_svc", "xcni_svcslot", "xcni_backend",
-					     "xcni_revnat", "xcni_maglev" };
+					     "xcni_revnat", "xcni_maglev", "xcni_ct" };
 	char path[128];
 
 	(void)state;
@@ -504,6 +506,92 @@ static void test_restart(void **state)
 	svcsync_free(ss);
 }
 
+static struct xcni_ct_key ct_key(const char *s, uint16_t sp, const char *d, uint16_t dp,
+				 uint8_t proto)
+{
+	struct xcni_ct_key k = { .sport = htons(sp), .dport = htons(dp), .proto = proto };
+
+	inet_pton(AF_INET, s, &k.saddr);
+	inet_pton(AF_INET, d, &k.daddr);
+	return k;
+}
+
+/*
+ * A UDP backend that leaves its frontend takes its flows with it (service
+ * entry by backend id, the flow's own entry by address and port), so the
+ * client's next datagram picks again; another frontend's flows to the same
+ * backend, a TCP flow, and the flows of the backend that stays are kept.
+ */
+static void test_udp_flush(void **state)
+{
+	struct svc_be_spec two[] = { be4("10.1.0.1", 53, XCNI_BE_ACTIVE),
+				     be4("10.1.0.2", 53, XCNI_BE_ACTIVE) };
+	struct svc_spec specs[] = {
+		{ .name = "y/dns:53/UDP", .key = fe4("10.96.0.10", 53, IPPROTO_UDP), .nbe = 2,
+		  .be = two },
+		{ .name = "y/other:53/UDP", .key = fe4("10.96.0.11", 53, IPPROTO_UDP), .nbe = 2,
+		  .be = two },
+		{ .name = "y/dns:53/TCP", .key = fe4("10.96.0.10", 53, IPPROTO_TCP), .nbe = 2,
+		  .be = two },
+	};
+	struct {
+		struct xcni_ct_key k;
+		uint8_t flags;
+		int spec; /* whose rev_nat */
+		uint32_t be; /* 1 + index in two, for service entries */
+		bool gone; /* expected flushed */
+	} rows[] = {
+		{ ct_key("10.2.0.5", 4000, "10.96.0.10", 53, IPPROTO_UDP), XCNI_CT_F_SVC, 0, 1, true },
+		{ ct_key("10.2.0.5", 4000, "10.1.0.1", 53, IPPROTO_UDP), 0, 0, 0, true },
+		{ ct_key("10.2.0.5", 4001, "10.96.0.10", 53, IPPROTO_UDP), XCNI_CT_F_SVC, 0, 2, false },
+		{ ct_key("10.2.0.5", 4001, "10.1.0.2", 53, IPPROTO_UDP), 0, 0, 0, false },
+		{ ct_key("10.2.0.5", 4002, "10.96.0.11", 53, IPPROTO_UDP), XCNI_CT_F_SVC, 1, 1, false },
+		{ ct_key("10.2.0.5", 4002, "10.1.0.1", 53, IPPROTO_UDP), 0, 1, 0, false },
+		{ ct_key("10.2.0.5", 4003, "10.96.0.10", 53, IPPROTO_TCP), XCNI_CT_F_SVC, 2, 1, false },
+		{ ct_key("10.2.0.5", 4003, "10.1.0.1", 53, IPPROTO_TCP), 0, 2, 0, false },
+	};
+	struct svcsync_stats st = {};
+	struct svcsync *ss;
+	char msg[256] = "";
+	uint32_t ids[2];
+	int fd, found;
+
+	(void)state;
+	assert_int_equal(svcsync_open(pin_dir, &ss), 0);
+	assert_int_equal(svcsync_apply(ss, specs, 3, &st, msg, sizeof(msg)), 0);
+	assert_int_equal(svcsync_cleanup(ss, &st), 0);
+	ids[0] = slot(svc_get(&specs[0].key).id, 0, 0, &found);
+	ids[1] = slot(svc_get(&specs[0].key).id, 0, 1, &found);
+	fd = fd_of("xcni_ct");
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct xcni_ct_entry e = { .flags = rows[i].flags, .state = XCNI_CT_ESTABLISHED,
+					   .rev_nat = svc_get(&specs[rows[i].spec].key).rev_nat };
+
+		if (rows[i].be)
+			e.backend_id = ids[rows[i].be - 1];
+		assert_int_equal(bpf_map_update_elem(fd, &rows[i].k, &e, BPF_ANY), 0);
+	}
+	/* 10.1.0.1 leaves y/dns (UDP and TCP); y/other keeps it. */
+	specs[0].nbe = specs[2].nbe = 1;
+	specs[0].be = specs[2].be = &two[1];
+	memset(&st, 0, sizeof(st));
+	assert_int_equal(svcsync_apply(ss, specs, 3, &st, msg, sizeof(msg)), 0);
+	assert_int_equal(st.ct_flushed, 2);
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct xcni_ct_entry e;
+
+		if (bpf_map_lookup_elem(fd, &rows[i].k, &e) == 0 ? rows[i].gone : !rows[i].gone)
+			fail_msg("row %zu: %s", i, rows[i].gone ? "kept" : "flushed");
+	}
+	assert_int_equal(svcsync_cleanup(ss, &st), 0);
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+		bpf_map_delete_elem(fd, &rows[i].k);
+	close(fd);
+	assert_int_equal(svcsync_apply(ss, NULL, 0, &st, msg, sizeof(msg)), 0);
+	assert_int_equal(svcsync_cleanup(ss, &st), 0);
+	svcsync_free(ss);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -512,6 +600,7 @@ int main(void)
 		cmocka_unit_test(test_full),
 		cmocka_unit_test(test_many),
 		cmocka_unit_test(test_restart),
+		cmocka_unit_test(test_udp_flush),
 	};
 
 	return cmocka_run_group_tests_name("svcsync", tests, setup, teardown);

@@ -340,15 +340,28 @@ out:
  * discipline: a Service's change is whole or not at all). 0, or -errno with
  * msg saying why (nothing written then).
  */
-static int sync_services(const struct cluster *c, unsigned int flags, struct svcsync *ss,
+static int sync_services(const struct opts *o, const struct cluster *c, struct svcsync *ss,
 			 __u64 gen, char *msg, size_t msglen)
 {
+	const struct k8s_object *node = NULL;
 	struct svcsync_stats st = {};
+	struct svc_node sn = { .name = o->node_name };
+	uint32_t addrs[2];
 	struct svc_list l;
 	int err;
 
 	msg[0] = '\0';
-	err = svc_build(c, flags, &l);
+	/* NodePort frontends: the node's InternalIP (its Node object) and the
+	 * underlay address, where traffic from outside arrives. */
+	for (size_t i = 0; i < c->n[K8S_NODE] && o->node_name; i++)
+		if (!strcmp(c->objs[K8S_NODE][i]->meta.name, o->node_name))
+			node = c->objs[K8S_NODE][i];
+	if (node && node->node.internal_ip)
+		addrs[sn.naddrs++] = node->node.internal_ip;
+	if (o->ov->underlay && o->ov->node_ip && (!sn.naddrs || addrs[0] != o->ov->node_ip))
+		addrs[sn.naddrs++] = o->ov->node_ip;
+	sn.addrs = addrs;
+	err = svc_build(c, &sn, o->lb_flags, &l);
 	if (err) {
 		snprintf(msg, msglen, "building the Service frontends: %s", strerror(-err));
 		return err;
@@ -365,10 +378,11 @@ static int sync_services(const struct cluster *c, unsigned int flags, struct svc
 	svcsync_cleanup(ss, &st);
 	if (st.svcs_changed || st.svcs_removed)
 		pr_info("generation %llu: %zu frontends, %zu written, %zu removed; backends %zu "
-			"written, %zu deleted; slots %zu written, %zu deleted; %zu Maglev tables\n",
+			"written, %zu deleted; slots %zu written, %zu deleted; %zu Maglev tables; "
+			"%zu UDP conntrack entries of removed backends flushed\n",
 			(unsigned long long)gen, l.n, st.svcs_changed, st.svcs_removed,
 			st.backends_written, st.backends_deleted, st.slots_written,
-			st.slots_deleted, st.maglev_written);
+			st.slots_deleted, st.maglev_written, st.ct_flushed);
 	svc_list_free(&l);
 	return 0;
 }
@@ -428,7 +442,7 @@ static int sync_policy(const struct opts *o, struct from_pod *fp, struct store *
 		       "verdict): %s\n", strerror(-err));
 	polsync_cleanup(ps, &ss);
 	/* After policy: a new backend's flows are judged by the policy of this generation. */
-	if (o->kpr && (err = sync_services(&c, o->lb_flags, svs, gen, msg, sizeof(msg)))) {
+	if (o->kpr && (err = sync_services(o, &c, svs, gen, msg, sizeof(msg)))) {
 		pr_err("generation %llu not applied: %s\n", (unsigned long long)gen, msg);
 		report_gen(o, fp, gen, r, msg);
 		return err;

@@ -1315,6 +1315,12 @@ static int parse_svc_port(struct ctx *c, json_t *j, size_t nports, json_t *names
 	if (!present)
 		return fail_in(c, "port", "required");
 	p->port = v;
+	/* Any port here: whether it is in the node's NodePort range is the
+	 * agent's to say (svc_build), refusing that frontend alone. */
+	err = get_int(c, j, "nodePort", 0, 65535, &v, &present);
+	if (err)
+		return err;
+	p->node_port = present ? v : 0;
 	err = parse_proto(c, j, &p->proto);
 	if (!err)
 		err = get_str(c, j, "name", &name);
@@ -1391,10 +1397,107 @@ dflt:
 	return err;
 }
 
+/* A list of IPv4 address strings at parent.key (IPv6 ones are skipped: no IPv6 frontends yet). */
+static int parse_ip_list(struct ctx *c, json_t *parent, const char *key, size_t *n,
+			 uint32_t **out)
+{
+	json_t *arr, *a;
+	size_t i, o;
+	int err = get_arr(c, parent, key, &arr);
+
+	if (err || !arr || !json_array_size(arr))
+		return err;
+	*out = calloc(json_array_size(arr), sizeof(**out));
+	if (!*out)
+		return -ENOMEM;
+	o = field(c, key);
+	json_array_foreach(arr, i, a) {
+		const char *str = json_string_value(a);
+		size_t o2 = idx(c, i);
+
+		if (!str)
+			err = fail(c, "must be a string");
+		else if (parse_ipv4(str, &(*out)[*n]))
+			(*n)++;
+		else if (!is_ipv6(str))
+			err = fail(c, "\"%s\" is not a valid IP address", str);
+		pop(c, o2);
+		if (err)
+			break;
+	}
+	pop(c, o);
+	return err;
+}
+
+/* spec.externalTrafficPolicy / internalTrafficPolicy: Cluster (the default) or Local. */
+static int parse_traffic_policy(struct ctx *c, json_t *spec, const char *key, bool *local)
+{
+	const char *v;
+	int err = get_str(c, spec, key, &v);
+
+	if (err || !v || !*v || !strcmp(v, "Cluster"))
+		return err;
+	if (strcmp(v, "Local"))
+		return fail_in(c, key, "\"%s\" is not supported (Cluster, Local)", v);
+	*local = true;
+	return 0;
+}
+
+/* status.loadBalancer.ingress[].ip: the addresses a LoadBalancer Service is reached at. */
+static int parse_lb_status(struct ctx *c, json_t *doc, struct k8s_service *s)
+{
+	json_t *status, *lb, *ing, *e;
+	size_t i, o1, o2, o3;
+	int err = get_obj(c, doc, "status", &status);
+
+	if (err || !status)
+		return err;
+	o1 = field(c, "status");
+	err = get_obj(c, status, "loadBalancer", &lb);
+	if (err || !lb)
+		goto out1;
+	o2 = field(c, "loadBalancer");
+	err = get_arr(c, lb, "ingress", &ing);
+	if (err || !ing || !json_array_size(ing))
+		goto out2;
+	s->lb_ips = calloc(json_array_size(ing), sizeof(*s->lb_ips));
+	if (!s->lb_ips) {
+		err = -ENOMEM;
+		goto out2;
+	}
+	o3 = field(c, "ingress");
+	json_array_foreach(ing, i, e) {
+		size_t o4 = idx(c, i);
+		const char *ip = NULL;
+
+		if (!json_is_object(e))
+			err = fail(c, "must be an object");
+		else
+			err = get_str(c, e, "ip", &ip);
+		/* An entry with a hostname only (some clouds) names no address to serve. */
+		if (!err && ip && *ip) {
+			if (parse_ipv4(ip, &s->lb_ips[s->nlb_ips]))
+				s->nlb_ips++;
+			else if (!is_ipv6(ip))
+				err = fail_in(c, "ip", "\"%s\" is not a valid IP address", ip);
+		}
+		pop(c, o4);
+		if (err)
+			break;
+	}
+	pop(c, o3);
+out2:
+	pop(c, o2);
+out1:
+	pop(c, o1);
+	return err;
+}
+
 static int parse_service(struct ctx *c, json_t *doc, struct k8s_service *s)
 {
 	json_t *spec, *ports, *port, *names = NULL, *sel;
 	const char *type, *ip;
+	bool lb_type = false;
 	size_t i, o1, o2;
 	int err;
 
@@ -1406,7 +1509,8 @@ static int parse_service(struct ctx *c, json_t *doc, struct k8s_service *s)
 	if (err)
 		goto out;
 	if (type && c->lb && (!strcmp(type, "NodePort") || !strcmp(type, "LoadBalancer"))) {
-		/* Their ClusterIP is served; NodePort and LoadBalancer frontends not yet. */
+		s->node_ports = true;
+		lb_type = !strcmp(type, "LoadBalancer");
 	} else if (type && c->lb && !strcmp(type, "ExternalName")) {
 		s->external_name = true; /* a DNS name: no frontend, no ports required */
 	} else if (type && strcmp(type, "ClusterIP")) {
@@ -1430,6 +1534,12 @@ static int parse_service(struct ctx *c, json_t *doc, struct k8s_service *s)
 		goto out;
 	}
 	err = parse_affinity(c, spec, s);
+	if (!err && c->lb)
+		err = parse_ip_list(c, spec, "externalIPs", &s->nexternal_ips, &s->external_ips);
+	if (!err && c->lb)
+		err = parse_traffic_policy(c, spec, "externalTrafficPolicy", &s->etp_local);
+	if (!err && c->lb)
+		err = parse_traffic_policy(c, spec, "internalTrafficPolicy", &s->itp_local);
 	if (err)
 		goto out;
 	err = get_arr(c, spec, "ports", &ports);
@@ -1452,6 +1562,9 @@ static int parse_service(struct ctx *c, json_t *doc, struct k8s_service *s)
 		size_t o3 = idx(c, i);
 
 		err = parse_svc_port(c, port, json_array_size(ports), names, &s->ports[s->nports++]);
+		/* As the API server: only these types get a nodePort. */
+		if (!err && s->ports[i].node_port && !s->node_ports)
+			err = fail_in(c, "nodePort", "only NodePort and LoadBalancer Services have one");
 		for (size_t k = 0; !err && k + 1 < s->nports; k++)
 			if (s->ports[k].port == s->ports[i].port &&
 			    s->ports[k].proto == s->ports[i].proto)
@@ -1467,6 +1580,8 @@ static int parse_service(struct ctx *c, json_t *doc, struct k8s_service *s)
 out:
 	json_decref(names);
 	pop(c, o1);
+	if (!err && lb_type)
+		err = parse_lb_status(c, doc, s);
 	return err;
 }
 
@@ -1478,6 +1593,8 @@ static void service_free(struct k8s_service *s)
 		free(s->ports[i].target_name);
 	}
 	free(s->ports);
+	free(s->external_ips);
+	free(s->lb_ips);
 }
 
 /* ---- EndpointSlice ---- */

@@ -153,11 +153,13 @@ struct k8s_svc_port {
 	uint16_t port;
 	char *target_name; /* a named targetPort (the pods' containerPort name), else NULL */
 	uint16_t target_port; /* numeric targetPort, defaulting to port */
+	uint16_t node_port; /* spec.ports[].nodePort (NodePort, LoadBalancer), 0 none */
 };
 
 /*
  * v1 Service of type ClusterIP (the only type the lab serves); k8s_parse_lb
- * also takes NodePort and LoadBalancer (their ClusterIP) and ExternalName.
+ * also takes NodePort and LoadBalancer (nodePorts, externalIPs, load-balancer
+ * ingress IPs, both traffic policies) and ExternalName.
  */
 struct k8s_service {
 	struct k8s_meta meta;
@@ -170,6 +172,14 @@ struct k8s_service {
 	struct k8s_svc_port *ports;
 	bool affinity_client_ip; /* sessionAffinity: ClientIP */
 	uint32_t affinity_s; /* sessionAffinityConfig.clientIP.timeoutSeconds (default 10800) */
+	/* k8s_parse_lb only: */
+	bool node_ports; /* type NodePort or LoadBalancer: spec.ports[].nodePort is served */
+	bool etp_local; /* externalTrafficPolicy: Local */
+	bool itp_local; /* internalTrafficPolicy: Local */
+	size_t nexternal_ips;
+	uint32_t *external_ips; /* spec.externalIPs, network order */
+	size_t nlb_ips;
+	uint32_t *lb_ips; /* status.loadBalancer.ingress[].ip (type LoadBalancer), network order */
 };
 
 /* One entry of an EndpointSlice's ports. */

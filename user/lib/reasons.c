@@ -43,6 +43,10 @@ static const struct xcni_reason_info reasons[] = {
 	R(XCNI_DROP_ENCAP, "drop-encap", "making room for, or writing, the outer headers failed"),
 	R(XCNI_DROP_NO_BACKEND, "drop-no-backend",
 	  "a Service without backends: refused back to the client (TCP RST, ICMP port unreachable)"),
+	R(XCNI_DROP_NO_LOCAL_BACKEND, "drop-no-local-backend",
+	  "externalTrafficPolicy=Local and no backend on this node"),
+	R(XCNI_DROP_NAT_NO_PORT, "drop-nat-no-port",
+	  "NodePort to a remote backend: no free source port for its SNAT"),
 };
 
 /* A reason added at the bottom of the enum without a name here fails the build. */

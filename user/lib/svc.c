@@ -122,87 +122,216 @@ static uint32_t *fe_set_find(const struct fe_set *fs, const struct svc_list *out
 			return &fs->slot[i];
 }
 
+/* The backends one Service port has: every one, and those on this node. */
+struct port_bes {
+	struct svc_be_spec *all, *local;
+	size_t nall, nlocal;
+};
+
+/* One frontend appended to out, with a copy of be. 0 or -ENOMEM. */
+static int add_spec(struct svc_list *out, char *name, const struct xcni_svc_key *key,
+		    uint8_t flags, uint32_t affinity_s, const struct svc_be_spec *be, size_t nbe)
+{
+	struct svc_spec *sp = &out->specs[out->n];
+	struct svc_be_spec *copy = NULL;
+
+	if (nbe && !(copy = malloc(nbe * sizeof(*copy)))) {
+		free(name);
+		return -ENOMEM;
+	}
+	if (nbe)
+		memcpy(copy, be, nbe * sizeof(*copy));
+	memset(sp, 0, sizeof(*sp));
+	sp->name = name;
+	sp->key = *key;
+	sp->flags = flags;
+	sp->affinity_s = affinity_s;
+	sp->be = copy;
+	sp->nbe = nbe;
+	out->n++;
+	return 0;
+}
+
+/* What every frontend of one Service port shares. */
+struct port_ctx {
+	const struct k8s_object *so;
+	size_t i; /* spec.ports[i] */
+	const struct k8s_svc_port *p;
+	uint8_t flags; /* affinity, Maglev */
+	const struct port_bes *b;
+	struct fe_set *fs; /* every frontend built so far */
+};
+
+/*
+ * A frontend at addr:port of the port in pc; field names where it comes from
+ * for messages. External ones (NodePort, externalIPs, load-balancer IPs)
+ * follow externalTrafficPolicy: under Local the EXT entry holds only this
+ * node's backends (no other node's, the client's address is kept), and an
+ * INT entry holds them all, for pods of this node reaching it (as kube-proxy
+ * sends pods' traffic to external frontends cluster-wide). The ClusterIP
+ * follows internalTrafficPolicy (Local: this node's backends only).
+ */
+static int add_frontend(struct svc_list *out, const struct port_ctx *pc, uint32_t addr,
+			uint16_t port, bool external, const char *field)
+{
+	const struct k8s_service *s = &pc->so->svc;
+	struct xcni_svc_key k = {};
+	const char *owner;
+	uint32_t *slot;
+	char ip[INET_ADDRSTRLEN], *name;
+	uint8_t flags = pc->flags;
+	bool local = external ? s->etp_local : s->itp_local;
+	int err;
+
+	memcpy(k.addr, &addr, 4);
+	k.port = htons(port);
+	k.family = XCNI_AF_INET;
+	k.proto = pc->p->proto;
+	k.scope = XCNI_SCOPE_EXT;
+	inet_ntop(AF_INET, &addr, ip, sizeof(ip));
+	/* Frontends are unique: the Service that has it first (in name order) keeps it. */
+	slot = fe_set_find(pc->fs, out, &k);
+	owner = *slot ? out->specs[*slot - 1].name : NULL;
+	if (owner)
+		return add_err(out,
+			       "Service %s/%s: %s: frontend %s:%u/%s is another Service's already "
+			       "(%s); left out",
+			       pc->so->meta.ns, pc->so->meta.name, field, ip, port,
+			       proto_name(k.proto), owner);
+	if (local)
+		flags |= external ? XCNI_SVC_F_ETP_LOCAL : XCNI_SVC_F_ITP_LOCAL;
+	if (external && local)
+		flags |= XCNI_SVC_F_TWO_SCOPES;
+	if (!external)
+		err = asprintf(&name, "%s/%s:%u/%s", pc->so->meta.ns, pc->so->meta.name, port,
+			       proto_name(k.proto));
+	else
+		err = asprintf(&name, "%s/%s %s:%u/%s", pc->so->meta.ns, pc->so->meta.name, ip,
+			       port, proto_name(k.proto));
+	if (err < 0)
+		return -ENOMEM;
+	err = add_spec(out, name, &k, flags, s->affinity_s, local ? pc->b->local : pc->b->all,
+		       local ? pc->b->nlocal : pc->b->nall);
+	if (err)
+		return err;
+	*slot = (uint32_t)out->n;
+	if (!(flags & XCNI_SVC_F_TWO_SCOPES))
+		return 0;
+	k.scope = XCNI_SCOPE_INT;
+	if (asprintf(&name, "%s/%s %s:%u/%s (inside)", pc->so->meta.ns, pc->so->meta.name, ip,
+		     port, proto_name(k.proto)) < 0)
+		return -ENOMEM;
+	slot = fe_set_find(pc->fs, out, &k);
+	err = add_spec(out, name, &k, pc->flags, s->affinity_s, pc->b->all, pc->b->nall);
+	if (!err)
+		*slot = (uint32_t)out->n;
+	return err;
+}
+
+/* How many frontends (with their INT twins) one Service can have: room in out. */
+static size_t frontends_max(const struct k8s_service *s, const struct svc_node *node)
+{
+	size_t per_port = 1 + s->nexternal_ips + s->nlb_ips;
+
+	if (s->node_ports && node)
+		per_port += node->naddrs;
+	return 2 * per_port * s->nports;
+}
+
+/* The port's backends from the slices; a slice with ports but not this one is said. */
+static int port_backends(const struct k8s_object *so, size_t i,
+			 const struct k8s_object *const *slices, size_t nslices,
+			 const struct svc_node *node, size_t room, struct port_bes *b,
+			 struct svc_list *out)
+{
+	const struct k8s_svc_port *p = &so->svc.ports[i];
+	bool unmatched = false;
+
+	memset(b, 0, sizeof(*b));
+	if (room && (!(b->all = calloc(room, sizeof(*b->all))) ||
+		     !(b->local = calloc(room, sizeof(*b->local)))))
+		return -ENOMEM;
+	for (size_t j = 0; j < nslices; j++) {
+		const struct k8s_epslice *es = &slices[j]->eps;
+		const struct k8s_eps_port *ep = slice_port(es, p);
+
+		if (!ep) {
+			/* A slice without ports serves none (upstream); one with ports
+			 * but not this one is a mismatch worth saying. */
+			if (es->nports && !unmatched) {
+				unmatched = true;
+				if (add_err(out,
+					    "Service %s/%s: spec.ports[%zu].name: \"%s\" names "
+					    "no %s port of EndpointSlice %s/%s",
+					    so->meta.ns, so->meta.name, i, p->name ? p->name : "",
+					    proto_name(p->proto), es->meta.ns, es->meta.name))
+					return -ENOMEM;
+			}
+			continue;
+		}
+		if (!ep->has_port)
+			continue;
+		for (size_t k = 0; k < es->nendpoints; k++) {
+			const struct k8s_endpoint *e = &es->endpoints[k];
+
+			add_backend(b->all, &b->nall, e, ep->port);
+			/* Node-local: the endpoint's nodeName is this node's. */
+			if (node && node->name && e->node_name && !strcmp(e->node_name, node->name))
+				add_backend(b->local, &b->nlocal, e, ep->port);
+		}
+	}
+	return 0;
+}
+
 /* One Service's frontends, appended to out. */
 static int build_one(const struct k8s_object *so, const struct k8s_object *const *slices,
-		     size_t nslices, unsigned int flags, struct fe_set *fs, struct svc_list *out)
+		     size_t nslices, const struct svc_node *node, unsigned int flags,
+		     struct fe_set *fs, struct svc_list *out)
 {
 	const struct k8s_service *s = &so->svc;
+	uint16_t np_min = node && node->np_max ? node->np_min : SVC_NODEPORT_MIN;
+	uint16_t np_max = node && node->np_max ? node->np_max : SVC_NODEPORT_MAX;
 	size_t room = 0;
+	int err = 0;
 
 	for (size_t j = 0; j < nslices; j++)
 		room += slices[j]->eps.nendpoints;
-	for (size_t i = 0; i < s->nports; i++) {
+	for (size_t i = 0; i < s->nports && !err; i++) {
 		const struct k8s_svc_port *p = &s->ports[i];
-		struct svc_spec *sp = &out->specs[out->n];
-		struct svc_be_spec *be = NULL;
-		bool unmatched = false;
-		uint32_t *fe_slot;
-		size_t nbe = 0;
-		char ip[INET_ADDRSTRLEN];
+		struct port_bes b;
+		struct port_ctx pc = { .so = so, .i = i, .p = p, .b = &b, .fs = fs };
+		char fld[96];
 
-		memset(sp, 0, sizeof(*sp));
-		memcpy(sp->key.addr, &s->cluster_ip, 4);
-		sp->key.port = htons(p->port);
-		sp->key.family = XCNI_AF_INET;
-		sp->key.proto = p->proto;
-		sp->key.scope = XCNI_SCOPE_EXT;
-		inet_ntop(AF_INET, &s->cluster_ip, ip, sizeof(ip));
-		/* Frontends are unique: the Service that has it first (in name order) keeps it. */
-		fe_slot = fe_set_find(fs, out, &sp->key);
-		if (*fe_slot) {
-			if (add_err(out,
-				    "Service %s/%s: spec.ports[%zu]: frontend %s:%u/%s is another "
-				    "Service's already; left out",
-				    so->meta.ns, so->meta.name, i, ip, p->port, proto_name(p->proto)))
-				return -ENOMEM;
-			continue;
-		}
-		if (asprintf((char **)&sp->name, "%s/%s:%u/%s", so->meta.ns, so->meta.name, p->port,
-			     proto_name(p->proto)) < 0) {
-			sp->name = NULL;
-			return -ENOMEM;
-		}
-		if (room && !(be = calloc(room, sizeof(*be)))) {
-			free((char *)sp->name);
-			return -ENOMEM;
-		}
-		for (size_t j = 0; j < nslices; j++) {
-			const struct k8s_epslice *es = &slices[j]->eps;
-			const struct k8s_eps_port *ep = slice_port(es, p);
-
-			if (!ep) {
-				/* A slice without ports serves none (upstream); one with ports
-				 * but not this one is a mismatch worth saying. */
-				if (es->nports && !unmatched) {
-					unmatched = true;
-					if (add_err(out,
-						    "Service %s/%s: spec.ports[%zu].name: \"%s\" names "
-						    "no %s port of EndpointSlice %s/%s",
-						    so->meta.ns, so->meta.name, i, p->name ? p->name : "",
-						    proto_name(p->proto), es->meta.ns, es->meta.name)) {
-						free(be);
-						free((char *)sp->name);
-						return -ENOMEM;
-					}
-				}
-				continue;
-			}
-			if (!ep->has_port)
-				continue;
-			for (size_t k = 0; k < es->nendpoints; k++)
-				add_backend(be, &nbe, &es->endpoints[k], ep->port);
-		}
-		sp->be = be;
-		sp->nbe = nbe;
-		if (s->affinity_client_ip) {
-			sp->flags |= XCNI_SVC_F_AFFINITY;
-			sp->affinity_s = s->affinity_s;
-		}
+		if (s->affinity_client_ip)
+			pc.flags |= XCNI_SVC_F_AFFINITY;
 		if (flags & SVC_BUILD_MAGLEV)
-			sp->flags |= XCNI_SVC_F_MAGLEV;
-		*fe_slot = (uint32_t)++out->n;
+			pc.flags |= XCNI_SVC_F_MAGLEV;
+		err = port_backends(so, i, slices, nslices, node, room, &b, out);
+		snprintf(fld, sizeof(fld), "spec.ports[%zu]", i);
+		if (!err && s->cluster_ip)
+			err = add_frontend(out, &pc, s->cluster_ip, p->port, false, fld);
+		snprintf(fld, sizeof(fld), "spec.ports[%zu].nodePort", i);
+		if (!err && s->node_ports && p->node_port && node && node->naddrs &&
+		    (p->node_port < np_min || p->node_port > np_max))
+			err = add_err(out,
+				      "Service %s/%s: %s: %u is outside the NodePort range %u-%u; "
+				      "that frontend is refused",
+				      so->meta.ns, so->meta.name, fld, p->node_port, np_min, np_max);
+		else if (s->node_ports && p->node_port && node)
+			for (size_t a = 0; a < node->naddrs && !err; a++)
+				err = add_frontend(out, &pc, node->addrs[a], p->node_port, true, fld);
+		for (size_t a = 0; a < s->nexternal_ips && !err; a++) {
+			snprintf(fld, sizeof(fld), "spec.externalIPs[%zu]", a);
+			err = add_frontend(out, &pc, s->external_ips[a], p->port, true, fld);
+		}
+		for (size_t a = 0; a < s->nlb_ips && !err; a++) {
+			snprintf(fld, sizeof(fld), "status.loadBalancer.ingress[%zu].ip", a);
+			err = add_frontend(out, &pc, s->lb_ips[a], p->port, true, fld);
+		}
+		free(b.all);
+		free(b.local);
 	}
-	return 0;
+	return err;
 }
 
 static int slice_cmp(const void *a, const void *b)
@@ -216,7 +345,8 @@ static int slice_cmp(const void *a, const void *b)
 	return c ? c : strcmp(x->meta.name, y->meta.name);
 }
 
-int svc_build(const struct cluster *c, unsigned int flags, struct svc_list *out)
+int svc_build(const struct cluster *c, const struct svc_node *node, unsigned int flags,
+	      struct svc_list *out)
 {
 	const struct k8s_object **sl = NULL;
 	size_t nports = 0, nsl = 0, j = 0;
@@ -225,7 +355,7 @@ int svc_build(const struct cluster *c, unsigned int flags, struct svc_list *out)
 
 	memset(out, 0, sizeof(*out));
 	for (size_t i = 0; i < c->n[K8S_SERVICE]; i++)
-		nports += c->objs[K8S_SERVICE][i]->svc.nports;
+		nports += frontends_max(&c->objs[K8S_SERVICE][i]->svc, node);
 	if (nports && !(out->specs = calloc(nports, sizeof(*out->specs))))
 		return -ENOMEM;
 	/* At most half full: a power of two >= 2 x the frontends there can be. */
@@ -263,9 +393,10 @@ int svc_build(const struct cluster *c, unsigned int flags, struct svc_list *out)
 			    !strcmp(sl[k]->eps.service, so->meta.name);
 		     k++)
 			;
+		/* No frontend: DNS's business (headless, ExternalName) or not allocated. */
 		if (so->svc.headless || so->svc.external_name || !so->svc.cluster_ip)
-			continue; /* no frontend: DNS's business (headless, ExternalName) or not allocated */
-		err = build_one(so, sl ? sl + j : NULL, k - j, flags, &fs, out);
+			continue;
+		err = build_one(so, sl ? sl + j : NULL, k - j, node, flags, &fs, out);
 	}
 out:
 	free(fs.slot);

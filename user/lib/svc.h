@@ -1,10 +1,16 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Services and EndpointSlices (the store's) turned into the Service map
- * writer's input (svcsync.h): one frontend per ClusterIP:port/protocol of
- * every Service that has one (headless Services and Services whose ClusterIP
- * is not allocated have none, nor ExternalName ones; NodePort and LoadBalancer
- * Services get their ClusterIP frontends only, for now), its backends from the EndpointSlices labelled
+ * writer's input (svcsync.h), per Service port:
+ *  - its ClusterIP frontend (headless Services and Services whose ClusterIP
+ *    is not allocated have none, nor ExternalName ones);
+ *  - NodePort and LoadBalancer Services: a NodePort frontend on each of the
+ *    node's addresses (struct svc_node) at spec.ports[].nodePort; a nodePort
+ *    outside the node's range, or one another Service has, is said (naming
+ *    the object and field) and that frontend left out, nothing else;
+ *  - a frontend per spec.externalIPs[] and per status.loadBalancer.ingress[].ip
+ *    (LoadBalancer) at the Service port;
+ * its backends from the EndpointSlices labelled
  * kubernetes.io/service-name with the Service's name in its namespace, as
  * kube-proxy reads them:
  *  - the slice port is the one named as the Service port ("" when unnamed), of
@@ -16,7 +22,14 @@
  *    terminating ones are terminating backends, which the data plane uses only
  *    when no active one is left; the rest are not backends;
  *  - an address:port in several slices is one backend (ready wins);
- *  - sessionAffinity ClientIP: XCNI_SVC_F_AFFINITY with timeoutSeconds.
+ *  - sessionAffinity ClientIP: XCNI_SVC_F_AFFINITY with timeoutSeconds;
+ *  - internalTrafficPolicy Local: the ClusterIP frontend gets only the
+ *    endpoints whose nodeName is this node's (XCNI_SVC_F_ITP_LOCAL);
+ *    externalTrafficPolicy Local: the external frontends' EXT entries get
+ *    only those (XCNI_SVC_F_ETP_LOCAL; the data plane keeps the client's
+ *    address and drops what finds none), and an INT twin with every backend
+ *    serves this node's pods (XCNI_SVC_F_TWO_SCOPES), as kube-proxy sends
+ *    pods' traffic to external frontends cluster-wide.
  * Pure: no I/O, no state; the same cluster gives the same list.
  */
 #ifndef XCNI_SVC_H
@@ -27,6 +40,18 @@
 
 #define SVC_BUILD_MAGLEV 1u /* every frontend picks by Maglev table */
 
+/* The NodePort range when the node gives none (the API server's default). */
+#define SVC_NODEPORT_MIN 30000
+#define SVC_NODEPORT_MAX 32767
+
+/* The node the frontends are built for. */
+struct svc_node {
+	const char *name; /* its Node name: endpoints with this nodeName are local */
+	size_t naddrs;
+	const uint32_t *addrs; /* NodePort frontends' addresses, network order */
+	uint16_t np_min, np_max; /* NodePort range; np_max 0: SVC_NODEPORT_MIN-MAX */
+};
+
 struct svc_list {
 	size_t n;
 	struct svc_spec *specs; /* sorted by Service (namespace, name), then port order */
@@ -34,14 +59,16 @@ struct svc_list {
 	 * Problems in the input, each naming the object and the field: a Service
 	 * port no slice has a port for (the frontend is kept, without those
 	 * slices' backends: its connections are refused, as upstream's are), a
-	 * frontend another Service already has (the later one is left out).
+	 * frontend another Service already has (the later one is left out), a
+	 * nodePort outside the range (that frontend is left out).
 	 */
 	size_t nerrs;
 	char **errs;
 };
 
-/* 0, or -ENOMEM (out left empty). */
-int svc_build(const struct cluster *c, unsigned int flags, struct svc_list *out);
+/* 0, or -ENOMEM (out left empty). node NULL: no NodePort frontends, no local endpoints. */
+int svc_build(const struct cluster *c, const struct svc_node *node, unsigned int flags,
+	      struct svc_list *out);
 void svc_list_free(struct svc_list *l);
 
 #endif

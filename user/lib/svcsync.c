@@ -16,6 +16,7 @@
  *   entries, and backends no frontend names any more.
  */
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,8 +59,16 @@ struct gone {
 	bool maglev;
 };
 
+/* A UDP frontend's backend that left it: its flows go from conntrack (ct_flush). */
+struct flush {
+	uint16_t rev_nat; /* the frontend's */
+	uint32_t be_id;
+	struct xcni_backend b;
+};
+
 struct svcsync {
 	int fd_svc, fd_slot, fd_be, fd_revnat, fd_maglev;
+	int fd_ct; /* xcni_ct, for flushing UDP flows of removed backends; -1: none pinned */
 	size_t max_svc, max_slot, max_be, max_revnat, max_maglev;
 	size_t n_slot, n_maglev, n_revnat; /* entries in those maps */
 	struct fe_ent *fe; /* sorted by key */
@@ -394,7 +403,7 @@ int svcsync_open(const char *pin_dir, struct svcsync **out)
 
 	if (!ss)
 		return -ENOMEM;
-	ss->fd_svc = ss->fd_slot = ss->fd_be = ss->fd_revnat = ss->fd_maglev = -1;
+	ss->fd_svc = ss->fd_slot = ss->fd_be = ss->fd_revnat = ss->fd_maglev = ss->fd_ct = -1;
 	if ((err = ss->fd_svc = xcni_map_open_pinned(pin_dir, "xcni_svc", &ss->max_svc)) < 0 ||
 	    (err = ss->fd_slot = xcni_map_open_pinned(pin_dir, "xcni_svcslot", &ss->max_slot)) < 0 ||
 	    (err = ss->fd_be = xcni_map_open_pinned(pin_dir, "xcni_backend", &ss->max_be)) < 0 ||
@@ -404,6 +413,11 @@ int svcsync_open(const char *pin_dir, struct svcsync **out)
 		svcsync_free(ss);
 		return err;
 	}
+	/* Conntrack is the data plane's: without it (a writer over Service maps
+	 * alone) there is nothing to flush. */
+	ss->fd_ct = xcni_map_open_pinned(pin_dir, "xcni_ct", NULL);
+	if (ss->fd_ct < 0)
+		ss->fd_ct = -1;
 	/* Service ids are u16 reverse-NAT indexes; a map can hold no more. */
 	if (ss->max_revnat > SVC_IDS - 1)
 		ss->max_revnat = SVC_IDS - 1;
@@ -421,6 +435,8 @@ void svcsync_free(struct svcsync *ss)
 	free(ss->be);
 	free(ss->by_key);
 	free(ss->gone);
+	if (ss->fd_ct >= 0)
+		close(ss->fd_ct);
 	if (ss->fd_maglev >= 0)
 		close(ss->fd_maglev);
 	if (ss->fd_revnat >= 0)
@@ -573,6 +589,62 @@ static void batch_free(struct batch *b)
 	free(b->be_w);
 }
 
+static bool flush_match(const struct flush *fl, size_t n, const struct xcni_ct_key *k,
+			const struct xcni_ct_entry *e)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (fl[i].rev_nat != e->rev_nat)
+			continue;
+		/* The service entry (to the frontend) names the backend by id; the
+		 * flow's own entry (to the backend) by address and port. */
+		if (e->flags & XCNI_CT_F_SVC ? e->backend_id == fl[i].be_id
+					     : !memcmp(&k->daddr, fl[i].b.addr, 4) &&
+						       k->dport == fl[i].b.port)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * UDP flows to backends that left their frontend: both their entries go, so
+ * the client's next datagram picks a backend the frontend has now instead of
+ * sticking to one that is gone or going (kube-proxy's conntrack flush; a UDP
+ * client never reconnects by itself). One walk of conntrack for all of them.
+ */
+static int ct_flush(struct svcsync *ss, const struct flush *fl, size_t n,
+		    struct svcsync_stats *st)
+{
+	struct xcni_ct_key k, cur, *prev = NULL, *del = NULL;
+	size_t ndel = 0, cap = 0;
+	struct xcni_ct_entry e;
+	int err = 0;
+
+	if (ss->fd_ct < 0 || !n)
+		return 0;
+	while (bpf_map_get_next_key(ss->fd_ct, prev, &k) == 0) {
+		cur = k;
+		prev = &cur;
+		if (k.proto != IPPROTO_UDP || bpf_map_lookup_elem(ss->fd_ct, &k, &e) || !e.rev_nat ||
+		    !flush_match(fl, n, &k, &e))
+			continue;
+		if (ndel == cap) {
+			struct xcni_ct_key *nd = realloc(del, (cap = cap ? 2 * cap : 16) * sizeof(*nd));
+
+			if (!nd) {
+				err = -ENOMEM;
+				break;
+			}
+			del = nd;
+		}
+		del[ndel++] = k;
+	}
+	for (size_t i = 0; i < ndel; i++)
+		if (!bpf_map_delete_elem(ss->fd_ct, &del[i]))
+			st->ct_flushed++;
+	free(del);
+	return err;
+}
+
 int svcsync_apply(struct svcsync *ss, const struct svc_spec *specs, size_t n,
 		  struct svcsync_stats *st, char *msg, size_t msglen)
 {
@@ -580,7 +652,9 @@ int svcsync_apply(struct svcsync *ss, const struct svc_spec *specs, size_t n,
 	size_t new_fe = 0, new_slots = 0, new_tables = 0, new_be = 0, cap_be = 0, nchanged = 0;
 	size_t nstate = 0, nold, done, i;
 	struct be_ent *added = NULL;
+	struct flush *fl = NULL;
 	struct batch bt = {};
+	size_t nfl = 0;
 	int err = 0;
 
 	if (!w)
@@ -852,9 +926,22 @@ int svcsync_apply(struct svcsync *ss, const struct svc_spec *specs, size_t n,
 
 			for (uint32_t b = 0; b < (uint32_t)f->v.count + f->v.count_term; b++) {
 				struct be_ent *e = be_by_id(ss, f->ids[b]);
+				struct flush *nf;
+				bool kept = false;
 
 				if (e)
 					e->refs--;
+				for (size_t k = 0; k < s->nbe && !kept; k++)
+					kept = w[i].ids[k] == f->ids[b];
+				if (kept || !e || s->key.proto != IPPROTO_UDP)
+					continue;
+				if (!(nf = realloc(fl, (nfl + 1) * sizeof(*nf)))) {
+					err = -ENOMEM;
+					goto out;
+				}
+				fl = nf;
+				fl[nfl++] = (struct flush){ .rev_nat = f->v.rev_nat, .be_id = e->id,
+							    .b = e->b };
 			}
 			f->old_pending = true;
 			f->old_version = f->v.version;
@@ -918,7 +1005,10 @@ int svcsync_apply(struct svcsync *ss, const struct svc_spec *specs, size_t n,
 		ss->nfe = kept;
 		delete_many(ss->fd_svc, bt.svc_k, sizeof(*bt.svc_k), bt.nsvc);
 	}
+	/* After the flips: a flushed flow's next datagram picks from the new set. */
+	err = ct_flush(ss, fl, nfl, st);
 out:
+	free(fl);
 	for (i = 0; i < n; i++)
 		free(w[i].ids);
 	free(w);

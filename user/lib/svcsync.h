@@ -42,6 +42,7 @@ struct svcsync_stats {
 	size_t backends_written;
 	size_t backends_deleted;
 	size_t maglev_written; /* Maglev tables built and installed */
+	size_t ct_flushed; /* conntrack entries of UDP flows to backends that left their frontend */
 };
 
 struct svcsync;
@@ -57,6 +58,8 @@ void svcsync_free(struct svcsync *ss);
 /*
  * Makes the maps hold specs (frontends unique). -ENOSPC (msg names the map
  * and the numbers) or -EINVAL (msg names the frontend) with nothing written.
+ * A UDP frontend's backend that is no longer among its backends loses its
+ * flows (both conntrack entries, in xcni_ct when pinned), after the flip.
  */
 int svcsync_apply(struct svcsync *ss, const struct svc_spec *specs, size_t n,
 		  struct svcsync_stats *st, char *msg, size_t msglen);
