@@ -133,6 +133,10 @@ static int build_one(const struct k8s_object *so, const struct k8s_object *const
 				return -ENOMEM;
 			continue;
 		}
+		/* Names longer than the map holds (none the API server accepts) are cut. */
+		snprintf(sp->who.ns, sizeof(sp->who.ns), "%s", so->meta.ns);
+		snprintf(sp->who.name, sizeof(sp->who.name), "%s", so->meta.name);
+		snprintf(sp->who.port, sizeof(sp->who.port), "%s", p->name ? p->name : "");
 		if (asprintf((char **)&sp->name, "%s/%s:%u/%s", so->meta.ns, so->meta.name, p->port,
 			     proto_name(p->proto)) < 0) {
 			sp->name = NULL;

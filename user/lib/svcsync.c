@@ -8,12 +8,15 @@
  * Order of writes, so the data plane never sees a half-applied change:
  *   1. new backends (and changed backend states),
  *   2. per changed frontend: slots and Maglev table under the other version,
- *      its reverse-NAT entry (new frontends), then the flip of its xcni_svc
+ *      its name and reverse-NAT entry (new ids), then the flip of its xcni_svc
  *      entry (one update: version, counts, flags, revision);
  *   3. frontends that are gone: their xcni_svc entry;
  *   cleanup (after the caller reported the change): the replaced versions'
- *   slots and tables, the gone frontends' slots, tables and reverse-NAT
+ *   slots and tables, the gone ids' slots, tables, reverse-NAT and name
  *   entries, and backends no frontend names any more.
+ *
+ * A frontend whose name (Service, port name) changes keeps its key but gets
+ * a new id, as if it were new; its old id goes as a gone frontend's does.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -41,6 +44,7 @@ struct be_ent {
 struct fe_ent {
 	struct xcni_svc_key key;
 	struct xcni_svc v; /* as in xcni_svc */
+	struct xcni_svcname who; /* as in xcni_svcname under v.id */
 	uint32_t *ids; /* v.count + v.count_term backend ids, as in the live slots */
 	bool seen; /* in the list being applied */
 	/* The version this apply replaced, deleted by cleanup. */
@@ -59,7 +63,7 @@ struct gone {
 };
 
 struct svcsync {
-	int fd_svc, fd_slot, fd_be, fd_revnat, fd_maglev;
+	int fd_svc, fd_slot, fd_be, fd_revnat, fd_maglev, fd_name;
 	size_t max_svc, max_slot, max_be, max_revnat, max_maglev;
 	size_t n_slot, n_maglev, n_revnat; /* entries in those maps */
 	struct fe_ent *fe; /* sorted by key */
@@ -239,6 +243,9 @@ static int load(struct svcsync *ss)
 		}
 		if (f->v.id < SVC_IDS)
 			svc_id_set(ss, f->v.id, true);
+		/* Maps from before names: "" until the frontend is next renamed. */
+		if (bpf_map_lookup_elem(ss->fd_name, &f->v.id, &f->who))
+			memset(&f->who, 0, sizeof(f->who));
 		ss->nfe++;
 	}
 	free(keys);
@@ -284,6 +291,16 @@ static int load(struct svcsync *ss)
 			bpf_map_delete_elem(ss->fd_revnat, &k);
 		else
 			ss->n_revnat++;
+	}
+	free(keys);
+	if ((err = keys_of(ss->fd_name, sizeof(__u32), &keys, &n)))
+		goto out;
+	for (i = 0; i < n; i++) {
+		__u32 k;
+
+		memcpy(&k, keys + i * sizeof(k), sizeof(k));
+		if (k >= SVC_IDS || !svc_id_used(ss, k))
+			bpf_map_delete_elem(ss->fd_name, &k);
 	}
 	free(keys);
 
@@ -336,12 +353,13 @@ int svcsync_open(const char *pin_dir, struct svcsync **out)
 
 	if (!ss)
 		return -ENOMEM;
-	ss->fd_svc = ss->fd_slot = ss->fd_be = ss->fd_revnat = ss->fd_maglev = -1;
+	ss->fd_svc = ss->fd_slot = ss->fd_be = ss->fd_revnat = ss->fd_maglev = ss->fd_name = -1;
 	if ((err = ss->fd_svc = xcni_map_open_pinned(pin_dir, "xcni_svc", &ss->max_svc)) < 0 ||
 	    (err = ss->fd_slot = xcni_map_open_pinned(pin_dir, "xcni_svcslot", &ss->max_slot)) < 0 ||
 	    (err = ss->fd_be = xcni_map_open_pinned(pin_dir, "xcni_backend", &ss->max_be)) < 0 ||
 	    (err = ss->fd_revnat = xcni_map_open_pinned(pin_dir, "xcni_revnat", &ss->max_revnat)) < 0 ||
 	    (err = ss->fd_maglev = xcni_map_open_pinned(pin_dir, "xcni_maglev", &ss->max_maglev)) < 0 ||
+	    (err = ss->fd_name = xcni_map_open_pinned(pin_dir, "xcni_svcname", NULL)) < 0 ||
 	    (err = load(ss))) {
 		svcsync_free(ss);
 		return err;
@@ -363,6 +381,8 @@ void svcsync_free(struct svcsync *ss)
 	free(ss->be);
 	free(ss->by_key);
 	free(ss->gone);
+	if (ss->fd_name >= 0)
+		close(ss->fd_name);
 	if (ss->fd_maglev >= 0)
 		close(ss->fd_maglev);
 	if (ss->fd_revnat >= 0)
@@ -383,6 +403,7 @@ struct want {
 	uint32_t *ids;
 	uint16_t count, term;
 	bool changed;
+	bool new_id; /* new, or its name changed: a new service id */
 };
 
 static const struct svc_be_spec *sort_base;
@@ -436,11 +457,40 @@ out:
 	return err;
 }
 
+/*
+ * A frontend's id no xcni_svc entry names any more (the frontend is gone, or
+ * got a new id): its slots, table, reverse-NAT and name entries are queued
+ * for cleanup, and its backends lose its references. f->ids is freed.
+ */
+static int fe_retire(struct svcsync *ss, struct fe_ent *f)
+{
+	struct gone *ng = realloc(ss->gone, (ss->ngone + 2) * sizeof(*ng));
+
+	if (!ng)
+		return -ENOMEM;
+	ss->gone = ng;
+	ss->gone[ss->ngone++] = (struct gone){ .id = f->v.id, .version = f->v.version,
+					       .n = (uint32_t)f->v.count + f->v.count_term,
+					       .maglev = f->v.flags & XCNI_SVC_F_MAGLEV };
+	if (f->old_pending) /* replaced, then retired, before a cleanup */
+		ss->gone[ss->ngone++] = (struct gone){ .id = f->v.id, .version = f->old_version,
+						       .n = f->old_n, .maglev = f->old_maglev };
+	for (uint32_t b = 0; b < (uint32_t)f->v.count + f->v.count_term; b++) {
+		struct be_ent *e = be_by_id(ss, f->ids[b]);
+
+		if (e)
+			e->refs--;
+	}
+	free(f->ids);
+	f->ids = NULL;
+	return 0;
+}
+
 int svcsync_apply(struct svcsync *ss, const struct svc_spec *specs, size_t n,
 		  struct svcsync_stats *st, char *msg, size_t msglen)
 {
 	struct want *w = calloc(n ? n : 1, sizeof(*w));
-	size_t new_fe = 0, new_slots = 0, new_tables = 0, new_be = 0, cap_be = 0, i;
+	size_t new_fe = 0, new_ids = 0, new_slots = 0, new_tables = 0, new_be = 0, cap_be = 0, i;
 	struct be_ent *added = NULL;
 	int err = 0;
 
@@ -523,20 +573,22 @@ int svcsync_apply(struct svcsync *ss, const struct svc_spec *specs, size_t n,
 				w[i].term++;
 		}
 		free(order);
-		w[i].changed = !w[i].cur || w[i].cur->v.flags != s->flags ||
+		w[i].new_id = !w[i].cur || memcmp(&w[i].cur->who, &s->who, sizeof(s->who));
+		w[i].changed = w[i].new_id || w[i].cur->v.flags != s->flags ||
 			       w[i].cur->v.affinity_s != s->affinity_s ||
 			       w[i].cur->v.count != w[i].count || w[i].cur->v.count_term != w[i].term ||
 			       memcmp(w[i].cur->ids, w[i].ids, s->nbe * sizeof(*w[i].ids));
 		if (!w[i].changed)
 			continue;
 		new_fe += !w[i].cur;
+		new_ids += w[i].new_id;
 		new_slots += s->nbe;
 		new_tables += !!(s->flags & XCNI_SVC_F_MAGLEV);
 	}
 	/* Room next to what stays until cleanup; else nothing is written. */
-	if (ss->nfe + new_fe > ss->max_svc || ss->n_revnat + new_fe > ss->max_revnat) {
+	if (ss->nfe + new_fe > ss->max_svc || ss->n_revnat + new_ids > ss->max_revnat) {
 		snprintf(msg, msglen, "xcni_svc: %zu frontends held, %zu new, room for %zu", ss->nfe,
-			 new_fe, ss->max_svc < ss->max_revnat ? ss->max_svc : ss->max_revnat);
+			 new_ids, ss->max_svc < ss->max_revnat ? ss->max_svc : ss->max_revnat);
 		err = -ENOSPC;
 	} else if (ss->n_slot + new_slots > ss->max_slot) {
 		snprintf(msg, msglen, "xcni_svcslot: %zu slots held, %zu new, room for %zu", ss->n_slot,
@@ -598,7 +650,7 @@ int svcsync_apply(struct svcsync *ss, const struct svc_spec *specs, size_t n,
 
 		if (!w[i].changed)
 			continue;
-		if (f) {
+		if (!w[i].new_id) {
 			v = f->v;
 			v.version ^= 1;
 		} else {
@@ -613,6 +665,7 @@ int svcsync_apply(struct svcsync *ss, const struct svc_spec *specs, size_t n,
 			}
 			v.id = id;
 			v.rev_nat = (__u16)id;
+			v.revision = f ? f->v.revision : 0;
 		}
 		v.count = w[i].count;
 		v.count_term = w[i].term;
@@ -637,11 +690,13 @@ int svcsync_apply(struct svcsync *ss, const struct svc_spec *specs, size_t n,
 			ss->n_maglev++;
 			st->maglev_written++;
 		}
-		if (!f) {
+		if (w[i].new_id) {
 			struct xcni_revnat rn = { .port = s->key.port, .family = s->key.family };
 
 			memcpy(rn.addr, s->key.addr, sizeof(rn.addr));
-			if (bpf_map_update_elem(ss->fd_revnat, &v.rev_nat, &rn, BPF_ANY)) {
+			/* The name first: whatever reads the id (events, ct) finds it. */
+			if (bpf_map_update_elem(ss->fd_name, &v.id, &s->who, BPF_ANY) ||
+			    bpf_map_update_elem(ss->fd_revnat, &v.rev_nat, &rn, BPF_ANY)) {
 				err = -errno;
 				goto out;
 			}
@@ -656,7 +711,16 @@ int svcsync_apply(struct svcsync *ss, const struct svc_spec *specs, size_t n,
 		/* The books: references move from the old ids to the new. */
 		for (size_t b = 0; b < s->nbe; b++)
 			be_by_id(ss, w[i].ids[b])->refs++;
-		if (f) {
+		if (f && w[i].new_id) {
+			/* Renamed: its old id goes as a gone frontend's does. */
+			if ((err = fe_retire(ss, f)))
+				goto out;
+			f->old_pending = false;
+			f->ids = w[i].ids;
+			w[i].ids = NULL;
+			f->v = v;
+			f->who = s->who;
+		} else if (f) {
 			for (uint32_t b = 0; b < (uint32_t)f->v.count + f->v.count_term; b++) {
 				struct be_ent *e = be_by_id(ss, f->ids[b]);
 
@@ -679,8 +743,8 @@ int svcsync_apply(struct svcsync *ss, const struct svc_spec *specs, size_t n,
 				goto out;
 			}
 			ss->fe = nf;
-			ss->fe[ss->nfe] = (struct fe_ent){ .key = s->key, .v = v, .ids = w[i].ids,
-							   .seen = true };
+			ss->fe[ss->nfe] = (struct fe_ent){ .key = s->key, .v = v, .who = s->who,
+							   .ids = w[i].ids, .seen = true };
 			w[i].ids = NULL;
 			ss->nfe++;
 			qsort(ss->fe, ss->nfe, sizeof(*ss->fe), fe_cmp);
@@ -693,32 +757,14 @@ int svcsync_apply(struct svcsync *ss, const struct svc_spec *specs, size_t n,
 	/* 3. Frontends that are gone: their entry now, the rest at cleanup. */
 	for (i = 0; i < ss->nfe;) {
 		struct fe_ent *f = &ss->fe[i];
-		struct gone *ng;
 
 		if (f->seen) {
 			i++;
 			continue;
 		}
 		bpf_map_delete_elem(ss->fd_svc, &f->key);
-		ng = realloc(ss->gone, (ss->ngone + 2) * sizeof(*ng));
-		if (!ng) {
-			err = -ENOMEM;
+		if ((err = fe_retire(ss, f)))
 			goto out;
-		}
-		ss->gone = ng;
-		ss->gone[ss->ngone++] = (struct gone){ .id = f->v.id, .version = f->v.version,
-						       .n = (uint32_t)f->v.count + f->v.count_term,
-						       .maglev = f->v.flags & XCNI_SVC_F_MAGLEV };
-		if (f->old_pending) /* replaced, then removed, before a cleanup */
-			ss->gone[ss->ngone++] = (struct gone){ .id = f->v.id, .version = f->old_version,
-							       .n = f->old_n, .maglev = f->old_maglev };
-		for (uint32_t b = 0; b < (uint32_t)f->v.count + f->v.count_term; b++) {
-			struct be_ent *e = be_by_id(ss, f->ids[b]);
-
-			if (e)
-				e->refs--;
-		}
-		free(f->ids);
 		memmove(f, f + 1, (ss->nfe - i - 1) * sizeof(*f));
 		ss->nfe--;
 		st->svcs_removed++;
@@ -775,6 +821,7 @@ int svcsync_cleanup(struct svcsync *ss, struct svcsync_stats *st)
 		if (!held && svc_id_used(ss, ss->gone[i].id)) {
 			if (!bpf_map_delete_elem(ss->fd_revnat, &rid))
 				ss->n_revnat--;
+			bpf_map_delete_elem(ss->fd_name, &ss->gone[i].id);
 			svc_id_set(ss, ss->gone[i].id, false);
 		}
 	}
