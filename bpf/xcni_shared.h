@@ -299,8 +299,19 @@ struct xcni_event {
 	__u32 dst_identity;
 	__u32 policy_id; /* 0: no policy allowed it (isolated, nothing allows) */
 	__u16 rule;
-	__u16 pad;
+	/* A flow a Service translated (kube-proxy replacement): the frontend's
+	 * rev-NAT index, which is its service id (xcni_revnat, xcni_svcname), and
+	 * the backend it got (xcni_backend); 0 when none. A drop-no-backend names
+	 * the Service it refused for in rev_nat. rev_nat took the place of a pad
+	 * that was always 0, and backend_id grew the record at its end: a reader
+	 * takes a record of XCNI_EVENT_LEN_V1 bytes (programs before them) as
+	 * rev_nat 0, backend_id 0. */
+	__u16 rev_nat;
+	__u32 backend_id;
+	__u32 pad;
 };
+/* The record's length before rev_nat and backend_id: the readers accept both. */
+#define XCNI_EVENT_LEN_V1 56
 
 /*
  * evrate: per-CPU array of one, the events' token bucket and what it cost.
@@ -504,6 +515,19 @@ struct xcni_podname {
 /* identity: id -> its label set, canonical ("k8s:app=web,ns:kubernetes.io/..."). */
 struct xcni_idlabels {
 	char labels[1024];
+};
+
+/*
+ * svcname: service id (= its frontend's rev-NAT index, xcni_svc.id) -> the
+ * Service and port it is, for the CLI and events; the programs never read
+ * it. Written before the first xcni_svc entry naming the id and deleted
+ * after the last one is gone; a frontend that changes Service gets a new id,
+ * so an id never names another Service while a flow or event may carry it.
+ */
+struct xcni_svcname {
+	char ns[64];
+	char name[64]; /* a Service name is a DNS-1035 label: at most 63 */
+	char port[16]; /* the Service port's name (an IANA_SVC_NAME, at most 15), "" if none */
 };
 
 /* polrev: array of one __u32, the policy revision (see bpf/lib/maps.h). */

@@ -212,6 +212,7 @@ static __always_inline int ct_lookup(struct __sk_buff *skb, struct pkt *p, __u32
 	    !(fresh_syn && e->state != XCNI_CT_NEW)) {
 		*flags = e->flags;
 		p->rev_nat = e->rev_nat;
+		p->backend_id = e->backend_id;
 		e->last_ns = now;
 		e->pkts_orig++;
 		e->bytes_orig += len;
@@ -225,6 +226,7 @@ static __always_inline int ct_lookup(struct __sk_buff *skb, struct pkt *p, __u32
 	if (e && ct_alive(e, now, p->tuple.proto)) {
 		*flags = e->flags;
 		p->rev_nat = e->rev_nat;
+		p->backend_id = e->backend_id;
 		e->last_ns = now;
 		e->pkts_reply++;
 		e->bytes_reply += len;
@@ -280,6 +282,7 @@ static __always_inline void ct_create(const struct pkt *p, __u32 len, __u32 ep_i
 	ne.flags = flags;
 	ne.policy_rev = p->policy_rev;
 	ne.rev_nat = p->rev_nat;
+	ne.backend_id = p->backend_id;
 	bpf_map_update_elem(&xcni_ct, &p->tuple, &ne, BPF_ANY);
 }
 

@@ -91,6 +91,8 @@ static __always_inline void report(struct __sk_buff *skb, __u8 type, int reason,
 	ev->dst_identity = v->dst_id;
 	ev->policy_id = v->policy_id;
 	ev->rule = v->rule;
+	ev->rev_nat = p->rev_nat;
+	ev->backend_id = p->backend_id;
 	ev->pad = 0;
 	bpf_ringbuf_submit(ev, 0);
 }

@@ -222,8 +222,10 @@ static __always_inline int lb_translate(struct __sk_buff *skb, struct pkt *p, __
 		return 0;
 	} else {
 		id = svc->flags & XCNI_SVC_F_AFFINITY ? lb_pick_affine(svc, p, now) : lb_pick(svc, p);
-		if (!id)
+		if (!id) {
+			p->rev_nat = svc->rev_nat; /* the refusal's event names the Service */
 			return XCNI_DROP_NO_BACKEND;
+		}
 		ne.created_ns = now;
 		ne.last_ns = now;
 		ne.pkts_orig = 1;
@@ -257,6 +259,7 @@ static __always_inline int lb_translate(struct __sk_buff *skb, struct pkt *p, __
 	p->tuple.daddr = baddr;
 	p->tuple.dport = be->port;
 	p->rev_nat = svc->rev_nat;
+	p->backend_id = id;
 	return 1;
 }
 

@@ -258,6 +258,15 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XCNI_MAX_REVNAT);
+	__type(key, __u32); /* service id */
+	__type(value, struct xcni_svcname);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xcni_svcname SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, XCNI_MAX_IDENTITIES);
 	__type(key, __u32);
 	__type(value, struct xcni_idlabels);

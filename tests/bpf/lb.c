@@ -333,6 +333,7 @@ static void lb_tcp(void **state)
 	assert_true(found);
 	assert_int_equal(e.flags, 0);
 	assert_int_equal(e.rev_nat, 1);
+	assert_int_equal(e.backend_id, 11); /* for the events of its replies */
 	assert_int_equal(e.state, XCNI_CT_NEW);
 
 	/* B's SYN-ACK: from B's device, source rewritten to the frontend, into A. */
@@ -486,6 +487,9 @@ static void lb_no_backend(void **state)
 	rst_want(&f, want);
 	expect(FROM_POD_LB, DEV_A, in, len, TC_ACT_REDIRECT, XCNI_DROP_NO_BACKEND, want, ETH_HLEN + 40);
 	assert_int_equal(env.ev[0].daddr, ip4("10.96.1.3"));
+	/* The refusal names the Service it was for, and no backend. */
+	assert_int_equal(env.ev[0].rev_nat, 3);
+	assert_int_equal(env.ev[0].backend_id, 0);
 	ct_get(ip4(IP_A), ip4("10.96.1.3"), 40700, 80, IPPROTO_TCP, &found);
 	assert_false(found);
 
@@ -840,6 +844,9 @@ static void lb_policy(void **state)
 	/* The event names the backend, the pod policy speaks about. */
 	assert_int_equal(env.ev[0].daddr, ip4(IP_C));
 	assert_int_equal(env.ev[0].dport, htons(53));
+	/* And the Service (its rev-NAT index) and backend it was translated to. */
+	assert_int_equal(env.ev[0].rev_nat, 11);
+	assert_int_equal(env.ev[0].backend_id, 111);
 	/* Refused: neither entry left behind. */
 	ct_get(ip4(IP_B), ip4("10.96.1.11"), 47000, 53, IPPROTO_UDP, &found);
 	assert_false(found);
@@ -856,6 +863,8 @@ static void lb_policy(void **state)
 	assert_int_equal(env.ev[0].type, XCNI_EV_VERDICT);
 	assert_int_equal(env.ev[0].policy_id, 10);
 	assert_int_equal(env.ev[0].daddr, ip4(IP_A));
+	assert_int_equal(env.ev[0].rev_nat, 12);
+	assert_int_equal(env.ev[0].backend_id, 121);
 }
 
 /* A backend outside the pod network: DNATed to the stack; the reply, through the

@@ -81,7 +81,9 @@ static int setup(void **state)
 		 BPF_F_NO_PREALLOC, -1) ?:
 	      mk("xcni_maglev", BPF_MAP_TYPE_HASH_OF_MAPS, 4, 4, 16, 0, inner) ?:
 	      mk("xcni_ct", BPF_MAP_TYPE_LRU_HASH, sizeof(struct xcni_ct_key),
-		 sizeof(struct xcni_ct_entry), 64, 0, -1);
+		 sizeof(struct xcni_ct_entry), 64, 0, -1) ?:
+	      mk("xcni_svcname", BPF_MAP_TYPE_HASH, 4, sizeof(struct xcni_svcname), 64,
+		 BPF_F_NO_PREALLOC, -1);
 	close(inner);
 	return err;
 }
@@ -89,7 +91,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	static const char *const names[] = { "xcni_svc", "xcni_svcslot", "xcni_backend",
-					     "xcni_revnat", "xcni_maglev", "xcni_ct" };
+					     "xcni_revnat", "xcni_maglev", "xcni_ct",
+					     "xcni_svcname" };
 	char path[128];
 
 	(void)state;
@@ -166,6 +169,107 @@ static struct xcni_backend backend(uint32_t id)
 	assert_int_equal(bpf_map_lookup_elem(fd, &id, &b), 0);
 	close(fd);
 	return b;
+}
+
+/* The name xcni_svcname holds for service id, or found = 0. */
+static struct xcni_svcname name_of(uint32_t id, int *found)
+{
+	struct xcni_svcname n = {};
+	int fd = fd_of("xcni_svcname");
+
+	*found = !bpf_map_lookup_elem(fd, &id, &n);
+	close(fd);
+	return n;
+}
+
+static struct xcni_svcname who(const char *ns, const char *name, const char *port)
+{
+	struct xcni_svcname n = {};
+
+	snprintf(n.ns, sizeof(n.ns), "%s", ns);
+	snprintf(n.name, sizeof(n.name), "%s", name);
+	snprintf(n.port, sizeof(n.port), "%s", port);
+	return n;
+}
+
+/*
+ * Names: written with a new id, before its entry; a frontend handed to
+ * another Service gets a new id (the old one keeps its name until cleanup,
+ * for the flows and events that carry it, then both go); a new writer
+ * sweeps names of ids no frontend holds.
+ */
+static void test_names(void **state)
+{
+	struct svc_be_spec be[] = { be4("10.3.0.1", 8080, XCNI_BE_ACTIVE) };
+	struct svc_spec spec = { .name = "y/web:80/TCP", .who = who("y", "web", "http"),
+				 .key = fe4("10.96.0.40", 80, IPPROTO_TCP), .nbe = 1, .be = be };
+	struct xcni_svcname n, stray = who("z", "stray", "");
+	struct svcsync_stats st = {};
+	struct svcsync *ss;
+	struct xcni_svc v, v2;
+	uint32_t stray_id = 4242;
+	char msg[256] = "";
+	int found, fd;
+
+	(void)state;
+	assert_int_equal(svcsync_open(pin_dir, &ss), 0);
+	assert_int_equal(svcsync_apply(ss, &spec, 1, &st, msg, sizeof(msg)), 0);
+	assert_int_equal(svcsync_cleanup(ss, &st), 0);
+	v = svc_get(&spec.key);
+	n = name_of(v.id, &found);
+	assert_true(found);
+	assert_memory_equal(&n, &spec.who, sizeof(n));
+
+	/* Backends change, the name does not: the same id, name untouched. */
+	be[0].state = XCNI_BE_TERMINATING;
+	assert_int_equal(svcsync_apply(ss, &spec, 1, &st, msg, sizeof(msg)), 0);
+	assert_int_equal(svcsync_cleanup(ss, &st), 0);
+	assert_int_equal(svc_get(&spec.key).id, v.id);
+
+	/* The ClusterIP:port now another Service's: a new id under the same key. */
+	spec.who = who("y", "other", "");
+	memset(&st, 0, sizeof(st));
+	assert_int_equal(svcsync_apply(ss, &spec, 1, &st, msg, sizeof(msg)), 0);
+	assert_int_equal(st.svcs_changed, 1);
+	v2 = svc_get(&spec.key);
+	assert_int_not_equal(v2.id, v.id);
+	assert_int_equal(v2.rev_nat, v2.id);
+	assert_int_equal(v2.count_term, 1);
+	n = name_of(v2.id, &found);
+	assert_true(found);
+	assert_string_equal(n.name, "other");
+	assert_string_equal(n.port, "");
+	/* The old id still names web until cleanup, then it, its slots and its
+	 * reverse-NAT entry are gone. */
+	n = name_of(v.id, &found);
+	assert_true(found);
+	assert_string_equal(n.name, "web");
+	assert_int_equal(svcsync_cleanup(ss, &st), 0);
+	name_of(v.id, &found);
+	assert_false(found);
+	assert_int_equal(count_keys("xcni_svcname", 4), 1);
+	assert_int_equal(count_keys("xcni_revnat", 2), 1);
+	assert_int_equal(count_keys("xcni_svcslot", sizeof(struct xcni_svcslot_key)), 1);
+	assert_int_equal(count_keys("xcni_backend", 4), 1);
+	svcsync_free(ss);
+
+	/* A name no frontend holds (an update cut short): swept by the next writer,
+	 * which keeps the live one and knows it (the same list writes nothing). */
+	fd = fd_of("xcni_svcname");
+	assert_int_equal(bpf_map_update_elem(fd, &stray_id, &stray, BPF_ANY), 0);
+	close(fd);
+	assert_int_equal(svcsync_open(pin_dir, &ss), 0);
+	name_of(stray_id, &found);
+	assert_false(found);
+	name_of(v2.id, &found);
+	assert_true(found);
+	memset(&st, 0, sizeof(st));
+	assert_int_equal(svcsync_apply(ss, &spec, 1, &st, msg, sizeof(msg)), 0);
+	assert_int_equal(st.svcs_changed, 0);
+	assert_int_equal(svcsync_apply(ss, NULL, 0, &st, msg, sizeof(msg)), 0);
+	assert_int_equal(svcsync_cleanup(ss, &st), 0);
+	assert_int_equal(count_keys("xcni_svcname", 4), 0);
+	svcsync_free(ss);
 }
 
 static void test_write_flip_cleanup(void **state)
@@ -597,6 +701,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_write_flip_cleanup),
 		cmocka_unit_test(test_maglev),
+		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_full),
 		cmocka_unit_test(test_many),
 		cmocka_unit_test(test_restart),

@@ -574,3 +574,23 @@ int resolve_pod(const struct ctx *c, const char *arg, __u32 *ip, const char *fla
 	return err;
 }
 
+char *pt_json_string(struct ptable *t, int *err)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	if (!f) {
+		*err = -errno;
+		return NULL;
+	}
+	*err = pt_print(t, f, true);
+	fclose(f);
+	if (*err) {
+		free(buf);
+		return NULL;
+	}
+	while (len && (buf[len - 1] == '\n' || buf[len - 1] == ' '))
+		buf[--len] = 0;
+	return buf;
+}

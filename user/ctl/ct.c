@@ -27,6 +27,10 @@
 	{ "POLICY-REV", "policy_rev", PT_UINT },                                             \
 	/* A translated flow (Services in BPF): its frontend (rev-NAT entry) and backend id. */ \
 	{ "SERVICE", "service", PT_STR },                                                    \
+	/* Its Service and port (xcni_svcname, by the rev-NAT index = service id). */        \
+	{ "SVC-NAME", NULL, PT_STR },                                                        \
+	{ NULL, "service_name", PT_STR },                                                    \
+	{ NULL, "port_name", PT_STR },                                                       \
 	{ "BACKEND", "backend_id", PT_UINT },                                                \
 	{ NULL, "rev_nat", PT_UINT }
 
@@ -57,7 +61,8 @@ static const char *ct_state_name(__u8 state)
 static void ct_row(struct ptable *t, __u64 now, const struct xcni_ct_key *k,
 		   const struct xcni_ct_entry *e, struct svcnames *sn)
 {
-	char buf[INET_ADDRSTRLEN], fe[80];
+	char buf[INET_ADDRSTRLEN], fe[80], nm[160];
+	struct xcni_svcname n;
 	__u32 be;
 	const char *s;
 
@@ -91,6 +96,18 @@ static void ct_row(struct ptable *t, __u64 now, const struct xcni_ct_key *k,
 	 */
 	if (svcnames_frontend(sn, e->rev_nat, fe, sizeof(fe))) {
 		pt_str(t, fe);
+		if (svcnames_name(sn, e->rev_nat, &n)) {
+			pt_str(t, svcname_str(&n, true, nm, sizeof(nm)));
+			pt_str(t, svcname_str(&n, false, nm, sizeof(nm)));
+			if (n.port[0])
+				pt_strf(t, "%.*s", (int)strnlen(n.port, sizeof(n.port)), n.port);
+			else
+				pt_null(t);
+		} else {
+			pt_null(t);
+			pt_null(t);
+			pt_null(t);
+		}
 		be = e->backend_id ?: svcnames_backend(sn, k->daddr, k->dport);
 		if (be)
 			pt_uint(t, be);
@@ -98,6 +115,9 @@ static void ct_row(struct ptable *t, __u64 now, const struct xcni_ct_key *k,
 			pt_null(t);
 		pt_uint(t, e->rev_nat);
 	} else {
+		pt_null(t);
+		pt_null(t);
+		pt_null(t);
 		pt_null(t);
 		if (e->backend_id)
 			pt_uint(t, e->backend_id);
@@ -323,7 +343,8 @@ const struct cmd ct_cmds[] = {
 	  "is the echo id. AGE and IDLE are in seconds. A flow is about its two\n"
 	  "addresses (--identity: their identities in the ipcache).\n\n"
 	  "A flow translated by a Service (in BPF) shows its frontend under SERVICE\n"
-	  "(from the rev-NAT index the entry keeps) and its backend's id under\n"
+	  "(from the rev-NAT index the entry keeps), the Service and port it is under\n"
+	  "SVC-NAME (NAMESPACE/NAME:PORT-NAME) and its backend's id under\n"
 	  "BACKEND (xcnictl service get lists them). Such a flow has two entries: the\n"
 	  "service entry, to the frontend as the client sent it, and the flow's own,\n"
 	  "to the backend. Other flows show - in both.\n\n"

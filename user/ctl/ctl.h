@@ -107,7 +107,7 @@ extern const struct map_spec m_endpoints, m_ct, m_metrics, m_events, m_config, m
 	m_ipcache, m_polep, m_policy, m_polrange, m_polcidr, m_polname, m_podname, m_tunnel,
 	m_tunstat, m_prefilter, m_pf16, m_pf24, m_evrate, m_polrev, m_polsel;
 /* The Service maps (service.c). */
-extern const struct map_spec m_svc, m_svcslot, m_backend, m_revnat, m_maglev;
+extern const struct map_spec m_svc, m_svcslot, m_backend, m_revnat, m_maglev, m_svcname;
 
 /* The fd of a pinned map of the expected layout, or -errno (said). */
 int map_open(const struct ctx *c, const struct map_spec *m);
@@ -192,10 +192,11 @@ bool filter_match(const struct filter *f, const struct frow *r);
 /* "10.96.0.10:53", "[fd00::a]:53": an address of the Service maps and a port. */
 const char *svc_addr_str(__u8 family, const __u8 addr[16], __u16 port, char *buf, size_t len);
 
-/* What ct needs to name a translated flow's frontend and backend. */
+/* What ct and monitor need to name a translated flow's Service, frontend and backend. */
 struct svcnames {
 	const struct ctx *c;
 	int revnat_fd; /* -1: maps without Services */
+	int name_fd, be_fd; /* -1: maps without them */
 	bool be_loaded;
 	struct be_rec *be; /* xcni_backend, by id, read on first use */
 	size_t nbe;
@@ -207,6 +208,30 @@ void svcnames_close(struct svcnames *s);
 bool svcnames_frontend(struct svcnames *s, __u16 rev_nat, char *buf, size_t len);
 /* The id of the IPv4 backend ip:port (network order), or 0. */
 __u32 svcnames_backend(struct svcnames *s, __u32 ip, __u16 port);
+/* The Service and port of service id (= rev-NAT index) id; false when unknown. */
+bool svcnames_name(struct svcnames *s, __u32 id, struct xcni_svcname *out);
+/* Backend id as the maps hold it now; false when gone (or 0). */
+bool svcnames_backend_of(struct svcnames *s, __u32 id, struct xcni_backend *out);
+/* "ns/name" (port false) or "ns/name:port" (port true, when it has a name). */
+const char *svcname_str(const struct xcni_svcname *n, bool port, char *buf, size_t len);
+/*
+ * "svc/NS/NAME": true with ns and name filled (NUL-terminated, cut to the
+ * map's sizes); false when s does not start with "svc/". -EINVAL-worthy
+ * forms ("svc/x", "svc//a") give true with ns or name empty.
+ */
+bool parse_svc_ref(const char *s, struct xcni_svcname *out);
+/* A frontend: its key and its entry. */
+struct svc_rec {
+	struct xcni_svc_key k;
+	struct xcni_svc v;
+};
+/* svc/NS/NAME (n's ns and name set) or ADDR:PORT/PROTO (k set, scope EXT): 0 or -EINVAL (said). */
+int parse_service_arg(const char *s, struct xcni_svcname *n, struct xcni_svc_key *k);
+/* Every frontend of Service n (ports, scopes), sorted by key; -ENOENT (not said) if none. */
+int svc_by_name(int svc_fd, int name_fd, const struct xcni_svcname *n, struct svc_rec **out,
+		size_t *nout);
+/* Prints t's JSON into a string (without its trailing newline); NULL (err set) on failure. */
+char *pt_json_string(struct ptable *t, int *err);
 
 /* ---- the lab (lab.c) ----------------------------------------------------- */
 

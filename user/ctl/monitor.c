@@ -28,6 +28,19 @@ static const struct pt_col event_cols[] = {
 	{ NULL, "rule", PT_INT },
 	/* A policy drop: the policies that isolate the pod ("x/a,x/b"). */
 	{ NULL, "isolated_by", PT_STR },
+	/*
+	 * A flow a Service translated: "svc y/web:http 10.96.0.10:80/tcp ->
+	 * backend y/b 10.244.1.5:8080", or "...: no backend" for a refusal.
+	 * From the rev-NAT index (= service id) and backend id the event carries.
+	 */
+	{ "SERVICE", NULL, PT_STR },
+	{ NULL, "service", PT_STR }, /* NS/NAME */
+	{ NULL, "port_name", PT_STR },
+	{ NULL, "frontend", PT_STR }, /* ADDR:PORT/PROTO */
+	{ NULL, "rev_nat", PT_UINT },
+	{ NULL, "backend_id", PT_UINT },
+	{ NULL, "backend", PT_STR }, /* ADDR:PORT */
+	{ NULL, "backend_pod", PT_STR },
 };
 
 /* The widest a name the data plane can report is: the reasons', the directions'. */
@@ -97,6 +110,7 @@ struct monitor {
 	int err;
 	int polname_fd; /* -1 when the agent predates policy */
 	int polsel_fd, podname_fd; /* -1 when the agent predates them */
+	struct svcnames sn; /* Services' names, frontends, backends */
 	struct filter f; /* --ip, --pod, --namespace, --identity */
 	__u64 since_ns; /* events queued before monitor started are old news */
 };
@@ -196,15 +210,76 @@ static void monitor_verdict(struct monitor *m, const struct xcni_event *ev)
 	pt_str(m->t, by_json[0] ? by_json : NULL);
 }
 
+/* The Service side of an event: which Service and backend a translated flow got. */
+static void monitor_service(struct monitor *m, const struct xcni_event *ev)
+{
+	char fe[80], name[160], be[80], pod[340], text[600];
+	struct xcni_svcname n;
+	struct xcni_backend b;
+	bool named, have_be, have_pod = false;
+	size_t tl;
+
+	if (!ev->rev_nat) {
+		for (int i = 0; i < 8; i++) /* the columns below */
+			pt_null(m->t);
+		return;
+	}
+	svcnames_frontend(&m->sn, ev->rev_nat, fe, sizeof(fe));
+	named = svcnames_name(&m->sn, ev->rev_nat, &n);
+	have_be = svcnames_backend_of(&m->sn, ev->backend_id, &b);
+	if (have_be) {
+		svc_addr_str(b.family, b.addr, b.port, be, sizeof(be));
+		if (b.family == XCNI_AF_INET) {
+			__u32 ip;
+
+			memcpy(&ip, b.addr, 4);
+			have_pod = m->podname_fd >= 0 && pod_of_ip(m->podname_fd, ip, pod, sizeof(pod));
+		}
+	} else if (ev->backend_id) {
+		snprintf(be, sizeof(be), "backend#%u", ev->backend_id); /* gone since */
+	}
+	tl = (size_t)snprintf(text, sizeof(text), "svc %s %s/%s",
+			      named ? svcname_str(&n, true, name, sizeof(name)) : "?", fe,
+			      proto_name(ev->proto) ?: "?");
+	if (tl < sizeof(text)) {
+		if (!ev->backend_id)
+			snprintf(text + tl, sizeof(text) - tl, ": no backend");
+		else
+			snprintf(text + tl, sizeof(text) - tl, " -> backend %s%s%s",
+				 have_pod ? pod : "", have_pod ? " " : "", be);
+	}
+	pt_str(m->t, text);
+	pt_str(m->t, named ? svcname_str(&n, false, name, sizeof(name)) : NULL);
+	if (named && n.port[0])
+		pt_strf(m->t, "%.*s", (int)strnlen(n.port, sizeof(n.port)), n.port);
+	else
+		pt_null(m->t);
+	pt_strf(m->t, "%s/%s", fe, proto_name(ev->proto) ?: "?");
+	pt_uint(m->t, ev->rev_nat);
+	if (ev->backend_id) {
+		pt_uint(m->t, ev->backend_id);
+		pt_str(m->t, have_be ? be : NULL);
+	} else {
+		pt_null(m->t);
+		pt_null(m->t);
+	}
+	pt_str(m->t, have_pod ? pod : NULL);
+}
+
 static int on_event(void *arg, void *data, size_t len)
 {
 	struct monitor *m = arg;
-	const struct xcni_event *ev = data;
+	struct xcni_event evb = {};
+	const struct xcni_event *ev = &evb;
 	const struct xcni_reason_info *ri;
 	char buf[INET_ADDRSTRLEN];
 	const char *s;
 
-	if (len < sizeof(*ev) || ev->ts_ns < m->since_ns || !monitor_match(m, ev))
+	/* Programs from before the Service fields write the shorter record. */
+	if (len < XCNI_EVENT_LEN_V1)
+		return 0;
+	memcpy(&evb, data, len < sizeof(evb) ? len : sizeof(evb));
+	if (ev->ts_ns < m->since_ns || !monitor_match(m, ev))
 		return 0;
 	ri = xcni_reason_info(ev->reason);
 	pt_strf(m->t, "%llu.%06llu", (unsigned long long)(ev->ts_ns / 1000000000ULL),
@@ -234,6 +309,7 @@ static int on_event(void *arg, void *data, size_t len)
 	else
 		pt_strf(m->t, "%u", ev->type);
 	monitor_verdict(m, ev);
+	monitor_service(m, ev);
 	m->err = pt_flush(m->t, stdout, m->c->json);
 	m->seen++;
 	/* Non-zero ends ring_buffer__poll(): the count is reached or output failed. */
@@ -264,6 +340,7 @@ static int cmd_monitor(const struct ctx *c, char **argv)
 	m.polname_fd = map_open_quiet(c, &m_polname);
 	m.polsel_fd = map_open_quiet(c, &m_polsel);
 	m.podname_fd = map_open_quiet(c, &m_podname);
+	svcnames_open(c, &m.sn);
 	rb = ring_buffer__new(fd, on_event, &m, NULL);
 	if (!rb || !m.t) {
 		err = rb ? -ENOMEM : -errno;
@@ -297,6 +374,7 @@ out:
 	for (int *p = (int[]){ m.polname_fd, m.polsel_fd, m.podname_fd, -2 }; *p != -2; p++)
 		if (*p >= 0)
 			close(*p);
+	svcnames_close(&m.sn);
 	filter_close(&m.f);
 	close(fd);
 	return err;
@@ -318,7 +396,11 @@ const struct cmd monitor_cmds[] = {
 	  "All events share a per-CPU budget (config set events-rate); those over it,\n"
 	  "or that find the ring full because monitor falls behind, are lost (never\n"
 	  "packets) and counted: see metrics (events-lost-*).\n"
-	  "Readers of one ring share it: one monitor per node at a time.\n\n"
+	  "Readers of one ring share it: one monitor per node at a time.\n"
+	  "An event of a flow a Service translated (in BPF) says which under SERVICE:\n"
+	  "\"svc NS/NAME:PORT-NAME FRONTEND/PROTO -> backend [POD] ADDR:PORT\" (the\n"
+	  "backend its first packet got; DST is that backend, or for a reply the\n"
+	  "frontend), or \": no backend\" for a connection refused (drop-no-backend).\n\n"
 	  "  --count N              stop after N events (that pass the filters)\n"
 	  "  --timeout-ms MS        stop after MS milliseconds\n"
 	  "  --ip IP                events from or to IP\n"

@@ -26,6 +26,38 @@ const struct map_spec m_revnat = {
 const struct map_spec m_maglev = {
 	"xcni_maglev", BPF_MAP_TYPE_HASH_OF_MAPS, sizeof(__u32), sizeof(__u32), 0
 };
+const struct map_spec m_svcname = {
+	"xcni_svcname", BPF_MAP_TYPE_HASH, sizeof(__u32), sizeof(struct xcni_svcname), 0
+};
+
+const char *svcname_str(const struct xcni_svcname *n, bool port, char *buf, size_t len)
+{
+	int nl = (int)strnlen(n->ns, sizeof(n->ns)), ml = (int)strnlen(n->name, sizeof(n->name));
+	int pl = (int)strnlen(n->port, sizeof(n->port));
+
+	if (port && pl)
+		snprintf(buf, len, "%.*s/%.*s:%.*s", nl, n->ns, ml, n->name, pl, n->port);
+	else
+		snprintf(buf, len, "%.*s/%.*s", nl, n->ns, ml, n->name);
+	return buf;
+}
+
+bool parse_svc_ref(const char *s, struct xcni_svcname *out)
+{
+	const char *slash;
+
+	memset(out, 0, sizeof(*out));
+	if (strncmp(s, "svc/", 4))
+		return false;
+	s += 4;
+	slash = strchr(s, '/');
+	if (!slash || strchr(slash + 1, '/') || (size_t)(slash - s) >= sizeof(out->ns) ||
+	    strlen(slash + 1) >= sizeof(out->name))
+		return true; /* ns or name left empty: malformed */
+	snprintf(out->ns, sizeof(out->ns), "%.*s", (int)(slash - s), s);
+	snprintf(out->name, sizeof(out->name), "%s", slash + 1);
+	return true;
+}
 
 /* "10.96.0.10:53", "[fd00::a]:53": an address of the Service maps and a port. */
 const char *svc_addr_str(__u8 family, const __u8 addr[16], __u16 port, char *buf, size_t len)
@@ -70,13 +102,26 @@ void svcnames_open(const struct ctx *c, struct svcnames *s)
 	memset(s, 0, sizeof(*s));
 	s->c = c;
 	s->revnat_fd = map_open_quiet(c, &m_revnat);
+	s->name_fd = map_open_quiet(c, &m_svcname);
+	s->be_fd = map_open_quiet(c, &m_backend);
 }
 
 void svcnames_close(struct svcnames *s)
 {
-	if (s->revnat_fd >= 0)
-		close(s->revnat_fd);
+	for (int *p = (int[]){ s->revnat_fd, s->name_fd, s->be_fd, -2 }; *p != -2; p++)
+		if (*p >= 0)
+			close(*p);
 	free(s->be);
+}
+
+bool svcnames_name(struct svcnames *s, __u32 id, struct xcni_svcname *out)
+{
+	return id && s->name_fd >= 0 && !bpf_map_lookup_elem(s->name_fd, &id, out) && out->name[0];
+}
+
+bool svcnames_backend_of(struct svcnames *s, __u32 id, struct xcni_backend *out)
+{
+	return id && s->be_fd >= 0 && !bpf_map_lookup_elem(s->be_fd, &id, out);
 }
 
 bool svcnames_frontend(struct svcnames *s, __u16 rev_nat, char *buf, size_t len)
@@ -132,18 +177,13 @@ __u32 svcnames_backend(struct svcnames *s, __u32 ip, __u16 port)
 
 /* ---- the views --------------------------------------------------------------- */
 
-struct svc_rec {
-	struct xcni_svc_key k;
-	struct xcni_svc v;
-};
-
 struct svc_maps {
-	int svc, slot, be, maglev; /* maglev: -1 when absent */
+	int svc, slot, be, maglev, name; /* maglev, name: -1 when absent */
 };
 
 static void svc_maps_close(struct svc_maps *m)
 {
-	int *fds[] = { &m->svc, &m->slot, &m->be, &m->maglev };
+	int *fds[] = { &m->svc, &m->slot, &m->be, &m->maglev, &m->name };
 
 	for (size_t i = 0; i < ARRAY_SIZE(fds); i++)
 		if (*fds[i] >= 0)
@@ -159,7 +199,7 @@ static int svc_maps_open(const struct ctx *c, struct svc_maps *m)
 	char path[PATH_MAX];
 	int err;
 
-	m->svc = m->slot = m->be = m->maglev = -1;
+	m->svc = m->slot = m->be = m->maglev = m->name = -1;
 	m->svc = map_open_quiet(c, &m_svc);
 	if (m->svc == -ENOENT) {
 		snprintf(path, sizeof(path), "%s/%s", c->pin_dir, m_ct.name);
@@ -179,6 +219,8 @@ static int svc_maps_open(const struct ctx *c, struct svc_maps *m)
 		err = m->maglev;
 		goto fail;
 	}
+	/* Names only: maps of an agent before them show none. */
+	m->name = map_open_quiet(c, &m_svcname);
 	return 0;
 fail:
 	svc_maps_close(m);
@@ -227,6 +269,10 @@ static const char *svc_flags(const struct xcni_svc *v, bool timeout, char *buf, 
 /* The columns of a frontend, shared by service list and service get. */
 #define SVC_COLS                                           \
 	{ "FRONTEND", "frontend", PT_STR },                \
+	/* NS/NAME:PORT-NAME (xcni_svcname); "-" for a name not (yet) known */ \
+	{ "SERVICE", NULL, PT_STR },                       \
+	{ NULL, "service", PT_STR },                       \
+	{ NULL, "port_name", PT_STR },                     \
 	{ NULL, "address", PT_STR },                       \
 	{ NULL, "port", PT_UINT },                         \
 	{ NULL, "proto", PT_STR },                         \
@@ -262,13 +308,26 @@ static const struct pt_col be_cols[] = {
 	{ "MAGLEV", "maglev_entries", PT_UINT }, /* its entries in the live table */
 };
 
-static void svc_row(struct ptable *t, const struct svc_rec *r)
+static void svc_row(struct ptable *t, const struct svc_maps *m, const struct svc_rec *r)
 {
-	char buf[128], a[INET6_ADDRSTRLEN];
+	char buf[160], a[INET6_ADDRSTRLEN];
+	struct xcni_svcname n;
 	const char *s;
 
 	svc_addr_str(r->k.family, r->k.addr, r->k.port, buf, sizeof(buf));
 	pt_strf(t, "%s/%s", buf, proto_name(r->k.proto) ?: "?");
+	if (m->name >= 0 && !bpf_map_lookup_elem(m->name, &r->v.id, &n) && n.name[0]) {
+		pt_str(t, svcname_str(&n, true, buf, sizeof(buf)));
+		pt_str(t, svcname_str(&n, false, buf, sizeof(buf)));
+		if (n.port[0])
+			pt_strf(t, "%.*s", (int)strnlen(n.port, sizeof(n.port)), n.port);
+		else
+			pt_null(t);
+	} else {
+		pt_null(t);
+		pt_null(t);
+		pt_null(t);
+	}
 	if (inet_ntop(r->k.family == XCNI_AF_INET6 ? AF_INET6 : AF_INET, r->k.addr, a, sizeof(a)))
 		pt_str(t, a);
 	else
@@ -378,7 +437,7 @@ static int cmd_service_list(const struct ctx *c, char **argv)
 	t = pt_new(svc_cols, ARRAY_SIZE(svc_cols), 0);
 	for (i = 0; i < n; i++)
 		if (svc_filter(&f, &m, &recs[i]))
-			svc_row(t, &recs[i]);
+			svc_row(t, &m, &recs[i]);
 	err = show(c, t);
 	free(recs);
 close:
@@ -433,11 +492,67 @@ bad:
 	return -EINVAL;
 }
 
+/* svc/NS/NAME: 0, or -EINVAL (said). */
+static int check_svc_ref(const char *s, struct xcni_svcname *n)
+{
+	if (n->ns[0] && n->name[0])
+		return 0;
+	pr_err("SERVICE \"%s\": expected svc/NAMESPACE/NAME (a namespace of at most %zu "
+	       "characters, a name of at most %zu)\n", s, sizeof(n->ns) - 1, sizeof(n->name) - 1);
+	return -EINVAL;
+}
+
+/* A Service by name or a frontend: svc/NS/NAME or ADDR:PORT/PROTO. */
+int parse_service_arg(const char *s, struct xcni_svcname *n, struct xcni_svc_key *k)
+{
+	if (parse_svc_ref(s, n))
+		return check_svc_ref(s, n);
+	return parse_frontend(s, k);
+}
+
 static int check_service_get(char **argv)
 {
+	struct xcni_svcname n;
 	struct xcni_svc_key k;
 
-	return parse_frontend(argv[0], &k);
+	return parse_service_arg(argv[0], &n, &k);
+}
+
+/*
+ * Every frontend of Service n (every port and scope), sorted by key, as
+ * svc_recs; -ENOENT (not said) when none, -errno.
+ */
+int svc_by_name(int svc_fd, int name_fd, const struct xcni_svcname *n, struct svc_rec **out,
+		size_t *nout)
+{
+	struct svc_rec *recs = NULL;
+	size_t nr, i, kept = 0;
+	int err;
+
+	*out = NULL;
+	*nout = 0;
+	if (name_fd < 0)
+		return -ENOENT;
+	err = map_collect(svc_fd, &m_svc, sizeof(*recs), offsetof(struct svc_rec, k),
+			  offsetof(struct svc_rec, v), (void **)&recs, &nr);
+	if (err)
+		return err;
+	nr = sort_unique(recs, nr, sizeof(*recs), svc_cmp);
+	for (i = 0; i < nr; i++) {
+		struct xcni_svcname got;
+
+		if (!bpf_map_lookup_elem(name_fd, &recs[i].v.id, &got) &&
+		    !strncmp(got.ns, n->ns, sizeof(got.ns)) &&
+		    !strncmp(got.name, n->name, sizeof(got.name)))
+			recs[kept++] = recs[i];
+	}
+	if (!kept) {
+		free(recs);
+		return -ENOENT;
+	}
+	*out = recs;
+	*nout = kept;
+	return 0;
 }
 
 /* Entries per backend id in a service's live Maglev table; -errno. */
@@ -500,28 +615,6 @@ close:
 	return err;
 }
 
-/* Prints t's JSON into a string (without its trailing newline); NULL on failure. */
-static char *json_of(struct ptable *t, int *err)
-{
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
-
-	if (!f) {
-		*err = -errno;
-		return NULL;
-	}
-	*err = pt_print(t, f, true);
-	fclose(f);
-	if (*err) {
-		free(buf);
-		return NULL;
-	}
-	while (len && (buf[len - 1] == '\n' || buf[len - 1] == ' '))
-		buf[--len] = 0;
-	return buf;
-}
-
 /* One scope of a frontend: its record, then its backends. */
 static int service_show(const struct ctx *c, const struct svc_maps *m, const struct svc_rec *r,
 			bool first)
@@ -543,7 +636,7 @@ static int service_show(const struct ctx *c, const struct svc_maps *m, const str
 		have_mg = !err;
 		err = 0;
 	}
-	svc_row(rt, r);
+	svc_row(rt, m, r);
 	if (!maglev)
 		pt_null(rt);
 	else if (have_mg)
@@ -614,7 +707,7 @@ static int service_show(const struct ctx *c, const struct svc_maps *m, const str
 		err = show(c, bt);
 		return err;
 	}
-	if (!(rj = json_of(rt, &err)) || !(bj = json_of(bt, &err))) {
+	if (!(rj = pt_json_string(rt, &err)) || !(bj = pt_json_string(bt, &err))) {
 		pr_err("writing output: %s\n", strerror(-err));
 		goto out;
 	}
@@ -632,15 +725,28 @@ out_bt:
 
 static int cmd_service_get(const struct ctx *c, char **argv)
 {
+	struct svc_rec r[2], *rp = r;
+	struct xcni_svcname sn;
 	struct svc_maps m;
-	struct svc_rec r[2];
-	unsigned int n = 0;
+	size_t n = 0;
 	int err;
 
-	if ((err = parse_frontend(argv[0], &r[0].k)))
+	if ((err = parse_service_arg(argv[0], &sn, &r[0].k)))
 		return err;
 	if ((err = svc_maps_open(c, &m)))
 		return err;
+	if (sn.name[0]) {
+		err = svc_by_name(m.svc, m.name, &sn, &rp, &n);
+		if (err == -ENOENT)
+			pr_err("no such Service in the maps: %s%s (xcnictl service list shows "
+			       "them)\n", argv[0], m.name < 0 ? " (this agent's maps have no "
+			       "Service names: give ADDR:PORT/PROTO)" : "");
+		else if (err)
+			pr_err("%s: %s\n", m_svc.name, strerror(-err));
+		if (err)
+			goto close;
+		goto show;
+	}
 	/* Every frontend has its EXT entry, and an INT one when its scopes differ. */
 	r[1].k = r[0].k;
 	r[1].k.scope = XCNI_SCOPE_INT;
@@ -659,13 +765,16 @@ static int cmd_service_get(const struct ctx *c, char **argv)
 		err = -ENOENT;
 		goto close;
 	}
+show:
 	if (c->json)
 		putchar('[');
-	for (unsigned int i = 0; i < n && !err; i++)
-		err = service_show(c, &m, &r[i], i == 0);
+	for (size_t i = 0; i < n && !err; i++)
+		err = service_show(c, &m, &rp[i], i == 0);
 	if (c->json && !err && (puts("]") == EOF || fflush(stdout)))
 		err = -EIO;
 close:
+	if (rp != r)
+		free(rp);
 	svc_maps_close(&m);
 	return err;
 }
@@ -674,15 +783,19 @@ const struct cmd service_cmds[] = {
 	{ "service", "list", cmd_service_list, 0, OPT_FILTERS, "[filters]",
 	  "List the Service frontends the data plane translates.\n\n"
 	  "One row per frontend and scope (ext: every frontend; int: traffic from\n"
-	  "pods, when the traffic policies make it differ). FLAGS: affinity=Ns\n"
+	  "pods, when the traffic policies make it differ). SERVICE is the Service\n"
+	  "and port it is (NAMESPACE/NAME:PORT-NAME; - when the maps do not say).\n"
+	  "FLAGS: affinity=Ns\n"
 	  "(ClientIP, its timeout), maglev, etp-local, itp-local, two-scopes. VERSION\n"
 	  "is the live one (0 or 1); ACTIVE and TERMINATING count its backends. A\n"
 	  "frontend is about its address and its backends' addresses.\n\n"
 	  "Exit 1 when the maps have no Services (an agent without them).\n\n"
 	  HELP_FILTERS, NULL },
-	{ "service", "get", cmd_service_get, 1, 0, "ADDR:PORT/PROTO",
+	{ "service", "get", cmd_service_get, 1, 0, "ADDR:PORT/PROTO|svc/NS/NAME",
 	  "Show one frontend, each scope it has, with its backends.\n\n"
-	  "ADDR:PORT/PROTO as service list shows it (10.96.0.10:53/udp). The backends\n"
+	  "ADDR:PORT/PROTO as service list shows it (10.96.0.10:53/udp), or\n"
+	  "svc/NAMESPACE/NAME: every frontend of that Service (each port and scope),\n"
+	  "by the names the agent writes beside them (xcni_svcname). The backends\n"
 	  "are those of the live version's slots: active ones first, then the\n"
 	  "terminating ones used only when no active one is left; STATE is active,\n"
 	  "terminating, or missing (a slot naming no backend). For a Maglev frontend,\n"
@@ -690,7 +803,8 @@ const struct cmd service_cmds[] = {
 	  "each backend's entries; \"missing\" when the table is not there.\n"
 	  "MAGLEV-STRAY counts entries naming a backend outside the live slots (0\n"
 	  "unless the maps are inconsistent).\n\n"
-	  "Exit 1 when no such frontend exists, 2 for a malformed ADDR:PORT/PROTO.",
+	  "Exit 1 when no such frontend (or Service) exists, 2 for a malformed\n"
+	  "ADDR:PORT/PROTO or svc/NS/NAME.",
 	  check_service_get },
 	{}
 };

@@ -162,6 +162,15 @@ struct port_ctx {
 	struct fe_set *fs; /* every frontend built so far */
 };
 
+/* Who a frontend belongs to, for the name map (xcni_svcname); names longer
+ * than the map holds (none the API server accepts) are cut. */
+static void set_who(struct svc_spec *sp, const struct port_ctx *pc)
+{
+	snprintf(sp->who.ns, sizeof(sp->who.ns), "%s", pc->so->meta.ns);
+	snprintf(sp->who.name, sizeof(sp->who.name), "%s", pc->so->meta.name);
+	snprintf(sp->who.port, sizeof(sp->who.port), "%s", pc->p->name ? pc->p->name : "");
+}
+
 /*
  * A frontend at addr:port of the port in pc; field names where it comes from
  * for messages. External ones (NodePort, externalIPs, load-balancer IPs)
@@ -214,6 +223,7 @@ static int add_frontend(struct svc_list *out, const struct port_ctx *pc, uint32_
 		       local ? pc->b->nlocal : pc->b->nall);
 	if (err)
 		return err;
+	set_who(&out->specs[out->n - 1], pc);
 	*slot = (uint32_t)out->n;
 	if (!(flags & XCNI_SVC_F_TWO_SCOPES))
 		return 0;
@@ -223,8 +233,10 @@ static int add_frontend(struct svc_list *out, const struct port_ctx *pc, uint32_
 		return -ENOMEM;
 	slot = fe_set_find(pc->fs, out, &k);
 	err = add_spec(out, name, &k, pc->flags, s->affinity_s, pc->b->all, pc->b->nall);
-	if (!err)
+	if (!err) {
+		set_who(&out->specs[out->n - 1], pc);
 		*slot = (uint32_t)out->n;
+	}
 	return err;
 }
 

@@ -8,12 +8,15 @@
  * Order of writes, so the data plane never sees a half-applied change:
  *   1. new backends (and changed backend states),
  *   2. per changed frontend: slots and Maglev table under the other version,
- *      its reverse-NAT entry (new frontends), then the flip of its xcni_svc
+ *      its name and reverse-NAT entry (new ids), then the flip of its xcni_svc
  *      entry (one update: version, counts, flags, revision);
  *   3. frontends that are gone: their xcni_svc entry;
  *   cleanup (after the caller reported the change): the replaced versions'
- *   slots and tables, the gone frontends' slots, tables and reverse-NAT
+ *   slots and tables, the gone ids' slots, tables, reverse-NAT and name
  *   entries, and backends no frontend names any more.
+ *
+ * A frontend whose name (Service, port name) changes keeps its key but gets
+ * a new id, as if it were new; its old id goes as a gone frontend's does.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -42,6 +45,7 @@ struct be_ent {
 struct fe_ent {
 	struct xcni_svc_key key;
 	struct xcni_svc v; /* as in xcni_svc */
+	struct xcni_svcname who; /* as in xcni_svcname under v.id */
 	uint32_t *ids; /* v.count + v.count_term backend ids, as in the live slots */
 	bool seen; /* in the list being applied */
 	/* The version this apply replaced, deleted by cleanup. */
@@ -67,7 +71,7 @@ struct flush {
 };
 
 struct svcsync {
-	int fd_svc, fd_slot, fd_be, fd_revnat, fd_maglev;
+	int fd_svc, fd_slot, fd_be, fd_revnat, fd_maglev, fd_name;
 	int fd_ct; /* xcni_ct, for flushing UDP flows of removed backends; -1: none pinned */
 	size_t max_svc, max_slot, max_be, max_revnat, max_maglev;
 	size_t n_slot, n_maglev, n_revnat; /* entries in those maps */
@@ -306,6 +310,9 @@ static int load(struct svcsync *ss)
 		}
 		if (f->v.id < SVC_IDS)
 			svc_id_set(ss, f->v.id, true);
+		/* Maps from before names: "" until the frontend is next renamed. */
+		if (bpf_map_lookup_elem(ss->fd_name, &f->v.id, &f->who))
+			memset(&f->who, 0, sizeof(f->who));
 		ss->nfe++;
 	}
 	free(keys);
@@ -351,6 +358,16 @@ static int load(struct svcsync *ss)
 			bpf_map_delete_elem(ss->fd_revnat, &k);
 		else
 			ss->n_revnat++;
+	}
+	free(keys);
+	if ((err = keys_of(ss->fd_name, sizeof(__u32), &keys, &n)))
+		goto out;
+	for (i = 0; i < n; i++) {
+		__u32 k;
+
+		memcpy(&k, keys + i * sizeof(k), sizeof(k));
+		if (k >= SVC_IDS || !svc_id_used(ss, k))
+			bpf_map_delete_elem(ss->fd_name, &k);
 	}
 	free(keys);
 
@@ -403,12 +420,14 @@ int svcsync_open(const char *pin_dir, struct svcsync **out)
 
 	if (!ss)
 		return -ENOMEM;
-	ss->fd_svc = ss->fd_slot = ss->fd_be = ss->fd_revnat = ss->fd_maglev = ss->fd_ct = -1;
+	ss->fd_svc = ss->fd_slot = ss->fd_be = ss->fd_revnat = ss->fd_maglev = ss->fd_ct =
+		ss->fd_name = -1;
 	if ((err = ss->fd_svc = xcni_map_open_pinned(pin_dir, "xcni_svc", &ss->max_svc)) < 0 ||
 	    (err = ss->fd_slot = xcni_map_open_pinned(pin_dir, "xcni_svcslot", &ss->max_slot)) < 0 ||
 	    (err = ss->fd_be = xcni_map_open_pinned(pin_dir, "xcni_backend", &ss->max_be)) < 0 ||
 	    (err = ss->fd_revnat = xcni_map_open_pinned(pin_dir, "xcni_revnat", &ss->max_revnat)) < 0 ||
 	    (err = ss->fd_maglev = xcni_map_open_pinned(pin_dir, "xcni_maglev", &ss->max_maglev)) < 0 ||
+	    (err = ss->fd_name = xcni_map_open_pinned(pin_dir, "xcni_svcname", NULL)) < 0 ||
 	    (err = load(ss))) {
 		svcsync_free(ss);
 		return err;
@@ -435,6 +454,8 @@ void svcsync_free(struct svcsync *ss)
 	free(ss->be);
 	free(ss->by_key);
 	free(ss->gone);
+	if (ss->fd_name >= 0)
+		close(ss->fd_name);
 	if (ss->fd_ct >= 0)
 		close(ss->fd_ct);
 	if (ss->fd_maglev >= 0)
@@ -457,6 +478,7 @@ struct want {
 	uint32_t *ids;
 	uint16_t count, term;
 	bool changed;
+	bool new_id; /* new, or its name changed: a new service id */
 	struct xcni_svc v; /* the entry it gets (changed ones) */
 };
 
@@ -568,6 +590,8 @@ struct batch {
 	__u16 *rn_k;
 	struct xcni_revnat *rn_v;
 	size_t nrn;
+	__u32 *nm_k; /* new ids' names (xcni_svcname), one per rn_k */
+	struct xcni_svcname *nm_v;
 	struct xcni_svc_key *svc_k;
 	struct xcni_svc *svc_v;
 	size_t nsvc;
@@ -581,6 +605,8 @@ static void batch_free(struct batch *b)
 	free(b->slot_k);
 	free(b->slot_v);
 	free(b->rn_k);
+	free(b->nm_k);
+	free(b->nm_v);
 	free(b->rn_v);
 	free(b->svc_k);
 	free(b->svc_v);
@@ -645,11 +671,41 @@ static int ct_flush(struct svcsync *ss, const struct flush *fl, size_t n,
 	return err;
 }
 
+/*
+ * A frontend's id no xcni_svc entry names any more (the frontend is gone, or
+ * got a new id): its slots, table, reverse-NAT and name entries are queued
+ * for cleanup, and its backends lose its references. f->ids is freed.
+ */
+static int fe_retire(struct svcsync *ss, struct fe_ent *f)
+{
+	struct gone *ng = realloc(ss->gone, (ss->ngone + 2) * sizeof(*ng));
+
+	if (!ng)
+		return -ENOMEM;
+	ss->gone = ng;
+	ss->gone[ss->ngone++] = (struct gone){ .id = f->v.id, .version = f->v.version,
+					       .n = (uint32_t)f->v.count + f->v.count_term,
+					       .maglev = f->v.flags & XCNI_SVC_F_MAGLEV };
+	if (f->old_pending) /* replaced, then retired, before a cleanup */
+		ss->gone[ss->ngone++] = (struct gone){ .id = f->v.id, .version = f->old_version,
+						       .n = f->old_n, .maglev = f->old_maglev };
+	for (uint32_t b = 0; b < (uint32_t)f->v.count + f->v.count_term; b++) {
+		struct be_ent *e = be_by_id(ss, f->ids[b]);
+
+		if (e)
+			e->refs--;
+	}
+	free(f->ids);
+	f->ids = NULL;
+	return 0;
+}
+
 int svcsync_apply(struct svcsync *ss, const struct svc_spec *specs, size_t n,
 		  struct svcsync_stats *st, char *msg, size_t msglen)
 {
 	struct want *w = calloc(n ? n : 1, sizeof(*w));
-	size_t new_fe = 0, new_slots = 0, new_tables = 0, new_be = 0, cap_be = 0, nchanged = 0;
+	size_t new_fe = 0, new_ids = 0, new_slots = 0, new_tables = 0, new_be = 0, cap_be = 0;
+	size_t nchanged = 0;
 	size_t nstate = 0, nold, done, i;
 	struct be_ent *added = NULL;
 	struct flush *fl = NULL;
@@ -763,20 +819,23 @@ int svcsync_apply(struct svcsync *ss, const struct svc_spec *specs, size_t n,
 				w[i].term++;
 		}
 		free(order);
-		w[i].changed = !cur || cur->v.flags != s->flags || cur->v.affinity_s != s->affinity_s ||
+		w[i].new_id = !cur || memcmp(&cur->who, &s->who, sizeof(s->who));
+		w[i].changed = w[i].new_id || cur->v.flags != s->flags ||
+			       cur->v.affinity_s != s->affinity_s ||
 			       cur->v.count != w[i].count || cur->v.count_term != w[i].term ||
 			       memcmp(cur->ids, w[i].ids, s->nbe * sizeof(*w[i].ids));
 		if (!w[i].changed)
 			continue;
 		nchanged++;
 		new_fe += !cur;
+		new_ids += w[i].new_id;
 		new_slots += s->nbe;
 		new_tables += !!(s->flags & XCNI_SVC_F_MAGLEV);
 	}
 	/* Room next to what stays until cleanup; else nothing is written. */
-	if (ss->nfe + new_fe > ss->max_svc || ss->n_revnat + new_fe > ss->max_revnat) {
+	if (ss->nfe + new_fe > ss->max_svc || ss->n_revnat + new_ids > ss->max_revnat) {
 		snprintf(msg, msglen, "xcni_svc: %zu frontends held, %zu new, room for %zu", ss->nfe,
-			 new_fe, ss->max_svc < ss->max_revnat ? ss->max_svc : ss->max_revnat);
+			 new_ids, ss->max_svc < ss->max_revnat ? ss->max_svc : ss->max_revnat);
 		err = -ENOSPC;
 	} else if (ss->n_slot + new_slots > ss->max_slot) {
 		snprintf(msg, msglen, "xcni_svcslot: %zu slots held, %zu new, room for %zu", ss->n_slot,
@@ -796,11 +855,14 @@ int svcsync_apply(struct svcsync *ss, const struct svc_spec *specs, size_t n,
 	/* Every buffer the writes need, and room for the new frontends, before any write. */
 	bt.slot_k = calloc(new_slots ? new_slots : 1, sizeof(*bt.slot_k));
 	bt.slot_v = calloc(new_slots ? new_slots : 1, sizeof(*bt.slot_v));
-	bt.rn_k = calloc(new_fe ? new_fe : 1, sizeof(*bt.rn_k));
-	bt.rn_v = calloc(new_fe ? new_fe : 1, sizeof(*bt.rn_v));
+	bt.rn_k = calloc(new_ids ? new_ids : 1, sizeof(*bt.rn_k));
+	bt.rn_v = calloc(new_ids ? new_ids : 1, sizeof(*bt.rn_v));
+	bt.nm_k = calloc(new_ids ? new_ids : 1, sizeof(*bt.nm_k));
+	bt.nm_v = calloc(new_ids ? new_ids : 1, sizeof(*bt.nm_v));
 	bt.svc_k = calloc(nchanged ? nchanged : 1, sizeof(*bt.svc_k));
 	bt.svc_v = calloc(nchanged ? nchanged : 1, sizeof(*bt.svc_v));
-	if (!bt.slot_k || !bt.slot_v || !bt.rn_k || !bt.rn_v || !bt.svc_k || !bt.svc_v) {
+	if (!bt.slot_k || !bt.slot_v || !bt.rn_k || !bt.rn_v || !bt.nm_k || !bt.nm_v || !bt.svc_k ||
+	    !bt.svc_v) {
 		err = -ENOMEM;
 		goto out;
 	}
@@ -820,11 +882,14 @@ int svcsync_apply(struct svcsync *ss, const struct svc_spec *specs, size_t n,
 
 		if (!w[i].changed)
 			continue;
-		if (w[i].cur >= 0) {
+		if (!w[i].new_id) {
 			*v = ss->fe[w[i].cur].v;
 			v->version ^= 1;
 		} else {
 			struct xcni_revnat *rn = &bt.rn_v[bt.nrn];
+
+			/* A renamed frontend's entry keeps counting its revisions. */
+			v->revision = w[i].cur >= 0 ? ss->fe[w[i].cur].v.revision : 0;
 
 			v->id = svc_id_take(ss);
 			if (!v->id) {
@@ -833,6 +898,8 @@ int svcsync_apply(struct svcsync *ss, const struct svc_spec *specs, size_t n,
 				goto out;
 			}
 			v->rev_nat = (__u16)v->id;
+			bt.nm_k[bt.nrn] = v->id;
+			bt.nm_v[bt.nrn] = s->who;
 			bt.rn_k[bt.nrn++] = v->rev_nat;
 			rn->port = s->key.port;
 			rn->family = s->key.family;
@@ -902,6 +969,11 @@ int svcsync_apply(struct svcsync *ss, const struct svc_spec *specs, size_t n,
 		ss->n_maglev++;
 		st->maglev_written++;
 	}
+	/* The names first: whatever reads an id (events, ct) finds its Service. */
+	err = update_many(ss->fd_name, bt.nm_k, sizeof(*bt.nm_k), bt.nm_v, sizeof(*bt.nm_v), bt.nrn,
+			  &done);
+	if (err)
+		goto out;
 	err = update_many(ss->fd_revnat, bt.rn_k, sizeof(*bt.rn_k), bt.rn_v, sizeof(*bt.rn_v),
 			  bt.nrn, &done);
 	ss->n_revnat += done;
@@ -921,7 +993,17 @@ int svcsync_apply(struct svcsync *ss, const struct svc_spec *specs, size_t n,
 			continue;
 		for (size_t b = 0; b < s->nbe; b++)
 			be_by_id(ss, w[i].ids[b])->refs++;
-		if (w[i].cur >= 0) {
+		if (w[i].cur >= 0 && w[i].new_id) {
+			struct fe_ent *f = &ss->fe[w[i].cur];
+
+			/* Renamed: its old id goes as a gone frontend's does. */
+			if ((err = fe_retire(ss, f)))
+				goto out;
+			f->old_pending = false;
+			f->ids = w[i].ids;
+			f->v = w[i].v;
+			f->who = s->who;
+		} else if (w[i].cur >= 0) {
 			struct fe_ent *f = &ss->fe[w[i].cur];
 
 			for (uint32_t b = 0; b < (uint32_t)f->v.count + f->v.count_term; b++) {
@@ -951,8 +1033,8 @@ int svcsync_apply(struct svcsync *ss, const struct svc_spec *specs, size_t n,
 			f->ids = w[i].ids;
 			f->v = w[i].v;
 		} else {
-			ss->fe[ss->nfe++] = (struct fe_ent){ .key = s->key, .v = w[i].v, .ids = w[i].ids,
-							     .seen = true };
+			ss->fe[ss->nfe++] = (struct fe_ent){ .key = s->key, .v = w[i].v, .who = s->who,
+							     .ids = w[i].ids, .seen = true };
 		}
 		w[i].ids = NULL;
 	}
@@ -962,16 +1044,9 @@ int svcsync_apply(struct svcsync *ss, const struct svc_spec *specs, size_t n,
 	/* 3. Frontends that are gone: their entry now, the rest at cleanup. */
 	{
 		size_t kept = 0, ngone = 0;
-		struct gone *ng;
 
 		for (i = 0; i < ss->nfe; i++)
 			ngone += !ss->fe[i].seen;
-		ng = ngone ? realloc(ss->gone, (ss->ngone + 2 * ngone) * sizeof(*ng)) : ss->gone;
-		if (ngone && !ng) {
-			err = -ENOMEM;
-			goto out;
-		}
-		ss->gone = ng;
 		free(bt.svc_k);
 		bt.svc_k = calloc(ngone ? ngone : 1, sizeof(*bt.svc_k));
 		if (!bt.svc_k) {
@@ -986,24 +1061,20 @@ int svcsync_apply(struct svcsync *ss, const struct svc_spec *specs, size_t n,
 				ss->fe[kept++] = *f;
 				continue;
 			}
-			bt.svc_k[bt.nsvc++] = f->key;
-			ss->gone[ss->ngone++] = (struct gone){ .id = f->v.id, .version = f->v.version,
-							       .n = (uint32_t)f->v.count + f->v.count_term,
-							       .maglev = f->v.flags & XCNI_SVC_F_MAGLEV };
-			if (f->old_pending) /* replaced, then removed, before a cleanup */
-				ss->gone[ss->ngone++] = (struct gone){ .id = f->v.id, .version = f->old_version,
-								       .n = f->old_n, .maglev = f->old_maglev };
-			for (uint32_t b = 0; b < (uint32_t)f->v.count + f->v.count_term; b++) {
-				struct be_ent *e = be_by_id(ss, f->ids[b]);
-
-				if (e)
-					e->refs--;
+			if ((err = fe_retire(ss, f))) {
+				/* The rest stay in the books, gone ones included: the
+				 * next apply retires them. */
+				memmove(&ss->fe[kept], f, (ss->nfe - i) * sizeof(*f));
+				kept += ss->nfe - i;
+				break;
 			}
-			free(f->ids);
+			bt.svc_k[bt.nsvc++] = f->key;
 			st->svcs_removed++;
 		}
 		ss->nfe = kept;
 		delete_many(ss->fd_svc, bt.svc_k, sizeof(*bt.svc_k), bt.nsvc);
+		if (err)
+			goto out;
 	}
 	/* After the flips: a flushed flow's next datagram picks from the new set. */
 	err = ct_flush(ss, fl, nfl, st);
@@ -1035,6 +1106,7 @@ int svcsync_cleanup(struct svcsync *ss, struct svcsync_stats *st)
 	uint32_t *remap = NULL, *bk = NULL;
 	__u32 *mk = NULL;
 	__u16 *rn = NULL;
+	__u32 *nm = NULL;
 	uint8_t *held = NULL;
 	int err = -ENOMEM;
 
@@ -1049,10 +1121,11 @@ int svcsync_cleanup(struct svcsync *ss, struct svcsync_stats *st)
 	sk = calloc(cap ? cap : 1, sizeof(*sk));
 	mk = calloc(ncap ? ncap : 1, sizeof(*mk));
 	rn = calloc(ss->ngone ? ss->ngone : 1, sizeof(*rn));
+	nm = calloc(ss->ngone ? ss->ngone : 1, sizeof(*nm));
 	held = calloc(SVC_IDS / 8, 1);
 	remap = calloc(ss->nbe ? ss->nbe : 1, sizeof(*remap));
 	bk = calloc(ss->nbe ? ss->nbe : 1, sizeof(*bk));
-	if (!sk || !mk || !rn || !held || !remap || !bk)
+	if (!sk || !mk || !rn || !nm || !held || !remap || !bk)
 		goto out;
 	for (i = 0; i < ss->nfe; i++) {
 		struct fe_ent *f = &ss->fe[i];
@@ -1071,6 +1144,7 @@ int svcsync_cleanup(struct svcsync *ss, struct svcsync_stats *st)
 			    ss->gone[i].maglev);
 		/* An id is free once no frontend holds it (a gone one may be back under it). */
 		if (id < SVC_IDS && !(held[id / 8] & (1u << (id % 8))) && svc_id_used(ss, id)) {
+			nm[nrn] = id;
 			rn[nrn++] = (__u16)id;
 			svc_id_set(ss, id, false);
 		}
@@ -1081,6 +1155,7 @@ int svcsync_cleanup(struct svcsync *ss, struct svcsync_stats *st)
 	st->slots_deleted += d;
 	ss->n_maglev -= delete_many(ss->fd_maglev, mk, sizeof(*mk), nmk);
 	ss->n_revnat -= delete_many(ss->fd_revnat, rn, sizeof(*rn), nrn);
+	delete_many(ss->fd_name, nm, sizeof(*nm), nrn);
 	/* Backends no frontend names; the key index kept in order, renumbered. */
 	for (i = 0; i < ss->nbe; i++) {
 		if (!ss->be[i].refs) {
@@ -1101,6 +1176,7 @@ out:
 	free(sk);
 	free(mk);
 	free(rn);
+	free(nm);
 	free(held);
 	free(remap);
 	free(bk);

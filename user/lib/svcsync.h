@@ -7,7 +7,11 @@
  * under the version it does not use, then its entry is flipped in one map
  * update, and the old version goes in svcsync_cleanup; backends are written
  * before any slot names them and deleted after none does. A list the maps
- * cannot hold changes nothing.
+ * cannot hold changes nothing. xcni_svcname gets a frontend's Service and
+ * port under its id before the first xcni_svc entry naming the id, and loses
+ * it in cleanup after the last one is gone; a frontend whose Service or port
+ * name changes (a ClusterIP:port handed to another Service) is given a new
+ * id, so an id never names two Services.
  */
 #ifndef XCNI_SVCSYNC_H
 #define XCNI_SVCSYNC_H
@@ -27,6 +31,7 @@ struct svc_be_spec {
 /* One frontend: what a Service port (ClusterIP:port/proto, scope) becomes. */
 struct svc_spec {
 	const char *name; /* "ns/name:port" for messages */
+	struct xcni_svcname who; /* the Service and port, as xcni_svcname holds it */
 	struct xcni_svc_key key;
 	uint8_t flags; /* XCNI_SVC_F_* */
 	uint32_t affinity_s;
