@@ -102,11 +102,12 @@ done
 IP_A=$(jq -r '.ips[0].address' "$T/a.json" | cut -d/ -f1)
 IP_B=$(jq -r '.ips[0].address' "$T/b.json" | cut -d/ -f1)
 IP_C=$(jq -r '.ips[0].address' "$T/c.json" | cut -d/ -f1)
-out_cg a socat TCP-LISTEN:8080,fork,reuseaddr SYSTEM:'echo hello' &
+# Started directly (not through a function, whose subshell would be the PID killed).
+ip netns exec "$XCT_TAG-a" socat TCP-LISTEN:8080,fork,reuseaddr SYSTEM:'echo hello' &
 PIDS+=($!)
-out_cg a socat UDP-RECVFROM:8081,fork SYSTEM:'echo pong' &
+ip netns exec "$XCT_TAG-a" socat UDP-RECVFROM:8081,fork SYSTEM:'echo pong' &
 PIDS+=($!)
-out_cg c socat TCP-LISTEN:8080,fork,reuseaddr SYSTEM:'echo hello' &
+ip netns exec "$XCT_TAG-c" socat TCP-LISTEN:8080,fork,reuseaddr SYSTEM:'echo hello' &
 PIDS+=($!)
 
 put state.yaml <<EOF
