@@ -95,13 +95,8 @@ check "--cgroup-root without --kube-proxy-replacement: exit 2, said" no_kpr
 
 check "xcnid started with --cgroup-root" start_xcnid "$PIN" "${AGENT[@]}" --cgroup-root "$CG" ||
 	{ finish; exit 1; }
-for p in a b c; do
-	ip netns add "$XCT_TAG-$p" && ip -n "$XCT_TAG-$p" link set lo up
-	cni ADD "$p" >"$T/$p.json" || { not_ok "ADD $p"; cat "$T/$p.json"; finish; exit 1; }
-done
-IP_A=$(jq -r '.ips[0].address' "$T/a.json" | cut -d/ -f1)
-IP_B=$(jq -r '.ips[0].address' "$T/b.json" | cut -d/ -f1)
-IP_C=$(jq -r '.ips[0].address' "$T/c.json" | cut -d/ -f1)
+IP_A=$(pod_add a) && IP_B=$(pod_add b) && IP_C=$(pod_add c) ||
+	{ not_ok "ADD a, b, c"; finish; exit 1; }
 # Started directly (not through a function, whose subshell would be the PID killed).
 ip netns exec "$XCT_TAG-a" socat TCP-LISTEN:8080,fork,reuseaddr SYSTEM:'echo hello' &
 PIDS+=($!)
@@ -110,28 +105,12 @@ PIDS+=($!)
 ip netns exec "$XCT_TAG-c" socat TCP-LISTEN:8080,fork,reuseaddr SYSTEM:'echo hello' &
 PIDS+=($!)
 
-put state.yaml <<EOF
-apiVersion: v1
-kind: Namespace
-metadata: {name: x}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: a, namespace: x, labels: {app: web}}
-spec: {nodeName: n1}
-status: {podIP: $IP_A}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: b, namespace: x, labels: {app: client}}
-spec: {nodeName: n1}
-status: {podIP: $IP_B}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: c, namespace: x, labels: {app: locked}}
-spec: {nodeName: n1}
-status: {podIP: $IP_C}
+{
+	printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: x}\n'
+	pod_yaml a "$IP_A" "app: web"
+	pod_yaml b "$IP_B" "app: client"
+	pod_yaml c "$IP_C" "app: locked"
+	cat <<EOF
 ---
 apiVersion: v1
 kind: Service
@@ -175,6 +154,7 @@ kind: NetworkPolicy
 metadata: {name: deny, namespace: x}
 spec: {podSelector: {matchLabels: {app: locked}}}
 EOF
+} | put state.yaml
 check "Services, EndpointSlices and the policy applied" sync_gen
 
 links_pinned() {
@@ -182,7 +162,7 @@ links_pinned() {
 	for h in connect4 sendmsg4 recvmsg4 getpeername4; do
 		[ -e "$PIN/links/node-sock-$h" ] || { echo "no link node-sock-$h"; return 1; }
 	done
-	n=$(bpftool cgroup show "$CG" | grep -cE 'connect4|sendmsg4|recvmsg4|getpeername4')
+	n=$(bpftool cgroup show "$CG" | grep -c 'sock4_')
 	[ "$n" = 4 ] || { bpftool cgroup show "$CG"; return 1; }
 }
 check "the four hooks attached to the cgroup as pinned links" links_pinned
@@ -247,7 +227,17 @@ BEFORE=$(link_ids)
 kill "$XCNID_PID" && wait "$XCNID_PID" 2>/dev/null
 XCNID_PID=
 check "no agent: the hooks still translate (SYN to the backend, getpeername = ClusterIP)" tcp_in
-check "xcnid restarted with --cgroup-root" start_xcnid "$PIN" "${AGENT[@]}" --cgroup-root "$CG"
+# The previous agent's pins are there already: ready is when the new one says so.
+restart_xcnid() {
+	start_xcnid "$PIN" "${AGENT[@]}" "$@" || return 1
+	for _ in $(seq 100); do
+		grep -q "xcnid: ready" "/tmp/xcnid-$XCT_TAG.log" && return 0
+		sleep 0.1
+	done
+	cat "/tmp/xcnid-$XCT_TAG.log"
+	return 1
+}
+check "xcnid restarted with --cgroup-root" restart_xcnid --cgroup-root "$CG"
 swapped() {
 	local after
 	after=$(link_ids)
@@ -263,10 +253,11 @@ check "after restart: UDP from the cgroup still sees the ClusterIP" udp_in
 # Without --cgroup-root the agent removes the links an earlier one made.
 kill "$XCNID_PID" && wait "$XCNID_PID" 2>/dev/null
 XCNID_PID=
-check "xcnid restarted without --cgroup-root" start_xcnid "$PIN" "${AGENT[@]}"
+check "xcnid restarted without --cgroup-root" restart_xcnid
 unhooked() {
 	ls "$PIN/links" | grep -q node-sock- && { ls "$PIN/links"; return 1; }
-	[ -z "$(bpftool cgroup show "$CG")" ] || { bpftool cgroup show "$CG"; return 1; }
+	! bpftool cgroup show "$CG" | grep -q 'sock4_' ||
+		{ bpftool cgroup show "$CG"; return 1; }
 }
 check "without --cgroup-root: its links removed, the cgroup has no program" unhooked
 unhooked_tcp() {
