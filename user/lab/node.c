@@ -211,6 +211,7 @@ int lab_node_start(struct lab *lab, unsigned int i, const char *xcnid, const cha
 		argv[a++] = "--manifests";
 		argv[a++] = mdir;
 	}
+	argv[a] = NULL;
 	/* An agent translating Services in BPF does it at the sockets of the node's pods too. */
 	for (int k = 0; k < a; k++) {
 		if (strcmp(argv[k], "--kube-proxy-replacement"))
@@ -220,9 +221,9 @@ int lab_node_start(struct lab *lab, unsigned int i, const char *xcnid, const cha
 			return err;
 		argv[a++] = "--cgroup-root";
 		argv[a++] = cg;
+		argv[a] = NULL;
 		break;
 	}
-	argv[a] = NULL;
 	err = lab_spawn_daemon(netns, argv, log, -1, &n->xcnid);
 	if (err)
 		return err;
