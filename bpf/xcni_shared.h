@@ -73,6 +73,9 @@
 #ifndef XCNI_MAX_MAGLEV
 #define XCNI_MAX_MAGLEV 4096
 #endif
+#ifndef XCNI_MAX_SOCK_RN
+#define XCNI_MAX_SOCK_RN 65536
+#endif
 /* Maglev table size: a prime; every Maglev table of a node has this many slots. */
 #ifndef XCNI_MAGLEV_M
 #define XCNI_MAGLEV_M 16381
@@ -556,6 +559,9 @@ struct xcni_svcname {
  */
 #define XCNI_AF_INET 2 /* AF_INET */
 #define XCNI_AF_INET6 10 /* AF_INET6 */
+/* Affinity of a socket-level translation: the client is its network namespace
+ * (client[0..7]: the netns cookie); at connect time it has no address yet. */
+#define XCNI_AF_NETNS 255
 
 enum xcni_svc_scope {
 	XCNI_SCOPE_EXT = 0, /* every frontend has one: all its backends, or the
@@ -628,6 +634,25 @@ struct xcni_affinity {
 	__u64 last_ns; /* bpf_ktime_get_ns() of the last new flow that used it */
 	__u32 backend_id;
 	__u32 pad;
+};
+
+/*
+ * sock_rn (LRU): socket-level load balancing's reverse NAT. The cgroup
+ * connect4/sendmsg4 programs give a socket the backend instead of the
+ * frontend and record (socket cookie, backend) -> frontend here; recvmsg4
+ * and getpeername4 show the application the frontend again.
+ */
+struct xcni_sock_rn_key {
+	__u64 cookie; /* bpf_get_socket_cookie() */
+	__u32 addr; /* the backend, network order */
+	__u16 port; /* network order */
+	__u16 pad;
+};
+
+struct xcni_sock_rn {
+	__u32 addr; /* the frontend, network order */
+	__u16 port; /* network order */
+	__u16 rev_nat; /* the frontend's xcni_revnat index: gone, no rewrite */
 };
 
 /* Maglev outer key of a service's table under one version. */

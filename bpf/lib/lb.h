@@ -31,10 +31,9 @@
 #include "ct.h"
 #include "encap.h"
 #include "l2.h"
+#include "lb_pick.h"
 #include "maps.h"
 #include "parse.h"
-
-#define XCNI_NSEC_PER_S 1000000000ULL
 
 /* What a translation did, for the rest of the program. */
 struct lb_state {
@@ -46,103 +45,6 @@ struct lb_state {
 	__u8 svc_flags; /* the frontend's XCNI_SVC_F_* */
 	struct xcni_ct_key orig; /* the tuple as the client sent it */
 };
-
-/*
- * The frontend the packet is for, or NULL. outside: it came from outside the
- * cluster (the underlay), which gets the EXT entry only; a pod gets the INT
- * one where the two differ.
- */
-static __always_inline const struct xcni_svc *lb_frontend(const struct pkt *p, int outside)
-{
-	struct xcni_svc_key k = {};
-	const struct xcni_svc *svc, *in;
-
-	if (p->tuple.proto != IPPROTO_TCP && p->tuple.proto != IPPROTO_UDP)
-		return NULL; /* SCTP's checksum covers no pseudo header but all of it: not yet */
-	__builtin_memcpy(k.addr, &p->tuple.daddr, 4);
-	k.port = p->tuple.dport;
-	k.family = XCNI_AF_INET;
-	k.proto = p->tuple.proto;
-	k.scope = XCNI_SCOPE_EXT;
-	svc = bpf_map_lookup_elem(&xcni_svc, &k);
-	if (!svc || outside || !(svc->flags & XCNI_SVC_F_TWO_SCOPES))
-		return svc;
-	/* Traffic policies differ inside and outside: a pod is inside. */
-	k.scope = XCNI_SCOPE_INT;
-	in = bpf_map_lookup_elem(&xcni_svc, &k);
-	return in ? in : svc;
-}
-
-/* A backend new flows may get: it exists, and is active unless none is. */
-static __always_inline const struct xcni_backend *lb_usable(const struct xcni_svc *svc, __u32 id)
-{
-	const struct xcni_backend *be = bpf_map_lookup_elem(&xcni_backend, &id);
-
-	if (!be || (be->state != XCNI_BE_ACTIVE && svc->count))
-		return NULL;
-	return be;
-}
-
-/*
- * A backend for a new flow: the Maglev table's entry for the flow's hash, or
- * a slot at random; the active backends' slots, or the terminating ones'
- * when no backend is active. 0: none.
- */
-static __always_inline __u32 lb_pick(const struct xcni_svc *svc, const struct pkt *p)
-{
-	struct xcni_svcslot_key sk = {};
-	__u32 n = svc->count, base = 0, *id;
-
-	if (!n) {
-		n = svc->count_term;
-		base = svc->count;
-	}
-	if (!n)
-		return 0;
-	if (svc->flags & XCNI_SVC_F_MAGLEV) {
-		__u32 key = xcni_maglev_key(svc->id, svc->version), idx;
-		void *table = bpf_map_lookup_elem(&xcni_maglev, &key);
-
-		if (table) {
-			idx = xcni_lb_hash(p->tuple.saddr, p->tuple.daddr, p->tuple.sport,
-					   p->tuple.dport, p->tuple.proto) %
-			      XCNI_MAGLEV_M;
-			id = bpf_map_lookup_elem(table, &idx);
-			if (id && *id)
-				return *id;
-		}
-		/* No table (yet): a slot at random rather than no backend. */
-	}
-	sk.svc_id = svc->id;
-	sk.version = svc->version;
-	sk.slot = base + bpf_get_prandom_u32() % n;
-	id = bpf_map_lookup_elem(&xcni_svcslot, &sk);
-	return id ? *id : 0;
-}
-
-/* ClientIP affinity: the client's backend while it is fresh and usable, else a new pick. */
-static __always_inline __u32 lb_pick_affine(const struct xcni_svc *svc, const struct pkt *p,
-					    __u64 now)
-{
-	struct xcni_affinity_key ak = { .svc_id = svc->id, .family = XCNI_AF_INET };
-	struct xcni_affinity *a, na = {};
-	__u32 id;
-
-	__builtin_memcpy(ak.client, &p->tuple.saddr, 4);
-	a = bpf_map_lookup_elem(&xcni_affinity, &ak);
-	if (a && (now <= a->last_ns || now - a->last_ns <= svc->affinity_s * XCNI_NSEC_PER_S) &&
-	    lb_usable(svc, a->backend_id)) {
-		a->last_ns = now;
-		return a->backend_id;
-	}
-	id = lb_pick(svc, p);
-	if (id) {
-		na.last_ns = now;
-		na.backend_id = id;
-		bpf_map_update_elem(&xcni_affinity, &ak, &na, BPF_ANY);
-	}
-	return id;
-}
 
 #define IP_SADDR_OFF (IP_OFF + offsetof(struct iphdr, saddr))
 #define IP_DADDR_OFF (IP_OFF + offsetof(struct iphdr, daddr))
@@ -197,8 +99,9 @@ static __always_inline int lb_nat(struct __sk_buff *skb, const struct pkt *p, __
 static __always_inline int lb_translate(struct __sk_buff *skb, struct pkt *p, __u32 ep_id,
 					__u32 loopback_ip, struct lb_state *st, int outside)
 {
-	const struct xcni_svc *svc = lb_frontend(p, outside);
+	const struct xcni_svc *svc = lb_frontend(&p->tuple, outside);
 	const struct xcni_backend *be;
+	struct xcni_affinity_key ak = { .family = XCNI_AF_INET };
 	struct xcni_ct_entry *e, ne = {};
 	__u64 now = bpf_ktime_get_ns();
 	__u32 id = 0, baddr;
@@ -206,6 +109,8 @@ static __always_inline int lb_translate(struct __sk_buff *skb, struct pkt *p, __
 	if (!svc)
 		return 0;
 	st->svc_flags = svc->flags;
+	/* ClientIP affinity: the client is the packet's source. */
+	__builtin_memcpy(ak.client, &p->tuple.saddr, 4);
 	e = bpf_map_lookup_elem(&xcni_ct, &p->tuple);
 	if (e && (e->flags & XCNI_CT_F_SVC) && ct_alive(e, now, p->tuple.proto) &&
 	    !(p->tuple.proto == IPPROTO_TCP && e->state == XCNI_CT_CLOSED &&
@@ -221,7 +126,7 @@ static __always_inline int lb_translate(struct __sk_buff *skb, struct pkt *p, __
 		 * one: untranslated, it finds no flow in ct_track and is dropped. */
 		return 0;
 	} else {
-		id = svc->flags & XCNI_SVC_F_AFFINITY ? lb_pick_affine(svc, p, now) : lb_pick(svc, p);
+		id = lb_select(svc, &p->tuple, &ak, now);
 		if (!id) {
 			p->rev_nat = svc->rev_nat; /* the refusal's event names the Service */
 			return XCNI_DROP_NO_BACKEND;

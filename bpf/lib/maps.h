@@ -223,6 +223,15 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xcni_affinity SEC(".maps");
 
+/* Socket-level load balancing's reverse NAT (sock_lb.bpf.c). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, XCNI_MAX_SOCK_RN);
+	__type(key, struct xcni_sock_rn_key);
+	__type(value, struct xcni_sock_rn);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xcni_sock_rn SEC(".maps");
+
 /* One Maglev table: XCNI_MAGLEV_M backend ids. */
 struct xcni_maglev_inner {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

@@ -39,6 +39,7 @@
 #include "agent/masq.h"
 #include "agent/metrics.h"
 #include "agent/overlay.h"
+#include "agent/socklb.h"
 
 #define XCNI_DEFAULT_SVC_CIDR "10.96.0.0/12"
 
@@ -60,6 +61,7 @@ struct opts {
 	struct masq *mq; /* mq->on: masquerade pods' traffic leaving the cluster */
 	int kpr; /* --kube-proxy-replacement: Services translated in BPF, their maps written here */
 	unsigned int lb_flags; /* svc_build's: SVC_BUILD_MAGLEV with --lb-algorithm maglev */
+	const char *cgroup_root; /* --cgroup-root: socket-level load balancing on it */
 };
 
 /* The service loopback: a hairpin flow's source (Cilium's default). */
@@ -563,6 +565,7 @@ static int run(const struct opts *o)
 	struct from_pod *fp = NULL;
 	struct to_pod *tp = NULL;
 	struct metrics *ms = NULL;
+	struct sock_lb *sl = NULL;
 	char links[512];
 	int err;
 
@@ -640,6 +643,17 @@ static int run(const struct opts *o)
 	}
 	if (o->ov->underlay && (err = overlay_load(o->ov, o->pin_dir)))
 		goto out;
+	if (o->cgroup_root) {
+		err = socklb_open(&sl, o->pin_dir, o->ov->map_max, o->ov->nmap_max);
+		if (err)
+			pr_err("cannot open the socket load-balancing object: %s\n", strerror(-err));
+		if (!err)
+			err = check_pinned_layout(o->pin_dir, socklb_obj(sl));
+		if (!err)
+			err = socklb_load(sl);
+		if (err)
+			goto out;
+	}
 	err = write_config(fp, o);
 	if (err) {
 		pr_err("writing the node config: %s\n", strerror(-err));
@@ -650,6 +664,10 @@ static int run(const struct opts *o)
 	if (err)
 		goto out;
 	if (o->ov->underlay && (err = overlay_attach(o->ov, o->pin_dir)))
+		goto out;
+	err = o->cgroup_root ? socklb_attach(sl, o->pin_dir, o->cgroup_root) :
+			       socklb_detach_pinned(o->pin_dir);
+	if (err)
 		goto out;
 	if (o->ov->underlay) {
 		struct xcni_config cfg;
@@ -697,6 +715,7 @@ out:
 	/* Programs, maps and the masquerade table stay: the data plane outlives the agent. */
 	masq_free(o->mq);
 	overlay_free(o->ov);
+	socklb_free(sl);
 	to_pod__destroy(tp);
 	from_pod__destroy(fp);
 	return err;
@@ -743,6 +762,9 @@ static void usage(FILE *f)
 		"                     then reads too); kube-proxy's rules are then not needed\n"
 		"  --lb-algorithm ALG random (default) or maglev: how a new flow picks a backend\n"
 		"                     (maglev: consistent hashing, the same backend on every node)\n"
+		"  --cgroup-root DIR  with --kube-proxy-replacement: socket-level load balancing for\n"
+		"                     the processes of cgroup v2 directory DIR and below (their\n"
+		"                     sockets connect to a Service's backend directly)\n"
 		"  --log-format FMT   text (default) or json (one object per line)\n"
 		"  -v, --verbose      more logging (twice: libbpf debug, verifier logs)\n"
 		"  -h, --help\n",
@@ -773,6 +795,7 @@ int main(int argc, char **argv)
 		{ "map-max", required_argument, NULL, 1002 },
 		{ "kube-proxy-replacement", no_argument, NULL, 1003 },
 		{ "lb-algorithm", required_argument, NULL, 1004 },
+		{ "cgroup-root", required_argument, NULL, 1005 },
 		{ "trace-sample", required_argument, NULL, 'S' },
 		{ "events-rate", required_argument, NULL, 'R' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -874,6 +897,7 @@ int main(int argc, char **argv)
 		case 'M': masquerade = 1; break;
 		case 1001: masquerade = 0; break;
 		case 1003: o.kpr = 1; break;
+		case 1005: o.cgroup_root = optarg; break;
 		case 1004:
 			if (!strcmp(optarg, "maglev")) {
 				o.lb_flags |= SVC_BUILD_MAGLEV;
@@ -948,6 +972,13 @@ int main(int argc, char **argv)
 		default: usage(stderr); return 2;
 		}
 	}
+	if (o.cgroup_root && !o.kpr) {
+		pr_err("--cgroup-root %s: socket-level load balancing needs --kube-proxy-replacement "
+		       "(the Service maps it reads): give both\n", o.cgroup_root);
+		return 2;
+	}
+	if (o.cgroup_root && socklb_check_cgroup(o.cgroup_root))
+		return 2;
 	if (lb_alg && !o.kpr) {
 		pr_err("--lb-algorithm chooses backends for --kube-proxy-replacement: give both\n");
 		return 2;

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "lab/dns.h"
+#include "lab/pod.h"
 
 #define DNS_READY_MS 5000
 
@@ -153,6 +154,10 @@ int lab_dns_start(struct lab *lab, struct lab_pod *pod)
 	lab_path(lab, log, sizeof(log), "pods/%s.%s.log", pod->ns, pod->name);
 	lab_netns_path(pod->netns, netns, sizeof(netns));
 	err = lab_spawn_daemon(netns, argv, log, -1, &pod->server);
+	if (!err && (err = lab_pod_cgroup_join(lab, pod, pod->server.pid))) {
+		lab_proc_stop(&pod->server);
+		return err;
+	}
 	if (err) {
 		fprintf(stderr, "lab: pod %s/%s: starting %s: %s (install dnsmasq-base)\n", pod->ns,
 			pod->name, bin, strerror(-err));

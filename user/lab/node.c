@@ -6,6 +6,7 @@
  * kubelet registers it; and waiting until every agent applied a change.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,85 @@
 #include "lib/bpfpin.h"
 
 #define PIN_WAIT_MS 15000
+
+/* ---- the node's cgroup: socket-level load balancing for its pods ------------ */
+
+/*
+ * <cgroup2 mount>/xcni-lab/<node>: the node's xcnid attaches its socket
+ * programs there (--cgroup-root), and the pods' processes join it, so each
+ * node's hooks see its own pods only. 0, or -ENOENT without a cgroup2 mount.
+ */
+static int node_cgroup_path(const struct lab_node *n, char *buf, size_t len, bool parent)
+{
+	char line[PATH_MAX + 64], mnt[PATH_MAX], type[32];
+	FILE *f = fopen("/proc/self/mounts", "re");
+	int err = -ENOENT;
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "%*s %4095s %31s", mnt, type) == 2 && !strcmp(type, "cgroup2")) {
+			err = snprintf(buf, len, "%s/" LAB_CGROUP_DIR "%s%s", mnt, parent ? "" : "/",
+				       parent ? "" : n->name) >= (int)len ? -ENAMETOOLONG : 0;
+			break;
+		}
+	if (f)
+		fclose(f);
+	return err;
+}
+
+int lab_node_cgroup_enter(const struct lab_node *n, pid_t pid)
+{
+	char path[PATH_MAX + 16];
+	int fd, err = 0;
+
+	if (node_cgroup_path(n, path, sizeof(path) - 16, false) || access(path, F_OK))
+		return 0; /* the node has none: no socket LB there */
+	strcat(path, "/cgroup.procs");
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	/* "0" moves the writer itself. */
+	if (fd < 0 || dprintf(fd, "%d\n", (int)pid) < 0)
+		err = -errno;
+	if (fd >= 0)
+		close(fd);
+	if (err)
+		fprintf(stderr, "lab: node %s: joining %s: %s\n", n->name, path, strerror(-err));
+	return err;
+}
+
+/* Makes the node's cgroup (and the lab's above it); its path in buf. */
+static int node_cgroup_make(const struct lab_node *n, char *buf, size_t len)
+{
+	int err = node_cgroup_path(n, buf, len, true);
+
+	if (!err && mkdir(buf, 0755) && errno != EEXIST)
+		err = -errno;
+	if (!err)
+		err = node_cgroup_path(n, buf, len, false);
+	if (!err && mkdir(buf, 0755) && errno != EEXIST)
+		err = -errno;
+	if (err)
+		fprintf(stderr, "lab: node %s: its cgroup %s: %s (socket load balancing needs a "
+			"cgroup2 mount)\n", n->name, buf, strerror(-err));
+	return err;
+}
+
+/* Removes the node's cgroup (its pods are gone), and the lab's when it is the last. */
+static int node_cgroup_remove(const struct lab_node *n)
+{
+	char path[PATH_MAX];
+	int err = 0;
+
+	if (node_cgroup_path(n, path, sizeof(path), false))
+		return 0;
+	if (rmdir(path) && errno != ENOENT) {
+		err = -errno;
+		fprintf(stderr, "lab: rmdir %s: %s (a process of the node's pods still runs)\n",
+			path, strerror(errno));
+	}
+	if (!node_cgroup_path(n, path, sizeof(path), true) && rmdir(path) && errno != ENOENT &&
+	    errno != ENOTEMPTY && errno != EBUSY)
+		fprintf(stderr, "lab: rmdir %s: %s\n", path, strerror(errno));
+	return err;
+}
 
 /* ---- starting and stopping -------------------------------------------------- */
 
@@ -72,9 +152,9 @@ static int node_net_conf(struct lab *lab, const struct lab_node *n)
 int lab_node_start(struct lab *lab, unsigned int i, const char *xcnid, const char *xdp,
 		   bool manifests)
 {
-	char dir[PATH_MAX], log[PATH_MAX], mdir[PATH_MAX], netns[PATH_MAX];
+	char dir[PATH_MAX], log[PATH_MAX], mdir[PATH_MAX], netns[PATH_MAX], cg[PATH_MAX];
 	struct lab_node *n = &lab->nodes[lab->nnodes];
-	char *argv[20];
+	char *argv[24];
 	int a = 0, err;
 
 	memset(n, 0, sizeof(*n));
@@ -132,6 +212,18 @@ int lab_node_start(struct lab *lab, unsigned int i, const char *xcnid, const cha
 		argv[a++] = mdir;
 	}
 	argv[a] = NULL;
+	/* An agent translating Services in BPF does it at the sockets of the node's pods too. */
+	for (int k = 0; k < a; k++) {
+		if (strcmp(argv[k], "--kube-proxy-replacement"))
+			continue;
+		err = node_cgroup_make(n, cg, sizeof(cg));
+		if (err)
+			return err;
+		argv[a++] = "--cgroup-root";
+		argv[a++] = cg;
+		argv[a] = NULL;
+		break;
+	}
 	err = lab_spawn_daemon(netns, argv, log, -1, &n->xcnid);
 	if (err)
 		return err;
@@ -179,6 +271,8 @@ int lab_node_remove(struct lab *lab, struct lab_node *n)
 	if (!strncmp(n->pin, LAB_PIN_ROOT "/", strlen(LAB_PIN_ROOT "/")) && lab_rm_tree(n->pin))
 		err = -EIO;
 	if (lab_netns_delete(n->netns))
+		err = -EIO;
+	if (node_cgroup_remove(n))
 		err = -EIO;
 	lab_path(lab, path, sizeof(path), "%s", n->name);
 	if (lab_rm_tree(path))

@@ -8,6 +8,7 @@
 #define XCNI_LAB_NODE_H
 
 #include <jansson.h>
+#include <sys/types.h>
 
 #include "lab/cluster.h"
 #include "lab/state.h"
@@ -18,6 +19,8 @@
 /* The XDP mode xcnid attaches its prefilter in ($XCNI_LAB_XDP): native XDP on a
  * veth turns every TSO packet into MTU-sized ones (3 instead of 11 Gbit/s). */
 #define LAB_XDP_DEFAULT "generic"
+/* Under the cgroup2 mount: one cgroup per node, LAB_CGROUP_DIR/<node>. */
+#define LAB_CGROUP_DIR "xcni-lab"
 
 /*
  * Node i (appended to lab->nodes, which has room): its netns, its port on the
@@ -26,6 +29,12 @@
  */
 int lab_node_start(struct lab *lab, unsigned int i, const char *xcnid, const char *xdp,
 		   bool manifests);
+/*
+ * Moves process pid (0: the caller) into the node's cgroup, where its xcnid's
+ * socket load balancing sees it; nothing when the node has none (its agent
+ * translates no Services). 0 or -errno (said).
+ */
+int lab_node_cgroup_enter(const struct lab_node *n, pid_t pid);
 /* Waits until every agent pinned the programs xcni ADD attaches. */
 int lab_nodes_wait_pinned(struct lab *lab);
 /* Stops the node's agent, removes its pins, netns and files; goes on past failures (-EIO). */

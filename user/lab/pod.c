@@ -308,6 +308,13 @@ void lab_pod_undo(struct lab *lab, struct lab_pod *p)
 	lab_state_save(lab);
 }
 
+int lab_pod_cgroup_join(struct lab *lab, const struct lab_pod *pod, pid_t pid)
+{
+	struct lab_node *n = lab_node_find(lab, pod->node);
+
+	return n ? lab_node_cgroup_enter(n, pid) : 0;
+}
+
 int lab_pod_serve(struct lab *lab, struct lab_pod *pod)
 {
 	char log[PATH_MAX], name[600], (*specs)[16];
@@ -329,6 +336,8 @@ int lab_pod_serve(struct lab *lab, struct lab_pod *pod)
 	snprintf(name, sizeof(name), "%s/%s", pod->ns, pod->name);
 	lab_path(lab, log, sizeof(log), "pods/%s.%s.log", pod->ns, pod->name);
 	err = lab_serve_spawn(pod->netns, name, sp, pod->nports, false, log, &pod->server);
+	if (!err && (err = lab_pod_cgroup_join(lab, pod, pod->server.pid)))
+		lab_proc_stop(&pod->server);
 out:
 	free(sp);
 	free(specs);

@@ -28,6 +28,11 @@ bool lab_ports_equal(const struct lab_port *a, size_t na, const struct lab_port 
  * nothing of it is left.
  */
 int lab_pod_create(struct lab *lab, const struct k8s_object *obj, struct lab_pod **out);
+/*
+ * Process pid (0: the caller) joins the cgroup of the pod's node (socket load
+ * balancing by that node's agent), if it has one. 0 or -errno (said).
+ */
+int lab_pod_cgroup_join(struct lab *lab, const struct lab_pod *pod, pid_t pid);
 /* Starts pod's listener in its netns (if it has ports to serve) and waits until it listens. */
 int lab_pod_serve(struct lab *lab, struct lab_pod *pod);
 /* The pod as the kubelet reports it: on its node, with its IP. */

@@ -349,7 +349,10 @@ int lab_cmd_probe(int argc, char **argv)
 		goto out;
 	if (probe_dest(&lab, to, &ip))
 		goto out;
-	/* One probe, nothing else running: this (only) thread enters the pod's netns. */
+	/* One probe, nothing else running: this (only) thread enters the pod's netns,
+	 * and the process its node's cgroup (socket load balancing as the pod gets it). */
+	if (lab_pod_cgroup_join(&lab, src, 0))
+		goto out;
 	lab_netns_path(src->netns, path, sizeof(path));
 	nsfd = open(path, O_RDONLY | O_CLOEXEC);
 	if (nsfd < 0 || setns(nsfd, CLONE_NEWNET)) {
@@ -563,6 +566,11 @@ int lab_cmd_exec(int argc, char **argv)
 		return 2;
 	p = lab_pod_lookup(&lab, argv[1]);
 	if (!p) {
+		lab_close(&lab);
+		return 2;
+	}
+	/* The command runs as the pod's processes do: in its node's cgroup too. */
+	if (lab_pod_cgroup_join(&lab, p, 0)) {
 		lab_close(&lab);
 		return 2;
 	}

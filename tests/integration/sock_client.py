@@ -1,0 +1,40 @@
+#!/usr/bin/env python3
+"""A client as an application sees it, for the socket load-balancing suite.
+
+  sock_client.py tcp IP PORT   connect, then "peer IP:PORT" (getpeername) and
+                               the first line the server sent
+  sock_client.py udp IP PORT   unconnected sendto, then "from IP:PORT" (recvfrom)
+                               and the reply
+An error prints its errno name (e.g. "error ECONNREFUSED") and exits 1.
+"""
+import errno
+import socket
+import sys
+
+
+def main():
+    kind, ip, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    try:
+        if kind == "tcp":
+            s = socket.create_connection((ip, port), timeout=2)
+            peer = s.getpeername()
+            print("peer %s:%d" % peer)
+            print(s.recv(100).decode().strip())
+        else:
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s.settimeout(2)
+            s.sendto(b"ping\n", (ip, port))
+            data, src = s.recvfrom(100)
+            print("from %s:%d" % src)
+            print(data.decode().strip())
+    except socket.timeout:
+        print("error timeout")
+        return 1
+    except OSError as e:
+        print("error %s" % errno.errorcode.get(e.errno, e.errno))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

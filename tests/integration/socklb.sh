@@ -1,0 +1,270 @@
+#!/bin/bash
+# Socket-level load balancing (xcnid --kube-proxy-replacement --cgroup-root CG):
+# a process in cgroup CG that connects (or sends) to a ClusterIP gets the
+# backend at connect time: its packets carry the backend from the first one,
+# while the application keeps seeing the ClusterIP (getpeername, recvfrom).
+# A process outside CG takes the per-packet translation in from_pod instead.
+#
+#   cgroup v2 <cgroup2 mount>/xcni-<tag>: the clients started "in the cgroup"
+#   netns <tag>-node: xcnid --manifests M --kube-proxy-replacement --cgroup-root CG
+#     xc<hash> ──veth── eth0  <tag>-a  x/a  TCP 8080 "hello", UDP 8081 echo
+#     xc<hash> ──veth── eth0  <tag>-b  x/b  the client (tshark on its eth0)
+#     xc<hash> ──veth── eth0  <tag>-c  x/c  TCP 8080, ingress denied by policy
+set -uo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/../lib.sh"
+
+. "$HERE/node.sh"
+node_init socklb 10.98.0 socklb
+VIP=10.96.0.10 # web: 80/TCP -> a:8080, 53/UDP -> a:8081
+VIP_NONE=10.96.0.11 # empty: no endpoints
+VIP_DENY=10.96.0.12 # locked: 80/TCP -> c:8080, c denies all ingress
+CG_MNT=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/self/mounts)
+CG=$CG_MNT/xcni-$XCT_TAG
+PIDS=()
+
+cleanup() {
+	local p
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+	node_cleanup a b c
+	# Processes still in the cgroup (none should be) go back to the root first.
+	if [ -d "$CG" ]; then
+		for p in $(cat "$CG/cgroup.procs" 2>/dev/null); do echo "$p" >"$CG_MNT/cgroup.procs"; done
+		rmdir "$CG"
+	fi
+}
+trap cleanup EXIT
+
+[ -n "$CG_MNT" ] || { not_ok "no cgroup2 mount"; finish; exit 1; }
+mkdir "$CG" || { not_ok "mkdir $CG"; finish; exit 1; }
+
+# in_cg POD CMD...: CMD in pod POD's netns, its process in the cgroup from the start.
+in_cg() {
+	local pod=$1
+	shift
+	sh -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' sh "$CG" \
+		ip netns exec "$XCT_TAG-$pod" "$@"
+}
+out_cg() {
+	local pod=$1
+	shift
+	ip netns exec "$XCT_TAG-$pod" "$@"
+}
+client() { "$1" b timeout 5 python3 "$HERE/sock_client.py" "$2" "$3" "$4"; }
+
+# wire FILTER CMD...: CMD while tshark listens on b's eth0; the packets that
+# match FILTER (a display filter), one "src dst" per line.
+wire() {
+	local filter=$1 cap=$T/cap.pcap pid
+	shift
+	rm -f "$cap"
+	ip netns exec "$XCT_TAG-b" tshark -q -i eth0 -w "$cap" -f "tcp or udp" 2>/dev/null &
+	pid=$!
+	for _ in $(seq 50); do [ -s "$cap" ] && break; sleep 0.1; done
+	"$@" >"$T/wire.out" 2>&1
+	sleep 0.3
+	kill "$pid"
+	wait "$pid" 2>/dev/null
+	tshark -r "$cap" -Y "$filter" -T fields -e ip.src -e ip.dst 2>/dev/null | sort -u
+}
+
+ip netns add "$NODE" && ip -n "$NODE" link set lo up
+XCNID_NETNS=$NODE
+AGENT=(--pod-cidr "$SUBNET.0/24" --node-name n1 --manifests "$M" --no-masquerade
+	--kube-proxy-replacement -v)
+
+# Bad input first: refused before anything is loaded or pinned.
+bad_cg() {
+	local out
+	out=$(nsenter --net="/var/run/netns/$NODE" "$BUILD/xcnid" --pin-dir "$PIN" "${AGENT[@]}" \
+		--once --cgroup-root "$1" 2>&1)
+	[ $? = 2 ] && grep -q -- "--cgroup-root $1: $2" <<<"$out" && [ ! -e "$PIN" ] ||
+		{ echo "$out"; return 1; }
+}
+check "--cgroup-root on a missing directory: exit 2, said, nothing pinned" \
+	bad_cg "$CG/missing" "No such file"
+check "--cgroup-root on a directory not cgroup v2: exit 2, said, nothing pinned" \
+	bad_cg "$T" "not a cgroup v2 directory"
+no_kpr() {
+	local out
+	out=$(nsenter --net="/var/run/netns/$NODE" "$BUILD/xcnid" --pin-dir "$PIN" --once \
+		--cgroup-root "$CG" 2>&1)
+	[ $? = 2 ] && grep -q "needs --kube-proxy-replacement" <<<"$out" || { echo "$out"; return 1; }
+}
+check "--cgroup-root without --kube-proxy-replacement: exit 2, said" no_kpr
+
+check "xcnid started with --cgroup-root" start_xcnid "$PIN" "${AGENT[@]}" --cgroup-root "$CG" ||
+	{ finish; exit 1; }
+IP_A=$(pod_add a) && IP_B=$(pod_add b) && IP_C=$(pod_add c) ||
+	{ not_ok "ADD a, b, c"; finish; exit 1; }
+# Started directly (not through a function, whose subshell would be the PID killed).
+ip netns exec "$XCT_TAG-a" socat TCP-LISTEN:8080,fork,reuseaddr SYSTEM:'echo hello' &
+PIDS+=($!)
+ip netns exec "$XCT_TAG-a" socat UDP-RECVFROM:8081,fork SYSTEM:'echo pong' &
+PIDS+=($!)
+ip netns exec "$XCT_TAG-c" socat TCP-LISTEN:8080,fork,reuseaddr SYSTEM:'echo hello' &
+PIDS+=($!)
+
+{
+	printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: x}\n'
+	pod_yaml a "$IP_A" "app: web"
+	pod_yaml b "$IP_B" "app: client"
+	pod_yaml c "$IP_C" "app: locked"
+	cat <<EOF
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: x}
+spec:
+  selector: {app: web}
+  clusterIP: $VIP
+  ports: [{name: http, port: 80, targetPort: 8080}, {name: dns, port: 53, targetPort: 8081, protocol: UDP}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: web-1, namespace: x, labels: {kubernetes.io/service-name: web}}
+addressType: IPv4
+endpoints: [{addresses: [$IP_A], nodeName: n1}]
+ports: [{name: http, port: 8080}, {name: dns, port: 8081, protocol: UDP}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: empty, namespace: x}
+spec:
+  clusterIP: $VIP_NONE
+  ports: [{name: http, port: 80}, {name: dns, port: 53, protocol: UDP}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: locked, namespace: x}
+spec:
+  selector: {app: locked}
+  clusterIP: $VIP_DENY
+  ports: [{name: http, port: 80, targetPort: 8080}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: locked-1, namespace: x, labels: {kubernetes.io/service-name: locked}}
+addressType: IPv4
+endpoints: [{addresses: [$IP_C], nodeName: n1}]
+ports: [{name: http, port: 8080}]
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: deny, namespace: x}
+spec: {podSelector: {matchLabels: {app: locked}}}
+EOF
+} | put state.yaml
+check "Services, EndpointSlices and the policy applied" sync_gen
+
+links_pinned() {
+	local h n
+	for h in connect4 sendmsg4 recvmsg4 getpeername4; do
+		[ -e "$PIN/links/node-sock-$h" ] || { echo "no link node-sock-$h"; return 1; }
+	done
+	n=$(bpftool cgroup show "$CG" | grep -c 'sock4_')
+	[ "$n" = 4 ] || { bpftool cgroup show "$CG"; return 1; }
+}
+check "the four hooks attached to the cgroup as pinned links" links_pinned
+
+# TCP from the cgroup: the backend on the wire from the SYN on, the ClusterIP to the app.
+tcp_in() {
+	local got
+	got=$(wire "tcp.flags.syn == 1 && tcp.flags.ack == 0" client in_cg tcp "$VIP" 80)
+	grep -qx "peer $VIP:80" "$T/wire.out" && grep -qx hello "$T/wire.out" ||
+		{ echo "client: $(cat "$T/wire.out")"; return 1; }
+	[ "$got" = "$IP_B	$IP_A" ] || { echo "SYN on the wire: $got (expected $IP_B -> $IP_A)"; return 1; }
+}
+check "in the cgroup, TCP to ClusterIP: hello, getpeername = ClusterIP, SYN to the backend" tcp_in
+
+udp_in() {
+	local got
+	got=$(wire "udp" client in_cg udp "$VIP" 53)
+	grep -qx "from $VIP:53" "$T/wire.out" && grep -qx pong "$T/wire.out" ||
+		{ echo "client: $(cat "$T/wire.out")"; return 1; }
+	[ "$got" = "$(printf '%s\t%s\n%s\t%s' "$IP_A" "$IP_B" "$IP_B" "$IP_A" | sort -u)" ] ||
+		{ echo "UDP on the wire: $got (expected only $IP_B <-> $IP_A)"; return 1; }
+}
+check "in the cgroup, unconnected UDP: recvfrom sees ClusterIP:53, the wire only the backend" udp_in
+
+refused_in() {
+	local got
+	got=$(wire "ip.dst == $VIP_NONE || tcp.flags.syn == 1" client in_cg "$1" "$VIP_NONE" "$2")
+	grep -qx "error ECONNREFUSED" "$T/wire.out" || { echo "client: $(cat "$T/wire.out")"; return 1; }
+	[ -z "$got" ] || { echo "packets sent: $got"; return 1; }
+}
+check "in the cgroup, no backend: connect fails ECONNREFUSED, no packet sent" refused_in tcp 80
+check "in the cgroup, no backend: UDP sendto fails ECONNREFUSED, no packet sent" refused_in udp 53
+
+# Outside the cgroup the socket is untouched: the ClusterIP leaves the pod, from_pod translates.
+tcp_out() {
+	local got
+	got=$(wire "tcp.flags.syn == 1 && tcp.flags.ack == 0" client out_cg tcp "$VIP" 80)
+	grep -qx "peer $VIP:80" "$T/wire.out" && grep -qx hello "$T/wire.out" ||
+		{ echo "client: $(cat "$T/wire.out")"; return 1; }
+	[ "$got" = "$IP_B	$VIP" ] || { echo "SYN on the wire: $got (expected $IP_B -> $VIP)"; return 1; }
+}
+check "outside the cgroup: the SYN carries the ClusterIP (per-packet translation), hello" tcp_out
+
+# Policy is judged on the backend the socket got: c denies all ingress.
+denied_in() {
+	local got
+	got=$(wire "tcp.flags.syn == 1 && tcp.flags.ack == 0" client in_cg tcp "$VIP_DENY" 80)
+	grep -qx "error timeout" "$T/wire.out" || { echo "client: $(cat "$T/wire.out")"; return 1; }
+	[ "$got" = "$IP_B	$IP_C" ] || { echo "SYN on the wire: $got (expected $IP_B -> $IP_C)"; return 1; }
+	ctl metrics | grep -q 'drop-policy-ingress' || { echo "no drop-policy-ingress counted"; return 1; }
+}
+check "in the cgroup, to a Service whose backend denies: not reached, dropped by policy" denied_in
+
+# Restart: with no agent the hooks stay; the next agent swaps its programs into the same links.
+link_ids() {
+	local h
+	for h in connect4 sendmsg4 recvmsg4 getpeername4; do
+		bpftool link show pinned "$PIN/links/node-sock-$h" -j | jq -r '"\(.id) \(.prog_id)"'
+	done
+}
+BEFORE=$(link_ids)
+kill "$XCNID_PID" && wait "$XCNID_PID" 2>/dev/null
+XCNID_PID=
+check "no agent: the hooks still translate (SYN to the backend, getpeername = ClusterIP)" tcp_in
+# The previous agent's pins are there already: ready is when the new one says so.
+restart_xcnid() {
+	start_xcnid "$PIN" "${AGENT[@]}" "$@" || return 1
+	for _ in $(seq 100); do
+		grep -q "xcnid: ready" "/tmp/xcnid-$XCT_TAG.log" && return 0
+		sleep 0.1
+	done
+	cat "/tmp/xcnid-$XCT_TAG.log"
+	return 1
+}
+check "xcnid restarted with --cgroup-root" restart_xcnid --cgroup-root "$CG"
+swapped() {
+	local after
+	after=$(link_ids)
+	[ "$(cut -d' ' -f1 <<<"$BEFORE")" = "$(cut -d' ' -f1 <<<"$after")" ] &&
+		! grep -qxF -f <(cut -d' ' -f2 <<<"$BEFORE") <(cut -d' ' -f2 <<<"$after") ||
+		{ echo "before: $BEFORE"; echo "after: $after"; return 1; }
+	links_pinned
+}
+check "restart: the same four links, each running the new agent's program" swapped
+check "after restart: TCP from the cgroup still gets the backend" tcp_in
+check "after restart: UDP from the cgroup still sees the ClusterIP" udp_in
+
+# Without --cgroup-root the agent removes the links an earlier one made.
+kill "$XCNID_PID" && wait "$XCNID_PID" 2>/dev/null
+XCNID_PID=
+check "xcnid restarted without --cgroup-root" restart_xcnid
+unhooked() {
+	ls "$PIN/links" | grep -q node-sock- && { ls "$PIN/links"; return 1; }
+	! bpftool cgroup show "$CG" | grep -q 'sock4_' ||
+		{ bpftool cgroup show "$CG"; return 1; }
+}
+check "without --cgroup-root: its links removed, the cgroup has no program" unhooked
+unhooked_tcp() {
+	local got
+	got=$(wire "tcp.flags.syn == 1 && tcp.flags.ack == 0" client in_cg tcp "$VIP" 80)
+	grep -qx hello "$T/wire.out" && [ "$got" = "$IP_B	$VIP" ] ||
+		{ echo "client: $(cat "$T/wire.out"), SYN: $got"; return 1; }
+}
+check "then a process in the cgroup goes through per-packet translation" unhooked_tcp
+finish

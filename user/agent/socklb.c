@@ -1,0 +1,208 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Socket-level load balancing (bpf/sock_lb.bpf.c): loaded on the pinned
+ * Service maps and attached to the cgroup xcnid is given, whose processes'
+ * sockets then get a Service's backend at connect or sendmsg time.
+ */
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#include "xcni_shared.h"
+#include "lib/bpfpin.h"
+#include "lib/log.h"
+#include "sock_lb.skel.h"
+#include "agent/overlay.h"
+#include "agent/socklb.h"
+
+/*
+ * The reverse hooks first: a socket translated by connect4 must find
+ * getpeername4 and recvmsg4 already there to see its frontend.
+ */
+static const struct {
+	const char *name; /* links/node-sock-<name> */
+	enum bpf_attach_type type;
+} hooks[] = {
+	{ "getpeername4", BPF_CGROUP_INET4_GETPEERNAME },
+	{ "recvmsg4", BPF_CGROUP_UDP4_RECVMSG },
+	{ "sendmsg4", BPF_CGROUP_UDP4_SENDMSG },
+	{ "connect4", BPF_CGROUP_INET4_CONNECT },
+};
+#define NHOOKS (int)(sizeof(hooks) / sizeof(hooks[0]))
+
+static struct bpf_program *hook_prog(struct sock_lb *s, int i)
+{
+	switch (hooks[i].type) {
+	case BPF_CGROUP_INET4_GETPEERNAME: return s->progs.sock4_getpeername;
+	case BPF_CGROUP_UDP4_RECVMSG: return s->progs.sock4_recvmsg;
+	case BPF_CGROUP_UDP4_SENDMSG: return s->progs.sock4_sendmsg;
+	default: return s->progs.sock4_connect;
+	}
+}
+
+static int hook_path(char *buf, size_t len, const char *pin_dir, int i)
+{
+	return snprintf(buf, len, "%s/%s/%s%s", pin_dir, XCNI_PIN_LINKS, XCNI_LINK_SOCK_PREFIX,
+			hooks[i].name) >= (int)len ? -ENAMETOOLONG : 0;
+}
+
+int socklb_open(struct sock_lb **out, const char *pin_dir, const struct map_max *mm, int n)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = pin_dir);
+	struct sock_lb *s = sock_lb__open_opts(&oo);
+
+	if (!s)
+		return -errno ?: -ENOMEM;
+	/* The same sizes as xcnid's other objects, or the pinned maps would not match. */
+	map_max_apply(s->obj, mm, n);
+	*out = s;
+	return 0;
+}
+
+struct bpf_object *socklb_obj(struct sock_lb *s)
+{
+	return s->obj;
+}
+
+int socklb_load(struct sock_lb *s)
+{
+	int err = sock_lb__load(s);
+
+	if (err)
+		pr_err("loading the socket load-balancing programs failed: %s (run with -v for "
+		       "the verifier log)\n", strerror(-err));
+	return err;
+}
+
+/* The cgroup id a pinned cgroup link is attached to, 0 if none (or not a cgroup link). */
+static __u64 link_cgroup(int lfd)
+{
+	struct bpf_link_info info = {};
+	__u32 len = sizeof(info);
+
+	if (bpf_link_get_info_by_fd(lfd, &info, &len) || info.type != BPF_LINK_TYPE_CGROUP)
+		return 0;
+	return info.cgroup.cgroup_id;
+}
+
+/*
+ * The link pinned at path runs prog_fd on cgroup cg_fd (id cg_id): updated in
+ * place when it is already there, else a new link pinned over whatever was
+ * (a link to another cgroup an earlier agent made, detached as its pin goes).
+ */
+static int attach_one(const char *path, int prog_fd, int cg_fd, __u64 cg_id,
+		      enum bpf_attach_type type)
+{
+	char tmp[600];
+	int lfd = bpf_obj_get(path), err = 0;
+
+	if (lfd >= 0) {
+		__u64 id = link_cgroup(lfd);
+
+		if (id == cg_id)
+			err = bpf_link_update(lfd, prog_fd, NULL) ? -errno : 0;
+		close(lfd);
+		if (id == cg_id)
+			return err;
+	}
+	lfd = bpf_link_create(prog_fd, cg_fd, type, NULL);
+	if (lfd < 0)
+		return -errno;
+	snprintf(tmp, sizeof(tmp), "%s_new", path); /* bpffs names take no dots */
+	unlink(tmp);
+	if (bpf_obj_pin(lfd, tmp) || rename(tmp, path)) {
+		err = -errno;
+		unlink(tmp);
+	}
+	close(lfd);
+	return err;
+}
+
+/* A cgroup v2 directory's fd (its stat in st), or -errno (said why). */
+static int cgroup_open(const char *cgroup, struct stat *st)
+{
+	struct statfs sf;
+	int cg = open(cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC), err;
+
+	if (cg < 0) {
+		err = -errno;
+		pr_err("--cgroup-root %s: %s\n", cgroup, strerror(errno));
+		return err;
+	}
+	if (fstatfs(cg, &sf) || sf.f_type != CGROUP2_SUPER_MAGIC || fstat(cg, st)) {
+		pr_err("--cgroup-root %s: not a cgroup v2 directory (one on a cgroup2 mount, "
+		       "e.g. /sys/fs/cgroup/NAME)\n", cgroup);
+		close(cg);
+		return -ENOTDIR;
+	}
+	return cg;
+}
+
+int socklb_check_cgroup(const char *cgroup)
+{
+	struct stat st;
+	int cg = cgroup_open(cgroup, &st);
+
+	if (cg < 0)
+		return cg;
+	close(cg);
+	return 0;
+}
+
+int socklb_attach(struct sock_lb *s, const char *pin_dir, const char *cgroup)
+{
+	struct stat st;
+	char path[512];
+	int cg, err = 0;
+
+	cg = cgroup_open(cgroup, &st);
+	if (cg < 0)
+		return cg;
+	/* On cgroup v2, a cgroup's id is its directory's inode number. */
+	for (int i = 0; i < NHOOKS && !err; i++) {
+		err = hook_path(path, sizeof(path), pin_dir, i);
+		if (!err)
+			err = attach_one(path, bpf_program__fd(hook_prog(s, i)), cg, st.st_ino,
+					 hooks[i].type);
+		if (err)
+			pr_err("attaching %s to cgroup %s (link %s): %s\n", hooks[i].name, cgroup,
+			       path, strerror(-err));
+	}
+	if (!err)
+		pr_info("socket load balancing on cgroup %s\n", cgroup);
+	close(cg);
+	return err;
+}
+
+int socklb_detach_pinned(const char *pin_dir)
+{
+	char path[512];
+	int n = 0, err;
+
+	/* connect4 first: no socket is translated once its reverse hooks are gone. */
+	for (int i = NHOOKS - 1; i >= 0; i--) {
+		err = hook_path(path, sizeof(path), pin_dir, i);
+		if (err)
+			return err;
+		if (!unlink(path))
+			n++;
+		else if (errno != ENOENT)
+			return -errno;
+	}
+	if (n)
+		pr_info("socket load balancing: removed the %d cgroup links an earlier xcnid "
+			"pinned (no --cgroup-root now)\n", n);
+	return 0;
+}
+
+void socklb_free(struct sock_lb *s)
+{
+	sock_lb__destroy(s);
+}
