@@ -586,10 +586,8 @@ static int apply_or_delete(int argc, char **argv, bool apply)
 				ret = 1;
 		}
 	}
-	if (changed && lab_sync(&lab))
-		ret = 1;
 	/* kube-proxy follows Services and their endpoints (pods come and go, labels change). */
-	if (changed && lab_services_sync(&lab))
+	if (lab_services_sync(&lab, changed))
 		ret = 1;
 out_lab:
 	lab_close(&lab);
@@ -610,9 +608,26 @@ int lab_cmd_delete(int argc, char **argv)
 	return apply_or_delete(argc, argv, false);
 }
 
-int lab_services_sync(struct lab *lab)
+int lab_services_sync(struct lab *lab, bool changed)
 {
-	int err = lab_kube_proxy_sync(lab);
+	int err = 0, r;
 
-	return err ? err : lab_dns_sync(lab);
+	/*
+	 * kube-proxy none: the Services and their slices join the cluster state
+	 * before the sync token, so every agent applies pods, policy and Services
+	 * as one generation.
+	 */
+	if (lab->kube_proxy_none)
+		err = lab_slices_sync(lab, &changed);
+	if (!changed)
+		return err;
+	r = lab_sync(lab);
+	err = err ? err : r;
+	/* iptables: kube-proxy's rules once the agents have the pods (even if one lags). */
+	if (!lab->kube_proxy_none) {
+		r = lab_kube_proxy_sync(lab);
+		err = err ? err : r;
+	}
+	r = lab_dns_sync(lab);
+	return err ? err : r;
 }

@@ -166,7 +166,8 @@ static int rules_build(struct lab *lab, struct rules *r)
 	      r->fnat);
 	fputs(":KUBE-SERVICES - [0:0]\n", r->ffilter);
 	for (size_t i = 0; i < l.n; i++)
-		for (size_t j = 0; j < l.v[i]->svc.nports; j++)
+		/* Headless: no ClusterIP, no rules (kube-proxy skips them). */
+		for (size_t j = 0; !l.v[i]->svc.headless && j < l.v[i]->svc.nports; j++)
 			svc_port_rules(r, l.v[i], &l.v[i]->svc.ports[j], pods, npods);
 	if (fflush(r->fdecl) || fflush(r->fnat) || fflush(r->ffilter) || fflush(r->fchains))
 		err = -ENOMEM;

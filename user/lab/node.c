@@ -131,6 +131,9 @@ int lab_node_start(struct lab *lab, unsigned int i, const char *xcnid, const cha
 		argv[a++] = "--manifests";
 		argv[a++] = mdir;
 	}
+	/* kube-proxy none: the agent translates the Services the manifests hold. */
+	if (lab->kube_proxy_none)
+		argv[a++] = "--kube-proxy-replacement";
 	argv[a] = NULL;
 	err = lab_spawn_daemon(netns, argv, log, -1, &n->xcnid);
 	if (err)

@@ -49,6 +49,11 @@ struct lab {
 	bool created_dir; /* up made dir, so down removes it */
 	bool underlay; /* up made netns xcl-ul, so down removes it */
 	bool outside; /* up made netns xcl-out, so down removes it */
+	/*
+	 * up --kube-proxy none: every xcnid runs --kube-proxy-replacement and reads
+	 * Services and EndpointSlices from the manifests; no iptables rule is made.
+	 */
+	bool kube_proxy_none;
 	struct lab_proc outside_server; /* the listener in xcl-out */
 	int lock_fd;
 	size_t nnodes;
