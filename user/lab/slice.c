@@ -9,8 +9,9 @@
  *   manifests/endpointslice.NS.NAME-H.json one slice per set of resolved ports
  *
  * A slice holds the running pods the Service selects (IPv4, one address each,
- * ready, serving, not terminating: the lab's pods run until deleted, and a
- * deleted pod leaves its slice at once), nodeName and a targetRef to the pod;
+ * ready and serving; a pod being deleted is first written not ready, serving
+ * and terminating, and leaves its slice once it stopped), nodeName and a
+ * targetRef to the pod;
  * its ports are the Service's, named as the Service names them ("" when
  * unnamed), each with the targetPort resolved on those pods (a named one
  * through their containerPorts). Pods that resolve the ports differently go
@@ -95,8 +96,10 @@ struct group {
 
 static json_t *endpoint_json(const struct lab_ep_pod *ep)
 {
+	const bool t = ep->pod->terminating;
+
 	return json_pack("{s:[s],s:{s:b,s:b,s:b},s:s,s:{s:s,s:s,s:s}}", "addresses", ep->pod->ip,
-			 "conditions", "ready", 1, "serving", 1, "terminating", 0, "nodeName",
+			 "conditions", "ready", !t, "serving", 1, "terminating", t, "nodeName",
 			 ep->pod->node, "targetRef", "kind", "Pod", "namespace", ep->pod->ns, "name",
 			 ep->pod->name);
 }

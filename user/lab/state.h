@@ -40,6 +40,11 @@ struct lab_pod {
 	char ip[16];
 	struct lab_proc server;
 	bool dns; /* annotated LAB_DNS_ANNOTATION: its server is dnsmasq, not lab serve */
+	/*
+	 * Being deleted (within one delete, not kept): its endpoints are terminating
+	 * (ready false, serving) while the agents and kube-proxy catch up, before it stops.
+	 */
+	bool terminating;
 	size_t nports;
 	struct lab_port *ports;
 };
