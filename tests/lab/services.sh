@@ -373,9 +373,5 @@ check "$N1_CLIENT (n1) -> svc-$N2_POD ($N2_SVC, z/$N2_POD on n2): answered throu
 	test "$got" = "z/$N2_POD "
 kill "$N1PID"
 wait "$N1PID" 2>/dev/null
-remember_pids
-check "lab down" lab down
-left=$(leftovers)
-check "nothing left behind (netns, pins, processes: xcnid, listeners, dnsmasq; state)" test -z "$left"
-[ -n "$left" ] && echo "$left" | sed 's/^/#   /'
+lab_down_checked
 finish

@@ -181,9 +181,5 @@ check "no failed connection in $n" test "$fails" = 0 -a "$n" -gt 20
 check "answers came from e/h1, e/h2 and e/h3 (got: $seen)" test "$seen" = "e/h1 e/h2 e/h3 "
 check "the last 5 answers all from e/h3" test "$(tail -n5 "$T/loop.out" | sort -u)" = e/h3
 
-remember_pids
-check "lab down" lab down
-left=$(leftovers)
-check "nothing left behind" test -z "$left"
-[ -n "$left" ] && echo "$left" | sed 's/^/#   /'
+lab_down_checked
 finish
