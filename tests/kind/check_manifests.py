@@ -60,6 +60,92 @@ def image_has_registry(ref):
     return "." in first or ":" in first or first == "localhost"
 
 
+
+def json_patch(doc, ops):
+    """RFC 6902 add and replace (what kpr-patch.yaml uses) on a deep copy of doc."""
+    import copy
+    doc = copy.deepcopy(doc)
+    for op in ops:
+        parts = [x.replace("~1", "/").replace("~0", "~") for x in op["path"].split("/")[1:]]
+        parent = doc
+        for k in parts[:-1]:
+            parent = parent[int(k)] if isinstance(parent, list) else parent[k]
+        last = parts[-1]
+        if op["op"] == "add" and isinstance(parent, list):
+            if last == "-":
+                parent.append(op["value"])
+            else:
+                parent.insert(int(last), op["value"])
+        elif op["op"] in ("add", "replace"):
+            if op["op"] == "replace" and (last not in parent if isinstance(parent, dict) else int(last) >= len(parent)):
+                raise KeyError(f"replace {op['path']}: nothing there")
+            parent[int(last) if isinstance(parent, list) else last] = op["value"]
+        else:
+            raise ValueError(f"op {op['op']} not handled here")
+    return doc
+
+
+def check_kpr(docs, ds):
+    """kind without kube-proxy: kind-config-kpr.yaml, kustomization.yaml, kpr-patch.yaml."""
+    kc = docs.get("kind-config.yaml", [{}])[0]
+    kk = (docs.get("kind-config-kpr.yaml") or [{}])[0]
+    net = kk.get("networking") or {}
+    check("kind-config-kpr.yaml: networking.kubeProxyMode is \"none\"", net.get("kubeProxyMode") == "none", net)
+    same = {k: v for k, v in net.items() if k != "kubeProxyMode"}
+    check("kind-config-kpr.yaml: otherwise kind-config.yaml (networking, nodes)",
+          same == (kc.get("networking") or {}) and kk.get("nodes") == kc.get("nodes")
+          and kk.get("kind") == kc.get("kind") and kk.get("apiVersion") == kc.get("apiVersion"), (same, kk.get("nodes")))
+    ku = (docs.get("kustomization.yaml") or [{}])[0]
+    pt = [p for p in ku.get("patches") or []]
+    check("kustomization.yaml: xcni.yaml with kpr-patch.yaml on DaemonSet kube-system/xcni",
+          ku.get("resources") == ["xcni.yaml"] and len(pt) == 1 and pt[0].get("path") == "kpr-patch.yaml"
+          and (pt[0].get("target") or {}).get("kind") == "DaemonSet" and (pt[0].get("target") or {}).get("name") == "xcni",
+          ku)
+    ops = (docs.get("kpr-patch.yaml") or [[]])[0]
+    try:
+        got = json_patch(ds, ops)
+    except (KeyError, IndexError, ValueError, TypeError) as e:
+        check("kpr-patch.yaml applies to xcni.yaml's DaemonSet", False, e)
+        return
+    check("kpr-patch.yaml applies to xcni.yaml's DaemonSet", True)
+    pod = (got.get("spec") or {}).get("template", {}).get("spec") or {}
+    agent = (pod.get("containers") or [{}])[0]
+    init = (pod.get("initContainers") or [{}])[0]
+    args = agent.get("args") or []
+    check("kpr DaemonSet: xcnid --kube-proxy-replacement", "--kube-proxy-replacement" in args, args)
+    src = read(os.path.join(ROOT, "user", "agent", "xcnid.c"))
+    check("kpr DaemonSet: xcnid has --kube-proxy-replacement (user/agent/xcnid.c)",
+          '"kube-proxy-replacement"' in src)
+    for what, c in (("agent", agent), ("init container", init)):
+        env = {e.get("name"): e.get("value") for e in c.get("env") or []}
+        host, port = env.get("KUBERNETES_SERVICE_HOST"), env.get("KUBERNETES_SERVICE_PORT")
+        check(f"kpr DaemonSet {what}: API server on the control-plane node (KUBERNETES_SERVICE_HOST/PORT "
+              "kind-control-plane:6443, not a ClusterIP)",
+              host == "kind-control-plane" and port == "6443", env)
+        check(f"kpr DaemonSet {what}: each variable once (no duplicate names)",
+              len(c.get("env") or []) == len(env), c.get("env"))
+    check("kpr DaemonSet: dnsPolicy Default (CoreDNS's ClusterIP is out of a host-network pod's reach)",
+          pod.get("dnsPolicy") == "Default", pod.get("dnsPolicy"))
+    rest = json_patch(got, [])
+    for k in ("dnsPolicy",):
+        rest["spec"]["template"]["spec"][k] = ds["spec"]["template"]["spec"][k]
+    check("kpr DaemonSet: nothing else differs from xcni.yaml's",
+          json_patch(ds, []) == json_patch(rest, [
+              {"op": "replace", "path": "/spec/template/spec/containers/0/args", "value": args[:-1]},
+              {"op": "replace", "path": "/spec/template/spec/containers/0/env", "value": (agent.get("env") or [])[:-2]},
+              {"op": "replace", "path": "/spec/template/spec/initContainers/0/env", "value": (init.get("env") or [])[:-2]},
+          ]) and args[-1] == "--kube-proxy-replacement", "more than args, env and dnsPolicy changed")
+    # kubectl's own kustomize, when there is one: it renders the same DaemonSet.
+    import shutil
+    if not shutil.which("kubectl"):
+        out("skip", "kubectl kustomize examples/kind renders the same DaemonSet", "no kubectl")
+        return
+    r = subprocess.run(["kubectl", "kustomize", KIND], capture_output=True, text=True, timeout=120)
+    rendered = [d for d in yaml.safe_load_all(r.stdout) if d] if r.returncode == 0 else []
+    kds = [d for d in rendered if d.get("kind") == "DaemonSet"]
+    check("kubectl kustomize examples/kind renders the same DaemonSet",
+          r.returncode == 0 and len(kds) == 1 and kds[0] == got, r.stderr.strip()[:300] or "a different DaemonSet")
+
 def main():
     docs = {}
     # 1. Every document of every examples/kind/*.yaml parses.
@@ -220,6 +306,9 @@ def main():
               '"prog_from_pod"' in read(hdr), "XCNI_PIN_PROG_FROM_POD changed")
     ports = [p.get("containerPort") for p in agent.get("ports") or []]
     check("DaemonSet agent: port 9962 (metrics) declared", 9962 in ports, ports)
+
+    # 5a. Without kube-proxy: the second config and the DaemonSet variant.
+    check_kpr(docs, ds)
 
     # 5b. The pods for examples/lab's policies: what 30-allow.yaml selects exists.
     pods = docs.get("netpol-pods.yaml", [])

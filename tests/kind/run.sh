@@ -208,7 +208,7 @@ if command -v openssl >/dev/null && command -v curl >/dev/null && [ -x $PY ]; th
 	mkdir -p "$SA"
 	echo -n "tok-$XCT_TAG" >"$SA/token"
 	openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 \
-		-addext subjectAltName=IP:127.0.0.1 -keyout "$SA/key.pem" -out "$SA/ca.crt" >/dev/null 2>&1
+		-addext subjectAltName=IP:127.0.0.1,DNS:localhost -keyout "$SA/key.pem" -out "$SA/ca.crt" >/dev/null 2>&1
 	cat >"$TMP/api.py" <<'EOF'
 import http.server, json, ssl, sys
 sa, log = sys.argv[1], sys.argv[2]
@@ -241,9 +241,9 @@ EOF
 	$PY "$TMP/api.py" "$SA" "$TMP/api.log" >"$TMP/api.port" 2>"$TMP/api.err" &
 	API_PID=$!
 	for _ in $(seq 50); do [ -s "$TMP/api.port" ] && break; sleep 0.1; done
-	api_ok() {
-		rm -rf "$ROOTFS/etc/cni/net.d" "$ROOTFS/run/xcni"
-		run_install NODE_NAME=kind-worker2 KUBERNETES_SERVICE_HOST=127.0.0.1 \
+	api_ok() { # [HOST]
+		rm -rf "$ROOTFS/etc/cni/net.d" "$ROOTFS/run/xcni" "$TMP/api.log"
+		run_install NODE_NAME=kind-worker2 KUBERNETES_SERVICE_HOST="${1:-127.0.0.1}" \
 			KUBERNETES_SERVICE_PORT="$(cat "$TMP/api.port")" XCNI_SA_DIR="$SA" || { cat "$TMP/api.err"; return 1; }
 		cat "$TMP/api.log"
 		grep -qx 'POD_CIDR=10.244.2.0/24' "$ROOTFS/run/xcni/node.env" &&
@@ -253,6 +253,9 @@ EOF
 	}
 	if [ -s "$TMP/api.port" ]; then
 		check "entrypoint install: pod CIDR from the API (list nodes by field selector, token, CA)" api_ok
+		# Without kube-proxy (kpr-patch.yaml) the host is a node's name, kind-control-plane.
+		check "entrypoint install: the API server by host name (KUBERNETES_SERVICE_HOST=localhost, as kpr-patch.yaml names the node)" \
+			api_ok localhost
 	else
 		not_ok "fake API server started"
 		sed 's/^/#   /' "$TMP/api.err"

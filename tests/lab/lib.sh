@@ -8,6 +8,7 @@
 #   PIDS+=/remember_pids   processes the lab said it started (xcnid, listeners)
 #   MINE+=(PID)        processes the suite started itself, stopped by PID first
 #   leftovers          netns, pins, live processes and state a lab left (empty: none)
+#   lab_down_checked   lab down as a check, then that nothing was left behind
 
 LAB_PINS=/sys/fs/bpf/xcni-lab
 PIDS=()
@@ -46,6 +47,14 @@ stop_mine() {
 		kill "$p" 2>/dev/null
 		wait "$p" 2>/dev/null
 	done
+}
+lab_down_checked() {
+	local left
+	remember_pids
+	check "lab down" lab down
+	left=$(leftovers)
+	check "nothing left behind (netns, pins, processes: xcnid, listeners, dnsmasq; state)" test -z "$left"
+	[ -n "$left" ] && echo "$left" | sed 's/^/#   /'
 }
 lab_cleanup() {
 	local left

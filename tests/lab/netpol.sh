@@ -16,6 +16,8 @@
 # NETPOL_VIA_SERVICE=1 probes every destination through a Service of its own
 # (`lab matrix --via-service`): through kube-proxy's DNAT in the node's stack,
 # with egress judged on the pod it picked. The truth tables must not change.
+# LAB_KUBE_PROXY=none (default iptables) runs the lab without kube-proxy
+# (`lab up --kube-proxy none`): every xcnid translates the Services in BPF.
 #
 # The expectations are Python expressions over the probe's source and
 # destination (sns, spod, dns, dpod; s and d as "ns/pod"); a pod always
@@ -168,7 +170,8 @@ EOF
 	} | policy "$name"
 }
 
-check "lab up --nodes $NODES" lab up --nodes "$NODES" || { finish; exit 1; }
+KP=${LAB_KUBE_PROXY:-iptables}
+check "lab up --nodes $NODES --kube-proxy $KP" lab up --nodes "$NODES" --kube-proxy "$KP" || { finish; exit 1; }
 check "apply namespaces x, y, z" lab apply -f "$EX/00-namespaces.yaml"
 check "apply pods a, b, c in each" lab apply -f "$EX/10-pods.yaml" || { finish; exit 1; }
 # NETPOL_MONITOR=1 (for hunting a wrong cell): every node traces every packet,

@@ -10,16 +10,22 @@
 #   x/a y/a ... (examples/lab) spread over both
 #   Service y/web  8080/TCP -> targetPort "http" (80), 5353/UDP -> 81, ClusterIP allocated
 #   Service kube-system/kube-dns 10.96.0.10, 53/UDP+TCP -> the dns pod
+#
+# LAB_KUBE_PROXY=none (default iptables): the same lab with `--kube-proxy none`:
+# no kube-proxy rules at all, the Services and the EndpointSlices the lab
+# writes for them translated by every xcnid (--kube-proxy-replacement) in BPF.
 set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
 
 . "$(dirname "$0")/lib.sh"
-lab_suite svc
+KP=${LAB_KUBE_PROXY:-iptables}
+lab_suite "svc-$KP"
 EX=$XCNI_ROOT/examples/lab
 
 lab_start "$XCNICTL" "$XCNI_BIN" "$XCNID_BIN" /usr/sbin/dnsmasq /usr/sbin/iptables-restore
 
-check "lab up --nodes 2 --dns" lab up --nodes 2 --dns || { finish; exit 1; }
+check "lab up --nodes 2 --dns --kube-proxy $KP" lab up --nodes 2 --dns --kube-proxy "$KP" || { finish; exit 1; }
+check "lab get --json: kubeProxy $KP" test "$(lab get --json | jq_ 'd["kubeProxy"]')" = "$KP"
 remember_pids
 check "the DNS pod kube-system/dns runs dnsmasq" \
 	bash -c "pid=\$($XCNICTL lab get --json | /usr/bin/python3 -c 'import json,sys; print([p[\"serverPid\"] for p in json.load(sys.stdin)[\"pods\"] if p[\"name\"] == \"dns\"][0])') && grep -q dnsmasq /proc/\$pid/cmdline"
@@ -84,11 +90,46 @@ layout_ok() {
 	grep -q -- '-A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE --random-fully' <<<"$nat" || return 1
 	[ "$(grep -c -- '-j KUBE-SERVICES$' <<<"$(grep -E -- '^-A (PREROUTING|OUTPUT) ' <<<"$nat")")" = 2 ] || { echo "PREROUTING/OUTPUT hooks not there exactly once"; return 1; }
 }
-check "n1: KUBE-SERVICES -> KUBE-SVC (statistic 0.5) -> 2 KUBE-SEP (hairpin mark, DNAT :80 and :81), MASQ rules, hooks once" layout_ok 1
-check "n2: the same rules" layout_ok 2
-lab apply -f "$T/web-svc.yaml" >/dev/null 2>&1
-lab apply -f "$T/web-pods.yaml" >/dev/null 2>&1
-check "re-applying changes nothing: still one hook each" layout_ok 1
+# kube-proxy none: what the agents read instead, and no kube-proxy rule anywhere.
+slices_ok() {
+	/usr/bin/python3 - "$XCNI_LAB_DIR/manifests" "$WEB1" "$WEB2" <<'PY'
+import glob, json, sys
+d, w1, w2 = sys.argv[1:]
+svc = json.load(open(f"{d}/service.y.web.json"))
+assert svc["spec"]["clusterIP"] and svc["spec"]["selector"] == {"app": "web"}, svc
+sl = [json.load(open(f)) for f in glob.glob(f"{d}/endpointslice.y.web-*.json")]
+assert len(sl) == 1, f"want one slice, got {len(sl)}"
+s = sl[0]
+assert s["apiVersion"] == "discovery.k8s.io/v1" and s["addressType"] == "IPv4", s
+assert s["metadata"]["labels"]["kubernetes.io/service-name"] == "web", s["metadata"]
+assert sorted((p["name"], p["protocol"], p["port"]) for p in s["ports"]) == [("echo", "UDP", 81), ("http", "TCP", 80)], s["ports"]
+eps = sorted((e["addresses"][0], e["nodeName"], e["targetRef"]["name"], e["conditions"]["ready"], e["conditions"]["serving"], e["conditions"]["terminating"]) for e in s["endpoints"])
+assert eps == sorted([(w1, "n1", "web1", True, True, False), (w2, "n2", "web2", True, True, False)]), eps
+PY
+}
+no_kube_rules() { # no KUBE-* chain and no iptables nat rule in any node netns
+	local n
+	for n in 1 2; do
+		in_node "$n" iptables-save | grep -q 'KUBE-' && { echo "n$n has KUBE-* chains"; return 1; }
+		[ "$(in_node "$n" iptables-save -t nat | grep -c '^-A')" = 0 ] || { echo "n$n has iptables nat rules"; return 1; }
+		in_node "$n" nft list ruleset | grep -qi kube && { echo "n$n has kube nftables rules"; return 1; }
+	done
+	return 0
+}
+if [ "$KP" = iptables ]; then
+	check "n1: KUBE-SERVICES -> KUBE-SVC (statistic 0.5) -> 2 KUBE-SEP (hairpin mark, DNAT :80 and :81), MASQ rules, hooks once" layout_ok 1
+	check "n2: the same rules" layout_ok 2
+	lab apply -f "$T/web-svc.yaml" >/dev/null 2>&1
+	lab apply -f "$T/web-pods.yaml" >/dev/null 2>&1
+	check "re-applying changes nothing: still one hook each" layout_ok 1
+else
+	check "manifests: Service y/web and one EndpointSlice (service-name label, ports http 80/TCP and echo 81/UDP resolved, web1 and web2 ready on their nodes)" slices_ok
+	check "no KUBE-* chain, no iptables nat rule, no kube nftables rule on either node" no_kube_rules
+	before=$(stat -c %Y "$XCNI_LAB_DIR"/manifests/endpointslice.y.web-*.json)
+	out=$(lab apply -f "$T/web-svc.yaml" -f "$T/web-pods.yaml" 2>&1)
+	check "re-applying changes nothing: the slice file untouched" \
+		test "$(stat -c %Y "$XCNI_LAB_DIR"/manifests/endpointslice.y.web-*.json)" = "$before"
+fi
 
 # ---- reaching it -----------------------------------------------------------------------
 check "x/a -> svc/y/web 8080/tcp: connected" lab probe x/a svc/y/web 8080/tcp
@@ -120,8 +161,13 @@ spec:
   ports: [{port: 80}]
 EOF
 check "apply Service y/empty (selects nothing)" lab apply -f "$T/empty-svc.yaml"
-check "no endpoints: REJECT in the filter table's KUBE-SERVICES" \
-	bash -c "nsenter --net=/run/netns/xcl-n1 iptables-save -t filter | grep -q -- '-A KUBE-SERVICES .*y/empty: has no endpoints.*-j REJECT --reject-with icmp-port-unreachable'"
+if [ "$KP" = iptables ]; then
+	check "no endpoints: REJECT in the filter table's KUBE-SERVICES" \
+		bash -c "nsenter --net=/run/netns/xcl-n1 iptables-save -t filter | grep -q -- '-A KUBE-SERVICES .*y/empty: has no endpoints.*-j REJECT --reject-with icmp-port-unreachable'"
+else
+	check "no endpoints: one placeholder EndpointSlice, no endpoints, no ports" \
+		bash -c "cat $XCNI_LAB_DIR/manifests/endpointslice.y.empty-*.json | /usr/bin/python3 -c 'import json,sys; s=json.load(sys.stdin); assert s[\"endpoints\"] == [] and s[\"ports\"] == []'"
+fi
 out=$(lab probe x/a svc/y/empty 80/tcp --timeout-ms 2000); RC=$?
 check "x/a -> svc/y/empty: blocked" test "$RC" = 1
 
@@ -148,15 +194,21 @@ EOF
 check "apply Service y/bsvc (selects y/b, 8080 -> 80)" lab apply -f "$T/b-svc.yaml"
 check "apply x/a's egress policy: only to app=web pods in y, port 80" lab apply -f "$T/egress-web.yaml"
 ANODE=$(lab get --json | jq_ '[p["node"][1:] for p in d["pods"] if p["namespace"] == "x" and p["name"] == "a"][0]')
-before=$(( $(metric "$ANODE" drop-policy-egress to-pod) + $(metric "$ANODE" drop-policy-egress to-overlay) ))
+# iptables: the DNATed packet comes back from the stack (to-pod, to-overlay);
+# none: from_pod translates and judges it at once (from-pod).
+egress_drops() {
+	echo $(( $(metric "$ANODE" drop-policy-egress to-pod) + $(metric "$ANODE" drop-policy-egress to-overlay) +
+		$(metric "$ANODE" drop-policy-egress from-pod) ))
+}
+before=$(egress_drops)
 check "x/a -> svc/y/web 8080/tcp: allowed (egress judged on web1/web2 port 80, not the ClusterIP)" \
 	lab probe x/a svc/y/web 8080/tcp
 out=$(lab probe x/a svc/y/bsvc 8080/tcp --timeout-ms 500); RC=$?
 check "x/a -> svc/y/bsvc 8080/tcp: blocked (DNAT to y/b, which egress does not allow)" test "$RC" = 1
 out=$(lab probe x/a y/b 80/tcp --timeout-ms 500); RC=$?
 check "x/a -> y/b 80/tcp directly: blocked too" test "$RC" = 1
-after=$(( $(metric "$ANODE" drop-policy-egress to-pod) + $(metric "$ANODE" drop-policy-egress to-overlay) ))
-check "x/a's node counted the drop after DNAT as drop-policy-egress (to-pod or to-overlay): $before -> $after" \
+after=$(egress_drops)
+check "x/a's node counted the drop after DNAT as drop-policy-egress: $before -> $after" \
 	test "$after" -gt "$before"
 check "x/b (no policy) -> svc/y/bsvc: connected" lab probe x/b svc/y/bsvc 8080/tcp
 check "delete x/a's egress policy" lab delete -f "$T/egress-web.yaml"
@@ -225,10 +277,16 @@ check "delete the egress policies" lab delete -f "$T/dns-only.yaml"
 
 # ---- changes ---------------------------------------------------------------------------
 check "delete Service y/web" lab delete -f "$T/web-svc.yaml"
-check "its chains are gone from both nodes" \
-	bash -c "! nsenter --net=/run/netns/xcl-n1 iptables-save -t nat | grep -q 'y/web:' && ! nsenter --net=/run/netns/xcl-n2 iptables-save -t nat | grep -q 'y/web:'"
-check "no stale KUBE-SVC/KUBE-SEP chains: one SVC chain left (y/bsvc) plus kube-dns's two" \
-	test "$(in_node 1 iptables-save -t nat | grep -c '^:KUBE-SVC-')" = 3
+if [ "$KP" = iptables ]; then
+	check "its chains are gone from both nodes" \
+		bash -c "! nsenter --net=/run/netns/xcl-n1 iptables-save -t nat | grep -q 'y/web:' && ! nsenter --net=/run/netns/xcl-n2 iptables-save -t nat | grep -q 'y/web:'"
+	check "no stale KUBE-SVC/KUBE-SEP chains: one SVC chain left (y/bsvc) plus kube-dns's two" \
+		test "$(in_node 1 iptables-save -t nat | grep -c '^:KUBE-SVC-')" = 3
+else
+	check "its Service and EndpointSlice are gone from the manifests" \
+		bash -c "! ls $XCNI_LAB_DIR/manifests | grep -qE '^(service|endpointslice)\.y\.web[.-]'"
+	check "still no KUBE-* chain or nat rule on either node" no_kube_rules
+fi
 check_fails "web.y no longer resolves" lab exec x/a -- getent hosts web.y
 out=$(lab probe x/a svc/y/web 8080/tcp 2>&1); RC=$?
 check "probe svc/y/web: exit 2 (no such Service)" test "$RC" = 2
@@ -315,9 +373,5 @@ check "$N1_CLIENT (n1) -> svc-$N2_POD ($N2_SVC, z/$N2_POD on n2): answered throu
 	test "$got" = "z/$N2_POD "
 kill "$N1PID"
 wait "$N1PID" 2>/dev/null
-remember_pids
-check "lab down" lab down
-left=$(leftovers)
-check "nothing left behind (netns, pins, processes: xcnid, listeners, dnsmasq; state)" test -z "$left"
-[ -n "$left" ] && echo "$left" | sed 's/^/#   /'
+lab_down_checked
 finish

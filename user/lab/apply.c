@@ -367,6 +367,31 @@ static int ns_policies_delete(struct lab *lab, const char *ns, bool *changed)
 	return err;
 }
 
+/*
+ * Pods a delete stops that a Service selects go terminating first, as the API
+ * server marks them: their endpoints ready false (kube-proxy none: in the
+ * EndpointSlices; iptables: out of the rules unless none is ready), and every
+ * agent and node caught up, before their processes stop. So no new connection
+ * goes to a pod that is about to vanish; open ones drain.
+ */
+static int pods_terminate(struct lab *lab, const struct batch *b)
+{
+	bool any = false;
+	struct lab_svc_list l;
+	int err;
+
+	err = lab_svc_list_load(lab, &l);
+	for (size_t i = 0; !err && l.n && i < b->nobjs; i++) {
+		const struct k8s_object *o = b->objs[i];
+		struct lab_pod *p = o->kind == K8S_POD ? lab_pod_find(lab, o->meta.ns, o->meta.name) : NULL;
+
+		if (p && p->ip[0])
+			any = p->terminating = true;
+	}
+	lab_svc_list_free(&l);
+	return err ? err : any ? lab_services_sync(lab, true) : 0;
+}
+
 static int lab_delete_one(struct lab *lab, const struct k8s_object *o, bool *changed)
 {
 	struct lab_pod *p;
@@ -573,6 +598,8 @@ static int apply_or_delete(int argc, char **argv, bool apply)
 		goto out_lab;
 	}
 	ret = 0;
+	if (!apply && pods_terminate(&lab, &b))
+		ret = 1;
 	for (size_t k = 0; k < ARRAY_SIZE(order); k++) {
 		enum k8s_kind kind = order[apply ? k : ARRAY_SIZE(order) - 1 - k];
 
@@ -586,10 +613,8 @@ static int apply_or_delete(int argc, char **argv, bool apply)
 				ret = 1;
 		}
 	}
-	if (changed && lab_sync(&lab))
-		ret = 1;
 	/* kube-proxy follows Services and their endpoints (pods come and go, labels change). */
-	if (changed && lab_services_sync(&lab))
+	if (lab_services_sync(&lab, changed))
 		ret = 1;
 out_lab:
 	lab_close(&lab);
@@ -610,9 +635,26 @@ int lab_cmd_delete(int argc, char **argv)
 	return apply_or_delete(argc, argv, false);
 }
 
-int lab_services_sync(struct lab *lab)
+int lab_services_sync(struct lab *lab, bool changed)
 {
-	int err = lab_kube_proxy_sync(lab);
+	int err = 0, r;
 
-	return err ? err : lab_dns_sync(lab);
+	/*
+	 * kube-proxy none: the Services and their slices join the cluster state
+	 * before the sync token, so every agent applies pods, policy and Services
+	 * as one generation.
+	 */
+	if (lab->kube_proxy_none)
+		err = lab_slices_sync(lab, &changed);
+	if (!changed)
+		return err;
+	r = lab_sync(lab);
+	err = err ? err : r;
+	/* iptables: kube-proxy's rules once the agents have the pods (even if one lags). */
+	if (!lab->kube_proxy_none) {
+		r = lab_kube_proxy_sync(lab);
+		err = err ? err : r;
+	}
+	r = lab_dns_sync(lab);
+	return err ? err : r;
 }

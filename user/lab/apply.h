@@ -2,7 +2,8 @@
 /*
  * Layer 10 of the lab: apply / delete of manifests (what kubectl, the API
  * server and the kubelet do between them), then the sync token, kube-proxy's
- * rules and the DNS records.
+ * part (its rules, or the Services and EndpointSlices for the agents) and the
+ * DNS records.
  */
 #ifndef XCNI_LAB_APPLY_H
 #define XCNI_LAB_APPLY_H
@@ -12,6 +13,7 @@
 #include "lab/kproxy.h"
 #include "lab/node.h"
 #include "lab/pod.h"
+#include "lab/slice.h"
 #include "lab/state.h"
 #include "lab/svc.h"
 #include "lab/sys.h"
@@ -19,7 +21,12 @@
 /* xcnictl lab apply / delete -f ...: process exit codes (argv[0] is the command). */
 int lab_cmd_apply(int argc, char **argv);
 int lab_cmd_delete(int argc, char **argv);
-/* After Services or pods changed: kube-proxy's rules on every node, then the DNS records. */
-int lab_services_sync(struct lab *lab);
+/*
+ * After a change (changed: something of the cluster state did): the sync token
+ * and the agents' wait, kube-proxy's part (iptables: its rules on every node;
+ * none: the Services and EndpointSlices in the cluster state, first), the DNS
+ * records. 0 or -errno, said.
+ */
+int lab_services_sync(struct lab *lab, bool changed);
 
 #endif

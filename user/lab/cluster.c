@@ -20,9 +20,10 @@ const char *const lab_wr_word[] = { "unchanged", "created", "configured" };
 void lab_object_file(const struct lab *lab, enum k8s_kind kind, const char *ns, const char *name,
 		     char *out, size_t len)
 {
-	static const char *const prefix[K8S_NR_KINDS] = {
+	static const char *const prefix[K8S_NR_ALL_KINDS] = {
 		[K8S_NAMESPACE] = "namespace", [K8S_POD] = "pod", [K8S_NODE] = "node",
-		[K8S_NETWORKPOLICY] = "networkpolicy",
+		[K8S_NETWORKPOLICY] = "networkpolicy", [K8S_SERVICE] = "service",
+		[K8S_ENDPOINTSLICE] = "endpointslice",
 	};
 
 	if (ns)

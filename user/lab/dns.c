@@ -4,7 +4,7 @@
  * (`lab up --dns` applies one, kube-system/dns behind the Service
  * kube-system/kube-dns at 10.96.0.10, as kind runs CoreDNS) runs dnsmasq in
  * its netns, answering <service>.<namespace>.svc.cluster.local with the
- * Service's ClusterIP from a hosts file the lab's kube-proxy rewrites (and
+ * Service's ClusterIP (a headless Service: its ready pods' IPs) from a hosts file the lab's kube-proxy rewrites (and
  * signals dnsmasq to reread) whenever Services change; other names in
  * cluster.local are NXDOMAIN, and nothing is forwarded outside. Pods get the
  * resolv.conf the kubelet would write (nameserver the DNS Service, search
@@ -47,7 +47,14 @@ bool lab_has_dns(const struct lab *lab)
 	return false;
 }
 
-/* The hosts file dnsmasq answers from: every Service's name and ClusterIP. */
+static void hosts_line(FILE *f, const char *ip, json_t *svc)
+{
+	fprintf(f, "%s %s.%s.svc." LAB_DNS_DOMAIN "\n", ip,
+		json_string_value(json_object_get(svc, "name")),
+		json_string_value(json_object_get(svc, "namespace")));
+}
+
+/* The hosts file dnsmasq answers from: every Service's name and ClusterIP (headless: its pods' IPs). */
 static int hosts_write(struct lab *lab)
 {
 	char dir[PATH_MAX], path[PATH_MAX + 16];
@@ -67,11 +74,19 @@ static int hosts_write(struct lab *lab)
 		json_decref(svcs);
 		return -ENOMEM;
 	}
-	json_array_foreach(svcs, i, s)
-		fprintf(f, "%s %s.%s.svc." LAB_DNS_DOMAIN "\n",
-			json_string_value(json_object_get(s, "clusterIP")),
-			json_string_value(json_object_get(s, "name")),
-			json_string_value(json_object_get(s, "namespace")));
+	json_array_foreach(svcs, i, s) {
+		const char *cip = json_string_value(json_object_get(s, "clusterIP"));
+		json_t *addrs = json_object_get(s, "addresses"), *a;
+		size_t j;
+
+		/* A headless Service's name answers its pods' addresses, one record each. */
+		if (strcmp(cip, "None")) {
+			hosts_line(f, cip, s);
+			continue;
+		}
+		json_array_foreach(addrs, j, a)
+			hosts_line(f, json_string_value(a), s);
+	}
 	fclose(f);
 	json_decref(svcs);
 	snprintf(path, sizeof(path), "%s/hosts", dir);

@@ -43,11 +43,14 @@ static void chain_name(char *out, size_t len, const char *prefix, const char *wh
 	*p = '\0';
 }
 
-/* iptables-restore input: the nat table's chain declarations, then its rules; the filter table's rules. */
+/*
+ * iptables-restore input: the nat table's chain declarations, then its rules;
+ * the filter table's rules. udp: "CLUSTERIP ENDPOINTIP" of every UDP endpoint.
+ */
 struct rules {
-	char *decl, *nat, *filter, *chains; /* chains: ":NAME\n" of every KUBE-SVC/SEP chain made */
-	size_t decl_len, nat_len, filter_len, chains_len;
-	FILE *fdecl, *fnat, *ffilter, *fchains;
+	char *decl, *nat, *filter, *chains, *udp; /* chains: ":NAME\n" of every KUBE-SVC/SEP chain made */
+	size_t decl_len, nat_len, filter_len, chains_len, udp_len;
+	FILE *fdecl, *fnat, *ffilter, *fchains, *fudp;
 };
 
 struct sep {
@@ -62,6 +65,7 @@ static void svc_port_rules(struct rules *r, const struct k8s_object *svc, const 
 	char ip[INET_ADDRSTRLEN], spn[512], svcchain[32], what[600], cmt[600];
 	const char *proto = lab_proto_word(sp->proto);
 	struct sep *seps = calloc(npods + 1, sizeof(*seps));
+	unsigned int aff = svc->svc.affinity_client_ip ? svc->svc.affinity_s : 0;
 	size_t nsep = 0;
 
 	if (!seps)
@@ -70,10 +74,15 @@ static void svc_port_rules(struct rules *r, const struct k8s_object *svc, const 
 	/* The servicePortName: ns/name:port. */
 	snprintf(spn, sizeof(spn), "%s/%s:%s", svc->meta.ns, svc->meta.name,
 		 sp->name ? sp->name : "");
+	bool ready = false;
+
+	/* Terminating endpoints only when no ready one is left (kube-proxy's fallback). */
+	for (size_t i = 0; i < npods && !ready; i++)
+		ready = !pods[i].pod->terminating && lab_endpoint_port(svc, sp, &pods[i]);
 	for (size_t i = 0; i < npods; i++) {
 		uint16_t tp = lab_endpoint_port(svc, sp, &pods[i]);
 
-		if (!tp)
+		if (!tp || (ready && pods[i].pod->terminating))
 			continue;
 		snprintf(seps[nsep].addr, sizeof(seps[nsep].addr), "%s", pods[i].pod->ip);
 		seps[nsep].port = tp;
@@ -101,6 +110,11 @@ static void svc_port_rules(struct rules *r, const struct k8s_object *svc, const 
 	fprintf(r->fnat, "-A %s ! -s %s -d %s/32 -p %s -m comment --comment \"%s\" -m %s --dport %u "
 			 "-j KUBE-MARK-MASQ\n",
 		svcchain, LAB_CLUSTER_CIDR, ip, proto, cmt, proto, sp->port);
+	/* ClientIP affinity: a client seen within the timeout goes back to its endpoint. */
+	for (size_t i = 0; aff && i < nsep; i++)
+		fprintf(r->fnat, "-A %s -m comment --comment \"%s -> %s:%u\" -m recent --name %s "
+				 "--mask 255.255.255.255 --rsource --rcheck --seconds %u --reap -j %s\n",
+			svcchain, spn, seps[i].addr, seps[i].port, seps[i].chain, aff, seps[i].chain);
 	for (size_t i = 0; i < nsep; i++) {
 		fprintf(r->fchains, ":%s\n", seps[i].chain);
 		fprintf(r->fdecl, ":%s - [0:0]\n", seps[i].chain);
@@ -114,9 +128,14 @@ static void svc_port_rules(struct rules *r, const struct k8s_object *svc, const 
 		/* Hairpin: a pod reaching itself through its Service. */
 		fprintf(r->fnat, "-A %s -s %s/32 -m comment --comment \"%s\" -j KUBE-MARK-MASQ\n",
 			seps[i].chain, seps[i].addr, spn);
-		fprintf(r->fnat, "-A %s -p %s -m comment --comment \"%s\" -m %s -j DNAT "
-				 "--to-destination %s:%u\n",
-			seps[i].chain, proto, spn, proto, seps[i].addr, seps[i].port);
+		fprintf(r->fnat, "-A %s -p %s -m comment --comment \"%s\"", seps[i].chain, proto, spn);
+		if (aff)
+			fprintf(r->fnat, " -m recent --set --name %s --mask 255.255.255.255 --rsource",
+				seps[i].chain);
+		fprintf(r->fnat, " -m %s -j DNAT --to-destination %s:%u\n", proto, seps[i].addr,
+			seps[i].port);
+		if (sp->proto == IPPROTO_UDP)
+			fprintf(r->fudp, "%s %s\n", ip, seps[i].addr);
 	}
 	free(seps);
 }
@@ -132,6 +151,9 @@ static void rules_free(struct rules *r)
 		fclose(r->ffilter);
 	if (r->fchains)
 		fclose(r->fchains);
+	if (r->fudp)
+		fclose(r->fudp);
+	free(r->udp);
 	free(r->nat);
 	free(r->filter);
 	free(r->chains);
@@ -148,7 +170,8 @@ static int rules_build(struct lab *lab, struct rules *r)
 	r->fnat = open_memstream(&r->nat, &r->nat_len);
 	r->ffilter = open_memstream(&r->filter, &r->filter_len);
 	r->fchains = open_memstream(&r->chains, &r->chains_len);
-	if (!r->fdecl || !r->fnat || !r->ffilter || !r->fchains)
+	r->fudp = open_memstream(&r->udp, &r->udp_len);
+	if (!r->fdecl || !r->fnat || !r->ffilter || !r->fchains || !r->fudp)
 		return -ENOMEM;
 	err = lab_svc_list_load(lab, &l);
 	if (err)
@@ -166,9 +189,11 @@ static int rules_build(struct lab *lab, struct rules *r)
 	      r->fnat);
 	fputs(":KUBE-SERVICES - [0:0]\n", r->ffilter);
 	for (size_t i = 0; i < l.n; i++)
-		for (size_t j = 0; j < l.v[i]->svc.nports; j++)
+		/* Headless: no ClusterIP, no rules (kube-proxy skips them). */
+		for (size_t j = 0; !l.v[i]->svc.headless && j < l.v[i]->svc.nports; j++)
 			svc_port_rules(r, l.v[i], &l.v[i]->svc.ports[j], pods, npods);
-	if (fflush(r->fdecl) || fflush(r->fnat) || fflush(r->ffilter) || fflush(r->fchains))
+	if (fflush(r->fdecl) || fflush(r->fnat) || fflush(r->ffilter) || fflush(r->fchains) ||
+	    fflush(r->fudp))
 		err = -ENOMEM;
 out:
 	lab_ep_pods_free(pods, npods);
@@ -252,6 +277,71 @@ out:
 	return err;
 }
 
+/*
+ * UDP has no connection to end: a client keeps its conntrack entry, DNATed to
+ * an endpoint that is gone, for as long as it keeps sending. kube-proxy
+ * deletes the entries of every (ClusterIP, endpoint) pair that went away, and
+ * all of a ClusterIP's once it has endpoints again (entries made while it was
+ * rejected); so does the lab, with the conntrack tool as kube-proxy did before
+ * it spoke netlink. The pairs of the last sync are kept in kproxy-udp.
+ */
+static void udp_flush(struct lab *lab, const struct rules *r)
+{
+	char path[PATH_MAX], netns[PATH_MAX], *old = NULL, *copy, *line, *sp;
+	size_t len = 0;
+	FILE *f;
+
+	lab_path(lab, path, sizeof(path), "kproxy-udp");
+	f = fopen(path, "re");
+	if (f) {
+		if (getdelim(&old, &len, '\0', f) < 0) {
+			free(old);
+			old = NULL;
+		}
+		fclose(f);
+	}
+	copy = old ? strdup(old) : NULL;
+	for (line = copy ? strtok_r(copy, "\n", &sp) : NULL; line; line = strtok_r(NULL, "\n", &sp)) {
+		char want[64], cip[64], *ep = strchr(line, ' ');
+
+		snprintf(want, sizeof(want), "%s\n", line);
+		if (!ep || strstr(r->udp, want))
+			continue;
+		snprintf(cip, sizeof(cip), "%.*s", (int)(ep - line), line);
+		for (size_t i = 0; i < lab->nnodes; i++) {
+			char *const argv[] = { "conntrack", "-D", "-p", "udp", "--orig-dst", cip,
+					       "--dst-nat", ep + 1, NULL };
+
+			lab_netns_path(lab->nodes[i].netns, netns, sizeof(netns));
+			/* It exits 1 when there was nothing to delete: nothing to say either. */
+			lab_run_quiet(netns, argv);
+		}
+	}
+	free(copy);
+	/* A ClusterIP with endpoints now and none at the last sync: whatever it cached while rejecting. */
+	copy = old ? strdup(r->udp) : NULL;
+	for (line = copy ? strtok_r(copy, "\n", &sp) : NULL; line; line = strtok_r(NULL, "\n", &sp)) {
+		char cip[64], key[68], *ep = strchr(line, ' ');
+
+		if (!ep)
+			continue;
+		snprintf(cip, sizeof(cip), "%.*s", (int)(ep - line), line);
+		snprintf(key, sizeof(key), "\n%s ", cip);
+		/* old starts with a line too: look at it as if after a newline. */
+		if (!strncmp(old, key + 1, strlen(key + 1)) || strstr(old, key))
+			continue;
+		for (size_t i = 0; i < lab->nnodes; i++) {
+			char *const argv[] = { "conntrack", "-D", "-p", "udp", "--orig-dst", cip, NULL };
+
+			lab_netns_path(lab->nodes[i].netns, netns, sizeof(netns));
+			lab_run_quiet(netns, argv);
+		}
+	}
+	free(copy);
+	free(old);
+	lab_write_atomic(path, r->udp, r->udp_len);
+}
+
 /* kube-proxy on every node: the NAT rules for every Service and its endpoints now. */
 int lab_kube_proxy_sync(struct lab *lab)
 {
@@ -260,6 +350,8 @@ int lab_kube_proxy_sync(struct lab *lab)
 
 	for (size_t i = 0; !err && i < lab->nnodes; i++)
 		err = node_sync(&lab->nodes[i], &r);
+	if (!err)
+		udp_flush(lab, &r);
 	rules_free(&r);
 	return err;
 }

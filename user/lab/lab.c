@@ -131,7 +131,7 @@ static int dns_up(void)
 
 static void usage_up(FILE *f)
 {
-	fprintf(f, "Usage: xcnictl lab up [--nodes N] [--dns]\n"
+	fprintf(f, "Usage: xcnictl lab up [--nodes N] [--dns] [--kube-proxy iptables|none]\n"
 		   "Creates a lab of N nodes (default 1): node i is netns " LAB_NETNS_PREFIX "n<i> with\n"
 		   "pod CIDR 10.244.<i>.0/24 and its own xcnid (pins under " LAB_PIN_ROOT "/n<i>).\n"
 		   "The nodes share an underlay: bridge " LAB_UL_BRIDGE " in netns " LAB_UL_NETNS ", node i plugged\n"
@@ -142,6 +142,12 @@ static void usage_up(FILE *f)
 		   "--dns: the cluster's DNS too, as kind runs CoreDNS: pod kube-system/dns (dnsmasq)\n"
 		   "behind Service kube-system/kube-dns at " LAB_DNS_IP ", answering\n"
 		   "SERVICE.NAMESPACE.svc." LAB_DNS_DOMAIN "; `lab exec` gives pods the kubelet's resolv.conf.\n"
+		   "--kube-proxy MODE: who translates Services. iptables (default): the lab plays\n"
+		   "kube-proxy's iptables mode, its NAT rules in every node's netns. none: no\n"
+		   "kube-proxy; every xcnid runs --kube-proxy-replacement and the lab writes the\n"
+		   "Services and their EndpointSlices (as the EndpointSlice controller would) into\n"
+		   "the manifest directory the agents read; no iptables rule anywhere. Kept in\n"
+		   "lab.json for later commands; lab get shows it.\n"
 		   "Behind the switch, " LAB_UL_NETNS " routes (" LAB_UL_GW ", every node's default\n"
 		   "gateway) to the outside: netns " LAB_OUT_NETNS ", " LAB_OUT_IP ", whose listener\n"
 		   "(80/tcp, 53/udp) answers \"outside ADDR\" with the source address it saw. It routes\n"
@@ -152,11 +158,12 @@ static void usage_up(FILE *f)
 }
 
 /* up's options: -1 to go on, else the exit code. */
-static int up_args(int argc, char **argv, unsigned long *nodes, bool *dns)
+static int up_args(int argc, char **argv, unsigned long *nodes, bool *dns, bool *kp_none)
 {
 	static const struct option lo[] = {
 		{ "nodes", required_argument, NULL, 'n' },
 		{ "dns", no_argument, NULL, 'd' },
+		{ "kube-proxy", required_argument, NULL, 'k' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
@@ -176,6 +183,13 @@ static int up_args(int argc, char **argv, unsigned long *nodes, bool *dns)
 			}
 			break;
 		case 'd': *dns = true; break;
+		case 'k':
+			if (strcmp(optarg, "iptables") && strcmp(optarg, "none")) {
+				fprintf(stderr, "lab up: --kube-proxy %s: iptables or none\n", optarg);
+				return 2;
+			}
+			*kp_none = !strcmp(optarg, "none");
+			break;
 		case 'h': usage_up(stdout); return 0;
 		default: usage_up(stderr); return 2;
 		}
@@ -235,13 +249,13 @@ static int up_build(struct lab *lab, unsigned long nodes, const char *xcnid, con
 static int cmd_up(int argc, char **argv)
 {
 	char xcnid[PATH_MAX], xcni[PATH_MAX];
-	bool dns = false;
+	bool dns = false, kp_none = false;
 	const char *xdp = getenv("XCNI_LAB_XDP");
 	unsigned long nodes = 1;
 	struct lab lab = { .lock_fd = -1 };
 	int ret;
 
-	ret = up_args(argc, argv, &nodes, &dns);
+	ret = up_args(argc, argv, &nodes, &dns, &kp_none);
 	if (ret >= 0)
 		return ret;
 	if (!xdp || !*xdp)
@@ -256,6 +270,7 @@ static int cmd_up(int argc, char **argv)
 		return 1;
 	if (lab_create(&lab))
 		return 1;
+	lab.kube_proxy_none = kp_none;
 	/* lab_teardown copes with a half-made lab, so every failure from here goes through it. */
 	if (up_build(&lab, nodes, xcnid, xdp)) {
 		fprintf(stderr, "lab up: failed; removing what was made\n");
@@ -269,6 +284,8 @@ static int cmd_up(int argc, char **argv)
 		       lab_node_xdp(&lab.nodes[i]), (int)lab.nodes[i].xcnid.pid);
 	printf("outside up: netns " LAB_OUT_NETNS ", " LAB_OUT_IP " (via " LAB_UL_GW "), listener "
 	       "PID %d on 80/tcp and 53/udp\n", (int)lab.outside_server.pid);
+	printf("kube-proxy: %s\n", lab.kube_proxy_none ?
+	       "none (xcnid --kube-proxy-replacement translates Services)" : "iptables");
 	lab_close(&lab);
 	return dns ? dns_up() : 0;
 }
@@ -350,6 +367,7 @@ static int get_json(struct lab *lab)
 	json_object_set(root, "nodes", nodes);
 	json_object_set(root, "pods", pods);
 	json_object_set_new(root, "services", lab_svc_json(lab));
+	json_object_set_new(root, "kubeProxy", json_string(lab->kube_proxy_none ? "none" : "iptables"));
 	if (lab->outside)
 		json_object_set_new(root, "outside",
 				    json_pack("{s:s,s:s,s:i,s:b}", "netns", LAB_OUT_NETNS, "ip",
@@ -464,6 +482,9 @@ static int get_text(struct lab *lab)
 		printf("\n(no pods: xcnictl lab apply -f MANIFEST)\n");
 	}
 	if (!err)
+		printf("\nkube-proxy: %s\n", lab->kube_proxy_none ?
+		       "none (xcnid --kube-proxy-replacement translates Services)" : "iptables");
+	if (!err)
 		err = svc_text(lab);
 	if (!err && lab->outside)
 		printf("\noutside: netns " LAB_OUT_NETNS ", " LAB_OUT_IP ", listener %d%s (80/tcp, 53/udp)\n",
@@ -492,7 +513,8 @@ static int cmd_get(int argc, char **argv)
 			printf("Usage: xcnictl lab get [--json]   (also: lab status)\n"
 			       "Lists the lab's nodes (OBJECT: whether its Node object is in the cluster\n"
 			       "state; INSPECT, JSON \"inspect\": the command that shows its maps, e.g.\n"
-			       "xcnictl --node n1 ct list) and pods (NS/POD, node, IP, netns, listener).\n");
+			       "xcnictl --node n1 ct list) and pods (NS/POD, node, IP, netns, listener),\n"
+			       "the kube-proxy mode (JSON \"kubeProxy\": iptables or none) and the Services.\n");
 			return 0;
 		default: return 2;
 		}
@@ -519,7 +541,8 @@ struct lab_cmd {
 };
 
 static const struct lab_cmd cmds[] = {
-	{ "up", cmd_up, "up [--nodes N]                 create the nodes and their agents" },
+	{ "up", cmd_up, "up [--nodes N] [--dns] [--kube-proxy iptables|none]\n"
+			"                                 create the nodes and their agents" },
 	{ "down", cmd_down, "down                           remove everything the lab made" },
 	{ "apply", lab_cmd_apply, "apply -f FILE|DIR|-            create/update Namespaces, Pods, NetworkPolicies, Nodes" },
 	{ "delete", lab_cmd_delete, "delete -f FILE|DIR|-           delete them (a Namespace takes its pods along;\n"

@@ -10,7 +10,8 @@
  *   probe.h     probe.c     probe, matrix, exec                       (commands)
  *   apply.h     apply.c     apply / delete of manifests
  *   dns.h       dns.c       the cluster's DNS (dnsmasq)
- *   kproxy.h    kproxy.c    kube-proxy's iptables rules on every node
+ *   kproxy.h    kproxy.c    kube-proxy's iptables rules on every node (--kube-proxy iptables)
+ *   slice.h     slice.c     Services, EndpointSlices for xcnid (--kube-proxy none)
  *   svc.h       svc.c       Services: ClusterIPs, objects, endpoints
  *   pod.h       pod.c       pods: scheduling, netns, CNI ADD/DEL, listener
  *   node.h      node.c      nodes: netns, xcnid, Node object, the sync wait

@@ -211,6 +211,9 @@ int lab_node_start(struct lab *lab, unsigned int i, const char *xcnid, const cha
 		argv[a++] = "--manifests";
 		argv[a++] = mdir;
 	}
+	/* kube-proxy none: the agent translates the Services the manifests hold. */
+	if (lab->kube_proxy_none)
+		argv[a++] = "--kube-proxy-replacement";
 	argv[a] = NULL;
 	/* An agent translating Services in BPF does it at the sockets of the node's pods too. */
 	for (int k = 0; k < a; k++) {

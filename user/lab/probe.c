@@ -291,7 +291,9 @@ static int probe_dest(struct lab *lab, const char *to, struct in_addr *ip)
 		r = lab_svc_lookup(lab, ns, slash + 1, &ip->s_addr);
 		if (r) {
 			fprintf(stderr, "lab probe: Service %s/%s: %s\n", ns, slash + 1,
-				r == -ENOENT ? "not found (lab get shows the Services)" : strerror(-r));
+				r == -ENOENT ? "not found (lab get shows the Services)" :
+				r == -ENXIO ? "headless: no ClusterIP to probe (DNS names its pods)" :
+				strerror(-r));
 			return -1;
 		}
 	} else if (inet_pton(AF_INET, to, ip) != 1) {
@@ -522,7 +524,7 @@ int lab_cmd_matrix(int argc, char **argv)
 	for (size_t i = 0; via_svc && i < n; i++)
 		if (lab_svc_for_pod(&lab, pods[i], &port, &m.ip[i], &changed))
 			goto out_m;
-	if (changed && lab_services_sync(&lab))
+	if (lab_services_sync(&lab, changed))
 		goto out_m;
 	m.port = port;
 	m.timeout_ms = timeout;

@@ -105,6 +105,7 @@ int lab_state_save(const struct lab *lab)
 	json_object_set_new(root, "createdDir", json_boolean(lab->created_dir));
 	json_object_set_new(root, "underlay", json_boolean(lab->underlay));
 	json_object_set_new(root, "outside", json_boolean(lab->outside));
+	json_object_set_new(root, "kubeProxy", json_string(lab->kube_proxy_none ? "none" : "iptables"));
 	json_object_set_new(root, "outsideServer", proc_json(&lab->outside_server));
 	for (size_t i = 0; i < lab->nnodes; i++) {
 		const struct lab_node *n = &lab->nodes[i];
@@ -174,6 +175,8 @@ static int state_load(struct lab *lab, json_t *root)
 	lab->created_dir = json_is_true(json_object_get(root, "createdDir"));
 	lab->underlay = json_is_true(json_object_get(root, "underlay"));
 	lab->outside = json_is_true(json_object_get(root, "outside"));
+	/* A lab.json from before the field: kube-proxy's iptables mode, the only one then. */
+	lab->kube_proxy_none = !strcmp(json_string_value(json_object_get(root, "kubeProxy")) ?: "", "none");
 	proc_from_json(json_object_get(root, "outsideServer"), &lab->outside_server);
 	lab->nodes = calloc(json_array_size(nodes) + 1, sizeof(*lab->nodes));
 	lab->pods = calloc(json_array_size(pods) + 1, sizeof(*lab->pods));

@@ -40,6 +40,11 @@ struct lab_pod {
 	char ip[16];
 	struct lab_proc server;
 	bool dns; /* annotated LAB_DNS_ANNOTATION: its server is dnsmasq, not lab serve */
+	/*
+	 * Being deleted (within one delete, not kept): its endpoints are terminating
+	 * (ready false, serving) while the agents and kube-proxy catch up, before it stops.
+	 */
+	bool terminating;
 	size_t nports;
 	struct lab_port *ports;
 };
@@ -49,6 +54,11 @@ struct lab {
 	bool created_dir; /* up made dir, so down removes it */
 	bool underlay; /* up made netns xcl-ul, so down removes it */
 	bool outside; /* up made netns xcl-out, so down removes it */
+	/*
+	 * up --kube-proxy none: every xcnid runs --kube-proxy-replacement and reads
+	 * Services and EndpointSlices from the manifests; no iptables rule is made.
+	 */
+	bool kube_proxy_none;
 	struct lab_proc outside_server; /* the listener in xcl-out */
 	int lock_fd;
 	size_t nnodes;

@@ -3,8 +3,10 @@
  * xcnictl lab: Services.
  *
  * A Service applied to the lab gets a ClusterIP from LAB_SVC_NET/LAB_SVC_PLEN
- * and is kept as services/<ns>.<name>.json in the lab directory (xcnid never
- * reads Services: kube-proxy does, kproxy.c here). Its endpoints are the
+ * (a headless one, clusterIP None, none) and is kept as
+ * services/<ns>.<name>.json in the lab directory (under kube-proxy iptables
+ * xcnid never reads Services: the lab's kube-proxy does, kproxy.c; under
+ * kube-proxy none slice.c puts them in the cluster state). Its endpoints are the
  * running pods its selector matches, with the targetPort resolved, by name
  * through the pods' containerPorts.
  */
@@ -122,16 +124,19 @@ int lab_svc_validate(struct lab *lab, const struct k8s_object *o, const char *sr
 	char a[INET_ADDRSTRLEN], b[INET_ADDRSTRLEN];
 	int err = 0;
 
-	if (o->svc.headless) {
-		fprintf(stderr, "lab apply: %s: Service %s/%s: spec.clusterIP: None (headless) is "
-				"not served by the lab\n", src, o->meta.ns, o->meta.name);
-		return -EINVAL;
-	}
 	if (lab_svc_list_load(lab, &l))
 		return -EIO;
 	old = svc_find(&l, o->meta.ns, o->meta.name);
 	inet_ntop(AF_INET, &o->svc.cluster_ip, a, sizeof(a));
-	if (old && o->svc.cluster_ip && o->svc.cluster_ip != old->svc.cluster_ip) {
+	if (old && old->svc.headless != o->svc.headless) {
+		/* None is a ClusterIP value like any other: immutable both ways. */
+		fprintf(stderr, "lab apply: %s: Service %s/%s: spec.clusterIP: %s, but it is %s "
+				"and the field is immutable\n", src, o->meta.ns, o->meta.name,
+			o->svc.headless ? "None" : o->svc.cluster_ip ? a : "(to be allocated)",
+			old->svc.headless ? "None" :
+			inet_ntop(AF_INET, &old->svc.cluster_ip, b, sizeof(b)));
+		err = -EINVAL;
+	} else if (old && o->svc.cluster_ip && o->svc.cluster_ip != old->svc.cluster_ip) {
 		inet_ntop(AF_INET, &old->svc.cluster_ip, b, sizeof(b));
 		fprintf(stderr, "lab apply: %s: Service %s/%s: spec.clusterIP: %s, but it is %s "
 				"and the field is immutable\n", src, o->meta.ns, o->meta.name, a, b);
@@ -199,14 +204,19 @@ int lab_svc_apply(struct lab *lab, const struct k8s_object *o, bool *changed, FI
 	if (err)
 		return err;
 	old = svc_find(&l, o->meta.ns, o->meta.name);
-	ip = o->svc.cluster_ip ? o->svc.cluster_ip : old ? old->svc.cluster_ip : svc_allocate(&l);
+	/* Headless (clusterIP: None): no address, so no frontend; DNS names its pods. */
+	ip = o->svc.headless ? 0 : o->svc.cluster_ip ? o->svc.cluster_ip :
+	     old ? old->svc.cluster_ip : svc_allocate(&l);
 	lab_svc_list_free(&l);
-	if (!ip) {
+	if (!ip && !o->svc.headless) {
 		fprintf(stderr, "lab apply: Service %s/%s: spec.clusterIP: the range %s/%d is full\n",
 			o->meta.ns, o->meta.name, LAB_SVC_NET, LAB_SVC_PLEN);
 		return -ENOSPC;
 	}
-	inet_ntop(AF_INET, &ip, a, sizeof(a));
+	if (o->svc.headless)
+		snprintf(a, sizeof(a), "None");
+	else
+		inet_ntop(AF_INET, &ip, a, sizeof(a));
 	doc = json_deep_copy(o->raw);
 	if (!doc)
 		return -ENOMEM;
@@ -263,6 +273,7 @@ int lab_svc_lookup(struct lab *lab, const char *ns, const char *name, uint32_t *
 {
 	struct k8s_object *o;
 	char path[PATH_MAX];
+	int err;
 
 	lab_svc_file(lab, ns, name, path, sizeof(path));
 	if (access(path, F_OK))
@@ -270,8 +281,9 @@ int lab_svc_lookup(struct lab *lab, const char *ns, const char *name, uint32_t *
 	if (svc_load_file(path, &o))
 		return -EIO;
 	*ip = o->svc.cluster_ip;
+	err = o->svc.headless ? -ENXIO : 0;
 	k8s_free(o);
-	return 0;
+	return err;
 }
 
 /*
@@ -395,6 +407,16 @@ int lab_ep_pods_load(struct lab *lab, struct lab_ep_pod **out, size_t *n)
 	return 0;
 }
 
+/* Does svc's selector take pod ep (same namespace, labels matching)? */
+bool lab_svc_selects(const struct k8s_object *svc, const struct lab_ep_pod *ep)
+{
+	/* spec.selector is matchLabels alone: the one selector matcher decides. */
+	const struct k8s_selector sel = { .match_labels = svc->svc.selector };
+
+	return svc->svc.has_selector && !strcmp(ep->pod->ns, svc->meta.ns) &&
+	       k8s_selector_matches(&sel, &ep->obj->meta.labels);
+}
+
 /*
  * The port Service port sp of svc reaches on pod ep: 0 if the pod is no endpoint
  * of it (another namespace, the selector does not match, no such named port).
@@ -402,12 +424,9 @@ int lab_ep_pods_load(struct lab *lab, struct lab_ep_pod **out, size_t *n)
 uint16_t lab_endpoint_port(const struct k8s_object *svc, const struct k8s_svc_port *sp,
 			      const struct lab_ep_pod *ep)
 {
-	/* spec.selector is matchLabels alone: the one selector matcher decides. */
-	const struct k8s_selector sel = { .match_labels = svc->svc.selector };
 	const struct k8s_pod *p = &ep->obj->pod;
 
-	if (!svc->svc.has_selector || strcmp(ep->pod->ns, svc->meta.ns) ||
-	    !k8s_selector_matches(&sel, &ep->obj->meta.labels))
+	if (!lab_svc_selects(svc, ep))
 		return 0;
 	if (!sp->target_name)
 		return sp->target_port;
@@ -437,9 +456,16 @@ json_t *lab_svc_json(struct lab *lab)
 	}
 	for (size_t i = 0; i < l.n; i++) {
 		const struct k8s_service *s = &l.v[i]->svc;
-		json_t *ports = json_array(), *eps = json_array();
+		json_t *ports = json_array(), *eps = json_array(), *addrs = json_array();
 
-		inet_ntop(AF_INET, &s->cluster_ip, ip, sizeof(ip));
+		if (s->headless)
+			snprintf(ip, sizeof(ip), "None");
+		else
+			inet_ntop(AF_INET, &s->cluster_ip, ip, sizeof(ip));
+		/* The selected pods' addresses, ports or not: what DNS answers for a headless one. */
+		for (size_t k = 0; k < npods; k++)
+			if (lab_svc_selects(l.v[i], &pods[k]))
+				json_array_append_new(addrs, json_string(pods[k].pod->ip));
 		for (size_t j = 0; j < s->nports; j++) {
 			const struct k8s_svc_port *sp = &s->ports[j];
 			char target[32];
@@ -462,9 +488,10 @@ json_t *lab_svc_json(struct lab *lab)
 				json_array_append_new(eps, json_string(ep));
 			}
 		}
-		json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:o,s:o}", "namespace",
+		json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:o,s:o,s:o}", "namespace",
 						     l.v[i]->meta.ns, "name", l.v[i]->meta.name,
-						     "clusterIP", ip, "ports", ports, "endpoints", eps));
+						     "clusterIP", ip, "ports", ports, "endpoints", eps,
+						     "addresses", addrs));
 	}
 	lab_ep_pods_free(pods, npods);
 	lab_svc_list_free(&l);

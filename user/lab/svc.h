@@ -33,9 +33,12 @@ int lab_svc_for_pod(struct lab *lab, const struct lab_pod *p, const struct lab_p
 /* 1 deleted, 0 none, -errno. */
 int lab_svc_delete(struct lab *lab, const char *ns, const char *name);
 int lab_svc_delete_ns(struct lab *lab, const char *ns, bool *changed);
-/* The Service's ClusterIP: 0, -ENOENT (no such Service), -errno. */
+/* The Service's ClusterIP: 0, -ENOENT (no such Service), -ENXIO (headless: none), -errno. */
 int lab_svc_lookup(struct lab *lab, const char *ns, const char *name, uint32_t *ip);
-/* [{namespace, name, clusterIP, ports: [{name, port, protocol, targetPort}], endpoints: ["IP:PORT/PROTO"]}] */
+/*
+ * [{namespace, name, clusterIP ("None": headless), ports: [{name, port, protocol, targetPort}],
+ *   endpoints: ["IP:PORT/PROTO"], addresses: [the selected pods' IPs]}]
+ */
 json_t *lab_svc_json(struct lab *lab);
 
 /* Every Service of the lab, sorted by namespace and name. */
@@ -54,6 +57,8 @@ struct lab_ep_pod {
 /* The running pods with their objects, sorted by IP (kube-proxy sorts endpoints too). */
 int lab_ep_pods_load(struct lab *lab, struct lab_ep_pod **out, size_t *n);
 void lab_ep_pods_free(struct lab_ep_pod *v, size_t n);
+/* Does svc's selector take pod ep (same namespace, labels matching)? */
+bool lab_svc_selects(const struct k8s_object *svc, const struct lab_ep_pod *ep);
 /*
  * The port Service port sp of svc reaches on pod ep: 0 if the pod is no endpoint
  * of it (another namespace, the selector does not match, no such named port).

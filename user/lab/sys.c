@@ -555,6 +555,27 @@ int lab_rm_tree(const char *path)
 	return err < 0 ? -errno : err;
 }
 
+int lab_run_quiet(const char *netns, char *const argv[])
+{
+	int status;
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		int fd = open(netns, O_RDONLY | O_CLOEXEC), null = open("/dev/null", O_RDWR);
+
+		if (fd < 0 || null < 0 || setns(fd, CLONE_NEWNET) || dup2(null, 0) < 0 ||
+		    dup2(null, 1) < 0 || dup2(null, 2) < 0)
+			_exit(126);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	if (waitpid(pid, &status, 0) < 0)
+		return -errno;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -EINTR;
+}
+
 int lab_run(const char *netns, char *const argv[], const char *in, char **out)
 {
 	int ip[2] = { -1, -1 }, op[2] = { -1, -1 }, status, err = 0, r;

@@ -53,6 +53,8 @@ unsigned long long lab_starttime(pid_t pid);
  * ours. 0 if it exited 0, -EIO if it failed, -errno.
  */
 int lab_run(const char *netns, char *const argv[], const char *in, char **out);
+/* argv in netns with no input and its output thrown away: its exit status, or -errno. */
+int lab_run_quiet(const char *netns, char *const argv[]);
 /*
  * Runs a CNI plugin as a runtime does: bin in the netns at path node_netns with
  * environment envp, conf on its stdin; *out / *errout its stdout / stderr,
