@@ -6,6 +6,7 @@
 #include <jansson.h>
 #include <limits.h>
 #include <net/if.h>
+#include <netinet/in.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -57,10 +58,13 @@ struct xcni_conf {
 	char pin_dir[1024]; /* where xcnid pinned the data plane */
 	char attach[8]; /* "auto", "tcx" or "tc" */
 	int big_tcp; /* XCNI_BIG_TCP_* */
+	unsigned int ipam_families; /* XCNI_FAM_*: what host-local's ranges give, 0 unknown */
 	json_t *raw; /* the whole config, passed to IPAM */
 	json_t *prev_result; /* borrowed from raw, may be NULL */
 	json_t *valid_attachments; /* GC: borrowed from raw, may be NULL */
 };
+
+enum { XCNI_FAM_4 = 1, XCNI_FAM_6 = 2 };
 
 int xcni_conf_parse(const char *buf, size_t len, struct xcni_conf *c, struct cni_err *e);
 void xcni_conf_free(struct xcni_conf *c);
@@ -76,12 +80,24 @@ int xcni_link_alias_parse(const char *alias, const char *net, char *cid, size_t 
 int xcni_valid_ifname(const char *s);
 int xcni_valid_container_id(const char *s);
 
-/* What IPAM gave (IPv4 only). */
+/*
+ * The gateway of every pod's IPv6 default route. Link-local, so it is never
+ * an address IPAM hands out and needs no per-node setting; the same in every
+ * pod, so nothing about it is per pod but the neighbour entry that points it
+ * at the pod's own host veth (docs/architecture.md, "IPv6").
+ */
+#define XCNI_GW6 "fe80::1"
+
+/* What IPAM gave: an IPv4 address, an IPv6 one, or both. */
 struct xcni_ipam {
+	int has4, has6;
 	uint32_t ip; /* network byte order */
 	uint8_t plen;
 	uint32_t gw;
-	json_t *routes; /* owned; array of {dst, gw?} to install in the pod */
+	struct in6_addr ip6;
+	uint8_t plen6;
+	int idx4, idx6; /* their places in the IPAM result's "ips", for messages */
+	json_t *routes; /* owned; array of {dst} to install in the pod, both families */
 	json_t *dns; /* owned, may be NULL */
 };
 

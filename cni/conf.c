@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /* Network configuration, versions and naming: pure logic, unit tested. */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -7,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../user/lib/cidr.h"
 #include "cni.h"
 #include "lib/hash.h"
 
@@ -63,6 +65,110 @@ static int get_str(json_t *obj, const char *key, char *out, size_t len, int requ
 				"network config: %s\"%s\" is longer than %zu characters",
 				where, key, len - 1);
 	snprintf(out, len, "%s", json_string_value(v));
+	return 0;
+}
+
+/* XCNI_FAM_4 or XCNI_FAM_6 for an address or CIDR string, 0 for neither. */
+static unsigned int family_of(const char *s, int cidr)
+{
+	struct in6_addr a6;
+	struct in_addr a4;
+	uint32_t p4;
+	uint8_t len;
+
+	if (!s)
+		return 0;
+	if (cidr)
+		return xcni_cidr4_parse(s, &p4, &len) == 0 ? XCNI_FAM_4 :
+		       xcni_cidr6_parse(s, &a6, &len) == 0 ? XCNI_FAM_6 : 0;
+	return inet_pton(AF_INET, s, &a4) == 1 ? XCNI_FAM_4 :
+	       inet_pton(AF_INET6, s, &a6) == 1 ? XCNI_FAM_6 : 0;
+}
+
+static const char *fam_name(unsigned int f)
+{
+	return f == XCNI_FAM_4 ? "IPv4" : "IPv6";
+}
+
+/* One host-local range (where: "ipam.ranges[i][j]"); *fam gets its family. */
+static int range_check(json_t *r, const char *where, unsigned int *fam, struct cni_err *e)
+{
+	static const char *const addrs[] = { "rangeStart", "rangeEnd", "gateway" };
+	const char *subnet = json_string_value(json_object_get(r, "subnet"));
+
+	if (!json_is_object(r) || !subnet)
+		return cni_fail(e, CNI_ERR_INVALID_CONFIG,
+				"network config: %s needs a \"subnet\" string", where);
+	*fam = family_of(subnet, 1);
+	if (!*fam)
+		return cni_fail(e, CNI_ERR_INVALID_CONFIG,
+				"network config: %s.subnet \"%s\" is not a CIDR", where, subnet);
+	for (size_t k = 0; k < 3; k++) {
+		json_t *v = json_object_get(r, addrs[k]);
+
+		if (v && family_of(json_string_value(v), 0) != *fam)
+			return cni_fail(e, CNI_ERR_INVALID_CONFIG,
+					"network config: %s.%s %s is not an %s address like its subnet %s",
+					where, addrs[k], json_is_string(v) ? json_string_value(v) : "(not a string)",
+					fam_name(*fam), subnet);
+	}
+	return 0;
+}
+
+/*
+ * host-local's range sets (and its older single "subnet"): each set one
+ * family, at most one set per family, since a pod holds one address of each.
+ * Judged here, before anything is leased or created; what IPAM returns is
+ * judged again (xcni_ipam_parse), for every IPAM plugin.
+ */
+static int ipam_ranges_check(json_t *ipam, struct xcni_conf *c, struct cni_err *e)
+{
+	json_t *ranges = json_object_get(ipam, "ranges"), *set, *r;
+	json_t *subnet = json_object_get(ipam, "subnet");
+	const char *owner[3] = { NULL, NULL, NULL }; /* which set gave each family */
+	char where[3][48], rw[64];
+	unsigned int fam, setfam;
+	size_t i, j;
+
+	if (subnet) {
+		json_t *one = json_pack("{s:O}", "subnet", subnet);
+		int err = range_check(one, "ipam", &fam, e);
+
+		json_decref(one);
+		if (err)
+			return err;
+		owner[fam] = "ipam.subnet";
+		c->ipam_families |= fam;
+	}
+	if (!ranges)
+		return 0;
+	if (!json_is_array(ranges) || json_array_size(ranges) == 0)
+		return cni_fail(e, CNI_ERR_INVALID_CONFIG,
+				"network config: ipam.ranges must be a non-empty array of range sets");
+	json_array_foreach(ranges, i, set) {
+		if (!json_is_array(set) || json_array_size(set) == 0)
+			return cni_fail(e, CNI_ERR_INVALID_CONFIG,
+					"network config: ipam.ranges[%zu] must be a non-empty array of ranges", i);
+		setfam = 0;
+		json_array_foreach(set, j, r) {
+			snprintf(rw, sizeof(rw), "ipam.ranges[%zu][%zu]", i, j);
+			if (range_check(r, rw, &fam, e))
+				return -EINVAL;
+			if (setfam && fam != setfam)
+				return cni_fail(e, CNI_ERR_INVALID_CONFIG,
+						"network config: ipam.ranges[%zu][%zu].subnet %s is %s but ipam.ranges[%zu][0] is %s: a range set is one family",
+						i, j, json_string_value(json_object_get(r, "subnet")),
+						fam_name(fam), i, fam_name(setfam));
+			setfam = fam;
+		}
+		if (owner[setfam])
+			return cni_fail(e, CNI_ERR_INVALID_CONFIG,
+					"network config: ipam.ranges[%zu] is a second %s range set (%s is one); xcni gives a pod one address per family",
+					i, fam_name(setfam), owner[setfam]);
+		snprintf(where[setfam], sizeof(where[setfam]), "ipam.ranges[%zu]", i);
+		owner[setfam] = where[setfam];
+		c->ipam_families |= setfam;
+	}
 	return 0;
 }
 
@@ -143,6 +249,9 @@ int xcni_conf_parse(const char *buf, size_t len, struct xcni_conf *c, struct cni
 	if (!c->ipam_type[0] || strchr(c->ipam_type, '/'))
 		return cni_fail(e, CNI_ERR_INVALID_CONFIG,
 				"network config: ipam.\"type\" \"%s\" is not a plugin name", c->ipam_type);
+	/* The range syntax is host-local's own; other IPAM plugins judge theirs. */
+	if (strcmp(c->ipam_type, "host-local") == 0 && ipam_ranges_check(ipam, c, e))
+		return -EINVAL;
 
 	c->prev_result = json_object_get(c->raw, "prevResult");
 	if (c->prev_result && !json_is_object(c->prev_result))

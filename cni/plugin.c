@@ -7,6 +7,10 @@
  *   xc<hash> (gateway/32) <--veth--> CNI_IFNAME (pod/32)
  *   route pod/32 dev xc<hash>           route gw/32 dev CNI_IFNAME scope link
  *                                       default via gw
+ *   IPv6 (one or both families, as IPAM gives them):
+ *   xc<hash> fe80::1/64                 CNI_IFNAME pod6/128 (no DAD, no RA)
+ *   route pod6/128 dev xc<hash>         default via fe80::1 dev CNI_IFNAME
+ *   neigh pod6 lladdr <pod MAC> PERM    neigh fe80::1 lladdr <host MAC> PERM
  */
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -19,6 +23,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../user/lib/cidr.h"
 #include "../user/lib/nl.h"
 #include "cni.h"
 
@@ -204,9 +209,10 @@ static int state_dir_make(struct ctx *c)
  * reboot survives without us: host-local's leases are its own files, and GC
  * finds any link by its alias.
  */
-static int state_write(struct ctx *c, const char *host_if, uint32_t ip, const char *attach)
+static int state_write(struct ctx *c, const char *host_if, const struct xcni_ipam *ipam,
+		       const char *attach)
 {
-	char ipbuf[INET_ADDRSTRLEN];
+	char ipbuf[INET6_ADDRSTRLEN];
 	char path[PATH_MAX], tmp[PATH_MAX + 8];
 	json_t *rec;
 	int err;
@@ -216,9 +222,14 @@ static int state_write(struct ctx *c, const char *host_if, uint32_t ip, const ch
 		return cni_fail(&c->err, CNI_ERR_IO, "state record for %s: %s", host_if,
 				strerror(-err)), err;
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	inet_ntop(AF_INET, &ip, ipbuf, sizeof(ipbuf));
-	rec = json_pack("{s:s,s:s,s:s,s:s,s:s}", "containerID", c->env.container_id, "ifname",
-			c->env.ifname, "netns", c->env.netns, "ip", ipbuf, "attach", attach);
+	rec = json_pack("{s:s,s:s,s:s,s:s}", "containerID", c->env.container_id, "ifname",
+			c->env.ifname, "netns", c->env.netns, "attach", attach);
+	if (ipam->has4)
+		json_object_set_new(rec, "ip", json_string(inet_ntop(AF_INET, &ipam->ip, ipbuf,
+								     sizeof(ipbuf))));
+	if (ipam->has6)
+		json_object_set_new(rec, "ip6", json_string(inet_ntop(AF_INET6, &ipam->ip6, ipbuf,
+								      sizeof(ipbuf))));
 	err = json_dump_file(rec, tmp, JSON_COMPACT) ? -EIO : 0;
 	json_decref(rec);
 	if (!err && rename(tmp, path))
@@ -232,15 +243,16 @@ static int state_write(struct ctx *c, const char *host_if, uint32_t ip, const ch
 }
 
 /*
- * What an attachment record holds: the pod IP (0 if none) and the attach
- * point ("tcx", "tc"; NULL for a record older than that field or none).
+ * What an attachment record holds: *ip the pod's IPv4 address (0 if none) and
+ * the attach point ("tcx", "tc"; empty for a record older than that field).
+ * 1 if there is a record, 0 if not.
  */
-static uint32_t state_read(struct ctx *c, const char *host_if, char *attach, size_t len)
+static int state_read(struct ctx *c, const char *host_if, uint32_t *ip, char *attach, size_t len)
 {
 	char path[PATH_MAX];
-	json_t *rec;
-	uint32_t ip = 0;
+	json_t *rec = NULL;
 
+	*ip = 0;
 	if (attach)
 		attach[0] = '\0';
 	if (state_path(c, host_if, path, sizeof(path)) == 0 &&
@@ -248,13 +260,13 @@ static uint32_t state_read(struct ctx *c, const char *host_if, char *attach, siz
 		const char *s = json_string_value(json_object_get(rec, "ip"));
 		const char *m = json_string_value(json_object_get(rec, "attach"));
 
-		if (!s || inet_pton(AF_INET, s, &ip) != 1)
-			ip = 0;
+		if (!s || inet_pton(AF_INET, s, ip) != 1)
+			*ip = 0;
 		if (attach && m && (strcmp(m, "tcx") == 0 || strcmp(m, "tc") == 0))
 			snprintf(attach, len, "%s", m);
 		json_decref(rec);
 	}
-	return ip;
+	return rec != NULL;
 }
 
 static void state_remove(struct ctx *c, const char *host_if)
@@ -318,38 +330,47 @@ static int netns_open(struct ctx *c, struct netns *ns, const char *path)
 	return 0;
 }
 
-static void enable_forwarding(void)
+/*
+ * Sets the sysctl at path (under /proc/sys, in the netns the caller is in)
+ * to val unless it already is (val NULL: only reads it); *was (if set) gets
+ * the old first character. 0 or -errno; -ENOENT when the kernel has no such
+ * setting.
+ */
+static int sysctl_set(const char *path, const char *val, char *was)
 {
-	int fd = open("/proc/sys/net/ipv4/ip_forward", O_RDWR | O_CLOEXEC);
-	char v = '0';
+	int fd = open(path, (val ? O_RDWR : O_RDONLY) | O_CLOEXEC), err = 0;
+	char v = '\0';
 
 	if (fd < 0)
-		return;
-	if (read(fd, &v, 1) == 1 && v != '1' && lseek(fd, 0, SEEK_SET) == 0 &&
-	    write(fd, "1", 1) != 1)
-		fprintf(stderr, "xcni: warning: cannot enable IPv4 forwarding\n");
+		return -errno;
+	if (read(fd, &v, 1) != 1)
+		err = -EIO;
+	else if (val && v != val[0] && (lseek(fd, 0, SEEK_SET) != 0 ||
+				 write(fd, val, strlen(val)) != (ssize_t)strlen(val)))
+		err = errno ? -errno : -EIO;
 	close(fd);
+	if (was)
+		*was = v;
+	return err;
+}
+
+static void enable_forwarding(void)
+{
+	if (sysctl_set("/proc/sys/net/ipv4/ip_forward", "1", NULL))
+		fprintf(stderr, "xcni: warning: cannot enable IPv4 forwarding\n");
+}
+
+static int ipv6_conf(const char *ifname, const char *key, const char *val, char *was)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/%s", ifname, key);
+	return sysctl_set(path, val, was);
 }
 
 static const char *ip4(uint32_t a, char *buf)
 {
 	return inet_ntop(AF_INET, &a, buf, INET_ADDRSTRLEN);
-}
-
-static int cidr4(const char *s, uint32_t *addr, uint8_t *plen)
-{
-	char buf[40], *sl;
-	unsigned int p;
-
-	snprintf(buf, sizeof(buf), "%s", s);
-	sl = strchr(buf, '/');
-	if (!sl)
-		return -EINVAL;
-	*sl = '\0';
-	if (inet_pton(AF_INET, buf, addr) != 1 || sscanf(sl + 1, "%u", &p) != 1 || p > 32)
-		return -EINVAL;
-	*plen = (uint8_t)p;
-	return 0;
 }
 
 /* ---- ADD -------------------------------------------------------------- */
@@ -381,6 +402,187 @@ static int big_tcp(struct ctx *c, const struct xcni_dp *dp, struct netns *ns, in
 	return err;
 }
 
+/* The IPv4 half: gateway on the host end, host route, pod address and routes. */
+static int add_ipv4(struct ctx *c, struct netns *ns, const struct nl_link *hl,
+		    const struct nl_link *pl, const struct xcni_ipam *ipam)
+{
+	json_t *r;
+	size_t i;
+	int err;
+
+	err = xcni_failpoint("host-addr");
+	if (!err)
+		err = nl_addr_add(&ns->host, hl->ifindex, ipam->gw, 32, RT_SCOPE_UNIVERSE);
+	if (err)
+		return nl_fail(c, &ns->host, err, "add gateway address to host veth");
+	err = xcni_failpoint("host-route");
+	if (!err) {
+		struct nl_route rt = { .dst = ipam->ip, .dst_len = 32, .oif = hl->ifindex,
+				       .scope = RT_SCOPE_LINK };
+
+		err = nl_route_add(&ns->host, &rt);
+	}
+	if (err)
+		return nl_fail(c, &ns->host, err, "add host route to pod");
+
+	err = xcni_failpoint("pod-addr");
+	if (!err)
+		err = nl_addr_add(&ns->pod, pl->ifindex, ipam->ip, 32, RT_SCOPE_UNIVERSE);
+	if (err)
+		return nl_fail(c, &ns->pod, err, "add pod address");
+	err = xcni_failpoint("pod-route");
+	if (!err) {
+		struct nl_route rt = { .dst = ipam->gw, .dst_len = 32, .oif = pl->ifindex,
+				       .scope = RT_SCOPE_LINK };
+
+		err = nl_route_add(&ns->pod, &rt);
+	}
+	json_array_foreach(ipam->routes, i, r) {
+		struct nl_route rt = { .gw = ipam->gw, .oif = pl->ifindex };
+
+		if (err)
+			break;
+		if (xcni_cidr4_parse(json_string_value(json_object_get(r, "dst")), &rt.dst,
+				     &rt.dst_len))
+			continue; /* IPv6: add_ipv6's */
+		err = nl_route_add(&ns->pod, &rt);
+	}
+	if (err)
+		return nl_fail(c, &ns->pod, err, "add pod routes");
+	return 0;
+}
+
+/*
+ * The pod end's IPv6 settings, in the pod's netns: IPv6 on (on lo too, as a
+ * pod with an IPv6 address expects ::1), no duplicate address detection (the
+ * link has one other end, ours: DAD would only hold the address tentative for
+ * a second), no router advertisements taken (routes come from IPAM, and none
+ * may come from elsewhere). *lo_was gets lo's old disable_ipv6, for undo.
+ */
+static int pod_ipv6_conf(struct ctx *c, struct netns *ns, const char *pod_if,
+			 const struct xcni_ipam *ipam, char *lo_was)
+{
+	char path[128], addr[INET6_ADDRSTRLEN];
+	int err;
+
+	err = nl_netns_enter(ns->pod_fd);
+	if (err)
+		return cni_fail(&c->err, CNI_ERR_INVALID_ENV, "CNI_NETNS %s: enter: %s",
+				c->env.netns, strerror(-err)), err;
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s", pod_if);
+	err = xcni_failpoint("pod-ipv6") ? -ENOENT : access(path, F_OK) ? -errno : 0;
+	if (err) {
+		inet_ntop(AF_INET6, &ipam->ip6, addr, sizeof(addr));
+		cni_fail(&c->err, CNI_ERR_UNSUPPORTED_FIELD,
+			 "ipam result: ips[%d].address %s is IPv6, but the pod network namespace %s has no IPv6 (%s: %s; kernel booted with ipv6.disable=1?)",
+			 ipam->idx6, addr, c->env.netns, path, strerror(-err));
+		goto out;
+	}
+	err = ipv6_conf("lo", "disable_ipv6", "0", lo_was);
+	if (!err)
+		err = ipv6_conf(pod_if, "accept_dad", "0", NULL);
+	if (!err)
+		err = ipv6_conf(pod_if, "accept_ra", "0", NULL);
+	if (!err)
+		err = ipv6_conf(pod_if, "disable_ipv6", "0", NULL);
+	if (err)
+		cni_fail(&c->err, CNI_ERR_IO, "pod %s: IPv6 settings (net.ipv6.conf.%s): %s",
+			 c->env.netns, pod_if, strerror(-err));
+out:
+	nl_netns_enter(ns->host_fd);
+	return err;
+}
+
+/*
+ * The host end routes IPv6 for its pod: IPv6 on, forwarding on. The kernel
+ * forwards IPv6 only when net.ipv6.conf.all.forwarding is set (the per-device
+ * switch alone is not enough), so that is set too, as ip_forward is for IPv4,
+ * and said on stderr: a node interface that takes its default route from
+ * router advertisements keeps it only with accept_ra=2 once forwarding is on.
+ */
+static int host_ipv6_conf(struct ctx *c, const char *host_if)
+{
+	char was = '1';
+	int err;
+
+	err = ipv6_conf(host_if, "disable_ipv6", "0", NULL);
+	if (!err)
+		err = ipv6_conf(host_if, "forwarding", "1", NULL);
+	if (!err)
+		err = ipv6_conf("all", "forwarding", "1", &was);
+	if (err)
+		return cni_fail(&c->err, CNI_ERR_IO,
+				"host veth %s: IPv6 settings (net.ipv6.conf.%s, .all.forwarding): %s",
+				host_if, host_if, strerror(-err)), err;
+	if (was != '1')
+		fprintf(stderr,
+			"xcni: note: turned on IPv6 forwarding (net.ipv6.conf.all.forwarding=1) for IPv6 pods; interfaces taking routes from router advertisements need accept_ra=2\n");
+	return 0;
+}
+
+/*
+ * The IPv6 half. The pod routes via fe80::1 (XCNI_GW6), which the host end
+ * holds, and reaches it through a permanent neighbour entry written here:
+ * the pod never solicits its gateway, as from_pod drops IPv6 until the data
+ * plane judges it. Likewise the host reaches the pod without soliciting it.
+ */
+static int add_ipv6(struct ctx *c, struct netns *ns, const struct nl_link *hl,
+		    const struct nl_link *pl, const struct xcni_ipam *ipam, char *lo_was)
+{
+	struct in6_addr gw6;
+	json_t *r;
+	size_t i;
+	int err;
+
+	inet_pton(AF_INET6, XCNI_GW6, &gw6);
+	err = pod_ipv6_conf(c, ns, pl->name, ipam, lo_was);
+	if (!err)
+		err = host_ipv6_conf(c, hl->name);
+	if (err)
+		return err;
+
+	err = xcni_failpoint("host-addr6");
+	if (!err)
+		err = nl_addr6_add(&ns->host, hl->ifindex, &gw6, 64);
+	if (err)
+		return nl_fail(c, &ns->host, err, "add gateway address " XCNI_GW6 " to host veth");
+	err = xcni_failpoint("host-route6");
+	if (!err) {
+		struct nl_route6 rt = { .dst = ipam->ip6, .dst_len = 128, .oif = hl->ifindex };
+
+		err = nl_route6_add(&ns->host, &rt);
+	}
+	if (!err)
+		err = nl_neigh6_add(&ns->host, hl->ifindex, &ipam->ip6, pl->mac);
+	if (err)
+		return nl_fail(c, &ns->host, err, "add host IPv6 route and neighbour entry for the pod");
+
+	err = xcni_failpoint("pod-addr6");
+	if (!err)
+		err = nl_addr6_add(&ns->pod, pl->ifindex, &ipam->ip6, 128);
+	if (err)
+		return nl_fail(c, &ns->pod, err, "add pod IPv6 address");
+	err = xcni_failpoint("pod-neigh6");
+	if (!err)
+		err = nl_neigh6_add(&ns->pod, pl->ifindex, &gw6, hl->mac);
+	if (err)
+		return nl_fail(c, &ns->pod, err, "add the gateway's neighbour entry in the pod");
+	err = xcni_failpoint("pod-route6");
+	json_array_foreach(ipam->routes, i, r) {
+		struct nl_route6 rt = { .gw = gw6, .oif = pl->ifindex };
+
+		if (err)
+			break;
+		if (xcni_cidr6_parse(json_string_value(json_object_get(r, "dst")), &rt.dst,
+				     &rt.dst_len))
+			continue; /* IPv4: add_ipv4's */
+		err = nl_route6_add(&ns->pod, &rt);
+	}
+	if (err)
+		return nl_fail(c, &ns->pod, err, "add pod IPv6 routes");
+	return 0;
+}
+
 static int cmd_add(struct ctx *c)
 {
 	struct xcni_attach a = { 0 };
@@ -390,11 +592,10 @@ static int cmd_add(struct ctx *c)
 	struct cni_proc ipam_proc = { .pid = -1, .out_fd = -1 };
 	struct xcni_dp dp = { .from_fd = -1, .to_fd = -1, .ep_fd = -1, .if_fd = -1 };
 	struct xcni_endpoint ep = { 0 };
-	char alias[256], buf[INET_ADDRSTRLEN];
+	char alias[256], buf[INET_ADDRSTRLEN], buf6[INET6_ADDRSTRLEN], lo6_was = 0;
 	const char *attached = NULL;
-	json_t *ires = NULL, *res, *r;
+	json_t *ires = NULL, *res;
 	int err, have_lease = 0, have_link = 0, have_ep = 0;
-	size_t i;
 
 	/*
 	 * Without the agent's programs a pod would get no policy: refuse, runtimes
@@ -503,73 +704,37 @@ static int cmd_add(struct ctx *c)
 	if (err)
 		goto undo;
 
-	err = xcni_failpoint("host-addr");
-	if (!err)
-		err = nl_addr_add(&ns.host, hl.ifindex, ipam.gw, 32, RT_SCOPE_UNIVERSE);
-	if (err) {
-		nl_fail(c, &ns.host, err, "add gateway address to host veth");
+	if (ipam.has4 && (err = add_ipv4(c, &ns, &hl, &pl, &ipam)))
 		goto undo;
-	}
-	err = xcni_failpoint("host-route");
-	if (!err) {
-		struct nl_route rt = { .dst = ipam.ip, .dst_len = 32, .oif = hl.ifindex,
-				       .scope = RT_SCOPE_LINK };
-
-		err = nl_route_add(&ns.host, &rt);
-	}
-	if (err) {
-		nl_fail(c, &ns.host, err, "add host route to pod");
+	if (ipam.has6 && (err = add_ipv6(c, &ns, &hl, &pl, &ipam, &lo6_was)))
 		goto undo;
-	}
-
-	err = xcni_failpoint("pod-addr");
-	if (!err)
-		err = nl_addr_add(&ns.pod, pl.ifindex, ipam.ip, 32, RT_SCOPE_UNIVERSE);
-	if (err) {
-		nl_fail(c, &ns.pod, err, "add pod address");
-		goto undo;
-	}
-	err = xcni_failpoint("pod-route");
-	if (!err) {
-		struct nl_route rt = { .dst = ipam.gw, .dst_len = 32, .oif = pl.ifindex,
-				       .scope = RT_SCOPE_LINK };
-
-		err = nl_route_add(&ns.pod, &rt);
-	}
-	json_array_foreach(ipam.routes, i, r) {
-		struct nl_route rt = { .gw = ipam.gw, .oif = pl.ifindex };
-
-		if (err)
-			break;
-		if (cidr4(json_string_value(json_object_get(r, "dst")), &rt.dst, &rt.dst_len))
-			continue;
-		err = nl_route_add(&ns.pod, &rt);
-	}
-	if (err) {
-		nl_fail(c, &ns.pod, err, "add pod routes");
-		goto undo;
-	}
 
 	ep.ifindex = (__u32)hl.ifindex;
 	ep.ep_id = xcni_ep_id(c->env.container_id, c->env.ifname);
 	memcpy(ep.pod_mac, a.pod_mac, 6);
 	memcpy(ep.host_mac, a.host_mac, 6);
 	snprintf(ep.host_if, sizeof(ep.host_if), "%s", a.host_if);
+	/*
+	 * The endpoint map is keyed by IPv4 address: an IPv6-only pod gets no
+	 * entry until the data plane keys endpoints by IPv6 too, and until then
+	 * from_pod and to_pod drop its frames as no-endpoint (the safe default).
+	 */
 	err = xcni_failpoint("endpoint");
 	if (err)
 		cni_fail(&c->err, CNI_ERR_IO, "endpoint map: injected failure");
-	else
+	else if (ipam.has4)
 		err = xcni_dp_endpoint_add(&dp, ipam.ip, &ep, &c->err);
 	if (err)
 		goto undo;
-	have_ep = 1;
+	have_ep = ipam.has4;
 
-	enable_forwarding();
+	if (ipam.has4)
+		enable_forwarding();
 	err = xcni_failpoint("state");
 	if (err)
 		cni_fail(&c->err, CNI_ERR_IO, "state record: injected failure");
 	else
-		err = state_write(c, a.host_if, ipam.ip, attached);
+		err = state_write(c, a.host_if, &ipam, attached);
 	if (err)
 		goto undo;
 	xcni_killpoint("result");
@@ -590,6 +755,11 @@ undo:
 	/* Deleting the host end takes the peer, addresses and routes with it. */
 	if (have_link && nl_link_get(&ns.host, a.host_if, &hl) == 0)
 		nl_link_del(&ns.host, hl.ifindex);
+	/* The pod's loopback is the one thing in its netns that outlives the link. */
+	if (lo6_was == '1' && nl_netns_enter(ns.pod_fd) == 0) {
+		ipv6_conf("lo", "disable_ipv6", "1", NULL);
+		nl_netns_enter(ns.host_fd);
+	}
 	if (ipam_proc.pid >= 0) {
 		/* IPAM was still running when an earlier step failed: let it finish. */
 		struct cni_err saved = c->err;
@@ -614,9 +784,11 @@ undo:
 		json_decref(dres);
 		c->err = saved;
 	}
-	fprintf(stderr, "xcni: ADD %s/%s failed, undone: %s (pod address %s)\n",
+	fprintf(stderr, "xcni: ADD %s/%s failed, undone: %s (pod address %s%s%s)\n",
 		c->env.container_id, c->env.ifname, c->err.msg,
-		ipam.ip ? ip4(ipam.ip, buf) : "none");
+		ipam.has4 ? ip4(ipam.ip, buf) : ipam.has6 ? "" : "none",
+		ipam.has4 && ipam.has6 ? ", " : "",
+		ipam.has6 ? inet_ntop(AF_INET6, &ipam.ip6, buf6, sizeof(buf6)) : "");
 out:
 	xcni_dp_close(&dp);
 	xcni_ipam_free(&ipam);
@@ -636,6 +808,42 @@ static int drift(struct ctx *c, const char *fmt, const char *a, const char *b)
 			c->env.ifname, m);
 }
 
+/*
+ * An IPv6 address of prevResult (addr): on the pod end, with the host route,
+ * both neighbour entries and the pod's IPv6 settings ADD made.
+ */
+static int check_ipv6(struct ctx *c, struct netns *ns, const struct nl_link *hl,
+		      const struct nl_link *pl, const char *addr)
+{
+	struct nl_route6 hr = { .dst_len = 128, .oif = hl->ifindex };
+	struct in6_addr ip6, gw6;
+	uint8_t plen;
+	char v = 0;
+
+	if (xcni_cidr6_parse(addr, &ip6, &plen))
+		return drift(c, "prevResult address %s is not an IPv6 CIDR%s", addr, "");
+	inet_pton(AF_INET6, XCNI_GW6, &gw6);
+	if (nl_addr6_has(&ns->pod, pl->ifindex, &ip6, plen) != 1)
+		return drift(c, "address %s missing on %s", addr, c->env.ifname);
+	hr.dst = ip6;
+	if (nl_route6_has(&ns->host, &hr) != 1)
+		return drift(c, "host route to %s via %s missing", addr, hl->name);
+	if (nl_neigh6_has(&ns->host, hl->ifindex, &ip6, pl->mac) != 1)
+		return drift(c, "host neighbour entry for %s on %s missing", addr, hl->name);
+	if (nl_neigh6_has(&ns->pod, pl->ifindex, &gw6, hl->mac) != 1)
+		return drift(c, "neighbour entry for the gateway " XCNI_GW6 " on %s missing in %s",
+			     c->env.ifname, c->env.netns);
+	/* IPv6 switched off on the pod end takes its address with it, but say why. */
+	if (nl_netns_enter(ns->pod_fd) == 0) {
+		ipv6_conf(c->env.ifname, "disable_ipv6", NULL, &v);
+		nl_netns_enter(ns->host_fd);
+	}
+	if (v != '0')
+		return drift(c, "IPv6 is disabled on %s (net.ipv6.conf.%s.disable_ipv6)",
+			     c->env.ifname, c->env.ifname);
+	return 0;
+}
+
 static int cmd_check(struct ctx *c)
 {
 	json_t *prev = c->conf.prev_result, *ifs, *it, *ips, *routes, *ires = NULL;
@@ -644,6 +852,7 @@ static int cmd_check(struct ctx *c)
 	struct netns ns;
 	char host_if[IF_NAMESIZE], mac[18], attach[8];
 	const char *want_mac = NULL;
+	uint32_t rec_ip;
 	int err, pod_idx = -1;
 	size_t i;
 
@@ -708,7 +917,7 @@ static int cmd_check(struct ctx *c)
 		goto out;
 	}
 	/* The record says which attach point ADD took; without one, either will do. */
-	state_read(c, host_if, attach, sizeof(attach));
+	state_read(c, host_if, &rec_ip, attach, sizeof(attach));
 	if (attach[0] ? xcni_dp_attached(&dp, attach, hl.ifindex, host_if) != 0 :
 			xcni_dp_attached(&dp, "tcx", hl.ifindex, host_if) != 0 &&
 			xcni_dp_attached(&dp, "tc", hl.ifindex, host_if) != 0) {
@@ -724,7 +933,13 @@ static int cmd_check(struct ctx *c)
 		uint8_t plen;
 		struct nl_route hr = { .dst_len = 32, .oif = hl.ifindex };
 
-		if (!addr || cidr4(addr, &ip, &plen))
+		if (addr && strchr(addr, ':')) {
+			err = check_ipv6(c, &ns, &hl, &pl, addr);
+			if (err)
+				goto out;
+			continue;
+		}
+		if (!addr || xcni_cidr4_parse(addr, &ip, &plen))
 			continue;
 		if (nl_addr_has(&ns.pod, pl.ifindex, ip, plen) != 1) {
 			err = drift(c, "address %s missing on %s", addr, c->env.ifname);
@@ -751,12 +966,23 @@ static int cmd_check(struct ctx *c)
 		const char *dst = json_string_value(json_object_get(it, "dst"));
 		const char *gw = json_string_value(json_object_get(it, "gw"));
 		struct nl_route rt = { 0 };
+		struct nl_route6 rt6 = { 0 };
+		int has;
 
-		if (!dst || cidr4(dst, &rt.dst, &rt.dst_len))
-			continue;
-		if (gw && inet_pton(AF_INET, gw, &rt.gw) != 1)
-			continue;
-		if (nl_route_has(&ns.pod, &rt) != 1) {
+		if (dst && strchr(dst, ':')) {
+			if (xcni_cidr6_parse(dst, &rt6.dst, &rt6.dst_len) ||
+			    (gw && inet_pton(AF_INET6, gw, &rt6.gw) != 1))
+				continue;
+			rt6.oif = pl.ifindex;
+			has = nl_route6_has(&ns.pod, &rt6);
+		} else {
+			if (!dst || xcni_cidr4_parse(dst, &rt.dst, &rt.dst_len))
+				continue;
+			if (gw && inet_pton(AF_INET, gw, &rt.gw) != 1)
+				continue;
+			has = nl_route_has(&ns.pod, &rt);
+		}
+		if (has != 1) {
 			err = drift(c, "route %s via %s missing in the pod", dst, gw ? gw : "-");
 			goto out;
 		}
@@ -791,7 +1017,8 @@ static int del_attachment(struct ctx *c, struct nl *host, const struct xcni_dp *
 	if (dp) {
 		/* The record knows the IP even when the link is gone, and the attach point. */
 		char attach[8];
-		uint32_t ip = state_read(c, host_if, attach, sizeof(attach));
+		uint32_t ip;
+		int have_rec = state_read(c, host_if, &ip, attach, sizeof(attach));
 
 		xcni_dp_detach(dp, have_link ? hl.ifindex : 0, host_if, attach[0] ? attach : NULL);
 		xcni_killpoint("del-detach");
@@ -799,7 +1026,7 @@ static int del_attachment(struct ctx *c, struct nl *host, const struct xcni_dp *
 
 		if (ip)
 			xcni_dp_endpoint_del(dp, ip, ep_id);
-		else
+		else if (!have_rec)
 			/* No record (ADD died between the entry and the record): find
 			 * the entry by its endpoint id, a walk of the map only then. */
 			xcni_dp_gc(dp, &ep_id, 1);

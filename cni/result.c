@@ -8,11 +8,69 @@
 #include "../user/lib/cidr.h"
 #include "cni.h"
 
+/* ips[i] of an IPAM result, IPv4: address and gateway (which routes need). */
+static int ipam_ip4(json_t *ip, size_t i, struct xcni_ipam *out, struct cni_err *e)
+{
+	const char *addr = json_string_value(json_object_get(ip, "address"));
+	const char *gw = json_string_value(json_object_get(ip, "gateway"));
+	struct in_addr g;
+
+	if (out->has4)
+		return cni_fail(e, CNI_ERR_UNSUPPORTED_FIELD,
+				"ipam result: ips[%zu].address %s is a second IPv4 address (ips[%d] is one); xcni takes one per family",
+				i, addr, out->idx4);
+	if (xcni_cidr4_parse(addr, &out->ip, &out->plen) || !out->ip)
+		return cni_fail(e, XCNI_ERR_IPAM, "ipam result: ips[%zu].address \"%s\" is not an IPv4 CIDR",
+				i, addr);
+	if (!gw)
+		return cni_fail(e, XCNI_ERR_IPAM,
+				"ipam result: ips[%zu].gateway missing; xcni routes pods through it", i);
+	if (inet_pton(AF_INET, gw, &g) != 1)
+		return cni_fail(e, XCNI_ERR_IPAM, "ipam result: ips[%zu].gateway \"%s\" is not IPv4",
+				i, gw);
+	out->gw = g.s_addr;
+	if (out->gw == out->ip)
+		return cni_fail(e, XCNI_ERR_IPAM,
+				"ipam result: ips[%zu]: the pod address is the gateway", i);
+	out->has4 = 1;
+	out->idx4 = (int)i;
+	return 0;
+}
+
+/*
+ * ips[i], IPv6. IPAM's gateway is checked but not used: pods route IPv6 via
+ * XCNI_GW6, the host veth's link-local, whatever the range's gateway is.
+ */
+static int ipam_ip6(json_t *ip, size_t i, struct xcni_ipam *out, struct cni_err *e)
+{
+	const char *addr = json_string_value(json_object_get(ip, "address"));
+	const char *gw = json_string_value(json_object_get(ip, "gateway"));
+	struct in6_addr g;
+
+	if (out->has6)
+		return cni_fail(e, CNI_ERR_UNSUPPORTED_FIELD,
+				"ipam result: ips[%zu].address %s is a second IPv6 address (ips[%d] is one); xcni takes one per family",
+				i, addr, out->idx6);
+	if (xcni_cidr6_parse(addr, &out->ip6, &out->plen6) ||
+	    IN6_IS_ADDR_UNSPECIFIED(&out->ip6) || IN6_IS_ADDR_MULTICAST(&out->ip6) ||
+	    IN6_IS_ADDR_LINKLOCAL(&out->ip6) || IN6_IS_ADDR_LOOPBACK(&out->ip6) ||
+	    IN6_IS_ADDR_V4MAPPED(&out->ip6))
+		return cni_fail(e, XCNI_ERR_IPAM,
+				"ipam result: ips[%zu].address \"%s\" is not a global or unique-local IPv6 CIDR",
+				i, addr);
+	if (gw && inet_pton(AF_INET6, gw, &g) != 1)
+		return cni_fail(e, XCNI_ERR_IPAM, "ipam result: ips[%zu].gateway \"%s\" is not IPv6",
+				i, gw);
+	out->has6 = 1;
+	out->idx6 = (int)i;
+	return 0;
+}
+
 int xcni_ipam_parse(json_t *res, struct xcni_ipam *out, struct cni_err *e)
 {
 	json_t *ips, *ip, *routes;
 	size_t i;
-	int n4 = 0;
+	int err;
 
 	memset(out, 0, sizeof(*out));
 	ips = json_object_get(res, "ips");
@@ -20,31 +78,13 @@ int xcni_ipam_parse(json_t *res, struct xcni_ipam *out, struct cni_err *e)
 		return cni_fail(e, XCNI_ERR_IPAM, "ipam result: no \"ips\"");
 	json_array_foreach(ips, i, ip) {
 		const char *addr = json_string_value(json_object_get(ip, "address"));
-		const char *gw = json_string_value(json_object_get(ip, "gateway"));
-		struct in_addr g;
 
 		if (!addr)
 			return cni_fail(e, XCNI_ERR_IPAM, "ipam result: ips[%zu].address missing", i);
-		if (strchr(addr, ':'))
-			return cni_fail(e, CNI_ERR_UNSUPPORTED_FIELD,
-					"ipam result: ips[%zu].address %s is IPv6; xcni supports IPv4 only",
-					i, addr);
-		if (n4++)
-			return cni_fail(e, CNI_ERR_UNSUPPORTED_FIELD,
-					"ipam result: more than one IPv4 address; xcni takes one per pod");
-		if (xcni_cidr4_parse(addr, &out->ip, &out->plen))
-			return cni_fail(e, XCNI_ERR_IPAM, "ipam result: ips[%zu].address \"%s\" is not an IPv4 CIDR",
-					i, addr);
-		if (!gw)
-			return cni_fail(e, XCNI_ERR_IPAM,
-					"ipam result: ips[%zu].gateway missing; xcni routes pods through it", i);
-		if (inet_pton(AF_INET, gw, &g) != 1)
-			return cni_fail(e, XCNI_ERR_IPAM, "ipam result: ips[%zu].gateway \"%s\" is not IPv4",
-					i, gw);
-		out->gw = g.s_addr;
+		err = strchr(addr, ':') ? ipam_ip6(ip, i, out, e) : ipam_ip4(ip, i, out, e);
+		if (err)
+			return err;
 	}
-	if (out->gw == out->ip)
-		return cni_fail(e, XCNI_ERR_IPAM, "ipam result: the pod address is the gateway");
 
 	routes = json_object_get(res, "routes");
 	out->routes = json_array();
@@ -53,16 +93,33 @@ int xcni_ipam_parse(json_t *res, struct xcni_ipam *out, struct cni_err *e)
 
 		json_array_foreach(routes, i, r) {
 			const char *dst = json_string_value(json_object_get(r, "dst"));
+			struct in6_addr a6;
 			uint32_t a;
 			uint8_t p;
+			int v6 = dst && strchr(dst, ':');
 
-			if (!dst || xcni_cidr4_parse(dst, &a, &p))
-				continue; /* IPv6 or malformed routes are not ours to install */
+			if (!dst || (v6 ? xcni_cidr6_parse(dst, &a6, &p) : xcni_cidr4_parse(dst, &a, &p)))
+				return cni_fail(e, XCNI_ERR_IPAM,
+						"ipam result: routes[%zu].dst \"%s\" is not a CIDR", i,
+						dst ? dst : "(missing)");
+			/* A route of a family the pod has no address of has no gateway:
+			 * one config serves single- and dual-stack nodes alike. */
+			if (v6 ? !out->has6 : !out->has4)
+				continue;
 			json_array_append_new(out->routes, json_pack("{s:s}", "dst", dst));
 		}
 	}
-	if (json_array_size(out->routes) == 0)
+	if (json_array_size(out->routes) == 0 && out->has4)
 		json_array_append_new(out->routes, json_pack("{s:s}", "dst", "0.0.0.0/0"));
+	if (out->has6) {
+		json_t *r;
+		int any6 = 0;
+
+		json_array_foreach(out->routes, i, r)
+			any6 |= strchr(json_string_value(json_object_get(r, "dst")), ':') != NULL;
+		if (!any6)
+			json_array_append_new(out->routes, json_pack("{s:s}", "dst", "::/0"));
+	}
 	out->dns = json_incref(json_object_get(res, "dns"));
 	return 0;
 }
@@ -82,16 +139,14 @@ static void fmt_mac(const uint8_t m[6], char out[18])
 json_t *xcni_result_build(const char *ver, const struct xcni_attach *a,
 			  const struct xcni_ipam *ipam)
 {
-	char hmac[18], pmac[18], addr[INET_ADDRSTRLEN + 3], gw[INET_ADDRSTRLEN];
+	char hmac[18], pmac[18], addr[INET6_ADDRSTRLEN + 4], gw[INET_ADDRSTRLEN];
 	int v11 = cni_version_cmp(ver, "1.1.0") >= 0;
 	int v04 = cni_version_cmp(ver, "1.0.0") < 0;
-	json_t *res, *ifs, *ip, *routes, *r;
+	json_t *res, *ifs, *ips, *ip, *routes, *r;
 	size_t i;
 
 	fmt_mac(a->host_mac, hmac);
 	fmt_mac(a->pod_mac, pmac);
-	inet_ntop(AF_INET, &ipam->ip, addr, INET_ADDRSTRLEN);
-	strcat(addr, "/32");
 	inet_ntop(AF_INET, &ipam->gw, gw, sizeof(gw));
 
 	ifs = json_pack("[{s:s,s:s},{s:s,s:s,s:s}]", "name", a->host_if, "mac", hmac,
@@ -100,14 +155,33 @@ json_t *xcni_result_build(const char *ver, const struct xcni_attach *a,
 		json_object_set_new(json_array_get(ifs, 0), "mtu", json_integer(a->mtu));
 		json_object_set_new(json_array_get(ifs, 1), "mtu", json_integer(a->mtu));
 	}
-	ip = json_pack("{s:s,s:s,s:i}", "address", addr, "gateway", gw, "interface", 1);
-	if (v04)
-		json_object_set_new(ip, "version", json_string("4"));
+	/* Both addresses as the pod holds them: host routes, no on-link prefix. */
+	ips = json_array();
+	if (ipam->has4) {
+		inet_ntop(AF_INET, &ipam->ip, addr, sizeof(addr));
+		strcat(addr, "/32");
+		ip = json_pack("{s:s,s:s,s:i}", "address", addr, "gateway", gw, "interface", 1);
+		if (v04)
+			json_object_set_new(ip, "version", json_string("4"));
+		json_array_append_new(ips, ip);
+	}
+	if (ipam->has6) {
+		inet_ntop(AF_INET6, &ipam->ip6, addr, sizeof(addr));
+		strcat(addr, "/128");
+		ip = json_pack("{s:s,s:s,s:i}", "address", addr, "gateway", XCNI_GW6, "interface", 1);
+		if (v04)
+			json_object_set_new(ip, "version", json_string("6"));
+		json_array_append_new(ips, ip);
+	}
 	routes = json_array();
-	json_array_foreach(ipam->routes, i, r)
-		json_array_append_new(routes, json_pack("{s:O,s:s}", "dst",
-							json_object_get(r, "dst"), "gw", gw));
-	res = json_pack("{s:s,s:o,s:[o],s:o}", "cniVersion", ver, "interfaces", ifs, "ips", ip,
+	json_array_foreach(ipam->routes, i, r) {
+		json_t *dst = json_object_get(r, "dst");
+
+		json_array_append_new(routes, json_pack("{s:O,s:s}", "dst", dst, "gw",
+							strchr(json_string_value(dst), ':') ?
+								XCNI_GW6 : gw));
+	}
+	res = json_pack("{s:s,s:o,s:o,s:o}", "cniVersion", ver, "interfaces", ifs, "ips", ips,
 			"routes", routes);
 	/* _new: the empty object made when IPAM gave none is the result's, not leaked. */
 	json_object_set_new(res, "dns", json_is_object(ipam->dns) ? json_incref(ipam->dns) :

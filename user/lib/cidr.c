@@ -2,25 +2,41 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cidr.h"
 
-int xcni_cidr4_parse(const char *s, uint32_t *addr, uint8_t *len)
+/* "ADDR/LEN" of family af into addr (4 or 16 bytes) and len (at most max). */
+static int cidr_parse(int af, const char *s, void *addr, uint8_t *len, unsigned int max)
 {
-	char buf[32], *slash;
-	unsigned int l;
-	struct in_addr a;
+	char buf[64], *slash, *end;
+	unsigned long l;
 
-	if (snprintf(buf, sizeof(buf), "%s", s) >= (int)sizeof(buf))
+	if (!s || snprintf(buf, sizeof(buf), "%s", s) >= (int)sizeof(buf))
 		return -EINVAL;
 	slash = strchr(buf, '/');
-	if (!slash)
+	if (!slash || !slash[1])
 		return -EINVAL;
 	*slash = '\0';
-	if (inet_pton(AF_INET, buf, &a) != 1 || sscanf(slash + 1, "%u", &l) != 1 || l > 32)
+	l = strtoul(slash + 1, &end, 10);
+	if (inet_pton(af, buf, addr) != 1 || *end || slash[1] < '0' || slash[1] > '9' || l > max)
 		return -EINVAL;
-	*addr = a.s_addr;
 	*len = (uint8_t)l;
 	return 0;
+}
+
+int xcni_cidr4_parse(const char *s, uint32_t *addr, uint8_t *len)
+{
+	struct in_addr a;
+	int err = cidr_parse(AF_INET, s, &a, len, 32);
+
+	if (!err)
+		*addr = a.s_addr;
+	return err;
+}
+
+int xcni_cidr6_parse(const char *s, struct in6_addr *addr, uint8_t *len)
+{
+	return cidr_parse(AF_INET6, s, addr, len, 128);
 }

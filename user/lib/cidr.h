@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* IPv4 prefixes, one way for every tool. */
+/* IPv4 and IPv6 prefixes, one way for every tool. */
 #ifndef XCNI_CIDR_H
 #define XCNI_CIDR_H
 
+#include <netinet/in.h>
 #include <stdint.h>
 
 /* The netmask of a /len (0..32), in host order. */
@@ -17,5 +18,7 @@ static inline uint32_t xcni_prefix_mask(unsigned int len)
  * 0 or -EINVAL.
  */
 int xcni_cidr4_parse(const char *s, uint32_t *addr, uint8_t *len);
+/* The same for IPv6: "ADDR/LEN", LEN 0..128. 0 or -EINVAL. */
+int xcni_cidr6_parse(const char *s, struct in6_addr *addr, uint8_t *len);
 
 #endif

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <libmnl/libmnl.h>
 #include <linux/if_link.h>
+#include <linux/neighbour.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <linux/veth.h>
@@ -407,27 +408,46 @@ int nl_link_dump(struct nl *nl, nl_link_cb cb, void *arg)
 	return err ? err : d.ret;
 }
 
-int nl_addr_add(struct nl *nl, int ifindex, uint32_t addr, uint8_t plen, uint8_t scope)
+/* An address of family af (addr: 4 or 16 bytes) on ifindex, with IFA_F_* flags. */
+static int addr_msg(struct nl *nl, int af, int ifindex, const void *addr, uint8_t plen,
+		    uint8_t scope, uint32_t flags)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
+	size_t alen = af == AF_INET ? 4 : 16;
 	struct nlmsghdr *nlh;
 	struct ifaddrmsg *ifa;
 
 	memset(buf, 0, sizeof(buf));
 	nlh = nl_req(buf, RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, sizeof(*ifa));
 	ifa = mnl_nlmsg_get_payload(nlh);
-	ifa->ifa_family = AF_INET;
+	ifa->ifa_family = (uint8_t)af;
 	ifa->ifa_prefixlen = plen;
 	ifa->ifa_scope = scope;
+	ifa->ifa_flags = (uint8_t)flags;
 	ifa->ifa_index = (unsigned int)ifindex;
-	mnl_attr_put_u32(nlh, IFA_LOCAL, addr);
-	mnl_attr_put_u32(nlh, IFA_ADDRESS, addr);
+	mnl_attr_put(nlh, IFA_LOCAL, alen, addr);
+	mnl_attr_put(nlh, IFA_ADDRESS, alen, addr);
+	if (flags > 0xff)
+		mnl_attr_put_u32(nlh, IFA_FLAGS, flags);
 	return nl_talk(nl, nlh, NULL, NULL);
 }
 
+int nl_addr_add(struct nl *nl, int ifindex, uint32_t addr, uint8_t plen, uint8_t scope)
+{
+	return addr_msg(nl, AF_INET, ifindex, &addr, plen, scope, 0);
+}
+
+int nl_addr6_add(struct nl *nl, int ifindex, const struct in6_addr *addr, uint8_t plen)
+{
+	/* No duplicate address detection: the address is usable at once, and the
+	 * link it is on has exactly one other end, which xcni also configures. */
+	return addr_msg(nl, AF_INET6, ifindex, addr, plen, 0, IFA_F_NODAD);
+}
+
 struct addr_find {
+	int af;
 	int ifindex;
-	uint32_t addr;
+	uint8_t addr[16];
 	uint8_t plen;
 	int found;
 };
@@ -437,59 +457,81 @@ static int addr_cb(const struct nlmsghdr *nlh, void *data)
 	struct nl_cbarg *ca = data;
 	struct addr_find *f = ca->user;
 	const struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(nlh);
+	/* IPv4 names the interface's own address IFA_LOCAL; IPv6 IFA_ADDRESS. */
+	uint16_t type = f->af == AF_INET ? IFA_LOCAL : IFA_ADDRESS;
+	size_t alen = f->af == AF_INET ? 4 : 16;
 	const struct nlattr *a;
 
 	if (nlh->nlmsg_type != RTM_NEWADDR || too_short(nlh, sizeof(*ifa)) ||
-	    ifa->ifa_family != AF_INET || (int)ifa->ifa_index != f->ifindex ||
+	    ifa->ifa_family != f->af || (int)ifa->ifa_index != f->ifindex ||
 	    ifa->ifa_prefixlen != f->plen)
 		return MNL_CB_OK;
 	mnl_attr_for_each(a, nlh, sizeof(*ifa)) {
-		if (mnl_attr_get_type(a) == IFA_LOCAL &&
-		    mnl_attr_validate(a, MNL_TYPE_U32) == 0 &&
-		    mnl_attr_get_u32(a) == f->addr)
+		if (mnl_attr_get_type(a) == type && mnl_attr_get_payload_len(a) == alen &&
+		    memcmp(mnl_attr_get_payload(a), f->addr, alen) == 0)
 			f->found = 1;
 	}
 	return MNL_CB_OK;
 }
 
-int nl_addr_has(struct nl *nl, int ifindex, uint32_t addr, uint8_t plen)
+static int addr_has(struct nl *nl, int af, int ifindex, const void *addr, uint8_t plen)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct nlmsghdr *nlh;
-	struct addr_find f = { ifindex, addr, plen, 0 };
+	struct addr_find f = { .af = af, .ifindex = ifindex, .plen = plen };
 	int err;
 
+	memcpy(f.addr, addr, af == AF_INET ? 4 : 16);
 	memset(buf, 0, sizeof(buf));
 	nlh = nl_req(buf, RTM_GETADDR, NLM_F_DUMP, sizeof(struct ifaddrmsg));
-	((struct ifaddrmsg *)mnl_nlmsg_get_payload(nlh))->ifa_family = AF_INET;
+	((struct ifaddrmsg *)mnl_nlmsg_get_payload(nlh))->ifa_family = (uint8_t)af;
 	err = nl_talk(nl, nlh, addr_cb, &f);
 	return err ? err : f.found;
 }
 
-static int route_msg(struct nl *nl, const struct nl_route *r, uint16_t type, uint16_t flags)
+int nl_addr_has(struct nl *nl, int ifindex, uint32_t addr, uint8_t plen)
+{
+	return addr_has(nl, AF_INET, ifindex, &addr, plen);
+}
+
+int nl_addr6_has(struct nl *nl, int ifindex, const struct in6_addr *addr, uint8_t plen)
+{
+	return addr_has(nl, AF_INET6, ifindex, addr, plen);
+}
+
+/* A route of family af; dst, gw, prefsrc: 4 or 16 bytes each, NULL if none. */
+static int route_msg_af(struct nl *nl, int af, const void *dst, uint8_t dst_len, const void *gw,
+			int oif, uint8_t scope, const void *prefsrc, uint16_t type, uint16_t flags)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
+	size_t alen = af == AF_INET ? 4 : 16;
 	struct nlmsghdr *nlh;
 	struct rtmsg *rtm;
 
 	memset(buf, 0, sizeof(buf));
 	nlh = nl_req(buf, type, flags, sizeof(*rtm));
 	rtm = mnl_nlmsg_get_payload(nlh);
-	rtm->rtm_family = AF_INET;
-	rtm->rtm_dst_len = r->dst_len;
+	rtm->rtm_family = (uint8_t)af;
+	rtm->rtm_dst_len = dst_len;
 	rtm->rtm_table = RT_TABLE_MAIN;
 	rtm->rtm_protocol = RTPROT_BOOT;
-	rtm->rtm_scope = type == RTM_DELROUTE ? RT_SCOPE_NOWHERE : r->scope;
+	rtm->rtm_scope = type == RTM_DELROUTE ? RT_SCOPE_NOWHERE : scope;
 	rtm->rtm_type = RTN_UNICAST;
-	if (r->dst_len)
-		mnl_attr_put_u32(nlh, RTA_DST, r->dst);
-	if (r->gw)
-		mnl_attr_put_u32(nlh, RTA_GATEWAY, r->gw);
-	if (r->oif)
-		mnl_attr_put_u32(nlh, RTA_OIF, (uint32_t)r->oif);
-	if (r->prefsrc)
-		mnl_attr_put_u32(nlh, RTA_PREFSRC, r->prefsrc);
+	if (dst_len)
+		mnl_attr_put(nlh, RTA_DST, alen, dst);
+	if (gw)
+		mnl_attr_put(nlh, RTA_GATEWAY, alen, gw);
+	if (oif)
+		mnl_attr_put_u32(nlh, RTA_OIF, (uint32_t)oif);
+	if (prefsrc)
+		mnl_attr_put(nlh, RTA_PREFSRC, alen, prefsrc);
 	return nl_talk(nl, nlh, NULL, NULL);
+}
+
+static int route_msg(struct nl *nl, const struct nl_route *r, uint16_t type, uint16_t flags)
+{
+	return route_msg_af(nl, AF_INET, &r->dst, r->dst_len, r->gw ? &r->gw : NULL, r->oif,
+			    r->scope, r->prefsrc ? &r->prefsrc : NULL, type, flags);
 }
 
 struct addr_first {
@@ -551,8 +593,51 @@ int nl_route_del(struct nl *nl, const struct nl_route *r)
 	return route_msg(nl, r, RTM_DELROUTE, 0);
 }
 
+/* A route as a dump gives it, either family (addresses 4 or 16 bytes). */
+struct rt_any {
+	uint8_t dst[16], gw[16], prefsrc[16];
+	uint8_t dst_len, scope;
+	int oif;
+	uint32_t table;
+};
+
+/* 0 and *r if nlh is a route of family af, else -1. */
+static int route_parse(const struct nlmsghdr *nlh, int af, struct rt_any *r)
+{
+	const struct rtmsg *rtm = mnl_nlmsg_get_payload(nlh);
+	size_t alen = af == AF_INET ? 4 : 16;
+	const struct nlattr *a;
+
+	if (nlh->nlmsg_type != RTM_NEWROUTE || too_short(nlh, sizeof(*rtm)) ||
+	    rtm->rtm_family != af)
+		return -1;
+	memset(r, 0, sizeof(*r));
+	r->table = rtm->rtm_table;
+	r->dst_len = rtm->rtm_dst_len;
+	r->scope = rtm->rtm_scope;
+	mnl_attr_for_each(a, nlh, sizeof(*rtm)) {
+		uint16_t t = mnl_attr_get_type(a);
+		uint8_t *to = t == RTA_DST ? r->dst : t == RTA_GATEWAY ? r->gw :
+			      t == RTA_PREFSRC ? r->prefsrc : NULL;
+
+		if (to) {
+			if (mnl_attr_get_payload_len(a) == alen)
+				memcpy(to, mnl_attr_get_payload(a), alen);
+		} else if (mnl_attr_validate(a, MNL_TYPE_U32) == 0) {
+			if (t == RTA_OIF)
+				r->oif = (int)mnl_attr_get_u32(a);
+			else if (t == RTA_TABLE)
+				r->table = mnl_attr_get_u32(a);
+		}
+	}
+	return 0;
+}
+
 struct route_find {
-	const struct nl_route *want;
+	int af;
+	const void *dst, *gw; /* gw NULL: any */
+	uint8_t dst_len;
+	int oif; /* 0: any */
 	int found;
 };
 
@@ -560,49 +645,60 @@ static int route_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct nl_cbarg *ca = data;
 	struct route_find *f = ca->user;
-	const struct rtmsg *rtm = mnl_nlmsg_get_payload(nlh);
-	const struct nlattr *a;
-	struct nl_route got = { 0 };
-	uint32_t table;
+	size_t alen = f->af == AF_INET ? 4 : 16;
+	struct rt_any got;
 
-	if (nlh->nlmsg_type != RTM_NEWROUTE || too_short(nlh, sizeof(*rtm)) ||
-	    rtm->rtm_family != AF_INET)
+	if (route_parse(nlh, f->af, &got) || got.table != RT_TABLE_MAIN ||
+	    memcmp(got.dst, f->dst, alen) || got.dst_len != f->dst_len)
 		return MNL_CB_OK;
-	table = rtm->rtm_table;
-	got.dst_len = rtm->rtm_dst_len;
-	mnl_attr_for_each(a, nlh, sizeof(*rtm)) {
-		if (mnl_attr_validate(a, MNL_TYPE_U32) < 0)
-			continue;
-		switch (mnl_attr_get_type(a)) {
-		case RTA_DST: got.dst = mnl_attr_get_u32(a); break;
-		case RTA_GATEWAY: got.gw = mnl_attr_get_u32(a); break;
-		case RTA_OIF: got.oif = (int)mnl_attr_get_u32(a); break;
-		case RTA_TABLE: table = mnl_attr_get_u32(a); break;
-		}
-	}
-	if (table != RT_TABLE_MAIN || got.dst != f->want->dst ||
-	    got.dst_len != f->want->dst_len)
+	if (f->gw && memcmp(got.gw, f->gw, alen))
 		return MNL_CB_OK;
-	if (f->want->gw && got.gw != f->want->gw)
-		return MNL_CB_OK;
-	if (f->want->oif && got.oif != f->want->oif)
+	if (f->oif && got.oif != f->oif)
 		return MNL_CB_OK;
 	f->found = 1;
 	return MNL_CB_OK;
 }
 
-int nl_route_has(struct nl *nl, const struct nl_route *r)
+static int route_has(struct nl *nl, struct route_find *f)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct nlmsghdr *nlh;
-	struct route_find f = { r, 0 };
 	int err;
 
 	memset(buf, 0, sizeof(buf));
 	nlh = nl_req(buf, RTM_GETROUTE, NLM_F_DUMP, sizeof(struct rtmsg));
-	((struct rtmsg *)mnl_nlmsg_get_payload(nlh))->rtm_family = AF_INET;
-	err = nl_talk(nl, nlh, route_cb, &f);
-	return err ? err : f.found;
+	((struct rtmsg *)mnl_nlmsg_get_payload(nlh))->rtm_family = (uint8_t)f->af;
+	err = nl_talk(nl, nlh, route_cb, f);
+	return err ? err : f->found;
+}
+
+int nl_route_has(struct nl *nl, const struct nl_route *r)
+{
+	struct route_find f = { AF_INET, &r->dst, r->gw ? &r->gw : NULL, r->dst_len, r->oif, 0 };
+
+	return route_has(nl, &f);
+}
+
+static int in6_is_any(const struct in6_addr *a)
+{
+	static const struct in6_addr any;
+
+	return memcmp(a, &any, sizeof(any)) == 0;
+}
+
+int nl_route6_add(struct nl *nl, const struct nl_route6 *r)
+{
+	return route_msg_af(nl, AF_INET6, &r->dst, r->dst_len, in6_is_any(&r->gw) ? NULL : &r->gw,
+			    r->oif, RT_SCOPE_UNIVERSE, NULL, RTM_NEWROUTE,
+			    NLM_F_CREATE | NLM_F_EXCL);
+}
+
+int nl_route6_has(struct nl *nl, const struct nl_route6 *r)
+{
+	struct route_find f = { AF_INET6, &r->dst, in6_is_any(&r->gw) ? NULL : &r->gw,
+				r->dst_len, r->oif, 0 };
+
+	return route_has(nl, &f);
 }
 
 struct route_walk {
@@ -616,29 +712,18 @@ static int route_walk_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct nl_cbarg *ca = data;
 	struct route_walk *w = ca->user;
-	const struct rtmsg *rtm = mnl_nlmsg_get_payload(nlh);
-	const struct nlattr *a;
 	struct nl_route got = { 0 };
-	uint32_t table;
+	struct rt_any r;
 
-	if (nlh->nlmsg_type != RTM_NEWROUTE || too_short(nlh, sizeof(*rtm)) ||
-	    rtm->rtm_family != AF_INET || w->err)
+	if (w->err || route_parse(nlh, AF_INET, &r))
 		return MNL_CB_OK;
-	table = rtm->rtm_table;
-	got.dst_len = rtm->rtm_dst_len;
-	got.scope = rtm->rtm_scope;
-	mnl_attr_for_each(a, nlh, sizeof(*rtm)) {
-		if (mnl_attr_validate(a, MNL_TYPE_U32) < 0)
-			continue;
-		switch (mnl_attr_get_type(a)) {
-		case RTA_DST: got.dst = mnl_attr_get_u32(a); break;
-		case RTA_GATEWAY: got.gw = mnl_attr_get_u32(a); break;
-		case RTA_OIF: got.oif = (int)mnl_attr_get_u32(a); break;
-		case RTA_PREFSRC: got.prefsrc = mnl_attr_get_u32(a); break;
-		case RTA_TABLE: table = mnl_attr_get_u32(a); break;
-		}
-	}
-	if (table == RT_TABLE_MAIN && got.oif == w->oif)
+	memcpy(&got.dst, r.dst, 4);
+	memcpy(&got.gw, r.gw, 4);
+	memcpy(&got.prefsrc, r.prefsrc, 4);
+	got.dst_len = r.dst_len;
+	got.scope = r.scope;
+	got.oif = r.oif;
+	if (r.table == RT_TABLE_MAIN && got.oif == w->oif)
 		w->err = w->cb(&got, w->arg);
 	return MNL_CB_OK;
 }
@@ -655,6 +740,68 @@ int nl_route_dump_oif(struct nl *nl, int oif, nl_route_cb cb, void *arg)
 	((struct rtmsg *)mnl_nlmsg_get_payload(nlh))->rtm_family = AF_INET;
 	err = nl_talk(nl, nlh, route_walk_cb, &w);
 	return err ? err : w.err;
+}
+
+int nl_neigh6_add(struct nl *nl, int ifindex, const struct in6_addr *ip, const uint8_t mac[6])
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh;
+	struct ndmsg *ndm;
+
+	memset(buf, 0, sizeof(buf));
+	/* Replace: the kernel may already hold an incomplete entry for ip. */
+	nlh = nl_req(buf, RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_REPLACE, sizeof(*ndm));
+	ndm = mnl_nlmsg_get_payload(nlh);
+	ndm->ndm_family = AF_INET6;
+	ndm->ndm_ifindex = ifindex;
+	ndm->ndm_state = NUD_PERMANENT;
+	mnl_attr_put(nlh, NDA_DST, sizeof(*ip), ip);
+	mnl_attr_put(nlh, NDA_LLADDR, 6, mac);
+	return nl_talk(nl, nlh, NULL, NULL);
+}
+
+struct neigh_find {
+	int ifindex;
+	const struct in6_addr *ip;
+	const uint8_t *mac;
+	int found;
+};
+
+static int neigh_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct nl_cbarg *ca = data;
+	struct neigh_find *f = ca->user;
+	const struct ndmsg *ndm = mnl_nlmsg_get_payload(nlh);
+	const struct nlattr *a;
+	int ip_ok = 0, mac_ok = 0;
+
+	if (nlh->nlmsg_type != RTM_NEWNEIGH || too_short(nlh, sizeof(*ndm)) ||
+	    ndm->ndm_family != AF_INET6 || ndm->ndm_ifindex != f->ifindex ||
+	    !(ndm->ndm_state & NUD_PERMANENT))
+		return MNL_CB_OK;
+	mnl_attr_for_each(a, nlh, sizeof(*ndm)) {
+		if (mnl_attr_get_type(a) == NDA_DST && mnl_attr_get_payload_len(a) == 16)
+			ip_ok = memcmp(mnl_attr_get_payload(a), f->ip, 16) == 0;
+		else if (mnl_attr_get_type(a) == NDA_LLADDR && mnl_attr_get_payload_len(a) == 6)
+			mac_ok = memcmp(mnl_attr_get_payload(a), f->mac, 6) == 0;
+	}
+	if (ip_ok && mac_ok)
+		f->found = 1;
+	return MNL_CB_OK;
+}
+
+int nl_neigh6_has(struct nl *nl, int ifindex, const struct in6_addr *ip, const uint8_t mac[6])
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh;
+	struct neigh_find f = { ifindex, ip, mac, 0 };
+	int err;
+
+	memset(buf, 0, sizeof(buf));
+	nlh = nl_req(buf, RTM_GETNEIGH, NLM_F_DUMP, sizeof(struct ndmsg));
+	((struct ndmsg *)mnl_nlmsg_get_payload(nlh))->ndm_family = AF_INET6;
+	err = nl_talk(nl, nlh, neigh_cb, &f);
+	return err ? err : f.found;
 }
 
 int nl_netns_enter(int fd)

@@ -8,6 +8,7 @@
 #define XCNI_NL_H
 
 #include <net/if.h>
+#include <netinet/in.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -40,6 +41,13 @@ struct nl_route {
 	uint32_t prefsrc; /* 0 if none */
 };
 
+struct nl_route6 {
+	struct in6_addr dst;
+	uint8_t dst_len;
+	struct in6_addr gw; /* :: if none */
+	int oif;
+};
+
 /* Opens a route netlink socket in the calling thread's current netns. */
 int nl_open(struct nl *nl);
 void nl_close(struct nl *nl);
@@ -69,6 +77,10 @@ int nl_addr_add(struct nl *nl, int ifindex, uint32_t addr, uint8_t plen, uint8_t
 /* 1 if ifindex carries addr/plen, 0 if not, -errno on failure. */
 int nl_addr_has(struct nl *nl, int ifindex, uint32_t addr, uint8_t plen);
 
+/* An IPv6 address, usable at once (no duplicate address detection). */
+int nl_addr6_add(struct nl *nl, int ifindex, const struct in6_addr *addr, uint8_t plen);
+int nl_addr6_has(struct nl *nl, int ifindex, const struct in6_addr *addr, uint8_t plen);
+
 int nl_route_add(struct nl *nl, const struct nl_route *r);
 /* Adds, or replaces what the main table holds for r's destination. */
 int nl_route_replace(struct nl *nl, const struct nl_route *r);
@@ -80,6 +92,15 @@ int nl_route_dump_oif(struct nl *nl, int oif, nl_route_cb cb, void *arg);
 int nl_addr_first(struct nl *nl, int ifindex, uint32_t *addr);
 /* 1 if the main table holds a route matching dst/len (and gw, oif if set). */
 int nl_route_has(struct nl *nl, const struct nl_route *r);
+
+/* IPv6 routes of the main table: add (exclusive), and 1 if one matches (gw, oif if set). */
+int nl_route6_add(struct nl *nl, const struct nl_route6 *r);
+int nl_route6_has(struct nl *nl, const struct nl_route6 *r);
+
+/* A permanent IPv6 neighbour entry ip -> mac on ifindex (replacing one there). */
+int nl_neigh6_add(struct nl *nl, int ifindex, const struct in6_addr *ip, const uint8_t mac[6]);
+/* 1 if ifindex holds a permanent entry ip -> mac, 0 if not, -errno on failure. */
+int nl_neigh6_has(struct nl *nl, int ifindex, const struct in6_addr *ip, const uint8_t mac[6]);
 
 /* Enters the network namespace behind fd (setns). */
 int nl_netns_enter(int fd);
