@@ -329,6 +329,22 @@ struct xcni_evrate {
 	__u64 lost_full; /* events the ring had no room for (the reader lags) */
 };
 
+/*
+ * ctstat: per-CPU array of two, what became of conntrack entries. Slot
+ * XCNI_CTSTAT_BPF is the programs' (per CPU), slot XCNI_CTSTAT_USER xcnid's
+ * (it deletes UDP flows of removed Service backends; CPU 0's value). Entries
+ * leave xcni_ct only by a delete or by LRU eviction, so evictions = created
+ * - deleted - entries present. pickups: TCP flows whose entry was gone
+ * (evicted, expired) met mid-stream and judged again as new.
+ */
+struct xcni_ctstat {
+	__u64 created; /* entries inserted (a key not present) */
+	__u64 deleted; /* entries removed by a delete */
+	__u64 pickups; /* of created: mid-stream TCP flows re-judged */
+};
+#define XCNI_CTSTAT_BPF 0
+#define XCNI_CTSTAT_USER 1
+
 /* Events per CPU per second when xcnid is not told otherwise. */
 #define XCNI_EVENTS_RATE_DEFAULT 10000
 

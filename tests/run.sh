@@ -34,6 +34,7 @@ suites=(
 	"xcnid-crash:bash tests/integration/agent-crash.sh"
 	"policy-netns:bash tests/integration/policy.sh"
 	"svc-netns:bash tests/integration/svc.sh"
+	"ct-pressure:bash tests/integration/ctpressure.sh"
 	"socklb-netns:bash tests/integration/socklb.sh"
 	"metrics-netns:bash tests/integration/metrics.sh"
 	"lab:bash tests/lab/run.sh"

@@ -62,6 +62,47 @@ static __always_inline int ct_alive(const struct xcni_ct_entry *e, __u64 now, __
 	return now <= last || now - last <= ct_lifetime(e, proto);
 }
 
+/* This CPU's conntrack counters (per-CPU: no atomics needed). */
+static __always_inline struct xcni_ctstat *ct_stat(void)
+{
+	__u32 k = XCNI_CTSTAT_BPF;
+
+	return bpf_map_lookup_elem(&xcni_ctstat, &k);
+}
+
+/*
+ * Every entry goes in through here: a new key is counted as created (an
+ * existing one, a reused tuple, is overwritten uncounted), so created -
+ * deleted - entries present is what LRU eviction took.
+ */
+static __always_inline void ct_insert(const struct xcni_ct_key *k, const struct xcni_ct_entry *e,
+				      int pickup)
+{
+	struct xcni_ctstat *st;
+
+	if (bpf_map_update_elem(&xcni_ct, k, e, BPF_NOEXIST)) {
+		bpf_map_update_elem(&xcni_ct, k, e, BPF_ANY);
+		return;
+	}
+	st = ct_stat();
+	if (st) {
+		st->created++;
+		st->pickups += pickup;
+	}
+}
+
+/* ... and out through here (or LRU eviction). */
+static __always_inline void ct_delete(const struct xcni_ct_key *k)
+{
+	struct xcni_ctstat *st;
+
+	if (bpf_map_delete_elem(&xcni_ct, k))
+		return;
+	st = ct_stat();
+	if (st)
+		st->deleted++;
+}
+
 static __always_inline void ct_reverse(const struct xcni_ct_key *k, struct xcni_ct_key *r)
 {
 	r->saddr = k->daddr;
@@ -237,11 +278,23 @@ static __always_inline int ct_lookup(struct __sk_buff *skb, struct pkt *p, __u32
 		p->ct_state = e->state;
 		return CT_REPLY;
 	}
-	/* Only a plain SYN opens a TCP flow: not with ACK, RST or FIN (SYN+FIN is
-	 * a scanner's probe no stack sends). ECE/CWR (ECN setup), PSH, URG may ride along. */
-	if (tcp && (p->tcp_flags & (XCNI_TCP_SYN | XCNI_TCP_ACK | XCNI_TCP_RST | XCNI_TCP_FIN)) !=
-			   XCNI_TCP_SYN)
-		return CT_INVALID;
+	/* A plain SYN opens a TCP flow: not with RST or FIN (SYN+FIN is a
+	 * scanner's probe no stack sends). ECE/CWR (ECN setup), PSH, URG may
+	 * ride along. A segment with ACK alone (data, window updates) is a flow
+	 * met mid-stream: its entry was evicted (a full table) or expired. It is
+	 * judged as new, as its first SYN was, and picked up if policy allows it
+	 * (so pressure on conntrack never breaks what policy allows, and never
+	 * passes what it does not). SYN+ACK, RST or FIN of no flow open nothing. */
+	if (tcp) {
+		__u8 f = p->tcp_flags & (XCNI_TCP_SYN | XCNI_TCP_ACK | XCNI_TCP_RST | XCNI_TCP_FIN);
+
+		if (f == XCNI_TCP_ACK) {
+			p->ct_state = XCNI_CT_ESTABLISHED;
+			return CT_NEW;
+		}
+		if (f != XCNI_TCP_SYN)
+			return CT_INVALID;
+	}
 	/* An echo reply of no request answers nothing: it opens no flow either
 	 * (one that did would let the peer's "replies" in past policy). */
 	if (echo_rep)
@@ -278,12 +331,13 @@ static __always_inline void ct_create(const struct pkt *p, __u32 len, __u32 ep_i
 	ne.pkts_orig = 1;
 	ne.bytes_orig = len;
 	ne.ep_id = ep_id;
-	ne.state = XCNI_CT_NEW;
+	/* A flow picked up mid-stream is past its handshake. */
+	ne.state = p->ct_state ? p->ct_state : XCNI_CT_NEW;
 	ne.flags = flags;
 	ne.policy_rev = p->policy_rev;
 	ne.rev_nat = p->rev_nat;
 	ne.backend_id = p->backend_id;
-	bpf_map_update_elem(&xcni_ct, &p->tuple, &ne, BPF_ANY);
+	ct_insert(&p->tuple, &ne, p->ct_state != 0);
 }
 
 /* CT_NEW: store the flow policy allowed; CT_STALE: it still allows it. */
@@ -305,7 +359,7 @@ static __always_inline void ct_commit(const struct pkt *p, int ct, __u32 len, __
 static __always_inline void ct_refuse(const struct pkt *p, int ct)
 {
 	if (ct == CT_STALE)
-		bpf_map_delete_elem(&xcni_ct, &p->tuple);
+		ct_delete(&p->tuple);
 }
 
 #endif

@@ -140,7 +140,7 @@ static __always_inline int lb_translate(struct __sk_buff *skb, struct pkt *p, __
 		ne.flags = XCNI_CT_F_SVC;
 		ne.backend_id = id;
 		ne.rev_nat = svc->rev_nat;
-		bpf_map_update_elem(&xcni_ct, &p->tuple, &ne, BPF_ANY);
+		ct_insert(&p->tuple, &ne, 0);
 		e = bpf_map_lookup_elem(&xcni_ct, &p->tuple);
 		st->created = 1;
 	}
@@ -172,7 +172,7 @@ static __always_inline int lb_translate(struct __sk_buff *skb, struct pkt *p, __
 static __always_inline void lb_forget(const struct lb_state *st)
 {
 	if (st->created)
-		bpf_map_delete_elem(&xcni_ct, &st->orig);
+		ct_delete(&st->orig);
 }
 
 /* After ct_track on the translated tuple: the service entry lives as long as the flow. */

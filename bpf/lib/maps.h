@@ -54,6 +54,15 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xcni_events SEC(".maps");
 
+/* What became of conntrack entries: created, deleted, picked up (see xcni_shared.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, struct xcni_ctstat);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xcni_ctstat SEC(".maps");
+
 /* The events' per-CPU budget (xcni_config.events_rate) and its losses. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

@@ -52,7 +52,8 @@ struct pkt {
 	__u8 frag_later; /* a fragment after the first: ports from xcni_frag, no L4 header */
 	__u16 rev_nat; /* a translated flow's xcni_revnat index (ct_track, or lb_translate) */
 	__u32 backend_id; /* and its backend (xcni_backend): both for events */
-	__u8 ct_state; /* set by ct_track: the state of the flow's entry, 0 for none */
+	__u8 ct_state; /* set by ct_track: the state of the flow's entry, 0 for none; for
+			* CT_NEW, ESTABLISHED: a TCP flow met mid-stream (its entry gone) */
 	__u8 l3_len; /* IPv4 header length with options */
 	__u16 encap_len; /* bytes between the outer Ethernet and this IPv4 header (from_overlay) */
 };

@@ -41,6 +41,8 @@ static int n3_setup(void);
 static int a_isolated_v1(void);
 static int a_open(void);
 static int quoted_flow_absent(void);
+static int ctstat_mark(void);
+static int ctstat_counted(void);
 static int gen_quote_cuts(void);
 
 /* An ICMP error's quote: the IPv4 header and first 8 bytes of a B->A UDP 7001->7002
@@ -176,6 +178,18 @@ static const struct row fixed[] = {
 	{ "world->A frag-needed via to_pod quoting A's flow with B: dropped", .prog = TO_POD,
 	  .dev = DEV_A, ICMP("192.0.2.7", IP_A, ICMP_DEST_UNREACH, 0), QUOTE(quote_ab),
 	  POLICY_DROP(DROP_POLICY_INGRESS) },
+	/* A TCP flow met mid-stream (its entry evicted by a full table, or
+	 * expired) is judged as new: picked up when policy allows it, never
+	 * passed when it does not. */
+	{ "ctstat: counters now", .step = ctstat_mark },
+	{ "B->A ACK mid-stream to TCP 80, A admits only C: judged, dropped", .dev = DEV_B,
+	  TCP(IP_B, 46110, IP_A, 80, TH_ACK | TH_PUSH), POLICY_DROP(DROP_POLICY_INGRESS) },
+	{ "C->A ACK mid-stream to TCP 80: judged, allowed (11/0), picked up", .dev = DEV_C,
+	  TCP(IP_C, 46111, IP_A, 80, TH_ACK | TH_PUSH), REDIR(FWD_LOCAL), .ct = XCNI_CT_ESTABLISHED,
+	  BY(11, 0, TO_POD) },
+	{ "C->A ACK mid-stream to TCP 81: judged, dropped", .dev = DEV_C,
+	  TCP(IP_C, 46112, IP_A, 81, TH_ACK), POLICY_DROP(DROP_POLICY_INGRESS) },
+	{ "ctstat: the pickup and its entry counted, the refusals not", .step = ctstat_counted },
 	{ "policy: A not isolated", .step = a_open },
 	{ "... the errors left nothing behind", .step = quoted_flow_absent },
 
@@ -576,6 +590,41 @@ static int a_open(void)
 	if (bpf_map_delete_elem(map_fd("xcni_polep"), &ip) && errno != ENOENT)
 		return -errno;
 	return polrev_next();
+}
+
+/* xcni_ctstat's BPF slot, summed over the CPUs. */
+static int ctstat_sum(uint64_t *created, uint64_t *pickups)
+{
+	int ncpu = libbpf_num_possible_cpus(), fd = map_fd("xcni_ctstat");
+	struct xcni_ctstat v[ncpu];
+	uint32_t k = XCNI_CTSTAT_BPF;
+
+	if (fd < 0 || bpf_map_lookup_elem(fd, &k, v))
+		return -errno;
+	*created = *pickups = 0;
+	for (int i = 0; i < ncpu; i++) {
+		*created += v[i].created;
+		*pickups += v[i].pickups;
+	}
+	return 0;
+}
+
+static uint64_t mark_created, mark_pickups;
+
+static int ctstat_mark(void)
+{
+	return ctstat_sum(&mark_created, &mark_pickups);
+}
+
+/* Since the mark: one flow picked up (created and pickups +1), the refusals nothing. */
+static int ctstat_counted(void)
+{
+	uint64_t created, pickups;
+	int err = ctstat_sum(&created, &pickups);
+
+	if (err)
+		return err;
+	return created == mark_created + 1 && pickups == mark_pickups + 1 ? 0 : -EINVAL;
 }
 
 /* No entry for the quoted flows, either way round: an error opens nothing. */

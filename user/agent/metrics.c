@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "xcni_shared.h"
+#include "lib/ctstat.h"
 #include "lib/log.h"
 #include "lib/reasons.h"
 #include "agent/metrics.h"
@@ -92,6 +93,7 @@ struct metrics {
 	__u64 page_ms;
 	struct grpset pol_prev;
 	__u64 pol_base;
+	__u64 ct_evicted; /* the highest evictions figure shown: the counter never goes back */
 	struct client c[MS_MAX_CLIENTS];
 };
 
@@ -484,6 +486,43 @@ out:
 	free(vals);
 }
 
+/*
+ * What became of conntrack entries (xcni_ctstat): created, deleted, picked up
+ * mid-stream, and evicted, which is created - deleted - entries (the walk's
+ * count, expired ones included). The walk and the counters are not read at
+ * one instant, so the evictions figure is kept from going back.
+ */
+static void render_ctstat(struct metrics *m, struct buf *b, long ct_entries)
+{
+	struct xcni_ctstat st;
+	int fd = open_pinned(m, "xcni_ctstat");
+	__u64 ev;
+
+	if (fd < 0 || ctstat_read(fd, &st)) {
+		pr_debug("metrics: cannot read xcni_ctstat: %s\n", strerror(errno));
+		goto out;
+	}
+	ev = ctstat_evicted(&st, ct_entries);
+	if (ev > m->ct_evicted)
+		m->ct_evicted = ev;
+	family(b, "xcni_ct_created_total", "counter", "Conntrack entries created.");
+	bprintf(b, "xcni_ct_created_total %llu\n", (unsigned long long)st.created);
+	family(b, "xcni_ct_deleted_total", "counter",
+	       "Conntrack entries deleted (refused flows, flushed UDP flows of removed backends).");
+	bprintf(b, "xcni_ct_deleted_total %llu\n", (unsigned long long)st.deleted);
+	family(b, "xcni_ct_evicted_total", "counter",
+	       "Conntrack entries the full table evicted (least recently used first): created "
+	       "- deleted - present. Non-zero means the table is under pressure.");
+	bprintf(b, "xcni_ct_evicted_total %llu\n", (unsigned long long)m->ct_evicted);
+	family(b, "xcni_ct_pickups_total", "counter",
+	       "TCP flows met mid-stream with no entry (evicted or expired), judged again by "
+	       "policy and picked up.");
+	bprintf(b, "xcni_ct_pickups_total %llu\n", (unsigned long long)st.pickups);
+out:
+	if (fd >= 0)
+		close(fd);
+}
+
 static void render_config(struct metrics *m, struct buf *b)
 {
 	struct xcni_config cfg;
@@ -548,7 +587,7 @@ static int render(struct metrics *m, struct buf *b)
 	struct ct_count cc = { .now = mono_ns() };
 	struct grpset pol = {};
 	bool have_ct = false, have_pol = false;
-	long endpoints = -1;
+	long endpoints = -1, ct_entries = -1;
 	int nmaps = 0, pol_maps = 0;
 	__u64 t0 = mono_ns();
 	struct dirent *de;
@@ -601,8 +640,10 @@ static int render(struct metrics *m, struct buf *b)
 			pr_debug("metrics: walking %s: %s\n", de->d_name, strerror((int)-n));
 			continue;
 		}
-		if (fn == ct_fn)
+		if (fn == ct_fn) {
 			have_ct = true;
+			ct_entries = n;
+		}
 		if (ctx == &pol)
 			pol_maps++;
 		if (!strcmp(de->d_name, "xcni_endpoints"))
@@ -635,6 +676,7 @@ static int render(struct metrics *m, struct buf *b)
 		if (cc.live[0])
 			bprintf(b, "xcni_ct_entries{state=\"other\"} %llu\n",
 				(unsigned long long)cc.live[0]);
+		render_ctstat(m, b, ct_entries);
 	}
 	if (endpoints >= 0) {
 		family(b, "xcni_endpoints", "gauge", "Pods attached on this node.");

@@ -73,6 +73,9 @@ const struct map_spec m_evrate = {
 	"xcni_evrate", BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32), sizeof(struct xcni_evrate), 1
 };
 const struct map_spec m_polrev = { "xcni_polrev", BPF_MAP_TYPE_ARRAY, 4, 4, 1 };
+const struct map_spec m_ctstat = {
+	"xcni_ctstat", BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32), sizeof(struct xcni_ctstat), 2
+};
 
 /*
  * Opens a pinned map and refuses one whose layout is not the one this binary

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /* xcnictl metrics [list|get]: packets by verdict reason and direction, and lost events. */
 #include "ctl.h"
+#include "lib/ctstat.h"
 
 static const struct pt_col metric_cols[] = {
 	{ "REASON", "reason", PT_STR },
@@ -66,6 +67,71 @@ close:
 	return err;
 }
 
+/*
+ * What became of conntrack entries (xcni_ctstat): rows of their own after the
+ * events, the count in PACKETS. Evicted entries (created - deleted - present)
+ * say the table is too small for the flows; pickups, how many TCP flows were
+ * met again without their entry and judged anew. Absent before xcnid had the
+ * map: no rows.
+ */
+static int metrics_ct(const struct ctx *c, struct ptable *t)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	struct xcni_ctstat st;
+	long entries = -1;
+	int fd = map_open_quiet(c, &m_ctstat), ct_fd, err;
+
+	if (fd < 0)
+		return fd == -ENOENT ? 0 : fd;
+	err = ctstat_read(fd, &st);
+	close(fd);
+	if (err) {
+		pr_err("%s: lookup: %s\n", m_ctstat.name, strerror(-err));
+		return err;
+	}
+	ct_fd = map_open_quiet(c, &m_ct);
+	if (ct_fd >= 0) {
+		if (!bpf_map_get_info_by_fd(ct_fd, &info, &len))
+			entries = ctstat_entries(ct_fd, 2 * (long)info.max_entries);
+		close(ct_fd);
+	}
+	/* By default only what signals pressure, and only when it happened. */
+	const struct {
+		const char *name, *desc;
+		__u64 n;
+		bool pressure;
+	} rows[] = {
+		{ "ct-created", "conntrack entries created", st.created, false },
+		{ "ct-deleted", "conntrack entries deleted (refused flows, flushed UDP flows)",
+		  st.deleted, false },
+		{ "ct-evicted",
+		  "conntrack entries evicted by a full table (created - deleted - present): "
+		  "the table is under pressure", entries < 0 ? 0 : ctstat_evicted(&st, entries), true },
+		{ "ct-pickups", "TCP flows met mid-stream without their entry, judged again",
+		  st.pickups, true },
+	};
+	for (size_t r = 0; r < ARRAY_SIZE(rows); r++) {
+		if (!(c->opts & OPT_ALL) && (!rows[r].n || !rows[r].pressure))
+			continue;
+		pt_str(t, rows[r].name);
+		pt_null(t);
+		pt_null(t);
+		pt_uint(t, rows[r].n);
+		pt_null(t);
+		pt_str(t, rows[r].desc);
+	}
+	if (entries >= 0 && (c->opts & OPT_ALL || entries >= (long)info.max_entries)) {
+		pt_str(t, "ct-entries");
+		pt_null(t);
+		pt_null(t);
+		pt_uint(t, (__u64)entries);
+		pt_null(t);
+		pt_strf(t, "entries in the conntrack table, of %u it holds", info.max_entries);
+	}
+	return 0;
+}
+
 /* only: NULL, every reason (non-zero rows unless --all); else that reason's rows, zeros too. */
 static int metrics_show(const struct ctx *c, const int *only)
 {
@@ -123,6 +189,8 @@ static int metrics_show(const struct ctx *c, const int *only)
 		}
 	}
 	err = only ? 0 : metrics_events(c, t, ncpus);
+	if (!err && !only)
+		err = metrics_ct(c, t);
 	if (err)
 		goto free_t;
 	err = show(c, t);

@@ -29,6 +29,7 @@
 #include <bpf/bpf.h>
 
 #include "bpfpin.h"
+#include "ctstat.h"
 #include "log.h"
 #include "maglev.h"
 #include "svcsync.h"
@@ -73,6 +74,7 @@ struct flush {
 struct svcsync {
 	int fd_svc, fd_slot, fd_be, fd_revnat, fd_maglev, fd_name;
 	int fd_ct; /* xcni_ct, for flushing UDP flows of removed backends; -1: none pinned */
+	int fd_ctstat; /* xcni_ctstat, where those deletions are counted; -1: none pinned */
 	size_t max_svc, max_slot, max_be, max_revnat, max_maglev;
 	size_t n_slot, n_maglev, n_revnat; /* entries in those maps */
 	struct fe_ent *fe; /* sorted by key */
@@ -421,7 +423,7 @@ int svcsync_open(const char *pin_dir, struct svcsync **out)
 	if (!ss)
 		return -ENOMEM;
 	ss->fd_svc = ss->fd_slot = ss->fd_be = ss->fd_revnat = ss->fd_maglev = ss->fd_ct =
-		ss->fd_name = -1;
+		ss->fd_name = ss->fd_ctstat = -1;
 	if ((err = ss->fd_svc = xcni_map_open_pinned(pin_dir, "xcni_svc", &ss->max_svc)) < 0 ||
 	    (err = ss->fd_slot = xcni_map_open_pinned(pin_dir, "xcni_svcslot", &ss->max_slot)) < 0 ||
 	    (err = ss->fd_be = xcni_map_open_pinned(pin_dir, "xcni_backend", &ss->max_be)) < 0 ||
@@ -437,6 +439,9 @@ int svcsync_open(const char *pin_dir, struct svcsync **out)
 	ss->fd_ct = xcni_map_open_pinned(pin_dir, "xcni_ct", NULL);
 	if (ss->fd_ct < 0)
 		ss->fd_ct = -1;
+	ss->fd_ctstat = xcni_map_open_pinned(pin_dir, "xcni_ctstat", NULL);
+	if (ss->fd_ctstat < 0)
+		ss->fd_ctstat = -1;
 	/* Service ids are u16 reverse-NAT indexes; a map can hold no more. */
 	if (ss->max_revnat > SVC_IDS - 1)
 		ss->max_revnat = SVC_IDS - 1;
@@ -458,6 +463,8 @@ void svcsync_free(struct svcsync *ss)
 		close(ss->fd_name);
 	if (ss->fd_ct >= 0)
 		close(ss->fd_ct);
+	if (ss->fd_ctstat >= 0)
+		close(ss->fd_ctstat);
 	if (ss->fd_maglev >= 0)
 		close(ss->fd_maglev);
 	if (ss->fd_revnat >= 0)
@@ -641,7 +648,7 @@ static int ct_flush(struct svcsync *ss, const struct flush *fl, size_t n,
 		    struct svcsync_stats *st)
 {
 	struct xcni_ct_key k, cur, *prev = NULL, *del = NULL;
-	size_t ndel = 0, cap = 0;
+	size_t ndel = 0, cap = 0, flushed = 0;
 	struct xcni_ct_entry e;
 	int err = 0;
 
@@ -665,9 +672,14 @@ static int ct_flush(struct svcsync *ss, const struct flush *fl, size_t n,
 		del[ndel++] = k;
 	}
 	for (size_t i = 0; i < ndel; i++)
-		if (!bpf_map_delete_elem(ss->fd_ct, &del[i]))
+		if (!bpf_map_delete_elem(ss->fd_ct, &del[i])) {
 			st->ct_flushed++;
+			flushed++;
+		}
 	free(del);
+	/* Counted, so what LRU eviction took stays created - deleted - present. */
+	if (ss->fd_ctstat >= 0 && ctstat_add_deleted(ss->fd_ctstat, flushed))
+		pr_debug("xcni_ctstat: %zu deletions not counted\n", flushed);
 	return err;
 }
 
