@@ -148,10 +148,11 @@ static void np_put(struct store *st, unsigned *seed, unsigned i)
 						     pick(seed, apps, 4)) :
 					   json_object());
 	for (int dir = 0; dir < 2; dir++) {
-		json_t *rules = json_array();
+		json_t *rules;
 
 		if (!(dir ? eg : in))
 			continue;
+		rules = json_array();
 		for (unsigned r = rnd(seed, 3); r > 0; r--) {
 			json_t *rule = json_object(), *peers = json_array(), *ports = json_array();
 

@@ -499,12 +499,12 @@ static struct dump dump_map(const char *dir, const char *name, size_t ksz, size_
 			struct xcni_polhash_key *h = (void *)rec;
 
 			ep = h->ep, ver = h->version, h->version = 0;
-			((struct xcni_policy_val *)(rec + ksz))->packets = 0;
+			memset(rec + ksz + offsetof(struct xcni_policy_val, packets), 0, 8);
 		} else if (!strcmp(name, "xcni_polrange")) {
 			struct xcni_policy_key *pk = (void *)rec;
 
 			ep = pk->ep, ver = pk->version, pk->version = 0;
-			((struct xcni_policy_val *)(rec + ksz))->packets = 0;
+			memset(rec + ksz + offsetof(struct xcni_policy_val, packets), 0, 8);
 		} else if (!strcmp(name, "xcni_polcidr")) {
 			struct xcni_polcidr_key *ck = (void *)rec;
 
