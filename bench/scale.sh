@@ -193,7 +193,7 @@ secs=$(jq .seconds <<<"$churn")
 ev=$(jq .events <<<"$churn")
 # Writes: every "generation N applied" line after convergence (pods rewritten,
 # entries written, deleted, other map changes), and the compile times.
-writes=$(tail -n +"$((wl0 + 1))" "$T/xcnid.log" | sed -n 's/.*applied in \([0-9.]*\) ms (compile \([0-9.]*\) ms[^)]*): \([0-9]*\) pods rewritten, \([0-9]*\) entries written, \([0-9]*\) deleted, \([0-9]*\) other.*/\1 \2 \3 \4 \5 \6/p' |
+writes=$(tail -n +"$((wl0 + 1))" "$T/xcnid.log" | sed -n 's/.*applied in \([0-9.]*\) ms (compile \([0-9.]*\) ms[^)]*): \([0-9]*\) pods rewritten[^,]*, \([0-9]*\) entries written, \([0-9]*\) deleted, \([0-9]*\) other.*/\1 \2 \3 \4 \5 \6/p' |
 	awk -v ev="$ev" '{ n++; ms += $1; c += $2; w += $4 + $5 + $6 + $3; if ($1 > mx) mx = $1 }
 		END { printf "{\"syncs\":%d,\"sync_ms_avg\":%.2f,\"sync_ms_max\":%.1f,\"compile_ms_avg\":%.2f,\"map_writes\":%d,\"writes_per_event\":%.2f}", n, n ? ms / n : 0, mx, n ? c / n : 0, w, ev ? w / ev : 0 }')
 if [ "$CHECK" = 1 ]; then

@@ -16,6 +16,7 @@ suites=(
 	"unit-store:$BUILD/tests/test_store"
 	"unit-policy:$BUILD/tests/test_policy"
 	"unit-polsync:$BUILD/tests/test_polsync"
+	"unit-polincr:$BUILD/tests/test_polincr"
 	"unit-prefilter:$BUILD/tests/test_prefilter"
 	"unit-masq:$BUILD/tests/test_masq"
 	"unit-maglev:$BUILD/tests/test_maglev"

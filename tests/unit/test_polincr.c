@@ -20,169 +20,13 @@
 #include <string.h>
 
 #include <cmocka.h>
-#include <jansson.h>
 
 #include "lib/policy.h"
 #include "lib/store.h"
 
-#define NPODS 36
-#define NNODES 5
-#define NNS 3
-#define NPOLS 8
+#include "clustergen.h"
+
 #define STEPS 120
-
-static unsigned rnd(unsigned *seed, unsigned n)
-{
-	*seed = *seed * 1103515245u + 12345u;
-	return (*seed >> 8) % n;
-}
-
-static const char *pick(unsigned *seed, const char *const *v, unsigned n)
-{
-	return v[rnd(seed, n)];
-}
-
-static void put(struct store *st, json_t *doc)
-{
-	struct k8s_object *o = NULL;
-	struct k8s_error err = { "" };
-
-	if (k8s_parse(doc, &o, &err))
-		fail_msg("test object does not parse: %s", err.msg);
-	json_decref(doc);
-	assert_true(store_put(st, o) >= 0);
-}
-
-static const char *const apps[] = { "a", "b", "c", "d" };
-static const char *const tiers[] = { "x", "y" };
-static const char *const teams[] = { "red", "blue" };
-
-static void pod_put(struct store *st, unsigned *seed, unsigned i)
-{
-	char name[16], ns[8], node[8], ip[24];
-	json_t *labels = json_object(), *ports = json_array(), *status = json_object();
-	json_t *spec;
-
-	snprintf(name, sizeof(name), "p%u", i);
-	snprintf(ns, sizeof(ns), "ns%u", i % NNS); /* a pod keeps its namespace */
-	snprintf(node, sizeof(node), "n%u", rnd(seed, NNODES + 1));
-	/* Its own address, another of its own, or now and then one of 30 that
-	 * another pod may hold (an error, until one of them changes). */
-	if (rnd(seed, 20))
-		snprintf(ip, sizeof(ip), "10.1.%u.%u", rnd(seed, 2) + 2, 1 + i);
-	else
-		snprintf(ip, sizeof(ip), "10.1.%u.%u", rnd(seed, 2), 1 + rnd(seed, 30));
-	json_object_set_new(labels, "app", json_string(pick(seed, apps, 4)));
-	if (rnd(seed, 2))
-		json_object_set_new(labels, "tier", json_string(pick(seed, tiers, 2)));
-	json_array_append_new(ports, json_pack("{s:s, s:i, s:s}", "name", "http", "containerPort",
-					       8000 + (int)rnd(seed, 3), "protocol", "TCP"));
-	if (rnd(seed, 2))
-		json_array_append_new(ports, json_pack("{s:s, s:i}", "name", "metrics",
-						       "containerPort", 9090));
-	spec = json_pack("{s:s, s:[{s:s, s:s, s:o}]}", "nodeName", node, "containers", "name", "c",
-			 "image", "i", "ports", ports);
-	if (!rnd(seed, 12))
-		json_object_set_new(spec, "hostNetwork", json_true());
-	if (rnd(seed, 8))
-		json_object_set_new(status, "podIP", json_string(ip));
-	put(st, json_pack("{s:s, s:s, s:{s:s, s:s, s:o}, s:o, s:o}", "apiVersion", "v1", "kind",
-			  "Pod", "metadata", "name", name, "namespace", ns, "labels", labels,
-			  "spec", spec, "status", status));
-}
-
-static void node_put(struct store *st, unsigned *seed, unsigned i)
-{
-	char name[8], ip[24];
-
-	snprintf(name, sizeof(name), "n%u", i);
-	/* Some node addresses fall among the pods' (the node keeps them). */
-	snprintf(ip, sizeof(ip), rnd(seed, 4) ? "192.168.0.%u" : "10.1.0.%u", 1 + rnd(seed, 30));
-	put(st, json_pack("{s:s, s:s, s:{s:s}, s:{s:[{s:s, s:s}]}}", "apiVersion", "v1", "kind",
-			  "Node", "metadata", "name", name, "status", "addresses", "type",
-			  "InternalIP", "address", ip));
-}
-
-static void ns_put(struct store *st, unsigned *seed, unsigned i)
-{
-	char name[8];
-
-	snprintf(name, sizeof(name), "ns%u", i);
-	put(st, json_pack("{s:s, s:s, s:{s:s, s:{s:s}}}", "apiVersion", "v1", "kind", "Namespace",
-			  "metadata", "name", name, "labels", "team", pick(seed, teams, 2)));
-}
-
-static json_t *peer(unsigned *seed)
-{
-	switch (rnd(seed, 5)) {
-	case 0:
-		return json_pack("{s:{s:{s:s}}}", "podSelector", "matchLabels", "app",
-				 pick(seed, apps, 4));
-	case 1:
-		return json_pack("{s:{s:{s:s}}}", "namespaceSelector", "matchLabels", "team",
-				 pick(seed, teams, 2));
-	case 2:
-		return json_pack("{s:{s:{s:s}}, s:{s:{s:s}}}", "namespaceSelector", "matchLabels",
-				 "kubernetes.io/metadata.name", rnd(seed, 2) ? "ns0" : "ns1",
-				 "podSelector", "matchLabels", "tier", pick(seed, tiers, 2));
-	case 3:
-		return json_pack("{s:{s:s, s:[s]}}", "ipBlock", "cidr", "10.1.0.0/16", "except",
-				 rnd(seed, 2) ? "10.1.3.0/24" : "10.1.2.16/28");
-	default:
-		return json_pack("{s:{}}", "podSelector");
-	}
-}
-
-static json_t *port(unsigned *seed)
-{
-	switch (rnd(seed, 4)) {
-	case 0:
-		return json_pack("{s:s, s:i}", "protocol", "TCP", "port", 80);
-	case 1:
-		return json_pack("{s:s, s:i, s:i}", "protocol", "TCP", "port", 1000, "endPort", 1031);
-	case 2:
-		return json_pack("{s:s, s:s}", "protocol", "TCP", "port", "http");
-	default:
-		return json_pack("{s:s, s:s}", "protocol", "UDP", "port", "metrics");
-	}
-}
-
-static void np_put(struct store *st, unsigned *seed, unsigned i)
-{
-	char name[8], ns[8];
-	json_t *spec = json_object(), *types = json_array();
-	bool in = rnd(seed, 3), eg = !in || !rnd(seed, 3);
-
-	snprintf(name, sizeof(name), "np%u", i);
-	snprintf(ns, sizeof(ns), "ns%u", i % NNS);
-	json_object_set_new(spec, "podSelector",
-			    rnd(seed, 3) ? json_pack("{s:{s:s}}", "matchLabels", "app",
-						     pick(seed, apps, 4)) :
-					   json_object());
-	for (int dir = 0; dir < 2; dir++) {
-		json_t *rules = json_array();
-
-		if (!(dir ? eg : in))
-			continue;
-		for (unsigned r = rnd(seed, 3); r > 0; r--) {
-			json_t *rule = json_object(), *peers = json_array(), *ports = json_array();
-
-			for (unsigned p = rnd(seed, 3); p > 0; p--)
-				json_array_append_new(peers, peer(seed));
-			for (unsigned p = rnd(seed, 3); p > 0; p--)
-				json_array_append_new(ports, port(seed));
-			json_object_set_new(rule, dir ? "to" : "from", peers);
-			json_object_set_new(rule, "ports", ports);
-			json_array_append_new(rules, rule);
-		}
-		json_object_set_new(spec, dir ? "egress" : "ingress", rules);
-		json_array_append_new(types, json_string(dir ? "Egress" : "Ingress"));
-	}
-	json_object_set_new(spec, "policyTypes", types);
-	put(st, json_pack("{s:s, s:s, s:{s:s, s:s}, s:o}", "apiVersion", "networking.k8s.io/v1",
-			  "kind", "NetworkPolicy", "metadata", "name", name, "namespace", ns,
-			  "spec", spec));
-}
 
 /* ---- a model of the cluster-wide maps, fed only what the compiler says ---- */
 
@@ -345,13 +189,7 @@ static void run(unsigned seed, uint32_t (*hash)(const char *), size_t *resets, s
 
 	assert_non_null(st);
 	assert_non_null(pi);
-	for (unsigned i = 0; i < NPODS; i += 2)
-		pod_put(st, &seed, i);
-	for (unsigned i = 0; i < NNODES; i++)
-		node_put(st, &seed, i);
-	for (unsigned i = 0; i < NPOLS; i += 2)
-		np_put(st, &seed, i);
-	ns_put(st, &seed, 0);
+	random_cluster(st, &seed);
 	for (unsigned step = 0; step < STEPS; step++) {
 		struct store_change *ch;
 		const struct pol_result *r;
@@ -398,39 +236,7 @@ static void run(unsigned seed, uint32_t (*hash)(const char *), size_t *resets, s
 			}
 		}
 		pol_result_free(&full);
-		/* The next batch. */
-		for (unsigned n = 1 + rnd(&seed, 4); n > 0; n--) {
-			unsigned what = rnd(&seed, 100);
-			char name[8], ns[8];
-
-			if (what < 45) {
-				pod_put(st, &seed, rnd(&seed, NPODS));
-			} else if (what < 65) {
-				unsigned i = rnd(&seed, NPODS);
-
-				snprintf(name, sizeof(name), "p%u", i);
-				snprintf(ns, sizeof(ns), "ns%u", i % NNS);
-				store_del(st, K8S_POD, ns, name);
-			} else if (what < 75) {
-				node_put(st, &seed, rnd(&seed, NNODES));
-			} else if (what < 79) {
-				snprintf(name, sizeof(name), "n%u", 1 + rnd(&seed, NNODES - 1));
-				store_del(st, K8S_NODE, NULL, name);
-			} else if (what < 90) {
-				np_put(st, &seed, rnd(&seed, NPOLS));
-			} else if (what < 95) {
-				unsigned i = rnd(&seed, NPOLS);
-
-				snprintf(name, sizeof(name), "np%u", i);
-				snprintf(ns, sizeof(ns), "ns%u", i % NNS);
-				store_del(st, K8S_NETWORKPOLICY, ns, name);
-			} else if (what < 98) {
-				ns_put(st, &seed, rnd(&seed, NNS));
-			} else {
-				snprintf(name, sizeof(name), "ns%u", rnd(&seed, NNS));
-				store_del(st, K8S_NAMESPACE, NULL, name);
-			}
-		}
+		random_changes(st, &seed);
 		(*steps)++;
 	}
 	*resets += pol_incr_resets(pi);

@@ -22,6 +22,9 @@
 #include <cmocka.h>
 
 #include "lib/polsync.h"
+#include "lib/store.h"
+
+#include "clustergen.h"
 
 static char pin_dir[64];
 
@@ -58,21 +61,18 @@ static int fd_of(const char *name)
 	return bpf_obj_get(path);
 }
 
-static int setup(void **state)
+/* The maps under dir, each defs[i].max * scale entries. */
+static int maps_create(const char *dir, __u32 scale)
 {
-	(void)state;
-	strcpy(pin_dir, "/sys/fs/bpf/xcni-ut-XXXXXX");
-	if (!mkdtemp(pin_dir))
-		return -errno;
 	for (size_t i = 0; i < sizeof(defs) / sizeof(defs[0]); i++) {
 		LIBBPF_OPTS(bpf_map_create_opts, o, .map_flags = defs[i].flags);
 		char path[128];
 		int fd = bpf_map_create(defs[i].type, defs[i].name, defs[i].ksz, defs[i].vsz,
-					defs[i].max, &o);
+					defs[i].max * scale, &o);
 
 		if (fd < 0)
 			return -errno;
-		snprintf(path, sizeof(path), "%s/%s", pin_dir, defs[i].name);
+		snprintf(path, sizeof(path), "%s/%s", dir, defs[i].name);
 		if (bpf_obj_pin(fd, path))
 			return -errno;
 		close(fd);
@@ -80,16 +80,30 @@ static int setup(void **state)
 	return 0;
 }
 
-static int teardown(void **state)
+static void maps_remove(const char *dir)
 {
 	char path[128];
 
-	(void)state;
 	for (size_t i = 0; i < sizeof(defs) / sizeof(defs[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s", pin_dir, defs[i].name);
+		snprintf(path, sizeof(path), "%s/%s", dir, defs[i].name);
 		unlink(path);
 	}
-	rmdir(pin_dir);
+	rmdir(dir);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	strcpy(pin_dir, "/sys/fs/bpf/xcni-ut-XXXXXX");
+	if (!mkdtemp(pin_dir))
+		return -errno;
+	return maps_create(pin_dir, 1);
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	maps_remove(pin_dir);
 	return 0;
 }
 
@@ -372,6 +386,248 @@ static void test_many_pods_one_change(void **state)
 	polsync_free(ps);
 }
 
+/*
+ * A pod whose entries differ only by a peer identity born in this
+ * generation changes in place (no packet can carry that identity before the
+ * ipcache names it); any other difference flips the version.
+ */
+static void test_in_place_only_for_new_peers(void **state)
+{
+	struct polsync *ps;
+	struct polsync_stats st;
+	struct fixture f;
+	struct pol_idput born = { 302, "k8s:app=c,ns:kubernetes.io/metadata.name=x" };
+	struct pol_delta d = { 0 };
+	char msg[256];
+	__u8 ver;
+
+	(void)state;
+	assert_int_equal(polsync_open(pin_dir, &ps), 0);
+	fixture(&f, 1, 80);
+	assert_int_equal(polsync_apply(ps, &f.r, NULL, &st, msg, sizeof(msg)), 0);
+	assert_int_equal(polsync_cleanup(ps, &st), 0);
+	ver = polep("10.0.0.1").version;
+	/* Pod a now also allows identity 302, born now. */
+	f.ea[1] = entry("10.0.0.1", 302, 80, 7);
+	f.eps[0].nentries = 2;
+	d.nid_put = 1;
+	d.id_put = &born;
+	assert_int_equal(polsync_apply(ps, &f.r, &d, &st, msg, sizeof(msg)), 0);
+	assert_int_equal(st.eps_changed, 1);
+	assert_int_equal(st.eps_in_place, 1);
+	assert_int_equal(st.entries_written, 1);
+	assert_int_equal(polep("10.0.0.1").version, ver);
+	assert_true(allowed("10.0.0.1", 302, 80));
+	assert_true(allowed("10.0.0.1", 300, 80));
+	assert_int_equal(polsync_cleanup(ps, &st), 0);
+	/* Then identity 301, which the cluster had before: a flip, all entries
+	 * (entries are sorted by key, as the compiler hands them over). */
+	f.ea[1] = entry("10.0.0.1", 301, 80, 7);
+	f.ea[2] = entry("10.0.0.1", 302, 80, 7);
+	f.eps[0].nentries = 3;
+	d.nid_put = 0;
+	assert_int_equal(polsync_apply(ps, &f.r, &d, &st, msg, sizeof(msg)), 0);
+	assert_int_equal(st.eps_in_place, 0);
+	assert_int_equal(st.entries_written, 3);
+	assert_int_equal(polep("10.0.0.1").version, ver ^ 1);
+	assert_int_equal(polsync_cleanup(ps, &st), 0);
+	assert_int_equal(st.entries_deleted, 2);
+	/* 302 gone from the cluster: its entry goes in place, after the apply. */
+	f.eps[0].nentries = 2;
+	d.nid_del = 1;
+	d.id_del = &born.id;
+	assert_int_equal(polsync_apply(ps, &f.r, &d, &st, msg, sizeof(msg)), 0);
+	assert_int_equal(st.eps_in_place, 1);
+	assert_int_equal(st.entries_written, 0);
+	assert_true(allowed("10.0.0.1", 302, 80)); /* until cleanup: the ipcache may still name it */
+	assert_int_equal(polsync_cleanup(ps, &st), 0);
+	assert_int_equal(st.entries_deleted, 1);
+	assert_false(allowed("10.0.0.1", 302, 80));
+	assert_true(allowed("10.0.0.1", 301, 80));
+	assert_int_equal(polep("10.0.0.1").version, ver ^ 1);
+	/* Leave the maps empty for the next test. */
+	f.r.neps = 0;
+	assert_int_equal(polsync_apply(ps, &f.r, NULL, &st, msg, sizeof(msg)), 0);
+	assert_int_equal(polsync_cleanup(ps, &st), 0);
+	polsync_free(ps);
+}
+
+/* ---- incremental against whole, through real maps ---- */
+
+struct dump {
+	size_t n, rsz;
+	unsigned char *d;
+};
+
+static int dump_cmp_len;
+static int dump_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, dump_cmp_len);
+}
+
+/*
+ * Every (key, value) of a map, sorted. Policy maps: only entries of the
+ * version their pod uses, with the version and packet count zeroed (two
+ * writers may sit on different versions of the same policy).
+ */
+static struct dump dump_map(const char *dir, const char *name, size_t ksz, size_t vsz)
+{
+	struct dump d = { .rsz = ksz + vsz };
+	unsigned char k[1100], nk[1100];
+	char path[128];
+	int fd, pfd, first = 1;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = bpf_obj_get(path);
+	snprintf(path, sizeof(path), "%s/xcni_polep", dir);
+	pfd = bpf_obj_get(path);
+	assert_true(fd >= 0 && pfd >= 0);
+	while (bpf_map_get_next_key(fd, first ? NULL : k, nk) == 0) {
+		unsigned char *rec;
+		__u32 ep = 0;
+		__u8 ver = 0;
+		struct xcni_polep pe;
+
+		first = 0;
+		memcpy(k, nk, ksz);
+		d.d = realloc(d.d, (d.n + 1) * d.rsz);
+		assert_non_null(d.d);
+		rec = d.d + d.n * d.rsz;
+		memcpy(rec, k, ksz);
+		assert_int_equal(bpf_map_lookup_elem(fd, k, rec + ksz), 0);
+		if (!strcmp(name, "xcni_policy")) {
+			struct xcni_polhash_key *h = (void *)rec;
+
+			ep = h->ep, ver = h->version, h->version = 0;
+			memset(rec + ksz + offsetof(struct xcni_policy_val, packets), 0, 8);
+		} else if (!strcmp(name, "xcni_polrange")) {
+			struct xcni_policy_key *pk = (void *)rec;
+
+			ep = pk->ep, ver = pk->version, pk->version = 0;
+			memset(rec + ksz + offsetof(struct xcni_policy_val, packets), 0, 8);
+		} else if (!strcmp(name, "xcni_polcidr")) {
+			struct xcni_polcidr_key *ck = (void *)rec;
+
+			ep = ck->ep, ver = ck->version, ck->version = 0;
+		} else if (!strcmp(name, "xcni_polep")) {
+			((struct xcni_polep *)(rec + ksz))->version = 0;
+			d.n++;
+			continue;
+		} else {
+			d.n++;
+			continue;
+		}
+		/* After cleanup no entry of an old version may be left. */
+		assert_int_equal(bpf_map_lookup_elem(pfd, &ep, &pe), 0);
+		assert_int_equal(pe.version, ver);
+		d.n++;
+	}
+	close(fd);
+	close(pfd);
+	dump_cmp_len = (int)d.rsz;
+	if (d.n)
+		qsort(d.d, d.n, d.rsz, dump_cmp);
+	return d;
+}
+
+static void maps_equal(const char *a, const char *b)
+{
+	static const struct {
+		const char *name;
+		size_t ksz, vsz;
+	} m[] = {
+		{ "xcni_ipcache", sizeof(struct xcni_ipcache_key), sizeof(struct xcni_ipcache_val) },
+		{ "xcni_identity", 4, sizeof(struct xcni_idlabels) },
+		{ "xcni_polname", 4, sizeof(struct xcni_polname) },
+		{ "xcni_podname", 4, sizeof(struct xcni_podname) },
+		{ "xcni_polsel", 4, sizeof(struct xcni_polsel) },
+		{ "xcni_polep", 4, sizeof(struct xcni_polep) },
+		{ "xcni_policy", sizeof(struct xcni_polhash_key), sizeof(struct xcni_policy_val) },
+		{ "xcni_polrange", sizeof(struct xcni_policy_key), sizeof(struct xcni_policy_val) },
+		{ "xcni_polcidr", sizeof(struct xcni_polcidr_key), 4 },
+	};
+
+	for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++) {
+		struct dump x = dump_map(a, m[i].name, m[i].ksz, m[i].vsz);
+		struct dump y = dump_map(b, m[i].name, m[i].ksz, m[i].vsz);
+
+		if (x.n != y.n || (x.n && memcmp(x.d, y.d, x.n * x.rsz)))
+			fail_msg("%s: the incremental writer's %zu entries differ from the whole "
+				 "one's %zu", m[i].name, x.n, y.n);
+		free(x.d);
+		free(y.d);
+	}
+}
+
+/*
+ * Random change sequences: one writer gets pol_incr_update's deltas (and
+ * changes pods in place where it may), the other the whole compile every
+ * time; after each batch every map must hold the same.
+ */
+static void test_incremental_matches_whole(void **state)
+{
+	char dir_a[64] = "/sys/fs/bpf/xcni-ut-XXXXXX", dir_b[64] = "/sys/fs/bpf/xcni-ut-XXXXXX";
+	size_t in_place = 0, deltas = 0;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir_a));
+	assert_non_null(mkdtemp(dir_b));
+	assert_int_equal(maps_create(dir_a, 64), 0);
+	assert_int_equal(maps_create(dir_b, 64), 0);
+	for (unsigned run = 1; run <= 12; run++) {
+		unsigned seed = run;
+		struct store *st = store_new();
+		struct pol_incr *pi = pol_incr_new();
+		struct pol_opts o = { .node_name = "n0", .gateway_ip = ip4("10.1.0.1") };
+		struct polsync *pa, *pb;
+
+		assert_int_equal(polsync_open(dir_a, &pa), 0);
+		assert_int_equal(polsync_open(dir_b, &pb), 0);
+		random_cluster(st, &seed);
+		for (int step = 0; step < 60; step++) {
+			struct store_change *ch;
+			const struct pol_result *r;
+			const struct pol_delta *d;
+			struct pol_result full = { 0 };
+			struct polsync_stats sa, sb;
+			struct k8s_error e = { "" };
+			struct cluster c;
+			char msg[256];
+			size_t nch;
+			bool all;
+			int ra;
+
+			store_view(st, &c);
+			store_journal_take(st, &ch, &nch, &all);
+			ra = pol_incr_update(pi, &c, &o, ch, nch, all, polsync_needs_full(pa), &r, &d,
+					     &e);
+			store_changes_free(ch, nch);
+			assert_int_equal(ra, pol_compile(&c, &o, &full, &e));
+			if (!ra) {
+				deltas += !d->full;
+				assert_int_equal(polsync_apply(pa, r, d, &sa, msg, sizeof(msg)), 0);
+				assert_int_equal(polsync_cleanup(pa, &sa), 0);
+				in_place += sa.eps_in_place;
+				assert_int_equal(polsync_apply(pb, &full, NULL, &sb, msg, sizeof(msg)),
+						 0);
+				assert_int_equal(polsync_cleanup(pb, &sb), 0);
+				maps_equal(dir_a, dir_b);
+			}
+			pol_result_free(&full);
+			random_changes(st, &seed);
+		}
+		polsync_free(pa);
+		polsync_free(pb);
+		pol_incr_free(pi);
+		store_free(st);
+	}
+	print_message("%zu deltas applied, %zu pods changed in place\n", deltas, in_place);
+	assert_true(deltas > 12 * 60 / 2);
+	assert_true(in_place > 0);
+	maps_remove(dir_a);
+	maps_remove(dir_b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -379,6 +635,8 @@ int main(void)
 		cmocka_unit_test(test_apply_flip_cleanup),
 		cmocka_unit_test(test_map_full_changes_nothing),
 		cmocka_unit_test(test_restart_sweeps_unfinished),
+		cmocka_unit_test(test_in_place_only_for_new_peers),
+		cmocka_unit_test(test_incremental_matches_whole),
 	};
 
 	return cmocka_run_group_tests_name("polsync", tests, setup, teardown);

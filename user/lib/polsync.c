@@ -475,6 +475,25 @@ static int defer_delete(struct polsync *ps, const struct ep_state *e)
 	return 0;
 }
 
+static int write_entry(struct polsync *ps, const struct pol_entry *e, __u8 ver)
+{
+	struct xcni_policy_key k = e->key;
+	struct xcni_polhash_key h;
+
+	k.version = ver;
+	if (is_range(&k)) {
+		if (bpf_map_update_elem(ps->fd_polrange, &k, &e->val, BPF_ANY))
+			return -errno;
+		ps->n_polrange++;
+	} else {
+		h = hash_key(&k);
+		if (bpf_map_update_elem(ps->fd_policy, &h, &e->val, BPF_ANY))
+			return -errno;
+		ps->n_policy++;
+	}
+	return 0;
+}
+
 /* Writes one pod's entries under version ver. */
 static int write_ep(struct polsync *ps, const struct pol_ep *w, __u8 ver, size_t *written)
 {
@@ -488,21 +507,114 @@ static int write_ep(struct polsync *ps, const struct pol_ep *w, __u8 ver, size_t
 		(*written)++;
 	}
 	for (size_t i = 0; i < w->nentries; i++) {
-		struct xcni_policy_key k = w->entries[i].key;
-		struct xcni_polhash_key h;
+		int err = write_entry(ps, &w->entries[i], ver);
 
-		k.version = ver;
-		if (is_range(&k)) {
-			if (bpf_map_update_elem(ps->fd_polrange, &k, &w->entries[i].val, BPF_ANY))
-				return -errno;
-			ps->n_polrange++;
-		} else {
-			h = hash_key(&k);
-			if (bpf_map_update_elem(ps->fd_policy, &h, &w->entries[i].val, BPF_ANY))
-				return -errno;
-			ps->n_policy++;
-		}
+		if (err)
+			return err;
 		(*written)++;
+	}
+	return 0;
+}
+
+static bool id_in(uint32_t id, const struct pol_idput *put, size_t nput, const uint32_t *del,
+		  size_t ndel)
+{
+	for (size_t i = 0; put && i < nput; i++)
+		if (put[i].id == id)
+			return true;
+	for (size_t i = 0; del && i < ndel; i++)
+		if (del[i] == id)
+			return true;
+	return false;
+}
+
+/*
+ * Can the pod go from cur to w in place, under the version it uses? Only if
+ * every difference is an entry for a peer identity born in this generation
+ * (no ipcache entry carries it yet: added before the ipcache is written) or
+ * gone in it (none carries it any more: deleted after). No packet can then
+ * tell the steps apart, so the pod's policy is still switched as one; and a
+ * new label set in the cluster costs the entries it adds, not a copy of every
+ * pod's policy that names it.
+ */
+static bool ep_in_place(const struct ep_state *cur, const struct pol_ep *w,
+			const struct pol_delta *d)
+{
+	size_t i = 0, j = 0;
+
+	if (!d || d->full || !cur || !cur->known || cur->nc != w->ncidrs ||
+	    (cur->nc && memcmp(cur->c, w->cidrs, cur->nc * sizeof(*cur->c))))
+		return false;
+	while (i < cur->n || j < w->nentries) {
+		const struct pol_entry *a = i < cur->n ? &cur->e[i] : NULL;
+		const struct pol_entry *b = j < w->nentries ? &w->entries[j] : NULL;
+		int c = !a ? 1 : !b ? -1 : memcmp(&a->key, &b->key, sizeof(a->key));
+
+		if (!c && memcmp(&a->val, &b->val, sizeof(a->val)))
+			return false;
+		if (c < 0 && !id_in(a->key.peer, NULL, 0, d->id_del, d->nid_del))
+			return false;
+		if (c > 0 && !id_in(b->key.peer, d->id_put, d->nid_put, NULL, 0))
+			return false;
+		i += c <= 0;
+		j += c >= 0;
+	}
+	return true;
+}
+
+/*
+ * The in-place additions (see ep_in_place), before the ipcache names the new
+ * identities; the pod's "has" bits widened to cover old and new entries.
+ */
+static int ep_add_in_place(struct polsync *ps, struct ep_state *cur, const struct pol_ep *w,
+			   size_t *written)
+{
+	struct xcni_polep pe = cur->st, nw = w->state;
+	size_t i = 0;
+
+	for (size_t j = 0; j < w->nentries; j++) {
+		int c = 1, err;
+
+		while (i < cur->n && (c = memcmp(&cur->e[i].key, &w->entries[j].key,
+						 sizeof(cur->e[i].key))) < 0)
+			i++;
+		if (i < cur->n && !c)
+			continue;
+		if ((err = write_entry(ps, &w->entries[j], cur->st.version)))
+			return err;
+		(*written)++;
+	}
+	ep_has(w, &nw);
+	for (int dir = 0; dir < XCNI_NR_POLICY_DIRS; dir++)
+		pe.has[dir] |= nw.has[dir];
+	if (memcmp(&pe, &cur->st, sizeof(pe))) {
+		if (bpf_map_update_elem(ps->fd_polep, &w->ip, &pe, BPF_ANY))
+			return -errno;
+		cur->st = pe;
+	}
+	return 0;
+}
+
+/* The in-place removals, for polsync_cleanup (after the ipcache forgot them). */
+static int ep_defer_removed(struct polsync *ps, const struct ep_state *cur, const struct pol_ep *w)
+{
+	size_t j = 0;
+
+	for (size_t i = 0; i < cur->n; i++) {
+		struct pol_entry *d;
+		int c = -1;
+
+		while (j < w->nentries &&
+		       (c = memcmp(&w->entries[j].key, &cur->e[i].key, sizeof(cur->e[i].key))) < 0)
+			j++;
+		if (j < w->nentries && !c)
+			continue;
+		d = realloc(ps->del, (ps->ndel + 1) * sizeof(*d));
+		if (!d)
+			return -ENOMEM;
+		ps->del = d;
+		d[ps->ndel] = cur->e[i];
+		d[ps->ndel++].key.version = cur->st.version;
 	}
 	return 0;
 }
@@ -653,6 +765,14 @@ static int apply(struct polsync *ps, const struct pol_result *r, const struct po
 		/* The compiler says what changed: the mirrors no longer follow. */
 		ps->mirror_stale = true;
 		mirrors_free(ps);
+		for (size_t i = 0; i < r->neps; i++) {
+			struct ep_state *cur = ep_find(ps, r->eps[i].ip);
+
+			if (cur && !ep_entries_equal(cur, &r->eps[i]) &&
+			    ep_in_place(cur, &r->eps[i], d) &&
+			    (err = ep_add_in_place(ps, cur, &r->eps[i], &st->entries_written)))
+				goto out;
+		}
 		if ((err = delta_write(ps, d, KV_UPSERT, &st->other_changed)) ||
 		    (err = kvset_sync(ps->fd_polsel, &ps->polsel, r->eps, r->neps,
 				      sizeof(*r->eps), offsetof(struct pol_ep, sel), KV_BOTH,
@@ -710,6 +830,25 @@ names_done:
 			cur->c = NULL;
 			neps[nneps - 1].st = pe;
 			cur->done = true;
+			continue;
+		}
+		if (delta && ep_in_place(cur, w, d)) {
+			/* Added before the ipcache; the rest of the state now; the
+			 * removed entries once the ipcache has forgotten their peers. */
+			pe.version = ver;
+			if (memcmp(&pe, &cur->st, sizeof(pe)) &&
+			    bpf_map_update_elem(ps->fd_polep, &w->ip, &pe, BPF_ANY)) {
+				err = -errno;
+				goto out;
+			}
+			if ((err = ep_defer_removed(ps, cur, w)))
+				goto out;
+			st->eps_changed++;
+			st->eps_in_place++;
+			ep_state_clear(cur);
+			cur->done = true;
+			if ((err = ep_state_set(&neps[nneps++], w, ver)))
+				goto out;
 			continue;
 		}
 		if (cur)

@@ -16,6 +16,7 @@ struct polsync;
 
 struct polsync_stats {
 	size_t eps_changed; /* pods whose policy was rewritten */
+	size_t eps_in_place; /* of those, changed in place (new or gone peer identities only) */
 	size_t entries_written; /* policy + polcidr entries written */
 	size_t entries_deleted;
 	size_t other_changed; /* ipcache, identity, name entries written or deleted */
