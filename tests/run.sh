@@ -34,6 +34,7 @@ suites=(
 	"xcnid-crash:bash tests/integration/agent-crash.sh"
 	"policy-netns:bash tests/integration/policy.sh"
 	"svc-netns:bash tests/integration/svc.sh"
+	"nodeport-netns:bash tests/integration/nodeport.sh"
 	"metrics-netns:bash tests/integration/metrics.sh"
 	"lab:bash tests/lab/run.sh"
 	"lab-netpol:bash tests/lab/netpol.sh"

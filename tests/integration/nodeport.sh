@@ -80,7 +80,9 @@ for n in $NODES; do
 {"cniVersion":"1.0.0","name":"xcni-np-$n","type":"xcni","stateDir":"$T/state-$n","pinDir":"$(pin "$n")",
  "ipam":{"type":"host-local","ranges":[[{"subnet":"${SUB[$n]}.0/24"}]],"dataDir":"$T/ipam-$n"}}
 EOT
-	inns "$n" "$BUILD/xcnid" --pin-dir "$(pin "$n")" --pod-cidr "${SUB[$n]}.0/24" \
+	# nsenter execs the agent: $! is its PID (a function run in the background
+	# would be a subshell, and killing it would leave the agent running).
+	nsenter --net="/var/run/netns/$(ns "$n")" "$BUILD/xcnid" --pin-dir "$(pin "$n")" --pod-cidr "${SUB[$n]}.0/24" \
 		--node-name "$n" --underlay-dev ul0 --manifests "$M" --no-masquerade \
 		--kube-proxy-replacement -v >"$T/xcnid-$n.log" 2>&1 &
 	PID[$n]=$!
@@ -202,7 +204,34 @@ expect_out() { # expect_out IP PORT "POD PEER" | ""
 }
 check "outside -> n1:30080 reaches a on n1, which sees the client's address" \
 	expect_out "${UIP[n1]}" 30080 "a $OUT"
+# What goes from n1 to n2 on the wire: Geneve, outer n1 -> n2, inner n1 -> r:8080.
+capture_start() {
+	nsenter --net="/var/run/netns/$(ns sw)" tshark -n -i br0 -s 160 -f 'udp port 6081' \
+		-w "$T/wire.pcap" -q 2>"$T/wire.err" &
+	CAP=$!
+	SRVS+=($CAP)
+	for _ in $(seq 100); do
+		grep -q 'Capturing on' "$T/wire.err" 2>/dev/null && [ -s "$T/wire.pcap" ] && return 0
+		kill -0 "$CAP" 2>/dev/null || break
+		sleep 0.1
+	done
+	cat "$T/wire.err"
+	return 1
+}
+check "tshark captures Geneve on the underlay switch" capture_start
 check "outside -> n1:30081 reaches r on n2, SNATed to n1" expect_out "${UIP[n1]}" 30081 "r ${UIP[n1]}"
+sleep 0.3
+kill -INT "$CAP" 2>/dev/null
+wait "$CAP" 2>/dev/null
+# ip.src/ip.dst list the outer then the inner header's addresses.
+on_wire() {
+	tshark -n -r "$T/wire.pcap" -T fields -E separator=' ' -e ip.src -e ip.dst -e tcp.srcport \
+		-e tcp.dstport -e geneve.vni 2>/dev/null >"$T/wire.txt"
+	sed 's/^/#   /' "$T/wire.txt" | head -6
+	grep -q "^${UIP[n1]},${UIP[n1]} ${UIP[n2]},${IP[r]} [0-9]* 8080 0x000001$" "$T/wire.txt" &&
+		grep -q "^${UIP[n2]},${IP[r]} ${UIP[n1]},${UIP[n1]} 8080 [0-9]* 0x000001$" "$T/wire.txt"
+}
+check "on the wire: Geneve n1 -> n2 with inner n1 -> r:8080 (SNAT, DNAT), and r's reply back" on_wire
 check "outside -> n2:30081 reaches r on n2 (local there)" expect_out "${UIP[n2]}" 30081 "r $OUT"
 check "externalTrafficPolicy=Local: outside -> n1:30082 (no backend on n1) gets nothing" \
 	expect_out "${UIP[n1]}" 30082 ""
