@@ -37,6 +37,7 @@ suites=(
 	"svc-netns:bash tests/integration/svc.sh"
 	"ct-pressure:bash tests/integration/ctpressure.sh"
 	"socklb-netns:bash tests/integration/socklb.sh"
+	"nodeport-netns:bash tests/integration/nodeport.sh"
 	"metrics-netns:bash tests/integration/metrics.sh"
 	"lab:bash tests/lab/run.sh"
 	"lab-netpol:bash tests/lab/netpol.sh"
