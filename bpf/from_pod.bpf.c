@@ -225,11 +225,13 @@ int from_pod(struct __sk_buff *skb)
 		v.src_id = ipcache_identity(p.tuple.saddr);
 		v.dst_id = dipc ? dipc->identity : ipcache_identity(p.tuple.daddr);
 		/* Hairpin: the pod reaches itself as kube-proxy would have it,
-		 * from the node (allowed, as the node always is). */
+		 * from the node (allowed, as the node always is); kube-proxy's
+		 * masquerade hands the flow to the node, so the pod's egress is not
+		 * asked either (lab netpol via Service: the same truth tables). */
 		if (lb.ct_flags & XCNI_CT_F_HAIRPIN)
 			v.src_id = XCNI_ID_HOST;
-		reason = flow_judge(&p, ct, ep_ip, dst ? p.tuple.daddr : 0, &v, skb->len, ep_id,
-				    lb.ct_flags);
+		reason = flow_judge(&p, ct, (lb.ct_flags & XCNI_CT_F_HAIRPIN) ? 0 : ep_ip,
+				    dst ? p.tuple.daddr : 0, &v, skb->len, ep_id, lb.ct_flags);
 		if (reason)
 			goto out;
 	}

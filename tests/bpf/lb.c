@@ -795,6 +795,27 @@ static void lb_hairpin(void **state)
 	expect(FROM_POD_LB, DEV_A, in, len, TC_ACT_REDIRECT, XCNI_FWD_REPLY, want, wlen);
 }
 
+/*
+ * Hairpin of an egress-isolated pod: B through 10.96.1.1 reaches itself (B:8080)
+ * although its egress allows only A, as under kube-proxy, whose masquerade hands
+ * the flow to the node: its egress is not asked, its ingress sees the node.
+ */
+static void lb_hairpin_isolated(void **state)
+{
+	uint8_t in[FRAME_MAX], want[FRAME_MAX];
+	struct fr f = from_dev(DEV_B, IP_B, 45600, "10.96.1.1", 80, IPPROTO_TCP, TH_SYN), t;
+	size_t len, wlen;
+
+	(void)state;
+	len = frame(&f, in);
+	t = into(f, DEV_B);
+	t.saddr = ip4(LB_LOOPBACK);
+	t.daddr = ip4(IP_B);
+	t.dport = 8080;
+	wlen = frame(&t, want);
+	expect(FROM_POD_LB, DEV_B, in, len, TC_ACT_REDIRECT, XCNI_FWD_LOCAL, want, wlen);
+}
+
 /* A remote backend: DNAT, then Geneve to its node; its reply decapsulated and reverse-NATed. */
 static void lb_remote(void **state)
 {
@@ -1112,6 +1133,7 @@ const struct CMUnitTest lb_tests[] = {
 	cmocka_unit_test(lb_maglev),
 	cmocka_unit_test(lb_terminating),
 	cmocka_unit_test(lb_hairpin),
+	cmocka_unit_test(lb_hairpin_isolated),
 	cmocka_unit_test(lb_remote),
 	cmocka_unit_test(lb_icmp_error),
 	cmocka_unit_test(lb_policy),

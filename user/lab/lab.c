@@ -86,6 +86,8 @@ static int lab_teardown(struct lab *lab)
 		err = -EIO;
 	lab_path(lab, path, sizeof(path), "dns.yaml");
 	unlink(path);
+	lab_path(lab, path, sizeof(path), "kproxy-udp");
+	unlink(path);
 	lab_path(lab, path, sizeof(path), "lab.json");
 	unlink(path);
 	lab_path(lab, path, sizeof(path), ".lock");
