@@ -12,7 +12,8 @@
  * the source of UDP replies (recvmsg4).
  *
  * Without backend the connect (or sendmsg) fails with ECONNREFUSED, as
- * kube-proxy's REJECT makes it fail, but without a packet sent.
+ * kube-proxy's REJECT makes it fail, but without a packet sent; counted as
+ * drop-no-backend (from-pod), like the per-packet path's refusals.
  *
  * Affinity (ClientIP) is keyed by the socket's network namespace, the
  * pod, which at connect time has no source address yet; Maglev hashes the
@@ -23,6 +24,7 @@
 #include <linux/errno.h>
 #include <bpf/bpf_helpers.h>
 
+#include "lib/exit.h"
 #include "lib/lb_pick.h"
 #include "lib/maps.h"
 
@@ -54,6 +56,8 @@ static __always_inline int sock_translate(struct bpf_sock_addr *ctx)
 	id = lb_select(svc, &t, &ak, bpf_ktime_get_ns());
 	be = id ? bpf_map_lookup_elem(&xcni_backend, &id) : NULL;
 	if (!be || be->family != XCNI_AF_INET) {
+		/* Counted with the per-packet refusals: no packet, so no bytes. */
+		count(XCNI_DROP_NO_BACKEND, XCNI_DIR_FROM_POD, 0);
 		bpf_set_retval(-ECONNREFUSED);
 		return 0;
 	}

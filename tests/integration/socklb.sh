@@ -195,6 +195,9 @@ refused_in() {
 }
 check "in the cgroup, no backend: connect fails ECONNREFUSED, no packet sent" refused_in tcp 80
 check "in the cgroup, no backend: UDP sendto fails ECONNREFUSED, no packet sent" refused_in udp 53
+# No packet was refused in tc (none was sent): the count is the sockets'.
+no_backend_counted() { ctl metrics | grep -q 'drop-no-backend'; }
+check "the socket refusals counted as drop-no-backend" no_backend_counted
 
 # Outside the cgroup the socket is untouched: the ClusterIP leaves the pod, from_pod translates.
 tcp_out() {
