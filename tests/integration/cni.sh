@@ -289,9 +289,10 @@ if [ "$has6" = 1 ]; then
 	# the frames, counting the reason. Forwarding them waits for the data plane.
 	if [ "$has4" = 1 ]; then why=-109 whyname=drop-non-ip; else why=-115 whyname=drop-no-endpoint; fi
 	d0=$(metric $why 0)
-	ip netns exec "$NODE" timeout 5 tcpdump -i "$hostif" -nn -e -c 40 -w "$T/gw6.pcap" icmp6 2>/dev/null &
+	# tshark on the host end sees the pod's frames before tc ingress drops them.
+	nsenter --net="/var/run/netns/$NODE" timeout 20 tshark -n -i "$hostif" -f icmp6 -w "$T/gw6.pcap" -q 2>"$T/gw6.err" &
 	tcpd=$!
-	sleep 1
+	for _ in $(seq 50); do grep -q Capturing "$T/gw6.err" 2>/dev/null && break; sleep 0.1; done
 	ip netns exec "$XCT_TAG-p1" ping -6 -c5 -i 0.1 -W1 fe80::1%eth0 >"$T/ping6" 2>&1
 	ping6_rc=$?
 	sleep 0.3
@@ -301,8 +302,10 @@ if [ "$has6" = 1 ]; then
 		test "$ping6_rc" -ne 0
 	check "  ... and the drops are counted $whyname from-pod (got $((d1 - d0)), want >= 5)" \
 		test "$((d1 - d0))" -ge 5
-	check "  ... the 5 echo requests left p1 for the host veth's MAC $hostmac, and p1 sent no neighbour solicitation for fe80::1" \
-		bash -c "[ \$(tshark -r $T/gw6.pcap -Y 'icmpv6.type == 128 && eth.dst == $hostmac && ipv6.dst == fe80::1 && ipv6.src == ${IP6[p1]}' 2>/dev/null | wc -l) -eq 5 ] && [ \$(tshark -r $T/gw6.pcap -Y 'icmpv6.type == 135 && icmpv6.nd.ns.target_address == fe80::1' 2>/dev/null | wc -l) -eq 0 ]"
+	echo6=$(tshark -r "$T/gw6.pcap" -Y "icmpv6.type == 128 && eth.dst == $hostmac && ipv6.dst == fe80::1 && ipv6.src == ${IP6[p1]}" 2>/dev/null | wc -l)
+	ns6=$(tshark -r "$T/gw6.pcap" -Y 'icmpv6.type == 135 && icmpv6.nd.ns.target_address == fe80::1' 2>/dev/null | wc -l)
+	check "  ... tshark: the 5 echo requests left p1 for the host veth's MAC (got $echo6), with no neighbour solicitation for fe80::1 (got $ns6)" \
+		bash -c "[ $echo6 -eq 5 ] && [ $ns6 -eq 0 ] || { cat $T/gw6.err; tshark -r $T/gw6.pcap | head; exit 1; }"
 	check "pod to pod over IPv6 does not pass yet either (p1 -> ${IP6[p2]})" \
 		bash -c "! ip netns exec $XCT_TAG-p1 ping -6 -c1 -W1 ${IP6[p2]}"
 fi
