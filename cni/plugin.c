@@ -566,7 +566,7 @@ static int add_ipv6(struct ctx *c, struct netns *ns, const struct nl_link *hl,
 	if (!err)
 		err = nl_neigh6_add(&ns->pod, pl->ifindex, &gw6, hl->mac);
 	if (err)
-		return nl_fail(c, &ns->pod, err, "add the gateway's neighbour entry in the pod");
+		return nl_fail(c, &ns->pod, err, "add the neighbour entry for the gateway in the pod");
 	err = xcni_failpoint("pod-route6");
 	json_array_foreach(ipam->routes, i, r) {
 		struct nl_route6 rt = { .gw = gw6, .oif = pl->ifindex };

@@ -98,10 +98,12 @@ int xcni_ipam_parse(json_t *res, struct xcni_ipam *out, struct cni_err *e)
 			uint8_t p;
 			int v6 = dst && strchr(dst, ':');
 
-			if (!dst || (v6 ? xcni_cidr6_parse(dst, &a6, &p) : xcni_cidr4_parse(dst, &a, &p)))
+			if (!dst || (v6 ? xcni_cidr6_parse(dst, &a6, &p) : xcni_cidr4_parse(dst, &a, &p))) {
+				xcni_ipam_free(out);
 				return cni_fail(e, XCNI_ERR_IPAM,
 						"ipam result: routes[%zu].dst \"%s\" is not a CIDR", i,
 						dst ? dst : "(missing)");
+			}
 			/* A route of a family the pod has no address of has no gateway:
 			 * one config serves single- and dual-stack nodes alike. */
 			if (v6 ? !out->has6 : !out->has4)
@@ -109,15 +111,20 @@ int xcni_ipam_parse(json_t *res, struct xcni_ipam *out, struct cni_err *e)
 			json_array_append_new(out->routes, json_pack("{s:s}", "dst", dst));
 		}
 	}
-	if (json_array_size(out->routes) == 0 && out->has4)
-		json_array_append_new(out->routes, json_pack("{s:s}", "dst", "0.0.0.0/0"));
-	if (out->has6) {
+	/* A family without a route of its own gets a default route. */
+	{
+		int any4 = 0, any6 = 0;
 		json_t *r;
-		int any6 = 0;
 
-		json_array_foreach(out->routes, i, r)
-			any6 |= strchr(json_string_value(json_object_get(r, "dst")), ':') != NULL;
-		if (!any6)
+		json_array_foreach(out->routes, i, r) {
+			if (strchr(json_string_value(json_object_get(r, "dst")), ':'))
+				any6 = 1;
+			else
+				any4 = 1;
+		}
+		if (out->has4 && !any4)
+			json_array_append_new(out->routes, json_pack("{s:s}", "dst", "0.0.0.0/0"));
+		if (out->has6 && !any6)
 			json_array_append_new(out->routes, json_pack("{s:s}", "dst", "::/0"));
 	}
 	out->dns = json_incref(json_object_get(res, "dns"));

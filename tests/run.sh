@@ -29,6 +29,8 @@ suites=(
 	"xcnictl:bash tests/xcnictl/run.sh"
 	"cni-netns:bash tests/integration/cni.sh"
 	"cni-netns-tc:env ATTACH=tc bash tests/integration/cni.sh"
+	"cni-netns-v6:env FAMILY=6 bash tests/integration/cni.sh"
+	"cni-netns-dual:env FAMILY=dual bash tests/integration/cni.sh"
 	"cni-netns-asan:bash tests/fuzz/asan-netns.sh"
 	"cni-crash:bash tests/integration/crash.sh"
 	"xcnid-restart:bash tests/integration/restart.sh"

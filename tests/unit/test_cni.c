@@ -54,6 +54,30 @@ struct bad_case {
 	const char *needle; /* the message must name the field */
 };
 
+/* A host-local config up to its ranges. */
+#define HL "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"type\":\"xcni\",\"ipam\":{\"type\":\"host-local\",\"ranges\":"
+
+static void conf_families(void **state)
+{
+	struct xcni_conf c;
+	struct cni_err e;
+
+	(void)state;
+	/* kubelet's conflist for a dual-stack node: one range set per family. */
+	assert_int_equal(parse(HL "[[{\"subnet\":\"10.244.1.0/24\"}],[{\"subnet\":\"fd00:10:244:1::/64\"}]]}}", &c, &e), 0);
+	assert_int_equal(c.ipam_families, XCNI_FAM_4 | XCNI_FAM_6);
+	xcni_conf_free(&c);
+	assert_int_equal(parse(HL "[[{\"subnet\":\"fd00::/64\",\"rangeStart\":\"fd00::10\",\"gateway\":\"fd00::1\"},{\"subnet\":\"fd01::/64\"}]]}}", &c, &e), 0);
+	assert_int_equal(c.ipam_families, XCNI_FAM_6);
+	xcni_conf_free(&c);
+	assert_int_equal(parse(GOOD "}", &c, &e), 0);
+	assert_int_equal(c.ipam_families, 0);
+	xcni_conf_free(&c);
+	/* Another IPAM plugin's "ranges" is its own business. */
+	assert_int_equal(parse("{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"type\":\"xcni\",\"ipam\":{\"type\":\"other\",\"ranges\":7}}", &c, &e), 0);
+	xcni_conf_free(&c);
+}
+
 static void conf_rejects(void **state)
 {
 	static const struct bad_case cases[] = {
@@ -73,6 +97,16 @@ static void conf_rejects(void **state)
 		{ "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"type\":\"xcni\"}", CNI_ERR_INVALID_CONFIG, "\"ipam\"" },
 		{ "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"type\":\"xcni\",\"ipam\":{}}", CNI_ERR_INVALID_CONFIG, "ipam.\"type\"" },
 		{ "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"type\":\"xcni\",\"ipam\":{\"type\":\"../x\"}}", CNI_ERR_INVALID_CONFIG, "ipam" },
+		{ HL "[[{\"subnet\":\"10.1.0.0/24\"}],[{\"subnet\":\"10.2.0.0/24\"}]]}}", CNI_ERR_INVALID_CONFIG, "ipam.ranges[1] is a second IPv4 range set (ipam.ranges[0] is one)" },
+		{ HL "[[{\"subnet\":\"fd00::/64\"}],[{\"subnet\":\"10.2.0.0/24\"}],[{\"subnet\":\"fd01::/64\"}]]}}", CNI_ERR_INVALID_CONFIG, "ipam.ranges[2] is a second IPv6 range set (ipam.ranges[0] is one)" },
+		{ HL "[[{\"subnet\":\"10.1.0.0/24\"},{\"subnet\":\"fd00::/64\"}]]}}", CNI_ERR_INVALID_CONFIG, "ipam.ranges[0][1].subnet fd00::/64 is IPv6 but ipam.ranges[0][0] is IPv4" },
+		{ HL "[[{\"subnet\":\"10.1.0.0/33\"}]]}}", CNI_ERR_INVALID_CONFIG, "ipam.ranges[0][0].subnet \"10.1.0.0/33\" is not a CIDR" },
+		{ HL "[[{\"subnet\":\"fd00::/64\",\"rangeStart\":\"10.0.0.1\"}]]}}", CNI_ERR_INVALID_CONFIG, "ipam.ranges[0][0].rangeStart 10.0.0.1 is not an IPv6 address like its subnet fd00::/64" },
+		{ HL "[[{\"subnet\":\"10.1.0.0/24\",\"gateway\":7}]]}}", CNI_ERR_INVALID_CONFIG, "ipam.ranges[0][0].gateway (not a string)" },
+		{ HL "[[{\"rangeStart\":\"10.1.0.5\"}]]}}", CNI_ERR_INVALID_CONFIG, "ipam.ranges[0][0] needs a \"subnet\"" },
+		{ HL "[]}}", CNI_ERR_INVALID_CONFIG, "ipam.ranges must be a non-empty array" },
+		{ HL "[{}]}}", CNI_ERR_INVALID_CONFIG, "ipam.ranges[0] must be a non-empty array" },
+		{ "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"type\":\"xcni\",\"ipam\":{\"type\":\"host-local\",\"subnet\":\"10.1.0.0/24\",\"ranges\":[[{\"subnet\":\"10.2.0.0/24\"}]]}}", CNI_ERR_INVALID_CONFIG, "ipam.ranges[0] is a second IPv4 range set (ipam.subnet is one)" },
 		{ "{\"cniVersion\":\"1.0.0\",\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"type\":\"xcni\",\"ipam\":{\"type\":\"h\"}}", CNI_ERR_DECODE, "duplicate" },
 	};
 
@@ -168,7 +202,7 @@ static void ipam_parse_ok(void **state)
 	assert_string_equal(inet_ntop(AF_INET, &ip.ip, buf, sizeof(buf)), "10.1.2.3");
 	assert_int_equal(ip.plen, 24);
 	assert_string_equal(inet_ntop(AF_INET, &ip.gw, buf, sizeof(buf)), "10.1.2.1");
-	/* IPv6 routes are dropped, IPv4 kept. */
+	/* IPv6 routes are dropped for a pod without IPv6, IPv4 kept. */
 	assert_int_equal(json_array_size(ip.routes), 1);
 	assert_non_null(ip.dns);
 	xcni_ipam_free(&ip);
@@ -183,18 +217,78 @@ static void ipam_parse_ok(void **state)
 	json_decref(r);
 }
 
+/* The routes an IPAM result gives the pod, space-separated, must be want. */
+static void expect_routes(const char *json, const char *want)
+{
+	json_t *r = ipam_res(json), *rt;
+	struct xcni_ipam ip;
+	struct cni_err e = { 0 };
+	char got[256] = "";
+	size_t i;
+
+	assert_int_equal(xcni_ipam_parse(r, &ip, &e), 0);
+	json_array_foreach(ip.routes, i, rt)
+		snprintf(got + strlen(got), sizeof(got) - strlen(got), "%s%s", i ? " " : "",
+			 json_string_value(json_object_get(rt, "dst")));
+	if (strcmp(got, want))
+		fail_msg("%s: routes \"%s\", want \"%s\"", json, got, want);
+	xcni_ipam_free(&ip);
+	json_decref(r);
+}
+
+static void ipam_parse_families(void **state)
+{
+	json_t *r = ipam_res("{\"ips\":[{\"address\":\"10.1.2.3/24\",\"gateway\":\"10.1.2.1\"},"
+			     "{\"address\":\"fd00:10::3/64\",\"gateway\":\"fd00:10::1\"}],"
+			     "\"routes\":[{\"dst\":\"0.0.0.0/0\"},{\"dst\":\"2001:db8::/32\"}]}");
+	struct xcni_ipam ip;
+	struct cni_err e = { 0 };
+	char buf[INET6_ADDRSTRLEN];
+
+	(void)state;
+	assert_int_equal(xcni_ipam_parse(r, &ip, &e), 0);
+	assert_true(ip.has4 && ip.has6);
+	assert_int_equal(ip.idx4, 0);
+	assert_int_equal(ip.idx6, 1);
+	assert_string_equal(inet_ntop(AF_INET6, &ip.ip6, buf, sizeof(buf)), "fd00:10::3");
+	assert_int_equal(ip.plen6, 64);
+	/* IPAM's IPv6 routes are kept as given: no ::/0 added beside them. */
+	assert_int_equal(json_array_size(ip.routes), 2);
+	xcni_ipam_free(&ip);
+	json_decref(r);
+
+	/* IPv6 only: no gateway needed, ::/0 by default, IPv4 routes dropped. */
+	expect_routes("{\"ips\":[{\"address\":\"fd00:10::3/64\"}],\"routes\":[{\"dst\":\"0.0.0.0/0\"}]}",
+		      "::/0");
+	/* Dual without routes, IPv6 first: a default route for each family. */
+	expect_routes("{\"ips\":[{\"address\":\"fd00:10::3/64\"},{\"address\":\"10.1.2.3/24\",\"gateway\":\"10.1.2.1\"}]}",
+		      "0.0.0.0/0 ::/0");
+	/* Dual with IPv6 routes only: IPv4 still gets its default route. */
+	expect_routes("{\"ips\":[{\"address\":\"10.1.2.3/24\",\"gateway\":\"10.1.2.1\"},{\"address\":\"fd00:10::3/64\"}],"
+		      "\"routes\":[{\"dst\":\"::/1\"}]}",
+		      "::/1 0.0.0.0/0");
+}
+
 static void ipam_parse_rejects(void **state)
 {
 	static const struct bad_case cases[] = {
 		{ "{}", XCNI_ERR_IPAM, "no \"ips\"" },
 		{ "{\"ips\":[]}", XCNI_ERR_IPAM, "no \"ips\"" },
 		{ "{\"ips\":[{\"gateway\":\"10.0.0.1\"}]}", XCNI_ERR_IPAM, "address missing" },
-		{ "{\"ips\":[{\"address\":\"fd00::2/64\",\"gateway\":\"fd00::1\"}]}", CNI_ERR_UNSUPPORTED_FIELD, "IPv6" },
+		{ "{\"ips\":[{\"address\":\"fd00::2/64\"},{\"address\":\"fd00::3/64\"}]}", CNI_ERR_UNSUPPORTED_FIELD, "ips[1].address fd00::3/64 is a second IPv6 address (ips[0] is one)" },
+		{ "{\"ips\":[{\"address\":\"fe80::2/64\"}]}", XCNI_ERR_IPAM, "ips[0].address \"fe80::2/64\" is not a global" },
+		{ "{\"ips\":[{\"address\":\"ff02::2/64\"}]}", XCNI_ERR_IPAM, "not a global" },
+		{ "{\"ips\":[{\"address\":\"::/0\"}]}", XCNI_ERR_IPAM, "not a global" },
+		{ "{\"ips\":[{\"address\":\"fd00::2/129\"}]}", XCNI_ERR_IPAM, "not a global" },
+		{ "{\"ips\":[{\"address\":\"fd00::2/64\",\"gateway\":\"10.0.0.1\"}]}", XCNI_ERR_IPAM, "ips[0].gateway \"10.0.0.1\" is not IPv6" },
+		{ "{\"ips\":[{\"address\":\"10.0.0.2/24\",\"gateway\":\"fd00::1\"}]}", XCNI_ERR_IPAM, "ips[0].gateway \"fd00::1\" is not IPv4" },
+		{ "{\"ips\":[{\"address\":\"10.0.0.2/24\",\"gateway\":\"10.0.0.1\"}],\"routes\":[{\"dst\":\"10.0.0.0/40\"}]}", XCNI_ERR_IPAM, "routes[0].dst \"10.0.0.0/40\" is not a CIDR" },
+		{ "{\"ips\":[{\"address\":\"fd00::2/64\"}],\"routes\":[{\"gw\":\"fe80::1\"}]}", XCNI_ERR_IPAM, "routes[0].dst" },
 		{ "{\"ips\":[{\"address\":\"10.0.0.2/24\"}]}", XCNI_ERR_IPAM, "gateway missing" },
 		{ "{\"ips\":[{\"address\":\"10.0.0.2\",\"gateway\":\"10.0.0.1\"}]}", XCNI_ERR_IPAM, "not an IPv4 CIDR" },
 		{ "{\"ips\":[{\"address\":\"10.0.0.2/33\",\"gateway\":\"10.0.0.1\"}]}", XCNI_ERR_IPAM, "not an IPv4 CIDR" },
 		{ "{\"ips\":[{\"address\":\"10.0.0.1/24\",\"gateway\":\"10.0.0.1\"}]}", XCNI_ERR_IPAM, "is the gateway" },
-		{ "{\"ips\":[{\"address\":\"10.0.0.2/24\",\"gateway\":\"10.0.0.1\"},{\"address\":\"10.0.0.3/24\",\"gateway\":\"10.0.0.1\"}]}", CNI_ERR_UNSUPPORTED_FIELD, "more than one" },
+		{ "{\"ips\":[{\"address\":\"10.0.0.2/24\",\"gateway\":\"10.0.0.1\"},{\"address\":\"10.0.0.3/24\",\"gateway\":\"10.0.0.1\"}]}", CNI_ERR_UNSUPPORTED_FIELD, "ips[1].address 10.0.0.3/24 is a second IPv4 address" },
 	};
 
 	(void)state;
@@ -211,12 +305,12 @@ static void ipam_parse_rejects(void **state)
 	}
 }
 
-static json_t *build(const char *ver)
+static json_t *build_from(const char *ver, const char *ipam_json)
 {
 	struct xcni_attach a = { .host_if = "xc0123", .pod_if = "eth0", .netns = "/run/netns/p",
 				 .mtu = 1400, .host_mac = { 2, 0, 0, 0, 0, 1 },
 				 .pod_mac = { 2, 0, 0, 0, 0, 2 } };
-	json_t *r = ipam_res("{\"ips\":[{\"address\":\"10.1.2.3/24\",\"gateway\":\"10.1.2.1\"}]}");
+	json_t *r = ipam_res(ipam_json);
 	struct xcni_ipam ip;
 	struct cni_err e;
 	json_t *res;
@@ -226,6 +320,50 @@ static json_t *build(const char *ver)
 	xcni_ipam_free(&ip);
 	json_decref(r);
 	return res;
+}
+
+static json_t *build(const char *ver)
+{
+	return build_from(ver, "{\"ips\":[{\"address\":\"10.1.2.3/24\",\"gateway\":\"10.1.2.1\"}]}");
+}
+
+#define DUAL "{\"ips\":[{\"address\":\"10.1.2.3/24\",\"gateway\":\"10.1.2.1\"}," \
+	     "{\"address\":\"fd00:10::3/64\",\"gateway\":\"fd00:10::1\"}]}"
+
+static const char *jstr(json_t *j, const char *path0, size_t i, const char *key)
+{
+	return json_string_value(json_object_get(json_array_get(json_object_get(j, path0), i), key));
+}
+
+static void result_dual(void **state)
+{
+	json_t *r10 = build_from("1.0.0", DUAL), *r04 = build_from("0.4.0", DUAL);
+	json_t *r6 = build_from("1.1.0", "{\"ips\":[{\"address\":\"fd00:10::3/64\"}]}");
+
+	(void)state;
+	/* Both addresses as the pod holds them, on interface 1 (the pod's). */
+	assert_int_equal(json_array_size(json_object_get(r10, "ips")), 2);
+	assert_string_equal(jstr(r10, "ips", 0, "address"), "10.1.2.3/32");
+	assert_string_equal(jstr(r10, "ips", 1, "address"), "fd00:10::3/128");
+	/* The IPv6 gateway is the host veth's link-local, not the range's. */
+	assert_string_equal(jstr(r10, "ips", 1, "gateway"), XCNI_GW6);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(json_object_get(r10, "ips"), 1), "interface")), 1);
+	assert_string_equal(jstr(r10, "routes", 0, "dst"), "0.0.0.0/0");
+	assert_string_equal(jstr(r10, "routes", 0, "gw"), "10.1.2.1");
+	assert_string_equal(jstr(r10, "routes", 1, "dst"), "::/0");
+	assert_string_equal(jstr(r10, "routes", 1, "gw"), "fe80::1");
+	assert_null(jstr(r10, "ips", 1, "version"));
+	/* 0.4.0 names each address's family. */
+	assert_string_equal(jstr(r04, "ips", 0, "version"), "4");
+	assert_string_equal(jstr(r04, "ips", 1, "version"), "6");
+	/* IPv6 only: one address, one route, no IPv4 gateway anywhere. */
+	assert_int_equal(json_array_size(json_object_get(r6, "ips")), 1);
+	assert_string_equal(jstr(r6, "ips", 0, "address"), "fd00:10::3/128");
+	assert_int_equal(json_array_size(json_object_get(r6, "routes")), 1);
+	assert_string_equal(jstr(r6, "routes", 0, "gw"), "fe80::1");
+	json_decref(r10);
+	json_decref(r04);
+	json_decref(r6);
 }
 
 static void result_layouts(void **state)
@@ -282,14 +420,17 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(conf_defaults),
 		cmocka_unit_test(conf_fields),
+		cmocka_unit_test(conf_families),
 		cmocka_unit_test(conf_rejects),
 		cmocka_unit_test(versions),
 		cmocka_unit_test(naming),
 		cmocka_unit_test(alias_roundtrip),
 		cmocka_unit_test(env_validation),
 		cmocka_unit_test(ipam_parse_ok),
+		cmocka_unit_test(ipam_parse_families),
 		cmocka_unit_test(ipam_parse_rejects),
 		cmocka_unit_test(result_layouts),
+		cmocka_unit_test(result_dual),
 		cmocka_unit_test(error_and_version_json),
 	};
 

@@ -89,6 +89,59 @@ static void veth_link_addr_route(void **state)
 	assert_int_equal(nl_link_del(nl, a.ifindex), -ENODEV);
 }
 
+static struct in6_addr a6(const char *s)
+{
+	struct in6_addr a;
+
+	inet_pton(AF_INET6, s, &a);
+	return a;
+}
+
+/* What the plugin does for an IPv6 pod: address, route via fe80::1, neighbour. */
+static void ipv6_addr_route_neigh(void **state)
+{
+	struct nl *nl = *state;
+	struct nl_link a, b;
+	struct in6_addr pod = a6("fd00:1::5"), gw = a6("fe80::1");
+	struct nl_route6 host = { .dst = pod, .dst_len = 128 };
+	struct nl_route6 def = { .gw = gw };
+	static const uint8_t other[6] = { 2, 0, 0, 0, 0, 9 };
+
+	assert_int_equal(nl_veth_add(nl, "xt6-a", "xt6-b", -1, 1500), 0);
+	assert_int_equal(nl_link_get(nl, "xt6-a", &a), 0);
+	assert_int_equal(nl_link_get(nl, "xt6-b", &b), 0);
+	assert_int_equal(nl_link_up_ipv4(nl, a.ifindex, NULL), 0);
+	assert_int_equal(nl_link_up_ipv4(nl, b.ifindex, NULL), 0);
+
+	assert_int_equal(nl_addr6_has(nl, b.ifindex, &pod, 128), 0);
+	assert_int_equal(nl_addr6_add(nl, b.ifindex, &pod, 128), 0);
+	assert_int_equal(nl_addr6_has(nl, b.ifindex, &pod, 128), 1);
+	assert_int_equal(nl_addr6_has(nl, b.ifindex, &pod, 64), 0);
+	assert_int_equal(nl_addr6_add(nl, b.ifindex, &pod, 128), -EEXIST);
+	assert_int_equal(nl_addr6_add(nl, a.ifindex, &gw, 64), 0);
+	assert_int_equal(nl_addr6_has(nl, a.ifindex, &gw, 64), 1);
+
+	host.oif = a.ifindex;
+	assert_int_equal(nl_route6_has(nl, &host), 0);
+	assert_int_equal(nl_route6_add(nl, &host), 0);
+	assert_int_equal(nl_route6_has(nl, &host), 1);
+	/* The default route via a link-local gateway needs the device. */
+	def.oif = b.ifindex;
+	assert_int_equal(nl_route6_add(nl, &def), 0);
+	assert_int_equal(nl_route6_has(nl, &def), 1);
+	def.gw = a6("fe80::2");
+	assert_int_equal(nl_route6_has(nl, &def), 0);
+
+	assert_int_equal(nl_neigh6_has(nl, b.ifindex, &gw, a.mac), 0);
+	assert_int_equal(nl_neigh6_add(nl, b.ifindex, &gw, a.mac), 0);
+	assert_int_equal(nl_neigh6_has(nl, b.ifindex, &gw, a.mac), 1);
+	assert_int_equal(nl_neigh6_has(nl, b.ifindex, &gw, other), 0);
+	assert_int_equal(nl_neigh6_has(nl, a.ifindex, &gw, a.mac), 0);
+	/* Written again (a replace), it still holds one entry. */
+	assert_int_equal(nl_neigh6_add(nl, b.ifindex, &gw, a.mac), 0);
+	assert_int_equal(nl_link_del(nl, a.ifindex), 0);
+}
+
 static int count_cb(const struct nl_link *l, void *arg)
 {
 	(void)l;
@@ -111,6 +164,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(extack_message_is_kept),
 		cmocka_unit_test(veth_link_addr_route),
+		cmocka_unit_test(ipv6_addr_route_neigh),
 		cmocka_unit_test(dump_ends),
 	};
 

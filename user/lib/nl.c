@@ -140,13 +140,14 @@ static int nl_replies(struct nl *nl, const void *buf, size_t n, unsigned int seq
 	while (n - off >= sizeof(struct nlmsghdr)) {
 		const struct nlmsghdr *h = (const void *)((const char *)buf + off);
 
-		if (h->nlmsg_len < sizeof(*h) || h->nlmsg_len > n - off) {
+		/* libmnl walks a message's attributes up to its aligned end, so the
+		 * padding must be there too: the kernel always sends it. */
+		if (h->nlmsg_len < sizeof(*h) || h->nlmsg_len > n - off ||
+		    MNL_ALIGN(h->nlmsg_len) > n - off) {
 			errno = EBADMSG;
 			return MNL_CB_ERROR;
 		}
 		off += MNL_ALIGN(h->nlmsg_len);
-		if (off > n)
-			break;
 	}
 	return mnl_cb_run2(buf, n, seq, nl->portid, cb, &ca, ctl, NLMSG_MIN_TYPE);
 }
