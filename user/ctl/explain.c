@@ -777,6 +777,7 @@ static int svc_view_open(const struct ctx *c, const char *dir, struct svc_view *
 		int err = v->slot < 0 ? v->slot : v->be;
 
 		svc_view_close(v);
+		v->svc = -1;
 		return err;
 	}
 	v->maglev = map_open_quiet(&at, &m_maglev);
