@@ -247,8 +247,8 @@ check "endpoint list: columns line up" aligned x endpoint list
 
 # -- ct
 check "ct list: header and 3 rows" lines 4 x ct list
-check "ct list: tcp flow" has '^tcp +10\.244\.1\.5:40000 +10\.96\.0\.1:443 +established +1[0-9][0-9] +[0-9]+ +10 +1500 +8 +9000 +7 +stack +5 +- +-$' x ct list
-check "ct list: a flow that never met the host stack is bpf's" has '^udp +10\.244\.1\.10:53000 +8\.8\.8\.8:53 +new .* +8 +bpf +0 +- +-$' x ct list
+check "ct list: tcp flow" has '^tcp +10\.244\.1\.5:40000 +10\.96\.0\.1:443 +established +1[0-9][0-9] +[0-9]+ +10 +1500 +8 +9000 +7 +stack +5 +- +- +-$' x ct list
+check "ct list: a flow that never met the host stack is bpf's" has '^udp +10\.244\.1\.10:53000 +8\.8\.8\.8:53 +new .* +8 +bpf +0 +- +- +-$' x ct list
 check "ct list: icmp shows the echo id" has '^icmp +10\.244\.1\.5:id=4660 +10\.244\.1\.10:id=4660 +established ' x ct list
 check "ct list: udp new" has '^udp +10\.244\.1\.10:53000 +8\.8\.8\.8:53 +new ' x ct list
 check "ct list --ip filters" lines 2 x ct list --ip 10.96.0.1
@@ -280,7 +280,7 @@ check "ct get --json: exactly the entry" json_is '
 	"proto": "tcp", "saddr": "10.244.1.5", "sport": 40000, "daddr": "10.96.0.1", "dport": 443,
 	"state": "established", "pkts_orig": 10, "bytes_orig": 1500, "pkts_reply": 8,
 	"bytes_reply": 9000, "ep_id": 7, "via": "stack", "policy_rev": 5, "matched": "original",
-	"service": None, "backend_id": None, "rev_nat": None}
+	"service": None, "service_name": None, "port_name": None, "backend_id": None, "rev_nat": None}
 	and 100 <= j["age_s"] <= 160 and j["idle_s"] == j["age_s"] - 95' x ct get tcp 10.244.1.5:40000 10.96.0.1:443 --json
 check "ct get of the reply tuple: the flow as it opened, MATCHED reply" json_is '
 	(j["saddr"], j["sport"], j["daddr"], j["dport"], j["matched"]) == ("10.244.1.5", 40000, "10.96.0.1", 443, "reply")' \
@@ -418,15 +418,15 @@ check "service get svc/NS without a name: exit 2, naming it" \
 	has 'SERVICE "svc/y": expected svc/NAMESPACE/NAME' x service get svc/y
 check "service get svc/NS/NAME/more exits 2" exits 2 x service get svc/y/web/x
 check "service get svc//NAME exits 2" exits 2 x service get svc//web
-check "service list --ip of a backend: the frontends using it" rows_are '10.96.0.10:53/udp ext 1 maglev 1 2 1 1 3
-10.96.0.20:80/tcp int 3 affinity=10800s,itp-local 0 0 1 3 1' x service list --ip 10.244.2.7
+check "service list --ip of a backend: the frontends using it" rows_are '10.96.0.10:53/udp kube-system/kube-dns:dns ext 1 maglev 1 2 1 1 3
+10.96.0.20:80/tcp y/web:http int 3 affinity=10800s,itp-local 0 0 1 3 1' x service list --ip 10.244.2.7
 check "service list --ip of a stale slot's backend: none" lines 1 x service list --ip 10.244.9.9
 check "service list --ip of a frontend" lines 2 x service list --ip 10.96.0.30
 check "service list --pod: the frontends with the pod as backend" lines 3 x service list --pod x/a
 check "service list --namespace y" has '^10\.96\.0\.10:53/udp ' x service list --namespace y
 check "service list --namespace y: only that one" lines 2 x service list --namespace y
 check "service list --identity 43: the frontends with a backend of that identity" \
-	rows_are '10.96.0.10:53/udp ext 1 maglev 1 2 1 1 3' x service list --identity 43
+	rows_are '10.96.0.10:53/udp kube-system/kube-dns:dns ext 1 maglev 1 2 1 1 3' x service list --identity 43
 check "service list --ip with a bad IP exits 2" exits 2 x service list --ip nope
 check "a filter service get does not take exits 2" exits 2 x service get 10.96.0.10:53/udp --ip 10.244.1.5
 check "service get: the frontend's record" has '^FLAGS +affinity=10800s,etp-local,two-scopes$' x service get 10.96.0.20:80/tcp
@@ -443,7 +443,8 @@ check "service get --json: exactly the frontend and its backends" json_is '
 	len(j) == 1 and {k: v for k, v in j[0].items() if k != "backends"} == {
 	"frontend": "10.96.0.10:53/udp", "address": "10.96.0.10", "port": 53, "proto": "udp", "scope": "ext",
 	"id": 1, "flags": "maglev", "affinity_s": None, "version": 1, "active": 2, "terminating": 1,
-	"rev_nat": 1, "revision": 3, "maglev_filled": 153, "maglev_size": 16381, "maglev_stray": 3}
+	"rev_nat": 1, "revision": 3, "maglev_filled": 153, "maglev_size": 16381, "maglev_stray": 3,
+	"service": "kube-system/kube-dns", "port_name": "dns"}
 	and j[0]["backends"] == [
 	{"slot": 0, "id": 1, "backend": "10.244.1.5:8053", "address": "10.244.1.5", "port": 8053,
 	 "state": "active", "maglev_entries": 100},
@@ -729,9 +730,9 @@ check "explain: the client's affinity entry decides" bash -c "
 	bpftool map update pinned $PIN/xcni_affinity key hex $(le 3 4)$(le 2 1)$(zeros 3)$(ip4 10.244.1.5)$(zeros 12) \
 		value hex $(le "$(now_ns)" 8)$(le 5 4)$(zeros 4) &&
 	$XCNICTL --pin-dir $PIN explain x/a 10.96.0.20 80/tcp | grep -Eq '^CHOICE +session affinity \(ClientIP\): 10\.244\.1\.5 used backend 5 [0-9]+ s ago, within the 10800 s timeout$'"
-check "explain: an affinity entry past its timeout decides nothing" bash -c "
+check "explain: an affinity entry naming a backend that is gone decides nothing" bash -c "
 	bpftool map update pinned $PIN/xcni_affinity key hex $(le 3 4)$(le 2 1)$(zeros 3)$(ip4 10.244.1.5)$(zeros 12) \
-		value hex $(le 1000 8)$(le 5 4)$(zeros 4) &&
+		value hex $(le "$(now_ns)" 8)$(le 77 4)$(zeros 4) &&
 	$XCNICTL --pin-dir $PIN explain x/a 10.96.0.20 80/tcp --json | python3 -c 'import json,sys; sys.exit(json.load(sys.stdin)[\"chosen_backend_id\"] is not None)'"
 rm -f "$PIN/xcni_affinity"
 check "explain to a Service with no backend: refused" has '^VERDICT +refused: no backend \(drop-no-backend\)$' \
