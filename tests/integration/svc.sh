@@ -4,7 +4,11 @@
 # connection to the ClusterIP reaches the backend pod with no iptables or
 # nftables rule anywhere. Then: hairpin, terminating fallback, no backend
 # refused, a restart without rewrites, Maglev, a full xcni_svc refusing a
-# generation whole, an unmatched port name said, a Service removed.
+# generation whole, an unmatched port name said, a Service removed. The
+# operator views on real traffic: monitor names the Service and backend of a
+# translated connection (and the Service a refusal was for), and explain's
+# answer for svc/x/web is what the probe got (allowed, denied by policy,
+# refused for want of a backend).
 #
 #   netns <tag>-node: xcnid --manifests M --kube-proxy-replacement
 #     xc<hash> ──veth── eth0  <tag>-a  x/a  (serves TCP 8080 "hello")
@@ -109,6 +113,81 @@ check "no iptables or nftables rule in the node or the pods" no_rules
 check "a -> its own ClusterIP (hairpin)" expect a "$VIP" 80 connected
 check "the pod's own address still works" expect b "$IP_A" 8080 connected
 
+# watch_probe NAME MONITOR-ARGS...: b probes the ClusterIP while monitor runs;
+# monitor's output in $T/NAME.mon, the probe's result in $T/NAME.probe.
+watch_probe() {
+	local name=$1 mp
+	shift
+	ctl monitor --timeout-ms 3500 "$@" >"$T/$name.mon" 2>&1 &
+	mp=$!
+	sleep 0.5 # monitor reads events from its start on
+	probe b "$VIP" 80 >"$T/$name.probe"
+	wait "$mp"
+}
+# explain_is NAME PYTHON: explain x/b -> svc/x/web 80/tcp (--json) makes PYTHON
+# true of j, with probe (what $T/NAME.probe got) at hand.
+explain_is() {
+	ctl explain x/b svc/x/web 80/tcp --json >"$T/$1.explain" 2>&1 &&
+		python3 -c "import json, sys
+j = json.load(open(sys.argv[1])); probe = open(sys.argv[2]).read().strip()
+sys.exit(0 if ($2) else 1)" "$T/$1.explain" "$T/$1.probe" ||
+		{ cat "$T/$1.explain" "$T/$1.probe"; return 1; }
+}
+# mon_has NAME PYTHON: some event of $T/NAME.mon (JSON lines) makes PYTHON true of e.
+mon_has() {
+	python3 -c "import json, sys
+ev = [json.loads(l) for l in open(sys.argv[1]) if l.startswith('{')]
+sys.exit(0 if any($2 for e in ev) else 1)" "$T/$1.mon" || { cat "$T/$1.mon"; return 1; }
+}
+# same_backend NAME: the backends monitor saw for x/web are those explain listed.
+same_backend() {
+	python3 -c "import json, sys
+ev = [json.loads(l) for l in open(sys.argv[1]) if l.startswith('{')]
+j = json.load(open(sys.argv[2]))
+seen = {e['backend_id'] for e in ev if e['service'] == 'x/web'}
+sys.exit(0 if seen and seen <= {b['id'] for b in j['backends']} else 1)" "$T/$1.mon" "$T/$1.explain" ||
+		{ cat "$T/$1.mon" "$T/$1.explain"; return 1; }
+}
+check "traces on (one packet in 1)" ctl config set trace-sample 1
+check "monitor --json while b connects to the ClusterIP" watch_probe ok --json
+check "the probe connected" grep -qx connected "$T/ok.probe"
+check "monitor: b's packets to a name the Service, frontend and backend" mon_has ok \
+	'e["saddr"] == "'"$IP_B"'" and e["daddr"] == "'"$IP_A"'" and e["service"] == "x/web" and
+	 e["port_name"] == "http" and e["frontend"] == "'"$VIP"':80/tcp" and e["backend"] == "'"$IP_A"':8080" and
+	 e["backend_pod"] == "x/a" and e["backend_id"] > 0 and e["rev_nat"] > 0'
+check "monitor: a's replies, after reverse NAT, name them too" mon_has ok \
+	'e["saddr"] == "'"$VIP"'" and e["daddr"] == "'"$IP_B"'" and e["service"] == "x/web" and
+	 e["backend"] == "'"$IP_A"':8080"'
+check "explain: the frontend, one backend (a), allowed: what the probe got" explain_is ok \
+	'(j["service"], j["frontend"], j["scope"], j["choice"], j["verdict"]) ==
+	 ("x/web", "'"$VIP"':80/tcp", "ext", "one of 1, at random", "allowed") and
+	 [(b["backend"], b["policy"]["dst"], b["verdict"]) for b in j["backends"]] ==
+	 [("'"$IP_A"':8080", "x/a", "allowed")] and probe == "connected"'
+check "explain and monitor name the same backend" same_backend ok
+check "monitor as text while b connects" watch_probe text
+check "monitor text: svc x/web:http FRONTEND -> backend x/a ADDR" \
+	grep -q "svc x/web:http $VIP:80/tcp -> backend x/a $IP_A:8080" "$T/text.mon"
+ct_named() { ctl ct list | grep -E "^tcp +$IP_B:[0-9]+ +$VIP:80 .* +$VIP:80 +x/web:http +[0-9]+$"; }
+check "ct list: the service entry names x/web:http" ct_named
+
+# A policy isolating a for ingress: explain says denied at the destination, the
+# probe times out, monitor's policy drop names the Service and backend.
+put deny.yaml <<EOF
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: deny-web, namespace: x}
+spec: {podSelector: {matchLabels: {app: web}}, policyTypes: [Ingress]}
+EOF
+check "a policy isolating a for ingress applied" sync_gen
+check "monitor --json while b is refused by policy" watch_probe deny --json
+check "explain: denied by ingress at the destination, as the probe found" explain_is deny \
+	'j["verdict"] == "denied" and j["backends"][0]["policy"]["ingress_reason"] == "isolated" and
+	 probe == "timeout"'
+check "monitor: the policy drop names the Service and backend" mon_has deny \
+	'e["reason"] == "drop-policy-ingress" and e["service"] == "x/web" and e["backend_pod"] == "x/a"'
+rm -f "$M/deny.yaml"
+check "the policy removed applied" sync_gen
+
 slice "[{addresses: [$IP_A], conditions: {ready: false, serving: true, terminating: true}}]"
 check "backend terminating but serving applied" sync_gen
 check "only a terminating backend left: still used" expect b "$VIP" 80 connected
@@ -118,6 +197,13 @@ check "no endpoints applied" sync_gen
 check "no backend: refused at once (RST from the frontend)" expect b "$VIP" 80 refused
 no_backend_counted() { ctl metrics | grep -q 'drop-no-backend'; }
 check "drop-no-backend counted" no_backend_counted
+check "monitor --json while b is refused for want of a backend" watch_probe none --json
+check "explain: no backend, refused, as the probe found" explain_is none \
+	'j["verdict"] == "refused" and j["backends"] == [] and probe == "refused"'
+check "monitor: the refusal names the Service, no backend" mon_has none \
+	'e["reason"] == "drop-no-backend" and e["service"] == "x/web" and e["frontend"] == "'"$VIP"':80/tcp" and
+	 e["backend_id"] is None'
+check "traces off again" ctl config set trace-sample 0
 
 slice "[{addresses: [$IP_A]}]"
 check "endpoint back applied" sync_gen

@@ -110,11 +110,16 @@ static void named_multi_port(void **state)
 	assert_int_equal(s->key.scope, XCNI_SCOPE_EXT);
 	assert_int_equal(s->flags, 0);
 	assert_int_equal(s->nbe, 2);
+	/* the name xcni_svcname gets: the Service and the port's name */
+	assert_string_equal(s->who.ns, "y");
+	assert_string_equal(s->who.name, "web");
+	assert_string_equal(s->who.port, "http");
 	/* the named targetPort, as the slice controller resolved it */
 	assert_non_null(be(s, 0x0a010005, 8080));
 	assert_non_null(be(s, 0x0a010006, 8080));
 	s = spec("y/web:53/UDP");
 	assert_int_equal(s->key.proto, IPPROTO_UDP);
+	assert_string_equal(s->who.port, "dns");
 	assert_non_null(be(s, 0x0a010005, 5353));
 	s = spec("y/web:9/SCTP");
 	assert_int_equal(s->key.proto, IPPROTO_SCTP);
@@ -143,6 +148,7 @@ static void conditions_and_slices(void **state)
 	assert_int_equal(l.nerrs, 0);
 	s = spec("y/a:80/TCP");
 	assert_int_equal(s->nbe, 3);
+	assert_string_equal(s->who.port, ""); /* an unnamed port */
 	assert_int_equal(be(s, 0x0a010001, 8080)->state, XCNI_BE_ACTIVE);
 	assert_int_equal(be(s, 0x0a010002, 8080)->state, XCNI_BE_ACTIVE); /* ready wins */
 	assert_int_equal(be(s, 0x0a010005, 8080)->state, XCNI_BE_TERMINATING);

@@ -247,8 +247,8 @@ check "endpoint list: columns line up" aligned x endpoint list
 
 # -- ct
 check "ct list: header and 3 rows" lines 4 x ct list
-check "ct list: tcp flow" has '^tcp +10\.244\.1\.5:40000 +10\.96\.0\.1:443 +established +1[0-9][0-9] +[0-9]+ +10 +1500 +8 +9000 +7 +stack +5 +- +-$' x ct list
-check "ct list: a flow that never met the host stack is bpf's" has '^udp +10\.244\.1\.10:53000 +8\.8\.8\.8:53 +new .* +8 +bpf +0 +- +-$' x ct list
+check "ct list: tcp flow" has '^tcp +10\.244\.1\.5:40000 +10\.96\.0\.1:443 +established +1[0-9][0-9] +[0-9]+ +10 +1500 +8 +9000 +7 +stack +5 +- +- +-$' x ct list
+check "ct list: a flow that never met the host stack is bpf's" has '^udp +10\.244\.1\.10:53000 +8\.8\.8\.8:53 +new .* +8 +bpf +0 +- +- +-$' x ct list
 check "ct list: icmp shows the echo id" has '^icmp +10\.244\.1\.5:id=4660 +10\.244\.1\.10:id=4660 +established ' x ct list
 check "ct list: udp new" has '^udp +10\.244\.1\.10:53000 +8\.8\.8\.8:53 +new ' x ct list
 check "ct list --ip filters" lines 2 x ct list --ip 10.96.0.1
@@ -280,7 +280,7 @@ check "ct get --json: exactly the entry" json_is '
 	"proto": "tcp", "saddr": "10.244.1.5", "sport": 40000, "daddr": "10.96.0.1", "dport": 443,
 	"state": "established", "pkts_orig": 10, "bytes_orig": 1500, "pkts_reply": 8,
 	"bytes_reply": 9000, "ep_id": 7, "via": "stack", "policy_rev": 5, "matched": "original",
-	"service": None, "backend_id": None, "rev_nat": None}
+	"service": None, "service_name": None, "port_name": None, "backend_id": None, "rev_nat": None}
 	and 100 <= j["age_s"] <= 160 and j["idle_s"] == j["age_s"] - 95' x ct get tcp 10.244.1.5:40000 10.96.0.1:443 --json
 check "ct get of the reply tuple: the flow as it opened, MATCHED reply" json_is '
 	(j["saddr"], j["sport"], j["daddr"], j["dport"], j["matched"]) == ("10.244.1.5", 40000, "10.96.0.1", 443, "reply")' \
@@ -323,7 +323,8 @@ check "ct get takes no filters" exits 2 x ct get tcp 10.244.1.5:40000 10.96.0.1:
 #   10.96.0.20:80/tcp  ext  id 2  affinity 10800 s, etp-local, two-scopes: slot 4
 #   10.96.0.20:80/tcp  int  id 3  affinity 10800 s, itp-local: slot 5 (terminating)
 #   10.96.0.30:443/tcp ext  id 4  no backends; maglev, its table missing
-SVCK_SZ=24 SVCV_SZ=20 SLOTK_SZ=8 BE_SZ=24 RN_SZ=20 MAGLEV_M=16381
+# Names (xcni_svcname): 1 kube-system/kube-dns port dns, 2 and 3 y/web port http, 4 none.
+SVCK_SZ=24 SVCV_SZ=20 SLOTK_SZ=8 BE_SZ=24 RN_SZ=20 MAGLEV_M=16381 SVCN_SZ=144
 MG=$PIN-mg # the inner Maglev tables' pins, outside the pin dir
 # svck ADDR PORT PROTO SCOPE; svcv ID COUNT TERM REV_NAT FLAGS VERSION AFFINITY_S REVISION
 svck() { echo "$(ip4 "$1")$(zeros 12)$(be16 "$2")$(le 2 1)$(le "$3" 1)$(le "$4" 1)$(zeros 3)"; }
@@ -332,6 +333,8 @@ slotk() { echo "$(le "$1" 4)$(le "$2" 2)$(le "$3" 1)$(zeros 1)"; }
 # bev ADDR PORT STATE; rnv ADDR PORT
 bev() { echo "$(ip4 "$1")$(zeros 12)$(be16 "$2")$(le 2 1)$(le "$3" 1)$(zeros 4)"; }
 rnv() { echo "$(ip4 "$1")$(zeros 12)$(be16 "$2")$(le 2 1)$(zeros 1)"; }
+# svcn NS NAME PORT-NAME: an xcni_svcname value
+svcn() { echo "$(str "$1" 64)$(str "$2" 64)$(str "$3" 16)"; }
 # mg_fill PIN FROM TO ID: entries [FROM, TO) of the inner table name backend ID
 mg_fill() {
 	local i
@@ -359,6 +362,9 @@ svc_setup() {
 		put xcni_backend "$(le 9 4)" "$(bev 10.244.9.9 8053 0)" &&
 		put xcni_revnat "$(le 1 2)" "$(rnv 10.96.0.10 53)" && put xcni_revnat "$(le 2 2)" "$(rnv 10.96.0.20 80)" &&
 		put xcni_revnat "$(le 3 2)" "$(rnv 10.96.0.20 80)" && put xcni_revnat "$(le 4 2)" "$(rnv 10.96.0.30 443)" || return 1
+	mk xcni_svcname hash 4 $SVCN_SZ 16 1 &&
+		put xcni_svcname "$(le 1 4)" "$(svcn kube-system kube-dns dns)" &&
+		put xcni_svcname "$(le 2 4)" "$(svcn y web http)" && put xcni_svcname "$(le 3 4)" "$(svcn y web http)" || return 1
 	bpftool map create "$MG/live" type array key 4 value 4 entries $MAGLEV_M name xcni_maglev_in &&
 		bpftool map create "$MG/stale" type array key 4 value 4 entries $MAGLEV_M name xcni_maglev_in &&
 		bpftool map create "$PIN/xcni_maglev" type hash_of_maps key 4 value 4 entries 16 name xcni_maglev \
@@ -382,14 +388,14 @@ check "service list without the Service maps exits 1" exits 1 "$XCNICTL" --pin-d
 check "service get without the Service maps exits 1" exits 1 "$XCNICTL" --pin-dir "$BAD" service get 10.96.0.10:53/udp
 check "ct list without the Service maps still works" lines 1 "$XCNICTL" --pin-dir "$BAD" ct list
 check "bpftool pins the Service maps and translated flows" svc_setup
-check "--help lists service list and get" has '^  service get ADDR:PORT/PROTO' "$XCNICTL" --help
+check "--help lists service list and get" has '^  service get ADDR:PORT/PROTO\|svc/NS/NAME' "$XCNICTL" --help
 check "service list: header and 4 rows" lines 5 x service list
-check "service list: a Maglev frontend, its live version and counts" \
-	has '^10\.96\.0\.10:53/udp +ext +1 +maglev +1 +2 +1 +1 +3$' x service list
-check "service list: affinity with its timeout, the traffic policies, both scopes" rows_are '10.96.0.10:53/udp ext 1 maglev 1 2 1 1 3
-10.96.0.20:80/tcp ext 2 affinity=10800s,etp-local,two-scopes 0 1 0 2 1
-10.96.0.20:80/tcp int 3 affinity=10800s,itp-local 0 0 1 3 1
-10.96.0.30:443/tcp ext 4 maglev 0 0 0 4 7' x service list
+check "service list: a Maglev frontend, its Service, live version and counts" \
+	has '^10\.96\.0\.10:53/udp +kube-system/kube-dns:dns +ext +1 +maglev +1 +2 +1 +1 +3$' x service list
+check "service list: affinity with its timeout, the traffic policies, both scopes, names" rows_are '10.96.0.10:53/udp kube-system/kube-dns:dns ext 1 maglev 1 2 1 1 3
+10.96.0.20:80/tcp y/web:http ext 2 affinity=10800s,etp-local,two-scopes 0 1 0 2 1
+10.96.0.20:80/tcp y/web:http int 3 affinity=10800s,itp-local 0 0 1 3 1
+10.96.0.30:443/tcp - ext 4 maglev 0 0 0 4 7' x service list
 check "service list: columns line up" aligned x service list
 check "service list --json: exactly the frontends" json_is '
 	[(e["frontend"], e["address"], e["port"], e["proto"], e["scope"], e["id"], e["flags"], e["affinity_s"],
@@ -398,15 +404,29 @@ check "service list --json: exactly the frontends" json_is '
 	("10.96.0.20:80/tcp", "10.96.0.20", 80, "tcp", "ext", 2, "affinity,etp-local,two-scopes", 10800, 0, 1, 0, 2, 1),
 	("10.96.0.20:80/tcp", "10.96.0.20", 80, "tcp", "int", 3, "affinity,itp-local", 10800, 0, 0, 1, 3, 1),
 	("10.96.0.30:443/tcp", "10.96.0.30", 443, "tcp", "ext", 4, "maglev", None, 0, 0, 0, 4, 7)]' x service list --json
-check "service list --ip of a backend: the frontends using it" rows_are '10.96.0.10:53/udp ext 1 maglev 1 2 1 1 3
-10.96.0.20:80/tcp int 3 affinity=10800s,itp-local 0 0 1 3 1' x service list --ip 10.244.2.7
+check "service list --json: the names" json_is '[(e["service"], e["port_name"]) for e in j] == [
+	("kube-system/kube-dns", "dns"), ("y/web", "http"), ("y/web", "http"), (None, None)]' x service list --json
+check "service get svc/NS/NAME: every frontend of the Service, both scopes" json_is \
+	'[(s["frontend"], s["scope"], s["id"], s["service"]) for s in j] == [
+	("10.96.0.20:80/tcp", "ext", 2, "y/web"), ("10.96.0.20:80/tcp", "int", 3, "y/web")]' x service get svc/y/web --json
+check "service get svc/NS/NAME as text: the Service's record" has '^SERVICE +kube-system/kube-dns:dns$' \
+	x service get svc/kube-system/kube-dns
+check "service get svc/NS/NAME of no Service: exit 1, saying so" \
+	has 'no such Service in the maps: svc/y/nope' x service get svc/y/nope
+check "service get svc/NS/NAME of no Service exits 1" exits 1 x service get svc/y/nope
+check "service get svc/NS without a name: exit 2, naming it" \
+	has 'SERVICE "svc/y": expected svc/NAMESPACE/NAME' x service get svc/y
+check "service get svc/NS/NAME/more exits 2" exits 2 x service get svc/y/web/x
+check "service get svc//NAME exits 2" exits 2 x service get svc//web
+check "service list --ip of a backend: the frontends using it" rows_are '10.96.0.10:53/udp kube-system/kube-dns:dns ext 1 maglev 1 2 1 1 3
+10.96.0.20:80/tcp y/web:http int 3 affinity=10800s,itp-local 0 0 1 3 1' x service list --ip 10.244.2.7
 check "service list --ip of a stale slot's backend: none" lines 1 x service list --ip 10.244.9.9
 check "service list --ip of a frontend" lines 2 x service list --ip 10.96.0.30
 check "service list --pod: the frontends with the pod as backend" lines 3 x service list --pod x/a
 check "service list --namespace y" has '^10\.96\.0\.10:53/udp ' x service list --namespace y
 check "service list --namespace y: only that one" lines 2 x service list --namespace y
 check "service list --identity 43: the frontends with a backend of that identity" \
-	rows_are '10.96.0.10:53/udp ext 1 maglev 1 2 1 1 3' x service list --identity 43
+	rows_are '10.96.0.10:53/udp kube-system/kube-dns:dns ext 1 maglev 1 2 1 1 3' x service list --identity 43
 check "service list --ip with a bad IP exits 2" exits 2 x service list --ip nope
 check "a filter service get does not take exits 2" exits 2 x service get 10.96.0.10:53/udp --ip 10.244.1.5
 check "service get: the frontend's record" has '^FLAGS +affinity=10800s,etp-local,two-scopes$' x service get 10.96.0.20:80/tcp
@@ -423,7 +443,8 @@ check "service get --json: exactly the frontend and its backends" json_is '
 	len(j) == 1 and {k: v for k, v in j[0].items() if k != "backends"} == {
 	"frontend": "10.96.0.10:53/udp", "address": "10.96.0.10", "port": 53, "proto": "udp", "scope": "ext",
 	"id": 1, "flags": "maglev", "affinity_s": None, "version": 1, "active": 2, "terminating": 1,
-	"rev_nat": 1, "revision": 3, "maglev_filled": 153, "maglev_size": 16381, "maglev_stray": 3}
+	"rev_nat": 1, "revision": 3, "maglev_filled": 153, "maglev_size": 16381, "maglev_stray": 3,
+	"service": "kube-system/kube-dns", "port_name": "dns"}
 	and j[0]["backends"] == [
 	{"slot": 0, "id": 1, "backend": "10.244.1.5:8053", "address": "10.244.1.5", "port": 8053,
 	 "state": "active", "maglev_entries": 100},
@@ -449,12 +470,17 @@ check "service get of an IPv6 address without brackets exits 2" exits 2 x servic
 
 # -- ct: translated flows name their frontend and backend
 check "ct list: the service entry shows the frontend and its backend" \
-	has '^tcp +10\.244\.1\.10:41000 +10\.96\.0\.20:80 +new .* +bpf +0 +10\.96\.0\.20:80 +4$' x ct list
+	has '^tcp +10\.244\.1\.10:41000 +10\.96\.0\.20:80 +new .* +bpf +0 +10\.96\.0\.20:80 +y/web:http +4$' x ct list
 check "ct list: the flow's own entry, to the backend, shows the frontend too" \
-	has '^tcp +10\.244\.1\.10:41000 +10\.244\.1\.5:8080 +established .* +bpf +0 +10\.96\.0\.20:80 +4$' x ct list
+	has '^tcp +10\.244\.1\.10:41000 +10\.244\.1\.5:8080 +established .* +bpf +0 +10\.96\.0\.20:80 +y/web:http +4$' x ct list
 check "ct list: a rev-NAT index with no entry; the backend still found by its address" \
-	has '^udp +10\.244\.1\.10:41001 +10\.244\.2\.7:8053 .* +rev-nat#9 +3$' x ct list
-check "ct list: untranslated flows show - in both" has '^tcp +10\.244\.1\.5:40000 +10\.96\.0\.1:443 .* +stack +5 +- +-$' x ct list
+	has '^udp +10\.244\.1\.10:41001 +10\.244\.2\.7:8053 .* +rev-nat#9 +- +3$' x ct list
+check "ct list: untranslated flows show - in all three" has '^tcp +10\.244\.1\.5:40000 +10\.96\.0\.1:443 .* +stack +5 +- +- +-$' x ct list
+check "ct list --json: the Service's name and port name" json_is '
+	sorted((e["daddr"], e["service_name"], e["port_name"]) for e in j if e["saddr"] == "10.244.1.10") == [
+	("10.244.1.5", "y/web", "http"), ("10.244.2.7", None, None),
+	("10.96.0.20", "y/web", "http"), ("8.8.8.8", None, None)]' x ct list --json
+check "ct get: SVC-NAME as text" has '^SVC-NAME +y/web:http$' x ct get tcp 10.244.1.10:41000 10.96.0.20:80
 check "ct list: columns line up with the new ones" aligned x ct list
 check "ct list --json: service, backend_id, rev_nat" json_is '
 	sorted((e["daddr"], e["service"], e["backend_id"], e["rev_nat"]) for e in j if e["saddr"] == "10.244.1.10") == [
@@ -645,6 +671,82 @@ check "explain: a default deny names the policies that isolate the pod" \
 check "explain --json: ingress_isolated_by" json_is \
 	'j["ingress_reason"] == "isolated" and j["ingress_isolated_by"] == "y/deny-all" and j["egress_isolated_by"] is None' \
 	x explain x/a y/b 80/tcp --json
+
+# -- explain through a Service: the translation (the Service maps above), then
+# the policy per backend (the policy maps above: x/a isolated for ingress, y/b
+# both ways).
+# maglev_sport LO HI: a source port whose flow y/b -> 10.96.0.10:53/udp hashes
+# (xcni_lb_hash, bpf/xcni_shared.h) into Maglev entries [LO, HI) of the live table.
+maglev_sport() {
+	python3 - "$1" "$2" <<'PY'
+import socket, struct, sys
+M = 0xffffffff
+def ip(a): return struct.unpack("<I", socket.inet_aton(a))[0]  # network order, read as the host's u32
+def be16(p): return struct.unpack("<H", struct.pack(">H", p))[0]
+def h(s, d, sp, dp, proto):
+    x = (s * 0x9e3779b1) & M
+    x ^= (d + 0x7f4a7c15 + (x << 6) + (x >> 2)) & M
+    x ^= (((sp << 16) | dp) + 0x7f4a7c15 + ((x << 6) & M) + (x >> 2)) & M
+    x ^= proto
+    x ^= x >> 16; x = (x * 0x85ebca6b) & M
+    x ^= x >> 13; x = (x * 0xc2b2ae35) & M
+    x ^= x >> 16
+    return x
+lo, hi = int(sys.argv[1]), int(sys.argv[2])
+for sp in range(1024, 65536):
+    if lo <= h(ip("10.244.1.10"), ip("10.96.0.10"), be16(sp), be16(53), 17) % 16381 < hi:
+        print(sp); break
+PY
+}
+check "explain svc/NS/NAME: the frontend, Maglev, one of the 2 active backends, each judged" json_is '
+	(j["service"], j["port_name"], j["frontend"], j["scope"], j["service_id"], j["algorithm"], j["active"],
+	 j["terminating"], j["chosen_backend_id"]) ==
+	("kube-system/kube-dns", "dns", "10.96.0.10:53/udp", "ext", 1, "maglev", 2, 1, None)
+	and j["choice"].startswith("one of 2, by Maglev")
+	and [(b["id"], b["backend"], b["state"], b["chosen"]) for b in j["backends"]] ==
+	[(1, "10.244.1.5:8053", "active", False), (2, "10.244.1.10:8053", "active", False)]
+	and [b["policy"]["dst"] for b in j["backends"]] == ["x/a", "y/b"]
+	and [b["policy"]["port"] for b in j["backends"]] == [8053, 8053]
+	and all(b["verdict"] == b["policy"]["verdict"] for b in j["backends"])
+	and j["verdict"] in ("allowed", "denied", "depends", "unknown")' \
+	x explain y/b svc/kube-system/kube-dns 53/udp --json
+SP1=$(maglev_sport 0 100) SP2=$(maglev_sport 100 150)
+check "explain --sport: Maglev table entry of the flow's hash names backend 1" json_is \
+	'j["chosen_backend_id"] == 1 and [b["chosen"] for b in j["backends"]] == [True, False] and
+	 j["verdict"] == j["backends"][0]["verdict"]' x explain y/b svc/kube-system/kube-dns 53/udp --sport "$SP1" --json
+check "explain --sport: another source port, backend 2 (the entries 100-149)" json_is \
+	'j["chosen_backend_id"] == 2 and j["verdict"] == j["backends"][1]["verdict"]' \
+	x explain y/b svc/kube-system/kube-dns 53/udp --sport "$SP2" --json
+check "explain svc as text: the translation, then each backend's record" \
+	has '^backend 2 10\.244\.1\.10:8053 \(this flow.s\)$' x explain y/b svc/kube-system/kube-dns 53/udp --sport "$SP2"
+check "explain by the frontend's address: from a pod, the int scope; its terminating backend serves" json_is '
+	(j["frontend"], j["scope"], j["service_id"], j["algorithm"], j["active"], j["terminating"]) ==
+	("10.96.0.20:80/tcp", "int", 3, "random,affinity=10800s", 0, 1)
+	and j["choice"] == "one of 1, at random, then remembered for the client (affinity)"
+	and [(b["id"], b["backend"], b["state"]) for b in j["backends"]] == [(5, "10.244.2.7:8080", "terminating")]
+	and j["backends"][0]["policy"]["port"] == 8080' x explain x/a 10.96.0.20 80/tcp --json
+check "explain: the client's affinity entry decides" bash -c "
+	bpftool map create $PIN/xcni_affinity type lru_hash key 24 value 16 entries 16 name xcni_affinity &&
+	bpftool map update pinned $PIN/xcni_affinity key hex $(le 3 4)$(le 2 1)$(zeros 3)$(ip4 10.244.1.5)$(zeros 12) \
+		value hex $(le "$(now_ns)" 8)$(le 5 4)$(zeros 4) &&
+	$XCNICTL --pin-dir $PIN explain x/a 10.96.0.20 80/tcp | grep -Eq '^CHOICE +session affinity \(ClientIP\): 10\.244\.1\.5 used backend 5 [0-9]+ s ago, within the 10800 s timeout$'"
+check "explain: an affinity entry naming a backend that is gone decides nothing" bash -c "
+	bpftool map update pinned $PIN/xcni_affinity key hex $(le 3 4)$(le 2 1)$(zeros 3)$(ip4 10.244.1.5)$(zeros 12) \
+		value hex $(le "$(now_ns)" 8)$(le 77 4)$(zeros 4) &&
+	$XCNICTL --pin-dir $PIN explain x/a 10.96.0.20 80/tcp --json | python3 -c 'import json,sys; sys.exit(json.load(sys.stdin)[\"chosen_backend_id\"] is not None)'"
+rm -f "$PIN/xcni_affinity"
+check "explain to a Service with no backend: refused" has '^VERDICT +refused: no backend \(drop-no-backend\)$' \
+	x explain x/a 10.96.0.30 443/tcp
+check "explain to a Service with no backend --json" json_is \
+	'j["verdict"] == "refused" and j["backends"] == [] and j["service"] is None' x explain x/a 10.96.0.30 443/tcp --json
+check "explain to an address that is no frontend: the plain policy walk" json_is \
+	'"service_id" not in j and j["dst"] == "y/b"' x explain x/a 10.244.1.10 80/tcp --json
+check "explain svc/NS/NAME without that port: exit 1, saying so" \
+	has 'svc/y/web: the Service has no frontend for 443/tcp' x explain x/a svc/y/web 443/tcp
+check "explain svc/NS/NAME of no Service exits 1" exits 1 x explain x/a svc/y/nope 80/tcp
+check "explain svc/NS without a name: exit 2, naming it" has 'DST "svc/y": expected svc/NAMESPACE/NAME' \
+	x explain x/a svc/y 80/tcp
+check "explain --sport 0 exits 2" exits 2 x explain x/a svc/y/web 80/tcp --sport 0
 
 # -- --node NAME: a lab node's maps, from its netns; where a lab's maps are
 lab_setup() {

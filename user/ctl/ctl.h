@@ -44,6 +44,7 @@ enum {
 	OPT_TYPE = 1 << 8,
 	OPT_PIN_DIR_DST = 1 << 9,
 	OPT_IDENTITY = 1 << 10,
+	OPT_SPORT = 1 << 11,
 };
 
 /* The filters of the map views and monitor, served by one layer (filter_*). */
@@ -65,6 +66,7 @@ struct ctx {
 	bool verdict_allow; /* --verdict allow (verdict events), else deny (policy drops) */
 	__u8 ev_type; /* --type: enum xcni_event_type */
 	const char *pin_dir_dst; /* explain --pin-dir-dst: the destination node's maps */
+	__u16 sport; /* explain --sport: the flow's source port (host order) */
 };
 
 /* One command: a noun, and a verb unless the noun is the command. */

@@ -133,9 +133,16 @@ bad:
 /* Usage check (exit 2): the third argument is the only one with a syntax of its own. */
 static int check_explain(char **argv)
 {
+	struct xcni_svcname n;
 	__u8 proto;
 	__u16 port;
 
+	if (parse_svc_ref(argv[1], &n) && (!n.ns[0] || !n.name[0])) {
+		pr_err("DST \"%s\": expected svc/NAMESPACE/NAME (a namespace of at most %zu "
+		       "characters, a name of at most %zu)\n", argv[1], sizeof(n.ns) - 1,
+		       sizeof(n.name) - 1);
+		return -EINVAL;
+	}
 	return parse_port_proto(argv[2], &proto, &port);
 }
 
@@ -680,46 +687,37 @@ static void end_row(struct ptable *t, const struct flow_end *e)
 	pt_str(t, e->node[0] ? e->node : NULL);
 }
 
-static int cmd_explain(const struct ctx *c, char **argv)
+/*
+ * The policy verdict on flow f (src, dst, proto and port resolved): both
+ * sides walked, into a record of explain_cols (*out); *verdict "allowed",
+ * "denied" or "unknown". 0 or -errno.
+ */
+static int explain_flow(const struct node_maps *sm, const struct node_maps *dm,
+			const struct flow *f, struct ptable **out, const char **verdict)
 {
-	const char *dst_dir = c->opts & OPT_PIN_DIR_DST ? c->pin_dir_dst : c->pin_dir;
 	struct side eg = { .name = "egress", .dir = XCNI_DIR_FROM_POD };
 	struct side in = { .name = "ingress", .dir = XCNI_DIR_TO_POD };
-	struct node_maps sm, dm;
-	struct flow f = {};
 	struct ptable *t;
 	bool eg_deny, in_deny;
 	const char *pn;
 	int err;
 
-	err = parse_port_proto(argv[2], &f.proto, &f.port);
-	if (err)
+	if ((err = explain_side(sm, &eg, f, &f->src, &f->dst)) ||
+	    (err = explain_side(dm, &in, f, &f->dst, &f->src)))
 		return err;
-	err = node_maps_open(c, c->pin_dir, &sm);
-	if (err)
-		return err;
-	err = node_maps_open(c, dst_dir, &dm);
-	if (err)
-		goto close_sm;
-	if ((err = flow_end_resolve(c, &sm, argv[0], &f.src)) ||
-	    (err = flow_end_resolve(c, &sm, argv[1], &f.dst)))
-		goto close;
-	if ((err = explain_side(&sm, &eg, &f, &f.src, &f.dst)) ||
-	    (err = explain_side(&dm, &in, &f, &f.dst, &f.src)))
-		goto close;
 	t = pt_new(explain_cols, ARRAY_SIZE(explain_cols), PT_RECORD);
-	end_row(t, &f.src);
-	end_row(t, &f.dst);
-	if ((pn = proto_name(f.proto)))
+	end_row(t, &f->src);
+	end_row(t, &f->dst);
+	if ((pn = proto_name(f->proto)))
 		pt_str(t, pn);
 	else
-		pt_strf(t, "%u", f.proto);
-	if (f.port)
-		pt_uint(t, f.port);
+		pt_strf(t, "%u", f->proto);
+	if (f->port)
+		pt_uint(t, f->port);
 	else
 		pt_null(t);
-	side_row(t, &eg, &f.src, "--pin-dir");
-	side_row(t, &in, &f.dst, "--pin-dir-dst");
+	side_row(t, &eg, &f->src, "--pin-dir");
+	side_row(t, &in, &f->dst, "--pin-dir-dst");
 	eg_deny = side_decided(&eg) && !side_allows(&eg);
 	in_deny = side_decided(&in) && !side_allows(&in);
 	/* Both ends must allow; one that denies decides even if the other is unknown. */
@@ -728,19 +726,475 @@ static int cmd_explain(const struct ctx *c, char **argv)
 							      "at the destination" :
 					 eg_deny ? "by egress at the source" :
 						   "by ingress at the destination");
-		pt_str(t, "denied");
+		*verdict = "denied";
 	} else if (!side_decided(&eg) || !side_decided(&in)) {
 		pt_strf(t, "unknown: the %s side is decided on node %s",
 			side_decided(&eg) ? "ingress" : "egress",
 			side_decided(&eg) ? in.node : eg.node);
-		pt_str(t, "unknown");
+		*verdict = "unknown";
 	} else {
 		pt_str(t, eg.why == WHY_SELF ? "allowed: a pod reaches itself" :
 			  "allowed: both sides allow; the flow's replies pass via conntrack");
-		pt_str(t, "allowed");
+		*verdict = "allowed";
 	}
+	pt_str(t, *verdict);
+	*out = t;
+	return 0;
+}
+
+/* ---- a flow to a Service: the translation, then the policy per backend ------ */
+
+static const struct map_spec m_affinity = {
+	"xcni_affinity", BPF_MAP_TYPE_LRU_HASH, sizeof(struct xcni_affinity_key),
+	sizeof(struct xcni_affinity), 0
+};
+
+/* The Service maps of the source node, where the translation happens. */
+struct svc_view {
+	int svc, slot, be, maglev, name, affinity, ct; /* the last four: -1 when absent */
+};
+
+static void svc_view_close(struct svc_view *v)
+{
+	int *const fds[] = { &v->svc, &v->slot, &v->be, &v->maglev, &v->name, &v->affinity, &v->ct };
+
+	for (size_t i = 0; i < ARRAY_SIZE(fds); i++)
+		if (*fds[i] >= 0)
+			close(*fds[i]);
+}
+
+/* -ENOENT quietly when the node has no Service maps at all. */
+static int svc_view_open(const struct ctx *c, const char *dir, struct svc_view *v)
+{
+	struct ctx at = *c;
+
+	at.pin_dir = dir;
+	v->slot = v->be = v->maglev = v->name = v->affinity = v->ct = -1;
+	v->svc = map_open_quiet(&at, &m_svc);
+	if (v->svc < 0)
+		return v->svc;
+	if ((v->slot = map_open(&at, &m_svcslot)) < 0 || (v->be = map_open(&at, &m_backend)) < 0) {
+		int err = v->slot < 0 ? v->slot : v->be;
+
+		svc_view_close(v);
+		v->svc = -1;
+		return err;
+	}
+	v->maglev = map_open_quiet(&at, &m_maglev);
+	v->name = map_open_quiet(&at, &m_svcname);
+	v->affinity = map_open_quiet(&at, &m_affinity);
+	v->ct = map_open_quiet(&at, &m_ct);
+	return 0;
+}
+
+/* The entry lb_frontend() finds for traffic from a pod: INT when the scopes differ. */
+static bool svc_frontend(const struct svc_view *v, struct xcni_svc_key *k, struct xcni_svc *out)
+{
+	struct xcni_svc_key ik;
+
+	k->scope = XCNI_SCOPE_EXT;
+	if (bpf_map_lookup_elem(v->svc, k, out))
+		return false;
+	if (!(out->flags & XCNI_SVC_F_TWO_SCOPES))
+		return true;
+	ik = *k;
+	ik.scope = XCNI_SCOPE_INT;
+	if (!bpf_map_lookup_elem(v->svc, &ik, out))
+		*k = ik;
+	else
+		bpf_map_lookup_elem(v->svc, k, out);
+	return true;
+}
+
+/* Maglev's pick for the flow's hash, as lb_pick() makes it; 0 when no table. */
+static __u32 maglev_pick(const struct svc_view *v, const struct xcni_svc *s, __u32 hash)
+{
+	__u32 key = xcni_maglev_key(s->id, s->version), inner, idx = hash % XCNI_MAGLEV_M, id = 0;
+	int fd;
+
+	if (v->maglev < 0 || bpf_map_lookup_elem(v->maglev, &key, &inner))
+		return 0;
+	fd = bpf_map_get_fd_by_id(inner);
+	if (fd < 0)
+		return 0;
+	if (bpf_map_lookup_elem(fd, &idx, &id))
+		id = 0;
+	close(fd);
+	return id;
+}
+
+/* How a new flow from src gets its backend, and which when it is known. */
+struct svc_choice {
+	__u32 *ids; /* the backends new flows may use: lb_pick's slots */
+	size_t n;
+	bool terminating; /* no active backend: the terminating ones serve */
+	__u32 chosen; /* 0: not determined here */
+	char how[300];
+};
+
+static int svc_choose(const struct ctx *c, const struct svc_view *v, const struct xcni_svc_key *k,
+		      const struct xcni_svc *s, __u32 src, struct svc_choice *ch)
+{
+	__u32 base = 0, daddr;
+	__u16 dport = k->port;
+	char a[INET_ADDRSTRLEN];
+
+	memset(ch, 0, sizeof(*ch));
+	ch->n = s->count;
+	if (!ch->n) {
+		ch->n = s->count_term;
+		base = s->count;
+		ch->terminating = ch->n > 0;
+	}
+	ch->ids = calloc(ch->n ? ch->n : 1, sizeof(*ch->ids));
+	if (!ch->ids)
+		return -ENOMEM;
+	for (size_t i = 0; i < ch->n; i++) {
+		struct xcni_svcslot_key sk = { .svc_id = s->id, .slot = (__u16)(base + i),
+					       .version = s->version };
+
+		if (bpf_map_lookup_elem(v->slot, &sk, &ch->ids[i]))
+			ch->ids[i] = 0;
+	}
+	if (!ch->n) {
+		snprintf(ch->how, sizeof(ch->how), "none: no backend new flows may use, the "
+			 "connection is refused (TCP RST, ICMP port unreachable: drop-no-backend)");
+		return 0;
+	}
+	memcpy(&daddr, k->addr, 4);
+	/* A flow already open keeps its backend (the service entry in conntrack). */
+	if ((c->opts & OPT_SPORT) && v->ct >= 0) {
+		struct xcni_ct_key ck = { .saddr = src, .daddr = daddr, .sport = htons(c->sport),
+					  .dport = dport, .proto = k->proto };
+		struct xcni_ct_entry e;
+		struct xcni_backend b;
+
+		if (!bpf_map_lookup_elem(v->ct, &ck, &e) && (e.flags & XCNI_CT_F_SVC) &&
+		    now_ns() - e.last_ns <= xcni_ct_lifetime(e.state, k->proto) &&
+		    !bpf_map_lookup_elem(v->be, &e.backend_id, &b)) {
+			ch->chosen = e.backend_id;
+			snprintf(ch->how, sizeof(ch->how), "this flow (source port %u) is open: it "
+				 "keeps backend %u (its service entry in conntrack)", c->sport,
+				 e.backend_id);
+			return 0;
+		}
+	}
+	if ((s->flags & XCNI_SVC_F_AFFINITY) && v->affinity >= 0) {
+		struct xcni_affinity_key ak = { .svc_id = s->id, .family = XCNI_AF_INET };
+		struct xcni_affinity af;
+		struct xcni_backend b;
+		__u64 now = now_ns();
+
+		memcpy(ak.client, &src, 4);
+		if (!bpf_map_lookup_elem(v->affinity, &ak, &af) &&
+		    (now <= af.last_ns || now - af.last_ns <= (__u64)s->affinity_s * 1000000000ULL) &&
+		    !bpf_map_lookup_elem(v->be, &af.backend_id, &b) &&
+		    (b.state == XCNI_BE_ACTIVE || !s->count)) {
+			ch->chosen = af.backend_id;
+			snprintf(ch->how, sizeof(ch->how), "session affinity (ClientIP): %s used "
+				 "backend %u %llu s ago, within the %u s timeout",
+				 ip_str(src, a), af.backend_id,
+				 (unsigned long long)(now > af.last_ns ? (now - af.last_ns) / 1000000000ULL : 0),
+				 s->affinity_s);
+			return 0;
+		}
+	}
+	if ((s->flags & XCNI_SVC_F_MAGLEV) && (c->opts & OPT_SPORT)) {
+		__u32 h = xcni_lb_hash(src, daddr, htons(c->sport), dport, k->proto);
+
+		ch->chosen = maglev_pick(v, s, h);
+		if (ch->chosen) {
+			snprintf(ch->how, sizeof(ch->how), "Maglev: the flow's hash (source port %u) "
+				 "is entry %u of the table, backend %u%s", c->sport,
+				 h % XCNI_MAGLEV_M, ch->chosen, s->flags & XCNI_SVC_F_AFFINITY ?
+				 ", then remembered for the client (affinity)" : "");
+			return 0;
+		}
+	}
+	if (s->flags & XCNI_SVC_F_MAGLEV)
+		snprintf(ch->how, sizeof(ch->how), "one of %zu, by Maglev table over the flow's "
+			 "hash (--sport PORT says which for one source port)%s", ch->n,
+			 s->flags & XCNI_SVC_F_AFFINITY ? ", then remembered for the client "
+			 "(affinity)" : "");
+	else
+		snprintf(ch->how, sizeof(ch->how), "one of %zu, at random%s", ch->n,
+			 s->flags & XCNI_SVC_F_AFFINITY ? ", then remembered for the client "
+			 "(affinity)" : "");
+	return 0;
+}
+
+static const struct pt_col explain_svc_cols[] = {
+	{ "SRC", NULL, PT_STR },
+	{ NULL, "src", PT_STR },
+	{ NULL, "src_ip", PT_STR },
+	{ NULL, "src_identity", PT_UINT },
+	{ NULL, "src_node", PT_STR },
+	{ "SERVICE", NULL, PT_STR },
+	{ NULL, "service", PT_STR },
+	{ NULL, "port_name", PT_STR },
+	{ "FRONTEND", "frontend", PT_STR },
+	{ "SCOPE", "scope", PT_STR },
+	{ "SERVICE-ID", "service_id", PT_UINT },
+	/* random, maglev; affinity=Ns beside either */
+	{ "ALGORITHM", "algorithm", PT_STR },
+	{ "BACKENDS", NULL, PT_STR },
+	{ NULL, "active", PT_UINT },
+	{ NULL, "terminating", PT_UINT },
+	{ "CHOICE", "choice", PT_STR },
+	{ NULL, "chosen_backend_id", PT_UINT },
+	{ "VERDICT", NULL, PT_STR },
+	/* refused (no backend), allowed, denied, unknown, or depends (on the backend) */
+	{ NULL, "verdict", PT_STR },
+};
+
+/*
+ * explain SRC svc/NS/NAME PORT/PROTO (or SRC FRONTEND-ADDR PORT/PROTO): the
+ * translation from_pod makes (the frontend and scope lb_frontend finds, the
+ * backends lb_pick chooses among, the one this flow gets when that is
+ * determined), then the policy verdict of the flow to each of those backends
+ * as explain_flow walks it.
+ */
+static int explain_service(const struct ctx *c, const struct node_maps *sm,
+			   const struct node_maps *dm, const struct svc_view *v,
+			   const struct flow *f0, const struct xcni_svc_key *key0)
+{
+	struct xcni_svc_key k = *key0;
+	struct svc_choice ch = {};
+	struct xcni_svcname n;
+	struct xcni_svc s;
+	struct ptable *t = NULL, **rec = NULL;
+	const char **verdicts = NULL;
+	struct xcni_backend *bes = NULL;
+	char buf[200], alg[64];
+	size_t nallow = 0, ndeny = 0, i;
+	bool named;
+	const char *verdict;
+	int err;
+
+	if (!svc_frontend(v, &k, &s))
+		return 1; /* not a frontend */
+	if ((err = svc_choose(c, v, &k, &s, f0->src.ip, &ch)))
+		return err;
+	rec = calloc(ch.n ? ch.n : 1, sizeof(*rec));
+	verdicts = calloc(ch.n ? ch.n : 1, sizeof(*verdicts));
+	bes = calloc(ch.n ? ch.n : 1, sizeof(*bes));
+	if (!rec || !verdicts || !bes) {
+		err = -ENOMEM;
+		goto out;
+	}
+	/* Each backend new flows may use: the flow as policy sees it, after the DNAT. */
+	for (i = 0; i < ch.n; i++) {
+		struct flow f = *f0;
+		char a[INET_ADDRSTRLEN];
+
+		if (!ch.ids[i] || bpf_map_lookup_elem(v->be, &ch.ids[i], &bes[i]) ||
+		    bes[i].family != XCNI_AF_INET) {
+			verdicts[i] = "unknown";
+			continue;
+		}
+		memset(&f.dst, 0, sizeof(f.dst));
+		memcpy(&f.dst.ip, bes[i].addr, 4);
+		f.port = ntohs(bes[i].port);
+		if ((err = flow_end_resolve(c, sm, ip_str(f.dst.ip, a), &f.dst)) ||
+		    (err = explain_flow(sm, dm, &f, &rec[i], &verdicts[i])))
+			goto out;
+		if (!ch.chosen || ch.chosen == ch.ids[i]) {
+			nallow += !strcmp(verdicts[i], "allowed");
+			ndeny += !strcmp(verdicts[i], "denied");
+		}
+	}
+	t = pt_new(explain_svc_cols, ARRAY_SIZE(explain_svc_cols), PT_RECORD);
+	end_row(t, &f0->src);
+	named = v->name >= 0 && !bpf_map_lookup_elem(v->name, &s.id, &n) && n.name[0];
+	pt_str(t, named ? svcname_str(&n, true, buf, sizeof(buf)) : NULL);
+	pt_str(t, named ? svcname_str(&n, false, buf, sizeof(buf)) : NULL);
+	if (named && n.port[0])
+		pt_strf(t, "%.*s", (int)strnlen(n.port, sizeof(n.port)), n.port);
+	else
+		pt_null(t);
+	svc_addr_str(k.family, k.addr, k.port, buf, sizeof(buf));
+	pt_strf(t, "%s/%s", buf, proto_name(k.proto) ?: "?");
+	pt_str(t, k.scope == XCNI_SCOPE_INT ? "int" : "ext");
+	pt_uint(t, s.id);
+	snprintf(alg, sizeof(alg), "%s", s.flags & XCNI_SVC_F_MAGLEV ? "maglev" : "random");
+	if (s.flags & XCNI_SVC_F_AFFINITY)
+		snprintf(alg + strlen(alg), sizeof(alg) - strlen(alg), ",affinity=%us", s.affinity_s);
+	pt_str(t, alg);
+	pt_strf(t, "%u active, %u terminating%s", s.count, s.count_term,
+		!s.count && s.count_term ? " (no active one: the terminating ones serve)" :
+		s.count && s.count_term ? " (unused while an active one is left)" : "");
+	pt_uint(t, s.count);
+	pt_uint(t, s.count_term);
+	pt_str(t, ch.how);
+	if (ch.chosen)
+		pt_uint(t, ch.chosen);
+	else
+		pt_null(t);
+	if (!ch.n) {
+		pt_str(t, "refused: no backend (drop-no-backend)");
+		verdict = "refused";
+	} else if (ch.chosen) {
+		for (i = 0; i < ch.n && ch.ids[i] != ch.chosen; i++)
+			;
+		verdict = i < ch.n ? verdicts[i] : "unknown";
+		pt_strf(t, "%s: the flow gets backend %u", verdict, ch.chosen);
+	} else if (nallow == ch.n || ndeny == ch.n) {
+		verdict = nallow == ch.n ? "allowed" : "denied";
+		pt_strf(t, "%s: by every backend it may get", verdict);
+	} else if (nallow || ndeny) {
+		verdict = "depends";
+		pt_strf(t, "depends on the backend: %zu of %zu allow, %zu deny", nallow, ch.n, ndeny);
+	} else {
+		verdict = "unknown";
+		pt_str(t, "unknown: decided on the backends' nodes");
+	}
+	pt_str(t, verdict);
+	if (!c->json) {
+		err = show(c, t); /* frees t */
+		t = NULL;
+		if (err)
+			goto out;
+		for (i = 0; i < ch.n; i++) {
+			printf("\nbackend %u %s%s\n", ch.ids[i],
+			       rec[i] ? svc_addr_str(bes[i].family, bes[i].addr, bes[i].port, buf,
+						     sizeof(buf)) : "(missing)",
+			       ch.chosen == ch.ids[i] ? " (this flow's)" : "");
+			if (rec[i] && (err = show(c, rec[i])))
+				goto out;
+			rec[i] = NULL;
+		}
+		goto out;
+	} else {
+		char *tj = pt_json_string(t, &err), *rj;
+
+		if (!tj)
+			goto out_t;
+		tj[strlen(tj) - 1] = 0; /* the object, open for its backends */
+		printf("%s,\"backends\":[", tj);
+		free(tj);
+		for (i = 0; i < ch.n; i++) {
+			printf("%s{\"id\":%u,\"backend\":", i ? "," : "", ch.ids[i]);
+			if (rec[i])
+				printf("\"%s\",", svc_addr_str(bes[i].family, bes[i].addr, bes[i].port,
+							       buf, sizeof(buf)));
+			else
+				printf("null,");
+			printf("\"state\":\"%s\",\"chosen\":%s,\"verdict\":\"%s\",\"policy\":",
+			       !rec[i] ? "missing" : bes[i].state == XCNI_BE_ACTIVE ? "active" :
+			       "terminating", ch.chosen == ch.ids[i] ? "true" : "false", verdicts[i]);
+			if (rec[i] && (rj = pt_json_string(rec[i], &err))) {
+				printf("%s}", rj);
+				free(rj);
+			} else if (rec[i]) {
+				goto out_t;
+			} else {
+				printf("null}");
+			}
+		}
+		if (puts("]}") == EOF || fflush(stdout))
+			err = -EIO;
+	}
+out_t:
+	pt_free(t);
+out:
+	for (i = 0; rec && i < ch.n; i++)
+		pt_free(rec[i]);
+	free(rec);
+	free(verdicts);
+	free(bes);
+	free(ch.ids);
+	return err;
+}
+
+static int cmd_explain(const struct ctx *c, char **argv)
+{
+	const char *dst_dir = c->opts & OPT_PIN_DIR_DST ? c->pin_dir_dst : c->pin_dir;
+	struct xcni_svcname sref;
+	struct node_maps sm, dm;
+	struct svc_view sv = { .svc = -1 };
+	struct xcni_svc_key fk = {};
+	struct flow f = {};
+	struct ptable *t;
+	const char *verdict;
+	bool by_name;
+	__u32 dip;
+	int err;
+
+	err = parse_port_proto(argv[2], &f.proto, &f.port);
+	if (err)
+		return err;
+	by_name = parse_svc_ref(argv[1], &sref);
+	err = node_maps_open(c, c->pin_dir, &sm);
+	if (err)
+		return err;
+	err = node_maps_open(c, dst_dir, &dm);
+	if (err)
+		goto close_sm;
+	if ((err = flow_end_resolve(c, &sm, argv[0], &f.src)))
+		goto close;
+	/* A Service, by name or by a frontend's address: translated before policy. */
+	fk.family = XCNI_AF_INET;
+	fk.port = htons(f.port);
+	fk.proto = f.proto;
+	if (by_name || (!parse_ip(argv[1], &dip) && f.port)) {
+		err = svc_view_open(c, c->pin_dir, &sv);
+		if (err && (by_name || err != -ENOENT)) {
+			if (err == -ENOENT)
+				pr_err("%s: node %s has no Service maps (an agent without "
+				       "--kube-proxy-replacement, or from before them)\n", argv[1],
+				       sm.node[0] ? sm.node : c->pin_dir);
+			goto close;
+		}
+		err = 0;
+	}
+	if (by_name) {
+		struct svc_rec *recs = NULL;
+		size_t nr = 0, i;
+
+		err = svc_by_name(sv.svc, sv.name, &sref, &recs, &nr);
+		for (i = 0; !err && i < nr; i++)
+			if (recs[i].k.port == fk.port && recs[i].k.proto == fk.proto &&
+			    recs[i].k.family == XCNI_AF_INET)
+				break;
+		if (!err && i < nr)
+			memcpy(fk.addr, recs[i].k.addr, sizeof(fk.addr));
+		else if (!err)
+			err = -ESRCH;
+		free(recs);
+		if (err == -ENOENT)
+			pr_err("%s: no such Service in the maps of node %s%s\n", argv[1],
+			       sm.node[0] ? sm.node : c->pin_dir, sv.name < 0 ?
+			       " (they have no Service names: give the frontend's address)" : "");
+		else if (err == -ESRCH)
+			pr_err("%s: the Service has no frontend for %s (xcnictl service get %s "
+			       "lists its ports)\n", argv[1], argv[2], argv[1]);
+		else if (err)
+			pr_err("%s: %s\n", m_svc.name, strerror(-err));
+		if (err) {
+			err = err == -ESRCH ? -ENOENT : err;
+			goto close;
+		}
+		err = explain_service(c, &sm, &dm, &sv, &f, &fk);
+		if (err > 0) { /* gone between the two lookups */
+			pr_err("%s: the Service has no frontend for %s\n", argv[1], argv[2]);
+			err = -ENOENT;
+		}
+		goto close;
+	}
+	if (sv.svc >= 0) {
+		memcpy(fk.addr, &dip, 4);
+		err = explain_service(c, &sm, &dm, &sv, &f, &fk);
+		if (err <= 0)
+			goto close; /* a frontend: explained; else an address like any */
+	}
+	if ((err = flow_end_resolve(c, &sm, argv[1], &f.dst)))
+		goto close;
+	if ((err = explain_flow(&sm, &dm, &f, &t, &verdict)))
+		goto close;
 	err = show(c, t);
 close:
+	if (sv.svc >= 0)
+		svc_view_close(&sv);
 	node_maps_close(&dm);
 close_sm:
 	node_maps_close(&sm);
@@ -748,7 +1202,8 @@ close_sm:
 }
 
 const struct cmd explain_cmds[] = {
-	{ "explain", NULL, cmd_explain, 3, OPT_PIN_DIR_DST, "SRC DST PORT/PROTO [--pin-dir-dst DIR]",
+	{ "explain", NULL, cmd_explain, 3, OPT_PIN_DIR_DST | OPT_SPORT,
+	  "SRC DST PORT/PROTO [--pin-dir-dst DIR] [--sport PORT]",
 	  "Explain the policy verdict on a new flow from SRC to DST.\n\n"
 	  "SRC and DST are pods (NAMESPACE/NAME) or IPv4 addresses xcni knows (in\n"
 	  "the ipcache); PORT/PROTO is 80/tcp, 53/udp, 9/sctp or icmp. Walks the\n"
@@ -765,9 +1220,21 @@ const struct cmd explain_cmds[] = {
 	  "(default: --pin-dir). A side whose pod lives on another node is reported\n"
 	  "as decided there (VERDICT unknown unless the other side denies). In the\n"
 	  "lab a node's maps are /sys/fs/bpf/xcni-lab/<node>.\n\n"
-	  "Exit 0 whatever the verdict; 1 for an unknown pod or address or missing\n"
-	  "maps; 2 for a malformed PORT/PROTO.\n\n"
-	  "  --pin-dir-dst DIR   the destination node's pin dir",
+	  "DST may be a Service: svc/NAMESPACE/NAME with the Service port's\n"
+	  "PORT/PROTO, or a frontend's address (a ClusterIP) with its port, when the\n"
+	  "source node translates Services in BPF. Then the translation comes first,\n"
+	  "as the source pod's program makes it: the frontend and scope found, the\n"
+	  "algorithm (random, maglev, affinity), the backends new flows may use (the\n"
+	  "active ones, or the terminating ones when none is active) and which one\n"
+	  "this flow gets when that is determined (an open flow's with --sport, the\n"
+	  "client's affinity entry, Maglev's table entry with --sport), else \"one of\n"
+	  "N\"; then the policy verdict of the flow to each of those backends, as\n"
+	  "above. No backend: refused (drop-no-backend). VERDICT: refused, allowed,\n"
+	  "denied, unknown, or depends (some backends allow, some deny).\n\n"
+	  "Exit 0 whatever the verdict; 1 for an unknown pod, address or Service or\n"
+	  "missing maps; 2 for a malformed PORT/PROTO or svc/NS/NAME.\n\n"
+	  "  --pin-dir-dst DIR   the destination node's pin dir\n"
+	  "  --sport PORT        the flow's source port (which backend Maglev gives it)",
 	  check_explain },
 	{}
 };

@@ -275,7 +275,10 @@ static int on_event(void *arg, void *data, size_t len)
 	char buf[INET_ADDRSTRLEN];
 	const char *s;
 
-	/* Programs from before the Service fields write the shorter record. */
+	/* Programs from before the Service fields write the shorter record, whose
+	 * last two bytes (a pad then) are rev_nat's, always 0. */
+	_Static_assert(offsetof(struct xcni_event, backend_id) == XCNI_EVENT_LEN_V1,
+		       "the first record's fields keep their places");
 	if (len < XCNI_EVENT_LEN_V1)
 		return 0;
 	memcpy(&evb, data, len < sizeof(evb) ? len : sizeof(evb));

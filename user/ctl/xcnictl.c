@@ -180,6 +180,17 @@ static int parse_opt(int opt, const char *arg, struct ctx *c, struct global *g)
 		c->ev_type = !strcmp(arg, "drop")    ? XCNI_EV_DROP :
 			     !strcmp(arg, "verdict") ? XCNI_EV_VERDICT : XCNI_EV_TRACE;
 		return 0;
+	case 'S': {
+		unsigned long v;
+
+		if (parse_uint(arg, 65535, &v) || !v) {
+			pr_err("--sport %s: a port, 1 to 65535\n", arg);
+			return -EINVAL;
+		}
+		c->opts |= OPT_SPORT;
+		c->sport = (__u16)v;
+		return 0;
+	}
 	case 'D':
 		c->opts |= OPT_PIN_DIR_DST;
 		c->pin_dir_dst = arg;
@@ -250,6 +261,7 @@ int main(int argc, char **argv)
 		{ "type", required_argument, NULL, 't' },
 		{ "pin-dir-dst", required_argument, NULL, 'D' },
 		{ "identity", required_argument, NULL, 'i' },
+		{ "sport", required_argument, NULL, 'S' },
 		{}
 	};
 	struct ctx c = { .pin_dir = getenv("XCNI_PIN_DIR") };
