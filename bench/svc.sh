@@ -536,8 +536,10 @@ PY
 		read -r c_svc c_slot c_be < <(counts)
 		((c_svc == 0 && c_slot == 0 && c_be == 0)) || die "agent: after delete the maps hold $c_svc/$c_slot/$c_be"
 		say "agent: everything deleted, rep $r: $out"
-		# Back into the stage (apply -o moved every file out).
+		# Back into the stage (apply -o moved every file out), the changed
+		# Service as it started, so each rep's first change is a change.
 		mv "$TMP/g-out/"* "$TMP/g-stage/"
+		cp "$TMP/g-chg/0/svc-changed.yaml" "$TMP/g-stage/"
 	done
 	grep -E "generation [0-9]+: [0-9]+ frontends" "$TMP/xcnid-g.log" | tail -n 3 | sed 's/^/svc: xcnid: /' || true
 
