@@ -59,6 +59,7 @@ suites=(
 	"kind-manifests:bash tests/kind/run.sh"
 	"apiwatch:bash tests/apiwatch/run.sh"
 	"scale-small:bash bench/scale.sh --check"
+	"svc-bench-check:bash bench/svc.sh --check"
 	"libcni:bash tests/libcni/run.sh"
 	"cri:bash tests/cri/run.sh"
 )

@@ -717,8 +717,8 @@ int svcsync_apply(struct svcsync *ss, const struct svc_spec *specs, size_t n,
 {
 	struct want *w = calloc(n ? n : 1, sizeof(*w));
 	size_t new_fe = 0, new_ids = 0, new_slots = 0, new_tables = 0, new_be = 0, cap_be = 0;
-	size_t nchanged = 0;
-	size_t nstate = 0, nold, done, i;
+	size_t nchanged = 0, nstate = 0, nold, done, i, off, max_nbe = 0, *order = NULL;
+	uint32_t *bid = NULL, *scratch = NULL;
 	struct be_ent *added = NULL;
 	struct flush *fl = NULL;
 	struct batch bt = {};
@@ -730,22 +730,28 @@ int svcsync_apply(struct svcsync *ss, const struct svc_spec *specs, size_t n,
 	for (i = 0; i < ss->nfe; i++)
 		ss->fe[i].seen = false;
 	/* Backends no frontend names yet: collected, sorted, deduplicated, numbered. */
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		cap_be += specs[i].nbe;
+		if (specs[i].nbe > max_nbe)
+			max_nbe = specs[i].nbe;
+	}
+	/* Each spec backend's id when the maps hold it already (0: new), found once. */
+	bid = calloc(cap_be ? cap_be : 1, sizeof(*bid));
 	added = calloc(cap_be ? cap_be : 1, sizeof(*added));
 	bt.be_k = calloc(cap_be ? cap_be : 1, sizeof(*bt.be_k));
 	bt.be_v = calloc(cap_be ? cap_be : 1, sizeof(*bt.be_v));
 	bt.be_w = calloc(cap_be ? cap_be : 1, sizeof(*bt.be_w));
-	if (!added || !bt.be_k || !bt.be_v || !bt.be_w) {
+	if (!bid || !added || !bt.be_k || !bt.be_v || !bt.be_w) {
 		err = -ENOMEM;
 		goto out;
 	}
-	for (i = 0; i < n; i++)
+	for (i = 0, off = 0; i < n; off += specs[i].nbe, i++)
 		for (size_t b = 0; b < specs[i].nbe; b++) {
 			const struct svc_be_spec *bs = &specs[i].be[b];
 			struct be_ent *e = be_find(ss, bs);
 
 			if (e) {
+				bid[off + b] = e->id;
 				/* A state change: written in place, once (ss->be changes only below). */
 				if (e->b.state != bs->state) {
 					bt.be_v[nstate] = *e;
@@ -784,60 +790,66 @@ int svcsync_apply(struct svcsync *ss, const struct svc_spec *specs, size_t n,
 		added[i].id = ss->next_be_id + (uint32_t)i;
 
 	/* What each frontend should hold, and what that needs, before any write. */
-	for (i = 0; i < n; i++) {
+	scratch = calloc(max_nbe ? max_nbe : 1, sizeof(*scratch));
+	order = calloc(max_nbe ? max_nbe : 1, sizeof(*order));
+	if (!scratch || !order) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (i = 0, off = 0; i < n; off += specs[i].nbe, i++) {
 		const struct svc_spec *s = &specs[i];
-		size_t *order = calloc(s->nbe ? s->nbe : 1, sizeof(*order));
 		struct fe_ent *cur = fe_find(ss, &s->key);
 
 		w[i].spec = s;
 		w[i].cur = cur ? cur - ss->fe : -1;
 		if (cur && cur->seen) {
 			snprintf(msg, msglen, "%s: the same frontend twice", s->name);
-			free(order);
 			err = -EINVAL;
 			goto out;
 		}
 		if (s->nbe > UINT16_MAX || ((s->flags & XCNI_SVC_F_MAGLEV) && s->nbe >= XCNI_MAGLEV_M)) {
 			snprintf(msg, msglen, "%s: %zu backends, a frontend holds at most %u", s->name,
 				 s->nbe, (s->flags & XCNI_SVC_F_MAGLEV) ? XCNI_MAGLEV_M - 1 : UINT16_MAX);
-			free(order);
 			err = -EINVAL;
 			goto out;
 		}
 		if (cur)
 			cur->seen = true;
-		w[i].ids = calloc(s->nbe ? s->nbe : 1, sizeof(*w[i].ids));
-		if (!order || !w[i].ids) {
-			free(order);
-			err = -ENOMEM;
-			goto out;
-		}
 		for (size_t b = 0; b < s->nbe; b++)
 			order[b] = b;
 		sort_base = s->be;
 		qsort(order, s->nbe, sizeof(*order), idx_cmp);
 		for (size_t b = 0; b < s->nbe; b++) {
 			const struct svc_be_spec *bs = &s->be[order[b]];
-			struct be_ent probe = {}, *e = be_find(ss, bs);
+			uint32_t id = bid[off + order[b]];
 
-			if (!e) {
+			if (!id) {
+				struct be_ent probe = {};
+
 				memcpy(&probe.b, bs, BE_KEY_LEN);
-				e = bsearch(&probe, added, new_be, sizeof(*added), be_key_cmp);
+				id = ((struct be_ent *)bsearch(&probe, added, new_be, sizeof(*added),
+							       be_key_cmp))->id;
 			}
-			w[i].ids[b] = e->id;
+			scratch[b] = id;
 			if (bs->state == XCNI_BE_ACTIVE)
 				w[i].count++;
 			else
 				w[i].term++;
 		}
-		free(order);
 		w[i].new_id = !cur || memcmp(&cur->who, &s->who, sizeof(s->who));
 		w[i].changed = w[i].new_id || cur->v.flags != s->flags ||
 			       cur->v.affinity_s != s->affinity_s ||
 			       cur->v.count != w[i].count || cur->v.count_term != w[i].term ||
-			       memcmp(cur->ids, w[i].ids, s->nbe * sizeof(*w[i].ids));
+			       memcmp(cur->ids, scratch, s->nbe * sizeof(*scratch));
 		if (!w[i].changed)
 			continue;
+		/* Only a changed frontend gets ids of its own (10k unchanged ones: no allocation). */
+		w[i].ids = malloc((s->nbe ? s->nbe : 1) * sizeof(*w[i].ids));
+		if (!w[i].ids) {
+			err = -ENOMEM;
+			goto out;
+		}
+		memcpy(w[i].ids, scratch, s->nbe * sizeof(*scratch));
 		nchanged++;
 		new_fe += !cur;
 		new_ids += w[i].new_id;
@@ -1096,6 +1108,9 @@ out:
 		free(w[i].ids);
 	free(w);
 	free(added);
+	free(bid);
+	free(scratch);
+	free(order);
 	batch_free(&bt);
 	return err;
 }
