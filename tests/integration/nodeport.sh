@@ -144,17 +144,14 @@ sync_gen() {
 }
 
 put cluster.yaml <<EOF
+$(for n in $NODES; do cat <<EON
 apiVersion: v1
 kind: Node
-metadata: {name: n1}
-spec: {podCIDR: ${SUB[n1]}.0/24}
-status: {addresses: [{type: InternalIP, address: ${UIP[n1]}}]}
----
-apiVersion: v1
-kind: Node
-metadata: {name: n2}
-spec: {podCIDR: ${SUB[n2]}.0/24}
-status: {addresses: [{type: InternalIP, address: ${UIP[n2]}}]}
+metadata: {name: $n}
+spec: {podCIDR: ${SUB[$n]}.0/24}
+status: {addresses: [{type: InternalIP, address: ${UIP[$n]}}]}
+EON
+echo ---; done)
 ---
 apiVersion: v1
 kind: Namespace
@@ -163,7 +160,7 @@ $(for p in $PODS; do cat <<EOP
 ---
 apiVersion: v1
 kind: Pod
-metadata: {name: ${p#*:}, namespace: x}
+metadata: {name: ${p#*:}, namespace: x, labels: {name: ${p#*:}}}
 spec: {nodeName: ${p%%:*}}
 status: {podIP: ${IP[${p#*:}]}}
 EOP
@@ -206,23 +203,15 @@ check "outside -> n1:30080 reaches a on n1, which sees the client's address" \
 	expect_out "${UIP[n1]}" 30080 "a $OUT"
 # What goes from n1 to n2 on the wire: Geneve, outer n1 -> n2, inner n1 -> r:8080.
 capture_start() {
-	nsenter --net="/var/run/netns/$(ns sw)" tshark -n -i br0 -s 160 -f 'udp port 6081' \
-		-w "$T/wire.pcap" -q 2>"$T/wire.err" &
-	CAP=$!
+	local rc
+	geneve_capture_start "$(ns sw)" br0 "$T/wire.pcap"
+	rc=$?
 	SRVS+=($CAP)
-	for _ in $(seq 100); do
-		grep -q 'Capturing on' "$T/wire.err" 2>/dev/null && [ -s "$T/wire.pcap" ] && return 0
-		kill -0 "$CAP" 2>/dev/null || break
-		sleep 0.1
-	done
-	cat "$T/wire.err"
-	return 1
+	return "$rc"
 }
 check "tshark captures Geneve on the underlay switch" capture_start
 check "outside -> n1:30081 reaches r on n2, SNATed to n1" expect_out "${UIP[n1]}" 30081 "r ${UIP[n1]}"
-sleep 0.3
-kill -INT "$CAP" 2>/dev/null
-wait "$CAP" 2>/dev/null
+geneve_capture_stop "$T/wire.pcap"
 # ip.src/ip.dst list the outer then the inner header's addresses.
 on_wire() {
 	tshark -n -r "$T/wire.pcap" -T fields -E separator=' ' -e ip.src -e ip.dst -e tcp.srcport \
@@ -241,6 +230,29 @@ check "externalTrafficPolicy=Local: outside -> n2:30082 reaches r, the client's 
 	expect_out "${UIP[n2]}" 30082 "r $OUT"
 check "a pod of n1 -> n1:30082 (inside: every backend) reaches r" \
 	bash -c "ip netns exec $(ns c) timeout 3 socat -T1 - TCP:${UIP[n1]}:30082,connect-timeout=2 </dev/null | grep -q '^r '"
+# Policy is judged on the backend, with the client as it arrives: a's ingress
+# allows one ipBlock; the outside client's address in it or not.
+a_allows() { # a_allows CIDR
+	put policy.yaml <<EOF
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: a-from-block, namespace: x}
+spec:
+  podSelector: {matchLabels: {name: a}}
+  ingress: [{from: [{ipBlock: {cidr: $1}}]}]
+EOF
+}
+a_allows 192.168.91.200/32
+check "a's ingress allows only 192.168.91.200/32: applied" sync_gen
+check "outside -> n1:30080: refused by a's ingress policy (no answer)" \
+	expect_out "${UIP[n1]}" 30080 ""
+pol_counted() { ctl n1 metrics | grep -q 'drop-policy-ingress'; }
+check "... counted as drop-policy-ingress on n1" pol_counted
+a_allows "$OUT/32"
+check "a's ingress allows the outside client's /32: applied" sync_gen
+check "outside -> n1:30080 reaches a again" expect_out "${UIP[n1]}" 30080 "a $OUT"
+rm -f "$M/policy.yaml"
+
 no_rules() {
 	local n
 	for n in n1 n2; do
@@ -253,32 +265,23 @@ check "no iptables or nftables rule on either node" no_rules
 # UDP: c sends to a ClusterIP from one source port every 50 ms; the backend is
 # swapped from a to d. Service "keep" still names a, so a's backend (its id)
 # stays: without the conntrack flush the flow would stay on a for good.
-udp_svc() { # udp_svc BACKEND-POD
-	put svc-udp.yaml <<EOF
+udp_yaml() { # udp_yaml NAME CLUSTER-IP BACKEND-POD: a UDP Service on 53 and its slice
+	cat <<EOF
 apiVersion: v1
 kind: Service
-metadata: {name: udp, namespace: x}
-spec: {clusterIP: 10.96.2.53, ports: [{port: 53, protocol: UDP, targetPort: 5353}]}
+metadata: {name: $1, namespace: x}
+spec: {clusterIP: $2, ports: [{port: 53, protocol: UDP, targetPort: 5353}]}
 ---
 apiVersion: discovery.k8s.io/v1
 kind: EndpointSlice
-metadata: {name: udp-1, namespace: x, labels: {kubernetes.io/service-name: udp}}
+metadata: {name: $1-1, namespace: x, labels: {kubernetes.io/service-name: $1}}
 addressType: IPv4
-endpoints: [{addresses: [${IP[$1]}], nodeName: n1}]
-ports: [{port: 5353, protocol: UDP}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: keep, namespace: x}
-spec: {clusterIP: 10.96.2.54, ports: [{port: 53, protocol: UDP, targetPort: 5353}]}
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: keep-1, namespace: x, labels: {kubernetes.io/service-name: keep}}
-addressType: IPv4
-endpoints: [{addresses: [${IP[a]}], nodeName: n1}]
+endpoints: [{addresses: [${IP[$3]}], nodeName: n1}]
 ports: [{port: 5353, protocol: UDP}]
 EOF
+}
+udp_svc() { # udp_svc BACKEND-POD
+	{ udp_yaml udp 10.96.2.53 "$1"; echo ---; udp_yaml keep 10.96.2.54 a; } | put svc-udp.yaml
 }
 udp_svc a
 check "UDP Service (backend a) applied" sync_gen

@@ -135,24 +135,13 @@ check "host of n3 -> o/q1 on ${NODE[q1]}: UDP echoed" \
 # ---- on the wire: Geneve with the agents' VNI, the pods' addresses inside ------------------
 # capture_start FILE: tshark on the switch, Geneve's port only, 160 bytes a frame.
 capture_start() {
-	rm -f "$1" "$1.err"
-	nsenter --net=/run/netns/xcl-ul tshark -n -i br0 -s 160 -f 'udp port 6081' -w "$1" -q 2>"$1.err" &
-	CAP=$!
+	local rc
+	geneve_capture_start xcl-ul br0 "$1"
+	rc=$?
 	MINE+=("$CAP")
-	for _ in $(seq 100); do
-		grep -q 'Capturing on' "$1.err" 2>/dev/null && [ -s "$1" ] && return 0
-		kill -0 "$CAP" 2>/dev/null || break
-		sleep 0.1
-	done
-	cat "$1.err"
-	return 1
+	return "$rc"
 }
-capture_stop() {
-	sleep 0.3 # the last frames reach the file
-	kill -INT "$CAP" 2>/dev/null
-	wait "$CAP" 2>/dev/null
-	[ -s "$1" ]
-}
+capture_stop() { geneve_capture_stop "$1"; }
 check "tshark captures on br0 in xcl-ul" capture_start "$T/ping.pcap"
 "$XCNICTL" lab exec o/p1 -- ping -c 3 -i 0.2 -W 2 "${IP[p2]}" >/dev/null
 echo wire | "$XCNICTL" lab exec o/p3 -- socat -T2 - "UDP:${IP[q2]}:81" >/dev/null
