@@ -3,7 +3,7 @@
  * Prefixes as the CLI, the plugin (IPAM results) and xcnid read them:
  * xcni_cidr4_parse and xcni_cidr6_parse, and what they accept printed and
  * read back unchanged.
- * The xcnictl argument parsers themselves live in user/ctl (not fuzzed here).
+ * The xcnictl argument parsers are fuzz_ctl_args.c's.
  */
 #include <arpa/inet.h>
 

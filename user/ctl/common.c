@@ -209,18 +209,6 @@ size_t sort_unique(void *arr, size_t n, size_t elem, int (*cmp)(const void *, co
 
 /* ---- formatting helpers ---------------------------------------------------- */
 
-int parse_ip(const char *s, __u32 *ip)
-{
-	struct in_addr a;
-
-	if (inet_pton(AF_INET, s, &a) != 1) {
-		pr_err("%s: not an IPv4 address\n", s);
-		return -EINVAL;
-	}
-	*ip = a.s_addr;
-	return 0;
-}
-
 /* An IPv4 address in network order, as text in a static buffer of the caller's. */
 const char *ip_str(__u32 ip, char buf[INET_ADDRSTRLEN])
 {
@@ -393,21 +381,6 @@ bool filter_match(const struct filter *f, const struct frow *r)
 
 /* ---- names ------------------------------------------------------------------ */
 
-const char *proto_name(__u8 proto)
-{
-	switch (proto) {
-	case IPPROTO_TCP:
-		return "tcp";
-	case IPPROTO_UDP:
-		return "udp";
-	case IPPROTO_ICMP:
-		return "icmp";
-	case IPPROTO_SCTP:
-		return "sctp";
-	}
-	return NULL;
-}
-
 void pt_addr_port(struct ptable *t, __u8 proto, __u32 ip, __u16 port)
 {
 	char buf[INET_ADDRSTRLEN];
@@ -419,32 +392,6 @@ void pt_addr_port(struct ptable *t, __u8 proto, __u32 ip, __u16 port)
 		pt_strf(t, "%s:id=%u", ip_str(ip, buf), ntohs(port));
 	else
 		pt_str(t, ip_str(ip, buf));
-}
-
-int parse_uint(const char *s, unsigned long max, unsigned long *v)
-{
-	unsigned long n;
-	char *end;
-
-	errno = 0;
-	n = strtoul(s, &end, 10);
-	if (s[0] < '0' || s[0] > '9' || *end || errno || n > max)
-		return -EINVAL;
-	*v = n;
-	return 0;
-}
-
-int reason_by_name(const char *name, int *reason)
-{
-	for (int r = XCNI_REASON_MAX; r >= XCNI_REASON_MIN; r--) {
-		const struct xcni_reason_info *ri = xcni_reason_info(r);
-
-		if (ri && !strcmp(ri->name, name)) {
-			*reason = r;
-			return 0;
-		}
-	}
-	return -ENOENT;
 }
 
 const char *policy_name(int fd, __u32 id, char *buf, size_t len)
@@ -478,34 +425,6 @@ unsigned int isolating_policies(int selfd, int namefd, __u32 ip, __u8 dir, bool 
 	if (!json && s.n[dir] > kept && off < len)
 		snprintf(buf + off, len - off, " and %u more", s.n[dir] - kept);
 	return s.n[dir];
-}
-
-const char *reserved_identity(__u32 id)
-{
-	switch (id) {
-	case XCNI_ID_HOST: return "reserved:host";
-	case XCNI_ID_WORLD: return "reserved:world";
-	case XCNI_ID_UNMANAGED: return "reserved:unmanaged";
-	case XCNI_ID_REMOTE_NODE: return "reserved:remote-node";
-	}
-	return NULL;
-}
-
-int parse_identity(const char *s, __u32 *id)
-{
-	static const __u32 reserved[] = { XCNI_ID_HOST, XCNI_ID_WORLD, XCNI_ID_UNMANAGED,
-					  XCNI_ID_REMOTE_NODE };
-	unsigned long v;
-
-	for (size_t i = 0; i < ARRAY_SIZE(reserved); i++)
-		if (!strcmp(s, reserved_identity(reserved[i]))) {
-			*id = reserved[i];
-			return 0;
-		}
-	if (parse_uint(s, UINT32_MAX, &v))
-		return -EINVAL;
-	*id = (__u32)v;
-	return 0;
 }
 
 int prefix_cmp(const void *a, const void *b)

@@ -121,13 +121,17 @@ int map_collect(int fd, const struct map_spec *m, size_t elem, size_t koff, size
 /* Sorts records by cmp and drops the duplicates a walk of a live map may see. */
 size_t sort_unique(void *arr, size_t n, size_t elem, int (*cmp)(const void *, const void *));
 
-/* ---- parsing and formatting (common.c) ------------------------------------ */
+/* ---- parsing and formatting (args.c, common.c) ----------------------------- */
 
 int parse_ip(const char *s, __u32 *ip);
 /* A decimal 0..max that is all of s (no sign, no blanks): 0 or -EINVAL. */
 int parse_uint(const char *s, unsigned long max, unsigned long *v);
 /* An identity: a number, or a reserved one by name ("reserved:world"). */
 int parse_identity(const char *s, __u32 *id);
+/* "80/TCP", "53/udp", "9/sctp", "icmp": 0 or -EINVAL (said). */
+int parse_port_proto(const char *s, __u8 *proto, __u16 *port);
+/* ADDR:PORT/PROTO (IPv4 or [IPv6]): a frontend's key, scope EXT. 0 or -EINVAL (said). */
+int parse_frontend(const char *s, struct xcni_svc_key *k);
 /* The reason called name ("drop-policy-ingress"): 0, or -ENOENT. */
 int reason_by_name(const char *name, int *reason);
 const char *ip_str(__u32 ip, char buf[INET_ADDRSTRLEN]);

@@ -97,39 +97,6 @@ struct flow {
 	__u16 port; /* host order; 0 for protocols without ports */
 };
 
-/* "80/TCP", "53/udp", "9/sctp", "icmp": what the first packet carries. */
-static int parse_port_proto(const char *s, __u8 *proto, __u16 *port)
-{
-	static const struct { const char *name; __u8 proto; } protos[] = {
-		{ "tcp", IPPROTO_TCP }, { "udp", IPPROTO_UDP }, { "sctp", IPPROTO_SCTP },
-	};
-	const char *sl = strchr(s, '/');
-	unsigned long v;
-	char *end;
-
-	if (!strcasecmp(s, "icmp")) {
-		*proto = IPPROTO_ICMP;
-		*port = 0;
-		return 0;
-	}
-	if (!sl || s[0] < '0' || s[0] > '9')
-		goto bad;
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || end != sl || v < 1 || v > 65535)
-		goto bad;
-	for (size_t i = 0; i < ARRAY_SIZE(protos); i++)
-		if (!strcasecmp(sl + 1, protos[i].name)) {
-			*proto = protos[i].proto;
-			*port = (__u16)v;
-			return 0;
-		}
-bad:
-	pr_err("PORT/PROTO \"%s\": expected PORT/tcp, PORT/udp or PORT/sctp with PORT "
-	       "1 to 65535, or icmp\n", s);
-	return -EINVAL;
-}
-
 /* Usage check (exit 2): the third argument is the only one with a syntax of its own. */
 static int check_explain(char **argv)
 {

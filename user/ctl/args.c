@@ -1,0 +1,203 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The parsers of xcnictl's arguments: addresses, numbers, identities, reasons,
+ * PORT/PROTO, Services and frontends, and the names they print. Nothing here
+ * touches a map: tests/fuzz/fuzz_ctl_args.c builds this file on its own.
+ */
+#include <strings.h>
+
+#include "ctl.h"
+
+int parse_ip(const char *s, __u32 *ip)
+{
+	struct in_addr a;
+
+	if (inet_pton(AF_INET, s, &a) != 1) {
+		pr_err("%s: not an IPv4 address\n", s);
+		return -EINVAL;
+	}
+	*ip = a.s_addr;
+	return 0;
+}
+
+int parse_uint(const char *s, unsigned long max, unsigned long *v)
+{
+	unsigned long n;
+	char *end;
+
+	errno = 0;
+	n = strtoul(s, &end, 10);
+	if (s[0] < '0' || s[0] > '9' || *end || errno || n > max)
+		return -EINVAL;
+	*v = n;
+	return 0;
+}
+
+const char *proto_name(__u8 proto)
+{
+	switch (proto) {
+	case IPPROTO_TCP:
+		return "tcp";
+	case IPPROTO_UDP:
+		return "udp";
+	case IPPROTO_ICMP:
+		return "icmp";
+	case IPPROTO_SCTP:
+		return "sctp";
+	}
+	return NULL;
+}
+
+const char *reserved_identity(__u32 id)
+{
+	switch (id) {
+	case XCNI_ID_HOST: return "reserved:host";
+	case XCNI_ID_WORLD: return "reserved:world";
+	case XCNI_ID_UNMANAGED: return "reserved:unmanaged";
+	case XCNI_ID_REMOTE_NODE: return "reserved:remote-node";
+	}
+	return NULL;
+}
+
+int parse_identity(const char *s, __u32 *id)
+{
+	static const __u32 reserved[] = { XCNI_ID_HOST, XCNI_ID_WORLD, XCNI_ID_UNMANAGED,
+					  XCNI_ID_REMOTE_NODE };
+	unsigned long v;
+
+	for (size_t i = 0; i < ARRAY_SIZE(reserved); i++)
+		if (!strcmp(s, reserved_identity(reserved[i]))) {
+			*id = reserved[i];
+			return 0;
+		}
+	if (parse_uint(s, UINT32_MAX, &v))
+		return -EINVAL;
+	*id = (__u32)v;
+	return 0;
+}
+
+int reason_by_name(const char *name, int *reason)
+{
+	for (int r = XCNI_REASON_MAX; r >= XCNI_REASON_MIN; r--) {
+		const struct xcni_reason_info *ri = xcni_reason_info(r);
+
+		if (ri && !strcmp(ri->name, name)) {
+			*reason = r;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+/* "80/TCP", "53/udp", "9/sctp", "icmp": what the first packet carries. */
+int parse_port_proto(const char *s, __u8 *proto, __u16 *port)
+{
+	static const struct { const char *name; __u8 proto; } protos[] = {
+		{ "tcp", IPPROTO_TCP }, { "udp", IPPROTO_UDP }, { "sctp", IPPROTO_SCTP },
+	};
+	const char *sl = strchr(s, '/');
+	unsigned long v;
+	char *end;
+
+	if (!strcasecmp(s, "icmp")) {
+		*proto = IPPROTO_ICMP;
+		*port = 0;
+		return 0;
+	}
+	if (!sl || s[0] < '0' || s[0] > '9')
+		goto bad;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end != sl || v < 1 || v > 65535)
+		goto bad;
+	for (size_t i = 0; i < ARRAY_SIZE(protos); i++)
+		if (!strcasecmp(sl + 1, protos[i].name)) {
+			*proto = protos[i].proto;
+			*port = (__u16)v;
+			return 0;
+		}
+bad:
+	pr_err("PORT/PROTO \"%s\": expected PORT/tcp, PORT/udp or PORT/sctp with PORT "
+	       "1 to 65535, or icmp\n", s);
+	return -EINVAL;
+}
+
+bool parse_svc_ref(const char *s, struct xcni_svcname *out)
+{
+	const char *slash;
+
+	memset(out, 0, sizeof(*out));
+	if (strncmp(s, "svc/", 4))
+		return false;
+	s += 4;
+	slash = strchr(s, '/');
+	if (!slash || strchr(slash + 1, '/') || (size_t)(slash - s) >= sizeof(out->ns) ||
+	    strlen(slash + 1) >= sizeof(out->name))
+		return true; /* ns or name left empty: malformed */
+	snprintf(out->ns, sizeof(out->ns), "%.*s", (int)(slash - s), s);
+	snprintf(out->name, sizeof(out->name), "%s", slash + 1);
+	return true;
+}
+
+/*
+ * ADDR:PORT/PROTO, ADDR an IPv4 address or [IPv6]: the frontend's key, its
+ * scope left EXT. 0 or -EINVAL (said).
+ */
+int parse_frontend(const char *s, struct xcni_svc_key *k)
+{
+	static const __u8 protos[] = { IPPROTO_TCP, IPPROTO_UDP, IPPROTO_SCTP };
+	const char *slash = strrchr(s, '/'), *colon;
+	char addr[INET6_ADDRSTRLEN + 2], port[8];
+	unsigned long v;
+	size_t i;
+
+	memset(k, 0, sizeof(*k));
+	if (!slash)
+		goto bad;
+	for (i = 0; i < ARRAY_SIZE(protos) && strcasecmp(slash + 1, proto_name(protos[i])); i++)
+		;
+	if (i == ARRAY_SIZE(protos))
+		goto bad;
+	k->proto = protos[i];
+	colon = memrchr(s, ':', (size_t)(slash - s));
+	if (!colon || (size_t)(colon - s) >= sizeof(addr) || (size_t)(slash - colon - 1) >= sizeof(port))
+		goto bad;
+	snprintf(addr, sizeof(addr), "%.*s", (int)(colon - s), s);
+	snprintf(port, sizeof(port), "%.*s", (int)(slash - colon - 1), colon + 1);
+	if (parse_uint(port, 65535, &v))
+		goto bad;
+	k->port = htons((__u16)v);
+	if (addr[0] == '[' && addr[strlen(addr) - 1] == ']') {
+		addr[strlen(addr) - 1] = 0;
+		if (inet_pton(AF_INET6, addr + 1, k->addr) != 1)
+			goto bad;
+		k->family = XCNI_AF_INET6;
+	} else {
+		if (inet_pton(AF_INET, addr, k->addr) != 1)
+			goto bad;
+		k->family = XCNI_AF_INET;
+	}
+	return 0;
+bad:
+	pr_err("FRONTEND \"%s\": expected ADDRESS:PORT/PROTO (an IPv4 address or [an IPv6 one], "
+	       "PORT 0 to 65535, PROTO tcp, udp or sctp)\n", s);
+	return -EINVAL;
+}
+
+/* svc/NS/NAME: 0, or -EINVAL (said). */
+static int check_svc_ref(const char *s, struct xcni_svcname *n)
+{
+	if (n->ns[0] && n->name[0])
+		return 0;
+	pr_err("SERVICE \"%s\": expected svc/NAMESPACE/NAME (a namespace of at most %zu "
+	       "characters, a name of at most %zu)\n", s, sizeof(n->ns) - 1, sizeof(n->name) - 1);
+	return -EINVAL;
+}
+
+/* A Service by name or a frontend: svc/NS/NAME or ADDR:PORT/PROTO. */
+int parse_service_arg(const char *s, struct xcni_svcname *n, struct xcni_svc_key *k)
+{
+	if (parse_svc_ref(s, n))
+		return check_svc_ref(s, n);
+	return parse_frontend(s, k);
+}
