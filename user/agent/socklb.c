@@ -7,6 +7,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <linux/magic.h>
 #include <stdio.h>
@@ -96,12 +97,15 @@ static __u64 link_cgroup(int lfd)
  * The link pinned at path runs prog_fd on cgroup cg_fd (id cg_id): updated in
  * place when it is already there, else a new link pinned over whatever was
  * (a link to another cgroup an earlier agent made, detached as its pin goes).
+ * *fresh: set when no link was pinned at path before.
  */
 static int attach_one(const char *path, int prog_fd, int cg_fd, __u64 cg_id,
-		      enum bpf_attach_type type)
+		      enum bpf_attach_type type, bool *fresh)
 {
 	char tmp[600];
 	int lfd = bpf_obj_get(path), err = 0;
+
+	*fresh = lfd < 0;
 
 	if (lfd >= 0) {
 		__u64 id = link_cgroup(lfd);
@@ -158,23 +162,28 @@ int socklb_check_cgroup(const char *cgroup)
 
 int socklb_attach(struct sock_lb *s, const char *pin_dir, const char *cgroup)
 {
+	bool fresh[NHOOKS] = {};
 	struct stat st;
 	char path[512];
-	int cg, err = 0;
+	int cg, err = 0, i;
 
 	cg = cgroup_open(cgroup, &st);
 	if (cg < 0)
 		return cg;
 	/* On cgroup v2, a cgroup's id is its directory's inode number. */
-	for (int i = 0; i < NHOOKS && !err; i++) {
+	for (i = 0; i < NHOOKS && !err; i++) {
 		err = hook_path(path, sizeof(path), pin_dir, i);
 		if (!err)
 			err = attach_one(path, bpf_program__fd(hook_prog(s, i)), cg, st.st_ino,
-					 hooks[i].type);
+					 hooks[i].type, &fresh[i]);
 		if (err)
 			pr_err("attaching %s to cgroup %s (link %s): %s\n", hooks[i].name, cgroup,
 			       path, strerror(-err));
 	}
+	/* Not half on: the links this call made go again (those it updated stay, working). */
+	while (err && i-- > 0)
+		if (fresh[i] && !hook_path(path, sizeof(path), pin_dir, i))
+			unlink(path);
 	if (!err)
 		pr_info("socket load balancing on cgroup %s\n", cgroup);
 	close(cg);
