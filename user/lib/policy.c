@@ -1748,6 +1748,17 @@ static int inode_add(struct inode *n, struct ipod *p)
 	return 0;
 }
 
+/* A node no pod names and no Node object describes is forgotten. */
+static void inode_gc(struct pol_incr *pi, struct inode *n)
+{
+	if (n->n || n->exists)
+		return;
+	hmap_del(&pi->nodes, hstr(n->name), (uintptr_t)n->name);
+	free(n->name);
+	free(n->pods);
+	free(n);
+}
+
 static void inode_remove(struct pol_incr *pi, struct ipod *p)
 {
 	struct inode *n = p->node;
@@ -1757,12 +1768,7 @@ static void inode_remove(struct pol_incr *pi, struct ipod *p)
 	n->pods[p->nslot] = n->pods[--n->n];
 	n->pods[p->nslot]->nslot = p->nslot;
 	p->node = NULL;
-	if (!n->n && !n->exists) {
-		hmap_del(&pi->nodes, hstr(n->name), (uintptr_t)n->name);
-		free(n->name);
-		free(n->pods);
-		free(n);
-	}
+	inode_gc(pi, n);
 }
 
 /* The labels selectors see for namespace ns (a Namespace's, or the default). */
@@ -1889,11 +1895,21 @@ static uint64_t podname_digest(const struct xcni_podname *n)
 	return h;
 }
 
+/* Does some egress rule name a port? Then local pods' policy depends on every pod. */
+static bool any_named_egress(const struct k8s_netpol *const *nps, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = 0; j < nps[i]->negress; j++)
+			for (size_t k = 0; k < nps[i]->egress[j].nports; k++)
+				if (nps[i]->egress[j].ports[k].port_name)
+					return true;
+	return false;
+}
+
 /* Indexes the result of a whole compile (x: its working state, taken over). */
 static int incr_index(struct pol_incr *pi, const struct cluster *c, struct ctx *x)
 {
 	struct pol_result *r = &pi->r;
-	int ret = -ENOMEM;
 
 	if (hmap_init(&pi->pods, true, x->npods) || hmap_init(&pi->nodes, true, x->nnodes) ||
 	    hmap_init(&pi->ipx, false, x->npods) || hmap_init(&pi->ents, false, r->nipcache) ||
@@ -1998,13 +2014,8 @@ static int incr_index(struct pol_incr *pi, const struct cluster *c, struct ctx *
 	pi->nnps = x->nnps;
 	x->nps = NULL;
 	x->np_id = NULL;
-	ret = 0;
-	pi->named_egress = false;
-	for (size_t i = 0; i < pi->nnps; i++)
-		for (size_t j = 0; j < pi->nps[i]->negress; j++)
-			for (size_t k = 0; k < pi->nps[i]->egress[j].nports; k++)
-				pi->named_egress |= pi->nps[i]->egress[j].ports[k].port_name != NULL;
-	return ret;
+	pi->named_egress = any_named_egress(pi->nps, pi->nnps);
+	return 0;
 }
 
 static int incr_reset(struct pol_incr *pi, const struct cluster *c, struct k8s_error *err)
@@ -2207,12 +2218,7 @@ static int node_changed(struct pol_incr *pi, const struct cluster *c, const char
 			if (n->pods[i]->ip && touch(pi, n->pods[i]->ip))
 				return -ENOMEM;
 	}
-	if (!n->n && !n->exists) {
-		hmap_del(&pi->nodes, hstr(n->name), (uintptr_t)n->name);
-		free(n->name);
-		free(n->pods);
-		free(n);
-	}
+	inode_gc(pi, n);
 	return 0;
 }
 
@@ -2380,11 +2386,7 @@ static int policies_resync(struct pol_incr *pi, const struct cluster *c)
 	pi->nnps = x.nnps;
 	pi->r.policies = tmp.policies;
 	pi->r.npolicies = tmp.npolicies;
-	pi->named_egress = false;
-	for (size_t k = 0; k < pi->nnps; k++)
-		for (size_t r = 0; r < pi->nps[k]->negress; r++)
-			for (size_t q = 0; q < pi->nps[k]->egress[r].nports; q++)
-				pi->named_egress |= pi->nps[k]->egress[r].ports[q].port_name != NULL;
+	pi->named_egress = any_named_egress(pi->nps, pi->nnps);
 	return 0;
 }
 
