@@ -1620,6 +1620,8 @@ struct pol_incr {
 	struct hmap touched; /* addresses whose entries may change */
 	struct hmap dirty; /* local pods' addresses to compile again */
 	bool ids_changed, pols_changed, nodes_changed, pods_changed;
+	size_t nclash, capclash;
+	char **clash; /* keys of pods whose address was taken when they came */
 };
 
 size_t pol_incr_resets(const struct pol_incr *pi)
@@ -1694,12 +1696,16 @@ static void incr_clear(struct pol_incr *pi)
 	pi->valid = false;
 }
 
+static void clash_drop(struct pol_incr *pi);
+
 void pol_incr_free(struct pol_incr *pi)
 {
 	if (!pi)
 		return;
 	incr_clear(pi);
 	delta_free(&pi->d);
+	clash_drop(pi);
+	free(pi->clash);
 	free(pi->node_name);
 	free(pi);
 }
@@ -2139,6 +2145,41 @@ static int ident_new(struct pol_incr *pi, char *canon, const struct k8s_pod *p,
 	return ret;
 }
 
+static int ipx_add(struct pol_incr *pi, struct ipod *ip, uint32_t a)
+{
+	ip->ip = a;
+	if (hmap_put(&pi->ipx, hu32(a), UKEY(a), ip) || touch(pi, a) ||
+	    (ip->local && dirty_ep(pi, a)))
+		return -ENOMEM;
+	return 0;
+}
+
+static void clash_drop(struct pol_incr *pi)
+{
+	for (size_t i = 0; i < pi->nclash; i++)
+		free(pi->clash[i]);
+	pi->nclash = 0;
+}
+
+/* Pods of this batch that found their address taken: is it free now? */
+static int clashes_settle(struct pol_incr *pi)
+{
+	int ret = 0;
+
+	for (size_t i = 0; i < pi->nclash; i++) {
+		struct ipod *ip = hmap_get(&pi->pods, hstr(pi->clash[i]), (uintptr_t)pi->clash[i]);
+
+		if (ret || !ip || ip->ip || !pod_managed(ip->pod) || !ip->pod->ip)
+			continue; /* gone, or changed again and placed */
+		if (hmap_has(&pi->ipx, hu32(ip->pod->ip), UKEY(ip->pod->ip)))
+			ret = 1; /* two pods, one address: the whole compile says which */
+		else
+			ret = ipx_add(pi, ip, ip->pod->ip);
+	}
+	clash_drop(pi);
+	return ret;
+}
+
 static int pod_link(struct pol_incr *pi, const struct k8s_pod *p)
 {
 	struct ipod *ip = calloc(1, sizeof(*ip));
@@ -2171,12 +2212,19 @@ static int pod_link(struct pol_incr *pi, const struct k8s_pod *p)
 		}
 	}
 	if (pod_managed(p) && p->ip) {
-		if (hmap_has(&pi->ipx, hu32(p->ip), UKEY(p->ip)))
-			return 1; /* two pods, one address: the whole compile says which */
-		ip->ip = p->ip;
-		if (hmap_put(&pi->ipx, hu32(p->ip), UKEY(p->ip), ip) || touch(pi, p->ip) ||
-		    (ip->local && dirty_ep(pi, p->ip)))
-			return -ENOMEM;
+		/* Another pod has the address: maybe one deleted further on in this
+		 * batch (a new pod reusing an old one's address); seen at the end. */
+		if (hmap_has(&pi->ipx, hu32(p->ip), UKEY(p->ip))) {
+			char *k = strdup(ip->key);
+
+			if (!k || grow(&pi->clash, &pi->capclash, pi->nclash, sizeof(*pi->clash))) {
+				free(k);
+				return -ENOMEM;
+			}
+			pi->clash[pi->nclash++] = k;
+		} else if ((ret = ipx_add(pi, ip, p->ip))) {
+			return ret;
+		}
 	}
 	if (p->node_name) {
 		struct inode *n = inode_get(pi, p->node_name);
@@ -2493,6 +2541,7 @@ static int incr_apply(struct pol_incr *pi, const struct cluster *c, const struct
 
 	hmap_clear(&pi->touched);
 	hmap_clear(&pi->dirty);
+	clash_drop(pi); /* of an update that started over half way */
 	pi->ids_changed = pi->pols_changed = pi->nodes_changed = pi->pods_changed = false;
 	for (size_t i = 0; !ret && i < nch; i++) {
 		switch (ch[i].kind) {
@@ -2513,6 +2562,8 @@ static int incr_apply(struct pol_incr *pi, const struct cluster *c, const struct
 			break; /* Services, EndpointSlices: not policy's */
 		}
 	}
+	if (!ret)
+		ret = clashes_settle(pi);
 	if (!ret)
 		ret = idents_gc(pi);
 	if (!ret && pi->nodes_changed)
