@@ -1620,6 +1620,8 @@ struct pol_incr {
 	struct hmap touched; /* addresses whose entries may change */
 	struct hmap dirty; /* local pods' addresses to compile again */
 	bool ids_changed, pols_changed, nodes_changed, pods_changed;
+	size_t nclash, capclash;
+	char **clash; /* keys of pods whose address was taken when they came */
 };
 
 size_t pol_incr_resets(const struct pol_incr *pi)
@@ -1694,12 +1696,16 @@ static void incr_clear(struct pol_incr *pi)
 	pi->valid = false;
 }
 
+static void clash_drop(struct pol_incr *pi);
+
 void pol_incr_free(struct pol_incr *pi)
 {
 	if (!pi)
 		return;
 	incr_clear(pi);
 	delta_free(&pi->d);
+	clash_drop(pi);
+	free(pi->clash);
 	free(pi->node_name);
 	free(pi);
 }
@@ -1748,6 +1754,17 @@ static int inode_add(struct inode *n, struct ipod *p)
 	return 0;
 }
 
+/* A node no pod names and no Node object describes is forgotten. */
+static void inode_gc(struct pol_incr *pi, struct inode *n)
+{
+	if (n->n || n->exists)
+		return;
+	hmap_del(&pi->nodes, hstr(n->name), (uintptr_t)n->name);
+	free(n->name);
+	free(n->pods);
+	free(n);
+}
+
 static void inode_remove(struct pol_incr *pi, struct ipod *p)
 {
 	struct inode *n = p->node;
@@ -1757,12 +1774,7 @@ static void inode_remove(struct pol_incr *pi, struct ipod *p)
 	n->pods[p->nslot] = n->pods[--n->n];
 	n->pods[p->nslot]->nslot = p->nslot;
 	p->node = NULL;
-	if (!n->n && !n->exists) {
-		hmap_del(&pi->nodes, hstr(n->name), (uintptr_t)n->name);
-		free(n->name);
-		free(n->pods);
-		free(n);
-	}
+	inode_gc(pi, n);
 }
 
 /* The labels selectors see for namespace ns (a Namespace's, or the default). */
@@ -1889,11 +1901,21 @@ static uint64_t podname_digest(const struct xcni_podname *n)
 	return h;
 }
 
+/* Does some egress rule name a port? Then local pods' policy depends on every pod. */
+static bool any_named_egress(const struct k8s_netpol *const *nps, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = 0; j < nps[i]->negress; j++)
+			for (size_t k = 0; k < nps[i]->egress[j].nports; k++)
+				if (nps[i]->egress[j].ports[k].port_name)
+					return true;
+	return false;
+}
+
 /* Indexes the result of a whole compile (x: its working state, taken over). */
 static int incr_index(struct pol_incr *pi, const struct cluster *c, struct ctx *x)
 {
 	struct pol_result *r = &pi->r;
-	int ret = -ENOMEM;
 
 	if (hmap_init(&pi->pods, true, x->npods) || hmap_init(&pi->nodes, true, x->nnodes) ||
 	    hmap_init(&pi->ipx, false, x->npods) || hmap_init(&pi->ents, false, r->nipcache) ||
@@ -1998,13 +2020,8 @@ static int incr_index(struct pol_incr *pi, const struct cluster *c, struct ctx *
 	pi->nnps = x->nnps;
 	x->nps = NULL;
 	x->np_id = NULL;
-	ret = 0;
-	pi->named_egress = false;
-	for (size_t i = 0; i < pi->nnps; i++)
-		for (size_t j = 0; j < pi->nps[i]->negress; j++)
-			for (size_t k = 0; k < pi->nps[i]->egress[j].nports; k++)
-				pi->named_egress |= pi->nps[i]->egress[j].ports[k].port_name != NULL;
-	return ret;
+	pi->named_egress = any_named_egress(pi->nps, pi->nnps);
+	return 0;
 }
 
 static int incr_reset(struct pol_incr *pi, const struct cluster *c, struct k8s_error *err)
@@ -2128,6 +2145,41 @@ static int ident_new(struct pol_incr *pi, char *canon, const struct k8s_pod *p,
 	return ret;
 }
 
+static int ipx_add(struct pol_incr *pi, struct ipod *ip, uint32_t a)
+{
+	ip->ip = a;
+	if (hmap_put(&pi->ipx, hu32(a), UKEY(a), ip) || touch(pi, a) ||
+	    (ip->local && dirty_ep(pi, a)))
+		return -ENOMEM;
+	return 0;
+}
+
+static void clash_drop(struct pol_incr *pi)
+{
+	for (size_t i = 0; i < pi->nclash; i++)
+		free(pi->clash[i]);
+	pi->nclash = 0;
+}
+
+/* Pods of this batch that found their address taken: is it free now? */
+static int clashes_settle(struct pol_incr *pi)
+{
+	int ret = 0;
+
+	for (size_t i = 0; i < pi->nclash; i++) {
+		struct ipod *ip = hmap_get(&pi->pods, hstr(pi->clash[i]), (uintptr_t)pi->clash[i]);
+
+		if (ret || !ip || ip->ip || !pod_managed(ip->pod) || !ip->pod->ip)
+			continue; /* gone, or changed again and placed */
+		if (hmap_has(&pi->ipx, hu32(ip->pod->ip), UKEY(ip->pod->ip)))
+			ret = 1; /* two pods, one address: the whole compile says which */
+		else
+			ret = ipx_add(pi, ip, ip->pod->ip);
+	}
+	clash_drop(pi);
+	return ret;
+}
+
 static int pod_link(struct pol_incr *pi, const struct k8s_pod *p)
 {
 	struct ipod *ip = calloc(1, sizeof(*ip));
@@ -2160,12 +2212,19 @@ static int pod_link(struct pol_incr *pi, const struct k8s_pod *p)
 		}
 	}
 	if (pod_managed(p) && p->ip) {
-		if (hmap_has(&pi->ipx, hu32(p->ip), UKEY(p->ip)))
-			return 1; /* two pods, one address: the whole compile says which */
-		ip->ip = p->ip;
-		if (hmap_put(&pi->ipx, hu32(p->ip), UKEY(p->ip), ip) || touch(pi, p->ip) ||
-		    (ip->local && dirty_ep(pi, p->ip)))
-			return -ENOMEM;
+		/* Another pod has the address: maybe one deleted further on in this
+		 * batch (a new pod reusing an old one's address); seen at the end. */
+		if (hmap_has(&pi->ipx, hu32(p->ip), UKEY(p->ip))) {
+			char *k = strdup(ip->key);
+
+			if (!k || grow(&pi->clash, &pi->capclash, pi->nclash, sizeof(*pi->clash))) {
+				free(k);
+				return -ENOMEM;
+			}
+			pi->clash[pi->nclash++] = k;
+		} else if ((ret = ipx_add(pi, ip, p->ip))) {
+			return ret;
+		}
 	}
 	if (p->node_name) {
 		struct inode *n = inode_get(pi, p->node_name);
@@ -2207,12 +2266,7 @@ static int node_changed(struct pol_incr *pi, const struct cluster *c, const char
 			if (n->pods[i]->ip && touch(pi, n->pods[i]->ip))
 				return -ENOMEM;
 	}
-	if (!n->n && !n->exists) {
-		hmap_del(&pi->nodes, hstr(n->name), (uintptr_t)n->name);
-		free(n->name);
-		free(n->pods);
-		free(n);
-	}
+	inode_gc(pi, n);
 	return 0;
 }
 
@@ -2380,11 +2434,7 @@ static int policies_resync(struct pol_incr *pi, const struct cluster *c)
 	pi->nnps = x.nnps;
 	pi->r.policies = tmp.policies;
 	pi->r.npolicies = tmp.npolicies;
-	pi->named_egress = false;
-	for (size_t k = 0; k < pi->nnps; k++)
-		for (size_t r = 0; r < pi->nps[k]->negress; r++)
-			for (size_t q = 0; q < pi->nps[k]->egress[r].nports; q++)
-				pi->named_egress |= pi->nps[k]->egress[r].ports[q].port_name != NULL;
+	pi->named_egress = any_named_egress(pi->nps, pi->nnps);
 	return 0;
 }
 
@@ -2491,6 +2541,7 @@ static int incr_apply(struct pol_incr *pi, const struct cluster *c, const struct
 
 	hmap_clear(&pi->touched);
 	hmap_clear(&pi->dirty);
+	clash_drop(pi); /* of an update that started over half way */
 	pi->ids_changed = pi->pols_changed = pi->nodes_changed = pi->pods_changed = false;
 	for (size_t i = 0; !ret && i < nch; i++) {
 		switch (ch[i].kind) {
@@ -2511,6 +2562,8 @@ static int incr_apply(struct pol_incr *pi, const struct cluster *c, const struct
 			break; /* Services, EndpointSlices: not policy's */
 		}
 	}
+	if (!ret)
+		ret = clashes_settle(pi);
 	if (!ret)
 		ret = idents_gc(pi);
 	if (!ret && pi->nodes_changed)
