@@ -343,6 +343,7 @@ static int sysctl_set(const char *path, const char *val, char *was)
 
 	if (fd < 0)
 		return -errno;
+	errno = 0;
 	if (read(fd, &v, 1) != 1)
 		err = -EIO;
 	else if (val && v != val[0] && (lseek(fd, 0, SEEK_SET) != 0 ||

@@ -461,7 +461,9 @@ cni ADD cid-b "$(nspath bad)" <<<"$(conf 1.0.0 | sed 's/"type":"host-local"/"typ
 bad "IPAM plugin missing" 50 'ipam plugin \"no-such-ipam\" not found'
 cni ADD cid-b "$(nspath bad)" <<<"$(conf 1.0.0 | sed 's|"subnet":"[^"]*"|"subnet":"10.99.3.0/33"|')"
 bad "a range's subnet that is no CIDR" 7 'ipam.ranges[0][0].subnet \"10.99.3.0/33\" is not a CIDR'
-cni ADD cid-b "$(nspath bad)" <<<"$(conf 1.0.0 | sed 's|"subnet":"\([^"]*\)"|"subnet":"\1","rangeStart":"10.99.99.5"|')"
+# (The first range set's own family: another family's start is refused before IPAM.)
+if [ "$has4" = 1 ]; then outside=10.99.99.5; else outside=fd00:99:99::5; fi
+cni ADD cid-b "$(nspath bad)" <<<"$(conf 1.0.0 | sed 's|"subnet":"\([^"]*\)"|"subnet":"\1","rangeStart":"'$outside'"|')"
 bad "IPAM plugin fails (rangeStart outside the subnet)" 102 "ipam host-local ADD failed"
 cni ADD cid-b "$(nspath bad)" <<<"$(RANGES='[[{"subnet":"10.99.3.0/24"}],[{"subnet":"10.99.4.0/24"}]]' conf 1.0.0)"
 bad "two IPv4 range sets" 7 'ipam.ranges[1] is a second IPv4 range set (ipam.ranges[0] is one)'
