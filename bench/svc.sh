@@ -222,12 +222,15 @@ start_node() {
 EOF
 }
 
-apply() { # apply NODE APPLY_WAIT-ARGS...: one generation through the node's manifest dir
+# apply NODE APPLY_WAIT-ARGS...: one generation through the node's manifest
+# dir; apply_wait's line in $out (not a subshell: GEN must count).
+apply() {
 	local n=$1
 	shift
 	GEN[$n]=$((GEN[$n] + 1))
-	"$APPLY_WAIT" apply "${PIN[$n]}" "$TMP/m-$n" "${GEN[$n]}" -t 120000 "$@" ||
+	"$APPLY_WAIT" apply "${PIN[$n]}" "$TMP/m-$n" "${GEN[$n]}" -t 120000 "$@" >"$TMP/apply.out" ||
 		{ tail -n 20 "$TMP/xcnid-$n.log" >&2; die "$n: generation ${GEN[$n]} was not applied"; }
+	out=$(cat "$TMP/apply.out")
 }
 
 # ---------------------------------------------------------------------------
@@ -378,8 +381,8 @@ open(f"{tmp}/none.rules", "w").write(
     "*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\nCOMMIT\n"
     "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n")
 PY
-	apply k -m "$TMP/k-base" >/dev/null
-	apply p >/dev/null
+	apply k -m "$TMP/k-base"
+	apply p
 
 	pns() { ip netns exec "$(node_ns p)" "$@"; }
 	# load_p LAYOUT SIZE: node p holds exactly that layout's rules (or none).
@@ -432,7 +435,7 @@ PY
 
 	LAYOUTS=(xcni ipt nft)
 	for s in "${SIZE_LIST[@]}"; do
-		out=$(apply k -m "$TMP/k-fill-$s")
+		apply k -m "$TMP/k-fill-$s"
 		say "$s Services: node k applied through the agent ($out)"
 		nsvc=$("$APPLY_WAIT" count "${PIN[k]}/xcni_svc")
 		((nsvc == s)) || die "xcni: xcni_svc holds $nsvc frontends, $s Services applied"
@@ -518,7 +521,7 @@ PY
 	want_slots=$((NPROG * NEPS))
 	counts() { echo "$("$APPLY_WAIT" count "${PIN[g]}/xcni_svc") $("$APPLY_WAIT" count "${PIN[g]}/xcni_svcslot") $("$APPLY_WAIT" count "${PIN[g]}/xcni_backend")"; }
 	for ((r = 1; r <= REPS; r++)); do
-		out=$(apply g -m "$TMP/g-stage")
+		apply g -m "$TMP/g-stage"
 		printf 'agent\tall\t%s\n' "$(sed -E 's/.*total_ms=([0-9.]+).*/\1/' <<<"$out")" >>"$PROG_TSV"
 		read -r c_svc c_slot c_be < <(counts)
 		say "agent: $NPROG Services x $NEPS endpoints from empty, rep $r: $out; maps: $c_svc frontends, $c_slot slots, $c_be backends"
@@ -526,7 +529,7 @@ PY
 			die "agent: the maps hold $c_svc/$c_slot/$c_be, expected $NPROG/$want_slots/$want_slots"
 		for ((k = 1; k <= REPS; k++)); do
 			cp "$TMP/g-chg/$((k % 2))/svc-changed.yaml" "$TMP/g-one/"
-			out=$(apply g -f "$TMP/g-one/svc-changed.yaml")
+			apply g -f "$TMP/g-one/svc-changed.yaml"
 			printf 'agent\tone\t%s\n' "$(sed -E 's/.*total_ms=([0-9.]+).*/\1/' <<<"$out")" >>"$PROG_TSV"
 			read -r c_svc c_slot c_be < <(counts)
 			((c_svc == NPROG && c_slot == want_slots && c_be == want_slots)) ||
@@ -538,7 +541,7 @@ PY
 		"$SVC_PROG" "${PIN[g]}" --has-backend "$has:$TPORT" && ! "$SVC_PROG" "${PIN[g]}" --has-backend "$gone:$TPORT" ||
 			die "agent: after the last change xcni_backend should hold $has:$TPORT and not $gone:$TPORT"
 		[[ $r -eq $REPS ]] && break
-		out=$(apply g -o "$TMP/g-out")
+		apply g -o "$TMP/g-out"
 		printf 'agent\tdelete\t%s\n' "$(sed -E 's/.*total_ms=([0-9.]+).*/\1/' <<<"$out")" >>"$PROG_TSV"
 		read -r c_svc c_slot c_be < <(counts)
 		((c_svc == 0 && c_slot == 0 && c_be == 0)) || die "agent: after delete the maps hold $c_svc/$c_slot/$c_be"
