@@ -762,23 +762,33 @@ static void lb_terminating(void **state)
 	expect(FROM_POD_LB, DEV_A, in, len, TC_ACT_REDIRECT, XCNI_DROP_NO_BACKEND, NULL, 0);
 }
 
+/* The pod at dev/ip sends a SYN to frontend vip:80 whose backend is itself at
+ * bport: it must arrive back in the pod from the service loopback. */
+static void hairpin_syn(int dev, const char *ip, uint16_t sport, const char *vip, uint16_t bport)
+{
+	uint8_t in[FRAME_MAX], want[FRAME_MAX];
+	struct fr f = from_dev(dev, ip, sport, vip, 80, IPPROTO_TCP, TH_SYN), t;
+	size_t len = frame(&f, in), wlen;
+
+	t = into(f, dev);
+	t.saddr = ip4(LB_LOOPBACK);
+	t.daddr = ip4(ip);
+	t.dport = bport;
+	wlen = frame(&t, want);
+	expect(FROM_POD_LB, dev, in, len, TC_ACT_REDIRECT, XCNI_FWD_LOCAL, want, wlen);
+}
+
 /* Hairpin: A through its own Service reaches itself from the service loopback. */
 static void lb_hairpin(void **state)
 {
 	uint8_t in[FRAME_MAX], want[FRAME_MAX];
-	struct fr f = from_dev(DEV_A, IP_A, 45500, "10.96.1.9", 80, IPPROTO_TCP, TH_SYN), t;
+	struct fr f, t;
 	struct xcni_ct_entry e;
 	size_t len, wlen;
 	int found;
 
 	(void)state;
-	len = frame(&f, in);
-	t = into(f, DEV_A);
-	t.saddr = ip4(LB_LOOPBACK);
-	t.daddr = ip4(IP_A);
-	t.dport = 8080;
-	wlen = frame(&t, want);
-	expect(FROM_POD_LB, DEV_A, in, len, TC_ACT_REDIRECT, XCNI_FWD_LOCAL, want, wlen);
+	hairpin_syn(DEV_A, IP_A, 45500, "10.96.1.9", 8080);
 	e = ct_get(ip4(LB_LOOPBACK), ip4(IP_A), 45500, 8080, IPPROTO_TCP, &found);
 	assert_true(found);
 	assert_int_equal(e.flags, XCNI_CT_F_HAIRPIN);
@@ -802,18 +812,8 @@ static void lb_hairpin(void **state)
  */
 static void lb_hairpin_isolated(void **state)
 {
-	uint8_t in[FRAME_MAX], want[FRAME_MAX];
-	struct fr f = from_dev(DEV_B, IP_B, 45600, "10.96.1.1", 80, IPPROTO_TCP, TH_SYN), t;
-	size_t len, wlen;
-
 	(void)state;
-	len = frame(&f, in);
-	t = into(f, DEV_B);
-	t.saddr = ip4(LB_LOOPBACK);
-	t.daddr = ip4(IP_B);
-	t.dport = 8080;
-	wlen = frame(&t, want);
-	expect(FROM_POD_LB, DEV_B, in, len, TC_ACT_REDIRECT, XCNI_FWD_LOCAL, want, wlen);
+	hairpin_syn(DEV_B, IP_B, 45600, "10.96.1.1", 8080);
 }
 
 /* A remote backend: DNAT, then Geneve to its node; its reply decapsulated and reverse-NATed. */
