@@ -27,6 +27,8 @@
 #include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <dirent.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -1229,8 +1231,19 @@ static int teardown(void **state)
 	env.from_ov = NULL;
 	env.to = NULL;
 	env.from = NULL;
-	if (env.pin_dir[0])
+	/* Whatever was pinned there is ours: a program that failed to load after
+	 * its maps were created and pinned leaves maps env.from does not have. */
+	if (env.pin_dir[0]) {
+		DIR *d = opendir(env.pin_dir);
+		struct dirent *de;
+
+		while (d && (de = readdir(d)))
+			if (de->d_name[0] != '.')
+				unlinkat(dirfd(d), de->d_name, 0);
+		if (d)
+			closedir(d);
 		rmdir(env.pin_dir);
+	}
 	env.pin_dir[0] = '\0';
 	return 0;
 }
