@@ -334,8 +334,9 @@ check "kubeconfig with an exec credential plugin: refused, saying why" exec_refu
 
 # ---- --kube-proxy-replacement: Services and EndpointSlices listed and watched too ----
 # fixtures: kubernetes (1 endpoint), kube-dns (3 ports; a ready and a terminating
-# endpoint), shop/web (NodePort: its ClusterIP; affinity; named targetPort), shop/db
-# (headless): 5 frontends; backends are address:port, so 6.
+# endpoint), shop/web (NodePort: its ClusterIP and nodePort 31080 on n1's InternalIP;
+# affinity; named targetPort), shop/db (headless): 6 frontends; backends are
+# address:port, so 6.
 no_svc_without_flag() { ! grep -q "endpoint slices" "$LOG" && grep -q "every kind listed" "$LOG"; }
 check "without --kube-proxy-replacement: no Services or EndpointSlices listed" no_svc_without_flag
 LB_PID=
@@ -347,13 +348,13 @@ lb_start() {
 		>"$T/xcnid-lb.log" 2>&1 &
 	LB_PID=$!
 	wait_for 15 grep -q "and 4 services, 3 endpoint slices" "$T/xcnid-lb.log" &&
-		wait_for 10 nmap_is xcni_svc 5 && nmap_is xcni_backend 6 || { tail -30 "$T/xcnid-lb.log"; return 1; }
+		wait_for 10 nmap_is xcni_svc 6 && nmap_is xcni_backend 6 || { tail -30 "$T/xcnid-lb.log"; return 1; }
 }
-check "--kube-proxy-replacement: Services and EndpointSlices listed, 5 frontends, 6 backends" lb_start
+check "--kube-proxy-replacement: Services and EndpointSlices listed, 6 frontends, 6 backends" lb_start
 lb_slice_change() {
 	jq '.items[1] | .endpoints |= .[:1] | .kind = "EndpointSlice" | .apiVersion = "discovery.k8s.io/v1"' \
 		"$FIX/endpointslices.json" | api apply - >/dev/null &&
-		wait_for 10 nmap_is xcni_backend 4 && nmap_is xcni_svc 5
+		wait_for 10 nmap_is xcni_backend 4 && nmap_is xcni_svc 6
 }
 check "an EndpointSlice watched: the terminating endpoint gone, its backends deleted" lb_slice_change
 lb_svc_delete() {
@@ -361,7 +362,7 @@ lb_svc_delete() {
 		wait_for 10 nmap_is xcni_svc 4 && nmap_is xcni_backend 3 ||
 		{ tail -5 "$T/xcnid-lb.log"; bpftool -j map dump pinned "$PIN-lb/xcni_svc" | jq -c '.[].key'; return 1; }
 }
-check "a Service deleted: its frontend and backend deleted" lb_svc_delete
+check "a Service deleted: its frontends (ClusterIP, NodePort) and backend deleted" lb_svc_delete
 lb_clean() { ! grep -qE "not applied|Service|EndpointSlice" "$T/xcnid-lb.log" || { grep -E "not applied|Service|EndpointSlice" "$T/xcnid-lb.log"; return 1; }; }
 check "--kube-proxy-replacement: every generation applied, no Service or EndpointSlice refused" lb_clean
 [ -n "$LB_PID" ] && kill "$LB_PID" 2>/dev/null && wait "$LB_PID" 2>/dev/null
