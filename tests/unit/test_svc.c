@@ -212,6 +212,30 @@ static void headless_unallocated_no_selector(void **state)
 	assert_non_null(be(s, 0xc0000201, 8000));
 }
 
+/*
+ * Pods that do not all name a port: the controller puts them in slices of their
+ * own port sets, so a slice without the port is no mismatch while another
+ * slice carries it: nothing said, each port's backends from the slices with it.
+ */
+static void slices_by_port_set(void **state)
+{
+	const struct svc_spec *s;
+
+	(void)state;
+	load(SVC("m", "{clusterIP: 10.96.0.5, ports: [{name: http, port: 80, targetPort: http}, "
+		      "{name: metrics, port: 9090, targetPort: metrics}]}")
+	     EPS("m-both", "m",
+		 "endpoints: [{addresses: [10.1.0.1]}]\nports: [{name: http, port: 8080}, "
+		 "{name: metrics, port: 9100}]")
+	     EPS("m-http", "m", "endpoints: [{addresses: [10.1.0.2]}]\nports: [{name: http, port: 8080}]"));
+	assert_int_equal(l.nerrs, 0);
+	s = spec("y/m:80/TCP");
+	assert_int_equal(s->nbe, 2);
+	s = spec("y/m:9090/TCP");
+	assert_int_equal(s->nbe, 1);
+	assert_non_null(be(s, 0x0a010001, 9100));
+}
+
 static void bad_input(void **state)
 {
 	const struct svc_spec *s;
@@ -423,6 +447,7 @@ int main(void)
 		cmocka_unit_test_teardown(terminating_only, teardown),
 		cmocka_unit_test_teardown(affinity, teardown),
 		cmocka_unit_test_teardown(headless_unallocated_no_selector, teardown),
+		cmocka_unit_test_teardown(slices_by_port_set, teardown),
 		cmocka_unit_test_teardown(bad_input, teardown),
 		cmocka_unit_test_teardown(maglev_flag_and_empty, teardown),
 		cmocka_unit_test_teardown(nodeport_external_lb, teardown),

@@ -250,14 +250,20 @@ static size_t frontends_max(const struct k8s_service *s, const struct svc_node *
 	return 2 * per_port * s->nports;
 }
 
-/* The port's backends from the slices; a slice with ports but not this one is said. */
+/*
+ * The port's backends from the slices. A slice with ports but not this one is
+ * normal when some of the pods do not name the port (the EndpointSlice
+ * controller groups endpoints by the ports they resolve); only a port that no
+ * slice with ports carries is a mismatch worth saying.
+ */
 static int port_backends(const struct k8s_object *so, size_t i,
 			 const struct k8s_object *const *slices, size_t nslices,
 			 const struct svc_node *node, size_t room, struct port_bes *b,
 			 struct svc_list *out)
 {
 	const struct k8s_svc_port *p = &so->svc.ports[i];
-	bool unmatched = false;
+	const struct k8s_epslice *miss = NULL;
+	bool matched = false;
 
 	memset(b, 0, sizeof(*b));
 	if (room && (!(b->all = calloc(room, sizeof(*b->all))) ||
@@ -268,19 +274,12 @@ static int port_backends(const struct k8s_object *so, size_t i,
 		const struct k8s_eps_port *ep = slice_port(es, p);
 
 		if (!ep) {
-			/* A slice without ports serves none (upstream); one with ports
-			 * but not this one is a mismatch worth saying. */
-			if (es->nports && !unmatched) {
-				unmatched = true;
-				if (add_err(out,
-					    "Service %s/%s: spec.ports[%zu].name: \"%s\" names "
-					    "no %s port of EndpointSlice %s/%s",
-					    so->meta.ns, so->meta.name, i, p->name ? p->name : "",
-					    proto_name(p->proto), es->meta.ns, es->meta.name))
-					return -ENOMEM;
-			}
+			/* A slice without ports serves none (upstream). */
+			if (es->nports && !miss)
+				miss = es;
 			continue;
 		}
+		matched = true;
 		if (!ep->has_port)
 			continue;
 		for (size_t k = 0; k < es->nendpoints; k++) {
@@ -292,6 +291,13 @@ static int port_backends(const struct k8s_object *so, size_t i,
 				add_backend(b->local, &b->nlocal, e, ep->port);
 		}
 	}
+	if (miss && !matched &&
+	    add_err(out,
+		    "Service %s/%s: spec.ports[%zu].name: \"%s\" names no %s port of "
+		    "EndpointSlice %s/%s",
+		    so->meta.ns, so->meta.name, i, p->name ? p->name : "", proto_name(p->proto),
+		    miss->meta.ns, miss->meta.name))
+		return -ENOMEM;
 	return 0;
 }
 
