@@ -61,7 +61,7 @@ static const char *ct_state_name(__u8 state)
 static void ct_row(struct ptable *t, __u64 now, const struct xcni_ct_key *k,
 		   const struct xcni_ct_entry *e, struct svcnames *sn)
 {
-	char buf[INET_ADDRSTRLEN], fe[80], nm[160];
+	char buf[INET_ADDRSTRLEN], fe[80];
 	struct xcni_svcname n;
 	__u32 be;
 	const char *s;
@@ -96,18 +96,7 @@ static void ct_row(struct ptable *t, __u64 now, const struct xcni_ct_key *k,
 	 */
 	if (svcnames_frontend(sn, e->rev_nat, fe, sizeof(fe))) {
 		pt_str(t, fe);
-		if (svcnames_name(sn, e->rev_nat, &n)) {
-			pt_str(t, svcname_str(&n, true, nm, sizeof(nm)));
-			pt_str(t, svcname_str(&n, false, nm, sizeof(nm)));
-			if (n.port[0])
-				pt_strf(t, "%.*s", (int)strnlen(n.port, sizeof(n.port)), n.port);
-			else
-				pt_null(t);
-		} else {
-			pt_null(t);
-			pt_null(t);
-			pt_null(t);
-		}
+		svcname_cols(t, svcnames_name(sn, e->rev_nat, &n) ? &n : NULL);
 		be = e->backend_id ?: svcnames_backend(sn, k->daddr, k->dport);
 		if (be)
 			pt_uint(t, be);

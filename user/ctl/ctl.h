@@ -220,6 +220,8 @@ bool svcnames_name(struct svcnames *s, __u32 id, struct xcni_svcname *out);
 bool svcnames_backend_of(struct svcnames *s, __u32 id, struct xcni_backend *out);
 /* "ns/name" (port false) or "ns/name:port" (port true, when it has a name). */
 const char *svcname_str(const struct xcni_svcname *n, bool port, char *buf, size_t len);
+/* The three name columns of a Service (with port, without, the port's name); n NULL: none. */
+void svcname_cols(struct ptable *t, const struct xcni_svcname *n);
 /*
  * "svc/NS/NAME": true with ns and name filled (NUL-terminated, cut to the
  * map's sizes); false when s does not start with "svc/". -EINVAL-worthy

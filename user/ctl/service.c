@@ -42,6 +42,25 @@ const char *svcname_str(const struct xcni_svcname *n, bool port, char *buf, size
 	return buf;
 }
 
+/* The three name columns of a Service (with port, without, the port's name); n NULL: none. */
+void svcname_cols(struct ptable *t, const struct xcni_svcname *n)
+{
+	char buf[160];
+
+	if (!n) {
+		pt_null(t);
+		pt_null(t);
+		pt_null(t);
+		return;
+	}
+	pt_str(t, svcname_str(n, true, buf, sizeof(buf)));
+	pt_str(t, svcname_str(n, false, buf, sizeof(buf)));
+	if (n->port[0])
+		pt_strf(t, "%.*s", (int)strnlen(n->port, sizeof(n->port)), n->port);
+	else
+		pt_null(t);
+}
+
 /* "10.96.0.10:53", "[fd00::a]:53": an address of the Service maps and a port. */
 const char *svc_addr_str(__u8 family, const __u8 addr[16], __u16 port, char *buf, size_t len)
 {
@@ -299,18 +318,8 @@ static void svc_row(struct ptable *t, const struct svc_maps *m, const struct svc
 
 	svc_addr_str(r->k.family, r->k.addr, r->k.port, buf, sizeof(buf));
 	pt_strf(t, "%s/%s", buf, proto_name(r->k.proto) ?: "?");
-	if (m->name >= 0 && !bpf_map_lookup_elem(m->name, &r->v.id, &n) && n.name[0]) {
-		pt_str(t, svcname_str(&n, true, buf, sizeof(buf)));
-		pt_str(t, svcname_str(&n, false, buf, sizeof(buf)));
-		if (n.port[0])
-			pt_strf(t, "%.*s", (int)strnlen(n.port, sizeof(n.port)), n.port);
-		else
-			pt_null(t);
-	} else {
-		pt_null(t);
-		pt_null(t);
-		pt_null(t);
-	}
+	svcname_cols(t, m->name >= 0 && !bpf_map_lookup_elem(m->name, &r->v.id, &n) && n.name[0] ?
+				&n : NULL);
 	if (inet_ntop(r->k.family == XCNI_AF_INET6 ? AF_INET6 : AF_INET, r->k.addr, a, sizeof(a)))
 		pt_str(t, a);
 	else
