@@ -58,6 +58,9 @@ T=$(mktemp -d /tmp/xcni-scale.XXXXXX)
 SRV= XPID=
 cleanup() {
 	[ -n "$XPID" ] && kill "$XPID" 2>/dev/null && wait "$XPID" 2>/dev/null
+	# XCNID_LOG=FILE: keep the agent's log (-v: one line per generation, and why
+	# a generation was compiled or written whole).
+	[ -n "${XCNID_LOG:-}" ] && cp "$T/xcnid.log" "$XCNID_LOG"
 	[ -n "$SRV" ] && kill "$SRV" 2>/dev/null && wait "$SRV" 2>/dev/null
 	ip netns del "$NS" 2>/dev/null
 	rm -rf "$PIN" "$T"
@@ -126,6 +129,9 @@ for _ in $(seq 6000); do
 	sleep 0.02
 done
 [ -n "$conv" ] || { tail -20 "$T/xcnid.log"; die "xcnid did not converge in 120 s"; }
+# CPU seconds the agent and the API server spent to get there (which one the
+# wall-clock time waits for).
+conv_cpu_agent=$(cpu_ticks "$XPID") conv_cpu_srv=$(cpu_ticks "$SRV")
 sleep 2
 rss_conv=$(status_kb "$XPID" VmRSS) hwm_conv=$(status_kb "$XPID" VmHWM)
 
@@ -192,10 +198,16 @@ churn=$(cat "$T/churn.json")
 secs=$(jq .seconds <<<"$churn")
 ev=$(jq .events <<<"$churn")
 # Writes: every "generation N applied" line after convergence (pods rewritten,
-# entries written, deleted, other map changes), and the compile times.
-writes=$(tail -n +"$((wl0 + 1))" "$T/xcnid.log" | sed -n 's/.*applied in \([0-9.]*\) ms (compile \([0-9.]*\) ms[^)]*): \([0-9]*\) pods rewritten[^,]*, \([0-9]*\) entries written, \([0-9]*\) deleted, \([0-9]*\) other.*/\1 \2 \3 \4 \5 \6/p' |
-	awk -v ev="$ev" '{ n++; ms += $1; c += $2; w += $4 + $5 + $6 + $3; if ($1 > mx) mx = $1 }
-		END { printf "{\"syncs\":%d,\"sync_ms_avg\":%.2f,\"sync_ms_max\":%.1f,\"compile_ms_avg\":%.2f,\"map_writes\":%d,\"writes_per_event\":%.2f}", n, n ? ms / n : 0, mx, n ? c / n : 0, w, ev ? w / ev : 0 }')
+# entries written, deleted, other map changes), and the compile times. The
+# lines are counted among themselves: the log has other lines before them.
+grep 'applied in' "$T/xcnid.log" | tail -n +"$((wl0 + 1))" >"$T/gens.log"
+writes=$(sed -n 's/.*applied in \([0-9.]*\) ms (compile \([0-9.]*\) ms[^)]*): \([0-9]*\) pods rewritten[^,]*, \([0-9]*\) entries written, \([0-9]*\) deleted, \([0-9]*\) other.*/\1 \2 \3 \4 \5 \6/p' "$T/gens.log" |
+	awk -v ev="$ev" '{ n++; ms += $1; c += $2; f += $3; e += $4 + $5; o += $6; if ($1 > mx) mx = $1 }
+		END { w = f + e + o; printf "{\"syncs\":%d,\"sync_ms_avg\":%.2f,\"sync_ms_max\":%.1f,\"compile_ms_avg\":%.2f,\"map_writes\":%d,\"writes_per_event\":%.2f,\"polep_writes\":%d,\"policy_entries\":%d,\"cluster_wide\":%d}", n, n ? ms / n : 0, mx, n ? c / n : 0, w, ev ? w / ev : 0, f, e, o }')
+# Generations compiled or written whole during the churn, and why (xcnid says).
+whole=$(grep -o 'whole \[[^]]*\]' "$T/gens.log" | sed 's/^whole \[//; s/\]$//' | sort | uniq -c |
+	awk '{ n = $1; $1 = ""; sub(/^ /, ""); printf "%s{\"n\":%d,\"why\":\"%s\"}", s, n, $0; s = "," }')
+writes=$(jq -c --argjson w "[${whole}]" '. + {whole: $w}' <<<"$writes")
 if [ "$CHECK" = 1 ]; then
 	to=$(jq '[.timeouts[]] | add // 0' <<<"$churn")
 	n=$(jq '.latency_ms["all-pod-and-node"].n // 0' <<<"$churn")
@@ -213,7 +225,10 @@ jq -n --argjson gen "$(cat "$T/gen.json")" --argjson counts "$(cat "$T/counts.js
 	--argjson maps "$maps" --argjson churn "$churn" --argjson writes "$writes" \
 	--arg conv "$conv" --arg rc "$rss_conv" --arg hc "$hwm_conv" --arg rch "$rss_churn" --arg hwm "$hwm" \
 	--arg cpu "$(awk -v a="$c0" -v b="$c1" -v hz="$hz" -v s="$secs" 'BEGIN { printf "%.1f", 100 * (b - a) / hz / s }')" \
+	--arg ca "$conv_cpu_agent" --arg cs "$conv_cpu_srv" --arg hz "$hz" \
 	--arg rate "$RATE" '{cluster: $gen, converge_ms: ($conv | tonumber),
+		converge_cpu_s: {agent: (($ca | tonumber) / ($hz | tonumber)),
+				 api_server: (($cs | tonumber) / ($hz | tonumber))},
 		rss_mib: {converged: (($rc | tonumber) / 1024 | . * 10 | round / 10),
 			  peak_at_convergence: (($hc | tonumber) / 1024 | . * 10 | round / 10),
 			  after_churn: (($rch | tonumber) / 1024 | . * 10 | round / 10),

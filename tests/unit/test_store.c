@@ -88,6 +88,55 @@ static void put_identical_changed_del(void **state)
 	store_free(st);
 }
 
+/*
+ * "Same JSON" is json_equal's sameness, read from a digest of the tree: the
+ * order of an object's members does not count; everything else does (a value
+ * moved to another key, an array's order, a type, a nested value).
+ */
+static void digest_is_json_equal(void **state)
+{
+	static const char *const same[] = {
+		"{apiVersion: v1, kind: Pod, metadata: {name: p, namespace: a, labels: {x: '1', y: '2'}}, "
+		"spec: {containers: [{name: c, ports: [{containerPort: 80}, {containerPort: 81}]}]}}",
+		"{kind: Pod, apiVersion: v1, metadata: {labels: {y: '2', x: '1'}, namespace: a, name: p}, "
+		"spec: {containers: [{ports: [{containerPort: 80}, {containerPort: 81}], name: c}]}}",
+	};
+	static const char *const other[] = {
+		/* the values of x and y swapped */
+		"{apiVersion: v1, kind: Pod, metadata: {name: p, namespace: a, labels: {x: '2', y: '1'}}, "
+		"spec: {containers: [{name: c, ports: [{containerPort: 80}, {containerPort: 81}]}]}}",
+		/* the ports in the other order */
+		"{apiVersion: v1, kind: Pod, metadata: {name: p, namespace: a, labels: {x: '1', y: '2'}}, "
+		"spec: {containers: [{name: c, ports: [{containerPort: 81}, {containerPort: 80}]}]}}",
+		/* one more member, deep down */
+		"{apiVersion: v1, kind: Pod, metadata: {name: p, namespace: a, labels: {x: '1', y: '2'}}, "
+		"spec: {containers: [{name: c, ports: [{containerPort: 80}, {containerPort: 81, name: m}]}]}}",
+		/* a key renamed, its value kept */
+		"{apiVersion: v1, kind: Pod, metadata: {name: p, namespace: a, labels: {x: '1', z: '2'}}, "
+		"spec: {containers: [{name: c, ports: [{containerPort: 80}, {containerPort: 81}]}]}}",
+	};
+	struct store *st = store_new();
+
+	(void)state;
+	assert_non_null(st);
+	assert_int_equal(store_put(st, obj_of(same[0])), 1);
+	assert_int_equal(store_put(st, obj_of(same[1])), 0);
+	for (size_t i = 0; i < sizeof(other) / sizeof(other[0]); i++) {
+		/* Each a change from the first, and back again. */
+		assert_int_equal(store_put(st, obj_of(other[i])), 1);
+		assert_int_equal(store_put(st, obj_of(other[i])), 0);
+		assert_int_equal(store_put(st, obj_of(same[i % 2])), 1);
+	}
+	/* A string where a number was (a field the parser does not read). */
+	assert_int_equal(store_put(st, obj_of("{apiVersion: v1, kind: Pod, metadata: {name: p, "
+					      "namespace: a}, status: {x: 80}}")), 1);
+	assert_int_equal(store_put(st, obj_of("{apiVersion: v1, kind: Pod, metadata: {name: p, "
+					      "namespace: a}, status: {x: '80'}}")), 1);
+	assert_int_equal(store_put(st, obj_of("{apiVersion: v1, kind: Pod, metadata: {name: p, "
+					      "namespace: a}, status: {x: 80.0}}")), 1);
+	store_free(st);
+}
+
 static void view_sorted_and_cached(void **state)
 {
 	static const char *const want[][2] = {
@@ -505,6 +554,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(put_identical_changed_del),
+		cmocka_unit_test(digest_is_json_equal),
 		cmocka_unit_test(view_sorted_and_cached),
 		cmocka_unit_test_setup_teardown(dir_initial_load, dir_setup, dir_teardown),
 		cmocka_unit_test_setup_teardown(dir_add_by_rename, dir_setup, dir_teardown),

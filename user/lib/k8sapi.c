@@ -514,6 +514,7 @@ struct api {
 	int err;
 	char last_err[512];
 	int64_t last_err_ms;
+	int64_t open_ms; /* for the time the first list took */
 };
 
 static int64_t now_ms(void)
@@ -1483,8 +1484,9 @@ static int promote(struct api *a)
 		return ret;
 	a->changes += ret;
 	pr_info("k8s api: every kind listed (%zu namespaces, %zu pods, %zu nodes, %zu network "
-		"policies): following the API server\n",
-		cl.n[K8S_NAMESPACE], cl.n[K8S_POD], cl.n[K8S_NODE], cl.n[K8S_NETWORKPOLICY]);
+		"policies) in %lld ms: following the API server\n",
+		cl.n[K8S_NAMESPACE], cl.n[K8S_POD], cl.n[K8S_NODE], cl.n[K8S_NETWORKPOLICY],
+		(long long)(now_ms() - a->open_ms));
 	if (a->nkinds > K8S_NR_KINDS)
 		pr_info("k8s api: and %zu services, %zu endpoint slices\n", cl.n[K8S_SERVICE],
 			cl.n[K8S_ENDPOINTSLICE]);
@@ -1618,6 +1620,7 @@ int k8s_api_open_flags(const char *kubeconfig, struct store *st, unsigned int fl
 	if (ret)
 		goto err_api;
 	ret = -ENOMEM;
+	a->open_ms = now_ms();
 	a->staging = store_new();
 	a->multi = curl_multi_init();
 	if (!a->staging || !a->multi)

@@ -2115,6 +2115,7 @@ static int ident_new(struct pol_incr *pi, char *canon, const struct k8s_pod *p,
 
 	if (pi->ncollided || rid_find(r, h)) {
 		free(canon);
+		pi->d.why = "a new identity's number collides";
 		return 1; /* numbering would depend on the others: the whole compile knows */
 	}
 	v = realloc(r->identities, (r->nidentities + 1) * sizeof(*v));
@@ -2171,8 +2172,10 @@ static int clashes_settle(struct pol_incr *pi)
 
 		if (ret || !ip || ip->ip || !pod_managed(ip->pod) || !ip->pod->ip)
 			continue; /* gone, or changed again and placed */
-		if (hmap_has(&pi->ipx, hu32(ip->pod->ip), UKEY(ip->pod->ip)))
+		if (hmap_has(&pi->ipx, hu32(ip->pod->ip), UKEY(ip->pod->ip))) {
+			pi->d.why = "two pods on one address";
 			ret = 1; /* two pods, one address: the whole compile says which */
+		}
 		else
 			ret = ipx_add(pi, ip, ip->pod->ip);
 	}
@@ -2284,8 +2287,10 @@ static int idents_gc(struct pol_incr *pi)
 			r->identities[u++] = *id;
 			continue;
 		}
-		if (pi->ncollided)
+		if (pi->ncollided) {
+			pi->d.why = "a colliding identity is gone";
 			return 1; /* another's number may move back to its hash */
+		}
 		/* Born and gone in this update: never in the maps. */
 		for (size_t i = 0; i < pi->d.nid_put; i++) {
 			if (pi->d.id_put[i].id == id->id) {
@@ -2546,10 +2551,13 @@ static int incr_apply(struct pol_incr *pi, const struct cluster *c, const struct
 	for (size_t i = 0; !ret && i < nch; i++) {
 		switch (ch[i].kind) {
 		case K8S_NAMESPACE:
+			pi->d.why = "a Namespace changed";
 			return 1; /* its labels are in every identity of its pods */
 		case K8S_NODE:
-			if (pi->o.node_name && !strcmp(ch[i].name, pi->o.node_name))
+			if (pi->o.node_name && !strcmp(ch[i].name, pi->o.node_name)) {
+				pi->d.why = "this node's Node changed";
 				return 1; /* this node: which pods are local */
+			}
 			ret = node_changed(pi, c, ch[i].name);
 			break;
 		case K8S_NETWORKPOLICY:
@@ -2623,6 +2631,7 @@ int pol_incr_update(struct pol_incr *pi, const struct cluster *c, const struct p
 
 	if (err)
 		err->msg[0] = '\0';
+	dl->why = NULL;
 	if (cmp_str(o->node_name, pi->node_name) || o->node_ip != pi->o.node_ip ||
 	    o->gateway_ip != pi->o.gateway_ip || o->hash != pi->o.hash) {
 		char *nn = o->node_name ? strdup(o->node_name) : NULL;
@@ -2634,6 +2643,8 @@ int pol_incr_update(struct pol_incr *pi, const struct cluster *c, const struct p
 		pi->o = *o;
 		pi->o.node_name = nn;
 		all = true;
+		if (pi->valid)
+			dl->why = "this node's options changed";
 	}
 	free(pi->r.ipcache);
 	free(pi->r.podnames);
@@ -2643,6 +2654,10 @@ int pol_incr_update(struct pol_incr *pi, const struct cluster *c, const struct p
 	dl->nipc_put = dl->nipc_del = dl->nid_put = dl->nid_del = 0;
 	dl->npol_put = dl->npol_del = dl->npn_put = dl->npn_del = dl->neps_compiled = 0;
 	ret = pi->valid && !all ? incr_apply(pi, c, ch, nch) : 1;
+	if (ret == 1 && !dl->why)
+		dl->why = !pi->valid ? "first compile, or after a failure" :
+			  all	     ? "the store lost track of its changes: a new list, or the journal overflowed" :
+				       "unknown";
 	if (ret == 1) {
 		dl->nipc_put = dl->nipc_del = dl->nid_put = dl->nid_del = 0;
 		dl->npol_put = dl->npol_del = dl->npn_put = dl->npn_del = 0;
@@ -2650,6 +2665,7 @@ int pol_incr_update(struct pol_incr *pi, const struct cluster *c, const struct p
 	} else if (!ret && whole) {
 		ret = incr_whole(pi);
 		dl->full = true;
+		dl->why = "the writer asked for every map whole";
 	}
 	if (ret && ret != -EINVAL && err && !err->msg[0])
 		set_err(err, "compiling policy: %s", strerror(-ret));

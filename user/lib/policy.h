@@ -140,6 +140,8 @@ struct pol_idput {
 struct pol_delta {
 	/* Everything may have changed: diff the whole result (its arrays are set). */
 	bool full;
+	/* Why full, or why the whole compile ran (static text); NULL: a delta. */
+	const char *why;
 	size_t nipc_put, nipc_del;
 	struct pol_ipcache *ipc_put;
 	struct xcni_ipcache_key *ipc_del;
