@@ -135,6 +135,60 @@ static int kvset_load(int fd, size_t ksz, size_t vsz, struct kvset *s)
 enum { KV_UPSERT = 1, KV_DELETE = 2, KV_BOTH = 3 };
 
 /*
+ * Upserts gathered for one BPF_MAP_UPDATE_BATCH: a whole fill (start, 100k
+ * pods: 200k ipcache and podname entries) costs a few hundred syscalls, not
+ * one per entry. A kernel without batch updates for the map type gets them one
+ * by one. Order within a map does not matter: each key is written once.
+ */
+#define KV_BATCH 4096
+
+struct kvbatch {
+	int fd;
+	size_t ksz, vsz, n;
+	unsigned char *k, *v;
+};
+
+static bool kv_no_batch; /* the kernel refused a batch once: one by one from then on */
+
+static int kvbatch_flush(struct kvbatch *b)
+{
+	size_t done = 0;
+
+	while (done < b->n && !kv_no_batch) {
+		__u32 cnt = (__u32)(b->n - done);
+		int ret = bpf_map_update_batch(b->fd, b->k + done * b->ksz, b->v + done * b->vsz,
+					       &cnt, NULL);
+
+		if (!ret) {
+			done += cnt;
+			continue;
+		}
+		ret = -errno;
+		if (cnt || (ret != -EINVAL && ret != -EOPNOTSUPP && ret != -ENOTSUP && ret != -524))
+			return ret; /* the polsync caller diffs whole next time */
+		kv_no_batch = true; /* ENOTSUPP (524) and EINVAL: no batch ops here */
+	}
+	for (; done < b->n; done++)
+		if (bpf_map_update_elem(b->fd, b->k + done * b->ksz, b->v + done * b->vsz, BPF_ANY))
+			return -errno;
+	b->n = 0;
+	return 0;
+}
+
+static int kvbatch_add(struct kvbatch *b, const unsigned char *k, const unsigned char *v)
+{
+	if (!b->k) {
+		b->k = malloc(KV_BATCH * b->ksz);
+		b->v = malloc(KV_BATCH * b->vsz);
+		if (!b->k || !b->v)
+			return -ENOMEM;
+	}
+	memcpy(b->k + b->n * b->ksz, k, b->ksz);
+	memcpy(b->v + b->n * b->vsz, v, b->vsz);
+	return ++b->n == KV_BATCH ? kvbatch_flush(b) : 0;
+}
+
+/*
  * Makes the map hold want (n records of stride bytes: key at 0, value at
  * voff), in two phases that may be run apart: KV_UPSERT writes what is new
  * or changed, KV_DELETE removes what is no longer wanted and records want
@@ -145,6 +199,8 @@ static int kvset_sync(int fd, struct kvset *cur, const void *want, size_t n, siz
 {
 	size_t ksz = cur->ksz, vsz = cur->vsz, i = 0, j = 0;
 	unsigned char *nd = n ? malloc(n * (ksz + vsz)) : NULL;
+	struct kvbatch b = { .fd = fd, .ksz = ksz, .vsz = vsz };
+	int err = 0;
 
 	if (n && !nd)
 		return -ENOMEM;
@@ -169,20 +225,14 @@ static int kvset_sync(int fd, struct kvset *cur, const void *want, size_t n, siz
 		int cmp = !w ? 1 : !c ? -1 : memcmp(w, c, ksz);
 
 		if ((phase & KV_UPSERT) && (cmp < 0 || (cmp == 0 && memcmp(w + ksz, c + ksz, vsz)))) {
-			if (bpf_map_update_elem(fd, w, w + ksz, BPF_ANY)) {
-				int err = -errno;
-
-				free(nd);
-				return err;
-			}
+			if ((err = kvbatch_add(&b, w, w + ksz)))
+				goto fail;
 			(*changed)++;
 		}
 		if (cmp > 0 && (phase & KV_DELETE)) {
 			if (bpf_map_delete_elem(fd, c) && errno != ENOENT) {
-				int err = -errno;
-
-				free(nd);
-				return err;
+				err = -errno;
+				goto fail;
 			}
 			(*changed)++;
 		}
@@ -191,6 +241,10 @@ static int kvset_sync(int fd, struct kvset *cur, const void *want, size_t n, siz
 		if (cmp >= 0)
 			j++;
 	}
+	if ((err = kvbatch_flush(&b)))
+		goto fail;
+	free(b.k);
+	free(b.v);
 	if (!(phase & KV_DELETE)) {
 		/* cur still describes the map's old keys, for the delete phase. */
 		free(nd);
@@ -200,6 +254,11 @@ static int kvset_sync(int fd, struct kvset *cur, const void *want, size_t n, siz
 	cur->d = nd;
 	cur->n = n;
 	return 0;
+fail:
+	free(b.k);
+	free(b.v);
+	free(nd);
+	return err;
 }
 
 static int count_keys(int fd, size_t ksz, size_t *n)
