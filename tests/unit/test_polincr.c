@@ -200,6 +200,7 @@ static void run(unsigned seed, uint32_t (*hash)(const char *), size_t *resets, s
 		struct cluster c;
 		size_t nch;
 		bool all, whole = !maps_known || !rnd(&seed, 10);
+		size_t resets0 = pol_incr_resets(pi);
 		int ret, want;
 
 		store_view(st, &c);
@@ -213,6 +214,10 @@ static void run(unsigned seed, uint32_t (*hash)(const char *), size_t *resets, s
 			maps_known = false; /* the writer refuses, the next sync is whole */
 		} else {
 			result_equal(r, &full);
+			/* A whole result always says why (the agent logs it), a delta never. */
+			assert_true(!d->why == !d->full);
+			if (pol_incr_resets(pi) != resets0)
+				assert_true(d->full && d->why);
 			if (d->full) {
 				assert_true(whole || !maps_known || r->ipcache);
 				model_whole(r);
@@ -352,11 +357,13 @@ static void test_address_reused_in_one_batch(void **state)
 	put(st, simple_pod("a", "10.1.0.5"));
 	assert_int_equal(update(st, pi, &d), 0);
 	assert_int_equal(pol_incr_resets(pi), 1);
+	assert_string_equal(d->why, "first compile, or after a failure");
 	put(st, simple_pod("b", "10.1.0.5"));
 	store_del(st, K8S_POD, "ns0", "a");
 	assert_int_equal(update(st, pi, &d), 0);
 	assert_int_equal(pol_incr_resets(pi), 1);
 	assert_false(d->full);
+	assert_null(d->why);
 	assert_int_equal(d->nipc_put, 1); /* b's identity at the address */
 	assert_int_equal(d->npn_put, 1);
 	put(st, simple_pod("c", "10.1.0.5"));
@@ -367,11 +374,42 @@ static void test_address_reused_in_one_batch(void **state)
 	store_free(st);
 }
 
+/* What made a generation whole is said (xcnid's log), and a delta says nothing. */
+static void test_whole_says_why(void **state)
+{
+	struct store *st = store_new();
+	struct pol_incr *pi = pol_incr_new();
+	const struct pol_delta *d;
+
+	(void)state;
+	put(st, simple_pod("a", "10.1.0.5"));
+	assert_int_equal(update(st, pi, &d), 0);
+	assert_true(d->full);
+	assert_string_equal(d->why, "first compile, or after a failure");
+	put(st, json_pack("{s:s, s:s, s:{s:s, s:{s:s}}}", "apiVersion", "v1", "kind", "Namespace",
+			  "metadata", "name", "ns0", "labels", "team", "x"));
+	assert_int_equal(update(st, pi, &d), 0);
+	assert_true(d->full);
+	assert_string_equal(d->why, "a Namespace changed");
+	assert_int_equal(pol_incr_resets(pi), 2);
+	put(st, simple_pod("b", "10.1.0.6"));
+	assert_int_equal(update(st, pi, &d), 0);
+	assert_false(d->full);
+	assert_null(d->why);
+	put(st, json_pack("{s:s, s:s, s:{s:s}}", "apiVersion", "v1", "kind", "Node", "metadata",
+			  "name", "n0"));
+	assert_int_equal(update(st, pi, &d), 0);
+	assert_string_equal(d->why, "this node's Node changed");
+	pol_incr_free(pi);
+	store_free(st);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_store_journal),
 		cmocka_unit_test(test_address_reused_in_one_batch),
+		cmocka_unit_test(test_whole_says_why),
 		cmocka_unit_test(test_random_sequences),
 		cmocka_unit_test(test_random_collisions),
 	};
