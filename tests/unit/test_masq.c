@@ -189,6 +189,38 @@ static void kernel_replace_and_failed_transaction(void **state)
 	assert_string_equal(got, "10.244.1.0/24,192.168.77.1,192.168.77.2");
 	free(got);
 
+	/* Synced from Nodes: a Node's new pod CIDR reaches the table; the same
+	 * Nodes again are no work (the input is compared before rendering). */
+	{
+		struct k8s_object n1 = { .kind = K8S_NODE };
+		const struct k8s_object *nodes[] = { &n1 };
+		struct cluster c = {};
+
+		n1.node = (struct k8s_node){ .internal_ip = a4("192.168.77.2"),
+					     .pod_cidr = a4("10.244.2.0"), .pod_cidr_len = 24 };
+		c.n[K8S_NODE] = 1;
+		c.objs[K8S_NODE] = nodes;
+		assert_int_equal(masq_sync(&m, &c), 0);
+		got = kernel_set(&m);
+		assert_string_equal(got, "10.244.1.0/24,10.244.2.0/24,192.168.77.1,192.168.77.2");
+		free(got);
+		n1.node.pod_cidr = a4("10.244.3.0");
+		assert_int_equal(masq_sync(&m, &c), 0);
+		got = kernel_set(&m);
+		assert_string_equal(got, "10.244.1.0/24,10.244.3.0/24,192.168.77.1,192.168.77.2");
+		free(got);
+		n1.node.internal_ip = a4("192.168.77.3");
+		assert_int_equal(masq_sync(&m, &c), 0);
+		got = kernel_set(&m);
+		assert_string_equal(got, "10.244.1.0/24,10.244.3.0/24,192.168.77.1,192.168.77.3");
+		free(got);
+		c.n[K8S_NODE] = 0;
+		assert_int_equal(masq_sync(&m, &c), 0);
+		got = kernel_set(&m);
+		assert_string_equal(got, "10.244.1.0/24,192.168.77.1");
+		free(got);
+	}
+
 	/* Off: the table goes, and removing it again is no error. */
 	assert_int_equal(masq_remove(&m), 0);
 	assert_int_equal(masq_remove(&m), 0);

@@ -198,15 +198,51 @@ int masq_run(struct masq *m, const char *cmds, char *err, size_t errlen)
 	return 0;
 }
 
+/* FNV-1a over what masq_exempt reads. */
+static uint64_t masq_inputs(const struct masq *m, const struct cluster *c)
+{
+	size_t nn = c ? c->n[K8S_NODE] : 0;
+	uint64_t h = 0xcbf29ce484222325ull;
+
+#define MIX(v)                                                                    \
+	do {                                                                      \
+		const unsigned char *b_ = (const unsigned char *)&(v);            \
+		for (size_t i_ = 0; i_ < sizeof(v); i_++)                         \
+			h = (h ^ b_[i_]) * 0x100000001b3ull;                        \
+	} while (0)
+	MIX(m->pod.net);
+	MIX(m->pod.len);
+	MIX(m->node_ip);
+	MIX(m->ncluster);
+	for (size_t i = 0; i < m->ncluster; i++) {
+		MIX(m->cluster[i].net);
+		MIX(m->cluster[i].len);
+	}
+	MIX(nn);
+	for (size_t i = 0; i < nn; i++) {
+		const struct k8s_node *nd = &c->objs[K8S_NODE][i]->node;
+
+		MIX(nd->pod_cidr);
+		MIX(nd->pod_cidr_len);
+		MIX(nd->internal_ip);
+	}
+#undef MIX
+	return h;
+}
+
 int masq_sync(struct masq *m, const struct cluster *c)
 {
 	const char *t = m->table ?: MASQ_TABLE;
 	struct masq_prefix *set = NULL;
 	char *cmds = NULL, err[512];
 	size_t n = 0;
+	uint64_t in;
 	int rc;
 
 	if (!m->on)
+		return 0;
+	in = masq_inputs(m, c);
+	if (m->applied && in == m->applied_in)
 		return 0;
 	rc = masq_exempt(m, c, &set, &n);
 	if (!rc)
@@ -217,6 +253,7 @@ int masq_sync(struct masq *m, const struct cluster *c)
 		return rc;
 	}
 	if (m->applied && !strcmp(m->applied, cmds)) {
+		m->applied_in = in;
 		free(cmds);
 		return 0;
 	}
@@ -229,6 +266,7 @@ int masq_sync(struct masq *m, const struct cluster *c)
 	}
 	free(m->applied);
 	m->applied = cmds;
+	m->applied_in = in;
 	/* Said on stdout like the other state changes people look for in the log. */
 	printf("xcnid: masquerade: table ip %s: pod traffic masqueraded except to %zu exempt "
 	       "prefixes (pod CIDRs, node addresses, cluster CIDRs)\n", t, n);
