@@ -20,9 +20,10 @@
 #   bash bench/scale.sh [--nodes N] [--pods P] [--policies Q] [--rate R]
 #                       [--seconds T] [--json FILE] [--check]
 # --check: 10 nodes / 1000 pods, short churn, and the agent's identity,
-# ipcache and polep counts must equal the simulator's own count (a test
-# suite: exits 1 on a mismatch). Above 1k pods run it under the machine's
-# lock: flock /tmp/xcni-test.lock bash bench/scale.sh ...
+# ipcache and polep counts must equal the simulator's own count, and the
+# churn must be followed as deltas (a test suite: exits 1 on a mismatch).
+# Above 1k pods run it under the machine's lock:
+# flock /tmp/xcni-test.lock bash bench/scale.sh ...
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
@@ -213,6 +214,11 @@ if [ "$CHECK" = 1 ]; then
 	n=$(jq '.latency_ms["all-pod-and-node"].n // 0' <<<"$churn")
 	if [ "$to" = 0 ] && [ "$n" -gt 0 ]; then pass "churn: $n changes reached the maps, none timed out"; else
 		fail "churn: $to changes never reached the maps"; fi
+	# Pod, label, policy and node events are followed as deltas: a whole
+	# compile or write in the churn says the incremental path gave up (why: xcnid's).
+	nw=$(jq '[.whole[].n] | add // 0' <<<"$writes")
+	if [ "$nw" = 0 ]; then pass "churn: every generation a delta, none compiled or written whole"; else
+		fail "churn: $nw generations whole: $(jq -c .whole <<<"$writes")"; fi
 	counts >"$T/counts2.json"
 	w=$(jq .final <<<"$churn") g=$(cat "$T/counts2.json")
 	for f in identities pod_ipcache; do
