@@ -109,7 +109,7 @@ extern const struct map_spec m_endpoints, m_ct, m_metrics, m_events, m_config, m
 	m_ipcache, m_polep, m_policy, m_polrange, m_polcidr, m_polname, m_podname, m_tunnel,
 	m_tunstat, m_prefilter, m_pf16, m_pf24, m_evrate, m_polrev, m_polsel, m_ctstat;
 /* The Service maps (service.c). */
-extern const struct map_spec m_svc, m_svcslot, m_backend, m_revnat, m_maglev, m_svcname;
+extern const struct map_spec m_svc, m_svcslot, m_backend, m_revnat, m_maglev, m_svcname, m_sock_rn;
 
 /* The fd of a pinned map of the expected layout, or -errno (said). */
 int map_open(const struct ctx *c, const struct map_spec *m);
