@@ -392,6 +392,30 @@ check "ADD with cniVersion 1.1.0 (IPAM spoken to in 1.0.0) works, interfaces car
 	bash -c "[ $RC -eq 0 ] && echo '$OUT' | grep -q '\"cniVersion\":\"1.1.0\"' && echo '$OUT' | grep -q '\"mtu\":1400'"
 cni DEL cid-v11 "$(nspath v11)" <<<"$(conf 1.1.0)"
 check "DEL with cniVersion 1.1.0" test "$RC" -eq 0
+# The negotiated version is remembered per network and IPAM binary: one exec of
+# IPAM per call after the first, asked again when the binary changes or the
+# record is unreadable. A wrapper in CNI_PATH logs how host-local is called.
+mkdir -p "$T/wrap"
+printf '#!/bin/sh\necho "$CNI_COMMAND" >>%s/ipam.log\nexec /usr/lib/cni/host-local\n' "$T" >"$T/wrap/host-local"
+chmod +x "$T/wrap/host-local"
+ipam_calls() { # CMD CID -> RC set, the IPAM calls it made on stdout
+	: >"$T/ipam.log"
+	CNI_EXTRA_ENV="CNI_PATH=$T/wrap" cni "$1" "$2" "$(nspath v11)" <<<"$(conf 1.1.0)"
+	paste -sd' ' "$T/ipam.log"
+}
+calls=$(ipam_calls ADD cid-v11c)
+check "1.1.0 ADD, new IPAM binary: refused, VERSION, then spoken to in 1.0.0 ($calls)" \
+	test "$RC" -eq 0 -a "$calls" = "ADD VERSION ADD"
+check "  ... and remembered (.ipam-version names the binary and 1.0.0)" \
+	grep -q "^$T/wrap/host-local .* 1\.0\.0\$" "$T/state/$NET/.ipam-version"
+calls=$(ipam_calls DEL cid-v11c)
+check "1.1.0 DEL after it: one IPAM call ($calls)" test "$RC" -eq 0 -a "$calls" = "DEL"
+touch -d '1 minute ago' "$T/wrap/host-local"
+calls=$(ipam_calls ADD cid-v11c)
+check "the IPAM binary changed (mtime): asked again ($calls)" test "$RC" -eq 0 -a "$calls" = "ADD VERSION ADD"
+echo garbage >"$T/state/$NET/.ipam-version"
+calls=$(ipam_calls DEL cid-v11c)
+check "an unreadable record: asked again, DEL ok ($calls)" test "$RC" -eq 0 -a "$calls" = "DEL VERSION DEL"
 newpod v04
 cni ADD cid-v04 "$(nspath v04)" <<<"$(conf 0.4.0)"
 want_versions=$( ( [ "$has4" = 1 ] && echo 4; [ "$has6" = 1 ] && echo 6 ) | paste -sd,)
