@@ -67,6 +67,10 @@ const struct map_spec m_prefilter = {
 	"xcni_prefilter", BPF_MAP_TYPE_LPM_TRIE, sizeof(struct xcni_prefilter_key),
 	sizeof(struct xcni_prefilter_val), 0
 };
+const struct map_spec m_prefilter6 = {
+	"xcni_prefilter6", BPF_MAP_TYPE_LPM_TRIE, sizeof(struct xcni_prefilter6_key),
+	sizeof(struct xcni_prefilter_val), 0
+};
 const struct map_spec m_pf16 = { "xcni_pf16", BPF_MAP_TYPE_HASH, 4, 4, 0 };
 const struct map_spec m_pf24 = { "xcni_pf24", BPF_MAP_TYPE_HASH, 4, 4, 0 };
 const struct map_spec m_evrate = {
