@@ -56,15 +56,7 @@ setup() {
 }
 
 # xcnid in the node netns, until it said it is ready (the tables are in by then).
-agent() {
-	XCNID_NETNS=$N start_xcnid "$PIN" "$@" || return 1
-	for _ in $(seq 100); do
-		grep -q 'xcnid: ready' "/tmp/xcnid-$XCT_TAG.log" && return 0
-		sleep 0.1
-	done
-	cat "/tmp/xcnid-$XCT_TAG.log"
-	return 1
-}
+agent() { XCNID_NETNS=$N start_xcnid "$PIN" "$@" && wait_xcnid_ready; }
 # The agent stopped, its pins kept out of the way (stop_xcnid removes them).
 agent_stop() {
 	kill "$XCNID_PID" && wait "$XCNID_PID"
@@ -84,22 +76,8 @@ pings() {
 	ip netns exec "$P" ping -6 -c "$2" -i 0.2 -W 1 "$1" 2>/dev/null |
 		sed -n 's/.* \([0-9]*\) received.*/\1/p'
 }
-capture_start() {
-	rm -f "$CAPF" "$CAPF.err"
-	nsenter --net="/run/netns/$O" tshark -n -i out1 -f 'icmp6' -w "$CAPF" -q 2>"$CAPF.err" &
-	CAP=$!
-	for _ in $(seq 100); do
-		grep -q 'Capturing on' "$CAPF.err" 2>/dev/null && [ -s "$CAPF" ] && return 0
-		kill -0 "$CAP" 2>/dev/null || break
-		sleep 0.1
-	done
-	cat "$CAPF.err"
-	return 1
-}
 capture_stop() {
-	sleep 0.3
-	kill -INT "$CAP" 2>/dev/null
-	wait "$CAP" 2>/dev/null
+	geneve_capture_stop "$CAPF"
 	CAP=
 }
 # sources_are WANT: the sources of the echo requests the outside saw, sorted and unique.
@@ -141,7 +119,7 @@ check "table ip6 xcni: one rule, masquerade from the IPv6 pod CIDR unless to @no
 		[ \"\$(grep -c masquerade <<<\"\$r\")\" = 1 ] || { echo \"\$r\"; false; }"
 check "table ip xcni is there too (IPv4, unchanged)" has_table ip
 
-check "tshark on the outside's link" capture_start
+check "tshark on the outside's link" tshark_start "$O" out1 "$CAPF" icmp6
 check "pod -> outside: answered (the NAT undone on the way back)" test "$(pings 2001:db8:77::9 3)" -ge 2
 capture_stop
 check "the outside saw the node's address as source, never the pod's" sources_are 2001:db8:77::1
@@ -151,7 +129,7 @@ check "conntrack: the pod's flow, its reply to the node's address" \
 check "the masquerade rule counted the packets" \
 	bash -c "ip netns exec $N nft -j list chain ip6 xcni postrouting | grep -q '\"packets\": [1-9]'"
 
-check "tshark on the outside's link (a cluster CIDR)" capture_start
+check "tshark on the outside's link (a cluster CIDR)" tshark_start "$O" out1 "$CAPF" icmp6
 pings fd00:10:245::9 2 >/dev/null
 capture_stop
 check "pod -> a cluster CIDR: not masqueraded, the pod's own source" sources_are $POD6

@@ -269,6 +269,10 @@ check "empty ct list --json is []" json_is 'j == []' "$XCNICTL" --pin-dir "$BAD"
 check "empty ct list prints the header only" lines 1 "$XCNICTL" --pin-dir "$BAD" ct list
 check "ct list --ip with a bad IP: exit 2, naming the flag" has "--ip nope: not an IPv4 address" x ct list --ip nope
 check "ct list --ip with a bad IP exits 2" exits 2 x ct list --ip nope
+check "ct list --ip an IPv6 address: taken; no IPv4 flow is about it" json_is 'j == []' x ct list --ip fd00:10:244:1::5 --json
+check "ct list --ip with a bad IPv6 address: exit 2, naming the flag" \
+	has "--ip fd00:::5: not an IPv4 or IPv6 address" x ct list --ip fd00:::5
+check "ct list --ip [IPv6] (brackets are for ADDR:PORT): exit 2" exits 2 x ct list --ip '[fd00::5]'
 
 # -- ct get: the flow in the tuple's direction, else the one it replies to
 check "ct get tcp: the flow, its direction original" rows_are 'SRC 10.244.1.5:40000
@@ -570,6 +574,10 @@ check "identity list --namespace x" json_is '[e["identity"] for e in j] == [42]'
 check "identity list --pod y/b: the pod's identity" json_is '[e["identity"] for e in j] == [43]' \
 	x identity list --pod y/b --json
 check "identity list --ip 8.8.8.8: world" json_is '[e["identity"] for e in j] == [2]' x identity list --ip 8.8.8.8 --json
+check "identity list --ip IPv6: exit 1, saying the ipcache has no IPv6 yet" \
+	has '--ip fd00::5: an IPv6 address has no identity yet' x identity list --ip fd00::5
+check "... exit 1" exits 1 x identity list --ip fd00::5
+check "endpoint list --ip IPv6: taken, the header only" lines 1 x endpoint list --ip 2001:db8::1
 check "identity get 42" has '^LABELS +k8s:app=a,ns:kubernetes\.io/metadata\.name=x$' x identity get 42
 check "identity get reserved:world" json_is 'j == {"identity": 2, "labels": "reserved:world"}' x identity get reserved:world --json
 check "identity get of an unknown identity: exit 1" has '999: no such identity' x identity get 999

@@ -201,28 +201,27 @@ int masq_exempt6(const struct masq *m, const struct cluster *c, struct masq_pref
 	return 0;
 }
 
-static const char *prefix6_str(const struct masq_prefix6 *p, char *buf, size_t len)
+/* A set element as nft writes it: the address alone for a host, else ADDR/LEN. */
+static const char *elem_str(int af, const void *net, unsigned int plen, char *buf, size_t len)
 {
 	char a[INET6_ADDRSTRLEN];
 
-	inet_ntop(AF_INET6, &p->net, a, sizeof(a));
-	if (p->len == 128)
+	inet_ntop(af, net, a, sizeof(a));
+	if (plen == (af == AF_INET6 ? 128u : 32u))
 		snprintf(buf, len, "%s", a);
 	else
-		snprintf(buf, len, "%s/%u", a, p->len);
+		snprintf(buf, len, "%s/%u", a, plen);
 	return buf;
 }
 
 static const char *prefix_str(const struct masq_prefix *p, char *buf, size_t len)
 {
-	char a[INET_ADDRSTRLEN];
+	return elem_str(AF_INET, &p->net, p->len, buf, len);
+}
 
-	inet_ntop(AF_INET, &p->net, a, sizeof(a));
-	if (p->len == 32)
-		snprintf(buf, len, "%s", a);
-	else
-		snprintf(buf, len, "%s/%u", a, p->len);
-	return buf;
+static const char *prefix6_str(const struct masq_prefix6 *p, char *buf, size_t len)
+{
+	return elem_str(AF_INET6, &p->net, p->len, buf, len);
 }
 
 /*
