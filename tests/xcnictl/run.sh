@@ -267,7 +267,7 @@ check "ct list --json: exactly the entries" json_is '
 check "ct list: columns line up" aligned x ct list
 check "empty ct list --json is []" json_is 'j == []' "$XCNICTL" --pin-dir "$BAD" ct list --json
 check "empty ct list prints the header only" lines 1 "$XCNICTL" --pin-dir "$BAD" ct list
-check "ct list --ip with a bad IP: exit 2, naming the flag" has "--ip nope: not an IPv4 address" x ct list --ip nope
+check "ct list --ip with a bad IP: exit 2, naming the flag" has "--ip nope: not an IPv4 or IPv6 address" x ct list --ip nope
 check "ct list --ip with a bad IP exits 2" exits 2 x ct list --ip nope
 check "ct list --ip an IPv6 address: taken; no IPv4 flow is about it" json_is 'j == []' x ct list --ip fd00:10:244:1::5 --json
 check "ct list --ip with a bad IPv6 address: exit 2, naming the flag" \
@@ -634,7 +634,7 @@ check "policy list without pins: exit 1, naming the map" \
 check "policy list --pod of an unknown pod: exit 1, naming the flag" has '--pod q/zz: no such pod' x policy list --pod q/zz
 check "policy list --pod of an unknown pod exits 1" exits 1 x policy list --pod q/zz
 check "policy list --identity bad exits 2" exits 2 x policy list --identity nope
-check "policy list --ip bad: exit 2, naming the flag" has '--ip 10\.1: not an IPv4 address' x policy list --ip 10.1
+check "policy list --ip bad: exit 2, naming the flag" has '--ip 10\.1: not an IPv4 or IPv6 address' x policy list --ip 10.1
 check "policy list with an argument exits 2" exits 2 x policy list x/a
 
 # -- the policies that isolate a pod (xcni_polsel, names in xcni_polname): what a
