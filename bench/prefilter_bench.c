@@ -209,6 +209,31 @@ static int time_prog(int prog_fd, unsigned char *pkt, size_t len, __u32 want, __
 	return 0;
 }
 
+/*
+ * One row of a cost table: the miss probe timed, then (n entries) the hit
+ * probe and the time filling took. With 0 entries: the floor (parsing, one
+ * lookup of an empty trie, test-run overhead).
+ */
+static int cost_row(int prog, unsigned char *miss, unsigned char *hit, size_t len, long n,
+		    const struct timespec *t0, const struct timespec *t1)
+{
+	__u32 ns_miss, ns_hit;
+	int err;
+
+	if ((err = time_prog(prog, miss, len, XDP_PASS, &ns_miss)))
+		return err;
+	if (!n) {
+		printf("%-10ld %12u %12s %12s\n", n, ns_miss, "-", "-");
+		return 0;
+	}
+	if ((err = time_prog(prog, hit, len, XDP_DROP, &ns_hit)))
+		return err;
+	printf("%-10ld %12u %12u %12.0f\n", n, ns_miss, ns_hit,
+	       (t1->tv_sec - t0->tv_sec) * 1e3 + (t1->tv_nsec - t0->tv_nsec) / 1e6);
+	fflush(stdout);
+	return 0;
+}
+
 /* Ethernet + IPv6 + UDP, 64 bytes (a 2-byte payload), from src. */
 static void probe6(unsigned char *pkt, size_t len, const __u8 src[16])
 {
@@ -242,7 +267,7 @@ static int cmd_cost6(int argc, char **argv)
 {
 	static const __u8 miss[16] = { 0x20, 0x01, 0x0d, 0xb8, 0xff, 0xff, [15] = 1 };
 	struct xdp_underlay *skel = NULL;
-	unsigned char pkt[64];
+	unsigned char pkt[64], pkt_hit[64];
 	int fd, prog, err;
 
 	err = load(&skel);
@@ -255,7 +280,6 @@ static int cmd_cost6(int argc, char **argv)
 		long n = strtol(argv[a], NULL, 10);
 		struct xcni_prefilter6_key k = {};
 		struct xcni_prefilter_val v = {};
-		__u32 ns_miss, ns_hit;
 		struct timespec t0, t1;
 		__u8 hit_src[16];
 
@@ -296,18 +320,9 @@ static int cmd_cost6(int argc, char **argv)
 		memcpy(hit_src, k.addr, 16);
 		hit_src[15] |= (k.prefixlen < 128) ? 1 : 0;
 		probe6(pkt, sizeof(pkt), miss);
-		if ((err = time_prog(prog, pkt, sizeof(pkt), XDP_PASS, &ns_miss)))
+		probe6(pkt_hit, sizeof(pkt_hit), hit_src);
+		if ((err = cost_row(prog, pkt, pkt_hit, sizeof(pkt), n, &t0, &t1)))
 			goto out;
-		if (!n) {
-			printf("%-10ld %12u %12s %12s\n", n, ns_miss, "-", "-");
-			continue;
-		}
-		probe6(pkt, sizeof(pkt), hit_src);
-		if ((err = time_prog(prog, pkt, sizeof(pkt), XDP_DROP, &ns_hit)))
-			goto out;
-		printf("%-10ld %12u %12u %12.0f\n", n, ns_miss, ns_hit,
-		       (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6);
-		fflush(stdout);
 	}
 out:
 	unpin(skel);
@@ -319,7 +334,7 @@ static int cmd_cost(int argc, char **argv)
 	/* The miss probe's source: no generated prefix may cover it. */
 	const __u32 miss = 0xc6120001; /* 198.18.0.1 */
 	struct xdp_underlay *skel = NULL;
-	unsigned char pkt[64];
+	unsigned char pkt[64], pkt_hit[64];
 	int fd, prog, err;
 
 	err = load(&skel);
@@ -330,7 +345,7 @@ static int cmd_cost(int argc, char **argv)
 	printf("%-10s %12s %12s %12s\n", "entries", "miss ns/pkt", "hit ns/pkt", "fill ms");
 	for (int a = 0; a < argc; a++) {
 		long n = strtol(argv[a], NULL, 10);
-		__u32 addr = 0, hit_src, ns_miss, ns_hit;
+		__u32 addr = 0, hit_src;
 		unsigned int len = 32;
 		struct timespec t0, t1;
 
@@ -352,19 +367,9 @@ static int cmd_cost(int argc, char **argv)
 		/* The hit: an address inside the last prefix added (a random one). */
 		hit_src = addr | (rnd() & ~mask(len));
 		probe(pkt, sizeof(pkt), miss);
-		if ((err = time_prog(prog, pkt, sizeof(pkt), XDP_PASS, &ns_miss)))
+		probe(pkt_hit, sizeof(pkt_hit), hit_src);
+		if ((err = cost_row(prog, pkt, pkt_hit, sizeof(pkt), n, &t0, &t1)))
 			goto out;
-		/* 0 entries: the floor (parsing, one lookup of an empty trie, test-run overhead). */
-		if (!n) {
-			printf("%-10ld %12u %12s %12s\n", n, ns_miss, "-", "-");
-			continue;
-		}
-		probe(pkt, sizeof(pkt), hit_src);
-		if ((err = time_prog(prog, pkt, sizeof(pkt), XDP_DROP, &ns_hit)))
-			goto out;
-		printf("%-10ld %12u %12u %12.0f\n", n, ns_miss, ns_hit,
-		       (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6);
-		fflush(stdout);
 	}
 out:
 	unpin(skel);
