@@ -209,6 +209,19 @@ static int time_prog(int prog_fd, unsigned char *pkt, size_t len, __u32 want, __
 	return 0;
 }
 
+/* The program loaded, the trie of a family (v6) and the table's header. */
+static int cost_open(struct xdp_underlay **skel, bool v6, int *fd, int *prog)
+{
+	int err = load(skel);
+
+	if (err)
+		return err;
+	*fd = bpf_map__fd(v6 ? (*skel)->maps.xcni_prefilter6 : (*skel)->maps.xcni_prefilter);
+	*prog = bpf_program__fd((*skel)->progs.xdp_underlay);
+	printf("%-10s %12s %12s %12s\n", "entries", "miss ns/pkt", "hit ns/pkt", "fill ms");
+	return 0;
+}
+
 /*
  * One row of a cost table: the miss probe timed, then (n entries) the hit
  * probe and the time filling took. With 0 entries: the floor (parsing, one
@@ -270,12 +283,9 @@ static int cmd_cost6(int argc, char **argv)
 	unsigned char pkt[64], pkt_hit[64];
 	int fd, prog, err;
 
-	err = load(&skel);
+	err = cost_open(&skel, true, &fd, &prog);
 	if (err)
 		goto out;
-	fd = bpf_map__fd(skel->maps.xcni_prefilter6);
-	prog = bpf_program__fd(skel->progs.xdp_underlay);
-	printf("%-10s %12s %12s %12s\n", "entries", "miss ns/pkt", "hit ns/pkt", "fill ms");
 	for (int a = 0; a < argc; a++) {
 		long n = strtol(argv[a], NULL, 10);
 		struct xcni_prefilter6_key k = {};
@@ -337,12 +347,9 @@ static int cmd_cost(int argc, char **argv)
 	unsigned char pkt[64], pkt_hit[64];
 	int fd, prog, err;
 
-	err = load(&skel);
+	err = cost_open(&skel, false, &fd, &prog);
 	if (err)
 		goto out;
-	fd = bpf_map__fd(skel->maps.xcni_prefilter);
-	prog = bpf_program__fd(skel->progs.xdp_underlay);
-	printf("%-10s %12s %12s %12s\n", "entries", "miss ns/pkt", "hit ns/pkt", "fill ms");
 	for (int a = 0; a < argc; a++) {
 		long n = strtol(argv[a], NULL, 10);
 		__u32 addr = 0, hit_src;
