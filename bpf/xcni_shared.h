@@ -38,6 +38,9 @@
 #ifndef XCNI_MAX_PREFILTER
 #define XCNI_MAX_PREFILTER 262144
 #endif
+#ifndef XCNI_MAX_PREFILTER6
+#define XCNI_MAX_PREFILTER6 65536
+#endif
 #ifndef XCNI_MAX_PF16
 #define XCNI_MAX_PF16 65536
 #endif
@@ -409,6 +412,16 @@ struct xcni_prefilter_key {
 struct xcni_prefilter_val {
 	__u64 packets; /* dropped so far (atomic add) */
 	__u64 bytes;
+};
+
+/*
+ * prefilter6: the IPv6 deny list, same value. No hashes in front: the trie
+ * is walked for every IPv6 packet (bench/README.md, "prefilter": the figure
+ * that says it is cheap enough).
+ */
+struct xcni_prefilter6_key {
+	__u32 prefixlen;
+	__u8 addr[16]; /* network order */
 };
 
 /*

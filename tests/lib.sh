@@ -71,6 +71,17 @@ start_xcnid() {
 	cat "/tmp/xcnid-$XCT_TAG.log" >&2
 	return 1
 }
+# wait_xcnid_ready: after start_xcnid, until the agent said it is ready (its
+# pins may be there from an earlier agent; the log line is this one's).
+wait_xcnid_ready() {
+	for _ in $(seq 100); do
+		grep -q 'xcnid: ready' "/tmp/xcnid-$XCT_TAG.log" && return 0
+		kill -0 "$XCNID_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	cat "/tmp/xcnid-$XCT_TAG.log"
+	return 1
+}
 stop_xcnid() {
 	if [ -n "$XCNID_PID" ]; then
 		kill "$XCNID_PID" 2>/dev/null
@@ -97,13 +108,14 @@ sync_gen() {
 	return 1
 }
 
-# geneve_capture_start NETNS DEV FILE: tshark in netns NETNS on DEV, Geneve's
-# port only, 160 bytes a frame, into FILE (its messages in FILE.err); CAP is
-# its PID, set before it is known to capture (the caller kills it either way).
+# tshark_start NETNS DEV FILE FILTER: tshark in netns NETNS on DEV, what the
+# capture FILTER takes, 160 bytes a frame, into FILE (its messages in FILE.err);
+# CAP is its PID, set before it is known to capture (the caller kills it either
+# way). geneve_capture_start NETNS DEV FILE: the same for Geneve's port.
 # geneve_capture_stop FILE: the last frames in, tshark stopped, FILE not empty.
-geneve_capture_start() {
+tshark_start() {
 	rm -f "$3" "$3.err"
-	nsenter --net="/run/netns/$1" tshark -n -i "$2" -s 160 -f 'udp port 6081' -w "$3" -q \
+	nsenter --net="/run/netns/$1" tshark -n -i "$2" -s 160 -f "$4" -w "$3" -q \
 		2>"$3.err" &
 	CAP=$!
 	for _ in $(seq 100); do
@@ -114,6 +126,7 @@ geneve_capture_start() {
 	cat "$3.err"
 	return 1
 }
+geneve_capture_start() { tshark_start "$1" "$2" "$3" 'udp port 6081'; }
 geneve_capture_stop() {
 	sleep 0.3 # the last frames reach the file
 	kill -INT "$CAP" 2>/dev/null

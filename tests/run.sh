@@ -41,6 +41,7 @@ suites=(
 	"socklb-netns:bash tests/integration/socklb.sh"
 	"nodeport-netns:bash tests/integration/nodeport.sh"
 	"metrics-netns:bash tests/integration/metrics.sh"
+	"masq6-netns:bash tests/integration/masq6.sh"
 	"lab:bash tests/lab/run.sh"
 	"lab-netpol:bash tests/lab/netpol.sh"
 	"lab-overlay:bash tests/lab/overlay.sh"

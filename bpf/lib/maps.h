@@ -167,6 +167,15 @@ struct {
 } xcni_prefilter SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, XCNI_MAX_PREFILTER6);
+	__type(key, struct xcni_prefilter6_key);
+	__type(value, struct xcni_prefilter_val);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xcni_prefilter6 SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, XCNI_MAX_PF16);
 	__type(key, __u32);

@@ -164,4 +164,8 @@ extern const struct CMUnitTest lb_tests[];
 extern const size_t nr_lb_tests;
 int lb_bench(void);
 
+/* tests/bpf/xdp6.c: the XDP prefilter on IPv6 sources, run after the rows. */
+extern const struct CMUnitTest xdp6_tests[];
+extern const size_t nr_xdp6_tests;
+
 #endif

@@ -1686,10 +1686,14 @@ int main(int argc, char **argv)
 	assert_true(nr_lb_tests <= ARRAY_SIZE(tests) - ARRAY_SIZE(rows));
 	for (size_t i = 0; i < nr_lb_tests; i++)
 		tests[ARRAY_SIZE(rows) + i] = lb_tests[i];
+	/* The IPv6 prefilter: its own trie, no state of the rows'. */
+	assert_true(nr_lb_tests + nr_xdp6_tests <= ARRAY_SIZE(tests) - ARRAY_SIZE(rows));
+	for (size_t i = 0; i < nr_xdp6_tests; i++)
+		tests[ARRAY_SIZE(rows) + nr_lb_tests + i] = xdp6_tests[i];
 	/* Then the hostile-packet matrix (tests/bpf/hostile.c), in one group with
 	 * the rest: it builds on the maps they leave. */
 	struct CMUnitTest *hostile, *all;
-	size_t nh, n = ARRAY_SIZE(rows) + nr_lb_tests;
+	size_t nh, n = ARRAY_SIZE(rows) + nr_lb_tests + nr_xdp6_tests;
 
 	if ((err = hostile_tests(&hostile, &nh)) || !(all = calloc(n + nh, sizeof(*all)))) {
 		fprintf(stderr, "hostile rows: %s\n", strerror(err ? -err : ENOMEM));

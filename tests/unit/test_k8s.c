@@ -511,14 +511,33 @@ static void node_fields(void **state)
 	/* Host bits cleared, as the API's sloppy CIDR parser does. */
 	assert_int_equal(obj->node.pod_cidr, a4("10.244.1.0"));
 	assert_int_equal(obj->node.pod_cidr_len, 24);
+	/* The first IPv6 InternalIP too; no IPv6 pod CIDR. */
+	struct in6_addr a6;
+	char buf[INET6_ADDRSTRLEN];
+
+	assert_string_equal(inet_ntop(AF_INET6, obj->node.internal_ip6, buf, sizeof(buf)), "fd00::1");
+	assert_int_equal(obj->node.pod_cidr6_len, 0);
 	k8s_free(obj);
 
-	/* Dual stack: the IPv4 one of podCIDRs. */
-	obj = must_parse(NODE "spec: {podCIDR: \"fd00:1::/64\", podCIDRs: [\"fd00:1::/64\", "
-			      "10.244.2.0/24]}\n");
+	/* Dual stack: the IPv4 one of podCIDRs, and the first IPv6 one (host bits cleared). */
+	obj = must_parse(NODE "spec: {podCIDR: \"fd00:1::7/64\", podCIDRs: [\"fd00:1::7/64\", "
+			      "10.244.2.0/24, \"fd00:2::/64\"]}\n");
 	assert_int_equal(obj->node.pod_cidr, a4("10.244.2.0"));
 	assert_int_equal(obj->node.pod_cidr_len, 24);
 	assert_int_equal(obj->node.internal_ip, 0);
+	assert_int_equal(obj->node.pod_cidr6_len, 64);
+	inet_pton(AF_INET6, "fd00:1::", &a6);
+	assert_memory_equal(obj->node.pod_cidr6, &a6, 16);
+	memset(&a6, 0, sizeof(a6));
+	assert_memory_equal(obj->node.internal_ip6, &a6, 16);
+	k8s_free(obj);
+
+	/* IPv6-only: no IPv4 pod CIDR, the IPv6 one from podCIDRs alone. */
+	obj = must_parse(NODE "spec: {podCIDRs: [\"fd00:10:244:3::/64\"]}\n");
+	assert_int_equal(obj->node.pod_cidr_len, 0);
+	assert_int_equal(obj->node.pod_cidr6_len, 64);
+	assert_string_equal(inet_ntop(AF_INET6, obj->node.pod_cidr6, buf, sizeof(buf)),
+			    "fd00:10:244:3::");
 	k8s_free(obj);
 }
 

@@ -728,6 +728,8 @@ static void usage(FILE *f)
 		"  --pin-dir DIR      where programs and maps are pinned (default %s)\n"
 		"  --pod-cidr CIDR    this node's pod CIDR (drops traffic to unknown pods in it)\n"
 		"  --gateway IP       the pods' gateway address (default: first address of the CIDR)\n"
+		"  --pod-cidr6 CIDR   this node's IPv6 pod CIDR (dual stack, IPv6-only): its pods'\n"
+		"                     IPv6 traffic leaving the cluster is masqueraded (table ip6 xcni)\n"
 		"  --service-cidr CIDR  the cluster's Service (ClusterIP) range, kube-apiserver's\n"
 		"                     --service-cluster-ip-range (default 10.96.0.0/12, \"none\" for\n"
 		"                     none): pods' flows to it are handed to kube-proxy in the host\n"
@@ -745,10 +747,11 @@ static void usage(FILE *f)
 		"  --vni N            Geneve VNI (default 1)\n"
 		"  --xdp-mode MODE    auto (native, else generic), native, generic or off\n"
 		"  --masquerade       masquerade pods' traffic to outside the cluster to the node's\n"
-		"                     address (default with --pod-cidr): nftables table ip xcni\n"
-		"  --no-masquerade    do not; removes the table an earlier xcnid left\n"
+		"                     address (default with --pod-cidr or --pod-cidr6): nftables\n"
+		"                     tables ip xcni and ip6 xcni\n"
+		"  --no-masquerade    do not; removes the tables an earlier xcnid left\n"
 		"  --cluster-cidr CIDR[,CIDR...]  more destinations never masqueraded (besides every\n"
-		"                     Node's pod CIDR and InternalIP); repeatable\n"
+		"                     Node's pod CIDRs and InternalIPs), IPv4 or IPv6; repeatable\n"
 		"  --metrics-addr HOST:PORT  serve Prometheus metrics at http://HOST:PORT/metrics\n"
 		"  --trace-sample N   trace one forwarded packet in N on the event ring (0: off, the\n"
 		"                     default); `xcnictl config set trace-sample` changes it live\n"
@@ -776,6 +779,7 @@ int main(int argc, char **argv)
 	static const struct option lo[] = {
 		{ "pin-dir", required_argument, NULL, 'p' },
 		{ "pod-cidr", required_argument, NULL, 'c' },
+		{ "pod-cidr6", required_argument, NULL, 1006 },
 		{ "gateway", required_argument, NULL, 'g' },
 		{ "service-cidr", required_argument, NULL, 's' },
 		{ "node-name", required_argument, NULL, 'n' },
@@ -827,6 +831,20 @@ int main(int argc, char **argv)
 			}
 			break;
 		case 'g': gw = optarg; break;
+		case 1006: {
+			struct in6_addr a;
+			__u8 len;
+
+			if (xcni_cidr6_parse(optarg, &a, &len) || !len) {
+				pr_err("--pod-cidr6 %s: not an IPv6 CIDR (e.g. fd00:10:244:1::/64)\n",
+				       optarg);
+				return 2;
+			}
+			mq.pod6 = (struct masq_prefix6){ a, len };
+			/* Host bits off, as --pod-cidr's: the CIDR is the network. */
+			masq_normalize6(&mq.pod6, 1);
+			break;
+		}
 		case 's':
 			if (!strcmp(optarg, "none")) {
 				o.svc_cidr = o.svc_mask = 0;
@@ -936,8 +954,8 @@ int main(int argc, char **argv)
 
 			if (e) {
 				pr_err("--cluster-cidr %s: %s\n", optarg,
-				       e == -E2BIG ? "more than 32 CIDRs in all" :
-						     "not IPv4 CIDR[,CIDR...]");
+				       e == -E2BIG ? "more than 32 CIDRs of a family in all" :
+						     "not CIDR[,CIDR...] (IPv4 or IPv6 CIDRs)");
 				return 2;
 			}
 			break;
@@ -999,13 +1017,14 @@ int main(int argc, char **argv)
 	} else if (o.pod_mask) {
 		o.gateway = htonl(ntohl(o.pod_cidr) + 1);
 	}
-	if (masquerade == 1 && !o.pod_mask) {
-		pr_err("--masquerade needs --pod-cidr: it masquerades traffic from the pod CIDR\n");
+	if (masquerade == 1 && !o.pod_mask && !mq.pod6.len) {
+		pr_err("--masquerade needs --pod-cidr or --pod-cidr6: it masquerades traffic from "
+		       "the pod CIDR\n");
 		return 2;
 	}
 	/* Without a pod CIDR there is nothing to masquerade, and nothing to remove either. */
-	mq.on = masquerade != 0 && o.pod_mask;
-	if (masquerade != 0 && !o.pod_mask)
+	mq.on = masquerade != 0 && (o.pod_mask || mq.pod6.len);
+	if (masquerade != 0 && !mq.on)
 		mq.table = NULL;
 	mq.pod = (struct masq_prefix){ o.pod_cidr, o.pod_len };
 	mq.node_ip = ov.node_ip;

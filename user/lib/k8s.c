@@ -899,6 +899,22 @@ static void pod_free(struct k8s_pod *pod)
 
 /* ---- Node ---- */
 
+/* The first IPv6 pod CIDR a Node lists (dual stack, IPv6-only), host bits cleared. */
+static void node_cidr6(struct k8s_node *node, const char *s)
+{
+	struct in6_addr a;
+	uint8_t len;
+
+	if (node->pod_cidr6_len || xcni_cidr6_parse(s, &a, &len) || !len)
+		return;
+	for (unsigned int i = 0; i < 16; i++) {
+		unsigned int keep = len >= (i + 1) * 8 ? 8 : len > i * 8 ? len - i * 8 : 0;
+
+		node->pod_cidr6[i] = a.s6_addr[i] & (uint8_t)(0xff00u >> keep);
+	}
+	node->pod_cidr6_len = len;
+}
+
 static int parse_node(struct ctx *c, json_t *doc, struct k8s_node *node)
 {
 	json_t *spec, *status, *cidrs, *addrs, *a, *v;
@@ -926,6 +942,8 @@ static int parse_node(struct ctx *c, json_t *doc, struct k8s_node *node)
 			goto out;
 		}
 		have_cidr = !err;
+		if (err == -EAFNOSUPPORT)
+			node_cidr6(node, s);
 		err = 0;
 	}
 	err = get_arr(c, spec, "podCIDRs", &cidrs);
@@ -948,6 +966,8 @@ static int parse_node(struct ctx *c, json_t *doc, struct k8s_node *node)
 			cidr = tmp;
 			have_cidr = true;
 		}
+		if (r == -EAFNOSUPPORT)
+			node_cidr6(node, json_string_value(v));
 	}
 	pop(c, o2);
 	if (have_cidr) {
@@ -977,8 +997,14 @@ static int parse_node(struct ctx *c, json_t *doc, struct k8s_node *node)
 			else if (parse_ipv4(s, &ip)) {
 				if (!node->internal_ip)
 					node->internal_ip = ip;
-			} else if (!is_ipv6(s))
+			} else if (!is_ipv6(s)) {
 				err = fail_in(c, "address", "\"%s\" is not a valid IP address", s);
+			} else {
+				static const uint8_t none[16];
+
+				if (!memcmp(node->internal_ip6, none, 16))
+					inet_pton(AF_INET6, s, node->internal_ip6);
+			}
 		}
 		pop(c, o);
 		if (err)

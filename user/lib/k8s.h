@@ -94,6 +94,10 @@ struct k8s_node {
 	uint32_t internal_ip; /* status.addresses[type=InternalIP], network order */
 	uint32_t pod_cidr; /* spec.podCIDR, network order */
 	uint8_t pod_cidr_len;
+	/* dual stack and IPv6-only: the first IPv6 ones (all zero: none) */
+	uint8_t internal_ip6[16];
+	uint8_t pod_cidr6[16]; /* of spec.podCIDR or podCIDRs, host bits zero */
+	uint8_t pod_cidr6_len;
 };
 
 struct k8s_cidr {
