@@ -1187,6 +1187,39 @@ static int bench_runs(int prog, const uint8_t *in, size_t len, const struct xcni
 }
 
 /*
+ * One open flow's packet of another protocol to a ClusterIP with one backend
+ * (B, port 8080, or the frontend's own port 80 too where it is SCTP): the
+ * cost per protocol beside the UDP figures below.
+ */
+static int lb_bench_proto(uint8_t proto, uint8_t flags, const char *what)
+{
+	static const uint16_t bports[] = { 8080, 80 };
+	uint8_t in[FRAME_MAX];
+	size_t len;
+	double ns;
+	int err;
+
+	for (size_t i = 0; i < (proto == IPPROTO_SCTP ? 2u : 1u); i++) {
+		uint32_t id = 990 + (uint32_t)i, be = 9990 + (uint32_t)i;
+		char vip[24];
+		struct fr f;
+
+		snprintf(vip, sizeof(vip), "10.98.0.%zu", i + 1);
+		f = from_dev(DEV_A, IP_A, 7100, vip, 80, proto, flags);
+		f.payload = 64;
+		len = frame(&f, in);
+		if ((err = be_set(be, IP_B, bports[i], XCNI_BE_ACTIVE)) ||
+		    (err = svc_set(vip, 80, proto, id, 0, 0, 0, &be, 1, 0)) ||
+		    (err = bench_runs(FROM_POD_LB, in, len, NULL, 0, TC_ACT_REDIRECT, &ns)))
+			return err;
+		printf("from_pod (lb on), %s to a ClusterIP (backend port %u), open flow: %.1f "
+		       "ns/packet\n",
+		       what, bports[i], ns);
+	}
+	return 0;
+}
+
+/*
  * The per-packet cost of translation with 10, 1000 and 10000 Services
  * programmed (one backend each): a UDP packet of an open flow from A to
  * the first Service (frontend lookup, service entry, DNAT, then the usual
@@ -1215,6 +1248,8 @@ int lb_bench(void)
 	if ((err = bench_runs(FROM_POD_LB, direct, dlen, NULL, 0, TC_ACT_REDIRECT, &dns)))
 		return err;
 	printf("from_pod (lb on), UDP to the pod directly, open flow: %.1f ns/packet\n", dns);
+	if ((err = lb_bench_proto(IPPROTO_TCP, TH_ACK, "TCP ACK")))
+		return err;
 	for (size_t s = 0; s < ARRAY_SIZE(sizes); s++) {
 		for (; have < sizes[s]; have++) {
 			char vip[24];
