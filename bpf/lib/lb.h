@@ -34,6 +34,7 @@
 #include "lb_pick.h"
 #include "maps.h"
 #include "parse.h"
+#include "sctp.h"
 
 /* What a translation did, for the rest of the program. */
 struct lb_state {
@@ -53,6 +54,7 @@ struct lb_state {
  * Rewrites one address (at addr_off: IP_SADDR_OFF or IP_DADDR_OFF) and the
  * port beside it (port_off: 0 source, 2 destination, in the L4 header) with
  * incremental L3 and L4 checksum updates. A UDP checksum of 0 (none) stays 0.
+ * SCTP: the CRC is updated for a new port only (sctp_nat_port).
  * Packet pointers are stale afterwards. 0 or -1.
  */
 static __always_inline int lb_nat(struct __sk_buff *skb, const struct pkt *p, __u32 addr_off,
@@ -65,13 +67,17 @@ static __always_inline int lb_nat(struct __sk_buff *skb, const struct pkt *p, __
 	__u64 mangled = p->tuple.proto == IPPROTO_UDP ? BPF_F_MARK_MANGLED_0 : 0;
 
 	/* A fragment after the first has no L4 header: its ports and checksum are
-	 * in the first fragment, which was rewritten whole. */
-	if (p->frag_later) {
+	 * in the first fragment, which was rewritten whole. SCTP's checksum
+	 * covers no pseudo header: an address is the IP header's business alone,
+	 * a port the CRC's (sctp.h). */
+	if (p->frag_later || p->tuple.proto == IPPROTO_SCTP) {
 		if (old_addr != new_addr &&
 		    (bpf_l3_csum_replace(skb, IPCSUM_OFF, old_addr, new_addr, sizeof(new_addr)) ||
 		     bpf_skb_store_bytes(skb, addr_off, &new_addr, sizeof(new_addr), 0)))
 			return -1;
-		return 0;
+		if (p->frag_later || old_port == new_port)
+			return 0;
+		return sctp_nat_port(skb, l4, port_off, old_port, new_port);
 	}
 	if (old_addr != new_addr &&
 	    (bpf_l4_csum_replace(skb, csum_off, old_addr, new_addr,
@@ -113,8 +119,8 @@ static __always_inline int lb_translate(struct __sk_buff *skb, struct pkt *p, __
 	__builtin_memcpy(ak.client, &p->tuple.saddr, 4);
 	e = bpf_map_lookup_elem(&xcni_ct, &p->tuple);
 	if (e && (e->flags & XCNI_CT_F_SVC) && ct_alive(e, now, p->tuple.proto) &&
-	    !(p->tuple.proto == IPPROTO_TCP && e->state == XCNI_CT_CLOSED &&
-	      (p->tcp_flags & XCNI_TCP_SYN)) &&
+	    !((p->tuple.proto == IPPROTO_TCP || p->tuple.proto == IPPROTO_SCTP) &&
+	      e->state == XCNI_CT_CLOSED && (p->tcp_flags & XCNI_TCP_SYN)) &&
 	    bpf_map_lookup_elem(&xcni_backend, &e->backend_id)) {
 		/* The flow's backend, even terminating: open flows drain. */
 		id = e->backend_id;
@@ -265,7 +271,7 @@ static __always_inline int lb_snat_rev(struct __sk_buff *skb, struct pkt *p, __u
  * backend got it: the client's stack would match it to no socket. The quote
  * gets the frontend back as destination (its IP checksum, and the ICMP
  * checksum over all of it, updated; the quoted L4 checksum, which nobody
- * checks, is left), and so does the outer source when the backend itself
+ * checks, is left; an SCTP quote's 8 bytes hold no checksum at all), and so does the outer source when the backend itself
  * sent the error. l3_len: the outer IPv4 header's length. 1 when rewritten,
  * else 0; packet pointers are stale after the call either way.
  *
@@ -292,7 +298,8 @@ __attribute__((noinline)) int lb_icmp_rev_nat(struct __sk_buff *skb, __u32 l3_le
 		return 0;
 	if ((q.icmp.type != ICMP_DEST_UNREACH && q.icmp.type != ICMP_TIME_EXCEEDED &&
 	     q.icmp.type != ICMP_PARAMETERPROB) ||
-	    q.in.ihl != 5 || (q.in.protocol != IPPROTO_TCP && q.in.protocol != IPPROTO_UDP))
+	    q.in.ihl != 5 || (q.in.protocol != IPPROTO_TCP && q.in.protocol != IPPROTO_UDP &&
+			      q.in.protocol != IPPROTO_SCTP))
 		return 0;
 	k.saddr = q.in.saddr;
 	k.daddr = q.in.daddr;
