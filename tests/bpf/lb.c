@@ -210,6 +210,10 @@ static int lb_send(int prog, int dev, const uint8_t *in, size_t len, uint8_t *ou
 	return lb_send_n(prog, dev, in, len, out, FRAME_MAX, out_len);
 }
 
+/* The last output expect() saw. */
+static uint8_t last_out[BIG_MAX];
+static size_t last_len;
+
 /*
  * One packet: verdict ret, counted once under (reason, the program's
  * direction) and nowhere else, output exactly want (when given), an event for
@@ -226,6 +230,8 @@ static void expect(int prog, int dev, const uint8_t *in, size_t len, int ret, in
 	assert_int_equal(read_metrics(before), 0);
 	env.nev = 0;
 	assert_int_equal(lb_send_n(prog, dev, in, len, out, sizeof(out), &out_len), ret);
+	memcpy(last_out, out, out_len);
+	last_len = out_len;
 	assert_int_equal(read_metrics(after), 0);
 	for (__u32 i = 0; i < XCNI_NR_METRICS; i++) {
 		uint64_t dp = after[i].packets - before[i].packets;
@@ -1361,7 +1367,7 @@ static void tshark_sctp_status(const char *path, char *out, size_t cap)
  * the translated packet, both ways, at lengths that set every bit of the
  * packet's length up to 2^11; a corrupted CRC stays corrupted by the same
  * error (nothing is "fixed"); a zero CRC (RFC 9653) stays zero. tshark,
- * given the translated frames in a pcap, finds the CRC good where it must
+ * given the programs' translated frames in a pcap, finds the CRC good where it must
  * be and bad where it was bad. Then B's port unreachable about the flow
  * reaches A quoting the frontend.
  */
@@ -1387,8 +1393,8 @@ static void lb_sctp_port(void **state)
 	wlen = frame(&t, want);
 	assert_int_not_equal(crc_of(want), crc_of(in));
 	expect(FROM_POD_LB, DEV_A, in, len, TC_ACT_REDIRECT, XCNI_FWD_LOCAL, want, wlen);
-	memcpy(keep[0], want, wlen);
-	lens[0] = wlen;
+	memcpy(keep[0], last_out, last_len);
+	lens[0] = last_len;
 
 	f = from_dev(DEV_B, IP_B, 38680, IP_A, 36420, IPPROTO_SCTP, SC_INIT_ACK);
 	f.payload = 20;
@@ -1398,8 +1404,8 @@ static void lb_sctp_port(void **state)
 	t.sport = 3868;
 	wlen = frame(&t, want);
 	expect(FROM_POD_LB, DEV_B, in, len, TC_ACT_REDIRECT, XCNI_FWD_REPLY, want, wlen);
-	memcpy(keep[1], want, wlen);
-	lens[1] = wlen;
+	memcpy(keep[1], last_out, last_len);
+	lens[1] = last_len;
 
 	/* DATA of every length: the update is right for each bit of it. */
 	for (size_t i = 0; i < ARRAY_SIZE(payloads); i++) {
@@ -1411,6 +1417,10 @@ static void lb_sctp_port(void **state)
 		t.dport = 38680;
 		wlen = frame(&t, want);
 		expect(FROM_POD_LB, DEV_A, in, len, TC_ACT_REDIRECT, XCNI_FWD_LOCAL, want, wlen);
+		if (payloads[i] == 1464) {
+			memcpy(keep[3], last_out, last_len);
+			lens[3] = last_len;
+		}
 	}
 
 	/* Corrupted on its way: the error goes through as it came. */
@@ -1424,8 +1434,8 @@ static void lb_sctp_port(void **state)
 	wlen = frame(&t, want);
 	assert_int_not_equal(crc_of(want), sctp_crc(want + ETH_HLEN + 20, wlen - ETH_HLEN - 20));
 	expect(FROM_POD_LB, DEV_A, in, len, TC_ACT_REDIRECT, XCNI_FWD_LOCAL, want, wlen);
-	memcpy(keep[2], want, wlen);
-	lens[2] = wlen;
+	memcpy(keep[2], last_out, last_len);
+	lens[2] = last_len;
 
 	/* No CRC (0, RFC 9653): none made up. */
 	f.crc_err = 0;
@@ -1437,14 +1447,8 @@ static void lb_sctp_port(void **state)
 	expect(FROM_POD_LB, DEV_A, in, len, TC_ACT_REDIRECT, XCNI_FWD_LOCAL, want, wlen);
 	assert_int_equal(crc_of(want), 0);
 
-	/* The longest DATA frame too, as translated. */
-	f = from_dev(DEV_A, IP_A, 36420, "10.96.2.2", 3868, IPPROTO_SCTP, SC_DATA);
-	f.payload = 1464;
-	t = into(f, DEV_B);
-	t.daddr = b;
-	t.dport = 38680;
-	lens[3] = frame(&t, keep[3]);
-
+	/* What the programs sent out, as tshark sees it: INIT, INIT ACK, the
+	 * corrupted DATA, a DATA of 1464 bytes. */
 	fd = mkstemp(path);
 	assert_true(fd >= 0);
 	close(fd);
