@@ -331,6 +331,89 @@ __attribute__((noinline)) int lb_icmp_rev_nat(struct __sk_buff *skb, __u32 l3_le
 	return 1;
 }
 
+/*
+ * An ICMP error about a NodePort flow this node SNATed to a remote backend
+ * (XCNI_CT_F_SNAT), decapsulated from the backend's node: it quotes the
+ * packet as the backend got it (this node:nat port -> backend:port) and is
+ * addressed to this node, whose stack knows no such flow. So the client
+ * never learns, say, that its packets are too big (fragmentation needed
+ * from the backend's side breaks its path MTU discovery). Translated back:
+ * the quote becomes client:port -> frontend:port as the client sent it
+ * (its IP checksum, and the ICMP checksum for every changed word), the
+ * error goes to the client from the frontend (from the client's side the
+ * path ends there). l3_len: the IPv4 header's length. 1 when rewritten (to
+ * be sent out the underlay), 0 when it is no such error (nothing written),
+ * -1 when a rewrite failed halfway (drop it).
+ *
+ * A global function, verified on its own, reading with bpf_skb_load_bytes
+ * (as lb_icmp_rev_nat).
+ */
+__attribute__((noinline)) int lb_icmp_snat_rev(struct __sk_buff *skb, __u32 l3_len)
+{
+	struct {
+		struct xcni_icmphdr icmp;
+		struct iphdr in;
+		__be16 ports[2];
+	} q;
+	struct xcni_ct_key k = {};
+	const struct xcni_ct_entry *e;
+	const struct xcni_revnat *rn;
+	__u32 icmp = ETH_HLEN + l3_len, quote = icmp + sizeof(struct xcni_icmphdr);
+	__u32 csum_off = icmp + offsetof(struct xcni_icmphdr, checksum);
+	__u32 qcheck = quote + offsetof(struct iphdr, check);
+	__u32 vip, saddr, daddr, client;
+	__u16 cport, new_check;
+
+	if (!skb || l3_len < sizeof(struct iphdr) || l3_len > 60 ||
+	    bpf_skb_load_bytes(skb, icmp, &q, sizeof(q)) ||
+	    bpf_skb_load_bytes(skb, IP_SADDR_OFF, &saddr, 4) ||
+	    bpf_skb_load_bytes(skb, IP_DADDR_OFF, &daddr, 4))
+		return 0;
+	if ((q.icmp.type != ICMP_DEST_UNREACH && q.icmp.type != ICMP_TIME_EXCEEDED &&
+	     q.icmp.type != ICMP_PARAMETERPROB) ||
+	    q.in.ihl != 5 || (q.in.protocol != IPPROTO_TCP && q.in.protocol != IPPROTO_UDP &&
+			      q.in.protocol != IPPROTO_SCTP) ||
+	    q.in.saddr != daddr)
+		return 0;
+	k.saddr = q.in.saddr;
+	k.daddr = q.in.daddr;
+	k.sport = q.ports[0];
+	k.dport = q.ports[1];
+	k.proto = q.in.protocol;
+	e = bpf_map_lookup_elem(&xcni_ct, &k);
+	if (!e || !(e->flags & XCNI_CT_F_SNAT))
+		return 0;
+	client = e->nat_addr;
+	cport = e->nat_port;
+	rn = bpf_map_lookup_elem(&xcni_revnat, &e->rev_nat);
+	if (!rn || rn->family != XCNI_AF_INET)
+		return 0;
+	__builtin_memcpy(&vip, rn->addr, 4);
+	/* The quote: source back to the client, destination to the frontend. */
+	if (bpf_l3_csum_replace(skb, qcheck, q.in.saddr, client, 4) ||
+	    bpf_l3_csum_replace(skb, qcheck, q.in.daddr, vip, 4) ||
+	    bpf_skb_store_bytes(skb, quote + offsetof(struct iphdr, saddr), &client, 4, 0) ||
+	    bpf_skb_store_bytes(skb, quote + offsetof(struct iphdr, daddr), &vip, 4, 0) ||
+	    bpf_skb_store_bytes(skb, quote + sizeof(struct iphdr), &cport, 2, 0) ||
+	    bpf_skb_store_bytes(skb, quote + sizeof(struct iphdr) + 2, &rn->port, 2, 0) ||
+	    bpf_skb_load_bytes(skb, qcheck, &new_check, 2))
+		return -1;
+	/* ICMP's checksum has no pseudo header: the quote's words alone. */
+	if (bpf_l4_csum_replace(skb, csum_off, q.in.saddr, client, 4) ||
+	    bpf_l4_csum_replace(skb, csum_off, q.in.daddr, vip, 4) ||
+	    bpf_l4_csum_replace(skb, csum_off, q.in.check, new_check, 2) ||
+	    bpf_l4_csum_replace(skb, csum_off, q.ports[0], cport, 2) ||
+	    bpf_l4_csum_replace(skb, csum_off, q.ports[1], rn->port, 2))
+		return -1;
+	/* The error itself: to the client, from the frontend. */
+	if (bpf_l3_csum_replace(skb, IPCSUM_OFF, daddr, client, 4) ||
+	    bpf_l3_csum_replace(skb, IPCSUM_OFF, saddr, vip, 4) ||
+	    bpf_skb_store_bytes(skb, IP_DADDR_OFF, &client, 4, 0) ||
+	    bpf_skb_store_bytes(skb, IP_SADDR_OFF, &vip, 4, 0))
+		return -1;
+	return 1;
+}
+
 /* Pseudo header of a TCP segment of 20 bytes, for its checksum. */
 struct lb_pseudo {
 	__u32 saddr;

@@ -1187,6 +1187,47 @@ static void lb_nodeport_remote(void **state)
 }
 
 /*
+ * An ICMP error about a NodePort flow SNATed to R (lb_nodeport_remote's:
+ * CLIENT:50001 -> NODE_IP:30081, sent as NODE_IP:50001 -> R:80): R's
+ * fragmentation-needed comes through n2's Geneve to this node, and leaves
+ * by the underlay to the client, from the NodePort, quoting the packet as
+ * the client sent it (its IP and the ICMP checksums computed in full here).
+ * An error quoting a flow this node never SNATed goes to the stack as before.
+ */
+static void lb_nodeport_icmp(void **state)
+{
+	uint8_t q[FRAME_MAX], qw[FRAME_MAX], inner[FRAME_MAX], in[FRAME_MAX], want[FRAME_MAX];
+	struct xcni_ct_key tuple = { .saddr = ip4(IP_R), .daddr = ip4(NODE_IP),
+				     .proto = IPPROTO_ICMP };
+	struct fr sent = from_outside(CLIENT, 50001, 30081, TH_ACK), err, t;
+	size_t len, ilen, wlen;
+
+	(void)state;
+	sent.ttl = 63;
+	frame(&sent, qw);
+	sent.saddr = ip4(NODE_IP);
+	sent.daddr = ip4(IP_R);
+	sent.dport = 80;
+	frame(&sent, q);
+	err = (struct fr){ .smac = pods[DEV_U].mac, .dmac = pods[DEV_U].host_mac,
+			   .saddr = ip4(IP_R), .daddr = ip4(NODE_IP), .proto = IPPROTO_ICMP };
+	ilen = icmp_error(&err, 3, 4, q, inner);
+	len = geneve_wrap(tuple, inner, ilen, inner, N2, NODE_IP, VNI, 0, in);
+	t = err;
+	t.saddr = ip4(NODE_IP);
+	t.daddr = ip4(CLIENT);
+	wlen = icmp_error(&t, 3, 4, qw, want);
+	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_REPLY, want, wlen);
+
+	/* About a port this node did not SNAT: decapsulated for the stack, untouched. */
+	sent.sport = 50999;
+	frame(&sent, q);
+	ilen = icmp_error(&err, 3, 4, q, inner);
+	len = geneve_wrap(tuple, inner, ilen, inner, N2, NODE_IP, VNI, 0, in);
+	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_OK, XCNI_FWD_DECAP_HOST, inner, ilen);
+}
+
+/*
  * externalTrafficPolicy=Local with no backend here: from outside, dropped
  * with its own reason (no SNAT to another node's), nothing left in
  * conntrack; a pod of this node reaching the same NodePort takes the INT
@@ -1560,6 +1601,7 @@ const struct CMUnitTest lb_tests[] = {
 	cmocka_unit_test(lb_via_stack),
 	cmocka_unit_test(lb_nodeport_local),
 	cmocka_unit_test(lb_nodeport_remote),
+	cmocka_unit_test(lb_nodeport_icmp),
 	cmocka_unit_test(lb_nodeport_etp_local),
 	cmocka_unit_test(lb_sctp),
 	cmocka_unit_test(lb_sctp_port),
@@ -1624,11 +1666,11 @@ static int lb_bench_proto(uint8_t proto, uint8_t flags, const char *what)
 	int err;
 
 	for (size_t i = 0; i < (proto == IPPROTO_SCTP ? 2u : 1u); i++) {
-		uint32_t id = 990 + (uint32_t)i, be = 9990 + (uint32_t)i;
+		uint32_t id = 100000 + proto * 2u + (uint32_t)i, be = id;
 		char vip[24];
 		struct fr f;
 
-		snprintf(vip, sizeof(vip), "10.98.0.%zu", i + 1);
+		snprintf(vip, sizeof(vip), "10.98.%u.%zu", proto, i + 1);
 		f = from_dev(DEV_A, IP_A, 7100, vip, 80, proto, flags);
 		f.payload = 64;
 		len = frame(&f, in);
@@ -1672,7 +1714,8 @@ int lb_bench(void)
 	if ((err = bench_runs(FROM_POD_LB, direct, dlen, NULL, 0, TC_ACT_REDIRECT, &dns)))
 		return err;
 	printf("from_pod (lb on), UDP to the pod directly, open flow: %.1f ns/packet\n", dns);
-	if ((err = lb_bench_proto(IPPROTO_TCP, TH_ACK, "TCP ACK")))
+	if ((err = lb_bench_proto(IPPROTO_TCP, TH_ACK, "TCP ACK")) ||
+	    (err = lb_bench_proto(IPPROTO_SCTP, SC_DATA, "SCTP DATA")))
 		return err;
 	for (size_t s = 0; s < ARRAY_SIZE(sizes); s++) {
 		for (; have < sizes[s]; have++) {
