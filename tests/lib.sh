@@ -97,23 +97,26 @@ sync_gen() {
 	return 1
 }
 
-# geneve_capture_start NETNS DEV FILE: tshark in netns NETNS on DEV, Geneve's
-# port only, 160 bytes a frame, into FILE (its messages in FILE.err); CAP is
-# its PID, set before it is known to capture (the caller kills it either way).
-# geneve_capture_stop FILE: the last frames in, tshark stopped, FILE not empty.
-geneve_capture_start() {
-	rm -f "$3" "$3.err"
-	nsenter --net="/run/netns/$1" tshark -n -i "$2" -s 160 -f 'udp port 6081' -w "$3" -q \
-		2>"$3.err" &
+# capture_start NETNS DEV FILTER FILE: tshark in netns NETNS on DEV, frames
+# matching the capture FILTER, 160 bytes a frame, into FILE (its messages in
+# FILE.err); CAP is its PID, set before it is known to capture (the caller
+# kills it either way). geneve_capture_start NETNS DEV FILE: Geneve's port only.
+# capture_stop FILE (geneve_capture_stop): the last frames in, tshark
+# stopped, FILE not empty.
+capture_start() {
+	rm -f "$4" "$4.err"
+	nsenter --net="/run/netns/$1" tshark -n -i "$2" -s 160 -f "$3" -w "$4" -q 2>"$4.err" &
 	CAP=$!
 	for _ in $(seq 100); do
-		grep -q 'Capturing on' "$3.err" 2>/dev/null && [ -s "$3" ] && return 0
+		grep -q 'Capturing on' "$4.err" 2>/dev/null && [ -s "$4" ] && return 0
 		kill -0 "$CAP" 2>/dev/null || break
 		sleep 0.1
 	done
-	cat "$3.err"
+	cat "$4.err"
 	return 1
 }
+geneve_capture_start() { capture_start "$1" "$2" 'udp port 6081' "$3"; }
+capture_stop() { geneve_capture_stop "$@"; }
 geneve_capture_stop() {
 	sleep 0.3 # the last frames reach the file
 	kill -INT "$CAP" 2>/dev/null
