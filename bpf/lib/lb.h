@@ -279,13 +279,39 @@ static __always_inline int lb_snat_rev(struct __sk_buff *skb, struct pkt *p, __u
  * many paths it took the verifier past its million instructions. So it reads
  * the packet with bpf_skb_load_bytes, not through packet pointers.
  */
+/* An ICMP error's header and the start of its quote (an IPv4 header without options). */
+struct lb_icmp_quote {
+	struct xcni_icmphdr icmp;
+	struct iphdr in;
+	__be16 ports[2];
+};
+
+/*
+ * The ICMP error at icmp into q, and the tuple it quotes into k: 0 for an
+ * error (unreachable, time exceeded, parameter problem) quoting TCP, UDP or
+ * SCTP with the ports, else -1.
+ */
+static __always_inline int lb_icmp_quoted(struct __sk_buff *skb, __u32 icmp,
+					  struct lb_icmp_quote *q, struct xcni_ct_key *k)
+{
+	if (bpf_skb_load_bytes(skb, icmp, q, sizeof(*q)))
+		return -1;
+	if ((q->icmp.type != ICMP_DEST_UNREACH && q->icmp.type != ICMP_TIME_EXCEEDED &&
+	     q->icmp.type != ICMP_PARAMETERPROB) ||
+	    q->in.ihl != 5 || (q->in.protocol != IPPROTO_TCP && q->in.protocol != IPPROTO_UDP &&
+			       q->in.protocol != IPPROTO_SCTP))
+		return -1;
+	k->saddr = q->in.saddr;
+	k->daddr = q->in.daddr;
+	k->sport = q->ports[0];
+	k->dport = q->ports[1];
+	k->proto = q->in.protocol;
+	return 0;
+}
+
 __attribute__((noinline)) int lb_icmp_rev_nat(struct __sk_buff *skb, __u32 l3_len)
 {
-	struct {
-		struct xcni_icmphdr icmp;
-		struct iphdr in;
-		__be16 ports[2];
-	} q;
+	struct lb_icmp_quote q;
 	struct xcni_ct_key k = {};
 	const struct xcni_ct_entry *e;
 	const struct xcni_revnat *rn;
@@ -293,19 +319,9 @@ __attribute__((noinline)) int lb_icmp_rev_nat(struct __sk_buff *skb, __u32 l3_le
 	__u32 vip, saddr;
 	__u16 new_csum;
 
-	if (bpf_skb_load_bytes(skb, icmp, &q, sizeof(q)) ||
-	    bpf_skb_load_bytes(skb, IP_SADDR_OFF, &saddr, 4))
+	if (bpf_skb_load_bytes(skb, IP_SADDR_OFF, &saddr, 4) ||
+	    lb_icmp_quoted(skb, icmp, &q, &k))
 		return 0;
-	if ((q.icmp.type != ICMP_DEST_UNREACH && q.icmp.type != ICMP_TIME_EXCEEDED &&
-	     q.icmp.type != ICMP_PARAMETERPROB) ||
-	    q.in.ihl != 5 || (q.in.protocol != IPPROTO_TCP && q.in.protocol != IPPROTO_UDP &&
-			      q.in.protocol != IPPROTO_SCTP))
-		return 0;
-	k.saddr = q.in.saddr;
-	k.daddr = q.in.daddr;
-	k.sport = q.ports[0];
-	k.dport = q.ports[1];
-	k.proto = q.in.protocol;
 	e = bpf_map_lookup_elem(&xcni_ct, &k);
 	if (!e || !e->rev_nat || (e->flags & XCNI_CT_F_HAIRPIN))
 		return 0;
@@ -350,11 +366,7 @@ __attribute__((noinline)) int lb_icmp_rev_nat(struct __sk_buff *skb, __u32 l3_le
  */
 __attribute__((noinline)) int lb_icmp_snat_rev(struct __sk_buff *skb, __u32 l3_len)
 {
-	struct {
-		struct xcni_icmphdr icmp;
-		struct iphdr in;
-		__be16 ports[2];
-	} q;
+	struct lb_icmp_quote q;
 	struct xcni_ct_key k = {};
 	const struct xcni_ct_entry *e;
 	const struct xcni_revnat *rn;
@@ -365,21 +377,10 @@ __attribute__((noinline)) int lb_icmp_snat_rev(struct __sk_buff *skb, __u32 l3_l
 	__u16 cport, new_check;
 
 	if (!skb || l3_len < sizeof(struct iphdr) || l3_len > 60 ||
-	    bpf_skb_load_bytes(skb, icmp, &q, sizeof(q)) ||
 	    bpf_skb_load_bytes(skb, IP_SADDR_OFF, &saddr, 4) ||
-	    bpf_skb_load_bytes(skb, IP_DADDR_OFF, &daddr, 4))
+	    bpf_skb_load_bytes(skb, IP_DADDR_OFF, &daddr, 4) ||
+	    lb_icmp_quoted(skb, icmp, &q, &k) || q.in.saddr != daddr)
 		return 0;
-	if ((q.icmp.type != ICMP_DEST_UNREACH && q.icmp.type != ICMP_TIME_EXCEEDED &&
-	     q.icmp.type != ICMP_PARAMETERPROB) ||
-	    q.in.ihl != 5 || (q.in.protocol != IPPROTO_TCP && q.in.protocol != IPPROTO_UDP &&
-			      q.in.protocol != IPPROTO_SCTP) ||
-	    q.in.saddr != daddr)
-		return 0;
-	k.saddr = q.in.saddr;
-	k.daddr = q.in.daddr;
-	k.sport = q.ports[0];
-	k.dport = q.ports[1];
-	k.proto = q.in.protocol;
 	e = bpf_map_lookup_elem(&xcni_ct, &k);
 	if (!e || !(e->flags & XCNI_CT_F_SNAT))
 		return 0;

@@ -1275,6 +1275,42 @@ static uint32_t crc_of(const uint8_t *buf)
 	return c;
 }
 
+/* Pod A's SCTP packet from sport to vip:3868, one chunk of type chunk with payload bytes. */
+static struct fr sctp_from_a(uint16_t sport, const char *vip, uint8_t chunk, uint16_t payload)
+{
+	struct fr f = from_dev(DEV_A, IP_A, sport, vip, 3868, IPPROTO_SCTP, chunk);
+
+	f.payload = payload;
+	return f;
+}
+
+/* f (from A) must reach B at B's address and port bport: the CRC (or its error) computed in full. */
+static void sctp_to_b(const struct fr *f, uint16_t bport)
+{
+	static uint8_t in[BIG_MAX], want[BIG_MAX];
+	struct fr t = into(*f, DEV_B);
+	size_t len = frame(f, in);
+
+	t.daddr = ip4(IP_B);
+	t.dport = bport;
+	expect(FROM_POD_LB, DEV_A, in, len, TC_ACT_REDIRECT, XCNI_FWD_LOCAL, want, frame(&t, want));
+}
+
+/* B's reply from bport to A's sport must reach A from vip:3868. */
+static void sctp_to_a(uint16_t bport, uint16_t sport, const char *vip, uint8_t chunk)
+{
+	uint8_t in[FRAME_MAX], want[FRAME_MAX];
+	struct fr f = from_dev(DEV_B, IP_B, bport, IP_A, sport, IPPROTO_SCTP, chunk), t;
+	size_t len;
+
+	f.payload = 20;
+	len = frame(&f, in);
+	t = into(f, DEV_A);
+	t.saddr = ip4(vip);
+	t.sport = 3868;
+	expect(FROM_POD_LB, DEV_B, in, len, TC_ACT_REDIRECT, XCNI_FWD_REPLY, want, frame(&t, want));
+}
+
 /*
  * SCTP to a ClusterIP whose backend listens on the frontend's port: only
  * the destination address changes, and with it the IP checksum; the CRC has
@@ -1286,25 +1322,22 @@ static uint32_t crc_of(const uint8_t *buf)
 static void lb_sctp(void **state)
 {
 	static const uint8_t check[] = "123456789";
-	uint8_t in[FRAME_MAX], want[FRAME_MAX];
-	struct fr f, t;
 	struct xcni_ct_entry e;
 	uint32_t vip = ip4("10.96.2.1"), a = ip4(IP_A), b = ip4(IP_B);
-	size_t len, wlen;
+	uint8_t in[FRAME_MAX];
+	struct fr f;
+	size_t len;
 	int found;
 
 	(void)state;
 	/* The reference itself: CRC-32C's check value (RFC 3720 B.4's catalogue value). */
 	assert_int_equal(crc32c_ref(check, 9), 0xe3069283);
 
-	f = from_dev(DEV_A, IP_A, 36412, "10.96.2.1", 3868, IPPROTO_SCTP, SC_INIT);
-	f.payload = 16;
+	f = sctp_from_a(36412, "10.96.2.1", SC_INIT, 16);
+	sctp_to_b(&f, 3868);
+	/* The same port: the CRC is the one A sent, untouched. */
 	len = frame(&f, in);
-	t = into(f, DEV_B);
-	t.daddr = b;
-	wlen = frame(&t, want);
-	assert_int_equal(crc_of(want), crc_of(in));
-	expect(FROM_POD_LB, DEV_A, in, len, TC_ACT_REDIRECT, XCNI_FWD_LOCAL, want, wlen);
+	assert_int_equal(crc_of(last_out), crc_of(in));
 	e = ct_get(a, vip, 36412, 3868, IPPROTO_SCTP, &found);
 	assert_true(found);
 	assert_int_equal(e.flags, XCNI_CT_F_SVC);
@@ -1315,45 +1348,28 @@ static void lb_sctp(void **state)
 	assert_int_equal(e.state, XCNI_CT_NEW);
 
 	/* B's INIT ACK: the frontend back as its source. */
-	f = from_dev(DEV_B, IP_B, 3868, IP_A, 36412, IPPROTO_SCTP, SC_INIT_ACK);
-	f.payload = 20;
-	len = frame(&f, in);
-	t = into(f, DEV_A);
-	t.saddr = vip;
-	wlen = frame(&t, want);
-	expect(FROM_POD_LB, DEV_B, in, len, TC_ACT_REDIRECT, XCNI_FWD_REPLY, want, wlen);
+	sctp_to_a(3868, 36412, "10.96.2.1", SC_INIT_ACK);
 	e = ct_get(a, b, 36412, 3868, IPPROTO_SCTP, &found);
 	assert_int_equal(e.state, XCNI_CT_ESTABLISHED);
 
 	/* COOKIE ECHO, then A's ABORT: the association and both entries closed. */
-	for (int i = 0; i < 2; i++) {
-		f = from_dev(DEV_A, IP_A, 36412, "10.96.2.1", 3868, IPPROTO_SCTP,
-			     i ? SC_ABORT : SC_COOKIE_ECHO);
-		f.payload = i ? 0 : 8;
-		len = frame(&f, in);
-		t = into(f, DEV_B);
-		t.daddr = b;
-		wlen = frame(&t, want);
-		expect(FROM_POD_LB, DEV_A, in, len, TC_ACT_REDIRECT, XCNI_FWD_LOCAL, want, wlen);
-	}
+	f = sctp_from_a(36412, "10.96.2.1", SC_COOKIE_ECHO, 8);
+	sctp_to_b(&f, 3868);
+	f = sctp_from_a(36412, "10.96.2.1", SC_ABORT, 0);
+	sctp_to_b(&f, 3868);
 	e = ct_get(a, b, 36412, 3868, IPPROTO_SCTP, &found);
 	assert_int_equal(e.state, XCNI_CT_CLOSED);
 	e = ct_get(a, vip, 36412, 3868, IPPROTO_SCTP, &found);
 	assert_int_equal(e.state, XCNI_CT_CLOSED);
 
 	/* A new INIT on the closed tuple: a new association. */
-	f = from_dev(DEV_A, IP_A, 36412, "10.96.2.1", 3868, IPPROTO_SCTP, SC_INIT);
-	f.payload = 16;
-	len = frame(&f, in);
-	t = into(f, DEV_B);
-	t.daddr = b;
-	wlen = frame(&t, want);
-	expect(FROM_POD_LB, DEV_A, in, len, TC_ACT_REDIRECT, XCNI_FWD_LOCAL, want, wlen);
+	f = sctp_from_a(36412, "10.96.2.1", SC_INIT, 16);
+	sctp_to_b(&f, 3868);
 	e = ct_get(a, b, 36412, 3868, IPPROTO_SCTP, &found);
 	assert_int_equal(e.state, XCNI_CT_NEW);
 
 	/* An ABORT of no association opens none, and leaves no entry. */
-	f = from_dev(DEV_A, IP_A, 36413, "10.96.2.1", 3868, IPPROTO_SCTP, SC_ABORT);
+	f = sctp_from_a(36413, "10.96.2.1", SC_ABORT, 0);
 	len = frame(&f, in);
 	expect(FROM_POD_LB, DEV_A, in, len, TC_ACT_SHOT, XCNI_DROP_CT_INVALID, NULL, 0);
 	ct_get(a, vip, 36413, 3868, IPPROTO_SCTP, &found);
@@ -1420,44 +1436,26 @@ static void lb_sctp_port(void **state)
 	uint8_t *frames[4] = { keep[0], keep[1], keep[2], keep[3] };
 	size_t len, wlen, lens[4];
 	char path[] = "/tmp/xcni-sctp-XXXXXX", status[64];
-	uint32_t vip = ip4("10.96.2.2"), b = ip4(IP_B);
+	uint32_t vip = ip4("10.96.2.2");
 	struct fr f, t, err;
 	int fd;
 
 	(void)state;
-	f = from_dev(DEV_A, IP_A, 36420, "10.96.2.2", 3868, IPPROTO_SCTP, SC_INIT);
-	f.payload = 16;
+	f = sctp_from_a(36420, "10.96.2.2", SC_INIT, 16);
+	sctp_to_b(&f, 38680);
 	len = frame(&f, in);
-	t = into(f, DEV_B);
-	t.daddr = b;
-	t.dport = 38680;
-	wlen = frame(&t, want);
-	assert_int_not_equal(crc_of(want), crc_of(in));
-	expect(FROM_POD_LB, DEV_A, in, len, TC_ACT_REDIRECT, XCNI_FWD_LOCAL, want, wlen);
+	assert_int_not_equal(crc_of(last_out), crc_of(in));
 	memcpy(keep[0], last_out, last_len);
 	lens[0] = last_len;
 
-	f = from_dev(DEV_B, IP_B, 38680, IP_A, 36420, IPPROTO_SCTP, SC_INIT_ACK);
-	f.payload = 20;
-	len = frame(&f, in);
-	t = into(f, DEV_A);
-	t.saddr = vip;
-	t.sport = 3868;
-	wlen = frame(&t, want);
-	expect(FROM_POD_LB, DEV_B, in, len, TC_ACT_REDIRECT, XCNI_FWD_REPLY, want, wlen);
+	sctp_to_a(38680, 36420, "10.96.2.2", SC_INIT_ACK);
 	memcpy(keep[1], last_out, last_len);
 	lens[1] = last_len;
 
 	/* DATA of every length: the update is right for each bit of it. */
 	for (size_t i = 0; i < ARRAY_SIZE(payloads); i++) {
-		f = from_dev(DEV_A, IP_A, 36420, "10.96.2.2", 3868, IPPROTO_SCTP, SC_DATA);
-		f.payload = payloads[i];
-		len = frame(&f, in);
-		t = into(f, DEV_B);
-		t.daddr = b;
-		t.dport = 38680;
-		wlen = frame(&t, want);
-		expect(FROM_POD_LB, DEV_A, in, len, TC_ACT_REDIRECT, XCNI_FWD_LOCAL, want, wlen);
+		f = sctp_from_a(36420, "10.96.2.2", SC_DATA, payloads[i]);
+		sctp_to_b(&f, 38680);
 		if (payloads[i] == 1464) {
 			memcpy(keep[3], last_out, last_len);
 			lens[3] = last_len;
@@ -1465,28 +1463,19 @@ static void lb_sctp_port(void **state)
 	}
 
 	/* Corrupted on its way: the error goes through as it came. */
-	f = from_dev(DEV_A, IP_A, 36420, "10.96.2.2", 3868, IPPROTO_SCTP, SC_DATA);
-	f.payload = 100;
+	f = sctp_from_a(36420, "10.96.2.2", SC_DATA, 100);
 	f.crc_err = 0x00040001;
-	len = frame(&f, in);
-	t = into(f, DEV_B);
-	t.daddr = b;
-	t.dport = 38680;
-	wlen = frame(&t, want);
-	assert_int_not_equal(crc_of(want), sctp_crc(want + ETH_HLEN + 20, wlen - ETH_HLEN - 20));
-	expect(FROM_POD_LB, DEV_A, in, len, TC_ACT_REDIRECT, XCNI_FWD_LOCAL, want, wlen);
+	sctp_to_b(&f, 38680);
+	assert_int_not_equal(crc_of(last_out),
+			     sctp_crc(last_out + ETH_HLEN + 20, last_len - ETH_HLEN - 20));
 	memcpy(keep[2], last_out, last_len);
 	lens[2] = last_len;
 
 	/* No CRC (0, RFC 9653): none made up. */
 	f.crc_err = 0;
 	f.no_csum = true;
-	t.crc_err = 0;
-	t.no_csum = true;
-	len = frame(&f, in);
-	wlen = frame(&t, want);
-	expect(FROM_POD_LB, DEV_A, in, len, TC_ACT_REDIRECT, XCNI_FWD_LOCAL, want, wlen);
-	assert_int_equal(crc_of(want), 0);
+	sctp_to_b(&f, 38680);
+	assert_int_equal(crc_of(last_out), 0);
 
 	/* What the programs sent out, as tshark sees it: INIT, INIT ACK, the
 	 * corrupted DATA, a DATA of 1464 bytes. */

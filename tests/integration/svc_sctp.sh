@@ -121,12 +121,15 @@ check "Services and EndpointSlice applied" sync_gen
 frontends() { ctl service list | grep -c "/sctp"; }
 check "service list: both SCTP frontends" test "$(frontends)" -ge 2
 
-# One INIT from b, captured in a.
-init_to_a() { # init_to_a NAME DPORT [CRC-XOR]
-	capture_start "$XCT_TAG-a" eth0 sctp "$T/$1.pcap" || return 1
-	sctp_pkt "$XCT_TAG-b" "$VIP" 40001 "$2" 1 "${3:-0}" >"$T/$1.crc"
+# sent NAME TO FILTER FROM DST SPORT DPORT CHUNK [CRC-XOR]: sctp_pkt from pod FROM
+# while tshark captures FILTER on pod TO's eth0 into $T/NAME.pcap (the CRC sent: $T/NAME.crc).
+sent() {
+	capture_start "$XCT_TAG-$2" eth0 "$3" "$T/$1.pcap" || return 1
+	sctp_pkt "$XCT_TAG-$4" "$5" "$6" "$7" "$8" "${9:-0}" >"$T/$1.crc"
 	capture_stop "$T/$1.pcap"
 }
+# One INIT from b to the frontend, captured in a.
+init_to_a() { sent "$1" a sctp b "$VIP" 40001 "$2" 1 "${3:-0}"; }
 check "b -> $VIP:3868 INIT, captured in a" init_to_a port 3868
 check "a got it DNATed to its address and port 38680, CRC good (tshark)" \
 	got "$T/port.pcap" "$IP_B $IP_A 40001 38680 1" ip.src ip.dst sctp.srcport sctp.dstport \
@@ -140,12 +143,7 @@ check "a got it translated and still corrupted (tshark: bad)" \
 	got "$T/bad.pcap" "$IP_A 38680 0" ip.dst sctp.dstport sctp.checksum.status
 
 # a's INIT ACK back to b's association: from the frontend.
-reply_to_b() {
-	capture_start "$XCT_TAG-b" eth0 sctp "$T/reply.pcap" || return 1
-	sctp_pkt "$XCT_TAG-a" "$IP_B" 38680 40001 2 >/dev/null
-	capture_stop "$T/reply.pcap"
-}
-check "a -> b INIT ACK from 38680, captured in b" reply_to_b
+check "a -> b INIT ACK from 38680, captured in b" sent reply b sctp a "$IP_B" 38680 40001 2
 check "b got it from $VIP:3868, CRC good" \
 	got "$T/reply.pcap" "$VIP $IP_B 3868 40001 1" ip.src ip.dst sctp.srcport sctp.dstport \
 	sctp.checksum.status
@@ -153,12 +151,8 @@ ct_sctp() { ctl ct list | grep -iE "^sctp +$IP_B:40001 +$VIP:3868 "; }
 check "ct list: the association's service entry" ct_sctp
 
 # No endpoints: refused at once, as kube-proxy's REJECT does.
-refused() {
-	capture_start "$XCT_TAG-b" eth0 icmp "$T/none.pcap" || return 1
-	sctp_pkt "$XCT_TAG-b" "$VIP_NONE" 40002 3868 1 >/dev/null
-	capture_stop "$T/none.pcap"
-}
-check "b -> $VIP_NONE:3868 (no endpoints) INIT, ICMP captured in b" refused
+check "b -> $VIP_NONE:3868 (no endpoints) INIT, ICMP captured in b" \
+	sent none b icmp b "$VIP_NONE" 40002 3868 1
 check "b got port unreachable from the frontend" \
 	got "$T/none.pcap" "$VIP_NONE $IP_B 3 3" ip.src ip.dst icmp.type icmp.code
 check "... quoting its SCTP packet to the frontend" \
