@@ -54,7 +54,8 @@ struct lb_state {
  * Rewrites one address (at addr_off: IP_SADDR_OFF or IP_DADDR_OFF) and the
  * port beside it (port_off: 0 source, 2 destination, in the L4 header) with
  * incremental L3 and L4 checksum updates. A UDP checksum of 0 (none) stays 0.
- * SCTP: the CRC is updated for a new port only (sctp_nat_port).
+ * SCTP: the CRC is updated for a new port only (sctp_nat_port; -2: a first
+ * fragment, whose port cannot be rewritten).
  * Packet pointers are stale afterwards. 0 or -1.
  */
 static __always_inline int lb_nat(struct __sk_buff *skb, const struct pkt *p, __u32 addr_off,
@@ -111,6 +112,7 @@ static __always_inline int lb_translate(struct __sk_buff *skb, struct pkt *p, __
 	struct xcni_ct_entry *e, ne = {};
 	__u64 now = bpf_ktime_get_ns();
 	__u32 id = 0, baddr;
+	int ret;
 
 	if (!svc)
 		return 0;
@@ -158,8 +160,9 @@ static __always_inline int lb_translate(struct __sk_buff *skb, struct pkt *p, __
 	st->backend_id = id;
 	st->translated = 1;
 	__builtin_memcpy(&baddr, be->addr, 4);
-	if (lb_nat(skb, p, IP_DADDR_OFF, p->tuple.daddr, baddr, 2, p->tuple.dport, be->port))
-		return XCNI_DROP_REDIRECT;
+	ret = lb_nat(skb, p, IP_DADDR_OFF, p->tuple.daddr, baddr, 2, p->tuple.dport, be->port);
+	if (ret)
+		return ret == -2 ? XCNI_DROP_FRAGMENT : XCNI_DROP_REDIRECT;
 	/* Hairpin: the pod is its own backend. */
 	if (!outside && baddr == p->tuple.saddr) {
 		if (lb_nat(skb, p, IP_SADDR_OFF, p->tuple.saddr, loopback_ip, 0, 0, 0))

@@ -76,8 +76,12 @@ static const __u32 crc32c_x8pow[16] = {
  * The port at l4 + port_off (0 source, 2 destination) of the SCTP packet
  * whose common header is at l4 (an IPv4 packet right after Ethernet) goes
  * from old_port to new_port (network order), its CRC updated for it (see
- * above). 0, or -1 (a length that cannot hold an SCTP packet, or a helper
- * failed: nothing or only the port was written; the caller drops it).
+ * above). 0; -2 for the first of IPv4 fragments, nothing written: the CRC
+ * covers the reassembled packet, whose length the first fragment does not
+ * tell (SCTP fragments messages into chunks itself and keeps its packets
+ * under the path MTU, so this is rare; the same port needs no update and
+ * passes); or -1 (a length that cannot hold an SCTP packet, or a helper
+ * failed: nothing or only the port was written). The caller drops it.
  *
  * A global function, verified once on its own (as lb_icmp_rev_nat): its
  * loops stay out of the callers' paths. The stores recompute skb->csum, so
@@ -86,14 +90,17 @@ static const __u32 crc32c_x8pow[16] = {
 __attribute__((noinline)) int sctp_nat_port(struct __sk_buff *skb, __u32 l4, __u32 port_off,
 					    __u32 old_port, __u32 new_port)
 {
-	__be16 tot_len, port = (__be16)new_port;
+	__be16 tot_len, frag_off, port = (__be16)new_port;
 	__u32 crc, len, shift = 0x80000000u; /* x^0 */
 	__u32 delta = (old_port ^ new_port) & 0xffff;
 
 	if (!skb || port_off > 2 || l4 < ETH_HLEN + sizeof(struct iphdr) || l4 > ETH_HLEN + 60 ||
 	    bpf_skb_load_bytes(skb, ETH_HLEN + offsetof(struct iphdr, tot_len), &tot_len, 2) ||
+	    bpf_skb_load_bytes(skb, ETH_HLEN + offsetof(struct iphdr, frag_off), &frag_off, 2) ||
 	    bpf_skb_load_bytes(skb, l4 + XCNI_SCTP_CSUM_OFF, &crc, 4))
 		return -1;
+	if (frag_off & bpf_htons(0x2000)) /* MF: more fragments follow */
+		return -2;
 	len = bpf_ntohs(tot_len);
 	if (len < l4 - ETH_HLEN + XCNI_SCTP_CSUM_OFF + 4)
 		return -1;

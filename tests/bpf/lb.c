@@ -1426,7 +1426,7 @@ static void tshark_sctp_status(const char *path, char *out, size_t cap)
  * error (nothing is "fixed"); a zero CRC (RFC 9653) stays zero. tshark,
  * given the programs' translated frames in a pcap, finds the CRC good where it must
  * be and bad where it was bad. Then B's port unreachable about the flow
- * reaches A quoting the frontend.
+ * reaches A quoting the frontend; a first fragment cannot get a new port.
  */
 static void lb_sctp_port(void **state)
 {
@@ -1438,7 +1438,7 @@ static void lb_sctp_port(void **state)
 	char path[] = "/tmp/xcni-sctp-XXXXXX", status[64];
 	uint32_t vip = ip4("10.96.2.2");
 	struct fr f, t, err;
-	int fd;
+	int fd, found;
 
 	(void)state;
 	f = sctp_from_a(36420, "10.96.2.2", SC_INIT, 16);
@@ -1501,6 +1501,23 @@ static void lb_sctp_port(void **state)
 	t.saddr = vip;
 	wlen = icmp_error(&t, 3, 3, qw, want);
 	expect(FROM_POD_LB, DEV_B, in, len, TC_ACT_REDIRECT, XCNI_FWD_REPLY, want, wlen);
+
+	/* The first of IPv4 fragments: its CRC covers a length it does not tell.
+	 * A new port cannot be given (dropped, no entry left); the same port can. */
+	f = sctp_from_a(36422, "10.96.2.2", SC_DATA, 40);
+	len = frame(&f, in);
+	set_frag(in, 0x2000, 0x5c01);
+	expect(FROM_POD_LB, DEV_A, in, len, TC_ACT_SHOT, XCNI_DROP_FRAGMENT, NULL, 0);
+	ct_get(ip4(IP_A), vip, 36422, 3868, IPPROTO_SCTP, &found);
+	assert_false(found);
+	f = sctp_from_a(36422, "10.96.2.1", SC_DATA, 40);
+	len = frame(&f, in);
+	set_frag(in, 0x2000, 0x5c02);
+	t = into(f, DEV_B);
+	t.daddr = ip4(IP_B);
+	wlen = frame(&t, want);
+	set_frag(want, 0x2000, 0x5c02);
+	expect(FROM_POD_LB, DEV_A, in, len, TC_ACT_REDIRECT, XCNI_FWD_LOCAL, want, wlen);
 }
 
 /* No backend: SCTP gets ICMP port unreachable (kube-proxy's REJECT), no entry left. */
