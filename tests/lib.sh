@@ -97,13 +97,13 @@ sync_gen() {
 	return 1
 }
 
-# capture_start NETNS DEV FILTER FILE: tshark in netns NETNS on DEV, frames
+# pcap_start NETNS DEV FILTER FILE: tshark in netns NETNS on DEV, frames
 # matching the capture FILTER, 160 bytes a frame, into FILE (its messages in
 # FILE.err); CAP is its PID, set before it is known to capture (the caller
 # kills it either way). geneve_capture_start NETNS DEV FILE: Geneve's port only.
-# capture_stop FILE (geneve_capture_stop): the last frames in, tshark
-# stopped, FILE not empty.
-capture_start() {
+# pcap_stop FILE (geneve_capture_stop): the last frames in, tshark stopped,
+# FILE not empty. (Suites keep capture_start/capture_stop for their own wrappers.)
+pcap_start() {
 	rm -f "$4" "$4.err"
 	nsenter --net="/run/netns/$1" tshark -n -i "$2" -s 160 -f "$3" -w "$4" -q 2>"$4.err" &
 	CAP=$!
@@ -115,8 +115,8 @@ capture_start() {
 	cat "$4.err"
 	return 1
 }
-geneve_capture_start() { capture_start "$1" "$2" 'udp port 6081' "$3"; }
-capture_stop() { geneve_capture_stop "$@"; }
+geneve_capture_start() { pcap_start "$1" "$2" 'udp port 6081' "$3"; }
+pcap_stop() { geneve_capture_stop "$@"; }
 geneve_capture_stop() {
 	sleep 0.3 # the last frames reach the file
 	kill -INT "$CAP" 2>/dev/null

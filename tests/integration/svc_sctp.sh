@@ -124,9 +124,9 @@ check "service list: both SCTP frontends" test "$(frontends)" -ge 2
 # sent NAME TO FILTER FROM DST SPORT DPORT CHUNK [CRC-XOR]: sctp_pkt from pod FROM
 # while tshark captures FILTER on pod TO's eth0 into $T/NAME.pcap (the CRC sent: $T/NAME.crc).
 sent() {
-	capture_start "$XCT_TAG-$2" eth0 "$3" "$T/$1.pcap" || return 1
+	pcap_start "$XCT_TAG-$2" eth0 "$3" "$T/$1.pcap" || return 1
 	sctp_pkt "$XCT_TAG-$4" "$5" "$6" "$7" "$8" "${9:-0}" >"$T/$1.crc"
-	capture_stop "$T/$1.pcap"
+	pcap_stop "$T/$1.pcap"
 }
 # One INIT from b to the frontend, captured in a.
 init_to_a() { sent "$1" a sctp b "$VIP" 40001 "$2" 1 "${3:-0}"; }
