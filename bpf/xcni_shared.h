@@ -199,7 +199,7 @@ struct xcni_ct_entry {
 /* How long an entry lives in its state; the programs and the tools share the rule. */
 static inline __u64 xcni_ct_lifetime(__u8 state, __u8 proto)
 {
-	if (proto == 6 /* TCP */) {
+	if (proto == 6 /* TCP */ || proto == 132 /* SCTP: the same states (bpf/lib/parse.h) */) {
 		/* A half-closed flow may still carry data for a long time. */
 		if (state == XCNI_CT_ESTABLISHED || state == XCNI_CT_CLOSING)
 			return XCNI_CT_TCP_EST_NS;

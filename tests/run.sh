@@ -37,6 +37,7 @@ suites=(
 	"xcnid-crash:bash tests/integration/agent-crash.sh"
 	"policy-netns:bash tests/integration/policy.sh"
 	"svc-netns:bash tests/integration/svc.sh"
+	"svc-sctp-netns:bash tests/integration/svc_sctp.sh"
 	"ct-pressure:bash tests/integration/ctpressure.sh"
 	"socklb-netns:bash tests/integration/socklb.sh"
 	"nodeport-netns:bash tests/integration/nodeport.sh"

@@ -218,7 +218,8 @@ static __always_inline int ct_lookup(struct __sk_buff *skb, struct pkt *p, __u32
 	struct xcni_ct_key rev;
 	struct xcni_ct_entry *e;
 	__u64 now = bpf_ktime_get_ns();
-	int tcp = p->tuple.proto == IPPROTO_TCP;
+	/* SCTP runs TCP's state machine on its chunks' flags (parse.h). */
+	int tcp = p->tuple.proto == IPPROTO_TCP || p->tuple.proto == IPPROTO_SCTP;
 
 	*flags = 0;
 	p->ct_state = 0;

@@ -119,7 +119,7 @@ check "table ip6 xcni: one rule, masquerade from the IPv6 pod CIDR unless to @no
 		[ \"\$(grep -c masquerade <<<\"\$r\")\" = 1 ] || { echo \"\$r\"; false; }"
 check "table ip xcni is there too (IPv4, unchanged)" has_table ip
 
-check "tshark on the outside's link" tshark_start "$O" out1 "$CAPF" icmp6
+check "tshark on the outside's link" pcap_start "$O" out1 icmp6 "$CAPF"
 check "pod -> outside: answered (the NAT undone on the way back)" test "$(pings 2001:db8:77::9 3)" -ge 2
 capture_stop
 check "the outside saw the node's address as source, never the pod's" sources_are 2001:db8:77::1
@@ -129,7 +129,7 @@ check "conntrack: the pod's flow, its reply to the node's address" \
 check "the masquerade rule counted the packets" \
 	bash -c "ip netns exec $N nft -j list chain ip6 xcni postrouting | grep -q '\"packets\": [1-9]'"
 
-check "tshark on the outside's link (a cluster CIDR)" tshark_start "$O" out1 "$CAPF" icmp6
+check "tshark on the outside's link (a cluster CIDR)" pcap_start "$O" out1 icmp6 "$CAPF"
 pings fd00:10:245::9 2 >/dev/null
 capture_stop
 check "pod -> a cluster CIDR: not masqueraded, the pod's own source" sources_are $POD6
