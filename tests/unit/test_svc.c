@@ -470,7 +470,8 @@ static void model_put(const struct svc_spec *sp)
 	assert_true(sp->nbe <= 64);
 	m->sp = *sp;
 	snprintf(m->name, sizeof(m->name), "%s", sp->name);
-	memcpy(m->be, sp->be, sp->nbe * sizeof(*sp->be));
+	if (sp->nbe)
+		memcpy(m->be, sp->be, sp->nbe * sizeof(*sp->be));
 	m->sp.name = m->name;
 	m->sp.be = m->be;
 }
