@@ -563,11 +563,16 @@ PY
 	for _ in $(seq 100); do [[ -e ${PIN[g]}/prog_to_pod ]] && break; sleep 0.1; done
 	kill "$pid" && wait "$pid" 2>/dev/null || true
 	[[ -e ${PIN[g]}/xcni_svc ]] || die "xcnid did not pin the Service maps"
-	"$SVC_PROG" "${PIN[g]}" -n "$NPROG" -e "$NEPS" -r "$REPS" >"$TMP/svc_prog.out" || { cat "$TMP/svc_prog.out"; die "svc_prog failed"; }
-	sed 's/^/svc: svc_prog: /' "$TMP/svc_prog.out"
-	awk '/^step=(all|one|delete)/ { split($1, a, "="); for (i = 2; i <= NF; i++) { split($i, b, "="); v[b[1]] = b[2] }
-		printf "svcsync\t%s\t%s\t%s\t%s\n", a[2], v["total_ms"], v["build_ms"], v["sync_ms"] + v["cleanup_ms"] }' \
-		"$TMP/svc_prog.out" >>"$PROG_TSV"
+	# svc_incr + svcsync_apply_delta (xcnid's way), then -F: svc_build and the
+	# whole list compared every step (before svc_incr), on the same maps.
+	for w in svcsync svcsync-whole; do
+		f=; [[ $w == svcsync ]] || f=-F
+		"$SVC_PROG" "${PIN[g]}" -n "$NPROG" -e "$NEPS" -r "$REPS" $f >"$TMP/svc_prog.out" || { cat "$TMP/svc_prog.out"; die "svc_prog $f failed"; }
+		sed "s/^/svc: svc_prog $f: /" "$TMP/svc_prog.out"
+		awk -v w="$w" '/^step=(all|one|delete)/ { split($1, a, "="); for (i = 2; i <= NF; i++) { split($i, b, "="); v[b[1]] = b[2] }
+			printf "%s\t%s\t%s\t%s\t%s\n", w, a[2], v["total_ms"], v["build_ms"], v["sync_ms"] + v["cleanup_ms"] }' \
+			"$TMP/svc_prog.out" >>"$PROG_TSV"
+	done
 fi
 
 # ---------------------------------------------------------------------------
@@ -619,19 +624,19 @@ if prow:
     p = {}
     for r in prow:
         p.setdefault((r[0], r[1]), []).append([float(x) for x in r[2:]])
-    print(f"\n{'programming time, ms':<52}{'median':>8}{'min':>9}{'max':>9}  n")
+    print(f"\n{'programming time, ms':<56}{'median':>8}{'min':>9}{'max':>9}  n")
     names = {"all": f"{nprog} Services x {neps} endpoints, from empty", "one": "one endpoint changed",
              "delete": "every Service deleted"}
     doc["programming_ms"] = {}
-    for who in ("agent", "svcsync"):
+    for who in ("agent", "svcsync", "svcsync-whole"):
         for k in ("all", "one", "delete"):
             if (who, k) in p:
                 v = [r[0] for r in p[(who, k)]]
                 extra = ""
-                if who == "svcsync":
+                if who != "agent":
                     extra = f"   (svc_build {med(r[1] for r in p[(who, k)]):.1f}, maps {med(r[2] for r in p[(who, k)]):.1f})"
                 doc["programming_ms"][f"{who}-{k}"] = {"median": med(v), "all": v}
-                print(f"{who + ': ' + names[k]:<52}{med(v):>8.1f}{min(v):>9.1f}{max(v):>9.1f}  {len(v)}{extra}")
+                print(f"{who + ': ' + names[k]:<56}{med(v):>8.1f}{min(v):>9.1f}{max(v):>9.1f}  {len(v)}{extra}")
     for who in ("agent", "svcsync"):
         if (who, "all") in p:
             lines.append((f"{who}: {nprog} x {neps} from empty <= 1000 ms", med(r[0] for r in p[(who, "all")]), lambda v: v <= 1000, "%.1f ms"))

@@ -2,7 +2,7 @@
 /*
  * svc_prog: Service programming time without the agent, for bench/svc.sh.
  *
- *   svc_prog PIN_DIR [-n SERVICES] [-e ENDPOINTS] [-r REPS]
+ *   svc_prog PIN_DIR [-n SERVICES] [-e ENDPOINTS] [-r REPS] [-F]
  *
  * PIN_DIR holds the Service maps (xcnid --kube-proxy-replacement pinned
  * them and was stopped; they must be empty). SERVICES Services (default
@@ -10,12 +10,17 @@
  * ready endpoints of its own, are parsed by k8s_parse_lb into a store, the
  * way xcnid's backends do. Then, REPS times (default 5):
  *
- *   all     svc_build over the store + svcsync_apply + svcsync_cleanup, from
- *           empty maps to every frontend, slot and backend in them;
+ *   all     svc_incr_update over the store (everything built: the first
+ *           update) + svcsync_apply + svcsync_cleanup, from empty maps to
+ *           every frontend, slot and backend in them;
  *   one     one endpoint of one slice changed (store_put of the new slice),
- *           then svc_build + svcsync_apply + svcsync_cleanup;
+ *           then svc_incr_update (the changed Service built again, from the
+ *           store's journal) + svcsync_apply_delta + svcsync_cleanup: what
+ *           xcnid does per generation;
  *   delete  every Service and slice deleted from the store, the same steps
  *           (the maps empty again).
+ *   -F: svc_build + svcsync_apply (the whole list built and compared) for
+ *       every step instead, as before svc_incr.
  *
  *   svc_prog PIN_DIR --has-backend IP:PORT
  *       Exits 0 if xcni_backend holds that backend, 1 if not (for svc.sh's
@@ -144,31 +149,51 @@ struct step {
 	double build, sync, cleanup;
 };
 
-static int program(struct store *st, struct svcsync *ss, struct step *t, size_t *nfe)
+static bool whole_build; /* -F */
+
+static int program(struct store *st, struct svc_incr *si, struct svcsync *ss, struct step *t,
+		   size_t *nfe)
 {
 	struct svcsync_stats stats = {};
-	struct svc_list l;
+	const struct svc_delta *d;
+	struct store_change *ch;
+	struct svc_list l = {};
 	struct cluster c;
 	char msg[256] = "";
 	double t0 = now_ms(), t1, t2;
+	size_t nch;
+	bool all;
 	int err;
 
 	store_view(st, &c);
-	err = svc_build(&c, NULL, 0, &l);
-	if (err)
-		return err;
-	t1 = now_ms();
-	err = svcsync_apply(ss, l.specs, l.n, &stats, msg, sizeof(msg));
+	if (whole_build) {
+		err = svc_build(&c, NULL, 0, &l);
+		if (err)
+			return err;
+		t1 = now_ms();
+		err = svcsync_apply(ss, l.specs, l.n, &stats, msg, sizeof(msg));
+		*nfe = l.n;
+		svc_list_free(&l);
+	} else {
+		store_journal_take(st, &ch, &nch, &all);
+		err = svc_incr_update(si, &c, NULL, 0, ch, nch, all, false, &d);
+		store_changes_free(ch, nch);
+		if (err)
+			return err;
+		t1 = now_ms();
+		err = d->full ? svcsync_apply(ss, d->put, d->nput, &stats, msg, sizeof(msg))
+			      : svcsync_apply_delta(ss, d->put, d->nput, d->del, d->ndel, &stats,
+						    msg, sizeof(msg));
+		*nfe = d->nput;
+	}
 	t2 = now_ms();
 	if (!err)
 		err = svcsync_cleanup(ss, &stats);
 	t->build = t1 - t0;
 	t->sync = t2 - t1;
 	t->cleanup = now_ms() - t2;
-	*nfe = l.n;
 	if (err)
 		fprintf(stderr, "svc_prog: svcsync: %s\n", msg[0] ? msg : strerror(-err));
-	svc_list_free(&l);
 	return err;
 }
 
@@ -236,6 +261,7 @@ int main(int argc, char **argv)
 	uint32_t svc_base = 0x0a600000; /* 10.96.0.0 */
 	uint32_t ep_base = 0x0a800000; /* 10.128.0.0 */
 	struct svcsync *ss = NULL;
+	struct svc_incr *si = NULL;
 	struct store *st = NULL;
 	const char *pin_dir;
 	struct step t;
@@ -243,7 +269,7 @@ int main(int argc, char **argv)
 	int opt, err;
 
 	if (argc < 2 || argv[1][0] == '-') {
-		fprintf(stderr, "usage: svc_prog PIN_DIR [-n SERVICES] [-e ENDPOINTS] [-r REPS]\n"
+		fprintf(stderr, "usage: svc_prog PIN_DIR [-n SERVICES] [-e ENDPOINTS] [-r REPS] [-F]\n"
 			"       svc_prog PIN_DIR --has-backend IP:PORT\n");
 		return 2;
 	}
@@ -251,8 +277,9 @@ int main(int argc, char **argv)
 	if (argc == 4 && !strcmp(argv[2], "--has-backend"))
 		return has_backend(pin_dir, argv[3]);
 	optind = 2;
-	while ((opt = getopt(argc, argv, "n:e:r:")) != -1) {
+	while ((opt = getopt(argc, argv, "n:e:r:F")) != -1) {
 		switch (opt) {
+		case 'F': whole_build = true; break;
 		case 'n': nsvc = arg_long(optarg, 1, 60000, "-n"); break;
 		case 'e': neps = arg_long(optarg, 1, 100, "-e"); break;
 		case 'r': reps = arg_long(optarg, 1, 50, "-r"); break;
@@ -272,7 +299,10 @@ int main(int argc, char **argv)
 		double t0 = now_ms();
 
 		st = store_new();
-		if (!st) {
+		/* A new store: a new builder (the store's journal starts again). */
+		svc_incr_free(si);
+		si = svc_incr_new();
+		if (!st || !si) {
 			err = -ENOMEM;
 			break;
 		}
@@ -293,27 +323,31 @@ int main(int argc, char **argv)
 		if (rep == 1)
 			printf("step=parse rep=%d total_ms=%.2f objects=%ld\n", rep, now_ms() - t0,
 			       2 * nsvc);
-		err = program(st, ss, &t, &nfe) ?:
+		err = program(st, si, ss, &t, &nfe) ?:
 		      report(pin_dir, "all", rep, &t, nsvc, nsvc * neps, nsvc * neps);
 		/* One endpoint moved, in the middle Service; then back. */
 		for (int k = 0; k < 2 && !err; k++) {
 			err = put_slice(st, nsvc / 2, neps, ep_base, k ? -1 : neps / 2) ?:
-			      program(st, ss, &t, &nfe) ?:
+			      program(st, si, ss, &t, &nfe) ?:
 			      report(pin_dir, "one", rep, &t, nsvc, nsvc * neps, nsvc * neps);
 		}
 		if (err)
 			break;
-		store_free(st);
-		st = store_new();
-		if (!st) {
-			err = -ENOMEM;
-			break;
+		/* Everything deleted: each from the store, as a backend's relist would. */
+		for (long i = 0; i < nsvc && !err; i++) {
+			char name[32];
+
+			snprintf(name, sizeof(name), "s%ld", i);
+			store_del(st, K8S_SERVICE, "bench", name);
+			snprintf(name, sizeof(name), "s%ld-1", i);
+			store_del(st, K8S_ENDPOINTSLICE, "bench", name);
 		}
-		err = program(st, ss, &t, &nfe) ?: report(pin_dir, "delete", rep, &t, 0, 0, 0);
+		err = program(st, si, ss, &t, &nfe) ?: report(pin_dir, "delete", rep, &t, 0, 0, 0);
 		store_free(st);
 		st = NULL;
 	}
 	store_free(st);
+	svc_incr_free(si);
 	svcsync_free(ss);
 	return err ? 1 : 0;
 }
