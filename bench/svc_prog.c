@@ -22,6 +22,16 @@
  *   -F: svc_build + svcsync_apply (the whole list built and compared) for
  *       every step instead, as before svc_incr.
  *
+ *   svc_prog --parse FILE...
+ *       Where the time of loading manifests goes, per stage, over every
+ *       FILE (YAML or JSON, multi-document): libyaml's events alone (the
+ *       library's floor: no tree), k8s_load_file (events into jansson trees,
+ *       what the manifest backend does), k8s_parse_lb of every document, and
+ *       store_put of every object; then the same documents as one JSON text
+ *       each, parsed with jansson (json_loads: what the API backend parses).
+ *       One line: parse yaml_events_ms=.. load_ms=.. k8s_parse_ms=..
+ *       store_ms=.. json_loads_ms=.. docs=.. bytes=..
+ *
  *   svc_prog PIN_DIR --has-backend IP:PORT
  *       Exits 0 if xcni_backend holds that backend, 1 if not (for svc.sh's
  *       check that a change through the agent reached the map).
@@ -42,6 +52,7 @@
 
 #include <bpf/bpf.h>
 #include <jansson.h>
+#include <yaml.h>
 
 #include "lib/k8s.h"
 #include "lib/store.h"
@@ -255,6 +266,96 @@ static int has_backend(const char *pin_dir, const char *arg)
 	return 1;
 }
 
+/* libyaml's events over the file, nothing built: 0 or -1. */
+static int yaml_events(const char *path, size_t *bytes)
+{
+	FILE *f = fopen(path, "rb");
+	yaml_parser_t p;
+	yaml_event_t ev;
+	int done = 0, err = 0;
+
+	if (!f)
+		return -1;
+	fseek(f, 0, SEEK_END);
+	*bytes += (size_t)ftell(f);
+	rewind(f);
+	yaml_parser_initialize(&p);
+	yaml_parser_set_input_file(&p, f);
+	while (!done) {
+		if (!yaml_parser_parse(&p, &ev)) {
+			err = -1;
+			break;
+		}
+		done = ev.type == YAML_STREAM_END_EVENT;
+		yaml_event_delete(&ev);
+	}
+	yaml_parser_delete(&p);
+	fclose(f);
+	return err;
+}
+
+static int parse_floor(int n, char **files)
+{
+	double t0, t_ev = 0, t_load = 0, t_parse = 0, t_store = 0, t_json = 0;
+	struct store *st = store_new();
+	size_t ndocs = 0, bytes = 0, jbytes = 0;
+
+	if (!st)
+		return 1;
+	for (int i = 0; i < n; i++) {
+		struct k8s_error kerr = { "" };
+		json_t **docs;
+		size_t nd;
+
+		t0 = now_ms();
+		if (yaml_events(files[i], &bytes)) {
+			fprintf(stderr, "svc_prog: %s: libyaml failed\n", files[i]);
+			return 1;
+		}
+		t_ev += now_ms() - t0;
+		t0 = now_ms();
+		if (k8s_load_file(files[i], &docs, &nd, &kerr)) {
+			fprintf(stderr, "svc_prog: %s\n", kerr.msg);
+			return 1;
+		}
+		t_load += now_ms() - t0;
+		for (size_t d = 0; d < nd; d++) {
+			struct k8s_object *o;
+			char *text = json_dumps(docs[d], JSON_COMPACT);
+			json_t *back;
+			json_error_t jerr;
+
+			t0 = now_ms();
+			if (k8s_parse_lb(docs[d], &o, &kerr)) {
+				fprintf(stderr, "svc_prog: %s\n", kerr.msg);
+				return 1;
+			}
+			t_parse += now_ms() - t0;
+			t0 = now_ms();
+			if (store_put(st, o) < 0)
+				return 1;
+			t_store += now_ms() - t0;
+			if (!text)
+				return 1;
+			jbytes += strlen(text);
+			t0 = now_ms();
+			back = json_loads(text, 0, &jerr);
+			t_json += now_ms() - t0;
+			if (!back)
+				return 1;
+			json_decref(back);
+			free(text);
+		}
+		ndocs += nd;
+		k8s_docs_free(docs, nd);
+	}
+	printf("parse yaml_events_ms=%.1f load_ms=%.1f k8s_parse_ms=%.1f store_ms=%.1f "
+	       "json_loads_ms=%.1f docs=%zu bytes=%zu json_bytes=%zu\n",
+	       t_ev, t_load, t_parse, t_store, t_json, ndocs, bytes, jbytes);
+	store_free(st);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	long nsvc = 10000, neps = 10, reps = 5;
@@ -268,8 +369,11 @@ int main(int argc, char **argv)
 	size_t nfe;
 	int opt, err;
 
+	if (argc > 2 && !strcmp(argv[1], "--parse"))
+		return parse_floor(argc - 2, argv + 2);
 	if (argc < 2 || argv[1][0] == '-') {
 		fprintf(stderr, "usage: svc_prog PIN_DIR [-n SERVICES] [-e ENDPOINTS] [-r REPS] [-F]\n"
+			"       svc_prog --parse FILE...\n"
 			"       svc_prog PIN_DIR --has-backend IP:PORT\n");
 		return 2;
 	}
