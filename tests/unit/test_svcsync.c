@@ -114,6 +114,17 @@ static struct svc_be_spec be4(const char *ip, uint16_t port, uint8_t state)
 	return b;
 }
 
+/* n active backends at NET.1, NET.2, ... port 8080. */
+static void be_pool(struct svc_be_spec *pool, int n, const char *net)
+{
+	for (int i = 0; i < n; i++) {
+		char ip[32];
+
+		snprintf(ip, sizeof(ip), "%s.%d", net, i + 1);
+		pool[i] = be4(ip, 8080, XCNI_BE_ACTIVE);
+	}
+}
+
 static struct xcni_svc_key fe4(const char *ip, uint16_t port, uint8_t proto)
 {
 	struct xcni_svc_key k = { .port = htons(port), .family = XCNI_AF_INET, .proto = proto };
@@ -518,12 +529,7 @@ static void test_many(void **state)
 	size_t nh = 0;
 
 	(void)state;
-	for (int i = 0; i < POOL; i++) {
-		char ip[32];
-
-		snprintf(ip, sizeof(ip), "10.4.0.%d", i + 1);
-		pool[i] = be4(ip, 8080, XCNI_BE_ACTIVE);
-	}
+	be_pool(pool, POOL, "10.4.0");
 	for (int i = 0; i < N; i++) {
 		char ip[32];
 
@@ -742,12 +748,7 @@ static void test_delta(void **state)
 
 	(void)state;
 	srandom(7);
-	for (int i = 0; i < NBE; i++) {
-		char ip[32];
-
-		snprintf(ip, sizeof(ip), "10.5.0.%d", i + 1);
-		pool[i] = be4(ip, 8080, XCNI_BE_ACTIVE);
-	}
+	be_pool(pool, NBE, "10.5.0");
 	for (int i = 0; i < NFE; i++) {
 		char ip[32];
 

@@ -695,21 +695,42 @@ static int cmp2(const char *a1, const char *a2, const char *b1, const char *b2)
 	return c ? c : strcmp(a2, b2);
 }
 
-/* Index of the first Service >= (ns, name) in si->svcs; *found if equal. */
-static size_t sent_pos(const struct svc_incr *si, const char *ns, const char *name, bool *found)
+/* What the sorted arrays are searched for: a Service, or a slice by Service or by name. */
+struct skey {
+	const struct svc_incr *si;
+	const char *ns, *a, *b;
+};
+
+/* The first of n elements that is not below k (cmp: element i against k). */
+static size_t lower_bound(size_t n, int (*cmp)(const struct skey *k, size_t i),
+			  const struct skey *k)
 {
-	size_t lo = 0, hi = si->nsvcs;
+	size_t lo = 0, hi = n;
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 
-		if (cmp2(si->svcs[mid]->ns, si->svcs[mid]->name, ns, name) < 0)
+		if (cmp(k, mid) < 0)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	*found = lo < si->nsvcs && !cmp2(si->svcs[lo]->ns, si->svcs[lo]->name, ns, name);
 	return lo;
+}
+
+static int sent_at(const struct skey *k, size_t i)
+{
+	return cmp2(k->si->svcs[i]->ns, k->si->svcs[i]->name, k->ns, k->a);
+}
+
+/* Index of the first Service >= (ns, name) in si->svcs; *found if equal. */
+static size_t sent_pos(const struct svc_incr *si, const char *ns, const char *name, bool *found)
+{
+	struct skey k = { si, ns, name, NULL };
+	size_t i = lower_bound(si->nsvcs, sent_at, &k);
+
+	*found = i < si->nsvcs && !sent_at(&k, i);
+	return i;
 }
 
 static struct sent *sent_find(const struct svc_incr *si, const char *ns, const char *name)
@@ -758,39 +779,34 @@ static int slref_svc_cmp(const struct slref *a, const char *ns, const char *svc,
 	return c ? c : strcmp(a->name, name);
 }
 
+static int by_svc_at(const struct skey *k, size_t i)
+{
+	return slref_svc_cmp(k->si->by_svc[i], k->ns, k->a, k->b);
+}
+
+static int by_name_at(const struct skey *k, size_t i)
+{
+	return cmp2(k->si->by_name[i]->ns, k->si->by_name[i]->name, k->ns, k->a);
+}
+
 /* Index of the first slice >= (ns, svc, name) in by_svc. */
 static size_t slref_svc_pos(const struct svc_incr *si, const char *ns, const char *svc,
 			    const char *name)
 {
-	size_t lo = 0, hi = si->nsl;
+	struct skey k = { si, ns, svc, name };
 
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (slref_svc_cmp(si->by_svc[mid], ns, svc, name) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
+	return lower_bound(si->nsl, by_svc_at, &k);
 }
 
 /* Index of the first slice >= (ns, name) in by_name; *found if equal. */
 static size_t slref_name_pos(const struct svc_incr *si, const char *ns, const char *name,
 			     bool *found)
 {
-	size_t lo = 0, hi = si->nsl;
+	struct skey k = { si, ns, name, NULL };
+	size_t i = lower_bound(si->nsl, by_name_at, &k);
 
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (cmp2(si->by_name[mid]->ns, si->by_name[mid]->name, ns, name) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	*found = lo < si->nsl && !cmp2(si->by_name[lo]->ns, si->by_name[lo]->name, ns, name);
-	return lo;
+	*found = i < si->nsl && !by_name_at(&k, i);
+	return i;
 }
 
 static struct kent **kent_slot(const struct svc_incr *si, const struct xcni_svc_key *k)
@@ -1145,6 +1161,23 @@ static int whole(struct svc_incr *si)
 	return 0;
 }
 
+/* Room for cap slices in both indexes. 0 or -ENOMEM. */
+static int slrefs_room(struct svc_incr *si, size_t cap)
+{
+	struct slref **a, **b;
+
+	if (cap <= si->capsl)
+		return 0;
+	if (!(a = realloc(si->by_svc, cap * sizeof(*a))))
+		return -ENOMEM;
+	si->by_svc = a;
+	if (!(b = realloc(si->by_name, cap * sizeof(*b))))
+		return -ENOMEM;
+	si->by_name = b;
+	si->capsl = cap;
+	return 0;
+}
+
 /* Everything built again from the view (the first update, and any that cannot follow). */
 static int reset(struct svc_incr *si, const struct cluster *c)
 {
@@ -1155,17 +1188,8 @@ static int reset(struct svc_incr *si, const struct cluster *c)
 	incr_clear(si);
 	for (size_t i = 0; i < c->n[K8S_ENDPOINTSLICE]; i++)
 		nsl += !!c->objs[K8S_ENDPOINTSLICE][i]->eps.service;
-	if (nsl > si->capsl) {
-		struct slref **a = realloc(si->by_svc, nsl * sizeof(*a));
-		struct slref **b = a ? realloc(si->by_name, nsl * sizeof(*b)) : NULL;
-
-		if (a)
-			si->by_svc = a;
-		if (!b)
-			return -ENOMEM;
-		si->by_name = b;
-		si->capsl = nsl;
-	}
+	if (slrefs_room(si, nsl))
+		return -ENOMEM;
 	/* The view is in (namespace, name) order: by_name as it comes. */
 	for (size_t i = 0; i < c->n[K8S_ENDPOINTSLICE]; i++) {
 		const struct k8s_object *o = c->objs[K8S_ENDPOINTSLICE][i];
@@ -1248,18 +1272,8 @@ static int slice_changed(struct svc_incr *si, const struct cluster *c, const cha
 	}
 	if (!o || !o->eps.service)
 		return 0;
-	if (si->nsl == si->capsl) {
-		size_t cap = si->capsl ? 2 * si->capsl : 64;
-		struct slref **a = realloc(si->by_svc, cap * sizeof(*a));
-		struct slref **b = a ? realloc(si->by_name, cap * sizeof(*b)) : NULL;
-
-		if (a)
-			si->by_svc = a;
-		if (!b)
-			return -ENOMEM;
-		si->by_name = b;
-		si->capsl = cap;
-	}
+	if (si->nsl == si->capsl && slrefs_room(si, si->capsl ? 2 * si->capsl : 64))
+		return -ENOMEM;
 	if (!(r = calloc(1, sizeof(*r))) || !(r->ns = strdup(ns)) || !(r->name = strdup(name)) ||
 	    !(r->svc = strdup(o->eps.service))) {
 		slref_free(r);
