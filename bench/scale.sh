@@ -64,7 +64,8 @@ T=$(mktemp -d /tmp/xcni-scale.XXXXXX)
 SRV= XPID=
 cleanup() {
 	[ -n "$XPID" ] && kill "$XPID" 2>/dev/null && wait "$XPID" 2>/dev/null
-	# XCNID_LOG=FILE: xcnid's log (-v: each generation's timings) kept.
+	# XCNID_LOG=FILE: keep the agent's log (-v: one line per generation, and why
+	# a generation was compiled or written whole).
 	[ -n "${XCNID_LOG:-}" ] && cp "$T/xcnid.log" "$XCNID_LOG"
 	[ -n "$SRV" ] && kill "$SRV" 2>/dev/null && wait "$SRV" 2>/dev/null
 	ip netns del "$NS" 2>/dev/null
