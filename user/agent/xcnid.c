@@ -391,7 +391,7 @@ static int sync_services(const struct opts *o, const struct cluster *c, struct s
 	if (st.svcs_changed || st.svcs_removed)
 		pr_info("generation %llu: %zu frontends, %zu written, %zu removed; backends %zu "
 			"written, %zu deleted; slots %zu written, %zu deleted; %zu Maglev tables; "
-			"%zu UDP conntrack entries of removed backends flushed; %zu Services built "
+			"%zu UDP conntrack entries of removed backends flushed; %zu services built "
 			"(%s) in %.2f ms, maps %.2f ms\n",
 			(unsigned long long)gen, d->nput, st.svcs_changed, st.svcs_removed,
 			st.backends_written, st.backends_deleted, st.slots_written,
