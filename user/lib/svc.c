@@ -29,7 +29,10 @@ struct item {
 	char *err; /* set: a problem (no frontend) */
 	struct svc_spec fe; /* else: the frontend (its name and backends owned) */
 	struct svc_spec twin; /* its INT twin under externalTrafficPolicy Local (name NULL: none) */
-	char *clash; /* "Service NS/N: FIELD: frontend IP:PORT/PROTO", for when another has it */
+	/* Where it comes from, for when another has it (said then, not kept as text:
+	 * 10k Services, 10k strings nobody reads): FIELD_* and its index. */
+	uint8_t field;
+	uint16_t fidx;
 };
 
 struct items {
@@ -48,7 +51,6 @@ static void spec_free(struct svc_spec *s)
 static void item_free(struct item *it)
 {
 	free(it->err);
-	free(it->clash);
 	spec_free(&it->fe);
 	spec_free(&it->twin);
 }
@@ -110,12 +112,28 @@ static int add_err(struct svc_list *l, char *msg)
 	return 0;
 }
 
-/* What a frontend another Service (or an earlier port) has already is told. */
-static char *clash_msg(const struct item *it, const char *owner)
-{
-	char *m;
+enum { FIELD_PORT, FIELD_NODEPORT, FIELD_EXTERNAL_IP, FIELD_LB_IP };
 
-	if (asprintf(&m, "%s is another Service's already (%s); left out", it->clash, owner) < 0)
+/* The field a candidate comes from, as its messages name it. */
+static void field_name(uint8_t field, size_t i, char *buf, size_t len)
+{
+	static const char *const fmt[] = { "spec.ports[%zu]", "spec.ports[%zu].nodePort",
+					   "spec.externalIPs[%zu]",
+					   "status.loadBalancer.ingress[%zu].ip" };
+
+	snprintf(buf, len, fmt[field], i);
+}
+
+/* Candidate it of Service ns/name asks for a frontend another (owner) has: the words for it. */
+static char *clash_msg(const struct item *it, const char *ns, const char *name, const char *owner)
+{
+	char fld[96], ip[INET_ADDRSTRLEN], *m;
+
+	field_name(it->field, it->fidx, fld, sizeof(fld));
+	inet_ntop(AF_INET, it->fe.key.addr, ip, sizeof(ip));
+	if (asprintf(&m, "Service %s/%s: %s: frontend %s:%u/%s is another Service's already (%s); "
+		     "left out", ns, name, fld, ip, ntohs(it->fe.key.port), proto_name(it->fe.key.proto),
+		     owner) < 0)
 		return NULL;
 	return m;
 }
@@ -245,7 +263,7 @@ static void set_who(struct svc_spec *sp, const struct port_ctx *pc)
  * follows internalTrafficPolicy (Local: this node's backends only).
  */
 static int add_frontend(struct items *v, const struct port_ctx *pc, uint32_t addr, uint16_t port,
-			bool external, const char *field)
+			bool external, uint8_t field, size_t fidx)
 {
 	const struct k8s_service *s = &pc->so->svc;
 	struct xcni_svc_key k = {};
@@ -282,12 +300,9 @@ static int add_frontend(struct items *v, const struct port_ctx *pc, uint32_t add
 	if (err)
 		goto fail;
 	set_who(&it->fe, pc);
+	it->field = field;
+	it->fidx = (uint16_t)fidx;
 	err = -ENOMEM;
-	if (asprintf(&it->clash, "Service %s/%s: %s: frontend %s:%u/%s", pc->so->meta.ns,
-		     pc->so->meta.name, field, ip, port, proto_name(k.proto)) < 0) {
-		it->clash = NULL;
-		goto fail;
-	}
 	if (!(flags & XCNI_SVC_F_TWO_SCOPES))
 		return 0;
 	k.scope = XCNI_SCOPE_INT;
@@ -394,10 +409,9 @@ static int build_one(const struct k8s_object *so, const struct k8s_object *const
 		if (flags & SVC_BUILD_MAGLEV)
 			pc.flags |= XCNI_SVC_F_MAGLEV;
 		err = port_backends(so, i, slices, nslices, node, room, &b, v);
-		snprintf(fld, sizeof(fld), "spec.ports[%zu]", i);
 		if (!err && s->cluster_ip)
-			err = add_frontend(v, &pc, s->cluster_ip, p->port, false, fld);
-		snprintf(fld, sizeof(fld), "spec.ports[%zu].nodePort", i);
+			err = add_frontend(v, &pc, s->cluster_ip, p->port, false, FIELD_PORT, i);
+		field_name(FIELD_NODEPORT, i, fld, sizeof(fld));
 		if (!err && s->node_ports && p->node_port && node && node->naddrs &&
 		    (p->node_port < np_min || p->node_port > np_max))
 			err = item_err(v,
@@ -406,15 +420,13 @@ static int build_one(const struct k8s_object *so, const struct k8s_object *const
 				       so->meta.ns, so->meta.name, fld, p->node_port, np_min, np_max);
 		else if (s->node_ports && p->node_port && node)
 			for (size_t a = 0; a < node->naddrs && !err; a++)
-				err = add_frontend(v, &pc, node->addrs[a], p->node_port, true, fld);
-		for (size_t a = 0; a < s->nexternal_ips && !err; a++) {
-			snprintf(fld, sizeof(fld), "spec.externalIPs[%zu]", a);
-			err = add_frontend(v, &pc, s->external_ips[a], p->port, true, fld);
-		}
-		for (size_t a = 0; a < s->nlb_ips && !err; a++) {
-			snprintf(fld, sizeof(fld), "status.loadBalancer.ingress[%zu].ip", a);
-			err = add_frontend(v, &pc, s->lb_ips[a], p->port, true, fld);
-		}
+				err = add_frontend(v, &pc, node->addrs[a], p->node_port, true,
+						   FIELD_NODEPORT, i);
+		for (size_t a = 0; a < s->nexternal_ips && !err; a++)
+			err = add_frontend(v, &pc, s->external_ips[a], p->port, true,
+					   FIELD_EXTERNAL_IP, a);
+		for (size_t a = 0; a < s->nlb_ips && !err; a++)
+			err = add_frontend(v, &pc, s->lb_ips[a], p->port, true, FIELD_LB_IP, a);
 		free(b.all);
 		free(b.local);
 	}
@@ -451,8 +463,9 @@ static void take_spec(struct svc_list *out, struct fe_set *fs, struct svc_spec *
 	sp->be = NULL;
 }
 
-/* The candidates in order into out: a frontend taken first keeps it. */
-static int settle(struct items *v, struct fe_set *fs, struct svc_list *out)
+/* Service so's candidates in order into out: a frontend taken first keeps it. */
+static int settle(const struct k8s_object *so, struct items *v, struct fe_set *fs,
+		  struct svc_list *out)
 {
 	for (size_t i = 0; i < v->n; i++) {
 		struct item *it = &v->v[i];
@@ -468,7 +481,7 @@ static int settle(struct items *v, struct fe_set *fs, struct svc_list *out)
 		}
 		slot = fe_set_find(fs, out, &it->fe.key);
 		if (*slot) {
-			char *m = clash_msg(it, out->specs[*slot - 1].name);
+			char *m = clash_msg(it, so->meta.ns, so->meta.name, out->specs[*slot - 1].name);
 
 			if (!m || add_err(out, m))
 				return -ENOMEM;
@@ -547,7 +560,7 @@ int svc_build(const struct cluster *c, const struct svc_node *node, unsigned int
 		v.n = 0;
 		err = build_one(so, sl ? sl + j : NULL, k - j, node, flags, &v);
 		if (!err)
-			err = settle(&v, &fs, out);
+			err = settle(so, &v, &fs, out);
 		for (size_t x = 0; x < v.n; x++)
 			item_free(&v.v[x]);
 		v.n = 0;
@@ -1124,7 +1137,7 @@ static int sent_errs(struct svc_incr *si, const struct sent *s)
 		}
 		k = *kent_slot(si, &it->fe.key);
 		if ((k->c[0].s != s || k->c[0].i != i) &&
-		    put_err(si, clash_msg(it, k->c[0].s->it.v[k->c[0].i].fe.name)))
+		    put_err(si, clash_msg(it, s->ns, s->name, k->c[0].s->it.v[k->c[0].i].fe.name)))
 			return -ENOMEM;
 	}
 	return 0;
