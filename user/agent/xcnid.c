@@ -339,17 +339,22 @@ out:
 
 /*
  * Services and EndpointSlices -> the Service maps (svcsync's versioned
- * discipline: a Service's change is whole or not at all). 0, or -errno with
- * msg saying why (nothing written then).
+ * discipline: a Service's change is whole or not at all). Only the Services
+ * whose objects changed (ch, from the store's journal) are built again and
+ * only their frontends compared and written; all: everything. 0, or -errno
+ * with msg saying why (nothing written then; the next generation builds and
+ * compares everything again).
  */
-static int sync_services(const struct opts *o, const struct cluster *c, struct svcsync *ss,
+static int sync_services(const struct opts *o, const struct cluster *c, struct svc_incr *si,
+			 struct svcsync *ss, const struct store_change *ch, size_t nch, bool all,
 			 __u64 gen, char *msg, size_t msglen)
 {
 	const struct k8s_object *node = NULL;
 	struct svcsync_stats st = {};
 	struct svc_node sn = { .name = o->node_name };
+	const struct svc_delta *d;
 	uint32_t addrs[2];
-	struct svc_list l;
+	double t0 = now_msf(), t1;
 	int err;
 
 	msg[0] = '\0';
@@ -363,29 +368,35 @@ static int sync_services(const struct opts *o, const struct cluster *c, struct s
 	if (o->ov->underlay && o->ov->node_ip && (!sn.naddrs || addrs[0] != o->ov->node_ip))
 		addrs[sn.naddrs++] = o->ov->node_ip;
 	sn.addrs = addrs;
-	err = svc_build(c, &sn, o->lb_flags, &l);
+	err = svc_incr_update(si, c, &sn, o->lb_flags, ch, nch, all, false, &d);
 	if (err) {
 		snprintf(msg, msglen, "building the Service frontends: %s", strerror(-err));
 		return err;
 	}
-	for (size_t i = 0; i < l.nerrs; i++)
-		pr_warn("generation %llu: %s\n", (unsigned long long)gen, l.errs[i]);
-	err = svcsync_apply(ss, l.specs, l.n, &st, msg, msglen);
+	t1 = now_msf();
+	for (size_t i = 0; i < d->nerrs; i++)
+		pr_warn("generation %llu: %s\n", (unsigned long long)gen, d->errs[i]);
+	if (d->full)
+		err = svcsync_apply(ss, d->put, d->nput, &st, msg, msglen);
+	else if (d->nput || d->ndel)
+		err = svcsync_apply_delta(ss, d->put, d->nput, d->del, d->ndel, &st, msg, msglen);
 	if (err) {
 		if (!msg[0])
 			snprintf(msg, msglen, "writing the Service maps: %s", strerror(-err));
-		svc_list_free(&l);
+		/* The maps did not take it: compared whole next time. */
+		svc_incr_invalidate(si);
 		return err;
 	}
 	svcsync_cleanup(ss, &st);
 	if (st.svcs_changed || st.svcs_removed)
 		pr_info("generation %llu: %zu frontends, %zu written, %zu removed; backends %zu "
 			"written, %zu deleted; slots %zu written, %zu deleted; %zu Maglev tables; "
-			"%zu UDP conntrack entries of removed backends flushed\n",
-			(unsigned long long)gen, l.n, st.svcs_changed, st.svcs_removed,
+			"%zu UDP conntrack entries of removed backends flushed; %zu services built "
+			"(%s) in %.2f ms, maps %.2f ms\n",
+			(unsigned long long)gen, d->nput, st.svcs_changed, st.svcs_removed,
 			st.backends_written, st.backends_deleted, st.slots_written,
-			st.slots_deleted, st.maglev_written, st.ct_flushed);
-	svc_list_free(&l);
+			st.slots_deleted, st.maglev_written, st.ct_flushed, d->nrebuilt,
+			d->full ? "all" : "changed", t1 - t0, now_msf() - t1);
 	return 0;
 }
 
@@ -396,7 +407,8 @@ static int sync_services(const struct opts *o, const struct cluster *c, struct s
  * failure), when it diffs them whole.
  */
 static int sync_policy(const struct opts *o, struct from_pod *fp, struct store *st,
-		       struct pol_incr *pi, struct polsync *ps, struct svcsync *svs, __u64 gen)
+		       struct pol_incr *pi, struct polsync *ps, struct svc_incr *si,
+		       struct svcsync *svs, __u64 gen)
 {
 	struct pol_opts po = { .node_name = o->node_name, .gateway_ip = o->gateway };
 	const struct k8s_object *node = store_get(st, K8S_NODE, NULL, o->node_name);
@@ -419,8 +431,12 @@ static int sync_policy(const struct opts *o, struct from_pod *fp, struct store *
 	store_view(st, &c);
 	store_journal_take(st, &ch, &nch, &all);
 	err = pol_incr_update(pi, &c, &po, ch, nch, all, polsync_needs_full(ps), &r, &d, &kerr);
-	store_changes_free(ch, nch);
 	if (err) {
+		/* The journal is read once for both: a generation that stops before
+		 * the Services leaves them to be compared whole next time. */
+		store_changes_free(ch, nch);
+		if (si)
+			svc_incr_invalidate(si);
 		pr_err("compiling policy (generation %llu): %s\n", (unsigned long long)gen,
 		       kerr.msg[0] ? kerr.msg : strerror(-err));
 		report_gen(o, fp, gen, r, kerr.msg[0] ? kerr.msg : strerror(-err));
@@ -429,6 +445,9 @@ static int sync_policy(const struct opts *o, struct from_pod *fp, struct store *
 	t1 = now_msf();
 	err = polsync_apply(ps, r, d, &ss, msg, sizeof(msg));
 	if (err) {
+		store_changes_free(ch, nch);
+		if (si)
+			svc_incr_invalidate(si);
 		if (!msg[0])
 			snprintf(msg, sizeof(msg), "writing the policy maps: %s", strerror(-err));
 		pr_err("generation %llu not applied: %s\n", (unsigned long long)gen, msg);
@@ -444,7 +463,10 @@ static int sync_policy(const struct opts *o, struct from_pod *fp, struct store *
 		       "verdict): %s\n", strerror(-err));
 	polsync_cleanup(ps, &ss);
 	/* After policy: a new backend's flows are judged by the policy of this generation. */
-	if (o->kpr && (err = sync_services(o, &c, svs, gen, msg, sizeof(msg)))) {
+	if (o->kpr)
+		err = sync_services(o, &c, si, svs, ch, nch, all, gen, msg, sizeof(msg));
+	store_changes_free(ch, nch);
+	if (o->kpr && err) {
 		pr_err("generation %llu not applied: %s\n", (unsigned long long)gen, msg);
 		report_gen(o, fp, gen, r, msg);
 		return err;
@@ -481,6 +503,7 @@ static int watch_cluster(const struct opts *o, struct from_pod *fp, struct metri
 	struct pol_incr *pi = pol_incr_new();
 	struct polsync *ps = NULL;
 	struct svcsync *ss = NULL;
+	struct svc_incr *si = NULL;
 	__u64 version = 0;
 	bool synced;
 	int err;
@@ -500,6 +523,10 @@ static int watch_cluster(const struct opts *o, struct from_pod *fp, struct metri
 		pr_err("opening the Service maps under %s: %s\n", o->pin_dir, strerror(-err));
 		goto out;
 	}
+	if (o->kpr && !(si = svc_incr_new())) {
+		err = -ENOMEM;
+		goto out;
+	}
 	if (o->manifests) {
 		err = manifest_dir_open_flags(o->manifests, st, o->kpr ? MANIFEST_LB : 0, &b);
 		if (err) {
@@ -517,7 +544,7 @@ static int watch_cluster(const struct opts *o, struct from_pod *fp, struct metri
 		o->manifests ?: o->kubeconfig ?: "the API server (in-cluster)", b->ops->name);
 	/* The API backend starts empty and fills the store only once everything is
 	 * listed: syncing now would take away what a previous agent programmed. */
-	synced = o->manifests ? sync_policy(o, fp, st, pi, ps, ss, b->sync_gen) == 0 : true;
+	synced = o->manifests ? sync_policy(o, fp, st, pi, ps, si, ss, b->sync_gen) == 0 : true;
 	if (o->manifests)
 		sync_masq(o, st);
 	version = store_version(st);
@@ -542,7 +569,7 @@ static int watch_cluster(const struct opts *o, struct from_pod *fp, struct metri
 			pr_warn("cluster state: %s\n", strerror(-n));
 		if (store_version(st) != version || !synced) {
 			version = store_version(st);
-			synced = sync_policy(o, fp, st, pi, ps, ss, b->sync_gen) == 0;
+			synced = sync_policy(o, fp, st, pi, ps, si, ss, b->sync_gen) == 0;
 			sync_masq(o, st);
 		} else if (b->sync_gen != gen) {
 			/* A new token and no object change: the maps already hold it. */
@@ -554,6 +581,7 @@ out:
 		b->ops->free(b);
 	polsync_free(ps);
 	svcsync_free(ss);
+	svc_incr_free(si);
 	pol_incr_free(pi);
 	store_free(st);
 	return err;
