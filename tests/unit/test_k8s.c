@@ -941,8 +941,9 @@ static void service_errors(void **state)
 		  "spec.ports[0].targetPort: must be a port number or a port name" },
 		{ "spec: {clusterIP: 10.96.0.300, ports: [{port: 80}]}",
 		  "spec.clusterIP: \"10.96.0.300\" is not a valid IPv4 address" },
-		{ "spec: {type: LoadBalancer, ports: [{port: 80}]}",
-		  "spec.type: \"LoadBalancer\" is not served here (only ClusterIP)" },
+		{ "spec: {type: Weird, ports: [{port: 80}]}",
+		  "spec.type: \"Weird\" is not served here (only ClusterIP, NodePort, LoadBalancer, "
+		  "ExternalName)" },
 		{ "spec: {selector: {app: [x]}, ports: [{port: 80}]}", "spec.selector.app: must be a string" },
 	};
 	char yaml[512];
@@ -1112,7 +1113,7 @@ static void epslice_errors(void **state)
 	}
 }
 
-/* k8s_parse_lb takes every Service type (the lab's k8s_parse_all only ClusterIP). */
+/* k8s_parse_lb (and k8s_parse_all) take every Service type. */
 static void service_types_lb(void **state)
 {
 	struct k8s_object *o = NULL;

@@ -59,6 +59,11 @@ struct lab {
 	 * Services and EndpointSlices from the manifests; no iptables rule is made.
 	 */
 	bool kube_proxy_none;
+	/*
+	 * up --node-port-range (the API server's --service-node-port-range): where
+	 * apply allocates nodePorts and what it accepts; the agents get it too.
+	 */
+	uint16_t np_min, np_max;
 	struct lab_proc outside_server; /* the listener in xcl-out */
 	int lock_fd;
 	size_t nnodes;

@@ -34,6 +34,25 @@ static int add_err(struct svc_list *l, const char *fmt, ...)
 	return 0;
 }
 
+int svc_nodeport_range_parse(const char *s, uint16_t *min, uint16_t *max)
+{
+	unsigned long lo, hi;
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	lo = strtoul(s, &end, 10);
+	if (errno || *end != '-' || end[1] < '0' || end[1] > '9')
+		return -EINVAL;
+	hi = strtoul(end + 1, &end, 10);
+	if (errno || *end || lo < 1 || lo > hi || hi > 65535)
+		return -EINVAL;
+	*min = (uint16_t)lo;
+	*max = (uint16_t)hi;
+	return 0;
+}
+
 void svc_list_free(struct svc_list *l)
 {
 	for (size_t i = 0; i < l->n; i++) {

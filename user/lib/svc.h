@@ -66,6 +66,12 @@ struct svc_list {
 	char **errs;
 };
 
+/*
+ * "MIN-MAX" (the API server's --service-node-port-range, e.g. 30000-32767):
+ * 0 and the bounds, or -EINVAL (1 <= MIN <= MAX <= 65535, nothing else).
+ */
+int svc_nodeport_range_parse(const char *s, uint16_t *min, uint16_t *max);
+
 /* 0, or -ENOMEM (out left empty). node NULL: no NodePort frontends, no local endpoints. */
 int svc_build(const struct cluster *c, const struct svc_node *node, unsigned int flags,
 	      struct svc_list *out);
