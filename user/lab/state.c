@@ -127,12 +127,12 @@ int lab_state_save(const struct lab *lab)
 			json_array_append_new(ports, json_sprintf("%u/%s", p->ports[j].port,
 								  lab_proto_word(p->ports[j].proto)));
 		if (!ports ||
-		    json_array_append_new(pods, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:b}",
+		    json_array_append_new(pods, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:b,s:b}",
 							  "namespace", p->ns, "name", p->name,
 							  "node", p->node, "netns", p->netns,
 							  "containerId", p->cid, "ip", p->ip,
 							  "server", proc_json(&p->server), "ports",
-							  ports, "dns", p->dns)))
+							  ports, "dns", p->dns, "tellPeer", p->tell)))
 			goto out;
 	}
 	json_object_set(root, "nodes", nodes);
@@ -220,6 +220,7 @@ static int state_load(struct lab *lab, json_t *root)
 		snprintf(p->ip, sizeof(p->ip), "%s", json_string_value(json_object_get(v, "ip")) ?: "");
 		proc_from_json(json_object_get(v, "server"), &p->server);
 		p->dns = json_is_true(json_object_get(v, "dns"));
+		p->tell = json_is_true(json_object_get(v, "tellPeer"));
 		json_array_foreach(ports, j, pv)
 			if (json_string_value(pv) && !port_parse(json_string_value(pv), &p->ports[p->nports]))
 				p->nports++;
