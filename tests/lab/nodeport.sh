@@ -82,8 +82,8 @@ check "apply namespace np, client np/c1 (n1), backend np/b ($BN, tell-peer), Nod
 remember_pids
 check "lab get: np/cl is type NodePort with nodePorts 30080 and 30081" \
 	test "$(lab get --json | jq_ "' '.join([s['type']] + [str(p['nodePort']) for p in s['ports']]) if (s := [s for s in d['services'] if s['name'] == 'cl'][0]) else ''")" = "NodePort 30080 30081"
-check "lab get (text): PORTS as kubectl shows them, 80:30080/TCP" \
-	bash -c "\"$XCNICTL\" lab get | grep -q '80:30080/TCP->http'"
+check "lab get (text): PORTS as kubectl shows them, 80:30080/tcp->http" \
+	bash -c "\"$XCNICTL\" lab get | grep -q '80:30080/tcp->http'"
 if [ "$KP" = iptables ]; then
 	rules() { in_node "$1" iptables-save -t nat; }
 	check "n1's nat table: KUBE-SERVICES ends with the jump to KUBE-NODEPORTS for 192.168.77.1" \
