@@ -1139,9 +1139,11 @@ static void service_types_lb(void **state)
 		fail_msg("%s", err.msg);
 	assert_true(o->svc.headless);
 	k8s_free(o);
-	assert_int_equal(parse_all(SVC "spec: {type: ExternalName, externalName: x.example}\n", &o,
-				   &err),
-			 -EINVAL);
+	/* k8s_parse_all reads every type too: the lab refuses what it does not serve. */
+	if (parse_all(SVC "spec: {type: ExternalName, externalName: x.example}\n", &o, &err))
+		fail_msg("%s", err.msg);
+	assert_true(o->svc.external_name);
+	k8s_free(o);
 	assert_int_equal(parse_lb(SVC "spec: {type: Weird, ports: [{port: 80}]}\n", &o, &err), -EINVAL);
 	assert_non_null(strstr(err.msg, "spec.type: \"Weird\" is not served here (only ClusterIP, "
 					"NodePort, LoadBalancer, ExternalName)"));

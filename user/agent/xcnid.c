@@ -349,7 +349,7 @@ static int sync_services(const struct opts *o, const struct cluster *c, struct s
 	const struct k8s_object *node = NULL;
 	struct svcsync_stats st = {};
 	struct svc_node sn = { .name = o->node_name, .np_min = o->np_min, .np_max = o->np_max };
-	uint32_t addrs[2];
+	uint32_t addrs[2], *peers;
 	struct svc_list l;
 	int err;
 
@@ -364,7 +364,22 @@ static int sync_services(const struct opts *o, const struct cluster *c, struct s
 	if (o->ov->underlay && o->ov->node_ip && (!sn.naddrs || addrs[0] != o->ov->node_ip))
 		addrs[sn.naddrs++] = o->ov->node_ip;
 	sn.addrs = addrs;
+	/* Every other Node's InternalIP: this node's pods reaching its NodePorts. */
+	peers = calloc(c->n[K8S_NODE] + 1, sizeof(*peers));
+	if (!peers) {
+		snprintf(msg, msglen, "building the Service frontends: %s", strerror(ENOMEM));
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < c->n[K8S_NODE]; i++) {
+		uint32_t a = c->objs[K8S_NODE][i]->node.internal_ip;
+
+		if (a && c->objs[K8S_NODE][i] != node && !(sn.naddrs && a == addrs[0]) &&
+		    !(sn.naddrs > 1 && a == addrs[1]))
+			peers[sn.npeers++] = a;
+	}
+	sn.peers = peers;
 	err = svc_build(c, &sn, o->lb_flags, &l);
+	free(peers);
 	if (err) {
 		snprintf(msg, msglen, "building the Service frontends: %s", strerror(-err));
 		return err;

@@ -259,13 +259,45 @@ static int add_frontend(struct svc_list *out, const struct port_ctx *pc, uint32_
 	return err;
 }
 
+/*
+ * Another node's NodePort, for this node's pods: every backend, whatever the
+ * traffic policy (kube-proxy, too, sends pods' traffic to an external frontend
+ * to every endpoint). In the EXT scope the programs look up first: traffic from
+ * outside to another node's address never reaches this node's underlay.
+ */
+static int add_peer_frontend(struct svc_list *out, const struct port_ctx *pc, uint32_t addr,
+			     uint16_t port)
+{
+	struct xcni_svc_key k = { .family = XCNI_AF_INET, .proto = pc->p->proto,
+				  .scope = XCNI_SCOPE_EXT };
+	char ip[INET_ADDRSTRLEN], *name;
+	uint32_t *slot;
+	int err;
+
+	memcpy(k.addr, &addr, 4);
+	k.port = htons(port);
+	slot = fe_set_find(pc->fs, out, &k);
+	if (*slot)
+		return 0; /* one of this node's own, or said already for another Service */
+	inet_ntop(AF_INET, &addr, ip, sizeof(ip));
+	if (asprintf(&name, "%s/%s %s:%u/%s (another node's)", pc->so->meta.ns, pc->so->meta.name,
+		     ip, port, proto_name(k.proto)) < 0)
+		return -ENOMEM;
+	err = add_spec(out, name, &k, pc->flags, pc->so->svc.affinity_s, pc->b->all, pc->b->nall);
+	if (err)
+		return err;
+	set_who(&out->specs[out->n - 1], pc);
+	*slot = (uint32_t)out->n;
+	return 0;
+}
+
 /* How many frontends (with their INT twins) one Service can have: room in out. */
 static size_t frontends_max(const struct k8s_service *s, const struct svc_node *node)
 {
 	size_t per_port = 1 + s->nexternal_ips + s->nlb_ips;
 
 	if (s->node_ports && node)
-		per_port += node->naddrs;
+		per_port += node->naddrs + node->npeers;
 	return 2 * per_port * s->nports;
 }
 
@@ -355,8 +387,11 @@ static int build_one(const struct k8s_object *so, const struct k8s_object *const
 				      "that frontend is refused",
 				      so->meta.ns, so->meta.name, fld, p->node_port, np_min, np_max);
 		else if (s->node_ports && p->node_port && node)
-			for (size_t a = 0; a < node->naddrs && !err; a++)
-				err = add_frontend(out, &pc, node->addrs[a], p->node_port, true, fld);
+			for (size_t a = 0; a < node->naddrs + node->npeers && !err; a++)
+				err = a < node->naddrs ?
+				      add_frontend(out, &pc, node->addrs[a], p->node_port, true, fld) :
+				      add_peer_frontend(out, &pc, node->peers[a - node->naddrs],
+							p->node_port);
 		for (size_t a = 0; a < s->nexternal_ips && !err; a++) {
 			snprintf(fld, sizeof(fld), "spec.externalIPs[%zu]", a);
 			err = add_frontend(out, &pc, s->external_ips[a], p->port, true, fld);
