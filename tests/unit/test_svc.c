@@ -380,6 +380,32 @@ static void traffic_policies(void **state)
 	}
 }
 
+/* Another node's NodePort: a frontend here too, every backend, for this node's pods. */
+static void nodeport_peers(void **state)
+{
+	static const uint32_t peers[2] = { 0x0201a8c0, 0x0101a8c0 }; /* n2, and n1's own again */
+	const struct svc_node n = { .name = "n1", .naddrs = 2, .addrs = n1_addrs, .npeers = 2,
+				    .peers = peers };
+	const struct svc_spec *s;
+
+	(void)state;
+	load_for(SVC("web", "{type: NodePort, clusterIP: 10.96.0.9, externalTrafficPolicy: Local, "
+			    "ports: [{port: 80, nodePort: 30080}]}")
+		 WEB_EPS, &n);
+	assert_int_equal(l.nerrs, 0);
+	/* ClusterIP, 2 x (EXT + INT) of its own, n2's: n1's own address listed as a peer
+	 * is no second frontend. */
+	assert_int_equal(l.n, 6);
+	s = spec("y/web 192.168.1.2:30080/TCP (another node's)");
+	assert_int_equal(s->key.scope, XCNI_SCOPE_EXT);
+	/* Every backend, whatever the external policy, as for pods on the node itself. */
+	assert_int_equal(s->flags, 0);
+	assert_int_equal(s->nbe, 3);
+	assert_non_null(be(s, 0x0a010106, 8080));
+	assert_int_equal(find(0xc0a80101, 30080, XCNI_SCOPE_EXT)->flags,
+			 XCNI_SVC_F_ETP_LOCAL | XCNI_SVC_F_TWO_SCOPES);
+}
+
 static void bad_node_ports(void **state)
 {
 	const struct svc_node narrow = { .name = "n1", .naddrs = 1, .addrs = n1_addrs + 1,
@@ -707,6 +733,7 @@ int main(void)
 		cmocka_unit_test_teardown(maglev_flag_and_empty, teardown),
 		cmocka_unit_test_teardown(nodeport_external_lb, teardown),
 		cmocka_unit_test_teardown(traffic_policies, teardown),
+		cmocka_unit_test_teardown(nodeport_peers, teardown),
 		cmocka_unit_test_teardown(bad_node_ports, teardown),
 		cmocka_unit_test(nodeport_parse_errors),
 		cmocka_unit_test_teardown(incr_equals_build, teardown),

@@ -62,6 +62,7 @@ struct opts {
 	int kpr; /* --kube-proxy-replacement: Services translated in BPF, their maps written here */
 	unsigned int lb_flags; /* svc_build's: SVC_BUILD_MAGLEV with --lb-algorithm maglev */
 	const char *cgroup_root; /* --cgroup-root: socket-level load balancing on it */
+	uint16_t np_min, np_max; /* --node-port-range; np_max 0: the API server's default */
 };
 
 /* The service loopback: a hairpin flow's source (Cilium's default). */
@@ -351,9 +352,9 @@ static int sync_services(const struct opts *o, const struct cluster *c, struct s
 {
 	const struct k8s_object *node = NULL;
 	struct svcsync_stats st = {};
-	struct svc_node sn = { .name = o->node_name };
+	struct svc_node sn = { .name = o->node_name, .np_min = o->np_min, .np_max = o->np_max };
 	const struct svc_delta *d;
-	uint32_t addrs[2];
+	uint32_t addrs[2], *peers;
 	double t0 = now_msf(), t1;
 	int err;
 
@@ -368,7 +369,22 @@ static int sync_services(const struct opts *o, const struct cluster *c, struct s
 	if (o->ov->underlay && o->ov->node_ip && (!sn.naddrs || addrs[0] != o->ov->node_ip))
 		addrs[sn.naddrs++] = o->ov->node_ip;
 	sn.addrs = addrs;
+	/* Every other Node's InternalIP: this node's pods reaching its NodePorts. */
+	peers = calloc(c->n[K8S_NODE] + 1, sizeof(*peers));
+	if (!peers) {
+		snprintf(msg, msglen, "building the Service frontends: %s", strerror(ENOMEM));
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < c->n[K8S_NODE]; i++) {
+		uint32_t a = c->objs[K8S_NODE][i]->node.internal_ip;
+
+		if (a && c->objs[K8S_NODE][i] != node && !(sn.naddrs && a == addrs[0]) &&
+		    !(sn.naddrs > 1 && a == addrs[1]))
+			peers[sn.npeers++] = a;
+	}
+	sn.peers = peers;
 	err = svc_incr_update(si, c, &sn, o->lb_flags, ch, nch, all, false, &d);
+	free(peers);
 	if (err) {
 		snprintf(msg, msglen, "building the Service frontends: %s", strerror(-err));
 		return err;
@@ -796,6 +812,9 @@ static void usage(FILE *f)
 		"  --cgroup-root DIR  with --kube-proxy-replacement: socket-level load balancing for\n"
 		"                     the processes of cgroup v2 directory DIR and below (their\n"
 		"                     sockets connect to a Service's backend directly)\n"
+		"  --node-port-range MIN-MAX  with --kube-proxy-replacement: the nodePorts served (the\n"
+		"                     API server's --service-node-port-range; default 30000-32767);\n"
+		"                     a Service's nodePort outside it is logged and not served\n"
 		"  --log-format FMT   text (default) or json (one object per line)\n"
 		"  -v, --verbose      more logging (twice: libbpf debug, verifier logs)\n"
 		"  -h, --help\n",
@@ -828,6 +847,7 @@ int main(int argc, char **argv)
 		{ "kube-proxy-replacement", no_argument, NULL, 1003 },
 		{ "lb-algorithm", required_argument, NULL, 1004 },
 		{ "cgroup-root", required_argument, NULL, 1005 },
+		{ "node-port-range", required_argument, NULL, 1007 },
 		{ "trace-sample", required_argument, NULL, 'S' },
 		{ "events-rate", required_argument, NULL, 'R' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -944,6 +964,13 @@ int main(int argc, char **argv)
 		case 1001: masquerade = 0; break;
 		case 1003: o.kpr = 1; break;
 		case 1005: o.cgroup_root = optarg; break;
+		case 1007:
+			if (svc_nodeport_range_parse(optarg, &o.np_min, &o.np_max)) {
+				pr_err("--node-port-range %s: MIN-MAX, 1 <= MIN <= MAX <= 65535 "
+				       "(e.g. 30000-32767)\n", optarg);
+				return 2;
+			}
+			break;
 		case 1004:
 			if (!strcmp(optarg, "maglev")) {
 				o.lb_flags |= SVC_BUILD_MAGLEV;
@@ -1025,6 +1052,10 @@ int main(int argc, char **argv)
 	}
 	if (o.cgroup_root && socklb_check_cgroup(o.cgroup_root))
 		return 2;
+	if (o.np_max && !o.kpr) {
+		pr_err("--node-port-range is the NodePorts --kube-proxy-replacement serves: give both\n");
+		return 2;
+	}
 	if (lb_alg && !o.kpr) {
 		pr_err("--lb-algorithm chooses backends for --kube-proxy-replacement: give both\n");
 		return 2;

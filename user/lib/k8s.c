@@ -27,7 +27,7 @@ struct ctx {
 	const char *name; /* NULL until known */
 	char path[256];
 	size_t plen;
-	bool lb; /* k8s_parse_lb: every Service type (ClusterIP frontends only, for now) */
+	bool lb; /* k8s_parse_all, k8s_parse_lb: every Service type */
 };
 
 static const char *const kind_names[K8S_NR_ALL_KINDS] = {
@@ -1817,7 +1817,7 @@ enum { PARSE_SERVICES = 1, PARSE_ENDPOINTSLICES = 2 };
 
 static int parse_any(json_t *doc, struct k8s_object **out, struct k8s_error *err, int extra)
 {
-	struct ctx c = { .err = err, .kind = "object", .lb = extra & PARSE_ENDPOINTSLICES };
+	struct ctx c = { .err = err, .kind = "object", .lb = extra & PARSE_SERVICES };
 	const char *kind, *api, *ns = NULL;
 	struct k8s_object *obj;
 	json_t *meta;

@@ -161,9 +161,9 @@ struct k8s_svc_port {
 };
 
 /*
- * v1 Service of type ClusterIP (the only type the lab serves); k8s_parse_lb
- * also takes NodePort and LoadBalancer (nodePorts, externalIPs, load-balancer
- * ingress IPs, both traffic policies) and ExternalName.
+ * v1 Service: ClusterIP, NodePort and LoadBalancer (nodePorts, externalIPs,
+ * load-balancer ingress IPs, both traffic policies) and ExternalName (the lab
+ * serves ClusterIP and NodePort).
  */
 struct k8s_service {
 	struct k8s_meta meta;
@@ -171,12 +171,11 @@ struct k8s_service {
 	struct k8s_labels selector; /* spec.selector: equality on every key */
 	uint32_t cluster_ip; /* spec.clusterIP, network order; 0 unset (to be allocated) */
 	bool headless; /* clusterIP: None */
-	bool external_name; /* type ExternalName (k8s_parse_lb only): no frontend */
+	bool external_name; /* type ExternalName: no frontend */
 	size_t nports;
 	struct k8s_svc_port *ports;
 	bool affinity_client_ip; /* sessionAffinity: ClientIP */
 	uint32_t affinity_s; /* sessionAffinityConfig.clientIP.timeoutSeconds (default 10800) */
-	/* k8s_parse_lb only: */
 	bool node_ports; /* type NodePort or LoadBalancer: spec.ports[].nodePort is served */
 	bool etp_local; /* externalTrafficPolicy: Local */
 	bool itp_local; /* internalTrafficPolicy: Local */
@@ -241,7 +240,7 @@ struct k8s_error {
  * 10.1.0.0/16"); -ENOTSUP for a kind xcnid does not read (err says which).
  */
 int k8s_parse(json_t *doc, struct k8s_object **out, struct k8s_error *err);
-/* k8s_parse, Services included (for the lab's kube-proxy). */
+/* k8s_parse, Services of every type included (for the lab, which refuses the types it does not serve). */
 int k8s_parse_all(json_t *doc, struct k8s_object **out, struct k8s_error *err);
 /* k8s_parse, Services and EndpointSlices included (xcnid replacing kube-proxy). */
 int k8s_parse_lb(json_t *doc, struct k8s_object **out, struct k8s_error *err);

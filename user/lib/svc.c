@@ -112,14 +112,16 @@ static int add_err(struct svc_list *l, char *msg)
 	return 0;
 }
 
-enum { FIELD_PORT, FIELD_NODEPORT, FIELD_EXTERNAL_IP, FIELD_LB_IP };
+/* FIELD_PEER: another node's NodePort frontend, for pods; when taken, left out unsaid. */
+enum { FIELD_PORT, FIELD_NODEPORT, FIELD_EXTERNAL_IP, FIELD_LB_IP, FIELD_PEER };
 
 /* The field a candidate comes from, as its messages name it. */
 static void field_name(uint8_t field, size_t i, char *buf, size_t len)
 {
 	static const char *const fmt[] = { "spec.ports[%zu]", "spec.ports[%zu].nodePort",
 					   "spec.externalIPs[%zu]",
-					   "status.loadBalancer.ingress[%zu].ip" };
+					   "status.loadBalancer.ingress[%zu].ip",
+					   "spec.ports[%zu].nodePort" };
 
 	snprintf(buf, len, fmt[field], i);
 }
@@ -136,6 +138,25 @@ static char *clash_msg(const struct item *it, const char *ns, const char *name, 
 		     owner) < 0)
 		return NULL;
 	return m;
+}
+
+int svc_nodeport_range_parse(const char *s, uint16_t *min, uint16_t *max)
+{
+	unsigned long lo, hi;
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	lo = strtoul(s, &end, 10);
+	if (errno || *end != '-' || end[1] < '0' || end[1] > '9')
+		return -EINVAL;
+	hi = strtoul(end + 1, &end, 10);
+	if (errno || *end || lo < 1 || lo > hi || hi > 65535)
+		return -EINVAL;
+	*min = (uint16_t)lo;
+	*max = (uint16_t)hi;
+	return 0;
 }
 
 void svc_list_free(struct svc_list *l)
@@ -319,13 +340,51 @@ fail:
 	return err;
 }
 
+/*
+ * Another node's NodePort, for this node's pods: every backend, whatever the
+ * traffic policy (kube-proxy, too, sends pods' traffic to an external frontend
+ * to every endpoint). In the EXT scope the programs look up first: traffic from
+ * outside to another node's address never reaches this node's underlay.
+ */
+static int add_peer_frontend(struct items *v, const struct port_ctx *pc, uint32_t addr,
+			     uint16_t port, size_t fidx)
+{
+	struct xcni_svc_key k = { .family = XCNI_AF_INET, .proto = pc->p->proto,
+				  .scope = XCNI_SCOPE_EXT };
+	char ip[INET_ADDRSTRLEN], *name;
+	struct item *it;
+	int err;
+
+	memcpy(k.addr, &addr, 4);
+	k.port = htons(port);
+	inet_ntop(AF_INET, &addr, ip, sizeof(ip));
+	if (asprintf(&name, "%s/%s %s:%u/%s (another node's)", pc->so->meta.ns, pc->so->meta.name,
+		     ip, port, proto_name(k.proto)) < 0)
+		return -ENOMEM;
+	if (!(it = item_new(v))) {
+		free(name);
+		return -ENOMEM;
+	}
+	err = spec_set(&it->fe, name, &k, pc->flags, pc->so->svc.affinity_s, pc->b->all,
+		       pc->b->nall);
+	if (err) {
+		item_free(it);
+		v->n--;
+		return err;
+	}
+	set_who(&it->fe, pc);
+	it->field = FIELD_PEER;
+	it->fidx = (uint16_t)fidx;
+	return 0;
+}
+
 /* How many frontends (with their INT twins) one Service can have: room in out. */
 static size_t frontends_max(const struct k8s_service *s, const struct svc_node *node)
 {
 	size_t per_port = 1 + s->nexternal_ips + s->nlb_ips;
 
 	if (s->node_ports && node)
-		per_port += node->naddrs;
+		per_port += node->naddrs + node->npeers;
 	return 2 * per_port * s->nports;
 }
 
@@ -419,9 +478,12 @@ static int build_one(const struct k8s_object *so, const struct k8s_object *const
 				       "that frontend is refused",
 				       so->meta.ns, so->meta.name, fld, p->node_port, np_min, np_max);
 		else if (s->node_ports && p->node_port && node)
-			for (size_t a = 0; a < node->naddrs && !err; a++)
-				err = add_frontend(v, &pc, node->addrs[a], p->node_port, true,
-						   FIELD_NODEPORT, i);
+			for (size_t a = 0; a < node->naddrs + node->npeers && !err; a++)
+				err = a < node->naddrs ?
+				      add_frontend(v, &pc, node->addrs[a], p->node_port, true,
+						   FIELD_NODEPORT, i) :
+				      add_peer_frontend(v, &pc, node->peers[a - node->naddrs],
+							p->node_port, i);
 		for (size_t a = 0; a < s->nexternal_ips && !err; a++)
 			err = add_frontend(v, &pc, s->external_ips[a], p->port, true,
 					   FIELD_EXTERNAL_IP, a);
@@ -480,6 +542,8 @@ static int settle(const struct k8s_object *so, struct items *v, struct fe_set *f
 			continue;
 		}
 		slot = fe_set_find(fs, out, &it->fe.key);
+		if (*slot && it->field == FIELD_PEER)
+			continue; /* one of this node's own, or another Service's: unsaid */
 		if (*slot) {
 			char *m = clash_msg(it, so->meta.ns, so->meta.name, out->specs[*slot - 1].name);
 
@@ -608,8 +672,8 @@ struct svc_incr {
 	bool valid;
 	/* What the frontends were built for. */
 	char *node_name;
-	uint32_t *addrs;
-	size_t naddrs;
+	uint32_t *addrs; /* the node's addresses, then its peers' (other Nodes' InternalIPs) */
+	size_t naddrs, npeers;
 	uint16_t np_min, np_max;
 	unsigned int flags;
 	struct sent **svcs; /* by (namespace, name) */
@@ -949,31 +1013,37 @@ static int slices_of(const struct svc_incr *si, const struct cluster *c, const c
 static bool same_node(const struct svc_incr *si, const struct svc_node *node, unsigned int flags)
 {
 	const char *name = node ? node->name : NULL;
-	size_t naddrs = node ? node->naddrs : 0;
+	size_t naddrs = node ? node->naddrs : 0, npeers = node ? node->npeers : 0;
 
 	if (flags != si->flags || !name != !si->node_name || (name && strcmp(name, si->node_name)) ||
-	    naddrs != si->naddrs || (naddrs && memcmp(node->addrs, si->addrs, naddrs * 4)))
+	    naddrs != si->naddrs || (naddrs && memcmp(node->addrs, si->addrs, naddrs * 4)) ||
+	    npeers != si->npeers ||
+	    (npeers && memcmp(node->peers, si->addrs + naddrs, npeers * 4)))
 		return false;
 	return (node ? node->np_min : 0) == si->np_min && (node ? node->np_max : 0) == si->np_max;
 }
 
 static int node_keep(struct svc_incr *si, const struct svc_node *node, unsigned int flags)
 {
+	size_t naddrs = node ? node->naddrs : 0, npeers = node ? node->npeers : 0;
 	char *name = node && node->name ? strdup(node->name) : NULL;
-	uint32_t *addrs = node && node->naddrs ? malloc(node->naddrs * 4) : NULL;
+	uint32_t *addrs = naddrs + npeers ? malloc((naddrs + npeers) * 4) : NULL;
 
-	if ((node && node->name && !name) || (node && node->naddrs && !addrs)) {
+	if ((node && node->name && !name) || (naddrs + npeers && !addrs)) {
 		free(name);
 		free(addrs);
 		return -ENOMEM;
 	}
-	if (addrs)
-		memcpy(addrs, node->addrs, node->naddrs * 4);
+	if (naddrs)
+		memcpy(addrs, node->addrs, naddrs * 4);
+	if (npeers)
+		memcpy(addrs + naddrs, node->peers, npeers * 4);
 	free(si->node_name);
 	free(si->addrs);
 	si->node_name = name;
 	si->addrs = addrs;
-	si->naddrs = node ? node->naddrs : 0;
+	si->naddrs = naddrs;
+	si->npeers = npeers;
 	si->np_min = node ? node->np_min : 0;
 	si->np_max = node ? node->np_max : 0;
 	si->flags = flags;
@@ -984,6 +1054,8 @@ static int node_keep(struct svc_incr *si, const struct svc_node *node, unsigned 
 static struct svc_node node_of(const struct svc_incr *si)
 {
 	return (struct svc_node){ .name = si->node_name, .naddrs = si->naddrs, .addrs = si->addrs,
+				  .npeers = si->npeers,
+				  .peers = si->npeers ? si->addrs + si->naddrs : NULL,
 				  .np_min = si->np_min, .np_max = si->np_max };
 }
 
@@ -1136,7 +1208,7 @@ static int sent_errs(struct svc_incr *si, const struct sent *s)
 			continue;
 		}
 		k = *kent_slot(si, &it->fe.key);
-		if ((k->c[0].s != s || k->c[0].i != i) &&
+		if ((k->c[0].s != s || k->c[0].i != i) && it->field != FIELD_PEER &&
 		    put_err(si, clash_msg(it, s->ns, s->name, k->c[0].s->it.v[k->c[0].i].fe.name)))
 			return -ENOMEM;
 	}

@@ -5,7 +5,11 @@
  *  - its ClusterIP frontend (headless Services and Services whose ClusterIP
  *    is not allocated have none, nor ExternalName ones);
  *  - NodePort and LoadBalancer Services: a NodePort frontend on each of the
- *    node's addresses (struct svc_node) at spec.ports[].nodePort; a nodePort
+ *    node's addresses (struct svc_node) at spec.ports[].nodePort, and one
+ *    on every other Node's (peers: this node's pods connecting to another
+ *    node's NodePort are translated here, to every backend, as the
+ *    ClusterIP would be, instead of sending the packet to a node whose
+ *    stack has no kube-proxy to answer it); a nodePort
  *    outside the node's range, or one another Service has, is said (naming
  *    the object and field) and that frontend left out, nothing else;
  *  - a frontend per spec.externalIPs[] and per status.loadBalancer.ingress[].ip
@@ -49,6 +53,12 @@ struct svc_node {
 	const char *name; /* its Node name: endpoints with this nodeName are local */
 	size_t naddrs;
 	const uint32_t *addrs; /* NodePort frontends' addresses, network order */
+	/*
+	 * The other Nodes' addresses (InternalIP): NodePort frontends there too,
+	 * every backend, for this node's pods reaching another node's NodePort.
+	 */
+	size_t npeers;
+	const uint32_t *peers;
 	uint16_t np_min, np_max; /* NodePort range; np_max 0: SVC_NODEPORT_MIN-MAX */
 };
 
@@ -65,6 +75,12 @@ struct svc_list {
 	size_t nerrs;
 	char **errs;
 };
+
+/*
+ * "MIN-MAX" (the API server's --service-node-port-range, e.g. 30000-32767):
+ * 0 and the bounds, or -EINVAL (1 <= MIN <= MAX <= 65535, nothing else).
+ */
+int svc_nodeport_range_parse(const char *s, uint16_t *min, uint16_t *max);
 
 /* 0, or -ENOMEM (out left empty). node NULL: no NodePort frontends, no local endpoints. */
 int svc_build(const struct cluster *c, const struct svc_node *node, unsigned int flags,
