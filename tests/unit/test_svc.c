@@ -625,7 +625,10 @@ static void put_slice(void)
 static void incr_equals_build(void **state)
 {
 	uint32_t addrs[2] = { htonl(0x0a000001), htonl(0x0a000002) };
-	struct svc_node node = { .name = "n1", .naddrs = 1, .addrs = addrs };
+	/* Other Nodes' InternalIPs (this node's pods reaching their NodePorts); the
+	 * last is also an externalIPs address: the two claim one frontend. */
+	uint32_t peers[3] = { htonl(0x0a000003), htonl(0x0a000004), htonl(0x0a600001) };
+	struct svc_node node = { .name = "n1", .naddrs = 1, .addrs = addrs, .peers = peers };
 	struct svc_incr *si = svc_incr_new();
 	size_t rebuilt = 0, steps = 3000, fulls = 0, puts = 0, dels = 0;
 
@@ -666,6 +669,8 @@ static void incr_equals_build(void **state)
 		}
 		if (rnd(50) == 0)
 			node.naddrs = 1 + rnd(2);
+		if (rnd(40) == 0)
+			node.npeers = rnd(4);
 		store_view(st, &c);
 		assert_int_equal(store_journal_take(st, &ch, &nch, &all), 0);
 		assert_int_equal(svc_incr_update(si, &c, &node, 0, ch, nch, all, whole, &d), 0);
