@@ -159,6 +159,11 @@ struct xcni_ct_key tuple_of(const struct row *r, bool rev);
 int hostile_tests(struct CMUnitTest **tests, size_t *n);
 void hostile_free(void);
 
+/* tests/bpf/v6.c: IPv6, run after the hostile matrix; v6_event takes IPv6 events. */
+extern const struct CMUnitTest v6_tests[];
+extern const size_t nr_v6_tests;
+void v6_event(const void *data);
+
 /* tests/bpf/lb.c: Services in BPF, run after the rows. */
 extern const struct CMUnitTest lb_tests[];
 extern const size_t nr_lb_tests;
