@@ -591,12 +591,13 @@ static int cmd_add(struct ctx *c)
 	struct nl_link hl, pl;
 	struct netns ns = { .host_fd = -1, .pod_fd = -1 };
 	struct cni_proc ipam_proc = { .pid = -1, .out_fd = -1 };
-	struct xcni_dp dp = { .from_fd = -1, .to_fd = -1, .ep_fd = -1, .if_fd = -1 };
+	struct xcni_dp dp = { .from_fd = -1, .to_fd = -1, .ep_fd = -1, .if_fd = -1, .ep6_fd = -1,
+			      .if6_fd = -1 };
 	struct xcni_endpoint ep = { 0 };
 	char alias[256], buf[INET_ADDRSTRLEN], buf6[INET6_ADDRSTRLEN], lo6_was = 0;
 	const char *attached = NULL;
 	json_t *ires = NULL, *res;
-	int err, have_lease = 0, have_link = 0, have_ep = 0;
+	int err, have_lease = 0, have_link = 0, have_ep = 0, have_ep6 = 0;
 
 	/*
 	 * Without the agent's programs a pod would get no policy: refuse, runtimes
@@ -716,9 +717,9 @@ static int cmd_add(struct ctx *c)
 	memcpy(ep.host_mac, a.host_mac, 6);
 	snprintf(ep.host_if, sizeof(ep.host_if), "%s", a.host_if);
 	/*
-	 * The endpoint map is keyed by IPv4 address: an IPv6-only pod gets no
-	 * entry until the data plane keys endpoints by IPv6 too, and until then
-	 * from_pod and to_pod drop its frames as no-endpoint (the safe default).
+	 * One entry per family: endpoints (IPv4) and endpoints6, each with the
+	 * device's mapping (ifindex, ifindex6). The programs judge a dual-stack
+	 * pod's IPv6 under its IPv4 (one policy for both families).
 	 */
 	err = xcni_failpoint("endpoint");
 	if (err)
@@ -728,6 +729,9 @@ static int cmd_add(struct ctx *c)
 	if (err)
 		goto undo;
 	have_ep = ipam.has4;
+	if (ipam.has6 && (err = xcni_dp_endpoint6_add(&dp, &ipam.ip6, &ep, &c->err)))
+		goto undo;
+	have_ep6 = ipam.has6;
 
 	if (ipam.has4)
 		enable_forwarding();
@@ -748,6 +752,8 @@ static int cmd_add(struct ctx *c)
 	goto out;
 
 undo:
+	if (have_ep6)
+		xcni_dp_endpoint6_del(&dp, &ipam.ip6, ep.ep_id);
 	if (have_ep)
 		xcni_dp_endpoint_del(&dp, ipam.ip, ep.ep_id);
 	/* Only what this call attached: the pins of an existing attachment have its name. */
@@ -848,7 +854,8 @@ static int check_ipv6(struct ctx *c, struct netns *ns, const struct nl_link *hl,
 static int cmd_check(struct ctx *c)
 {
 	json_t *prev = c->conf.prev_result, *ifs, *it, *ips, *routes, *ires = NULL;
-	struct xcni_dp dp = { .from_fd = -1, .to_fd = -1, .ep_fd = -1, .if_fd = -1 };
+	struct xcni_dp dp = { .from_fd = -1, .to_fd = -1, .ep_fd = -1, .if_fd = -1, .ep6_fd = -1,
+			      .if6_fd = -1 };
 	struct nl_link hl, pl;
 	struct netns ns;
 	char host_if[IF_NAMESIZE], mac[18], attach[8];
@@ -1027,10 +1034,13 @@ static int del_attachment(struct ctx *c, struct nl *host, const struct xcni_dp *
 
 		if (ip)
 			xcni_dp_endpoint_del(dp, ip, ep_id);
-		else if (!have_rec)
-			/* No record (ADD died between the entry and the record): find
-			 * the entry by its endpoint id, a walk of the map only then. */
+		/* No record (ADD died between the entry and the record), or an
+		 * IPv6 entry (the record keeps the IPv4 only): found by endpoint
+		 * id, a walk of the maps (endpoints6 alone when the IPv4 is known). */
+		if (!ip && !have_rec)
 			xcni_dp_gc(dp, &ep_id, 1);
+		else
+			xcni_dp_gc6(dp, &ep_id, 1);
 		xcni_killpoint("del-endpoint");
 	}
 	if (have_link) {
