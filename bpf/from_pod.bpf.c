@@ -139,24 +139,27 @@ __attribute__((noinline)) int from_pod6(struct __sk_buff *skb)
 		reason = XCNI_DROP_SPOOF_IP;
 		if (!in6_linklocal(p.tuple.saddr) && !in6_unspec(p.tuple.saddr))
 			goto out;
-		if (icmp6_is_nd(&p))
+		if (icmp6_is_nd(&p)) {
 			reason = nd_from_pod(skb, &p, src, ep_ip6, &verdict);
-		else if (in6_linklocal(p.tuple.saddr) && in6_is_gw(p.tuple.daddr))
-			reason = XCNI_FWD_STACK;
-		goto out;
-	}
-	if (icmp6_is_nd(&p)) {
+			goto out;
+		}
+		if (!in6_linklocal(p.tuple.saddr) || !in6_is_gw(p.tuple.daddr))
+			goto out;
+	} else if (icmp6_is_nd(&p)) {
 		reason = nd_from_pod(skb, &p, src, ep_ip6, &verdict);
-		goto out;
-	}
-	/* The link's other addresses are the host's (the node always may be reached). */
-	if (in6_linklocal(p.tuple.daddr)) {
-		reason = XCNI_FWD_STACK;
 		goto out;
 	}
 	ct = ct6_track(skb, &p, &ctf);
 	if (ct == CT_INVALID) {
 		reason = p.frag_later ? XCNI_DROP_FRAGMENT : XCNI_DROP_CT_INVALID;
+		goto out;
+	}
+	/* On the link (a link-local destination, the gateway): the node's, which
+	 * a pod may always reach; tracked, so its answers find the flow. */
+	if (in6_linklocal(p.tuple.daddr)) {
+		if (ct == CT_NEW || ct == CT_STALE)
+			ct6_commit(&p, ct, ep_id, 0);
+		reason = ct_answers(ct) ? XCNI_FWD_REPLY : XCNI_FWD_STACK;
 		goto out;
 	}
 	dst = bpf_map_lookup_elem(&xcni_endpoints6, p.tuple.daddr);

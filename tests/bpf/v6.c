@@ -440,6 +440,12 @@ static void v6_spoof(void **state)
 		expect(&f, PASS(FWD_STACK), NULL);
 	}
 	{
+		/* ... tracked: the gateway's answer is a reply. */
+		F(TO_POD, DEV_A, GW6, LL_A, 58);
+		icmp6(&f, 129, 9);
+		expect(&f, PASS(FWD_REPLY), NULL);
+	}
+	{
 		F(FROM_POD, DEV_X, "fd00:99::e", A6, IPPROTO_UDP);
 		udp(&f, 1000, 53);
 		expect(&f, DROP(DROP_SPOOF_IP), NULL);
