@@ -189,11 +189,7 @@ __attribute__((noinline)) int from_pod6(struct __sk_buff *skb)
 		reason = XCNI_DROP_REDIRECT;
 		goto out;
 	}
-	verdict = bpf_redirect_peer(dst->ifindex, 0);
-	if (verdict != TC_ACT_REDIRECT)
-		reason = XCNI_DROP_REDIRECT;
-	else
-		reason = ct_answers(ct) ? XCNI_FWD_REPLY : XCNI_FWD_LOCAL;
+	reason = redirect_local(dst, ct_answers(ct), &verdict);
 out:
 	return finish6(skb, reason, XCNI_DIR_FROM_POD, ep_id, &p, verdict, &v);
 }
@@ -215,8 +211,6 @@ __attribute__((noinline)) int from_pod4(struct __sk_buff *skb)
 	int reason, verdict = TC_ACT_OK, ct;
 	__u8 ctf;
 
-	if (!skb)
-		return TC_ACT_SHOT;
 	p.len = skb->len;
 	reason = pod_dev_start(skb, &c, &p, &src, &ep_ip);
 	if (reason)
@@ -380,11 +374,7 @@ __attribute__((noinline)) int from_pod4(struct __sk_buff *skb)
 		reason = XCNI_DROP_REDIRECT;
 		goto out;
 	}
-	verdict = bpf_redirect_peer(dst->ifindex, 0);
-	if (verdict != TC_ACT_REDIRECT)
-		reason = XCNI_DROP_REDIRECT;
-	else
-		reason = ct_answers(ct) ? XCNI_FWD_REPLY : XCNI_FWD_LOCAL;
+	reason = redirect_local(dst, ct_answers(ct), &verdict);
 out:
 	if (lb_enabled && reason_is_drop(reason))
 		lb_forget(&lb);

@@ -100,8 +100,6 @@ __attribute__((noinline)) int to_pod4(struct __sk_buff *skb)
 	int reason, ct;
 	__u8 ctf;
 
-	if (!skb)
-		return TC_ACT_SHOT;
 	p.len = skb->len;
 	reason = pod_dev_start(skb, &c, &p, &ep, &ep_ip);
 	if (reason)

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <linux/pkt_cls.h>
 #include <net/if.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -321,59 +322,60 @@ int xcni_dp_endpoint6_get(const struct xcni_dp *dp, const struct in6_addr *ip6,
 	return bpf_map_lookup_elem(dp->ep6_fd, ip6, ep) ? -errno : 0;
 }
 
-/* GC of endpoints6 alone: as xcni_dp_gc's walk, keyed by IPv6. */
-int xcni_dp_gc6(const struct xcni_dp *dp, const __u32 *stale, size_t n)
+/*
+ * The keys (ksz bytes each, at most max) of the entries of endpoint map fd
+ * whose device is gone or whose ep_id is in stale (n of them). Collected
+ * first: deleting during the walk would restart it.
+ */
+static size_t gc_collect(int fd, size_t ksz, const __u32 *stale, size_t n, unsigned char *dead,
+			 size_t max)
 {
-	struct in6_addr key, next, *prev = NULL, dead[256];
+	unsigned char key[16], next[16];
 	struct xcni_endpoint ep;
 	char name[IF_NAMESIZE];
 	size_t nd = 0;
+	bool first = true;
 
-	if (dp->ep6_fd < 0)
-		return 0;
-	while (bpf_map_get_next_key(dp->ep6_fd, prev, &next) == 0) {
-		key = next;
-		prev = &key;
-		if (bpf_map_lookup_elem(dp->ep6_fd, &key, &ep))
+	while (nd < max && bpf_map_get_next_key(fd, first ? NULL : key, next) == 0) {
+		first = false;
+		memcpy(key, next, ksz);
+		if (bpf_map_lookup_elem(fd, key, &ep))
 			continue;
 		int gone = !if_indextoname(ep.ifindex, name);
 
 		for (size_t i = 0; i < n && !gone; i++)
 			gone = stale[i] == ep.ep_id;
-		if (gone && nd < sizeof(dead) / sizeof(dead[0]))
-			dead[nd++] = key;
+		if (gone)
+			memcpy(dead + nd++ * ksz, key, ksz);
 	}
-	for (size_t i = 0; i < nd; i++) {
+	return nd;
+}
+
+/* GC of endpoints6 alone (DEL of an IPv6 entry, whose address the record does not keep). */
+int xcni_dp_gc6(const struct xcni_dp *dp, const __u32 *stale, size_t n)
+{
+	struct in6_addr dead[256];
+	struct xcni_endpoint ep;
+	size_t nd;
+
+	if (dp->ep6_fd < 0)
+		return 0;
+	nd = gc_collect(dp->ep6_fd, sizeof(dead[0]), stale, n, (unsigned char *)dead, 256);
+	for (size_t i = 0; i < nd; i++)
 		if (bpf_map_lookup_elem(dp->ep6_fd, &dead[i], &ep) == 0)
 			xcni_dp_endpoint6_del(dp, &dead[i], ep.ep_id);
-	}
 	return (int)nd;
 }
 
 /* GC: entries (both families) whose device is gone, or whose ep_id is in stale (n of them). */
 int xcni_dp_gc(const struct xcni_dp *dp, const __u32 *stale, size_t n)
 {
-	__u32 key, next, *prev = NULL;
 	__u32 dead[256];
-	size_t nd = 0;
 	struct xcni_endpoint ep;
-	char name[IF_NAMESIZE];
+	size_t nd = gc_collect(dp->ep_fd, sizeof(dead[0]), stale, n, (unsigned char *)dead, 256);
 
-	while (bpf_map_get_next_key(dp->ep_fd, prev, &next) == 0) {
-		key = next;
-		prev = &key;
-		if (bpf_map_lookup_elem(dp->ep_fd, &key, &ep))
-			continue;
-		int gone = !if_indextoname(ep.ifindex, name);
-
-		for (size_t i = 0; i < n && !gone; i++)
-			gone = stale[i] == ep.ep_id;
-		if (gone && nd < sizeof(dead) / sizeof(dead[0]))
-			dead[nd++] = key;
-	}
-	for (size_t i = 0; i < nd; i++) {
+	for (size_t i = 0; i < nd; i++)
 		if (bpf_map_lookup_elem(dp->ep_fd, &dead[i], &ep) == 0)
 			xcni_dp_endpoint_del(dp, dead[i], ep.ep_id);
-	}
 	return (int)nd + xcni_dp_gc6(dp, stale, n);
 }

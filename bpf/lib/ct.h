@@ -75,13 +75,13 @@ static __always_inline struct xcni_ctstat *ct_stat(void)
  * existing one, a reused tuple, is overwritten uncounted), so created -
  * deleted - entries present is what LRU eviction took.
  */
-static __always_inline void ct_insert(const struct xcni_ct_key *k, const struct xcni_ct_entry *e,
-				      int pickup)
+static __always_inline void ct_map_insert(void *map, const void *k, const struct xcni_ct_entry *e,
+					  int pickup)
 {
 	struct xcni_ctstat *st;
 
-	if (bpf_map_update_elem(&xcni_ct, k, e, BPF_NOEXIST)) {
-		bpf_map_update_elem(&xcni_ct, k, e, BPF_ANY);
+	if (bpf_map_update_elem(map, k, e, BPF_NOEXIST)) {
+		bpf_map_update_elem(map, k, e, BPF_ANY);
 		return;
 	}
 	st = ct_stat();
@@ -91,16 +91,27 @@ static __always_inline void ct_insert(const struct xcni_ct_key *k, const struct 
 	}
 }
 
+static __always_inline void ct_insert(const struct xcni_ct_key *k, const struct xcni_ct_entry *e,
+				      int pickup)
+{
+	ct_map_insert(&xcni_ct, k, e, pickup);
+}
+
 /* ... and out through here (or LRU eviction). */
-static __always_inline void ct_delete(const struct xcni_ct_key *k)
+static __always_inline void ct_map_delete(void *map, const void *k)
 {
 	struct xcni_ctstat *st;
 
-	if (bpf_map_delete_elem(&xcni_ct, k))
+	if (bpf_map_delete_elem(map, k))
 		return;
 	st = ct_stat();
 	if (st)
 		st->deleted++;
+}
+
+static __always_inline void ct_delete(const struct xcni_ct_key *k)
+{
+	ct_map_delete(&xcni_ct, k);
 }
 
 static __always_inline void ct_reverse(const struct xcni_ct_key *k, struct xcni_ct_key *r)

@@ -57,6 +57,7 @@ static __always_inline int event_budget(struct xcni_evrate *b, __u32 rate)
 /*
  * Room for one event of size bytes on the ring, within this CPU's budget;
  * NULL (counted) when there is none. The caller fills and submits it.
+ * (The IPv6 programs' report6; report below does the same in line.)
  */
 static __always_inline void *event_reserve(__u32 size, const struct xcni_config *cfg)
 {
@@ -102,20 +103,51 @@ static __always_inline void event_fill(struct xcni_event *ev, struct __sk_buff *
 	ev->pad = 0;
 }
 
+/*
+ * Written out field by field rather than through event_fill: the IPv4
+ * programs keep the instructions they had (event_fill's version costs each
+ * of the three inlined reports about 50 more).
+ */
 static __always_inline void report(struct __sk_buff *skb, __u8 type, int reason, __u8 dir,
 				   __u32 ep_id, const struct pkt *p, const struct verdict *v,
 				   const struct xcni_config *cfg)
 {
-	struct xcni_event *ev = event_reserve(sizeof(*ev), cfg);
+	__u32 zero = 0;
+	struct xcni_evrate *b = bpf_map_lookup_elem(&xcni_evrate, &zero);
+	struct xcni_event *ev;
 
-	if (!ev)
+	if (!b)
 		return;
-	event_fill(ev, skb, type, reason, dir, ep_id, v, p->len, p->tuple.proto, p->tuple.sport,
-		   p->tuple.dport);
+	if (!event_budget(b, cfg ? cfg->events_rate : 0)) {
+		b->lost_rate++;
+		return;
+	}
+	ev = bpf_ringbuf_reserve(&xcni_events, sizeof(*ev), 0);
+	if (!ev) {
+		b->lost_full++;
+		return;
+	}
+	b->sent++;
+	ev->ts_ns = bpf_ktime_get_ns();
+	ev->ep_id = ep_id;
+	ev->ifindex = skb->ifindex;
+	ev->reason = reason;
+	ev->dir = dir;
+	ev->proto = p->tuple.proto;
+	ev->type = type;
+	ev->pol_dir = v->pol_dir;
 	ev->saddr = p->tuple.saddr;
 	ev->daddr = p->tuple.daddr;
+	ev->sport = p->tuple.sport;
+	ev->dport = p->tuple.dport;
+	ev->len = p->len ? p->len : skb->len;
+	ev->src_identity = v->src_id;
+	ev->dst_identity = v->dst_id;
+	ev->policy_id = v->policy_id;
+	ev->rule = v->rule;
 	ev->rev_nat = p->rev_nat;
 	ev->backend_id = p->backend_id;
+	ev->pad = 0;
 	bpf_ringbuf_submit(ev, 0);
 }
 

@@ -394,22 +394,6 @@ __attribute__((noinline)) int ct6_icmp_related(struct __sk_buff *skb, __u32 icmp
 	return 1 + e->flags;
 }
 
-static __always_inline void ct6_insert(const struct xcni_ct6_key *k, const struct xcni_ct_entry *e,
-				       int pickup)
-{
-	struct xcni_ctstat *st;
-
-	if (bpf_map_update_elem(&xcni_ct6, k, e, BPF_NOEXIST)) {
-		bpf_map_update_elem(&xcni_ct6, k, e, BPF_ANY);
-		return;
-	}
-	st = ct_stat();
-	if (st) {
-		st->created++;
-		st->pickups += pickup;
-	}
-}
-
 /*
  * ct_track for IPv6, with IPv4's rules (see ct_lookup): TCP states, UDP and
  * other protocols by timeout, ICMPv6 echo by id (a reply never opens a flow),
@@ -505,7 +489,7 @@ static __always_inline void ct6_commit(const struct pkt6 *p, int ct, __u32 ep_id
 	ne.state = p->ct_state ? p->ct_state : XCNI_CT_NEW;
 	ne.flags = flags;
 	ne.policy_rev = p->policy_rev;
-	ct6_insert(&p->tuple, &ne, p->ct_state != 0);
+	ct_map_insert(&xcni_ct6, &p->tuple, &ne, p->ct_state != 0);
 }
 
 /*
@@ -525,12 +509,8 @@ static __always_inline int flow_judge6(const struct pkt6 *p, int ct, __u32 src_k
 					  p->tuple.proto, p->tuple.dport, v))
 		reason = XCNI_DROP_POLICY_INGRESS;
 	if (reason) {
-		if (ct == CT_STALE && !bpf_map_delete_elem(&xcni_ct6, &p->tuple)) {
-			struct xcni_ctstat *st = ct_stat();
-
-			if (st)
-				st->deleted++;
-		}
+		if (ct == CT_STALE)
+			ct_map_delete(&xcni_ct6, &p->tuple);
 		return reason;
 	}
 	ct6_commit(p, ct, ep_id, flags);

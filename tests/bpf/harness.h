@@ -83,6 +83,8 @@ uint16_t flow_sport(const struct xcni_ct_key *t);
 int run(int prog, int dev, uint8_t *in, size_t len, uint8_t *out, size_t out_len, int repeat,
 	struct bpf_test_run_opts *o);
 int map_fd(const char *name);
+/* One more policy revision, as xcnid writes after every policy change. */
+int polrev_bump(void);
 int read_metrics(struct xcni_metric m[XCNI_NR_METRICS]);
 const char *reason_name(int idx);
 const char *dir_name(unsigned int d);

@@ -1014,7 +1014,7 @@ static int cidr_group(const char *ep, uint8_t version, uint8_t dir, const char *
 }
 
 /* As xcnid does after every policy change: one more policy revision. */
-static int polrev_bump(void)
+int polrev_bump(void)
 {
 	uint32_t k = 0, rev = 0;
 	int fd = map_fd("xcni_polrev");

@@ -259,17 +259,6 @@ static int ct6_state(const char *s, uint16_t sp, const char *d, uint16_t dp, uin
 	return e.state;
 }
 
-static int polrev_bump6(void)
-{
-	uint32_t k = 0, rev = 0;
-	int fd = map_fd("xcni_polrev");
-
-	if (bpf_map_lookup_elem(fd, &k, &rev))
-		return -errno;
-	rev++;
-	return bpf_map_update_elem(fd, &k, &rev, BPF_ANY) ? -errno : 0;
-}
-
 /* An allow entry (exact port) of ep's policy version 0 in dir. */
 static void allow6(uint32_t ep, uint8_t dir, uint32_t peer, uint8_t proto, uint16_t port,
 		   uint32_t policy_id)
@@ -286,13 +275,13 @@ static void isolate(uint32_t ep, uint32_t id, uint8_t isolated)
 	struct xcni_polep v = { .identity = id, .isolated = isolated };
 
 	assert_int_equal(bpf_map_update_elem(map_fd("xcni_polep"), &ep, &v, BPF_ANY), 0);
-	assert_int_equal(polrev_bump6(), 0);
+	assert_int_equal(polrev_bump(), 0);
 }
 
 static void open_up(uint32_t ep)
 {
 	bpf_map_delete_elem(map_fd("xcni_polep"), &ep);
-	assert_int_equal(polrev_bump6(), 0);
+	assert_int_equal(polrev_bump(), 0);
 }
 
 static void ipc6(const char *a, uint32_t id)
