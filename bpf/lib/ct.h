@@ -142,6 +142,28 @@ static __always_inline void ct_tcp_update(struct xcni_ct_entry *e, __u8 flags, i
 		e->state = XCNI_CT_ESTABLISHED;
 }
 
+/*
+ * A live entry the packet belongs to, in the flow's opening direction or
+ * (reply) the other: stamped, counted, its state moved on. A reply of a flow
+ * other than TCP makes it established.
+ */
+static __always_inline void ct_account(struct xcni_ct_entry *e, __u64 now, __u32 len, int tcp,
+				       __u8 tcp_flags, int reply)
+{
+	e->last_ns = now;
+	if (reply) {
+		e->pkts_reply++;
+		e->bytes_reply += len;
+	} else {
+		e->pkts_orig++;
+		e->bytes_orig += len;
+	}
+	if (tcp)
+		ct_tcp_update(e, tcp_flags, reply);
+	else if (reply && e->state == XCNI_CT_NEW)
+		e->state = XCNI_CT_ESTABLISHED;
+}
+
 /* What a CT_INVALID packet is dropped for. */
 static __always_inline int ct_invalid_reason(const struct pkt *p)
 {
@@ -265,11 +287,7 @@ static __always_inline int ct_lookup(struct __sk_buff *skb, struct pkt *p, __u32
 		*flags = e->flags;
 		p->rev_nat = e->rev_nat;
 		p->backend_id = e->backend_id;
-		e->last_ns = now;
-		e->pkts_orig++;
-		e->bytes_orig += len;
-		if (tcp)
-			ct_tcp_update(e, p->tcp_flags, 0);
+		ct_account(e, now, len, tcp, p->tcp_flags, 0);
 		p->ct_state = e->state;
 		return e->policy_rev == p->policy_rev ? CT_ORIG : CT_STALE;
 	}
@@ -279,13 +297,7 @@ static __always_inline int ct_lookup(struct __sk_buff *skb, struct pkt *p, __u32
 		*flags = e->flags;
 		p->rev_nat = e->rev_nat;
 		p->backend_id = e->backend_id;
-		e->last_ns = now;
-		e->pkts_reply++;
-		e->bytes_reply += len;
-		if (tcp)
-			ct_tcp_update(e, p->tcp_flags, 1);
-		else if (e->state == XCNI_CT_NEW)
-			e->state = XCNI_CT_ESTABLISHED;
+		ct_account(e, now, len, tcp, p->tcp_flags, 1);
 		p->ct_state = e->state;
 		return CT_REPLY;
 	}

@@ -429,11 +429,7 @@ static __always_inline int ct6_track(struct __sk_buff *skb, struct pkt6 *p, __u8
 	    !(tcp && e->state == XCNI_CT_CLOSED && (p->tcp_flags & XCNI_TCP_SYN)) &&
 	    !(fresh_syn && e->state != XCNI_CT_NEW)) {
 		*flags = e->flags;
-		e->last_ns = now;
-		e->pkts_orig++;
-		e->bytes_orig += p->len;
-		if (tcp)
-			ct_tcp_update(e, p->tcp_flags, 0);
+		ct_account(e, now, p->len, tcp, p->tcp_flags, 0);
 		p->ct_state = e->state;
 		ct = e->policy_rev == p->policy_rev ? CT_ORIG : CT_STALE;
 		goto out;
@@ -442,13 +438,7 @@ static __always_inline int ct6_track(struct __sk_buff *skb, struct pkt6 *p, __u8
 	e = echo_req ? NULL : bpf_map_lookup_elem(&xcni_ct6, &rev);
 	if (e && ct_alive(e, now, life)) {
 		*flags = e->flags;
-		e->last_ns = now;
-		e->pkts_reply++;
-		e->bytes_reply += p->len;
-		if (tcp)
-			ct_tcp_update(e, p->tcp_flags, 1);
-		else if (e->state == XCNI_CT_NEW)
-			e->state = XCNI_CT_ESTABLISHED;
+		ct_account(e, now, p->len, tcp, p->tcp_flags, 1);
 		p->ct_state = e->state;
 		return CT_REPLY;
 	}
