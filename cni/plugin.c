@@ -942,9 +942,21 @@ static int cmd_check(struct ctx *c)
 		struct nl_route hr = { .dst_len = 32, .oif = hl.ifindex };
 
 		if (addr && strchr(addr, ':')) {
+			struct xcni_endpoint ep;
+			struct in6_addr a6;
+			uint8_t plen6;
+
 			err = check_ipv6(c, &ns, &hl, &pl, addr);
 			if (err)
 				goto out;
+			/* Under an xcnid with the IPv6 maps: the pod's entry, this attachment's. */
+			if (dp.ep6_fd >= 0 && !xcni_cidr6_parse(addr, &a6, &plen6) &&
+			    (xcni_dp_endpoint6_get(&dp, &a6, &ep) || ep.ifindex != (__u32)hl.ifindex ||
+			     ep.ep_id != xcni_ep_id(c->env.container_id, c->env.ifname))) {
+				err = drift(c, "endpoint6 map entry for %s missing or not %s's", addr,
+					    host_if);
+				goto out;
+			}
 			continue;
 		}
 		if (!addr || xcni_cidr4_parse(addr, &ip, &plen))

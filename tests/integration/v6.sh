@@ -114,7 +114,9 @@ for p in a b c; do ip -n "$XCT_TAG-$p" -6 neigh del fe80::1 dev eth0 2>/dev/null
 nsenter --net="/var/run/netns/$NODE" timeout 20 tshark -n -i "$HOSTIF_A" -f icmp6 -w "$T/nd.pcap" -q 2>"$T/nd.err" &
 TSHARK=$!
 PIDS+=("$TSHARK")
-for _ in $(seq 50); do grep -q Capturing "$T/nd.err" 2>/dev/null && break; sleep 0.1; done
+# tshark is slow to start on a busy machine: "Capturing" first, then a moment.
+for _ in $(seq 200); do grep -q Capturing "$T/nd.err" 2>/dev/null && break; sleep 0.1; done
+sleep 1
 check "a pings b over IPv6 ($A6 -> $B6), resolving its gateway by NDP" \
 	in_pod a ping -6 -c3 -i 0.2 -W2 "$B6"
 sleep 0.3
@@ -138,10 +140,23 @@ for p in b c; do
 	# killed by PID at the end.
 	ip netns exec "$XCT_TAG-$p" socat TCP6-LISTEN:80,fork,reuseaddr,ipv6only=0 SYSTEM:'echo hello' &
 	PIDS+=($!)
-	ip netns exec "$XCT_TAG-$p" socat UDP6-RECVFROM:53,fork,ipv6only=0 SYSTEM:'echo pong' &
+	# UDP: one socket answering every datagram (socat's fork per datagram lost some).
+	ip netns exec "$XCT_TAG-$p" python3 -c '
+import socket
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+s.bind(("::", 53))
+while True:
+    d, a = s.recvfrom(2048)
+    s.sendto(b"pong\n", a)' &
 	PIDS+=($!)
 done
-sleep 0.5
+for p in b c; do
+	for _ in $(seq 50); do
+		ss -N "$XCT_TAG-$p" -ltn | grep -q ':80 ' && ss -N "$XCT_TAG-$p" -lun | grep -q ':53 ' && break
+		sleep 0.1
+	done
+done
 tcp() { # tcp SRC ADDR: connected or blocked
 	if in_pod "$1" timeout 4 socat -T2 - "TCP:[$2]:80,connect-timeout=2" </dev/null 2>/dev/null | grep -q hello ||
 		{ [[ $2 != *:* ]] && in_pod "$1" timeout 4 socat -T2 - "TCP:$2:80,connect-timeout=2" </dev/null 2>/dev/null | grep -q hello; }; then
@@ -220,9 +235,31 @@ check "only-b-to-c applied" sync_gen
 check "c (IPv6 only) isolated: a -> c refused" expect "a -> [$C6]:80" "$(tcp a "$C6")" blocked
 check "c admits b" expect "b -> [$C6]:80" "$(tcp b "$C6")" connected
 
+# CHECK looks at the IPv6 entry too.
+cni_check() { # cni_check POD: CHECK against its ADD result
+	nsenter --net="/var/run/netns/$NODE" env CNI_COMMAND=CHECK CNI_CONTAINERID="$CID_PREFIX-$1" \
+		CNI_NETNS="/var/run/netns/$XCT_TAG-$1" CNI_IFNAME=eth0 CNI_PATH="$CNI_REF_DIR" \
+		"$XCNI_BIN" <<<"$(jq -c --slurpfile r "$T/$1.json" '. + {prevResult: $r[0]}' "$T/net.json")"
+}
+bytes() { python3 -c 'import ipaddress, sys; print(" ".join(str(b) for b in ipaddress.ip_address(sys.argv[1]).packed))' "$1"; }
+# The permanent entry this test removed, put back: CHECK wants the plugin's wiring.
+ip -n "$XCT_TAG-a" -6 neigh replace fe80::1 lladdr "$HOSTMAC_A" dev eth0 nud permanent
+check "CHECK a passes (its IPv6 entry in place)" cni_check a
+ifa=$(ip -n "$NODE" -o link show "$HOSTIF_A" | cut -d: -f1)
+bpftool map delete pinned "$PIN/xcni_endpoints6" key $(bytes "$A6")
+bpftool map delete pinned "$PIN/xcni_ifindex6" key $((ifa & 255)) $((ifa >> 8 & 255)) 0 0
+cni_check a >"$T/check.out" 2>&1
+rc=$?
+check "CHECK a fails ($rc) once its IPv6 entry is gone, naming it" \
+	bash -c "[ $rc -ne 0 ] && grep -q 'endpoint6 map entry for $A6/128 missing' $T/check.out"
+
 # DEL takes the IPv6 entries away; a failed ADD leaves none behind.
 cni DEL a >/dev/null
-check "DEL a: its IPv6 entries are gone (endpoints6 2, ifindex6 2)" \
+cni DEL b >/dev/null
+check "DEL b: its IPv6 entries are gone (endpoints6 1, ifindex6 1: c's)" \
+	bash -c "[ $(entries xcni_endpoints6) -eq 1 ] && [ $(entries xcni_ifindex6) -eq 1 ]"
+cni ADD b >"$T/b.json"
+check "ADD b again: entries back (endpoints6 2, ifindex6 2)" \
 	bash -c "[ $(entries xcni_endpoints6) -eq 2 ] && [ $(entries xcni_ifindex6) -eq 2 ]"
 ip netns add "$XCT_TAG-d" && ip -n "$XCT_TAG-d" link set lo up
 XCNI_TEST_FAIL_AT=endpoint6 cni ADD d >"$T/d.json" 2>"$T/d.err"
