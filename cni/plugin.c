@@ -685,12 +685,13 @@ static int cmd_add(struct ctx *c)
 	struct nl_link hl, pl;
 	struct netns ns = { .host_fd = -1, .pod_fd = -1 };
 	struct cni_proc ipam_proc = { .pid = -1, .out_fd = -1 };
-	struct xcni_dp dp = { .from_fd = -1, .to_fd = -1, .ep_fd = -1, .if_fd = -1 };
+	struct xcni_dp dp = { .from_fd = -1, .to_fd = -1, .ep_fd = -1, .if_fd = -1, .ep6_fd = -1,
+			      .if6_fd = -1 };
 	struct xcni_endpoint ep = { 0 };
 	char alias[256], buf[INET_ADDRSTRLEN], buf6[INET6_ADDRSTRLEN], lo6_was = 0;
 	const char *attached = NULL;
 	json_t *ires = NULL, *res;
-	int err, have_lease = 0, have_link = 0, have_ep = 0;
+	int err, have_lease = 0, have_link = 0, have_ep = 0, have_ep6 = 0;
 
 	/*
 	 * Without the agent's programs a pod would get no policy: refuse, runtimes
@@ -810,9 +811,9 @@ static int cmd_add(struct ctx *c)
 	memcpy(ep.host_mac, a.host_mac, 6);
 	snprintf(ep.host_if, sizeof(ep.host_if), "%s", a.host_if);
 	/*
-	 * The endpoint map is keyed by IPv4 address: an IPv6-only pod gets no
-	 * entry until the data plane keys endpoints by IPv6 too, and until then
-	 * from_pod and to_pod drop its frames as no-endpoint (the safe default).
+	 * One entry per family: endpoints (IPv4) and endpoints6, each with the
+	 * device's mapping (ifindex, ifindex6). The programs judge a dual-stack
+	 * pod's IPv6 under its IPv4 (one policy for both families).
 	 */
 	err = xcni_failpoint("endpoint");
 	if (err)
@@ -822,6 +823,9 @@ static int cmd_add(struct ctx *c)
 	if (err)
 		goto undo;
 	have_ep = ipam.has4;
+	if (ipam.has6 && (err = xcni_dp_endpoint6_add(&dp, &ipam.ip6, &ep, &c->err)))
+		goto undo;
+	have_ep6 = ipam.has6;
 
 	if (ipam.has4)
 		enable_forwarding();
@@ -842,6 +846,8 @@ static int cmd_add(struct ctx *c)
 	goto out;
 
 undo:
+	if (have_ep6)
+		xcni_dp_endpoint6_del(&dp, &ipam.ip6, ep.ep_id);
 	if (have_ep)
 		xcni_dp_endpoint_del(&dp, ipam.ip, ep.ep_id);
 	/* Only what this call attached: the pins of an existing attachment have its name. */
@@ -942,7 +948,8 @@ static int check_ipv6(struct ctx *c, struct netns *ns, const struct nl_link *hl,
 static int cmd_check(struct ctx *c)
 {
 	json_t *prev = c->conf.prev_result, *ifs, *it, *ips, *routes, *ires = NULL;
-	struct xcni_dp dp = { .from_fd = -1, .to_fd = -1, .ep_fd = -1, .if_fd = -1 };
+	struct xcni_dp dp = { .from_fd = -1, .to_fd = -1, .ep_fd = -1, .if_fd = -1, .ep6_fd = -1,
+			      .if6_fd = -1 };
 	struct nl_link hl, pl;
 	struct netns ns;
 	char host_if[IF_NAMESIZE], mac[18], attach[8];
@@ -1029,9 +1036,21 @@ static int cmd_check(struct ctx *c)
 		struct nl_route hr = { .dst_len = 32, .oif = hl.ifindex };
 
 		if (addr && strchr(addr, ':')) {
+			struct xcni_endpoint ep;
+			struct in6_addr a6;
+			uint8_t plen6;
+
 			err = check_ipv6(c, &ns, &hl, &pl, addr);
 			if (err)
 				goto out;
+			/* Under an xcnid with the IPv6 maps: the pod's entry, this attachment's. */
+			if (dp.ep6_fd >= 0 && !xcni_cidr6_parse(addr, &a6, &plen6) &&
+			    (xcni_dp_endpoint6_get(&dp, &a6, &ep) || ep.ifindex != (__u32)hl.ifindex ||
+			     ep.ep_id != xcni_ep_id(c->env.container_id, c->env.ifname))) {
+				err = drift(c, "endpoint6 map entry for %s missing or not %s's", addr,
+					    host_if);
+				goto out;
+			}
 			continue;
 		}
 		if (!addr || xcni_cidr4_parse(addr, &ip, &plen))
@@ -1121,10 +1140,13 @@ static int del_attachment(struct ctx *c, struct nl *host, const struct xcni_dp *
 
 		if (ip)
 			xcni_dp_endpoint_del(dp, ip, ep_id);
-		else if (!have_rec)
-			/* No record (ADD died between the entry and the record): find
-			 * the entry by its endpoint id, a walk of the map only then. */
+		/* No record (ADD died between the entry and the record), or an
+		 * IPv6 entry (the record keeps the IPv4 only): found by endpoint
+		 * id, a walk of the maps (endpoints6 alone when the IPv4 is known). */
+		if (!ip && !have_rec)
 			xcni_dp_gc(dp, &ep_id, 1);
+		else
+			xcni_dp_gc6(dp, &ep_id, 1);
 		xcni_killpoint("del-endpoint");
 	}
 	if (have_link) {

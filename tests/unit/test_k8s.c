@@ -490,8 +490,37 @@ static void pod_ip(void **state)
 {
 	(void)state;
 	must_fail(POD "status: {podIP: 10.0.0.256}\n",
-		  "Pod prod/web: status.podIP: \"10.0.0.256\" is not a valid IPv4 address");
+		  "Pod prod/web: status.podIP: \"10.0.0.256\" is not a valid IPv4 or IPv6 address");
 	must_fail(POD "status: {podIP: 010.0.0.1}\n", "status.podIP: \"010.0.0.1\"");
+	must_fail(POD "status: {podIPs: [{ip: \"fd00::1\"}, {ip: \"fd00::g\"}]}\n",
+		  "Pod prod/web: status.podIPs[1].ip: \"fd00::g\" is not a valid IPv4 or IPv6 address");
+	must_fail(POD "status: {podIPs: [\"fd00::1\"]}\n",
+		  "status.podIPs[0]: must be an object");
+	must_fail(POD "status: {podIP: \"::ffff:10.0.0.1\"}\n",
+		  "status.podIP: \"::ffff:10.0.0.1\" is not a unicast IPv6 address");
+	must_fail(POD "status: {podIP: \"ff02::1\"}\n", "is not a unicast IPv6 address");
+}
+
+/* status.podIPs: one address per family (dual stack); IPv6 alone (IPv6-only). */
+static void pod_ips(void **state)
+{
+	uint8_t want[16];
+	struct k8s_object *obj = must_parse(POD "status: {podIP: \"fd00:10::5\", podIPs: "
+						"[{ip: \"fd00:10::5\"}, {ip: 10.1.0.5}]}\n");
+
+	(void)state;
+	inet_pton(AF_INET6, "fd00:10::5", want);
+	assert_int_equal(obj->pod.ip, a4("10.1.0.5"));
+	assert_true(obj->pod.has_ip6);
+	assert_memory_equal(obj->pod.ip6, want, 16);
+	k8s_free(obj);
+	obj = must_parse(POD "status: {podIP: \"fd00:10::5\"}\n");
+	assert_int_equal(obj->pod.ip, 0);
+	assert_true(obj->pod.has_ip6);
+	k8s_free(obj);
+	obj = must_parse(POD "status: {podIP: 10.1.0.5}\n");
+	assert_false(obj->pod.has_ip6);
+	k8s_free(obj);
 }
 
 /* ---- Node ---- */
@@ -1208,6 +1237,7 @@ int main(void)
 		cmocka_unit_test(pod_node_name),
 		cmocka_unit_test(pod_host_network),
 		cmocka_unit_test(pod_ip),
+		cmocka_unit_test(pod_ips),
 		cmocka_unit_test(node_fields),
 		cmocka_unit_test(node_bad_fields),
 		cmocka_unit_test(np_pod_selector_required),

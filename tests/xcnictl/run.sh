@@ -53,7 +53,7 @@ MAN=$(mktemp -d)
 DEST=$(mktemp -d) # make install's staging tree
 
 # Sizes from bpf/xcni_shared.h; a change there must show up here.
-EP_SZ=44 CTK_SZ=16 CTV_SZ=72 MET_SZ=16 CFG_SZ=416 NR_METRICS=124 PFK_SZ=8 PFV_SZ=16 PF6K_SZ=20
+EP_SZ=44 CTK_SZ=16 CTV_SZ=72 MET_SZ=16 CFG_SZ=416 NR_METRICS=128 PFK_SZ=8 PFV_SZ=16 PF6K_SZ=20
 PN_SZ=384 IPK_SZ=8 IPV_SZ=12 ID_SZ=1024 EVR_SZ=40
 PE_SZ=8 PHK_SZ=16 PRK_SZ=20 PV_SZ=16 PCK_SZ=16
 PS_SZ=72 POLN_SZ=320

@@ -470,6 +470,22 @@ static int sync_policy(const struct opts *o, struct from_pod *fp, struct store *
 		report_gen(o, fp, gen, r, msg);
 		return err;
 	}
+	/* IPv6 addresses: identities (ipcache6) and this node's policy keys (polkey6). */
+	{
+		struct pol_v6 v6;
+
+		err = pol_v6_build(pi, &c, &v6);
+		if (!err)
+			err = polsync_apply6(ps, &v6, &ss.other_changed);
+		pol_v6_free(&v6);
+		if (err) {
+			snprintf(msg, sizeof(msg), "writing the IPv6 maps (ipcache6, polkey6): %s",
+				 strerror(-err));
+			pr_err("generation %llu not applied: %s\n", (unsigned long long)gen, msg);
+			report_gen(o, fp, gen, r, msg);
+			return err;
+		}
+	}
 	if (o->ov->underlay)
 		overlay_sync_nodes(o->ov, &c, o->node_name);
 	xcni_killpoint("applied"); /* maps written, revision not bumped */

@@ -65,6 +65,8 @@ const char *proto_name(__u8 proto)
 		return "icmp";
 	case IPPROTO_SCTP:
 		return "sctp";
+	case IPPROTO_ICMPV6:
+		return "icmpv6";
 	}
 	return NULL;
 }

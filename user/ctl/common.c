@@ -406,6 +406,19 @@ void pt_addr_port(struct ptable *t, __u8 proto, __u32 ip, __u16 port)
 		pt_str(t, ip_str(ip, buf));
 }
 
+void pt_addr6_port(struct ptable *t, __u8 proto, const __u8 ip6[16], __u16 port)
+{
+	char buf[INET6_ADDRSTRLEN];
+
+	inet_ntop(AF_INET6, ip6, buf, sizeof(buf));
+	if (proto == IPPROTO_TCP || proto == IPPROTO_UDP || proto == IPPROTO_SCTP)
+		pt_strf(t, "[%s]:%u", buf, ntohs(port));
+	else if (proto == IPPROTO_ICMPV6 && port)
+		pt_strf(t, "%s:id=%u", buf, ntohs(port));
+	else
+		pt_str(t, buf);
+}
+
 const char *policy_name(int fd, __u32 id, char *buf, size_t len)
 {
 	struct xcni_polname pn;

@@ -150,6 +150,8 @@ const char *proto_name(__u8 proto);
 const char *reserved_identity(__u32 id);
 /* "10.0.0.1:80"; ICMP echo shows its id; other protocols have no ports. */
 void pt_addr_port(struct ptable *t, __u8 proto, __u32 ip, __u16 port);
+/* The same for an IPv6 address: "[addr]:port". */
+void pt_addr6_port(struct ptable *t, __u8 proto, const __u8 ip6[16], __u16 port);
 /* "ns/name" of a policy id, or "policy#id" when the name is not (yet) known. */
 const char *policy_name(int fd, __u32 id, char *buf, size_t len);
 /*

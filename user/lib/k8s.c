@@ -793,9 +793,38 @@ static int parse_container_port(struct ctx *c, json_t *j, json_t *names,
 	return port_name_take(c, names, name, PN_PORT_NAME, &p->name);
 }
 
+/*
+ * One of a pod's addresses (status.podIP, status.podIPs[].ip): the first
+ * of each family is kept; podIP repeats podIPs[0], so a repeat is no error.
+ */
+static int pod_ip_take(struct ctx *c, struct k8s_pod *pod, const char *s, const char *name)
+{
+	uint8_t a6[16];
+	uint32_t a4;
+
+	if (parse_ipv4(s, &a4)) {
+		if (!pod->ip)
+			pod->ip = a4;
+		return 0;
+	}
+	if (inet_pton(AF_INET6, s, a6) == 1) {
+		/* An IPv4-mapped address would be an IPv4 in IPv6 clothes. */
+		if (IN6_IS_ADDR_V4MAPPED((struct in6_addr *)a6) ||
+		    IN6_IS_ADDR_MULTICAST((struct in6_addr *)a6) ||
+		    IN6_IS_ADDR_UNSPECIFIED((struct in6_addr *)a6))
+			return fail_in(c, name, "\"%s\" is not a unicast IPv6 address", s);
+		if (!pod->has_ip6) {
+			memcpy(pod->ip6, a6, 16);
+			pod->has_ip6 = true;
+		}
+		return 0;
+	}
+	return fail_in(c, name, "\"%s\" is not a valid IPv4 or IPv6 address", s);
+}
+
 static int parse_pod(struct ctx *c, json_t *doc, struct k8s_pod *pod)
 {
-	json_t *spec, *status, *containers, *ct, *ports = NULL, *port, *names;
+	json_t *spec, *status, *containers, *ct, *ports = NULL, *port, *names, *ips, *v;
 	const char *node, *ip;
 	size_t i, j, n = 0, o1, o2, o3;
 	int err;
@@ -880,9 +909,24 @@ static int parse_pod(struct ctx *c, json_t *doc, struct k8s_pod *pod)
 	if (err)
 		goto out;
 	/* "" is how an unset status field comes back from `kubectl get -o json`. */
-	if (ip && *ip && !parse_ipv4(ip, &pod->ip)) {
-		err = fail_in(c, "podIP", "\"%s\" is not a valid IPv4 address", ip);
+	if (ip && *ip && (err = pod_ip_take(c, pod, ip, "podIP")))
 		goto out;
+	/* podIPs: one address per family (dual stack), podIP its first. */
+	err = get_arr(c, status, "podIPs", &ips);
+	if (err)
+		goto out;
+	json_array_foreach(ips, i, v) {
+		size_t o2p = field(c, "podIPs");
+		size_t o3p = idx(c, i);
+
+		err = !json_is_object(v) ? fail(c, "must be an object with \"ip\"") :
+					   get_str(c, v, "ip", &ip);
+		if (!err && ip && *ip)
+			err = pod_ip_take(c, pod, ip, "ip");
+		pop(c, o3p);
+		pop(c, o2p);
+		if (err)
+			goto out;
 	}
 out:
 	pop(c, o1);

@@ -84,7 +84,9 @@ struct k8s_pod {
 	struct k8s_meta meta;
 	char *node_name; /* spec.nodeName, NULL if unset */
 	bool host_network;
-	uint32_t ip; /* status.podIP, network order, 0 if unset */
+	uint32_t ip; /* status.podIP(s): the IPv4, network order, 0 if none */
+	bool has_ip6; /* status.podIP(s) has an IPv6 address */
+	uint8_t ip6[16]; /* ... that one */
 	size_t nports; /* every spec.containers[].ports[] entry */
 	struct k8s_container_port *ports;
 };
