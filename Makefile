@@ -128,7 +128,7 @@ $(FUZZ_BUILD)/libxcni.a: $(FUZZ_OBJS)
 	$(Q)ar rcs $@ $^
 
 # A target may #include the file it fuzzes to reach its static parsers.
-$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(wildcard tests/fuzz/*.h) $(FUZZ_BUILD)/libxcni.a $(wildcard user/lib/*.c)
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(wildcard tests/fuzz/*.h) $(FUZZ_BUILD)/libxcni.a $(wildcard user/lib/*.c) user/ctl/args.c
 	$(call msg,LD-FUZZ,$@)
 	$(Q)$(SAN_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $(PKG_CFLAGS) -Iuser -Ibpf -o $@ $< \
 		$(FUZZ_BUILD)/libxcni.a $(PKG_LIBS)

@@ -89,6 +89,13 @@ if want 1; then
 	met=NOT\ MET
 	((miss100k <= TARGET_NS)) && met=MET
 	TARGETS+=("TARGET: prefilter miss at 100k entries <= $TARGET_NS ns/packet  ->  $miss100k ns  $met")
+	echo
+	echo "== 1b. the same for IPv6 (xcni_prefilter6: the trie alone, no hashes in front)"
+	echo "   random /32../128 prefixes; 64 B IPv6 UDP probes"
+	"$DRV" cost6 0 10 10000 65536 | tee "$TMP/cost6" || die "IPv6 cost measurement failed"
+	miss6=$(awk '$1 == 65536 { print $2 }' "$TMP/cost6")
+	ratio=$(awk -v a="$miss6" -v b="$miss100k" 'BEGIN { printf "%.1f", a / b }')
+	RATIOS+=("IPv6 miss at 65536 entries / IPv4 miss at 100k: $miss6 / $miss100k ns = ${ratio}x")
 fi
 
 # ---- 2: drop rate vs iptables -----------------------------------------

@@ -8,6 +8,10 @@
  *                             /24../32 prefixes in xcni_prefilter: a probe whose
  *                             source no entry covers (a miss, the worst case
  *                             for the trie walk) and one that hits
+ *   cost6 N...                the same for IPv6: N random /32../128 prefixes in
+ *                             xcni_prefilter6 (no hashes in front: the trie
+ *                             alone), a 64-byte IPv6 UDP probe that misses and
+ *                             one that hits
  *   gen N SEED DENY           N prefixes to stdout, one a line, DENY (A.B.C.D/L)
  *                             last: the deny list, for iptables and for xdp
  *   xdp IFNAME MODE FILE      loads xdp_underlay, fills xcni_prefilter from FILE
@@ -26,6 +30,7 @@
 #include <linux/if_ether.h>
 #include <linux/if_link.h>
 #include <linux/ip.h>
+#include <linux/ipv6.h>
 #include <linux/udp.h>
 #include <net/if.h>
 #include <netinet/in.h>
@@ -204,23 +209,150 @@ static int time_prog(int prog_fd, unsigned char *pkt, size_t len, __u32 want, __
 	return 0;
 }
 
+/* The program loaded, the trie of a family (v6) and the table's header. */
+static int cost_open(struct xdp_underlay **skel, bool v6, int *fd, int *prog)
+{
+	int err = load(skel);
+
+	if (err)
+		return err;
+	*fd = bpf_map__fd(v6 ? (*skel)->maps.xcni_prefilter6 : (*skel)->maps.xcni_prefilter);
+	*prog = bpf_program__fd((*skel)->progs.xdp_underlay);
+	printf("%-10s %12s %12s %12s\n", "entries", "miss ns/pkt", "hit ns/pkt", "fill ms");
+	return 0;
+}
+
+/*
+ * One row of a cost table: the miss probe timed, then (n entries) the hit
+ * probe and the time filling took. With 0 entries: the floor (parsing, one
+ * lookup of an empty trie, test-run overhead).
+ */
+static int cost_row(int prog, unsigned char *miss, unsigned char *hit, size_t len, long n,
+		    const struct timespec *t0, const struct timespec *t1)
+{
+	__u32 ns_miss, ns_hit;
+	int err;
+
+	if ((err = time_prog(prog, miss, len, XDP_PASS, &ns_miss)))
+		return err;
+	if (!n) {
+		printf("%-10ld %12u %12s %12s\n", n, ns_miss, "-", "-");
+		return 0;
+	}
+	if ((err = time_prog(prog, hit, len, XDP_DROP, &ns_hit)))
+		return err;
+	printf("%-10ld %12u %12u %12.0f\n", n, ns_miss, ns_hit,
+	       (t1->tv_sec - t0->tv_sec) * 1e3 + (t1->tv_nsec - t0->tv_nsec) / 1e6);
+	fflush(stdout);
+	return 0;
+}
+
+/* Ethernet + IPv6 + UDP, 64 bytes (a 2-byte payload), from src. */
+static void probe6(unsigned char *pkt, size_t len, const __u8 src[16])
+{
+	struct ethhdr *eth = (void *)pkt;
+	struct ipv6hdr *ip6 = (void *)(eth + 1);
+	struct udphdr *udp = (void *)(ip6 + 1);
+
+	memset(pkt, 0, len);
+	memcpy(eth->h_dest, "\x02\0\0\0\0\x01", ETH_ALEN);
+	memcpy(eth->h_source, "\x02\0\0\0\0\x02", ETH_ALEN);
+	eth->h_proto = htons(ETH_P_IPV6);
+	ip6->version = 6;
+	ip6->hop_limit = 64;
+	ip6->nexthdr = IPPROTO_UDP;
+	ip6->payload_len = htons(len - sizeof(*eth) - sizeof(*ip6));
+	memcpy(&ip6->saddr, src, 16);
+	inet_pton(AF_INET6, "2001:db8:77::1", &ip6->daddr); /* the node */
+	udp->source = htons(40000);
+	udp->dest = htons(9);
+	udp->len = ip6->payload_len;
+}
+
+/* Host bits of a /len off, in place. */
+static void mask6(__u8 a[16], unsigned int len)
+{
+	for (unsigned int i = 0; i < 16; i++)
+		a[i] &= (__u8)(0xff00u >> (len >= (i + 1) * 8 ? 8 : len > i * 8 ? len - i * 8 : 0));
+}
+
+static int cmd_cost6(int argc, char **argv)
+{
+	static const __u8 miss[16] = { 0x20, 0x01, 0x0d, 0xb8, 0xff, 0xff, [15] = 1 };
+	struct xdp_underlay *skel = NULL;
+	unsigned char pkt[64], pkt_hit[64];
+	int fd, prog, err;
+
+	err = cost_open(&skel, true, &fd, &prog);
+	if (err)
+		goto out;
+	for (int a = 0; a < argc; a++) {
+		long n = strtol(argv[a], NULL, 10);
+		struct xcni_prefilter6_key k = {};
+		struct xcni_prefilter_val v = {};
+		struct timespec t0, t1;
+		__u8 hit_src[16];
+
+		if (n < 0 || n > XCNI_MAX_PREFILTER6) {
+			fprintf(stderr, "%s: entries must be 0..%d\n", argv[a], XCNI_MAX_PREFILTER6);
+			err = -EINVAL;
+			goto out;
+		}
+		while (!bpf_map_get_next_key(fd, NULL, &k))
+			if (bpf_map_delete_elem(fd, &k)) {
+				err = -errno;
+				goto out;
+			}
+		rnd_state = 0x9e3779b97f4a7c15ULL + n;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		for (long i = 0; i < n; i++) {
+			__u8 m[16];
+
+			do { /* a random /32../128 that does not cover the miss probe */
+				for (int w = 0; w < 4; w++) {
+					__u32 r = rnd();
+
+					memcpy(k.addr + 4 * w, &r, 4);
+				}
+				k.prefixlen = 32 + rnd() % 97;
+				mask6(k.addr, k.prefixlen);
+				memcpy(m, miss, 16);
+				mask6(m, k.prefixlen);
+			} while (!memcmp(m, k.addr, 16));
+			if (bpf_map_update_elem(fd, &k, &v, BPF_ANY)) {
+				err = -errno;
+				fprintf(stderr, "adding a prefix: %s\n", strerror(errno));
+				goto out;
+			}
+		}
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		/* The hit: an address inside the last prefix added. */
+		memcpy(hit_src, k.addr, 16);
+		hit_src[15] |= (k.prefixlen < 128) ? 1 : 0;
+		probe6(pkt, sizeof(pkt), miss);
+		probe6(pkt_hit, sizeof(pkt_hit), hit_src);
+		if ((err = cost_row(prog, pkt, pkt_hit, sizeof(pkt), n, &t0, &t1)))
+			goto out;
+	}
+out:
+	unpin(skel);
+	return err;
+}
+
 static int cmd_cost(int argc, char **argv)
 {
 	/* The miss probe's source: no generated prefix may cover it. */
 	const __u32 miss = 0xc6120001; /* 198.18.0.1 */
 	struct xdp_underlay *skel = NULL;
-	unsigned char pkt[64];
+	unsigned char pkt[64], pkt_hit[64];
 	int fd, prog, err;
 
-	err = load(&skel);
+	err = cost_open(&skel, false, &fd, &prog);
 	if (err)
 		goto out;
-	fd = bpf_map__fd(skel->maps.xcni_prefilter);
-	prog = bpf_program__fd(skel->progs.xdp_underlay);
-	printf("%-10s %12s %12s %12s\n", "entries", "miss ns/pkt", "hit ns/pkt", "fill ms");
 	for (int a = 0; a < argc; a++) {
 		long n = strtol(argv[a], NULL, 10);
-		__u32 addr = 0, hit_src, ns_miss, ns_hit;
+		__u32 addr = 0, hit_src;
 		unsigned int len = 32;
 		struct timespec t0, t1;
 
@@ -242,19 +374,9 @@ static int cmd_cost(int argc, char **argv)
 		/* The hit: an address inside the last prefix added (a random one). */
 		hit_src = addr | (rnd() & ~mask(len));
 		probe(pkt, sizeof(pkt), miss);
-		if ((err = time_prog(prog, pkt, sizeof(pkt), XDP_PASS, &ns_miss)))
+		probe(pkt_hit, sizeof(pkt_hit), hit_src);
+		if ((err = cost_row(prog, pkt, pkt_hit, sizeof(pkt), n, &t0, &t1)))
 			goto out;
-		/* 0 entries: the floor (parsing, one lookup of an empty trie, test-run overhead). */
-		if (!n) {
-			printf("%-10ld %12u %12s %12s\n", n, ns_miss, "-", "-");
-			continue;
-		}
-		probe(pkt, sizeof(pkt), hit_src);
-		if ((err = time_prog(prog, pkt, sizeof(pkt), XDP_DROP, &ns_hit)))
-			goto out;
-		printf("%-10ld %12u %12u %12.0f\n", n, ns_miss, ns_hit,
-		       (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6);
-		fflush(stdout);
 	}
 out:
 	unpin(skel);
@@ -418,6 +540,8 @@ int main(int argc, char **argv)
 		goto usage;
 	if (!strcmp(argv[1], "cost") && argc > 2)
 		err = cmd_cost(argc - 2, argv + 2);
+	else if (!strcmp(argv[1], "cost6") && argc > 2)
+		err = cmd_cost6(argc - 2, argv + 2);
 	else if (!strcmp(argv[1], "gen"))
 		err = cmd_gen(argc - 2, argv + 2);
 	else if (!strcmp(argv[1], "xdp"))
@@ -428,7 +552,7 @@ int main(int argc, char **argv)
 		goto usage;
 	return err ? 1 : 0;
 usage:
-	fprintf(stderr, "usage: prefilter_bench cost N... | gen N SEED CIDR | "
+	fprintf(stderr, "usage: prefilter_bench cost N... | cost6 N... | gen N SEED CIDR | "
 			"xdp IFNAME native|generic FILE | flood SRC DST SECS\n");
 	return 2;
 }

@@ -19,6 +19,10 @@
 #
 #   bash bench/scale.sh [--nodes N] [--pods P] [--policies Q] [--rate R]
 #                       [--seconds T] [--json FILE] [--check]
+#                       [--services S [--endpoints E]]
+# --services: S Services with E endpoints each too (scale_sim.py gen), and
+# xcnid with --kube-proxy-replacement: convergence is then the Services'
+# programming time from empty through the API backend.
 # --check: 10 nodes / 1000 pods, short churn, and the agent's identity,
 # ipcache and polep counts must equal the simulator's own count, and the
 # churn must be followed as deltas (a test suite: exits 1 on a mismatch).
@@ -33,7 +37,7 @@ BUILD=${BUILD:-$ROOT/build}
 PY=/usr/bin/python3
 SIM=$HERE/scale_sim.py
 
-NODES=10 PODS=1000 POLICIES= RATE=100 SECS=20 JSON= CHECK=0
+NODES=10 PODS=1000 POLICIES= RATE=100 SECS=20 JSON= CHECK=0 SERVICES=0 ENDPOINTS=10
 while [ $# -gt 0 ]; do
 	case $1 in
 	--nodes) NODES=$2; shift ;;
@@ -43,6 +47,8 @@ while [ $# -gt 0 ]; do
 	--seconds) SECS=$2; shift ;;
 	--json) JSON=$2; shift ;;
 	--check) CHECK=1 RATE=20 SECS=5 ;;
+	--services) SERVICES=$2; shift ;;
+	--endpoints) ENDPOINTS=$2; shift ;;
 	*) die "unknown option $1 (see the comment at the top)" ;;
 	esac
 	shift
@@ -78,7 +84,10 @@ simargs=(--nodes "$NODES" --pods "$PODS" ${POLICIES:+--policies "$POLICIES"})
 
 # ---- the cluster, the server, credentials ----
 say "generating $NODES nodes, $PODS pods"
-"$PY" "$SIM" gen "${simargs[@]}" --state "$T/state.json" >"$T/gen.json" || die "generator failed"
+"$PY" "$SIM" gen "${simargs[@]}" --services "$SERVICES" --endpoints "$ENDPOINTS" \
+	--state "$T/state.json" >"$T/gen.json" || die "generator failed"
+KPR=
+[ "$SERVICES" -gt 0 ] && KPR=--kube-proxy-replacement
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$T/ca.key" \
 	-out "$T/ca.crt" -days 1 -subj "/CN=xcni-scale-ca" 2>/dev/null &&
 	openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$T/srv.key" \
@@ -115,7 +124,7 @@ t0=$(ms_now)
 # XCNID_WRAP: a profiler in front of xcnid (e.g. "valgrind --tool=massif");
 # XCNID_ARGS: more options (e.g. "--map-max xcni_ipcache=524288").
 nsenter --net="/var/run/netns/$NS" ${XCNID_WRAP:-} "$BUILD/xcnid" --pin-dir "$PIN" --pod-cidr 10.64.0.0/24 \
-	--node-name node-0000 --kubeconfig "$T/kubeconfig" -v ${XCNID_ARGS:-} >"$T/xcnid.log" 2>&1 &
+	--node-name node-0000 --kubeconfig "$T/kubeconfig" -v $KPR ${XCNID_ARGS:-} >"$T/xcnid.log" 2>&1 &
 XPID=$!
 conv=
 for _ in $(seq 6000); do

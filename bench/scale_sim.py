@@ -6,6 +6,10 @@
 # measured (the maps are read with the bpf(2) syscall through ctypes).
 #
 #   gen   --nodes N --pods P [--policies Q] --state FILE      the initial cluster
+#         [--services S --endpoints E]   S Services (ClusterIP, one TCP port) in
+#                                        namespace svc-bench, each with one
+#                                        EndpointSlice of E ready endpoints on
+#                                        other nodes (xcnid --kube-proxy-replacement)
 #   count --nodes N --pods P [--policies Q] --node NAME       expected map contents
 #   churn --nodes N --pods P [--policies Q] --ctl PORT --pin DIR --rate R --seconds T
 #         --out FILE                                          the churn phase
@@ -201,10 +205,42 @@ class Model:
                 for n in self.namespaces}
 
 
+def services(n, neps):
+    """n Services in svc-bench (10.96.0.0/16 on), each with one slice of neps endpoints."""
+    svcs, slices = {}, {}
+    for i in range(n):
+        name = "s%05d" % i
+        meta = {"name": name, "namespace": "svc-bench", "uid": "svc-" + name,
+                "resourceVersion": "1", "creationTimestamp": TS}
+        svcs["svc-bench/" + name] = {
+            "metadata": meta, "spec": {"type": "ClusterIP", "clusterIP": ip_str(0x0a600001 + i),
+                                       "selector": {"app": name},
+                                       "ports": [{"name": "http", "port": 80, "protocol": "TCP",
+                                                  "targetPort": 8080}]}}
+        eps = [{"addresses": [ip_str(0x0a800000 + i * neps + j)], "nodeName": "node-other",
+                "conditions": {"ready": True, "serving": True, "terminating": False}}
+               for j in range(neps)]
+        slices["svc-bench/%s-1" % name] = {
+            "metadata": {"name": name + "-1", "namespace": "svc-bench", "uid": "eps-" + name,
+                         "resourceVersion": "1", "creationTimestamp": TS,
+                         "labels": {"kubernetes.io/service-name": name}},
+            "addressType": "IPv4", "endpoints": eps,
+            "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}]}
+    return svcs, slices
+
+
 def cmd_gen(m, a):
     rv = 1000
     objs = {"namespaces": m.namespace_objs(), "pods": m.pods, "nodes": m.nodes,
             "networkpolicies": m.policies}
+    if int(a.get("services", 0)):
+        objs["services"], objs["endpointslices"] = services(int(a["services"]),
+                                                            int(a.get("endpoints", 10)))
+        objs["namespaces"]["svc-bench"] = {
+            "metadata": {"name": "svc-bench", "uid": "ns-svc-bench", "resourceVersion": "1",
+                         "creationTimestamp": TS,
+                         "labels": {"kubernetes.io/metadata.name": "svc-bench"}},
+            "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}}
     with open(a["state"] + ".tmp", "w") as f:
         json.dump({"rv": rv, "objs": objs, "history": {r: [] for r in objs},
                    "compacted": {r: rv for r in objs}}, f, separators=(",", ":"))

@@ -132,19 +132,20 @@ $CC -O2 -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -I"$ROOT/user" -I"$ROOT/b
 
 PREFIX="xsvc$$"
 NODE_NAME=n1
-declare -A SUBNET=([k]=10.99.96.0/24 [p]=10.99.97.0/24 [g]=10.99.98.0/24)
+declare -A SUBNET=([k]=10.99.96.0/24 [p]=10.99.97.0/24 [g]=10.99.98.0/24 [r]=10.99.99.0/24)
 VIP=10.111.255.254 # the Service under test (last in kube-proxy's chain)
 VPORT=80
 TPORT=8080 # the server pod's port (targetPort)
 POD_CIDR=10.99.96.0/22 # the pods of both nodes, for kube-proxy's masquerade rule
 FILL_NET=10.98 # the other Services' endpoints: pods on another node (never reached)
-declare -A PIN=([k]=/sys/fs/bpf/$PREFIX-k [p]=/sys/fs/bpf/$PREFIX-p [g]=/sys/fs/bpf/$PREFIX-g)
+declare -A PIN=([k]=/sys/fs/bpf/$PREFIX-k [p]=/sys/fs/bpf/$PREFIX-p [g]=/sys/fs/bpf/$PREFIX-g
+	[r]=/sys/fs/bpf/$PREFIX-r)
 CNI_PATH_DIRS=$CNI_DIR
 [[ $XDIR == "$CNI_DIR" ]] || CNI_PATH_DIRS="$CNI_DIR:$XDIR"
 
 TMP=""
 PINS=() DAEMONS=() SERVER_PIDS=() NETNS=() ADDED=()
-declare -A IP=() GEN=([k]=0 [p]=0 [g]=0)
+declare -A IP=() GEN=([k]=0 [p]=0 [g]=0 [r]=0)
 
 node_ns() { echo "$PREFIX-$1-node"; }
 pod_ns() { echo "$PREFIX-$1-$2"; }
@@ -250,10 +251,16 @@ apply() {
 # (node p: kube-proxy's iptables rules, iptables-restore), nft (node p:
 # kube-proxy's nftables table, nft -f). The Service under test is VIP:80 ->
 # srv:8080, named last; the other N-1 have one endpoint each on another node.
+# xref (node r, built as node k, not with --check): xcni at the smallest size
+# all along, measured in every round next to the others, so "xcni at N
+# Services against xcni at the smallest" is a ratio from the same rounds, not
+# from minutes apart on a machine whose load changes.
 if run_section 1; then
-	start_node k --kube-proxy-replacement
+	NODES1=(k r p) XNODES=(k r)
+	((CHECK)) && NODES1=(k p) XNODES=(k)
+	for n in "${XNODES[@]}"; do start_node "$n" --kube-proxy-replacement; done
 	start_node p
-	for n in k p; do
+	for n in "${NODES1[@]}"; do
 		for p in cli srv; do
 			ns=$(pod_ns "$n" "$p")
 			add_ns "$ns" || die "creating netns $ns failed"
@@ -280,9 +287,9 @@ if run_section 1; then
 	# predecessor lacks (fill-S-*.yaml), so the sizes are applied in order.
 	# The rules for node p, one file per size and layout.
 	python3 - "$TMP" "$SIZES" "$NODE_NAME" "${IP[k-cli]}" "${IP[k-srv]}" "${IP[p-srv]}" \
-		"$VIP" "$VPORT" "$TPORT" "$FILL_NET" "$POD_CIDR" <<'PY'
+		"$VIP" "$VPORT" "$TPORT" "$FILL_NET" "$POD_CIDR" "${IP[r-cli]:--}" "${IP[r-srv]:--}" <<'PY'
 import base64, hashlib, ipaddress, os, sys
-tmp, sizes, node, kcli, ksrv, psrv, vip, vport, tport, fill_net, pod_cidr = sys.argv[1:]
+tmp, sizes, node, kcli, ksrv, psrv, vip, vport, tport, fill_net, pod_cidr, rcli, rsrv = sys.argv[1:]
 sizes = [int(s) for s in sizes.split(",")]
 vport, tport = int(vport), int(tport)
 base = int(ipaddress.ip_address("10.96.0.1"))
@@ -297,14 +304,17 @@ def svc_yaml(name, ip, eps, epnode):
             f"  namespace: bench\n  labels:\n    kubernetes.io/service-name: {name}\n"
             f"addressType: IPv4\nports:\n- name: http\n  port: {tport}\n  protocol: TCP\n"
             f"endpoints:{e}\n")
-os.makedirs(f"{tmp}/k-base", exist_ok=True)
-open(f"{tmp}/k-base/00-base.yaml", "w").write(
-    "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: bench\n---\n"
-    f"apiVersion: v1\nkind: Pod\nmetadata:\n  name: cli\n  namespace: bench\nspec:\n  nodeName: {node}\n"
-    f"status:\n  podIP: {kcli}\n---\n"
-    f"apiVersion: v1\nkind: Pod\nmetadata:\n  name: srv\n  namespace: bench\n  labels:\n    app: zz-target\n"
-    f"spec:\n  nodeName: {node}\nstatus:\n  podIP: {ksrv}\n---\n" +
-    svc_yaml("zz-target", vip, [ksrv], node))
+for x, cli, srv in (("k", kcli, ksrv), ("r", rcli, rsrv)):
+    if cli == "-":
+        continue
+    os.makedirs(f"{tmp}/{x}-base", exist_ok=True)
+    open(f"{tmp}/{x}-base/00-base.yaml", "w").write(
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: bench\n---\n"
+        f"apiVersion: v1\nkind: Pod\nmetadata:\n  name: cli\n  namespace: bench\nspec:\n  nodeName: {node}\n"
+        f"status:\n  podIP: {cli}\n---\n"
+        f"apiVersion: v1\nkind: Pod\nmetadata:\n  name: srv\n  namespace: bench\n  labels:\n    app: zz-target\n"
+        f"spec:\n  nodeName: {node}\nstatus:\n  podIP: {srv}\n---\n" +
+        svc_yaml("zz-target", vip, [srv], node))
 have = 0
 for s in sizes:
     d = f"{tmp}/k-fill-{s}"
@@ -383,6 +393,16 @@ open(f"{tmp}/none.rules", "w").write(
 PY
 	apply k -m "$TMP/k-base"
 	apply p
+	if ((!CHECK)); then
+		# Node r: the smallest size, for good (its fill files copied: apply moves them).
+		cp -r "$TMP/k-fill-${SIZE_LIST[0]}" "$TMP/r-fill"
+		apply r -m "$TMP/r-base"
+		apply r -m "$TMP/r-fill"
+		nsvc=$("$APPLY_WAIT" count "${PIN[r]}/xcni_svc")
+		((nsvc == SIZE_LIST[0])) || die "xref: xcni_svc holds $nsvc frontends, ${SIZE_LIST[0]} Services applied"
+		[[ -z $(ip netns exec "$(node_ns r)" nft list ruleset 2>&1) ]] || die "xref: node r has netfilter rules"
+	fi
+	is_x() { [[ $1 == xcni || $1 == xref ]]; }
 
 	pns() { ip netns exec "$(node_ns p)" "$@"; }
 	# load_p LAYOUT SIZE: node p holds exactly that layout's rules (or none).
@@ -413,8 +433,9 @@ PY
 
 	# measure ROUND SIZE LAYOUT TARGET: one conn_rate run, into RESULTS.
 	measure() {
-		local n=k from dst port out
-		[[ $3 == xcni ]] || n=p
+		local n=p from dst port out
+		[[ $3 == xcni ]] && n=k
+		[[ $3 == xref ]] && n=r
 		case $4 in
 		svc) from=$(pod_ns "$n" cli) dst=$VIP port=$VPORT ;;
 		pod) from=$(pod_ns "$n" cli) dst=${IP[$n-srv]} port=$TPORT ;;
@@ -434,6 +455,7 @@ PY
 	}
 
 	LAYOUTS=(xcni ipt nft)
+	((CHECK)) || LAYOUTS=(xcni xref ipt nft)
 	for s in "${SIZE_LIST[@]}"; do
 		apply k -m "$TMP/k-fill-$s"
 		say "$s Services: node k applied through the agent ($out)"
@@ -454,15 +476,19 @@ PY
 			passed "$s Services: $l: pod -> $VIP:$VPORT reaches ${IP[p-srv]}:$TPORT through the layout's DNAT rule (counter $h0 -> $h1)"
 		done
 		passed "$s Services: xcni: pod -> $VIP:$VPORT reaches ${IP[k-srv]}:$TPORT with $nsvc BPF frontends and no netfilter rule"
+		if ((!CHECK)); then
+			probe "$(pod_ns r cli)" "$VIP" $VPORT || die "xref: $VIP:$VPORT does not reach the server"
+			passed "xref: pod -> $VIP:$VPORT reaches ${IP[r-srv]}:$TPORT with ${SIZE_LIST[0]} BPF frontends"
+		fi
 		((CHECK)) && continue
 		for ((r = 1; r <= ROUNDS; r++)); do
 			for ((i = 0; i < ${#LAYOUTS[@]}; i++)); do
 				# Rotating; round 1 starts where the checks left node p (nft).
 				l=${LAYOUTS[(i + r + 1) % ${#LAYOUTS[@]}]}
-				[[ $l == xcni ]] || load_p "$l" "$s" || die "$l: loading the rules failed"
-				[[ $l == xcni ]] || h0=$(target_hits "$l")
+				is_x "$l" || load_p "$l" "$s" || die "$l: loading the rules failed"
+				is_x "$l" || h0=$(target_hits "$l")
 				measure "$r" "$s" "$l" svc
-				if [[ $l != xcni ]]; then
+				if ! is_x "$l"; then
 					h1=$(target_hits "$l")
 					# Every counted connection (and the warm-up's) took the rules.
 					((h1 - h0 >= CONNS)) || die "$l: DNAT counter grew by $((h1 - h0)), $CONNS connections counted"
@@ -563,11 +589,16 @@ PY
 	for _ in $(seq 100); do [[ -e ${PIN[g]}/prog_to_pod ]] && break; sleep 0.1; done
 	kill "$pid" && wait "$pid" 2>/dev/null || true
 	[[ -e ${PIN[g]}/xcni_svc ]] || die "xcnid did not pin the Service maps"
-	"$SVC_PROG" "${PIN[g]}" -n "$NPROG" -e "$NEPS" -r "$REPS" >"$TMP/svc_prog.out" || { cat "$TMP/svc_prog.out"; die "svc_prog failed"; }
-	sed 's/^/svc: svc_prog: /' "$TMP/svc_prog.out"
-	awk '/^step=(all|one|delete)/ { split($1, a, "="); for (i = 2; i <= NF; i++) { split($i, b, "="); v[b[1]] = b[2] }
-		printf "svcsync\t%s\t%s\t%s\t%s\n", a[2], v["total_ms"], v["build_ms"], v["sync_ms"] + v["cleanup_ms"] }' \
-		"$TMP/svc_prog.out" >>"$PROG_TSV"
+	# svc_incr + svcsync_apply_delta (xcnid's way), then -F: svc_build and the
+	# whole list compared every step (before svc_incr), on the same maps.
+	for w in svcsync svcsync-whole; do
+		f=; [[ $w == svcsync ]] || f=-F
+		"$SVC_PROG" "${PIN[g]}" -n "$NPROG" -e "$NEPS" -r "$REPS" $f >"$TMP/svc_prog.out" || { cat "$TMP/svc_prog.out"; die "svc_prog $f failed"; }
+		sed "s/^/svc: svc_prog $f: /" "$TMP/svc_prog.out"
+		awk -v w="$w" '/^step=(all|one|delete)/ { split($1, a, "="); for (i = 2; i <= NF; i++) { split($i, b, "="); v[b[1]] = b[2] }
+			printf "%s\t%s\t%s\t%s\t%s\n", w, a[2], v["total_ms"], v["build_ms"], v["sync_ms"] + v["cleanup_ms"] }' \
+			"$TMP/svc_prog.out" >>"$PROG_TSV"
+	done
 fi
 
 # ---------------------------------------------------------------------------
@@ -589,7 +620,9 @@ if rows:
           f"{'to pod: conn/s':>16}{'p50 us':>9}{'node to pod: conn/s':>21}{'p50 us':>9}")
     table = []
     for s in sizes:
-        for l in ("xcni", "ipt", "nft"):
+        for l in ("xcni", "xref", "ipt", "nft"):
+            if (s, l, "svc") not in res:
+                continue
             e = {"size": s, "layout": l}
             for t in ("svc", "pod", "node"):
                 e[t] = {k: m(s, l, t, k) for k in ("conn_s", "p50_us", "p99_us")}
@@ -610,7 +643,14 @@ if rows:
               f"{g('ipt','node','p50_us') / m(lo,'ipt','node','p50_us'):>9.2f}x")
     hi = sizes[-1]
     x = lambda s, k: m(s, "xcni", "svc", k)
-    lines.append((f"xcni conn/s at {hi} Services >= 0.95x at {lo}", x(hi, "conn_s") / x(lo, "conn_s"), lambda v: v >= 0.95, "%.2fx"))
+    if (hi, "xref", "svc") in res:
+        print(f"\n{'Services':>8}  {'xcni/xref: svc conn/s':>22}{'pod conn/s':>12}{'svc p50':>9}   (xref: xcni at {lo} Services, same rounds)")
+        for s in sizes:
+            print(f"{s:>8}  {x(s, 'conn_s') / m(s, 'xref', 'svc', 'conn_s'):>21.2f}x"
+                  f"{m(s, 'xcni', 'pod', 'conn_s') / m(s, 'xref', 'pod', 'conn_s'):>11.2f}x"
+                  f"{x(s, 'p50_us') / m(s, 'xref', 'svc', 'p50_us'):>8.2f}x")
+        lines.append((f"xcni conn/s at {hi} Services >= 0.95x at {lo} (xref, same rounds)", x(hi, "conn_s") / m(hi, "xref", "svc", "conn_s"), lambda v: v >= 0.95, "%.2fx"))
+    lines.append((f"xcni conn/s at {hi} Services >= 0.95x at {lo} (minutes apart)", x(hi, "conn_s") / x(lo, "conn_s"), lambda v: v >= 0.95, "%.2fx"))
     lines.append((f"xcni conn p50 at {hi} <= 0.6x iptables' at {hi}", x(hi, "p50_us") / m(hi, "ipt", "svc", "p50_us"), lambda v: v <= 0.6, "%.2fx"))
     worst = min(x(s, "conn_s") / m(s, "nft", "svc", "conn_s") for s in sizes)
     lines.append(("xcni conn/s >= nftables' at every size (worst)", worst, lambda v: v >= 1.0, "%.2fx"))
@@ -619,19 +659,19 @@ if prow:
     p = {}
     for r in prow:
         p.setdefault((r[0], r[1]), []).append([float(x) for x in r[2:]])
-    print(f"\n{'programming time, ms':<52}{'median':>8}{'min':>9}{'max':>9}  n")
+    print(f"\n{'programming time, ms':<56}{'median':>8}{'min':>9}{'max':>9}  n")
     names = {"all": f"{nprog} Services x {neps} endpoints, from empty", "one": "one endpoint changed",
              "delete": "every Service deleted"}
     doc["programming_ms"] = {}
-    for who in ("agent", "svcsync"):
+    for who in ("agent", "svcsync", "svcsync-whole"):
         for k in ("all", "one", "delete"):
             if (who, k) in p:
                 v = [r[0] for r in p[(who, k)]]
                 extra = ""
-                if who == "svcsync":
+                if who != "agent":
                     extra = f"   (svc_build {med(r[1] for r in p[(who, k)]):.1f}, maps {med(r[2] for r in p[(who, k)]):.1f})"
                 doc["programming_ms"][f"{who}-{k}"] = {"median": med(v), "all": v}
-                print(f"{who + ': ' + names[k]:<52}{med(v):>8.1f}{min(v):>9.1f}{max(v):>9.1f}  {len(v)}{extra}")
+                print(f"{who + ': ' + names[k]:<56}{med(v):>8.1f}{min(v):>9.1f}{max(v):>9.1f}  {len(v)}{extra}")
     for who in ("agent", "svcsync"):
         if (who, "all") in p:
             lines.append((f"{who}: {nprog} x {neps} from empty <= 1000 ms", med(r[0] for r in p[(who, "all")]), lambda v: v <= 1000, "%.1f ms"))

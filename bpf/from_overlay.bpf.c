@@ -218,6 +218,29 @@ out:
 }
 
 /*
+ * An ICMP error in Geneve for this node (nodeport_reply): decapsulated, and
+ * if it is about a NodePort flow this node SNATed, translated for the
+ * client and sent out the underlay (lb_icmp_snat_rev); else it goes to the
+ * stack, decapsulated, as any such packet for the node does.
+ */
+static __always_inline int nodeport_icmp(struct __sk_buff *skb, const struct pkt *p,
+					 const struct outer *o, int *verdict)
+{
+	int r;
+
+	if (bpf_skb_adjust_room(skb, -(__s32)o->hdr_len, BPF_ADJ_ROOM_MAC,
+				BPF_F_ADJ_ROOM_FIXED_GSO | BPF_F_ADJ_ROOM_DECAP_L3_IPV4))
+		return XCNI_DROP_BAD_GENEVE;
+	r = lb_icmp_snat_rev(skb, p->l3_len);
+	if (r < 0)
+		return XCNI_DROP_REDIRECT;
+	if (!r)
+		return XCNI_FWD_DECAP_HOST;
+	*verdict = bpf_redirect_neigh(skb->ifindex, NULL, 0, 0);
+	return *verdict == TC_ACT_REDIRECT ? XCNI_FWD_REPLY : XCNI_DROP_REDIRECT;
+}
+
+/*
  * Geneve for this node from a backend's node: the reply of a NodePort flow
  * this node SNATed (from_outside)? Then 0 is not returned: the reply is
  * decapsulated, frontend -> client again and sent out the underlay (the
@@ -232,6 +255,9 @@ static __always_inline int nodeport_reply(struct __sk_buff *skb, struct pkt *p,
 	__u16 cport;
 	__u8 ctf;
 
+	/* An error about such a flow, from the backend's side: to the client. */
+	if (p->tuple.proto == IPPROTO_ICMP && !p->is_echo && !p->frag_later)
+		return nodeport_icmp(skb, p, o, verdict);
 	ct_reverse(&p->tuple, &rk);
 	e = bpf_map_lookup_elem(&xcni_ct, &rk);
 	if (!e || !(e->flags & XCNI_CT_F_SNAT))

@@ -18,6 +18,7 @@
 #include "lib/ct.h"
 #include "lib/encap.h"
 #include "lib/exit.h"
+#include "lib/ipv6.h"
 #include "lib/l2.h"
 #include "lib/lb.h"
 #include "lib/maps.h"
@@ -91,8 +92,114 @@ static __always_inline int to_remote_node(struct __sk_buff *skb, struct pkt *p, 
 	return *verdict == TC_ACT_REDIRECT ? XCNI_FWD_ENCAP : XCNI_DROP_REDIRECT;
 }
 
-SEC("tc")
-int from_pod(struct __sk_buff *skb)
+/*
+ * IPv6 from a pod (one node: no overlay yet). Anti-spoofing (the pod's IPv6,
+ * or a link-local source for neighbour discovery and its gateway only; its
+ * MAC), neighbour discovery (the gateway answered here), conntrack, egress
+ * and, for a pod of this node, ingress policy, then redirect to that pod or
+ * the host stack. Global: verified on its own, the IPv4 path does not carry it.
+ */
+__attribute__((noinline)) int from_pod6(struct __sk_buff *skb)
+{
+	struct xcni_endpoint *src, *dst;
+	struct verdict v = {};
+	struct pkt6 p = {};
+	__u8 ep_ip6[16], smac[ETH_ALEN];
+	__u32 ep_id = 0;
+	int reason, verdict = TC_ACT_OK, ct;
+	__u8 ctf;
+
+	if (!skb)
+		return TC_ACT_SHOT;
+	p.len = skb->len;
+	src = endpoint6_of_dev(skb->ifindex, ep_ip6);
+	if (!src) {
+		reason = XCNI_DROP_NO_ENDPOINT;
+		goto out;
+	}
+	ep_id = src->ep_id;
+	if (bpf_skb_load_bytes(skb, ETH_ALEN, smac, ETH_ALEN)) {
+		reason = XCNI_DROP_SHORT;
+		goto out;
+	}
+	if (!mac_eq(smac, src->pod_mac)) {
+		reason = XCNI_DROP_SPOOF_MAC;
+		goto out;
+	}
+	if (skb->vlan_present) {
+		reason = XCNI_DROP_NON_IP;
+		goto out;
+	}
+	reason = parse_ipv6(skb, &p);
+	if (reason)
+		goto out;
+	if (!in6_eq(p.tuple.saddr, ep_ip6)) {
+		/* Not the pod's address: a link-local one (or :: for DAD) may
+		 * speak neighbour discovery, and reach the gateway; nothing else. */
+		reason = XCNI_DROP_SPOOF_IP;
+		if (!in6_linklocal(p.tuple.saddr) && !in6_unspec(p.tuple.saddr))
+			goto out;
+		if (icmp6_is_nd(&p)) {
+			reason = nd_from_pod(skb, &p, src, ep_ip6, &verdict);
+			goto out;
+		}
+		if (!in6_linklocal(p.tuple.saddr) || !in6_is_gw(p.tuple.daddr))
+			goto out;
+	} else if (icmp6_is_nd(&p)) {
+		reason = nd_from_pod(skb, &p, src, ep_ip6, &verdict);
+		goto out;
+	}
+	ct = ct6_track(skb, &p, &ctf);
+	if (ct == CT_INVALID) {
+		reason = p.frag_later ? XCNI_DROP_FRAGMENT : XCNI_DROP_CT_INVALID;
+		goto out;
+	}
+	/* On the link (a link-local destination, the gateway): the node's, which
+	 * a pod may always reach; tracked, so its answers find the flow. */
+	if (in6_linklocal(p.tuple.daddr)) {
+		if (ct == CT_NEW || ct == CT_STALE)
+			ct6_commit(&p, ct, ep_id, 0);
+		reason = ct_answers(ct) ? XCNI_FWD_REPLY : XCNI_FWD_STACK;
+		goto out;
+	}
+	dst = bpf_map_lookup_elem(&xcni_endpoints6, p.tuple.daddr);
+	if (ct == CT_NEW || ct == CT_STALE) {
+		v.src_id = ipcache6_identity(p.tuple.saddr);
+		v.dst_id = ipcache6_identity(p.tuple.daddr);
+		reason = flow_judge6(&p, ct, polkey_of(src, ep_ip6),
+				     dst ? polkey_of(dst, p.tuple.daddr) : 0, &v, ep_id, 0);
+		if (reason)
+			goto out;
+	}
+	/* Not to a pod of this node, or a flow the stack brought: the stack's. */
+	if (!dst || (ctf & XCNI_CT_F_STACK)) {
+		reason = ct_answers(ct) ? XCNI_FWD_REPLY : XCNI_FWD_STACK;
+		goto out;
+	}
+	/* Hop limit expiry is the stack's to answer (ICMPv6 time exceeded). */
+	if (p.hop_limit <= 1) {
+		reason = XCNI_FWD_STACK;
+		goto out;
+	}
+	/* Routed as the host would: hop limit down by one (IPv6 has no header
+	 * checksum), the pod link's MACs. */
+	p.hop_limit--;
+	if (bpf_skb_store_bytes(skb, IP6_HOPLIMIT_OFF, &p.hop_limit, 1, 0) ||
+	    mac_rewrite(skb, dst)) {
+		reason = XCNI_DROP_REDIRECT;
+		goto out;
+	}
+	reason = redirect_local(dst, ct_answers(ct), &verdict);
+out:
+	return finish6(skb, reason, XCNI_DIR_FROM_POD, ep_id, &p, verdict, &v);
+}
+
+/*
+ * IPv4 (and ARP, and whatever else is dropped). A function of its own beside
+ * from_pod6: the two frames never sit on the stack together, and each fits the
+ * verifier's 512 bytes with its callees.
+ */
+__attribute__((noinline)) int from_pod4(struct __sk_buff *skb)
 {
 	struct xcni_endpoint *src, *dst;
 	struct xcni_ipcache_val *dipc;
@@ -267,15 +374,19 @@ int from_pod(struct __sk_buff *skb)
 		reason = XCNI_DROP_REDIRECT;
 		goto out;
 	}
-	verdict = bpf_redirect_peer(dst->ifindex, 0);
-	if (verdict != TC_ACT_REDIRECT)
-		reason = XCNI_DROP_REDIRECT;
-	else
-		reason = ct_answers(ct) ? XCNI_FWD_REPLY : XCNI_FWD_LOCAL;
+	reason = redirect_local(dst, ct_answers(ct), &verdict);
 out:
 	if (lb_enabled && reason_is_drop(reason))
 		lb_forget(&lb);
 	return finish(skb, reason, XCNI_DIR_FROM_POD, ep_id, &p, verdict, &v);
+}
+
+SEC("tc")
+int from_pod(struct __sk_buff *skb)
+{
+	if (skb->protocol == bpf_htons(ETH_P_IPV6))
+		return from_pod6(skb);
+	return from_pod4(skb);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -38,6 +38,9 @@
 #ifndef XCNI_MAX_PREFILTER
 #define XCNI_MAX_PREFILTER 262144
 #endif
+#ifndef XCNI_MAX_PREFILTER6
+#define XCNI_MAX_PREFILTER6 65536
+#endif
 #ifndef XCNI_MAX_PF16
 #define XCNI_MAX_PF16 65536
 #endif
@@ -82,8 +85,10 @@
 #endif
 
 /* Bump when a key or value below changes layout; xcnid refuses a mismatch. */
-#define XCNI_ABI_VERSION 6 /* 5: ct entry grew backend_id and rev_nat; 6: two reasons more
-			     * (the metrics array grew), ct pad fields became nat_port/nat_addr */
+#define XCNI_ABI_VERSION 7 /* 5: ct entry grew backend_id and rev_nat; 6: two reasons more
+			     * (the metrics array grew), ct pad fields became nat_port/nat_addr;
+			     * 7: the IPv6 maps (endpoints6, ifindex6, polkey6, ct6, frag6,
+			     * ipcache6, prefilter6) and XCNI_DROP_EXTHDR (the metrics array grew) */
 
 /*
  * frag: an IPv4 datagram in fragments -> the ports its first fragment carried
@@ -196,7 +201,7 @@ struct xcni_ct_entry {
 /* How long an entry lives in its state; the programs and the tools share the rule. */
 static inline __u64 xcni_ct_lifetime(__u8 state, __u8 proto)
 {
-	if (proto == 6 /* TCP */) {
+	if (proto == 6 /* TCP */ || proto == 132 /* SCTP: the same states (bpf/lib/parse.h) */) {
 		/* A half-closed flow may still carry data for a long time. */
 		if (state == XCNI_CT_ESTABLISHED || state == XCNI_CT_CLOSING)
 			return XCNI_CT_TCP_EST_NS;
@@ -218,14 +223,14 @@ enum xcni_reason {
 	XCNI_FWD_LOCAL = -100, /* redirected to a pod on this node */
 	XCNI_FWD_STACK = -101, /* handed to the host stack (routing, TTL expiry) */
 	XCNI_FWD_REPLY = -102, /* reply of a tracked flow, handed on */
-	XCNI_PASS_ARP = -103, /* ARP from the endpoint's own address */
+	XCNI_PASS_ARP = -103, /* ARP, or IPv6 neighbour discovery, from the endpoint's own address */
 	XCNI_FWD_ENCAP = -104, /* Geneve-encapsulated to the node hosting the destination */
 	XCNI_FWD_DECAP = -105, /* Geneve from a known node, decapsulated and delivered to a pod */
 	XCNI_FWD_DECAP_HOST = -106, /* Geneve from a known node, decapsulated for this node's stack */
 	XCNI_PASS_UNDERLAY = -107, /* underlay traffic that is not xcni's Geneve: to the stack */
 	XCNI_FWD_TOO_BIG = -108, /* too big to encapsulate: to the stack, which answers frag-needed */
 	/* Drops: everything from here down. */
-	XCNI_DROP_NON_IP = -109, /* neither IPv4 nor ARP: pods are IPv4-only */
+	XCNI_DROP_NON_IP = -109, /* neither IPv4, IPv6 nor ARP */
 	XCNI_DROP_SHORT = -110, /* truncated Ethernet, ARP, IPv4 or L4 header */
 	XCNI_DROP_BAD_IHL = -111, /* IHL < 5, or tot_len shorter than the header or longer than the packet */
 	XCNI_DROP_FRAGMENT = -112, /* IPv4 fragment after the first, of no flow the first opened */
@@ -247,7 +252,8 @@ enum xcni_reason {
 	XCNI_DROP_NO_BACKEND = -128, /* a Service with no backend: refused (TCP RST, ICMP unreachable) */
 	XCNI_DROP_NO_LOCAL_BACKEND = -129, /* externalTrafficPolicy=Local and no backend on this node */
 	XCNI_DROP_NAT_NO_PORT = -130, /* NodePort to a remote backend: no free source port for its SNAT */
-	XCNI_REASON_MIN = -130,
+	XCNI_DROP_EXTHDR = -131, /* IPv6 extension headers: more than XCNI_V6_MAX_EXT, or cut short */
+	XCNI_REASON_MIN = -131,
 	XCNI_REASON_MAX = -100,
 };
 
@@ -315,6 +321,17 @@ struct xcni_event {
 };
 /* The record's length before rev_nat and backend_id: the readers accept both. */
 #define XCNI_EVENT_LEN_V1 56
+
+/*
+ * An event about an IPv6 packet: the IPv4 record (saddr, daddr 0) followed by
+ * the IPv6 addresses. Readers tell the two apart by the record's length, so
+ * IPv4 events keep their size and older readers' layout.
+ */
+struct xcni_event6 {
+	struct xcni_event ev;
+	__u8 saddr6[16];
+	__u8 daddr6[16];
+};
 
 /*
  * evrate: per-CPU array of one, the events' token bucket and what it cost.
@@ -409,6 +426,16 @@ struct xcni_prefilter_key {
 struct xcni_prefilter_val {
 	__u64 packets; /* dropped so far (atomic add) */
 	__u64 bytes;
+};
+
+/*
+ * prefilter6: the IPv6 deny list, same value. No hashes in front: the trie
+ * is walked for every IPv6 packet (bench/README.md, "prefilter": the figure
+ * that says it is cheap enough).
+ */
+struct xcni_prefilter6_key {
+	__u32 prefixlen;
+	__u8 addr[16]; /* network order */
 };
 
 /*
@@ -697,6 +724,66 @@ static inline __u32 xcni_lb_hash(__u32 saddr, __u32 daddr, __u16 sport, __u16 dp
 	h ^= h >> 16;
 	return h;
 }
+
+/*
+ * IPv6 (one node: no Geneve yet). Maps beside the IPv4 ones, which are left
+ * as they were:
+ *   endpoints6: local pod IPv6 -> struct xcni_endpoint (written by the plugin)
+ *   ifindex6:   host-side veth ifindex -> the pod's IPv6 (the plugin)
+ *   polkey6:    local pod IPv6 -> the 32-bit key its policy entries are under
+ *               (ep of xcni_policy_key, xcni_polep...): its IPv4 for a dual
+ *               stack pod (the programs take that one from xcni_ifindex when
+ *               present), for an IPv6-only pod a key in 0.0.0.0/8, which no
+ *               pod IPv4 can be (written by xcnid). So one identity rule covers
+ *               both families and the policy maps keep their layout.
+ *   ct6 (LRU):  struct xcni_ct6_key -> struct xcni_ct_entry
+ *   frag6 (LRU): a fragmented datagram -> its first fragment's ports
+ *   ipcache6:   LPM trie, IPv6 prefix -> struct xcni_ipcache_val (tunnel_ip 0)
+ * An IPv6 peer the ipcache6 does not know is XCNI_ID_WORLD; ipBlock rules
+ * (IPv4 prefixes) never match an IPv6 peer.
+ */
+#ifndef XCNI_MAX_CT6
+#define XCNI_MAX_CT6 131072
+#endif
+/* Extension headers walked before the L4 header; a packet with more is dropped. */
+#define XCNI_V6_MAX_EXT 6
+/* The pods' IPv6 gateway, fe80::1, held by every host-side veth. */
+#define XCNI_GW6_INIT { 0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1 }
+/* IPv6-only pods' policy keys: 0.0.0.0/8 (host order mask), never a pod's IPv4. */
+#define XCNI_POLKEY6_MASK 0xff000000u
+
+struct xcni_in6 {
+	__u8 addr[16];
+};
+
+struct xcni_ct6_key {
+	__u8 saddr[16];
+	__u8 daddr[16];
+	__u16 sport; /* ICMPv6 echo: the echo id in both ports */
+	__u16 dport;
+	__u8 proto;
+	__u8 pad[3];
+};
+
+struct xcni_ipcache6_key {
+	__u32 prefixlen;
+	__u8 addr[16];
+};
+
+/* frag6: (source, destination, fragment id) -> the first fragment's L4. */
+struct xcni_frag6_key {
+	__u8 saddr[16];
+	__u8 daddr[16];
+	__u32 id; /* network order */
+};
+struct xcni_frag6 {
+	__be16 sport;
+	__be16 dport;
+	__u8 icmp_type;
+	__u8 is_echo;
+	__u8 proto; /* the L4 protocol after any extension headers */
+	__u8 pad;
+};
 
 /* config: array of one, written by xcnid (and `xcnictl config set`, both under a
  * flock on the pin directory), read by xcnictl and the plugin. */

@@ -165,6 +165,7 @@ struct xcni_dp {
 	char pin_dir[1024];
 	int from_fd, to_fd; /* pinned programs */
 	int ep_fd, if_fd; /* endpoints and ifindex maps */
+	int ep6_fd, if6_fd; /* endpoints6 and ifindex6; -1 under an xcnid without IPv6 */
 	unsigned int pod_mtu; /* what the node's overlay leaves pods, 0: no limit */
 };
 
@@ -188,6 +189,14 @@ int xcni_dp_endpoint_add(const struct xcni_dp *dp, __u32 ip, const struct xcni_e
 void xcni_dp_endpoint_del(const struct xcni_dp *dp, __u32 ip, __u32 ep_id);
 int xcni_dp_endpoint_get(const struct xcni_dp *dp, __u32 ip, struct xcni_endpoint *ep);
 int xcni_dp_gc(const struct xcni_dp *dp, const __u32 *stale, size_t n);
+/* The IPv6 entries (endpoints6, ifindex6) of an IPv6 or dual-stack pod. */
+int xcni_dp_endpoint6_add(const struct xcni_dp *dp, const struct in6_addr *ip6,
+			  const struct xcni_endpoint *ep, struct cni_err *e);
+void xcni_dp_endpoint6_del(const struct xcni_dp *dp, const struct in6_addr *ip6, __u32 ep_id);
+/* The walk of xcni_dp_gc over endpoints6 alone. */
+int xcni_dp_gc6(const struct xcni_dp *dp, const __u32 *stale, size_t n);
+int xcni_dp_endpoint6_get(const struct xcni_dp *dp, const struct in6_addr *ip6,
+			  struct xcni_endpoint *ep);
 /* Stable endpoint id of an attachment. */
 __u32 xcni_ep_id(const char *container_id, const char *ifname);
 

@@ -4,11 +4,13 @@
  * pod's host veth (TCX links where the kernel has them, tc clsact otherwise)
  * and keep the endpoint entries in step with the attachments.
  */
+#include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
 #include <linux/pkt_cls.h>
 #include <net/if.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -49,7 +51,7 @@ static void read_pod_mtu(struct xcni_dp *dp)
 int xcni_dp_open(struct xcni_dp *dp, const char *pin_dir, struct cni_err *e)
 {
 	memset(dp, 0, sizeof(*dp));
-	dp->from_fd = dp->to_fd = dp->ep_fd = dp->if_fd = -1;
+	dp->from_fd = dp->to_fd = dp->ep_fd = dp->if_fd = dp->ep6_fd = dp->if6_fd = -1;
 	snprintf(dp->pin_dir, sizeof(dp->pin_dir), "%s", pin_dir);
 	libbpf_set_print(NULL);
 	dp->from_fd = pin_get(dp, XCNI_PIN_PROG_FROM_POD);
@@ -72,6 +74,10 @@ int xcni_dp_open(struct xcni_dp *dp, const char *pin_dir, struct cni_err *e)
 				"xcnid's maps are missing under %s (%s): is xcnid running on this node?",
 				pin_dir, strerror(-err)), err;
 	}
+	/* Absent under an xcnid from before IPv6 (map ABI < 7): IPv6 pods then
+	 * get no IPv6 entry, and its programs drop their IPv6 as they always did. */
+	dp->ep6_fd = pin_get(dp, "xcni_endpoints6");
+	dp->if6_fd = pin_get(dp, "xcni_ifindex6");
 	read_pod_mtu(dp);
 	return 0;
 }
@@ -83,9 +89,9 @@ unsigned int xcni_dp_pod_mtu(const struct xcni_dp *dp, unsigned int conf_mtu)
 
 void xcni_dp_close(struct xcni_dp *dp)
 {
-	int *fds[] = { &dp->from_fd, &dp->to_fd, &dp->ep_fd, &dp->if_fd };
+	int *fds[] = { &dp->from_fd, &dp->to_fd, &dp->ep_fd, &dp->if_fd, &dp->ep6_fd, &dp->if6_fd };
 
-	for (size_t i = 0; i < 4; i++) {
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
 		if (*fds[i] >= 0)
 			close(*fds[i]);
 		*fds[i] = -1;
@@ -275,30 +281,101 @@ int xcni_dp_endpoint_get(const struct xcni_dp *dp, __u32 ip, struct xcni_endpoin
 	return bpf_map_lookup_elem(dp->ep_fd, &ip, ep) ? -errno : 0;
 }
 
-/* GC: entries whose device is gone, or whose ep_id is in stale (n of them). */
-int xcni_dp_gc(const struct xcni_dp *dp, const __u32 *stale, size_t n)
+int xcni_dp_endpoint6_add(const struct xcni_dp *dp, const struct in6_addr *ip6,
+			  const struct xcni_endpoint *ep, struct cni_err *e)
 {
-	__u32 key, next, *prev = NULL;
-	__u32 dead[256];
-	size_t nd = 0;
+	__u32 ifindex = ep->ifindex;
+	char buf[INET6_ADDRSTRLEN];
+
+	if (dp->ep6_fd < 0 || dp->if6_fd < 0)
+		return 0;
+	if (bpf_map_update_elem(dp->ep6_fd, ip6, ep, BPF_NOEXIST))
+		return cni_fail(e, CNI_ERR_IO, "endpoints6 map: add %s: %s",
+				inet_ntop(AF_INET6, ip6, buf, sizeof(buf)), strerror(errno)), -errno;
+	if (xcni_failpoint("endpoint6") || bpf_map_update_elem(dp->if6_fd, &ifindex, ip6, BPF_ANY)) {
+		int err = errno ? -errno : -EIO;
+
+		bpf_map_delete_elem(dp->ep6_fd, ip6);
+		return cni_fail(e, CNI_ERR_IO, "ifindex6 map: %s", strerror(-err)), err;
+	}
+	return 0;
+}
+
+/* Removes the IPv6 entries of endpoint ep_id at ip6; another pod's are left alone. */
+void xcni_dp_endpoint6_del(const struct xcni_dp *dp, const struct in6_addr *ip6, __u32 ep_id)
+{
+	struct xcni_endpoint ep;
+	struct in6_addr cur;
+
+	if (dp->ep6_fd < 0 || bpf_map_lookup_elem(dp->ep6_fd, ip6, &ep) || ep.ep_id != ep_id)
+		return;
+	if (bpf_map_lookup_elem(dp->if6_fd, &ep.ifindex, &cur) == 0 && !memcmp(&cur, ip6, 16))
+		bpf_map_delete_elem(dp->if6_fd, &ep.ifindex);
+	bpf_map_delete_elem(dp->ep6_fd, ip6);
+}
+
+int xcni_dp_endpoint6_get(const struct xcni_dp *dp, const struct in6_addr *ip6,
+			  struct xcni_endpoint *ep)
+{
+	if (dp->ep6_fd < 0)
+		return -ENOENT;
+	return bpf_map_lookup_elem(dp->ep6_fd, ip6, ep) ? -errno : 0;
+}
+
+/*
+ * The keys (ksz bytes each, at most max) of the entries of endpoint map fd
+ * whose device is gone or whose ep_id is in stale (n of them). Collected
+ * first: deleting during the walk would restart it.
+ */
+static size_t gc_collect(int fd, size_t ksz, const __u32 *stale, size_t n, unsigned char *dead,
+			 size_t max)
+{
+	unsigned char key[16], next[16];
 	struct xcni_endpoint ep;
 	char name[IF_NAMESIZE];
+	size_t nd = 0;
+	bool first = true;
 
-	while (bpf_map_get_next_key(dp->ep_fd, prev, &next) == 0) {
-		key = next;
-		prev = &key;
-		if (bpf_map_lookup_elem(dp->ep_fd, &key, &ep))
+	while (nd < max && bpf_map_get_next_key(fd, first ? NULL : key, next) == 0) {
+		first = false;
+		memcpy(key, next, ksz);
+		if (bpf_map_lookup_elem(fd, key, &ep))
 			continue;
 		int gone = !if_indextoname(ep.ifindex, name);
 
 		for (size_t i = 0; i < n && !gone; i++)
 			gone = stale[i] == ep.ep_id;
-		if (gone && nd < sizeof(dead) / sizeof(dead[0]))
-			dead[nd++] = key;
+		if (gone)
+			memcpy(dead + nd++ * ksz, key, ksz);
 	}
-	for (size_t i = 0; i < nd; i++) {
+	return nd;
+}
+
+/* GC of endpoints6 alone (DEL of an IPv6 entry, whose address the record does not keep). */
+int xcni_dp_gc6(const struct xcni_dp *dp, const __u32 *stale, size_t n)
+{
+	struct in6_addr dead[256];
+	struct xcni_endpoint ep;
+	size_t nd;
+
+	if (dp->ep6_fd < 0)
+		return 0;
+	nd = gc_collect(dp->ep6_fd, sizeof(dead[0]), stale, n, (unsigned char *)dead, 256);
+	for (size_t i = 0; i < nd; i++)
+		if (bpf_map_lookup_elem(dp->ep6_fd, &dead[i], &ep) == 0)
+			xcni_dp_endpoint6_del(dp, &dead[i], ep.ep_id);
+	return (int)nd;
+}
+
+/* GC: entries (both families) whose device is gone, or whose ep_id is in stale (n of them). */
+int xcni_dp_gc(const struct xcni_dp *dp, const __u32 *stale, size_t n)
+{
+	__u32 dead[256];
+	struct xcni_endpoint ep;
+	size_t nd = gc_collect(dp->ep_fd, sizeof(dead[0]), stale, n, (unsigned char *)dead, 256);
+
+	for (size_t i = 0; i < nd; i++)
 		if (bpf_map_lookup_elem(dp->ep_fd, &dead[i], &ep) == 0)
 			xcni_dp_endpoint_del(dp, dead[i], ep.ep_id);
-	}
-	return (int)nd;
+	return (int)nd + xcni_dp_gc6(dp, stale, n);
 }

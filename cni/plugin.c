@@ -17,6 +17,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/rtnetlink.h>
+#include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +34,8 @@ struct ctx {
 	struct cni_env env;
 	struct cni_err err;
 	const char *ipam_ver; /* the version IPAM is spoken to in */
+	bool ipam_ver_cached; /* ipam_ver came from the cache: retried once if refused */
+	bool ipam_cache_read;
 };
 
 static int nl_fail(struct ctx *c, struct nl *nl, int err, const char *what)
@@ -54,6 +58,85 @@ static json_t *ipam_conf(struct ctx *c)
 		return conf;
 	}
 	return json_incref(conf);
+}
+
+/*
+ * The negotiated IPAM version, remembered beside the attachment records
+ * (<stateDir>/<network>/.ipam-version: a dotfile, which GC does not take
+ * for a record): without it every call on a network newer than its IPAM
+ * plugin costs two more execs of it (the refused call and VERSION), which
+ * for host-local, a Go binary, is most of what ADD and DEL cost. The entry
+ * names the IPAM binary by device, inode, size and mtime: an upgraded plugin
+ * is asked again. A stale or torn file is no worse than none.
+ */
+static int ipam_cache_path(struct ctx *c, char *path, size_t len, char *bin, size_t binlen,
+			   struct stat *st)
+{
+	int n = snprintf(path, len, "%s/%s/.ipam-version", c->conf.state_dir, c->conf.name);
+
+	if (n < 0 || (size_t)n >= len)
+		return -ENAMETOOLONG;
+	if (cni_find_plugin(c->env.path, c->conf.ipam_type, bin, binlen))
+		return -ENOENT;
+	return stat(bin, st) ? -errno : 0;
+}
+
+static void ipam_cache_key(const char *bin, const struct stat *st, char *key, size_t len)
+{
+	snprintf(key, len, "%s %ju %ju %jd %jd.%09ld", bin, (uintmax_t)st->st_dev,
+		 (uintmax_t)st->st_ino, (intmax_t)st->st_size, (intmax_t)st->st_mtim.tv_sec,
+		 st->st_mtim.tv_nsec);
+}
+
+static void ipam_cache_load(struct ctx *c)
+{
+	char path[PATH_MAX], bin[PATH_MAX], key[PATH_MAX + 96], line[PATH_MAX + 128];
+	struct stat st;
+	FILE *f;
+	char *ver;
+	size_t kl;
+	int i;
+
+	c->ipam_cache_read = true;
+	if (ipam_cache_path(c, path, sizeof(path), bin, sizeof(bin), &st))
+		return;
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	ipam_cache_key(bin, &st, key, sizeof(key));
+	kl = strlen(key);
+	if (fgets(line, sizeof(line), f) && !strncmp(line, key, kl) && line[kl] == ' ') {
+		ver = line + kl + 1;
+		ver[strcspn(ver, "\n")] = 0;
+		i = cni_version_index(ver);
+		/* Only a version below the network's own is ever written. */
+		if (i >= 0 && cni_version_cmp(ver, c->conf.cni_version) < 0) {
+			c->ipam_ver = xcni_versions[i];
+			c->ipam_ver_cached = true;
+		}
+	}
+	fclose(f);
+}
+
+static void ipam_cache_store(struct ctx *c)
+{
+	char path[PATH_MAX], tmp[PATH_MAX + 16], bin[PATH_MAX], key[PATH_MAX + 96];
+	struct stat st;
+	FILE *f;
+	bool ok;
+
+	if (ipam_cache_path(c, path, sizeof(path), bin, sizeof(bin), &st) ||
+	    snprintf(tmp, sizeof(tmp), "%s.%d", path, getpid()) >= (int)sizeof(tmp))
+		return;
+	ipam_cache_key(bin, &st, key, sizeof(key));
+	/* Written whole under a name of its own, then renamed: concurrent calls race harmlessly. */
+	f = fopen(tmp, "we");
+	if (!f)
+		return; /* no state dir yet (a DEL of nothing): asked again next time */
+	ok = fprintf(f, "%s %s\n", key, c->ipam_ver) > 0;
+	ok = !fclose(f) && ok;
+	if (!ok || rename(tmp, path))
+		unlink(tmp);
 }
 
 /*
@@ -86,6 +169,7 @@ static int ipam_negotiate(struct ctx *c)
 	if (!best || strcmp(best, c->conf.cni_version) == 0)
 		return -ENOENT;
 	c->ipam_ver = best;
+	ipam_cache_store(c);
 	return 0;
 }
 
@@ -106,8 +190,13 @@ static int ipam_start(struct ctx *c, struct cni_proc *p, const char *cmd, const 
 		      const char *ifname, const char *netns)
 {
 	struct cni_env env = ipam_env(c, cmd, cid, ifname, netns);
-	json_t *conf = ipam_conf(c);
-	int err = cni_exec_start(&env, c->conf.ipam_type, conf, p, &c->err);
+	json_t *conf;
+	int err;
+
+	if (!c->ipam_ver && !c->ipam_cache_read)
+		ipam_cache_load(c);
+	conf = ipam_conf(c);
+	err = cni_exec_start(&env, c->conf.ipam_type, conf, p, &c->err);
 
 	json_decref(conf);
 	return err;
@@ -121,6 +210,11 @@ static int ipam_finish(struct ctx *c, struct cni_proc *p, const char *cmd, const
 {
 	int err = cni_exec_finish(p, out, &c->err);
 
+	if (err && c->err.code == CNI_ERR_INCOMPATIBLE_VERSION && c->ipam_ver_cached) {
+		/* The remembered version no longer does: ask again. */
+		c->ipam_ver = NULL;
+		c->ipam_ver_cached = false;
+	}
 	if (err && c->err.code == CNI_ERR_INCOMPATIBLE_VERSION && !c->ipam_ver &&
 	    ipam_negotiate(c) == 0)
 		return ipam_call(c, cmd, cid, ifname, netns, out);
@@ -591,12 +685,13 @@ static int cmd_add(struct ctx *c)
 	struct nl_link hl, pl;
 	struct netns ns = { .host_fd = -1, .pod_fd = -1 };
 	struct cni_proc ipam_proc = { .pid = -1, .out_fd = -1 };
-	struct xcni_dp dp = { .from_fd = -1, .to_fd = -1, .ep_fd = -1, .if_fd = -1 };
+	struct xcni_dp dp = { .from_fd = -1, .to_fd = -1, .ep_fd = -1, .if_fd = -1, .ep6_fd = -1,
+			      .if6_fd = -1 };
 	struct xcni_endpoint ep = { 0 };
 	char alias[256], buf[INET_ADDRSTRLEN], buf6[INET6_ADDRSTRLEN], lo6_was = 0;
 	const char *attached = NULL;
 	json_t *ires = NULL, *res;
-	int err, have_lease = 0, have_link = 0, have_ep = 0;
+	int err, have_lease = 0, have_link = 0, have_ep = 0, have_ep6 = 0;
 
 	/*
 	 * Without the agent's programs a pod would get no policy: refuse, runtimes
@@ -716,9 +811,9 @@ static int cmd_add(struct ctx *c)
 	memcpy(ep.host_mac, a.host_mac, 6);
 	snprintf(ep.host_if, sizeof(ep.host_if), "%s", a.host_if);
 	/*
-	 * The endpoint map is keyed by IPv4 address: an IPv6-only pod gets no
-	 * entry until the data plane keys endpoints by IPv6 too, and until then
-	 * from_pod and to_pod drop its frames as no-endpoint (the safe default).
+	 * One entry per family: endpoints (IPv4) and endpoints6, each with the
+	 * device's mapping (ifindex, ifindex6). The programs judge a dual-stack
+	 * pod's IPv6 under its IPv4 (one policy for both families).
 	 */
 	err = xcni_failpoint("endpoint");
 	if (err)
@@ -728,6 +823,9 @@ static int cmd_add(struct ctx *c)
 	if (err)
 		goto undo;
 	have_ep = ipam.has4;
+	if (ipam.has6 && (err = xcni_dp_endpoint6_add(&dp, &ipam.ip6, &ep, &c->err)))
+		goto undo;
+	have_ep6 = ipam.has6;
 
 	if (ipam.has4)
 		enable_forwarding();
@@ -748,6 +846,8 @@ static int cmd_add(struct ctx *c)
 	goto out;
 
 undo:
+	if (have_ep6)
+		xcni_dp_endpoint6_del(&dp, &ipam.ip6, ep.ep_id);
 	if (have_ep)
 		xcni_dp_endpoint_del(&dp, ipam.ip, ep.ep_id);
 	/* Only what this call attached: the pins of an existing attachment have its name. */
@@ -848,7 +948,8 @@ static int check_ipv6(struct ctx *c, struct netns *ns, const struct nl_link *hl,
 static int cmd_check(struct ctx *c)
 {
 	json_t *prev = c->conf.prev_result, *ifs, *it, *ips, *routes, *ires = NULL;
-	struct xcni_dp dp = { .from_fd = -1, .to_fd = -1, .ep_fd = -1, .if_fd = -1 };
+	struct xcni_dp dp = { .from_fd = -1, .to_fd = -1, .ep_fd = -1, .if_fd = -1, .ep6_fd = -1,
+			      .if6_fd = -1 };
 	struct nl_link hl, pl;
 	struct netns ns;
 	char host_if[IF_NAMESIZE], mac[18], attach[8];
@@ -935,9 +1036,21 @@ static int cmd_check(struct ctx *c)
 		struct nl_route hr = { .dst_len = 32, .oif = hl.ifindex };
 
 		if (addr && strchr(addr, ':')) {
+			struct xcni_endpoint ep;
+			struct in6_addr a6;
+			uint8_t plen6;
+
 			err = check_ipv6(c, &ns, &hl, &pl, addr);
 			if (err)
 				goto out;
+			/* Under an xcnid with the IPv6 maps: the pod's entry, this attachment's. */
+			if (dp.ep6_fd >= 0 && !xcni_cidr6_parse(addr, &a6, &plen6) &&
+			    (xcni_dp_endpoint6_get(&dp, &a6, &ep) || ep.ifindex != (__u32)hl.ifindex ||
+			     ep.ep_id != xcni_ep_id(c->env.container_id, c->env.ifname))) {
+				err = drift(c, "endpoint6 map entry for %s missing or not %s's", addr,
+					    host_if);
+				goto out;
+			}
 			continue;
 		}
 		if (!addr || xcni_cidr4_parse(addr, &ip, &plen))
@@ -1027,10 +1140,13 @@ static int del_attachment(struct ctx *c, struct nl *host, const struct xcni_dp *
 
 		if (ip)
 			xcni_dp_endpoint_del(dp, ip, ep_id);
-		else if (!have_rec)
-			/* No record (ADD died between the entry and the record): find
-			 * the entry by its endpoint id, a walk of the map only then. */
+		/* No record (ADD died between the entry and the record), or an
+		 * IPv6 entry (the record keeps the IPv4 only): found by endpoint
+		 * id, a walk of the maps (endpoints6 alone when the IPv4 is known). */
+		if (!ip && !have_rec)
 			xcni_dp_gc(dp, &ep_id, 1);
+		else
+			xcni_dp_gc6(dp, &ep_id, 1);
 		xcni_killpoint("del-endpoint");
 	}
 	if (have_link) {
@@ -1194,6 +1310,7 @@ static int cmd_gc(struct ctx *c)
 	/* IPAM plugins that know GC (spec 1.1.0) clean up what we never recorded. */
 	if (ipam_supports(c, "1.1.0")) {
 		c->ipam_ver = NULL;
+		c->ipam_cache_read = true; /* it speaks GC's version: nothing to look up */
 		err = ipam_call(c, "GC", NULL, NULL, NULL, &res);
 	}
 out:

@@ -71,6 +71,17 @@ start_xcnid() {
 	cat "/tmp/xcnid-$XCT_TAG.log" >&2
 	return 1
 }
+# wait_xcnid_ready: after start_xcnid, until the agent said it is ready (its
+# pins may be there from an earlier agent; the log line is this one's).
+wait_xcnid_ready() {
+	for _ in $(seq 100); do
+		grep -q 'xcnid: ready' "/tmp/xcnid-$XCT_TAG.log" && return 0
+		kill -0 "$XCNID_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	cat "/tmp/xcnid-$XCT_TAG.log"
+	return 1
+}
 stop_xcnid() {
 	if [ -n "$XCNID_PID" ]; then
 		kill "$XCNID_PID" 2>/dev/null
@@ -97,23 +108,26 @@ sync_gen() {
 	return 1
 }
 
-# geneve_capture_start NETNS DEV FILE: tshark in netns NETNS on DEV, Geneve's
-# port only, 160 bytes a frame, into FILE (its messages in FILE.err); CAP is
-# its PID, set before it is known to capture (the caller kills it either way).
-# geneve_capture_stop FILE: the last frames in, tshark stopped, FILE not empty.
-geneve_capture_start() {
-	rm -f "$3" "$3.err"
-	nsenter --net="/run/netns/$1" tshark -n -i "$2" -s 160 -f 'udp port 6081' -w "$3" -q \
-		2>"$3.err" &
+# pcap_start NETNS DEV FILTER FILE: tshark in netns NETNS on DEV, frames
+# matching the capture FILTER, 160 bytes a frame, into FILE (its messages in
+# FILE.err); CAP is its PID, set before it is known to capture (the caller
+# kills it either way). geneve_capture_start NETNS DEV FILE: Geneve's port only.
+# pcap_stop FILE (geneve_capture_stop): the last frames in, tshark stopped,
+# FILE not empty. (Suites keep capture_start/capture_stop for their own wrappers.)
+pcap_start() {
+	rm -f "$4" "$4.err"
+	nsenter --net="/run/netns/$1" tshark -n -i "$2" -s 160 -f "$3" -w "$4" -q 2>"$4.err" &
 	CAP=$!
 	for _ in $(seq 100); do
-		grep -q 'Capturing on' "$3.err" 2>/dev/null && [ -s "$3" ] && return 0
+		grep -q 'Capturing on' "$4.err" 2>/dev/null && [ -s "$4" ] && return 0
 		kill -0 "$CAP" 2>/dev/null || break
 		sleep 0.1
 	done
-	cat "$3.err"
+	cat "$4.err"
 	return 1
 }
+geneve_capture_start() { pcap_start "$1" "$2" 'udp port 6081' "$3"; }
+pcap_stop() { geneve_capture_stop "$@"; }
 geneve_capture_stop() {
 	sleep 0.3 # the last frames reach the file
 	kill -INT "$CAP" 2>/dev/null

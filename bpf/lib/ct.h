@@ -75,13 +75,13 @@ static __always_inline struct xcni_ctstat *ct_stat(void)
  * existing one, a reused tuple, is overwritten uncounted), so created -
  * deleted - entries present is what LRU eviction took.
  */
-static __always_inline void ct_insert(const struct xcni_ct_key *k, const struct xcni_ct_entry *e,
-				      int pickup)
+static __always_inline void ct_map_insert(void *map, const void *k, const struct xcni_ct_entry *e,
+					  int pickup)
 {
 	struct xcni_ctstat *st;
 
-	if (bpf_map_update_elem(&xcni_ct, k, e, BPF_NOEXIST)) {
-		bpf_map_update_elem(&xcni_ct, k, e, BPF_ANY);
+	if (bpf_map_update_elem(map, k, e, BPF_NOEXIST)) {
+		bpf_map_update_elem(map, k, e, BPF_ANY);
 		return;
 	}
 	st = ct_stat();
@@ -91,16 +91,27 @@ static __always_inline void ct_insert(const struct xcni_ct_key *k, const struct 
 	}
 }
 
+static __always_inline void ct_insert(const struct xcni_ct_key *k, const struct xcni_ct_entry *e,
+				      int pickup)
+{
+	ct_map_insert(&xcni_ct, k, e, pickup);
+}
+
 /* ... and out through here (or LRU eviction). */
-static __always_inline void ct_delete(const struct xcni_ct_key *k)
+static __always_inline void ct_map_delete(void *map, const void *k)
 {
 	struct xcni_ctstat *st;
 
-	if (bpf_map_delete_elem(&xcni_ct, k))
+	if (bpf_map_delete_elem(map, k))
 		return;
 	st = ct_stat();
 	if (st)
 		st->deleted++;
+}
+
+static __always_inline void ct_delete(const struct xcni_ct_key *k)
+{
+	ct_map_delete(&xcni_ct, k);
 }
 
 static __always_inline void ct_reverse(const struct xcni_ct_key *k, struct xcni_ct_key *r)
@@ -128,6 +139,28 @@ static __always_inline void ct_tcp_update(struct xcni_ct_entry *e, __u8 flags, i
 		return;
 	}
 	if (reply && e->state == XCNI_CT_NEW)
+		e->state = XCNI_CT_ESTABLISHED;
+}
+
+/*
+ * A live entry the packet belongs to, in the flow's opening direction or
+ * (reply) the other: stamped, counted, its state moved on. A reply of a flow
+ * other than TCP makes it established.
+ */
+static __always_inline void ct_account(struct xcni_ct_entry *e, __u64 now, __u32 len, int tcp,
+				       __u8 tcp_flags, int reply)
+{
+	e->last_ns = now;
+	if (reply) {
+		e->pkts_reply++;
+		e->bytes_reply += len;
+	} else {
+		e->pkts_orig++;
+		e->bytes_orig += len;
+	}
+	if (tcp)
+		ct_tcp_update(e, tcp_flags, reply);
+	else if (reply && e->state == XCNI_CT_NEW)
 		e->state = XCNI_CT_ESTABLISHED;
 }
 
@@ -218,7 +251,8 @@ static __always_inline int ct_lookup(struct __sk_buff *skb, struct pkt *p, __u32
 	struct xcni_ct_key rev;
 	struct xcni_ct_entry *e;
 	__u64 now = bpf_ktime_get_ns();
-	int tcp = p->tuple.proto == IPPROTO_TCP;
+	/* SCTP runs TCP's state machine on its chunks' flags (parse.h). */
+	int tcp = p->tuple.proto == IPPROTO_TCP || p->tuple.proto == IPPROTO_SCTP;
 
 	*flags = 0;
 	p->ct_state = 0;
@@ -254,11 +288,7 @@ static __always_inline int ct_lookup(struct __sk_buff *skb, struct pkt *p, __u32
 		*flags = e->flags;
 		p->rev_nat = e->rev_nat;
 		p->backend_id = e->backend_id;
-		e->last_ns = now;
-		e->pkts_orig++;
-		e->bytes_orig += len;
-		if (tcp)
-			ct_tcp_update(e, p->tcp_flags, 0);
+		ct_account(e, now, len, tcp, p->tcp_flags, 0);
 		p->ct_state = e->state;
 		return e->policy_rev == p->policy_rev ? CT_ORIG : CT_STALE;
 	}
@@ -268,13 +298,7 @@ static __always_inline int ct_lookup(struct __sk_buff *skb, struct pkt *p, __u32
 		*flags = e->flags;
 		p->rev_nat = e->rev_nat;
 		p->backend_id = e->backend_id;
-		e->last_ns = now;
-		e->pkts_reply++;
-		e->bytes_reply += len;
-		if (tcp)
-			ct_tcp_update(e, p->tcp_flags, 1);
-		else if (e->state == XCNI_CT_NEW)
-			e->state = XCNI_CT_ESTABLISHED;
+		ct_account(e, now, len, tcp, p->tcp_flags, 1);
 		p->ct_state = e->state;
 		return CT_REPLY;
 	}

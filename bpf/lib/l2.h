@@ -87,4 +87,17 @@ static __always_inline int l3_forward_rewrite(struct __sk_buff *skb, struct pkt 
 	return ttl_decrement(skb, p) ?: mac_rewrite(skb, dst);
 }
 
+/*
+ * Into the pod behind dst, past the host stack. The reason: a reply (ct
+ * answers a flow) or a new local delivery, or the redirect failed.
+ */
+static __always_inline int redirect_local(const struct xcni_endpoint *dst, int answers,
+					  int *verdict)
+{
+	*verdict = bpf_redirect_peer(dst->ifindex, 0);
+	if (*verdict != TC_ACT_REDIRECT)
+		return XCNI_DROP_REDIRECT;
+	return answers ? XCNI_FWD_REPLY : XCNI_FWD_LOCAL;
+}
+
 #endif

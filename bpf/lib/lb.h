@@ -34,6 +34,7 @@
 #include "lb_pick.h"
 #include "maps.h"
 #include "parse.h"
+#include "sctp.h"
 
 /* What a translation did, for the rest of the program. */
 struct lb_state {
@@ -53,6 +54,8 @@ struct lb_state {
  * Rewrites one address (at addr_off: IP_SADDR_OFF or IP_DADDR_OFF) and the
  * port beside it (port_off: 0 source, 2 destination, in the L4 header) with
  * incremental L3 and L4 checksum updates. A UDP checksum of 0 (none) stays 0.
+ * SCTP: the CRC is updated for a new port only (sctp_nat_port; -2: a first
+ * fragment, whose port cannot be rewritten).
  * Packet pointers are stale afterwards. 0 or -1.
  */
 static __always_inline int lb_nat(struct __sk_buff *skb, const struct pkt *p, __u32 addr_off,
@@ -65,13 +68,17 @@ static __always_inline int lb_nat(struct __sk_buff *skb, const struct pkt *p, __
 	__u64 mangled = p->tuple.proto == IPPROTO_UDP ? BPF_F_MARK_MANGLED_0 : 0;
 
 	/* A fragment after the first has no L4 header: its ports and checksum are
-	 * in the first fragment, which was rewritten whole. */
-	if (p->frag_later) {
+	 * in the first fragment, which was rewritten whole. SCTP's checksum
+	 * covers no pseudo header: an address is the IP header's business alone,
+	 * a port the CRC's (sctp.h). */
+	if (p->frag_later || p->tuple.proto == IPPROTO_SCTP) {
 		if (old_addr != new_addr &&
 		    (bpf_l3_csum_replace(skb, IPCSUM_OFF, old_addr, new_addr, sizeof(new_addr)) ||
 		     bpf_skb_store_bytes(skb, addr_off, &new_addr, sizeof(new_addr), 0)))
 			return -1;
-		return 0;
+		if (p->frag_later || old_port == new_port)
+			return 0;
+		return sctp_nat_port(skb, l4, port_off, old_port, new_port);
 	}
 	if (old_addr != new_addr &&
 	    (bpf_l4_csum_replace(skb, csum_off, old_addr, new_addr,
@@ -105,6 +112,7 @@ static __always_inline int lb_translate(struct __sk_buff *skb, struct pkt *p, __
 	struct xcni_ct_entry *e, ne = {};
 	__u64 now = bpf_ktime_get_ns();
 	__u32 id = 0, baddr;
+	int ret;
 
 	if (!svc)
 		return 0;
@@ -113,8 +121,8 @@ static __always_inline int lb_translate(struct __sk_buff *skb, struct pkt *p, __
 	__builtin_memcpy(ak.client, &p->tuple.saddr, 4);
 	e = bpf_map_lookup_elem(&xcni_ct, &p->tuple);
 	if (e && (e->flags & XCNI_CT_F_SVC) && ct_alive(e, now, p->tuple.proto) &&
-	    !(p->tuple.proto == IPPROTO_TCP && e->state == XCNI_CT_CLOSED &&
-	      (p->tcp_flags & XCNI_TCP_SYN)) &&
+	    !((p->tuple.proto == IPPROTO_TCP || p->tuple.proto == IPPROTO_SCTP) &&
+	      e->state == XCNI_CT_CLOSED && (p->tcp_flags & XCNI_TCP_SYN)) &&
 	    bpf_map_lookup_elem(&xcni_backend, &e->backend_id)) {
 		/* The flow's backend, even terminating: open flows drain. */
 		id = e->backend_id;
@@ -152,8 +160,9 @@ static __always_inline int lb_translate(struct __sk_buff *skb, struct pkt *p, __
 	st->backend_id = id;
 	st->translated = 1;
 	__builtin_memcpy(&baddr, be->addr, 4);
-	if (lb_nat(skb, p, IP_DADDR_OFF, p->tuple.daddr, baddr, 2, p->tuple.dport, be->port))
-		return XCNI_DROP_REDIRECT;
+	ret = lb_nat(skb, p, IP_DADDR_OFF, p->tuple.daddr, baddr, 2, p->tuple.dport, be->port);
+	if (ret)
+		return ret == -2 ? XCNI_DROP_FRAGMENT : XCNI_DROP_REDIRECT;
 	/* Hairpin: the pod is its own backend. */
 	if (!outside && baddr == p->tuple.saddr) {
 		if (lb_nat(skb, p, IP_SADDR_OFF, p->tuple.saddr, loopback_ip, 0, 0, 0))
@@ -265,7 +274,7 @@ static __always_inline int lb_snat_rev(struct __sk_buff *skb, struct pkt *p, __u
  * backend got it: the client's stack would match it to no socket. The quote
  * gets the frontend back as destination (its IP checksum, and the ICMP
  * checksum over all of it, updated; the quoted L4 checksum, which nobody
- * checks, is left), and so does the outer source when the backend itself
+ * checks, is left; an SCTP quote's 8 bytes hold no checksum at all), and so does the outer source when the backend itself
  * sent the error. l3_len: the outer IPv4 header's length. 1 when rewritten,
  * else 0; packet pointers are stale after the call either way.
  *
@@ -273,13 +282,39 @@ static __always_inline int lb_snat_rev(struct __sk_buff *skb, struct pkt *p, __u
  * many paths it took the verifier past its million instructions. So it reads
  * the packet with bpf_skb_load_bytes, not through packet pointers.
  */
+/* An ICMP error's header and the start of its quote (an IPv4 header without options). */
+struct lb_icmp_quote {
+	struct xcni_icmphdr icmp;
+	struct iphdr in;
+	__be16 ports[2];
+};
+
+/*
+ * The ICMP error at icmp into q, and the tuple it quotes into k: 0 for an
+ * error (unreachable, time exceeded, parameter problem) quoting TCP, UDP or
+ * SCTP with the ports, else -1.
+ */
+static __always_inline int lb_icmp_quoted(struct __sk_buff *skb, __u32 icmp,
+					  struct lb_icmp_quote *q, struct xcni_ct_key *k)
+{
+	if (bpf_skb_load_bytes(skb, icmp, q, sizeof(*q)))
+		return -1;
+	if ((q->icmp.type != ICMP_DEST_UNREACH && q->icmp.type != ICMP_TIME_EXCEEDED &&
+	     q->icmp.type != ICMP_PARAMETERPROB) ||
+	    q->in.ihl != 5 || (q->in.protocol != IPPROTO_TCP && q->in.protocol != IPPROTO_UDP &&
+			       q->in.protocol != IPPROTO_SCTP))
+		return -1;
+	k->saddr = q->in.saddr;
+	k->daddr = q->in.daddr;
+	k->sport = q->ports[0];
+	k->dport = q->ports[1];
+	k->proto = q->in.protocol;
+	return 0;
+}
+
 __attribute__((noinline)) int lb_icmp_rev_nat(struct __sk_buff *skb, __u32 l3_len)
 {
-	struct {
-		struct xcni_icmphdr icmp;
-		struct iphdr in;
-		__be16 ports[2];
-	} q;
+	struct lb_icmp_quote q;
 	struct xcni_ct_key k = {};
 	const struct xcni_ct_entry *e;
 	const struct xcni_revnat *rn;
@@ -287,18 +322,9 @@ __attribute__((noinline)) int lb_icmp_rev_nat(struct __sk_buff *skb, __u32 l3_le
 	__u32 vip, saddr;
 	__u16 new_csum;
 
-	if (bpf_skb_load_bytes(skb, icmp, &q, sizeof(q)) ||
-	    bpf_skb_load_bytes(skb, IP_SADDR_OFF, &saddr, 4))
+	if (bpf_skb_load_bytes(skb, IP_SADDR_OFF, &saddr, 4) ||
+	    lb_icmp_quoted(skb, icmp, &q, &k))
 		return 0;
-	if ((q.icmp.type != ICMP_DEST_UNREACH && q.icmp.type != ICMP_TIME_EXCEEDED &&
-	     q.icmp.type != ICMP_PARAMETERPROB) ||
-	    q.in.ihl != 5 || (q.in.protocol != IPPROTO_TCP && q.in.protocol != IPPROTO_UDP))
-		return 0;
-	k.saddr = q.in.saddr;
-	k.daddr = q.in.daddr;
-	k.sport = q.ports[0];
-	k.dport = q.ports[1];
-	k.proto = q.in.protocol;
 	e = bpf_map_lookup_elem(&xcni_ct, &k);
 	if (!e || !e->rev_nat || (e->flags & XCNI_CT_F_HAIRPIN))
 		return 0;
@@ -321,6 +347,74 @@ __attribute__((noinline)) int lb_icmp_rev_nat(struct __sk_buff *skb, __u32 l3_le
 		bpf_l3_csum_replace(skb, IPCSUM_OFF, saddr, vip, 4);
 		bpf_skb_store_bytes(skb, IP_SADDR_OFF, &vip, 4, 0);
 	}
+	return 1;
+}
+
+/*
+ * An ICMP error about a NodePort flow this node SNATed to a remote backend
+ * (XCNI_CT_F_SNAT), decapsulated from the backend's node: it quotes the
+ * packet as the backend got it (this node:nat port -> backend:port) and is
+ * addressed to this node, whose stack knows no such flow. So the client
+ * never learns, say, that its packets are too big (fragmentation needed
+ * from the backend's side breaks its path MTU discovery). Translated back:
+ * the quote becomes client:port -> frontend:port as the client sent it
+ * (its IP checksum, and the ICMP checksum for every changed word), the
+ * error goes to the client from the frontend (from the client's side the
+ * path ends there). l3_len: the IPv4 header's length. 1 when rewritten (to
+ * be sent out the underlay), 0 when it is no such error (nothing written),
+ * -1 when a rewrite failed halfway (drop it).
+ *
+ * A global function, verified on its own, reading with bpf_skb_load_bytes
+ * (as lb_icmp_rev_nat).
+ */
+__attribute__((noinline)) int lb_icmp_snat_rev(struct __sk_buff *skb, __u32 l3_len)
+{
+	struct lb_icmp_quote q;
+	struct xcni_ct_key k = {};
+	const struct xcni_ct_entry *e;
+	const struct xcni_revnat *rn;
+	__u32 icmp = ETH_HLEN + l3_len, quote = icmp + sizeof(struct xcni_icmphdr);
+	__u32 csum_off = icmp + offsetof(struct xcni_icmphdr, checksum);
+	__u32 qcheck = quote + offsetof(struct iphdr, check);
+	__u32 vip, saddr, daddr, client;
+	__u16 cport, new_check;
+
+	if (!skb || l3_len < sizeof(struct iphdr) || l3_len > 60 ||
+	    bpf_skb_load_bytes(skb, IP_SADDR_OFF, &saddr, 4) ||
+	    bpf_skb_load_bytes(skb, IP_DADDR_OFF, &daddr, 4) ||
+	    lb_icmp_quoted(skb, icmp, &q, &k) || q.in.saddr != daddr)
+		return 0;
+	e = bpf_map_lookup_elem(&xcni_ct, &k);
+	if (!e || !(e->flags & XCNI_CT_F_SNAT))
+		return 0;
+	client = e->nat_addr;
+	cport = e->nat_port;
+	rn = bpf_map_lookup_elem(&xcni_revnat, &e->rev_nat);
+	if (!rn || rn->family != XCNI_AF_INET)
+		return 0;
+	__builtin_memcpy(&vip, rn->addr, 4);
+	/* The quote: source back to the client, destination to the frontend. */
+	if (bpf_l3_csum_replace(skb, qcheck, q.in.saddr, client, 4) ||
+	    bpf_l3_csum_replace(skb, qcheck, q.in.daddr, vip, 4) ||
+	    bpf_skb_store_bytes(skb, quote + offsetof(struct iphdr, saddr), &client, 4, 0) ||
+	    bpf_skb_store_bytes(skb, quote + offsetof(struct iphdr, daddr), &vip, 4, 0) ||
+	    bpf_skb_store_bytes(skb, quote + sizeof(struct iphdr), &cport, 2, 0) ||
+	    bpf_skb_store_bytes(skb, quote + sizeof(struct iphdr) + 2, &rn->port, 2, 0) ||
+	    bpf_skb_load_bytes(skb, qcheck, &new_check, 2))
+		return -1;
+	/* ICMP's checksum has no pseudo header: the quote's words alone. */
+	if (bpf_l4_csum_replace(skb, csum_off, q.in.saddr, client, 4) ||
+	    bpf_l4_csum_replace(skb, csum_off, q.in.daddr, vip, 4) ||
+	    bpf_l4_csum_replace(skb, csum_off, q.in.check, new_check, 2) ||
+	    bpf_l4_csum_replace(skb, csum_off, q.ports[0], cport, 2) ||
+	    bpf_l4_csum_replace(skb, csum_off, q.ports[1], rn->port, 2))
+		return -1;
+	/* The error itself: to the client, from the frontend. */
+	if (bpf_l3_csum_replace(skb, IPCSUM_OFF, daddr, client, 4) ||
+	    bpf_l3_csum_replace(skb, IPCSUM_OFF, saddr, vip, 4) ||
+	    bpf_skb_store_bytes(skb, IP_DADDR_OFF, &client, 4, 0) ||
+	    bpf_skb_store_bytes(skb, IP_SADDR_OFF, &vip, 4, 0))
+		return -1;
 	return 1;
 }
 

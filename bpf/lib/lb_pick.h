@@ -28,8 +28,8 @@ static __always_inline const struct xcni_svc *lb_frontend(const struct xcni_ct_k
 	struct xcni_svc_key k = {};
 	const struct xcni_svc *svc, *in;
 
-	if (t->proto != IPPROTO_TCP && t->proto != IPPROTO_UDP)
-		return NULL; /* SCTP's checksum covers no pseudo header but all of it: not yet */
+	if (t->proto != IPPROTO_TCP && t->proto != IPPROTO_UDP && t->proto != IPPROTO_SCTP)
+		return NULL;
 	__builtin_memcpy(k.addr, &t->daddr, 4);
 	k.port = t->dport;
 	k.family = XCNI_AF_INET;

@@ -167,6 +167,15 @@ struct {
 } xcni_prefilter SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, XCNI_MAX_PREFILTER6);
+	__type(key, struct xcni_prefilter6_key);
+	__type(value, struct xcni_prefilter_val);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xcni_prefilter6 SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, XCNI_MAX_PF16);
 	__type(key, __u32);
@@ -256,6 +265,56 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 	__array(values, struct xcni_maglev_inner);
 } xcni_maglev SEC(".maps");
+
+/* IPv6 (see xcni_shared.h): endpoints, policy keys, conntrack, fragments, ipcache. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XCNI_MAX_ENDPOINTS);
+	__type(key, struct xcni_in6);
+	__type(value, struct xcni_endpoint);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xcni_endpoints6 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XCNI_MAX_ENDPOINTS);
+	__type(key, __u32);
+	__type(value, struct xcni_in6);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xcni_ifindex6 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XCNI_MAX_ENDPOINTS);
+	__type(key, struct xcni_in6);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xcni_polkey6 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, XCNI_MAX_CT6);
+	__type(key, struct xcni_ct6_key);
+	__type(value, struct xcni_ct_entry);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xcni_ct6 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, XCNI_MAX_FRAG);
+	__type(key, struct xcni_frag6_key);
+	__type(value, struct xcni_frag6);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xcni_frag6 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, XCNI_MAX_IPCACHE);
+	__type(key, struct xcni_ipcache6_key);
+	__type(value, struct xcni_ipcache_val);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xcni_ipcache6 SEC(".maps");
 
 /* Names for people (xcnictl, events); the programs never read them. */
 struct {

@@ -44,7 +44,7 @@ struct pkt {
 	struct iphdr *ip;
 	struct tcphdr *tcp; /* set for TCP */
 	struct xcni_ct_key tuple; /* ports in network order */
-	__u8 tcp_flags; /* TCP_FLAG_* bits of byte 13 */
+	__u8 tcp_flags; /* TCP_FLAG_* bits of byte 13; for SCTP, its first chunk's meaning */
 	__u8 icmp_type;
 	__u8 is_echo; /* ICMP echo request or reply: tracked like a flow */
 	__u32 len; /* skb->len on arrival: counters and events report that */
@@ -62,6 +62,41 @@ struct pkt {
 #define XCNI_TCP_SYN 0x02
 #define XCNI_TCP_RST 0x04
 #define XCNI_TCP_ACK 0x10
+
+/*
+ * SCTP chunk types (RFC 9260 3.2) that open and close an association, read
+ * by conntrack as the TCP flags they amount to, so one state machine (ct.h)
+ * serves both: INIT opens (SYN), INIT ACK answers it (SYN+ACK), ABORT and
+ * SHUTDOWN COMPLETE end it (RST), SHUTDOWN and SHUTDOWN ACK are the two
+ * sides' FINs; any other chunk (DATA, SACK, HEARTBEAT, COOKIE ECHO, ...) is
+ * an association's traffic (ACK), which picks up a flow whose entry is gone
+ * as a TCP ACK does. Only the first chunk is read: INIT, INIT ACK and
+ * SHUTDOWN COMPLETE are never bundled with others (RFC 9260 6.10); an ABORT
+ * or SHUTDOWN behind other chunks leaves the entry to its timeout.
+ */
+#define SCTP_CID_INIT 1
+#define SCTP_CID_INIT_ACK 2
+#define SCTP_CID_ABORT 6
+#define SCTP_CID_SHUTDOWN 7
+#define SCTP_CID_SHUTDOWN_ACK 8
+#define SCTP_CID_SHUTDOWN_COMPLETE 14
+
+static __always_inline __u8 sctp_chunk_flags(__u8 type)
+{
+	switch (type) {
+	case SCTP_CID_INIT:
+		return XCNI_TCP_SYN;
+	case SCTP_CID_INIT_ACK:
+		return XCNI_TCP_SYN | XCNI_TCP_ACK;
+	case SCTP_CID_ABORT:
+	case SCTP_CID_SHUTDOWN_COMPLETE:
+		return XCNI_TCP_RST;
+	case SCTP_CID_SHUTDOWN:
+	case SCTP_CID_SHUTDOWN_ACK:
+		return XCNI_TCP_FIN | XCNI_TCP_ACK;
+	}
+	return XCNI_TCP_ACK;
+}
 
 /* ICMP echo (RFC 792); linux/icmp.h, like linux/if_arp.h, drags libc in. */
 struct xcni_icmphdr {
@@ -204,11 +239,17 @@ static __always_inline int parse_ipv4(struct cursor *c, struct pkt *p)
 	case IPPROTO_SCTP: {
 		/* Common header: source port, destination port, tag, checksum. */
 		__be16 *ports = cursor_take(c, 12);
+		__u8 *chunk;
 
 		if (!ports)
 			return XCNI_DROP_SHORT;
 		p->tuple.sport = ports[0];
 		p->tuple.dport = ports[1];
+		/* The first chunk's type, as the TCP flags it means to conntrack
+		 * (none: a packet without chunks opens and closes nothing). */
+		chunk = cursor_take(c, 4);
+		if (chunk)
+			p->tcp_flags = sctp_chunk_flags(chunk[0]);
 		break;
 	}
 	default:

@@ -63,18 +63,20 @@ static __always_inline struct xcni_policy_val *peer_lookup(struct xcni_polhash_k
 }
 
 /*
- * Does the policy of local pod ep (in direction dir, towards or from peer)
- * allow this new flow? 1 or 0; v records the rule that allowed it.
+ * Does the policy of local pod ep (its policy key: in direction dir, towards
+ * or from peer) allow a new flow of proto to dport? 1 or 0; v records the
+ * rule that allowed it. peer_ip is looked up in the ipBlock groups when v4
+ * (an IPv4 peer); an IPv6 peer matches no ipBlock (they hold IPv4 prefixes).
  */
-static __always_inline int policy_allows(__u32 ep, __u8 dir, __u32 peer_id, __u32 peer_ip,
-					 const struct pkt *p, struct verdict *v)
+static __always_inline int policy_judge(__u32 ep, __u8 dir, __u32 peer_id, __u32 peer_ip, int v4,
+					__u8 proto, __u16 dport, struct verdict *v)
 {
 	struct xcni_polep *pe = bpf_map_lookup_elem(&xcni_polep, &ep);
 	struct xcni_polhash_key k = {};
 	struct xcni_polcidr_key ck = {};
 	struct xcni_policy_val *hit;
 	__u32 *group;
-	__u8 proto = p->tuple.proto, has;
+	__u8 has;
 
 	if (!pe || !(pe->isolated & XCNI_ISOLATED(dir)))
 		return 1; /* no policy selects the pod in this direction */
@@ -92,9 +94,9 @@ static __always_inline int policy_allows(__u32 ep, __u8 dir, __u32 peer_id, __u3
 	k.proto = proto;
 	/* Port 0 means "any" in the map; no port-carrying packet has port 0 to match it. */
 	if (proto == IPPROTO_TCP || proto == IPPROTO_UDP || proto == IPPROTO_SCTP)
-		k.port = p->tuple.dport;
+		k.port = dport;
 	hit = peer_lookup(&k, peer_id, has);
-	if (!hit && (has & XCNI_HAS_CIDR)) {
+	if (!hit && v4 && (has & XCNI_HAS_CIDR)) {
 		ck.prefixlen = XCNI_POLCIDR_PREFIX_BASE + 32;
 		ck.ep = ep;
 		ck.version = pe->version;
@@ -112,6 +114,12 @@ static __always_inline int policy_allows(__u32 ep, __u8 dir, __u32 peer_id, __u3
 	v->rule = hit->rule;
 	__sync_fetch_and_add(&hit->packets, 1);
 	return 1;
+}
+
+static __always_inline int policy_allows(__u32 ep, __u8 dir, __u32 peer_id, __u32 peer_ip,
+					 const struct pkt *p, struct verdict *v)
+{
+	return policy_judge(ep, dir, peer_id, peer_ip, 1, p->tuple.proto, p->tuple.dport, v);
 }
 
 /*

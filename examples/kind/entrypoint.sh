@@ -5,22 +5,26 @@
 #
 #   xcni-entrypoint install        (init container)
 #       mount bpffs at /sys/fs/bpf if nothing is there (the mount reaches the node
-#       through mountPropagation: Bidirectional), read this node's spec.podCIDR
-#       from the API server, install the plugin and the reference plugins into
-#       the node's CNI bin dir, and record the pod CIDR and the network
-#       configuration for the agent in $XCNI_RUN_DIR (node.env, the conflist).
+#       through mountPropagation: Bidirectional), read this node's pod CIDRs
+#       (spec.podCIDRs: one per family in a dual-stack or IPv6-only cluster, else
+#       spec.podCIDR) from the API server, install the plugin and the reference
+#       plugins into the node's CNI bin dir, and record the pod CIDRs and the
+#       network configuration (one host-local range set per family) for the
+#       agent in $XCNI_RUN_DIR (node.env, the conflist).
 #   xcni-entrypoint agent [XCNID-ARGS...]   (the agent container)
-#       xcnid --once --pod-cidr <this node's> XCNID-ARGS... (programs loaded and
-#       pinned), then the network configuration into the node's CNI conf dir, then
-#       exec xcnid --pod-cidr <this node's> XCNID-ARGS... The runtime reports the
+#       xcnid --once --pod-cidr <this node's IPv4> --pod-cidr6 <its IPv6>
+#       XCNID-ARGS... (programs loaded and pinned; each flag only for a family the
+#       node has), then the network configuration into the node's CNI conf dir,
+#       then exec xcnid with the same flags. The runtime reports the
 #       network ready once a configuration exists, so no pod is ever handed to
 #       the plugin before the data plane it needs is there.
-#   xcni-entrypoint conflist CIDR
-#       print the network configuration install writes for pod CIDR CIDR.
+#   xcni-entrypoint conflist CIDR[,CIDR]
+#       print the network configuration install writes for these pod CIDRs (at
+#       most one IPv4 and one IPv6).
 #
 # Environment:
 #   NODE_NAME          this node (downward API spec.nodeName); required by install
-#   POD_CIDR           skip the API and use this pod CIDR
+#   POD_CIDR           skip the API and use these pod CIDRs (CIDR or IPV4,IPV6)
 #   XCNI_CNI_BIN_DIR   default /host/opt/cni/bin (the node's /opt/cni/bin)
 #   XCNI_CNI_CONF_DIR  default /host/etc/cni/net.d
 #   XCNI_RUN_DIR       default /run/xcni
@@ -45,18 +49,43 @@ die() { log "$*"; exit 1; }
 is_ipv4_cidr() {
 	[[ $1 =~ ^([0-9]{1,3}\.){3}[0-9]{1,3}/([0-9]|[12][0-9]|3[0-2])$ ]]
 }
+# Hex groups and colons (at most one "::"), a length 1..128: the shape the API
+# server writes; xcnid and host-local parse it for real.
+is_ipv6_cidr() {
+	[[ $1 =~ ^[0-9a-fA-F:]+/([1-9]|[1-9][0-9]|1[01][0-9]|12[0-8])$ ]] && [[ $1 == *:*:* ]] &&
+		[[ $1 != *:::* ]] && [ "$(grep -o '::' <<<"$1" | wc -l)" -le 1 ]
+}
+# "CIDR[,CIDR]" into CIDR4 and CIDR6: at most one of each family, at least one.
+split_cidrs() {
+	local c
+	CIDR4= CIDR6=
+	[[ $1 != ,* && $1 != *, ]] || return 1
+	IFS=, read -ra _cidrs <<<"$1"
+	[ "${#_cidrs[@]}" -ge 1 ] && [ "${#_cidrs[@]}" -le 2 ] || return 1
+	for c in "${_cidrs[@]}"; do
+		if is_ipv4_cidr "$c" && [ -z "$CIDR4" ]; then
+			CIDR4=$c
+		elif is_ipv6_cidr "$c" && [ -z "$CIDR6" ]; then
+			CIDR6=$c
+		else
+			return 1
+		fi
+	done
+}
 
-# The network configuration for pod CIDR $1, on stdout. portmap is chained when
-# the node has it (hostPort); IPAM is delegated to host-local.
+# The network configuration for pod CIDRs $1 (IPv4 or "") and $2 (IPv6 or ""),
+# on stdout: one host-local range set per family, as kubelet's dual-stack
+# conflists have it. portmap is chained when the node has it (hostPort).
 conflist() {
-	local cidr=$1 portmap=${2:-1}
-	jq -n --arg subnet "$cidr" --argjson portmap "$portmap" --arg mtu "${XCNI_MTU:-}" '{
+	local portmap=${3:-1}
+	jq -n --arg v4 "$1" --arg v6 "$2" --argjson portmap "$portmap" --arg mtu "${XCNI_MTU:-}" '{
 		cniVersion: "1.0.0",
 		name: "xcni",
 		plugins: ([
 			({
 				type: "xcni",
-				ipam: { type: "host-local", ranges: [[{ subnet: $subnet }]] }
+				ipam: { type: "host-local",
+					ranges: ([$v4, $v6] | map(select(. != "") | [{ subnet: . }])) }
 			} + (if $mtu == "" then {} else { mtu: ($mtu | tonumber) } end))
 		] + (if $portmap == 1 then
 			[{ type: "portmap", capabilities: { portMappings: true } }]
@@ -64,7 +93,8 @@ conflist() {
 	}'
 }
 
-# This node's spec.podCIDR from the API server, with the pod's service account.
+# This node's pod CIDRs from the API server, with the pod's service account:
+# spec.podCIDRs joined by commas (spec.podCIDR where the list is missing).
 # A list with a field selector (verb list, which the ClusterRole grants) rather
 # than a get of the node, so the role needs nothing beyond list and watch.
 node_pod_cidr() {
@@ -73,7 +103,7 @@ node_pod_cidr() {
 	curl -sS --fail --max-time 10 --cacert "$SA/ca.crt" \
 		-H "Authorization: Bearer $(cat "$SA/token")" \
 		"https://$host:$port/api/v1/nodes?fieldSelector=metadata.name%3D$NODE_NAME" |
-		jq -r '.items[0].spec.podCIDR // empty'
+		jq -r '.items[0].spec | (.podCIDRs // [.podCIDR // empty]) | join(",")'
 }
 
 # Copy $1 to $2 through a temporary name in $2's directory: a runtime calling the
@@ -109,8 +139,8 @@ do_install() {
 		done
 		[ -n "$cidr" ] || die "node $NODE_NAME: no spec.podCIDR (is the controller manager allocating node CIDRs?)"
 	fi
-	is_ipv4_cidr "$cidr" || die "pod CIDR $cidr: xcni needs an IPv4 CIDR"
-	log "node ${NODE_NAME:-?}: pod CIDR $cidr"
+	split_cidrs "$cidr" || die "pod CIDR $cidr: xcni needs an IPv4 CIDR, an IPv6 one, or one of each"
+	log "node ${NODE_NAME:-?}: pod CIDR ${CIDR4:-(no IPv4)} ${CIDR6:-(no IPv6)}"
 
 	mkdir -p "$CNI_BIN_DIR/xcni.d" "$CNI_CONF_DIR" "$RUN_DIR"
 	# The plugin comes with its own libraries and loader (xcni.d/), so it runs
@@ -127,31 +157,36 @@ do_install() {
 	done
 	[ -x "$CNI_BIN_DIR/portmap" ] && portmap=1
 
-	printf 'POD_CIDR=%s\n' "$cidr" >"$RUN_DIR/.node.env.tmp"
+	{
+		printf 'POD_CIDR=%s\n' "$CIDR4"
+		[ -z "$CIDR6" ] || printf 'POD_CIDR6=%s\n' "$CIDR6"
+	} >"$RUN_DIR/.node.env.tmp"
 	mv -f "$RUN_DIR/.node.env.tmp" "$RUN_DIR/node.env"
 	# For the agent to install once its data plane is pinned.
-	conflist "$cidr" "$portmap" >"$RUN_DIR/.$CONFLIST.tmp"
+	conflist "$CIDR4" "$CIDR6" "$portmap" >"$RUN_DIR/.$CONFLIST.tmp"
 	mv -f "$RUN_DIR/.$CONFLIST.tmp" "$RUN_DIR/$CONFLIST"
 	log "installed xcni into $CNI_BIN_DIR; the agent writes $CNI_CONF_DIR/$CONFLIST once it is up"
 }
 
 do_agent() {
-	local cidr=${POD_CIDR:-}
+	local cidr=${POD_CIDR:-} pod=()
 
 	if [ -z "$cidr" ] && [ -r "$RUN_DIR/node.env" ]; then
-		cidr=$(sed -n 's/^POD_CIDR=//p' "$RUN_DIR/node.env")
+		cidr=$(sed -n 's/^POD_CIDR6\{0,1\}=\(.\)/\1/p' "$RUN_DIR/node.env" | paste -sd,)
 	fi
 	[ -n "$cidr" ] || die "no pod CIDR: $RUN_DIR/node.env missing (the init container writes it)"
-	is_ipv4_cidr "$cidr" || die "pod CIDR $cidr: not an IPv4 CIDR"
+	split_cidrs "$cidr" || die "pod CIDR $cidr: not an IPv4 CIDR, an IPv6 one, or one of each"
+	[ -z "$CIDR4" ] || pod+=(--pod-cidr "$CIDR4")
+	[ -z "$CIDR6" ] || pod+=(--pod-cidr6 "$CIDR6")
 	[ -r "$RUN_DIR/$CONFLIST" ] || die "no $RUN_DIR/$CONFLIST (the init container writes it)"
 	# Programs and maps first (xcnid --once pins them and leaves them running)...
-	xcnid --once --pod-cidr "$cidr" "$@" || die "xcnid --once failed: no network configuration written"
+	xcnid --once "${pod[@]}" "$@" || die "xcnid --once failed: no network configuration written"
 	# ... then the configuration that makes the runtime start handing pods to xcni.
 	mkdir -p "$CNI_CONF_DIR"
 	cp "$RUN_DIR/$CONFLIST" "$CNI_CONF_DIR/.$CONFLIST.tmp"
 	mv -f "$CNI_CONF_DIR/.$CONFLIST.tmp" "$CNI_CONF_DIR/$CONFLIST"
 	log "data plane pinned; wrote $CNI_CONF_DIR/$CONFLIST"
-	exec xcnid --pod-cidr "$cidr" "$@"
+	exec xcnid "${pod[@]}" "$@"
 }
 
 cmd=${1:-}
@@ -160,9 +195,9 @@ case $cmd in
 install) do_install ;;
 agent) do_agent "$@" ;;
 conflist)
-	[ $# -ge 1 ] || die "conflist CIDR"
-	is_ipv4_cidr "$1" || die "$1: not an IPv4 CIDR"
-	conflist "$1"
+	[ $# -ge 1 ] || die "conflist CIDR[,CIDR]"
+	split_cidrs "$1" || die "$1: not an IPv4 CIDR, an IPv6 one, or one of each"
+	conflist "$CIDR4" "$CIDR6"
 	;;
-*) die "usage: xcni-entrypoint install | agent [XCNID-ARGS...] | conflist CIDR" ;;
+*) die "usage: xcni-entrypoint install | agent [XCNID-ARGS...] | conflist CIDR[,CIDR]" ;;
 esac

@@ -83,6 +83,8 @@ uint16_t flow_sport(const struct xcni_ct_key *t);
 int run(int prog, int dev, uint8_t *in, size_t len, uint8_t *out, size_t out_len, int repeat,
 	struct bpf_test_run_opts *o);
 int map_fd(const char *name);
+/* One more policy revision, as xcnid writes after every policy change. */
+int polrev_bump(void);
 int read_metrics(struct xcni_metric m[XCNI_NR_METRICS]);
 const char *reason_name(int idx);
 const char *dir_name(unsigned int d);
@@ -159,9 +161,18 @@ struct xcni_ct_key tuple_of(const struct row *r, bool rev);
 int hostile_tests(struct CMUnitTest **tests, size_t *n);
 void hostile_free(void);
 
+/* tests/bpf/v6.c: IPv6, run after the hostile matrix; v6_event takes IPv6 events. */
+extern const struct CMUnitTest v6_tests[];
+extern const size_t nr_v6_tests;
+void v6_event(const void *data);
+
 /* tests/bpf/lb.c: Services in BPF, run after the rows. */
 extern const struct CMUnitTest lb_tests[];
 extern const size_t nr_lb_tests;
 int lb_bench(void);
+
+/* tests/bpf/xdp6.c: the XDP prefilter on IPv6 sources, run after the rows. */
+extern const struct CMUnitTest xdp6_tests[];
+extern const size_t nr_xdp6_tests;
 
 #endif

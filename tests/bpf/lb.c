@@ -28,6 +28,11 @@
  *   NODE_IP:30083/TCP     11: B:8080                                      ETP Local
  *   NODE_IP:30084/TCP     EXT: none; INT: 101: R:80                       ETP Local
  *   NODE_IP:30085/TCP     none                                            -
+ *   10.96.2.1:3868/SCTP   201: B:3868 (the same port: the CRC untouched)  -
+ *   10.96.2.2:3868/SCTP   202: B:38680 (a new port: the CRC updated)      -
+ *   10.96.2.3:3868/SCTP   none                                            -
+ *   NODE_IP:30132/SCTP    201: B:3868 (NodePort, a local backend)         -
+ *   NODE_IP:30133/SCTP    203: R:3868 (NodePort, a remote backend)        -
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -36,6 +41,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <endian.h>
 #include <unistd.h>
 #include <linux/pkt_cls.h>
 
@@ -48,15 +54,54 @@
 #define TH_RST 0x04
 #define TH_ACK 0x10
 
-/* A frame: Ethernet, IPv4 (no options), TCP or UDP with a real checksum. */
+/* SCTP chunk types (RFC 9260 3.2). */
+#define SC_DATA 0
+#define SC_INIT 1
+#define SC_INIT_ACK 2
+#define SC_ABORT 6
+#define SC_COOKIE_ECHO 10
+
+/* A frame: Ethernet, IPv4 (no options), TCP, UDP or SCTP with a real checksum. */
 struct fr {
 	const uint8_t *smac, *dmac;
 	uint32_t saddr, daddr;
 	uint16_t sport, dport; /* host order */
-	uint8_t proto, flags, ttl;
-	uint16_t payload; /* bytes after the L4 header */
-	bool no_csum; /* UDP without checksum */
+	uint8_t proto, flags, ttl; /* flags: TCP's; for SCTP, the one chunk's type */
+	uint16_t payload; /* bytes after the L4 header (SCTP: the chunk's value) */
+	bool no_csum; /* UDP without checksum; SCTP with 0 (RFC 9653) */
+	uint32_t crc_err; /* SCTP: XORed into the right CRC (a corrupted packet) */
 };
+
+/*
+ * CRC32c as RFC 9260 appendix A defines it, a bit at a time, written from
+ * the definition (reflected Castagnoli polynomial, initial and final
+ * complement): the reference every SCTP checksum here is computed with, and
+ * the programs' incremental update held against.
+ */
+static uint32_t crc32c_ref(const uint8_t *d, size_t n)
+{
+	uint32_t c = ~0u;
+
+	for (size_t i = 0; i < n; i++) {
+		c ^= d[i];
+		for (int k = 0; k < 8; k++)
+			c = (c >> 1) ^ (0x82f63b78u & -(c & 1));
+	}
+	return ~c;
+}
+
+/* The SCTP packet at l4 (len bytes), checksum field as 0: its CRC, as stored (little-endian). */
+static uint32_t sctp_crc(const uint8_t *l4, size_t len)
+{
+	uint8_t tmp[4096];
+	uint32_t c;
+
+	assert_true(len <= sizeof(tmp));
+	memcpy(tmp, l4, len);
+	memset(tmp + 8, 0, 4);
+	c = crc32c_ref(tmp, len);
+	return htole32(c);
+}
 
 static uint16_t l4_csum(uint32_t s, uint32_t d, uint8_t proto, const uint8_t *l4, size_t len)
 {
@@ -72,12 +117,14 @@ static uint16_t l4_csum(uint32_t s, uint32_t d, uint8_t proto, const uint8_t *l4
 	return csum(tmp, 12 + len);
 }
 
+/* Into buf, FRAME_MAX bytes or the frame's length if more. */
 static size_t frame(const struct fr *f, uint8_t *buf)
 {
 	uint8_t *ip = buf + ETH_HLEN, *l4 = ip + 20;
-	size_t l4len = (f->proto == IPPROTO_TCP ? 20 : 8) + f->payload;
+	size_t hdr = f->proto == IPPROTO_TCP ? 20 : f->proto == IPPROTO_SCTP ? 16 : 8;
+	size_t l4len = hdr + (f->proto == IPPROTO_SCTP ? (f->payload + 3u) & ~3u : f->payload);
 
-	memset(buf, 0, FRAME_MAX);
+	memset(buf, 0, ETH_HLEN + 20 + l4len > FRAME_MAX ? ETH_HLEN + 20 + l4len : FRAME_MAX);
 	memcpy(buf, f->dmac, ETH_ALEN);
 	memcpy(buf + ETH_ALEN, f->smac, ETH_ALEN);
 	*(uint16_t *)(buf + 12) = htons(ETH_P_IP);
@@ -93,8 +140,18 @@ static size_t frame(const struct fr *f, uint8_t *buf)
 	*(uint16_t *)l4 = htons(f->sport);
 	*(uint16_t *)(l4 + 2) = htons(f->dport);
 	for (size_t i = 0; i < f->payload; i++)
-		l4[l4len - f->payload + i] = (uint8_t)(0xa0 + i);
-	if (f->proto == IPPROTO_TCP) {
+		l4[hdr + i] = (uint8_t)(0xa0 + i);
+	if (f->proto == IPPROTO_SCTP) {
+		uint32_t c;
+
+		/* An INIT carries tag 0 (RFC 9260 8.5.1); then the one chunk. */
+		if (f->flags != SC_INIT)
+			*(uint32_t *)(l4 + 4) = htonl(0x5c7b1e55);
+		l4[12] = f->flags;
+		*(uint16_t *)(l4 + 14) = htons(4 + f->payload);
+		c = f->no_csum ? 0 : sctp_crc(l4, l4len) ^ f->crc_err;
+		memcpy(l4 + 8, &c, 4);
+	} else if (f->proto == IPPROTO_TCP) {
 		*(uint32_t *)(l4 + 4) = htonl(TCP_SEQ);
 		if (f->flags & TH_ACK)
 			*(uint32_t *)(l4 + 8) = htonl(0x0a0b0c0d);
@@ -130,18 +187,32 @@ static struct fr into(struct fr f, int d)
 	return f;
 }
 
-/* Runs in (from device dev's side) through prog; output into out. Returns the verdict. */
-static int lb_send(int prog, int dev, const uint8_t *in, size_t len, uint8_t *out, size_t *out_len)
+/* Frames of long SCTP packets (the CRC update at every length bit up to 2^11). */
+#define BIG_MAX 2200
+
+/* Runs in (from device dev's side) through prog; output into out (cap bytes). Returns the verdict. */
+static int lb_send_n(int prog, int dev, const uint8_t *in, size_t len, uint8_t *out, size_t cap,
+		     size_t *out_len)
 {
-	uint8_t buf[FRAME_MAX];
+	uint8_t buf[BIG_MAX];
 	struct bpf_test_run_opts o = {};
 
+	assert_true(len <= sizeof(buf));
 	memcpy(buf, in, len);
-	assert_int_equal(run(prog, dev, buf, len, out, FRAME_MAX, 0, &o), 0);
+	assert_int_equal(run(prog, dev, buf, len, out, cap, 0, &o), 0);
 	assert_true(ring_buffer__consume(env.rb) >= 0);
 	*out_len = o.data_size_out;
 	return (int)o.retval;
 }
+
+static int lb_send(int prog, int dev, const uint8_t *in, size_t len, uint8_t *out, size_t *out_len)
+{
+	return lb_send_n(prog, dev, in, len, out, FRAME_MAX, out_len);
+}
+
+/* The last output expect() saw. */
+static uint8_t last_out[BIG_MAX];
+static size_t last_len;
 
 /*
  * One packet: verdict ret, counted once under (reason, the program's
@@ -152,13 +223,15 @@ static void expect(int prog, int dev, const uint8_t *in, size_t len, int ret, in
 		   const uint8_t *want, size_t want_len)
 {
 	struct xcni_metric before[XCNI_NR_METRICS], after[XCNI_NR_METRICS];
-	uint8_t out[FRAME_MAX];
+	uint8_t out[BIG_MAX];
 	size_t out_len;
 	__u32 idx = XCNI_METRIC_IDX(reason, prog_dir(prog));
 
 	assert_int_equal(read_metrics(before), 0);
 	env.nev = 0;
-	assert_int_equal(lb_send(prog, dev, in, len, out, &out_len), ret);
+	assert_int_equal(lb_send_n(prog, dev, in, len, out, sizeof(out), &out_len), ret);
+	memcpy(last_out, out, out_len);
+	last_len = out_len;
 	assert_int_equal(read_metrics(after), 0);
 	for (__u32 i = 0; i < XCNI_NR_METRICS; i++) {
 		uint64_t dp = after[i].packets - before[i].packets;
@@ -250,7 +323,8 @@ static int lb_setup(void **state)
 {
 	static const uint32_t s1[] = { 11 }, s1u[] = { 12 }, s5[] = { 51, 52, 53 },
 			      s7[] = { 71, 72, 73, 74, 75 }, s8[] = { 81, 82, 83 }, s9[] = { 91 },
-			      s10[] = { 101 }, s11[] = { 111 }, s12[] = { 121 }, s13[] = { 131 };
+			      s10[] = { 101 }, s11[] = { 111 }, s12[] = { 121 }, s13[] = { 131 },
+			      s20[] = { 201 }, s21[] = { 202 }, s24[] = { 203 };
 	int err = 0;
 
 	(void)state;
@@ -292,6 +366,15 @@ static int lb_setup(void **state)
 	err = err ?: svc_set_scope(NODE_IP, 30084, IPPROTO_TCP, XCNI_SCOPE_INT, 18, 0, 0, 0, s10,
 				   1, 0);
 	err = err ?: svc_set(NODE_IP, 30085, IPPROTO_TCP, 19, 0, 0, 0, NULL, 0, 0);
+	/* SCTP (ids 20-24). */
+	err = err ?: be_set(201, IP_B, 3868, XCNI_BE_ACTIVE);
+	err = err ?: be_set(202, IP_B, 38680, XCNI_BE_ACTIVE);
+	err = err ?: be_set(203, IP_R, 3868, XCNI_BE_ACTIVE);
+	err = err ?: svc_set("10.96.2.1", 3868, IPPROTO_SCTP, 20, 0, 0, 0, s20, 1, 0);
+	err = err ?: svc_set("10.96.2.2", 3868, IPPROTO_SCTP, 21, 0, 0, 0, s21, 1, 0);
+	err = err ?: svc_set("10.96.2.3", 3868, IPPROTO_SCTP, 22, 0, 0, 0, NULL, 0, 0);
+	err = err ?: svc_set(NODE_IP, 30132, IPPROTO_SCTP, 23, 0, 0, 0, s20, 1, 0);
+	err = err ?: svc_set(NODE_IP, 30133, IPPROTO_SCTP, 24, 0, 0, 0, s24, 1, 0);
 	return err;
 }
 
@@ -473,6 +556,31 @@ static void rst_want(const struct fr *f, uint8_t *want)
 					 l4, 20);
 }
 
+/* The ICMP port unreachable from the frontend answering in: MACs and addresses
+ * swapped, quoting its IP header and 8 bytes (kube-proxy's REJECT). Its length. */
+static size_t unreach_want(const uint8_t *in, uint8_t *want)
+{
+	uint8_t *ip = want + ETH_HLEN, *l4 = ip + 20;
+
+	memset(want, 0, FRAME_MAX);
+	memcpy(want, in + ETH_ALEN, ETH_ALEN);
+	memcpy(want + ETH_ALEN, in, ETH_ALEN);
+	*(uint16_t *)(want + 12) = htons(ETH_P_IP);
+	ip[0] = 0x45;
+	*(uint16_t *)(ip + 2) = htons(56);
+	*(uint16_t *)(ip + 6) = htons(0x4000);
+	ip[8] = 64;
+	ip[9] = IPPROTO_ICMP;
+	memcpy(ip + 12, in + ETH_HLEN + 16, 4);
+	memcpy(ip + 16, in + ETH_HLEN + 12, 4);
+	*(uint16_t *)(ip + 10) = csum(ip, 20);
+	l4[0] = 3;
+	l4[1] = 3;
+	memcpy(l4 + 8, in + ETH_HLEN, 28);
+	*(uint16_t *)(l4 + 2) = csum(l4, 36);
+	return ETH_HLEN + 56;
+}
+
 /* No backends: TCP gets a RST, UDP an ICMP port unreachable, back into the client. */
 static void lb_no_backend(void **state)
 {
@@ -509,20 +617,8 @@ static void lb_no_backend(void **state)
 	f = from_dev(DEV_A, IP_A, 40701, "10.96.1.3", 53, IPPROTO_UDP, 0);
 	f.payload = 5;
 	len = frame(&f, in);
-	memset(ip, 0, FRAME_MAX - ETH_HLEN);
-	ip[0] = 0x45;
-	*(uint16_t *)(ip + 2) = htons(56);
-	*(uint16_t *)(ip + 6) = htons(0x4000);
-	ip[8] = 64;
-	ip[9] = IPPROTO_ICMP;
-	*(uint32_t *)(ip + 12) = ip4("10.96.1.3");
-	*(uint32_t *)(ip + 16) = ip4(IP_A);
-	*(uint16_t *)(ip + 10) = csum(ip, 20);
-	l4[0] = 3;
-	l4[1] = 3;
-	memcpy(l4 + 8, in + ETH_HLEN, 28);
-	*(uint16_t *)(l4 + 2) = csum(l4, 36);
-	expect(FROM_POD_LB, DEV_A, in, len, TC_ACT_REDIRECT, XCNI_DROP_NO_BACKEND, want, ETH_HLEN + 56);
+	expect(FROM_POD_LB, DEV_A, in, len, TC_ACT_REDIRECT, XCNI_DROP_NO_BACKEND, want,
+	       unreach_want(in, want));
 	ct_get(ip4(IP_A), ip4("10.96.1.3"), 40701, 53, IPPROTO_UDP, &found);
 	assert_false(found);
 }
@@ -1000,23 +1096,29 @@ static void lb_nodeport_local(void **state)
 	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_LOCAL, want, wlen);
 }
 
-/* The SNATed, encapsulated frame from_outside sends for f to R:80 with source port sp. */
-static size_t nodeport_remote_want(const struct fr *f, const uint8_t *in, uint16_t sp,
-				   uint8_t *want)
+/* The SNATed, encapsulated frame from_outside sends for f to R:bport with source port sp. */
+static size_t nodeport_remote_want_to(const struct fr *f, const uint8_t *in, uint16_t sp,
+				      uint16_t bport, uint8_t *want)
 {
 	uint8_t inner[FRAME_MAX];
 	struct fr t = *f;
 	struct xcni_ct_key tuple = { .saddr = ip4(NODE_IP), .daddr = ip4(IP_R), .sport = htons(sp),
-				     .dport = htons(80), .proto = IPPROTO_TCP };
+				     .dport = htons(bport), .proto = f->proto };
 	size_t ilen;
 
 	t.saddr = ip4(NODE_IP);
 	t.sport = sp;
 	t.daddr = ip4(IP_R);
-	t.dport = 80;
+	t.dport = bport;
 	t.ttl = 63;
 	ilen = frame(&t, inner);
 	return geneve_wrap(tuple, inner, ilen, in, NODE_IP, N2, VNI, 0, want);
+}
+
+static size_t nodeport_remote_want(const struct fr *f, const uint8_t *in, uint16_t sp,
+				   uint8_t *want)
+{
+	return nodeport_remote_want_to(f, in, sp, 80, want);
 }
 
 /*
@@ -1085,6 +1187,47 @@ static void lb_nodeport_remote(void **state)
 }
 
 /*
+ * An ICMP error about a NodePort flow SNATed to R (lb_nodeport_remote's:
+ * CLIENT:50001 -> NODE_IP:30081, sent as NODE_IP:50001 -> R:80): R's
+ * fragmentation-needed comes through n2's Geneve to this node, and leaves
+ * by the underlay to the client, from the NodePort, quoting the packet as
+ * the client sent it (its IP and the ICMP checksums computed in full here).
+ * An error quoting a flow this node never SNATed goes to the stack as before.
+ */
+static void lb_nodeport_icmp(void **state)
+{
+	uint8_t q[FRAME_MAX], qw[FRAME_MAX], inner[FRAME_MAX], in[FRAME_MAX], want[FRAME_MAX];
+	struct xcni_ct_key tuple = { .saddr = ip4(IP_R), .daddr = ip4(NODE_IP),
+				     .proto = IPPROTO_ICMP };
+	struct fr sent = from_outside(CLIENT, 50001, 30081, TH_ACK), err, t;
+	size_t len, ilen, wlen;
+
+	(void)state;
+	sent.ttl = 63;
+	frame(&sent, qw);
+	sent.saddr = ip4(NODE_IP);
+	sent.daddr = ip4(IP_R);
+	sent.dport = 80;
+	frame(&sent, q);
+	err = (struct fr){ .smac = pods[DEV_U].mac, .dmac = pods[DEV_U].host_mac,
+			   .saddr = ip4(IP_R), .daddr = ip4(NODE_IP), .proto = IPPROTO_ICMP };
+	ilen = icmp_error(&err, 3, 4, q, inner);
+	len = geneve_wrap(tuple, inner, ilen, inner, N2, NODE_IP, VNI, 0, in);
+	t = err;
+	t.saddr = ip4(NODE_IP);
+	t.daddr = ip4(CLIENT);
+	wlen = icmp_error(&t, 3, 4, qw, want);
+	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_REPLY, want, wlen);
+
+	/* About a port this node did not SNAT: decapsulated for the stack, untouched. */
+	sent.sport = 50999;
+	frame(&sent, q);
+	ilen = icmp_error(&err, 3, 4, q, inner);
+	len = geneve_wrap(tuple, inner, ilen, inner, N2, NODE_IP, VNI, 0, in);
+	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_OK, XCNI_FWD_DECAP_HOST, inner, ilen);
+}
+
+/*
  * externalTrafficPolicy=Local with no backend here: from outside, dropped
  * with its own reason (no SNAT to another node's), nothing left in
  * conntrack; a pod of this node reaching the same NodePort takes the INT
@@ -1123,6 +1266,330 @@ static void lb_nodeport_etp_local(void **state)
 	       ETH_HLEN + 40);
 }
 
+/* The stored CRC of the SCTP packet in frame buf (IPv4 without options). */
+static uint32_t crc_of(const uint8_t *buf)
+{
+	uint32_t c;
+
+	memcpy(&c, buf + ETH_HLEN + 20 + 8, 4);
+	return c;
+}
+
+/* Pod A's SCTP packet from sport to vip:3868, one chunk of type chunk with payload bytes. */
+static struct fr sctp_from_a(uint16_t sport, const char *vip, uint8_t chunk, uint16_t payload)
+{
+	struct fr f = from_dev(DEV_A, IP_A, sport, vip, 3868, IPPROTO_SCTP, chunk);
+
+	f.payload = payload;
+	return f;
+}
+
+/* f (from A) must reach B at B's address and port bport: the CRC (or its error) computed in full. */
+static void sctp_to_b(const struct fr *f, uint16_t bport)
+{
+	static uint8_t in[BIG_MAX], want[BIG_MAX];
+	struct fr t = into(*f, DEV_B);
+	size_t len = frame(f, in);
+
+	t.daddr = ip4(IP_B);
+	t.dport = bport;
+	expect(FROM_POD_LB, DEV_A, in, len, TC_ACT_REDIRECT, XCNI_FWD_LOCAL, want, frame(&t, want));
+}
+
+/* B's reply from bport to A's sport must reach A from vip:3868. */
+static void sctp_to_a(uint16_t bport, uint16_t sport, const char *vip, uint8_t chunk)
+{
+	uint8_t in[FRAME_MAX], want[FRAME_MAX];
+	struct fr f = from_dev(DEV_B, IP_B, bport, IP_A, sport, IPPROTO_SCTP, chunk), t;
+	size_t len;
+
+	f.payload = 20;
+	len = frame(&f, in);
+	t = into(f, DEV_A);
+	t.saddr = ip4(vip);
+	t.sport = 3868;
+	expect(FROM_POD_LB, DEV_B, in, len, TC_ACT_REDIRECT, XCNI_FWD_REPLY, want, frame(&t, want));
+}
+
+/*
+ * SCTP to a ClusterIP whose backend listens on the frontend's port: only
+ * the destination address changes, and with it the IP checksum; the CRC has
+ * no pseudo header, so the packet's stays as A computed it. The association
+ * runs through conntrack as TCP does: INIT opens, INIT ACK establishes,
+ * ABORT closes, an INIT after it opens again, an ABORT of nothing opens
+ * nothing.
+ */
+static void lb_sctp(void **state)
+{
+	static const uint8_t check[] = "123456789";
+	struct xcni_ct_entry e;
+	uint32_t vip = ip4("10.96.2.1"), a = ip4(IP_A), b = ip4(IP_B);
+	uint8_t in[FRAME_MAX];
+	struct fr f;
+	size_t len;
+	int found;
+
+	(void)state;
+	/* The reference itself: CRC-32C's check value (RFC 3720 B.4's catalogue value). */
+	assert_int_equal(crc32c_ref(check, 9), 0xe3069283);
+
+	f = sctp_from_a(36412, "10.96.2.1", SC_INIT, 16);
+	sctp_to_b(&f, 3868);
+	/* The same port: the CRC is the one A sent, untouched. */
+	len = frame(&f, in);
+	assert_int_equal(crc_of(last_out), crc_of(in));
+	e = ct_get(a, vip, 36412, 3868, IPPROTO_SCTP, &found);
+	assert_true(found);
+	assert_int_equal(e.flags, XCNI_CT_F_SVC);
+	assert_int_equal(e.backend_id, 201);
+	e = ct_get(a, b, 36412, 3868, IPPROTO_SCTP, &found);
+	assert_true(found);
+	assert_int_equal(e.rev_nat, 20);
+	assert_int_equal(e.state, XCNI_CT_NEW);
+
+	/* B's INIT ACK: the frontend back as its source. */
+	sctp_to_a(3868, 36412, "10.96.2.1", SC_INIT_ACK);
+	e = ct_get(a, b, 36412, 3868, IPPROTO_SCTP, &found);
+	assert_int_equal(e.state, XCNI_CT_ESTABLISHED);
+
+	/* COOKIE ECHO, then A's ABORT: the association and both entries closed. */
+	f = sctp_from_a(36412, "10.96.2.1", SC_COOKIE_ECHO, 8);
+	sctp_to_b(&f, 3868);
+	f = sctp_from_a(36412, "10.96.2.1", SC_ABORT, 0);
+	sctp_to_b(&f, 3868);
+	e = ct_get(a, b, 36412, 3868, IPPROTO_SCTP, &found);
+	assert_int_equal(e.state, XCNI_CT_CLOSED);
+	e = ct_get(a, vip, 36412, 3868, IPPROTO_SCTP, &found);
+	assert_int_equal(e.state, XCNI_CT_CLOSED);
+
+	/* A new INIT on the closed tuple: a new association. */
+	f = sctp_from_a(36412, "10.96.2.1", SC_INIT, 16);
+	sctp_to_b(&f, 3868);
+	e = ct_get(a, b, 36412, 3868, IPPROTO_SCTP, &found);
+	assert_int_equal(e.state, XCNI_CT_NEW);
+
+	/* An ABORT of no association opens none, and leaves no entry. */
+	f = sctp_from_a(36413, "10.96.2.1", SC_ABORT, 0);
+	len = frame(&f, in);
+	expect(FROM_POD_LB, DEV_A, in, len, TC_ACT_SHOT, XCNI_DROP_CT_INVALID, NULL, 0);
+	ct_get(a, vip, 36413, 3868, IPPROTO_SCTP, &found);
+	assert_false(found);
+	ct_get(a, b, 36413, 3868, IPPROTO_SCTP, &found);
+	assert_false(found);
+}
+
+/* A pcap file of frames, for tshark (DLT_EN10MB). */
+static void pcap_write(const char *path, uint8_t *const *frames, const size_t *lens, int n)
+{
+	struct {
+		uint32_t magic;
+		uint16_t major, minor;
+		int32_t zone;
+		uint32_t sigfigs, snaplen, linktype;
+	} gh = { 0xa1b2c3d4, 2, 4, 0, 0, 65535, 1 };
+	FILE *fp = fopen(path, "wb");
+
+	assert_non_null(fp);
+	assert_int_equal(fwrite(&gh, sizeof(gh), 1, fp), 1);
+	for (int i = 0; i < n; i++) {
+		uint32_t rh[4] = { 1, (uint32_t)i, (uint32_t)lens[i], (uint32_t)lens[i] };
+
+		assert_int_equal(fwrite(rh, sizeof(rh), 1, fp), 1);
+		assert_int_equal(fwrite(frames[i], lens[i], 1, fp), 1);
+	}
+	assert_int_equal(fclose(fp), 0);
+}
+
+/* What tshark says of each frame's SCTP checksum (CRC 32c): "1" good, "0" bad, one a line. */
+static void tshark_sctp_status(const char *path, char *out, size_t cap)
+{
+	char cmd[256];
+	FILE *p;
+	size_t n;
+
+	snprintf(cmd, sizeof(cmd),
+		 "tshark -n -r %s -o 'sctp.checksum:CRC 32c' -T fields -e sctp.checksum.status "
+		 "2>/dev/null",
+		 path);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	n = fread(out, 1, cap - 1, p);
+	out[n] = 0;
+	assert_int_equal(pclose(p), 0);
+}
+
+/*
+ * SCTP to a ClusterIP whose backend listens on another port: the CRC is
+ * updated for the port (sctp_nat_port) and must equal the reference CRC of
+ * the translated packet, both ways, at lengths that set every bit of the
+ * packet's length up to 2^11; a corrupted CRC stays corrupted by the same
+ * error (nothing is "fixed"); a zero CRC (RFC 9653) stays zero. tshark,
+ * given the programs' translated frames in a pcap, finds the CRC good where it must
+ * be and bad where it was bad. Then B's port unreachable about the flow
+ * reaches A quoting the frontend; a first fragment cannot get a new port.
+ */
+static void lb_sctp_port(void **state)
+{
+	static const uint16_t payloads[] = { 0, 4, 20, 52, 116, 244, 500, 1012, 1464, 2036 };
+	static uint8_t in[BIG_MAX], want[BIG_MAX], keep[4][BIG_MAX];
+	uint8_t q[FRAME_MAX], qw[FRAME_MAX];
+	uint8_t *frames[4] = { keep[0], keep[1], keep[2], keep[3] };
+	size_t len, wlen, lens[4];
+	char path[] = "/tmp/xcni-sctp-XXXXXX", status[64];
+	uint32_t vip = ip4("10.96.2.2");
+	struct fr f, t, err;
+	int fd, found;
+
+	(void)state;
+	f = sctp_from_a(36420, "10.96.2.2", SC_INIT, 16);
+	sctp_to_b(&f, 38680);
+	len = frame(&f, in);
+	assert_int_not_equal(crc_of(last_out), crc_of(in));
+	memcpy(keep[0], last_out, last_len);
+	lens[0] = last_len;
+
+	sctp_to_a(38680, 36420, "10.96.2.2", SC_INIT_ACK);
+	memcpy(keep[1], last_out, last_len);
+	lens[1] = last_len;
+
+	/* DATA of every length: the update is right for each bit of it. */
+	for (size_t i = 0; i < ARRAY_SIZE(payloads); i++) {
+		f = sctp_from_a(36420, "10.96.2.2", SC_DATA, payloads[i]);
+		sctp_to_b(&f, 38680);
+		if (payloads[i] == 1464) {
+			memcpy(keep[3], last_out, last_len);
+			lens[3] = last_len;
+		}
+	}
+
+	/* Corrupted on its way: the error goes through as it came. */
+	f = sctp_from_a(36420, "10.96.2.2", SC_DATA, 100);
+	f.crc_err = 0x00040001;
+	sctp_to_b(&f, 38680);
+	assert_int_not_equal(crc_of(last_out),
+			     sctp_crc(last_out + ETH_HLEN + 20, last_len - ETH_HLEN - 20));
+	memcpy(keep[2], last_out, last_len);
+	lens[2] = last_len;
+
+	/* No CRC (0, RFC 9653): none made up. */
+	f.crc_err = 0;
+	f.no_csum = true;
+	sctp_to_b(&f, 38680);
+	assert_int_equal(crc_of(last_out), 0);
+
+	/* What the programs sent out, as tshark sees it: INIT, INIT ACK, the
+	 * corrupted DATA, a DATA of 1464 bytes. */
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	pcap_write(path, frames, lens, 4);
+	tshark_sctp_status(path, status, sizeof(status));
+	unlink(path);
+	assert_string_equal(status, "1\n1\n0\n1\n");
+
+	/* B's port unreachable about it: A sees it about 10.96.2.2:3868, from there. */
+	f = from_dev(DEV_A, IP_A, 36420, IP_B, 38680, IPPROTO_SCTP, SC_DATA);
+	f.payload = 8;
+	f.ttl = 63;
+	frame(&f, q);
+	f.daddr = vip;
+	f.dport = 3868;
+	frame(&f, qw);
+	err = from_dev(DEV_B, IP_B, 0, IP_A, 0, IPPROTO_ICMP, 0);
+	len = icmp_error(&err, 3, 3, q, in);
+	t = into(err, DEV_A);
+	t.saddr = vip;
+	wlen = icmp_error(&t, 3, 3, qw, want);
+	expect(FROM_POD_LB, DEV_B, in, len, TC_ACT_REDIRECT, XCNI_FWD_REPLY, want, wlen);
+
+	/* The first of IPv4 fragments: its CRC covers a length it does not tell.
+	 * A new port cannot be given (dropped, no entry left); the same port can. */
+	f = sctp_from_a(36422, "10.96.2.2", SC_DATA, 40);
+	len = frame(&f, in);
+	set_frag(in, 0x2000, 0x5c01);
+	expect(FROM_POD_LB, DEV_A, in, len, TC_ACT_SHOT, XCNI_DROP_FRAGMENT, NULL, 0);
+	ct_get(ip4(IP_A), vip, 36422, 3868, IPPROTO_SCTP, &found);
+	assert_false(found);
+	f = sctp_from_a(36422, "10.96.2.1", SC_DATA, 40);
+	len = frame(&f, in);
+	set_frag(in, 0x2000, 0x5c02);
+	t = into(f, DEV_B);
+	t.daddr = ip4(IP_B);
+	wlen = frame(&t, want);
+	set_frag(want, 0x2000, 0x5c02);
+	expect(FROM_POD_LB, DEV_A, in, len, TC_ACT_REDIRECT, XCNI_FWD_LOCAL, want, wlen);
+}
+
+/* No backend: SCTP gets ICMP port unreachable (kube-proxy's REJECT), no entry left. */
+static void lb_sctp_no_backend(void **state)
+{
+	uint8_t in[FRAME_MAX], want[FRAME_MAX];
+	struct fr f = from_dev(DEV_A, IP_A, 36430, "10.96.2.3", 3868, IPPROTO_SCTP, SC_INIT);
+	size_t len;
+	int found;
+
+	(void)state;
+	f.payload = 16;
+	len = frame(&f, in);
+	expect(FROM_POD_LB, DEV_A, in, len, TC_ACT_REDIRECT, XCNI_DROP_NO_BACKEND, want,
+	       unreach_want(in, want));
+	assert_int_equal(env.ev[0].rev_nat, 22);
+	ct_get(ip4(IP_A), ip4("10.96.2.3"), 36430, 3868, IPPROTO_SCTP, &found);
+	assert_false(found);
+}
+
+/*
+ * SCTP NodePorts from the underlay: to B on this node (30132 -> 3868: DNAT
+ * and a new port, the CRC updated) and B's INIT ACK back out; to R on n2
+ * (DNAT, SNAT to this node, Geneve) and R's INIT ACK undone both ways.
+ */
+static void lb_sctp_nodeport(void **state)
+{
+	uint8_t in[FRAME_MAX], inner[FRAME_MAX], want[FRAME_MAX];
+	struct fr f = from_outside(CLIENT, 50100, 30132, SC_INIT), t;
+	struct xcni_ct_key tuple = { .saddr = ip4(IP_R), .daddr = ip4(NODE_IP), .sport = htons(3868),
+				     .dport = htons(50101), .proto = IPPROTO_SCTP };
+	size_t len, ilen, wlen;
+
+	(void)state;
+	f.proto = IPPROTO_SCTP;
+	f.payload = 16;
+	len = frame(&f, in);
+	t = into(f, DEV_B);
+	t.daddr = ip4(IP_B);
+	t.dport = 3868;
+	wlen = frame(&t, want);
+	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_LOCAL, want, wlen);
+
+	f = from_dev(DEV_B, IP_B, 3868, CLIENT, 50100, IPPROTO_SCTP, SC_INIT_ACK);
+	f.payload = 20;
+	len = frame(&f, in);
+	t = f;
+	t.saddr = ip4(NODE_IP);
+	t.sport = 30132;
+	wlen = frame(&t, want);
+	expect(FROM_POD_LB, DEV_B, in, len, TC_ACT_REDIRECT, XCNI_FWD_REPLY, want, wlen);
+
+	f = from_outside(CLIENT, 50101, 30133, SC_INIT);
+	f.proto = IPPROTO_SCTP;
+	f.payload = 16;
+	len = frame(&f, in);
+	wlen = nodeport_remote_want_to(&f, in, 50101, 3868, want);
+	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
+
+	f = (struct fr){ .smac = pods[DEV_U].mac, .dmac = pods[DEV_U].host_mac, .saddr = ip4(IP_R),
+			 .daddr = ip4(NODE_IP), .sport = 3868, .dport = 50101,
+			 .proto = IPPROTO_SCTP, .flags = SC_INIT_ACK, .payload = 20 };
+	ilen = frame(&f, inner);
+	len = geneve_wrap(tuple, inner, ilen, inner, N2, NODE_IP, VNI, 0, in);
+	t = f;
+	t.saddr = ip4(NODE_IP);
+	t.sport = 30133;
+	t.daddr = ip4(CLIENT);
+	wlen = frame(&t, want);
+	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_REPLY, want, wlen);
+}
+
 const struct CMUnitTest lb_tests[] = {
 	cmocka_unit_test_prestate_setup_teardown(lb_tcp, lb_setup, NULL, NULL),
 	cmocka_unit_test(lb_udp),
@@ -1140,7 +1607,12 @@ const struct CMUnitTest lb_tests[] = {
 	cmocka_unit_test(lb_via_stack),
 	cmocka_unit_test(lb_nodeport_local),
 	cmocka_unit_test(lb_nodeport_remote),
+	cmocka_unit_test(lb_nodeport_icmp),
 	cmocka_unit_test(lb_nodeport_etp_local),
+	cmocka_unit_test(lb_sctp),
+	cmocka_unit_test(lb_sctp_port),
+	cmocka_unit_test(lb_sctp_no_backend),
+	cmocka_unit_test(lb_sctp_nodeport),
 	cmocka_unit_test(lb_off),
 };
 const size_t nr_lb_tests = ARRAY_SIZE(lb_tests);
@@ -1187,6 +1659,39 @@ static int bench_runs(int prog, const uint8_t *in, size_t len, const struct xcni
 }
 
 /*
+ * One open flow's packet of another protocol to a ClusterIP with one backend
+ * (B, port 8080, or the frontend's own port 80 too where it is SCTP): the
+ * cost per protocol beside the UDP figures below.
+ */
+static int lb_bench_proto(uint8_t proto, uint8_t flags, const char *what)
+{
+	static const uint16_t bports[] = { 8080, 80 };
+	uint8_t in[FRAME_MAX];
+	size_t len;
+	double ns;
+	int err;
+
+	for (size_t i = 0; i < (proto == IPPROTO_SCTP ? 2u : 1u); i++) {
+		uint32_t id = 100000 + proto * 2u + (uint32_t)i, be = id;
+		char vip[24];
+		struct fr f;
+
+		snprintf(vip, sizeof(vip), "10.98.%u.%zu", proto, i + 1);
+		f = from_dev(DEV_A, IP_A, 7100, vip, 80, proto, flags);
+		f.payload = 64;
+		len = frame(&f, in);
+		if ((err = be_set(be, IP_B, bports[i], XCNI_BE_ACTIVE)) ||
+		    (err = svc_set(vip, 80, proto, id, 0, 0, 0, &be, 1, 0)) ||
+		    (err = bench_runs(FROM_POD_LB, in, len, NULL, 0, TC_ACT_REDIRECT, &ns)))
+			return err;
+		printf("from_pod (lb on), %s to a ClusterIP (backend port %u), open flow: %.1f "
+		       "ns/packet\n",
+		       what, bports[i], ns);
+	}
+	return 0;
+}
+
+/*
  * The per-packet cost of translation with 10, 1000 and 10000 Services
  * programmed (one backend each): a UDP packet of an open flow from A to
  * the first Service (frontend lookup, service entry, DNAT, then the usual
@@ -1215,6 +1720,9 @@ int lb_bench(void)
 	if ((err = bench_runs(FROM_POD_LB, direct, dlen, NULL, 0, TC_ACT_REDIRECT, &dns)))
 		return err;
 	printf("from_pod (lb on), UDP to the pod directly, open flow: %.1f ns/packet\n", dns);
+	if ((err = lb_bench_proto(IPPROTO_TCP, TH_ACK, "TCP ACK")) ||
+	    (err = lb_bench_proto(IPPROTO_SCTP, SC_DATA, "SCTP DATA")))
+		return err;
 	for (size_t s = 0; s < ARRAY_SIZE(sizes); s++) {
 		for (; have < sizes[s]; have++) {
 			char vip[24];

@@ -1,14 +1,17 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * xcnictl's argument parsers (user/ctl/args.c, built in here on its own):
- * addresses, numbers, identities, reason names, PORT/PROTO, svc/NS/NAME and
- * ADDR:PORT/PROTO frontends. Whatever one accepts must print back to what it
- * read: an accepted argument the CLI would show differently is a finding.
+ * addresses of either family (--ip), numbers, identities, reason names,
+ * PORT/PROTO, svc/NS/NAME and ADDR:PORT/PROTO frontends; and the prefilter's
+ * prefixes of either family (lib/prefilter.c). Whatever one accepts must
+ * print back to what it read: an accepted argument the CLI would show
+ * differently is a finding.
  */
 #include <arpa/inet.h>
 
 #include "fuzz.h"
 #include "ctl/args.c"
+#include "lib/prefilter.h"
 
 FUZZ_LOG_ALL()
 
@@ -28,6 +31,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char *s = fuzz_strndup(data, size), buf[128];
 	struct xcni_svc_key k, k2;
 	struct xcni_svcname n, n2;
+	struct ctl_addr a, a2;
+	struct xcni_pf_prefix pf, pf2;
+	char why[192];
 	unsigned long v;
 	__u32 ip, ip2, id;
 	__u16 port, port2;
@@ -39,6 +45,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!parse_ip(s, &ip)) {
 		FUZZ_ASSERT(inet_ntop(AF_INET, &ip, buf, sizeof(buf)));
 		FUZZ_ASSERT(!parse_ip(buf, &ip2) && ip == ip2);
+	}
+	if (!parse_ip_any(s, &a)) {
+		static const __u8 zero[12];
+
+		/* IPv4 exactly where parse_ip takes it; its unused bytes zero; printed, the same. */
+		FUZZ_ASSERT((a.family == XCNI_AF_INET) == !parse_ip(s, &ip));
+		FUZZ_ASSERT(a.family == XCNI_AF_INET6 || !memcmp(a.addr + 4, zero, sizeof(zero)));
+		ctl_addr_str(&a, buf, sizeof(buf));
+		FUZZ_ASSERT(!parse_ip_any(buf, &a2) && !memcmp(&a, &a2, sizeof(a)));
+	}
+	if (!xcni_prefilter_parse(s, &pf, why, sizeof(why))) {
+		unsigned int len = pf.family == AF_INET6 ? pf.k6.prefixlen : pf.k4.prefixlen;
+
+		FUZZ_ASSERT(pf.family == AF_INET || pf.family == AF_INET6);
+		FUZZ_ASSERT(len >= 1 && len <= (pf.family == AF_INET6 ? 128u : 32u));
+		/* What list prints is what add and del take back, host bits and all. */
+		xcni_prefilter_str(&pf, buf, sizeof(buf));
+		FUZZ_ASSERT(!xcni_prefilter_parse(buf, &pf2, why, sizeof(why)) &&
+			    !memcmp(&pf, &pf2, sizeof(pf)));
 	}
 	if (!parse_uint(s, 65535, &v)) {
 		FUZZ_ASSERT(v <= 65535);

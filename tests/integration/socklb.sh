@@ -187,6 +187,28 @@ udp_in() {
 }
 check "in the cgroup, unconnected UDP: recvfrom sees ClusterIP:53, the wire only the backend" udp_in
 
+# service sockets: the two translated sockets, each with its backend, frontend and Service.
+sockets_listed() {
+	local j
+	j=$(ctl service sockets --json) || { echo "exit $?"; return 1; }
+	python3 - "$j" "$IP_A" "$VIP" <<'PY' || { echo "$j"; return 1; }
+import json, sys
+rows = json.loads(sys.argv[1]); a, vip = sys.argv[2], sys.argv[3]
+got = sorted((r["backend"], r["frontend"], r["service_name"], r["port_name"], r["rev_nat_state"]) for r in rows)
+want = sorted([(a + ":8080", vip + ":80", "x/web", "http", "live"), (a + ":8081", vip + ":53", "x/web", "dns", "live")])
+assert got == want, got
+assert all(r["cookie"] > 0 for r in rows)
+PY
+}
+check "service sockets: the TCP and the UDP socket, backend, frontend, Service, rev-NAT live" sockets_listed
+sockets_filtered() {
+	local n
+	n=$(ctl service sockets --ip "$IP_B" | wc -l)
+	[ "$n" = 1 ] || { ctl service sockets --ip "$IP_B"; return 1; }
+	[ "$(ctl service sockets --ip "$VIP" | wc -l)" = 3 ]
+}
+check "service sockets --ip: matches the backend or frontend (header only for the client)" sockets_filtered
+
 refused_in() {
 	local got
 	got=$(wire "ip.dst == $VIP_NONE || tcp.flags.syn == 1" client in_cg "$1" "$VIP_NONE" "$2")

@@ -146,6 +146,66 @@ def check_kpr(docs, ds):
     check("kubectl kustomize examples/kind renders the same DaemonSet",
           r.returncode == 0 and len(kds) == 1 and kds[0] == got, r.stderr.strip()[:300] or "a different DaemonSet")
 
+def check_families(docs):
+    """Dual stack and IPv6-only: kind-config-dual.yaml and kind-config-ipv6.yaml.
+
+    Each is kind-config.yaml but for ipFamily, podSubnet and serviceSubnet: one
+    network per family the cluster has, the IPv4 ones those of kind-config.yaml,
+    pod subnets large enough for the controller manager's per-node masks (/24,
+    /64), Service subnets within what the API server takes (IPv6 at most /108
+    wide). The entry point reads podCIDRs and gives xcnid a flag per family."""
+    kc = (docs.get("kind-config.yaml") or [{}])[0]
+    base = kc.get("networking") or {}
+    for name, family, fams in (("kind-config-dual.yaml", "dual", (4, 6)), ("kind-config-ipv6.yaml", "ipv6", (6,))):
+        d = docs.get(name) or []
+        c = d[0] if len(d) == 1 else {}
+        check(f"{name}: one kind Cluster of kind.x-k8s.io/v1alpha4",
+              len(d) == 1 and c.get("kind") == "Cluster" and c.get("apiVersion") == "kind.x-k8s.io/v1alpha4",
+              [(x.get("kind"), x.get("apiVersion")) for x in d])
+        net = c.get("networking") or {}
+        check(f"{name}: networking.ipFamily is {family}", net.get("ipFamily") == family, net.get("ipFamily"))
+        check(f"{name}: networking.disableDefaultCNI is true", net.get("disableDefaultCNI") is True, net)
+        nets = {}
+        for key in ("podSubnet", "serviceSubnet"):
+            try:
+                ns = [ipaddress.ip_network(x.strip()) for x in str(net.get(key, "")).split(",")]
+            except ValueError as e:
+                check(f"{name}: {key} is a list of networks", False, e)
+                continue
+            nets[key] = ns
+            check(f"{name}: {key} has one network per family {fams}, in kind's order (IPv4 first)",
+                  tuple(n.version for n in ns) == fams, [str(n) for n in ns])
+        pods = {n.version: n for n in nets.get("podSubnet", [])}
+        svcs = {n.version: n for n in nets.get("serviceSubnet", [])}
+        if 4 in fams:
+            check(f"{name}: the IPv4 subnets are kind-config.yaml's",
+                  str(pods.get(4)) == base.get("podSubnet") and str(svcs.get(4)) == base.get("serviceSubnet"),
+                  (str(pods.get(4)), str(svcs.get(4))))
+        if 6 in pods:
+            check(f"{name}: the IPv6 podSubnet holds /64s per node (at most /60: 16 nodes and more)",
+                  pods[6].prefixlen <= 60, pods[6])
+        if 6 in svcs:
+            check(f"{name}: the IPv6 serviceSubnet is /108 or narrower (the API server's limit)",
+                  svcs[6].prefixlen >= 108, svcs[6])
+        check(f"{name}: pod and Service subnets do not overlap",
+              not any(p.overlaps(v) for p in pods.values() for v in svcs.values()), (pods, svcs))
+        same = {k: v for k, v in net.items() if k not in ("ipFamily", "podSubnet", "serviceSubnet")}
+        check(f"{name}: otherwise kind-config.yaml (networking, nodes)",
+              same == {k: v for k, v in base.items() if k not in ("ipFamily", "podSubnet", "serviceSubnet")}
+              and c.get("nodes") == kc.get("nodes"), (same, c.get("nodes")))
+    # What makes them work with xcni.yaml unchanged: the entry point and xcnid.
+    ep = read(os.path.join(KIND, "entrypoint.sh"))
+    check("entrypoint.sh: reads spec.podCIDRs (both families), not podCIDR alone",
+          ".podCIDRs" in ep, "no podCIDRs in entrypoint.sh")
+    check("entrypoint.sh: gives xcnid --pod-cidr6 for the IPv6 pod CIDR", "--pod-cidr6" in ep)
+    src = read(os.path.join(ROOT, "user", "agent", "xcnid.c"))
+    check("xcnid has --pod-cidr6 (user/agent/xcnid.c)", '"pod-cidr6"' in src)
+    readme = read(os.path.join(ROOT, "README.md"))
+    check("README.md: says how to use both configs, and what IPv6 lacks",
+          "kind-config-dual.yaml" in readme and "kind-config-ipv6.yaml" in readme
+          and "does not forward IPv6" in readme, "README.md does not name them or the gap")
+
+
 def main():
     docs = {}
     # 1. Every document of every examples/kind/*.yaml parses.
@@ -309,6 +369,8 @@ def main():
 
     # 5a. Without kube-proxy: the second config and the DaemonSet variant.
     check_kpr(docs, ds)
+    # 5b'. Dual stack and IPv6-only: two more configs, the same manifests.
+    check_families(docs)
 
     # 5b. The pods for examples/lab's policies: what 30-allow.yaml selects exists.
     pods = docs.get("netpol-pods.yaml", [])

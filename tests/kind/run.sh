@@ -107,8 +107,25 @@ conflist_ok() {
 		and .plugins[1].type == "portmap"' "$TMP/c.json"
 }
 check "entrypoint conflist: xcni with host-local on the pod CIDR, then portmap" conflist_ok
-check_fails "entrypoint conflist: refuses a CIDR that is not IPv4" bash "$EP" conflist fd00::/64
+# ranges_are CIDRS WANT: the conflist for CIDRS has host-local ranges WANT (jq).
+ranges_are() {
+	bash "$EP" conflist "$1" >"$TMP/c.json" || return 1
+	jq -c .plugins[0].ipam.ranges "$TMP/c.json"
+	jq -e --argjson want "$2" '.plugins[0].ipam.ranges == $want and .plugins[1].type == "portmap"' "$TMP/c.json"
+}
+check "entrypoint conflist: dual stack, one range set per family (kubelet's shape)" \
+	ranges_are 10.244.3.0/24,fd00:10:244:3::/64 '[[{"subnet": "10.244.3.0/24"}], [{"subnet": "fd00:10:244:3::/64"}]]'
+check "entrypoint conflist: dual stack listed IPv6 first: IPv4 range set first all the same" \
+	ranges_are fd00:10:244:3::/64,10.244.3.0/24 '[[{"subnet": "10.244.3.0/24"}], [{"subnet": "fd00:10:244:3::/64"}]]'
+check "entrypoint conflist: IPv6-only, the IPv6 range set alone" \
+	ranges_are fd00:10:244:3::/64 '[[{"subnet": "fd00:10:244:3::/64"}]]'
 check_fails "entrypoint conflist: refuses a /33" bash "$EP" conflist 10.244.3.0/33
+check_fails "entrypoint conflist: refuses a /129" bash "$EP" conflist fd00::/129
+check_fails "entrypoint conflist: refuses an IPv6 CIDR with two ::" bash "$EP" conflist fd00::1::/64
+check_fails "entrypoint conflist: refuses two IPv4 CIDRs" bash "$EP" conflist 10.244.3.0/24,10.244.4.0/24
+check_fails "entrypoint conflist: refuses two IPv6 CIDRs" bash "$EP" conflist fd00:1::/64,fd00:2::/64
+check_fails "entrypoint conflist: refuses three CIDRs" bash "$EP" conflist 10.244.3.0/24,fd00:1::/64,fd00:2::/64
+check_fails "entrypoint conflist: refuses an empty entry" bash "$EP" conflist 10.244.3.0/24,
 
 # The plugin bundle the image carries for the node: from build/ when the plugin
 # can be relinked there, else stand-ins.
@@ -160,7 +177,7 @@ install_ok() {
 		[ -z "$(find "$ROOTFS" -name '.*tmp*')" ]
 }
 check "entrypoint install: plugin, host-local, portmap; the node's loopback kept; node.env and the conflist for the agent (not yet in net.d)" install_ok
-check_fails "entrypoint install: refuses a pod CIDR that is not IPv4" run_install POD_CIDR=fd00::/64 NODE_NAME=n7
+check_fails "entrypoint install: refuses a pod CIDR that is neither IPv4 nor IPv6" run_install POD_CIDR=10.244.7/24 NODE_NAME=n7
 check_fails "entrypoint install: without POD_CIDR needs NODE_NAME" run_install
 
 if [ "$real_bundle" = 1 ]; then
@@ -201,6 +218,33 @@ check "entrypoint agent: xcnid --once failing writes no conflist (no pod reaches
 check_fails "entrypoint agent: refuses to start without node.env" \
 	env XCNI_RUN_DIR="$TMP/nonexistent" bash "$EP" agent
 
+# Dual stack and IPv6-only: node.env, the conflist and xcnid's flags per family.
+# family_ok POD_CIDR ENV RANGES ARGS: install into a root of its own, then the agent
+# (xcnid a stand-in printing its arguments) with --node-name n7.
+family_ok() {
+	local root=$TMP/root-$RANDOM a
+	mkdir -p "$root/opt/cni/bin"
+	ROOTFS=$root run_install POD_CIDR="$1" NODE_NAME=n7 || return 1
+	cat "$root/run/xcni/node.env"
+	[ "$(cat "$root/run/xcni/node.env")" = "$(printf "$2")" ] || return 1
+	jq -e --argjson want "$3" '.plugins[0].ipam.ranges == $want' "$root/run/xcni/10-xcni.conflist" || return 1
+	printf '#!/bin/sh\necho "$@"\n' >"$TMP/bin/xcnid"
+	a=$(PATH=$TMP/bin:$PATH XCNI_RUN_DIR="$root/run/xcni" XCNI_CNI_CONF_DIR="$root/etc/cni/net.d" \
+		bash "$EP" agent --node-name n7) || return 1
+	echo "$a"
+	[ "$a" = "--once $4 --node-name n7
+$4 --node-name n7" ] && cmp "$root/run/xcni/10-xcni.conflist" "$root/etc/cni/net.d/10-xcni.conflist"
+}
+ROOTFS_V4=$ROOTFS
+check "entrypoint dual stack: node.env POD_CIDR and POD_CIDR6, both range sets, xcnid --pod-cidr and --pod-cidr6" \
+	family_ok 10.244.7.0/24,fd00:10:244:7::/64 'POD_CIDR=10.244.7.0/24\nPOD_CIDR6=fd00:10:244:7::/64' \
+	'[[{"subnet": "10.244.7.0/24"}], [{"subnet": "fd00:10:244:7::/64"}]]' \
+	'--pod-cidr 10.244.7.0/24 --pod-cidr6 fd00:10:244:7::/64'
+check "entrypoint IPv6-only: POD_CIDR empty, POD_CIDR6, the IPv6 range set, xcnid --pod-cidr6 alone" \
+	family_ok fd00:10:244:8::/64 'POD_CIDR=\nPOD_CIDR6=fd00:10:244:8::/64' \
+	'[[{"subnet": "fd00:10:244:8::/64"}]]' '--pod-cidr6 fd00:10:244:8::/64'
+ROOTFS=$ROOTFS_V4
+
 # The pod CIDR from a (fake) API server over TLS: the request must be a list of
 # nodes with a field selector (the ClusterRole has no get) carrying the token.
 if command -v openssl >/dev/null && command -v curl >/dev/null && [ -x $PY ]; then
@@ -219,11 +263,15 @@ class H(http.server.BaseHTTPRequestHandler):
         tok = open(sa + "/token").read()
         if self.headers.get("Authorization") != "Bearer " + tok:
             self.send_response(401); self.end_headers(); return
-        if self.path != "/api/v1/nodes?fieldSelector=metadata.name%3Dkind-worker2":
+        specs = {"kind-worker2": {"podCIDR": "10.244.2.0/24", "podCIDRs": ["10.244.2.0/24"]},
+                 # dual stack: podCIDR is the first of podCIDRs
+                 "kind-worker3": {"podCIDR": "10.244.3.0/24",
+                                  "podCIDRs": ["10.244.3.0/24", "fd00:10:244:3::/64"]}}
+        node = self.path.rpartition("%3D")[2]
+        if not self.path.startswith("/api/v1/nodes?fieldSelector=metadata.name%3D") or node not in specs:
             self.send_response(403); self.end_headers(); return
         b = json.dumps({"kind": "NodeList", "apiVersion": "v1", "items": [
-            {"metadata": {"name": "kind-worker2"}, "spec": {"podCIDR": "10.244.2.0/24",
-             "podCIDRs": ["10.244.2.0/24"]}}]}).encode()
+            {"metadata": {"name": node}, "spec": specs[node]}]}).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(b)))
@@ -256,6 +304,17 @@ EOF
 		# Without kube-proxy (kpr-patch.yaml) the host is a node's name, kind-control-plane.
 		check "entrypoint install: the API server by host name (KUBERNETES_SERVICE_HOST=localhost, as kpr-patch.yaml names the node)" \
 			api_ok localhost
+		api_dual_ok() {
+			rm -rf "$ROOTFS/etc/cni/net.d" "$ROOTFS/run/xcni" "$TMP/api.log"
+			run_install NODE_NAME=kind-worker3 KUBERNETES_SERVICE_HOST=127.0.0.1 \
+				KUBERNETES_SERVICE_PORT="$(cat "$TMP/api.port")" XCNI_SA_DIR="$SA" || { cat "$TMP/api.err"; return 1; }
+			cat "$ROOTFS/run/xcni/node.env"
+			grep -qx 'POD_CIDR=10.244.3.0/24' "$ROOTFS/run/xcni/node.env" &&
+				grep -qx 'POD_CIDR6=fd00:10:244:3::/64' "$ROOTFS/run/xcni/node.env" &&
+				jq -e '.plugins[0].ipam.ranges == [[{"subnet": "10.244.3.0/24"}], [{"subnet": "fd00:10:244:3::/64"}]]' \
+					"$ROOTFS/run/xcni/10-xcni.conflist"
+		}
+		check "entrypoint install: a dual-stack node's spec.podCIDRs from the API, both families" api_dual_ok
 	else
 		not_ok "fake API server started"
 		sed 's/^/#   /' "$TMP/api.err"

@@ -69,7 +69,7 @@ check "xcnid --masquerade without --pod-cidr: exit 2, saying it needs one" \
 	bash -c "[ $RC -eq 2 ] && grep -q -- '--masquerade needs --pod-cidr' <<<\"\$1\"" _ "$out"
 out=$("$XCNID_BIN" --pod-cidr 10.244.1.0/24 --cluster-cidr 10.96.0.0/12,10.0.0.0 2>&1); RC=$?
 check "xcnid --cluster-cidr with a bad CIDR in the list: exit 2, naming it" \
-	bash -c "[ $RC -eq 2 ] && grep -q -- '--cluster-cidr 10.96.0.0/12,10.0.0.0: not IPv4' <<<\"\$1\"" _ "$out"
+	bash -c "[ $RC -eq 2 ] && grep -q -- '--cluster-cidr 10.96.0.0/12,10.0.0.0: not CIDR\[,CIDR...\] (IPv4 or IPv6 CIDRs)' <<<\"\$1\"" _ "$out"
 
 # ---- up: two nodes and the outside ----------------------------------------------------
 out=$(lab up --nodes 2 2>&1); RC=$?

@@ -335,11 +335,11 @@ kind: Service
 metadata: {name: bsvc, namespace: y}
 spec: {clusterIP: 10.111.0.1, selector: {pod: b}, ports: [{name: http, port: 8080, targetPort: 80}]}
 EOF
-bad "NodePort" "spec.type: \"NodePort\" is not served here (only ClusterIP)" <<'EOF'
+bad "ExternalName" "Service y/s5: spec.type: \"ExternalName\" is not served by the lab (only ClusterIP and NodePort)" <<'EOF'
 apiVersion: v1
 kind: Service
 metadata: {name: s5, namespace: y}
-spec: {type: NodePort, selector: {app: web}, ports: [{port: 80}]}
+spec: {type: ExternalName, externalName: db.example, ports: [{port: 80}]}
 EOF
 
 check "lab matrix 80/tcp --via-service: every pod reaches every pod through its own Service" \

@@ -3,7 +3,8 @@
  * xcnid's masquerade table: the exempt set (normalized the way nft needs
  * intervals), the commands, and the real kernel in a private network
  * namespace (needs root): a set change replaces the table, and a transaction
- * the kernel refuses leaves the previous table exactly as it was.
+ * the kernel refuses leaves the previous table exactly as it was. IPv6 the
+ * same way, in table ip6 xcni, next to the IPv4 one in the same transaction.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -31,6 +32,14 @@ static __u32 a4(const char *s)
 static struct masq_prefix P(const char *s, __u8 len)
 {
 	return (struct masq_prefix){ a4(s), len };
+}
+
+static struct masq_prefix6 P6(const char *s, __u8 len)
+{
+	struct masq_prefix6 p = { .len = len };
+
+	inet_pton(AF_INET6, s, &p.net);
+	return p;
 }
 
 static void normalize_drops_covered_and_duplicates(void **state)
@@ -61,6 +70,78 @@ static void cluster_cidrs_parse(void **state)
 	assert_int_equal(m.cluster[1].net, a4("100.64.0.0"));
 	assert_int_equal(masq_add_cluster_cidrs(&m, "10.1.0.0"), -EINVAL);
 	assert_int_equal(masq_add_cluster_cidrs(&m, "10.1.0.0/33"), -EINVAL);
+	/* Both families in one list, as kube-controller-manager's --cluster-cidr takes them. */
+	assert_int_equal(masq_add_cluster_cidrs(&m, "fd00:10:244::/56,10.245.0.0/16"), 0);
+	assert_int_equal(m.ncluster, 3);
+	assert_int_equal(m.ncluster6, 1);
+	assert_int_equal(m.cluster6[0].len, 56);
+	/* A bad one anywhere in the list: nothing of it is added. */
+	assert_int_equal(masq_add_cluster_cidrs(&m, "fd00:1::/48,fd00::/129"), -EINVAL);
+	assert_int_equal(masq_add_cluster_cidrs(&m, "10.9.0.0/16,fd00:::/48"), -EINVAL);
+	assert_int_equal(masq_add_cluster_cidrs(&m, "fd00:1::/48,[fd00::]/48"), -EINVAL);
+	assert_int_equal(m.ncluster, 3);
+	assert_int_equal(m.ncluster6, 1);
+}
+
+static void normalize6_drops_covered_and_duplicates(void **state)
+{
+	struct masq_prefix6 p[] = {
+		P6("2001:db8:77::2", 128), P6("fd00:10:244:2::", 64),
+		P6("fd00:10:244:1::7", 64) /* host bits */, P6("2001:db8:77::2", 128),
+		P6("fd00:10:244::", 56), P6("2001:db8:77::1", 128), P6("fd00:10:245::", 64),
+	};
+	char a[INET6_ADDRSTRLEN];
+	size_t n;
+
+	(void)state;
+	n = masq_normalize6(p, sizeof(p) / sizeof(p[0]));
+	assert_int_equal(n, 4);
+	assert_string_equal(inet_ntop(AF_INET6, &p[0].net, a, sizeof(a)), "2001:db8:77::1");
+	assert_string_equal(inet_ntop(AF_INET6, &p[1].net, a, sizeof(a)), "2001:db8:77::2");
+	assert_string_equal(inet_ntop(AF_INET6, &p[2].net, a, sizeof(a)), "fd00:10:244::");
+	assert_int_equal(p[2].len, 56);
+	assert_string_equal(inet_ntop(AF_INET6, &p[3].net, a, sizeof(a)), "fd00:10:245::");
+}
+
+/* The Nodes' IPv6 pod CIDRs and InternalIPs, this node's, IPv6 --cluster-cidr. */
+static void exempt6_set_from_nodes(void **state)
+{
+	struct k8s_object n1 = { .kind = K8S_NODE }, n2 = { .kind = K8S_NODE },
+			  n3 = { .kind = K8S_NODE };
+	const struct k8s_object *nodes[] = { &n1, &n2, &n3 };
+	struct masq m = { .pod = P("10.244.1.0", 24), .pod6 = P6("fd00:10:244:1::", 64) };
+	struct cluster c = {};
+	struct masq_prefix6 *set;
+	char a[INET6_ADDRSTRLEN];
+	size_t n;
+
+	(void)state;
+	inet_pton(AF_INET6, "2001:db8:77::1", n1.node.internal_ip6);
+	inet_pton(AF_INET6, "fd00:10:244:1::", n1.node.pod_cidr6);
+	n1.node.pod_cidr6_len = 64;
+	inet_pton(AF_INET6, "2001:db8:77::2", n2.node.internal_ip6);
+	inet_pton(AF_INET6, "fd00:10:244:2::", n2.node.pod_cidr6);
+	n2.node.pod_cidr6_len = 64;
+	n3.node = (struct k8s_node){ .internal_ip = a4("192.168.77.3") }; /* IPv4 only */
+	c.n[K8S_NODE] = 3;
+	c.objs[K8S_NODE] = nodes;
+	assert_int_equal(masq_exempt6(&m, &c, &set, &n), 0);
+	assert_int_equal(n, 4);
+	assert_string_equal(inet_ntop(AF_INET6, &set[0].net, a, sizeof(a)), "2001:db8:77::1");
+	assert_int_equal(set[0].len, 128);
+	assert_string_equal(inet_ntop(AF_INET6, &set[2].net, a, sizeof(a)), "fd00:10:244:1::");
+	assert_string_equal(inet_ntop(AF_INET6, &set[3].net, a, sizeof(a)), "fd00:10:244:2::");
+	free(set);
+	assert_int_equal(masq_add_cluster_cidrs(&m, "fd00:10:244::/48"), 0);
+	assert_int_equal(masq_exempt6(&m, &c, &set, &n), 0);
+	assert_int_equal(n, 3);
+	assert_int_equal(set[2].len, 48);
+	free(set);
+	/* No cluster state, no cluster CIDR: this node's pod CIDR alone. */
+	m.ncluster6 = 0;
+	assert_int_equal(masq_exempt6(&m, NULL, &set, &n), 0);
+	assert_int_equal(n, 1);
+	free(set);
 }
 
 /* Nodes' pod CIDRs and InternalIPs, this node's own, --cluster-cidr: one sorted set. */
@@ -106,22 +187,51 @@ static void render_is_one_replace(void **state)
 	char *cmds;
 
 	(void)state;
-	assert_int_equal(masq_render(&m, set, 2, &cmds), 0);
+	assert_int_equal(masq_render(&m, set, 2, NULL, 0, &cmds), 0);
 	assert_non_null(strstr(cmds, "add table ip xcni\ndelete table ip xcni\ntable ip xcni {\n"));
 	assert_non_null(strstr(cmds, "elements = { 10.244.1.0/24, 192.168.77.1 }"));
 	assert_non_null(strstr(cmds, "ip saddr 10.244.1.0/24 ip daddr != @nomasq oifname != \"xc*\""));
 	assert_non_null(strstr(cmds, "masquerade"));
+	/* No IPv6 pod CIDR: no ip6 table, and one left by an earlier agent goes. */
+	assert_non_null(strstr(cmds, "add table ip6 xcni\ndelete table ip6 xcni\n"));
+	assert_null(strstr(cmds, "table ip6 xcni {"));
 	free(cmds);
 	/* An empty set is written without elements (nft takes no "{ }"). */
-	assert_int_equal(masq_render(&m, set, 0, &cmds), 0);
+	assert_int_equal(masq_render(&m, set, 0, NULL, 0, &cmds), 0);
 	assert_null(strstr(cmds, "elements"));
 	free(cmds);
 }
 
-/* The set's elements as listed by the kernel, "a,b,c" (prefixes as A/LEN). */
-static char *kernel_set(struct masq *m)
+static void render6_is_one_replace(void **state)
 {
-	char err[256], *js = masq_list_json(m, err, sizeof(err)), *out = NULL;
+	struct masq m = { .pod = P("10.244.1.0", 24), .pod6 = P6("fd00:10:244:1::", 64) };
+	struct masq_prefix set[] = { P("10.244.1.0", 24) };
+	struct masq_prefix6 set6[] = { P6("2001:db8:77::1", 128), P6("fd00:10:244::", 56) };
+	char *cmds, *ip6;
+
+	(void)state;
+	assert_int_equal(masq_render(&m, set, 1, set6, 2, &cmds), 0);
+	assert_non_null(strstr(cmds, "table ip xcni {\n"));
+	ip6 = strstr(cmds, "add table ip6 xcni\ndelete table ip6 xcni\ntable ip6 xcni {\n");
+	assert_non_null(ip6);
+	assert_non_null(strstr(ip6, "type ipv6_addr"));
+	assert_non_null(strstr(ip6, "elements = { 2001:db8:77::1, fd00:10:244::/56 }"));
+	assert_non_null(strstr(ip6, "ip6 saddr fd00:10:244:1::/64 ip6 daddr != @nomasq "
+				    "oifname != \"xc*\" counter masquerade"));
+	free(cmds);
+	/* IPv6-only: no ip table (an old one goes), the ip6 one alone. */
+	m.pod = (struct masq_prefix){ 0, 0 };
+	assert_int_equal(masq_render(&m, NULL, 0, set6, 2, &cmds), 0);
+	assert_non_null(strstr(cmds, "add table ip xcni\ndelete table ip xcni\nadd table ip6"));
+	assert_null(strstr(cmds, "table ip xcni {"));
+	assert_non_null(strstr(cmds, "table ip6 xcni {"));
+	free(cmds);
+}
+
+/* The set's elements as listed by the kernel, "a,b,c" (prefixes as A/LEN). */
+static char *kernel_set_of(struct masq *m, const char *family)
+{
+	char err[256], *js = masq_list_json(m, family, err, sizeof(err)), *out = NULL;
 	json_t *root, *item, *e;
 	size_t i, j, len = 0;
 	FILE *f;
@@ -152,6 +262,11 @@ static char *kernel_set(struct masq *m)
 	return out;
 }
 
+static char *kernel_set(struct masq *m)
+{
+	return kernel_set_of(m, "ip");
+}
+
 static void kernel_replace_and_failed_transaction(void **state)
 {
 	struct masq m = { .on = true, .table = "xcnitest", .pod = P("10.244.1.0", 24),
@@ -169,7 +284,7 @@ static void kernel_replace_and_failed_transaction(void **state)
 	free(got);
 
 	/* A new set replaces the old one whole. */
-	assert_int_equal(masq_render(&m, set, 3, &bad), 0);
+	assert_int_equal(masq_render(&m, set, 3, NULL, 0, &bad), 0);
 	assert_int_equal(masq_run(&m, bad, err, sizeof(err)), 0);
 	free(bad);
 	got = kernel_set(&m);
@@ -178,7 +293,7 @@ static void kernel_replace_and_failed_transaction(void **state)
 
 	/* The same transaction with a rule the kernel refuses (a jump to no chain,
 	 * after the delete and the new set): nothing of it may stick. */
-	assert_int_equal(masq_render(&m, set, 1, &bad), 0);
+	assert_int_equal(masq_render(&m, set, 1, NULL, 0, &bad), 0);
 	p = strstr(bad, "counter masquerade");
 	assert_non_null(p);
 	memcpy(p, "jump nochain      ", strlen("counter masquerade"));
@@ -224,8 +339,50 @@ static void kernel_replace_and_failed_transaction(void **state)
 	/* Off: the table goes, and removing it again is no error. */
 	assert_int_equal(masq_remove(&m), 0);
 	assert_int_equal(masq_remove(&m), 0);
-	got = masq_list_json(&m, err, sizeof(err));
+	got = masq_list_json(&m, "ip", err, sizeof(err));
 	assert_null(got);
+	masq_free(&m);
+}
+
+/* Both families in the kernel: the ip6 table comes and goes with the IPv6 pod CIDR. */
+static void kernel_ip6_table(void **state)
+{
+	struct masq m = { .on = true, .table = "xcnitest6", .pod = P("10.244.1.0", 24),
+			  .pod6 = P6("fd00:10:244:1::", 64) };
+	char err[512], *got;
+
+	(void)state;
+	/* A netns of its own: never the host's tables, whichever test runs first. */
+	if (unshare(CLONE_NEWNET) < 0)
+		fail_msg("unshare(CLONE_NEWNET): %s (needs root)", strerror(errno));
+	assert_int_equal(masq_add_cluster_cidrs(&m, "fd00:10:244::/56"), 0);
+	assert_int_equal(masq_sync(&m, NULL), 0);
+	got = kernel_set_of(&m, "ip6");
+	assert_string_equal(got, "fd00:10:244::/56");
+	free(got);
+	got = kernel_set_of(&m, "ip");
+	assert_string_equal(got, "10.244.1.0/24");
+	free(got);
+	got = masq_list_json(&m, "ip6", err, sizeof(err));
+	assert_non_null(got);
+	assert_non_null(strstr(got, "\"masquerade\""));
+	assert_non_null(strstr(got, "\"saddr\""));
+	free(got);
+	/* The IPv6 pod CIDR gone (an agent restarted without it): its table goes too. */
+	m.pod6.len = 0;
+	assert_int_equal(masq_sync(&m, NULL), 0);
+	assert_null(masq_list_json(&m, "ip6", err, sizeof(err)));
+	got = kernel_set_of(&m, "ip");
+	assert_string_equal(got, "10.244.1.0/24");
+	free(got);
+	/* Back, then off: both go. */
+	m.pod6.len = 64;
+	assert_int_equal(masq_sync(&m, NULL), 0);
+	assert_non_null(got = masq_list_json(&m, "ip6", err, sizeof(err)));
+	free(got);
+	assert_int_equal(masq_remove(&m), 0);
+	assert_null(masq_list_json(&m, "ip6", err, sizeof(err)));
+	assert_null(masq_list_json(&m, "ip", err, sizeof(err)));
 	masq_free(&m);
 }
 
@@ -236,7 +393,11 @@ int main(void)
 		cmocka_unit_test(cluster_cidrs_parse),
 		cmocka_unit_test(exempt_set_from_nodes),
 		cmocka_unit_test(render_is_one_replace),
+		cmocka_unit_test(normalize6_drops_covered_and_duplicates),
+		cmocka_unit_test(exempt6_set_from_nodes),
+		cmocka_unit_test(render6_is_one_replace),
 		cmocka_unit_test(kernel_replace_and_failed_transaction),
+		cmocka_unit_test(kernel_ip6_table),
 	};
 
 	return cmocka_run_group_tests_name("masquerade", tests, NULL, NULL);

@@ -620,6 +620,64 @@ static void pod_and_namespace_selectors_and_vs_or(void **state)
 	assert_false(allowed(DB, OTHER, TCP, 1));
 }
 
+/*
+ * An IPv6-only pod of this node is keyed by 0.<low 24 bits of its IPv6>:
+ * its policy compiles under that key as a dual-stack pod's does under its
+ * IPv4; one elsewhere has no key (its node keys it). pol_v6_build: every
+ * pod's IPv6 with its identity, this node's with their keys.
+ */
+static void ipv6_only_pod_keyed(void **state)
+{
+	struct pol_opts o = { .node_name = "n1" };
+	struct k8s_pod *v6, *r6, *a;
+	const struct pol_result *r;
+	const struct pol_delta *d;
+	struct pol_incr *pi;
+	struct pol_v6 v = { 0 };
+	struct cluster c;
+
+	(void)state;
+	ns_add("x", "");
+	v6 = pod_add("x", "v6", "n1", NULL, "app=v6");
+	inet_pton(AF_INET6, "fd00:10::a:5", v6->ip6);
+	v6->has_ip6 = true;
+	a = pod_add("x", "a", "n1", "10.0.0.2", "app=a");
+	inet_pton(AF_INET6, "fd00:10::2", a->ip6);
+	a->has_ip6 = true;
+	r6 = pod_add("x", "r6", "n2", NULL, "app=r6");
+	inet_pton(AF_INET6, "fd00:20::a:5", r6->ip6); /* the same low bits, another node */
+	r6->has_ip6 = true;
+	peer(ingress(np_add("x", "in", sel("app=v6"), IN)), sel("app=a"), NULL);
+	assert_int_equal(pol_polkey6(v6->ip6), ip4("0.10.0.5"));
+	assert_int_equal(compile_opts(&R, &o), 0);
+	assert_non_null(ep_find(&R, ip4("0.10.0.5")));
+	assert_int_equal(R.neps, 2); /* v6 and a: r6 is n2's */
+	assert_true(ep_find(&R, ip4("0.10.0.5"))->state.isolated & XCNI_ISOLATED(XCNI_DIR_TO_POD));
+	assert_true(allowed("10.0.0.2", "0.10.0.5", TCP, 80));
+
+	pi = pol_incr_new();
+	assert_non_null(pi);
+	c = view();
+	assert_int_equal(pol_incr_update(pi, &c, &o, NULL, 0, true, true, &r, &d, &Err), 0);
+	assert_int_equal(r->neps, 2);
+	assert_non_null(ep_find(r, ip4("0.10.0.5")));
+	assert_int_equal(pol_v6_build(pi, &c, &v), 0);
+	assert_int_equal(v.nipc, 3);
+	assert_int_equal(v.nkeys, 2);
+	for (size_t i = 0; i < v.nipc; i++) {
+		assert_int_equal(v.ipc[i].key.prefixlen, 128);
+		assert_true(v.ipc[i].val.identity >= XCNI_ID_MIN_LABELS);
+		assert_int_equal(v.ipc[i].val.flags, XCNI_IPC_POD);
+	}
+	/* Sorted by address: fd00:10::2 (a, its IPv4), fd00:10::a:5 (v6, its key). */
+	assert_memory_equal(v.keys[0].addr.addr, a->ip6, 16);
+	assert_int_equal(v.keys[0].key, ip4("10.0.0.2"));
+	assert_memory_equal(v.keys[1].addr.addr, v6->ip6, 16);
+	assert_int_equal(v.keys[1].key, ip4("0.10.0.5"));
+	pol_v6_free(&v);
+	pol_incr_free(pi);
+}
+
 static void match_expressions(void **state)
 {
 	(void)state;
@@ -1380,6 +1438,7 @@ int main(void)
 		T(namespace_selector_only),
 		T(pod_and_namespace_selectors_and_vs_or),
 		T(match_expressions),
+		T(ipv6_only_pod_keyed),
 		T(empty_selectors),
 		T(namespace_without_object),
 		T(ipblock_except),

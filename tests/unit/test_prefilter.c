@@ -3,13 +3,15 @@
  * The marks a deny-list prefix leaves in the /16 and /24 hashes in front of
  * the trie, against real BPF hash maps (root): every source a prefix covers
  * must find its network marked (or XDP would pass it), and taking prefixes
- * back must leave the hashes as they were.
+ * back must leave the hashes as they were. And the deny list's prefixes as
+ * people write them, both families: what is taken, what is refused and why.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <string.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -119,11 +121,96 @@ static void test_bad_length_refused(void **state)
 	assert_int_equal(count(fd16) + count(fd24), 0);
 }
 
+/* s parses; it prints back as want (family af, length len). */
+static void parses(const char *s, int af, unsigned int len, const char *want)
+{
+	struct xcni_pf_prefix p;
+	char why[192] = "", buf[64];
+
+	if (xcni_prefilter_parse(s, &p, why, sizeof(why)))
+		fail_msg("%s: refused: %s", s, why);
+	assert_int_equal(p.family, af);
+	assert_int_equal(af == AF_INET6 ? p.k6.prefixlen : p.k4.prefixlen, len);
+	assert_string_equal(xcni_prefilter_str(&p, buf, sizeof(buf)), want);
+	/* What it prints parses to the same key. */
+	struct xcni_pf_prefix q;
+
+	assert_int_equal(xcni_prefilter_parse(buf, &q, why, sizeof(why)), 0);
+	assert_memory_equal(&p, &q, sizeof(p));
+}
+
+/* s is refused, the reason holding frag. */
+static void refused(const char *s, const char *frag)
+{
+	struct xcni_pf_prefix p;
+	char why[192] = "";
+
+	assert_int_equal(xcni_prefilter_parse(s, &p, why, sizeof(why)), -EINVAL);
+	if (!strstr(why, frag))
+		fail_msg("%s: reason \"%s\" lacks \"%s\"", s, why, frag);
+}
+
+static void test_parse_ipv4(void **state)
+{
+	struct xcni_pf_prefix p;
+	char why[192];
+
+	(void)state;
+	parses("10.1.0.0/16", AF_INET, 16, "10.1.0.0/16");
+	parses("192.168.7.7", AF_INET, 32, "192.168.7.7/32");
+	parses("203.0.113.128/25", AF_INET, 25, "203.0.113.128/25");
+	assert_int_equal(xcni_prefilter_parse("10.1.2.0/24", &p, why, sizeof(why)), 0);
+	assert_int_equal(p.k4.addr, htonl(0x0a010200));
+	refused("10.1.2.3/24", "host bits set: the /24 network is 10.1.2.0/24 (or give 10.1.2.3/32");
+	refused("10.1.2.0/33", "bad prefix length \"33\" (1 to 32)");
+	refused("10.1.2.0/", "bad prefix length");
+	refused("10.1.2.0/-8", "bad prefix length");
+	refused("10.1.2.0/+8", "bad prefix length");
+	refused("10.1.2.0/ 8", "bad prefix length");
+	refused("10.1.2.0/0008", "bad prefix length");
+	refused("0.0.0.0/0", "a /0 would drop every packet");
+	refused("foo", "not an IPv4 prefix");
+	refused("10.1.2/24", "not an IPv4 prefix");
+	refused("", "not an IPv4 prefix");
+}
+
+static void test_parse_ipv6(void **state)
+{
+	struct xcni_pf_prefix p;
+	char why[192];
+
+	(void)state;
+	parses("2001:db8::/32", AF_INET6, 32, "2001:db8::/32");
+	parses("2001:db8:1:2::7", AF_INET6, 128, "2001:db8:1:2::7/128");
+	parses("2001:DB8:0:0::/64", AF_INET6, 64, "2001:db8::/64"); /* printed the short way */
+	parses("fd00:10:244:2::/63", AF_INET6, 63, "fd00:10:244:2::/63");
+	refused("fd00:10:244:1::/63", "host bits set: the /63 network is fd00:10:244::/63");
+	parses("2001:db8::8000/113", AF_INET6, 113, "2001:db8::8000/113");
+	parses("::ffff:192.0.2.0/120", AF_INET6, 120, "::ffff:192.0.2.0/120");
+	assert_int_equal(xcni_prefilter_parse("2001:db8:ff00::/40", &p, why, sizeof(why)), 0);
+	assert_int_equal(p.k6.addr[0], 0x20);
+	assert_int_equal(p.k6.addr[4], 0xff);
+	assert_int_equal(p.k6.addr[5], 0);
+	refused("2001:db8::1/64", "host bits set: the /64 network is 2001:db8::/64 (or give "
+				  "2001:db8::1/128");
+	/* A bit in the middle of a byte: /113 keeps the top bit of byte 14 only. */
+	refused("2001:db8::4000/113", "host bits set: the /113 network is 2001:db8::/113");
+	refused("2001:db8::/129", "bad prefix length \"129\" (1 to 128)");
+	refused("2001:db8::/", "bad prefix length");
+	refused("::/0", "a /0 would drop every packet");
+	refused("2001:db8:::/48", "not an IPv6 prefix");
+	refused("2001:db8::g/48", "not an IPv6 prefix");
+	refused("[2001:db8::]/48", "not an IPv6 prefix");
+	refused("2001:0db8:0000:0000:0000:0000:0000:0000:0000/48", "not an IPv6 prefix");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_marks_cover_every_source),
 		cmocka_unit_test(test_bad_length_refused),
+		cmocka_unit_test(test_parse_ipv4),
+		cmocka_unit_test(test_parse_ipv6),
 	};
 
 	return cmocka_run_group_tests_name("prefilter", tests, setup, teardown);

@@ -380,6 +380,32 @@ static void traffic_policies(void **state)
 	}
 }
 
+/* Another node's NodePort: a frontend here too, every backend, for this node's pods. */
+static void nodeport_peers(void **state)
+{
+	static const uint32_t peers[2] = { 0x0201a8c0, 0x0101a8c0 }; /* n2, and n1's own again */
+	const struct svc_node n = { .name = "n1", .naddrs = 2, .addrs = n1_addrs, .npeers = 2,
+				    .peers = peers };
+	const struct svc_spec *s;
+
+	(void)state;
+	load_for(SVC("web", "{type: NodePort, clusterIP: 10.96.0.9, externalTrafficPolicy: Local, "
+			    "ports: [{port: 80, nodePort: 30080}]}")
+		 WEB_EPS, &n);
+	assert_int_equal(l.nerrs, 0);
+	/* ClusterIP, 2 x (EXT + INT) of its own, n2's: n1's own address listed as a peer
+	 * is no second frontend. */
+	assert_int_equal(l.n, 6);
+	s = spec("y/web 192.168.1.2:30080/TCP (another node's)");
+	assert_int_equal(s->key.scope, XCNI_SCOPE_EXT);
+	/* Every backend, whatever the external policy, as for pods on the node itself. */
+	assert_int_equal(s->flags, 0);
+	assert_int_equal(s->nbe, 3);
+	assert_non_null(be(s, 0x0a010106, 8080));
+	assert_int_equal(find(0xc0a80101, 30080, XCNI_SCOPE_EXT)->flags,
+			 XCNI_SVC_F_ETP_LOCAL | XCNI_SVC_F_TWO_SCOPES);
+}
+
 static void bad_node_ports(void **state)
 {
 	const struct svc_node narrow = { .name = "n1", .naddrs = 1, .addrs = n1_addrs + 1,
@@ -439,6 +465,266 @@ static void nodeport_parse_errors(void **state)
 	}
 }
 
+/* ---- svc_incr against svc_build ---- */
+
+/* A frontend as the writer was told it (a copy: the delta's are valid for one update). */
+struct model_fe {
+	struct svc_spec sp;
+	char name[128];
+	struct svc_be_spec be[64];
+};
+
+static struct model_fe model[256];
+static size_t nmodel;
+
+static struct model_fe *model_find(const struct xcni_svc_key *k)
+{
+	for (size_t i = 0; i < nmodel; i++)
+		if (!memcmp(&model[i].sp.key, k, sizeof(*k)))
+			return &model[i];
+	return NULL;
+}
+
+static void model_put(const struct svc_spec *sp)
+{
+	struct model_fe *m = model_find(&sp->key);
+
+	if (!m) {
+		assert_true(nmodel < sizeof(model) / sizeof(model[0]));
+		m = &model[nmodel++];
+	}
+	assert_true(sp->nbe <= 64);
+	m->sp = *sp;
+	snprintf(m->name, sizeof(m->name), "%s", sp->name);
+	if (sp->nbe)
+		memcpy(m->be, sp->be, sp->nbe * sizeof(*sp->be));
+	m->sp.name = m->name;
+	m->sp.be = m->be;
+}
+
+static void model_del(const struct xcni_svc_key *k)
+{
+	struct model_fe *m = model_find(k);
+
+	/* Only what the writer holds is deleted. */
+	assert_non_null(m);
+	*m = model[--nmodel];
+	if (m != &model[nmodel]) {
+		m->sp.name = m->name;
+		m->sp.be = m->be;
+	}
+}
+
+static void spec_equal(const struct svc_spec *a, const struct svc_spec *b)
+{
+	assert_string_equal(a->name, b->name);
+	assert_memory_equal(&a->key, &b->key, sizeof(a->key));
+	assert_memory_equal(&a->who, &b->who, sizeof(a->who));
+	assert_int_equal(a->flags, b->flags);
+	assert_int_equal(a->affinity_s, b->affinity_s);
+	assert_int_equal(a->nbe, b->nbe);
+	if (a->nbe)
+		assert_memory_equal(a->be, b->be, a->nbe * sizeof(*a->be));
+}
+
+static unsigned int rnd(unsigned int n)
+{
+	return (unsigned int)random() % n;
+}
+
+static void put_json(const char *text)
+{
+	struct k8s_error err;
+	struct k8s_object *o;
+	json_error_t jerr;
+	json_t *doc = json_loads(text, 0, &jerr);
+
+	if (!doc)
+		fail_msg("%s: %s", jerr.text, text);
+	if (k8s_parse_lb(doc, &o, &err))
+		fail_msg("%s", err.msg);
+	json_decref(doc);
+	assert_true(store_put(st, o) >= 0);
+}
+
+static const char *const NS[] = { "y", "z" };
+static const char *const SVCS[] = { "a", "b", "c", "d", "e", "f" };
+
+/*
+ * A random Service: a ClusterIP from a pool of 4 (two Services often want
+ * one), sometimes headless; one or two ports; ClusterIP or NodePort (nodePort
+ * from a pool of 3, or outside the range); an externalIP from the ClusterIP
+ * pool sometimes (clashing with a ClusterIP); traffic policies; affinity.
+ */
+static void put_service(void)
+{
+	const char *ns = NS[rnd(2)], *name = SVCS[rnd(6)];
+	bool np = rnd(3) == 0, two = rnd(2);
+	char ip[32], ports[512], ext[64] = "", nodeport[32] = "";
+	unsigned int nps[] = { 30001, 30002, 30003, 40000 };
+	char text[1400];
+
+	if (rnd(8) == 0)
+		snprintf(ip, sizeof(ip), "None");
+	else
+		snprintf(ip, sizeof(ip), "10.96.0.%u", 1 + rnd(4));
+	if (np)
+		snprintf(nodeport, sizeof(nodeport), ",\"nodePort\":%u", nps[rnd(4)]);
+	snprintf(ports, sizeof(ports),
+		 "{\"name\":\"http\",\"port\":%u,\"protocol\":\"TCP\",\"targetPort\":8080%s}%s",
+		 80 + rnd(2), nodeport,
+		 two ? ",{\"name\":\"dns\",\"port\":53,\"protocol\":\"UDP\"}" : "");
+	if (rnd(4) == 0)
+		snprintf(ext, sizeof(ext), ",\"externalIPs\":[\"10.96.0.%u\"]", 1 + rnd(4));
+	snprintf(text, sizeof(text),
+		 "{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":\"%s\","
+		 "\"namespace\":\"%s\"},\"spec\":{\"type\":\"%s\",\"clusterIP\":\"%s\","
+		 "\"selector\":{\"app\":\"%s\"}%s%s%s%s,\"ports\":[%s]}}",
+		 name, ns, np ? "NodePort" : "ClusterIP", ip, name, ext,
+		 rnd(3) == 0 ? ",\"externalTrafficPolicy\":\"Local\"" : "",
+		 rnd(4) == 0 ? ",\"internalTrafficPolicy\":\"Local\"" : "",
+		 rnd(4) == 0 ? ",\"sessionAffinity\":\"ClientIP\"" : "", ports);
+	put_json(text);
+}
+
+/* A random EndpointSlice: named after a Service (or none), 0-3 endpoints of a pool of 6. */
+static void put_slice(void)
+{
+	const char *ns = NS[rnd(2)];
+	char text[2048], eps[1024] = "", label[96] = "";
+	size_t off = 0;
+	unsigned int n = rnd(4);
+
+	if (rnd(6))
+		snprintf(label, sizeof(label), ",\"labels\":{\"kubernetes.io/service-name\":\"%s\"}",
+			 SVCS[rnd(6)]);
+	for (unsigned int i = 0; i < n; i++)
+		off += (size_t)snprintf(eps + off, sizeof(eps) - off,
+					"%s{\"addresses\":[\"10.1.0.%u\"],\"nodeName\":\"n%u\","
+					"\"conditions\":{\"ready\":%s,\"serving\":true,"
+					"\"terminating\":%s}}",
+					i ? "," : "", 1 + rnd(6), 1 + rnd(2), rnd(4) ? "true" : "false",
+					rnd(2) ? "true" : "false");
+	snprintf(text, sizeof(text),
+		 "{\"apiVersion\":\"discovery.k8s.io/v1\",\"kind\":\"EndpointSlice\",\"metadata\":"
+		 "{\"name\":\"sl%u\",\"namespace\":\"%s\"%s},\"addressType\":\"IPv4\",\"ports\":"
+		 "[{\"name\":\"%s\",\"port\":%u,\"protocol\":\"TCP\"},{\"name\":\"dns\",\"port\":53,"
+		 "\"protocol\":\"UDP\"}],\"endpoints\":[%s]}",
+		 rnd(8), ns, label, rnd(5) ? "http" : "other", 8080 + rnd(2), eps);
+	put_json(text);
+}
+
+/*
+ * Random changes (Services and EndpointSlices put, changed, relabelled,
+ * deleted, a few at a time, sometimes many; the node's addresses changing
+ * now and then), each update's delta applied to a model of the maps: after
+ * every update the model holds exactly svc_build's frontends from scratch,
+ * every problem the delta names is one svc_build names, and a whole list
+ * asked for is svc_build's list, in its order, with its problems.
+ */
+static void incr_equals_build(void **state)
+{
+	uint32_t addrs[2] = { htonl(0x0a000001), htonl(0x0a000002) };
+	/* Other Nodes' InternalIPs (this node's pods reaching their NodePorts); the
+	 * last is also an externalIPs address: the two claim one frontend. */
+	uint32_t peers[3] = { htonl(0x0a000003), htonl(0x0a000004), htonl(0x0a600001) };
+	struct svc_node node = { .name = "n1", .naddrs = 1, .addrs = addrs, .peers = peers };
+	struct svc_incr *si = svc_incr_new();
+	size_t rebuilt = 0, steps = 3000, fulls = 0, puts = 0, dels = 0;
+
+	(void)state;
+	srandom(1);
+	st = store_new();
+	assert_non_null(si);
+	assert_non_null(st);
+	nmodel = 0;
+	for (size_t step = 0; step < steps; step++) {
+		unsigned int nops = rnd(10) == 0 ? 10 + rnd(20) : 1 + rnd(3);
+		struct store_change *ch;
+		const struct svc_delta *d;
+		struct cluster c;
+		size_t nch;
+		bool all, whole = rnd(10) == 0;
+
+		for (unsigned int k = 0; k < nops; k++) {
+			switch (rnd(6)) {
+			case 0:
+			case 1:
+				put_service();
+				break;
+			case 2:
+				store_del(st, K8S_SERVICE, NS[rnd(2)], SVCS[rnd(6)]);
+				break;
+			case 3:
+			case 4:
+				put_slice();
+				break;
+			default: {
+				char n[8];
+
+				snprintf(n, sizeof(n), "sl%u", rnd(8));
+				store_del(st, K8S_ENDPOINTSLICE, NS[rnd(2)], n);
+			}
+			}
+		}
+		if (rnd(50) == 0)
+			node.naddrs = 1 + rnd(2);
+		if (rnd(40) == 0)
+			node.npeers = rnd(4);
+		store_view(st, &c);
+		assert_int_equal(store_journal_take(st, &ch, &nch, &all), 0);
+		assert_int_equal(svc_incr_update(si, &c, &node, 0, ch, nch, all, whole, &d), 0);
+		store_changes_free(ch, nch);
+		assert_int_equal(svc_build(&c, &node, 0, &l), 0);
+		if (d->full) {
+			/* The whole list: svc_build's, in its order, with its problems. */
+			fulls++;
+			assert_int_equal(d->nput, l.n);
+			for (size_t i = 0; i < l.n; i++)
+				spec_equal(&d->put[i], &l.specs[i]);
+			assert_int_equal(d->nerrs, l.nerrs);
+			for (size_t i = 0; i < l.nerrs; i++)
+				assert_string_equal(d->errs[i], l.errs[i]);
+			nmodel = 0;
+		} else {
+			rebuilt += d->nrebuilt;
+			for (size_t i = 0; i < d->nerrs; i++) {
+				size_t j = 0;
+
+				while (j < l.nerrs && strcmp(l.errs[j], d->errs[i]))
+					j++;
+				if (j == l.nerrs)
+					fail_msg("step %zu: the delta names a problem svc_build does not: %s",
+						 step, d->errs[i]);
+			}
+		}
+		for (size_t i = 0; i < d->ndel; i++)
+			model_del(&d->del[i]);
+		for (size_t i = 0; i < d->nput; i++)
+			model_put(&d->put[i]);
+		puts += d->nput;
+		dels += d->ndel;
+		/* The model (what a writer following the deltas holds) is svc_build's list. */
+		if (nmodel != l.n)
+			fail_msg("step %zu: the deltas leave %zu frontends, svc_build has %zu", step,
+				 nmodel, l.n);
+		for (size_t i = 0; i < l.n; i++) {
+			struct model_fe *m = model_find(&l.specs[i].key);
+
+			if (!m)
+				fail_msg("step %zu: %s is not where the deltas lead", step,
+					 l.specs[i].name);
+			spec_equal(&m->sp, &l.specs[i]);
+		}
+		svc_list_free(&l);
+	}
+	/* The random walk reached what it is there for. */
+	assert_true(fulls > 100 && puts > 1000 && dels > 100);
+	/* Incremental steps rebuild few Services (of 12), not all. */
+	assert_true(rebuilt < (steps - fulls) * 6);
+	svc_incr_free(si);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -452,8 +738,10 @@ int main(void)
 		cmocka_unit_test_teardown(maglev_flag_and_empty, teardown),
 		cmocka_unit_test_teardown(nodeport_external_lb, teardown),
 		cmocka_unit_test_teardown(traffic_policies, teardown),
+		cmocka_unit_test_teardown(nodeport_peers, teardown),
 		cmocka_unit_test_teardown(bad_node_ports, teardown),
 		cmocka_unit_test(nodeport_parse_errors),
+		cmocka_unit_test_teardown(incr_equals_build, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -114,6 +114,17 @@ static struct svc_be_spec be4(const char *ip, uint16_t port, uint8_t state)
 	return b;
 }
 
+/* n active backends at NET.1, NET.2, ... port 8080. */
+static void be_pool(struct svc_be_spec *pool, int n, const char *net)
+{
+	for (int i = 0; i < n; i++) {
+		char ip[32];
+
+		snprintf(ip, sizeof(ip), "%s.%d", net, i + 1);
+		pool[i] = be4(ip, 8080, XCNI_BE_ACTIVE);
+	}
+}
+
 static struct xcni_svc_key fe4(const char *ip, uint16_t port, uint8_t proto)
 {
 	struct xcni_svc_key k = { .port = htons(port), .family = XCNI_AF_INET, .proto = proto };
@@ -518,12 +529,7 @@ static void test_many(void **state)
 	size_t nh = 0;
 
 	(void)state;
-	for (int i = 0; i < POOL; i++) {
-		char ip[32];
-
-		snprintf(ip, sizeof(ip), "10.4.0.%d", i + 1);
-		pool[i] = be4(ip, 8080, XCNI_BE_ACTIVE);
-	}
+	be_pool(pool, POOL, "10.4.0");
 	for (int i = 0; i < N; i++) {
 		char ip[32];
 
@@ -696,6 +702,168 @@ static void test_udp_flush(void **state)
 	svcsync_free(ss);
 }
 
+/*
+ * What the maps say frontend k holds: its backends (address, port, state) in
+ * slot order; fails if an entry is missing. n: how many.
+ */
+static size_t read_fe(const struct xcni_svc_key *k, struct svc_be_spec *out)
+{
+	struct xcni_svc v = svc_get(k);
+	size_t n = (size_t)v.count + v.count_term;
+
+	for (size_t s = 0; s < n; s++) {
+		int found;
+		uint32_t id = slot(v.id, v.version, (uint16_t)s, &found);
+		struct xcni_backend b;
+
+		assert_true(found);
+		b = backend(id);
+		memset(&out[s], 0, sizeof(out[s]));
+		memcpy(out[s].addr, b.addr, 4);
+		out[s].port = b.port;
+		out[s].family = b.family;
+		out[s].state = b.state;
+		assert_int_equal(b.state, s < v.count ? XCNI_BE_ACTIVE : XCNI_BE_TERMINATING);
+	}
+	return n;
+}
+
+/*
+ * Deltas (svcsync_apply_delta) against the lists they come from: random
+ * lists over 8 frontends and 6 backends, each step changing up to two
+ * frontends (new, other backends, other states, gone) and writing only
+ * those; after every cleanup the maps hold exactly the list (each frontend's
+ * backends, and no slot, backend, reverse-NAT or name entry more), and the
+ * frontends the delta does not name are not rewritten (their versions stay).
+ */
+static void test_delta(void **state)
+{
+	enum { NFE = 6, NBE = 6, STEPS = 400 };
+	struct svc_be_spec pool[NBE], be[NFE][2];
+	struct svc_spec cur[NFE];
+	bool on[NFE] = {};
+	char names[NFE][16];
+	struct svcsync *ss;
+	size_t writes = 0, removes = 0;
+
+	(void)state;
+	srandom(7);
+	be_pool(pool, NBE, "10.5.0");
+	for (int i = 0; i < NFE; i++) {
+		char ip[32];
+
+		snprintf(ip, sizeof(ip), "10.96.2.%d", i + 1);
+		snprintf(names[i], sizeof(names[i]), "d/s%d", i);
+		cur[i] = (struct svc_spec){ .name = names[i], .who = who("d", names[i] + 2, ""),
+					    .key = fe4(ip, 80, IPPROTO_TCP), .be = be[i] };
+	}
+	assert_int_equal(svcsync_open(pin_dir, &ss), 0);
+	for (int step = 0; step < STEPS; step++) {
+		struct svc_spec put[NFE];
+		struct xcni_svc_key del[2];
+		struct xcni_svc before[NFE];
+		size_t nput = 0, ndel = 0, live = 0;
+		struct svcsync_stats st = {};
+		bool named[NFE] = {};
+		char msg[256] = "";
+
+		for (int i = 0; i < NFE; i++)
+			if (on[i])
+				before[i] = svc_get(&cur[i].key);
+		for (int c = 0; c < 1 + (int)(random() % 2); c++) {
+			int i = (int)(random() % NFE);
+
+			if (named[i])
+				continue;
+			named[i] = true;
+			if (on[i] && random() % 4 == 0) {
+				on[i] = false;
+				del[ndel++] = cur[i].key;
+				continue;
+			}
+			on[i] = true;
+			cur[i].nbe = (size_t)(random() % 3);
+			for (size_t b = 0; b < cur[i].nbe; b++) {
+				be[i][b] = pool[(i + (int)b + (int)(random() % 2)) % NBE];
+				be[i][b].state = random() % 3 ? XCNI_BE_ACTIVE : XCNI_BE_TERMINATING;
+			}
+			if (cur[i].nbe == 2 && !memcmp(be[i][0].addr, be[i][1].addr, 4))
+				cur[i].nbe = 1;
+			put[nput++] = cur[i];
+		}
+		/* A backend two frontends share has one state (the pod's): a frontend
+		 * holding one whose state the delta changes is in the delta too (its
+		 * Service's slice changed with the pod). */
+		for (size_t p = 0, np = nput; p < np; p++)
+			for (size_t b = 0; b < put[p].nbe; b++)
+				for (int j = 0; j < NFE; j++)
+					for (size_t k = 0; on[j] && k < cur[j].nbe; k++) {
+						if (memcmp(be[j][k].addr, put[p].be[b].addr, 4) ||
+						    be[j][k].state == put[p].be[b].state)
+							continue;
+						be[j][k].state = put[p].be[b].state;
+						if (!named[j]) {
+							named[j] = true;
+							put[nput++] = cur[j];
+						}
+					}
+		assert_int_equal(svcsync_apply_delta(ss, put, nput, del, ndel, &st, msg, sizeof(msg)), 0);
+		assert_int_equal(svcsync_cleanup(ss, &st), 0);
+		writes += st.svcs_changed;
+		removes += st.svcs_removed;
+		assert_int_equal(st.svcs_removed, ndel);
+		for (int i = 0; i < NFE; i++) {
+			struct svc_be_spec got[4];
+			size_t n;
+
+			if (!on[i])
+				continue;
+			live++;
+			n = read_fe(&cur[i].key, got);
+			assert_int_equal(n, cur[i].nbe);
+			/* Active first, each group in key order: compare as sets. */
+			for (size_t b = 0; b < cur[i].nbe; b++) {
+				size_t k = 0;
+
+				while (k < n && memcmp(got[k].addr, be[i][b].addr, 4))
+					k++;
+				assert_true(k < n);
+				assert_int_equal(got[k].state, be[i][b].state);
+			}
+			/* Not named by the delta: not rewritten. */
+			if (!named[i]) {
+				struct xcni_svc v = svc_get(&cur[i].key);
+
+				assert_int_equal(v.id, before[i].id);
+				assert_int_equal(v.version, before[i].version);
+				assert_int_equal(v.revision, before[i].revision);
+			}
+		}
+		assert_int_equal(count_keys("xcni_svc", sizeof(struct xcni_svc_key)), live);
+		assert_int_equal(count_keys("xcni_revnat", 2), live);
+		assert_int_equal(count_keys("xcni_svcname", 4), live);
+		{
+			size_t nslots = 0, nbe = 0;
+			bool used[NBE] = {};
+
+			for (int i = 0; i < NFE; i++)
+				for (size_t b = 0; on[i] && b < cur[i].nbe; b++) {
+					nslots++;
+					for (int p = 0; p < NBE; p++)
+						if (!memcmp(pool[p].addr, be[i][b].addr, 4) && !used[p]) {
+							used[p] = true;
+							nbe++;
+						}
+				}
+			assert_int_equal(count_keys("xcni_svcslot", sizeof(struct xcni_svcslot_key)),
+					 nslots);
+			assert_int_equal(count_keys("xcni_backend", 4), nbe);
+		}
+	}
+	assert_true(writes > STEPS / 2 && removes > STEPS / 20);
+	svcsync_free(ss);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -706,6 +874,7 @@ int main(void)
 		cmocka_unit_test(test_many),
 		cmocka_unit_test(test_restart),
 		cmocka_unit_test(test_udp_flush),
+		cmocka_unit_test(test_delta),
 	};
 
 	return cmocka_run_group_tests_name("svcsync", tests, setup, teardown);

@@ -11,10 +11,15 @@
  *     chain postrouting { type nat hook postrouting priority srcnat;
  *       ip saddr <pod CIDR> ip daddr != @nomasq oifname != "xc*" masquerade }
  *   }
+ *   table ip6 xcni { the same for IPv6: type ipv6_addr, the Nodes' IPv6
+ *                    podCIDRs and InternalIPs, ip6 saddr <IPv6 pod CIDR> ... }
  *
- * The table is replaced whole ("add; delete; add with everything") in one
+ * One table per family rather than one inet table: the IPv4 table keeps the
+ * name and shape earlier agents wrote, so an upgrade replaces it in place,
+ * and a node without IPv6 pods has no IPv6 rules at all.
+ * Both tables are replaced whole ("add; delete; add with everything") in one
  * nft transaction: the kernel commits all of it or none, so a failure leaves
- * the previous table working. It outlives xcnid, like the pinned maps.
+ * the previous tables working. They outlive xcnid, like the pinned maps.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -30,23 +35,38 @@
 int masq_add_cluster_cidrs(struct masq *m, const char *list)
 {
 	char *dup = strdup(list), *save = NULL, *tok;
+	size_t n = m->ncluster, n6 = m->ncluster6;
 	int err = 0;
 
 	if (!dup)
 		return -ENOMEM;
+	/* Into the arrays past the counts; the counts move only if all of it parsed. */
 	for (tok = strtok_r(dup, ",", &save); tok && !err; tok = strtok_r(NULL, ",", &save)) {
+		struct in6_addr a6;
 		__u32 addr;
 		__u8 len;
 
-		if (m->ncluster >= MASQ_MAX_CLUSTER)
+		if (strchr(tok, ':')) {
+			if (n6 >= MASQ_MAX_CLUSTER)
+				err = -E2BIG;
+			else if (xcni_cidr6_parse(tok, &a6, &len))
+				err = -EINVAL;
+			else
+				m->cluster6[n6++] = (struct masq_prefix6){ a6, len };
+		} else if (n >= MASQ_MAX_CLUSTER) {
 			err = -E2BIG;
-		else if (xcni_cidr4_parse(tok, &addr, &len))
+		} else if (xcni_cidr4_parse(tok, &addr, &len)) {
 			err = -EINVAL;
-		else
-			m->cluster[m->ncluster++] =
+		} else {
+			m->cluster[n++] =
 				(struct masq_prefix){ addr & htonl(xcni_prefix_mask(len)), len };
+		}
 	}
 	free(dup);
+	if (!err) {
+		m->ncluster = n;
+		m->ncluster6 = n6;
+	}
 	return err;
 }
 
@@ -81,6 +101,46 @@ size_t masq_normalize(struct masq_prefix *p, size_t n)
 	return out;
 }
 
+/* Clears the host bits of a /len. */
+static void mask6(struct in6_addr *a, unsigned int len)
+{
+	for (unsigned int i = 0; i < 16; i++) {
+		unsigned int keep = len >= (i + 1) * 8 ? 8 : len > i * 8 ? len - i * 8 : 0;
+
+		a->s6_addr[i] &= (__u8)(0xff00u >> keep);
+	}
+}
+
+static int prefix6_cmp(const void *a, const void *b)
+{
+	const struct masq_prefix6 *x = a, *y = b;
+	int d = memcmp(&x->net, &y->net, sizeof(x->net));
+
+	return d ? d : (int)x->len - (int)y->len;
+}
+
+size_t masq_normalize6(struct masq_prefix6 *p, size_t n)
+{
+	size_t out = 0;
+
+	for (size_t i = 0; i < n; i++)
+		mask6(&p[i].net, p[i].len);
+	if (n)
+		qsort(p, n, sizeof(*p), prefix6_cmp);
+	/* As for IPv4: sorted by start, wider first, the last kept one covers or not. */
+	for (size_t i = 0; i < n; i++) {
+		if (out) {
+			struct in6_addr a = p[i].net;
+
+			mask6(&a, p[out - 1].len);
+			if (!memcmp(&a, &p[out - 1].net, sizeof(a)))
+				continue;
+		}
+		p[out++] = p[i];
+	}
+	return out;
+}
+
 int masq_exempt(const struct masq *m, const struct cluster *c, struct masq_prefix **out,
 		size_t *n)
 {
@@ -107,51 +167,130 @@ int masq_exempt(const struct masq *m, const struct cluster *c, struct masq_prefi
 	return 0;
 }
 
-static const char *prefix_str(const struct masq_prefix *p, char *buf, size_t len)
+int masq_exempt6(const struct masq *m, const struct cluster *c, struct masq_prefix6 **out,
+		 size_t *n)
 {
-	char a[INET_ADDRSTRLEN];
+	static const struct in6_addr any;
+	size_t nn = c ? c->n[K8S_NODE] : 0, k = 0;
+	struct masq_prefix6 *p = calloc(2 * nn + m->ncluster6 + 2, sizeof(*p));
 
-	inet_ntop(AF_INET, &p->net, a, sizeof(a));
-	if (p->len == 32)
+	if (!p)
+		return -ENOMEM;
+	if (m->pod6.len)
+		p[k++] = m->pod6;
+	if (memcmp(&m->node_ip6, &any, sizeof(any)))
+		p[k++] = (struct masq_prefix6){ m->node_ip6, 128 };
+	for (size_t i = 0; i < m->ncluster6; i++)
+		p[k++] = m->cluster6[i];
+	for (size_t i = 0; i < nn; i++) {
+		const struct k8s_node *nd = &c->objs[K8S_NODE][i]->node;
+		struct masq_prefix6 e = { .len = nd->pod_cidr6_len };
+
+		if (nd->pod_cidr6_len) {
+			memcpy(&e.net, nd->pod_cidr6, 16);
+			p[k++] = e;
+		}
+		if (memcmp(nd->internal_ip6, &any, 16)) {
+			memcpy(&e.net, nd->internal_ip6, 16);
+			e.len = 128;
+			p[k++] = e;
+		}
+	}
+	*n = masq_normalize6(p, k);
+	*out = p;
+	return 0;
+}
+
+/* A set element as nft writes it: the address alone for a host, else ADDR/LEN. */
+static const char *elem_str(int af, const void *net, unsigned int plen, char *buf, size_t len)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	inet_ntop(af, net, a, sizeof(a));
+	if (plen == (af == AF_INET6 ? 128u : 32u))
 		snprintf(buf, len, "%s", a);
 	else
-		snprintf(buf, len, "%s/%u", a, p->len);
+		snprintf(buf, len, "%s/%u", a, plen);
 	return buf;
 }
 
-int masq_render(const struct masq *m, const struct masq_prefix *set, size_t n, char **out)
+static const char *prefix_str(const struct masq_prefix *p, char *buf, size_t len)
 {
-	const char *t = m->table ?: MASQ_TABLE;
-	char pod[32], e[32];
-	size_t len = 0;
-	FILE *f;
+	return elem_str(AF_INET, &p->net, p->len, buf, len);
+}
 
-	f = open_memstream(out, &len);
-	if (!f)
-		return -errno;
-	/* "add" first so that "delete" finds a table the first time too. */
-	fprintf(f, "add table ip %s\ndelete table ip %s\ntable ip %s {\n", t, t, t);
-	fprintf(f, "\tset " MASQ_SET " {\n\t\ttype ipv4_addr\n\t\tflags interval\n");
+static const char *prefix6_str(const struct masq_prefix6 *p, char *buf, size_t len)
+{
+	return elem_str(AF_INET6, &p->net, p->len, buf, len);
+}
+
+/*
+ * One family's table into f: "add" first so that "delete" finds a table the
+ * first time too; without a pod CIDR (pod NULL) the delete alone.
+ */
+static void render_table(FILE *f, const char *fam, const char *t, const char *pod,
+			 const char *const *elems, size_t n)
+{
+	bool v6 = !strcmp(fam, "ip6");
+
+	fprintf(f, "add table %s %s\ndelete table %s %s\n", fam, t, fam, t);
+	if (!pod)
+		return;
+	fprintf(f, "table %s %s {\n", fam, t);
+	fprintf(f, "\tset " MASQ_SET " {\n\t\ttype %s\n\t\tflags interval\n",
+		v6 ? "ipv6_addr" : "ipv4_addr");
 	if (n) {
 		fprintf(f, "\t\telements = {");
 		for (size_t i = 0; i < n; i++)
-			fprintf(f, "%s %s", i ? "," : "", prefix_str(&set[i], e, sizeof(e)));
+			fprintf(f, "%s %s", i ? "," : "", elems[i]);
 		fprintf(f, " }\n");
 	}
 	fprintf(f, "\t}\n");
 	/* Not out a pod's veth or xcni0 ("xc*"): that traffic stays in the cluster. */
 	fprintf(f, "\tchain " MASQ_CHAIN " {\n"
 		   "\t\ttype nat hook postrouting priority srcnat; policy accept;\n"
-		   "\t\tip saddr %s ip daddr != @" MASQ_SET " oifname != \"xc*\" counter masquerade"
+		   "\t\t%s saddr %s %s daddr != @" MASQ_SET " oifname != \"xc*\" counter masquerade"
 		   " comment \"xcni: pods to outside the cluster\"\n"
 		   "\t}\n}\n",
-		prefix_str(&m->pod, pod, sizeof(pod)));
+		fam, pod, fam);
+}
+
+/* Prefixes as nft writes them, in one block: elems[i] points into it. */
+#define MASQ_ELEM_LEN (INET6_ADDRSTRLEN + 5)
+
+int masq_render(const struct masq *m, const struct masq_prefix *set, size_t n,
+		const struct masq_prefix6 *set6, size_t n6, char **out)
+{
+	const char *t = m->table ?: MASQ_TABLE;
+	size_t max = n > n6 ? n : n6, len = 0;
+	char (*buf)[MASQ_ELEM_LEN] = calloc(max + 1, sizeof(*buf));
+	const char **elems = calloc(max + 1, sizeof(*elems));
+	char pod[MASQ_ELEM_LEN];
+	int err = 0;
+	FILE *f = NULL;
+
+	*out = NULL;
+	if (!buf || !elems || !(f = open_memstream(out, &len))) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		elems[i] = prefix_str(&set[i], buf[i], sizeof(buf[i]));
+	render_table(f, "ip", t, m->pod.len ? prefix_str(&m->pod, pod, sizeof(pod)) : NULL,
+		     elems, n);
+	for (size_t i = 0; i < n6; i++)
+		elems[i] = prefix6_str(&set6[i], buf[i], sizeof(buf[i]));
+	render_table(f, "ip6", t, m->pod6.len ? prefix6_str(&m->pod6, pod, sizeof(pod)) : NULL,
+		     elems, n6);
 	if (fclose(f)) {
 		free(*out);
 		*out = NULL;
-		return -ENOMEM;
+		err = -ENOMEM;
 	}
-	return 0;
+out:
+	free(buf);
+	free(elems);
+	return err;
 }
 
 static int ctx_get(struct masq *m)
@@ -198,7 +337,7 @@ int masq_run(struct masq *m, const char *cmds, char *err, size_t errlen)
 	return 0;
 }
 
-/* FNV-1a over what masq_exempt reads. */
+/* FNV-1a over what masq_exempt and masq_exempt6 read. */
 static uint64_t masq_inputs(const struct masq *m, const struct cluster *c)
 {
 	size_t nn = c ? c->n[K8S_NODE] : 0;
@@ -218,6 +357,14 @@ static uint64_t masq_inputs(const struct masq *m, const struct cluster *c)
 		MIX(m->cluster[i].net);
 		MIX(m->cluster[i].len);
 	}
+	MIX(m->pod6.net);
+	MIX(m->pod6.len);
+	MIX(m->node_ip6);
+	MIX(m->ncluster6);
+	for (size_t i = 0; i < m->ncluster6; i++) {
+		MIX(m->cluster6[i].net);
+		MIX(m->cluster6[i].len);
+	}
 	MIX(nn);
 	for (size_t i = 0; i < nn; i++) {
 		const struct k8s_node *nd = &c->objs[K8S_NODE][i]->node;
@@ -225,6 +372,9 @@ static uint64_t masq_inputs(const struct masq *m, const struct cluster *c)
 		MIX(nd->pod_cidr);
 		MIX(nd->pod_cidr_len);
 		MIX(nd->internal_ip);
+		MIX(nd->pod_cidr6);
+		MIX(nd->pod_cidr6_len);
+		MIX(nd->internal_ip6);
 	}
 #undef MIX
 	return h;
@@ -234,8 +384,9 @@ int masq_sync(struct masq *m, const struct cluster *c)
 {
 	const char *t = m->table ?: MASQ_TABLE;
 	struct masq_prefix *set = NULL;
+	struct masq_prefix6 *set6 = NULL;
 	char *cmds = NULL, err[512];
-	size_t n = 0;
+	size_t n = 0, n6 = 0;
 	uint64_t in;
 	int rc;
 
@@ -246,10 +397,13 @@ int masq_sync(struct masq *m, const struct cluster *c)
 		return 0;
 	rc = masq_exempt(m, c, &set, &n);
 	if (!rc)
-		rc = masq_render(m, set, n, &cmds);
+		rc = masq_exempt6(m, c, &set6, &n6);
+	if (!rc)
+		rc = masq_render(m, set, n, set6, n6, &cmds);
 	free(set);
+	free(set6);
 	if (rc) {
-		pr_err("masquerade: building table ip %s: %s\n", t, strerror(-rc));
+		pr_err("masquerade: building tables ip/ip6 %s: %s\n", t, strerror(-rc));
 		return rc;
 	}
 	if (m->applied && !strcmp(m->applied, cmds)) {
@@ -259,7 +413,7 @@ int masq_sync(struct masq *m, const struct cluster *c)
 	}
 	rc = masq_run(m, cmds, err, sizeof(err));
 	if (rc) {
-		pr_err("masquerade: replacing table ip %s failed, the previous one stays: %s "
+		pr_err("masquerade: replacing tables ip/ip6 %s failed, the previous ones stay: %s "
 		       "(--no-masquerade turns masquerade off)\n", t, err);
 		free(cmds);
 		return rc;
@@ -268,8 +422,12 @@ int masq_sync(struct masq *m, const struct cluster *c)
 	m->applied = cmds;
 	m->applied_in = in;
 	/* Said on stdout like the other state changes people look for in the log. */
-	printf("xcnid: masquerade: table ip %s: pod traffic masqueraded except to %zu exempt "
-	       "prefixes (pod CIDRs, node addresses, cluster CIDRs)\n", t, n);
+	if (m->pod.len)
+		printf("xcnid: masquerade: table ip %s: pod traffic masqueraded except to %zu exempt "
+		       "prefixes (pod CIDRs, node addresses, cluster CIDRs)\n", t, n);
+	if (m->pod6.len)
+		printf("xcnid: masquerade: table ip6 %s: IPv6 pod traffic masqueraded except to %zu "
+		       "exempt prefixes (pod CIDRs, node addresses, cluster CIDRs)\n", t, n6);
 	fflush(stdout);
 	return 0;
 }
@@ -277,19 +435,20 @@ int masq_sync(struct masq *m, const struct cluster *c)
 int masq_remove(struct masq *m)
 {
 	const char *t = m->table ?: MASQ_TABLE;
-	char cmds[128], err[512];
+	char cmds[256], err[512];
 	int rc;
 
-	snprintf(cmds, sizeof(cmds), "add table ip %s\ndelete table ip %s\n", t, t);
+	snprintf(cmds, sizeof(cmds), "add table ip %s\ndelete table ip %s\n"
+		 "add table ip6 %s\ndelete table ip6 %s\n", t, t, t, t);
 	rc = masq_run(m, cmds, err, sizeof(err));
 	if (rc)
-		pr_err("masquerade: removing table ip %s: %s\n", t, err);
+		pr_err("masquerade: removing tables ip/ip6 %s: %s\n", t, err);
 	free(m->applied);
 	m->applied = NULL;
 	return rc;
 }
 
-char *masq_list_json(struct masq *m, char *err, size_t errlen)
+char *masq_list_json(struct masq *m, const char *family, char *err, size_t errlen)
 {
 	const char *t = m->table ?: MASQ_TABLE;
 	unsigned int flags;
@@ -301,7 +460,7 @@ char *masq_list_json(struct masq *m, char *err, size_t errlen)
 	}
 	flags = nft_ctx_output_get_flags(m->nft);
 	nft_ctx_output_set_flags(m->nft, flags | NFT_CTX_OUTPUT_JSON);
-	snprintf(cmd, sizeof(cmd), "list table ip %s", t);
+	snprintf(cmd, sizeof(cmd), "list table %s %s", family, t);
 	if (nft_run_cmd_from_buffer(m->nft, cmd))
 		nft_error(m, err, errlen);
 	else

@@ -3,12 +3,14 @@
  * xcnid's masquerade: pod traffic to addresses outside the cluster leaves
  * with the node's address. A netfilter job (the replies need the kernel's
  * NAT conntrack to be turned back), programmed through libnftables as one
- * table, "table ip xcni", replaced whole in one transaction.
+ * table per family, "table ip xcni" and "table ip6 xcni", both replaced whole
+ * in one transaction.
  */
 #ifndef XCNID_MASQ_H
 #define XCNID_MASQ_H
 
 #include <linux/types.h>
+#include <netinet/in.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -28,13 +30,25 @@ struct masq_prefix {
 	__u8 len;
 };
 
+/* An IPv6 prefix. */
+struct masq_prefix6 {
+	struct in6_addr net;
+	__u8 len;
+};
+
 struct masq {
 	bool on;
 	const char *table; /* MASQ_TABLE unless a test says otherwise */
-	struct masq_prefix pod; /* this node's pod CIDR: the traffic masqueraded */
+	struct masq_prefix pod; /* this node's pod CIDR: the traffic masqueraded; len 0: none */
 	__u32 node_ip; /* network order, 0 if none: exempt too */
-	struct masq_prefix cluster[MASQ_MAX_CLUSTER]; /* --cluster-cidr */
+	struct masq_prefix cluster[MASQ_MAX_CLUSTER]; /* --cluster-cidr, IPv4 */
 	size_t ncluster;
+	/* IPv6: the table ip6 exists only with a pod CIDR (len 0: none, and a table an
+	 * earlier agent left is deleted in the same transaction). */
+	struct masq_prefix6 pod6;
+	struct in6_addr node_ip6; /* :: if none */
+	struct masq_prefix6 cluster6[MASQ_MAX_CLUSTER]; /* --cluster-cidr, IPv6 */
+	size_t ncluster6;
 	char *applied; /* the commands last applied, so an unchanged set is not reapplied */
 	/* What applied was built from (the Nodes' prefixes and addresses, the options):
 	 * an unchanged input is not even rendered again, once per generation at 1000
@@ -43,18 +57,30 @@ struct masq {
 	struct nft_ctx *nft;
 };
 
-/* Adds "CIDR[,CIDR...]" to m->cluster: 0 or -EINVAL / -E2BIG. */
+/*
+ * Adds "CIDR[,CIDR...]" to m->cluster (IPv4) and m->cluster6 (IPv6): 0 or
+ * -EINVAL / -E2BIG (more than MASQ_MAX_CLUSTER of a family); nothing added then.
+ */
 int masq_add_cluster_cidrs(struct masq *m, const char *list);
 /*
  * Sorts p, drops prefixes another one covers (nft refuses overlapping
  * intervals) and duplicates; masks host bits off. Returns the new count.
  */
 size_t masq_normalize(struct masq_prefix *p, size_t n);
+size_t masq_normalize6(struct masq_prefix6 *p, size_t n);
 /* The exempt set for m and the cluster's Nodes (c may be NULL), normalized. */
 int masq_exempt(const struct masq *m, const struct cluster *c, struct masq_prefix **out,
 		size_t *n);
-/* The nft commands that replace the table with one exempting set[0..n). */
-int masq_render(const struct masq *m, const struct masq_prefix *set, size_t n, char **out);
+/* The same for IPv6: the IPv6 pod CIDRs and InternalIPs of the Nodes, m's own. */
+int masq_exempt6(const struct masq *m, const struct cluster *c, struct masq_prefix6 **out,
+		 size_t *n);
+/*
+ * The nft commands that replace both tables: table ip exempting set[0..n)
+ * (none when m->pod.len is 0), table ip6 exempting set6[0..n6) (none when
+ * m->pod6.len is 0). A family without a table has its old one deleted.
+ */
+int masq_render(const struct masq *m, const struct masq_prefix *set, size_t n,
+		const struct masq_prefix6 *set6, size_t n6, char **out);
 /*
  * Runs cmds as one nft transaction: 0, or -errno with the nft's own message
  * in err (the kernel then kept what it had).
@@ -62,10 +88,10 @@ int masq_render(const struct masq *m, const struct masq_prefix *set, size_t n, c
 int masq_run(struct masq *m, const char *cmds, char *err, size_t errlen);
 /* Replaces the table for c if its set changed; logs. 0 or -errno. */
 int masq_sync(struct masq *m, const struct cluster *c);
-/* Deletes the table if there is one (masquerade turned off). */
+/* Deletes both tables if there are (masquerade turned off). */
 int masq_remove(struct masq *m);
-/* The table as nft JSON (caller frees), or NULL with err set. */
-char *masq_list_json(struct masq *m, char *err, size_t errlen);
+/* The table of family ("ip", "ip6") as nft JSON (caller frees), or NULL with err set. */
+char *masq_list_json(struct masq *m, const char *family, char *err, size_t errlen);
 void masq_free(struct masq *m);
 
 #endif

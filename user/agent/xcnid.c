@@ -62,6 +62,7 @@ struct opts {
 	int kpr; /* --kube-proxy-replacement: Services translated in BPF, their maps written here */
 	unsigned int lb_flags; /* svc_build's: SVC_BUILD_MAGLEV with --lb-algorithm maglev */
 	const char *cgroup_root; /* --cgroup-root: socket-level load balancing on it */
+	uint16_t np_min, np_max; /* --node-port-range; np_max 0: the API server's default */
 };
 
 /* The service loopback: a hairpin flow's source (Cilium's default). */
@@ -339,17 +340,22 @@ out:
 
 /*
  * Services and EndpointSlices -> the Service maps (svcsync's versioned
- * discipline: a Service's change is whole or not at all). 0, or -errno with
- * msg saying why (nothing written then).
+ * discipline: a Service's change is whole or not at all). Only the Services
+ * whose objects changed (ch, from the store's journal) are built again and
+ * only their frontends compared and written; all: everything. 0, or -errno
+ * with msg saying why (nothing written then; the next generation builds and
+ * compares everything again).
  */
-static int sync_services(const struct opts *o, const struct cluster *c, struct svcsync *ss,
+static int sync_services(const struct opts *o, const struct cluster *c, struct svc_incr *si,
+			 struct svcsync *ss, const struct store_change *ch, size_t nch, bool all,
 			 __u64 gen, char *msg, size_t msglen)
 {
 	const struct k8s_object *node = NULL;
 	struct svcsync_stats st = {};
-	struct svc_node sn = { .name = o->node_name };
-	uint32_t addrs[2];
-	struct svc_list l;
+	struct svc_node sn = { .name = o->node_name, .np_min = o->np_min, .np_max = o->np_max };
+	const struct svc_delta *d;
+	uint32_t addrs[2], *peers;
+	double t0 = now_msf(), t1;
 	int err;
 
 	msg[0] = '\0';
@@ -363,29 +369,50 @@ static int sync_services(const struct opts *o, const struct cluster *c, struct s
 	if (o->ov->underlay && o->ov->node_ip && (!sn.naddrs || addrs[0] != o->ov->node_ip))
 		addrs[sn.naddrs++] = o->ov->node_ip;
 	sn.addrs = addrs;
-	err = svc_build(c, &sn, o->lb_flags, &l);
+	/* Every other Node's InternalIP: this node's pods reaching its NodePorts. */
+	peers = calloc(c->n[K8S_NODE] + 1, sizeof(*peers));
+	if (!peers) {
+		snprintf(msg, msglen, "building the Service frontends: %s", strerror(ENOMEM));
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < c->n[K8S_NODE]; i++) {
+		uint32_t a = c->objs[K8S_NODE][i]->node.internal_ip;
+
+		if (a && c->objs[K8S_NODE][i] != node && !(sn.naddrs && a == addrs[0]) &&
+		    !(sn.naddrs > 1 && a == addrs[1]))
+			peers[sn.npeers++] = a;
+	}
+	sn.peers = peers;
+	err = svc_incr_update(si, c, &sn, o->lb_flags, ch, nch, all, false, &d);
+	free(peers);
 	if (err) {
 		snprintf(msg, msglen, "building the Service frontends: %s", strerror(-err));
 		return err;
 	}
-	for (size_t i = 0; i < l.nerrs; i++)
-		pr_warn("generation %llu: %s\n", (unsigned long long)gen, l.errs[i]);
-	err = svcsync_apply(ss, l.specs, l.n, &st, msg, msglen);
+	t1 = now_msf();
+	for (size_t i = 0; i < d->nerrs; i++)
+		pr_warn("generation %llu: %s\n", (unsigned long long)gen, d->errs[i]);
+	if (d->full)
+		err = svcsync_apply(ss, d->put, d->nput, &st, msg, msglen);
+	else if (d->nput || d->ndel)
+		err = svcsync_apply_delta(ss, d->put, d->nput, d->del, d->ndel, &st, msg, msglen);
 	if (err) {
 		if (!msg[0])
 			snprintf(msg, msglen, "writing the Service maps: %s", strerror(-err));
-		svc_list_free(&l);
+		/* The maps did not take it: compared whole next time. */
+		svc_incr_invalidate(si);
 		return err;
 	}
 	svcsync_cleanup(ss, &st);
 	if (st.svcs_changed || st.svcs_removed)
 		pr_info("generation %llu: %zu frontends, %zu written, %zu removed; backends %zu "
 			"written, %zu deleted; slots %zu written, %zu deleted; %zu Maglev tables; "
-			"%zu UDP conntrack entries of removed backends flushed\n",
-			(unsigned long long)gen, l.n, st.svcs_changed, st.svcs_removed,
+			"%zu UDP conntrack entries of removed backends flushed; %zu services built "
+			"(%s) in %.2f ms, maps %.2f ms\n",
+			(unsigned long long)gen, d->nput, st.svcs_changed, st.svcs_removed,
 			st.backends_written, st.backends_deleted, st.slots_written,
-			st.slots_deleted, st.maglev_written, st.ct_flushed);
-	svc_list_free(&l);
+			st.slots_deleted, st.maglev_written, st.ct_flushed, d->nrebuilt,
+			d->full ? "all" : "changed", t1 - t0, now_msf() - t1);
 	return 0;
 }
 
@@ -396,7 +423,8 @@ static int sync_services(const struct opts *o, const struct cluster *c, struct s
  * failure), when it diffs them whole.
  */
 static int sync_policy(const struct opts *o, struct from_pod *fp, struct store *st,
-		       struct pol_incr *pi, struct polsync *ps, struct svcsync *svs, __u64 gen)
+		       struct pol_incr *pi, struct polsync *ps, struct svc_incr *si,
+		       struct svcsync *svs, __u64 gen)
 {
 	struct pol_opts po = { .node_name = o->node_name, .gateway_ip = o->gateway };
 	const struct k8s_object *node = store_get(st, K8S_NODE, NULL, o->node_name);
@@ -419,8 +447,12 @@ static int sync_policy(const struct opts *o, struct from_pod *fp, struct store *
 	store_view(st, &c);
 	store_journal_take(st, &ch, &nch, &all);
 	err = pol_incr_update(pi, &c, &po, ch, nch, all, polsync_needs_full(ps), &r, &d, &kerr);
-	store_changes_free(ch, nch);
 	if (err) {
+		/* The journal is read once for both: a generation that stops before
+		 * the Services leaves them to be compared whole next time. */
+		store_changes_free(ch, nch);
+		if (si)
+			svc_incr_invalidate(si);
 		pr_err("compiling policy (generation %llu): %s\n", (unsigned long long)gen,
 		       kerr.msg[0] ? kerr.msg : strerror(-err));
 		report_gen(o, fp, gen, r, kerr.msg[0] ? kerr.msg : strerror(-err));
@@ -429,11 +461,30 @@ static int sync_policy(const struct opts *o, struct from_pod *fp, struct store *
 	t1 = now_msf();
 	err = polsync_apply(ps, r, d, &ss, msg, sizeof(msg));
 	if (err) {
+		store_changes_free(ch, nch);
+		if (si)
+			svc_incr_invalidate(si);
 		if (!msg[0])
 			snprintf(msg, sizeof(msg), "writing the policy maps: %s", strerror(-err));
 		pr_err("generation %llu not applied: %s\n", (unsigned long long)gen, msg);
 		report_gen(o, fp, gen, r, msg);
 		return err;
+	}
+	/* IPv6 addresses: identities (ipcache6) and this node's policy keys (polkey6). */
+	{
+		struct pol_v6 v6;
+
+		err = pol_v6_build(pi, &c, &v6);
+		if (!err)
+			err = polsync_apply6(ps, &v6, &ss.other_changed);
+		pol_v6_free(&v6);
+		if (err) {
+			snprintf(msg, sizeof(msg), "writing the IPv6 maps (ipcache6, polkey6): %s",
+				 strerror(-err));
+			pr_err("generation %llu not applied: %s\n", (unsigned long long)gen, msg);
+			report_gen(o, fp, gen, r, msg);
+			return err;
+		}
 	}
 	if (o->ov->underlay)
 		overlay_sync_nodes(o->ov, &c, o->node_name);
@@ -444,7 +495,10 @@ static int sync_policy(const struct opts *o, struct from_pod *fp, struct store *
 		       "verdict): %s\n", strerror(-err));
 	polsync_cleanup(ps, &ss);
 	/* After policy: a new backend's flows are judged by the policy of this generation. */
-	if (o->kpr && (err = sync_services(o, &c, svs, gen, msg, sizeof(msg)))) {
+	if (o->kpr)
+		err = sync_services(o, &c, si, svs, ch, nch, all, gen, msg, sizeof(msg));
+	store_changes_free(ch, nch);
+	if (o->kpr && err) {
 		pr_err("generation %llu not applied: %s\n", (unsigned long long)gen, msg);
 		report_gen(o, fp, gen, r, msg);
 		return err;
@@ -481,6 +535,7 @@ static int watch_cluster(const struct opts *o, struct from_pod *fp, struct metri
 	struct pol_incr *pi = pol_incr_new();
 	struct polsync *ps = NULL;
 	struct svcsync *ss = NULL;
+	struct svc_incr *si = NULL;
 	__u64 version = 0;
 	bool synced;
 	int err;
@@ -500,6 +555,10 @@ static int watch_cluster(const struct opts *o, struct from_pod *fp, struct metri
 		pr_err("opening the Service maps under %s: %s\n", o->pin_dir, strerror(-err));
 		goto out;
 	}
+	if (o->kpr && !(si = svc_incr_new())) {
+		err = -ENOMEM;
+		goto out;
+	}
 	if (o->manifests) {
 		err = manifest_dir_open_flags(o->manifests, st, o->kpr ? MANIFEST_LB : 0, &b);
 		if (err) {
@@ -517,7 +576,7 @@ static int watch_cluster(const struct opts *o, struct from_pod *fp, struct metri
 		o->manifests ?: o->kubeconfig ?: "the API server (in-cluster)", b->ops->name);
 	/* The API backend starts empty and fills the store only once everything is
 	 * listed: syncing now would take away what a previous agent programmed. */
-	synced = o->manifests ? sync_policy(o, fp, st, pi, ps, ss, b->sync_gen) == 0 : true;
+	synced = o->manifests ? sync_policy(o, fp, st, pi, ps, si, ss, b->sync_gen) == 0 : true;
 	if (o->manifests)
 		sync_masq(o, st);
 	version = store_version(st);
@@ -542,7 +601,7 @@ static int watch_cluster(const struct opts *o, struct from_pod *fp, struct metri
 			pr_warn("cluster state: %s\n", strerror(-n));
 		if (store_version(st) != version || !synced) {
 			version = store_version(st);
-			synced = sync_policy(o, fp, st, pi, ps, ss, b->sync_gen) == 0;
+			synced = sync_policy(o, fp, st, pi, ps, si, ss, b->sync_gen) == 0;
 			sync_masq(o, st);
 		} else if (b->sync_gen != gen) {
 			/* A new token and no object change: the maps already hold it. */
@@ -554,6 +613,7 @@ out:
 		b->ops->free(b);
 	polsync_free(ps);
 	svcsync_free(ss);
+	svc_incr_free(si);
 	pol_incr_free(pi);
 	store_free(st);
 	return err;
@@ -728,6 +788,8 @@ static void usage(FILE *f)
 		"  --pin-dir DIR      where programs and maps are pinned (default %s)\n"
 		"  --pod-cidr CIDR    this node's pod CIDR (drops traffic to unknown pods in it)\n"
 		"  --gateway IP       the pods' gateway address (default: first address of the CIDR)\n"
+		"  --pod-cidr6 CIDR   this node's IPv6 pod CIDR (dual stack, IPv6-only): its pods'\n"
+		"                     IPv6 traffic leaving the cluster is masqueraded (table ip6 xcni)\n"
 		"  --service-cidr CIDR  the cluster's Service (ClusterIP) range, kube-apiserver's\n"
 		"                     --service-cluster-ip-range (default 10.96.0.0/12, \"none\" for\n"
 		"                     none): pods' flows to it are handed to kube-proxy in the host\n"
@@ -745,10 +807,11 @@ static void usage(FILE *f)
 		"  --vni N            Geneve VNI (default 1)\n"
 		"  --xdp-mode MODE    auto (native, else generic), native, generic or off\n"
 		"  --masquerade       masquerade pods' traffic to outside the cluster to the node's\n"
-		"                     address (default with --pod-cidr): nftables table ip xcni\n"
-		"  --no-masquerade    do not; removes the table an earlier xcnid left\n"
+		"                     address (default with --pod-cidr or --pod-cidr6): nftables\n"
+		"                     tables ip xcni and ip6 xcni\n"
+		"  --no-masquerade    do not; removes the tables an earlier xcnid left\n"
 		"  --cluster-cidr CIDR[,CIDR...]  more destinations never masqueraded (besides every\n"
-		"                     Node's pod CIDR and InternalIP); repeatable\n"
+		"                     Node's pod CIDRs and InternalIPs), IPv4 or IPv6; repeatable\n"
 		"  --metrics-addr HOST:PORT  serve Prometheus metrics at http://HOST:PORT/metrics\n"
 		"  --trace-sample N   trace one forwarded packet in N on the event ring (0: off, the\n"
 		"                     default); `xcnictl config set trace-sample` changes it live\n"
@@ -765,6 +828,9 @@ static void usage(FILE *f)
 		"  --cgroup-root DIR  with --kube-proxy-replacement: socket-level load balancing for\n"
 		"                     the processes of cgroup v2 directory DIR and below (their\n"
 		"                     sockets connect to a Service's backend directly)\n"
+		"  --node-port-range MIN-MAX  with --kube-proxy-replacement: the nodePorts served (the\n"
+		"                     API server's --service-node-port-range; default 30000-32767);\n"
+		"                     a Service's nodePort outside it is logged and not served\n"
 		"  --log-format FMT   text (default) or json (one object per line)\n"
 		"  -v, --verbose      more logging (twice: libbpf debug, verifier logs)\n"
 		"  -h, --help\n",
@@ -776,6 +842,7 @@ int main(int argc, char **argv)
 	static const struct option lo[] = {
 		{ "pin-dir", required_argument, NULL, 'p' },
 		{ "pod-cidr", required_argument, NULL, 'c' },
+		{ "pod-cidr6", required_argument, NULL, 1006 },
 		{ "gateway", required_argument, NULL, 'g' },
 		{ "service-cidr", required_argument, NULL, 's' },
 		{ "node-name", required_argument, NULL, 'n' },
@@ -796,6 +863,7 @@ int main(int argc, char **argv)
 		{ "kube-proxy-replacement", no_argument, NULL, 1003 },
 		{ "lb-algorithm", required_argument, NULL, 1004 },
 		{ "cgroup-root", required_argument, NULL, 1005 },
+		{ "node-port-range", required_argument, NULL, 1007 },
 		{ "trace-sample", required_argument, NULL, 'S' },
 		{ "events-rate", required_argument, NULL, 'R' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -827,6 +895,20 @@ int main(int argc, char **argv)
 			}
 			break;
 		case 'g': gw = optarg; break;
+		case 1006: {
+			struct in6_addr a;
+			__u8 len;
+
+			if (xcni_cidr6_parse(optarg, &a, &len) || !len) {
+				pr_err("--pod-cidr6 %s: not an IPv6 CIDR (e.g. fd00:10:244:1::/64)\n",
+				       optarg);
+				return 2;
+			}
+			mq.pod6 = (struct masq_prefix6){ a, len };
+			/* Host bits off, as --pod-cidr's: the CIDR is the network. */
+			masq_normalize6(&mq.pod6, 1);
+			break;
+		}
 		case 's':
 			if (!strcmp(optarg, "none")) {
 				o.svc_cidr = o.svc_mask = 0;
@@ -898,6 +980,13 @@ int main(int argc, char **argv)
 		case 1001: masquerade = 0; break;
 		case 1003: o.kpr = 1; break;
 		case 1005: o.cgroup_root = optarg; break;
+		case 1007:
+			if (svc_nodeport_range_parse(optarg, &o.np_min, &o.np_max)) {
+				pr_err("--node-port-range %s: MIN-MAX, 1 <= MIN <= MAX <= 65535 "
+				       "(e.g. 30000-32767)\n", optarg);
+				return 2;
+			}
+			break;
 		case 1004:
 			if (!strcmp(optarg, "maglev")) {
 				o.lb_flags |= SVC_BUILD_MAGLEV;
@@ -936,8 +1025,8 @@ int main(int argc, char **argv)
 
 			if (e) {
 				pr_err("--cluster-cidr %s: %s\n", optarg,
-				       e == -E2BIG ? "more than 32 CIDRs in all" :
-						     "not IPv4 CIDR[,CIDR...]");
+				       e == -E2BIG ? "more than 32 CIDRs of a family in all" :
+						     "not CIDR[,CIDR...] (IPv4 or IPv6 CIDRs)");
 				return 2;
 			}
 			break;
@@ -979,6 +1068,10 @@ int main(int argc, char **argv)
 	}
 	if (o.cgroup_root && socklb_check_cgroup(o.cgroup_root))
 		return 2;
+	if (o.np_max && !o.kpr) {
+		pr_err("--node-port-range is the NodePorts --kube-proxy-replacement serves: give both\n");
+		return 2;
+	}
 	if (lb_alg && !o.kpr) {
 		pr_err("--lb-algorithm chooses backends for --kube-proxy-replacement: give both\n");
 		return 2;
@@ -999,13 +1092,14 @@ int main(int argc, char **argv)
 	} else if (o.pod_mask) {
 		o.gateway = htonl(ntohl(o.pod_cidr) + 1);
 	}
-	if (masquerade == 1 && !o.pod_mask) {
-		pr_err("--masquerade needs --pod-cidr: it masquerades traffic from the pod CIDR\n");
+	if (masquerade == 1 && !o.pod_mask && !mq.pod6.len) {
+		pr_err("--masquerade needs --pod-cidr or --pod-cidr6: it masquerades traffic from "
+		       "the pod CIDR\n");
 		return 2;
 	}
 	/* Without a pod CIDR there is nothing to masquerade, and nothing to remove either. */
-	mq.on = masquerade != 0 && o.pod_mask;
-	if (masquerade != 0 && !o.pod_mask)
+	mq.on = masquerade != 0 && (o.pod_mask || mq.pod6.len);
+	if (masquerade != 0 && !mq.on)
 		mq.table = NULL;
 	mq.pod = (struct masq_prefix){ o.pod_cidr, o.pod_len };
 	mq.node_ip = ov.node_ip;

@@ -20,6 +20,27 @@ int parse_ip(const char *s, __u32 *ip)
 	return 0;
 }
 
+int parse_ip_any(const char *s, struct ctl_addr *a)
+{
+	memset(a, 0, sizeof(*a));
+	if (inet_pton(AF_INET, s, a->addr) == 1) {
+		a->family = XCNI_AF_INET;
+		return 0;
+	}
+	if (inet_pton(AF_INET6, s, a->addr) == 1) {
+		a->family = XCNI_AF_INET6;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+const char *ctl_addr_str(const struct ctl_addr *a, char *buf, size_t len)
+{
+	if (!inet_ntop(a->family == XCNI_AF_INET6 ? AF_INET6 : AF_INET, a->addr, buf, (socklen_t)len))
+		snprintf(buf, len, "?");
+	return buf;
+}
+
 int parse_uint(const char *s, unsigned long max, unsigned long *v)
 {
 	unsigned long n;
@@ -44,6 +65,8 @@ const char *proto_name(__u8 proto)
 		return "icmp";
 	case IPPROTO_SCTP:
 		return "sctp";
+	case IPPROTO_ICMPV6:
+		return "icmpv6";
 	}
 	return NULL;
 }

@@ -67,6 +67,10 @@ const struct map_spec m_prefilter = {
 	"xcni_prefilter", BPF_MAP_TYPE_LPM_TRIE, sizeof(struct xcni_prefilter_key),
 	sizeof(struct xcni_prefilter_val), 0
 };
+const struct map_spec m_prefilter6 = {
+	"xcni_prefilter6", BPF_MAP_TYPE_LPM_TRIE, sizeof(struct xcni_prefilter6_key),
+	sizeof(struct xcni_prefilter_val), 0
+};
 const struct map_spec m_pf16 = { "xcni_pf16", BPF_MAP_TYPE_HASH, 4, 4, 0 };
 const struct map_spec m_pf24 = { "xcni_pf24", BPF_MAP_TYPE_HASH, 4, 4, 0 };
 const struct map_spec m_evrate = {
@@ -292,8 +296,15 @@ int filter_open(const struct ctx *c, struct filter *f, unsigned int flags)
 	f->ns = c->ns;
 	f->identity = c->identity;
 	f->ip = c->ip_addr;
+	f->ip_family = (f->opts & OPT_IP) ? c->ip_any.family : XCNI_AF_INET;
 	if ((f->opts & OPT_POD) && (err = resolve_pod(c, c->pod, &f->ip, "--pod")))
 		return err;
+	/* The ipcache holds IPv4 prefixes alone: an IPv6 address has no identity there. */
+	if ((flags & FILTER_BY_IDENTITY) && (f->opts & OPT_IP) && f->ip_family == XCNI_AF_INET6) {
+		pr_err("--ip %s: an IPv6 address has no identity yet (the ipcache holds IPv4 "
+		       "prefixes)\n", c->ip);
+		return -ENOENT;
+	}
 	if (f->opts & OPT_NAMESPACE) {
 		f->podname_fd = map_open(c, &m_podname);
 		if (f->podname_fd < 0)
@@ -352,7 +363,8 @@ bool filter_match(const struct filter *f, const struct frow *r)
 	__u32 id;
 
 	if (f->opts & (OPT_IP | OPT_POD)) {
-		for (i = 0, hit = false; i < r->naddr && !hit; i++)
+		/* Rows carry IPv4 addresses: an IPv6 --ip matches none of them. */
+		for (i = 0, hit = false; i < r->naddr && !hit && f->ip_family == XCNI_AF_INET; i++)
 			hit = in_prefix(f->ip, r->addr[i], r->plen[i]);
 		for (i = 0; !r->naddr && i < r->nid && !hit; i++)
 			hit = r->id[i] == f->ip_id;
@@ -392,6 +404,19 @@ void pt_addr_port(struct ptable *t, __u8 proto, __u32 ip, __u16 port)
 		pt_strf(t, "%s:id=%u", ip_str(ip, buf), ntohs(port));
 	else
 		pt_str(t, ip_str(ip, buf));
+}
+
+void pt_addr6_port(struct ptable *t, __u8 proto, const __u8 ip6[16], __u16 port)
+{
+	char buf[INET6_ADDRSTRLEN];
+
+	inet_ntop(AF_INET6, ip6, buf, sizeof(buf));
+	if (proto == IPPROTO_TCP || proto == IPPROTO_UDP || proto == IPPROTO_SCTP)
+		pt_strf(t, "[%s]:%u", buf, ntohs(port));
+	else if (proto == IPPROTO_ICMPV6 && port)
+		pt_strf(t, "%s:id=%u", buf, ntohs(port));
+	else
+		pt_str(t, buf);
 }
 
 const char *policy_name(int fd, __u32 id, char *buf, size_t len)

@@ -50,12 +50,19 @@ enum {
 /* The filters of the map views and monitor, served by one layer (filter_*). */
 #define OPT_FILTERS (OPT_IP | OPT_POD | OPT_NAMESPACE | OPT_IDENTITY)
 
+/* An address of either family, as the CLI takes it. */
+struct ctl_addr {
+	__u8 family; /* XCNI_AF_INET or XCNI_AF_INET6 */
+	__u8 addr[16]; /* network order; IPv4 in the first 4 bytes, the rest zero */
+};
+
 struct ctx {
 	const char *pin_dir;
 	bool json;
 	unsigned int opts; /* OPT_* given on the command line */
 	const char *ip; /* --ip, as given */
-	__u32 ip_addr; /* --ip, parsed (network order) */
+	__u32 ip_addr; /* --ip, parsed (network order), when IPv4 */
+	struct ctl_addr ip_any; /* --ip, parsed, either family */
 	__u32 identity; /* --identity */
 	unsigned long count; /* --count: stop after this many events */
 	unsigned long timeout_ms; /* --timeout-ms: stop after this long */
@@ -89,7 +96,7 @@ extern const struct cmd endpoint_cmds[], ct_cmds[], metrics_cmds[], config_cmds[
 	monitor_cmds[], explain_cmds[], service_cmds[];
 
 /* The help lines of the filters, for the command tables. */
-#define HELP_IP "  --ip IP              rows about IP (an address or a prefix holding it)\n"
+#define HELP_IP "  --ip IP              rows about IP (an address or a prefix holding it; IPv4 or IPv6)\n"
 #define HELP_POD "  --pod POD            rows about POD (NAMESPACE/NAME or its IP)\n"
 #define HELP_NS "  --namespace NS       rows about a pod of namespace NS\n"
 #define HELP_ID "  --identity ID        rows about identity ID (a number or reserved:NAME)\n"
@@ -107,9 +114,9 @@ struct map_spec {
 
 extern const struct map_spec m_endpoints, m_ct, m_metrics, m_events, m_config, m_identity,
 	m_ipcache, m_polep, m_policy, m_polrange, m_polcidr, m_polname, m_podname, m_tunnel,
-	m_tunstat, m_prefilter, m_pf16, m_pf24, m_evrate, m_polrev, m_polsel, m_ctstat;
+	m_tunstat, m_prefilter, m_prefilter6, m_pf16, m_pf24, m_evrate, m_polrev, m_polsel, m_ctstat;
 /* The Service maps (service.c). */
-extern const struct map_spec m_svc, m_svcslot, m_backend, m_revnat, m_maglev, m_svcname;
+extern const struct map_spec m_svc, m_svcslot, m_backend, m_revnat, m_maglev, m_svcname, m_sock_rn;
 
 /* The fd of a pinned map of the expected layout, or -errno (said). */
 int map_open(const struct ctx *c, const struct map_spec *m);
@@ -124,6 +131,10 @@ size_t sort_unique(void *arr, size_t n, size_t elem, int (*cmp)(const void *, co
 /* ---- parsing and formatting (args.c, common.c) ----------------------------- */
 
 int parse_ip(const char *s, __u32 *ip);
+/* An IPv4 or IPv6 address (IPv6 without brackets): 0 or -EINVAL (not said). */
+int parse_ip_any(const char *s, struct ctl_addr *a);
+/* a as inet_ntop writes it (IPv6 in its short form), into buf (INET6_ADDRSTRLEN). */
+const char *ctl_addr_str(const struct ctl_addr *a, char *buf, size_t len);
 /* A decimal 0..max that is all of s (no sign, no blanks): 0 or -EINVAL. */
 int parse_uint(const char *s, unsigned long max, unsigned long *v);
 /* An identity: a number, or a reserved one by name ("reserved:world"). */
@@ -139,6 +150,8 @@ const char *proto_name(__u8 proto);
 const char *reserved_identity(__u32 id);
 /* "10.0.0.1:80"; ICMP echo shows its id; other protocols have no ports. */
 void pt_addr_port(struct ptable *t, __u8 proto, __u32 ip, __u16 port);
+/* The same for an IPv6 address: "[addr]:port". */
+void pt_addr6_port(struct ptable *t, __u8 proto, const __u8 ip6[16], __u16 port);
 /* "ns/name" of a policy id, or "policy#id" when the name is not (yet) known. */
 const char *policy_name(int fd, __u32 id, char *buf, size_t len);
 /*
@@ -169,7 +182,8 @@ int resolve_pod(const struct ctx *c, const char *arg, __u32 *ip, const char *fla
 
 struct filter {
 	unsigned int opts; /* OPT_FILTERS given */
-	__u32 ip; /* --ip, or --pod's address (network order) */
+	__u8 ip_family; /* of --ip (--pod: XCNI_AF_INET) */
+	__u32 ip; /* --ip, or --pod's address (network order), when IPv4 */
 	__u32 ip_id; /* the identity of ip (views of identities) */
 	__u32 identity; /* --identity */
 	const char *ns;

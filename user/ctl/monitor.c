@@ -269,11 +269,13 @@ static void monitor_service(struct monitor *m, const struct xcni_event *ev)
 static int on_event(void *arg, void *data, size_t len)
 {
 	struct monitor *m = arg;
-	struct xcni_event evb = {};
-	const struct xcni_event *ev = &evb;
+	struct xcni_event6 ev6 = {};
+	const struct xcni_event *ev = &ev6.ev;
 	const struct xcni_reason_info *ri;
-	char buf[INET_ADDRSTRLEN];
+	char buf[INET6_ADDRSTRLEN];
 	const char *s;
+	/* An IPv6 packet's record: the IPv4 one with the IPv6 addresses after it. */
+	bool v6 = len >= sizeof(struct xcni_event6);
 
 	/* Programs from before the Service fields write the shorter record, whose
 	 * last two bytes (a pad then) are rev_nat's, always 0. */
@@ -281,7 +283,7 @@ static int on_event(void *arg, void *data, size_t len)
 		       "the first record's fields keep their places");
 	if (len < XCNI_EVENT_LEN_V1)
 		return 0;
-	memcpy(&evb, data, len < sizeof(evb) ? len : sizeof(evb));
+	memcpy(&ev6, data, len < sizeof(ev6) ? len : sizeof(ev6));
 	if (ev->ts_ns < m->since_ns || !monitor_match(m, ev))
 		return 0;
 	ri = xcni_reason_info(ev->reason);
@@ -300,11 +302,19 @@ static int on_event(void *arg, void *data, size_t len)
 		pt_str(m->t, s);
 	else
 		pt_strf(m->t, "%u", ev->proto);
-	pt_addr_port(m->t, ev->proto, ev->saddr, ev->sport);
-	pt_addr_port(m->t, ev->proto, ev->daddr, ev->dport);
-	pt_str(m->t, ip_str(ev->saddr, buf));
-	pt_uint(m->t, ntohs(ev->sport));
-	pt_str(m->t, ip_str(ev->daddr, buf));
+	if (v6) {
+		pt_addr6_port(m->t, ev->proto, ev6.saddr6, ev->sport);
+		pt_addr6_port(m->t, ev->proto, ev6.daddr6, ev->dport);
+		pt_str(m->t, inet_ntop(AF_INET6, ev6.saddr6, buf, sizeof(buf)));
+		pt_uint(m->t, ntohs(ev->sport));
+		pt_str(m->t, inet_ntop(AF_INET6, ev6.daddr6, buf, sizeof(buf)));
+	} else {
+		pt_addr_port(m->t, ev->proto, ev->saddr, ev->sport);
+		pt_addr_port(m->t, ev->proto, ev->daddr, ev->dport);
+		pt_str(m->t, ip_str(ev->saddr, buf));
+		pt_uint(m->t, ntohs(ev->sport));
+		pt_str(m->t, ip_str(ev->daddr, buf));
+	}
 	pt_uint(m->t, ntohs(ev->dport));
 	pt_uint(m->t, ev->len);
 	if (event_type_name(ev->type))

@@ -3,55 +3,15 @@
 #include "ctl.h"
 #include "lib/prefilter.h"
 
-/*
- * "A.B.C.D/LEN", or a bare address for /32, into a prefilter key. Host bits
- * are refused rather than cleared: "10.1.2.3/24" may mean the /32 as well as
- * the /24, and guessing wide on a deny list cuts off whole subnets. /0 is
- * refused too: it would drop everything the underlay receives, the other
- * nodes' Geneve included.
- */
-static int parse_cidr(const char *s, struct xcni_prefilter_key *k)
+/* CIDR into p, or -EINVAL with the reason said (xcni_prefilter_parse). */
+static int parse_cidr(const char *s, struct xcni_pf_prefix *p)
 {
-	const char *sl = strchr(s, '/');
-	size_t alen = sl ? (size_t)(sl - s) : strlen(s);
-	char addr[INET_ADDRSTRLEN], net[INET_ADDRSTRLEN];
-	unsigned long len = 32;
-	struct in_addr a;
-	__u32 host;
+	char why[192];
 
-	if (strchr(s, ':')) {
-		pr_err("%s: IPv6 is not supported: the underlay prefilter is IPv4 only\n", s);
+	if (xcni_prefilter_parse(s, p, why, sizeof(why))) {
+		pr_err("%s: %s\n", s, why);
 		return -EINVAL;
 	}
-	if (alen < sizeof(addr)) {
-		memcpy(addr, s, alen);
-		addr[alen] = '\0';
-	}
-	if (alen >= sizeof(addr) || inet_pton(AF_INET, addr, &a) != 1) {
-		pr_err("%s: not an IPv4 prefix (A.B.C.D/LEN)\n", s);
-		return -EINVAL;
-	}
-	if (sl) {
-		if (parse_uint(sl + 1, 32, &len)) {
-			pr_err("%s: bad prefix length \"%s\" (1 to 32)\n", s, sl + 1);
-			return -EINVAL;
-		}
-	}
-	if (!len) {
-		pr_err("%s: a /0 would drop every packet the underlay receives, the other nodes' "
-		       "Geneve included; refused\n", s);
-		return -EINVAL;
-	}
-	host = ntohl(a.s_addr);
-	if (host & ~xcni_prefix_mask(len)) {
-		__u32 n = htonl(host & xcni_prefix_mask(len));
-
-		pr_err("%s: host bits set: the /%lu network is %s/%lu (or give %s/32 for the one "
-		       "address)\n", s, len, ip_str(n, net), len, addr);
-		return -EINVAL;
-	}
-	k->prefixlen = len;
-	k->addr = a.s_addr;
 	return 0;
 }
 
@@ -79,17 +39,69 @@ static void prefilter_warn_nodes(const struct ctx *c, const struct xcni_prefilte
 	close(fd);
 }
 
-static int cmd_prefilter_add(const struct ctx *c, char **argv)
+/* Puts key into trie m (fd): 0, or -errno said. NOEXIST: re-adding must not zero the
+ * counters of an entry. */
+static int trie_add(int fd, const struct map_spec *m, const void *key, const char *arg)
 {
-	struct xcni_prefilter_key k;
 	struct xcni_prefilter_val v = {};
 	struct bpf_map_info info = {};
 	__u32 len = sizeof(info);
+	int err;
+
+	if (!bpf_map_update_elem(fd, key, &v, BPF_NOEXIST))
+		return 0;
+	err = -errno;
+	if (err == -EEXIST)
+		pr_err("%s: already on the deny list\n", arg);
+	else if (err == -ENOSPC && !bpf_map_get_info_by_fd(fd, &info, &len))
+		pr_err("%s: %s is full (%u entries); delete some, or build xcni with a larger "
+		       "XCNI_MAX_PREFILTER%s\n", arg, m->name, info.max_entries,
+		       m == &m_prefilter6 ? "6" : "");
+	else
+		pr_err("%s: adding to %s: %s\n", arg, m->name, strerror(-err));
+	return err;
+}
+
+/* Takes key out of trie m (fd): 0, or -errno said. */
+static int trie_del(int fd, const struct map_spec *m, const void *key, const char *arg)
+{
+	int err;
+
+	/* An LPM trie deletes the exact prefix only: a /24 never takes its /25s. */
+	if (!bpf_map_delete_elem(fd, key))
+		return 0;
+	err = -errno;
+	if (err == -ENOENT)
+		pr_err("%s: not on the deny list\n", arg);
+	else
+		pr_err("%s: deleting from %s: %s\n", arg, m->name, strerror(-err));
+	return err;
+}
+
+/* IPv6 has its trie alone (no hashes in front): one map update either way. */
+static int prefilter6_edit(const struct ctx *c, const struct xcni_pf_prefix *p, const char *arg,
+			   bool add)
+{
+	int fd = map_open(c, &m_prefilter6), err;
+
+	if (fd < 0)
+		return fd;
+	err = add ? trie_add(fd, &m_prefilter6, &p->k6, arg) :
+		    trie_del(fd, &m_prefilter6, &p->k6, arg);
+	close(fd);
+	return err;
+}
+
+static int cmd_prefilter_add(const struct ctx *c, char **argv)
+{
+	struct xcni_pf_prefix p;
 	int fd, fd16 = -1, fd24 = -1, err;
 
-	err = parse_cidr(argv[0], &k);
+	err = parse_cidr(argv[0], &p);
 	if (err)
 		return err;
+	if (p.family == AF_INET6)
+		return prefilter6_edit(c, &p, argv[0], true);
 	fd = map_open(c, &m_prefilter);
 	if (fd < 0)
 		return fd;
@@ -98,27 +110,18 @@ static int cmd_prefilter_add(const struct ctx *c, char **argv)
 		goto close;
 	}
 	/* The marks first: the XDP program never finds the trie ahead of them. */
-	err = xcni_prefilter_mark(fd16, fd24, &k, 1);
+	err = xcni_prefilter_mark(fd16, fd24, &p.k4, 1);
 	if (err) {
 		pr_err("%s: marking its networks in %s/%s: %s\n", argv[0], m_pf16.name,
 		       m_pf24.name, strerror(-err));
 		goto close;
 	}
-	/* NOEXIST: re-adding must not zero the counters of an entry. */
-	if (bpf_map_update_elem(fd, &k, &v, BPF_NOEXIST)) {
-		err = -errno;
-		if (err == -EEXIST)
-			pr_err("%s: already on the deny list\n", argv[0]);
-		else if (err == -ENOSPC && !bpf_map_get_info_by_fd(fd, &info, &len))
-			pr_err("%s: %s is full (%u entries); delete some, or build xcni with a "
-			       "larger XCNI_MAX_PREFILTER\n", argv[0], m_prefilter.name,
-			       info.max_entries);
-		else
-			pr_err("%s: adding to %s: %s\n", argv[0], m_prefilter.name, strerror(-err));
-		xcni_prefilter_mark(fd16, fd24, &k, -1);
+	err = trie_add(fd, &m_prefilter, &p.k4, argv[0]);
+	if (err) {
+		xcni_prefilter_mark(fd16, fd24, &p.k4, -1);
 		goto close;
 	}
-	prefilter_warn_nodes(c, &k, argv[0]);
+	prefilter_warn_nodes(c, &p.k4, argv[0]);
 close:
 	if (fd16 >= 0)
 		close(fd16);
@@ -130,12 +133,14 @@ close:
 
 static int cmd_prefilter_del(const struct ctx *c, char **argv)
 {
-	struct xcni_prefilter_key k;
+	struct xcni_pf_prefix p;
 	int fd, fd16 = -1, fd24 = -1, err;
 
-	err = parse_cidr(argv[0], &k);
+	err = parse_cidr(argv[0], &p);
 	if (err)
 		return err;
+	if (p.family == AF_INET6)
+		return prefilter6_edit(c, &p, argv[0], false);
 	fd = map_open(c, &m_prefilter);
 	if (fd < 0)
 		return fd;
@@ -143,18 +148,11 @@ static int cmd_prefilter_del(const struct ctx *c, char **argv)
 		err = fd16 < 0 ? fd16 : fd24;
 		goto close;
 	}
-	/* An LPM trie deletes the exact prefix only: a /24 never takes its /25s. */
-	if (bpf_map_delete_elem(fd, &k)) {
-		err = -errno;
-		if (err == -ENOENT)
-			pr_err("%s: not on the deny list\n", argv[0]);
-		else
-			pr_err("%s: deleting from %s: %s\n", argv[0], m_prefilter.name,
-			       strerror(-err));
+	err = trie_del(fd, &m_prefilter, &p.k4, argv[0]);
+	if (err)
 		goto close;
-	}
 	/* The marks after the entry: a stale mark only costs a trie lookup. */
-	err = xcni_prefilter_mark(fd16, fd24, &k, -1);
+	err = xcni_prefilter_mark(fd16, fd24, &p.k4, -1);
 	if (err)
 		pr_err("%s: unmarking its networks: %s\n", argv[0], strerror(-err));
 close:
@@ -177,17 +175,42 @@ struct prefilter_rec {
 	struct xcni_prefilter_val v;
 };
 
+struct prefilter6_rec {
+	struct xcni_prefilter6_key k;
+	struct xcni_prefilter_val v;
+};
+
 static int prefilter_cmp(const void *a, const void *b)
 {
 	return prefix_cmp(a, b); /* the same {prefixlen, addr} layout */
 }
 
+/* By address, then prefix length, as the IPv4 rows. */
+static int prefilter6_cmp(const void *a, const void *b)
+{
+	const struct xcni_prefilter6_key *x = a, *y = b;
+	int d = memcmp(x->addr, y->addr, sizeof(x->addr));
+
+	return d ? d : (int)x->prefixlen - (int)y->prefixlen;
+}
+
+static void prefilter_row(struct ptable *t, const struct xcni_pf_prefix *p,
+			  const struct xcni_prefilter_val *v)
+{
+	char buf[INET6_ADDRSTRLEN + 8];
+
+	pt_str(t, xcni_prefilter_str(p, buf, sizeof(buf)));
+	pt_uint(t, v->packets);
+	pt_uint(t, v->bytes);
+}
+
 static int cmd_prefilter_list(const struct ctx *c, char **argv)
 {
 	struct prefilter_rec *recs = NULL;
+	struct prefilter6_rec *recs6 = NULL;
+	struct xcni_pf_prefix p = { .family = AF_INET };
 	struct ptable *t;
-	char buf[INET_ADDRSTRLEN];
-	size_t n, i;
+	size_t n, n6 = 0, i;
 	int fd, err;
 
 	(void)argv;
@@ -203,29 +226,51 @@ static int cmd_prefilter_list(const struct ctx *c, char **argv)
 	close(fd);
 	if (err)
 		return err;
+	/* Maps of an agent from before IPv6 have no xcni_prefilter6: IPv4 rows only. */
+	fd = map_open_quiet(c, &m_prefilter6);
+	if (fd >= 0) {
+		err = map_collect(fd, &m_prefilter6, sizeof(*recs6),
+				  offsetof(struct prefilter6_rec, k), offsetof(struct prefilter6_rec, v),
+				  (void **)&recs6, &n6);
+		close(fd);
+	} else if (fd != -ENOENT) {
+		err = fd;
+	}
+	if (err) {
+		free(recs);
+		return err;
+	}
 	n = sort_unique(recs, n, sizeof(*recs), prefilter_cmp);
+	n6 = sort_unique(recs6, n6, sizeof(*recs6), prefilter6_cmp);
 	t = pt_new(prefilter_cols, ARRAY_SIZE(prefilter_cols), 0);
 	for (i = 0; i < n; i++) {
-		pt_strf(t, "%s/%u", ip_str(recs[i].k.addr, buf), recs[i].k.prefixlen);
-		pt_uint(t, recs[i].v.packets);
-		pt_uint(t, recs[i].v.bytes);
+		p.k4 = recs[i].k;
+		prefilter_row(t, &p, &recs[i].v);
+	}
+	p.family = AF_INET6;
+	for (i = 0; i < n6; i++) {
+		p.k6 = recs6[i].k;
+		prefilter_row(t, &p, &recs6[i].v);
 	}
 	free(recs);
+	free(recs6);
 	return show(c, t);
 }
 
 const struct cmd prefilter_cmds[] = {
 	{ "prefilter", "list", cmd_prefilter_list, 0, 0, "",
 	  "List the underlay's prefilter deny list, with what each entry dropped.\n\n"
+	  "IPv4 prefixes first, then IPv6, each by address.\n"
 	  "Packets from a listed source are dropped in XDP on the underlay device,\n"
 	  "before the stack sees them. PACKETS and BYTES count per entry (the longest\n"
 	  "matching prefix).", NULL },
 	{ "prefilter", "add", cmd_prefilter_add, 1, 0, "CIDR",
 	  "Add a source prefix to the underlay's deny list.\n\n"
-	  "CIDR is A.B.C.D/LEN (LEN 1 to 32) or A.B.C.D (a /32). Host bits must be\n"
-	  "zero: 10.1.2.3/24 is refused, not widened to 10.1.2.0/24. Fails if the\n"
-	  "prefix is listed already (its counters stay) or the list is full. Warns\n"
-	  "when the prefix covers another node's underlay address.", NULL },
+	  "CIDR is A.B.C.D/LEN (LEN 1 to 32), A.B.C.D (a /32), ADDRESS/LEN for IPv6\n"
+	  "(LEN 1 to 128) or an IPv6 address (a /128). Host bits must be zero:\n"
+	  "10.1.2.3/24 is refused, not widened to 10.1.2.0/24. Fails if the prefix is\n"
+	  "listed already (its counters stay) or the list is full. Warns when an IPv4\n"
+	  "prefix covers another node's underlay address.", NULL },
 	{ "prefilter", "del", cmd_prefilter_del, 1, 0, "CIDR",
 	  "Remove a source prefix from the underlay's deny list.\n\n"
 	  "Exactly that prefix: deleting a /24 leaves /25s inside it listed. Fails\n"

@@ -708,6 +708,95 @@ close:
 	return err;
 }
 
+/* ---- service sockets: socket-level translations (xcni_sock_rn) --------------- */
+
+const struct map_spec m_sock_rn = {
+	"xcni_sock_rn", BPF_MAP_TYPE_LRU_HASH, sizeof(struct xcni_sock_rn_key),
+	sizeof(struct xcni_sock_rn), 0
+};
+
+static const struct pt_col sock_cols[] = {
+	{ "COOKIE", "cookie", PT_UINT },
+	{ "BACKEND", "backend", PT_STR },
+	{ "FRONTEND", "frontend", PT_STR },
+	{ "SVC-NAME", NULL, PT_STR },
+	{ NULL, "service_name", PT_STR },
+	{ NULL, "port_name", PT_STR },
+	/* The frontend's rev-NAT entry: "gone" once the Service lost that frontend,
+	 * and then recvmsg/getpeername show the application the backend. */
+	{ "REV-NAT", "rev_nat", PT_UINT },
+	{ "REV-NAT-STATE", "rev_nat_state", PT_STR },
+};
+
+struct sock_rec {
+	struct xcni_sock_rn_key k;
+	struct xcni_sock_rn v;
+};
+
+static int sock_cmp(const void *a, const void *b)
+{
+	const struct xcni_sock_rn_key *x = &((const struct sock_rec *)a)->k;
+	const struct xcni_sock_rn_key *y = &((const struct sock_rec *)b)->k;
+
+	if (x->cookie != y->cookie)
+		return x->cookie < y->cookie ? -1 : 1;
+	return memcmp(&x->addr, &y->addr, sizeof(*x) - offsetof(struct xcni_sock_rn_key, addr));
+}
+
+static int cmd_service_sockets(const struct ctx *c, char **argv)
+{
+	struct sock_rec *recs = NULL;
+	struct ptable *t = NULL;
+	struct svcnames sn;
+	struct filter f;
+	size_t n;
+	int fd, err;
+
+	(void)argv;
+	if ((err = filter_open(c, &f, 0)))
+		return err;
+	fd = map_open(c, &m_sock_rn);
+	if (fd < 0) {
+		filter_close(&f);
+		return fd;
+	}
+	err = map_collect(fd, &m_sock_rn, sizeof(*recs), offsetof(struct sock_rec, k),
+			  offsetof(struct sock_rec, v), (void **)&recs, &n);
+	if (err)
+		goto close;
+	svcnames_open(c, &sn);
+	n = sort_unique(recs, n, sizeof(*recs), sock_cmp);
+	t = pt_new(sock_cols, ARRAY_SIZE(sock_cols), 0);
+	for (size_t i = 0; i < n; i++) {
+		const struct sock_rec *r = &recs[i];
+		struct frow row = { .addr = { r->k.addr, r->v.addr }, .plen = { 32, 32 }, .naddr = 2 };
+		__u8 a[16] = {};
+		struct xcni_revnat rn;
+		struct xcni_svcname name;
+		char buf[80];
+		bool live;
+
+		if (!filter_match(&f, &row))
+			continue;
+		pt_uint(t, r->k.cookie);
+		memcpy(a, &r->k.addr, 4);
+		pt_str(t, svc_addr_str(XCNI_AF_INET, a, r->k.port, buf, sizeof(buf)));
+		memcpy(a, &r->v.addr, 4);
+		pt_str(t, svc_addr_str(XCNI_AF_INET, a, r->v.port, buf, sizeof(buf)));
+		live = sn.revnat_fd >= 0 && !bpf_map_lookup_elem(sn.revnat_fd, &r->v.rev_nat, &rn);
+		svcname_cols(t, svcnames_name(&sn, r->v.rev_nat, &name) ? &name : NULL);
+		pt_uint(t, r->v.rev_nat);
+		pt_str(t, live ? "live" : "gone");
+	}
+	err = show(c, t);
+	svcnames_close(&sn);
+	free(recs);
+close:
+	filter_close(&f);
+	close(fd);
+	return err;
+}
+
 const struct cmd service_cmds[] = {
 	{ "service", "list", cmd_service_list, 0, OPT_FILTERS, "[filters]",
 	  "List the Service frontends the data plane translates.\n\n"
@@ -735,5 +824,16 @@ const struct cmd service_cmds[] = {
 	  "Exit 1 when no such frontend (or Service) exists, 2 for a malformed\n"
 	  "ADDR:PORT/PROTO or svc/NS/NAME.",
 	  check_service_get },
+	{ "service", "sockets", cmd_service_sockets, 0, OPT_FILTERS, "[filters]",
+	  "List the sockets socket-level load balancing gave a backend.\n\n"
+	  "One row per socket and backend (xcni_sock_rn, written by the cgroup\n"
+	  "connect4/sendmsg4 hooks of xcnid --cgroup-root): COOKIE is the socket's\n"
+	  "cookie, BACKEND where its packets go, FRONTEND the Service address the\n"
+	  "application asked for and sees again in getpeername/recvfrom. REV-NAT-STATE\n"
+	  "is gone when the frontend's reverse-NAT entry is (the Service lost it): the\n"
+	  "application then sees the backend. The map is an LRU: a closed socket's\n"
+	  "row stays until the map needs its room. --ip matches the backend or the\n"
+	  "frontend.\n\n"
+	  HELP_FILTERS, NULL },
 	{}
 };

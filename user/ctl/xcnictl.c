@@ -130,10 +130,12 @@ static int parse_opt(int opt, const char *arg, struct ctx *c, struct global *g)
 		g->help = true;
 		return 0;
 	case 'I':
-		if (parse_ip(arg, &c->ip_addr)) {
-			pr_err("--ip %s: not an IPv4 address\n", arg);
+		if (parse_ip_any(arg, &c->ip_any)) {
+			pr_err("--ip %s: not an IPv4 or IPv6 address\n", arg);
 			return -EINVAL;
 		}
+		if (c->ip_any.family == XCNI_AF_INET)
+			memcpy(&c->ip_addr, c->ip_any.addr, 4);
 		c->opts |= OPT_IP;
 		c->ip = arg;
 		return 0;

@@ -8,7 +8,9 @@
  * KUBE-SVC-* chain per Service port choosing an endpoint with the statistic
  * match, a KUBE-SEP-* chain per endpoint that DNATs, KUBE-MARK-MASQ and
  * KUBE-POSTROUTING for hairpin and off-cluster sources, and a REJECT in the
- * filter table for a port with no endpoints. It is loaded the way kube-proxy
+ * filter table for a port with no endpoints; NodePorts through KUBE-NODEPORTS
+ * and a KUBE-EXT chain per port (KUBE-SVL for externalTrafficPolicy Local),
+ * per node. It is loaded the way kube-proxy
  * loads it too: iptables-restore --noflush, in the node's netns.
  */
 #include <arpa/inet.h>
@@ -57,15 +59,103 @@ struct sep {
 	char chain[32];
 	char addr[INET_ADDRSTRLEN];
 	uint16_t port;
+	bool local; /* on the node the rules are for */
 };
 
-static void svc_port_rules(struct rules *r, const struct k8s_object *svc, const struct k8s_svc_port *sp,
-			   const struct lab_ep_pod *pods, size_t npods)
+/*
+ * Chain `chain` picks one of seps (only the local ones: local_only): with
+ * ClientIP affinity a client seen within the timeout goes back to its
+ * endpoint, else endpoint i of n is taken with probability 1/(n-i), uniform
+ * overall.
+ */
+static void pick_rules(struct rules *r, const char *chain, const char *spn, const struct sep *seps,
+		       size_t nsep, bool local_only, unsigned int aff)
+{
+	size_t n = 0, k = 0;
+
+	for (size_t i = 0; i < nsep; i++)
+		n += !local_only || seps[i].local;
+	for (size_t i = 0; aff && i < nsep; i++)
+		if (!local_only || seps[i].local)
+			fprintf(r->fnat, "-A %s -m comment --comment \"%s -> %s:%u\" -m recent --name %s "
+					 "--mask 255.255.255.255 --rsource --rcheck --seconds %u --reap -j %s\n",
+				chain, spn, seps[i].addr, seps[i].port, seps[i].chain, aff, seps[i].chain);
+	for (size_t i = 0; i < nsep; i++) {
+		if (local_only && !seps[i].local)
+			continue;
+		fprintf(r->fnat, "-A %s -m comment --comment \"%s -> %s:%u\"", chain, spn, seps[i].addr,
+			seps[i].port);
+		if (k + 1 < n)
+			fprintf(r->fnat, " -m statistic --mode random --probability %.11f",
+				1.0 / (double)(n - k));
+		fprintf(r->fnat, " -j %s\n", seps[i].chain);
+		k++;
+	}
+}
+
+/* A new chain of the nat table: declared, and kept by the next sync. */
+static void nat_chain(struct rules *r, char *out, size_t len, const char *prefix, const char *what)
+{
+	chain_name(out, len, prefix, what);
+	fprintf(r->fchains, ":%s\n", out);
+	fprintf(r->fdecl, ":%s - [0:0]\n", out);
+}
+
+/*
+ * NodePort sp of svc, as kube-proxy lays it out today: KUBE-NODEPORTS (the
+ * last rule of KUBE-SERVICES jumps there for the node's address) sends
+ * nodePort to the port's KUBE-EXT chain. externalTrafficPolicy Cluster:
+ * masquerade (the reply must come back through this node), then KUBE-SVC,
+ * every endpoint. Local: pods and the node itself still go to KUBE-SVC (the
+ * node masqueraded); traffic from outside to KUBE-SVL, this node's endpoints
+ * alone, keeping the client's address; none here: dropped in the filter
+ * table (a load balancer's health check steers around the node).
+ */
+static void nodeport_rules(struct rules *r, const struct k8s_object *svc, const struct k8s_svc_port *sp,
+			   const char *spn, const char *what, const char *svcchain,
+			   const struct sep *seps, size_t nsep, unsigned int aff)
+{
+	const char *proto = lab_proto_word(sp->proto);
+	char ext[32], svl[32];
+	size_t nlocal = 0;
+
+	for (size_t i = 0; i < nsep; i++)
+		nlocal += seps[i].local;
+	nat_chain(r, ext, sizeof(ext), "KUBE-EXT-", what);
+	fprintf(r->fnat, "-A KUBE-NODEPORTS -p %s -m comment --comment \"%s\" -m %s --dport %u -j %s\n",
+		proto, spn, proto, sp->node_port, ext);
+	if (!svc->svc.etp_local) {
+		fprintf(r->fnat, "-A %s -m comment --comment \"masquerade traffic for %s external "
+				 "destinations\" -j KUBE-MARK-MASQ\n", ext, spn);
+		fprintf(r->fnat, "-A %s -j %s\n", ext, svcchain);
+		return;
+	}
+	fprintf(r->fnat, "-A %s -s %s -m comment --comment \"pod traffic for %s external "
+			 "destinations\" -j %s\n", ext, LAB_CLUSTER_CIDR, spn, svcchain);
+	fprintf(r->fnat, "-A %s -m comment --comment \"masquerade LOCAL traffic for %s external "
+			 "destinations\" -m addrtype --src-type LOCAL -j KUBE-MARK-MASQ\n", ext, spn);
+	fprintf(r->fnat, "-A %s -m comment --comment \"route LOCAL traffic for %s external "
+			 "destinations\" -m addrtype --src-type LOCAL -j %s\n", ext, spn, svcchain);
+	if (!nlocal) {
+		fprintf(r->ffilter, "-A KUBE-EXTERNAL-SERVICES -m addrtype --dst-type LOCAL -p %s "
+				    "-m comment --comment \"%s has no local endpoints\" -m %s --dport %u "
+				    "-j DROP\n", proto, spn, proto, sp->node_port);
+		return;
+	}
+	nat_chain(r, svl, sizeof(svl), "KUBE-SVL-", what);
+	fprintf(r->fnat, "-A %s -j %s\n", ext, svl);
+	pick_rules(r, svl, spn, seps, nsep, true, aff);
+}
+
+/* Service port sp of svc on node n (its NodePort and local endpoints are the node's). */
+static void svc_port_rules(struct rules *r, const struct lab_node *n, const struct k8s_object *svc,
+			   const struct k8s_svc_port *sp, const struct lab_ep_pod *pods, size_t npods)
 {
 	char ip[INET_ADDRSTRLEN], spn[512], svcchain[32], what[600], cmt[600];
 	const char *proto = lab_proto_word(sp->proto);
 	struct sep *seps = calloc(npods + 1, sizeof(*seps));
 	unsigned int aff = svc->svc.affinity_client_ip ? svc->svc.affinity_s : 0;
+	bool np = svc->svc.node_ports && sp->node_port;
 	size_t nsep = 0;
 
 	if (!seps)
@@ -86,6 +176,7 @@ static void svc_port_rules(struct rules *r, const struct k8s_object *svc, const 
 			continue;
 		snprintf(seps[nsep].addr, sizeof(seps[nsep].addr), "%s", pods[i].pod->ip);
 		seps[nsep].port = tp;
+		seps[nsep].local = !strcmp(pods[i].pod->node, n->name);
 		snprintf(what, sizeof(what), "%s%s%s:%u", spn, proto, pods[i].pod->ip, tp);
 		chain_name(seps[nsep].chain, sizeof(seps[nsep].chain), "KUBE-SEP-", what);
 		nsep++;
@@ -96,13 +187,17 @@ static void svc_port_rules(struct rules *r, const struct k8s_object *svc, const 
 			"-A KUBE-SERVICES -d %s/32 -p %s -m comment --comment \"%s has no endpoints\" "
 			"-m %s --dport %u -j REJECT --reject-with icmp-port-unreachable\n",
 			ip, proto, spn, proto, sp->port);
+		if (np)
+			fprintf(r->ffilter,
+				"-A KUBE-EXTERNAL-SERVICES -m addrtype --dst-type LOCAL -p %s -m comment "
+				"--comment \"%s has no endpoints\" -m %s --dport %u -j REJECT "
+				"--reject-with icmp-port-unreachable\n",
+				proto, spn, proto, sp->node_port);
 		free(seps);
 		return;
 	}
 	snprintf(what, sizeof(what), "%s%s", spn, proto);
-	chain_name(svcchain, sizeof(svcchain), "KUBE-SVC-", what);
-	fprintf(r->fchains, ":%s\n", svcchain);
-	fprintf(r->fdecl, ":%s - [0:0]\n", svcchain);
+	nat_chain(r, svcchain, sizeof(svcchain), "KUBE-SVC-", what);
 	snprintf(cmt, sizeof(cmt), "%s cluster IP", spn);
 	fprintf(r->fnat, "-A KUBE-SERVICES -d %s/32 -p %s -m comment --comment \"%s\" -m %s --dport %u -j %s\n",
 		ip, proto, cmt, proto, sp->port, svcchain);
@@ -110,21 +205,10 @@ static void svc_port_rules(struct rules *r, const struct k8s_object *svc, const 
 	fprintf(r->fnat, "-A %s ! -s %s -d %s/32 -p %s -m comment --comment \"%s\" -m %s --dport %u "
 			 "-j KUBE-MARK-MASQ\n",
 		svcchain, LAB_CLUSTER_CIDR, ip, proto, cmt, proto, sp->port);
-	/* ClientIP affinity: a client seen within the timeout goes back to its endpoint. */
-	for (size_t i = 0; aff && i < nsep; i++)
-		fprintf(r->fnat, "-A %s -m comment --comment \"%s -> %s:%u\" -m recent --name %s "
-				 "--mask 255.255.255.255 --rsource --rcheck --seconds %u --reap -j %s\n",
-			svcchain, spn, seps[i].addr, seps[i].port, seps[i].chain, aff, seps[i].chain);
+	pick_rules(r, svcchain, spn, seps, nsep, false, aff);
 	for (size_t i = 0; i < nsep; i++) {
 		fprintf(r->fchains, ":%s\n", seps[i].chain);
 		fprintf(r->fdecl, ":%s - [0:0]\n", seps[i].chain);
-		fprintf(r->fnat, "-A %s -m comment --comment \"%s -> %s:%u\"", svcchain, spn,
-			seps[i].addr, seps[i].port);
-		/* Endpoint i of n is taken with probability 1/(n-i): uniform overall. */
-		if (i + 1 < nsep)
-			fprintf(r->fnat, " -m statistic --mode random --probability %.11f",
-				1.0 / (double)(nsep - i));
-		fprintf(r->fnat, " -j %s\n", seps[i].chain);
 		/* Hairpin: a pod reaching itself through its Service. */
 		fprintf(r->fnat, "-A %s -s %s/32 -m comment --comment \"%s\" -j KUBE-MARK-MASQ\n",
 			seps[i].chain, seps[i].addr, spn);
@@ -137,6 +221,8 @@ static void svc_port_rules(struct rules *r, const struct k8s_object *svc, const 
 		if (sp->proto == IPPROTO_UDP)
 			fprintf(r->fudp, "%s %s\n", ip, seps[i].addr);
 	}
+	if (np)
+		nodeport_rules(r, svc, sp, spn, what, svcchain, seps, nsep, aff);
 	free(seps);
 }
 
@@ -159,7 +245,8 @@ static void rules_free(struct rules *r)
 	free(r->chains);
 }
 
-static int rules_build(struct lab *lab, struct rules *r)
+/* kube-proxy's rules for node n. */
+static int rules_build(struct lab *lab, const struct lab_node *n, struct rules *r)
 {
 	struct lab_ep_pod *pods = NULL;
 	struct lab_svc_list l;
@@ -179,19 +266,22 @@ static int rules_build(struct lab *lab, struct rules *r)
 	err = lab_ep_pods_load(lab, &pods, &npods);
 	if (err)
 		goto out;
-	fputs(":KUBE-SERVICES - [0:0]\n:KUBE-POSTROUTING - [0:0]\n:KUBE-MARK-MASQ - [0:0]\n",
-	      r->fdecl);
+	fputs(":KUBE-SERVICES - [0:0]\n:KUBE-POSTROUTING - [0:0]\n:KUBE-MARK-MASQ - [0:0]\n"
+	      ":KUBE-NODEPORTS - [0:0]\n", r->fdecl);
 	fputs("-A KUBE-MARK-MASQ -j MARK --or-mark " MASQ_MARK "\n"
 	      "-A KUBE-POSTROUTING -m mark ! --mark " MASQ_MARK "/" MASQ_MARK " -j RETURN\n"
 	      "-A KUBE-POSTROUTING -j MARK --xor-mark " MASQ_MARK "\n"
 	      "-A KUBE-POSTROUTING -m comment --comment \"kubernetes service traffic requiring "
 	      "SNAT\" -j MASQUERADE --random-fully\n",
 	      r->fnat);
-	fputs(":KUBE-SERVICES - [0:0]\n", r->ffilter);
+	fputs(":KUBE-SERVICES - [0:0]\n:KUBE-EXTERNAL-SERVICES - [0:0]\n", r->ffilter);
 	for (size_t i = 0; i < l.n; i++)
 		/* Headless: no ClusterIP, no rules (kube-proxy skips them). */
 		for (size_t j = 0; !l.v[i]->svc.headless && j < l.v[i]->svc.nports; j++)
-			svc_port_rules(r, l.v[i], &l.v[i]->svc.ports[j], pods, npods);
+			svc_port_rules(r, n, l.v[i], &l.v[i]->svc.ports[j], pods, npods);
+	/* After every ClusterIP: the node's own address (--nodeport-addresses primary). */
+	fprintf(r->fnat, "-A KUBE-SERVICES -d %s/32 -m comment --comment \"kubernetes service nodeports; "
+			 "NOTE: this must be the last rule in this chain\" -j KUBE-NODEPORTS\n", n->ip);
 	if (fflush(r->fdecl) || fflush(r->fnat) || fflush(r->ffilter) || fflush(r->fchains) ||
 	    fflush(r->fudp))
 		err = -ENOMEM;
@@ -208,6 +298,8 @@ static const char *const hooks[][2] = {
 	{ "nat", "-A POSTROUTING -m comment --comment \"kubernetes postrouting rules\" -j KUBE-POSTROUTING" },
 	{ "filter", "-A FORWARD -m conntrack --ctstate NEW -m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES" },
 	{ "filter", "-A OUTPUT -m conntrack --ctstate NEW -m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES" },
+	{ "filter", "-A INPUT -m conntrack --ctstate NEW -m comment --comment \"kubernetes externally-visible service portals\" -j KUBE-EXTERNAL-SERVICES" },
+	{ "filter", "-A FORWARD -m conntrack --ctstate NEW -m comment --comment \"kubernetes externally-visible service portals\" -j KUBE-EXTERNAL-SERVICES" },
 };
 
 static int node_sync(const struct lab_node *n, const struct rules *r)
@@ -247,7 +339,8 @@ static int node_sync(const struct lab_node *n, const struct rules *r)
 			     line = strtok_r(NULL, "\n", &sp)) {
 				char want[64];
 
-				if (strncmp(line, ":KUBE-SVC-", 10) && strncmp(line, ":KUBE-SEP-", 10))
+				if (strncmp(line, ":KUBE-SVC-", 10) && strncmp(line, ":KUBE-SEP-", 10) &&
+				    strncmp(line, ":KUBE-EXT-", 10) && strncmp(line, ":KUBE-SVL-", 10))
 					continue;
 				*strchrnul(line, ' ') = '\0';
 				snprintf(want, sizeof(want), "%s\n", line);
@@ -345,13 +438,19 @@ static void udp_flush(struct lab *lab, const struct rules *r)
 /* kube-proxy on every node: the NAT rules for every Service and its endpoints now. */
 int lab_kube_proxy_sync(struct lab *lab)
 {
-	struct rules r = {};
-	int err = rules_build(lab, &r);
+	int err = 0;
 
-	for (size_t i = 0; !err && i < lab->nnodes; i++)
-		err = node_sync(&lab->nodes[i], &r);
-	if (!err)
-		udp_flush(lab, &r);
-	rules_free(&r);
+	/* Each node's own: its NodePort address and its local endpoints differ. */
+	for (size_t i = 0; !err && i < lab->nnodes; i++) {
+		struct rules r = {};
+
+		err = rules_build(lab, &lab->nodes[i], &r);
+		if (!err)
+			err = node_sync(&lab->nodes[i], &r);
+		/* The ClusterIP pairs are every node's: flushed once, after the last. */
+		if (!err && i + 1 == lab->nnodes)
+			udp_flush(lab, &r);
+		rules_free(&r);
+	}
 	return err;
 }

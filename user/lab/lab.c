@@ -41,6 +41,7 @@
 #include "lab/sys.h"
 #include "lab/underlay.h"
 #include "lib/bpfpin.h"
+#include "lib/svc.h"
 #include "lib/print.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -134,6 +135,7 @@ static int dns_up(void)
 static void usage_up(FILE *f)
 {
 	fprintf(f, "Usage: xcnictl lab up [--nodes N] [--dns] [--kube-proxy iptables|none]\n"
+		   "                    [--node-port-range MIN-MAX]\n"
 		   "Creates a lab of N nodes (default 1): node i is netns " LAB_NETNS_PREFIX "n<i> with\n"
 		   "pod CIDR 10.244.<i>.0/24 and its own xcnid (pins under " LAB_PIN_ROOT "/n<i>).\n"
 		   "The nodes share an underlay: bridge " LAB_UL_BRIDGE " in netns " LAB_UL_NETNS ", node i plugged\n"
@@ -150,6 +152,10 @@ static void usage_up(FILE *f)
 		   "Services and their EndpointSlices (as the EndpointSlice controller would) into\n"
 		   "the manifest directory the agents read; no iptables rule anywhere. Kept in\n"
 		   "lab.json for later commands; lab get shows it.\n"
+		   "--node-port-range MIN-MAX: the API server's --service-node-port-range (default\n"
+		   "30000-32767): apply gives a NodePort Service's ports a free nodePort from it and\n"
+		   "refuses one outside it; NodePorts are served on every node's " LAB_UL_DEV " address\n"
+		   "(xcnictl lab probe outside NODE PORT/PROTO tries one from the outside).\n"
 		   "Behind the switch, " LAB_UL_NETNS " routes (" LAB_UL_GW ", every node's default\n"
 		   "gateway) to the outside: netns " LAB_OUT_NETNS ", " LAB_OUT_IP ", whose listener\n"
 		   "(80/tcp, 53/udp) answers \"outside ADDR\" with the source address it saw. It routes\n"
@@ -160,9 +166,11 @@ static void usage_up(FILE *f)
 }
 
 /* up's options: -1 to go on, else the exit code. */
-static int up_args(int argc, char **argv, unsigned long *nodes, bool *dns, bool *kp_none)
+static int up_args(int argc, char **argv, unsigned long *nodes, bool *dns, bool *kp_none,
+		   struct lab *lab)
 {
 	static const struct option lo[] = {
+		{ "node-port-range", required_argument, NULL, 'r' },
 		{ "nodes", required_argument, NULL, 'n' },
 		{ "dns", no_argument, NULL, 'd' },
 		{ "kube-proxy", required_argument, NULL, 'k' },
@@ -191,6 +199,13 @@ static int up_args(int argc, char **argv, unsigned long *nodes, bool *dns, bool 
 				return 2;
 			}
 			*kp_none = !strcmp(optarg, "none");
+			break;
+		case 'r':
+			if (svc_nodeport_range_parse(optarg, &lab->np_min, &lab->np_max)) {
+				fprintf(stderr, "lab up: --node-port-range %s: MIN-MAX, 1 <= MIN <= MAX "
+						"<= 65535 (e.g. 30000-32767)\n", optarg);
+				return 2;
+			}
 			break;
 		case 'h': usage_up(stdout); return 0;
 		default: usage_up(stderr); return 2;
@@ -254,10 +269,11 @@ static int cmd_up(int argc, char **argv)
 	bool dns = false, kp_none = false;
 	const char *xdp = getenv("XCNI_LAB_XDP");
 	unsigned long nodes = 1;
-	struct lab lab = { .lock_fd = -1 };
+	struct lab lab = { .lock_fd = -1, .np_min = SVC_NODEPORT_MIN, .np_max = SVC_NODEPORT_MAX };
+	uint16_t np_min, np_max;
 	int ret;
 
-	ret = up_args(argc, argv, &nodes, &dns, &kp_none);
+	ret = up_args(argc, argv, &nodes, &dns, &kp_none, &lab);
 	if (ret >= 0)
 		return ret;
 	if (!xdp || !*xdp)
@@ -270,9 +286,14 @@ static int cmd_up(int argc, char **argv)
 	if (lab_find_bin("xcnid", "XCNID_BIN", xcnid, sizeof(xcnid)) ||
 	    lab_find_bin("xcni", "XCNI_BIN", xcni, sizeof(xcni)))
 		return 1;
+	/* lab_create starts the struct afresh: the range is put back after it. */
+	np_min = lab.np_min;
+	np_max = lab.np_max;
 	if (lab_create(&lab))
 		return 1;
 	lab.kube_proxy_none = kp_none;
+	lab.np_min = np_min;
+	lab.np_max = np_max;
 	/* lab_teardown copes with a half-made lab, so every failure from here goes through it. */
 	if (up_build(&lab, nodes, xcnid, xdp)) {
 		fprintf(stderr, "lab up: failed; removing what was made\n");
@@ -286,8 +307,9 @@ static int cmd_up(int argc, char **argv)
 		       lab_node_xdp(&lab.nodes[i]), (int)lab.nodes[i].xcnid.pid);
 	printf("outside up: netns " LAB_OUT_NETNS ", " LAB_OUT_IP " (via " LAB_UL_GW "), listener "
 	       "PID %d on 80/tcp and 53/udp\n", (int)lab.outside_server.pid);
-	printf("kube-proxy: %s\n", lab.kube_proxy_none ?
-	       "none (xcnid --kube-proxy-replacement translates Services)" : "iptables");
+	printf("kube-proxy: %s; NodePorts %u-%u on every node's " LAB_UL_DEV " address\n",
+	       lab.kube_proxy_none ? "none (xcnid --kube-proxy-replacement translates Services)" :
+	       "iptables", lab.np_min, lab.np_max);
 	lab_close(&lab);
 	return dns ? dns_up() : 0;
 }
@@ -370,6 +392,7 @@ static int get_json(struct lab *lab)
 	json_object_set(root, "pods", pods);
 	json_object_set_new(root, "services", lab_svc_json(lab));
 	json_object_set_new(root, "kubeProxy", json_string(lab->kube_proxy_none ? "none" : "iptables"));
+	json_object_set_new(root, "nodePortRange", json_sprintf("%u-%u", lab->np_min, lab->np_max));
 	if (lab->outside)
 		json_object_set_new(root, "outside",
 				    json_pack("{s:s,s:s,s:i,s:b}", "netns", LAB_OUT_NETNS, "ip",
@@ -410,12 +433,20 @@ static int svc_text(struct lab *lab)
 		pt_strf(t, "%s/%s", json_string_value(json_object_get(s, "namespace")),
 			json_string_value(json_object_get(s, "name")));
 		pt_str(t, json_string_value(json_object_get(s, "clusterIP")));
-		json_array_foreach(json_object_get(s, "ports"), j, v)
+		/* As kubectl: PORT[:NODEPORT]/PROTO, then where it goes on the pods. */
+		json_array_foreach(json_object_get(s, "ports"), j, v) {
+			json_int_t np = json_integer_value(json_object_get(v, "nodePort"));
+
 			off += (size_t)snprintf(buf + off, off < sizeof(buf) ? sizeof(buf) - off : 0,
-						"%s%lld/%s->%s", j ? "," : "",
-						json_integer_value(json_object_get(v, "port")),
-						json_string_value(json_object_get(v, "protocol")),
+						"%s%lld", j ? "," : "",
+						json_integer_value(json_object_get(v, "port")));
+			if (np)
+				off += (size_t)snprintf(buf + off, off < sizeof(buf) ? sizeof(buf) - off : 0,
+							":%lld", np);
+			off += (size_t)snprintf(buf + off, off < sizeof(buf) ? sizeof(buf) - off : 0,
+						"/%s->%s", json_string_value(json_object_get(v, "protocol")),
 						json_string_value(json_object_get(v, "targetPort")));
+		}
 		pt_str(t, buf);
 		buf[0] = '\0';
 		off = 0;
@@ -484,8 +515,9 @@ static int get_text(struct lab *lab)
 		printf("\n(no pods: xcnictl lab apply -f MANIFEST)\n");
 	}
 	if (!err)
-		printf("\nkube-proxy: %s\n", lab->kube_proxy_none ?
-		       "none (xcnid --kube-proxy-replacement translates Services)" : "iptables");
+		printf("\nkube-proxy: %s; NodePorts %u-%u\n", lab->kube_proxy_none ?
+		       "none (xcnid --kube-proxy-replacement translates Services)" : "iptables",
+		       lab->np_min, lab->np_max);
 	if (!err)
 		err = svc_text(lab);
 	if (!err && lab->outside)
@@ -544,7 +576,7 @@ struct lab_cmd {
 
 static const struct lab_cmd cmds[] = {
 	{ "up", cmd_up, "up [--nodes N] [--dns] [--kube-proxy iptables|none]\n"
-			"                                 create the nodes and their agents" },
+			"   [--node-port-range MIN-MAX]   create the nodes and their agents" },
 	{ "down", cmd_down, "down                           remove everything the lab made" },
 	{ "apply", lab_cmd_apply, "apply -f FILE|DIR|-            create/update Namespaces, Pods, NetworkPolicies, Nodes" },
 	{ "delete", lab_cmd_delete, "delete -f FILE|DIR|-           delete them (a Namespace takes its pods along;\n"

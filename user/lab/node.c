@@ -154,7 +154,7 @@ int lab_node_start(struct lab *lab, unsigned int i, const char *xcnid, const cha
 {
 	char dir[PATH_MAX], log[PATH_MAX], mdir[PATH_MAX], netns[PATH_MAX], cg[PATH_MAX];
 	struct lab_node *n = &lab->nodes[lab->nnodes];
-	char *argv[24];
+	char *argv[26], nprange[16];
 	int a = 0, err;
 
 	memset(n, 0, sizeof(*n));
@@ -193,6 +193,7 @@ int lab_node_start(struct lab *lab, unsigned int i, const char *xcnid, const cha
 		return err;
 	lab_path(lab, log, sizeof(log), "%s/xcnid.log", n->name);
 	lab_path(lab, mdir, sizeof(mdir), "manifests");
+	snprintf(nprange, sizeof(nprange), "%u-%u", lab->np_min, lab->np_max);
 	lab_netns_path(n->netns, netns, sizeof(netns));
 	argv[a++] = (char *)xcnid;
 	argv[a++] = "--pin-dir";
@@ -212,8 +213,11 @@ int lab_node_start(struct lab *lab, unsigned int i, const char *xcnid, const cha
 		argv[a++] = mdir;
 	}
 	/* kube-proxy none: the agent translates the Services the manifests hold. */
-	if (lab->kube_proxy_none)
+	if (lab->kube_proxy_none) {
 		argv[a++] = "--kube-proxy-replacement";
+		argv[a++] = "--node-port-range";
+		argv[a++] = nprange;
+	}
 	argv[a] = NULL;
 	/* An agent translating Services in BPF does it at the sockets of the node's pods too. */
 	for (int k = 0; k < a; k++) {

@@ -252,7 +252,7 @@ int lab_pod_teardown(struct lab *lab, struct lab_pod *pod)
 
 int lab_pod_create(struct lab *lab, const struct k8s_object *obj, struct lab_pod **out)
 {
-	const char *node = obj->pod.node_name ? obj->pod.node_name : pick_node(lab);
+	const char *node = obj->pod.node_name ? obj->pod.node_name : pick_node(lab), *server;
 	struct lab_pod *pods, *p;
 	int err;
 
@@ -276,9 +276,11 @@ int lab_pod_create(struct lab *lab, const struct k8s_object *obj, struct lab_pod
 		return -ENOMEM;
 	}
 	snprintf(p->node, sizeof(p->node), "%s", node);
-	p->dns = !strcmp(json_string_value(json_object_get(
-				 json_object_get(json_object_get(obj->raw, "metadata"), "annotations"),
-				 LAB_DNS_ANNOTATION)) ?: "", "dnsmasq");
+	server = json_string_value(json_object_get(
+		json_object_get(json_object_get(obj->raw, "metadata"), "annotations"),
+		LAB_DNS_ANNOTATION)) ?: "";
+	p->dns = !strcmp(server, "dnsmasq");
+	p->tell = !strcmp(server, "tell-peer");
 	pod_names(p);
 	err = lab_netns_create(p->netns);
 	if (err) {
@@ -335,7 +337,7 @@ int lab_pod_serve(struct lab *lab, struct lab_pod *pod)
 	}
 	snprintf(name, sizeof(name), "%s/%s", pod->ns, pod->name);
 	lab_path(lab, log, sizeof(log), "pods/%s.%s.log", pod->ns, pod->name);
-	err = lab_serve_spawn(pod->netns, name, sp, pod->nports, false, log, &pod->server);
+	err = lab_serve_spawn(pod->netns, name, sp, pod->nports, pod->tell, log, &pod->server);
 	if (!err && (err = lab_pod_cgroup_join(lab, pod, pod->server.pid)))
 		lab_proc_stop(&pod->server);
 out:

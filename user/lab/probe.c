@@ -246,13 +246,15 @@ static void matrix_fini(struct matrix *m)
 
 static void usage_probe(FILE *f)
 {
-	fprintf(f, "Usage: xcnictl lab probe NS/POD NS/POD|IP|svc/NS/SERVICE PORT/PROTO [--json]\n"
-		   "                       [--timeout-ms N]\n"
-		   "From the pod's netns, connects to the second pod's IP, to IP (e.g. the lab's\n"
-		   "outside, " LAB_OUT_IP ": 80/tcp, 53/udp) or to the Service's ClusterIP (kube-proxy's\n"
-		   "rules on the node pick a pod) (TCP: connect, send, read the answer; UDP: send,\n"
-		   "wait for the answer). Prints connected (exit 0) or blocked (exit 1); exit 2 for\n"
-		   "an unknown pod or Service or a bad PORT/PROTO. --json: {\"from\", \"to\",\n"
+	fprintf(f, "Usage: xcnictl lab probe NS/POD|outside NS/POD|NODE|IP|svc/NS/SERVICE PORT/PROTO\n"
+		   "                       [--json] [--timeout-ms N]\n"
+		   "From the pod's netns (outside: from the lab's outside, " LAB_OUT_NETNS "), connects to\n"
+		   "the second pod's IP, to node NODE's address (n1: " LAB_UL_PREFIX "1; with a\n"
+		   "NodePort Service's nodePort, e.g. lab probe outside n2 30080/tcp), to IP (e.g.\n"
+		   "the lab's outside, " LAB_OUT_IP ": 80/tcp, 53/udp) or to the Service's ClusterIP\n"
+		   "(kube-proxy's rules on the node pick a pod) (TCP: connect, send, read the answer;\n"
+		   "UDP: send, wait for the answer). Prints connected (exit 0) or blocked (exit 1);\n"
+		   "exit 2 for an unknown pod, node or Service or a bad PORT/PROTO. --json: {\"from\", \"to\",\n"
 		   "\"port\", \"connected\", \"answer\"}, the answer's first line (a pod's is\n"
 		   "\"NS/POD\", the outside's \"outside ADDR\", the source address it saw). Default\n"
 		   "timeout %d ms. SCTP cannot be probed: this kernel has no SCTP sockets.\n",
@@ -273,10 +275,17 @@ static int probe_spec(const char *s, struct lab_port *p)
 	return 0;
 }
 
-/* A probe's destination: an address (the outside, a node), svc/NS/NAME's ClusterIP, or NS/POD's IP. */
+/*
+ * A probe's destination: an address (the outside, a node), a node's name (its
+ * underlay address), svc/NS/NAME's ClusterIP, or NS/POD's IP.
+ */
 static int probe_dest(struct lab *lab, const char *to, struct in_addr *ip)
 {
+	const struct lab_node *node = strchr(to, '/') ? NULL : lab_node_find(lab, to);
 	const struct lab_pod *dst;
+
+	if (node)
+		return inet_pton(AF_INET, node->ip, ip) == 1 ? 0 : -1;
 
 	if (!strncmp(to, "svc/", 4)) {
 		const char *slash = strchr(to + 4, '/');
@@ -346,19 +355,26 @@ int lab_cmd_probe(int argc, char **argv)
 		return 2;
 	if (lab_open(&lab, false))
 		return 2;
-	src = lab_pod_lookup(&lab, argv[optind]);
-	if (!src)
+	/* The outside: a client beyond the underlay's router, in no node's cgroup. */
+	if (!strcmp(argv[optind], "outside")) {
+		if (!lab.outside) {
+			fprintf(stderr, "lab probe: this lab has no outside (netns " LAB_OUT_NETNS ")\n");
+			goto out;
+		}
+		src = NULL;
+	} else if (!(src = lab_pod_lookup(&lab, argv[optind]))) {
 		goto out;
+	}
 	if (probe_dest(&lab, to, &ip))
 		goto out;
 	/* One probe, nothing else running: this (only) thread enters the pod's netns,
 	 * and the process its node's cgroup (socket load balancing as the pod gets it). */
-	if (lab_pod_cgroup_join(&lab, src, 0))
+	if (src && lab_pod_cgroup_join(&lab, src, 0))
 		goto out;
-	lab_netns_path(src->netns, path, sizeof(path));
+	lab_netns_path(src ? src->netns : LAB_OUT_NETNS, path, sizeof(path));
 	nsfd = open(path, O_RDONLY | O_CLOEXEC);
 	if (nsfd < 0 || setns(nsfd, CLONE_NEWNET)) {
-		fprintf(stderr, "lab probe: pod %s: %s: %s\n", argv[optind], path, strerror(errno));
+		fprintf(stderr, "lab probe: %s: %s: %s\n", argv[optind], path, strerror(errno));
 		if (nsfd >= 0)
 			close(nsfd);
 		goto out;

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "lab/state.h"
+#include "lib/svc.h"
 
 static const char *lab_dir(void)
 {
@@ -106,6 +107,7 @@ int lab_state_save(const struct lab *lab)
 	json_object_set_new(root, "underlay", json_boolean(lab->underlay));
 	json_object_set_new(root, "outside", json_boolean(lab->outside));
 	json_object_set_new(root, "kubeProxy", json_string(lab->kube_proxy_none ? "none" : "iptables"));
+	json_object_set_new(root, "nodePortRange", json_sprintf("%u-%u", lab->np_min, lab->np_max));
 	json_object_set_new(root, "outsideServer", proc_json(&lab->outside_server));
 	for (size_t i = 0; i < lab->nnodes; i++) {
 		const struct lab_node *n = &lab->nodes[i];
@@ -125,12 +127,12 @@ int lab_state_save(const struct lab *lab)
 			json_array_append_new(ports, json_sprintf("%u/%s", p->ports[j].port,
 								  lab_proto_word(p->ports[j].proto)));
 		if (!ports ||
-		    json_array_append_new(pods, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:b}",
+		    json_array_append_new(pods, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:b,s:b}",
 							  "namespace", p->ns, "name", p->name,
 							  "node", p->node, "netns", p->netns,
 							  "containerId", p->cid, "ip", p->ip,
 							  "server", proc_json(&p->server), "ports",
-							  ports, "dns", p->dns)))
+							  ports, "dns", p->dns, "tellPeer", p->tell)))
 			goto out;
 	}
 	json_object_set(root, "nodes", nodes);
@@ -177,6 +179,12 @@ static int state_load(struct lab *lab, json_t *root)
 	lab->outside = json_is_true(json_object_get(root, "outside"));
 	/* A lab.json from before the field: kube-proxy's iptables mode, the only one then. */
 	lab->kube_proxy_none = !strcmp(json_string_value(json_object_get(root, "kubeProxy")) ?: "", "none");
+	/* A lab.json from before the field: the API server's default range. */
+	if (svc_nodeport_range_parse(json_string_value(json_object_get(root, "nodePortRange")) ?: "",
+				     &lab->np_min, &lab->np_max)) {
+		lab->np_min = SVC_NODEPORT_MIN;
+		lab->np_max = SVC_NODEPORT_MAX;
+	}
 	proc_from_json(json_object_get(root, "outsideServer"), &lab->outside_server);
 	lab->nodes = calloc(json_array_size(nodes) + 1, sizeof(*lab->nodes));
 	lab->pods = calloc(json_array_size(pods) + 1, sizeof(*lab->pods));
@@ -212,6 +220,7 @@ static int state_load(struct lab *lab, json_t *root)
 		snprintf(p->ip, sizeof(p->ip), "%s", json_string_value(json_object_get(v, "ip")) ?: "");
 		proc_from_json(json_object_get(v, "server"), &p->server);
 		p->dns = json_is_true(json_object_get(v, "dns"));
+		p->tell = json_is_true(json_object_get(v, "tellPeer"));
 		json_array_foreach(ports, j, pv)
 			if (json_string_value(pv) && !port_parse(json_string_value(pv), &p->ports[p->nports]))
 				p->nports++;

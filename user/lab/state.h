@@ -18,7 +18,11 @@
 #define LAB_DEFAULT_DIR "/run/xcni-lab"
 #define LAB_PIN_ROOT "/sys/fs/bpf/xcni-lab"
 #define LAB_MAX_NODES 200
-/* A pod annotated with this (value "dnsmasq") runs the cluster's DNS server. */
+/*
+ * A pod annotated with this runs, value "dnsmasq", the cluster's DNS server;
+ * value "tell-peer", a listener answering "NS/POD ADDR" with the source
+ * address it saw (what a NodePort backend sees of its client).
+ */
 #define LAB_DNS_ANNOTATION "lab.xcni.io/server"
 
 struct lab_node {
@@ -40,6 +44,7 @@ struct lab_pod {
 	char ip[16];
 	struct lab_proc server;
 	bool dns; /* annotated LAB_DNS_ANNOTATION: its server is dnsmasq, not lab serve */
+	bool tell; /* annotated LAB_DNS_ANNOTATION tell-peer: lab serve --tell-peer */
 	/*
 	 * Being deleted (within one delete, not kept): its endpoints are terminating
 	 * (ready false, serving) while the agents and kube-proxy catch up, before it stops.
@@ -59,6 +64,11 @@ struct lab {
 	 * Services and EndpointSlices from the manifests; no iptables rule is made.
 	 */
 	bool kube_proxy_none;
+	/*
+	 * up --node-port-range (the API server's --service-node-port-range): where
+	 * apply allocates nodePorts and what it accepts; the agents get it too.
+	 */
+	uint16_t np_min, np_max;
 	struct lab_proc outside_server; /* the listener in xcl-out */
 	int lock_fd;
 	size_t nnodes;

@@ -116,7 +116,134 @@ static const struct k8s_object *svc_find(const struct lab_svc_list *l, const cha
 	return NULL;
 }
 
-/* What the API server would refuse about a Service: its ClusterIP. */
+/* ---- NodePorts ------------------------------------------------------------------ */
+
+/* The Service (other than ns/name) that has nodePort np for proto, or NULL. */
+static const struct k8s_object *np_owner(const struct lab_svc_list *l, uint16_t np, uint8_t proto,
+					 const char *ns, const char *name)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		if (!strcmp(l->v[i]->meta.ns, ns) && !strcmp(l->v[i]->meta.name, name))
+			continue;
+		for (size_t j = 0; j < l->v[i]->svc.nports; j++)
+			if (l->v[i]->svc.ports[j].node_port == np &&
+			    l->v[i]->svc.ports[j].proto == proto)
+				return l->v[i];
+	}
+	return NULL;
+}
+
+/*
+ * What the API server would refuse about a Service's type and nodePorts: a
+ * type the lab does not serve, a headless NodePort, a nodePort outside the
+ * range or another Service's.
+ */
+static int svc_validate_type(const struct lab *lab, const struct lab_svc_list *l,
+			     const struct k8s_object *o, const char *src)
+{
+	const char *type = json_string_value(json_object_get(json_object_get(o->raw, "spec"), "type"));
+	const struct k8s_service *s = &o->svc;
+
+	if (type && strcmp(type, "ClusterIP") && strcmp(type, "NodePort")) {
+		fprintf(stderr, "lab apply: %s: Service %s/%s: spec.type: \"%s\" is not served by the "
+				"lab (only ClusterIP and NodePort)\n", src, o->meta.ns, o->meta.name, type);
+		return -EINVAL;
+	}
+	if (s->node_ports && s->headless) {
+		fprintf(stderr, "lab apply: %s: Service %s/%s: spec.clusterIP: None may not be set "
+				"for a NodePort Service\n", src, o->meta.ns, o->meta.name);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < s->nports; i++) {
+		const struct k8s_svc_port *p = &s->ports[i];
+		const struct k8s_object *owner;
+
+		if (!p->node_port)
+			continue;
+		if (p->node_port < lab->np_min || p->node_port > lab->np_max) {
+			fprintf(stderr, "lab apply: %s: Service %s/%s: spec.ports[%zu].nodePort: %u is "
+					"outside the NodePort range %u-%u (lab up --node-port-range)\n",
+				src, o->meta.ns, o->meta.name, i, p->node_port, lab->np_min,
+				lab->np_max);
+			return -EINVAL;
+		}
+		owner = np_owner(l, p->node_port, p->proto, o->meta.ns, o->meta.name);
+		for (size_t k = 0; !owner && k < i; k++)
+			if (s->ports[k].node_port == p->node_port && s->ports[k].proto == p->proto)
+				owner = o;
+		if (owner) {
+			fprintf(stderr, "lab apply: %s: Service %s/%s: spec.ports[%zu].nodePort: %u/%s is "
+					"already allocated (to %s/%s)\n", src, o->meta.ns, o->meta.name, i,
+				p->node_port, lab_proto_word(p->proto), owner->meta.ns,
+				owner->meta.name);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/*
+ * The nodePort of port i of NodePort Service o: the manifest's, else the one
+ * the stored Service has for that port, else the lowest one free in the range
+ * (taken: by another Service, or by an earlier port of o, in *given). 0: full.
+ */
+static uint16_t np_pick(const struct lab *lab, const struct lab_svc_list *l,
+			const struct k8s_object *o, const struct k8s_object *old, size_t i,
+			const uint16_t *given)
+{
+	const struct k8s_svc_port *p = &o->svc.ports[i];
+
+	if (p->node_port)
+		return p->node_port;
+	for (size_t k = 0; old && old->svc.node_ports && k < old->svc.nports; k++)
+		if (old->svc.ports[k].port == p->port && old->svc.ports[k].proto == p->proto &&
+		    old->svc.ports[k].node_port)
+			return old->svc.ports[k].node_port;
+	for (uint32_t np = lab->np_min; np <= lab->np_max; np++) {
+		bool mine = false;
+
+		for (size_t k = 0; k < o->svc.nports; k++)
+			mine |= given[k] == np && o->svc.ports[k].proto == p->proto;
+		if (!mine && !np_owner(l, (uint16_t)np, p->proto, o->meta.ns, o->meta.name))
+			return (uint16_t)np;
+	}
+	return 0;
+}
+
+/* Puts the nodePorts into the stored doc's spec.ports (NodePort Services). */
+static int np_assign(const struct lab *lab, const struct lab_svc_list *l, const struct k8s_object *o,
+		     json_t *spec)
+{
+	const struct k8s_object *old = svc_find(l, o->meta.ns, o->meta.name);
+	json_t *ports = json_object_get(spec, "ports");
+	uint16_t *given;
+	int err = 0;
+
+	if (!o->svc.node_ports)
+		return 0;
+	given = calloc(o->svc.nports + 1, sizeof(*given));
+	if (!given)
+		return -ENOMEM;
+	/* The manifest's first, so an allocation never takes one asked for further down. */
+	for (size_t i = 0; i < o->svc.nports; i++)
+		given[i] = o->svc.ports[i].node_port;
+	for (size_t i = 0; !err && i < o->svc.nports; i++) {
+		given[i] = np_pick(lab, l, o, old, i, given);
+		if (!given[i]) {
+			fprintf(stderr, "lab apply: Service %s/%s: spec.ports[%zu].nodePort: the range "
+					"%u-%u is full\n", o->meta.ns, o->meta.name, i, lab->np_min,
+				lab->np_max);
+			err = -ENOSPC;
+		} else if (json_object_set_new(json_array_get(ports, i), "nodePort",
+					       json_integer(given[i]))) {
+			err = -ENOMEM;
+		}
+	}
+	free(given);
+	return err;
+}
+
+/* What the API server would refuse about a Service: its ClusterIP, type and nodePorts. */
 int lab_svc_validate(struct lab *lab, const struct k8s_object *o, const char *src)
 {
 	struct lab_svc_list l;
@@ -150,6 +277,8 @@ int lab_svc_validate(struct lab *lab, const struct k8s_object *o, const char *sr
 		fprintf(stderr, "lab apply: %s: Service %s/%s: spec.clusterIP: %s is already "
 				"allocated\n", src, o->meta.ns, o->meta.name, a);
 		err = -EINVAL;
+	} else {
+		err = svc_validate_type(lab, &l, o, src);
 	}
 	lab_svc_list_free(&l);
 	return err;
@@ -207,10 +336,10 @@ int lab_svc_apply(struct lab *lab, const struct k8s_object *o, bool *changed, FI
 	/* Headless (clusterIP: None): no address, so no frontend; DNS names its pods. */
 	ip = o->svc.headless ? 0 : o->svc.cluster_ip ? o->svc.cluster_ip :
 	     old ? old->svc.cluster_ip : svc_allocate(&l);
-	lab_svc_list_free(&l);
 	if (!ip && !o->svc.headless) {
 		fprintf(stderr, "lab apply: Service %s/%s: spec.clusterIP: the range %s/%d is full\n",
 			o->meta.ns, o->meta.name, LAB_SVC_NET, LAB_SVC_PLEN);
+		lab_svc_list_free(&l);
 		return -ENOSPC;
 	}
 	if (o->svc.headless)
@@ -218,21 +347,27 @@ int lab_svc_apply(struct lab *lab, const struct k8s_object *o, bool *changed, FI
 	else
 		inet_ntop(AF_INET, &ip, a, sizeof(a));
 	doc = json_deep_copy(o->raw);
-	if (!doc)
+	if (!doc) {
+		lab_svc_list_free(&l);
 		return -ENOMEM;
+	}
 	spec = json_object_get(doc, "spec");
 	err = -ENOMEM;
 	if (json_object_set_new(json_object_get(doc, "metadata"), "namespace",
 				json_string(o->meta.ns)) ||
 	    json_object_set_new(spec, "clusterIP", json_string(a)) ||
 	    json_object_set_new(spec, "clusterIPs", json_pack("[s]", a)) ||
-	    json_object_set_new(spec, "type", json_string("ClusterIP")))
+	    json_object_set_new(spec, "type", json_string(o->svc.node_ports ? "NodePort" :
+								       "ClusterIP")))
 		goto out;
-	err = svc_write(lab, o, doc, changed, &word);
+	err = np_assign(lab, &l, o, spec);
+	if (!err)
+		err = svc_write(lab, o, doc, changed, &word);
 	/* The matrix makes its Services as it goes: it only tells what it changed. */
 	if (!err && (say == stdout || strcmp(word, "unchanged")))
 		fprintf(say, "service %s/%s %s\n", o->meta.ns, o->meta.name, word);
 out:
+	lab_svc_list_free(&l);
 	json_decref(doc);
 	return err;
 }
@@ -474,10 +609,13 @@ json_t *lab_svc_json(struct lab *lab)
 				snprintf(target, sizeof(target), "%s", sp->target_name);
 			else
 				snprintf(target, sizeof(target), "%u", sp->target_port);
-			json_array_append_new(ports, json_pack("{s:s?,s:i,s:s,s:s}", "name", sp->name,
-							       "port", sp->port, "protocol",
-							       lab_proto_word(sp->proto), "targetPort",
-							       target));
+			json_t *pj = json_pack("{s:s?,s:i,s:s,s:s}", "name", sp->name, "port", sp->port,
+					       "protocol", lab_proto_word(sp->proto), "targetPort",
+					       target);
+
+			if (pj && sp->node_port)
+				json_object_set_new(pj, "nodePort", json_integer(sp->node_port));
+			json_array_append_new(ports, pj);
 			for (size_t k = 0; k < npods; k++) {
 				uint16_t tp = lab_endpoint_port(l.v[i], sp, &pods[k]);
 
@@ -488,10 +626,13 @@ json_t *lab_svc_json(struct lab *lab)
 				json_array_append_new(eps, json_string(ep));
 			}
 		}
-		json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:o,s:o,s:o}", "namespace",
+		json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:o}", "namespace",
 						     l.v[i]->meta.ns, "name", l.v[i]->meta.name,
-						     "clusterIP", ip, "ports", ports, "endpoints", eps,
-						     "addresses", addrs));
+						     "type", s->node_ports ? "NodePort" : "ClusterIP",
+						     "externalTrafficPolicy",
+						     s->etp_local ? "Local" : "Cluster", "clusterIP", ip,
+						     "ports", ports, "endpoints", eps, "addresses",
+						     addrs));
 	}
 	lab_ep_pods_free(pods, npods);
 	lab_svc_list_free(&l);

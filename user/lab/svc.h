@@ -36,7 +36,8 @@ int lab_svc_delete_ns(struct lab *lab, const char *ns, bool *changed);
 /* The Service's ClusterIP: 0, -ENOENT (no such Service), -ENXIO (headless: none), -errno. */
 int lab_svc_lookup(struct lab *lab, const char *ns, const char *name, uint32_t *ip);
 /*
- * [{namespace, name, clusterIP ("None": headless), ports: [{name, port, protocol, targetPort}],
+ * [{namespace, name, type, externalTrafficPolicy, clusterIP ("None": headless),
+ *   ports: [{name, port, protocol, targetPort, nodePort (NodePort only)}],
  *   endpoints: ["IP:PORT/PROTO"], addresses: [the selected pods' IPs]}]
  */
 json_t *lab_svc_json(struct lab *lab);

@@ -27,7 +27,7 @@ struct ctx {
 	const char *name; /* NULL until known */
 	char path[256];
 	size_t plen;
-	bool lb; /* k8s_parse_lb: every Service type (ClusterIP frontends only, for now) */
+	bool lb; /* k8s_parse_all, k8s_parse_lb: every Service type */
 };
 
 static const char *const kind_names[K8S_NR_ALL_KINDS] = {
@@ -793,9 +793,38 @@ static int parse_container_port(struct ctx *c, json_t *j, json_t *names,
 	return port_name_take(c, names, name, PN_PORT_NAME, &p->name);
 }
 
+/*
+ * One of a pod's addresses (status.podIP, status.podIPs[].ip): the first
+ * of each family is kept; podIP repeats podIPs[0], so a repeat is no error.
+ */
+static int pod_ip_take(struct ctx *c, struct k8s_pod *pod, const char *s, const char *name)
+{
+	uint8_t a6[16];
+	uint32_t a4;
+
+	if (parse_ipv4(s, &a4)) {
+		if (!pod->ip)
+			pod->ip = a4;
+		return 0;
+	}
+	if (inet_pton(AF_INET6, s, a6) == 1) {
+		/* An IPv4-mapped address would be an IPv4 in IPv6 clothes. */
+		if (IN6_IS_ADDR_V4MAPPED((struct in6_addr *)a6) ||
+		    IN6_IS_ADDR_MULTICAST((struct in6_addr *)a6) ||
+		    IN6_IS_ADDR_UNSPECIFIED((struct in6_addr *)a6))
+			return fail_in(c, name, "\"%s\" is not a unicast IPv6 address", s);
+		if (!pod->has_ip6) {
+			memcpy(pod->ip6, a6, 16);
+			pod->has_ip6 = true;
+		}
+		return 0;
+	}
+	return fail_in(c, name, "\"%s\" is not a valid IPv4 or IPv6 address", s);
+}
+
 static int parse_pod(struct ctx *c, json_t *doc, struct k8s_pod *pod)
 {
-	json_t *spec, *status, *containers, *ct, *ports = NULL, *port, *names;
+	json_t *spec, *status, *containers, *ct, *ports = NULL, *port, *names, *ips, *v;
 	const char *node, *ip;
 	size_t i, j, n = 0, o1, o2, o3;
 	int err;
@@ -880,9 +909,24 @@ static int parse_pod(struct ctx *c, json_t *doc, struct k8s_pod *pod)
 	if (err)
 		goto out;
 	/* "" is how an unset status field comes back from `kubectl get -o json`. */
-	if (ip && *ip && !parse_ipv4(ip, &pod->ip)) {
-		err = fail_in(c, "podIP", "\"%s\" is not a valid IPv4 address", ip);
+	if (ip && *ip && (err = pod_ip_take(c, pod, ip, "podIP")))
 		goto out;
+	/* podIPs: one address per family (dual stack), podIP its first. */
+	err = get_arr(c, status, "podIPs", &ips);
+	if (err)
+		goto out;
+	json_array_foreach(ips, i, v) {
+		size_t o2p = field(c, "podIPs");
+		size_t o3p = idx(c, i);
+
+		err = !json_is_object(v) ? fail(c, "must be an object with \"ip\"") :
+					   get_str(c, v, "ip", &ip);
+		if (!err && ip && *ip)
+			err = pod_ip_take(c, pod, ip, "ip");
+		pop(c, o3p);
+		pop(c, o2p);
+		if (err)
+			goto out;
 	}
 out:
 	pop(c, o1);
@@ -898,6 +942,22 @@ static void pod_free(struct k8s_pod *pod)
 }
 
 /* ---- Node ---- */
+
+/* The first IPv6 pod CIDR a Node lists (dual stack, IPv6-only), host bits cleared. */
+static void node_cidr6(struct k8s_node *node, const char *s)
+{
+	struct in6_addr a;
+	uint8_t len;
+
+	if (node->pod_cidr6_len || xcni_cidr6_parse(s, &a, &len) || !len)
+		return;
+	for (unsigned int i = 0; i < 16; i++) {
+		unsigned int keep = len >= (i + 1) * 8 ? 8 : len > i * 8 ? len - i * 8 : 0;
+
+		node->pod_cidr6[i] = a.s6_addr[i] & (uint8_t)(0xff00u >> keep);
+	}
+	node->pod_cidr6_len = len;
+}
 
 static int parse_node(struct ctx *c, json_t *doc, struct k8s_node *node)
 {
@@ -926,6 +986,8 @@ static int parse_node(struct ctx *c, json_t *doc, struct k8s_node *node)
 			goto out;
 		}
 		have_cidr = !err;
+		if (err == -EAFNOSUPPORT)
+			node_cidr6(node, s);
 		err = 0;
 	}
 	err = get_arr(c, spec, "podCIDRs", &cidrs);
@@ -948,6 +1010,8 @@ static int parse_node(struct ctx *c, json_t *doc, struct k8s_node *node)
 			cidr = tmp;
 			have_cidr = true;
 		}
+		if (r == -EAFNOSUPPORT)
+			node_cidr6(node, json_string_value(v));
 	}
 	pop(c, o2);
 	if (have_cidr) {
@@ -977,8 +1041,14 @@ static int parse_node(struct ctx *c, json_t *doc, struct k8s_node *node)
 			else if (parse_ipv4(s, &ip)) {
 				if (!node->internal_ip)
 					node->internal_ip = ip;
-			} else if (!is_ipv6(s))
+			} else if (!is_ipv6(s)) {
 				err = fail_in(c, "address", "\"%s\" is not a valid IP address", s);
+			} else {
+				static const uint8_t none[16];
+
+				if (!memcmp(node->internal_ip6, none, 16))
+					inet_pton(AF_INET6, s, node->internal_ip6);
+			}
 		}
 		pop(c, o);
 		if (err)
@@ -1791,7 +1861,7 @@ enum { PARSE_SERVICES = 1, PARSE_ENDPOINTSLICES = 2 };
 
 static int parse_any(json_t *doc, struct k8s_object **out, struct k8s_error *err, int extra)
 {
-	struct ctx c = { .err = err, .kind = "object", .lb = extra & PARSE_ENDPOINTSLICES };
+	struct ctx c = { .err = err, .kind = "object", .lb = extra & PARSE_SERVICES };
 	const char *kind, *api, *ns = NULL;
 	struct k8s_object *obj;
 	json_t *meta;

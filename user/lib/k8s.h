@@ -84,7 +84,9 @@ struct k8s_pod {
 	struct k8s_meta meta;
 	char *node_name; /* spec.nodeName, NULL if unset */
 	bool host_network;
-	uint32_t ip; /* status.podIP, network order, 0 if unset */
+	uint32_t ip; /* status.podIP(s): the IPv4, network order, 0 if none */
+	bool has_ip6; /* status.podIP(s) has an IPv6 address */
+	uint8_t ip6[16]; /* ... that one */
 	size_t nports; /* every spec.containers[].ports[] entry */
 	struct k8s_container_port *ports;
 };
@@ -94,6 +96,10 @@ struct k8s_node {
 	uint32_t internal_ip; /* status.addresses[type=InternalIP], network order */
 	uint32_t pod_cidr; /* spec.podCIDR, network order */
 	uint8_t pod_cidr_len;
+	/* dual stack and IPv6-only: the first IPv6 ones (all zero: none) */
+	uint8_t internal_ip6[16];
+	uint8_t pod_cidr6[16]; /* of spec.podCIDR or podCIDRs, host bits zero */
+	uint8_t pod_cidr6_len;
 };
 
 struct k8s_cidr {
@@ -157,9 +163,9 @@ struct k8s_svc_port {
 };
 
 /*
- * v1 Service of type ClusterIP (the only type the lab serves); k8s_parse_lb
- * also takes NodePort and LoadBalancer (nodePorts, externalIPs, load-balancer
- * ingress IPs, both traffic policies) and ExternalName.
+ * v1 Service: ClusterIP, NodePort and LoadBalancer (nodePorts, externalIPs,
+ * load-balancer ingress IPs, both traffic policies) and ExternalName (the lab
+ * serves ClusterIP and NodePort).
  */
 struct k8s_service {
 	struct k8s_meta meta;
@@ -167,12 +173,11 @@ struct k8s_service {
 	struct k8s_labels selector; /* spec.selector: equality on every key */
 	uint32_t cluster_ip; /* spec.clusterIP, network order; 0 unset (to be allocated) */
 	bool headless; /* clusterIP: None */
-	bool external_name; /* type ExternalName (k8s_parse_lb only): no frontend */
+	bool external_name; /* type ExternalName: no frontend */
 	size_t nports;
 	struct k8s_svc_port *ports;
 	bool affinity_client_ip; /* sessionAffinity: ClientIP */
 	uint32_t affinity_s; /* sessionAffinityConfig.clientIP.timeoutSeconds (default 10800) */
-	/* k8s_parse_lb only: */
 	bool node_ports; /* type NodePort or LoadBalancer: spec.ports[].nodePort is served */
 	bool etp_local; /* externalTrafficPolicy: Local */
 	bool itp_local; /* internalTrafficPolicy: Local */
@@ -237,7 +242,7 @@ struct k8s_error {
  * 10.1.0.0/16"); -ENOTSUP for a kind xcnid does not read (err says which).
  */
 int k8s_parse(json_t *doc, struct k8s_object **out, struct k8s_error *err);
-/* k8s_parse, Services included (for the lab's kube-proxy). */
+/* k8s_parse, Services of every type included (for the lab, which refuses the types it does not serve). */
 int k8s_parse_all(json_t *doc, struct k8s_object **out, struct k8s_error *err);
 /* k8s_parse, Services and EndpointSlices included (xcnid replacing kube-proxy). */
 int k8s_parse_lb(json_t *doc, struct k8s_object **out, struct k8s_error *err);

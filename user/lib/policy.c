@@ -350,6 +350,27 @@ static bool pod_managed(const struct k8s_pod *p)
 	return !p->host_network;
 }
 
+uint32_t pol_polkey6(const uint8_t ip6[16])
+{
+	uint32_t k = (uint32_t)ip6[13] << 16 | (uint32_t)ip6[14] << 8 | ip6[15];
+
+	/* 0 means "no pod" to the programs: 0.255.255.255 stands in (and
+	 * collides, reported, only with an address ending in ff:ffff). */
+	return htonl(k ? k : 0x00ffffff);
+}
+
+/*
+ * The 32-bit address a pod's policy and ipcache entries are keyed by: its
+ * IPv4, or for an IPv6-only pod of this node its policy key (pol_polkey6);
+ * 0 for an IPv6-only pod elsewhere (its node keys it) and a pod with none.
+ */
+static uint32_t pod_addr(const struct k8s_pod *p, bool local)
+{
+	if (p->ip)
+		return p->ip;
+	return local && p->has_ip6 ? pol_polkey6(p->ip6) : 0;
+}
+
 /* ---- namespaces and identities --------------------------------------- */
 
 /* The labels selectors see for every namespace a pod or Namespace names. */
@@ -648,15 +669,17 @@ static int build_ipcache(struct ctx *x, struct k8s_error *err)
 		struct pol_podname *pn;
 		uint32_t tunnel = 0;
 
-		if (!pod_managed(p) || !p->ip)
+		uint32_t a = pod_addr(p, pod_local(x, p));
+
+		if (!pod_managed(p) || !a)
 			continue;
 		if (!pod_local(x, p) && nd)
 			tunnel = nd->internal_ip;
-		if (ipcache_add(r, &cap, p->ip, 32, x->pod_id[i], tunnel))
+		if (ipcache_add(r, &cap, a, 32, x->pod_id[i], tunnel))
 			return -ENOMEM;
 		r->ipcache[r->nipcache - 1].val.flags = XCNI_IPC_POD;
 		pn = &r->podnames[r->npodnames++];
-		pn->ip = p->ip;
+		pn->ip = a;
 		copy_str(pn->name.ns, sizeof(pn->name.ns), p->meta.ns);
 		copy_str(pn->name.name, sizeof(pn->name.name), p->meta.name);
 		copy_str(pn->name.node, sizeof(pn->name.node), p->node_name);
@@ -1207,9 +1230,10 @@ static int compile_ep(const struct ctx *x, const struct k8s_pod *pod, uint32_t i
 	size_t u = 0;
 	int ret = 0;
 
-	eb->ip = pod->ip;
+	/* Only pods of this node have policy compiled. */
+	eb->ip = pod_addr(pod, true);
 	eb->n = eb->npc = 0;
-	ep->ip = pod->ip;
+	ep->ip = eb->ip;
 	ep->pod = pod;
 	ep->state.identity = identity;
 	for (uint8_t dir = 0; !ret && dir < XCNI_NR_POLICY_DIRS; dir++) {
@@ -1282,7 +1306,7 @@ static int build_eps(struct ctx *x)
 	for (size_t i = 0; !ret && i < x->npods; i++) {
 		const struct k8s_pod *p = x->pods[i];
 
-		if (!pod_managed(p) || !p->ip || !pod_local(x, p))
+		if (!pod_managed(p) || !pod_local(x, p) || !pod_addr(p, true))
 			continue;
 		ret = compile_ep(x, p, x->pod_id[i], &eb, &r->eps[r->neps++]);
 	}
@@ -1882,6 +1906,94 @@ static const struct nodeaddr *nodeaddr_find(const struct nodeaddr *v, size_t n, 
 	return NULL;
 }
 
+uint32_t pol_incr_pod_id(const struct pol_incr *pi, const char *ns, const char *name)
+{
+	char *key = pod_key(ns, name);
+	const struct ipod *ip = key ? hmap_get(&pi->pods, hstr(key), (uintptr_t)key) : NULL;
+
+	free(key);
+	return ip ? ip->id : 0;
+}
+
+static int cmp16(const void *a, const void *b)
+{
+	return memcmp(a, b, 16);
+}
+
+static int cmp_ipc6(const void *a, const void *b)
+{
+	return memcmp(a, b, sizeof(struct xcni_ipcache6_key));
+}
+
+int pol_v6_build(const struct pol_incr *pi, const struct cluster *c, struct pol_v6 *out)
+{
+	size_t n = c->n[K8S_POD];
+
+	memset(out, 0, sizeof(*out));
+	out->ipc = calloc(n ? n : 1, sizeof(*out->ipc));
+	out->keys = calloc(n ? n : 1, sizeof(*out->keys));
+	if (!out->ipc || !out->keys) {
+		pol_v6_free(out);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct k8s_pod *p = &c->objs[K8S_POD][i]->pod;
+		char *key;
+		const struct ipod *ip;
+
+		if (!pod_managed(p) || !p->has_ip6)
+			continue;
+		key = pod_key(p->meta.ns, p->meta.name);
+		if (!key) {
+			pol_v6_free(out);
+			return -ENOMEM;
+		}
+		ip = hmap_get(&pi->pods, hstr(key), (uintptr_t)key);
+		free(key);
+		struct pol_ipc6 *e = &out->ipc[out->nipc++];
+
+		e->key.prefixlen = 128;
+		memcpy(e->key.addr, p->ip6, 16);
+		e->val.identity = ip && ip->id ? ip->id : XCNI_ID_UNMANAGED;
+		e->val.flags = XCNI_IPC_POD;
+		if (ip && ip->local) {
+			struct pol_key6 *k = &out->keys[out->nkeys++];
+
+			memcpy(k->addr.addr, p->ip6, 16);
+			k->key = pod_addr(p, true);
+		}
+	}
+	/* One entry per address: the first pod (by the view's order) keeps it. */
+	qsort(out->ipc, out->nipc, sizeof(*out->ipc), cmp_ipc6);
+	if (out->nipc) {
+		size_t w = 1;
+
+		for (size_t r = 1; r < out->nipc; r++)
+			if (cmp_ipc6(&out->ipc[r], &out->ipc[w - 1]))
+				out->ipc[w++] = out->ipc[r];
+		out->nipc = w;
+	}
+	qsort(out->keys, out->nkeys, sizeof(*out->keys), cmp16);
+	if (out->nkeys) {
+		size_t w = 1;
+
+		for (size_t r = 1; r < out->nkeys; r++)
+			if (cmp16(&out->keys[r], &out->keys[w - 1]))
+				out->keys[w++] = out->keys[r];
+		out->nkeys = w;
+	}
+	return 0;
+}
+
+void pol_v6_free(struct pol_v6 *v)
+{
+	free(v->ipc);
+	free(v->keys);
+	v->ipc = NULL;
+	v->keys = NULL;
+	v->nipc = v->nkeys = 0;
+}
+
 static void podname_of(const struct ipod *p, struct pol_podname *pn)
 {
 	memset(pn, 0, sizeof(*pn)); /* whole bytes: they are digested and written */
@@ -1970,8 +2082,8 @@ static int incr_index(struct pol_incr *pi, const struct cluster *c, struct ctx *
 		}
 		ip->pod = p;
 		ip->id = x->pod_id[i];
-		ip->ip = pod_managed(p) ? p->ip : 0;
 		ip->local = incr_local(pi, p);
+		ip->ip = pod_managed(p) ? pod_addr(p, ip->local) : 0;
 		if (ip->id)
 			rid_find(r, ip->id)->npods++;
 		if (ip->ip && hmap_put(&pi->ipx, hu32(ip->ip), UKEY(ip->ip), ip))
@@ -2170,14 +2282,16 @@ static int clashes_settle(struct pol_incr *pi)
 	for (size_t i = 0; i < pi->nclash; i++) {
 		struct ipod *ip = hmap_get(&pi->pods, hstr(pi->clash[i]), (uintptr_t)pi->clash[i]);
 
-		if (ret || !ip || ip->ip || !pod_managed(ip->pod) || !ip->pod->ip)
+		uint32_t a = ip ? pod_addr(ip->pod, ip->local) : 0;
+
+		if (ret || !ip || ip->ip || !pod_managed(ip->pod) || !a)
 			continue; /* gone, or changed again and placed */
-		if (hmap_has(&pi->ipx, hu32(ip->pod->ip), UKEY(ip->pod->ip))) {
+		if (hmap_has(&pi->ipx, hu32(a), UKEY(a))) {
 			pi->d.why = "two pods on one address";
 			ret = 1; /* two pods, one address: the whole compile says which */
+		} else {
+			ret = ipx_add(pi, ip, a);
 		}
-		else
-			ret = ipx_add(pi, ip, ip->pod->ip);
 	}
 	clash_drop(pi);
 	return ret;
@@ -2214,10 +2328,12 @@ static int pod_link(struct pol_incr *pi, const struct k8s_pod *p)
 			return ret;
 		}
 	}
-	if (pod_managed(p) && p->ip) {
+	uint32_t a = pod_addr(p, ip->local);
+
+	if (pod_managed(p) && a) {
 		/* Another pod has the address: maybe one deleted further on in this
 		 * batch (a new pod reusing an old one's address); seen at the end. */
-		if (hmap_has(&pi->ipx, hu32(p->ip), UKEY(p->ip))) {
+		if (hmap_has(&pi->ipx, hu32(a), UKEY(a))) {
 			char *k = strdup(ip->key);
 
 			if (!k || grow(&pi->clash, &pi->capclash, pi->nclash, sizeof(*pi->clash))) {
@@ -2225,7 +2341,7 @@ static int pod_link(struct pol_incr *pi, const struct k8s_pod *p)
 				return -ENOMEM;
 			}
 			pi->clash[pi->nclash++] = k;
-		} else if ((ret = ipx_add(pi, ip, p->ip))) {
+		} else if ((ret = ipx_add(pi, ip, a))) {
 			return ret;
 		}
 	}

@@ -173,6 +173,38 @@ void pol_incr_free(struct pol_incr *pi);
 int pol_incr_update(struct pol_incr *pi, const struct cluster *c, const struct pol_opts *o,
 		    const struct store_change *ch, size_t nch, bool all, bool whole,
 		    const struct pol_result **r, const struct pol_delta **d, struct k8s_error *err);
+/* The identity pod ns/name has in the last result; 0 if none (hostNetwork, unknown). */
+uint32_t pol_incr_pod_id(const struct pol_incr *pi, const char *ns, const char *name);
+/*
+ * The policy key of an IPv6-only pod of this node (xcni_shared.h: polkey6):
+ * 0.0.0.0/8 from the address's low 24 bits, which no pod IPv4 can be. Its
+ * policy entries, polep and a podname entry are under it, as a dual-stack
+ * pod's are under its IPv4; two such pods of one node whose addresses end
+ * alike are refused like two pods with one address.
+ */
+uint32_t pol_polkey6(const uint8_t ip6[16]);
+/*
+ * IPv6 beside the result: every pod's IPv6 in the ipcache6 under its
+ * identity (tunnel_ip 0: no IPv6 overlay yet), and this node's pods' IPv6
+ * -> policy key (their IPv4, or pol_polkey6). Sorted by key, one entry per
+ * address (a second pod claiming one is left out). Built from the view c
+ * and pi's last result; pol_v6_free releases it.
+ */
+struct pol_ipc6 {
+	struct xcni_ipcache6_key key;
+	struct xcni_ipcache_val val;
+};
+struct pol_key6 {
+	struct xcni_in6 addr;
+	__u32 key;
+};
+struct pol_v6 {
+	size_t nipc, nkeys;
+	struct pol_ipc6 *ipc;
+	struct pol_key6 *keys;
+};
+int pol_v6_build(const struct pol_incr *pi, const struct cluster *c, struct pol_v6 *out);
+void pol_v6_free(struct pol_v6 *v);
 /* Compiles that started from scratch (the first, and every fallback). */
 size_t pol_incr_resets(const struct pol_incr *pi);
 

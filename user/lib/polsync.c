@@ -48,6 +48,9 @@ struct polsync {
 	size_t neps;
 	struct ep_state *eps; /* sorted by ip */
 	struct kvset ipcache, identity, polname, podname, polsel;
+	/* IPv6: ipcache6 and polkey6 (-1 under programs without IPv6). */
+	int fd_ipcache6, fd_polkey6;
+	struct kvset ipcache6, polkey6;
 	/* Old versions to delete in polsync_cleanup. */
 	size_t ndel, ndelc;
 	struct pol_entry *del;
@@ -433,6 +436,7 @@ int polsync_open(const char *pin_dir, struct polsync **out)
 		return -ENOMEM;
 	ps->fd_policy = ps->fd_polrange = ps->fd_polcidr = ps->fd_polep = ps->fd_ipcache = -1;
 	ps->fd_identity = ps->fd_polname = ps->fd_podname = ps->fd_polsel = -1;
+	ps->fd_ipcache6 = ps->fd_polkey6 = -1;
 	if ((err = ps->fd_policy = xcni_map_open_pinned(pin_dir, "xcni_policy", &ps->max_policy)) < 0 ||
 	    (err = ps->fd_polrange = xcni_map_open_pinned(pin_dir, "xcni_polrange", &ps->max_polrange)) < 0 ||
 	    (err = ps->fd_polcidr = xcni_map_open_pinned(pin_dir, "xcni_polcidr", &ps->max_polcidr)) < 0 ||
@@ -449,6 +453,16 @@ int polsync_open(const char *pin_dir, struct polsync **out)
 	    (err = kvset_load(ps->fd_polsel, sizeof(__u32), sizeof(struct xcni_polsel),
 			      &ps->polsel)) ||
 	    (err = load_eps(ps)))
+		goto fail;
+	/* IPv6's maps: what an earlier agent left, replaced by the first apply. */
+	ps->fd_ipcache6 = xcni_map_open_pinned(pin_dir, "xcni_ipcache6", NULL);
+	ps->fd_polkey6 = xcni_map_open_pinned(pin_dir, "xcni_polkey6", NULL);
+	if (ps->fd_ipcache6 >= 0 &&
+	    (err = kvset_load(ps->fd_ipcache6, sizeof(struct xcni_ipcache6_key),
+			      sizeof(struct xcni_ipcache_val), &ps->ipcache6)))
+		goto fail;
+	if (ps->fd_polkey6 >= 0 &&
+	    (err = kvset_load(ps->fd_polkey6, sizeof(struct xcni_in6), sizeof(__u32), &ps->polkey6)))
 		goto fail;
 	count_keys(ps->fd_policy, sizeof(struct xcni_polhash_key), &ps->n_policy);
 	count_keys(ps->fd_polrange, sizeof(struct xcni_policy_key), &ps->n_polrange);
@@ -483,6 +497,12 @@ void polsync_free(struct polsync *ps)
 	free(ps->eps);
 	mirrors_free(ps);
 	free(ps->polsel.d);
+	free(ps->ipcache6.d);
+	free(ps->polkey6.d);
+	if (ps->fd_ipcache6 >= 0)
+		close(ps->fd_ipcache6);
+	if (ps->fd_polkey6 >= 0)
+		close(ps->fd_polkey6);
 	free(ps->del);
 	free(ps->delc);
 	int fds[] = { ps->fd_policy, ps->fd_polrange, ps->fd_polcidr, ps->fd_polep, ps->fd_ipcache,
@@ -1019,4 +1039,17 @@ int polsync_cleanup(struct polsync *ps, struct polsync_stats *st)
 		return sweep(ps, &st->entries_deleted);
 	}
 	return 0;
+}
+
+int polsync_apply6(struct polsync *ps, const struct pol_v6 *v, size_t *changed)
+{
+	int err = 0;
+
+	if (ps->fd_ipcache6 >= 0)
+		err = kvset_sync(ps->fd_ipcache6, &ps->ipcache6, v->ipc, v->nipc, sizeof(*v->ipc),
+				 offsetof(struct pol_ipc6, val), KV_BOTH, changed);
+	if (!err && ps->fd_polkey6 >= 0)
+		err = kvset_sync(ps->fd_polkey6, &ps->polkey6, v->keys, v->nkeys, sizeof(*v->keys),
+				 offsetof(struct pol_key6, key), KV_BOTH, changed);
+	return err;
 }

@@ -46,4 +46,10 @@ int polsync_apply(struct polsync *ps, const struct pol_result *r, const struct p
 bool polsync_needs_full(const struct polsync *ps);
 int polsync_cleanup(struct polsync *ps, struct polsync_stats *st);
 
+/*
+ * IPv6: makes xcni_ipcache6 and xcni_polkey6 hold v (pol_v6), writing what
+ * changed. Skipped for maps the programs do not have. 0 or -errno.
+ */
+int polsync_apply6(struct polsync *ps, const struct pol_v6 *v, size_t *changed);
+
 #endif

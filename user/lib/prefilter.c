@@ -2,8 +2,97 @@
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <errno.h>
+#include <stdio.h>
+#include <string.h>
 
 #include "prefilter.h"
+
+/* A decimal 0..max that is all of s: no sign, no blanks, no leading '+'. */
+static int parse_len(const char *s, unsigned int max, unsigned int *v)
+{
+	unsigned long n = 0;
+
+	if (!*s || strlen(s) > 3)
+		return -EINVAL;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return -EINVAL;
+		n = n * 10 + (unsigned long)(*s - '0');
+	}
+	if (n > max)
+		return -EINVAL;
+	*v = (unsigned int)n;
+	return 0;
+}
+
+/* Clears the host bits of a /len in the n bytes at a; true if any was set. */
+static int clear_host(__u8 *a, unsigned int n, unsigned int len)
+{
+	int set = 0;
+
+	for (unsigned int i = 0; i < n; i++) {
+		unsigned int keep = len >= (i + 1) * 8 ? 8 : len > i * 8 ? len - i * 8 : 0;
+		__u8 mask = (__u8)(0xff00u >> keep);
+
+		set |= a[i] & ~mask;
+		a[i] &= mask;
+	}
+	return set != 0;
+}
+
+int xcni_prefilter_parse(const char *s, struct xcni_pf_prefix *p, char *why, size_t wlen)
+{
+	const char *sl = strchr(s, '/');
+	size_t alen = sl ? (size_t)(sl - s) : strlen(s);
+	int v6 = memchr(s, ':', alen) != NULL, af = v6 ? AF_INET6 : AF_INET;
+	unsigned int max = v6 ? 128 : 32, len = max;
+	char addr[INET6_ADDRSTRLEN], net[INET6_ADDRSTRLEN];
+	__u8 a[16] = {};
+
+	memset(p, 0, sizeof(*p));
+	if (alen >= sizeof(addr) || (memcpy(addr, s, alen), addr[alen] = '\0',
+				     inet_pton(af, addr, a) != 1)) {
+		snprintf(why, wlen, v6 ? "not an IPv6 prefix (ADDRESS/LEN)" :
+					 "not an IPv4 prefix (A.B.C.D/LEN) nor an IPv6 one (ADDRESS/LEN)");
+		return -EINVAL;
+	}
+	if (sl && parse_len(sl + 1, max, &len)) {
+		snprintf(why, wlen, "bad prefix length \"%s\" (1 to %u)", sl + 1, max);
+		return -EINVAL;
+	}
+	if (!len) {
+		snprintf(why, wlen, "a /0 would drop every packet the underlay receives, the "
+			 "other nodes' Geneve included; refused");
+		return -EINVAL;
+	}
+	if (clear_host(a, max / 8, len)) {
+		inet_ntop(af, a, net, sizeof(net));
+		snprintf(why, wlen, "host bits set: the /%u network is %s/%u (or give %s/%u for "
+			 "the one address)", len, net, len, addr, max);
+		return -EINVAL;
+	}
+	p->family = af;
+	if (v6) {
+		p->k6.prefixlen = len;
+		memcpy(p->k6.addr, a, 16);
+	} else {
+		p->k4.prefixlen = len;
+		memcpy(&p->k4.addr, a, 4);
+	}
+	return 0;
+}
+
+const char *xcni_prefilter_str(const struct xcni_pf_prefix *p, char *buf, size_t len)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	if (p->family == AF_INET6)
+		inet_ntop(AF_INET6, p->k6.addr, a, sizeof(a));
+	else
+		inet_ntop(AF_INET, &p->k4.addr, a, sizeof(a));
+	snprintf(buf, len, "%s/%u", a, p->family == AF_INET6 ? p->k6.prefixlen : p->k4.prefixlen);
+	return buf;
+}
 
 static int mark_one(int fd, __u32 net, int delta)
 {

@@ -10,8 +10,8 @@ static const struct xcni_reason_info reasons[] = {
 	R(XCNI_FWD_LOCAL, "fwd-local", "redirected to a pod on this node"),
 	R(XCNI_FWD_STACK, "fwd-stack", "handed to the host stack (routing, TTL expiry)"),
 	R(XCNI_FWD_REPLY, "fwd-reply", "reply of a tracked flow, handed on"),
-	R(XCNI_PASS_ARP, "pass-arp", "ARP from the endpoint's own address"),
-	R(XCNI_DROP_NON_IP, "drop-non-ip", "neither IPv4 nor ARP: pods are IPv4-only"),
+	R(XCNI_PASS_ARP, "pass-arp", "ARP, or IPv6 neighbour discovery, from the endpoint's own address"),
+	R(XCNI_DROP_NON_IP, "drop-non-ip", "neither IPv4, IPv6 nor ARP"),
 	R(XCNI_DROP_SHORT, "drop-short", "truncated Ethernet, ARP, IPv4 or L4 header"),
 	R(XCNI_DROP_BAD_IHL, "drop-bad-ihl", "IHL < 5, or tot_len shorter than the header or longer than the packet"),
 	R(XCNI_DROP_FRAGMENT, "drop-fragment", "IPv4 fragment after the first, of no flow the first opened"),
@@ -47,6 +47,8 @@ static const struct xcni_reason_info reasons[] = {
 	  "externalTrafficPolicy=Local and no backend on this node"),
 	R(XCNI_DROP_NAT_NO_PORT, "drop-nat-no-port",
 	  "NodePort to a remote backend: no free source port for its SNAT"),
+	R(XCNI_DROP_EXTHDR, "drop-exthdr",
+	  "IPv6 extension headers: more than the data plane walks, or cut short"),
 };
 
 /* A reason added at the bottom of the enum without a name here fails the build. */

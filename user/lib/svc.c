@@ -1,5 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
-/* Services + EndpointSlices -> svcsync's frontends (svc.h). */
+/*
+ * Services + EndpointSlices -> svcsync's frontends (svc.h).
+ *
+ * Each Service is built alone into its candidates (struct item): the
+ * frontends it asks for and the problems only it has, in the order
+ * svc_build reports them. Which Service gets a frontend two of them ask for
+ * (the first in name order) is settled afterwards: by a walk in order
+ * (svc_build), or by the claims on each frontend key (svc_incr, where one
+ * Service changing touches only its own candidates and the keys they claim).
+ */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -15,22 +24,138 @@ static const char *proto_name(uint8_t p)
 	return p == IPPROTO_TCP ? "TCP" : p == IPPROTO_UDP ? "UDP" : "SCTP";
 }
 
-static int add_err(struct svc_list *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int add_err(struct svc_list *l, const char *fmt, ...)
+/* One candidate of a Service: a problem of its own, or a frontend it asks for. */
+struct item {
+	char *err; /* set: a problem (no frontend) */
+	struct svc_spec fe; /* else: the frontend (its name and backends owned) */
+	struct svc_spec twin; /* its INT twin under externalTrafficPolicy Local (name NULL: none) */
+	/* Where it comes from, for when another has it (said then, not kept as text:
+	 * 10k Services, 10k strings nobody reads): FIELD_* and its index. */
+	uint8_t field;
+	uint16_t fidx;
+};
+
+struct items {
+	struct item *v;
+	size_t n, cap;
+};
+
+static void spec_free(struct svc_spec *s)
 {
-	char **v = realloc(l->errs, (l->nerrs + 1) * sizeof(*v));
+	free((char *)s->name);
+	free((void *)s->be);
+	s->name = NULL;
+	s->be = NULL;
+}
+
+static void item_free(struct item *it)
+{
+	free(it->err);
+	spec_free(&it->fe);
+	spec_free(&it->twin);
+}
+
+static void items_free(struct items *v)
+{
+	for (size_t i = 0; i < v->n; i++)
+		item_free(&v->v[i]);
+	free(v->v);
+	memset(v, 0, sizeof(*v));
+}
+
+/* Room for one more item, zeroed; NULL on -ENOMEM. */
+static struct item *item_new(struct items *v)
+{
+	if (v->n == v->cap) {
+		size_t cap = v->cap ? 2 * v->cap : 4;
+		struct item *n = realloc(v->v, cap * sizeof(*n));
+
+		if (!n)
+			return NULL;
+		v->v = n;
+		v->cap = cap;
+	}
+	memset(&v->v[v->n], 0, sizeof(v->v[0]));
+	return &v->v[v->n++];
+}
+
+static int item_err(struct items *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int item_err(struct items *v, const char *fmt, ...)
+{
+	struct item *it = item_new(v);
 	va_list ap;
 	int n;
 
-	if (!v)
+	if (!it)
 		return -ENOMEM;
-	l->errs = v;
 	va_start(ap, fmt);
-	n = vasprintf(&v[l->nerrs], fmt, ap);
+	n = vasprintf(&it->err, fmt, ap);
 	va_end(ap);
-	if (n < 0)
+	if (n < 0) {
+		it->err = NULL;
+		v->n--;
 		return -ENOMEM;
-	l->nerrs++;
+	}
+	return 0;
+}
+
+static int add_err(struct svc_list *l, char *msg)
+{
+	char **v = realloc(l->errs, (l->nerrs + 1) * sizeof(*v));
+
+	if (!v) {
+		free(msg);
+		return -ENOMEM;
+	}
+	l->errs = v;
+	v[l->nerrs++] = msg;
+	return 0;
+}
+
+/* FIELD_PEER: another node's NodePort frontend, for pods; when taken, left out unsaid. */
+enum { FIELD_PORT, FIELD_NODEPORT, FIELD_EXTERNAL_IP, FIELD_LB_IP, FIELD_PEER };
+
+/* The field a candidate comes from, as its messages name it. */
+static void field_name(uint8_t field, size_t i, char *buf, size_t len)
+{
+	static const char *const fmt[] = { "spec.ports[%zu]", "spec.ports[%zu].nodePort",
+					   "spec.externalIPs[%zu]",
+					   "status.loadBalancer.ingress[%zu].ip",
+					   "spec.ports[%zu].nodePort" };
+
+	snprintf(buf, len, fmt[field], i);
+}
+
+/* Candidate it of Service ns/name asks for a frontend another (owner) has: the words for it. */
+static char *clash_msg(const struct item *it, const char *ns, const char *name, const char *owner)
+{
+	char fld[96], ip[INET_ADDRSTRLEN], *m;
+
+	field_name(it->field, it->fidx, fld, sizeof(fld));
+	inet_ntop(AF_INET, it->fe.key.addr, ip, sizeof(ip));
+	if (asprintf(&m, "Service %s/%s: %s: frontend %s:%u/%s is another Service's already (%s); "
+		     "left out", ns, name, fld, ip, ntohs(it->fe.key.port), proto_name(it->fe.key.proto),
+		     owner) < 0)
+		return NULL;
+	return m;
+}
+
+int svc_nodeport_range_parse(const char *s, uint16_t *min, uint16_t *max)
+{
+	unsigned long lo, hi;
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	lo = strtoul(s, &end, 10);
+	if (errno || *end != '-' || end[1] < '0' || end[1] > '9')
+		return -EINVAL;
+	hi = strtoul(end + 1, &end, 10);
+	if (errno || *end || lo < 1 || lo > hi || hi > 65535)
+		return -EINVAL;
+	*min = (uint16_t)lo;
+	*max = (uint16_t)hi;
 	return 0;
 }
 
@@ -93,16 +218,6 @@ static void add_backend(struct svc_be_spec *be, size_t *nbe, const struct k8s_en
 	(*nbe)++;
 }
 
-/*
- * The frontends built so far, by key: open addressing over indexes into
- * out->specs (+1; 0 empty), so telling a frontend another Service has is
- * one lookup, not a walk over every frontend (10k Services: 50M compares).
- */
-struct fe_set {
-	uint32_t *slot;
-	size_t mask;
-};
-
 static size_t key_hash(const struct xcni_svc_key *k)
 {
 	const unsigned char *p = (const unsigned char *)k;
@@ -113,26 +228,16 @@ static size_t key_hash(const struct xcni_svc_key *k)
 	return (size_t)(h ^ (h >> 32));
 }
 
-/* The slot holding k, or the empty one where it goes. */
-static uint32_t *fe_set_find(const struct fe_set *fs, const struct svc_list *out,
-			     const struct xcni_svc_key *k)
-{
-	for (size_t i = key_hash(k) & fs->mask;; i = (i + 1) & fs->mask)
-		if (!fs->slot[i] || !memcmp(&out->specs[fs->slot[i] - 1].key, k, sizeof(*k)))
-			return &fs->slot[i];
-}
-
 /* The backends one Service port has: every one, and those on this node. */
 struct port_bes {
 	struct svc_be_spec *all, *local;
 	size_t nall, nlocal;
 };
 
-/* One frontend appended to out, with a copy of be. 0 or -ENOMEM. */
-static int add_spec(struct svc_list *out, char *name, const struct xcni_svc_key *key,
+/* A frontend spec with a copy of be. 0 or -ENOMEM (name freed then). */
+static int spec_set(struct svc_spec *sp, char *name, const struct xcni_svc_key *key,
 		    uint8_t flags, uint32_t affinity_s, const struct svc_be_spec *be, size_t nbe)
 {
-	struct svc_spec *sp = &out->specs[out->n];
 	struct svc_be_spec *copy = NULL;
 
 	if (nbe && !(copy = malloc(nbe * sizeof(*copy)))) {
@@ -148,7 +253,6 @@ static int add_spec(struct svc_list *out, char *name, const struct xcni_svc_key 
 	sp->affinity_s = affinity_s;
 	sp->be = copy;
 	sp->nbe = nbe;
-	out->n++;
 	return 0;
 }
 
@@ -159,7 +263,6 @@ struct port_ctx {
 	const struct k8s_svc_port *p;
 	uint8_t flags; /* affinity, Maglev */
 	const struct port_bes *b;
-	struct fe_set *fs; /* every frontend built so far */
 };
 
 /* Who a frontend belongs to, for the name map (xcni_svcname); names longer
@@ -180,16 +283,15 @@ static void set_who(struct svc_spec *sp, const struct port_ctx *pc)
  * sends pods' traffic to external frontends cluster-wide). The ClusterIP
  * follows internalTrafficPolicy (Local: this node's backends only).
  */
-static int add_frontend(struct svc_list *out, const struct port_ctx *pc, uint32_t addr,
-			uint16_t port, bool external, const char *field)
+static int add_frontend(struct items *v, const struct port_ctx *pc, uint32_t addr, uint16_t port,
+			bool external, uint8_t field, size_t fidx)
 {
 	const struct k8s_service *s = &pc->so->svc;
 	struct xcni_svc_key k = {};
-	const char *owner;
-	uint32_t *slot;
 	char ip[INET_ADDRSTRLEN], *name;
 	uint8_t flags = pc->flags;
 	bool local = external ? s->etp_local : s->itp_local;
+	struct item *it;
 	int err;
 
 	memcpy(k.addr, &addr, 4);
@@ -198,15 +300,6 @@ static int add_frontend(struct svc_list *out, const struct port_ctx *pc, uint32_
 	k.proto = pc->p->proto;
 	k.scope = XCNI_SCOPE_EXT;
 	inet_ntop(AF_INET, &addr, ip, sizeof(ip));
-	/* Frontends are unique: the Service that has it first (in name order) keeps it. */
-	slot = fe_set_find(pc->fs, out, &k);
-	owner = *slot ? out->specs[*slot - 1].name : NULL;
-	if (owner)
-		return add_err(out,
-			       "Service %s/%s: %s: frontend %s:%u/%s is another Service's already "
-			       "(%s); left out",
-			       pc->so->meta.ns, pc->so->meta.name, field, ip, port,
-			       proto_name(k.proto), owner);
 	if (local)
 		flags |= external ? XCNI_SVC_F_ETP_LOCAL : XCNI_SVC_F_ITP_LOCAL;
 	if (external && local)
@@ -219,25 +312,70 @@ static int add_frontend(struct svc_list *out, const struct port_ctx *pc, uint32_
 			       port, proto_name(k.proto));
 	if (err < 0)
 		return -ENOMEM;
-	err = add_spec(out, name, &k, flags, s->affinity_s, local ? pc->b->local : pc->b->all,
+	if (!(it = item_new(v))) {
+		free(name);
+		return -ENOMEM;
+	}
+	err = spec_set(&it->fe, name, &k, flags, s->affinity_s, local ? pc->b->local : pc->b->all,
 		       local ? pc->b->nlocal : pc->b->nall);
 	if (err)
-		return err;
-	set_who(&out->specs[out->n - 1], pc);
-	*slot = (uint32_t)out->n;
+		goto fail;
+	set_who(&it->fe, pc);
+	it->field = field;
+	it->fidx = (uint16_t)fidx;
+	err = -ENOMEM;
 	if (!(flags & XCNI_SVC_F_TWO_SCOPES))
 		return 0;
 	k.scope = XCNI_SCOPE_INT;
 	if (asprintf(&name, "%s/%s %s:%u/%s (inside)", pc->so->meta.ns, pc->so->meta.name, ip,
 		     port, proto_name(k.proto)) < 0)
-		return -ENOMEM;
-	slot = fe_set_find(pc->fs, out, &k);
-	err = add_spec(out, name, &k, pc->flags, s->affinity_s, pc->b->all, pc->b->nall);
-	if (!err) {
-		set_who(&out->specs[out->n - 1], pc);
-		*slot = (uint32_t)out->n;
-	}
+		goto fail;
+	if ((err = spec_set(&it->twin, name, &k, pc->flags, s->affinity_s, pc->b->all, pc->b->nall)))
+		goto fail;
+	set_who(&it->twin, pc);
+	return 0;
+fail:
+	item_free(it);
+	v->n--;
 	return err;
+}
+
+/*
+ * Another node's NodePort, for this node's pods: every backend, whatever the
+ * traffic policy (kube-proxy, too, sends pods' traffic to an external frontend
+ * to every endpoint). In the EXT scope the programs look up first: traffic from
+ * outside to another node's address never reaches this node's underlay.
+ */
+static int add_peer_frontend(struct items *v, const struct port_ctx *pc, uint32_t addr,
+			     uint16_t port, size_t fidx)
+{
+	struct xcni_svc_key k = { .family = XCNI_AF_INET, .proto = pc->p->proto,
+				  .scope = XCNI_SCOPE_EXT };
+	char ip[INET_ADDRSTRLEN], *name;
+	struct item *it;
+	int err;
+
+	memcpy(k.addr, &addr, 4);
+	k.port = htons(port);
+	inet_ntop(AF_INET, &addr, ip, sizeof(ip));
+	if (asprintf(&name, "%s/%s %s:%u/%s (another node's)", pc->so->meta.ns, pc->so->meta.name,
+		     ip, port, proto_name(k.proto)) < 0)
+		return -ENOMEM;
+	if (!(it = item_new(v))) {
+		free(name);
+		return -ENOMEM;
+	}
+	err = spec_set(&it->fe, name, &k, pc->flags, pc->so->svc.affinity_s, pc->b->all,
+		       pc->b->nall);
+	if (err) {
+		item_free(it);
+		v->n--;
+		return err;
+	}
+	set_who(&it->fe, pc);
+	it->field = FIELD_PEER;
+	it->fidx = (uint16_t)fidx;
+	return 0;
 }
 
 /* How many frontends (with their INT twins) one Service can have: room in out. */
@@ -246,7 +384,7 @@ static size_t frontends_max(const struct k8s_service *s, const struct svc_node *
 	size_t per_port = 1 + s->nexternal_ips + s->nlb_ips;
 
 	if (s->node_ports && node)
-		per_port += node->naddrs;
+		per_port += node->naddrs + node->npeers;
 	return 2 * per_port * s->nports;
 }
 
@@ -259,7 +397,7 @@ static size_t frontends_max(const struct k8s_service *s, const struct svc_node *
 static int port_backends(const struct k8s_object *so, size_t i,
 			 const struct k8s_object *const *slices, size_t nslices,
 			 const struct svc_node *node, size_t room, struct port_bes *b,
-			 struct svc_list *out)
+			 struct items *v)
 {
 	const struct k8s_svc_port *p = &so->svc.ports[i];
 	const struct k8s_epslice *miss = NULL;
@@ -291,20 +429,25 @@ static int port_backends(const struct k8s_object *so, size_t i,
 				add_backend(b->local, &b->nlocal, e, ep->port);
 		}
 	}
-	if (miss && !matched &&
-	    add_err(out,
-		    "Service %s/%s: spec.ports[%zu].name: \"%s\" names no %s port of "
-		    "EndpointSlice %s/%s",
-		    so->meta.ns, so->meta.name, i, p->name ? p->name : "", proto_name(p->proto),
-		    miss->meta.ns, miss->meta.name))
-		return -ENOMEM;
+	if (miss && !matched)
+		return item_err(v,
+				"Service %s/%s: spec.ports[%zu].name: \"%s\" names no %s port of "
+				"EndpointSlice %s/%s",
+				so->meta.ns, so->meta.name, i, p->name ? p->name : "",
+				proto_name(p->proto), miss->meta.ns, miss->meta.name);
 	return 0;
 }
 
-/* One Service's frontends, appended to out. */
+/* Does the Service get frontends at all? Not headless, ExternalName or unallocated ones (DNS's). */
+static bool has_frontends(const struct k8s_service *s)
+{
+	return !s->headless && !s->external_name && s->cluster_ip;
+}
+
+/* One Service's candidates (slices: its EndpointSlices by name), appended to v. */
 static int build_one(const struct k8s_object *so, const struct k8s_object *const *slices,
 		     size_t nslices, const struct svc_node *node, unsigned int flags,
-		     struct fe_set *fs, struct svc_list *out)
+		     struct items *v)
 {
 	const struct k8s_service *s = &so->svc;
 	uint16_t np_min = node && node->np_max ? node->np_min : SVC_NODEPORT_MIN;
@@ -317,41 +460,105 @@ static int build_one(const struct k8s_object *so, const struct k8s_object *const
 	for (size_t i = 0; i < s->nports && !err; i++) {
 		const struct k8s_svc_port *p = &s->ports[i];
 		struct port_bes b;
-		struct port_ctx pc = { .so = so, .i = i, .p = p, .b = &b, .fs = fs };
+		struct port_ctx pc = { .so = so, .i = i, .p = p, .b = &b };
 		char fld[96];
 
 		if (s->affinity_client_ip)
 			pc.flags |= XCNI_SVC_F_AFFINITY;
 		if (flags & SVC_BUILD_MAGLEV)
 			pc.flags |= XCNI_SVC_F_MAGLEV;
-		err = port_backends(so, i, slices, nslices, node, room, &b, out);
-		snprintf(fld, sizeof(fld), "spec.ports[%zu]", i);
+		err = port_backends(so, i, slices, nslices, node, room, &b, v);
 		if (!err && s->cluster_ip)
-			err = add_frontend(out, &pc, s->cluster_ip, p->port, false, fld);
-		snprintf(fld, sizeof(fld), "spec.ports[%zu].nodePort", i);
+			err = add_frontend(v, &pc, s->cluster_ip, p->port, false, FIELD_PORT, i);
+		field_name(FIELD_NODEPORT, i, fld, sizeof(fld));
 		if (!err && s->node_ports && p->node_port && node && node->naddrs &&
 		    (p->node_port < np_min || p->node_port > np_max))
-			err = add_err(out,
-				      "Service %s/%s: %s: %u is outside the NodePort range %u-%u; "
-				      "that frontend is refused",
-				      so->meta.ns, so->meta.name, fld, p->node_port, np_min, np_max);
+			err = item_err(v,
+				       "Service %s/%s: %s: %u is outside the NodePort range %u-%u; "
+				       "that frontend is refused",
+				       so->meta.ns, so->meta.name, fld, p->node_port, np_min, np_max);
 		else if (s->node_ports && p->node_port && node)
-			for (size_t a = 0; a < node->naddrs && !err; a++)
-				err = add_frontend(out, &pc, node->addrs[a], p->node_port, true, fld);
-		for (size_t a = 0; a < s->nexternal_ips && !err; a++) {
-			snprintf(fld, sizeof(fld), "spec.externalIPs[%zu]", a);
-			err = add_frontend(out, &pc, s->external_ips[a], p->port, true, fld);
-		}
-		for (size_t a = 0; a < s->nlb_ips && !err; a++) {
-			snprintf(fld, sizeof(fld), "status.loadBalancer.ingress[%zu].ip", a);
-			err = add_frontend(out, &pc, s->lb_ips[a], p->port, true, fld);
-		}
+			for (size_t a = 0; a < node->naddrs + node->npeers && !err; a++)
+				err = a < node->naddrs ?
+				      add_frontend(v, &pc, node->addrs[a], p->node_port, true,
+						   FIELD_NODEPORT, i) :
+				      add_peer_frontend(v, &pc, node->peers[a - node->naddrs],
+							p->node_port, i);
+		for (size_t a = 0; a < s->nexternal_ips && !err; a++)
+			err = add_frontend(v, &pc, s->external_ips[a], p->port, true,
+					   FIELD_EXTERNAL_IP, a);
+		for (size_t a = 0; a < s->nlb_ips && !err; a++)
+			err = add_frontend(v, &pc, s->lb_ips[a], p->port, true, FIELD_LB_IP, a);
 		free(b.all);
 		free(b.local);
 	}
 	return err;
 }
 
+/*
+ * The frontends taken so far, by key: open addressing over indexes into
+ * out->specs (+1; 0 empty), so telling a frontend another Service has is
+ * one lookup, not a walk over every frontend (10k Services: 50M compares).
+ */
+struct fe_set {
+	uint32_t *slot;
+	size_t mask;
+};
+
+/* The slot holding k, or the empty one where it goes. */
+static uint32_t *fe_set_find(const struct fe_set *fs, const struct svc_list *out,
+			     const struct xcni_svc_key *k)
+{
+	for (size_t i = key_hash(k) & fs->mask;; i = (i + 1) & fs->mask)
+		if (!fs->slot[i] || !memcmp(&out->specs[fs->slot[i] - 1].key, k, sizeof(*k)))
+			return &fs->slot[i];
+}
+
+/* Moves spec into out (room made by the caller); its slot in fs set. */
+static void take_spec(struct svc_list *out, struct fe_set *fs, struct svc_spec *sp)
+{
+	uint32_t *slot = fe_set_find(fs, out, &sp->key);
+
+	out->specs[out->n++] = *sp;
+	*slot = (uint32_t)out->n;
+	sp->name = NULL;
+	sp->be = NULL;
+}
+
+/* Service so's candidates in order into out: a frontend taken first keeps it. */
+static int settle(const struct k8s_object *so, struct items *v, struct fe_set *fs,
+		  struct svc_list *out)
+{
+	for (size_t i = 0; i < v->n; i++) {
+		struct item *it = &v->v[i];
+		uint32_t *slot;
+		int err;
+
+		if (it->err) {
+			err = add_err(out, it->err);
+			it->err = NULL;
+			if (err)
+				return err;
+			continue;
+		}
+		slot = fe_set_find(fs, out, &it->fe.key);
+		if (*slot && it->field == FIELD_PEER)
+			continue; /* one of this node's own, or another Service's: unsaid */
+		if (*slot) {
+			char *m = clash_msg(it, so->meta.ns, so->meta.name, out->specs[*slot - 1].name);
+
+			if (!m || add_err(out, m))
+				return -ENOMEM;
+			continue;
+		}
+		take_spec(out, fs, &it->fe);
+		if (it->twin.name)
+			take_spec(out, fs, &it->twin);
+	}
+	return 0;
+}
+
+/* ns/service/name order: the slices that name a Service, next to each other. */
 static int slice_cmp(const void *a, const void *b)
 {
 	const struct k8s_object *x = *(const struct k8s_object *const *)a;
@@ -369,6 +576,7 @@ int svc_build(const struct cluster *c, const struct svc_node *node, unsigned int
 	const struct k8s_object **sl = NULL;
 	size_t nports = 0, nsl = 0, j = 0;
 	struct fe_set fs = { NULL, 1 };
+	struct items v = {};
 	int err = 0;
 
 	memset(out, 0, sizeof(*out));
@@ -411,15 +619,874 @@ int svc_build(const struct cluster *c, const struct svc_node *node, unsigned int
 			    !strcmp(sl[k]->eps.service, so->meta.name);
 		     k++)
 			;
-		/* No frontend: DNS's business (headless, ExternalName) or not allocated. */
-		if (so->svc.headless || so->svc.external_name || !so->svc.cluster_ip)
+		if (!has_frontends(&so->svc))
 			continue;
-		err = build_one(so, sl ? sl + j : NULL, k - j, node, flags, &fs, out);
+		v.n = 0;
+		err = build_one(so, sl ? sl + j : NULL, k - j, node, flags, &v);
+		if (!err)
+			err = settle(so, &v, &fs, out);
+		for (size_t x = 0; x < v.n; x++)
+			item_free(&v.v[x]);
+		v.n = 0;
 	}
 out:
+	items_free(&v);
 	free(fs.slot);
 	free(sl);
 	if (err)
 		svc_list_free(out);
+	return err;
+}
+
+/* ---- svc_incr: the same list, kept up to date by what changed ---- */
+
+/* A Service's candidates, as the last update built them. */
+struct sent {
+	char *ns, *name;
+	struct items it;
+	uint64_t mark; /* the update that listed it for its problems */
+};
+
+/* A Service's claim on a frontend key: its candidate it.v[i]. */
+struct claim {
+	struct sent *s;
+	size_t i;
+};
+
+/* The claims on one frontend key (EXT scope; an INT twin goes with its EXT frontend). */
+struct kent {
+	struct kent *next;
+	struct xcni_svc_key key;
+	struct claim *c; /* by Service (namespace, name), then candidate: c[0] has it */
+	size_t n, cap;
+	bool out, out_int; /* what the writer was told: the frontend, its INT twin */
+	uint64_t mark; /* the update that listed it as touched */
+};
+
+/* An EndpointSlice naming a Service (its kubernetes.io/service-name). */
+struct slref {
+	char *ns, *name, *svc;
+};
+
+struct svc_incr {
+	bool valid;
+	/* What the frontends were built for. */
+	char *node_name;
+	uint32_t *addrs; /* the node's addresses, then its peers' (other Nodes' InternalIPs) */
+	size_t naddrs, npeers;
+	uint16_t np_min, np_max;
+	unsigned int flags;
+	struct sent **svcs; /* by (namespace, name) */
+	size_t nsvcs, capsvcs;
+	struct slref **by_svc, **by_name; /* (ns, svc, name) and (ns, name) order */
+	size_t nsl, capsl;
+	struct kent **kb; /* buckets, a power of two */
+	size_t nkb, nkeys;
+	uint64_t gen;
+	/* This update's delta, and what it allocated. */
+	struct svc_delta d;
+	size_t capput, capdel, caperr;
+	size_t rebuilt;
+};
+
+struct svc_incr *svc_incr_new(void)
+{
+	return calloc(1, sizeof(struct svc_incr));
+}
+
+static void delta_clear(struct svc_incr *si)
+{
+	for (size_t i = 0; i < si->d.nerrs; i++)
+		free(si->d.errs[i]);
+	si->d.nerrs = si->d.nput = si->d.ndel = si->d.nrebuilt = 0;
+	si->d.full = false;
+}
+
+static void sent_free(struct sent *s)
+{
+	if (!s)
+		return;
+	items_free(&s->it);
+	free(s->ns);
+	free(s->name);
+	free(s);
+}
+
+static void slref_free(struct slref *r)
+{
+	if (!r)
+		return;
+	free(r->ns);
+	free(r->name);
+	free(r->svc);
+	free(r);
+}
+
+/* Everything built; the node and options kept. */
+static void incr_clear(struct svc_incr *si)
+{
+	for (size_t i = 0; i < si->nsvcs; i++)
+		sent_free(si->svcs[i]);
+	si->nsvcs = 0;
+	for (size_t i = 0; i < si->nsl; i++)
+		slref_free(si->by_svc[i]);
+	si->nsl = 0;
+	for (size_t b = 0; b < si->nkb; b++)
+		for (struct kent *k = si->kb[b], *next; k; k = next) {
+			next = k->next;
+			free(k->c);
+			free(k);
+		}
+	free(si->kb);
+	si->kb = NULL;
+	si->nkb = si->nkeys = 0;
+	si->valid = false;
+}
+
+void svc_incr_free(struct svc_incr *si)
+{
+	if (!si)
+		return;
+	incr_clear(si);
+	delta_clear(si);
+	free(si->svcs);
+	free(si->by_svc);
+	free(si->by_name);
+	free(si->d.put);
+	free(si->d.del);
+	free(si->d.errs);
+	free(si->node_name);
+	free(si->addrs);
+	free(si);
+}
+
+void svc_incr_invalidate(struct svc_incr *si)
+{
+	si->valid = false;
+}
+
+static int cmp2(const char *a1, const char *a2, const char *b1, const char *b2)
+{
+	int c = strcmp(a1, b1);
+
+	return c ? c : strcmp(a2, b2);
+}
+
+/* What the sorted arrays are searched for: a Service, or a slice by Service or by name. */
+struct skey {
+	const struct svc_incr *si;
+	const char *ns, *a, *b;
+};
+
+/* The first of n elements that is not below k (cmp: element i against k). */
+static size_t lower_bound(size_t n, int (*cmp)(const struct skey *k, size_t i),
+			  const struct skey *k)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (cmp(k, mid) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static int sent_at(const struct skey *k, size_t i)
+{
+	return cmp2(k->si->svcs[i]->ns, k->si->svcs[i]->name, k->ns, k->a);
+}
+
+/* Index of the first Service >= (ns, name) in si->svcs; *found if equal. */
+static size_t sent_pos(const struct svc_incr *si, const char *ns, const char *name, bool *found)
+{
+	struct skey k = { si, ns, name, NULL };
+	size_t i = lower_bound(si->nsvcs, sent_at, &k);
+
+	*found = i < si->nsvcs && !sent_at(&k, i);
+	return i;
+}
+
+static struct sent *sent_find(const struct svc_incr *si, const char *ns, const char *name)
+{
+	bool found;
+	size_t i = sent_pos(si, ns, name, &found);
+
+	return found ? si->svcs[i] : NULL;
+}
+
+/* Claims in Service order, then candidate order. */
+static int claim_cmp(const struct claim *a, const struct claim *b)
+{
+	int c = a->s == b->s ? 0 : cmp2(a->s->ns, a->s->name, b->s->ns, b->s->name);
+
+	if (c)
+		return c;
+	return a->i < b->i ? -1 : a->i > b->i;
+}
+
+/* The object kind/ns/name in the view, or NULL. */
+static const struct k8s_object *view_find(const struct cluster *c, enum k8s_kind kind,
+					  const char *ns, const char *name)
+{
+	size_t lo = 0, hi = c->n[kind];
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct k8s_object *o = c->objs[kind][mid];
+		int r = cmp2(o->meta.ns ? o->meta.ns : "", o->meta.name, ns, name);
+
+		if (!r)
+			return o;
+		if (r < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+static int slref_svc_cmp(const struct slref *a, const char *ns, const char *svc, const char *name)
+{
+	int c = cmp2(a->ns, a->svc, ns, svc);
+
+	return c ? c : strcmp(a->name, name);
+}
+
+static int by_svc_at(const struct skey *k, size_t i)
+{
+	return slref_svc_cmp(k->si->by_svc[i], k->ns, k->a, k->b);
+}
+
+static int by_name_at(const struct skey *k, size_t i)
+{
+	return cmp2(k->si->by_name[i]->ns, k->si->by_name[i]->name, k->ns, k->a);
+}
+
+/* Index of the first slice >= (ns, svc, name) in by_svc. */
+static size_t slref_svc_pos(const struct svc_incr *si, const char *ns, const char *svc,
+			    const char *name)
+{
+	struct skey k = { si, ns, svc, name };
+
+	return lower_bound(si->nsl, by_svc_at, &k);
+}
+
+/* Index of the first slice >= (ns, name) in by_name; *found if equal. */
+static size_t slref_name_pos(const struct svc_incr *si, const char *ns, const char *name,
+			     bool *found)
+{
+	struct skey k = { si, ns, name, NULL };
+	size_t i = lower_bound(si->nsl, by_name_at, &k);
+
+	*found = i < si->nsl && !by_name_at(&k, i);
+	return i;
+}
+
+static struct kent **kent_slot(const struct svc_incr *si, const struct xcni_svc_key *k)
+{
+	struct kent **e = &si->kb[key_hash(k) & (si->nkb - 1)];
+
+	for (; *e; e = &(*e)->next)
+		if (!memcmp(&(*e)->key, k, sizeof(*k)))
+			return e;
+	return e;
+}
+
+/* The entry of key k, made if there is none. NULL on -ENOMEM. */
+static struct kent *kent_get(struct svc_incr *si, const struct xcni_svc_key *k)
+{
+	struct kent **e, *n;
+
+	if (si->nkeys + 1 > si->nkb) {
+		size_t nb = si->nkb ? 2 * si->nkb : 1024;
+		struct kent **b = calloc(nb, sizeof(*b));
+
+		if (!b)
+			return NULL;
+		for (size_t i = 0; i < si->nkb; i++)
+			for (struct kent *x = si->kb[i], *next; x; x = next) {
+				next = x->next;
+				x->next = b[key_hash(&x->key) & (nb - 1)];
+				b[key_hash(&x->key) & (nb - 1)] = x;
+			}
+		free(si->kb);
+		si->kb = b;
+		si->nkb = nb;
+	}
+	e = kent_slot(si, k);
+	if (*e)
+		return *e;
+	if (!(n = calloc(1, sizeof(*n))))
+		return NULL;
+	n->key = *k;
+	*e = n;
+	si->nkeys++;
+	return n;
+}
+
+static int claim_add(struct kent *k, struct sent *s, size_t i)
+{
+	struct claim c = { s, i };
+	size_t pos = k->n;
+
+	if (k->n == k->cap) {
+		size_t cap = k->cap ? 2 * k->cap : 1;
+		struct claim *n = realloc(k->c, cap * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		k->c = n;
+		k->cap = cap;
+	}
+	while (pos && claim_cmp(&k->c[pos - 1], &c) > 0)
+		pos--;
+	memmove(&k->c[pos + 1], &k->c[pos], (k->n - pos) * sizeof(c));
+	k->c[pos] = c;
+	k->n++;
+	return 0;
+}
+
+static void claims_drop(struct kent *k, const struct sent *s)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < k->n; i++)
+		if (k->c[i].s != s)
+			k->c[o++] = k->c[i];
+	k->n = o;
+}
+
+/* Touched keys of this update (each once), for the delta. */
+struct touched {
+	struct kent **v;
+	size_t n, cap;
+};
+
+static int touch(struct svc_incr *si, struct touched *t, struct kent *k)
+{
+	if (k->mark == si->gen)
+		return 0;
+	if (t->n == t->cap) {
+		size_t cap = t->cap ? 2 * t->cap : 16;
+		struct kent **n = realloc(t->v, cap * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		t->v = n;
+		t->cap = cap;
+	}
+	k->mark = si->gen;
+	t->v[t->n++] = k;
+	return 0;
+}
+
+/* Service s's EndpointSlices in the view, by name (*out: free it). */
+static int slices_of(const struct svc_incr *si, const struct cluster *c, const char *ns,
+		     const char *svc, const struct k8s_object ***out, size_t *n)
+{
+	size_t i = slref_svc_pos(si, ns, svc, ""), k = i;
+	const struct k8s_object **v;
+
+	*out = NULL;
+	*n = 0;
+	while (k < si->nsl && !cmp2(si->by_svc[k]->ns, si->by_svc[k]->svc, ns, svc))
+		k++;
+	if (k == i)
+		return 0;
+	if (!(v = calloc(k - i, sizeof(*v))))
+		return -ENOMEM;
+	for (; i < k; i++) {
+		const struct k8s_object *o = view_find(c, K8S_ENDPOINTSLICE, ns, si->by_svc[i]->name);
+
+		if (o)
+			v[(*n)++] = o;
+	}
+	*out = v;
+	return 0;
+}
+
+/* The node and options frontends are built for; false if they are not those of the last build. */
+static bool same_node(const struct svc_incr *si, const struct svc_node *node, unsigned int flags)
+{
+	const char *name = node ? node->name : NULL;
+	size_t naddrs = node ? node->naddrs : 0, npeers = node ? node->npeers : 0;
+
+	if (flags != si->flags || !name != !si->node_name || (name && strcmp(name, si->node_name)) ||
+	    naddrs != si->naddrs || (naddrs && memcmp(node->addrs, si->addrs, naddrs * 4)) ||
+	    npeers != si->npeers ||
+	    (npeers && memcmp(node->peers, si->addrs + naddrs, npeers * 4)))
+		return false;
+	return (node ? node->np_min : 0) == si->np_min && (node ? node->np_max : 0) == si->np_max;
+}
+
+static int node_keep(struct svc_incr *si, const struct svc_node *node, unsigned int flags)
+{
+	size_t naddrs = node ? node->naddrs : 0, npeers = node ? node->npeers : 0;
+	char *name = node && node->name ? strdup(node->name) : NULL;
+	uint32_t *addrs = naddrs + npeers ? malloc((naddrs + npeers) * 4) : NULL;
+
+	if ((node && node->name && !name) || (naddrs + npeers && !addrs)) {
+		free(name);
+		free(addrs);
+		return -ENOMEM;
+	}
+	if (naddrs)
+		memcpy(addrs, node->addrs, naddrs * 4);
+	if (npeers)
+		memcpy(addrs + naddrs, node->peers, npeers * 4);
+	free(si->node_name);
+	free(si->addrs);
+	si->node_name = name;
+	si->addrs = addrs;
+	si->naddrs = naddrs;
+	si->npeers = npeers;
+	si->np_min = node ? node->np_min : 0;
+	si->np_max = node ? node->np_max : 0;
+	si->flags = flags;
+	return 0;
+}
+
+/* The node as svc_build takes it, from what was kept (no node builds as one with nothing). */
+static struct svc_node node_of(const struct svc_incr *si)
+{
+	return (struct svc_node){ .name = si->node_name, .naddrs = si->naddrs, .addrs = si->addrs,
+				  .npeers = si->npeers,
+				  .peers = si->npeers ? si->addrs + si->naddrs : NULL,
+				  .np_min = si->np_min, .np_max = si->np_max };
+}
+
+static int slref_cmp(const void *a, const void *b)
+{
+	const struct slref *x = *(const struct slref *const *)a;
+	const struct slref *y = *(const struct slref *const *)b;
+
+	return slref_svc_cmp(x, y->ns, y->svc, y->name);
+}
+
+
+/*
+ * Service ns/name built again from the view: its old claims dropped, its new
+ * candidates' claims made, every key either touches in t.
+ */
+static int rebuild(struct svc_incr *si, const struct cluster *c, const char *ns, const char *name,
+		   struct touched *t)
+{
+	const struct k8s_object *so = view_find(c, K8S_SERVICE, ns, name);
+	const struct k8s_object **sl = NULL;
+	struct svc_node node = node_of(si);
+	bool found;
+	size_t pos = sent_pos(si, ns, name, &found), nsl;
+	struct sent *s = found ? si->svcs[pos] : NULL;
+	struct items v = {};
+	int err;
+
+	si->rebuilt++;
+	if (so && has_frontends(&so->svc)) {
+		if ((err = slices_of(si, c, ns, name, &sl, &nsl)))
+			return err;
+		err = build_one(so, sl, nsl, &node, si->flags, &v);
+		free(sl);
+		if (err) {
+			items_free(&v);
+			return err;
+		}
+	}
+	if (s) {
+		for (size_t i = 0; i < s->it.n; i++) {
+			struct kent *k;
+
+			if (s->it.v[i].err)
+				continue;
+			k = *kent_slot(si, &s->it.v[i].fe.key);
+			claims_drop(k, s);
+			if ((err = touch(si, t, k)))
+				goto fail;
+		}
+		items_free(&s->it);
+	}
+	if (!v.n) {
+		if (s) {
+			memmove(&si->svcs[pos], &si->svcs[pos + 1], (si->nsvcs - pos - 1) * sizeof(s));
+			si->nsvcs--;
+			sent_free(s);
+		}
+		return 0;
+	}
+	if (!s) {
+		if (si->nsvcs == si->capsvcs) {
+			size_t cap = si->capsvcs ? 2 * si->capsvcs : 64;
+			struct sent **n = realloc(si->svcs, cap * sizeof(*n));
+
+			if (!n)
+				goto nomem;
+			si->svcs = n;
+			si->capsvcs = cap;
+		}
+		if (!(s = calloc(1, sizeof(*s))) || !(s->ns = strdup(ns)) || !(s->name = strdup(name))) {
+			sent_free(s);
+			goto nomem;
+		}
+		memmove(&si->svcs[pos + 1], &si->svcs[pos], (si->nsvcs - pos) * sizeof(s));
+		si->svcs[pos] = s;
+		si->nsvcs++;
+	}
+	s->it = v;
+	for (size_t i = 0; i < v.n; i++) {
+		struct kent *k;
+
+		if (v.v[i].err)
+			continue;
+		if (!(k = kent_get(si, &v.v[i].fe.key)) || claim_add(k, s, i) || touch(si, t, k))
+			return -ENOMEM; /* the caller starts over */
+	}
+	return 0;
+nomem:
+	err = -ENOMEM;
+fail:
+	items_free(&v);
+	return err;
+}
+
+/* Room for one more in an array of esz-byte elements. */
+static int grow(void **v, size_t n, size_t *cap, size_t esz)
+{
+	void *nv;
+	size_t nc;
+
+	if (n < *cap)
+		return 0;
+	nc = *cap ? 2 * *cap : 64;
+	if (!(nv = realloc(*v, nc * esz)))
+		return -ENOMEM;
+	*v = nv;
+	*cap = nc;
+	return 0;
+}
+
+static int put_spec(struct svc_incr *si, const struct svc_spec *sp)
+{
+	if (grow((void **)&si->d.put, si->d.nput, &si->capput, sizeof(*sp)))
+		return -ENOMEM;
+	si->d.put[si->d.nput++] = *sp;
+	return 0;
+}
+
+static int del_key(struct svc_incr *si, const struct xcni_svc_key *k, uint8_t scope)
+{
+	if (grow((void **)&si->d.del, si->d.ndel, &si->capdel, sizeof(*k)))
+		return -ENOMEM;
+	si->d.del[si->d.ndel] = *k;
+	si->d.del[si->d.ndel++].scope = scope;
+	return 0;
+}
+
+/* A copy of msg (or msg itself, owned) into the delta's problems. */
+static int put_err(struct svc_incr *si, char *msg)
+{
+	if (!msg || grow((void **)&si->d.errs, si->d.nerrs, &si->caperr, sizeof(msg))) {
+		free(msg);
+		return -ENOMEM;
+	}
+	si->d.errs[si->d.nerrs++] = msg;
+	return 0;
+}
+
+/* Service s's problems into the delta, in svc_build's order and words. */
+static int sent_errs(struct svc_incr *si, const struct sent *s)
+{
+	for (size_t i = 0; i < s->it.n; i++) {
+		const struct item *it = &s->it.v[i];
+		const struct kent *k;
+
+		if (it->err) {
+			if (put_err(si, strdup(it->err)))
+				return -ENOMEM;
+			continue;
+		}
+		k = *kent_slot(si, &it->fe.key);
+		if ((k->c[0].s != s || k->c[0].i != i) && it->field != FIELD_PEER &&
+		    put_err(si, clash_msg(it, s->ns, s->name, k->c[0].s->it.v[k->c[0].i].fe.name)))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Every frontend and problem, in svc_build's order; the keys marked as told. */
+static int whole(struct svc_incr *si)
+{
+	si->d.nput = si->d.ndel = 0;
+	for (size_t i = 0; i < si->d.nerrs; i++)
+		free(si->d.errs[i]);
+	si->d.nerrs = 0;
+	si->d.full = true;
+	for (size_t j = 0; j < si->nsvcs; j++) {
+		const struct sent *s = si->svcs[j];
+
+		if (sent_errs(si, s))
+			return -ENOMEM;
+		for (size_t i = 0; i < s->it.n; i++) {
+			const struct item *it = &s->it.v[i];
+			struct kent *k;
+
+			if (it->err)
+				continue;
+			k = *kent_slot(si, &it->fe.key);
+			if (k->c[0].s != s || k->c[0].i != i)
+				continue;
+			k->out = true;
+			k->out_int = it->twin.name;
+			if (put_spec(si, &it->fe) || (it->twin.name && put_spec(si, &it->twin)))
+				return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+/* Room for cap slices in both indexes. 0 or -ENOMEM. */
+static int slrefs_room(struct svc_incr *si, size_t cap)
+{
+	struct slref **a, **b;
+
+	if (cap <= si->capsl)
+		return 0;
+	if (!(a = realloc(si->by_svc, cap * sizeof(*a))))
+		return -ENOMEM;
+	si->by_svc = a;
+	if (!(b = realloc(si->by_name, cap * sizeof(*b))))
+		return -ENOMEM;
+	si->by_name = b;
+	si->capsl = cap;
+	return 0;
+}
+
+/* Everything built again from the view (the first update, and any that cannot follow). */
+static int reset(struct svc_incr *si, const struct cluster *c)
+{
+	size_t nsl = 0;
+	struct touched t = {};
+	int err = 0;
+
+	incr_clear(si);
+	for (size_t i = 0; i < c->n[K8S_ENDPOINTSLICE]; i++)
+		nsl += !!c->objs[K8S_ENDPOINTSLICE][i]->eps.service;
+	if (slrefs_room(si, nsl))
+		return -ENOMEM;
+	/* The view is in (namespace, name) order: by_name as it comes. */
+	for (size_t i = 0; i < c->n[K8S_ENDPOINTSLICE]; i++) {
+		const struct k8s_object *o = c->objs[K8S_ENDPOINTSLICE][i];
+		struct slref *r;
+
+		if (!o->eps.service)
+			continue;
+		if (!(r = calloc(1, sizeof(*r))) || !(r->ns = strdup(o->meta.ns)) ||
+		    !(r->name = strdup(o->meta.name)) || !(r->svc = strdup(o->eps.service))) {
+			slref_free(r);
+			return -ENOMEM;
+		}
+		si->by_name[si->nsl] = si->by_svc[si->nsl] = r;
+		si->nsl++;
+	}
+	if (si->nsl)
+		qsort(si->by_svc, si->nsl, sizeof(*si->by_svc), slref_cmp);
+	/* Services appended in order: rebuild's search lands at the end each time. */
+	for (size_t i = 0; i < c->n[K8S_SERVICE] && !err; i++) {
+		const struct k8s_object *so = c->objs[K8S_SERVICE][i];
+
+		err = rebuild(si, c, so->meta.ns, so->meta.name, &t);
+	}
+	free(t.v);
+	si->rebuilt = c->n[K8S_SERVICE];
+	return err ?: whole(si);
+}
+
+/* A Service to build again (ns and name copied). */
+struct dirty {
+	char **v; /* ns, name, ns, name, ... */
+	size_t n, cap;
+};
+
+static int dirty_add(struct dirty *d, const char *ns, const char *name)
+{
+	char *a = strdup(ns), *b = strdup(name);
+
+	if (!a || !b || grow((void **)&d->v, d->n + 1, &d->cap, sizeof(char *))) {
+		free(a);
+		free(b);
+		return -ENOMEM;
+	}
+	d->v[d->n++] = a;
+	d->v[d->n++] = b;
+	return 0;
+}
+
+static int dirty_cmp(const void *a, const void *b)
+{
+	const char *const *x = a, *const *y = b;
+
+	return cmp2(x[0], x[1], y[0], y[1]);
+}
+
+/*
+ * The slice index follows EndpointSlice ns/name: the Service it named and
+ * the one it names now (either may be none) are built again.
+ */
+static int slice_changed(struct svc_incr *si, const struct cluster *c, const char *ns,
+			 const char *name, struct dirty *d)
+{
+	const struct k8s_object *o = view_find(c, K8S_ENDPOINTSLICE, ns, name);
+	bool found;
+	size_t p = slref_name_pos(si, ns, name, &found), q;
+	struct slref *r;
+	int err;
+
+	if (found) {
+		r = si->by_name[p];
+		if ((err = dirty_add(d, r->ns, r->svc)))
+			return err;
+		if (o && o->eps.service && !strcmp(o->eps.service, r->svc))
+			return 0; /* the same Service: the index holds */
+		q = slref_svc_pos(si, r->ns, r->svc, r->name);
+		memmove(&si->by_name[p], &si->by_name[p + 1], (si->nsl - p - 1) * sizeof(r));
+		memmove(&si->by_svc[q], &si->by_svc[q + 1], (si->nsl - q - 1) * sizeof(r));
+		si->nsl--;
+		slref_free(r);
+	}
+	if (!o || !o->eps.service)
+		return 0;
+	if (si->nsl == si->capsl && slrefs_room(si, si->capsl ? 2 * si->capsl : 64))
+		return -ENOMEM;
+	if (!(r = calloc(1, sizeof(*r))) || !(r->ns = strdup(ns)) || !(r->name = strdup(name)) ||
+	    !(r->svc = strdup(o->eps.service))) {
+		slref_free(r);
+		return -ENOMEM;
+	}
+	p = slref_name_pos(si, ns, name, &found);
+	q = slref_svc_pos(si, ns, r->svc, name);
+	memmove(&si->by_name[p + 1], &si->by_name[p], (si->nsl - p) * sizeof(r));
+	memmove(&si->by_svc[q + 1], &si->by_svc[q], (si->nsl - q) * sizeof(r));
+	si->by_name[p] = si->by_svc[q] = r;
+	si->nsl++;
+	return dirty_add(d, ns, r->svc);
+}
+
+static int sent_ptr_cmp(const void *a, const void *b)
+{
+	const struct sent *x = *(const struct sent *const *)a, *y = *(const struct sent *const *)b;
+
+	return cmp2(x->ns, x->name, y->ns, y->name);
+}
+
+/*
+ * The delta of the keys touched: the frontend each has now (whoever has it)
+ * put, the ones none has any more deleted; the problems of every Service
+ * built again or claiming a touched key (one may have lost a frontend to
+ * another).
+ */
+static int delta(struct svc_incr *si, const struct dirty *d, struct touched *t)
+{
+	struct sent **said = NULL;
+	size_t nsaid = 0, cap = 0;
+	int err = 0;
+
+	for (size_t i = 0; i < d->n && !err; i += 2) {
+		struct sent *s = sent_find(si, d->v[i], d->v[i + 1]);
+
+		if (s && s->mark != si->gen) {
+			s->mark = si->gen;
+			if (!(err = grow((void **)&said, nsaid, &cap, sizeof(s))))
+				said[nsaid++] = s;
+		}
+	}
+	for (size_t j = 0; j < t->n && !err; j++) {
+		struct kent *k = t->v[j], **slot;
+		const struct item *it = k->n ? &k->c[0].s->it.v[k->c[0].i] : NULL;
+		bool was = k->out, was_int = k->out_int;
+
+		for (size_t c = 0; c < k->n && !err; c++) {
+			struct sent *s = k->c[c].s;
+
+			if (s->mark == si->gen)
+				continue;
+			s->mark = si->gen;
+			if (!(err = grow((void **)&said, nsaid, &cap, sizeof(s))))
+				said[nsaid++] = s;
+		}
+		k->out = it;
+		k->out_int = it && it->twin.name;
+		if (it && !err)
+			err = put_spec(si, &it->fe) ?: it->twin.name ? put_spec(si, &it->twin) : 0;
+		if (was && !k->out && !err)
+			err = del_key(si, &k->key, XCNI_SCOPE_EXT);
+		if (was_int && !k->out_int && !err)
+			err = del_key(si, &k->key, XCNI_SCOPE_INT);
+		if (k->n || err)
+			continue;
+		slot = kent_slot(si, &k->key);
+		*slot = k->next;
+		free(k->c);
+		free(k);
+		si->nkeys--;
+		t->v[j] = NULL;
+	}
+	if (nsaid)
+		qsort(said, nsaid, sizeof(*said), sent_ptr_cmp);
+	for (size_t i = 0; i < nsaid && !err; i++)
+		err = sent_errs(si, said[i]);
+	free(said);
+	return err;
+}
+
+int svc_incr_update(struct svc_incr *si, const struct cluster *c, const struct svc_node *node,
+		    unsigned int flags, const struct store_change *ch, size_t nch, bool all,
+		    bool whole_list, const struct svc_delta **d)
+{
+	struct dirty dl = {};
+	struct touched t = {};
+	int err = 0;
+
+	delta_clear(si);
+	si->rebuilt = 0;
+	si->gen++;
+	*d = &si->d;
+	/* Other addresses or options: every frontend may change. */
+	if (!same_node(si, node, flags)) {
+		if ((err = node_keep(si, node, flags)))
+			goto out;
+		all = true;
+	}
+	if (all || !si->valid) {
+		err = reset(si, c);
+		goto out;
+	}
+	for (size_t i = 0; i < nch && !err; i++) {
+		if (ch[i].kind == K8S_SERVICE)
+			err = dirty_add(&dl, ch[i].ns ? ch[i].ns : "", ch[i].name);
+		else if (ch[i].kind == K8S_ENDPOINTSLICE)
+			err = slice_changed(si, c, ch[i].ns ? ch[i].ns : "", ch[i].name, &dl);
+	}
+	if (dl.n > 2)
+		qsort(dl.v, dl.n / 2, 2 * sizeof(*dl.v), dirty_cmp);
+	for (size_t i = 0; i < dl.n && !err; i += 2) {
+		if (i && !dirty_cmp(&dl.v[i - 2], &dl.v[i]))
+			continue;
+		err = rebuild(si, c, dl.v[i], dl.v[i + 1], &t);
+	}
+	/* The keys' states follow first; the whole list, when asked for, replaces the delta. */
+	if (!err)
+		err = delta(si, &dl, &t);
+	if (!err && whole_list)
+		err = whole(si);
+out:
+	for (size_t i = 0; i < dl.n; i++)
+		free(dl.v[i]);
+	free(dl.v);
+	free(t.v);
+	si->d.nrebuilt = si->rebuilt;
+	/* Half followed: the next update starts over. */
+	si->valid = !err;
 	return err;
 }

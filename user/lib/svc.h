@@ -5,7 +5,11 @@
  *  - its ClusterIP frontend (headless Services and Services whose ClusterIP
  *    is not allocated have none, nor ExternalName ones);
  *  - NodePort and LoadBalancer Services: a NodePort frontend on each of the
- *    node's addresses (struct svc_node) at spec.ports[].nodePort; a nodePort
+ *    node's addresses (struct svc_node) at spec.ports[].nodePort, and one
+ *    on every other Node's (peers: this node's pods connecting to another
+ *    node's NodePort are translated here, to every backend, as the
+ *    ClusterIP would be, instead of sending the packet to a node whose
+ *    stack has no kube-proxy to answer it); a nodePort
  *    outside the node's range, or one another Service has, is said (naming
  *    the object and field) and that frontend left out, nothing else;
  *  - a frontend per spec.externalIPs[] and per status.loadBalancer.ingress[].ip
@@ -49,6 +53,12 @@ struct svc_node {
 	const char *name; /* its Node name: endpoints with this nodeName are local */
 	size_t naddrs;
 	const uint32_t *addrs; /* NodePort frontends' addresses, network order */
+	/*
+	 * The other Nodes' addresses (InternalIP): NodePort frontends there too,
+	 * every backend, for this node's pods reaching another node's NodePort.
+	 */
+	size_t npeers;
+	const uint32_t *peers;
 	uint16_t np_min, np_max; /* NodePort range; np_max 0: SVC_NODEPORT_MIN-MAX */
 };
 
@@ -66,9 +76,60 @@ struct svc_list {
 	char **errs;
 };
 
+/*
+ * "MIN-MAX" (the API server's --service-node-port-range, e.g. 30000-32767):
+ * 0 and the bounds, or -EINVAL (1 <= MIN <= MAX <= 65535, nothing else).
+ */
+int svc_nodeport_range_parse(const char *s, uint16_t *min, uint16_t *max);
+
 /* 0, or -ENOMEM (out left empty). node NULL: no NodePort frontends, no local endpoints. */
 int svc_build(const struct cluster *c, const struct svc_node *node, unsigned int flags,
 	      struct svc_list *out);
 void svc_list_free(struct svc_list *l);
+
+/*
+ * The incremental builder: svc_build's list, kept from one update to the
+ * next and brought up to date by the objects that changed (the store's
+ * journal), so one endpoint changing costs its Service, not the cluster.
+ * Per Service it keeps its candidates (the frontends it asks for, its
+ * problems); per frontend key the Services asking for it, in name order (the
+ * first has it, as in svc_build); per EndpointSlice the Service it names.
+ * A changed Service or EndpointSlice rebuilds the Service(s) it names, and
+ * the keys they asked for before or ask for now are settled again. Another
+ * node (name, addresses, NodePort range) or options, the journal
+ * overflowing, or an update that failed half way: everything is built again.
+ */
+struct svc_delta {
+	/* put is every frontend (svc_build's list, in its order): whatever the
+	 * maps hold beyond it goes (svcsync_apply); else put and del are the
+	 * change (svcsync_apply_delta). */
+	bool full;
+	size_t nput;
+	struct svc_spec *put; /* frontends to be as given (new, changed or not) */
+	size_t ndel;
+	struct xcni_svc_key *del; /* frontends no Service has any more */
+	/* The problems (as svc_list's) of the Services this update built or that
+	 * ask for a frontend it touched; full: all of them, in svc_build's order. */
+	size_t nerrs;
+	char **errs;
+	size_t nrebuilt; /* Services built this update */
+};
+
+struct svc_incr;
+
+struct svc_incr *svc_incr_new(void);
+void svc_incr_free(struct svc_incr *si);
+/*
+ * Brings the frontends up to the view c. ch/nch: the objects changed since
+ * the previous call (store_journal_take); all: anything may have (first call,
+ * journal overflow). whole: the delta is the whole list (full set). *d stays
+ * valid until the next call. 0 or -ENOMEM; after an error (or
+ * svc_incr_invalidate, when the maps did not take a delta) the next call
+ * builds everything and answers full.
+ */
+int svc_incr_update(struct svc_incr *si, const struct cluster *c, const struct svc_node *node,
+		    unsigned int flags, const struct store_change *ch, size_t nch, bool all,
+		    bool whole, const struct svc_delta **d);
+void svc_incr_invalidate(struct svc_incr *si);
 
 #endif

@@ -48,7 +48,8 @@ struct fe_ent {
 	struct xcni_svc v; /* as in xcni_svc */
 	struct xcni_svcname who; /* as in xcni_svcname under v.id */
 	uint32_t *ids; /* v.count + v.count_term backend ids, as in the live slots */
-	bool seen; /* in the list being applied */
+	bool seen; /* in the list being applied (false between applies) */
+	bool drop; /* named by the delta being applied as gone */
 	/* The version this apply replaced, deleted by cleanup. */
 	bool old_pending;
 	uint8_t old_version;
@@ -84,6 +85,7 @@ struct svcsync {
 	size_t nbe;
 	struct gone *gone;
 	size_t ngone;
+	size_t unref; /* backends that lost their last reference since the last cleanup (at most) */
 	uint32_t next_be_id;
 	uint32_t svc_hint; /* the service id handed out last */
 	uint8_t svc_used[SVC_IDS / 8];
@@ -704,16 +706,21 @@ static int fe_retire(struct svcsync *ss, struct fe_ent *f)
 	for (uint32_t b = 0; b < (uint32_t)f->v.count + f->v.count_term; b++) {
 		struct be_ent *e = be_by_id(ss, f->ids[b]);
 
-		if (e)
-			e->refs--;
+		if (e && !--e->refs)
+			ss->unref++;
 	}
 	free(f->ids);
 	f->ids = NULL;
 	return 0;
 }
 
-int svcsync_apply(struct svcsync *ss, const struct svc_spec *specs, size_t n,
-		  struct svcsync_stats *st, char *msg, size_t msglen)
+/*
+ * full: specs are every frontend, the rest go (del unused); else specs are
+ * the frontends to be as given and del the ones to go, the rest untouched.
+ */
+static int apply(struct svcsync *ss, const struct svc_spec *specs, size_t n,
+		 const struct xcni_svc_key *del, size_t ndel, bool full, struct svcsync_stats *st,
+		 char *msg, size_t msglen)
 {
 	struct want *w = calloc(n ? n : 1, sizeof(*w));
 	size_t new_fe = 0, new_ids = 0, new_slots = 0, new_tables = 0, new_be = 0, cap_be = 0;
@@ -727,8 +734,6 @@ int svcsync_apply(struct svcsync *ss, const struct svc_spec *specs, size_t n,
 
 	if (!w)
 		return -ENOMEM;
-	for (i = 0; i < ss->nfe; i++)
-		ss->fe[i].seen = false;
 	/* Backends no frontend names yet: collected, sorted, deduplicated, numbered. */
 	for (i = 0; i < n; i++) {
 		cap_be += specs[i].nbe;
@@ -1035,8 +1040,8 @@ int svcsync_apply(struct svcsync *ss, const struct svc_spec *specs, size_t n,
 				struct flush *nf;
 				bool kept = false;
 
-				if (e)
-					e->refs--;
+				if (e && !--e->refs)
+					ss->unref++;
 				for (size_t k = 0; k < s->nbe && !kept; k++)
 					kept = w[i].ids[k] == f->ids[b];
 				if (kept || !e || s->key.proto != IPPROTO_UDP)
@@ -1069,8 +1074,19 @@ int svcsync_apply(struct svcsync *ss, const struct svc_spec *specs, size_t n,
 	{
 		size_t kept = 0, ngone = 0;
 
-		for (i = 0; i < ss->nfe; i++)
+		for (i = 0; !full && i < ndel; i++) {
+			struct fe_ent *f = fe_find(ss, &del[i]);
+
+			/* One the delta also puts stays (a writer's input is one or the other). */
+			if (f && !f->seen && !f->drop) {
+				f->drop = true;
+				ngone++;
+			}
+		}
+		for (i = 0; full && i < ss->nfe; i++)
 			ngone += !ss->fe[i].seen;
+		if (!ngone)
+			goto flush;
 		free(bt.svc_k);
 		bt.svc_k = calloc(ngone ? ngone : 1, sizeof(*bt.svc_k));
 		if (!bt.svc_k) {
@@ -1081,7 +1097,7 @@ int svcsync_apply(struct svcsync *ss, const struct svc_spec *specs, size_t n,
 		for (i = 0; i < ss->nfe; i++) {
 			struct fe_ent *f = &ss->fe[i];
 
-			if (f->seen) {
+			if (full ? f->seen : !f->drop) {
 				ss->fe[kept++] = *f;
 				continue;
 			}
@@ -1100,9 +1116,23 @@ int svcsync_apply(struct svcsync *ss, const struct svc_spec *specs, size_t n,
 		if (err)
 			goto out;
 	}
+flush:
 	/* After the flips: a flushed flow's next datagram picks from the new set. */
 	err = ct_flush(ss, fl, nfl, st);
 out:
+	/* No frontend stays seen or dropped: the next apply starts clean. A
+	 * delta's own, found again (10k frontends, one put: not a walk of all). */
+	if (full || err) {
+		for (i = 0; i < ss->nfe; i++)
+			ss->fe[i].seen = ss->fe[i].drop = false;
+	} else {
+		for (i = 0; i < n; i++) {
+			struct fe_ent *f = fe_find(ss, &specs[i].key);
+
+			if (f)
+				f->seen = false;
+		}
+	}
 	free(fl);
 	for (i = 0; i < n; i++)
 		free(w[i].ids);
@@ -1113,6 +1143,19 @@ out:
 	free(order);
 	batch_free(&bt);
 	return err;
+}
+
+int svcsync_apply(struct svcsync *ss, const struct svc_spec *specs, size_t n,
+		  struct svcsync_stats *st, char *msg, size_t msglen)
+{
+	return apply(ss, specs, n, NULL, 0, true, st, msg, msglen);
+}
+
+int svcsync_apply_delta(struct svcsync *ss, const struct svc_spec *put, size_t nput,
+			const struct xcni_svc_key *del, size_t ndel, struct svcsync_stats *st,
+			char *msg, size_t msglen)
+{
+	return apply(ss, put, nput, del, ndel, false, st, msg, msglen);
 }
 
 /* Appends the slot keys (and the Maglev key) of one version to the delete lists. */
@@ -1150,9 +1193,7 @@ int svcsync_cleanup(struct svcsync *ss, struct svcsync_stats *st)
 	rn = calloc(ss->ngone ? ss->ngone : 1, sizeof(*rn));
 	nm = calloc(ss->ngone ? ss->ngone : 1, sizeof(*nm));
 	held = calloc(SVC_IDS / 8, 1);
-	remap = calloc(ss->nbe ? ss->nbe : 1, sizeof(*remap));
-	bk = calloc(ss->nbe ? ss->nbe : 1, sizeof(*bk));
-	if (!sk || !mk || !rn || !nm || !held || !remap || !bk)
+	if (!sk || !mk || !rn || !nm || !held)
 		goto out;
 	for (i = 0; i < ss->nfe; i++) {
 		struct fe_ent *f = &ss->fe[i];
@@ -1183,7 +1224,17 @@ int svcsync_cleanup(struct svcsync *ss, struct svcsync_stats *st)
 	ss->n_maglev -= delete_many(ss->fd_maglev, mk, sizeof(*mk), nmk);
 	ss->n_revnat -= delete_many(ss->fd_revnat, rn, sizeof(*rn), nrn);
 	delete_many(ss->fd_name, nm, sizeof(*nm), nrn);
-	/* Backends no frontend names; the key index kept in order, renumbered. */
+	/* Backends no frontend names; the key index kept in order, renumbered
+	 * (100k backends: only when one lost its last frontend). */
+	if (!ss->unref) {
+		err = 0;
+		goto out;
+	}
+	remap = calloc(ss->nbe ? ss->nbe : 1, sizeof(*remap));
+	bk = calloc(ss->nbe ? ss->nbe : 1, sizeof(*bk));
+	if (!remap || !bk)
+		goto out;
+	ss->unref = 0;
 	for (i = 0; i < ss->nbe; i++) {
 		if (!ss->be[i].refs) {
 			bk[nbk++] = ss->be[i].id;

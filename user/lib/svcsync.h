@@ -68,6 +68,16 @@ void svcsync_free(struct svcsync *ss);
  */
 int svcsync_apply(struct svcsync *ss, const struct svc_spec *specs, size_t n,
 		  struct svcsync_stats *st, char *msg, size_t msglen);
+/*
+ * svcsync_apply for a change: put are frontends to be as given (new,
+ * changed, or the same: compared as apply does), del the keys of frontends
+ * to go; every other frontend stays as it is. Same order of writes, same
+ * errors, nothing written on error; costs what put and del name, not every
+ * frontend held.
+ */
+int svcsync_apply_delta(struct svcsync *ss, const struct svc_spec *put, size_t nput,
+			const struct xcni_svc_key *del, size_t ndel, struct svcsync_stats *st,
+			char *msg, size_t msglen);
 /* Deletes what the last apply replaced (old versions, removed frontends, unused backends). */
 int svcsync_cleanup(struct svcsync *ss, struct svcsync_stats *st);
 

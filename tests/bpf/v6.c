@@ -1,0 +1,800 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * IPv6 through from_pod and to_pod (BPF_PROG_TEST_RUN), run after the
+ * hostile matrix in the same netns and maps. Each check: the input frame,
+ * the verdict, the one (reason, direction) counter it bumps, the output
+ * bytes, the event, the conntrack entry.
+ *
+ *   xta  A 10.99.5.10  fd00:99::a   dual stack: its policy key is its IPv4
+ *   xtb  B 10.99.5.11  fd00:99::b
+ *   xtc  C 10.99.5.12  fd00:99::c
+ *   xtx  X             fd00:99::d   IPv6 only: policy key 0.0.0.7 (polkey6)
+ *   gateway fe80::1 on every host veth; ipcache6: A, B, C, X by identity
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <linux/pkt_cls.h>
+
+#include "harness.h"
+
+#define ID_A 1000
+#define ID_B 1001
+#define ID_C 1002
+#define ID_X 1003
+#define A6 "fd00:99::a"
+#define B6 "fd00:99::b"
+#define C6 "fd00:99::c"
+#define X6 "fd00:99::d"
+#define LL_A "fe80::a"
+#define GW6 "fe80::1"
+#define WORLD6 "2001:db8::53"
+#define KEY_X "0.0.0.7"
+
+static const uint8_t mac_evil[ETH_ALEN] = { 2, 0xba, 0xd, 0, 0, 1 };
+static const char *const ip6s[NR_DEVS] = { [DEV_A] = A6, [DEV_B] = B6, [DEV_C] = C6, [DEV_X] = X6 };
+
+static void in6(const char *s, uint8_t out[16])
+{
+	assert_int_equal(inet_pton(AF_INET6, s, out), 1);
+}
+
+/* A frame: Ethernet (from the pod, or from the host for to_pod), IPv6, payload. */
+struct f6 {
+	int prog, dev;
+	const uint8_t *smac;
+	const char *src, *dst;
+	uint8_t nh, hop;
+	uint8_t pl[160];
+	size_t pll;
+};
+
+static size_t frame(const struct f6 *f, uint8_t *buf)
+{
+	const struct pod *pd = &pods[f->dev];
+	bool from = f->prog == FROM_POD;
+
+	memset(buf, 0, FRAME_MAX);
+	memcpy(buf, from ? pd->host_mac : pd->mac, ETH_ALEN);
+	memcpy(buf + ETH_ALEN, f->smac ? f->smac : from ? pd->mac : pd->host_mac, ETH_ALEN);
+	buf[12] = 0x86;
+	buf[13] = 0xdd;
+	buf[14] = 0x60;
+	buf[18] = f->pll >> 8;
+	buf[19] = f->pll & 0xff;
+	buf[20] = f->nh;
+	buf[21] = f->hop ? f->hop : 64;
+	in6(f->src, buf + 22);
+	in6(f->dst, buf + 38);
+	memcpy(buf + 54, f->pl, f->pll);
+	return 54 + f->pll;
+}
+
+/* Payload builders: append to f's payload. */
+static void put(struct f6 *f, const void *b, size_t n)
+{
+	assert_true(f->pll + n <= sizeof(f->pl));
+	memcpy(f->pl + f->pll, b, n);
+	f->pll += n;
+}
+
+static void tcp(struct f6 *f, uint16_t sp, uint16_t dp, uint8_t flags)
+{
+	uint8_t t[20] = { sp >> 8, sp & 0xff, dp >> 8, dp & 0xff };
+
+	t[12] = 5 << 4;
+	t[13] = flags;
+	put(f, t, sizeof(t));
+}
+
+static void udp(struct f6 *f, uint16_t sp, uint16_t dp)
+{
+	uint8_t u[8] = { sp >> 8, sp & 0xff, dp >> 8, dp & 0xff, 0, 8 };
+
+	put(f, u, sizeof(u));
+}
+
+static void icmp6(struct f6 *f, uint8_t type, uint16_t id)
+{
+	uint8_t i[8] = { type, 0, 0, 0, id >> 8, id & 0xff, 0, 1 };
+
+	put(f, i, sizeof(i));
+}
+
+/* An extension header of 8 bytes (hop-by-hop, routing, destination options: padding). */
+static void ext(struct f6 *f, uint8_t next)
+{
+	uint8_t e[8] = { next, 0, 1, 4 }; /* PadN over the rest */
+
+	put(f, e, sizeof(e));
+}
+
+static void fraghdr(struct f6 *f, uint8_t next, uint16_t offset8, bool more, uint32_t id)
+{
+	uint16_t fo = offset8 << 3 | more;
+	uint8_t e[8] = { next, 0, fo >> 8, fo & 0xff, id >> 24, id >> 16 & 0xff, id >> 8 & 0xff,
+			 id & 0xff };
+
+	put(f, e, sizeof(e));
+}
+
+/* The ICMPv6 checksum (RFC 4443 2.3) over frame buf of len bytes, computed here. */
+static uint16_t icmp6_csum(const uint8_t *buf, size_t len)
+{
+	uint8_t ph[40 + FRAME_MAX] = { 0 };
+	size_t plen = len - 54;
+
+	memcpy(ph, buf + 22, 32);
+	ph[34] = plen >> 8;
+	ph[35] = plen & 0xff;
+	ph[39] = 58;
+	memcpy(ph + 40, buf + 54, plen);
+	ph[42] = ph[43] = 0;
+	return csum(ph, 40 + plen);
+}
+
+struct want {
+	int ret, reason;
+	const uint8_t *out; /* expected output; NULL: by verdict (see below) */
+	size_t out_len;
+	int ev; /* a drop event: 1 with the packet's addresses, 2 before they were parsed */
+	bool vev;
+	uint32_t policy_id;
+};
+
+static int dev_of6(const uint8_t *a)
+{
+	uint8_t b[16];
+
+	for (int i = 0; i < NR_DEVS; i++) {
+		if (!ip6s[i])
+			continue;
+		in6(ip6s[i], b);
+		if (!memcmp(a, b, 16))
+			return i;
+	}
+	return -1;
+}
+
+static struct xcni_event6 ev6[4];
+static int nev6;
+
+/* test_bpf.c's ring reader hands IPv6 events here too. */
+void v6_event(const void *data)
+{
+	if (nev6 < 4)
+		memcpy(&ev6[nev6], data, sizeof(ev6[0]));
+	nev6++;
+}
+
+/* Runs f, checks w; returns the output in out (if given). */
+static void expect(const struct f6 *f, const struct want *w, uint8_t *outp)
+{
+	struct xcni_metric before[XCNI_NR_METRICS], after[XCNI_NR_METRICS];
+	uint8_t in[FRAME_MAX], out[FRAME_MAX], want[FRAME_MAX];
+	size_t len = frame(f, in), want_len = len;
+	struct bpf_test_run_opts o = {};
+	unsigned int dir = f->prog == FROM_POD ? XCNI_DIR_FROM_POD : XCNI_DIR_TO_POD;
+	__u32 idx = XCNI_METRIC_IDX(w->reason, dir);
+
+	assert_int_equal(read_metrics(before), 0);
+	nev6 = 0;
+	assert_int_equal(run(f->prog, f->dev, in, len, out, sizeof(out), 0, &o), 0);
+	assert_true(ring_buffer__consume(env.rb) >= 0);
+	assert_int_equal(read_metrics(after), 0);
+	if ((int)o.retval != w->ret || after[idx].packets - before[idx].packets != 1) {
+		for (__u32 i = 0; i < XCNI_NR_METRICS; i++)
+			if (after[i].packets != before[i].packets)
+				fprintf(stderr, "counted %s/%s\n", reason_name(i / XCNI_NR_DIRS),
+					dir_name(i % XCNI_NR_DIRS));
+		fail_msg("verdict %d, want %d (%s)", o.retval, w->ret,
+			 reason_name(XCNI_REASON_IDX(w->reason)));
+	}
+	for (__u32 i = 0; i < XCNI_NR_METRICS; i++)
+		assert_int_equal(after[i].packets - before[i].packets, i == idx);
+	assert_int_equal(after[idx].bytes - before[idx].bytes, len);
+
+	memcpy(want, in, len);
+	if (w->out) {
+		memcpy(want, w->out, w->out_len);
+		want_len = w->out_len;
+	} else if (w->ret == TC_ACT_REDIRECT) {
+		int d = dev_of6(in + 38);
+
+		assert_true(d >= 0);
+		memcpy(want, pods[d].mac, ETH_ALEN);
+		memcpy(want + ETH_ALEN, pods[d].host_mac, ETH_ALEN);
+		want[21]--;
+	}
+	assert_int_equal(o.data_size_out, want_len);
+	for (size_t i = 0; i < want_len; i++)
+		if (out[i] != want[i])
+			fail_msg("output differs first at byte %zu: 0x%02x, want 0x%02x", i, out[i],
+				 want[i]);
+	if (outp)
+		memcpy(outp, out, want_len);
+
+	if (w->ev || w->vev) {
+		assert_int_equal(nev6, 1);
+		assert_int_equal(ev6[0].ev.type, w->vev ? XCNI_EV_VERDICT : XCNI_EV_DROP);
+		assert_int_equal(ev6[0].ev.reason, w->reason);
+		assert_int_equal(ev6[0].ev.dir, dir);
+		assert_int_equal(ev6[0].ev.len, len);
+		if (w->ev == 2) {
+			uint8_t zero[16] = { 0 };
+
+			assert_memory_equal(ev6[0].saddr6, zero, 16);
+			assert_memory_equal(ev6[0].daddr6, zero, 16);
+		} else {
+			assert_memory_equal(ev6[0].saddr6, in + 22, 16);
+			assert_memory_equal(ev6[0].daddr6, in + 38, 16);
+		}
+		if (w->vev)
+			assert_int_equal(ev6[0].ev.policy_id, w->policy_id);
+	} else {
+		assert_int_equal(nev6, 0);
+	}
+}
+
+#define FWD(r) &(struct want){ .ret = TC_ACT_REDIRECT, .reason = XCNI_##r }
+#define PASS(r) &(struct want){ .ret = TC_ACT_OK, .reason = XCNI_##r }
+#define DROP(r) &(struct want){ .ret = TC_ACT_SHOT, .reason = XCNI_##r, .ev = 1 }
+/* Dropped before the addresses were parsed: the event carries none. */
+#define DROP0(r) &(struct want){ .ret = TC_ACT_SHOT, .reason = XCNI_##r, .ev = 2 }
+
+/* The conntrack entry of a flow: its state, or -1 when there is none. */
+static int ct6_state(const char *s, uint16_t sp, const char *d, uint16_t dp, uint8_t proto)
+{
+	struct xcni_ct6_key k = { .sport = htons(sp), .dport = htons(dp), .proto = proto };
+	struct xcni_ct_entry e;
+
+	in6(s, k.saddr);
+	in6(d, k.daddr);
+	if (bpf_map_lookup_elem(map_fd("xcni_ct6"), &k, &e))
+		return -1;
+	return e.state;
+}
+
+/* An allow entry (exact port) of ep's policy version 0 in dir. */
+static void allow6(uint32_t ep, uint8_t dir, uint32_t peer, uint8_t proto, uint16_t port,
+		   uint32_t policy_id)
+{
+	struct xcni_polhash_key k = { .ep = ep, .peer = peer, .dir = dir, .proto = proto,
+				      .port = htons(port) };
+	struct xcni_policy_val v = { .policy_id = policy_id };
+
+	assert_int_equal(bpf_map_update_elem(map_fd("xcni_policy"), &k, &v, BPF_ANY), 0);
+}
+
+static void isolate(uint32_t ep, uint32_t id, uint8_t isolated)
+{
+	struct xcni_polep v = { .identity = id, .isolated = isolated };
+
+	assert_int_equal(bpf_map_update_elem(map_fd("xcni_polep"), &ep, &v, BPF_ANY), 0);
+	assert_int_equal(polrev_bump(), 0);
+}
+
+static void open_up(uint32_t ep)
+{
+	bpf_map_delete_elem(map_fd("xcni_polep"), &ep);
+	assert_int_equal(polrev_bump(), 0);
+}
+
+static void ipc6(const char *a, uint32_t id)
+{
+	struct xcni_ipcache6_key k = { .prefixlen = 128 };
+	struct xcni_ipcache_val v = { .identity = id, .flags = XCNI_IPC_POD };
+
+	in6(a, k.addr);
+	assert_int_equal(bpf_map_update_elem(map_fd("xcni_ipcache6"), &k, &v, BPF_ANY), 0);
+}
+
+static void v6_setup(void **state)
+{
+	int efd = map_fd("xcni_endpoints6"), ifd = map_fd("xcni_ifindex6");
+	static const uint32_t ids[NR_DEVS] = { ID_A, ID_B, ID_C, ID_X };
+	struct xcni_in6 key;
+	uint32_t kx = ip4(KEY_X);
+
+	(void)state;
+	for (int i = 0; i < NR_DEVS; i++) {
+		struct xcni_endpoint ep = { .ifindex = env.ifindex[i], .ep_id = 201 + i };
+		uint32_t ifindex = env.ifindex[i];
+
+		if (!ip6s[i])
+			continue;
+		if (pods[i].ep_id)
+			ep.ep_id = pods[i].ep_id;
+		memcpy(ep.pod_mac, pods[i].mac, ETH_ALEN);
+		memcpy(ep.host_mac, pods[i].host_mac, ETH_ALEN);
+		in6(ip6s[i], key.addr);
+		assert_int_equal(bpf_map_update_elem(efd, &key, &ep, BPF_NOEXIST), 0);
+		assert_int_equal(bpf_map_update_elem(ifd, &ifindex, &key, BPF_NOEXIST), 0);
+		ipc6(ip6s[i], ids[i]);
+	}
+	/* X is IPv6-only: its policy key is the agent's, from 0.0.0.0/8. */
+	in6(X6, key.addr);
+	assert_int_equal(bpf_map_update_elem(map_fd("xcni_polkey6"), &key, &kx, BPF_NOEXIST), 0);
+	open_up(ip4(IP_A));
+	open_up(ip4(IP_B));
+	open_up(kx);
+}
+
+#define F(p, d, s, t, n) struct f6 f = { .prog = p, .dev = d, .src = s, .dst = t, .nh = n }
+
+static void v6_tcp_flow(void **state)
+{
+	(void)state;
+	{
+		F(FROM_POD, DEV_A, A6, B6, IPPROTO_TCP);
+		tcp(&f, 40000, 80, TH_SYN);
+		expect(&f, FWD(FWD_LOCAL), NULL);
+		assert_int_equal(ct6_state(A6, 40000, B6, 80, IPPROTO_TCP), XCNI_CT_NEW);
+	}
+	{
+		F(FROM_POD, DEV_B, B6, A6, IPPROTO_TCP);
+		tcp(&f, 80, 40000, TH_SYN | TH_ACK);
+		expect(&f, FWD(FWD_REPLY), NULL);
+		assert_int_equal(ct6_state(A6, 40000, B6, 80, IPPROTO_TCP), XCNI_CT_ESTABLISHED);
+	}
+	{
+		F(FROM_POD, DEV_A, A6, B6, IPPROTO_TCP);
+		tcp(&f, 40000, 80, TH_ACK | TH_PUSH);
+		expect(&f, FWD(FWD_LOCAL), NULL);
+	}
+	{
+		F(FROM_POD, DEV_B, B6, A6, IPPROTO_TCP);
+		tcp(&f, 80, 40001, TH_SYN | TH_ACK);
+		expect(&f, DROP(DROP_CT_INVALID), NULL);
+		assert_int_equal(ct6_state(B6, 80, A6, 40001, IPPROTO_TCP), -1);
+	}
+	{
+		F(FROM_POD, DEV_A, A6, B6, IPPROTO_TCP);
+		tcp(&f, 40000, 80, TH_SYN);
+		f.hop = 1;
+		expect(&f, PASS(FWD_STACK), NULL);
+	}
+}
+
+static void v6_udp_echo(void **state)
+{
+	(void)state;
+	{
+		F(FROM_POD, DEV_A, A6, B6, IPPROTO_UDP);
+		udp(&f, 5353, 53);
+		expect(&f, FWD(FWD_LOCAL), NULL);
+	}
+	{
+		F(FROM_POD, DEV_B, B6, A6, IPPROTO_UDP);
+		udp(&f, 53, 5353);
+		expect(&f, FWD(FWD_REPLY), NULL);
+		assert_int_equal(ct6_state(A6, 5353, B6, 53, IPPROTO_UDP), XCNI_CT_ESTABLISHED);
+	}
+	{
+		F(FROM_POD, DEV_A, A6, B6, 58);
+		icmp6(&f, 128, 7);
+		expect(&f, FWD(FWD_LOCAL), NULL);
+		assert_int_equal(ct6_state(A6, 7, B6, 7, 58), XCNI_CT_NEW);
+	}
+	{
+		F(FROM_POD, DEV_B, B6, A6, 58);
+		icmp6(&f, 129, 7);
+		expect(&f, FWD(FWD_REPLY), NULL);
+	}
+	{
+		F(FROM_POD, DEV_B, B6, A6, 58);
+		icmp6(&f, 129, 8);
+		expect(&f, DROP(DROP_CT_INVALID), NULL);
+	}
+	/* To the world through the stack, and the reply back through to_pod. */
+	{
+		F(FROM_POD, DEV_A, A6, WORLD6, IPPROTO_UDP);
+		udp(&f, 40053, 53);
+		expect(&f, PASS(FWD_STACK), NULL);
+	}
+	{
+		F(TO_POD, DEV_A, WORLD6, A6, IPPROTO_UDP);
+		udp(&f, 53, 40053);
+		expect(&f, PASS(FWD_REPLY), NULL);
+	}
+}
+
+static void v6_spoof(void **state)
+{
+	(void)state;
+	{
+		F(FROM_POD, DEV_A, B6, C6, IPPROTO_UDP);
+		udp(&f, 1000, 53);
+		expect(&f, DROP(DROP_SPOOF_IP), NULL);
+	}
+	{
+		F(FROM_POD, DEV_A, A6, B6, IPPROTO_UDP);
+		udp(&f, 1000, 53);
+		f.smac = mac_evil;
+		expect(&f, DROP0(DROP_SPOOF_MAC), NULL);
+	}
+	{
+		/* A link-local source speaks neighbour discovery and to the gateway only. */
+		F(FROM_POD, DEV_A, LL_A, B6, IPPROTO_UDP);
+		udp(&f, 1000, 53);
+		expect(&f, DROP(DROP_SPOOF_IP), NULL);
+	}
+	{
+		F(FROM_POD, DEV_A, LL_A, GW6, 58);
+		icmp6(&f, 128, 9);
+		expect(&f, PASS(FWD_STACK), NULL);
+	}
+	{
+		/* ... tracked: the gateway's answer is a reply. */
+		F(TO_POD, DEV_A, GW6, LL_A, 58);
+		icmp6(&f, 129, 9);
+		expect(&f, PASS(FWD_REPLY), NULL);
+	}
+	{
+		F(FROM_POD, DEV_X, "fd00:99::e", A6, IPPROTO_UDP);
+		udp(&f, 1000, 53);
+		expect(&f, DROP(DROP_SPOOF_IP), NULL);
+	}
+	{
+		/* A device without an IPv6 endpoint. */
+		F(FROM_POD, DEV_U, A6, B6, IPPROTO_UDP);
+		udp(&f, 1000, 53);
+		expect(&f, DROP0(DROP_NO_ENDPOINT), NULL);
+	}
+}
+
+/* A Neighbor Solicitation from A for target, options: a source link-layer address. */
+static void ns(struct f6 *f, const char *target, const uint8_t *slla)
+{
+	uint8_t m[32] = { 135 };
+
+	in6(target, m + 8);
+	m[24] = 1;
+	m[25] = 1;
+	memcpy(m + 26, slla, ETH_ALEN);
+	put(f, m, sizeof(m));
+}
+
+static void v6_ndp(void **state)
+{
+	uint8_t out[FRAME_MAX], na[86] = { 0 };
+
+	(void)state;
+	/* The advertisement, written out byte by byte from RFC 4861 4.4. */
+	memcpy(na, pods[DEV_A].mac, ETH_ALEN);
+	memcpy(na + 6, pods[DEV_A].host_mac, ETH_ALEN);
+	na[12] = 0x86, na[13] = 0xdd, na[14] = 0x60;
+	na[19] = 32; /* payload: NA 24 + target link-layer option 8 */
+	na[20] = 58, na[21] = 255;
+	in6(GW6, na + 22);
+	in6(LL_A, na + 38);
+	na[54] = 136; /* Neighbor Advertisement, code 0 */
+	na[58] = 0xe0; /* Router, Solicited, Override */
+	in6(GW6, na + 62);
+	na[78] = 2, na[79] = 1; /* target link-layer address, 8 bytes */
+	memcpy(na + 80, pods[DEV_A].host_mac, ETH_ALEN);
+	uint16_t c = icmp6_csum(na, sizeof(na));
+
+	memcpy(na + 56, &c, 2);
+	{
+		F(FROM_POD, DEV_A, LL_A, "ff02::1:ff00:1", 58);
+		f.hop = 255;
+		ns(&f, GW6, pods[DEV_A].mac);
+		struct want w = { .ret = TC_ACT_REDIRECT, .reason = XCNI_PASS_ARP, .out = na,
+				  .out_len = sizeof(na) };
+
+		expect(&f, &w, out);
+	}
+	{
+		/* From the pod's own address, unicast (the reachability probe). */
+		F(FROM_POD, DEV_A, A6, GW6, 58);
+		f.hop = 255;
+		ns(&f, GW6, pods[DEV_A].mac);
+		struct want w = { .ret = TC_ACT_REDIRECT, .reason = XCNI_PASS_ARP, .out_len = 86 };
+		uint8_t want[86];
+
+		memcpy(want, na, sizeof(na));
+		in6(A6, want + 38);
+		memset(want + 56, 0, 2);
+		c = icmp6_csum(want, sizeof(want));
+		memcpy(want + 56, &c, 2);
+		w.out = want;
+		expect(&f, &w, NULL);
+	}
+	{
+		/* Hop limit not 255: not from the link (RFC 4861 7.1.1), not answered. */
+		F(FROM_POD, DEV_A, LL_A, "ff02::1:ff00:1", 58);
+		f.hop = 64;
+		ns(&f, GW6, pods[DEV_A].mac);
+		expect(&f, PASS(PASS_ARP), NULL);
+	}
+	{
+		/* Soliciting another address: the host's to answer. */
+		F(FROM_POD, DEV_A, LL_A, "ff02::1:ff00:2", 58);
+		f.hop = 255;
+		ns(&f, "fe80::2", pods[DEV_A].mac);
+		expect(&f, PASS(PASS_ARP), NULL);
+	}
+	{
+		/* A solicitation whose link-layer option names another MAC. */
+		F(FROM_POD, DEV_A, LL_A, "ff02::1:ff00:1", 58);
+		f.hop = 255;
+		ns(&f, GW6, mac_evil);
+		expect(&f, DROP(DROP_SPOOF_MAC), NULL);
+	}
+	{
+		/* An advertisement for B's address from A: a spoof. */
+		F(FROM_POD, DEV_A, A6, GW6, 58);
+		uint8_t m[24] = { 136, 0, 0, 0, 0x60 };
+
+		f.hop = 255;
+		in6(B6, m + 8);
+		put(&f, m, sizeof(m));
+		expect(&f, DROP(DROP_SPOOF_IP), NULL);
+	}
+	{
+		/* ... for its own: passed. */
+		F(FROM_POD, DEV_A, A6, GW6, 58);
+		uint8_t m[24] = { 136, 0, 0, 0, 0x60 };
+
+		f.hop = 255;
+		in6(A6, m + 8);
+		put(&f, m, sizeof(m));
+		expect(&f, PASS(PASS_ARP), NULL);
+	}
+	{
+		/* A pod is no router. */
+		F(FROM_POD, DEV_A, LL_A, "ff02::1", 58);
+		icmp6(&f, 134, 0);
+		expect(&f, DROP(DROP_SPOOF_IP), NULL);
+	}
+	{
+		/* The host solicits the pod: to_pod passes it. */
+		F(TO_POD, DEV_A, GW6, "ff02::1:ff00:a", 58);
+		f.hop = 255;
+		ns(&f, A6, pods[DEV_A].host_mac);
+		expect(&f, PASS(PASS_ARP), NULL);
+	}
+}
+
+static void v6_exthdr(void **state)
+{
+	(void)state;
+	{
+		/* Hop-by-hop, destination options, routing, then UDP: ports found. */
+		F(FROM_POD, DEV_A, A6, B6, 0);
+		ext(&f, 60);
+		ext(&f, 43);
+		ext(&f, IPPROTO_UDP);
+		udp(&f, 6000, 6001);
+		expect(&f, FWD(FWD_LOCAL), NULL);
+		assert_int_equal(ct6_state(A6, 6000, B6, 6001, IPPROTO_UDP), XCNI_CT_NEW);
+	}
+	{
+		/* XCNI_V6_MAX_EXT headers: the most walked. */
+		F(FROM_POD, DEV_A, A6, B6, 60);
+		for (int i = 0; i < XCNI_V6_MAX_EXT - 1; i++)
+			ext(&f, 60);
+		ext(&f, IPPROTO_UDP);
+		udp(&f, 6002, 6003);
+		expect(&f, FWD(FWD_LOCAL), NULL);
+	}
+	{
+		/* One more: dropped and counted. */
+		F(FROM_POD, DEV_A, A6, B6, 60);
+		for (int i = 0; i < XCNI_V6_MAX_EXT; i++)
+			ext(&f, 60);
+		ext(&f, IPPROTO_UDP);
+		udp(&f, 6004, 6005);
+		expect(&f, DROP(DROP_EXTHDR), NULL);
+		assert_int_equal(ct6_state(A6, 6004, B6, 6005, IPPROTO_UDP), -1);
+	}
+	{
+		/* A chain cut short. */
+		F(FROM_POD, DEV_A, A6, B6, 0);
+		uint8_t e[4] = { 60, 0, 1, 0 };
+
+		put(&f, e, sizeof(e));
+		expect(&f, DROP(DROP_EXTHDR), NULL);
+	}
+	{
+		/* Payload length beyond the packet. */
+		F(FROM_POD, DEV_A, A6, B6, IPPROTO_UDP);
+		udp(&f, 6006, 6007);
+		uint8_t in[FRAME_MAX], out[FRAME_MAX];
+		size_t len = frame(&f, in);
+		struct bpf_test_run_opts o = {};
+
+		in[19] = 9;
+		assert_int_equal(run(FROM_POD, DEV_A, in, len, out, sizeof(out), 0, &o), 0);
+		assert_int_equal(o.retval, TC_ACT_SHOT);
+		assert_true(ring_buffer__consume(env.rb) >= 0);
+	}
+}
+
+static void v6_fragments(void **state)
+{
+	(void)state;
+	{
+		/* A later fragment whose first was never seen. */
+		F(FROM_POD, DEV_A, A6, B6, 44);
+		fraghdr(&f, IPPROTO_UDP, 185, false, 0x77);
+		udp(&f, 1, 2);
+		expect(&f, DROP(DROP_FRAGMENT), NULL);
+	}
+	{
+		F(FROM_POD, DEV_A, A6, B6, 44);
+		fraghdr(&f, IPPROTO_UDP, 0, true, 0x78);
+		udp(&f, 7000, 7001);
+		expect(&f, FWD(FWD_LOCAL), NULL);
+		assert_int_equal(ct6_state(A6, 7000, B6, 7001, IPPROTO_UDP), XCNI_CT_NEW);
+	}
+	{
+		/* Its bytes where ports would be say 1/2: payload, ports from the first. */
+		F(FROM_POD, DEV_A, A6, B6, 44);
+		fraghdr(&f, IPPROTO_UDP, 185, false, 0x78);
+		udp(&f, 1, 2);
+		expect(&f, FWD(FWD_LOCAL), NULL);
+	}
+	{
+		/* Behind a destination options header, the first fragment's too. */
+		F(FROM_POD, DEV_A, A6, B6, 60);
+		ext(&f, 44);
+		fraghdr(&f, IPPROTO_UDP, 0, true, 0x79);
+		udp(&f, 7002, 7003);
+		expect(&f, FWD(FWD_LOCAL), NULL);
+	}
+	{
+		F(FROM_POD, DEV_A, A6, B6, 60);
+		ext(&f, 44);
+		fraghdr(&f, IPPROTO_UDP, 100, false, 0x79);
+		udp(&f, 9, 9);
+		expect(&f, FWD(FWD_LOCAL), NULL);
+	}
+	{
+		/* Another datagram's later fragment. */
+		F(FROM_POD, DEV_A, A6, B6, 44);
+		fraghdr(&f, IPPROTO_UDP, 185, false, 0x7a);
+		udp(&f, 7000, 7001);
+		expect(&f, DROP(DROP_FRAGMENT), NULL);
+	}
+}
+
+/* An ICMPv6 error from B to A quoting A -> B UDP sp -> dp. */
+static void icmp6_error(struct f6 *f, uint8_t type, uint16_t sp, uint16_t dp)
+{
+	uint8_t m[8 + 40 + 8] = { type };
+
+	m[6] = 0x05, m[7] = 0x00; /* PTB: MTU 1280 */
+	m[8] = 0x60;
+	m[13] = 8;
+	m[14] = IPPROTO_UDP;
+	m[15] = 64;
+	in6(A6, m + 16);
+	in6(B6, m + 32);
+	m[48] = sp >> 8, m[49] = sp & 0xff, m[50] = dp >> 8, m[51] = dp & 0xff;
+	put(f, m, sizeof(m));
+}
+
+static void v6_policy(void **state)
+{
+	uint32_t ka = ip4(IP_A), kx = ip4(KEY_X);
+
+	(void)state;
+	/* A isolated for ingress, version 0: B on TCP 80 (policy 77). The one
+	 * rule, keyed by A's IPv4, judges both families. */
+	allow6(ka, TO_POD, ID_B, IPPROTO_TCP, 80, 77);
+	isolate(ka, ID_A, XCNI_ISOLATED(TO_POD));
+	{
+		F(FROM_POD, DEV_B, B6, A6, IPPROTO_TCP);
+		tcp(&f, 41000, 80, TH_SYN);
+		expect(&f, &(struct want){ .ret = TC_ACT_REDIRECT, .reason = XCNI_FWD_LOCAL,
+					   .vev = true, .policy_id = 77 }, NULL);
+	}
+	{
+		F(FROM_POD, DEV_B, B6, A6, IPPROTO_TCP);
+		tcp(&f, 41000, 81, TH_SYN);
+		expect(&f, DROP(DROP_POLICY_INGRESS), NULL);
+		assert_int_equal(ct6_state(B6, 41000, A6, 81, IPPROTO_TCP), -1);
+	}
+	{
+		/* The same refusal over IPv4 (the row machinery's frame). */
+		struct row r = { .name = "v4", .dev = DEV_B, .src = IP_B, .sport = 41000,
+				 .dst = IP_A, .dport = 81, .proto = IPPROTO_TCP, .flags = TH_SYN,
+				 .ret = TC_ACT_SHOT, .reason = XCNI_DROP_POLICY_INGRESS,
+				 .ev = EV_FULL, .no_ct = true };
+		const struct row *rp = &r;
+
+		check_row((void **)&rp);
+	}
+	{
+		F(FROM_POD, DEV_C, C6, A6, IPPROTO_TCP);
+		tcp(&f, 41000, 80, TH_SYN);
+		expect(&f, DROP(DROP_POLICY_INGRESS), NULL);
+	}
+	{
+		/* The world through the stack: judged as world. */
+		F(TO_POD, DEV_A, WORLD6, A6, IPPROTO_TCP);
+		tcp(&f, 41000, 80, TH_SYN);
+		expect(&f, DROP(DROP_POLICY_INGRESS), NULL);
+	}
+	{
+		/* The node (link-local) always may. */
+		F(TO_POD, DEV_A, GW6, A6, IPPROTO_TCP);
+		tcp(&f, 41001, 80, TH_SYN);
+		expect(&f, PASS(FWD_LOCAL), NULL);
+	}
+	/* ICMPv6 errors: about a live flow A -> B, one passes as related;
+	 * about none, it is judged (and refused) like any packet. */
+	{
+		F(FROM_POD, DEV_A, A6, B6, IPPROTO_UDP);
+		udp(&f, 46101, 7);
+		expect(&f, FWD(FWD_LOCAL), NULL);
+	}
+	{
+		F(FROM_POD, DEV_B, B6, A6, 58);
+		icmp6_error(&f, 2, 46101, 7);
+		expect(&f, FWD(FWD_REPLY), NULL);
+	}
+	{
+		F(FROM_POD, DEV_B, B6, A6, 58);
+		icmp6_error(&f, 1, 46101, 7);
+		expect(&f, FWD(FWD_REPLY), NULL);
+	}
+	{
+		F(FROM_POD, DEV_B, B6, A6, 58);
+		icmp6_error(&f, 2, 46101, 8);
+		expect(&f, DROP(DROP_POLICY_INGRESS), NULL);
+	}
+	{
+		/* C is on no path of that flow. */
+		F(FROM_POD, DEV_C, C6, A6, 58);
+		icmp6_error(&f, 2, 46101, 7);
+		expect(&f, DROP(DROP_POLICY_INGRESS), NULL);
+	}
+	open_up(ka);
+
+	/* X, IPv6-only: its key from polkey6; A on TCP 80 only (policy 78). */
+	allow6(kx, TO_POD, ID_A, IPPROTO_TCP, 80, 78);
+	isolate(kx, ID_X, XCNI_ISOLATED(TO_POD));
+	{
+		F(FROM_POD, DEV_A, A6, X6, IPPROTO_TCP);
+		tcp(&f, 42000, 80, TH_SYN);
+		expect(&f, &(struct want){ .ret = TC_ACT_REDIRECT, .reason = XCNI_FWD_LOCAL,
+					   .vev = true, .policy_id = 78 }, NULL);
+	}
+	{
+		F(FROM_POD, DEV_B, B6, X6, IPPROTO_TCP);
+		tcp(&f, 42000, 80, TH_SYN);
+		expect(&f, DROP(DROP_POLICY_INGRESS), NULL);
+	}
+	{
+		F(FROM_POD, DEV_X, X6, A6, IPPROTO_TCP);
+		tcp(&f, 80, 42000, TH_SYN | TH_ACK);
+		expect(&f, FWD(FWD_REPLY), NULL);
+	}
+	/* X isolated for egress too, nothing allowed: its SYN to B refused. */
+	isolate(kx, ID_X, XCNI_ISOLATED(TO_POD) | XCNI_ISOLATED(FROM_POD));
+	{
+		F(FROM_POD, DEV_X, X6, B6, IPPROTO_TCP);
+		tcp(&f, 42001, 80, TH_SYN);
+		expect(&f, DROP(DROP_POLICY_EGRESS), NULL);
+	}
+	open_up(kx);
+}
+
+const struct CMUnitTest v6_tests[] = {
+	cmocka_unit_test(v6_setup),
+	cmocka_unit_test(v6_tcp_flow),
+	cmocka_unit_test(v6_udp_echo),
+	cmocka_unit_test(v6_spoof),
+	cmocka_unit_test(v6_ndp),
+	cmocka_unit_test(v6_exthdr),
+	cmocka_unit_test(v6_fragments),
+	cmocka_unit_test(v6_policy),
+};
+const size_t nr_v6_tests = ARRAY_SIZE(v6_tests);

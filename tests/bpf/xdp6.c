@@ -1,0 +1,201 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The underlay's XDP prefilter on IPv6 (bpf/xdp_underlay.bpf.c, xcni_prefilter6)
+ * through BPF_PROG_TEST_RUN, on the netns and maps of test_bpf.c: frames with
+ * an IPv6 source on the deny list are dropped and counted on their entry and
+ * under drop-prefilter, others pass untouched (byte for byte), with or without
+ * VLAN tags in front.
+ *
+ *   xcni_prefilter6      2001:db8:bad::/48, 2001:db8:bad:1::7/128
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <string.h>
+#include <linux/ipv6.h>
+
+#include "harness.h"
+
+#define ETH_P_8021Q_ 0x8100
+#define ETH_P_8021AD_ 0x88a8
+
+static const char *const denied[] = { "2001:db8:bad::/48", "2001:db8:bad:1::7/128" };
+
+static struct xcni_prefilter6_key key6(const char *cidr)
+{
+	struct xcni_prefilter6_key k = {};
+	char a[INET6_ADDRSTRLEN];
+	const char *sl = strchr(cidr, '/');
+
+	snprintf(a, sizeof(a), "%.*s", (int)(sl - cidr), cidr);
+	assert_int_equal(inet_pton(AF_INET6, a, k.addr), 1);
+	k.prefixlen = (uint32_t)atoi(sl + 1);
+	return k;
+}
+
+static int pf6_fd(void)
+{
+	return bpf_map__fd(env.xdp->maps.xcni_prefilter6);
+}
+
+/* An Ethernet frame, ntags VLAN tags (802.1ad outside, 802.1Q inside), IPv6, UDP. */
+static size_t frame6(const char *src, const char *dst, int ntags, uint8_t *f)
+{
+	static const uint8_t dmac[ETH_ALEN] = { 2, 0, 0, 0, 0, 0xaa },
+			     smac[ETH_ALEN] = { 2, 0, 0, 0, 0, 0xbb };
+	const uint16_t tpid[2] = { ntags == 2 ? ETH_P_8021AD_ : ETH_P_8021Q_, ETH_P_8021Q_ };
+	struct ipv6hdr ip6 = { .version = 6, .payload_len = htons(8 + 4), .nexthdr = IPPROTO_UDP,
+			       .hop_limit = 64 };
+	uint16_t udp[4] = { htons(40000), htons(53), htons(8 + 4), 0 };
+	size_t n = 0;
+
+	memcpy(f, dmac, ETH_ALEN);
+	memcpy(f + ETH_ALEN, smac, ETH_ALEN);
+	n = 2 * ETH_ALEN;
+	for (int i = 0; i < ntags; i++) {
+		uint16_t t = htons(tpid[i]), tci = htons((uint16_t)(100 + i));
+
+		memcpy(f + n, &t, 2);
+		memcpy(f + n + 2, &tci, 2);
+		n += 4;
+	}
+	f[n++] = 0x86;
+	f[n++] = 0xdd;
+	assert_int_equal(inet_pton(AF_INET6, src, &ip6.saddr), 1);
+	assert_int_equal(inet_pton(AF_INET6, dst, &ip6.daddr), 1);
+	memcpy(f + n, &ip6, sizeof(ip6));
+	n += sizeof(ip6);
+	memcpy(f + n, udp, sizeof(udp));
+	n += sizeof(udp);
+	memcpy(f + n, "xcni", 4);
+	return n + 4;
+}
+
+static struct xcni_prefilter_val entry(const char *cidr)
+{
+	struct xcni_prefilter6_key k = key6(cidr);
+	struct xcni_prefilter_val v = {};
+
+	assert_int_equal(bpf_map_lookup_elem(pf6_fd(), &k, &v), 0);
+	return v;
+}
+
+static uint64_t prefilter_drops(void)
+{
+	struct xcni_metric m[XCNI_NR_METRICS];
+
+	assert_int_equal(read_metrics(m), 0);
+	return m[XCNI_METRIC_IDX(XCNI_DROP_PREFILTER, XCNI_DIR_FROM_OVERLAY)].packets;
+}
+
+/*
+ * One frame from src with ntags tags, the verdict want; the frame must come
+ * out as it went in, and the entry counted (cidr) must have counted exactly
+ * this frame when dropped, nothing when passed.
+ */
+static void xdp6_case(const char *src, int ntags, int want, const char *cidr)
+{
+	uint8_t in[FRAME_MAX], out[FRAME_MAX];
+	size_t len = frame6(src, "2001:db8:1::1", ntags, in);
+	struct xcni_prefilter_val before[2], after[2];
+	struct bpf_test_run_opts o = {};
+	uint64_t m0 = prefilter_drops();
+
+	for (size_t i = 0; i < ARRAY_SIZE(denied); i++)
+		before[i] = entry(denied[i]);
+	assert_int_equal(run(XDP, DEV_U, in, len, out, sizeof(out), 0, &o), 0);
+	assert_int_equal(o.retval, want);
+	assert_int_equal(o.data_size_out, len);
+	assert_memory_equal(in, out, len);
+	for (size_t i = 0; i < ARRAY_SIZE(denied); i++) {
+		bool hit = cidr && !strcmp(cidr, denied[i]);
+
+		after[i] = entry(denied[i]);
+		assert_int_equal(after[i].packets, before[i].packets + hit);
+		assert_int_equal(after[i].bytes, before[i].bytes + (hit ? len : 0));
+	}
+	assert_int_equal(prefilter_drops(), m0 + (want == XDP_DROP));
+}
+
+static int xdp6_setup(void **state)
+{
+	struct xcni_prefilter_val v = {};
+
+	(void)state;
+	/* What xcnictl prefilter add writes for IPv6: the trie entry, nothing in front. */
+	for (size_t i = 0; i < ARRAY_SIZE(denied); i++) {
+		struct xcni_prefilter6_key k = key6(denied[i]);
+
+		if (bpf_map_update_elem(pf6_fd(), &k, &v, BPF_NOEXIST))
+			return -errno;
+	}
+	return 0;
+}
+
+static void xdp6_listed_dropped(void **state)
+{
+	(void)state;
+	xdp6_case("2001:db8:bad::5", 0, XDP_DROP, "2001:db8:bad::/48");
+	xdp6_case("2001:db8:bad:ffff:ffff:ffff:ffff:ffff", 0, XDP_DROP, "2001:db8:bad::/48");
+}
+
+static void xdp6_longest_match_counted(void **state)
+{
+	(void)state;
+	xdp6_case("2001:db8:bad:1::7", 0, XDP_DROP, "2001:db8:bad:1::7/128");
+	xdp6_case("2001:db8:bad:1::8", 0, XDP_DROP, "2001:db8:bad::/48");
+}
+
+static void xdp6_unlisted_passed(void **state)
+{
+	(void)state;
+	xdp6_case("2001:db8:bae::5", 0, XDP_PASS, NULL);
+	xdp6_case("2001:db8:bac:ffff::1", 0, XDP_PASS, NULL);
+	xdp6_case("fe80::1", 0, XDP_PASS, NULL);
+}
+
+static void xdp6_tagged(void **state)
+{
+	(void)state;
+	xdp6_case("2001:db8:bad::9", 1, XDP_DROP, "2001:db8:bad::/48");
+	xdp6_case("2001:db8:bad::9", 2, XDP_DROP, "2001:db8:bad::/48");
+	xdp6_case("2001:db8:bae::9", 1, XDP_PASS, NULL);
+	xdp6_case("2001:db8:bae::9", 2, XDP_PASS, NULL);
+}
+
+/* An IPv6 header cut short: not read, passed on to tc (which judges what it can). */
+static void xdp6_short_passed(void **state)
+{
+	uint8_t in[FRAME_MAX], out[FRAME_MAX];
+	size_t len = frame6("2001:db8:bad::5", "2001:db8:1::1", 1, in);
+	struct bpf_test_run_opts o = {};
+	uint64_t m0 = prefilter_drops();
+	struct xcni_prefilter_val before = entry("2001:db8:bad::/48");
+
+	(void)state;
+	len = ETH_HLEN + 4 + sizeof(struct ipv6hdr) - 1;
+	assert_int_equal(run(XDP, DEV_U, in, len, out, sizeof(out), 0, &o), 0);
+	assert_int_equal(o.retval, XDP_PASS);
+	assert_memory_equal(in, out, len);
+	assert_int_equal(prefilter_drops(), m0);
+	assert_int_equal(entry("2001:db8:bad::/48").packets, before.packets);
+}
+
+static int xdp6_teardown(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(denied); i++) {
+		struct xcni_prefilter6_key k = key6(denied[i]);
+
+		bpf_map_delete_elem(pf6_fd(), &k);
+	}
+	return 0;
+}
+
+const struct CMUnitTest xdp6_tests[] = {
+	cmocka_unit_test_setup(xdp6_listed_dropped, xdp6_setup),
+	cmocka_unit_test(xdp6_longest_match_counted),
+	cmocka_unit_test(xdp6_unlisted_passed),
+	cmocka_unit_test(xdp6_tagged),
+	cmocka_unit_test_teardown(xdp6_short_passed, xdp6_teardown),
+};
+const size_t nr_xdp6_tests = ARRAY_SIZE(xdp6_tests);

@@ -1,0 +1,195 @@
+#!/bin/bash
+# NodePort from outside the cluster, on a lab of LAB_NODES nodes (default 3)
+# in either kube-proxy mode (LAB_KUBE_PROXY=iptables, the default: the lab's
+# kube-proxy rules, KUBE-NODEPORTS/KUBE-EXT/KUBE-SVL; none: xcnid
+# --kube-proxy-replacement in BPF). The backend answers with the source
+# address it saw (annotation lab.xcni.io/server: tell-peer), so every probe
+# says who answered and whom it saw.
+#
+#   netns xcl-out 198.51.100.1: lab probe outside nI PORT/PROTO
+#        │ (routed by xcl-ul to 192.168.77.0/24)
+#   xcl-n1 192.168.77.1   xcl-n2 .2 (the backend's node, n1 with one node)   xcl-n3 .3
+#     np/c1 (client)        np/b (app=b: 8080/tcp, 8081/udp, tell-peer)
+#
+#   np/cl  NodePort 30080/tcp, 30081/udp, externalTrafficPolicy Cluster -> np/b
+#   np/loc NodePort 30090/tcp, 30091/udp, externalTrafficPolicy Local   -> np/b
+#   np/auto NodePort without nodePort: the lab allocates the lowest free one
+#
+# ETP Cluster: a node without the backend SNATs to its own address and sends
+# the request through Geneve (kube-proxy mode: through its stack, masqueraded);
+# the backend's own node: kube-proxy masquerades too, xcnid keeps the client.
+# ETP Local: only the backend's node answers, and the backend sees the client.
+set -uo pipefail
+. "$(dirname "$0")/../lib.sh"
+
+. "$(dirname "$0")/lib.sh"
+KP=${LAB_KUBE_PROXY:-iptables}
+NODES=${LAB_NODES:-3}
+lab_suite "nodeport-$KP-$NODES"
+OUT=198.51.100.1
+BN=n$((NODES >= 2 ? 2 : 1)) # the backend's node
+
+lab_start "$XCNICTL" "$XCNI_BIN" "$XCNID_BIN"
+check "lab up --nodes $NODES --kube-proxy $KP" lab up --nodes "$NODES" --kube-proxy "$KP" || { finish; exit 1; }
+remember_pids
+
+# answer FROM TO PORT/PROTO: what the listener answered ("" if blocked).
+answer() { lab probe "$1" "$2" "$3" --json --timeout-ms 1500 | jq_ 'd.get("answer") or ""'; }
+expect_answer() { # FROM TO PORT/PROTO WANT
+	local got
+	got=$(answer "$1" "$2" "$3")
+	echo "answer: '$got', want '$4'"
+	[ "$got" = "$4" ]
+}
+blocked() { # FROM TO PORT/PROTO: the probe says blocked, exit 1
+	local out rc
+	out=$(lab probe "$1" "$2" "$3" --timeout-ms 700); rc=$?
+	echo "probe: $out, exit $rc"
+	[ "$out-$rc" = blocked-1 ]
+}
+svc() { # NAME SPEC-YAML (flow style, without braces)
+	printf -- '---\napiVersion: v1\nkind: Service\nmetadata: {name: %s, namespace: np}\nspec: {%s}\n' "$1" "$2"
+}
+nodeport() { lab get --json | jq_ "[p.get('nodePort', 0) for s in d['services'] if s['name'] == '$1' for p in s['ports']][${2:-0}]"; }
+
+{
+	printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: np}\n'
+	cat <<EOF
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: c1, namespace: np, labels: {role: client}}
+spec: {nodeName: n1, containers: [{name: c}]}
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: b
+  namespace: np
+  labels: {app: b}
+  annotations: {lab.xcni.io/server: tell-peer}
+spec:
+  nodeName: $BN
+  containers:
+  - name: c
+    ports: [{name: http, containerPort: 8080}, {name: echo, containerPort: 8081, protocol: UDP}]
+EOF
+	svc cl "type: NodePort, selector: {app: b}, ports: [{name: http, port: 80, targetPort: http, nodePort: 30080}, {name: echo, port: 81, protocol: UDP, targetPort: echo, nodePort: 30081}]"
+	svc loc "type: NodePort, externalTrafficPolicy: Local, selector: {app: b}, ports: [{name: http, port: 80, targetPort: http, nodePort: 30090}, {name: echo, port: 81, protocol: UDP, targetPort: echo, nodePort: 30091}]"
+} >"$T/np.yaml"
+check "apply namespace np, client np/c1 (n1), backend np/b ($BN, tell-peer), NodePort Services np/cl and np/loc" \
+	lab apply -f "$T/np.yaml" || { finish; exit 1; }
+remember_pids
+check "lab get: np/cl is type NodePort with nodePorts 30080 and 30081" \
+	test "$(lab get --json | jq_ "' '.join([s['type']] + [str(p['nodePort']) for p in s['ports']]) if (s := [s for s in d['services'] if s['name'] == 'cl'][0]) else ''")" = "NodePort 30080 30081"
+check "lab get (text): PORTS as kubectl shows them, 80:30080/tcp->http" \
+	bash -c "\"$XCNICTL\" lab get | grep -q '80:30080/tcp->http'"
+if [ "$KP" = iptables ]; then
+	rules() { in_node "$1" iptables-save -t nat; }
+	check "n1's nat table: KUBE-SERVICES ends with the jump to KUBE-NODEPORTS for 192.168.77.1" \
+		bash -c "nsenter --net=/run/netns/xcl-n1 iptables-save -t nat | grep '^-A KUBE-SERVICES' | tail -n1 | grep -q -- '-d 192.168.77.1/32 .*-j KUBE-NODEPORTS'"
+	check "n1's KUBE-NODEPORTS sends 30080/tcp to a KUBE-EXT chain that masquerades" \
+		bash -c "ext=\$(nsenter --net=/run/netns/xcl-n1 iptables-save -t nat | sed -n 's/^-A KUBE-NODEPORTS .*--dport 30080 -j \(KUBE-EXT-[A-Z0-9]*\)\$/\1/p'); [ -n \"\$ext\" ] && nsenter --net=/run/netns/xcl-n1 iptables-save -t nat | grep -q \"^-A \$ext .*-j KUBE-MARK-MASQ\""
+	if [ "$NODES" -ge 2 ]; then
+		check "n1 (no local endpoint of np/loc): filter KUBE-EXTERNAL-SERVICES drops 30090/tcp" \
+			bash -c "nsenter --net=/run/netns/xcl-n1 iptables-save -t filter | grep -q -- '-A KUBE-EXTERNAL-SERVICES .*np/loc:http has no local endpoints.*--dport 30090 -j DROP'"
+	fi
+	check "$BN (the local endpoint): np/loc's KUBE-EXT goes to a KUBE-SVL chain, no masquerade for outside traffic" \
+		bash -c "nsenter --net=/run/netns/xcl-$BN iptables-save -t nat | grep -q '^-A KUBE-EXT-[A-Z0-9]* -j KUBE-SVL-'"
+fi
+
+# ---- from the outside, to every node ---------------------------------------------
+for i in $(seq "$NODES"); do
+	n=n$i
+	addr=192.168.77.$i
+	if [ "$n" = "$BN" ]; then
+		# The backend's node: kube-proxy masquerades every external packet (to the
+		# address of the pod's side: the node's); xcnid DNATs and keeps the client.
+		if [ "$KP" = none ]; then seen=$OUT; why="local backend, client kept"
+		else seen=$(in_node "$i" ip -4 -o route get "$(lab get --json | jq_ "[p['ip'] for p in d['pods'] if p['name'] == 'b'][0]")" | sed -n 's/.* src \([0-9.]*\).*/\1/p'); why="local backend, masqueraded"
+		fi
+	else
+		seen=$addr; why="remote backend: SNAT to $n's address, Geneve to $BN"
+		[ "$KP" = iptables ] && seen=$(in_node "$i" ip -4 -o route get "$(lab get --json | jq_ "[p['ip'] for p in d['pods'] if p['name'] == 'b'][0]")" | sed -n 's/.* src \([0-9.]*\).*/\1/p') && why="remote backend, masqueraded"
+	fi
+	check "ETP Cluster: outside -> $n ($addr):30080/tcp: np/b saw $seen ($why)" \
+		expect_answer outside "$n" 30080/tcp "np/b $seen"
+	check "ETP Cluster: outside -> $n:30081/udp: np/b saw $seen" \
+		expect_answer outside "$n" 30081/udp "np/b $seen"
+	if [ "$n" = "$BN" ]; then
+		check "ETP Local: outside -> $n:30090/tcp (local backend): np/b saw the client $OUT" \
+			expect_answer outside "$n" 30090/tcp "np/b $OUT"
+		check "ETP Local: outside -> $n:30091/udp: np/b saw $OUT" \
+			expect_answer outside "$n" 30091/udp "np/b $OUT"
+	else
+		check "ETP Local: outside -> $n:30090/tcp (no local backend): dropped" blocked outside "$n" 30090/tcp
+		check "ETP Local: outside -> $n:30091/udp: dropped" blocked outside "$n" 30091/udp
+	fi
+done
+check "probe outside n1 with text output: a NodePort nothing serves (30099/tcp) is blocked, exit 1" \
+	blocked outside n1 30099/tcp
+out=$(lab probe outside n9 30080/tcp 2>&1); RC=$?
+check "probe outside n9 (no such node or pod): exit 2" bash -c "[ $RC = 2 ] && [ -n \"\$1\" ]" _ "$out"
+
+# ---- nodePorts: allocated, in the range, never taken twice ----------------------------
+svc auto "type: NodePort, selector: {app: b}, ports: [{name: http, port: 80, targetPort: http}]" >"$T/auto.yaml"
+check "apply np/auto (NodePort, no nodePort given)" lab apply -f "$T/auto.yaml"
+check "  ... it got the lowest free nodePort, 30000" test "$(nodeport auto)" = 30000
+check "  ... outside -> $BN:30000/tcp reaches np/b" \
+	bash -c "\"$XCNICTL\" lab probe outside $BN 30000/tcp --json | grep -q '\"answer\": *\"np/b '"
+check "re-apply np/auto: its nodePort is kept" \
+	bash -c "\"$XCNICTL\" lab apply -f $T/auto.yaml >/dev/null && [ \"\$(\"$XCNICTL\" lab get --json | grep -o '\"nodePort\": *30000')\" ]"
+bad() { # WHAT WANT-IN-STDERR < MANIFEST: refused, exit non-zero, nothing applied
+	local out rc before after
+	before=$(lab get --json | jq_ 'sorted((s["name"], str(s["ports"])) for s in d["services"])')
+	out=$(lab apply -f - 2>&1); rc=$?
+	after=$(lab get --json | jq_ 'sorted((s["name"], str(s["ports"])) for s in d["services"])')
+	echo "exit $rc: $out"
+	[ "$rc" != 0 ] && grep -qF -- "$2" <<<"$out" && [ "$before" = "$after" ]
+}
+check "a nodePort below the range: refused naming the Service and field, nothing applied (np/ok in the same file neither)" \
+	bad low "Service np/low: spec.ports[0].nodePort: 29999 is outside the NodePort range 30000-32767" <<EOF
+$(svc ok "type: NodePort, selector: {app: b}, ports: [{port: 80, targetPort: http, nodePort: 31000}]")
+$(svc low "type: NodePort, selector: {app: b}, ports: [{port: 80, targetPort: http, nodePort: 29999}]")
+EOF
+check "a nodePort another Service has: refused, naming both" \
+	bad dup "Service np/dup: spec.ports[0].nodePort: 30080/tcp is already allocated (to np/cl)" <<EOF
+$(svc dup "type: NodePort, selector: {app: b}, ports: [{port: 80, targetPort: http, nodePort: 30080}]")
+EOF
+check "type LoadBalancer: refused, the lab serves ClusterIP and NodePort" \
+	bad lb 'Service np/lb: spec.type: "LoadBalancer" is not served by the lab' <<EOF
+$(svc lb "type: LoadBalancer, selector: {app: b}, ports: [{port: 80}]")
+EOF
+out=$(lab up --node-port-range 40000-30000 2>&1); RC=$?
+check "lab up --node-port-range 40000-30000: exit 2, saying MIN-MAX" \
+	bash -c "[ $RC = 2 ] && grep -q -- '--node-port-range 40000-30000: MIN-MAX' <<<\"\$1\"" _ "$out"
+out=$("$XCNID_BIN" --node-port-range 30000-32767 2>&1); RC=$?
+check "xcnid --node-port-range without --kube-proxy-replacement: exit 2" \
+	bash -c "[ $RC = 2 ] && grep -q -- '--node-port-range is the NodePorts --kube-proxy-replacement serves' <<<\"\$1\"" _ "$out"
+
+# ---- a pod to another node's NodePort ---------------------------------------------------
+# kube-proxy: the packet goes to that node, whose rules take it (pod traffic:
+# masqueraded under ETP Cluster). xcnid: translated on the pod's own node, which
+# has a frontend on every Node's address (the backend sees the pod).
+# Not yet under kube-proxy: a pod to a third node's NodePort (neither its own
+# nor the backend's): that node's to_overlay cannot encapsulate again what
+# from_overlay decapsulated for its stack (drop-encap; docs/architecture.md).
+C1=$(lab get --json | jq_ "[p['ip'] for p in d['pods'] if p['name'] == 'c1'][0]")
+for n in $(seq "$NODES"); do
+	if [ "$KP" = iptables ] && [ "n$n" != n1 ] && [ "n$n" != "$BN" ]; then
+		diag "np/c1 -> n$n's NodePort under kube-proxy: not checked (a known gap)"
+		continue
+	fi
+	for pp in 30080/tcp 30081/udp 30090/tcp; do
+		got=$(answer np/c1 "n$n" $pp)
+		if [ "$KP" = none ]; then
+			check "np/c1 (n1) -> n$n:$pp: np/b saw np/c1's own address $C1 (got '$got')" \
+				test "$got" = "np/b $C1"
+		else
+			check "np/c1 (n1) -> n$n:$pp reaches np/b (got '$got')" bash -c "[[ '$got' == 'np/b '* ]]"
+		fi
+	done
+done
+
+lab_down_checked
+finish
