@@ -18,17 +18,15 @@
 #include "log.h"
 #include "cidr.h"
 #include "policy.h"
+#include "policy_int.h"
 
-#define NS_NAME_LABEL "kubernetes.io/metadata.name"
-#define ID_SPAN ((uint32_t)XCNI_ID_CIDR_BASE - XCNI_ID_MIN_LABELS)
-#define POLICY_ID_SPAN ((1u << 31) - 1)
 
 _Static_assert(POL_PREFIX_FULL == POL_KEY_BITS(pad2), "port must end where pad2 starts");
 _Static_assert(offsetof(struct xcni_polcidr_key, addr) - offsetof(struct xcni_polcidr_key, ep) ==
 		       XCNI_POLCIDR_PREFIX_BASE / 8,
 	       "polcidr prefix base must be the bits before addr");
 
-static uint32_t fnv1a(const char *s)
+uint32_t fnv1a(const char *s)
 {
 	uint32_t h = 2166136261u;
 
@@ -57,9 +55,7 @@ uint32_t pol_policy_hash(const char *ns, const char *name)
 	return policy_hash_raw(fnv1a, ns, name);
 }
 
-static void set_err(struct k8s_error *err, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static void set_err(struct k8s_error *err, const char *fmt, ...)
+void set_err(struct k8s_error *err, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -71,7 +67,7 @@ static void set_err(struct k8s_error *err, const char *fmt, ...)
 }
 
 /* Room for one more element of size sz in *v. */
-static int grow(void *vp, size_t *cap, size_t n, size_t sz)
+int grow(void *vp, size_t *cap, size_t n, size_t sz)
 {
 	void **v = vp;
 	size_t ncap;
@@ -100,7 +96,7 @@ static int label_dup(struct k8s_labels *dst, const char *key, const char *value)
 }
 
 /* Deep copy of src, plus key=value in its sorted place if src lacks key. */
-static int labels_copy(struct k8s_labels *dst, const struct k8s_labels *src, const char *key,
+int labels_copy(struct k8s_labels *dst, const struct k8s_labels *src, const char *key,
 		       const char *value)
 {
 	bool add = key && !k8s_label_get(src, key);
@@ -142,7 +138,7 @@ static char *canon_put(char *s, const char *prefix, const char *k, const char *v
 }
 
 /* Built with memcpy: this runs for every pod on every compile. */
-static char *canon_string(const struct k8s_labels *pod, const struct k8s_labels *ns)
+char *canon_string(const struct k8s_labels *pod, const struct k8s_labels *ns)
 {
 	size_t len = 1;
 	char *s, *p;
@@ -204,79 +200,6 @@ static uint32_t probe(struct u32set *used, uint32_t h, uint32_t min, uint32_t sp
 	return id;
 }
 
-/* ---- the compiler's working state ------------------------------------ */
-
-struct nslabels {
-	const char *name;
-	struct k8s_labels labels; /* with kubernetes.io/metadata.name */
-};
-
-struct portspec {
-	uint8_t proto;
-	uint8_t plen;
-	uint16_t port; /* host order */
-};
-
-struct specs {
-	size_t n, cap;
-	struct portspec *v;
-};
-
-/* One ipBlock (or a pod's /32 for an egress named port) with what it allows. */
-struct cidr_rule {
-	struct k8s_cidr cidr;
-	size_t nexcept;
-	const struct k8s_cidr *except;
-	struct specs specs;
-	uint32_t policy_id;
-	uint16_t rule;
-	uint32_t seq;
-};
-
-/* A policy entry before duplicates are removed: the lowest seq wins. */
-struct cand {
-	struct pol_entry e;
-	uint32_t seq;
-};
-
-struct epbuild {
-	uint32_t ip;
-	uint8_t dir;
-	size_t n, cap;
-	struct cand *c;
-	size_t ncr, capcr;
-	struct cidr_rule *cr;
-	size_t npc, cappc;
-	struct pol_cidr *pc;
-};
-
-struct ctx {
-	const struct pol_opts *o;
-	uint32_t (*hash)(const char *);
-	size_t npods;
-	const struct k8s_pod **pods;
-	uint32_t *pod_id; /* identity of pods[i], 0 for hostNetwork pods */
-	size_t nnodes;
-	const struct k8s_node **nodes; /* sorted by name */
-	size_t nnps;
-	const struct k8s_netpol **nps; /* sorted by (namespace, name) */
-	uint32_t *np_id;
-	size_t nnsl;
-	struct nslabels *nsl; /* sorted by name */
-	struct pol_result *r;
-	/* pods with an IP of identities[k]: id_pods[id_off[k] .. id_off[k + 1]) */
-	size_t *id_off;
-	size_t *id_pods;
-	/* Which identities each selector peer matches, worked out once per compile
-	 * rather than once per selected pod (open addressing on the peer). */
-	struct peer_memo *memo;
-	size_t memo_cap;
-	/* Every (label, identity) pair, by label hash: a selector with matchLabels
-	 * looks at the identities carrying its first label, not at all of them. */
-	size_t nlabix;
-	struct labix *labix;
-};
-
 struct labix {
 	uint32_t h; /* label_hash() */
 	uint32_t k; /* index into r->identities */
@@ -288,12 +211,12 @@ struct peer_memo {
 	size_t *ids; /* indices into r->identities */
 };
 
-static int cmp_str(const char *a, const char *b)
+int cmp_str(const char *a, const char *b)
 {
 	return strcmp(a ? a : "", b ? b : "");
 }
 
-static int cmp_meta(const void *a, const void *b)
+int cmp_meta(const void *a, const void *b)
 {
 	const struct k8s_meta *x = *(const struct k8s_meta *const *)a;
 	const struct k8s_meta *y = *(const struct k8s_meta *const *)b;
@@ -326,7 +249,7 @@ static const struct k8s_node *node_find(const struct ctx *x, const char *name)
 	return n ? *n : NULL;
 }
 
-static int cmp_id(const void *a, const void *b)
+int cmp_id(const void *a, const void *b)
 {
 	uint32_t x = ((const struct identity *)a)->id, y = ((const struct identity *)b)->id;
 
@@ -345,7 +268,7 @@ static bool pod_local(const struct ctx *x, const struct k8s_pod *p)
 	return !x->o->node_name || (p->node_name && !strcmp(p->node_name, x->o->node_name));
 }
 
-static bool pod_managed(const struct k8s_pod *p)
+bool pod_managed(const struct k8s_pod *p)
 {
 	return !p->host_network;
 }
@@ -364,7 +287,7 @@ uint32_t pol_polkey6(const uint8_t ip6[16])
  * IPv4, or for an IPv6-only pod of this node its policy key (pol_polkey6);
  * 0 for an IPv6-only pod elsewhere (its node keys it) and a pod with none.
  */
-static uint32_t pod_addr(const struct k8s_pod *p, bool local)
+uint32_t pod_addr(const struct k8s_pod *p, bool local)
 {
 	if (p->ip)
 		return p->ip;
@@ -521,7 +444,7 @@ out:
 }
 
 /* For egress named ports: which pods (with an address) carry each identity. */
-static int build_id_pods(struct ctx *x)
+int build_id_pods(struct ctx *x)
 {
 	size_t nid = x->r->nidentities;
 
@@ -555,7 +478,7 @@ static int cmp_u32_first(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-static void copy_str(char *dst, size_t size, const char *src)
+void copy_str(char *dst, size_t size, const char *src)
 {
 	size_t n = src ? strnlen(src, size - 1) : 0;
 
@@ -566,7 +489,7 @@ static void copy_str(char *dst, size_t size, const char *src)
 	return;
 }
 
-static int build_policies(struct ctx *x)
+int build_policies(struct ctx *x)
 {
 	struct pol_result *r = x->r;
 	struct u32set used = { 0 };
@@ -598,13 +521,13 @@ static int build_policies(struct ctx *x)
 
 /* ---- ipcache and pod names ------------------------------------------- */
 
-static int cmp_ipcache(const void *a, const void *b)
+int cmp_ipcache(const void *a, const void *b)
 {
 	return memcmp(&((const struct pol_ipcache *)a)->key, &((const struct pol_ipcache *)b)->key,
 		      sizeof(struct xcni_ipcache_key));
 }
 
-static int cmp_ipcache_rank(const void *a, const void *b)
+int cmp_ipcache_rank(const void *a, const void *b)
 {
 	uint32_t x = ((const struct pol_ipcache *)a)->val.identity;
 	uint32_t y = ((const struct pol_ipcache *)b)->val.identity;
@@ -613,7 +536,7 @@ static int cmp_ipcache_rank(const void *a, const void *b)
 	return d ? d : (x > y) - (x < y);
 }
 
-static int ipcache_add(struct pol_result *r, size_t *cap, uint32_t addr, uint32_t plen,
+int ipcache_add(struct pol_result *r, size_t *cap, uint32_t addr, uint32_t plen,
 		       uint32_t identity, uint32_t tunnel)
 {
 	struct pol_ipcache *e;
@@ -629,7 +552,7 @@ static int ipcache_add(struct pol_result *r, size_t *cap, uint32_t addr, uint32_
 	return 0;
 }
 
-static int cmp_podname(const void *a, const void *b)
+int cmp_podname(const void *a, const void *b)
 {
 	return memcmp(&((const struct pol_podname *)a)->ip, &((const struct pol_podname *)b)->ip,
 		      sizeof(uint32_t));
@@ -639,7 +562,7 @@ static int cmp_podname(const void *a, const void *b)
  * When a pod claims a node's or the gateway's address (a misconfiguration)
  * the node keeps it: the data plane must not mistake the node for a pod.
  */
-static int build_ipcache(struct ctx *x, struct k8s_error *err)
+int build_ipcache(struct ctx *x, struct k8s_error *err)
 {
 	const struct pol_opts *o = x->o;
 	struct pol_result *r = x->r;
@@ -874,7 +797,7 @@ static int cmp_labix(const void *a, const void *b)
 	return x->k < y->k ? -1 : x->k > y->k;
 }
 
-static int labix_build(struct ctx *x)
+int labix_build(struct ctx *x)
 {
 	size_t n = 0;
 
@@ -964,7 +887,7 @@ static const struct peer_memo *peer_ids(const struct ctx *x, const struct k8s_np
 	return m;
 }
 
-static int memo_init(struct ctx *x)
+int memo_init(struct ctx *x)
 {
 	size_t peers = 0;
 
@@ -1223,7 +1146,7 @@ static size_t nps_of_ns(const struct ctx *x, const char *ns)
 	return lo;
 }
 
-static int compile_ep(const struct ctx *x, const struct k8s_pod *pod, uint32_t identity,
+int compile_ep(const struct ctx *x, const struct k8s_pod *pod, uint32_t identity,
 		      struct epbuild *eb, struct pol_ep *ep)
 {
 	uint32_t seq = 0;
@@ -1288,7 +1211,7 @@ static int compile_ep(const struct ctx *x, const struct k8s_pod *pod, uint32_t i
 	return 0;
 }
 
-static int cmp_ep(const void *a, const void *b)
+int cmp_ep(const void *a, const void *b)
 {
 	return memcmp(&((const struct pol_ep *)a)->ip, &((const struct pol_ep *)b)->ip,
 		      sizeof(uint32_t));
@@ -1319,7 +1242,7 @@ static int build_eps(struct ctx *x)
 
 /* ---- entry point ------------------------------------------------------ */
 
-static void sort_unless_sorted(void *base, size_t n, size_t sz, int (*cmp)(const void *, const void *))
+void sort_unless_sorted(void *base, size_t n, size_t sz, int (*cmp)(const void *, const void *))
 {
 	for (size_t i = 1; i < n; i++) {
 		if (cmp((char *)base + (i - 1) * sz, (char *)base + i * sz) > 0) {
@@ -1329,7 +1252,7 @@ static void sort_unless_sorted(void *base, size_t n, size_t sz, int (*cmp)(const
 	}
 }
 
-static void ctx_free(struct ctx *x)
+void ctx_free(struct ctx *x)
 {
 	for (size_t i = 0; x->memo && i < x->memo_cap; i++)
 		free(x->memo[i].ids);
@@ -1349,7 +1272,7 @@ static void ctx_free(struct ctx *x)
 }
 
 /* The whole compile, its working state left in x for the incremental compiler. */
-static int compile_full(const struct cluster *c, const struct pol_opts *o, struct pol_result *out,
+int compile_full(const struct cluster *c, const struct pol_opts *o, struct pol_result *out,
 			struct k8s_error *err, struct ctx *x)
 {
 	int ret = -ENOMEM;
@@ -1433,1401 +1356,4 @@ void pol_result_free(struct pol_result *r)
 	free(r->policies);
 	free(r->podnames);
 	memset(r, 0, sizeof(*r));
-}
-
-/* ---- the incremental compiler (policy.h) ------------------------------ */
-
-/* Open addressing, linear probing, deletion by shifting back (no tombstones). */
-struct hslot {
-	uint64_t h;
-	uintptr_t k; /* 0: free */
-	void *v;
-};
-
-struct hmap {
-	size_t mask, n;
-	struct hslot *s;
-	bool str; /* keys are strings (strcmp), else numbers (UKEY) */
-};
-
-/* A number as a key: never 0, so 0 can mean a free slot. */
-#define UKEY(u) ((uintptr_t)(u) | ((uintptr_t)1 << 32))
-_Static_assert(sizeof(uintptr_t) == 8, "UKEY needs 64-bit pointers");
-
-static uint64_t hstr(const char *s)
-{
-	uint64_t h = 0xcbf29ce484222325ull;
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
-	return h;
-}
-
-/* Addresses are in network order: their low bits barely vary, so mix. */
-static uint64_t hu32(uint32_t k)
-{
-	k ^= k >> 16;
-	k *= 0x7feb352du;
-	k ^= k >> 15;
-	k *= 0x846ca68bu;
-	k ^= k >> 16;
-	return k;
-}
-
-static int hmap_init(struct hmap *m, bool str, size_t n)
-{
-	size_t cap = 16;
-
-	while (cap < 2 * n)
-		cap *= 2;
-	m->s = calloc(cap, sizeof(*m->s));
-	if (!m->s)
-		return -ENOMEM;
-	m->mask = cap - 1;
-	m->n = 0;
-	m->str = str;
-	return 0;
-}
-
-static struct hslot *hmap_slot(const struct hmap *m, uint64_t h, uintptr_t k)
-{
-	for (size_t i = h & m->mask;; i = (i + 1) & m->mask) {
-		struct hslot *s = &m->s[i];
-
-		if (!s->k || (s->h == h && (m->str ? !strcmp((const char *)s->k, (const char *)k) :
-						   s->k == k)))
-			return s;
-	}
-}
-
-static void *hmap_get(const struct hmap *m, uint64_t h, uintptr_t k)
-{
-	const struct hslot *s = hmap_slot(m, h, k);
-
-	return s->k ? s->v : NULL;
-}
-
-static bool hmap_has(const struct hmap *m, uint64_t h, uintptr_t k)
-{
-	return hmap_slot(m, h, k)->k != 0;
-}
-
-static int hmap_grow(struct hmap *m)
-{
-	struct hmap n;
-
-	if (hmap_init(&n, m->str, m->mask + 1))
-		return -ENOMEM;
-	for (size_t i = 0; i <= m->mask; i++)
-		if (m->s[i].k)
-			*hmap_slot(&n, m->s[i].h, m->s[i].k) = m->s[i];
-	n.n = m->n;
-	free(m->s);
-	*m = n;
-	return 0;
-}
-
-/* Sets k's value; a string k must live as long as its entry. */
-static int hmap_put(struct hmap *m, uint64_t h, uintptr_t k, void *v)
-{
-	struct hslot *s;
-
-	if (2 * (m->n + 1) > m->mask + 1 && hmap_grow(m))
-		return -ENOMEM;
-	s = hmap_slot(m, h, k);
-	if (!s->k)
-		m->n++;
-	s->h = h;
-	s->k = k;
-	s->v = v;
-	return 0;
-}
-
-static void *hmap_del(struct hmap *m, uint64_t h, uintptr_t k)
-{
-	struct hslot *s = hmap_slot(m, h, k);
-	size_t i, j;
-	void *v;
-
-	if (!s->k)
-		return NULL;
-	v = s->v;
-	i = (size_t)(s - m->s);
-	for (j = i;;) {
-		size_t home;
-
-		j = (j + 1) & m->mask;
-		if (!m->s[j].k)
-			break;
-		home = m->s[j].h & m->mask;
-		/* j's entry can fill the hole at i unless its home lies in (i, j]. */
-		if (i <= j ? (home <= i || home > j) : (home <= i && home > j)) {
-			m->s[i] = m->s[j];
-			i = j;
-		}
-	}
-	m->s[i].k = 0;
-	m->n--;
-	return v;
-}
-
-static void hmap_clear(struct hmap *m)
-{
-	if (m->n)
-		memset(m->s, 0, (m->mask + 1) * sizeof(*m->s));
-	m->n = 0;
-}
-
-static void hmap_free(struct hmap *m)
-{
-	free(m->s);
-	memset(m, 0, sizeof(*m));
-}
-
-#define hmap_each(m, sl) for (struct hslot *sl = (m)->s; (m)->s && sl <= &(m)->s[(m)->mask]; sl++) if (sl->k)
-
-/* A node pods name (with or without its Node object). */
-struct inode {
-	char *name;
-	uint32_t ip; /* the Node's InternalIP; 0 without one */
-	bool exists; /* a Node object */
-	size_t n, cap;
-	struct ipod **pods;
-};
-
-struct ipod {
-	char *key; /* "ns/name" */
-	const struct k8s_pod *pod; /* the store's; replaced whenever the pod changes */
-	uint32_t ip; /* a managed pod's address, 0 if none */
-	uint32_t id; /* 0: none (hostNetwork) */
-	bool local;
-	struct inode *node;
-	size_t nslot; /* index in node->pods */
-};
-
-/* What the last result said for one /32. */
-struct ipent {
-	bool ipc, pn;
-	struct xcni_ipcache_val val;
-	uint64_t pnd; /* digest of the podname */
-};
-
-struct nodeaddr {
-	uint32_t ip;
-	struct xcni_ipcache_val val;
-};
-
-struct pol_incr {
-	bool valid;
-	size_t resets;
-	struct pol_opts o;
-	char *node_name;
-	struct pol_result r; /* ipcache, podnames: arrays only when asked for whole */
-	size_t nipc, npn; /* /32 ipcache entries and pod names in the result */
-	struct pol_delta d;
-	size_t cap_ipc_put, cap_ipc_del, cap_id_put, cap_id_del, cap_pol_put, cap_pol_del,
-		cap_pn_put, cap_pn_del;
-	struct hmap pods; /* key -> ipod */
-	struct hmap nodes; /* name -> inode */
-	struct hmap ipx; /* address -> ipod (managed pods with an address) */
-	struct hmap ents; /* address -> ipent */
-	struct hmap canon; /* canonical labels -> identity number */
-	struct hmap nsl; /* namespace -> struct nslabels (owned) */
-	size_t nnodeaddr; /* gateway, this node, every Node: they win over pods */
-	struct nodeaddr *nodeaddr; /* sorted by ip */
-	size_t ncollided; /* identities not on their own hash */
-	size_t nnps;
-	const struct k8s_netpol **nps; /* sorted like the view */
-	uint32_t *np_id;
-	bool named_egress; /* some egress rule names a port: eps depend on every pod */
-	/* one update's work */
-	struct hmap touched; /* addresses whose entries may change */
-	struct hmap dirty; /* local pods' addresses to compile again */
-	bool ids_changed, pols_changed, nodes_changed, pods_changed;
-	size_t nclash, capclash;
-	char **clash; /* keys of pods whose address was taken when they came */
-};
-
-size_t pol_incr_resets(const struct pol_incr *pi)
-{
-	return pi->resets;
-}
-
-struct pol_incr *pol_incr_new(void)
-{
-	return calloc(1, sizeof(struct pol_incr));
-}
-
-static void delta_free(struct pol_delta *d)
-{
-	free(d->ipc_put);
-	free(d->ipc_del);
-	free(d->id_put);
-	free(d->id_del);
-	free(d->pol_put);
-	free(d->pol_del);
-	free(d->pn_put);
-	free(d->pn_del);
-}
-
-/* Everything but the options and the delta's arrays. */
-static void incr_clear(struct pol_incr *pi)
-{
-	hmap_each(&pi->pods, s)
-	{
-		struct ipod *p = s->v;
-
-		free(p->key);
-		free(p);
-	}
-	hmap_each(&pi->nodes, s)
-	{
-		struct inode *n = s->v;
-
-		free(n->name);
-		free(n->pods);
-		free(n);
-	}
-	hmap_each(&pi->ents, s)
-		free(s->v);
-	hmap_each(&pi->nsl, s)
-	{
-		struct nslabels *l = s->v;
-
-		k8s_labels_free(&l->labels);
-		free((char *)l->name);
-		free(l);
-	}
-	hmap_free(&pi->pods);
-	hmap_free(&pi->nodes);
-	hmap_free(&pi->ipx);
-	hmap_free(&pi->ents);
-	hmap_free(&pi->canon);
-	hmap_free(&pi->nsl);
-	hmap_free(&pi->touched);
-	hmap_free(&pi->dirty);
-	free(pi->nodeaddr);
-	pi->nodeaddr = NULL;
-	pi->nnodeaddr = 0;
-	free(pi->nps);
-	free(pi->np_id);
-	pi->nps = NULL;
-	pi->np_id = NULL;
-	pi->nnps = 0;
-	pol_result_free(&pi->r);
-	pi->nipc = pi->npn = 0;
-	pi->ncollided = 0;
-	pi->valid = false;
-}
-
-static void clash_drop(struct pol_incr *pi);
-
-void pol_incr_free(struct pol_incr *pi)
-{
-	if (!pi)
-		return;
-	incr_clear(pi);
-	delta_free(&pi->d);
-	clash_drop(pi);
-	free(pi->clash);
-	free(pi->node_name);
-	free(pi);
-}
-
-static uint32_t incr_hash_id(const struct pol_incr *pi, const char *canon)
-{
-	return XCNI_ID_MIN_LABELS + (pi->o.hash ? pi->o.hash : fnv1a)(canon) % ID_SPAN;
-}
-
-static bool incr_local(const struct pol_incr *pi, const struct k8s_pod *p)
-{
-	return !pi->o.node_name || (p->node_name && !strcmp(p->node_name, pi->o.node_name));
-}
-
-static struct identity *rid_find(const struct pol_result *r, uint32_t id)
-{
-	struct identity k = { .id = id };
-
-	return bsearch(&k, r->identities, r->nidentities, sizeof(k), cmp_id);
-}
-
-static struct inode *inode_get(struct pol_incr *pi, const char *name)
-{
-	uint64_t h = hstr(name);
-	struct inode *n = hmap_get(&pi->nodes, h, (uintptr_t)name);
-
-	if (n)
-		return n;
-	n = calloc(1, sizeof(*n));
-	if (!n || !(n->name = strdup(name)) || hmap_put(&pi->nodes, h, (uintptr_t)n->name, n)) {
-		if (n)
-			free(n->name);
-		free(n);
-		return NULL;
-	}
-	return n;
-}
-
-static int inode_add(struct inode *n, struct ipod *p)
-{
-	if (grow(&n->pods, &n->cap, n->n, sizeof(*n->pods)))
-		return -ENOMEM;
-	p->node = n;
-	p->nslot = n->n;
-	n->pods[n->n++] = p;
-	return 0;
-}
-
-/* A node no pod names and no Node object describes is forgotten. */
-static void inode_gc(struct pol_incr *pi, struct inode *n)
-{
-	if (n->n || n->exists)
-		return;
-	hmap_del(&pi->nodes, hstr(n->name), (uintptr_t)n->name);
-	free(n->name);
-	free(n->pods);
-	free(n);
-}
-
-static void inode_remove(struct pol_incr *pi, struct ipod *p)
-{
-	struct inode *n = p->node;
-
-	if (!n)
-		return;
-	n->pods[p->nslot] = n->pods[--n->n];
-	n->pods[p->nslot]->nslot = p->nslot;
-	p->node = NULL;
-	inode_gc(pi, n);
-}
-
-/* The labels selectors see for namespace ns (a Namespace's, or the default). */
-static const struct nslabels *incr_nsl(struct pol_incr *pi, const char *ns)
-{
-	const struct k8s_labels none = { 0 };
-	uint64_t h = hstr(ns);
-	struct nslabels *l = hmap_get(&pi->nsl, h, (uintptr_t)ns);
-
-	if (l)
-		return l;
-	l = calloc(1, sizeof(*l));
-	if (!l)
-		return NULL;
-	l->name = strdup(ns);
-	if (!l->name || labels_copy(&l->labels, &none, NS_NAME_LABEL, ns) ||
-	    hmap_put(&pi->nsl, h, (uintptr_t)l->name, l)) {
-		k8s_labels_free(&l->labels);
-		free((char *)l->name);
-		free(l);
-		return NULL;
-	}
-	return l;
-}
-
-static int touch(struct pol_incr *pi, uint32_t ip)
-{
-	return hmap_put(&pi->touched, hu32(ip), UKEY(ip), NULL);
-}
-
-static int dirty_ep(struct pol_incr *pi, uint32_t ip)
-{
-	return hmap_put(&pi->dirty, hu32(ip), UKEY(ip), NULL);
-}
-
-static char *pod_key(const char *ns, const char *name)
-{
-	size_t ln = strlen(ns ? ns : ""), lm = strlen(name);
-	char *k = malloc(ln + lm + 2);
-
-	if (!k)
-		return NULL;
-	memcpy(k, ns ? ns : "", ln);
-	k[ln] = '/';
-	memcpy(k + ln + 1, name, lm + 1);
-	return k;
-}
-
-/* The node addresses, as build_ipcache ranks them: the lowest identity wins. */
-static int nodeaddr_build(const struct pol_incr *pi, const struct cluster *c, struct nodeaddr **out,
-			  size_t *nout)
-{
-	struct pol_result tmp = { 0 };
-	size_t cap = 0, n = 0;
-	struct nodeaddr *v;
-
-	if (pi->o.gateway_ip && ipcache_add(&tmp, &cap, pi->o.gateway_ip, 32, XCNI_ID_HOST, 0))
-		goto fail;
-	if (pi->o.node_ip && ipcache_add(&tmp, &cap, pi->o.node_ip, 32, XCNI_ID_HOST, 0))
-		goto fail;
-	for (size_t i = 0; i < c->n[K8S_NODE]; i++) {
-		const struct k8s_node *nd = &c->objs[K8S_NODE][i]->node;
-		bool self = pi->o.node_name && nd->meta.name &&
-			    !strcmp(nd->meta.name, pi->o.node_name);
-
-		if (nd->internal_ip &&
-		    ipcache_add(&tmp, &cap, nd->internal_ip, 32,
-				self ? XCNI_ID_HOST : XCNI_ID_REMOTE_NODE, self ? 0 : nd->internal_ip))
-			goto fail;
-	}
-	if (tmp.nipcache)
-		qsort(tmp.ipcache, tmp.nipcache, sizeof(*tmp.ipcache), cmp_ipcache_rank);
-	v = calloc(tmp.nipcache ? tmp.nipcache : 1, sizeof(*v));
-	if (!v)
-		goto fail;
-	for (size_t i = 0; i < tmp.nipcache; i++) {
-		if (n && v[n - 1].ip == tmp.ipcache[i].key.addr)
-			continue;
-		v[n].ip = tmp.ipcache[i].key.addr;
-		v[n++].val = tmp.ipcache[i].val;
-	}
-	free(tmp.ipcache);
-	*out = v;
-	*nout = n;
-	return 0;
-fail:
-	free(tmp.ipcache);
-	return -ENOMEM;
-}
-
-static const struct nodeaddr *nodeaddr_find(const struct nodeaddr *v, size_t n, uint32_t ip)
-{
-	size_t lo = 0, hi = n;
-
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-
-		if (v[mid].ip == ip)
-			return &v[mid];
-		if (memcmp(&v[mid].ip, &ip, sizeof(ip)) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
-}
-
-uint32_t pol_incr_pod_id(const struct pol_incr *pi, const char *ns, const char *name)
-{
-	char *key = pod_key(ns, name);
-	const struct ipod *ip = key ? hmap_get(&pi->pods, hstr(key), (uintptr_t)key) : NULL;
-
-	free(key);
-	return ip ? ip->id : 0;
-}
-
-static int cmp16(const void *a, const void *b)
-{
-	return memcmp(a, b, 16);
-}
-
-static int cmp_ipc6(const void *a, const void *b)
-{
-	return memcmp(a, b, sizeof(struct xcni_ipcache6_key));
-}
-
-int pol_v6_build(const struct pol_incr *pi, const struct cluster *c, struct pol_v6 *out)
-{
-	size_t n = c->n[K8S_POD];
-
-	memset(out, 0, sizeof(*out));
-	out->ipc = calloc(n ? n : 1, sizeof(*out->ipc));
-	out->keys = calloc(n ? n : 1, sizeof(*out->keys));
-	if (!out->ipc || !out->keys) {
-		pol_v6_free(out);
-		return -ENOMEM;
-	}
-	for (size_t i = 0; i < n; i++) {
-		const struct k8s_pod *p = &c->objs[K8S_POD][i]->pod;
-		char *key;
-		const struct ipod *ip;
-
-		if (!pod_managed(p) || !p->has_ip6)
-			continue;
-		key = pod_key(p->meta.ns, p->meta.name);
-		if (!key) {
-			pol_v6_free(out);
-			return -ENOMEM;
-		}
-		ip = hmap_get(&pi->pods, hstr(key), (uintptr_t)key);
-		free(key);
-		struct pol_ipc6 *e = &out->ipc[out->nipc++];
-
-		e->key.prefixlen = 128;
-		memcpy(e->key.addr, p->ip6, 16);
-		e->val.identity = ip && ip->id ? ip->id : XCNI_ID_UNMANAGED;
-		e->val.flags = XCNI_IPC_POD;
-		if (ip && ip->local) {
-			struct pol_key6 *k = &out->keys[out->nkeys++];
-
-			memcpy(k->addr.addr, p->ip6, 16);
-			k->key = pod_addr(p, true);
-		}
-	}
-	/* One entry per address: the first pod (by the view's order) keeps it. */
-	qsort(out->ipc, out->nipc, sizeof(*out->ipc), cmp_ipc6);
-	if (out->nipc) {
-		size_t w = 1;
-
-		for (size_t r = 1; r < out->nipc; r++)
-			if (cmp_ipc6(&out->ipc[r], &out->ipc[w - 1]))
-				out->ipc[w++] = out->ipc[r];
-		out->nipc = w;
-	}
-	qsort(out->keys, out->nkeys, sizeof(*out->keys), cmp16);
-	if (out->nkeys) {
-		size_t w = 1;
-
-		for (size_t r = 1; r < out->nkeys; r++)
-			if (cmp16(&out->keys[r], &out->keys[w - 1]))
-				out->keys[w++] = out->keys[r];
-		out->nkeys = w;
-	}
-	return 0;
-}
-
-void pol_v6_free(struct pol_v6 *v)
-{
-	free(v->ipc);
-	free(v->keys);
-	v->ipc = NULL;
-	v->keys = NULL;
-	v->nipc = v->nkeys = 0;
-}
-
-static void podname_of(const struct ipod *p, struct pol_podname *pn)
-{
-	memset(pn, 0, sizeof(*pn)); /* whole bytes: they are digested and written */
-	pn->ip = p->ip;
-	copy_str(pn->name.ns, sizeof(pn->name.ns), p->pod->meta.ns);
-	copy_str(pn->name.name, sizeof(pn->name.name), p->pod->meta.name);
-	copy_str(pn->name.node, sizeof(pn->name.node), p->pod->node_name);
-}
-
-static uint64_t podname_digest(const struct xcni_podname *n)
-{
-	const unsigned char *b = (const unsigned char *)n;
-	uint64_t h = 0xcbf29ce484222325ull;
-
-	for (size_t i = 0; i < sizeof(*n); i++)
-		h = (h ^ b[i]) * 0x100000001b3ull;
-	return h;
-}
-
-/* Does some egress rule name a port? Then local pods' policy depends on every pod. */
-static bool any_named_egress(const struct k8s_netpol *const *nps, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		for (size_t j = 0; j < nps[i]->negress; j++)
-			for (size_t k = 0; k < nps[i]->egress[j].nports; k++)
-				if (nps[i]->egress[j].ports[k].port_name)
-					return true;
-	return false;
-}
-
-/* Indexes the result of a whole compile (x: its working state, taken over). */
-static int incr_index(struct pol_incr *pi, const struct cluster *c, struct ctx *x)
-{
-	struct pol_result *r = &pi->r;
-
-	if (hmap_init(&pi->pods, true, x->npods) || hmap_init(&pi->nodes, true, x->nnodes) ||
-	    hmap_init(&pi->ipx, false, x->npods) || hmap_init(&pi->ents, false, r->nipcache) ||
-	    hmap_init(&pi->canon, true, r->nidentities) || hmap_init(&pi->nsl, true, x->nnsl) ||
-	    hmap_init(&pi->touched, false, 16) || hmap_init(&pi->dirty, false, 16))
-		return -ENOMEM;
-	for (size_t i = 0; i < x->nnsl; i++) {
-		struct nslabels *l = calloc(1, sizeof(*l));
-
-		if (!l)
-			return -ENOMEM;
-		l->labels = x->nsl[i].labels;
-		x->nsl[i].labels = (struct k8s_labels){ 0 };
-		l->name = strdup(x->nsl[i].name);
-		if (!l->name || hmap_put(&pi->nsl, hstr(l->name), (uintptr_t)l->name, l)) {
-			k8s_labels_free(&l->labels);
-			free((char *)l->name);
-			free(l);
-			return -ENOMEM;
-		}
-	}
-	for (size_t k = 0; k < r->nidentities; k++) {
-		struct identity *id = &r->identities[k];
-		const struct nslabels *l = hmap_get(&pi->nsl, hstr(id->ns), (uintptr_t)id->ns);
-
-		id->ns = l->name; /* the pod's string goes with the pod */
-		id->npods = 0;
-		pi->ncollided += id->id != incr_hash_id(pi, id->canon);
-		if (hmap_put(&pi->canon, hstr(id->canon), (uintptr_t)id->canon,
-			     (void *)(uintptr_t)id->id))
-			return -ENOMEM;
-	}
-	for (size_t i = 0; i < c->n[K8S_NODE]; i++) {
-		const struct k8s_node *nd = &c->objs[K8S_NODE][i]->node;
-		struct inode *n = inode_get(pi, nd->meta.name);
-
-		if (!n)
-			return -ENOMEM;
-		n->ip = nd->internal_ip;
-		n->exists = true;
-	}
-	for (size_t i = 0; i < x->npods; i++) {
-		const struct k8s_pod *p = x->pods[i];
-		struct ipod *ip = calloc(1, sizeof(*ip));
-
-		if (!ip || !(ip->key = pod_key(p->meta.ns, p->meta.name)) ||
-		    hmap_put(&pi->pods, hstr(ip->key), (uintptr_t)ip->key, ip)) {
-			if (ip)
-				free(ip->key);
-			free(ip);
-			return -ENOMEM;
-		}
-		ip->pod = p;
-		ip->id = x->pod_id[i];
-		ip->local = incr_local(pi, p);
-		ip->ip = pod_managed(p) ? pod_addr(p, ip->local) : 0;
-		if (ip->id)
-			rid_find(r, ip->id)->npods++;
-		if (ip->ip && hmap_put(&pi->ipx, hu32(ip->ip), UKEY(ip->ip), ip))
-			return -ENOMEM;
-		if (p->node_name) {
-			struct inode *n = inode_get(pi, p->node_name);
-
-			if (!n || inode_add(n, ip))
-				return -ENOMEM;
-		}
-	}
-	if (nodeaddr_build(pi, c, &pi->nodeaddr, &pi->nnodeaddr))
-		return -ENOMEM;
-	for (size_t i = 0; i < r->nipcache; i++) {
-		struct ipent *e;
-
-		if (r->ipcache[i].key.prefixlen != 32)
-			continue;
-		e = calloc(1, sizeof(*e));
-		if (!e || hmap_put(&pi->ents, hu32(r->ipcache[i].key.addr),
-				   UKEY(r->ipcache[i].key.addr), e)) {
-			free(e);
-			return -ENOMEM;
-		}
-		e->ipc = true;
-		e->val = r->ipcache[i].val;
-		pi->nipc++;
-	}
-	for (size_t i = 0; i < r->npodnames; i++) {
-		uint32_t a = r->podnames[i].ip;
-		struct ipent *e = hmap_get(&pi->ents, hu32(a), UKEY(a));
-
-		if (!e) {
-			e = calloc(1, sizeof(*e));
-			if (!e || hmap_put(&pi->ents, hu32(a), UKEY(a), e)) {
-				free(e);
-				return -ENOMEM;
-			}
-		}
-		e->pn = true;
-		e->pnd = podname_digest(&r->podnames[i].name);
-		pi->npn++;
-	}
-	pi->nps = x->nps;
-	pi->np_id = x->np_id;
-	pi->nnps = x->nnps;
-	x->nps = NULL;
-	x->np_id = NULL;
-	pi->named_egress = any_named_egress(pi->nps, pi->nnps);
-	return 0;
-}
-
-static int incr_reset(struct pol_incr *pi, const struct cluster *c, struct k8s_error *err)
-{
-	struct ctx x;
-	int ret;
-
-	incr_clear(pi);
-	pi->resets++;
-	ret = compile_full(c, &pi->o, &pi->r, err, &x);
-	if (!ret)
-		ret = incr_index(pi, c, &x);
-	ctx_free(&x);
-	if (ret) {
-		if (ret == -ENOMEM)
-			set_err(err, "out of memory compiling policy");
-		incr_clear(pi);
-		return ret;
-	}
-	pi->d.full = true;
-	pi->valid = true;
-	return 0;
-}
-
-/* ---- one update ---- */
-
-static int cmp_view_key(const struct k8s_object *o, const char *ns, const char *name)
-{
-	int d = cmp_str(o->meta.ns, ns);
-
-	return d ? d : cmp_str(o->meta.name, name);
-}
-
-static const struct k8s_object *view_find(const struct cluster *c, enum k8s_kind k, const char *ns,
-					  const char *name)
-{
-	size_t lo = 0, hi = c->n[k];
-
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		int d = cmp_view_key(c->objs[k][mid], ns, name);
-
-		if (!d)
-			return c->objs[k][mid];
-		if (d < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
-}
-
-#define DPUSH(pi, arr, val)                                                                     \
-	({                                                                                      \
-		int _r = grow(&(pi)->d.arr, &(pi)->cap_##arr, (pi)->d.n##arr, sizeof(*(pi)->d.arr)); \
-		if (!_r)                                                                        \
-			(pi)->d.arr[(pi)->d.n##arr++] = (val);                                  \
-		_r;                                                                             \
-	})
-
-static void pod_unlink(struct pol_incr *pi, struct ipod *p)
-{
-	if (p->id) {
-		struct identity *id = rid_find(&pi->r, p->id);
-
-		if (id)
-			id->npods--;
-	}
-	if (p->ip && hmap_get(&pi->ipx, hu32(p->ip), UKEY(p->ip)) == p) {
-		hmap_del(&pi->ipx, hu32(p->ip), UKEY(p->ip));
-		touch(pi, p->ip);
-		if (p->local)
-			dirty_ep(pi, p->ip);
-	}
-	inode_remove(pi, p);
-	hmap_del(&pi->pods, hstr(p->key), (uintptr_t)p->key);
-	free(p->key);
-	free(p);
-	pi->pods_changed = true;
-}
-
-/* A label set no pod had: a new identity, on its own hash (else 1: start over). */
-static int ident_new(struct pol_incr *pi, char *canon, const struct k8s_pod *p,
-		     const struct nslabels *l, uint32_t *out)
-{
-	struct pol_result *r = &pi->r;
-	uint32_t h = incr_hash_id(pi, canon);
-	struct identity *v, *id;
-	size_t at = 0;
-	int ret;
-
-	if (pi->ncollided || rid_find(r, h)) {
-		free(canon);
-		pi->d.why = "a new identity's number collides";
-		return 1; /* numbering would depend on the others: the whole compile knows */
-	}
-	v = realloc(r->identities, (r->nidentities + 1) * sizeof(*v));
-	if (!v) {
-		free(canon);
-		return -ENOMEM;
-	}
-	r->identities = v;
-	while (at < r->nidentities && v[at].id < h)
-		at++;
-	memmove(&v[at + 1], &v[at], (r->nidentities - at) * sizeof(*v));
-	r->nidentities++;
-	id = &v[at];
-	memset(id, 0, sizeof(*id));
-	id->id = h;
-	id->canon = canon;
-	id->ns = l->name;
-	id->npods = 1;
-	ret = labels_copy(&id->pod_labels, &p->meta.labels, NULL, NULL);
-	if (!ret)
-		ret = labels_copy(&id->ns_labels, &l->labels, NULL, NULL);
-	if (!ret)
-		ret = hmap_put(&pi->canon, hstr(canon), (uintptr_t)canon, (void *)(uintptr_t)h);
-	if (!ret)
-		ret = DPUSH(pi, id_put, ((struct pol_idput){ h, canon }));
-	pi->ids_changed = true;
-	*out = h;
-	return ret;
-}
-
-static int ipx_add(struct pol_incr *pi, struct ipod *ip, uint32_t a)
-{
-	ip->ip = a;
-	if (hmap_put(&pi->ipx, hu32(a), UKEY(a), ip) || touch(pi, a) ||
-	    (ip->local && dirty_ep(pi, a)))
-		return -ENOMEM;
-	return 0;
-}
-
-static void clash_drop(struct pol_incr *pi)
-{
-	for (size_t i = 0; i < pi->nclash; i++)
-		free(pi->clash[i]);
-	pi->nclash = 0;
-}
-
-/* Pods of this batch that found their address taken: is it free now? */
-static int clashes_settle(struct pol_incr *pi)
-{
-	int ret = 0;
-
-	for (size_t i = 0; i < pi->nclash; i++) {
-		struct ipod *ip = hmap_get(&pi->pods, hstr(pi->clash[i]), (uintptr_t)pi->clash[i]);
-
-		uint32_t a = ip ? pod_addr(ip->pod, ip->local) : 0;
-
-		if (ret || !ip || ip->ip || !pod_managed(ip->pod) || !a)
-			continue; /* gone, or changed again and placed */
-		if (hmap_has(&pi->ipx, hu32(a), UKEY(a))) {
-			pi->d.why = "two pods on one address";
-			ret = 1; /* two pods, one address: the whole compile says which */
-		} else {
-			ret = ipx_add(pi, ip, a);
-		}
-	}
-	clash_drop(pi);
-	return ret;
-}
-
-static int pod_link(struct pol_incr *pi, const struct k8s_pod *p)
-{
-	struct ipod *ip = calloc(1, sizeof(*ip));
-	int ret = -ENOMEM;
-
-	if (!ip || !(ip->key = pod_key(p->meta.ns, p->meta.name)) ||
-	    hmap_put(&pi->pods, hstr(ip->key), (uintptr_t)ip->key, ip)) {
-		if (ip)
-			free(ip->key);
-		free(ip);
-		return -ENOMEM;
-	}
-	pi->pods_changed = true;
-	ip->pod = p;
-	ip->local = incr_local(pi, p);
-	if (pod_managed(p) && p->meta.ns) {
-		const struct nslabels *l = incr_nsl(pi, p->meta.ns);
-		char *canon = l ? canon_string(&p->meta.labels, &l->labels) : NULL;
-		void *id;
-
-		if (!canon)
-			return -ENOMEM;
-		id = hmap_get(&pi->canon, hstr(canon), (uintptr_t)canon);
-		if (id) {
-			ip->id = (uint32_t)(uintptr_t)id;
-			rid_find(&pi->r, ip->id)->npods++;
-			free(canon);
-		} else if ((ret = ident_new(pi, canon, p, l, &ip->id))) {
-			return ret;
-		}
-	}
-	uint32_t a = pod_addr(p, ip->local);
-
-	if (pod_managed(p) && a) {
-		/* Another pod has the address: maybe one deleted further on in this
-		 * batch (a new pod reusing an old one's address); seen at the end. */
-		if (hmap_has(&pi->ipx, hu32(a), UKEY(a))) {
-			char *k = strdup(ip->key);
-
-			if (!k || grow(&pi->clash, &pi->capclash, pi->nclash, sizeof(*pi->clash))) {
-				free(k);
-				return -ENOMEM;
-			}
-			pi->clash[pi->nclash++] = k;
-		} else if ((ret = ipx_add(pi, ip, a))) {
-			return ret;
-		}
-	}
-	if (p->node_name) {
-		struct inode *n = inode_get(pi, p->node_name);
-
-		if (!n || inode_add(n, ip))
-			return -ENOMEM;
-	}
-	return 0;
-}
-
-static int pod_changed(struct pol_incr *pi, const struct cluster *c, const struct store_change *ch)
-{
-	const struct k8s_object *o = view_find(c, K8S_POD, ch->ns, ch->name);
-	char *key = pod_key(ch->ns, ch->name);
-	struct ipod *old;
-
-	if (!key)
-		return -ENOMEM;
-	old = hmap_get(&pi->pods, hstr(key), (uintptr_t)key);
-	free(key);
-	if (old)
-		pod_unlink(pi, old);
-	return o ? pod_link(pi, &o->pod) : 0;
-}
-
-static int node_changed(struct pol_incr *pi, const struct cluster *c, const char *name)
-{
-	const struct k8s_object *o = view_find(c, K8S_NODE, NULL, name);
-	struct inode *n = inode_get(pi, name);
-
-	if (!n)
-		return -ENOMEM;
-	pi->nodes_changed = true;
-	n->exists = o != NULL;
-	if ((o ? o->node.internal_ip : 0) != n->ip) {
-		n->ip = o ? o->node.internal_ip : 0;
-		/* Its pods' tunnel endpoint. */
-		for (size_t i = 0; i < n->n; i++)
-			if (n->pods[i]->ip && touch(pi, n->pods[i]->ip))
-				return -ENOMEM;
-	}
-	inode_gc(pi, n);
-	return 0;
-}
-
-/* Identities no pod has any more. */
-static int idents_gc(struct pol_incr *pi)
-{
-	struct pol_result *r = &pi->r;
-	size_t u = 0;
-
-	for (size_t k = 0; k < r->nidentities; k++) {
-		struct identity *id = &r->identities[k];
-		bool fresh = false;
-
-		if (id->npods) {
-			r->identities[u++] = *id;
-			continue;
-		}
-		if (pi->ncollided) {
-			pi->d.why = "a colliding identity is gone";
-			return 1; /* another's number may move back to its hash */
-		}
-		/* Born and gone in this update: never in the maps. */
-		for (size_t i = 0; i < pi->d.nid_put; i++) {
-			if (pi->d.id_put[i].id == id->id) {
-				pi->d.id_put[i] = pi->d.id_put[--pi->d.nid_put];
-				fresh = true;
-				break;
-			}
-		}
-		if (!fresh && DPUSH(pi, id_del, id->id))
-			return -ENOMEM;
-		hmap_del(&pi->canon, hstr(id->canon), (uintptr_t)id->canon);
-		free(id->canon);
-		k8s_labels_free(&id->pod_labels);
-		k8s_labels_free(&id->ns_labels);
-		pi->ids_changed = true;
-	}
-	r->nidentities = u;
-	return 0;
-}
-
-/* New node addresses: the ones that differ are touched. */
-static int nodes_resync(struct pol_incr *pi, const struct cluster *c)
-{
-	struct nodeaddr *v;
-	size_t n, i = 0, j = 0;
-
-	if (nodeaddr_build(pi, c, &v, &n))
-		return -ENOMEM;
-	while (i < n || j < pi->nnodeaddr) {
-		const struct nodeaddr *a = i < n ? &v[i] : NULL;
-		const struct nodeaddr *b = j < pi->nnodeaddr ? &pi->nodeaddr[j] : NULL;
-		int d = !a ? 1 : !b ? -1 : memcmp(&a->ip, &b->ip, sizeof(a->ip));
-
-		if (d || memcmp(&a->val, &b->val, sizeof(a->val)))
-			if (touch(pi, d <= 0 ? a->ip : b->ip)) {
-				free(v);
-				return -ENOMEM;
-			}
-		i += d <= 0;
-		j += d >= 0;
-	}
-	free(pi->nodeaddr);
-	pi->nodeaddr = v;
-	pi->nnodeaddr = n;
-	return 0;
-}
-
-/* What the result says for one touched address, against what it said before. */
-static int ent_update(struct pol_incr *pi, uint32_t a)
-{
-	const struct nodeaddr *na = nodeaddr_find(pi->nodeaddr, pi->nnodeaddr, a);
-	const struct ipod *p = hmap_get(&pi->ipx, hu32(a), UKEY(a));
-	struct ipent *e = hmap_get(&pi->ents, hu32(a), UKEY(a));
-	struct ipent want = { 0 };
-	struct pol_podname pn;
-
-	if (na) {
-		want.ipc = true;
-		want.val = na->val;
-	} else if (p) {
-		want.ipc = true;
-		want.val.identity = p->id;
-		want.val.tunnel_ip = !p->local && p->node ? p->node->ip : 0;
-		want.val.flags = XCNI_IPC_POD;
-	}
-	if (p) {
-		podname_of(p, &pn);
-		want.pn = true;
-		want.pnd = podname_digest(&pn.name);
-	}
-	if (!e) {
-		if (!want.ipc && !want.pn)
-			return 0;
-		e = calloc(1, sizeof(*e));
-		if (!e || hmap_put(&pi->ents, hu32(a), UKEY(a), e)) {
-			free(e);
-			return -ENOMEM;
-		}
-	}
-	if (want.ipc && (!e->ipc || memcmp(&e->val, &want.val, sizeof(want.val)))) {
-		struct pol_ipcache pc = { .key = { .prefixlen = 32, .addr = a }, .val = want.val };
-
-		if (DPUSH(pi, ipc_put, pc))
-			return -ENOMEM;
-	} else if (!want.ipc && e->ipc) {
-		struct xcni_ipcache_key k = { .prefixlen = 32, .addr = a };
-
-		if (DPUSH(pi, ipc_del, k))
-			return -ENOMEM;
-	}
-	if (want.pn && (!e->pn || e->pnd != want.pnd)) {
-		if (DPUSH(pi, pn_put, pn))
-			return -ENOMEM;
-	} else if (!want.pn && e->pn) {
-		if (DPUSH(pi, pn_del, a))
-			return -ENOMEM;
-	}
-	pi->nipc += (size_t)want.ipc - (size_t)e->ipc;
-	pi->npn += (size_t)want.pn - (size_t)e->pn;
-	if (!want.ipc && !want.pn) {
-		free(hmap_del(&pi->ents, hu32(a), UKEY(a)));
-		return 0;
-	}
-	*e = want;
-	return 0;
-}
-
-static int policies_resync(struct pol_incr *pi, const struct cluster *c)
-{
-	struct pol_result tmp = { 0 };
-	struct ctx x = { .o = &pi->o, .hash = pi->o.hash ? pi->o.hash : fnv1a, .r = &tmp };
-	size_t i = 0, j = 0;
-	int ret;
-
-	x.nnps = c->n[K8S_NETWORKPOLICY];
-	x.nps = calloc(x.nnps ? x.nnps : 1, sizeof(*x.nps));
-	if (!x.nps)
-		return -ENOMEM;
-	for (size_t k = 0; k < x.nnps; k++)
-		x.nps[k] = &c->objs[K8S_NETWORKPOLICY][k]->np;
-	sort_unless_sorted(x.nps, x.nnps, sizeof(*x.nps), cmp_meta);
-	ret = build_policies(&x);
-	while (!ret && (i < tmp.npolicies || j < pi->r.npolicies)) {
-		const struct pol_name *a = i < tmp.npolicies ? &tmp.policies[i] : NULL;
-		const struct pol_name *b = j < pi->r.npolicies ? &pi->r.policies[j] : NULL;
-		int d = !a ? 1 : !b ? -1 : (a->id > b->id) - (a->id < b->id);
-
-		if (d < 0 || (!d && memcmp(&a->name, &b->name, sizeof(a->name))))
-			ret = DPUSH(pi, pol_put, *a);
-		else if (d > 0)
-			ret = DPUSH(pi, pol_del, b->id);
-		i += d <= 0;
-		j += d >= 0;
-	}
-	if (ret) {
-		free(x.nps);
-		free(x.np_id);
-		free(tmp.policies);
-		return ret;
-	}
-	free(pi->nps);
-	free(pi->np_id);
-	free(pi->r.policies);
-	pi->nps = x.nps;
-	pi->np_id = x.np_id;
-	pi->nnps = x.nnps;
-	pi->r.policies = tmp.policies;
-	pi->r.npolicies = tmp.npolicies;
-	pi->named_egress = any_named_egress(pi->nps, pi->nnps);
-	return 0;
-}
-
-static void ep_free(struct pol_ep *ep)
-{
-	free(ep->entries);
-	free(ep->cidrs);
-}
-
-static bool id_dead(const struct pol_delta *d, uint32_t id)
-{
-	for (size_t i = 0; i < d->nid_del; i++)
-		if (d->id_del[i] == id)
-			return true;
-	return false;
-}
-
-/*
- * Identities gone and none born (a label set's last pod deleted or relabelled):
- * a local pod's policy loses the entries naming them and nothing else (entries
- * are per peer identity; ports, CIDRs and isolation do not depend on which
- * others exist). At 100k pods most label events are such a death or a birth,
- * and compiling every local pod against every identity for one cost ~7 ms.
- */
-static void eps_drop_dead(struct pol_incr *pi)
-{
-	const struct pol_delta *d = &pi->d;
-	struct pol_result *r = &pi->r;
-
-	for (size_t i = 0; i < r->neps; i++) {
-		struct pol_ep *ep = &r->eps[i];
-		size_t u = 0;
-
-		for (size_t j = 0; j < ep->nentries; j++)
-			if (!id_dead(d, ep->entries[j].key.peer))
-				ep->entries[u++] = ep->entries[j];
-		ep->nentries = u;
-	}
-}
-
-/* Compiles again the local pods that need it; the others keep their policy. */
-static int eps_resync(struct pol_incr *pi, const struct cluster *c)
-{
-	struct ctx x = { .o = &pi->o, .hash = pi->o.hash ? pi->o.hash : fnv1a, .r = &pi->r };
-	bool deaths_only = pi->ids_changed && !pi->d.nid_put && !pi->pols_changed &&
-			   !(pi->named_egress && pi->pods_changed);
-	bool all = (pi->ids_changed && !deaths_only) || pi->pols_changed ||
-		   (pi->named_egress && pi->pods_changed);
-	struct pol_result *r = &pi->r;
-	struct epbuild eb = { 0 };
-	struct pol_ep *v = NULL;
-	size_t n = 0;
-	int ret = -ENOMEM;
-
-	if (deaths_only && pi->d.nid_del)
-		eps_drop_dead(pi);
-	if (!all && !pi->dirty.n)
-		return 0;
-	if (all)
-		for (size_t i = 0; i < r->neps; i++)
-			if (dirty_ep(pi, r->eps[i].ip))
-				return -ENOMEM;
-	x.nps = pi->nps;
-	x.np_id = pi->np_id;
-	x.nnps = pi->nnps;
-	if (pi->named_egress) {
-		/* Egress named ports resolve against every pod of an identity (and
-		 * ipBlock ones against every pod): the whole pod index, once. */
-		x.npods = c->n[K8S_POD];
-		x.pods = calloc(x.npods ? x.npods : 1, sizeof(*x.pods));
-		x.pod_id = calloc(x.npods ? x.npods : 1, sizeof(*x.pod_id));
-		if (!x.pods || !x.pod_id)
-			goto out;
-		for (size_t i = 0; i < x.npods; i++) {
-			const struct k8s_pod *p = &c->objs[K8S_POD][i]->pod;
-			char *key = pod_key(p->meta.ns, p->meta.name);
-			const struct ipod *ip = key ? hmap_get(&pi->pods, hstr(key), (uintptr_t)key) :
-						      NULL;
-
-			free(key);
-			x.pods[i] = p;
-			x.pod_id[i] = ip ? ip->id : 0;
-		}
-		if (build_id_pods(&x))
-			goto out;
-	}
-	if (memo_init(&x) || labix_build(&x))
-		goto out;
-	v = calloc(r->neps + pi->dirty.n + 1, sizeof(*v));
-	if (!v)
-		goto out;
-	for (size_t i = 0; i < r->neps; i++)
-		if (!hmap_has(&pi->dirty, hu32(r->eps[i].ip), UKEY(r->eps[i].ip)))
-			v[n++] = r->eps[i];
-	ret = 0;
-	hmap_each(&pi->dirty, s)
-	{
-		uint32_t a = (uint32_t)s->k;
-		const struct ipod *p = hmap_get(&pi->ipx, hu32(a), UKEY(a));
-
-		if (!p || !p->local)
-			continue;
-		ret = compile_ep(&x, p->pod, p->id, &eb, &v[n]);
-		n++;
-		pi->d.neps_compiled++;
-		if (ret)
-			break;
-	}
-	if (ret) {
-		for (size_t i = 0; i < n; i++)
-			if (hmap_has(&pi->dirty, hu32(v[i].ip), UKEY(v[i].ip)))
-				ep_free(&v[i]);
-		free(v);
-		goto out;
-	}
-	for (size_t i = 0; i < r->neps; i++)
-		if (hmap_has(&pi->dirty, hu32(r->eps[i].ip), UKEY(r->eps[i].ip)))
-			ep_free(&r->eps[i]);
-	free(r->eps);
-	if (n)
-		qsort(v, n, sizeof(*v), cmp_ep);
-	r->eps = v;
-	r->neps = n;
-out:
-	free(eb.c);
-	free(eb.cr);
-	free(eb.pc);
-	x.nps = NULL; /* pi's */
-	x.np_id = NULL;
-	x.r = NULL;
-	ctx_free(&x);
-	return ret;
-}
-
-/* 0, 1: follow no further, compile everything; -errno. */
-static int incr_apply(struct pol_incr *pi, const struct cluster *c, const struct store_change *ch,
-		      size_t nch)
-{
-	int ret = 0;
-
-	hmap_clear(&pi->touched);
-	hmap_clear(&pi->dirty);
-	clash_drop(pi); /* of an update that started over half way */
-	pi->ids_changed = pi->pols_changed = pi->nodes_changed = pi->pods_changed = false;
-	for (size_t i = 0; !ret && i < nch; i++) {
-		switch (ch[i].kind) {
-		case K8S_NAMESPACE:
-			pi->d.why = "a Namespace changed";
-			return 1; /* its labels are in every identity of its pods */
-		case K8S_NODE:
-			if (pi->o.node_name && !strcmp(ch[i].name, pi->o.node_name)) {
-				pi->d.why = "this node's Node changed";
-				return 1; /* this node: which pods are local */
-			}
-			ret = node_changed(pi, c, ch[i].name);
-			break;
-		case K8S_NETWORKPOLICY:
-			pi->pols_changed = true;
-			break;
-		case K8S_POD:
-			ret = pod_changed(pi, c, &ch[i]);
-			break;
-		default:
-			break; /* Services, EndpointSlices: not policy's */
-		}
-	}
-	if (!ret)
-		ret = clashes_settle(pi);
-	if (!ret)
-		ret = idents_gc(pi);
-	if (!ret && pi->nodes_changed)
-		ret = nodes_resync(pi, c);
-	hmap_each(&pi->touched, s)
-	{
-		if (ret)
-			break;
-		ret = ent_update(pi, (uint32_t)s->k);
-	}
-	if (!ret && pi->pols_changed)
-		ret = policies_resync(pi, c);
-	if (!ret)
-		ret = eps_resync(pi, c);
-	return ret;
-}
-
-/* The ipcache and podnames arrays, sorted, from the indexes. */
-static int incr_whole(struct pol_incr *pi)
-{
-	struct pol_result *r = &pi->r;
-	size_t n = 0, m = 0;
-
-	r->ipcache = calloc(pi->nipc + 1, sizeof(*r->ipcache));
-	r->podnames = calloc(pi->npn + 1, sizeof(*r->podnames));
-	if (!r->ipcache || !r->podnames)
-		return -ENOMEM;
-	hmap_each(&pi->ents, s)
-	{
-		const struct ipent *e = s->v;
-
-		if (e->ipc && n < pi->nipc) {
-			r->ipcache[n].key.prefixlen = 32;
-			r->ipcache[n].key.addr = (uint32_t)s->k;
-			r->ipcache[n++].val = e->val;
-		}
-	}
-	r->ipcache[n].key.prefixlen = 0;
-	r->ipcache[n].key.addr = 0;
-	r->ipcache[n++].val = (struct xcni_ipcache_val){ .identity = XCNI_ID_WORLD };
-	qsort(r->ipcache, n, sizeof(*r->ipcache), cmp_ipcache);
-	r->nipcache = n;
-	hmap_each(&pi->ipx, s)
-		if (m < pi->npn)
-			podname_of(s->v, &r->podnames[m++]);
-	qsort(r->podnames, m, sizeof(*r->podnames), cmp_podname);
-	r->npodnames = m;
-	return 0;
-}
-
-int pol_incr_update(struct pol_incr *pi, const struct cluster *c, const struct pol_opts *o,
-		    const struct store_change *ch, size_t nch, bool all, bool whole,
-		    const struct pol_result **r, const struct pol_delta **d, struct k8s_error *err)
-{
-	struct pol_delta *dl = &pi->d;
-	int ret;
-
-	if (err)
-		err->msg[0] = '\0';
-	dl->why = NULL;
-	if (cmp_str(o->node_name, pi->node_name) || o->node_ip != pi->o.node_ip ||
-	    o->gateway_ip != pi->o.gateway_ip || o->hash != pi->o.hash) {
-		char *nn = o->node_name ? strdup(o->node_name) : NULL;
-
-		if (o->node_name && !nn)
-			return -ENOMEM;
-		free(pi->node_name);
-		pi->node_name = nn;
-		pi->o = *o;
-		pi->o.node_name = nn;
-		all = true;
-		if (pi->valid)
-			dl->why = "this node's options changed";
-	}
-	free(pi->r.ipcache);
-	free(pi->r.podnames);
-	pi->r.ipcache = NULL;
-	pi->r.podnames = NULL;
-	dl->full = false;
-	dl->nipc_put = dl->nipc_del = dl->nid_put = dl->nid_del = 0;
-	dl->npol_put = dl->npol_del = dl->npn_put = dl->npn_del = dl->neps_compiled = 0;
-	ret = pi->valid && !all ? incr_apply(pi, c, ch, nch) : 1;
-	if (ret == 1 && !dl->why)
-		dl->why = !pi->valid ? "first compile, or after a failure" :
-			  all	     ? "the store lost track of its changes: a new list, or the journal overflowed" :
-				       "unknown";
-	if (ret == 1) {
-		dl->nipc_put = dl->nipc_del = dl->nid_put = dl->nid_del = 0;
-		dl->npol_put = dl->npol_del = dl->npn_put = dl->npn_del = 0;
-		ret = incr_reset(pi, c, err);
-	} else if (!ret && whole) {
-		ret = incr_whole(pi);
-		dl->full = true;
-		dl->why = "the writer asked for every map whole";
-	}
-	if (ret && ret != -EINVAL && err && !err->msg[0])
-		set_err(err, "compiling policy: %s", strerror(-ret));
-	if (ret)
-		incr_clear(pi);
-	else if (!dl->full) {
-		pi->r.nipcache = pi->nipc + 1; /* and the world's 0.0.0.0/0 */
-		pi->r.npodnames = pi->npn;
-	}
-	*r = &pi->r;
-	*d = dl;
-	return ret;
 }

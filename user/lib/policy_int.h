@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * What the whole-cluster compiler (policy.c) and the incremental one
+ * (policy_incr.c) share: the compile's working state and the helpers the
+ * incremental compiler calls. Internal to libxcni; the interface is policy.h.
+ */
+#ifndef XCNI_POLICY_INT_H
+#define XCNI_POLICY_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "policy.h"
+
+#define NS_NAME_LABEL "kubernetes.io/metadata.name"
+#define ID_SPAN ((uint32_t)XCNI_ID_CIDR_BASE - XCNI_ID_MIN_LABELS)
+#define POLICY_ID_SPAN ((1u << 31) - 1)
+
+/* ---- the compiler's working state ------------------------------------ */
+
+struct nslabels {
+	const char *name;
+	struct k8s_labels labels; /* with kubernetes.io/metadata.name */
+};
+
+struct portspec {
+	uint8_t proto;
+	uint8_t plen;
+	uint16_t port; /* host order */
+};
+
+struct specs {
+	size_t n, cap;
+	struct portspec *v;
+};
+
+/* One ipBlock (or a pod's /32 for an egress named port) with what it allows. */
+struct cidr_rule {
+	struct k8s_cidr cidr;
+	size_t nexcept;
+	const struct k8s_cidr *except;
+	struct specs specs;
+	uint32_t policy_id;
+	uint16_t rule;
+	uint32_t seq;
+};
+
+/* A policy entry before duplicates are removed: the lowest seq wins. */
+struct cand {
+	struct pol_entry e;
+	uint32_t seq;
+};
+
+struct epbuild {
+	uint32_t ip;
+	uint8_t dir;
+	size_t n, cap;
+	struct cand *c;
+	size_t ncr, capcr;
+	struct cidr_rule *cr;
+	size_t npc, cappc;
+	struct pol_cidr *pc;
+};
+
+struct ctx {
+	const struct pol_opts *o;
+	uint32_t (*hash)(const char *);
+	size_t npods;
+	const struct k8s_pod **pods;
+	uint32_t *pod_id; /* identity of pods[i], 0 for hostNetwork pods */
+	size_t nnodes;
+	const struct k8s_node **nodes; /* sorted by name */
+	size_t nnps;
+	const struct k8s_netpol **nps; /* sorted by (namespace, name) */
+	uint32_t *np_id;
+	size_t nnsl;
+	struct nslabels *nsl; /* sorted by name */
+	struct pol_result *r;
+	/* pods with an IP of identities[k]: id_pods[id_off[k] .. id_off[k + 1]) */
+	size_t *id_off;
+	size_t *id_pods;
+	/* Which identities each selector peer matches, worked out once per compile
+	 * rather than once per selected pod (open addressing on the peer). */
+	struct peer_memo *memo;
+	size_t memo_cap;
+	/* Every (label, identity) pair, by label hash: a selector with matchLabels
+	 * looks at the identities carrying its first label, not at all of them. */
+	size_t nlabix;
+	struct labix *labix;
+};
+
+struct labix;
+struct peer_memo;
+
+int build_id_pods(struct ctx *x);
+int build_ipcache(struct ctx *x, struct k8s_error *err);
+int build_policies(struct ctx *x);
+char *canon_string(const struct k8s_labels *pod, const struct k8s_labels *ns);
+int cmp_ep(const void *a, const void *b);
+int cmp_id(const void *a, const void *b);
+int cmp_ipcache(const void *a, const void *b);
+int cmp_ipcache_rank(const void *a, const void *b);
+int cmp_meta(const void *a, const void *b);
+int cmp_podname(const void *a, const void *b);
+int cmp_str(const char *a, const char *b);
+int compile_ep(const struct ctx *x, const struct k8s_pod *pod, uint32_t identity,
+	       struct epbuild *eb, struct pol_ep *ep);
+int compile_full(const struct cluster *c, const struct pol_opts *o, struct pol_result *out,
+		 struct k8s_error *err, struct ctx *x);
+void copy_str(char *dst, size_t size, const char *src);
+void ctx_free(struct ctx *x);
+uint32_t fnv1a(const char *s);
+int grow(void *vp, size_t *cap, size_t n, size_t sz);
+int ipcache_add(struct pol_result *r, size_t *cap, uint32_t addr, uint32_t plen,
+		uint32_t identity, uint32_t tunnel);
+int labels_copy(struct k8s_labels *dst, const struct k8s_labels *src, const char *key,
+		const char *value);
+int labix_build(struct ctx *x);
+int memo_init(struct ctx *x);
+uint32_t pod_addr(const struct k8s_pod *p, bool local);
+bool pod_managed(const struct k8s_pod *p);
+void set_err(struct k8s_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void sort_unless_sorted(void *base, size_t n, size_t sz, int (*cmp)(const void *, const void *));
+
+#endif
