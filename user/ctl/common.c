@@ -196,6 +196,20 @@ free:
 	return err;
 }
 
+int map_read(const struct ctx *c, const struct map_spec *m, size_t elem, size_t koff,
+	     size_t voff, int (*cmp)(const void *, const void *), void **out, size_t *np)
+{
+	int fd = map_open(c, m), err;
+
+	if (fd < 0)
+		return fd;
+	err = map_collect(fd, m, elem, koff, voff, out, np);
+	close(fd);
+	if (!err)
+		*np = sort_unique(*out, *np, elem, cmp);
+	return err;
+}
+
 /* Sorts records by key (cmp) and drops duplicates the walk may have seen twice. */
 size_t sort_unique(void *arr, size_t n, size_t elem, int (*cmp)(const void *, const void *))
 {

@@ -137,24 +137,18 @@ static int cmd_ct_list(const struct ctx *c, char **argv)
 	struct filter f;
 	size_t n, i;
 	__u64 now;
-	int fd, err;
+	int err;
 
 	(void)argv;
 	err = filter_open(c, &f, 0);
 	if (err)
 		return err;
-	fd = map_open(c, &m_ct);
-	if (fd < 0) {
-		filter_close(&f);
-		return fd;
-	}
-	err = map_collect(fd, &m_ct, sizeof(*recs), offsetof(struct ct_rec, k),
-			  offsetof(struct ct_rec, e), (void **)&recs, &n);
+	err = map_read(c, &m_ct, sizeof(*recs), offsetof(struct ct_rec, k),
+		       offsetof(struct ct_rec, e), ct_cmp, (void **)&recs, &n);
 	if (err)
 		goto close;
 	now = now_ns();
 	svcnames_open(c, &sn);
-	n = sort_unique(recs, n, sizeof(*recs), ct_cmp);
 	t = pt_new(ct_cols, ARRAY_SIZE(ct_cols), 0);
 	for (i = 0; i < n; i++) {
 		const struct xcni_ct_key *k = &recs[i].k;
@@ -169,7 +163,6 @@ static int cmd_ct_list(const struct ctx *c, char **argv)
 	free(recs);
 close:
 	filter_close(&f);
-	close(fd);
 	return err;
 }
 

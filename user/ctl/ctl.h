@@ -127,6 +127,9 @@ int map_collect(int fd, const struct map_spec *m, size_t elem, size_t koff, size
 		void **out, size_t *np);
 /* Sorts records by cmp and drops the duplicates a walk of a live map may see. */
 size_t sort_unique(void *arr, size_t n, size_t elem, int (*cmp)(const void *, const void *));
+/* map_open (said when missing), map_collect, then sort_unique by cmp: 0 or -errno. */
+int map_read(const struct ctx *c, const struct map_spec *m, size_t elem, size_t koff,
+	     size_t voff, int (*cmp)(const void *, const void *), void **out, size_t *np);
 
 /* ---- parsing and formatting (args.c, common.c) ----------------------------- */
 

@@ -58,23 +58,16 @@ static int cmd_endpoint_list(const struct ctx *c, char **argv)
 	struct ptable *t = NULL;
 	struct filter f;
 	size_t n, i;
-	int fd, err;
+	int err;
 
 	(void)argv;
 	err = filter_open(c, &f, 0);
 	if (err)
 		return err;
-	fd = map_open(c, &m_endpoints);
-	if (fd < 0) {
-		err = fd;
-		goto out;
-	}
-	err = map_collect(fd, &m_endpoints, sizeof(*recs), offsetof(struct ep_rec, ip),
-			  offsetof(struct ep_rec, ep), (void **)&recs, &n);
-	close(fd);
+	err = map_read(c, &m_endpoints, sizeof(*recs), offsetof(struct ep_rec, ip),
+		       offsetof(struct ep_rec, ep), ep_cmp, (void **)&recs, &n);
 	if (err)
 		goto out;
-	n = sort_unique(recs, n, sizeof(*recs), ep_cmp);
 	t = pt_new(ep_cols, ARRAY_SIZE(ep_cols), 0);
 	for (i = 0; i < n; i++) {
 		/* Identity 0: policy has not assigned one; the ipcache may know it. */

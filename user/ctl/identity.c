@@ -29,7 +29,7 @@ static int identity_show(const struct ctx *c, const char *get)
 	struct filter f;
 	__u32 want = 0;
 	size_t n, i;
-	int fd, err;
+	int err;
 
 	if (get && parse_identity(get, &want)) {
 		pr_err("%s: not an identity (a number or reserved:NAME)\n", get);
@@ -38,17 +38,10 @@ static int identity_show(const struct ctx *c, const char *get)
 	err = filter_open(c, &f, FILTER_BY_IDENTITY);
 	if (err)
 		return err;
-	fd = map_open(c, &m_identity);
-	if (fd < 0) {
-		err = fd;
-		goto out;
-	}
-	err = map_collect(fd, &m_identity, sizeof(*recs), offsetof(struct id_rec, id),
-			  offsetof(struct id_rec, l), (void **)&recs, &n);
-	close(fd);
+	err = map_read(c, &m_identity, sizeof(*recs), offsetof(struct id_rec, id),
+		       offsetof(struct id_rec, l), u32_cmp, (void **)&recs, &n);
 	if (err)
 		goto out;
-	n = sort_unique(recs, n, sizeof(*recs), u32_cmp);
 	t = pt_new(id_cols, ARRAY_SIZE(id_cols), get ? PT_RECORD : 0);
 	for (i = 0; i < ARRAY_SIZE(reserved); i++) {
 		struct frow r = { .id = { reserved[i] }, .nid = 1 };

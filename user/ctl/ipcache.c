@@ -26,26 +26,19 @@ static int ipcache_show(const struct ctx *c, const char *get)
 	struct filter f;
 	size_t n, i, best = SIZE_MAX;
 	__u32 want = 0;
-	int fd, pfd, err;
+	int pfd, err;
 
 	if (get && (err = parse_ip(get, &want)))
 		return err;
 	err = filter_open(c, &f, 0);
 	if (err)
 		return err;
-	fd = map_open(c, &m_ipcache);
-	if (fd < 0) {
-		filter_close(&f);
-		return fd;
-	}
-	err = map_collect(fd, &m_ipcache, sizeof(*recs), offsetof(struct ipc_rec, k),
-			  offsetof(struct ipc_rec, v), (void **)&recs, &n);
-	close(fd);
+	err = map_read(c, &m_ipcache, sizeof(*recs), offsetof(struct ipc_rec, k),
+		       offsetof(struct ipc_rec, v), prefix_cmp, (void **)&recs, &n);
 	if (err) {
 		filter_close(&f);
 		return err;
 	}
-	n = sort_unique(recs, n, sizeof(*recs), prefix_cmp);
 	for (i = 0; get && i < n; i++)
 		if (in_prefix(want, recs[i].k.addr, recs[i].k.prefixlen) &&
 		    (best == SIZE_MAX || recs[i].k.prefixlen > recs[best].k.prefixlen))

@@ -750,22 +750,16 @@ static int cmd_service_sockets(const struct ctx *c, char **argv)
 	struct svcnames sn;
 	struct filter f;
 	size_t n;
-	int fd, err;
+	int err;
 
 	(void)argv;
 	if ((err = filter_open(c, &f, 0)))
 		return err;
-	fd = map_open(c, &m_sock_rn);
-	if (fd < 0) {
-		filter_close(&f);
-		return fd;
-	}
-	err = map_collect(fd, &m_sock_rn, sizeof(*recs), offsetof(struct sock_rec, k),
-			  offsetof(struct sock_rec, v), (void **)&recs, &n);
+	err = map_read(c, &m_sock_rn, sizeof(*recs), offsetof(struct sock_rec, k),
+		       offsetof(struct sock_rec, v), sock_cmp, (void **)&recs, &n);
 	if (err)
 		goto close;
 	svcnames_open(c, &sn);
-	n = sort_unique(recs, n, sizeof(*recs), sock_cmp);
 	t = pt_new(sock_cols, ARRAY_SIZE(sock_cols), 0);
 	for (size_t i = 0; i < n; i++) {
 		const struct sock_rec *r = &recs[i];
@@ -793,7 +787,6 @@ static int cmd_service_sockets(const struct ctx *c, char **argv)
 	free(recs);
 close:
 	filter_close(&f);
-	close(fd);
 	return err;
 }
 
