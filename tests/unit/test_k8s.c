@@ -725,7 +725,7 @@ static void np_ipblock_cidr(void **state)
 		  "spec.ingress[0].from[0].ipBlock.cidr: required");
 	must_fail(NP "spec: {podSelector: {}, ingress: [{from: [{ipBlock: {cidr: "
 		     "\"fd00::/8\"}}]}]}\n",
-		  "ipBlock.cidr: \"fd00::/8\": IPv6 is not supported");
+		  "ipBlock.cidr: \"fd00::/8\": IPv6 is not supported in ipBlock yet");
 	/* Host bits set: normalised, not rejected. */
 	obj = must_parse(NP "spec: {podSelector: {}, ingress: [{from: [{ipBlock: "
 			    "{cidr: 10.1.2.3/16, except: [10.1.7.9/24]}}]}]}\n");

@@ -367,7 +367,7 @@ static int get_cidr(struct ctx *c, const char *key, const char *s, struct k8s_ci
 	int err = parse_cidr(s, out);
 
 	if (err == -EAFNOSUPPORT)
-		return fail_in(c, key, "\"%s\": IPv6 is not supported by xcni", s);
+		return fail_in(c, key, "\"%s\": IPv6 is not supported in ipBlock yet", s);
 	if (err)
 		return fail_in(c, key, "\"%s\" is not a valid IPv4 CIDR", s);
 	return 0;
@@ -1095,7 +1095,7 @@ static int parse_ipblock(struct ctx *c, json_t *j, struct k8s_ipblock *b)
 		if (!json_is_string(e))
 			err = fail(c, "must be a string");
 		else if (r == -EAFNOSUPPORT)
-			err = fail(c, "\"%s\": IPv6 is not supported by xcni",
+			err = fail(c, "\"%s\": IPv6 is not supported in ipBlock yet",
 				   json_string_value(e));
 		else if (r)
 			err = fail(c, "\"%s\" is not a valid IPv4 CIDR", json_string_value(e));
