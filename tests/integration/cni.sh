@@ -293,18 +293,17 @@ if [ "$has6" = 1 ]; then
 	# tracked, so the host's answers come back (tests/integration/v6.sh
 	# removes the entry and has the gateway resolved by NDP).
 	# tshark on the host end sees the pod's frames as they arrive.
-	nsenter --net="/var/run/netns/$NODE" timeout 20 tshark -n -i "$hostif" -f icmp6 -w "$T/gw6.pcap" -q 2>"$T/gw6.err" &
-	tcpd=$!
-	for _ in $(seq 50); do grep -q Capturing "$T/gw6.err" 2>/dev/null && break; sleep 0.1; done
+	# (pcap_start waits for the capture file, not only "Capturing on": the
+	# first echo request was missed on a loaded machine.)
+	pcap_start "$NODE" "$hostif" icmp6 "$T/gw6.pcap"
 	ip netns exec "$XCT_TAG-p1" ping -6 -c5 -i 0.1 -W1 fe80::1%eth0 >"$T/ping6" 2>&1
 	ping6_rc=$?
-	sleep 0.3
-	kill -INT "$tcpd" 2>/dev/null; wait "$tcpd" 2>/dev/null
+	pcap_stop "$T/gw6.pcap"
 	check "5 pings p1 -> fe80::1 answered by the host" test "$ping6_rc" -eq 0
 	echo6=$(tshark -r "$T/gw6.pcap" -Y "icmpv6.type == 128 && eth.dst == $hostmac && ipv6.dst == fe80::1" 2>/dev/null | wc -l)
 	ns6=$(tshark -r "$T/gw6.pcap" -Y 'icmpv6.type == 135 && icmpv6.nd.ns.target_address == fe80::1' 2>/dev/null | wc -l)
 	check "  ... tshark: the 5 echo requests left p1 for the host veth's MAC (got $echo6), with no neighbour solicitation for fe80::1 (got $ns6)" \
-		bash -c "[ $echo6 -eq 5 ] && [ $ns6 -eq 0 ] || { cat $T/gw6.err; tshark -r $T/gw6.pcap | head; exit 1; }"
+		bash -c "[ $echo6 -eq 5 ] && [ $ns6 -eq 0 ] || { cat $T/gw6.pcap.err; tshark -r $T/gw6.pcap | head; exit 1; }"
 	check "pod to pod over IPv6 (p1 -> ${IP6[p2]}), redirected by from_pod6" \
 		ip netns exec "$XCT_TAG-p1" ping -6 -c2 -i 0.2 -W2 "${IP6[p2]}"
 fi
