@@ -111,16 +111,12 @@ check "c (IPv6 only) is keyed by a 0.0.0.0/8 policy key" \
 # must solicit it, and from_pod answers (the host's stack never does: tshark
 # on the host end sees the solicitations come in and no advertisement go out).
 for p in a b c; do ip -n "$XCT_TAG-$p" -6 neigh del fe80::1 dev eth0 2>/dev/null; done
-nsenter --net="/var/run/netns/$NODE" timeout 20 tshark -n -i "$HOSTIF_A" -f icmp6 -w "$T/nd.pcap" -q 2>"$T/nd.err" &
-TSHARK=$!
-PIDS+=("$TSHARK")
-# tshark is slow to start on a busy machine: "Capturing" first, then a moment.
-for _ in $(seq 200); do grep -q Capturing "$T/nd.err" 2>/dev/null && break; sleep 0.1; done
-sleep 1
+# pcap_start returns once tshark's file is there (it captures from then on).
+pcap_start "$NODE" "$HOSTIF_A" icmp6 "$T/nd.pcap"
+PIDS+=("$CAP")
 check "a pings b over IPv6 ($A6 -> $B6), resolving its gateway by NDP" \
 	in_pod a ping -6 -c3 -i 0.2 -W2 "$B6"
-sleep 0.3
-kill -INT "$TSHARK" 2>/dev/null; wait "$TSHARK" 2>/dev/null
+pcap_stop "$T/nd.pcap"
 check "a's neighbour entry for fe80::1: the host veth's MAC $HOSTMAC_A, learnt (not permanent)" \
 	bash -c "ip -n $XCT_TAG-a -6 neigh show fe80::1 dev eth0 | grep -i 'lladdr $HOSTMAC_A' | grep -qv PERMANENT"
 ns_in=$(tshark -r "$T/nd.pcap" -Y 'icmpv6.type == 135 && icmpv6.nd.ns.target_address == fe80::1' 2>/dev/null | wc -l)
