@@ -499,6 +499,24 @@ static int cmp16(const void *a, const void *b)
 	return memcmp(a, b, 16);
 }
 
+/* Sorted by cmp, one element of each run of equal ones kept: the new count. */
+static size_t sort_dedup(void *arr, size_t n, size_t size, int (*cmp)(const void *, const void *))
+{
+	char *a = arr;
+	size_t w = 1;
+
+	if (n < 2)
+		return n;
+	qsort(a, n, size, cmp);
+	for (size_t r = 1; r < n; r++)
+		if (cmp(a + r * size, a + (w - 1) * size)) {
+			if (r != w)
+				memcpy(a + w * size, a + r * size, size);
+			w++;
+		}
+	return w;
+}
+
 static int cmp_ipc6(const void *a, const void *b)
 {
 	return memcmp(a, b, sizeof(struct xcni_ipcache6_key));
@@ -542,25 +560,9 @@ int pol_v6_build(const struct pol_incr *pi, const struct cluster *c, struct pol_
 			k->key = pod_addr(p, true);
 		}
 	}
-	/* One entry per address: the first pod (by the view's order) keeps it. */
-	qsort(out->ipc, out->nipc, sizeof(*out->ipc), cmp_ipc6);
-	if (out->nipc) {
-		size_t w = 1;
-
-		for (size_t r = 1; r < out->nipc; r++)
-			if (cmp_ipc6(&out->ipc[r], &out->ipc[w - 1]))
-				out->ipc[w++] = out->ipc[r];
-		out->nipc = w;
-	}
-	qsort(out->keys, out->nkeys, sizeof(*out->keys), cmp16);
-	if (out->nkeys) {
-		size_t w = 1;
-
-		for (size_t r = 1; r < out->nkeys; r++)
-			if (cmp16(&out->keys[r], &out->keys[w - 1]))
-				out->keys[w++] = out->keys[r];
-		out->nkeys = w;
-	}
+	/* One entry per address. */
+	out->nipc = sort_dedup(out->ipc, out->nipc, sizeof(*out->ipc), cmp_ipc6);
+	out->nkeys = sort_dedup(out->keys, out->nkeys, sizeof(*out->keys), cmp16);
 	return 0;
 }
 
