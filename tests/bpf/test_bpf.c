@@ -1657,7 +1657,6 @@ static int bench_policy(void)
 
 int main(int argc, char **argv)
 {
-	static struct CMUnitTest tests[ARRAY_SIZE(rows) + 64];
 	int err;
 
 	if (argc > 1 && !strcmp(argv[1], "--bench-policy")) {
@@ -1684,41 +1683,44 @@ int main(int argc, char **argv)
 		teardown(NULL);
 		return err ? 1 : 0;
 	}
+	/* The groups in the order they run: each builds on the maps the ones
+	 * before it leave. A new file of tests adds one line here. */
+	struct CMUnitTest *hostile;
+	size_t nh;
+
+	if ((err = hostile_tests(&hostile, &nh))) {
+		fprintf(stderr, "hostile rows: %s\n", strerror(-err));
+		hostile_free();
+		return 1;
+	}
+	const struct {
+		const struct CMUnitTest *tests;
+		size_t n;
+	} groups[] = {
+		{ NULL, ARRAY_SIZE(rows) }, /* the rows (below): policy on A, B, R */
+		{ lb_tests, nr_lb_tests }, /* Services in BPF, on the state the rows left */
+		{ xdp6_tests, nr_xdp6_tests }, /* the IPv6 prefilter: its own trie */
+		{ hostile, nh }, /* the hostile-packet matrix (tests/bpf/hostile.c) */
+		{ v6_tests, nr_v6_tests }, /* IPv6 (tests/bpf/v6.c), on the rows' endpoints */
+	};
+	struct CMUnitTest *all;
+	size_t n = 0;
+
+	for (size_t g = 0; g < ARRAY_SIZE(groups); g++)
+		n += groups[g].n;
+	if (!(all = calloc(n, sizeof(*all)))) {
+		hostile_free();
+		return 1;
+	}
+	n = 0;
 	for (size_t i = 0; i < ARRAY_SIZE(rows); i++)
-		tests[i] = (struct CMUnitTest){ .name = rows[i].name, .test_func = check_row,
+		all[n++] = (struct CMUnitTest){ .name = rows[i].name, .test_func = check_row,
 						.initial_state = (void *)&rows[i] };
-	/* Services in BPF, on the state the rows left (A not isolated, B's egress
-	 * only to A on TCP 80). */
-	assert_true(nr_lb_tests <= ARRAY_SIZE(tests) - ARRAY_SIZE(rows));
-	for (size_t i = 0; i < nr_lb_tests; i++)
-		tests[ARRAY_SIZE(rows) + i] = lb_tests[i];
-	/* The IPv6 prefilter: its own trie, no state of the rows'. */
-	assert_true(nr_lb_tests + nr_xdp6_tests <= ARRAY_SIZE(tests) - ARRAY_SIZE(rows));
-	for (size_t i = 0; i < nr_xdp6_tests; i++)
-		tests[ARRAY_SIZE(rows) + nr_lb_tests + i] = xdp6_tests[i];
-	/* Then the hostile-packet matrix (tests/bpf/hostile.c), in one group with
-	 * the rest: it builds on the maps they leave. */
-	struct CMUnitTest *hostile, *all;
-	size_t nh, n = ARRAY_SIZE(rows) + nr_lb_tests + nr_xdp6_tests;
-
-	if ((err = hostile_tests(&hostile, &nh)) || !(all = calloc(n + nh, sizeof(*all)))) {
-		fprintf(stderr, "hostile rows: %s\n", strerror(err ? -err : ENOMEM));
-		hostile_free();
-		return 1;
+	for (size_t g = 1; g < ARRAY_SIZE(groups); g++) {
+		memcpy(all + n, groups[g].tests, groups[g].n * sizeof(*all));
+		n += groups[g].n;
 	}
-	memcpy(all, tests, n * sizeof(*all));
-	memcpy(all + n, hostile, nh * sizeof(*all));
-	/* IPv6 last (tests/bpf/v6.c), on the endpoints the rows set up. */
-	struct CMUnitTest *grown = realloc(all, (n + nh + nr_v6_tests) * sizeof(*all));
-
-	if (!grown) {
-		free(all);
-		hostile_free();
-		return 1;
-	}
-	all = grown;
-	memcpy(all + n + nh, v6_tests, nr_v6_tests * sizeof(*all));
-	err = _cmocka_run_group_tests("bpf", all, n + nh + nr_v6_tests, setup, teardown);
+	err = _cmocka_run_group_tests("bpf", all, n, setup, teardown);
 	free(all);
 	hostile_free();
 	return err;
