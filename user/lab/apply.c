@@ -187,7 +187,8 @@ static int batch_parse(struct batch *b, const char *verb)
 	if (!b->objs || !b->obj_src)
 		return -ENOMEM;
 	for (size_t i = 0; i < b->ndocs; i++) {
-		r = k8s_parse_all(b->docs[i], &b->objs[b->nobjs], &kerr);
+		/* lab_svc_parse: k8s_parse_all, a Service's IPv6 ClusterIPs read by the lab. */
+		r = lab_svc_parse(b->docs[i], &b->objs[b->nobjs], &kerr);
 		if (r) {
 			fprintf(stderr, "lab %s: %s: %s\n", verb, b->doc_src[i], kerr.msg);
 			err = err ? err : r;
@@ -268,7 +269,8 @@ static int pod_apply(struct lab *lab, const struct k8s_object *obj, bool *change
 		*changed = true;
 	else if (strcmp(what, "created"))
 		what = "unchanged";
-	printf("pod %s/%s %s (%s, %s)\n", p->ns, p->name, what, p->node, p->ip);
+	printf("pod %s/%s %s (%s, %s%s%s)\n", p->ns, p->name, what, p->node, p->ip,
+	       *p->ip && *p->ip6 ? ", " : "", p->ip6);
 	return 0;
 }
 
@@ -385,7 +387,7 @@ static int pods_terminate(struct lab *lab, const struct batch *b)
 		const struct k8s_object *o = b->objs[i];
 		struct lab_pod *p = o->kind == K8S_POD ? lab_pod_find(lab, o->meta.ns, o->meta.name) : NULL;
 
-		if (p && p->ip[0])
+		if (p && (p->ip[0] || p->ip6[0]))
 			any = p->terminating = true;
 	}
 	lab_svc_list_free(&l);

@@ -9,7 +9,8 @@
  * cluster.local are NXDOMAIN, and nothing is forwarded outside. Pods get the
  * resolv.conf the kubelet would write (nameserver the DNS Service, search
  * <ns>.svc.cluster.local svc.cluster.local cluster.local, ndots:5), bound
- * over /etc/resolv.conf for `lab exec`.
+ * over /etc/resolv.conf for `lab exec`. With IPv6 (lab up --ip-family ipv6|dual)
+ * the DNS Service has fd00:10:96::a too, and IPv6 ClusterIPs and pods answer AAAA.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -79,9 +80,11 @@ static int hosts_write(struct lab *lab)
 		json_t *addrs = json_object_get(s, "addresses"), *a;
 		size_t j;
 
-		/* A headless Service's name answers its pods' addresses, one record each. */
+		/* A headless Service's name answers its pods' addresses, one record each;
+		 * an IPv6 address is an AAAA record (dnsmasq reads both from hosts files). */
 		if (strcmp(cip, "None")) {
-			hosts_line(f, cip, s);
+			json_array_foreach(json_object_get(s, "clusterIPs"), j, a)
+				hosts_line(f, json_string_value(a), s);
 			continue;
 		}
 		json_array_foreach(addrs, j, a)
@@ -199,11 +202,12 @@ int lab_dns_resolv_conf(const struct lab *lab, const char *ns, char *out, size_t
 	if (err)
 		return err;
 	snprintf(out, len, "%s/resolv.%s.conf", dir, ns);
+	/* The DNS Service's ClusterIP of the lab's first family (as the kubelet's --cluster-dns). */
 	n = asprintf(&buf,
-		     "nameserver " LAB_DNS_IP "\n"
+		     "nameserver %s\n"
 		     "search %s.svc." LAB_DNS_DOMAIN " svc." LAB_DNS_DOMAIN " " LAB_DNS_DOMAIN "\n"
 		     "options ndots:5\n",
-		     ns);
+		     lab->family & LAB_FAM_V4 ? LAB_DNS_IP : LAB_DNS_IP6, ns);
 	if (n < 0)
 		return -ENOMEM;
 	err = lab_write_atomic(out, buf, (size_t)n);

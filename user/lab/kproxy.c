@@ -11,7 +11,10 @@
  * filter table for a port with no endpoints; NodePorts through KUBE-NODEPORTS
  * and a KUBE-EXT chain per port (KUBE-SVL for externalTrafficPolicy Local),
  * per node. It is loaded the way kube-proxy
- * loads it too: iptables-restore --noflush, in the node's netns.
+ * loads it too: iptables-restore --noflush, in the node's netns. A lab with
+ * IPv6 (lab up --ip-family ipv6|dual) gets the same layout from ip6tables for
+ * the Services' IPv6 ClusterIPs and the pods' IPv6 addresses, as kube-proxy
+ * runs one proxier per family; no IPv6 NodePorts (the underlay is IPv4).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -50,6 +53,7 @@ static void chain_name(char *out, size_t len, const char *prefix, const char *wh
  * the filter table's rules. udp: "CLUSTERIP ENDPOINTIP" of every UDP endpoint.
  */
 struct rules {
+	unsigned int fam; /* LAB_FAM_V4: iptables; LAB_FAM_V6: ip6tables */
 	char *decl, *nat, *filter, *chains, *udp; /* chains: ":NAME\n" of every KUBE-SVC/SEP chain made */
 	size_t decl_len, nat_len, filter_len, chains_len, udp_len;
 	FILE *fdecl, *fnat, *ffilter, *fchains, *fudp;
@@ -57,10 +61,38 @@ struct rules {
 
 struct sep {
 	char chain[32];
-	char addr[INET_ADDRSTRLEN];
+	char addr[INET6_ADDRSTRLEN];
 	uint16_t port;
+	char dest[INET6_ADDRSTRLEN + 8]; /* ADDR:PORT, [ADDR]:PORT for IPv6 (as DNAT takes it) */
 	bool local; /* on the node the rules are for */
 };
+
+/* The family's: a host's prefix length, the recent match's mask, the pods' CIDR, REJECT's ICMP. */
+static const char *host_len(const struct rules *r)
+{
+	return r->fam == LAB_FAM_V6 ? "128" : "32";
+}
+
+static const char *host_mask(const struct rules *r)
+{
+	return r->fam == LAB_FAM_V6 ? "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff" : "255.255.255.255";
+}
+
+static const char *cluster_cidr(const struct rules *r)
+{
+	return r->fam == LAB_FAM_V6 ? LAB_CLUSTER_CIDR6 : LAB_CLUSTER_CIDR;
+}
+
+static const char *reject_with(const struct rules *r)
+{
+	return r->fam == LAB_FAM_V6 ? "icmp6-port-unreachable" : "icmp-port-unreachable";
+}
+
+/* The pod's address of the rules' family ("" if it has none). */
+static const char *pod_addr(const struct rules *r, const struct lab_pod *p)
+{
+	return r->fam == LAB_FAM_V6 ? p->ip6 : p->ip;
+}
 
 /*
  * Chain `chain` picks one of seps (only the local ones: local_only): with
@@ -77,14 +109,13 @@ static void pick_rules(struct rules *r, const char *chain, const char *spn, cons
 		n += !local_only || seps[i].local;
 	for (size_t i = 0; aff && i < nsep; i++)
 		if (!local_only || seps[i].local)
-			fprintf(r->fnat, "-A %s -m comment --comment \"%s -> %s:%u\" -m recent --name %s "
-					 "--mask 255.255.255.255 --rsource --rcheck --seconds %u --reap -j %s\n",
-				chain, spn, seps[i].addr, seps[i].port, seps[i].chain, aff, seps[i].chain);
+			fprintf(r->fnat, "-A %s -m comment --comment \"%s -> %s\" -m recent --name %s "
+					 "--mask %s --rsource --rcheck --seconds %u --reap -j %s\n",
+				chain, spn, seps[i].dest, seps[i].chain, host_mask(r), aff, seps[i].chain);
 	for (size_t i = 0; i < nsep; i++) {
 		if (local_only && !seps[i].local)
 			continue;
-		fprintf(r->fnat, "-A %s -m comment --comment \"%s -> %s:%u\"", chain, spn, seps[i].addr,
-			seps[i].port);
+		fprintf(r->fnat, "-A %s -m comment --comment \"%s -> %s\"", chain, spn, seps[i].dest);
 		if (k + 1 < n)
 			fprintf(r->fnat, " -m statistic --mode random --probability %.11f",
 				1.0 / (double)(n - k));
@@ -131,7 +162,7 @@ static void nodeport_rules(struct rules *r, const struct k8s_object *svc, const 
 		return;
 	}
 	fprintf(r->fnat, "-A %s -s %s -m comment --comment \"pod traffic for %s external "
-			 "destinations\" -j %s\n", ext, LAB_CLUSTER_CIDR, spn, svcchain);
+			 "destinations\" -j %s\n", ext, cluster_cidr(r), spn, svcchain);
 	fprintf(r->fnat, "-A %s -m comment --comment \"masquerade LOCAL traffic for %s external "
 			 "destinations\" -m addrtype --src-type LOCAL -j KUBE-MARK-MASQ\n", ext, spn);
 	fprintf(r->fnat, "-A %s -m comment --comment \"route LOCAL traffic for %s external "
@@ -149,18 +180,19 @@ static void nodeport_rules(struct rules *r, const struct k8s_object *svc, const 
 
 /* Service port sp of svc on node n (its NodePort and local endpoints are the node's). */
 static void svc_port_rules(struct rules *r, const struct lab_node *n, const struct k8s_object *svc,
-			   const struct k8s_svc_port *sp, const struct lab_ep_pod *pods, size_t npods)
+			   const char *ip, const struct k8s_svc_port *sp, const struct lab_ep_pod *pods,
+			   size_t npods)
 {
-	char ip[INET_ADDRSTRLEN], spn[512], svcchain[32], what[600], cmt[600];
-	const char *proto = lab_proto_word(sp->proto);
+	char spn[512], svcchain[32], what[600], cmt[600];
+	const char *proto = lab_proto_word(sp->proto), *hl = host_len(r);
 	struct sep *seps = calloc(npods + 1, sizeof(*seps));
 	unsigned int aff = svc->svc.affinity_client_ip ? svc->svc.affinity_s : 0;
-	bool np = svc->svc.node_ports && sp->node_port;
+	/* NodePorts on the nodes' underlay addresses: IPv4 only. */
+	bool np = svc->svc.node_ports && sp->node_port && r->fam == LAB_FAM_V4;
 	size_t nsep = 0;
 
 	if (!seps)
 		return;
-	inet_ntop(AF_INET, &svc->svc.cluster_ip, ip, sizeof(ip));
 	/* The servicePortName: ns/name:port. */
 	snprintf(spn, sizeof(spn), "%s/%s:%s", svc->meta.ns, svc->meta.name,
 		 sp->name ? sp->name : "");
@@ -168,25 +200,29 @@ static void svc_port_rules(struct rules *r, const struct lab_node *n, const stru
 
 	/* Terminating endpoints only when no ready one is left (kube-proxy's fallback). */
 	for (size_t i = 0; i < npods && !ready; i++)
-		ready = !pods[i].pod->terminating && lab_endpoint_port(svc, sp, &pods[i]);
+		ready = !pods[i].pod->terminating && *pod_addr(r, pods[i].pod) &&
+			lab_endpoint_port(svc, sp, &pods[i]);
 	for (size_t i = 0; i < npods; i++) {
 		uint16_t tp = lab_endpoint_port(svc, sp, &pods[i]);
+		const char *pa = pod_addr(r, pods[i].pod);
 
-		if (!tp || (ready && pods[i].pod->terminating))
+		if (!tp || !*pa || (ready && pods[i].pod->terminating))
 			continue;
-		snprintf(seps[nsep].addr, sizeof(seps[nsep].addr), "%s", pods[i].pod->ip);
+		snprintf(seps[nsep].addr, sizeof(seps[nsep].addr), "%s", pa);
 		seps[nsep].port = tp;
+		snprintf(seps[nsep].dest, sizeof(seps[nsep].dest), r->fam == LAB_FAM_V6 ? "[%s]:%u" :
+			 "%s:%u", pa, tp);
 		seps[nsep].local = !strcmp(pods[i].pod->node, n->name);
-		snprintf(what, sizeof(what), "%s%s%s:%u", spn, proto, pods[i].pod->ip, tp);
+		snprintf(what, sizeof(what), "%s%s%s", spn, proto, seps[nsep].dest);
 		chain_name(seps[nsep].chain, sizeof(seps[nsep].chain), "KUBE-SEP-", what);
 		nsep++;
 	}
 	if (!nsep) {
 		/* No endpoints: refused at once, as kube-proxy does. */
 		fprintf(r->ffilter,
-			"-A KUBE-SERVICES -d %s/32 -p %s -m comment --comment \"%s has no endpoints\" "
-			"-m %s --dport %u -j REJECT --reject-with icmp-port-unreachable\n",
-			ip, proto, spn, proto, sp->port);
+			"-A KUBE-SERVICES -d %s/%s -p %s -m comment --comment \"%s has no endpoints\" "
+			"-m %s --dport %u -j REJECT --reject-with %s\n",
+			ip, hl, proto, spn, proto, sp->port, reject_with(r));
 		if (np)
 			fprintf(r->ffilter,
 				"-A KUBE-EXTERNAL-SERVICES -m addrtype --dst-type LOCAL -p %s -m comment "
@@ -199,25 +235,24 @@ static void svc_port_rules(struct rules *r, const struct lab_node *n, const stru
 	snprintf(what, sizeof(what), "%s%s", spn, proto);
 	nat_chain(r, svcchain, sizeof(svcchain), "KUBE-SVC-", what);
 	snprintf(cmt, sizeof(cmt), "%s cluster IP", spn);
-	fprintf(r->fnat, "-A KUBE-SERVICES -d %s/32 -p %s -m comment --comment \"%s\" -m %s --dport %u -j %s\n",
-		ip, proto, cmt, proto, sp->port, svcchain);
+	fprintf(r->fnat, "-A KUBE-SERVICES -d %s/%s -p %s -m comment --comment \"%s\" -m %s --dport %u -j %s\n",
+		ip, hl, proto, cmt, proto, sp->port, svcchain);
 	/* Off-cluster sources are masqueraded, so replies come back this way. */
-	fprintf(r->fnat, "-A %s ! -s %s -d %s/32 -p %s -m comment --comment \"%s\" -m %s --dport %u "
+	fprintf(r->fnat, "-A %s ! -s %s -d %s/%s -p %s -m comment --comment \"%s\" -m %s --dport %u "
 			 "-j KUBE-MARK-MASQ\n",
-		svcchain, LAB_CLUSTER_CIDR, ip, proto, cmt, proto, sp->port);
+		svcchain, cluster_cidr(r), ip, hl, proto, cmt, proto, sp->port);
 	pick_rules(r, svcchain, spn, seps, nsep, false, aff);
 	for (size_t i = 0; i < nsep; i++) {
 		fprintf(r->fchains, ":%s\n", seps[i].chain);
 		fprintf(r->fdecl, ":%s - [0:0]\n", seps[i].chain);
 		/* Hairpin: a pod reaching itself through its Service. */
-		fprintf(r->fnat, "-A %s -s %s/32 -m comment --comment \"%s\" -j KUBE-MARK-MASQ\n",
-			seps[i].chain, seps[i].addr, spn);
+		fprintf(r->fnat, "-A %s -s %s/%s -m comment --comment \"%s\" -j KUBE-MARK-MASQ\n",
+			seps[i].chain, seps[i].addr, hl, spn);
 		fprintf(r->fnat, "-A %s -p %s -m comment --comment \"%s\"", seps[i].chain, proto, spn);
 		if (aff)
-			fprintf(r->fnat, " -m recent --set --name %s --mask 255.255.255.255 --rsource",
-				seps[i].chain);
-		fprintf(r->fnat, " -m %s -j DNAT --to-destination %s:%u\n", proto, seps[i].addr,
-			seps[i].port);
+			fprintf(r->fnat, " -m recent --set --name %s --mask %s --rsource",
+				seps[i].chain, host_mask(r));
+		fprintf(r->fnat, " -m %s -j DNAT --to-destination %s\n", proto, seps[i].dest);
 		if (sp->proto == IPPROTO_UDP)
 			fprintf(r->fudp, "%s %s\n", ip, seps[i].addr);
 	}
@@ -275,13 +310,22 @@ static int rules_build(struct lab *lab, const struct lab_node *n, struct rules *
 	      "SNAT\" -j MASQUERADE --random-fully\n",
 	      r->fnat);
 	fputs(":KUBE-SERVICES - [0:0]\n:KUBE-EXTERNAL-SERVICES - [0:0]\n", r->ffilter);
-	for (size_t i = 0; i < l.n; i++)
-		/* Headless: no ClusterIP, no rules (kube-proxy skips them). */
-		for (size_t j = 0; !l.v[i]->svc.headless && j < l.v[i]->svc.nports; j++)
-			svc_port_rules(r, n, l.v[i], &l.v[i]->svc.ports[j], pods, npods);
+	for (size_t i = 0; i < l.n; i++) {
+		struct lab_svc_ips ips;
+		char ip[INET6_ADDRSTRLEN];
+
+		/* Headless: no ClusterIP, no rules (kube-proxy skips them); nor a family it has none of. */
+		if (lab_svc_ips_get(l.v[i]->raw, &ips) || ips.headless ||
+		    !*lab_svc_ip_str(&ips, r->fam, ip, sizeof(ip)))
+			continue;
+		for (size_t j = 0; j < l.v[i]->svc.nports; j++)
+			svc_port_rules(r, n, l.v[i], ip, &l.v[i]->svc.ports[j], pods, npods);
+	}
 	/* After every ClusterIP: the node's own address (--nodeport-addresses primary). */
-	fprintf(r->fnat, "-A KUBE-SERVICES -d %s/32 -m comment --comment \"kubernetes service nodeports; "
-			 "NOTE: this must be the last rule in this chain\" -j KUBE-NODEPORTS\n", n->ip);
+	if (r->fam == LAB_FAM_V4)
+		fprintf(r->fnat, "-A KUBE-SERVICES -d %s/32 -m comment --comment \"kubernetes service "
+				 "nodeports; NOTE: this must be the last rule in this chain\" -j "
+				 "KUBE-NODEPORTS\n", n->ip);
 	if (fflush(r->fdecl) || fflush(r->fnat) || fflush(r->ffilter) || fflush(r->fchains) ||
 	    fflush(r->fudp))
 		err = -ENOMEM;
@@ -304,9 +348,10 @@ static const char *const hooks[][2] = {
 
 static int node_sync(const struct lab_node *n, const struct rules *r)
 {
+	const bool v6 = r->fam == LAB_FAM_V6;
 	char path[PATH_MAX], *saved = NULL, *in = NULL, *line, *sp;
-	char *const save_argv[] = { "iptables-save", NULL };
-	char *const restore_argv[] = { "iptables-restore", "--noflush", NULL };
+	char *const save_argv[] = { v6 ? "ip6tables-save" : "iptables-save", NULL };
+	char *const restore_argv[] = { v6 ? "ip6tables-restore" : "iptables-restore", "--noflush", NULL };
 	FILE *f;
 	size_t len = 0;
 	int err;
@@ -314,7 +359,7 @@ static int node_sync(const struct lab_node *n, const struct rules *r)
 	lab_netns_path(n->netns, path, sizeof(path));
 	err = lab_run(path, save_argv, NULL, &saved);
 	if (err) {
-		fprintf(stderr, "lab: node %s: iptables-save failed\n", n->name);
+		fprintf(stderr, "lab: node %s: %s failed\n", n->name, save_argv[0]);
 		goto out;
 	}
 	f = open_memstream(&in, &len);
@@ -363,7 +408,8 @@ static int node_sync(const struct lab_node *n, const struct rules *r)
 	fclose(f);
 	err = lab_run(path, restore_argv, in, NULL);
 	if (err)
-		fprintf(stderr, "lab: node %s: iptables-restore refused kube-proxy's rules\n", n->name);
+		fprintf(stderr, "lab: node %s: %s refused kube-proxy's rules\n", n->name,
+			restore_argv[0]);
 out:
 	free(saved);
 	free(in);
@@ -381,10 +427,11 @@ out:
 static void udp_flush(struct lab *lab, const struct rules *r)
 {
 	char path[PATH_MAX], netns[PATH_MAX], *old = NULL, *copy, *line, *sp;
+	char *fam = r->fam == LAB_FAM_V6 ? "ipv6" : "ipv4";
 	size_t len = 0;
 	FILE *f;
 
-	lab_path(lab, path, sizeof(path), "kproxy-udp");
+	lab_path(lab, path, sizeof(path), r->fam == LAB_FAM_V6 ? "kproxy-udp6" : "kproxy-udp");
 	f = fopen(path, "re");
 	if (f) {
 		if (getdelim(&old, &len, '\0', f) < 0) {
@@ -395,15 +442,15 @@ static void udp_flush(struct lab *lab, const struct rules *r)
 	}
 	copy = old ? strdup(old) : NULL;
 	for (line = copy ? strtok_r(copy, "\n", &sp) : NULL; line; line = strtok_r(NULL, "\n", &sp)) {
-		char want[64], cip[64], *ep = strchr(line, ' ');
+		char want[128], cip[64], *ep = strchr(line, ' ');
 
 		snprintf(want, sizeof(want), "%s\n", line);
 		if (!ep || strstr(r->udp, want))
 			continue;
 		snprintf(cip, sizeof(cip), "%.*s", (int)(ep - line), line);
 		for (size_t i = 0; i < lab->nnodes; i++) {
-			char *const argv[] = { "conntrack", "-D", "-p", "udp", "--orig-dst", cip,
-					       "--dst-nat", ep + 1, NULL };
+			char *const argv[] = { "conntrack", "-D", "-f", fam, "-p", "udp", "--orig-dst",
+					       cip, "--dst-nat", ep + 1, NULL };
 
 			lab_netns_path(lab->nodes[i].netns, netns, sizeof(netns));
 			/* It exits 1 when there was nothing to delete: nothing to say either. */
@@ -424,7 +471,8 @@ static void udp_flush(struct lab *lab, const struct rules *r)
 		if (!strncmp(old, key + 1, strlen(key + 1)) || strstr(old, key))
 			continue;
 		for (size_t i = 0; i < lab->nnodes; i++) {
-			char *const argv[] = { "conntrack", "-D", "-p", "udp", "--orig-dst", cip, NULL };
+			char *const argv[] = { "conntrack", "-D", "-f", fam, "-p", "udp", "--orig-dst",
+					       cip, NULL };
 
 			lab_netns_path(lab->nodes[i].netns, netns, sizeof(netns));
 			lab_run_quiet(netns, argv);
@@ -440,17 +488,21 @@ int lab_kube_proxy_sync(struct lab *lab)
 {
 	int err = 0;
 
-	/* Each node's own: its NodePort address and its local endpoints differ. */
-	for (size_t i = 0; !err && i < lab->nnodes; i++) {
-		struct rules r = {};
+	/* Each node's own: its NodePort address and its local endpoints differ. One proxier per family. */
+	for (unsigned int fam = LAB_FAM_V4; fam <= LAB_FAM_V6; fam <<= 1) {
+		if (!(lab->family & fam))
+			continue;
+		for (size_t i = 0; !err && i < lab->nnodes; i++) {
+			struct rules r = { .fam = fam };
 
-		err = rules_build(lab, &lab->nodes[i], &r);
-		if (!err)
-			err = node_sync(&lab->nodes[i], &r);
-		/* The ClusterIP pairs are every node's: flushed once, after the last. */
-		if (!err && i + 1 == lab->nnodes)
-			udp_flush(lab, &r);
-		rules_free(&r);
+			err = rules_build(lab, &lab->nodes[i], &r);
+			if (!err)
+				err = node_sync(&lab->nodes[i], &r);
+			/* The ClusterIP pairs are every node's: flushed once, after the last. */
+			if (!err && i + 1 == lab->nnodes)
+				udp_flush(lab, &r);
+			rules_free(&r);
+		}
 	}
 	return err;
 }

@@ -89,6 +89,8 @@ static int lab_teardown(struct lab *lab)
 	unlink(path);
 	lab_path(lab, path, sizeof(path), "kproxy-udp");
 	unlink(path);
+	lab_path(lab, path, sizeof(path), "kproxy-udp6");
+	unlink(path);
 	lab_path(lab, path, sizeof(path), "lab.json");
 	unlink(path);
 	lab_path(lab, path, sizeof(path), ".lock");
@@ -111,31 +113,39 @@ static const char dns_manifest[] =
 	"---\n"
 	"apiVersion: v1\nkind: Service\n"
 	"metadata: {name: kube-dns, namespace: kube-system, labels: {k8s-app: kube-dns}}\n"
-	"spec:\n  clusterIP: " LAB_DNS_IP "\n  selector: {k8s-app: kube-dns}\n  ports:\n"
+	"spec:\n  clusterIPs: [%s]\n%s  selector: {k8s-app: kube-dns}\n  ports:\n"
 	"  - {name: dns, port: 53, protocol: UDP, targetPort: dns}\n"
 	"  - {name: dns-tcp, port: 53, protocol: TCP, targetPort: dns-tcp}\n";
 
-static int dns_up(void)
+static int dns_up(unsigned int family)
 {
-	char path[PATH_MAX];
+	char path[PATH_MAX], *doc = NULL;
 	char *argv[] = { "apply", "-f", path, NULL };
 	struct lab lab;
+	int n;
 
 	if (lab_open(&lab, false))
 		return 1;
 	lab_path(&lab, path, sizeof(path), "dns.yaml");
 	lab_close(&lab);
-	if (lab_write_atomic(path, dns_manifest, sizeof(dns_manifest) - 1)) {
+	/* Its ClusterIPs: the .10 of each family the lab has. */
+	n = asprintf(&doc, dns_manifest,
+		     family == LAB_FAM_DUAL ? LAB_DNS_IP ", \"" LAB_DNS_IP6 "\"" :
+		     family == LAB_FAM_V6 ? "\"" LAB_DNS_IP6 "\"" : LAB_DNS_IP,
+		     family == LAB_FAM_DUAL ? "  ipFamilyPolicy: RequireDualStack\n" : "");
+	if (n < 0 || lab_write_atomic(path, doc, (size_t)n)) {
 		fprintf(stderr, "lab up: writing %s failed\n", path);
+		free(doc);
 		return 1;
 	}
+	free(doc);
 	return lab_cmd_apply(3, argv) ? 1 : 0;
 }
 
 static void usage_up(FILE *f)
 {
 	fprintf(f, "Usage: xcnictl lab up [--nodes N] [--dns] [--kube-proxy iptables|none]\n"
-		   "                    [--node-port-range MIN-MAX]\n"
+		   "                    [--node-port-range MIN-MAX] [--ip-family ipv4|ipv6|dual]\n"
 		   "Creates a lab of N nodes (default 1): node i is netns " LAB_NETNS_PREFIX "n<i> with\n"
 		   "pod CIDR 10.244.<i>.0/24 and its own xcnid (pins under " LAB_PIN_ROOT "/n<i>).\n"
 		   "The nodes share an underlay: bridge " LAB_UL_BRIDGE " in netns " LAB_UL_NETNS ", node i plugged\n"
@@ -161,8 +171,14 @@ static void usage_up(FILE *f)
 		   "(80/tcp, 53/udp) answers \"outside ADDR\" with the source address it saw. It routes\n"
 		   "back to the nodes' addresses only, so pods reach it only masqueraded (xcnid's\n"
 		   "default): xcnictl lab probe NS/POD " LAB_OUT_IP " 80/tcp --json.\n"
+		   "--ip-family FAMILY: the pods' (and Services', DNS answers', probes') families:\n"
+		   "ipv4 (default), ipv6 (node i's pod CIDR " LAB_POD_NET6 "<i>::/64, Services from\n"
+		   LAB_SVC_NET6 "/%d, kube-proxy's ip6tables) or dual (both: podCIDRs and\n"
+		   "podIPs IPv4 first, Services get a ClusterIP of each family unless ipFamilies\n"
+		   "says otherwise, probes try both). The underlay stays IPv4. --kube-proxy none\n"
+		   "is IPv4 only for now (xcnid does not translate IPv6 Services yet).\n"
 		   "State lives in $XCNI_LAB_DIR (default " LAB_DEFAULT_DIR ").\n",
-		LAB_UL_PLEN, LAB_POD_MTU);
+		LAB_UL_PLEN, LAB_POD_MTU, LAB_SVC_PLEN6);
 }
 
 /* up's options: -1 to go on, else the exit code. */
@@ -170,6 +186,7 @@ static int up_args(int argc, char **argv, unsigned long *nodes, bool *dns, bool 
 		   struct lab *lab)
 {
 	static const struct option lo[] = {
+		{ "ip-family", required_argument, NULL, 'f' },
 		{ "node-port-range", required_argument, NULL, 'r' },
 		{ "nodes", required_argument, NULL, 'n' },
 		{ "dns", no_argument, NULL, 'd' },
@@ -193,6 +210,13 @@ static int up_args(int argc, char **argv, unsigned long *nodes, bool *dns, bool 
 			}
 			break;
 		case 'd': *dns = true; break;
+		case 'f':
+			lab->family = lab_family_parse(optarg);
+			if (!lab->family) {
+				fprintf(stderr, "lab up: --ip-family %s: ipv4, ipv6 or dual\n", optarg);
+				return 2;
+			}
+			break;
 		case 'k':
 			if (strcmp(optarg, "iptables") && strcmp(optarg, "none")) {
 				fprintf(stderr, "lab up: --kube-proxy %s: iptables or none\n", optarg);
@@ -213,6 +237,13 @@ static int up_args(int argc, char **argv, unsigned long *nodes, bool *dns, bool 
 	}
 	if (optind < argc) {
 		usage_up(stderr);
+		return 2;
+	}
+	/* Refused before anything is made: xcnid has no IPv6 Service translation yet. */
+	if (*kp_none && (lab->family & LAB_FAM_V6)) {
+		fprintf(stderr, "lab up: --kube-proxy none with --ip-family %s: xcnid does not translate "
+				"IPv6 Services yet (issue 14); use --kube-proxy iptables (ip6tables) or "
+				"--ip-family ipv4\n", lab_family_word(lab->family));
 		return 2;
 	}
 	return -1;
@@ -269,7 +300,9 @@ static int cmd_up(int argc, char **argv)
 	bool dns = false, kp_none = false;
 	const char *xdp = getenv("XCNI_LAB_XDP");
 	unsigned long nodes = 1;
-	struct lab lab = { .lock_fd = -1, .np_min = SVC_NODEPORT_MIN, .np_max = SVC_NODEPORT_MAX };
+	struct lab lab = { .lock_fd = -1, .np_min = SVC_NODEPORT_MIN, .np_max = SVC_NODEPORT_MAX,
+			   .family = LAB_FAM_V4 };
+	unsigned int family;
 	uint16_t np_min, np_max;
 	int ret;
 
@@ -289,9 +322,11 @@ static int cmd_up(int argc, char **argv)
 	/* lab_create starts the struct afresh: the range is put back after it. */
 	np_min = lab.np_min;
 	np_max = lab.np_max;
+	family = lab.family;
 	if (lab_create(&lab))
 		return 1;
 	lab.kube_proxy_none = kp_none;
+	lab.family = family;
 	lab.np_min = np_min;
 	lab.np_max = np_max;
 	/* lab_teardown copes with a half-made lab, so every failure from here goes through it. */
@@ -302,16 +337,17 @@ static int cmd_up(int argc, char **argv)
 		return 1;
 	}
 	for (size_t i = 0; i < lab.nnodes; i++)
-		printf("node/%s up: netns %s, pod CIDR %s, underlay " LAB_UL_DEV " %s, XDP %s, xcnid PID %d\n",
-		       lab.nodes[i].name, lab.nodes[i].netns, lab.nodes[i].cidr, lab.nodes[i].ip,
-		       lab_node_xdp(&lab.nodes[i]), (int)lab.nodes[i].xcnid.pid);
+		printf("node/%s up: netns %s, pod CIDR %s%s%s, underlay " LAB_UL_DEV " %s, XDP %s, xcnid PID %d\n",
+		       lab.nodes[i].name, lab.nodes[i].netns, lab.nodes[i].cidr,
+		       *lab.nodes[i].cidr && *lab.nodes[i].cidr6 ? "," : "", lab.nodes[i].cidr6,
+		       lab.nodes[i].ip, lab_node_xdp(&lab.nodes[i]), (int)lab.nodes[i].xcnid.pid);
 	printf("outside up: netns " LAB_OUT_NETNS ", " LAB_OUT_IP " (via " LAB_UL_GW "), listener "
 	       "PID %d on 80/tcp and 53/udp\n", (int)lab.outside_server.pid);
-	printf("kube-proxy: %s; NodePorts %u-%u on every node's " LAB_UL_DEV " address\n",
+	printf("kube-proxy: %s; NodePorts %u-%u on every node's " LAB_UL_DEV " address; IP family %s\n",
 	       lab.kube_proxy_none ? "none (xcnid --kube-proxy-replacement translates Services)" :
-	       "iptables", lab.np_min, lab.np_max);
+	       "iptables", lab.np_min, lab.np_max, lab_family_word(lab.family));
 	lab_close(&lab);
-	return dns ? dns_up() : 0;
+	return dns ? dns_up(family) : 0;
 }
 
 static int cmd_down(int argc, char **argv)
@@ -371,8 +407,9 @@ static int get_json(struct lab *lab)
 		const struct lab_node *n = &lab->nodes[i];
 
 		inspect_cmd(n, inspect, sizeof(inspect));
-		json_array_append_new(nodes, json_pack("{s:s,s:s,s:s,s:s,s:b,s:s,s:i,s:b,s:s}", "name",
+		json_array_append_new(nodes, json_pack("{s:s,s:s,s:s,s:s,s:s,s:b,s:s,s:i,s:b,s:s}", "name",
 						       n->name, "netns", n->netns, "podCIDR", n->cidr,
+						       "podCIDR6", n->cidr6,
 						       "internalIP", n->ip, "registered",
 						       lab_node_registered(lab, n), "pinDir", n->pin,
 						       "xcnidPid", (int)n->xcnid.pid, "xcnidRunning",
@@ -382,9 +419,9 @@ static int get_json(struct lab *lab)
 		const struct lab_pod *p = &lab->pods[i];
 
 		ports_str(p, ports, sizeof(ports));
-		json_array_append_new(pods, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:s}", "namespace",
+		json_array_append_new(pods, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:s}", "namespace",
 						      p->ns, "name", p->name, "node", p->node,
-						      "ip", p->ip, "netns", p->netns, "containerId",
+						      "ip", p->ip, "ip6", p->ip6, "netns", p->netns, "containerId",
 						      p->cid, "serverPid", (int)p->server.pid,
 						      "ports", ports));
 	}
@@ -393,6 +430,7 @@ static int get_json(struct lab *lab)
 	json_object_set_new(root, "services", lab_svc_json(lab));
 	json_object_set_new(root, "kubeProxy", json_string(lab->kube_proxy_none ? "none" : "iptables"));
 	json_object_set_new(root, "nodePortRange", json_sprintf("%u-%u", lab->np_min, lab->np_max));
+	json_object_set_new(root, "ipFamily", json_string(lab_family_word(lab->family)));
 	if (lab->outside)
 		json_object_set_new(root, "outside",
 				    json_pack("{s:s,s:s,s:i,s:b}", "netns", LAB_OUT_NETNS, "ip",
@@ -483,7 +521,10 @@ static int get_text(struct lab *lab)
 
 		pt_str(nt, n->name);
 		pt_str(nt, n->netns);
-		pt_str(nt, n->cidr);
+		if (*n->cidr && *n->cidr6)
+			pt_strf(nt, "%s,%s", n->cidr, n->cidr6);
+		else
+			pt_str(nt, *n->cidr ? n->cidr : n->cidr6);
 		pt_str(nt, n->ip);
 		/* Deleted: the netns and its pods stay, the other nodes no longer reach them. */
 		pt_str(nt, lab_node_registered(lab, n) ? "registered" : "deleted");
@@ -498,7 +539,10 @@ static int get_text(struct lab *lab)
 		ports_str(p, ports, sizeof(ports));
 		pt_strf(ptab, "%s/%s", p->ns, p->name);
 		pt_str(ptab, p->node);
-		pt_str(ptab, p->ip);
+		if (*p->ip && *p->ip6)
+			pt_strf(ptab, "%s,%s", p->ip, p->ip6);
+		else
+			pt_str(ptab, *p->ip ? p->ip : p->ip6);
 		pt_str(ptab, p->netns);
 		if (p->server.pid)
 			pt_strf(ptab, "%d%s", (int)p->server.pid,
@@ -515,9 +559,9 @@ static int get_text(struct lab *lab)
 		printf("\n(no pods: xcnictl lab apply -f MANIFEST)\n");
 	}
 	if (!err)
-		printf("\nkube-proxy: %s; NodePorts %u-%u\n", lab->kube_proxy_none ?
+		printf("\nkube-proxy: %s; NodePorts %u-%u; IP family %s\n", lab->kube_proxy_none ?
 		       "none (xcnid --kube-proxy-replacement translates Services)" : "iptables",
-		       lab->np_min, lab->np_max);
+		       lab->np_min, lab->np_max, lab_family_word(lab->family));
 	if (!err)
 		err = svc_text(lab);
 	if (!err && lab->outside)
@@ -576,15 +620,18 @@ struct lab_cmd {
 
 static const struct lab_cmd cmds[] = {
 	{ "up", cmd_up, "up [--nodes N] [--dns] [--kube-proxy iptables|none]\n"
-			"   [--node-port-range MIN-MAX]   create the nodes and their agents" },
+			"   [--node-port-range MIN-MAX] [--ip-family ipv4|ipv6|dual]\n"
+			"                                 create the nodes and their agents" },
 	{ "down", cmd_down, "down                           remove everything the lab made" },
 	{ "apply", lab_cmd_apply, "apply -f FILE|DIR|-            create/update Namespaces, Pods, NetworkPolicies, Nodes" },
 	{ "delete", lab_cmd_delete, "delete -f FILE|DIR|-           delete them (a Namespace takes its pods along;\n"
 				    "                                   a Node only its object: see delete --help)" },
 	{ "get", cmd_get, "get [--json]                   nodes and pods (alias: status)" },
 	{ "status", cmd_get, NULL },
-	{ "probe", lab_cmd_probe, "probe NS/POD NS/POD|IP PORT/PROTO  can the pod reach the other? [--json] [--timeout-ms N]" },
-	{ "matrix", lab_cmd_matrix, "matrix PORT/PROTO              every pod to every pod [--json] [--timeout-ms N]" },
+	{ "probe", lab_cmd_probe, "probe NS/POD NS/POD|IP PORT/PROTO  can the pod reach the other? [--family 4|6]\n"
+				  "                                   [--json] [--timeout-ms N]" },
+	{ "matrix", lab_cmd_matrix, "matrix PORT/PROTO              every pod to every pod [--family 4|6] [--json]\n"
+				    "                                   [--timeout-ms N]" },
 	{ "exec", lab_cmd_exec, "exec NS/POD -- CMD...          run a command in a pod's network namespace" },
 	{ "serve", lab_cmd_serve, NULL },
 };

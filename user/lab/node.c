@@ -128,20 +128,31 @@ static void log_tail(const char *path, int lines)
 static int node_net_conf(struct lab *lab, const struct lab_node *n)
 {
 	char path[PATH_MAX], state[PATH_MAX], ipam[PATH_MAX];
-	json_t *conf;
-	int err;
+	json_t *conf, *ranges = json_array();
+	int err = -ENOMEM;
 
 	lab_path(lab, state, sizeof(state), "%s/state", n->name);
 	lab_path(lab, ipam, sizeof(ipam), "%s/ipam", n->name);
-	conf = json_pack("{s:s,s:s,s:s,s:i,s:s,s:s,s:{s:s,s:[[{s:s}]],s:s}}", "cniVersion", "1.0.0",
+	/*
+	 * One host-local range set per family, IPv4 first (as the kubelet lists
+	 * podCIDRs); no routes: the plugin gives each family a default route.
+	 */
+	if (!ranges)
+		goto out;
+	if (*n->cidr && json_array_append_new(ranges, json_pack("[{s:s}]", "subnet", n->cidr)))
+		goto out;
+	if (*n->cidr6 && json_array_append_new(ranges, json_pack("[{s:s}]", "subnet", n->cidr6)))
+		goto out;
+	conf = json_pack("{s:s,s:s,s:s,s:i,s:s,s:s,s:{s:s,s:O,s:s}}", "cniVersion", "1.0.0",
 			 "name", "xcni-lab", "type", "xcni", "mtu", LAB_POD_MTU, "stateDir", state, "pinDir",
-			 n->pin, "ipam", "type", "host-local", "ranges", "subnet", n->cidr, "dataDir",
-			 ipam);
+			 n->pin, "ipam", "type", "host-local", "ranges", ranges, "dataDir", ipam);
 	if (!conf)
-		return -ENOMEM;
+		goto out;
 	lab_path(lab, path, sizeof(path), "%s/net.json", n->name);
 	err = lab_write_json(path, conf);
 	json_decref(conf);
+out:
+	json_decref(ranges);
 	return err;
 }
 
@@ -154,13 +165,16 @@ int lab_node_start(struct lab *lab, unsigned int i, const char *xcnid, const cha
 {
 	char dir[PATH_MAX], log[PATH_MAX], mdir[PATH_MAX], netns[PATH_MAX], cg[PATH_MAX];
 	struct lab_node *n = &lab->nodes[lab->nnodes];
-	char *argv[26], nprange[16];
+	char *argv[28], nprange[16];
 	int a = 0, err;
 
 	memset(n, 0, sizeof(*n));
 	snprintf(n->name, sizeof(n->name), "n%u", i);
 	snprintf(n->netns, sizeof(n->netns), LAB_NETNS_PREFIX "n%u", i);
-	snprintf(n->cidr, sizeof(n->cidr), "10.244.%u.0/24", i);
+	if (lab->family & LAB_FAM_V4)
+		snprintf(n->cidr, sizeof(n->cidr), LAB_POD_NET4 "%u.0/24", i);
+	if (lab->family & LAB_FAM_V6)
+		snprintf(n->cidr6, sizeof(n->cidr6), LAB_POD_NET6 "%x::/64", i);
 	snprintf(n->ip, sizeof(n->ip), LAB_UL_PREFIX "%u", i);
 	snprintf(n->pin, sizeof(n->pin), LAB_PIN_ROOT "/n%u", i);
 	n->manifests = manifests;
@@ -198,8 +212,14 @@ int lab_node_start(struct lab *lab, unsigned int i, const char *xcnid, const cha
 	argv[a++] = (char *)xcnid;
 	argv[a++] = "--pin-dir";
 	argv[a++] = n->pin;
-	argv[a++] = "--pod-cidr";
-	argv[a++] = n->cidr;
+	if (*n->cidr) {
+		argv[a++] = "--pod-cidr";
+		argv[a++] = n->cidr;
+	}
+	if (*n->cidr6) {
+		argv[a++] = "--pod-cidr6";
+		argv[a++] = n->cidr6;
+	}
 	argv[a++] = "--node-name";
 	argv[a++] = n->name;
 	argv[a++] = "--underlay-dev";
@@ -297,17 +317,24 @@ int lab_node_remove(struct lab *lab, struct lab_node *n)
 int lab_node_object_put(struct lab *lab, const struct lab_node *n, json_t *labels,
 			enum lab_wr *res)
 {
+	/* podCIDR is the first of podCIDRs: IPv4 first in dual stack, as kube-controller-manager. */
+	const char *first = *n->cidr ? n->cidr : n->cidr6;
 	char path[PATH_MAX];
-	json_t *doc, *l;
+	json_t *doc, *l, *cidrs;
 	int err;
 
 	doc = json_pack("{s:s,s:s,s:{s:s,s:{s:s}},s:{s:s,s:[s]},s:{s:[{s:s,s:s},{s:s,s:s}]}}",
 			"apiVersion", "v1", "kind", "Node", "metadata", "name", n->name, "labels",
-			"kubernetes.io/hostname", n->name, "spec", "podCIDR", n->cidr, "podCIDRs",
-			n->cidr, "status", "addresses", "type", "InternalIP", "address", n->ip, "type",
+			"kubernetes.io/hostname", n->name, "spec", "podCIDR", first, "podCIDRs",
+			first, "status", "addresses", "type", "InternalIP", "address", n->ip, "type",
 			"Hostname", "address", n->name);
 	if (!doc)
 		return -ENOMEM;
+	cidrs = json_object_get(json_object_get(doc, "spec"), "podCIDRs");
+	if (*n->cidr && *n->cidr6 && json_array_append_new(cidrs, json_string(n->cidr6))) {
+		json_decref(doc);
+		return -ENOMEM;
+	}
 	l = json_object_get(json_object_get(doc, "metadata"), "labels");
 	if (json_is_object(labels) && json_object_update(l, labels)) {
 		json_decref(doc);

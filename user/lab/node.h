@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Layer 5 of the lab: its nodes. Node i: netns xcl-n<i> on the underlay, pod
- * CIDR 10.244.<i>.0/24, its own xcnid; its Node object in the cluster state;
- * lab_sync, the wait until every agent applied a change.
+ * CIDRs 10.244.<i>.0/24 and/or fd00:10:244:<i>::/64 (lab up --ip-family), its
+ * own xcnid; its Node object in the cluster state; lab_sync, the wait until
+ * every agent applied a change.
  */
 #ifndef XCNI_LAB_NODE_H
 #define XCNI_LAB_NODE_H
@@ -16,6 +17,9 @@
 #include "lab/underlay.h"
 
 #define LAB_SYNC_TIMEOUT_MS 20000
+/* Node i's pod CIDRs: LAB_POD_NET4 "<i>.0/24" and LAB_POD_NET6 "<i in hex>::/64". */
+#define LAB_POD_NET4 "10.244."
+#define LAB_POD_NET6 "fd00:10:244:"
 /* The XDP mode xcnid attaches its prefilter in ($XCNI_LAB_XDP): native XDP on a
  * veth turns every TSO packet into MTU-sized ones (3 instead of 11 Gbit/s). */
 #define LAB_XDP_DEFAULT "generic"

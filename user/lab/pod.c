@@ -34,20 +34,30 @@ static void pod_names(struct lab_pod *p)
 
 /* ---- CNI ---------------------------------------------------------------------- */
 
-/* "10.244.1.5/24" -> "10.244.1.5" from the result's first IP. */
-static int cni_result_ip(const char *out, char *ip, size_t len)
+/*
+ * The result's addresses ("10.244.1.5/24" -> "10.244.1.5"): the first of each
+ * family; -EBADMSG if it has none.
+ */
+static int cni_result_ips(const char *out, struct lab_pod *pod)
 {
-	json_t *res = json_loads(out ? out : "", 0, NULL);
-	const char *a = json_string_value(
-		json_object_get(json_array_get(json_object_get(res, "ips"), 0), "address"));
-	int err = -EBADMSG;
+	json_t *res = json_loads(out ? out : "", 0, NULL), *v;
+	size_t i;
 
-	if (a && strchr(a, '/') && (size_t)(strchr(a, '/') - a) < len) {
-		snprintf(ip, len, "%.*s", (int)(strchr(a, '/') - a), a);
-		err = 0;
+	pod->ip[0] = pod->ip6[0] = '\0';
+	json_array_foreach(json_object_get(res, "ips"), i, v) {
+		const char *a = json_string_value(json_object_get(v, "address")), *slash;
+		bool six;
+
+		if (!a || !(slash = strchr(a, '/')))
+			continue;
+		six = strchr(a, ':') != NULL;
+		if (six && !pod->ip6[0] && (size_t)(slash - a) < sizeof(pod->ip6))
+			snprintf(pod->ip6, sizeof(pod->ip6), "%.*s", (int)(slash - a), a);
+		else if (!six && !pod->ip[0] && (size_t)(slash - a) < sizeof(pod->ip))
+			snprintf(pod->ip, sizeof(pod->ip), "%.*s", (int)(slash - a), a);
 	}
 	json_decref(res);
-	return err;
+	return pod->ip[0] || pod->ip6[0] ? 0 : -EBADMSG;
 }
 
 int lab_cni(struct lab *lab, struct lab_pod *pod, const char *cmd)
@@ -108,7 +118,7 @@ int lab_cni(struct lab *lab, struct lab_pod *pod, const char *cmd)
 		goto out;
 	}
 	if (!strcmp(cmd, "ADD")) {
-		err = cni_result_ip(out, pod->ip, sizeof(pod->ip));
+		err = cni_result_ips(out, pod);
 		if (err)
 			fprintf(stderr, "lab: CNI ADD %s/%s: no IP in the result: %s\n", pod->ns,
 				pod->name, out ? out : "");
@@ -140,9 +150,15 @@ int lab_pod_object_write(struct lab *lab, const struct k8s_object *obj, const st
 	if (!doc)
 		return -ENOMEM;
 	spec = json_object_get(doc, "spec");
+	/* podIP is podIPs[0]: IPv4 first in dual stack, as the kubelet reports them. */
 	status = json_pack("{s:s,s:s,s:s,s:[{s:s}]}", "phase", "Running", "hostIP",
-			   node_internal_ip(lab, p->node), "podIP", p->ip,
-			   "podIPs", "ip", p->ip);
+			   node_internal_ip(lab, p->node), "podIP", *p->ip ? p->ip : p->ip6,
+			   "podIPs", "ip", *p->ip ? p->ip : p->ip6);
+	if (status && *p->ip && *p->ip6 &&
+	    json_array_append_new(json_object_get(status, "podIPs"), json_pack("{s:s}", "ip", p->ip6))) {
+		json_decref(status);
+		goto out;
+	}
 	if (!json_is_object(spec) || !status ||
 	    json_object_set_new(spec, "nodeName", json_string(p->node)) ||
 	    json_object_set_new(doc, "status", status))

@@ -4,7 +4,8 @@
  * port", one at a time (probe) or every ordered pair (matrix), the
  * truth table of upstream's NetworkPolicy e2e tests. A probe's socket is made
  * by a thread that entered the source pod's netns, so many probes from many
- * pods run at once in one process.
+ * pods run at once in one process. A probe is of one IP family (--family 4|6);
+ * in a dual stack lab both are tried unless one is asked for.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -44,6 +45,70 @@ static int timeout_parse(const char *s, int *out)
 	return 0;
 }
 
+/* --family 4|6 -> LAB_FAM_V4/V6; 0 (said) for anything else. */
+static unsigned int family_opt(const char *s)
+{
+	if (!strcmp(s, "4"))
+		return LAB_FAM_V4;
+	if (!strcmp(s, "6"))
+		return LAB_FAM_V6;
+	fprintf(stderr, "lab: --family %s: 4 or 6\n", s);
+	return 0;
+}
+
+static const char *fam_name(unsigned int fam)
+{
+	return fam == LAB_FAM_V6 ? "IPv6" : "IPv4";
+}
+
+/* A destination: an address of one family and (set by the probe) a port. */
+struct dest {
+	struct sockaddr_storage sa;
+	socklen_t len;
+};
+
+/* "10.1.2.3" or "fd00::1" into d (port 0): 0, or -EINVAL if it is neither. */
+static int dest_parse(const char *s, struct dest *d)
+{
+	struct sockaddr_in *s4 = (struct sockaddr_in *)&d->sa;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&d->sa;
+
+	memset(d, 0, sizeof(*d));
+	if (inet_pton(AF_INET, s, &s4->sin_addr) == 1) {
+		s4->sin_family = AF_INET;
+		d->len = sizeof(*s4);
+		return 0;
+	}
+	memset(d, 0, sizeof(*d));
+	if (inet_pton(AF_INET6, s, &s6->sin6_addr) == 1) {
+		s6->sin6_family = AF_INET6;
+		d->len = sizeof(*s6);
+		return 0;
+	}
+	return -EINVAL;
+}
+
+static unsigned int dest_family(const struct dest *d)
+{
+	return d->sa.ss_family == AF_INET6 ? LAB_FAM_V6 : LAB_FAM_V4;
+}
+
+/* The pod's address of family fam: 0, or -ENOENT when it has none. */
+static int pod_dest(const struct lab_pod *p, unsigned int fam, struct dest *d)
+{
+	const char *a = fam == LAB_FAM_V6 ? p->ip6 : p->ip;
+
+	return *a && !dest_parse(a, d) ? 0 : -ENOENT;
+}
+
+/* The Service's ClusterIP of family fam: 0, or -ENOENT when it has none. */
+static int svc_dest(const struct lab_svc_ips *ips, unsigned int fam, struct dest *d)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	return *lab_svc_ip_str(ips, fam, a, sizeof(a)) && !dest_parse(a, d) ? 0 : -ENOENT;
+}
+
 /* ---- probes ------------------------------------------------------------------ */
 
 static int wait_fd(int fd, short events, long long deadline)
@@ -68,29 +133,33 @@ static int wait_fd(int fd, short events, long long deadline)
  * answer: what the listener said (first line); *sport (if given): the
  * probe's source port, 0 when none was bound.
  */
-static int probe_once(uint32_t dst, const struct lab_port *p, int timeout_ms, char *answer,
+static int probe_once(const struct dest *dst, const struct lab_port *p, int timeout_ms, char *answer,
 		      size_t alen, uint16_t *sport)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(p->port),
-				  .sin_addr.s_addr = dst };
+	struct dest sa = *dst;
 	long long deadline = lab_now_ms() + timeout_ms;
 	bool tcp = p->proto == IPPROTO_TCP;
 	socklen_t elen = sizeof(int);
 	int fd, r, soerr = 0, ret = 0;
 	char buf[512];
 
-	fd = socket(AF_INET, (tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	/* The port sits at the same offset in both families' sockaddr. */
+	((struct sockaddr_in *)&sa.sa)->sin_port = htons(p->port);
+	fd = socket(sa.sa.ss_family, (tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) && errno != EINPROGRESS) {
-		ret = errno == ECONNREFUSED || errno == ENETUNREACH || errno == EHOSTUNREACH ? 0 : -errno;
+	if (connect(fd, (struct sockaddr *)&sa.sa, sa.len) && errno != EINPROGRESS) {
+		/* A pod without a route of that family (EADDRNOTAVAIL) cannot reach it either. */
+		ret = errno == ECONNREFUSED || errno == ENETUNREACH || errno == EHOSTUNREACH ||
+		      errno == EADDRNOTAVAIL ? 0 : -errno;
 		goto out;
 	}
 	if (sport) {
-		struct sockaddr_in la;
+		struct sockaddr_storage la;
 		socklen_t llen = sizeof(la);
 
-		*sport = getsockname(fd, (struct sockaddr *)&la, &llen) ? 0 : ntohs(la.sin_port);
+		*sport = getsockname(fd, (struct sockaddr *)&la, &llen) ? 0 :
+			 ntohs(((struct sockaddr_in *)&la)->sin_port);
 	}
 	if (tcp) {
 		r = wait_fd(fd, POLLOUT, deadline);
@@ -132,7 +201,8 @@ struct matrix {
 	size_t npods;
 	const struct lab_pod **pods;
 	int *nsfd;
-	uint32_t *ip;
+	struct dest *dst; /* [dst]: the address probed (of the matrix's family) */
+	unsigned int fam;
 	struct lab_port port;
 	int timeout_ms;
 	atomic_size_t next; /* the jobs to run: next .. end-1, job = src * npods + dst */
@@ -160,7 +230,7 @@ static void *matrix_worker(void *arg)
 			}
 			cur = m->nsfd[src];
 		}
-		m->res[job] = probe_once(m->ip[dst], &m->port, m->timeout_ms, m->answer[job],
+		m->res[job] = probe_once(&m->dst[dst], &m->port, m->timeout_ms, m->answer[job],
 					 sizeof(m->answer[job]), &m->sport[job]);
 	}
 	return NULL;
@@ -198,20 +268,24 @@ static int matrix_run(struct matrix *m, size_t nthreads)
 	return err;
 }
 
-/* Sets m up for these pods (pods: pointers into the lab, kept). */
-static int matrix_init(struct matrix *m, const struct lab_pod **pods, size_t n)
+/*
+ * Sets m up for these pods (pods: pointers into the lab, kept), probing their
+ * addresses of family fam, or the ClusterIPs of their Services (svc, if given).
+ */
+static int matrix_init(struct matrix *m, const struct lab_pod **pods, size_t n, unsigned int fam,
+		       const struct lab_svc_ips *svc)
 {
 	char path[PATH_MAX];
-	struct in_addr a;
 
 	m->npods = n;
 	m->pods = pods;
-	m->nsfd = calloc(n, sizeof(*m->nsfd));
-	m->ip = calloc(n, sizeof(*m->ip));
+	m->fam = fam;
+	m->nsfd = calloc(n + 1, sizeof(*m->nsfd));
+	m->dst = calloc(n + 1, sizeof(*m->dst));
 	m->res = calloc(n * n + 1, sizeof(*m->res));
 	m->answer = calloc(n * n + 1, sizeof(*m->answer));
 	m->sport = calloc(n * n + 1, sizeof(*m->sport));
-	if (!m->nsfd || !m->ip || !m->res || !m->answer || !m->sport)
+	if (!m->nsfd || !m->dst || !m->res || !m->answer || !m->sport)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++)
 		m->nsfd[i] = -1;
@@ -223,11 +297,11 @@ static int matrix_init(struct matrix *m, const struct lab_pod **pods, size_t n)
 				strerror(errno));
 			return -errno;
 		}
-		if (inet_pton(AF_INET, pods[i]->ip, &a) != 1) {
-			fprintf(stderr, "lab: pod %s/%s has no IP\n", pods[i]->ns, pods[i]->name);
+		if (svc ? svc_dest(&svc[i], fam, &m->dst[i]) : pod_dest(pods[i], fam, &m->dst[i])) {
+			fprintf(stderr, "lab: pod %s/%s has no %s %s\n", pods[i]->ns, pods[i]->name,
+				fam_name(fam), svc ? "ClusterIP (its Service svc-POD)" : "address");
 			return -EINVAL;
 		}
-		m->ip[i] = a.s_addr;
 	}
 	return 0;
 }
@@ -238,7 +312,7 @@ static void matrix_fini(struct matrix *m)
 		if (m->nsfd[i] >= 0)
 			close(m->nsfd[i]);
 	free(m->nsfd);
-	free(m->ip);
+	free(m->dst);
 	free(m->res);
 	free(m->answer);
 	free(m->sport);
@@ -247,7 +321,7 @@ static void matrix_fini(struct matrix *m)
 static void usage_probe(FILE *f)
 {
 	fprintf(f, "Usage: xcnictl lab probe NS/POD|outside NS/POD|NODE|IP|svc/NS/SERVICE PORT/PROTO\n"
-		   "                       [--json] [--timeout-ms N]\n"
+		   "                       [--family 4|6] [--json] [--timeout-ms N]\n"
 		   "From the pod's netns (outside: from the lab's outside, " LAB_OUT_NETNS "), connects to\n"
 		   "the second pod's IP, to node NODE's address (n1: " LAB_UL_PREFIX "1; with a\n"
 		   "NodePort Service's nodePort, e.g. lab probe outside n2 30080/tcp), to IP (e.g.\n"
@@ -257,7 +331,12 @@ static void usage_probe(FILE *f)
 		   "exit 2 for an unknown pod, node or Service or a bad PORT/PROTO. --json: {\"from\", \"to\",\n"
 		   "\"port\", \"connected\", \"answer\"}, the answer's first line (a pod's is\n"
 		   "\"NS/POD\", the outside's \"outside ADDR\", the source address it saw). Default\n"
-		   "timeout %d ms. SCTP cannot be probed: this kernel has no SCTP sockets.\n",
+		   "timeout %d ms. SCTP cannot be probed: this kernel has no SCTP sockets.\n"
+		   "--family 4|6: the pod's or the Service's address of that family (lab up\n"
+		   "--ip-family). Without it: the lab's family; in a dual stack lab both, one\n"
+		   "after the other: connected only if both are (text: which one is not), JSON\n"
+		   "\"families\": {\"4\": {\"connected\", \"answer\"}, \"6\": {...}}. Nodes and the\n"
+		   "outside are IPv4 only (the underlay is).\n",
 		PROBE_DEFAULT_MS);
 }
 
@@ -276,19 +355,35 @@ static int probe_spec(const char *s, struct lab_port *p)
 }
 
 /*
- * A probe's destination: an address (the outside, a node), a node's name (its
- * underlay address), svc/NS/NAME's ClusterIP, or NS/POD's IP.
+ * A probe's destinations, one per family in *fams (those asked for, or the
+ * ones it has): an address (the outside, a node: its own family), a node's
+ * name (its underlay address: IPv4), svc/NS/NAME's ClusterIPs, or NS/POD's
+ * addresses. d[0] is IPv4's, d[1] IPv6's; *fams is narrowed to what exists.
  */
-static int probe_dest(struct lab *lab, const char *to, struct in_addr *ip)
+static int probe_dest(struct lab *lab, const char *to, unsigned int *fams, struct dest d[2])
 {
 	const struct lab_node *node = strchr(to, '/') ? NULL : lab_node_find(lab, to);
-	const struct lab_pod *dst;
+	struct dest lit;
+	unsigned int want = *fams;
 
-	if (node)
-		return inet_pton(AF_INET, node->ip, ip) == 1 ? 0 : -1;
-
+	if (node || !dest_parse(to, &lit)) {
+		/* One address: its family is the probe's. */
+		if (node && dest_parse(node->ip, &lit))
+			return -1;
+		if (want != LAB_FAM_DUAL && want != dest_family(&lit)) {
+			fprintf(stderr, "lab probe: %s is an %s address%s; --family %s cannot reach it\n",
+				node ? node->ip : to, fam_name(dest_family(&lit)),
+				node ? " (the underlay is IPv4)" : "",
+				want == LAB_FAM_V6 ? "6" : "4");
+			return -1;
+		}
+		*fams = dest_family(&lit);
+		d[*fams == LAB_FAM_V6] = lit;
+		return 0;
+	}
 	if (!strncmp(to, "svc/", 4)) {
 		const char *slash = strchr(to + 4, '/');
+		struct lab_svc_ips ips;
 		char ns[256];
 		int r;
 
@@ -297,7 +392,7 @@ static int probe_dest(struct lab *lab, const char *to, struct in_addr *ip)
 			return -1;
 		}
 		snprintf(ns, sizeof(ns), "%.*s", (int)(slash - to - 4), to + 4);
-		r = lab_svc_lookup(lab, ns, slash + 1, &ip->s_addr);
+		r = lab_svc_lookup(lab, ns, slash + 1, &ips);
 		if (r) {
 			fprintf(stderr, "lab probe: Service %s/%s: %s\n", ns, slash + 1,
 				r == -ENOENT ? "not found (lab get shows the Services)" :
@@ -305,15 +400,26 @@ static int probe_dest(struct lab *lab, const char *to, struct in_addr *ip)
 				strerror(-r));
 			return -1;
 		}
-	} else if (inet_pton(AF_INET, to, ip) != 1) {
-		dst = lab_pod_lookup(lab, to);
+		*fams = 0;
+		for (unsigned int f = LAB_FAM_V4; f <= LAB_FAM_V6; f <<= 1)
+			if ((want & f) && !svc_dest(&ips, f, &d[f == LAB_FAM_V6]))
+				*fams |= f;
+	} else {
+		const struct lab_pod *dst = lab_pod_lookup(lab, to);
+
 		if (!dst)
 			return -1;
-		if (inet_pton(AF_INET, dst->ip, ip) != 1) {
-			fprintf(stderr, "lab: pod %s has no IP\n", to);
-			return -1;
-		}
+		*fams = 0;
+		for (unsigned int f = LAB_FAM_V4; f <= LAB_FAM_V6; f <<= 1)
+			if ((want & f) && !pod_dest(dst, f, &d[f == LAB_FAM_V6]))
+				*fams |= f;
 	}
+	if (!*fams) {
+		fprintf(stderr, "lab probe: %s has no %s address\n", to,
+			want == LAB_FAM_DUAL ? "IPv4 or IPv6" : fam_name(want));
+		return -1;
+	}
+	/* Asked for one family explicitly and it has none: said above; both asked, one missing: fine. */
 	return 0;
 }
 
@@ -321,17 +427,19 @@ int lab_cmd_probe(int argc, char **argv)
 {
 	static const struct option lo[] = {
 		{ "timeout-ms", required_argument, NULL, 't' },
+		{ "family", required_argument, NULL, 'f' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
-	int c, timeout = PROBE_DEFAULT_MS, ret = 2, res, nsfd;
-	char path[PATH_MAX], answer[512] = "";
+	int c, timeout = PROBE_DEFAULT_MS, ret = 2, res[2] = {}, nsfd, nfam = 0;
+	char path[PATH_MAX], answer[2][512] = {};
+	unsigned int fam = 0, fams;
 	const struct lab_pod *src;
 	const char *to;
 	struct lab_port port;
-	struct in_addr ip;
-	bool json = false;
+	struct dest d[2];
+	bool json = false, all = true, any = false;
 	struct lab lab;
 
 	optind = 0;
@@ -339,6 +447,11 @@ int lab_cmd_probe(int argc, char **argv)
 		switch (c) {
 		case 't':
 			if (timeout_parse(optarg, &timeout))
+				return 2;
+			break;
+		case 'f':
+			fam = family_opt(optarg);
+			if (!fam)
 				return 2;
 			break;
 		case 'j': json = true; break;
@@ -355,6 +468,11 @@ int lab_cmd_probe(int argc, char **argv)
 		return 2;
 	if (lab_open(&lab, false))
 		return 2;
+	if (fam && !(lab.family & fam)) {
+		fprintf(stderr, "lab probe: --family %s: this lab is %s (lab up --ip-family)\n",
+			fam == LAB_FAM_V6 ? "6" : "4", lab_family_word(lab.family));
+		goto out;
+	}
 	/* The outside: a client beyond the underlay's router, in no node's cgroup. */
 	if (!strcmp(argv[optind], "outside")) {
 		if (!lab.outside) {
@@ -365,7 +483,9 @@ int lab_cmd_probe(int argc, char **argv)
 	} else if (!(src = lab_pod_lookup(&lab, argv[optind]))) {
 		goto out;
 	}
-	if (probe_dest(&lab, to, &ip))
+	/* The outside has IPv4 alone; a pod every family of the lab. */
+	fams = fam ? fam : src ? lab.family : LAB_FAM_V4;
+	if (probe_dest(&lab, to, &fams, d))
 		goto out;
 	/* One probe, nothing else running: this (only) thread enters the pod's netns,
 	 * and the process its node's cgroup (socket load balancing as the pod gets it). */
@@ -380,25 +500,46 @@ int lab_cmd_probe(int argc, char **argv)
 		goto out;
 	}
 	close(nsfd);
-	res = probe_once(ip.s_addr, &port, timeout, answer, sizeof(answer), NULL);
-	if (res < 0) {
-		fprintf(stderr, "lab probe: %s\n", strerror(-res));
-		goto out;
+	for (int k = 0; k < 2; k++) {
+		if (!(fams & (k ? LAB_FAM_V6 : LAB_FAM_V4)))
+			continue;
+		res[k] = probe_once(&d[k], &port, timeout, answer[k], sizeof(answer[k]), NULL);
+		if (res[k] < 0) {
+			fprintf(stderr, "lab probe: %s: %s\n", fam_name(k ? LAB_FAM_V6 : LAB_FAM_V4),
+				strerror(-res[k]));
+			goto out;
+		}
+		all &= res[k] > 0;
+		any |= res[k] > 0;
+		nfam++;
 	}
 	if (json) {
+		int first = fams & LAB_FAM_V4 ? 0 : 1;
 		json_t *j = json_pack("{s:s,s:s,s:s,s:b,s:s?}", "from", argv[optind], "to", to,
-				      "port", argv[optind + 2], "connected", res > 0, "answer",
-				      res > 0 ? answer : NULL);
+				      "port", argv[optind + 2], "connected", all, "answer",
+				      res[first] > 0 ? answer[first] : NULL);
 
+		if (j && nfam > 1) {
+			json_t *f = json_object();
+
+			for (int k = 0; f && k < 2; k++)
+				json_object_set_new(f, k ? "6" : "4",
+						    json_pack("{s:b,s:s?}", "connected", res[k] > 0,
+							      "answer", res[k] > 0 ? answer[k] : NULL));
+			json_object_set_new(j, "families", f);
+		}
 		if (!j || json_dumpf(j, stdout, JSON_COMPACT) || putchar('\n') == EOF) {
 			json_decref(j);
 			goto out;
 		}
 		json_decref(j);
+	} else if (nfam > 1 && any && !all) {
+		printf("connected over %s, blocked over %s\n", res[0] > 0 ? "IPv4" : "IPv6",
+		       res[0] > 0 ? "IPv6" : "IPv4");
 	} else {
-		printf("%s\n", res ? "connected" : "blocked");
+		printf("%s\n", all ? "connected" : "blocked");
 	}
-	ret = res ? 0 : 1;
+	ret = all ? 0 : 1;
 out:
 	lab_close(&lab);
 	return ret;
@@ -406,7 +547,8 @@ out:
 
 static void usage_matrix(FILE *f)
 {
-	fprintf(f, "Usage: xcnictl lab matrix PORT/PROTO [--via-service] [--json] [--timeout-ms N]\n"
+	fprintf(f, "Usage: xcnictl lab matrix PORT/PROTO [--via-service] [--family 4|6] [--json]\n"
+		   "                          [--timeout-ms N]\n"
 		   "Probes every ordered pair of pods (a pod to itself too) in parallel and prints the\n"
 		   "truth table: a row per source pod, a column per destination, '.' connected,\n"
 		   "'X' blocked; kube-system's pods (the DNS) are left out. --json:\n"
@@ -416,11 +558,51 @@ static void usage_matrix(FILE *f)
 		   "answer with their NS/POD: who really answered; the port finds the flow in ct list).\n"
 		   "--via-service: each destination is probed through a Service of its own\n"
 		   "(svc-POD in its namespace, selecting its labels, the port named and targeted as\n"
-		   "the pod names it; made or completed first), i.e. through kube-proxy's DNAT.\n");
+		   "the pod names it; made or completed first), i.e. through kube-proxy's DNAT.\n"
+		   "--family 4|6: the pods' (Services') addresses of that family; without it the\n"
+		   "lab's, in a dual stack lab both: a table per family, and in JSON \"rows\" true\n"
+		   "only where both connected, \"families\": {\"4\": {\"rows\", \"answers\",\n"
+		   "\"sports\"}, \"6\": {...}}, each family's own.\n");
 }
 
-static int matrix_print(const struct matrix *m, bool json)
+/* m's rows, answers and source ports as JSON objects (set into obj). */
+static int matrix_json_tables(const struct matrix *m, char **names, json_t *obj)
 {
+	json_t *rows = json_object(), *answers = json_object(), *sports = json_object();
+
+	for (size_t i = 0; i < m->npods; i++) {
+		json_t *row = json_object(), *arow = json_object(), *prow = json_object();
+
+		for (size_t j = 0; j < m->npods; j++) {
+			size_t k = i * m->npods + j;
+
+			json_object_set_new(row, names[j], json_boolean(m->res[k] > 0));
+			/* Who answered (the lab's listeners answer TCP with their
+			 * NS/POD), and from which port the probe left. */
+			if (m->res[k] > 0)
+				json_object_set_new(arow, names[j], json_string(m->answer[k]));
+			json_object_set_new(prow, names[j], json_integer(m->sport[k]));
+		}
+		json_object_set_new(rows, names[i], row);
+		json_object_set_new(answers, names[i], arow);
+		json_object_set_new(sports, names[i], prow);
+	}
+	if (!rows || !answers || !sports) {
+		json_decref(rows);
+		json_decref(answers);
+		json_decref(sports);
+		return -ENOMEM;
+	}
+	json_object_set_new(obj, "rows", rows);
+	json_object_set_new(obj, "answers", answers);
+	json_object_set_new(obj, "sports", sports);
+	return 0;
+}
+
+/* The tables of one or two matrices (one per family, same pods, same port). */
+static int matrix_print(const struct matrix *ms, size_t nm, bool json)
+{
+	const struct matrix *m = &ms[0];
 	char **names = calloc(m->npods + 1, sizeof(*names));
 	int w = 0, err = 0;
 
@@ -436,52 +618,53 @@ static int matrix_print(const struct matrix *m, bool json)
 			w = (int)strlen(names[i]);
 	}
 	if (json) {
-		json_t *root = json_object(), *pods = json_array(), *rows = json_object();
-		json_t *answers = json_object(), *sports = json_object();
+		json_t *root = json_object(), *pods = json_array(), *fams = json_object();
 
-		for (size_t i = 0; i < m->npods; i++) {
-			json_t *row = json_object(), *arow = json_object(), *prow = json_object();
-
+		for (size_t i = 0; i < m->npods; i++)
 			json_array_append_new(pods, json_string(names[i]));
-			for (size_t j = 0; j < m->npods; j++) {
-				size_t k = i * m->npods + j;
-
-				json_object_set_new(row, names[j], json_boolean(m->res[k] > 0));
-				/* Who answered (the lab's listeners answer TCP with their
-				 * NS/POD), and from which port the probe left. */
-				if (m->res[k] > 0)
-					json_object_set_new(arow, names[j], json_string(m->answer[k]));
-				json_object_set_new(prow, names[j], json_integer(m->sport[k]));
-			}
-			json_object_set_new(rows, names[i], row);
-			json_object_set_new(answers, names[i], arow);
-			json_object_set_new(sports, names[i], prow);
-		}
 		json_object_set_new(root, "pods", pods);
-		json_object_set_new(root, "rows", rows);
+		err = matrix_json_tables(m, names, root);
+		/* Two families: a cell connected only where both are, each family's own table too. */
+		for (size_t f = 0; !err && nm > 1 && f < nm; f++) {
+			json_t *one = json_object();
+
+			err = one ? matrix_json_tables(&ms[f], names, one) : -ENOMEM;
+			json_object_set_new(fams, ms[f].fam == LAB_FAM_V6 ? "6" : "4", one);
+		}
+		for (size_t i = 0; !err && nm > 1 && i < m->npods * m->npods; i++)
+			if (ms[1].res[i] <= 0)
+				json_object_set_new(json_object_get(json_object_get(root, "rows"),
+								    names[i / m->npods]),
+						    names[i % m->npods], json_false());
+		if (nm > 1)
+			json_object_set(root, "families", fams);
+		json_decref(fams);
 		json_object_set_new(root, "port", json_integer(m->port.port));
 		json_object_set_new(root, "protocol", json_string(lab_proto_word(m->port.proto)));
-		json_object_set_new(root, "answers", answers);
-		json_object_set_new(root, "sports", sports);
-		if (json_dumpf(root, stdout, JSON_COMPACT) || putchar('\n') == EOF)
+		if (!err && (json_dumpf(root, stdout, JSON_COMPACT) || putchar('\n') == EOF))
 			err = -EIO;
 		json_decref(root);
 		goto out;
 	}
-	/* Columns as wide as the widest name; the last one unpadded. */
-	printf("%-*s", w, "");
-	for (size_t j = 0; j < m->npods; j++)
-		printf("  %-*s", j + 1 < m->npods ? w : 0, names[j]);
-	putchar('\n');
-	for (size_t i = 0; i < m->npods; i++) {
-		printf("%-*s", w, names[i]);
+	for (size_t f = 0; f < nm; f++) {
+		m = &ms[f];
+		if (nm > 1)
+			printf("%s%s:\n", f ? "\n" : "", fam_name(m->fam));
+		/* Columns as wide as the widest name; the last one unpadded. */
+		printf("%-*s", w, "");
 		for (size_t j = 0; j < m->npods; j++)
-			printf("  %-*s", j + 1 < m->npods ? w : 0,
-			       m->res[i * m->npods + j] > 0 ? "." : "X");
+			printf("  %-*s", j + 1 < m->npods ? w : 0, names[j]);
 		putchar('\n');
+		for (size_t i = 0; i < m->npods; i++) {
+			printf("%-*s", w, names[i]);
+			for (size_t j = 0; j < m->npods; j++)
+				printf("  %-*s", j + 1 < m->npods ? w : 0,
+				       m->res[i * m->npods + j] > 0 ? "." : "X");
+			putchar('\n');
+		}
 	}
 out:
-	for (size_t i = 0; i < m->npods; i++)
+	for (size_t i = 0; i < ms[0].npods; i++)
 		free(names[i]);
 	free(names);
 	return err;
@@ -492,23 +675,31 @@ int lab_cmd_matrix(int argc, char **argv)
 	static const struct option lo[] = {
 		{ "json", no_argument, NULL, 'j' },
 		{ "via-service", no_argument, NULL, 's' },
+		{ "family", required_argument, NULL, 'f' },
 		{ "timeout-ms", required_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
 	int c, timeout = PROBE_DEFAULT_MS, ret = 2;
 	const struct lab_pod **pods = NULL;
-	struct matrix m = {};
+	struct lab_svc_ips *svcips = NULL;
+	struct matrix m[2] = {};
+	unsigned int fam = 0;
 	struct lab_port port;
 	bool json = false, via_svc = false, changed = false;
 	struct lab lab;
-	size_t n;
+	size_t n, nm = 0;
 
 	optind = 0;
 	while ((c = getopt_long(argc, argv, "jt:h", lo, NULL)) != -1) {
 		switch (c) {
 		case 'j': json = true; break;
 		case 's': via_svc = true; break;
+		case 'f':
+			fam = family_opt(optarg);
+			if (!fam)
+				return 2;
+			break;
 		case 't':
 			if (timeout_parse(optarg, &timeout))
 				return 2;
@@ -526,8 +717,14 @@ int lab_cmd_matrix(int argc, char **argv)
 	/* Making Services changes the lab: that takes its lock. */
 	if (lab_open(&lab, via_svc))
 		return 2;
+	if (fam && !(lab.family & fam)) {
+		fprintf(stderr, "lab matrix: --family %s: this lab is %s (lab up --ip-family)\n",
+			fam == LAB_FAM_V6 ? "6" : "4", lab_family_word(lab.family));
+		goto out;
+	}
 	pods = calloc(lab.npods + 1, sizeof(*pods));
-	if (!pods)
+	svcips = calloc(lab.npods + 1, sizeof(*svcips));
+	if (!pods || !svcips)
 		goto out;
 	/* The cluster's own pods (kube-system: DNS) are not part of the truth table. */
 	n = 0;
@@ -535,26 +732,37 @@ int lab_cmd_matrix(int argc, char **argv)
 		if (strcmp(lab.pods[i].ns, "kube-system"))
 			pods[n++] = &lab.pods[i];
 	qsort(pods, n, sizeof(*pods), pod_cmp);
-	if (matrix_init(&m, pods, n))
-		goto out_m;
 	for (size_t i = 0; via_svc && i < n; i++)
-		if (lab_svc_for_pod(&lab, pods[i], &port, &m.ip[i], &changed))
-			goto out_m;
+		if (lab_svc_for_pod(&lab, pods[i], &port, &svcips[i], &changed))
+			goto out;
 	if (lab_services_sync(&lab, changed))
-		goto out_m;
-	m.port = port;
-	m.timeout_ms = timeout;
-	m.end = n * n;
-	if (n && matrix_run(&m, n * n < MATRIX_THREADS ? n * n : MATRIX_THREADS))
-		goto out_m;
-	for (size_t i = 0; i < n * n; i++)
-		if (m.res[i] < 0)
-			fprintf(stderr, "lab matrix: %s -> %s: %s (counted as blocked)\n",
-				pods[i / n]->name, pods[i % n]->name, strerror(-m.res[i]));
-	ret = matrix_print(&m, json) ? 2 : 0;
+		goto out;
+	/* A table per family, IPv4's first. */
+	for (unsigned int f = LAB_FAM_V4; f <= LAB_FAM_V6; f <<= 1) {
+		struct matrix *cur = &m[nm];
+
+		if (!((fam ? fam : lab.family) & f))
+			continue;
+		nm++;
+		if (matrix_init(cur, pods, n, f, via_svc ? svcips : NULL))
+			goto out_m;
+		cur->port = port;
+		cur->timeout_ms = timeout;
+		cur->end = n * n;
+		if (n && matrix_run(cur, n * n < MATRIX_THREADS ? n * n : MATRIX_THREADS))
+			goto out_m;
+		for (size_t i = 0; i < n * n; i++)
+			if (cur->res[i] < 0)
+				fprintf(stderr, "lab matrix: %s %s -> %s: %s (counted as blocked)\n",
+					fam_name(f), pods[i / n]->name, pods[i % n]->name,
+					strerror(-cur->res[i]));
+	}
+	ret = matrix_print(m, nm, json) ? 2 : 0;
 out_m:
-	matrix_fini(&m);
+	for (size_t i = 0; i < nm; i++)
+		matrix_fini(&m[i]);
 out:
+	free(svcips);
 	free(pods);
 	lab_close(&lab);
 	return ret;

@@ -3,7 +3,9 @@
  * The listener each pod runs on its containerPorts, and the outside on its
  * ports (the hidden `xcnictl lab serve`), and starting one in a netns. TCP
  * answers who it is, UDP echoes; with --tell-peer both answer the address the
- * peer came from.
+ * peer came from. Its sockets are IPv6 ones taking IPv4 too (v4-mapped), so
+ * one listener serves a pod of either family or both; IPv4 alone where the
+ * netns has no IPv6.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -58,16 +60,45 @@ int lab_port_spec(const char *s, struct lab_port *out)
 struct conn {
 	int fd;
 	long long deadline;
-	struct sockaddr_in peer;
+	struct sockaddr_storage peer;
 };
+
+/* A socket on every address of port p: IPv6 taking IPv4 too, else IPv4 alone. */
+static int serve_socket(const struct lab_port *p)
+{
+	struct sockaddr_in6 sa6 = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_ANY_INIT,
+				    .sin6_port = htons(p->port) };
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_ANY),
+				  .sin_port = htons(p->port) };
+	int type = (p->proto == IPPROTO_TCP ? SOCK_STREAM : SOCK_DGRAM) | SOCK_NONBLOCK | SOCK_CLOEXEC;
+	int one = 1, zero = 0, fd, err;
+	bool v6 = true;
+
+	fd = socket(AF_INET6, type, 0);
+	/* No IPv6 here (ipv6.disable=1): IPv4 is all a pod can have. */
+	if (fd < 0 && errno == EAFNOSUPPORT) {
+		v6 = false;
+		fd = socket(AF_INET, type, 0);
+	}
+	if (fd < 0)
+		return -errno;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    (v6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero))) ||
+	    (v6 ? bind(fd, (struct sockaddr *)&sa6, sizeof(sa6)) :
+		  bind(fd, (struct sockaddr *)&sa, sizeof(sa))) ||
+	    (p->proto == IPPROTO_TCP && listen(fd, 1024))) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	return fd;
+}
 
 /* Binds every port; the readiness pipe says "ok" only once all of them listen. */
 static int serve_bind(int argc, char **argv, int *fds, uint8_t *protos, int *n, char *why,
 		      size_t whylen)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_ANY) };
 	struct lab_port p;
-	int one = 1;
 
 	for (*n = 0; *n < argc; (*n)++) {
 		int fd;
@@ -76,33 +107,34 @@ static int serve_bind(int argc, char **argv, int *fds, uint8_t *protos, int *n, 
 			snprintf(why, whylen, "%s: not PORT/tcp or PORT/udp", argv[*n]);
 			return -EINVAL;
 		}
-		fd = socket(AF_INET, (p.proto == IPPROTO_TCP ? SOCK_STREAM : SOCK_DGRAM) |
-					     SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-		if (fd < 0)
-			goto fail;
+		fd = serve_socket(&p);
+		if (fd < 0) {
+			snprintf(why, whylen, "%s: %s", argv[*n], strerror(-fd));
+			return fd;
+		}
 		fds[*n] = fd;
 		protos[*n] = p.proto;
-		sa.sin_port = htons(p.port);
-		if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
-		    bind(fd, (struct sockaddr *)&sa, sizeof(sa)) ||
-		    (p.proto == IPPROTO_TCP && listen(fd, 1024))) {
-			close(fd);
-			goto fail;
-		}
 	}
 	return 0;
-fail:
-	snprintf(why, whylen, "%s: %s", argv[*n], strerror(errno));
-	return -errno;
 }
 
-/* With --tell-peer: "NAME ADDR\n", the peer's address as this end saw it. */
+/*
+ * With --tell-peer: "NAME ADDR\n", the peer's address as this end saw it (an
+ * IPv4 peer of an IPv6 socket as plain IPv4).
+ */
 static const char *tell_peer(char *buf, size_t len, const char *name,
-			     const struct sockaddr_in *peer)
+			     const struct sockaddr_storage *peer)
 {
-	char a[INET_ADDRSTRLEN] = "?";
+	const struct sockaddr_in6 *p6 = (const struct sockaddr_in6 *)peer;
+	const struct sockaddr_in *p4 = (const struct sockaddr_in *)peer;
+	char a[INET6_ADDRSTRLEN] = "?";
 
-	inet_ntop(AF_INET, &peer->sin_addr, a, sizeof(a));
+	if (peer->ss_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&p6->sin6_addr))
+		inet_ntop(AF_INET, &p6->sin6_addr.s6_addr[12], a, sizeof(a));
+	else if (peer->ss_family == AF_INET6)
+		inet_ntop(AF_INET6, &p6->sin6_addr, a, sizeof(a));
+	else
+		inet_ntop(AF_INET, &p4->sin_addr, a, sizeof(a));
 	snprintf(buf, len, "%s %s\n", name, a);
 	return buf;
 }
@@ -110,7 +142,7 @@ static const char *tell_peer(char *buf, size_t len, const char *name,
 /* Echoes each datagram, or with name (--tell-peer) answers who sent it. */
 static void serve_udp(int fd, const char *name)
 {
-	struct sockaddr_in from;
+	struct sockaddr_storage from;
 	socklen_t flen;
 	char buf[65535], ans[600]; /* a whole datagram, fragmented or not */
 	ssize_t n;
@@ -130,7 +162,7 @@ static void serve_udp(int fd, const char *name)
 
 static void serve_accept(int fd, struct conn *conns, int *nconns)
 {
-	struct sockaddr_in peer;
+	struct sockaddr_storage peer;
 	socklen_t plen = sizeof(peer);
 	int c;
 

@@ -81,6 +81,17 @@ void lab_pod_clear(struct lab_pod *p)
 	memset(p, 0, sizeof(*p));
 }
 
+const char *lab_family_word(unsigned int fam)
+{
+	return fam == LAB_FAM_DUAL ? "dual" : fam == LAB_FAM_V6 ? "ipv6" : "ipv4";
+}
+
+unsigned int lab_family_parse(const char *s)
+{
+	return !strcmp(s, "ipv4") ? LAB_FAM_V4 : !strcmp(s, "ipv6") ? LAB_FAM_V6 :
+	       !strcmp(s, "dual") ? LAB_FAM_DUAL : 0;
+}
+
 static json_t *proc_json(const struct lab_proc *p)
 {
 	return json_pack("{s:i,s:I}", "pid", (int)p->pid, "start", (json_int_t)p->start);
@@ -108,15 +119,17 @@ int lab_state_save(const struct lab *lab)
 	json_object_set_new(root, "outside", json_boolean(lab->outside));
 	json_object_set_new(root, "kubeProxy", json_string(lab->kube_proxy_none ? "none" : "iptables"));
 	json_object_set_new(root, "nodePortRange", json_sprintf("%u-%u", lab->np_min, lab->np_max));
+	json_object_set_new(root, "ipFamily", json_string(lab_family_word(lab->family)));
 	json_object_set_new(root, "outsideServer", proc_json(&lab->outside_server));
 	for (size_t i = 0; i < lab->nnodes; i++) {
 		const struct lab_node *n = &lab->nodes[i];
 
-		if (json_array_append_new(nodes, json_pack("{s:s,s:s,s:s,s:s,s:s,s:o,s:b}", "name",
+		if (json_array_append_new(nodes, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:o,s:b}", "name",
 							   n->name, "netns", n->netns, "podCIDR",
-							   n->cidr, "internalIP", n->ip, "pinDir",
-							   n->pin, "xcnid", proc_json(&n->xcnid),
-							   "manifests", n->manifests)))
+							   n->cidr, "podCIDR6", n->cidr6, "internalIP",
+							   n->ip, "pinDir", n->pin, "xcnid",
+							   proc_json(&n->xcnid), "manifests",
+							   n->manifests)))
 			goto out;
 	}
 	for (size_t i = 0; i < lab->npods; i++) {
@@ -127,10 +140,11 @@ int lab_state_save(const struct lab *lab)
 			json_array_append_new(ports, json_sprintf("%u/%s", p->ports[j].port,
 								  lab_proto_word(p->ports[j].proto)));
 		if (!ports ||
-		    json_array_append_new(pods, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:b,s:b}",
+		    json_array_append_new(pods, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:b,s:b}",
 							  "namespace", p->ns, "name", p->name,
 							  "node", p->node, "netns", p->netns,
 							  "containerId", p->cid, "ip", p->ip,
+							  "ip6", p->ip6,
 							  "server", proc_json(&p->server), "ports",
 							  ports, "dns", p->dns, "tellPeer", p->tell)))
 			goto out;
@@ -185,6 +199,10 @@ static int state_load(struct lab *lab, json_t *root)
 		lab->np_min = SVC_NODEPORT_MIN;
 		lab->np_max = SVC_NODEPORT_MAX;
 	}
+	/* A lab.json from before the field: IPv4, the only family then. */
+	lab->family = lab_family_parse(json_string_value(json_object_get(root, "ipFamily")) ?: "");
+	if (!lab->family)
+		lab->family = LAB_FAM_V4;
 	proc_from_json(json_object_get(root, "outsideServer"), &lab->outside_server);
 	lab->nodes = calloc(json_array_size(nodes) + 1, sizeof(*lab->nodes));
 	lab->pods = calloc(json_array_size(pods) + 1, sizeof(*lab->pods));
@@ -196,6 +214,7 @@ static int state_load(struct lab *lab, json_t *root)
 		snprintf(n->name, sizeof(n->name), "%s", json_string_value(json_object_get(v, "name")) ?: "");
 		snprintf(n->netns, sizeof(n->netns), "%s", json_string_value(json_object_get(v, "netns")) ?: "");
 		snprintf(n->cidr, sizeof(n->cidr), "%s", json_string_value(json_object_get(v, "podCIDR")) ?: "");
+		snprintf(n->cidr6, sizeof(n->cidr6), "%s", json_string_value(json_object_get(v, "podCIDR6")) ?: "");
 		snprintf(n->pin, sizeof(n->pin), "%s", json_string_value(json_object_get(v, "pinDir")) ?: "");
 		snprintf(n->ip, sizeof(n->ip), "%s", json_string_value(json_object_get(v, "internalIP")) ?: "");
 		proc_from_json(json_object_get(v, "xcnid"), &n->xcnid);
@@ -218,6 +237,7 @@ static int state_load(struct lab *lab, json_t *root)
 		snprintf(p->netns, sizeof(p->netns), "%s", json_string_value(json_object_get(v, "netns")) ?: "");
 		snprintf(p->cid, sizeof(p->cid), "%s", json_string_value(json_object_get(v, "containerId")) ?: "");
 		snprintf(p->ip, sizeof(p->ip), "%s", json_string_value(json_object_get(v, "ip")) ?: "");
+		snprintf(p->ip6, sizeof(p->ip6), "%s", json_string_value(json_object_get(v, "ip6")) ?: "");
 		proc_from_json(json_object_get(v, "server"), &p->server);
 		p->dns = json_is_true(json_object_get(v, "dns"));
 		p->tell = json_is_true(json_object_get(v, "tellPeer"));

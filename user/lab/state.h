@@ -25,10 +25,27 @@
  */
 #define LAB_DNS_ANNOTATION "lab.xcni.io/server"
 
+/*
+ * The lab's IP families (lab up --ip-family): which ones its pods, Services
+ * and probes have. A bit mask: dual is both.
+ */
+enum lab_family {
+	LAB_FAM_V4 = 1,
+	LAB_FAM_V6 = 2,
+	LAB_FAM_DUAL = LAB_FAM_V4 | LAB_FAM_V6,
+};
+/* "ipv4", "ipv6", "dual". */
+const char *lab_family_word(unsigned int fam);
+/* "ipv4"|"ipv6"|"dual" -> the mask; 0 for anything else. */
+unsigned int lab_family_parse(const char *s);
+
+#define LAB_ADDR6_LEN 46 /* INET6_ADDRSTRLEN */
+
 struct lab_node {
 	char name[16]; /* n<i> */
 	char netns[32]; /* xcl-n<i> */
-	char cidr[24]; /* 10.244.<i>.0/24 */
+	char cidr[24]; /* 10.244.<i>.0/24 ("" in an IPv6-only lab) */
+	char cidr6[64]; /* fd00:10:244:<i>::/64 (IPv6 and dual stack labs), else "" */
 	char ip[16]; /* underlay address (InternalIP): 192.168.77.<i> */
 	char pin[PATH_MAX];
 	struct lab_proc xcnid;
@@ -41,7 +58,8 @@ struct lab_pod {
 	char node[16];
 	char netns[256];
 	char cid[32]; /* CNI_CONTAINERID */
-	char ip[16];
+	char ip[16]; /* its IPv4 address ("" in an IPv6-only lab) */
+	char ip6[LAB_ADDR6_LEN]; /* its IPv6 address (IPv6 and dual stack labs) */
 	struct lab_proc server;
 	bool dns; /* annotated LAB_DNS_ANNOTATION: its server is dnsmasq, not lab serve */
 	bool tell; /* annotated LAB_DNS_ANNOTATION tell-peer: lab serve --tell-peer */
@@ -64,6 +82,8 @@ struct lab {
 	 * Services and EndpointSlices from the manifests; no iptables rule is made.
 	 */
 	bool kube_proxy_none;
+	/* up --ip-family: enum lab_family (ipv4 for a lab.json from before the field). */
+	unsigned int family;
 	/*
 	 * up --node-port-range (the API server's --service-node-port-range): where
 	 * apply allocates nodePorts and what it accepts; the agents get it too.

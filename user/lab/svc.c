@@ -36,6 +36,84 @@ void lab_svc_file(const struct lab *lab, const char *ns, const char *name, char 
 	lab_path(lab, out, len, "services/%s.%s.json", ns, name);
 }
 
+int lab_svc_ips_get(const json_t *raw, struct lab_svc_ips *out)
+{
+	json_t *spec = json_object_get(raw, "spec"), *ips = json_object_get(spec, "clusterIPs"), *v;
+	const char *one = json_string_value(json_object_get(spec, "clusterIP"));
+	size_t i;
+
+	memset(out, 0, sizeof(*out));
+	if (one && !strcmp(one, "None")) {
+		out->headless = true;
+		return 0;
+	}
+	/* clusterIPs (clusterIP is its first), or clusterIP alone. */
+	if (!json_array_size(ips) && one && *one) {
+		ips = json_pack("[s]", one);
+		if (!ips)
+			return -ENOMEM;
+	} else {
+		json_incref(ips);
+	}
+	json_array_foreach(ips, i, v) {
+		const char *a = json_string_value(v) ?: "";
+
+		if (!*a)
+			continue;
+		if (!strcmp(a, "None")) {
+			out->headless = true;
+		} else if (strchr(a, ':')) {
+			if (out->has6 || inet_pton(AF_INET6, a, &out->ip6) != 1)
+				goto bad;
+			out->has6 = true;
+			out->order = out->order ?: LAB_FAM_V6;
+		} else {
+			if (out->has4 || inet_pton(AF_INET, a, &out->ip4) != 1)
+				goto bad;
+			out->has4 = true;
+			out->order = out->order ?: LAB_FAM_V4;
+		}
+	}
+	json_decref(ips);
+	return 0;
+bad:
+	json_decref(ips);
+	return -EINVAL;
+}
+
+const char *lab_svc_ip_str(const struct lab_svc_ips *ips, unsigned int fam, char *buf, size_t len)
+{
+	buf[0] = '\0';
+	if (fam == LAB_FAM_V4 && ips->has4)
+		inet_ntop(AF_INET, &ips->ip4, buf, (socklen_t)len);
+	else if (fam == LAB_FAM_V6 && ips->has6)
+		inet_ntop(AF_INET6, &ips->ip6, buf, (socklen_t)len);
+	return buf;
+}
+
+int lab_svc_parse(json_t *doc, struct k8s_object **out, struct k8s_error *kerr)
+{
+	const char *kind = json_string_value(json_object_get(doc, "kind"));
+	json_t *spec = json_object_get(doc, "spec"), *copy;
+	const char *ip = json_string_value(json_object_get(spec, "clusterIP"));
+	int err;
+
+	if (!kind || strcmp(kind, "Service") || !ip || !strchr(ip, ':'))
+		return k8s_parse_all(doc, out, kerr);
+	/* An IPv6 clusterIP: lib/k8s sees the Service without it; the lab reads it (lab_svc_ips_get). */
+	copy = json_deep_copy(doc);
+	if (!copy)
+		return -ENOMEM;
+	json_object_del(json_object_get(copy, "spec"), "clusterIP");
+	err = k8s_parse_all(copy, out, kerr);
+	if (!err) {
+		json_decref((*out)->raw);
+		(*out)->raw = json_incref(doc);
+	}
+	json_decref(copy);
+	return err;
+}
+
 static int svc_load_file(const char *path, struct k8s_object **out)
 {
 	struct k8s_error kerr;
@@ -44,7 +122,7 @@ static int svc_load_file(const char *path, struct k8s_object **out)
 
 	if (!doc)
 		return -ENOENT;
-	err = k8s_parse_all(doc, out, &kerr);
+	err = lab_svc_parse(doc, out, &kerr);
 	json_decref(doc);
 	if (err)
 		fprintf(stderr, "lab: %s: %s\n", path, kerr.msg);
@@ -84,6 +162,11 @@ int lab_svc_list_load(const struct lab *lab, struct lab_svc_list *l)
 
 /* ---- ClusterIPs ------------------------------------------------------------------- */
 
+/*
+ * Families are LAB_FAM_V4/V6 throughout; a ClusterIP of either is held in a
+ * struct lab_svc_ips (the other fields unset). The ranges: LAB_SVC_NET/PLEN
+ * and LAB_SVC_NET6/PLEN6, index LAB_DNS_IP_INDEX of each kept for the DNS.
+ */
 static uint32_t svc_base(void)
 {
 	struct in_addr a;
@@ -99,13 +182,156 @@ static bool svc_in_range(uint32_t ip)
 	return (ntohl(ip) & mask) == svc_base();
 }
 
-static bool ip_taken(const struct lab_svc_list *l, uint32_t ip, const char *ns, const char *name)
+/* The IPv6 range's index-th address (index < 2^(128 - LAB_SVC_PLEN6) fits 32 bits). */
+static struct in6_addr svc6_at(uint32_t index)
 {
-	for (size_t i = 0; i < l->n; i++)
-		if (l->v[i]->svc.cluster_ip == ip &&
-		    (strcmp(l->v[i]->meta.ns, ns) || strcmp(l->v[i]->meta.name, name)))
+	struct in6_addr a;
+	uint32_t w;
+
+	inet_pton(AF_INET6, LAB_SVC_NET6, &a);
+	memcpy(&w, &a.s6_addr[12], 4);
+	w = htonl(ntohl(w) + index);
+	memcpy(&a.s6_addr[12], &w, 4);
+	return a;
+}
+
+static bool svc6_in_range(const struct in6_addr *ip)
+{
+	struct in6_addr base = svc6_at(0);
+	uint32_t a, b, mask = ~0u << (128 - LAB_SVC_PLEN6);
+
+	memcpy(&a, &ip->s6_addr[12], 4);
+	memcpy(&b, &base.s6_addr[12], 4);
+	return !memcmp(ip->s6_addr, base.s6_addr, 12) && (ntohl(a) & mask) == ntohl(b);
+}
+
+/* Does a Service other than ns/name hold ClusterIP ip (of family ip->order)? */
+static bool ip_taken(const struct lab_svc_list *l, const struct lab_svc_ips *ip, const char *ns,
+		     const char *name)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		struct lab_svc_ips o;
+
+		if (!strcmp(l->v[i]->meta.ns, ns) && !strcmp(l->v[i]->meta.name, name))
+			continue;
+		if (lab_svc_ips_get(l->v[i]->raw, &o))
+			continue;
+		if (ip->order == LAB_FAM_V4 ? o.has4 && o.ip4 == ip->ip4 :
+		    o.has6 && !memcmp(&o.ip6, &ip->ip6, sizeof(o.ip6)))
 			return true;
+	}
 	return false;
+}
+
+/* The lowest free ClusterIP of family fam (.0 is the network's; DNS's .10 only on request). */
+static int svc_allocate(const struct lab_svc_list *l, unsigned int fam, struct lab_svc_ips *out)
+{
+	uint32_t size = 1u << (fam == LAB_FAM_V4 ? 32 - LAB_SVC_PLEN : 128 - LAB_SVC_PLEN6);
+
+	for (uint32_t i = 1; i + 1 < size; i++) {
+		struct lab_svc_ips c = { .order = fam };
+
+		if (i == LAB_DNS_IP_INDEX)
+			continue;
+		if (fam == LAB_FAM_V4)
+			c.ip4 = htonl(svc_base() + i);
+		else
+			c.ip6 = svc6_at(i);
+		if (ip_taken(l, &c, "", ""))
+			continue;
+		if (fam == LAB_FAM_V4) {
+			out->has4 = true;
+			out->ip4 = c.ip4;
+		} else {
+			out->has6 = true;
+			out->ip6 = c.ip6;
+		}
+		return 0;
+	}
+	return -ENOSPC;
+}
+
+/*
+ * The families Service o asks for, in order (the first is clusterIP's), as the
+ * API server decides them: spec.ipFamilies if given, else the families of the
+ * ClusterIPs it gives, else by spec.ipFamilyPolicy: SingleStack (the default)
+ * the lab's first family, PreferDualStack and RequireDualStack every family
+ * of the lab (RequireDualStack needs both). fams[0..*n). -EINVAL (said).
+ */
+static int svc_families(const struct lab *lab, const struct k8s_object *o, const char *src,
+			unsigned int fams[2], size_t *n)
+{
+	json_t *spec = json_object_get(o->raw, "spec"), *v;
+	const char *pol = json_string_value(json_object_get(spec, "ipFamilyPolicy"));
+	const unsigned int first = lab->family & LAB_FAM_V4 ? LAB_FAM_V4 : LAB_FAM_V6;
+	struct lab_svc_ips given;
+	size_t i;
+
+	*n = 0;
+	if (pol && strcmp(pol, "SingleStack") && strcmp(pol, "PreferDualStack") &&
+	    strcmp(pol, "RequireDualStack")) {
+		fprintf(stderr, "lab apply: %s: Service %s/%s: spec.ipFamilyPolicy: \"%s\" is not "
+				"SingleStack, PreferDualStack or RequireDualStack\n", src, o->meta.ns,
+			o->meta.name, pol);
+		return -EINVAL;
+	}
+	if (lab_svc_ips_get(o->raw, &given)) {
+		fprintf(stderr, "lab apply: %s: Service %s/%s: spec.clusterIPs: not IP addresses "
+				"(at most one of each family)\n", src, o->meta.ns, o->meta.name);
+		return -EINVAL;
+	}
+	json_array_foreach(json_object_get(spec, "ipFamilies"), i, v) {
+		const char *f = json_string_value(v) ?: "";
+		unsigned int fam = !strcmp(f, "IPv4") ? LAB_FAM_V4 : !strcmp(f, "IPv6") ? LAB_FAM_V6 : 0;
+
+		if (!fam || i > 1 || (i == 1 && fams[0] == fam)) {
+			fprintf(stderr, "lab apply: %s: Service %s/%s: spec.ipFamilies[%zu]: \"%s\": "
+					"IPv4 or IPv6, each at most once\n", src, o->meta.ns,
+				o->meta.name, i, f);
+			return -EINVAL;
+		}
+		fams[(*n)++] = fam;
+	}
+	if (!*n && (given.has4 || given.has6)) {
+		fams[(*n)++] = given.order;
+		if (given.has4 && given.has6)
+			fams[(*n)++] = given.order == LAB_FAM_V4 ? LAB_FAM_V6 : LAB_FAM_V4;
+	}
+	if (!*n) {
+		fams[(*n)++] = first;
+		if (pol && strcmp(pol, "SingleStack") && lab->family == LAB_FAM_DUAL)
+			fams[(*n)++] = LAB_FAM_V6;
+	}
+	if (pol && !strcmp(pol, "RequireDualStack") && (lab->family != LAB_FAM_DUAL || *n < 2)) {
+		fprintf(stderr, "lab apply: %s: Service %s/%s: spec.ipFamilyPolicy: RequireDualStack, "
+				"but %s\n", src, o->meta.ns, o->meta.name,
+			lab->family != LAB_FAM_DUAL ? "the lab is not dual stack (lab up --ip-family dual)" :
+			"spec.ipFamilies names one family");
+		return -EINVAL;
+	}
+	if ((!pol || !strcmp(pol, "SingleStack")) && *n > 1) {
+		fprintf(stderr, "lab apply: %s: Service %s/%s: spec.ipFamilyPolicy: SingleStack, but "
+				"two families are asked for\n", src, o->meta.ns, o->meta.name);
+		return -EINVAL;
+	}
+	for (i = 0; i < *n; i++)
+		if (!(lab->family & fams[i])) {
+			fprintf(stderr, "lab apply: %s: Service %s/%s: spec.ipFamilies: %s is not "
+					"configured in this lab (lab up --ip-family: it is %s)\n", src,
+				o->meta.ns, o->meta.name, fams[i] == LAB_FAM_V4 ? "IPv4" : "IPv6",
+				lab_family_word(lab->family));
+			return -EINVAL;
+		}
+	/* A given address must be of a family asked for. */
+	if ((given.has4 && fams[0] != LAB_FAM_V4 && (*n < 2 || fams[1] != LAB_FAM_V4)) ||
+	    (given.has6 && fams[0] != LAB_FAM_V6 && (*n < 2 || fams[1] != LAB_FAM_V6)) ||
+	    (given.order && given.order != fams[0])) {
+		fprintf(stderr, "lab apply: %s: Service %s/%s: spec.clusterIPs: do not match "
+				"spec.ipFamilies (the first address is the first family's)\n", src,
+			o->meta.ns, o->meta.name);
+		return -EINVAL;
+	}
+	return 0;
 }
 
 static const struct k8s_object *svc_find(const struct lab_svc_list *l, const char *ns, const char *name)
@@ -243,60 +469,72 @@ static int np_assign(const struct lab *lab, const struct lab_svc_list *l, const 
 	return err;
 }
 
-/* What the API server would refuse about a Service: its ClusterIP, type and nodePorts. */
+/* A ClusterIP of family fam (given: it is there), checked against the old object's, the range, the others'. */
+static int svc_validate_ip(const struct lab_svc_list *l, const struct k8s_object *o,
+			   const struct lab_svc_ips *ips, const struct lab_svc_ips *old, unsigned int fam,
+			   const char *src)
+{
+	struct lab_svc_ips one = { .order = fam, .ip4 = ips->ip4, .ip6 = ips->ip6 };
+	char a[INET6_ADDRSTRLEN], b[INET6_ADDRSTRLEN];
+	bool had = old && (fam == LAB_FAM_V4 ? old->has4 : old->has6);
+
+	lab_svc_ip_str(ips, fam, a, sizeof(a));
+	if (had && strcmp(a, lab_svc_ip_str(old, fam, b, sizeof(b)))) {
+		fprintf(stderr, "lab apply: %s: Service %s/%s: spec.clusterIPs: %s, but it is %s "
+				"and the field is immutable\n", src, o->meta.ns, o->meta.name, a, b);
+		return -EINVAL;
+	}
+	if (fam == LAB_FAM_V4 ? !svc_in_range(ips->ip4) : !svc6_in_range(&ips->ip6)) {
+		fprintf(stderr, "lab apply: %s: Service %s/%s: spec.clusterIP: %s is not in the "
+				"service range %s/%d\n", src, o->meta.ns, o->meta.name, a,
+			fam == LAB_FAM_V4 ? LAB_SVC_NET : LAB_SVC_NET6,
+			fam == LAB_FAM_V4 ? LAB_SVC_PLEN : LAB_SVC_PLEN6);
+		return -EINVAL;
+	}
+	if (ip_taken(l, &one, o->meta.ns, o->meta.name)) {
+		fprintf(stderr, "lab apply: %s: Service %s/%s: spec.clusterIP: %s is already "
+				"allocated\n", src, o->meta.ns, o->meta.name, a);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* What the API server would refuse about a Service: its ClusterIPs and families, type and nodePorts. */
 int lab_svc_validate(struct lab *lab, const struct k8s_object *o, const char *src)
 {
+	struct lab_svc_ips ips, oips;
 	struct lab_svc_list l;
 	const struct k8s_object *old;
-	char a[INET_ADDRSTRLEN], b[INET_ADDRSTRLEN];
+	unsigned int fams[2];
+	size_t nfam;
 	int err = 0;
 
 	if (lab_svc_list_load(lab, &l))
 		return -EIO;
 	old = svc_find(&l, o->meta.ns, o->meta.name);
-	inet_ntop(AF_INET, &o->svc.cluster_ip, a, sizeof(a));
-	if (old && old->svc.headless != o->svc.headless) {
+	if (old && lab_svc_ips_get(old->raw, &oips))
+		old = NULL;
+	if (lab_svc_ips_get(o->raw, &ips)) {
+		fprintf(stderr, "lab apply: %s: Service %s/%s: spec.clusterIPs: not IP addresses "
+				"(at most one of each family, or None)\n", src, o->meta.ns, o->meta.name);
+		err = -EINVAL;
+	} else if (old && oips.headless != ips.headless) {
 		/* None is a ClusterIP value like any other: immutable both ways. */
 		fprintf(stderr, "lab apply: %s: Service %s/%s: spec.clusterIP: %s, but it is %s "
 				"and the field is immutable\n", src, o->meta.ns, o->meta.name,
-			o->svc.headless ? "None" : o->svc.cluster_ip ? a : "(to be allocated)",
-			old->svc.headless ? "None" :
-			inet_ntop(AF_INET, &old->svc.cluster_ip, b, sizeof(b)));
+			ips.headless ? "None" : "an address", oips.headless ? "None" : "an address");
 		err = -EINVAL;
-	} else if (old && o->svc.cluster_ip && o->svc.cluster_ip != old->svc.cluster_ip) {
-		inet_ntop(AF_INET, &old->svc.cluster_ip, b, sizeof(b));
-		fprintf(stderr, "lab apply: %s: Service %s/%s: spec.clusterIP: %s, but it is %s "
-				"and the field is immutable\n", src, o->meta.ns, o->meta.name, a, b);
-		err = -EINVAL;
-	} else if (o->svc.cluster_ip && !svc_in_range(o->svc.cluster_ip)) {
-		fprintf(stderr, "lab apply: %s: Service %s/%s: spec.clusterIP: %s is not in the "
-				"service range %s/%d\n", src, o->meta.ns, o->meta.name, a, LAB_SVC_NET,
-			LAB_SVC_PLEN);
-		err = -EINVAL;
-	} else if (o->svc.cluster_ip && ip_taken(&l, o->svc.cluster_ip, o->meta.ns, o->meta.name)) {
-		fprintf(stderr, "lab apply: %s: Service %s/%s: spec.clusterIP: %s is already "
-				"allocated\n", src, o->meta.ns, o->meta.name, a);
-		err = -EINVAL;
-	} else {
-		err = svc_validate_type(lab, &l, o, src);
+	} else if (!ips.headless) {
+		err = svc_families(lab, o, src, fams, &nfam);
+		if (!err && ips.has4)
+			err = svc_validate_ip(&l, o, &ips, old ? &oips : NULL, LAB_FAM_V4, src);
+		if (!err && ips.has6)
+			err = svc_validate_ip(&l, o, &ips, old ? &oips : NULL, LAB_FAM_V6, src);
 	}
+	if (!err)
+		err = svc_validate_type(lab, &l, o, src);
 	lab_svc_list_free(&l);
 	return err;
-}
-
-/* The lowest free ClusterIP (.0 is the network's; DNS's .10 only on request). */
-static uint32_t svc_allocate(const struct lab_svc_list *l)
-{
-	uint32_t base = svc_base(), size = 1u << (32 - LAB_SVC_PLEN);
-
-	for (uint32_t i = 1; i + 1 < size; i++) {
-		uint32_t ip = htonl(base + i);
-
-		if (i == LAB_DNS_IP_INDEX || ip_taken(l, ip, "", ""))
-			continue;
-		return ip;
-	}
-	return 0;
 }
 
 static int svc_write(struct lab *lab, const struct k8s_object *o, json_t *doc, bool *changed,
@@ -318,47 +556,79 @@ static int svc_write(struct lab *lab, const struct k8s_object *o, json_t *doc, b
 	return lab_write_json(path, doc);
 }
 
-/* Stores the Service with its ClusterIP (kept, given, or the lowest free one). */
+/*
+ * Stores the Service with a ClusterIP of each family it asks for (given, kept,
+ * or the lowest free one), in spec.clusterIP(s) and spec.ipFamilies.
+ */
 int lab_svc_apply(struct lab *lab, const struct k8s_object *o, bool *changed, FILE *say)
 {
+	char a[2][INET6_ADDRSTRLEN];
+	struct lab_svc_ips ips, oips;
 	const struct k8s_object *old;
-	char a[INET_ADDRSTRLEN];
 	struct lab_svc_list l;
+	unsigned int fams[2];
 	const char *word;
-	uint32_t ip;
-	json_t *doc, *spec;
+	json_t *doc = NULL, *spec, *cips = NULL, *families = NULL;
+	size_t nfam = 0;
 	int err;
 
 	err = lab_svc_list_load(lab, &l);
 	if (err)
 		return err;
 	old = svc_find(&l, o->meta.ns, o->meta.name);
+	if (old && lab_svc_ips_get(old->raw, &oips))
+		old = NULL;
+	err = lab_svc_ips_get(o->raw, &ips);
 	/* Headless (clusterIP: None): no address, so no frontend; DNS names its pods. */
-	ip = o->svc.headless ? 0 : o->svc.cluster_ip ? o->svc.cluster_ip :
-	     old ? old->svc.cluster_ip : svc_allocate(&l);
-	if (!ip && !o->svc.headless) {
-		fprintf(stderr, "lab apply: Service %s/%s: spec.clusterIP: the range %s/%d is full\n",
-			o->meta.ns, o->meta.name, LAB_SVC_NET, LAB_SVC_PLEN);
-		lab_svc_list_free(&l);
-		return -ENOSPC;
+	if (!err && !ips.headless)
+		err = svc_families(lab, o, "", fams, &nfam);
+	for (size_t i = 0; !err && i < nfam; i++) {
+		bool given = fams[i] == LAB_FAM_V4 ? ips.has4 : ips.has6;
+		bool kept = old && (fams[i] == LAB_FAM_V4 ? oips.has4 : oips.has6);
+
+		if (!given && kept && fams[i] == LAB_FAM_V4) {
+			ips.has4 = true;
+			ips.ip4 = oips.ip4;
+		} else if (!given && kept) {
+			ips.has6 = true;
+			ips.ip6 = oips.ip6;
+		} else if (!given && svc_allocate(&l, fams[i], &ips)) {
+			fprintf(stderr, "lab apply: Service %s/%s: spec.clusterIP: the range %s/%d is full\n",
+				o->meta.ns, o->meta.name, fams[i] == LAB_FAM_V4 ? LAB_SVC_NET : LAB_SVC_NET6,
+				fams[i] == LAB_FAM_V4 ? LAB_SVC_PLEN : LAB_SVC_PLEN6);
+			err = -ENOSPC;
+		}
+		lab_svc_ip_str(&ips, fams[i], a[i], sizeof(a[i]));
 	}
-	if (o->svc.headless)
-		snprintf(a, sizeof(a), "None");
-	else
-		inet_ntop(AF_INET, &ip, a, sizeof(a));
-	doc = json_deep_copy(o->raw);
-	if (!doc) {
-		lab_svc_list_free(&l);
-		return -ENOMEM;
-	}
-	spec = json_object_get(doc, "spec");
+	if (err)
+		goto out;
 	err = -ENOMEM;
+	doc = json_deep_copy(o->raw);
+	cips = json_array();
+	families = json_array();
+	if (!doc || !cips || !families)
+		goto out;
+	if (ips.headless)
+		snprintf(a[0], sizeof(a[0]), "None");
+	for (size_t i = 0; i < (ips.headless ? 1 : nfam); i++)
+		if (json_array_append_new(cips, json_string(a[i])))
+			goto out;
+	for (size_t i = 0; i < nfam; i++)
+		if (json_array_append_new(families, json_string(fams[i] == LAB_FAM_V4 ? "IPv4" : "IPv6")))
+			goto out;
+	spec = json_object_get(doc, "spec");
 	if (json_object_set_new(json_object_get(doc, "metadata"), "namespace",
 				json_string(o->meta.ns)) ||
-	    json_object_set_new(spec, "clusterIP", json_string(a)) ||
-	    json_object_set_new(spec, "clusterIPs", json_pack("[s]", a)) ||
+	    json_object_set_new(spec, "clusterIP", json_string(a[0])) ||
+	    json_object_set(spec, "clusterIPs", cips) ||
 	    json_object_set_new(spec, "type", json_string(o->svc.node_ports ? "NodePort" :
 								       "ClusterIP")))
+		goto out;
+	/* Only when the lab has IPv6: an IPv4 lab's objects stay as they were. */
+	if (lab->family != LAB_FAM_V4 && !ips.headless &&
+	    (json_object_set(spec, "ipFamilies", families) ||
+	     (!json_object_get(spec, "ipFamilyPolicy") &&
+	      json_object_set_new(spec, "ipFamilyPolicy", json_string("SingleStack")))))
 		goto out;
 	err = np_assign(lab, &l, o, spec);
 	if (!err)
@@ -369,6 +639,8 @@ int lab_svc_apply(struct lab *lab, const struct k8s_object *o, bool *changed, FI
 out:
 	lab_svc_list_free(&l);
 	json_decref(doc);
+	json_decref(cips);
+	json_decref(families);
 	return err;
 }
 
@@ -404,7 +676,7 @@ int lab_svc_delete_ns(struct lab *lab, const char *ns, bool *changed)
 	return err;
 }
 
-int lab_svc_lookup(struct lab *lab, const char *ns, const char *name, uint32_t *ip)
+int lab_svc_lookup(struct lab *lab, const char *ns, const char *name, struct lab_svc_ips *ips)
 {
 	struct k8s_object *o;
 	char path[PATH_MAX];
@@ -415,8 +687,9 @@ int lab_svc_lookup(struct lab *lab, const char *ns, const char *name, uint32_t *
 		return -ENOENT;
 	if (svc_load_file(path, &o))
 		return -EIO;
-	*ip = o->svc.cluster_ip;
-	err = o->svc.headless ? -ENXIO : 0;
+	err = lab_svc_ips_get(o->raw, ips);
+	if (!err && ips->headless)
+		err = -ENXIO;
 	k8s_free(o);
 	return err;
 }
@@ -427,7 +700,7 @@ int lab_svc_lookup(struct lab *lab, const char *ns, const char *name, uint32_t *
  * it, and then targeted by that name) added if missing. Its ClusterIP in *ip.
  */
 int lab_svc_for_pod(struct lab *lab, const struct lab_pod *p, const struct lab_port *port,
-		    uint32_t *ip, bool *changed)
+		    struct lab_svc_ips *ips, bool *changed)
 {
 	struct k8s_object *pod = NULL, *svc = NULL, *old = NULL;
 	char path[PATH_MAX], name[64], pname[32];
@@ -483,18 +756,24 @@ have_port:
 			"ports", ports);
 	if (!doc)
 		goto out_json;
-	if (old)
-		json_object_set_new(json_object_get(doc, "spec"), "clusterIP",
-				    json_incref(json_object_get(json_object_get(old->raw, "spec"),
-								 "clusterIP")));
-	err = k8s_parse_all(doc, &svc, &kerr);
+	/* Its ClusterIPs kept; in a dual stack lab one of each family. */
+	if (old) {
+		json_object_set(json_object_get(doc, "spec"), "clusterIP",
+				json_object_get(json_object_get(old->raw, "spec"), "clusterIP"));
+		json_object_set(json_object_get(doc, "spec"), "clusterIPs",
+				json_object_get(json_object_get(old->raw, "spec"), "clusterIPs"));
+	}
+	if (lab->family == LAB_FAM_DUAL)
+		json_object_set_new(json_object_get(doc, "spec"), "ipFamilyPolicy",
+				    json_string("PreferDualStack"));
+	err = lab_svc_parse(doc, &svc, &kerr);
 	if (err) {
 		fprintf(stderr, "lab: %s\n", kerr.msg);
 		goto out_json;
 	}
 	err = lab_svc_apply(lab, svc, changed, stderr);
 	if (!err)
-		err = lab_svc_lookup(lab, p->ns, name, ip);
+		err = lab_svc_lookup(lab, p->ns, name, ips);
 out_json:
 	json_decref(doc);
 	json_decref(sel);
@@ -528,7 +807,7 @@ int lab_ep_pods_load(struct lab *lab, struct lab_ep_pod **out, size_t *n)
 	for (size_t i = 0; i < lab->npods; i++) {
 		json_t *doc;
 
-		if (!lab->pods[i].ip[0])
+		if (!lab->pods[i].ip[0] && !lab->pods[i].ip6[0])
 			continue;
 		lab_object_file(lab, K8S_POD, lab->pods[i].ns, lab->pods[i].name, path, sizeof(path));
 		doc = json_load_file(path, 0, NULL);
@@ -577,7 +856,7 @@ uint16_t lab_endpoint_port(const struct k8s_object *svc, const struct k8s_svc_po
 /* Every Service with its ClusterIP, ports and endpoints, as JSON objects. */
 json_t *lab_svc_json(struct lab *lab)
 {
-	char ip[INET_ADDRSTRLEN], ep[64];
+	char ip[INET6_ADDRSTRLEN], ep[96];
 	struct lab_ep_pod *pods = NULL;
 	json_t *arr = json_array();
 	size_t npods = 0;
@@ -592,15 +871,34 @@ json_t *lab_svc_json(struct lab *lab)
 	for (size_t i = 0; i < l.n; i++) {
 		const struct k8s_service *s = &l.v[i]->svc;
 		json_t *ports = json_array(), *eps = json_array(), *addrs = json_array();
+		json_t *cips = json_array(), *fams = json_array();
+		struct lab_svc_ips ips = {};
+		bool v4, v6;
 
-		if (s->headless)
+		lab_svc_ips_get(l.v[i]->raw, &ips);
+		/* clusterIPs in the Service's order; a headless one's families are the lab's. */
+		for (unsigned int f = ips.order ?: LAB_FAM_V4, k = 0; k < 2;
+		     k++, f = f == LAB_FAM_V4 ? LAB_FAM_V6 : LAB_FAM_V4) {
+			if (!*lab_svc_ip_str(&ips, f, ip, sizeof(ip)))
+				continue;
+			json_array_append_new(cips, json_string(ip));
+			json_array_append_new(fams, json_string(f == LAB_FAM_V4 ? "IPv4" : "IPv6"));
+		}
+		v4 = ips.headless ? lab->family & LAB_FAM_V4 : ips.has4;
+		v6 = ips.headless ? lab->family & LAB_FAM_V6 : ips.has6;
+		if (ips.headless)
 			snprintf(ip, sizeof(ip), "None");
 		else
-			inet_ntop(AF_INET, &s->cluster_ip, ip, sizeof(ip));
+			lab_svc_ip_str(&ips, ips.order, ip, sizeof(ip));
 		/* The selected pods' addresses, ports or not: what DNS answers for a headless one. */
-		for (size_t k = 0; k < npods; k++)
-			if (lab_svc_selects(l.v[i], &pods[k]))
+		for (size_t k = 0; k < npods; k++) {
+			if (!lab_svc_selects(l.v[i], &pods[k]))
+				continue;
+			if (v4 && *pods[k].pod->ip)
 				json_array_append_new(addrs, json_string(pods[k].pod->ip));
+			if (v6 && *pods[k].pod->ip6)
+				json_array_append_new(addrs, json_string(pods[k].pod->ip6));
+		}
 		for (size_t j = 0; j < s->nports; j++) {
 			const struct k8s_svc_port *sp = &s->ports[j];
 			char target[32];
@@ -621,18 +919,27 @@ json_t *lab_svc_json(struct lab *lab)
 
 				if (!tp)
 					continue;
-				snprintf(ep, sizeof(ep), "%s:%u/%s", pods[k].pod->ip, tp,
-					 lab_proto_word(sp->proto));
-				json_array_append_new(eps, json_string(ep));
+				/* One endpoint per family the Service has (an EndpointSlice each). */
+				if (v4 && *pods[k].pod->ip) {
+					snprintf(ep, sizeof(ep), "%s:%u/%s", pods[k].pod->ip, tp,
+						 lab_proto_word(sp->proto));
+					json_array_append_new(eps, json_string(ep));
+				}
+				if (v6 && *pods[k].pod->ip6) {
+					snprintf(ep, sizeof(ep), "[%s]:%u/%s", pods[k].pod->ip6, tp,
+						 lab_proto_word(sp->proto));
+					json_array_append_new(eps, json_string(ep));
+				}
 			}
 		}
-		json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:o}", "namespace",
-						     l.v[i]->meta.ns, "name", l.v[i]->meta.name,
-						     "type", s->node_ports ? "NodePort" : "ClusterIP",
+		json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:o,s:o,s:o}",
+						     "namespace", l.v[i]->meta.ns, "name",
+						     l.v[i]->meta.name, "type",
+						     s->node_ports ? "NodePort" : "ClusterIP",
 						     "externalTrafficPolicy",
 						     s->etp_local ? "Local" : "Cluster", "clusterIP", ip,
-						     "ports", ports, "endpoints", eps, "addresses",
-						     addrs));
+						     "clusterIPs", cips, "ipFamilies", fams, "ports",
+						     ports, "endpoints", eps, "addresses", addrs));
 	}
 	lab_ep_pods_free(pods, npods);
 	lab_svc_list_free(&l);

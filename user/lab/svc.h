@@ -6,6 +6,7 @@
 #ifndef XCNI_LAB_SVC_H
 #define XCNI_LAB_SVC_H
 
+#include <netinet/in.h>
 #include <stdio.h>
 
 #include <jansson.h>
@@ -23,22 +24,52 @@
 #define LAB_SVC_PLEN 12
 #define LAB_DNS_IP_INDEX 10 /* 10.96.0.10: kept for the DNS Service, as kubeadm does */
 #define LAB_DNS_IP "10.96.0.10"
+/* IPv6 and dual stack labs: the pods' IPv6 (node i: fd00:10:244:<i>::/64) and Services'. */
+#define LAB_CLUSTER_CIDR6 "fd00:10:244::/48"
+#define LAB_SVC_NET6 "fd00:10:96::"
+#define LAB_SVC_PLEN6 108
+#define LAB_DNS_IP6 "fd00:10:96::a" /* index LAB_DNS_IP_INDEX too */
+
+/*
+ * A Service's ClusterIPs, one per family, as the lab reads them itself from
+ * spec.clusterIPs (and clusterIP): lib/k8s parses IPv4 ones only.
+ */
+struct lab_svc_ips {
+	bool headless; /* None */
+	bool has4, has6;
+	uint32_t ip4; /* network order */
+	struct in6_addr ip6;
+	unsigned int order; /* LAB_FAM_V4 or LAB_FAM_V6: the family of clusterIP (the first) */
+};
+/* Those of the Service's (stored) object: 0, or -EINVAL for an address that is none. */
+int lab_svc_ips_get(const json_t *raw, struct lab_svc_ips *out);
+/* "10.96.0.1" or "fd00:10:96::1" of family fam (LAB_FAM_V4/V6); "" if it has none. */
+const char *lab_svc_ip_str(const struct lab_svc_ips *ips, unsigned int fam, char *buf, size_t len);
+/*
+ * k8s_parse_all, but a Service's IPv6 clusterIP is left to the lab (lib/k8s takes
+ * IPv4 ones only): the object's raw document is doc as it came.
+ */
+int lab_svc_parse(json_t *doc, struct k8s_object **out, struct k8s_error *kerr);
 
 void lab_svc_file(const struct lab *lab, const char *ns, const char *name, char *out, size_t len);
 int lab_svc_validate(struct lab *lab, const struct k8s_object *o, const char *src);
 int lab_svc_apply(struct lab *lab, const struct k8s_object *o, bool *changed, FILE *say);
-/* The Service `lab matrix --via-service` probes pod p through (made or completed here). */
+/*
+ * The Service `lab matrix --via-service` probes pod p through (made or completed
+ * here, of every family the lab has): its ClusterIPs in *ips.
+ */
 int lab_svc_for_pod(struct lab *lab, const struct lab_pod *p, const struct lab_port *port,
-		    uint32_t *ip, bool *changed);
+		    struct lab_svc_ips *ips, bool *changed);
 /* 1 deleted, 0 none, -errno. */
 int lab_svc_delete(struct lab *lab, const char *ns, const char *name);
 int lab_svc_delete_ns(struct lab *lab, const char *ns, bool *changed);
-/* The Service's ClusterIP: 0, -ENOENT (no such Service), -ENXIO (headless: none), -errno. */
-int lab_svc_lookup(struct lab *lab, const char *ns, const char *name, uint32_t *ip);
+/* The Service's ClusterIPs: 0, -ENOENT (no such Service), -ENXIO (headless: none), -errno. */
+int lab_svc_lookup(struct lab *lab, const char *ns, const char *name, struct lab_svc_ips *ips);
 /*
  * [{namespace, name, type, externalTrafficPolicy, clusterIP ("None": headless),
+ *   clusterIPs, ipFamilies,
  *   ports: [{name, port, protocol, targetPort, nodePort (NodePort only)}],
- *   endpoints: ["IP:PORT/PROTO"], addresses: [the selected pods' IPs]}]
+ *   endpoints: ["IP:PORT/PROTO", "[IPv6]:PORT/PROTO"], addresses: [the selected pods' IPs]}]
  */
 json_t *lab_svc_json(struct lab *lab);
 
