@@ -9,7 +9,7 @@ import sys
 
 def main():
     dst, port, sport = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s = socket.socket(socket.AF_INET6 if ":" in dst else socket.AF_INET, socket.SOCK_STREAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.bind(("", sport))
     s.settimeout(1.0)

@@ -13,7 +13,7 @@ import time
 
 def main():
     dst, port, gos = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s = socket.socket(socket.AF_INET6 if ":" in dst else socket.AF_INET, socket.SOCK_DGRAM)
     s.connect((dst, port))
     s.settimeout(1.0)
 
