@@ -42,6 +42,8 @@ NODES=${NETPOL_NODES:-1}
 VIA=()
 [ "${NETPOL_VIA_SERVICE:-0}" = 1 ] && VIA=(--via-service)
 FAMILY=${NETPOL_FAMILY:-ipv4}
+MATRIX_FAMILY=() # lab matrix --family for the tables below (the egress ones via Services)
+MATRIX_SKIP=0
 
 MONITORS=()
 cleanup() {
@@ -59,11 +61,15 @@ stale_lab_sweep
 
 # matrix NAME PORT/PROTO EXPR [EXPR6]: EXPR6 (default EXPR) is IPv6's expectation.
 matrix() {
-	local name=$1 pp=$2 expr=$3 e6=()
+	local name=$1 pp=$2 expr=$3 e6=() fam=("${MATRIX_FAMILY[@]}")
 	[ $# -gt 3 ] && e6=(--expr6 "$4")
 	# IPv6 alone: its table is the only one.
 	[ "$FAMILY" = ipv6 ] && [ $# -gt 3 ] && { expr=$4; e6=(); }
-	if ! lab matrix "$pp" "${VIA[@]}" --json --timeout-ms "$TIMEOUT" >"$T/m.json" 2>"$T/m.err"; then
+	if [ "${MATRIX_SKIP:-0}" = 1 ]; then
+		diag "SKIP $name: $pp (see above)"
+		return 0
+	fi
+	if ! lab matrix "$pp" "${VIA[@]}" "${fam[@]}" --json --timeout-ms "$TIMEOUT" >"$T/m.json" 2>"$T/m.err"; then
 		not_ok "$name: $pp: lab matrix failed"
 		sed 's/^/#   /' "$T/m.err" | head -20
 		return 1
@@ -82,7 +88,7 @@ matrix() {
 	cat "$T/diff"
 	diagnose "$T/diff"
 	sleep 1
-	if lab matrix "$pp" "${VIA[@]}" --json --timeout-ms "$TIMEOUT" >"$T/m.json" 2>"$T/m.err" &&
+	if lab matrix "$pp" "${VIA[@]}" "${fam[@]}" --json --timeout-ms "$TIMEOUT" >"$T/m.json" 2>"$T/m.err" &&
 		/usr/bin/python3 "$HERE/expect.py" "${e6[@]}" "$T/m.json" "$expr" "${lab_json[@]}" >"$T/diff"; then
 		ok "$name: $pp (RE-PROBED: the first table above disagreed)"
 	else
@@ -373,6 +379,17 @@ fi
 unpolicy deny-x
 matrix "ingress policies deleted: everything connects" 80/TCP 'True'
 
+# Egress through an IPv6 ClusterIP: xcnid hands IPv4 Service flows alone
+# (--service-cidr) to kube-proxy before judging egress on the pod it picked; an
+# IPv6 one is judged on the ClusterIP itself (not a pod: denied under egress
+# isolation), a gap of issue 14. Via Services those tables are probed over
+# IPv4 alone (skipped in ipv6), and said; NETPOL_V6_SVC_EGRESS=1 probes them.
+MATRIX_FAMILY=()
+if [ ${#VIA[@]} -gt 0 ] && [ "$FAMILY" != ipv4 ] && [ "${NETPOL_V6_SVC_EGRESS:-0}" != 1 ]; then
+	diag "SKIP egress tables over IPv6 via Services: xcnid judges egress to an IPv6 ClusterIP on the ClusterIP (no IPv6 --service-cidr hand-off yet)"
+	MATRIX_FAMILY=(--family 4)
+	[ "$FAMILY" = ipv6 ] && MATRIX_SKIP=1
+fi
 deny_all x Egress | policy egress-x
 matrix "default deny egress in x (replies to incoming flows pass)" 80/TCP 'sns != "x"'
 policy egress-y80 <<'EOF'
@@ -404,6 +421,7 @@ EOF
 matrix "egress at the source and ingress at the destination must both allow" 80/TCP \
 	'(sns != "x" or dns == "y") and (dns != "y" or sns == "z") and dns != "x"'
 unpolicy egress-x egress-y80 ingress-y
+MATRIX_FAMILY=() MATRIX_SKIP=0
 matrix "all policies deleted: everything connects" 80/TCP 'True'
 
 # Policy changes reach flows already open, not only new ones: one UDP socket
