@@ -470,7 +470,13 @@ static int svc_text(struct lab *lab)
 
 		pt_strf(t, "%s/%s", json_string_value(json_object_get(s, "namespace")),
 			json_string_value(json_object_get(s, "name")));
-		pt_str(t, json_string_value(json_object_get(s, "clusterIP")));
+		/* Dual stack: every ClusterIP, the first family's first (kubectl shows them so with -o wide). */
+		json_array_foreach(json_object_get(s, "clusterIPs"), j, v)
+			off += (size_t)snprintf(buf + off, off < sizeof(buf) ? sizeof(buf) - off : 0,
+						"%s%s", j ? "," : "", json_string_value(v));
+		pt_str(t, off ? buf : json_string_value(json_object_get(s, "clusterIP")));
+		buf[0] = '\0';
+		off = 0;
 		/* As kubectl: PORT[:NODEPORT]/PROTO, then where it goes on the pods. */
 		json_array_foreach(json_object_get(s, "ports"), j, v) {
 			json_int_t np = json_integer_value(json_object_get(v, "nodePort"));
