@@ -478,22 +478,25 @@ static int svc_validate_ip(const struct lab_svc_list *l, const struct k8s_object
 	char a[INET6_ADDRSTRLEN], b[INET6_ADDRSTRLEN];
 	bool had = old && (fam == LAB_FAM_V4 ? old->has4 : old->has6);
 
+	/* The first address is spec.clusterIP's too: named as the API server names it. */
+	const char *field = ips->order == fam ? "spec.clusterIP" : "spec.clusterIPs[1]";
+
 	lab_svc_ip_str(ips, fam, a, sizeof(a));
 	if (had && strcmp(a, lab_svc_ip_str(old, fam, b, sizeof(b)))) {
-		fprintf(stderr, "lab apply: %s: Service %s/%s: spec.clusterIPs: %s, but it is %s "
-				"and the field is immutable\n", src, o->meta.ns, o->meta.name, a, b);
+		fprintf(stderr, "lab apply: %s: Service %s/%s: %s: %s, but it is %s "
+				"and the field is immutable\n", src, o->meta.ns, o->meta.name, field, a, b);
 		return -EINVAL;
 	}
 	if (fam == LAB_FAM_V4 ? !svc_in_range(ips->ip4) : !svc6_in_range(&ips->ip6)) {
-		fprintf(stderr, "lab apply: %s: Service %s/%s: spec.clusterIP: %s is not in the "
-				"service range %s/%d\n", src, o->meta.ns, o->meta.name, a,
+		fprintf(stderr, "lab apply: %s: Service %s/%s: %s: %s is not in the "
+				"service range %s/%d\n", src, o->meta.ns, o->meta.name, field, a,
 			fam == LAB_FAM_V4 ? LAB_SVC_NET : LAB_SVC_NET6,
 			fam == LAB_FAM_V4 ? LAB_SVC_PLEN : LAB_SVC_PLEN6);
 		return -EINVAL;
 	}
 	if (ip_taken(l, &one, o->meta.ns, o->meta.name)) {
-		fprintf(stderr, "lab apply: %s: Service %s/%s: spec.clusterIP: %s is already "
-				"allocated\n", src, o->meta.ns, o->meta.name, a);
+		fprintf(stderr, "lab apply: %s: Service %s/%s: %s: %s is already "
+				"allocated\n", src, o->meta.ns, o->meta.name, field, a);
 		return -EINVAL;
 	}
 	return 0;
