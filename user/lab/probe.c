@@ -359,8 +359,10 @@ static int probe_spec(const char *s, struct lab_port *p)
  * ones it has): an address (the outside, a node: its own family), a node's
  * name (its underlay address: IPv4), svc/NS/NAME's ClusterIPs, or NS/POD's
  * addresses. d[0] is IPv4's, d[1] IPv6's; *fams is narrowed to what exists.
+ * asked: --family was given (an address of the other family is then refused).
  */
-static int probe_dest(struct lab *lab, const char *to, unsigned int *fams, struct dest d[2])
+static int probe_dest(struct lab *lab, const char *to, unsigned int *fams, bool asked,
+		      struct dest d[2])
 {
 	const struct lab_node *node = strchr(to, '/') ? NULL : lab_node_find(lab, to);
 	struct dest lit;
@@ -370,7 +372,7 @@ static int probe_dest(struct lab *lab, const char *to, unsigned int *fams, struc
 		/* One address: its family is the probe's. */
 		if (node && dest_parse(node->ip, &lit))
 			return -1;
-		if (want != LAB_FAM_DUAL && want != dest_family(&lit)) {
+		if (asked && want != dest_family(&lit)) {
 			fprintf(stderr, "lab probe: %s is an %s address%s; --family %s cannot reach it\n",
 				node ? node->ip : to, fam_name(dest_family(&lit)),
 				node ? " (the underlay is IPv4)" : "",
@@ -485,7 +487,7 @@ int lab_cmd_probe(int argc, char **argv)
 	}
 	/* The outside has IPv4 alone; a pod every family of the lab. */
 	fams = fam ? fam : src ? lab.family : LAB_FAM_V4;
-	if (probe_dest(&lab, to, &fams, d))
+	if (probe_dest(&lab, to, &fams, fam != 0, d))
 		goto out;
 	/* One probe, nothing else running: this (only) thread enters the pod's netns,
 	 * and the process its node's cgroup (socket load balancing as the pod gets it). */
