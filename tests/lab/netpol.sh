@@ -188,10 +188,55 @@ EOF
 }
 
 KP=${LAB_KUBE_PROXY:-iptables}
+DNS=()
+if [ "$FAMILY" != ipv4 ]; then
+	# Refused before anything is made: a family that is none, IPv6 without kube-proxy.
+	lab up --ip-family ipv5 >"$T/out" 2>&1
+	check "lab up --ip-family ipv5: refused naming the flag, nothing made" \
+		bash -c "[ $? = 2 ] && grep -q -- '--ip-family ipv5: ipv4, ipv6 or dual' '$T/out' && [ ! -e '$XCNI_LAB_DIR/lab.json' ] && ! ip netns list | grep -q '^xcl-'"
+	lab up --ip-family "$FAMILY" --kube-proxy none >"$T/out" 2>&1
+	check "lab up --ip-family $FAMILY --kube-proxy none: refused (no IPv6 Services in xcnid yet), nothing made" \
+		bash -c "[ $? = 2 ] && grep -q 'does not translate IPv6 Services' '$T/out' && [ ! -e '$XCNI_LAB_DIR/lab.json' ] && ! ip netns list | grep -q '^xcl-'"
+	DNS=(--dns)
+fi
 check "lab up --nodes $NODES --kube-proxy $KP --ip-family $FAMILY" \
-	lab up --nodes "$NODES" --kube-proxy "$KP" --ip-family "$FAMILY" || { finish; exit 1; }
+	lab up --nodes "$NODES" --kube-proxy "$KP" --ip-family "$FAMILY" "${DNS[@]}" || { finish; exit 1; }
 check "apply namespaces x, y, z" lab apply -f "$EX/00-namespaces.yaml"
 check "apply pods a, b, c in each" lab apply -f "$EX/10-pods.yaml" || { finish; exit 1; }
+
+# Services' families as the API server decides them, and the DNS's answers.
+# cips NAME: the Service's clusterIPs, comma-separated.
+cips() {
+	lab get --json | /usr/bin/python3 -c '
+import json, sys
+print(",".join([s for s in json.load(sys.stdin)["services"] if s["namespace"] == "y" and s["name"] == sys.argv[1]][0]["clusterIPs"]))' "$1" 2>/dev/null
+}
+svc_fam() { # svc_fam NAME SPEC-LINES
+	printf 'apiVersion: v1\nkind: Service\nmetadata: {name: %s, namespace: y}\nspec:\n  selector: {pod: b}\n  ports: [{port: 80}]\n%s\n' "$1" "$2" >"$T/$1.yaml"
+	lab apply -f "$T/$1.yaml" >"$T/out" 2>&1
+}
+if [ "$FAMILY" = dual ]; then
+	svc_fam only6 '  ipFamilies: [IPv6]' &&
+		check "ipFamilies [IPv6]: one IPv6 ClusterIP ($(cips only6))" bash -c "[[ '$(cips only6)' =~ ^fd00:10:96::[0-9a-f]+$ ]]"
+	svc_fam both '  ipFamilyPolicy: RequireDualStack' &&
+		check "RequireDualStack: IPv4 and IPv6 ClusterIPs ($(cips both))" bash -c "[[ '$(cips both)' =~ ^10\.96\.[0-9.]+,fd00:10:96::[0-9a-f]+$ ]]"
+	out=$(lab exec x/a -- getent ahosts both.y 2>&1 | awk '{print $1}' | sort -u | tr '\n' ' ')
+	check "DNS answers A and AAAA for y/both ($out)" bash -c "[[ '$out' == *10.96.* && '$out' == *fd00:10:96::* ]]"
+	check "probe x/a svc/y/both over both families" lab probe x/a svc/y/both 80/tcp
+else
+	svc_fam only6 '' &&
+		check "IPv6 lab: a Service gets one IPv6 ClusterIP ($(cips only6))" bash -c "[[ '$(cips only6)' =~ ^fd00:10:96::[0-9a-f]+$ ]]"
+	svc_fam both '  ipFamilyPolicy: RequireDualStack'
+	check "IPv6 lab: RequireDualStack refused naming the field" grep -q "spec.ipFamilyPolicy: RequireDualStack, but the lab is not dual stack" "$T/out"
+	out=$(lab exec x/a -- getent ahosts only6.y 2>&1 | awk '{print $1}' | sort -u | tr '\n' ' ')
+	check "DNS answers AAAA for y/only6 ($out)" bash -c "[[ '$out' == fd00:10:96::* ]]"
+	check "probe x/a svc/y/only6 (ip6tables DNAT)" lab probe x/a svc/y/only6 80/tcp
+fi
+if [ "$FAMILY" != ipv4 ]; then
+	check "probe x/a y/b --family 6" lab probe x/a y/b 80/tcp --family 6
+	lab delete -f "$T/only6.yaml" >/dev/null 2>&1
+	[ -s "$T/both.yaml" ] && lab delete -f "$T/both.yaml" >/dev/null 2>&1
+fi
 # NETPOL_MONITOR=1 (for hunting a wrong cell): every node traces every packet,
 # and a mismatch shows the events of its flows.
 if [ "${NETPOL_MONITOR:-0}" = 1 ]; then
