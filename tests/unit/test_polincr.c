@@ -181,6 +181,9 @@ static uint32_t tiny_hash(const char *s)
 	return h % 7;
 }
 
+/* Steps whose identities born were added to local pods' policy as a delta. */
+static size_t born_steps;
+
 static void run(unsigned seed, uint32_t (*hash)(const char *), size_t *resets, size_t *steps)
 {
 	struct store *st = store_new();
@@ -218,6 +221,7 @@ static void run(unsigned seed, uint32_t (*hash)(const char *), size_t *resets, s
 			assert_true(!d->why == !d->full);
 			if (pol_incr_resets(pi) != resets0)
 				assert_true(d->full && d->why);
+			born_steps += !d->full && d->neps_born > 0;
 			if (d->full) {
 				assert_true(whole || !maps_known || r->ipcache);
 				model_whole(r);
@@ -259,6 +263,28 @@ static void test_random_sequences(void **state)
 		run(seed, NULL, &resets, &steps);
 	/* The comparison must mostly be of the incremental path, not the fallback. */
 	print_message("%zu steps, %zu whole compiles\n", steps, resets);
+	assert_true(resets * 3 < steps);
+}
+
+/*
+ * Identity births as deltas: without egress named ports, a new label set's
+ * entries are added to the local pods that do not change otherwise, by
+ * matching only the new identities against their policies' peers. The whole
+ * compile checks each step's result; the path must actually be taken often.
+ */
+static void test_random_births(void **state)
+{
+	size_t resets = 0, steps = 0;
+
+	(void)state;
+	gen_plain_egress = true;
+	born_steps = 0;
+	for (unsigned seed = 200; seed <= 240; seed++)
+		run(seed, NULL, &resets, &steps);
+	gen_plain_egress = false;
+	print_message("%zu steps, %zu whole compiles, %zu with births as deltas\n", steps, resets,
+		      born_steps);
+	assert_true(born_steps * 10 > steps);
 	assert_true(resets * 3 < steps);
 }
 
@@ -410,6 +436,7 @@ int main(void)
 		cmocka_unit_test(test_address_reused_in_one_batch),
 		cmocka_unit_test(test_whole_says_why),
 		cmocka_unit_test(test_random_sequences),
+		cmocka_unit_test(test_random_births),
 		cmocka_unit_test(test_random_collisions),
 	};
 

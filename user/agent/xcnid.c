@@ -504,11 +504,11 @@ static int sync_policy(const struct opts *o, struct from_pod *fp, struct store *
 		return err;
 	}
 	report_gen(o, fp, gen, r, NULL);
-	pr_info("generation %llu applied in %.2f ms (compile %.2f ms, %s%s%s%s, %zu pods compiled): "
+	pr_info("generation %llu applied in %.2f ms (compile %.2f ms, %s%s%s%s, %zu pods compiled, %zu given new identities): "
 		"%zu pods rewritten (%zu in place), %zu entries written, %zu deleted, %zu other map changes; "
 		"%zu identities, %zu policies\n",
 		(unsigned long long)gen, now_msf() - t0, t1 - t0, d->full ? "whole" : "delta",
-		d->why ? " [" : "", d->why ?: "", d->why ? "]" : "", d->neps_compiled, ss.eps_changed, ss.eps_in_place, ss.entries_written, ss.entries_deleted,
+		d->why ? " [" : "", d->why ?: "", d->why ? "]" : "", d->neps_compiled, d->neps_born, ss.eps_changed, ss.eps_in_place, ss.entries_written, ss.entries_deleted,
 		ss.other_changed, r->nidentities, r->npolicies);
 	return 0;
 }
