@@ -73,8 +73,17 @@ static void pod_put(struct store *st, unsigned *seed, unsigned i)
 			 "image", "i", "ports", ports);
 	if (!rnd(seed, 12))
 		json_object_set_new(spec, "hostNetwork", json_true());
-	if (rnd(seed, 8))
+	if (rnd(seed, 8)) {
 		json_object_set_new(status, "podIP", json_string(ip));
+		/* A third dual-stack; now and then an IPv6 another pod may hold. */
+		if (!rnd(seed, 3)) {
+			char ip6[40];
+
+			snprintf(ip6, sizeof(ip6), "fd00:1::%x", rnd(seed, 6) ? 1 + i : 0x100 + rnd(seed, 4));
+			json_object_set_new(status, "podIPs",
+					    json_pack("[{s:s}, {s:s}]", "ip", ip, "ip", ip6));
+		}
+	}
 	put(st, json_pack("{s:s, s:s, s:{s:s, s:s, s:o}, s:o, s:o}", "apiVersion", "v1", "kind",
 			  "Pod", "metadata", "name", name, "namespace", ns, "labels", labels,
 			  "spec", spec, "status", status));

@@ -181,6 +181,63 @@ static uint32_t tiny_hash(const char *s)
 	return h % 7;
 }
 
+/*
+ * pol_v6_build (from the incremental compiler's index) against the IPv6 of
+ * every managed pod of the view, in the view's order, the first of two on one
+ * address kept, with the identity the compiler gave the pod.
+ */
+static void v6_equal(struct pol_incr *pi, const struct cluster *c, const struct pol_opts *o)
+{
+	struct pol_v6 v;
+	size_t ni = 0, nk = 0;
+
+	assert_int_equal(pol_v6_build(pi, c, &v), 0);
+	for (size_t i = 0; i < c->n[K8S_POD]; i++) {
+		const struct k8s_pod *p = &c->objs[K8S_POD][i]->pod;
+		bool seen = false, seen_local = false, found = false;
+		bool local = p->node_name && !strcmp(p->node_name, o->node_name);
+		uint32_t id = pol_incr_pod_id(pi, p->meta.ns, p->meta.name);
+
+		if (p->host_network || !p->has_ip6)
+			continue;
+		/* The first pod on an address has its ipcache6 entry, the first
+		 * local one its key. */
+		for (size_t j = 0; j < i; j++) {
+			const struct k8s_pod *q = &c->objs[K8S_POD][j]->pod;
+
+			if (q->host_network || !q->has_ip6 || memcmp(q->ip6, p->ip6, 16))
+				continue;
+			seen = true;
+			seen_local |= q->node_name && !strcmp(q->node_name, o->node_name);
+		}
+		if (local && !seen_local)
+			nk++;
+		ni += !seen;
+		for (size_t j = 0; !seen && j < v.nipc && !found; j++) {
+			if (memcmp(v.ipc[j].key.addr, p->ip6, 16))
+				continue;
+			found = true;
+			assert_int_equal(v.ipc[j].key.prefixlen, 128);
+			assert_int_equal(v.ipc[j].val.identity, id ? id : XCNI_ID_UNMANAGED);
+			assert_int_equal(v.ipc[j].val.flags, XCNI_IPC_POD);
+		}
+		assert_true(found || seen);
+		if (!local || seen_local)
+			continue;
+		found = false;
+		for (size_t j = 0; j < v.nkeys && !found; j++)
+			if (!memcmp(v.keys[j].addr.addr, p->ip6, 16)) {
+				found = true;
+				assert_int_equal(v.keys[j].key,
+						 p->ip ? p->ip : pol_polkey6(p->ip6));
+			}
+		assert_true(found);
+	}
+	assert_int_equal(v.nipc, ni);
+	assert_int_equal(v.nkeys, nk);
+	pol_v6_free(&v);
+}
+
 /* Steps whose identities born were added to local pods' policy as a delta. */
 static size_t born_steps;
 
@@ -217,6 +274,7 @@ static void run(unsigned seed, uint32_t (*hash)(const char *), size_t *resets, s
 			maps_known = false; /* the writer refuses, the next sync is whole */
 		} else {
 			result_equal(r, &full);
+			v6_equal(pi, &c, &o);
 			/* A whole result always says why (the agent logs it), a delta never. */
 			assert_true(!d->why == !d->full);
 			if (pol_incr_resets(pi) != resets0)

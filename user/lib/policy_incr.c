@@ -209,6 +209,7 @@ struct pol_incr {
 	struct hmap pods; /* key -> ipod */
 	struct hmap nodes; /* name -> inode */
 	struct hmap ipx; /* address -> ipod (managed pods with an address) */
+	struct hmap v6; /* key -> ipod: managed pods with an IPv6 (pol_v6_build) */
 	struct hmap ents; /* address -> ipent */
 	struct hmap canon; /* canonical labels -> identity number */
 	struct hmap nsl; /* namespace -> struct nslabels (owned) */
@@ -280,6 +281,7 @@ static void incr_clear(struct pol_incr *pi)
 	hmap_free(&pi->pods);
 	hmap_free(&pi->nodes);
 	hmap_free(&pi->ipx);
+	hmap_free(&pi->v6);
 	hmap_free(&pi->ents);
 	hmap_free(&pi->canon);
 	hmap_free(&pi->nsl);
@@ -485,6 +487,14 @@ static const struct nodeaddr *nodeaddr_find(const struct nodeaddr *v, size_t n, 
 	return NULL;
 }
 
+/* A managed pod with an IPv6 is one pol_v6_build lists. */
+static int v6_add(struct pol_incr *pi, struct ipod *ip)
+{
+	if (!pod_managed(ip->pod) || !ip->pod->has_ip6)
+		return 0;
+	return hmap_put(&pi->v6, hstr(ip->key), (uintptr_t)ip->key, ip);
+}
+
 uint32_t pol_incr_pod_id(const struct pol_incr *pi, const char *ns, const char *name)
 {
 	char *key = pod_key(ns, name);
@@ -522,44 +532,57 @@ static int cmp_ipc6(const void *a, const void *b)
 	return memcmp(a, b, sizeof(struct xcni_ipcache6_key));
 }
 
+static int cmp_ipod_name(const void *a, const void *b)
+{
+	const struct k8s_pod *x = (*(const struct ipod *const *)a)->pod;
+	const struct k8s_pod *y = (*(const struct ipod *const *)b)->pod;
+	int d = cmp_str(x->meta.ns, y->meta.ns);
+
+	return d ? d : cmp_str(x->meta.name, y->meta.name);
+}
+
+/*
+ * From the index of pods with an IPv6, not the view: a walk of every pod of
+ * the cluster on each generation was most of the agent's CPU in churn at 100k
+ * pods (one cache miss per pod), with no IPv6 among them. In the view's order,
+ * so of two pods on one address the same one is kept (the sort is stable).
+ */
 int pol_v6_build(const struct pol_incr *pi, const struct cluster *c, struct pol_v6 *out)
 {
-	size_t n = c->n[K8S_POD];
+	size_t n = pi->v6.n, m = 0;
+	const struct ipod **v;
 
+	(void)c;
 	memset(out, 0, sizeof(*out));
 	out->ipc = calloc(n ? n : 1, sizeof(*out->ipc));
 	out->keys = calloc(n ? n : 1, sizeof(*out->keys));
-	if (!out->ipc || !out->keys) {
+	v = calloc(n ? n : 1, sizeof(*v));
+	if (!out->ipc || !out->keys || !v) {
+		free(v);
 		pol_v6_free(out);
 		return -ENOMEM;
 	}
-	for (size_t i = 0; i < n; i++) {
-		const struct k8s_pod *p = &c->objs[K8S_POD][i]->pod;
-		char *key;
-		const struct ipod *ip;
-
-		if (!pod_managed(p) || !p->has_ip6)
-			continue;
-		key = pod_key(p->meta.ns, p->meta.name);
-		if (!key) {
-			pol_v6_free(out);
-			return -ENOMEM;
-		}
-		ip = hmap_get(&pi->pods, hstr(key), (uintptr_t)key);
-		free(key);
+	hmap_each(&pi->v6, s)
+		if (m < n)
+			v[m++] = s->v;
+	qsort(v, m, sizeof(*v), cmp_ipod_name);
+	for (size_t i = 0; i < m; i++) {
+		const struct ipod *ip = v[i];
+		const struct k8s_pod *p = ip->pod;
 		struct pol_ipc6 *e = &out->ipc[out->nipc++];
 
 		e->key.prefixlen = 128;
 		memcpy(e->key.addr, p->ip6, 16);
-		e->val.identity = ip && ip->id ? ip->id : XCNI_ID_UNMANAGED;
+		e->val.identity = ip->id ? ip->id : XCNI_ID_UNMANAGED;
 		e->val.flags = XCNI_IPC_POD;
-		if (ip && ip->local) {
+		if (ip->local) {
 			struct pol_key6 *k = &out->keys[out->nkeys++];
 
 			memcpy(k->addr.addr, p->ip6, 16);
 			k->key = pod_addr(p, true);
 		}
 	}
+	free(v);
 	/* One entry per address. */
 	out->nipc = sort_dedup(out->ipc, out->nipc, sizeof(*out->ipc), cmp_ipc6);
 	out->nkeys = sort_dedup(out->keys, out->nkeys, sizeof(*out->keys), cmp16);
@@ -611,7 +634,8 @@ static int incr_index(struct pol_incr *pi, const struct cluster *c, struct ctx *
 	struct pol_result *r = &pi->r;
 
 	if (hmap_init(&pi->pods, true, x->npods) || hmap_init(&pi->nodes, true, x->nnodes) ||
-	    hmap_init(&pi->ipx, false, x->npods) || hmap_init(&pi->ents, false, r->nipcache) ||
+	    hmap_init(&pi->ipx, false, x->npods) || hmap_init(&pi->v6, true, 16) ||
+	    hmap_init(&pi->ents, false, r->nipcache) ||
 	    hmap_init(&pi->canon, true, r->nidentities) || hmap_init(&pi->nsl, true, x->nnsl) ||
 	    hmap_init(&pi->touched, false, 16) || hmap_init(&pi->dirty, false, 16))
 		return -ENOMEM;
@@ -668,6 +692,8 @@ static int incr_index(struct pol_incr *pi, const struct cluster *c, struct ctx *
 		if (ip->id)
 			rid_find(r, ip->id)->npods++;
 		if (ip->ip && hmap_put(&pi->ipx, hu32(ip->ip), UKEY(ip->ip), ip))
+			return -ENOMEM;
+		if (v6_add(pi, ip))
 			return -ENOMEM;
 		if (p->node_name) {
 			struct inode *n = inode_get(pi, p->node_name);
@@ -790,6 +816,7 @@ static void pod_unlink(struct pol_incr *pi, struct ipod *p)
 			dirty_ep(pi, p->ip);
 	}
 	inode_remove(pi, p);
+	hmap_del(&pi->v6, hstr(p->key), (uintptr_t)p->key);
 	hmap_del(&pi->pods, hstr(p->key), (uintptr_t)p->key);
 	free(p->key);
 	free(p);
@@ -911,6 +938,8 @@ static int pod_link(struct pol_incr *pi, const struct k8s_pod *p)
 	}
 	uint32_t a = pod_addr(p, ip->local);
 
+	if (v6_add(pi, ip))
+		return -ENOMEM;
 	if (pod_managed(p) && a) {
 		/* Another pod has the address: maybe one deleted further on in this
 		 * batch (a new pod reusing an old one's address); seen at the end. */
