@@ -1256,16 +1256,11 @@ void sort_unless_sorted(void *base, size_t n, size_t sz, int (*cmp)(const void *
 	}
 }
 
-void memo_free(struct peer_memo *memo, size_t cap)
-{
-	for (size_t i = 0; memo && i < cap; i++)
-		free(memo[i].ids);
-	free(memo);
-}
-
 void ctx_free(struct ctx *x)
 {
-	memo_free(x->memo, x->memo_cap);
+	for (size_t i = 0; x->memo && i < x->memo_cap; i++)
+		free(x->memo[i].ids);
+	free(x->memo);
 	free(x->labix);
 	for (size_t i = 0; i < x->nnsl; i++)
 		k8s_labels_free(&x->nsl[i].labels);

@@ -225,11 +225,6 @@ struct pol_incr {
 	 * at 100k pods (500-700 identities). */
 	size_t nlabix;
 	struct labix *labix;
-	/* Which identities each policy peer matches (memo_init, peer_ids), kept
-	 * while neither the identities nor the policies change: a local pod's
-	 * compile allocated and filled one sized for every policy's peers. */
-	size_t memo_cap;
-	struct peer_memo *memo;
 	/* one update's work */
 	struct hmap touched; /* addresses whose entries may change */
 	struct hmap dirty; /* local pods' addresses to compile again */
@@ -309,9 +304,6 @@ static void incr_clear(struct pol_incr *pi)
 	free(pi->labix);
 	pi->labix = NULL;
 	pi->nlabix = 0;
-	memo_free(pi->memo, pi->memo_cap);
-	pi->memo = NULL;
-	pi->memo_cap = 0;
 	pi->nipc = pi->npn = 0;
 	pi->ncollided = 0;
 	pi->valid = false;
@@ -755,12 +747,9 @@ static int incr_index(struct pol_incr *pi, const struct cluster *c, struct ctx *
 	pi->nnps = x->nnps;
 	pi->labix = x->labix;
 	pi->nlabix = x->nlabix;
-	pi->memo = x->memo;
-	pi->memo_cap = x->memo_cap;
 	x->nps = NULL;
 	x->np_id = NULL;
 	x->labix = NULL;
-	x->memo = NULL;
 	pi->named_egress = any_named_egress(pi->nps, pi->nnps);
 	return 0;
 }
@@ -1336,11 +1325,6 @@ static int eps_resync(struct pol_incr *pi, const struct cluster *c)
 		pi->labix = NULL;
 		pi->nlabix = 0;
 	}
-	if (pi->ids_changed || pi->pols_changed) {
-		memo_free(pi->memo, pi->memo_cap); /* indexes, and peers of old policies */
-		pi->memo = NULL;
-		pi->memo_cap = 0;
-	}
 	if (!all && !pi->dirty.n)
 		return 0;
 	if (all)
@@ -1371,14 +1355,8 @@ static int eps_resync(struct pol_incr *pi, const struct cluster *c)
 		if (build_id_pods(&x))
 			goto out;
 	}
-	if (!pi->memo) {
-		if (memo_init(&x))
-			goto out;
-		pi->memo = x.memo;
-		pi->memo_cap = x.memo_cap;
-	}
-	x.memo = pi->memo;
-	x.memo_cap = pi->memo_cap;
+	if (memo_init(&x))
+		goto out;
 	if (!pi->labix) {
 		if (labix_build(&x))
 			goto out;
@@ -1429,7 +1407,6 @@ out:
 	x.nps = NULL; /* pi's */
 	x.np_id = NULL;
 	x.labix = NULL;
-	x.memo = NULL;
 	x.r = NULL;
 	ctx_free(&x);
 	return ret;

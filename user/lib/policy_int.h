@@ -123,7 +123,6 @@ int labels_copy(struct k8s_labels *dst, const struct k8s_labels *src, const char
 		const char *value);
 int labix_build(struct ctx *x);
 int memo_init(struct ctx *x);
-void memo_free(struct peer_memo *memo, size_t cap);
 uint32_t pod_addr(const struct k8s_pod *p, bool local);
 bool pod_managed(const struct k8s_pod *p);
 void set_err(struct k8s_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
