@@ -8,6 +8,7 @@
 #ifndef XCNI_TEST_CLUSTERGEN_H
 #define XCNI_TEST_CLUSTERGEN_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 #include <jansson.h>
@@ -72,8 +73,17 @@ static void pod_put(struct store *st, unsigned *seed, unsigned i)
 			 "image", "i", "ports", ports);
 	if (!rnd(seed, 12))
 		json_object_set_new(spec, "hostNetwork", json_true());
-	if (rnd(seed, 8))
+	if (rnd(seed, 8)) {
 		json_object_set_new(status, "podIP", json_string(ip));
+		/* A third dual-stack; now and then an IPv6 another pod may hold. */
+		if (!rnd(seed, 3)) {
+			char ip6[40];
+
+			snprintf(ip6, sizeof(ip6), "fd00:1::%x", rnd(seed, 6) ? 1 + i : 0x100 + rnd(seed, 4));
+			json_object_set_new(status, "podIPs",
+					    json_pack("[{s:s}, {s:s}]", "ip", ip, "ip", ip6));
+		}
+	}
 	put(st, json_pack("{s:s, s:s, s:{s:s, s:s, s:o}, s:o, s:o}", "apiVersion", "v1", "kind",
 			  "Pod", "metadata", "name", name, "namespace", ns, "labels", labels,
 			  "spec", spec, "status", status));
@@ -121,9 +131,17 @@ static json_t *peer(unsigned *seed)
 	}
 }
 
-static json_t *port(unsigned *seed)
+/*
+ * No named port in egress rules: an egress named port makes local pods'
+ * policy depend on every pod, so the incremental compiler compiles them all
+ * again on any pod event; without one it adds a new identity's entries only
+ * (the path test_polincr's births runs exercise).
+ */
+static bool gen_plain_egress;
+
+static json_t *port(unsigned *seed, bool egress)
 {
-	switch (rnd(seed, 4)) {
+	switch (rnd(seed, egress && gen_plain_egress ? 2 : 4)) {
 	case 0:
 		return json_pack("{s:s, s:i}", "protocol", "TCP", "port", 80);
 	case 1:
@@ -159,7 +177,7 @@ static void np_put(struct store *st, unsigned *seed, unsigned i)
 			for (unsigned p = rnd(seed, 3); p > 0; p--)
 				json_array_append_new(peers, peer(seed));
 			for (unsigned p = rnd(seed, 3); p > 0; p--)
-				json_array_append_new(ports, port(seed));
+				json_array_append_new(ports, port(seed, dir));
 			json_object_set_new(rule, dir ? "to" : "from", peers);
 			json_object_set_new(rule, "ports", ports);
 			json_array_append_new(rules, rule);

@@ -181,6 +181,66 @@ static uint32_t tiny_hash(const char *s)
 	return h % 7;
 }
 
+/*
+ * pol_v6_build (from the incremental compiler's index) against the IPv6 of
+ * every managed pod of the view, in the view's order, the first of two on one
+ * address kept, with the identity the compiler gave the pod.
+ */
+static void v6_equal(struct pol_incr *pi, const struct cluster *c, const struct pol_opts *o)
+{
+	struct pol_v6 v;
+	size_t ni = 0, nk = 0;
+
+	assert_int_equal(pol_v6_build(pi, c, &v), 0);
+	for (size_t i = 0; i < c->n[K8S_POD]; i++) {
+		const struct k8s_pod *p = &c->objs[K8S_POD][i]->pod;
+		bool seen = false, seen_local = false, found = false;
+		bool local = p->node_name && !strcmp(p->node_name, o->node_name);
+		uint32_t id = pol_incr_pod_id(pi, p->meta.ns, p->meta.name);
+
+		if (p->host_network || !p->has_ip6)
+			continue;
+		/* The first pod on an address has its ipcache6 entry, the first
+		 * local one its key. */
+		for (size_t j = 0; j < i; j++) {
+			const struct k8s_pod *q = &c->objs[K8S_POD][j]->pod;
+
+			if (q->host_network || !q->has_ip6 || memcmp(q->ip6, p->ip6, 16))
+				continue;
+			seen = true;
+			seen_local |= q->node_name && !strcmp(q->node_name, o->node_name);
+		}
+		if (local && !seen_local)
+			nk++;
+		ni += !seen;
+		for (size_t j = 0; !seen && j < v.nipc && !found; j++) {
+			if (memcmp(v.ipc[j].key.addr, p->ip6, 16))
+				continue;
+			found = true;
+			assert_int_equal(v.ipc[j].key.prefixlen, 128);
+			assert_int_equal(v.ipc[j].val.identity, id ? id : XCNI_ID_UNMANAGED);
+			assert_int_equal(v.ipc[j].val.flags, XCNI_IPC_POD);
+		}
+		assert_true(found || seen);
+		if (!local || seen_local)
+			continue;
+		found = false;
+		for (size_t j = 0; j < v.nkeys && !found; j++)
+			if (!memcmp(v.keys[j].addr.addr, p->ip6, 16)) {
+				found = true;
+				assert_int_equal(v.keys[j].key,
+						 p->ip ? p->ip : pol_polkey6(p->ip6));
+			}
+		assert_true(found);
+	}
+	assert_int_equal(v.nipc, ni);
+	assert_int_equal(v.nkeys, nk);
+	pol_v6_free(&v);
+}
+
+/* Steps whose identities born were added to local pods' policy as a delta. */
+static size_t born_steps;
+
 static void run(unsigned seed, uint32_t (*hash)(const char *), size_t *resets, size_t *steps)
 {
 	struct store *st = store_new();
@@ -214,10 +274,12 @@ static void run(unsigned seed, uint32_t (*hash)(const char *), size_t *resets, s
 			maps_known = false; /* the writer refuses, the next sync is whole */
 		} else {
 			result_equal(r, &full);
+			v6_equal(pi, &c, &o);
 			/* A whole result always says why (the agent logs it), a delta never. */
 			assert_true(!d->why == !d->full);
 			if (pol_incr_resets(pi) != resets0)
 				assert_true(d->full && d->why);
+			born_steps += !d->full && d->neps_born > 0;
 			if (d->full) {
 				assert_true(whole || !maps_known || r->ipcache);
 				model_whole(r);
@@ -259,6 +321,28 @@ static void test_random_sequences(void **state)
 		run(seed, NULL, &resets, &steps);
 	/* The comparison must mostly be of the incremental path, not the fallback. */
 	print_message("%zu steps, %zu whole compiles\n", steps, resets);
+	assert_true(resets * 3 < steps);
+}
+
+/*
+ * Identity births as deltas: without egress named ports, a new label set's
+ * entries are added to the local pods that do not change otherwise, by
+ * matching only the new identities against their policies' peers. The whole
+ * compile checks each step's result; the path must actually be taken often.
+ */
+static void test_random_births(void **state)
+{
+	size_t resets = 0, steps = 0;
+
+	(void)state;
+	gen_plain_egress = true;
+	born_steps = 0;
+	for (unsigned seed = 200; seed <= 240; seed++)
+		run(seed, NULL, &resets, &steps);
+	gen_plain_egress = false;
+	print_message("%zu steps, %zu whole compiles, %zu with births as deltas\n", steps, resets,
+		      born_steps);
+	assert_true(born_steps * 10 > steps);
 	assert_true(resets * 3 < steps);
 }
 
@@ -410,6 +494,7 @@ int main(void)
 		cmocka_unit_test(test_address_reused_in_one_batch),
 		cmocka_unit_test(test_whole_says_why),
 		cmocka_unit_test(test_random_sequences),
+		cmocka_unit_test(test_random_births),
 		cmocka_unit_test(test_random_collisions),
 	};
 

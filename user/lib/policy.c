@@ -1010,6 +1010,8 @@ static int compile_rule(const struct ctx *x, struct epbuild *eb, const struct k8
 	if (ret)
 		goto out;
 	if (!r->npeers) {
+		if (x->peers_only)
+			goto out;
 		ret = emit(eb, XCNI_ID_ANY, &fixed, rr);
 		/* Any destination, named port: the pods that have the name. */
 		for (size_t k = 0; !ret && named && k < x->r->nidentities; k++)
@@ -1020,6 +1022,8 @@ static int compile_rule(const struct ctx *x, struct epbuild *eb, const struct k8
 		const struct k8s_np_peer *peer = &r->peers[i];
 
 		if (peer->ipblock) {
+			if (x->peers_only)
+				continue;
 			ret = ipblock_add(x, eb, peer->ipblock, &fixed, named, r, rr);
 			continue;
 		}
@@ -1186,7 +1190,7 @@ int compile_ep(const struct ctx *x, const struct k8s_pod *pod, uint32_t identity
 				ret = compile_rule(x, eb, pod, np, &rules[ri], &rr);
 			}
 		}
-		if (!ret)
+		if (!ret && !x->peers_only)
 			ret = build_groups(eb);
 	}
 	epbuild_reset_rules(eb);

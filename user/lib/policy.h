@@ -155,6 +155,9 @@ struct pol_delta {
 	struct pol_podname *pn_put;
 	uint32_t *pn_del;
 	size_t neps_compiled; /* local pods whose policy was compiled again */
+	/* Local pods given the entries of identities born in this update (their
+	 * peers matched against the new identities only, not compiled again). */
+	size_t neps_born;
 };
 
 struct pol_incr;

@@ -88,6 +88,11 @@ struct ctx {
 	 * looks at the identities carrying its first label, not at all of them. */
 	size_t nlabix;
 	struct labix *labix;
+	/* Only the entries naming r->identities through a selector peer: no
+	 * "any peer" entries, no ipBlocks (the incremental compiler adding the
+	 * identities born in an update to local pods' policy; it never asks when
+	 * an egress rule names a port, whose entries depend on every pod). */
+	bool peers_only;
 };
 
 struct labix;
