@@ -785,6 +785,11 @@ static size_t expected(const struct row *r, const uint8_t *in, size_t len, uint8
 	size_t n;
 
 	memcpy(want, in, len);
+	/* Geneve with IPv6 inside is taken apart before it is judged
+	 * (from_overlay6): the inner frame, whatever the verdict. */
+	if ((r->prog == FROM_OVERLAY || r->prog == FROM_OVERLAY_LB) && !r->plain &&
+	    r->eth == ETH_P_IPV6)
+		return build_inner(r, want);
 	if (r->ret != TC_ACT_REDIRECT && r->reason != XCNI_FWD_DECAP_HOST)
 		return len;
 	switch (r->reason) {
