@@ -85,7 +85,9 @@ done | put nodes.yaml
 printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: x}\n' | put ns.yaml
 
 for n in 1 2; do
-	in_node "$n" "$BUILD/xcnid" --pin-dir "$(pin "$n")" --node-name "n$n" --manifests "$M" \
+	# Started directly (nsenter execs it): $! is the agent's own PID.
+	nsenter --net="/var/run/netns/$(node_ns "$n")" \
+		"$BUILD/xcnid" --pin-dir "$(pin "$n")" --node-name "n$n" --manifests "$M" \
 		--pod-cidr "10.201.$n.0/24" --pod-cidr6 "fd00:201:$n::/64" --service-cidr none \
 		--no-masquerade --underlay-dev ul0 --xdp-mode off -v >"$T/xcnid$n.log" 2>&1 &
 	AGENTS+=($!)
