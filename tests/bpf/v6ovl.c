@@ -362,6 +362,34 @@ static void v6ovl_not_encap(void **state)
 			NULL, NULL);
 	}
 	{
+		/* 1500 bytes of IPv6 do not fit the underlay's 1500 once wrapped: to
+		 * the stack untouched, which routes it to xcni0 (MTU - 50) and answers
+		 * Packet Too Big. */
+		static uint8_t big[ETH_HLEN + 1500], bout[ETH_HLEN + 1600];
+		struct bpf_test_run_opts o = {};
+		struct xcni_metric before[XCNI_NR_METRICS], after[XCNI_NR_METRICS];
+		__u32 idx = XCNI_METRIC_IDX(XCNI_FWD_TOO_BIG, XCNI_DIR_FROM_POD);
+		FROM_A(A6, R6, IPPROTO_UDP);
+
+		f.sport = 40005;
+		f.dport = 53;
+		frame6(&f, in);
+		memcpy(big, in, ETH_HLEN + 48);
+		big[ETH_HLEN + 4] = (1500 - 40) >> 8; /* payload length 1460 */
+		big[ETH_HLEN + 5] = (1500 - 40) & 0xff;
+		big[ETH_HLEN + 40 + 4] = (1500 - 40) >> 8; /* UDP length */
+		big[ETH_HLEN + 40 + 5] = (1500 - 40) & 0xff;
+		assert_int_equal(read_metrics(before), 0);
+		assert_int_equal(run(FROM_POD_OV, DEV_A, big, sizeof(big), bout, sizeof(bout), 0, &o),
+				 0);
+		assert_true(ring_buffer__consume(env.rb) >= 0);
+		assert_int_equal(read_metrics(after), 0);
+		assert_int_equal(o.retval, TC_ACT_OK);
+		assert_int_equal(after[idx].packets - before[idx].packets, 1);
+		assert_int_equal(o.data_size_out, sizeof(big));
+		assert_memory_equal(bout, big, sizeof(big));
+	}
+	{
 		/* A node's address, another port: the stack's (no tunnel for a node). */
 		FROM_A(A6, N2_6, IPPROTO_TCP);
 		f.sport = 40004;
