@@ -17,6 +17,7 @@
 #include "lib/compat.h"
 #include "lib/ct.h"
 #include "lib/encap.h"
+#include "lib/encap6.h"
 #include "lib/exit.h"
 #include "lib/ipv6.h"
 #include "lib/l2.h"
@@ -93,19 +94,51 @@ static __always_inline int to_remote_node(struct __sk_buff *skb, struct pkt *p, 
 }
 
 /*
- * IPv6 from a pod (one node: no overlay yet). Anti-spoofing (the pod's IPv6,
+ * IPv6 to a pod on another node: hop limit down by one, Geneve over the IPv4
+ * underlay, out of it. Too big once encapsulated: the stack, routing it to
+ * the overlay device, answers Packet Too Big (as to_remote_node). Not
+ * inlined: its frame (the outer headers) and ct6_icmp_related's are never on
+ * the stack together, so from_pod6 fits the verifier's 512 bytes.
+ */
+static __attribute__((noinline)) int to_remote_node6(struct __sk_buff *skb, struct pkt6 *p,
+						     __u32 tunnel)
+{
+	struct encap_in in;
+	__u32 mtu = 0;
+	int reason;
+
+	if (bpf_check_mtu(skb, underlay_ifindex, &mtu, XCNI_ENCAP_LEN, 0))
+		return XCNI_FWD_TOO_BIG;
+	reason = encap_in_take6(skb, p, &in);
+	if (reason)
+		return reason;
+	p->hop_limit--;
+	if (bpf_skb_store_bytes(skb, IP6_HOPLIMIT_OFF, &p->hop_limit, 1, 0))
+		return XCNI_DROP_ENCAP;
+	reason = geneve_encap(skb, &in, node_ip, tunnel, vni);
+	if (reason)
+		return reason;
+	tunnel_count(tunnel, skb->len, 0);
+	return bpf_redirect_neigh(underlay_ifindex, NULL, 0, 0) == TC_ACT_REDIRECT ?
+		       XCNI_FWD_ENCAP : XCNI_DROP_REDIRECT;
+}
+
+/*
+ * IPv6 from a pod. Anti-spoofing (the pod's IPv6,
  * or a link-local source for neighbour discovery and its gateway only; its
  * MAC), neighbour discovery (the gateway answered here), conntrack, egress
- * and, for a pod of this node, ingress policy, then redirect to that pod or
- * the host stack. Global: verified on its own, the IPv4 path does not carry it.
+ * and, for a pod of this node, ingress policy, then redirect to that pod,
+ * Geneve to the node of a remote one (ipcache6 tunnel_ip), or the host
+ * stack. Global: verified on its own, the IPv4 path does not carry it.
  */
 __attribute__((noinline)) int from_pod6(struct __sk_buff *skb)
 {
 	struct xcni_endpoint *src, *dst;
+	struct xcni_ipcache_val *dipc;
 	struct verdict v = {};
 	struct pkt6 p = {};
 	__u8 ep_ip6[16], smac[ETH_ALEN];
-	__u32 ep_id = 0;
+	__u32 ep_id = 0, tunnel = 0;
 	int reason, verdict = TC_ACT_OK, ct;
 	__u8 ctf;
 
@@ -163,13 +196,31 @@ __attribute__((noinline)) int from_pod6(struct __sk_buff *skb)
 		goto out;
 	}
 	dst = bpf_map_lookup_elem(&xcni_endpoints6, p.tuple.daddr);
+	/* Remote: a pod on another node (the overlay's), or a node itself. */
+	dipc = NULL;
+	if (!dst) {
+		dipc = ipcache6_lookup(p.tuple.daddr);
+		if (dipc) {
+			reason = remote6_check(&p, dipc, node_ip, &tunnel);
+			if (reason)
+				goto out;
+		}
+	}
 	if (ct == CT_NEW || ct == CT_STALE) {
 		v.src_id = ipcache6_identity(p.tuple.saddr);
-		v.dst_id = ipcache6_identity(p.tuple.daddr);
+		v.dst_id = dipc ? dipc->identity : ipcache6_identity(p.tuple.daddr);
 		reason = flow_judge6(&p, ct, polkey_of(src, ep_ip6),
 				     dst ? polkey_of(dst, p.tuple.daddr) : 0, &v, ep_id, 0);
 		if (reason)
 			goto out;
+	}
+	/* To a pod of another node (hop limit expiry: the stack answers). */
+	if (tunnel && !(ctf & XCNI_CT_F_STACK)) {
+		reason = p.hop_limit <= 1 ? XCNI_FWD_STACK : to_remote_node6(skb, &p, tunnel);
+		/* The verdict of the redirect, which only FWD_ENCAP is. */
+		if (reason == XCNI_FWD_ENCAP)
+			verdict = TC_ACT_REDIRECT;
+		goto out;
 	}
 	/* Not to a pod of this node, or a flow the stack brought: the stack's. */
 	if (!dst || (ctf & XCNI_CT_F_STACK)) {

@@ -16,6 +16,7 @@
 #include "lib/compat.h"
 #include "lib/ct.h"
 #include "lib/encap.h"
+#include "lib/encap6.h"
 #include "lib/exit.h"
 #include "lib/maps.h"
 #include "lib/parse.h"
@@ -26,8 +27,66 @@ const volatile __u32 node_ip = 0;
 const volatile __u32 underlay_ifindex = 0;
 const volatile __u32 vni = 0;
 
-SEC("tc")
-int to_overlay(struct __sk_buff *skb)
+/*
+ * IPv6 the host routed to a remote pod (xcnid routes every other Node's
+ * IPv6 podCIDR here): as to_overlay, ipcache6 and xcni_ct6. Global: the
+ * IPv4 path does not carry its frame.
+ */
+__attribute__((noinline)) int to_overlay6(struct __sk_buff *skb)
+{
+	struct xcni_ipcache_val *dipc;
+	struct xcni_endpoint *src = NULL;
+	struct encap_in in;
+	struct verdict v = {};
+	struct pkt6 p = {};
+	int reason, verdict = TC_ACT_OK, ct;
+	__u8 ctf;
+
+	if (!skb)
+		return TC_ACT_SHOT;
+	p.len = skb->len;
+	reason = parse_ipv6(skb, &p);
+	if (reason)
+		goto out;
+	dipc = ipcache6_lookup(p.tuple.daddr);
+	if (!dipc || !dipc->tunnel_ip) {
+		reason = XCNI_DROP_NO_TUNNEL;
+		goto out;
+	}
+	src = bpf_map_lookup_elem(&xcni_endpoints6, p.tuple.saddr);
+	if (src) {
+		ct = ct6_track(skb, &p, &ctf);
+		if (ct == CT_INVALID) {
+			reason = p.frag_later ? XCNI_DROP_FRAGMENT : XCNI_DROP_CT_INVALID;
+			goto out;
+		}
+		if (ct == CT_NEW || ct == CT_STALE) {
+			v.src_id = ipcache6_identity(p.tuple.saddr);
+			v.dst_id = dipc->identity;
+			reason = flow_judge6(&p, ct, polkey_of(src, p.tuple.saddr), 0, &v,
+					     src->ep_id, XCNI_CT_F_STACK);
+			if (reason)
+				goto out;
+		}
+	}
+	reason = encap_in_take6(skb, &p, &in);
+	/* Too big for a Geneve header: nothing the stack could do again. */
+	if (reason == XCNI_FWD_TOO_BIG)
+		reason = XCNI_DROP_ENCAP;
+	if (reason)
+		goto out;
+	reason = geneve_encap(skb, &in, node_ip, dipc->tunnel_ip, vni);
+	if (reason)
+		goto out;
+	tunnel_count(dipc->tunnel_ip, skb->len, 0);
+	verdict = bpf_redirect_neigh(underlay_ifindex, NULL, 0, 0);
+	reason = verdict == TC_ACT_REDIRECT ? XCNI_FWD_ENCAP : XCNI_DROP_REDIRECT;
+out:
+	return finish6(skb, reason, XCNI_DIR_TO_OVERLAY, src ? src->ep_id : 0, &p, verdict, &v);
+}
+
+/* IPv4 (and whatever else is dropped): global, beside to_overlay6 (see from_pod4). */
+__attribute__((noinline)) int to_overlay4(struct __sk_buff *skb)
 {
 	struct xcni_ipcache_val *dipc;
 	struct xcni_endpoint *src = NULL;
@@ -38,6 +97,8 @@ int to_overlay(struct __sk_buff *skb)
 	int reason, verdict = TC_ACT_OK, ct;
 	__u8 ctf;
 
+	if (!skb)
+		return TC_ACT_SHOT;
 	p.len = skb->len;
 	cursor_init(&c, skb);
 	p.eth = cursor_take(&c, sizeof(struct ethhdr));
@@ -83,6 +144,14 @@ int to_overlay(struct __sk_buff *skb)
 	reason = verdict == TC_ACT_REDIRECT ? XCNI_FWD_ENCAP : XCNI_DROP_REDIRECT;
 out:
 	return finish(skb, reason, XCNI_DIR_TO_OVERLAY, src ? src->ep_id : 0, &p, verdict, &v);
+}
+
+SEC("tc")
+int to_overlay(struct __sk_buff *skb)
+{
+	if (skb->protocol == bpf_htons(ETH_P_IPV6))
+		return to_overlay6(skb);
+	return to_overlay4(skb);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -37,6 +37,7 @@ suites=(
 	"xcnid-crash:bash tests/integration/agent-crash.sh"
 	"policy-netns:bash tests/integration/policy.sh"
 	"v6-netns:bash tests/integration/v6.sh"
+	"v6ovl-netns:bash tests/integration/v6ovl.sh"
 	"svc-netns:bash tests/integration/svc.sh"
 	"svc-sctp-netns:bash tests/integration/svc_sctp.sh"
 	"ct-pressure:bash tests/integration/ctpressure.sh"

@@ -49,10 +49,10 @@ static __always_inline __u16 csum_fold(__u32 csum)
  * over the tuple), the same on every node and every boot, in 49152-65535.
  * Shared with userspace (tests) as written here.
  */
-static __always_inline __u16 flow_sport(const struct xcni_ct_key *t)
+static __always_inline __u16 flow_sport_of(__u32 saddr, __u32 daddr, __u16 sport, __u16 dport,
+					   __u8 proto)
 {
-	__u32 h = t->saddr ^ ((t->daddr << 7) | (t->daddr >> 25)) ^
-		  ((__u32)t->sport << 16 | t->dport) ^ t->proto;
+	__u32 h = saddr ^ ((daddr << 7) | (daddr >> 25)) ^ ((__u32)sport << 16 | dport) ^ proto;
 
 	h ^= h >> 16;
 	h *= 0x85ebca6b;
@@ -62,13 +62,19 @@ static __always_inline __u16 flow_sport(const struct xcni_ct_key *t)
 	return 49152 | (h & 0x3fff);
 }
 
+static __always_inline __u16 flow_sport(const struct xcni_ct_key *t)
+{
+	return flow_sport_of(t->saddr, t->daddr, t->sport, t->dport, t->proto);
+}
+
 /* What encapsulation needs from the packet, read before anything rewrites it
  * (a store invalidates every packet pointer). */
 struct encap_in {
-	__u16 inner_len; /* the inner IPv4 tot_len */
-	__u8 tos;
+	__u16 inner_len; /* the inner IP packet's length (IPv4 tot_len, IPv6 40 + payload) */
+	__u16 sport; /* the outer UDP source port: the inner flow's hash */
+	__be16 inner_proto; /* ETH_P_IP or ETH_P_IPV6: the inner Ethernet's type */
+	__u8 tos; /* IPv4 TOS, IPv6 traffic class: copied to the outer header */
 	__u8 macs[2 * ETH_ALEN]; /* the inner Ethernet's destination and source */
-	struct xcni_ct_key tuple;
 };
 
 static __always_inline void encap_in_take(const struct pkt *p, struct encap_in *in)
@@ -77,7 +83,8 @@ static __always_inline void encap_in_take(const struct pkt *p, struct encap_in *
 	in->tos = p->ip->tos;
 	__builtin_memcpy(in->macs, p->eth->h_dest, ETH_ALEN);
 	__builtin_memcpy(in->macs + ETH_ALEN, p->eth->h_source, ETH_ALEN);
-	in->tuple = p->tuple;
+	in->sport = flow_sport(&p->tuple);
+	in->inner_proto = bpf_htons(ETH_P_IP);
 }
 
 /*
@@ -101,7 +108,7 @@ static __always_inline int geneve_encap(struct __sk_buff *skb, const struct enca
 
 	__builtin_memcpy(h.inner_eth.h_dest, in->macs, ETH_ALEN);
 	__builtin_memcpy(h.inner_eth.h_source, in->macs + ETH_ALEN, ETH_ALEN);
-	h.inner_eth.h_proto = bpf_htons(ETH_P_IP);
+	h.inner_eth.h_proto = in->inner_proto;
 	h.ip.version = 4;
 	h.ip.ihl = 5;
 	h.ip.tos = in->tos;
@@ -112,7 +119,7 @@ static __always_inline int geneve_encap(struct __sk_buff *skb, const struct enca
 	h.ip.saddr = node_ip;
 	h.ip.daddr = tunnel_ip;
 	h.ip.check = csum_fold(bpf_csum_diff(NULL, 0, (__be32 *)&h.ip, sizeof(h.ip), 0));
-	h.udp.source = bpf_htons(flow_sport(&in->tuple));
+	h.udp.source = bpf_htons(in->sport);
 	h.udp.dest = bpf_htons(XCNI_GENEVE_PORT);
 	h.udp.len = bpf_htons(inner_len + XCNI_ENCAP_LEN - sizeof(struct iphdr));
 	h.gnv.proto = bpf_htons(XCNI_GENEVE_PROTO_ETH);
@@ -122,6 +129,15 @@ static __always_inline int geneve_encap(struct __sk_buff *skb, const struct enca
 		return XCNI_DROP_ENCAP;
 	if (bpf_skb_store_bytes(skb, ETH_HLEN, &h, XCNI_ENCAP_LEN, 0))
 		return XCNI_DROP_ENCAP;
+	/* An IPv6 inner packet: the outer Ethernet header (the one it came
+	 * with) now carries IPv4 (adjust_room set skb->protocol already). */
+	if (in->inner_proto != bpf_htons(ETH_P_IP)) {
+		__be16 proto = bpf_htons(ETH_P_IP);
+
+		if (bpf_skb_store_bytes(skb, offsetof(struct ethhdr, h_proto), &proto,
+					sizeof(proto), 0))
+			return XCNI_DROP_ENCAP;
+	}
 	return 0;
 }
 

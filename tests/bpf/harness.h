@@ -166,6 +166,11 @@ extern const struct CMUnitTest v6_tests[];
 extern const size_t nr_v6_tests;
 void v6_event(const void *data);
 
+/* tests/bpf/v6ovl.c: IPv6 in Geneve, run after v6.c; v6ovl_event takes IPv6 events. */
+extern const struct CMUnitTest v6ovl_tests[];
+extern const size_t nr_v6ovl_tests;
+void v6ovl_event(const void *data);
+
 /* tests/bpf/lb.c: Services in BPF, run after the rows. */
 extern const struct CMUnitTest lb_tests[];
 extern const size_t nr_lb_tests;

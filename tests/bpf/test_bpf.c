@@ -731,8 +731,10 @@ static int on_event(void *ctx, void *data, size_t size)
 {
 	(void)ctx;
 	/* An IPv6 event: the IPv4 record (addresses 0) and the IPv6 addresses. */
-	if (size == sizeof(struct xcni_event6))
+	if (size == sizeof(struct xcni_event6)) {
 		v6_event(data);
+		v6ovl_event(data);
+	}
 	else if (size != sizeof(struct xcni_event))
 		return -EINVAL;
 	size = sizeof(struct xcni_event);
@@ -785,6 +787,11 @@ static size_t expected(const struct row *r, const uint8_t *in, size_t len, uint8
 	size_t n;
 
 	memcpy(want, in, len);
+	/* Geneve with IPv6 inside is taken apart before it is judged
+	 * (from_overlay6): the inner frame, whatever the verdict. */
+	if ((r->prog == FROM_OVERLAY || r->prog == FROM_OVERLAY_LB) && !r->plain &&
+	    r->eth == ETH_P_IPV6)
+		return build_inner(r, want);
 	if (r->ret != TC_ACT_REDIRECT && r->reason != XCNI_FWD_DECAP_HOST)
 		return len;
 	switch (r->reason) {
@@ -1702,6 +1709,7 @@ int main(int argc, char **argv)
 		{ xdp6_tests, nr_xdp6_tests }, /* the IPv6 prefilter: its own trie */
 		{ hostile, nh }, /* the hostile-packet matrix (tests/bpf/hostile.c) */
 		{ v6_tests, nr_v6_tests }, /* IPv6 (tests/bpf/v6.c), on the rows' endpoints */
+		{ v6ovl_tests, nr_v6ovl_tests }, /* IPv6 across nodes (tests/bpf/v6ovl.c) */
 	};
 	struct CMUnitTest *all;
 	size_t n = 0;

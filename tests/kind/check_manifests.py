@@ -203,7 +203,7 @@ def check_families(docs):
     readme = read(os.path.join(ROOT, "README.md"))
     check("README.md: says how to use both configs, and what IPv6 lacks",
           "kind-config-dual.yaml" in readme and "kind-config-ipv6.yaml" in readme
-          and "does not forward IPv6 across nodes" in " ".join(readme.split()), "README.md does not name them or the gap")
+          and "does not run over an IPv6 underlay" in " ".join(readme.split()), "README.md does not name them or the gap")
 
 
 def main():

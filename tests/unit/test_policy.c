@@ -678,6 +678,77 @@ static void ipv6_only_pod_keyed(void **state)
 	pol_incr_free(pi);
 }
 
+/*
+ * The IPv6 overlay's ipcache6: another node's pod behind that node's IPv4
+ * InternalIP (the Geneve endpoint, and the only node that may send from it),
+ * this node's pods with none; the Nodes' IPv6 InternalIPs as host (this
+ * one) and remote-node (the others, behind their IPv4).
+ */
+static void ipv6_overlay_ipcache(void **state)
+{
+	struct pol_opts o = { .node_name = "n1" };
+	struct k8s_object *n1, *n2;
+	struct k8s_pod *l, *r;
+	const struct pol_result *res;
+	const struct pol_delta *d;
+	struct pol_incr *pi;
+	struct pol_v6 v = { 0 };
+	struct cluster c;
+	uint8_t a[16];
+	int seen = 0;
+
+	(void)state;
+	ns_add("x", "");
+	n1 = obj(K8S_NODE, NULL, "n1", "");
+	n1->node.internal_ip = ip4("172.18.0.2");
+	inet_pton(AF_INET6, "fc00:f853::2", n1->node.internal_ip6);
+	n2 = obj(K8S_NODE, NULL, "n2", "");
+	n2->node.internal_ip = ip4("172.18.0.3");
+	inet_pton(AF_INET6, "fc00:f853::3", n2->node.internal_ip6);
+	l = pod_add("x", "l", "n1", "10.0.1.2", "app=l");
+	inet_pton(AF_INET6, "fd00:10:1::2", l->ip6);
+	l->has_ip6 = true;
+	r = pod_add("x", "r", "n2", "10.0.2.2", "app=r");
+	inet_pton(AF_INET6, "fd00:10:2::2", r->ip6);
+	r->has_ip6 = true;
+	pi = pol_incr_new();
+	assert_non_null(pi);
+	c = view();
+	assert_int_equal(pol_incr_update(pi, &c, &o, NULL, 0, true, true, &res, &d, &Err), 0);
+	assert_int_equal(pol_v6_build(pi, &c, &v), 0);
+	assert_int_equal(v.nipc, 4);
+	for (size_t i = 0; i < v.nipc; i++) {
+		const struct xcni_ipcache_val *e = &v.ipc[i].val;
+
+		if (inet_pton(AF_INET6, "fd00:10:1::2", a) && !memcmp(v.ipc[i].key.addr, a, 16)) {
+			assert_int_equal(e->tunnel_ip, 0);
+			assert_int_equal(e->flags, XCNI_IPC_POD);
+			seen |= 1;
+		} else if (inet_pton(AF_INET6, "fd00:10:2::2", a) &&
+			   !memcmp(v.ipc[i].key.addr, a, 16)) {
+			assert_int_equal(e->tunnel_ip, ip4("172.18.0.3"));
+			assert_int_equal(e->flags, XCNI_IPC_POD);
+			assert_true(e->identity >= XCNI_ID_MIN_LABELS);
+			seen |= 2;
+		} else if (inet_pton(AF_INET6, "fc00:f853::2", a) &&
+			   !memcmp(v.ipc[i].key.addr, a, 16)) {
+			assert_int_equal(e->identity, XCNI_ID_HOST);
+			assert_int_equal(e->tunnel_ip, 0);
+			seen |= 4;
+		} else {
+			assert_true(inet_pton(AF_INET6, "fc00:f853::3", a) &&
+				    !memcmp(v.ipc[i].key.addr, a, 16));
+			assert_int_equal(e->identity, XCNI_ID_REMOTE_NODE);
+			assert_int_equal(e->tunnel_ip, ip4("172.18.0.3"));
+			assert_int_equal(e->flags, 0);
+			seen |= 8;
+		}
+	}
+	assert_int_equal(seen, 15);
+	pol_v6_free(&v);
+	pol_incr_free(pi);
+}
+
 static void match_expressions(void **state)
 {
 	(void)state;
@@ -1439,6 +1510,7 @@ int main(void)
 		T(pod_and_namespace_selectors_and_vs_or),
 		T(match_expressions),
 		T(ipv6_only_pod_keyed),
+		T(ipv6_overlay_ipcache),
 		T(empty_selectors),
 		T(namespace_without_object),
 		T(ipblock_except),

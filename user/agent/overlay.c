@@ -283,6 +283,36 @@ struct route_prune {
 	size_t n;
 };
 
+struct want_route6 {
+	struct in6_addr dst;
+	uint8_t len;
+};
+
+struct route6_prune {
+	struct nl *nl;
+	struct want_route6 *want;
+	size_t n;
+};
+
+/*
+ * IPv6 routes through xcni0 that no Node asks for any more go; the kernel's
+ * own (link-local fe80::/64, multicast ff00::/8) stay.
+ */
+static int prune_route6(const struct nl_route6 *r, void *arg)
+{
+	struct route6_prune *p = arg;
+	const uint8_t *d = r->dst.s6_addr;
+
+	if (d[0] == 0xff || (d[0] == 0xfe && (d[1] & 0xc0) == 0x80))
+		return 0;
+	for (size_t i = 0; i < p->n; i++)
+		if (!memcmp(&p->want[i].dst, &r->dst, 16) && p->want[i].len == r->dst_len)
+			return 0;
+	if (nl_route6_del(p->nl, r))
+		pr_warn("removing the route to a gone node's IPv6 pod CIDR: %s\n", p->nl->errmsg);
+	return 0;
+}
+
 /* Routes through xcni0 that no Node asks for any more go. */
 static int prune_route(const struct nl_route *r, void *arg)
 {
@@ -302,6 +332,9 @@ int overlay_sync_nodes(struct overlay *ov, const struct cluster *c, const char *
 	int tfd = bpf_map__fd(ov->in->maps.xcni_tunnel), sfd = bpf_map__fd(ov->in->maps.xcni_tunstat);
 	size_t n = c->n[K8S_NODE], nw = 0;
 	struct want_route *want = calloc(n ? n : 1, sizeof(*want));
+	struct want_route6 *want6 = calloc(n ? n : 1, sizeof(*want6));
+	size_t nw6 = 0;
+	struct route6_prune rp6;
 	int ncpu = libbpf_num_possible_cpus();
 	struct xcni_tunstat *zero = calloc(ncpu > 0 ? ncpu : 1, sizeof(*zero));
 	__u32 key, next, *prev = NULL, *gone = NULL;
@@ -310,7 +343,7 @@ int overlay_sync_nodes(struct overlay *ov, const struct cluster *c, const char *
 	struct nl nl;
 	int err = 0;
 
-	if (!want || !zero) {
+	if (!want || !want6 || !zero) {
 		err = -ENOMEM;
 		goto out;
 	}
@@ -333,6 +366,19 @@ int overlay_sync_nodes(struct overlay *ov, const struct cluster *c, const char *
 			err = -errno;
 			pr_err("tunnel to node %s: %s\n", nd->meta.name, strerror(errno));
 			continue;
+		}
+		/* The node's IPv6 pod CIDR: the host's IPv6 to its pods leaves
+		 * through xcni0 too (to_overlay, Geneve over the IPv4 underlay). */
+		if (nd->pod_cidr6_len) {
+			struct nl_route6 r6 = { .dst_len = nd->pod_cidr6_len,
+						.oif = ov->dev_ifindex };
+
+			memcpy(&r6.dst, nd->pod_cidr6, 16);
+			want6[nw6].dst = r6.dst;
+			want6[nw6++].len = r6.dst_len;
+			if (nl_route6_replace(&nl, &r6))
+				pr_err("route to node %s's IPv6 pod CIDR via %s: %s\n", nd->meta.name,
+				       XCNI_OVERLAY_DEV, nl.errmsg[0] ? nl.errmsg : "failed");
 		}
 		if (!nd->pod_cidr_len)
 			continue;
@@ -368,9 +414,12 @@ int overlay_sync_nodes(struct overlay *ov, const struct cluster *c, const char *
 	}
 	rp = (struct route_prune){ &nl, want, nw };
 	nl_route_dump_oif(&nl, ov->dev_ifindex, prune_route, &rp);
+	rp6 = (struct route6_prune){ &nl, want6, nw6 };
+	nl_route6_dump_oif(&nl, ov->dev_ifindex, prune_route6, &rp6);
 	nl_close(&nl);
 out:
 	free(gone);
+	free(want6);
 	free(want);
 	free(zero);
 	return err;

@@ -694,6 +694,19 @@ int nl_route6_add(struct nl *nl, const struct nl_route6 *r)
 			    NLM_F_CREATE | NLM_F_EXCL);
 }
 
+int nl_route6_replace(struct nl *nl, const struct nl_route6 *r)
+{
+	return route_msg_af(nl, AF_INET6, &r->dst, r->dst_len, in6_is_any(&r->gw) ? NULL : &r->gw,
+			    r->oif, RT_SCOPE_UNIVERSE, NULL, RTM_NEWROUTE,
+			    NLM_F_CREATE | NLM_F_REPLACE);
+}
+
+int nl_route6_del(struct nl *nl, const struct nl_route6 *r)
+{
+	return route_msg_af(nl, AF_INET6, &r->dst, r->dst_len, in6_is_any(&r->gw) ? NULL : &r->gw,
+			    r->oif, RT_SCOPE_UNIVERSE, NULL, RTM_DELROUTE, 0);
+}
+
 int nl_route6_has(struct nl *nl, const struct nl_route6 *r)
 {
 	struct route_find f = { AF_INET6, &r->dst, in6_is_any(&r->gw) ? NULL : &r->gw,
@@ -727,6 +740,45 @@ static int route_walk_cb(const struct nlmsghdr *nlh, void *data)
 	if (r.table == RT_TABLE_MAIN && got.oif == w->oif)
 		w->err = w->cb(&got, w->arg);
 	return MNL_CB_OK;
+}
+
+struct route6_walk {
+	int oif;
+	nl_route6_cb cb;
+	void *arg;
+	int err;
+};
+
+static int route6_walk_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct nl_cbarg *ca = data;
+	struct route6_walk *w = ca->user;
+	struct nl_route6 got = { 0 };
+	struct rt_any r;
+
+	if (w->err || route_parse(nlh, AF_INET6, &r))
+		return MNL_CB_OK;
+	memcpy(&got.dst, r.dst, 16);
+	memcpy(&got.gw, r.gw, 16);
+	got.dst_len = r.dst_len;
+	got.oif = r.oif;
+	if (r.table == RT_TABLE_MAIN && got.oif == w->oif)
+		w->err = w->cb(&got, w->arg);
+	return MNL_CB_OK;
+}
+
+int nl_route6_dump_oif(struct nl *nl, int oif, nl_route6_cb cb, void *arg)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh;
+	struct route6_walk w = { oif, cb, arg, 0 };
+	int err;
+
+	memset(buf, 0, sizeof(buf));
+	nlh = nl_req(buf, RTM_GETROUTE, NLM_F_DUMP, sizeof(struct rtmsg));
+	((struct rtmsg *)mnl_nlmsg_get_payload(nlh))->rtm_family = AF_INET6;
+	err = nl_talk(nl, nlh, route6_walk_cb, &w);
+	return err ? err : w.err;
 }
 
 int nl_route_dump_oif(struct nl *nl, int oif, nl_route_cb cb, void *arg)

@@ -96,6 +96,12 @@ int nl_route_has(struct nl *nl, const struct nl_route *r);
 /* IPv6 routes of the main table: add (exclusive), and 1 if one matches (gw, oif if set). */
 int nl_route6_add(struct nl *nl, const struct nl_route6 *r);
 int nl_route6_has(struct nl *nl, const struct nl_route6 *r);
+/* Adds, or replaces what the main table holds for r's destination; deletes. */
+int nl_route6_replace(struct nl *nl, const struct nl_route6 *r);
+int nl_route6_del(struct nl *nl, const struct nl_route6 *r);
+/* The IPv6 routes of the main table through oif. */
+typedef int (*nl_route6_cb)(const struct nl_route6 *r, void *arg);
+int nl_route6_dump_oif(struct nl *nl, int oif, nl_route6_cb cb, void *arg);
 
 /* A permanent IPv6 neighbour entry ip -> mac on ifindex (replacing one there). */
 int nl_neigh6_add(struct nl *nl, int ifindex, const struct in6_addr *ip, const uint8_t mac[6]);

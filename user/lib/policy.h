@@ -188,7 +188,9 @@ uint32_t pol_incr_pod_id(const struct pol_incr *pi, const char *ns, const char *
 uint32_t pol_polkey6(const uint8_t ip6[16]);
 /*
  * IPv6 beside the result: every pod's IPv6 in the ipcache6 under its
- * identity (tunnel_ip 0: no IPv6 overlay yet), and this node's pods' IPv6
+ * identity (tunnel_ip: its node's InternalIP for another node's pod, 0 for
+ * this node's), every Node's IPv6 InternalIP (this node: host, others:
+ * remote-node with their IPv4 InternalIP as tunnel_ip), and this node's pods' IPv6
  * -> policy key (their IPv4, or pol_polkey6). Sorted by key, one entry per
  * address (a second pod claiming one is left out). Built from the view c
  * and pi's last result; pol_v6_free releases it.

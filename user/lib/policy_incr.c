@@ -557,12 +557,12 @@ static int cmp_ipod_name(const void *a, const void *b)
  */
 int pol_v6_build(const struct pol_incr *pi, const struct cluster *c, struct pol_v6 *out)
 {
-	size_t n = pi->v6.n, m = 0;
+	static const uint8_t none[16];
+	size_t n = pi->v6.n, m = 0, nn = c->n[K8S_NODE];
 	const struct ipod **v;
 
-	(void)c;
 	memset(out, 0, sizeof(*out));
-	out->ipc = calloc(n ? n : 1, sizeof(*out->ipc));
+	out->ipc = calloc(n + nn ? n + nn : 1, sizeof(*out->ipc));
 	out->keys = calloc(n ? n : 1, sizeof(*out->keys));
 	v = calloc(n ? n : 1, sizeof(*v));
 	if (!out->ipc || !out->keys || !v) {
@@ -583,6 +583,9 @@ int pol_v6_build(const struct pol_incr *pi, const struct cluster *c, struct pol_
 		memcpy(e->key.addr, p->ip6, 16);
 		e->val.identity = ip->id ? ip->id : XCNI_ID_UNMANAGED;
 		e->val.flags = XCNI_IPC_POD;
+		/* Another node's pod: reached through Geneve to that node's
+		 * underlay IPv4, and only it may send from this address. */
+		e->val.tunnel_ip = !ip->local && ip->node ? ip->node->ip : 0;
 		if (ip->local) {
 			struct pol_key6 *k = &out->keys[out->nkeys++];
 
@@ -591,6 +594,22 @@ int pol_v6_build(const struct pol_incr *pi, const struct cluster *c, struct pol_
 		}
 	}
 	free(v);
+	/* The Nodes' IPv6 InternalIPs, as the IPv4 ones: this node is the host,
+	 * the others remote nodes behind their underlay IPv4. */
+	for (size_t i = 0; i < nn; i++) {
+		const struct k8s_node *nd = &c->objs[K8S_NODE][i]->node;
+		bool self = pi->o.node_name && nd->meta.name &&
+			    !strcmp(nd->meta.name, pi->o.node_name);
+		struct pol_ipc6 *e;
+
+		if (!memcmp(nd->internal_ip6, none, 16))
+			continue;
+		e = &out->ipc[out->nipc++];
+		e->key.prefixlen = 128;
+		memcpy(e->key.addr, nd->internal_ip6, 16);
+		e->val.identity = self ? XCNI_ID_HOST : XCNI_ID_REMOTE_NODE;
+		e->val.tunnel_ip = self ? 0 : nd->internal_ip;
+	}
 	/* One entry per address. */
 	out->nipc = sort_dedup(out->ipc, out->nipc, sizeof(*out->ipc), cmp_ipc6);
 	out->nkeys = sort_dedup(out->keys, out->nkeys, sizeof(*out->keys), cmp16);

@@ -1,0 +1,245 @@
+#!/bin/bash
+# IPv6 pods across nodes: Geneve carrying IPv6 over an IPv4 underlay (dual
+# stack), with real traffic between two node namespaces, each running xcnid
+# on the underlay and the real plugin with host-local handing out one
+# address per family. Checked at both ends and on the wire (tshark decodes
+# the Geneve and the IPv6 inside).
+#
+#   netns <tag>-n1: ul0 192.168.99.1 fc00:99::1 ──veth── ul0 .2 ::2  netns <tag>-n2  <- tshark
+#     xcnid --underlay-dev ul0 (pins <tag>-n1)               xcnid (pins <tag>-n2)
+#     pods a, c: 10.201.1.x fd00:201:1::x                    pod b: 10.201.2.x fd00:201:2::x
+#
+# The Node objects give each node its InternalIPs (both families) and
+# podCIDRs; the Pods their podIPs. Run under flock /tmp/xcni-test.lock.
+set -uo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/../lib.sh"
+
+T=$(mktemp -d /tmp/xcni-v6ovl.XXXXXX)
+M=$T/manifests
+mkdir -p "$M"
+PIDS=()
+AGENTS=()
+
+node_ns() { echo "$XCT_TAG-n$1"; }
+pin() { echo "/sys/fs/bpf/$XCT_TAG-n$1"; }
+in_node() { local n=$1; shift; nsenter --net="/var/run/netns/$(node_ns "$n")" "$@"; }
+in_pod() { local p=$1; shift; ip netns exec "$XCT_TAG-$p" "$@"; }
+ctl_n() { local n=$1; shift; in_node "$n" "$BUILD/xcnictl" --pin-dir "$(pin "$n")" "$@"; }
+node_of() { case $1 in a | c) echo 1 ;; b) echo 2 ;; esac; }
+
+cni() { # cni COMMAND POD: the plugin in the pod's node
+	local n
+	n=$(node_of "$2")
+	nsenter --net="/var/run/netns/$(node_ns "$n")" env CNI_COMMAND="$1" \
+		CNI_CONTAINERID="v6ovl-$2" CNI_NETNS="/var/run/netns/$XCT_TAG-$2" CNI_IFNAME=eth0 \
+		CNI_PATH="$CNI_REF_DIR" "$XCNI_BIN" <"$T/net$n.json"
+}
+
+cleanup() {
+	local p n
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
+	for p in a b c; do
+		[ -e "/var/run/netns/$XCT_TAG-$p" ] && cni DEL "$p" >/dev/null 2>&1
+		ip netns del "$XCT_TAG-$p" 2>/dev/null
+	done
+	for p in "${AGENTS[@]}"; do kill "$p" 2>/dev/null; done
+	for p in "${AGENTS[@]}"; do wait "$p" 2>/dev/null; done
+	for n in 1 2; do
+		ip netns del "$(node_ns "$n")" 2>/dev/null
+		rm -rf "$(pin "$n")"
+	done
+	rm -rf "$T"
+}
+trap cleanup EXIT
+
+# ---- two nodes on one underlay link ---------------------------------------------
+for n in 1 2; do
+	ip netns add "$(node_ns "$n")" && ip -n "$(node_ns "$n")" link set lo up ||
+		{ not_ok "node netns $n"; finish; exit 1; }
+	cat >"$T/net$n.json" <<EOT
+{"cniVersion":"1.0.0","name":"xcni-v6ovl","type":"xcni","stateDir":"$T/state$n","pinDir":"$(pin "$n")",
+ "ipam":{"type":"host-local","ranges":[[{"subnet":"10.201.$n.0/24"}],[{"subnet":"fd00:201:$n::/64"}]],
+         "routes":[{"dst":"0.0.0.0/0"},{"dst":"::/0"}],"dataDir":"$T/ipam$n"}}
+EOT
+done
+ip link add ul0 netns "$(node_ns 1)" type veth peer name ul0 netns "$(node_ns 2)"
+for n in 1 2; do
+	ip -n "$(node_ns "$n")" addr add "192.168.99.$n/24" dev ul0
+	ip -n "$(node_ns "$n")" addr add "fc00:99::$n/64" dev ul0 nodad
+	ip -n "$(node_ns "$n")" link set ul0 up
+done
+
+# The cluster as both agents read it: the Nodes (InternalIPs, podCIDRs per family).
+for n in 1 2; do
+	cat <<EOF
+---
+apiVersion: v1
+kind: Node
+metadata: {name: n$n}
+spec: {podCIDR: 10.201.$n.0/24, podCIDRs: [10.201.$n.0/24, "fd00:201:$n::/64"]}
+status: {addresses: [{type: InternalIP, address: 192.168.99.$n}, {type: InternalIP, address: "fc00:99::$n"}]}
+EOF
+done | put nodes.yaml
+printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: x}\n' | put ns.yaml
+
+for n in 1 2; do
+	# Started directly (nsenter execs it): $! is the agent's own PID.
+	nsenter --net="/var/run/netns/$(node_ns "$n")" \
+		"$BUILD/xcnid" --pin-dir "$(pin "$n")" --node-name "n$n" --manifests "$M" \
+		--pod-cidr "10.201.$n.0/24" --pod-cidr6 "fd00:201:$n::/64" --service-cidr none \
+		--no-masquerade --underlay-dev ul0 --xdp-mode off -v >"$T/xcnid$n.log" 2>&1 &
+	AGENTS+=($!)
+done
+agents_ready() {
+	local n
+	for _ in $(seq 100); do
+		grep -q 'xcnid: ready' "$T/xcnid1.log" && grep -q 'xcnid: ready' "$T/xcnid2.log" && return 0
+		sleep 0.1
+	done
+	for n in 1 2; do cat "$T/xcnid$n.log"; done
+	return 1
+}
+check "xcnid on both nodes, overlay on ul0" agents_ready || { finish; exit 1; }
+GEN=0
+sync2() { # a new generation, applied by both agents
+	local n
+	GEN=$((GEN + 1))
+	echo "$GEN" >"$M/.tmp-gen" && mv "$M/.tmp-gen" "$M/.xcni-generation"
+	for n in 1 2; do
+		for _ in $(seq 100); do
+			[ "$(ctl_n "$n" config --json 2>/dev/null | jq -r .applied_gen)" -ge "$GEN" ] 2>/dev/null &&
+				continue 2
+			sleep 0.05
+		done
+		echo "n$n did not apply generation $GEN"
+		return 1
+	done
+}
+check "the Nodes applied" sync2
+
+# ---- pods: a, c on n1, b on n2 ----------------------------------------------------
+addr_of() { # addr_of POD 4|6
+	if [ "$2" = 6 ]; then
+		jq -r '.ips[].address | select(contains(":"))' "$T/$1.json" | cut -d/ -f1
+	else
+		jq -r '.ips[].address | select(contains(":") | not)' "$T/$1.json" | cut -d/ -f1
+	fi
+}
+for p in a b c; do
+	ip netns add "$XCT_TAG-$p" && ip -n "$XCT_TAG-$p" link set lo up
+	cni ADD "$p" >"$T/$p.json" || { not_ok "ADD $p"; cat "$T/$p.json"; finish; exit 1; }
+done
+A4=$(addr_of a 4) A6=$(addr_of a 6) B4=$(addr_of b 4) B6=$(addr_of b 6) C4=$(addr_of c 4) C6=$(addr_of c 6)
+for p in a b c; do
+	v4=$(addr_of "$p" 4) v6=$(addr_of "$p" 6)
+	cat <<EOF
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: $p, namespace: x, labels: {pod: $p}}
+spec: {nodeName: n$(node_of "$p")}
+status: {podIP: $v4, podIPs: [{ip: $v4}, {ip: "$v6"}]}
+EOF
+done | put pods.yaml
+check "pods known to both agents (a $A6, c $C6 on n1; b $B6 on n2)" sync2
+
+entry6() { # entry6 NODE ADDR6: "identity tunnel_ip" of its ipcache6 entry, from the pinned map
+	python3 - "$(pin "$1")/xcni_ipcache6" "$2" <<'PY'
+import ipaddress, json, subprocess, sys
+key = ["0x80", "0x00", "0x00", "0x00"] + ["0x%02x" % b for b in ipaddress.ip_address(sys.argv[2]).packed]
+out = subprocess.run(["bpftool", "-j", "map", "lookup", "pinned", sys.argv[1], "key", "hex"] +
+                     [k[2:] for k in key], capture_output=True, text=True)
+if out.returncode:
+    print("none"); sys.exit(0)
+v = bytes(int(b, 16) for b in json.loads(out.stdout)["value"])
+print(int.from_bytes(v[0:4], "little"), ".".join(str(b) for b in v[4:8]))
+PY
+}
+got_b=$(entry6 1 "$B6") got_n2=$(entry6 1 fc00:99::2) got_a=$(entry6 1 "$A6") got_n1=$(entry6 1 fc00:99::1)
+check "n1's ipcache6: b behind n2 ($got_b), n2's IPv6 remote-node (6) behind n2 ($got_n2), a local ($got_a), n1's own IPv6 the host (1: $got_n1)" \
+	bash -c "[[ '$got_b' == *' 192.168.99.2' ]] && [ '$got_n2' = '6 192.168.99.2' ] && [[ '$got_a' == *' 0.0.0.0' ]] && [ '$got_n1' = '1 0.0.0.0' ]"
+check "n1 routes n2's IPv6 podCIDR to xcni0 (and not its own)" \
+	bash -c "ip -n $(node_ns 1) -6 route show fd00:201:2::/64 | grep -q 'dev xcni0' && ! ip -n $(node_ns 1) -6 route show dev xcni0 | grep -q 'fd00:201:1::'"
+check "pods' MTU: underlay 1500 - 50 (Geneve over IPv4)" \
+	bash -c "ip -n $XCT_TAG-a -o link show eth0 | grep -q 'mtu 1450 '"
+
+# ---- traffic ------------------------------------------------------------------------
+ip netns exec "$XCT_TAG-b" socat TCP6-LISTEN:80,fork,reuseaddr,ipv6only=0 SYSTEM:'echo hello' &
+PIDS+=($!)
+ip netns exec "$XCT_TAG-b" python3 -c '
+import socket
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.bind(("::", 53))
+while True:
+    d, a = s.recvfrom(2048)
+    s.sendto(b"pong\n", a)' &
+PIDS+=($!)
+for _ in $(seq 50); do
+	ss -N "$XCT_TAG-b" -ltn | grep -q ':80 ' && ss -N "$XCT_TAG-b" -lun | grep -q ':53 ' && break
+	sleep 0.1
+done
+tcp() { # tcp SRC-POD|host ADDR6
+	local run=(in_pod "$1")
+	[ "$1" = host ] && run=(in_node 1)
+	if "${run[@]}" timeout 4 socat -T2 - "TCP6:[$2]:80,connect-timeout=2" </dev/null 2>/dev/null | grep -q hello; then
+		echo connected
+	else
+		echo blocked
+	fi
+}
+udp() {
+	if echo ping | in_pod "$1" timeout 4 socat -T2 - "UDP6:[$2]:53" 2>/dev/null | grep -q pong; then
+		echo answered
+	else
+		echo silent
+	fi
+}
+expect() { [ "$2" = "$3" ] || { echo "$1: $2, expected $3"; return 1; }; }
+enc0=$(ctl_n 1 metrics --all --json | jq '[.[] | select(.reason == "fwd-encap" and .direction == "from-pod") | .packets] | add // 0')
+dec0=$(ctl_n 2 metrics --all --json | jq '[.[] | select(.reason == "fwd-decap" and .direction == "from-overlay") | .packets] | add // 0')
+
+pcap_start "$(node_ns 2)" ul0 'udp port 6081' "$T/ul.pcap"
+PIDS+=("$CAP")
+check "ping6 a (n1) -> b (n2) across the overlay" in_pod a ping -6 -c3 -i 0.2 -W2 "$B6"
+check "ping6 b (n2) -> c (n1)" in_pod b ping -6 -c2 -i 0.2 -W2 "$C6"
+check "TCP over IPv6 a -> b:80" expect "a -> [$B6]:80" "$(tcp a "$B6")" connected
+check "UDP over IPv6 c -> b:53" expect "c -> [$B6]:53" "$(udp c "$B6")" answered
+check "n1's host -> b over IPv6 (xcni0, to_overlay): TCP" expect "n1 -> [$B6]:80" "$(tcp host "$B6")" connected
+check "IPv4 still crosses: ping a -> b $B4" in_pod a ping -c1 -W2 "$B4"
+pcap_stop "$T/ul.pcap"
+fields() { tshark -n -r "$T/ul.pcap" -Y "$1" -T fields -E separator=' ' -e ip.src -e ip.dst -e udp.dstport -e geneve.proto_type -e ipv6.src -e ipv6.dst 2>/dev/null | sort -u; }
+w_ab=$(fields "geneve && ipv6.src == $A6 && ipv6.dst == $B6 && tcp.dstport == 80" | head -1)
+w_ba=$(fields "geneve && ipv6.src == $B6 && ipv6.dst == $A6" | head -1)
+w_host=$(fields "geneve && ipv6.src == fc00:99::1 && ipv6.dst == $B6" | head -1)
+check "tshark on n2's ul0: a -> b TCP in Geneve, IPv4 outside, IPv6 inside ($w_ab)" \
+	expect wire "$w_ab" "192.168.99.1 192.168.99.2 6081 0x6558 $A6 $B6"
+check "  ... b's answers the other way ($w_ba)" \
+	bash -c "[[ '$w_ba' == '192.168.99.2 192.168.99.1 '*' 0x6558 $B6 $A6' ]]"
+check "  ... n1's host (fc00:99::1) to b in Geneve too ($w_host)" \
+	bash -c "[[ '$w_host' == '192.168.99.1 192.168.99.2 '*' 0x6558 fc00:99::1 $B6' ]]"
+enc1=$(ctl_n 1 metrics --all --json | jq '[.[] | select(.reason == "fwd-encap" and .direction == "from-pod") | .packets] | add // 0')
+dec1=$(ctl_n 2 metrics --all --json | jq '[.[] | select(.reason == "fwd-decap" and .direction == "from-overlay") | .packets] | add // 0')
+check "counted: n1 fwd-encap from-pod (+$((enc1 - enc0))), n2 fwd-decap from-overlay (+$((dec1 - dec0)))" \
+	bash -c "[ $((enc1 - enc0)) -ge 8 ] && [ $((dec1 - dec0)) -ge 8 ]"
+
+# ---- policy on the far pod: a admitted, c refused (both IPv6 peers on n1) ----------
+put pol.yaml <<'EOF'
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: b-from-a, namespace: x}
+spec:
+  podSelector: {matchLabels: {pod: b}}
+  ingress: [{from: [{podSelector: {matchLabels: {pod: a}}}]}]
+EOF
+check "b-from-a applied on both nodes" sync2
+d0=$(ctl_n 2 metrics --all --json | jq '[.[] | select(.reason == "drop-policy-ingress" and .direction == "from-overlay") | .packets] | add // 0')
+check "b-from-a: TCP over IPv6 a -> b admitted" expect "a -> [$B6]:80" "$(tcp a "$B6")" connected
+check "b-from-a: TCP over IPv6 c -> b refused" expect "c -> [$B6]:80" "$(tcp c "$B6")" blocked
+check "b-from-a: UDP over IPv6 c -> b refused" expect "c -> [$B6]:53" "$(udp c "$B6")" silent
+check "b-from-a: UDP over IPv6 a -> b admitted" expect "a -> [$B6]:53" "$(udp a "$B6")" answered
+d1=$(ctl_n 2 metrics --all --json | jq '[.[] | select(.reason == "drop-policy-ingress" and .direction == "from-overlay") | .packets] | add // 0')
+check "c's refusals counted drop-policy-ingress from-overlay on n2 (+$((d1 - d0)))" \
+	test $((d1 - d0)) -ge 2
+finish
