@@ -952,7 +952,7 @@ static int file_load(struct mdir *md, const char *name)
 	for (i = 0; f && i < f->n; i++) {
 		ret = kidx_add(&had, f->v[i].kind, f->v[i].ns, f->v[i].name, 1);
 		if (ret)
-			goto err_objs;
+			goto err_v; /* v is all NULLs: freed as is */
 	}
 	for (i = 0; i < n; i++) {
 		const char *other;
