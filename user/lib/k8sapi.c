@@ -1254,7 +1254,7 @@ static json_t *value_at(const char *b, size_t len, size_t *pos)
  * allocations, megabytes) cost more in malloc and first-touch page faults
  * than the parse itself (perf over xcnid listing 100k pods: ~40% of its CPU
  * in malloc, free and clear_page); one item's tree is reused memory.
- * *meta: the page's metadata (NULL if none). 0; -EINVAL: not a list (the
+ * *meta: the page's metadata (NULL if none). 0; -EBADMSG: not a list (the
  * items before the fault are in the store, as earlier pages are: the list is
  * started again); -errno from the store.
  */
@@ -1267,7 +1267,7 @@ static int page_walk(struct watcher *w, json_t **meta)
 	*meta = NULL;
 	pos = skip_ws(b, len, 0);
 	if (pos >= len || b[pos] != '{')
-		return -EINVAL;
+		return -EBADMSG;
 	pos = skip_ws(b, len, pos + 1);
 	if (pos < len && b[pos] == '}')
 		goto end;
@@ -1276,13 +1276,13 @@ static int page_walk(struct watcher *w, json_t **meta)
 		bool items, is_meta;
 
 		if (!k)
-			return -EINVAL;
+			return -EBADMSG;
 		items = !strcmp(json_string_value(k), "items");
 		is_meta = !strcmp(json_string_value(k), "metadata");
 		json_decref(k);
 		pos = skip_ws(b, len, pos);
 		if (pos >= len || b[pos] != ':')
-			return -EINVAL;
+			return -EBADMSG;
 		pos = skip_ws(b, len, pos + 1);
 		if (items && pos < len && b[pos] == '[') {
 			pos = skip_ws(b, len, pos + 1);
@@ -1293,7 +1293,7 @@ static int page_walk(struct watcher *w, json_t **meta)
 					json_t *item = value_at(b, len, &pos);
 
 					if (!item)
-						return -EINVAL;
+						return -EBADMSG;
 					ret = put_item(w, item);
 					json_decref(item);
 					if (ret)
@@ -1307,7 +1307,7 @@ static int page_walk(struct watcher *w, json_t **meta)
 						pos++;
 						break;
 					}
-					return -EINVAL;
+					return -EBADMSG;
 				}
 		} else {
 			/* Only metadata is kept (continue, resourceVersion): kind and
@@ -1316,7 +1316,7 @@ static int page_walk(struct watcher *w, json_t **meta)
 
 			if (!v || (items && !json_is_null(v))) {
 				json_decref(v);
-				return -EINVAL;
+				return -EBADMSG;
 			}
 			if (is_meta) {
 				json_decref(*meta); /* a key given twice: the last, as jansson does */
@@ -1332,11 +1332,11 @@ static int page_walk(struct watcher *w, json_t **meta)
 		}
 		if (pos < len && b[pos] == '}')
 			break;
-		return -EINVAL;
+		return -EBADMSG;
 	}
 end:
 	pos = skip_ws(b, len, pos + 1);
-	return pos == len ? 0 : -EINVAL;
+	return pos == len ? 0 : -EBADMSG;
 }
 
 /*
@@ -1408,7 +1408,7 @@ static void list_page(struct watcher *w)
 	int ret;
 
 	ret = page_walk(w, &meta);
-	if (ret == -EINVAL) {
+	if (ret == -EBADMSG) {
 		log_problem(w->api, "bad-list", "k8s api: list %s: the answer is not a %sList; "
 			    "is %s an API server? retrying in %.1f s",
 			    kind_plural(w), k8s_kind_name(w->kind), w->api->conf.server,
