@@ -226,6 +226,11 @@ class Cluster:
 
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # TCP_NODELAY, as Go's net/http (the real API server) has it: headers and
+    # body go out in two writes, and with Nagle the body waited for the
+    # client's delayed ACK. Paging 100k pods sequentially spent 2.6-7.7 s of
+    # its wall time in those waits (0.4 s without them); watch events too.
+    disable_nagle_algorithm = True
     server_version = "kube-apiserver-test"
 
     def log_message(self, fmt, *args):
