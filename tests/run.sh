@@ -14,6 +14,7 @@ suites=(
 	"unit-print:$BUILD/tests/test_print"
 	"unit-manifests:$BUILD/tests/test_k8s"
 	"unit-store:$BUILD/tests/test_store"
+	"unit-k8sapi:$BUILD/tests/test_k8sapi"
 	"unit-policy:$BUILD/tests/test_policy"
 	"unit-polsync:$BUILD/tests/test_polsync"
 	"unit-polincr:$BUILD/tests/test_polincr"

@@ -387,6 +387,54 @@ static void dir_rewrite_in_place(void **state)
 	assert_null(store_get(fx->st, K8S_POD, "a", "p2"));
 }
 
+#define POD_A3(ip) \
+	"apiVersion: v1\nkind: Pod\nmetadata: {name: p3, namespace: a}\nstatus: {podIP: " ip "}\n"
+
+static uint32_t p3_ip(struct fixture *fx)
+{
+	const struct k8s_object *o = store_get(fx->st, K8S_POD, "a", "p3");
+
+	return o ? ntohl(o->pod.ip) : 0;
+}
+
+/*
+ * The directory's index of which files define what (store.c, kidx): the file
+ * loaded last wins, the other file's version comes back when the winner drops
+ * the object, a file's own duplicates keep the last, and an object goes only
+ * with its last definition. Each step is what a walk over every file gave.
+ */
+static void dir_two_files_define_one_object(void **state)
+{
+	struct fixture *fx = *state;
+
+	write_renamed(fx->dir, "b.yaml", POD_A3("10.0.0.31"));
+	assert_int_equal(dispatch(fx->b), 1);
+	assert_int_equal(p3_ip(fx), 0x0a00001f);
+	/* c.yaml loaded later: its version wins. */
+	write_renamed(fx->dir, "c.yaml", POD_A3("10.0.0.32"));
+	assert_int_equal(dispatch(fx->b), 1);
+	assert_int_equal(p3_ip(fx), 0x0a000020);
+	/* c.yaml drops it: b.yaml's version is back. */
+	write_renamed(fx->dir, "c.yaml", POD_A1);
+	assert_int_equal(dispatch(fx->b), 1);
+	assert_int_equal(p3_ip(fx), 0x0a00001f);
+	/* c.yaml defines it again, twice in one file: the last one holds. */
+	write_renamed(fx->dir, "c.yaml", POD_A3("10.0.0.33") "---\n" POD_A3("10.0.0.34"));
+	assert_int_equal(dispatch(fx->b), 1);
+	assert_int_equal(p3_ip(fx), 0x0a000022);
+	/* c.yaml goes: b.yaml's version is back; then b.yaml goes: so does p3. */
+	rm_at(fx->dir, "c.yaml");
+	assert_int_equal(dispatch(fx->b), 1);
+	assert_int_equal(p3_ip(fx), 0x0a00001f);
+	rm_at(fx->dir, "b.yaml");
+	assert_int_equal(dispatch(fx->b), 1);
+	assert_null(store_get(fx->st, K8S_POD, "a", "p3"));
+	/* And once no file defines it, a new file's object is no conflict. */
+	write_renamed(fx->dir, "d.yaml", POD_A3("10.0.0.35"));
+	assert_int_equal(dispatch(fx->b), 1);
+	assert_int_equal(p3_ip(fx), 0x0a000023);
+}
+
 static void dir_delete_file(void **state)
 {
 	struct fixture *fx = *state;
@@ -560,6 +608,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(dir_add_by_rename, dir_setup, dir_teardown),
 		cmocka_unit_test_setup_teardown(dir_rewrite_drops_object, dir_setup, dir_teardown),
 		cmocka_unit_test_setup_teardown(dir_rewrite_in_place, dir_setup, dir_teardown),
+		cmocka_unit_test_setup_teardown(dir_two_files_define_one_object, dir_setup,
+						dir_teardown),
 		cmocka_unit_test_setup_teardown(dir_delete_file, dir_setup, dir_teardown),
 		cmocka_unit_test_setup_teardown(dir_bad_file_keeps_previous, dir_setup,
 						dir_teardown),

@@ -1,0 +1,174 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The API backend's list pages as xcnid reads them (k8sapi.c page_walk: one
+ * item decoded at a time, not a tree of the whole page): pages of every shape
+ * an API server may send give what a tree of the whole page gave, and a page
+ * that is not a List is refused. No network: the file is included and its
+ * list_page driven with the body in the watcher's buffer, as curl leaves it.
+ */
+#include <arpa/inet.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "../../user/lib/k8sapi.c"
+
+struct fx {
+	struct api a;
+	struct watcher *w;
+};
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return -1;
+	f->a.conf.server = "https://test.invalid:6443";
+	f->a.b.store = store_new();
+	f->a.nkinds = K8S_NR_KINDS;
+	f->a.epfd = f->a.curl_tfd = f->a.retry_tfd = -1;
+	f->w = &f->a.w[K8S_POD];
+	f->w->api = &f->a;
+	f->w->kind = K8S_POD;
+	f->w->status = 200;
+	*state = f;
+	return f->a.b.store ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+
+	list_reset(f->w);
+	free(f->w->rv);
+	free(f->w->buf);
+	store_free(f->a.b.store);
+	free(f);
+	return 0;
+}
+
+/* One page through list_page, as done() hands it over. */
+static void page(struct fx *f, const char *body)
+{
+	f->w->state = W_LIST;
+	f->w->len = 0;
+	assert_int_equal(buf_append(f->w, body, strlen(body)), 0);
+	f->w->state = W_IDLE;
+	list_page(f->w);
+}
+
+#define POD(name, ip)                                                                 \
+	"{\"metadata\": {\"name\": \"" name "\", \"namespace\": \"a\", \"labels\": "  \
+	"{\"k\": \"v\"}, \"annotations\": {\"n\": \"]}\\\" ,{[\"}, "                 \
+	"\"resourceVersion\": \"3\"},\n"                                                \
+	"  \"spec\": {\"nodeName\": \"n1\", \"containers\": [{\"name\": \"c\", "      \
+	"\"ports\": [{\"containerPort\": 80, \"name\": \"http\"}]}]},\n"              \
+	"  \"status\": {\"podIP\": \"" ip "\", \"conditions\": [{\"type\": \"Ready\"}]}}"
+
+static const struct k8s_object *pod_get(struct fx *f, const char *name)
+{
+	return store_get(f->a.b.store, K8S_POD, "a", name);
+}
+
+/*
+ * Two pages: metadata after the items on the first (any order is JSON), odd
+ * whitespace, strings holding ] } and an escaped quote; the second ends the
+ * list. Every item is in the store, with what the page said.
+ */
+static void pages_any_shape(void **state)
+{
+	struct fx *f = *state;
+	const struct k8s_object *o;
+
+	page(f, " {\"kind\":\"PodList\",\"items\" :\n[ " POD("p1", "10.0.0.1") " ,\r\n\t"
+		POD("p2", "10.0.0.2") "] , \"apiVersion\": \"v1\",\n"
+		"\"metadata\": {\"resourceVersion\": \"7\", \"continue\": \"tok\"}}\n");
+	assert_string_equal(f->w->cont, "tok");
+	assert_string_equal(f->w->list_rv, "7");
+	assert_int_equal(f->w->nlisted, 2);
+	assert_false(f->w->listed);
+	page(f, "{\"metadata\":{\"resourceVersion\":\"9\"},\"items\":[" POD("p3", "10.0.0.3") "]}");
+	assert_true(f->w->listed);
+	assert_null(f->w->cont);
+	/* The first page's resourceVersion is the list's. */
+	assert_string_equal(f->w->rv, "7");
+	o = pod_get(f, "p2");
+	assert_non_null(o);
+	assert_int_equal(ntohl(o->pod.ip), 0x0a000002);
+	assert_int_equal(o->pod.nports, 1);
+	assert_string_equal(k8s_label_get(&o->meta.labels, "k"), "v");
+	assert_non_null(pod_get(f, "p1"));
+	assert_non_null(pod_get(f, "p3"));
+}
+
+/* A later list without p1 and p3 (items empty, then null, then absent): they go. */
+static void relist_drops_missing(void **state)
+{
+	struct fx *f = *state;
+
+	page(f, "{\"metadata\":{\"resourceVersion\":\"2\"},\"items\":[" POD("p1", "10.0.0.1") ","
+		POD("p3", "10.0.0.3") "]}");
+	assert_non_null(pod_get(f, "p1"));
+	relist(f->w);
+	page(f, "{\"metadata\":{\"resourceVersion\":\"4\",\"continue\":\"a\"},\"items\":[ ]}");
+	page(f, "{\"metadata\":{\"resourceVersion\":\"4\",\"continue\":\"b\"},\"items\":null}");
+	page(f, "{\"metadata\":{\"resourceVersion\":\"4\"},\"items\":[" POD("p3", "10.0.0.3") "]}");
+	assert_true(f->w->listed);
+	assert_null(pod_get(f, "p1"));
+	assert_non_null(pod_get(f, "p3"));
+	relist(f->w);
+	page(f, "{\"kind\": \"PodList\", \"metadata\": {\"resourceVersion\": \"5\"}}");
+	assert_true(f->w->listed);
+	assert_null(pod_get(f, "p3"));
+}
+
+/*
+ * Not a List: refused whole (no continue token kept, the list starts again),
+ * with the items before the fault in the store as earlier pages' are, and
+ * nothing after it.
+ */
+static void bad_pages_refused(void **state)
+{
+	struct fx *f = *state;
+	static const char *const bad[] = {
+		"",
+		"[]",
+		"{\"items\": {}}",
+		"{\"items\": 5}",
+		"{\"metadata\": {\"continue\": \"x\"}, \"items\": []} trailing",
+		"{\"metadata\": {\"continue\": \"x\"}, \"items\": []}}",
+		"{\"metadata\": {\"continue\": \"x\"} \"items\": []}",
+		"{\"metadata\": {\"continue\": \"x\"}, \"items\": [" POD("b1", "10.0.0.9") " "
+		POD("b2", "10.0.0.9") "]}",
+		"{\"metadata\": {\"continue\": \"x\"}, \"items\": [" POD("b3", "10.0.0.9") ",",
+		"{\"metadata\": {\"continue\": \"x\"}, items: []}",
+		"{\"metadata\": {\"continue\": \"x\"}, \"items\": [1,]}",
+		"{\"metadata\": {\"continue\": \"x\"}, \"items\": []",
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		relist(f->w);
+		page(f, bad[i]);
+		if (f->w->cont || f->w->listed)
+			fail_msg("page %zu was taken: %s", i, bad[i]);
+	}
+	/* Before the missing comma: b1 put; b2 after it: not. */
+	assert_non_null(pod_get(f, "b1"));
+	assert_null(pod_get(f, "b2"));
+	assert_non_null(pod_get(f, "b3"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(pages_any_shape, setup, teardown),
+		cmocka_unit_test_setup_teardown(relist_drops_missing, setup, teardown),
+		cmocka_unit_test_setup_teardown(bad_pages_refused, setup, teardown),
+	};
+
+	xlog_max = XLOG_ERROR;
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
