@@ -165,7 +165,13 @@ int lab_underlay_join(const struct lab_node *n)
 	err = nl_open_in(LAB_UL_NETNS, &ul, NULL, NULL);
 	if (err)
 		goto out_ns;
-	err = nl_open_in(n->netns, &nn, NULL, NULL);
+	/*
+	 * A Kubernetes node routes (kubelet wants ip_forward on; kind's nodes
+	 * have it): a node with no pod yet must still forward a NodePort
+	 * request that kube-proxy DNATs to another node's backend. A new netns
+	 * copies the host's value, so without this the lab depended on it.
+	 */
+	err = nl_open_in(n->netns, &nn, IP_FORWARD, "1\n");
 	if (err)
 		goto out_ul;
 	/*
