@@ -726,6 +726,39 @@ static inline __u32 xcni_lb_hash(__u32 saddr, __u32 daddr, __u16 sport, __u16 dp
 }
 
 /*
+ * xcni_lb_hash for an IPv6 flow: every 32-bit word of both addresses mixed in
+ * (as they lie in memory: the same bytes give the same hash on every node),
+ * then the ports and protocol, then the same finaliser. Maglev's index for
+ * IPv6 frontends; userspace computes the choice with it too.
+ */
+static inline __u32 xcni_lb_mix(__u32 h, __u32 v)
+{
+	return h ^ (v + 0x7f4a7c15u + (h << 6) + (h >> 2));
+}
+
+static inline __u32 xcni_lb_hash6(const __u32 *saddr, const __u32 *daddr, __u16 sport,
+				  __u16 dport, __u8 proto)
+{
+	__u32 h = saddr[0] * 0x9e3779b1u;
+
+	h = xcni_lb_mix(h, saddr[1]);
+	h = xcni_lb_mix(h, saddr[2]);
+	h = xcni_lb_mix(h, saddr[3]);
+	h = xcni_lb_mix(h, daddr[0]);
+	h = xcni_lb_mix(h, daddr[1]);
+	h = xcni_lb_mix(h, daddr[2]);
+	h = xcni_lb_mix(h, daddr[3]);
+	h = xcni_lb_mix(h, (__u32)sport << 16 | dport);
+	h ^= proto;
+	h ^= h >> 16;
+	h *= 0x85ebca6b;
+	h ^= h >> 13;
+	h *= 0xc2b2ae35;
+	h ^= h >> 16;
+	return h;
+}
+
+/*
  * IPv6 (one node: no Geneve yet). Maps beside the IPv4 ones, which are left
  * as they were:
  *   endpoints6: local pod IPv6 -> struct xcni_endpoint (written by the plugin)
