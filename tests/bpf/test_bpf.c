@@ -1702,6 +1702,7 @@ int main(int argc, char **argv)
 		{ xdp6_tests, nr_xdp6_tests }, /* the IPv6 prefilter: its own trie */
 		{ hostile, nh }, /* the hostile-packet matrix (tests/bpf/hostile.c) */
 		{ v6_tests, nr_v6_tests }, /* IPv6 (tests/bpf/v6.c), on the rows' endpoints */
+		{ lb6_tests, nr_lb6_tests }, /* IPv6 Services in BPF, on v6.c's endpoints */
 	};
 	struct CMUnitTest *all;
 	size_t n = 0;
