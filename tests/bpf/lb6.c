@@ -17,6 +17,7 @@
  *   [fd00:96::5]:80/TCP   3051-3053: B:7001, B:7002, C:7003         affinity
  *   [fd00:96::7]:80/TCP   3071-3075: B:7101-7105                    Maglev
  *   [fd00:96::9]:80/TCP   3091: A:8080 (hairpin)                    -
+ *   [fd00:96::d]:443/TCP  3131: [2001:db8::50]:8443 (outside the pod network)
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -37,6 +38,8 @@
 #define VIP5 "fd00:96::5"
 #define VIP7 "fd00:96::7"
 #define VIP9 "fd00:96::9"
+#define VIPD "fd00:96::d"
+#define OUT6 "2001:db8::50"
 #define LOOP6 "100::a9fe:2a01" /* the hairpin source */
 #define KEY_X "0.0.0.7"
 #define SEQ 0x01020304u
@@ -251,6 +254,7 @@ static void lb6_setup(void **state)
 	for (uint32_t i = 0; i < 5; i++)
 		be6(3071 + i, B6, (uint16_t)(7101 + i));
 	be6(3091, A6, 8080);
+	be6(3131, OUT6, 8443);
 	svc6(VIP1, 80, IPPROTO_TCP, 301, 0, s1, 1);
 	svc6(VIP1, 53, IPPROTO_UDP, 302, 0, s1u, 1);
 	svc6(VIP3, 80, IPPROTO_TCP, 303, 0, NULL, 0);
@@ -258,6 +262,7 @@ static void lb6_setup(void **state)
 	svc6(VIP5, 80, IPPROTO_TCP, 305, XCNI_SVC_F_AFFINITY, s5, 3);
 	svc6(VIP7, 80, IPPROTO_TCP, 307, XCNI_SVC_F_MAGLEV, s7, 5);
 	svc6(VIP9, 80, IPPROTO_TCP, 309, 0, s9, 1);
+	svc6(VIPD, 443, IPPROTO_TCP, 313, 0, (const uint32_t[]){ 3131 }, 1);
 }
 
 /* TCP: DNAT to the backend (checksum over the new pseudo-header), reply from the frontend. */
@@ -528,6 +533,36 @@ static void lb6_hairpin(void **state)
 	pass6(DEV_A, &r, DEV_A, &rt, XCNI_FWD_REPLY);
 }
 
+/*
+ * A backend outside the pod network: from_pod6 translates and hands the
+ * packet to the stack; the reply comes back through the stack, and to_pod6
+ * puts the frontend back as its source.
+ */
+static void lb6_via_stack(void **state)
+{
+	struct g6 f = from6(DEV_A, A6, 40900, VIPD, 443, IPPROTO_TCP, T_SYN), t, r, rt;
+	uint8_t in[FRAME_MAX], want[FRAME_MAX];
+	size_t len, wlen;
+
+	(void)state;
+	t = f;
+	t.dst = OUT6;
+	t.dport = 8443;
+	len = frame6(&f, in);
+	wlen = frame6(&t, want);
+	expect6(FROM_POD_LB, DEV_A, in, len, TC_ACT_OK, XCNI_FWD_STACK, want, wlen);
+	/* The reply, as the stack sends it into A. */
+	r = (struct g6){ .smac = pods[DEV_A].host_mac, .dmac = pods[DEV_A].mac, .src = OUT6,
+			 .dst = A6, .sport = 8443, .dport = 40900, .proto = IPPROTO_TCP,
+			 .flags = T_SYN | T_ACK };
+	rt = r;
+	rt.src = VIPD;
+	rt.sport = 443;
+	len = frame6(&r, in);
+	wlen = frame6(&rt, want);
+	expect6(TO_POD_LB, DEV_A, in, len, TC_ACT_OK, XCNI_FWD_REPLY, want, wlen);
+}
+
 const struct CMUnitTest lb6_tests[] = {
 	cmocka_unit_test(lb6_setup),
 	cmocka_unit_test(lb6_tcp),
@@ -538,5 +573,6 @@ const struct CMUnitTest lb6_tests[] = {
 	cmocka_unit_test(lb6_affinity),
 	cmocka_unit_test(lb6_maglev),
 	cmocka_unit_test(lb6_hairpin),
+	cmocka_unit_test(lb6_via_stack),
 };
 const size_t nr_lb6_tests = ARRAY_SIZE(lb6_tests);
