@@ -698,6 +698,21 @@ struct xcni_sock_rn {
 	__u16 rev_nat; /* the frontend's xcni_revnat index: gone, no rewrite */
 };
 
+/* sock_rn6 (LRU): the same for IPv6 sockets (connect6/sendmsg6, recvmsg6/getpeername6). */
+struct xcni_sock_rn6_key {
+	__u64 cookie;
+	__u8 addr[16]; /* the backend */
+	__u16 port; /* network order */
+	__u16 pad;
+	__u32 pad2;
+};
+
+struct xcni_sock_rn6 {
+	__u8 addr[16]; /* the frontend */
+	__u16 port; /* network order */
+	__u16 rev_nat;
+};
+
 /* Maglev outer key of a service's table under one version. */
 static inline __u32 xcni_maglev_key(__u32 svc_id, __u8 version)
 {
