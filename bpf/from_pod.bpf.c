@@ -22,6 +22,7 @@
 #include "lib/ipv6.h"
 #include "lib/l2.h"
 #include "lib/lb.h"
+#include "lib/lb6.h"
 #include "lib/maps.h"
 #include "lib/parse.h"
 #include "lib/policy.h"
@@ -135,6 +136,7 @@ __attribute__((noinline)) int from_pod6(struct __sk_buff *skb)
 {
 	struct xcni_endpoint *src, *dst;
 	struct xcni_ipcache_val *dipc;
+	struct lb6_state *lb = NULL;
 	struct verdict v = {};
 	struct pkt6 p = {};
 	__u8 ep_ip6[16], smac[ETH_ALEN];
@@ -182,10 +184,35 @@ __attribute__((noinline)) int from_pod6(struct __sk_buff *skb)
 		reason = nd_from_pod(skb, &p, src, ep_ip6, &verdict);
 		goto out;
 	}
+	/* Services in BPF (bpf/lib/lb6.h): a frontend's packet gets its backend
+	 * here, so conntrack and policy see the backend; no backend: refused at
+	 * once, the packet turned into the answer and sent back into the pod. */
+	if (lb_enabled && (lb = lb6_state_get())) {
+		reason = lb6_translate(skb, &p, ep_id, lb);
+		if (reason == XCNI_DROP_NO_BACKEND) {
+			p.rev_nat = lb->rev_nat;
+			verdict = lb6_reject(skb, &p) ? TC_ACT_SHOT
+						       : bpf_redirect_peer(skb->ifindex, 0);
+			goto out;
+		}
+		if (reason < 0)
+			goto out;
+		reason = 0;
+	}
 	ct = ct6_track(skb, &p, &ctf);
 	if (ct == CT_INVALID) {
 		reason = p.frag_later ? XCNI_DROP_FRAGMENT : XCNI_DROP_CT_INVALID;
 		goto out;
+	}
+	if (lb_enabled) {
+		lb6_follow(lb, &p);
+		/* A reply of a translated flow: the frontend back as its source
+		 * (hairpin: the pod back as its destination); an ICMPv6 error
+		 * about one: its quote back to the frontend. */
+		if (ct == CT_REPLY && p.rev_nat)
+			lb6_rev_nat(skb, &p, ctf);
+		else if (ct == CT_RELATED && p.tuple.proto == XCNI_IPPROTO_ICMPV6)
+			lb6_icmp_rev_nat(skb, p.l4_off);
 	}
 	/* On the link (a link-local destination, the gateway): the node's, which
 	 * a pod may always reach; tracked, so its answers find the flow. */
@@ -209,8 +236,13 @@ __attribute__((noinline)) int from_pod6(struct __sk_buff *skb)
 	if (ct == CT_NEW || ct == CT_STALE) {
 		v.src_id = ipcache6_identity(p.tuple.saddr);
 		v.dst_id = dipc ? dipc->identity : ipcache6_identity(p.tuple.daddr);
-		reason = flow_judge6(&p, ct, polkey_of(src, ep_ip6),
-				     dst ? polkey_of(dst, p.tuple.daddr) : 0, &v, ep_id, 0);
+		/* Hairpin: from the node, as kube-proxy's masquerade has it (lb.h). */
+		__u8 hp = lb ? lb->ct_flags : 0;
+
+		if (hp & XCNI_CT_F_HAIRPIN)
+			v.src_id = XCNI_ID_HOST;
+		reason = flow_judge6(&p, ct, (hp & XCNI_CT_F_HAIRPIN) ? 0 : polkey_of(src, ep_ip6),
+				     dst ? polkey_of(dst, p.tuple.daddr) : 0, &v, ep_id, hp);
 		if (reason)
 			goto out;
 	}
@@ -242,6 +274,8 @@ __attribute__((noinline)) int from_pod6(struct __sk_buff *skb)
 	}
 	reason = redirect_local(dst, ct_answers(ct), &verdict);
 out:
+	if (lb_enabled && reason_is_drop(reason))
+		lb6_forget(lb);
 	return finish6(skb, reason, XCNI_DIR_FROM_POD, ep_id, &p, verdict, &v);
 }
 

@@ -19,6 +19,9 @@
  * pod, which at connect time has no source address yet; Maglev hashes the
  * socket cookie for the same reason (a socket keeps its backend, sockets
  * spread). Per-packet translation keys both by the client's address.
+ *
+ * IPv6 sockets (connect6, sendmsg6, recvmsg6, getpeername6) the same way,
+ * their translations in xcni_sock_rn6 (16-byte addresses).
  */
 #include <linux/bpf.h>
 #include <linux/errno.h>
@@ -134,6 +137,156 @@ SEC("cgroup/getpeername4")
 int sock4_getpeername(struct bpf_sock_addr *ctx)
 {
 	sock_rev_nat(ctx);
+	return 1;
+}
+
+/* ---- IPv6 (issue 14): the same for IPv6 sockets, in xcni_sock_rn6 ---------- */
+
+/* The IPv6 frontend of ctx's destination (a pod is inside: INT where two scopes), or NULL. */
+static __always_inline const struct xcni_svc *sock6_frontend(const struct bpf_sock_addr *ctx,
+							     __u8 proto, __u8 *addr)
+{
+	struct xcni_svc_key k = {};
+	const struct xcni_svc *svc, *in;
+	__u32 w[4];
+
+	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP)
+		return NULL;
+	/* user_ip6 is read a 32-bit word at a time (the context's rule). */
+	w[0] = ctx->user_ip6[0];
+	w[1] = ctx->user_ip6[1];
+	w[2] = ctx->user_ip6[2];
+	w[3] = ctx->user_ip6[3];
+	__builtin_memcpy(addr, w, 16);
+	__builtin_memcpy(k.addr, w, 16);
+	k.port = (__u16)ctx->user_port;
+	k.family = XCNI_AF_INET6;
+	k.proto = proto;
+	k.scope = XCNI_SCOPE_EXT;
+	svc = bpf_map_lookup_elem(&xcni_svc, &k);
+	if (!svc || !(svc->flags & XCNI_SVC_F_TWO_SCOPES))
+		return svc;
+	k.scope = XCNI_SCOPE_INT;
+	in = bpf_map_lookup_elem(&xcni_svc, &k);
+	return in ? in : svc;
+}
+
+static __always_inline void sock6_set_dst(struct bpf_sock_addr *ctx, const __u8 *addr, __u16 port)
+{
+	__u32 w[4];
+
+	__builtin_memcpy(w, addr, 16);
+	ctx->user_ip6[0] = w[0];
+	ctx->user_ip6[1] = w[1];
+	ctx->user_ip6[2] = w[2];
+	ctx->user_ip6[3] = w[3];
+	ctx->user_port = port;
+}
+
+/* sock_translate for an IPv6 destination: 1 go on, 0 with ECONNREFUSED (no backend). */
+static __always_inline int sock6_translate(struct bpf_sock_addr *ctx)
+{
+	struct xcni_affinity_key ak = { .family = XCNI_AF_NETNS };
+	struct xcni_sock_rn6_key rk = {};
+	struct xcni_sock_rn6 rn = {};
+	const struct xcni_backend *be;
+	const struct xcni_svc *svc;
+	__u32 src[4] = {}, dst[4];
+	__u64 cookie, netns;
+	__u8 proto = (__u8)ctx->protocol;
+	__u32 id;
+
+	svc = sock6_frontend(ctx, proto, (__u8 *)dst);
+	if (!svc)
+		return 1;
+	cookie = bpf_get_socket_cookie(ctx);
+	/* Maglev hashes the socket (it has no source address yet), as connect4 does. */
+	src[0] = (__u32)cookie ^ (__u32)(cookie >> 32);
+	netns = bpf_get_netns_cookie(ctx);
+	__builtin_memcpy(ak.client, &netns, sizeof(netns));
+	id = lb_select_h(svc, xcni_lb_hash6(src, dst, 0, (__u16)ctx->user_port, proto), &ak,
+			 bpf_ktime_get_ns());
+	be = id ? bpf_map_lookup_elem(&xcni_backend, &id) : NULL;
+	if (!be || be->family != XCNI_AF_INET6) {
+		count(XCNI_DROP_NO_BACKEND, XCNI_DIR_FROM_POD, 0);
+		bpf_set_retval(-ECONNREFUSED);
+		return 0;
+	}
+	rk.cookie = cookie;
+	__builtin_memcpy(rk.addr, be->addr, 16);
+	rk.port = be->port;
+	__builtin_memcpy(rn.addr, dst, 16);
+	rn.port = (__u16)ctx->user_port;
+	rn.rev_nat = svc->rev_nat;
+	if (bpf_map_update_elem(&xcni_sock_rn6, &rk, &rn, BPF_ANY)) {
+		bpf_set_retval(-ENOMEM);
+		return 0;
+	}
+	sock6_set_dst(ctx, rk.addr, rk.port);
+	return 1;
+}
+
+/* 16 bytes compared a word at a time (a memcmp that long is a libc call). */
+static __always_inline int addr6_eq(const __u8 *a, const __u8 *b)
+{
+	const __u32 *x = (const __u32 *)a, *y = (const __u32 *)b;
+
+	return x[0] == y[0] && x[1] == y[1] && x[2] == y[2] && x[3] == y[3];
+}
+
+/* An IPv6 backend the socket was given shown as its frontend again (if still one). */
+static __always_inline void sock6_rev_nat(struct bpf_sock_addr *ctx)
+{
+	struct xcni_sock_rn6_key rk = {};
+	const struct xcni_revnat *fe;
+	struct xcni_sock_rn6 *rn;
+	__u32 w[4];
+
+	rk.cookie = bpf_get_socket_cookie(ctx);
+	w[0] = ctx->user_ip6[0];
+	w[1] = ctx->user_ip6[1];
+	w[2] = ctx->user_ip6[2];
+	w[3] = ctx->user_ip6[3];
+	__builtin_memcpy(rk.addr, w, 16);
+	rk.port = (__u16)ctx->user_port;
+	rn = bpf_map_lookup_elem(&xcni_sock_rn6, &rk);
+	if (!rn)
+		return;
+	fe = bpf_map_lookup_elem(&xcni_revnat, &rn->rev_nat);
+	if (!fe || fe->family != XCNI_AF_INET6 || !addr6_eq(fe->addr, rn->addr) ||
+	    fe->port != rn->port) {
+		bpf_map_delete_elem(&xcni_sock_rn6, &rk);
+		return;
+	}
+	sock6_set_dst(ctx, rn->addr, rn->port);
+}
+
+/* TCP only, as connect4 (connected UDP is left to the per-packet path). */
+SEC("cgroup/connect6")
+int sock6_connect(struct bpf_sock_addr *ctx)
+{
+	if (ctx->protocol != IPPROTO_TCP)
+		return 1;
+	return sock6_translate(ctx);
+}
+
+SEC("cgroup/sendmsg6")
+int sock6_sendmsg(struct bpf_sock_addr *ctx)
+{
+	return sock6_translate(ctx);
+}
+
+SEC("cgroup/recvmsg6")
+int sock6_recvmsg(struct bpf_sock_addr *ctx)
+{
+	sock6_rev_nat(ctx);
+	return 1;
+}
+
+SEC("cgroup/getpeername6")
+int sock6_getpeername(struct bpf_sock_addr *ctx)
+{
+	sock6_rev_nat(ctx);
 	return 1;
 }
 

@@ -26,6 +26,7 @@
 #include "lib/ipv6.h"
 #include "lib/l2.h"
 #include "lib/lb.h"
+#include "lib/lb6.h"
 #include "lib/maps.h"
 #include "lib/parse.h"
 #include "lib/policy.h"
@@ -80,6 +81,9 @@ __attribute__((noinline)) int to_pod6(struct __sk_buff *skb)
 		if (reason)
 			goto out;
 	}
+	/* A reply of a flow from_pod6 translated to a backend the stack reaches. */
+	if (lb_enabled && ct == CT_REPLY && p.rev_nat)
+		lb6_rev_nat(skb, &p, ctf);
 	reason = ct_answers(ct) ? XCNI_FWD_REPLY : XCNI_FWD_LOCAL;
 out:
 	return finish6(skb, reason, XCNI_DIR_TO_POD, ep_id, &p, TC_ACT_OK, &v);

@@ -698,6 +698,21 @@ struct xcni_sock_rn {
 	__u16 rev_nat; /* the frontend's xcni_revnat index: gone, no rewrite */
 };
 
+/* sock_rn6 (LRU): the same for IPv6 sockets (connect6/sendmsg6, recvmsg6/getpeername6). */
+struct xcni_sock_rn6_key {
+	__u64 cookie;
+	__u8 addr[16]; /* the backend */
+	__u16 port; /* network order */
+	__u16 pad;
+	__u32 pad2;
+};
+
+struct xcni_sock_rn6 {
+	__u8 addr[16]; /* the frontend */
+	__u16 port; /* network order */
+	__u16 rev_nat;
+};
+
 /* Maglev outer key of a service's table under one version. */
 static inline __u32 xcni_maglev_key(__u32 svc_id, __u8 version)
 {
@@ -716,6 +731,39 @@ static inline __u32 xcni_lb_hash(__u32 saddr, __u32 daddr, __u16 sport, __u16 dp
 
 	h ^= daddr + 0x7f4a7c15u + (h << 6) + (h >> 2);
 	h ^= ((__u32)sport << 16 | dport) + 0x7f4a7c15u + (h << 6) + (h >> 2);
+	h ^= proto;
+	h ^= h >> 16;
+	h *= 0x85ebca6b;
+	h ^= h >> 13;
+	h *= 0xc2b2ae35;
+	h ^= h >> 16;
+	return h;
+}
+
+/*
+ * xcni_lb_hash for an IPv6 flow: every 32-bit word of both addresses mixed in
+ * (as they lie in memory: the same bytes give the same hash on every node),
+ * then the ports and protocol, then the same finaliser. Maglev's index for
+ * IPv6 frontends; userspace computes the choice with it too.
+ */
+static inline __u32 xcni_lb_mix(__u32 h, __u32 v)
+{
+	return h ^ (v + 0x7f4a7c15u + (h << 6) + (h >> 2));
+}
+
+static inline __u32 xcni_lb_hash6(const __u32 *saddr, const __u32 *daddr, __u16 sport,
+				  __u16 dport, __u8 proto)
+{
+	__u32 h = saddr[0] * 0x9e3779b1u;
+
+	h = xcni_lb_mix(h, saddr[1]);
+	h = xcni_lb_mix(h, saddr[2]);
+	h = xcni_lb_mix(h, saddr[3]);
+	h = xcni_lb_mix(h, daddr[0]);
+	h = xcni_lb_mix(h, daddr[1]);
+	h = xcni_lb_mix(h, daddr[2]);
+	h = xcni_lb_mix(h, daddr[3]);
+	h = xcni_lb_mix(h, (__u32)sport << 16 | dport);
 	h ^= proto;
 	h ^= h >> 16;
 	h *= 0x85ebca6b;

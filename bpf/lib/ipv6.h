@@ -76,6 +76,8 @@ struct pkt6 {
 	__u8 is_echo;
 	__u8 frag_later; /* a fragment after the first: ports from xcni_frag6 */
 	__u8 ct_state; /* as struct pkt's */
+	__u16 rev_nat; /* a translated flow's xcni_revnat index (ct6_track, lb6_translate) */
+	__u32 backend_id; /* and its backend (bpf/lib/lb6.h) */
 };
 
 static __always_inline int in6_eq(const __u8 *a, const __u8 *b)
@@ -429,6 +431,8 @@ static __always_inline int ct6_track(struct __sk_buff *skb, struct pkt6 *p, __u8
 	    !(tcp && e->state == XCNI_CT_CLOSED && (p->tcp_flags & XCNI_TCP_SYN)) &&
 	    !(fresh_syn && e->state != XCNI_CT_NEW)) {
 		*flags = e->flags;
+		p->rev_nat = e->rev_nat;
+		p->backend_id = e->backend_id;
 		ct_account(e, now, p->len, tcp, p->tcp_flags, 0);
 		p->ct_state = e->state;
 		ct = e->policy_rev == p->policy_rev ? CT_ORIG : CT_STALE;
@@ -438,6 +442,8 @@ static __always_inline int ct6_track(struct __sk_buff *skb, struct pkt6 *p, __u8
 	e = echo_req ? NULL : bpf_map_lookup_elem(&xcni_ct6, &rev);
 	if (e && ct_alive(e, now, life)) {
 		*flags = e->flags;
+		p->rev_nat = e->rev_nat;
+		p->backend_id = e->backend_id;
 		ct_account(e, now, p->len, tcp, p->tcp_flags, 1);
 		p->ct_state = e->state;
 		return CT_REPLY;
@@ -479,6 +485,8 @@ static __always_inline void ct6_commit(const struct pkt6 *p, int ct, __u32 ep_id
 	ne.state = p->ct_state ? p->ct_state : XCNI_CT_NEW;
 	ne.flags = flags;
 	ne.policy_rev = p->policy_rev;
+	ne.rev_nat = p->rev_nat;
+	ne.backend_id = p->backend_id;
 	ct_map_insert(&xcni_ct6, &p->tuple, &ne, p->ct_state != 0);
 }
 
@@ -648,8 +656,8 @@ static __always_inline void report6(struct __sk_buff *skb, __u8 type, int reason
 		   p->tuple.sport, p->tuple.dport);
 	ev->ev.saddr = 0;
 	ev->ev.daddr = 0;
-	ev->ev.rev_nat = 0;
-	ev->ev.backend_id = 0;
+	ev->ev.rev_nat = p->rev_nat;
+	ev->ev.backend_id = p->backend_id;
 	__builtin_memcpy(ev->saddr6, p->tuple.saddr, 16);
 	__builtin_memcpy(ev->daddr6, p->tuple.daddr, 16);
 	bpf_ringbuf_submit(ev, 0);
@@ -665,7 +673,8 @@ static __always_inline int finish6(struct __sk_buff *skb, int reason, __u8 dir, 
 	count(reason, dir, p->len);
 	if (reason_is_drop(reason)) {
 		report6(skb, XCNI_EV_DROP, reason, dir, ep_id, p, v, cfg);
-		return TC_ACT_SHOT;
+		/* A refusal for want of a backend (lb6.h) goes back into the pod. */
+		return reason == XCNI_DROP_NO_BACKEND ? verdict : TC_ACT_SHOT;
 	}
 	if (v->enforced)
 		report6(skb, XCNI_EV_VERDICT, reason, dir, ep_id, p, v, cfg);

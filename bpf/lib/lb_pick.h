@@ -55,10 +55,11 @@ static __always_inline const struct xcni_backend *lb_usable(const struct xcni_sv
 }
 
 /*
- * A backend for a new flow: Maglev's entry for t's hash, or a slot at
+ * A backend for a new flow: Maglev's entry for the flow's hash (xcni_lb_hash,
+ * xcni_lb_hash6: the family's tuple as the client sent it), or a slot at
  * random. 0: none.
  */
-static __always_inline __u32 lb_pick(const struct xcni_svc *svc, const struct xcni_ct_key *t)
+static __always_inline __u32 lb_pick_h(const struct xcni_svc *svc, __u32 hash)
 {
 	struct xcni_svcslot_key sk = {};
 	__u32 n = svc->count, base = 0, *id;
@@ -74,8 +75,7 @@ static __always_inline __u32 lb_pick(const struct xcni_svc *svc, const struct xc
 		void *table = bpf_map_lookup_elem(&xcni_maglev, &key);
 
 		if (table) {
-			idx = xcni_lb_hash(t->saddr, t->daddr, t->sport, t->dport, t->proto) %
-			      XCNI_MAGLEV_M;
+			idx = hash % XCNI_MAGLEV_M;
 			id = bpf_map_lookup_elem(table, &idx);
 			if (id && *id)
 				return *id;
@@ -89,11 +89,17 @@ static __always_inline __u32 lb_pick(const struct xcni_svc *svc, const struct xc
 	return id ? *id : 0;
 }
 
+static __always_inline __u32 lb_pick(const struct xcni_svc *svc, const struct xcni_ct_key *t)
+{
+	return lb_pick_h(svc, xcni_lb_hash(t->saddr, t->daddr, t->sport, t->dport, t->proto));
+}
+
 /*
  * ClientIP affinity: the client's backend while it is fresh and usable, else
- * a new pick. ak: the client (family and address) filled in by the caller.
+ * a new pick (hash: the flow's). ak: the client (family and address) filled
+ * in by the caller.
  */
-static __always_inline __u32 lb_pick_affine(const struct xcni_svc *svc, const struct xcni_ct_key *t,
+static __always_inline __u32 lb_pick_affine(const struct xcni_svc *svc, __u32 hash,
 					    struct xcni_affinity_key *ak, __u64 now)
 {
 	struct xcni_affinity *a, na = {};
@@ -106,7 +112,7 @@ static __always_inline __u32 lb_pick_affine(const struct xcni_svc *svc, const st
 		a->last_ns = now;
 		return a->backend_id;
 	}
-	id = lb_pick(svc, t);
+	id = lb_pick_h(svc, hash);
 	if (id) {
 		na.last_ns = now;
 		na.backend_id = id;
@@ -115,11 +121,20 @@ static __always_inline __u32 lb_pick_affine(const struct xcni_svc *svc, const st
 	return id;
 }
 
-/* The backend id a new flow t to svc gets (affinity keyed by ak), 0: none. */
+/* The backend id a new flow of hash to svc gets (affinity keyed by ak), 0: none. */
+static __always_inline __u32 lb_select_h(const struct xcni_svc *svc, __u32 hash,
+					 struct xcni_affinity_key *ak, __u64 now)
+{
+	return svc->flags & XCNI_SVC_F_AFFINITY ? lb_pick_affine(svc, hash, ak, now) :
+						  lb_pick_h(svc, hash);
+}
+
+/* The backend id a new IPv4 flow t to svc gets (affinity keyed by ak), 0: none. */
 static __always_inline __u32 lb_select(const struct xcni_svc *svc, const struct xcni_ct_key *t,
 				       struct xcni_affinity_key *ak, __u64 now)
 {
-	return svc->flags & XCNI_SVC_F_AFFINITY ? lb_pick_affine(svc, t, ak, now) : lb_pick(svc, t);
+	return lb_select_h(svc, xcni_lb_hash(t->saddr, t->daddr, t->sport, t->dport, t->proto),
+			   ak, now);
 }
 
 #endif

@@ -250,6 +250,15 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xcni_sock_rn SEC(".maps");
 
+/* ... and for IPv6 sockets (connect6, sendmsg6; issue 14). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, XCNI_MAX_SOCK_RN);
+	__type(key, struct xcni_sock_rn6_key);
+	__type(value, struct xcni_sock_rn6);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xcni_sock_rn6 SEC(".maps");
+
 /* One Maglev table: XCNI_MAGLEV_M backend ids. */
 struct xcni_maglev_inner {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

@@ -176,6 +176,10 @@ extern const struct CMUnitTest lb_tests[];
 extern const size_t nr_lb_tests;
 int lb_bench(void);
 
+/* tests/bpf/lb6.c: IPv6 Services in BPF, run after tests/bpf/v6.c on its endpoints. */
+extern const struct CMUnitTest lb6_tests[];
+extern const size_t nr_lb6_tests;
+
 /* tests/bpf/xdp6.c: the XDP prefilter on IPv6 sources, run after the rows. */
 extern const struct CMUnitTest xdp6_tests[];
 extern const size_t nr_xdp6_tests;

@@ -18,14 +18,15 @@ def main():
         if kind == "tcp":
             s = socket.create_connection((ip, port), timeout=2)
             peer = s.getpeername()
-            print("peer %s:%d" % peer)
+            print("peer %s:%d" % peer[:2])  # IPv6: (host, port, flowinfo, scope)
             print(s.recv(100).decode().strip())
         else:
-            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s = socket.socket(socket.AF_INET6 if ":" in ip else socket.AF_INET,
+                              socket.SOCK_DGRAM)
             s.settimeout(2)
             s.sendto(b"ping\n", (ip, port))
             data, src = s.recvfrom(100)
-            print("from %s:%d" % src)
+            print("from %s:%d" % src[:2])
             print(data.decode().strip())
     except socket.timeout:
         print("error timeout")

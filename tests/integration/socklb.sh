@@ -4,6 +4,9 @@
 # backend at connect time: its packets carry the backend from the first one,
 # while the application keeps seeing the ClusterIP (getpeername, recvfrom).
 # A process outside CG takes the per-packet translation in from_pod instead.
+# IPv6 (issue 14): the pods are dual stack and web has an IPv6 ClusterIP too;
+# connect6 gives a socket the backend's IPv6 (xcni_sock_rn6), getpeername6
+# shows the ClusterIP.
 #
 #   cgroup v2 <cgroup2 mount>/xcni-<tag>: the clients started "in the cgroup"
 #   netns <tag>-node: xcnid --manifests M --kube-proxy-replacement --cgroup-root CG
@@ -19,6 +22,12 @@ node_init socklb 10.98.0 socklb
 VIP=10.96.0.10 # web: 80/TCP -> a:8080, 53/UDP -> a:8081
 VIP_NONE=10.96.0.11 # empty: no endpoints
 VIP_DENY=10.96.0.12 # locked: 80/TCP -> c:8080, c denies all ingress
+VIP6=fd00:96::10 # web's IPv6 ClusterIP: 80/TCP -> a's IPv6:8080
+cat >"$T/net.json" <<EOT
+{"cniVersion":"1.0.0","name":"xcni-socklb","type":"xcni","stateDir":"$T/state","pinDir":"$PIN",
+ "ipam":{"type":"host-local","ranges":[[{"subnet":"$SUBNET.0/24"}],[{"subnet":"fd00:98:5::/64"}]],
+         "routes":[{"dst":"0.0.0.0/0"},{"dst":"::/0"}],"dataDir":"$T/ipam"}}
+EOT
 CG_MNT=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/self/mounts)
 CG=$CG_MNT/xcni-$XCT_TAG
 PIDS=()
@@ -65,7 +74,8 @@ wire() {
 	sleep 0.3
 	kill "$pid"
 	wait "$pid" 2>/dev/null
-	tshark -r "$cap" -Y "$filter" -T fields -e ip.src -e ip.dst 2>/dev/null | sort -u
+	tshark -r "$cap" -Y "$filter" -T fields -e "${WIRE_IP:-ip}.src" -e "${WIRE_IP:-ip}.dst" \
+		2>/dev/null | sort -u
 }
 
 ip netns add "$NODE" && ip -n "$NODE" link set lo up
@@ -104,6 +114,10 @@ ip netns exec "$XCT_TAG-a" socat UDP-RECVFROM:8081,fork SYSTEM:'echo pong' &
 PIDS+=($!)
 ip netns exec "$XCT_TAG-c" socat TCP-LISTEN:8080,fork,reuseaddr SYSTEM:'echo hello' &
 PIDS+=($!)
+ip netns exec "$XCT_TAG-a" socat TCP6-LISTEN:8080,fork,reuseaddr,ipv6only=1 SYSTEM:'echo hello' &
+PIDS+=($!)
+IP6_A=$(jq -r '.ips[].address | select(contains(":"))' "$T/a.json" | cut -d/ -f1)
+IP6_B=$(jq -r '.ips[].address | select(contains(":"))' "$T/b.json" | cut -d/ -f1)
 
 {
 	printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: x}\n'
@@ -118,7 +132,16 @@ metadata: {name: web, namespace: x}
 spec:
   selector: {app: web}
   clusterIP: $VIP
+  clusterIPs: [$VIP, "$VIP6"]
+  ipFamilies: [IPv4, IPv6]
   ports: [{name: http, port: 80, targetPort: 8080}, {name: dns, port: 53, targetPort: 8081, protocol: UDP}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: web-6, namespace: x, labels: {kubernetes.io/service-name: web}}
+addressType: IPv6
+endpoints: [{addresses: ["$IP6_A"], nodeName: n1}]
+ports: [{name: http, port: 8080}]
 ---
 apiVersion: discovery.k8s.io/v1
 kind: EndpointSlice
@@ -159,13 +182,13 @@ check "Services, EndpointSlices and the policy applied" sync_gen
 
 links_pinned() {
 	local h n
-	for h in connect4 sendmsg4 recvmsg4 getpeername4; do
+	for h in connect4 sendmsg4 recvmsg4 getpeername4 connect6 sendmsg6 recvmsg6 getpeername6; do
 		[ -e "$PIN/links/node-sock-$h" ] || { echo "no link node-sock-$h"; return 1; }
 	done
-	n=$(bpftool cgroup show "$CG" | grep -c 'sock4_')
-	[ "$n" = 4 ] || { bpftool cgroup show "$CG"; return 1; }
+	n=$(bpftool cgroup show "$CG" | grep -c 'sock[46]_')
+	[ "$n" = 8 ] || { bpftool cgroup show "$CG"; return 1; }
 }
-check "the four hooks attached to the cgroup as pinned links" links_pinned
+check "the eight hooks (IPv4 and IPv6) attached to the cgroup as pinned links" links_pinned
 
 # TCP from the cgroup: the backend on the wire from the SYN on, the ClusterIP to the app.
 tcp_in() {
@@ -209,6 +232,25 @@ sockets_filtered() {
 }
 check "service sockets --ip: matches the backend or frontend (header only for the client)" sockets_filtered
 
+# IPv6: connect6 gives the socket a's IPv6 (the SYN carries it), getpeername6 the ClusterIP.
+tcp6_in() {
+	local got
+	got=$(WIRE_IP=ipv6 wire "tcp.flags.syn == 1 && tcp.flags.ack == 0" client in_cg tcp "$VIP6" 80)
+	grep -qx "peer $VIP6:80" "$T/wire.out" && grep -qx hello "$T/wire.out" ||
+		{ echo "client: $(cat "$T/wire.out")"; return 1; }
+	[ "$got" = "$IP6_B	$IP6_A" ] || { echo "SYN on the wire: $got (expected $IP6_B -> $IP6_A)"; return 1; }
+}
+check "in the cgroup, TCP to the IPv6 ClusterIP: hello, getpeername = ClusterIP, SYN to a's IPv6" tcp6_in
+sock_rn6() { [ "$(bpftool map dump pinned "$PIN/xcni_sock_rn6" -j | jq length)" -ge 1 ]; }
+check "xcni_sock_rn6 holds the socket's translation" sock_rn6
+tcp6_out() {
+	local got
+	got=$(WIRE_IP=ipv6 wire "tcp.flags.syn == 1 && tcp.flags.ack == 0" client out_cg tcp "$VIP6" 80)
+	grep -qx hello "$T/wire.out" && [ "$got" = "$IP6_B	$VIP6" ] ||
+		{ echo "client: $(cat "$T/wire.out"), SYN: $got"; return 1; }
+}
+check "outside the cgroup, IPv6: the SYN carries the ClusterIP (from_pod6 translates), hello" tcp6_out
+
 refused_in() {
 	local got
 	got=$(wire "ip.dst == $VIP_NONE || tcp.flags.syn == 1" client in_cg "$1" "$VIP_NONE" "$2")
@@ -244,7 +286,7 @@ check "in the cgroup, to a Service whose backend denies: not reached, dropped by
 # Restart: with no agent the hooks stay; the next agent swaps its programs into the same links.
 link_ids() {
 	local h
-	for h in connect4 sendmsg4 recvmsg4 getpeername4; do
+	for h in connect4 sendmsg4 recvmsg4 getpeername4 connect6 sendmsg6 recvmsg6 getpeername6; do
 		bpftool link show pinned "$PIN/links/node-sock-$h" -j | jq -r '"\(.id) \(.prog_id)"'
 	done
 }
@@ -271,7 +313,7 @@ swapped() {
 		{ echo "before: $BEFORE"; echo "after: $after"; return 1; }
 	links_pinned
 }
-check "restart: the same four links, each running the new agent's program" swapped
+check "restart: the same eight links, each running the new agent's program" swapped
 check "after restart: TCP from the cgroup still gets the backend" tcp_in
 check "after restart: UDP from the cgroup still sees the ClusterIP" udp_in
 
@@ -281,7 +323,7 @@ XCNID_PID=
 check "xcnid restarted without --cgroup-root" restart_xcnid
 unhooked() {
 	ls "$PIN/links" | grep -q node-sock- && { ls "$PIN/links"; return 1; }
-	! bpftool cgroup show "$CG" | grep -q 'sock4_' ||
+	! bpftool cgroup show "$CG" | grep -q 'sock[46]_' ||
 		{ bpftool cgroup show "$CG"; return 1; }
 }
 check "without --cgroup-root: its links removed, the cgroup has no program" unhooked

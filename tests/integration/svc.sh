@@ -8,11 +8,13 @@
 # operator views on real traffic: monitor names the Service and backend of a
 # translated connection (and the Service a refusal was for), and explain's
 # answer for svc/x/web is what the probe got (allowed, denied by policy,
-# refused for want of a backend).
+# refused for want of a backend). The Service is dual stack (issue 14): its
+# IPv6 ClusterIP, with an IPv6 EndpointSlice, reaches a over IPv6 through
+# from_pod6 (lb6.h), hairpin and the refusal included.
 #
 #   netns <tag>-node: xcnid --manifests M --kube-proxy-replacement
-#     xc<hash> ──veth── eth0  <tag>-a  x/a  (serves TCP 8080 "hello")
-#     xc<hash> ──veth── eth0  <tag>-b  x/b  (the client)
+#     xc<hash> ──veth── eth0  <tag>-a  x/a  (serves TCP 8080 "hello", both families)
+#     xc<hash> ──veth── eth0  <tag>-b  x/b  (the client; pods dual stack: fd00:97::/64)
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/../lib.sh"
@@ -20,10 +22,19 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/node.sh"
 node_init svc 10.97.0 svc
 VIP=10.96.0.10
+VIP6=fd00:96::10
 SRV=
+SRV6=
+# Dual-stack pods (IPv4 first: .ips[0] stays the IPv4 address).
+cat >"$T/net.json" <<EOT
+{"cniVersion":"1.0.0","name":"xcni-svc","type":"xcni","stateDir":"$T/state","pinDir":"$PIN",
+ "ipam":{"type":"host-local","ranges":[[{"subnet":"$SUBNET.0/24"}],[{"subnet":"fd00:97::/64"}]],
+         "routes":[{"dst":"0.0.0.0/0"},{"dst":"::/0"}],"dataDir":"$T/ipam"}}
+EOT
 
 cleanup() {
 	[ -n "$SRV" ] && kill "$SRV" 2>/dev/null
+	[ -n "$SRV6" ] && kill "$SRV6" 2>/dev/null
 	node_cleanup a b
 }
 trap cleanup EXIT
@@ -51,15 +62,18 @@ ip netns add "$NODE" && ip -n "$NODE" link set lo up
 XCNID_NETNS=$NODE
 check "xcnid started with --manifests --kube-proxy-replacement" start_xcnid "$PIN" \
 	--pod-cidr "$SUBNET.0/24" --node-name n1 --manifests "$M" --no-masquerade \
-	--kube-proxy-replacement --map-max xcni_svc=2 -v || { finish; exit 1; }
+	--kube-proxy-replacement --map-max xcni_svc=3 -v || { finish; exit 1; }
 for p in a b; do
 	ip netns add "$XCT_TAG-$p" && ip -n "$XCT_TAG-$p" link set lo up
 	cni ADD "$p" >"$T/$p.json" || { not_ok "ADD $p"; cat "$T/$p.json"; finish; exit 1; }
 done
 IP_A=$(jq -r '.ips[0].address' "$T/a.json" | cut -d/ -f1)
 IP_B=$(jq -r '.ips[0].address' "$T/b.json" | cut -d/ -f1)
+IP6_A=$(jq -r '.ips[].address | select(contains(":"))' "$T/a.json" | cut -d/ -f1)
 ip netns exec "$XCT_TAG-a" socat TCP-LISTEN:8080,fork,reuseaddr SYSTEM:'echo hello' &
 SRV=$!
+ip netns exec "$XCT_TAG-a" socat TCP6-LISTEN:8080,fork,reuseaddr,ipv6only=1 SYSTEM:'echo hello' &
+SRV6=$!
 
 no_rules() {
 	for ns in "$NODE" "$XCT_TAG-a" "$XCT_TAG-b"; do
@@ -104,14 +118,49 @@ metadata: {name: web, namespace: x}
 spec:
   selector: {app: web}
   clusterIP: $VIP
+  clusterIPs: [$VIP, "$VIP6"]
+  ipFamilies: [IPv4, IPv6]
+  ipFamilyPolicy: RequireDualStack
   ports: [{name: http, port: 80, targetPort: http}]
 EOF
+slice6() { # slice6 ENDPOINTS-YAML: the Service's IPv6 EndpointSlice
+	put eps6.yaml <<EOF
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: web-6, namespace: x, labels: {kubernetes.io/service-name: web}}
+addressType: IPv6
+endpoints: $1
+ports: [{name: http, port: 8080}]
+EOF
+}
 slice "[{addresses: [$IP_A], nodeName: n1}]"
-check "Service and EndpointSlice applied" sync_gen
+slice6 "[{addresses: [\"$IP6_A\"], nodeName: n1}]"
+check "Service and EndpointSlices applied" sync_gen
 check "b -> ClusterIP:80 reaches a:8080 (named targetPort)" expect b "$VIP" 80 connected
 check "no iptables or nftables rule in the node or the pods" no_rules
 check "a -> its own ClusterIP (hairpin)" expect a "$VIP" 80 connected
 check "the pod's own address still works" expect b "$IP_A" 8080 connected
+# IPv6: the connection completes only if the replies come from [VIP6]:80.
+check "b -> [IPv6 ClusterIP]:80 reaches a:8080 over IPv6" expect b "[$VIP6]" 80 connected
+check "a -> its own IPv6 ClusterIP (hairpin)" expect a "[$VIP6]" 80 connected
+v6_listed() { ctl service list | grep -F "[$VIP6]:80" | grep -q "x/web"; }
+check "service list: the IPv6 frontend of x/web" v6_listed
+v6_ct() { # the service entry in xcni_ct6: b -> [VIP6]:80, flag SVC (2), a backend
+	bpftool -j map dump pinned "$PIN/xcni_ct6" | python3 -c "import json, sys, ipaddress
+vip = list(ipaddress.ip_address(sys.argv[1]).packed)
+for r in json.load(sys.stdin):
+    k, v = r['formatted']['key'], r['formatted']['value']
+    if k['daddr'] == vip and v['flags'] & 2 and v['backend_id'] and v['rev_nat']:
+        sys.exit(0)
+sys.exit(1)" "$VIP6"
+}
+check "xcni_ct6 holds the translation (service entry to [VIP6]:80)" v6_ct
+slice6 "[]"
+check "no IPv6 endpoint applied" sync_gen
+check "IPv6 no backend: refused at once (RST from the frontend)" expect b "[$VIP6]" 80 refused
+check "IPv4 unaffected" expect b "$VIP" 80 connected
+slice6 "[{addresses: [\"$IP6_A\"], nodeName: n1}]"
+check "IPv6 endpoint back applied" sync_gen
 
 # watch_probe NAME MONITOR-ARGS...: b probes the ClusterIP while monitor runs;
 # monitor's output in $T/NAME.mon, the probe's result in $T/NAME.probe.
@@ -215,7 +264,7 @@ kill "$XCNID_PID" && wait "$XCNID_PID" 2>/dev/null
 XCNID_PID=
 check "no agent: the ClusterIP still reaches a" expect b "$VIP" 80 connected
 check "xcnid restarted" start_xcnid "$PIN" --pod-cidr "$SUBNET.0/24" --node-name n1 \
-	--manifests "$M" --no-masquerade --kube-proxy-replacement --map-max xcni_svc=2 -v
+	--manifests "$M" --no-masquerade --kube-proxy-replacement --map-max xcni_svc=3 -v
 check "restarted agent applies the state" sync_gen
 nothing_rewritten() { ! grep -E "generation [0-9]+: [0-9]+ frontends" "/tmp/xcnid-$XCT_TAG.log"; }
 check "restarted agent: the Service maps already held it, nothing rewritten" nothing_rewritten
@@ -226,14 +275,15 @@ kill "$XCNID_PID" && wait "$XCNID_PID" 2>/dev/null
 XCNID_PID=
 check "xcnid restarted with --lb-algorithm maglev" start_xcnid "$PIN" --pod-cidr "$SUBNET.0/24" \
 	--node-name n1 --manifests "$M" --no-masquerade --kube-proxy-replacement --lb-algorithm maglev \
-	--map-max xcni_svc=2 -v
+	--map-max xcni_svc=3 -v
 check "maglev: state applied" sync_gen
-maglev_built() { grep -E "generation [0-9]+: 1 frontends, 1 written.* 1 Maglev tables" "/tmp/xcnid-$XCT_TAG.log"; }
+maglev_built() { grep -E "generation [0-9]+: 2 frontends, 2 written.* 2 Maglev tables" "/tmp/xcnid-$XCT_TAG.log"; }
 check "maglev: the frontend rewritten with its Maglev table" maglev_built
 check "maglev: b -> ClusterIP reaches a" expect b "$VIP" 80 connected
 check "maglev: hairpin" expect a "$VIP" 80 connected
+check "maglev: b -> IPv6 ClusterIP reaches a" expect b "[$VIP6]" 80 connected
 
-# Bad input. More frontends than xcni_svc holds (--map-max xcni_svc=2): the
+# Bad input. More frontends than xcni_svc holds (--map-max xcni_svc=3): the
 # generation is refused whole, saying which map, and what was there keeps working.
 put two.yaml <<EOF
 apiVersion: v1
@@ -259,8 +309,8 @@ gen_refused() {
 	ctl config --json
 	return 1
 }
-check "3 frontends, room for 2: the generation refused, naming xcni_svc" \
-	gen_refused "xcni_svc: .* room for 2"
+check "4 frontends, room for 3: the generation refused, naming xcni_svc" \
+	gen_refused "xcni_svc: .* room for 3"
 check "refused: the first Service still works" expect b "$VIP" 80 connected
 check "refused: nothing of the new one written" expect b 10.96.0.11 81 timeout
 # A Service port no slice port matches: said, naming the object and field; that

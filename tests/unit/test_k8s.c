@@ -965,6 +965,31 @@ static void service_parsed(void **state)
 	assert_int_equal(o->svc.ports[1].proto, IPPROTO_UDP);
 	assert_null(o->svc.ports[1].target_name);
 	assert_int_equal(o->svc.ports[1].target_port, 53); /* defaults to port */
+	assert_false(o->svc.has_ip6);
+	k8s_free(o);
+
+	/* Dual stack, IPv6 first: each ClusterIP lands by its family. */
+	if (parse_all(SVC "spec:\n  clusterIP: \"fd00:96::7\"\n"
+			  "  clusterIPs: [\"fd00:96::7\", 10.96.0.7]\n  ipFamilies: [IPv6, IPv4]\n"
+			  "  ipFamilyPolicy: RequireDualStack\n  ports: [{port: 80}]\n",
+		      &o, &err))
+		fail_msg("%s", err.msg);
+	assert_int_equal(o->svc.cluster_ip, htonl(0x0a600007));
+	assert_true(o->svc.has_ip6);
+	{
+		uint8_t want[16];
+
+		inet_pton(AF_INET6, "fd00:96::7", want);
+		assert_memory_equal(o->svc.cluster_ip6, want, 16);
+	}
+	k8s_free(o);
+
+	/* IPv6 only. */
+	if (parse_all(SVC "spec: {clusterIP: \"fd00:96::8\", ipFamilies: [IPv6], ports: [{port: 80}]}\n",
+		      &o, &err))
+		fail_msg("%s", err.msg);
+	assert_int_equal(o->svc.cluster_ip, 0);
+	assert_true(o->svc.has_ip6);
 	k8s_free(o);
 }
 
@@ -988,7 +1013,24 @@ static void service_errors(void **state)
 		{ "spec: {ports: [{port: 80, targetPort: [1]}]}",
 		  "spec.ports[0].targetPort: must be a port number or a port name" },
 		{ "spec: {clusterIP: 10.96.0.300, ports: [{port: 80}]}",
-		  "spec.clusterIP: \"10.96.0.300\" is not a valid IPv4 address" },
+		  "spec.clusterIP: \"10.96.0.300\" is not a valid IP address" },
+		/* Dual stack (issue 14): the family rules the API server keeps. */
+		{ "spec: {clusterIP: 10.96.0.1, clusterIPs: [10.96.0.1, 10.96.0.2], ports: [{port: 80}]}",
+		  "spec.clusterIPs[1]: \"10.96.0.2\" is of the same family as clusterIPs[0]" },
+		{ "spec: {clusterIP: 10.96.0.1, clusterIPs: [10.96.0.9], ports: [{port: 80}]}",
+		  "spec.clusterIPs[0]: \"10.96.0.9\" is not spec.clusterIP (\"10.96.0.1\")" },
+		{ "spec: {clusterIP: 10.96.0.1, clusterIPs: [10.96.0.1, \"fd00:96::1\"], "
+		  "ipFamilies: [IPv6, IPv4], ports: [{port: 80}]}",
+		  "spec.clusterIPs[0]: \"10.96.0.1\" is not of family ipFamilies[0] (IPv6)" },
+		{ "spec: {clusterIP: \"fd00:96::1\", clusterIPs: [\"fd00:96::1\", 10.96.0.1], "
+		  "ipFamilyPolicy: SingleStack, ports: [{port: 80}]}",
+		  "spec.clusterIPs: ipFamilyPolicy SingleStack allows one entry" },
+		{ "spec: {ipFamilyPolicy: DualStack, ports: [{port: 80}]}",
+		  "spec.ipFamilyPolicy: \"DualStack\" is not one of" },
+		{ "spec: {ipFamilies: [IPv6, IPv6], ports: [{port: 80}]}",
+		  "spec.ipFamilies[1]: \"IPv6\" twice" },
+		{ "spec: {clusterIP: 10.96.0.1, clusterIPs: [10.96.0.1, \"fd00::zz\"], ports: [{port: 80}]}",
+		  "spec.clusterIPs[1]: \"fd00::zz\" is not a valid IP address" },
 		{ "spec: {type: Weird, ports: [{port: 80}]}",
 		  "spec.type: \"Weird\" is not served here (only ClusterIP, NodePort, LoadBalancer, "
 		  "ExternalName)" },
@@ -1100,6 +1142,21 @@ static void epslice_parsed(void **state)
 	assert_false(o->eps.ports[3].has_port);
 	k8s_free(o);
 
+	/* An IPv6 slice: its endpoints' addresses in addr6. */
+	if (parse_lb(EPS "addressType: IPv6\nendpoints:\n- addresses: [\"fd00:1::5\"]\n"
+			 "ports: [{name: http, port: 8080}]\n", &o, &err))
+		fail_msg("%s", err.msg);
+	assert_true(o->eps.ipv6);
+	assert_false(o->eps.ipv4);
+	assert_int_equal(o->eps.nendpoints, 1);
+	{
+		uint8_t want[16];
+
+		inet_pton(AF_INET6, "fd00:1::5", want);
+		assert_memory_equal(o->eps.endpoints[0].addr6, want, 16);
+	}
+	k8s_free(o);
+
 	/* Unnamed port, no endpoints, an FQDN slice (kept, no endpoints), no service label. */
 	if (parse_lb("apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {name: x}\n"
 		     "addressType: FQDN\nendpoints: [{addresses: [example.com]}]\nports: [{port: 80}]\n",
@@ -1135,6 +1192,13 @@ static void epslice_errors(void **state)
 		  "endpoints[0].addresses: must have 1 to 100 entries" },
 		{ "addressType: IPv4\nendpoints: [{addresses: [10.1.0.5, 10.1.0.300]}]",
 		  "endpoints[0].addresses[1]: \"10.1.0.300\" is not a valid IPv4 address" },
+		/* The wrong family in a slice (a dual Service has one slice per family). */
+		{ "addressType: IPv4\nendpoints: [{addresses: [\"fd00:1::5\"]}]",
+		  "endpoints[0].addresses[0]: \"fd00:1::5\" is not a valid IPv4 address" },
+		{ "addressType: IPv6\nendpoints: [{addresses: [\"fd00:1::5\"]}, {addresses: [10.1.0.5]}]",
+		  "endpoints[1].addresses[0]: \"10.1.0.5\" is not a valid IPv6 address" },
+		{ "addressType: IPv6\nendpoints: [{addresses: [\"::ffff:10.1.0.5\"]}]",
+		  "endpoints[0].addresses[0]: \"::ffff:10.1.0.5\" is not a valid IPv6 address" },
 		{ "addressType: IPv4\nendpoints: [{addresses: [10.1.0.5], conditions: {ready: yes!}}]",
 		  "endpoints[0].conditions.ready: must be a boolean" },
 		{ "addressType: IPv4\nports: [{name: a, port: 1}, {name: a, port: 2}]",

@@ -88,6 +88,84 @@ static const struct svc_be_spec *be(const struct svc_spec *s, uint32_t addr, uin
 	", namespace: y, labels: {kubernetes.io/service-name: " svc "}}\naddressType: IPv4\n" \
 	body "\n---\n"
 
+#define EPS6(name, svc, body)                                                               \
+	"apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {name: " name         \
+	", namespace: y, labels: {kubernetes.io/service-name: " svc "}}\naddressType: IPv6\n" \
+	body "\n---\n"
+
+/* Does spec s have the IPv6 backend a (text) at port? */
+static bool has_be6(const struct svc_spec *s, const char *a, uint16_t port)
+{
+	uint8_t want[16];
+
+	inet_pton(AF_INET6, a, want);
+	for (size_t i = 0; i < s->nbe; i++)
+		if (s->be[i].family == XCNI_AF_INET6 && !memcmp(s->be[i].addr, want, 16) &&
+		    ntohs(s->be[i].port) == port)
+			return true;
+	return false;
+}
+
+/*
+ * Dual stack (issue 14): a Service with an IPv4 and an IPv6 ClusterIP and a
+ * slice per family gets a frontend per family, each with its own family's
+ * endpoints; an IPv6-only Service one IPv6 frontend (and no IPv4 NodePort).
+ */
+static void dual_stack(void **state)
+{
+	uint32_t addrs[1] = { htonl(0x0a000001) };
+	struct svc_node node = { .name = "n1", .naddrs = 1, .addrs = addrs };
+	const struct svc_spec *s;
+	uint8_t want[16];
+
+	(void)state;
+	load_for(SVC("web", "{selector: {app: web}, clusterIP: 10.96.0.10, clusterIPs: [10.96.0.10, "
+			    "\"fd00:96::a\"], ipFamilies: [IPv4, IPv6], ipFamilyPolicy: "
+			    "PreferDualStack, sessionAffinity: ClientIP, ports: [{name: http, port: 80}]}")
+		 SVC("six", "{selector: {app: six}, type: NodePort, clusterIP: \"fd00:96::b\", "
+			    "ipFamilies: [IPv6], ports: [{name: http, port: 81, nodePort: 30081}]}")
+		 EPS("web-4", "web",
+		     "endpoints: [{addresses: [10.1.0.5]}]\nports: [{name: http, port: 8080}]")
+		 EPS6("web-6", "web",
+		      "endpoints: [{addresses: [\"fd00:1::5\"]}, {addresses: [\"fd00:1::6\"], "
+		      "conditions: {ready: false, serving: true, terminating: true}}]\n"
+		      "ports: [{name: http, port: 8080}]")
+		 EPS6("six-6", "six",
+		      "endpoints: [{addresses: [\"fd00:1::7\"]}]\nports: [{name: http, port: 9090}]"),
+		 &node);
+	assert_int_equal(l.nerrs, 0);
+	assert_int_equal(l.n, 3);
+	s = spec("y/web:80/TCP");
+	assert_int_equal(s->key.family, XCNI_AF_INET);
+	assert_int_equal(s->nbe, 1); /* the IPv4 slice's only */
+	assert_non_null(be(s, 0x0a010005, 8080));
+	s = spec("y/web:80/TCP (IPv6)");
+	assert_int_equal(s->key.family, XCNI_AF_INET6);
+	inet_pton(AF_INET6, "fd00:96::a", want);
+	assert_memory_equal(s->key.addr, want, 16);
+	assert_int_equal(s->flags, XCNI_SVC_F_AFFINITY);
+	assert_int_equal(s->nbe, 2);
+	assert_true(has_be6(s, "fd00:1::5", 8080));
+	assert_true(has_be6(s, "fd00:1::6", 8080));
+	for (size_t i = 0; i < s->nbe; i++)
+		if (has_be6(s, "fd00:1::6", 8080) && s->be[i].addr[15] == 6)
+			assert_int_equal(s->be[i].state, XCNI_BE_TERMINATING);
+	s = spec("y/six:81/TCP (IPv6)");
+	assert_true(has_be6(s, "fd00:1::7", 9090));
+}
+
+/* Two Services asking for one IPv6 ClusterIP: the second is told, naming the address. */
+static void dual_stack_clash(void **state)
+{
+	(void)state;
+	load(SVC("a", "{clusterIP: \"fd00:96::a\", ports: [{port: 80}]}")
+	     SVC("b", "{clusterIP: \"fd00:96::a\", ports: [{port: 80}]}"));
+	assert_int_equal(l.n, 1);
+	assert_int_equal(l.nerrs, 1);
+	if (!strstr(l.errs[0], "Service y/b: spec.ports[0]: frontend fd00:96::a:80/TCP is another"))
+		fail_msg("%s", l.errs[0]);
+}
+
 static void named_multi_port(void **state)
 {
 	const struct svc_spec *s;
@@ -564,10 +642,20 @@ static void put_service(void)
 	unsigned int nps[] = { 30001, 30002, 30003, 40000 };
 	char text[1400];
 
+	char fam[160] = "";
+	unsigned int f = rnd(4);
+
 	if (rnd(8) == 0)
 		snprintf(ip, sizeof(ip), "None");
+	else if (f == 3) /* IPv6 only */
+		snprintf(ip, sizeof(ip), "fd00:96::%u", 1 + rnd(4));
 	else
 		snprintf(ip, sizeof(ip), "10.96.0.%u", 1 + rnd(4));
+	/* Dual stack: an IPv6 ClusterIP from a pool of 3 beside the IPv4 one. */
+	if (f == 2 && strcmp(ip, "None"))
+		snprintf(fam, sizeof(fam),
+			 ",\"clusterIPs\":[\"%s\",\"fd00:96::%u\"],\"ipFamilies\":[\"IPv4\",\"IPv6\"]",
+			 ip, 1 + rnd(3));
 	if (np)
 		snprintf(nodeport, sizeof(nodeport), ",\"nodePort\":%u", nps[rnd(4)]);
 	snprintf(ports, sizeof(ports),
@@ -578,9 +666,9 @@ static void put_service(void)
 		snprintf(ext, sizeof(ext), ",\"externalIPs\":[\"10.96.0.%u\"]", 1 + rnd(4));
 	snprintf(text, sizeof(text),
 		 "{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":\"%s\","
-		 "\"namespace\":\"%s\"},\"spec\":{\"type\":\"%s\",\"clusterIP\":\"%s\","
+		 "\"namespace\":\"%s\"},\"spec\":{\"type\":\"%s\",\"clusterIP\":\"%s\"%s,"
 		 "\"selector\":{\"app\":\"%s\"}%s%s%s%s,\"ports\":[%s]}}",
-		 name, ns, np ? "NodePort" : "ClusterIP", ip, name, ext,
+		 name, ns, np ? "NodePort" : "ClusterIP", ip, fam, name, ext,
 		 rnd(3) == 0 ? ",\"externalTrafficPolicy\":\"Local\"" : "",
 		 rnd(4) == 0 ? ",\"internalTrafficPolicy\":\"Local\"" : "",
 		 rnd(4) == 0 ? ",\"sessionAffinity\":\"ClientIP\"" : "", ports);
@@ -594,23 +682,24 @@ static void put_slice(void)
 	char text[2048], eps[1024] = "", label[96] = "";
 	size_t off = 0;
 	unsigned int n = rnd(4);
+	bool six = rnd(3) == 0; /* an IPv6 slice */
 
 	if (rnd(6))
 		snprintf(label, sizeof(label), ",\"labels\":{\"kubernetes.io/service-name\":\"%s\"}",
 			 SVCS[rnd(6)]);
 	for (unsigned int i = 0; i < n; i++)
 		off += (size_t)snprintf(eps + off, sizeof(eps) - off,
-					"%s{\"addresses\":[\"10.1.0.%u\"],\"nodeName\":\"n%u\","
+					"%s{\"addresses\":[\"%s%u\"],\"nodeName\":\"n%u\","
 					"\"conditions\":{\"ready\":%s,\"serving\":true,"
 					"\"terminating\":%s}}",
-					i ? "," : "", 1 + rnd(6), 1 + rnd(2), rnd(4) ? "true" : "false",
+					i ? "," : "", six ? "fd00:1::" : "10.1.0.", 1 + rnd(6), 1 + rnd(2), rnd(4) ? "true" : "false",
 					rnd(2) ? "true" : "false");
 	snprintf(text, sizeof(text),
 		 "{\"apiVersion\":\"discovery.k8s.io/v1\",\"kind\":\"EndpointSlice\",\"metadata\":"
-		 "{\"name\":\"sl%u\",\"namespace\":\"%s\"%s},\"addressType\":\"IPv4\",\"ports\":"
+		 "{\"name\":\"sl%u\",\"namespace\":\"%s\"%s},\"addressType\":\"IPv%c\",\"ports\":"
 		 "[{\"name\":\"%s\",\"port\":%u,\"protocol\":\"TCP\"},{\"name\":\"dns\",\"port\":53,"
 		 "\"protocol\":\"UDP\"}],\"endpoints\":[%s]}",
-		 rnd(8), ns, label, rnd(5) ? "http" : "other", 8080 + rnd(2), eps);
+		 rnd(8), ns, label, six ? '6' : '4', rnd(5) ? "http" : "other", 8080 + rnd(2), eps);
 	put_json(text);
 }
 
@@ -742,6 +831,8 @@ int main(void)
 		cmocka_unit_test_teardown(bad_node_ports, teardown),
 		cmocka_unit_test(nodeport_parse_errors),
 		cmocka_unit_test_teardown(incr_equals_build, teardown),
+		cmocka_unit_test_teardown(dual_stack, teardown),
+		cmocka_unit_test_teardown(dual_stack_clash, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -82,6 +82,8 @@ static int setup(void **state)
 	      mk("xcni_maglev", BPF_MAP_TYPE_HASH_OF_MAPS, 4, 4, 16, 0, inner) ?:
 	      mk("xcni_ct", BPF_MAP_TYPE_LRU_HASH, sizeof(struct xcni_ct_key),
 		 sizeof(struct xcni_ct_entry), 64, 0, -1) ?:
+	      mk("xcni_ct6", BPF_MAP_TYPE_LRU_HASH, sizeof(struct xcni_ct6_key),
+		 sizeof(struct xcni_ct_entry), 64, 0, -1) ?:
 	      mk("xcni_svcname", BPF_MAP_TYPE_HASH, 4, sizeof(struct xcni_svcname), 64,
 		 BPF_F_NO_PREALLOC, -1);
 	close(inner);
@@ -92,7 +94,7 @@ static int teardown(void **state)
 {
 	static const char *const names[] = { "xcni_svc", "xcni_svcslot", "xcni_backend",
 					     "xcni_revnat", "xcni_maglev", "xcni_ct",
-					     "xcni_svcname" };
+					     "xcni_ct6", "xcni_svcname" };
 	char path[128];
 
 	(void)state;
@@ -616,6 +618,85 @@ static void test_restart(void **state)
 	svcsync_free(ss);
 }
 
+static struct svc_be_spec be6(const char *ip, uint16_t port)
+{
+	struct svc_be_spec b = { .port = htons(port), .family = XCNI_AF_INET6 };
+
+	inet_pton(AF_INET6, ip, b.addr);
+	return b;
+}
+
+static struct xcni_ct6_key ct6_key(const char *s, uint16_t sp, const char *d, uint16_t dp)
+{
+	struct xcni_ct6_key k = { .sport = htons(sp), .dport = htons(dp), .proto = IPPROTO_UDP };
+
+	inet_pton(AF_INET6, s, k.saddr);
+	inet_pton(AF_INET6, d, k.daddr);
+	return k;
+}
+
+/*
+ * An IPv6 UDP backend leaving its frontend takes its flows in xcni_ct6 with
+ * it (service entry by id, the flow's own by its 16-byte address); the other
+ * backend's stay, and so does an IPv4 flow whose address is the gone
+ * backend's first 4 bytes (fd00:1::1 begins 253.0.0.1), under the same rev_nat.
+ */
+static struct xcni_ct_key ct_key(const char *s, uint16_t sp, const char *d, uint16_t dp,
+				 uint8_t proto);
+
+static void test_udp_flush6(void **state)
+{
+	struct svc_be_spec two[] = { be6("fd00:1::1", 53), be6("fd00:1::2", 53) };
+	struct svc_spec spec = { .name = "y/dns:53/UDP (IPv6)", .nbe = 2, .be = two };
+	struct xcni_ct6_key k[3] = { ct6_key("fd00:2::5", 4000, "fd00:96::a", 53),
+				     ct6_key("fd00:2::5", 4000, "fd00:1::1", 53),
+				     ct6_key("fd00:2::5", 4001, "fd00:1::2", 53) };
+	struct xcni_ct_key k4 = ct_key("10.2.0.5", 4002, "253.0.0.1", 53, IPPROTO_UDP);
+	struct svcsync_stats st = {};
+	struct xcni_ct_entry e = { .state = XCNI_CT_ESTABLISHED };
+	struct svcsync *ss;
+	char msg[256] = "";
+	int fd6, fd4, found;
+
+	(void)state;
+	spec.key.port = htons(53);
+	spec.key.family = XCNI_AF_INET6;
+	spec.key.proto = IPPROTO_UDP;
+	inet_pton(AF_INET6, "fd00:96::a", spec.key.addr);
+	assert_int_equal(svcsync_open(pin_dir, &ss), 0);
+	assert_int_equal(svcsync_apply(ss, &spec, 1, &st, msg, sizeof(msg)), 0);
+	assert_int_equal(svcsync_cleanup(ss, &st), 0);
+	e.rev_nat = svc_get(&spec.key).rev_nat;
+	fd6 = fd_of("xcni_ct6");
+	fd4 = fd_of("xcni_ct");
+	e.flags = XCNI_CT_F_SVC;
+	e.backend_id = slot(svc_get(&spec.key).id, 0, 0, &found);
+	assert_true(found);
+	assert_int_equal(bpf_map_update_elem(fd6, &k[0], &e, BPF_ANY), 0);
+	e.flags = 0;
+	e.backend_id = 0;
+	for (int i = 1; i < 3; i++)
+		assert_int_equal(bpf_map_update_elem(fd6, &k[i], &e, BPF_ANY), 0);
+	assert_int_equal(bpf_map_update_elem(fd4, &k4, &e, BPF_ANY), 0);
+	spec.nbe = 1;
+	spec.be = &two[1];
+	memset(&st, 0, sizeof(st));
+	assert_int_equal(svcsync_apply(ss, &spec, 1, &st, msg, sizeof(msg)), 0);
+	assert_int_equal(st.ct_flushed, 2);
+	assert_int_not_equal(bpf_map_lookup_elem(fd6, &k[0], &e), 0);
+	assert_int_not_equal(bpf_map_lookup_elem(fd6, &k[1], &e), 0);
+	assert_int_equal(bpf_map_lookup_elem(fd6, &k[2], &e), 0);
+	assert_int_equal(bpf_map_lookup_elem(fd4, &k4, &e), 0);
+	bpf_map_delete_elem(fd6, &k[2]);
+	bpf_map_delete_elem(fd4, &k4);
+	close(fd6);
+	close(fd4);
+	assert_int_equal(svcsync_cleanup(ss, &st), 0);
+	assert_int_equal(svcsync_apply(ss, NULL, 0, &st, msg, sizeof(msg)), 0);
+	assert_int_equal(svcsync_cleanup(ss, &st), 0);
+	svcsync_free(ss);
+}
+
 static struct xcni_ct_key ct_key(const char *s, uint16_t sp, const char *d, uint16_t dp,
 				 uint8_t proto)
 {
@@ -874,6 +955,7 @@ int main(void)
 		cmocka_unit_test(test_many),
 		cmocka_unit_test(test_restart),
 		cmocka_unit_test(test_udp_flush),
+		cmocka_unit_test(test_udp_flush6),
 		cmocka_unit_test(test_delta),
 	};
 

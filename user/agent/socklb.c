@@ -33,8 +33,12 @@ static const struct {
 } hooks[] = {
 	{ "getpeername4", BPF_CGROUP_INET4_GETPEERNAME },
 	{ "recvmsg4", BPF_CGROUP_UDP4_RECVMSG },
+	{ "getpeername6", BPF_CGROUP_INET6_GETPEERNAME },
+	{ "recvmsg6", BPF_CGROUP_UDP6_RECVMSG },
 	{ "sendmsg4", BPF_CGROUP_UDP4_SENDMSG },
 	{ "connect4", BPF_CGROUP_INET4_CONNECT },
+	{ "sendmsg6", BPF_CGROUP_UDP6_SENDMSG },
+	{ "connect6", BPF_CGROUP_INET6_CONNECT },
 };
 #define NHOOKS (int)(sizeof(hooks) / sizeof(hooks[0]))
 
@@ -44,6 +48,10 @@ static struct bpf_program *hook_prog(struct sock_lb *s, int i)
 	case BPF_CGROUP_INET4_GETPEERNAME: return s->progs.sock4_getpeername;
 	case BPF_CGROUP_UDP4_RECVMSG: return s->progs.sock4_recvmsg;
 	case BPF_CGROUP_UDP4_SENDMSG: return s->progs.sock4_sendmsg;
+	case BPF_CGROUP_INET6_GETPEERNAME: return s->progs.sock6_getpeername;
+	case BPF_CGROUP_UDP6_RECVMSG: return s->progs.sock6_recvmsg;
+	case BPF_CGROUP_UDP6_SENDMSG: return s->progs.sock6_sendmsg;
+	case BPF_CGROUP_INET6_CONNECT: return s->progs.sock6_connect;
 	default: return s->progs.sock4_connect;
 	}
 }
@@ -195,7 +203,7 @@ int socklb_detach_pinned(const char *pin_dir)
 	char path[512];
 	int n = 0, err;
 
-	/* connect4 first: no socket is translated once its reverse hooks are gone. */
+	/* connect first: no socket is translated once its reverse hooks are gone. */
 	for (int i = NHOOKS - 1; i >= 0; i--) {
 		err = hook_path(path, sizeof(path), pin_dir, i);
 		if (err)

@@ -1513,6 +1513,105 @@ static int parse_traffic_policy(struct ctx *c, json_t *spec, const char *key, bo
 	return 0;
 }
 
+/* 4 or 6: the family of an IP address, 0 if it is none. */
+static int ip_family(const char *str)
+{
+	uint8_t a[16];
+
+	if (inet_pton(AF_INET, str, a) == 1)
+		return 4;
+	return inet_pton(AF_INET6, str, a) == 1 ? 6 : 0;
+}
+
+/*
+ * Dual stack (spec.clusterIPs, ipFamilies, ipFamilyPolicy), as the API server
+ * checks them: clusterIPs[0] is clusterIP, a second one is of the other family,
+ * ipFamilies[i] names clusterIPs[i]'s family, SingleStack has one. The IPv6
+ * ClusterIP lands in cluster_ip6 (has_ip6), the IPv4 one in cluster_ip.
+ */
+static int parse_cluster_ips(struct ctx *c, json_t *spec, const char *ip0, struct k8s_service *s)
+{
+	json_t *ips, *fams, *v;
+	const char *pol, *str;
+	int fam[2] = { 0, 0 };
+	size_t i, o, n = 0;
+	int err;
+
+	err = get_arr(c, spec, "clusterIPs", &ips);
+	if (!err)
+		err = get_arr(c, spec, "ipFamilies", &fams);
+	if (!err)
+		err = get_str(c, spec, "ipFamilyPolicy", &pol);
+	if (err)
+		return err;
+	if (pol && strcmp(pol, "SingleStack") && strcmp(pol, "PreferDualStack") &&
+	    strcmp(pol, "RequireDualStack"))
+		return fail_in(c, "ipFamilyPolicy",
+			       "\"%s\" is not one of SingleStack, PreferDualStack, RequireDualStack",
+			       pol);
+	if (ips && json_array_size(ips) > 2)
+		return fail_in(c, "clusterIPs", "must have at most 2 entries (one per family)");
+	if (fams && json_array_size(fams) > 2)
+		return fail_in(c, "ipFamilies", "must have at most 2 entries");
+	if (ips && json_array_size(ips) > 1 && pol && !strcmp(pol, "SingleStack"))
+		return fail_in(c, "clusterIPs", "ipFamilyPolicy SingleStack allows one entry");
+	o = field(c, "ipFamilies");
+	json_array_foreach(fams, i, v) {
+		size_t o2 = idx(c, i);
+
+		str = json_string_value(v);
+		if (!str || (strcmp(str, "IPv4") && strcmp(str, "IPv6")))
+			err = fail(c, "must be \"IPv4\" or \"IPv6\"");
+		else if (i == 1 && fam[0] == (str[3] == '4' ? 4 : 6))
+			err = fail(c, "\"%s\" twice: a dual-stack Service has one of each", str);
+		else
+			fam[i] = str[3] == '4' ? 4 : 6;
+		pop(c, o2);
+		if (err)
+			break;
+	}
+	pop(c, o);
+	if (err || !ips || !json_array_size(ips))
+		return err;
+	o = field(c, "clusterIPs");
+	json_array_foreach(ips, i, v) {
+		size_t o2 = idx(c, i);
+		int f;
+
+		str = json_string_value(v);
+		f = str ? ip_family(str) : 0;
+		if (!str)
+			err = fail(c, "must be a string");
+		else if (i == 0 && (ip0 && *ip0 ? strcmp(str, ip0) : !!*str))
+			err = fail(c, "\"%s\" is not spec.clusterIP (\"%s\")", str, ip0 ? ip0 : "");
+		else if (i == 0)
+			; /* clusterIP, parsed already ("None" included) */
+		else if (!f)
+			err = fail(c, "\"%s\" is not a valid IP address", str);
+		else if (s->headless)
+			err = fail(c, "a headless Service (clusterIP None) has no other ClusterIP");
+		else if (f == (s->has_ip6 ? 6 : 4))
+			err = fail(c, "\"%s\" is of the same family as clusterIPs[0]: a dual-stack "
+				   "Service has one of each", str);
+		else if (f == 6)
+			inet_pton(AF_INET6, str, s->cluster_ip6), s->has_ip6 = true;
+		else
+			parse_ipv4(str, &s->cluster_ip);
+		/* ipFamilies[i] names the family of clusterIPs[i]. */
+		if (!err && f && fam[i] && f != fam[i])
+			err = fail(c, "\"%s\" is not of family ipFamilies[%zu] (IPv%d)", str, i,
+				   fam[i]);
+		pop(c, o2);
+		if (err)
+			break;
+	}
+	pop(c, o);
+	n = json_array_size(ips);
+	if (!err && n > 1 && !(s->cluster_ip && s->has_ip6))
+		err = fail_in(c, "clusterIPs", "dual stack needs an IPv4 and an IPv6 address");
+	return err;
+}
+
 /* status.loadBalancer.ingress[].ip: the addresses a LoadBalancer Service is reached at. */
 static int parse_lb_status(struct ctx *c, json_t *doc, struct k8s_service *s)
 {
@@ -1600,10 +1699,16 @@ static int parse_service(struct ctx *c, json_t *doc, struct k8s_service *s)
 	if (ip && !strcmp(ip, "None")) {
 		s->headless = true;
 	} else if (ip && *ip && !parse_ipv4(ip, &s->cluster_ip)) {
-		err = fail_in(c, "clusterIP", "\"%s\" is not a valid IPv4 address (or None)", ip);
-		goto out;
+		if (inet_pton(AF_INET6, ip, s->cluster_ip6) != 1) {
+			err = fail_in(c, "clusterIP", "\"%s\" is not a valid IP address (or None)",
+				      ip);
+			goto out;
+		}
+		s->has_ip6 = true;
 	}
-	err = parse_affinity(c, spec, s);
+	err = parse_cluster_ips(c, spec, ip, s);
+	if (!err)
+		err = parse_affinity(c, spec, s);
 	if (!err && c->lb)
 		err = parse_ip_list(c, spec, "externalIPs", &s->nexternal_ips, &s->external_ips);
 	if (!err && c->lb)
@@ -1682,8 +1787,9 @@ static int get_bool(struct ctx *c, json_t *parent, const char *key, bool dflt, b
 	return 0;
 }
 
-static int parse_endpoint(struct ctx *c, json_t *j, bool ipv4, struct k8s_endpoint *e)
+static int parse_endpoint(struct ctx *c, json_t *j, bool ipv4, bool ipv6, struct k8s_endpoint *e)
 {
+	uint8_t addr6[16];
 	json_t *addrs, *a, *cond;
 	const char *node;
 	size_t o, i;
@@ -1706,6 +1812,10 @@ static int parse_endpoint(struct ctx *c, json_t *j, bool ipv4, struct k8s_endpoi
 			err = fail(c, "must be a string");
 		else if (ipv4 && !parse_ipv4(s, i ? &addr : &e->addr))
 			err = fail(c, "\"%s\" is not a valid IPv4 address", s);
+		else if (ipv6 && (strchr(s, '.') ||
+				  inet_pton(AF_INET6, s, i ? addr6 : e->addr6) != 1))
+			/* An IPv4-mapped address is no IPv6 endpoint either. */
+			err = fail(c, "\"%s\" is not a valid IPv6 address", s);
 		pop(c, o2);
 		if (err)
 			break;
@@ -1767,7 +1877,9 @@ static int parse_epslice(struct ctx *c, json_t *doc, struct k8s_epslice *s)
 		return fail_in(c, "addressType", "required");
 	if (!strcmp(at, "IPv4"))
 		s->ipv4 = true;
-	else if (strcmp(at, "IPv6") && strcmp(at, "FQDN"))
+	else if (!strcmp(at, "IPv6"))
+		s->ipv6 = true;
+	else if (strcmp(at, "FQDN"))
 		return fail_in(c, "addressType", "\"%s\" is not supported (IPv4, IPv6, FQDN)", at);
 	s->service = k8s_label_get(&s->meta.labels, "kubernetes.io/service-name");
 	err = get_arr(c, doc, "endpoints", &eps);
@@ -1783,7 +1895,7 @@ static int parse_epslice(struct ctx *c, json_t *doc, struct k8s_epslice *s)
 		json_array_foreach(eps, i, v) {
 			size_t o2 = idx(c, i);
 
-			err = parse_endpoint(c, v, s->ipv4, &s->endpoints[s->nendpoints++]);
+			err = parse_endpoint(c, v, s->ipv4, s->ipv6, &s->endpoints[s->nendpoints++]);
 			pop(c, o2);
 			if (err)
 				break;
@@ -1791,7 +1903,7 @@ static int parse_epslice(struct ctx *c, json_t *doc, struct k8s_epslice *s)
 		pop(c, o);
 		if (err)
 			return err;
-		if (!s->ipv4) { /* parsed for validation, not used */
+		if (!s->ipv4 && !s->ipv6) { /* FQDN: parsed for validation, not used */
 			for (i = 0; i < s->nendpoints; i++)
 				free(s->endpoints[i].node_name);
 			s->nendpoints = 0;

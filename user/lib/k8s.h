@@ -173,6 +173,10 @@ struct k8s_service {
 	struct k8s_labels selector; /* spec.selector: equality on every key */
 	uint32_t cluster_ip; /* spec.clusterIP, network order; 0 unset (to be allocated) */
 	bool headless; /* clusterIP: None */
+	/* The IPv6 ClusterIP (spec.clusterIP of an IPv6-only Service, or the IPv6
+	 * one of spec.clusterIPs of a dual-stack one); has_ip6 false: none. */
+	bool has_ip6;
+	uint8_t cluster_ip6[16];
 	bool external_name; /* type ExternalName: no frontend */
 	size_t nports;
 	struct k8s_svc_port *ports;
@@ -197,7 +201,8 @@ struct k8s_eps_port {
 
 /* One endpoint (addresses[0]: kube-proxy uses only the first). */
 struct k8s_endpoint {
-	uint32_t addr; /* network order */
+	uint32_t addr; /* network order (addressType IPv4) */
+	uint8_t addr6[16]; /* addressType IPv6 */
 	/* conditions as kube-proxy reads them: ready and serving nil = true, terminating nil = false */
 	bool ready;
 	bool serving;
@@ -209,7 +214,8 @@ struct k8s_endpoint {
 struct k8s_epslice {
 	struct k8s_meta meta;
 	const char *service; /* the kubernetes.io/service-name label (in meta.labels), NULL if none */
-	bool ipv4; /* addressType IPv4; IPv6 and FQDN slices are kept but have no endpoints here */
+	bool ipv4; /* addressType IPv4 */
+	bool ipv6; /* addressType IPv6; FQDN slices are kept but have no endpoints here */
 	size_t nendpoints;
 	struct k8s_endpoint *endpoints;
 	size_t nports;

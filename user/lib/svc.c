@@ -129,10 +129,11 @@ static void field_name(uint8_t field, size_t i, char *buf, size_t len)
 /* Candidate it of Service ns/name asks for a frontend another (owner) has: the words for it. */
 static char *clash_msg(const struct item *it, const char *ns, const char *name, const char *owner)
 {
-	char fld[96], ip[INET_ADDRSTRLEN], *m;
+	char fld[96], ip[INET6_ADDRSTRLEN], *m;
 
 	field_name(it->field, it->fidx, fld, sizeof(fld));
-	inet_ntop(AF_INET, it->fe.key.addr, ip, sizeof(ip));
+	inet_ntop(it->fe.key.family == XCNI_AF_INET6 ? AF_INET6 : AF_INET, it->fe.key.addr, ip,
+		  sizeof(ip));
 	if (asprintf(&m, "Service %s/%s: %s: frontend %s:%u/%s is another Service's already (%s); "
 		     "left out", ns, name, fld, ip, ntohs(it->fe.key.port), proto_name(it->fe.key.proto),
 		     owner) < 0)
@@ -191,10 +192,13 @@ static const struct k8s_eps_port *slice_port(const struct k8s_epslice *s,
 	return NULL;
 }
 
-/* Adds one endpoint as a backend of the frontend being built (be, *nbe, room for it). */
+/* Adds one endpoint of a slice of family (XCNI_AF_*) as a backend of the
+ * frontend being built (be, *nbe, room for it). */
 static void add_backend(struct svc_be_spec *be, size_t *nbe, const struct k8s_endpoint *e,
-			uint16_t port)
+			uint8_t family, uint16_t port)
 {
+	const void *addr = family == XCNI_AF_INET6 ? (const void *)e->addr6 : &e->addr;
+	size_t alen = family == XCNI_AF_INET6 ? 16 : 4;
 	uint8_t state;
 
 	if (e->ready)
@@ -204,16 +208,16 @@ static void add_backend(struct svc_be_spec *be, size_t *nbe, const struct k8s_en
 	else
 		return;
 	for (size_t i = 0; i < *nbe; i++) {
-		if (!memcmp(be[i].addr, &e->addr, 4) && be[i].port == htons(port)) {
+		if (!memcmp(be[i].addr, addr, alen) && be[i].port == htons(port)) {
 			if (state == XCNI_BE_ACTIVE)
 				be[i].state = XCNI_BE_ACTIVE;
 			return;
 		}
 	}
 	memset(&be[*nbe], 0, sizeof(be[*nbe]));
-	memcpy(be[*nbe].addr, &e->addr, 4);
+	memcpy(be[*nbe].addr, addr, alen);
 	be[*nbe].port = htons(port);
-	be[*nbe].family = XCNI_AF_INET;
+	be[*nbe].family = family;
 	be[*nbe].state = state;
 	(*nbe)++;
 }
@@ -283,30 +287,31 @@ static void set_who(struct svc_spec *sp, const struct port_ctx *pc)
  * sends pods' traffic to external frontends cluster-wide). The ClusterIP
  * follows internalTrafficPolicy (Local: this node's backends only).
  */
-static int add_frontend(struct items *v, const struct port_ctx *pc, uint32_t addr, uint16_t port,
-			bool external, uint8_t field, size_t fidx)
+static int add_frontend(struct items *v, const struct port_ctx *pc, const void *addr,
+			uint8_t family, uint16_t port, bool external, uint8_t field, size_t fidx)
 {
 	const struct k8s_service *s = &pc->so->svc;
 	struct xcni_svc_key k = {};
-	char ip[INET_ADDRSTRLEN], *name;
+	char ip[INET6_ADDRSTRLEN], *name;
 	uint8_t flags = pc->flags;
 	bool local = external ? s->etp_local : s->itp_local;
 	struct item *it;
 	int err;
 
-	memcpy(k.addr, &addr, 4);
+	memcpy(k.addr, addr, family == XCNI_AF_INET6 ? 16 : 4);
 	k.port = htons(port);
-	k.family = XCNI_AF_INET;
+	k.family = family;
 	k.proto = pc->p->proto;
 	k.scope = XCNI_SCOPE_EXT;
-	inet_ntop(AF_INET, &addr, ip, sizeof(ip));
+	inet_ntop(family == XCNI_AF_INET6 ? AF_INET6 : AF_INET, addr, ip, sizeof(ip));
 	if (local)
 		flags |= external ? XCNI_SVC_F_ETP_LOCAL : XCNI_SVC_F_ITP_LOCAL;
 	if (external && local)
 		flags |= XCNI_SVC_F_TWO_SCOPES;
+	/* A dual-stack Service's IPv6 ClusterIP is told from its IPv4 one. */
 	if (!external)
-		err = asprintf(&name, "%s/%s:%u/%s", pc->so->meta.ns, pc->so->meta.name, port,
-			       proto_name(k.proto));
+		err = asprintf(&name, "%s/%s:%u/%s%s", pc->so->meta.ns, pc->so->meta.name, port,
+			       proto_name(k.proto), family == XCNI_AF_INET6 ? " (IPv6)" : "");
 	else
 		err = asprintf(&name, "%s/%s %s:%u/%s", pc->so->meta.ns, pc->so->meta.name, ip,
 			       port, proto_name(k.proto));
@@ -381,7 +386,7 @@ static int add_peer_frontend(struct items *v, const struct port_ctx *pc, uint32_
 /* How many frontends (with their INT twins) one Service can have: room in out. */
 static size_t frontends_max(const struct k8s_service *s, const struct svc_node *node)
 {
-	size_t per_port = 1 + s->nexternal_ips + s->nlb_ips;
+	size_t per_port = 1 + s->has_ip6 + s->nexternal_ips + s->nlb_ips;
 
 	if (s->node_ports && node)
 		per_port += node->naddrs + node->npeers;
@@ -394,7 +399,7 @@ static size_t frontends_max(const struct k8s_service *s, const struct svc_node *
  * controller groups endpoints by the ports they resolve); only a port that no
  * slice with ports carries is a mismatch worth saying.
  */
-static int port_backends(const struct k8s_object *so, size_t i,
+static int port_backends(const struct k8s_object *so, size_t i, uint8_t family,
 			 const struct k8s_object *const *slices, size_t nslices,
 			 const struct svc_node *node, size_t room, struct port_bes *b,
 			 struct items *v)
@@ -409,8 +414,13 @@ static int port_backends(const struct k8s_object *so, size_t i,
 		return -ENOMEM;
 	for (size_t j = 0; j < nslices; j++) {
 		const struct k8s_epslice *es = &slices[j]->eps;
-		const struct k8s_eps_port *ep = slice_port(es, p);
+		const struct k8s_eps_port *ep;
 
+		/* A dual-stack Service has a slice per family: each family's
+		 * frontends get that family's endpoints (FQDN slices none). */
+		if (!(family == XCNI_AF_INET6 ? es->ipv6 : es->ipv4))
+			continue;
+		ep = slice_port(es, p);
 		if (!ep) {
 			/* A slice without ports serves none (upstream). */
 			if (es->nports && !miss)
@@ -423,10 +433,10 @@ static int port_backends(const struct k8s_object *so, size_t i,
 		for (size_t k = 0; k < es->nendpoints; k++) {
 			const struct k8s_endpoint *e = &es->endpoints[k];
 
-			add_backend(b->all, &b->nall, e, ep->port);
+			add_backend(b->all, &b->nall, e, family, ep->port);
 			/* Node-local: the endpoint's nodeName is this node's. */
 			if (node && node->name && e->node_name && !strcmp(e->node_name, node->name))
-				add_backend(b->local, &b->nlocal, e, ep->port);
+				add_backend(b->local, &b->nlocal, e, family, ep->port);
 		}
 	}
 	if (miss && !matched)
@@ -441,7 +451,7 @@ static int port_backends(const struct k8s_object *so, size_t i,
 /* Does the Service get frontends at all? Not headless, ExternalName or unallocated ones (DNS's). */
 static bool has_frontends(const struct k8s_service *s)
 {
-	return !s->headless && !s->external_name && s->cluster_ip;
+	return !s->headless && !s->external_name && (s->cluster_ip || s->has_ip6);
 }
 
 /* One Service's candidates (slices: its EndpointSlices by name), appended to v. */
@@ -467,9 +477,36 @@ static int build_one(const struct k8s_object *so, const struct k8s_object *const
 			pc.flags |= XCNI_SVC_F_AFFINITY;
 		if (flags & SVC_BUILD_MAGLEV)
 			pc.flags |= XCNI_SVC_F_MAGLEV;
-		err = port_backends(so, i, slices, nslices, node, room, &b, v);
+		/* IPv4 frontends: the IPv4 ClusterIP and every external one (their
+		 * addresses are IPv4 only). An IPv6-only Service has none. */
+		memset(&b, 0, sizeof(b));
+		if (s->cluster_ip)
+			err = port_backends(so, i, XCNI_AF_INET, slices, nslices, node, room, &b, v);
 		if (!err && s->cluster_ip)
-			err = add_frontend(v, &pc, s->cluster_ip, p->port, false, FIELD_PORT, i);
+			err = add_frontend(v, &pc, &s->cluster_ip, XCNI_AF_INET, p->port, false,
+					   FIELD_PORT, i);
+		if (!err && s->has_ip6) {
+			struct port_bes b6;
+			struct port_ctx pc6 = pc;
+
+			/* The port's mismatch with the slices is said once, by the IPv4 pass. */
+			struct items quiet = {};
+
+			pc6.b = &b6;
+			err = port_backends(so, i, XCNI_AF_INET6, slices, nslices, node, room, &b6,
+					    s->cluster_ip ? &quiet : v);
+			if (!err)
+				err = add_frontend(v, &pc6, s->cluster_ip6, XCNI_AF_INET6, p->port,
+						   false, FIELD_PORT, i);
+			free(b6.all);
+			free(b6.local);
+			items_free(&quiet);
+		}
+		if (!s->cluster_ip) {
+			free(b.all);
+			free(b.local);
+			continue;
+		}
 		field_name(FIELD_NODEPORT, i, fld, sizeof(fld));
 		if (!err && s->node_ports && p->node_port && node && node->naddrs &&
 		    (p->node_port < np_min || p->node_port > np_max))
@@ -480,15 +517,16 @@ static int build_one(const struct k8s_object *so, const struct k8s_object *const
 		else if (s->node_ports && p->node_port && node)
 			for (size_t a = 0; a < node->naddrs + node->npeers && !err; a++)
 				err = a < node->naddrs ?
-				      add_frontend(v, &pc, node->addrs[a], p->node_port, true,
-						   FIELD_NODEPORT, i) :
+				      add_frontend(v, &pc, &node->addrs[a], XCNI_AF_INET, p->node_port,
+						   true, FIELD_NODEPORT, i) :
 				      add_peer_frontend(v, &pc, node->peers[a - node->naddrs],
 							p->node_port, i);
 		for (size_t a = 0; a < s->nexternal_ips && !err; a++)
-			err = add_frontend(v, &pc, s->external_ips[a], p->port, true,
+			err = add_frontend(v, &pc, &s->external_ips[a], XCNI_AF_INET, p->port, true,
 					   FIELD_EXTERNAL_IP, a);
 		for (size_t a = 0; a < s->nlb_ips && !err; a++)
-			err = add_frontend(v, &pc, s->lb_ips[a], p->port, true, FIELD_LB_IP, a);
+			err = add_frontend(v, &pc, &s->lb_ips[a], XCNI_AF_INET, p->port, true,
+					   FIELD_LB_IP, a);
 		free(b.all);
 		free(b.local);
 	}

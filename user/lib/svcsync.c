@@ -75,6 +75,7 @@ struct flush {
 struct svcsync {
 	int fd_svc, fd_slot, fd_be, fd_revnat, fd_maglev, fd_name;
 	int fd_ct; /* xcni_ct, for flushing UDP flows of removed backends; -1: none pinned */
+	int fd_ct6; /* xcni_ct6, the same for IPv6 backends; -1: none pinned */
 	int fd_ctstat; /* xcni_ctstat, where those deletions are counted; -1: none pinned */
 	size_t max_svc, max_slot, max_be, max_revnat, max_maglev;
 	size_t n_slot, n_maglev, n_revnat; /* entries in those maps */
@@ -424,7 +425,7 @@ int svcsync_open(const char *pin_dir, struct svcsync **out)
 
 	if (!ss)
 		return -ENOMEM;
-	ss->fd_svc = ss->fd_slot = ss->fd_be = ss->fd_revnat = ss->fd_maglev = ss->fd_ct =
+	ss->fd_svc = ss->fd_slot = ss->fd_be = ss->fd_revnat = ss->fd_maglev = ss->fd_ct = ss->fd_ct6 =
 		ss->fd_name = ss->fd_ctstat = -1;
 	if ((err = ss->fd_svc = xcni_map_open_pinned(pin_dir, "xcni_svc", &ss->max_svc)) < 0 ||
 	    (err = ss->fd_slot = xcni_map_open_pinned(pin_dir, "xcni_svcslot", &ss->max_slot)) < 0 ||
@@ -441,6 +442,9 @@ int svcsync_open(const char *pin_dir, struct svcsync **out)
 	ss->fd_ct = xcni_map_open_pinned(pin_dir, "xcni_ct", NULL);
 	if (ss->fd_ct < 0)
 		ss->fd_ct = -1;
+	ss->fd_ct6 = xcni_map_open_pinned(pin_dir, "xcni_ct6", NULL);
+	if (ss->fd_ct6 < 0)
+		ss->fd_ct6 = -1;
 	ss->fd_ctstat = xcni_map_open_pinned(pin_dir, "xcni_ctstat", NULL);
 	if (ss->fd_ctstat < 0)
 		ss->fd_ctstat = -1;
@@ -465,6 +469,8 @@ void svcsync_free(struct svcsync *ss)
 		close(ss->fd_name);
 	if (ss->fd_ct >= 0)
 		close(ss->fd_ct);
+	if (ss->fd_ct6 >= 0)
+		close(ss->fd_ct6);
 	if (ss->fd_ctstat >= 0)
 		close(ss->fd_ctstat);
 	if (ss->fd_maglev >= 0)
@@ -624,16 +630,26 @@ static void batch_free(struct batch *b)
 	free(b->be_w);
 }
 
-static bool flush_match(const struct flush *fl, size_t n, const struct xcni_ct_key *k,
+/* A conntrack key of either family as flush_match reads it. */
+struct ct_any {
+	const uint8_t *daddr;
+	uint16_t dport;
+	uint8_t family; /* XCNI_AF_* */
+};
+
+static bool flush_match(const struct flush *fl, size_t n, const struct ct_any *k,
 			const struct xcni_ct_entry *e)
 {
+	size_t alen = k->family == XCNI_AF_INET6 ? 16 : 4;
+
 	for (size_t i = 0; i < n; i++) {
 		if (fl[i].rev_nat != e->rev_nat)
 			continue;
 		/* The service entry (to the frontend) names the backend by id; the
 		 * flow's own entry (to the backend) by address and port. */
 		if (e->flags & XCNI_CT_F_SVC ? e->backend_id == fl[i].be_id
-					     : !memcmp(&k->daddr, fl[i].b.addr, 4) &&
+					     : fl[i].b.family == k->family &&
+						       !memcmp(k->daddr, fl[i].b.addr, alen) &&
 						       k->dport == fl[i].b.port)
 			return true;
 	}
@@ -646,24 +662,53 @@ static bool flush_match(const struct flush *fl, size_t n, const struct xcni_ct_k
  * sticking to one that is gone or going (kube-proxy's conntrack flush; a UDP
  * client never reconnects by itself). One walk of conntrack for all of them.
  */
+static int ct_flush_one(int fd, bool v6, const struct flush *fl, size_t n, size_t *flushed,
+			struct svcsync_stats *st);
+
 static int ct_flush(struct svcsync *ss, const struct flush *fl, size_t n,
 		    struct svcsync_stats *st)
 {
-	struct xcni_ct_key k, cur, *prev = NULL, *del = NULL;
-	size_t ndel = 0, cap = 0, flushed = 0;
+	size_t flushed = 0;
+	int err = 0;
+
+	if (!n)
+		return 0;
+	/* Each family's conntrack: IPv6 Services' flows are in xcni_ct6. */
+	if (ss->fd_ct >= 0)
+		err = ct_flush_one(ss->fd_ct, false, fl, n, &flushed, st);
+	if (!err && ss->fd_ct6 >= 0)
+		err = ct_flush_one(ss->fd_ct6, true, fl, n, &flushed, st);
+	/* Counted, so what LRU eviction took stays created - deleted - present. */
+	if (ss->fd_ctstat >= 0 && ctstat_add_deleted(ss->fd_ctstat, flushed))
+		pr_debug("xcni_ctstat: %zu deletions not counted\n", flushed);
+	return err;
+}
+
+/* One conntrack map's walk (v6: xcni_ct6's keys): its matching UDP entries deleted. */
+static int ct_flush_one(int fd, bool v6, const struct flush *fl, size_t n, size_t *flushed,
+			struct svcsync_stats *st)
+{
+	union {
+		struct xcni_ct_key k4;
+		struct xcni_ct6_key k6;
+	} k, cur, *prev = NULL, *del = NULL;
+	size_t ndel = 0, cap = 0;
 	struct xcni_ct_entry e;
 	int err = 0;
 
-	if (ss->fd_ct < 0 || !n)
-		return 0;
-	while (bpf_map_get_next_key(ss->fd_ct, prev, &k) == 0) {
+	memset(&k, 0, sizeof(k));
+	while (bpf_map_get_next_key(fd, prev, &k) == 0) {
+		struct ct_any a = v6 ? (struct ct_any){ k.k6.daddr, k.k6.dport, XCNI_AF_INET6 }
+				     : (struct ct_any){ (const uint8_t *)&k.k4.daddr, k.k4.dport,
+							XCNI_AF_INET };
+
 		cur = k;
 		prev = &cur;
-		if (k.proto != IPPROTO_UDP || bpf_map_lookup_elem(ss->fd_ct, &k, &e) || !e.rev_nat ||
-		    !flush_match(fl, n, &k, &e))
+		if ((v6 ? k.k6.proto : k.k4.proto) != IPPROTO_UDP ||
+		    bpf_map_lookup_elem(fd, &k, &e) || !e.rev_nat || !flush_match(fl, n, &a, &e))
 			continue;
 		if (ndel == cap) {
-			struct xcni_ct_key *nd = realloc(del, (cap = cap ? 2 * cap : 16) * sizeof(*nd));
+			void *nd = realloc(del, (cap = cap ? 2 * cap : 16) * sizeof(*del));
 
 			if (!nd) {
 				err = -ENOMEM;
@@ -674,14 +719,11 @@ static int ct_flush(struct svcsync *ss, const struct flush *fl, size_t n,
 		del[ndel++] = k;
 	}
 	for (size_t i = 0; i < ndel; i++)
-		if (!bpf_map_delete_elem(ss->fd_ct, &del[i])) {
+		if (!bpf_map_delete_elem(fd, &del[i])) {
 			st->ct_flushed++;
-			flushed++;
+			(*flushed)++;
 		}
 	free(del);
-	/* Counted, so what LRU eviction took stays created - deleted - present. */
-	if (ss->fd_ctstat >= 0 && ctstat_add_deleted(ss->fd_ctstat, flushed))
-		pr_debug("xcni_ctstat: %zu deletions not counted\n", flushed);
 	return err;
 }
 
