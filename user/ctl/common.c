@@ -233,6 +233,16 @@ const char *ip_str(__u32 ip, char buf[INET_ADDRSTRLEN])
 	return inet_ntop(AF_INET, &ip, buf, INET_ADDRSTRLEN);
 }
 
+const char *polcidr_str(const struct xcni_polcidr_key *k, char *buf, size_t len)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	inet_ntop(k->v6 ? AF_INET6 : AF_INET, k->v6 ? (const void *)k->addr6 : &k->addr, a,
+		  sizeof(a));
+	snprintf(buf, len, "%s/%u", a, k->prefixlen - XCNI_POLCIDR_PREFIX_BASE);
+	return buf;
+}
+
 __u64 now_ns(void)
 {
 	struct timespec ts;

@@ -149,6 +149,8 @@ int parse_frontend(const char *s, struct xcni_svc_key *k);
 /* The reason called name ("drop-policy-ingress"): 0, or -ENOENT. */
 int reason_by_name(const char *name, int *reason);
 const char *ip_str(__u32 ip, char buf[INET_ADDRSTRLEN]);
+/* An ipBlock prefix of polcidr as "ADDR/LEN", either family. */
+const char *polcidr_str(const struct xcni_polcidr_key *k, char *buf, size_t len);
 const char *proto_name(__u8 proto);
 const char *reserved_identity(__u32 id);
 /* "10.0.0.1:80"; ICMP echo shows its id; other protocols have no ports. */

@@ -344,7 +344,6 @@ static int explain_peer(const struct node_maps *m, struct side *s, struct xcni_p
 static bool polcidr_prefix(int fd, const struct xcni_polcidr_key *want, char *buf, size_t len)
 {
 	struct xcni_polcidr_key k, next, *prev = NULL;
-	char a[INET_ADDRSTRLEN];
 	int best = -1;
 
 	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
@@ -352,12 +351,13 @@ static bool polcidr_prefix(int fd, const struct xcni_polcidr_key *want, char *bu
 
 		k = next;
 		prev = &k;
+		/* IPv4 prefixes only: explain judges IPv4 flows (the key's v6 byte says). */
 		if (k.ep != want->ep || k.version != want->version || k.dir != want->dir ||
-		    plen < 0 || plen > 32 || plen <= best ||
+		    k.v6 || plen < 0 || plen > 32 || plen <= best ||
 		    ((ntohl(k.addr) ^ ntohl(want->addr)) & xcni_prefix_mask(plen)))
 			continue;
 		best = plen;
-		snprintf(buf, len, "%s/%d", ip_str(k.addr, a), plen);
+		polcidr_str(&k, buf, len);
 	}
 	return best >= 0;
 }
