@@ -85,10 +85,12 @@
 #endif
 
 /* Bump when a key or value below changes layout; xcnid refuses a mismatch. */
-#define XCNI_ABI_VERSION 7 /* 5: ct entry grew backend_id and rev_nat; 6: two reasons more
+#define XCNI_ABI_VERSION 8 /* 5: ct entry grew backend_id and rev_nat; 6: two reasons more
 			     * (the metrics array grew), ct pad fields became nat_port/nat_addr;
 			     * 7: the IPv6 maps (endpoints6, ifindex6, polkey6, ct6, frag6,
-			     * ipcache6, prefilter6) and XCNI_DROP_EXTHDR (the metrics array grew) */
+			     * ipcache6, prefilter6) and XCNI_DROP_EXTHDR (the metrics array grew);
+			     * 8: polcidr keys hold IPv6 prefixes too (v6, addr6); sock_rn6 (the
+			     * IPv6 socket-LB reverse map) */
 
 /*
  * frag: an IPv4 datagram in fragments -> the ports its first fragment carried
@@ -517,18 +519,25 @@ struct xcni_policy_val {
 };
 
 /*
- * polcidr: LPM trie, (local pod, direction, peer prefix) -> a group identity
- * standing for the ipBlock rules that contain that prefix (excepts carved
- * out). Policy keys use the group as peer.
+ * polcidr: LPM trie, (local pod, direction, family, peer prefix) -> a group
+ * identity standing for the ipBlock rules that contain that prefix (excepts
+ * carved out). Policy keys use the group as peer. IPv4 and IPv6 prefixes
+ * share the trie: v6 is part of every prefix, so an ipBlock of one family
+ * never matches a peer of the other. Groups are numbered across both
+ * families of a pod's direction, so one policy entry layout serves both.
  */
 #define XCNI_POLCIDR_PREFIX_BASE 64
 struct xcni_polcidr_key {
-	__u32 prefixlen; /* 64 + prefix length of addr */
+	__u32 prefixlen; /* 64 + prefix length of the address */
 	__u32 ep;
 	__u8 version;
 	__u8 dir;
-	__u16 pad;
-	__u32 addr; /* network order */
+	__u8 v6; /* 0: addr (IPv4), 1: addr6 */
+	__u8 pad;
+	union {
+		__u32 addr; /* IPv4, network order; the other 12 bytes zero */
+		__u8 addr6[16]; /* IPv6, network order */
+	};
 };
 
 /* polname: policy id -> its name, for the CLI and events. */
@@ -787,8 +796,8 @@ static inline __u32 xcni_lb_hash6(const __u32 *saddr, const __u32 *daddr, __u16 
  *   ct6 (LRU):  struct xcni_ct6_key -> struct xcni_ct_entry
  *   frag6 (LRU): a fragmented datagram -> its first fragment's ports
  *   ipcache6:   LPM trie, IPv6 prefix -> struct xcni_ipcache_val (tunnel_ip 0)
- * An IPv6 peer the ipcache6 does not know is XCNI_ID_WORLD; ipBlock rules
- * (IPv4 prefixes) never match an IPv6 peer.
+ * An IPv6 peer the ipcache6 does not know is XCNI_ID_WORLD; IPv6 ipBlock
+ * prefixes are in polcidr (v6 = 1) beside the IPv4 ones.
  */
 #ifndef XCNI_MAX_CT6
 #define XCNI_MAX_CT6 131072

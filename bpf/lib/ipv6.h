@@ -492,18 +492,18 @@ static __always_inline void ct6_commit(const struct pkt6 *p, int ct, __u32 ep_id
 
 /*
  * flow_judge for IPv6: egress of local pod src_key, then ingress of local pod
- * dst_key (policy keys; 0: no such pod here). Peers are identities only: no
- * ipBlock matches an IPv6 address.
+ * dst_key (policy keys; 0: no such pod here). Peers by identity, then by
+ * address in the IPv6 ipBlock prefixes.
  */
 static __always_inline int flow_judge6(const struct pkt6 *p, int ct, __u32 src_key, __u32 dst_key,
 				       struct verdict *v, __u32 ep_id, __u8 flags)
 {
 	int reason = 0;
 
-	if (src_key && !policy_judge(src_key, XCNI_DIR_FROM_POD, v->dst_id, 0, 0, p->tuple.proto,
-				     p->tuple.dport, v))
+	if (src_key && !policy_judge(src_key, XCNI_DIR_FROM_POD, v->dst_id, 0, p->tuple.daddr,
+				     p->tuple.proto, p->tuple.dport, v))
 		reason = XCNI_DROP_POLICY_EGRESS;
-	else if (dst_key && !policy_judge(dst_key, XCNI_DIR_TO_POD, v->src_id, 0, 0,
+	else if (dst_key && !policy_judge(dst_key, XCNI_DIR_TO_POD, v->src_id, 0, p->tuple.saddr,
 					  p->tuple.proto, p->tuple.dport, v))
 		reason = XCNI_DROP_POLICY_INGRESS;
 	if (reason) {

@@ -65,11 +65,12 @@ static __always_inline struct xcni_policy_val *peer_lookup(struct xcni_polhash_k
 /*
  * Does the policy of local pod ep (its policy key: in direction dir, towards
  * or from peer) allow a new flow of proto to dport? 1 or 0; v records the
- * rule that allowed it. peer_ip is looked up in the ipBlock groups when v4
- * (an IPv4 peer); an IPv6 peer matches no ipBlock (they hold IPv4 prefixes).
+ * rule that allowed it. The peer's address is looked up in the ipBlock
+ * groups: peer6 (16 bytes) for an IPv6 peer, else peer_ip (IPv4).
  */
-static __always_inline int policy_judge(__u32 ep, __u8 dir, __u32 peer_id, __u32 peer_ip, int v4,
-					__u8 proto, __u16 dport, struct verdict *v)
+static __always_inline int policy_judge(__u32 ep, __u8 dir, __u32 peer_id, __u32 peer_ip,
+					const __u8 *peer6, __u8 proto, __u16 dport,
+					struct verdict *v)
 {
 	struct xcni_polep *pe = bpf_map_lookup_elem(&xcni_polep, &ep);
 	struct xcni_polhash_key k = {};
@@ -96,12 +97,18 @@ static __always_inline int policy_judge(__u32 ep, __u8 dir, __u32 peer_id, __u32
 	if (proto == IPPROTO_TCP || proto == IPPROTO_UDP || proto == IPPROTO_SCTP)
 		k.port = dport;
 	hit = peer_lookup(&k, peer_id, has);
-	if (!hit && v4 && (has & XCNI_HAS_CIDR)) {
-		ck.prefixlen = XCNI_POLCIDR_PREFIX_BASE + 32;
+	if (!hit && (has & XCNI_HAS_CIDR)) {
 		ck.ep = ep;
 		ck.version = pe->version;
 		ck.dir = dir;
-		ck.addr = peer_ip;
+		if (peer6) {
+			ck.prefixlen = XCNI_POLCIDR_PREFIX_BASE + 128;
+			ck.v6 = 1;
+			__builtin_memcpy(ck.addr6, peer6, 16);
+		} else {
+			ck.prefixlen = XCNI_POLCIDR_PREFIX_BASE + 32;
+			ck.addr = peer_ip;
+		}
 		group = bpf_map_lookup_elem(&xcni_polcidr, &ck);
 		if (group)
 			hit = peer_lookup(&k, *group, has);
@@ -119,7 +126,7 @@ static __always_inline int policy_judge(__u32 ep, __u8 dir, __u32 peer_id, __u32
 static __always_inline int policy_allows(__u32 ep, __u8 dir, __u32 peer_id, __u32 peer_ip,
 					 const struct pkt *p, struct verdict *v)
 {
-	return policy_judge(ep, dir, peer_id, peer_ip, 1, p->tuple.proto, p->tuple.dport, v);
+	return policy_judge(ep, dir, peer_id, peer_ip, NULL, p->tuple.proto, p->tuple.dport, v);
 }
 
 /*

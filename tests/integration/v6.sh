@@ -231,6 +231,54 @@ check "only-b-to-c applied" sync_gen
 check "c (IPv6 only) isolated: a -> c refused" expect "a -> [$C6]:80" "$(tcp a "$C6")" blocked
 check "c admits b" expect "b -> [$C6]:80" "$(tcp b "$C6")" connected
 
+# IPv6 ipBlock: sources outside every pod range, from the node's own stack
+# (addresses the ipcache6 does not know: world). fd00:97::/64 admitted but
+# for its except fd00:97::6; an IPv4 0.0.0.0/0 block admits no IPv6 source.
+ip -n "$NODE" addr add fd00:97::5/128 dev lo nodad
+ip -n "$NODE" addr add fd00:97::6/128 dev lo nodad
+put deny-c.yaml <<'EOF2'
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: only-b-to-c, namespace: x}
+spec:
+  podSelector: {matchLabels: {pod: c}}
+  ingress:
+  - from: [{podSelector: {matchLabels: {pod: b}}}]
+  - from: [{ipBlock: {cidr: "fd00:97::/64", except: ["fd00:97::6/128"]}}]
+  - from: [{ipBlock: {cidr: 0.0.0.0/0}}]
+EOF2
+world() { # world SRC6 ADDR6: from the node's stack, bound to SRC6
+	if ip netns exec "$NODE" timeout 4 socat -T2 - "TCP:[$2]:80,bind=[$1],connect-timeout=2" </dev/null 2>/dev/null | grep -q hello; then
+		echo connected
+	else
+		echo blocked
+	fi
+}
+check "ipBlock fd00:97::/64 except fd00:97::6 applied" sync_gen
+check "ipBlock: fd00:97::5 (outside the pod ranges) -> c admitted" \
+	expect "fd00:97::5 -> [$C6]:80" "$(world fd00:97::5 "$C6")" connected
+check "ipBlock: fd00:97::6 (in the except) -> c refused" \
+	expect "fd00:97::6 -> [$C6]:80" "$(world fd00:97::6 "$C6")" blocked
+check "ipBlock: a -> c still refused (IPv4 0.0.0.0/0 leaves IPv6 alone)" \
+	expect "a -> [$C6]:80" "$(tcp a "$C6")" blocked
+pol_out=$(ctl policy get x/c 2>&1)
+check "xcnictl policy get x/c names the IPv6 prefix and the IPv4 one, each in its family" \
+	bash -c 'grep -q "cidr:fd00:97::/64" <<<"$1" && grep -q "cidr:0.0.0.0/0" <<<"$1" || { echo "$1"; false; }' _ "$pol_out"
+explain_is() { # explain_is SRC DST PORT/PROTO JQ-FILTER: xcnictl explain's JSON makes it true
+	local out; out=$(ctl explain "$1" "$2" "$3" --json 2>&1)
+	jq -e "$4" <<<"$out" >/dev/null || { echo "$out"; return 1; }
+}
+check "xcnictl explain fd00:97::5 -> x/c: allowed by the IPv6 ipBlock's group" \
+	explain_is fd00:97::5 x/c 80/tcp '.verdict == "allowed" and .ingress_reason == "rule" and
+		(.ingress_match | test("ipBlock fd00:97::/64")) and .dst_ip == "'"$C6"'" and .src_identity == 2'
+check "xcnictl explain fd00:97::6 -> c's IPv6: denied (the except's group allows nothing)" \
+	explain_is fd00:97::6 "$C6" 80/tcp '.verdict == "denied" and .ingress_reason == "isolated" and
+		(.ingress_lookups | test("polcidr\\[fd00:97::6\\] group [0-9]+ \\(fd00:97::6/128\\)"))'
+check "xcnictl explain x/a -> x/c: an IPv6 flow (c has no IPv4), a's IPv6, denied" \
+	explain_is x/a x/c 80/tcp '.verdict == "denied" and .src_ip == "'"$A6"'" and .src == "x/a"'
+check "xcnictl explain x/b -> x/c: allowed by the podSelector rule" \
+	explain_is x/b x/c 80/tcp '.verdict == "allowed" and .ingress_rule == 0'
+
 # CHECK looks at the IPv6 entry too.
 cni_check() { # cni_check POD: CHECK against its ADD result
 	nsenter --net="/var/run/netns/$NODE" env CNI_COMMAND=CHECK CNI_CONTAINERID="$CID_PREFIX-$1" \

@@ -124,6 +124,10 @@ static json_t *peer(unsigned *seed)
 				 "kubernetes.io/metadata.name", rnd(seed, 2) ? "ns0" : "ns1",
 				 "podSelector", "matchLabels", "tier", pick(seed, tiers, 2));
 	case 3:
+		/* One in three an IPv6 block: both families in a pod's prefixes. */
+		if (!rnd(seed, 3))
+			return json_pack("{s:{s:s, s:[s]}}", "ipBlock", "cidr", "fd00:1::/32",
+					 "except", rnd(seed, 2) ? "fd00:1:3::/48" : "fd00:1::10/124");
 		return json_pack("{s:{s:s, s:[s]}}", "ipBlock", "cidr", "10.1.0.0/16", "except",
 				 rnd(seed, 2) ? "10.1.3.0/24" : "10.1.2.16/28");
 	default:

@@ -719,13 +719,34 @@ static void np_ipblock_cidr(void **state)
 	(void)state;
 	must_fail(NP "spec: {podSelector: {}, ingress: [{from: [{ipBlock: {cidr: 10.0.0.0}}]}]}\n",
 		  "NetworkPolicy x/deny-all: spec.ingress[0].from[0].ipBlock.cidr: \"10.0.0.0\" is "
-		  "not a valid IPv4 CIDR");
+		  "not a valid IPv4 or IPv6 CIDR");
 	must_fail(NP "spec: {podSelector: {}, ingress: [{from: [{ipBlock: {except: "
 		     "[10.0.0.0/8]}}]}]}\n",
 		  "spec.ingress[0].from[0].ipBlock.cidr: required");
 	must_fail(NP "spec: {podSelector: {}, ingress: [{from: [{ipBlock: {cidr: "
-		     "\"fd00::/8\"}}]}]}\n",
-		  "ipBlock.cidr: \"fd00::/8\": IPv6 is not supported in ipBlock yet");
+		     "\"fd00::/129\"}}]}]}\n",
+		  "ipBlock.cidr: \"fd00::/129\" is not a valid IPv4 or IPv6 CIDR");
+	must_fail(NP "spec: {podSelector: {}, ingress: [{from: [{ipBlock: {cidr: "
+		     "\"fd00::1::/64\"}}]}]}\n",
+		  "ipBlock.cidr: \"fd00::1::/64\" is not a valid IPv4 or IPv6 CIDR");
+	/* IPv6, host bits set: normalised like IPv4's. */
+	obj = must_parse(NP "spec: {podSelector: {}, ingress: [{from: [{ipBlock: "
+			    "{cidr: \"fd00:1::5/32\", except: [\"fd00:1:2:3::/64\"]}}]}]}\n");
+	{
+		const struct k8s_ipblock *b = obj->np.ingress[0].peers[0].ipblock;
+		const uint8_t want[16] = { 0xfd, 0, 0, 1 };
+		const uint8_t want_ex[16] = { 0xfd, 0, 0, 1, 0, 2, 0, 3 };
+
+		assert_true(b->cidr.v6);
+		assert_int_equal(b->cidr.len, 32);
+		assert_int_equal(b->cidr.addr, 0);
+		assert_memory_equal(b->cidr.addr6, want, 16);
+		assert_int_equal(b->nexcept, 1);
+		assert_true(b->except[0].v6);
+		assert_int_equal(b->except[0].len, 64);
+		assert_memory_equal(b->except[0].addr6, want_ex, 16);
+	}
+	k8s_free(obj);
 	/* Host bits set: normalised, not rejected. */
 	obj = must_parse(NP "spec: {podSelector: {}, ingress: [{from: [{ipBlock: "
 			    "{cidr: 10.1.2.3/16, except: [10.1.7.9/24]}}]}]}\n");
@@ -755,6 +776,21 @@ static void np_ipblock_except_inside(void **state)
 	must_fail(NP "spec: {podSelector: {}, ingress: [{from: [{ipBlock: {cidr: 10.1.0.0/16, "
 		     "except: [10.1.128.0/17, 10.1.0.0/16]}}]}]}\n",
 		  "ipBlock.except[1]: \"10.1.0.0/16\" is not inside cidr \"10.1.0.0/16\"");
+	/* IPv6: outside, equal, and the other family are refused, naming the field. */
+	must_fail(NP "spec: {podSelector: {}, ingress: [{from: [{ipBlock: {cidr: \"fd00:1::/32\", "
+		     "except: [\"fd00:2::/48\"]}}]}]}\n",
+		  "NetworkPolicy x/deny-all: spec.ingress[0].from[0].ipBlock.except[0]: "
+		  "\"fd00:2::/48\" is not inside cidr \"fd00:1::/32\"");
+	must_fail(NP "spec: {podSelector: {}, ingress: [{from: [{ipBlock: {cidr: \"fd00:1::/32\", "
+		     "except: [\"fd00:1::/32\"]}}]}]}\n",
+		  "ipBlock.except[0]: \"fd00:1::/32\" is not inside cidr \"fd00:1::/32\"");
+	must_fail(NP "spec: {podSelector: {}, egress: [{to: [{ipBlock: {cidr: \"fd00:1::/32\", "
+		     "except: [\"10.0.0.0/8\"]}}]}]}\n",
+		  "NetworkPolicy x/deny-all: spec.egress[0].to[0].ipBlock.except[0]: "
+		  "\"10.0.0.0/8\" is IPv4 but cidr \"fd00:1::/32\" is IPv6");
+	must_fail(NP "spec: {podSelector: {}, egress: [{to: [{ipBlock: {cidr: 10.0.0.0/8, "
+		     "except: [\"::/1\"]}}]}]}\n",
+		  "ipBlock.except[0]: \"::/1\" is IPv6 but cidr \"10.0.0.0/8\" is IPv4");
 }
 
 static void np_port_protocol(void **state)

@@ -208,13 +208,28 @@ static void peer(struct k8s_np_rule *r, struct k8s_selector *podsel, struct k8s_
 	p->ns_sel = nssel;
 }
 
+/* "A.B.C.D/L" or an IPv6 "ADDR/L", host bits already zero. */
 static struct k8s_cidr cidr(const char *s)
 {
 	char *c = tstr(s), *slash = strchr(c, '/');
+	struct k8s_cidr k = { 0 };
 
 	assert_non_null(slash);
 	*slash = '\0';
-	return (struct k8s_cidr){ .addr = ip4(c), .len = atoi(slash + 1) };
+	k.len = atoi(slash + 1);
+	if (strchr(c, ':')) {
+		k.v6 = true;
+		assert_int_equal(inet_pton(AF_INET6, c, k.addr6), 1);
+	} else {
+		k.addr = ip4(c);
+	}
+	return k;
+}
+
+static void pod_ip6(struct k8s_pod *p, const char *ip6)
+{
+	assert_int_equal(inet_pton(AF_INET6, ip6, p->ip6), 1);
+	p->has_ip6 = true;
 }
 
 /* ipBlock: cidr, then the excepts, NULL-terminated. */
@@ -344,6 +359,22 @@ static uint32_t polcidr_group(const struct pol_ep *ep, int dir, uint32_t ip)
 	return best ? best->group : 0;
 }
 
+/* The same for an IPv6 peer address. */
+static uint32_t polcidr_group6(const struct pol_ep *ep, int dir, const char *ip6)
+{
+	struct xcni_polcidr_key k = {
+		.prefixlen = XCNI_POLCIDR_PREFIX_BASE + 128, .ep = ep->ip, .dir = dir, .v6 = 1
+	};
+	const struct pol_cidr *best = NULL;
+
+	assert_int_equal(inet_pton(AF_INET6, ip6, k.addr6), 1);
+	for (size_t i = 0; i < ep->ncidrs; i++)
+		if (lpm_match(&ep->cidrs[i].key, &k, ep->cidrs[i].key.prefixlen) &&
+		    (!best || ep->cidrs[i].key.prefixlen > best->key.prefixlen))
+			best = &ep->cidrs[i];
+	return best ? best->group : 0;
+}
+
 static const struct pol_entry *policy_lookup(const struct pol_ep *ep, int dir, uint32_t peer,
 					     uint8_t proto, uint16_t dport)
 {
@@ -378,6 +409,33 @@ static bool side(const struct pol_result *r, uint32_t self, int dir, uint32_t pe
 			continue;
 		*hit = policy_lookup(ep, dir, peers[i], proto, dport);
 		if (*hit)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * One side's verdict on an IPv6 peer, as flow_judge6 gives it: self is the
+ * local pod's policy key, peer_id what the ipcache6 says of the peer (world
+ * for an address outside the cluster), then its ipBlock group, then any.
+ */
+static bool side6(const struct pol_result *r, uint32_t self, int dir, const char *peer6,
+		  uint32_t peer_id, uint8_t proto, uint16_t dport)
+{
+	const struct pol_ep *ep = ep_find(r, self);
+	uint32_t peers[3];
+
+	if (!ep || !(ep->state.isolated & XCNI_ISOLATED(dir)))
+		return true;
+	if (peer_id == XCNI_ID_HOST)
+		return true;
+	peers[0] = peer_id;
+	peers[1] = polcidr_group6(ep, dir, peer6);
+	peers[2] = XCNI_ID_ANY;
+	for (int i = 0; i < 3; i++) {
+		if (i == 1 && !peers[1])
+			continue;
+		if (policy_lookup(ep, dir, peers[i], proto, dport))
 			return true;
 	}
 	return false;
@@ -928,6 +986,113 @@ static void ipblock_egress_nested(void **state)
 	assert_true(allowed("10.244.0.5", "10.9.1.1", UDP, 53));
 	assert_false(allowed("10.244.0.5", "10.9.1.1", TCP, 53));
 	assert_int_equal(ep("10.244.0.5")->ncidrs, 4);
+}
+
+/*
+ * IPv6 ipBlock: prefixes of both families in one trie, told apart by v6;
+ * IPv4 groups first, then IPv6 ones; an except carves its part out; a
+ * block of one family never admits an address of the other.
+ */
+static void ipblock6_except(void **state)
+{
+	const struct pol_ep *e;
+	uint32_t db;
+
+	(void)state;
+	ns_add("x", "");
+	pod_ip6(pod_add("x", "db", NULL, "10.244.0.5", "app=db"), "fd00:10::5");
+	peer_block(ingress(np_add("x", "blocks", sel("app=db"), IN)), "fd00:1::/32",
+		   "fd00:1:2::/48", NULL);
+	compile();
+	db = ip4("10.244.0.5");
+	e = ep("10.244.0.5");
+	assert_int_equal(e->ncidrs, 2);
+	assert_int_equal(e->cidrs[0].key.v6, 1);
+	assert_int_equal(e->cidrs[0].key.prefixlen, XCNI_POLCIDR_PREFIX_BASE + 32);
+	assert_int_equal(e->cidrs[1].key.prefixlen, XCNI_POLCIDR_PREFIX_BASE + 48);
+	assert_int_equal(e->cidrs[0].group, XCNI_ID_CIDR_BASE);
+	assert_int_equal(e->nentries, 1);
+	assert_true(side6(&R, db, XCNI_DIR_TO_POD, "fd00:1:5::1", XCNI_ID_WORLD, TCP, 80));
+	assert_false(side6(&R, db, XCNI_DIR_TO_POD, "fd00:1:2::1", XCNI_ID_WORLD, TCP, 80));
+	assert_false(side6(&R, db, XCNI_DIR_TO_POD, "fd00:2::1", XCNI_ID_WORLD, TCP, 80));
+	/* The IPv6 block admits no IPv4 peer, not even 0.0.0.0-ish ones. */
+	assert_false(allowed("10.0.0.1", "10.244.0.5", TCP, 80));
+	assert_false(allowed("0.0.0.1", "10.244.0.5", TCP, 80));
+	assert_int_equal(polcidr_group(e, XCNI_DIR_TO_POD, ip4("253.0.0.1")), 0);
+
+	/* Add IPv4 0.0.0.0/0 in another rule (UDP only): IPv4 groups come first. */
+	struct k8s_np_rule *r = ingress(&objs[K8S_NETWORKPOLICY][0]->np);
+
+	peer_block(r, "0.0.0.0/0", NULL);
+	port_proto(r, UDP);
+	compile();
+	e = ep("10.244.0.5");
+	assert_int_equal(e->ncidrs, 3);
+	assert_int_equal(e->cidrs[0].key.v6, 0);
+	assert_int_equal(e->cidrs[0].group, XCNI_ID_CIDR_BASE);
+	assert_int_equal(e->cidrs[1].group, XCNI_ID_CIDR_BASE + 1);
+	assert_true(allowed("192.0.2.1", "10.244.0.5", UDP, 53));
+	assert_false(allowed("192.0.2.1", "10.244.0.5", TCP, 80));
+	/* ...and leaves IPv6 alone: UDP from outside the IPv6 block stays out. */
+	assert_false(side6(&R, db, XCNI_DIR_TO_POD, "2001:db8::1", XCNI_ID_WORLD, UDP, 53));
+	assert_false(side6(&R, db, XCNI_DIR_TO_POD, "::", XCNI_ID_WORLD, UDP, 53));
+	assert_false(side6(&R, db, XCNI_DIR_TO_POD, "fd00:1:2::1", XCNI_ID_WORLD, UDP, 53));
+	assert_true(side6(&R, db, XCNI_DIR_TO_POD, "fd00:1:5::1", XCNI_ID_WORLD, TCP, 80));
+
+	/* ::/0 on egress: every IPv6 destination, no IPv4 one. */
+	peer_block(egress(np_add("x", "out6", sel("app=db"), EG)), "::/0", "fd00:1::/32", NULL);
+	compile();
+	assert_true(side6(&R, db, XCNI_DIR_FROM_POD, "2001:db8::1", XCNI_ID_WORLD, TCP, 443));
+	assert_false(side6(&R, db, XCNI_DIR_FROM_POD, "fd00:1::9", XCNI_ID_WORLD, TCP, 443));
+	assert_false(side(&R, db, XCNI_DIR_FROM_POD, ip4("192.0.2.1"), TCP, 443,
+			  &(const struct pol_entry *){ NULL }));
+}
+
+/*
+ * Egress named ports resolve on IPv6-only pods: a selector peer through the
+ * pod's identity, an IPv6 ipBlock through a /128 of each pod inside it.
+ */
+static void named_port_egress_ipv6_only(void **state)
+{
+	struct k8s_pod *a, *b;
+	struct k8s_netpol *np;
+	struct k8s_np_rule *r;
+	uint32_t cli, ida;
+
+	(void)state;
+	ns_add("x", "");
+	a = pod_add("x", "a", NULL, NULL, "app=srv");
+	pod_ip6(a, "fd00:10::1:1");
+	b = pod_add("x", "b", NULL, NULL, "app=db");
+	pod_ip6(b, "fd00:10::1:2");
+	pod_ip6(pod_add("x", "cli", NULL, NULL, "app=cli"), "fd00:10::1:9");
+	pod_port(a, "http", TCP, 8080);
+	pod_port(b, "http", TCP, 9090);
+	cli = pol_polkey6(objs[K8S_POD][2]->pod.ip6);
+
+	np = np_add("x", "out", sel("app=cli"), EG);
+	r = egress(np);
+	peer(r, sel("app=srv"), NULL);
+	port_named(r, TCP, "http");
+	compile();
+	ida = pod_identity(&R, "0.1.0.1"); /* a's policy key carries its identity */
+	assert_true(ida >= XCNI_ID_MIN_LABELS);
+	assert_true(side6(&R, cli, XCNI_DIR_FROM_POD, "fd00:10::1:1", ida, TCP, 8080));
+	assert_false(side6(&R, cli, XCNI_DIR_FROM_POD, "fd00:10::1:1", ida, TCP, 9090));
+
+	/* IPv6 ipBlock peer: the pods inside it, each on its own number. */
+	r->npeers = 0;
+	peer_block(r, "fd00:10::/64", "fd00:10::1:2/128", NULL);
+	compile();
+	assert_true(side6(&R, cli, XCNI_DIR_FROM_POD, "fd00:10::1:1", XCNI_ID_WORLD, TCP, 8080));
+	assert_false(side6(&R, cli, XCNI_DIR_FROM_POD, "fd00:10::1:1", XCNI_ID_WORLD, TCP, 9090));
+	assert_false(side6(&R, cli, XCNI_DIR_FROM_POD, "fd00:10::1:2", XCNI_ID_WORLD, TCP, 9090));
+	assert_false(side6(&R, cli, XCNI_DIR_FROM_POD, "fd00:10::1:3", XCNI_ID_WORLD, TCP, 8080));
+	/* An IPv4 ipBlock gives no IPv6-only pod its port. */
+	r->npeers = 0;
+	peer_block(r, "0.0.0.0/0", NULL);
+	compile();
+	assert_false(side6(&R, cli, XCNI_DIR_FROM_POD, "fd00:10::1:1", XCNI_ID_WORLD, TCP, 8080));
 }
 
 /* ---- ports ------------------------------------------------------------- */
@@ -1515,6 +1680,8 @@ int main(void)
 		T(namespace_without_object),
 		T(ipblock_except),
 		T(ipblock_egress_nested),
+		T(ipblock6_except),
+		T(named_port_egress_ipv6_only),
 		T(numeric_port),
 		T(protocols),
 		T(port_without_protocol_is_tcp),

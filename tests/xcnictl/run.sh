@@ -55,7 +55,7 @@ DEST=$(mktemp -d) # make install's staging tree
 # Sizes from bpf/xcni_shared.h; a change there must show up here.
 EP_SZ=44 CTK_SZ=16 CTV_SZ=72 MET_SZ=16 CFG_SZ=416 NR_METRICS=128 PFK_SZ=8 PFV_SZ=16 PF6K_SZ=20
 PN_SZ=384 IPK_SZ=8 IPV_SZ=12 ID_SZ=1024 EVR_SZ=40
-PE_SZ=8 PHK_SZ=16 PRK_SZ=20 PV_SZ=16 PCK_SZ=16
+PE_SZ=8 PHK_SZ=16 PRK_SZ=20 PV_SZ=16 PCK_SZ=28 CT6K_SZ=40 IP6K_SZ=20
 PS_SZ=72 POLN_SZ=320
 XCNI_PIN_ROOT_DEFAULT=/sys/fs/bpf/xcni # XCNI_PIN_ROOT
 
@@ -231,16 +231,16 @@ check "value size mismatch exits 1" exits 1 "$XCNICTL" --pin-dir "$BAD" endpoint
 # -- endpoint
 check "endpoint list: header and 3 rows" lines 4 x endpoint list
 check "endpoint list: the name the plugin recorded, not this netns' ifindex 1" \
-	has '^10\.244\.1\.11 +1 +xc0123456789ab +9 ' x endpoint list
-check "endpoint list: lo resolved" has '^10\.244\.1\.5 +1 +lo +7 +42 +02:00:0a:f4:01:05 +ee:ee:ee:ee:ee:01 +0x0$' x endpoint list
-check "endpoint list: gone veth shows -" has '^10\.244\.1\.10 +999999 +- +8 +0 +02:00:0a:f4:01:0a +ee:ee:ee:ee:ee:02 +0x3$' x endpoint list
+	has '^10\.244\.1\.11 +- +1 +xc0123456789ab +9 ' x endpoint list
+check "endpoint list: lo resolved" has '^10\.244\.1\.5 +- +1 +lo +7 +42 +02:00:0a:f4:01:05 +ee:ee:ee:ee:ee:01 +0x0$' x endpoint list
+check "endpoint list: gone veth shows -" has '^10\.244\.1\.10 +- +999999 +- +8 +0 +02:00:0a:f4:01:0a +ee:ee:ee:ee:ee:02 +0x3$' x endpoint list
 check "endpoint list --json: exactly the entries" json_is '
 	sorted(j, key=lambda e: e["ep_id"]) == [
-	{"ip": "10.244.1.5", "ifindex": 1, "ifname": "lo", "ep_id": 7, "identity": 42,
+	{"ip": "10.244.1.5", "ip6": None, "ifindex": 1, "ifname": "lo", "ep_id": 7, "identity": 42,
 	 "pod_mac": "02:00:0a:f4:01:05", "host_mac": "ee:ee:ee:ee:ee:01", "flags": 0},
-	{"ip": "10.244.1.10", "ifindex": 999999, "ifname": None, "ep_id": 8, "identity": 0,
+	{"ip": "10.244.1.10", "ip6": None, "ifindex": 999999, "ifname": None, "ep_id": 8, "identity": 0,
 	 "pod_mac": "02:00:0a:f4:01:0a", "host_mac": "ee:ee:ee:ee:ee:02", "flags": 3},
-	{"ip": "10.244.1.11", "ifindex": 1, "ifname": "xc0123456789ab", "ep_id": 9, "identity": 0,
+	{"ip": "10.244.1.11", "ip6": None, "ifindex": 1, "ifname": "xc0123456789ab", "ep_id": 9, "identity": 0,
 	 "pod_mac": "02:00:0a:f4:01:0b", "host_mac": "ee:ee:ee:ee:ee:03", "flags": 0}]' x endpoint list --json
 check "endpoint get: one record" has '^EP-ID +8$' x endpoint get 10.244.1.10
 check "endpoint get --json: one object" json_is 'j["ifindex"] == 1 and j["identity"] == 42' x -j endpoint get 10.244.1.5
@@ -553,7 +553,7 @@ check "config set of 2^32 exits 2" exits 2 x config set events-rate 4294967296
 check "config set --help lists the keys" has '^  trace-sample N' "$XCNICTL" config set --help
 
 # -- filters: one layer for every view
-check "endpoint list --pod x/a: its endpoint" rows_are '10.244.1.5 1 lo 7 42 02:00:0a:f4:01:05 ee:ee:ee:ee:ee:01 0x0' \
+check "endpoint list --pod x/a: its endpoint" rows_are '10.244.1.5 - 1 lo 7 42 02:00:0a:f4:01:05 ee:ee:ee:ee:ee:01 0x0' \
 	x endpoint list --pod x/a
 check "endpoint list --pod by address" lines 2 x endpoint list --pod 10.244.1.10
 check "endpoint list --namespace y" json_is '[e["ip"] for e in j] == ["10.244.1.10"]' x endpoint list --namespace y --json
@@ -575,8 +575,8 @@ check "identity list --namespace x" json_is '[e["identity"] for e in j] == [42]'
 check "identity list --pod y/b: the pod's identity" json_is '[e["identity"] for e in j] == [43]' \
 	x identity list --pod y/b --json
 check "identity list --ip 8.8.8.8: world" json_is '[e["identity"] for e in j] == [2]' x identity list --ip 8.8.8.8 --json
-check "identity list --ip IPv6: exit 1, saying the ipcache has no IPv6 yet" \
-	has '--ip fd00::5: an IPv6 address has no identity yet' x identity list --ip fd00::5
+check "identity list --ip IPv6 the ipcache6 does not hold: exit 1, saying so" \
+	has '--ip fd00::5: not in the ipcache6: it has no identity' x identity list --ip fd00::5
 check "... exit 1" exits 1 x identity list --ip fd00::5
 check "endpoint list --ip IPv6: taken, the header only" lines 1 x endpoint list --ip 2001:db8::1
 check "identity get 42" has '^LABELS +k8s:app=a,ns:kubernetes\.io/metadata\.name=x$' x identity get 42
@@ -773,8 +773,8 @@ EOF
 lx() { env -u XCNI_PIN_DIR XCNI_LAB_DIR="$LAB" "$XCNICTL" "$@"; }
 check "a pretend lab: node n1 is netns $LABNS, pin dir $PIN" lab_setup
 check "--node n1: the node's pin dir, and its netns (ifindex 999999 is xcn0 there)" \
-	has '^10\.244\.1\.10 +999999 +xcn0 +8 ' lx --node n1 endpoint list
-check "without --node the same ifindex is no device" has '^10\.244\.1\.10 +999999 +- +8 ' x endpoint list
+	has '^10\.244\.1\.10 +- +999999 +xcn0 +8 ' lx --node n1 endpoint list
+check "without --node the same ifindex is no device" has '^10\.244\.1\.10 +- +999999 +- +8 ' x endpoint list
 check "--node n1 ct list: the node's flows" lines 4 lx --node n1 ct list
 check "--node n1 --json policy list: as --pin-dir shows it" bash -c \
 	"[ \"\$(env -u XCNI_PIN_DIR XCNI_LAB_DIR=$LAB $XCNICTL --node n1 --json policy list)\" = \"\$($XCNICTL --pin-dir $PIN --json policy list)\" ]"
@@ -895,6 +895,66 @@ check "IPv6 del of the /48" x prefilter del 2001:db8:bad::/48
 check "IPv6 list empty again, IPv4 untouched" json_is '[e["cidr"] for e in j] == ["10.1.0.0/16", "172.16.0.0/12"]' \
 	x prefilter list --json
 check "prefilter --help documents IPv6" has 'ADDRESS/LEN for IPv6' "$XCNICTL" prefilter add --help
+
+# -- IPv6 in the views: endpoints6, polkey6, ipcache6, ct6 (an agent's ABI 7+ maps)
+#   x/a  10.244.1.5  fd00:10:244:1::5   dual stack (ep 7 on ifindex 1), identity 42
+#   y/c              fd00:10:244:1::20  IPv6 only (ep 20, key 0.0.0.32), identity 44
+ip6() { python3 -c 'import ipaddress, sys; print(" ".join("%02x" % b for b in ipaddress.ip_address(sys.argv[1]).packed), end=" ")' "$1"; }
+A6=fd00:10:244:1::5 C6=fd00:10:244:1::20
+setup6() {
+	local now; now=$(now_ns)
+	mk xcni_endpoints6 hash 16 $EP_SZ 16 && mk xcni_polkey6 hash 16 4 16 &&
+		mk xcni_ipcache6 lpm_trie $IP6K_SZ $IPV_SZ 16 1 && mk xcni_ct6 lru_hash $CT6K_SZ $CTV_SZ 16 || return 1
+	put xcni_endpoints6 "$(ip6 $A6)" "$(ep 1 7 42 0 02:00:0a:f4:01:05 ee:ee:ee:ee:ee:01)" &&
+		put xcni_endpoints6 "$(ip6 $C6)" "$(ep 1 20 44 0 02:00:0a:f4:01:20 ee:ee:ee:ee:ee:04 xcv6only)" &&
+		put xcni_polkey6 "$(ip6 $A6)" "$(ip4 10.244.1.5)" &&
+		put xcni_polkey6 "$(ip6 $C6)" "$(ip4 0.0.0.32)" &&
+		put xcni_podname "$(ip4 0.0.0.32)" "$(str y 64)$(str c 256)$(str node-a 64)" &&
+		put xcni_ipcache6 "$(le 128 4)$(ip6 $A6)" "$(le 42 4)$(zeros 4)$(le 1 4)" &&
+		put xcni_ipcache6 "$(le 128 4)$(ip6 $C6)" "$(le 44 4)$(zeros 4)$(le 1 4)" &&
+		put xcni_ipcache6 "$(le 64 4)$(ip6 fd00:99::)" "$(le 2 4)$(zeros 8)" &&
+		put xcni_ct6 "$(ip6 $A6)$(ip6 $C6)$(be16 40100)$(be16 80)$(le 6 1)$(zeros 3)" \
+			"$(ctv "$now" "$now" 4 400 3 300 7 2 0 1)"
+}
+check "bpftool pins the IPv6 maps" setup6
+check "endpoint list: 4 rows (a's IPv6 on its IPv4 row, c alone)" lines 5 x endpoint list
+check "endpoint list: a with both addresses" has "^10\\.244\\.1\\.5 +$A6 +1 +lo +7 +42 " x endpoint list
+check "endpoint list: c (IPv6 only), no IPv4" has "^- +$C6 +1 +xcv6only +20 +44 +02:00:0a:f4:01:20 " x endpoint list
+check "endpoint list --json: one field per family, null for the one a pod lacks; IPv6-only pods last" json_is \
+	'[(e["ip"], e["ip6"], e["ep_id"]) for e in j] == [("10.244.1.5", "'$A6'", 7), ("10.244.1.10", None, 8), ("10.244.1.11", None, 9), (None, "'$C6'", 20)]' \
+	x endpoint list --json
+check "endpoint list: columns line up with IPv6 rows" aligned x endpoint list
+check "endpoint get IPv6: the pod, both its addresses" json_is \
+	'j["ip"] == "10.244.1.5" and j["ip6"] == "'$A6'" and j["ep_id"] == 7' x endpoint get $A6 --json
+check "endpoint get IPv4 of a dual-stack pod: its IPv6 too" json_is 'j["ip6"] == "'$A6'"' x endpoint get 10.244.1.5 --json
+check "endpoint get of an IPv6-only pod" json_is 'j["ip"] is None and j["ifname"] == "xcv6only"' x endpoint get $C6 --json
+check "endpoint get of an unknown IPv6: exit 1" has "fd00::99: no such endpoint" x endpoint get fd00::99
+check "endpoint list --ip IPv6" json_is '[e["ep_id"] for e in j] == [20]' x endpoint list --ip $C6 --json
+check "endpoint list --namespace y: y/c by its policy key's podname" json_is \
+	'[e["ep_id"] for e in j] == [8, 20]' x endpoint list --namespace y --json
+check "endpoint list --pod y/c (IPv6 only)" json_is '[e["ep_id"] for e in j] == [20]' x endpoint list --pod y/c --json
+check "ct list: the IPv6 flow, [addr]:port" \
+	has "^tcp +\\[$A6\\]:40100 +\\[$C6\\]:80 +established .* +4 +400 +3 +300 +7 +bpf +1 +- +- +-\$" x ct list
+check "ct list --json: IPv6 addresses in saddr/daddr" json_is \
+	'[(e["saddr"], e["sport"], e["daddr"], e["dport"]) for e in j if ":" in e["saddr"]] == [("'$A6'", 40100, "'$C6'", 80)]' \
+	x ct list --json
+check "ct list --ip IPv6: its flows only" json_is '[e["daddr"] for e in j] == ["'$C6'"]' x ct list --ip $C6 --json
+check "ct list --pod x/a: its IPv6 flow too" json_is '"'$A6'" in [e["saddr"] for e in j]' x ct list --pod x/a --json
+check "ct list --identity 44: by the ipcache6" json_is '[e["dport"] for e in j] == [80]' x ct list --identity 44 --json
+check "ct list --namespace y: y/c's IPv6 flow" json_is '"'$C6'" in [e["daddr"] for e in j]' x ct list --namespace y --json
+check "ct list: columns line up with IPv6 rows" aligned x ct list
+check "ipcache list: IPv6 prefixes after the IPv4 ones, by address" json_is \
+	'[e["prefix"] for e in j][-3:] == ["fd00:10:244:1::5/128", "fd00:10:244:1::20/128", "fd00:99::/64"]' \
+	x ipcache list --json
+check "ipcache list --ip IPv6: the prefixes holding it" json_is '[(e["prefix"], e["pod"]) for e in j] == [("'$C6'/128", "y/c")]' \
+	x ipcache list --ip $C6 --json
+check "ipcache list --namespace x: both of a's addresses" json_is \
+	'[e["prefix"] for e in j] == ["10.244.1.5/32", "'$A6'/128"]' x ipcache list --namespace x --json
+check "ipcache get IPv6: the longest prefix" json_is 'j == {"prefix": "fd00:99::/64", "identity": 2, "pod": "reserved:world", "tunnel": None}' \
+	x ipcache get fd00:99::7 --json
+check "ipcache get of an IPv6 no entry holds: exit 1" has '2001:db8::1: no ipcache6 entry holds it' x ipcache get 2001:db8::1
+check "identity list --ip IPv6: its identity from the ipcache6" json_is '[e["identity"] for e in j] == [42]' \
+	x identity list --ip $A6 --json
 
 # -- the maps the real data plane pins (xcnid --once loads, pins and exits)
 if [ -x "$XCNID" ]; then

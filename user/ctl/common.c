@@ -17,6 +17,19 @@ const struct map_spec m_endpoints = {
 const struct map_spec m_ct = {
 	"xcni_ct", BPF_MAP_TYPE_LRU_HASH, sizeof(struct xcni_ct_key), sizeof(struct xcni_ct_entry), 0
 };
+const struct map_spec m_endpoints6 = {
+	"xcni_endpoints6", BPF_MAP_TYPE_HASH, sizeof(struct xcni_in6), sizeof(struct xcni_endpoint), 0
+};
+const struct map_spec m_ct6 = {
+	"xcni_ct6", BPF_MAP_TYPE_LRU_HASH, sizeof(struct xcni_ct6_key), sizeof(struct xcni_ct_entry), 0
+};
+const struct map_spec m_ipcache6 = {
+	"xcni_ipcache6", BPF_MAP_TYPE_LPM_TRIE, sizeof(struct xcni_ipcache6_key),
+	sizeof(struct xcni_ipcache_val), 0
+};
+const struct map_spec m_polkey6 = {
+	"xcni_polkey6", BPF_MAP_TYPE_HASH, sizeof(struct xcni_in6), sizeof(__u32), 0
+};
 const struct map_spec m_metrics = {
 	"xcni_metrics", BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32), sizeof(struct xcni_metric),
 	XCNI_NR_METRICS
@@ -233,6 +246,16 @@ const char *ip_str(__u32 ip, char buf[INET_ADDRSTRLEN])
 	return inet_ntop(AF_INET, &ip, buf, INET_ADDRSTRLEN);
 }
 
+const char *polcidr_str(const struct xcni_polcidr_key *k, char *buf, size_t len)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	inet_ntop(k->v6 ? AF_INET6 : AF_INET, k->v6 ? (const void *)k->addr6 : &k->addr, a,
+		  sizeof(a));
+	snprintf(buf, len, "%s/%u", a, k->prefixlen - XCNI_POLCIDR_PREFIX_BASE);
+	return buf;
+}
+
 __u64 now_ns(void)
 {
 	struct timespec ts;
@@ -278,6 +301,27 @@ bool in_prefix(__u32 ip, __u32 net, unsigned int len)
 	return len <= 32 && !((ntohl(ip) ^ ntohl(net)) & xcni_prefix_mask(len));
 }
 
+bool in_prefix6(const __u8 ip[16], const __u8 net[16], unsigned int len)
+{
+	for (unsigned int i = 0; i < 16 && len; i++) {
+		unsigned int bits = len >= 8 ? 8 : len;
+		__u8 mask = (__u8)(0xff00u >> bits);
+
+		if ((ip[i] ^ net[i]) & mask)
+			return false;
+		len -= bits;
+	}
+	return len == 0;
+}
+
+const char *prefix6_str(const __u8 a[16], unsigned int len, char *buf, size_t size)
+{
+	char s[INET6_ADDRSTRLEN];
+
+	snprintf(buf, size, "%s/%u", inet_ntop(AF_INET6, a, s, sizeof(s)), len);
+	return buf;
+}
+
 /* The identity the ipcache gives ip (longest prefix), as the programs see it. */
 static int ipcache_identity(int fd, __u32 ip, __u32 *id)
 {
@@ -290,13 +334,30 @@ static int ipcache_identity(int fd, __u32 ip, __u32 *id)
 	return 0;
 }
 
+/* The same for an IPv6 address, in the ipcache6 (fd: that map). */
+static int ipcache6_identity(int fd, const __u8 ip[16], __u32 *id)
+{
+	struct xcni_ipcache6_key k = { .prefixlen = 128 };
+	struct xcni_ipcache_val v;
+
+	memcpy(k.addr, ip, 16);
+	if (fd < 0 || bpf_map_lookup_elem(fd, &k, &v))
+		return -ENOENT;
+	*id = v.identity;
+	return 0;
+}
+
 void filter_close(struct filter *f)
 {
 	if (f->podname_fd >= 0)
 		close(f->podname_fd);
 	if (f->ipcache_fd >= 0)
 		close(f->ipcache_fd);
-	f->podname_fd = f->ipcache_fd = -1;
+	if (f->ipcache6_fd >= 0)
+		close(f->ipcache6_fd);
+	if (f->polkey6_fd >= 0)
+		close(f->polkey6_fd);
+	f->podname_fd = f->ipcache_fd = f->ipcache6_fd = f->polkey6_fd = -1;
 }
 
 int filter_open(const struct ctx *c, struct filter *f, unsigned int flags)
@@ -305,31 +366,38 @@ int filter_open(const struct ctx *c, struct filter *f, unsigned int flags)
 	int err;
 
 	memset(f, 0, sizeof(*f));
-	f->podname_fd = f->ipcache_fd = -1;
+	f->podname_fd = f->ipcache_fd = f->ipcache6_fd = f->polkey6_fd = -1;
 	f->opts = c->opts & OPT_FILTERS;
 	f->ns = c->ns;
 	f->identity = c->identity;
 	f->ip = c->ip_addr;
 	f->ip_family = (f->opts & OPT_IP) ? c->ip_any.family : XCNI_AF_INET;
+	if (f->ip_family == XCNI_AF_INET6)
+		memcpy(f->ip6, c->ip_any.addr, 16);
 	if ((f->opts & OPT_POD) && (err = resolve_pod(c, c->pod, &f->ip, "--pod")))
 		return err;
-	/* The ipcache holds IPv4 prefixes alone: an IPv6 address has no identity there. */
-	if ((flags & FILTER_BY_IDENTITY) && (f->opts & OPT_IP) && f->ip_family == XCNI_AF_INET6) {
-		pr_err("--ip %s: an IPv6 address has no identity yet (the ipcache holds IPv4 "
-		       "prefixes)\n", c->ip);
-		return -ENOENT;
-	}
 	if (f->opts & OPT_NAMESPACE) {
 		f->podname_fd = map_open(c, &m_podname);
 		if (f->podname_fd < 0)
 			return f->podname_fd;
 	}
+	/* IPv6 rows: their pod by the key podname (and --pod) has it under. */
+	if (f->opts & (OPT_NAMESPACE | OPT_POD))
+		f->polkey6_fd = map_open_quiet(c, &m_polkey6);
 	if ((f->opts & OPT_IDENTITY) || ((flags & FILTER_BY_IDENTITY) && (f->opts & (OPT_IP | OPT_POD)))) {
 		f->ipcache_fd = map_open(c, &m_ipcache);
 		if (f->ipcache_fd < 0) {
 			err = f->ipcache_fd;
 			goto close;
 		}
+		f->ipcache6_fd = map_open_quiet(c, &m_ipcache6);
+	}
+	if ((flags & FILTER_BY_IDENTITY) && (f->opts & OPT_IP) && f->ip_family == XCNI_AF_INET6) {
+		if (!ipcache6_identity(f->ipcache6_fd, f->ip6, &f->ip_id))
+			return 0;
+		pr_err("--ip %s: not in the ipcache6: it has no identity\n", c->ip);
+		err = -ENOENT;
+		goto close;
 	}
 	if ((flags & FILTER_BY_IDENTITY) && (f->opts & (OPT_IP | OPT_POD)) &&
 	    ipcache_identity(f->ipcache_fd, f->ip, &f->ip_id)) {
@@ -370,6 +438,26 @@ static bool labels_in_namespace(const char *labels, const char *ns)
 	return false;
 }
 
+/* The policy key of a local pod's IPv6 (its IPv4, or its 0.0.0.0/8 key), or 0. */
+static __u32 polkey6_of(const struct filter *f, const __u8 ip[16])
+{
+	struct xcni_in6 k;
+	__u32 key;
+
+	memcpy(k.addr, ip, 16);
+	if (f->polkey6_fd < 0 || bpf_map_lookup_elem(f->polkey6_fd, &k, &key))
+		return 0;
+	return key;
+}
+
+/* Whether IPv6 address ip is a pod of namespace ns: its policy key names it in podname. */
+static bool ip6_in_namespace(const struct filter *f, const __u8 ip[16])
+{
+	__u32 key = polkey6_of(f, ip);
+
+	return key && ip_in_namespace(f->podname_fd, key, f->ns);
+}
+
 bool filter_match(const struct filter *f, const struct frow *r)
 {
 	unsigned int i;
@@ -377,16 +465,23 @@ bool filter_match(const struct filter *f, const struct frow *r)
 	__u32 id;
 
 	if (f->opts & (OPT_IP | OPT_POD)) {
-		/* Rows carry IPv4 addresses: an IPv6 --ip matches none of them. */
+		/* An address matches rows of its own family (--pod: the pod's IPv4 or key). */
 		for (i = 0, hit = false; i < r->naddr && !hit && f->ip_family == XCNI_AF_INET; i++)
 			hit = in_prefix(f->ip, r->addr[i], r->plen[i]);
-		for (i = 0; !r->naddr && i < r->nid && !hit; i++)
+		for (i = 0; i < r->naddr6 && !hit && f->ip_family == XCNI_AF_INET6; i++)
+			hit = in_prefix6(f->ip6, r->addr6[i], r->plen6[i]);
+		/* --pod: the pod's IPv6 rows too (a local pod's IPv6 maps to its key). */
+		for (i = 0; (f->opts & OPT_POD) && i < r->naddr6 && !hit; i++)
+			hit = r->plen6[i] == 128 && polkey6_of(f, r->addr6[i]) == f->ip;
+		for (i = 0; !r->naddr && !r->naddr6 && i < r->nid && !hit; i++)
 			hit = r->id[i] == f->ip_id;
 		if (!hit)
 			return false;
 	}
 	if (f->opts & OPT_NAMESPACE) {
-		for (i = 0, hit = false; i < r->naddr && !hit; i++)
+		for (i = 0, hit = false; i < r->naddr6 && !hit; i++)
+			hit = r->plen6[i] == 128 && ip6_in_namespace(f, r->addr6[i]);
+		for (i = 0; i < r->naddr && !hit; i++)
 			hit = r->plen[i] == 32 && ip_in_namespace(f->podname_fd, r->addr[i], f->ns);
 		if (!hit && r->labels)
 			hit = labels_in_namespace(r->labels, f->ns);
@@ -399,6 +494,9 @@ bool filter_match(const struct filter *f, const struct frow *r)
 		for (i = 0; !r->nid && i < r->naddr && !hit; i++)
 			hit = r->plen[i] == 32 && !ipcache_identity(f->ipcache_fd, r->addr[i], &id) &&
 			      id == f->identity;
+		for (i = 0; !r->nid && i < r->naddr6 && !hit; i++)
+			hit = r->plen6[i] == 128 &&
+			      !ipcache6_identity(f->ipcache6_fd, r->addr6[i], &id) && id == f->identity;
 		if (!hit)
 			return false;
 	}

@@ -57,25 +57,64 @@ static const char *ct_state_name(__u8 state)
 }
 
 
+static void ct_entry_cells(struct ptable *t, __u64 now, const struct xcni_ct_entry *e,
+			   struct svcnames *sn, __u32 be_of_dst);
+
+static void pt_proto(struct ptable *t, __u8 proto)
+{
+	const char *s = proto_name(proto);
+
+	if (s)
+		pt_str(t, s);
+	else
+		pt_strf(t, "%u", proto);
+}
+
 /* The cells of one flow under CT_COLS. */
 static void ct_row(struct ptable *t, __u64 now, const struct xcni_ct_key *k,
 		   const struct xcni_ct_entry *e, struct svcnames *sn)
 {
 	char buf[INET_ADDRSTRLEN], fe[80];
-	struct xcni_svcname n;
-	__u32 be;
-	const char *s;
+	__u32 be = 0;
 
-	if ((s = proto_name(k->proto)))
-		pt_str(t, s);
-	else
-		pt_strf(t, "%u", k->proto);
+	/* A service entry without its backend id: the backend at its destination. */
+	if (!e->backend_id && svcnames_frontend(sn, e->rev_nat, fe, sizeof(fe)))
+		be = svcnames_backend(sn, k->daddr, k->dport);
+	pt_proto(t, k->proto);
 	pt_addr_port(t, k->proto, k->saddr, k->sport);
 	pt_addr_port(t, k->proto, k->daddr, k->dport);
 	pt_str(t, ip_str(k->saddr, buf));
 	pt_uint(t, ntohs(k->sport));
 	pt_str(t, ip_str(k->daddr, buf));
 	pt_uint(t, ntohs(k->dport));
+	ct_entry_cells(t, now, e, sn, be);
+}
+
+/* The same for an IPv6 flow (xcni_ct6): "[addr]:port". */
+static void ct6_row(struct ptable *t, __u64 now, const struct xcni_ct6_key *k,
+		    const struct xcni_ct_entry *e, struct svcnames *sn)
+{
+	char buf[INET6_ADDRSTRLEN];
+
+	pt_proto(t, k->proto);
+	pt_addr6_port(t, k->proto, k->saddr, k->sport);
+	pt_addr6_port(t, k->proto, k->daddr, k->dport);
+	pt_str(t, inet_ntop(AF_INET6, k->saddr, buf, sizeof(buf)));
+	pt_uint(t, ntohs(k->sport));
+	pt_str(t, inet_ntop(AF_INET6, k->daddr, buf, sizeof(buf)));
+	pt_uint(t, ntohs(k->dport));
+	ct_entry_cells(t, now, e, sn, 0);
+}
+
+/* The entry's cells of CT_COLS, from STATE on (be_of_dst: the backend at the destination). */
+static void ct_entry_cells(struct ptable *t, __u64 now, const struct xcni_ct_entry *e,
+			   struct svcnames *sn, __u32 be_of_dst)
+{
+	char fe[80];
+	struct xcni_svcname n;
+	__u32 be;
+	const char *s;
+
 	if ((s = ct_state_name(e->state)))
 		pt_str(t, s);
 	else
@@ -97,7 +136,7 @@ static void ct_row(struct ptable *t, __u64 now, const struct xcni_ct_key *k,
 	if (svcnames_frontend(sn, e->rev_nat, fe, sizeof(fe))) {
 		pt_str(t, fe);
 		svcname_cols(t, svcnames_name(sn, e->rev_nat, &n) ? &n : NULL);
-		be = e->backend_id ?: svcnames_backend(sn, k->daddr, k->dport);
+		be = e->backend_id ?: be_of_dst;
 		if (be)
 			pt_uint(t, be);
 		else
@@ -129,6 +168,45 @@ static int ct_cmp(const void *a, const void *b)
 	return memcmp(&x->sport, &y->sport, sizeof(*x) - offsetof(struct xcni_ct_key, sport));
 }
 
+struct ct6_rec {
+	struct xcni_ct6_key k;
+	struct xcni_ct_entry e;
+};
+
+/* By source, destination, then the rest (a total order for sort_unique). */
+static int ct6_cmp(const void *a, const void *b)
+{
+	return memcmp(&((const struct ct6_rec *)a)->k, &((const struct ct6_rec *)b)->k,
+		      sizeof(struct xcni_ct6_key));
+}
+
+/* The IPv6 flows (xcni_ct6) passing f, after the IPv4 ones; none on an agent without. */
+static int ct6_rows(const struct ctx *c, struct ptable *t, const struct filter *f, __u64 now,
+		    struct svcnames *sn)
+{
+	struct ct6_rec *recs = NULL;
+	size_t n = 0;
+	int fd = map_open_quiet(c, &m_ct6), err;
+
+	if (fd < 0)
+		return 0;
+	err = map_collect(fd, &m_ct6, sizeof(*recs), offsetof(struct ct6_rec, k),
+			  offsetof(struct ct6_rec, e), (void **)&recs, &n);
+	close(fd);
+	if (err)
+		return err;
+	n = sort_unique(recs, n, sizeof(*recs), ct6_cmp);
+	for (size_t i = 0; i < n; i++) {
+		struct frow r = { .addr6 = { recs[i].k.saddr, recs[i].k.daddr },
+				  .plen6 = { 128, 128 }, .naddr6 = 2 };
+
+		if (filter_match(f, &r))
+			ct6_row(t, now, &recs[i].k, &recs[i].e, sn);
+	}
+	free(recs);
+	return 0;
+}
+
 static int cmd_ct_list(const struct ctx *c, char **argv)
 {
 	struct ct_rec *recs = NULL;
@@ -157,6 +235,14 @@ static int cmd_ct_list(const struct ctx *c, char **argv)
 
 		if (filter_match(&f, &r))
 			ct_row(t, now, k, e, &sn);
+	}
+	err = ct6_rows(c, t, &f, now, &sn);
+	if (err) {
+		pr_err("%s: %s\n", m_ct6.name, strerror(-err));
+		pt_free(t);
+		svcnames_close(&sn);
+		free(recs);
+		goto close;
 	}
 	err = show(c, t);
 	svcnames_close(&sn);
@@ -320,7 +406,7 @@ close:
 
 const struct cmd ct_cmds[] = {
 	{ "ct", "list", cmd_ct_list, 0, OPT_FILTERS, "[filters]",
-	  "List tracked connections.\n\n"
+	  "List tracked connections: IPv4 (xcni_ct), then IPv6 (xcni_ct6).\n\n"
 	  "SRC and DST are those of the flow's first packet; for ICMP echo the port\n"
 	  "is the echo id. AGE and IDLE are in seconds. A flow is about its two\n"
 	  "addresses (--identity: their identities in the ipcache).\n\n"

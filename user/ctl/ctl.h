@@ -112,6 +112,8 @@ struct map_spec {
 	__u32 max_entries; /* 0: any */
 };
 
+/* The IPv6 maps (absent on an agent older than ABI 7: views then show IPv4 alone). */
+extern const struct map_spec m_endpoints6, m_ct6, m_ipcache6, m_polkey6;
 extern const struct map_spec m_endpoints, m_ct, m_metrics, m_events, m_config, m_identity,
 	m_ipcache, m_polep, m_policy, m_polrange, m_polcidr, m_polname, m_podname, m_tunnel,
 	m_tunstat, m_prefilter, m_prefilter6, m_pf16, m_pf24, m_evrate, m_polrev, m_polsel, m_ctstat;
@@ -149,6 +151,8 @@ int parse_frontend(const char *s, struct xcni_svc_key *k);
 /* The reason called name ("drop-policy-ingress"): 0, or -ENOENT. */
 int reason_by_name(const char *name, int *reason);
 const char *ip_str(__u32 ip, char buf[INET_ADDRSTRLEN]);
+/* An ipBlock prefix of polcidr as "ADDR/LEN", either family. */
+const char *polcidr_str(const struct xcni_polcidr_key *k, char *buf, size_t len);
 const char *proto_name(__u8 proto);
 const char *reserved_identity(__u32 id);
 /* "10.0.0.1:80"; ICMP echo shows its id; other protocols have no ports. */
@@ -170,6 +174,9 @@ bool pod_of_ip(int fd, __u32 ip, char *buf, size_t len);
 /* By address, then prefix length: {prefixlen, addr} keys (ipcache, prefilter). */
 int prefix_cmp(const void *a, const void *b);
 bool in_prefix(__u32 ip, __u32 net, unsigned int len);
+bool in_prefix6(const __u8 ip[16], const __u8 net[16], unsigned int len);
+/* "ADDR/LEN" of an IPv6 prefix into buf (INET6_ADDRSTRLEN + 4). */
+const char *prefix6_str(const __u8 a[16], unsigned int len, char *buf, size_t size);
 __u64 now_ns(void);
 __u64 secs_since(__u64 now, __u64 ns);
 /* Prints the table (or the error that building it met) and frees it. */
@@ -187,10 +194,13 @@ struct filter {
 	unsigned int opts; /* OPT_FILTERS given */
 	__u8 ip_family; /* of --ip (--pod: XCNI_AF_INET) */
 	__u32 ip; /* --ip, or --pod's address (network order), when IPv4 */
+	__u8 ip6[16]; /* --ip when IPv6 */
 	__u32 ip_id; /* the identity of ip (views of identities) */
 	__u32 identity; /* --identity */
 	const char *ns;
 	int podname_fd, ipcache_fd; /* -1 when not needed */
+	int ipcache6_fd; /* identities of IPv6 addresses; -1: none */
+	int polkey6_fd; /* IPv6 -> the key podname has it under; -1: none */
 };
 
 /* What a row is about. */
@@ -198,6 +208,9 @@ struct frow {
 	__u32 addr[2]; /* network order */
 	__u8 plen[2];
 	unsigned int naddr;
+	const __u8 *addr6[2]; /* IPv6 addresses (prefixes) of the row */
+	__u8 plen6[2];
+	unsigned int naddr6;
 	__u32 id[2];
 	unsigned int nid;
 	const char *labels; /* an identity's label set */

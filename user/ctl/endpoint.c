@@ -10,8 +10,10 @@ static void pt_mac(struct ptable *t, const __u8 m[6])
 }
 
 
+/* One row per pod: its IPv4 (xcni_endpoints) and IPv6 (xcni_endpoints6), "-" for none. */
 static const struct pt_col ep_cols[] = {
 	{ "IP", "ip", PT_STR },
+	{ "IP6", "ip6", PT_STR },
 	{ "IFINDEX", "ifindex", PT_UINT },
 	{ "IFNAME", "ifname", PT_STR },
 	{ "EP-ID", "ep_id", PT_UINT },
@@ -26,11 +28,25 @@ struct ep_rec {
 	struct xcni_endpoint ep;
 };
 
-static void ep_row(struct ptable *t, __u32 ip, const struct xcni_endpoint *ep)
-{
-	char buf[INET_ADDRSTRLEN], ifname[IF_NAMESIZE];
+struct ep6_rec {
+	struct xcni_in6 ip;
+	struct xcni_endpoint ep;
+	bool paired; /* shown on an IPv4 row */
+};
 
-	pt_str(t, ip_str(ip, buf));
+/* ip 0: an IPv6-only pod; ip6 NULL: no IPv6. The rest from ep (the IPv4 entry's if both). */
+static void ep_row(struct ptable *t, __u32 ip, const __u8 *ip6, const struct xcni_endpoint *ep)
+{
+	char buf[INET6_ADDRSTRLEN], ifname[IF_NAMESIZE];
+
+	if (ip)
+		pt_str(t, ip_str(ip, buf));
+	else
+		pt_null(t);
+	if (ip6)
+		pt_str(t, inet_ntop(AF_INET6, ip6, buf, sizeof(buf)));
+	else
+		pt_null(t);
 	pt_uint(t, ep->ifindex);
 	/* The name the plugin recorded: this netns may not be the node's, where the
 	 * ifindex would name another device or none. */
@@ -52,12 +68,57 @@ static int ep_cmp(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+static int ep6_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, sizeof(struct xcni_in6));
+}
+
+/* The IPv6 entries (none on an agent without the map), sorted by address. */
+static int read_ep6(const struct ctx *c, struct ep6_rec **recs, size_t *n)
+{
+	int fd = map_open_quiet(c, &m_endpoints6), err;
+
+	*recs = NULL;
+	*n = 0;
+	if (fd < 0)
+		return 0;
+	err = map_collect(fd, &m_endpoints6, sizeof(**recs), offsetof(struct ep6_rec, ip),
+			  offsetof(struct ep6_rec, ep), (void **)recs, n);
+	close(fd);
+	if (!err)
+		*n = sort_unique(*recs, *n, sizeof(**recs), ep6_cmp);
+	return err;
+}
+
+/* A pod's IPv6 entry: the one on the same host veth (the plugin writes both per pod). */
+static struct ep6_rec *ep6_pair(struct ep6_rec *recs, size_t n, const struct xcni_endpoint *ep)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!recs[i].paired && recs[i].ep.ifindex == ep->ifindex &&
+		    recs[i].ep.ep_id == ep->ep_id)
+			return &recs[i];
+	return NULL;
+}
+
+static void ep_show(struct ptable *t, const struct filter *f, __u32 ip, const __u8 *ip6,
+		    const struct xcni_endpoint *ep)
+{
+	/* Identity 0: policy has not assigned one; the ipcache may know it. */
+	struct frow r = { .addr = { ip }, .plen = { 32 }, .naddr = !!ip,
+			  .addr6 = { ip6 }, .plen6 = { 128 }, .naddr6 = !!ip6,
+			  .id = { ep->identity }, .nid = !!ep->identity };
+
+	if (filter_match(f, &r))
+		ep_row(t, ip, ip6, ep);
+}
+
 static int cmd_endpoint_list(const struct ctx *c, char **argv)
 {
 	struct ep_rec *recs = NULL;
+	struct ep6_rec *recs6 = NULL, *p;
 	struct ptable *t = NULL;
 	struct filter f;
-	size_t n, i;
+	size_t n, n6, i;
 	int err;
 
 	(void)argv;
@@ -68,47 +129,98 @@ static int cmd_endpoint_list(const struct ctx *c, char **argv)
 		       offsetof(struct ep_rec, ep), ep_cmp, (void **)&recs, &n);
 	if (err)
 		goto out;
-	t = pt_new(ep_cols, ARRAY_SIZE(ep_cols), 0);
-	for (i = 0; i < n; i++) {
-		/* Identity 0: policy has not assigned one; the ipcache may know it. */
-		struct frow r = { .addr = { recs[i].ip }, .plen = { 32 }, .naddr = 1,
-				  .id = { recs[i].ep.identity }, .nid = !!recs[i].ep.identity };
-
-		if (filter_match(&f, &r))
-			ep_row(t, recs[i].ip, &recs[i].ep);
+	err = read_ep6(c, &recs6, &n6);
+	if (err) {
+		pr_err("%s: %s\n", m_endpoints6.name, strerror(-err));
+		goto out;
 	}
+	t = pt_new(ep_cols, ARRAY_SIZE(ep_cols), 0);
+	/* Dual-stack pods by their IPv4, then IPv6-only ones by their IPv6. */
+	for (i = 0; i < n; i++) {
+		p = ep6_pair(recs6, n6, &recs[i].ep);
+		if (p)
+			p->paired = true;
+		ep_show(t, &f, recs[i].ip, p ? p->ip.addr : NULL, &recs[i].ep);
+	}
+	for (i = 0; i < n6; i++)
+		if (!recs6[i].paired)
+			ep_show(t, &f, 0, recs6[i].ip.addr, &recs6[i].ep);
 	err = show(c, t);
-	free(recs);
 out:
+	free(recs);
+	free(recs6);
 	filter_close(&f);
 	return err;
 }
 
+/*
+ * endpoint get IP: the pod with that IPv4 or IPv6 address, shown with its
+ * other family's address too (the entry on the same veth).
+ */
 static int cmd_endpoint_get(const struct ctx *c, char **argv)
 {
 	struct xcni_endpoint ep;
+	struct ep_rec *recs = NULL;
+	struct ep6_rec *recs6 = NULL, *p = NULL;
+	struct ctl_addr a;
 	struct ptable *t;
-	__u32 ip;
+	const __u8 *ip6 = NULL;
+	size_t n = 0, n6 = 0;
+	__u32 ip = 0;
 	int fd, err;
 
-	err = parse_ip(argv[0], &ip);
-	if (err)
-		return err;
+	if (parse_ip_any(argv[0], &a)) {
+		pr_err("\"%s\": not an IPv4 or IPv6 address\n", argv[0]);
+		return -EINVAL;
+	}
 	fd = map_open(c, &m_endpoints);
 	if (fd < 0)
 		return fd;
-	if (bpf_map_lookup_elem(fd, &ip, &ep)) {
-		err = -errno;
-		if (err == -ENOENT)
-			pr_err("%s: no such endpoint\n", argv[0]);
-		else
-			pr_err("%s: lookup: %s\n", argv[0], strerror(-err));
+	err = read_ep6(c, &recs6, &n6);
+	if (err) {
+		pr_err("%s: %s\n", m_endpoints6.name, strerror(-err));
 		goto close;
 	}
+	if (a.family == XCNI_AF_INET) {
+		memcpy(&ip, a.addr, 4);
+		if (bpf_map_lookup_elem(fd, &ip, &ep))
+			goto lookup;
+		p = ep6_pair(recs6, n6, &ep);
+	} else {
+		for (size_t i = 0; i < n6 && !p; i++)
+			if (!memcmp(recs6[i].ip.addr, a.addr, 16))
+				p = &recs6[i];
+		if (!p) {
+			errno = ENOENT;
+			goto lookup;
+		}
+		ep = p->ep;
+		/* Its IPv4 entry, if the pod has one: the same veth. */
+		err = map_collect(fd, &m_endpoints, sizeof(*recs), offsetof(struct ep_rec, ip),
+				  offsetof(struct ep_rec, ep), (void **)&recs, &n);
+		if (err)
+			goto close;
+		for (size_t i = 0; i < n; i++)
+			if (recs[i].ep.ifindex == ep.ifindex && recs[i].ep.ep_id == ep.ep_id) {
+				ip = recs[i].ip;
+				ep = recs[i].ep;
+				break;
+			}
+	}
+	ip6 = p ? p->ip.addr : NULL;
 	t = pt_new(ep_cols, ARRAY_SIZE(ep_cols), PT_RECORD);
-	ep_row(t, ip, &ep);
+	ep_row(t, ip, ip6, &ep);
 	err = show(c, t);
+	goto close;
+lookup:
+	err = -errno;
+	if (err == -ENOENT)
+		pr_err("%s: no such endpoint\n", argv[0]);
+	else
+		pr_err("%s: lookup: %s\n", argv[0], strerror(-err));
 close:
+	free(recs);
+	free(recs6);
 	close(fd);
 	return err;
 }
@@ -116,9 +228,13 @@ close:
 const struct cmd endpoint_cmds[] = {
 	{ "endpoint", "list", cmd_endpoint_list, 0, OPT_FILTERS, "[filters]",
 	  "List the endpoints (pods) of this node.\n\n"
-	  "Sorted by IP. IFNAME is \"-\" when the host-side veth no longer exists.\n"
+	  "One row per pod: IP its IPv4, IP6 its IPv6 (\"-\" for a family it lacks;\n"
+	  "in JSON, ip and ip6, null when absent). Dual-stack and IPv4 pods sorted by\n"
+	  "IP, then IPv6-only pods by IP6. IFNAME is \"-\" when the host-side veth no\n"
+	  "longer exists.\n"
 	  "IDENTITY 0: policy has not assigned one (--identity then asks the ipcache).\n\n"
 	  HELP_FILTERS, NULL },
-	{ "endpoint", "get", cmd_endpoint_get, 1, 0, "IP", "Show the endpoint with address IP.", NULL },
+	{ "endpoint", "get", cmd_endpoint_get, 1, 0, "IP",
+	  "Show the endpoint with address IP (IPv4 or IPv6), with both its addresses.", NULL },
 	{}
 };

@@ -21,12 +21,14 @@ struct node_maps {
 	__u32 pod_cidr; /* this node's, network order */
 	__u8 pod_cidr_len;
 	int ipcache, podname, polep, policy, polrange, polcidr, polname, identity, polsel;
+	int ipcache6, polkey6; /* -1: maps of an agent without IPv6 */
 };
 
 static void node_maps_close(struct node_maps *m)
 {
 	int *const fds[] = { &m->ipcache, &m->podname, &m->polep, &m->policy,
-			     &m->polrange, &m->polcidr, &m->polname, &m->identity, &m->polsel };
+			     &m->polrange, &m->polcidr, &m->polname, &m->identity, &m->polsel,
+			     &m->ipcache6, &m->polkey6 };
 
 	for (size_t i = 0; i < ARRAY_SIZE(fds); i++) {
 		if (*fds[i] >= 0)
@@ -49,7 +51,7 @@ static int node_maps_open(const struct ctx *c, const char *dir, struct node_maps
 	at.pin_dir = dir;
 	memset(m, 0, sizeof(*m));
 	m->dir = dir;
-	m->polname = m->identity = m->polsel = -1;
+	m->polname = m->identity = m->polsel = m->ipcache6 = m->polkey6 = -1;
 	for (size_t i = 0; i < ARRAY_SIZE(fds); i++)
 		*fds[i] = -1;
 	fd = map_open(&at, &m_config);
@@ -76,6 +78,9 @@ static int node_maps_open(const struct ctx *c, const char *dir, struct node_maps
 	m->polname = map_open_quiet(&at, &m_polname);
 	m->identity = map_open_quiet(&at, &m_identity);
 	m->polsel = map_open_quiet(&at, &m_polsel);
+	/* IPv6 flows only: an IPv6 end without them is refused where it is resolved. */
+	m->ipcache6 = map_open_quiet(&at, &m_ipcache6);
+	m->polkey6 = map_open_quiet(&at, &m_polkey6);
 	return 0;
 close:
 	node_maps_close(m);
@@ -84,7 +89,9 @@ close:
 
 /* One end of the flow, as the source node's maps see it. */
 struct flow_end {
-	__u32 ip;
+	__u32 ip; /* IPv4; for an IPv6 end the pod's policy key (0: no local pod) */
+	bool v6;
+	__u8 ip6[16];
 	bool is_pod;
 	char pod[330]; /* "ns/name" when xcni_podname knows the address */
 	char node[64]; /* the node xcni_podname puts the pod on */
@@ -154,14 +161,136 @@ static bool pod_cidr_node(const struct ctx *c, const struct node_maps *m, __u32 
  * CIDR: no pod has it, the programs drop it (drop-unknown-dst), and it is
  * most likely a typo.
  */
+/* A pod's name and node from podname under key (its IPv4, or its IPv6's policy key). */
+static void end_podname(const struct node_maps *m, __u32 key, struct flow_end *e)
+{
+	struct xcni_podname pn;
+
+	if (!key || bpf_map_lookup_elem(m->podname, &key, &pn))
+		return;
+	e->is_pod = true;
+	snprintf(e->pod, sizeof(e->pod), "%.*s/%.*s", (int)strnlen(pn.ns, sizeof(pn.ns)), pn.ns,
+		 (int)strnlen(pn.name, sizeof(pn.name)), pn.name);
+	snprintf(e->node, sizeof(e->node), "%.*s", (int)strnlen(pn.node, sizeof(pn.node)),
+		 pn.node);
+}
+
+/* The IPv6 ipcache entry of a (longest prefix); a miss is world, as in the programs. */
+static int ipcache6_get(const struct node_maps *m, const __u8 a[16], struct xcni_ipcache_val *v)
+{
+	struct xcni_ipcache6_key k = { .prefixlen = 128 };
+
+	memcpy(k.addr, a, 16);
+	memset(v, 0, sizeof(*v));
+	v->identity = XCNI_ID_WORLD;
+	if (bpf_map_lookup_elem(m->ipcache6, &k, v) == 0)
+		return 1;
+	if (errno == ENOENT)
+		return 0;
+	pr_err("%s: lookup: %s\n", m_ipcache6.name, strerror(errno));
+	return -errno;
+}
+
+/*
+ * An IPv6 end: an address (the ipcache6's identity, world when it has none:
+ * ipBlock rules are about such peers), or a pod by name (want6) whose IPv6
+ * polkey6 holds (pods of this node: the key is what podname names).
+ */
+static int flow_end_resolve6(const struct ctx *c, const struct node_maps *m, const char *arg,
+			     const struct ctl_addr *a, __u32 key, struct flow_end *e)
+{
+	struct xcni_in6 k, next, *prev = NULL;
+	__u32 v;
+	int err;
+
+	e->v6 = true;
+	if (m->ipcache6 < 0 || m->polkey6 < 0) {
+		pr_err("%s: node %s has no IPv6 maps (an agent from before them)\n", arg,
+		       m->node[0] ? m->node : c->pin_dir);
+		return -ENOENT;
+	}
+	if (a) {
+		memcpy(e->ip6, a->addr, 16);
+		memcpy(k.addr, a->addr, 16);
+		if (bpf_map_lookup_elem(m->polkey6, &k, &v) == 0)
+			e->ip = v;
+	} else {
+		/* By name: the IPv6 whose policy key is the pod's. */
+		while (!e->ip && bpf_map_get_next_key(m->polkey6, prev, &next) == 0) {
+			k = next;
+			prev = &k;
+			if (bpf_map_lookup_elem(m->polkey6, &k, &v) == 0 && v == key) {
+				memcpy(e->ip6, k.addr, 16);
+				e->ip = v;
+			}
+		}
+		if (!e->ip) {
+			pr_err("%s: no IPv6 address of this pod in %s of node %s (an IPv4-only "
+			       "pod, or one of another node)\n", arg, m_polkey6.name,
+			       m->node[0] ? m->node : c->pin_dir);
+			return -ENOENT;
+		}
+	}
+	err = ipcache6_get(m, e->ip6, &e->ipc);
+	if (err < 0)
+		return err;
+	end_podname(m, e->ip, e);
+	if (!e->is_pod)
+		e->is_pod = e->ipc.flags & XCNI_IPC_POD;
+	return 0;
+}
+
+/*
+ * Whether an end makes the flow IPv6: an IPv6 address, or a pod by name
+ * whose only address is IPv6 (podname has it under a key in 0.0.0.0/8).
+ * Silent: whatever is wrong with arg is said when it is resolved.
+ */
+static bool end_is_v6(const struct node_maps *m, const char *arg)
+{
+	const char *sl = strchr(arg, '/');
+	struct xcni_podname pn;
+	__u32 key, next, *prev = NULL;
+	struct ctl_addr a;
+
+	if (!parse_ip_any(arg, &a))
+		return a.family == XCNI_AF_INET6;
+	if (!sl)
+		return false;
+	while (bpf_map_get_next_key(m->podname, prev, &next) == 0) {
+		key = next;
+		prev = &key;
+		if (!(ntohl(key) & XCNI_POLKEY6_MASK) &&
+		    bpf_map_lookup_elem(m->podname, &key, &pn) == 0 &&
+		    strlen(pn.ns) == (size_t)(sl - arg) && !strncmp(pn.ns, arg, sl - arg) &&
+		    !strcmp(pn.name, sl + 1))
+			return true;
+	}
+	return false;
+}
+
 static int flow_end_resolve(const struct ctx *c, const struct node_maps *m, const char *arg,
-			    struct flow_end *e)
+			    bool v6, struct flow_end *e)
 {
 	struct xcni_ipcache_key k = { .prefixlen = 32 };
 	struct xcni_podname pn;
 	char buf[INET_ADDRSTRLEN];
+	struct ctl_addr a;
 	int err;
 
+	if (v6) {
+		__u32 key = 0;
+
+		if (!parse_ip_any(arg, &a)) {
+			if (a.family != XCNI_AF_INET6) {
+				pr_err("%s: an IPv4 address in an IPv6 flow (the other end is "
+				       "IPv6)\n", arg);
+				return -EINVAL;
+			}
+			return flow_end_resolve6(c, m, arg, &a, 0, e);
+		}
+		err = resolve_pod(c, arg, &key, NULL);
+		return err ?: flow_end_resolve6(c, m, arg, NULL, key, e);
+	}
 	err = resolve_pod(c, arg, &e->ip, NULL);
 	if (err)
 		return err;
@@ -344,7 +473,6 @@ static int explain_peer(const struct node_maps *m, struct side *s, struct xcni_p
 static bool polcidr_prefix(int fd, const struct xcni_polcidr_key *want, char *buf, size_t len)
 {
 	struct xcni_polcidr_key k, next, *prev = NULL;
-	char a[INET_ADDRSTRLEN];
 	int best = -1;
 
 	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
@@ -352,12 +480,14 @@ static bool polcidr_prefix(int fd, const struct xcni_polcidr_key *want, char *bu
 
 		k = next;
 		prev = &k;
+		/* Prefixes of the flow's family only (the key's v6 byte says). */
 		if (k.ep != want->ep || k.version != want->version || k.dir != want->dir ||
-		    plen < 0 || plen > 32 || plen <= best ||
-		    ((ntohl(k.addr) ^ ntohl(want->addr)) & xcni_prefix_mask(plen)))
+		    k.v6 != want->v6 || plen < 0 || plen > (k.v6 ? 128 : 32) || plen <= best ||
+		    (k.v6 ? !in_prefix6(want->addr6, k.addr6, plen) :
+			    !!((ntohl(k.addr) ^ ntohl(want->addr)) & xcni_prefix_mask(plen))))
 			continue;
 		best = plen;
-		snprintf(buf, len, "%s/%d", ip_str(k.addr, a), plen);
+		polcidr_str(&k, buf, len);
 	}
 	return best >= 0;
 }
@@ -401,7 +531,8 @@ static int side_locate(const struct node_maps *m, struct side *s, const struct f
 	int err;
 
 	snprintf(s->node, sizeof(s->node), "%s", m->node);
-	if (pod->ip == peer->ip && pod->is_pod) {
+	if (pod->v6 ? !memcmp(pod->ip6, peer->ip6, 16) && pod->is_pod :
+		      pod->ip == peer->ip && pod->is_pod) {
 		s->why = WHY_SELF;
 		return 1;
 	}
@@ -409,9 +540,16 @@ static int side_locate(const struct node_maps *m, struct side *s, const struct f
 		s->why = WHY_NOT_POD;
 		return 1;
 	}
+	/* An IPv6 pod without a policy key here is no pod of this node. */
+	if (pod->v6 && !pod->ip) {
+		s->why = WHY_REMOTE;
+		snprintf(s->node, sizeof(s->node), "%s", pod->node[0] ? pod->node : "?");
+		return 1;
+	}
 	/* On another node: its ipcache entry names a tunnel, or its Pod object
 	 * names another node (without an overlay there is no tunnel to see). */
-	err = lookup_step(m->ipcache, m_ipcache.name, &ik, &pv);
+	err = pod->v6 ? ipcache6_get(m, pod->ip6, &pv) :
+			lookup_step(m->ipcache, m_ipcache.name, &ik, &pv);
 	if (err < 0)
 		return err;
 	if (lookup_step(m->podname, m_podname.name, &pod->ip, &pn) > 0 && pn.node[0] &&
@@ -456,7 +594,7 @@ static int explain_side(const struct node_maps *m, struct side *s, const struct 
 	struct xcni_polep pe;
 	struct xcni_polhash_key k = {};
 	struct xcni_polcidr_key ck = {};
-	char cidr[32] = "", a[INET_ADDRSTRLEN];
+	char cidr[INET6_ADDRSTRLEN + 4] = "", a[INET_ADDRSTRLEN], pa[INET6_ADDRSTRLEN];
 	const char *how = NULL;
 	__u32 group = 0;
 	int hit, err;
@@ -466,13 +604,18 @@ static int explain_side(const struct node_maps *m, struct side *s, const struct 
 	if (err)
 		return err < 0 ? err : 0;
 	/* The peer's identity as this node's programs see it. */
+	if (peer->v6)
+		inet_ntop(AF_INET6, peer->ip6, pa, sizeof(pa));
+	else
+		ip_str(peer->ip, pa);
 	ik.addr = peer->ip;
-	err = lookup_step(m->ipcache, m_ipcache.name, &ik, &pv);
+	err = peer->v6 ? ipcache6_get(m, peer->ip6, &pv) :
+			 lookup_step(m->ipcache, m_ipcache.name, &ik, &pv);
 	if (err < 0)
 		return err;
 	s->peer_id = err ? pv.identity : XCNI_ID_WORLD;
-	walk_add(s, "ipcache[%s] %s %u", ip_str(peer->ip, a), err ? "identity" : "miss: world",
-		 s->peer_id);
+	walk_add(s, "%s[%s] %s %u", peer->v6 ? "ipcache6" : "ipcache", pa,
+		 err ? "identity" : "miss: world", s->peer_id);
 	err = lookup_step(m->polep, m_polep.name, &pod->ip, &pe);
 	if (err < 0)
 		return err;
@@ -502,19 +645,22 @@ static int explain_side(const struct node_maps *m, struct side *s, const struct 
 		k.port = htons(f->port);
 	hit = explain_peer(m, s, &k, s->peer_id, has, &how);
 	if (!hit && (has & XCNI_HAS_CIDR)) {
-		ck.prefixlen = XCNI_POLCIDR_PREFIX_BASE + 32;
+		ck.prefixlen = XCNI_POLCIDR_PREFIX_BASE + (peer->v6 ? 128 : 32);
 		ck.ep = pod->ip;
 		ck.version = pe.version;
 		ck.dir = s->dir;
-		ck.addr = peer->ip;
+		ck.v6 = peer->v6;
+		if (peer->v6)
+			memcpy(ck.addr6, peer->ip6, 16);
+		else
+			ck.addr = peer->ip;
 		hit = lookup_step(m->polcidr, m_polcidr.name, &ck, &group);
 		if (hit > 0) {
 			polcidr_prefix(m->polcidr, &ck, cidr, sizeof(cidr));
-			walk_add(s, "polcidr[%s] group %u (%s)", ip_str(peer->ip, a), group,
-				 cidr[0] ? cidr : "?");
+			walk_add(s, "polcidr[%s] group %u (%s)", pa, group, cidr[0] ? cidr : "?");
 			hit = explain_peer(m, s, &k, group, has, &how);
 		} else if (!hit) {
-			walk_add(s, "polcidr[%s] miss", ip_str(peer->ip, a));
+			walk_add(s, "polcidr[%s] miss", pa);
 		}
 	}
 	if (!hit)
@@ -639,10 +785,13 @@ static const struct pt_col explain_cols[] = {
 
 static void end_row(struct ptable *t, const struct flow_end *e)
 {
-	char a[INET_ADDRSTRLEN];
+	char a[INET6_ADDRSTRLEN];
 	const char *id = reserved_identity(e->ipc.identity);
 
-	ip_str(e->ip, a);
+	if (e->v6)
+		inet_ntop(AF_INET6, e->ip6, a, sizeof(a));
+	else
+		ip_str(e->ip, a);
 	if (e->pod[0])
 		pt_strf(t, "%s %s, identity %u, node %s", e->pod, a, e->ipc.identity,
 			e->node[0] ? e->node : "?");
@@ -962,7 +1111,7 @@ static int explain_service(const struct ctx *c, const struct node_maps *sm,
 		memset(&f.dst, 0, sizeof(f.dst));
 		memcpy(&f.dst.ip, bes[i].addr, 4);
 		f.port = ntohs(bes[i].port);
-		if ((err = flow_end_resolve(c, sm, ip_str(f.dst.ip, a), &f.dst)) ||
+		if ((err = flow_end_resolve(c, sm, ip_str(f.dst.ip, a), false, &f.dst)) ||
 		    (err = explain_flow(sm, dm, &f, &rec[i], &verdicts[i])))
 			goto out;
 		if (!ch.chosen || ch.chosen == ch.ids[i]) {
@@ -1083,13 +1232,14 @@ static int cmd_explain(const struct ctx *c, char **argv)
 	struct flow f = {};
 	struct ptable *t;
 	const char *verdict;
-	bool by_name;
+	bool by_name, v6;
 	__u32 dip;
 	int err;
 
 	err = parse_port_proto(argv[2], &f.proto, &f.port);
 	if (err)
 		return err;
+
 	by_name = parse_svc_ref(argv[1], &sref);
 	err = node_maps_open(c, c->pin_dir, &sm);
 	if (err)
@@ -1097,13 +1247,15 @@ static int cmd_explain(const struct ctx *c, char **argv)
 	err = node_maps_open(c, dst_dir, &dm);
 	if (err)
 		goto close_sm;
-	if ((err = flow_end_resolve(c, &sm, argv[0], &f.src)))
+	/* IPv6 when an end says so (an IPv6 address, or a pod with no IPv4). */
+	v6 = end_is_v6(&sm, argv[0]) || end_is_v6(&sm, argv[1]);
+	if ((err = flow_end_resolve(c, &sm, argv[0], v6, &f.src)))
 		goto close;
 	/* A Service, by name or by a frontend's address: translated before policy. */
 	fk.family = XCNI_AF_INET;
 	fk.port = htons(f.port);
 	fk.proto = f.proto;
-	if (by_name || (!parse_ip(argv[1], &dip) && f.port)) {
+	if (!v6 && (by_name || (!parse_ip(argv[1], &dip) && f.port))) {
 		err = svc_view_open(c, c->pin_dir, &sv);
 		if (err && (by_name || err != -ENOENT)) {
 			if (err == -ENOENT)
@@ -1154,7 +1306,7 @@ static int cmd_explain(const struct ctx *c, char **argv)
 		if (err <= 0)
 			goto close; /* a frontend: explained; else an address like any */
 	}
-	if ((err = flow_end_resolve(c, &sm, argv[1], &f.dst)))
+	if ((err = flow_end_resolve(c, &sm, argv[1], v6, &f.dst)))
 		goto close;
 	if ((err = explain_flow(&sm, &dm, &f, &t, &verdict)))
 		goto close;
@@ -1173,7 +1325,10 @@ const struct cmd explain_cmds[] = {
 	  "SRC DST PORT/PROTO [--pin-dir-dst DIR] [--sport PORT]",
 	  "Explain the policy verdict on a new flow from SRC to DST.\n\n"
 	  "SRC and DST are pods (NAMESPACE/NAME) or IPv4 addresses xcni knows (in\n"
-	  "the ipcache); PORT/PROTO is 80/tcp, 53/udp, 9/sctp or icmp. Walks the\n"
+	  "the ipcache), or IPv6 addresses: the flow is IPv6 when an end is an IPv6\n"
+	  "address or a pod without IPv4 (a pod by name then stands for its IPv6, for\n"
+	  "pods of the node whose maps are read); an IPv6 address the ipcache6 does\n"
+	  "not hold is world. PORT/PROTO is 80/tcp, 53/udp, 9/sctp or icmp. Walks the\n"
 	  "lookups the programs make for the flow's first packet, on the live maps:\n"
 	  "the identities (ipcache), then the egress side at the source pod and the\n"
 	  "ingress side at the destination pod (polep, policy: exact port, any port,\n"

@@ -116,7 +116,7 @@ static void pt_peer(struct ptable *t, __u32 peer, int idfd, const struct cidr_re
 		    size_t ncidrs, __u8 dir)
 {
 	struct xcni_idlabels l;
-	char buf[1200] = "", a[INET_ADDRSTRLEN];
+	char buf[1200] = "", a[INET6_ADDRSTRLEN + 4];
 	size_t off = 0;
 
 	if (peer == XCNI_ID_ANY) {
@@ -130,9 +130,8 @@ static void pt_peer(struct ptable *t, __u32 peer, int idfd, const struct cidr_re
 	if (peer >= XCNI_ID_CIDR_BASE) {
 		for (size_t i = 0; i < ncidrs; i++)
 			if (cidrs[i].group == peer && cidrs[i].k.dir == dir && off < sizeof(buf))
-				off += snprintf(buf + off, sizeof(buf) - off, "%scidr:%s/%u",
-						off ? "," : "", ip_str(cidrs[i].k.addr, a),
-						cidrs[i].k.prefixlen - XCNI_POLCIDR_PREFIX_BASE);
+				off += snprintf(buf + off, sizeof(buf) - off, "%scidr:%s",
+						off ? "," : "", polcidr_str(&cidrs[i].k, a, sizeof(a)));
 		pt_str(t, off ? buf : "cidr-group");
 		return;
 	}

@@ -12,6 +12,16 @@ static inline uint32_t xcni_prefix_mask(unsigned int len)
 	return len ? ~0u << (32 - len) : 0;
 }
 
+/* Clears the host bits of a /len (0..128) IPv6 address in place. */
+static inline void cidr6_mask(uint8_t *a, unsigned int len)
+{
+	for (unsigned int i = 0; i < 16; i++) {
+		unsigned int keep = len >= (i + 1) * 8 ? 8 : len > i * 8 ? len - i * 8 : 0;
+
+		a[i] &= (uint8_t)(0xff00u >> keep);
+	}
+}
+
 /*
  * "A.B.C.D/LEN", LEN 0..32: the address as written (network order, host bits
  * kept: an interface address and its network are both CIDRs) and LEN.

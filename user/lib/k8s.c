@@ -352,9 +352,16 @@ static int parse_cidr(const char *s, struct k8s_cidr *out)
 	if (!*l || strspn(l, "0123456789") != strlen(l) || strlen(l) > 3 || (l[0] == '0' && l[1]))
 		return -EINVAL;
 	len = strtoul(l, NULL, 10);
+	memset(out, 0, sizeof(*out));
 	v6 = strchr(addr, ':');
-	if (v6)
-		return is_ipv6(addr) && len <= 128 ? -EAFNOSUPPORT : -EINVAL;
+	if (v6) {
+		if (len > 128 || inet_pton(AF_INET6, addr, out->addr6) != 1)
+			return -EINVAL;
+		out->v6 = true;
+		out->len = len;
+		cidr6_mask(out->addr6, len);
+		return 0;
+	}
 	if (len > 32 || !parse_ipv4(addr, &out->addr))
 		return -EINVAL;
 	out->len = len;
@@ -362,14 +369,26 @@ static int parse_cidr(const char *s, struct k8s_cidr *out)
 	return 0;
 }
 
+/* Is p inside q (same family, at least as long, q's network bits equal)? */
+static bool cidr_inside(const struct k8s_cidr *p, const struct k8s_cidr *q)
+{
+	uint8_t a[16];
+
+	if (p->v6 != q->v6 || p->len < q->len)
+		return false;
+	if (!p->v6)
+		return (p->addr & net_mask(q->len)) == q->addr;
+	memcpy(a, p->addr6, sizeof(a));
+	cidr6_mask(a, q->len);
+	return !memcmp(a, q->addr6, sizeof(a));
+}
+
 static int get_cidr(struct ctx *c, const char *key, const char *s, struct k8s_cidr *out)
 {
 	int err = parse_cidr(s, out);
 
-	if (err == -EAFNOSUPPORT)
-		return fail_in(c, key, "\"%s\": IPv6 is not supported in ipBlock yet", s);
 	if (err)
-		return fail_in(c, key, "\"%s\" is not a valid IPv4 CIDR", s);
+		return fail_in(c, key, "\"%s\" is not a valid IPv4 or IPv6 CIDR", s);
 	return 0;
 }
 
@@ -981,6 +1000,8 @@ static int parse_node(struct ctx *c, json_t *doc, struct k8s_node *node)
 	/* The first IPv4 one of podCIDR and podCIDRs: dual-stack nodes list IPv6 too. */
 	if (s && *s) {
 		err = parse_cidr(s, &cidr);
+		if (!err && cidr.v6)
+			err = -EAFNOSUPPORT; /* the IPv6 pod CIDR is node_cidr6's */
 		if (err == -EINVAL) {
 			err = fail_in(c, "podCIDR", "\"%s\" is not a valid CIDR", s);
 			goto out;
@@ -999,6 +1020,8 @@ static int parse_node(struct ctx *c, json_t *doc, struct k8s_node *node)
 		size_t o = idx(c, i);
 		int r = json_is_string(v) ? parse_cidr(json_string_value(v), &tmp) : -EINVAL;
 
+		if (!r && tmp.v6)
+			r = -EAFNOSUPPORT; /* the IPv6 pod CIDR is node_cidr6's */
 		if (r == -EINVAL)
 			err = fail(c, "%s%s%s is not a valid CIDR", json_is_string(v) ? "\"" : "",
 				   json_is_string(v) ? json_string_value(v) : "value",
@@ -1094,14 +1117,14 @@ static int parse_ipblock(struct ctx *c, json_t *j, struct k8s_ipblock *b)
 
 		if (!json_is_string(e))
 			err = fail(c, "must be a string");
-		else if (r == -EAFNOSUPPORT)
-			err = fail(c, "\"%s\": IPv6 is not supported in ipBlock yet",
-				   json_string_value(e));
 		else if (r)
-			err = fail(c, "\"%s\" is not a valid IPv4 CIDR", json_string_value(e));
+			err = fail(c, "\"%s\" is not a valid IPv4 or IPv6 CIDR",
+				   json_string_value(e));
+		else if (x->v6 != b->cidr.v6)
+			err = fail(c, "\"%s\" is IPv%d but cidr \"%s\" is IPv%d",
+				   json_string_value(e), x->v6 ? 6 : 4, cidr, b->cidr.v6 ? 6 : 4);
 		/* Strictly inside: a longer prefix whose network lies in cidr. */
-		else if (x->len <= b->cidr.len ||
-			 (x->addr & net_mask(b->cidr.len)) != b->cidr.addr)
+		else if (x->len <= b->cidr.len || !cidr_inside(x, &b->cidr))
 			err = fail(c, "\"%s\" is not inside cidr \"%s\"", json_string_value(e),
 				   cidr);
 		pop(c, o);

@@ -102,9 +102,12 @@ struct k8s_node {
 	uint8_t pod_cidr6_len;
 };
 
+/* An IPv4 or (v6) IPv6 prefix; the other family's address is all zeros. */
 struct k8s_cidr {
-	uint32_t addr; /* network order, host bits zero */
+	uint32_t addr; /* IPv4, network order, host bits zero */
 	uint8_t len;
+	bool v6;
+	uint8_t addr6[16]; /* IPv6, host bits zero */
 };
 
 struct k8s_ipblock {

@@ -452,8 +452,9 @@ int build_id_pods(struct ctx *x)
 	x->id_pods = calloc(x->npods ? x->npods : 1, sizeof(*x->id_pods));
 	if (!x->id_off || !x->id_pods)
 		return -ENOMEM;
+	/* Pods with an address of either family: IPv6-only pods name ports too. */
 	for (size_t i = 0; i < x->npods; i++)
-		if (x->pod_id[i] && x->pods[i]->ip)
+		if (x->pod_id[i] && (x->pods[i]->ip || x->pods[i]->has_ip6))
 			x->id_off[identity_find(x, x->pod_id[i]) - x->r->identities + 2]++;
 	for (size_t k = 2; k < nid + 2; k++)
 		x->id_off[k] += x->id_off[k - 1];
@@ -461,7 +462,7 @@ int build_id_pods(struct ctx *x)
 	for (size_t i = 0; i < x->npods; i++) {
 		size_t k;
 
-		if (!x->pod_id[i] || !x->pods[i]->ip)
+		if (!x->pod_id[i] || !(x->pods[i]->ip || x->pods[i]->has_ip6))
 			continue;
 		k = identity_find(x, x->pod_id[i]) - x->r->identities;
 		x->id_pods[x->id_off[k + 1]++] = i;
@@ -904,10 +905,18 @@ int memo_init(struct ctx *x)
 	return x->memo ? 0 : -ENOMEM;
 }
 
-/* Is p inside q? */
+/* Is p inside q? Never across families. */
 static bool cidr_in(const struct k8s_cidr *p, const struct k8s_cidr *q)
 {
-	return p->len >= q->len && !((ntohl(p->addr) ^ ntohl(q->addr)) & xcni_prefix_mask(q->len));
+	uint8_t a[16];
+
+	if (p->v6 != q->v6 || p->len < q->len)
+		return false;
+	if (!p->v6)
+		return !((ntohl(p->addr) ^ ntohl(q->addr)) & xcni_prefix_mask(q->len));
+	memcpy(a, p->addr6, sizeof(a));
+	cidr6_mask(a, q->len);
+	return !memcmp(a, q->addr6, sizeof(a));
 }
 
 static bool cidr_rule_covers(const struct cidr_rule *cr, const struct k8s_cidr *p)
@@ -960,8 +969,9 @@ static int ipblock_add(const struct ctx *x, struct epbuild *eb, const struct k8s
 		return ret;
 	/*
 	 * Egress to a named port of an ipBlock: only pods can name ports, so
-	 * each pod inside the block that has the name gets its own /32 rule
-	 * allowing its own numbers; the /32s join the LPM prefixes below.
+	 * each pod inside the block that has the name gets its own /32 (/128
+	 * for an IPv6 block) rule allowing its own numbers; these join the LPM
+	 * prefixes below.
 	 */
 	for (size_t i = 0; i < x->npods; i++) {
 		const struct k8s_pod *p = x->pods[i];
@@ -970,7 +980,12 @@ static int ipblock_add(const struct ctx *x, struct epbuild *eb, const struct k8s
 			.cidr = b->cidr, .nexcept = b->nexcept, .except = b->except
 		};
 
-		if (!pod_managed(p) || !p->ip || !cidr_rule_covers(&block, &host))
+		if (b->cidr.v6) {
+			host = (struct k8s_cidr){ .len = 128, .v6 = true };
+			memcpy(host.addr6, p->ip6, sizeof(host.addr6));
+		}
+		if (!pod_managed(p) || !(host.v6 ? p->has_ip6 : !!p->ip) ||
+		    !cidr_rule_covers(&block, &host))
 			continue;
 		s = (struct specs){ 0 };
 		ret = specs_add_rule_named(&s, p, r);
@@ -1046,13 +1061,20 @@ out:
 	return ret;
 }
 
+/* IPv4 first, then by address, then length. */
 static int cmp_cidr(const void *a, const void *b)
 {
 	const struct k8s_cidr *x = a, *y = b;
 	uint32_t ax = ntohl(x->addr), ay = ntohl(y->addr);
+	int d;
 
+	if (x->v6 != y->v6)
+		return x->v6 ? 1 : -1;
 	if (ax != ay)
 		return ax < ay ? -1 : 1;
+	d = memcmp(x->addr6, y->addr6, sizeof(x->addr6));
+	if (d)
+		return d;
 	return (x->len > y->len) - (x->len < y->len);
 }
 
@@ -1098,7 +1120,11 @@ static int build_groups(struct epbuild *eb)
 		pc->key.prefixlen = XCNI_POLCIDR_PREFIX_BASE + pfx[i].len;
 		pc->key.ep = eb->ip;
 		pc->key.dir = eb->dir;
-		pc->key.addr = pfx[i].addr;
+		pc->key.v6 = pfx[i].v6;
+		if (pfx[i].v6)
+			memcpy(pc->key.addr6, pfx[i].addr6, sizeof(pc->key.addr6));
+		else
+			pc->key.addr = pfx[i].addr;
 		pc->group = group;
 		for (size_t j = 0; !ret && j < eb->ncr; j++) {
 			const struct cidr_rule *cr = &eb->cr[j];

@@ -57,7 +57,7 @@ struct pol_cidr {
 /*
  * One local pod's compiled policy. Arrays sorted by key (memcmp), no duplicates.
  * ipBlock groups are XCNI_ID_CIDR_BASE + the prefix's index among this pod's
- * prefixes of that direction (sorted by address, then length), so they only
+ * prefixes of that direction (IPv4 first, then by address, then length), so they only
  * move when this pod's own ipBlock rules change.
  */
 struct pol_ep {
