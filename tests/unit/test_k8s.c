@@ -1027,6 +1027,19 @@ static void service_parsed(void **state)
 	assert_int_equal(o->svc.cluster_ip, 0);
 	assert_true(o->svc.has_ip6);
 	k8s_free(o);
+
+	/* clusterIPs alone (the API server defaults clusterIP to its first). */
+	if (parse_all(SVC "spec: {clusterIPs: [10.96.0.9, \"fd00:96::9\"], ports: [{port: 80}]}\n",
+		      &o, &err))
+		fail_msg("%s", err.msg);
+	assert_int_equal(o->svc.cluster_ip, htonl(0x0a600009));
+	assert_true(o->svc.has_ip6);
+	k8s_free(o);
+	if (parse_all(SVC "spec: {clusterIPs: [\"fd00:96::9\"], ports: [{port: 80}]}\n", &o, &err))
+		fail_msg("%s", err.msg);
+	assert_int_equal(o->svc.cluster_ip, 0);
+	assert_true(o->svc.has_ip6);
+	k8s_free(o);
 }
 
 static void service_errors(void **state)

@@ -93,25 +93,9 @@ const char *lab_svc_ip_str(const struct lab_svc_ips *ips, unsigned int fam, char
 
 int lab_svc_parse(json_t *doc, struct k8s_object **out, struct k8s_error *kerr)
 {
-	const char *kind = json_string_value(json_object_get(doc, "kind"));
-	json_t *spec = json_object_get(doc, "spec"), *copy;
-	const char *ip = json_string_value(json_object_get(spec, "clusterIP"));
-	int err;
-
-	if (!kind || strcmp(kind, "Service") || !ip || !strchr(ip, ':'))
-		return k8s_parse_all(doc, out, kerr);
-	/* An IPv6 clusterIP: lib/k8s sees the Service without it; the lab reads it (lab_svc_ips_get). */
-	copy = json_deep_copy(doc);
-	if (!copy)
-		return -ENOMEM;
-	json_object_del(json_object_get(copy, "spec"), "clusterIP");
-	err = k8s_parse_all(copy, out, kerr);
-	if (!err) {
-		json_decref((*out)->raw);
-		(*out)->raw = json_incref(doc);
-	}
-	json_decref(copy);
-	return err;
+	/* lib/k8s reads IPv6 and dual-stack clusterIPs itself now; the lab keeps
+	 * the raw document for its own reading of them (lab_svc_ips_get). */
+	return k8s_parse_all(doc, out, kerr);
 }
 
 static int svc_load_file(const char *path, struct k8s_object **out)

@@ -1719,6 +1719,14 @@ static int parse_service(struct ctx *c, json_t *doc, struct k8s_service *s)
 	err = get_str(c, spec, "clusterIP", &ip);
 	if (err)
 		goto out;
+	/* Only clusterIPs given: the API server's defaulting makes its first
+	 * one spec.clusterIP, so a manifest may leave clusterIP out. */
+	if (!ip || !*ip) {
+		json_t *ips = json_object_get(spec, "clusterIPs");
+
+		if (json_is_array(ips) && json_is_string(json_array_get(ips, 0)))
+			ip = json_string_value(json_array_get(ips, 0));
+	}
 	if (ip && !strcmp(ip, "None")) {
 		s->headless = true;
 	} else if (ip && *ip && !parse_ipv4(ip, &s->cluster_ip)) {
