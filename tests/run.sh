@@ -57,6 +57,7 @@ suites=(
 	"lab-netpol-svc:env NETPOL_VIA_SERVICE=1 bash tests/lab/netpol.sh"
 	"lab-netpol-v6:env NETPOL_FAMILY=ipv6 bash tests/lab/netpol.sh"
 	"lab-netpol-dual-svc:env NETPOL_FAMILY=dual NETPOL_VIA_SERVICE=1 bash tests/lab/netpol.sh"
+	"lab-netpol-dual-3nodes:env NETPOL_FAMILY=dual NETPOL_NODES=3 bash tests/lab/netpol.sh"
 	"lab-netpol-svc-3nodes:env NETPOL_VIA_SERVICE=1 NETPOL_NODES=3 bash tests/lab/netpol.sh"
 	"lab-services-kpr:env LAB_KUBE_PROXY=none bash tests/lab/services.sh"
 	"lab-svc-e2e:bash tests/lab/svc_e2e.sh"
