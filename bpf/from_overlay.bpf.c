@@ -105,8 +105,9 @@ static __always_inline int parse_outer(struct cursor *c, struct pkt *outer_pkt, 
  * judges the backend's ingress on the client and sends its replies itself.
  * The option rides on every packet that fits the underlay with it; one that
  * does not (a full-size segment: the pods' MTU leaves room for the plain
- * encapsulation only) goes without, and the backend's node knows its flow
- * from an earlier one (dsr_flow_known). The reason; *verdict set.
+ * encapsulation only; any GSO packet) goes without, and the backend's node
+ * knows its flow from an earlier one (dsr_flow_known). The reason; *verdict
+ * set.
  */
 static __always_inline int nodeport_dsr(struct __sk_buff *skb, struct pkt *p,
 					const struct lb_state *lb, __u32 tunnel, int *verdict)
@@ -127,8 +128,10 @@ static __always_inline int nodeport_dsr(struct __sk_buff *skb, struct pkt *p,
 	encap_in_take(p, &in);
 	if (!in.inner_len || p->ip->ttl <= 1 || ttl_decrement(skb, p))
 		return XCNI_DROP_ENCAP;
-	if (bpf_check_mtu(skb, 0, &mtu, XCNI_ENCAP_DSR_LEN, BPF_MTU_CHK_SEGS) ==
-	    BPF_MTU_CHK_RET_SUCCESS) {
+	/* A GSO packet (bulk data, merged on receive) goes without: its
+	 * segments are full-size, and the flow's first packets were not. */
+	if (!skb->gso_size &&
+	    bpf_check_mtu(skb, 0, &mtu, XCNI_ENCAP_DSR_LEN, 0) == BPF_MTU_CHK_RET_SUCCESS) {
 		reason = geneve_encap_dsr(skb, &in, lb, tunnel, (__u64)node_ip << 32 | vni);
 	} else {
 		reason = geneve_encap(skb, &in, node_ip, tunnel, vni);
@@ -534,7 +537,7 @@ __attribute__((noinline)) int from_overlay4(struct __sk_buff *skb)
 	sipc = ipcache_lookup(p.tuple.saddr);
 	if (!sipc || sipc->tunnel_ip != o.saddr) {
 		reason = XCNI_DROP_INNER_SPOOF;
-		if (!lb_enabled || !dsr_client_ok(sipc) ||
+		if (!lb_enabled || !dsr_client_ok(sipc, &p.tuple.saddr) ||
 		    (!dsr && !dsr_flow_known(&p.tuple, o.saddr)))
 			goto out;
 		dsr |= DSR_FLOW;

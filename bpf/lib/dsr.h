@@ -148,13 +148,15 @@ static __always_inline const struct xcni_svc *dsr_frontend(const struct xcni_gen
 /*
  * A source the sending node may speak for with a DSR option: a client
  * outside the cluster (no ipcache entry, or one that is neither a pod nor
- * a node). Never a pod or a node: those a node does not speak for.
+ * a node, and no endpoint of this node). Never a pod or a node: those a
+ * node does not speak for.
  */
-static __always_inline int dsr_client_ok(const struct xcni_ipcache_val *sipc)
+static __always_inline int dsr_client_ok(const struct xcni_ipcache_val *sipc, const __u32 *saddr)
 {
-	return !sipc ||
-	       (!sipc->tunnel_ip && !(sipc->flags & XCNI_IPC_POD) &&
-		sipc->identity != XCNI_ID_HOST && sipc->identity != XCNI_ID_REMOTE_NODE);
+	if (sipc && (sipc->tunnel_ip || (sipc->flags & XCNI_IPC_POD) ||
+		     sipc->identity == XCNI_ID_HOST || sipc->identity == XCNI_ID_REMOTE_NODE))
+		return 0;
+	return !bpf_map_lookup_elem(&xcni_endpoints, saddr);
 }
 
 #endif
