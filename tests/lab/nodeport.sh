@@ -193,5 +193,48 @@ if [ "$KP" = iptables ] && [ "$NODES" -ge 3 ]; then
 		bash -c "[ \"\$1\" -gt 0 ] && [ \"\$2\" = 0 ]" _ "$(metric 3 fwd-encap to-overlay)" "$(metric 3 drop-encap to-overlay)"
 fi
 
+# ---- DSR (kube-proxy-free, 3 nodes): n1's agent again with --node-port-mode dsr ------------
+# The outside asks n1 for np/cl; n1 sends the request to np/b on n2 with the client's
+# address and the frontend in a Geneve option (class 0xfff0, type 0x81); n2 answers the
+# client itself from 192.168.77.1:30080, out its own underlay port; nothing comes back
+# through n1. Captured on the switch's ports to n1 and n2 (xcl-ul: ul-n1, ul-n2).
+if [ "$KP" = none ] && [ "$NODES" -ge 3 ]; then
+	xpid=$(lab get --json | jq_ "[n['xcnidPid'] for n in d['nodes'] if n['name'] == 'n1'][0]")
+	mapfile -d '' XARGS <"/proc/$xpid/cmdline"
+	kill "$xpid"
+	for _ in $(seq 50); do kill -0 "$xpid" 2>/dev/null || break; sleep 0.1; done
+	nsenter --net=/run/netns/xcl-n1 "${XARGS[@]}" --node-port-mode dsr >>"$T/n1-xcnid.log" 2>&1 &
+	N1PID=$!
+	MINE+=("$N1PID")
+	for _ in $(seq 100); do grep -q 'xcnid: ready' "$T/n1-xcnid.log" 2>/dev/null && break; sleep 0.1; done
+	check "n1's xcnid restarted with --node-port-mode dsr" grep -q 'xcnid: ready' "$T/n1-xcnid.log"
+	NP_F='udp port 6081 or tcp port 30080 or udp port 30081'
+	pcap_start xcl-ul ul-n2 "$NP_F" "$T/dsr-n2.pcap"; CAP2=$CAP; MINE+=("$CAP2")
+	pcap_start xcl-ul ul-n1 "$NP_F" "$T/dsr-n1.pcap"; CAP1=$CAP; MINE+=("$CAP1")
+	check "DSR: outside -> n1:30080/tcp: np/b (on n2) saw the client $OUT itself" \
+		expect_answer outside n1 30080/tcp "np/b $OUT"
+	check "DSR: outside -> n1:30081/udp: np/b saw $OUT" expect_answer outside n1 30081/udp "np/b $OUT"
+	CAP=$CAP1; pcap_stop "$T/dsr-n1.pcap"
+	CAP=$CAP2; pcap_stop "$T/dsr-n2.pcap"
+	B_IP=$(lab get --json | jq_ "[p['ip'] for p in d['pods'] if p['name'] == 'b'][0]")
+	# Geneve n1 -> n2 with our option, the client inside (ip.src: outer, inner).
+	tshark -n -r "$T/dsr-n2.pcap" -Y 'geneve.option.class == 0xfff0' -T fields -E separator=' ' \
+		-e ip.src -e ip.dst -e geneve.option.class -e geneve.option.type \
+		-e geneve.option.type.critical -e geneve.option.length 2>/dev/null | sort -u >"$T/dsr-opt.txt"
+	diag "$(cat "$T/dsr-opt.txt")"
+	check "tshark on n2's port: the request in Geneve from n1, the option class 0xfff0 type 0x81 (critical), the client $OUT inside, to $B_IP" \
+		grep -Eq "^192\.168\.77\.1,$OUT 192\.168\.77\.2,$B_IP 0xfff0 0x81 (1|True) " "$T/dsr-opt.txt"
+	tshark -n -r "$T/dsr-n2.pcap" -Y "!geneve && ip.src == 192.168.77.1 && ip.dst == $OUT" -T fields \
+		-E separator=' ' -e eth.src -e tcp.srcport -e udp.srcport 2>/dev/null | sort -u >"$T/dsr-reply.txt"
+	diag "$(cat "$T/dsr-reply.txt")"
+	N2MAC=$(in_node 2 cat /sys/class/net/ul0/address)
+	check "tshark on n2's port: n2 ($N2MAC) sent the replies itself, from 192.168.77.1:30080/tcp and :30081/udp" \
+		bash -c "grep -q '^$N2MAC 30080 *\$' '$T/dsr-reply.txt' && grep -q '^$N2MAC  *30081\$' '$T/dsr-reply.txt'"
+	check "tshark on n1's port: no Geneve from n2 and no reply to $OUT through n1" \
+		bash -c "[ -z \"\$(tshark -n -r '$T/dsr-n1.pcap' -Y '(geneve && ip.src == 192.168.77.2) || ip.dst == $OUT' 2>/dev/null)\" ]"
+	kill "$N1PID"
+	wait "$N1PID" 2>/dev/null
+fi
+
 lab_down_checked
 finish
