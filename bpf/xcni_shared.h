@@ -401,7 +401,7 @@ struct xcni_ipcache_val {
 
 /*
  * Geneve (RFC 8926) over IPv4/UDP, done by the programs themselves: outer
- * IPv4 (20) + UDP (8) + Geneve (8, no options sent) + inner Ethernet (14).
+ * IPv4 (20) + UDP (8) + Geneve (8; options only with DSR, below) + inner Ethernet (14).
  */
 #define XCNI_GENEVE_PORT 6081
 #define XCNI_GENEVE_PROTO_ETH 0x6558 /* Transparent Ethernet Bridging */
