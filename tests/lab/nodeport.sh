@@ -166,6 +166,15 @@ check "lab up --node-port-range 40000-30000: exit 2, saying MIN-MAX" \
 out=$("$XCNID_BIN" --node-port-range 30000-32767 2>&1); RC=$?
 check "xcnid --node-port-range without --kube-proxy-replacement: exit 2" \
 	bash -c "[ $RC = 2 ] && grep -q -- '--node-port-range is the NodePorts --kube-proxy-replacement serves' <<<\"\$1\"" _ "$out"
+out=$("$XCNID_BIN" --kube-proxy-replacement --node-port-mode dsr 2>&1); RC=$?
+check "xcnid --node-port-mode dsr without --underlay-dev: exit 2, naming the three flags" \
+	bash -c "[ $RC = 2 ] && grep -q -- '--node-port-mode is how --kube-proxy-replacement sends' <<<\"\$1\"" _ "$out"
+out=$("$XCNID_BIN" --node-port-mode direct 2>&1); RC=$?
+check "xcnid --node-port-mode direct: exit 2, saying snat or dsr" \
+	bash -c "[ $RC = 2 ] && grep -q -- '--node-port-mode direct: snat or dsr' <<<\"\$1\"" _ "$out"
+out=$(lab up --node-port-mode dsr --kube-proxy iptables 2>&1); RC=$?
+check "lab up --node-port-mode dsr --kube-proxy iptables: exit 2 (DSR is xcnid's)" \
+	bash -c "[ $RC = 2 ] && grep -q -- '--node-port-mode dsr is xcnid' <<<\"\$1\"" _ "$out"
 
 # ---- a pod to another node's NodePort ---------------------------------------------------
 # kube-proxy: the packet goes to that node, whose rules take it (pod traffic:
