@@ -216,6 +216,7 @@ fi
 # client itself from 192.168.77.1:30080, out its own underlay port; nothing comes back
 # through n1. Captured on the switch's ports to n1 and n2 (xcl-ul: ul-n1, ul-n2).
 if [ "$KP" = none ] && [ "$NODES" -ge 3 ]; then
+	DSR_T0=$SECONDS
 	xpid=$(lab get --json | jq_ "[n['xcnidPid'] for n in d['nodes'] if n['name'] == 'n1'][0]")
 	mapfile -d '' XARGS <"/proc/$xpid/cmdline"
 	kill "$xpid"
@@ -251,6 +252,7 @@ if [ "$KP" = none ] && [ "$NODES" -ge 3 ]; then
 		bash -c "[ -z \"\$(tshark -n -r '$T/dsr-n1.pcap' -Y '(geneve && ip.src == 192.168.77.2) || ip.dst == $OUT' 2>/dev/null)\" ]"
 	kill "$N1PID"
 	wait "$N1PID" 2>/dev/null
+	diag "the DSR pass took $((SECONDS - DSR_T0)) s"
 fi
 
 lab_down_checked
