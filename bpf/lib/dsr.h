@@ -74,7 +74,7 @@ static __attribute__((noinline)) int geneve_encap_dsr(struct __sk_buff *skb,
 	h.ip.saddr = node_ip;
 	h.ip.daddr = tunnel_ip;
 	h.ip.check = csum_fold(bpf_csum_diff(NULL, 0, (__be32 *)&h.ip, sizeof(h.ip), 0));
-	h.udp.source = bpf_htons(flow_sport(&in->tuple));
+	h.udp.source = bpf_htons(in->sport);
 	h.udp.dest = bpf_htons(XCNI_GENEVE_PORT);
 	h.udp.len = bpf_htons(inner_len + XCNI_ENCAP_DSR_LEN - sizeof(struct iphdr));
 	h.gnv.ver_optlen = sizeof(h.opt) / 4;
