@@ -23,6 +23,7 @@
 
 #include "lib/compat.h"
 #include "lib/ct.h"
+#include "lib/dsr.h"
 #include "lib/encap.h"
 #include "lib/encap6.h"
 #include "lib/exit.h"
@@ -37,6 +38,8 @@ const volatile __u32 node_ip = 0;
 const volatile __u32 vni = 0;
 /* Services in BPF (kube-proxy replacement). */
 const volatile __u32 lb_enabled = 0;
+/* --node-port-mode dsr: a remote backend answers the client itself. */
+const volatile __u32 lb_dsr = 0;
 
 /* Geneve options: at most 63 words; the verifier wants the skip bounded. */
 #define GENEVE_OPT_MAX 252
@@ -94,6 +97,113 @@ static __always_inline int parse_outer(struct cursor *c, struct pkt *outer_pkt, 
 	o->hdr_len = sizeof(struct iphdr) + sizeof(struct udphdr) + sizeof(struct geneve_hdr) +
 		     optlen + sizeof(struct ethhdr);
 	return 0;
+}
+
+/*
+ * DSR (lb_dsr), a backend on another node: the client's address kept (DNAT
+ * only), the frontend in a Geneve option for the backend's node, which
+ * judges the backend's ingress on the client and sends its replies itself.
+ * The option rides on every packet that fits the underlay with it; one that
+ * does not (a full-size segment: the pods' MTU leaves room for the plain
+ * encapsulation only; any GSO packet) goes without, and the backend's node
+ * knows its flow from an earlier one (dsr_flow_known). The reason; *verdict
+ * set.
+ */
+static __always_inline int nodeport_dsr(struct __sk_buff *skb, struct pkt *p,
+					const struct lb_state *lb, __u32 tunnel, int *verdict)
+{
+	struct encap_in in;
+	__u32 mtu = 0;
+	int reason, ct;
+	__u8 ctf;
+
+	ct = ct_track(skb, p, skb->len, &ctf);
+	if (ct == CT_INVALID)
+		return ct_invalid_reason(p);
+	/* This node sees the requests only: its entry keeps the flow visible
+	 * (ct list) and ends with them. */
+	if (ct == CT_NEW || ct == CT_STALE)
+		ct_commit(p, ct, skb->len, 0, XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR);
+	lb_follow(lb, p);
+	encap_in_take(p, &in);
+	if (!in.inner_len || p->ip->ttl <= 1 || ttl_decrement(skb, p))
+		return XCNI_DROP_ENCAP;
+	/* A GSO packet (bulk data, merged on receive) goes without: its
+	 * segments are full-size, and the flow's first packets were not. */
+	if (!skb->gso_size &&
+	    bpf_check_mtu(skb, 0, &mtu, XCNI_ENCAP_DSR_LEN, 0) == BPF_MTU_CHK_RET_SUCCESS) {
+		reason = geneve_encap_dsr(skb, &in, lb, tunnel, (__u64)node_ip << 32 | vni);
+	} else {
+		reason = geneve_encap(skb, &in, node_ip, tunnel, vni);
+	}
+	if (reason)
+		return reason;
+	tunnel_count(tunnel, skb->len, 0);
+	*verdict = bpf_redirect_neigh(skb->ifindex, NULL, 0, 0);
+	return *verdict == TC_ACT_REDIRECT ? XCNI_FWD_ENCAP : XCNI_DROP_REDIRECT;
+}
+
+/*
+ * A packet of a DSR flow without the option (it did not fit): its entry
+ * here, opened with the option, names the node that sent it (nat_addr).
+ */
+static __always_inline int dsr_flow_known(const struct xcni_ct_key *t, __u32 node)
+{
+	const struct xcni_ct_entry *e = bpf_map_lookup_elem(&xcni_ct, t);
+
+	return e && (e->flags & XCNI_CT_F_DSR) && e->nat_addr == node &&
+	       ct_alive(e, bpf_ktime_get_ns(), t->proto);
+}
+
+/* What from_overlay learnt of DSR (one word: its frame is at the verifier's limit). */
+#define DSR_FE (1u << 16) /* this node has the frontend; its rev_nat in the low 16 bits */
+#define DSR_OPT (1u << 17) /* the packet carries the option */
+#define DSR_FLOW (1u << 18) /* its source is an outside client the sending node speaks for */
+
+/*
+ * The options of a Geneve packet that has some (optlen bytes), when its
+ * header says a critical one is present (geneve_opts_read): 0 (*dsr
+ * DSR_OPT, and DSR_FE | the frontend's reverse-NAT index when this node has
+ * it), or a drop reason. A function of its own: the option and the key sit
+ * in its frame, not in from_overlay's.
+ */
+static __attribute__((noinline)) int dsr_opt_frontend(struct __sk_buff *skb, __u32 optlen,
+						       __u32 *dsr)
+{
+	__u32 off = ETH_HLEN + sizeof(struct iphdr) + sizeof(struct udphdr);
+	struct xcni_geneve_dsr opt;
+	const struct xcni_svc *svc;
+	struct geneve_hdr g;
+	int r;
+
+	*dsr = 0;
+	if (bpf_skb_load_bytes(skb, off, &g, sizeof(g)))
+		return XCNI_DROP_BAD_GENEVE;
+	if (!(g.flags & XCNI_GENEVE_F_CRIT))
+		return 0;
+	r = geneve_opts_read(skb, off + sizeof(g), optlen, &opt);
+	if (r || !opt.family)
+		return r;
+	*dsr = DSR_OPT;
+	svc = dsr_frontend(&opt);
+	if (svc)
+		*dsr |= DSR_FE | svc->rev_nat;
+	return 0;
+}
+
+/*
+ * A DSR flow's new entry: the node that opened it (the outer source, read
+ * again from the packet, still encapsulated), for dsr_flow_known.
+ */
+static __attribute__((noinline)) void dsr_record(struct __sk_buff *skb,
+						 const struct xcni_ct_key *t)
+{
+	struct xcni_ct_entry *e = bpf_map_lookup_elem(&xcni_ct, t);
+	__u32 node;
+
+	if (e && !bpf_skb_load_bytes(skb, ETH_HLEN + offsetof(struct iphdr, saddr), &node,
+				     sizeof(node)))
+		e->nat_addr = node;
 }
 
 /*
@@ -167,6 +277,10 @@ static __always_inline int from_outside(struct __sk_buff *skb)
 	tunnel = dipc && (dipc->flags & XCNI_IPC_POD) ? dipc->tunnel_ip : 0;
 	if (!tunnel || !node_ip) {
 		reason = XCNI_DROP_NO_TUNNEL;
+		goto out;
+	}
+	if (lb_dsr) {
+		reason = nodeport_dsr(skb, &p, &lb, tunnel, &verdict);
 		goto out;
 	}
 	/* SNAT to this node, so the reply comes back here to be undone: the
@@ -388,6 +502,7 @@ __attribute__((noinline)) int from_overlay4(struct __sk_buff *skb)
 	struct outer o = {};
 	struct cursor c;
 	int reason, verdict = TC_ACT_OK, ct;
+	__u32 dsr = 0;
 	__u8 ctf;
 
 	if (!skb)
@@ -407,16 +522,31 @@ __attribute__((noinline)) int from_overlay4(struct __sk_buff *skb)
 	reason = parse_ipv4(&c, &p);
 	if (reason)
 		goto out;
-	/* A node speaks for its own pods and itself only. */
+	/* Critical options must be understood (RFC 8926 3.5): ours, DSR, is
+	 * understood with Services in BPF only. */
+	if (o.hdr_len > XCNI_ENCAP_LEN) {
+		reason = dsr_opt_frontend(skb, o.hdr_len - XCNI_ENCAP_LEN, &dsr);
+		if (!reason && dsr && !lb_enabled)
+			reason = XCNI_DROP_BAD_GENEVE;
+		if (reason)
+			goto out;
+	}
+	/* A node speaks for its own pods and itself only; and, with DSR, for
+	 * an outside client of its frontends: in a packet that names the
+	 * frontend, or of a flow it opened so. */
 	sipc = ipcache_lookup(p.tuple.saddr);
 	if (!sipc || sipc->tunnel_ip != o.saddr) {
 		reason = XCNI_DROP_INNER_SPOOF;
-		goto out;
+		if (!lb_enabled || !dsr_client_ok(sipc, &p.tuple.saddr) ||
+		    (!dsr && !dsr_flow_known(&p.tuple, o.saddr)))
+			goto out;
+		dsr |= DSR_FLOW;
 	}
 	tunnel_count(o.saddr, skb->len, 1);
 	dst = bpf_map_lookup_elem(&xcni_endpoints, &p.tuple.daddr);
 	if (!dst) {
-		if (p.tuple.daddr != node_ip) {
+		/* DSR is for a backend pod of this node only. */
+		if (p.tuple.daddr != node_ip || (dsr & DSR_FLOW)) {
 			reason = XCNI_DROP_UNKNOWN_DST;
 			goto out;
 		}
@@ -442,13 +572,27 @@ __attribute__((noinline)) int from_overlay4(struct __sk_buff *skb)
 	if (ctf & XCNI_CT_F_STACK)
 		goto to_host;
 	if (ct == CT_NEW || ct == CT_STALE) {
-		v.src_id = sipc->identity;
+		v.src_id = sipc ? sipc->identity : XCNI_ID_WORLD;
 		v.dst_id = ipcache_identity(p.tuple.daddr);
+		/* Opened by the option alone, for a frontend this node knows:
+		 * its index rewrites the replies (from_pod). */
+		if ((dsr & DSR_FLOW) && ct == CT_NEW) {
+			if (!(dsr & DSR_FE)) {
+				reason = XCNI_DROP_BAD_GENEVE;
+				goto out;
+			}
+			p.rev_nat = dsr & 0xffff;
+		} else {
+			dsr = 0;
+		}
 		/* The destination's conntrack must know the flow: its replies
 		 * leave through from_pod, which lets replies pass. */
-		reason = flow_judge(&p, ct, 0, p.tuple.daddr, &v, skb->len, 0, 0);
+		reason = flow_judge(&p, ct, 0, p.tuple.daddr, &v, skb->len, 0,
+				    dsr ? XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR : 0);
 		if (reason)
 			goto out;
+		if (dsr)
+			dsr_record(skb, &p.tuple);
 	}
 	if (bpf_skb_adjust_room(skb, -(__s32)o.hdr_len, BPF_ADJ_ROOM_MAC,
 				BPF_F_ADJ_ROOM_FIXED_GSO | BPF_F_ADJ_ROOM_DECAP_L3_IPV4) ||

@@ -192,6 +192,12 @@ struct xcni_ct_entry {
 /* ... to a backend on another node: its source became this node's address
  * and nat_port, so replies come back here; nat_addr:nat_port is the client. */
 #define XCNI_CT_F_SNAT 0x10
+/* ... sent to a backend on another node with the frontend in a Geneve option
+ * (--node-port-mode dsr): on the receiving node the flow's entry (client ->
+ * backend); on the backend's node the same, rev_nat naming the frontend, so
+ * replies leave that node with the frontend as source, not back through the
+ * first. */
+#define XCNI_CT_F_DSR 0x20
 
 /* Lifetimes (ns) by state; an entry past its lifetime counts as absent. */
 #define XCNI_CT_TCP_SYN_NS (60ULL * 1000000000ULL)
@@ -397,11 +403,33 @@ struct xcni_ipcache_val {
 
 /*
  * Geneve (RFC 8926) over IPv4/UDP, done by the programs themselves: outer
- * IPv4 (20) + UDP (8) + Geneve (8, no options sent) + inner Ethernet (14).
+ * IPv4 (20) + UDP (8) + Geneve (8; options only with DSR, below) + inner Ethernet (14).
  */
 #define XCNI_GENEVE_PORT 6081
 #define XCNI_GENEVE_PROTO_ETH 0x6558 /* Transparent Ethernet Bridging */
 #define XCNI_ENCAP_LEN 50
+/*
+ * NodePort DSR (--node-port-mode dsr): the frontend the client asked for, in
+ * a Geneve option of xcni's own class (RFC 8926 3.5; 0xfff0 is in the range
+ * IANA keeps for experimental use). The type's high bit makes it critical: a
+ * node that cannot honour it must drop the packet rather than let the
+ * backend answer from its own address. Sized for an IPv6 frontend. 24
+ * bytes: the encapsulation grows to XCNI_ENCAP_DSR_LEN.
+ */
+#define XCNI_GENEVE_OPT_CLASS 0xfff0
+#define XCNI_GENEVE_OPT_DSR 0x81
+#define XCNI_GENEVE_F_CRIT 0x40 /* Geneve header: a critical option is present */
+#define XCNI_GENEVE_OPT_CRIT 0x80 /* option type: critical */
+struct xcni_geneve_dsr {
+	__be16 opt_class; /* XCNI_GENEVE_OPT_CLASS */
+	__u8 type; /* XCNI_GENEVE_OPT_DSR */
+	__u8 len; /* 3 reserved bits, then the data's length in 4-byte words: 5 */
+	__u8 family; /* XCNI_AF_INET (or, later, XCNI_AF_INET6) */
+	__u8 proto;
+	__be16 port;
+	__u8 addr[16]; /* IPv4: the first 4 bytes, the rest 0 */
+};
+#define XCNI_ENCAP_DSR_LEN (XCNI_ENCAP_LEN + 24)
 
 /* tunnel: underlay IPv4 of every other node (network order) -> the node. */
 struct xcni_tunnel {

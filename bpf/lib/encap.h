@@ -87,6 +87,32 @@ static __always_inline void encap_in_take(const struct pkt *p, struct encap_in *
 	in->inner_proto = bpf_htons(ETH_P_IP);
 }
 
+#ifndef EALREADY
+#define EALREADY 114
+#endif
+
+/*
+ * Makes room for len bytes of outer headers behind the Ethernet header.
+ * An skb this node decapsulated into its stack (from_overlay, Geneve for the
+ * node: kube-proxy's NodePort DNAT to a pod of a third node) still carries
+ * the first hop's encapsulation mark: bpf_skb_adjust_room clears nothing on
+ * decapsulation (this kernel has no DECAP_L4 flag), and refuses to
+ * encapsulate such an skb again (EALREADY). Its inner header offsets, set by
+ * the first encapsulation, are still right: neither the decapsulation (which
+ * moved the Ethernet header, not the inner packet) nor the stack moved the
+ * inner packet in its buffer, and this room has the first one's layout. So
+ * the room is pushed without the encapsulation flags, which leave the mark
+ * and those offsets as they are (the outer network header is reset).
+ */
+static __always_inline int encap_room(struct __sk_buff *skb, __u32 len, __u64 flags)
+{
+	int r = bpf_skb_adjust_room(skb, len, BPF_ADJ_ROOM_MAC, flags);
+
+	if (r == -EALREADY)
+		r = bpf_skb_adjust_room(skb, len, BPF_ADJ_ROOM_MAC, BPF_F_ADJ_ROOM_FIXED_GSO);
+	return r;
+}
+
 /*
  * Encapsulates the packet for the node at tunnel_ip. The outer UDP
  * source port is a hash of the inner flow, so ECMP spreads flows; the outer
@@ -125,7 +151,7 @@ static __always_inline int geneve_encap(struct __sk_buff *skb, const struct enca
 	h.gnv.proto = bpf_htons(XCNI_GENEVE_PROTO_ETH);
 	h.gnv.vni_rsvd = bpf_htonl(vni << 8);
 
-	if (bpf_skb_adjust_room(skb, XCNI_ENCAP_LEN, BPF_ADJ_ROOM_MAC, flags))
+	if (encap_room(skb, XCNI_ENCAP_LEN, flags))
 		return XCNI_DROP_ENCAP;
 	if (bpf_skb_store_bytes(skb, ETH_HLEN, &h, XCNI_ENCAP_LEN, 0))
 		return XCNI_DROP_ENCAP;

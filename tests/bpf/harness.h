@@ -33,6 +33,7 @@ enum {
 	FROM_POD_LB, /* from_pod with the overlay and Services in BPF (lb_enabled) */
 	TO_POD_LB, /* to_pod with lb_enabled */
 	FROM_OVERLAY_LB, /* from_overlay with lb_enabled */
+	FROM_OVERLAY_DSR, /* from_overlay with lb_enabled, --node-port-mode dsr */
 	XDP, /* xdp_underlay */
 };
 enum { DEV_A, DEV_B, DEV_C, DEV_X, DEV_U, NR_DEVS };
@@ -70,6 +71,7 @@ struct env {
 	struct from_pod *from_lb;
 	struct to_pod *to_lb;
 	struct from_overlay *ovin_lb;
+	struct from_overlay *ovin_dsr; /* ovin_lb with lb_dsr */
 	struct ring_buffer *rb;
 	int ifindex[NR_DEVS];
 	struct xcni_event ev[8]; /* the first 8 */

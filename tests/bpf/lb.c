@@ -33,6 +33,7 @@
  *   10.96.2.3:3868/SCTP   none                                            -
  *   NODE_IP:30132/SCTP    201: B:3868 (NodePort, a local backend)         -
  *   NODE_IP:30133/SCTP    203: R:3868 (NodePort, a remote backend)        -
+ *   N2:30080/TCP          11: B:8080 (another node's NodePort: a DSR option names it)
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -375,6 +376,8 @@ static int lb_setup(void **state)
 	err = err ?: svc_set("10.96.2.3", 3868, IPPROTO_SCTP, 22, 0, 0, 0, NULL, 0, 0);
 	err = err ?: svc_set(NODE_IP, 30132, IPPROTO_SCTP, 23, 0, 0, 0, s20, 1, 0);
 	err = err ?: svc_set(NODE_IP, 30133, IPPROTO_SCTP, 24, 0, 0, 0, s24, 1, 0);
+	/* Node n2's NodePort, as every node has it (id 25): DSR requests from n2 name it. */
+	err = err ?: svc_set(N2, 30080, IPPROTO_TCP, 25, 0, 0, 0, s1, 1, 0);
 	return err;
 }
 
@@ -1186,6 +1189,181 @@ static void lb_nodeport_remote(void **state)
 	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
 }
 
+/* The DSR option for frontend addr:port (proto), byte by byte as RFC 8926 3.5 lays it out. */
+static void dsr_opt_bytes(uint8_t o[24], const char *addr, uint16_t port, uint8_t proto)
+{
+	uint32_t a = ip4(addr);
+
+	memset(o, 0, 24);
+	o[0] = 0xff; /* option class 0xfff0 (experimental use) */
+	o[1] = 0xf0;
+	o[2] = 0x81; /* type 1, the critical bit set */
+	o[3] = 5; /* reserved bits 0, then 5 words of data */
+	o[4] = 2; /* family AF_INET */
+	o[5] = proto;
+	o[6] = port >> 8;
+	o[7] = port & 0xff;
+	memcpy(o + 8, &a, 4); /* the address; 12 bytes of zeros after it */
+}
+
+/* geneve_wrap with the DSR option for fe:fport: 6 option words, the header's C bit set. */
+static size_t dsr_wrap(struct xcni_ct_key t, const uint8_t *inner, size_t ilen, const uint8_t *eth,
+		       const char *src, const char *dst, const char *fe, uint16_t fport,
+		       uint8_t *out)
+{
+	size_t len = geneve_wrap(t, inner, ilen, eth, src, dst, VNI, 6, out);
+	uint8_t *g = out + ETH_HLEN + 20 + 8;
+
+	g[1] = 0x40; /* C: a critical option is present */
+	dsr_opt_bytes(g + 8, fe, fport, t.proto);
+	return len;
+}
+
+/*
+ * NodePort DSR, the node that takes the request: DNAT to R on n2 (the
+ * client's address kept, no SNAT), Geneve to n2 with the frontend in the
+ * option, every byte as written out here.
+ */
+static void lb_nodeport_dsr(void **state)
+{
+	uint8_t in[FRAME_MAX], inner[FRAME_MAX], want[FRAME_MAX];
+	struct fr f = from_outside(CLIENT, 50021, 30081, TH_SYN), t;
+	struct xcni_ct_key tuple = { .saddr = ip4(CLIENT), .daddr = ip4(IP_R),
+				     .sport = htons(50021), .dport = htons(80),
+				     .proto = IPPROTO_TCP };
+	struct xcni_ct_entry e;
+	size_t len, ilen, wlen;
+	int found;
+
+	(void)state;
+	len = frame(&f, in);
+	t = f;
+	t.daddr = ip4(IP_R);
+	t.dport = 80;
+	t.ttl = 63;
+	ilen = frame(&t, inner);
+	wlen = dsr_wrap(tuple, inner, ilen, in, NODE_IP, N2, NODE_IP, 30081, want);
+	assert_int_equal(wlen, len + XCNI_ENCAP_DSR_LEN);
+	expect(FROM_OVERLAY_DSR, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
+	e = ct_get(ip4(CLIENT), ip4(NODE_IP), 50021, 30081, IPPROTO_TCP, &found);
+	assert_true(found);
+	assert_int_equal(e.flags, XCNI_CT_F_SVC);
+	assert_int_equal(e.backend_id, 101);
+	assert_int_equal(e.nat_port, 0); /* no SNAT port */
+	e = ct_get(ip4(CLIENT), ip4(IP_R), 50021, 80, IPPROTO_TCP, &found);
+	assert_true(found);
+	assert_int_equal(e.flags, XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR);
+	assert_int_equal(e.rev_nat, 15);
+	/* Nothing SNATed: no entry from this node to R. */
+	ct_get(ip4(NODE_IP), ip4(IP_R), 50021, 80, IPPROTO_TCP, &found);
+	assert_false(found);
+
+	/* The client's ACK: the same again, option included. */
+	f = from_outside(CLIENT, 50021, 30081, TH_ACK);
+	len = frame(&f, in);
+	t = f;
+	t.daddr = ip4(IP_R);
+	t.dport = 80;
+	t.ttl = 63;
+	ilen = frame(&t, inner);
+	wlen = dsr_wrap(tuple, inner, ilen, in, NODE_IP, N2, NODE_IP, 30081, want);
+	expect(FROM_OVERLAY_DSR, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
+}
+
+/*
+ * NodePort DSR, the backend's node: n2 sends CLIENT -> B:8080 with the option
+ * naming N2:30080. The flow's entry records the frontend (its reverse-NAT
+ * index here) and n2; B's reply leaves with N2:30080 as source, out the
+ * underlay; a later packet without the option (one that did not fit) is
+ * taken on the strength of that entry. Refused: an option naming a frontend
+ * this node lacks, an outside source with no option and no flow, an inner
+ * source that is a pod, an unknown critical option, and the option where
+ * Services are not in BPF.
+ */
+static void lb_dsr_backend(void **state)
+{
+	uint8_t in[FRAME_MAX], inner[FRAME_MAX], want[FRAME_MAX];
+	struct fr f = { .smac = pods[DEV_U].mac, .dmac = pods[DEV_U].host_mac,
+			.saddr = ip4(CLIENT), .daddr = ip4(IP_B), .sport = 50022, .dport = 8080,
+			.proto = IPPROTO_TCP, .flags = TH_SYN, .ttl = 63 },
+		  t;
+	struct xcni_ct_key tuple = { .saddr = ip4(CLIENT), .daddr = ip4(IP_B),
+				     .sport = htons(50022), .dport = htons(8080),
+				     .proto = IPPROTO_TCP };
+	struct xcni_ct_entry e;
+	size_t len, ilen, wlen;
+	int found;
+
+	(void)state;
+	ilen = frame(&f, inner);
+	len = dsr_wrap(tuple, inner, ilen, inner, N2, NODE_IP, N2, 30080, in);
+	t = into(f, DEV_B);
+	wlen = frame(&t, want);
+	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_DECAP, want, wlen);
+	e = ct_get(ip4(CLIENT), ip4(IP_B), 50022, 8080, IPPROTO_TCP, &found);
+	assert_true(found);
+	assert_int_equal(e.flags, XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR);
+	assert_int_equal(e.rev_nat, 25);
+	assert_int_equal(e.nat_addr, ip4(N2));
+
+	/* B's SYN-ACK: from the frontend, straight out the underlay. */
+	f = from_dev(DEV_B, IP_B, 8080, CLIENT, 50022, IPPROTO_TCP, TH_SYN | TH_ACK);
+	len = frame(&f, in);
+	t = f;
+	t.saddr = ip4(N2);
+	t.sport = 30080;
+	wlen = frame(&t, want);
+	expect(FROM_POD_LB, DEV_B, in, len, TC_ACT_REDIRECT, XCNI_FWD_REPLY, want, wlen);
+	e = ct_get(ip4(CLIENT), ip4(IP_B), 50022, 8080, IPPROTO_TCP, &found);
+	assert_int_equal(e.state, XCNI_CT_ESTABLISHED);
+
+	/* The client's ACK without the option: the flow n2 opened. */
+	f = (struct fr){ .smac = pods[DEV_U].mac, .dmac = pods[DEV_U].host_mac,
+			 .saddr = ip4(CLIENT), .daddr = ip4(IP_B), .sport = 50022, .dport = 8080,
+			 .proto = IPPROTO_TCP, .flags = TH_ACK, .ttl = 63 };
+	ilen = frame(&f, inner);
+	len = geneve_wrap(tuple, inner, ilen, inner, N2, NODE_IP, VNI, 0, in);
+	t = into(f, DEV_B);
+	wlen = frame(&t, want);
+	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_DECAP, want, wlen);
+
+	/* No option, no such flow: n2 does not speak for the client. */
+	f.sport = 50023;
+	tuple.sport = htons(50023);
+	ilen = frame(&f, inner);
+	len = geneve_wrap(tuple, inner, ilen, inner, N2, NODE_IP, VNI, 0, in);
+	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_SHOT, XCNI_DROP_INNER_SPOOF, NULL, 0);
+
+	/* An option naming a frontend this node does not have. */
+	f.flags = TH_SYN;
+	ilen = frame(&f, inner);
+	len = dsr_wrap(tuple, inner, ilen, inner, N2, NODE_IP, N2, 30099, in);
+	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_SHOT, XCNI_DROP_BAD_GENEVE, NULL, 0);
+	ct_get(ip4(CLIENT), ip4(IP_B), 50023, 8080, IPPROTO_TCP, &found);
+	assert_false(found);
+
+	/* Where Services are kube-proxy's, the option is an unknown critical one. */
+	len = dsr_wrap(tuple, inner, ilen, inner, N2, NODE_IP, N2, 30080, in);
+	expect(FROM_OVERLAY, DEV_U, in, len, TC_ACT_SHOT, XCNI_DROP_BAD_GENEVE, NULL, 0);
+
+	/* An unknown critical option (class 0x0101, type 0x81): dropped (RFC 8926 3.5). */
+	len = geneve_wrap(tuple, inner, ilen, inner, N2, NODE_IP, VNI, 2, in);
+	in[ETH_HLEN + 20 + 8 + 1] = 0x40;
+	in[ETH_HLEN + 20 + 8 + 8 + 4 + 2] = 0x81;
+	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_SHOT, XCNI_DROP_BAD_GENEVE, NULL, 0);
+	/* ... but the same non-critical with the C bit set is skipped (the client is still
+	 * not n2's to speak for without our option). */
+	in[ETH_HLEN + 20 + 8 + 8 + 4 + 2] = 0x01;
+	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_SHOT, XCNI_DROP_INNER_SPOOF, NULL, 0);
+
+	/* A pod of this node as the inner source: a node never speaks for another's pods. */
+	f.saddr = ip4(IP_A);
+	tuple.saddr = ip4(IP_A);
+	ilen = frame(&f, inner);
+	len = dsr_wrap(tuple, inner, ilen, inner, N2, NODE_IP, N2, 30080, in);
+	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_SHOT, XCNI_DROP_INNER_SPOOF, NULL, 0);
+}
+
 /*
  * An ICMP error about a NodePort flow SNATed to R (lb_nodeport_remote's:
  * CLIENT:50001 -> NODE_IP:30081, sent as NODE_IP:50001 -> R:80): R's
@@ -1607,6 +1785,8 @@ const struct CMUnitTest lb_tests[] = {
 	cmocka_unit_test(lb_via_stack),
 	cmocka_unit_test(lb_nodeport_local),
 	cmocka_unit_test(lb_nodeport_remote),
+	cmocka_unit_test(lb_nodeport_dsr),
+	cmocka_unit_test(lb_dsr_backend),
 	cmocka_unit_test(lb_nodeport_icmp),
 	cmocka_unit_test(lb_nodeport_etp_local),
 	cmocka_unit_test(lb_sctp),

@@ -454,6 +454,7 @@ unsigned int prog_dir(int prog)
 	case TO_POD_LB:
 		return XCNI_DIR_TO_POD;
 	case FROM_OVERLAY_LB:
+	case FROM_OVERLAY_DSR:
 	case XDP:
 		return XCNI_DIR_FROM_OVERLAY;
 	}
@@ -756,6 +757,7 @@ static int prog_fd(int prog)
 	case FROM_POD_LB: return bpf_program__fd(env.from_lb->progs.from_pod);
 	case TO_POD_LB: return bpf_program__fd(env.to_lb->progs.to_pod);
 	case FROM_OVERLAY_LB: return bpf_program__fd(env.ovin_lb->progs.from_overlay);
+	case FROM_OVERLAY_DSR: return bpf_program__fd(env.ovin_dsr->progs.from_overlay);
 	}
 	return -1;
 }
@@ -1227,9 +1229,11 @@ static int teardown(void **state)
 				bpf_map__unpin(m, NULL);
 	}
 	from_overlay__destroy(env.ovin_lb);
+	from_overlay__destroy(env.ovin_dsr);
 	to_pod__destroy(env.to_lb);
 	from_pod__destroy(env.from_lb);
 	env.ovin_lb = NULL;
+	env.ovin_dsr = NULL;
 	env.to_lb = NULL;
 	env.from_lb = NULL;
 	xdp_underlay__destroy(env.xdp);
@@ -1523,6 +1527,15 @@ static int setup(void **state)
 	env.ovin_lb->rodata->vni = VNI;
 	env.ovin_lb->rodata->lb_enabled = 1;
 	if ((err = from_overlay__load(env.ovin_lb)))
+		goto fail;
+	env.ovin_dsr = from_overlay__open_opts(&opts);
+	if (!env.ovin_dsr)
+		goto fail;
+	env.ovin_dsr->rodata->node_ip = ip4(NODE_IP);
+	env.ovin_dsr->rodata->vni = VNI;
+	env.ovin_dsr->rodata->lb_enabled = 1;
+	env.ovin_dsr->rodata->lb_dsr = 1;
+	if ((err = from_overlay__load(env.ovin_dsr)))
 		goto fail;
 	if ((err = add_endpoints()))
 		goto fail;

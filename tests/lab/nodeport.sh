@@ -166,21 +166,36 @@ check "lab up --node-port-range 40000-30000: exit 2, saying MIN-MAX" \
 out=$("$XCNID_BIN" --node-port-range 30000-32767 2>&1); RC=$?
 check "xcnid --node-port-range without --kube-proxy-replacement: exit 2" \
 	bash -c "[ $RC = 2 ] && grep -q -- '--node-port-range is the NodePorts --kube-proxy-replacement serves' <<<\"\$1\"" _ "$out"
+out=$("$XCNID_BIN" --kube-proxy-replacement --node-port-mode dsr 2>&1); RC=$?
+check "xcnid --node-port-mode dsr without --underlay-dev: exit 2, naming the three flags" \
+	bash -c "[ $RC = 2 ] && grep -q -- '--node-port-mode is how --kube-proxy-replacement sends' <<<\"\$1\"" _ "$out"
+out=$("$XCNID_BIN" --node-port-mode direct 2>&1); RC=$?
+check "xcnid --node-port-mode direct: exit 2, saying snat or dsr" \
+	bash -c "[ $RC = 2 ] && grep -q -- '--node-port-mode direct: snat or dsr' <<<\"\$1\"" _ "$out"
+out=$(lab up --node-port-mode dsr --kube-proxy iptables 2>&1); RC=$?
+check "lab up --node-port-mode dsr --kube-proxy iptables: exit 2 (DSR is xcnid's)" \
+	bash -c "[ $RC = 2 ] && grep -q -- '--node-port-mode dsr is xcnid' <<<\"\$1\"" _ "$out"
 
 # ---- a pod to another node's NodePort ---------------------------------------------------
 # kube-proxy: the packet goes to that node, whose rules take it (pod traffic:
 # masqueraded under ETP Cluster). xcnid: translated on the pod's own node, which
 # has a frontend on every Node's address (the backend sees the pod).
-# Not yet under kube-proxy: a pod to a third node's NodePort (neither its own
-# nor the backend's): that node's to_overlay cannot encapsulate again what
-# from_overlay decapsulated for its stack (drop-encap; docs/architecture.md).
+# Under kube-proxy a pod to a third node's NodePort (neither its own nor the
+# backend's) is decapsulated into that node's stack, DNATed and encapsulated
+# again by its to_overlay: the skb still carries the first hop's encapsulation
+# mark, which bpf_skb_adjust_room refuses (EALREADY); geneve_encap then pushes
+# the room without the encapsulation flags (docs/architecture.md). Not to a third
+# node's externalTrafficPolicy=Local NodePort: kube-proxy sends pod traffic there
+# to KUBE-SVC without masquerade, so the backend's reply goes straight to the pod's
+# node, past the conntrack entry on the third node that would undo the DNAT (the
+# same with upstream kube-proxy's rules on any CNI that routes pod to pod).
 C1=$(lab get --json | jq_ "[p['ip'] for p in d['pods'] if p['name'] == 'c1'][0]")
 for n in $(seq "$NODES"); do
-	if [ "$KP" = iptables ] && [ "n$n" != n1 ] && [ "n$n" != "$BN" ]; then
-		diag "np/c1 -> n$n's NodePort under kube-proxy: not checked (a known gap)"
-		continue
-	fi
 	for pp in 30080/tcp 30081/udp 30090/tcp; do
+		if [ "$KP" = iptables ] && [ "$pp" = 30090/tcp ] && [ "n$n" != n1 ] && [ "n$n" != "$BN" ]; then
+			diag "np/c1 -> n$n:$pp under kube-proxy: not checked (ETP Local from another node's pod is not masqueraded; the reply bypasses n$n)"
+			continue
+		fi
 		got=$(answer np/c1 "n$n" $pp)
 		if [ "$KP" = none ]; then
 			check "np/c1 (n1) -> n$n:$pp: np/b saw np/c1's own address $C1 (got '$got')" \
@@ -190,6 +205,55 @@ for n in $(seq "$NODES"); do
 		fi
 	done
 done
+if [ "$KP" = iptables ] && [ "$NODES" -ge 3 ]; then
+	check "n3 encapsulated again what its stack DNATed (to-overlay fwd-encap > 0, drop-encap 0)" \
+		bash -c "[ \"\$1\" -gt 0 ] && [ \"\$2\" = 0 ]" _ "$(metric 3 fwd-encap to-overlay)" "$(metric 3 drop-encap to-overlay)"
+fi
+
+# ---- DSR (kube-proxy-free, 3 nodes): n1's agent again with --node-port-mode dsr ------------
+# The outside asks n1 for np/cl; n1 sends the request to np/b on n2 with the client's
+# address and the frontend in a Geneve option (class 0xfff0, type 0x81); n2 answers the
+# client itself from 192.168.77.1:30080, out its own underlay port; nothing comes back
+# through n1. Captured on the switch's ports to n1 and n2 (xcl-ul: ul-n1, ul-n2).
+if [ "$KP" = none ] && [ "$NODES" -ge 3 ]; then
+	DSR_T0=$SECONDS
+	xpid=$(lab get --json | jq_ "[n['xcnidPid'] for n in d['nodes'] if n['name'] == 'n1'][0]")
+	mapfile -d '' XARGS <"/proc/$xpid/cmdline"
+	kill "$xpid"
+	for _ in $(seq 50); do kill -0 "$xpid" 2>/dev/null || break; sleep 0.1; done
+	nsenter --net=/run/netns/xcl-n1 "${XARGS[@]}" --node-port-mode dsr >>"$T/n1-xcnid.log" 2>&1 &
+	N1PID=$!
+	MINE+=("$N1PID")
+	for _ in $(seq 100); do grep -q 'xcnid: ready' "$T/n1-xcnid.log" 2>/dev/null && break; sleep 0.1; done
+	check "n1's xcnid restarted with --node-port-mode dsr" grep -q 'xcnid: ready' "$T/n1-xcnid.log"
+	NP_F='udp port 6081 or tcp port 30080 or udp port 30081'
+	pcap_start xcl-ul ul-n2 "$NP_F" "$T/dsr-n2.pcap"; CAP2=$CAP; MINE+=("$CAP2")
+	pcap_start xcl-ul ul-n1 "$NP_F" "$T/dsr-n1.pcap"; CAP1=$CAP; MINE+=("$CAP1")
+	check "DSR: outside -> n1:30080/tcp: np/b (on n2) saw the client $OUT itself" \
+		expect_answer outside n1 30080/tcp "np/b $OUT"
+	check "DSR: outside -> n1:30081/udp: np/b saw $OUT" expect_answer outside n1 30081/udp "np/b $OUT"
+	CAP=$CAP1; pcap_stop "$T/dsr-n1.pcap"
+	CAP=$CAP2; pcap_stop "$T/dsr-n2.pcap"
+	B_IP=$(lab get --json | jq_ "[p['ip'] for p in d['pods'] if p['name'] == 'b'][0]")
+	# Geneve n1 -> n2 with our option, the client inside (ip.src: outer, inner).
+	tshark -n -r "$T/dsr-n2.pcap" -Y 'geneve.option.class == 0xfff0' -T fields -E separator=' ' \
+		-e ip.src -e ip.dst -e geneve.option.class -e geneve.option.type \
+		-e geneve.option.type.critical -e geneve.option.length 2>/dev/null | sort -u >"$T/dsr-opt.txt"
+	diag "$(cat "$T/dsr-opt.txt")"
+	check "tshark on n2's port: the request in Geneve from n1, the option class 0xfff0 type 0x81 (critical), the client $OUT inside, to $B_IP" \
+		grep -Eq "^192\.168\.77\.1,$OUT 192\.168\.77\.2,$B_IP 0xfff0 0x81 (1|True) " "$T/dsr-opt.txt"
+	tshark -n -r "$T/dsr-n2.pcap" -Y "!geneve && ip.src == 192.168.77.1 && ip.dst == $OUT" -T fields \
+		-E separator=' ' -e eth.src -e tcp.srcport -e udp.srcport 2>/dev/null | sort -u >"$T/dsr-reply.txt"
+	diag "$(cat "$T/dsr-reply.txt")"
+	N2MAC=$(ip -n xcl-n2 -o link show ul0 | sed -n 's|.*link/ether \([0-9a-f:]*\).*|\1|p')
+	check "tshark on n2's port: n2 ($N2MAC) sent the replies itself, from 192.168.77.1:30080/tcp and :30081/udp" \
+		bash -c "grep -q '^$N2MAC 30080 *\$' '$T/dsr-reply.txt' && grep -q '^$N2MAC  *30081\$' '$T/dsr-reply.txt'"
+	check "tshark on n1's port: no Geneve from n2 and no reply to $OUT through n1" \
+		bash -c "[ -z \"\$(tshark -n -r '$T/dsr-n1.pcap' -Y '(geneve && ip.src == 192.168.77.2) || ip.dst == $OUT' 2>/dev/null)\" ]"
+	kill "$N1PID"
+	wait "$N1PID" 2>/dev/null
+	diag "the DSR pass took $((SECONDS - DSR_T0)) s"
+fi
 
 lab_down_checked
 finish

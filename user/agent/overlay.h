@@ -44,6 +44,7 @@ struct overlay {
 	__u32 vni;
 	enum xdp_want xdp_want;
 	bool lb; /* from_overlay's lb_enabled (--kube-proxy-replacement) */
+	bool dsr; /* from_overlay's lb_dsr (--node-port-mode dsr) */
 	/* found and made */
 	int underlay_ifindex;
 	unsigned int underlay_mtu;

@@ -63,6 +63,7 @@ struct opts {
 	unsigned int lb_flags; /* svc_build's: SVC_BUILD_MAGLEV with --lb-algorithm maglev */
 	const char *cgroup_root; /* --cgroup-root: socket-level load balancing on it */
 	uint16_t np_min, np_max; /* --node-port-range; np_max 0: the API server's default */
+	int np_dsr; /* --node-port-mode dsr: remote backends answer external clients directly */
 };
 
 /* The service loopback: a hairpin flow's source (Cilium's default). */
@@ -690,6 +691,7 @@ static int run(const struct opts *o)
 		fp->rodata->lb_loopback_ip = inet_addr(XCNI_LB_LOOPBACK);
 		tp->rodata->lb_enabled = 1;
 		o->ov->lb = true;
+		o->ov->dsr = o->np_dsr;
 	}
 	if (o->ov->underlay) {
 		err = overlay_resolve(o->ov);
@@ -842,6 +844,12 @@ static void usage(FILE *f)
 		"  --node-port-range MIN-MAX  with --kube-proxy-replacement: the nodePorts served (the\n"
 		"                     API server's --service-node-port-range; default 30000-32767);\n"
 		"                     a Service's nodePort outside it is logged and not served\n"
+		"  --node-port-mode MODE  with --kube-proxy-replacement and --underlay-dev: snat\n"
+		"                     (default: a request for a NodePort or external IP sent to\n"
+		"                     another node's backend is SNATed to this node, its replies\n"
+		"                     come back through here) or dsr (the client's address kept,\n"
+		"                     the frontend in a Geneve option: the backend's node answers\n"
+		"                     the client directly, with the frontend as source)\n"
 		"  --log-format FMT   text (default) or json (one object per line)\n"
 		"  -v, --verbose      more logging (twice: libbpf debug, verifier logs)\n"
 		"  -h, --help\n",
@@ -875,6 +883,7 @@ int main(int argc, char **argv)
 		{ "lb-algorithm", required_argument, NULL, 1004 },
 		{ "cgroup-root", required_argument, NULL, 1005 },
 		{ "node-port-range", required_argument, NULL, 1007 },
+		{ "node-port-mode", required_argument, NULL, 1008 },
 		{ "trace-sample", required_argument, NULL, 'S' },
 		{ "events-rate", required_argument, NULL, 'R' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -888,6 +897,7 @@ int main(int argc, char **argv)
 			  .events_rate = XCNI_EVENTS_RATE_DEFAULT };
 	int masquerade = -1; /* -1: the default, on with a pod CIDR */
 	int lb_alg = 0; /* --lb-algorithm given */
+	int np_mode = 0; /* --node-port-mode given */
 	char host[64] = "node";
 	const char *gw = NULL;
 	int c, err;
@@ -998,6 +1008,17 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case 1008:
+			if (!strcmp(optarg, "dsr")) {
+				o.np_dsr = 1;
+			} else if (!strcmp(optarg, "snat")) {
+				o.np_dsr = 0;
+			} else {
+				pr_err("--node-port-mode %s: snat or dsr\n", optarg);
+				return 2;
+			}
+			np_mode = 1;
+			break;
 		case 1004:
 			if (!strcmp(optarg, "maglev")) {
 				o.lb_flags |= SVC_BUILD_MAGLEV;
@@ -1081,6 +1102,11 @@ int main(int argc, char **argv)
 		return 2;
 	if (o.np_max && !o.kpr) {
 		pr_err("--node-port-range is the NodePorts --kube-proxy-replacement serves: give both\n");
+		return 2;
+	}
+	if (np_mode && (!o.kpr || !ov.underlay)) {
+		pr_err("--node-port-mode is how --kube-proxy-replacement sends NodePort requests "
+		       "to other nodes' backends, through the overlay (--underlay-dev): give all three\n");
 		return 2;
 	}
 	if (lb_alg && !o.kpr) {

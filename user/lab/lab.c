@@ -146,6 +146,7 @@ static void usage_up(FILE *f)
 {
 	fprintf(f, "Usage: xcnictl lab up [--nodes N] [--dns] [--kube-proxy iptables|none]\n"
 		   "                    [--node-port-range MIN-MAX] [--ip-family ipv4|ipv6|dual]\n"
+		   "                    [--node-port-mode snat|dsr]\n"
 		   "Creates a lab of N nodes (default 1): node i is netns " LAB_NETNS_PREFIX "n<i> with\n"
 		   "pod CIDR 10.244.<i>.0/24 and its own xcnid (pins under " LAB_PIN_ROOT "/n<i>).\n"
 		   "The nodes share an underlay: bridge " LAB_UL_BRIDGE " in netns " LAB_UL_NETNS ", node i plugged\n"
@@ -166,6 +167,9 @@ static void usage_up(FILE *f)
 		   "30000-32767): apply gives a NodePort Service's ports a free nodePort from it and\n"
 		   "refuses one outside it; NodePorts are served on every node's " LAB_UL_DEV " address\n"
 		   "(xcnictl lab probe outside NODE PORT/PROTO tries one from the outside).\n"
+		   "--node-port-mode snat|dsr (with --kube-proxy none): how a node sends an outside\n"
+		   "request to another node's backend, xcnid's --node-port-mode: snat (default) or\n"
+		   "dsr (the backend's node answers the client itself). Kept in lab.json.\n"
 		   "Behind the switch, " LAB_UL_NETNS " routes (" LAB_UL_GW ", every node's default\n"
 		   "gateway) to the outside: netns " LAB_OUT_NETNS ", " LAB_OUT_IP ", whose listener\n"
 		   "(80/tcp, 53/udp) answers \"outside ADDR\" with the source address it saw. It routes\n"
@@ -188,6 +192,7 @@ static int up_args(int argc, char **argv, unsigned long *nodes, bool *dns, bool 
 	static const struct option lo[] = {
 		{ "ip-family", required_argument, NULL, 'f' },
 		{ "node-port-range", required_argument, NULL, 'r' },
+		{ "node-port-mode", required_argument, NULL, 'm' },
 		{ "nodes", required_argument, NULL, 'n' },
 		{ "dns", no_argument, NULL, 'd' },
 		{ "kube-proxy", required_argument, NULL, 'k' },
@@ -224,6 +229,13 @@ static int up_args(int argc, char **argv, unsigned long *nodes, bool *dns, bool 
 			}
 			*kp_none = !strcmp(optarg, "none");
 			break;
+		case 'm':
+			if (strcmp(optarg, "snat") && strcmp(optarg, "dsr")) {
+				fprintf(stderr, "lab up: --node-port-mode %s: snat or dsr\n", optarg);
+				return 2;
+			}
+			lab->np_dsr = !strcmp(optarg, "dsr");
+			break;
 		case 'r':
 			if (svc_nodeport_range_parse(optarg, &lab->np_min, &lab->np_max)) {
 				fprintf(stderr, "lab up: --node-port-range %s: MIN-MAX, 1 <= MIN <= MAX "
@@ -244,6 +256,10 @@ static int up_args(int argc, char **argv, unsigned long *nodes, bool *dns, bool 
 		fprintf(stderr, "lab up: --kube-proxy none with --ip-family %s: xcnid does not translate "
 				"IPv6 Services yet (issue 14); use --kube-proxy iptables (ip6tables) or "
 				"--ip-family ipv4\n", lab_family_word(lab->family));
+		return 2;
+	}
+	if (lab->np_dsr && !*kp_none) {
+		fprintf(stderr, "lab up: --node-port-mode dsr is xcnid's, with --kube-proxy none\n");
 		return 2;
 	}
 	return -1;
@@ -431,6 +447,7 @@ static int get_json(struct lab *lab)
 	json_object_set_new(root, "kubeProxy", json_string(lab->kube_proxy_none ? "none" : "iptables"));
 	json_object_set_new(root, "nodePortRange", json_sprintf("%u-%u", lab->np_min, lab->np_max));
 	json_object_set_new(root, "ipFamily", json_string(lab_family_word(lab->family)));
+	json_object_set_new(root, "nodePortMode", json_string(lab->np_dsr ? "dsr" : "snat"));
 	if (lab->outside)
 		json_object_set_new(root, "outside",
 				    json_pack("{s:s,s:s,s:i,s:b}", "netns", LAB_OUT_NETNS, "ip",

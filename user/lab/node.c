@@ -237,6 +237,10 @@ int lab_node_start(struct lab *lab, unsigned int i, const char *xcnid, const cha
 		argv[a++] = "--kube-proxy-replacement";
 		argv[a++] = "--node-port-range";
 		argv[a++] = nprange;
+		if (lab->np_dsr) {
+			argv[a++] = "--node-port-mode";
+			argv[a++] = "dsr";
+		}
 	}
 	argv[a] = NULL;
 	/* An agent translating Services in BPF does it at the sockets of the node's pods too. */

@@ -120,6 +120,7 @@ int lab_state_save(const struct lab *lab)
 	json_object_set_new(root, "kubeProxy", json_string(lab->kube_proxy_none ? "none" : "iptables"));
 	json_object_set_new(root, "nodePortRange", json_sprintf("%u-%u", lab->np_min, lab->np_max));
 	json_object_set_new(root, "ipFamily", json_string(lab_family_word(lab->family)));
+	json_object_set_new(root, "nodePortMode", json_string(lab->np_dsr ? "dsr" : "snat"));
 	json_object_set_new(root, "outsideServer", proc_json(&lab->outside_server));
 	for (size_t i = 0; i < lab->nnodes; i++) {
 		const struct lab_node *n = &lab->nodes[i];
@@ -193,6 +194,7 @@ static int state_load(struct lab *lab, json_t *root)
 	lab->outside = json_is_true(json_object_get(root, "outside"));
 	/* A lab.json from before the field: kube-proxy's iptables mode, the only one then. */
 	lab->kube_proxy_none = !strcmp(json_string_value(json_object_get(root, "kubeProxy")) ?: "", "none");
+	lab->np_dsr = !strcmp(json_string_value(json_object_get(root, "nodePortMode")) ?: "", "dsr");
 	/* A lab.json from before the field: the API server's default range. */
 	if (svc_nodeport_range_parse(json_string_value(json_object_get(root, "nodePortRange")) ?: "",
 				     &lab->np_min, &lab->np_max)) {

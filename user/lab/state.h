@@ -89,6 +89,7 @@ struct lab {
 	 * apply allocates nodePorts and what it accepts; the agents get it too.
 	 */
 	uint16_t np_min, np_max;
+	bool np_dsr; /* lab up --node-port-mode dsr: every xcnid's --node-port-mode */
 	struct lab_proc outside_server; /* the listener in xcl-out */
 	int lock_fd;
 	size_t nnodes;

@@ -1,0 +1,162 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * NodePort DSR through Geneve (xcnid --node-port-mode dsr). The node that
+ * takes a request for an external frontend and sends it to a backend on
+ * another node keeps the client's address (DNAT only) and tells the
+ * backend's node the frontend in a Geneve option of our own class
+ * (struct xcni_geneve_dsr). That node records the frontend with the flow's
+ * conntrack entry (its own reverse-NAT index for it), so the backend's
+ * replies get the frontend as source in its from_pod and leave by its own
+ * underlay, straight to the client.
+ *
+ * Its own header, beside encap.h: the plain encapsulation stays as it is.
+ */
+#ifndef XCNI_DSR_H
+#define XCNI_DSR_H
+
+#include <stddef.h>
+
+#include "encap.h"
+#include "lb.h"
+#include "maps.h"
+
+/* Options walked in a header with its critical bit set: more is a drop (one
+ * beyond them could be an unknown critical one). */
+#define GENEVE_OPTS_WALK 8
+
+/* What DSR encapsulation writes after the outer Ethernet header: these,
+ * then the inner Ethernet header (two stores: the frame stays small). */
+struct outer_hdrs_dsr {
+	struct iphdr ip;
+	struct udphdr udp;
+	struct geneve_hdr gnv;
+	struct xcni_geneve_dsr opt;
+};
+
+_Static_assert(sizeof(struct xcni_geneve_dsr) == 24, "the DSR option is 6 words");
+_Static_assert(sizeof(struct outer_hdrs_dsr) + sizeof(struct ethhdr) == XCNI_ENCAP_DSR_LEN,
+	       "DSR encapsulation is 74 bytes");
+
+/*
+ * geneve_encap with the DSR option for the IPv4 frontend the client asked
+ * for (st->orig's destination), node_vni this node's address << 32 | VNI,
+ * between the Geneve header and the inner Ethernet (the
+ * header's option length 6 words, its critical bit set). 0 or a drop
+ * reason; packet pointers are stale afterwards. A function of its own: its
+ * frame sits on top of from_overlay's, which is near the verifier's limit.
+ */
+static __attribute__((noinline)) int geneve_encap_dsr(struct __sk_buff *skb,
+						       const struct encap_in *in,
+						       const struct lb_state *st, __u32 tunnel_ip,
+						       __u64 node_vni)
+{
+	__u64 flags = BPF_F_ADJ_ROOM_FIXED_GSO | BPF_F_ADJ_ROOM_ENCAP_L3_IPV4 |
+		      BPF_F_ADJ_ROOM_ENCAP_L4_UDP | BPF_F_ADJ_ROOM_ENCAP_L2_ETH |
+		      BPF_F_ADJ_ROOM_ENCAP_L2(ETH_HLEN);
+	struct outer_hdrs_dsr h = {};
+	__u16 inner_len = in->inner_len;
+	__u32 node_ip = node_vni >> 32, vni = node_vni & 0xffffff;
+
+	h.opt.opt_class = bpf_htons(XCNI_GENEVE_OPT_CLASS);
+	h.opt.type = XCNI_GENEVE_OPT_DSR;
+	h.opt.len = (sizeof(h.opt) - 4) / 4;
+	h.opt.family = XCNI_AF_INET;
+	h.opt.proto = st->orig.proto;
+	h.opt.port = st->orig.dport;
+	__builtin_memcpy(h.opt.addr, &st->orig.daddr, 4);
+	h.ip.version = 4;
+	h.ip.ihl = 5;
+	h.ip.tos = in->tos;
+	h.ip.tot_len = bpf_htons(inner_len + XCNI_ENCAP_DSR_LEN);
+	h.ip.frag_off = bpf_htons(0x4000);
+	h.ip.ttl = 64;
+	h.ip.protocol = IPPROTO_UDP;
+	h.ip.saddr = node_ip;
+	h.ip.daddr = tunnel_ip;
+	h.ip.check = csum_fold(bpf_csum_diff(NULL, 0, (__be32 *)&h.ip, sizeof(h.ip), 0));
+	h.udp.source = bpf_htons(in->sport);
+	h.udp.dest = bpf_htons(XCNI_GENEVE_PORT);
+	h.udp.len = bpf_htons(inner_len + XCNI_ENCAP_DSR_LEN - sizeof(struct iphdr));
+	h.gnv.ver_optlen = sizeof(h.opt) / 4;
+	h.gnv.flags = XCNI_GENEVE_F_CRIT;
+	h.gnv.proto = bpf_htons(XCNI_GENEVE_PROTO_ETH);
+	h.gnv.vni_rsvd = bpf_htonl(vni << 8);
+
+	if (encap_room(skb, XCNI_ENCAP_DSR_LEN, flags) ||
+	    bpf_skb_store_bytes(skb, ETH_HLEN, &h, sizeof(h), 0))
+		return XCNI_DROP_ENCAP;
+	/* The inner Ethernet: the packet's own addresses (in->macs, in order). */
+	__builtin_memcpy(h.opt.addr, in->macs, 2 * ETH_ALEN);
+	*(__be16 *)(h.opt.addr + 2 * ETH_ALEN) = bpf_htons(ETH_P_IP);
+	if (bpf_skb_store_bytes(skb, ETH_HLEN + sizeof(h), h.opt.addr, sizeof(struct ethhdr), 0))
+		return XCNI_DROP_ENCAP;
+	return 0;
+}
+
+/*
+ * The options of a Geneve header whose critical bit is set (RFC 8926 3.4:
+ * the bit says at least one option is critical), optlen bytes at off: ours
+ * is read into *dsr (family 0 when absent). 0, or XCNI_DROP_BAD_GENEVE for an
+ * unknown critical option (the RFC's MUST drop), a list that does not add up
+ * to optlen, a malformed DSR option, or more options than are walked.
+ */
+static __always_inline int geneve_opts_read(struct __sk_buff *skb, __u32 off, __u32 optlen,
+					    struct xcni_geneve_dsr *dsr)
+{
+	struct {
+		__be16 cls;
+		__u8 type;
+		__u8 len;
+	} h;
+	__u32 pos = 0, dlen;
+
+	dsr->family = 0;
+	for (int i = 0; i < GENEVE_OPTS_WALK; i++) {
+		if (pos >= optlen)
+			return 0;
+		if (pos + 4 > optlen || bpf_skb_load_bytes(skb, off + pos, &h, sizeof(h)))
+			return XCNI_DROP_BAD_GENEVE;
+		dlen = (h.len & 0x1f) * 4;
+		if (pos + 4 + dlen > optlen)
+			return XCNI_DROP_BAD_GENEVE;
+		if (h.cls == bpf_htons(XCNI_GENEVE_OPT_CLASS) && h.type == XCNI_GENEVE_OPT_DSR) {
+			if (dlen != sizeof(*dsr) - 4 ||
+			    bpf_skb_load_bytes(skb, off + pos, dsr, sizeof(*dsr)) ||
+			    (dsr->family != XCNI_AF_INET && dsr->family != XCNI_AF_INET6))
+				return XCNI_DROP_BAD_GENEVE;
+		} else if (h.type & XCNI_GENEVE_OPT_CRIT) {
+			return XCNI_DROP_BAD_GENEVE;
+		}
+		pos += 4 + dlen;
+	}
+	return pos >= optlen ? 0 : XCNI_DROP_BAD_GENEVE;
+}
+
+/* The external frontend an option names, as this node's maps have it (EXT scope). */
+static __always_inline const struct xcni_svc *dsr_frontend(const struct xcni_geneve_dsr *o)
+{
+	struct xcni_svc_key k = {};
+
+	__builtin_memcpy(k.addr, o->addr, sizeof(k.addr));
+	k.port = o->port;
+	k.family = o->family;
+	k.proto = o->proto;
+	k.scope = XCNI_SCOPE_EXT;
+	return bpf_map_lookup_elem(&xcni_svc, &k);
+}
+
+/*
+ * A source the sending node may speak for with a DSR option: a client
+ * outside the cluster (no ipcache entry, or one that is neither a pod nor
+ * a node, and no endpoint of this node). Never a pod or a node: those a
+ * node does not speak for.
+ */
+static __always_inline int dsr_client_ok(const struct xcni_ipcache_val *sipc, const __u32 *saddr)
+{
+	if (sipc && (sipc->tunnel_ip || (sipc->flags & XCNI_IPC_POD) ||
+		     sipc->identity == XCNI_ID_HOST || sipc->identity == XCNI_ID_REMOTE_NODE))
+		return 0;
+	return !bpf_map_lookup_elem(&xcni_endpoints, saddr);
+}
+
+#endif
