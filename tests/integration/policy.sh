@@ -233,4 +233,33 @@ gen_waits_for_lock() {
 	[ "$order" = after ]
 }
 check "a generation is recorded under the pin directory's lock" gen_waits_for_lock
+
+# --sync-delay: changes arriving within the window of a first one are compiled
+# and written as one generation; with 0 each is its own. Three Namespaces put
+# 0.1 s apart, then the generation token; the agent restarted on its pins
+# with the delay under test (the pods keep their programs meanwhile).
+gens_for_three_puts() { # DELAY_MS: GENS, how many generations the puts made
+	local before i
+	kill "$XCNID_PID" && wait "$XCNID_PID" 2>/dev/null
+	start_xcnid "$PIN" --pod-cidr "$SUBNET.0/24" --node-name n1 --manifests "$M" \
+		--sync-delay "$1" -v && wait_xcnid_ready >/dev/null || return 1
+	sync_gen >/dev/null || return 1
+	before=$(grep -c 'generation [0-9]* applied' "/tmp/xcnid-$XCT_TAG.log")
+	for i in 1 2 3; do
+		printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: sd%s-%s}\n' "$1" "$i" |
+			put "sd$1-$i.yaml"
+		sleep 0.1
+	done
+	sync_gen >/dev/null || return 1
+	GENS=$(($(grep -c 'generation [0-9]* applied' "/tmp/xcnid-$XCT_TAG.log") - before))
+	echo "generations: $GENS"
+}
+# Not in $(...): the restarted agent's PID must reach this shell (cleanup).
+one_window() { gens_for_three_puts 1000 && [ "$GENS" = 1 ]; }
+no_window() { gens_for_three_puts 0 && [ "$GENS" -ge 3 ]; }
+check "--sync-delay 0: three changes 0.1 s apart are three generations" no_window
+check "--sync-delay 1000: the same three changes are one generation" one_window
+rm -f "$M"/sd*.yaml
+check "--sync-delay: bad value refused, exit 2" \
+	bash -c "! '$BUILD/xcnid' --sync-delay 1001 >/dev/null 2>&1; '$BUILD/xcnid' --sync-delay 1001 >/dev/null 2>&1; [ \$? = 2 ]"
 finish
