@@ -2,7 +2,7 @@
 /*
  * conn_rate: new TCP connections per second, for bench/policy.sh.
  *
- *   conn_rate server -b ADDR -p PORT [-s BYTES]
+ *   conn_rate server -b ADDR -p PORT [-s BYTES]     (ADDR: numeric IPv4 or IPv6)
  *       Accepts connections one after another. For each: reads BYTES (the
  *       request), writes BYTES back, waits for the peer's FIN, closes.
  *       Runs until killed.
@@ -101,16 +101,37 @@ static int xfer(int fd, char *buf, size_t len, int sending)
 	return 0;
 }
 
-static int run_server(const struct sockaddr_in *sa, size_t bytes)
+/* A numeric IPv4 or IPv6 address (no name lookups: the benchmarks pass pod
+ * addresses) and a port into *ss; returns its length, 0 if addr is neither. */
+static socklen_t parse_addr(const char *addr, long port, struct sockaddr_storage *ss)
 {
-	int one = 1, lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, addr, &s4->sin_addr) == 1) {
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons((unsigned short)port);
+		return sizeof(*s4);
+	}
+	if (inet_pton(AF_INET6, addr, &s6->sin6_addr) == 1) {
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((unsigned short)port);
+		return sizeof(*s6);
+	}
+	return 0;
+}
+
+static int run_server(const struct sockaddr_storage *sa, socklen_t salen, size_t bytes)
+{
+	int one = 1, lfd = socket(sa->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	char buf[MAX_BYTES];
 
 	if (lfd < 0 || setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0) {
 		perror("conn_rate: socket");
 		return 1;
 	}
-	if (bind(lfd, (const struct sockaddr *)sa, sizeof(*sa)) < 0 || listen(lfd, 1024) < 0) {
+	if (bind(lfd, (const struct sockaddr *)sa, salen) < 0 || listen(lfd, 1024) < 0) {
 		perror("conn_rate: bind/listen");
 		return 1;
 	}
@@ -158,17 +179,17 @@ static unsigned long long pct(const unsigned long long *v, long n, double p)
 }
 
 /* One connection: connect, request, response, close. 0 or -errno (what failed in *what). */
-static int one_conn(const struct sockaddr_in *sa, char *buf, size_t bytes, int timeout,
+static int one_conn(const struct sockaddr_storage *sa, socklen_t salen, char *buf, size_t bytes, int timeout,
 		    const char **what)
 {
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), r;
+	int fd = socket(sa->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0), r;
 
 	*what = "socket";
 	if (fd < 0)
 		return -errno;
 	r = set_timeouts(fd, timeout);
 	*what = "connect";
-	if (!r && connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) < 0)
+	if (!r && connect(fd, (const struct sockaddr *)sa, salen) < 0)
 		r = -errno;
 	if (!r) {
 		*what = "request";
@@ -184,7 +205,7 @@ static int one_conn(const struct sockaddr_in *sa, char *buf, size_t bytes, int t
 	return r;
 }
 
-static int run_client(const struct sockaddr_in *sa, long secs, long warmup, size_t bytes,
+static int run_client(const struct sockaddr_storage *sa, socklen_t salen, long secs, long warmup, size_t bytes,
 		      int timeout)
 {
 	unsigned long long *ns = NULL, t_start, t_end, t_warm;
@@ -203,7 +224,7 @@ static int run_client(const struct sockaddr_in *sa, long secs, long warmup, size
 
 		if (t0 >= t_end)
 			break;
-		r = one_conn(sa, buf, bytes, timeout, &what);
+		r = one_conn(sa, salen, buf, bytes, timeout, &what);
 		t1 = now_ns();
 		if (r) {
 			fprintf(stderr, "conn_rate: connection %ld: %s: %s\n", i, what, strerror(-r));
@@ -246,7 +267,8 @@ static int run_client(const struct sockaddr_in *sa, long secs, long warmup, size
 
 int main(int argc, char **argv)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET };
+	struct sockaddr_storage sa;
+	socklen_t salen;
 	const char *addr = NULL;
 	long port = 0, secs = 5, warmup = 1, bytes = 16, timeout = 5;
 	int server, opt;
@@ -287,12 +309,12 @@ int main(int argc, char **argv)
 	}
 	if (optind != argc || !addr || !port)
 		usage();
-	if (inet_pton(AF_INET, addr, &sa.sin_addr) != 1) {
-		fprintf(stderr, "conn_rate: bad IPv4 address '%s'\n", addr);
+	salen = parse_addr(addr, port, &sa);
+	if (!salen) {
+		fprintf(stderr, "conn_rate: bad address '%s' (an IPv4 or IPv6 address)\n", addr);
 		return 2;
 	}
-	sa.sin_port = htons((unsigned short)port);
 	signal(SIGPIPE, SIG_IGN);
-	return server ? run_server(&sa, (size_t)bytes) : run_client(&sa, secs, warmup,
+	return server ? run_server(&sa, salen, (size_t)bytes) : run_client(&sa, salen, secs, warmup,
 								     (size_t)bytes, (int)timeout);
 }

@@ -6,12 +6,16 @@
 # flannel's vxlan backend does it. See bench/README.md ("overlay").
 # Must run as root, after `make`.
 #
-#   bash bench/overlay.sh [-r ROUNDS] [-t SECONDS] [-n N] [-w WARMUP] [-U]
+#   bash bench/overlay.sh [-r ROUNDS] [-t SECONDS] [-n N] [-w WARMUP] [-f FAMILY] [-U]
 #
 #   -r  rounds; each round measures every setup once (default 3)
 #   -t  iperf3 duration per measurement, seconds (default 5)
 #   -n  ping-pong round trips per measurement (default 20000)
 #   -w  ping-pong warm-up round trips, not counted (default 2000)
+#   -f  ipv4 (default) or dual: the xcni pods get an IPv6 address too
+#       (fd00:10:244:N::/64, --pod-cidr6) and the columns xcni-gen6 and
+#       xcni-off6 measure the same pods over IPv6 (inside Geneve over the
+#       IPv4 underlay), in the same rounds
 #   -U  don't pin clients to CPU 0 and servers to CPU 1
 #
 # Per setup S (xcni-gen, xcni-off, vxlan), its own netns, same addresses:
@@ -39,16 +43,17 @@ XCNI_BIN=${XCNI_BIN:-$BUILD/xcni}
 BIN_DIR=$(dirname "$XCNI_BIN")
 CNI_DIR=${CNI_DIR:-/usr/lib/cni}
 CC=${CC:-gcc}
-ROUNDS=3 SECS=5 PP_N=20000 PP_WARMUP=2000 PIN_CPUS=1
+ROUNDS=3 SECS=5 PP_N=20000 PP_WARMUP=2000 PIN_CPUS=1 FAMILY=ipv4
 IPERF_PORT=5201 PP_PORT=7000
 
-usage() { sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
-while getopts "r:t:n:w:Uh" opt; do
+usage() { sed -n '2,35p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+while getopts "r:t:n:w:f:Uh" opt; do
 	case $opt in
 	r) ROUNDS=$OPTARG ;;
 	t) SECS=$OPTARG ;;
 	n) PP_N=$OPTARG ;;
 	w) PP_WARMUP=$OPTARG ;;
+	f) FAMILY=$OPTARG ;;
 	U) PIN_CPUS=0 ;;
 	*) usage ;;
 	esac
@@ -59,6 +64,7 @@ num_in "$ROUNDS" 1 20 || die "-r must be 1..20"
 num_in "$SECS" 1 60 || die "-t must be 1..60"
 num_in "$PP_N" 100 1000000 || die "-n must be 100..1000000"
 num_in "$PP_WARMUP" 0 1000000 || die "-w must be 0..1000000"
+[[ $FAMILY == ipv4 || $FAMILY == dual ]] || die "-f must be ipv4 or dual (got '$FAMILY')"
 need ip nsenter timeout taskset iperf3 python3 bridge "$CC"
 for b in "$XCNI_BIN" "$BIN_DIR/xcnid" "$BIN_DIR/xcnictl" "$CNI_DIR/bridge" "$CNI_DIR/host-local"; do
 	[[ -x $b ]] || die "$b not found (make first?)"
@@ -68,8 +74,12 @@ if ((PIN_CPUS)) && (($(nproc) >= 2)); then ON_CLIENT=(taskset -c 0) ON_SERVER=(t
 
 TAG=xov$$
 SETUPS=(xcni-gen xcni-off vxlan)
+# What a round measures: a setup's pods over IPv4 (its name), or over IPv6
+# (name + "6": the same pods, their IPv6 addresses; xcni only).
+LEGS=("${SETUPS[@]}")
+[[ $FAMILY == ipv4 ]] || LEGS=(xcni-gen xcni-gen6 xcni-off xcni-off6 vxlan)
 TMP=$(mktemp -d /tmp/$TAG.XXXXXX)
-declare -A IP=() # [S-N] pod address on node N
+declare -A IP=() # [S-N] pod address on node N ([S6-N]: its IPv6 address)
 PIDS=() # servers and agents, killed by PID
 ADDED=() # "S N" per pod a CNI ADD was tried for
 
@@ -144,23 +154,33 @@ add_pod() { # SETUP N: CNI ADD, records the address
 	ADDED+=("$s $n")
 	res=$(cni "$s" "$n" ADD 2>"$TMP/add.err") ||
 		{ cat "$TMP/add.err" >&2; echo "$res" >&2; die "$s: CNI ADD on node $n failed"; }
-	IP[$s-$n]=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["ips"][0]["address"].split("/")[0])' <<<"$res")
+	IP[$s-$n]=$(python3 -c 'import json,sys; print([i["address"].split("/")[0] for i in json.load(sys.stdin)["ips"] if ":" not in i["address"]][0])' <<<"$res") ||
+		die "$s: CNI ADD on node $n: no IPv4 address in the result: $res"
+	if [[ $FAMILY == dual && $s == xcni-* ]]; then
+		IP[${s}6-$n]=$(python3 -c 'import json,sys; print([i["address"].split("/")[0] for i in json.load(sys.stdin)["ips"] if ":" in i["address"]][0])' <<<"$res") ||
+			die "$s: CNI ADD on node $n: no IPv6 address in the result: $res"
+	fi
 	[[ $(ip -n "$(ns "$s" p$n)" -o link show eth0) == *"mtu 1450 "* ]] || die "$s: pod on node $n: eth0 MTU is not 1450"
 }
 
 build_xcni() {
-	local s=$1 mode=${1#xcni-} man=$TMP/$1-manifests n
+	local s=$1 mode=${1#xcni-} man=$TMP/$1-manifests n v6r="" routes="" v6a=()
 	[[ $mode == gen ]] && mode=generic
 	mkdir -p "$man"
 	underlay "$s"
 	for n in 1 2; do
+		if [[ $FAMILY == dual ]]; then
+			v6r=",[{\"subnet\":\"fd00:10:244:$n::/64\"}]"
+			routes='"routes":[{"dst":"0.0.0.0/0"},{"dst":"::/0"}],'
+			v6a=(--pod-cidr6 "fd00:10:244:$n::/64")
+		fi
 		cat >"$(conf "$s" $n)" <<-J
 		{"cniVersion":"1.0.0","name":"$TAG","type":"xcni","mtu":1450,"stateDir":"$TMP/$s-state$n",
-		 "pinDir":"$(pin "$s" $n)","ipam":{"type":"host-local","ranges":[[{"subnet":"10.244.$n.0/24"}]],
-		 "dataDir":"$TMP/$s-ipam$n"}}
+		 "pinDir":"$(pin "$s" $n)","ipam":{"type":"host-local","ranges":[[{"subnet":"10.244.$n.0/24"}]$v6r],
+		 $routes"dataDir":"$TMP/$s-ipam$n"}}
 		J
 		nsenter --net=/run/netns/"$(ns "$s" n$n)" "$BIN_DIR/xcnid" --pin-dir "$(pin "$s" $n)" \
-			--pod-cidr 10.244.$n.0/24 --node-name n$n --manifests "$man" --underlay-dev ul0 \
+			--pod-cidr 10.244.$n.0/24 "${v6a[@]}" --node-name n$n --manifests "$man" --underlay-dev ul0 \
 			--xdp-mode "$mode" >"$TMP/$s-xcnid$n.log" 2>&1 &
 		PIDS+=($!)
 	done
@@ -171,8 +191,13 @@ build_xcni() {
 	add_pod "$s" 1
 	add_pod "$s" 2
 	for n in 1 2; do
-		printf -- '---\napiVersion: v1\nkind: Node\nmetadata: {name: n%s}\nspec: {podCIDR: 10.244.%s.0/24}\nstatus: {addresses: [{type: InternalIP, address: 192.168.77.%s}]}\n' $n $n $n
-		printf -- '---\napiVersion: v1\nkind: Pod\nmetadata: {name: p%s, namespace: default}\nspec: {nodeName: n%s}\nstatus: {podIP: %s}\n' $n $n "${IP[$s-$n]}"
+		if [[ $FAMILY == dual ]]; then
+			printf -- '---\napiVersion: v1\nkind: Node\nmetadata: {name: n%s}\nspec: {podCIDR: 10.244.%s.0/24, podCIDRs: [10.244.%s.0/24, "fd00:10:244:%s::/64"]}\nstatus: {addresses: [{type: InternalIP, address: 192.168.77.%s}]}\n' $n $n $n $n $n
+			printf -- '---\napiVersion: v1\nkind: Pod\nmetadata: {name: p%s, namespace: default}\nspec: {nodeName: n%s}\nstatus: {podIP: %s, podIPs: [{ip: %s}, {ip: "%s"}]}\n' $n $n "${IP[$s-$n]}" "${IP[$s-$n]}" "${IP[${s}6-$n]}"
+		else
+			printf -- '---\napiVersion: v1\nkind: Node\nmetadata: {name: n%s}\nspec: {podCIDR: 10.244.%s.0/24}\nstatus: {addresses: [{type: InternalIP, address: 192.168.77.%s}]}\n' $n $n $n
+			printf -- '---\napiVersion: v1\nkind: Pod\nmetadata: {name: p%s, namespace: default}\nspec: {nodeName: n%s}\nstatus: {podIP: %s}\n' $n $n "${IP[$s-$n]}"
+		fi
 	done >"$man/cluster.yaml"
 	echo 1 >"$man/.xcni-generation"
 	for n in 1 2; do
@@ -213,22 +238,32 @@ build_vxlan() {
 }
 
 build() {
-	local s=$1 pid
+	local s=$1 pid l k port
+	local -a legs=("$s")
 	case $s in
 	xcni-*) build_xcni "$s" ;;
 	vxlan) build_vxlan ;;
 	esac
-	ip netns exec "$(ns "$s" p1)" ping -c 1 -W 2 "${IP[$s-2]}" >/dev/null ||
-		die "$s: the pod on node 1 cannot ping the pod on node 2 (${IP[$s-2]})"
-	ip netns exec "$(ns "$s" p2)" "${ON_SERVER[@]}" iperf3 -s -B "${IP[$s-2]}" -p $IPERF_PORT >"$TMP/$s-iperf3.log" 2>&1 &
-	pid=$!
-	PIDS+=("$pid")
-	wait_listen "$(ns "$s" p2)" $IPERF_PORT "$pid" || die "$s: iperf3 server did not start"
-	ip netns exec "$(ns "$s" p2)" "${ON_SERVER[@]}" "$PINGPONG" server -b "${IP[$s-2]}" -p $PP_PORT >"$TMP/$s-pp.log" 2>&1 &
-	pid=$!
-	PIDS+=("$pid")
-	wait_listen "$(ns "$s" p2)" $PP_PORT "$pid" || die "$s: pingpong server did not start"
-	say "$s: pod ${IP[$s-1]} (node 1) -> pod ${IP[$s-2]} (node 2) ready"
+	[[ -z ${IP[${s}6-2]:-} ]] || legs=("$s" "${s}6")
+	for l in "${legs[@]}"; do
+		# IPv6: the addresses may still be tentative (DAD) for a moment.
+		for k in 1 2 3 4 5; do
+			ip netns exec "$(ns "$s" p1)" ping -c 1 -W 2 "${IP[$l-2]}" >/dev/null && break
+			((k < 5)) || die "$l: the pod on node 1 cannot ping the pod on node 2 (${IP[$l-2]})"
+			sleep 1
+		done
+		port=0
+		[[ $l == "$s" ]] || port=1 # the IPv6 servers, one port up
+		ip netns exec "$(ns "$s" p2)" "${ON_SERVER[@]}" iperf3 -s -B "${IP[$l-2]}" -p $((IPERF_PORT + port)) >"$TMP/$l-iperf3.log" 2>&1 &
+		pid=$!
+		PIDS+=("$pid")
+		wait_listen "$(ns "$s" p2)" $((IPERF_PORT + port)) "$pid" || die "$l: iperf3 server did not start"
+		ip netns exec "$(ns "$s" p2)" "${ON_SERVER[@]}" "$PINGPONG" server -b "${IP[$l-2]}" -p $((PP_PORT + port)) >"$TMP/$l-pp.log" 2>&1 &
+		pid=$!
+		PIDS+=("$pid")
+		wait_listen "$(ns "$s" p2)" $((PP_PORT + port)) "$pid" || die "$l: pingpong server did not start"
+		say "$l: pod ${IP[$l-1]} (node 1) -> pod ${IP[$l-2]} (node 2) ready"
+	done
 }
 
 tx_bytes() { # what xcni on node 1 encapsulated to node 2 so far
@@ -241,17 +276,19 @@ for s in xcni-gen xcni-off; do TX0[$s]=$(tx_bytes "$s"); MOVED[$s]=0; done
 
 echo -e "round\tsetup\tgbps\tretrans\tp50_us\tp99_us" >"$TMP/results.tsv"
 for ((r = 0; r < ROUNDS; r++)); do
-	for ((i = 0; i < ${#SETUPS[@]}; i++)); do
-		s=${SETUPS[(i + r) % ${#SETUPS[@]}]}
-		a=$(ns "$s" p1)
-		timeout $((SECS + 30)) ip netns exec "$a" "${ON_CLIENT[@]}" iperf3 -c "${IP[$s-2]}" -p $IPERF_PORT \
+	for ((i = 0; i < ${#LEGS[@]}; i++)); do
+		s=${LEGS[(i + r) % ${#LEGS[@]}]}
+		a=$(ns "${s%6}" p1)
+		port=0
+		[[ $s != *6 ]] || port=1
+		timeout $((SECS + 30)) ip netns exec "$a" "${ON_CLIENT[@]}" iperf3 -c "${IP[$s-2]}" -p $((IPERF_PORT + port)) \
 			-t "$SECS" -J >"$TMP/iperf3.json" 2>&1 || { cat "$TMP/iperf3.json" >&2; die "$s: iperf3 failed"; }
 		read -r gbps retr bytes < <(python3 -c '
 import json, sys
 e = json.load(open(sys.argv[1]))["end"]
 print("%.3f %d %d" % (e["sum_received"]["bits_per_second"] / 1e9, e["sum_sent"].get("retransmits", 0), e["sum_received"]["bytes"]))' "$TMP/iperf3.json")
-		[[ $s == vxlan ]] || MOVED[$s]=$((MOVED[$s] + bytes))
-		pp=$(timeout 120 ip netns exec "$a" "${ON_CLIENT[@]}" "$PINGPONG" client -c "${IP[$s-2]}" -p $PP_PORT \
+		[[ $s == vxlan ]] || MOVED[${s%6}]=$((MOVED[${s%6}] + bytes))
+		pp=$(timeout 120 ip netns exec "$a" "${ON_CLIENT[@]}" "$PINGPONG" client -c "${IP[$s-2]}" -p $((PP_PORT + port)) \
 			-n "$PP_N" -w "$PP_WARMUP" -t 100) || die "$s: pingpong failed"
 		p50=$(sed -E 's/.*p50_us=([0-9.]+).*/\1/' <<<"$pp")
 		p99=$(sed -E 's/.*p99_us=([0-9.]+).*/\1/' <<<"$pp")
@@ -268,11 +305,13 @@ for s in xcni-gen xcni-off; do
 	say "$s: xcnictl tunnel list: $tx bytes encapsulated to n2 (iperf3 payload ${MOVED[$s]})"
 done
 
-python3 - "$TMP/results.tsv" "$ROUNDS" "$SECS" <<'PY'
+python3 - "$TMP/results.tsv" "$ROUNDS" "$SECS" "$FAMILY" <<'PY'
 import csv, statistics as st, sys
 rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
+dual = sys.argv[4] == "dual"
+legs = ("xcni-gen", "xcni-gen6", "xcni-off", "xcni-off6", "vxlan") if dual else ("xcni-gen", "xcni-off", "vxlan")
 med = {s: {k: st.median(float(r[k]) for r in rows if r["setup"] == s) for k in ("gbps", "p50_us", "p99_us")}
-       for s in ("xcni-gen", "xcni-off", "vxlan")}
+       for s in legs}
 print(f"\n{'setup':<18}{'Gbit/s':>10}{'p50 us':>10}{'p99 us':>10}")
 for s, m in med.items():
     print(f"{s:<18}{m['gbps']:>10.2f}{m['p50_us']:>10.2f}{m['p99_us']:>10.2f}")
@@ -292,4 +331,16 @@ for s in ("xcni-gen", "xcni-off"):
     l = m["p50_us"] / v["p50_us"]
     print(f"TARGET: {s} throughput >= 1.0x vxlan   ->  {t:.2f}x  {'MET' if t >= 1.0 else 'NOT MET'}")
     print(f"TARGET: {s} p50 latency <= 1.0x vxlan  ->  {l:.2f}x  {'MET' if l <= 1.0 else 'NOT MET'}")
+if dual:  # issue 14: IPv6 within 5% of IPv4, the same pods in the same run
+    print()
+    for s in ("xcni-gen", "xcni-off"):
+        m4, m6 = med[s], med[s + "6"]
+        print(f"{s + '6/' + s:<22}{m6['gbps'] / m4['gbps']:>9.2f}x{m6['p50_us'] / m4['p50_us']:>9.2f}x"
+              f"{m6['p99_us'] / m4['p99_us']:>9.2f}x")
+    for s in ("xcni-gen", "xcni-off"):
+        m4, m6 = med[s], med[s + "6"]
+        t = m6["gbps"] / m4["gbps"]
+        l = m6["p50_us"] / m4["p50_us"]
+        print(f"TARGET: {s}6 throughput >= 0.95x {s}    ->  {t:.2f}x  {'MET' if t >= 0.95 else 'NOT MET'}")
+        print(f"TARGET: {s}6 p50 latency <= 1.05x {s}   ->  {l:.2f}x  {'MET' if l <= 1.05 else 'NOT MET'}")
 PY

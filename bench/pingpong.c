@@ -2,7 +2,7 @@
 /*
  * pingpong: 1-byte TCP request/response latency, for bench/pod-throughput.sh.
  *
- *   pingpong server -b ADDR -p PORT
+ *   pingpong server -b ADDR -p PORT      (ADDR: numeric IPv4 or IPv6)
  *       Accepts connections one after another and echoes every byte back
  *       until the peer closes. Runs until killed.
  *
@@ -90,16 +90,37 @@ static int xfer(int fd, char *c, int send_first)
 	return 0;
 }
 
-static int run_server(struct sockaddr_in *sa)
+/* A numeric IPv4 or IPv6 address (no name lookups: the benchmarks pass pod
+ * addresses) and a port into *ss; returns its length, 0 if addr is neither. */
+static socklen_t parse_addr(const char *addr, long port, struct sockaddr_storage *ss)
+{
+	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, addr, &s4->sin_addr) == 1) {
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons((unsigned short)port);
+		return sizeof(*s4);
+	}
+	if (inet_pton(AF_INET6, addr, &s6->sin6_addr) == 1) {
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((unsigned short)port);
+		return sizeof(*s6);
+	}
+	return 0;
+}
+
+static int run_server(const struct sockaddr_storage *sa, socklen_t salen)
 {
 	int one = 1;
-	int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int lfd = socket(sa->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
 	if (lfd < 0 || setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0) {
 		perror("pingpong: socket");
 		return 1;
 	}
-	if (bind(lfd, (struct sockaddr *)sa, sizeof(*sa)) < 0 || listen(lfd, 8) < 0) {
+	if (bind(lfd, (const struct sockaddr *)sa, salen) < 0 || listen(lfd, 8) < 0) {
 		perror("pingpong: bind/listen");
 		return 1;
 	}
@@ -144,10 +165,11 @@ static unsigned long long pct(const unsigned long long *v, long n, double p)
 	return v[rank - 1];
 }
 
-static int run_client(struct sockaddr_in *sa, long n, long warmup, int timeout)
+static int run_client(const struct sockaddr_storage *sa, socklen_t salen, long n, long warmup,
+		      int timeout)
 {
 	unsigned long long *ns = calloc((size_t)n, sizeof(*ns));
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int fd = socket(sa->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	double sum = 0;
 	char c = 'x';
 
@@ -158,7 +180,7 @@ static int run_client(struct sockaddr_in *sa, long n, long warmup, int timeout)
 	alarm((unsigned)timeout); /* default action: terminate */
 	set_rcvtimeo(fd, timeout);
 	set_nodelay(fd);
-	if (connect(fd, (struct sockaddr *)sa, sizeof(*sa)) < 0) {
+	if (connect(fd, (const struct sockaddr *)sa, salen) < 0) {
 		perror("pingpong: connect");
 		return 1;
 	}
@@ -193,7 +215,8 @@ static int run_client(struct sockaddr_in *sa, long n, long warmup, int timeout)
 
 int main(int argc, char **argv)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET };
+	struct sockaddr_storage sa;
+	socklen_t salen;
 	const char *addr = NULL;
 	long port = 0, n = 20000, warmup = 1000, timeout = 60;
 	int server, opt;
@@ -231,11 +254,11 @@ int main(int argc, char **argv)
 	}
 	if (optind != argc || !addr || !port)
 		usage();
-	if (inet_pton(AF_INET, addr, &sa.sin_addr) != 1) {
-		fprintf(stderr, "pingpong: bad IPv4 address '%s'\n", addr);
+	salen = parse_addr(addr, port, &sa);
+	if (!salen) {
+		fprintf(stderr, "pingpong: bad address '%s' (an IPv4 or IPv6 address)\n", addr);
 		return 2;
 	}
-	sa.sin_port = htons((unsigned short)port);
 	signal(SIGPIPE, SIG_IGN);
-	return server ? run_server(&sa) : run_client(&sa, n, warmup, (int)timeout);
+	return server ? run_server(&sa, salen) : run_client(&sa, salen, n, warmup, (int)timeout);
 }

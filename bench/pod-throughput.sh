@@ -4,12 +4,17 @@
 # Same-node pod-to-pod throughput and latency: xcni vs bridge vs ptp.
 # See bench/README.md.  Must run as root.
 #
-#   bash bench/pod-throughput.sh [-r ROUNDS] [-t SECONDS] [-n N] [-w WARMUP] [-U]
+#   bash bench/pod-throughput.sh [-r ROUNDS] [-t SECONDS] [-n N] [-w WARMUP] [-c SECS] [-f FAMILY] [-U]
 #
 #   -r  rounds; each round measures every setup once (default 3)
 #   -t  iperf3 duration per measurement, seconds (default 5)
 #   -n  ping-pong round trips per measurement (default 20000)
 #   -w  ping-pong warm-up round trips, not counted (default 2000)
+#   -c  conn_rate (connect, 1-byte request/response, close) seconds per
+#       measurement, 0 = skip (default 2)
+#   -f  ipv4 (default) or dual: dual gives the xcni and bridge pods an IPv6
+#       address too (host-local, a /64 each) and adds the columns xcni6 and
+#       bridge6: the same pods over IPv6, measured in the same rounds
 #   -U  don't pin clients to CPU 0 and servers to CPU 1 (default: pinned,
 #       when the machine has 2+ CPUs)
 #
@@ -31,18 +36,22 @@ SECS=5
 PP_N=20000
 PP_WARMUP=2000
 PIN_CPUS=1
+CR_SECS=2
+FAMILY=ipv4
 
 usage() {
-	sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//' >&2
+	sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 }
 
-while getopts "r:t:n:w:Uh" opt; do
+while getopts "r:t:n:w:c:f:Uh" opt; do
 	case $opt in
 	r) ROUNDS=$OPTARG ;;
 	t) SECS=$OPTARG ;;
 	n) PP_N=$OPTARG ;;
 	w) PP_WARMUP=$OPTARG ;;
+	c) CR_SECS=$OPTARG ;;
+	f) FAMILY=$OPTARG ;;
 	U) PIN_CPUS=0 ;;
 	*) usage ;;
 	esac
@@ -57,6 +66,8 @@ num_in "$ROUNDS" 1 20 || die "-r must be 1..20 (got '$ROUNDS')"
 num_in "$SECS" 1 60 || die "-t must be 1..60 (got '$SECS')"
 num_in "$PP_N" 100 1000000 || die "-n must be 100..1000000 (got '$PP_N')"
 num_in "$PP_WARMUP" 0 1000000 || die "-w must be 0..1000000 (got '$PP_WARMUP')"
+num_in "$CR_SECS" 0 60 || die "-c must be 0..60 (got '$CR_SECS')"
+[[ $FAMILY == ipv4 || $FAMILY == dual ]] || die "-f must be ipv4 or dual (got '$FAMILY')"
 need ip nsenter timeout taskset iperf3 python3 "$CC"
 for p in bridge ptp host-local; do
 	[[ -x $CNI_DIR/$p ]] || die "reference plugin not found: $CNI_DIR/$p"
@@ -79,16 +90,26 @@ fi
 mkdir -p "$BUILD"
 PINGPONG=$BUILD/pingpong
 $CC -O2 -std=gnu11 -Wall -Wextra -Werror -o "$PINGPONG" "$HERE/pingpong.c"
+CONN_RATE=$BUILD/conn_rate
+$CC -O2 -std=gnu11 -Wall -Wextra -Werror -o "$CONN_RATE" "$HERE/conn_rate.c"
 
 PREFIX="xpt$$"
 SETUPS=(xcni bridge ptp)
 declare -A SUBNET=([xcni]=10.99.32.0/24 [bridge]=10.99.33.0/24 [ptp]=10.99.34.0/24)
+# IPv6 (-f dual): xcni and bridge only (ptp stays the IPv4 reference).
+declare -A SUBNET6=()
+[[ $FAMILY == ipv4 ]] || SUBNET6=([xcni]=fd00:99:32::/64 [bridge]=fd00:99:33::/64)
+# What one round measures: a setup's pods over IPv4 ("xcni"), or over IPv6
+# ("xcni6", the same pods, their IPv6 addresses).
+LEGS=(xcni bridge ptp)
+[[ $FAMILY == ipv4 ]] || LEGS=(xcni xcni6 bridge bridge6 ptp)
 declare -A BIN=([xcni]=$XCNI_BIN [bridge]=$CNI_DIR/bridge [ptp]=$CNI_DIR/ptp)
-declare -A IP=()     # [setup-pod] -> pod address
+declare -A IP=()     # [leg-pod] -> pod address (leg xcni: IPv4, xcni6: IPv6)
 CNI_PATH_DIRS=$CNI_DIR
 [[ $(dirname "$XCNI_BIN") == "$CNI_DIR" ]] || CNI_PATH_DIRS="$CNI_DIR:$(dirname "$XCNI_BIN")"
-IPERF_PORT=5201
+IPERF_PORT=5201 # IPv6 servers: port + 1
 PP_PORT=7007
+CR_PORT=7107
 
 TMP=""
 PIN=/sys/fs/bpf/$PREFIX
@@ -141,7 +162,11 @@ TMP=$(mktemp -d /tmp/xcni-bench-tput.XXXXXX)
 
 # Same host-local IPAM shape for all three: a /24 each in 10.99.32.0/20, own
 # dataDir, gateway .1 (the default). MTU 1500 everywhere.
-ipam() { echo "{\"type\":\"host-local\",\"ranges\":[[{\"subnet\":\"${SUBNET[$1]}\"}]],\"dataDir\":\"$TMP/ipam-$1\"}"; }
+ipam() {
+	local v6=""
+	[[ -z ${SUBNET6[$1]:-} ]] || v6=",[{\"subnet\":\"${SUBNET6[$1]}\"}]"
+	echo "{\"type\":\"host-local\",\"ranges\":[[{\"subnet\":\"${SUBNET[$1]}\"}]$v6],\"dataDir\":\"$TMP/ipam-$1\"}"
+}
 cat >"$TMP/xcni.conf" <<EOF
 {"cniVersion":"1.0.0","name":"$PREFIX-xcni","type":"$(basename "$XCNI_BIN")","mtu":1500,"stateDir":"$TMP/xcni-state","pinDir":"$PIN","ipam":$(ipam xcni)}
 EOF
@@ -169,14 +194,17 @@ wait_listen() { # wait_listen NETNS PORT PID
 
 # build_setup SETUP: node netns, two pod netns wired by CNI ADD, servers in pod b.
 build_setup() {
-	local s=$1 node p res pid
+	local s=$1 node p res pid v6 l port fam
+	local -a legs=("$s")
 	node=$(node_ns "$s")
 	add_ns "$node" || die "$s: creating netns $node failed"
 	if [[ $s == xcni ]]; then
 		[[ ! -e $PIN ]] || die "$s: pin dir $PIN already exists"
 		PIN_OURS=1
+		v6=()
+		[[ -z ${SUBNET6[xcni]:-} ]] || v6=(--pod-cidr6 "${SUBNET6[xcni]}")
 		nsenter --net="/var/run/netns/$node" "$XCNID_BIN" --pin-dir "$PIN" \
-			--pod-cidr "${SUBNET[xcni]}" >"$TMP/xcnid.log" 2>&1 &
+			--pod-cidr "${SUBNET[xcni]}" "${v6[@]}" >"$TMP/xcnid.log" 2>&1 &
 		XCNID_PID=$!
 		for _ in $(seq 100); do
 			[[ -e $PIN/prog_to_pod ]] && break
@@ -190,25 +218,47 @@ build_setup() {
 		ADDED+=("$s $p")
 		res=$(cni ADD "$s" "$p" 2>"$TMP/add.err") ||
 			{ cat "$TMP/add.err" >&2; [[ -z $res ]] || echo "$res" >&2; die "$s: CNI ADD pod $p failed"; }
-		IP[$s-$p]=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["ips"][0]["address"].split("/")[0])' <<<"$res") ||
-			die "$s: CNI ADD pod $p: no address in the result: $res"
+		IP[$s-$p]=$(python3 -c 'import json,sys; print([i["address"].split("/")[0] for i in json.load(sys.stdin)["ips"] if ":" not in i["address"]][0])' <<<"$res") ||
+			die "$s: CNI ADD pod $p: no IPv4 address in the result: $res"
+		if [[ -n ${SUBNET6[$s]:-} ]]; then
+			IP[${s}6-$p]=$(python3 -c 'import json,sys; print([i["address"].split("/")[0] for i in json.load(sys.stdin)["ips"] if ":" in i["address"]][0])' <<<"$res") ||
+				die "$s: CNI ADD pod $p: no IPv6 address in the result: $res"
+			legs=("$s" "${s}6")
+		fi
 		[[ $(ip -n "$(pod_ns "$s" "$p")" -o link show eth0) == *"mtu 1500 "* ]] ||
 			die "$s: pod $p eth0 MTU is not 1500"
 	done
-	ip netns exec "$(pod_ns "$s" a)" ping -c 1 -W 2 "${IP[$s-b]}" >/dev/null ||
-		die "$s: pod a cannot ping pod b (${IP[$s-b]})"
-
-	ip netns exec "$(pod_ns "$s" b)" "${ON_SERVER[@]}" iperf3 -s -B "${IP[$s-b]}" -p $IPERF_PORT >"$TMP/$s-iperf3-srv.log" 2>&1 &
-	pid=$!
-	SERVER_PIDS+=("$pid")
-	wait_listen "$(pod_ns "$s" b)" $IPERF_PORT "$pid" ||
-		{ cat "$TMP/$s-iperf3-srv.log" >&2; die "$s: iperf3 server did not start"; }
-	ip netns exec "$(pod_ns "$s" b)" "${ON_SERVER[@]}" "$PINGPONG" server -b "${IP[$s-b]}" -p $PP_PORT >"$TMP/$s-pp-srv.log" 2>&1 &
-	pid=$!
-	SERVER_PIDS+=("$pid")
-	wait_listen "$(pod_ns "$s" b)" $PP_PORT "$pid" ||
-		{ cat "$TMP/$s-pp-srv.log" >&2; die "$s: pingpong server did not start"; }
-	say "$s: pods ${IP[$s-a]} -> ${IP[$s-b]} ready (node netns $node)"
+	# conn_rate's client closes first: TIME_WAIT piles up in pod a.
+	ip netns exec "$(pod_ns "$s" a)" sysctl -qw net.ipv4.ip_local_port_range="1024 65535" \
+		net.ipv4.tcp_tw_reuse=1 || die "$s: setting pod a's sysctls failed"
+	for l in "${legs[@]}"; do
+		# IPv6: the addresses may still be tentative (DAD) for a moment.
+		for fam in 1 2 3 4 5; do
+			ip netns exec "$(pod_ns "$s" a)" ping -c 1 -W 2 "${IP[$l-b]}" >/dev/null && break
+			((fam < 5)) || die "$l: pod a cannot ping pod b (${IP[$l-b]})"
+			sleep 1
+		done
+		port=0
+		[[ $l == "$s" ]] || port=1 # the IPv6 servers, one port up
+		ip netns exec "$(pod_ns "$s" b)" "${ON_SERVER[@]}" iperf3 -s -B "${IP[$l-b]}" -p $((IPERF_PORT + port)) >"$TMP/$l-iperf3-srv.log" 2>&1 &
+		pid=$!
+		SERVER_PIDS+=("$pid")
+		wait_listen "$(pod_ns "$s" b)" $((IPERF_PORT + port)) "$pid" ||
+			{ cat "$TMP/$l-iperf3-srv.log" >&2; die "$l: iperf3 server did not start"; }
+		ip netns exec "$(pod_ns "$s" b)" "${ON_SERVER[@]}" "$PINGPONG" server -b "${IP[$l-b]}" -p $((PP_PORT + port)) >"$TMP/$l-pp-srv.log" 2>&1 &
+		pid=$!
+		SERVER_PIDS+=("$pid")
+		wait_listen "$(pod_ns "$s" b)" $((PP_PORT + port)) "$pid" ||
+			{ cat "$TMP/$l-pp-srv.log" >&2; die "$l: pingpong server did not start"; }
+		if ((CR_SECS)); then
+			ip netns exec "$(pod_ns "$s" b)" "${ON_SERVER[@]}" "$CONN_RATE" server -b "${IP[$l-b]}" -p $((CR_PORT + port)) >"$TMP/$l-cr-srv.log" 2>&1 &
+			pid=$!
+			SERVER_PIDS+=("$pid")
+			wait_listen "$(pod_ns "$s" b)" $((CR_PORT + port)) "$pid" ||
+				{ cat "$TMP/$l-cr-srv.log" >&2; die "$l: conn_rate server did not start"; }
+		fi
+		say "$l: pods ${IP[$l-a]} -> ${IP[$l-b]} ready (node netns $node)"
+	done
 }
 
 metric_fwd_local() { # "packets bytes" xcni redirected pod-to-pod so far
@@ -235,12 +285,14 @@ xcni_bytes=0 # TCP payload iperf3 delivered through xcni, all rounds
 
 # Rounds: every setup once per round, the order rotating, so machine noise
 # (other jobs, CPU frequency) is spread over all three.
-echo -e "round\tsetup\tgbps\tretrans\tp50_us\tp99_us" >"$TMP/results.tsv"
+echo -e "round\tsetup\tgbps\tretrans\tp50_us\tp99_us\tconn_rate\tconn_p50_us" >"$TMP/results.tsv"
 for ((r = 0; r < ROUNDS; r++)); do
-	for ((i = 0; i < ${#SETUPS[@]}; i++)); do
-		s=${SETUPS[(i + r) % ${#SETUPS[@]}]}
-		a=$(pod_ns "$s" a)
-		timeout $((SECS + 30)) ip netns exec "$a" "${ON_CLIENT[@]}" iperf3 -c "${IP[$s-b]}" -p $IPERF_PORT \
+	for ((i = 0; i < ${#LEGS[@]}; i++)); do
+		s=${LEGS[(i + r) % ${#LEGS[@]}]}
+		a=$(pod_ns "${s%6}" a)
+		port=0
+		[[ $s != *6 ]] || port=1
+		timeout $((SECS + 30)) ip netns exec "$a" "${ON_CLIENT[@]}" iperf3 -c "${IP[$s-b]}" -p $((IPERF_PORT + port)) \
 			-t "$SECS" -J >"$TMP/iperf3.json" 2>&1 ||
 			{ cat "$TMP/iperf3.json" >&2; die "$s: iperf3 client failed (round $((r + 1)))"; }
 		read -r gbps retr bytes < <(python3 -c '
@@ -249,14 +301,23 @@ e = json.load(open(sys.argv[1]))["end"]
 rx = e["sum_received"]
 print("%.3f %d %d" % (rx["bits_per_second"] / 1e9, e["sum_sent"].get("retransmits", 0), rx["bytes"]))' "$TMP/iperf3.json") || true
 		[[ $bytes =~ ^[0-9]+$ ]] || die "$s: cannot parse iperf3 output (round $((r + 1)))"
-		[[ $s != xcni ]] || xcni_bytes=$((xcni_bytes + bytes))
-		pp=$(timeout 120 ip netns exec "$a" "${ON_CLIENT[@]}" "$PINGPONG" client -c "${IP[$s-b]}" -p $PP_PORT \
+		[[ ${s%6} != xcni ]] || xcni_bytes=$((xcni_bytes + bytes))
+		pp=$(timeout 120 ip netns exec "$a" "${ON_CLIENT[@]}" "$PINGPONG" client -c "${IP[$s-b]}" -p $((PP_PORT + port)) \
 			-n "$PP_N" -w "$PP_WARMUP" -t 100) || die "$s: pingpong client failed (round $((r + 1)))"
 		p50=$(sed -E 's/.*p50_us=([0-9.]+).*/\1/' <<<"$pp")
 		p99=$(sed -E 's/.*p99_us=([0-9.]+).*/\1/' <<<"$pp")
 		[[ $p50 =~ ^[0-9.]+$ && $p99 =~ ^[0-9.]+$ ]] || die "$s: cannot parse pingpong output: $pp"
-		printf '%d\t%s\t%s\t%s\t%s\t%s\n' $((r + 1)) "$s" "$gbps" "$retr" "$p50" "$p99" >>"$TMP/results.tsv"
-		say "round $((r + 1))/$ROUNDS $s: $gbps Gbit/s (retr $retr), RTT p50 $p50 us, p99 $p99 us"
+		crate=0 cp50=0
+		if ((CR_SECS)); then
+			cr=$(timeout $((CR_SECS + 40)) ip netns exec "$a" "${ON_CLIENT[@]}" "$CONN_RATE" client \
+				-c "${IP[$s-b]}" -p $((CR_PORT + port)) -d "$CR_SECS" -w 1 2>"$TMP/conn.err") ||
+				{ cat "$TMP/conn.err" >&2; die "$s: conn_rate client failed (round $((r + 1)))"; }
+			crate=$(sed -E 's/.*rate=([0-9.]+).*/\1/' <<<"$cr")
+			cp50=$(sed -E 's/.*p50_us=([0-9.]+).*/\1/' <<<"$cr")
+			[[ $crate =~ ^[0-9.]+$ && $cp50 =~ ^[0-9.]+$ ]] || die "$s: cannot parse conn_rate output: $cr"
+		fi
+		printf '%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' $((r + 1)) "$s" "$gbps" "$retr" "$p50" "$p99" "$crate" "$cp50" >>"$TMP/results.tsv"
+		say "round $((r + 1))/$ROUNDS $s: $gbps Gbit/s (retr $retr), RTT p50 $p50 us, p99 $p99 us, $crate conn/s"
 	done
 done
 
@@ -269,11 +330,11 @@ fwd=$((fwd_pk1 - fwd_pk0))
 ((fwd_by1 - fwd_by0 >= xcni_bytes)) ||
 	die "xcni: fwd-local counted $((fwd_by1 - fwd_by0)) bytes, iperf3 moved $xcni_bytes: traffic did not take the eBPF redirect"
 
-python3 - "$TMP/results.tsv" "$BUILD/bench-pod-throughput.json" "$ROUNDS" "$SECS" "$PP_N" "$PP_WARMUP" "$PIN_CPUS" "$fwd" "$((fwd_by1 - fwd_by0))" "$xcni_bytes" <<'PY'
+python3 - "$TMP/results.tsv" "$BUILD/bench-pod-throughput.json" "$ROUNDS" "$SECS" "$PP_N" "$PP_WARMUP" "$PIN_CPUS" "$fwd" "$((fwd_by1 - fwd_by0))" "$xcni_bytes" "$CR_SECS" "$FAMILY" <<'PY'
 import csv, json, statistics, sys
-tsv, out, rounds, secs, n, warm, pinned, fwd, fwd_bytes, iperf_bytes = sys.argv[1:]
+tsv, out, rounds, secs, n, warm, pinned, fwd, fwd_bytes, iperf_bytes, cr_secs, family = sys.argv[1:]
 rows = list(csv.DictReader(open(tsv), delimiter="\t"))
-setups = ["xcni", "bridge", "ptp"]
+setups = ["xcni", "bridge", "ptp"] if family == "ipv4" else ["xcni", "xcni6", "bridge", "bridge6", "ptp"]
 res = {}
 for s in setups:
     rs = [r for r in rows if r["setup"] == s]
@@ -282,34 +343,54 @@ for s in setups:
         "throughput_gbps": statistics.median(float(r["gbps"]) for r in rs),
         "latency_p50_us": statistics.median(float(r["p50_us"]) for r in rs),
         "latency_p99_us": statistics.median(float(r["p99_us"]) for r in rs),
+        "conn_rate_per_s": statistics.median(float(r["conn_rate"]) for r in rs),
         "rounds": [{"round": int(r["round"]), "gbps": float(r["gbps"]),
                     "retransmits": int(r["retrans"]), "p50_us": float(r["p50_us"]),
-                    "p99_us": float(r["p99_us"])} for r in rs],
+                    "p99_us": float(r["p99_us"]), "conn_rate": float(r["conn_rate"]),
+                    "conn_p50_us": float(r["conn_p50_us"])} for r in rs],
     }
 keys = [("throughput_gbps", "tput"), ("latency_p50_us", "p50"), ("latency_p99_us", "p99")]
-ratio = {f"xcni/{b}": {k: res["xcni"][k] / res[b][k] for k, _ in keys} for b in ("bridge", "ptp")}
-xb = ratio["xcni/bridge"]
+if int(cr_secs):
+    keys.append(("conn_rate_per_s", "conn/s"))
+pairs = [("xcni", "bridge"), ("xcni", "ptp")]
+if family != "ipv4":
+    pairs += [("xcni6", "xcni"), ("xcni6", "bridge6"), ("bridge6", "bridge")]
+ratio = {f"{a}/{b}": {k: res[a][k] / res[b][k] for k, _ in keys} for a, b in pairs}
+def target(pair, key, op, lim, what):
+    v = ratio[pair][key]
+    return {"target": what, "value": v, "met": v >= lim if op == ">=" else v <= lim}
 targets = [
-    {"target": "throughput >= 1.15x bridge", "value": xb["throughput_gbps"],
-     "met": xb["throughput_gbps"] >= 1.15},
-    {"target": "p50 latency <= 0.85x bridge", "value": xb["latency_p50_us"],
-     "met": xb["latency_p50_us"] <= 0.85},
+    target("xcni/bridge", "throughput_gbps", ">=", 1.15, "xcni throughput >= 1.15x bridge"),
+    target("xcni/bridge", "latency_p50_us", "<=", 0.85, "xcni p50 latency <= 0.85x bridge"),
 ]
+if family != "ipv4":  # issue 14: IPv6 within 5% of IPv4; vs bridge as in IPv4
+    targets += [
+        target("xcni6/xcni", "throughput_gbps", ">=", 0.95, "xcni6 throughput >= 0.95x xcni"),
+        target("xcni6/xcni", "latency_p50_us", "<=", 1.05, "xcni6 p50 latency <= 1.05x xcni"),
+        target("xcni6/bridge6", "throughput_gbps", ">=", 1.0, "xcni6 throughput >= 1x bridge6"),
+        target("xcni6/bridge6", "latency_p50_us", "<=", 1.0, "xcni6 p50 latency <= 1x bridge6"),
+    ]
+    if int(cr_secs):
+        targets.append(target("xcni6/xcni", "conn_rate_per_s", ">=", 0.95,
+                              "xcni6 conn/s >= 0.95x xcni"))
 print()
-print(f"{'setup':<14}{'Gbit/s':>10}{'p50 us':>10}{'p99 us':>10}")
+print(f"{'setup':<16}{'Gbit/s':>10}{'p50 us':>10}{'p99 us':>10}" + (f"{'conn/s':>10}" if int(cr_secs) else ""))
 for s in setups:
     r = res[s]
-    print(f"{s:<14}{r['throughput_gbps']:>10.2f}{r['latency_p50_us']:>10.2f}{r['latency_p99_us']:>10.2f}")
+    print(f"{s:<16}{r['throughput_gbps']:>10.2f}{r['latency_p50_us']:>10.2f}{r['latency_p99_us']:>10.2f}"
+          + (f"{r['conn_rate_per_s']:>10.0f}" if int(cr_secs) else ""))
 for name, rt in ratio.items():
-    print(f"{name:<14}" + "".join(f"{rt[k]:>9.2f}x" for k, _ in keys))
+    print(f"{name:<16}" + "".join(f"{rt[k]:>9.2f}x" for k, _ in keys))
 print()
 for t in targets:
-    print(f"TARGET: xcni {t['target']:<28} ->  {t['value']:.2f}x  {'MET' if t['met'] else 'NOT MET'}")
+    print(f"TARGET: {t['target']:<34} ->  {t['value']:.2f}x  {'MET' if t['met'] else 'NOT MET'}")
 print(f"\n(median of {rounds} rounds; iperf3 1 TCP stream {secs} s, receiver rate; "
       f"1-byte TCP ping-pong RTT, {n} round trips after {warm} warm-up; "
-      f"xcni fwd-local packets: {fwd})")
+      + (f"conn_rate {cr_secs} s after 1 s warm-up; " if int(cr_secs) else "")
+      + f"xcni fwd-local packets: {fwd})")
 json.dump({
-    "rounds": int(rounds), "iperf3_seconds": int(secs),
+    "rounds": int(rounds), "iperf3_seconds": int(secs), "family": family,
+    "conn_rate_seconds": int(cr_secs),
     "cpus_pinned": pinned == "1",
     "pingpong": {"n": int(n), "warmup": int(warm), "unit": "us", "what": "round-trip time"},
     "xcni_fwd_local": {"packets": int(fwd), "bytes": int(fwd_bytes),

@@ -177,6 +177,7 @@ void v6ovl_event(const void *data);
 extern const struct CMUnitTest lb_tests[];
 extern const size_t nr_lb_tests;
 int lb_bench(void);
+int bench6(void); /* tests/bpf/v6.c: --bench's IPv6 row */
 
 /* tests/bpf/lb6.c: IPv6 Services in BPF, run after tests/bpf/v6.c on its endpoints. */
 extern const struct CMUnitTest lb6_tests[];

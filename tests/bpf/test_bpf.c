@@ -1690,7 +1690,7 @@ int main(int argc, char **argv)
 	if (argc > 1 && !strcmp(argv[1], "--bench")) {
 		if ((err = setup(NULL)))
 			fprintf(stderr, "setup: %s\n", strerror(-err));
-		else if ((err = bench()))
+		else if ((err = bench()) || (err = bench6()))
 			fprintf(stderr, "bench: %s\n", strerror(-err));
 		teardown(NULL);
 		return err ? 1 : 0;
