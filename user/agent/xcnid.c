@@ -107,7 +107,9 @@ static int parse_svc_cidrs(const char *arg, struct opts *o)
 
 	if (!strcmp(arg, "none"))
 		goto set;
-	if (strlen(arg) >= sizeof(buf))
+	/* strtok_r would skip an empty element: refused, as a typo. */
+	if (!*arg || strlen(arg) >= sizeof(buf) || *arg == ',' || arg[strlen(arg) - 1] == ',' ||
+	    strstr(arg, ",,"))
 		return -EINVAL;
 	strcpy(buf, arg);
 	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
