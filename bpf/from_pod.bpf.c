@@ -34,6 +34,9 @@ const volatile __u32 gateway_ip = 0;
 /* The Service (ClusterIP) range: 0/0 when the node has none. */
 const volatile __u32 svc_cidr = 0;
 const volatile __u32 svc_cidr_mask = 0;
+/* The IPv6 Service range, network order, as 4 words and their masks: all 0 when none. */
+const volatile __u32 svc_cidr6[4] = {};
+const volatile __u32 svc_mask6[4] = {};
 /* The overlay: all 0 when the node has none. */
 const volatile __u32 node_ip = 0;
 const volatile __u32 underlay_ifindex = 0;
@@ -122,6 +125,17 @@ static __attribute__((noinline)) int to_remote_node6(struct __sk_buff *skb, stru
 	tunnel_count(tunnel, skb->len, 0);
 	return bpf_redirect_neigh(underlay_ifindex, NULL, 0, 0) == TC_ACT_REDIRECT ?
 		       XCNI_FWD_ENCAP : XCNI_DROP_REDIRECT;
+}
+
+/* In the IPv6 Service range (never, when the node has none: an all-0 mask). */
+static __always_inline int in_svc_cidr6(const __u8 *a)
+{
+	const __u32 *x = (const __u32 *)a;
+
+	if (!(svc_mask6[0] | svc_mask6[1] | svc_mask6[2] | svc_mask6[3]))
+		return 0;
+	return (x[0] & svc_mask6[0]) == svc_cidr6[0] && (x[1] & svc_mask6[1]) == svc_cidr6[1] &&
+	       (x[2] & svc_mask6[2]) == svc_cidr6[2] && (x[3] & svc_mask6[3]) == svc_cidr6[3];
 }
 
 /*
@@ -232,6 +246,20 @@ __attribute__((noinline)) int from_pod6(struct __sk_buff *skb)
 			if (reason)
 				goto out;
 		}
+	}
+	if (ct == CT_NEW && !dst && !(dipc && (dipc->flags & XCNI_IPC_POD)) &&
+	    in_svc_cidr6(p.tuple.daddr)) {
+		/* An IPv6 ClusterIP names no pod: kube-proxy's DNAT (ip6tables) in
+		 * the stack picks one, and egress is judged on it where the stack
+		 * hands the flow back (to_pod6, to_overlay6), as from_pod4 does. */
+		ct6_commit(&p, CT_NEW, ep_id, XCNI_CT_F_STACK);
+		reason = XCNI_FWD_STACK;
+		goto out;
+	}
+	/* A flow to a Service took no decision here: it is judged after the DNAT. */
+	if (ct == CT_STALE && (ctf & XCNI_CT_F_STACK)) {
+		ct6_commit(&p, ct, ep_id, 0);
+		ct = CT_ORIG;
 	}
 	if (ct == CT_NEW || ct == CT_STALE) {
 		v.src_id = ipcache6_identity(p.tuple.saddr);

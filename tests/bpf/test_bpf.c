@@ -1461,6 +1461,12 @@ static int setup(void **state)
 	env.from->rodata->gateway_ip = ip4(IP_GW);
 	env.from->rodata->svc_cidr = ip4("10.96.0.0");
 	env.from->rodata->svc_cidr_mask = htonl(0xfff00000);
+	/* fd00:10:96::/108 (v6.c's v6_svc_cidr). */
+	env.from->rodata->svc_cidr6[0] = htonl(0xfd000010);
+	env.from->rodata->svc_cidr6[1] = htonl(0x00960000);
+	env.from->rodata->svc_mask6[0] = env.from->rodata->svc_mask6[1] = 0xffffffff;
+	env.from->rodata->svc_mask6[2] = 0xffffffff;
+	env.from->rodata->svc_mask6[3] = htonl(0xfff00000);
 	if ((err = from_pod__load(env.from)))
 		goto fail;
 	/* Loaded after from_pod, so they pick up the maps it pinned. */

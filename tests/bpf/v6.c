@@ -34,6 +34,7 @@
 #define GW6 "fe80::1"
 #define WORLD6 "2001:db8::53"
 #define KEY_X "0.0.0.7"
+#define SVC6 "fd00:10:96::a" /* in from_pod's IPv6 Service range fd00:10:96::/108 */
 
 static const uint8_t mac_evil[ETH_ALEN] = { 2, 0xba, 0xd, 0, 0, 1 };
 static const char *const ip6s[NR_DEVS] = { [DEV_A] = A6, [DEV_B] = B6, [DEV_C] = C6, [DEV_X] = X6 };
@@ -879,6 +880,68 @@ static void v6_ipblock(void **state)
 		cidr6(ka, pfx[i].a, pfx[i].len, 0, true);
 }
 
+/* The conntrack flags of a flow, or -1 when there is none. */
+static int ct6_flags(const char *s, uint16_t sp, const char *d, uint16_t dp, uint8_t proto)
+{
+	struct xcni_ct6_key k = { .sport = htons(sp), .dport = htons(dp), .proto = proto };
+	struct xcni_ct_entry e;
+
+	in6(s, k.saddr);
+	in6(d, k.daddr);
+	if (bpf_map_lookup_elem(map_fd("xcni_ct6"), &k, &e))
+		return -1;
+	return e.flags;
+}
+
+/*
+ * Kube-proxy (ip6tables) and an IPv6 ClusterIP: X, isolated for egress with
+ * nothing allowed, reaches a ClusterIP all the same; the flow goes to the
+ * stack untouched (its DNAT picks the backend) and egress is judged on the
+ * backend where the stack hands it to that pod's to_pod6.
+ */
+static void v6_svc_cidr(void **state)
+{
+	uint32_t kx = ip4(KEY_X);
+
+	(void)state;
+	isolate(kx, ID_X, XCNI_ISOLATED(FROM_POD));
+	{
+		F(FROM_POD, DEV_X, X6, SVC6, IPPROTO_TCP);
+		tcp(&f, 42100, 80, TH_SYN);
+		expect(&f, PASS(FWD_STACK), NULL);
+		assert_int_equal(ct6_state(X6, 42100, SVC6, 80, IPPROTO_TCP), XCNI_CT_NEW);
+		assert_int_equal(ct6_flags(X6, 42100, SVC6, 80, IPPROTO_TCP), XCNI_CT_F_STACK);
+	}
+	{
+		/* Outside the range: judged here, and refused. */
+		F(FROM_POD, DEV_X, X6, "fd00:10:97::a", IPPROTO_TCP);
+		tcp(&f, 42100, 80, TH_SYN);
+		expect(&f, DROP(DROP_POLICY_EGRESS), NULL);
+	}
+	/* A new policy revision: the flow stays the stack's, not judged on the ClusterIP. */
+	isolate(kx, ID_X, XCNI_ISOLATED(FROM_POD));
+	{
+		F(FROM_POD, DEV_X, X6, SVC6, IPPROTO_TCP);
+		tcp(&f, 42100, 80, TH_ACK);
+		expect(&f, PASS(FWD_STACK), NULL);
+	}
+	{
+		/* After the DNAT, at the backend B: X's egress refuses it... */
+		F(TO_POD, DEV_B, X6, B6, IPPROTO_TCP);
+		tcp(&f, 42100, 80, TH_SYN);
+		expect(&f, DROP(DROP_POLICY_EGRESS), NULL);
+	}
+	/* ...until it allows B on TCP 80 (policy 79). */
+	allow6(kx, FROM_POD, ID_B, IPPROTO_TCP, 80, 79);
+	{
+		F(TO_POD, DEV_B, X6, B6, IPPROTO_TCP);
+		tcp(&f, 42101, 80, TH_SYN);
+		expect(&f, &(struct want){ .ret = TC_ACT_OK, .reason = XCNI_FWD_LOCAL,
+					   .vev = true, .policy_id = 79 }, NULL);
+	}
+	open_up(kx);
+}
+
 const struct CMUnitTest v6_tests[] = {
 	cmocka_unit_test(v6_setup),
 	cmocka_unit_test(v6_tcp_flow),
@@ -889,6 +952,7 @@ const struct CMUnitTest v6_tests[] = {
 	cmocka_unit_test(v6_fragments),
 	cmocka_unit_test(v6_policy),
 	cmocka_unit_test(v6_ipblock),
+	cmocka_unit_test(v6_svc_cidr),
 };
 const size_t nr_v6_tests = ARRAY_SIZE(v6_tests);
 

@@ -103,6 +103,11 @@ out=$(ip netns exec "$N" "$BUILD/xcnid" --pin-dir "$PIN-bad" --pod-cidr6 fd00::/
 	--cluster-cidr fd00:1::/48,fd00:::/48 2>&1); rc=$?
 check "--cluster-cidr with a bad IPv6 CIDR: exit 2, naming the flag" \
 	bash -c '[ "$1" -eq 2 ] && grep -q -- "--cluster-cidr fd00:1::/48,fd00:::/48: not CIDR" <<<"$2"' _ "$rc" "$out"
+for bad in 10.96.0.0/12,fd00:10:96::/108,fd00:10:97::/108 fd00:10:96::/108,::/0 10.96.0.0/12,; do
+	out=$(ip netns exec "$N" "$BUILD/xcnid" --pin-dir "$PIN-bad" --service-cidr "$bad" 2>&1); rc=$?
+	check "--service-cidr $bad (one per family, no /0, no empty one): exit 2, naming the flag" \
+		bash -c '[ "$1" -eq 2 ] && grep -q -- "--service-cidr $3: one CIDR of each family at most" <<<"$2"' _ "$rc" "$out" "$bad"
+done
 check "... and no table made, no pins left" \
 	bash -c "! ip netns exec $N nft list tables | grep -q xcni && [ ! -e $PIN-bad ]"
 

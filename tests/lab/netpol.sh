@@ -19,7 +19,8 @@
 # LAB_KUBE_PROXY=none (default iptables) runs the lab without kube-proxy
 # (`lab up --kube-proxy none`): every xcnid translates the Services in BPF.
 # NETPOL_FAMILY=ipv6|dual (default ipv4) runs the lab in that family (`lab up
-# --ip-family`): pods (and Services, through kube-proxy's ip6tables) of IPv6
+# --ip-family`): pods (and Services, through kube-proxy's ip6tables, or xcnid
+# with LAB_KUBE_PROXY=none) of IPv6
 # alone, or of both families with every pair probed over each (a table per
 # family, each compared with the expectation); the open-flow and port-reuse
 # checks go over IPv6. The ipBlock case uses each family's own CIDR: an IPv4
@@ -190,13 +191,10 @@ EOF
 KP=${LAB_KUBE_PROXY:-iptables}
 DNS=()
 if [ "$FAMILY" != ipv4 ]; then
-	# Refused before anything is made: a family that is none, IPv6 without kube-proxy.
+	# Refused before anything is made: a family that is none.
 	lab up --ip-family ipv5 >"$T/out" 2>&1
 	check "lab up --ip-family ipv5: refused naming the flag, nothing made" \
 		bash -c "[ $? = 2 ] && grep -q -- '--ip-family ipv5: ipv4, ipv6 or dual' '$T/out' && [ ! -e '$XCNI_LAB_DIR/lab.json' ] && ! ip netns list | grep -q '^xcl-'"
-	lab up --ip-family "$FAMILY" --kube-proxy none >"$T/out" 2>&1
-	check "lab up --ip-family $FAMILY --kube-proxy none: refused (no IPv6 Services in xcnid yet), nothing made" \
-		bash -c "[ $? = 2 ] && grep -q 'does not translate IPv6 Services' '$T/out' && [ ! -e '$XCNI_LAB_DIR/lab.json' ] && ! ip netns list | grep -q '^xcl-'"
 	DNS=(--dns)
 fi
 check "lab up --nodes $NODES --kube-proxy $KP --ip-family $FAMILY" \
@@ -230,7 +228,15 @@ else
 	check "IPv6 lab: RequireDualStack refused naming the field" grep -q "spec.ipFamilyPolicy: RequireDualStack, but the lab is not dual stack" "$T/out"
 	out=$(lab exec x/a -- getent ahosts only6.y 2>&1 | awk '{print $1}' | sort -u | tr '\n' ' ')
 	check "DNS answers AAAA for y/only6 ($out)" bash -c "[[ '$out' == fd00:10:96::* ]]"
-	check "probe x/a svc/y/only6 (ip6tables DNAT)" lab probe x/a svc/y/only6 80/tcp
+	check "probe x/a svc/y/only6 (kube-proxy $KP)" lab probe x/a svc/y/only6 80/tcp
+fi
+if [ "$FAMILY" != ipv4 ] && [ "$KP" = none ]; then
+	# Without kube-proxy, xcnid's NodePorts are IPv4: an IPv6-only one is refused.
+	fams=$'  type: NodePort\n  ipFamilies: [IPv6]'
+	[ "$FAMILY" = ipv6 ] && fams='  type: NodePort'
+	svc_fam np6 "$fams"
+	check "kube-proxy none: a NodePort Service of IPv6 alone refused naming it and the field" \
+		bash -c "[ $? != 0 ] && grep -q 'Service y/np6: spec.ipFamilies: a NodePort Service of IPv6 alone' '$T/out'"
 fi
 if [ "$FAMILY" != ipv4 ]; then
 	check "probe x/a y/b --family 6" lab probe x/a y/b 80/tcp --family 6
@@ -424,14 +430,13 @@ fi
 unpolicy deny-x
 matrix "ingress policies deleted: everything connects" 80/TCP 'True'
 
-# Egress through an IPv6 ClusterIP: xcnid hands IPv4 Service flows alone
-# (--service-cidr) to kube-proxy before judging egress on the pod it picked; an
-# IPv6 one is judged on the ClusterIP itself (not a pod: denied under egress
-# isolation), a gap of issue 14. Via Services those tables are probed over
-# IPv4 alone (skipped in ipv6), and said; NETPOL_V6_SVC_EGRESS=1 probes them.
+# Egress through a ClusterIP of either family: xcnid hands flows to the lab's
+# Service ranges (--service-cidr, both families) to kube-proxy before judging
+# egress on the pod it picked (without kube-proxy, xcnid translates them in BPF).
+# NETPOL_V6_SVC_EGRESS=0 probes these tables via Services over IPv4 alone.
 MATRIX_FAMILY=()
-if [ ${#VIA[@]} -gt 0 ] && [ "$FAMILY" != ipv4 ] && [ "${NETPOL_V6_SVC_EGRESS:-0}" != 1 ]; then
-	diag "SKIP egress tables over IPv6 via Services: xcnid judges egress to an IPv6 ClusterIP on the ClusterIP (no IPv6 --service-cidr hand-off yet)"
+if [ ${#VIA[@]} -gt 0 ] && [ "$FAMILY" != ipv4 ] && [ "${NETPOL_V6_SVC_EGRESS:-1}" != 1 ]; then
+	diag "SKIP egress tables over IPv6 via Services (NETPOL_V6_SVC_EGRESS=0)"
 	MATRIX_FAMILY=(--family 4)
 	[ "$FAMILY" = ipv6 ] && MATRIX_SKIP=1
 fi

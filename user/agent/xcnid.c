@@ -50,6 +50,8 @@ struct opts {
 	__u8 pod_len;
 	__u32 svc_cidr, svc_mask; /* the ClusterIP range; 0/0: none */
 	__u8 svc_len;
+	struct in6_addr svc6; /* the IPv6 ClusterIP range (host bits off); svc6_len 0: none */
+	__u8 svc6_len;
 	int once;
 	const char *manifests; /* cluster state from a manifest directory */
 	const char *kubeconfig; /* ... or from the API server, found through this file */
@@ -101,6 +103,47 @@ static int parse_cidr(const char *s, __u32 *net, __u32 *mask, __u8 *len)
 		return err;
 	*mask = htonl(xcni_prefix_mask(*len));
 	*net &= *mask;
+	return 0;
+}
+
+/*
+ * --service-cidr: "none", or up to one IPv4 and one IPv6 CIDR, comma-separated
+ * (kube-apiserver's --service-cluster-ip-range). Replaces the default; o is
+ * only written when the whole list parses. 0 or -EINVAL.
+ */
+static int parse_svc_cidrs(const char *arg, struct opts *o)
+{
+	char buf[128], *tok, *save = NULL;
+	struct in6_addr a6 = {};
+	__u32 net = 0, mask = 0;
+	__u8 len = 0, len6 = 0;
+	int has4 = 0, has6 = 0;
+
+	if (!strcmp(arg, "none"))
+		goto set;
+	/* strtok_r would skip an empty element: refused, as a typo. */
+	if (!*arg || strlen(arg) >= sizeof(buf) || *arg == ',' || arg[strlen(arg) - 1] == ',' ||
+	    strstr(arg, ",,"))
+		return -EINVAL;
+	strcpy(buf, arg);
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (strchr(tok, ':')) {
+			/* A /0 would take every destination for a Service. */
+			if (has6++ || xcni_cidr6_parse(tok, &a6, &len6) || !len6)
+				return -EINVAL;
+			cidr6_mask(a6.s6_addr, len6);
+		} else if (has4++ || parse_cidr(tok, &net, &mask, &len) || !len) {
+			return -EINVAL;
+		}
+	}
+	if (!has4 && !has6)
+		return -EINVAL;
+set:
+	o->svc_cidr = net;
+	o->svc_mask = mask;
+	o->svc_len = len;
+	o->svc6 = a6;
+	o->svc6_len = len6;
 	return 0;
 }
 
@@ -721,6 +764,14 @@ static int run(const struct opts *o)
 	fp->rodata->pod_cidr_mask = o->pod_mask;
 	fp->rodata->svc_cidr = o->svc_cidr;
 	fp->rodata->svc_cidr_mask = o->svc_mask;
+	if (o->svc6_len) {
+		struct in6_addr m = {};
+
+		memset(m.s6_addr, 0xff, sizeof(m.s6_addr));
+		cidr6_mask(m.s6_addr, o->svc6_len);
+		memcpy((void *)fp->rodata->svc_cidr6, o->svc6.s6_addr, 16);
+		memcpy((void *)fp->rodata->svc_mask6, m.s6_addr, 16);
+	}
 	fp->rodata->gateway_ip = o->gateway;
 	if (o->kpr) {
 		fp->rodata->lb_enabled = 1;
@@ -839,10 +890,11 @@ static void usage(FILE *f)
 		"  --gateway IP       the pods' gateway address (default: first address of the CIDR)\n"
 		"  --pod-cidr6 CIDR   this node's IPv6 pod CIDR (dual stack, IPv6-only): its pods'\n"
 		"                     IPv6 traffic leaving the cluster is masqueraded (table ip6 xcni)\n"
-		"  --service-cidr CIDR  the cluster's Service (ClusterIP) range, kube-apiserver's\n"
-		"                     --service-cluster-ip-range (default 10.96.0.0/12, \"none\" for\n"
-		"                     none): pods' flows to it are handed to kube-proxy in the host\n"
-		"                     stack, and egress policy is judged on the pod it picks\n"
+		"  --service-cidr CIDR[,CIDR6]  the cluster's Service (ClusterIP) ranges, one of each\n"
+		"                     family at most, kube-apiserver's --service-cluster-ip-range\n"
+		"                     (default 10.96.0.0/12 alone, \"none\" for none): pods' flows to\n"
+		"                     them are handed to kube-proxy in the host stack, and egress\n"
+		"                     policy is judged on the pod it picks\n"
 		"  --node-name NAME   this node's name (default: the host name)\n"
 		"  --once             load and pin, then exit (the data plane keeps running)\n"
 		"  --manifests DIR    cluster state (Namespaces, Pods, Nodes, NetworkPolicies) from\n"
@@ -947,6 +999,7 @@ int main(int argc, char **argv)
 	xlog_max = XLOG_WARN;
 	/* kubeadm's and kind's default --service-cluster-ip-range. */
 	parse_cidr(XCNI_DEFAULT_SVC_CIDR, &o.svc_cidr, &o.svc_mask, &o.svc_len);
+	/* No IPv6 default: kube-apiserver has none either. */
 	while ((c = getopt_long(argc, argv, "vh", lo, NULL)) != -1) {
 		switch (c) {
 		case 'p': o.pin_dir = optarg; break;
@@ -972,12 +1025,9 @@ int main(int argc, char **argv)
 			break;
 		}
 		case 's':
-			if (!strcmp(optarg, "none")) {
-				o.svc_cidr = o.svc_mask = 0;
-				o.svc_len = 0;
-			} else if (parse_cidr(optarg, &o.svc_cidr, &o.svc_mask, &o.svc_len) ||
-				   !o.svc_len) {
-				pr_err("--service-cidr %s: not an IPv4 CIDR (e.g. 10.96.0.0/12, or none)\n",
+			if (parse_svc_cidrs(optarg, &o)) {
+				pr_err("--service-cidr %s: one CIDR of each family at most, comma-"
+				       "separated (e.g. 10.96.0.0/12,fd00:10:96::/108), or none\n",
 				       optarg);
 				return 2;
 			}

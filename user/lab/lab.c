@@ -179,8 +179,9 @@ static void usage_up(FILE *f)
 		   "ipv4 (default), ipv6 (node i's pod CIDR " LAB_POD_NET6 "<i>::/64, Services from\n"
 		   LAB_SVC_NET6 "/%d, kube-proxy's ip6tables) or dual (both: podCIDRs and\n"
 		   "podIPs IPv4 first, Services get a ClusterIP of each family unless ipFamilies\n"
-		   "says otherwise, probes try both). The underlay stays IPv4. --kube-proxy none\n"
-		   "is IPv4 only for now (xcnid does not translate IPv6 Services yet).\n"
+		   "says otherwise, probes try both). The underlay stays IPv4. With --kube-proxy\n"
+		   "none xcnid translates ClusterIPs of both families (DNS included); NodePorts are\n"
+		   "IPv4 (a NodePort Service of IPv6 alone is refused).\n"
 		   "State lives in $XCNI_LAB_DIR (default " LAB_DEFAULT_DIR ").\n",
 		LAB_UL_PLEN, LAB_POD_MTU, LAB_SVC_PLEN6);
 }
@@ -249,13 +250,6 @@ static int up_args(int argc, char **argv, unsigned long *nodes, bool *dns, bool 
 	}
 	if (optind < argc) {
 		usage_up(stderr);
-		return 2;
-	}
-	/* Refused before anything is made: xcnid has no IPv6 Service translation yet. */
-	if (*kp_none && (lab->family & LAB_FAM_V6)) {
-		fprintf(stderr, "lab up: --kube-proxy none with --ip-family %s: xcnid does not translate "
-				"IPv6 Services yet (issue 14); use --kube-proxy iptables (ip6tables) or "
-				"--ip-family ipv4\n", lab_family_word(lab->family));
 		return 2;
 	}
 	if (lab->np_dsr && !*kp_none) {

@@ -19,6 +19,7 @@
 
 #include "xcni_shared.h"
 #include "lab/node.h"
+#include "lab/svc.h"
 #include "lib/bpfpin.h"
 
 #define PIN_WAIT_MS 15000
@@ -165,7 +166,7 @@ int lab_node_start(struct lab *lab, unsigned int i, const char *xcnid, const cha
 {
 	char dir[PATH_MAX], log[PATH_MAX], mdir[PATH_MAX], netns[PATH_MAX], cg[PATH_MAX];
 	struct lab_node *n = &lab->nodes[lab->nnodes];
-	char *argv[28], nprange[16];
+	char *argv[32], nprange[16], svcr[64];
 	int a = 0, err;
 
 	memset(n, 0, sizeof(*n));
@@ -219,6 +220,14 @@ int lab_node_start(struct lab *lab, unsigned int i, const char *xcnid, const cha
 	if (*n->cidr6) {
 		argv[a++] = "--pod-cidr6";
 		argv[a++] = n->cidr6;
+	}
+	/* Both Service ranges: flows to an IPv6 ClusterIP go to kube-proxy (ip6tables)
+	 * before egress is judged, as IPv4 ones do. */
+	if (lab->family & LAB_FAM_V6) {
+		argv[a++] = "--service-cidr";
+		snprintf(svcr, sizeof(svcr), "%s/%d,%s/%d", LAB_SVC_NET, LAB_SVC_PLEN, LAB_SVC_NET6,
+			 LAB_SVC_PLEN6);
+		argv[a++] = svcr;
 	}
 	argv[a++] = "--node-name";
 	argv[a++] = n->name;

@@ -8,7 +8,8 @@
  *   manifests/service.NS.NAME.json         the Service with its ClusterIP
  *   manifests/endpointslice.NS.NAME-H.json one slice per set of resolved ports
  *
- * A slice holds the running pods the Service selects (IPv4, one address each,
+ * A slice holds the running pods the Service selects (one address each, a
+ * slice of addressType IPv4 and one of IPv6 per port set as the lab's family has them,
  * ready and serving; a pod being deleted is first written not ready, serving
  * and terminating, and leaves its slice once it stopped), nodeName and a
  * targetRef to the pod;
@@ -94,17 +95,19 @@ struct group {
 	json_t *endpoints;
 };
 
-static json_t *endpoint_json(const struct lab_ep_pod *ep)
+static json_t *endpoint_json(const struct lab_ep_pod *ep, bool v6)
 {
 	const bool t = ep->pod->terminating;
 
-	return json_pack("{s:[s],s:{s:b,s:b,s:b},s:s,s:{s:s,s:s,s:s}}", "addresses", ep->pod->ip,
+	return json_pack("{s:[s],s:{s:b,s:b,s:b},s:s,s:{s:s,s:s,s:s}}", "addresses",
+			 v6 ? ep->pod->ip6 : ep->pod->ip,
 			 "conditions", "ready", !t, "serving", 1, "terminating", t, "nodeName",
 			 ep->pod->node, "targetRef", "kind", "Pod", "namespace", ep->pod->ns, "name",
 			 ep->pod->name);
 }
 
-static json_t *slice_json(const struct k8s_object *svc, const struct group *g, const char *name)
+static json_t *slice_json(const struct k8s_object *svc, const struct group *g, const char *name,
+			  bool v6)
 {
 	const struct k8s_service *s = &svc->svc;
 	json_t *doc, *ports = json_array(), *labels;
@@ -127,14 +130,14 @@ static json_t *slice_json(const struct k8s_object *svc, const struct group *g, c
 	}
 	doc = json_pack("{s:s,s:s,s:{s:s,s:s,s:o},s:s,s:O,s:o}", "apiVersion", "discovery.k8s.io/v1",
 			"kind", "EndpointSlice", "metadata", "name", name, "namespace", svc->meta.ns,
-			"labels", labels, "addressType", "IPv4", "endpoints", g->endpoints, "ports",
+			"labels", labels, "addressType", v6 ? "IPv6" : "IPv4", "endpoints", g->endpoints, "ports",
 			ports);
 	return doc;
 }
 
-/* The Service's slices: its selected pods grouped by resolved ports. */
+/* The Service's slices of one family: its selected pods (of that family) grouped by resolved ports. */
 static int slices_put(struct lab *lab, const struct k8s_object *svc, const struct lab_ep_pod *pods,
-		      size_t npods, struct wanted *w, bool *changed)
+		      size_t npods, bool v6, struct wanted *w, bool *changed)
 {
 	const size_t np = svc->svc.nports;
 	struct group *g = calloc(npods + 1, sizeof(*g));
@@ -149,7 +152,7 @@ static int slices_put(struct lab *lab, const struct k8s_object *svc, const struc
 		uint16_t *mine = ports + ng * (np + 1);
 		size_t i;
 
-		if (!lab_svc_selects(svc, &pods[k]))
+		if (!lab_svc_selects(svc, &pods[k]) || !*(v6 ? pods[k].pod->ip6 : pods[k].pod->ip))
 			continue;
 		for (size_t j = 0; j < np; j++)
 			mine[j] = lab_endpoint_port(svc, &svc->svc.ports[j], &pods[k]);
@@ -162,7 +165,7 @@ static int slices_put(struct lab *lab, const struct k8s_object *svc, const struc
 			if (!g[ng++].endpoints)
 				goto out;
 		}
-		if (json_array_append_new(g[i].endpoints, endpoint_json(&pods[k])))
+		if (json_array_append_new(g[i].endpoints, endpoint_json(&pods[k], v6)))
 			goto out;
 	}
 	if (!ng) {
@@ -179,9 +182,10 @@ static int slices_put(struct lab *lab, const struct k8s_object *svc, const struc
 		/* FNV-1a of the port set: a stable name for the same pods and ports. */
 		for (size_t j = 0; j < np * sizeof(uint16_t); j++)
 			h = (h ^ ((const uint8_t *)g[i].port)[j]) * 0x01000193;
-		snprintf(name, sizeof(name), "%.250s-%08x", svc->meta.name, h);
+		/* The IPv6 slice of the same ports beside the IPv4 one. */
+		snprintf(name, sizeof(name), "%.250s-%s%08x", svc->meta.name, v6 ? "v6-" : "", h);
 		lab_object_file(lab, K8S_ENDPOINTSLICE, svc->meta.ns, name, path, sizeof(path));
-		err = put(path, slice_json(svc, &g[i], name), w, changed);
+		err = put(path, slice_json(svc, &g[i], name, v6), w, changed);
 	}
 out:
 	for (size_t i = 0; g && i < ng; i++)
@@ -241,8 +245,12 @@ int lab_slices_sync(struct lab *lab, bool *changed)
 		lab_object_file(lab, K8S_SERVICE, l.v[i]->meta.ns, l.v[i]->meta.name, path,
 				sizeof(path));
 		err = put(path, lab_object_doc(l.v[i]), &w, changed);
-		if (!err && l.v[i]->svc.has_selector)
-			err = slices_put(lab, l.v[i], pods, npods, &w, changed);
+		/* A slice per family of the lab, as the EndpointSlice controller
+		 * writes one per addressType (the IPv4 one as ever in an IPv4 lab). */
+		if (!err && l.v[i]->svc.has_selector && (lab->family & LAB_FAM_V4))
+			err = slices_put(lab, l.v[i], pods, npods, false, &w, changed);
+		if (!err && l.v[i]->svc.has_selector && (lab->family & LAB_FAM_V6))
+			err = slices_put(lab, l.v[i], pods, npods, true, &w, changed);
 	}
 	/* Nothing is removed after a failure: a half-written set is better than a lost one. */
 	if (!err)
