@@ -211,6 +211,12 @@ __attribute__((noinline)) int from_pod6(struct __sk_buff *skb)
 		}
 		if (reason < 0)
 			goto out;
+		/* SCTP: the port's CRC update, out of lb6_translate's frame. */
+		if (reason == 1 && (reason = lb6_sctp_port(skb, &p, 2,
+							    SCTP_PORTS(lb->orig.dport, p.tuple.dport)))) {
+			reason = reason == -2 ? XCNI_DROP_FRAGMENT : XCNI_DROP_REDIRECT;
+			goto out;
+		}
 		reason = 0;
 	}
 	ct = ct6_track(skb, &p, &ctf);
@@ -223,9 +229,12 @@ __attribute__((noinline)) int from_pod6(struct __sk_buff *skb)
 		/* A reply of a translated flow: the frontend back as its source
 		 * (hairpin: the pod back as its destination); an ICMPv6 error
 		 * about one: its quote back to the frontend. */
-		if (ct == CT_REPLY && p.rev_nat)
-			lb6_rev_nat(skb, &p, ctf);
-		else if (ct == CT_RELATED && p.tuple.proto == XCNI_IPPROTO_ICMPV6)
+		if (ct == CT_REPLY && p.rev_nat) {
+			__be16 sport = p.tuple.sport;
+
+			if (!lb6_rev_nat(skb, &p, ctf))
+				lb6_sctp_port(skb, &p, 0, SCTP_PORTS(sport, p.tuple.sport));
+		} else if (ct == CT_RELATED && p.tuple.proto == XCNI_IPPROTO_ICMPV6)
 			lb6_icmp_rev_nat(skb, p.l4_off);
 	}
 	/* On the link (a link-local destination, the gateway): the node's, which

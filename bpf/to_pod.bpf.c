@@ -82,8 +82,12 @@ __attribute__((noinline)) int to_pod6(struct __sk_buff *skb)
 			goto out;
 	}
 	/* A reply of a flow from_pod6 translated to a backend the stack reaches. */
-	if (lb_enabled && ct == CT_REPLY && p.rev_nat)
-		lb6_rev_nat(skb, &p, ctf);
+	if (lb_enabled && ct == CT_REPLY && p.rev_nat) {
+		__be16 sport = p.tuple.sport;
+
+		if (!lb6_rev_nat(skb, &p, ctf))
+			lb6_sctp_port(skb, &p, 0, SCTP_PORTS(sport, p.tuple.sport));
+	}
 	reason = ct_answers(ct) ? XCNI_FWD_REPLY : XCNI_FWD_LOCAL;
 out:
 	return finish6(skb, reason, XCNI_DIR_TO_POD, ep_id, &p, TC_ACT_OK, &v);

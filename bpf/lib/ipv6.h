@@ -75,6 +75,7 @@ struct pkt6 {
 	__u8 icmp_type;
 	__u8 is_echo;
 	__u8 frag_later; /* a fragment after the first: ports from xcni_frag6 */
+	__u8 frag_first; /* the first of fragments (SCTP's CRC cannot follow a port change) */
 	__u8 ct_state; /* as struct pkt's */
 	__u16 rev_nat; /* a translated flow's xcni_revnat index (ct6_track, lb6_translate) */
 	__u32 backend_id; /* and its backend (bpf/lib/lb6.h) */
@@ -261,8 +262,10 @@ static __always_inline int parse_ipv6(struct __sk_buff *skb, struct pkt6 *p)
 	default:
 		break;
 	}
-	if (frag == 1)
+	if (frag == 1) {
+		p->frag_first = 1;
 		frag6_first(p, frag_id);
+	}
 	return 0;
 }
 

@@ -15,8 +15,9 @@
  * XCNI_LB_LOOPBACK6 (100::a9fe:2a01, in the discard-only prefix 100::/64 of
  * RFC 6666: no real peer ever has it; its last word is IPv4's 169.254.42.1).
  *
- * TCP and UDP frontends (SCTP over IPv6 is not translated yet: its port
- * rewrite, sctp_nat_port, reads the IPv4 header). Global functions taking
+ * TCP, UDP and SCTP frontends. SCTP's CRC32c has no pseudo-header: a new
+ * address leaves it alone, a new port updates it (sctp_nat_port_len, the
+ * SCTP packet's length from the IPv6 payload length). Global functions taking
  * the packet's struct pkt6 by pointer: each verified once, on its own, so
  * from_pod6's frame and path count hardly grow.
  */
@@ -31,6 +32,7 @@
 #include "lb_pick.h"
 #include "maps.h"
 #include "parse.h"
+#include "sctp.h"
 
 #define IP6_SADDR_OFF (ETH_HLEN + offsetof(struct xcni_ip6hdr, saddr))
 #define IP6_DADDR_OFF (ETH_HLEN + offsetof(struct xcni_ip6hdr, daddr))
@@ -93,7 +95,7 @@ static __always_inline const struct xcni_svc *lb6_frontend(const struct xcni_ct6
 	struct xcni_svc_key k = {};
 	const struct xcni_svc *svc, *in;
 
-	if (t->proto != IPPROTO_TCP && t->proto != IPPROTO_UDP)
+	if (t->proto != IPPROTO_TCP && t->proto != IPPROTO_UDP && t->proto != IPPROTO_SCTP)
 		return NULL;
 	__builtin_memcpy(k.addr, t->daddr, 16);
 	k.port = t->dport;
@@ -112,7 +114,8 @@ static __always_inline const struct xcni_svc *lb6_frontend(const struct xcni_ct6
  * One address (at addr_off) and the port beside it (port_off in the L4
  * header: 0 source, 2 destination) rewritten, the TCP/UDP checksum updated
  * for both (the address through the pseudo-header). A later fragment has no
- * L4 header: the address only. A UDP checksum of 0 stays 0. 0 or -1.
+ * L4 header: the address only. A UDP checksum of 0 stays 0. SCTP: the
+ * address only (see lb6_sctp_port). 0 or -1.
  */
 static __always_inline int lb6_nat(struct __sk_buff *skb, const struct pkt6 *p, __u32 addr_off,
 				   const __u8 *old_addr, const __u8 *new_addr, __u32 port_off,
@@ -123,6 +126,14 @@ static __always_inline int lb6_nat(struct __sk_buff *skb, const struct pkt6 *p, 
 	__u64 mangled = p->tuple.proto == IPPROTO_UDP ? BPF_F_MARK_MANGLED_0 : 0;
 	__s64 diff;
 
+	/* SCTP: no pseudo-header, the address alone; the port and its CRC are
+	 * lb6_sctp_port's, called by the caller of lb6_translate or lb6_rev_nat:
+	 * its frame below lb6_translate's would pass the verifier's 512 bytes. */
+	if (p->tuple.proto == IPPROTO_SCTP)
+		return !in6_eq(old_addr, new_addr) &&
+				       bpf_skb_store_bytes(skb, addr_off, new_addr, 16, 0)
+			       ? -1
+			       : 0;
 	if (!in6_eq(old_addr, new_addr)) {
 		if (l4) {
 			diff = bpf_csum_diff((__be32 *)old_addr, 16, (__be32 *)new_addr, 16, 0);
@@ -139,6 +150,35 @@ static __always_inline int lb6_nat(struct __sk_buff *skb, const struct pkt6 *p, 
 	    bpf_skb_store_bytes(skb, p->l4_off + port_off, &new_port, sizeof(new_port), 0))
 		return -1;
 	return 0;
+}
+
+/*
+ * The SCTP port at port_off (0 source, 2 destination) goes from the old to
+ * the new (SCTP_PORTS(old, new)) with its CRC updated, after lb6_translate
+ * (destination) or lb6_rev_nat (source) rewrote the address. The SCTP
+ * packet's length: the IPv6 payload after the extension headers. Nothing for
+ * another protocol, a later fragment (no common header) or the same port. 0;
+ * -2 for a first fragment (the reassembled length unknown, nothing written:
+ * drop-fragment, as IPv4's); -1 (drop it).
+ */
+__attribute__((noinline)) int lb6_sctp_port(struct __sk_buff *skb, const struct pkt6 *p,
+					    __u32 port_off, __u32 ports)
+{
+	__be16 plen;
+	__u32 len;
+
+	if (!skb || !p)
+		return -1;
+	if (p->tuple.proto != IPPROTO_SCTP || p->frag_later || !((ports ^ (ports >> 16)) & 0xffff))
+		return 0;
+	if (p->frag_first)
+		return -2;
+	if (bpf_skb_load_bytes(skb, ETH_HLEN + offsetof(struct xcni_ip6hdr, payload_len), &plen, 2))
+		return -1;
+	len = bpf_ntohs(plen) + ETH_HLEN + sizeof(struct xcni_ip6hdr);
+	if (len < p->l4_off)
+		return -1;
+	return sctp_nat_port_len(skb, p->l4_off, port_off, ports, len - p->l4_off);
 }
 
 /*
@@ -172,7 +212,8 @@ __attribute__((noinline)) int lb6_translate(struct __sk_buff *skb, struct pkt6 *
 	st->rev_nat = svc->rev_nat;
 	e = bpf_map_lookup_elem(&xcni_ct6, &p->tuple);
 	if (e && (e->flags & XCNI_CT_F_SVC) && ct_alive(e, now, p->tuple.proto) &&
-	    !(p->tuple.proto == IPPROTO_TCP && e->state == XCNI_CT_CLOSED &&
+	    !((p->tuple.proto == IPPROTO_TCP || p->tuple.proto == IPPROTO_SCTP) &&
+	      e->state == XCNI_CT_CLOSED &&
 	      (p->tcp_flags & XCNI_TCP_SYN)) &&
 	    bpf_map_lookup_elem(&xcni_backend, &e->backend_id)) {
 		/* The flow's backend, even terminating: open flows drain. */
@@ -307,7 +348,7 @@ __attribute__((noinline)) int lb6_icmp_rev_nat(struct __sk_buff *skb, __u32 icmp
 	    bpf_skb_load_bytes(skb, q + offsetof(struct xcni_ip6hdr, saddr), k.saddr, 32) ||
 	    bpf_skb_load_bytes(skb, q + sizeof(struct xcni_ip6hdr), ports, 4))
 		return 0;
-	if (k.proto != IPPROTO_TCP && k.proto != IPPROTO_UDP)
+	if (k.proto != IPPROTO_TCP && k.proto != IPPROTO_UDP && k.proto != IPPROTO_SCTP)
 		return 0;
 	k.sport = ports[0];
 	k.dport = ports[1];

@@ -74,37 +74,31 @@ static const __u32 crc32c_x8pow[16] = {
 
 /*
  * The port at l4 + port_off (0 source, 2 destination) of the SCTP packet
- * whose common header is at l4 (an IPv4 packet right after Ethernet) goes
- * from old_port to new_port (network order), its CRC updated for it (see
- * above). 0; -2 for the first of IPv4 fragments, nothing written: the CRC
- * covers the reassembled packet, whose length the first fragment does not
- * tell (SCTP fragments messages into chunks itself and keeps its packets
- * under the path MTU, so this is rare; the same port needs no update and
- * passes); or -1 (a length that cannot hold an SCTP packet, or a helper
+ * whose common header is at l4 and which is len bytes long (common header to
+ * the last chunk) goes from the old port to the new (network order, packed
+ * as SCTP_PORTS(old, new): BPF calls take five arguments), its CRC updated
+ * for it (see above). The family does not matter: the CRC covers no
+ * IP header. 0, or -1 (a length that cannot hold an SCTP packet, or a helper
  * failed: nothing or only the port was written). The caller drops it.
  *
- * A global function, verified once on its own (as lb_icmp_rev_nat): its
- * loops stay out of the callers' paths. The stores recompute skb->csum, so
- * a CHECKSUM_COMPLETE packet's sum stays true.
+ * Inline: lb6_translate (a global function below from_pod6) has no room
+ * for one more frame in the verifier's 512 bytes; IPv4 calls it through the
+ * global sctp_nat_port, verified once on its own (as lb_icmp_rev_nat), its
+ * loops out of the callers' paths. The stores recompute skb->csum, so a
+ * CHECKSUM_COMPLETE packet's sum stays true.
  */
-__attribute__((noinline)) int sctp_nat_port(struct __sk_buff *skb, __u32 l4, __u32 port_off,
-					    __u32 old_port, __u32 new_port)
-{
-	__be16 tot_len, frag_off, port = (__be16)new_port;
-	__u32 crc, len, shift = 0x80000000u; /* x^0 */
-	__u32 delta = (old_port ^ new_port) & 0xffff;
+#define SCTP_PORTS(old, new) ((__u32)(__u16)(old) | (__u32)(__u16)(new) << 16)
 
-	if (!skb || port_off > 2 || l4 < ETH_HLEN + sizeof(struct iphdr) || l4 > ETH_HLEN + 60 ||
-	    bpf_skb_load_bytes(skb, ETH_HLEN + offsetof(struct iphdr, tot_len), &tot_len, 2) ||
-	    bpf_skb_load_bytes(skb, ETH_HLEN + offsetof(struct iphdr, frag_off), &frag_off, 2) ||
+static __always_inline int sctp_nat_port_len(struct __sk_buff *skb, __u32 l4, __u32 port_off,
+					     __u32 ports, __u32 len)
+{
+	__be16 port = (__be16)(ports >> 16);
+	__u32 crc, shift = 0x80000000u; /* x^0 */
+	__u32 delta = (ports ^ (ports >> 16)) & 0xffff;
+
+	if (!skb || port_off > 2 || len < XCNI_SCTP_CSUM_OFF + 4 || len > 0xffff ||
 	    bpf_skb_load_bytes(skb, l4 + XCNI_SCTP_CSUM_OFF, &crc, 4))
 		return -1;
-	if (frag_off & bpf_htons(0x2000)) /* MF: more fragments follow */
-		return -2;
-	len = bpf_ntohs(tot_len);
-	if (len < l4 - ETH_HLEN + XCNI_SCTP_CSUM_OFF + 4)
-		return -1;
-	len -= l4 - ETH_HLEN;
 	if (bpf_skb_store_bytes(skb, l4 + port_off, &port, 2, BPF_F_RECOMPUTE_CSUM))
 		return -1;
 	if (!crc || !delta)
@@ -116,6 +110,33 @@ __attribute__((noinline)) int sctp_nat_port(struct __sk_buff *skb, __u32 l4, __u
 	crc ^= crc32c_mul(delta << (8 * port_off), shift);
 	return bpf_skb_store_bytes(skb, l4 + XCNI_SCTP_CSUM_OFF, &crc, 4, BPF_F_RECOMPUTE_CSUM) ? -1
 												: 0;
+}
+
+/*
+ * sctp_nat_port_len for an IPv4 packet right after Ethernet, its SCTP
+ * packet's length from the IPv4 total length. -2 for the first of IPv4
+ * fragments, nothing written: the CRC covers the reassembled packet, whose
+ * length the first fragment does not tell (SCTP fragments messages into
+ * chunks itself and keeps its packets under the path MTU, so this is rare;
+ * the same port needs no update and passes). Else as sctp_nat_port_len.
+ */
+__attribute__((noinline)) int sctp_nat_port(struct __sk_buff *skb, __u32 l4, __u32 port_off,
+					    __u32 old_port, __u32 new_port)
+{
+	__be16 tot_len, frag_off;
+	__u32 len;
+
+	if (!skb || l4 < ETH_HLEN + sizeof(struct iphdr) || l4 > ETH_HLEN + 60 ||
+	    bpf_skb_load_bytes(skb, ETH_HLEN + offsetof(struct iphdr, tot_len), &tot_len, 2) ||
+	    bpf_skb_load_bytes(skb, ETH_HLEN + offsetof(struct iphdr, frag_off), &frag_off, 2))
+		return -1;
+	if (frag_off & bpf_htons(0x2000)) /* MF: more fragments follow */
+		return -2;
+	len = bpf_ntohs(tot_len);
+	if (len < l4 - ETH_HLEN)
+		return -1;
+	return sctp_nat_port_len(skb, l4, port_off, SCTP_PORTS(old_port, new_port),
+				 len - (l4 - ETH_HLEN));
 }
 
 #endif

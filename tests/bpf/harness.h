@@ -178,6 +178,10 @@ extern const struct CMUnitTest lb_tests[];
 extern const size_t nr_lb_tests;
 int lb_bench(void);
 int bench6(void); /* tests/bpf/v6.c: --bench's IPv6 row */
+/* lb.c's SCTP checks, shared with lb6.c: the bit-at-a-time CRC32c, a pcap, tshark's verdicts. */
+uint32_t crc32c_ref(const uint8_t *d, size_t n);
+void pcap_write(const char *path, uint8_t *const *frames, const size_t *lens, int n);
+void tshark_sctp_status(const char *path, char *out, size_t cap);
 
 /* tests/bpf/lb6.c: IPv6 Services in BPF, run after tests/bpf/v6.c on its endpoints. */
 extern const struct CMUnitTest lb6_tests[];

@@ -79,7 +79,7 @@ struct fr {
  * complement): the reference every SCTP checksum here is computed with, and
  * the programs' incremental update held against.
  */
-static uint32_t crc32c_ref(const uint8_t *d, size_t n)
+uint32_t crc32c_ref(const uint8_t *d, size_t n)
 {
 	uint32_t c = ~0u;
 
@@ -1557,7 +1557,7 @@ static void lb_sctp(void **state)
 }
 
 /* A pcap file of frames, for tshark (DLT_EN10MB). */
-static void pcap_write(const char *path, uint8_t *const *frames, const size_t *lens, int n)
+void pcap_write(const char *path, uint8_t *const *frames, const size_t *lens, int n)
 {
 	struct {
 		uint32_t magic;
@@ -1579,7 +1579,7 @@ static void pcap_write(const char *path, uint8_t *const *frames, const size_t *l
 }
 
 /* What tshark says of each frame's SCTP checksum (CRC 32c): "1" good, "0" bad, one a line. */
-static void tshark_sctp_status(const char *path, char *out, size_t cap)
+void tshark_sctp_status(const char *path, char *out, size_t cap)
 {
 	char cmd[256];
 	FILE *p;

@@ -18,6 +18,8 @@
  *   [fd00:96::7]:80/TCP   3071-3075: B:7101-7105                    Maglev
  *   [fd00:96::9]:80/TCP   3091: A:8080 (hairpin)                    -
  *   [fd00:96::d]:443/TCP  3131: [2001:db8::50]:8443 (outside the pod network)
+ *   [fd00:96::e]:3868/SCTP 3141: B:38680                           -
+ *   [fd00:96::f]:3868/SCTP none                                     -
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -39,6 +41,8 @@
 #define VIP7 "fd00:96::7"
 #define VIP9 "fd00:96::9"
 #define VIPD "fd00:96::d"
+#define VIPE "fd00:96::e"
+#define VIPF "fd00:96::f"
 #define OUT6 "2001:db8::50"
 #define LOOP6 "100::a9fe:2a01" /* the hairpin source */
 #define KEY_X "0.0.0.7"
@@ -263,6 +267,9 @@ static void lb6_setup(void **state)
 	svc6(VIP7, 80, IPPROTO_TCP, 307, XCNI_SVC_F_MAGLEV, s7, 5);
 	svc6(VIP9, 80, IPPROTO_TCP, 309, 0, s9, 1);
 	svc6(VIPD, 443, IPPROTO_TCP, 313, 0, (const uint32_t[]){ 3131 }, 1);
+	be6(3141, B6, 38680);
+	svc6(VIPE, 3868, IPPROTO_SCTP, 314, 0, (const uint32_t[]){ 3141 }, 1);
+	svc6(VIPF, 3868, IPPROTO_SCTP, 315, 0, NULL, 0);
 }
 
 /* TCP: DNAT to the backend (checksum over the new pseudo-header), reply from the frontend. */
@@ -434,6 +441,184 @@ static void lb6_reject_udp(void **state)
 		ETH_HLEN + 96);
 }
 
+/* ---- SCTP ---------------------------------------------------------------- */
+
+#define SCTP6_MAX 2200 /* frames up to an SCTP packet of 2052 bytes (length bit 2^11) */
+#define SC6_DATA 0
+#define SC6_INIT 1
+#define SC6_INIT_ACK 2
+
+/*
+ * An SCTP frame of f (its proto ignored): common header (tag 0x11223344),
+ * one chunk of type chunk with payload bytes (a multiple of 4), the CRC32c
+ * computed here with the bit-at-a-time reference, then XORed with bad (a
+ * corruption kept through the update); zero: a CRC of 0 (RFC 9653).
+ */
+static size_t sframe6(const struct g6 *f, uint8_t chunk, uint16_t payload, uint32_t bad, int zero,
+		      uint8_t *buf)
+{
+	uint8_t *ip = buf + ETH_HLEN, *l4 = ip + 40;
+	size_t l4len = 12 + 4 + payload;
+	uint32_t c;
+
+	assert_true(ETH_HLEN + 40 + l4len <= SCTP6_MAX && !(payload & 3));
+	memset(buf, 0, ETH_HLEN + 40 + l4len);
+	memcpy(buf, f->dmac, ETH_ALEN);
+	memcpy(buf + ETH_ALEN, f->smac, ETH_ALEN);
+	buf[12] = 0x86;
+	buf[13] = 0xdd;
+	ip[0] = 0x60;
+	ip[4] = (uint8_t)(l4len >> 8);
+	ip[5] = (uint8_t)l4len;
+	ip[6] = IPPROTO_SCTP;
+	ip[7] = f->hop ? f->hop : 64;
+	in6(f->src, ip + 8);
+	in6(f->dst, ip + 24);
+	*(uint16_t *)l4 = htons(f->sport);
+	*(uint16_t *)(l4 + 2) = htons(f->dport);
+	*(uint32_t *)(l4 + 4) = htonl(0x11223344);
+	l4[12] = chunk;
+	*(uint16_t *)(l4 + 14) = htons((uint16_t)(4 + payload));
+	for (size_t i = 0; i < payload; i++)
+		l4[16 + i] = (uint8_t)(0x5a ^ i);
+	c = zero ? 0 : htole32(crc32c_ref(l4, l4len)) ^ bad;
+	memcpy(l4 + 8, &c, 4);
+	return ETH_HLEN + 40 + l4len;
+}
+
+static uint32_t scrc6(const uint8_t *frame)
+{
+	uint32_t c;
+
+	memcpy(&c, frame + ETH_HLEN + 40 + 8, 4);
+	return c;
+}
+
+/* in through from_pod (lb) of pod d: redirected, and exactly want. */
+static void spass6(int d, const uint8_t *in, size_t len, const uint8_t *want, size_t wlen,
+		   uint8_t *out)
+{
+	uint8_t buf[SCTP6_MAX];
+	struct bpf_test_run_opts o = {};
+
+	memcpy(buf, in, len);
+	assert_int_equal(run(FROM_POD_LB, d, buf, len, out, SCTP6_MAX, 0, &o), 0);
+	assert_true(ring_buffer__consume(env.rb) >= 0);
+	assert_int_equal((int)o.retval, TC_ACT_REDIRECT);
+	assert_int_equal(o.data_size_out, wlen);
+	for (size_t i = 0; i < wlen; i++)
+		if (out[i] != want[i])
+			fail_msg("SCTP output differs first at byte %zu: 0x%02x, want 0x%02x", i,
+				 out[i], want[i]);
+}
+
+/*
+ * SCTP over IPv6 to a frontend whose backend listens on another port: the
+ * address changes alone (no pseudo-header), the CRC is updated for the port
+ * and must equal the bit-at-a-time reference over the translated packet,
+ * both ways, at lengths that set every bit of the SCTP packet's length from
+ * 2^2 to 2^11. A corrupted CRC stays corrupted by the same error; a zero CRC
+ * stays zero. tshark finds the CRCs of the programs' output good, and the
+ * corrupted one bad.
+ */
+static void lb6_sctp(void **state)
+{
+	static const uint16_t payloads[] = { 0, 4, 20, 52, 116, 244, 500, 1012, 2036 };
+	static uint8_t in[SCTP6_MAX], want[SCTP6_MAX], keep[3][SCTP6_MAX];
+	uint8_t *frames[3] = { keep[0], keep[1], keep[2] };
+	struct g6 f = from6(DEV_A, A6, 36420, VIPE, 3868, IPPROTO_SCTP, 0), t, r, rt;
+	char path[] = "/tmp/xcni-sctp6-XXXXXX", status[64];
+	size_t len, wlen, lens[3];
+	struct xcni_ct_entry e;
+	int fd, found;
+
+	(void)state;
+	t = into6(f, DEV_B);
+	t.dst = B6;
+	t.dport = 38680;
+	len = sframe6(&f, SC6_INIT, 16, 0, 0, in);
+	wlen = sframe6(&t, SC6_INIT, 16, 0, 0, want);
+	spass6(DEV_A, in, len, want, wlen, keep[0]);
+	lens[0] = wlen;
+	assert_int_not_equal(scrc6(keep[0]), scrc6(in));
+	e = ct6_get(A6, 36420, VIPE, 3868, IPPROTO_SCTP, &found);
+	assert_true(found);
+	assert_int_equal(e.flags, XCNI_CT_F_SVC);
+	assert_int_equal(e.backend_id, 3141);
+	e = ct6_get(A6, 36420, B6, 38680, IPPROTO_SCTP, &found);
+	assert_true(found);
+	assert_int_equal(e.rev_nat, 314);
+
+	/* B's INIT ACK: from the frontend's address and port, its CRC updated. */
+	r = from6(DEV_B, B6, 38680, A6, 36420, IPPROTO_SCTP, 0);
+	rt = into6(r, DEV_A);
+	rt.src = VIPE;
+	rt.sport = 3868;
+	len = sframe6(&r, SC6_INIT_ACK, 24, 0, 0, in);
+	wlen = sframe6(&rt, SC6_INIT_ACK, 24, 0, 0, want);
+	spass6(DEV_B, in, len, want, wlen, keep[1]);
+	lens[1] = wlen;
+
+	/* DATA of every length, both ways. */
+	for (size_t i = 0; i < ARRAY_SIZE(payloads); i++) {
+		len = sframe6(&f, SC6_DATA, payloads[i], 0, 0, in);
+		wlen = sframe6(&t, SC6_DATA, payloads[i], 0, 0, want);
+		spass6(DEV_A, in, len, want, wlen, keep[2]);
+		len = sframe6(&r, SC6_DATA, payloads[i], 0, 0, in);
+		wlen = sframe6(&rt, SC6_DATA, payloads[i], 0, 0, want);
+		spass6(DEV_B, in, len, want, wlen, keep[2]);
+	}
+	/* Corrupted: the same error after the update (nothing made to pass). */
+	len = sframe6(&f, SC6_DATA, 52, 0x00010000, 0, in);
+	wlen = sframe6(&t, SC6_DATA, 52, 0x00010000, 0, want);
+	spass6(DEV_A, in, len, want, wlen, keep[2]);
+	lens[2] = wlen;
+	/* A CRC of 0 stays 0. */
+	len = sframe6(&f, SC6_DATA, 20, 0, 1, in);
+	wlen = sframe6(&t, SC6_DATA, 20, 0, 1, want);
+	spass6(DEV_A, in, len, want, wlen, want + SCTP6_MAX / 2);
+
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	pcap_write(path, frames, lens, 3);
+	tshark_sctp_status(path, status, sizeof(status));
+	unlink(path);
+	assert_string_equal(status, "1\n1\n0\n");
+}
+
+/* No backend, SCTP: ICMPv6 port unreachable from the frontend, quoting the packet. */
+static void lb6_reject_sctp(void **state)
+{
+	struct g6 f = from6(DEV_A, A6, 36421, VIPF, 3868, IPPROTO_SCTP, 0);
+	uint8_t in[SCTP6_MAX], want[FRAME_MAX], *ip = want + ETH_HLEN, *m = ip + 40;
+	size_t len = sframe6(&f, SC6_INIT, 16, 0, 0, in);
+	uint16_t c;
+	int found;
+
+	(void)state;
+	memset(want, 0, sizeof(want));
+	memcpy(want, pods[DEV_A].mac, ETH_ALEN);
+	memcpy(want + ETH_ALEN, pods[DEV_A].host_mac, ETH_ALEN);
+	want[12] = 0x86;
+	want[13] = 0xdd;
+	ip[0] = 0x60;
+	ip[5] = 56;
+	ip[6] = 58;
+	ip[7] = 64;
+	in6(VIPF, ip + 8);
+	in6(A6, ip + 24);
+	m[0] = 1; /* destination unreachable */
+	m[1] = 4; /* port unreachable */
+	memcpy(m + 8, in + ETH_HLEN, 48);
+	c = csum6(ip, 58, m, 56);
+	memcpy(m + 2, &c, 2);
+	expect6(FROM_POD_LB, DEV_A, in, len, TC_ACT_REDIRECT, XCNI_DROP_NO_BACKEND, want,
+		ETH_HLEN + 96);
+	ct6_get(A6, 36421, VIPF, 3868, IPPROTO_SCTP, &found);
+	assert_false(found);
+}
+
 /* A new TCP flow from A to vip:80 with sport: the backend port it got. */
 static uint16_t open6(const char *vip, uint16_t sport)
 {
@@ -570,6 +755,8 @@ const struct CMUnitTest lb6_tests[] = {
 	cmocka_unit_test(lb6_icmp_error),
 	cmocka_unit_test(lb6_reject_tcp),
 	cmocka_unit_test(lb6_reject_udp),
+	cmocka_unit_test(lb6_sctp),
+	cmocka_unit_test(lb6_reject_sctp),
 	cmocka_unit_test(lb6_affinity),
 	cmocka_unit_test(lb6_maglev),
 	cmocka_unit_test(lb6_hairpin),

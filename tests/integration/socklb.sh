@@ -220,7 +220,7 @@ rows = json.loads(sys.argv[1]); a, vip = sys.argv[2], sys.argv[3]
 got = sorted((r["backend"], r["frontend"], r["service_name"], r["port_name"], r["rev_nat_state"]) for r in rows)
 want = sorted([(a + ":8080", vip + ":80", "x/web", "http", "live"), (a + ":8081", vip + ":53", "x/web", "dns", "live")])
 assert got == want, got
-assert all(r["cookie"] > 0 for r in rows)
+assert all(r["cookie"] > 0 and r["family"] == "ipv4" for r in rows)
 PY
 }
 check "service sockets: the TCP and the UDP socket, backend, frontend, Service, rev-NAT live" sockets_listed
@@ -243,6 +243,24 @@ tcp6_in() {
 check "in the cgroup, TCP to the IPv6 ClusterIP: hello, getpeername = ClusterIP, SYN to a's IPv6" tcp6_in
 sock_rn6() { [ "$(bpftool map dump pinned "$PIN/xcni_sock_rn6" -j | jq length)" -ge 1 ]; }
 check "xcni_sock_rn6 holds the socket's translation" sock_rn6
+# service sockets lists it after the IPv4 ones: [a's IPv6]:8080 for [ClusterIP]:80, family ipv6.
+sockets6_listed() {
+	local j
+	j=$(ctl service sockets --json) || { echo "exit $?"; return 1; }
+	python3 - "$j" "$IP6_A" "$VIP6" <<'PY' || { echo "$j"; return 1; }
+import json, sys
+rows = json.loads(sys.argv[1]); a, vip = sys.argv[2], sys.argv[3]
+v6 = [(r["backend"], r["frontend"], r["service_name"], r["port_name"], r["rev_nat_state"])
+      for r in rows if r["family"] == "ipv6"]
+assert v6 and set(v6) == {("[%s]:8080" % a, "[%s]:80" % vip, "x/web", "http", "live")}, v6
+assert [r["family"] for r in rows] == sorted(r["family"] for r in rows), "IPv4 rows first"
+PY
+	# --ip takes an IPv6 address: the backend's matches that row (and the header).
+	[ "$(ctl service sockets --ip "$IP6_A" | grep -c "\[$IP6_A\]:8080 ")" -ge 1 ] &&
+		! ctl service sockets --ip "$IP6_A" | grep -q "$IP_A:" ||
+		{ ctl service sockets --ip "$IP6_A"; return 1; }
+}
+check "service sockets: the IPv6 socket from xcni_sock_rn6 ([backend]:port, family ipv6, --ip)" sockets6_listed
 tcp6_out() {
 	local got
 	got=$(WIRE_IP=ipv6 wire "tcp.flags.syn == 1 && tcp.flags.ack == 0" client out_cg tcp "$VIP6" 80)

@@ -708,15 +708,21 @@ close:
 	return err;
 }
 
-/* ---- service sockets: socket-level translations (xcni_sock_rn) --------------- */
+/* ---- service sockets: socket-level translations (xcni_sock_rn, _rn6) ---------- */
 
 const struct map_spec m_sock_rn = {
 	"xcni_sock_rn", BPF_MAP_TYPE_LRU_HASH, sizeof(struct xcni_sock_rn_key),
 	sizeof(struct xcni_sock_rn), 0
 };
 
+static const struct map_spec m_sock_rn6 = {
+	"xcni_sock_rn6", BPF_MAP_TYPE_LRU_HASH, sizeof(struct xcni_sock_rn6_key),
+	sizeof(struct xcni_sock_rn6), 0
+};
+
 static const struct pt_col sock_cols[] = {
 	{ "COOKIE", "cookie", PT_UINT },
+	{ NULL, "family", PT_STR }, /* ipv4 or ipv6: which map the row is from */
 	{ "BACKEND", "backend", PT_STR },
 	{ "FRONTEND", "frontend", PT_STR },
 	{ "SVC-NAME", NULL, PT_STR },
@@ -743,6 +749,68 @@ static int sock_cmp(const void *a, const void *b)
 	return memcmp(&x->addr, &y->addr, sizeof(*x) - offsetof(struct xcni_sock_rn_key, addr));
 }
 
+struct sock6_rec {
+	struct xcni_sock_rn6_key k;
+	struct xcni_sock_rn6 v;
+};
+
+static int sock6_cmp(const void *a, const void *b)
+{
+	const struct xcni_sock_rn6_key *x = &((const struct sock6_rec *)a)->k;
+	const struct xcni_sock_rn6_key *y = &((const struct sock6_rec *)b)->k;
+
+	if (x->cookie != y->cookie)
+		return x->cookie < y->cookie ? -1 : 1;
+	return memcmp(x->addr, y->addr, sizeof(x->addr) + sizeof(x->port));
+}
+
+/* One row: the socket's backend and frontend of family fam, and its rev-NAT entry's state. */
+static void sock_row(struct ptable *t, struct svcnames *sn, __u64 cookie, __u8 fam,
+		     const __u8 *be, __u16 be_port, const __u8 *fe, __u16 fe_port, __u16 rev_nat)
+{
+	struct xcni_svcname name;
+	struct xcni_revnat rn;
+	char buf[80];
+	bool live = sn->revnat_fd >= 0 && !bpf_map_lookup_elem(sn->revnat_fd, &rev_nat, &rn);
+
+	pt_uint(t, cookie);
+	pt_str(t, fam == XCNI_AF_INET6 ? "ipv6" : "ipv4");
+	pt_str(t, svc_addr_str(fam, be, be_port, buf, sizeof(buf)));
+	pt_str(t, svc_addr_str(fam, fe, fe_port, buf, sizeof(buf)));
+	svcname_cols(t, svcnames_name(sn, rev_nat, &name) ? &name : NULL);
+	pt_uint(t, rev_nat);
+	pt_str(t, live ? "live" : "gone");
+}
+
+/* The IPv6 sockets (xcni_sock_rn6) passing f, after the IPv4 ones; none on an agent without. */
+static int sock6_rows(const struct ctx *c, struct ptable *t, const struct filter *f,
+		      struct svcnames *sn)
+{
+	struct sock6_rec *recs = NULL;
+	size_t n = 0;
+	int fd = map_open_quiet(c, &m_sock_rn6), err;
+
+	if (fd < 0)
+		return 0;
+	err = map_collect(fd, &m_sock_rn6, sizeof(*recs), offsetof(struct sock6_rec, k),
+			  offsetof(struct sock6_rec, v), (void **)&recs, &n);
+	close(fd);
+	if (err)
+		return err;
+	n = sort_unique(recs, n, sizeof(*recs), sock6_cmp);
+	for (size_t i = 0; i < n; i++) {
+		const struct sock6_rec *r = &recs[i];
+		struct frow row = { .addr6 = { r->k.addr, r->v.addr }, .plen6 = { 128, 128 },
+				    .naddr6 = 2 };
+
+		if (filter_match(f, &row))
+			sock_row(t, sn, r->k.cookie, XCNI_AF_INET6, r->k.addr, r->k.port,
+				 r->v.addr, r->v.port, r->v.rev_nat);
+	}
+	free(recs);
+	return 0;
+}
+
 static int cmd_service_sockets(const struct ctx *c, char **argv)
 {
 	struct sock_rec *recs = NULL;
@@ -764,25 +832,22 @@ static int cmd_service_sockets(const struct ctx *c, char **argv)
 	for (size_t i = 0; i < n; i++) {
 		const struct sock_rec *r = &recs[i];
 		struct frow row = { .addr = { r->k.addr, r->v.addr }, .plen = { 32, 32 }, .naddr = 2 };
-		__u8 a[16] = {};
-		struct xcni_revnat rn;
-		struct xcni_svcname name;
-		char buf[80];
-		bool live;
+		__u8 be[16] = {}, fe[16] = {};
 
 		if (!filter_match(&f, &row))
 			continue;
-		pt_uint(t, r->k.cookie);
-		memcpy(a, &r->k.addr, 4);
-		pt_str(t, svc_addr_str(XCNI_AF_INET, a, r->k.port, buf, sizeof(buf)));
-		memcpy(a, &r->v.addr, 4);
-		pt_str(t, svc_addr_str(XCNI_AF_INET, a, r->v.port, buf, sizeof(buf)));
-		live = sn.revnat_fd >= 0 && !bpf_map_lookup_elem(sn.revnat_fd, &r->v.rev_nat, &rn);
-		svcname_cols(t, svcnames_name(&sn, r->v.rev_nat, &name) ? &name : NULL);
-		pt_uint(t, r->v.rev_nat);
-		pt_str(t, live ? "live" : "gone");
+		memcpy(be, &r->k.addr, 4);
+		memcpy(fe, &r->v.addr, 4);
+		sock_row(t, &sn, r->k.cookie, XCNI_AF_INET, be, r->k.port, fe, r->v.port,
+			 r->v.rev_nat);
 	}
-	err = show(c, t);
+	err = sock6_rows(c, t, &f, &sn);
+	if (err) {
+		pr_err("%s: %s\n", m_sock_rn6.name, strerror(-err));
+		pt_free(t);
+	} else {
+		err = show(c, t);
+	}
 	svcnames_close(&sn);
 	free(recs);
 close:
@@ -820,7 +885,9 @@ const struct cmd service_cmds[] = {
 	{ "service", "sockets", cmd_service_sockets, 0, OPT_FILTERS, "[filters]",
 	  "List the sockets socket-level load balancing gave a backend.\n\n"
 	  "One row per socket and backend (xcni_sock_rn, written by the cgroup\n"
-	  "connect4/sendmsg4 hooks of xcnid --cgroup-root): COOKIE is the socket's\n"
+	  "connect4/sendmsg4 hooks of xcnid --cgroup-root; then the IPv6 sockets'\n"
+	  "xcni_sock_rn6, of connect6/sendmsg6, as [ADDR]:PORT; JSON rows say\n"
+	  "\"family\": \"ipv4\" or \"ipv6\"): COOKIE is the socket's\n"
 	  "cookie, BACKEND where its packets go, FRONTEND the Service address the\n"
 	  "application asked for and sees again in getpeername/recvfrom. REV-NAT-STATE\n"
 	  "is gone when the frontend's reverse-NAT entry is (the Service lost it): the\n"
