@@ -19,7 +19,6 @@
 
 #include "xcni_shared.h"
 #include "lab/node.h"
-#include "lab/svc.h"
 #include "lib/bpfpin.h"
 
 #define PIN_WAIT_MS 15000

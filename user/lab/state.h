@@ -15,6 +15,16 @@
 #include "lab/serve.h"
 #include "lab/sys.h"
 
+/*
+ * The Service ranges: ClusterIPs are allocated from them (svc.c) and every
+ * node's xcnid is told them (--service-cidr, node.c). IPv4: xcnid's default,
+ * kubeadm's and kind's; IPv6 for ipv6 and dual labs.
+ */
+#define LAB_SVC_NET "10.96.0.0"
+#define LAB_SVC_PLEN 12
+#define LAB_SVC_NET6 "fd00:10:96::"
+#define LAB_SVC_PLEN6 108
+
 #define LAB_DEFAULT_DIR "/run/xcni-lab"
 #define LAB_PIN_ROOT "/sys/fs/bpf/xcni-lab"
 #define LAB_MAX_NODES 200

@@ -19,15 +19,11 @@
 
 /* The pods' addresses (node i: 10.244.i.0/24), kube-proxy's --cluster-cidr. */
 #define LAB_CLUSTER_CIDR "10.244.0.0/16"
-/* Services: ClusterIPs come from here (xcnid's default --service-cidr, kubeadm's and kind's). */
-#define LAB_SVC_NET "10.96.0.0"
-#define LAB_SVC_PLEN 12
+/* Services: ClusterIPs come from LAB_SVC_NET/LAB_SVC_PLEN (lab/state.h). */
 #define LAB_DNS_IP_INDEX 10 /* 10.96.0.10: kept for the DNS Service, as kubeadm does */
 #define LAB_DNS_IP "10.96.0.10"
 /* IPv6 and dual stack labs: the pods' IPv6 (node i: fd00:10:244:<i>::/64) and Services'. */
 #define LAB_CLUSTER_CIDR6 "fd00:10:244::/48"
-#define LAB_SVC_NET6 "fd00:10:96::"
-#define LAB_SVC_PLEN6 108
 #define LAB_DNS_IP6 "fd00:10:96::a" /* index LAB_DNS_IP_INDEX too */
 
 /*
