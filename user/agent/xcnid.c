@@ -1164,7 +1164,6 @@ int main(int argc, char **argv)
 			xlog_set_format(f);
 			break;
 		}
-		case 'S':
 		case 1009: {
 			char *end;
 			unsigned long v;
@@ -1178,6 +1177,7 @@ int main(int argc, char **argv)
 			o.sync_delay_ms = (unsigned int)v;
 			break;
 		}
+		case 'S':
 		case 'R': {
 			char *end;
 			unsigned long v;
