@@ -221,7 +221,7 @@ if [ "$FAMILY" = dual ]; then
 	out=$(lab exec x/a -- getent ahosts both.y 2>&1 | awk '{print $1}' | sort -u | tr '\n' ' ')
 	check "DNS answers A and AAAA for y/both ($out)" bash -c "[[ '$out' == *10.96.* && '$out' == *fd00:10:96::* ]]"
 	check "probe x/a svc/y/both over both families" lab probe x/a svc/y/both 80/tcp
-else
+elif [ "$FAMILY" = ipv6 ]; then
 	svc_fam only6 '' &&
 		check "IPv6 lab: a Service gets one IPv6 ClusterIP ($(cips only6))" bash -c "[[ '$(cips only6)' =~ ^fd00:10:96::[0-9a-f]+$ ]]"
 	svc_fam both '  ipFamilyPolicy: RequireDualStack'
