@@ -28,7 +28,7 @@ static void frontend_str(const struct xcni_svc_key *k, char *buf, size_t len)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	char *s = fuzz_strndup(data, size), buf[128];
+	char *s = fuzz_strndup(data, size), buf[256];
 	struct xcni_svc_key k, k2;
 	struct xcni_svcname n, n2;
 	struct ctl_addr a, a2;
