@@ -28,6 +28,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "addr.h"
+
 static void usage(void)
 {
 	fprintf(stderr,
@@ -86,27 +88,6 @@ static int xfer(int fd, char *c, int send_first)
 			return 1;
 		if (n < 0)
 			return -1;
-	}
-	return 0;
-}
-
-/* A numeric IPv4 or IPv6 address (no name lookups: the benchmarks pass pod
- * addresses) and a port into *ss; returns its length, 0 if addr is neither. */
-static socklen_t parse_addr(const char *addr, long port, struct sockaddr_storage *ss)
-{
-	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
-	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
-
-	memset(ss, 0, sizeof(*ss));
-	if (inet_pton(AF_INET, addr, &s4->sin_addr) == 1) {
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons((unsigned short)port);
-		return sizeof(*s4);
-	}
-	if (inet_pton(AF_INET6, addr, &s6->sin6_addr) == 1) {
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons((unsigned short)port);
-		return sizeof(*s6);
 	}
 	return 0;
 }

@@ -27,6 +27,20 @@ const volatile __u32 node_ip = 0;
 const volatile __u32 underlay_ifindex = 0;
 const volatile __u32 vni = 0;
 
+
+/* Both families' last step: the Geneve header on, counted, out the underlay. */
+static __always_inline int encap_send(struct __sk_buff *skb, struct encap_in *in, __u32 tunnel,
+				      int *verdict)
+{
+	int reason = geneve_encap(skb, in, node_ip, tunnel, vni);
+
+	if (reason)
+		return reason;
+	tunnel_count(tunnel, skb->len, 0);
+	*verdict = bpf_redirect_neigh(underlay_ifindex, NULL, 0, 0);
+	return *verdict == TC_ACT_REDIRECT ? XCNI_FWD_ENCAP : XCNI_DROP_REDIRECT;
+}
+
 /*
  * IPv6 the host routed to a remote pod (xcnid routes every other Node's
  * IPv6 podCIDR here): as to_overlay, ipcache6 and xcni_ct6. Global: the
@@ -75,12 +89,7 @@ __attribute__((noinline)) int to_overlay6(struct __sk_buff *skb)
 		reason = XCNI_DROP_ENCAP;
 	if (reason)
 		goto out;
-	reason = geneve_encap(skb, &in, node_ip, dipc->tunnel_ip, vni);
-	if (reason)
-		goto out;
-	tunnel_count(dipc->tunnel_ip, skb->len, 0);
-	verdict = bpf_redirect_neigh(underlay_ifindex, NULL, 0, 0);
-	reason = verdict == TC_ACT_REDIRECT ? XCNI_FWD_ENCAP : XCNI_DROP_REDIRECT;
+	reason = encap_send(skb, &in, dipc->tunnel_ip, &verdict);
 out:
 	return finish6(skb, reason, XCNI_DIR_TO_OVERLAY, src ? src->ep_id : 0, &p, verdict, &v);
 }
@@ -136,12 +145,7 @@ __attribute__((noinline)) int to_overlay4(struct __sk_buff *skb)
 		}
 	}
 	encap_in_take(&p, &in);
-	reason = geneve_encap(skb, &in, node_ip, dipc->tunnel_ip, vni);
-	if (reason)
-		goto out;
-	tunnel_count(dipc->tunnel_ip, skb->len, 0);
-	verdict = bpf_redirect_neigh(underlay_ifindex, NULL, 0, 0);
-	reason = verdict == TC_ACT_REDIRECT ? XCNI_FWD_ENCAP : XCNI_DROP_REDIRECT;
+	reason = encap_send(skb, &in, dipc->tunnel_ip, &verdict);
 out:
 	return finish(skb, reason, XCNI_DIR_TO_OVERLAY, src ? src->ep_id : 0, &p, verdict, &v);
 }
