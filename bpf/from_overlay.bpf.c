@@ -393,6 +393,9 @@ static __always_inline int nodeport_reply(struct __sk_buff *skb, struct pkt *p,
 	return *verdict == TC_ACT_REDIRECT ? XCNI_FWD_REPLY : XCNI_DROP_REDIRECT;
 }
 
+/* In from_overlay6's hdr_len: the outer header is IPv6 (from_underlay6). */
+#define FROM_OUTER6 (1u << 16)
+
 /*
  * Geneve with an IPv6 inner packet from a known node (the outer source),
  * hdr_len bytes of outer headers: decapsulated first (whatever follows drops
@@ -409,15 +412,20 @@ __attribute__((noinline)) int from_overlay6(struct __sk_buff *skb, __u32 hdr_len
 	struct verdict v = {};
 	struct pkt6 p = {};
 	int reason, verdict = TC_ACT_OK, ct;
-	__u32 arrived, node = 0;
+	__u32 arrived, node = 0, outer6 = hdr_len & FROM_OUTER6;
+	__u8 node6[16];
 	__u8 ctf;
 
 	if (!skb)
 		return TC_ACT_SHOT;
+	hdr_len &= ~FROM_OUTER6;
 	arrived = skb->len;
 	p.len = arrived;
-	/* The outer source (parse_outer checked a 20-byte IPv4 header). */
-	if (bpf_skb_load_bytes(skb, ETH_HLEN + offsetof(struct iphdr, saddr), &node, 4)) {
+	/* The outer source (parse_outer checked a 20-byte IPv4 header,
+	 * from_underlay6 a 40-byte IPv6 one). */
+	if (outer6 ? bpf_skb_load_bytes(skb, ETH_HLEN + offsetof(struct xcni_ip6hdr, saddr), node6,
+					16) :
+		     bpf_skb_load_bytes(skb, ETH_HLEN + offsetof(struct iphdr, saddr), &node, 4)) {
 		reason = XCNI_DROP_SHORT;
 		goto out;
 	}
@@ -432,11 +440,15 @@ __attribute__((noinline)) int from_overlay6(struct __sk_buff *skb, __u32 hdr_len
 		goto out;
 	/* A node speaks for its own pods and itself only. */
 	sipc = ipcache6_lookup(p.tuple.saddr);
-	if (!sipc || sipc->tunnel_ip != node) {
+	if (!sipc || (outer6 ? !(sipc->flags & XCNI_IPC_TUN6) || !in6_eq(sipc->tunnel_ip6, node6) :
+			       sipc->tunnel_ip != node)) {
 		reason = XCNI_DROP_INNER_SPOOF;
 		goto out;
 	}
-	tunnel_count(node, arrived, 1);
+	if (outer6)
+		tunnel_count6(node6, arrived, 1);
+	else
+		tunnel_count(node, arrived, 1);
 	dst = bpf_map_lookup_elem(&xcni_endpoints6, p.tuple.daddr);
 	if (!dst) {
 		dipc = ipcache6_lookup(p.tuple.daddr);
@@ -620,10 +632,191 @@ out_outer:
 	return finish(skb, reason, XCNI_DIR_FROM_OVERLAY, 0, &op, verdict, &v);
 }
 
+/*
+ * The IPv6 underlay (node_ip6 set): from_underlay6's answers for Geneve from
+ * a known node, minus the outer headers' length, as FROM_OVERLAY_INNER6.
+ */
+#define FROM_UL6_INNER4 (-2000)
+#define FROM_UL6_INNER6 (-3000)
+
+/*
+ * Geneve over the IPv6 underlay: the outer IPv6 header for this node
+ * (node_ip6), no extension headers (xcni sends none), UDP to 6081, from a
+ * node of the cluster (tunnel6), the VNI, no critical option (DSR's is sent
+ * over the IPv4 underlay only), an IPv4 or IPv6 inner Ethernet frame: then
+ * FROM_UL6_INNER4/6 - the outer headers' length, nothing counted yet.
+ * Anything else not Geneve for this node passes (TC_ACT_OK, untouched);
+ * Geneve that fails a check is dropped and counted with the outer addresses.
+ */
+__attribute__((noinline)) int from_underlay6(struct __sk_buff *skb)
+{
+	struct xcni_ip6hdr *ip6;
+	struct geneve_hdr *g;
+	struct ethhdr *inner;
+	struct udphdr *udp;
+	struct verdict v = {};
+	struct pkt6 op = {};
+	struct cursor c;
+	__u32 optlen, *d;
+	int reason;
+
+	if (!skb)
+		return TC_ACT_SHOT;
+	cursor_init(&c, skb);
+	if (!cursor_take(&c, sizeof(struct ethhdr)))
+		return TC_ACT_OK;
+	ip6 = cursor_take(&c, sizeof(*ip6));
+	if (!ip6 || (ip6->vtc >> 4) != 6 || ip6->nexthdr != IPPROTO_UDP)
+		return TC_ACT_OK;
+	d = (__u32 *)ip6->daddr;
+	if (d[0] != node_ip6[0] || d[1] != node_ip6[1] || d[2] != node_ip6[2] ||
+	    d[3] != node_ip6[3])
+		return TC_ACT_OK;
+	udp = cursor_take(&c, sizeof(*udp));
+	if (!udp || udp->dest != bpf_htons(XCNI_GENEVE_PORT))
+		return TC_ACT_OK;
+	/* Ours from here on: account it to the packet's fate. */
+	op.len = skb->len;
+	__builtin_memcpy(op.tuple.saddr, ip6->saddr, 16);
+	__builtin_memcpy(op.tuple.daddr, ip6->daddr, 16);
+	op.tuple.proto = IPPROTO_UDP;
+	op.tuple.sport = udp->source;
+	op.tuple.dport = udp->dest;
+	if (!bpf_map_lookup_elem(&xcni_tunnel6, ip6->saddr)) {
+		reason = XCNI_DROP_UNKNOWN_NODE;
+		goto out;
+	}
+	reason = XCNI_DROP_BAD_GENEVE;
+	g = cursor_take(&c, sizeof(*g));
+	if (!g || (g->ver_optlen >> 6) != 0 || g->proto != bpf_htons(XCNI_GENEVE_PROTO_ETH) ||
+	    (bpf_ntohl(g->vni_rsvd) >> 8) != vni || (g->flags & XCNI_GENEVE_F_CRIT))
+		goto out;
+	optlen = (g->ver_optlen & 0x3f) * 4;
+	if (optlen > GENEVE_OPT_MAX || (void *)((char *)c.pos + optlen) > c.end)
+		goto out;
+	c.pos = (char *)c.pos + optlen;
+	inner = cursor_take(&c, sizeof(*inner));
+	if (!inner)
+		goto out;
+	optlen += sizeof(*ip6) + sizeof(*udp) + sizeof(*g) + sizeof(*inner);
+	if (inner->h_proto == bpf_htons(ETH_P_IPV6))
+		return FROM_UL6_INNER6 - (int)optlen;
+	if (inner->h_proto == bpf_htons(ETH_P_IP))
+		return FROM_UL6_INNER4 - (int)optlen;
+out:
+	return finish6(skb, reason, XCNI_DIR_FROM_OVERLAY, 0, &op, TC_ACT_OK, &v);
+}
+
+/*
+ * Geneve with an IPv4 inner packet over the IPv6 underlay (hdr_len bytes of
+ * outer headers, checked by from_underlay6): decapsulated first, then the
+ * rules of from_overlay4 for a pod's packet: the inner source one of the
+ * sending node's (its ipcache entry's tunnel_ip6), the destination a pod of
+ * this node (its ingress policy, conntrack, a translated flow's reply
+ * rewritten) or this node itself. NodePort flows and DSR, which carry
+ * IPv4 node addresses, are the IPv4 underlay's only. Global: a frame of its
+ * own.
+ */
+__attribute__((noinline)) int from_overlay4_ul6(struct __sk_buff *skb, __u32 hdr_len)
+{
+	struct xcni_ipcache_val *sipc;
+	struct xcni_endpoint *dst;
+	struct verdict v = {};
+	struct pkt p = {};
+	struct cursor c;
+	__be16 proto = bpf_htons(ETH_P_IP);
+	__u8 node6[16];
+	int reason, verdict = TC_ACT_OK, ct;
+	__u32 arrived;
+	__u8 ctf;
+
+	if (!skb)
+		return TC_ACT_SHOT;
+	arrived = skb->len;
+	p.len = arrived;
+	if (bpf_skb_load_bytes(skb, ETH_HLEN + offsetof(struct xcni_ip6hdr, saddr), node6, 16)) {
+		reason = XCNI_DROP_SHORT;
+		goto out;
+	}
+	if (bpf_skb_adjust_room(skb, -(__s32)hdr_len, BPF_ADJ_ROOM_MAC,
+				BPF_F_ADJ_ROOM_FIXED_GSO | BPF_F_ADJ_ROOM_DECAP_L3_IPV4) ||
+	    bpf_skb_store_bytes(skb, offsetof(struct ethhdr, h_proto), &proto, sizeof(proto), 0)) {
+		reason = XCNI_DROP_BAD_GENEVE;
+		goto out;
+	}
+	cursor_init(&c, skb);
+	p.eth = cursor_take(&c, sizeof(struct ethhdr));
+	if (!p.eth) {
+		reason = XCNI_DROP_SHORT;
+		goto out;
+	}
+	reason = parse_ipv4(&c, &p);
+	if (reason)
+		goto out;
+	/* A node speaks for its own pods and itself only. */
+	sipc = ipcache_lookup(p.tuple.saddr);
+	if (!sipc || !(sipc->flags & XCNI_IPC_TUN6) || !in6_eq(sipc->tunnel_ip6, node6)) {
+		reason = XCNI_DROP_INNER_SPOOF;
+		goto out;
+	}
+	tunnel_count6(node6, arrived, 1);
+	dst = bpf_map_lookup_elem(&xcni_endpoints, &p.tuple.daddr);
+	if (!dst) {
+		if (ipcache_identity(p.tuple.daddr) != XCNI_ID_HOST)
+			reason = XCNI_DROP_UNKNOWN_DST;
+		/* Geneve in Geneve for this node: see from_overlay4. */
+		else if (p.tuple.proto == IPPROTO_UDP &&
+			 p.tuple.dport == bpf_htons(XCNI_GENEVE_PORT))
+			reason = XCNI_DROP_GENEVE_INJECT;
+		else
+			reason = XCNI_FWD_DECAP_HOST;
+		goto out;
+	}
+	ct = ct_track(skb, &p, skb->len, &ctf);
+	if (ct == CT_INVALID) {
+		reason = ct_invalid_reason(&p);
+		goto out;
+	}
+	/* A reply to a flow the stack sent out (a Service's DNAT): the stack undoes it. */
+	if (ctf & XCNI_CT_F_STACK) {
+		reason = XCNI_FWD_DECAP_HOST;
+		goto out;
+	}
+	if (ct == CT_NEW || ct == CT_STALE) {
+		v.src_id = sipc->identity;
+		v.dst_id = ipcache_identity(p.tuple.daddr);
+		reason = flow_judge(&p, ct, 0, p.tuple.daddr, &v, skb->len, 0, 0);
+		if (reason)
+			goto out;
+	}
+	if (mac_rewrite(skb, dst)) {
+		reason = XCNI_DROP_BAD_GENEVE;
+		goto out;
+	}
+	if (lb_enabled && ct == CT_REPLY && p.rev_nat)
+		lb_rev_nat(skb, &p, ctf);
+	if (lb_enabled && p.tuple.proto == IPPROTO_ICMP && !p.is_echo)
+		lb_icmp_rev_nat(skb, p.l3_len);
+	verdict = bpf_redirect_peer(dst->ifindex, 0);
+	reason = verdict == TC_ACT_REDIRECT ? XCNI_FWD_DECAP : XCNI_DROP_REDIRECT;
+out:
+	return finish(skb, reason, XCNI_DIR_FROM_OVERLAY, 0, &p, verdict, &v);
+}
+
 SEC("tc")
 int from_overlay(struct __sk_buff *skb)
 {
-	int ret = from_overlay4(skb);
+	int ret;
+
+	if (skb->protocol == bpf_htons(ETH_P_IPV6) && ul6_on()) {
+		ret = from_underlay6(skb);
+		if (ret <= FROM_UL6_INNER6)
+			return from_overlay6(skb, (__u32)(FROM_UL6_INNER6 - ret) | FROM_OUTER6);
+		if (ret <= FROM_UL6_INNER4)
+			return from_overlay4_ul6(skb, FROM_UL6_INNER4 - ret);
+		return ret;
+	}
+	ret = from_overlay4(skb);
 
 	return ret <= FROM_OVERLAY_INNER6 ? from_overlay6(skb, FROM_OVERLAY_INNER6 - ret) : ret;
 }

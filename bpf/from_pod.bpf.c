@@ -76,11 +76,20 @@ static __always_inline int handle_arp(struct cursor *c, __u32 ep_ip, const __u8 
 static __always_inline int to_remote_node(struct __sk_buff *skb, struct pkt *p, __u32 tunnel,
 					  int *verdict)
 {
+	const struct xcni_ipcache_val *dipc = NULL;
 	struct encap_in in;
 	__u32 mtu = 0;
 	int reason;
 
-	if (bpf_check_mtu(skb, underlay_ifindex, &mtu, XCNI_ENCAP_LEN, 0))
+	/* The IPv6 underlay's endpoint is in the entry: looked up again here
+	 * rather than kept in from_pod4's frame, which has no 8 bytes to spare. */
+	if (tunnel == XCNI_TUN6) {
+		dipc = ipcache_lookup(p->tuple.daddr);
+		if (!dipc || !(dipc->flags & XCNI_IPC_TUN6))
+			return XCNI_DROP_NO_TUNNEL;
+	}
+
+	if (bpf_check_mtu(skb, underlay_ifindex, &mtu, encap_len_of(tunnel), 0))
 		return XCNI_FWD_TOO_BIG;
 	encap_in_take(p, &in);
 	/* A BIG TCP packet (tot_len 0) cannot be described by a Geneve header:
@@ -89,10 +98,9 @@ static __always_inline int to_remote_node(struct __sk_buff *skb, struct pkt *p, 
 		return XCNI_FWD_TOO_BIG;
 	if (ttl_decrement(skb, p))
 		return XCNI_DROP_ENCAP;
-	reason = geneve_encap(skb, &in, node_ip, tunnel, vni);
+	reason = tunnel_encap(skb, &in, node_ip, tunnel, dipc ? dipc->tunnel_ip6 : NULL, vni);
 	if (reason)
 		return reason;
-	tunnel_count(tunnel, skb->len, 0);
 	*verdict = bpf_redirect_neigh(underlay_ifindex, NULL, 0, 0);
 	return *verdict == TC_ACT_REDIRECT ? XCNI_FWD_ENCAP : XCNI_DROP_REDIRECT;
 }
@@ -107,11 +115,20 @@ static __always_inline int to_remote_node(struct __sk_buff *skb, struct pkt *p, 
 static __attribute__((noinline)) int to_remote_node6(struct __sk_buff *skb, struct pkt6 *p,
 						     __u32 tunnel)
 {
+	const struct xcni_ipcache_val *dipc = NULL;
 	struct encap_in in;
 	__u32 mtu = 0;
 	int reason;
 
-	if (bpf_check_mtu(skb, underlay_ifindex, &mtu, XCNI_ENCAP_LEN, 0))
+	if (!skb || !p)
+		return XCNI_DROP_ENCAP;
+	/* As to_remote_node: the entry again, from_pod6's frame being full. */
+	if (tunnel == XCNI_TUN6) {
+		dipc = ipcache6_lookup(p->tuple.daddr);
+		if (!dipc || !(dipc->flags & XCNI_IPC_TUN6))
+			return XCNI_DROP_NO_TUNNEL;
+	}
+	if (bpf_check_mtu(skb, underlay_ifindex, &mtu, encap_len_of(tunnel), 0))
 		return XCNI_FWD_TOO_BIG;
 	reason = encap_in_take6(skb, p, &in);
 	if (reason)
@@ -119,10 +136,9 @@ static __attribute__((noinline)) int to_remote_node6(struct __sk_buff *skb, stru
 	p->hop_limit--;
 	if (bpf_skb_store_bytes(skb, IP6_HOPLIMIT_OFF, &p->hop_limit, 1, 0))
 		return XCNI_DROP_ENCAP;
-	reason = geneve_encap(skb, &in, node_ip, tunnel, vni);
+	reason = tunnel_encap(skb, &in, node_ip, tunnel, dipc ? dipc->tunnel_ip6 : NULL, vni);
 	if (reason)
 		return reason;
-	tunnel_count(tunnel, skb->len, 0);
 	return bpf_redirect_neigh(underlay_ifindex, NULL, 0, 0) == TC_ACT_REDIRECT ?
 		       XCNI_FWD_ENCAP : XCNI_DROP_REDIRECT;
 }
@@ -392,8 +408,7 @@ __attribute__((noinline)) int from_pod4(struct __sk_buff *skb)
 			reason = XCNI_DROP_GENEVE_INJECT;
 			goto out;
 		}
-		if (node_ip)
-			tunnel = dipc->tunnel_ip;
+		tunnel = tunnel_of(dipc, node_ip);
 		/* A pod whose node is gone: dropped, not sent into the void. */
 		if (!tunnel && (dipc->flags & XCNI_IPC_POD)) {
 			reason = XCNI_DROP_NO_TUNNEL;

@@ -30,13 +30,13 @@ const volatile __u32 vni = 0;
 
 /* Both families' last step: the Geneve header on, counted, out the underlay. */
 static __always_inline int encap_send(struct __sk_buff *skb, struct encap_in *in, __u32 tunnel,
-				      int *verdict)
+				      const struct xcni_ipcache_val *dipc, int *verdict)
 {
-	int reason = geneve_encap(skb, in, node_ip, tunnel, vni);
+	int reason = tunnel_encap(skb, in, node_ip, tunnel,
+				  tunnel == XCNI_TUN6 ? dipc->tunnel_ip6 : NULL, vni);
 
 	if (reason)
 		return reason;
-	tunnel_count(tunnel, skb->len, 0);
 	*verdict = bpf_redirect_neigh(underlay_ifindex, NULL, 0, 0);
 	return *verdict == TC_ACT_REDIRECT ? XCNI_FWD_ENCAP : XCNI_DROP_REDIRECT;
 }
@@ -63,7 +63,7 @@ __attribute__((noinline)) int to_overlay6(struct __sk_buff *skb)
 	if (reason)
 		goto out;
 	dipc = ipcache6_lookup(p.tuple.daddr);
-	if (!dipc || !dipc->tunnel_ip) {
+	if (!dipc || !tunnel_of(dipc, node_ip)) {
 		reason = XCNI_DROP_NO_TUNNEL;
 		goto out;
 	}
@@ -89,7 +89,7 @@ __attribute__((noinline)) int to_overlay6(struct __sk_buff *skb)
 		reason = XCNI_DROP_ENCAP;
 	if (reason)
 		goto out;
-	reason = encap_send(skb, &in, dipc->tunnel_ip, &verdict);
+	reason = encap_send(skb, &in, tunnel_of(dipc, node_ip), dipc, &verdict);
 out:
 	return finish6(skb, reason, XCNI_DIR_TO_OVERLAY, src ? src->ep_id : 0, &p, verdict, &v);
 }
@@ -123,7 +123,7 @@ __attribute__((noinline)) int to_overlay4(struct __sk_buff *skb)
 	if (reason)
 		goto out;
 	dipc = ipcache_lookup(p.tuple.daddr);
-	if (!dipc || !dipc->tunnel_ip) {
+	if (!dipc || !tunnel_of(dipc, node_ip)) {
 		/* Routed here, but no node hosts it (any more). */
 		reason = XCNI_DROP_NO_TUNNEL;
 		goto out;
@@ -145,7 +145,7 @@ __attribute__((noinline)) int to_overlay4(struct __sk_buff *skb)
 		}
 	}
 	encap_in_take(&p, &in);
-	reason = encap_send(skb, &in, dipc->tunnel_ip, &verdict);
+	reason = encap_send(skb, &in, tunnel_of(dipc, node_ip), dipc, &verdict);
 out:
 	return finish(skb, reason, XCNI_DIR_TO_OVERLAY, src ? src->ep_id : 0, &p, verdict, &v);
 }

@@ -90,7 +90,9 @@
 			     * 7: the IPv6 maps (endpoints6, ifindex6, polkey6, ct6, frag6,
 			     * ipcache6, prefilter6) and XCNI_DROP_EXTHDR (the metrics array grew);
 			     * 8: polcidr keys hold IPv6 prefixes too (v6, addr6); sock_rn6 (the
-			     * IPv6 socket-LB reverse map) */
+			     * IPv6 socket-LB reverse map); 9: the IPv6 underlay: ipcache
+			     * values grew tunnel_ip6 (XCNI_IPC_TUN6), tunnel6 and tunstat6,
+			     * config node_ip6 */
 
 /*
  * frag: an IPv4 datagram in fragments -> the ports its first fragment carried
@@ -395,10 +397,21 @@ struct xcni_ipcache_key {
 };
 
 #define XCNI_IPC_POD (1u << 0) /* a pod address (not a node, not a CIDR) */
+#define XCNI_IPC_TUN6 (1u << 1) /* its node is behind the IPv6 underlay: tunnel_ip6 */
+/*
+ * The tunnel endpoint: the node's underlay address in the family of its
+ * underlay, tunnel_ip for IPv4 (as before ABI 9, so the IPv4 paths read one
+ * word as they did), tunnel_ip6 with XCNI_IPC_TUN6 for IPv6; at most one is
+ * set, both zero for a local or non-pod address. The address itself rather
+ * than an index into a node table: no second lookup per packet, and no
+ * moment where an entry names an index the agent has just given to another
+ * node (16 bytes more per entry: 1.6 MB at 100k addresses).
+ */
 struct xcni_ipcache_val {
 	__u32 identity;
-	__u32 tunnel_ip; /* underlay IPv4 of the node hosting it; 0 = local or none */
+	__u32 tunnel_ip; /* underlay IPv4 of the node hosting it; 0 = local, none or TUN6 */
 	__u32 flags; /* XCNI_IPC_* */
+	__u8 tunnel_ip6[16]; /* underlay IPv6 of that node when XCNI_IPC_TUN6; else zero */
 };
 
 /*
@@ -408,6 +421,8 @@ struct xcni_ipcache_val {
 #define XCNI_GENEVE_PORT 6081
 #define XCNI_GENEVE_PROTO_ETH 0x6558 /* Transparent Ethernet Bridging */
 #define XCNI_ENCAP_LEN 50
+/* The same over an IPv6 underlay: outer IPv6 (40) + UDP + Geneve + inner Ethernet. */
+#define XCNI_ENCAP6_LEN 70
 /*
  * NodePort DSR (--node-port-mode dsr): the frontend the client asked for, in
  * a Geneve option of xcni's own class (RFC 8926 3.5; 0xfff0 is in the range
@@ -438,6 +453,12 @@ struct xcni_tunnel {
 	__u8 pad[3];
 	char node[64];
 };
+
+/*
+ * tunnel6: underlay IPv6 (struct xcni_in6) of every other node whose underlay
+ * is IPv6 -> the node (struct xcni_tunnel); tunstat6 its counters. Maps of
+ * their own: the IPv4 maps' keys and readers stay as they were.
+ */
 
 /* tunstat: per-CPU counters per remote node (same key as tunnel). */
 struct xcni_tunstat {
@@ -901,6 +922,9 @@ struct xcni_config {
 	__u32 svc_cidr;
 	__u8 svc_cidr_len;
 	__u8 pad3[3];
+	/* This node's underlay IPv6 (zero: none, the underlay is IPv4): the
+	 * outer source towards XCNI_IPC_TUN6 nodes. */
+	__u8 node_ip6[16];
 };
 
 #endif

@@ -153,7 +153,7 @@ static __always_inline const struct xcni_svc *dsr_frontend(const struct xcni_gen
  */
 static __always_inline int dsr_client_ok(const struct xcni_ipcache_val *sipc, const __u32 *saddr)
 {
-	if (sipc && (sipc->tunnel_ip || (sipc->flags & XCNI_IPC_POD) ||
+	if (sipc && (sipc->tunnel_ip || (sipc->flags & (XCNI_IPC_POD | XCNI_IPC_TUN6)) ||
 		     sipc->identity == XCNI_ID_HOST || sipc->identity == XCNI_ID_REMOTE_NODE))
 		return 0;
 	return !bpf_map_lookup_elem(&xcni_endpoints, saddr);

@@ -49,8 +49,8 @@ static __always_inline __u16 csum_fold(__u32 csum)
  * over the tuple), the same on every node and every boot, in 49152-65535.
  * Shared with userspace (tests) as written here.
  */
-static __always_inline __u16 flow_sport_of(__u32 saddr, __u32 daddr, __u16 sport, __u16 dport,
-					   __u8 proto)
+static __always_inline __u32 flow_hash_of(__u32 saddr, __u32 daddr, __u16 sport, __u16 dport,
+					  __u8 proto)
 {
 	__u32 h = saddr ^ ((daddr << 7) | (daddr >> 25)) ^ ((__u32)sport << 16 | dport) ^ proto;
 
@@ -59,7 +59,22 @@ static __always_inline __u16 flow_sport_of(__u32 saddr, __u32 daddr, __u16 sport
 	h ^= h >> 13;
 	h *= 0xc2b2ae35;
 	h ^= h >> 16;
-	return 49152 | (h & 0x3fff);
+	return h;
+}
+
+static __always_inline __u16 flow_sport_of(__u32 saddr, __u32 daddr, __u16 sport, __u16 dport,
+					   __u8 proto)
+{
+	return 49152 | (flow_hash_of(saddr, daddr, sport, dport, proto) & 0x3fff);
+}
+
+/*
+ * The outer IPv6 flow label (IPv6 underlay, RFC 6438): the same hash's top
+ * 20 bits, so a flow keeps one label and flows spread as they do by port.
+ */
+static __always_inline __u32 flow_label_of(__u32 h)
+{
+	return h >> 12;
 }
 
 static __always_inline __u16 flow_sport(const struct xcni_ct_key *t)
@@ -75,6 +90,7 @@ struct encap_in {
 	__be16 inner_proto; /* ETH_P_IP or ETH_P_IPV6: the inner Ethernet's type */
 	__u8 tos; /* IPv4 TOS, IPv6 traffic class: copied to the outer header */
 	__u8 macs[2 * ETH_ALEN]; /* the inner Ethernet's destination and source */
+	__u32 label; /* the outer IPv6 flow label (IPv6 underlay): flow_label_of */
 };
 
 static __always_inline void encap_in_take(const struct pkt *p, struct encap_in *in)
@@ -84,6 +100,8 @@ static __always_inline void encap_in_take(const struct pkt *p, struct encap_in *
 	__builtin_memcpy(in->macs, p->eth->h_dest, ETH_ALEN);
 	__builtin_memcpy(in->macs + ETH_ALEN, p->eth->h_source, ETH_ALEN);
 	in->sport = flow_sport(&p->tuple);
+	in->label = flow_label_of(flow_hash_of(p->tuple.saddr, p->tuple.daddr, p->tuple.sport,
+					       p->tuple.dport, p->tuple.proto));
 	in->inner_proto = bpf_htons(ETH_P_IP);
 }
 
@@ -114,46 +132,48 @@ static __always_inline int encap_room(struct __sk_buff *skb, __u32 len, __u64 fl
 }
 
 /*
- * Encapsulates the packet for the node at tunnel_ip. The outer UDP
+ * Encapsulates the packet for the node at tunnel_ip, its headers built in
+ * *hp (a caller's frame). The outer UDP
  * source port is a hash of the inner flow, so ECMP spreads flows; the outer
  * UDP checksum is zero (allowed for IPv4, RFC 8926 section 3.3), so TSO
  * super-packets segment without a checksum to fill in per segment. 0, or
  * a drop reason. Packet pointers are stale afterwards.
  */
-static __always_inline int geneve_encap(struct __sk_buff *skb, const struct encap_in *in,
-					__u32 node_ip, __u32 tunnel_ip, __u32 vni)
+static __always_inline int geneve_encap_in(struct __sk_buff *skb, const struct encap_in *in,
+					   __u32 node_ip, __u32 tunnel_ip, __u32 vni,
+					   struct outer_hdrs *hp)
 {
 	__u64 flags = BPF_F_ADJ_ROOM_FIXED_GSO | BPF_F_ADJ_ROOM_ENCAP_L3_IPV4 |
 		      BPF_F_ADJ_ROOM_ENCAP_L4_UDP | BPF_F_ADJ_ROOM_ENCAP_L2_ETH |
 		      /* the inner L2 is the Ethernet header alone: GSO finds the
 		       * inner IP header right behind it */
 		      BPF_F_ADJ_ROOM_ENCAP_L2(ETH_HLEN);
-	struct outer_hdrs h = {};
 	/* Lengths from the inner IP header: skb->len of a GSO packet is not one datagram. */
 	__u16 inner_len = in->inner_len;
 
-	__builtin_memcpy(h.inner_eth.h_dest, in->macs, ETH_ALEN);
-	__builtin_memcpy(h.inner_eth.h_source, in->macs + ETH_ALEN, ETH_ALEN);
-	h.inner_eth.h_proto = in->inner_proto;
-	h.ip.version = 4;
-	h.ip.ihl = 5;
-	h.ip.tos = in->tos;
-	h.ip.tot_len = bpf_htons(inner_len + XCNI_ENCAP_LEN);
-	h.ip.frag_off = bpf_htons(0x4000); /* DF: the pods' MTU leaves room */
-	h.ip.ttl = 64;
-	h.ip.protocol = IPPROTO_UDP;
-	h.ip.saddr = node_ip;
-	h.ip.daddr = tunnel_ip;
-	h.ip.check = csum_fold(bpf_csum_diff(NULL, 0, (__be32 *)&h.ip, sizeof(h.ip), 0));
-	h.udp.source = bpf_htons(in->sport);
-	h.udp.dest = bpf_htons(XCNI_GENEVE_PORT);
-	h.udp.len = bpf_htons(inner_len + XCNI_ENCAP_LEN - sizeof(struct iphdr));
-	h.gnv.proto = bpf_htons(XCNI_GENEVE_PROTO_ETH);
-	h.gnv.vni_rsvd = bpf_htonl(vni << 8);
+	__builtin_memset(hp, 0, sizeof(*hp));
+	__builtin_memcpy(hp->inner_eth.h_dest, in->macs, ETH_ALEN);
+	__builtin_memcpy(hp->inner_eth.h_source, in->macs + ETH_ALEN, ETH_ALEN);
+	hp->inner_eth.h_proto = in->inner_proto;
+	hp->ip.version = 4;
+	hp->ip.ihl = 5;
+	hp->ip.tos = in->tos;
+	hp->ip.tot_len = bpf_htons(inner_len + XCNI_ENCAP_LEN);
+	hp->ip.frag_off = bpf_htons(0x4000); /* DF: the pods' MTU leaves room */
+	hp->ip.ttl = 64;
+	hp->ip.protocol = IPPROTO_UDP;
+	hp->ip.saddr = node_ip;
+	hp->ip.daddr = tunnel_ip;
+	hp->ip.check = csum_fold(bpf_csum_diff(NULL, 0, (__be32 *)&hp->ip, sizeof(hp->ip), 0));
+	hp->udp.source = bpf_htons(in->sport);
+	hp->udp.dest = bpf_htons(XCNI_GENEVE_PORT);
+	hp->udp.len = bpf_htons(inner_len + XCNI_ENCAP_LEN - sizeof(struct iphdr));
+	hp->gnv.proto = bpf_htons(XCNI_GENEVE_PROTO_ETH);
+	hp->gnv.vni_rsvd = bpf_htonl(vni << 8);
 
 	if (encap_room(skb, XCNI_ENCAP_LEN, flags))
 		return XCNI_DROP_ENCAP;
-	if (bpf_skb_store_bytes(skb, ETH_HLEN, &h, XCNI_ENCAP_LEN, 0))
+	if (bpf_skb_store_bytes(skb, ETH_HLEN, hp, XCNI_ENCAP_LEN, 0))
 		return XCNI_DROP_ENCAP;
 	/* An IPv6 inner packet: the outer Ethernet header (the one it came
 	 * with) now carries IPv4 (adjust_room set skb->protocol already). */
@@ -165,6 +185,16 @@ static __always_inline int geneve_encap(struct __sk_buff *skb, const struct enca
 			return XCNI_DROP_ENCAP;
 	}
 	return 0;
+}
+
+/* geneve_encap_in with the headers in the caller's frame (hp: one
+ * callers share with the IPv6 underlay's, encap6.h's tunnel_encap). */
+static __always_inline int geneve_encap(struct __sk_buff *skb, const struct encap_in *in,
+					__u32 node_ip, __u32 tunnel_ip, __u32 vni)
+{
+	struct outer_hdrs h;
+
+	return geneve_encap_in(skb, in, node_ip, tunnel_ip, vni, &h);
 }
 
 /* Counts a packet to or from a remote node. */

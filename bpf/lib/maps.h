@@ -325,6 +325,23 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xcni_ipcache6 SEC(".maps");
 
+/* The IPv6 underlay: the other nodes by their underlay IPv6, their counters. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XCNI_MAX_NODES);
+	__type(key, struct xcni_in6);
+	__type(value, struct xcni_tunnel);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xcni_tunnel6 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, XCNI_MAX_NODES);
+	__type(key, struct xcni_in6);
+	__type(value, struct xcni_tunstat);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xcni_tunstat6 SEC(".maps");
+
 /* Names for people (xcnictl, events); the programs never read them. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

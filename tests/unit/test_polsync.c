@@ -164,9 +164,9 @@ static void fixture(struct fixture *f, size_t na, __u16 port)
 				     .state = { .identity = 301,
 						.isolated = XCNI_ISOLATED(XCNI_DIR_TO_POD) },
 				     .nentries = 1, .entries = f->eb };
-	f->ipc[0] = (struct pol_ipcache){ { 0, 0 }, { XCNI_ID_WORLD, 0, 0 } };
-	f->ipc[1] = (struct pol_ipcache){ { 32, ip4("10.0.0.1") }, { 300, 0, 0 } };
-	f->ipc[2] = (struct pol_ipcache){ { 32, ip4("10.0.0.2") }, { 301, 0, 0 } };
+	f->ipc[0] = (struct pol_ipcache){ { 0, 0 }, { XCNI_ID_WORLD, 0, 0, { 0 } } };
+	f->ipc[1] = (struct pol_ipcache){ { 32, ip4("10.0.0.1") }, { 300, 0, 0, { 0 } } };
+	f->ipc[2] = (struct pol_ipcache){ { 32, ip4("10.0.0.2") }, { 301, 0, 0, { 0 } } };
 	f->ids[0] = (struct identity){ .id = 300, .canon = "k8s:app=a,ns:kubernetes.io/metadata.name=x" };
 	f->ids[1] = (struct identity){ .id = 301, .canon = "k8s:app=b,ns:kubernetes.io/metadata.name=x" };
 	f->names[0].id = 7;

@@ -582,26 +582,29 @@ int build_ipcache(struct ctx *x, struct k8s_error *err)
 
 		/* Another node's own address is reached through the overlay too,
 		 * so its replies to pods come back the way the pods' traffic went. */
-		if (nd->internal_ip &&
-		    ipcache_add(r, &cap, nd->internal_ip, 32,
-				self ? XCNI_ID_HOST : XCNI_ID_REMOTE_NODE, self ? 0 : nd->internal_ip))
+		if (!nd->internal_ip)
+			continue;
+		if (ipcache_add(r, &cap, nd->internal_ip, 32,
+				self ? XCNI_ID_HOST : XCNI_ID_REMOTE_NODE, 0))
 			return -ENOMEM;
+		if (!self)
+			pol_tunnel_set(&r->ipcache[r->nipcache - 1].val, nd->internal_ip,
+				       nd->internal_ip6, o->underlay6);
 	}
 	for (size_t i = 0; i < x->npods; i++) {
 		const struct k8s_pod *p = x->pods[i];
 		const struct k8s_node *nd = node_find(x, p->node_name);
 		struct pol_podname *pn;
-		uint32_t tunnel = 0;
-
 		uint32_t a = pod_addr(p, pod_local(x, p));
 
 		if (!pod_managed(p) || !a)
 			continue;
-		if (!pod_local(x, p) && nd)
-			tunnel = nd->internal_ip;
-		if (ipcache_add(r, &cap, a, 32, x->pod_id[i], tunnel))
+		if (ipcache_add(r, &cap, a, 32, x->pod_id[i], 0))
 			return -ENOMEM;
 		r->ipcache[r->nipcache - 1].val.flags = XCNI_IPC_POD;
+		if (!pod_local(x, p) && nd)
+			pol_tunnel_set(&r->ipcache[r->nipcache - 1].val, nd->internal_ip,
+				       nd->internal_ip6, o->underlay6);
 		pn = &r->podnames[r->npodnames++];
 		pn->ip = a;
 		copy_str(pn->name.ns, sizeof(pn->name.ns), p->meta.ns);

@@ -7,8 +7,10 @@
 #ifndef XCNI_POLICY_H
 #define XCNI_POLICY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "../../bpf/xcni_shared.h"
 #include "store.h"
@@ -103,6 +105,9 @@ struct pol_opts {
 	const char *node_name; /* pods with spec.nodeName == this are local */
 	uint32_t node_ip; /* this node's InternalIP (network order) or 0 */
 	uint32_t gateway_ip; /* the pods' gateway on this node: host identity */
+	/* This node's underlay is IPv6 (xcnid --node-ip with an IPv6 address, or an
+	 * underlay with no IPv4): other nodes are reached at their IPv6 InternalIP. */
+	bool underlay6;
 	/*
 	 * The 32-bit hash behind identity numbers (of the canonical label
 	 * string) and policy ids (of "ns/name"); NULL = FNV-1a. Tests set it to
@@ -116,6 +121,23 @@ struct pol_opts {
  * valid while the result is used. 0 or -errno (-ENOMEM; -EINVAL with err set
  * for what validation cannot see alone, e.g. two pods with one IP).
  */
+/*
+ * The tunnel endpoint of a node (ip4, ip6 its InternalIPs; zero: none) into
+ * v: its IPv6 one (XCNI_IPC_TUN6) when this node's underlay is IPv6 or the
+ * node has no IPv4 InternalIP (an IPv6-only node), else its IPv4 one as
+ * before ABI 9. The other endpoint field is cleared.
+ */
+static inline void pol_tunnel_set(struct xcni_ipcache_val *v, uint32_t ip4, const uint8_t ip6[16],
+				  bool underlay6)
+{
+	static const uint8_t none[16];
+	bool v6 = ip6 && memcmp(ip6, none, 16) && (underlay6 || !ip4);
+
+	v->tunnel_ip = v6 ? 0 : ip4;
+	v->flags = v6 ? v->flags | XCNI_IPC_TUN6 : v->flags & ~XCNI_IPC_TUN6;
+	memcpy(v->tunnel_ip6, v6 ? ip6 : none, 16);
+}
+
 int pol_compile(const struct cluster *c, const struct pol_opts *o, struct pol_result *out,
 		struct k8s_error *err);
 void pol_result_free(struct pol_result *r);

@@ -169,6 +169,7 @@ static void hmap_free(struct hmap *m)
 struct inode {
 	char *name;
 	uint32_t ip; /* the Node's InternalIP; 0 without one */
+	uint8_t ip6[16]; /* its IPv6 InternalIP (the IPv6 underlay's endpoint); zero: none */
 	bool exists; /* a Node object */
 	size_t n, cap;
 	struct ipod **pods;
@@ -453,10 +454,14 @@ static int nodeaddr_build(const struct pol_incr *pi, const struct cluster *c, st
 		bool self = pi->o.node_name && nd->meta.name &&
 			    !strcmp(nd->meta.name, pi->o.node_name);
 
-		if (nd->internal_ip &&
-		    ipcache_add(&tmp, &cap, nd->internal_ip, 32,
-				self ? XCNI_ID_HOST : XCNI_ID_REMOTE_NODE, self ? 0 : nd->internal_ip))
+		if (!nd->internal_ip)
+			continue;
+		if (ipcache_add(&tmp, &cap, nd->internal_ip, 32,
+				self ? XCNI_ID_HOST : XCNI_ID_REMOTE_NODE, 0))
 			goto fail;
+		if (!self)
+			pol_tunnel_set(&tmp.ipcache[tmp.nipcache - 1].val, nd->internal_ip,
+				       nd->internal_ip6, pi->o.underlay6);
 	}
 	if (tmp.nipcache)
 		qsort(tmp.ipcache, tmp.nipcache, sizeof(*tmp.ipcache), cmp_ipcache_rank);
@@ -585,7 +590,8 @@ int pol_v6_build(const struct pol_incr *pi, const struct cluster *c, struct pol_
 		e->val.flags = XCNI_IPC_POD;
 		/* Another node's pod: reached through Geneve to that node's
 		 * underlay IPv4, and only it may send from this address. */
-		e->val.tunnel_ip = !ip->local && ip->node ? ip->node->ip : 0;
+		if (!ip->local && ip->node)
+			pol_tunnel_set(&e->val, ip->node->ip, ip->node->ip6, pi->o.underlay6);
 		if (ip->local) {
 			struct pol_key6 *k = &out->keys[out->nkeys++];
 
@@ -608,7 +614,8 @@ int pol_v6_build(const struct pol_incr *pi, const struct cluster *c, struct pol_
 		e->key.prefixlen = 128;
 		memcpy(e->key.addr, nd->internal_ip6, 16);
 		e->val.identity = self ? XCNI_ID_HOST : XCNI_ID_REMOTE_NODE;
-		e->val.tunnel_ip = self ? 0 : nd->internal_ip;
+		if (!self)
+			pol_tunnel_set(&e->val, nd->internal_ip, nd->internal_ip6, pi->o.underlay6);
 	}
 	/* One entry per address. */
 	out->nipc = sort_dedup(out->ipc, out->nipc, sizeof(*out->ipc), cmp_ipc6);
@@ -699,6 +706,7 @@ static int incr_index(struct pol_incr *pi, const struct cluster *c, struct ctx *
 		if (!n)
 			return -ENOMEM;
 		n->ip = nd->internal_ip;
+		memcpy(n->ip6, nd->internal_ip6, 16);
 		n->exists = true;
 	}
 	for (size_t i = 0; i < x->npods; i++) {
@@ -1018,8 +1026,12 @@ static int node_changed(struct pol_incr *pi, const struct cluster *c, const char
 		return -ENOMEM;
 	pi->nodes_changed = true;
 	n->exists = o != NULL;
-	if ((o ? o->node.internal_ip : 0) != n->ip) {
+	static const uint8_t none[16];
+	const uint8_t *ip6 = o ? o->node.internal_ip6 : none;
+
+	if ((o ? o->node.internal_ip : 0) != n->ip || memcmp(ip6, n->ip6, 16)) {
 		n->ip = o ? o->node.internal_ip : 0;
+		memcpy(n->ip6, ip6, 16);
 		/* Its pods' tunnel endpoint. */
 		for (size_t i = 0; i < n->n; i++)
 			if (n->pods[i]->ip && touch(pi, n->pods[i]->ip))
@@ -1109,8 +1121,9 @@ static int ent_update(struct pol_incr *pi, uint32_t a)
 	} else if (p) {
 		want.ipc = true;
 		want.val.identity = p->id;
-		want.val.tunnel_ip = !p->local && p->node ? p->node->ip : 0;
 		want.val.flags = XCNI_IPC_POD;
+		if (!p->local && p->node)
+			pol_tunnel_set(&want.val, p->node->ip, p->node->ip6, pi->o.underlay6);
 	}
 	if (p) {
 		podname_of(p, &pn);
