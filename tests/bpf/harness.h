@@ -173,6 +173,10 @@ extern const struct CMUnitTest v6ovl_tests[];
 extern const size_t nr_v6ovl_tests;
 void v6ovl_event(const void *data);
 
+/* tests/bpf/v6ul.c: Geneve over an IPv6 underlay, run after v6ovl.c (programs of its own). */
+extern const struct CMUnitTest v6ul_tests[];
+extern const size_t nr_v6ul_tests;
+
 /* tests/bpf/lb.c: Services in BPF, run after the rows. */
 extern const struct CMUnitTest lb_tests[];
 extern const size_t nr_lb_tests;

@@ -1729,6 +1729,7 @@ int main(int argc, char **argv)
 		{ hostile, nh }, /* the hostile-packet matrix (tests/bpf/hostile.c) */
 		{ v6_tests, nr_v6_tests }, /* IPv6 (tests/bpf/v6.c), on the rows' endpoints */
 		{ v6ovl_tests, nr_v6ovl_tests }, /* IPv6 across nodes (tests/bpf/v6ovl.c) */
+		{ v6ul_tests, nr_v6ul_tests }, /* the IPv6 underlay (tests/bpf/v6ul.c) */
 		{ lb6_tests, nr_lb6_tests }, /* IPv6 Services in BPF, on v6.c's endpoints */
 	};
 	struct CMUnitTest *all;
