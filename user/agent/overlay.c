@@ -21,6 +21,7 @@
 #include "lib/bpfpin.h"
 #include "lib/log.h"
 #include "lib/nl.h"
+#include "lib/policy.h"
 #include "to_overlay.skel.h"
 #include "agent/overlay.h"
 #include "xdp_underlay.skel.h"
@@ -29,7 +30,7 @@ int overlay_resolve(struct overlay *ov)
 {
 	struct nl_link l;
 	struct nl nl;
-	char a[INET_ADDRSTRLEN];
+	char a[INET6_ADDRSTRLEN];
 	int err;
 
 	err = nl_open(&nl);
@@ -42,22 +43,36 @@ int overlay_resolve(struct overlay *ov)
 	}
 	ov->underlay_ifindex = l.ifindex;
 	ov->underlay_mtu = l.mtu;
-	if (l.mtu <= XCNI_ENCAP_LEN + 576) {
-		pr_err("underlay device %s: MTU %u leaves pods less than 576 bytes after the %d of "
-		       "Geneve\n", ov->underlay, l.mtu, XCNI_ENCAP_LEN);
-		err = -EINVAL;
-		goto out;
-	}
-	if (!ov->node_ip) {
+	/* The family: what --node-ip gave, else IPv4 when the underlay has an
+	 * IPv4 address (a dual-stack node, as before), else its IPv6. */
+	if (!ov->node_ip && !ov->underlay6) {
 		err = nl_addr_first(&nl, l.ifindex, &ov->node_ip);
+		if (err == -ENOENT) {
+			struct in6_addr a6;
+
+			err = nl_addr6_first(&nl, l.ifindex, &a6);
+			if (!err) {
+				memcpy(ov->node_ip6, &a6, 16);
+				ov->underlay6 = true;
+			}
+		}
 		if (err) {
-			pr_err("underlay device %s has no IPv4 address (give one with --node-ip)\n",
-			       ov->underlay);
+			pr_err("underlay device %s has no IPv4 nor global IPv6 address (give one "
+			       "with --node-ip)\n", ov->underlay);
 			goto out;
 		}
 	}
+	if (l.mtu <= overlay_encap_len(ov) + 576) {
+		pr_err("underlay device %s: MTU %u leaves pods less than 576 bytes after the %u of "
+		       "Geneve over IPv%d\n", ov->underlay, l.mtu, overlay_encap_len(ov),
+		       ov->underlay6 ? 6 : 4);
+		err = -EINVAL;
+		goto out;
+	}
 	pr_info("overlay: underlay %s (ifindex %d, MTU %u), node address %s, VNI %u\n",
-		ov->underlay, l.ifindex, l.mtu, inet_ntop(AF_INET, &ov->node_ip, a, sizeof(a)),
+		ov->underlay, l.ifindex, l.mtu,
+		ov->underlay6 ? inet_ntop(AF_INET6, ov->node_ip6, a, sizeof(a)) :
+				inet_ntop(AF_INET, &ov->node_ip, a, sizeof(a)),
 		ov->vni);
 out:
 	nl_close(&nl);
@@ -98,6 +113,8 @@ int overlay_load(struct overlay *ov, const char *pin_dir)
 	ov->out->rodata->node_ip = ov->node_ip;
 	ov->out->rodata->underlay_ifindex = ov->underlay_ifindex;
 	ov->out->rodata->vni = ov->vni;
+	memcpy((void *)ov->in->rodata->node_ip6, ov->node_ip6, 16);
+	memcpy((void *)ov->out->rodata->node_ip6, ov->node_ip6, 16);
 	err = from_overlay__load(ov->in);
 	if (!err)
 		err = to_overlay__load(ov->out);
@@ -117,7 +134,7 @@ int overlay_load(struct overlay *ov, const char *pin_dir)
  */
 static int overlay_dev(struct overlay *ov)
 {
-	unsigned int mtu = ov->underlay_mtu - XCNI_ENCAP_LEN;
+	unsigned int mtu = ov->underlay_mtu - overlay_encap_len(ov);
 	struct nl_link l, peer;
 	struct nl nl;
 	int err;
@@ -328,9 +345,49 @@ static int prune_route(const struct nl_route *r, void *arg)
 	return 0;
 }
 
+/*
+ * tunnel6 entries (and their counters) of nodes that are gone, or whose
+ * endpoint is no longer IPv6: deleted, as the IPv4 ones are. Collected
+ * first, then deleted: a hash walk does not survive deletes.
+ */
+static void tunnel6_prune(const struct overlay *ov, const struct cluster *c, int tfd6, int sfd6)
+{
+	struct xcni_in6 key, next, *prev = NULL, *gone = NULL;
+	size_t ngone = 0;
+
+	while (bpf_map_get_next_key(tfd6, prev, &next) == 0) {
+		bool keep = false;
+
+		key = next;
+		prev = &key;
+		for (size_t i = 0; i < c->n[K8S_NODE] && !keep; i++) {
+			const struct k8s_node *nd = &c->objs[K8S_NODE][i]->node;
+
+			keep = !memcmp(nd->internal_ip6, key.addr, 16) &&
+			       pol_tunnel_v6(nd->internal_ip, nd->internal_ip6, ov->underlay6) &&
+			       !(ov->underlay6 && !memcmp(key.addr, ov->node_ip6, 16));
+		}
+		if (!keep) {
+			struct xcni_in6 *g = realloc(gone, (ngone + 1) * sizeof(*g));
+
+			if (!g)
+				break;
+			gone = g;
+			gone[ngone++] = key;
+		}
+	}
+	for (size_t i = 0; i < ngone; i++) {
+		bpf_map_delete_elem(tfd6, &gone[i]);
+		bpf_map_delete_elem(sfd6, &gone[i]);
+	}
+	free(gone);
+}
+
 int overlay_sync_nodes(struct overlay *ov, const struct cluster *c, const char *node_name)
 {
 	int tfd = bpf_map__fd(ov->in->maps.xcni_tunnel), sfd = bpf_map__fd(ov->in->maps.xcni_tunstat);
+	int tfd6 = bpf_map__fd(ov->in->maps.xcni_tunnel6);
+	int sfd6 = bpf_map__fd(ov->in->maps.xcni_tunstat6);
 	size_t n = c->n[K8S_NODE], nw = 0;
 	struct want_route *want = calloc(n ? n : 1, sizeof(*want));
 	struct want_route6 *want6 = calloc(n ? n : 1, sizeof(*want6));
@@ -358,12 +415,19 @@ int overlay_sync_nodes(struct overlay *ov, const struct cluster *c, const char *
 				      .oif = ov->dev_ifindex, .scope = RT_SCOPE_LINK,
 				      .prefsrc = ov->node_ip };
 
-		if (!nd->internal_ip || nd->internal_ip == ov->node_ip ||
+		/* Its endpoint's family: as the ipcache has it (pol_tunnel_set). */
+		bool v6 = pol_tunnel_v6(nd->internal_ip, nd->internal_ip6, ov->underlay6);
+		int ftfd = v6 ? tfd6 : tfd, fsfd = v6 ? sfd6 : sfd;
+		const void *k = v6 ? (const void *)nd->internal_ip6 : (const void *)&nd->internal_ip;
+
+		if ((!v6 && !nd->internal_ip) ||
+		    (v6 ? ov->underlay6 && !memcmp(nd->internal_ip6, ov->node_ip6, 16) :
+			  nd->internal_ip == ov->node_ip) ||
 		    (node_name && nd->meta.name && !strcmp(nd->meta.name, node_name)))
 			continue;
 		snprintf(t.node, sizeof(t.node), "%s", nd->meta.name);
-		if (bpf_map_update_elem(tfd, &nd->internal_ip, &t, BPF_ANY) ||
-		    (bpf_map_update_elem(sfd, &nd->internal_ip, zero, BPF_NOEXIST) && errno != EEXIST)) {
+		if (bpf_map_update_elem(ftfd, k, &t, BPF_ANY) ||
+		    (bpf_map_update_elem(fsfd, k, zero, BPF_NOEXIST) && errno != EEXIST)) {
 			err = -errno;
 			pr_err("tunnel to node %s: %s\n", nd->meta.name, strerror(errno));
 			continue;
@@ -398,7 +462,8 @@ int overlay_sync_nodes(struct overlay *ov, const struct cluster *c, const char *
 		for (size_t i = 0; i < n && !keep; i++) {
 			const struct k8s_node *nd = &c->objs[K8S_NODE][i]->node;
 
-			keep = nd->internal_ip == key && key != ov->node_ip;
+			keep = nd->internal_ip == key && key != ov->node_ip &&
+			       !pol_tunnel_v6(nd->internal_ip, nd->internal_ip6, ov->underlay6);
 		}
 		if (!keep) {
 			__u32 *g = realloc(gone, (ngone + 1) * sizeof(*g));
@@ -413,6 +478,7 @@ int overlay_sync_nodes(struct overlay *ov, const struct cluster *c, const char *
 		bpf_map_delete_elem(tfd, &gone[i]);
 		bpf_map_delete_elem(sfd, &gone[i]);
 	}
+	tunnel6_prune(ov, c, tfd6, sfd6);
 	rp = (struct route_prune){ &nl, want, nw };
 	nl_route_dump_oif(&nl, ov->dev_ifindex, prune_route, &rp);
 	rp6 = (struct route6_prune){ &nl, want6, nw6 };

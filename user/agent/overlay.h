@@ -8,6 +8,9 @@
 #define XCNID_OVERLAY_H
 
 #include <linux/types.h>
+#include <stdbool.h>
+
+#include "xcni_shared.h"
 
 struct bpf_object;
 
@@ -41,6 +44,12 @@ struct overlay {
 	int nmap_max;
 	const char *underlay; /* device name; NULL: no overlay */
 	__u32 node_ip; /* network order; 0: the underlay's first IPv4 */
+	/* The IPv6 underlay: --node-ip with an IPv6 address, or (none given) the
+	 * underlay's first global IPv6 when it has no IPv4. Then node_ip is 0,
+	 * the other nodes are reached at their IPv6 InternalIPs, and Geneve
+	 * costs XCNI_ENCAP6_LEN. */
+	__u8 node_ip6[16];
+	bool underlay6;
 	__u32 vni;
 	enum xdp_want xdp_want;
 	bool lb; /* from_overlay's lb_enabled (--kube-proxy-replacement) */
@@ -54,6 +63,12 @@ struct overlay {
 	struct to_overlay *out;
 	struct xdp_underlay *xdp;
 };
+
+/* What Geneve adds on this node's underlay: XCNI_ENCAP6_LEN or XCNI_ENCAP_LEN. */
+static inline unsigned int overlay_encap_len(const struct overlay *ov)
+{
+	return ov->underlay6 ? XCNI_ENCAP6_LEN : XCNI_ENCAP_LEN;
+}
 
 /* Finds the underlay device and its address. 0 or -errno (said why). */
 int overlay_resolve(struct overlay *ov);

@@ -330,7 +330,8 @@ static int write_config(struct from_pod *fp, const struct opts *o)
 		cfg.underlay_ifindex = (__u32)o->ov->underlay_ifindex;
 		cfg.vni = o->ov->vni;
 		cfg.underlay_mtu = o->ov->underlay_mtu;
-		cfg.pod_mtu = o->ov->underlay_mtu - XCNI_ENCAP_LEN;
+		cfg.pod_mtu = o->ov->underlay_mtu - overlay_encap_len(o->ov);
+		memcpy(cfg.node_ip6, o->ov->node_ip6, 16);
 	}
 	lock = xcni_config_lock(o->pin_dir);
 	err = bpf_map__update_elem(fp->maps.xcni_config, &k, sizeof(k), &cfg, sizeof(cfg), 0);
@@ -501,8 +502,12 @@ static int sync_policy(const struct opts *o, struct from_pod *fp, struct store *
 
 	if (node)
 		po.node_ip = node->node.internal_ip;
-	if (o->ov->underlay)
-		po.node_ip = o->ov->node_ip;
+	if (o->ov->underlay) {
+		/* An IPv6 underlay has no IPv4 node address: the Node's stays. */
+		if (o->ov->node_ip)
+			po.node_ip = o->ov->node_ip;
+		po.underlay6 = o->ov->underlay6;
+	}
 	store_view(st, &c);
 	store_journal_take(st, &ch, &nch, &all);
 	*nodes_changed |= all;
@@ -786,6 +791,7 @@ static int run(const struct opts *o)
 			goto out;
 		o->mq->node_ip = o->ov->node_ip;
 		fp->rodata->node_ip = o->ov->node_ip;
+		memcpy((void *)fp->rodata->node_ip6, o->ov->node_ip6, 16);
 		fp->rodata->underlay_ifindex = (__u32)o->ov->underlay_ifindex;
 		fp->rodata->vni = o->ov->vni;
 	}
@@ -904,7 +910,8 @@ static void usage(FILE *f)
 		"  --k8s-api in-cluster  the same through the pod's service account\n"
 		"  --underlay-dev DEV the device to the other nodes: Geneve overlay (in BPF) over it,\n"
 		"                     XDP prefilter on it, remote pod CIDRs routed to xcni0\n"
-		"  --node-ip IP       this node's underlay address (default: DEV's first IPv4)\n"
+		"  --node-ip IP       this node's underlay address, IPv4 or IPv6 (default: DEV's\n"
+		"                     first IPv4, else its first global IPv6: the IPv6 underlay)\n"
 		"  --vni N            Geneve VNI (default 1)\n"
 		"  --xdp-mode MODE    auto (native, else generic), native, generic or off\n"
 		"  --masquerade       masquerade pods' traffic to outside the cluster to the node's\n"
@@ -1048,11 +1055,19 @@ int main(int argc, char **argv)
 		case 'N': {
 			struct in_addr a;
 
+			/* An IPv6 address: the IPv6 underlay (a dual-stack node's choice). */
+			if (inet_pton(AF_INET6, optarg, ov.node_ip6) == 1) {
+				ov.underlay6 = true;
+				ov.node_ip = 0;
+				break;
+			}
 			if (inet_pton(AF_INET, optarg, &a) != 1) {
-				pr_err("--node-ip %s: not an IPv4 address\n", optarg);
+				pr_err("--node-ip %s: not an IPv4 or IPv6 address\n", optarg);
 				return 2;
 			}
 			ov.node_ip = a.s_addr;
+			ov.underlay6 = false;
+			memset(ov.node_ip6, 0, 16);
 			break;
 		}
 		case 'V': {

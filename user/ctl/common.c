@@ -76,6 +76,21 @@ const struct map_spec m_tunnel = {
 const struct map_spec m_tunstat = {
 	"xcni_tunstat", BPF_MAP_TYPE_PERCPU_HASH, sizeof(__u32), sizeof(struct xcni_tunstat), 0
 };
+const struct map_spec m_tunnel6 = {
+	"xcni_tunnel6", BPF_MAP_TYPE_HASH, sizeof(struct xcni_in6), sizeof(struct xcni_tunnel), 0
+};
+const struct map_spec m_tunstat6 = {
+	"xcni_tunstat6", BPF_MAP_TYPE_PERCPU_HASH, sizeof(struct xcni_in6),
+	sizeof(struct xcni_tunstat), 0
+};
+
+/* An ipcache entry's tunnel endpoint in either family; NULL for none. */
+const char *tunnel_str(const struct xcni_ipcache_val *v, char buf[INET6_ADDRSTRLEN])
+{
+	if (v->flags & XCNI_IPC_TUN6)
+		return inet_ntop(AF_INET6, v->tunnel_ip6, buf, INET6_ADDRSTRLEN);
+	return v->tunnel_ip ? ip_str(v->tunnel_ip, buf) : NULL;
+}
 const struct map_spec m_prefilter = {
 	"xcni_prefilter", BPF_MAP_TYPE_LPM_TRIE, sizeof(struct xcni_prefilter_key),
 	sizeof(struct xcni_prefilter_val), 0

@@ -114,6 +114,7 @@ struct map_spec {
 
 /* The IPv6 maps (absent on an agent older than ABI 7: views then show IPv4 alone). */
 extern const struct map_spec m_endpoints6, m_ct6, m_ipcache6, m_polkey6;
+extern const struct map_spec m_tunnel6, m_tunstat6; /* the IPv6 underlay (ABI 9) */
 extern const struct map_spec m_endpoints, m_ct, m_metrics, m_events, m_config, m_identity,
 	m_ipcache, m_polep, m_policy, m_polrange, m_polcidr, m_polname, m_podname, m_tunnel,
 	m_tunstat, m_prefilter, m_prefilter6, m_pf16, m_pf24, m_evrate, m_polrev, m_polsel, m_ctstat;
@@ -151,6 +152,7 @@ int parse_frontend(const char *s, struct xcni_svc_key *k);
 /* The reason called name ("drop-policy-ingress"): 0, or -ENOENT. */
 int reason_by_name(const char *name, int *reason);
 const char *ip_str(__u32 ip, char buf[INET_ADDRSTRLEN]);
+const char *tunnel_str(const struct xcni_ipcache_val *v, char buf[INET6_ADDRSTRLEN]);
 /* An ipBlock prefix of polcidr as "ADDR/LEN", either family. */
 const char *polcidr_str(const struct xcni_polcidr_key *k, char *buf, size_t len);
 const char *proto_name(__u8 proto);

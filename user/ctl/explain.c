@@ -151,6 +151,23 @@ static bool pod_cidr_node(const struct ctx *c, const struct node_maps *m, __u32 
 		}
 	}
 	close(fd);
+	/* The nodes behind the IPv6 underlay (an agent before ABI 9 has none). */
+	fd = found ? -1 : map_open_quiet(&at, &m_tunnel6);
+	if (fd >= 0) {
+		struct xcni_in6 k6, n6, *p6 = NULL;
+
+		while (!found && bpf_map_get_next_key(fd, p6, &n6) == 0) {
+			k6 = n6;
+			p6 = &k6;
+			if (bpf_map_lookup_elem(fd, &k6, &tn) == 0 && tn.pod_cidr_len &&
+			    in_prefix(ip, tn.pod_cidr, tn.pod_cidr_len)) {
+				snprintf(node, len, "%.*s", (int)strnlen(tn.node, sizeof(tn.node)),
+					 tn.node);
+				found = true;
+			}
+		}
+		close(fd);
+	}
 	return found;
 }
 
@@ -527,7 +544,7 @@ static int side_locate(const struct node_maps *m, struct side *s, const struct f
 	struct xcni_ipcache_key ik = { .prefixlen = 32, .addr = pod->ip };
 	struct xcni_ipcache_val pv;
 	struct xcni_podname pn;
-	char a[INET_ADDRSTRLEN];
+	char a6[INET6_ADDRSTRLEN];
 	int err;
 
 	snprintf(s->node, sizeof(s->node), "%s", m->node);
@@ -559,10 +576,9 @@ static int side_locate(const struct node_maps *m, struct side *s, const struct f
 			 pn.node);
 		return 1;
 	}
-	if (err > 0 && pv.tunnel_ip) {
+	if (err > 0 && tunnel_str(&pv, a6)) {
 		s->why = WHY_REMOTE;
-		snprintf(s->node, sizeof(s->node), "%s", pod->node[0] ? pod->node :
-			 ip_str(pv.tunnel_ip, a));
+		snprintf(s->node, sizeof(s->node), "%s", pod->node[0] ? pod->node : a6);
 		return 1;
 	}
 	return 0;

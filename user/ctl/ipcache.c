@@ -84,7 +84,10 @@ static int ipcache6_rows(const struct ctx *c, struct ptable *t, const struct fil
 			pt_str(t, pod);
 		else
 			pt_str(t, reserved_identity(recs[i].v.identity));
-		pt_null(t); /* no IPv6 tunnel yet */
+		if (tunnel_str(&recs[i].v, buf))
+			pt_str(t, buf);
+		else
+			pt_null(t);
 	}
 	if (kfd >= 0)
 		close(kfd);
@@ -101,7 +104,7 @@ static int ipcache_show(const struct ctx *c, const char *get)
 	struct ipc_rec *recs = NULL;
 	struct ctl_addr want_any;
 	struct ptable *t;
-	char buf[INET_ADDRSTRLEN], pod[340];
+	char buf[INET6_ADDRSTRLEN], pod[340];
 	struct filter f;
 	size_t n, i, best = SIZE_MAX;
 	__u32 want = 0;
@@ -149,8 +152,8 @@ static int ipcache_show(const struct ctx *c, const char *get)
 			pt_str(t, pod);
 		else
 			pt_str(t, reserved_identity(recs[i].v.identity));
-		if (recs[i].v.tunnel_ip)
-			pt_str(t, ip_str(recs[i].v.tunnel_ip, buf));
+		if (tunnel_str(&recs[i].v, buf))
+			pt_str(t, buf);
 		else
 			pt_null(t);
 	}

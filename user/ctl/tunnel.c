@@ -29,16 +29,16 @@ static int tunnel_cmp(const void *a, const void *b)
  * A node's counters summed over CPUs into *sum. xcnid creates them with the
  * tunnel; a node removed between the two reads just shows zeros.
  */
-static int tunstat_sum(int sfd, __u32 ip, struct xcni_tunstat *vals, int ncpus,
+static int tunstat_sum(int sfd, const void *key, struct xcni_tunstat *vals, int ncpus,
 		       struct xcni_tunstat *sum)
 {
 	int err;
 
-	if (bpf_map_lookup_elem(sfd, &ip, vals)) {
+	if (bpf_map_lookup_elem(sfd, key, vals)) {
 		if (errno == ENOENT)
 			return 0;
 		err = -errno;
-		pr_err("%s: lookup: %s\n", m_tunstat.name, strerror(-err));
+		pr_err("tunnel counters: lookup: %s\n", strerror(-err));
 		return err;
 	}
 	for (int cpu = 0; cpu < ncpus; cpu++) {
@@ -50,16 +50,17 @@ static int tunstat_sum(int sfd, __u32 ip, struct xcni_tunstat *vals, int ncpus,
 	return 0;
 }
 
-static void tunnel_row(struct ptable *t, __u32 ip, const struct xcni_tunnel *tn,
-		       const struct xcni_tunstat *sum)
+/* ip: the node's underlay IPv4, or (NULL) ip6 its IPv6. */
+static void tunnel_row(struct ptable *t, const __u32 *ip, const __u8 *ip6,
+		       const struct xcni_tunnel *tn, const struct xcni_tunstat *sum)
 {
-	char buf[INET_ADDRSTRLEN];
+	char buf[INET6_ADDRSTRLEN];
 
 	if (tn->node[0])
 		pt_strf(t, "%.*s", (int)strnlen(tn->node, sizeof(tn->node)), tn->node);
 	else
 		pt_null(t);
-	pt_str(t, ip_str(ip, buf));
+	pt_str(t, ip ? ip_str(*ip, buf) : inet_ntop(AF_INET6, ip6, buf, sizeof(buf)));
 	if (tn->pod_cidr_len)
 		pt_strf(t, "%s/%u", ip_str(tn->pod_cidr, buf), tn->pod_cidr_len);
 	else
@@ -68,6 +69,73 @@ static void tunnel_row(struct ptable *t, __u32 ip, const struct xcni_tunnel *tn,
 	pt_uint(t, sum->tx_bytes);
 	pt_uint(t, sum->rx_packets);
 	pt_uint(t, sum->rx_bytes);
+}
+
+struct tunnel6_rec {
+	struct xcni_in6 ip; /* underlay IPv6 */
+	struct xcni_tunnel t;
+};
+
+static int tunnel6_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, sizeof(struct xcni_in6));
+}
+
+/*
+ * The nodes behind the IPv6 underlay (tunnel6, after the IPv4 ones): every
+ * one passing f, or get's (by name, underlay IPv6, or an address of its pod
+ * CIDR). An agent before ABI 9 has no such map: no rows.
+ */
+static int tunnel6_rows(const struct ctx *c, struct ptable *t, const struct filter *f,
+			const char *get, struct xcni_tunstat *vals, int ncpus)
+{
+	struct tunnel6_rec *recs = NULL;
+	struct in6_addr want6;
+	struct in_addr want;
+	bool get_ip6 = get && inet_pton(AF_INET6, get, &want6) == 1;
+	bool get_ip = get && inet_pton(AF_INET, get, &want) == 1;
+	int fd = map_open_quiet(c, &m_tunnel6), sfd = -1, err = 0;
+	size_t n = 0;
+
+	if (fd < 0)
+		return 0;
+	sfd = map_open(c, &m_tunstat6);
+	if (sfd < 0) {
+		err = sfd;
+		goto out;
+	}
+	err = map_collect(fd, &m_tunnel6, sizeof(*recs), offsetof(struct tunnel6_rec, ip),
+			  offsetof(struct tunnel6_rec, t), (void **)&recs, &n);
+	if (err)
+		goto out;
+	n = sort_unique(recs, n, sizeof(*recs), tunnel6_cmp);
+	for (size_t i = 0; i < n; i++) {
+		const struct xcni_tunnel *tn = &recs[i].t;
+		struct xcni_tunstat sum = {};
+		struct frow r = { .addr = { tn->pod_cidr }, .plen = { tn->pod_cidr_len },
+				  .naddr = tn->pod_cidr_len ? 1 : 0, .addr6 = { recs[i].ip.addr },
+				  .plen6 = { 128 }, .naddr6 = 1 };
+
+		if (get && (get_ip6 ? memcmp(&want6, recs[i].ip.addr, 16) != 0 :
+			    get_ip ? !(tn->pod_cidr_len &&
+				       in_prefix(want.s_addr, tn->pod_cidr, tn->pod_cidr_len)) :
+				     strncmp(get, tn->node, sizeof(tn->node)) != 0))
+			continue;
+		if (!filter_match(f, &r))
+			continue;
+		if (get && pt_rows(t))
+			break;
+		err = tunstat_sum(sfd, &recs[i].ip, vals, ncpus, &sum);
+		if (err)
+			goto out;
+		tunnel_row(t, NULL, recs[i].ip.addr, tn, &sum);
+	}
+out:
+	free(recs);
+	if (sfd >= 0)
+		close(sfd);
+	close(fd);
+	return err;
 }
 
 /* tunnel list (get NULL), and tunnel get NODE: by name, underlay IP or an address of its pod CIDR. */
@@ -129,10 +197,15 @@ static int tunnel_show(const struct ctx *c, const char *get)
 		if (get && pt_rows(t))
 			break; /* one record */
 
-		err = tunstat_sum(sfd, recs[i].ip, vals, ncpus, &sum);
+		err = tunstat_sum(sfd, &recs[i].ip, vals, ncpus, &sum);
 		if (err)
 			goto free_t;
-		tunnel_row(t, recs[i].ip, tn, &sum);
+		tunnel_row(t, &recs[i].ip, NULL, tn, &sum);
+	}
+	if (!get || !pt_rows(t)) {
+		err = tunnel6_rows(c, t, &f, get, vals, ncpus);
+		if (err)
+			goto free_t;
 	}
 	if (get && !pt_rows(t)) {
 		pr_err("%s: no such node among those this node tunnels to\n", get);

@@ -579,6 +579,52 @@ int nl_addr_first(struct nl *nl, int ifindex, uint32_t *addr)
 	return 0;
 }
 
+struct addr6_first {
+	int ifindex;
+	struct in6_addr addr;
+	int found;
+};
+
+static int addr6_first_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct nl_cbarg *ca = data;
+	struct addr6_first *f = ca->user;
+	const struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(nlh);
+	const struct nlattr *a;
+
+	/* Global scope only: a link-local address is no underlay endpoint. */
+	if (nlh->nlmsg_type != RTM_NEWADDR || too_short(nlh, sizeof(*ifa)) ||
+	    ifa->ifa_family != AF_INET6 || (int)ifa->ifa_index != f->ifindex ||
+	    ifa->ifa_scope != RT_SCOPE_UNIVERSE || f->found)
+		return MNL_CB_OK;
+	mnl_attr_for_each(a, nlh, sizeof(*ifa)) {
+		if (mnl_attr_get_type(a) == IFA_ADDRESS && mnl_attr_get_payload_len(a) == 16) {
+			memcpy(&f->addr, mnl_attr_get_payload(a), 16);
+			f->found = 1;
+		}
+	}
+	return MNL_CB_OK;
+}
+
+int nl_addr6_first(struct nl *nl, int ifindex, struct in6_addr *addr)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh;
+	struct addr6_first f = { .ifindex = ifindex };
+	int err;
+
+	memset(buf, 0, sizeof(buf));
+	nlh = nl_req(buf, RTM_GETADDR, NLM_F_DUMP, sizeof(struct ifaddrmsg));
+	((struct ifaddrmsg *)mnl_nlmsg_get_payload(nlh))->ifa_family = AF_INET6;
+	err = nl_talk(nl, nlh, addr6_first_cb, &f);
+	if (err)
+		return err;
+	if (!f.found)
+		return -ENOENT;
+	*addr = f.addr;
+	return 0;
+}
+
 int nl_route_add(struct nl *nl, const struct nl_route *r)
 {
 	return route_msg(nl, r, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL);

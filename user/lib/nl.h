@@ -90,6 +90,8 @@ typedef int (*nl_route_cb)(const struct nl_route *r, void *arg);
 int nl_route_dump_oif(struct nl *nl, int oif, nl_route_cb cb, void *arg);
 /* The first IPv4 address on ifindex (network order), or -ENOENT. */
 int nl_addr_first(struct nl *nl, int ifindex, uint32_t *addr);
+/* The first global IPv6 address of ifindex (the IPv6 underlay's): 0, -ENOENT or -errno. */
+int nl_addr6_first(struct nl *nl, int ifindex, struct in6_addr *addr);
 /* 1 if the main table holds a route matching dst/len (and gw, oif if set). */
 int nl_route_has(struct nl *nl, const struct nl_route *r);
 

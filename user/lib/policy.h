@@ -127,11 +127,18 @@ struct pol_opts {
  * node has no IPv4 InternalIP (an IPv6-only node), else its IPv4 one as
  * before ABI 9. The other endpoint field is cleared.
  */
+static inline bool pol_tunnel_v6(uint32_t ip4, const uint8_t ip6[16], bool underlay6)
+{
+	static const uint8_t none[16];
+
+	return ip6 && memcmp(ip6, none, 16) && (underlay6 || !ip4);
+}
+
 static inline void pol_tunnel_set(struct xcni_ipcache_val *v, uint32_t ip4, const uint8_t ip6[16],
 				  bool underlay6)
 {
 	static const uint8_t none[16];
-	bool v6 = ip6 && memcmp(ip6, none, 16) && (underlay6 || !ip4);
+	bool v6 = pol_tunnel_v6(ip4, ip6, underlay6);
 
 	v->tunnel_ip = v6 ? 0 : ip4;
 	v->flags = v6 ? v->flags | XCNI_IPC_TUN6 : v->flags & ~XCNI_IPC_TUN6;
