@@ -39,6 +39,7 @@ suites=(
 	"policy-netns:bash tests/integration/policy.sh"
 	"v6-netns:bash tests/integration/v6.sh"
 	"v6ovl-netns:bash tests/integration/v6ovl.sh"
+	"v6ul-netns:bash tests/integration/v6ul.sh"
 	"svc-netns:bash tests/integration/svc.sh"
 	"svc-sctp-netns:bash tests/integration/svc_sctp.sh"
 	"ct-pressure:bash tests/integration/ctpressure.sh"

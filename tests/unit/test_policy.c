@@ -1662,6 +1662,144 @@ static void host_network_and_pending_pods(void **state)
 	assert_int_equal(R.npodnames, 1);
 }
 
+/* The ipcache6 entry of address a in v (NULL when none). */
+static const struct xcni_ipcache_val *ipc6_of(const struct pol_v6 *v, const char *a)
+{
+	uint8_t k[16];
+
+	assert_int_equal(inet_pton(AF_INET6, a, k), 1);
+	for (size_t i = 0; i < v->nipc; i++)
+		if (!memcmp(v->ipc[i].key.addr, k, 16))
+			return &v->ipc[i].val;
+	fail_msg("no ipcache6 entry %s", a);
+	return NULL;
+}
+
+static void tun6_is(const struct xcni_ipcache_val *e, const char *node6)
+{
+	uint8_t a[16];
+
+	assert_int_equal(inet_pton(AF_INET6, node6, a), 1);
+	assert_true(e->flags & XCNI_IPC_TUN6);
+	assert_int_equal(e->tunnel_ip, 0);
+	assert_memory_equal(e->tunnel_ip6, a, 16);
+}
+
+static void tun4_is(const struct xcni_ipcache_val *e, const char *node4)
+{
+	static const uint8_t none[16];
+
+	assert_false(e->flags & XCNI_IPC_TUN6);
+	assert_int_equal(e->tunnel_ip, node4 ? ip4(node4) : 0);
+	assert_memory_equal(e->tunnel_ip6, none, 16);
+}
+
+/*
+ * The IPv6 underlay (ABI 9): a Node with only an IPv6 InternalIP is reached
+ * at it (XCNI_IPC_TUN6, for its pods' IPv4 and IPv6 and its own address); a
+ * dual-stack Node at its IPv4 one, unless this node's underlay is IPv6
+ * (o.underlay6), then at its IPv6 one. The full and the incremental
+ * compiles agree; a Node that loses its IPv4 InternalIP moves its pods over.
+ */
+static void ipv6_underlay_ipcache(void **state)
+{
+	struct pol_opts o = { .node_name = "n1" };
+	struct k8s_object *n1, *n2, *n3;
+	struct k8s_pod *r2, *r3;
+	const struct pol_result *res;
+	const struct pol_delta *d;
+	struct pol_incr *pi;
+	struct pol_v6 v = { 0 };
+	struct cluster c;
+
+	(void)state;
+	ns_add("x", "");
+	n1 = obj(K8S_NODE, NULL, "n1", "");
+	inet_pton(AF_INET6, "fc00:78::1", n1->node.internal_ip6);
+	n2 = obj(K8S_NODE, NULL, "n2", "");
+	inet_pton(AF_INET6, "fc00:78::2", n2->node.internal_ip6);
+	n3 = obj(K8S_NODE, NULL, "n3", "");
+	n3->node.internal_ip = ip4("172.18.0.3");
+	inet_pton(AF_INET6, "fc00:78::3", n3->node.internal_ip6);
+	r2 = pod_add("x", "r2", "n2", "10.0.2.2", "app=r");
+	inet_pton(AF_INET6, "fd00:10:2::2", r2->ip6);
+	r2->has_ip6 = true;
+	r3 = pod_add("x", "r3", "n3", "10.0.3.2", "app=r");
+	inet_pton(AF_INET6, "fd00:10:3::2", r3->ip6);
+	r3->has_ip6 = true;
+
+	for (int u6 = 0; u6 < 2; u6++) {
+		o.underlay6 = u6;
+		/* The whole compile. */
+		assert_int_equal(compile_opts(&R, &o), 0);
+		tun6_is(&ipc(&R, "10.0.2.2/32")->val, "fc00:78::2");
+		assert_true(ipc(&R, "10.0.2.2/32")->val.flags & XCNI_IPC_POD);
+		if (u6) {
+			tun6_is(&ipc(&R, "10.0.3.2/32")->val, "fc00:78::3");
+			tun6_is(&ipc(&R, "172.18.0.3/32")->val, "fc00:78::3");
+		} else {
+			tun4_is(&ipc(&R, "10.0.3.2/32")->val, "172.18.0.3");
+			tun4_is(&ipc(&R, "172.18.0.3/32")->val, "172.18.0.3");
+		}
+		/* The incremental one, both families. */
+		pi = pol_incr_new();
+		assert_non_null(pi);
+		c = view();
+		assert_int_equal(pol_incr_update(pi, &c, &o, NULL, 0, true, true, &res, &d, &Err),
+				 0);
+		assert_int_equal(res->nipcache, R.nipcache);
+		for (size_t i = 0; i < R.nipcache; i++)
+			assert_memory_equal(&res->ipcache[i], &R.ipcache[i], sizeof(R.ipcache[i]));
+		assert_int_equal(pol_v6_build(pi, &c, &v), 0);
+		tun6_is(ipc6_of(&v, "fd00:10:2::2"), "fc00:78::2");
+		tun6_is(ipc6_of(&v, "fc00:78::2"), "fc00:78::2");
+		assert_int_equal(ipc6_of(&v, "fc00:78::2")->identity, XCNI_ID_REMOTE_NODE);
+		tun4_is(ipc6_of(&v, "fc00:78::1"), NULL);
+		assert_int_equal(ipc6_of(&v, "fc00:78::1")->identity, XCNI_ID_HOST);
+		if (u6) {
+			tun6_is(ipc6_of(&v, "fd00:10:3::2"), "fc00:78::3");
+		} else {
+			tun4_is(ipc6_of(&v, "fd00:10:3::2"), "172.18.0.3");
+			tun4_is(ipc6_of(&v, "fc00:78::3"), "172.18.0.3");
+		}
+		pol_v6_free(&v);
+		pol_incr_free(pi);
+	}
+	/* n3 left with its IPv6 InternalIP only: its pods follow, in the whole
+	 * compile and in the incremental one told of the Node's change. */
+	o.underlay6 = false;
+	pi = pol_incr_new();
+	assert_non_null(pi);
+	c = view();
+	assert_int_equal(pol_incr_update(pi, &c, &o, NULL, 0, true, true, &res, &d, &Err), 0);
+	tun4_is(&ipc(res, "10.0.3.2/32")->val, "172.18.0.3");
+	n3->node.internal_ip = 0;
+	assert_int_equal(compile_opts(&R, &o), 0);
+	tun6_is(&ipc(&R, "10.0.3.2/32")->val, "fc00:78::3");
+	{
+		struct store_change ch = { K8S_NODE, NULL, (char *)"n3" };
+
+		c = view();
+		assert_int_equal(pol_incr_update(pi, &c, &o, &ch, 1, false, true, &res, &d, &Err),
+				 0);
+	}
+	tun6_is(&ipc(res, "10.0.3.2/32")->val, "fc00:78::3");
+	assert_int_equal(pol_v6_build(pi, &c, &v), 0);
+	tun6_is(ipc6_of(&v, "fd00:10:3::2"), "fc00:78::3");
+	pol_v6_free(&v);
+	/* n2 renumbered, its IPv6 InternalIP alone changing: its pod follows. */
+	inet_pton(AF_INET6, "fc00:78::22", n2->node.internal_ip6);
+	{
+		struct store_change ch = { K8S_NODE, NULL, (char *)"n2" };
+
+		c = view();
+		assert_int_equal(pol_incr_update(pi, &c, &o, &ch, 1, false, true, &res, &d, &Err),
+				 0);
+	}
+	tun6_is(&ipc(res, "10.0.2.2/32")->val, "fc00:78::22");
+	pol_incr_free(pi);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1697,6 +1835,7 @@ int main(void)
 		T(recompile_identical),
 		T(change_touches_selected_only),
 		T(host_network_and_pending_pods),
+		T(ipv6_underlay_ipcache),
 #undef T
 	};
 

@@ -1,0 +1,250 @@
+#!/bin/bash
+# Geneve over an IPv6 underlay: two node namespaces whose underlay link has
+# ONLY IPv6 addresses (and Nodes with only an IPv6 InternalIP), each running
+# xcnid on it (no --node-ip: the agent finds no IPv4 there and takes the
+# IPv6 underlay) and the real plugin with host-local handing out one address
+# per family. Pods of both families talk across; checked at both ends, in
+# the maps, in the pods' MTU (underlay - 70) and on the wire (tshark decodes
+# the outer IPv6, Geneve and the inner packets).
+#
+#   netns <tag>-n1: ul0 fc00:98::1 (no IPv4) --veth-- ul0 fc00:98::2  netns <tag>-n2  <- tshark
+#     xcnid --underlay-dev ul0 (pins <tag>-n1)              xcnid (pins <tag>-n2)
+#     pods a, c: 10.202.1.x fd00:202:1::x                   pod b: 10.202.2.x fd00:202:2::x
+#
+# Run under flock /tmp/xcni-test.lock.
+set -uo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/../lib.sh"
+
+T=$(mktemp -d /tmp/xcni-v6ul.XXXXXX)
+M=$T/manifests
+mkdir -p "$M"
+PIDS=()
+AGENTS=()
+
+node_ns() { echo "$XCT_TAG-n$1"; }
+pin() { echo "/sys/fs/bpf/$XCT_TAG-n$1"; }
+in_node() { local n=$1; shift; nsenter --net="/var/run/netns/$(node_ns "$n")" "$@"; }
+in_pod() { local p=$1; shift; ip netns exec "$XCT_TAG-$p" "$@"; }
+ctl_n() { local n=$1; shift; in_node "$n" "$BUILD/xcnictl" --pin-dir "$(pin "$n")" "$@"; }
+node_of() { case $1 in a | c) echo 1 ;; b) echo 2 ;; esac; }
+
+cni() { # cni COMMAND POD: the plugin in the pod's node
+	local n
+	n=$(node_of "$2")
+	nsenter --net="/var/run/netns/$(node_ns "$n")" env CNI_COMMAND="$1" \
+		CNI_CONTAINERID="v6ul-$2" CNI_NETNS="/var/run/netns/$XCT_TAG-$2" CNI_IFNAME=eth0 \
+		CNI_PATH="$CNI_REF_DIR" "$XCNI_BIN" <"$T/net$n.json"
+}
+
+cleanup() {
+	local p n
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
+	for p in a b c; do
+		[ -e "/var/run/netns/$XCT_TAG-$p" ] && cni DEL "$p" >/dev/null 2>&1
+		ip netns del "$XCT_TAG-$p" 2>/dev/null
+	done
+	for p in "${AGENTS[@]}"; do kill "$p" 2>/dev/null; done
+	for p in "${AGENTS[@]}"; do wait "$p" 2>/dev/null; done
+	for n in 1 2; do
+		ip netns del "$(node_ns "$n")" 2>/dev/null
+		rm -rf "$(pin "$n")"
+	done
+	rm -rf "$T"
+}
+trap cleanup EXIT
+
+# ---- two nodes on one underlay link ---------------------------------------------
+for n in 1 2; do
+	ip netns add "$(node_ns "$n")" && ip -n "$(node_ns "$n")" link set lo up ||
+		{ not_ok "node netns $n"; finish; exit 1; }
+	cat >"$T/net$n.json" <<EOT
+{"cniVersion":"1.0.0","name":"xcni-v6ul","type":"xcni","stateDir":"$T/state$n","pinDir":"$(pin "$n")",
+ "ipam":{"type":"host-local","ranges":[[{"subnet":"10.202.$n.0/24"}],[{"subnet":"fd00:202:$n::/64"}]],
+         "routes":[{"dst":"0.0.0.0/0"},{"dst":"::/0"}],"dataDir":"$T/ipam$n"}}
+EOT
+done
+ip link add ul0 netns "$(node_ns 1)" type veth peer name ul0 netns "$(node_ns 2)"
+for n in 1 2; do
+	ip -n "$(node_ns "$n")" addr add "fc00:98::$n/64" dev ul0 nodad
+	ip -n "$(node_ns "$n")" link set ul0 up
+done
+
+# The cluster as both agents read it: the Nodes (InternalIPs, podCIDRs per family).
+for n in 1 2; do
+	cat <<EOF
+---
+apiVersion: v1
+kind: Node
+metadata: {name: n$n}
+spec: {podCIDR: 10.202.$n.0/24, podCIDRs: [10.202.$n.0/24, "fd00:202:$n::/64"]}
+status: {addresses: [{type: InternalIP, address: "fc00:98::$n"}]}
+EOF
+done | put nodes.yaml
+printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: x}\n' | put ns.yaml
+
+for n in 1 2; do
+	# Started directly (nsenter execs it): $! is the agent's own PID.
+	nsenter --net="/var/run/netns/$(node_ns "$n")" \
+		"$BUILD/xcnid" --pin-dir "$(pin "$n")" --node-name "n$n" --manifests "$M" \
+		--pod-cidr "10.202.$n.0/24" --pod-cidr6 "fd00:202:$n::/64" --service-cidr none \
+		--no-masquerade --underlay-dev ul0 --xdp-mode off -v >"$T/xcnid$n.log" 2>&1 &
+	AGENTS+=($!)
+done
+agents_ready() {
+	local n
+	for _ in $(seq 100); do
+		grep -q 'xcnid: ready' "$T/xcnid1.log" && grep -q 'xcnid: ready' "$T/xcnid2.log" && return 0
+		sleep 0.1
+	done
+	for n in 1 2; do cat "$T/xcnid$n.log"; done
+	return 1
+}
+check "xcnid on both nodes, overlay on ul0" agents_ready || { finish; exit 1; }
+GEN=0
+sync2() { # a new generation, applied by both agents
+	local n
+	GEN=$((GEN + 1))
+	echo "$GEN" >"$M/.tmp-gen" && mv "$M/.tmp-gen" "$M/.xcni-generation"
+	for n in 1 2; do
+		for _ in $(seq 100); do
+			[ "$(ctl_n "$n" config --json 2>/dev/null | jq -r .applied_gen)" -ge "$GEN" ] 2>/dev/null &&
+				continue 2
+			sleep 0.05
+		done
+		echo "n$n did not apply generation $GEN"
+		return 1
+	done
+}
+check "the Nodes applied" sync2
+check "ul0 has no IPv4 address on either node" \
+	bash -c "! ip -n $(node_ns 1) -4 addr show dev ul0 | grep -q inet && ! ip -n $(node_ns 2) -4 addr show dev ul0 | grep -q inet"
+check "xcnid took the IPv6 underlay (node address fc00:98::1)" \
+	grep -q 'overlay: underlay ul0 .*node address fc00:98::1,' "$T/xcnid1.log"
+
+# ---- pods: a, c on n1, b on n2 ----------------------------------------------------
+addr_of() { # addr_of POD 4|6
+	if [ "$2" = 6 ]; then
+		jq -r '.ips[].address | select(contains(":"))' "$T/$1.json" | cut -d/ -f1
+	else
+		jq -r '.ips[].address | select(contains(":") | not)' "$T/$1.json" | cut -d/ -f1
+	fi
+}
+for p in a b c; do
+	ip netns add "$XCT_TAG-$p" && ip -n "$XCT_TAG-$p" link set lo up
+	cni ADD "$p" >"$T/$p.json" || { not_ok "ADD $p"; cat "$T/$p.json"; finish; exit 1; }
+done
+A4=$(addr_of a 4) A6=$(addr_of a 6) B4=$(addr_of b 4) B6=$(addr_of b 6) C6=$(addr_of c 6)
+for p in a b c; do
+	v4=$(addr_of "$p" 4) v6=$(addr_of "$p" 6)
+	cat <<EOF
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: $p, namespace: x, labels: {pod: $p}}
+spec: {nodeName: n$(node_of "$p")}
+status: {podIP: $v4, podIPs: [{ip: $v4}, {ip: "$v6"}]}
+EOF
+done | put pods.yaml
+check "pods known to both agents (a $A6, c $C6 on n1; b $B6 on n2)" sync2
+
+is() { [ "$2" = "$3" ] || { echo "$1: $2, expected $3"; return 1; }; }
+check "n1's ipcache: b's IPv6 behind n2's IPv6 address" \
+	is tunnel "$(ctl_n 1 ipcache get "$B6" --json | jq -r .tunnel)" fc00:98::2
+check "n1's ipcache: b's IPv4 behind n2's IPv6 address too" \
+	is tunnel "$(ctl_n 1 ipcache get "$B4" --json | jq -r .tunnel)" fc00:98::2
+check "n1's ipcache: a local (no tunnel)" \
+	is tunnel "$(ctl_n 1 ipcache get "$A6" --json | jq -r .tunnel)" null
+check "n1's tunnel list: n2 at fc00:98::2 with its pod CIDR" \
+	is n2 "$(ctl_n 1 tunnel get n2 --json | jq -r '.underlay_ip + " " + .pod_cidr')" \
+	"fc00:98::2 10.202.2.0/24"
+check "pods' MTU: underlay 1500 - 70 (Geneve over IPv6)" \
+	bash -c "ip -n $XCT_TAG-a -o link show eth0 | grep -q 'mtu 1430 '"
+check "config pod_mtu 1430" is pod_mtu "$(ctl_n 1 config --json | jq .pod_mtu)" 1430
+check "n1 routes n2's pod CIDRs (both families) to xcni0, MTU 1430" \
+	bash -c "ip -n $(node_ns 1) -6 route show fd00:202:2::/64 | grep -q 'dev xcni0' && ip -n $(node_ns 1) route show 10.202.2.0/24 | grep -q 'dev xcni0' && ip -n $(node_ns 1) -o link show xcni0 | grep -q 'mtu 1430 '"
+
+# ---- traffic ------------------------------------------------------------------------
+ip netns exec "$XCT_TAG-b" socat TCP6-LISTEN:80,fork,reuseaddr,ipv6only=0 SYSTEM:'echo hello' &
+PIDS+=($!)
+ip netns exec "$XCT_TAG-b" python3 -c '
+import socket
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+s.bind(("::", 53))
+while True:
+    d, a = s.recvfrom(2048)
+    s.sendto(b"pong\n", a)' &
+PIDS+=($!)
+for _ in $(seq 50); do
+	ss -N "$XCT_TAG-b" -ltn | grep -q ':80 ' && ss -N "$XCT_TAG-b" -lun | grep -q ':53 ' && break
+	sleep 0.1
+done
+tcp() { # tcp SRC-POD|host ADDR
+	local run=(in_pod "$1") a=$2
+	[ "$1" = host ] && run=(in_node 1)
+	[[ $a == *:* ]] && a="[$a]"
+	if "${run[@]}" timeout 4 socat -T2 - "TCP:$a:80,connect-timeout=2" </dev/null 2>/dev/null | grep -q hello; then
+		echo connected
+	else
+		echo blocked
+	fi
+}
+udp() {
+	local a=$2
+	[[ $a == *:* ]] && a="[$a]"
+	if echo ping | in_pod "$1" timeout 4 socat -T2 - "UDP:$a:53" 2>/dev/null | grep -q pong; then
+		echo answered
+	else
+		echo silent
+	fi
+}
+
+pcap_start "$(node_ns 2)" ul0 'udp port 6081' "$T/ul.pcap"
+PIDS+=("$CAP")
+check "ping6 a (n1) -> b (n2) across the IPv6 underlay" in_pod a ping -6 -c3 -i 0.2 -W2 "$B6"
+check "ping b (n2) -> a (n1): IPv4 inside IPv6" in_pod b ping -c2 -i 0.2 -W2 "$A4"
+check "TCP over IPv6 a -> b:80" is "a -> [$B6]:80" "$(tcp a "$B6")" connected
+check "TCP over IPv4 a -> b:80" is "a -> $B4:80" "$(tcp a "$B4")" connected
+check "UDP over IPv6 c -> b:53" is "c -> [$B6]:53" "$(udp c "$B6")" answered
+check "UDP over IPv4 c -> b:53" is "c -> $B4:53" "$(udp c "$B4")" answered
+check "n1's host -> b over IPv6 (xcni0, to_overlay): TCP" is "n1 -> [$B6]:80" "$(tcp host "$B6")" connected
+# The largest packets the pods' MTU lets out cross whole: 1430 + 70 = the underlay's 1500.
+check "ping6 a -> b, 1430-byte packets with DF (the MTU leaves room for 70)" \
+	in_pod a ping -6 -c1 -W2 -M do -s 1382 "$B6"
+check "ping a -> b, 1430-byte IPv4 packets with DF" in_pod a ping -c1 -W2 -M do -s 1402 "$B4"
+pcap_stop "$T/ul.pcap"
+fields() { tshark -n -r "$T/ul.pcap" -Y "$1" -T fields -E separator=' ' -e ipv6.src -e ipv6.dst \
+	-e udp.dstport -e geneve.proto_type -e ip.src -e ip.dst -e udp.checksum 2>/dev/null | sort -u; }
+w_ab6=$(fields "geneve && ipv6.src == $A6 && ipv6.dst == $B6 && tcp.dstport == 80" | head -1)
+w_ab4=$(fields "geneve && ip.src == $A4 && ip.dst == $B4 && tcp.dstport == 80" | head -1)
+w_ba=$(fields "geneve && ipv6.src == $B6 && ipv6.dst == $A6" | head -1)
+w_big=$(tshark -n -r "$T/ul.pcap" -Y "geneve && ipv6.dst == $B6 && icmpv6.type == 128" -T fields \
+	-e frame.len 2>/dev/null | sort -n | tail -1)
+check "tshark on n2's ul0: a -> b TCP6 in Geneve over IPv6, IPv6 inside, outer checksum 0 ($w_ab6)" \
+	is wire "$w_ab6" "fc00:98::1,$A6 fc00:98::2,$B6 6081 0x6558   0x0000"
+check "  ... a -> b TCP over IPv4 in Geneve over IPv6, IPv4 inside ($w_ab4)" \
+	is wire "$w_ab4" "fc00:98::1 fc00:98::2 6081 0x6558 $A4 $B4 0x0000"
+check "  ... b's answers the other way ($w_ba)" \
+	bash -c "[[ '$w_ba' == 'fc00:98::2,$B6 fc00:98::1,$A6 '*' 0x6558 '* ]]"
+check "  ... the 1430-byte echo crossed as one 1514-byte frame ($w_big)" is frame "$w_big" 1514
+check "  ... and nothing as Geneve over IPv4" \
+	is ipv4 "$(tshark -n -r "$T/ul.pcap" -Y 'geneve && !ipv6' 2>/dev/null | wc -l)" 0
+check "n1's counters for n2 (tunstat6) moved both ways" \
+	bash -c "[ \"$(ctl_n 1 tunnel get n2 --json | jq '.tx_packets >= 10 and .rx_packets >= 10')\" = true ]"
+
+# ---- policy on the far pod: a admitted, c refused, both families ------------------
+put pol.yaml <<'EOF'
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: b-from-a, namespace: x}
+spec:
+  podSelector: {matchLabels: {pod: b}}
+  ingress: [{from: [{podSelector: {matchLabels: {pod: a}}}]}]
+EOF
+check "b-from-a applied on both nodes" sync2
+check "b-from-a: TCP over IPv6 a -> b admitted" is "a -> [$B6]:80" "$(tcp a "$B6")" connected
+check "b-from-a: TCP over IPv6 c -> b refused" is "c -> [$B6]:80" "$(tcp c "$B6")" blocked
+check "b-from-a: UDP over IPv4 c -> b refused" is "c -> $B4:53" "$(udp c "$B4")" silent
+finish
