@@ -244,7 +244,8 @@ const struct cmd tunnel_cmds[] = {
 	  "Sorted by underlay IP. TX counts what this node encapsulated to the node,\n"
 	  "RX what it decapsulated from it, summed over CPUs. Bytes include the outer\n"
 	  "headers; a GSO/GRO batch counts as one packet. A node is about its\n"
-	  "underlay address and its pod CIDR: --pod finds the node a pod lives on.\n\n"
+	  "underlay address and its pod CIDR: --pod finds the node a pod lives on.\n"
+	  "Nodes behind an IPv6 underlay (xcni_tunnel6) follow the IPv4 ones.\n\n"
 	  HELP_IP HELP_POD, NULL },
 	{ "tunnel", "get", cmd_tunnel_get, 1, 0, "NODE",
 	  "Show one node this node tunnels to.\n\n"
