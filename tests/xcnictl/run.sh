@@ -53,8 +53,8 @@ MAN=$(mktemp -d)
 DEST=$(mktemp -d) # make install's staging tree
 
 # Sizes from bpf/xcni_shared.h; a change there must show up here.
-EP_SZ=44 CTK_SZ=16 CTV_SZ=72 MET_SZ=16 CFG_SZ=416 NR_METRICS=128 PFK_SZ=8 PFV_SZ=16 PF6K_SZ=20
-PN_SZ=384 IPK_SZ=8 IPV_SZ=12 ID_SZ=1024 EVR_SZ=40
+EP_SZ=44 CTK_SZ=16 CTV_SZ=72 MET_SZ=16 CFG_SZ=432 NR_METRICS=128 PFK_SZ=8 PFV_SZ=16 PF6K_SZ=20
+PN_SZ=384 IPK_SZ=8 IPV_SZ=28 ID_SZ=1024 EVR_SZ=40
 PE_SZ=8 PHK_SZ=16 PRK_SZ=20 PV_SZ=16 PCK_SZ=28 CT6K_SZ=40 IP6K_SZ=20
 PS_SZ=72 POLN_SZ=320
 XCNI_PIN_ROOT_DEFAULT=/sys/fs/bpf/xcni # XCNI_PIN_ROOT
@@ -136,16 +136,16 @@ setup() {
 		put xcni_metrics "$(le 52 4)" "$(le 1 8)$(le 0 8)" || return 1 # drop-spoof-ip from-pod
 	# abi flags started pod_cidr/len name applied failed error nr_* x3 pad, then the
 	# overlay: node_ip ifindex (lo) vni underlay_mtu pod_mtu xdp_mode (2: generic), then
-	# the events: trace_sample events_rate, then the Service range
-	put xcni_config "$(le 0 4)" "$(le 1 4)$(le 0 4)$(le $t100 8)$(ip4 10.244.1.0)$(le 24 1)$(zeros 3)$(str node-a 64)$(zeros $((8 + 8 + 256 + 16)))$(ip4 192.168.5.1)$(le 1 4)$(le 42 4)$(le 1500 4)$(le 1450 4)$(le 2 4)$(le 7 4)$(le 500 4)$(ip4 10.96.0.0)$(le 12 1)$(zeros 3)" || return 1
+	# the events: trace_sample events_rate, then the Service range, node_ip6 (none)
+	put xcni_config "$(le 0 4)" "$(le 1 4)$(le 0 4)$(le $t100 8)$(ip4 10.244.1.0)$(le 24 1)$(zeros 3)$(str node-a 64)$(zeros $((8 + 8 + 256 + 16)))$(ip4 192.168.5.1)$(le 1 4)$(le 42 4)$(le 1500 4)$(le 1450 4)$(le 2 4)$(le 7 4)$(le 500 4)$(ip4 10.96.0.0)$(le 12 1)$(zeros 3)$(zeros 16)" || return 1
 	# The filters' view of the cluster: pods, ipcache, identities.
 	mk xcni_podname hash 4 $PN_SZ 16 && mk xcni_ipcache lpm_trie $IPK_SZ $IPV_SZ 16 1 &&
 		mk xcni_identity hash 4 $ID_SZ 16 && mk xcni_evrate percpu_array 4 $EVR_SZ 1 || return 1
 	put xcni_podname "$(ip4 10.244.1.5)" "$(str x 64)$(str a 256)$(str node-a 64)" &&
 		put xcni_podname "$(ip4 10.244.1.10)" "$(str y 64)$(str b 256)$(str node-a 64)" &&
-		put xcni_ipcache "$(le 0 4)$(ip4 0.0.0.0)" "$(le 2 4)$(zeros 8)" &&
-		put xcni_ipcache "$(le 32 4)$(ip4 10.244.1.5)" "$(le 42 4)$(zeros 4)$(le 1 4)" &&
-		put xcni_ipcache "$(le 32 4)$(ip4 10.244.1.10)" "$(le 43 4)$(zeros 4)$(le 1 4)" &&
+		put xcni_ipcache "$(le 0 4)$(ip4 0.0.0.0)" "$(le 2 4)$(zeros 8)$(zeros 16)" &&
+		put xcni_ipcache "$(le 32 4)$(ip4 10.244.1.5)" "$(le 42 4)$(zeros 4)$(le 1 4)$(zeros 16)" &&
+		put xcni_ipcache "$(le 32 4)$(ip4 10.244.1.10)" "$(le 43 4)$(zeros 4)$(le 1 4)$(zeros 16)" &&
 		put xcni_identity "$(le 42 4)" "$(str k8s:app=a,ns:kubernetes.io/metadata.name=x 1024)" &&
 		put xcni_identity "$(le 43 4)" "$(str k8s:app=b,ns:kubernetes.io/metadata.name=y 1024)" || return 1
 	# Policy: dir 0 = egress (from the pod), 1 = ingress; isolated bit 1 << dir.
@@ -910,9 +910,9 @@ setup6() {
 		put xcni_polkey6 "$(ip6 $A6)" "$(ip4 10.244.1.5)" &&
 		put xcni_polkey6 "$(ip6 $C6)" "$(ip4 0.0.0.32)" &&
 		put xcni_podname "$(ip4 0.0.0.32)" "$(str y 64)$(str c 256)$(str node-a 64)" &&
-		put xcni_ipcache6 "$(le 128 4)$(ip6 $A6)" "$(le 42 4)$(zeros 4)$(le 1 4)" &&
-		put xcni_ipcache6 "$(le 128 4)$(ip6 $C6)" "$(le 44 4)$(zeros 4)$(le 1 4)" &&
-		put xcni_ipcache6 "$(le 64 4)$(ip6 fd00:99::)" "$(le 2 4)$(zeros 8)" &&
+		put xcni_ipcache6 "$(le 128 4)$(ip6 $A6)" "$(le 42 4)$(zeros 4)$(le 1 4)$(zeros 16)" &&
+		put xcni_ipcache6 "$(le 128 4)$(ip6 $C6)" "$(le 44 4)$(zeros 4)$(le 1 4)$(zeros 16)" &&
+		put xcni_ipcache6 "$(le 64 4)$(ip6 fd00:99::)" "$(le 2 4)$(zeros 8)$(zeros 16)" &&
 		put xcni_ct6 "$(ip6 $A6)$(ip6 $C6)$(be16 40100)$(be16 80)$(le 6 1)$(zeros 3)" \
 			"$(ctv "$now" "$now" 4 400 3 300 7 2 0 1)"
 }
@@ -955,6 +955,11 @@ check "ipcache get IPv6: the longest prefix" json_is 'j == {"prefix": "fd00:99::
 check "ipcache get of an IPv6 no entry holds: exit 1" has '2001:db8::1: no ipcache6 entry holds it' x ipcache get 2001:db8::1
 check "identity list --ip IPv6: its identity from the ipcache6" json_is '[e["identity"] for e in j] == [42]' \
 	x identity list --ip $A6 --json
+# A pod of a node behind the IPv6 underlay (ABI 9): flags POD|TUN6, tunnel_ip 0, tunnel_ip6.
+check "ipcache6 entry of a pod behind an IPv6 underlay node" \
+	put xcni_ipcache6 "$(le 128 4)$(ip6 fd00:10:244:2::9)" "$(le 45 4)$(zeros 4)$(le 3 4)$(ip6 fc00:78::2)"
+check "ipcache get: its tunnel is the node's IPv6" json_is 'j["tunnel"] == "fc00:78::2"' \
+	x ipcache get fd00:10:244:2::9 --json
 
 # -- the maps the real data plane pins (xcnid --once loads, pins and exits)
 if [ -x "$XCNID" ]; then
