@@ -161,7 +161,8 @@ check "n1's tunnel list: n2 at fc00:98::2 with its pod CIDR" \
 	"fc00:98::2 10.202.2.0/24"
 check "pods' MTU: underlay 1500 - 70 (Geneve over IPv6)" \
 	bash -c "ip -n $XCT_TAG-a -o link show eth0 | grep -q 'mtu 1430 '"
-check "config pod_mtu 1430" is pod_mtu "$(ctl_n 1 config --json | jq .pod_mtu)" 1430
+check "config: pod_mtu 1430, node_ip the IPv6 underlay address" \
+	is config "$(ctl_n 1 config --json | jq -r '"\(.pod_mtu) \(.node_ip)"')" "1430 fc00:98::1"
 check "n1 routes n2's pod CIDRs (both families) to xcni0, MTU 1430" \
 	bash -c "ip -n $(node_ns 1) -6 route show fd00:202:2::/64 | grep -q 'dev xcni0' && ip -n $(node_ns 1) route show 10.202.2.0/24 | grep -q 'dev xcni0' && ip -n $(node_ns 1) -o link show xcni0 | grep -q 'mtu 1430 '"
 

@@ -91,9 +91,15 @@ static int cmd_config(const struct ctx *c, char **argv)
 	pt_uint(t, cfg.nr_identities);
 	pt_uint(t, cfg.nr_policies);
 	pt_uint(t, cfg.nr_endpoints_policy);
-	/* No overlay (no --underlay-dev): no address and no device, not "0.0.0.0". */
+	/* No overlay (no --underlay-dev): no address and no device, not "0.0.0.0".
+	 * The IPv6 underlay (ABI 9): its address, node_ip6, in the same column. */
+	static const __u8 none6[16];
+	char buf6[INET6_ADDRSTRLEN];
+
 	if (cfg.node_ip)
 		pt_str(t, ip_str(cfg.node_ip, buf));
+	else if (memcmp(cfg.node_ip6, none6, 16))
+		pt_str(t, inet_ntop(AF_INET6, cfg.node_ip6, buf6, sizeof(buf6)));
 	else
 		pt_null(t);
 	if (cfg.underlay_ifindex) {
