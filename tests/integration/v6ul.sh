@@ -232,6 +232,9 @@ check "  ... b's answers the other way ($w_ba)" \
 check "  ... the 1430-byte echo crossed as one 1514-byte frame ($w_big)" is frame "$w_big" 1514
 check "  ... and nothing as Geneve over IPv4" \
 	is ipv4 "$(tshark -n -r "$T/ul.pcap" -Y 'geneve && !ipv6' 2>/dev/null | wc -l)" 0
+pf_warns() { ctl_n 1 prefilter add fc00:98::/120 2>&1 | grep -q 'warn: fc00:98::/120 covers node n2 (fc00:98::2)'; }
+check "prefilter add of a prefix over n2's IPv6: added, with a warning naming it" pf_warns
+check "prefilter del it" ctl_n 1 prefilter del fc00:98::/120
 check "n1's counters for n2 (tunstat6) moved both ways" \
 	bash -c "[ \"$(ctl_n 1 tunnel get n2 --json | jq '.tx_packets >= 10 and .rx_packets >= 10')\" = true ]"
 

@@ -78,6 +78,30 @@ static int trie_del(int fd, const struct map_spec *m, const void *key, const cha
 	return err;
 }
 
+/* As prefilter_warn_nodes, for the nodes behind the IPv6 underlay (tunnel6). */
+static void prefilter6_warn_nodes(const struct ctx *c, const struct xcni_prefilter6_key *k,
+				  const char *arg)
+{
+	struct xcni_in6 key, next, *prev = NULL;
+	struct xcni_tunnel tn;
+	char buf[INET6_ADDRSTRLEN];
+	int fd = map_open_quiet(c, &m_tunnel6);
+
+	if (fd < 0)
+		return;
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		key = next;
+		prev = &key;
+		if (!in_prefix6(key.addr, k->addr, k->prefixlen) ||
+		    bpf_map_lookup_elem(fd, &key, &tn))
+			continue;
+		pr_warn("%s covers node %.*s (%s): the Geneve traffic it sends this node is "
+			"dropped too\n", arg, (int)strnlen(tn.node, sizeof(tn.node)), tn.node,
+			inet_ntop(AF_INET6, key.addr, buf, sizeof(buf)));
+	}
+	close(fd);
+}
+
 /* IPv6 has its trie alone (no hashes in front): one map update either way. */
 static int prefilter6_edit(const struct ctx *c, const struct xcni_pf_prefix *p, const char *arg,
 			   bool add)
@@ -89,6 +113,8 @@ static int prefilter6_edit(const struct ctx *c, const struct xcni_pf_prefix *p, 
 	err = add ? trie_add(fd, &m_prefilter6, &p->k6, arg) :
 		    trie_del(fd, &m_prefilter6, &p->k6, arg);
 	close(fd);
+	if (!err && add)
+		prefilter6_warn_nodes(c, &p->k6, arg);
 	return err;
 }
 
