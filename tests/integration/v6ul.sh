@@ -251,4 +251,45 @@ check "b-from-a applied on both nodes" sync2
 check "b-from-a: TCP over IPv6 a -> b admitted" is "a -> [$B6]:80" "$(tcp a "$B6")" connected
 check "b-from-a: TCP over IPv6 c -> b refused" is "c -> [$B6]:80" "$(tcp c "$B6")" blocked
 check "b-from-a: UDP over IPv4 c -> b refused" is "c -> $B4:53" "$(udp c "$B4")" silent
+# ---- a dual-stack underlay told to use IPv6 (xcnid --node-ip IPv6) ----------------
+# Both nodes gain an IPv4 address on ul0 and an IPv4 InternalIP. Restarted with
+# --node-ip fc00:98::<n>, they keep Geneve over IPv6 (left to choose, they would
+# take IPv4, as v6ovl-netns shows).
+for n in 1 2; do ip -n "$(node_ns "$n")" addr add "192.168.98.$n/24" dev ul0; done
+for n in 1 2; do
+	cat <<EOF
+---
+apiVersion: v1
+kind: Node
+metadata: {name: n$n}
+spec: {podCIDR: 10.202.$n.0/24, podCIDRs: [10.202.$n.0/24, "fd00:202:$n::/64"]}
+status: {addresses: [{type: InternalIP, address: 192.168.98.$n}, {type: InternalIP, address: "fc00:98::$n"}]}
+EOF
+done | put nodes.yaml
+for p in "${AGENTS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+AGENTS=()
+for n in 1 2; do
+	nsenter --net="/var/run/netns/$(node_ns "$n")" \
+		"$BUILD/xcnid" --pin-dir "$(pin "$n")" --node-name "n$n" --manifests "$M" \
+		--pod-cidr "10.202.$n.0/24" --pod-cidr6 "fd00:202:$n::/64" --service-cidr none \
+		--no-masquerade --underlay-dev ul0 --node-ip "fc00:98::$n" --xdp-mode off -v \
+		>"$T/xcnid$n-b.log" 2>&1 &
+	AGENTS+=($!)
+done
+ready_b() {
+	for _ in $(seq 100); do
+		grep -q 'xcnid: ready' "$T/xcnid1-b.log" && grep -q 'xcnid: ready' "$T/xcnid2-b.log" && return 0
+		sleep 0.1
+	done
+	cat "$T/xcnid1-b.log" "$T/xcnid2-b.log"
+	return 1
+}
+check "dual-stack ul0, xcnid --node-ip fc00:98::<n>: restarted, the IPv6 underlay" \
+	bash -c "$(declare -f ready_b); T=$T ready_b && grep -q 'node address fc00:98::1,' $T/xcnid1-b.log"
+check "  ... the dual Nodes applied" sync2
+check "  ... b's IPv4 still behind n2's IPv6 address (not its IPv4 InternalIP)" \
+	is tunnel "$(ctl_n 1 ipcache get "$B4" --json | jq -r .tunnel)" fc00:98::2
+check "  ... ping a -> b (IPv4) across" in_pod a ping -c2 -i 0.2 -W2 "$B4"
+check "  ... ping6 a -> b across" in_pod a ping -6 -c1 -W2 "$B6"
+check "  ... pod MTU still underlay - 70" is pod_mtu "$(ctl_n 1 config --json | jq .pod_mtu)" 1430
 finish
