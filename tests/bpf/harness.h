@@ -183,6 +183,10 @@ uint32_t crc32c_ref(const uint8_t *d, size_t n);
 void pcap_write(const char *path, uint8_t *const *frames, const size_t *lens, int n);
 void tshark_sctp_status(const char *path, char *out, size_t cap);
 
+/* tests/bpf/lb_icmp_np.c: ICMP errors from outside about NodePort replies, after lb.c's. */
+extern const struct CMUnitTest lb_icmp_np_tests[];
+extern const size_t nr_lb_icmp_np_tests;
+
 /* tests/bpf/lb6.c: IPv6 Services in BPF, run after tests/bpf/v6.c on its endpoints. */
 extern const struct CMUnitTest lb6_tests[];
 extern const size_t nr_lb6_tests;
