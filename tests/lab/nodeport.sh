@@ -130,19 +130,21 @@ for i in $(seq "$NODES"); do
 	fi
 done
 # ---- a UDP client of a NodePort, its backend pod cycled --------------------------------
-# One socket from the outside to n1:30081 (one tuple, one conntrack entry on n1, DNATed
-# to np/b); np/b deleted and created again (a new address). kube-proxy deletes the UDP
+# One socket from the outside to $BN:30091 (np/loc: externalTrafficPolicy Local, so one
+# tuple, one conntrack entry on $BN, DNATed to np/b and not masqueraded: the kernel drops
+# a masqueraded entry itself when its output device (the old pod's veth) goes, not this
+# one); np/b deleted and created again (a new address). kube-proxy deletes the UDP
 # entries of a NodePort's flows to an endpoint that went away (the lab: over ctnetlink),
 # xcnid replaces a gone backend in the flow's service entry: the next datagram on the
 # same socket reaches the new np/b.
 b_ip() { lab get --json | jq_ "[p['ip'] for p in d['pods'] if p['name'] == 'b'][0]"; }
 B_OLD=$(b_ip)
-nsenter --net=/run/netns/xcl-out python3 "$(dirname "$0")/udp_flow.py" 192.168.77.1 30081 "$T/udp-go1" \
-	>"$T/udp-np.out" 2>&1 &
+nsenter --net=/run/netns/xcl-out python3 "$(dirname "$0")/udp_flow.py" "192.168.77.${BN#n}" 30091 \
+	"$T/udp-go1" >"$T/udp-np.out" 2>&1 &
 FLOW=$!
 MINE+=("$FLOW")
 for _ in $(seq 50); do grep -q '^0 ' "$T/udp-np.out" 2>/dev/null && break; sleep 0.1; done
-check "outside's UDP socket to n1:30081 answered by np/b ($B_OLD)" grep -qx '0 answered' "$T/udp-np.out"
+check "outside's UDP socket to $BN:30091 answered by np/b ($B_OLD)" grep -qx '0 answered' "$T/udp-np.out"
 check "delete np/b" lab delete -f "$T/b.yaml"
 check "create np/b again" lab apply -f "$T/b.yaml"
 remember_pids
@@ -151,7 +153,7 @@ check "np/b got a new address ($B_OLD -> $B_NEW)" test "$B_OLD" != "$B_NEW"
 touch "$T/udp-go1"
 wait "$FLOW"
 diag "$(cat "$T/udp-np.out")"
-check "the same socket (same tuple) to n1:30081 is answered again, by the new np/b" \
+check "the same socket (same tuple) to $BN:30091 is answered again, by the new np/b" \
 	grep -qx '1 answered' "$T/udp-np.out"
 
 # ---- externalIPs: 192.168.77.200, routed by the underlay's router to n1 -------------------
@@ -163,10 +165,12 @@ if [ "$KP" = iptables ]; then
 	check "n1's nat table: KUBE-SERVICES sends $EIP:82/tcp (external IP) to a KUBE-EXT chain that masquerades" \
 		bash -c "ext=\$(nsenter --net=/run/netns/xcl-n1 iptables-save -t nat | grep '^-A KUBE-SERVICES -d $EIP/32 -p tcp .*np/ext:http external IP.*--dport 82 -j KUBE-EXT-' | sed 's/.*-j //'); [ -n \"\$ext\" ] && nsenter --net=/run/netns/xcl-n1 iptables-save -t nat | grep -q \"^-A \$ext .*-j KUBE-MARK-MASQ\""
 fi
-eip_answer() { # the answer of a TCP connection from the outside to $EIP:82
+eip_answer() { # the answer of a TCP connection from the outside to $EIP:82 (the listener
+	# answers once the peer has said its piece: nothing, here)
 	nsenter --net=/run/netns/xcl-out python3 -c '
 import socket, sys
 s = socket.create_connection((sys.argv[1], 82), timeout=2)
+s.shutdown(socket.SHUT_WR)
 print(s.recv(256).decode().strip())' "$EIP" 2>/dev/null
 }
 got=$(eip_answer)
