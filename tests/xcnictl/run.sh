@@ -998,6 +998,18 @@ if [ -x "$XCNID" ]; then
 		'j["node_ip"] is None and j["underlay_ifindex"] is None and j["xdp_mode"] == "none"' \
 		"$XCNICTL" --pin-dir "$REAL" config --json
 	check "no underlay: tunnel list is empty" lines 1 "$XCNICTL" --pin-dir "$REAL" tunnel list
+	check "no --service-cidr: the default IPv4 range, no IPv6 one" json_is \
+		'j["service_cidr"] == "10.96.0.0/12" and j["service_cidr6"] is None' "$XCNICTL" --pin-dir "$REAL" config --json
+	check "xcnid --service-cidr of both families" "$XCNID" --once --pin-dir "$REAL" --pod-cidr 10.99.7.0/24 \
+		--node-name ctl-test --service-cidr 10.97.0.0/16,fd00:97:1::/112
+	check "config --json: one Service range per family (the IPv6 one from from_pod's rodata)" json_is \
+		'j["service_cidr"] == "10.97.0.0/16" and j["service_cidr6"] == "fd00:97:1::/112"' \
+		"$XCNICTL" --pin-dir "$REAL" config --json
+	check "config as text: SERVICE-CIDR6" has '^SERVICE-CIDR6 +fd00:97:1::/112$' "$XCNICTL" --pin-dir "$REAL" config
+	check "xcnid --service-cidr IPv6 alone: no IPv4 range" "$XCNID" --once --pin-dir "$REAL" --pod-cidr 10.99.7.0/24 \
+		--node-name ctl-test --service-cidr fd00:97:2::/108
+	check "config --json: service_cidr None, service_cidr6 the new one" json_is \
+		'j["service_cidr"] is None and j["service_cidr6"] == "fd00:97:2::/108"' "$XCNICTL" --pin-dir "$REAL" config --json
 
 	# -- an xcnid with an underlay device and two other nodes (see the drawing)
 	# nsenter, not "ip netns exec": that mounts a fresh /sys, without bpffs.
