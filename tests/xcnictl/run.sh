@@ -753,7 +753,7 @@ check "explain to a Service with no backend --json" json_is \
 check "explain to an address that is no frontend: the plain policy walk" json_is \
 	'"service_id" not in j and j["dst"] == "y/b"' x explain x/a 10.244.1.10 80/tcp --json
 check "explain svc/NS/NAME without that port: exit 1, saying so" \
-	has 'svc/y/web: the Service has no frontend for 443/tcp' x explain x/a svc/y/web 443/tcp
+	has 'svc/y/web: the Service has no IPv4 frontend for 443/tcp' x explain x/a svc/y/web 443/tcp
 check "explain svc/NS/NAME of no Service exits 1" exits 1 x explain x/a svc/y/nope 80/tcp
 check "explain svc/NS without a name: exit 2, naming it" has 'DST "svc/y": expected svc/NAMESPACE/NAME' \
 	x explain x/a svc/y 80/tcp
