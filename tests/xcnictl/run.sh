@@ -1079,10 +1079,14 @@ if [ -x "$XCNID" ]; then
 		'j["service_cidr"] == "10.97.0.0/16" and j["service_cidr6"] == "fd00:97:1::/112"' \
 		"$XCNICTL" --pin-dir "$REAL" config --json
 	check "config as text: SERVICE-CIDR6" has '^SERVICE-CIDR6 +fd00:97:1::/112$' "$XCNICTL" --pin-dir "$REAL" config
-	check "xcnid --service-cidr IPv6 alone: no IPv4 range" "$XCNID" --once --pin-dir "$REAL" --pod-cidr 10.99.7.0/24 \
-		--node-name ctl-test --service-cidr fd00:97:2::/108
-	check "config --json: service_cidr None, service_cidr6 the new one" json_is \
-		'j["service_cidr"] is None and j["service_cidr6"] == "fd00:97:2::/108"' "$XCNICTL" --pin-dir "$REAL" config --json
+	check "config: no --pod-cidr6, no IPv6 pod CIDR" json_is 'j["pod_cidr6"] is None' "$XCNICTL" --pin-dir "$REAL" config --json
+	# --no-masquerade: an IPv6 pod CIDR would make an ip6 table in this (the host's) netns.
+	check "xcnid IPv6 alone (--pod-cidr6, --service-cidr IPv6)" "$XCNID" --once --pin-dir "$REAL" --no-masquerade \
+		--pod-cidr6 fd00:99:7:1::/64 --node-name ctl-test --service-cidr fd00:97:2::/108
+	check "config --json: one pod CIDR and one Service range per family, the IPv4 ones None" json_is \
+		'(j["pod_cidr"], j["pod_cidr6"], j["service_cidr"], j["service_cidr6"]) ==
+		 (None, "fd00:99:7:1::/64", None, "fd00:97:2::/108")' "$XCNICTL" --pin-dir "$REAL" config --json
+	check "config as text: POD-CIDR6" has '^POD-CIDR6 +fd00:99:7:1::/64$' "$XCNICTL" --pin-dir "$REAL" config
 
 	# -- an xcnid with an underlay device and two other nodes (see the drawing)
 	# nsenter, not "ip netns exec": that mounts a fresh /sys, without bpffs.

@@ -12,6 +12,8 @@ static const struct pt_col config_cols[] = {
 	{ "FLAGS", "flags", PT_HEX },
 	{ "NODE-NAME", "node_name", PT_STR },
 	{ "POD-CIDR", "pod_cidr", PT_STR },
+	/* From from_pod's read-only data, as SERVICE-CIDR6 below. */
+	{ "POD-CIDR6", "pod_cidr6", PT_STR },
 	{ "STARTED-NS", "started_ns", PT_UINT },
 	{ "UPTIME", "uptime_s", PT_UINT },
 	{ "APPLIED-GEN", "applied_gen", PT_UINT },
@@ -134,6 +136,23 @@ static void svc_cidr6_str(const struct ctx *c, char *buf, size_t len)
 		snprintf(buf, len, "%s/%u", a, plen & 0xff);
 }
 
+/* This node's IPv6 pod CIDR xcnid gave from_pod (pod_cidr6, pod_cidr6_len), or "" for none. */
+static void pod_cidr6_str(const struct ctx *c, char *buf, size_t len)
+{
+	static const char *const vars[] = { "pod_cidr6", "pod_cidr6_len" };
+	static const size_t lens[] = { 16, 4 };
+	__u8 net[16];
+	__u32 plen = 0;
+	void *out[] = { net, &plen };
+	char a[INET6_ADDRSTRLEN];
+
+	buf[0] = 0;
+	if (prog_rodata(c, XCNI_PIN_PROG_FROM_POD, vars, out, lens, 2))
+		return;
+	if (plen && plen <= 128 && inet_ntop(AF_INET6, net, a, sizeof(a)))
+		snprintf(buf, len, "%s/%u", a, plen & 0xff);
+}
+
 static int cmd_config(const struct ctx *c, char **argv)
 {
 	struct xcni_config cfg;
@@ -159,7 +178,13 @@ static int cmd_config(const struct ctx *c, char **argv)
 	pt_uint(t, cfg.abi_version);
 	pt_uint(t, cfg.flags);
 	pt_strf(t, "%.*s", (int)strnlen(cfg.node_name, sizeof(cfg.node_name)), cfg.node_name);
-	pt_strf(t, "%s/%u", ip_str(cfg.pod_cidr, buf), cfg.pod_cidr_len);
+	/* An IPv6-only node has no IPv4 pod CIDR: none, not 0.0.0.0/0. */
+	if (cfg.pod_cidr_len)
+		pt_strf(t, "%s/%u", ip_str(cfg.pod_cidr, buf), cfg.pod_cidr_len);
+	else
+		pt_null(t);
+	pod_cidr6_str(c, svc6, sizeof(svc6));
+	pt_str(t, svc6[0] ? svc6 : NULL);
 	if (cfg.started_ns) {
 		pt_uint(t, cfg.started_ns);
 		pt_uint(t, secs_since(now_ns(), cfg.started_ns));
