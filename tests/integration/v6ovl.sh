@@ -260,6 +260,13 @@ check "explain c -> b --family 6 (b by name, found in n2's maps): denied by ingr
 	 .ingress_reason == "isolated" and .ingress_node == "n2"' x/c x/b 53/udp --family 6
 check "explain --family 4 a -> b: the IPv4 flow, the same tunnel" \
 	ex_is '.verdict == "allowed" and .dst_ip == "'"$B4"'" and .tunnel_node == "n2"' x/a x/b 80/tcp --family 4
+as_text() { # the same walk as text: TUNNEL, and INGRESS naming the rule and n2
+	local out
+	out=$(ctl_n 1 --pin-dir-dst "$(pin 2)" explain x/a "$B6" 80/tcp 2>&1)
+	grep -q "^TUNNEL  *Geneve to 192.168.99.2 (node n2's underlay address): egress judged at the source, ingress at node n2$" <<<"$out" &&
+		grep -q "^INGRESS  *allow: x/b-from-a rule 0, by its entry for .* (node n2)$" <<<"$out" || { echo "$out"; return 1; }
+}
+check "explain as text: TUNNEL says where the flow goes, INGRESS the rule at n2" as_text
 not_decided() { # without n2's maps the ingress side is n2's to decide
 	local out
 	out=$(ctl_n 1 explain x/c "$B6" 80/tcp --json 2>&1) &&
