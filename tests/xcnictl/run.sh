@@ -1030,8 +1030,9 @@ check "explain --family 6 of a Service without an IPv6 frontend: exit 1, saying 
 	has 'svc/y/web: the Service has no IPv6 frontend for 80/tcp' x explain x/a svc/y/web 80/tcp --family 6
 
 # -- the maps the real data plane pins (xcnid --once loads, pins and exits)
+# --no-masquerade on each: xcnid runs in the host netns here, and its masquerade table must not stay there.
 if [ -x "$XCNID" ]; then
-	check "xcnid --once pins the real maps" "$XCNID" --once --pin-dir "$REAL" --pod-cidr 10.99.7.0/24 --node-name ctl-test
+	check "xcnid --once pins the real maps" "$XCNID" --once --pin-dir "$REAL" --no-masquerade --pod-cidr 10.99.7.0/24 --node-name ctl-test
 	for c in "endpoint list" "ct list" "metrics --all" config "tunnel list" "prefilter list" "policy list" "service list"; do
 		# shellcheck disable=SC2086 # $c is the command's words
 		check "real maps pass the layout check: $c" "$XCNICTL" --pin-dir "$REAL" $c
@@ -1063,7 +1064,7 @@ if [ -x "$XCNID" ]; then
 		"$XCNICTL" --pin-dir "$REAL" metrics --all
 	check "xcnid --events-rate of a non-number exits 2" exits 2 "$XCNID" --once --pin-dir "$REAL" --events-rate x
 	check "xcnid --trace-sample of a negative number exits 2" exits 2 "$XCNID" --once --pin-dir "$REAL" --trace-sample -1
-	check "xcnid --trace-sample 5 --events-rate 7 written on start" "$XCNID" --once --pin-dir "$REAL" \
+	check "xcnid --trace-sample 5 --events-rate 7 written on start" "$XCNID" --once --pin-dir "$REAL" --no-masquerade \
 		--pod-cidr 10.99.7.0/24 --node-name ctl-test --trace-sample 5 --events-rate 7
 	check "xcnid's options replace what config set left" json_is \
 		'j["trace_sample"] == 5 and j["events_rate"] == 7' "$XCNICTL" --pin-dir "$REAL" config --json
@@ -1073,7 +1074,7 @@ if [ -x "$XCNID" ]; then
 	check "no underlay: tunnel list is empty" lines 1 "$XCNICTL" --pin-dir "$REAL" tunnel list
 	check "no --service-cidr: the default IPv4 range, no IPv6 one" json_is \
 		'j["service_cidr"] == "10.96.0.0/12" and j["service_cidr6"] is None' "$XCNICTL" --pin-dir "$REAL" config --json
-	check "xcnid --service-cidr of both families" "$XCNID" --once --pin-dir "$REAL" --pod-cidr 10.99.7.0/24 \
+	check "xcnid --service-cidr of both families" "$XCNID" --once --pin-dir "$REAL" --no-masquerade --pod-cidr 10.99.7.0/24 \
 		--node-name ctl-test --service-cidr 10.97.0.0/16,fd00:97:1::/112
 	check "config --json: one Service range per family (the IPv6 one from from_pod's rodata)" json_is \
 		'j["service_cidr"] == "10.97.0.0/16" and j["service_cidr6"] == "fd00:97:1::/112"' \
