@@ -95,7 +95,7 @@ $(BUILD)/xcnictl: $(XCNICTL_OBJS) $(LIBXCNI)
 # Packet tests: the programs through BPF_PROG_TEST_RUN (also --bench); Maglev's
 # table builder comes along (its choice is checked against the program's).
 $(BUILD)/tests/test_bpf: user/lib/maglev.c
-$(BUILD)/tests/test_bpf: $(wildcard tests/bpf/*.c) bpf/xcni_shared.h $(SKELS)
+$(BUILD)/tests/test_bpf: $(wildcard tests/bpf/*.c tests/bpf/*.h) bpf/xcni_shared.h $(SKELS)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(XCFLAGS) -I$(BUILD)/gen -Ibpf -o $@ $(filter %.c,$^) $(PKG_LIBS) -lcmocka

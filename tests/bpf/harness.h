@@ -183,7 +183,11 @@ uint32_t crc32c_ref(const uint8_t *d, size_t n);
 void pcap_write(const char *path, uint8_t *const *frames, const size_t *lens, int n);
 void tshark_sctp_status(const char *path, char *out, size_t cap);
 
-/* tests/bpf/lb_icmp_np.c: ICMP errors from outside about NodePort replies, after lb.c's. */
+/* tests/bpf/lb_nodeport.c: NodePort, DSR and external traffic, run after lb.c on its frontends. */
+extern const struct CMUnitTest lb_nodeport_tests[];
+extern const size_t nr_lb_nodeport_tests;
+
+/* tests/bpf/lb_icmp_np.c: ICMP errors from outside about NodePort replies, after lb_nodeport.c. */
 extern const struct CMUnitTest lb_icmp_np_tests[];
 extern const size_t nr_lb_icmp_np_tests;
 

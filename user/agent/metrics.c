@@ -15,8 +15,15 @@
  * MS_WALK_CHUNK entries): on this kernel ~0.4 us an entry for a hash and
  * ~0.65 us for an LPM trie, so a full conntrack table (262144) costs ~100 ms
  * of the agent's time. Arrays (always full) and the ring buffer are not walked.
- * A page is served again for MS_CACHE_MS, so a scrape storm costs the agent
- * at most that walk once a second.
+ *
+ * Every answer is a page rendered after its request arrived: a counter that
+ * another reader (xcnictl) saw is on the next page, never an older one.
+ * Requests that arrived before a render share it, and renders are spaced so
+ * that they take at most 1/MS_DUTY of the agent's time (a page that cost
+ * 100 ms, the full conntrack table, at most once every MS_DUTY * 100 ms, at
+ * most MS_GAP_MAX_MS apart): a request in that gap waits for the next render
+ * (C_WAIT; the timer fires when it is allowed), so a scrape storm costs the
+ * agent no more than that share of its loop.
  */
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
@@ -47,7 +54,8 @@
 #define MS_CLIENT_MS 5000 /* to send the request and read the answer */
 #define MS_DRAIN_MS 1000 /* after the answer, for the client to close first */
 #define MS_TICK_MS 250 /* how often deadlines are checked while there are clients */
-#define MS_CACHE_MS 1000
+#define MS_DUTY 10 /* renders take at most 1/MS_DUTY of the agent's time */
+#define MS_GAP_MAX_MS 1000 /* the longest a request waits for a render to be allowed */
 #define MS_WALK_CHUNK 1024
 #define MS_MAX_MAPS 64
 #define MS_ACCEPT_BURST 32 /* accepts per dispatch, so a connect flood cannot hold the loop */
@@ -59,12 +67,14 @@
 /* epoll tags: the listener, the deadline timer, then client slots. */
 enum { TAG_LISTEN = 0, TAG_TIMER = 1, TAG_CLIENT = 2 };
 
-enum cstate { C_FREE, C_READ, C_WRITE, C_DRAIN };
+enum cstate { C_FREE, C_READ, C_WAIT, C_WRITE, C_DRAIN };
 
 struct client {
 	int fd;
 	enum cstate state;
 	__u64 deadline_ms;
+	__u64 req_ns; /* when the request was complete: a page rendered before it will not do */
+	bool head; /* C_WAIT: a HEAD request (headers only) */
 	size_t req_len;
 	char *resp;
 	size_t resp_len, resp_off;
@@ -88,9 +98,9 @@ struct metrics {
 	bool timer_on, listen_paused;
 	int ncpus;
 	char *pin_dir;
-	char *page; /* the last body rendered, and when */
+	char *page; /* the last body rendered, when its render began, when the next may */
 	size_t page_len;
-	__u64 page_ms;
+	__u64 page_ns, next_render_ns;
 	struct grpset pol_prev;
 	__u64 pol_base;
 	__u64 ct_evicted; /* the highest evictions figure shown: the counter never goes back */
@@ -801,16 +811,19 @@ static void respond_text(struct metrics *m, struct client *c, int code, const ch
 	respond(m, c, code, reason, extra_hdr, text, strlen(text), false);
 }
 
-/* The page, rendered anew unless the last one is younger than MS_CACHE_MS. */
+/* The page rendered anew; the next render is allowed MS_DUTY - 1 times its cost later. */
 static int page(struct metrics *m)
 {
-	__u64 now = mono_ms(), t0 = mono_ns();
+	__u64 t0 = mono_ns(), t1, gap;
 	struct buf b = {};
 	int err;
 
-	if (m->page && now - m->page_ms < MS_CACHE_MS)
-		return 0;
 	err = render(m, &b);
+	t1 = mono_ns();
+	gap = (t1 - t0) * (MS_DUTY - 1);
+	if (gap > MS_GAP_MAX_MS * 1000000ULL)
+		gap = MS_GAP_MAX_MS * 1000000ULL;
+	m->next_render_ns = t1 + gap;
 	if (err) {
 		free(b.p);
 		return err;
@@ -818,16 +831,60 @@ static int page(struct metrics *m)
 	free(m->page);
 	m->page = b.p;
 	m->page_len = b.len;
-	m->page_ms = now;
-	pr_debug("metrics: page rendered in %.1f ms, %zu bytes\n", (double)(mono_ns() - t0) / 1e6,
-		 b.len);
+	m->page_ns = t0;
+	pr_debug("metrics: page rendered in %.1f ms, %zu bytes\n", (double)(t1 - t0) / 1e6, b.len);
 	return 0;
+}
+
+/* The last page was rendered after c's request came. */
+static bool page_fresh(const struct metrics *m, const struct client *c)
+{
+	return m->page && m->page_ns >= c->req_ns;
+}
+
+/* c's answer: the page, or 500 when the render for it failed (err). */
+static void answer(struct metrics *m, struct client *c, int err)
+{
+	if (err || !page_fresh(m, c)) {
+		respond_text(m, c, 500, "Internal Server Error", NULL, "cannot read the maps\n");
+		return;
+	}
+	respond(m, c, 200, "OK", NULL, m->page, m->page_len, c->head);
+}
+
+/* The clients waiting for a render, once one is allowed: one render for them all. */
+static void answer_waiting(struct metrics *m)
+{
+	bool need = false;
+	int err = 0;
+
+	for (int i = 0; i < MS_MAX_CLIENTS; i++)
+		need |= m->c[i].state == C_WAIT;
+	if (!need || mono_ns() < m->next_render_ns)
+		return;
+	err = page(m);
+	if (err)
+		pr_warn("metrics: cannot render the page: %s\n", strerror(-err));
+	for (int i = 0; i < MS_MAX_CLIENTS; i++)
+		if (m->c[i].state == C_WAIT)
+			answer(m, &m->c[i], err);
+}
+
+/* The tick's next expiry where the next render is allowed, for the clients waiting on it. */
+static void arm_wait(struct metrics *m)
+{
+	__u64 now = mono_ns(), wait = m->next_render_ns > now ? m->next_render_ns - now : 1;
+	struct itimerspec its = { .it_interval.tv_nsec = MS_TICK_MS * 1000000L };
+
+	its.it_value.tv_sec = (time_t)(wait / 1000000000ULL);
+	its.it_value.tv_nsec = (long)(wait % 1000000000ULL);
+	if (!timerfd_settime(m->tfd, 0, &its, NULL))
+		m->timer_on = true;
 }
 
 static void handle_request(struct metrics *m, struct client *c)
 {
 	char *line = c->req, *eol = memchr(c->req, '\n', c->req_len), *sp1, *sp2, *q;
-	bool head;
 	int err;
 
 	*eol = '\0';
@@ -848,19 +905,27 @@ static void handle_request(struct metrics *m, struct client *c)
 		respond_text(m, c, 404, "Not Found", NULL, "not found: the metrics are at /metrics\n");
 		return;
 	}
-	head = !strcmp(line, "HEAD");
-	if (!head && strcmp(line, "GET")) {
+	c->head = !strcmp(line, "HEAD");
+	if (!c->head && strcmp(line, "GET")) {
 		respond_text(m, c, 405, "Method Not Allowed", "Allow: GET, HEAD\r\n",
 			     "method not allowed\n");
 		return;
 	}
-	err = page(m);
-	if (err) {
-		pr_warn("metrics: cannot render the page: %s\n", strerror(-err));
-		respond_text(m, c, 500, "Internal Server Error", NULL, "cannot read the maps\n");
+	if (page_fresh(m, c)) {
+		answer(m, c, 0);
 		return;
 	}
-	respond(m, c, 200, "OK", NULL, m->page, m->page_len, head);
+	/* A render too soon after the last one: wait for the timer (nothing to read meanwhile). */
+	if (mono_ns() < m->next_render_ns) {
+		c->state = C_WAIT;
+		client_watch(m, c, 0);
+		arm_wait(m);
+		return;
+	}
+	err = page(m);
+	if (err)
+		pr_warn("metrics: cannot render the page: %s\n", strerror(-err));
+	answer(m, c, err);
 }
 
 static void client_read(struct metrics *m, struct client *c)
@@ -885,6 +950,7 @@ static void client_read(struct metrics *m, struct client *c)
 	c->req_len += (size_t)r;
 	c->req[c->req_len] = '\0';
 	if (memmem(c->req, c->req_len, "\r\n\r\n", 4) || memmem(c->req, c->req_len, "\n\n", 2)) {
+		c->req_ns = mono_ns();
 		handle_request(m, c);
 		return;
 	}
@@ -956,10 +1022,12 @@ static void on_tick(struct metrics *m)
 		if (c->state != C_FREE && c->deadline_ms <= now) {
 			if (c->state != C_DRAIN)
 				pr_debug("metrics: client timed out (%s)\n",
-					 c->state == C_READ ? "no complete request" : "not reading");
+					 c->state == C_READ ? "no complete request" :
+					 c->state == C_WAIT ? "waiting for a render" : "not reading");
 			client_close(c);
 		}
 	}
+	answer_waiting(m);
 	if (m->listen_paused) {
 		struct epoll_event ev = { .events = EPOLLIN, .data.u64 = TAG_LISTEN };
 
@@ -995,6 +1063,8 @@ void metrics_dispatch(struct metrics *m)
 			client_send(m, c);
 		else if (c->state == C_READ || c->state == C_DRAIN)
 			client_read(m, c);
+		else if (c->state == C_WAIT && (evs[i].events & (EPOLLHUP | EPOLLERR)))
+			client_close(c); /* gone while waiting: reported however it is watched */
 	}
 	arm_timer(m);
 }

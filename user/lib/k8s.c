@@ -7,6 +7,8 @@
  * one precise message is what a person fixing a file needs.
  *
  * A JSON null is treated as an absent field throughout, as Go's decoder does.
+ * Services and EndpointSlices are parsed in k8s_svc.c; what both files share
+ * is in k8s_int.h.
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -19,16 +21,7 @@
 
 #include "cidr.h"
 #include "k8s.h"
-
-struct ctx {
-	struct k8s_error *err;
-	const char *kind;
-	const char *ns; /* NULL for cluster-scoped kinds */
-	const char *name; /* NULL until known */
-	char path[256];
-	size_t plen;
-	bool lb; /* k8s_parse_all, k8s_parse_lb: every Service type */
-};
+#include "k8s_int.h"
 
 static const char *const kind_names[K8S_NR_ALL_KINDS] = {
 	[K8S_NAMESPACE] = "Namespace",
@@ -69,25 +62,24 @@ static size_t push(struct ctx *c, const char *fmt, ...)
 	return old;
 }
 
-static size_t field(struct ctx *c, const char *name)
+size_t field(struct ctx *c, const char *name)
 {
 	return push(c, c->plen ? ".%s" : "%s", name);
 }
 
-static size_t idx(struct ctx *c, size_t i)
+size_t idx(struct ctx *c, size_t i)
 {
 	return push(c, "[%zu]", i);
 }
 
-static void pop(struct ctx *c, size_t old)
+void pop(struct ctx *c, size_t old)
 {
 	c->plen = old;
 	c->path[old] = '\0';
 }
 
 /* "<Kind> <ns>/<name>: <path>: <what>"; -EINVAL. */
-static int fail(struct ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int fail(struct ctx *c, const char *fmt, ...)
+int fail(struct ctx *c, const char *fmt, ...)
 {
 	char *msg = c->err->msg;
 	size_t sz = sizeof(c->err->msg);
@@ -107,9 +99,7 @@ static int fail(struct ctx *c, const char *fmt, ...)
 }
 
 /* fail() with one more field on the path. */
-static int fail_in(struct ctx *c, const char *name, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static int fail_in(struct ctx *c, const char *name, const char *fmt, ...)
+int fail_in(struct ctx *c, const char *name, const char *fmt, ...)
 {
 	size_t old = field(c, name);
 	char what[384];
@@ -125,14 +115,14 @@ static int fail_in(struct ctx *c, const char *name, const char *fmt, ...)
 
 /* ---- typed field access: absent (or null) -> *out NULL / false, wrong type -> error ---- */
 
-static json_t *get(json_t *obj, const char *key)
+json_t *get(json_t *obj, const char *key)
 {
 	json_t *v = json_object_get(obj, key);
 
 	return json_is_null(v) ? NULL : v;
 }
 
-static int get_obj(struct ctx *c, json_t *parent, const char *key, json_t **out)
+int get_obj(struct ctx *c, json_t *parent, const char *key, json_t **out)
 {
 	*out = get(parent, key);
 	if (*out && !json_is_object(*out))
@@ -140,7 +130,7 @@ static int get_obj(struct ctx *c, json_t *parent, const char *key, json_t **out)
 	return 0;
 }
 
-static int get_arr(struct ctx *c, json_t *parent, const char *key, json_t **out)
+int get_arr(struct ctx *c, json_t *parent, const char *key, json_t **out)
 {
 	*out = get(parent, key);
 	if (*out && !json_is_array(*out))
@@ -148,7 +138,7 @@ static int get_arr(struct ctx *c, json_t *parent, const char *key, json_t **out)
 	return 0;
 }
 
-static int get_str(struct ctx *c, json_t *parent, const char *key, const char **out)
+int get_str(struct ctx *c, json_t *parent, const char *key, const char **out)
 {
 	json_t *v = get(parent, key);
 
@@ -249,7 +239,7 @@ static bool is_label_value(const char *s)
 }
 
 /* IANA_SVC_NAME: 1-15 of [a-z0-9-], a letter somewhere, no '-' at the ends or twice. */
-static bool is_port_name(const char *s)
+bool is_port_name(const char *s)
 {
 	size_t len = strlen(s);
 	bool letter = false;
@@ -264,26 +254,13 @@ static bool is_port_name(const char *s)
 	return letter;
 }
 
-/* clang-format off */
-#define DNS_LABEL_RULE \
-	"lowercase alphanumerics and '-', starting and ending alphanumeric, at most 63 characters"
-#define DNS_SUBDOMAIN_RULE \
-	"lowercase alphanumerics, '-' and '.', each part starting and ending alphanumeric, " \
-	"at most 253 characters"
-#define PORT_NAME_RULE \
-	"at most 15 characters of lowercase alphanumerics and '-', with at least one letter, " \
-	"not starting, ending or doubling '-'"
-/* clang-format on */
-
-enum port_name_form { PN_PORT_NAME, PN_DNS_LABEL };
-
 /*
  * A port's name (a container's, a Service's, an EndpointSlice's): of the form
  * the kind asks (an empty one is not checked), unique among names, where it is
  * recorded; copied to *out. Named ports are looked up by name, hence unique.
  */
-static int port_name_take(struct ctx *c, json_t *names, const char *name,
-			  enum port_name_form form, char **out)
+int port_name_take(struct ctx *c, json_t *names, const char *name, enum port_name_form form,
+		   char **out)
 {
 	if (*name && form == PN_PORT_NAME && !is_port_name(name))
 		return fail_in(c, "name", "\"%s\" is not a valid port name (%s)", name,
@@ -301,7 +278,7 @@ static int port_name_take(struct ctx *c, json_t *names, const char *name,
 
 /* ---- addresses ---- */
 
-static bool parse_ipv4(const char *s, uint32_t *out)
+bool parse_ipv4(const char *s, uint32_t *out)
 {
 	struct in_addr a;
 
@@ -312,7 +289,7 @@ static bool parse_ipv4(const char *s, uint32_t *out)
 	return true;
 }
 
-static bool is_ipv6(const char *s)
+bool is_ipv6(const char *s)
 {
 	struct in6_addr a;
 
@@ -411,7 +388,7 @@ static int label_cmp(const void *a, const void *b)
 }
 
 /* A string -> string map of label keys and values (metadata.labels, matchLabels). */
-static int parse_labels(struct ctx *c, json_t *parent, const char *key, struct k8s_labels *out)
+int parse_labels(struct ctx *c, json_t *parent, const char *key, struct k8s_labels *out)
 {
 	json_t *obj, *v;
 	const char *k;
@@ -665,7 +642,7 @@ bool k8s_selector_matches(const struct k8s_selector *sel, const struct k8s_label
 
 /* ---- protocols and ports ---- */
 
-static int parse_proto(struct ctx *c, json_t *parent, uint8_t *out)
+int parse_proto(struct ctx *c, json_t *parent, uint8_t *out)
 {
 	const char *p;
 	int err = get_str(c, parent, "protocol", &p);
@@ -684,8 +661,8 @@ static int parse_proto(struct ctx *c, json_t *parent, uint8_t *out)
 }
 
 /* An integer field in [lo, hi]; *present false when absent. */
-static int get_int(struct ctx *c, json_t *parent, const char *key, long long lo, long long hi,
-		   long long *out, bool *present)
+int get_int(struct ctx *c, json_t *parent, const char *key, long long lo, long long hi,
+	    long long *out, bool *present)
 {
 	json_t *v = get(parent, key);
 
@@ -1388,592 +1365,6 @@ static void netpol_free(struct k8s_netpol *np)
 }
 
 /* ---- objects ---- */
-
-/* ---- Service ---- */
-
-static int parse_svc_port(struct ctx *c, json_t *j, size_t nports, json_t *names,
-			  struct k8s_svc_port *p)
-{
-	const char *name = NULL, *tname;
-	long long v;
-	bool present;
-	json_t *t;
-	int err;
-
-	if (!json_is_object(j))
-		return fail(c, "must be an object");
-	err = get_int(c, j, "port", 1, 65535, &v, &present);
-	if (err)
-		return err;
-	if (!present)
-		return fail_in(c, "port", "required");
-	p->port = v;
-	/* Any port here: whether it is in the node's NodePort range is the
-	 * agent's to say (svc_build), refusing that frontend alone. */
-	err = get_int(c, j, "nodePort", 0, 65535, &v, &present);
-	if (err)
-		return err;
-	p->node_port = present ? v : 0;
-	err = parse_proto(c, j, &p->proto);
-	if (!err)
-		err = get_str(c, j, "name", &name);
-	if (err)
-		return err;
-	if (name && *name) {
-		err = port_name_take(c, names, name, PN_DNS_LABEL, &p->name);
-		if (err)
-			return err;
-	} else if (nports > 1) {
-		return fail_in(c, "name", "required when the Service has more than one port");
-	}
-	t = get(j, "targetPort");
-	if (!t) {
-		p->target_port = p->port;
-		return 0;
-	}
-	if (json_is_integer(t)) {
-		err = get_int(c, j, "targetPort", 1, 65535, &v, &present);
-		p->target_port = v;
-		return err;
-	}
-	if (!json_is_string(t))
-		return fail_in(c, "targetPort", "must be a port number or a port name");
-	tname = json_string_value(t);
-	if (!is_port_name(tname))
-		return fail_in(c, "targetPort", "\"%s\" is not a valid port name (%s)", tname,
-			       PORT_NAME_RULE);
-	p->target_name = strdup(tname);
-	return p->target_name ? 0 : -ENOMEM;
-}
-
-/* spec.sessionAffinity and spec.sessionAffinityConfig.clientIP.timeoutSeconds. */
-static int parse_affinity(struct ctx *c, json_t *spec, struct k8s_service *s)
-{
-	json_t *cfg, *cip;
-	const char *aff;
-	long long v;
-	bool present;
-	size_t o;
-	int err;
-
-	err = get_str(c, spec, "sessionAffinity", &aff);
-	if (err)
-		return err;
-	if (aff && !strcmp(aff, "ClientIP"))
-		s->affinity_client_ip = true;
-	else if (aff && *aff && strcmp(aff, "None"))
-		return fail_in(c, "sessionAffinity", "\"%s\" is not supported (None, ClientIP)",
-			       aff);
-	err = get_obj(c, spec, "sessionAffinityConfig", &cfg);
-	if (err || !cfg)
-		goto dflt;
-	o = field(c, "sessionAffinityConfig");
-	err = get_obj(c, cfg, "clientIP", &cip);
-	if (!err && cip) {
-		size_t o2 = field(c, "clientIP");
-
-		err = get_int(c, cip, "timeoutSeconds", 1, 86400, &v, &present);
-		if (!err && present) {
-			if (!s->affinity_client_ip)
-				err = fail_in(c, "timeoutSeconds",
-					      "must not be set when sessionAffinity is None");
-			s->affinity_s = v;
-		}
-		pop(c, o2);
-	}
-	pop(c, o);
-	if (err)
-		return err;
-dflt:
-	if (s->affinity_client_ip && !s->affinity_s)
-		s->affinity_s = 10800;
-	return err;
-}
-
-/* A list of IPv4 address strings at parent.key (IPv6 ones are skipped: no IPv6 frontends yet). */
-static int parse_ip_list(struct ctx *c, json_t *parent, const char *key, size_t *n,
-			 uint32_t **out)
-{
-	json_t *arr, *a;
-	size_t i, o;
-	int err = get_arr(c, parent, key, &arr);
-
-	if (err || !arr || !json_array_size(arr))
-		return err;
-	*out = calloc(json_array_size(arr), sizeof(**out));
-	if (!*out)
-		return -ENOMEM;
-	o = field(c, key);
-	json_array_foreach(arr, i, a) {
-		const char *str = json_string_value(a);
-		size_t o2 = idx(c, i);
-
-		if (!str)
-			err = fail(c, "must be a string");
-		else if (parse_ipv4(str, &(*out)[*n]))
-			(*n)++;
-		else if (!is_ipv6(str))
-			err = fail(c, "\"%s\" is not a valid IP address", str);
-		pop(c, o2);
-		if (err)
-			break;
-	}
-	pop(c, o);
-	return err;
-}
-
-/* spec.externalTrafficPolicy / internalTrafficPolicy: Cluster (the default) or Local. */
-static int parse_traffic_policy(struct ctx *c, json_t *spec, const char *key, bool *local)
-{
-	const char *v;
-	int err = get_str(c, spec, key, &v);
-
-	if (err || !v || !*v || !strcmp(v, "Cluster"))
-		return err;
-	if (strcmp(v, "Local"))
-		return fail_in(c, key, "\"%s\" is not supported (Cluster, Local)", v);
-	*local = true;
-	return 0;
-}
-
-/* 4 or 6: the family of an IP address, 0 if it is none. */
-static int ip_family(const char *str)
-{
-	uint8_t a[16];
-
-	if (inet_pton(AF_INET, str, a) == 1)
-		return 4;
-	return inet_pton(AF_INET6, str, a) == 1 ? 6 : 0;
-}
-
-/*
- * Dual stack (spec.clusterIPs, ipFamilies, ipFamilyPolicy), as the API server
- * checks them: clusterIPs[0] is clusterIP, a second one is of the other family,
- * ipFamilies[i] names clusterIPs[i]'s family, SingleStack has one. The IPv6
- * ClusterIP lands in cluster_ip6 (has_ip6), the IPv4 one in cluster_ip.
- */
-static int parse_cluster_ips(struct ctx *c, json_t *spec, const char *ip0, struct k8s_service *s)
-{
-	json_t *ips, *fams, *v;
-	const char *pol, *str;
-	int fam[2] = { 0, 0 };
-	size_t i, o, n = 0;
-	int err;
-
-	err = get_arr(c, spec, "clusterIPs", &ips);
-	if (!err)
-		err = get_arr(c, spec, "ipFamilies", &fams);
-	if (!err)
-		err = get_str(c, spec, "ipFamilyPolicy", &pol);
-	if (err)
-		return err;
-	if (pol && strcmp(pol, "SingleStack") && strcmp(pol, "PreferDualStack") &&
-	    strcmp(pol, "RequireDualStack"))
-		return fail_in(c, "ipFamilyPolicy",
-			       "\"%s\" is not one of SingleStack, PreferDualStack, RequireDualStack",
-			       pol);
-	if (ips && json_array_size(ips) > 2)
-		return fail_in(c, "clusterIPs", "must have at most 2 entries (one per family)");
-	if (fams && json_array_size(fams) > 2)
-		return fail_in(c, "ipFamilies", "must have at most 2 entries");
-	if (ips && json_array_size(ips) > 1 && pol && !strcmp(pol, "SingleStack"))
-		return fail_in(c, "clusterIPs", "ipFamilyPolicy SingleStack allows one entry");
-	o = field(c, "ipFamilies");
-	json_array_foreach(fams, i, v) {
-		size_t o2 = idx(c, i);
-
-		str = json_string_value(v);
-		if (!str || (strcmp(str, "IPv4") && strcmp(str, "IPv6")))
-			err = fail(c, "must be \"IPv4\" or \"IPv6\"");
-		else if (i == 1 && fam[0] == (str[3] == '4' ? 4 : 6))
-			err = fail(c, "\"%s\" twice: a dual-stack Service has one of each", str);
-		else
-			fam[i] = str[3] == '4' ? 4 : 6;
-		pop(c, o2);
-		if (err)
-			break;
-	}
-	pop(c, o);
-	if (err || !ips || !json_array_size(ips))
-		return err;
-	o = field(c, "clusterIPs");
-	json_array_foreach(ips, i, v) {
-		size_t o2 = idx(c, i);
-		int f;
-
-		str = json_string_value(v);
-		f = str ? ip_family(str) : 0;
-		if (!str)
-			err = fail(c, "must be a string");
-		else if (i == 0 && (ip0 && *ip0 ? strcmp(str, ip0) : !!*str))
-			err = fail(c, "\"%s\" is not spec.clusterIP (\"%s\")", str, ip0 ? ip0 : "");
-		else if (i == 0)
-			; /* clusterIP, parsed already ("None" included) */
-		else if (!f)
-			err = fail(c, "\"%s\" is not a valid IP address", str);
-		else if (s->headless)
-			err = fail(c, "a headless Service (clusterIP None) has no other ClusterIP");
-		else if (f == (s->has_ip6 ? 6 : 4))
-			err = fail(c, "\"%s\" is of the same family as clusterIPs[0]: a dual-stack "
-				   "Service has one of each", str);
-		else if (f == 6)
-			inet_pton(AF_INET6, str, s->cluster_ip6), s->has_ip6 = true;
-		else
-			parse_ipv4(str, &s->cluster_ip);
-		/* ipFamilies[i] names the family of clusterIPs[i]. */
-		if (!err && f && fam[i] && f != fam[i])
-			err = fail(c, "\"%s\" is not of family ipFamilies[%zu] (IPv%d)", str, i,
-				   fam[i]);
-		pop(c, o2);
-		if (err)
-			break;
-	}
-	pop(c, o);
-	n = json_array_size(ips);
-	if (!err && n > 1 && !(s->cluster_ip && s->has_ip6))
-		err = fail_in(c, "clusterIPs", "dual stack needs an IPv4 and an IPv6 address");
-	return err;
-}
-
-/* status.loadBalancer.ingress[].ip: the addresses a LoadBalancer Service is reached at. */
-static int parse_lb_status(struct ctx *c, json_t *doc, struct k8s_service *s)
-{
-	json_t *status, *lb, *ing, *e;
-	size_t i, o1, o2, o3;
-	int err = get_obj(c, doc, "status", &status);
-
-	if (err || !status)
-		return err;
-	o1 = field(c, "status");
-	err = get_obj(c, status, "loadBalancer", &lb);
-	if (err || !lb)
-		goto out1;
-	o2 = field(c, "loadBalancer");
-	err = get_arr(c, lb, "ingress", &ing);
-	if (err || !ing || !json_array_size(ing))
-		goto out2;
-	s->lb_ips = calloc(json_array_size(ing), sizeof(*s->lb_ips));
-	if (!s->lb_ips) {
-		err = -ENOMEM;
-		goto out2;
-	}
-	o3 = field(c, "ingress");
-	json_array_foreach(ing, i, e) {
-		size_t o4 = idx(c, i);
-		const char *ip = NULL;
-
-		if (!json_is_object(e))
-			err = fail(c, "must be an object");
-		else
-			err = get_str(c, e, "ip", &ip);
-		/* An entry with a hostname only (some clouds) names no address to serve. */
-		if (!err && ip && *ip) {
-			if (parse_ipv4(ip, &s->lb_ips[s->nlb_ips]))
-				s->nlb_ips++;
-			else if (!is_ipv6(ip))
-				err = fail_in(c, "ip", "\"%s\" is not a valid IP address", ip);
-		}
-		pop(c, o4);
-		if (err)
-			break;
-	}
-	pop(c, o3);
-out2:
-	pop(c, o2);
-out1:
-	pop(c, o1);
-	return err;
-}
-
-static int parse_service(struct ctx *c, json_t *doc, struct k8s_service *s)
-{
-	json_t *spec, *ports, *port, *names = NULL, *sel;
-	const char *type, *ip;
-	bool lb_type = false;
-	size_t i, o1, o2;
-	int err;
-
-	err = get_obj(c, doc, "spec", &spec);
-	if (err)
-		return err;
-	o1 = field(c, "spec");
-	err = get_str(c, spec, "type", &type);
-	if (err)
-		goto out;
-	if (type && c->lb && (!strcmp(type, "NodePort") || !strcmp(type, "LoadBalancer"))) {
-		s->node_ports = true;
-		lb_type = !strcmp(type, "LoadBalancer");
-	} else if (type && c->lb && !strcmp(type, "ExternalName")) {
-		s->external_name = true; /* a DNS name: no frontend, no ports required */
-	} else if (type && strcmp(type, "ClusterIP")) {
-		err = fail_in(c, "type", "\"%s\" is not served here (only ClusterIP%s)", type,
-			      c->lb ? ", NodePort, LoadBalancer, ExternalName" : "");
-		goto out;
-	}
-	err = get_obj(c, spec, "selector", &sel);
-	if (!err)
-		err = parse_labels(c, spec, "selector", &s->selector);
-	if (err)
-		goto out;
-	s->has_selector = sel && json_object_size(sel);
-	err = get_str(c, spec, "clusterIP", &ip);
-	if (err)
-		goto out;
-	/* Only clusterIPs given: the API server's defaulting makes its first
-	 * one spec.clusterIP, so a manifest may leave clusterIP out. */
-	if (!ip || !*ip) {
-		json_t *ips = json_object_get(spec, "clusterIPs");
-
-		if (json_is_array(ips) && json_is_string(json_array_get(ips, 0)))
-			ip = json_string_value(json_array_get(ips, 0));
-	}
-	if (ip && !strcmp(ip, "None")) {
-		s->headless = true;
-	} else if (ip && *ip && !parse_ipv4(ip, &s->cluster_ip)) {
-		if (inet_pton(AF_INET6, ip, s->cluster_ip6) != 1) {
-			err = fail_in(c, "clusterIP", "\"%s\" is not a valid IP address (or None)",
-				      ip);
-			goto out;
-		}
-		s->has_ip6 = true;
-	}
-	err = parse_cluster_ips(c, spec, ip, s);
-	if (!err)
-		err = parse_affinity(c, spec, s);
-	if (!err && c->lb)
-		err = parse_ip_list(c, spec, "externalIPs", &s->nexternal_ips, &s->external_ips);
-	if (!err && c->lb)
-		err = parse_traffic_policy(c, spec, "externalTrafficPolicy", &s->etp_local);
-	if (!err && c->lb)
-		err = parse_traffic_policy(c, spec, "internalTrafficPolicy", &s->itp_local);
-	if (err)
-		goto out;
-	err = get_arr(c, spec, "ports", &ports);
-	if (err)
-		goto out;
-	if (!ports || !json_array_size(ports)) {
-		/* As the API server: headless and ExternalName Services may have none. */
-		if (!s->headless && !s->external_name)
-			err = fail_in(c, "ports", "required (at least one port)");
-		goto out;
-	}
-	s->ports = calloc(json_array_size(ports), sizeof(*s->ports));
-	names = json_object();
-	if (!s->ports || !names) {
-		err = -ENOMEM;
-		goto out;
-	}
-	o2 = field(c, "ports");
-	json_array_foreach(ports, i, port) {
-		size_t o3 = idx(c, i);
-
-		err = parse_svc_port(c, port, json_array_size(ports), names, &s->ports[s->nports++]);
-		/* As the API server: only these types get a nodePort. */
-		if (!err && s->ports[i].node_port && !s->node_ports)
-			err = fail_in(c, "nodePort", "only NodePort and LoadBalancer Services have one");
-		for (size_t k = 0; !err && k + 1 < s->nports; k++)
-			if (s->ports[k].port == s->ports[i].port &&
-			    s->ports[k].proto == s->ports[i].proto)
-				err = fail(c, "duplicate port %u/%s", s->ports[i].port,
-					   s->ports[i].proto == IPPROTO_TCP   ? "TCP"
-					   : s->ports[i].proto == IPPROTO_UDP ? "UDP"
-									      : "SCTP");
-		pop(c, o3);
-		if (err)
-			break;
-	}
-	pop(c, o2);
-out:
-	json_decref(names);
-	pop(c, o1);
-	if (!err && lb_type)
-		err = parse_lb_status(c, doc, s);
-	return err;
-}
-
-static void service_free(struct k8s_service *s)
-{
-	k8s_labels_free(&s->selector);
-	for (size_t i = 0; i < s->nports; i++) {
-		free(s->ports[i].name);
-		free(s->ports[i].target_name);
-	}
-	free(s->ports);
-	free(s->external_ips);
-	free(s->lb_ips);
-}
-
-/* ---- EndpointSlice ---- */
-
-static int get_bool(struct ctx *c, json_t *parent, const char *key, bool dflt, bool *out)
-{
-	json_t *v = get(parent, key);
-
-	*out = dflt;
-	if (!v)
-		return 0;
-	if (!json_is_boolean(v))
-		return fail_in(c, key, "must be a boolean");
-	*out = json_is_true(v);
-	return 0;
-}
-
-static int parse_endpoint(struct ctx *c, json_t *j, bool ipv4, bool ipv6, struct k8s_endpoint *e)
-{
-	uint8_t addr6[16];
-	json_t *addrs, *a, *cond;
-	const char *node;
-	size_t o, i;
-	int err;
-
-	if (!json_is_object(j))
-		return fail(c, "must be an object");
-	err = get_arr(c, j, "addresses", &addrs);
-	if (err)
-		return err;
-	if (!addrs || !json_array_size(addrs) || json_array_size(addrs) > 100)
-		return fail_in(c, "addresses", "must have 1 to 100 entries");
-	o = field(c, "addresses");
-	json_array_foreach(addrs, i, a) {
-		size_t o2 = idx(c, i);
-		const char *s = json_string_value(a);
-		uint32_t addr;
-
-		if (!s)
-			err = fail(c, "must be a string");
-		else if (ipv4 && !parse_ipv4(s, i ? &addr : &e->addr))
-			err = fail(c, "\"%s\" is not a valid IPv4 address", s);
-		else if (ipv6 && (strchr(s, '.') ||
-				  inet_pton(AF_INET6, s, i ? addr6 : e->addr6) != 1))
-			/* An IPv4-mapped address is no IPv6 endpoint either. */
-			err = fail(c, "\"%s\" is not a valid IPv6 address", s);
-		pop(c, o2);
-		if (err)
-			break;
-	}
-	pop(c, o);
-	if (err)
-		return err;
-	err = get_obj(c, j, "conditions", &cond);
-	if (err)
-		return err;
-	o = field(c, "conditions");
-	err = get_bool(c, cond, "ready", true, &e->ready);
-	if (!err)
-		err = get_bool(c, cond, "serving", e->ready, &e->serving); /* nil: as ready */
-	if (!err)
-		err = get_bool(c, cond, "terminating", false, &e->terminating);
-	pop(c, o);
-	if (err)
-		return err;
-	err = get_str(c, j, "nodeName", &node);
-	if (!err && node && *node && !(e->node_name = strdup(node)))
-		err = -ENOMEM;
-	return err;
-}
-
-static int parse_eps_port(struct ctx *c, json_t *j, json_t *names, struct k8s_eps_port *p)
-{
-	const char *name = NULL;
-	long long v;
-	int err;
-
-	if (!json_is_object(j))
-		return fail(c, "must be an object");
-	err = get_str(c, j, "name", &name);
-	if (err)
-		return err;
-	err = port_name_take(c, names, name ? name : "", PN_DNS_LABEL, &p->name);
-	if (err)
-		return err;
-	err = parse_proto(c, j, &p->proto);
-	if (!err)
-		err = get_int(c, j, "port", 1, 65535, &v, &p->has_port);
-	if (!err && p->has_port)
-		p->port = v;
-	return err;
-}
-
-static int parse_epslice(struct ctx *c, json_t *doc, struct k8s_epslice *s)
-{
-	json_t *eps, *ports, *v, *names;
-	const char *at;
-	size_t i, o;
-	int err;
-
-	err = get_str(c, doc, "addressType", &at);
-	if (err)
-		return err;
-	if (!at)
-		return fail_in(c, "addressType", "required");
-	if (!strcmp(at, "IPv4"))
-		s->ipv4 = true;
-	else if (!strcmp(at, "IPv6"))
-		s->ipv6 = true;
-	else if (strcmp(at, "FQDN"))
-		return fail_in(c, "addressType", "\"%s\" is not supported (IPv4, IPv6, FQDN)", at);
-	s->service = k8s_label_get(&s->meta.labels, "kubernetes.io/service-name");
-	err = get_arr(c, doc, "endpoints", &eps);
-	if (err)
-		return err;
-	if (eps && json_array_size(eps) > 1000)
-		return fail_in(c, "endpoints", "must have at most 1000 entries");
-	if (eps && json_array_size(eps)) {
-		s->endpoints = calloc(json_array_size(eps), sizeof(*s->endpoints));
-		if (!s->endpoints)
-			return -ENOMEM;
-		o = field(c, "endpoints");
-		json_array_foreach(eps, i, v) {
-			size_t o2 = idx(c, i);
-
-			err = parse_endpoint(c, v, s->ipv4, s->ipv6, &s->endpoints[s->nendpoints++]);
-			pop(c, o2);
-			if (err)
-				break;
-		}
-		pop(c, o);
-		if (err)
-			return err;
-		if (!s->ipv4 && !s->ipv6) { /* FQDN: parsed for validation, not used */
-			for (i = 0; i < s->nendpoints; i++)
-				free(s->endpoints[i].node_name);
-			s->nendpoints = 0;
-		}
-	}
-	err = get_arr(c, doc, "ports", &ports);
-	if (err || !ports || !json_array_size(ports))
-		return err;
-	if (json_array_size(ports) > 100)
-		return fail_in(c, "ports", "must have at most 100 entries");
-	s->ports = calloc(json_array_size(ports), sizeof(*s->ports));
-	names = json_object();
-	if (!s->ports || !names) {
-		json_decref(names);
-		return -ENOMEM;
-	}
-	o = field(c, "ports");
-	json_array_foreach(ports, i, v) {
-		size_t o2 = idx(c, i);
-
-		err = parse_eps_port(c, v, names, &s->ports[s->nports++]);
-		pop(c, o2);
-		if (err)
-			break;
-	}
-	pop(c, o);
-	json_decref(names);
-	return err;
-}
-
-static void epslice_free(struct k8s_epslice *s)
-{
-	for (size_t i = 0; i < s->nendpoints; i++)
-		free(s->endpoints[i].node_name);
-	free(s->endpoints);
-	for (size_t i = 0; i < s->nports; i++)
-		free(s->ports[i].name);
-	free(s->ports);
-}
 
 void k8s_free(struct k8s_object *obj)
 {
