@@ -429,11 +429,13 @@ __attribute__((noinline)) int lb_icmp_snat_rev(struct __sk_buff *skb, __u32 l3_l
  * port it gave the flow, and the error comes from this node (from the
  * backend's side the path ends here, and the backend's node takes inner
  * sources of this node only); with a local backend the client stays, and
- * so does the error's source. The error goes to the backend (the caller
- * delivers it: into the pod, or through Geneve). Checksums: the quote's IP
- * header's, the error's IP header's, and the ICMP checksum for every quoted
- * word that changed (the quoted L4 checksum is left, as lb_icmp_rev_nat
- * leaves it). Not for DSR flows: the backend's node sent those replies.
+ * so does the error's source; a DSR flow (the backend's node answered the
+ * client itself, from this node's frontend, so the error comes here) keeps
+ * the client, and the error comes from this node, as with SNAT. The error
+ * goes to the backend (the caller delivers it: into the pod, or through
+ * Geneve). Checksums: the quote's IP header's, the error's IP header's, and
+ * the ICMP checksum for every quoted word that changed (the quoted L4
+ * checksum is left, as lb_icmp_rev_nat leaves it).
  * l3_len: the outer IPv4 header's length. 1 when rewritten, 0 when it is no
  * such error (nothing written), -1 when a rewrite failed halfway (drop it).
  *
@@ -480,14 +482,15 @@ static __always_inline int lb_icmp_np_rev(struct __sk_buff *skb, __u32 l3_len, _
 		fk.sport = q.ports[1];
 	}
 	fe = bpf_map_lookup_elem(&xcni_ct, &fk);
-	if (!fe || !(fe->flags & XCNI_CT_F_NODEPORT) || (fe->flags & XCNI_CT_F_DSR))
+	if (!fe || !(fe->flags & XCNI_CT_F_NODEPORT))
 		return 0;
 	if (e->nat_port && (!(fe->flags & XCNI_CT_F_SNAT) || fe->nat_addr != q.in.daddr ||
 			    fe->nat_port != q.ports[1]))
 		return 0;
 	qdst = fk.saddr;
 	qdport = fk.sport;
-	osrc = e->nat_port ? self : saddr;
+	/* From this node when it SNATed the flow, or sent it DSR to another node. */
+	osrc = e->nat_port || (fe->flags & XCNI_CT_F_DSR) ? self : saddr;
 	/* The quote: from the backend, to the client as the backend sees it. */
 	if (bpf_l3_csum_replace(skb, qcheck, q.in.saddr, baddr, 4) ||
 	    bpf_l3_csum_replace(skb, qcheck, q.in.daddr, qdst, 4) ||

@@ -4,7 +4,7 @@
  * lb_icmp_np_rev, from_overlay's from_outside), through BPF_PROG_TEST_RUN on
  * the maps tests/bpf/lb.c left (run after it): NODE_IP:30080/TCP -> B:8080
  * (a backend on this node), NODE_IP:30081/TCP -> R:80 (on node n2: SNAT to
- * this node, Geneve), and here NODE_IP:30086/UDP -> B:5353.
+ * this node, Geneve; or DSR), and here NODE_IP:30086/UDP -> B:5353.
  *
  * A router between this node and the client answers a reply the node sent
  * (NODE_IP:nodePort -> client) with an error: it must reach the backend
@@ -298,6 +298,42 @@ static void np_icmp_remote(void **state)
 }
 
 /*
+ * DSR (--node-port-mode dsr, TCP 30081 -> R:80 on n2, the client kept): n2
+ * answered the client from NODE_IP:30081, so the router's error comes here.
+ * It goes to R through Geneve, from this node (n2 takes inner sources of
+ * this node only), quoting R:80 -> client as R sent it.
+ */
+static void np_icmp_dsr(void **state)
+{
+	uint8_t in[FRAME_MAX], q[FRAME_MAX], qw[FRAME_MAX], inner[FRAME_MAX], want[FRAME_MAX];
+	struct npf f = np_from_outside(51003, 30081, IPPROTO_TCP, TH_SYN), r, e;
+	struct xcni_ct_key tuple = { .saddr = ip4(NODE_IP), .daddr = ip4(IP_R),
+				     .proto = IPPROTO_ICMP };
+	struct xcni_ct_entry ce;
+	size_t len, ilen, wlen;
+
+	(void)state;
+	len = np_frame(&f, in);
+	np_expect(FROM_OVERLAY_DSR, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, NULL, 0);
+	assert_int_equal(np_ct_get(ip4(NP_CLIENT), ip4(IP_R), 51003, 80, IPPROTO_TCP, &ce), 0);
+	assert_int_equal(ce.flags, XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR);
+
+	r = np_reply(30081, 51003, IPPROTO_TCP);
+	np_frame(&r, q);
+	e = np_router();
+	len = np_icmp_error(&e, q, 0, in);
+	r.saddr = ip4(IP_R);
+	r.sport = 80;
+	np_frame(&r, qw);
+	e.saddr = ip4(NODE_IP);
+	e.daddr = ip4(IP_R);
+	e.ttl = 63;
+	ilen = np_icmp_error(&e, qw, 0, inner);
+	wlen = geneve_wrap(tuple, inner, ilen, in, NODE_IP, N2, VNI, 0, want);
+	np_expect(FROM_OVERLAY_DSR, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
+}
+
+/*
  * Not about a NodePort reply: a flow this node never saw (another client
  * port), a quote from another address than the error is sent to, and any
  * error where Services are kube-proxy's: left to the stack, untouched,
@@ -329,6 +365,7 @@ static void np_icmp_unknown(void **state)
 const struct CMUnitTest lb_icmp_np_tests[] = {
 	cmocka_unit_test_setup(np_icmp_local, np_udp_setup),
 	cmocka_unit_test(np_icmp_remote),
+	cmocka_unit_test(np_icmp_dsr),
 	cmocka_unit_test(np_icmp_unknown),
 };
 const size_t nr_lb_icmp_np_tests = ARRAY_SIZE(lb_icmp_np_tests);
