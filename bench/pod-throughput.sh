@@ -23,6 +23,11 @@
 #   CNI_DIR   reference plugins   (default /usr/lib/cni: bridge, ptp, host-local)
 #   BUILD     build/output dir    (default <repo>/build)
 #   CC        compiler            (default gcc)
+#   PP_PERF   a directory: after each measured ping-pong, one more (not counted)
+#             under `perf record -g` (the client's process: its send path and,
+#             in its softirq, the server side's receive path), into
+#             PP_PERF/r<round>-<leg>.data, to compare where xcni and xcni6
+#             spend a round trip (bench/README.md)
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -40,7 +45,7 @@ CR_SECS=2
 FAMILY=ipv4
 
 usage() {
-	sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//' >&2
+	sed -n '2,32p' "$0" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 }
 
@@ -307,6 +312,12 @@ print("%.3f %d %d" % (rx["bits_per_second"] / 1e9, e["sum_sent"].get("retransmit
 		p50=$(sed -E 's/.*p50_us=([0-9.]+).*/\1/' <<<"$pp")
 		p99=$(sed -E 's/.*p99_us=([0-9.]+).*/\1/' <<<"$pp")
 		[[ $p50 =~ ^[0-9.]+$ && $p99 =~ ^[0-9.]+$ ]] || die "$s: cannot parse pingpong output: $pp"
+		if [[ -n ${PP_PERF:-} ]]; then
+			mkdir -p "$PP_PERF"
+			timeout 120 ip netns exec "$a" "${ON_CLIENT[@]}" perf record -q -g -o "$PP_PERF/r$((r + 1))-$s.data" -- \
+				"$PINGPONG" client -c "${IP[$s-b]}" -p $((PP_PORT + port)) -n "$PP_N" -w "$PP_WARMUP" -t 100 \
+				>"$PP_PERF/r$((r + 1))-$s.pp" 2>&1 || say "$s: the profiled ping-pong failed (round $((r + 1)))"
+		fi
 		crate=0 cp50=0
 		if ((CR_SECS)); then
 			cr=$(timeout $((CR_SECS + 40)) ip netns exec "$a" "${ON_CLIENT[@]}" "$CONN_RATE" client \

@@ -206,11 +206,79 @@ static __attribute__((noinline)) void dsr_record(struct __sk_buff *skb,
 		e->nat_addr = node;
 }
 
+/* from_outside_icmp: the packet is not its to handle. */
+#define OUTSIDE_NOT_MINE (-1)
+
+/*
+ * From outside (lb_enabled): an ICMP error about a reply this node sent for a
+ * NodePort flow (lb_icmp_np_rev), for its backend: into the pod when it is
+ * here (related to the flow the pod accepted: not judged again), else
+ * through Geneve to its node. OUTSIDE_NOT_MINE for anything else, nothing
+ * touched. A global function with a frame of its own: from_overlay's is at
+ * the verifier's limit.
+ */
+__attribute__((noinline)) int from_outside_icmp(struct __sk_buff *skb)
+{
+	struct xcni_ipcache_val *dipc;
+	struct xcni_endpoint *dst;
+	struct verdict v = {};
+	struct encap_in in;
+	struct pkt p = {};
+	struct cursor c;
+	__u32 tunnel;
+	__u8 proto = 0;
+	int reason, verdict = TC_ACT_OK, r;
+
+	/* The common case first and cheaply: not ICMP. */
+	if (!skb || bpf_skb_load_bytes(skb, ETH_HLEN + offsetof(struct iphdr, protocol), &proto, 1) ||
+	    proto != IPPROTO_ICMP)
+		return OUTSIDE_NOT_MINE;
+	p.len = skb->len;
+	if (reparse(skb, &c, &p) || p.tuple.proto != IPPROTO_ICMP || p.is_echo || p.frag_later)
+		return OUTSIDE_NOT_MINE;
+	r = lb_icmp_np_rev(skb, p.l3_len, node_ip);
+	if (!r)
+		return OUTSIDE_NOT_MINE;
+	reason = r < 0 ? XCNI_DROP_REDIRECT : reparse(skb, &c, &p);
+	if (reason)
+		goto out;
+	dst = bpf_map_lookup_elem(&xcni_endpoints, &p.tuple.daddr);
+	if (dst) {
+		if (p.ip->ttl <= 1 || l3_forward_rewrite(skb, &p, dst)) {
+			reason = XCNI_DROP_REDIRECT;
+			goto out;
+		}
+		verdict = bpf_redirect_peer(dst->ifindex, 0);
+		reason = verdict == TC_ACT_REDIRECT ? XCNI_FWD_LOCAL : XCNI_DROP_REDIRECT;
+		goto out;
+	}
+	dipc = ipcache_lookup(p.tuple.daddr);
+	tunnel = dipc && (dipc->flags & XCNI_IPC_POD) ? dipc->tunnel_ip : 0;
+	if (!tunnel || !node_ip) {
+		reason = XCNI_DROP_NO_TUNNEL;
+		goto out;
+	}
+	encap_in_take(&p, &in);
+	if (!in.inner_len || p.ip->ttl <= 1 || ttl_decrement(skb, &p)) {
+		reason = XCNI_DROP_ENCAP;
+		goto out;
+	}
+	reason = geneve_encap(skb, &in, node_ip, tunnel, vni);
+	if (reason)
+		goto out;
+	tunnel_count(tunnel, skb->len, 0);
+	verdict = bpf_redirect_neigh(skb->ifindex, NULL, 0, 0);
+	reason = verdict == TC_ACT_REDIRECT ? XCNI_FWD_ENCAP : XCNI_DROP_REDIRECT;
+out:
+	return finish(skb, reason, XCNI_DIR_FROM_OVERLAY, 0, &p, verdict, &v);
+}
+
 /*
  * From outside to an external frontend (lb_enabled): translated and sent to
  * its backend. Anything else is not ours: untouched, uncounted (TC_ACT_OK).
+ * Global, called from the entry as from_overlay4 is: their frames never add up.
  */
-static __always_inline int from_outside(struct __sk_buff *skb)
+__attribute__((noinline)) int from_outside(struct __sk_buff *skb)
 {
 	struct xcni_endpoint *dst;
 	struct xcni_ipcache_val *dipc;
@@ -225,6 +293,8 @@ static __always_inline int from_outside(struct __sk_buff *skb)
 	int reason, verdict = TC_ACT_OK, ct;
 	__u8 ctf;
 
+	if (!skb)
+		return TC_ACT_SHOT;
 	p.len = skb->len;
 	if (reparse(skb, &c, &p))
 		return TC_ACT_OK; /* not IPv4, or not whole: the stack's to judge */
@@ -499,6 +569,9 @@ out:
  * frames (entry, from_overlay4, its callee) fit the verifier's 512 bytes.
  */
 #define FROM_OVERLAY_INNER6 (-1000)
+/* from_overlay4's answer for what is not Geneve, with Services in BPF: the
+ * entry hands it to from_outside_icmp, then from_outside (the same frames). */
+#define FROM_OVERLAY_OUTSIDE (-999)
 
 /*
  * Everything but Geneve with IPv6 inside, which it leaves to from_overlay6.
@@ -524,7 +597,7 @@ __attribute__((noinline)) int from_overlay4(struct __sk_buff *skb)
 	reason = parse_outer(&c, &op, &o);
 	if (reason == XCNI_PASS_UNDERLAY)
 		/* not ours (unless it is for a Service): neither counted nor touched */
-		return lb_enabled ? from_outside(skb) : TC_ACT_OK;
+		return lb_enabled ? FROM_OVERLAY_OUTSIDE : TC_ACT_OK;
 	if (reason)
 		goto out_outer;
 	if (o.inner6)
@@ -818,6 +891,10 @@ int from_overlay(struct __sk_buff *skb)
 	}
 	ret = from_overlay4(skb);
 
+	if (ret == FROM_OVERLAY_OUTSIDE) {
+		ret = from_outside_icmp(skb);
+		return ret != OUTSIDE_NOT_MINE ? ret : from_outside(skb);
+	}
 	return ret <= FROM_OVERLAY_INNER6 ? from_overlay6(skb, FROM_OVERLAY_INNER6 - ret) : ret;
 }
 

@@ -15,7 +15,7 @@ PKGS=(
 	python3-grpcio python3-grpc-tools
 	golang-go golang-github-appc-cni-dev
 	iperf3 tshark jq curl openssl python3 python3-yaml ethtool
-	# the lab: its cluster DNS server; kube-proxy's UDP conntrack flush (iptables mode)
+	# the lab: its cluster DNS server; conntrack: tests read the table with it (masq6.sh)
 	dnsmasq-base conntrack
 )
 BACKPORTS=(libbpf-dev libbpf1 bpftool linux-libc-dev)

@@ -418,6 +418,104 @@ __attribute__((noinline)) int lb_icmp_snat_rev(struct __sk_buff *skb, __u32 l3_l
 	return 1;
 }
 
+/*
+ * An ICMP error from outside about a reply this node sent for a NodePort (or
+ * externalIP) flow: a router between this node and the client says
+ * fragmentation needed, host unreachable, ... quoting frontend:port ->
+ * client:port, a flow only the backend has a socket for. Translated for the
+ * backend, as the backend sent the reply: the quote's source becomes the
+ * backend's address and port; with a remote backend SNATed to this node
+ * (the service entry's nat_port) its destination becomes this node and the
+ * port it gave the flow, and the error comes from this node (from the
+ * backend's side the path ends here, and the backend's node takes inner
+ * sources of this node only); with a local backend the client stays, and
+ * so does the error's source; a DSR flow (the backend's node answered the
+ * client itself, from this node's frontend, so the error comes here) keeps
+ * the client, and the error comes from this node, as with SNAT. The error
+ * goes to the backend (the caller delivers it: into the pod, or through
+ * Geneve). Checksums: the quote's IP header's, the error's IP header's, and
+ * the ICMP checksum for every quoted word that changed (the quoted L4
+ * checksum is left, as lb_icmp_rev_nat leaves it).
+ * l3_len: the outer IPv4 header's length. 1 when rewritten, 0 when it is no
+ * such error (nothing written), -1 when a rewrite failed halfway (drop it).
+ *
+ * Inlined into from_overlay's from_outside_icmp, a global function of its
+ * own (a third frame would take the call chain past the stack's 512 bytes);
+ * it reads with bpf_skb_load_bytes, as lb_icmp_rev_nat.
+ */
+static __always_inline int lb_icmp_np_rev(struct __sk_buff *skb, __u32 l3_len, __u32 self)
+{
+	struct lb_icmp_quote q;
+	struct xcni_ct_key k = {}, sk, fk = {};
+	const struct xcni_ct_entry *e, *fe;
+	const struct xcni_backend *be;
+	__u32 icmp = ETH_HLEN + l3_len, quote = icmp + sizeof(struct xcni_icmphdr);
+	__u32 csum_off = icmp + offsetof(struct xcni_icmphdr, checksum);
+	__u32 qcheck = quote + offsetof(struct iphdr, check);
+	__u32 saddr, daddr, baddr, qdst, osrc;
+	__u16 bport, qdport, new_check;
+
+	if (!skb || l3_len < sizeof(struct iphdr) || l3_len > 60 ||
+	    bpf_skb_load_bytes(skb, IP_SADDR_OFF, &saddr, 4) ||
+	    bpf_skb_load_bytes(skb, IP_DADDR_OFF, &daddr, 4) ||
+	    lb_icmp_quoted(skb, icmp, &q, &k) || q.in.saddr != daddr)
+		return 0;
+	/* The service entry: the flow as the client sent it, client -> frontend. */
+	ct_reverse(&k, &sk);
+	e = bpf_map_lookup_elem(&xcni_ct, &sk);
+	if (!e || !(e->flags & XCNI_CT_F_SVC))
+		return 0;
+	be = bpf_map_lookup_elem(&xcni_backend, &e->backend_id);
+	if (!be || be->family != XCNI_AF_INET)
+		return 0;
+	__builtin_memcpy(&baddr, be->addr, 4);
+	bport = be->port;
+	/* The flow's own entry, as the backend knows the flow. */
+	fk.daddr = baddr;
+	fk.dport = bport;
+	fk.proto = k.proto;
+	if (e->nat_port) {
+		fk.saddr = self;
+		fk.sport = e->nat_port;
+	} else {
+		fk.saddr = q.in.daddr;
+		fk.sport = q.ports[1];
+	}
+	fe = bpf_map_lookup_elem(&xcni_ct, &fk);
+	if (!fe || !(fe->flags & XCNI_CT_F_NODEPORT))
+		return 0;
+	if (e->nat_port && (!(fe->flags & XCNI_CT_F_SNAT) || fe->nat_addr != q.in.daddr ||
+			    fe->nat_port != q.ports[1]))
+		return 0;
+	qdst = fk.saddr;
+	qdport = fk.sport;
+	/* From this node when it SNATed the flow, or sent it DSR to another node. */
+	osrc = e->nat_port || (fe->flags & XCNI_CT_F_DSR) ? self : saddr;
+	/* The quote: from the backend, to the client as the backend sees it. */
+	if (bpf_l3_csum_replace(skb, qcheck, q.in.saddr, baddr, 4) ||
+	    bpf_l3_csum_replace(skb, qcheck, q.in.daddr, qdst, 4) ||
+	    bpf_skb_store_bytes(skb, quote + offsetof(struct iphdr, saddr), &baddr, 4, 0) ||
+	    bpf_skb_store_bytes(skb, quote + offsetof(struct iphdr, daddr), &qdst, 4, 0) ||
+	    bpf_skb_store_bytes(skb, quote + sizeof(struct iphdr), &bport, 2, 0) ||
+	    bpf_skb_store_bytes(skb, quote + sizeof(struct iphdr) + 2, &qdport, 2, 0) ||
+	    bpf_skb_load_bytes(skb, qcheck, &new_check, 2))
+		return -1;
+	/* ICMP's checksum has no pseudo header: the quote's words alone. */
+	if (bpf_l4_csum_replace(skb, csum_off, q.in.saddr, baddr, 4) ||
+	    bpf_l4_csum_replace(skb, csum_off, q.in.daddr, qdst, 4) ||
+	    bpf_l4_csum_replace(skb, csum_off, q.in.check, new_check, 2) ||
+	    bpf_l4_csum_replace(skb, csum_off, q.ports[0], bport, 2) ||
+	    bpf_l4_csum_replace(skb, csum_off, q.ports[1], qdport, 2))
+		return -1;
+	/* The error itself: to the backend (from this node when it SNATed the flow). */
+	if (bpf_l3_csum_replace(skb, IPCSUM_OFF, daddr, baddr, 4) ||
+	    bpf_l3_csum_replace(skb, IPCSUM_OFF, saddr, osrc, 4) ||
+	    bpf_skb_store_bytes(skb, IP_DADDR_OFF, &baddr, 4, 0) ||
+	    bpf_skb_store_bytes(skb, IP_SADDR_OFF, &osrc, 4, 0))
+		return -1;
+	return 1;
+}
+
 /* Pseudo header of a TCP segment of 20 bytes, for its checksum. */
 struct lb_pseudo {
 	__u32 saddr;

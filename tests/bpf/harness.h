@@ -191,6 +191,10 @@ void tshark_sctp_status(const char *path, char *out, size_t cap);
 extern const struct CMUnitTest lb_nodeport_tests[];
 extern const size_t nr_lb_nodeport_tests;
 
+/* tests/bpf/lb_icmp_np.c: ICMP errors from outside about NodePort replies, after lb_nodeport.c. */
+extern const struct CMUnitTest lb_icmp_np_tests[];
+extern const size_t nr_lb_icmp_np_tests;
+
 /* tests/bpf/lb6.c: IPv6 Services in BPF, run after tests/bpf/v6.c on its endpoints. */
 extern const struct CMUnitTest lb6_tests[];
 extern const size_t nr_lb6_tests;

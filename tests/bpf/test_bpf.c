@@ -1726,6 +1726,7 @@ int main(int argc, char **argv)
 		{ NULL, ARRAY_SIZE(rows) }, /* the rows (below): policy on A, B, R */
 		{ lb_tests, nr_lb_tests }, /* Services in BPF, on the state the rows left */
 		{ lb_nodeport_tests, nr_lb_nodeport_tests }, /* NodePort and DSR, on lb.c's frontends */
+		{ lb_icmp_np_tests, nr_lb_icmp_np_tests }, /* NodePort replies' ICMP errors, on lb.c's */
 		{ xdp6_tests, nr_xdp6_tests }, /* the IPv6 prefilter: its own trie */
 		{ hostile, nh }, /* the hostile-packet matrix (tests/bpf/hostile.c) */
 		{ v6_tests, nr_v6_tests }, /* IPv6 (tests/bpf/v6.c), on the rows' endpoints */

@@ -70,6 +70,7 @@ done
 IP_A=$(jq -r '.ips[0].address' "$T/a.json" | cut -d/ -f1)
 IP_B=$(jq -r '.ips[0].address' "$T/b.json" | cut -d/ -f1)
 IP6_A=$(jq -r '.ips[].address | select(contains(":"))' "$T/a.json" | cut -d/ -f1)
+IP6_B=$(jq -r '.ips[].address | select(contains(":"))' "$T/b.json" | cut -d/ -f1)
 ip netns exec "$XCT_TAG-a" socat TCP-LISTEN:8080,fork,reuseaddr SYSTEM:'echo hello' &
 SRV=$!
 ip netns exec "$XCT_TAG-a" socat TCP6-LISTEN:8080,fork,reuseaddr,ipv6only=1 SYSTEM:'echo hello' &
@@ -155,9 +156,35 @@ for r in json.load(sys.stdin):
 sys.exit(1)" "$VIP6"
 }
 check "xcni_ct6 holds the translation (service entry to [VIP6]:80)" v6_ct
+# explain6_is NAME PYTHON ARGS...: xcnictl explain ARGS (an IPv6 flow to x/web) --json
+# makes PYTHON true of j; what the IPv6 probe got is in $T/NAME.probe6.
+explain6_is() {
+	local name=$1 cond=$2
+	shift 2
+	ctl explain "$@" --json >"$T/$name.explain6" 2>&1 &&
+		python3 -c "import json, sys
+j = json.load(open(sys.argv[1])); probe = open(sys.argv[2]).read().strip()
+sys.exit(0 if ($cond) else 1)" "$T/$name.explain6" "$T/$name.probe6" ||
+		{ cat "$T/$name.explain6" "$T/$name.probe6"; return 1; }
+}
+probe b "[$VIP6]" 80 >"$T/ok6.probe6"
+check "explain --family 6 svc/x/web: the IPv6 frontend, a's IPv6 backend, allowed as probed" explain6_is ok6 \
+	'(j["frontend"], j["scope"], j["choice"], j["verdict"], j["src_ip"]) ==
+	 ("['"$VIP6"']:80/tcp", "ext", "one of 1, at random", "allowed", "'"$IP6_B"'") and
+	 [(b["backend"], b["policy"]["dst"], b["policy"]["dst_ip"], b["verdict"]) for b in j["backends"]] ==
+	 [("['"$IP6_A"']:8080", "x/a", "'"$IP6_A"'", "allowed")] and probe == "connected"' \
+	x/b svc/x/web 80/tcp --family 6
+cp "$T/ok6.probe6" "$T/addr6.probe6"
+check "explain x/b [VIP6] (the frontend's IPv6 address, no --family): the same" explain6_is addr6 \
+	'j["frontend"] == "['"$VIP6"']:80/tcp" and j["verdict"] == "allowed" and j["backends"][0]["id"] > 0' \
+	x/b "$VIP6" 80/tcp
 slice6 "[]"
 check "no IPv6 endpoint applied" sync_gen
 check "IPv6 no backend: refused at once (RST from the frontend)" expect b "[$VIP6]" 80 refused
+probe b "[$VIP6]" 80 >"$T/none6.probe6"
+check "explain --family 6: no IPv6 backend, refused, as probed (IPv4 frontend's backend not taken)" \
+	explain6_is none6 'j["verdict"] == "refused" and j["backends"] == [] and probe == "refused" and
+	 "ICMPv6" in j["choice"]' x/b svc/x/web 80/tcp --family 6
 check "IPv4 unaffected" expect b "$VIP" 80 connected
 slice6 "[{addresses: [\"$IP6_A\"], nodeName: n1}]"
 check "IPv6 endpoint back applied" sync_gen
@@ -232,6 +259,10 @@ check "monitor --json while b is refused by policy" watch_probe deny --json
 check "explain: denied by ingress at the destination, as the probe found" explain_is deny \
 	'j["verdict"] == "denied" and j["backends"][0]["policy"]["ingress_reason"] == "isolated" and
 	 probe == "timeout"'
+probe b "[$VIP6]" 80 >"$T/deny6.probe6"
+check "explain --family 6: denied by a's ingress (its IPv6 judged under its IPv4's key), as probed" \
+	explain6_is deny6 'j["verdict"] == "denied" and j["backends"][0]["policy"]["ingress_reason"] == "isolated"
+	 and j["backends"][0]["policy"]["dst"] == "x/a" and probe == "timeout"' x/b svc/x/web 80/tcp --family 6
 check "monitor: the policy drop names the Service and backend" mon_has deny \
 	'e["reason"] == "drop-policy-ingress" and e["service"] == "x/web" and e["backend_pod"] == "x/a"'
 rm -f "$M/deny.yaml"

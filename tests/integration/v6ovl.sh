@@ -242,4 +242,43 @@ check "b-from-a: UDP over IPv6 a -> b admitted" expect "a -> [$B6]:53" "$(udp a 
 d1=$(ctl_n 2 metrics --all --json | jq '[.[] | select(.reason == "drop-policy-ingress" and .direction == "from-overlay") | .packets] | add // 0')
 check "c's refusals counted drop-policy-ingress from-overlay on n2 (+$((d1 - d0)))" \
 	test $((d1 - d0)) -ge 2
+
+# ---- xcnictl explain across the overlay: what the probes above found ----------------
+# ex_is NAME JQ ARGS...: explain ARGS on n1's maps (n2's for the destination) makes JQ true.
+ex_is() {
+	local out
+	out=$(ctl_n 1 --pin-dir-dst "$(pin 2)" explain "${@:2}" --json 2>&1) &&
+		jq -e "$1" <<<"$out" >/dev/null || { echo "$out"; return 1; }
+}
+check "explain a -> b's IPv6 80/tcp: allowed by b-from-a at n2, through the tunnel to n2" \
+	ex_is '.verdict == "allowed" and .dst == "x/b" and .dst_ip == "'"$B6"'" and .ingress_reason == "rule"
+	 and .ingress_policy == "x/b-from-a" and .ingress_node == "n2" and .tunnel_ip == "192.168.99.2"
+	 and .tunnel_node == "n2" and (.egress_lookups | test("ipcache6\\['"$B6"'\\] identity [0-9]+, tunnel 192.168.99.2 \\(node n2\\)"))' \
+	x/a "$B6" 80/tcp
+check "explain c -> b --family 6 (b by name, found in n2's maps): denied by ingress at n2, as probed" \
+	ex_is '.verdict == "denied" and .dst_ip == "'"$B6"'" and .src_ip == "'"$C6"'" and
+	 .ingress_reason == "isolated" and .ingress_node == "n2"' x/c x/b 53/udp --family 6
+check "explain --family 4 a -> b: the IPv4 flow, the same tunnel" \
+	ex_is '.verdict == "allowed" and .dst_ip == "'"$B4"'" and .tunnel_node == "n2"' x/a x/b 80/tcp --family 4
+as_text() { # the same walk as text: TUNNEL, and INGRESS naming the rule and n2
+	local out
+	out=$(ctl_n 1 --pin-dir-dst "$(pin 2)" explain x/a "$B6" 80/tcp 2>&1)
+	grep -q "^TUNNEL  *Geneve to 192.168.99.2 (node n2's underlay address): egress judged at the source, ingress at node n2$" <<<"$out" &&
+		grep -q "^INGRESS  *allow: x/b-from-a rule 0, by its entry for .* (node n2)$" <<<"$out" || { echo "$out"; return 1; }
+}
+check "explain as text: TUNNEL says where the flow goes, INGRESS the rule at n2" as_text
+not_decided() { # without n2's maps the ingress side is n2's to decide
+	local out
+	out=$(ctl_n 1 explain x/c "$B6" 80/tcp --json 2>&1) &&
+		jq -e '.verdict == "unknown" and .ingress_reason == "remote" and .ingress_node == "n2"' \
+			<<<"$out" >/dev/null || { echo "$out"; return 1; }
+}
+check "explain c -> b's IPv6 on n1's maps alone: ingress decided on n2 (unknown)" not_decided
+bad_family() {
+	local out rc
+	out=$(ctl_n 1 explain x/a "$B4" 80/tcp --family 6 2>&1)
+	rc=$?
+	[ $rc = 1 ] && grep -q "$B4: an IPv4 address in an IPv6 flow" <<<"$out" || { echo "exit $rc: $out"; return 1; }
+}
+check "explain --family 6 with an IPv4 address: exit 1, saying so" bad_family
 finish

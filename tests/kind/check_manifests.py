@@ -193,6 +193,33 @@ def check_families(docs):
         check(f"{name}: otherwise kind-config.yaml (networking, nodes)",
               same == {k: v for k, v in base.items() if k not in ("ipFamily", "podSubnet", "serviceSubnet")}
               and c.get("nodes") == kc.get("nodes"), (same, c.get("nodes")))
+    # The Service ranges xcnid is given (xcni.yaml, one DaemonSet for every
+    # config): each config's serviceSubnet, family by family, so from_pod and
+    # from_pod6 hand ClusterIP flows to kube-proxy before egress is judged.
+    ds = [x for x in docs.get("xcni.yaml") or [] if x.get("kind") == "DaemonSet"]
+    agent = next((c for c in (((ds[0].get("spec") or {}).get("template") or {}).get("spec") or {})
+                  .get("containers") or [] if c.get("name") == "xcnid"), {}) if ds else {}
+    args = agent.get("args") or []
+    given = {}
+    if "--service-cidr" in args and args.index("--service-cidr") + 1 < len(args):
+        try:
+            for x in args[args.index("--service-cidr") + 1].split(","):
+                n = ipaddress.ip_network(x.strip())
+                given.setdefault(n.version, []).append(n)
+        except ValueError as e:
+            given = {"bad": str(e)}
+    check("xcni.yaml: xcnid --service-cidr has one range of each family (what xcnid takes)",
+          sorted(given) == [4, 6] and all(len(v) == 1 for v in given.values()), given)
+    for name in ("kind-config.yaml", "kind-config-dual.yaml", "kind-config-ipv6.yaml"):
+        net = (((docs.get(name) or [{}])[0]) or {}).get("networking") or {}
+        try:
+            svcs = [ipaddress.ip_network(x.strip()) for x in str(net.get("serviceSubnet", "")).split(",")]
+        except ValueError as e:
+            check(f"{name}: serviceSubnet is xcnid's --service-cidr of its family", False, e)
+            continue
+        check(f"{name}: serviceSubnet {','.join(map(str, svcs))} is xcnid's --service-cidr of its family",
+              all(isinstance(given.get(n.version), list) and given[n.version] == [n] for n in svcs),
+              (given, svcs))
     # What makes them work with xcni.yaml unchanged: the entry point and xcnid.
     ep = read(os.path.join(KIND, "entrypoint.sh"))
     check("entrypoint.sh: reads spec.podCIDRs (both families), not podCIDR alone",

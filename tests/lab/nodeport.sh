@@ -52,14 +52,7 @@ svc() { # NAME SPEC-YAML (flow style, without braces)
 }
 nodeport() { lab get --json | jq_ "[p.get('nodePort', 0) for s in d['services'] if s['name'] == '$1' for p in s['ports']][${2:-0}]"; }
 
-{
-	printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: np}\n'
-	cat <<EOF
----
-apiVersion: v1
-kind: Pod
-metadata: {name: c1, namespace: np, labels: {role: client}}
-spec: {nodeName: n1, containers: [{name: c}]}
+cat >"$T/b.yaml" <<EOF
 ---
 apiVersion: v1
 kind: Pod
@@ -74,6 +67,16 @@ spec:
   - name: c
     ports: [{name: http, containerPort: 8080}, {name: echo, containerPort: 8081, protocol: UDP}]
 EOF
+{
+	printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: np}\n'
+	cat <<EOF
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: c1, namespace: np, labels: {role: client}}
+spec: {nodeName: n1, containers: [{name: c}]}
+EOF
+	cat "$T/b.yaml"
 	svc cl "type: NodePort, selector: {app: b}, ports: [{name: http, port: 80, targetPort: http, nodePort: 30080}, {name: echo, port: 81, protocol: UDP, targetPort: echo, nodePort: 30081}]"
 	svc loc "type: NodePort, externalTrafficPolicy: Local, selector: {app: b}, ports: [{name: http, port: 80, targetPort: http, nodePort: 30090}, {name: echo, port: 81, protocol: UDP, targetPort: echo, nodePort: 30091}]"
 } >"$T/np.yaml"
@@ -126,6 +129,55 @@ for i in $(seq "$NODES"); do
 		check "ETP Local: outside -> $n:30091/udp: dropped" blocked outside "$n" 30091/udp
 	fi
 done
+# ---- a UDP client of a NodePort, its backend pod cycled --------------------------------
+# One socket from the outside to $BN:30091 (np/loc: externalTrafficPolicy Local, so one
+# tuple, one conntrack entry on $BN, DNATed to np/b and not masqueraded: the kernel drops
+# a masqueraded entry itself when its output device (the old pod's veth) goes, not this
+# one); np/b deleted and created again (a new address). kube-proxy deletes the UDP
+# entries of a NodePort's flows to an endpoint that went away (the lab: over ctnetlink),
+# xcnid replaces a gone backend in the flow's service entry: the next datagram on the
+# same socket reaches the new np/b.
+b_ip() { lab get --json | jq_ "[p['ip'] for p in d['pods'] if p['name'] == 'b'][0]"; }
+B_OLD=$(b_ip)
+nsenter --net=/run/netns/xcl-out python3 "$(dirname "$0")/udp_flow.py" "192.168.77.${BN#n}" 30091 \
+	"$T/udp-go1" >"$T/udp-np.out" 2>&1 &
+FLOW=$!
+MINE+=("$FLOW")
+for _ in $(seq 50); do grep -q '^0 ' "$T/udp-np.out" 2>/dev/null && break; sleep 0.1; done
+check "outside's UDP socket to $BN:30091 answered by np/b ($B_OLD)" grep -qx '0 answered' "$T/udp-np.out"
+check "delete np/b" lab delete -f "$T/b.yaml"
+check "create np/b again" lab apply -f "$T/b.yaml"
+remember_pids
+B_NEW=$(b_ip)
+check "np/b got a new address ($B_OLD -> $B_NEW)" test "$B_OLD" != "$B_NEW"
+touch "$T/udp-go1"
+wait "$FLOW"
+diag "$(cat "$T/udp-np.out")"
+check "the same socket (same tuple) to $BN:30091 is answered again, by the new np/b" \
+	grep -qx '1 answered' "$T/udp-np.out"
+
+# ---- externalIPs: 192.168.77.200, routed by the underlay's router to n1 -------------------
+EIP=192.168.77.200
+svc ext "selector: {app: b}, externalIPs: [$EIP], ports: [{name: http, port: 82, targetPort: http}]" >"$T/ext.yaml"
+check "apply np/ext (ClusterIP, externalIPs [$EIP], 82/tcp -> http)" lab apply -f "$T/ext.yaml"
+ip -n xcl-ul route replace "$EIP/32" via 192.168.77.1 dev br0
+if [ "$KP" = iptables ]; then
+	check "n1's nat table: KUBE-SERVICES sends $EIP:82/tcp (external IP) to a KUBE-EXT chain that masquerades" \
+		bash -c "ext=\$(nsenter --net=/run/netns/xcl-n1 iptables-save -t nat | grep '^-A KUBE-SERVICES -d $EIP/32 -p tcp .*np/ext:http external IP.*--dport 82 -j KUBE-EXT-' | sed 's/.*-j //'); [ -n \"\$ext\" ] && nsenter --net=/run/netns/xcl-n1 iptables-save -t nat | grep -q \"^-A \$ext .*-j KUBE-MARK-MASQ\""
+fi
+eip_answer() { # the answer of a TCP connection from the outside to $EIP:82 (the listener
+	# answers once the peer has said its piece: nothing, here)
+	nsenter --net=/run/netns/xcl-out python3 -c '
+import socket, sys
+s = socket.create_connection((sys.argv[1], 82), timeout=2)
+s.shutdown(socket.SHUT_WR)
+print(s.recv(256).decode().strip())' "$EIP" 2>/dev/null
+}
+got=$(eip_answer)
+check "outside -> externalIP $EIP:82/tcp (via n1) reaches np/b (got '$got')" bash -c "[[ '$got' == 'np/b '* ]]"
+ip -n xcl-ul route del "$EIP/32" 2>/dev/null
+check "delete np/ext" lab delete -f "$T/ext.yaml"
+
 check "probe outside n1 with text output: a NodePort nothing serves (30099/tcp) is blocked, exit 1" \
 	blocked outside n1 30099/tcp
 out=$(lab probe outside n9 30080/tcp 2>&1); RC=$?

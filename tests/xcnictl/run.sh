@@ -753,7 +753,7 @@ check "explain to a Service with no backend --json" json_is \
 check "explain to an address that is no frontend: the plain policy walk" json_is \
 	'"service_id" not in j and j["dst"] == "y/b"' x explain x/a 10.244.1.10 80/tcp --json
 check "explain svc/NS/NAME without that port: exit 1, saying so" \
-	has 'svc/y/web: the Service has no frontend for 443/tcp' x explain x/a svc/y/web 443/tcp
+	has 'svc/y/web: the Service has no IPv4 frontend for 443/tcp' x explain x/a svc/y/web 443/tcp
 check "explain svc/NS/NAME of no Service exits 1" exits 1 x explain x/a svc/y/nope 80/tcp
 check "explain svc/NS without a name: exit 2, naming it" has 'DST "svc/y": expected svc/NAMESPACE/NAME' \
 	x explain x/a svc/y 80/tcp
@@ -961,9 +961,83 @@ check "ipcache6 entry of a pod behind an IPv6 underlay node" \
 check "ipcache get: its tunnel is the node's IPv6" json_is 'j["tunnel"] == "fc00:78::2"' \
 	x ipcache get fd00:10:244:2::9 --json
 
+# -- explain through an IPv6 frontend: kube-system/kube-dns gets [fd00:96::10]:53/udp
+# beside its IPv4 one (id 5, Maglev, version 0: slots 6 = a's IPv6, 7 = c's; live
+# table key 10: backend 6 x100, 7 x100), and a translated IPv6 flow in ct6.
+svck6() { echo "$(ip6 "$1")$(be16 "$2")$(le 10 1)$(le "$3" 1)$(le "$4" 1)$(zeros 3)"; }
+bev6() { echo "$(ip6 "$1")$(be16 "$2")$(le 10 1)$(le "$3" 1)$(zeros 4)"; }
+rnv6() { echo "$(ip6 "$1")$(be16 "$2")$(le 10 1)$(zeros 1)"; }
+VIP6=fd00:96::10
+# shellcheck disable=SC2046 # bpftool wants the hex bytes as separate words
+svc6_setup() {
+	local now; now=$(now_ns)
+	put xcni_svc "$(svck6 $VIP6 53 17 0)" "$(svcv 5 2 0 5 2 0 0 1)" &&
+		put xcni_svcslot "$(slotk 5 0 0)" "$(le 6 4)" && put xcni_svcslot "$(slotk 5 1 0)" "$(le 7 4)" &&
+		put xcni_backend "$(le 6 4)" "$(bev6 $A6 8053 0)" && put xcni_backend "$(le 7 4)" "$(bev6 $C6 8053 0)" &&
+		put xcni_revnat "$(le 5 2)" "$(rnv6 $VIP6 53)" &&
+		put xcni_svcname "$(le 5 4)" "$(svcn kube-system kube-dns dns)" &&
+		bpftool map create "$MG/live6" type array key 4 value 4 entries $MAGLEV_M name xcni_maglev_in &&
+		mg_fill "$MG/live6" 0 100 6 && mg_fill "$MG/live6" 100 200 7 &&
+		bpftool map update pinned "$PIN/xcni_maglev" key hex $(le 10 4) value pinned "$MG/live6" &&
+		put xcni_ct6 "$(ip6 $A6)$(ip6 $VIP6)$(be16 40200)$(be16 53)$(le 17 1)$(zeros 3)" \
+			"$(ctv "$now" "$now" 1 60 0 0 7 1 2 0 7 5)"
+}
+# maglev_sport6 SRC LO HI: a source port whose flow SRC -> [VIP6]:53/udp hashes
+# (xcni_lb_hash6: the addresses' 32-bit words as they lie in memory) into [LO, HI).
+maglev_sport6() {
+	python3 - "$1" "$VIP6" "$2" "$3" <<'PY'
+import ipaddress, struct, sys
+M = 0xffffffff
+def words(a): return struct.unpack("<4I", ipaddress.ip_address(a).packed)
+def be16(p): return struct.unpack("<H", struct.pack(">H", p))[0]
+def mix(h, v): return h ^ ((v + 0x7f4a7c15 + (h << 6) + (h >> 2)) & M)
+def h6(s, d, sp, dp, proto):
+    h = (s[0] * 0x9e3779b1) & M
+    for v in s[1:] + d + ((sp << 16) | dp,):
+        h = mix(h, v)
+    h ^= proto
+    h ^= h >> 16; h = (h * 0x85ebca6b) & M
+    h ^= h >> 13; h = (h * 0xc2b2ae35) & M
+    h ^= h >> 16
+    return h
+s, d, lo, hi = words(sys.argv[1]), words(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+for sp in range(1024, 65536):
+    if lo <= h6(s, d, be16(sp), be16(53), 17) % 16381 < hi:
+        print(sp); break
+PY
+}
+check "bpftool pins an IPv6 frontend of kube-system/kube-dns, its Maglev table, a translated flow" svc6_setup
+check "explain y/c (IPv6 only) svc/kube-system/kube-dns: the IPv6 frontend, its two IPv6 backends" json_is '
+	(j["frontend"], j["service_id"], j["algorithm"], j["active"], j["src_ip"], j["chosen_backend_id"]) ==
+	("['$VIP6']:53/udp", 5, "maglev", 2, "'$C6'", None) and j["choice"].startswith("one of 2, by Maglev")
+	and [(b["id"], b["backend"]) for b in j["backends"]] == [(6, "['$A6']:8053"), (7, "['$C6']:8053")]
+	and [(b["policy"]["dst"], b["policy"]["dst_ip"], b["policy"]["port"]) for b in j["backends"]] ==
+	[("x/a", "'$A6'", 8053), ("y/c", "'$C6'", 8053)]' x explain y/c svc/kube-system/kube-dns 53/udp --json
+SP6A=$(maglev_sport6 $C6 0 100) SP6B=$(maglev_sport6 $C6 100 200)
+check "explain --sport (IPv6): Maglev's entry for xcni_lb_hash6 of the flow names backend 6" json_is \
+	'j["chosen_backend_id"] == 6 and [b["chosen"] for b in j["backends"]] == [True, False]' \
+	x explain y/c svc/kube-system/kube-dns 53/udp --sport "$SP6A" --json
+check "explain --sport (IPv6): another source port, backend 7 (entries 100-199)" json_is \
+	'j["chosen_backend_id"] == 7' x explain y/c svc/kube-system/kube-dns 53/udp --sport "$SP6B" --json
+check "explain x/a (dual stack) svc/kube-system/kube-dns: IPv4 by default, the IPv4 frontend" json_is \
+	'(j["frontend"], j["service_id"], j["src_ip"]) == ("10.96.0.10:53/udp", 1, "10.244.1.5")' \
+	x explain x/a svc/kube-system/kube-dns 53/udp --json
+check "explain x/a ... --family 6: the IPv6 frontend, from a's IPv6" json_is \
+	'(j["frontend"], j["service_id"], j["src_ip"]) == ("['$VIP6']:53/udp", 5, "'$A6'")' \
+	x explain x/a svc/kube-system/kube-dns 53/udp --family 6 --json
+check "explain x/a [VIP6] 53/udp --sport 40200: the open flow keeps its backend (ct6's service entry)" json_is \
+	'j["chosen_backend_id"] == 7 and "is open" in j["choice"]' x explain x/a $VIP6 53/udp --sport 40200 --json
+check "explain --family 4 with the IPv6 frontend's address: exit 1, saying so" \
+	has "$VIP6: an IPv6 address in an IPv4 flow" x explain x/a $VIP6 53/udp --family 4
+check "explain --family 5: exit 2, naming the flag" has '^xcnictl: error: --family 5: 4 or 6' \
+	x explain x/a $VIP6 53/udp --family 5
+check "explain --family 6 of a Service without an IPv6 frontend: exit 1, saying so" \
+	has 'svc/y/web: the Service has no IPv6 frontend for 80/tcp' x explain x/a svc/y/web 80/tcp --family 6
+
 # -- the maps the real data plane pins (xcnid --once loads, pins and exits)
+# --no-masquerade on each: xcnid runs in the host netns here, and its masquerade table must not stay there.
 if [ -x "$XCNID" ]; then
-	check "xcnid --once pins the real maps" "$XCNID" --once --pin-dir "$REAL" --pod-cidr 10.99.7.0/24 --node-name ctl-test
+	check "xcnid --once pins the real maps" "$XCNID" --once --pin-dir "$REAL" --no-masquerade --pod-cidr 10.99.7.0/24 --node-name ctl-test
 	for c in "endpoint list" "ct list" "metrics --all" config "tunnel list" "prefilter list" "policy list" "service list"; do
 		# shellcheck disable=SC2086 # $c is the command's words
 		check "real maps pass the layout check: $c" "$XCNICTL" --pin-dir "$REAL" $c
@@ -995,7 +1069,7 @@ if [ -x "$XCNID" ]; then
 		"$XCNICTL" --pin-dir "$REAL" metrics --all
 	check "xcnid --events-rate of a non-number exits 2" exits 2 "$XCNID" --once --pin-dir "$REAL" --events-rate x
 	check "xcnid --trace-sample of a negative number exits 2" exits 2 "$XCNID" --once --pin-dir "$REAL" --trace-sample -1
-	check "xcnid --trace-sample 5 --events-rate 7 written on start" "$XCNID" --once --pin-dir "$REAL" \
+	check "xcnid --trace-sample 5 --events-rate 7 written on start" "$XCNID" --once --pin-dir "$REAL" --no-masquerade \
 		--pod-cidr 10.99.7.0/24 --node-name ctl-test --trace-sample 5 --events-rate 7
 	check "xcnid's options replace what config set left" json_is \
 		'j["trace_sample"] == 5 and j["events_rate"] == 7' "$XCNICTL" --pin-dir "$REAL" config --json
@@ -1003,6 +1077,22 @@ if [ -x "$XCNID" ]; then
 		'j["node_ip"] is None and j["underlay_ifindex"] is None and j["xdp_mode"] == "none"' \
 		"$XCNICTL" --pin-dir "$REAL" config --json
 	check "no underlay: tunnel list is empty" lines 1 "$XCNICTL" --pin-dir "$REAL" tunnel list
+	check "no --service-cidr: the default IPv4 range, no IPv6 one" json_is \
+		'j["service_cidr"] == "10.96.0.0/12" and j["service_cidr6"] is None' "$XCNICTL" --pin-dir "$REAL" config --json
+	check "xcnid --service-cidr of both families" "$XCNID" --once --pin-dir "$REAL" --no-masquerade --pod-cidr 10.99.7.0/24 \
+		--node-name ctl-test --service-cidr 10.97.0.0/16,fd00:97:1::/112
+	check "config --json: one Service range per family (the IPv6 one from from_pod's rodata)" json_is \
+		'j["service_cidr"] == "10.97.0.0/16" and j["service_cidr6"] == "fd00:97:1::/112"' \
+		"$XCNICTL" --pin-dir "$REAL" config --json
+	check "config as text: SERVICE-CIDR6" has '^SERVICE-CIDR6 +fd00:97:1::/112$' "$XCNICTL" --pin-dir "$REAL" config
+	check "config: no --pod-cidr6, no IPv6 pod CIDR" json_is 'j["pod_cidr6"] is None' "$XCNICTL" --pin-dir "$REAL" config --json
+	# --no-masquerade: an IPv6 pod CIDR would make an ip6 table in this (the host's) netns.
+	check "xcnid IPv6 alone (--pod-cidr6, --service-cidr IPv6)" "$XCNID" --once --pin-dir "$REAL" --no-masquerade \
+		--pod-cidr6 fd00:99:7:1::/64 --node-name ctl-test --service-cidr fd00:97:2::/108
+	check "config --json: one pod CIDR and one Service range per family, the IPv4 ones None" json_is \
+		'(j["pod_cidr"], j["pod_cidr6"], j["service_cidr"], j["service_cidr6"]) ==
+		 (None, "fd00:99:7:1::/64", None, "fd00:97:2::/108")' "$XCNICTL" --pin-dir "$REAL" config --json
+	check "config as text: POD-CIDR6" has '^POD-CIDR6 +fd00:99:7:1::/64$' "$XCNICTL" --pin-dir "$REAL" config
 
 	# -- an xcnid with an underlay device and two other nodes (see the drawing)
 	# nsenter, not "ip netns exec": that mounts a fresh /sys, without bpffs.

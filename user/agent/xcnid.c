@@ -777,6 +777,8 @@ static int run(const struct opts *o)
 		memcpy((void *)fp->rodata->svc_cidr6, o->svc6.s6_addr, 16);
 		memcpy((void *)fp->rodata->svc_mask6, m.s6_addr, 16);
 	}
+	memcpy((void *)fp->rodata->pod_cidr6, o->mq->pod6.net.s6_addr, 16);
+	fp->rodata->pod_cidr6_len = o->mq->pod6.len;
 	fp->rodata->gateway_ip = o->gateway;
 	if (o->kpr) {
 		fp->rodata->lb_enabled = 1;

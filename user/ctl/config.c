@@ -2,6 +2,7 @@
 /* xcnictl config [set]: the node configuration xcnid wrote, and its live event settings. */
 #include <linux/if_link.h>
 #include <net/if.h>
+#include <bpf/btf.h>
 
 #include "ctl.h"
 #include "lib/bpfpin.h"
@@ -11,6 +12,8 @@ static const struct pt_col config_cols[] = {
 	{ "FLAGS", "flags", PT_HEX },
 	{ "NODE-NAME", "node_name", PT_STR },
 	{ "POD-CIDR", "pod_cidr", PT_STR },
+	/* From from_pod's read-only data, as SERVICE-CIDR6 below. */
+	{ "POD-CIDR6", "pod_cidr6", PT_STR },
 	{ "STARTED-NS", "started_ns", PT_UINT },
 	{ "UPTIME", "uptime_s", PT_UINT },
 	{ "APPLIED-GEN", "applied_gen", PT_UINT },
@@ -29,6 +32,8 @@ static const struct pt_col config_cols[] = {
 	{ "TRACE-SAMPLE", "trace_sample", PT_UINT },
 	{ "EVENTS-RATE", "events_rate", PT_UINT },
 	{ "SERVICE-CIDR", "service_cidr", PT_STR },
+	/* From from_pod's read-only data: xcni_config has no room for it (its layout is the ABI). */
+	{ "SERVICE-CIDR6", "service_cidr6", PT_STR },
 	/* xcni_polrev: one more after each policy change xcnid applied. */
 	{ "POLICY-REV", "policy_rev", PT_UINT },
 };
@@ -49,11 +54,110 @@ static const char *xdp_mode_name(__u32 mode)
 	return NULL;
 }
 
+/*
+ * The variables vars[] of a loaded program's .rodata (the program pinned as
+ * prog under the pin dir), into out[] (sizes len[]), found by name in the
+ * map's BTF: xcnid sets them before loading and they never change. 0, or
+ * -ENOENT when the program, its .rodata or a variable is not there.
+ */
+static int prog_rodata(const struct ctx *c, const char *prog, const char *const *vars, void **out,
+		       const size_t *len, size_t nvars)
+{
+	struct bpf_prog_info pi = {};
+	__u32 ids[16], plen = sizeof(pi), zero = 0;
+	char path[PATH_MAX];
+	size_t found = 0;
+	int pfd, err = -ENOENT;
+
+	snprintf(path, sizeof(path), "%s/%s", c->pin_dir, prog);
+	pfd = bpf_obj_get(path);
+	if (pfd < 0)
+		return -ENOENT;
+	pi.nr_map_ids = ARRAY_SIZE(ids);
+	pi.map_ids = (__u64)(unsigned long)ids;
+	if (bpf_obj_get_info_by_fd(pfd, &pi, &plen))
+		goto close;
+	for (__u32 i = 0; i < pi.nr_map_ids && i < ARRAY_SIZE(ids) && err; i++) {
+		struct bpf_map_info mi = {};
+		__u32 mlen = sizeof(mi);
+		const struct btf_type *t;
+		const struct btf_var_secinfo *v;
+		struct btf *btf = NULL;
+		char *val = NULL;
+		int mfd = bpf_map_get_fd_by_id(ids[i]);
+
+		if (mfd < 0)
+			continue;
+		if (bpf_obj_get_info_by_fd(mfd, &mi, &mlen) || mi.type != BPF_MAP_TYPE_ARRAY ||
+		    !strstr(mi.name, ".rodata") || !mi.btf_id || !mi.btf_value_type_id ||
+		    !(btf = btf__load_from_kernel_by_id(mi.btf_id)) ||
+		    !(t = btf__type_by_id(btf, mi.btf_value_type_id)) || !btf_is_datasec(t) ||
+		    !(val = malloc(mi.value_size)) || bpf_map_lookup_elem(mfd, &zero, val))
+			goto next;
+		v = btf_var_secinfos(t);
+		for (__u16 j = 0; j < btf_vlen(t); j++, v++) {
+			const char *name = btf__name_by_offset(btf, btf__type_by_id(btf, v->type)->name_off);
+
+			for (size_t k = 0; name && k < nvars; k++)
+				if (!strcmp(name, vars[k]) && v->size == len[k] &&
+				    v->offset + v->size <= mi.value_size) {
+					memcpy(out[k], val + v->offset, len[k]);
+					found++;
+				}
+		}
+		if (found == nvars)
+			err = 0;
+next:
+		free(val);
+		btf__free(btf);
+		close(mfd);
+	}
+close:
+	close(pfd);
+	return err;
+}
+
+/* The IPv6 Service range from_pod hands to the stack (svc_cidr6/svc_mask6), or "" for none. */
+static void svc_cidr6_str(const struct ctx *c, char *buf, size_t len)
+{
+	static const char *const vars[] = { "svc_cidr6", "svc_mask6" };
+	static const size_t lens[] = { 16, 16 };
+	__u8 net[16], mask[16];
+	void *out[] = { net, mask };
+	unsigned int plen = 0;
+	char a[INET6_ADDRSTRLEN];
+
+	buf[0] = 0;
+	if (prog_rodata(c, XCNI_PIN_PROG_FROM_POD, vars, out, lens, 2))
+		return;
+	for (int i = 0; i < 16; i++)
+		plen += (unsigned int)__builtin_popcount(mask[i]);
+	if (plen && inet_ntop(AF_INET6, net, a, sizeof(a)))
+		snprintf(buf, len, "%s/%u", a, plen & 0xff);
+}
+
+/* This node's IPv6 pod CIDR xcnid gave from_pod (pod_cidr6, pod_cidr6_len), or "" for none. */
+static void pod_cidr6_str(const struct ctx *c, char *buf, size_t len)
+{
+	static const char *const vars[] = { "pod_cidr6", "pod_cidr6_len" };
+	static const size_t lens[] = { 16, 4 };
+	__u8 net[16];
+	__u32 plen = 0;
+	void *out[] = { net, &plen };
+	char a[INET6_ADDRSTRLEN];
+
+	buf[0] = 0;
+	if (prog_rodata(c, XCNI_PIN_PROG_FROM_POD, vars, out, lens, 2))
+		return;
+	if (plen && plen <= 128 && inet_ntop(AF_INET6, net, a, sizeof(a)))
+		snprintf(buf, len, "%s/%u", a, plen & 0xff);
+}
+
 static int cmd_config(const struct ctx *c, char **argv)
 {
 	struct xcni_config cfg;
 	struct ptable *t;
-	char buf[INET_ADDRSTRLEN];
+	char buf[INET_ADDRSTRLEN], svc6[INET6_ADDRSTRLEN + 12];
 	__u32 zero = 0, rev = 0;
 	int fd, rfd, err;
 
@@ -74,7 +178,13 @@ static int cmd_config(const struct ctx *c, char **argv)
 	pt_uint(t, cfg.abi_version);
 	pt_uint(t, cfg.flags);
 	pt_strf(t, "%.*s", (int)strnlen(cfg.node_name, sizeof(cfg.node_name)), cfg.node_name);
-	pt_strf(t, "%s/%u", ip_str(cfg.pod_cidr, buf), cfg.pod_cidr_len);
+	/* An IPv6-only node has no IPv4 pod CIDR: none, not 0.0.0.0/0. */
+	if (cfg.pod_cidr_len)
+		pt_strf(t, "%s/%u", ip_str(cfg.pod_cidr, buf), cfg.pod_cidr_len);
+	else
+		pt_null(t);
+	pod_cidr6_str(c, svc6, sizeof(svc6));
+	pt_str(t, svc6[0] ? svc6 : NULL);
 	if (cfg.started_ns) {
 		pt_uint(t, cfg.started_ns);
 		pt_uint(t, secs_since(now_ns(), cfg.started_ns));
@@ -125,6 +235,8 @@ static int cmd_config(const struct ctx *c, char **argv)
 		pt_strf(t, "%s/%u", ip_str(cfg.svc_cidr, buf), cfg.svc_cidr_len);
 	else
 		pt_null(t);
+	svc_cidr6_str(c, svc6, sizeof(svc6));
+	pt_str(t, svc6[0] ? svc6 : NULL);
 	rfd = map_open_quiet(c, &m_polrev);
 	if (rfd >= 0 && !bpf_map_lookup_elem(rfd, &zero, &rev))
 		pt_uint(t, rev);

@@ -45,6 +45,7 @@ enum {
 	OPT_PIN_DIR_DST = 1 << 9,
 	OPT_IDENTITY = 1 << 10,
 	OPT_SPORT = 1 << 11,
+	OPT_FAMILY = 1 << 12,
 };
 
 /* The filters of the map views and monitor, served by one layer (filter_*). */
@@ -74,6 +75,7 @@ struct ctx {
 	__u8 ev_type; /* --type: enum xcni_event_type */
 	const char *pin_dir_dst; /* explain --pin-dir-dst: the destination node's maps */
 	__u16 sport; /* explain --sport: the flow's source port (host order) */
+	__u8 family; /* explain --family: 4 or 6 (0: from the ends) */
 };
 
 /* One command: a noun, and a verb unless the noun is the command. */

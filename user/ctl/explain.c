@@ -22,13 +22,20 @@ struct node_maps {
 	__u8 pod_cidr_len;
 	int ipcache, podname, polep, policy, polrange, polcidr, polname, identity, polsel;
 	int ipcache6, polkey6; /* -1: maps of an agent without IPv6 */
+	/* -1 when absent: a local pod's policy key as the programs find it
+	 * (endpoints6, then ifindex), and the node names behind tunnel_ip. */
+	int endpoints6, ifindex, tunnel;
+};
+
+static const struct map_spec m_ifindex = {
+	"xcni_ifindex", BPF_MAP_TYPE_HASH, sizeof(__u32), sizeof(__u32), 0
 };
 
 static void node_maps_close(struct node_maps *m)
 {
 	int *const fds[] = { &m->ipcache, &m->podname, &m->polep, &m->policy,
 			     &m->polrange, &m->polcidr, &m->polname, &m->identity, &m->polsel,
-			     &m->ipcache6, &m->polkey6 };
+			     &m->ipcache6, &m->polkey6, &m->endpoints6, &m->ifindex, &m->tunnel };
 
 	for (size_t i = 0; i < ARRAY_SIZE(fds); i++) {
 		if (*fds[i] >= 0)
@@ -52,6 +59,7 @@ static int node_maps_open(const struct ctx *c, const char *dir, struct node_maps
 	memset(m, 0, sizeof(*m));
 	m->dir = dir;
 	m->polname = m->identity = m->polsel = m->ipcache6 = m->polkey6 = -1;
+	m->endpoints6 = m->ifindex = m->tunnel = -1;
 	for (size_t i = 0; i < ARRAY_SIZE(fds); i++)
 		*fds[i] = -1;
 	fd = map_open(&at, &m_config);
@@ -81,6 +89,9 @@ static int node_maps_open(const struct ctx *c, const char *dir, struct node_maps
 	/* IPv6 flows only: an IPv6 end without them is refused where it is resolved. */
 	m->ipcache6 = map_open_quiet(&at, &m_ipcache6);
 	m->polkey6 = map_open_quiet(&at, &m_polkey6);
+	m->endpoints6 = map_open_quiet(&at, &m_endpoints6);
+	m->ifindex = map_open_quiet(&at, &m_ifindex);
+	m->tunnel = map_open_quiet(&at, &m_tunnel);
 	return 0;
 close:
 	node_maps_close(m);
@@ -209,49 +220,118 @@ static int ipcache6_get(const struct node_maps *m, const __u8 a[16], struct xcni
 }
 
 /*
- * An IPv6 end: an address (the ipcache6's identity, world when it has none:
- * ipBlock rules are about such peers), or a pod by name (want6) whose IPv6
- * polkey6 holds (pods of this node: the key is what podname names).
+ * The policy key a node's programs judge a local pod's IPv6 under (polkey_of
+ * in bpf/lib/ipv6.h): the IPv4 its device maps to in ifindex (a dual-stack
+ * pod), else what xcnid wrote in polkey6. 0: no pod of this node.
  */
-static int flow_end_resolve6(const struct ctx *c, const struct node_maps *m, const char *arg,
-			     const struct ctl_addr *a, __u32 key, struct flow_end *e)
+static __u32 polkey6_of(const struct node_maps *m, const __u8 a[16])
 {
-	struct xcni_in6 k, next, *prev = NULL;
+	struct xcni_endpoint ep;
+	struct xcni_in6 k;
 	__u32 v;
+
+	memcpy(k.addr, a, 16);
+	if (m->endpoints6 >= 0 && m->ifindex >= 0 && !bpf_map_lookup_elem(m->endpoints6, &k, &ep) &&
+	    !bpf_map_lookup_elem(m->ifindex, &ep.ifindex, &v) && v)
+		return v;
+	if (m->polkey6 >= 0 && !bpf_map_lookup_elem(m->polkey6, &k, &v))
+		return v;
+	return 0;
+}
+
+/* The IPv6 a node keys under key (polkey6_of), of the pods it has (polkey6, endpoints6). */
+static bool ip6_of_key(const struct node_maps *m, __u32 key, __u8 a[16])
+{
+	const int fds[] = { m->polkey6, m->endpoints6 };
+	struct xcni_in6 k, next, *prev;
+
+	for (size_t i = 0; key && i < ARRAY_SIZE(fds); i++) {
+		prev = NULL;
+		while (fds[i] >= 0 && bpf_map_get_next_key(fds[i], prev, &next) == 0) {
+			k = next;
+			prev = &k;
+			if (polkey6_of(m, k.addr) == key) {
+				memcpy(a, k.addr, 16);
+				return true;
+			}
+		}
+	}
+	return false;
+}
+
+/* The key a node's podname holds pod "ns/name" under: found? */
+static bool podname_key(const struct node_maps *m, const char *arg, __u32 *out)
+{
+	const char *sl = strchr(arg, '/');
+	struct xcni_podname pn;
+	__u32 key, next, *prev = NULL;
+
+	while (sl && bpf_map_get_next_key(m->podname, prev, &next) == 0) {
+		key = next;
+		prev = &key;
+		if (!bpf_map_lookup_elem(m->podname, &key, &pn) &&
+		    strlen(pn.ns) == (size_t)(sl - arg) && !strncmp(pn.ns, arg, sl - arg) &&
+		    !strcmp(pn.name, sl + 1)) {
+			*out = key;
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * An IPv6 end, as the source node (ms[0]) sees it: an address (the
+ * ipcache6's identity, world when it has none: ipBlock rules are about such
+ * peers), or a pod by name standing for its IPv6. A pod of another node is
+ * found in that node's maps (ms[1], --pin-dir-dst): the source node keys
+ * only its own pods' IPv6 (polkey6), so an IPv6-only pod elsewhere has no
+ * name there. e->ip: the pod's policy key on the source node, 0 if it is no
+ * pod of it.
+ */
+static int flow_end_resolve6(const struct node_maps *const *ms, size_t nms, const char *arg, const struct ctl_addr *a, struct flow_end *e)
+{
+	const struct node_maps *m = ms[0], *named = NULL;
+	bool known = false;
+	__u32 key = 0;
 	int err;
 
 	e->v6 = true;
-	if (m->ipcache6 < 0 || m->polkey6 < 0) {
-		pr_err("%s: node %s has no IPv6 maps (an agent from before them)\n", arg,
-		       m->node[0] ? m->node : c->pin_dir);
-		return -ENOENT;
-	}
+	for (size_t i = 0; i < nms; i++)
+		if (ms[i]->ipcache6 < 0 || ms[i]->polkey6 < 0) {
+			pr_err("%s: node %s has no IPv6 maps (an agent from before them)\n", arg,
+			       ms[i]->node[0] ? ms[i]->node : ms[i]->dir);
+			return -ENOENT;
+		}
 	if (a) {
 		memcpy(e->ip6, a->addr, 16);
-		memcpy(k.addr, a->addr, 16);
-		if (bpf_map_lookup_elem(m->polkey6, &k, &v) == 0)
-			e->ip = v;
+		for (size_t i = 0; i < nms && !named; i++)
+			if ((key = polkey6_of(ms[i], e->ip6)))
+				named = ms[i];
 	} else {
-		/* By name: the IPv6 whose policy key is the pod's. */
-		while (!e->ip && bpf_map_get_next_key(m->polkey6, prev, &next) == 0) {
-			k = next;
-			prev = &k;
-			if (bpf_map_lookup_elem(m->polkey6, &k, &v) == 0 && v == key) {
-				memcpy(e->ip6, k.addr, 16);
-				e->ip = v;
-			}
+		for (size_t i = 0; i < nms && !named; i++) {
+			if (!podname_key(ms[i], arg, &key))
+				continue;
+			known = true;
+			if (ip6_of_key(ms[i], key, e->ip6))
+				named = ms[i];
 		}
-		if (!e->ip) {
-			pr_err("%s: no IPv6 address of this pod in %s of node %s (an IPv4-only "
-			       "pod, or one of another node)\n", arg, m_polkey6.name,
-			       m->node[0] ? m->node : c->pin_dir);
+		if (!named) {
+			if (!known)
+				pr_err("%s: no such pod in the cluster state xcnid holds\n", arg);
+			else
+				pr_err("%s: no IPv6 address of this pod in the maps of node %s%s (an "
+				       "IPv4-only pod, or one of another node: give its node's pin "
+				       "dir with --pin-dir-dst)\n", arg, m->node[0] ? m->node : m->dir,
+				       nms > 1 ? " or the destination's" : "");
 			return -ENOENT;
 		}
 	}
 	err = ipcache6_get(m, e->ip6, &e->ipc);
 	if (err < 0)
 		return err;
-	end_podname(m, e->ip, e);
+	if (named)
+		end_podname(named, key, e);
+	e->ip = named == m ? key : 0;
 	if (!e->is_pod)
 		e->is_pod = e->ipc.flags & XCNI_IPC_POD;
 	return 0;
@@ -285,8 +365,13 @@ static bool end_is_v6(const struct node_maps *m, const char *arg)
 	return false;
 }
 
-static int flow_end_resolve(const struct ctx *c, const struct node_maps *m, const char *arg,
-			    bool v6, struct flow_end *e)
+/*
+ * SRC or DST into e, on the source node's maps m; alt: the destination
+ * node's (NULL, or m itself: none other), where an IPv6 pod of that node is
+ * found by name.
+ */
+static int flow_end_resolve(const struct ctx *c, const struct node_maps *m,
+			    const struct node_maps *alt, const char *arg, bool v6, struct flow_end *e)
 {
 	struct xcni_ipcache_key k = { .prefixlen = 32 };
 	struct xcni_podname pn;
@@ -295,18 +380,19 @@ static int flow_end_resolve(const struct ctx *c, const struct node_maps *m, cons
 	int err;
 
 	if (v6) {
-		__u32 key = 0;
+		const struct node_maps *ms[] = { m, alt };
 
-		if (!parse_ip_any(arg, &a)) {
-			if (a.family != XCNI_AF_INET6) {
-				pr_err("%s: an IPv4 address in an IPv6 flow (the other end is "
-				       "IPv6)\n", arg);
-				return -EINVAL;
-			}
-			return flow_end_resolve6(c, m, arg, &a, 0, e);
+		if (!parse_ip_any(arg, &a) && a.family != XCNI_AF_INET6) {
+			pr_err("%s: an IPv4 address in an IPv6 flow (the other end is IPv6, or "
+			       "--family 6)\n", arg);
+			return -EINVAL;
 		}
-		err = resolve_pod(c, arg, &key, NULL);
-		return err ?: flow_end_resolve6(c, m, arg, NULL, key, e);
+		return flow_end_resolve6(ms, alt && alt != m ? 2 : 1, arg,
+					 parse_ip_any(arg, &a) ? NULL : &a, e);
+	}
+	if (!parse_ip_any(arg, &a) && a.family == XCNI_AF_INET6) {
+		pr_err("%s: an IPv6 address in an IPv4 flow (--family 4)\n", arg);
+		return -EINVAL;
 	}
 	err = resolve_pod(c, arg, &e->ip, NULL);
 	if (err)
@@ -528,6 +614,17 @@ static void peer_words(const struct node_maps *m, __u32 peer, const char *cidr, 
 		snprintf(buf, len, "identity %u", peer);
 }
 
+/* The node the tunnel map names for an underlay address, into buf: found? */
+static bool tunnel_name(const struct node_maps *m, __u32 tunnel_ip, char *buf, size_t len)
+{
+	struct xcni_tunnel tn;
+
+	if (m->tunnel < 0 || !tunnel_ip || bpf_map_lookup_elem(m->tunnel, &tunnel_ip, &tn))
+		return false;
+	snprintf(buf, len, "%.*s", (int)strnlen(tn.node, sizeof(tn.node)), tn.node);
+	return buf[0];
+}
+
 /*
  * One side of the flow: the policy of pod (egress: the source, ingress: the
  * destination) towards or from peer, as policy_allows() takes it, on the
@@ -557,10 +654,15 @@ static int side_locate(const struct node_maps *m, struct side *s, const struct f
 		s->why = WHY_NOT_POD;
 		return 1;
 	}
-	/* An IPv6 pod without a policy key here is no pod of this node. */
+	/* An IPv6 pod without a policy key here is no pod of this node: its
+	 * name's node, else the one its ipcache6 entry tunnels to. */
 	if (pod->v6 && !pod->ip) {
 		s->why = WHY_REMOTE;
-		snprintf(s->node, sizeof(s->node), "%s", pod->node[0] ? pod->node : "?");
+		if (pod->node[0])
+			snprintf(s->node, sizeof(s->node), "%s", pod->node);
+		else if (!tunnel_name(m, pod->ipc.tunnel_ip, s->node, sizeof(s->node)))
+			snprintf(s->node, sizeof(s->node), "%s",
+				 tunnel_str(&pod->ipc, a6) ? a6 : "?");
 		return 1;
 	}
 	/* On another node: its ipcache entry names a tunnel, or its Pod object
@@ -630,8 +732,19 @@ static int explain_side(const struct node_maps *m, struct side *s, const struct 
 	if (err < 0)
 		return err;
 	s->peer_id = err ? pv.identity : XCNI_ID_WORLD;
-	walk_add(s, "%s[%s] %s %u", peer->v6 ? "ipcache6" : "ipcache", pa,
-		 err ? "identity" : "miss: world", s->peer_id);
+	/* Egress towards a pod of another node: the packet leaves in Geneve to
+	 * the underlay address its entry names, and that node judges ingress. */
+	if (err > 0 && pv.tunnel_ip && s->dir == XCNI_DIR_FROM_POD) {
+		char tn[64] = "", ta[INET_ADDRSTRLEN];
+
+		tunnel_name(m, pv.tunnel_ip, tn, sizeof(tn));
+		walk_add(s, "%s[%s] identity %u, tunnel %s%s%s%s", peer->v6 ? "ipcache6" : "ipcache",
+			 pa, s->peer_id, ip_str(pv.tunnel_ip, ta), tn[0] ? " (node " : "", tn,
+			 tn[0] ? ")" : "");
+	} else {
+		walk_add(s, "%s[%s] %s %u", peer->v6 ? "ipcache6" : "ipcache", pa,
+			 err ? "identity" : "miss: world", s->peer_id);
+	}
 	err = lookup_step(m->polep, m_polep.name, &pod->ip, &pe);
 	if (err < 0)
 		return err;
@@ -711,8 +824,9 @@ static bool side_allows(const struct side *s)
 static void side_text(struct ptable *t, const struct side *s, const struct flow_end *pod,
 		      const char *flag)
 {
-	char a[INET_ADDRSTRLEN];
-	const char *who = pod->pod[0] ? pod->pod : ip_str(pod->ip, a);
+	char a[INET6_ADDRSTRLEN];
+	const char *who = pod->pod[0] ? pod->pod :
+			  pod->v6 ? inet_ntop(AF_INET6, pod->ip6, a, sizeof(a)) : ip_str(pod->ip, a);
 
 	switch (s->why) {
 	case WHY_SELF:
@@ -793,6 +907,10 @@ static const struct pt_col explain_cols[] = {
 	{ NULL, "dst_node", PT_STR },
 	{ "PROTO", "proto", PT_STR },
 	{ "PORT", "port", PT_UINT },
+	/* The destination on another node: Geneve to its underlay address. */
+	{ "TUNNEL", NULL, PT_STR },
+	{ NULL, "tunnel_ip", PT_STR },
+	{ NULL, "tunnel_node", PT_STR },
 	EXPLAIN_SIDE_COLS("EGRESS", "egress"),
 	EXPLAIN_SIDE_COLS("INGRESS", "ingress"),
 	{ "VERDICT", NULL, PT_STR },
@@ -829,13 +947,19 @@ static int explain_flow(const struct node_maps *sm, const struct node_maps *dm,
 {
 	struct side eg = { .name = "egress", .dir = XCNI_DIR_FROM_POD };
 	struct side in = { .name = "ingress", .dir = XCNI_DIR_TO_POD };
+	struct flow_end dst = f->dst;
+	char tn[64] = "", ta[INET_ADDRSTRLEN];
 	struct ptable *t;
 	bool eg_deny, in_deny;
 	const char *pn;
 	int err;
 
+	/* An IPv6 pod's policy key is its node's (polkey6 is per node): the
+	 * destination's, as the destination node's programs find it. */
+	if (dst.v6)
+		dst.ip = polkey6_of(dm, dst.ip6);
 	if ((err = explain_side(sm, &eg, f, &f->src, &f->dst)) ||
-	    (err = explain_side(dm, &in, f, &f->dst, &f->src)))
+	    (err = explain_side(dm, &in, f, &dst, &f->src)))
 		return err;
 	t = pt_new(explain_cols, ARRAY_SIZE(explain_cols), PT_RECORD);
 	end_row(t, &f->src);
@@ -848,6 +972,19 @@ static int explain_flow(const struct node_maps *sm, const struct node_maps *dm,
 		pt_uint(t, f->port);
 	else
 		pt_null(t);
+	if (f->dst.ipc.tunnel_ip) {
+		if (!tunnel_name(sm, f->dst.ipc.tunnel_ip, tn, sizeof(tn)))
+			snprintf(tn, sizeof(tn), "%s", f->dst.node);
+		ip_str(f->dst.ipc.tunnel_ip, ta);
+		pt_strf(t, "Geneve to %s (node %s's underlay address): egress judged at the "
+			"source, ingress at node %s", ta, tn[0] ? tn : "?", tn[0] ? tn : "?");
+		pt_str(t, ta);
+		pt_str(t, tn[0] ? tn : NULL);
+	} else {
+		pt_null(t);
+		pt_null(t);
+		pt_null(t);
+	}
 	side_row(t, &eg, &f->src, "--pin-dir");
 	side_row(t, &in, &f->dst, "--pin-dir-dst");
 	eg_deny = side_decided(&eg) && !side_allows(&eg);
@@ -883,12 +1020,13 @@ static const struct map_spec m_affinity = {
 
 /* The Service maps of the source node, where the translation happens. */
 struct svc_view {
-	int svc, slot, be, maglev, name, affinity, ct; /* the last four: -1 when absent */
+	int svc, slot, be, maglev, name, affinity, ct, ct6; /* the last five: -1 when absent */
 };
 
 static void svc_view_close(struct svc_view *v)
 {
-	int *const fds[] = { &v->svc, &v->slot, &v->be, &v->maglev, &v->name, &v->affinity, &v->ct };
+	int *const fds[] = { &v->svc,	   &v->slot,	 &v->be, &v->maglev,
+			     &v->name,	   &v->affinity, &v->ct, &v->ct6 };
 
 	for (size_t i = 0; i < ARRAY_SIZE(fds); i++)
 		if (*fds[i] >= 0)
@@ -901,7 +1039,7 @@ static int svc_view_open(const struct ctx *c, const char *dir, struct svc_view *
 	struct ctx at = *c;
 
 	at.pin_dir = dir;
-	v->slot = v->be = v->maglev = v->name = v->affinity = v->ct = -1;
+	v->slot = v->be = v->maglev = v->name = v->affinity = v->ct = v->ct6 = -1;
 	v->svc = map_open_quiet(&at, &m_svc);
 	if (v->svc < 0)
 		return v->svc;
@@ -916,6 +1054,7 @@ static int svc_view_open(const struct ctx *c, const char *dir, struct svc_view *
 	v->name = map_open_quiet(&at, &m_svcname);
 	v->affinity = map_open_quiet(&at, &m_affinity);
 	v->ct = map_open_quiet(&at, &m_ct);
+	v->ct6 = map_open_quiet(&at, &m_ct6);
 	return 0;
 }
 
@@ -964,12 +1103,17 @@ struct svc_choice {
 	char how[300];
 };
 
+/*
+ * lb_select_h's choice for a new flow from src (either family: lb.h's and
+ * lb6.h's choose alike, over their family's tuple, conntrack and affinity key).
+ */
 static int svc_choose(const struct ctx *c, const struct svc_view *v, const struct xcni_svc_key *k,
-		      const struct xcni_svc *s, __u32 src, struct svc_choice *ch)
+		      const struct xcni_svc *s, const struct flow_end *src, struct svc_choice *ch)
 {
-	__u32 base = 0, daddr;
+	bool v6 = k->family == XCNI_AF_INET6;
+	__u32 base = 0, saddr[4] = {}, daddr[4] = {};
 	__u16 dport = k->port;
-	char a[INET_ADDRSTRLEN];
+	char a[INET6_ADDRSTRLEN];
 
 	memset(ch, 0, sizeof(*ch));
 	ch->n = s->count;
@@ -990,18 +1134,33 @@ static int svc_choose(const struct ctx *c, const struct svc_view *v, const struc
 	}
 	if (!ch->n) {
 		snprintf(ch->how, sizeof(ch->how), "none: no backend new flows may use, the "
-			 "connection is refused (TCP RST, ICMP port unreachable: drop-no-backend)");
+			 "connection is refused (TCP RST, ICMP%s port unreachable: drop-no-backend)",
+			 v6 ? "v6" : "");
 		return 0;
 	}
-	memcpy(&daddr, k->addr, 4);
+	/* The words as they lie in memory: xcni_lb_hash6 mixes them so. */
+	if (v6)
+		memcpy(saddr, src->ip6, 16);
+	else
+		saddr[0] = src->ip;
+	memcpy(daddr, k->addr, v6 ? 16 : 4);
+	if (v6)
+		inet_ntop(AF_INET6, src->ip6, a, sizeof(a));
+	else
+		ip_str(src->ip, a);
 	/* A flow already open keeps its backend (the service entry in conntrack). */
-	if ((c->opts & OPT_SPORT) && v->ct >= 0) {
-		struct xcni_ct_key ck = { .saddr = src, .daddr = daddr, .sport = htons(c->sport),
-					  .dport = dport, .proto = k->proto };
+	if ((c->opts & OPT_SPORT) && (v6 ? v->ct6 : v->ct) >= 0) {
+		struct xcni_ct_key ck = { .saddr = saddr[0], .daddr = daddr[0],
+					  .sport = htons(c->sport), .dport = dport, .proto = k->proto };
+		struct xcni_ct6_key ck6 = { .sport = htons(c->sport), .dport = dport,
+					    .proto = k->proto };
 		struct xcni_ct_entry e;
 		struct xcni_backend b;
 
-		if (!bpf_map_lookup_elem(v->ct, &ck, &e) && (e.flags & XCNI_CT_F_SVC) &&
+		memcpy(ck6.saddr, saddr, 16);
+		memcpy(ck6.daddr, daddr, 16);
+		if (!bpf_map_lookup_elem(v6 ? v->ct6 : v->ct, v6 ? (void *)&ck6 : (void *)&ck, &e) &&
+		    (e.flags & XCNI_CT_F_SVC) &&
 		    now_ns() - e.last_ns <= xcni_ct_lifetime(e.state, k->proto) &&
 		    !bpf_map_lookup_elem(v->be, &e.backend_id, &b)) {
 			ch->chosen = e.backend_id;
@@ -1012,27 +1171,27 @@ static int svc_choose(const struct ctx *c, const struct svc_view *v, const struc
 		}
 	}
 	if ((s->flags & XCNI_SVC_F_AFFINITY) && v->affinity >= 0) {
-		struct xcni_affinity_key ak = { .svc_id = s->id, .family = XCNI_AF_INET };
+		struct xcni_affinity_key ak = { .svc_id = s->id, .family = k->family };
 		struct xcni_affinity af;
 		struct xcni_backend b;
 		__u64 now = now_ns();
 
-		memcpy(ak.client, &src, 4);
+		memcpy(ak.client, saddr, v6 ? 16 : 4);
 		if (!bpf_map_lookup_elem(v->affinity, &ak, &af) &&
 		    (now <= af.last_ns || now - af.last_ns <= (__u64)s->affinity_s * 1000000000ULL) &&
 		    !bpf_map_lookup_elem(v->be, &af.backend_id, &b) &&
 		    (b.state == XCNI_BE_ACTIVE || !s->count)) {
 			ch->chosen = af.backend_id;
 			snprintf(ch->how, sizeof(ch->how), "session affinity (ClientIP): %s used "
-				 "backend %u %llu s ago, within the %u s timeout",
-				 ip_str(src, a), af.backend_id,
+				 "backend %u %llu s ago, within the %u s timeout", a, af.backend_id,
 				 (unsigned long long)(now > af.last_ns ? (now - af.last_ns) / 1000000000ULL : 0),
 				 s->affinity_s);
 			return 0;
 		}
 	}
 	if ((s->flags & XCNI_SVC_F_MAGLEV) && (c->opts & OPT_SPORT)) {
-		__u32 h = xcni_lb_hash(src, daddr, htons(c->sport), dport, k->proto);
+		__u32 h = v6 ? xcni_lb_hash6(saddr, daddr, htons(c->sport), dport, k->proto) :
+			       xcni_lb_hash(saddr[0], daddr[0], htons(c->sport), dport, k->proto);
 
 		ch->chosen = maglev_pick(v, s, h);
 		if (ch->chosen) {
@@ -1105,7 +1264,7 @@ static int explain_service(const struct ctx *c, const struct node_maps *sm,
 
 	if (!svc_frontend(v, &k, &s))
 		return 1; /* not a frontend */
-	if ((err = svc_choose(c, v, &k, &s, f0->src.ip, &ch)))
+	if ((err = svc_choose(c, v, &k, &s, &f0->src, &ch)))
 		return err;
 	rec = calloc(ch.n ? ch.n : 1, sizeof(*rec));
 	verdicts = calloc(ch.n ? ch.n : 1, sizeof(*verdicts));
@@ -1117,17 +1276,18 @@ static int explain_service(const struct ctx *c, const struct node_maps *sm,
 	/* Each backend new flows may use: the flow as policy sees it, after the DNAT. */
 	for (i = 0; i < ch.n; i++) {
 		struct flow f = *f0;
-		char a[INET_ADDRSTRLEN];
+		char a[INET6_ADDRSTRLEN];
 
+		/* The translation keeps the family: lb6 drops a backend of the other. */
 		if (!ch.ids[i] || bpf_map_lookup_elem(v->be, &ch.ids[i], &bes[i]) ||
-		    bes[i].family != XCNI_AF_INET) {
+		    bes[i].family != k.family) {
 			verdicts[i] = "unknown";
 			continue;
 		}
 		memset(&f.dst, 0, sizeof(f.dst));
-		memcpy(&f.dst.ip, bes[i].addr, 4);
 		f.port = ntohs(bes[i].port);
-		if ((err = flow_end_resolve(c, sm, ip_str(f.dst.ip, a), false, &f.dst)) ||
+		inet_ntop(k.family == XCNI_AF_INET6 ? AF_INET6 : AF_INET, bes[i].addr, a, sizeof(a));
+		if ((err = flow_end_resolve(c, sm, dm, a, k.family == XCNI_AF_INET6, &f.dst)) ||
 		    (err = explain_flow(sm, dm, &f, &rec[i], &verdicts[i])))
 			goto out;
 		if (!ch.chosen || ch.chosen == ch.ids[i]) {
@@ -1248,8 +1408,8 @@ static int cmd_explain(const struct ctx *c, char **argv)
 	struct flow f = {};
 	struct ptable *t;
 	const char *verdict;
+	struct ctl_addr dip;
 	bool by_name, v6;
-	__u32 dip;
 	int err;
 
 	err = parse_port_proto(argv[2], &f.proto, &f.port);
@@ -1263,15 +1423,18 @@ static int cmd_explain(const struct ctx *c, char **argv)
 	err = node_maps_open(c, dst_dir, &dm);
 	if (err)
 		goto close_sm;
-	/* IPv6 when an end says so (an IPv6 address, or a pod with no IPv4). */
-	v6 = end_is_v6(&sm, argv[0]) || end_is_v6(&sm, argv[1]);
-	if ((err = flow_end_resolve(c, &sm, argv[0], v6, &f.src)))
+	/* IPv6 when --family 6 or an end says so (an IPv6 address, or a pod with no IPv4). */
+	if (c->opts & OPT_FAMILY)
+		v6 = c->family == 6;
+	else
+		v6 = end_is_v6(&sm, argv[0]) || end_is_v6(&sm, argv[1]) || end_is_v6(&dm, argv[1]);
+	if ((err = flow_end_resolve(c, &sm, NULL, argv[0], v6, &f.src)))
 		goto close;
 	/* A Service, by name or by a frontend's address: translated before policy. */
-	fk.family = XCNI_AF_INET;
+	fk.family = v6 ? XCNI_AF_INET6 : XCNI_AF_INET;
 	fk.port = htons(f.port);
 	fk.proto = f.proto;
-	if (!v6 && (by_name || (!parse_ip(argv[1], &dip) && f.port))) {
+	if (by_name || (!parse_ip_any(argv[1], &dip) && dip.family == fk.family && f.port)) {
 		err = svc_view_open(c, c->pin_dir, &sv);
 		if (err && (by_name || err != -ENOENT)) {
 			if (err == -ENOENT)
@@ -1289,7 +1452,7 @@ static int cmd_explain(const struct ctx *c, char **argv)
 		err = svc_by_name(sv.svc, sv.name, &sref, &recs, &nr);
 		for (i = 0; !err && i < nr; i++)
 			if (recs[i].k.port == fk.port && recs[i].k.proto == fk.proto &&
-			    recs[i].k.family == XCNI_AF_INET)
+			    recs[i].k.family == fk.family)
 				break;
 		if (!err && i < nr)
 			memcpy(fk.addr, recs[i].k.addr, sizeof(fk.addr));
@@ -1301,8 +1464,9 @@ static int cmd_explain(const struct ctx *c, char **argv)
 			       sm.node[0] ? sm.node : c->pin_dir, sv.name < 0 ?
 			       " (they have no Service names: give the frontend's address)" : "");
 		else if (err == -ESRCH)
-			pr_err("%s: the Service has no frontend for %s (xcnictl service get %s "
-			       "lists its ports)\n", argv[1], argv[2], argv[1]);
+			pr_err("%s: the Service has no %s frontend for %s (xcnictl service get %s "
+			       "lists its ports%s)\n", argv[1], v6 ? "IPv6" : "IPv4", argv[2], argv[1],
+			       v6 ? "" : "; --family 6 for an IPv6 one");
 		else if (err)
 			pr_err("%s: %s\n", m_svc.name, strerror(-err));
 		if (err) {
@@ -1317,12 +1481,12 @@ static int cmd_explain(const struct ctx *c, char **argv)
 		goto close;
 	}
 	if (sv.svc >= 0) {
-		memcpy(fk.addr, &dip, 4);
+		memcpy(fk.addr, dip.addr, sizeof(fk.addr));
 		err = explain_service(c, &sm, &dm, &sv, &f, &fk);
 		if (err <= 0)
 			goto close; /* a frontend: explained; else an address like any */
 	}
-	if ((err = flow_end_resolve(c, &sm, argv[1], v6, &f.dst)))
+	if ((err = flow_end_resolve(c, &sm, &dm, argv[1], v6, &f.dst)))
 		goto close;
 	if ((err = explain_flow(&sm, &dm, &f, &t, &verdict)))
 		goto close;
@@ -1337,13 +1501,14 @@ close_sm:
 }
 
 const struct cmd explain_cmds[] = {
-	{ "explain", NULL, cmd_explain, 3, OPT_PIN_DIR_DST | OPT_SPORT,
-	  "SRC DST PORT/PROTO [--pin-dir-dst DIR] [--sport PORT]",
+	{ "explain", NULL, cmd_explain, 3, OPT_PIN_DIR_DST | OPT_SPORT | OPT_FAMILY,
+	  "SRC DST PORT/PROTO [--pin-dir-dst DIR] [--sport PORT] [--family 4|6]",
 	  "Explain the policy verdict on a new flow from SRC to DST.\n\n"
 	  "SRC and DST are pods (NAMESPACE/NAME) or IPv4 addresses xcni knows (in\n"
 	  "the ipcache), or IPv6 addresses: the flow is IPv6 when an end is an IPv6\n"
-	  "address or a pod without IPv4 (a pod by name then stands for its IPv6, for\n"
-	  "pods of the node whose maps are read); an IPv6 address the ipcache6 does\n"
+	  "address or a pod without IPv4, or with --family 6 (a pod by name then\n"
+	  "stands for its IPv6, found in the maps of its node: --pin-dir, or\n"
+	  "--pin-dir-dst for the destination); an IPv6 address the ipcache6 does\n"
 	  "not hold is world. PORT/PROTO is 80/tcp, 53/udp, 9/sctp or icmp. Walks the\n"
 	  "lookups the programs make for the flow's first packet, on the live maps:\n"
 	  "the identities (ipcache), then the egress side at the source pod and the\n"
@@ -1357,10 +1522,15 @@ const struct cmd explain_cmds[] = {
 	  "source node's maps; the destination side is read from --pin-dir-dst DIR\n"
 	  "(default: --pin-dir). A side whose pod lives on another node is reported\n"
 	  "as decided there (VERDICT unknown unless the other side denies). In the\n"
-	  "lab a node's maps are /sys/fs/bpf/xcni-lab/<node>.\n\n"
+	  "lab a node's maps are /sys/fs/bpf/xcni-lab/<node>. A destination behind\n"
+	  "a tunnel (its ipcache entry names another node's underlay address) is\n"
+	  "shown in TUNNEL and in the egress lookups; an IPv6 pod's policy key is\n"
+	  "its node's (polkey6), read from the destination node's maps.\n\n"
 	  "DST may be a Service: svc/NAMESPACE/NAME with the Service port's\n"
-	  "PORT/PROTO, or a frontend's address (a ClusterIP) with its port, when the\n"
-	  "source node translates Services in BPF. Then the translation comes first,\n"
+	  "PORT/PROTO, or a frontend's address (a ClusterIP, IPv4 or IPv6) with its\n"
+	  "port, when the source node translates Services in BPF. A dual-stack\n"
+	  "Service by name: its IPv4 frontend, or its IPv6 one with --family 6 (or\n"
+	  "from a pod without IPv4). Then the translation comes first,\n"
 	  "as the source pod's program makes it: the frontend and scope found, the\n"
 	  "algorithm (random, maglev, affinity), the backends new flows may use (the\n"
 	  "active ones, or the terminating ones when none is active) and which one\n"
@@ -1372,7 +1542,8 @@ const struct cmd explain_cmds[] = {
 	  "Exit 0 whatever the verdict; 1 for an unknown pod, address or Service or\n"
 	  "missing maps; 2 for a malformed PORT/PROTO or svc/NS/NAME.\n\n"
 	  "  --pin-dir-dst DIR   the destination node's pin dir\n"
-	  "  --sport PORT        the flow's source port (which backend Maglev gives it)",
+	  "  --sport PORT        the flow's source port (which backend Maglev gives it)\n"
+	  "  --family 4|6        the flow's family (default: IPv6 when an end is)",
 	  check_explain },
 	{}
 };

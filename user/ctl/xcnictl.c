@@ -59,7 +59,7 @@ static bool cmd_known(const char *name)
 static void usage(FILE *f, const char *name)
 {
 	const struct cmd *cmd;
-	char buf[64];
+	char buf[128];
 	if (name && !cmd_known(name))
 		name = NULL;
 	fprintf(f, "Usage: xcnictl [OPTIONS] COMMAND [ARGS]\n\n"
@@ -193,6 +193,14 @@ static int parse_opt(int opt, const char *arg, struct ctx *c, struct global *g)
 		c->sport = (__u16)v;
 		return 0;
 	}
+	case 'F':
+		if (strcmp(arg, "4") && strcmp(arg, "6")) {
+			pr_err("--family %s: 4 or 6\n", arg);
+			return -EINVAL;
+		}
+		c->opts |= OPT_FAMILY;
+		c->family = (__u8)(arg[0] - '0');
+		return 0;
 	case 'D':
 		c->opts |= OPT_PIN_DIR_DST;
 		c->pin_dir_dst = arg;
@@ -213,7 +221,7 @@ static const struct cmd *cmd_check(const struct ctx *c, const struct global *g, 
 				   int nwords)
 {
 	const struct cmd *cmd = cmd_find(words, nwords);
-	char buf[64];
+	char buf[128];
 
 	if (!cmd) {
 		if (nwords && cmd_known(words[0]))
@@ -264,12 +272,13 @@ int main(int argc, char **argv)
 		{ "pin-dir-dst", required_argument, NULL, 'D' },
 		{ "identity", required_argument, NULL, 'i' },
 		{ "sport", required_argument, NULL, 'S' },
+		{ "family", required_argument, NULL, 'F' },
 		{}
 	};
 	struct ctx c = { .pin_dir = getenv("XCNI_PIN_DIR") };
 	struct global g = { .pin_dir_env = c.pin_dir && *c.pin_dir };
 	const struct cmd *cmd;
-	char **words, *given[argc + 1], buf[64], node_pin[PATH_MAX];
+	char **words, *given[argc + 1], buf[128], node_pin[PATH_MAX];
 	int opt, nwords, err;
 
 	xlog_set_prefix("xcnictl");

@@ -9,8 +9,10 @@
  * match, a KUBE-SEP-* chain per endpoint that DNATs, KUBE-MARK-MASQ and
  * KUBE-POSTROUTING for hairpin and off-cluster sources, and a REJECT in the
  * filter table for a port with no endpoints; NodePorts through KUBE-NODEPORTS
- * and a KUBE-EXT chain per port (KUBE-SVL for externalTrafficPolicy Local),
- * per node. It is loaded the way kube-proxy
+ * and spec.externalIPs (IPv4) through KUBE-SERVICES to a KUBE-EXT chain per
+ * port (KUBE-SVL for externalTrafficPolicy Local), per node; UDP conntrack
+ * entries to endpoints that went away deleted (udp_flush). It is loaded the
+ * way kube-proxy
  * loads it too: iptables-restore --noflush, in the node's netns. A lab with
  * IPv6 (lab up --ip-family ipv6|dual) gets the same layout from ip6tables for
  * the Services' IPv6 ClusterIPs and the pods' IPv6 addresses, as kube-proxy
@@ -22,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lab/ctflush.h"
 #include "lab/kproxy.h"
 
 /* kube-proxy's masquerade mark (--iptables-masquerade-bit 14). */
@@ -133,28 +136,39 @@ static void nat_chain(struct rules *r, char *out, size_t len, const char *prefix
 }
 
 /*
- * NodePort sp of svc, as kube-proxy lays it out today: KUBE-NODEPORTS (the
- * last rule of KUBE-SERVICES jumps there for the node's address) sends
- * nodePort to the port's KUBE-EXT chain. externalTrafficPolicy Cluster:
- * masquerade (the reply must come back through this node), then KUBE-SVC,
- * every endpoint. Local: pods and the node itself still go to KUBE-SVC (the
- * node masqueraded); traffic from outside to KUBE-SVL, this node's endpoints
+ * The external destinations of port sp of svc (its NodePort: np; its
+ * spec.externalIPs, IPv4), as kube-proxy lays them out today: KUBE-NODEPORTS
+ * (the last rule of KUBE-SERVICES jumps there for the node's address) sends
+ * nodePort, and KUBE-SERVICES each externalIP:port ("external IP"), to the
+ * port's KUBE-EXT chain. externalTrafficPolicy Cluster: masquerade (the
+ * reply must come back through this node), then KUBE-SVC, every endpoint.
+ * Local: pods and the node itself still go to KUBE-SVC (the node
+ * masqueraded); traffic from outside to KUBE-SVL, this node's endpoints
  * alone, keeping the client's address; none here: dropped in the filter
  * table (a load balancer's health check steers around the node).
  */
-static void nodeport_rules(struct rules *r, const struct k8s_object *svc, const struct k8s_svc_port *sp,
-			   const char *spn, const char *what, const char *svcchain,
-			   const struct sep *seps, size_t nsep, unsigned int aff)
+static void ext_rules(struct rules *r, const struct k8s_object *svc, const struct k8s_svc_port *sp,
+		      const char *spn, const char *what, const char *svcchain,
+		      const struct sep *seps, size_t nsep, unsigned int aff, bool np)
 {
 	const char *proto = lab_proto_word(sp->proto);
-	char ext[32], svl[32];
+	size_t neip = r->fam == LAB_FAM_V4 ? svc->svc.nexternal_ips : 0;
+	char ext[32], svl[32], eip[INET_ADDRSTRLEN];
 	size_t nlocal = 0;
 
+	if (!np && !neip)
+		return;
 	for (size_t i = 0; i < nsep; i++)
 		nlocal += seps[i].local;
 	nat_chain(r, ext, sizeof(ext), "KUBE-EXT-", what);
-	fprintf(r->fnat, "-A KUBE-NODEPORTS -p %s -m comment --comment \"%s\" -m %s --dport %u -j %s\n",
-		proto, spn, proto, sp->node_port, ext);
+	if (np)
+		fprintf(r->fnat, "-A KUBE-NODEPORTS -p %s -m comment --comment \"%s\" -m %s --dport %u "
+				 "-j %s\n", proto, spn, proto, sp->node_port, ext);
+	for (size_t i = 0; i < neip; i++) {
+		inet_ntop(AF_INET, &svc->svc.external_ips[i], eip, sizeof(eip));
+		fprintf(r->fnat, "-A KUBE-SERVICES -d %s/32 -p %s -m comment --comment \"%s external "
+				 "IP\" -m %s --dport %u -j %s\n", eip, proto, spn, proto, sp->port, ext);
+	}
 	if (!svc->svc.etp_local) {
 		fprintf(r->fnat, "-A %s -m comment --comment \"masquerade traffic for %s external "
 				 "destinations\" -j KUBE-MARK-MASQ\n", ext, spn);
@@ -168,9 +182,16 @@ static void nodeport_rules(struct rules *r, const struct k8s_object *svc, const 
 	fprintf(r->fnat, "-A %s -m comment --comment \"route LOCAL traffic for %s external "
 			 "destinations\" -m addrtype --src-type LOCAL -j %s\n", ext, spn, svcchain);
 	if (!nlocal) {
-		fprintf(r->ffilter, "-A KUBE-EXTERNAL-SERVICES -m addrtype --dst-type LOCAL -p %s "
-				    "-m comment --comment \"%s has no local endpoints\" -m %s --dport %u "
-				    "-j DROP\n", proto, spn, proto, sp->node_port);
+		if (np)
+			fprintf(r->ffilter, "-A KUBE-EXTERNAL-SERVICES -m addrtype --dst-type LOCAL "
+					    "-p %s -m comment --comment \"%s has no local endpoints\" "
+					    "-m %s --dport %u -j DROP\n", proto, spn, proto, sp->node_port);
+		for (size_t i = 0; i < neip; i++) {
+			inet_ntop(AF_INET, &svc->svc.external_ips[i], eip, sizeof(eip));
+			fprintf(r->ffilter, "-A KUBE-EXTERNAL-SERVICES -d %s/32 -p %s -m comment "
+					    "--comment \"%s has no local endpoints\" -m %s --dport %u "
+					    "-j DROP\n", eip, proto, spn, proto, sp->port);
+		}
 		return;
 	}
 	nat_chain(r, svl, sizeof(svl), "KUBE-SVL-", what);
@@ -229,6 +250,15 @@ static void svc_port_rules(struct rules *r, const struct lab_node *n, const stru
 				"--comment \"%s has no endpoints\" -m %s --dport %u -j REJECT "
 				"--reject-with icmp-port-unreachable\n",
 				proto, spn, proto, sp->node_port);
+		for (size_t i = 0; r->fam == LAB_FAM_V4 && i < svc->svc.nexternal_ips; i++) {
+			char eip[INET_ADDRSTRLEN];
+
+			inet_ntop(AF_INET, &svc->svc.external_ips[i], eip, sizeof(eip));
+			fprintf(r->ffilter, "-A KUBE-EXTERNAL-SERVICES -d %s/32 -p %s -m comment "
+					    "--comment \"%s has no endpoints\" -m %s --dport %u -j REJECT "
+					    "--reject-with icmp-port-unreachable\n",
+				eip, proto, spn, proto, sp->port);
+		}
 		free(seps);
 		return;
 	}
@@ -253,11 +283,20 @@ static void svc_port_rules(struct rules *r, const struct lab_node *n, const stru
 			fprintf(r->fnat, " -m recent --set --name %s --mask %s --rsource",
 				seps[i].chain, host_mask(r));
 		fprintf(r->fnat, " -m %s -j DNAT --to-destination %s\n", proto, seps[i].dest);
-		if (sp->proto == IPPROTO_UDP)
-			fprintf(r->fudp, "%s %s\n", ip, seps[i].addr);
+		if (sp->proto != IPPROTO_UDP)
+			continue;
+		fprintf(r->fudp, "%s %s\n", ip, seps[i].addr);
+		/* A NodePort's flows: to any of the node's addresses, on that port. */
+		if (np)
+			fprintf(r->fudp, "port/%u %s\n", sp->node_port, seps[i].addr);
+		for (size_t j = 0; r->fam == LAB_FAM_V4 && j < svc->svc.nexternal_ips; j++) {
+			char eip[INET_ADDRSTRLEN];
+
+			inet_ntop(AF_INET, &svc->svc.external_ips[j], eip, sizeof(eip));
+			fprintf(r->fudp, "%s %s\n", eip, seps[i].addr);
+		}
 	}
-	if (np)
-		nodeport_rules(r, svc, sp, spn, what, svcchain, seps, nsep, aff);
+	ext_rules(r, svc, sp, spn, what, svcchain, seps, nsep, aff, np);
 	free(seps);
 }
 
@@ -416,19 +455,52 @@ out:
 	return err;
 }
 
+/* Line `line` ("KEY EP") of a kproxy-udp file into m (any_ep: the key alone); 0 or -EINVAL. */
+static int udp_line_match(const char *line, int family, bool any_ep, struct lab_ct_match *m)
+{
+	char key[64];
+	const char *ep = strchr(line, ' ');
+
+	if (!ep || (size_t)(ep - line) >= sizeof(key))
+		return -EINVAL;
+	memset(m, 0, sizeof(*m));
+	snprintf(key, sizeof(key), "%.*s", (int)(ep - line), line);
+	if (lab_ct_match_key(m, family, key))
+		return -EINVAL;
+	m->any_ep = any_ep;
+	return any_ep || inet_pton(family, ep + 1, m->ep) == 1 ? 0 : -EINVAL;
+}
+
+/* Is KEY (the start of line, up to its space) the key of a line of list? */
+static bool udp_key_in(const char *list, const char *line)
+{
+	const char *ep = strchr(line, ' ');
+	size_t klen = ep ? (size_t)(ep - line) + 1 : strlen(line);
+
+	/* list starts with a line too: look at it as if after a newline. */
+	for (const char *p = list; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+		if (!strncmp(p, line, klen))
+			return true;
+	return false;
+}
+
 /*
  * UDP has no connection to end: a client keeps its conntrack entry, DNATed to
  * an endpoint that is gone, for as long as it keeps sending. kube-proxy
- * deletes the entries of every (ClusterIP, endpoint) pair that went away, and
- * all of a ClusterIP's once it has endpoints again (entries made while it was
- * rejected); so does the lab, with the conntrack tool as kube-proxy did before
- * it spoke netlink. The pairs of the last sync are kept in kproxy-udp.
+ * deletes the entries of every destination (ClusterIP, NodePort: any address
+ * on that port, externalIP) and endpoint pair that went away, and all of a
+ * destination's once it has endpoints again (entries made while it was
+ * rejected); so does the lab, over ctnetlink (ctflush.c), on every node: a
+ * NodePort or externalIP flow is on the node the client sent it to. The
+ * pairs of the last sync ("KEY EP", KEY an address or port/NODEPORT) are
+ * kept in kproxy-udp.
  */
 static void udp_flush(struct lab *lab, const struct rules *r)
 {
 	char path[PATH_MAX], netns[PATH_MAX], *old = NULL, *copy, *line, *sp;
-	char *fam = r->fam == LAB_FAM_V6 ? "ipv6" : "ipv4";
-	size_t len = 0;
+	int family = r->fam == LAB_FAM_V6 ? AF_INET6 : AF_INET;
+	struct lab_ct_match *m = NULL, *grown;
+	size_t len = 0, n = 0, cap = 0;
 	FILE *f;
 
 	lab_path(lab, path, sizeof(path), r->fam == LAB_FAM_V6 ? "kproxy-udp6" : "kproxy-udp");
@@ -440,45 +512,35 @@ static void udp_flush(struct lab *lab, const struct rules *r)
 		}
 		fclose(f);
 	}
-	copy = old ? strdup(old) : NULL;
-	for (line = copy ? strtok_r(copy, "\n", &sp) : NULL; line; line = strtok_r(NULL, "\n", &sp)) {
-		char want[128], cip[64], *ep = strchr(line, ' ');
+	/* Pass 0: the pairs that went away; 1: keys served now and not at the last sync. */
+	for (int pass = 0; pass < 2 && old; pass++) {
+		copy = strdup(pass ? r->udp : old);
+		for (line = copy ? strtok_r(copy, "\n", &sp) : NULL; line;
+		     line = strtok_r(NULL, "\n", &sp)) {
+			char want[160];
 
-		snprintf(want, sizeof(want), "%s\n", line);
-		if (!ep || strstr(r->udp, want))
-			continue;
-		snprintf(cip, sizeof(cip), "%.*s", (int)(ep - line), line);
-		for (size_t i = 0; i < lab->nnodes; i++) {
-			char *const argv[] = { "conntrack", "-D", "-f", fam, "-p", "udp", "--orig-dst",
-					       cip, "--dst-nat", ep + 1, NULL };
-
-			lab_netns_path(lab->nodes[i].netns, netns, sizeof(netns));
-			/* It exits 1 when there was nothing to delete: nothing to say either. */
-			lab_run_quiet(netns, argv);
+			snprintf(want, sizeof(want), "\n%s\n", line);
+			if (pass ? udp_key_in(old, line)
+				 : (!strncmp(r->udp, want + 1, strlen(want + 1)) || strstr(r->udp, want)))
+				continue;
+			if (n == cap) {
+				cap = cap ? cap * 2 : 16;
+				grown = realloc(m, cap * sizeof(*m));
+				if (!grown)
+					break;
+				m = grown;
+			}
+			if (!udp_line_match(line, family, pass, &m[n]))
+				n++;
 		}
+		free(copy);
 	}
-	free(copy);
-	/* A ClusterIP with endpoints now and none at the last sync: whatever it cached while rejecting. */
-	copy = old ? strdup(r->udp) : NULL;
-	for (line = copy ? strtok_r(copy, "\n", &sp) : NULL; line; line = strtok_r(NULL, "\n", &sp)) {
-		char cip[64], key[68], *ep = strchr(line, ' ');
-
-		if (!ep)
-			continue;
-		snprintf(cip, sizeof(cip), "%.*s", (int)(ep - line), line);
-		snprintf(key, sizeof(key), "\n%s ", cip);
-		/* old starts with a line too: look at it as if after a newline. */
-		if (!strncmp(old, key + 1, strlen(key + 1)) || strstr(old, key))
-			continue;
-		for (size_t i = 0; i < lab->nnodes; i++) {
-			char *const argv[] = { "conntrack", "-D", "-f", fam, "-p", "udp", "--orig-dst",
-					       cip, NULL };
-
-			lab_netns_path(lab->nodes[i].netns, netns, sizeof(netns));
-			lab_run_quiet(netns, argv);
-		}
+	for (size_t i = 0; n && i < lab->nnodes; i++) {
+		lab_netns_path(lab->nodes[i].netns, netns, sizeof(netns));
+		/* A failure is said, and the next sync tries no better: go on with the rest. */
+		lab_ct_udp_flush(netns, family, m, n);
 	}
-	free(copy);
+	free(m);
 	free(old);
 	lab_write_atomic(path, r->udp, r->udp_len);
 }
