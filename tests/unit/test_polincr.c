@@ -233,9 +233,55 @@ static void v6_equal(struct pol_incr *pi, const struct cluster *c, const struct 
 			}
 		assert_true(found);
 	}
+	/* The Nodes' IPv6 InternalIPs (fd00:2::/64, apart from the pods'), each once. */
+	for (size_t i = 0; i < c->n[K8S_NODE]; i++) {
+		static const uint8_t none[16];
+		const struct k8s_node *nd = &c->objs[K8S_NODE][i]->node;
+		bool seen = false, found = false;
+
+		if (!memcmp(nd->internal_ip6, none, 16))
+			continue;
+		for (size_t j = 0; j < i; j++)
+			seen |= !memcmp(c->objs[K8S_NODE][j]->node.internal_ip6, nd->internal_ip6, 16);
+		ni += !seen;
+		for (size_t j = 0; j < v.nipc && !found; j++)
+			found = !memcmp(v.ipc[j].key.addr, nd->internal_ip6, 16);
+		assert_true(found);
+	}
 	assert_int_equal(v.nipc, ni);
 	assert_int_equal(v.nkeys, nk);
 	pol_v6_free(&v);
+}
+
+/*
+ * The IPv6 maps as the agent keeps them: built again only when the delta says
+ * their input changed (v6_changed). Whatever else changed, they must be what
+ * pol_v6_build gives now (Nodes' IPv6 InternalIPs included).
+ */
+static struct pol_v6 held6;
+static size_t v6_skipped, v6_node_steps;
+
+static void v6_follow(struct pol_incr *pi, const struct cluster *c, const struct pol_delta *d,
+		      bool node_changed)
+{
+	struct pol_v6 now;
+
+	assert_true(!d->full || d->v6_changed);
+	if (d->v6_changed) {
+		pol_v6_free(&held6);
+		assert_int_equal(pol_v6_build(pi, c, &held6), 0);
+		v6_node_steps += node_changed;
+	} else {
+		v6_skipped++;
+	}
+	assert_int_equal(pol_v6_build(pi, c, &now), 0);
+	if (now.nipc != held6.nipc || now.nkeys != held6.nkeys ||
+	    (now.nipc && memcmp(now.ipc, held6.ipc, now.nipc * sizeof(*now.ipc))) ||
+	    (now.nkeys && memcmp(now.keys, held6.keys, now.nkeys * sizeof(*now.keys))))
+		fail_msg("IPv6 maps: not rebuilt (v6_changed false) but their input changed: "
+			 "ipcache6 %zu -> %zu entries, polkey6 %zu -> %zu", held6.nipc, now.nipc,
+			 held6.nkeys, now.nkeys);
+	pol_v6_free(&now);
 }
 
 /* Steps whose identities born were added to local pods' policy as a delta. */
@@ -263,8 +309,12 @@ static void run(unsigned seed, uint32_t (*hash)(const char *), size_t *resets, s
 		size_t resets0 = pol_incr_resets(pi);
 		int ret, want;
 
+		bool node_changed = false;
+
 		store_view(st, &c);
 		store_journal_take(st, &ch, &nch, &all);
+		for (size_t i = 0; i < nch; i++)
+			node_changed |= ch[i].kind == K8S_NODE;
 		ret = pol_incr_update(pi, &c, &o, ch, nch, all, whole, &r, &d, &e1);
 		store_changes_free(ch, nch);
 		want = pol_compile(&c, &o, &full, &e2);
@@ -275,6 +325,7 @@ static void run(unsigned seed, uint32_t (*hash)(const char *), size_t *resets, s
 		} else {
 			result_equal(r, &full);
 			v6_equal(pi, &c, &o);
+			v6_follow(pi, &c, d, node_changed);
 			/* A whole result always says why (the agent logs it), a delta never. */
 			assert_true(!d->why == !d->full);
 			if (pol_incr_resets(pi) != resets0)
@@ -308,6 +359,7 @@ static void run(unsigned seed, uint32_t (*hash)(const char *), size_t *resets, s
 		(*steps)++;
 	}
 	*resets += pol_incr_resets(pi);
+	pol_v6_free(&held6);
 	pol_incr_free(pi);
 	store_free(st);
 }
@@ -317,11 +369,16 @@ static void test_random_sequences(void **state)
 	size_t resets = 0, steps = 0;
 
 	(void)state;
+	v6_skipped = v6_node_steps = 0;
 	for (unsigned seed = 1; seed <= 40; seed++)
 		run(seed, NULL, &resets, &steps);
 	/* The comparison must mostly be of the incremental path, not the fallback. */
-	print_message("%zu steps, %zu whole compiles\n", steps, resets);
+	print_message("%zu steps, %zu whole compiles; IPv6 maps kept in %zu, rebuilt for a "
+		      "Node in %zu\n", steps, resets, v6_skipped, v6_node_steps);
 	assert_true(resets * 3 < steps);
+	/* Both sides of the IPv6 gate are taken. */
+	assert_true(v6_skipped * 10 > steps);
+	assert_true(v6_node_steps * 10 > steps);
 }
 
 /*

@@ -158,6 +158,10 @@ struct pol_delta {
 	/* Local pods given the entries of identities born in this update (their
 	 * peers matched against the new identities only, not compiled again). */
 	size_t neps_born;
+	/* pol_v6_build's input (the pods with an IPv6, their identities and
+	 * nodes, the Nodes) may have changed: false lets the caller keep the IPv6
+	 * maps as they are. Always true with full. */
+	bool v6_changed;
 };
 
 struct pol_incr;

@@ -500,6 +500,7 @@ static int v6_add(struct pol_incr *pi, struct ipod *ip)
 {
 	if (!pod_managed(ip->pod) || !ip->pod->has_ip6)
 		return 0;
+	pi->d.v6_changed = true;
 	return hmap_put(&pi->v6, hstr(ip->key), (uintptr_t)ip->key, ip);
 }
 
@@ -846,7 +847,8 @@ static void pod_unlink(struct pol_incr *pi, struct ipod *p)
 			dirty_ep(pi, p->ip);
 	}
 	inode_remove(pi, p);
-	hmap_del(&pi->v6, hstr(p->key), (uintptr_t)p->key);
+	if (hmap_del(&pi->v6, hstr(p->key), (uintptr_t)p->key))
+		pi->d.v6_changed = true;
 	hmap_del(&pi->pods, hstr(p->key), (uintptr_t)p->key);
 	free(p->key);
 	free(p);
@@ -1017,6 +1019,8 @@ static int node_changed(struct pol_incr *pi, const struct cluster *c, const char
 	if (!n)
 		return -ENOMEM;
 	pi->nodes_changed = true;
+	/* Its IPv6 InternalIP, or its IPv4 one, its pods' tunnel endpoint. */
+	pi->d.v6_changed = true;
 	n->exists = o != NULL;
 	if ((o ? o->node.internal_ip : 0) != n->ip) {
 		n->ip = o ? o->node.internal_ip : 0;
@@ -1547,6 +1551,7 @@ int pol_incr_update(struct pol_incr *pi, const struct cluster *c, const struct p
 	dl->nipc_put = dl->nipc_del = dl->nid_put = dl->nid_del = 0;
 	dl->npol_put = dl->npol_del = dl->npn_put = dl->npn_del = dl->neps_compiled = 0;
 	dl->neps_born = 0;
+	dl->v6_changed = false;
 	ret = pi->valid && !all ? incr_apply(pi, c, ch, nch) : 1;
 	if (ret == 1 && !dl->why)
 		dl->why = !pi->valid ? "first compile, or after a failure" :
@@ -1569,6 +1574,8 @@ int pol_incr_update(struct pol_incr *pi, const struct cluster *c, const struct p
 		pi->r.nipcache = pi->nipc + 1; /* and the world's 0.0.0.0/0 */
 		pi->r.npodnames = pi->npn;
 	}
+	if (dl->full)
+		dl->v6_changed = true;
 	*r = &pi->r;
 	*d = dl;
 	return ret;
