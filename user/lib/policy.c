@@ -202,7 +202,9 @@ static uint32_t probe(struct u32set *used, uint32_t h, uint32_t min, uint32_t sp
 
 struct labix {
 	uint32_t h; /* label_hash() */
-	uint32_t k; /* index into r->identities */
+	/* The identity's number, not its index: the incremental compiler keeps
+	 * the index across updates, and a new identity moves the indexes. */
+	uint32_t id;
 };
 
 struct peer_memo {
@@ -795,7 +797,36 @@ static int cmp_labix(const void *a, const void *b)
 
 	if (x->h != y->h)
 		return x->h < y->h ? -1 : 1;
-	return x->k < y->k ? -1 : x->k > y->k;
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* The index of identity id in r (sorted by number); r->nidentities if none. */
+static size_t id_index(const struct pol_result *r, uint32_t id)
+{
+	size_t lo = 0, hi = r->nidentities;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (r->identities[mid].id == id)
+			return mid;
+		if (r->identities[mid].id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return r->nidentities;
+}
+
+/* Appends identity id's (label, identity) pairs to v at *n. */
+static void labix_of(struct labix *v, size_t *n, const struct identity *id)
+{
+	for (size_t i = 0; i < id->pod_labels.n; i++)
+		v[(*n)++] = (struct labix){
+			label_hash('p', id->pod_labels.v[i].key, id->pod_labels.v[i].value), id->id };
+	for (size_t i = 0; i < id->ns_labels.n; i++)
+		v[(*n)++] = (struct labix){
+			label_hash('n', id->ns_labels.v[i].key, id->ns_labels.v[i].value), id->id };
 }
 
 int labix_build(struct ctx *x)
@@ -807,20 +838,66 @@ int labix_build(struct ctx *x)
 	x->labix = malloc((n ? n : 1) * sizeof(*x->labix));
 	if (!x->labix)
 		return -ENOMEM;
-	for (size_t k = 0; k < x->r->nidentities; k++) {
-		const struct identity *id = &x->r->identities[k];
-
-		for (size_t i = 0; i < id->pod_labels.n; i++)
-			x->labix[x->nlabix++] = (struct labix){
-				label_hash('p', id->pod_labels.v[i].key, id->pod_labels.v[i].value),
-				(uint32_t)k };
-		for (size_t i = 0; i < id->ns_labels.n; i++)
-			x->labix[x->nlabix++] = (struct labix){
-				label_hash('n', id->ns_labels.v[i].key, id->ns_labels.v[i].value),
-				(uint32_t)k };
-	}
+	for (size_t k = 0; k < x->r->nidentities; k++)
+		labix_of(x->labix, &x->nlabix, &x->r->identities[k]);
 	qsort(x->labix, x->nlabix, sizeof(*x->labix), cmp_labix);
 	return 0;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+int labix_update(struct labix **ix, size_t *n, const struct pol_result *r, const uint32_t *del,
+		 size_t ndel, const struct pol_idput *put, size_t nput)
+{
+	size_t nadd = 0, cap = 0, i = 0, j = 0, u = 0;
+	uint32_t *dead = NULL;
+	struct labix *add = NULL, *v = NULL;
+	int ret = -ENOMEM;
+
+	for (size_t k = 0; k < nput; k++) {
+		size_t at = id_index(r, put[k].id);
+
+		if (at < r->nidentities)
+			cap += r->identities[at].pod_labels.n + r->identities[at].ns_labels.n;
+	}
+	add = malloc((cap ? cap : 1) * sizeof(*add));
+	dead = malloc((ndel ? ndel : 1) * sizeof(*dead));
+	v = malloc((*n + cap ? *n + cap : 1) * sizeof(*v));
+	if (!add || !dead || !v)
+		goto out;
+	for (size_t k = 0; k < nput; k++) {
+		size_t at = id_index(r, put[k].id);
+
+		if (at < r->nidentities)
+			labix_of(add, &nadd, &r->identities[at]);
+	}
+	qsort(add, nadd, sizeof(*add), cmp_labix);
+	memcpy(dead, del, ndel * sizeof(*dead));
+	qsort(dead, ndel, sizeof(*dead), cmp_u32);
+	/* Both sorted: one merge, the dead left out. */
+	while (i < *n || j < nadd) {
+		bool old = j == nadd || (i < *n && cmp_labix(&(*ix)[i], &add[j]) < 0);
+		const struct labix *e = old ? &(*ix)[i++] : &add[j++];
+
+		if (old && ndel && bsearch(&e->id, dead, ndel, sizeof(*dead), cmp_u32))
+			continue;
+		v[u++] = *e;
+	}
+	free(*ix);
+	*ix = v;
+	*n = u;
+	v = NULL;
+	ret = 0;
+out:
+	free(v);
+	free(add);
+	free(dead);
+	return ret;
 }
 
 /*
@@ -876,10 +953,13 @@ static const struct peer_memo *peer_ids(const struct ctx *x, const struct k8s_np
 	m->n = 0;
 	peer_candidates(x, peer, &cand, &ncand);
 	if (cand) {
-		/* In identity order, as the full walk would give them. */
-		for (size_t j = 0; j < ncand; j++)
-			if (peer_matches(peer, policy_ns, &x->r->identities[cand[j].k]))
-				m->ids[m->n++] = cand[j].k;
+		/* In identity order (the numbers' order), as the full walk would give them. */
+		for (size_t j = 0; j < ncand; j++) {
+			size_t k = id_index(x->r, cand[j].id);
+
+			if (k < x->r->nidentities && peer_matches(peer, policy_ns, &x->r->identities[k]))
+				m->ids[m->n++] = k;
+		}
 		return m;
 	}
 	for (size_t k = 0; k < x->r->nidentities; k++)

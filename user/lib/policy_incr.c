@@ -1293,6 +1293,8 @@ static int eps_add_born(struct pol_incr *pi)
 		if (id)
 			born.identities[born.nidentities++] = *id; /* borrowed */
 	}
+	/* By number, as a result's are (the label index looks them up so). */
+	qsort(born.identities, born.nidentities, sizeof(*born.identities), cmp_id);
 	if (memo_init(&x) || labix_build(&x))
 		goto out;
 	ret = 0;
@@ -1343,8 +1345,13 @@ static int eps_resync(struct pol_incr *pi, const struct cluster *c)
 	if (!all && pi->d.nid_put && (ret = eps_add_born(pi)))
 		return ret;
 	ret = -ENOMEM;
-	if (pi->ids_changed) {
-		free(pi->labix); /* indexes of r->identities: stale */
+	/* The label index follows the identities born and gone: hashing and
+	 * sorting every identity's labels again after each was ~6% of the agent's
+	 * CPU under churn at 100k pods. */
+	if (pi->ids_changed && pi->labix &&
+	    labix_update(&pi->labix, &pi->nlabix, r, pi->d.id_del, pi->d.nid_del, pi->d.id_put,
+			 pi->d.nid_put)) {
+		free(pi->labix);
 		pi->labix = NULL;
 		pi->nlabix = 0;
 	}

@@ -122,6 +122,14 @@ int ipcache_add(struct pol_result *r, size_t *cap, uint32_t addr, uint32_t plen,
 int labels_copy(struct k8s_labels *dst, const struct k8s_labels *src, const char *key,
 		const char *value);
 int labix_build(struct ctx *x);
+/*
+ * *ix (labix_build's, *n pairs) brought from one identity set to the next:
+ * without the pairs of the identities numbered del, with those of put (found
+ * in r, the new set). One merge instead of hashing and sorting every
+ * identity's labels again. 0 or -ENOMEM (*ix unchanged then).
+ */
+int labix_update(struct labix **ix, size_t *n, const struct pol_result *r, const uint32_t *del,
+		 size_t ndel, const struct pol_idput *put, size_t nput);
 int memo_init(struct ctx *x);
 uint32_t pod_addr(const struct k8s_pod *p, bool local);
 bool pod_managed(const struct k8s_pod *p);
