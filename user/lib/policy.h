@@ -69,6 +69,10 @@ struct pol_ep {
 	struct pol_entry *entries;
 	size_t ncidrs;
 	struct pol_cidr *cidrs;
+	/* The incremental compiler's: entries or CIDRs may differ from its previous
+	 * update's (compiled, given or denied peers). Unset, a writer that applied
+	 * that update need not compare them; a full delta says nothing of it. */
+	bool changed;
 };
 
 struct pol_ipcache {

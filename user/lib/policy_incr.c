@@ -1234,6 +1234,7 @@ static void eps_drop_dead(struct pol_incr *pi)
 		for (size_t j = 0; j < ep->nentries; j++)
 			if (!id_dead(d, ep->entries[j].key.peer))
 				ep->entries[u++] = ep->entries[j];
+		ep->changed |= u != ep->nentries;
 		ep->nentries = u;
 	}
 }
@@ -1310,8 +1311,10 @@ static int eps_add_born(struct pol_incr *pi)
 			continue;
 		}
 		ret = compile_ep(&x, p->pod, p->id, &eb, &add);
-		if (!ret && add.nentries)
+		if (!ret && add.nentries) {
 			ret = ep_merge(ep, &add);
+			ep->changed = true;
+		}
 		ep_free(&add);
 		pi->d.neps_born++;
 	}
@@ -1410,6 +1413,7 @@ static int eps_resync(struct pol_incr *pi, const struct cluster *c)
 		if (!p || !p->local)
 			continue;
 		ret = compile_ep(&x, p->pod, p->id, &eb, &v[n]);
+		v[n].changed = true;
 		n++;
 		pi->d.neps_compiled++;
 		if (ret)
@@ -1451,6 +1455,8 @@ static int incr_apply(struct pol_incr *pi, const struct cluster *c, const struct
 	hmap_clear(&pi->touched);
 	hmap_clear(&pi->dirty);
 	clash_drop(pi); /* of an update that started over half way */
+	for (size_t i = 0; i < pi->r.neps; i++)
+		pi->r.eps[i].changed = false;
 	pi->ids_changed = pi->pols_changed = pi->nodes_changed = pi->pods_changed = false;
 	for (size_t i = 0; !ret && i < nch; i++) {
 		switch (ch[i].kind) {

@@ -815,7 +815,11 @@ static int apply(struct polsync *ps, const struct pol_result *r, const struct po
 	/* Room first: a policy that does not fit is not applied in part. */
 	for (size_t i = 0; i < r->neps; i++) {
 		m[i].cur = ep_find(ps, r->eps[i].ip);
-		m[i].same = m[i].cur && ep_entries_equal(m[i].cur, &r->eps[i]);
+		/* A delta follows the last apply, which wrote the compiler's previous
+		 * result: a pod it did not change still has those entries. */
+		m[i].same = m[i].cur &&
+			    ((delta && !r->eps[i].changed && m[i].cur->known) ||
+			     ep_entries_equal(m[i].cur, &r->eps[i]));
 		if (!m[i].same) {
 			for (size_t j = 0; j < r->eps[i].nentries; j++) {
 				if (is_range(&r->eps[i].entries[j].key))
