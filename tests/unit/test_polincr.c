@@ -514,6 +514,65 @@ static void test_address_reused_in_one_batch(void **state)
 	store_free(st);
 }
 
+static json_t *lpod(const char *name, const char *node, const char *app, const char *tier,
+		    const char *ip)
+{
+	json_t *labels = json_pack("{s:s}", "app", app);
+
+	if (tier)
+		json_object_set_new(labels, "tier", json_string(tier));
+	return json_pack("{s:s, s:s, s:{s:s, s:s, s:o}, s:{s:s, s:[{s:s, s:s}]}, s:{s:s}}",
+			 "apiVersion", "v1", "kind", "Pod", "metadata", "name", name, "namespace",
+			 "ns0", "labels", labels, "spec", "nodeName", node, "containers", "name",
+			 "c", "image", "i", "status", "podIP", ip);
+}
+
+/* Policy name: pods app=sel take ingress from pods app=from. */
+static json_t *from_app(const char *name, const char *sel, const char *from)
+{
+	return json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:{s:{s:s}}, s:[{s:[{s:{s:{s:s}}}]}]}}",
+			 "apiVersion", "networking.k8s.io/v1", "kind", "NetworkPolicy", "metadata",
+			 "name", name, "namespace", "ns0", "spec", "podSelector", "matchLabels",
+			 "app", sel, "ingress", "from", "podSelector", "matchLabels", "app", from);
+}
+
+/*
+ * A birth looks only at local pods one of whose policies names the new
+ * identity, by the policies it remembers selecting each pod: a local pod
+ * relabelled into another policy must be looked at by that one afterwards.
+ */
+static void test_birth_after_relabel(void **state)
+{
+	const struct pol_delta *d;
+	struct pol_incr *pi = pol_incr_new();
+	struct store *st = store_new();
+
+	(void)state;
+	put(st, from_app("pa", "a", "x"));
+	put(st, from_app("pb", "b", "y"));
+	put(st, lpod("l", "n0", "a", NULL, "10.1.0.10"));
+	put(st, lpod("x", "n1", "x", NULL, "10.1.0.11"));
+	assert_int_equal(update(st, pi, &d), 0);
+	assert_true(d->full);
+	/* app=y born: pod l's policy (pa) does not name it. */
+	put(st, lpod("y1", "n1", "y", NULL, "10.1.0.21"));
+	assert_int_equal(update(st, pi, &d), 0);
+	assert_false(d->full);
+	assert_int_equal(d->neps_born, 1);
+	/* l moves to pb, which names app=y. */
+	put(st, lpod("l", "n0", "b", NULL, "10.1.0.10"));
+	assert_int_equal(update(st, pi, &d), 0);
+	assert_int_equal(d->neps_compiled, 1);
+	/* Another app=y label set born: l gains its entries through pb. */
+	put(st, lpod("y2", "n1", "y", "t2", "10.1.0.22"));
+	assert_int_equal(update(st, pi, &d), 0);
+	assert_false(d->full);
+	assert_int_equal(d->nid_put, 1);
+	assert_int_equal(d->neps_born, 1);
+	pol_incr_free(pi);
+	store_free(st);
+}
+
 /* What made a generation whole is said (xcnid's log), and a delta says nothing. */
 static void test_whole_says_why(void **state)
 {
@@ -550,6 +609,7 @@ int main(void)
 		cmocka_unit_test(test_store_journal),
 		cmocka_unit_test(test_address_reused_in_one_batch),
 		cmocka_unit_test(test_whole_says_why),
+		cmocka_unit_test(test_birth_after_relabel),
 		cmocka_unit_test(test_random_sequences),
 		cmocka_unit_test(test_random_births),
 		cmocka_unit_test(test_random_collisions),

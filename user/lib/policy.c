@@ -1256,6 +1256,51 @@ static size_t nps_of_ns(const struct ctx *x, const char *ns)
 	return lo;
 }
 
+int pod_policies(const struct ctx *x, const struct k8s_pod *pod, uint32_t **out, size_t *n)
+{
+	size_t cap = 0;
+
+	*out = NULL;
+	*n = 0;
+	for (size_t i = nps_of_ns(x, pod->meta.ns); i < x->nnps; i++) {
+		if (cmp_str(x->nps[i]->meta.ns, pod->meta.ns))
+			break;
+		if (!k8s_selector_matches(&x->nps[i]->pod_sel, &pod->meta.labels))
+			continue;
+		if (grow(out, &cap, *n, sizeof(**out))) {
+			free(*out);
+			*out = NULL;
+			*n = 0;
+			return -ENOMEM;
+		}
+		(*out)[(*n)++] = (uint32_t)i;
+	}
+	return 0;
+}
+
+bool np_peers_match_any(const struct ctx *x, const struct k8s_netpol *np)
+{
+	for (int in = 0; in < 2; in++) {
+		size_t nrules = in ? np->ningress : np->negress;
+		const struct k8s_np_rule *rules = in ? np->ingress : np->egress;
+
+		if (!(in ? np->type_ingress : np->type_egress))
+			continue;
+		for (size_t ri = 0; ri < nrules; ri++)
+			for (size_t i = 0; i < rules[ri].npeers; i++) {
+				const struct k8s_np_peer *peer = &rules[ri].peers[i];
+				const struct peer_memo *m;
+
+				if (peer->ipblock)
+					continue;
+				m = peer_ids(x, peer, np->meta.ns);
+				if (!m || m->n)
+					return true; /* out of memory: the caller compiles */
+			}
+	}
+	return false;
+}
+
 int compile_ep(const struct ctx *x, const struct k8s_pod *pod, uint32_t identity,
 		      struct epbuild *eb, struct pol_ep *ep)
 {

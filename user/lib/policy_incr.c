@@ -165,6 +165,33 @@ static void hmap_free(struct hmap *m)
 
 #define hmap_each(m, sl) for (struct hslot *sl = (m)->s; (m)->s && sl <= &(m)->s[(m)->mask]; sl++) if (sl->k)
 
+/* The policies that select one local pod (indexes into pol_incr.nps). */
+struct epsel {
+	size_t n;
+	uint32_t *np;
+};
+
+static void epsel_drop(struct hmap *m, uint32_t ip)
+{
+	struct epsel *e = hmap_del(m, hu32(ip), UKEY(ip));
+
+	if (e)
+		free(e->np);
+	free(e);
+}
+
+static void epsel_clear(struct hmap *m)
+{
+	hmap_each(m, s)
+	{
+		struct epsel *e = s->v;
+
+		free(e->np);
+		free(e);
+	}
+	hmap_clear(m);
+}
+
 /* A node pods name (with or without its Node object). */
 struct inode {
 	char *name;
@@ -225,6 +252,12 @@ struct pol_incr {
 	 * at 100k pods (500-700 identities). */
 	size_t nlabix;
 	struct labix *labix;
+	/* Local pod address -> struct epsel: the policies selecting it, while the
+	 * pod and the policies stay (a dirty pod or any policy change drops it).
+	 * A birth then compiles only the local pods one of whose policies has a
+	 * peer matching a new identity, without matching every policy of their
+	 * namespace against each local pod again (most of a birth at 100k pods). */
+	struct hmap epsel;
 	/* one update's work */
 	struct hmap touched; /* addresses whose entries may change */
 	struct hmap dirty; /* local pods' addresses to compile again */
@@ -275,6 +308,8 @@ static void incr_clear(struct pol_incr *pi)
 	}
 	hmap_each(&pi->ents, s)
 		free(s->v);
+	epsel_clear(&pi->epsel);
+	hmap_free(&pi->epsel);
 	hmap_each(&pi->nsl, s)
 	{
 		struct nslabels *l = s->v;
@@ -665,7 +700,8 @@ static int incr_index(struct pol_incr *pi, const struct cluster *c, struct ctx *
 	    hmap_init(&pi->ipx, false, x->npods) || hmap_init(&pi->v6, true, 16) ||
 	    hmap_init(&pi->ents, false, r->nipcache) ||
 	    hmap_init(&pi->canon, true, r->nidentities) || hmap_init(&pi->nsl, true, x->nnsl) ||
-	    hmap_init(&pi->touched, false, 16) || hmap_init(&pi->dirty, false, 16))
+	    hmap_init(&pi->touched, false, 16) || hmap_init(&pi->dirty, false, 16) ||
+	    hmap_init(&pi->epsel, false, 16))
 		return -ENOMEM;
 	for (size_t i = 0; i < x->nnsl; i++) {
 		struct nslabels *l = calloc(1, sizeof(*l));
@@ -1303,6 +1339,9 @@ static int eps_add_born(struct pol_incr *pi)
 		struct pol_ep *ep = &r->eps[i], add = { 0 };
 		const struct ipod *p;
 
+		struct epsel *sel;
+		bool hit = false;
+
 		if (hmap_has(&pi->dirty, hu32(ep->ip), UKEY(ep->ip)))
 			continue;
 		p = hmap_get(&pi->ipx, hu32(ep->ip), UKEY(ep->ip));
@@ -1310,13 +1349,30 @@ static int eps_add_born(struct pol_incr *pi)
 			ret = dirty_ep(pi, ep->ip); /* cannot be: a pod gone is dirty */
 			continue;
 		}
+		sel = hmap_get(&pi->epsel, hu32(ep->ip), UKEY(ep->ip));
+		if (!sel) {
+			sel = calloc(1, sizeof(*sel));
+			if (!sel || pod_policies(&x, p->pod, &sel->np, &sel->n) ||
+			    hmap_put(&pi->epsel, hu32(ep->ip), UKEY(ep->ip), sel)) {
+				if (sel)
+					free(sel->np);
+				free(sel);
+				ret = -ENOMEM;
+				break;
+			}
+		}
+		pi->d.neps_born++;
+		/* No policy of the pod names a new identity: nothing to add. */
+		for (size_t k = 0; k < sel->n && !hit; k++)
+			hit = np_peers_match_any(&x, pi->nps[sel->np[k]]);
+		if (!hit)
+			continue;
 		ret = compile_ep(&x, p->pod, p->id, &eb, &add);
 		if (!ret && add.nentries) {
 			ret = ep_merge(ep, &add);
 			ep->changed = true;
 		}
 		ep_free(&add);
-		pi->d.neps_born++;
 	}
 out:
 	free(eb.c);
@@ -1343,6 +1399,12 @@ static int eps_resync(struct pol_incr *pi, const struct cluster *c)
 	size_t n = 0;
 	int ret = -ENOMEM;
 
+	/* Which policies select a pod: moves with the policies (and their
+	 * indexes), and with the pod (it is dirty then). */
+	if (pi->pols_changed)
+		epsel_clear(&pi->epsel);
+	hmap_each(&pi->dirty, s)
+		epsel_drop(&pi->epsel, (uint32_t)s->k);
 	if (!all && pi->d.nid_del)
 		eps_drop_dead(pi);
 	if (!all && pi->d.nid_put && (ret = eps_add_born(pi)))

@@ -123,6 +123,13 @@ int labels_copy(struct k8s_labels *dst, const struct k8s_labels *src, const char
 		const char *value);
 int labix_build(struct ctx *x);
 /*
+ * The policies selecting pod (indexes into x->nps: its namespace's whose
+ * podSelector matches), *out malloc'd (NULL, 0 if none). 0 or -ENOMEM.
+ */
+int pod_policies(const struct ctx *x, const struct k8s_pod *pod, uint32_t **out, size_t *n);
+/* Does a selector peer of np, in a direction np has, match an identity of x->r? */
+bool np_peers_match_any(const struct ctx *x, const struct k8s_netpol *np);
+/*
  * *ix (labix_build's, *n pairs) brought from one identity set to the next:
  * without the pairs of the identities numbered del, with those of put (found
  * in r, the new set). One merge instead of hashing and sorting every
