@@ -931,11 +931,48 @@ static void peer_candidates(const struct ctx *x, const struct k8s_np_peer *peer,
 		;
 }
 
-/* The identities a selector peer of a policy in policy_ns matches (memoised). */
+static size_t memo_hash(const struct k8s_np_peer *peer)
+{
+	return ((uintptr_t)peer >> 4) * 0x9e3779b97f4a7c15ULL;
+}
+
+/* The memo twice as large, its entries moved over (the ids arrays stay theirs). */
+static int memo_grow(struct ctx *x)
+{
+	size_t cap = x->memo_cap * 2, mask = cap - 1;
+	struct peer_memo *v = calloc(cap, sizeof(*v));
+
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < x->memo_cap; i++) {
+		size_t h;
+
+		if (!x->memo[i].peer)
+			continue;
+		for (h = memo_hash(x->memo[i].peer) & mask; v[h].peer; h = (h + 1) & mask)
+			;
+		v[h] = x->memo[i];
+	}
+	free(x->memo);
+	x->memo = v;
+	x->memo_cap = cap;
+	return 0;
+}
+
+/*
+ * The identities a selector peer of a policy in policy_ns matches (memoised).
+ * The memo is a cache inside the const context: it grows as peers come (kept
+ * at most half full), rather than being sized for every peer of every policy
+ * up front: an incremental update looks at a few policies' peers, and
+ * allocating and clearing a table for the 1000 policies' was a good part of a
+ * birth's or one pod's compile at 100k pods. The returned entry is valid
+ * until the next call.
+ */
 static const struct peer_memo *peer_ids(const struct ctx *x, const struct k8s_np_peer *peer,
 					const char *policy_ns)
 {
-	size_t mask = x->memo_cap - 1, h = ((uintptr_t)peer >> 4) * 0x9e3779b97f4a7c15ULL, ncand;
+	struct ctx *mx = (struct ctx *)x;
+	size_t mask = x->memo_cap - 1, h = memo_hash(peer), ncand;
 	const struct labix *cand;
 	struct peer_memo *m;
 
@@ -946,11 +983,20 @@ static const struct peer_memo *peer_ids(const struct ctx *x, const struct k8s_np
 		if (!m->peer)
 			break;
 	}
+	if (2 * (x->memo_n + 1) > x->memo_cap) {
+		if (memo_grow(mx))
+			return NULL;
+		for (mask = x->memo_cap - 1, h = memo_hash(peer) & mask; x->memo[h].peer;
+		     h = (h + 1) & mask)
+			;
+		m = &x->memo[h];
+	}
 	m->ids = malloc((x->r->nidentities ? x->r->nidentities : 1) * sizeof(*m->ids));
 	if (!m->ids)
 		return NULL;
 	m->peer = peer;
 	m->n = 0;
+	mx->memo_n++;
 	peer_candidates(x, peer, &cand, &ncand);
 	if (cand) {
 		/* In identity order (the numbers' order), as the full walk would give them. */
@@ -970,17 +1016,9 @@ static const struct peer_memo *peer_ids(const struct ctx *x, const struct k8s_np
 
 int memo_init(struct ctx *x)
 {
-	size_t peers = 0;
-
-	for (size_t i = 0; i < x->nnps; i++) {
-		for (size_t j = 0; j < x->nps[i]->ningress; j++)
-			peers += x->nps[i]->ingress[j].npeers;
-		for (size_t j = 0; j < x->nps[i]->negress; j++)
-			peers += x->nps[i]->egress[j].npeers;
-	}
-	/* At most half full, a power of two. */
-	for (x->memo_cap = 16; x->memo_cap < 2 * peers; x->memo_cap *= 2)
-		;
+	/* A power of two; peer_ids doubles it when half full. */
+	x->memo_cap = 16;
+	x->memo_n = 0;
 	x->memo = calloc(x->memo_cap, sizeof(*x->memo));
 	return x->memo ? 0 : -ENOMEM;
 }

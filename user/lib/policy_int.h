@@ -83,7 +83,7 @@ struct ctx {
 	/* Which identities each selector peer matches, worked out once per compile
 	 * rather than once per selected pod (open addressing on the peer). */
 	struct peer_memo *memo;
-	size_t memo_cap;
+	size_t memo_cap, memo_n; /* slots, slots taken */
 	/* Every (label, identity) pair, by label hash: a selector with matchLabels
 	 * looks at the identities carrying its first label, not at all of them. */
 	size_t nlabix;
