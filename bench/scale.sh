@@ -193,10 +193,12 @@ fi
 say "converged in $conv ms; churn: $RATE events/s for $SECS s"
 wl0=$(grep -c 'applied in' "$T/xcnid.log")
 c0=$(cpu_ticks "$XPID")
-# XCNID_PERF=FILE: perf record xcnid during the churn (where its CPU goes).
+# XCNID_PERF=FILE: perf record xcnid during the churn (where its CPU goes);
+# XCNID_PERF_CG="--call-graph dwarf" names the callers of libc's functions too
+# (xcnid is built without frame pointers; the default -g loses them).
 PERF=
 if [ -n "${XCNID_PERF:-}" ]; then
-	perf record -q -F 499 -g -p "$XPID" -o "$XCNID_PERF" >/dev/null 2>&1 &
+	perf record -q -F 499 ${XCNID_PERF_CG:--g} -p "$XPID" -o "$XCNID_PERF" >/dev/null 2>&1 &
 	PERF=$!
 fi
 in_ns "$PY" "$SIM" churn "${simargs[@]}" --ctl 6444 --pin "$PIN" --rate "$RATE" --seconds "$SECS" \

@@ -5,6 +5,7 @@
  * namespace (needs root): a set change replaces the table, and a transaction
  * the kernel refuses leaves the previous table exactly as it was. IPv6 the
  * same way, in table ip6 xcni, next to the IPv4 one in the same transaction.
+ * Node changes then change the sets by their elements (kernel_set_deltas).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -386,6 +387,90 @@ static void kernel_ip6_table(void **state)
 	masq_free(&m);
 }
 
+/* The kernel's set of family fam must be want. */
+static void set_is(struct masq *m, const char *fam, const char *want)
+{
+	char *got = kernel_set_of(m, fam);
+
+	assert_string_equal(got, want);
+	free(got);
+}
+
+/*
+ * Nodes joining, leaving, readdressed: the sets change by their elements only
+ * (both families), a prefix that comes to cover others replaces them in the
+ * same transaction, an element someone else removed makes the delta fail and
+ * the tables be replaced whole, and a new frame (pod CIDR) is replaced whole.
+ */
+static void kernel_set_deltas(void **state)
+{
+	struct masq m = { .on = true, .table = "xcnitestd", .pod = P("10.244.1.0", 24),
+			  .node_ip = a4("192.168.77.1"), .pod6 = P6("fd00:10:244:1::", 64) };
+	struct k8s_object n[3] = { { .kind = K8S_NODE }, { .kind = K8S_NODE },
+				   { .kind = K8S_NODE } };
+	const struct k8s_object *nodes[] = { &n[0], &n[1], &n[2] };
+	struct cluster c = {};
+	char err[512];
+
+	(void)state;
+	if (unshare(CLONE_NEWNET) < 0)
+		fail_msg("unshare(CLONE_NEWNET): %s (needs root)", strerror(errno));
+	n[0].node = (struct k8s_node){ .internal_ip = a4("192.168.77.2"),
+				       .pod_cidr = a4("10.244.2.0"), .pod_cidr_len = 24 };
+	inet_pton(AF_INET6, "2001:db8:77::2", n[0].node.internal_ip6);
+	n[1].node = (struct k8s_node){ .internal_ip = a4("192.168.77.3"),
+				       .pod_cidr = a4("10.244.3.0"), .pod_cidr_len = 24 };
+	c.objs[K8S_NODE] = nodes;
+	c.n[K8S_NODE] = 1;
+	assert_int_equal(masq_sync(&m, &c), 0);
+	assert_int_equal(m.nwhole, 1);
+	set_is(&m, "ip", "10.244.1.0/24,10.244.2.0/24,192.168.77.1,192.168.77.2");
+	set_is(&m, "ip6", "2001:db8:77::2,fd00:10:244:1::/64");
+
+	/* A Node joins, another one's address moves (both families). */
+	c.n[K8S_NODE] = 2;
+	assert_int_equal(masq_sync(&m, &c), 0);
+	set_is(&m, "ip", "10.244.1.0/24,10.244.2.0/24,10.244.3.0/24,192.168.77.1,"
+			 "192.168.77.2,192.168.77.3");
+	inet_pton(AF_INET6, "2001:db8:77::12", n[0].node.internal_ip6);
+	n[0].node.internal_ip = a4("192.168.77.12");
+	assert_int_equal(masq_sync(&m, &c), 0);
+	set_is(&m, "ip", "10.244.1.0/24,10.244.2.0/24,10.244.3.0/24,192.168.77.1,"
+			 "192.168.77.3,192.168.77.12");
+	set_is(&m, "ip6", "2001:db8:77::12,fd00:10:244:1::/64");
+	assert_int_equal(m.nwhole, 1);
+	assert_int_equal(m.ndelta, 2);
+
+	/* A cluster CIDR covering the pod CIDRs: they go, it comes, in one go. */
+	assert_int_equal(masq_add_cluster_cidrs(&m, "10.244.0.0/16"), 0);
+	assert_int_equal(masq_sync(&m, &c), 0);
+	set_is(&m, "ip", "10.244.0.0/16,192.168.77.1,192.168.77.3,192.168.77.12");
+	m.ncluster = 0;
+	assert_int_equal(masq_sync(&m, &c), 0);
+	set_is(&m, "ip", "10.244.1.0/24,10.244.2.0/24,10.244.3.0/24,192.168.77.1,"
+			 "192.168.77.3,192.168.77.12");
+	assert_int_equal(m.nwhole, 1);
+	assert_int_equal(m.ndelta, 4);
+
+	/* Someone else took an element away: the delta that deletes it fails,
+	 * the tables are replaced whole and hold the right set. */
+	assert_int_equal(masq_run(&m, "delete element ip xcnitestd nomasq { 10.244.3.0/24 }\n",
+				  err, sizeof(err)), 0);
+	c.n[K8S_NODE] = 1;
+	assert_int_equal(masq_sync(&m, &c), 0);
+	set_is(&m, "ip", "10.244.1.0/24,10.244.2.0/24,192.168.77.1,192.168.77.12");
+	assert_int_equal(m.nwhole, 2);
+	assert_int_equal(m.ndelta, 4);
+
+	/* Another pod CIDR is another rule: whole. */
+	m.pod = P("10.244.9.0", 24);
+	assert_int_equal(masq_sync(&m, &c), 0);
+	set_is(&m, "ip", "10.244.2.0/24,10.244.9.0/24,192.168.77.1,192.168.77.12");
+	assert_int_equal(m.nwhole, 3);
+	assert_int_equal(masq_remove(&m), 0);
+	masq_free(&m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -398,6 +483,7 @@ int main(void)
 		cmocka_unit_test(render6_is_one_replace),
 		cmocka_unit_test(kernel_replace_and_failed_transaction),
 		cmocka_unit_test(kernel_ip6_table),
+		cmocka_unit_test(kernel_set_deltas),
 	};
 
 	return cmocka_run_group_tests_name("masquerade", tests, NULL, NULL);

@@ -233,9 +233,55 @@ static void v6_equal(struct pol_incr *pi, const struct cluster *c, const struct 
 			}
 		assert_true(found);
 	}
+	/* The Nodes' IPv6 InternalIPs (fd00:2::/64, apart from the pods'), each once. */
+	for (size_t i = 0; i < c->n[K8S_NODE]; i++) {
+		static const uint8_t none[16];
+		const struct k8s_node *nd = &c->objs[K8S_NODE][i]->node;
+		bool seen = false, found = false;
+
+		if (!memcmp(nd->internal_ip6, none, 16))
+			continue;
+		for (size_t j = 0; j < i; j++)
+			seen |= !memcmp(c->objs[K8S_NODE][j]->node.internal_ip6, nd->internal_ip6, 16);
+		ni += !seen;
+		for (size_t j = 0; j < v.nipc && !found; j++)
+			found = !memcmp(v.ipc[j].key.addr, nd->internal_ip6, 16);
+		assert_true(found);
+	}
 	assert_int_equal(v.nipc, ni);
 	assert_int_equal(v.nkeys, nk);
 	pol_v6_free(&v);
+}
+
+/*
+ * The IPv6 maps as the agent keeps them: built again only when the delta says
+ * their input changed (v6_changed). Whatever else changed, they must be what
+ * pol_v6_build gives now (Nodes' IPv6 InternalIPs included).
+ */
+static struct pol_v6 held6;
+static size_t v6_skipped, v6_node_steps;
+
+static void v6_follow(struct pol_incr *pi, const struct cluster *c, const struct pol_delta *d,
+		      bool node_changed)
+{
+	struct pol_v6 now;
+
+	assert_true(!d->full || d->v6_changed);
+	if (d->v6_changed) {
+		pol_v6_free(&held6);
+		assert_int_equal(pol_v6_build(pi, c, &held6), 0);
+		v6_node_steps += node_changed;
+	} else {
+		v6_skipped++;
+	}
+	assert_int_equal(pol_v6_build(pi, c, &now), 0);
+	if (now.nipc != held6.nipc || now.nkeys != held6.nkeys ||
+	    (now.nipc && memcmp(now.ipc, held6.ipc, now.nipc * sizeof(*now.ipc))) ||
+	    (now.nkeys && memcmp(now.keys, held6.keys, now.nkeys * sizeof(*now.keys))))
+		fail_msg("IPv6 maps: not rebuilt (v6_changed false) but their input changed: "
+			 "ipcache6 %zu -> %zu entries, polkey6 %zu -> %zu", held6.nipc, now.nipc,
+			 held6.nkeys, now.nkeys);
+	pol_v6_free(&now);
 }
 
 /* Steps whose identities born were added to local pods' policy as a delta. */
@@ -263,8 +309,12 @@ static void run(unsigned seed, uint32_t (*hash)(const char *), size_t *resets, s
 		size_t resets0 = pol_incr_resets(pi);
 		int ret, want;
 
+		bool node_changed = false;
+
 		store_view(st, &c);
 		store_journal_take(st, &ch, &nch, &all);
+		for (size_t i = 0; i < nch; i++)
+			node_changed |= ch[i].kind == K8S_NODE;
 		ret = pol_incr_update(pi, &c, &o, ch, nch, all, whole, &r, &d, &e1);
 		store_changes_free(ch, nch);
 		want = pol_compile(&c, &o, &full, &e2);
@@ -275,6 +325,7 @@ static void run(unsigned seed, uint32_t (*hash)(const char *), size_t *resets, s
 		} else {
 			result_equal(r, &full);
 			v6_equal(pi, &c, &o);
+			v6_follow(pi, &c, d, node_changed);
 			/* A whole result always says why (the agent logs it), a delta never. */
 			assert_true(!d->why == !d->full);
 			if (pol_incr_resets(pi) != resets0)
@@ -308,6 +359,7 @@ static void run(unsigned seed, uint32_t (*hash)(const char *), size_t *resets, s
 		(*steps)++;
 	}
 	*resets += pol_incr_resets(pi);
+	pol_v6_free(&held6);
 	pol_incr_free(pi);
 	store_free(st);
 }
@@ -317,11 +369,16 @@ static void test_random_sequences(void **state)
 	size_t resets = 0, steps = 0;
 
 	(void)state;
+	v6_skipped = v6_node_steps = 0;
 	for (unsigned seed = 1; seed <= 40; seed++)
 		run(seed, NULL, &resets, &steps);
 	/* The comparison must mostly be of the incremental path, not the fallback. */
-	print_message("%zu steps, %zu whole compiles\n", steps, resets);
+	print_message("%zu steps, %zu whole compiles; IPv6 maps kept in %zu, rebuilt for a "
+		      "Node in %zu\n", steps, resets, v6_skipped, v6_node_steps);
 	assert_true(resets * 3 < steps);
+	/* Both sides of the IPv6 gate are taken. */
+	assert_true(v6_skipped * 10 > steps);
+	assert_true(v6_node_steps * 10 > steps);
 }
 
 /*
@@ -457,6 +514,65 @@ static void test_address_reused_in_one_batch(void **state)
 	store_free(st);
 }
 
+static json_t *lpod(const char *name, const char *node, const char *app, const char *tier,
+		    const char *ip)
+{
+	json_t *labels = json_pack("{s:s}", "app", app);
+
+	if (tier)
+		json_object_set_new(labels, "tier", json_string(tier));
+	return json_pack("{s:s, s:s, s:{s:s, s:s, s:o}, s:{s:s, s:[{s:s, s:s}]}, s:{s:s}}",
+			 "apiVersion", "v1", "kind", "Pod", "metadata", "name", name, "namespace",
+			 "ns0", "labels", labels, "spec", "nodeName", node, "containers", "name",
+			 "c", "image", "i", "status", "podIP", ip);
+}
+
+/* Policy name: pods app=sel take ingress from pods app=from. */
+static json_t *from_app(const char *name, const char *sel, const char *from)
+{
+	return json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:{s:{s:s}}, s:[{s:[{s:{s:{s:s}}}]}]}}",
+			 "apiVersion", "networking.k8s.io/v1", "kind", "NetworkPolicy", "metadata",
+			 "name", name, "namespace", "ns0", "spec", "podSelector", "matchLabels",
+			 "app", sel, "ingress", "from", "podSelector", "matchLabels", "app", from);
+}
+
+/*
+ * A birth looks only at local pods one of whose policies names the new
+ * identity, by the policies it remembers selecting each pod: a local pod
+ * relabelled into another policy must be looked at by that one afterwards.
+ */
+static void test_birth_after_relabel(void **state)
+{
+	const struct pol_delta *d;
+	struct pol_incr *pi = pol_incr_new();
+	struct store *st = store_new();
+
+	(void)state;
+	put(st, from_app("pa", "a", "x"));
+	put(st, from_app("pb", "b", "y"));
+	put(st, lpod("l", "n0", "a", NULL, "10.1.0.10"));
+	put(st, lpod("x", "n1", "x", NULL, "10.1.0.11"));
+	assert_int_equal(update(st, pi, &d), 0);
+	assert_true(d->full);
+	/* app=y born: pod l's policy (pa) does not name it. */
+	put(st, lpod("y1", "n1", "y", NULL, "10.1.0.21"));
+	assert_int_equal(update(st, pi, &d), 0);
+	assert_false(d->full);
+	assert_int_equal(d->neps_born, 1);
+	/* l moves to pb, which names app=y. */
+	put(st, lpod("l", "n0", "b", NULL, "10.1.0.10"));
+	assert_int_equal(update(st, pi, &d), 0);
+	assert_int_equal(d->neps_compiled, 1);
+	/* Another app=y label set born: l gains its entries through pb. */
+	put(st, lpod("y2", "n1", "y", "t2", "10.1.0.22"));
+	assert_int_equal(update(st, pi, &d), 0);
+	assert_false(d->full);
+	assert_int_equal(d->nid_put, 1);
+	assert_int_equal(d->neps_born, 1);
+	pol_incr_free(pi);
+	store_free(st);
+}
+
 /* What made a generation whole is said (xcnid's log), and a delta says nothing. */
 static void test_whole_says_why(void **state)
 {
@@ -493,6 +609,7 @@ int main(void)
 		cmocka_unit_test(test_store_journal),
 		cmocka_unit_test(test_address_reused_in_one_batch),
 		cmocka_unit_test(test_whole_says_why),
+		cmocka_unit_test(test_birth_after_relabel),
 		cmocka_unit_test(test_random_sequences),
 		cmocka_unit_test(test_random_births),
 		cmocka_unit_test(test_random_collisions),

@@ -410,6 +410,7 @@ static void test_in_place_only_for_new_peers(void **state)
 	/* Pod a now also allows identity 302, born now. */
 	f.ea[1] = entry("10.0.0.1", 302, 80, 7);
 	f.eps[0].nentries = 2;
+	f.eps[0].changed = true; /* as the incremental compiler marks what it changed */
 	d.nid_put = 1;
 	d.id_put = &born;
 	assert_int_equal(polsync_apply(ps, &f.r, &d, &st, msg, sizeof(msg)), 0);

@@ -380,14 +380,116 @@ static uint64_t masq_inputs(const struct masq *m, const struct cluster *c)
 	return h;
 }
 
+/* FNV-1a over what the tables hold besides the sets' elements. */
+static uint64_t masq_frame(const struct masq *m)
+{
+	const char *t = m->table ?: MASQ_TABLE;
+	uint64_t h = 0xcbf29ce484222325ull;
+
+#define MIX(v)                                                                    \
+	do {                                                                      \
+		const unsigned char *b_ = (const unsigned char *)&(v);            \
+		for (size_t i_ = 0; i_ < sizeof(v); i_++)                         \
+			h = (h ^ b_[i_]) * 0x100000001b3ull;                        \
+	} while (0)
+	for (const char *p = t; *p; p++)
+		MIX(*p);
+	MIX(m->pod.net);
+	MIX(m->pod.len);
+	MIX(m->pod6.net);
+	MIX(m->pod6.len);
+#undef MIX
+	return h;
+}
+
+/*
+ * "delete element" and "add element" for what differs between the sets the
+ * kernel holds (old, sorted) and the new ones, for one family: a sorted merge.
+ * *nch counts the elements.
+ */
+static void render_delta(FILE *f, const char *fam, const char *t, const void *old, size_t nold,
+			 const void *new, size_t nnew, size_t sz, int (*cmp)(const void *, const void *),
+			 const char *(*str)(const void *, char *, size_t), size_t *nch)
+{
+	char buf[MASQ_ELEM_LEN];
+
+	for (int add = 0; add < 2; add++) {
+		const unsigned char *a = add ? new : old, *b = add ? old : new;
+		size_t na = add ? nnew : nold, nb = add ? nold : nnew, j = 0, k = 0;
+
+		/* Deletes first: an added prefix may overlap one that goes. */
+		for (size_t i = 0; i < na; i++) {
+			const char *e;
+			int d = 1;
+
+			while (j < nb && (d = cmp(b + j * sz, a + i * sz)) < 0)
+				j++;
+			if (j < nb && !d)
+				continue; /* in both */
+			e = str(a + i * sz, buf, sizeof(buf));
+			if (!k++)
+				fprintf(f, "%s element %s %s " MASQ_SET " { %s", add ? "add" : "delete",
+					fam, t, e);
+			else
+				fprintf(f, ", %s", e);
+		}
+		if (k)
+			fprintf(f, " }\n");
+		*nch += k;
+	}
+}
+
+static const char *prefix_str_v(const void *p, char *buf, size_t len)
+{
+	return prefix_str(p, buf, len);
+}
+
+static const char *prefix6_str_v(const void *p, char *buf, size_t len)
+{
+	return prefix6_str(p, buf, len);
+}
+
+/*
+ * The element commands from the applied sets to set and set6; *out NULL with
+ * 0 when nothing differs.
+ */
+static int masq_render_delta(const struct masq *m, const struct masq_prefix *set, size_t n,
+			     const struct masq_prefix6 *set6, size_t n6, char **out, size_t *nch)
+{
+	const char *t = m->table ?: MASQ_TABLE;
+	size_t len = 0;
+	FILE *f = open_memstream(out, &len);
+
+	*nch = 0;
+	if (!f)
+		return -ENOMEM;
+	if (m->pod.len)
+		render_delta(f, "ip", t, m->aset, m->naset, set, n, sizeof(*set), prefix_cmp,
+			     prefix_str_v, nch);
+	if (m->pod6.len)
+		render_delta(f, "ip6", t, m->aset6, m->naset6, set6, n6, sizeof(*set6),
+			     prefix6_cmp, prefix6_str_v, nch);
+	if (fclose(f)) {
+		free(*out);
+		*out = NULL;
+		return -ENOMEM;
+	}
+	if (!*nch) {
+		free(*out);
+		*out = NULL;
+	}
+	return 0;
+}
+
 int masq_sync(struct masq *m, const struct cluster *c)
 {
 	const char *t = m->table ?: MASQ_TABLE;
 	struct masq_prefix *set = NULL;
 	struct masq_prefix6 *set6 = NULL;
 	char *cmds = NULL, err[512];
-	size_t n = 0, n6 = 0;
-	uint64_t in;
+	size_t n = 0, n6 = 0, nch = 0;
+	uint64_t in, frame;
+	bool whole = true;
 	int rc;
 
 	if (!m->on)
@@ -395,41 +497,71 @@ int masq_sync(struct masq *m, const struct cluster *c)
 	in = masq_inputs(m, c);
 	if (m->applied && in == m->applied_in)
 		return 0;
+	frame = masq_frame(m);
 	rc = masq_exempt(m, c, &set, &n);
 	if (!rc)
 		rc = masq_exempt6(m, c, &set6, &n6);
-	if (!rc)
+	if (!rc && m->applied && frame == m->aframe) {
+		rc = masq_render_delta(m, set, n, set6, n6, &cmds, &nch);
+		if (!rc && !cmds) {
+			/* The same sets from other inputs (a covered prefix). */
+			m->applied_in = in;
+			free(set);
+			free(set6);
+			return 0;
+		}
+		if (!rc && !(rc = masq_run(m, cmds, err, sizeof(err)))) {
+			whole = false;
+		} else if (rc == -EIO) {
+			/* Someone else changed the tables: replace them whole. */
+			pr_warn("masquerade: changing %zu elements of tables ip/ip6 %s failed (%s): "
+				"replacing them whole\n", nch, t, err);
+			rc = 0;
+		}
+		free(cmds);
+		cmds = NULL;
+	}
+	if (!rc && whole)
 		rc = masq_render(m, set, n, set6, n6, &cmds);
-	free(set);
-	free(set6);
 	if (rc) {
 		pr_err("masquerade: building tables ip/ip6 %s: %s\n", t, strerror(-rc));
-		return rc;
+		goto fail;
 	}
-	if (m->applied && !strcmp(m->applied, cmds)) {
-		m->applied_in = in;
-		free(cmds);
-		return 0;
-	}
-	rc = masq_run(m, cmds, err, sizeof(err));
-	if (rc) {
+	if (whole && (rc = masq_run(m, cmds, err, sizeof(err)))) {
 		pr_err("masquerade: replacing tables ip/ip6 %s failed, the previous ones stay: %s "
 		       "(--no-masquerade turns masquerade off)\n", t, err);
-		free(cmds);
-		return rc;
+		goto fail;
 	}
-	free(m->applied);
-	m->applied = cmds;
+	free(cmds);
+	free(m->aset);
+	free(m->aset6);
+	m->aset = set;
+	m->naset = n;
+	m->aset6 = set6;
+	m->naset6 = n6;
+	m->aframe = frame;
+	m->applied = true;
 	m->applied_in = in;
+	if (whole)
+		m->nwhole++;
+	else
+		m->ndelta++;
 	/* Said on stdout like the other state changes people look for in the log. */
 	if (m->pod.len)
 		printf("xcnid: masquerade: table ip %s: pod traffic masqueraded except to %zu exempt "
-		       "prefixes (pod CIDRs, node addresses, cluster CIDRs)\n", t, n);
+		       "prefixes (pod CIDRs, node addresses, cluster CIDRs)%s\n", t, n,
+		       whole ? "" : ", changed by its elements");
 	if (m->pod6.len)
 		printf("xcnid: masquerade: table ip6 %s: IPv6 pod traffic masqueraded except to %zu "
-		       "exempt prefixes (pod CIDRs, node addresses, cluster CIDRs)\n", t, n6);
+		       "exempt prefixes (pod CIDRs, node addresses, cluster CIDRs)%s\n", t, n6,
+		       whole ? "" : ", changed by its elements");
 	fflush(stdout);
 	return 0;
+fail:
+	free(cmds);
+	free(set);
+	free(set6);
+	return rc;
 }
 
 int masq_remove(struct masq *m)
@@ -443,8 +575,7 @@ int masq_remove(struct masq *m)
 	rc = masq_run(m, cmds, err, sizeof(err));
 	if (rc)
 		pr_err("masquerade: removing tables ip/ip6 %s: %s\n", t, err);
-	free(m->applied);
-	m->applied = NULL;
+	m->applied = false;
 	return rc;
 }
 
@@ -471,8 +602,12 @@ char *masq_list_json(struct masq *m, const char *family, char *err, size_t errle
 
 void masq_free(struct masq *m)
 {
-	free(m->applied);
-	m->applied = NULL;
+	free(m->aset);
+	free(m->aset6);
+	m->aset = NULL;
+	m->aset6 = NULL;
+	m->naset = m->naset6 = 0;
+	m->applied = false;
 	if (m->nft)
 		nft_ctx_free(m->nft);
 	m->nft = NULL;

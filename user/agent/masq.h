@@ -49,11 +49,21 @@ struct masq {
 	struct in6_addr node_ip6; /* :: if none */
 	struct masq_prefix6 cluster6[MASQ_MAX_CLUSTER]; /* --cluster-cidr, IPv6 */
 	size_t ncluster6;
-	char *applied; /* the commands last applied, so an unchanged set is not reapplied */
+	bool applied; /* the tables are as the fields below say */
 	/* What applied was built from (the Nodes' prefixes and addresses, the options):
 	 * an unchanged input is not even rendered again, once per generation at 1000
 	 * Nodes was a quarter of the agent's CPU under pod churn. */
 	uint64_t applied_in;
+	/* The exempt sets the kernel holds (normalized) and the tables' frame (name,
+	 * pod CIDRs): while the frame stays, a change writes only the elements that
+	 * differ. Replacing both tables whole for one Node joining cost ~4 ms at
+	 * 1000 Nodes (2000 elements parsed by nft and inserted by the kernel). */
+	struct masq_prefix *aset;
+	size_t naset;
+	struct masq_prefix6 *aset6;
+	size_t naset6;
+	uint64_t aframe;
+	size_t nwhole, ndelta; /* tables replaced whole, sets changed by their elements */
 	struct nft_ctx *nft;
 };
 
@@ -86,7 +96,11 @@ int masq_render(const struct masq *m, const struct masq_prefix *set, size_t n,
  * in err (the kernel then kept what it had).
  */
 int masq_run(struct masq *m, const char *cmds, char *err, size_t errlen);
-/* Replaces the table for c if its set changed; logs. 0 or -errno. */
+/*
+ * Brings the tables to c's exempt sets if they changed: the changed elements
+ * only, in one transaction, when the tables are ours and their frame is the
+ * same; else (or when that fails) both tables replaced whole. Logs. 0 or -errno.
+ */
 int masq_sync(struct masq *m, const struct cluster *c);
 /* Deletes both tables if there are (masquerade turned off). */
 int masq_remove(struct masq *m);

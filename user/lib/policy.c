@@ -202,7 +202,9 @@ static uint32_t probe(struct u32set *used, uint32_t h, uint32_t min, uint32_t sp
 
 struct labix {
 	uint32_t h; /* label_hash() */
-	uint32_t k; /* index into r->identities */
+	/* The identity's number, not its index: the incremental compiler keeps
+	 * the index across updates, and a new identity moves the indexes. */
+	uint32_t id;
 };
 
 struct peer_memo {
@@ -798,7 +800,36 @@ static int cmp_labix(const void *a, const void *b)
 
 	if (x->h != y->h)
 		return x->h < y->h ? -1 : 1;
-	return x->k < y->k ? -1 : x->k > y->k;
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* The index of identity id in r (sorted by number); r->nidentities if none. */
+static size_t id_index(const struct pol_result *r, uint32_t id)
+{
+	size_t lo = 0, hi = r->nidentities;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (r->identities[mid].id == id)
+			return mid;
+		if (r->identities[mid].id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return r->nidentities;
+}
+
+/* Appends identity id's (label, identity) pairs to v at *n. */
+static void labix_of(struct labix *v, size_t *n, const struct identity *id)
+{
+	for (size_t i = 0; i < id->pod_labels.n; i++)
+		v[(*n)++] = (struct labix){
+			label_hash('p', id->pod_labels.v[i].key, id->pod_labels.v[i].value), id->id };
+	for (size_t i = 0; i < id->ns_labels.n; i++)
+		v[(*n)++] = (struct labix){
+			label_hash('n', id->ns_labels.v[i].key, id->ns_labels.v[i].value), id->id };
 }
 
 int labix_build(struct ctx *x)
@@ -810,20 +841,66 @@ int labix_build(struct ctx *x)
 	x->labix = malloc((n ? n : 1) * sizeof(*x->labix));
 	if (!x->labix)
 		return -ENOMEM;
-	for (size_t k = 0; k < x->r->nidentities; k++) {
-		const struct identity *id = &x->r->identities[k];
-
-		for (size_t i = 0; i < id->pod_labels.n; i++)
-			x->labix[x->nlabix++] = (struct labix){
-				label_hash('p', id->pod_labels.v[i].key, id->pod_labels.v[i].value),
-				(uint32_t)k };
-		for (size_t i = 0; i < id->ns_labels.n; i++)
-			x->labix[x->nlabix++] = (struct labix){
-				label_hash('n', id->ns_labels.v[i].key, id->ns_labels.v[i].value),
-				(uint32_t)k };
-	}
+	for (size_t k = 0; k < x->r->nidentities; k++)
+		labix_of(x->labix, &x->nlabix, &x->r->identities[k]);
 	qsort(x->labix, x->nlabix, sizeof(*x->labix), cmp_labix);
 	return 0;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+int labix_update(struct labix **ix, size_t *n, const struct pol_result *r, const uint32_t *del,
+		 size_t ndel, const struct pol_idput *put, size_t nput)
+{
+	size_t nadd = 0, cap = 0, i = 0, j = 0, u = 0;
+	uint32_t *dead = NULL;
+	struct labix *add = NULL, *v = NULL;
+	int ret = -ENOMEM;
+
+	for (size_t k = 0; k < nput; k++) {
+		size_t at = id_index(r, put[k].id);
+
+		if (at < r->nidentities)
+			cap += r->identities[at].pod_labels.n + r->identities[at].ns_labels.n;
+	}
+	add = malloc((cap ? cap : 1) * sizeof(*add));
+	dead = malloc((ndel ? ndel : 1) * sizeof(*dead));
+	v = malloc((*n + cap ? *n + cap : 1) * sizeof(*v));
+	if (!add || !dead || !v)
+		goto out;
+	for (size_t k = 0; k < nput; k++) {
+		size_t at = id_index(r, put[k].id);
+
+		if (at < r->nidentities)
+			labix_of(add, &nadd, &r->identities[at]);
+	}
+	qsort(add, nadd, sizeof(*add), cmp_labix);
+	memcpy(dead, del, ndel * sizeof(*dead));
+	qsort(dead, ndel, sizeof(*dead), cmp_u32);
+	/* Both sorted: one merge, the dead left out. */
+	while (i < *n || j < nadd) {
+		bool old = j == nadd || (i < *n && cmp_labix(&(*ix)[i], &add[j]) < 0);
+		const struct labix *e = old ? &(*ix)[i++] : &add[j++];
+
+		if (old && ndel && bsearch(&e->id, dead, ndel, sizeof(*dead), cmp_u32))
+			continue;
+		v[u++] = *e;
+	}
+	free(*ix);
+	*ix = v;
+	*n = u;
+	v = NULL;
+	ret = 0;
+out:
+	free(v);
+	free(add);
+	free(dead);
+	return ret;
 }
 
 /*
@@ -857,11 +934,48 @@ static void peer_candidates(const struct ctx *x, const struct k8s_np_peer *peer,
 		;
 }
 
-/* The identities a selector peer of a policy in policy_ns matches (memoised). */
+static size_t memo_hash(const struct k8s_np_peer *peer)
+{
+	return ((uintptr_t)peer >> 4) * 0x9e3779b97f4a7c15ULL;
+}
+
+/* The memo twice as large, its entries moved over (the ids arrays stay theirs). */
+static int memo_grow(struct ctx *x)
+{
+	size_t cap = x->memo_cap * 2, mask = cap - 1;
+	struct peer_memo *v = calloc(cap, sizeof(*v));
+
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < x->memo_cap; i++) {
+		size_t h;
+
+		if (!x->memo[i].peer)
+			continue;
+		for (h = memo_hash(x->memo[i].peer) & mask; v[h].peer; h = (h + 1) & mask)
+			;
+		v[h] = x->memo[i];
+	}
+	free(x->memo);
+	x->memo = v;
+	x->memo_cap = cap;
+	return 0;
+}
+
+/*
+ * The identities a selector peer of a policy in policy_ns matches (memoised).
+ * The memo is a cache inside the const context: it grows as peers come (kept
+ * at most half full), rather than being sized for every peer of every policy
+ * up front: an incremental update looks at a few policies' peers, and
+ * allocating and clearing a table for the 1000 policies' was a good part of a
+ * birth's or one pod's compile at 100k pods. The returned entry is valid
+ * until the next call.
+ */
 static const struct peer_memo *peer_ids(const struct ctx *x, const struct k8s_np_peer *peer,
 					const char *policy_ns)
 {
-	size_t mask = x->memo_cap - 1, h = ((uintptr_t)peer >> 4) * 0x9e3779b97f4a7c15ULL, ncand;
+	struct ctx *mx = (struct ctx *)x;
+	size_t mask = x->memo_cap - 1, h = memo_hash(peer), ncand;
 	const struct labix *cand;
 	struct peer_memo *m;
 
@@ -872,17 +986,29 @@ static const struct peer_memo *peer_ids(const struct ctx *x, const struct k8s_np
 		if (!m->peer)
 			break;
 	}
+	if (2 * (x->memo_n + 1) > x->memo_cap) {
+		if (memo_grow(mx))
+			return NULL;
+		for (mask = x->memo_cap - 1, h = memo_hash(peer) & mask; x->memo[h].peer;
+		     h = (h + 1) & mask)
+			;
+		m = &x->memo[h];
+	}
 	m->ids = malloc((x->r->nidentities ? x->r->nidentities : 1) * sizeof(*m->ids));
 	if (!m->ids)
 		return NULL;
 	m->peer = peer;
 	m->n = 0;
+	mx->memo_n++;
 	peer_candidates(x, peer, &cand, &ncand);
 	if (cand) {
-		/* In identity order, as the full walk would give them. */
-		for (size_t j = 0; j < ncand; j++)
-			if (peer_matches(peer, policy_ns, &x->r->identities[cand[j].k]))
-				m->ids[m->n++] = cand[j].k;
+		/* In identity order (the numbers' order), as the full walk would give them. */
+		for (size_t j = 0; j < ncand; j++) {
+			size_t k = id_index(x->r, cand[j].id);
+
+			if (k < x->r->nidentities && peer_matches(peer, policy_ns, &x->r->identities[k]))
+				m->ids[m->n++] = k;
+		}
 		return m;
 	}
 	for (size_t k = 0; k < x->r->nidentities; k++)
@@ -893,17 +1019,9 @@ static const struct peer_memo *peer_ids(const struct ctx *x, const struct k8s_np
 
 int memo_init(struct ctx *x)
 {
-	size_t peers = 0;
-
-	for (size_t i = 0; i < x->nnps; i++) {
-		for (size_t j = 0; j < x->nps[i]->ningress; j++)
-			peers += x->nps[i]->ingress[j].npeers;
-		for (size_t j = 0; j < x->nps[i]->negress; j++)
-			peers += x->nps[i]->egress[j].npeers;
-	}
-	/* At most half full, a power of two. */
-	for (x->memo_cap = 16; x->memo_cap < 2 * peers; x->memo_cap *= 2)
-		;
+	/* A power of two; peer_ids doubles it when half full. */
+	x->memo_cap = 16;
+	x->memo_n = 0;
 	x->memo = calloc(x->memo_cap, sizeof(*x->memo));
 	return x->memo ? 0 : -ENOMEM;
 }
@@ -1177,6 +1295,51 @@ static size_t nps_of_ns(const struct ctx *x, const char *ns)
 			hi = mid;
 	}
 	return lo;
+}
+
+int pod_policies(const struct ctx *x, const struct k8s_pod *pod, uint32_t **out, size_t *n)
+{
+	size_t cap = 0;
+
+	*out = NULL;
+	*n = 0;
+	for (size_t i = nps_of_ns(x, pod->meta.ns); i < x->nnps; i++) {
+		if (cmp_str(x->nps[i]->meta.ns, pod->meta.ns))
+			break;
+		if (!k8s_selector_matches(&x->nps[i]->pod_sel, &pod->meta.labels))
+			continue;
+		if (grow(out, &cap, *n, sizeof(**out))) {
+			free(*out);
+			*out = NULL;
+			*n = 0;
+			return -ENOMEM;
+		}
+		(*out)[(*n)++] = (uint32_t)i;
+	}
+	return 0;
+}
+
+bool np_peers_match_any(const struct ctx *x, const struct k8s_netpol *np)
+{
+	for (int in = 0; in < 2; in++) {
+		size_t nrules = in ? np->ningress : np->negress;
+		const struct k8s_np_rule *rules = in ? np->ingress : np->egress;
+
+		if (!(in ? np->type_ingress : np->type_egress))
+			continue;
+		for (size_t ri = 0; ri < nrules; ri++)
+			for (size_t i = 0; i < rules[ri].npeers; i++) {
+				const struct k8s_np_peer *peer = &rules[ri].peers[i];
+				const struct peer_memo *m;
+
+				if (peer->ipblock)
+					continue;
+				m = peer_ids(x, peer, np->meta.ns);
+				if (!m || m->n)
+					return true; /* out of memory: the caller compiles */
+			}
+	}
+	return false;
 }
 
 int compile_ep(const struct ctx *x, const struct k8s_pod *pod, uint32_t identity,

@@ -71,6 +71,10 @@ struct pol_ep {
 	struct pol_entry *entries;
 	size_t ncidrs;
 	struct pol_cidr *cidrs;
+	/* The incremental compiler's: entries or CIDRs may differ from its previous
+	 * update's (compiled, given or denied peers). Unset, a writer that applied
+	 * that update need not compare them; a full delta says nothing of it. */
+	bool changed;
 };
 
 struct pol_ipcache {
@@ -187,6 +191,10 @@ struct pol_delta {
 	/* Local pods given the entries of identities born in this update (their
 	 * peers matched against the new identities only, not compiled again). */
 	size_t neps_born;
+	/* pol_v6_build's input (the pods with an IPv6, their identities and
+	 * nodes, the Nodes) may have changed: false lets the caller keep the IPv6
+	 * maps as they are. Always true with full. */
+	bool v6_changed;
 };
 
 struct pol_incr;

@@ -83,7 +83,7 @@ struct ctx {
 	/* Which identities each selector peer matches, worked out once per compile
 	 * rather than once per selected pod (open addressing on the peer). */
 	struct peer_memo *memo;
-	size_t memo_cap;
+	size_t memo_cap, memo_n; /* slots, slots taken */
 	/* Every (label, identity) pair, by label hash: a selector with matchLabels
 	 * looks at the identities carrying its first label, not at all of them. */
 	size_t nlabix;
@@ -122,6 +122,21 @@ int ipcache_add(struct pol_result *r, size_t *cap, uint32_t addr, uint32_t plen,
 int labels_copy(struct k8s_labels *dst, const struct k8s_labels *src, const char *key,
 		const char *value);
 int labix_build(struct ctx *x);
+/*
+ * The policies selecting pod (indexes into x->nps: its namespace's whose
+ * podSelector matches), *out malloc'd (NULL, 0 if none). 0 or -ENOMEM.
+ */
+int pod_policies(const struct ctx *x, const struct k8s_pod *pod, uint32_t **out, size_t *n);
+/* Does a selector peer of np, in a direction np has, match an identity of x->r? */
+bool np_peers_match_any(const struct ctx *x, const struct k8s_netpol *np);
+/*
+ * *ix (labix_build's, *n pairs) brought from one identity set to the next:
+ * without the pairs of the identities numbered del, with those of put (found
+ * in r, the new set). One merge instead of hashing and sorting every
+ * identity's labels again. 0 or -ENOMEM (*ix unchanged then).
+ */
+int labix_update(struct labix **ix, size_t *n, const struct pol_result *r, const uint32_t *del,
+		 size_t ndel, const struct pol_idput *put, size_t nput);
 int memo_init(struct ctx *x);
 uint32_t pod_addr(const struct k8s_pod *p, bool local);
 bool pod_managed(const struct k8s_pod *p);

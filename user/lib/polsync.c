@@ -781,8 +781,19 @@ static int delta_write(struct polsync *ps, const struct pol_delta *d, int phase,
 	return 0;
 }
 
+/*
+ * Each wanted pod's state as the maps hold it (NULL: a pod new to them) and
+ * whether its entries are those: looked up and compared once per apply, not
+ * in each of its three passes (the compare was ~8% of the agent's CPU under
+ * churn, for pods that mostly did not change).
+ */
+struct ep_memo {
+	struct ep_state *cur;
+	bool same;
+};
+
 static int apply(struct polsync *ps, const struct pol_result *r, const struct pol_delta *d,
-		 struct polsync_stats *st, char *msg, size_t msglen)
+		 struct ep_memo *m, struct polsync_stats *st, char *msg, size_t msglen)
 {
 	bool delta = d && !d->full && !ps->need_full;
 	size_t add = 0, addr = 0, addc = 0, nidl = r->nidentities;
@@ -803,9 +814,13 @@ static int apply(struct polsync *ps, const struct pol_result *r, const struct po
 		return err;
 	/* Room first: a policy that does not fit is not applied in part. */
 	for (size_t i = 0; i < r->neps; i++) {
-		const struct ep_state *cur = ep_find(ps, r->eps[i].ip);
-
-		if (!cur || !ep_entries_equal(cur, &r->eps[i])) {
+		m[i].cur = ep_find(ps, r->eps[i].ip);
+		/* A delta follows the last apply, which wrote the compiler's previous
+		 * result: a pod it did not change still has those entries. */
+		m[i].same = m[i].cur &&
+			    ((delta && !r->eps[i].changed && m[i].cur->known) ||
+			     ep_entries_equal(m[i].cur, &r->eps[i]));
+		if (!m[i].same) {
 			for (size_t j = 0; j < r->eps[i].nentries; j++) {
 				if (is_range(&r->eps[i].entries[j].key))
 					addr++;
@@ -845,10 +860,9 @@ static int apply(struct polsync *ps, const struct pol_result *r, const struct po
 		ps->mirror_stale = true;
 		mirrors_free(ps);
 		for (size_t i = 0; i < r->neps; i++) {
-			struct ep_state *cur = ep_find(ps, r->eps[i].ip);
+			struct ep_state *cur = m[i].cur;
 
-			if (cur && !ep_entries_equal(cur, &r->eps[i]) &&
-			    ep_in_place(cur, &r->eps[i], d) &&
+			if (cur && !m[i].same && ep_in_place(cur, &r->eps[i], d) &&
 			    (err = ep_add_in_place(ps, cur, &r->eps[i], &st->entries_written)))
 				goto out;
 		}
@@ -891,12 +905,12 @@ names_done:
 	}
 	for (size_t i = 0; i < r->neps; i++) {
 		const struct pol_ep *w = &r->eps[i];
-		struct ep_state *cur = ep_find(ps, w->ip);
+		struct ep_state *cur = m[i].cur;
 		struct xcni_polep pe = w->state;
 		__u8 ver = cur ? cur->st.version : 0;
 
 		ep_has(w, &pe);
-		if (cur && ep_entries_equal(cur, w)) {
+		if (m[i].same) {
 			/* Same entries: only identity or isolation may differ. */
 			pe.version = ver;
 			if (memcmp(&pe, &cur->st, sizeof(pe)) &&
@@ -1001,8 +1015,13 @@ out:
 int polsync_apply(struct polsync *ps, const struct pol_result *r, const struct pol_delta *d,
 		  struct polsync_stats *st, char *msg, size_t msglen)
 {
-	int err = apply(ps, r, d, st, msg, msglen);
+	struct ep_memo *m = calloc(r->neps + 1, sizeof(*m));
+	int err = -ENOMEM;
 
+	memset(st, 0, sizeof(*st));
+	if (m)
+		err = apply(ps, r, d, m, st, msg, msglen);
+	free(m);
 	/* Refused or half written, the delta is not in the maps: the next apply
 	 * must diff the whole result against what the maps hold. */
 	if (err)

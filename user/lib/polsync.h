@@ -32,6 +32,8 @@ void polsync_free(struct polsync *ps);
  * -ENOSPC is returned with msg saying which map and how many entries.
  * Entries of the replaced versions are deleted by polsync_cleanup, which the
  * caller runs after it has reported the change as applied.
+ * With a delta (d, not full) r must follow the result of the previous apply,
+ * its pods whose entries differ marked changed: the others are not compared.
  */
 int polsync_apply(struct polsync *ps, const struct pol_result *r, const struct pol_delta *d,
 		  struct polsync_stats *st, char *msg, size_t msglen);
