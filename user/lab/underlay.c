@@ -17,10 +17,11 @@
  * In an ipv6 or dual stack lab every one of these links has an IPv6 address
  * too (underlay.h: fd00:77::<i>/64 on the nodes, the router ::254, the
  * outside 2001:db8:100::1/64), with routes as IPv4's. No link autoconfigures
- * one (no link-local address, no router solicitation, no DAD): the switch
- * carries the nodes' traffic and nothing else, as in an IPv4 lab; only the
- * router has a static link-local address, which the kernel needs to solicit
- * a neighbour for a packet it forwards (underlay.h, LAB_UL_LL6).
+ * one (no SLAAC, no router solicitation, no DAD): the switch carries the
+ * nodes' traffic and nothing else, as in an IPv4 lab, but for the MLD reports
+ * of the addresses as they are added. The router and the nodes have a static
+ * link-local address each, which the kernel needs to solicit a neighbour for
+ * a packet it forwards (underlay.h, LAB_UL_LL6); the outside has none.
  *
  * Everything is made over netlink from this process: a socket opened inside a
  * netns stays bound to it, so this process only steps into a namespace for
@@ -204,7 +205,7 @@ int lab_underlay_join(const struct lab *lab, const struct lab_node *n)
 	struct nl_link br, port, dev;
 	struct nl_route gw;
 	struct nl_route6 gw6;
-	char path[PATH_MAX], pname[IF_NAMESIZE + 8], a6[LAB_ADDR6_LEN];
+	char path[PATH_MAX], pname[IF_NAMESIZE + 8], a6[LAB_ADDR6_LEN], ll[LAB_ADDR6_LEN];
 	struct in_addr ip;
 	struct nl ul, nn;
 	int nsfd, err;
@@ -277,6 +278,9 @@ int lab_underlay_join(const struct lab *lab, const struct lab_node *n)
 		goto out_nn;
 	/* IPv6 likewise; the node forwards it too (a NodePort's request to a pod). */
 	err = addr6_add(&nn, dev.ifindex, a6, LAB_UL_PLEN6);
+	snprintf(ll, sizeof(ll), LAB_UL_LL6_PREFIX "%s", a6 + strlen(LAB_UL_PREFIX6));
+	if (!err)
+		err = addr6_add(&nn, dev.ifindex, ll, 64);
 	gw6 = (struct nl_route6){ .gw = ip6(LAB_UL_GW6), .oif = dev.ifindex };
 	if (!err)
 		err = nl_route6_add(&nn, &gw6);

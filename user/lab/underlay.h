@@ -51,12 +51,14 @@
 #define LAB_OUT_GW6 "2001:db8:100::254"
 #define LAB_OUT_PLEN6 64
 /*
- * The router's link-local address (its two links): the only one on the
- * underlay. A router resolving a neighbour for a packet it forwards has no
- * address of the packet's to send its solicitation from, and the kernel then
- * wants a link-local one; every other link has none (no autoconfiguration).
+ * Static link-local addresses, the only ones on the underlay (nothing is
+ * autoconfigured): the router's two links fe80::fe, node i's ul0 fe80::<i>.
+ * A host forwarding a packet (a router; a node, its pods' replies) has no
+ * address of the packet's to send a neighbour solicitation from, and the
+ * kernel then sends it from the link's link-local address, or not at all.
  */
 #define LAB_UL_LL6 "fe80::fe"
+#define LAB_UL_LL6_PREFIX "fe80::"
 /* What the pods get: the underlay's MTU less Geneve's 50 bytes (the plugin caps it too). */
 #define LAB_POD_MTU (LAB_UL_MTU - 50)
 
