@@ -16,7 +16,8 @@
  * come back through here (nodeport_reply), where both are undone and the
  * reply leaves by the underlay. Replies of local backends leave through
  * from_pod. Under externalTrafficPolicy=Local the EXT frontend holds this
- * node's backends only: no SNAT, and none here is a drop of its own.
+ * node's backends only: no SNAT, and none here is a drop of its own. IPv6
+ * from outside: lib/nodeport6.h.
  */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
@@ -30,6 +31,7 @@
 #include "lib/l2.h"
 #include "lib/lb.h"
 #include "lib/maps.h"
+#include "lib/nodeport6.h"
 #include "lib/parse.h"
 #include "lib/policy.h"
 
@@ -623,7 +625,15 @@ out_outer:
 SEC("tc")
 int from_overlay(struct __sk_buff *skb)
 {
-	int ret = from_overlay4(skb);
+	int ret;
+
+	/* IPv6 from outside to an external frontend (the underlay is IPv4: no Geneve in it). */
+	if (lb_enabled && skb->protocol == bpf_htons(ETH_P_IPV6)) {
+		ret = from_outside6(skb);
+		if (ret != NODEPORT6_NOT_OURS)
+			return ret;
+	}
+	ret = from_overlay4(skb);
 
 	return ret <= FROM_OVERLAY_INNER6 ? from_overlay6(skb, FROM_OVERLAY_INNER6 - ret) : ret;
 }
