@@ -31,7 +31,6 @@
 #include "lib/l2.h"
 #include "lib/lb.h"
 #include "lib/maps.h"
-#include "lib/nodeport6.h"
 #include "lib/parse.h"
 #include "lib/policy.h"
 
@@ -42,6 +41,8 @@ const volatile __u32 vni = 0;
 const volatile __u32 lb_enabled = 0;
 /* --node-port-mode dsr: a remote backend answers the client itself. */
 const volatile __u32 lb_dsr = 0;
+
+#include "lib/nodeport6.h"
 
 /* Geneve options: at most 63 words; the verifier wants the skip bounded. */
 #define GENEVE_OPT_MAX 252
@@ -449,8 +450,13 @@ __attribute__((noinline)) int from_overlay6(struct __sk_buff *skb, __u32 hdr_len
 		/* Geneve in Geneve for this node: see from_overlay. */
 		if (p.tuple.proto == IPPROTO_UDP && p.tuple.dport == bpf_htons(XCNI_GENEVE_PORT))
 			reason = XCNI_DROP_GENEVE_INJECT;
+		/* The reply of an IPv6 NodePort flow this node SNATed: to its client. */
+		else if (lb_enabled && nodeport6_reply_of(skb, &p))
+			reason = nodeport6_reply_nat(skb, &p);
 		else
 			reason = XCNI_FWD_DECAP_HOST;
+		if (reason == XCNI_FWD_REPLY)
+			verdict = TC_ACT_REDIRECT;
 		goto out;
 	}
 	ct = ct6_track(skb, &p, &ctf);
