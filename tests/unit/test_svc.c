@@ -129,7 +129,8 @@ static void dual_stack(void **state)
 			    "\"fd00:96::a\"], ipFamilies: [IPv4, IPv6], ipFamilyPolicy: "
 			    "PreferDualStack, sessionAffinity: ClientIP, ports: [{name: http, port: 80}]}")
 		 SVC("six", "{selector: {app: six}, type: NodePort, clusterIP: \"fd00:96::b\", "
-			    "ipFamilies: [IPv6], ports: [{name: http, port: 81, nodePort: 30081}]}")
+			    "ipFamilies: [IPv6], externalIPs: [192.0.2.9, \"2001:db8::9\"], "
+			    "ports: [{name: http, port: 81, nodePort: 30081}]}")
 		 EPS("web-4", "web",
 		     "endpoints: [{addresses: [10.1.0.5]}]\nports: [{name: http, port: 8080}]")
 		 EPS6("web-6", "web",
@@ -140,9 +141,14 @@ static void dual_stack(void **state)
 		      "endpoints: [{addresses: [\"fd00:1::7\"]}]\nports: [{name: http, port: 9090}]"),
 		 &node);
 	assert_int_equal(l.nerrs, 0);
-	/* web's two ClusterIPs, six's IPv6 one, and six's IPv6 NodePorts: on the
-	 * node's IPv6 address and, for pods, on the other Node's. */
-	assert_int_equal(l.n, 5);
+	/* web's two ClusterIPs, six's IPv6 one, six's IPv6 NodePorts (on the
+	 * node's IPv6 address and, for pods, on the other Node's) and its IPv6
+	 * externalIP (its IPv4 one has no IPv4 backends to go with: none). */
+	assert_int_equal(l.n, 6);
+	s = spec("y/six 2001:db8::9:81/TCP");
+	assert_int_equal(s->key.family, XCNI_AF_INET6);
+	assert_int_equal(s->key.scope, XCNI_SCOPE_EXT);
+	assert_true(has_be6(s, "fd00:1::7", 9090));
 	s = spec("y/six fd00:77::1:30081/TCP");
 	assert_int_equal(s->key.family, XCNI_AF_INET6);
 	assert_int_equal(s->key.scope, XCNI_SCOPE_EXT);
