@@ -450,10 +450,13 @@ __attribute__((noinline)) int from_overlay6(struct __sk_buff *skb, __u32 hdr_len
 		/* Geneve in Geneve for this node: see from_overlay. */
 		if (p.tuple.proto == IPPROTO_UDP && p.tuple.dport == bpf_htons(XCNI_GENEVE_PORT))
 			reason = XCNI_DROP_GENEVE_INJECT;
-		/* The reply of an IPv6 NodePort flow this node SNATed: to its client. */
+		/* An error about an IPv6 NodePort flow this node SNATed, or its
+		 * reply: to its client (0: neither). */
+		else if (lb_enabled && p.tuple.proto == XCNI_IPPROTO_ICMPV6 && !p.is_echo)
+			reason = nodeport6_icmp(skb, p.l4_off);
 		else if (lb_enabled && nodeport6_reply_of(skb, &p))
 			reason = nodeport6_reply_nat(skb, &p);
-		else
+		if (!reason)
 			reason = XCNI_FWD_DECAP_HOST;
 		if (reason == XCNI_FWD_REPLY)
 			verdict = TC_ACT_REDIRECT;

@@ -239,6 +239,76 @@ __attribute__((noinline)) int nodeport6_reply_nat(struct __sk_buff *skb, struct 
 										  XCNI_DROP_REDIRECT;
 }
 
+/*
+ * An ICMPv6 error for this node's own address (decapsulated, from a backend's
+ * node) quoting a NodePort flow nodeport6_remote SNATed (this node's
+ * address:port -> the backend, in xcni_snat6): port unreachable from a UDP
+ * backend, Packet Too Big on the way. Made the client's: the quote's source
+ * back to the client, its destination to the frontend; the error to the
+ * client, from the frontend when the backend itself sent it. The ICMPv6
+ * checksum follows the quote (plain) and the outer addresses (pseudo-header);
+ * the quoted L4 checksum, which nobody checks, is left. Then out the underlay.
+ * The reason (XCNI_FWD_REPLY: redirected), or 0: not one, nothing touched.
+ */
+__attribute__((noinline)) int nodeport6_icmp(struct __sk_buff *skb, __u32 icmp)
+{
+	struct xcni_ct6_key k = {};
+	const struct xcni_snat6 *sn;
+	const struct xcni_ct_entry *e;
+	const struct xcni_revnat *rn;
+	__u32 q = icmp + 8, csum_off = icmp + 2;
+	__u8 type, saddr[16], nq[32];
+	__be16 ports[2];
+	__s64 diff;
+
+	if (!skb || bpf_skb_load_bytes(skb, icmp, &type, 1))
+		return 0;
+	if (type != ICMP6_DST_UNREACH && type != ICMP6_PACKET_TOO_BIG &&
+	    type != ICMP6_TIME_EXCEEDED && type != ICMP6_PARAM_PROB)
+		return 0;
+	if (bpf_skb_load_bytes(skb, IP6_SADDR_OFF, saddr, 16) ||
+	    bpf_skb_load_bytes(skb, q + offsetof(struct xcni_ip6hdr, nexthdr), &k.proto, 1) ||
+	    bpf_skb_load_bytes(skb, q + offsetof(struct xcni_ip6hdr, saddr), k.saddr, 32) ||
+	    bpf_skb_load_bytes(skb, q + sizeof(struct xcni_ip6hdr), ports, 4))
+		return 0;
+	k.sport = ports[0];
+	k.dport = ports[1];
+	sn = bpf_map_lookup_elem(&xcni_snat6, &k);
+	e = bpf_map_lookup_elem(&xcni_ct6, &k);
+	if (!sn || !e || !(e->flags & XCNI_CT_F_SNAT) || !e->rev_nat)
+		return 0;
+	rn = bpf_map_lookup_elem(&xcni_revnat, &e->rev_nat);
+	if (!rn || rn->family != XCNI_AF_INET6)
+		return 0;
+	/* The quote: [this node, backend] -> [client, frontend], then the ports. */
+	__builtin_memcpy(nq, sn->client, 16);
+	__builtin_memcpy(nq + 16, rn->addr, 16);
+	diff = bpf_csum_diff((__be32 *)k.saddr, 32, (__be32 *)nq, 32, 0);
+	if (diff < 0 || bpf_l4_csum_replace(skb, csum_off, 0, (__u64)diff, 0) ||
+	    bpf_l4_csum_replace(skb, csum_off, ports[0], sn->cport, sizeof(sn->cport)) ||
+	    bpf_l4_csum_replace(skb, csum_off, ports[1], rn->port, sizeof(rn->port)) ||
+	    bpf_skb_store_bytes(skb, q + offsetof(struct xcni_ip6hdr, saddr), nq, 32, 0) ||
+	    bpf_skb_store_bytes(skb, q + sizeof(struct xcni_ip6hdr), &sn->cport, 2, 0) ||
+	    bpf_skb_store_bytes(skb, q + sizeof(struct xcni_ip6hdr) + 2, &rn->port, 2, 0))
+		return XCNI_DROP_REDIRECT;
+	/* To the client (the error came to this node's address, the quote's source). */
+	diff = bpf_csum_diff((__be32 *)k.saddr, 16, (__be32 *)sn->client, 16, 0);
+	if (diff < 0 ||
+	    bpf_l4_csum_replace(skb, csum_off, 0, (__u64)diff, BPF_F_PSEUDO_HDR) ||
+	    bpf_skb_store_bytes(skb, IP6_DADDR_OFF, sn->client, 16, 0))
+		return XCNI_DROP_REDIRECT;
+	/* Sent by the backend itself: from the frontend, as the client knows it. */
+	if (in6_eq(saddr, k.daddr)) {
+		diff = bpf_csum_diff((__be32 *)saddr, 16, (__be32 *)rn->addr, 16, 0);
+		if (diff < 0 ||
+		    bpf_l4_csum_replace(skb, csum_off, 0, (__u64)diff, BPF_F_PSEUDO_HDR) ||
+		    bpf_skb_store_bytes(skb, IP6_SADDR_OFF, rn->addr, 16, 0))
+			return XCNI_DROP_REDIRECT;
+	}
+	return bpf_redirect_neigh(skb->ifindex, NULL, 0, 0) == TC_ACT_REDIRECT ? XCNI_FWD_REPLY :
+										  XCNI_DROP_REDIRECT;
+}
+
 /* from_outside6's answer for a packet that is not its own: the caller goes on with it. */
 #define NODEPORT6_NOT_OURS (-2000)
 

@@ -1022,6 +1022,77 @@ static void lb6_nodeport_remote(void **state)
 	expect6(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_REPLY, want, wlen);
 }
 
+/*
+ * An ICMPv6 port unreachable from R6N (through n2's Geneve) about the SNATed
+ * UDP flow of lb6_nodeport_remote (quoting NODE6:50020 -> R6N:5353): the
+ * client gets it from the frontend, quoting client -> frontend, out the
+ * underlay (checksum computed here over all of it).
+ */
+static void lb6_nodeport_icmp(void **state)
+{
+	struct g6 q = { .smac = pods[DEV_U].mac, .dmac = pods[DEV_U].host_mac, .src = NODE6,
+			.dst = R6N, .sport = 50020, .dport = 5353, .proto = IPPROTO_UDP,
+			.payload = 12, .hop = 63 };
+	uint8_t qf[FRAME_MAX], inner[FRAME_MAX], in[FRAME_MAX], want[FRAME_MAX];
+	size_t qlen = frame6(&q, qf), ilen, len, mlen = 8 + 48;
+	uint16_t c, port;
+
+	(void)state;
+	/* The error as R6N sends it: R6N -> NODE6, type 1 code 4, quoting 48 bytes. */
+	memset(inner, 0, sizeof(inner));
+	memcpy(inner, pods[DEV_U].mac, ETH_ALEN);
+	memcpy(inner + ETH_ALEN, pods[DEV_U].host_mac, ETH_ALEN);
+	inner[12] = 0x86;
+	inner[13] = 0xdd;
+	inner[14] = 0x60;
+	inner[19] = (uint8_t)mlen;
+	inner[20] = 58;
+	inner[21] = 64;
+	in6(R6N, inner + 22);
+	in6(NODE6, inner + 38);
+	inner[54] = 1;
+	inner[55] = 4;
+	assert_true(qlen >= ETH_HLEN + 48);
+	memcpy(inner + 62, qf + ETH_HLEN, 48);
+	c = csum6(inner + ETH_HLEN, 58, inner + 54, mlen);
+	memcpy(inner + 56, &c, 2);
+	ilen = 54 + mlen;
+	/* ICMPv6 "ports" (type, code) for the outer hash, as flow_sport6 reads them. */
+	len = np_wrap6(inner, ilen, N2, NODE_IP,
+		       np_sport6(R6N, (uint16_t)(1 << 8 | 4), NODE6, 0, 58), in);
+	/* What the client must get: from the frontend, the quote client -> frontend. */
+	memcpy(want, inner, ilen);
+	in6(NODE6, want + 22); /* the frontend's address: this node's (a NodePort) */
+	in6(CLIENT6, want + 38);
+	in6(CLIENT6, want + 62 + 8);
+	in6(NODE6, want + 62 + 24);
+	port = htons(50020);
+	memcpy(want + 62 + 40, &port, 2);
+	port = htons(30082);
+	memcpy(want + 62 + 42, &port, 2);
+	memset(want + 56, 0, 2);
+	c = csum6(want + ETH_HLEN, 58, want + 54, mlen);
+	memcpy(want + 56, &c, 2);
+	{
+		struct bpf_test_run_opts o = {};
+		uint8_t out[FRAME_MAX];
+		__u32 idx = XCNI_METRIC_IDX(XCNI_FWD_REPLY, XCNI_DIR_FROM_OVERLAY);
+		struct xcni_metric before[XCNI_NR_METRICS], after[XCNI_NR_METRICS];
+
+		assert_int_equal(read_metrics(before), 0);
+		assert_int_equal(run(FROM_OVERLAY_LB, DEV_U, in, len, out, sizeof(out), 0, &o), 0);
+		assert_true(ring_buffer__consume(env.rb) >= 0);
+		assert_int_equal(read_metrics(after), 0);
+		assert_int_equal(o.retval, TC_ACT_REDIRECT);
+		assert_int_equal(after[idx].packets - before[idx].packets, 1);
+		assert_int_equal(o.data_size_out, ilen);
+		for (size_t i = 0; i < ilen; i++)
+			if (out[i] != want[i])
+				fail_msg("output differs first at byte %zu: 0x%02x, want 0x%02x", i,
+					 out[i], want[i]);
+	}
+}
+
 const struct CMUnitTest lb6_tests[] = {
 	cmocka_unit_test(lb6_setup),
 	cmocka_unit_test(lb6_tcp),
@@ -1038,5 +1109,6 @@ const struct CMUnitTest lb6_tests[] = {
 	cmocka_unit_test(np6_setup),
 	cmocka_unit_test(lb6_nodeport_local),
 	cmocka_unit_test(lb6_nodeport_remote),
+	cmocka_unit_test(lb6_nodeport_icmp),
 };
 const size_t nr_lb6_tests = ARRAY_SIZE(lb6_tests);
