@@ -174,7 +174,9 @@ int lab_underlay_create(struct lab *lab)
 		goto out;
 	}
 	err = nl_link_get(&nl, LAB_UL_BRIDGE, &br);
-	/* IPv4 only: no IPv6 link-local, so nothing but the nodes' traffic crosses the switch. */
+	/* No IPv6 autoconfiguration (link-local, SLAAC, router solicitations): nothing but
+	 * the nodes' traffic crosses the switch. Addresses of an ipv6 or dual lab are
+	 * static, below (the file's head says which and why). */
 	if (!err)
 		err = nl_link_up_ipv4(&nl, br.ifindex, "xcni lab underlay switch");
 	if (err)
