@@ -19,7 +19,8 @@
  *    a port lb6_snat_port finds, then Geneve (IPv6 inside, the IPv4 underlay)
  *    to the backend's node, so the backend's replies come back here (its node
  *    tunnels replies to another node's address, encap6.h remote6_check),
- *    where nodeport6_reply undoes both and sends them out the underlay. The
+ *    where nodeport6_reply_of/_nat undo both and send them out the underlay
+ *    (and nodeport6_icmp makes an ICMPv6 error about the flow the client's). The
  *    conntrack entry has 4 bytes for the client's address: the client of a
  *    SNATed flow is kept in xcni_snat6, keyed by the flow's tuple on this
  *    node. An externalIP (not this node's address) to a remote backend has
