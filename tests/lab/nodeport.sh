@@ -136,7 +136,8 @@ done
 # ---- the same over IPv6 (dual stack lab: the Services are dual stack) ---------------
 if [ "$FAMILY" = dual ]; then
 	b6=$(lab get --json | jq_ "[p['ip6'] for p in d['pods'] if p['name'] == 'b'][0]")
-	answer6() { lab probe outside "$1" "$2" --family 6 --json --timeout-ms 1500 | jq_ 'd.get("answer") or ""'; }
+	# answer6 NODE PORT/PROTO [TIMEOUT-MS]: what np/b answered over IPv6 ("" if blocked).
+	answer6() { lab probe outside "$1" "$2" --family 6 --json --timeout-ms "${3:-1500}" | jq_ 'd.get("answer") or ""'; }
 	for i in $(seq "$NODES"); do
 		n=n$i
 		if [ "$KP" = none ]; then
@@ -152,7 +153,8 @@ if [ "$FAMILY" = dual ]; then
 				test "$got" = "np/b $seen"
 		done
 		for pp in 30090/tcp 30091/udp; do
-			got=$(answer6 "$n" "$pp")
+			# A drop is waited for as blocked() waits (700 ms), an answer as answer().
+			got=$(answer6 "$n" "$pp" "$([ "$n" = "$BN" ] && echo 1500 || echo 700)")
 			if [ "$n" = "$BN" ]; then
 				check "IPv6, ETP Local: outside -> $n:$pp (local backend): np/b saw the client $OUT6" \
 					test "$got" = "np/b $OUT6"
