@@ -16,7 +16,8 @@
  * come back through here (nodeport_reply), where both are undone and the
  * reply leaves by the underlay. Replies of local backends leave through
  * from_pod. Under externalTrafficPolicy=Local the EXT frontend holds this
- * node's backends only: no SNAT, and none here is a drop of its own.
+ * node's backends only: no SNAT, and none here is a drop of its own. IPv6
+ * from outside: lib/nodeport6.h.
  */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
@@ -40,6 +41,8 @@ const volatile __u32 vni = 0;
 const volatile __u32 lb_enabled = 0;
 /* --node-port-mode dsr: a remote backend answers the client itself. */
 const volatile __u32 lb_dsr = 0;
+
+#include "lib/nodeport6.h"
 
 /* Geneve options: at most 63 words; the verifier wants the skip bounded. */
 #define GENEVE_OPT_MAX 252
@@ -529,8 +532,16 @@ __attribute__((noinline)) int from_overlay6(struct __sk_buff *skb, __u32 hdr_len
 		/* Geneve in Geneve for this node: see from_overlay. */
 		if (p.tuple.proto == IPPROTO_UDP && p.tuple.dport == bpf_htons(XCNI_GENEVE_PORT))
 			reason = XCNI_DROP_GENEVE_INJECT;
-		else
+		/* An error about an IPv6 NodePort flow this node SNATed, or its
+		 * reply: to its client (0: neither). */
+		else if (lb_enabled && p.tuple.proto == XCNI_IPPROTO_ICMPV6 && !p.is_echo)
+			reason = nodeport6_icmp(skb, p.l4_off);
+		else if (lb_enabled && nodeport6_reply_of(skb, &p))
+			reason = nodeport6_reply_nat(skb, &p);
+		if (!reason)
 			reason = XCNI_FWD_DECAP_HOST;
+		if (reason == XCNI_FWD_REPLY)
+			verdict = TC_ACT_REDIRECT;
 		goto out;
 	}
 	ct = ct6_track(skb, &p, &ctf);
@@ -880,6 +891,14 @@ SEC("tc")
 int from_overlay(struct __sk_buff *skb)
 {
 	int ret;
+
+	/* IPv6 from outside to an external frontend (a NodePort, an externalIP): first,
+	 * as nothing for a frontend is Geneve; the rest goes on below. */
+	if (lb_enabled && skb->protocol == bpf_htons(ETH_P_IPV6)) {
+		ret = from_outside6(skb);
+		if (ret != NODEPORT6_NOT_OURS)
+			return ret;
+	}
 
 	if (skb->protocol == bpf_htons(ETH_P_IPV6) && ul6_on()) {
 		ret = from_underlay6(skb);

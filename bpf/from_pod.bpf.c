@@ -223,7 +223,7 @@ __attribute__((noinline)) int from_pod6(struct __sk_buff *skb)
 	 * here, so conntrack and policy see the backend; no backend: refused at
 	 * once, the packet turned into the answer and sent back into the pod. */
 	if (lb_enabled && (lb = lb6_state_get())) {
-		reason = lb6_translate(skb, &p, ep_id, lb);
+		reason = lb6_translate(skb, &p, ep_id, lb, 0);
 		if (reason == XCNI_DROP_NO_BACKEND) {
 			p.rev_nat = lb->rev_nat;
 			verdict = lb6_reject(skb, &p) ? TC_ACT_SHOT

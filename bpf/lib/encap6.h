@@ -75,8 +75,11 @@ static __always_inline struct xcni_ipcache_val *ipcache6_lookup(const __u8 *addr
 
 /*
  * A pod's IPv6 packet to a remote address the ipcache6 knows (dipc): the
- * node that hosts it, into *tunnel (0: not a pod, the stack's). 0 or the
- * drop reason: Geneve to a node (it would inject packets into the
+ * node that hosts it, into *tunnel (0: not a pod, the stack's). Another
+ * node's own IPv6 address is reached through the overlay too, as IPv4's is
+ * (its tunnel_ip; 0 without one: the stack's), so the replies to a flow it
+ * opened to a pod (an IPv6 NodePort it SNATed) go back the way it came.
+ * 0 or the drop reason: Geneve to a node (it would inject packets into the
  * overlay), a pod whose node is gone or with no overlay to reach it.
  */
 static __always_inline int remote6_check(const struct pkt6 *p, const struct xcni_ipcache_val *dipc,
@@ -85,8 +88,10 @@ static __always_inline int remote6_check(const struct pkt6 *p, const struct xcni
 	if (p->tuple.proto == IPPROTO_UDP && p->tuple.dport == bpf_htons(XCNI_GENEVE_PORT) &&
 	    (dipc->identity == XCNI_ID_HOST || dipc->identity == XCNI_ID_REMOTE_NODE))
 		return XCNI_DROP_GENEVE_INJECT;
-	if (!(dipc->flags & XCNI_IPC_POD))
+	if (!(dipc->flags & XCNI_IPC_POD)) {
+		*tunnel = dipc->identity == XCNI_ID_REMOTE_NODE ? tunnel_of(dipc, node_ip) : 0;
 		return 0;
+	}
 	*tunnel = tunnel_of(dipc, node_ip);
 	return *tunnel ? 0 : XCNI_DROP_NO_TUNNEL;
 }

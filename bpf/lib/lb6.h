@@ -46,7 +46,8 @@ struct lb6_state {
 	__u8 ct_flags; /* XCNI_CT_F_HAIRPIN for the flow's entry, or 0 */
 	__u8 created; /* this packet made the service entry */
 	__u8 translated;
-	__u8 pad[3];
+	__u8 svc_flags; /* the frontend's XCNI_SVC_F_* (externalTrafficPolicy for NodePorts) */
+	__u8 pad[2];
 };
 
 /*
@@ -89,8 +90,12 @@ static __always_inline void in6_set_lb_loopback(__u8 *a)
 	x[3] = bpf_htonl(0xa9fe2a01);
 }
 
-/* The frontend of t's destination (a pod is inside: INT where the two scopes differ), or NULL. */
-static __always_inline const struct xcni_svc *lb6_frontend(const struct xcni_ct6_key *t)
+/*
+ * The frontend of t's destination (a pod is inside: INT where the two scopes
+ * differ; outside: from the underlay, the EXT entry alone), or NULL.
+ */
+static __always_inline const struct xcni_svc *lb6_frontend(const struct xcni_ct6_key *t,
+							   __u32 outside)
 {
 	struct xcni_svc_key k = {};
 	const struct xcni_svc *svc, *in;
@@ -103,7 +108,7 @@ static __always_inline const struct xcni_svc *lb6_frontend(const struct xcni_ct6
 	k.proto = t->proto;
 	k.scope = XCNI_SCOPE_EXT;
 	svc = bpf_map_lookup_elem(&xcni_svc, &k);
-	if (!svc || !(svc->flags & XCNI_SVC_F_TWO_SCOPES))
+	if (!svc || outside || !(svc->flags & XCNI_SVC_F_TWO_SCOPES))
 		return svc;
 	k.scope = XCNI_SCOPE_INT;
 	in = bpf_map_lookup_elem(&xcni_svc, &k);
@@ -182,14 +187,16 @@ __attribute__((noinline)) int lb6_sctp_port(struct __sk_buff *skb, const struct 
 }
 
 /*
- * A pod's IPv6 packet to a frontend: the flow's backend (the one it got
- * before, or a new pick), DNAT to it, and for hairpin SNAT to the loopback
- * address. 0: no frontend (nothing done); 1: translated (p->tuple the
- * translated tuple, p->rev_nat and backend_id set); XCNI_DROP_NO_BACKEND
- * (nothing written; st->rev_nat names the Service); another drop reason.
+ * A pod's IPv6 packet to a frontend (outside: a packet from the underlay to
+ * an external one, NodePort or externalIP): the flow's backend (the one it
+ * got before, or a new pick), DNAT to it, and for hairpin SNAT to the
+ * loopback address. 0: no frontend (nothing done); 1: translated (p->tuple
+ * the translated tuple, p->rev_nat and backend_id set); XCNI_DROP_NO_BACKEND
+ * (nothing written; st->rev_nat names the Service, st->svc_flags its flags);
+ * another drop reason.
  */
 __attribute__((noinline)) int lb6_translate(struct __sk_buff *skb, struct pkt6 *p, __u32 ep_id,
-					    struct lb6_state *st)
+					    struct lb6_state *st, __u32 outside)
 {
 	struct xcni_affinity_key ak = { .family = XCNI_AF_INET6 };
 	const struct xcni_backend *be;
@@ -206,10 +213,11 @@ __attribute__((noinline)) int lb6_translate(struct __sk_buff *skb, struct pkt6 *
 	if (!tmp)
 		return 0;
 	ne = &tmp->ne;
-	svc = lb6_frontend(&p->tuple);
+	svc = lb6_frontend(&p->tuple, outside);
 	if (!svc)
 		return 0;
 	st->rev_nat = svc->rev_nat;
+	st->svc_flags = svc->flags;
 	e = bpf_map_lookup_elem(&xcni_ct6, &p->tuple);
 	if (e && (e->flags & XCNI_CT_F_SVC) && ct_alive(e, now, p->tuple.proto) &&
 	    !((p->tuple.proto == IPPROTO_TCP || p->tuple.proto == IPPROTO_SCTP) &&

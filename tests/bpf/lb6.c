@@ -20,6 +20,13 @@
  *   [fd00:96::d]:443/TCP  3131: [2001:db8::50]:8443 (outside the pod network)
  *   [fd00:96::e]:3868/SCTP 3141: B:38680                           -
  *   [fd00:96::f]:3868/SCTP none                                     -
+ *
+ * IPv6 NodePorts (bpf/lib/nodeport6.h: from_overlay from the underlay, the
+ * client CLIENT6 outside), on this node's IPv6 address NODE6:
+ *   [NODE6]:30080/TCP     3201: B:8080 (this node)                  -
+ *   [NODE6]:30081/TCP     3211: R6N:80 (on n2, through Geneve)      -
+ *   [NODE6]:30082/UDP     3221: R6N:5353 (on n2)                    -
+ *   [NODE6]:30090/TCP     none here                                 ETP Local
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -46,6 +53,10 @@
 #define OUT6 "2001:db8::50"
 #define LOOP6 "100::a9fe:2a01" /* the hairpin source */
 #define KEY_X "0.0.0.7"
+#define NODE6 "fc00:77::1" /* this node's IPv6 InternalIP */
+#define R6N "fd00:98::2" /* a pod of n2 */
+#define CLIENT6 "2001:db8:1::7" /* outside the cluster: world */
+#define CLIENT6B "2001:db8:1::8"
 #define SEQ 0x01020304u
 #define T_FIN 0x01
 #define T_SYN 0x02
@@ -748,6 +759,340 @@ static void lb6_via_stack(void **state)
 	expect6(TO_POD_LB, DEV_A, in, len, TC_ACT_OK, XCNI_FWD_REPLY, want, wlen);
 }
 
+/* ---- IPv6 NodePorts ---------------------------------------------------------- */
+
+static void ipc6_put(const char *a, uint32_t id, const char *tunnel, uint8_t flags)
+{
+	struct xcni_ipcache6_key k = { .prefixlen = 128 };
+	struct xcni_ipcache_val v = { .identity = id, .tunnel_ip = tunnel ? ip4(tunnel) : 0,
+				      .flags = flags };
+
+	in6(a, k.addr);
+	assert_int_equal(bpf_map_update_elem(map_fd("xcni_ipcache6"), &k, &v, BPF_ANY), 0);
+}
+
+/* bpf/lib/encap6.h's flow_sport6, from its definition: addresses folded by xor. */
+static uint16_t np_sport6(const char *s, uint16_t sp, const char *d, uint16_t dp, uint8_t proto)
+{
+	uint32_t a[4], b[4];
+	struct xcni_ct_key k = { .sport = htons(sp), .dport = htons(dp), .proto = proto };
+
+	in6(s, (uint8_t *)a);
+	in6(d, (uint8_t *)b);
+	k.saddr = a[0] ^ a[1] ^ a[2] ^ a[3];
+	k.daddr = b[0] ^ b[1] ^ b[2] ^ b[3];
+	return flow_sport(&k);
+}
+
+/*
+ * Geneve around an inner Ethernet + IPv6 frame (tests/bpf/v6ovl.c's wrap6):
+ * outer Ethernet (the inner's MACs, type IPv4), IPv4 (TOS = the inner traffic
+ * class, DF, TTL 64, UDP, checksum), UDP (no checksum), Geneve (VNI, Ethernet).
+ */
+static size_t np_wrap6(const uint8_t *inner, size_t inner_len, const char *src, const char *dst,
+		       uint16_t sport, uint8_t *out)
+{
+	uint8_t *ip = out + ETH_HLEN, *udp = ip + 20, *g = udp + 8;
+	size_t l3 = inner_len - ETH_HLEN;
+	uint16_t v;
+	uint32_t a;
+
+	memset(out, 0, FRAME_MAX);
+	memcpy(out, inner, 12);
+	out[12] = 0x08;
+	ip[0] = 0x45;
+	ip[1] = (uint8_t)(inner[14] << 4 | inner[15] >> 4);
+	v = htons((uint16_t)(l3 + 50));
+	memcpy(ip + 2, &v, 2);
+	ip[6] = 0x40;
+	ip[8] = 64;
+	ip[9] = IPPROTO_UDP;
+	a = ip4(src);
+	memcpy(ip + 12, &a, 4);
+	a = ip4(dst);
+	memcpy(ip + 16, &a, 4);
+	v = csum(ip, 20);
+	memcpy(ip + 10, &v, 2);
+	v = htons(sport);
+	memcpy(udp, &v, 2);
+	v = htons(XCNI_GENEVE_PORT);
+	memcpy(udp + 2, &v, 2);
+	v = htons((uint16_t)(l3 + 50 - 20));
+	memcpy(udp + 4, &v, 2);
+	g[2] = 0x65;
+	g[3] = 0x58;
+	a = htonl(VNI << 8);
+	memcpy(g + 4, &a, 4);
+	memcpy(g + 8, inner, inner_len);
+	return ETH_HLEN + 36 + inner_len;
+}
+
+/* From the outside, on the underlay, to NODE6:dp. */
+static struct g6 outside6(const char *src, uint16_t sp, uint16_t dp, uint8_t proto, uint8_t flags)
+{
+	return (struct g6){ .smac = pods[DEV_U].mac, .dmac = pods[DEV_U].host_mac, .src = src,
+			    .dst = NODE6, .sport = sp, .dport = dp, .proto = proto, .flags = flags,
+			    .payload = proto == IPPROTO_UDP ? 12 : 0 };
+}
+
+static void np6_setup(void **state)
+{
+	(void)state;
+	ipc6_put(NODE6, XCNI_ID_HOST, NULL, 0);
+	ipc6_put(R6N, 0x3000, N2, XCNI_IPC_POD);
+	be6(3201, B6, 8080);
+	be6(3211, R6N, 80);
+	be6(3221, R6N, 5353);
+	svc6(NODE6, 30080, IPPROTO_TCP, 320, 0, (const uint32_t[]){ 3201 }, 1);
+	svc6(NODE6, 30081, IPPROTO_TCP, 321, 0, (const uint32_t[]){ 3211 }, 1);
+	svc6(NODE6, 30082, IPPROTO_UDP, 322, 0, (const uint32_t[]){ 3221 }, 1);
+	svc6(NODE6, 30090, IPPROTO_TCP, 323, XCNI_SVC_F_ETP_LOCAL, NULL, 0);
+}
+
+/*
+ * A backend on this node: DNAT only (the client's address kept), into B;
+ * B's reply gets the NodePort back as its source and goes to the stack,
+ * which routes it out the underlay. Externaltrafficpolicy Local with none
+ * here: a drop of its own.
+ */
+static void lb6_nodeport_local(void **state)
+{
+	struct g6 f = outside6(CLIENT6, 50000, 30080, IPPROTO_TCP, T_SYN), t, r, rt;
+	uint8_t in[FRAME_MAX], want[FRAME_MAX];
+	struct xcni_ct_entry e;
+	size_t len, wlen;
+	int found;
+
+	(void)state;
+	t = into6(f, DEV_B);
+	t.dst = B6;
+	t.dport = 8080;
+	len = frame6(&f, in);
+	wlen = frame6(&t, want);
+	expect6(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_LOCAL, want, wlen);
+	e = ct6_get(CLIENT6, 50000, NODE6, 30080, IPPROTO_TCP, &found);
+	assert_true(found);
+	assert_int_equal(e.flags, XCNI_CT_F_SVC);
+	assert_int_equal(e.backend_id, 3201);
+	e = ct6_get(CLIENT6, 50000, B6, 8080, IPPROTO_TCP, &found);
+	assert_true(found);
+	assert_int_equal(e.flags, XCNI_CT_F_NODEPORT);
+	assert_int_equal(e.rev_nat, 320);
+	/* B's SYN-ACK: from the NodePort, to the stack (it leaves by the underlay). */
+	r = from6(DEV_B, B6, 8080, CLIENT6, 50000, IPPROTO_TCP, T_SYN | T_ACK);
+	rt = r;
+	rt.src = NODE6;
+	rt.sport = 30080;
+	len = frame6(&r, in);
+	wlen = frame6(&rt, want);
+	expect6(FROM_POD_LB, DEV_B, in, len, TC_ACT_OK, XCNI_FWD_REPLY, want, wlen);
+
+	/* externalTrafficPolicy Local, no backend on this node: dropped, counted so. */
+	f = outside6(CLIENT6, 50001, 30090, IPPROTO_TCP, T_SYN);
+	len = frame6(&f, in);
+	expect6(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_SHOT, XCNI_DROP_NO_LOCAL_BACKEND, NULL, 0);
+	/* Not a frontend (another port of the node): untouched, uncounted, the stack's. */
+	f = outside6(CLIENT6, 50002, 22, IPPROTO_TCP, T_SYN);
+	len = frame6(&f, in);
+	{
+		struct bpf_test_run_opts o = {};
+		uint8_t out[FRAME_MAX];
+
+		assert_int_equal(run(FROM_OVERLAY_LB, DEV_U, in, len, out, sizeof(out), 0, &o), 0);
+		assert_int_equal(o.retval, TC_ACT_OK);
+		assert_memory_equal(out, in, len);
+	}
+}
+
+/* The SNATed, encapsulated frame for f (from outside) to R6N:bport with source port sp. */
+static size_t np6_remote_want(const struct g6 *f, uint16_t sp, uint16_t bport, uint8_t *want)
+{
+	uint8_t inner[FRAME_MAX];
+	struct g6 t = *f;
+	size_t ilen;
+
+	t.src = NODE6;
+	t.sport = sp;
+	t.dst = R6N;
+	t.dport = bport;
+	t.hop = 63;
+	ilen = frame6(&t, inner);
+	return np_wrap6(inner, ilen, NODE_IP, N2, np_sport6(NODE6, sp, R6N, bport, f->proto), want);
+}
+
+/*
+ * A backend on n2: DNAT to R6N, SNAT to NODE6 (the client's port while
+ * free), Geneve over the IPv4 underlay to n2, the client kept in xcni_snat6;
+ * R6N's reply through n2's Geneve is undone (frontend -> client) and leaves
+ * by the underlay. A second client on the same port gets another (the
+ * flow's hash), UDP likewise.
+ */
+static void lb6_nodeport_remote(void **state)
+{
+	struct g6 f = outside6(CLIENT6, 50010, 30081, IPPROTO_TCP, T_SYN), r, t;
+	uint8_t in[FRAME_MAX], inner[FRAME_MAX], want[FRAME_MAX];
+	struct xcni_ct6_key sk = { .sport = htons(50010), .dport = htons(80),
+				   .proto = IPPROTO_TCP };
+	struct xcni_ct_entry e;
+	struct {
+		uint8_t client[16];
+		uint16_t cport;
+		uint8_t pad[2];
+	} sn;
+	uint8_t c6[16];
+	size_t len, ilen, wlen;
+	uint16_t sp2;
+	int found;
+
+	(void)state;
+	len = frame6(&f, in);
+	wlen = np6_remote_want(&f, 50010, 80, want);
+	expect6(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
+	e = ct6_get(CLIENT6, 50010, NODE6, 30081, IPPROTO_TCP, &found);
+	assert_true(found);
+	assert_int_equal(e.flags, XCNI_CT_F_SVC);
+	assert_int_equal(e.backend_id, 3211);
+	assert_int_equal(e.nat_port, htons(50010));
+	e = ct6_get(NODE6, 50010, R6N, 80, IPPROTO_TCP, &found);
+	assert_true(found);
+	assert_int_equal(e.flags, XCNI_CT_F_NODEPORT | XCNI_CT_F_SNAT);
+	assert_int_equal(e.rev_nat, 321);
+	in6(NODE6, sk.saddr);
+	in6(R6N, sk.daddr);
+	in6(CLIENT6, c6);
+	/* from_overlay's own map (pinned by name: one per node, as the others). */
+	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(env.ovin_lb->maps.xcni_snat6), &sk, &sn),
+			 0);
+	assert_memory_equal(sn.client, c6, 16);
+	assert_int_equal(sn.cport, htons(50010));
+
+	/* R6N's SYN-ACK from n2: decapsulated, frontend -> client, out the underlay. */
+	r = (struct g6){ .smac = pods[DEV_U].mac, .dmac = pods[DEV_U].host_mac, .src = R6N,
+			 .dst = NODE6, .sport = 80, .dport = 50010, .proto = IPPROTO_TCP,
+			 .flags = T_SYN | T_ACK };
+	ilen = frame6(&r, inner);
+	len = np_wrap6(inner, ilen, N2, NODE_IP, np_sport6(R6N, 80, NODE6, 50010, IPPROTO_TCP), in);
+	t = r;
+	t.src = NODE6;
+	t.sport = 30081;
+	t.dst = CLIENT6;
+	t.dport = 50010;
+	wlen = frame6(&t, want);
+	expect6(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_REPLY, want, wlen);
+	e = ct6_get(NODE6, 50010, R6N, 80, IPPROTO_TCP, &found);
+	assert_int_equal(e.state, XCNI_CT_ESTABLISHED);
+
+	/* The client's ACK: the same port again (from the service entry). */
+	f = outside6(CLIENT6, 50010, 30081, IPPROTO_TCP, T_ACK);
+	len = frame6(&f, in);
+	wlen = np6_remote_want(&f, 50010, 80, want);
+	expect6(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
+
+	/* Another client, the same source port: NODE6:50010 -> R6N:80 is taken. */
+	f = outside6(CLIENT6B, 50010, 30081, IPPROTO_TCP, T_SYN);
+	{
+		uint32_t a[4], b[4];
+
+		in6(CLIENT6B, (uint8_t *)a);
+		in6(R6N, (uint8_t *)b);
+		sp2 = (uint16_t)(32768 + (xcni_lb_hash6(a, b, htons(50010), htons(80), IPPROTO_TCP) +
+					  7919) % 28232);
+	}
+	len = frame6(&f, in);
+	wlen = np6_remote_want(&f, sp2, 80, want);
+	expect6(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
+
+	/* UDP: the checksum follows both rewrites; the answer comes back the same way. */
+	f = outside6(CLIENT6, 50020, 30082, IPPROTO_UDP, 0);
+	len = frame6(&f, in);
+	wlen = np6_remote_want(&f, 50020, 5353, want);
+	expect6(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
+	r = (struct g6){ .smac = pods[DEV_U].mac, .dmac = pods[DEV_U].host_mac, .src = R6N,
+			 .dst = NODE6, .sport = 5353, .dport = 50020, .proto = IPPROTO_UDP,
+			 .payload = 12 };
+	ilen = frame6(&r, inner);
+	len = np_wrap6(inner, ilen, N2, NODE_IP, np_sport6(R6N, 5353, NODE6, 50020, IPPROTO_UDP),
+		       in);
+	t = r;
+	t.src = NODE6;
+	t.sport = 30082;
+	t.dst = CLIENT6;
+	t.dport = 50020;
+	wlen = frame6(&t, want);
+	expect6(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_REPLY, want, wlen);
+}
+
+/*
+ * An ICMPv6 port unreachable from R6N (through n2's Geneve) about the SNATed
+ * UDP flow of lb6_nodeport_remote (quoting NODE6:50020 -> R6N:5353): the
+ * client gets it from the frontend, quoting client -> frontend, out the
+ * underlay (checksum computed here over all of it).
+ */
+static void lb6_nodeport_icmp(void **state)
+{
+	struct g6 q = { .smac = pods[DEV_U].mac, .dmac = pods[DEV_U].host_mac, .src = NODE6,
+			.dst = R6N, .sport = 50020, .dport = 5353, .proto = IPPROTO_UDP,
+			.payload = 12, .hop = 63 };
+	uint8_t qf[FRAME_MAX], inner[FRAME_MAX], in[FRAME_MAX], want[FRAME_MAX];
+	size_t qlen = frame6(&q, qf), ilen, len, mlen = 8 + 48;
+	uint16_t c, port;
+
+	(void)state;
+	/* The error as R6N sends it: R6N -> NODE6, type 1 code 4, quoting 48 bytes. */
+	memset(inner, 0, sizeof(inner));
+	memcpy(inner, pods[DEV_U].mac, ETH_ALEN);
+	memcpy(inner + ETH_ALEN, pods[DEV_U].host_mac, ETH_ALEN);
+	inner[12] = 0x86;
+	inner[13] = 0xdd;
+	inner[14] = 0x60;
+	inner[19] = (uint8_t)mlen;
+	inner[20] = 58;
+	inner[21] = 64;
+	in6(R6N, inner + 22);
+	in6(NODE6, inner + 38);
+	inner[54] = 1;
+	inner[55] = 4;
+	assert_true(qlen >= ETH_HLEN + 48);
+	memcpy(inner + 62, qf + ETH_HLEN, 48);
+	c = csum6(inner + ETH_HLEN, 58, inner + 54, mlen);
+	memcpy(inner + 56, &c, 2);
+	ilen = 54 + mlen;
+	/* ICMPv6 "ports" (type, code) for the outer hash, as flow_sport6 reads them. */
+	len = np_wrap6(inner, ilen, N2, NODE_IP,
+		       np_sport6(R6N, (uint16_t)(1 << 8 | 4), NODE6, 0, 58), in);
+	/* What the client must get: from the frontend, the quote client -> frontend. */
+	memcpy(want, inner, ilen);
+	in6(NODE6, want + 22); /* the frontend's address: this node's (a NodePort) */
+	in6(CLIENT6, want + 38);
+	in6(CLIENT6, want + 62 + 8);
+	in6(NODE6, want + 62 + 24);
+	port = htons(50020);
+	memcpy(want + 62 + 40, &port, 2);
+	port = htons(30082);
+	memcpy(want + 62 + 42, &port, 2);
+	memset(want + 56, 0, 2);
+	c = csum6(want + ETH_HLEN, 58, want + 54, mlen);
+	memcpy(want + 56, &c, 2);
+	{
+		struct bpf_test_run_opts o = {};
+		uint8_t out[FRAME_MAX];
+		__u32 idx = XCNI_METRIC_IDX(XCNI_FWD_REPLY, XCNI_DIR_FROM_OVERLAY);
+		struct xcni_metric before[XCNI_NR_METRICS], after[XCNI_NR_METRICS];
+
+		assert_int_equal(read_metrics(before), 0);
+		assert_int_equal(run(FROM_OVERLAY_LB, DEV_U, in, len, out, sizeof(out), 0, &o), 0);
+		assert_true(ring_buffer__consume(env.rb) >= 0);
+		assert_int_equal(read_metrics(after), 0);
+		assert_int_equal(o.retval, TC_ACT_REDIRECT);
+		assert_int_equal(after[idx].packets - before[idx].packets, 1);
+		assert_int_equal(o.data_size_out, ilen);
+		for (size_t i = 0; i < ilen; i++)
+			if (out[i] != want[i])
+				fail_msg("output differs first at byte %zu: 0x%02x, want 0x%02x", i,
+					 out[i], want[i]);
+	}
+}
+
 const struct CMUnitTest lb6_tests[] = {
 	cmocka_unit_test(lb6_setup),
 	cmocka_unit_test(lb6_tcp),
@@ -761,5 +1106,9 @@ const struct CMUnitTest lb6_tests[] = {
 	cmocka_unit_test(lb6_maglev),
 	cmocka_unit_test(lb6_hairpin),
 	cmocka_unit_test(lb6_via_stack),
+	cmocka_unit_test(np6_setup),
+	cmocka_unit_test(lb6_nodeport_local),
+	cmocka_unit_test(lb6_nodeport_remote),
+	cmocka_unit_test(lb6_nodeport_icmp),
 };
 const size_t nr_lb6_tests = ARRAY_SIZE(lb6_tests);

@@ -390,14 +390,24 @@ static void v6ovl_not_encap(void **state)
 		assert_memory_equal(bout, big, sizeof(big));
 	}
 	{
-		/* A node's address, another port: the stack's (no tunnel for a node). */
+		/* Another node's IPv6 address, another port: through the overlay
+		 * too, as IPv4's, so its replies to a flow it opened to the pod (an
+		 * IPv6 NodePort it SNATed) go back the way it came. */
+		uint8_t inner[FRAME_MAX], want[FRAME_MAX];
+		size_t wlen;
 		FROM_A(A6, N2_6, IPPROTO_TCP);
+
 		f.sport = 40004;
 		f.dport = 22;
 		f.flags = TH_SYN;
 		len = frame6(&f, in);
+		memcpy(inner, in, len);
+		inner[ETH_HLEN + 7]--; /* routed: hop limit 63 */
+		wlen = wrap6(inner, len, NODE_IP, N2, sport6(A6, 40004, N2_6, 22, IPPROTO_TCP), VNI,
+			     want);
 		expect6(FROM_POD_OV, DEV_A, in, len,
-			&(struct want6){ TC_ACT_OK, XCNI_FWD_STACK, XCNI_DIR_FROM_POD, in, len, 0 },
+			&(struct want6){ TC_ACT_REDIRECT, XCNI_FWD_ENCAP, XCNI_DIR_FROM_POD, want, wlen,
+					 0 },
 			NULL, NULL);
 	}
 }

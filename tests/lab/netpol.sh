@@ -230,13 +230,19 @@ elif [ "$FAMILY" = ipv6 ]; then
 	check "DNS answers AAAA for y/only6 ($out)" bash -c "[[ '$out' == fd00:10:96::* ]]"
 	check "probe x/a svc/y/only6 (kube-proxy $KP)" lab probe x/a svc/y/only6 80/tcp
 fi
-if [ "$FAMILY" != ipv4 ] && [ "$KP" = none ]; then
-	# Without kube-proxy, xcnid's NodePorts are IPv4: an IPv6-only one is refused.
+if [ "$FAMILY" != ipv4 ]; then
+	# IPv6 NodePorts, on the nodes' IPv6 InternalIPs, in either kube-proxy mode
+	# (ip6tables, or xcnid in BPF): the outside reaches y/b through every node.
 	fams=$'  type: NodePort\n  ipFamilies: [IPv6]'
 	[ "$FAMILY" = ipv6 ] && fams='  type: NodePort'
 	svc_fam np6 "$fams"
-	check "kube-proxy none: a NodePort Service of IPv6 alone refused naming it and the field" \
-		bash -c "[ $? != 0 ] && grep -q 'Service y/np6: spec.ipFamilies: a NodePort Service of IPv6 alone' '$T/out'"
+	check "a NodePort Service of IPv6 alone is taken (kube-proxy $KP)" test $? = 0
+	np6=$(lab get --json | jq_ "[p.get('nodePort', 0) for s in d['services'] if s['name'] == 'np6' for p in s['ports']][0]")
+	for i in $(seq "$NODES"); do
+		check "outside -> n$i [fd00:77::$i]:$np6/tcp (IPv6 NodePort, kube-proxy $KP) reaches y/b" \
+			lab probe outside "n$i" "$np6/tcp" --family 6
+	done
+	lab delete -f "$T/np6.yaml" >/dev/null 2>&1
 fi
 if [ "$FAMILY" != ipv4 ]; then
 	check "probe x/a y/b --family 6" lab probe x/a y/b 80/tcp --family 6

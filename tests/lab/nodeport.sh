@@ -25,12 +25,19 @@ set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 KP=${LAB_KUBE_PROXY:-iptables}
 NODES=${LAB_NODES:-3}
-lab_suite "nodeport-$KP-$NODES"
+# LAB_IP_FAMILY=dual: the same, and the NodePorts over IPv6 too (the nodes'
+# fd00:77::<i>, the outside 2001:db8:100::1).
+FAMILY=${LAB_IP_FAMILY:-ipv4}
+lab_suite "nodeport-$KP-$NODES${LAB_IP_FAMILY:+-$FAMILY}"
+OUT6=2001:db8:100::1
+DS= # the Services' family policy: dual stack in a dual stack lab
+[ "$FAMILY" = dual ] && DS="ipFamilyPolicy: PreferDualStack,"
 OUT=198.51.100.1
 BN=n$((NODES >= 2 ? 2 : 1)) # the backend's node
 
 lab_start "$XCNICTL" "$XCNI_BIN" "$XCNID_BIN"
-check "lab up --nodes $NODES --kube-proxy $KP" lab up --nodes "$NODES" --kube-proxy "$KP" || { finish; exit 1; }
+check "lab up --nodes $NODES --kube-proxy $KP --ip-family $FAMILY" \
+	lab up --nodes "$NODES" --kube-proxy "$KP" --ip-family "$FAMILY" || { finish; exit 1; }
 remember_pids
 
 # answer FROM TO PORT/PROTO: what the listener answered ("" if blocked).
@@ -77,8 +84,8 @@ metadata: {name: c1, namespace: np, labels: {role: client}}
 spec: {nodeName: n1, containers: [{name: c}]}
 EOF
 	cat "$T/b.yaml"
-	svc cl "type: NodePort, selector: {app: b}, ports: [{name: http, port: 80, targetPort: http, nodePort: 30080}, {name: echo, port: 81, protocol: UDP, targetPort: echo, nodePort: 30081}]"
-	svc loc "type: NodePort, externalTrafficPolicy: Local, selector: {app: b}, ports: [{name: http, port: 80, targetPort: http, nodePort: 30090}, {name: echo, port: 81, protocol: UDP, targetPort: echo, nodePort: 30091}]"
+	svc cl "type: NodePort, $DS selector: {app: b}, ports: [{name: http, port: 80, targetPort: http, nodePort: 30080}, {name: echo, port: 81, protocol: UDP, targetPort: echo, nodePort: 30081}]"
+	svc loc "type: NodePort, $DS externalTrafficPolicy: Local, selector: {app: b}, ports: [{name: http, port: 80, targetPort: http, nodePort: 30090}, {name: echo, port: 81, protocol: UDP, targetPort: echo, nodePort: 30091}]"
 } >"$T/np.yaml"
 check "apply namespace np, client np/c1 (n1), backend np/b ($BN, tell-peer), NodePort Services np/cl and np/loc" \
 	lab apply -f "$T/np.yaml" || { finish; exit 1; }
@@ -178,6 +185,37 @@ check "outside -> externalIP $EIP:82/tcp (via n1) reaches np/b (got '$got')" bas
 ip -n xcl-ul route del "$EIP/32" 2>/dev/null
 check "delete np/ext" lab delete -f "$T/ext.yaml"
 
+# ---- the same over IPv6 (dual stack lab: the Services are dual stack) ---------------
+if [ "$FAMILY" = dual ]; then
+	b6=$(lab get --json | jq_ "[p['ip6'] for p in d['pods'] if p['name'] == 'b'][0]")
+	# answer6 NODE PORT/PROTO [TIMEOUT-MS]: what np/b answered over IPv6 ("" if blocked).
+	answer6() { lab probe outside "$1" "$2" --family 6 --json --timeout-ms "${3:-1500}" | jq_ 'd.get("answer") or ""'; }
+	for i in $(seq "$NODES"); do
+		n=n$i
+		if [ "$KP" = none ]; then
+			# xcnid: a local backend sees the client; a remote one this node's address.
+			if [ "$n" = "$BN" ]; then seen=$OUT6; else seen=fd00:77::$i; fi
+		else
+			# kube-proxy masquerades to the node's source address towards the pod.
+			seen=$(in_node "$i" ip -6 -o route get "$b6" | sed -n 's/.* src \([0-9a-f:]*\).*/\1/p')
+		fi
+		for pp in 30080/tcp 30081/udp; do
+			got=$(answer6 "$n" "$pp")
+			check "IPv6, ETP Cluster: outside -> $n [fd00:77::$i]:$pp: np/b saw $seen (got '$got')" \
+				test "$got" = "np/b $seen"
+		done
+		for pp in 30090/tcp 30091/udp; do
+			# A drop is waited for as blocked() waits (700 ms), an answer as answer().
+			got=$(answer6 "$n" "$pp" "$([ "$n" = "$BN" ] && echo 1500 || echo 700)")
+			if [ "$n" = "$BN" ]; then
+				check "IPv6, ETP Local: outside -> $n:$pp (local backend): np/b saw the client $OUT6" \
+					test "$got" = "np/b $OUT6"
+			else
+				check "IPv6, ETP Local: outside -> $n:$pp (no local backend): dropped" test -z "$got"
+			fi
+		done
+	done
+fi
 check "probe outside n1 with text output: a NodePort nothing serves (30099/tcp) is blocked, exit 1" \
 	blocked outside n1 30099/tcp
 out=$(lab probe outside n9 30080/tcp 2>&1); RC=$?

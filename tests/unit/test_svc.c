@@ -114,16 +114,23 @@ static bool has_be6(const struct svc_spec *s, const char *a, uint16_t port)
 static void dual_stack(void **state)
 {
 	uint32_t addrs[1] = { htonl(0x0a000001) };
-	struct svc_node node = { .name = "n1", .naddrs = 1, .addrs = addrs };
+	uint8_t a6[2][16]; /* the node's IPv6 InternalIP, then another Node's */
+	struct svc_node node = { .name = "n1", .naddrs = 1, .addrs = addrs, .naddrs6 = 1,
+				 .addrs6 = (const uint8_t(*)[16])a6, .npeers6 = 1,
+				 .peers6 = (const uint8_t(*)[16])(a6 + 1) };
 	const struct svc_spec *s;
 	uint8_t want[16];
+
+	inet_pton(AF_INET6, "fd00:77::1", a6[0]);
+	inet_pton(AF_INET6, "fd00:77::2", a6[1]);
 
 	(void)state;
 	load_for(SVC("web", "{selector: {app: web}, clusterIP: 10.96.0.10, clusterIPs: [10.96.0.10, "
 			    "\"fd00:96::a\"], ipFamilies: [IPv4, IPv6], ipFamilyPolicy: "
 			    "PreferDualStack, sessionAffinity: ClientIP, ports: [{name: http, port: 80}]}")
 		 SVC("six", "{selector: {app: six}, type: NodePort, clusterIP: \"fd00:96::b\", "
-			    "ipFamilies: [IPv6], ports: [{name: http, port: 81, nodePort: 30081}]}")
+			    "ipFamilies: [IPv6], externalIPs: [192.0.2.9, \"2001:db8::9\"], "
+			    "ports: [{name: http, port: 81, nodePort: 30081}]}")
 		 EPS("web-4", "web",
 		     "endpoints: [{addresses: [10.1.0.5]}]\nports: [{name: http, port: 8080}]")
 		 EPS6("web-6", "web",
@@ -134,7 +141,24 @@ static void dual_stack(void **state)
 		      "endpoints: [{addresses: [\"fd00:1::7\"]}]\nports: [{name: http, port: 9090}]"),
 		 &node);
 	assert_int_equal(l.nerrs, 0);
-	assert_int_equal(l.n, 3);
+	/* web's two ClusterIPs, six's IPv6 one, six's IPv6 NodePorts (on the
+	 * node's IPv6 address and, for pods, on the other Node's) and its IPv6
+	 * externalIP (its IPv4 one has no IPv4 backends to go with: none). */
+	assert_int_equal(l.n, 6);
+	s = spec("y/six 2001:db8::9:81/TCP");
+	assert_int_equal(s->key.family, XCNI_AF_INET6);
+	assert_int_equal(s->key.scope, XCNI_SCOPE_EXT);
+	assert_true(has_be6(s, "fd00:1::7", 9090));
+	s = spec("y/six fd00:77::1:30081/TCP");
+	assert_int_equal(s->key.family, XCNI_AF_INET6);
+	assert_int_equal(s->key.scope, XCNI_SCOPE_EXT);
+	assert_memory_equal(s->key.addr, a6[0], 16);
+	assert_int_equal(ntohs(s->key.port), 30081);
+	assert_int_equal(s->nbe, 1);
+	assert_true(has_be6(s, "fd00:1::7", 9090));
+	s = spec("y/six fd00:77::2:30081/TCP (another node's)");
+	assert_int_equal(s->key.family, XCNI_AF_INET6);
+	assert_true(has_be6(s, "fd00:1::7", 9090));
 	s = spec("y/web:80/TCP");
 	assert_int_equal(s->key.family, XCNI_AF_INET);
 	assert_int_equal(s->nbe, 1); /* the IPv4 slice's only */
@@ -717,7 +741,10 @@ static void incr_equals_build(void **state)
 	/* Other Nodes' InternalIPs (this node's pods reaching their NodePorts); the
 	 * last is also an externalIPs address: the two claim one frontend. */
 	uint32_t peers[3] = { htonl(0x0a000003), htonl(0x0a000004), htonl(0x0a600001) };
-	struct svc_node node = { .name = "n1", .naddrs = 1, .addrs = addrs, .peers = peers };
+	uint8_t a6[3][16] = { { 0xfd, [15] = 1 }, { 0xfd, [15] = 2 }, { 0xfd, [15] = 3 } };
+	struct svc_node node = { .name = "n1", .naddrs = 1, .addrs = addrs, .peers = peers,
+				 .addrs6 = (const uint8_t(*)[16])a6,
+				 .peers6 = (const uint8_t(*)[16])(a6 + 1) };
 	struct svc_incr *si = svc_incr_new();
 	size_t rebuilt = 0, steps = 3000, fulls = 0, puts = 0, dels = 0;
 
@@ -760,6 +787,11 @@ static void incr_equals_build(void **state)
 			node.naddrs = 1 + rnd(2);
 		if (rnd(40) == 0)
 			node.npeers = rnd(4);
+		/* IPv6 NodePorts: the node's IPv6 address and its peers' come and go. */
+		if (rnd(40) == 0)
+			node.naddrs6 = rnd(2);
+		if (rnd(40) == 0)
+			node.npeers6 = rnd(3);
 		store_view(st, &c);
 		assert_int_equal(store_journal_take(st, &ch, &nch, &all), 0);
 		assert_int_equal(svc_incr_update(si, &c, &node, 0, ch, nch, all, whole, &d), 0);

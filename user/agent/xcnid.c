@@ -414,6 +414,8 @@ static int sync_services(const struct opts *o, const struct cluster *c, struct s
 	struct svc_node sn = { .name = o->node_name, .np_min = o->np_min, .np_max = o->np_max };
 	const struct svc_delta *d;
 	uint32_t addrs[2], *peers;
+	uint8_t addr6[1][16], (*peers6)[16];
+	static const uint8_t none6[16];
 	double t0 = now_msf(), t1;
 	int err;
 
@@ -442,8 +444,29 @@ static int sync_services(const struct opts *o, const struct cluster *c, struct s
 			peers[sn.npeers++] = a;
 	}
 	sn.peers = peers;
+	/* IPv6 NodePorts: the node's IPv6 InternalIP; every other Node's for its pods. */
+	if (node && memcmp(node->node.internal_ip6, none6, 16)) {
+		memcpy(addr6[0], node->node.internal_ip6, 16);
+		sn.naddrs6 = 1;
+	}
+	sn.addrs6 = (const uint8_t(*)[16])addr6;
+	peers6 = calloc(c->n[K8S_NODE] + 1, sizeof(*peers6));
+	if (!peers6) {
+		free(peers);
+		snprintf(msg, msglen, "building the Service frontends: %s", strerror(ENOMEM));
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < c->n[K8S_NODE]; i++) {
+		const uint8_t *a = c->objs[K8S_NODE][i]->node.internal_ip6;
+
+		if (memcmp(a, none6, 16) && c->objs[K8S_NODE][i] != node &&
+		    !(sn.naddrs6 && !memcmp(a, addr6[0], 16)))
+			memcpy(peers6[sn.npeers6++], a, 16);
+	}
+	sn.peers6 = (const uint8_t(*)[16])peers6;
 	err = svc_incr_update(si, c, &sn, o->lb_flags, ch, nch, all, false, &d);
 	free(peers);
+	free(peers6);
 	if (err) {
 		snprintf(msg, msglen, "building the Service frontends: %s", strerror(-err));
 		return err;

@@ -16,7 +16,8 @@
  * loads it too: iptables-restore --noflush, in the node's netns. A lab with
  * IPv6 (lab up --ip-family ipv6|dual) gets the same layout from ip6tables for
  * the Services' IPv6 ClusterIPs and the pods' IPv6 addresses, as kube-proxy
- * runs one proxier per family; no IPv6 NodePorts (the underlay is IPv4).
+ * runs one proxier per family, with the NodePorts on the node's IPv6 address
+ * (its second InternalIP, underlay.h) in the IPv6 one.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -26,6 +27,7 @@
 
 #include "lab/ctflush.h"
 #include "lab/kproxy.h"
+#include "lab/underlay.h"
 
 /* kube-proxy's masquerade mark (--iptables-masquerade-bit 14). */
 #define MASQ_MARK "0x4000"
@@ -57,6 +59,7 @@ static void chain_name(char *out, size_t len, const char *prefix, const char *wh
  */
 struct rules {
 	unsigned int fam; /* LAB_FAM_V4: iptables; LAB_FAM_V6: ip6tables */
+	char node_ip6[LAB_ADDR6_LEN]; /* the node's IPv6 address (ip6tables: its NodePorts') */
 	char *decl, *nat, *filter, *chains, *udp; /* chains: ":NAME\n" of every KUBE-SVC/SEP chain made */
 	size_t decl_len, nat_len, filter_len, chains_len, udp_len;
 	FILE *fdecl, *fnat, *ffilter, *fchains, *fudp;
@@ -208,8 +211,8 @@ static void svc_port_rules(struct rules *r, const struct lab_node *n, const stru
 	const char *proto = lab_proto_word(sp->proto), *hl = host_len(r);
 	struct sep *seps = calloc(npods + 1, sizeof(*seps));
 	unsigned int aff = svc->svc.affinity_client_ip ? svc->svc.affinity_s : 0;
-	/* NodePorts on the nodes' underlay addresses: IPv4 only. */
-	bool np = svc->svc.node_ports && sp->node_port && r->fam == LAB_FAM_V4;
+	/* NodePorts on the nodes' underlay addresses: IPv6 where the node has one. */
+	bool np = svc->svc.node_ports && sp->node_port && (r->fam == LAB_FAM_V4 || *r->node_ip6);
 	size_t nsep = 0;
 
 	if (!seps)
@@ -248,8 +251,8 @@ static void svc_port_rules(struct rules *r, const struct lab_node *n, const stru
 			fprintf(r->ffilter,
 				"-A KUBE-EXTERNAL-SERVICES -m addrtype --dst-type LOCAL -p %s -m comment "
 				"--comment \"%s has no endpoints\" -m %s --dport %u -j REJECT "
-				"--reject-with icmp-port-unreachable\n",
-				proto, spn, proto, sp->node_port);
+				"--reject-with %s\n",
+				proto, spn, proto, sp->node_port, reject_with(r));
 		for (size_t i = 0; r->fam == LAB_FAM_V4 && i < svc->svc.nexternal_ips; i++) {
 			char eip[INET_ADDRSTRLEN];
 
@@ -334,6 +337,8 @@ static int rules_build(struct lab *lab, const struct lab_node *n, struct rules *
 	r->fudp = open_memstream(&r->udp, &r->udp_len);
 	if (!r->fdecl || !r->fnat || !r->ffilter || !r->fchains || !r->fudp)
 		return -ENOMEM;
+	if (r->fam == LAB_FAM_V6 && lab_node_ip6(lab, n, r->node_ip6, sizeof(r->node_ip6)))
+		return -EINVAL;
 	err = lab_svc_list_load(lab, &l);
 	if (err)
 		return err;
@@ -361,10 +366,11 @@ static int rules_build(struct lab *lab, const struct lab_node *n, struct rules *
 			svc_port_rules(r, n, l.v[i], ip, &l.v[i]->svc.ports[j], pods, npods);
 	}
 	/* After every ClusterIP: the node's own address (--nodeport-addresses primary). */
-	if (r->fam == LAB_FAM_V4)
-		fprintf(r->fnat, "-A KUBE-SERVICES -d %s/32 -m comment --comment \"kubernetes service "
+	if (r->fam == LAB_FAM_V4 || *r->node_ip6)
+		fprintf(r->fnat, "-A KUBE-SERVICES -d %s/%s -m comment --comment \"kubernetes service "
 				 "nodeports; NOTE: this must be the last rule in this chain\" -j "
-				 "KUBE-NODEPORTS\n", n->ip);
+				 "KUBE-NODEPORTS\n", r->fam == LAB_FAM_V4 ? n->ip : r->node_ip6,
+			host_len(r));
 	if (fflush(r->fdecl) || fflush(r->fnat) || fflush(r->ffilter) || fflush(r->fchains) ||
 	    fflush(r->fudp))
 		err = -ENOMEM;

@@ -179,9 +179,10 @@ static void usage_up(FILE *f)
 		   "ipv4 (default), ipv6 (node i's pod CIDR " LAB_POD_NET6 "<i>::/64, Services from\n"
 		   LAB_SVC_NET6 "/%d, kube-proxy's ip6tables) or dual (both: podCIDRs and\n"
 		   "podIPs IPv4 first, Services get a ClusterIP of each family unless ipFamilies\n"
-		   "says otherwise, probes try both). The underlay stays IPv4. With --kube-proxy\n"
-		   "none xcnid translates ClusterIPs of both families (DNS included); NodePorts are\n"
-		   "IPv4 (a NodePort Service of IPv6 alone is refused).\n"
+		   "says otherwise, probes try both). The Geneve underlay stays IPv4; its links get\n"
+		   "IPv6 too (node i " LAB_UL_PREFIX6 "<i>, its second InternalIP; the outside\n"
+		   LAB_OUT_IP6 "), where NodePorts are served over IPv6 as well, by kube-proxy's\n"
+		   "ip6tables or, with --kube-proxy none, by xcnid (ClusterIPs of both families too).\n"
 		   "State lives in $XCNI_LAB_DIR (default " LAB_DEFAULT_DIR ").\n",
 		LAB_UL_PLEN, LAB_POD_MTU, LAB_SVC_PLEN6);
 }

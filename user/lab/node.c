@@ -202,7 +202,7 @@ int lab_node_start(struct lab *lab, unsigned int i, const char *xcnid, const cha
 	if (err)
 		return err;
 	/* Before the agent: xcnid resolves its underlay device once, at start. */
-	err = lab_underlay_join(n);
+	err = lab_underlay_join(lab, n);
 	if (err)
 		return err;
 	lab_path(lab, log, sizeof(log), "%s/xcnid.log", n->name);
@@ -323,7 +323,8 @@ int lab_node_remove(struct lab *lab, struct lab_node *n)
 
 /*
  * The Node as the kubelet registers it: spec.podCIDR is what the node's IPAM
- * hands out, status.addresses its underlay address; labels (if any) are the
+ * hands out, status.addresses its underlay address(es: IPv4, then IPv6 in an
+ * ipv6 or dual stack lab); labels (if any) are the
  * ones a manifest gave, the hostname label always there.
  */
 int lab_node_object_put(struct lab *lab, const struct lab_node *n, json_t *labels,
@@ -331,8 +332,8 @@ int lab_node_object_put(struct lab *lab, const struct lab_node *n, json_t *label
 {
 	/* podCIDR is the first of podCIDRs: IPv4 first in dual stack, as kube-controller-manager. */
 	const char *first = *n->cidr ? n->cidr : n->cidr6;
-	char path[PATH_MAX];
-	json_t *doc, *l, *cidrs;
+	char path[PATH_MAX], a6[LAB_ADDR6_LEN];
+	json_t *doc, *l, *cidrs, *addrs;
 	int err;
 
 	doc = json_pack("{s:s,s:s,s:{s:s,s:{s:s}},s:{s:s,s:[s]},s:{s:[{s:s,s:s},{s:s,s:s}]}}",
@@ -342,6 +343,15 @@ int lab_node_object_put(struct lab *lab, const struct lab_node *n, json_t *label
 			"Hostname", "address", n->name);
 	if (!doc)
 		return -ENOMEM;
+	/* IPv6 on the underlay: a second InternalIP, after the IPv4 one (the
+	 * Geneve underlay's), as the kubelet lists a dual-stack node's. */
+	addrs = json_object_get(json_object_get(doc, "status"), "addresses");
+	if (lab_node_ip6(lab, n, a6, sizeof(a6)) == 0 && *a6 &&
+	    json_array_insert_new(addrs, 1, json_pack("{s:s,s:s}", "type", "InternalIP", "address",
+						      a6))) {
+		json_decref(doc);
+		return -ENOMEM;
+	}
 	cidrs = json_object_get(json_object_get(doc, "spec"), "podCIDRs");
 	if (*n->cidr && *n->cidr6 && json_array_append_new(cidrs, json_string(n->cidr6))) {
 		json_decref(doc);

@@ -335,8 +335,9 @@ static void usage_probe(FILE *f)
 		   "--family 4|6: the pod's or the Service's address of that family (lab up\n"
 		   "--ip-family). Without it: the lab's family; in a dual stack lab both, one\n"
 		   "after the other: connected only if both are (text: which one is not), JSON\n"
-		   "\"families\": {\"4\": {\"connected\", \"answer\"}, \"6\": {...}}. Nodes and the\n"
-		   "outside are IPv4 only (the underlay is).\n",
+		   "\"families\": {\"4\": {\"connected\", \"answer\"}, \"6\": {...}}. A node's\n"
+		   "address and the outside's are IPv4, in an ipv6 or dual stack lab IPv6 with\n"
+		   "--family 6 (n1: " LAB_UL_PREFIX6 "1, the outside " LAB_OUT_IP6 ").\n",
 		PROBE_DEFAULT_MS);
 }
 
@@ -369,13 +370,18 @@ static int probe_dest(struct lab *lab, const char *to, unsigned int *fams, bool 
 	unsigned int want = *fams;
 
 	if (node || !dest_parse(to, &lit)) {
-		/* One address: its family is the probe's. */
-		if (node && dest_parse(node->ip, &lit))
+		char a6[LAB_ADDR6_LEN] = "";
+
+		/* One address: its family is the probe's. A node's is IPv4 (the
+		 * Geneve underlay's) unless --family 6 asks for its IPv6 one. */
+		if (node && asked && want == LAB_FAM_V6 && lab_node_ip6(lab, node, a6, sizeof(a6)))
+			return -1;
+		if (node && dest_parse(*a6 ? a6 : node->ip, &lit))
 			return -1;
 		if (asked && want != dest_family(&lit)) {
 			fprintf(stderr, "lab probe: %s is an %s address%s; --family %s cannot reach it\n",
 				node ? node->ip : to, fam_name(dest_family(&lit)),
-				node ? " (the underlay is IPv4)" : "",
+				node ? " (this lab's underlay is IPv4)" : "",
 				want == LAB_FAM_V6 ? "6" : "4");
 			return -1;
 		}
@@ -485,7 +491,7 @@ int lab_cmd_probe(int argc, char **argv)
 	} else if (!(src = lab_pod_lookup(&lab, argv[optind]))) {
 		goto out;
 	}
-	/* The outside has IPv4 alone; a pod every family of the lab. */
+	/* The outside: IPv4 unless --family 6 asks (ipv6/dual labs); a pod every family of the lab. */
 	fams = fam ? fam : src ? lab.family : LAB_FAM_V4;
 	if (probe_dest(&lab, to, &fams, fam != 0, d))
 		goto out;

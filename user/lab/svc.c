@@ -517,16 +517,6 @@ int lab_svc_validate(struct lab *lab, const struct k8s_object *o, const char *sr
 			err = svc_validate_ip(&l, o, &ips, old ? &oips : NULL, LAB_FAM_V4, src);
 		if (!err && ips.has6)
 			err = svc_validate_ip(&l, o, &ips, old ? &oips : NULL, LAB_FAM_V6, src);
-		/* Without kube-proxy, xcnid serves NodePorts over IPv4 alone: an IPv6-only
-		 * one would be taken and never answered. */
-		if (!err && lab->kube_proxy_none && o->svc.node_ports && fams[0] == LAB_FAM_V6 &&
-		    nfam == 1) {
-			fprintf(stderr, "lab apply: %s: Service %s/%s: spec.ipFamilies: a NodePort "
-					"Service of IPv6 alone is not served without kube-proxy (xcnid's "
-					"NodePorts are IPv4); ask for IPv4 too, or lab up --kube-proxy "
-					"iptables\n", src, o->meta.ns, o->meta.name);
-			err = -EINVAL;
-		}
 	}
 	if (!err)
 		err = svc_validate_type(lab, &l, o, src);

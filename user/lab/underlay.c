@@ -14,6 +14,15 @@
  *   netns xcl-n1:  ul0 192.168.77.1/24, default via .254  (xcnid --underlay-dev ul0)
  *   netns xcl-n2:           ul0 192.168.77.2/24
  *
+ * In an ipv6 or dual stack lab every one of these links has an IPv6 address
+ * too (underlay.h: fd00:77::<i>/64 on the nodes, the router ::254, the
+ * outside 2001:db8:100::1/64), with routes as IPv4's. No link autoconfigures
+ * one (no SLAAC, no router solicitation, no DAD): the switch carries the
+ * nodes' traffic and nothing else, as in an IPv4 lab, but for the MLD reports
+ * of the addresses as they are added. The router and the nodes have a static
+ * link-local address each, which the kernel needs to solicit a neighbour for
+ * a packet it forwards (underlay.h, LAB_UL_LL6); the outside has none.
+ *
  * Everything is made over netlink from this process: a socket opened inside a
  * netns stays bound to it, so this process only steps into a namespace for
  * the moment it takes to open one, and never runs anything there.
@@ -35,6 +44,7 @@
 /* The bridge stands for a switch, not a firewall: bridged IPv4 must not go through iptables. */
 #define BR_NF_CALL "/proc/sys/net/bridge/bridge-nf-call-iptables"
 #define IP_FORWARD "/proc/sys/net/ipv4/ip_forward"
+#define IP6_FORWARD "/proc/sys/net/ipv6/conf/all/forwarding"
 
 /*
  * Opens a netlink socket in the named netns; with sysctl (a /proc/sys path)
@@ -94,6 +104,46 @@ static uint32_t ip4(const char *s)
 	return a.s_addr;
 }
 
+static struct in6_addr ip6(const char *s)
+{
+	struct in6_addr a = {};
+
+	inet_pton(AF_INET6, s, &a);
+	return a;
+}
+
+/* Writes val to the sysctl (a /proc/sys path) as netns sees it. */
+static int sysctl_in(const char *netns, const char *sysctl, const char *val)
+{
+	struct nl nl;
+	int err = nl_open_in(netns, &nl, sysctl, val);
+
+	if (!err)
+		nl_close(&nl);
+	return err;
+}
+
+/* An IPv6 address on ifindex (none made by the kernel: DAD off); EEXIST is fine. */
+static int addr6_add(struct nl *nl, int ifindex, const char *a, uint8_t plen)
+{
+	struct in6_addr x = ip6(a);
+	int err = nl_addr6_add(nl, ifindex, &x, plen);
+
+	return err == -EEXIST ? 0 : err;
+}
+
+int lab_node_ip6(const struct lab *lab, const struct lab_node *n, char *buf, size_t len)
+{
+	const char *dot = strrchr(n->ip, '.');
+
+	buf[0] = '\0';
+	if (!(lab->family & LAB_FAM_V6))
+		return 0;
+	if (!dot || !dot[1] || strlen(dot + 1) > 3)
+		return -EINVAL;
+	return snprintf(buf, len, LAB_UL_PREFIX6 "%s", dot + 1) >= (int)len ? -EINVAL : 0;
+}
+
 static int nl_fail(const char *what, const char *netns, struct nl *nl, int err)
 {
 	fprintf(stderr, "lab: %s in %s: %s%s%s\n", what, netns, strerror(-err),
@@ -124,7 +174,9 @@ int lab_underlay_create(struct lab *lab)
 		goto out;
 	}
 	err = nl_link_get(&nl, LAB_UL_BRIDGE, &br);
-	/* IPv4 only: no IPv6 link-local, so nothing but the nodes' traffic crosses the switch. */
+	/* No IPv6 autoconfiguration (link-local, SLAAC, router solicitations): nothing but
+	 * the nodes' traffic crosses the switch. Addresses of an ipv6 or dual lab are
+	 * static, below (the file's head says which and why). */
 	if (!err)
 		err = nl_link_up_ipv4(&nl, br.ifindex, "xcni lab underlay switch");
 	if (err)
@@ -136,22 +188,36 @@ int lab_underlay_create(struct lab *lab)
 		err = 0;
 	else if (err)
 		nl_fail("addressing " LAB_UL_BRIDGE " with " LAB_UL_GW, LAB_UL_NETNS, &nl, err);
+	if (!err && (lab->family & LAB_FAM_V6)) {
+		err = addr6_add(&nl, br.ifindex, LAB_UL_GW6, LAB_UL_PLEN6);
+		if (!err)
+			err = addr6_add(&nl, br.ifindex, LAB_UL_LL6, 64);
+		if (!err)
+			err = sysctl_in(LAB_UL_NETNS, IP6_FORWARD, "1\n");
+		if (err)
+			nl_fail("addressing " LAB_UL_BRIDGE " with " LAB_UL_GW6, LAB_UL_NETNS, &nl, err);
+	}
 out:
 	nl_close(&nl);
 	return err;
 }
 
-int lab_underlay_join(const struct lab_node *n)
+int lab_underlay_join(const struct lab *lab, const struct lab_node *n)
 {
 	struct nl_link br, port, dev;
 	struct nl_route gw;
-	char path[PATH_MAX], pname[IF_NAMESIZE + 8];
+	struct nl_route6 gw6;
+	char path[PATH_MAX], pname[IF_NAMESIZE + 8], a6[LAB_ADDR6_LEN], ll[LAB_ADDR6_LEN];
 	struct in_addr ip;
 	struct nl ul, nn;
 	int nsfd, err;
 
 	if (inet_pton(AF_INET, n->ip, &ip) != 1) {
 		fprintf(stderr, "lab: node %s: underlay address '%s' is not IPv4\n", n->name, n->ip);
+		return -EINVAL;
+	}
+	if (lab_node_ip6(lab, n, a6, sizeof(a6))) {
+		fprintf(stderr, "lab: node %s: no IPv6 underlay address from '%s'\n", n->name, n->ip);
 		return -EINVAL;
 	}
 	snprintf(pname, sizeof(pname), "ul-%s", n->name);
@@ -206,8 +272,24 @@ int lab_underlay_join(const struct lab_node *n)
 	/* Everything that is not the cluster is out there, through the underlay's router. */
 	gw = (struct nl_route){ .gw = ip4(LAB_UL_GW), .oif = dev.ifindex };
 	err = nl_route_add(&nn, &gw);
-	if (err)
+	if (err) {
 		nl_fail("default route via " LAB_UL_GW, n->netns, &nn, err);
+		goto out_nn;
+	}
+	if (!*a6)
+		goto out_nn;
+	/* IPv6 likewise; the node forwards it too (a NodePort's request to a pod). */
+	err = addr6_add(&nn, dev.ifindex, a6, LAB_UL_PLEN6);
+	snprintf(ll, sizeof(ll), LAB_UL_LL6_PREFIX "%s", a6 + strlen(LAB_UL_PREFIX6));
+	if (!err)
+		err = addr6_add(&nn, dev.ifindex, ll, 64);
+	gw6 = (struct nl_route6){ .gw = ip6(LAB_UL_GW6), .oif = dev.ifindex };
+	if (!err)
+		err = nl_route6_add(&nn, &gw6);
+	if (!err)
+		err = sysctl_in(n->netns, IP6_FORWARD, "1\n");
+	if (err)
+		nl_fail("IPv6 on " LAB_UL_DEV " (default via " LAB_UL_GW6 ")", n->netns, &nn, err);
 out_nn:
 	nl_close(&nn);
 out_ul:
@@ -286,8 +368,28 @@ int lab_outside_create(struct lab *lab)
 				  .gw = ip4(LAB_OUT_GW), .oif = eth.ifindex };
 	if (!err)
 		err = nl_route_add(&on, &back);
-	if (err)
+	if (err) {
 		nl_fail("addressing " LAB_OUT_DEV, LAB_OUT_NETNS, &on, err);
+		goto out_on;
+	}
+	if (lab->family & LAB_FAM_V6) {
+		struct nl_route6 back6 = { .dst = ip6(LAB_UL_PREFIX6), .dst_len = LAB_UL_PLEN6,
+					   .gw = ip6(LAB_OUT_GW6), .oif = eth.ifindex };
+
+		err = addr6_add(&ul, out.ifindex, LAB_OUT_GW6, LAB_OUT_PLEN6);
+		if (!err)
+			err = addr6_add(&ul, out.ifindex, LAB_UL_LL6, 64);
+		if (err) {
+			nl_fail("addressing " LAB_OUT_UL_DEV " with " LAB_OUT_GW6, LAB_UL_NETNS, &ul,
+				err);
+			goto out_on;
+		}
+		err = addr6_add(&on, eth.ifindex, LAB_OUT_IP6, LAB_OUT_PLEN6);
+		if (!err)
+			err = nl_route6_add(&on, &back6);
+		if (err)
+			nl_fail("addressing " LAB_OUT_DEV " with " LAB_OUT_IP6, LAB_OUT_NETNS, &on, err);
+	}
 out_on:
 	nl_close(&on);
 out_ul:

@@ -37,13 +37,43 @@
 #define LAB_OUT_GW "198.51.100.254"
 #define LAB_OUT_PLEN 24
 #define LAB_OUT_PORTS { "80/tcp", "53/udp" }
+/*
+ * IPv6 on the underlay (ipv6 and dual stack labs, beside the IPv4 addresses,
+ * which the Geneve underlay keeps): node i's ul0 fd00:77::<i>/64 (its second
+ * InternalIP), the router fd00:77::254 on the switch and 2001:db8:100::254/64
+ * to the outside, the outside 2001:db8:100::1/64 (documentation prefix, as
+ * 198.51.100.0/24 is), routing back to fd00:77::/64 only.
+ */
+#define LAB_UL_PREFIX6 "fd00:77::"
+#define LAB_UL_PLEN6 64
+#define LAB_UL_GW6 LAB_UL_PREFIX6 "254"
+#define LAB_OUT_IP6 "2001:db8:100::1"
+#define LAB_OUT_GW6 "2001:db8:100::254"
+#define LAB_OUT_PLEN6 64
+/*
+ * Static link-local addresses, the only ones on the underlay (nothing is
+ * autoconfigured): the router's two links fe80::fe, node i's ul0 fe80::<i>.
+ * A host forwarding a packet (a router; a node, its pods' replies) has no
+ * address of the packet's to send a neighbour solicitation from, and the
+ * kernel then sends it from the link's link-local address, or not at all.
+ */
+#define LAB_UL_LL6 "fe80::fe"
+#define LAB_UL_LL6_PREFIX "fe80::"
 /* What the pods get: the underlay's MTU less Geneve's 50 bytes (the plugin caps it too). */
 #define LAB_POD_MTU (LAB_UL_MTU - 50)
 
 /* Netns xcl-ul and its bridge; sets lab->underlay (and saves) once the netns exists. */
 int lab_underlay_create(struct lab *lab);
-/* Plugs node n into the switch: ul-n<i> on the bridge, ul0 with n->ip in the node. */
-int lab_underlay_join(const struct lab_node *n);
+/*
+ * Plugs node n into the switch: ul-n<i> on the bridge, ul0 with n->ip in the
+ * node (and its IPv6 address in an ipv6 or dual stack lab).
+ */
+int lab_underlay_join(const struct lab *lab, const struct lab_node *n);
+/*
+ * Node n's IPv6 underlay address (LAB_UL_PREFIX6 and n->ip's last byte) in
+ * buf (LAB_ADDR6_LEN), in an ipv6 or dual stack lab; "" otherwise. 0 or -EINVAL.
+ */
+int lab_node_ip6(const struct lab *lab, const struct lab_node *n, char *buf, size_t len);
 /* Removes netns xcl-ul (its links go with it) if this lab made it. */
 int lab_underlay_delete(struct lab *lab);
 /* Netns xcl-out behind xcl-ul's router; sets lab->outside (and saves) once it exists. */

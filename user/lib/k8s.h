@@ -189,7 +189,9 @@ struct k8s_service {
 	bool etp_local; /* externalTrafficPolicy: Local */
 	bool itp_local; /* internalTrafficPolicy: Local */
 	size_t nexternal_ips;
-	uint32_t *external_ips; /* spec.externalIPs, network order */
+	uint32_t *external_ips; /* spec.externalIPs, network order: the IPv4 ones */
+	size_t nexternal_ips6;
+	uint8_t (*external_ips6)[16]; /* spec.externalIPs: the IPv6 ones */
 	size_t nlb_ips;
 	uint32_t *lb_ips; /* status.loadBalancer.ingress[].ip (type LoadBalancer), network order */
 };

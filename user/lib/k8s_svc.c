@@ -116,9 +116,9 @@ dflt:
 	return err;
 }
 
-/* A list of IPv4 address strings at parent.key (IPv6 ones are skipped: no IPv6 frontends yet). */
+/* A list of IP addresses: IPv4 ones into out; IPv6 ones into out6 if given, else skipped. */
 static int parse_ip_list(struct ctx *c, json_t *parent, const char *key, size_t *n,
-			 uint32_t **out)
+			 uint32_t **out, size_t *n6, uint8_t (**out6)[16])
 {
 	json_t *arr, *a;
 	size_t i, o;
@@ -127,7 +127,7 @@ static int parse_ip_list(struct ctx *c, json_t *parent, const char *key, size_t 
 	if (err || !arr || !json_array_size(arr))
 		return err;
 	*out = calloc(json_array_size(arr), sizeof(**out));
-	if (!*out)
+	if (!*out || (out6 && !(*out6 = calloc(json_array_size(arr), sizeof(**out6)))))
 		return -ENOMEM;
 	o = field(c, key);
 	json_array_foreach(arr, i, a) {
@@ -140,6 +140,8 @@ static int parse_ip_list(struct ctx *c, json_t *parent, const char *key, size_t 
 			(*n)++;
 		else if (!is_ipv6(str))
 			err = fail(c, "\"%s\" is not a valid IP address", str);
+		else if (out6 && inet_pton(AF_INET6, str, (*out6)[*n6]) == 1)
+			(*n6)++;
 		pop(c, o2);
 		if (err)
 			break;
@@ -367,7 +369,8 @@ int parse_service(struct ctx *c, json_t *doc, struct k8s_service *s)
 	if (!err)
 		err = parse_affinity(c, spec, s);
 	if (!err && c->lb)
-		err = parse_ip_list(c, spec, "externalIPs", &s->nexternal_ips, &s->external_ips);
+		err = parse_ip_list(c, spec, "externalIPs", &s->nexternal_ips, &s->external_ips,
+				    &s->nexternal_ips6, &s->external_ips6);
 	if (!err && c->lb)
 		err = parse_traffic_policy(c, spec, "externalTrafficPolicy", &s->etp_local);
 	if (!err && c->lb)
@@ -426,6 +429,7 @@ void service_free(struct k8s_service *s)
 	}
 	free(s->ports);
 	free(s->external_ips);
+	free(s->external_ips6);
 	free(s->lb_ips);
 }
 

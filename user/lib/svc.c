@@ -351,18 +351,18 @@ fail:
  * to every endpoint). In the EXT scope the programs look up first: traffic from
  * outside to another node's address never reaches this node's underlay.
  */
-static int add_peer_frontend(struct items *v, const struct port_ctx *pc, uint32_t addr,
-			     uint16_t port, size_t fidx)
+static int add_peer_frontend(struct items *v, const struct port_ctx *pc, const void *addr,
+			     uint8_t family, uint16_t port, size_t fidx)
 {
-	struct xcni_svc_key k = { .family = XCNI_AF_INET, .proto = pc->p->proto,
+	struct xcni_svc_key k = { .family = family, .proto = pc->p->proto,
 				  .scope = XCNI_SCOPE_EXT };
-	char ip[INET_ADDRSTRLEN], *name;
+	char ip[INET6_ADDRSTRLEN], *name;
 	struct item *it;
 	int err;
 
-	memcpy(k.addr, &addr, 4);
+	memcpy(k.addr, addr, family == XCNI_AF_INET6 ? 16 : 4);
 	k.port = htons(port);
-	inet_ntop(AF_INET, &addr, ip, sizeof(ip));
+	inet_ntop(family == XCNI_AF_INET6 ? AF_INET6 : AF_INET, addr, ip, sizeof(ip));
 	if (asprintf(&name, "%s/%s %s:%u/%s (another node's)", pc->so->meta.ns, pc->so->meta.name,
 		     ip, port, proto_name(k.proto)) < 0)
 		return -ENOMEM;
@@ -386,10 +386,10 @@ static int add_peer_frontend(struct items *v, const struct port_ctx *pc, uint32_
 /* How many frontends (with their INT twins) one Service can have: room in out. */
 static size_t frontends_max(const struct k8s_service *s, const struct svc_node *node)
 {
-	size_t per_port = 1 + s->has_ip6 + s->nexternal_ips + s->nlb_ips;
+	size_t per_port = 1 + s->has_ip6 + s->nexternal_ips + s->nexternal_ips6 + s->nlb_ips;
 
 	if (s->node_ports && node)
-		per_port += node->naddrs + node->npeers;
+		per_port += node->naddrs + node->npeers + node->naddrs6 + node->npeers6;
 	return 2 * per_port * s->nports;
 }
 
@@ -498,6 +498,29 @@ static int build_one(const struct k8s_object *so, const struct k8s_object *const
 			if (!err)
 				err = add_frontend(v, &pc6, s->cluster_ip6, XCNI_AF_INET6, p->port,
 						   false, FIELD_PORT, i);
+			/* IPv6 NodePorts: the node's IPv6 addresses, then its peers'; a
+			 * nodePort out of range is said by the IPv4 pass, if any. */
+			field_name(FIELD_NODEPORT, i, fld, sizeof(fld));
+			if (!err && s->node_ports && p->node_port && node && node->naddrs6 &&
+			    (p->node_port < np_min || p->node_port > np_max)) {
+				if (!s->cluster_ip)
+					err = item_err(v,
+						       "Service %s/%s: %s: %u is outside the NodePort "
+						       "range %u-%u; that frontend is refused",
+						       so->meta.ns, so->meta.name, fld, p->node_port,
+						       np_min, np_max);
+			} else if (s->node_ports && p->node_port && node) {
+				for (size_t a = 0; a < node->naddrs6 + node->npeers6 && !err; a++)
+					err = a < node->naddrs6 ?
+					      add_frontend(v, &pc6, node->addrs6[a], XCNI_AF_INET6,
+							   p->node_port, true, FIELD_NODEPORT, i) :
+					      add_peer_frontend(v, &pc6, node->peers6[a - node->naddrs6],
+								XCNI_AF_INET6, p->node_port, i);
+			}
+			/* IPv6 externalIPs, with the IPv6 backends (the index counts IPv6 ones). */
+			for (size_t a = 0; a < s->nexternal_ips6 && !err; a++)
+				err = add_frontend(v, &pc6, s->external_ips6[a], XCNI_AF_INET6, p->port,
+						   true, FIELD_EXTERNAL_IP, a);
 			free(b6.all);
 			free(b6.local);
 			items_free(&quiet);
@@ -519,8 +542,8 @@ static int build_one(const struct k8s_object *so, const struct k8s_object *const
 				err = a < node->naddrs ?
 				      add_frontend(v, &pc, &node->addrs[a], XCNI_AF_INET, p->node_port,
 						   true, FIELD_NODEPORT, i) :
-				      add_peer_frontend(v, &pc, node->peers[a - node->naddrs],
-							p->node_port, i);
+				      add_peer_frontend(v, &pc, &node->peers[a - node->naddrs],
+							XCNI_AF_INET, p->node_port, i);
 		for (size_t a = 0; a < s->nexternal_ips && !err; a++)
 			err = add_frontend(v, &pc, &s->external_ips[a], XCNI_AF_INET, p->port, true,
 					   FIELD_EXTERNAL_IP, a);
@@ -712,6 +735,8 @@ struct svc_incr {
 	char *node_name;
 	uint32_t *addrs; /* the node's addresses, then its peers' (other Nodes' InternalIPs) */
 	size_t naddrs, npeers;
+	uint8_t (*addrs6)[16]; /* IPv6 likewise: the node's, then its peers' */
+	size_t naddrs6, npeers6;
 	uint16_t np_min, np_max;
 	unsigned int flags;
 	struct sent **svcs; /* by (namespace, name) */
@@ -795,6 +820,7 @@ void svc_incr_free(struct svc_incr *si)
 	free(si->d.errs);
 	free(si->node_name);
 	free(si->addrs);
+	free(si->addrs6);
 	free(si);
 }
 
@@ -1058,6 +1084,12 @@ static bool same_node(const struct svc_incr *si, const struct svc_node *node, un
 	    npeers != si->npeers ||
 	    (npeers && memcmp(node->peers, si->addrs + naddrs, npeers * 4)))
 		return false;
+	naddrs = node ? node->naddrs6 : 0;
+	npeers = node ? node->npeers6 : 0;
+	if (naddrs != si->naddrs6 || npeers != si->npeers6 ||
+	    (naddrs && memcmp(node->addrs6, si->addrs6, naddrs * 16)) ||
+	    (npeers && memcmp(node->peers6, si->addrs6 + naddrs, npeers * 16)))
+		return false;
 	return (node ? node->np_min : 0) == si->np_min && (node ? node->np_max : 0) == si->np_max;
 }
 
@@ -1066,12 +1098,23 @@ static int node_keep(struct svc_incr *si, const struct svc_node *node, unsigned 
 	size_t naddrs = node ? node->naddrs : 0, npeers = node ? node->npeers : 0;
 	char *name = node && node->name ? strdup(node->name) : NULL;
 	uint32_t *addrs = naddrs + npeers ? malloc((naddrs + npeers) * 4) : NULL;
+	size_t n6 = node ? node->naddrs6 : 0, p6 = node ? node->npeers6 : 0;
+	uint8_t(*addrs6)[16] = n6 + p6 ? malloc((n6 + p6) * 16) : NULL;
 
-	if ((node && node->name && !name) || (naddrs + npeers && !addrs)) {
+	if ((node && node->name && !name) || (naddrs + npeers && !addrs) || (n6 + p6 && !addrs6)) {
 		free(name);
 		free(addrs);
+		free(addrs6);
 		return -ENOMEM;
 	}
+	if (n6)
+		memcpy(addrs6, node->addrs6, n6 * 16);
+	if (p6)
+		memcpy(addrs6 + n6, node->peers6, p6 * 16);
+	free(si->addrs6);
+	si->addrs6 = addrs6;
+	si->naddrs6 = n6;
+	si->npeers6 = p6;
 	if (naddrs)
 		memcpy(addrs, node->addrs, naddrs * 4);
 	if (npeers)
@@ -1094,6 +1137,10 @@ static struct svc_node node_of(const struct svc_incr *si)
 	return (struct svc_node){ .name = si->node_name, .naddrs = si->naddrs, .addrs = si->addrs,
 				  .npeers = si->npeers,
 				  .peers = si->npeers ? si->addrs + si->naddrs : NULL,
+				  .naddrs6 = si->naddrs6, .addrs6 = (const uint8_t(*)[16])si->addrs6,
+				  .npeers6 = si->npeers6,
+				  .peers6 = si->npeers6 ? (const uint8_t(*)[16])(si->addrs6 + si->naddrs6)
+							: NULL,
 				  .np_min = si->np_min, .np_max = si->np_max };
 }
 

@@ -59,6 +59,11 @@ struct svc_node {
 	 */
 	size_t npeers;
 	const uint32_t *peers;
+	/* IPv6 likewise (a node's IPv6 InternalIP): IPv6 NodePort frontends, the
+	 * Service's IPv6 backends behind them. 16 bytes each, network order. */
+	size_t naddrs6, npeers6;
+	const uint8_t (*addrs6)[16];
+	const uint8_t (*peers6)[16];
 	uint16_t np_min, np_max; /* NodePort range; np_max 0: SVC_NODEPORT_MIN-MAX */
 };
 
