@@ -110,7 +110,8 @@ IP_A=$(pod_add a) && IP_B=$(pod_add b) && IP_C=$(pod_add c) ||
 # Started directly (not through a function, whose subshell would be the PID killed).
 ip netns exec "$XCT_TAG-a" socat TCP-LISTEN:8080,fork,reuseaddr SYSTEM:'echo hello' &
 PIDS+=($!)
-ip netns exec "$XCT_TAG-a" socat UDP-RECVFROM:8081,fork SYSTEM:'echo pong' &
+# read first: an echo that exits before socat hands it the datagram makes socat's write EPIPE and the child quit without relaying the answer (seen once in a loaded make check).
+ip netns exec "$XCT_TAG-a" socat UDP-RECVFROM:8081,fork SYSTEM:'read -r _; echo pong' &
 PIDS+=($!)
 ip netns exec "$XCT_TAG-c" socat TCP-LISTEN:8080,fork,reuseaddr SYSTEM:'echo hello' &
 PIDS+=($!)

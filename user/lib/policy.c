@@ -880,8 +880,10 @@ int labix_update(struct labix **ix, size_t *n, const struct pol_result *r, const
 			labix_of(add, &nadd, &r->identities[at]);
 	}
 	qsort(add, nadd, sizeof(*add), cmp_labix);
-	memcpy(dead, del, ndel * sizeof(*dead));
-	qsort(dead, ndel, sizeof(*dead), cmp_u32);
+	if (ndel) { /* del may be NULL with nothing in it: memcpy's arguments must not be */
+		memcpy(dead, del, ndel * sizeof(*dead));
+		qsort(dead, ndel, sizeof(*dead), cmp_u32);
+	}
 	/* Both sorted: one merge, the dead left out. */
 	while (i < *n || j < nadd) {
 		bool old = j == nadd || (i < *n && cmp_labix(&(*ix)[i], &add[j]) < 0);
