@@ -14,7 +14,7 @@
  *    (drop-no-local-backend);
  *  - no backend at all: refused at once (TCP RST, ICMPv6 port unreachable,
  *    lb6_reject), back out the way it came;
- *  - a backend on another node (externalTrafficPolicy=Cluster, a NodePort: the
+ *  - a backend on another node (externalTrafficPolicy=Cluster; a NodePort's
  *    frontend is this node's own address): DNAT, and SNAT to that address at
  *    a port lb6_snat_port finds, then Geneve (IPv6 inside, the IPv4 underlay)
  *    to the backend's node, so the backend's replies come back here (its node
