@@ -471,11 +471,12 @@ static int sync_services(const struct opts *o, const struct cluster *c, struct s
 		memcpy(addr6[0], node->node.internal_ip6, 16);
 		sn.naddrs6 = 1;
 	}
+	/* Said, not fatal: without it only IPv6 external frontends to another
+	 * node's backend drop (drop-no-tunnel); the Services are still written. */
 	err = write_self6(o, sn.naddrs6 ? addr6[0] : none6);
-	if (err) {
-		snprintf(msg, msglen, "writing xcni_self6: %s", strerror(-err));
-		return err;
-	}
+	if (err)
+		pr_warn("generation %llu: writing xcni_self6 (this node's IPv6 address): %s\n",
+			(unsigned long long)gen, strerror(-err));
 	sn.addrs6 = (const uint8_t(*)[16])addr6;
 	peers6 = calloc(c->n[K8S_NODE] + 1, sizeof(*peers6));
 	if (!peers6) {
