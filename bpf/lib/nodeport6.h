@@ -14,7 +14,7 @@
  *    (drop-no-local-backend);
  *  - no backend at all: refused at once (TCP RST, ICMPv6 port unreachable,
  *    lb6_reject), back out the way it came;
- *  - a backend on another node (externalTrafficPolicy=Cluster, a NodePort: the
+ *  - a backend on another node (externalTrafficPolicy=Cluster; a NodePort's
  *    frontend is this node's own address): DNAT, and SNAT to that address at
  *    a port lb6_snat_port finds, then Geneve (IPv6 inside, the IPv4 underlay)
  *    to the backend's node, so the backend's replies come back here (its node
@@ -23,8 +23,12 @@
  *    (and nodeport6_icmp makes an ICMPv6 error about the flow the client's). The
  *    conntrack entry has 4 bytes for the client's address: the client of a
  *    SNATed flow is kept in xcni_snat6, keyed by the flow's tuple on this
- *    node. An externalIP (not this node's address) to a remote backend has
- *    no such source: drop-no-tunnel.
+ *    node. An externalIP or load-balancer IP (not this node's address) to a
+ *    remote backend is SNATed likewise to this node's IPv6 InternalIP, which
+ *    xcnid writes into xcni_self6 (the underlay is IPv4: no rodata holds it,
+ *    and the Node object can come after the programs load); the replies come
+ *    back to it as a NodePort's do, and lb6_rev_nat puts the external
+ *    frontend back as their source. None written: drop-no-tunnel.
  */
 #ifndef XCNI_NODEPORT6_H
 #define XCNI_NODEPORT6_H
@@ -57,6 +61,45 @@ struct {
 	__type(value, struct xcni_snat6);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xcni_snat6 SEC(".maps");
+
+/*
+ * This node's IPv6 InternalIP (all 0: none), the SNAT source of an external
+ * frontend that is not the node's own address; slot 0, written by xcnid at
+ * every Service sync. Pinned: xcnid opens it by its path.
+ */
+struct xcni_self6 {
+	__u8 addr[16];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xcni_self6);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xcni_self6 SEC(".maps");
+
+/*
+ * The SNAT source for a flow to frontend fe: fe itself when it is this node's
+ * own address (a NodePort), else this node's IPv6 InternalIP (xcni_self6);
+ * either must be the host's in the ipcache6, for the replies come back there
+ * (from_overlay6 takes decapsulated packets for the host only). NULL: none.
+ */
+static __always_inline const __u8 *nodeport6_self(const __u8 *fe)
+{
+	const struct xcni_ipcache_val *ipc = ipcache6_lookup(fe);
+	const struct xcni_self6 *s;
+	__u32 zero = 0;
+
+	if (ipc && ipc->identity == XCNI_ID_HOST)
+		return fe;
+	s = bpf_map_lookup_elem(&xcni_self6, &zero);
+	if (!s || !(((const __u32 *)s->addr)[0] | ((const __u32 *)s->addr)[1] |
+		    ((const __u32 *)s->addr)[2] | ((const __u32 *)s->addr)[3]))
+		return NULL;
+	ipc = ipcache6_lookup(s->addr);
+	return ipc && ipc->identity == XCNI_ID_HOST ? s->addr : NULL;
+}
 
 /*
  * Room off the stack (per CPU, not pinned), as lb6.h's: under from_overlay's
@@ -117,9 +160,10 @@ static __always_inline int lb6_snat_port(const struct pkt6 *p, const __u8 *self,
 __attribute__((noinline)) int nodeport6_snat(struct __sk_buff *skb, struct pkt6 *p,
 					     struct lb6_state *st)
 {
-	struct xcni_ipcache_val *dipc, *fipc;
+	struct xcni_ipcache_val *dipc;
 	struct xcni_ct_entry *e;
 	struct np6_tmp *t;
+	const __u8 *self;
 	__u16 nport = 0, sport;
 	__u32 zero = 0;
 
@@ -127,25 +171,24 @@ __attribute__((noinline)) int nodeport6_snat(struct __sk_buff *skb, struct pkt6 
 		return XCNI_DROP_NO_TUNNEL;
 	dipc = ipcache6_lookup(p->tuple.daddr);
 	/* The replies must come back here: to this node's own address (the
-	 * frontend's, st->orig.daddr: the SNAT source). */
-	fipc = ipcache6_lookup(st->orig.daddr);
-	if (!dipc || !(dipc->flags & XCNI_IPC_POD) || !dipc->tunnel_ip || !node_ip || !fipc ||
-	    fipc->identity != XCNI_ID_HOST)
+	 * frontend's for a NodePort, else its InternalIP: the SNAT source). */
+	self = nodeport6_self(st->orig.daddr);
+	if (!dipc || !(dipc->flags & XCNI_IPC_POD) || !dipc->tunnel_ip || !node_ip || !self)
 		return XCNI_DROP_NO_TUNNEL;
 	/* The port the flow got before (in its service entry), else a free one. */
 	e = bpf_map_lookup_elem(&xcni_ct6, &st->orig);
 	if (e)
 		nport = e->nat_port;
-	if (!nport && lb6_snat_port(p, st->orig.daddr, &t->k, &nport))
+	if (!nport && lb6_snat_port(p, self, &t->k, &nport))
 		return XCNI_DROP_NAT_NO_PORT;
 	if (e)
 		e->nat_port = nport;
 	__builtin_memcpy(t->sn.client, p->tuple.saddr, 16);
 	t->sn.cport = sport = p->tuple.sport;
-	if (lb6_nat(skb, p, IP6_SADDR_OFF, p->tuple.saddr, st->orig.daddr, 0, sport, nport) ||
+	if (lb6_nat(skb, p, IP6_SADDR_OFF, p->tuple.saddr, self, 0, sport, nport) ||
 	    lb6_sctp_port(skb, p, 0, SCTP_PORTS(sport, nport)))
 		return XCNI_DROP_REDIRECT;
-	__builtin_memcpy(p->tuple.saddr, st->orig.daddr, 16);
+	__builtin_memcpy(p->tuple.saddr, self, 16);
 	p->tuple.sport = nport;
 	return 0;
 }

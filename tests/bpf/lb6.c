@@ -27,6 +27,11 @@
  *   [NODE6]:30081/TCP     3211: R6N:80 (on n2, through Geneve)      -
  *   [NODE6]:30082/UDP     3221: R6N:5353 (on n2)                    -
  *   [NODE6]:30090/TCP     none here                                 ETP Local
+ * and IPv6 externalIPs (not this node's address: SNATed to NODE6, which
+ * xcnid writes into xcni_self6):
+ *   [EXT6]:80/TCP         3231: R6N:80 (on n2)                      -
+ *   [EXT6]:53/UDP         3241: R6N:5353 (on n2)                    -
+ *   [EXT6B]:80/TCP        none here                                 ETP Local
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -57,6 +62,8 @@
 #define R6N "fd00:98::2" /* a pod of n2 */
 #define CLIENT6 "2001:db8:1::7" /* outside the cluster: world */
 #define CLIENT6B "2001:db8:1::8"
+#define EXT6 "2001:db8:100::1" /* an externalIP */
+#define EXT6B "2001:db8:100::2" /* an externalIP, externalTrafficPolicy Local */
 #define SEQ 0x01020304u
 #define T_FIN 0x01
 #define T_SYN 0x02
@@ -827,12 +834,19 @@ static size_t np_wrap6(const uint8_t *inner, size_t inner_len, const char *src, 
 	return ETH_HLEN + 36 + inner_len;
 }
 
+/* From the outside, on the underlay, to dst:dp. */
+static struct g6 outside6_to(const char *src, uint16_t sp, const char *dst, uint16_t dp,
+			     uint8_t proto, uint8_t flags)
+{
+	return (struct g6){ .smac = pods[DEV_U].mac, .dmac = pods[DEV_U].host_mac, .src = src,
+			    .dst = dst, .sport = sp, .dport = dp, .proto = proto, .flags = flags,
+			    .payload = proto == IPPROTO_UDP ? 12 : 0 };
+}
+
 /* From the outside, on the underlay, to NODE6:dp. */
 static struct g6 outside6(const char *src, uint16_t sp, uint16_t dp, uint8_t proto, uint8_t flags)
 {
-	return (struct g6){ .smac = pods[DEV_U].mac, .dmac = pods[DEV_U].host_mac, .src = src,
-			    .dst = NODE6, .sport = sp, .dport = dp, .proto = proto, .flags = flags,
-			    .payload = proto == IPPROTO_UDP ? 12 : 0 };
+	return outside6_to(src, sp, NODE6, dp, proto, flags);
 }
 
 static void np6_setup(void **state)
@@ -847,6 +861,11 @@ static void np6_setup(void **state)
 	svc6(NODE6, 30081, IPPROTO_TCP, 321, 0, (const uint32_t[]){ 3211 }, 1);
 	svc6(NODE6, 30082, IPPROTO_UDP, 322, 0, (const uint32_t[]){ 3221 }, 1);
 	svc6(NODE6, 30090, IPPROTO_TCP, 323, XCNI_SVC_F_ETP_LOCAL, NULL, 0);
+	be6(3231, R6N, 80);
+	be6(3241, R6N, 5353);
+	svc6(EXT6, 80, IPPROTO_TCP, 324, 0, (const uint32_t[]){ 3231 }, 1);
+	svc6(EXT6, 53, IPPROTO_UDP, 325, 0, (const uint32_t[]){ 3241 }, 1);
+	svc6(EXT6B, 80, IPPROTO_TCP, 326, XCNI_SVC_F_ETP_LOCAL, NULL, 0);
 }
 
 /*
@@ -1028,16 +1047,15 @@ static void lb6_nodeport_remote(void **state)
  * client gets it from the frontend, quoting client -> frontend, out the
  * underlay (checksum computed here over all of it).
  */
-static void lb6_nodeport_icmp(void **state)
+static void np6_icmp_check(uint16_t cport, uint16_t bport, const char *fe, uint16_t fport)
 {
 	struct g6 q = { .smac = pods[DEV_U].mac, .dmac = pods[DEV_U].host_mac, .src = NODE6,
-			.dst = R6N, .sport = 50020, .dport = 5353, .proto = IPPROTO_UDP,
+			.dst = R6N, .sport = cport, .dport = bport, .proto = IPPROTO_UDP,
 			.payload = 12, .hop = 63 };
 	uint8_t qf[FRAME_MAX], inner[FRAME_MAX], in[FRAME_MAX], want[FRAME_MAX];
 	size_t qlen = frame6(&q, qf), ilen, len, mlen = 8 + 48;
 	uint16_t c, port;
 
-	(void)state;
 	/* The error as R6N sends it: R6N -> NODE6, type 1 code 4, quoting 48 bytes. */
 	memset(inner, 0, sizeof(inner));
 	memcpy(inner, pods[DEV_U].mac, ETH_ALEN);
@@ -1062,13 +1080,13 @@ static void lb6_nodeport_icmp(void **state)
 		       np_sport6(R6N, (uint16_t)(1 << 8 | 4), NODE6, 0, 58), in);
 	/* What the client must get: from the frontend, the quote client -> frontend. */
 	memcpy(want, inner, ilen);
-	in6(NODE6, want + 22); /* the frontend's address: this node's (a NodePort) */
+	in6(fe, want + 22); /* the frontend's address (a NodePort's: this node's) */
 	in6(CLIENT6, want + 38);
 	in6(CLIENT6, want + 62 + 8);
-	in6(NODE6, want + 62 + 24);
-	port = htons(50020);
+	in6(fe, want + 62 + 24);
+	port = htons(cport);
 	memcpy(want + 62 + 40, &port, 2);
-	port = htons(30082);
+	port = htons(fport);
 	memcpy(want + 62 + 42, &port, 2);
 	memset(want + 56, 0, 2);
 	c = csum6(want + ETH_HLEN, 58, want + 54, mlen);
@@ -1093,6 +1111,108 @@ static void lb6_nodeport_icmp(void **state)
 	}
 }
 
+static void lb6_nodeport_icmp(void **state)
+{
+	(void)state;
+	np6_icmp_check(50020, 5353, NODE6, 30082);
+}
+
+static void self6_put(const char *a)
+{
+	uint8_t a6[16] = { 0 };
+	__u32 k = 0;
+
+	if (a)
+		in6(a, a6);
+	assert_int_equal(
+		bpf_map_update_elem(bpf_map__fd(env.ovin_lb->maps.xcni_self6), &k, a6, BPF_ANY), 0);
+}
+
+/*
+ * IPv6 externalIPs with a backend on n2: without this node's IPv6 address in
+ * xcni_self6 there is no SNAT source (drop-no-tunnel, nothing tracked); with
+ * it, SNAT to NODE6 as a NodePort's, Geneve to n2, the client kept in
+ * xcni_snat6; R6N's reply leaves from the externalIP (not NODE6) to the
+ * client; UDP likewise, and R6N's port unreachable is made the client's,
+ * from the externalIP, quoting client -> externalIP. externalTrafficPolicy
+ * Local with no backend here: drop-no-local-backend.
+ */
+static void lb6_extip_remote(void **state)
+{
+	struct g6 f = outside6_to(CLIENT6, 50030, EXT6, 80, IPPROTO_TCP, T_SYN), r, t;
+	uint8_t in[FRAME_MAX], inner[FRAME_MAX], want[FRAME_MAX];
+	struct xcni_ct_entry e;
+	size_t len, ilen, wlen;
+	int found;
+
+	(void)state;
+	/* No IPv6 InternalIP known: no source the replies would come back to. */
+	self6_put(NULL);
+	len = frame6(&f, in);
+	expect6(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_SHOT, XCNI_DROP_NO_TUNNEL, NULL, 0);
+	ct6_get(NODE6, 50030, R6N, 80, IPPROTO_TCP, &found);
+	assert_false(found);
+	/* An address that is not the host's in the ipcache6: refused as well. */
+	self6_put(CLIENT6B);
+	expect6(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_SHOT, XCNI_DROP_NO_TUNNEL, NULL, 0);
+
+	self6_put(NODE6);
+	wlen = np6_remote_want(&f, 50030, 80, want);
+	expect6(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
+	e = ct6_get(CLIENT6, 50030, EXT6, 80, IPPROTO_TCP, &found);
+	assert_true(found);
+	assert_int_equal(e.flags, XCNI_CT_F_SVC);
+	assert_int_equal(e.backend_id, 3231);
+	assert_int_equal(e.nat_port, htons(50030));
+	e = ct6_get(NODE6, 50030, R6N, 80, IPPROTO_TCP, &found);
+	assert_true(found);
+	assert_int_equal(e.flags, XCNI_CT_F_NODEPORT | XCNI_CT_F_SNAT);
+	assert_int_equal(e.rev_nat, 324);
+
+	/* R6N's SYN-ACK from n2: from the externalIP to the client, out the underlay. */
+	r = (struct g6){ .smac = pods[DEV_U].mac, .dmac = pods[DEV_U].host_mac, .src = R6N,
+			 .dst = NODE6, .sport = 80, .dport = 50030, .proto = IPPROTO_TCP,
+			 .flags = T_SYN | T_ACK };
+	ilen = frame6(&r, inner);
+	len = np_wrap6(inner, ilen, N2, NODE_IP, np_sport6(R6N, 80, NODE6, 50030, IPPROTO_TCP), in);
+	t = r;
+	t.src = EXT6;
+	t.sport = 80;
+	t.dst = CLIENT6;
+	t.dport = 50030;
+	wlen = frame6(&t, want);
+	expect6(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_REPLY, want, wlen);
+	e = ct6_get(NODE6, 50030, R6N, 80, IPPROTO_TCP, &found);
+	assert_int_equal(e.state, XCNI_CT_ESTABLISHED);
+
+	/* UDP: there and back, then R6N's port unreachable to the client. */
+	f = outside6_to(CLIENT6, 50031, EXT6, 53, IPPROTO_UDP, 0);
+	len = frame6(&f, in);
+	wlen = np6_remote_want(&f, 50031, 5353, want);
+	expect6(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
+	r = (struct g6){ .smac = pods[DEV_U].mac, .dmac = pods[DEV_U].host_mac, .src = R6N,
+			 .dst = NODE6, .sport = 5353, .dport = 50031, .proto = IPPROTO_UDP,
+			 .payload = 12 };
+	ilen = frame6(&r, inner);
+	len = np_wrap6(inner, ilen, N2, NODE_IP, np_sport6(R6N, 5353, NODE6, 50031, IPPROTO_UDP),
+		       in);
+	t = r;
+	t.src = EXT6;
+	t.sport = 53;
+	t.dst = CLIENT6;
+	t.dport = 50031;
+	wlen = frame6(&t, want);
+	expect6(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_REPLY, want, wlen);
+	np6_icmp_check(50031, 5353, EXT6, 53);
+
+	/* externalTrafficPolicy Local, none here: no SNAT, a drop of its own. */
+	f = outside6_to(CLIENT6, 50032, EXT6B, 80, IPPROTO_TCP, T_SYN);
+	len = frame6(&f, in);
+	expect6(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_SHOT, XCNI_DROP_NO_LOCAL_BACKEND, NULL, 0);
+	ct6_get(NODE6, 50032, R6N, 80, IPPROTO_TCP, &found);
+	assert_false(found);
+}
+
 const struct CMUnitTest lb6_tests[] = {
 	cmocka_unit_test(lb6_setup),
 	cmocka_unit_test(lb6_tcp),
@@ -1110,5 +1230,6 @@ const struct CMUnitTest lb6_tests[] = {
 	cmocka_unit_test(lb6_nodeport_local),
 	cmocka_unit_test(lb6_nodeport_remote),
 	cmocka_unit_test(lb6_nodeport_icmp),
+	cmocka_unit_test(lb6_extip_remote),
 };
 const size_t nr_lb6_tests = ARRAY_SIZE(lb6_tests);

@@ -215,6 +215,24 @@ if [ "$FAMILY" = dual ]; then
 			fi
 		done
 	done
+	# An IPv6 externalIP, routed by the underlay's router to n1 (not the
+	# backend's node): xcnid SNATs to n1's IPv6 InternalIP (xcni_self6) and
+	# sends it through Geneve; the lab's kube-proxy has no IPv6 externalIPs.
+	if [ "$KP" = none ] && [ "$NODES" -ge 2 ]; then
+		EIP6=fd00:77::c8
+		svc ext6 "$DS selector: {app: b}, externalIPs: ['$EIP6'], ports: [{name: http, port: 82, targetPort: http}]" >"$T/ext6.yaml"
+		check "apply np/ext6 (dual stack, externalIPs [$EIP6], 82/tcp -> http)" lab apply -f "$T/ext6.yaml"
+		ip -n xcl-ul -6 route replace "$EIP6/128" via fd00:77::1 dev br0
+		got=$(nsenter --net=/run/netns/xcl-out python3 -c '
+import socket, sys
+s = socket.create_connection((sys.argv[1], 82), timeout=2)
+s.shutdown(socket.SHUT_WR)
+print(s.recv(256).decode().strip())' "$EIP6" 2>/dev/null)
+		check "IPv6: outside -> externalIP [$EIP6]:82/tcp (via n1) reaches np/b, which saw n1's fd00:77::1 (got '$got')" \
+			test "$got" = "np/b fd00:77::1"
+		ip -n xcl-ul -6 route del "$EIP6/128" 2>/dev/null
+		check "delete np/ext6" lab delete -f "$T/ext6.yaml"
+	fi
 fi
 check "probe outside n1 with text output: a NodePort nothing serves (30099/tcp) is blocked, exit 1" \
 	blocked outside n1 30099/tcp

@@ -1312,6 +1312,50 @@ static void service_types_lb(void **state)
 	assert_non_null(strstr(err.msg, "spec.ports: required"));
 }
 
+/*
+ * externalIPs and status.loadBalancer.ingress[].ip of both families: each
+ * family's addresses kept apart, with their index in the list (the families
+ * mixed there, a hostname-only entry counted), for messages to name.
+ */
+static void service_external_ips_both_families(void **state)
+{
+	struct k8s_object *o = NULL;
+	struct k8s_error err;
+	uint8_t a6[16];
+
+	(void)state;
+	if (parse_lb(SVC "spec: {type: LoadBalancer, clusterIP: 10.96.0.9, externalIPs: "
+			 "[\"2001:db8:100::1\", 192.0.2.1, \"2001:db8:100::2\"], "
+			 "ports: [{port: 80}]}\nstatus: {loadBalancer: {ingress: [{hostname: lb}, "
+			 "{ip: \"2001:db8:200::1\"}, {ip: 198.51.100.2}]}}\n",
+		     &o, &err))
+		fail_msg("%s", err.msg);
+	assert_int_equal(o->svc.nexternal_ips, 1);
+	assert_int_equal(o->svc.external_ips[0], htonl(0xc0000201));
+	assert_int_equal(o->svc.external_ips_at[0], 1);
+	assert_int_equal(o->svc.nexternal_ips6, 2);
+	inet_pton(AF_INET6, "2001:db8:100::2", a6);
+	assert_memory_equal(o->svc.external_ips6[1], a6, 16);
+	assert_int_equal(o->svc.external_ips6_at[0], 0);
+	assert_int_equal(o->svc.external_ips6_at[1], 2);
+	assert_int_equal(o->svc.nlb_ips, 1);
+	assert_int_equal(o->svc.lb_ips[0], htonl(0xc6336402));
+	assert_int_equal(o->svc.lb_ips_at[0], 2);
+	assert_int_equal(o->svc.nlb_ips6, 1);
+	inet_pton(AF_INET6, "2001:db8:200::1", a6);
+	assert_memory_equal(o->svc.lb_ips6[0], a6, 16);
+	assert_int_equal(o->svc.lb_ips6_at[0], 1);
+	k8s_free(o);
+	/* An IPv6 ingress IP that is not one: named by its index. */
+	assert_int_equal(parse_lb(SVC "spec: {type: LoadBalancer, clusterIP: 10.96.0.9, ports: "
+				      "[{port: 80}]}\nstatus: {loadBalancer: {ingress: [{ip: "
+				      "\"2001:db8::1\"}, {ip: \"2001:db8::g\"}]}}\n",
+				  &o, &err),
+			 -EINVAL);
+	assert_non_null(strstr(err.msg, "status.loadBalancer.ingress[1].ip: \"2001:db8::g\" is "
+					"not a valid IP address"));
+}
+
 static void kind_names(void **state)
 {
 	(void)state;
@@ -1379,6 +1423,7 @@ int main(void)
 		cmocka_unit_test(epslice_parsed),
 		cmocka_unit_test(epslice_errors),
 		cmocka_unit_test(service_types_lb),
+		cmocka_unit_test(service_external_ips_both_families),
 		cmocka_unit_test(kind_names),
 	};
 

@@ -653,6 +653,39 @@ static const char *const NS[] = { "y", "z" };
 static const char *const SVCS[] = { "a", "b", "c", "d", "e", "f" };
 
 /*
+ * IPv6 load-balancer IPs (status.loadBalancer.ingress[].ip) get frontends
+ * with the IPv6 backends, as IPv6 externalIPs do; a clash names the entry's
+ * own index in its list, the families mixed there (spec.externalIPs[1], not
+ * the first IPv6 one's 0).
+ */
+static void lb_ips6_and_clash_index(void **state)
+{
+	const struct svc_spec *s;
+
+	(void)state;
+	load(SVC("a", "{clusterIP: \"fd00:96::a\", ports: [{port: 80}]}")
+	     SVC("b", "{selector: {app: b}, type: LoadBalancer, clusterIP: \"fd00:96::b\", "
+		      "ipFamilies: [IPv6], externalIPs: [192.0.2.1, \"fd00:96::a\"], "
+		      "ports: [{port: 80}]}\nstatus: {loadBalancer: {ingress: [{hostname: lb}, "
+		      "{ip: 198.51.100.2}, {ip: \"2001:db8:100::1\"}, {ip: \"fd00:96::a\"}]}}")
+	     EPS6("b-6", "b", "endpoints: [{addresses: [\"fd00:1::7\"]}]\nports: [{port: 9090}]"));
+	/* a's ClusterIP; b's ClusterIP and its IPv6 LB IP (the clashing
+	 * externalIP and LB IP left out; the IPv4 ones have no IPv4 backends). */
+	assert_int_equal(l.n, 3);
+	s = spec("y/b 2001:db8:100::1:80/TCP");
+	assert_int_equal(s->key.family, XCNI_AF_INET6);
+	assert_int_equal(s->key.scope, XCNI_SCOPE_EXT);
+	assert_int_equal(s->nbe, 1);
+	assert_true(has_be6(s, "fd00:1::7", 9090));
+	assert_int_equal(l.nerrs, 2);
+	if (!strstr(l.errs[0], "Service y/b: spec.externalIPs[1]: frontend fd00:96::a:80/TCP"))
+		fail_msg("%s", l.errs[0]);
+	if (!strstr(l.errs[1], "Service y/b: status.loadBalancer.ingress[3].ip: frontend "
+			       "fd00:96::a:80/TCP"))
+		fail_msg("%s", l.errs[1]);
+}
+
+/*
  * A random Service: a ClusterIP from a pool of 4 (two Services often want
  * one), sometimes headless; one or two ports; ClusterIP or NodePort (nodePort
  * from a pool of 3, or outside the range); an externalIP from the ClusterIP
@@ -662,7 +695,7 @@ static void put_service(void)
 {
 	const char *ns = NS[rnd(2)], *name = SVCS[rnd(6)];
 	bool np = rnd(3) == 0, two = rnd(2);
-	char ip[32], ports[512], ext[64] = "", nodeport[32] = "";
+	char ip[32], ports[512], ext[64] = "", nodeport[32] = "", lb[128] = "";
 	unsigned int nps[] = { 30001, 30002, 30003, 40000 };
 	char text[1400];
 
@@ -686,16 +719,30 @@ static void put_service(void)
 		 "{\"name\":\"http\",\"port\":%u,\"protocol\":\"TCP\",\"targetPort\":8080%s}%s",
 		 80 + rnd(2), nodeport,
 		 two ? ",{\"name\":\"dns\",\"port\":53,\"protocol\":\"UDP\"}" : "");
-	if (rnd(4) == 0)
+	/* externalIPs from the ClusterIP pools: IPv4, or IPv4 and IPv6 mixed. */
+	switch (rnd(6)) {
+	case 0:
 		snprintf(ext, sizeof(ext), ",\"externalIPs\":[\"10.96.0.%u\"]", 1 + rnd(4));
+		break;
+	case 1:
+		snprintf(ext, sizeof(ext), ",\"externalIPs\":[\"10.96.0.%u\",\"fd00:96::%u\"]",
+			 1 + rnd(4), 1 + rnd(4));
+		break;
+	}
+	/* A LoadBalancer (a NodePort one): ingress IPs of both families, from the pools. */
+	if (np && rnd(2))
+		snprintf(lb, sizeof(lb),
+			 ",\"status\":{\"loadBalancer\":{\"ingress\":[{\"ip\":\"fd00:96::%u\"},"
+			 "{\"ip\":\"10.96.0.%u\"}]}}",
+			 1 + rnd(4), 1 + rnd(4));
 	snprintf(text, sizeof(text),
 		 "{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":\"%s\","
 		 "\"namespace\":\"%s\"},\"spec\":{\"type\":\"%s\",\"clusterIP\":\"%s\"%s,"
-		 "\"selector\":{\"app\":\"%s\"}%s%s%s%s,\"ports\":[%s]}}",
-		 name, ns, np ? "NodePort" : "ClusterIP", ip, fam, name, ext,
+		 "\"selector\":{\"app\":\"%s\"}%s%s%s%s,\"ports\":[%s]}%s}",
+		 name, ns, *lb ? "LoadBalancer" : np ? "NodePort" : "ClusterIP", ip, fam, name, ext,
 		 rnd(3) == 0 ? ",\"externalTrafficPolicy\":\"Local\"" : "",
 		 rnd(4) == 0 ? ",\"internalTrafficPolicy\":\"Local\"" : "",
-		 rnd(4) == 0 ? ",\"sessionAffinity\":\"ClientIP\"" : "", ports);
+		 rnd(4) == 0 ? ",\"sessionAffinity\":\"ClientIP\"" : "", ports, lb);
 	put_json(text);
 }
 
@@ -863,6 +910,7 @@ int main(void)
 		cmocka_unit_test_teardown(bad_node_ports, teardown),
 		cmocka_unit_test(nodeport_parse_errors),
 		cmocka_unit_test_teardown(incr_equals_build, teardown),
+		cmocka_unit_test_teardown(lb_ips6_and_clash_index, teardown),
 		cmocka_unit_test_teardown(dual_stack, teardown),
 		cmocka_unit_test_teardown(dual_stack_clash, teardown),
 	};

@@ -398,6 +398,28 @@ out:
 }
 
 /*
+ * from_overlay's xcni_self6 (bpf/lib/nodeport6.h): this node's IPv6
+ * InternalIP (a6, or all 0), the SNAT source of IPv6 externalIPs and
+ * load-balancer IPs with a backend on another node. No such map pinned (no
+ * overlay, or Services not in BPF): nothing to do. 0 or -errno.
+ */
+static int write_self6(const struct opts *o, const uint8_t a6[16])
+{
+	__u32 k = 0;
+	char path[512];
+	int fd, err = 0;
+
+	snprintf(path, sizeof(path), "%s/xcni_self6", o->pin_dir);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (bpf_map_update_elem(fd, &k, a6, BPF_ANY))
+		err = -errno;
+	close(fd);
+	return err;
+}
+
+/*
  * Services and EndpointSlices -> the Service maps (svcsync's versioned
  * discipline: a Service's change is whole or not at all). Only the Services
  * whose objects changed (ch, from the store's journal) are built again and
@@ -449,6 +471,12 @@ static int sync_services(const struct opts *o, const struct cluster *c, struct s
 		memcpy(addr6[0], node->node.internal_ip6, 16);
 		sn.naddrs6 = 1;
 	}
+	/* Said, not fatal: without it only IPv6 external frontends to another
+	 * node's backend drop (drop-no-tunnel); the Services are still written. */
+	err = write_self6(o, sn.naddrs6 ? addr6[0] : none6);
+	if (err)
+		pr_warn("generation %llu: writing xcni_self6 (this node's IPv6 address): %s\n",
+			(unsigned long long)gen, strerror(-err));
 	sn.addrs6 = (const uint8_t(*)[16])addr6;
 	peers6 = calloc(c->n[K8S_NODE] + 1, sizeof(*peers6));
 	if (!peers6) {

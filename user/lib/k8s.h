@@ -194,6 +194,12 @@ struct k8s_service {
 	uint8_t (*external_ips6)[16]; /* spec.externalIPs: the IPv6 ones */
 	size_t nlb_ips;
 	uint32_t *lb_ips; /* status.loadBalancer.ingress[].ip (type LoadBalancer), network order */
+	size_t nlb_ips6;
+	uint8_t (*lb_ips6)[16]; /* status.loadBalancer.ingress[].ip: the IPv6 ones */
+	/* Each address's index in its list (spec.externalIPs[i],
+	 * status.loadBalancer.ingress[i]), the families mixed there: what
+	 * messages name. NULL (a Service built by hand): the family's own index. */
+	size_t *external_ips_at, *external_ips6_at, *lb_ips_at, *lb_ips6_at;
 };
 
 /* One entry of an EndpointSlice's ports. */

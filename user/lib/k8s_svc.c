@@ -118,16 +118,18 @@ dflt:
 
 /* A list of IP addresses: IPv4 ones into out; IPv6 ones into out6 if given, else skipped. */
 static int parse_ip_list(struct ctx *c, json_t *parent, const char *key, size_t *n,
-			 uint32_t **out, size_t *n6, uint8_t (**out6)[16])
+			 uint32_t **out, size_t **at, size_t *n6, uint8_t (**out6)[16],
+			 size_t **at6)
 {
 	json_t *arr, *a;
-	size_t i, o;
+	size_t i, o, len;
 	int err = get_arr(c, parent, key, &arr);
 
-	if (err || !arr || !json_array_size(arr))
+	if (err || !arr || !(len = json_array_size(arr)))
 		return err;
-	*out = calloc(json_array_size(arr), sizeof(**out));
-	if (!*out || (out6 && !(*out6 = calloc(json_array_size(arr), sizeof(**out6)))))
+	/* Freed with the Service (k8s_service_free) on any return. */
+	if (!(*out = calloc(len, sizeof(**out))) || !(*at = calloc(len, sizeof(**at))) ||
+	    !(*out6 = calloc(len, sizeof(**out6))) || !(*at6 = calloc(len, sizeof(**at6))))
 		return -ENOMEM;
 	o = field(c, key);
 	json_array_foreach(arr, i, a) {
@@ -137,11 +139,11 @@ static int parse_ip_list(struct ctx *c, json_t *parent, const char *key, size_t 
 		if (!str)
 			err = fail(c, "must be a string");
 		else if (parse_ipv4(str, &(*out)[*n]))
-			(*n)++;
+			(*at)[(*n)++] = i;
 		else if (!is_ipv6(str))
 			err = fail(c, "\"%s\" is not a valid IP address", str);
-		else if (out6 && inet_pton(AF_INET6, str, (*out6)[*n6]) == 1)
-			(*n6)++;
+		else if (inet_pton(AF_INET6, str, (*out6)[*n6]) == 1)
+			(*at6)[(*n6)++] = i;
 		pop(c, o2);
 		if (err)
 			break;
@@ -280,8 +282,12 @@ static int parse_lb_status(struct ctx *c, json_t *doc, struct k8s_service *s)
 	err = get_arr(c, lb, "ingress", &ing);
 	if (err || !ing || !json_array_size(ing))
 		goto out2;
+	/* Freed with the Service (k8s_service_free) on any return. */
 	s->lb_ips = calloc(json_array_size(ing), sizeof(*s->lb_ips));
-	if (!s->lb_ips) {
+	s->lb_ips_at = calloc(json_array_size(ing), sizeof(*s->lb_ips_at));
+	s->lb_ips6 = calloc(json_array_size(ing), sizeof(*s->lb_ips6));
+	s->lb_ips6_at = calloc(json_array_size(ing), sizeof(*s->lb_ips6_at));
+	if (!s->lb_ips || !s->lb_ips_at || !s->lb_ips6 || !s->lb_ips6_at) {
 		err = -ENOMEM;
 		goto out2;
 	}
@@ -297,9 +303,11 @@ static int parse_lb_status(struct ctx *c, json_t *doc, struct k8s_service *s)
 		/* An entry with a hostname only (some clouds) names no address to serve. */
 		if (!err && ip && *ip) {
 			if (parse_ipv4(ip, &s->lb_ips[s->nlb_ips]))
-				s->nlb_ips++;
+				s->lb_ips_at[s->nlb_ips++] = i;
 			else if (!is_ipv6(ip))
 				err = fail_in(c, "ip", "\"%s\" is not a valid IP address", ip);
+			else if (inet_pton(AF_INET6, ip, s->lb_ips6[s->nlb_ips6]) == 1)
+				s->lb_ips6_at[s->nlb_ips6++] = i;
 		}
 		pop(c, o4);
 		if (err)
@@ -370,7 +378,8 @@ int parse_service(struct ctx *c, json_t *doc, struct k8s_service *s)
 		err = parse_affinity(c, spec, s);
 	if (!err && c->lb)
 		err = parse_ip_list(c, spec, "externalIPs", &s->nexternal_ips, &s->external_ips,
-				    &s->nexternal_ips6, &s->external_ips6);
+				    &s->external_ips_at, &s->nexternal_ips6, &s->external_ips6,
+				    &s->external_ips6_at);
 	if (!err && c->lb)
 		err = parse_traffic_policy(c, spec, "externalTrafficPolicy", &s->etp_local);
 	if (!err && c->lb)
@@ -431,6 +440,11 @@ void service_free(struct k8s_service *s)
 	free(s->external_ips);
 	free(s->external_ips6);
 	free(s->lb_ips);
+	free(s->lb_ips6);
+	free(s->external_ips_at);
+	free(s->external_ips6_at);
+	free(s->lb_ips_at);
+	free(s->lb_ips6_at);
 }
 
 /* ---- EndpointSlice ---- */

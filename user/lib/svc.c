@@ -386,7 +386,8 @@ static int add_peer_frontend(struct items *v, const struct port_ctx *pc, const v
 /* How many frontends (with their INT twins) one Service can have: room in out. */
 static size_t frontends_max(const struct k8s_service *s, const struct svc_node *node)
 {
-	size_t per_port = 1 + s->has_ip6 + s->nexternal_ips + s->nexternal_ips6 + s->nlb_ips;
+	size_t per_port = 1 + s->has_ip6 + s->nexternal_ips + s->nexternal_ips6 + s->nlb_ips +
+			  s->nlb_ips6;
 
 	if (s->node_ports && node)
 		per_port += node->naddrs + node->npeers + node->naddrs6 + node->npeers6;
@@ -517,10 +518,16 @@ static int build_one(const struct k8s_object *so, const struct k8s_object *const
 					      add_peer_frontend(v, &pc6, node->peers6[a - node->naddrs6],
 								XCNI_AF_INET6, p->node_port, i);
 			}
-			/* IPv6 externalIPs, with the IPv6 backends (the index counts IPv6 ones). */
+			/* IPv6 externalIPs and load-balancer IPs, with the IPv6 backends;
+			 * messages name each one's index in its list. */
 			for (size_t a = 0; a < s->nexternal_ips6 && !err; a++)
 				err = add_frontend(v, &pc6, s->external_ips6[a], XCNI_AF_INET6, p->port,
-						   true, FIELD_EXTERNAL_IP, a);
+						   true, FIELD_EXTERNAL_IP,
+						   s->external_ips6_at ? s->external_ips6_at[a] : a);
+			for (size_t a = 0; a < s->nlb_ips6 && !err; a++)
+				err = add_frontend(v, &pc6, s->lb_ips6[a], XCNI_AF_INET6, p->port,
+						   true, FIELD_LB_IP,
+						   s->lb_ips6_at ? s->lb_ips6_at[a] : a);
 			free(b6.all);
 			free(b6.local);
 			items_free(&quiet);
@@ -546,10 +553,11 @@ static int build_one(const struct k8s_object *so, const struct k8s_object *const
 							XCNI_AF_INET, p->node_port, i);
 		for (size_t a = 0; a < s->nexternal_ips && !err; a++)
 			err = add_frontend(v, &pc, &s->external_ips[a], XCNI_AF_INET, p->port, true,
-					   FIELD_EXTERNAL_IP, a);
+					   FIELD_EXTERNAL_IP,
+					   s->external_ips_at ? s->external_ips_at[a] : a);
 		for (size_t a = 0; a < s->nlb_ips && !err; a++)
 			err = add_frontend(v, &pc, &s->lb_ips[a], XCNI_AF_INET, p->port, true,
-					   FIELD_LB_IP, a);
+					   FIELD_LB_IP, s->lb_ips_at ? s->lb_ips_at[a] : a);
 		free(b.all);
 		free(b.local);
 	}
