@@ -249,6 +249,50 @@ if [ "$FAMILY" != ipv4 ]; then
 	lab delete -f "$T/only6.yaml" >/dev/null 2>&1
 	[ -s "$T/both.yaml" ] && lab delete -f "$T/both.yaml" >/dev/null 2>&1
 fi
+if [ "$FAMILY" = ipv6 ]; then
+	# The ipv6 lab's underlay is IPv6 alone, as an IPv6-only cluster's nodes:
+	# Node objects with the IPv6 InternalIP only, no IPv4 address on the underlay.
+	node_addrs() { # node_addrs I: node nI's object's InternalIPs, comma-separated
+		/usr/bin/python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+print(",".join(a["address"] for a in d["status"]["addresses"] if a["type"] == "InternalIP"))' \
+			"$XCNI_LAB_DIR/manifests/node.n$1.json" 2>/dev/null
+	}
+	for i in $(seq "$NODES"); do
+		check "Node n$i: its only InternalIP is fd00:77::$i ($(node_addrs "$i"))" \
+			test "$(node_addrs "$i")" = "fd00:77::$i"
+	done
+	check "no IPv4 address on the underlay (the nodes' ul0, the switch's br0, the outside's eth0)" \
+		bash -c "[ -z \"\$(for i in \$(seq $NODES); do ip -n xcl-n\$i -4 -o addr show dev ul0; done;
+			ip -n xcl-ul -4 -o addr show; ip -n xcl-out -4 -o addr show dev eth0)\" ]"
+fi
+if [ "$FAMILY" = ipv6 ] && [ "$NODES" -gt 1 ]; then
+	# Geneve over the IPv6 underlay on the wire: tshark on the switch while a
+	# pod on one node talks to a pod on another; the outer IPv6 is between the
+	# nodes' underlay addresses, UDP 6081, Geneve, the pods' IPv6 inside.
+	read -r SRC SN SIP DST DN DIP < <(lab get --json | /usr/bin/python3 -c '
+import json, sys
+p = [x for x in json.load(sys.stdin)["pods"] if x["namespace"] in ("x", "y", "z")]
+a = p[0]; b = [x for x in p if x["node"] != a["node"]][0]
+print(a["namespace"] + "/" + a["name"], a["node"][1:], a["ip6"], b["namespace"] + "/" + b["name"], b["node"][1:], b["ip6"])')
+	if check "tshark captures Geneve on br0 in xcl-ul" geneve_capture_start xcl-ul br0 "$T/ul6.pcap"; then
+		MONITORS+=("$CAP")
+		lab probe "$SRC" "$DST" 80/tcp >/dev/null
+		lab probe "$SRC" "$DST" 81/udp >/dev/null
+		geneve_capture_stop "$T/ul6.pcap"
+		# ipv6.src/dst: the outer then the inner header's; ip.src stays empty (no IPv4 at all).
+		tshark -n -r "$T/ul6.pcap" -Y geneve -T fields -E separator=' ' -e ipv6.src -e ipv6.dst \
+			-e udp.dstport -e geneve.proto_type -e ip.src >"$T/ul6.txt" 2>/dev/null
+		sed 's/^/#   /' "$T/ul6.txt" | sort | uniq -c | head -8
+		check "tshark on the switch: $SRC (n$SN) -> $DST (n$DN) in Geneve over IPv6: outer fd00:77::$SN -> fd00:77::$DN, UDP 6081, inner $SIP -> $DIP" \
+			grep -Eq "^fd00:77::$SN,$SIP fd00:77::$DN,$DIP 6081(,[0-9]+)? 0x6558 *\$" "$T/ul6.txt"
+		check "  ... and the answers: outer fd00:77::$DN -> fd00:77::$SN, inner $DIP -> $SIP" \
+			grep -Eq "^fd00:77::$DN,$DIP fd00:77::$SN,$SIP 6081(,[0-9]+)? 0x6558 *\$" "$T/ul6.txt"
+		check "  ... every Geneve frame is IPv6 outside and inside (node to node, pod to pod), none IPv4" \
+			awk 'NF != 4 || $1 !~ /^fd00:77::[0-9]+,fd00:10:244:/ || $2 !~ /^fd00:77::[0-9]+,fd00:10:244:/ {bad = 1} END {exit bad || NR == 0}' "$T/ul6.txt"
+	fi
+fi
 # NETPOL_MONITOR=1 (for hunting a wrong cell): every node traces every packet,
 # and a mismatch shows the events of its flows.
 if [ "${NETPOL_MONITOR:-0}" = 1 ]; then
