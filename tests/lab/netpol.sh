@@ -263,9 +263,9 @@ print(",".join(a["address"] for a in d["status"]["addresses"] if a["type"] == "I
 		check "Node n$i: its only InternalIP is fd00:77::$i ($(node_addrs "$i"))" \
 			test "$(node_addrs "$i")" = "fd00:77::$i"
 	done
-	check "no IPv4 address on the underlay (the nodes' ul0, the switch's br0, the outside's eth0)" \
+	check "no IPv4 address on the underlay (the nodes' ul0, the router's br0 and ul-out, the outside's eth0)" \
 		bash -c "[ -z \"\$(for i in \$(seq $NODES); do ip -n xcl-n\$i -4 -o addr show dev ul0; done;
-			ip -n xcl-ul -4 -o addr show; ip -n xcl-out -4 -o addr show dev eth0)\" ]"
+			ip -n xcl-ul -4 -o addr show dev br0; ip -n xcl-ul -4 -o addr show dev ul-out; ip -n xcl-out -4 -o addr show dev eth0)\" ]"
 fi
 if [ "$FAMILY" = ipv6 ] && [ "$NODES" -gt 1 ]; then
 	# Geneve over the IPv6 underlay on the wire: tshark on the switch while a
