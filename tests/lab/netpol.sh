@@ -25,7 +25,11 @@
 # family, each compared with the expectation); the open-flow and port-reuse
 # checks go over IPv6. The ipBlock case uses each family's own CIDR: an IPv4
 # ipBlock admits no IPv6 source, and the IPv6 one is skipped (said) while xcnid
-# refuses IPv6 ipBlocks. With NETPOL_NODES > 1 it needs IPv6 across nodes.
+# refuses IPv6 ipBlocks. In ipv6 the lab's underlay is IPv6 alone: the suite
+# checks the Nodes' InternalIPs and that no underlay link has IPv4, and with
+# NETPOL_NODES > 1 decodes a cross-node flow on the switch with tshark (outer
+# IPv6, UDP 6081, Geneve, inner IPv6); with LAB_KUBE_PROXY=none too, an ETP
+# Cluster NodePort is refused there and an ETP Local one probed on its node.
 #
 # The expectations are Python expressions over the probe's source and
 # destination (sns, spod, dns, dpod; s and d as "ns/pod"); a pod always
@@ -235,10 +239,20 @@ if [ "$FAMILY" != ipv4 ]; then
 	# (ip6tables, or xcnid in BPF): the outside reaches y/b through every node.
 	fams=$'  type: NodePort\n  ipFamilies: [IPv6]'
 	[ "$FAMILY" = ipv6 ] && fams='  type: NodePort'
+	NPNODES=$(seq "$NODES")
+	if [ "$FAMILY" = ipv6 ] && [ "$KP" = none ] && [ "$NODES" -gt 1 ]; then
+		# xcnid forwards to another node's backend over an IPv4 underlay only:
+		# the ipv6 lab refuses what it cannot serve, and serves ETP Local.
+		svc_fam np6 "$fams"
+		check "IPv6 underlay, kube-proxy none: ETP Cluster NodePort refused naming the field" \
+			bash -c "[ $? != 0 ] && grep -q 'spec.externalTrafficPolicy: Cluster .*not served on an IPv6 underlay' '$T/out'"
+		fams+=$'\n  externalTrafficPolicy: Local'
+		NPNODES=$(lab get --json | jq_ "[p['node'][1:] for p in d['pods'] if p['namespace'] == 'y' and p['name'] == 'b'][0]")
+	fi
 	svc_fam np6 "$fams"
 	check "a NodePort Service of IPv6 alone is taken (kube-proxy $KP)" test $? = 0
 	np6=$(lab get --json | jq_ "[p.get('nodePort', 0) for s in d['services'] if s['name'] == 'np6' for p in s['ports']][0]")
-	for i in $(seq "$NODES"); do
+	for i in $NPNODES; do
 		check "outside -> n$i [fd00:77::$i]:$np6/tcp (IPv6 NodePort, kube-proxy $KP) reaches y/b" \
 			lab probe outside "n$i" "$np6/tcp" --family 6
 	done
