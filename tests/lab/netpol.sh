@@ -277,6 +277,13 @@ print(",".join(a["address"] for a in d["status"]["addresses"] if a["type"] == "I
 		check "Node n$i: its only InternalIP is fd00:77::$i ($(node_addrs "$i"))" \
 			test "$(node_addrs "$i")" = "fd00:77::$i"
 	done
+	node_v4_refused() { # RC: lab apply's exit code, its output in $out
+		[ "$1" = 1 ] && [[ $out == *"InternalIP 192.168.77.1, but the lab's underlay is IPv6 alone"* ]] &&
+			[ "$(node_addrs 1)" = fd00:77::1 ]
+	}
+	out=$(printf 'apiVersion: v1\nkind: Node\nmetadata: {name: n1}\nstatus: {addresses: [{type: InternalIP, address: 192.168.77.1}]}\n' | lab apply -f - 2>&1)
+	check "apply of Node n1 with an IPv4 InternalIP: refused naming the field, the object unchanged" \
+		node_v4_refused $?
 	check "no IPv4 address on the underlay (the nodes' ul0, the router's br0 and ul-out, the outside's eth0)" \
 		bash -c "[ -z \"\$(for i in \$(seq $NODES); do ip -n xcl-n\$i -4 -o addr show dev ul0; done;
 			ip -n xcl-ul -4 -o addr show dev br0; ip -n xcl-ul -4 -o addr show dev ul-out; ip -n xcl-out -4 -o addr show dev eth0)\" ]"
