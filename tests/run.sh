@@ -56,7 +56,7 @@ suites=(
 	"lab-netpol-3nodes:env NETPOL_NODES=3 bash tests/lab/netpol.sh"
 	"lab-services:bash tests/lab/services.sh"
 	"lab-netpol-svc:env NETPOL_VIA_SERVICE=1 bash tests/lab/netpol.sh"
-	"lab-netpol-v6:env NETPOL_FAMILY=ipv6 bash tests/lab/netpol.sh"
+	"lab-netpol-v6:env NETPOL_FAMILY=ipv6 NETPOL_NODES=2 bash tests/lab/netpol.sh"
 	"lab-netpol-dual-svc:env NETPOL_FAMILY=dual NETPOL_VIA_SERVICE=1 bash tests/lab/netpol.sh"
 	"lab-netpol-dual-3nodes:env NETPOL_FAMILY=dual NETPOL_NODES=3 bash tests/lab/netpol.sh"
 	"lab-netpol-svc-3nodes:env NETPOL_VIA_SERVICE=1 NETPOL_NODES=3 bash tests/lab/netpol.sh"

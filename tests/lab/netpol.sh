@@ -25,7 +25,11 @@
 # family, each compared with the expectation); the open-flow and port-reuse
 # checks go over IPv6. The ipBlock case uses each family's own CIDR: an IPv4
 # ipBlock admits no IPv6 source, and the IPv6 one is skipped (said) while xcnid
-# refuses IPv6 ipBlocks. With NETPOL_NODES > 1 it needs IPv6 across nodes.
+# refuses IPv6 ipBlocks. In ipv6 the lab's underlay is IPv6 alone: the suite
+# checks the Nodes' InternalIPs and that no underlay link has IPv4, and with
+# NETPOL_NODES > 1 decodes a cross-node flow on the switch with tshark (outer
+# IPv6, UDP 6081, Geneve, inner IPv6); with LAB_KUBE_PROXY=none too, an ETP
+# Cluster NodePort is refused there and an ETP Local one probed on its node.
 #
 # The expectations are Python expressions over the probe's source and
 # destination (sns, spod, dns, dpod; s and d as "ns/pod"); a pod always
@@ -235,10 +239,20 @@ if [ "$FAMILY" != ipv4 ]; then
 	# (ip6tables, or xcnid in BPF): the outside reaches y/b through every node.
 	fams=$'  type: NodePort\n  ipFamilies: [IPv6]'
 	[ "$FAMILY" = ipv6 ] && fams='  type: NodePort'
+	NPNODES=$(seq "$NODES")
+	if [ "$FAMILY" = ipv6 ] && [ "$KP" = none ] && [ "$NODES" -gt 1 ]; then
+		# xcnid forwards to another node's backend over an IPv4 underlay only:
+		# the ipv6 lab refuses what it cannot serve, and serves ETP Local.
+		svc_fam np6 "$fams"
+		check "IPv6 underlay, kube-proxy none: ETP Cluster NodePort refused naming the field" \
+			bash -c "[ $? != 0 ] && grep -q 'spec.externalTrafficPolicy: Cluster .*not served on an IPv6 underlay' '$T/out'"
+		fams+=$'\n  externalTrafficPolicy: Local'
+		NPNODES=$(lab get --json | jq_ "[p['node'][1:] for p in d['pods'] if p['namespace'] == 'y' and p['name'] == 'b'][0]")
+	fi
 	svc_fam np6 "$fams"
 	check "a NodePort Service of IPv6 alone is taken (kube-proxy $KP)" test $? = 0
 	np6=$(lab get --json | jq_ "[p.get('nodePort', 0) for s in d['services'] if s['name'] == 'np6' for p in s['ports']][0]")
-	for i in $(seq "$NODES"); do
+	for i in $NPNODES; do
 		check "outside -> n$i [fd00:77::$i]:$np6/tcp (IPv6 NodePort, kube-proxy $KP) reaches y/b" \
 			lab probe outside "n$i" "$np6/tcp" --family 6
 	done
@@ -248,6 +262,57 @@ if [ "$FAMILY" != ipv4 ]; then
 	check "probe x/a y/b --family 6" lab probe x/a y/b 80/tcp --family 6
 	lab delete -f "$T/only6.yaml" >/dev/null 2>&1
 	[ -s "$T/both.yaml" ] && lab delete -f "$T/both.yaml" >/dev/null 2>&1
+fi
+if [ "$FAMILY" = ipv6 ]; then
+	# The ipv6 lab's underlay is IPv6 alone, as an IPv6-only cluster's nodes:
+	# Node objects with the IPv6 InternalIP only, no IPv4 address on the underlay.
+	node_addrs() { # node_addrs I: node nI's object's InternalIPs, comma-separated
+		/usr/bin/python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+print(",".join(a["address"] for a in d["status"]["addresses"] if a["type"] == "InternalIP"))' \
+			"$XCNI_LAB_DIR/manifests/node.n$1.json" 2>/dev/null
+	}
+	for i in $(seq "$NODES"); do
+		check "Node n$i: its only InternalIP is fd00:77::$i ($(node_addrs "$i"))" \
+			test "$(node_addrs "$i")" = "fd00:77::$i"
+	done
+	node_v4_refused() { # RC: lab apply's exit code, its output in $out
+		[ "$1" = 1 ] && [[ $out == *"InternalIP 192.168.77.1, but the lab's underlay is IPv6 alone"* ]] &&
+			[ "$(node_addrs 1)" = fd00:77::1 ]
+	}
+	out=$(printf 'apiVersion: v1\nkind: Node\nmetadata: {name: n1}\nstatus: {addresses: [{type: InternalIP, address: 192.168.77.1}]}\n' | lab apply -f - 2>&1)
+	check "apply of Node n1 with an IPv4 InternalIP: refused naming the field, the object unchanged" \
+		node_v4_refused $?
+	check "no IPv4 address on the underlay (the nodes' ul0, the router's br0 and ul-out, the outside's eth0)" \
+		bash -c "[ -z \"\$(for i in \$(seq $NODES); do ip -n xcl-n\$i -4 -o addr show dev ul0; done;
+			ip -n xcl-ul -4 -o addr show dev br0; ip -n xcl-ul -4 -o addr show dev ul-out; ip -n xcl-out -4 -o addr show dev eth0)\" ]"
+fi
+if [ "$FAMILY" = ipv6 ] && [ "$NODES" -gt 1 ]; then
+	# Geneve over the IPv6 underlay on the wire: tshark on the switch while a
+	# pod on one node talks to a pod on another; the outer IPv6 is between the
+	# nodes' underlay addresses, UDP 6081, Geneve, the pods' IPv6 inside.
+	read -r SRC SN SIP DST DN DIP < <(lab get --json | /usr/bin/python3 -c '
+import json, sys
+p = [x for x in json.load(sys.stdin)["pods"] if x["namespace"] in ("x", "y", "z")]
+a = p[0]; b = [x for x in p if x["node"] != a["node"]][0]
+print(a["namespace"] + "/" + a["name"], a["node"][1:], a["ip6"], b["namespace"] + "/" + b["name"], b["node"][1:], b["ip6"])')
+	if check "tshark captures Geneve on br0 in xcl-ul" geneve_capture_start xcl-ul br0 "$T/ul6.pcap"; then
+		MONITORS+=("$CAP")
+		lab probe "$SRC" "$DST" 80/tcp >/dev/null
+		lab probe "$SRC" "$DST" 81/udp >/dev/null
+		geneve_capture_stop "$T/ul6.pcap"
+		# ipv6.src/dst: the outer then the inner header's; ip.src stays empty (no IPv4 at all).
+		tshark -n -r "$T/ul6.pcap" -Y geneve -T fields -E separator=' ' -e ipv6.src -e ipv6.dst \
+			-e udp.dstport -e geneve.proto_type -e ip.src >"$T/ul6.txt" 2>/dev/null
+		sed 's/^/#   /' "$T/ul6.txt" | sort | uniq -c | head -8
+		check "tshark on the switch: $SRC (n$SN) -> $DST (n$DN) in Geneve over IPv6: outer fd00:77::$SN -> fd00:77::$DN, UDP 6081, inner $SIP -> $DIP" \
+			grep -Eq "^fd00:77::$SN,$SIP fd00:77::$DN,$DIP 6081(,[0-9]+)? 0x6558 *\$" "$T/ul6.txt"
+		check "  ... and the answers: outer fd00:77::$DN -> fd00:77::$SN, inner $DIP -> $SIP" \
+			grep -Eq "^fd00:77::$DN,$DIP fd00:77::$SN,$SIP 6081(,[0-9]+)? 0x6558 *\$" "$T/ul6.txt"
+		check "  ... every Geneve frame is IPv6 outside and inside (node to node, pod to pod), none IPv4" \
+			awk 'NF != 4 || $1 !~ /^fd00:77::[0-9]+,fd00:10:244:/ || $2 !~ /^fd00:77::[0-9]+,fd00:10:244:/ {bad = 1} END {exit bad || NR == 0}' "$T/ul6.txt"
+	fi
 fi
 # NETPOL_MONITOR=1 (for hunting a wrong cell): every node traces every packet,
 # and a mismatch shows the events of its flows.

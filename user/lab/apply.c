@@ -456,7 +456,8 @@ static int node_validate(struct lab *lab, const struct k8s_object *o, const char
 			 const char *verb)
 {
 	const struct lab_node *n = lab_node_find(lab, o->meta.name);
-	char a[INET_ADDRSTRLEN], cidr[INET_ADDRSTRLEN + 4];
+	char a[INET_ADDRSTRLEN], cidr[INET_ADDRSTRLEN + 4], a6[LAB_ADDR6_LEN], a6x[INET6_ADDRSTRLEN];
+	struct in6_addr ip6;
 	struct in_addr ip;
 
 	if (!n) {
@@ -476,6 +477,23 @@ static int node_validate(struct lab *lab, const struct k8s_object *o, const char
 				src, n->name, cidr, n->cidr);
 			return -EINVAL;
 		}
+	}
+	/* An ipv6 lab's node has no IPv4 underlay address (n->ip only numbers it). */
+	if (o->node.internal_ip && lab_ul_v6only(lab)) {
+		inet_ntop(AF_INET, &o->node.internal_ip, a, sizeof(a));
+		fprintf(stderr, "lab apply: %s: Node %s: status.addresses: InternalIP %s, but the "
+				"lab's underlay is IPv6 alone (node address %s; it cannot change)\n",
+			src, n->name, a, lab_node_addr(lab, n, a6, sizeof(a6)));
+		return -EINVAL;
+	}
+	if (!IN6_IS_ADDR_UNSPECIFIED((const struct in6_addr *)o->node.internal_ip6) &&
+	    (lab_node_ip6(lab, n, a6, sizeof(a6)) || inet_pton(AF_INET6, a6, &ip6) != 1 ||
+	     memcmp(&ip6, o->node.internal_ip6, sizeof(ip6)))) {
+		inet_ntop(AF_INET6, o->node.internal_ip6, a6x, sizeof(a6x));
+		fprintf(stderr, "lab apply: %s: Node %s: status.addresses: InternalIP %s, but the "
+				"node's IPv6 underlay address is %s (it cannot change)\n",
+			src, n->name, a6x, *a6 ? a6 : "none");
+		return -EINVAL;
 	}
 	if (o->node.internal_ip && (inet_pton(AF_INET, n->ip, &ip) != 1 ||
 				    ip.s_addr != o->node.internal_ip)) {

@@ -12,6 +12,9 @@
  *     ...
  *   netns xcl-n2 ...  ul0 192.168.77.2/24
  *
+ * (An ipv6 lab's underlay is IPv6 alone: fd00:77::<i>/64, router ::254, the
+ * outside 2001:db8:100::1; underlay.h.)
+ *
  * Pods come from real manifests and are wired by the real xcni binary, called
  * the way a runtime calls it. The cluster state xcnid watches is a manifest
  * directory, <labdir>/manifests, one object per file, written the way the API
@@ -169,7 +172,11 @@ static void usage_up(FILE *f)
 		   "(xcnictl lab probe outside NODE PORT/PROTO tries one from the outside).\n"
 		   "--node-port-mode snat|dsr (with --kube-proxy none): how a node sends an outside\n"
 		   "request to another node's backend, xcnid's --node-port-mode: snat (default) or\n"
-		   "dsr (the backend's node answers the client itself). Kept in lab.json.\n"
+		   "dsr (the backend's node answers the client itself; not with --ip-family ipv6,\n"
+		   "whose underlay is IPv6: xcnid's DSR needs IPv4's). Kept in lab.json. With\n"
+		   "--kube-proxy none, --ip-family ipv6 and more than one node, lab apply serves\n"
+		   "NodePorts of externalTrafficPolicy: Local only (xcnid forwards to another\n"
+		   "node's backend over an IPv4 underlay only).\n"
 		   "Behind the switch, " LAB_UL_NETNS " routes (" LAB_UL_GW ", every node's default\n"
 		   "gateway) to the outside: netns " LAB_OUT_NETNS ", " LAB_OUT_IP ", whose listener\n"
 		   "(80/tcp, 53/udp) answers \"outside ADDR\" with the source address it saw. It routes\n"
@@ -179,12 +186,17 @@ static void usage_up(FILE *f)
 		   "ipv4 (default), ipv6 (node i's pod CIDR " LAB_POD_NET6 "<i>::/64, Services from\n"
 		   LAB_SVC_NET6 "/%d, kube-proxy's ip6tables) or dual (both: podCIDRs and\n"
 		   "podIPs IPv4 first, Services get a ClusterIP of each family unless ipFamilies\n"
-		   "says otherwise, probes try both). The Geneve underlay stays IPv4; its links get\n"
-		   "IPv6 too (node i " LAB_UL_PREFIX6 "<i>, its second InternalIP; the outside\n"
-		   LAB_OUT_IP6 "), where NodePorts are served over IPv6 as well, by kube-proxy's\n"
-		   "ip6tables or, with --kube-proxy none, by xcnid (ClusterIPs of both families too).\n"
+		   "says otherwise, probes try both). In dual stack the Geneve underlay stays IPv4;\n"
+		   "its links get IPv6 too (node i " LAB_UL_PREFIX6 "<i>, its second InternalIP; the\n"
+		   "outside " LAB_OUT_IP6 "), where NodePorts are served over IPv6 as well, by\n"
+		   "kube-proxy's ip6tables or, with --kube-proxy none, by xcnid (ClusterIPs of both\n"
+		   "families too). In an ipv6 lab the underlay is IPv6 alone, as an IPv6-only\n"
+		   "cluster's: node i " LAB_UL_PREFIX6 "<i>/%d its only InternalIP and xcnid's --node-ip,\n"
+		   "Geneve over IPv6 (pods get MTU %d), the router " LAB_UL_GW6 ", the outside\n"
+		   LAB_OUT_IP6 "; NodePorts, the outside's probes and DNS over IPv6; no IPv4\n"
+		   "address on any lab link but the loopbacks.\n"
 		   "State lives in $XCNI_LAB_DIR (default " LAB_DEFAULT_DIR ").\n",
-		LAB_UL_PLEN, LAB_POD_MTU, LAB_SVC_PLEN6);
+		LAB_UL_PLEN, LAB_POD_MTU, LAB_SVC_PLEN6, LAB_UL_PLEN6, LAB_POD_MTU6);
 }
 
 /* up's options: -1 to go on, else the exit code. */
@@ -257,6 +269,12 @@ static int up_args(int argc, char **argv, unsigned long *nodes, bool *dns, bool 
 		fprintf(stderr, "lab up: --node-port-mode dsr is xcnid's, with --kube-proxy none\n");
 		return 2;
 	}
+	/* DSR's Geneve option rides the IPv4 underlay only (architecture.md). */
+	if (lab->np_dsr && lab_ul_v6only(lab)) {
+		fprintf(stderr, "lab up: --node-port-mode dsr needs an IPv4 underlay; --ip-family ipv6's "
+				"is IPv6 alone (use dual)\n");
+		return 2;
+	}
 	return -1;
 }
 
@@ -307,7 +325,7 @@ static int up_build(struct lab *lab, unsigned long nodes, const char *xcnid, con
 
 static int cmd_up(int argc, char **argv)
 {
-	char xcnid[PATH_MAX], xcni[PATH_MAX];
+	char xcnid[PATH_MAX], xcni[PATH_MAX], nip[LAB_ADDR6_LEN];
 	bool dns = false, kp_none = false;
 	const char *xdp = getenv("XCNI_LAB_XDP");
 	unsigned long nodes = 1;
@@ -351,9 +369,11 @@ static int cmd_up(int argc, char **argv)
 		printf("node/%s up: netns %s, pod CIDR %s%s%s, underlay " LAB_UL_DEV " %s, XDP %s, xcnid PID %d\n",
 		       lab.nodes[i].name, lab.nodes[i].netns, lab.nodes[i].cidr,
 		       *lab.nodes[i].cidr && *lab.nodes[i].cidr6 ? "," : "", lab.nodes[i].cidr6,
-		       lab.nodes[i].ip, lab_node_xdp(&lab.nodes[i]), (int)lab.nodes[i].xcnid.pid);
-	printf("outside up: netns " LAB_OUT_NETNS ", " LAB_OUT_IP " (via " LAB_UL_GW "), listener "
-	       "PID %d on 80/tcp and 53/udp\n", (int)lab.outside_server.pid);
+		       lab_node_addr(&lab, &lab.nodes[i], nip, sizeof(nip)),
+		       lab_node_xdp(&lab.nodes[i]), (int)lab.nodes[i].xcnid.pid);
+	printf("outside up: netns " LAB_OUT_NETNS ", %s (via %s), listener PID %d on 80/tcp and "
+	       "53/udp\n", lab_out_addr(&lab), lab_ul_v6only(&lab) ? LAB_UL_GW6 : LAB_UL_GW,
+	       (int)lab.outside_server.pid);
 	printf("kube-proxy: %s; NodePorts %u-%u on every node's " LAB_UL_DEV " address; IP family %s\n",
 	       lab.kube_proxy_none ? "none (xcnid --kube-proxy-replacement translates Services)" :
 	       "iptables", lab.np_min, lab.np_max, lab_family_word(lab.family));
@@ -409,7 +429,7 @@ static void ports_str(const struct lab_pod *p, char *out, size_t len)
 static int get_json(struct lab *lab)
 {
 	json_t *root = json_object(), *nodes = json_array(), *pods = json_array();
-	char ports[512], inspect[64];
+	char ports[512], inspect[64], nip[LAB_ADDR6_LEN];
 	int err = -ENOMEM;
 
 	if (!root || !nodes || !pods)
@@ -421,7 +441,8 @@ static int get_json(struct lab *lab)
 		json_array_append_new(nodes, json_pack("{s:s,s:s,s:s,s:s,s:s,s:b,s:s,s:i,s:b,s:s}", "name",
 						       n->name, "netns", n->netns, "podCIDR", n->cidr,
 						       "podCIDR6", n->cidr6,
-						       "internalIP", n->ip, "registered",
+						       "internalIP",
+						       lab_node_addr(lab, n, nip, sizeof(nip)), "registered",
 						       lab_node_registered(lab, n), "pinDir", n->pin,
 						       "xcnidPid", (int)n->xcnid.pid, "xcnidRunning",
 						       lab_proc_alive(&n->xcnid), "inspect", inspect));
@@ -446,7 +467,7 @@ static int get_json(struct lab *lab)
 	if (lab->outside)
 		json_object_set_new(root, "outside",
 				    json_pack("{s:s,s:s,s:i,s:b}", "netns", LAB_OUT_NETNS, "ip",
-					      LAB_OUT_IP, "serverPid", (int)lab->outside_server.pid,
+					      lab_out_addr(lab), "serverPid", (int)lab->outside_server.pid,
 					      "serverRunning", lab_proc_alive(&lab->outside_server)));
 	err = json_dumpf(root, stdout, JSON_COMPACT) || fputc('\n', stdout) == EOF ? -EIO : 0;
 out:
@@ -531,7 +552,7 @@ static int get_text(struct lab *lab)
 	};
 	struct ptable *nt = pt_new(ncols, ARRAY_SIZE(ncols), 0);
 	struct ptable *ptab = pt_new(pcols, ARRAY_SIZE(pcols), 0);
-	char ports[512], inspect[64];
+	char ports[512], inspect[64], nip[LAB_ADDR6_LEN];
 	int err;
 
 	for (size_t i = 0; i < lab->nnodes; i++) {
@@ -543,7 +564,7 @@ static int get_text(struct lab *lab)
 			pt_strf(nt, "%s,%s", n->cidr, n->cidr6);
 		else
 			pt_str(nt, *n->cidr ? n->cidr : n->cidr6);
-		pt_str(nt, n->ip);
+		pt_str(nt, lab_node_addr(lab, n, nip, sizeof(nip)));
 		/* Deleted: the netns and its pods stay, the other nodes no longer reach them. */
 		pt_str(nt, lab_node_registered(lab, n) ? "registered" : "deleted");
 		pt_strf(nt, "%d%s", (int)n->xcnid.pid, lab_proc_alive(&n->xcnid) ? "" : " (gone)");
@@ -583,8 +604,8 @@ static int get_text(struct lab *lab)
 	if (!err)
 		err = svc_text(lab);
 	if (!err && lab->outside)
-		printf("\noutside: netns " LAB_OUT_NETNS ", " LAB_OUT_IP ", listener %d%s (80/tcp, 53/udp)\n",
-		       (int)lab->outside_server.pid, lab_proc_alive(&lab->outside_server) ? "" : " (gone)");
+		printf("\noutside: netns " LAB_OUT_NETNS ", %s, listener %d%s (80/tcp, 53/udp)\n",
+		       lab_out_addr(lab), (int)lab->outside_server.pid, lab_proc_alive(&lab->outside_server) ? "" : " (gone)");
 	pt_free(nt);
 	pt_free(ptab);
 	return err;

@@ -144,7 +144,7 @@ static int node_net_conf(struct lab *lab, const struct lab_node *n)
 	if (*n->cidr6 && json_array_append_new(ranges, json_pack("[{s:s}]", "subnet", n->cidr6)))
 		goto out;
 	conf = json_pack("{s:s,s:s,s:s,s:i,s:s,s:s,s:{s:s,s:O,s:s}}", "cniVersion", "1.0.0",
-			 "name", "xcni-lab", "type", "xcni", "mtu", LAB_POD_MTU, "stateDir", state, "pinDir",
+			 "name", "xcni-lab", "type", "xcni", "mtu", lab_ul_v6only(lab) ? LAB_POD_MTU6 : LAB_POD_MTU, "stateDir", state, "pinDir",
 			 n->pin, "ipam", "type", "host-local", "ranges", ranges, "dataDir", ipam);
 	if (!conf)
 		goto out;
@@ -165,7 +165,7 @@ int lab_node_start(struct lab *lab, unsigned int i, const char *xcnid, const cha
 {
 	char dir[PATH_MAX], log[PATH_MAX], mdir[PATH_MAX], netns[PATH_MAX], cg[PATH_MAX];
 	struct lab_node *n = &lab->nodes[lab->nnodes];
-	char *argv[32], nprange[16], svcr[64];
+	char *argv[32], nprange[16], svcr[64], nip[LAB_ADDR6_LEN];
 	int a = 0, err;
 
 	memset(n, 0, sizeof(*n));
@@ -232,8 +232,9 @@ int lab_node_start(struct lab *lab, unsigned int i, const char *xcnid, const cha
 	argv[a++] = n->name;
 	argv[a++] = "--underlay-dev";
 	argv[a++] = LAB_UL_DEV;
+	/* An ipv6 lab's underlay is IPv6 alone: Geneve from and to the nodes' IPv6 addresses. */
 	argv[a++] = "--node-ip";
-	argv[a++] = n->ip;
+	argv[a++] = (char *)lab_node_addr(lab, n, nip, sizeof(nip));
 	argv[a++] = "--xdp-mode";
 	argv[a++] = (char *)xdp;
 	if (manifests) {
@@ -332,21 +333,23 @@ int lab_node_object_put(struct lab *lab, const struct lab_node *n, json_t *label
 {
 	/* podCIDR is the first of podCIDRs: IPv4 first in dual stack, as kube-controller-manager. */
 	const char *first = *n->cidr ? n->cidr : n->cidr6;
-	char path[PATH_MAX], a6[LAB_ADDR6_LEN];
+	char path[PATH_MAX], a6[LAB_ADDR6_LEN], nip[LAB_ADDR6_LEN];
 	json_t *doc, *l, *cidrs, *addrs;
 	int err;
 
+	/* The first InternalIP: the IPv6 one alone in an ipv6 lab (an IPv6-only node's). */
 	doc = json_pack("{s:s,s:s,s:{s:s,s:{s:s}},s:{s:s,s:[s]},s:{s:[{s:s,s:s},{s:s,s:s}]}}",
 			"apiVersion", "v1", "kind", "Node", "metadata", "name", n->name, "labels",
 			"kubernetes.io/hostname", n->name, "spec", "podCIDR", first, "podCIDRs",
-			first, "status", "addresses", "type", "InternalIP", "address", n->ip, "type",
-			"Hostname", "address", n->name);
+			first, "status", "addresses", "type", "InternalIP", "address",
+			lab_node_addr(lab, n, nip, sizeof(nip)), "type", "Hostname", "address",
+			n->name);
 	if (!doc)
 		return -ENOMEM;
-	/* IPv6 on the underlay: a second InternalIP, after the IPv4 one (the
-	 * Geneve underlay's), as the kubelet lists a dual-stack node's. */
+	/* Dual stack: a second InternalIP, after the IPv4 one (the Geneve
+	 * underlay's), as the kubelet lists a dual-stack node's. */
 	addrs = json_object_get(json_object_get(doc, "status"), "addresses");
-	if (lab_node_ip6(lab, n, a6, sizeof(a6)) == 0 && *a6 &&
+	if (!lab_ul_v6only(lab) && lab_node_ip6(lab, n, a6, sizeof(a6)) == 0 && *a6 &&
 	    json_array_insert_new(addrs, 1, json_pack("{s:s,s:s}", "type", "InternalIP", "address",
 						      a6))) {
 		json_decref(doc);

@@ -336,8 +336,8 @@ static void usage_probe(FILE *f)
 		   "--ip-family). Without it: the lab's family; in a dual stack lab both, one\n"
 		   "after the other: connected only if both are (text: which one is not), JSON\n"
 		   "\"families\": {\"4\": {\"connected\", \"answer\"}, \"6\": {...}}. A node's\n"
-		   "address and the outside's are IPv4, in an ipv6 or dual stack lab IPv6 with\n"
-		   "--family 6 (n1: " LAB_UL_PREFIX6 "1, the outside " LAB_OUT_IP6 ").\n",
+		   "address and the outside's are IPv4, in a dual stack lab IPv6 with --family 6,\n"
+		   "in an ipv6 lab IPv6 alone (n1: " LAB_UL_PREFIX6 "1, the outside " LAB_OUT_IP6 ").\n",
 		PROBE_DEFAULT_MS);
 }
 
@@ -373,15 +373,18 @@ static int probe_dest(struct lab *lab, const char *to, unsigned int *fams, bool 
 		char a6[LAB_ADDR6_LEN] = "";
 
 		/* One address: its family is the probe's. A node's is IPv4 (the
-		 * Geneve underlay's) unless --family 6 asks for its IPv6 one. */
-		if (node && asked && want == LAB_FAM_V6 && lab_node_ip6(lab, node, a6, sizeof(a6)))
+		 * Geneve underlay's) unless --family 6 asks for its IPv6 one, or
+		 * the lab's underlay is IPv6 alone (an ipv6 lab). */
+		if (node && ((asked && want == LAB_FAM_V6) || lab_ul_v6only(lab)) &&
+		    lab_node_ip6(lab, node, a6, sizeof(a6)))
 			return -1;
 		if (node && dest_parse(*a6 ? a6 : node->ip, &lit))
 			return -1;
 		if (asked && want != dest_family(&lit)) {
 			fprintf(stderr, "lab probe: %s is an %s address%s; --family %s cannot reach it\n",
-				node ? node->ip : to, fam_name(dest_family(&lit)),
-				node ? " (this lab's underlay is IPv4)" : "",
+				node ? (*a6 ? a6 : node->ip) : to, fam_name(dest_family(&lit)),
+				!node ? "" : lab_ul_v6only(lab) ? " (this lab's underlay is IPv6)" :
+				" (this lab's underlay is IPv4)",
 				want == LAB_FAM_V6 ? "6" : "4");
 			return -1;
 		}
@@ -491,8 +494,9 @@ int lab_cmd_probe(int argc, char **argv)
 	} else if (!(src = lab_pod_lookup(&lab, argv[optind]))) {
 		goto out;
 	}
-	/* The outside: IPv4 unless --family 6 asks (ipv6/dual labs); a pod every family of the lab. */
-	fams = fam ? fam : src ? lab.family : LAB_FAM_V4;
+	/* The outside: IPv4 unless --family 6 asks (dual labs) or the underlay is IPv6
+	 * alone (ipv6 labs); a pod every family of the lab. */
+	fams = fam ? fam : src ? lab.family : lab_ul_v6only(&lab) ? LAB_FAM_V6 : LAB_FAM_V4;
 	if (probe_dest(&lab, to, &fams, fam != 0, d))
 		goto out;
 	/* One probe, nothing else running: this (only) thread enters the pod's netns,

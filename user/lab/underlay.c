@@ -14,9 +14,11 @@
  *   netns xcl-n1:  ul0 192.168.77.1/24, default via .254  (xcnid --underlay-dev ul0)
  *   netns xcl-n2:           ul0 192.168.77.2/24
  *
- * In an ipv6 or dual stack lab every one of these links has an IPv6 address
- * too (underlay.h: fd00:77::<i>/64 on the nodes, the router ::254, the
- * outside 2001:db8:100::1/64), with routes as IPv4's. No link autoconfigures
+ * In a dual stack lab every one of these links has an IPv6 address too
+ * (underlay.h: fd00:77::<i>/64 on the nodes, the router ::254, the outside
+ * 2001:db8:100::1/64), with routes as IPv4's; in an ipv6 lab it has that
+ * address alone, no IPv4 one (an IPv6-only cluster's nodes: Geneve over IPv6,
+ * NodePorts and the outside's probes over IPv6). No link autoconfigures
  * one (no SLAAC, no router solicitation, no DAD): the switch carries the
  * nodes' traffic and nothing else, as in an IPv4 lab, but for the MLD reports
  * of the addresses as they are added. The router and the nodes have a static
@@ -144,6 +146,13 @@ int lab_node_ip6(const struct lab *lab, const struct lab_node *n, char *buf, siz
 	return snprintf(buf, len, LAB_UL_PREFIX6 "%s", dot + 1) >= (int)len ? -EINVAL : 0;
 }
 
+const char *lab_node_addr(const struct lab *lab, const struct lab_node *n, char *buf, size_t len)
+{
+	if (lab_ul_v6only(lab) && lab_node_ip6(lab, n, buf, len) == 0)
+		return buf;
+	return n->ip;
+}
+
 static int nl_fail(const char *what, const char *netns, struct nl *nl, int err)
 {
 	fprintf(stderr, "lab: %s in %s: %s%s%s\n", what, netns, strerror(-err),
@@ -181,8 +190,9 @@ int lab_underlay_create(struct lab *lab)
 		err = nl_link_up_ipv4(&nl, br.ifindex, "xcni lab underlay switch");
 	if (err)
 		nl_fail("bringing up " LAB_UL_BRIDGE, LAB_UL_NETNS, &nl, err);
-	/* The router to the outside sits on the switch too: the nodes' default gateway. */
-	if (!err)
+	/* The router to the outside sits on the switch too: the nodes' default gateway
+	 * (of IPv6 alone in an ipv6 lab). */
+	if (!err && !lab_ul_v6only(lab))
 		err = nl_addr_add(&nl, br.ifindex, ip4(LAB_UL_GW), LAB_UL_PLEN, RT_SCOPE_UNIVERSE);
 	if (err == -EEXIST)
 		err = 0;
@@ -261,7 +271,8 @@ int lab_underlay_join(const struct lab *lab, const struct lab_node *n)
 		goto out_nn;
 	}
 	err = nl_link_get(&nn, LAB_UL_DEV, &dev);
-	if (!err)
+	/* An ipv6 lab's node has no IPv4 address on the underlay (n->ip only numbers it). */
+	if (!err && !lab_ul_v6only(lab))
 		err = nl_addr_add(&nn, dev.ifindex, ip.s_addr, LAB_UL_PLEN, RT_SCOPE_UNIVERSE);
 	if (!err)
 		err = nl_link_up_ipv4(&nn, dev.ifindex, "xcni lab underlay");
@@ -271,7 +282,7 @@ int lab_underlay_join(const struct lab *lab, const struct lab_node *n)
 	}
 	/* Everything that is not the cluster is out there, through the underlay's router. */
 	gw = (struct nl_route){ .gw = ip4(LAB_UL_GW), .oif = dev.ifindex };
-	err = nl_route_add(&nn, &gw);
+	err = lab_ul_v6only(lab) ? 0 : nl_route_add(&nn, &gw);
 	if (err) {
 		nl_fail("default route via " LAB_UL_GW, n->netns, &nn, err);
 		goto out_nn;
@@ -342,11 +353,12 @@ int lab_outside_create(struct lab *lab)
 	err = nl_open_in(LAB_OUT_NETNS, &on, NULL, NULL);
 	if (err)
 		goto out_ul;
-	/* As for the nodes, nothing is undone here: lab down deletes both namespaces. */
+	/* As for the nodes, nothing is undone here: lab down deletes both namespaces.
+	 * An ipv6 lab's outside and router have no IPv4 address (below, IPv6's). */
 	err = nl_veth_add(&ul, LAB_OUT_UL_DEV, LAB_OUT_DEV, nsfd, LAB_UL_MTU);
 	if (!err)
 		err = nl_link_get(&ul, LAB_OUT_UL_DEV, &out);
-	if (!err)
+	if (!err && !lab_ul_v6only(lab))
 		err = nl_addr_add(&ul, out.ifindex, ip4(LAB_OUT_GW), LAB_OUT_PLEN, RT_SCOPE_UNIVERSE);
 	if (!err)
 		err = nl_link_up_ipv4(&ul, out.ifindex, "xcni lab: to the outside");
@@ -355,7 +367,7 @@ int lab_outside_create(struct lab *lab)
 		goto out_on;
 	}
 	err = nl_link_get(&on, LAB_OUT_DEV, &eth);
-	if (!err)
+	if (!err && !lab_ul_v6only(lab))
 		err = nl_addr_add(&on, eth.ifindex, ip4(LAB_OUT_IP), LAB_OUT_PLEN, RT_SCOPE_UNIVERSE);
 	if (!err)
 		err = nl_link_up_ipv4(&on, eth.ifindex, "xcni lab: the outside");
@@ -366,7 +378,7 @@ int lab_outside_create(struct lab *lab)
 	/* Back to the nodes' addresses only: what the internet knows of a cluster. */
 	back = (struct nl_route){ .dst = ip4(LAB_UL_PREFIX "0"), .dst_len = LAB_UL_PLEN,
 				  .gw = ip4(LAB_OUT_GW), .oif = eth.ifindex };
-	if (!err)
+	if (!err && !lab_ul_v6only(lab))
 		err = nl_route_add(&on, &back);
 	if (err) {
 		nl_fail("addressing " LAB_OUT_DEV, LAB_OUT_NETNS, &on, err);

@@ -38,11 +38,14 @@
 #define LAB_OUT_PLEN 24
 #define LAB_OUT_PORTS { "80/tcp", "53/udp" }
 /*
- * IPv6 on the underlay (ipv6 and dual stack labs, beside the IPv4 addresses,
- * which the Geneve underlay keeps): node i's ul0 fd00:77::<i>/64 (its second
- * InternalIP), the router fd00:77::254 on the switch and 2001:db8:100::254/64
- * to the outside, the outside 2001:db8:100::1/64 (documentation prefix, as
- * 198.51.100.0/24 is), routing back to fd00:77::/64 only.
+ * IPv6 on the underlay (ipv6 and dual stack labs): node i's ul0
+ * fd00:77::<i>/64, the router fd00:77::254 on the switch and
+ * 2001:db8:100::254/64 to the outside, the outside 2001:db8:100::1/64
+ * (documentation prefix, as 198.51.100.0/24 is), routing back to fd00:77::/64
+ * only. In dual stack it is the nodes' second InternalIP, beside the IPv4 one
+ * that the Geneve underlay keeps; in an ipv6 lab (lab_ul_v6only) the underlay
+ * has no IPv4 at all: the nodes' only InternalIP, xcnid's --node-ip, Geneve
+ * over IPv6, the router and the outside of IPv6 alone.
  */
 #define LAB_UL_PREFIX6 "fd00:77::"
 #define LAB_UL_PLEN6 64
@@ -61,6 +64,28 @@
 #define LAB_UL_LL6_PREFIX "fe80::"
 /* What the pods get: the underlay's MTU less Geneve's 50 bytes (the plugin caps it too). */
 #define LAB_POD_MTU (LAB_UL_MTU - 50)
+/* ... and over an IPv6 underlay (an ipv6 lab) its 70. */
+#define LAB_POD_MTU6 (LAB_UL_MTU - 70)
+
+/*
+ * Whether the underlay is IPv6 alone (an ipv6 lab, as an IPv6-only cluster's
+ * nodes have no IPv4 address). n->ip (192.168.77.<i>) then only numbers the
+ * node: no link carries it, and lab_node_ip6 is its address.
+ */
+static inline bool lab_ul_v6only(const struct lab *lab)
+{
+	return lab->family == LAB_FAM_V6;
+}
+/*
+ * Node n's underlay address as the cluster sees it (its InternalIP, xcnid's
+ * --node-ip): lab_node_ip6 in an ipv6 lab, n->ip otherwise. Never NULL.
+ */
+const char *lab_node_addr(const struct lab *lab, const struct lab_node *n, char *buf, size_t len);
+/* The outside's address the lab names: LAB_OUT_IP6 in an ipv6 lab, LAB_OUT_IP otherwise. */
+static inline const char *lab_out_addr(const struct lab *lab)
+{
+	return lab_ul_v6only(lab) ? LAB_OUT_IP6 : LAB_OUT_IP;
+}
 
 /* Netns xcl-ul and its bridge; sets lab->underlay (and saves) once the netns exists. */
 int lab_underlay_create(struct lab *lab);
