@@ -326,6 +326,7 @@ static int state_write(struct ctx *c, const char *host_if, const struct xcni_ipa
 								      sizeof(ipbuf))));
 	err = json_dump_file(rec, tmp, JSON_COMPACT) ? -EIO : 0;
 	json_decref(rec);
+	xcni_killpoint("state-tmp");
 	if (!err && rename(tmp, path))
 		err = -errno;
 	if (err) {
@@ -363,12 +364,17 @@ static int state_read(struct ctx *c, const char *host_if, uint32_t *ip, char *at
 	return rec != NULL;
 }
 
+/* The record, and the .tmp an ADD killed between state_write's write and its
+ * rename leaves (the crash suite's random kills found one). */
 static void state_remove(struct ctx *c, const char *host_if)
 {
-	char path[PATH_MAX];
+	char path[PATH_MAX], tmp[PATH_MAX + 8];
 
-	if (state_path(c, host_if, path, sizeof(path)) == 0)
-		unlink(path);
+	if (state_path(c, host_if, path, sizeof(path)))
+		return;
+	unlink(path);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	unlink(tmp);
 }
 
 /* ---- netns handling --------------------------------------------------- */

@@ -91,7 +91,7 @@ BASELINE=$(snapshot)
 # ---- 1. killed at each step ---------------------------------------------------
 # A kill leaves what the step before it made; the runtime then DELs (it never saw
 # a result), and a GC that knows no attachment follows.
-add_steps="ipam-started veth veth-unnamed attach host-addr host-route pod-addr pod-route endpoint state result"
+add_steps="ipam-started veth veth-unnamed attach host-addr host-route pod-addr pod-route endpoint state state-tmp result"
 for step in $add_steps; do
 	ip netns add "$XCT_TAG-k"
 	# In a subshell, so bash's "Killed" report goes nowhere.
