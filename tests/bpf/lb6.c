@@ -1213,6 +1213,46 @@ static void lb6_extip_remote(void **state)
 	assert_false(found);
 }
 
+/*
+ * A ClusterIP whose backend is a pod of n2 (R6N): from_pod translates and
+ * sends the SYN in Geneve; the SYN-ACK comes back decapsulated by
+ * from_overlay and redirected into A with the frontend as its source
+ * (from_overlay6's reverse NAT: to_pod, which would do it for a backend
+ * reached through the stack, is passed by). Hop limit as sent, A's MACs.
+ */
+#define VIPR "fd00:96::11"
+static void lb6_remote_reply(void **state)
+{
+	struct g6 f = from6(DEV_A, A6, 40700, VIPR, 80, IPPROTO_TCP, T_SYN), r, t;
+	uint8_t in[FRAME_MAX], inner[FRAME_MAX], want[FRAME_MAX];
+	struct xcni_ct_entry e;
+	size_t len, ilen, wlen;
+	int found;
+
+	(void)state;
+	ipc6_put(R6N, 0x3000, N2, XCNI_IPC_POD);
+	be6(3301, R6N, 80);
+	svc6(VIPR, 80, IPPROTO_TCP, 330, 0, (const uint32_t[]){ 3301 }, 1);
+	len = frame6(&f, in);
+	expect6(FROM_POD_LB, DEV_A, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, NULL, 0);
+	e = ct6_get(A6, 40700, R6N, 80, IPPROTO_TCP, &found);
+	assert_true(found);
+	assert_int_equal(e.rev_nat, 330);
+
+	r = (struct g6){ .smac = pods[DEV_U].mac, .dmac = pods[DEV_U].host_mac, .src = R6N,
+			 .dst = A6, .sport = 80, .dport = 40700, .proto = IPPROTO_TCP,
+			 .flags = T_SYN | T_ACK };
+	ilen = frame6(&r, inner);
+	len = np_wrap6(inner, ilen, N2, NODE_IP, np_sport6(R6N, 80, A6, 40700, IPPROTO_TCP), in);
+	t = r;
+	t.smac = pods[DEV_A].host_mac;
+	t.dmac = pods[DEV_A].mac;
+	t.src = VIPR;
+	t.sport = 80;
+	wlen = frame6(&t, want);
+	expect6(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_DECAP, want, wlen);
+}
+
 const struct CMUnitTest lb6_tests[] = {
 	cmocka_unit_test(lb6_setup),
 	cmocka_unit_test(lb6_tcp),
@@ -1231,5 +1271,6 @@ const struct CMUnitTest lb6_tests[] = {
 	cmocka_unit_test(lb6_nodeport_remote),
 	cmocka_unit_test(lb6_nodeport_icmp),
 	cmocka_unit_test(lb6_extip_remote),
+	cmocka_unit_test(lb6_remote_reply),
 };
 const size_t nr_lb6_tests = ARRAY_SIZE(lb6_tests);
