@@ -778,62 +778,6 @@ static void ipc6_put(const char *a, uint32_t id, const char *tunnel, uint8_t fla
 	assert_int_equal(bpf_map_update_elem(map_fd("xcni_ipcache6"), &k, &v, BPF_ANY), 0);
 }
 
-/* bpf/lib/encap6.h's flow_sport6, from its definition: addresses folded by xor. */
-static uint16_t np_sport6(const char *s, uint16_t sp, const char *d, uint16_t dp, uint8_t proto)
-{
-	uint32_t a[4], b[4];
-	struct xcni_ct_key k = { .sport = htons(sp), .dport = htons(dp), .proto = proto };
-
-	in6(s, (uint8_t *)a);
-	in6(d, (uint8_t *)b);
-	k.saddr = a[0] ^ a[1] ^ a[2] ^ a[3];
-	k.daddr = b[0] ^ b[1] ^ b[2] ^ b[3];
-	return flow_sport(&k);
-}
-
-/*
- * Geneve around an inner Ethernet + IPv6 frame (tests/bpf/v6ovl.c's wrap6):
- * outer Ethernet (the inner's MACs, type IPv4), IPv4 (TOS = the inner traffic
- * class, DF, TTL 64, UDP, checksum), UDP (no checksum), Geneve (VNI, Ethernet).
- */
-static size_t np_wrap6(const uint8_t *inner, size_t inner_len, const char *src, const char *dst,
-		       uint16_t sport, uint8_t *out)
-{
-	uint8_t *ip = out + ETH_HLEN, *udp = ip + 20, *g = udp + 8;
-	size_t l3 = inner_len - ETH_HLEN;
-	uint16_t v;
-	uint32_t a;
-
-	memset(out, 0, FRAME_MAX);
-	memcpy(out, inner, 12);
-	out[12] = 0x08;
-	ip[0] = 0x45;
-	ip[1] = (uint8_t)(inner[14] << 4 | inner[15] >> 4);
-	v = htons((uint16_t)(l3 + 50));
-	memcpy(ip + 2, &v, 2);
-	ip[6] = 0x40;
-	ip[8] = 64;
-	ip[9] = IPPROTO_UDP;
-	a = ip4(src);
-	memcpy(ip + 12, &a, 4);
-	a = ip4(dst);
-	memcpy(ip + 16, &a, 4);
-	v = csum(ip, 20);
-	memcpy(ip + 10, &v, 2);
-	v = htons(sport);
-	memcpy(udp, &v, 2);
-	v = htons(XCNI_GENEVE_PORT);
-	memcpy(udp + 2, &v, 2);
-	v = htons((uint16_t)(l3 + 50 - 20));
-	memcpy(udp + 4, &v, 2);
-	g[2] = 0x65;
-	g[3] = 0x58;
-	a = htonl(VNI << 8);
-	memcpy(g + 4, &a, 4);
-	memcpy(g + 8, inner, inner_len);
-	return ETH_HLEN + 36 + inner_len;
-}
-
 /* From the outside, on the underlay, to dst:dp. */
 static struct g6 outside6_to(const char *src, uint16_t sp, const char *dst, uint16_t dp,
 			     uint8_t proto, uint8_t flags)
@@ -936,7 +880,7 @@ static size_t np6_remote_want(const struct g6 *f, uint16_t sp, uint16_t bport, u
 	t.dport = bport;
 	t.hop = 63;
 	ilen = frame6(&t, inner);
-	return np_wrap6(inner, ilen, NODE_IP, N2, np_sport6(NODE6, sp, R6N, bport, f->proto), want);
+	return geneve_wrap6(inner, ilen, NODE_IP, N2, geneve_sport6(NODE6, sp, R6N, bport, f->proto), VNI, want);
 }
 
 /*
@@ -990,7 +934,7 @@ static void lb6_nodeport_remote(void **state)
 			 .dst = NODE6, .sport = 80, .dport = 50010, .proto = IPPROTO_TCP,
 			 .flags = T_SYN | T_ACK };
 	ilen = frame6(&r, inner);
-	len = np_wrap6(inner, ilen, N2, NODE_IP, np_sport6(R6N, 80, NODE6, 50010, IPPROTO_TCP), in);
+	len = geneve_wrap6(inner, ilen, N2, NODE_IP, geneve_sport6(R6N, 80, NODE6, 50010, IPPROTO_TCP), VNI, in);
 	t = r;
 	t.src = NODE6;
 	t.sport = 30081;
@@ -1030,7 +974,7 @@ static void lb6_nodeport_remote(void **state)
 			 .dst = NODE6, .sport = 5353, .dport = 50020, .proto = IPPROTO_UDP,
 			 .payload = 12 };
 	ilen = frame6(&r, inner);
-	len = np_wrap6(inner, ilen, N2, NODE_IP, np_sport6(R6N, 5353, NODE6, 50020, IPPROTO_UDP),
+	len = geneve_wrap6(inner, ilen, N2, NODE_IP, geneve_sport6(R6N, 5353, NODE6, 50020, IPPROTO_UDP), VNI,
 		       in);
 	t = r;
 	t.src = NODE6;
@@ -1076,8 +1020,8 @@ static void np6_icmp_check(uint16_t cport, uint16_t bport, const char *fe, uint1
 	memcpy(inner + 56, &c, 2);
 	ilen = 54 + mlen;
 	/* ICMPv6 "ports" (type, code) for the outer hash, as flow_sport6 reads them. */
-	len = np_wrap6(inner, ilen, N2, NODE_IP,
-		       np_sport6(R6N, (uint16_t)(1 << 8 | 4), NODE6, 0, 58), in);
+	len = geneve_wrap6(inner, ilen, N2, NODE_IP,
+		       geneve_sport6(R6N, (uint16_t)(1 << 8 | 4), NODE6, 0, 58), VNI, in);
 	/* What the client must get: from the frontend, the quote client -> frontend. */
 	memcpy(want, inner, ilen);
 	in6(fe, want + 22); /* the frontend's address (a NodePort's: this node's) */
@@ -1174,7 +1118,7 @@ static void lb6_extip_remote(void **state)
 			 .dst = NODE6, .sport = 80, .dport = 50030, .proto = IPPROTO_TCP,
 			 .flags = T_SYN | T_ACK };
 	ilen = frame6(&r, inner);
-	len = np_wrap6(inner, ilen, N2, NODE_IP, np_sport6(R6N, 80, NODE6, 50030, IPPROTO_TCP), in);
+	len = geneve_wrap6(inner, ilen, N2, NODE_IP, geneve_sport6(R6N, 80, NODE6, 50030, IPPROTO_TCP), VNI, in);
 	t = r;
 	t.src = EXT6;
 	t.sport = 80;
@@ -1194,7 +1138,7 @@ static void lb6_extip_remote(void **state)
 			 .dst = NODE6, .sport = 5353, .dport = 50031, .proto = IPPROTO_UDP,
 			 .payload = 12 };
 	ilen = frame6(&r, inner);
-	len = np_wrap6(inner, ilen, N2, NODE_IP, np_sport6(R6N, 5353, NODE6, 50031, IPPROTO_UDP),
+	len = geneve_wrap6(inner, ilen, N2, NODE_IP, geneve_sport6(R6N, 5353, NODE6, 50031, IPPROTO_UDP), VNI,
 		       in);
 	t = r;
 	t.src = EXT6;
@@ -1243,7 +1187,7 @@ static void lb6_remote_reply(void **state)
 			 .dst = A6, .sport = 80, .dport = 40700, .proto = IPPROTO_TCP,
 			 .flags = T_SYN | T_ACK };
 	ilen = frame6(&r, inner);
-	len = np_wrap6(inner, ilen, N2, NODE_IP, np_sport6(R6N, 80, A6, 40700, IPPROTO_TCP), in);
+	len = geneve_wrap6(inner, ilen, N2, NODE_IP, geneve_sport6(R6N, 80, A6, 40700, IPPROTO_TCP), VNI, in);
 	t = r;
 	t.smac = pods[DEV_A].host_mac;
 	t.dmac = pods[DEV_A].mac;

@@ -89,7 +89,7 @@ static size_t frame6(const struct f6 *f, uint8_t *buf)
 }
 
 /* bpf/lib/encap6.h's flow_sport6, from its definition: addresses folded by xor. */
-static uint16_t sport6(const char *s, uint16_t sp, const char *d, uint16_t dp, uint8_t proto)
+uint16_t geneve_sport6(const char *s, uint16_t sp, const char *d, uint16_t dp, uint8_t proto)
 {
 	uint32_t a[4], b[4];
 	struct xcni_ct_key k = { .sport = htons(sp), .dport = htons(dp), .proto = proto };
@@ -108,7 +108,7 @@ static uint16_t sport6(const char *s, uint16_t sp, const char *d, uint16_t dp, u
  * 6081, length, checksum 0), Geneve (no options, protocol 0x6558, vni),
  * the inner frame. Returns the length.
  */
-static size_t wrap6(const uint8_t *inner, size_t inner_len, const char *src, const char *dst,
+size_t geneve_wrap6(const uint8_t *inner, size_t inner_len, const char *src, const char *dst,
 		    uint16_t sport, uint32_t vni, uint8_t *out)
 {
 	uint8_t *ip = out + ETH_HLEN, *udp = ip + 20, *g = udp + 8;
@@ -252,8 +252,8 @@ static size_t from_n2(struct f6 *f, const char *outer_src, uint8_t *in, uint8_t 
 	f->dmac = n2_host;
 	f->smac = n2_pod;
 	*inner_len = frame6(f, inner);
-	return wrap6(inner, *inner_len, outer_src, NODE_IP,
-		     sport6(f->src, f->sport, f->dst, f->dport, f->proto), VNI, in);
+	return geneve_wrap6(inner, *inner_len, outer_src, NODE_IP,
+		     geneve_sport6(f->src, f->sport, f->dst, f->dport, f->proto), VNI, in);
 }
 
 /* Encapsulation: every outer byte, the port hash, the hop limit, the counter, tshark. */
@@ -274,7 +274,7 @@ static void v6ovl_encap(void **state)
 	len = frame6(&f, in);
 	memcpy(inner, in, len);
 	inner[ETH_HLEN + 7]--; /* routed: hop limit 63 */
-	wlen = wrap6(inner, len, NODE_IP, N2, sport6(A6, 40000, R6, 53, IPPROTO_UDP), VNI, want);
+	wlen = geneve_wrap6(inner, len, NODE_IP, N2, geneve_sport6(A6, 40000, R6, 53, IPPROTO_UDP), VNI, want);
 	expect6(FROM_POD_OV, DEV_A, in, len,
 		&(struct want6){ TC_ACT_REDIRECT, XCNI_FWD_ENCAP, XCNI_DIR_FROM_POD, want, wlen, 0 },
 		out, &olen);
@@ -315,7 +315,7 @@ static void v6ovl_encap(void **state)
 	unlink(path);
 	/* Outer, then inner UDP ports; checksum status 1: good. */
 	snprintf(cmd, sizeof(cmd), "%s %s 0xb8 1 %u,40000 6081,53 0x00002a 0x6558 %s %s 63\n",
-		 NODE_IP, N2, sport6(A6, 40000, R6, 53, IPPROTO_UDP), A6, R6);
+		 NODE_IP, N2, geneve_sport6(A6, 40000, R6, 53, IPPROTO_UDP), A6, R6);
 	if (strcmp(got, cmd))
 		fail_msg("tshark: %swant:   %s", got, cmd);
 }
@@ -403,7 +403,7 @@ static void v6ovl_not_encap(void **state)
 		len = frame6(&f, in);
 		memcpy(inner, in, len);
 		inner[ETH_HLEN + 7]--; /* routed: hop limit 63 */
-		wlen = wrap6(inner, len, NODE_IP, N2, sport6(A6, 40004, N2_6, 22, IPPROTO_TCP), VNI,
+		wlen = geneve_wrap6(inner, len, NODE_IP, N2, geneve_sport6(A6, 40004, N2_6, 22, IPPROTO_TCP), VNI,
 			     want);
 		expect6(FROM_POD_OV, DEV_A, in, len,
 			&(struct want6){ TC_ACT_REDIRECT, XCNI_FWD_ENCAP, XCNI_DIR_FROM_POD, want, wlen,
@@ -443,7 +443,7 @@ static void v6ovl_decap(void **state)
 		len = frame6(&f, in);
 		memcpy(inner, in, len);
 		inner[ETH_HLEN + 7]--;
-		ilen = wrap6(inner, len, NODE_IP, N2, sport6(A6, 80, R6, 43000, IPPROTO_TCP), VNI,
+		ilen = geneve_wrap6(inner, len, NODE_IP, N2, geneve_sport6(A6, 80, R6, 43000, IPPROTO_TCP), VNI,
 			     want);
 		expect6(FROM_POD_OV, DEV_A, in, len,
 			&(struct want6){ TC_ACT_REDIRECT, XCNI_FWD_ENCAP, XCNI_DIR_FROM_POD, want,
@@ -591,7 +591,7 @@ static void v6ovl_to_overlay(void **state)
 				.proto = IPPROTO_TCP, .sport = 46000, .dport = 80, .flags = TH_SYN };
 
 		len = frame6(&f, in);
-		wlen = wrap6(in, len, NODE_IP, N2, sport6(SELF6, 46000, R6, 80, IPPROTO_TCP), VNI,
+		wlen = geneve_wrap6(in, len, NODE_IP, N2, geneve_sport6(SELF6, 46000, R6, 80, IPPROTO_TCP), VNI,
 			     want);
 		expect6(TO_OVERLAY, DEV_U, in, len,
 			&(struct want6){ TC_ACT_REDIRECT, XCNI_FWD_ENCAP, XCNI_DIR_TO_OVERLAY, want,
