@@ -347,10 +347,36 @@ static void lb6u_extip_remote(void **state)
 	expect(in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
 }
 
+/*
+ * Geneve for this node's underlay address is Geneve (the entry's
+ * ul6_geneve), as on the IPv4 underlay, even with a frontend on its port
+ * ([NODE6]:6081/UDP, which the API server's range would not give): RV6's
+ * packet for A is decapsulated into A, not taken for the Service.
+ */
+static void lb6u_geneve_first(void **state)
+{
+	struct g6 r = { .smac = pods[DEV_U].mac, .dmac = pods[DEV_U].host_mac, .src = RV6,
+			.dst = A6, .sport = 7000, .dport = 7001, .proto = IPPROTO_UDP,
+			.payload = 12 };
+	struct xcni_svc_key k = { .port = htons(XCNI_GENEVE_PORT), .family = XCNI_AF_INET6,
+				  .proto = IPPROTO_UDP };
+	uint8_t inner[FRAME_MAX], in[FRAME_MAX];
+	size_t ilen = lb6_frame(&r, inner), len;
+
+	(void)state;
+	fe6(NODE6, XCNI_GENEVE_PORT, IPPROTO_UDP, 344, 0, 3441, RV6, 5353);
+	len = geneve_wrap_ul6(inner, ilen, NV, NODE6,
+			      geneve_hash6(RV6, 7000, A6, 7001, IPPROTO_UDP), VNI, in);
+	expect(in, len, TC_ACT_REDIRECT, XCNI_FWD_DECAP, NULL, 0);
+	in6(NODE6, k.addr);
+	assert_int_equal(bpf_map_delete_elem(map_fd("xcni_svc"), &k), 0);
+}
+
 const struct CMUnitTest lb6_v6ul_tests[] = {
 	cmocka_unit_test(lb6u_setup),
 	cmocka_unit_test(lb6u_nodeport_remote),
 	cmocka_unit_test(lb6u_extip_remote),
+	cmocka_unit_test(lb6u_geneve_first),
 	cmocka_unit_test(lb6u_teardown),
 };
 const size_t nr_lb6_v6ul_tests = ARRAY_SIZE(lb6_v6ul_tests);
