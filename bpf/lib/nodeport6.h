@@ -32,7 +32,7 @@
  *    and the Node object can come after the programs load; on an IPv6 one,
  *    until xcnid has written it, node_ip6 serves); the replies come
  *    back to it as a NodePort's do, and lb6_rev_nat puts the external
- *    frontend back as their source. None written: drop-no-tunnel.
+ *    frontend back as their source. None (IPv4 underlay): drop-no-tunnel.
  */
 #ifndef XCNI_NODEPORT6_H
 #define XCNI_NODEPORT6_H
