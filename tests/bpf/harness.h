@@ -227,6 +227,10 @@ extern const size_t nr_lb_icmp_np_tests;
 extern const struct CMUnitTest lb6_tests[];
 extern const size_t nr_lb6_tests;
 
+/* tests/bpf/lb6_icmp_ovl.c: ICMPv6 errors about flows to a backend on another node, after lb6.c. */
+extern const struct CMUnitTest lb6_icmp_ovl_tests[];
+extern const size_t nr_lb6_icmp_ovl_tests;
+
 /* tests/bpf/xdp6.c: the XDP prefilter on IPv6 sources, run after the rows. */
 extern const struct CMUnitTest xdp6_tests[];
 extern const size_t nr_xdp6_tests;

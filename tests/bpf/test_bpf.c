@@ -1734,6 +1734,7 @@ int main(int argc, char **argv)
 		{ v6ul_tests, nr_v6ul_tests }, /* the IPv6 underlay (tests/bpf/v6ul.c) */
 		{ lb6_tests, nr_lb6_tests }, /* IPv6 Services in BPF, on v6.c's endpoints */
 		{ lb6_v6ul_tests, nr_lb6_v6ul_tests }, /* IPv6 NodePorts over the IPv6 underlay */
+		{ lb6_icmp_ovl_tests, nr_lb6_icmp_ovl_tests }, /* from_overlay6's ICMPv6 reverse NAT, after lb6.c */
 	};
 	struct CMUnitTest *all;
 	size_t n = 0;
