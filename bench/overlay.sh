@@ -62,7 +62,7 @@ CC=${CC:-gcc}
 ROUNDS=3 SECS=5 PP_N=20000 PP_WARMUP=2000 CR_SECS=2 PIN_CPUS=1 FAMILY=ipv4 UNDERLAY=ipv4
 IPERF_PORT=5201 PP_PORT=7000 CR_PORT=7107
 
-usage() { sed -n '2,54p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,52p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 while getopts "r:t:n:w:c:f:u:Uh" opt; do
 	case $opt in
 	r) ROUNDS=$OPTARG ;;
