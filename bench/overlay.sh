@@ -48,8 +48,8 @@
 # Environment: XCNI_BIN (default <repo>/build/xcni; xcnid and xcnictl next to
 # it), CNI_DIR (default /usr/lib/cni), BUILD, CC; PP_PERF, a directory: after
 # each measured ping-pong one more (not counted) under `perf record -g`, into
-# PP_PERF/r<round>-<leg>.data. Run it under `flock /tmp/xcni-test.lock`
-# beside the test suites.
+# PP_PERF/r<round>-<leg>.data; CR_PERF, the same for conn_rate. Run it under
+# `flock /tmp/xcni-test.lock` beside the test suites.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -378,6 +378,12 @@ print("%.3f %d %d" % (e["sum_received"]["bits_per_second"] / 1e9, e["sum_sent"].
 			crate=$(sed -E 's/.*rate=([0-9.]+).*/\1/' <<<"$cr")
 			cp50=$(sed -E 's/.*p50_us=([0-9.]+).*/\1/' <<<"$cr")
 			[[ $crate =~ ^[0-9.]+$ && $cp50 =~ ^[0-9.]+$ ]] || die "$s: cannot parse conn_rate output: $cr"
+			if [[ -n ${CR_PERF:-} ]]; then
+				mkdir -p "$CR_PERF"
+				timeout $((CR_SECS + 40)) ip netns exec "$a" "${ON_CLIENT[@]}" perf record -q -g -o "$CR_PERF/r$((r + 1))-$s.data" -- \
+					"$CONN_RATE" client -c "${IP[$s-2]}" -p $((CR_PORT + port)) -d "$CR_SECS" -w 1 \
+					>"$CR_PERF/r$((r + 1))-$s.cr" 2>&1 || say "$s: the profiled conn_rate failed (round $((r + 1)))"
+			fi
 		fi
 		printf '%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' $((r + 1)) "$s" "$gbps" "$retr" "$p50" "$p99" "$crate" "$cp50" >>"$TMP/results.tsv"
 		say "round $((r + 1))/$ROUNDS $s: $gbps Gbit/s (retr $retr), RTT p50 $p50 us, p99 $p99 us, $crate conn/s"
