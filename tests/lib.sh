@@ -134,3 +134,27 @@ geneve_capture_stop() {
 	wait "$CAP" 2>/dev/null
 	[ -s "$1" ]
 }
+
+# serve_dual NETNS: TCP 80 ("hello") and UDP 53 ("pong") on both families in
+# NETNS, their PIDs added to the suite's PIDS (its trap kills them by PID);
+# returns once both listen (at most 50 tries, 5 s). Call it in the suite's own
+# shell (not in $(...) or a pipe), so that PIDS is the suite's.
+serve_dual() {
+	local ns=$1
+	ip netns exec "$ns" socat TCP6-LISTEN:80,fork,reuseaddr,ipv6only=0 SYSTEM:'echo hello' &
+	PIDS+=($!)
+	# UDP: one socket answering every datagram (socat's fork per datagram lost some).
+	ip netns exec "$ns" python3 -c '
+import socket
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+s.bind(("::", 53))
+while True:
+    d, a = s.recvfrom(2048)
+    s.sendto(b"pong\n", a)' &
+	PIDS+=($!)
+	for _ in $(seq 50); do
+		ss -N "$ns" -ltn | grep -q ':80 ' && ss -N "$ns" -lun | grep -q ':53 ' && return 0
+		sleep 0.1
+	done
+}

@@ -39,6 +39,7 @@ enum {
 enum { DEV_A, DEV_B, DEV_C, DEV_X, DEV_U, NR_DEVS };
 
 unsigned int prog_dir(int prog);
+int prog_fd(int prog);
 
 #define IP_A "10.99.5.10"
 #define IP_B "10.99.5.11"
@@ -187,17 +188,6 @@ extern const size_t nr_v6ul_tests;
 size_t geneve_wrap_ul6(const uint8_t *inner, size_t inner_len, const char *src, const char *dst,
 		       uint32_t hash, uint32_t vni, uint8_t *out);
 uint32_t geneve_hash6(const char *s, uint16_t sp, const char *d, uint16_t dp, uint8_t proto);
-
-/* tests/bpf/lb6.c's frames: Ethernet, IPv6 (no extension headers), TCP or UDP
- * with a real checksum (lb6_frame: its length); TCP's flags are lb6.c's T_*. */
-struct g6 {
-	const uint8_t *smac, *dmac;
-	const char *src, *dst;
-	uint16_t sport, dport; /* host order */
-	uint8_t proto, flags, hop;
-	uint16_t payload;
-};
-size_t lb6_frame(const struct g6 *f, uint8_t *buf);
 
 /* tests/bpf/lb6_v6ul.c: IPv6 NodePorts to a remote backend over the IPv6 underlay,
  * after lb6.c (programs of its own); ul6_bench: --bench's from_overlay rows. */

@@ -41,10 +41,9 @@
 #include <unistd.h>
 #include <linux/pkt_cls.h>
 
-#include "harness.h"
+#include "lb6.h"
 #include "../../user/lib/maglev.h"
 
-#define A6 "fd00:99::a"
 #define B6 "fd00:99::b"
 #define C6 "fd00:99::c"
 #define VIP1 "fd00:96::1"
@@ -58,25 +57,17 @@
 #define OUT6 "2001:db8::50"
 #define LOOP6 "100::a9fe:2a01" /* the hairpin source */
 #define KEY_X "0.0.0.7"
-#define NODE6 "fc00:77::1" /* this node's IPv6 InternalIP */
 #define R6N "fd00:98::2" /* a pod of n2 */
-#define CLIENT6 "2001:db8:1::7" /* outside the cluster: world */
 #define CLIENT6B "2001:db8:1::8"
 #define EXT6 "2001:db8:100::1" /* an externalIP */
 #define EXT6B "2001:db8:100::2" /* an externalIP, externalTrafficPolicy Local */
-#define SEQ 0x01020304u
-#define T_FIN 0x01
-#define T_SYN 0x02
-#define T_RST 0x04
-#define T_ACK 0x10
 
-static void in6(const char *s, uint8_t out[16])
+void in6(const char *s, uint8_t out[16])
 {
 	assert_int_equal(inet_pton(AF_INET6, s, out), 1);
 }
 
-/* The checksum over the IPv6 pseudo-header and the L4 bytes, computed in full. */
-static uint16_t csum6(const uint8_t *ip6, uint8_t nh, const uint8_t *l4, size_t len)
+uint16_t csum6(const uint8_t *ip6, uint8_t nh, const uint8_t *l4, size_t len)
 {
 	uint8_t tmp[40 + FRAME_MAX] = { 0 };
 
@@ -89,7 +80,7 @@ static uint16_t csum6(const uint8_t *ip6, uint8_t nh, const uint8_t *l4, size_t 
 	return csum(tmp, 40 + len);
 }
 
-static size_t frame6(const struct g6 *f, uint8_t *buf)
+size_t frame6(const struct g6 *f, uint8_t *buf)
 {
 	uint8_t *ip = buf + ETH_HLEN, *l4 = ip + 40;
 	size_t l4len = (f->proto == IPPROTO_TCP ? 20 : 8) + f->payload;
@@ -149,22 +140,19 @@ static struct g6 into6(struct g6 f, int d)
 static uint8_t last[FRAME_MAX];
 static size_t last_len;
 
-/*
- * One packet through prog from device dev: verdict ret, counted once under
- * (reason, the program's direction) and nowhere else, output exactly want
- * when given.
- */
-static void expect6(int prog, int dev, const uint8_t *in, size_t len, int ret, int reason,
-		    const uint8_t *want, size_t want_len)
+void expect6_fd(int fd, unsigned int dir, int dev, const uint8_t *in, size_t len, int ret,
+		int reason, const uint8_t *want, size_t want_len)
 {
 	struct xcni_metric before[XCNI_NR_METRICS], after[XCNI_NR_METRICS];
-	struct bpf_test_run_opts o = {};
-	uint8_t buf[FRAME_MAX];
-	__u32 idx = XCNI_METRIC_IDX(reason, prog_dir(prog));
+	struct __sk_buff ctx = { .ifindex = env.ifindex[dev] };
+	__u32 idx = XCNI_METRIC_IDX(reason, dir);
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in, .data_size_in = (__u32)len,
+		    .data_out = last, .data_size_out = sizeof(last), .ctx_in = &ctx,
+		    .ctx_size_in = sizeof(ctx));
 
-	memcpy(buf, in, len);
+	assert_true(len <= FRAME_MAX);
 	assert_int_equal(read_metrics(before), 0);
-	assert_int_equal(run(prog, dev, buf, len, last, sizeof(last), 0, &o), 0);
+	assert_int_equal(bpf_prog_test_run_opts(fd, &o), 0);
 	assert_true(ring_buffer__consume(env.rb) >= 0);
 	assert_int_equal(read_metrics(after), 0);
 	last_len = o.data_size_out;
@@ -173,8 +161,7 @@ static void expect6(int prog, int dev, const uint8_t *in, size_t len, int ret, i
 			fail_msg("%s/%s counted %llu, want %s/%s (verdict %d)",
 				 reason_name(i / XCNI_NR_DIRS), dir_name(i % XCNI_NR_DIRS),
 				 (unsigned long long)(after[i].packets - before[i].packets),
-				 reason_name(XCNI_REASON_IDX(reason)), dir_name(prog_dir(prog)),
-				 o.retval);
+				 reason_name(XCNI_REASON_IDX(reason)), dir_name(dir), o.retval);
 	assert_int_equal((int)o.retval, ret);
 	if (!want)
 		return;
@@ -183,6 +170,12 @@ static void expect6(int prog, int dev, const uint8_t *in, size_t len, int ret, i
 		if (last[i] != want[i])
 			fail_msg("output differs first at byte %zu: 0x%02x, want 0x%02x", i, last[i],
 				 want[i]);
+}
+
+void expect6(int prog, int dev, const uint8_t *in, size_t len, int ret, int reason,
+	     const uint8_t *want, size_t want_len)
+{
+	expect6_fd(prog_fd(prog), prog_dir(prog), dev, in, len, ret, reason, want, want_len);
 }
 
 /* Sends f from pod d through from_pod (lb) and wants it delivered into pod to as t. */
@@ -202,7 +195,7 @@ static uint16_t out_dport6(void)
 }
 
 /* Map writers, as the agent writes them. */
-static void be6(uint32_t id, const char *ip, uint16_t port)
+void be6(uint32_t id, const char *ip, uint16_t port)
 {
 	struct xcni_backend b = { .port = htons(port), .family = XCNI_AF_INET6 };
 
@@ -210,8 +203,8 @@ static void be6(uint32_t id, const char *ip, uint16_t port)
 	assert_int_equal(bpf_map_update_elem(map_fd("xcni_backend"), &id, &b, BPF_ANY), 0);
 }
 
-static void svc6(const char *vip, uint16_t port, uint8_t proto, uint32_t id, uint8_t flags,
-		 const uint32_t *ids, uint16_t count)
+void svc6(const char *vip, uint16_t port, uint8_t proto, uint32_t id, uint8_t flags,
+	  const uint32_t *ids, uint16_t count)
 {
 	struct xcni_svc_key k = { .port = htons(port), .family = XCNI_AF_INET6, .proto = proto };
 	struct xcni_svc s = { .id = id, .count = count, .rev_nat = (uint16_t)id, .flags = flags,
@@ -759,7 +752,7 @@ static void lb6_via_stack(void **state)
 
 /* ---- IPv6 NodePorts ---------------------------------------------------------- */
 
-static void ipc6_put(const char *a, uint32_t id, const char *tunnel, uint8_t flags)
+void ipc6_put(const char *a, uint32_t id, const char *tunnel, uint8_t flags)
 {
 	struct xcni_ipcache6_key k = { .prefixlen = 128 };
 	struct xcni_ipcache_val v = { .identity = id, .tunnel_ip = tunnel ? ip4(tunnel) : 0,
@@ -770,8 +763,8 @@ static void ipc6_put(const char *a, uint32_t id, const char *tunnel, uint8_t fla
 }
 
 /* From the outside, on the underlay, to dst:dp. */
-static struct g6 outside6_to(const char *src, uint16_t sp, const char *dst, uint16_t dp,
-			     uint8_t proto, uint8_t flags)
+struct g6 outside6_to(const char *src, uint16_t sp, const char *dst, uint16_t dp, uint8_t proto,
+		      uint8_t flags)
 {
 	return (struct g6){ .smac = pods[DEV_U].mac, .dmac = pods[DEV_U].host_mac, .src = src,
 			    .dst = dst, .sport = sp, .dport = dp, .proto = proto, .flags = flags,
@@ -858,19 +851,48 @@ static void lb6_nodeport_local(void **state)
 	}
 }
 
+size_t frame6_as(const struct g6 *f, const char *src, uint16_t sp, const char *dst, uint16_t dp,
+		 uint8_t *buf)
+{
+	struct g6 t = *f;
+
+	t.src = src;
+	t.sport = sp;
+	t.dst = dst;
+	t.dport = dp;
+	return frame6(&t, buf);
+}
+
+void snat6_check(int fd, uint16_t sp, const char *backend, uint16_t bport, uint8_t proto,
+		 const char *client, uint16_t cport)
+{
+	struct xcni_ct6_key k = { .sport = htons(sp), .dport = htons(bport), .proto = proto };
+	struct xcni_snat6 sn;
+	uint8_t c6[16];
+
+	in6(NODE6, k.saddr);
+	in6(backend, k.daddr);
+	in6(client, c6);
+	assert_int_equal(bpf_map_lookup_elem(fd, &k, &sn), 0);
+	assert_memory_equal(sn.client, c6, 16);
+	assert_int_equal(sn.cport, htons(cport));
+}
+
+size_t np6_snat_inner(const struct g6 *f, uint16_t sp, const char *backend, uint16_t bport,
+		      uint8_t *inner)
+{
+	struct g6 t = *f;
+
+	t.hop = 63;
+	return frame6_as(&t, NODE6, sp, backend, bport, inner);
+}
+
 /* The SNATed, encapsulated frame for f (from outside) to R6N:bport with source port sp. */
 static size_t np6_remote_want(const struct g6 *f, uint16_t sp, uint16_t bport, uint8_t *want)
 {
 	uint8_t inner[FRAME_MAX];
-	struct g6 t = *f;
-	size_t ilen;
+	size_t ilen = np6_snat_inner(f, sp, R6N, bport, inner);
 
-	t.src = NODE6;
-	t.sport = sp;
-	t.dst = R6N;
-	t.dport = bport;
-	t.hop = 63;
-	ilen = frame6(&t, inner);
 	return geneve_wrap6(inner, ilen, NODE_IP, N2, geneve_sport6(NODE6, sp, R6N, bport, f->proto), VNI, want);
 }
 
@@ -883,17 +905,9 @@ static size_t np6_remote_want(const struct g6 *f, uint16_t sp, uint16_t bport, u
  */
 static void lb6_nodeport_remote(void **state)
 {
-	struct g6 f = outside6(CLIENT6, 50010, 30081, IPPROTO_TCP, T_SYN), r, t;
+	struct g6 f = outside6(CLIENT6, 50010, 30081, IPPROTO_TCP, T_SYN), r;
 	uint8_t in[FRAME_MAX], inner[FRAME_MAX], want[FRAME_MAX];
-	struct xcni_ct6_key sk = { .sport = htons(50010), .dport = htons(80),
-				   .proto = IPPROTO_TCP };
 	struct xcni_ct_entry e;
-	struct {
-		uint8_t client[16];
-		uint16_t cport;
-		uint8_t pad[2];
-	} sn;
-	uint8_t c6[16];
 	size_t len, ilen, wlen;
 	uint16_t sp2;
 	int found;
@@ -911,14 +925,9 @@ static void lb6_nodeport_remote(void **state)
 	assert_true(found);
 	assert_int_equal(e.flags, XCNI_CT_F_NODEPORT | XCNI_CT_F_SNAT);
 	assert_int_equal(e.rev_nat, 321);
-	in6(NODE6, sk.saddr);
-	in6(R6N, sk.daddr);
-	in6(CLIENT6, c6);
 	/* from_overlay's own map (pinned by name: one per node, as the others). */
-	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(env.ovin_lb->maps.xcni_snat6), &sk, &sn),
-			 0);
-	assert_memory_equal(sn.client, c6, 16);
-	assert_int_equal(sn.cport, htons(50010));
+	snat6_check(bpf_map__fd(env.ovin_lb->maps.xcni_snat6), 50010, R6N, 80, IPPROTO_TCP, CLIENT6,
+		    50010);
 
 	/* R6N's SYN-ACK from n2: decapsulated, frontend -> client, out the underlay. */
 	r = (struct g6){ .smac = pods[DEV_U].mac, .dmac = pods[DEV_U].host_mac, .src = R6N,
@@ -926,12 +935,7 @@ static void lb6_nodeport_remote(void **state)
 			 .flags = T_SYN | T_ACK };
 	ilen = frame6(&r, inner);
 	len = geneve_wrap6(inner, ilen, N2, NODE_IP, geneve_sport6(R6N, 80, NODE6, 50010, IPPROTO_TCP), VNI, in);
-	t = r;
-	t.src = NODE6;
-	t.sport = 30081;
-	t.dst = CLIENT6;
-	t.dport = 50010;
-	wlen = frame6(&t, want);
+	wlen = frame6_as(&r, NODE6, 30081, CLIENT6, 50010, want);
 	expect6(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_REPLY, want, wlen);
 	e = ct6_get(NODE6, 50010, R6N, 80, IPPROTO_TCP, &found);
 	assert_int_equal(e.state, XCNI_CT_ESTABLISHED);
@@ -967,12 +971,7 @@ static void lb6_nodeport_remote(void **state)
 	ilen = frame6(&r, inner);
 	len = geneve_wrap6(inner, ilen, N2, NODE_IP, geneve_sport6(R6N, 5353, NODE6, 50020, IPPROTO_UDP), VNI,
 		       in);
-	t = r;
-	t.src = NODE6;
-	t.sport = 30082;
-	t.dst = CLIENT6;
-	t.dport = 50020;
-	wlen = frame6(&t, want);
+	wlen = frame6_as(&r, NODE6, 30082, CLIENT6, 50020, want);
 	expect6(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_REPLY, want, wlen);
 }
 
@@ -1052,15 +1051,19 @@ static void lb6_nodeport_icmp(void **state)
 	np6_icmp_check(50020, 5353, NODE6, 30082);
 }
 
-static void self6_put(const char *a)
+void self6_put_fd(int fd, const char *a)
 {
 	uint8_t a6[16] = { 0 };
 	__u32 k = 0;
 
 	if (a)
 		in6(a, a6);
-	assert_int_equal(
-		bpf_map_update_elem(bpf_map__fd(env.ovin_lb->maps.xcni_self6), &k, a6, BPF_ANY), 0);
+	assert_int_equal(bpf_map_update_elem(fd, &k, a6, BPF_ANY), 0);
+}
+
+static void self6_put(const char *a)
+{
+	self6_put_fd(bpf_map__fd(env.ovin_lb->maps.xcni_self6), a);
 }
 
 /*
@@ -1074,7 +1077,7 @@ static void self6_put(const char *a)
  */
 static void lb6_extip_remote(void **state)
 {
-	struct g6 f = outside6_to(CLIENT6, 50030, EXT6, 80, IPPROTO_TCP, T_SYN), r, t;
+	struct g6 f = outside6_to(CLIENT6, 50030, EXT6, 80, IPPROTO_TCP, T_SYN), r;
 	uint8_t in[FRAME_MAX], inner[FRAME_MAX], want[FRAME_MAX];
 	struct xcni_ct_entry e;
 	size_t len, ilen, wlen;
@@ -1110,12 +1113,7 @@ static void lb6_extip_remote(void **state)
 			 .flags = T_SYN | T_ACK };
 	ilen = frame6(&r, inner);
 	len = geneve_wrap6(inner, ilen, N2, NODE_IP, geneve_sport6(R6N, 80, NODE6, 50030, IPPROTO_TCP), VNI, in);
-	t = r;
-	t.src = EXT6;
-	t.sport = 80;
-	t.dst = CLIENT6;
-	t.dport = 50030;
-	wlen = frame6(&t, want);
+	wlen = frame6_as(&r, EXT6, 80, CLIENT6, 50030, want);
 	expect6(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_REPLY, want, wlen);
 	e = ct6_get(NODE6, 50030, R6N, 80, IPPROTO_TCP, &found);
 	assert_int_equal(e.state, XCNI_CT_ESTABLISHED);
@@ -1131,12 +1129,7 @@ static void lb6_extip_remote(void **state)
 	ilen = frame6(&r, inner);
 	len = geneve_wrap6(inner, ilen, N2, NODE_IP, geneve_sport6(R6N, 5353, NODE6, 50031, IPPROTO_UDP), VNI,
 		       in);
-	t = r;
-	t.src = EXT6;
-	t.sport = 53;
-	t.dst = CLIENT6;
-	t.dport = 50031;
-	wlen = frame6(&t, want);
+	wlen = frame6_as(&r, EXT6, 53, CLIENT6, 50031, want);
 	expect6(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_REPLY, want, wlen);
 	np6_icmp_check(50031, 5353, EXT6, 53);
 
@@ -1210,8 +1203,3 @@ const struct CMUnitTest lb6_tests[] = {
 };
 const size_t nr_lb6_tests = ARRAY_SIZE(lb6_tests);
 
-/* frame6 for tests/bpf/lb6_v6ul.c (harness.h). */
-size_t lb6_frame(const struct g6 *f, uint8_t *buf)
-{
-	return frame6(f, buf);
-}

@@ -20,9 +20,8 @@
 #include <string.h>
 #include <linux/pkt_cls.h>
 
-#include "harness.h"
+#include "lb6.h"
 
-#define A6 "fd00:99::a"
 #define R6M "fd00:98::3" /* a pod of n2 */
 #define N2_6 "fd00:97::2" /* n2's own IPv6 address (a remote node) */
 #define VIPT "fd00:96::21"
@@ -30,25 +29,6 @@
 #define ICMP6 58
 #define PTB 2 /* Packet Too Big */
 #define UNREACH 1 /* code 4: port unreachable */
-
-static void in6(const char *s, uint8_t out[16])
-{
-	assert_int_equal(inet_pton(AF_INET6, s, out), 1);
-}
-
-/* The IPv6 pseudo-header's checksum over l4 (len bytes) of packet ip6. */
-static uint16_t csum6(const uint8_t *ip6, uint8_t nh, const uint8_t *l4, size_t len)
-{
-	uint8_t tmp[40 + FRAME_MAX] = { 0 };
-
-	assert_true(len <= FRAME_MAX);
-	memcpy(tmp, ip6 + 8, 32);
-	tmp[34] = (uint8_t)(len >> 8);
-	tmp[35] = (uint8_t)len;
-	tmp[39] = nh;
-	memcpy(tmp + 40, l4, len);
-	return csum(tmp, 40 + len);
-}
 
 /* An IPv6 header of payload plen into ip. */
 static void ip6_hdr(uint8_t *ip, const char *src, const char *dst, uint8_t nh, uint8_t hop,
@@ -126,74 +106,16 @@ static size_t icmp6_err(uint8_t *ip, const char *src, const char *dst, uint8_t t
 	return 40 + 8 + qlen;
 }
 
-/* One packet through prog from dev: verdict ret, counted once under reason, output want. */
-static void expect_out(int prog, int dev, const uint8_t *in, size_t len, int ret, int reason,
-		       const uint8_t *want, size_t want_len)
-{
-	struct xcni_metric before[XCNI_NR_METRICS], after[XCNI_NR_METRICS];
-	struct bpf_test_run_opts o = {};
-	uint8_t buf[FRAME_MAX], out[FRAME_MAX];
-	__u32 idx = XCNI_METRIC_IDX(reason, prog_dir(prog));
-
-	memcpy(buf, in, len);
-	assert_int_equal(read_metrics(before), 0);
-	assert_int_equal(run(prog, dev, buf, len, out, sizeof(out), 0, &o), 0);
-	assert_true(ring_buffer__consume(env.rb) >= 0);
-	assert_int_equal(read_metrics(after), 0);
-	for (__u32 i = 0; i < XCNI_NR_METRICS; i++)
-		if (after[i].packets - before[i].packets != (i == idx))
-			fail_msg("%s/%s counted %llu, want %s/%s (verdict %d)",
-				 reason_name(i / XCNI_NR_DIRS), dir_name(i % XCNI_NR_DIRS),
-				 (unsigned long long)(after[i].packets - before[i].packets),
-				 reason_name(XCNI_REASON_IDX(reason)), dir_name(prog_dir(prog)),
-				 o.retval);
-	assert_int_equal((int)o.retval, ret);
-	if (!want)
-		return;
-	assert_int_equal(o.data_size_out, want_len);
-	for (size_t i = 0; i < want_len; i++)
-		if (out[i] != want[i])
-			fail_msg("output differs first at byte %zu: 0x%02x, want 0x%02x", i, out[i],
-				 want[i]);
-}
-
 /* The agent's writes: R6M a pod of n2, N2_6 n2 itself; the two frontends, each one backend. */
 static void icmp_ovl_setup(void **state)
 {
-	struct xcni_ipcache6_key k = { .prefixlen = 128 };
-	struct xcni_ipcache_val v = { .identity = 0x3001, .tunnel_ip = ip4(N2),
-				      .flags = XCNI_IPC_POD };
-	static const struct {
-		const char *vip;
-		uint16_t port, bport;
-		uint8_t proto;
-		uint32_t id, be;
-	} s[] = { { VIPT, 80, 8080, IPPROTO_TCP, 340, 3401 },
-		  { VIPU, 53, 5353, IPPROTO_UDP, 341, 3402 } };
-
 	(void)state;
-	in6(R6M, k.addr);
-	assert_int_equal(bpf_map_update_elem(map_fd("xcni_ipcache6"), &k, &v, BPF_ANY), 0);
-	v = (struct xcni_ipcache_val){ .identity = XCNI_ID_REMOTE_NODE, .tunnel_ip = ip4(N2) };
-	in6(N2_6, k.addr);
-	assert_int_equal(bpf_map_update_elem(map_fd("xcni_ipcache6"), &k, &v, BPF_ANY), 0);
-	for (size_t i = 0; i < ARRAY_SIZE(s); i++) {
-		struct xcni_backend b = { .port = htons(s[i].bport), .family = XCNI_AF_INET6 };
-		struct xcni_svc_key sk = { .port = htons(s[i].port), .family = XCNI_AF_INET6,
-					   .proto = s[i].proto };
-		struct xcni_svc sv = { .id = s[i].id, .count = 1, .rev_nat = (uint16_t)s[i].id };
-		struct xcni_revnat rn = { .port = htons(s[i].port), .family = XCNI_AF_INET6 };
-		struct xcni_svcslot_key slot = { .svc_id = s[i].id };
-		uint16_t rid = (uint16_t)s[i].id;
-
-		in6(R6M, b.addr);
-		in6(s[i].vip, sk.addr);
-		in6(s[i].vip, rn.addr);
-		assert_int_equal(bpf_map_update_elem(map_fd("xcni_backend"), &s[i].be, &b, BPF_ANY), 0);
-		assert_int_equal(bpf_map_update_elem(map_fd("xcni_svcslot"), &slot, &s[i].be, BPF_ANY), 0);
-		assert_int_equal(bpf_map_update_elem(map_fd("xcni_revnat"), &rid, &rn, BPF_ANY), 0);
-		assert_int_equal(bpf_map_update_elem(map_fd("xcni_svc"), &sk, &sv, BPF_ANY), 0);
-	}
+	ipc6_put(R6M, 0x3001, N2, XCNI_IPC_POD);
+	ipc6_put(N2_6, XCNI_ID_REMOTE_NODE, N2, 0);
+	be6(3401, R6M, 8080);
+	be6(3402, R6M, 5353);
+	svc6(VIPT, 80, IPPROTO_TCP, 340, 0, (const uint32_t[]){ 3401 }, 1);
+	svc6(VIPU, 53, IPPROTO_UDP, 341, 0, (const uint32_t[]){ 3402 }, 1);
 }
 
 /*
@@ -214,7 +136,7 @@ static void icmp_about(uint16_t sp, const char *vip, uint16_t port, uint16_t bpo
 	/* The request: from_pod's DNAT and Geneve to n2. */
 	len = pkt6(ip, A6, sp, vip, port, proto, 64);
 	len = eth6(in, pods[DEV_A].mac, pods[DEV_A].host_mac, ip, len);
-	expect_out(FROM_POD_LB, DEV_A, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, NULL, 0);
+	expect6(FROM_POD_LB, DEV_A, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, NULL, 0);
 	in6(A6, ck.saddr);
 	in6(R6M, ck.daddr);
 	assert_int_equal(bpf_map_lookup_elem(map_fd("xcni_ct6"), &ck, &e), 0);
@@ -233,7 +155,7 @@ static void icmp_about(uint16_t sp, const char *vip, uint16_t port, uint16_t bpo
 	memcpy(q + 40 + 2, &v, 2);
 	wlen = icmp6_err(ip, want_src, A6, type, code, word, q, qlen);
 	wlen = eth6(want, pods[DEV_A].host_mac, pods[DEV_A].mac, ip, wlen);
-	expect_out(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_DECAP, want, wlen);
+	expect6(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_DECAP, want, wlen);
 }
 
 /* Packet Too Big from n2's own address about a TCP flow: the source stays n2's. */

@@ -28,24 +28,15 @@
 #include <unistd.h>
 #include <linux/pkt_cls.h>
 
-#include "harness.h"
+#include "lb6.h"
 
-#define NODE6 "fc00:77::1" /* lb6.c's: this node's IPv6 InternalIP, here its underlay address */
+/* NODE6 (lb6.h): this node's IPv6 InternalIP, here its underlay address */
 #define NV "fc00:77::2"
 #define RV6 "fd00:95::2"
-#define A6 "fd00:99::a" /* v6.c's pod A */
-#define CLIENT6 "2001:db8:1::7"
 #define EXTV "2001:db8:100::9"
-#define T_SYN 0x02
-#define T_ACK 0x10
 #define ID_RV 0x3100
 
 static struct from_overlay *fo; /* lb_enabled, node_ip6 */
-
-static void in6(const char *s, uint8_t out[16])
-{
-	assert_int_equal(inet_pton(AF_INET6, s, out), 1);
-}
 
 /* This node's from_overlay on the IPv6 underlay; lb: with Services in BPF. */
 static struct from_overlay *ul6_load(int lb)
@@ -99,35 +90,9 @@ static int ul6_node(const char *a, const char *name, const char *p, uint32_t id)
 static void fe6(const char *vip, uint16_t port, uint8_t proto, uint32_t id, uint8_t flags,
 		uint32_t bid, const char *ip, uint16_t bport)
 {
-	struct xcni_svc_key k = { .port = htons(port), .family = XCNI_AF_INET6, .proto = proto };
-	struct xcni_svc s = { .id = id, .count = bid ? 1 : 0, .rev_nat = (uint16_t)id,
-			      .flags = flags };
-	struct xcni_revnat rn = { .port = htons(port), .family = XCNI_AF_INET6 };
-	uint16_t rid = (uint16_t)id;
-
-	if (bid) {
-		struct xcni_backend b = { .port = htons(bport), .family = XCNI_AF_INET6 };
-		struct xcni_svcslot_key sk = { .svc_id = id, .slot = 0 };
-
-		in6(ip, b.addr);
-		assert_int_equal(bpf_map_update_elem(map_fd("xcni_backend"), &bid, &b, BPF_ANY), 0);
-		assert_int_equal(bpf_map_update_elem(map_fd("xcni_svcslot"), &sk, &bid, BPF_ANY), 0);
-	}
-	in6(vip, k.addr);
-	in6(vip, rn.addr);
-	assert_int_equal(bpf_map_update_elem(map_fd("xcni_revnat"), &rid, &rn, BPF_ANY), 0);
-	assert_int_equal(bpf_map_update_elem(map_fd("xcni_svc"), &k, &s, BPF_ANY), 0);
-}
-
-static void self6_put(const char *a)
-{
-	uint8_t a6[16] = { 0 };
-	__u32 k = 0;
-
-	if (a)
-		in6(a, a6);
-	assert_int_equal(bpf_map_update_elem(bpf_map__fd(fo->maps.xcni_self6), &k, a6, BPF_ANY),
-			 0);
+	if (bid)
+		be6(bid, ip, bport);
+	svc6(vip, port, proto, id, flags, &bid, bid ? 1 : 0);
 }
 
 static uint64_t tx_to(const char *node)
@@ -144,50 +109,12 @@ static uint64_t tx_to(const char *node)
 	return tx;
 }
 
-/*
- * One packet through this file's from_overlay on the underlay device: the
- * verdict, counted once under (reason, from-overlay) and nowhere else, the
- * output exactly want when given.
- */
+/* One packet through this file's from_overlay on the underlay device (lb6.h's expect6). */
 static void expect(const uint8_t *in, size_t len, int ret, int reason, const uint8_t *want,
 		   size_t want_len)
 {
-	struct xcni_metric before[XCNI_NR_METRICS], after[XCNI_NR_METRICS];
-	struct __sk_buff ctx = { .ifindex = env.ifindex[DEV_U] };
-	uint8_t out[FRAME_MAX];
-	__u32 idx = XCNI_METRIC_IDX(reason, XCNI_DIR_FROM_OVERLAY);
-	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in, .data_size_in = (__u32)len,
-		    .data_out = out, .data_size_out = sizeof(out), .ctx_in = &ctx,
-		    .ctx_size_in = sizeof(ctx));
-
-	assert_int_equal(read_metrics(before), 0);
-	assert_int_equal(bpf_prog_test_run_opts(bpf_program__fd(fo->progs.from_overlay), &o), 0);
-	assert_true(ring_buffer__consume(env.rb) >= 0);
-	assert_int_equal(read_metrics(after), 0);
-	for (__u32 i = 0; i < XCNI_NR_METRICS; i++)
-		if (after[i].packets - before[i].packets != (i == idx))
-			fail_msg("%s/%s counted %llu, want %s/%s (verdict %d)",
-				 reason_name(i / XCNI_NR_DIRS), dir_name(i % XCNI_NR_DIRS),
-				 (unsigned long long)(after[i].packets - before[i].packets),
-				 reason_name(XCNI_REASON_IDX(reason)),
-				 dir_name(XCNI_DIR_FROM_OVERLAY), o.retval);
-	assert_int_equal((int)o.retval, ret);
-	if (!want)
-		return;
-	assert_int_equal(o.data_size_out, want_len);
-	for (size_t i = 0; i < want_len; i++)
-		if (out[i] != want[i])
-			fail_msg("output differs first at byte %zu: 0x%02x, want 0x%02x", i, out[i],
-				 want[i]);
-}
-
-/* From the outside, on the underlay, to dst:dp. */
-static struct g6 outside(const char *src, uint16_t sp, const char *dst, uint16_t dp,
-			 uint8_t proto, uint8_t flags)
-{
-	return (struct g6){ .smac = pods[DEV_U].mac, .dmac = pods[DEV_U].host_mac, .src = src,
-			    .dst = dst, .sport = sp, .dport = dp, .proto = proto, .flags = flags,
-			    .payload = proto == IPPROTO_UDP ? 12 : 0 };
+	expect6_fd(bpf_program__fd(fo->progs.from_overlay), XCNI_DIR_FROM_OVERLAY, DEV_U, in, len,
+		   ret, reason, want, want_len);
 }
 
 /*
@@ -198,15 +125,8 @@ static struct g6 outside(const char *src, uint16_t sp, const char *dst, uint16_t
 static size_t remote_want(const struct g6 *f, uint16_t sp, uint16_t bport, uint8_t *want)
 {
 	uint8_t inner[FRAME_MAX];
-	struct g6 t = *f;
-	size_t ilen;
+	size_t ilen = np6_snat_inner(f, sp, RV6, bport, inner);
 
-	t.src = NODE6;
-	t.sport = sp;
-	t.dst = RV6;
-	t.dport = bport;
-	t.hop = 63;
-	ilen = lb6_frame(&t, inner);
 	return geneve_wrap_ul6(inner, ilen, NODE6, NV,
 			       geneve_hash6(NODE6, sp, RV6, bport, f->proto), VNI, want);
 }
@@ -218,8 +138,8 @@ static size_t reply_in(struct g6 *r, uint16_t sport, uint16_t dport, uint8_t pro
 	uint8_t inner[FRAME_MAX];
 	size_t ilen;
 
-	*r = outside(RV6, sport, NODE6, dport, proto, flags);
-	ilen = lb6_frame(r, inner);
+	*r = outside6_to(RV6, sport, NODE6, dport, proto, flags);
+	ilen = frame6(r, inner);
 	return geneve_wrap_ul6(inner, ilen, NV, NODE6, geneve_hash6(RV6, sport, NODE6, dport, proto),
 			       VNI, in);
 }
@@ -253,61 +173,38 @@ static void lb6u_teardown(void **state)
  */
 static void lb6u_nodeport_remote(void **state)
 {
-	struct g6 f = outside(CLIENT6, 50110, NODE6, 30181, IPPROTO_TCP, T_SYN), r, t;
+	struct g6 f = outside6_to(CLIENT6, 50110, NODE6, 30181, IPPROTO_TCP, T_SYN), r;
 	uint8_t in[FRAME_MAX], want[FRAME_MAX];
-	struct xcni_ct6_key sk = { .sport = htons(50110), .dport = htons(80),
-				   .proto = IPPROTO_TCP };
-	struct {
-		uint8_t client[16];
-		uint16_t cport;
-		uint8_t pad[2];
-	} sn;
-	uint8_t c6[16];
 	uint64_t tx = tx_to(NV);
 	size_t len, wlen;
 
 	(void)state;
-	len = lb6_frame(&f, in);
+	len = frame6(&f, in);
 	wlen = remote_want(&f, 50110, 80, want);
 	expect(in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
 	assert_int_equal(tx_to(NV), tx + 1);
-	in6(NODE6, sk.saddr);
-	in6(RV6, sk.daddr);
-	in6(CLIENT6, c6);
-	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(fo->maps.xcni_snat6), &sk, &sn), 0);
-	assert_memory_equal(sn.client, c6, 16);
-	assert_int_equal(sn.cport, htons(50110));
+	snat6_check(bpf_map__fd(fo->maps.xcni_snat6), 50110, RV6, 80, IPPROTO_TCP, CLIENT6, 50110);
 
 	len = reply_in(&r, 80, 50110, IPPROTO_TCP, T_SYN | T_ACK, in);
-	t = r;
-	t.src = NODE6;
-	t.sport = 30181;
-	t.dst = CLIENT6;
-	t.dport = 50110;
-	wlen = lb6_frame(&t, want);
+	wlen = frame6_as(&r, NODE6, 30181, CLIENT6, 50110, want);
 	expect(in, len, TC_ACT_REDIRECT, XCNI_FWD_REPLY, want, wlen);
 
-	f = outside(CLIENT6, 50110, NODE6, 30181, IPPROTO_TCP, T_ACK);
-	len = lb6_frame(&f, in);
+	f = outside6_to(CLIENT6, 50110, NODE6, 30181, IPPROTO_TCP, T_ACK);
+	len = frame6(&f, in);
 	wlen = remote_want(&f, 50110, 80, want);
 	expect(in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
 
-	f = outside(CLIENT6, 50120, NODE6, 30182, IPPROTO_UDP, 0);
-	len = lb6_frame(&f, in);
+	f = outside6_to(CLIENT6, 50120, NODE6, 30182, IPPROTO_UDP, 0);
+	len = frame6(&f, in);
 	wlen = remote_want(&f, 50120, 5353, want);
 	expect(in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
 	len = reply_in(&r, 5353, 50120, IPPROTO_UDP, 0, in);
-	t = r;
-	t.src = NODE6;
-	t.sport = 30182;
-	t.dst = CLIENT6;
-	t.dport = 50120;
-	wlen = lb6_frame(&t, want);
+	wlen = frame6_as(&r, NODE6, 30182, CLIENT6, 50120, want);
 	expect(in, len, TC_ACT_REDIRECT, XCNI_FWD_REPLY, want, wlen);
 
 	/* externalTrafficPolicy Local, no backend here: still a drop of its own. */
-	f = outside(CLIENT6, 50121, NODE6, 30190, IPPROTO_TCP, T_SYN);
-	len = lb6_frame(&f, in);
+	f = outside6_to(CLIENT6, 50121, NODE6, 30190, IPPROTO_TCP, T_SYN);
+	len = frame6(&f, in);
 	expect(in, len, TC_ACT_SHOT, XCNI_DROP_NO_LOCAL_BACKEND, NULL, 0);
 }
 
@@ -319,30 +216,25 @@ static void lb6u_nodeport_remote(void **state)
  */
 static void lb6u_extip_remote(void **state)
 {
-	struct g6 f = outside(CLIENT6, 50130, EXTV, 80, IPPROTO_TCP, T_SYN), r, t;
+	struct g6 f = outside6_to(CLIENT6, 50130, EXTV, 80, IPPROTO_TCP, T_SYN), r;
 	uint8_t in[FRAME_MAX], want[FRAME_MAX];
 	size_t len, wlen;
 
 	(void)state;
-	self6_put(NULL);
-	len = lb6_frame(&f, in);
+	self6_put_fd(bpf_map__fd(fo->maps.xcni_self6), NULL);
+	len = frame6(&f, in);
 	wlen = remote_want(&f, 50130, 80, want);
 	expect(in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
 	len = reply_in(&r, 80, 50130, IPPROTO_TCP, T_SYN | T_ACK, in);
-	t = r;
-	t.src = EXTV;
-	t.sport = 80;
-	t.dst = CLIENT6;
-	t.dport = 50130;
-	wlen = lb6_frame(&t, want);
+	wlen = frame6_as(&r, EXTV, 80, CLIENT6, 50130, want);
 	expect(in, len, TC_ACT_REDIRECT, XCNI_FWD_REPLY, want, wlen);
 
 	/* A written address that is not the host's: refused, not node_ip6 instead. */
-	self6_put(CLIENT6);
-	f = outside(CLIENT6, 50131, EXTV, 80, IPPROTO_TCP, T_SYN);
-	len = lb6_frame(&f, in);
+	self6_put_fd(bpf_map__fd(fo->maps.xcni_self6), CLIENT6);
+	f = outside6_to(CLIENT6, 50131, EXTV, 80, IPPROTO_TCP, T_SYN);
+	len = frame6(&f, in);
 	expect(in, len, TC_ACT_SHOT, XCNI_DROP_NO_TUNNEL, NULL, 0);
-	self6_put(NODE6);
+	self6_put_fd(bpf_map__fd(fo->maps.xcni_self6), NODE6);
 	wlen = remote_want(&f, 50131, 80, want);
 	expect(in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
 }
@@ -361,7 +253,7 @@ static void lb6u_geneve_first(void **state)
 	struct xcni_svc_key k = { .port = htons(XCNI_GENEVE_PORT), .family = XCNI_AF_INET6,
 				  .proto = IPPROTO_UDP };
 	uint8_t inner[FRAME_MAX], in[FRAME_MAX];
-	size_t ilen = lb6_frame(&r, inner), len;
+	size_t ilen = frame6(&r, inner), len;
 
 	(void)state;
 	fe6(NODE6, XCNI_GENEVE_PORT, IPPROTO_UDP, 344, 0, 3441, RV6, 5353);
@@ -395,7 +287,7 @@ int ul6_bench(void)
 			.payload = 12 };
 	uint8_t inner[FRAME_MAX], in[FRAME_MAX], out[FRAME_MAX];
 	struct __sk_buff ctx = { .ifindex = env.ifindex[DEV_U] };
-	size_t ilen = lb6_frame(&r, inner), len;
+	size_t ilen = frame6(&r, inner), len;
 	uint64_t ns[2] = { 0, 0 };
 	double per[2];
 	int err = 0, n = 200000, rounds = 20;

@@ -745,7 +745,7 @@ static int on_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-static int prog_fd(int prog)
+int prog_fd(int prog)
 {
 	switch (prog) {
 	case FROM_POD: return bpf_program__fd(env.from->progs.from_pod);

@@ -149,21 +149,7 @@ EOT
 
 # serve_b: pod b answers TCP 80 ("hello") and UDP 53 ("pong") in both families.
 serve_b() {
-	ip netns exec "$XCT_TAG-b" socat TCP6-LISTEN:80,fork,reuseaddr,ipv6only=0 SYSTEM:'echo hello' &
-	PIDS+=($!)
-	ip netns exec "$XCT_TAG-b" python3 -c '
-import socket
-s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
-s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-s.bind(("::", 53))
-while True:
-    d, a = s.recvfrom(2048)
-    s.sendto(b"pong\n", a)' &
-	PIDS+=($!)
-	for _ in $(seq 50); do
-		ss -N "$XCT_TAG-b" -ltn | grep -q ':80 ' && ss -N "$XCT_TAG-b" -lun | grep -q ':53 ' && break
-		sleep 0.1
-	done
+	serve_dual "$XCT_TAG-b"
 }
 tcp() { # tcp SRC-POD|host ADDR: "connected" if ADDR:80 said hello, else "blocked"
 	local run=(in_pod "$1") a=$2

@@ -131,28 +131,8 @@ check "the pods ping their gateway fe80::1 (from their link-local address)" \
 	bash -c "ip netns exec $XCT_TAG-c ping -6 -c1 -W2 fe80::1%eth0 && ip netns exec $XCT_TAG-a ping -6 -c1 -W2 fe80::1%eth0"
 
 # Servers: TCP 80 and UDP 53 on both families in b and c.
-for p in b c; do
-	# Started directly (not through a function, whose subshell $! would name):
-	# killed by PID at the end.
-	ip netns exec "$XCT_TAG-$p" socat TCP6-LISTEN:80,fork,reuseaddr,ipv6only=0 SYSTEM:'echo hello' &
-	PIDS+=($!)
-	# UDP: one socket answering every datagram (socat's fork per datagram lost some).
-	ip netns exec "$XCT_TAG-$p" python3 -c '
-import socket
-s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
-s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-s.bind(("::", 53))
-while True:
-    d, a = s.recvfrom(2048)
-    s.sendto(b"pong\n", a)' &
-	PIDS+=($!)
-done
-for p in b c; do
-	for _ in $(seq 50); do
-		ss -N "$XCT_TAG-$p" -ltn | grep -q ':80 ' && ss -N "$XCT_TAG-$p" -lun | grep -q ':53 ' && break
-		sleep 0.1
-	done
-done
+serve_dual "$XCT_TAG-b"
+serve_dual "$XCT_TAG-c"
 tcp() { # tcp SRC ADDR: connected or blocked
 	if in_pod "$1" timeout 4 socat -T2 - "TCP:[$2]:80,connect-timeout=2" </dev/null 2>/dev/null | grep -q hello ||
 		{ [[ $2 != *:* ]] && in_pod "$1" timeout 4 socat -T2 - "TCP:$2:80,connect-timeout=2" </dev/null 2>/dev/null | grep -q hello; }; then

@@ -153,6 +153,16 @@ static inline void node_add(const char *name, const char *ip)
 	obj(K8S_NODE, NULL, name, "")->node.internal_ip = ip4(ip);
 }
 
+/* A Node with an IPv6 InternalIP; ip: its IPv4 one (NULL: none). */
+static inline struct k8s_object *node6_add(const char *name, const char *ip, const char *ip6)
+{
+	struct k8s_object *n = obj(K8S_NODE, NULL, name, "");
+
+	n->node.internal_ip = ip ? ip4(ip) : 0;
+	assert_int_equal(inet_pton(AF_INET6, ip6, n->node.internal_ip6), 1);
+	return n;
+}
+
 static inline struct k8s_pod *pod_add(const char *ns, const char *name, const char *node,
 				      const char *ip, const char *lbl)
 {

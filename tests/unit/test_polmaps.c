@@ -339,7 +339,7 @@ static void tun4_is(const struct xcni_ipcache_val *e, const char *node4)
 static void ipv6_underlay_ipcache(void **state)
 {
 	struct pol_opts o = { .node_name = "n1" };
-	struct k8s_object *n1, *n2, *n3;
+	struct k8s_object *n2, *n3;
 	struct k8s_pod *r2, *r3;
 	const struct pol_result *res;
 	const struct pol_delta *d;
@@ -349,19 +349,13 @@ static void ipv6_underlay_ipcache(void **state)
 
 	(void)state;
 	ns_add("x", "");
-	n1 = obj(K8S_NODE, NULL, "n1", "");
-	inet_pton(AF_INET6, "fc00:78::1", n1->node.internal_ip6);
-	n2 = obj(K8S_NODE, NULL, "n2", "");
-	inet_pton(AF_INET6, "fc00:78::2", n2->node.internal_ip6);
-	n3 = obj(K8S_NODE, NULL, "n3", "");
-	n3->node.internal_ip = ip4("172.18.0.3");
-	inet_pton(AF_INET6, "fc00:78::3", n3->node.internal_ip6);
+	node6_add("n1", NULL, "fc00:78::1");
+	n2 = node6_add("n2", NULL, "fc00:78::2");
+	n3 = node6_add("n3", "172.18.0.3", "fc00:78::3");
 	r2 = pod_add("x", "r2", "n2", "10.0.2.2", "app=r");
-	inet_pton(AF_INET6, "fd00:10:2::2", r2->ip6);
-	r2->has_ip6 = true;
+	pod_ip6(r2, "fd00:10:2::2");
 	r3 = pod_add("x", "r3", "n3", "10.0.3.2", "app=r");
-	inet_pton(AF_INET6, "fd00:10:3::2", r3->ip6);
-	r3->has_ip6 = true;
+	pod_ip6(r3, "fd00:10:3::2");
 
 	for (int u6 = 0; u6 < 2; u6++) {
 		o.underlay6 = u6;

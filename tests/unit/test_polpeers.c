@@ -76,14 +76,11 @@ static void ipv6_only_pod_keyed(void **state)
 	(void)state;
 	ns_add("x", "");
 	v6 = pod_add("x", "v6", "n1", NULL, "app=v6");
-	inet_pton(AF_INET6, "fd00:10::a:5", v6->ip6);
-	v6->has_ip6 = true;
+	pod_ip6(v6, "fd00:10::a:5");
 	a = pod_add("x", "a", "n1", "10.0.0.2", "app=a");
-	inet_pton(AF_INET6, "fd00:10::2", a->ip6);
-	a->has_ip6 = true;
+	pod_ip6(a, "fd00:10::2");
 	r6 = pod_add("x", "r6", "n2", NULL, "app=r6");
-	inet_pton(AF_INET6, "fd00:20::a:5", r6->ip6); /* the same low bits, another node */
-	r6->has_ip6 = true;
+	pod_ip6(r6, "fd00:20::a:5"); /* the same low bits, another node */
 	peer(ingress(np_add("x", "in", sel("app=v6"), IN)), sel("app=a"), NULL);
 	assert_int_equal(pol_polkey6(v6->ip6), ip4("0.10.0.5"));
 	assert_int_equal(compile_opts(&R, &o), 0);
@@ -124,7 +121,6 @@ static void ipv6_only_pod_keyed(void **state)
 static void ipv6_overlay_ipcache(void **state)
 {
 	struct pol_opts o = { .node_name = "n1" };
-	struct k8s_object *n1, *n2;
 	struct k8s_pod *l, *r;
 	const struct pol_result *res;
 	const struct pol_delta *d;
@@ -136,18 +132,12 @@ static void ipv6_overlay_ipcache(void **state)
 
 	(void)state;
 	ns_add("x", "");
-	n1 = obj(K8S_NODE, NULL, "n1", "");
-	n1->node.internal_ip = ip4("172.18.0.2");
-	inet_pton(AF_INET6, "fc00:f853::2", n1->node.internal_ip6);
-	n2 = obj(K8S_NODE, NULL, "n2", "");
-	n2->node.internal_ip = ip4("172.18.0.3");
-	inet_pton(AF_INET6, "fc00:f853::3", n2->node.internal_ip6);
+	node6_add("n1", "172.18.0.2", "fc00:f853::2");
+	node6_add("n2", "172.18.0.3", "fc00:f853::3");
 	l = pod_add("x", "l", "n1", "10.0.1.2", "app=l");
-	inet_pton(AF_INET6, "fd00:10:1::2", l->ip6);
-	l->has_ip6 = true;
+	pod_ip6(l, "fd00:10:1::2");
 	r = pod_add("x", "r", "n2", "10.0.2.2", "app=r");
-	inet_pton(AF_INET6, "fd00:10:2::2", r->ip6);
-	r->has_ip6 = true;
+	pod_ip6(r, "fd00:10:2::2");
 	pi = pol_incr_new();
 	assert_non_null(pi);
 	c = view();

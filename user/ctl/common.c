@@ -296,6 +296,15 @@ int show(const struct ctx *c, struct ptable *t)
 	return err;
 }
 
+int show_read(const struct ctx *c, struct ptable *t, int err, const char *map)
+{
+	if (!err)
+		return show(c, t);
+	pr_err("%s: %s\n", map, strerror(-err));
+	pt_free(t);
+	return err;
+}
+
 /* ---- filters --------------------------------------------------------------- */
 
 /*
@@ -531,6 +540,31 @@ void pt_addr_port(struct ptable *t, __u8 proto, __u32 ip, __u16 port)
 		pt_strf(t, "%s:id=%u", ip_str(ip, buf), ntohs(port));
 	else
 		pt_str(t, ip_str(ip, buf));
+}
+
+void pt_proto(struct ptable *t, __u8 proto)
+{
+	const char *s = proto_name(proto);
+
+	if (s)
+		pt_str(t, s);
+	else
+		pt_strf(t, "%u", proto);
+}
+
+void pt_ct_state(struct ptable *t, __u8 state)
+{
+	static const char *const names[] = {
+		[XCNI_CT_NEW] = "new",
+		[XCNI_CT_ESTABLISHED] = "established",
+		[XCNI_CT_CLOSING] = "closing",
+		[XCNI_CT_CLOSED] = "closed",
+	};
+
+	if (state < ARRAY_SIZE(names) && names[state])
+		pt_str(t, names[state]);
+	else
+		pt_strf(t, "%u", state);
 }
 
 void pt_addr6_port(struct ptable *t, __u8 proto, const __u8 ip6[16], __u16 port)

@@ -39,36 +39,8 @@ static const struct pt_col ct_cols[] = { CT_COLS };
 /* ct get: which direction of the flow the tuple asked about is. */
 static const struct pt_col ct_get_cols[] = { CT_COLS, { "MATCHED", "matched", PT_STR } };
 
-struct ct_rec {
-	struct xcni_ct_key k;
-	struct xcni_ct_entry e;
-};
-
-static const char *ct_state_name(__u8 state)
-{
-	static const char *const names[] = {
-		[XCNI_CT_NEW] = "new",
-		[XCNI_CT_ESTABLISHED] = "established",
-		[XCNI_CT_CLOSING] = "closing",
-		[XCNI_CT_CLOSED] = "closed",
-	};
-
-	return state < ARRAY_SIZE(names) ? names[state] : NULL;
-}
-
-
 static void ct_entry_cells(struct ptable *t, __u64 now, const struct xcni_ct_entry *e,
 			   struct svcnames *sn, __u32 be_of_dst);
-
-static void pt_proto(struct ptable *t, __u8 proto)
-{
-	const char *s = proto_name(proto);
-
-	if (s)
-		pt_str(t, s);
-	else
-		pt_strf(t, "%u", proto);
-}
 
 /* The cells of one flow under CT_COLS. */
 static void ct_row(struct ptable *t, __u64 now, const struct xcni_ct_key *k,
@@ -113,12 +85,8 @@ static void ct_entry_cells(struct ptable *t, __u64 now, const struct xcni_ct_ent
 	char fe[80];
 	struct xcni_svcname n;
 	__u32 be;
-	const char *s;
 
-	if ((s = ct_state_name(e->state)))
-		pt_str(t, s);
-	else
-		pt_strf(t, "%u", e->state);
+	pt_ct_state(t, e->state);
 	pt_uint(t, secs_since(now, e->created_ns));
 	pt_uint(t, secs_since(now, e->last_ns));
 	pt_uint(t, e->pkts_orig);
@@ -155,7 +123,7 @@ static void ct_entry_cells(struct ptable *t, __u64 now, const struct xcni_ct_ent
 	}
 }
 
-static int ct_cmp(const void *a, const void *b)
+int ct_cmp(const void *a, const void *b)
 {
 	const struct xcni_ct_key *x = &((const struct ct_rec *)a)->k;
 	const struct xcni_ct_key *y = &((const struct ct_rec *)b)->k;
@@ -173,11 +141,9 @@ struct ct6_rec {
 	struct xcni_ct_entry e;
 };
 
-/* By source, destination, then the rest (a total order for sort_unique). */
-static int ct6_cmp(const void *a, const void *b)
+int ct6_cmp(const void *a, const void *b)
 {
-	return memcmp(&((const struct ct6_rec *)a)->k, &((const struct ct6_rec *)b)->k,
-		      sizeof(struct xcni_ct6_key));
+	return memcmp(a, b, sizeof(struct xcni_ct6_key));
 }
 
 /* The IPv6 flows (xcni_ct6) passing f, after the IPv4 ones; none on an agent without. */
@@ -236,15 +202,7 @@ static int cmd_ct_list(const struct ctx *c, char **argv)
 		if (filter_match(&f, &r))
 			ct_row(t, now, k, e, &sn);
 	}
-	err = ct6_rows(c, t, &f, now, &sn);
-	if (err) {
-		pr_err("%s: %s\n", m_ct6.name, strerror(-err));
-		pt_free(t);
-		svcnames_close(&sn);
-		free(recs);
-		goto close;
-	}
-	err = show(c, t);
+	err = show_read(c, t, ct6_rows(c, t, &f, now, &sn), m_ct6.name);
 	svcnames_close(&sn);
 	free(recs);
 close:

@@ -163,6 +163,20 @@ const char *reserved_identity(__u32 id);
 void pt_addr_port(struct ptable *t, __u8 proto, __u32 ip, __u16 port);
 /* The same for an IPv6 address: "[addr]:port". */
 void pt_addr6_port(struct ptable *t, __u8 proto, const __u8 ip6[16], __u16 port);
+/* A protocol's cell: its name (proto_name), else its number. */
+void pt_proto(struct ptable *t, __u8 proto);
+/* A conntrack entry's state: new, established, closing, closed, else its number. */
+void pt_ct_state(struct ptable *t, __u8 state);
+/* A conntrack entry as xcnictl reads it (ct, service snat); ct_cmp orders
+ * records that begin with an xcni_ct_key by source, destination, then the
+ * rest; ct6_cmp those that begin with an xcni_ct6_key (a total order, for
+ * sort_unique). */
+struct ct_rec {
+	struct xcni_ct_key k;
+	struct xcni_ct_entry e;
+};
+int ct_cmp(const void *a, const void *b);
+int ct6_cmp(const void *a, const void *b);
 /* "ns/name" of a policy id, or "policy#id" when the name is not (yet) known. */
 const char *policy_name(int fd, __u32 id, char *buf, size_t len);
 /*
@@ -185,6 +199,9 @@ __u64 now_ns(void);
 __u64 secs_since(__u64 now, __u64 ns);
 /* Prints the table (or the error that building it met) and frees it. */
 int show(const struct ctx *c, struct ptable *t);
+/* show, unless reading map for it failed with err (the IPv6 rows, read after
+ * the rest): then that is said, the table freed and err returned. */
+int show_read(const struct ctx *c, struct ptable *t, int err, const char *map);
 /*
  * A pod argument: an IPv4 address, or NS/NAME looked up in the podname map.
  * flag: the option it came with ("--pod"), named in messages; there an

@@ -21,7 +21,6 @@ static const struct map_spec m_snat6 = {
 };
 static const struct map_spec m_self6 = { "xcni_self6", BPF_MAP_TYPE_ARRAY, 4, 16, 1 };
 
-
 static const struct pt_col snat_cols[] = {
 	{ "PROTO", "proto", PT_STR },
 	{ NULL, "family", PT_STR }, /* ipv4 (xcni_ct) or ipv6 (xcni_snat6) */
@@ -40,13 +39,6 @@ static const struct pt_col snat_cols[] = {
 	/* The flow's conntrack state; "missing": an IPv6 row whose xcni_ct6 entry is gone. */
 	{ "STATE", "state", PT_STR },
 	{ "IDLE", "idle_s", PT_UINT },
-};
-
-static const char *const ct_states[] = {
-	[XCNI_CT_NEW] = "new",
-	[XCNI_CT_ESTABLISHED] = "established",
-	[XCNI_CT_CLOSING] = "closing",
-	[XCNI_CT_CLOSED] = "closed",
 };
 
 /* addr:port (ICMP echo: the id) of family fam, as text and as the two JSON fields. */
@@ -71,13 +63,9 @@ static void snat_row(struct ptable *t, struct svcnames *sn, __u64 now, __u8 fam,
 		     const __u8 *node, __u16 nport, const __u8 *be, __u16 bport,
 		     const __u8 *client, __u16 cport, const struct xcni_ct_entry *e)
 {
-	const char *p = proto_name(proto);
 	char fe[80];
 
-	if (p)
-		pt_str(t, p);
-	else
-		pt_strf(t, "%u", proto);
+	pt_proto(t, proto);
 	pt_str(t, fam == XCNI_AF_INET6 ? "ipv6" : "ipv4");
 	end_cells(t, fam, proto, node, nport);
 	end_cells(t, fam, proto, be, bport);
@@ -94,34 +82,14 @@ static void snat_row(struct ptable *t, struct svcnames *sn, __u64 now, __u8 fam,
 		pt_null(t);
 		return;
 	}
-	if (e->state < ARRAY_SIZE(ct_states) && ct_states[e->state])
-		pt_str(t, ct_states[e->state]);
-	else
-		pt_strf(t, "%u", e->state);
+	pt_ct_state(t, e->state);
 	pt_uint(t, secs_since(now, e->last_ns));
-}
-
-struct snat_rec {
-	struct xcni_ct_key k;
-	struct xcni_ct_entry e;
-};
-
-static int snat_cmp(const void *a, const void *b)
-{
-	return memcmp(&((const struct snat_rec *)a)->k, &((const struct snat_rec *)b)->k,
-		      sizeof(struct xcni_ct_key));
 }
 
 struct snat6_rec {
 	struct xcni_ct6_key k;
 	struct xcni_snat6 v;
 };
-
-static int snat6_cmp(const void *a, const void *b)
-{
-	return memcmp(&((const struct snat6_rec *)a)->k, &((const struct snat6_rec *)b)->k,
-		      sizeof(struct xcni_ct6_key));
-}
 
 /* The IPv6 rows (xcni_snat6) passing f; none on an agent without IPv6 NodePorts. */
 static int snat6_rows(const struct ctx *c, struct ptable *t, const struct filter *f,
@@ -140,7 +108,7 @@ static int snat6_rows(const struct ctx *c, struct ptable *t, const struct filter
 	if (err)
 		return err;
 	ctfd = map_open_quiet(c, &m_ct6);
-	n = sort_unique(recs, n, sizeof(*recs), snat6_cmp);
+	n = sort_unique(recs, n, sizeof(*recs), ct6_cmp);
 	for (size_t i = 0; i < n; i++) {
 		const struct snat6_rec *r = &recs[i];
 		struct frow row = { .addr6 = { r->v.client, r->k.daddr }, .plen6 = { 128, 128 },
@@ -159,7 +127,7 @@ static int snat6_rows(const struct ctx *c, struct ptable *t, const struct filter
 
 static int cmd_service_snat(const struct ctx *c, char **argv)
 {
-	struct snat_rec *recs = NULL;
+	struct ct_rec *recs = NULL;
 	struct ptable *t;
 	struct svcnames sn;
 	struct filter f;
@@ -170,8 +138,8 @@ static int cmd_service_snat(const struct ctx *c, char **argv)
 	(void)argv;
 	if ((err = filter_open(c, &f, 0)))
 		return err;
-	err = map_read(c, &m_ct, sizeof(*recs), offsetof(struct snat_rec, k),
-		       offsetof(struct snat_rec, e), snat_cmp, (void **)&recs, &n);
+	err = map_read(c, &m_ct, sizeof(*recs), offsetof(struct ct_rec, k),
+		       offsetof(struct ct_rec, e), ct_cmp, (void **)&recs, &n);
 	if (err)
 		goto close;
 	now = now_ns();
@@ -191,13 +159,7 @@ static int cmd_service_snat(const struct ctx *c, char **argv)
 			 (const __u8 *)&k->daddr, k->dport, (const __u8 *)&e->nat_addr,
 			 e->nat_port, e);
 	}
-	err = snat6_rows(c, t, &f, &sn, now);
-	if (err) {
-		pr_err("%s: %s\n", m_snat6.name, strerror(-err));
-		pt_free(t);
-	} else {
-		err = show(c, t);
-	}
+	err = show_read(c, t, snat6_rows(c, t, &f, &sn, now), m_snat6.name);
 	svcnames_close(&sn);
 	free(recs);
 close:

@@ -841,13 +841,7 @@ static int cmd_service_sockets(const struct ctx *c, char **argv)
 		sock_row(t, &sn, r->k.cookie, XCNI_AF_INET, be, r->k.port, fe, r->v.port,
 			 r->v.rev_nat);
 	}
-	err = sock6_rows(c, t, &f, &sn);
-	if (err) {
-		pr_err("%s: %s\n", m_sock_rn6.name, strerror(-err));
-		pt_free(t);
-	} else {
-		err = show(c, t);
-	}
+	err = show_read(c, t, sock6_rows(c, t, &f, &sn), m_sock_rn6.name);
 	svcnames_close(&sn);
 	free(recs);
 close:

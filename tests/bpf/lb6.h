@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * What tests/bpf/lb6.c (IPv6 Services in BPF, IPv6 NodePorts over the IPv4
+ * underlay) shares with the IPv6 files run after it: tests/bpf/lb6_v6ul.c
+ * (NodePorts over the IPv6 underlay, a from_overlay of its own) and
+ * tests/bpf/lb6_icmp_ovl.c (ICMPv6 errors back through Geneve). The frame
+ * builder, the one-packet check and the map writers, as tests/bpf/lb.h is for
+ * the IPv4 files.
+ */
+#ifndef XCNI_TESTS_BPF_LB6_H
+#define XCNI_TESTS_BPF_LB6_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "harness.h"
+
+#define A6 "fd00:99::a" /* v6.c's pod A */
+#define NODE6 "fc00:77::1" /* this node's IPv6 InternalIP */
+#define CLIENT6 "2001:db8:1::7" /* outside the cluster: world */
+#define SEQ 0x01020304u
+#define T_FIN 0x01
+#define T_SYN 0x02
+#define T_RST 0x04
+#define T_ACK 0x10
+
+/* A frame: Ethernet, IPv6 (no extension headers), TCP (flags T_*) or UDP with a
+ * real checksum; hop 0 is 64. */
+struct g6 {
+	const uint8_t *smac, *dmac;
+	const char *src, *dst;
+	uint16_t sport, dport; /* host order */
+	uint8_t proto, flags, hop;
+	uint16_t payload;
+};
+
+void in6(const char *s, uint8_t out[16]);
+/* The checksum over the IPv6 pseudo-header of packet ip6 and the L4 bytes, in full. */
+uint16_t csum6(const uint8_t *ip6, uint8_t nh, const uint8_t *l4, size_t len);
+/* Into buf (FRAME_MAX bytes); returns the frame's length. */
+size_t frame6(const struct g6 *f, uint8_t *buf);
+/* From the outside, on the underlay (DEV_U), to dst:dp. */
+struct g6 outside6_to(const char *src, uint16_t sp, const char *dst, uint16_t dp, uint8_t proto,
+		      uint8_t flags);
+/* f (from outside) as it leaves for backend:bport, SNATed to NODE6:sp, one hop
+ * less: the inner frame of the Geneve packet, into inner; its length. */
+size_t np6_snat_inner(const struct g6 *f, uint16_t sp, const char *backend, uint16_t bport,
+		      uint8_t *inner);
+/* f with src:sp -> dst:dp instead (a reply made the frontend's, a SNATed
+ * packet), into buf; its length. */
+size_t frame6_as(const struct g6 *f, const char *src, uint16_t sp, const char *dst, uint16_t dp,
+		 uint8_t *buf);
+/* The xcni_snat6 entry (map fd) of NODE6:sp -> backend:bport names client:cport. */
+void snat6_check(int fd, uint16_t sp, const char *backend, uint16_t bport, uint8_t proto,
+		 const char *client, uint16_t cport);
+
+/*
+ * One packet through prog (a harness tc program) from device dev: verdict ret,
+ * counted once under (reason, the program's direction) and nowhere else,
+ * output exactly want when given. expect6_fd: the same through the program
+ * fd, counted under dir.
+ */
+void expect6(int prog, int dev, const uint8_t *in, size_t len, int ret, int reason,
+	     const uint8_t *want, size_t want_len);
+void expect6_fd(int fd, unsigned int dir, int dev, const uint8_t *in, size_t len, int ret,
+		int reason, const uint8_t *want, size_t want_len);
+
+/* Map writers, as the agent writes them: a backend, a frontend over the
+ * backends ids (count of them; also its rev_nat entry), an ipcache6 /128,
+ * xcni_self6 (NULL: zero) of the from_overlay map fd. */
+void be6(uint32_t id, const char *ip, uint16_t port);
+void svc6(const char *vip, uint16_t port, uint8_t proto, uint32_t id, uint8_t flags,
+	  const uint32_t *ids, uint16_t count);
+void ipc6_put(const char *a, uint32_t id, const char *tunnel, uint8_t flags);
+void self6_put_fd(int fd, const char *a);
+
+#endif
