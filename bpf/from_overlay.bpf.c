@@ -485,7 +485,7 @@ __attribute__((noinline)) int from_overlay6(struct __sk_buff *skb, __u32 hdr_len
 	struct verdict v = {};
 	struct pkt6 p = {};
 	int reason, verdict = TC_ACT_OK, ct;
-	__u32 arrived, node = 0, outer6 = hdr_len & FROM_OUTER6;
+	__u32 arrived, node = 0, outer6 = hdr_len & FROM_OUTER6, dsr = 0;
 	__u8 node6[16];
 	__u8 ctf;
 
@@ -502,6 +502,15 @@ __attribute__((noinline)) int from_overlay6(struct __sk_buff *skb, __u32 hdr_len
 		reason = XCNI_DROP_SHORT;
 		goto out;
 	}
+	/* Critical options must be understood: DSR's (lib/dsr6.h), with
+	 * Services in BPF; read before the decapsulation takes them away. */
+	if (!outer6 && hdr_len > XCNI_ENCAP_LEN) {
+		reason = dsr6_opt_frontend(skb, hdr_len - XCNI_ENCAP_LEN, &dsr);
+		if (!reason && dsr && !lb_enabled)
+			reason = XCNI_DROP_BAD_GENEVE;
+		if (reason)
+			goto out;
+	}
 	reason = geneve_decap6(skb, hdr_len);
 	if (reason)
 		goto out;
@@ -511,12 +520,17 @@ __attribute__((noinline)) int from_overlay6(struct __sk_buff *skb, __u32 hdr_len
 	p.len = arrived;
 	if (reason)
 		goto out;
-	/* A node speaks for its own pods and itself only. */
+	/* A node speaks for its own pods and itself only; and, with DSR, for
+	 * an outside client of its frontends: in a packet that names the
+	 * frontend, or of a flow it opened so (lib/dsr6.h). */
 	sipc = ipcache6_lookup(p.tuple.saddr);
 	if (!sipc || (outer6 ? !(sipc->flags & XCNI_IPC_TUN6) || !in6_eq(sipc->tunnel_ip6, node6) :
 			       sipc->tunnel_ip != node)) {
 		reason = XCNI_DROP_INNER_SPOOF;
-		goto out;
+		if (outer6 || !lb_enabled || !dsr6_client_ok(sipc, p.tuple.saddr) ||
+		    (!dsr && !dsr6_flow_known(&p.tuple, node)))
+			goto out;
+		dsr |= DSR6_FLOW;
 	}
 	if (outer6)
 		tunnel_count6(node6, arrived, 1);
@@ -525,7 +539,8 @@ __attribute__((noinline)) int from_overlay6(struct __sk_buff *skb, __u32 hdr_len
 	dst = bpf_map_lookup_elem(&xcni_endpoints6, p.tuple.daddr);
 	if (!dst) {
 		dipc = ipcache6_lookup(p.tuple.daddr);
-		if (!dipc || dipc->identity != XCNI_ID_HOST) {
+		/* DSR is for a backend pod of this node only. */
+		if (!dipc || dipc->identity != XCNI_ID_HOST || (dsr & DSR6_FLOW)) {
 			reason = XCNI_DROP_UNKNOWN_DST;
 			goto out;
 		}
@@ -554,11 +569,25 @@ __attribute__((noinline)) int from_overlay6(struct __sk_buff *skb, __u32 hdr_len
 		goto out;
 	}
 	if (ct == CT_NEW || ct == CT_STALE) {
-		v.src_id = sipc->identity;
+		v.src_id = sipc ? sipc->identity : XCNI_ID_WORLD;
 		v.dst_id = ipcache6_identity(p.tuple.daddr);
-		reason = flow_judge6(&p, ct, 0, polkey_of(dst, p.tuple.daddr), &v, 0, 0);
+		/* Opened by the option alone, for a frontend this node knows:
+		 * its index rewrites the replies (from_pod6). */
+		if ((dsr & DSR6_FLOW) && ct == CT_NEW) {
+			if (!(dsr & DSR6_FE)) {
+				reason = XCNI_DROP_BAD_GENEVE;
+				goto out;
+			}
+			p.rev_nat = dsr & 0xffff;
+		} else {
+			dsr = 0;
+		}
+		reason = flow_judge6(&p, ct, 0, polkey_of(dst, p.tuple.daddr), &v, 0,
+				     dsr ? XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR : 0);
 		if (reason)
 			goto out;
+		if (dsr)
+			dsr6_record(&p.tuple, node);
 	}
 	if (mac_rewrite(skb, dst)) {
 		reason = XCNI_DROP_BAD_GENEVE;
