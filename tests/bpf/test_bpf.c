@@ -1733,6 +1733,7 @@ int main(int argc, char **argv)
 		{ v6ovl_tests, nr_v6ovl_tests }, /* IPv6 across nodes (tests/bpf/v6ovl.c) */
 		{ v6ul_tests, nr_v6ul_tests }, /* the IPv6 underlay (tests/bpf/v6ul.c) */
 		{ lb6_tests, nr_lb6_tests }, /* IPv6 Services in BPF, on v6.c's endpoints */
+		{ dsr6_tests, nr_dsr6_tests }, /* IPv6 NodePort DSR, on lb6.c's NodePorts */
 	};
 	struct CMUnitTest *all;
 	size_t n = 0;

@@ -1,0 +1,413 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * NodePort DSR for IPv6 frontends (bpf/lib/dsr6.h) through
+ * BPF_PROG_TEST_RUN, run after tests/bpf/lb6.c on the IPv6 NodePorts its
+ * np6_setup wrote:
+ *   [NODE6]:30081/TCP -> R6N:80 (on n2), [NODE6]:30082/UDP -> R6N:5353
+ * and here the frontend of another node's address, as every node holds it:
+ *   [N2_6]:30085/TCP  -> B:8080 (this node), [N2_6]:30086/UDP -> B:5353
+ *
+ * Both ends of a DSR flow on one node's programs: from_overlay (lb_dsr) as
+ * the node taking the request for R6N on n2; from_overlay and from_pod as n2
+ * did for B: the option taken, the client kept, B's reply from N2_6's
+ * NodePort. Every frame the programs must leave is built from scratch here
+ * (checksums computed in full over the IPv6 pseudo-header, the option byte
+ * by byte as RFC 8926 3.5 lays it out) and compared byte for byte.
+ */
+#include <arpa/inet.h>
+#include <string.h>
+#include <linux/pkt_cls.h>
+
+#include "harness.h"
+
+/* lb6.c's names for its np6_setup state. */
+#define NODE6 "fc00:77::1" /* this node's IPv6 InternalIP */
+#define R6N "fd00:98::2" /* a pod of n2 */
+#define B6 "fd00:99::b"
+/* Here. */
+#define N2_6 "fc00:77::2" /* n2's IPv6 InternalIP: its NodePorts' frontends */
+#define DCLIENT "2001:db8:2::9" /* outside the cluster: world */
+#define DCLIENT2 "2001:db8:2::a"
+#define T_SYN 0x02
+#define T_ACK 0x10
+
+static void a6(const char *s, uint8_t out[16])
+{
+	assert_int_equal(inet_pton(AF_INET6, s, out), 1);
+}
+
+/* A frame: Ethernet, IPv6, TCP (20 bytes) or UDP (8 + 12 of payload), real checksums. */
+struct d6 {
+	const uint8_t *smac, *dmac;
+	const char *src, *dst;
+	uint16_t sport, dport; /* host order */
+	uint8_t proto, flags, hop;
+};
+
+static size_t dframe(const struct d6 *f, uint8_t *buf)
+{
+	uint8_t *ip = buf + ETH_HLEN, *l4 = ip + 40, ph[40 + 64] = { 0 };
+	size_t l4len = 20; /* TCP: the header alone; UDP: 8 + 12 */
+	uint16_t c;
+
+	memset(buf, 0, FRAME_MAX);
+	memcpy(buf, f->dmac, ETH_ALEN);
+	memcpy(buf + ETH_ALEN, f->smac, ETH_ALEN);
+	buf[12] = 0x86;
+	buf[13] = 0xdd;
+	ip[0] = 0x60;
+	ip[5] = (uint8_t)l4len;
+	ip[6] = f->proto;
+	ip[7] = f->hop ? f->hop : 64;
+	a6(f->src, ip + 8);
+	a6(f->dst, ip + 24);
+	l4[0] = (uint8_t)(f->sport >> 8);
+	l4[1] = (uint8_t)f->sport;
+	l4[2] = (uint8_t)(f->dport >> 8);
+	l4[3] = (uint8_t)f->dport;
+	if (f->proto == IPPROTO_TCP) {
+		l4[4] = 1; /* sequence 0x01020304 */
+		l4[5] = 2;
+		l4[6] = 3;
+		l4[7] = 4;
+		if (f->flags & T_ACK)
+			l4[11] = 9;
+		l4[12] = 5 << 4;
+		l4[13] = f->flags;
+		l4[14] = 0xfa; /* window 64240 */
+		l4[15] = 0xf0;
+	} else {
+		l4[5] = (uint8_t)l4len;
+		for (size_t i = 8; i < l4len; i++)
+			l4[i] = (uint8_t)(0xa0 + i);
+	}
+	/* The pseudo-header: addresses, upper-layer length, next header. */
+	memcpy(ph, ip + 8, 32);
+	ph[35] = (uint8_t)l4len;
+	ph[39] = f->proto;
+	memcpy(ph + 40, l4, l4len);
+	c = csum(ph, 40 + l4len);
+	if (f->proto == IPPROTO_UDP && !c)
+		c = 0xffff;
+	memcpy(l4 + (f->proto == IPPROTO_TCP ? 16 : 6), &c, 2);
+	return ETH_HLEN + 40 + l4len;
+}
+
+/* From outside on the underlay (the router's MAC -> this node's). */
+static struct d6 outside(const char *src, uint16_t sp, const char *dst, uint16_t dp, uint8_t proto,
+			 uint8_t flags)
+{
+	return (struct d6){ .smac = pods[DEV_U].mac, .dmac = pods[DEV_U].host_mac, .src = src,
+			    .dst = dst, .sport = sp, .dport = dp, .proto = proto, .flags = flags };
+}
+
+/*
+ * Geneve from node src to dst around inner (Ethernet + IPv6) with the DSR
+ * option for [fe]:fport/proto when fe is given: the header's option length 6
+ * words and its C bit (a critical option is present), then class 0xfff0,
+ * type 0x81 (critical), 5 words: family AF_INET6 (10), the protocol, the
+ * port, the 16-byte address. family overrides 10 when not 0.
+ */
+static size_t dwrap(const uint8_t *inner, size_t ilen, const char *src, const char *dst,
+		    uint16_t sport, const char *fe, uint16_t fport, uint8_t proto, uint8_t family,
+		    uint8_t *out)
+{
+	uint8_t tmp[FRAME_MAX], *ip = out + ETH_HLEN, *udp = ip + 20, *g = udp + 8, *o = g + 8;
+	size_t len = geneve_wrap6(inner, ilen, src, dst, sport, VNI, tmp);
+	uint16_t v;
+
+	if (!fe) {
+		memcpy(out, tmp, len);
+		return len;
+	}
+	assert_true(len + 24 <= FRAME_MAX);
+	memset(out, 0, FRAME_MAX);
+	memcpy(out, tmp, ETH_HLEN + 36);
+	memcpy(out + ETH_HLEN + 36 + 24, tmp + ETH_HLEN + 36, len - ETH_HLEN - 36);
+	v = htons((uint16_t)(len - ETH_HLEN + 24));
+	memcpy(ip + 2, &v, 2);
+	ip[10] = ip[11] = 0;
+	v = csum(ip, 20);
+	memcpy(ip + 10, &v, 2);
+	v = htons((uint16_t)(len - ETH_HLEN - 20 + 24));
+	memcpy(udp + 4, &v, 2);
+	g[0] = 6; /* version 0, 6 option words */
+	g[1] = 0x40; /* C */
+	o[0] = 0xff; /* class 0xfff0 (experimental use) */
+	o[1] = 0xf0;
+	o[2] = 0x81; /* type 1, the critical bit set */
+	o[3] = 5; /* reserved bits 0, then 5 words of data */
+	o[4] = family ? family : 10;
+	o[5] = proto;
+	o[6] = (uint8_t)(fport >> 8);
+	o[7] = (uint8_t)fport;
+	a6(fe, o + 8);
+	return len + 24;
+}
+
+/* One packet: verdict ret, counted once under reason (the program's direction), output want. */
+static uint8_t last[FRAME_MAX];
+
+static void dexpect(int prog, int dev, const uint8_t *in, size_t len, int ret, int reason,
+		    const uint8_t *want, size_t wlen)
+{
+	struct xcni_metric before[XCNI_NR_METRICS], after[XCNI_NR_METRICS];
+	struct bpf_test_run_opts o = {};
+	uint8_t buf[FRAME_MAX];
+	__u32 idx = XCNI_METRIC_IDX(reason, prog_dir(prog));
+
+	memcpy(buf, in, len);
+	assert_int_equal(read_metrics(before), 0);
+	assert_int_equal(run(prog, dev, buf, len, last, sizeof(last), 0, &o), 0);
+	assert_true(ring_buffer__consume(env.rb) >= 0);
+	assert_int_equal(read_metrics(after), 0);
+	for (__u32 i = 0; i < XCNI_NR_METRICS; i++)
+		if (after[i].packets - before[i].packets != (i == idx))
+			fail_msg("%s/%s counted %llu, want %s/%s (verdict %d)",
+				 reason_name(i / XCNI_NR_DIRS), dir_name(i % XCNI_NR_DIRS),
+				 (unsigned long long)(after[i].packets - before[i].packets),
+				 reason_name(XCNI_REASON_IDX(reason)), dir_name(prog_dir(prog)),
+				 o.retval);
+	assert_int_equal((int)o.retval, ret);
+	if (!want)
+		return;
+	assert_int_equal(o.data_size_out, wlen);
+	for (size_t i = 0; i < wlen; i++)
+		if (last[i] != want[i])
+			fail_msg("output differs first at byte %zu: 0x%02x, want 0x%02x", i, last[i],
+				 want[i]);
+}
+
+static struct xcni_ct_entry ct6_at(const char *s, uint16_t sp, const char *d, uint16_t dp,
+				   uint8_t proto, int *found)
+{
+	struct xcni_ct6_key k = { .sport = htons(sp), .dport = htons(dp), .proto = proto };
+	struct xcni_ct_entry e = {};
+
+	a6(s, k.saddr);
+	a6(d, k.daddr);
+	*found = !bpf_map_lookup_elem(map_fd("xcni_ct6"), &k, &e);
+	return e;
+}
+
+/* n2's NodePorts as this node's maps hold them (EXT scope, another node's address). */
+static void dsr6_setup(void **state)
+{
+	static const uint32_t tcp_be = 3301, udp_be = 3302;
+	struct xcni_backend b = { .family = XCNI_AF_INET6 };
+	uint32_t id;
+
+	(void)state;
+	a6(B6, b.addr);
+	b.port = htons(8080);
+	assert_int_equal(bpf_map_update_elem(map_fd("xcni_backend"), &tcp_be, &b, BPF_ANY), 0);
+	b.port = htons(5353);
+	assert_int_equal(bpf_map_update_elem(map_fd("xcni_backend"), &udp_be, &b, BPF_ANY), 0);
+	for (id = 330; id <= 331; id++) {
+		struct xcni_svc_key k = { .port = htons(id == 330 ? 30085 : 30086),
+					  .family = XCNI_AF_INET6,
+					  .proto = id == 330 ? IPPROTO_TCP : IPPROTO_UDP };
+		struct xcni_svc s = { .id = id, .count = 1, .rev_nat = (uint16_t)id };
+		struct xcni_revnat rn = { .port = k.port, .family = XCNI_AF_INET6 };
+		struct xcni_svcslot_key sk = { .svc_id = id };
+		uint16_t rid = (uint16_t)id;
+
+		a6(N2_6, k.addr);
+		a6(N2_6, rn.addr);
+		assert_int_equal(bpf_map_update_elem(map_fd("xcni_svcslot"), &sk,
+						     id == 330 ? &tcp_be : &udp_be, BPF_ANY),
+				 0);
+		assert_int_equal(bpf_map_update_elem(map_fd("xcni_revnat"), &rid, &rn, BPF_ANY), 0);
+		assert_int_equal(bpf_map_update_elem(map_fd("xcni_svc"), &k, &s, BPF_ANY), 0);
+	}
+}
+
+/* What the node taking f (for [NODE6]:fport) sends n2: Geneve, the option, the client kept. */
+static size_t front_want(const struct d6 *f, uint16_t bport, uint8_t *want)
+{
+	uint8_t inner[FRAME_MAX];
+	struct d6 t = *f;
+	size_t ilen;
+
+	t.dst = R6N;
+	t.dport = bport;
+	t.hop = 63;
+	ilen = dframe(&t, inner);
+	return dwrap(inner, ilen, NODE_IP, N2, geneve_sport6(f->src, f->sport, R6N, bport, f->proto),
+		     NODE6, f->dport, f->proto, 0, want);
+}
+
+/*
+ * The node that takes the request (lb_dsr): DNAT to R6N on n2, no SNAT, Geneve
+ * to n2 with [NODE6]:30081 in the option; the client's ACK the same. Its
+ * entries: the service entry, and the flow's, marked NodePort and DSR (no
+ * SNAT port, no xcni_snat6 entry). UDP likewise.
+ */
+static void dsr6_frontend(void **state)
+{
+	struct d6 f = outside(DCLIENT, 51000, NODE6, 30081, IPPROTO_TCP, T_SYN);
+	uint8_t in[FRAME_MAX], want[FRAME_MAX];
+	struct xcni_ct6_key sk = { .sport = htons(51000), .dport = htons(80), .proto = IPPROTO_TCP };
+	uint8_t sn[20];
+	struct xcni_ct_entry e;
+	size_t len, wlen;
+	int found;
+
+	(void)state;
+	len = dframe(&f, in);
+	wlen = front_want(&f, 80, want);
+	assert_int_equal(wlen, len + XCNI_ENCAP_DSR_LEN);
+	dexpect(FROM_OVERLAY_DSR, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
+	e = ct6_at(DCLIENT, 51000, NODE6, 30081, IPPROTO_TCP, &found);
+	assert_true(found);
+	assert_int_equal(e.flags, XCNI_CT_F_SVC);
+	assert_int_equal(e.backend_id, 3211);
+	e = ct6_at(DCLIENT, 51000, R6N, 80, IPPROTO_TCP, &found);
+	assert_true(found);
+	assert_int_equal(e.flags, XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR);
+	assert_int_equal(e.nat_port, 0);
+	a6(DCLIENT, sk.saddr);
+	a6(R6N, sk.daddr);
+	/* from_overlay's own map (pinned by name: the same for both of its programs here). */
+	assert_int_not_equal(
+		bpf_map_lookup_elem(bpf_map__fd(env.ovin_dsr->maps.xcni_snat6), &sk, sn), 0);
+
+	f = outside(DCLIENT, 51000, NODE6, 30081, IPPROTO_TCP, T_ACK);
+	len = dframe(&f, in);
+	wlen = front_want(&f, 80, want);
+	dexpect(FROM_OVERLAY_DSR, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
+
+	f = outside(DCLIENT, 51001, NODE6, 30082, IPPROTO_UDP, 0);
+	len = dframe(&f, in);
+	wlen = front_want(&f, 5353, want);
+	dexpect(FROM_OVERLAY_DSR, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
+	e = ct6_at(DCLIENT, 51001, R6N, 5353, IPPROTO_UDP, &found);
+	assert_true(found);
+	assert_int_equal(e.flags, XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR);
+}
+
+/* n2's Geneve to this node around f (the client -> B), with the option for [N2_6]:fport or none. */
+static size_t from_n2(const struct d6 *f, const char *fe, uint16_t fport, uint8_t family,
+		      uint8_t *out)
+{
+	uint8_t inner[FRAME_MAX];
+	size_t ilen = dframe(f, inner);
+
+	return dwrap(inner, ilen, N2, NODE_IP,
+		     geneve_sport6(f->src, f->sport, f->dst, f->dport, f->proto), fe, fport,
+		     f->proto, family, out);
+}
+
+/* The client's packet to B as n2 sent it inside Geneve (n2's MACs, one hop less). */
+static struct d6 client_to_b(const char *client, uint16_t sp, uint16_t dp, uint8_t proto,
+			     uint8_t flags)
+{
+	struct d6 f = outside(client, sp, B6, dp, proto, flags);
+
+	f.hop = 63;
+	return f;
+}
+
+/*
+ * The backend's node: n2 sends DCLIENT -> B:8080 with [N2_6]:30085 in the
+ * option. Decapsulated, the client's address kept, into B (its MACs); the
+ * flow's entry holds the frontend's index (330), NodePort and DSR, and n2's
+ * address, so the client's next packets, sent without the option (too big
+ * for it), are known. B's reply leaves from [N2_6]:30085 (TCP checksum over
+ * the new pseudo-header), straight out of the underlay. UDP likewise.
+ */
+static void dsr6_backend(void **state)
+{
+	struct d6 f = client_to_b(DCLIENT, 52000, 8080, IPPROTO_TCP, T_SYN), t, r;
+	uint8_t in[FRAME_MAX], want[FRAME_MAX];
+	struct xcni_ct_entry e;
+	size_t len, wlen;
+	int found;
+
+	(void)state;
+	len = from_n2(&f, N2_6, 30085, 0, in);
+	t = f;
+	t.smac = pods[DEV_B].host_mac;
+	t.dmac = pods[DEV_B].mac;
+	wlen = dframe(&t, want);
+	dexpect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_DECAP, want, wlen);
+	e = ct6_at(DCLIENT, 52000, B6, 8080, IPPROTO_TCP, &found);
+	assert_true(found);
+	assert_int_equal(e.flags, XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR);
+	assert_int_equal(e.rev_nat, 330);
+	assert_int_equal(e.nat_addr, ip4(N2));
+
+	/* B's SYN-ACK: from n2's NodePort, out of this node's underlay. */
+	r = (struct d6){ .smac = pods[DEV_B].mac, .dmac = pods[DEV_B].host_mac, .src = B6,
+			 .dst = DCLIENT, .sport = 8080, .dport = 52000, .proto = IPPROTO_TCP,
+			 .flags = T_SYN | T_ACK };
+	len = dframe(&r, in);
+	t = r;
+	t.src = N2_6;
+	t.sport = 30085;
+	wlen = dframe(&t, want);
+	dexpect(FROM_POD_LB, DEV_B, in, len, TC_ACT_REDIRECT, XCNI_FWD_REPLY, want, wlen);
+
+	/* The client's ACK without the option: the flow n2 opened. */
+	f = client_to_b(DCLIENT, 52000, 8080, IPPROTO_TCP, T_ACK);
+	len = from_n2(&f, NULL, 0, 0, in);
+	t = f;
+	t.smac = pods[DEV_B].host_mac;
+	t.dmac = pods[DEV_B].mac;
+	wlen = dframe(&t, want);
+	dexpect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_DECAP, want, wlen);
+	e = ct6_at(DCLIENT, 52000, B6, 8080, IPPROTO_TCP, &found);
+	assert_int_equal(e.state, XCNI_CT_ESTABLISHED);
+
+	/* UDP: [N2_6]:30086 -> B:5353, the answer from the frontend (UDP checksum). */
+	f = client_to_b(DCLIENT, 52001, 5353, IPPROTO_UDP, 0);
+	len = from_n2(&f, N2_6, 30086, 0, in);
+	t = f;
+	t.smac = pods[DEV_B].host_mac;
+	t.dmac = pods[DEV_B].mac;
+	wlen = dframe(&t, want);
+	dexpect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_DECAP, want, wlen);
+	r = (struct d6){ .smac = pods[DEV_B].mac, .dmac = pods[DEV_B].host_mac, .src = B6,
+			 .dst = DCLIENT, .sport = 5353, .dport = 52001, .proto = IPPROTO_UDP };
+	len = dframe(&r, in);
+	t = r;
+	t.src = N2_6;
+	t.sport = 30086;
+	wlen = dframe(&t, want);
+	dexpect(FROM_POD_LB, DEV_B, in, len, TC_ACT_REDIRECT, XCNI_FWD_REPLY, want, wlen);
+}
+
+/*
+ * What n2 may not say: a client's packet without the option of no flow it
+ * opened (the inner source is not n2's), an option naming a frontend this
+ * node does not have, an option naming an IPv4 frontend around IPv6, and
+ * the option to a destination that is not a pod here. Dropped, no entry left.
+ */
+static void dsr6_refused(void **state)
+{
+	struct d6 f = client_to_b(DCLIENT2, 53000, 8080, IPPROTO_TCP, T_SYN);
+	uint8_t in[FRAME_MAX];
+	size_t len;
+	int found;
+
+	(void)state;
+	len = from_n2(&f, NULL, 0, 0, in);
+	dexpect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_SHOT, XCNI_DROP_INNER_SPOOF, NULL, 0);
+	len = from_n2(&f, N2_6, 30099, 0, in);
+	dexpect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_SHOT, XCNI_DROP_BAD_GENEVE, NULL, 0);
+	len = from_n2(&f, N2_6, 30085, XCNI_AF_INET, in);
+	dexpect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_SHOT, XCNI_DROP_BAD_GENEVE, NULL, 0);
+	ct6_at(DCLIENT2, 53000, B6, 8080, IPPROTO_TCP, &found);
+	assert_false(found);
+	f.dst = R6N; /* not a pod of this node */
+	len = from_n2(&f, N2_6, 30085, 0, in);
+	dexpect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_SHOT, XCNI_DROP_UNKNOWN_DST, NULL, 0);
+}
+
+const struct CMUnitTest dsr6_tests[] = {
+	cmocka_unit_test(dsr6_setup),
+	cmocka_unit_test(dsr6_frontend),
+	cmocka_unit_test(dsr6_backend),
+	cmocka_unit_test(dsr6_refused),
+};
+const size_t nr_dsr6_tests = ARRAY_SIZE(dsr6_tests);
