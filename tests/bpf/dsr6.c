@@ -106,7 +106,7 @@ static struct d6 outside(const char *src, uint16_t sp, const char *dst, uint16_t
  * option for [fe]:fport/proto when fe is given: the header's option length 6
  * words and its C bit (a critical option is present), then class 0xfff0,
  * type 0x81 (critical), 5 words: family AF_INET6 (10), the protocol, the
- * port, the 16-byte address. family overrides 10 when not 0.
+ * port, the 16-byte address. family overrides 10 when not 0 (AF_INET: fe IPv4).
  */
 static size_t dwrap(const uint8_t *inner, size_t ilen, const char *src, const char *dst,
 		    uint16_t sport, const char *fe, uint16_t fport, uint8_t proto, uint8_t family,
@@ -141,7 +141,13 @@ static size_t dwrap(const uint8_t *inner, size_t ilen, const char *src, const ch
 	o[5] = proto;
 	o[6] = (uint8_t)(fport >> 8);
 	o[7] = (uint8_t)fport;
-	a6(fe, o + 8);
+	if (family == XCNI_AF_INET) { /* an IPv4 frontend: 4 bytes, 12 of zeros */
+		uint32_t a = ip4(fe);
+
+		memcpy(o + 8, &a, 4);
+	} else {
+		a6(fe, o + 8);
+	}
 	return len + 24;
 }
 
@@ -380,7 +386,8 @@ static void dsr6_backend(void **state)
 /*
  * What n2 may not say: a client's packet without the option of no flow it
  * opened (the inner source is not n2's), an option naming a frontend this
- * node does not have, an option naming an IPv4 frontend around IPv6, and
+ * node does not have, an option naming an IPv4 frontend (one this node has)
+ * around IPv6, and
  * the option to a destination that is not a pod here. Dropped, no entry left.
  */
 static void dsr6_refused(void **state)
@@ -395,7 +402,8 @@ static void dsr6_refused(void **state)
 	dexpect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_SHOT, XCNI_DROP_INNER_SPOOF, NULL, 0);
 	len = from_n2(&f, N2_6, 30099, 0, in);
 	dexpect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_SHOT, XCNI_DROP_BAD_GENEVE, NULL, 0);
-	len = from_n2(&f, N2_6, 30085, XCNI_AF_INET, in);
+	/* N2:30080/TCP is a frontend here (lb.c's), but an IPv4 one. */
+	len = from_n2(&f, N2, 30080, XCNI_AF_INET, in);
 	dexpect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_SHOT, XCNI_DROP_BAD_GENEVE, NULL, 0);
 	ct6_at(DCLIENT2, 53000, B6, 8080, IPPROTO_TCP, &found);
 	assert_false(found);
