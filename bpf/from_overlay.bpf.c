@@ -503,9 +503,13 @@ __attribute__((noinline)) int from_overlay6(struct __sk_buff *skb, __u32 hdr_len
 		goto out;
 	}
 	/* Critical options must be understood: DSR's (lib/dsr6.h), with
-	 * Services in BPF; read before the decapsulation takes them away. */
-	if (!outer6 && hdr_len > XCNI_ENCAP_LEN) {
-		reason = dsr6_opt_frontend(skb, hdr_len - XCNI_ENCAP_LEN, &dsr);
+	 * Services in BPF; read before the decapsulation takes them away. The
+	 * IPv6 underlay's sender is known by its address folded (nat_addr). */
+	if (outer6)
+		node = in6_fold(node6);
+	if (hdr_len > (outer6 ? XCNI_ENCAP6_LEN : XCNI_ENCAP_LEN)) {
+		reason = dsr6_opt_frontend(skb, hdr_len - (outer6 ? XCNI_ENCAP6_LEN : XCNI_ENCAP_LEN),
+					   outer6, &dsr);
 		if (!reason && dsr && !lb_enabled)
 			reason = XCNI_DROP_BAD_GENEVE;
 		if (reason)
@@ -527,7 +531,7 @@ __attribute__((noinline)) int from_overlay6(struct __sk_buff *skb, __u32 hdr_len
 	if (!sipc || (outer6 ? !(sipc->flags & XCNI_IPC_TUN6) || !in6_eq(sipc->tunnel_ip6, node6) :
 			       sipc->tunnel_ip != node)) {
 		reason = XCNI_DROP_INNER_SPOOF;
-		if (outer6 || !lb_enabled || !dsr6_client_ok(sipc, p.tuple.saddr) ||
+		if (!lb_enabled || !dsr6_client_ok(sipc, p.tuple.saddr) ||
 		    (!dsr && !dsr6_flow_known(&p.tuple, node)))
 			goto out;
 		dsr |= DSR6_FLOW;
@@ -766,8 +770,9 @@ out_outer:
 /*
  * Geneve over the IPv6 underlay: the outer IPv6 header for this node
  * (node_ip6), no extension headers (xcni sends none), UDP to 6081, from a
- * node of the cluster (tunnel6), the VNI, no critical option (DSR's is sent
- * over the IPv4 underlay only), an IPv4 or IPv6 inner Ethernet frame: then
+ * node of the cluster (tunnel6), the VNI, no critical option (but for IPv6
+ * inside with Services in BPF: DSR's, lib/dsr6.h, which from_overlay6
+ * judges), an IPv4 or IPv6 inner Ethernet frame: then
  * FROM_UL6_INNER4/6 - the outer headers' length, nothing counted yet.
  * Anything else not Geneve for this node passes (TC_ACT_OK, untouched);
  * Geneve that fails a check is dropped and counted with the outer addresses.
@@ -813,7 +818,7 @@ __attribute__((noinline)) int from_underlay6(struct __sk_buff *skb)
 	reason = XCNI_DROP_BAD_GENEVE;
 	g = cursor_take(&c, sizeof(*g));
 	if (!g || (g->ver_optlen >> 6) != 0 || g->proto != bpf_htons(XCNI_GENEVE_PROTO_ETH) ||
-	    (bpf_ntohl(g->vni_rsvd) >> 8) != vni || (g->flags & XCNI_GENEVE_F_CRIT))
+	    (bpf_ntohl(g->vni_rsvd) >> 8) != vni)
 		goto out;
 	optlen = (g->ver_optlen & 0x3f) * 4;
 	if (optlen > GENEVE_OPT_MAX || (void *)((char *)c.pos + optlen) > c.end)
@@ -823,9 +828,12 @@ __attribute__((noinline)) int from_underlay6(struct __sk_buff *skb)
 	if (!inner)
 		goto out;
 	optlen += sizeof(*ip6) + sizeof(*udp) + sizeof(*g) + sizeof(*inner);
-	if (inner->h_proto == bpf_htons(ETH_P_IPV6))
+	/* A critical option: DSR's for an IPv6 frontend (lib/dsr6.h), which
+	 * from_overlay6 reads and judges with Services in BPF; none else. */
+	if (inner->h_proto == bpf_htons(ETH_P_IPV6) &&
+	    (!(g->flags & XCNI_GENEVE_F_CRIT) || lb_enabled))
 		return FROM_UL6_INNER6 - (int)optlen;
-	if (inner->h_proto == bpf_htons(ETH_P_IP))
+	if (inner->h_proto == bpf_htons(ETH_P_IP) && !(g->flags & XCNI_GENEVE_F_CRIT))
 		return FROM_UL6_INNER4 - (int)optlen;
 out:
 	return finish6(skb, reason, XCNI_DIR_FROM_OVERLAY, 0, &op, TC_ACT_OK, &v);
@@ -837,9 +845,9 @@ out:
  * rules of from_overlay4 for a pod's packet: the inner source one of the
  * sending node's (its ipcache entry's tunnel_ip6), the destination a pod of
  * this node (its ingress policy, conntrack, a translated flow's reply
- * rewritten) or this node itself. NodePort flows and DSR, which carry
- * IPv4 node addresses, are the IPv4 underlay's only. Global: a frame of its
- * own.
+ * rewritten) or this node itself. NodePort flows and DSR for IPv4
+ * frontends, which carry IPv4 node addresses, are the IPv4 underlay's only.
+ * Global: a frame of its own.
  */
 __attribute__((noinline)) int from_overlay4_ul6(struct __sk_buff *skb, __u32 hdr_len)
 {
