@@ -10,7 +10,9 @@
  * Both ends of a DSR flow on one node's programs: from_overlay (lb_dsr) as
  * the node taking the request for R6N on n2; from_overlay and from_pod as n2
  * did for B: the option taken, the client kept, B's reply from N2_6's
- * NodePort. Every frame the programs must leave is built from scratch here
+ * NodePort. Then the same over an IPv6 underlay, on a from_overlay of this
+ * file's with node_ip6 (UL_SELF) and the harness's maps:
+ *   [NODE6]:30087/TCP -> R6V:80 (a pod of the node at UL_N, behind it) Every frame the programs must leave is built from scratch here
  * (checksums computed in full over the IPv6 pseudo-header, the option byte
  * by byte as RFC 8926 3.5 lays it out) and compared byte for byte.
  */
@@ -28,6 +30,11 @@
 #define N2_6 "fc00:77::2" /* n2's IPv6 InternalIP: its NodePorts' frontends */
 #define DCLIENT "2001:db8:2::9" /* outside the cluster: world */
 #define DCLIENT2 "2001:db8:2::a"
+/* The IPv6 underlay. */
+#define UL_SELF "fc00:79::1" /* this node's underlay address (node_ip6) */
+#define UL_N "fc00:79::2" /* another node's, in xcni_tunnel6 */
+#define R6V "fd00:95::7" /* a pod of UL_N */
+#define UL6 1000 /* dexpect: this file's from_overlay with node_ip6 */
 #define T_SYN 0x02
 #define T_ACK 0x10
 
@@ -151,6 +158,82 @@ static size_t dwrap(const uint8_t *inner, size_t ilen, const char *src, const ch
 	return len + 24;
 }
 
+/* bpf/lib/encap.h's flow_hash_of from its definition, for IPv6 (the addresses folded). */
+static uint32_t hash6(const char *s, uint16_t sp, const char *d, uint16_t dp, uint8_t proto)
+{
+	uint32_t a[4], b[4], x, y, h;
+
+	a6(s, (uint8_t *)a);
+	a6(d, (uint8_t *)b);
+	x = a[0] ^ a[1] ^ a[2] ^ a[3];
+	y = b[0] ^ b[1] ^ b[2] ^ b[3];
+	h = x ^ ((y << 7) | (y >> 25)) ^ ((uint32_t)htons(sp) << 16 | htons(dp)) ^ proto;
+	h ^= h >> 16;
+	h *= 0x85ebca6b;
+	h ^= h >> 13;
+	h *= 0xc2b2ae35;
+	h ^= h >> 16;
+	return h;
+}
+
+/*
+ * Geneve over IPv6 from src to dst around inner (Ethernet + IPv6), hash the
+ * inner flow's: outer Ethernet (the inner's MACs, type IPv6), IPv6 (class 0,
+ * flow label the hash's top 20 bits, payload length, UDP, hop limit 64), UDP
+ * (49152 | the hash's low 14 bits, 6081, length, checksum 0), Geneve, with
+ * the DSR option for [fe]:fport/proto (as dwrap) when fe is given.
+ */
+static size_t dwrap_ul6(const uint8_t *inner, size_t ilen, const char *src, const char *dst,
+			uint32_t hash, const char *fe, uint16_t fport, uint8_t proto, uint8_t *out)
+{
+	uint8_t *ip = out + ETH_HLEN, *udp = ip + 40, *g = udp + 8, *o = g + 8;
+	size_t opt = fe ? 24 : 0, plen = 16 + opt + ilen;
+	uint32_t label = hash >> 12, vni = htonl(VNI << 8);
+	uint16_t sport = 49152 | (hash & 0x3fff);
+
+	assert_true(ETH_HLEN + 40 + plen <= FRAME_MAX);
+	memset(out, 0, FRAME_MAX);
+	memcpy(out, inner, 12);
+	out[12] = 0x86;
+	out[13] = 0xdd;
+	ip[0] = 0x60;
+	ip[1] = (uint8_t)(label >> 16);
+	ip[2] = (uint8_t)(label >> 8);
+	ip[3] = (uint8_t)label;
+	ip[4] = (uint8_t)(plen >> 8);
+	ip[5] = (uint8_t)plen;
+	ip[6] = IPPROTO_UDP;
+	ip[7] = 64;
+	a6(src, ip + 8);
+	a6(dst, ip + 24);
+	udp[0] = (uint8_t)(sport >> 8);
+	udp[1] = (uint8_t)sport;
+	udp[2] = XCNI_GENEVE_PORT >> 8;
+	udp[3] = XCNI_GENEVE_PORT & 0xff;
+	udp[4] = (uint8_t)(plen >> 8);
+	udp[5] = (uint8_t)plen;
+	g[0] = (uint8_t)(opt / 4);
+	g[1] = fe ? 0x40 : 0;
+	g[2] = 0x65;
+	g[3] = 0x58;
+	memcpy(g + 4, &vni, 4);
+	if (fe) {
+		o[0] = 0xff;
+		o[1] = 0xf0;
+		o[2] = 0x81;
+		o[3] = 5;
+		o[4] = 10;
+		o[5] = proto;
+		o[6] = (uint8_t)(fport >> 8);
+		o[7] = (uint8_t)fport;
+		a6(fe, o + 8);
+	}
+	memcpy(g + 8 + opt, inner, ilen);
+	return ETH_HLEN + 40 + plen;
+}
+
+static struct from_overlay *ul6;
+
 /* One packet: verdict ret, counted once under reason (the program's direction), output want. */
 static uint8_t last[FRAME_MAX];
 
@@ -164,7 +247,22 @@ static void dexpect(int prog, int dev, const uint8_t *in, size_t len, int ret, i
 
 	memcpy(buf, in, len);
 	assert_int_equal(read_metrics(before), 0);
-	assert_int_equal(run(prog, dev, buf, len, last, sizeof(last), 0, &o), 0);
+	if (prog == UL6) {
+		struct __sk_buff ctx = { .ifindex = env.ifindex[dev] };
+
+		idx = XCNI_METRIC_IDX(reason, XCNI_DIR_FROM_OVERLAY);
+		o.sz = sizeof(o);
+		o.data_in = buf;
+		o.data_size_in = (__u32)len;
+		o.data_out = last;
+		o.data_size_out = sizeof(last);
+		o.ctx_in = &ctx;
+		o.ctx_size_in = sizeof(ctx);
+		assert_int_equal(bpf_prog_test_run_opts(bpf_program__fd(ul6->progs.from_overlay), &o),
+				 0);
+	} else {
+		assert_int_equal(run(prog, dev, buf, len, last, sizeof(last), 0, &o), 0);
+	}
 	assert_true(ring_buffer__consume(env.rb) >= 0);
 	assert_int_equal(read_metrics(after), 0);
 	for (__u32 i = 0; i < XCNI_NR_METRICS; i++)
@@ -172,7 +270,7 @@ static void dexpect(int prog, int dev, const uint8_t *in, size_t len, int ret, i
 			fail_msg("%s/%s counted %llu, want %s/%s (verdict %d)",
 				 reason_name(i / XCNI_NR_DIRS), dir_name(i % XCNI_NR_DIRS),
 				 (unsigned long long)(after[i].packets - before[i].packets),
-				 reason_name(XCNI_REASON_IDX(reason)), dir_name(prog_dir(prog)),
+				 reason_name(XCNI_REASON_IDX(reason)), dir_name(idx % XCNI_NR_DIRS),
 				 o.retval);
 	assert_int_equal((int)o.retval, ret);
 	if (!want)
@@ -412,10 +510,151 @@ static void dsr6_refused(void **state)
 	dexpect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_SHOT, XCNI_DROP_UNKNOWN_DST, NULL, 0);
 }
 
+/* ---- over an IPv6 underlay ------------------------------------------------- */
+
+/*
+ * A from_overlay of a node on the IPv6 underlay (node_ip6 UL_SELF, no IPv4
+ * one), Services in BPF and DSR; UL_N a node behind it (tunnel6), R6V its pod
+ * and [NODE6]:30087/TCP a frontend here for R6V:80.
+ */
+static void dsr6_ul6_setup(void **state)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = env.pin_dir);
+	struct xcni_ipcache6_key ik = { .prefixlen = 128 };
+	struct xcni_ipcache_val iv = { .identity = 0x3001, .flags = XCNI_IPC_POD | XCNI_IPC_TUN6 };
+	struct xcni_backend b = { .port = htons(80), .family = XCNI_AF_INET6 };
+	struct xcni_svc_key k = { .port = htons(30087), .family = XCNI_AF_INET6,
+				  .proto = IPPROTO_TCP };
+	struct xcni_svc sv = { .id = 332, .count = 1, .rev_nat = 332 };
+	struct xcni_revnat rn = { .port = htons(30087), .family = XCNI_AF_INET6 };
+	struct xcni_svcslot_key sk = { .svc_id = 332 };
+	struct xcni_tunnel t = { .node = "ul-n" };
+	int ncpu = libbpf_num_possible_cpus();
+	struct xcni_tunstat zero[ncpu];
+	struct xcni_in6 tk;
+	uint32_t be = 3321, n6[4];
+	uint16_t rid = 332;
+
+	(void)state;
+	a6(UL_SELF, (uint8_t *)n6);
+	ul6 = from_overlay__open_opts(&opts);
+	assert_non_null(ul6);
+	ul6->rodata->vni = VNI;
+	ul6->rodata->lb_enabled = 1;
+	ul6->rodata->lb_dsr = 1;
+	memcpy((void *)ul6->rodata->node_ip6, n6, 16);
+	assert_int_equal(from_overlay__load(ul6), 0);
+	memset(zero, 0, sizeof(zero));
+	a6(UL_N, tk.addr);
+	assert_int_equal(bpf_map_update_elem(map_fd("xcni_tunnel6"), &tk, &t, BPF_ANY), 0);
+	assert_int_equal(bpf_map_update_elem(map_fd("xcni_tunstat6"), &tk, zero, BPF_ANY), 0);
+	a6(R6V, ik.addr);
+	a6(UL_N, iv.tunnel_ip6);
+	assert_int_equal(bpf_map_update_elem(map_fd("xcni_ipcache6"), &ik, &iv, BPF_ANY), 0);
+	a6(R6V, b.addr);
+	assert_int_equal(bpf_map_update_elem(map_fd("xcni_backend"), &be, &b, BPF_ANY), 0);
+	assert_int_equal(bpf_map_update_elem(map_fd("xcni_svcslot"), &sk, &be, BPF_ANY), 0);
+	a6(NODE6, k.addr);
+	a6(NODE6, rn.addr);
+	assert_int_equal(bpf_map_update_elem(map_fd("xcni_revnat"), &rid, &rn, BPF_ANY), 0);
+	assert_int_equal(bpf_map_update_elem(map_fd("xcni_svc"), &k, &sv, BPF_ANY), 0);
+}
+
+/*
+ * The node taking the request, on the IPv6 underlay: DNAT to R6V, the client
+ * kept, Geneve over IPv6 to UL_N with the option (94 bytes of headers), the
+ * flow's entry NodePort and DSR; the ACK the same.
+ */
+static void dsr6_ul6_frontend(void **state)
+{
+	struct d6 f = outside(DCLIENT, 55000, NODE6, 30087, IPPROTO_TCP, T_SYN), t;
+	uint8_t in[FRAME_MAX], inner[FRAME_MAX], want[FRAME_MAX];
+	struct xcni_ct_entry e;
+	size_t len, ilen, wlen;
+	int found;
+
+	(void)state;
+	for (int ack = 0; ack < 2; ack++) {
+		f.flags = ack ? T_ACK : T_SYN;
+		len = dframe(&f, in);
+		t = f;
+		t.dst = R6V;
+		t.dport = 80;
+		t.hop = 63;
+		ilen = dframe(&t, inner);
+		wlen = dwrap_ul6(inner, ilen, UL_SELF, UL_N,
+				 hash6(DCLIENT, 55000, R6V, 80, IPPROTO_TCP), NODE6, 30087,
+				 IPPROTO_TCP, want);
+		assert_int_equal(wlen, len + 94);
+		dexpect(UL6, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
+	}
+	e = ct6_at(DCLIENT, 55000, R6V, 80, IPPROTO_TCP, &found);
+	assert_true(found);
+	assert_int_equal(e.flags, XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR);
+}
+
+/*
+ * The backend's node on the IPv6 underlay: UL_N sends DCLIENT2 -> B:8080 with
+ * [N2_6]:30085 in the option; decapsulated into B, the client kept, the
+ * entry's node UL_N folded to 4 bytes; the ACK without the option known by
+ * it; B's answer from [N2_6]:30085 out of the underlay.
+ */
+static void dsr6_ul6_backend(void **state)
+{
+	struct d6 f = client_to_b(DCLIENT2, 56000, 8080, IPPROTO_TCP, T_SYN), t, r;
+	uint8_t in[FRAME_MAX], inner[FRAME_MAX], want[FRAME_MAX];
+	struct xcni_ct_entry e;
+	size_t len, ilen, wlen;
+	uint32_t w[4];
+	int found;
+
+	(void)state;
+	for (int ack = 0; ack < 2; ack++) {
+		f.flags = ack ? T_ACK : T_SYN;
+		ilen = dframe(&f, inner);
+		len = dwrap_ul6(inner, ilen, UL_N, UL_SELF,
+				hash6(DCLIENT2, 56000, B6, 8080, IPPROTO_TCP), ack ? NULL : N2_6,
+				30085, IPPROTO_TCP, in);
+		t = f;
+		t.smac = pods[DEV_B].host_mac;
+		t.dmac = pods[DEV_B].mac;
+		wlen = dframe(&t, want);
+		dexpect(UL6, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_DECAP, want, wlen);
+		if (ack)
+			break;
+		e = ct6_at(DCLIENT2, 56000, B6, 8080, IPPROTO_TCP, &found);
+		assert_true(found);
+		assert_int_equal(e.flags, XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR);
+		assert_int_equal(e.rev_nat, 330);
+		a6(UL_N, (uint8_t *)w);
+		assert_int_equal(e.nat_addr, w[0] ^ w[1] ^ w[2] ^ w[3]);
+		r = (struct d6){ .smac = pods[DEV_B].mac, .dmac = pods[DEV_B].host_mac, .src = B6,
+				 .dst = DCLIENT2, .sport = 8080, .dport = 56000,
+				 .proto = IPPROTO_TCP, .flags = T_SYN | T_ACK };
+		len = dframe(&r, in);
+		t = r;
+		t.src = N2_6;
+		t.sport = 30085;
+		wlen = dframe(&t, want);
+		dexpect(FROM_POD_LB, DEV_B, in, len, TC_ACT_REDIRECT, XCNI_FWD_REPLY, want, wlen);
+	}
+}
+
+static void dsr6_ul6_teardown(void **state)
+{
+	(void)state;
+	from_overlay__destroy(ul6);
+	ul6 = NULL;
+}
+
 const struct CMUnitTest dsr6_tests[] = {
 	cmocka_unit_test(dsr6_setup),
 	cmocka_unit_test(dsr6_frontend),
 	cmocka_unit_test(dsr6_backend),
 	cmocka_unit_test(dsr6_refused),
+	cmocka_unit_test(dsr6_ul6_setup),
+	cmocka_unit_test(dsr6_ul6_frontend),
+	cmocka_unit_test(dsr6_ul6_backend),
+	cmocka_unit_test(dsr6_ul6_teardown),
 };
 const size_t nr_dsr6_tests = ARRAY_SIZE(dsr6_tests);
