@@ -404,8 +404,8 @@ __attribute__((noinline)) int from_outside6(struct __sk_buff *skb)
 		goto out;
 	}
 	dst = bpf_map_lookup_elem(&xcni_endpoints6, p.tuple.daddr);
-	/* --node-port-mode dsr, a backend behind the IPv4 underlay: the client
-	 * kept, the frontend in a Geneve option (lib/dsr6.h; 0: not so, SNAT). */
+	/* --node-port-mode dsr, a backend on another node: the client kept, the
+	 * frontend in a Geneve option (lib/dsr6.h; 0: no tunnel, left to SNAT's checks). */
 	if (!dst && lb_dsr && (reason = nodeport6_dsr_track(skb, &p, st))) {
 		if (reason == DSR6_TRACKED)
 			reason = nodeport6_dsr(skb, &p, st);

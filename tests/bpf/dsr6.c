@@ -12,7 +12,8 @@
  * did for B: the option taken, the client kept, B's reply from N2_6's
  * NodePort. Then the same over an IPv6 underlay, on a from_overlay of this
  * file's with node_ip6 (UL_SELF) and the harness's maps:
- *   [NODE6]:30087/TCP -> R6V:80 (a pod of the node at UL_N, behind it) Every frame the programs must leave is built from scratch here
+ *   [NODE6]:30087/TCP -> R6V:80 (a pod of the node at UL_N, behind it)
+ * Every frame the programs must leave is built from scratch here
  * (checksums computed in full over the IPv6 pseudo-header, the option byte
  * by byte as RFC 8926 3.5 lays it out) and compared byte for byte.
  */
