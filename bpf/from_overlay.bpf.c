@@ -935,14 +935,40 @@ out:
 	return finish(skb, reason, XCNI_DIR_FROM_OVERLAY, 0, &p, verdict, &v);
 }
 
+/*
+ * On the IPv6 underlay: UDP to port 6081 of this node's underlay address
+ * (node_ip6), the fixed header's next header, in the linear part: Geneve,
+ * for from_underlay6, never a frontend's, as on the IPv4 underlay (where
+ * parse_outer takes it before from_outside can). It spares every tunnelled
+ * packet from_outside6's parse and Service lookup. A packet this does not
+ * see so (headers not linear, extension headers) takes the long way, to
+ * the same verdict.
+ */
+static __always_inline int ul6_geneve(const struct __sk_buff *skb)
+{
+	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
+	const struct xcni_ip6hdr *ip6 = data + ETH_HLEN;
+	const struct udphdr *udp = (const void *)(ip6 + 1);
+	const __u32 *d;
+
+	if ((const void *)(udp + 1) > end || ip6->nexthdr != IPPROTO_UDP ||
+	    udp->dest != bpf_htons(XCNI_GENEVE_PORT))
+		return 0;
+	d = (const __u32 *)ip6->daddr;
+	return d[0] == node_ip6[0] && d[1] == node_ip6[1] && d[2] == node_ip6[2] &&
+	       d[3] == node_ip6[3];
+}
+
 SEC("tc")
 int from_overlay(struct __sk_buff *skb)
 {
 	int ret;
 
 	/* IPv6 from outside to an external frontend (a NodePort, an externalIP): first,
-	 * as nothing for a frontend is Geneve; the rest goes on below. */
-	if (lb_enabled && skb->protocol == bpf_htons(ETH_P_IPV6)) {
+	 * as nothing for a frontend is Geneve (ul6_geneve: Geneve goes past); the
+	 * rest goes on below. */
+	if (lb_enabled && skb->protocol == bpf_htons(ETH_P_IPV6) &&
+	    !(ul6_on() && ul6_geneve(skb))) {
 		ret = from_outside6(skb);
 		if (ret != NODEPORT6_NOT_OURS)
 			return ret;

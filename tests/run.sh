@@ -78,7 +78,25 @@ suites=(
 	"libcni:bash tests/libcni/run.sh"
 	"cri:bash tests/cri/run.sh"
 )
-[ -n "${XCNI_SUITES:-}" ] && IFS=' ' read -r -a suites <<<"$XCNI_SUITES"
+# XCNI_SUITES="NAME ..." runs the named suites of the list above (their
+# commands may hold spaces: `env A=B bash ...`); a word with a colon is a
+# whole "name:command" of its own.
+if [ -n "${XCNI_SUITES:-}" ]; then
+	all=("${suites[@]}")
+	suites=()
+	IFS=' ' read -r -a want <<<"$XCNI_SUITES"
+	for w in "${want[@]}"; do
+		if [[ $w == *:* ]]; then
+			suites+=("$w")
+			continue
+		fi
+		found=
+		for s in "${all[@]}"; do
+			[[ ${s%%:*} == "$w" ]] && suites+=("$s") && found=1
+		done
+		[ -n "$found" ] || { echo "tests/run.sh: no suite named '$w' (XCNI_SUITES)" >&2; exit 2; }
+	done
+fi
 
 # The suites pin under /sys/fs/bpf; a machine without bpffs there gets one for
 # the run, and loses it again afterwards.

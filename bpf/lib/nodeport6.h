@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * IPv6 NodePorts and externalIPs (issue 13 for issue 14's IPv6): from_overlay's
- * from_outside for an IPv6 packet from the underlay (not Geneve: the underlay
- * is IPv4) to an external IPv6 frontend, with Services in BPF (lb_enabled).
+ * from_outside for an IPv6 packet from the underlay (not Geneve: on an IPv6
+ * underlay the entry sends Geneve for node_ip6 past it) to an external IPv6
+ * frontend, with Services in BPF (lb_enabled).
  *
  *  - a backend on this node: DNAT only (lb6_translate, outside: the EXT entry),
  *    judged by the pod's ingress on the client's address as any flow from
@@ -16,19 +17,22 @@
  *    lb6_reject), back out the way it came;
  *  - a backend on another node (externalTrafficPolicy=Cluster; a NodePort's
  *    frontend is this node's own address): DNAT, and SNAT to that address at
- *    a port lb6_snat_port finds, then Geneve (IPv6 inside, the IPv4 underlay)
- *    to the backend's node, so the backend's replies come back here (its node
- *    tunnels replies to another node's address, encap6.h remote6_check),
- *    where nodeport6_reply_of/_nat undo both and send them out the underlay
+ *    a port lb6_snat_port finds, then Geneve (IPv6 inside) to the backend's
+ *    node over the underlay that reaches it (the IPv4 one, or the IPv6 one
+ *    to its tunnel_ip6: tunnel_of), so the backend's replies come back here
+ *    (its node tunnels replies to another node's address, encap6.h
+ *    remote6_check), decapsulated by from_overlay6 whichever the outer
+ *    family, where nodeport6_reply_of/_nat undo both and send them out the underlay
  *    (and nodeport6_icmp makes an ICMPv6 error about the flow the client's). The
  *    conntrack entry has 4 bytes for the client's address: the client of a
  *    SNATed flow is kept in xcni_snat6, keyed by the flow's tuple on this
  *    node. An externalIP or load-balancer IP (not this node's address) to a
  *    remote backend is SNATed likewise to this node's IPv6 InternalIP, which
- *    xcnid writes into xcni_self6 (the underlay is IPv4: no rodata holds it,
- *    and the Node object can come after the programs load); the replies come
+ *    xcnid writes into xcni_self6 (on an IPv4 underlay no rodata holds it,
+ *    and the Node object can come after the programs load; on an IPv6 one,
+ *    until xcnid has written it, node_ip6 serves); the replies come
  *    back to it as a NodePort's do, and lb6_rev_nat puts the external
- *    frontend back as their source. None written: drop-no-tunnel.
+ *    frontend back as their source. None (IPv4 underlay): drop-no-tunnel.
  */
 #ifndef XCNI_NODEPORT6_H
 #define XCNI_NODEPORT6_H
@@ -40,7 +44,7 @@
 #include "l2.h"
 #include "lb6.h"
 
-/* Needs the including program's node_ip and vni (from_overlay's rodata). */
+/* Needs the including program's node_ip and vni (from_overlay's rodata), node_ip6 (encap6.h). */
 
 /* A SNATed IPv6 NodePort flow's client, for its replies (see above). */
 struct xcni_snat6 {
@@ -81,28 +85,6 @@ struct {
 } xcni_self6 SEC(".maps");
 
 /*
- * The SNAT source for a flow to frontend fe: fe itself when it is this node's
- * own address (a NodePort), else this node's IPv6 InternalIP (xcni_self6);
- * either must be the host's in the ipcache6, for the replies come back there
- * (from_overlay6 takes decapsulated packets for the host only). NULL: none.
- */
-static __always_inline const __u8 *nodeport6_self(const __u8 *fe)
-{
-	const struct xcni_ipcache_val *ipc = ipcache6_lookup(fe);
-	const struct xcni_self6 *s;
-	__u32 zero = 0;
-
-	if (ipc && ipc->identity == XCNI_ID_HOST)
-		return fe;
-	s = bpf_map_lookup_elem(&xcni_self6, &zero);
-	if (!s || !(((const __u32 *)s->addr)[0] | ((const __u32 *)s->addr)[1] |
-		    ((const __u32 *)s->addr)[2] | ((const __u32 *)s->addr)[3]))
-		return NULL;
-	ipc = ipcache6_lookup(s->addr);
-	return ipc && ipc->identity == XCNI_ID_HOST ? s->addr : NULL;
-}
-
-/*
  * Room off the stack (per CPU, not pinned), as lb6.h's: under from_overlay's
  * from_outside6 the frames of nodeport6_remote and of what it calls would
  * pass the verifier's 512 bytes with these in them.
@@ -111,6 +93,7 @@ struct np6_tmp {
 	struct xcni_ct6_key k; /* lb6_snat_port's candidate */
 	struct xcni_snat6 sn;
 	struct encap_in in;
+	__u8 ul6[16]; /* node_ip6, copied where a pointer to it may be kept */
 };
 
 struct {
@@ -119,6 +102,41 @@ struct {
 	__type(key, __u32);
 	__type(value, struct np6_tmp);
 } xcni_np6_tmp SEC(".maps");
+
+/*
+ * The SNAT source for a flow to frontend fe: fe itself when it is this node's
+ * own address (a NodePort), else this node's IPv6 InternalIP (xcni_self6),
+ * else, none written yet on an IPv6 underlay, the node's underlay address
+ * (node_ip6, there from the load; the other nodes tunnel to it when it is
+ * their view of this node's InternalIP, pol_tunnel_set), copied into t.
+ * Either must be the host's in the ipcache6, for the replies come back there
+ * (from_overlay6 takes decapsulated packets for the host only). NULL: none.
+ */
+static __always_inline const __u8 *nodeport6_self(const __u8 *fe, struct np6_tmp *t)
+{
+	const struct xcni_ipcache_val *ipc = ipcache6_lookup(fe);
+	const struct xcni_self6 *s;
+	__u32 zero = 0, *w = (__u32 *)t->ul6;
+
+	if (ipc && ipc->identity == XCNI_ID_HOST)
+		return fe;
+	s = bpf_map_lookup_elem(&xcni_self6, &zero);
+	if (s && (((const __u32 *)s->addr)[0] | ((const __u32 *)s->addr)[1] |
+		  ((const __u32 *)s->addr)[2] | ((const __u32 *)s->addr)[3])) {
+		ipc = ipcache6_lookup(s->addr);
+		return ipc && ipc->identity == XCNI_ID_HOST ? s->addr : NULL;
+	}
+	if (!ul6_on())
+		return NULL;
+	/* Word by word: node_ip6 is const volatile, and a plain copy of it
+	 * could be folded to its all-zero initializer. */
+	w[0] = node_ip6[0];
+	w[1] = node_ip6[1];
+	w[2] = node_ip6[2];
+	w[3] = node_ip6[3];
+	ipc = ipcache6_lookup(t->ul6);
+	return ipc && ipc->identity == XCNI_ID_HOST ? t->ul6 : NULL;
+}
 
 /*
  * The source port of the SNAT to self (this node's address) for flow p
@@ -173,8 +191,8 @@ __attribute__((noinline)) int nodeport6_snat(struct __sk_buff *skb, struct pkt6 
 	dipc = ipcache6_lookup(p->tuple.daddr);
 	/* The replies must come back here: to this node's own address (the
 	 * frontend's for a NodePort, else its InternalIP: the SNAT source). */
-	self = nodeport6_self(st->orig.daddr);
-	if (!dipc || !(dipc->flags & XCNI_IPC_POD) || !dipc->tunnel_ip || !node_ip || !self)
+	self = nodeport6_self(st->orig.daddr, t);
+	if (!dipc || !(dipc->flags & XCNI_IPC_POD) || !tunnel_of(dipc, node_ip) || !self)
 		return XCNI_DROP_NO_TUNNEL;
 	/* The port the flow got before (in its service entry), else a free one. */
 	e = bpf_map_lookup_elem(&xcni_ct6, &st->orig);
@@ -204,8 +222,10 @@ static __always_inline int nodeport6_commit(const struct pkt6 *p)
 }
 
 /*
- * The SNATed packet (tracked) to the backend's node: Geneve over the IPv4
- * underlay, out of it. The reason (XCNI_FWD_ENCAP: redirected).
+ * The SNATed packet (tracked) to the backend's node: Geneve over the
+ * underlay that reaches it (tunnel_of: the IPv4 one to its tunnel_ip, the
+ * IPv6 one to its tunnel_ip6, from node_ip6), out of it, counted. The
+ * reason (XCNI_FWD_ENCAP: redirected).
  */
 __attribute__((noinline)) int nodeport6_encap(struct __sk_buff *skb, struct pkt6 *p)
 {
@@ -217,7 +237,7 @@ __attribute__((noinline)) int nodeport6_encap(struct __sk_buff *skb, struct pkt6
 	if (!skb || !p || !(t = bpf_map_lookup_elem(&xcni_np6_tmp, &zero)))
 		return XCNI_DROP_ENCAP;
 	dipc = ipcache6_lookup(p->tuple.daddr);
-	tunnel = dipc ? dipc->tunnel_ip : 0;
+	tunnel = dipc ? tunnel_of(dipc, node_ip) : 0;
 	if (!tunnel)
 		return XCNI_DROP_NO_TUNNEL;
 	if (p->hop_limit <= 1)
@@ -228,10 +248,10 @@ __attribute__((noinline)) int nodeport6_encap(struct __sk_buff *skb, struct pkt6
 	p->hop_limit--;
 	if (bpf_skb_store_bytes(skb, IP6_HOPLIMIT_OFF, &p->hop_limit, 1, 0))
 		return XCNI_DROP_ENCAP;
-	reason = geneve_encap(skb, &t->in, node_ip, tunnel, vni);
+	reason = tunnel_encap(skb, &t->in, node_ip, tunnel,
+			      dipc && tunnel == XCNI_TUN6 ? dipc->tunnel_ip6 : NULL, vni);
 	if (reason)
 		return reason;
-	tunnel_count(tunnel, skb->len, 0);
 	return bpf_redirect_neigh(skb->ifindex, NULL, 0, 0) == TC_ACT_REDIRECT ? XCNI_FWD_ENCAP :
 										  XCNI_DROP_REDIRECT;
 }

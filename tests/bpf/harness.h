@@ -181,6 +181,29 @@ void v6ovl_event(const void *data);
 /* tests/bpf/v6ul.c: Geneve over an IPv6 underlay, run after v6ovl.c (programs of its own). */
 extern const struct CMUnitTest v6ul_tests[];
 extern const size_t nr_v6ul_tests;
+/* Its Geneve over IPv6 around an inner frame (no options), from src to dst, the
+ * outer label and port from hash: the flow hash of an IPv4 or IPv6 5-tuple
+ * (ports in host order), as bpf/lib/encap.h's flow_hash_of. */
+size_t geneve_wrap_ul6(const uint8_t *inner, size_t inner_len, const char *src, const char *dst,
+		       uint32_t hash, uint32_t vni, uint8_t *out);
+uint32_t geneve_hash6(const char *s, uint16_t sp, const char *d, uint16_t dp, uint8_t proto);
+
+/* tests/bpf/lb6.c's frames: Ethernet, IPv6 (no extension headers), TCP or UDP
+ * with a real checksum (lb6_frame: its length); TCP's flags are lb6.c's T_*. */
+struct g6 {
+	const uint8_t *smac, *dmac;
+	const char *src, *dst;
+	uint16_t sport, dport; /* host order */
+	uint8_t proto, flags, hop;
+	uint16_t payload;
+};
+size_t lb6_frame(const struct g6 *f, uint8_t *buf);
+
+/* tests/bpf/lb6_v6ul.c: IPv6 NodePorts to a remote backend over the IPv6 underlay,
+ * after lb6.c (programs of its own); ul6_bench: --bench's from_overlay rows. */
+extern const struct CMUnitTest lb6_v6ul_tests[];
+extern const size_t nr_lb6_v6ul_tests;
+int ul6_bench(void);
 
 /* tests/bpf/lb.c: Services in BPF, run after the rows. */
 extern const struct CMUnitTest lb_tests[];
@@ -203,6 +226,10 @@ extern const size_t nr_lb_icmp_np_tests;
 /* tests/bpf/lb6.c: IPv6 Services in BPF, run after tests/bpf/v6.c on its endpoints. */
 extern const struct CMUnitTest lb6_tests[];
 extern const size_t nr_lb6_tests;
+
+/* tests/bpf/lb6_icmp_ovl.c: ICMPv6 errors about flows to a backend on another node, after lb6.c. */
+extern const struct CMUnitTest lb6_icmp_ovl_tests[];
+extern const size_t nr_lb6_icmp_ovl_tests;
 
 /* tests/bpf/dsr6.c: NodePort DSR for IPv6 frontends, run after lb6.c on its NodePorts. */
 extern const struct CMUnitTest dsr6_tests[];

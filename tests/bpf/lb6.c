@@ -75,15 +75,6 @@ static void in6(const char *s, uint8_t out[16])
 	assert_int_equal(inet_pton(AF_INET6, s, out), 1);
 }
 
-/* A frame: Ethernet, IPv6 (no extension headers), TCP or UDP with a real checksum. */
-struct g6 {
-	const uint8_t *smac, *dmac;
-	const char *src, *dst;
-	uint16_t sport, dport; /* host order */
-	uint8_t proto, flags, hop;
-	uint16_t payload;
-};
-
 /* The checksum over the IPv6 pseudo-header and the L4 bytes, computed in full. */
 static uint16_t csum6(const uint8_t *ip6, uint8_t nh, const uint8_t *l4, size_t len)
 {
@@ -1218,3 +1209,9 @@ const struct CMUnitTest lb6_tests[] = {
 	cmocka_unit_test(lb6_remote_reply),
 };
 const size_t nr_lb6_tests = ARRAY_SIZE(lb6_tests);
+
+/* frame6 for tests/bpf/lb6_v6ul.c (harness.h). */
+size_t lb6_frame(const struct g6 *f, uint8_t *buf)
+{
+	return frame6(f, buf);
+}

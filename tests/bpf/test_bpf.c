@@ -1696,7 +1696,7 @@ int main(int argc, char **argv)
 	if (argc > 1 && !strcmp(argv[1], "--bench")) {
 		if ((err = setup(NULL)))
 			fprintf(stderr, "setup: %s\n", strerror(-err));
-		else if ((err = bench()) || (err = bench6()))
+		else if ((err = bench()) || (err = bench6()) || (err = ul6_bench()))
 			fprintf(stderr, "bench: %s\n", strerror(-err));
 		teardown(NULL);
 		return err ? 1 : 0;
@@ -1733,6 +1733,8 @@ int main(int argc, char **argv)
 		{ v6ovl_tests, nr_v6ovl_tests }, /* IPv6 across nodes (tests/bpf/v6ovl.c) */
 		{ v6ul_tests, nr_v6ul_tests }, /* the IPv6 underlay (tests/bpf/v6ul.c) */
 		{ lb6_tests, nr_lb6_tests }, /* IPv6 Services in BPF, on v6.c's endpoints */
+		{ lb6_v6ul_tests, nr_lb6_v6ul_tests }, /* IPv6 NodePorts over the IPv6 underlay */
+		{ lb6_icmp_ovl_tests, nr_lb6_icmp_ovl_tests }, /* from_overlay6's ICMPv6 reverse NAT, after lb6.c */
 		{ dsr6_tests, nr_dsr6_tests }, /* IPv6 NodePort DSR, on lb6.c's NodePorts */
 	};
 	struct CMUnitTest *all;

@@ -761,3 +761,15 @@ const struct CMUnitTest v6ul_tests[] = {
 	cmocka_unit_test(v6ul_teardown),
 };
 const size_t nr_v6ul_tests = ARRAY_SIZE(v6ul_tests);
+
+/* wrap_ul6 and flow_hash for tests/bpf/lb6_v6ul.c (harness.h). */
+size_t geneve_wrap_ul6(const uint8_t *inner, size_t inner_len, const char *src, const char *dst,
+		       uint32_t hash, uint32_t vni, uint8_t *out)
+{
+	return wrap_ul6(inner, inner_len, src, dst, hash, vni, 0, false, out);
+}
+
+uint32_t geneve_hash6(const char *s, uint16_t sp, const char *d, uint16_t dp, uint8_t proto)
+{
+	return flow_hash(s, sp, d, dp, proto);
+}

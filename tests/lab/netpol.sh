@@ -28,8 +28,8 @@
 # refuses IPv6 ipBlocks. In ipv6 the lab's underlay is IPv6 alone: the suite
 # checks the Nodes' InternalIPs and that no underlay link has IPv4, and with
 # NETPOL_NODES > 1 decodes a cross-node flow on the switch with tshark (outer
-# IPv6, UDP 6081, Geneve, inner IPv6); with LAB_KUBE_PROXY=none too, an ETP
-# Cluster NodePort is refused there and an ETP Local one probed on its node.
+# IPv6, UDP 6081, Geneve, inner IPv6); with LAB_KUBE_PROXY=none too, NodePorts
+# and an externalIP with the backend on another node (np6_remote, below).
 #
 # The expectations are Python expressions over the probe's source and
 # destination (sns, spod, dns, dpod; s and d as "ns/pod"); a pod always
@@ -234,21 +234,89 @@ elif [ "$FAMILY" = ipv6 ]; then
 	check "DNS answers AAAA for y/only6 ($out)" bash -c "[[ '$out' == fd00:10:96::* ]]"
 	check "probe x/a svc/y/only6 (kube-proxy $KP)" lab probe x/a svc/y/only6 80/tcp
 fi
+# np6_remote: on the IPv6 underlay with xcnid's Services (ipv6, kube-proxy
+# none, 2+ nodes), NodePorts and an externalIP on n1 whose only backend is on
+# n2: xcnid on n1 SNATs to its fd00:77::1 and sends the request in Geneve over
+# IPv6 to n2 (bpf/lib/nodeport6.h); np6/tb (tell-peer) answers whom it saw,
+# over TCP and UDP; ETP Local on n1 (no backend there) is dropped, on n2 the
+# client is kept. The switch's tshark sees the outer IPv6 node to node, the
+# SNATed inner. Its own namespace, deleted again before the matrices.
+np6_remote() {
+	local out6=2001:db8:100::1 eip6=fd00:77::c8 tb6 got
+	cat >"$T/np6r.yaml" <<EOF
+apiVersion: v1
+kind: Namespace
+metadata: {name: np6}
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: tb
+  namespace: np6
+  labels: {app: tb}
+  annotations: {lab.xcni.io/server: tell-peer}
+spec:
+  nodeName: n2
+  containers:
+  - name: c
+    ports: [{name: http, containerPort: 8080}, {name: echo, containerPort: 8081, protocol: UDP}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: cl, namespace: np6}
+spec: {type: NodePort, selector: {app: tb}, externalIPs: ['$eip6'], ports: [{name: http, port: 80, targetPort: http, nodePort: 32080}, {name: echo, port: 81, protocol: UDP, targetPort: echo, nodePort: 32081}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: loc, namespace: np6}
+spec: {type: NodePort, externalTrafficPolicy: Local, selector: {app: tb}, ports: [{name: http, port: 80, targetPort: http, nodePort: 32090}]}
+EOF
+	check "IPv6 underlay, kube-proxy none: apply np6/tb (n2, tell-peer), NodePorts ETP Cluster (32080/tcp, 32081/udp, externalIP [$eip6]) and Local (32090/tcp)" \
+		lab apply -f "$T/np6r.yaml" || return 1
+	tb6=$(lab get --json | jq_ "[p['ip6'] for p in d['pods'] if p['namespace'] == 'np6'][0]")
+	answer6() { lab probe outside "$1" "$2" --family 6 --json --timeout-ms "${3:-1500}" | jq_ 'd.get("answer") or ""'; }
+	geneve_capture_start xcl-ul br0 "$T/np6r.pcap" && MONITORS+=("$CAP")
+	got=$(answer6 n1 32080/tcp)
+	check "outside -> n1 [fd00:77::1]:32080/tcp, the backend on n2: np6/tb saw n1's fd00:77::1 (SNAT; got '$got')" \
+		test "$got" = "np6/tb fd00:77::1"
+	geneve_capture_stop "$T/np6r.pcap"
+	got=$(answer6 n1 32081/udp)
+	check "outside -> n1 [fd00:77::1]:32081/udp: np6/tb saw fd00:77::1 (got '$got')" test "$got" = "np6/tb fd00:77::1"
+	got=$(answer6 n2 32080/tcp)
+	check "outside -> n2 [fd00:77::2]:32080/tcp (local backend): np6/tb saw the client $out6 (got '$got')" \
+		test "$got" = "np6/tb $out6"
+	got=$(answer6 n1 32090/tcp 700)
+	check "ETP Local: outside -> n1 [fd00:77::1]:32090/tcp (no backend there): dropped (got '$got')" test -z "$got"
+	got=$(answer6 n2 32090/tcp)
+	check "ETP Local: outside -> n2 [fd00:77::2]:32090/tcp: np6/tb saw the client $out6 (got '$got')" \
+		test "$got" = "np6/tb $out6"
+	# The externalIP, routed by the underlay's router to n1: SNATed to n1's InternalIP.
+	ip -n xcl-ul -6 route replace "$eip6/128" via fd00:77::1 dev br0
+	got=$(nsenter --net=/run/netns/xcl-out python3 -c '
+import socket, sys
+s = socket.create_connection((sys.argv[1], 80), timeout=2)
+s.shutdown(socket.SHUT_WR)
+print(s.recv(256).decode().strip())' "$eip6" 2>/dev/null)
+	check "outside -> externalIP [$eip6]:80/tcp (via n1): np6/tb saw n1's fd00:77::1 (got '$got')" \
+		test "$got" = "np6/tb fd00:77::1"
+	ip -n xcl-ul -6 route del "$eip6/128" 2>/dev/null
+	# ipv6.src/dst: the outer then the inner header's.
+	tshark -n -r "$T/np6r.pcap" -Y geneve -T fields -E separator=' ' -e ipv6.src -e ipv6.dst \
+		-e udp.dstport -e tcp.srcport -e tcp.dstport >"$T/np6r.txt" 2>/dev/null
+	sed 's/^/#   /' "$T/np6r.txt" | sort | uniq -c | head -6
+	check "tshark on the switch: the request in Geneve over IPv6, outer fd00:77::1 -> fd00:77::2, inner fd00:77::1 -> [$tb6]:8080" \
+		grep -Eq "^fd00:77::1,fd00:77::1 fd00:77::2,$tb6 6081(,[0-9]+)? [0-9]+ 8080\$" "$T/np6r.txt"
+	check "  ... the answer back to n1: outer fd00:77::2 -> fd00:77::1, inner [$tb6]:8080 -> fd00:77::1" \
+		grep -Eq "^fd00:77::2,$tb6 fd00:77::1,fd00:77::1 6081(,[0-9]+)? 8080 [0-9]+\$" "$T/np6r.txt"
+	lab delete -f "$T/np6r.yaml" >/dev/null 2>&1 || not_ok "delete np6r.yaml"
+}
 if [ "$FAMILY" != ipv4 ]; then
 	# IPv6 NodePorts, on the nodes' IPv6 InternalIPs, in either kube-proxy mode
 	# (ip6tables, or xcnid in BPF): the outside reaches y/b through every node.
 	fams=$'  type: NodePort\n  ipFamilies: [IPv6]'
 	[ "$FAMILY" = ipv6 ] && fams='  type: NodePort'
 	NPNODES=$(seq "$NODES")
-	if [ "$FAMILY" = ipv6 ] && [ "$KP" = none ] && [ "$NODES" -gt 1 ]; then
-		# xcnid forwards to another node's backend over an IPv4 underlay only:
-		# the ipv6 lab refuses what it cannot serve, and serves ETP Local.
-		svc_fam np6 "$fams"
-		check "IPv6 underlay, kube-proxy none: ETP Cluster NodePort refused naming the field" \
-			bash -c "[ $? != 0 ] && grep -q 'spec.externalTrafficPolicy: Cluster .*not served on an IPv6 underlay' '$T/out'"
-		fams+=$'\n  externalTrafficPolicy: Local'
-		NPNODES=$(lab get --json | jq_ "[p['node'][1:] for p in d['pods'] if p['namespace'] == 'y' and p['name'] == 'b'][0]")
-	fi
+	[ "$FAMILY" = ipv6 ] && [ "$KP" = none ] && [ "$NODES" -gt 1 ] && np6_remote
 	svc_fam np6 "$fams"
 	check "a NodePort Service of IPv6 alone is taken (kube-proxy $KP)" test $? = 0
 	np6=$(lab get --json | jq_ "[p.get('nodePort', 0) for s in d['services'] if s['name'] == 'np6' for p in s['ports']][0]")

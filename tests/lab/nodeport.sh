@@ -215,21 +215,46 @@ if [ "$FAMILY" = dual ]; then
 			fi
 		done
 	done
+	# xcnictl's view of what those flows left on n1 (not the backend's node):
+	# xcni_snat6's entries, the outside's flows SNATed to n1's own address, and
+	# the SNAT source of IPv6 externalIPs xcnid wrote (xcni_self6).
+	if [ "$KP" = none ] && [ "$NODES" -ge 2 ]; then
+		snat=$("$XCNICTL" --node n1 service snat --ip "$OUT6" --json)
+		diag "n1: service snat --ip $OUT6: $snat"
+		check "xcnictl --node n1 service snat --ip $OUT6: the outside's IPv6 flows to [fd00:77::1]:30080/tcp and :30081/udp, SNATed by n1 to np/b [$b6]:8080 and :8081" \
+			python3 -c '
+import json, sys
+rows = {(r["proto"], r["node_addr"], r["backend"], r["client_addr"], r["family"]) for r in json.loads(sys.argv[1])}
+want = {("tcp", "fd00:77::1", "[%s]:8080" % sys.argv[2], sys.argv[3], "ipv6"),
+        ("udp", "fd00:77::1", "[%s]:8081" % sys.argv[2], sys.argv[3], "ipv6")}
+sys.exit(0 if want <= rows and all(r[3] == sys.argv[3] for r in rows) else 1)' "$snat" "$b6" "$OUT6"
+		check "xcnictl --node n1 service self --ip fd00:77::1: n1's IPv6 address, in xcni_self6" \
+			test "$("$XCNICTL" --node n1 service self --ip fd00:77::1 --json | jq_ '[(r["family"], r["address"], r["map"]) for r in d]')" = "[('ipv6', 'fd00:77::1', 'xcni_self6')]"
+	fi
 	# An IPv6 externalIP, routed by the underlay's router to n1 (not the
 	# backend's node): xcnid SNATs to n1's IPv6 InternalIP (xcni_self6) and
-	# sends it through Geneve; the lab's kube-proxy has no IPv6 externalIPs.
-	if [ "$KP" = none ] && [ "$NODES" -ge 2 ]; then
+	# sends it through Geneve; the lab's kube-proxy has it in ip6tables as
+	# IPv4's in iptables (KUBE-SERVICES "external IP" to KUBE-EXT, masqueraded).
+	if [ "$NODES" -ge 2 ]; then
 		EIP6=fd00:77::c8
 		svc ext6 "$DS selector: {app: b}, externalIPs: ['$EIP6'], ports: [{name: http, port: 82, targetPort: http}]" >"$T/ext6.yaml"
 		check "apply np/ext6 (dual stack, externalIPs [$EIP6], 82/tcp -> http)" lab apply -f "$T/ext6.yaml"
 		ip -n xcl-ul -6 route replace "$EIP6/128" via fd00:77::1 dev br0
+		if [ "$KP" = iptables ]; then
+			check "n1's ip6tables nat table: KUBE-SERVICES sends [$EIP6]:82/tcp (external IP) to a KUBE-EXT chain that masquerades" \
+				bash -c "ext=\$(nsenter --net=/run/netns/xcl-n1 ip6tables-save -t nat | grep '^-A KUBE-SERVICES -d $EIP6/128 -p tcp .*np/ext6:http external IP.*--dport 82 -j KUBE-EXT-' | sed 's/.*-j //'); [ -n \"\$ext\" ] && nsenter --net=/run/netns/xcl-n1 ip6tables-save -t nat | grep -q \"^-A \$ext .*-j KUBE-MARK-MASQ\""
+			# kube-proxy masquerades to n1's source address towards the pod.
+			seen=$(in_node 1 ip -6 -o route get "$b6" | sed -n 's/.* src \([0-9a-f:]*\).*/\1/p')
+		else
+			seen=fd00:77::1
+		fi
 		got=$(nsenter --net=/run/netns/xcl-out python3 -c '
 import socket, sys
 s = socket.create_connection((sys.argv[1], 82), timeout=2)
 s.shutdown(socket.SHUT_WR)
 print(s.recv(256).decode().strip())' "$EIP6" 2>/dev/null)
-		check "IPv6: outside -> externalIP [$EIP6]:82/tcp (via n1) reaches np/b, which saw n1's fd00:77::1 (got '$got')" \
-			test "$got" = "np/b fd00:77::1"
+		check "IPv6: outside -> externalIP [$EIP6]:82/tcp (via n1) reaches np/b, which saw n1's $seen (got '$got')" \
+			test "$got" = "np/b $seen"
 		ip -n xcl-ul -6 route del "$EIP6/128" 2>/dev/null
 		check "delete np/ext6" lab delete -f "$T/ext6.yaml"
 	fi

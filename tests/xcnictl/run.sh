@@ -1034,11 +1034,77 @@ check "explain --family 5: exit 2, naming the flag" has '^xcnictl: error: --fami
 check "explain --family 6 of a Service without an IPv6 frontend: exit 1, saying so" \
 	has 'svc/y/web: the Service has no IPv6 frontend for 80/tcp' x explain x/a svc/y/web 80/tcp --family 6
 
+# -- service snat/self: NodePort flows SNATed to a remote backend and the SNAT sources.
+#   IPv4 (xcni_ct): 198.51.100.1:51000 -> NodePort, SNATed to 192.168.5.1:40001 -> x/a
+#     10.244.1.5:8080 (the flow's own entry, SNAT|NODEPORT, rev-NAT 2), and its service
+#     entry (SVC|SNAT, to the frontend: not a row)
+#   IPv6 (xcni_snat6): [2001:db8:100::1]:52000 SNATed to [fd00:77::1]:40002 -> x/a
+#     [A6]:8080/tcp (its ct6 entry: rev-NAT 5); [2001:db8:100::2]:52001 to
+#     [fd00:77::1]:40003 -> y/c [C6]:8080/udp, its ct6 entry gone
+#   xcni_self6: fd00:77::1 (written after a first look with none)
+# ctvn: ctv's fields, then NAT_PORT NAT_ADDR
+ctvn() { echo "$(le "$1" 8)$(le "$2" 8)$(le "$3" 8)$(le "$4" 8)$(le "$5" 8)$(le "$6" 8)$(le "$7" 4)$(le "$8" 1)$(zeros 2)$(le "$9" 1)$(le "${10}" 4)$(le "${11}" 4)$(le "${12}" 2)$(be16 "${13}")$(ip4 "${14}")"; }
+ct6k() { echo "$(ip6 "$1")$(ip6 "$2")$(be16 "$3")$(be16 "$4")$(le "$5" 1)$(zeros 3)"; }
+SELF6=fd00:77::1
+snat_setup() {
+	local now; now=$(now_ns)
+	mk xcni_snat6 lru_hash $CT6K_SZ 20 16 && mk xcni_self6 array 4 16 1 &&
+		put xcni_ct "$(ctk 192.168.5.1 10.244.1.5 40001 8080 6)" "$(ctvn "$now" "$now" 3 180 2 120 0 2 24 0 0 2 51000 198.51.100.1)" &&
+		put xcni_ct "$(ctk 198.51.100.1 192.168.5.1 51000 30080 6)" "$(ctvn "$now" "$now" 3 180 2 120 0 2 26 0 4 2 40001 0.0.0.0)" &&
+		put xcni_snat6 "$(ct6k $SELF6 $A6 40002 8080 6)" "$(ip6 2001:db8:100::1)$(be16 52000)$(zeros 2)" &&
+		put xcni_ct6 "$(ct6k $SELF6 $A6 40002 8080 6)" "$(ctv "$now" "$now" 1 80 1 60 0 1 24 0 0 5)" &&
+		put xcni_snat6 "$(ct6k $SELF6 $C6 40003 8080 17)" "$(ip6 2001:db8:100::2)$(be16 52001)$(zeros 2)"
+}
+check "bpftool pins xcni_snat6, xcni_self6 and SNATed flows" snat_setup
+check "--help lists service snat and service self" bash -c "\"$XCNICTL\" --help | grep -q '^  service snat \[filters\]' && \"$XCNICTL\" --help | grep -q '^  service self \[--ip IP\]'"
+check "service snat: the IPv4 flow's own entry (not its service entry), then the IPv6 ones" rows_are \
+"tcp 192.168.5.1:40001 10.244.1.5:8080 198.51.100.1:51000 10.96.0.20:80 established 0
+tcp [$SELF6]:40002 [$A6]:8080 [2001:db8:100::1]:52000 [$VIP6]:53 new 0
+udp [$SELF6]:40003 [$C6]:8080 [2001:db8:100::2]:52001 - missing -" \
+	bash -c "$XCNICTL --pin-dir $PIN service snat | sed 's/ [0-9]\\+\$/ 0/'"
+check "service snat: columns line up" aligned x service snat
+check "service snat --json: exactly the rows, each end as text and as address and port" json_is '
+	[(e["family"], e["proto"], e["node"], e["backend"], e["client"], e["service"], e["state"]) for e in j] == [
+	("ipv4", "tcp", "192.168.5.1:40001", "10.244.1.5:8080", "198.51.100.1:51000", "10.96.0.20:80", "established"),
+	("ipv6", "tcp", "['$SELF6']:40002", "['$A6']:8080", "[2001:db8:100::1]:52000", "['$VIP6']:53", "new"),
+	("ipv6", "udp", "['$SELF6']:40003", "['$C6']:8080", "[2001:db8:100::2]:52001", None, "missing")]
+	and [(e["node_addr"], e["node_port"], e["backend_addr"], e["backend_port"], e["client_addr"], e["client_port"]) for e in j] == [
+	("192.168.5.1", 40001, "10.244.1.5", 8080, "198.51.100.1", 51000),
+	("'$SELF6'", 40002, "'$A6'", 8080, "2001:db8:100::1", 52000),
+	("'$SELF6'", 40003, "'$C6'", 8080, "2001:db8:100::2", 52001)]
+	and j[2]["idle_s"] is None and all(e["idle_s"] >= 0 for e in j[:2])' x service snat --json
+check "service snat --ip the IPv6 client: its flow only" json_is '[e["node_port"] for e in j] == [40002]' \
+	x service snat --ip 2001:db8:100::1 --json
+check "service snat --ip an IPv6 backend: the flow to it" json_is '[e["node_port"] for e in j] == [40003]' \
+	x service snat --ip $C6 --json
+check "service snat --ip the IPv4 client" json_is '[e["node_port"] for e in j] == [40001]' \
+	x service snat --ip 198.51.100.1 --json
+check "service snat --pod y/c: the flow to its IPv6 backend" json_is '[e["node_port"] for e in j] == [40003]' \
+	x service snat --pod y/c --json
+check "service snat --pod x/a: its flows of both families" json_is '[e["node_port"] for e in j] == [40001, 40002]' \
+	x service snat --pod x/a --json
+check "service snat --ip this node's address: it is on every row, matched on none" lines 1 \
+	x service snat --ip 192.168.5.1
+check "service self: the underlay IPv4 (xcni_config), no IPv6 written yet" rows_are 'ipv4 192.168.5.1 xcni_config
+ipv6 - xcni_self6' x service self
+check "xcni_self6 written" put xcni_self6 "$(le 0 4)" "$(ip6 $SELF6)"
+check "service self --json: both families" json_is 'j == [{"family": "ipv4", "address": "192.168.5.1", "map": "xcni_config"},
+	{"family": "ipv6", "address": "'$SELF6'", "map": "xcni_self6"}]' x service self --json
+check "service self --ip the IPv6 one: its row only" json_is '[e["family"] for e in j] == ["ipv6"]' \
+	x service self --ip $SELF6 --json
+check "service self --ip an address not the node's: no rows" lines 1 x service self --ip 192.168.5.2
+check "service self --ip nope: exit 2" exits 2 x service self --ip nope
+check "service self takes no --pod: exit 2" exits 2 x service self --pod x/a
+check "service snat of maps without xcni_snat6 (an agent without IPv6 NodePorts): IPv4 rows alone" \
+	lines 1 "$XCNICTL" --pin-dir "$BAD" service snat
+check "service self without xcni_config: exit 1" exits 1 "$XCNICTL" --pin-dir "$BAD" service self
+
 # -- the maps the real data plane pins (xcnid --once loads, pins and exits)
 # --no-masquerade on each: xcnid runs in the host netns here, and its masquerade table must not stay there.
 if [ -x "$XCNID" ]; then
 	check "xcnid --once pins the real maps" "$XCNID" --once --pin-dir "$REAL" --no-masquerade --pod-cidr 10.99.7.0/24 --node-name ctl-test
-	for c in "endpoint list" "ct list" "metrics --all" config "tunnel list" "prefilter list" "policy list" "service list"; do
+	for c in "endpoint list" "ct list" "metrics --all" config "tunnel list" "prefilter list" "policy list" "service list" \
+		"service snat" "service self"; do
 		# shellcheck disable=SC2086 # $c is the command's words
 		check "real maps pass the layout check: $c" "$XCNICTL" --pin-dir "$REAL" $c
 	done

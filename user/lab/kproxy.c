@@ -9,7 +9,7 @@
  * match, a KUBE-SEP-* chain per endpoint that DNATs, KUBE-MARK-MASQ and
  * KUBE-POSTROUTING for hairpin and off-cluster sources, and a REJECT in the
  * filter table for a port with no endpoints; NodePorts through KUBE-NODEPORTS
- * and spec.externalIPs (IPv4) through KUBE-SERVICES to a KUBE-EXT chain per
+ * and spec.externalIPs through KUBE-SERVICES to a KUBE-EXT chain per
  * port (KUBE-SVL for externalTrafficPolicy Local), per node; UDP conntrack
  * entries to endpoints that went away deleted (udp_flush). It is loaded the
  * way kube-proxy
@@ -100,6 +100,21 @@ static const char *pod_addr(const struct rules *r, const struct lab_pod *p)
 	return r->fam == LAB_FAM_V6 ? p->ip6 : p->ip;
 }
 
+/* How many spec.externalIPs svc has of the rules' family. */
+static size_t ext_ips(const struct rules *r, const struct k8s_object *svc)
+{
+	return r->fam == LAB_FAM_V6 ? svc->svc.nexternal_ips6 : svc->svc.nexternal_ips;
+}
+
+/* The rules' family's externalIP i of svc, as text into buf (INET6_ADDRSTRLEN). */
+static const char *ext_ip(const struct rules *r, const struct k8s_object *svc, size_t i,
+			  char *buf, size_t len)
+{
+	if (r->fam == LAB_FAM_V6)
+		return inet_ntop(AF_INET6, svc->svc.external_ips6[i], buf, (socklen_t)len);
+	return inet_ntop(AF_INET, &svc->svc.external_ips[i], buf, (socklen_t)len);
+}
+
 /*
  * Chain `chain` picks one of seps (only the local ones: local_only): with
  * ClientIP affinity a client seen within the timeout goes back to its
@@ -140,7 +155,7 @@ static void nat_chain(struct rules *r, char *out, size_t len, const char *prefix
 
 /*
  * The external destinations of port sp of svc (its NodePort: np; its
- * spec.externalIPs, IPv4), as kube-proxy lays them out today: KUBE-NODEPORTS
+ * spec.externalIPs of the rules' family), as kube-proxy lays them out today: KUBE-NODEPORTS
  * (the last rule of KUBE-SERVICES jumps there for the node's address) sends
  * nodePort, and KUBE-SERVICES each externalIP:port ("external IP"), to the
  * port's KUBE-EXT chain. externalTrafficPolicy Cluster: masquerade (the
@@ -155,8 +170,8 @@ static void ext_rules(struct rules *r, const struct k8s_object *svc, const struc
 		      const struct sep *seps, size_t nsep, unsigned int aff, bool np)
 {
 	const char *proto = lab_proto_word(sp->proto);
-	size_t neip = r->fam == LAB_FAM_V4 ? svc->svc.nexternal_ips : 0;
-	char ext[32], svl[32], eip[INET_ADDRSTRLEN];
+	size_t neip = ext_ips(r, svc);
+	char ext[32], svl[32], eip[INET6_ADDRSTRLEN];
 	size_t nlocal = 0;
 
 	if (!np && !neip)
@@ -167,11 +182,10 @@ static void ext_rules(struct rules *r, const struct k8s_object *svc, const struc
 	if (np)
 		fprintf(r->fnat, "-A KUBE-NODEPORTS -p %s -m comment --comment \"%s\" -m %s --dport %u "
 				 "-j %s\n", proto, spn, proto, sp->node_port, ext);
-	for (size_t i = 0; i < neip; i++) {
-		inet_ntop(AF_INET, &svc->svc.external_ips[i], eip, sizeof(eip));
-		fprintf(r->fnat, "-A KUBE-SERVICES -d %s/32 -p %s -m comment --comment \"%s external "
-				 "IP\" -m %s --dport %u -j %s\n", eip, proto, spn, proto, sp->port, ext);
-	}
+	for (size_t i = 0; i < neip; i++)
+		fprintf(r->fnat, "-A KUBE-SERVICES -d %s/%s -p %s -m comment --comment \"%s external "
+				 "IP\" -m %s --dport %u -j %s\n", ext_ip(r, svc, i, eip, sizeof(eip)),
+			host_len(r), proto, spn, proto, sp->port, ext);
 	if (!svc->svc.etp_local) {
 		fprintf(r->fnat, "-A %s -m comment --comment \"masquerade traffic for %s external "
 				 "destinations\" -j KUBE-MARK-MASQ\n", ext, spn);
@@ -189,12 +203,11 @@ static void ext_rules(struct rules *r, const struct k8s_object *svc, const struc
 			fprintf(r->ffilter, "-A KUBE-EXTERNAL-SERVICES -m addrtype --dst-type LOCAL "
 					    "-p %s -m comment --comment \"%s has no local endpoints\" "
 					    "-m %s --dport %u -j DROP\n", proto, spn, proto, sp->node_port);
-		for (size_t i = 0; i < neip; i++) {
-			inet_ntop(AF_INET, &svc->svc.external_ips[i], eip, sizeof(eip));
-			fprintf(r->ffilter, "-A KUBE-EXTERNAL-SERVICES -d %s/32 -p %s -m comment "
+		for (size_t i = 0; i < neip; i++)
+			fprintf(r->ffilter, "-A KUBE-EXTERNAL-SERVICES -d %s/%s -p %s -m comment "
 					    "--comment \"%s has no local endpoints\" -m %s --dport %u "
-					    "-j DROP\n", eip, proto, spn, proto, sp->port);
-		}
+					    "-j DROP\n", ext_ip(r, svc, i, eip, sizeof(eip)), host_len(r),
+				proto, spn, proto, sp->port);
 		return;
 	}
 	nat_chain(r, svl, sizeof(svl), "KUBE-SVL-", what);
@@ -253,14 +266,14 @@ static void svc_port_rules(struct rules *r, const struct lab_node *n, const stru
 				"--comment \"%s has no endpoints\" -m %s --dport %u -j REJECT "
 				"--reject-with %s\n",
 				proto, spn, proto, sp->node_port, reject_with(r));
-		for (size_t i = 0; r->fam == LAB_FAM_V4 && i < svc->svc.nexternal_ips; i++) {
-			char eip[INET_ADDRSTRLEN];
+		for (size_t i = 0; i < ext_ips(r, svc); i++) {
+			char eip[INET6_ADDRSTRLEN];
 
-			inet_ntop(AF_INET, &svc->svc.external_ips[i], eip, sizeof(eip));
-			fprintf(r->ffilter, "-A KUBE-EXTERNAL-SERVICES -d %s/32 -p %s -m comment "
+			fprintf(r->ffilter, "-A KUBE-EXTERNAL-SERVICES -d %s/%s -p %s -m comment "
 					    "--comment \"%s has no endpoints\" -m %s --dport %u -j REJECT "
-					    "--reject-with icmp-port-unreachable\n",
-				eip, proto, spn, proto, sp->port);
+					    "--reject-with %s\n",
+				ext_ip(r, svc, i, eip, sizeof(eip)), hl, proto, spn, proto, sp->port,
+				reject_with(r));
 		}
 		free(seps);
 		return;
@@ -292,11 +305,10 @@ static void svc_port_rules(struct rules *r, const struct lab_node *n, const stru
 		/* A NodePort's flows: to any of the node's addresses, on that port. */
 		if (np)
 			fprintf(r->fudp, "port/%u %s\n", sp->node_port, seps[i].addr);
-		for (size_t j = 0; r->fam == LAB_FAM_V4 && j < svc->svc.nexternal_ips; j++) {
-			char eip[INET_ADDRSTRLEN];
+		for (size_t j = 0; j < ext_ips(r, svc); j++) {
+			char eip[INET6_ADDRSTRLEN];
 
-			inet_ntop(AF_INET, &svc->svc.external_ips[j], eip, sizeof(eip));
-			fprintf(r->fudp, "%s %s\n", eip, seps[i].addr);
+			fprintf(r->fudp, "%s %s\n", ext_ip(r, svc, j, eip, sizeof(eip)), seps[i].addr);
 		}
 	}
 	ext_rules(r, svc, sp, spn, what, svcchain, seps, nsep, aff, np);

@@ -360,21 +360,6 @@ static int svc_validate_type(const struct lab *lab, const struct lab_svc_list *l
 				"lab (only ClusterIP and NodePort)\n", src, o->meta.ns, o->meta.name, type);
 		return -EINVAL;
 	}
-	/*
-	 * xcnid forwards a NodePort request to another node's backend (and does
-	 * DSR) over an IPv4 underlay only (architecture.md, "Geneve over an IPv6
-	 * underlay"): in an ipv6 lab of several nodes without kube-proxy, only
-	 * externalTrafficPolicy: Local (each node its own backends) is served.
-	 */
-	if (s->node_ports && !s->etp_local && lab->kube_proxy_none && lab_ul_v6only(lab) &&
-	    lab->nnodes > 1) {
-		fprintf(stderr, "lab apply: %s: Service %s/%s: spec.externalTrafficPolicy: Cluster "
-				"(a NodePort to another node's backend) is not served on an IPv6 "
-				"underlay with --kube-proxy none (xcnid: IPv4 underlay only); use "
-				"externalTrafficPolicy: Local or --kube-proxy iptables\n",
-			src, o->meta.ns, o->meta.name);
-		return -EINVAL;
-	}
 	if (s->node_ports && s->headless) {
 		fprintf(stderr, "lab apply: %s: Service %s/%s: spec.clusterIP: None may not be set "
 				"for a NodePort Service\n", src, o->meta.ns, o->meta.name);
