@@ -167,7 +167,7 @@ static __always_inline int dsr_flow_known(const struct xcni_ct_key *t, __u32 nod
  * The options of a Geneve packet that has some (optlen bytes), when its
  * header says a critical one is present (geneve_opts_read): 0 (*dsr
  * DSR_OPT, and DSR_FE | the frontend's reverse-NAT index when this node has
- * it), or a drop reason. A function of its own: the option and the key sit
+ * it), or a drop reason (an option naming an IPv6 frontend among them). A function of its own: the option and the key sit
  * in its frame, not in from_overlay's.
  */
 static __attribute__((noinline)) int dsr_opt_frontend(struct __sk_buff *skb, __u32 optlen,
@@ -187,6 +187,9 @@ static __attribute__((noinline)) int dsr_opt_frontend(struct __sk_buff *skb, __u
 	r = geneve_opts_read(skb, off + sizeof(g), optlen, &opt);
 	if (r || !opt.family)
 		return r;
+	/* An IPv6 frontend's index must not rewrite an IPv4 flow (dsr6.h has IPv6's). */
+	if (opt.family != XCNI_AF_INET)
+		return XCNI_DROP_BAD_GENEVE;
 	*dsr = DSR_OPT;
 	svc = dsr_frontend(&opt);
 	if (svc)

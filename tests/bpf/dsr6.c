@@ -22,6 +22,7 @@
 #include <linux/pkt_cls.h>
 
 #include "harness.h"
+#include "lb.h"
 
 /* lb6.c's names for its np6_setup state. */
 #define NODE6 "fc00:77::1" /* this node's IPv6 InternalIP */
@@ -511,6 +512,41 @@ static void dsr6_refused(void **state)
 	dexpect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_SHOT, XCNI_DROP_UNKNOWN_DST, NULL, 0);
 }
 
+/*
+ * The other way round: an IPv4 packet (an outside client -> B:8080) whose
+ * option names an IPv6 frontend this node has ([N2_6]:30085, family 10).
+ * Its index would rewrite an IPv4 flow's replies to an IPv6 frontend:
+ * refused (from_overlay4's dsr_opt_frontend takes AF_INET only), no entry.
+ */
+static void dsr6_family_v4(void **state)
+{
+	struct fr f = { .smac = pods[DEV_U].mac, .dmac = pods[DEV_U].host_mac,
+			.saddr = ip4("203.0.113.77"), .daddr = ip4(IP_B), .sport = 57000,
+			.dport = 8080, .proto = IPPROTO_TCP, .flags = T_SYN, .ttl = 63 };
+	struct xcni_ct_key tuple = { .saddr = f.saddr, .daddr = f.daddr, .sport = htons(57000),
+				     .dport = htons(8080), .proto = IPPROTO_TCP };
+	uint8_t inner[FRAME_MAX], in[FRAME_MAX], *g = in + ETH_HLEN + 20 + 8, *o = g + 8;
+	size_t ilen = frame(&f, inner), len;
+	int found;
+
+	(void)state;
+	len = geneve_wrap(tuple, inner, ilen, inner, N2, NODE_IP, VNI, 6, in);
+	g[1] = 0x40; /* C */
+	memset(o, 0, 24);
+	o[0] = 0xff;
+	o[1] = 0xf0;
+	o[2] = 0x81;
+	o[3] = 5;
+	o[4] = 10; /* AF_INET6 */
+	o[5] = IPPROTO_TCP;
+	o[6] = 30085 >> 8;
+	o[7] = 30085 & 0xff;
+	a6(N2_6, o + 8);
+	dexpect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_SHOT, XCNI_DROP_BAD_GENEVE, NULL, 0);
+	ct_get(f.saddr, f.daddr, 57000, 8080, IPPROTO_TCP, &found);
+	assert_false(found);
+}
+
 /* ---- over an IPv6 underlay ------------------------------------------------- */
 
 /*
@@ -653,6 +689,7 @@ const struct CMUnitTest dsr6_tests[] = {
 	cmocka_unit_test(dsr6_frontend),
 	cmocka_unit_test(dsr6_backend),
 	cmocka_unit_test(dsr6_refused),
+	cmocka_unit_test(dsr6_family_v4),
 	cmocka_unit_test(dsr6_ul6_setup),
 	cmocka_unit_test(dsr6_ul6_frontend),
 	cmocka_unit_test(dsr6_ul6_backend),
