@@ -871,6 +871,15 @@ struct xcni_ct6_key {
 	__u8 pad[3];
 };
 
+/* xcni_snat6 (LRU, bpf/lib/nodeport6.h): a SNATed IPv6 NodePort flow's tuple as
+ * this node sends it (its address:port -> backend) -> the client, for the
+ * replies (the ct6 entry has no room for a 16-byte address). */
+struct xcni_snat6 {
+	__u8 client[16];
+	__u16 cport; /* network order */
+	__u8 pad[2];
+};
+
 struct xcni_ipcache6_key {
 	__u32 prefixlen;
 	__u8 addr[16];

@@ -148,6 +148,24 @@ int cni_exec(const struct cni_env *env, const char *type, json_t *conf, json_t *
 /* 0 if plugin type is found and executable in path, else -errno. */
 int cni_find_plugin(const char *path, const char *type, char *out, size_t len);
 
+/*
+ * Attachment records (cni/state.c): <stateDir>/<network>/<host veth>, one per
+ * attachment, written by ADD and read by CHECK, DEL and GC.
+ */
+int xcni_mkdir_p(const char *path);
+int xcni_state_dir_make(const struct xcni_conf *conf, struct cni_err *e);
+int xcni_state_write(const struct xcni_conf *conf, const struct cni_env *env,
+		     const char *host_if, const struct xcni_ipam *ipam, const char *attach,
+		     struct cni_err *e);
+/* 1 if host_if has a record (*ip its IPv4 or 0, attach its attach point), 0 if not. */
+int xcni_state_read(const struct xcni_conf *conf, const char *host_if, uint32_t *ip,
+		    char *attach, size_t len);
+/* Removes the record and any .tmp a killed ADD left. */
+void xcni_state_remove(const struct xcni_conf *conf, const char *host_if);
+/* Calls cb with the container ID and interface of every record of the network. */
+void xcni_state_foreach(const struct xcni_conf *conf,
+			void (*cb)(const char *cid, const char *ifname, void *arg), void *arg);
+
 /* The data plane xcnid pinned (cni/dataplane.c). */
 #include "../bpf/xcni_shared.h"
 

@@ -13,7 +13,6 @@
  *   neigh pod6 lladdr <pod MAC> PERM    neigh fe80::1 lladdr <host MAC> PERM
  */
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/rtnetlink.h>
@@ -252,129 +251,6 @@ static int ipam_supports(struct ctx *c, const char *ver)
 	json_decref(vreq);
 	json_decref(res);
 	return found;
-}
-
-/* ---- attachment records ---------------------------------------------- */
-
-static int state_path(struct ctx *c, const char *host_if, char *out, size_t len)
-{
-	int n = snprintf(out, len, "%s/%s/%s", c->conf.state_dir, c->conf.name, host_if);
-
-	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
-}
-
-static int mkdir_p(const char *path)
-{
-	char buf[PATH_MAX];
-
-	snprintf(buf, sizeof(buf), "%s", path);
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0700) && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(buf, 0700) && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
-/* Makes the directory attachment records of this network go into. */
-static int state_dir_make(struct ctx *c)
-{
-	char dir[PATH_MAX];
-	int err;
-
-	snprintf(dir, sizeof(dir), "%s/%s", c->conf.state_dir, c->conf.name);
-	err = mkdir_p(dir);
-	if (err)
-		return cni_fail(&c->err, CNI_ERR_IO, "state dir %s: %s", dir, strerror(-err)), err;
-	return 0;
-}
-
-/*
- * Written to a temporary name and renamed, so a reader never sees half a
- * record; not fsync'd, which would cost an ADD a journal commit. The record
- * only has to outlive this process, not the node: a crash that loses the
- * page cache reboots the node, and a reboot takes the veth, its TCX links
- * and the bpffs maps the record helps to clean with it. What must survive a
- * reboot survives without us: host-local's leases are its own files, and GC
- * finds any link by its alias.
- */
-static int state_write(struct ctx *c, const char *host_if, const struct xcni_ipam *ipam,
-		       const char *attach)
-{
-	char ipbuf[INET6_ADDRSTRLEN];
-	char path[PATH_MAX], tmp[PATH_MAX + 8];
-	json_t *rec;
-	int err;
-
-	err = state_path(c, host_if, path, sizeof(path));
-	if (err)
-		return cni_fail(&c->err, CNI_ERR_IO, "state record for %s: %s", host_if,
-				strerror(-err)), err;
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	rec = json_pack("{s:s,s:s,s:s,s:s}", "containerID", c->env.container_id, "ifname",
-			c->env.ifname, "netns", c->env.netns, "attach", attach);
-	if (ipam->has4)
-		json_object_set_new(rec, "ip", json_string(inet_ntop(AF_INET, &ipam->ip, ipbuf,
-								     sizeof(ipbuf))));
-	if (ipam->has6)
-		json_object_set_new(rec, "ip6", json_string(inet_ntop(AF_INET6, &ipam->ip6, ipbuf,
-								      sizeof(ipbuf))));
-	err = json_dump_file(rec, tmp, JSON_COMPACT) ? -EIO : 0;
-	json_decref(rec);
-	xcni_killpoint("state-tmp");
-	if (!err && rename(tmp, path))
-		err = -errno;
-	if (err) {
-		unlink(tmp);
-		return cni_fail(&c->err, CNI_ERR_IO, "state record %s: %s", path, strerror(-err)),
-		       err;
-	}
-	return 0;
-}
-
-/*
- * What an attachment record holds: *ip the pod's IPv4 address (0 if none) and
- * the attach point ("tcx", "tc"; empty for a record older than that field).
- * 1 if there is a record, 0 if not.
- */
-static int state_read(struct ctx *c, const char *host_if, uint32_t *ip, char *attach, size_t len)
-{
-	char path[PATH_MAX];
-	json_t *rec = NULL;
-
-	*ip = 0;
-	if (attach)
-		attach[0] = '\0';
-	if (state_path(c, host_if, path, sizeof(path)) == 0 &&
-	    (rec = json_load_file(path, 0, NULL))) {
-		const char *s = json_string_value(json_object_get(rec, "ip"));
-		const char *m = json_string_value(json_object_get(rec, "attach"));
-
-		if (!s || inet_pton(AF_INET, s, ip) != 1)
-			*ip = 0;
-		if (attach && m && (strcmp(m, "tcx") == 0 || strcmp(m, "tc") == 0))
-			snprintf(attach, len, "%s", m);
-		json_decref(rec);
-	}
-	return rec != NULL;
-}
-
-/* The record, and the .tmp an ADD killed between state_write's write and its
- * rename leaves (the crash suite's random kills found one). */
-static void state_remove(struct ctx *c, const char *host_if)
-{
-	char path[PATH_MAX], tmp[PATH_MAX + 8];
-
-	if (state_path(c, host_if, path, sizeof(path)))
-		return;
-	unlink(path);
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	unlink(tmp);
 }
 
 /* ---- netns handling --------------------------------------------------- */
@@ -793,7 +669,7 @@ static int cmd_add(struct ctx *c)
 				     &c->err);
 	if (err)
 		goto undo;
-	err = state_dir_make(c);
+	err = xcni_state_dir_make(&c->conf, &c->err);
 	if (err)
 		goto undo;
 
@@ -839,7 +715,8 @@ static int cmd_add(struct ctx *c)
 	if (err)
 		cni_fail(&c->err, CNI_ERR_IO, "state record: injected failure");
 	else
-		err = state_write(c, a.host_if, &ipam, attached);
+		err = xcni_state_write(&c->conf, &c->env, a.host_if, &ipam, attached,
+				       &c->err);
 	if (err)
 		goto undo;
 	xcni_killpoint("result");
@@ -1025,7 +902,7 @@ static int cmd_check(struct ctx *c)
 		goto out;
 	}
 	/* The record says which attach point ADD took; without one, either will do. */
-	state_read(c, host_if, &rec_ip, attach, sizeof(attach));
+	xcni_state_read(&c->conf, host_if, &rec_ip, attach, sizeof(attach));
 	if (attach[0] ? xcni_dp_attached(&dp, attach, hl.ifindex, host_if) != 0 :
 			xcni_dp_attached(&dp, "tcx", hl.ifindex, host_if) != 0 &&
 			xcni_dp_attached(&dp, "tc", hl.ifindex, host_if) != 0) {
@@ -1138,7 +1015,7 @@ static int del_attachment(struct ctx *c, struct nl *host, const struct xcni_dp *
 		/* The record knows the IP even when the link is gone, and the attach point. */
 		char attach[8];
 		uint32_t ip;
-		int have_rec = state_read(c, host_if, &ip, attach, sizeof(attach));
+		int have_rec = xcni_state_read(&c->conf, host_if, &ip, attach, sizeof(attach));
 
 		xcni_dp_detach(dp, have_link ? hl.ifindex : 0, host_if, attach[0] ? attach : NULL);
 		xcni_killpoint("del-detach");
@@ -1189,7 +1066,7 @@ static int del_attachment(struct ctx *c, struct nl *host, const struct xcni_dp *
 	if (err)
 		return err;
 	xcni_killpoint("del-lease");
-	state_remove(c, host_if);
+	xcni_state_remove(&c->conf, host_if);
 	return 0;
 }
 
@@ -1259,17 +1136,22 @@ static int gc_link_cb(const struct nl_link *l, void *arg)
 	return 0;
 }
 
+static void gc_rec_cb(const char *cid, const char *ifname, void *arg)
+{
+	struct gc_arg *g = arg;
+
+	if (!is_valid_attachment(g->c, cid, ifname))
+		gc_add(g->stale, cid, ifname);
+}
+
 static int cmd_gc(struct ctx *c)
 {
 	struct gc_arg g = { c, json_array() };
 	struct xcni_dp dp;
 	struct cni_err ignored;
 	int have_dp = 0;
-	char dir[PATH_MAX];
 	struct netns ns;
-	struct dirent *de;
 	json_t *v, *res = NULL;
-	DIR *d;
 	size_t i;
 	int err;
 
@@ -1281,26 +1163,7 @@ static int cmd_gc(struct ctx *c)
 		nl_fail(c, &ns.host, err, "list links");
 		goto out;
 	}
-	snprintf(dir, sizeof(dir), "%s/%s", c->conf.state_dir, c->conf.name);
-	d = opendir(dir);
-	while (d && (de = readdir(d))) {
-		char path[PATH_MAX];
-		json_t *rec;
-
-		if (de->d_name[0] == '.')
-			continue;
-		if (snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >= (int)sizeof(path))
-			continue;
-		rec = json_load_file(path, 0, NULL);
-		const char *cid = json_string_value(json_object_get(rec, "containerID"));
-		const char *ifn = json_string_value(json_object_get(rec, "ifname"));
-
-		if (cid && ifn && !is_valid_attachment(c, cid, ifn))
-			gc_add(g.stale, cid, ifn);
-		json_decref(rec);
-	}
-	if (d)
-		closedir(d);
+	xcni_state_foreach(&c->conf, gc_rec_cb, &g);
 
 	have_dp = xcni_dp_open(&dp, c->conf.pin_dir, &ignored) == 0;
 	json_array_foreach(g.stale, i, v) {
@@ -1351,7 +1214,7 @@ static int cmd_status(struct ctx *c)
 		xcni_dp_close(&dp);
 	}
 	snprintf(dir, sizeof(dir), "%s/%s", c->conf.state_dir, c->conf.name);
-	err = mkdir_p(dir);
+	err = xcni_mkdir_p(dir);
 	if (!err && access(dir, W_OK))
 		err = -errno;
 	if (err)

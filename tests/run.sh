@@ -16,6 +16,8 @@ suites=(
 	"unit-store:$BUILD/tests/test_store"
 	"unit-k8sapi:$BUILD/tests/test_k8sapi"
 	"unit-policy:$BUILD/tests/test_policy"
+	"unit-polpeers:$BUILD/tests/test_polpeers"
+	"unit-polmaps:$BUILD/tests/test_polmaps"
 	"unit-polsync:$BUILD/tests/test_polsync"
 	"unit-polincr:$BUILD/tests/test_polincr"
 	"unit-prefilter:$BUILD/tests/test_prefilter"

@@ -46,13 +46,6 @@
 
 /* Needs the including program's node_ip and vni (from_overlay's rodata), node_ip6 (encap6.h). */
 
-/* A SNATed IPv6 NodePort flow's client, for its replies (see above). */
-struct xcni_snat6 {
-	__u8 client[16];
-	__u16 cport; /* network order */
-	__u8 pad[2];
-};
-
 #ifndef XCNI_MAX_SNAT6
 #define XCNI_MAX_SNAT6 32768
 #endif

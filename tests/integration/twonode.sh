@@ -3,7 +3,9 @@
 # node 2: the part v6ovl.sh (IPv4 underlay) and v6ul.sh (IPv6 underlay) share.
 # Sourced after lib.sh with TN_NAME (the suite's name: temp dir, container
 # IDs, network name) and TN_NET (the pods' 10.<net>.<n>.0/24 and
-# fd00:<net>:<n>::/64); the caller links the nodes and starts the agents.
+# fd00:<net>:<n>::/64); the caller links the nodes (ul0) and starts the
+# agents (agent_start). Below the setup, what both suites do with it: Nodes,
+# agents, generations (sync2), the pods' ADD, b's servers and the probes.
 T=$(mktemp -d /tmp/xcni-$TN_NAME.XXXXXX)
 M=$T/manifests
 mkdir -p "$M"
@@ -53,3 +55,145 @@ for n in 1 2; do
          "routes":[{"dst":"0.0.0.0/0"},{"dst":"::/0"}],"dataDir":"$T/ipam$n"}}
 EOT
 done
+
+# ---- what both suites do with them ------------------------------------------------
+# tn_nodes V4NET V6NET: nodes.yaml, the Nodes n1 and n2 with their podCIDRs of
+# both families and the InternalIPs V4NET.<n> and V6NET<n> (an empty one: no
+# InternalIP of that family).
+tn_nodes() {
+	local n a
+	for n in 1 2; do
+		a=()
+		[ -n "$1" ] && a+=("{type: InternalIP, address: $1.$n}")
+		[ -n "$2" ] && a+=("{type: InternalIP, address: \"$2$n\"}")
+		printf -v a '%s, ' "${a[@]}"
+		cat <<EOT
+---
+apiVersion: v1
+kind: Node
+metadata: {name: n$n}
+spec: {podCIDR: 10.$TN_NET.$n.0/24, podCIDRs: [10.$TN_NET.$n.0/24, "fd00:$TN_NET:$n::/64"]}
+status: {addresses: [${a%, }]}
+EOT
+	done | put nodes.yaml
+}
+
+# agent_start N LOG [XCNID-ARGS...]: xcnid on node N over the underlay ul0,
+# into LOG; its PID joins AGENTS.
+agent_start() {
+	local n=$1 log=$2
+	shift 2
+	# Started directly (nsenter execs it): $! is the agent's own PID.
+	nsenter --net="/var/run/netns/$(node_ns "$n")" \
+		"$BUILD/xcnid" --pin-dir "$(pin "$n")" --node-name "n$n" --manifests "$M" \
+		--pod-cidr "10.$TN_NET.$n.0/24" --pod-cidr6 "fd00:$TN_NET:$n::/64" --service-cidr none \
+		--no-masquerade --underlay-dev ul0 --xdp-mode off -v "$@" >"$log" 2>&1 &
+	AGENTS+=($!)
+}
+# agents_ready [LOG1 LOG2]: both agents said they are ready (default logs:
+# $T/xcnid<n>.log), within 10 s; else their logs.
+agents_ready() {
+	local l1=${1:-$T/xcnid1.log} l2=${2:-$T/xcnid2.log}
+	for _ in $(seq 100); do
+		grep -q 'xcnid: ready' "$l1" && grep -q 'xcnid: ready' "$l2" && return 0
+		sleep 0.1
+	done
+	cat "$l1" "$l2"
+	return 1
+}
+GEN=0
+sync2() { # a new generation, applied by both agents
+	local n
+	GEN=$((GEN + 1))
+	echo "$GEN" >"$M/.tmp-gen" && mv "$M/.tmp-gen" "$M/.xcni-generation"
+	for n in 1 2; do
+		for _ in $(seq 100); do
+			[ "$(ctl_n "$n" config --json 2>/dev/null | jq -r .applied_gen)" -ge "$GEN" ] 2>/dev/null &&
+				continue 2
+			sleep 0.05
+		done
+		echo "n$n did not apply generation $GEN"
+		return 1
+	done
+}
+
+addr_of() { # addr_of POD 4|6
+	if [ "$2" = 6 ]; then
+		jq -r '.ips[].address | select(contains(":"))' "$T/$1.json" | cut -d/ -f1
+	else
+		jq -r '.ips[].address | select(contains(":") | not)' "$T/$1.json" | cut -d/ -f1
+	fi
+}
+# pods_add: the pods a, c (n1) and b (n2) through the plugin's ADD (a failure
+# ends the suite), A4 A6 B4 B6 C4 C6 their addresses, their Pods in pods.yaml.
+pods_add() {
+	local p v4 v6
+	for p in a b c; do
+		ip netns add "$XCT_TAG-$p" && ip -n "$XCT_TAG-$p" link set lo up
+		cni ADD "$p" >"$T/$p.json" || { not_ok "ADD $p"; cat "$T/$p.json"; finish; exit 1; }
+	done
+	A4=$(addr_of a 4) A6=$(addr_of a 6) B4=$(addr_of b 4) B6=$(addr_of b 6)
+	C4=$(addr_of c 4) C6=$(addr_of c 6)
+	for p in a b c; do
+		v4=$(addr_of "$p" 4) v6=$(addr_of "$p" 6)
+		cat <<EOT
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: $p, namespace: x, labels: {pod: $p}}
+spec: {nodeName: n$(node_of "$p")}
+status: {podIP: $v4, podIPs: [{ip: $v4}, {ip: "$v6"}]}
+EOT
+	done | put pods.yaml
+}
+
+# serve_b: pod b answers TCP 80 ("hello") and UDP 53 ("pong") in both families.
+serve_b() {
+	ip netns exec "$XCT_TAG-b" socat TCP6-LISTEN:80,fork,reuseaddr,ipv6only=0 SYSTEM:'echo hello' &
+	PIDS+=($!)
+	ip netns exec "$XCT_TAG-b" python3 -c '
+import socket
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+s.bind(("::", 53))
+while True:
+    d, a = s.recvfrom(2048)
+    s.sendto(b"pong\n", a)' &
+	PIDS+=($!)
+	for _ in $(seq 50); do
+		ss -N "$XCT_TAG-b" -ltn | grep -q ':80 ' && ss -N "$XCT_TAG-b" -lun | grep -q ':53 ' && break
+		sleep 0.1
+	done
+}
+tcp() { # tcp SRC-POD|host ADDR: "connected" if ADDR:80 said hello, else "blocked"
+	local run=(in_pod "$1") a=$2
+	[ "$1" = host ] && run=(in_node 1)
+	[[ $a == *:* ]] && a="[$a]"
+	if "${run[@]}" timeout 4 socat -T2 - "TCP:$a:80,connect-timeout=2" </dev/null 2>/dev/null | grep -q hello; then
+		echo connected
+	else
+		echo blocked
+	fi
+}
+udp() { # udp SRC-POD ADDR: "answered" if ADDR:53 said pong, else "silent"
+	local a=$2
+	[[ $a == *:* ]] && a="[$a]"
+	if echo ping | in_pod "$1" timeout 4 socat -T2 - "UDP:$a:53" 2>/dev/null | grep -q pong; then
+		echo answered
+	else
+		echo silent
+	fi
+}
+is() { [ "$2" = "$3" ] || { echo "$1: $2, expected $3"; return 1; }; }
+
+# pol_b_from_a: the NetworkPolicy b-from-a (b admits a alone) into pol.yaml.
+pol_b_from_a() {
+	put pol.yaml <<'EOT'
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: b-from-a, namespace: x}
+spec:
+  podSelector: {matchLabels: {pod: b}}
+  ingress: [{from: [{podSelector: {matchLabels: {pod: a}}}]}]
+EOT
+}

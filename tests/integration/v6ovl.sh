@@ -26,77 +26,15 @@ for n in 1 2; do
 done
 
 # The cluster as both agents read it: the Nodes (InternalIPs, podCIDRs per family).
-for n in 1 2; do
-	cat <<EOF
----
-apiVersion: v1
-kind: Node
-metadata: {name: n$n}
-spec: {podCIDR: 10.201.$n.0/24, podCIDRs: [10.201.$n.0/24, "fd00:201:$n::/64"]}
-status: {addresses: [{type: InternalIP, address: 192.168.99.$n}, {type: InternalIP, address: "fc00:99::$n"}]}
-EOF
-done | put nodes.yaml
+tn_nodes "192.168.99" "fc00:99::"
 printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: x}\n' | put ns.yaml
 
-for n in 1 2; do
-	# Started directly (nsenter execs it): $! is the agent's own PID.
-	nsenter --net="/var/run/netns/$(node_ns "$n")" \
-		"$BUILD/xcnid" --pin-dir "$(pin "$n")" --node-name "n$n" --manifests "$M" \
-		--pod-cidr "10.201.$n.0/24" --pod-cidr6 "fd00:201:$n::/64" --service-cidr none \
-		--no-masquerade --underlay-dev ul0 --xdp-mode off -v >"$T/xcnid$n.log" 2>&1 &
-	AGENTS+=($!)
-done
-agents_ready() {
-	local n
-	for _ in $(seq 100); do
-		grep -q 'xcnid: ready' "$T/xcnid1.log" && grep -q 'xcnid: ready' "$T/xcnid2.log" && return 0
-		sleep 0.1
-	done
-	for n in 1 2; do cat "$T/xcnid$n.log"; done
-	return 1
-}
+for n in 1 2; do agent_start "$n" "$T/xcnid$n.log"; done
 check "xcnid on both nodes, overlay on ul0" agents_ready || { finish; exit 1; }
-GEN=0
-sync2() { # a new generation, applied by both agents
-	local n
-	GEN=$((GEN + 1))
-	echo "$GEN" >"$M/.tmp-gen" && mv "$M/.tmp-gen" "$M/.xcni-generation"
-	for n in 1 2; do
-		for _ in $(seq 100); do
-			[ "$(ctl_n "$n" config --json 2>/dev/null | jq -r .applied_gen)" -ge "$GEN" ] 2>/dev/null &&
-				continue 2
-			sleep 0.05
-		done
-		echo "n$n did not apply generation $GEN"
-		return 1
-	done
-}
 check "the Nodes applied" sync2
 
 # ---- pods: a, c on n1, b on n2 ----------------------------------------------------
-addr_of() { # addr_of POD 4|6
-	if [ "$2" = 6 ]; then
-		jq -r '.ips[].address | select(contains(":"))' "$T/$1.json" | cut -d/ -f1
-	else
-		jq -r '.ips[].address | select(contains(":") | not)' "$T/$1.json" | cut -d/ -f1
-	fi
-}
-for p in a b c; do
-	ip netns add "$XCT_TAG-$p" && ip -n "$XCT_TAG-$p" link set lo up
-	cni ADD "$p" >"$T/$p.json" || { not_ok "ADD $p"; cat "$T/$p.json"; finish; exit 1; }
-done
-A4=$(addr_of a 4) A6=$(addr_of a 6) B4=$(addr_of b 4) B6=$(addr_of b 6) C4=$(addr_of c 4) C6=$(addr_of c 6)
-for p in a b c; do
-	v4=$(addr_of "$p" 4) v6=$(addr_of "$p" 6)
-	cat <<EOF
----
-apiVersion: v1
-kind: Pod
-metadata: {name: $p, namespace: x, labels: {pod: $p}}
-spec: {nodeName: n$(node_of "$p")}
-status: {podIP: $v4, podIPs: [{ip: $v4}, {ip: "$v6"}]}
-EOF
-done | put pods.yaml
+pods_add
 check "pods known to both agents (a $A6, c $C6 on n1; b $B6 on n2)" sync2
 
 entry6() { # entry6 NODE ADDR6: "identity tunnel_ip" of its ipcache6 entry, from the pinned map
@@ -120,37 +58,7 @@ check "pods' MTU: underlay 1500 - 50 (Geneve over IPv4)" \
 	bash -c "ip -n $XCT_TAG-a -o link show eth0 | grep -q 'mtu 1450 '"
 
 # ---- traffic ------------------------------------------------------------------------
-ip netns exec "$XCT_TAG-b" socat TCP6-LISTEN:80,fork,reuseaddr,ipv6only=0 SYSTEM:'echo hello' &
-PIDS+=($!)
-ip netns exec "$XCT_TAG-b" python3 -c '
-import socket
-s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
-s.bind(("::", 53))
-while True:
-    d, a = s.recvfrom(2048)
-    s.sendto(b"pong\n", a)' &
-PIDS+=($!)
-for _ in $(seq 50); do
-	ss -N "$XCT_TAG-b" -ltn | grep -q ':80 ' && ss -N "$XCT_TAG-b" -lun | grep -q ':53 ' && break
-	sleep 0.1
-done
-tcp() { # tcp SRC-POD|host ADDR6
-	local run=(in_pod "$1")
-	[ "$1" = host ] && run=(in_node 1)
-	if "${run[@]}" timeout 4 socat -T2 - "TCP6:[$2]:80,connect-timeout=2" </dev/null 2>/dev/null | grep -q hello; then
-		echo connected
-	else
-		echo blocked
-	fi
-}
-udp() {
-	if echo ping | in_pod "$1" timeout 4 socat -T2 - "UDP6:[$2]:53" 2>/dev/null | grep -q pong; then
-		echo answered
-	else
-		echo silent
-	fi
-}
-expect() { [ "$2" = "$3" ] || { echo "$1: $2, expected $3"; return 1; }; }
+serve_b
 enc0=$(ctl_n 1 metrics --all --json | jq '[.[] | select(.reason == "fwd-encap" and .direction == "from-pod") | .packets] | add // 0')
 dec0=$(ctl_n 2 metrics --all --json | jq '[.[] | select(.reason == "fwd-decap" and .direction == "from-overlay") | .packets] | add // 0')
 
@@ -158,9 +66,9 @@ pcap_start "$(node_ns 2)" ul0 'udp port 6081' "$T/ul.pcap"
 PIDS+=("$CAP")
 check "ping6 a (n1) -> b (n2) across the overlay" in_pod a ping -6 -c3 -i 0.2 -W2 "$B6"
 check "ping6 b (n2) -> c (n1)" in_pod b ping -6 -c2 -i 0.2 -W2 "$C6"
-check "TCP over IPv6 a -> b:80" expect "a -> [$B6]:80" "$(tcp a "$B6")" connected
-check "UDP over IPv6 c -> b:53" expect "c -> [$B6]:53" "$(udp c "$B6")" answered
-check "n1's host -> b over IPv6 (xcni0, to_overlay): TCP" expect "n1 -> [$B6]:80" "$(tcp host "$B6")" connected
+check "TCP over IPv6 a -> b:80" is "a -> [$B6]:80" "$(tcp a "$B6")" connected
+check "UDP over IPv6 c -> b:53" is "c -> [$B6]:53" "$(udp c "$B6")" answered
+check "n1's host -> b over IPv6 (xcni0, to_overlay): TCP" is "n1 -> [$B6]:80" "$(tcp host "$B6")" connected
 check "IPv4 still crosses: ping a -> b $B4" in_pod a ping -c1 -W2 "$B4"
 pcap_stop "$T/ul.pcap"
 fields() { tshark -n -r "$T/ul.pcap" -Y "$1" -T fields -E separator=' ' -e ip.src -e ip.dst -e udp.dstport -e geneve.proto_type -e ipv6.src -e ipv6.dst 2>/dev/null | sort -u; }
@@ -168,7 +76,7 @@ w_ab=$(fields "geneve && ipv6.src == $A6 && ipv6.dst == $B6 && tcp.dstport == 80
 w_ba=$(fields "geneve && ipv6.src == $B6 && ipv6.dst == $A6" | head -1)
 w_host=$(fields "geneve && ipv6.src == fc00:99::1 && ipv6.dst == $B6" | head -1)
 check "tshark on n2's ul0: a -> b TCP in Geneve, IPv4 outside, IPv6 inside ($w_ab)" \
-	expect wire "$w_ab" "192.168.99.1 192.168.99.2 6081 0x6558 $A6 $B6"
+	is wire "$w_ab" "192.168.99.1 192.168.99.2 6081 0x6558 $A6 $B6"
 check "  ... b's answers the other way ($w_ba)" \
 	bash -c "[[ '$w_ba' == '192.168.99.2 192.168.99.1 '*' 0x6558 $B6 $A6' ]]"
 check "  ... n1's host (fc00:99::1) to b in Geneve too ($w_host)" \
@@ -179,20 +87,13 @@ check "counted: n1 fwd-encap from-pod (+$((enc1 - enc0))), n2 fwd-decap from-ove
 	bash -c "[ $((enc1 - enc0)) -ge 8 ] && [ $((dec1 - dec0)) -ge 8 ]"
 
 # ---- policy on the far pod: a admitted, c refused (both IPv6 peers on n1) ----------
-put pol.yaml <<'EOF'
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: b-from-a, namespace: x}
-spec:
-  podSelector: {matchLabels: {pod: b}}
-  ingress: [{from: [{podSelector: {matchLabels: {pod: a}}}]}]
-EOF
+pol_b_from_a
 check "b-from-a applied on both nodes" sync2
 d0=$(ctl_n 2 metrics --all --json | jq '[.[] | select(.reason == "drop-policy-ingress" and .direction == "from-overlay") | .packets] | add // 0')
-check "b-from-a: TCP over IPv6 a -> b admitted" expect "a -> [$B6]:80" "$(tcp a "$B6")" connected
-check "b-from-a: TCP over IPv6 c -> b refused" expect "c -> [$B6]:80" "$(tcp c "$B6")" blocked
-check "b-from-a: UDP over IPv6 c -> b refused" expect "c -> [$B6]:53" "$(udp c "$B6")" silent
-check "b-from-a: UDP over IPv6 a -> b admitted" expect "a -> [$B6]:53" "$(udp a "$B6")" answered
+check "b-from-a: TCP over IPv6 a -> b admitted" is "a -> [$B6]:80" "$(tcp a "$B6")" connected
+check "b-from-a: TCP over IPv6 c -> b refused" is "c -> [$B6]:80" "$(tcp c "$B6")" blocked
+check "b-from-a: UDP over IPv6 c -> b refused" is "c -> [$B6]:53" "$(udp c "$B6")" silent
+check "b-from-a: UDP over IPv6 a -> b admitted" is "a -> [$B6]:53" "$(udp a "$B6")" answered
 d1=$(ctl_n 2 metrics --all --json | jq '[.[] | select(.reason == "drop-policy-ingress" and .direction == "from-overlay") | .packets] | add // 0')
 check "c's refusals counted drop-policy-ingress from-overlay on n2 (+$((d1 - d0)))" \
 	test $((d1 - d0)) -ge 2

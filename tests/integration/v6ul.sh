@@ -26,51 +26,11 @@ for n in 1 2; do
 done
 
 # The cluster as both agents read it: the Nodes (InternalIPs, podCIDRs per family).
-for n in 1 2; do
-	cat <<EOF
----
-apiVersion: v1
-kind: Node
-metadata: {name: n$n}
-spec: {podCIDR: 10.202.$n.0/24, podCIDRs: [10.202.$n.0/24, "fd00:202:$n::/64"]}
-status: {addresses: [{type: InternalIP, address: "fc00:98::$n"}]}
-EOF
-done | put nodes.yaml
+tn_nodes "" "fc00:98::"
 printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: x}\n' | put ns.yaml
 
-for n in 1 2; do
-	# Started directly (nsenter execs it): $! is the agent's own PID.
-	nsenter --net="/var/run/netns/$(node_ns "$n")" \
-		"$BUILD/xcnid" --pin-dir "$(pin "$n")" --node-name "n$n" --manifests "$M" \
-		--pod-cidr "10.202.$n.0/24" --pod-cidr6 "fd00:202:$n::/64" --service-cidr none \
-		--no-masquerade --underlay-dev ul0 --xdp-mode off -v >"$T/xcnid$n.log" 2>&1 &
-	AGENTS+=($!)
-done
-agents_ready() {
-	local n
-	for _ in $(seq 100); do
-		grep -q 'xcnid: ready' "$T/xcnid1.log" && grep -q 'xcnid: ready' "$T/xcnid2.log" && return 0
-		sleep 0.1
-	done
-	for n in 1 2; do cat "$T/xcnid$n.log"; done
-	return 1
-}
+for n in 1 2; do agent_start "$n" "$T/xcnid$n.log"; done
 check "xcnid on both nodes, overlay on ul0" agents_ready || { finish; exit 1; }
-GEN=0
-sync2() { # a new generation, applied by both agents
-	local n
-	GEN=$((GEN + 1))
-	echo "$GEN" >"$M/.tmp-gen" && mv "$M/.tmp-gen" "$M/.xcni-generation"
-	for n in 1 2; do
-		for _ in $(seq 100); do
-			[ "$(ctl_n "$n" config --json 2>/dev/null | jq -r .applied_gen)" -ge "$GEN" ] 2>/dev/null &&
-				continue 2
-			sleep 0.05
-		done
-		echo "n$n did not apply generation $GEN"
-		return 1
-	done
-}
 check "the Nodes applied" sync2
 check "ul0 has no IPv4 address on either node" \
 	bash -c "! ip -n $(node_ns 1) -4 addr show dev ul0 | grep -q inet && ! ip -n $(node_ns 2) -4 addr show dev ul0 | grep -q inet"
@@ -78,32 +38,9 @@ check "xcnid took the IPv6 underlay (node address fc00:98::1)" \
 	grep -q 'overlay: underlay ul0 .*node address fc00:98::1,' "$T/xcnid1.log"
 
 # ---- pods: a, c on n1, b on n2 ----------------------------------------------------
-addr_of() { # addr_of POD 4|6
-	if [ "$2" = 6 ]; then
-		jq -r '.ips[].address | select(contains(":"))' "$T/$1.json" | cut -d/ -f1
-	else
-		jq -r '.ips[].address | select(contains(":") | not)' "$T/$1.json" | cut -d/ -f1
-	fi
-}
-for p in a b c; do
-	ip netns add "$XCT_TAG-$p" && ip -n "$XCT_TAG-$p" link set lo up
-	cni ADD "$p" >"$T/$p.json" || { not_ok "ADD $p"; cat "$T/$p.json"; finish; exit 1; }
-done
-A4=$(addr_of a 4) A6=$(addr_of a 6) B4=$(addr_of b 4) B6=$(addr_of b 6) C6=$(addr_of c 6)
-for p in a b c; do
-	v4=$(addr_of "$p" 4) v6=$(addr_of "$p" 6)
-	cat <<EOF
----
-apiVersion: v1
-kind: Pod
-metadata: {name: $p, namespace: x, labels: {pod: $p}}
-spec: {nodeName: n$(node_of "$p")}
-status: {podIP: $v4, podIPs: [{ip: $v4}, {ip: "$v6"}]}
-EOF
-done | put pods.yaml
+pods_add
 check "pods known to both agents (a $A6, c $C6 on n1; b $B6 on n2)" sync2
 
-is() { [ "$2" = "$3" ] || { echo "$1: $2, expected $3"; return 1; }; }
 check "n1's ipcache: b's IPv6 behind n2's IPv6 address" \
 	is tunnel "$(ctl_n 1 ipcache get "$B6" --json | jq -r .tunnel)" fc00:98::2
 check "n1's ipcache: b's IPv4 behind n2's IPv6 address too" \
@@ -121,40 +58,7 @@ check "n1 routes n2's pod CIDRs (both families) to xcni0, MTU 1430" \
 	bash -c "ip -n $(node_ns 1) -6 route show fd00:202:2::/64 | grep -q 'dev xcni0' && ip -n $(node_ns 1) route show 10.202.2.0/24 | grep -q 'dev xcni0' && ip -n $(node_ns 1) -o link show xcni0 | grep -q 'mtu 1430 '"
 
 # ---- traffic ------------------------------------------------------------------------
-ip netns exec "$XCT_TAG-b" socat TCP6-LISTEN:80,fork,reuseaddr,ipv6only=0 SYSTEM:'echo hello' &
-PIDS+=($!)
-ip netns exec "$XCT_TAG-b" python3 -c '
-import socket
-s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
-s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-s.bind(("::", 53))
-while True:
-    d, a = s.recvfrom(2048)
-    s.sendto(b"pong\n", a)' &
-PIDS+=($!)
-for _ in $(seq 50); do
-	ss -N "$XCT_TAG-b" -ltn | grep -q ':80 ' && ss -N "$XCT_TAG-b" -lun | grep -q ':53 ' && break
-	sleep 0.1
-done
-tcp() { # tcp SRC-POD|host ADDR
-	local run=(in_pod "$1") a=$2
-	[ "$1" = host ] && run=(in_node 1)
-	[[ $a == *:* ]] && a="[$a]"
-	if "${run[@]}" timeout 4 socat -T2 - "TCP:$a:80,connect-timeout=2" </dev/null 2>/dev/null | grep -q hello; then
-		echo connected
-	else
-		echo blocked
-	fi
-}
-udp() {
-	local a=$2
-	[[ $a == *:* ]] && a="[$a]"
-	if echo ping | in_pod "$1" timeout 4 socat -T2 - "UDP:$a:53" 2>/dev/null | grep -q pong; then
-		echo answered
-	else
-		echo silent
-	fi
-}
+serve_b
 
 pcap_start "$(node_ns 2)" ul0 'udp port 6081' "$T/ul.pcap"
 PIDS+=("$CAP")
@@ -193,14 +97,7 @@ check "n1's counters for n2 (tunstat6) moved both ways" \
 	bash -c "[ \"$(ctl_n 1 tunnel get n2 --json | jq '.tx_packets >= 10 and .rx_packets >= 10')\" = true ]"
 
 # ---- policy on the far pod: a admitted, c refused, both families ------------------
-put pol.yaml <<'EOF'
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: b-from-a, namespace: x}
-spec:
-  podSelector: {matchLabels: {pod: b}}
-  ingress: [{from: [{podSelector: {matchLabels: {pod: a}}}]}]
-EOF
+pol_b_from_a
 check "b-from-a applied on both nodes" sync2
 check "b-from-a: TCP over IPv6 a -> b admitted" is "a -> [$B6]:80" "$(tcp a "$B6")" connected
 check "b-from-a: TCP over IPv6 c -> b refused" is "c -> [$B6]:80" "$(tcp c "$B6")" blocked
@@ -210,36 +107,14 @@ check "b-from-a: UDP over IPv4 c -> b refused" is "c -> $B4:53" "$(udp c "$B4")"
 # --node-ip fc00:98::<n>, they keep Geneve over IPv6 (left to choose, they would
 # take IPv4, as v6ovl-netns shows).
 for n in 1 2; do ip -n "$(node_ns "$n")" addr add "192.168.98.$n/24" dev ul0; done
-for n in 1 2; do
-	cat <<EOF
----
-apiVersion: v1
-kind: Node
-metadata: {name: n$n}
-spec: {podCIDR: 10.202.$n.0/24, podCIDRs: [10.202.$n.0/24, "fd00:202:$n::/64"]}
-status: {addresses: [{type: InternalIP, address: 192.168.98.$n}, {type: InternalIP, address: "fc00:98::$n"}]}
-EOF
-done | put nodes.yaml
+tn_nodes "192.168.98" "fc00:98::"
 for p in "${AGENTS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
 AGENTS=()
-for n in 1 2; do
-	nsenter --net="/var/run/netns/$(node_ns "$n")" \
-		"$BUILD/xcnid" --pin-dir "$(pin "$n")" --node-name "n$n" --manifests "$M" \
-		--pod-cidr "10.202.$n.0/24" --pod-cidr6 "fd00:202:$n::/64" --service-cidr none \
-		--no-masquerade --underlay-dev ul0 --node-ip "fc00:98::$n" --xdp-mode off -v \
-		>"$T/xcnid$n-b.log" 2>&1 &
-	AGENTS+=($!)
-done
-ready_b() {
-	for _ in $(seq 100); do
-		grep -q 'xcnid: ready' "$T/xcnid1-b.log" && grep -q 'xcnid: ready' "$T/xcnid2-b.log" && return 0
-		sleep 0.1
-	done
-	cat "$T/xcnid1-b.log" "$T/xcnid2-b.log"
-	return 1
+for n in 1 2; do agent_start "$n" "$T/xcnid$n-b.log" --node-ip "fc00:98::$n"; done
+restarted() {
+	agents_ready "$T/xcnid1-b.log" "$T/xcnid2-b.log" && grep -q 'node address fc00:98::1,' "$T/xcnid1-b.log"
 }
-check "dual-stack ul0, xcnid --node-ip fc00:98::<n>: restarted, the IPv6 underlay" \
-	bash -c "$(declare -f ready_b); T=$T ready_b && grep -q 'node address fc00:98::1,' $T/xcnid1-b.log"
+check "dual-stack ul0, xcnid --node-ip fc00:98::<n>: restarted, the IPv6 underlay" restarted
 check "  ... the dual Nodes applied" sync2
 check "  ... b's IPv4 still behind n2's IPv6 address (not its IPv4 InternalIP)" \
 	is tunnel "$(ctl_n 1 ipcache get "$B4" --json | jq -r .tunnel)" fc00:98::2

@@ -4,6 +4,7 @@
 #include <strings.h>
 
 #include "ctl.h"
+#include "explain.h"
 
 /*
  * explain walks the lookups bpf/lib/policy.h makes for a new flow, in the
@@ -13,19 +14,6 @@
  * that node's maps (--pin-dir for the source, --pin-dir-dst for the
  * destination).
  */
-
-/* The maps of the node that decides one side. */
-struct node_maps {
-	const char *dir; /* the pin dir they are under */
-	char node[64]; /* xcni_config.node_name; "" before xcnid wrote it */
-	__u32 pod_cidr; /* this node's, network order */
-	__u8 pod_cidr_len;
-	int ipcache, podname, polep, policy, polrange, polcidr, polname, identity, polsel;
-	int ipcache6, polkey6; /* -1: maps of an agent without IPv6 */
-	/* -1 when absent: a local pod's policy key as the programs find it
-	 * (endpoints6, then ifindex), and the node names behind tunnel_ip. */
-	int endpoints6, ifindex, tunnel;
-};
 
 static const struct map_spec m_ifindex = {
 	"xcni_ifindex", BPF_MAP_TYPE_HASH, sizeof(__u32), sizeof(__u32), 0
@@ -97,23 +85,6 @@ close:
 	node_maps_close(m);
 	return err;
 }
-
-/* One end of the flow, as the source node's maps see it. */
-struct flow_end {
-	__u32 ip; /* IPv4; for an IPv6 end the pod's policy key (0: no local pod) */
-	bool v6;
-	__u8 ip6[16];
-	bool is_pod;
-	char pod[330]; /* "ns/name" when xcni_podname knows the address */
-	char node[64]; /* the node xcni_podname puts the pod on */
-	struct xcni_ipcache_val ipc;
-};
-
-struct flow {
-	struct flow_end src, dst;
-	__u8 proto;
-	__u16 port; /* host order; 0 for protocols without ports */
-};
 
 /* Usage check (exit 2): the third argument is the only one with a syntax of its own. */
 static int check_explain(char **argv)
@@ -370,8 +341,8 @@ static bool end_is_v6(const struct node_maps *m, const char *arg)
  * node's (NULL, or m itself: none other), where an IPv6 pod of that node is
  * found by name.
  */
-static int flow_end_resolve(const struct ctx *c, const struct node_maps *m,
-			    const struct node_maps *alt, const char *arg, bool v6, struct flow_end *e)
+int flow_end_resolve(const struct ctx *c, const struct node_maps *m,
+		     const struct node_maps *alt, const char *arg, bool v6, struct flow_end *e)
 {
 	struct xcni_ipcache_key k = { .prefixlen = 32 };
 	struct xcni_podname pn;
@@ -917,7 +888,7 @@ static const struct pt_col explain_cols[] = {
 	{ NULL, "verdict", PT_STR },
 };
 
-static void end_row(struct ptable *t, const struct flow_end *e)
+void end_row(struct ptable *t, const struct flow_end *e)
 {
 	char a[INET6_ADDRSTRLEN];
 	const char *id = reserved_identity(e->ipc.identity);
@@ -942,8 +913,8 @@ static void end_row(struct ptable *t, const struct flow_end *e)
  * sides walked, into a record of explain_cols (*out); *verdict "allowed",
  * "denied" or "unknown". 0 or -errno.
  */
-static int explain_flow(const struct node_maps *sm, const struct node_maps *dm,
-			const struct flow *f, struct ptable **out, const char **verdict)
+int explain_flow(const struct node_maps *sm, const struct node_maps *dm, const struct flow *f,
+		 struct ptable **out, const char **verdict)
 {
 	struct side eg = { .name = "egress", .dir = XCNI_DIR_FROM_POD };
 	struct side in = { .name = "ingress", .dir = XCNI_DIR_TO_POD };
@@ -1009,393 +980,6 @@ static int explain_flow(const struct node_maps *sm, const struct node_maps *dm,
 	pt_str(t, *verdict);
 	*out = t;
 	return 0;
-}
-
-/* ---- a flow to a Service: the translation, then the policy per backend ------ */
-
-static const struct map_spec m_affinity = {
-	"xcni_affinity", BPF_MAP_TYPE_LRU_HASH, sizeof(struct xcni_affinity_key),
-	sizeof(struct xcni_affinity), 0
-};
-
-/* The Service maps of the source node, where the translation happens. */
-struct svc_view {
-	int svc, slot, be, maglev, name, affinity, ct, ct6; /* the last five: -1 when absent */
-};
-
-static void svc_view_close(struct svc_view *v)
-{
-	int *const fds[] = { &v->svc,	   &v->slot,	 &v->be, &v->maglev,
-			     &v->name,	   &v->affinity, &v->ct, &v->ct6 };
-
-	for (size_t i = 0; i < ARRAY_SIZE(fds); i++)
-		if (*fds[i] >= 0)
-			close(*fds[i]);
-}
-
-/* -ENOENT quietly when the node has no Service maps at all. */
-static int svc_view_open(const struct ctx *c, const char *dir, struct svc_view *v)
-{
-	struct ctx at = *c;
-
-	at.pin_dir = dir;
-	v->slot = v->be = v->maglev = v->name = v->affinity = v->ct = v->ct6 = -1;
-	v->svc = map_open_quiet(&at, &m_svc);
-	if (v->svc < 0)
-		return v->svc;
-	if ((v->slot = map_open(&at, &m_svcslot)) < 0 || (v->be = map_open(&at, &m_backend)) < 0) {
-		int err = v->slot < 0 ? v->slot : v->be;
-
-		svc_view_close(v);
-		v->svc = -1;
-		return err;
-	}
-	v->maglev = map_open_quiet(&at, &m_maglev);
-	v->name = map_open_quiet(&at, &m_svcname);
-	v->affinity = map_open_quiet(&at, &m_affinity);
-	v->ct = map_open_quiet(&at, &m_ct);
-	v->ct6 = map_open_quiet(&at, &m_ct6);
-	return 0;
-}
-
-/* The entry lb_frontend() finds for traffic from a pod: INT when the scopes differ. */
-static bool svc_frontend(const struct svc_view *v, struct xcni_svc_key *k, struct xcni_svc *out)
-{
-	struct xcni_svc_key ik;
-
-	k->scope = XCNI_SCOPE_EXT;
-	if (bpf_map_lookup_elem(v->svc, k, out))
-		return false;
-	if (!(out->flags & XCNI_SVC_F_TWO_SCOPES))
-		return true;
-	ik = *k;
-	ik.scope = XCNI_SCOPE_INT;
-	if (!bpf_map_lookup_elem(v->svc, &ik, out))
-		*k = ik;
-	else
-		bpf_map_lookup_elem(v->svc, k, out);
-	return true;
-}
-
-/* Maglev's pick for the flow's hash, as lb_pick() makes it; 0 when no table. */
-static __u32 maglev_pick(const struct svc_view *v, const struct xcni_svc *s, __u32 hash)
-{
-	__u32 key = xcni_maglev_key(s->id, s->version), inner, idx = hash % XCNI_MAGLEV_M, id = 0;
-	int fd;
-
-	if (v->maglev < 0 || bpf_map_lookup_elem(v->maglev, &key, &inner))
-		return 0;
-	fd = bpf_map_get_fd_by_id(inner);
-	if (fd < 0)
-		return 0;
-	if (bpf_map_lookup_elem(fd, &idx, &id))
-		id = 0;
-	close(fd);
-	return id;
-}
-
-/* How a new flow from src gets its backend, and which when it is known. */
-struct svc_choice {
-	__u32 *ids; /* the backends new flows may use: lb_pick's slots */
-	size_t n;
-	bool terminating; /* no active backend: the terminating ones serve */
-	__u32 chosen; /* 0: not determined here */
-	char how[300];
-};
-
-/*
- * lb_select_h's choice for a new flow from src (either family: lb.h's and
- * lb6.h's choose alike, over their family's tuple, conntrack and affinity key).
- */
-static int svc_choose(const struct ctx *c, const struct svc_view *v, const struct xcni_svc_key *k,
-		      const struct xcni_svc *s, const struct flow_end *src, struct svc_choice *ch)
-{
-	bool v6 = k->family == XCNI_AF_INET6;
-	__u32 base = 0, saddr[4] = {}, daddr[4] = {};
-	__u16 dport = k->port;
-	char a[INET6_ADDRSTRLEN];
-
-	memset(ch, 0, sizeof(*ch));
-	ch->n = s->count;
-	if (!ch->n) {
-		ch->n = s->count_term;
-		base = s->count;
-		ch->terminating = ch->n > 0;
-	}
-	ch->ids = calloc(ch->n ? ch->n : 1, sizeof(*ch->ids));
-	if (!ch->ids)
-		return -ENOMEM;
-	for (size_t i = 0; i < ch->n; i++) {
-		struct xcni_svcslot_key sk = { .svc_id = s->id, .slot = (__u16)(base + i),
-					       .version = s->version };
-
-		if (bpf_map_lookup_elem(v->slot, &sk, &ch->ids[i]))
-			ch->ids[i] = 0;
-	}
-	if (!ch->n) {
-		snprintf(ch->how, sizeof(ch->how), "none: no backend new flows may use, the "
-			 "connection is refused (TCP RST, ICMP%s port unreachable: drop-no-backend)",
-			 v6 ? "v6" : "");
-		return 0;
-	}
-	/* The words as they lie in memory: xcni_lb_hash6 mixes them so. */
-	if (v6)
-		memcpy(saddr, src->ip6, 16);
-	else
-		saddr[0] = src->ip;
-	memcpy(daddr, k->addr, v6 ? 16 : 4);
-	if (v6)
-		inet_ntop(AF_INET6, src->ip6, a, sizeof(a));
-	else
-		ip_str(src->ip, a);
-	/* A flow already open keeps its backend (the service entry in conntrack). */
-	if ((c->opts & OPT_SPORT) && (v6 ? v->ct6 : v->ct) >= 0) {
-		struct xcni_ct_key ck = { .saddr = saddr[0], .daddr = daddr[0],
-					  .sport = htons(c->sport), .dport = dport, .proto = k->proto };
-		struct xcni_ct6_key ck6 = { .sport = htons(c->sport), .dport = dport,
-					    .proto = k->proto };
-		struct xcni_ct_entry e;
-		struct xcni_backend b;
-
-		memcpy(ck6.saddr, saddr, 16);
-		memcpy(ck6.daddr, daddr, 16);
-		if (!bpf_map_lookup_elem(v6 ? v->ct6 : v->ct, v6 ? (void *)&ck6 : (void *)&ck, &e) &&
-		    (e.flags & XCNI_CT_F_SVC) &&
-		    now_ns() - e.last_ns <= xcni_ct_lifetime(e.state, k->proto) &&
-		    !bpf_map_lookup_elem(v->be, &e.backend_id, &b)) {
-			ch->chosen = e.backend_id;
-			snprintf(ch->how, sizeof(ch->how), "this flow (source port %u) is open: it "
-				 "keeps backend %u (its service entry in conntrack)", c->sport,
-				 e.backend_id);
-			return 0;
-		}
-	}
-	if ((s->flags & XCNI_SVC_F_AFFINITY) && v->affinity >= 0) {
-		struct xcni_affinity_key ak = { .svc_id = s->id, .family = k->family };
-		struct xcni_affinity af;
-		struct xcni_backend b;
-		__u64 now = now_ns();
-
-		memcpy(ak.client, saddr, v6 ? 16 : 4);
-		if (!bpf_map_lookup_elem(v->affinity, &ak, &af) &&
-		    (now <= af.last_ns || now - af.last_ns <= (__u64)s->affinity_s * 1000000000ULL) &&
-		    !bpf_map_lookup_elem(v->be, &af.backend_id, &b) &&
-		    (b.state == XCNI_BE_ACTIVE || !s->count)) {
-			ch->chosen = af.backend_id;
-			snprintf(ch->how, sizeof(ch->how), "session affinity (ClientIP): %s used "
-				 "backend %u %llu s ago, within the %u s timeout", a, af.backend_id,
-				 (unsigned long long)(now > af.last_ns ? (now - af.last_ns) / 1000000000ULL : 0),
-				 s->affinity_s);
-			return 0;
-		}
-	}
-	if ((s->flags & XCNI_SVC_F_MAGLEV) && (c->opts & OPT_SPORT)) {
-		__u32 h = v6 ? xcni_lb_hash6(saddr, daddr, htons(c->sport), dport, k->proto) :
-			       xcni_lb_hash(saddr[0], daddr[0], htons(c->sport), dport, k->proto);
-
-		ch->chosen = maglev_pick(v, s, h);
-		if (ch->chosen) {
-			snprintf(ch->how, sizeof(ch->how), "Maglev: the flow's hash (source port %u) "
-				 "is entry %u of the table, backend %u%s", c->sport,
-				 h % XCNI_MAGLEV_M, ch->chosen, s->flags & XCNI_SVC_F_AFFINITY ?
-				 ", then remembered for the client (affinity)" : "");
-			return 0;
-		}
-	}
-	if (s->flags & XCNI_SVC_F_MAGLEV)
-		snprintf(ch->how, sizeof(ch->how), "one of %zu, by Maglev table over the flow's "
-			 "hash (--sport PORT says which for one source port)%s", ch->n,
-			 s->flags & XCNI_SVC_F_AFFINITY ? ", then remembered for the client "
-			 "(affinity)" : "");
-	else
-		snprintf(ch->how, sizeof(ch->how), "one of %zu, at random%s", ch->n,
-			 s->flags & XCNI_SVC_F_AFFINITY ? ", then remembered for the client "
-			 "(affinity)" : "");
-	return 0;
-}
-
-static const struct pt_col explain_svc_cols[] = {
-	{ "SRC", NULL, PT_STR },
-	{ NULL, "src", PT_STR },
-	{ NULL, "src_ip", PT_STR },
-	{ NULL, "src_identity", PT_UINT },
-	{ NULL, "src_node", PT_STR },
-	{ "SERVICE", NULL, PT_STR },
-	{ NULL, "service", PT_STR },
-	{ NULL, "port_name", PT_STR },
-	{ "FRONTEND", "frontend", PT_STR },
-	{ "SCOPE", "scope", PT_STR },
-	{ "SERVICE-ID", "service_id", PT_UINT },
-	/* random, maglev; affinity=Ns beside either */
-	{ "ALGORITHM", "algorithm", PT_STR },
-	{ "BACKENDS", NULL, PT_STR },
-	{ NULL, "active", PT_UINT },
-	{ NULL, "terminating", PT_UINT },
-	{ "CHOICE", "choice", PT_STR },
-	{ NULL, "chosen_backend_id", PT_UINT },
-	{ "VERDICT", NULL, PT_STR },
-	/* refused (no backend), allowed, denied, unknown, or depends (on the backend) */
-	{ NULL, "verdict", PT_STR },
-};
-
-/*
- * explain SRC svc/NS/NAME PORT/PROTO (or SRC FRONTEND-ADDR PORT/PROTO): the
- * translation from_pod makes (the frontend and scope lb_frontend finds, the
- * backends lb_pick chooses among, the one this flow gets when that is
- * determined), then the policy verdict of the flow to each of those backends
- * as explain_flow walks it.
- */
-static int explain_service(const struct ctx *c, const struct node_maps *sm,
-			   const struct node_maps *dm, const struct svc_view *v,
-			   const struct flow *f0, const struct xcni_svc_key *key0)
-{
-	struct xcni_svc_key k = *key0;
-	struct svc_choice ch = {};
-	struct xcni_svcname n;
-	struct xcni_svc s;
-	struct ptable *t = NULL, **rec = NULL;
-	const char **verdicts = NULL;
-	struct xcni_backend *bes = NULL;
-	char buf[200], alg[64];
-	size_t nallow = 0, ndeny = 0, i;
-	bool named;
-	const char *verdict;
-	int err;
-
-	if (!svc_frontend(v, &k, &s))
-		return 1; /* not a frontend */
-	if ((err = svc_choose(c, v, &k, &s, &f0->src, &ch)))
-		return err;
-	rec = calloc(ch.n ? ch.n : 1, sizeof(*rec));
-	verdicts = calloc(ch.n ? ch.n : 1, sizeof(*verdicts));
-	bes = calloc(ch.n ? ch.n : 1, sizeof(*bes));
-	if (!rec || !verdicts || !bes) {
-		err = -ENOMEM;
-		goto out;
-	}
-	/* Each backend new flows may use: the flow as policy sees it, after the DNAT. */
-	for (i = 0; i < ch.n; i++) {
-		struct flow f = *f0;
-		char a[INET6_ADDRSTRLEN];
-
-		/* The translation keeps the family: lb6 drops a backend of the other. */
-		if (!ch.ids[i] || bpf_map_lookup_elem(v->be, &ch.ids[i], &bes[i]) ||
-		    bes[i].family != k.family) {
-			verdicts[i] = "unknown";
-			continue;
-		}
-		memset(&f.dst, 0, sizeof(f.dst));
-		f.port = ntohs(bes[i].port);
-		inet_ntop(k.family == XCNI_AF_INET6 ? AF_INET6 : AF_INET, bes[i].addr, a, sizeof(a));
-		if ((err = flow_end_resolve(c, sm, dm, a, k.family == XCNI_AF_INET6, &f.dst)) ||
-		    (err = explain_flow(sm, dm, &f, &rec[i], &verdicts[i])))
-			goto out;
-		if (!ch.chosen || ch.chosen == ch.ids[i]) {
-			nallow += !strcmp(verdicts[i], "allowed");
-			ndeny += !strcmp(verdicts[i], "denied");
-		}
-	}
-	t = pt_new(explain_svc_cols, ARRAY_SIZE(explain_svc_cols), PT_RECORD);
-	end_row(t, &f0->src);
-	named = v->name >= 0 && !bpf_map_lookup_elem(v->name, &s.id, &n) && n.name[0];
-	pt_str(t, named ? svcname_str(&n, true, buf, sizeof(buf)) : NULL);
-	pt_str(t, named ? svcname_str(&n, false, buf, sizeof(buf)) : NULL);
-	if (named && n.port[0])
-		pt_strf(t, "%.*s", (int)strnlen(n.port, sizeof(n.port)), n.port);
-	else
-		pt_null(t);
-	svc_addr_str(k.family, k.addr, k.port, buf, sizeof(buf));
-	pt_strf(t, "%s/%s", buf, proto_name(k.proto) ?: "?");
-	pt_str(t, k.scope == XCNI_SCOPE_INT ? "int" : "ext");
-	pt_uint(t, s.id);
-	snprintf(alg, sizeof(alg), "%s", s.flags & XCNI_SVC_F_MAGLEV ? "maglev" : "random");
-	if (s.flags & XCNI_SVC_F_AFFINITY)
-		snprintf(alg + strlen(alg), sizeof(alg) - strlen(alg), ",affinity=%us", s.affinity_s);
-	pt_str(t, alg);
-	pt_strf(t, "%u active, %u terminating%s", s.count, s.count_term,
-		!s.count && s.count_term ? " (no active one: the terminating ones serve)" :
-		s.count && s.count_term ? " (unused while an active one is left)" : "");
-	pt_uint(t, s.count);
-	pt_uint(t, s.count_term);
-	pt_str(t, ch.how);
-	if (ch.chosen)
-		pt_uint(t, ch.chosen);
-	else
-		pt_null(t);
-	if (!ch.n) {
-		pt_str(t, "refused: no backend (drop-no-backend)");
-		verdict = "refused";
-	} else if (ch.chosen) {
-		for (i = 0; i < ch.n && ch.ids[i] != ch.chosen; i++)
-			;
-		verdict = i < ch.n ? verdicts[i] : "unknown";
-		pt_strf(t, "%s: the flow gets backend %u", verdict, ch.chosen);
-	} else if (nallow == ch.n || ndeny == ch.n) {
-		verdict = nallow == ch.n ? "allowed" : "denied";
-		pt_strf(t, "%s: by every backend it may get", verdict);
-	} else if (nallow || ndeny) {
-		verdict = "depends";
-		pt_strf(t, "depends on the backend: %zu of %zu allow, %zu deny", nallow, ch.n, ndeny);
-	} else {
-		verdict = "unknown";
-		pt_str(t, "unknown: decided on the backends' nodes");
-	}
-	pt_str(t, verdict);
-	if (!c->json) {
-		err = show(c, t); /* frees t */
-		t = NULL;
-		if (err)
-			goto out;
-		for (i = 0; i < ch.n; i++) {
-			printf("\nbackend %u %s%s\n", ch.ids[i],
-			       rec[i] ? svc_addr_str(bes[i].family, bes[i].addr, bes[i].port, buf,
-						     sizeof(buf)) : "(missing)",
-			       ch.chosen == ch.ids[i] ? " (this flow's)" : "");
-			if (rec[i] && (err = show(c, rec[i])))
-				goto out;
-			rec[i] = NULL;
-		}
-		goto out;
-	} else {
-		char *tj = pt_json_string(t, &err), *rj;
-
-		if (!tj)
-			goto out_t;
-		tj[strlen(tj) - 1] = 0; /* the object, open for its backends */
-		printf("%s,\"backends\":[", tj);
-		free(tj);
-		for (i = 0; i < ch.n; i++) {
-			printf("%s{\"id\":%u,\"backend\":", i ? "," : "", ch.ids[i]);
-			if (rec[i])
-				printf("\"%s\",", svc_addr_str(bes[i].family, bes[i].addr, bes[i].port,
-							       buf, sizeof(buf)));
-			else
-				printf("null,");
-			printf("\"state\":\"%s\",\"chosen\":%s,\"verdict\":\"%s\",\"policy\":",
-			       !rec[i] ? "missing" : bes[i].state == XCNI_BE_ACTIVE ? "active" :
-			       "terminating", ch.chosen == ch.ids[i] ? "true" : "false", verdicts[i]);
-			if (rec[i] && (rj = pt_json_string(rec[i], &err))) {
-				printf("%s}", rj);
-				free(rj);
-			} else if (rec[i]) {
-				goto out_t;
-			} else {
-				printf("null}");
-			}
-		}
-		if (puts("]}") == EOF || fflush(stdout))
-			err = -EIO;
-	}
-out_t:
-	pt_free(t);
-out:
-	for (i = 0; rec && i < ch.n; i++)
-		pt_free(rec[i]);
-	free(rec);
-	free(verdicts);
-	free(bes);
-	free(ch.ids);
-	return err;
 }
 
 static int cmd_explain(const struct ctx *c, char **argv)

@@ -17,17 +17,10 @@
 #include "ctl.h"
 
 static const struct map_spec m_snat6 = {
-	"xcni_snat6", BPF_MAP_TYPE_LRU_HASH, sizeof(struct xcni_ct6_key), 20, 0
+	"xcni_snat6", BPF_MAP_TYPE_LRU_HASH, sizeof(struct xcni_ct6_key), sizeof(struct xcni_snat6), 0
 };
 static const struct map_spec m_self6 = { "xcni_self6", BPF_MAP_TYPE_ARRAY, 4, 16, 1 };
 
-/* bpf/lib/nodeport6.h's value of xcni_snat6 (not in xcni_shared.h: no program but from_overlay's). */
-struct snat6_val {
-	__u8 client[16];
-	__u16 cport; /* network order */
-	__u8 pad[2];
-};
-_Static_assert(sizeof(struct snat6_val) == 20, "xcni_snat6's value, bpf/lib/nodeport6.h");
 
 static const struct pt_col snat_cols[] = {
 	{ "PROTO", "proto", PT_STR },
@@ -121,7 +114,7 @@ static int snat_cmp(const void *a, const void *b)
 
 struct snat6_rec {
 	struct xcni_ct6_key k;
-	struct snat6_val v;
+	struct xcni_snat6 v;
 };
 
 static int snat6_cmp(const void *a, const void *b)

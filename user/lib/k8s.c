@@ -7,8 +7,8 @@
  * one precise message is what a person fixing a file needs.
  *
  * A JSON null is treated as an absent field throughout, as Go's decoder does.
- * Services and EndpointSlices are parsed in k8s_svc.c; what both files share
- * is in k8s_int.h.
+ * Services and EndpointSlices are parsed in k8s_svc.c, NetworkPolicies in
+ * k8s_netpol.c; what the files share is in k8s_int.h.
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -151,7 +151,7 @@ int get_str(struct ctx *c, json_t *parent, const char *key, const char **out)
 }
 
 /* A JSON string may hold NUL; no Kubernetes name or value may. */
-static bool has_nul(json_t *s)
+bool has_nul(json_t *s)
 {
 	return strlen(json_string_value(s)) != json_string_length(s);
 }
@@ -308,7 +308,7 @@ static uint32_t net_mask(uint8_t len)
 	return htonl(xcni_prefix_mask(len));
 }
 
-static int parse_cidr(const char *s, struct k8s_cidr *out)
+int parse_cidr(const char *s, struct k8s_cidr *out)
 {
 	const char *slash = strchr(s, '/');
 	char addr[INET6_ADDRSTRLEN];
@@ -347,7 +347,7 @@ static int parse_cidr(const char *s, struct k8s_cidr *out)
 }
 
 /* Is p inside q (same family, at least as long, q's network bits equal)? */
-static bool cidr_inside(const struct k8s_cidr *p, const struct k8s_cidr *q)
+bool cidr_inside(const struct k8s_cidr *p, const struct k8s_cidr *q)
 {
 	uint8_t a[16];
 
@@ -360,7 +360,7 @@ static bool cidr_inside(const struct k8s_cidr *p, const struct k8s_cidr *q)
 	return !memcmp(a, q->addr6, sizeof(a));
 }
 
-static int get_cidr(struct ctx *c, const char *key, const char *s, struct k8s_cidr *out)
+int get_cidr(struct ctx *c, const char *key, const char *s, struct k8s_cidr *out)
 {
 	int err = parse_cidr(s, out);
 
@@ -437,7 +437,7 @@ out:
 	return err;
 }
 
-static void selector_free(struct k8s_selector *s)
+void selector_free(struct k8s_selector *s)
 {
 	k8s_labels_free(&s->match_labels);
 	for (size_t i = 0; i < s->nexprs; i++) {
@@ -527,7 +527,7 @@ static int parse_expr(struct ctx *c, json_t *j, struct k8s_sel_expr *e)
 }
 
 /* metav1.LabelSelector at c->path; j must be present. */
-static int parse_selector(struct ctx *c, json_t *j, struct k8s_selector *s)
+int parse_selector(struct ctx *c, json_t *j, struct k8s_selector *s)
 {
 	json_t *exprs, *e;
 	size_t i, old;
@@ -559,8 +559,8 @@ static int parse_selector(struct ctx *c, json_t *j, struct k8s_selector *s)
 }
 
 /* An optional selector field of parent: *out stays NULL when absent. */
-static int parse_opt_selector(struct ctx *c, json_t *parent, const char *key,
-			      struct k8s_selector **out)
+int parse_opt_selector(struct ctx *c, json_t *parent, const char *key,
+		       struct k8s_selector **out)
 {
 	json_t *j = get(parent, key);
 	size_t old;
@@ -1058,310 +1058,6 @@ static int parse_node(struct ctx *c, json_t *doc, struct k8s_node *node)
 out:
 	pop(c, o1);
 	return err;
-}
-
-/* ---- NetworkPolicy ---- */
-
-static int parse_ipblock(struct ctx *c, json_t *j, struct k8s_ipblock *b)
-{
-	const char *cidr;
-	json_t *except, *e;
-	size_t i, old;
-	int err;
-
-	if (!json_is_object(j))
-		return fail(c, "must be an object");
-	err = get_str(c, j, "cidr", &cidr);
-	if (err)
-		return err;
-	if (!cidr || !*cidr)
-		return fail_in(c, "cidr", "required");
-	err = get_cidr(c, "cidr", cidr, &b->cidr);
-	if (err)
-		return err;
-	err = get_arr(c, j, "except", &except);
-	if (err || !except || !json_array_size(except))
-		return err;
-	b->except = calloc(json_array_size(except), sizeof(*b->except));
-	if (!b->except)
-		return -ENOMEM;
-	b->nexcept = json_array_size(except);
-	old = field(c, "except");
-	json_array_foreach(except, i, e) {
-		struct k8s_cidr *x = &b->except[i];
-		size_t o = idx(c, i);
-		int r = json_is_string(e) ? parse_cidr(json_string_value(e), x) : 0;
-
-		if (!json_is_string(e))
-			err = fail(c, "must be a string");
-		else if (r)
-			err = fail(c, "\"%s\" is not a valid IPv4 or IPv6 CIDR",
-				   json_string_value(e));
-		else if (x->v6 != b->cidr.v6)
-			err = fail(c, "\"%s\" is IPv%d but cidr \"%s\" is IPv%d",
-				   json_string_value(e), x->v6 ? 6 : 4, cidr, b->cidr.v6 ? 6 : 4);
-		/* Strictly inside: a longer prefix whose network lies in cidr. */
-		else if (x->len <= b->cidr.len || !cidr_inside(x, &b->cidr))
-			err = fail(c, "\"%s\" is not inside cidr \"%s\"", json_string_value(e),
-				   cidr);
-		pop(c, o);
-		if (err)
-			break;
-	}
-	pop(c, old);
-	return err;
-}
-
-static int parse_peer(struct ctx *c, json_t *j, struct k8s_np_peer *p)
-{
-	json_t *ipb;
-	size_t old;
-	int err;
-
-	if (!json_is_object(j))
-		return fail(c, "must be an object");
-	ipb = get(j, "ipBlock");
-	if (!ipb && !get(j, "podSelector") && !get(j, "namespaceSelector"))
-		return fail(c, "must specify a peer (podSelector, namespaceSelector or ipBlock)");
-	if (ipb && (get(j, "podSelector") || get(j, "namespaceSelector")))
-		return fail(c, "ipBlock may not be combined with podSelector or namespaceSelector");
-	err = parse_opt_selector(c, j, "podSelector", &p->pod_sel);
-	if (!err)
-		err = parse_opt_selector(c, j, "namespaceSelector", &p->ns_sel);
-	if (err || !ipb)
-		return err;
-	p->ipblock = calloc(1, sizeof(*p->ipblock));
-	if (!p->ipblock)
-		return -ENOMEM;
-	old = field(c, "ipBlock");
-	err = parse_ipblock(c, ipb, p->ipblock);
-	pop(c, old);
-	return err;
-}
-
-static int parse_np_port(struct ctx *c, json_t *j, struct k8s_np_port *p)
-{
-	long long end;
-	bool has_end;
-	json_t *port;
-	int err;
-
-	if (!json_is_object(j))
-		return fail(c, "must be an object");
-	err = parse_proto(c, j, &p->proto);
-	if (err)
-		return err;
-	port = get(j, "port");
-	if (json_is_integer(port)) {
-		if (json_integer_value(port) < 1 || json_integer_value(port) > 65535)
-			return fail_in(c, "port", "%lld must be between 1 and 65535, inclusive",
-				       (long long)json_integer_value(port));
-		p->port = json_integer_value(port);
-	} else if (json_is_string(port)) {
-		if (has_nul(port) || !is_port_name(json_string_value(port)))
-			return fail_in(c, "port", "\"%s\" is not a valid port name (%s)",
-				       json_string_value(port), PORT_NAME_RULE);
-		p->port_name = strdup(json_string_value(port));
-		if (!p->port_name)
-			return -ENOMEM;
-	} else if (port) {
-		return fail_in(c, "port", "must be an integer or a string");
-	}
-	p->has_port = port;
-	err = get_int(c, j, "endPort", 0, INT32_MAX, &end, &has_end);
-	if (err || !has_end)
-		return err;
-	if (!port)
-		return fail_in(c, "endPort", "may not be specified when port is not");
-	if (p->port_name)
-		return fail_in(c, "endPort", "may not be used with a named port (\"%s\")",
-			       p->port_name);
-	if (end < p->port)
-		return fail_in(c, "endPort", "%lld must be greater than or equal to port (%u)", end,
-			       p->port);
-	if (end > 65535)
-		return fail_in(c, "endPort", "%lld must be at most 65535", end);
-	p->end_port = end;
-	return 0;
-}
-
-static int parse_rule(struct ctx *c, json_t *j, const char *peers_key, struct k8s_np_rule *r)
-{
-	json_t *peers, *ports, *v;
-	size_t i, old;
-	int err;
-
-	if (!json_is_object(j))
-		return fail(c, "must be an object");
-	err = get_arr(c, j, peers_key, &peers);
-	if (!err)
-		err = get_arr(c, j, "ports", &ports);
-	if (err)
-		return err;
-	if (peers && json_array_size(peers)) {
-		r->peers = calloc(json_array_size(peers), sizeof(*r->peers));
-		if (!r->peers)
-			return -ENOMEM;
-		r->npeers = json_array_size(peers);
-	}
-	old = field(c, peers_key);
-	json_array_foreach(peers, i, v) {
-		size_t o = idx(c, i);
-
-		err = parse_peer(c, v, &r->peers[i]);
-		pop(c, o);
-		if (err)
-			break;
-	}
-	pop(c, old);
-	if (err)
-		return err;
-	if (ports && json_array_size(ports)) {
-		r->ports = calloc(json_array_size(ports), sizeof(*r->ports));
-		if (!r->ports)
-			return -ENOMEM;
-		r->nports = json_array_size(ports);
-	}
-	old = field(c, "ports");
-	json_array_foreach(ports, i, v) {
-		size_t o = idx(c, i);
-
-		err = parse_np_port(c, v, &r->ports[i]);
-		pop(c, o);
-		if (err)
-			break;
-	}
-	pop(c, old);
-	return err;
-}
-
-static int parse_rules(struct ctx *c, json_t *spec, const char *key, const char *peers_key,
-		       struct k8s_np_rule **out, size_t *n)
-{
-	json_t *rules, *v;
-	size_t i, old;
-	int err;
-
-	err = get_arr(c, spec, key, &rules);
-	if (err || !rules || !json_array_size(rules))
-		return err;
-	*out = calloc(json_array_size(rules), sizeof(**out));
-	if (!*out)
-		return -ENOMEM;
-	*n = json_array_size(rules);
-	old = field(c, key);
-	json_array_foreach(rules, i, v) {
-		size_t o = idx(c, i);
-
-		err = parse_rule(c, v, peers_key, &(*out)[i]);
-		pop(c, o);
-		if (err)
-			break;
-	}
-	pop(c, old);
-	return err;
-}
-
-static int parse_policy_types(struct ctx *c, json_t *spec, struct k8s_netpol *np)
-{
-	json_t *types, *t;
-	size_t i, old;
-	int err;
-
-	err = get_arr(c, spec, "policyTypes", &types);
-	if (err)
-		return err;
-	/* The API's defaulting, for which an empty list is an absent one. */
-	if (!types || !json_array_size(types)) {
-		np->type_ingress = true;
-		np->type_egress = np->negress > 0;
-		return 0;
-	}
-	if (json_array_size(types) > 2)
-		return fail_in(c, "policyTypes", "may not specify more than two policyTypes");
-	old = field(c, "policyTypes");
-	json_array_foreach(types, i, t) {
-		const char *s = json_string_value(t);
-		size_t o = idx(c, i);
-
-		if (!s)
-			err = fail(c, "must be a string");
-		else if (!strcmp(s, "Ingress"))
-			np->type_ingress = true;
-		else if (!strcmp(s, "Egress"))
-			np->type_egress = true;
-		else
-			err = fail(c, "\"%s\" is not supported (Ingress, Egress)", s);
-		pop(c, o);
-		if (err)
-			break;
-	}
-	pop(c, old);
-	return err;
-}
-
-static int parse_netpol(struct ctx *c, json_t *doc, struct k8s_netpol *np)
-{
-	json_t *spec, *sel;
-	size_t old, o;
-	int err;
-
-	err = get_obj(c, doc, "spec", &spec);
-	if (err)
-		return err;
-	if (!spec)
-		return fail_in(c, "spec", "required");
-	old = field(c, "spec");
-	sel = get(spec, "podSelector");
-	if (!sel) {
-		err = fail_in(c, "podSelector", "required (use {} to select every pod)");
-		goto out;
-	}
-	o = field(c, "podSelector");
-	err = parse_selector(c, sel, &np->pod_sel);
-	pop(c, o);
-	if (!err)
-		err = parse_rules(c, spec, "ingress", "from", &np->ingress, &np->ningress);
-	if (!err)
-		err = parse_rules(c, spec, "egress", "to", &np->egress, &np->negress);
-	if (!err)
-		err = parse_policy_types(c, spec, np);
-out:
-	pop(c, old);
-	return err;
-}
-
-static void rules_free(struct k8s_np_rule *rules, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		struct k8s_np_rule *r = &rules[i];
-
-		for (size_t j = 0; j < r->npeers; j++) {
-			struct k8s_np_peer *p = &r->peers[j];
-
-			if (p->pod_sel)
-				selector_free(p->pod_sel);
-			if (p->ns_sel)
-				selector_free(p->ns_sel);
-			free(p->pod_sel);
-			free(p->ns_sel);
-			if (p->ipblock)
-				free(p->ipblock->except);
-			free(p->ipblock);
-		}
-		free(r->peers);
-		for (size_t j = 0; j < r->nports; j++)
-			free(r->ports[j].port_name);
-		free(r->ports);
-	}
-	free(rules);
-}
-
-static void netpol_free(struct k8s_netpol *np)
-{
-	selector_free(&np->pod_sel);
-	rules_free(np->ingress, np->ningress);
-	rules_free(np->egress, np->negress);
 }
 
 /* ---- objects ---- */

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * What the parsers of k8s.c (metadata, Pod, Node, NetworkPolicy, the
- * dispatch) and k8s_svc.c (Service, EndpointSlice) share: the parse context,
- * the field-path and error helpers, typed field access and the validators both
- * use. Internal to libxcni; the interface is k8s.h.
+ * What the parsers of k8s.c (metadata, Pod, Node, the dispatch), k8s_svc.c
+ * (Service, EndpointSlice) and k8s_netpol.c (NetworkPolicy) share: the parse
+ * context, the field-path and error helpers, typed field access and the
+ * validators they use. Internal to libxcni; the interface is k8s.h.
  */
 #ifndef XCNI_K8S_INT_H
 #define XCNI_K8S_INT_H
@@ -63,6 +63,20 @@ bool parse_ipv4(const char *s, uint32_t *out);
 bool is_ipv6(const char *s);
 int parse_labels(struct ctx *c, json_t *parent, const char *key, struct k8s_labels *out);
 int parse_proto(struct ctx *c, json_t *parent, uint8_t *out);
+/* A JSON string may hold NUL; no Kubernetes name or value may. */
+bool has_nul(json_t *s);
+/* 0, -EINVAL; host bits cleared (the API server parses CIDRs sloppily). */
+int parse_cidr(const char *s, struct k8s_cidr *out);
+/* Is p inside q (same family, at least as long, q's network bits equal)? */
+bool cidr_inside(const struct k8s_cidr *p, const struct k8s_cidr *q);
+/* parse_cidr, failing at field key of c->path. */
+int get_cidr(struct ctx *c, const char *key, const char *s, struct k8s_cidr *out);
+/* metav1.LabelSelector at c->path; j must be present. */
+int parse_selector(struct ctx *c, json_t *j, struct k8s_selector *s);
+/* An optional selector field of parent: *out stays NULL when absent. */
+int parse_opt_selector(struct ctx *c, json_t *parent, const char *key,
+		       struct k8s_selector **out);
+void selector_free(struct k8s_selector *s);
 
 /* ---- k8s_svc.c ---- */
 
@@ -70,5 +84,10 @@ int parse_service(struct ctx *c, json_t *doc, struct k8s_service *s);
 void service_free(struct k8s_service *s);
 int parse_epslice(struct ctx *c, json_t *doc, struct k8s_epslice *s);
 void epslice_free(struct k8s_epslice *s);
+
+/* ---- k8s_netpol.c ---- */
+
+int parse_netpol(struct ctx *c, json_t *doc, struct k8s_netpol *np);
+void netpol_free(struct k8s_netpol *np);
 
 #endif

@@ -1,0 +1,454 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The NetworkPolicy compiler, what it writes beside the verdicts: identities
+ * (determinism, collisions), the ipcache and endpoints (IPv4 and IPv6
+ * underlays), and recompiling (identical output, changes touching only what
+ * they select). Clusters and the simulated data plane: polsim.h.
+ */
+#include "polsim.h"
+
+/* ---- identities -------------------------------------------------------- */
+
+static void identity_determinism(void **state)
+{
+	uint32_t web, devweb, web2;
+
+	(void)state;
+	cast();
+	pod_add("prod", "web-2", "n2", "10.244.1.10", "app=web");
+	pod_add("prod", "web-3", "n2", NULL, "app=web"); /* no IP yet: same identity */
+	compile();
+	web = pod_identity(&R, WEB);
+	devweb = pod_identity(&R, DEVWEB);
+	web2 = pod_identity(&R, "10.244.1.10");
+	assert_int_equal(web, web2);
+	assert_int_not_equal(web, devweb); /* namespace labels are part of it */
+	assert_int_not_equal(web, pod_identity(&R, DB));
+	assert_true(web >= XCNI_ID_MIN_LABELS && web < XCNI_ID_CIDR_BASE);
+	assert_int_equal(R.nidentities, 5);
+	for (size_t i = 0; i < R.nidentities; i++) {
+		if (R.identities[i].id != web)
+			continue;
+		assert_string_equal(R.identities[i].canon,
+				    "k8s:app=web,ns:kubernetes.io/metadata.name=prod,ns:team=a");
+		assert_int_equal(R.identities[i].id, pol_identity_hash(R.identities[i].canon));
+		assert_string_equal(R.identities[i].ns, "prod");
+	}
+	for (size_t i = 1; i < R.nidentities; i++)
+		assert_true(R.identities[i - 1].id < R.identities[i].id);
+
+	/* Another pod order, another cluster: the same numbers. */
+	teardown(state);
+	setup(state);
+	pod_add("dev", "zz", NULL, "10.1.0.1", "app=web");
+	pod_add("prod", "aa", NULL, "10.1.0.2", "app=web");
+	ns_add("dev", "team=b");
+	ns_add("prod", "team=a");
+	compile();
+	assert_int_equal(pod_identity(&R, "10.1.0.2"), web);
+	assert_int_equal(pod_identity(&R, "10.1.0.1"), devweb);
+
+	/* A namespace label change changes the identity. */
+	objs[K8S_NAMESPACE][1]->meta.labels = labels("kubernetes.io/metadata.name=prod,team=c");
+	compile();
+	assert_int_not_equal(pod_identity(&R, "10.1.0.2"), web);
+}
+
+static uint32_t const_hash(const char *s)
+{
+	(void)s;
+	return 7;
+}
+
+static void identity_collisions(void **state)
+{
+	struct pol_opts o = { .hash = const_hash };
+	uint32_t ids[3];
+
+	(void)state;
+	ns_add("x", "");
+	pod_add("x", "c", NULL, "10.0.0.3", "app=c");
+	pod_add("x", "a", NULL, "10.0.0.1", "app=a");
+	pod_add("x", "b", NULL, "10.0.0.2", "app=b");
+	peer(ingress(np_add("x", "p", sel("app=a"), IN)), sel("app=b"), NULL);
+	np_add("x", "q", sel("app=c"), IN);
+	assert_int_equal(compile_opts(&R, &o), 0);
+	/* Everything hashes to 256 + 7: taken in canonical-string order. */
+	ids[0] = pod_identity(&R, "10.0.0.1");
+	ids[1] = pod_identity(&R, "10.0.0.2");
+	ids[2] = pod_identity(&R, "10.0.0.3");
+	assert_int_equal(ids[0], XCNI_ID_MIN_LABELS + 7);
+	assert_int_equal(ids[1], XCNI_ID_MIN_LABELS + 8);
+	assert_int_equal(ids[2], XCNI_ID_MIN_LABELS + 9);
+	/* Policy ids probe the same way, in (namespace, name) order. */
+	assert_int_equal(R.npolicies, 2);
+	assert_int_equal(policy_id("x", "p"), 8);
+	assert_int_equal(policy_id("x", "q"), 9);
+	/* Policy still tells them apart. */
+	assert_true(allowed("10.0.0.2", "10.0.0.1", TCP, 1));
+	assert_false(allowed("10.0.0.3", "10.0.0.1", TCP, 1));
+
+	/* Removing the pod that sorts first moves the others, deterministically. */
+	objs[K8S_POD][1] = objs[K8S_POD][2];
+	nobjs[K8S_POD]--;
+	assert_int_equal(compile_opts(&R, &o), 0);
+	assert_int_equal(pod_identity(&R, "10.0.0.2"), XCNI_ID_MIN_LABELS + 7);
+	assert_int_equal(pod_identity(&R, "10.0.0.3"), XCNI_ID_MIN_LABELS + 8);
+	assert_int_equal(pol_policy_hash("x", "p"), pol_policy_hash("x", "p"));
+	assert_true(pol_policy_hash("x", "p") >= 1 && pol_policy_hash("x", "p") < (1u << 31));
+}
+
+/* ---- ipcache, names, endpoints ----------------------------------------- */
+
+static const struct pol_ipcache *ipc(const struct pol_result *r, const char *c)
+{
+	struct k8s_cidr k = cidr(c);
+
+	for (size_t i = 0; i < r->nipcache; i++)
+		if (r->ipcache[i].key.addr == k.addr && r->ipcache[i].key.prefixlen == k.len)
+			return &r->ipcache[i];
+	fail_msg("no ipcache entry %s", c);
+	return NULL;
+}
+
+static void ipcache_contents(void **state)
+{
+	struct pol_opts o = { .node_name = "n1", .node_ip = ip4("172.18.0.2"),
+			      .gateway_ip = ip4("10.244.0.1") };
+	struct k8s_pod *hostnet;
+
+	(void)state;
+	cast();
+	node_add("n1", "172.18.0.2");
+	node_add("n2", "172.18.0.3");
+	pod_add("prod", "remote", "n2", "10.244.1.5", "app=web");
+	pod_add("prod", "lost", "n9", "10.244.9.5", "app=web"); /* node unknown */
+	pod_add("prod", "pending", "n2", NULL, "app=pending");
+	hostnet = pod_add("kube-system", "proxy", "n1", "172.18.0.2", "app=proxy");
+	hostnet->host_network = true;
+	assert_int_equal(compile_opts(&R, &o), 0);
+
+	assert_int_equal(ipc(&R, "0.0.0.0/0")->val.identity, XCNI_ID_WORLD);
+	assert_int_equal(ipc(&R, "172.18.0.2/32")->val.identity, XCNI_ID_HOST);
+	assert_int_equal(ipc(&R, "172.18.0.3/32")->val.identity, XCNI_ID_REMOTE_NODE);
+	assert_int_equal(ipc(&R, "10.244.0.1/32")->val.identity, XCNI_ID_HOST);
+	assert_int_equal(ipc(&R, WEB "/32")->val.tunnel_ip, 0);
+	assert_int_equal(ipc(&R, WEB "/32")->val.identity, pod_identity(&R, "10.244.1.5"));
+	assert_int_equal(ipc(&R, "10.244.1.5/32")->val.tunnel_ip, ip4("172.18.0.3"));
+	assert_int_equal(ipc(&R, "10.244.9.5/32")->val.tunnel_ip, 0);
+	/* 5 of the cast + remote + lost, 2 nodes, gateway, world; hostNetwork is the node. */
+	assert_int_equal(R.nipcache, 7 + 2 + 1 + 1);
+	for (size_t i = 1; i < R.nipcache; i++)
+		assert_true(memcmp(&R.ipcache[i - 1].key, &R.ipcache[i].key,
+				   sizeof(struct xcni_ipcache_key)) < 0);
+
+	/* Identities: every non-hostNetwork pod, IP or not, any node. */
+	assert_int_equal(R.nidentities, 6);
+	/* Local endpoints only: the cast's five, on n1. */
+	assert_int_equal(R.neps, 5);
+	for (size_t i = 0; i < R.neps; i++) {
+		assert_string_equal(R.eps[i].pod->node_name, "n1");
+		assert_int_equal(R.eps[i].state.identity, pod_identity(&R, inet_ntoa(
+			(struct in_addr){ .s_addr = R.eps[i].ip })));
+		if (i)
+			assert_true(ntohl(R.eps[i - 1].ip) < ntohl(R.eps[i].ip));
+	}
+	/* Names of every pod with an address, sorted. */
+	assert_int_equal(R.npodnames, 7);
+	assert_int_equal(R.podnames[0].ip, ip4(WEB));
+	assert_string_equal(R.podnames[0].name.ns, "prod");
+	assert_string_equal(R.podnames[0].name.name, "web");
+	assert_string_equal(R.podnames[0].name.node, "n1");
+	/* Traffic from the node itself gets through an isolated pod. */
+	np_add("prod", "deny", sel(""), IN);
+	assert_int_equal(compile_opts(&R, &o), 0);
+	assert_true(allowed("172.18.0.2", WEB, TCP, 8080));
+	assert_false(allowed("172.18.0.3", WEB, TCP, 8080));
+	assert_int_equal(R.npolicies, 1);
+	assert_string_equal(R.policies[0].name.name, "deny");
+}
+
+static void duplicate_pod_ip(void **state)
+{
+	struct pol_opts o = { 0 };
+
+	(void)state;
+	cast();
+	pod_add("prod", "twin", "n1", WEB, "app=twin");
+	assert_int_equal(compile_opts(&R, &o), -EINVAL);
+	assert_non_null(strstr(Err.msg, "10.244.0.10"));
+	assert_int_equal(R.neps, 0);
+}
+
+/* ---- determinism and incrementality ------------------------------------ */
+
+static void busy_cluster(void)
+{
+	struct k8s_netpol *np;
+	struct k8s_np_rule *r;
+
+	cast();
+	np = np_add("prod", "db", sel("app=db"), IN | EG);
+	r = ingress(np);
+	peer(r, sel("app=web"), NULL);
+	peer(r, NULL, sel("team=b"));
+	peer_block(r, "192.0.2.0/24", "192.0.2.128/25", NULL);
+	port(r, TCP, 5432, 0);
+	port(r, TCP, 6000, 6010);
+	r = egress(np);
+	peer_block(r, "0.0.0.0/0", "10.0.0.0/8", NULL);
+	np = np_add("prod", "web", sel("app=web"), IN);
+	r = ingress(np);
+	port(r, TCP, 80, 0);
+	np = np_add("dev", "all", sel(""), EG);
+	r = egress(np);
+	peer(r, NULL, sel(""));
+}
+
+static void pol_result_equal(const struct pol_result *a, const struct pol_result *b)
+{
+	assert_int_equal(a->nidentities, b->nidentities);
+	for (size_t i = 0; i < a->nidentities; i++) {
+		assert_int_equal(a->identities[i].id, b->identities[i].id);
+		assert_string_equal(a->identities[i].canon, b->identities[i].canon);
+	}
+	assert_int_equal(a->neps, b->neps);
+	for (size_t i = 0; i < a->neps; i++) {
+		assert_int_equal(a->eps[i].nentries, b->eps[i].nentries);
+		assert_int_equal(a->eps[i].ncidrs, b->eps[i].ncidrs);
+		assert_memory_equal(&a->eps[i].state, &b->eps[i].state, sizeof(a->eps[i].state));
+		assert_memory_equal(a->eps[i].entries, b->eps[i].entries,
+				    a->eps[i].nentries * sizeof(*a->eps[i].entries));
+		assert_memory_equal(a->eps[i].cidrs, b->eps[i].cidrs,
+				    a->eps[i].ncidrs * sizeof(*a->eps[i].cidrs));
+	}
+	assert_int_equal(a->nipcache, b->nipcache);
+	assert_memory_equal(a->ipcache, b->ipcache, a->nipcache * sizeof(*a->ipcache));
+	assert_int_equal(a->npolicies, b->npolicies);
+	assert_memory_equal(a->policies, b->policies, a->npolicies * sizeof(*a->policies));
+	assert_int_equal(a->npodnames, b->npodnames);
+	assert_memory_equal(a->podnames, b->podnames, a->npodnames * sizeof(*a->podnames));
+}
+
+static void recompile_identical(void **state)
+{
+	struct pol_opts o = { 0 };
+
+	(void)state;
+	busy_cluster();
+	assert_int_equal(compile_opts(&R, &o), 0);
+	assert_true(ep(DB)->nentries > 5);
+	assert_int_equal(compile_opts(&R2, &o), 0);
+	pol_result_equal(&R, &R2);
+	/* The same objects added in another order. */
+	for (int k = 0; k < K8S_NR_KINDS; k++)
+		for (size_t i = 0; i < nobjs[k] / 2; i++) {
+			struct k8s_object *t = objs[k][i];
+
+			objs[k][i] = objs[k][nobjs[k] - 1 - i];
+			objs[k][nobjs[k] - 1 - i] = t;
+		}
+	assert_int_equal(compile_opts(&R2, &o), 0);
+	pol_result_equal(&R, &R2);
+}
+
+static void change_touches_selected_only(void **state)
+{
+	struct pol_opts o = { 0 };
+	struct k8s_np_rule *r;
+
+	(void)state;
+	busy_cluster();
+	assert_int_equal(compile_opts(&R, &o), 0);
+	/* One more port in prod/web: only prod's web pod changes. */
+	r = &objs[K8S_NETWORKPOLICY][1]->np.ingress[0];
+	port(r, TCP, 443, 0);
+	assert_int_equal(compile_opts(&R2, &o), 0);
+	assert_int_equal(R.neps, R2.neps);
+	for (size_t i = 0; i < R.neps; i++) {
+		bool same = R.eps[i].nentries == R2.eps[i].nentries &&
+			    !memcmp(R.eps[i].entries, R2.eps[i].entries,
+				    R.eps[i].nentries * sizeof(*R.eps[i].entries)) &&
+			    R.eps[i].ncidrs == R2.eps[i].ncidrs &&
+			    !memcmp(R.eps[i].cidrs, R2.eps[i].cidrs,
+				    R.eps[i].ncidrs * sizeof(*R.eps[i].cidrs));
+
+		assert_int_equal(same, R.eps[i].ip != ip4(WEB));
+	}
+	assert_memory_equal(R.ipcache, R2.ipcache, R.nipcache * sizeof(*R.ipcache));
+	assert_true(allowed_r(&R2, OTHER, WEB, TCP, 443));
+	assert_false(allowed_r(&R, OTHER, WEB, TCP, 443));
+}
+
+static void host_network_and_pending_pods(void **state)
+{
+	struct k8s_pod *h;
+
+	(void)state;
+	ns_add("x", "");
+	h = pod_add("x", "hostnet", NULL, "172.18.0.2", "app=h");
+	h->host_network = true;
+	pod_add("x", "pending", NULL, NULL, "app=p");
+	pod_add("x", "srv", NULL, "10.0.0.1", "app=srv");
+	np_add("x", "deny", sel(""), IN | EG);
+	compile();
+	assert_int_equal(R.neps, 1); /* neither hostNetwork nor address-less pods */
+	assert_int_equal(R.nidentities, 2); /* pending counts, hostnet does not */
+	assert_int_equal(R.npodnames, 1);
+}
+
+/* The ipcache6 entry of address a in v (NULL when none). */
+static const struct xcni_ipcache_val *ipc6_of(const struct pol_v6 *v, const char *a)
+{
+	uint8_t k[16];
+
+	assert_int_equal(inet_pton(AF_INET6, a, k), 1);
+	for (size_t i = 0; i < v->nipc; i++)
+		if (!memcmp(v->ipc[i].key.addr, k, 16))
+			return &v->ipc[i].val;
+	fail_msg("no ipcache6 entry %s", a);
+	return NULL;
+}
+
+static void tun6_is(const struct xcni_ipcache_val *e, const char *node6)
+{
+	uint8_t a[16];
+
+	assert_int_equal(inet_pton(AF_INET6, node6, a), 1);
+	assert_true(e->flags & XCNI_IPC_TUN6);
+	assert_int_equal(e->tunnel_ip, 0);
+	assert_memory_equal(e->tunnel_ip6, a, 16);
+}
+
+static void tun4_is(const struct xcni_ipcache_val *e, const char *node4)
+{
+	static const uint8_t none[16];
+
+	assert_false(e->flags & XCNI_IPC_TUN6);
+	assert_int_equal(e->tunnel_ip, node4 ? ip4(node4) : 0);
+	assert_memory_equal(e->tunnel_ip6, none, 16);
+}
+
+/*
+ * The IPv6 underlay (ABI 9): a Node with only an IPv6 InternalIP is reached
+ * at it (XCNI_IPC_TUN6, for its pods' IPv4 and IPv6 and its own address); a
+ * dual-stack Node at its IPv4 one, unless this node's underlay is IPv6
+ * (o.underlay6), then at its IPv6 one. The full and the incremental
+ * compiles agree; a Node that loses its IPv4 InternalIP moves its pods over.
+ */
+static void ipv6_underlay_ipcache(void **state)
+{
+	struct pol_opts o = { .node_name = "n1" };
+	struct k8s_object *n1, *n2, *n3;
+	struct k8s_pod *r2, *r3;
+	const struct pol_result *res;
+	const struct pol_delta *d;
+	struct pol_incr *pi;
+	struct pol_v6 v = { 0 };
+	struct cluster c;
+
+	(void)state;
+	ns_add("x", "");
+	n1 = obj(K8S_NODE, NULL, "n1", "");
+	inet_pton(AF_INET6, "fc00:78::1", n1->node.internal_ip6);
+	n2 = obj(K8S_NODE, NULL, "n2", "");
+	inet_pton(AF_INET6, "fc00:78::2", n2->node.internal_ip6);
+	n3 = obj(K8S_NODE, NULL, "n3", "");
+	n3->node.internal_ip = ip4("172.18.0.3");
+	inet_pton(AF_INET6, "fc00:78::3", n3->node.internal_ip6);
+	r2 = pod_add("x", "r2", "n2", "10.0.2.2", "app=r");
+	inet_pton(AF_INET6, "fd00:10:2::2", r2->ip6);
+	r2->has_ip6 = true;
+	r3 = pod_add("x", "r3", "n3", "10.0.3.2", "app=r");
+	inet_pton(AF_INET6, "fd00:10:3::2", r3->ip6);
+	r3->has_ip6 = true;
+
+	for (int u6 = 0; u6 < 2; u6++) {
+		o.underlay6 = u6;
+		/* The whole compile. */
+		assert_int_equal(compile_opts(&R, &o), 0);
+		tun6_is(&ipc(&R, "10.0.2.2/32")->val, "fc00:78::2");
+		assert_true(ipc(&R, "10.0.2.2/32")->val.flags & XCNI_IPC_POD);
+		if (u6) {
+			tun6_is(&ipc(&R, "10.0.3.2/32")->val, "fc00:78::3");
+			tun6_is(&ipc(&R, "172.18.0.3/32")->val, "fc00:78::3");
+		} else {
+			tun4_is(&ipc(&R, "10.0.3.2/32")->val, "172.18.0.3");
+			tun4_is(&ipc(&R, "172.18.0.3/32")->val, "172.18.0.3");
+		}
+		/* The incremental one, both families. */
+		pi = pol_incr_new();
+		assert_non_null(pi);
+		c = view();
+		assert_int_equal(pol_incr_update(pi, &c, &o, NULL, 0, true, true, &res, &d, &Err),
+				 0);
+		assert_int_equal(res->nipcache, R.nipcache);
+		for (size_t i = 0; i < R.nipcache; i++)
+			assert_memory_equal(&res->ipcache[i], &R.ipcache[i], sizeof(R.ipcache[i]));
+		assert_int_equal(pol_v6_build(pi, &c, &v), 0);
+		tun6_is(ipc6_of(&v, "fd00:10:2::2"), "fc00:78::2");
+		tun6_is(ipc6_of(&v, "fc00:78::2"), "fc00:78::2");
+		assert_int_equal(ipc6_of(&v, "fc00:78::2")->identity, XCNI_ID_REMOTE_NODE);
+		tun4_is(ipc6_of(&v, "fc00:78::1"), NULL);
+		assert_int_equal(ipc6_of(&v, "fc00:78::1")->identity, XCNI_ID_HOST);
+		if (u6) {
+			tun6_is(ipc6_of(&v, "fd00:10:3::2"), "fc00:78::3");
+		} else {
+			tun4_is(ipc6_of(&v, "fd00:10:3::2"), "172.18.0.3");
+			tun4_is(ipc6_of(&v, "fc00:78::3"), "172.18.0.3");
+		}
+		pol_v6_free(&v);
+		pol_incr_free(pi);
+	}
+	/* n3 left with its IPv6 InternalIP only: its pods follow, in the whole
+	 * compile and in the incremental one told of the Node's change. */
+	o.underlay6 = false;
+	pi = pol_incr_new();
+	assert_non_null(pi);
+	c = view();
+	assert_int_equal(pol_incr_update(pi, &c, &o, NULL, 0, true, true, &res, &d, &Err), 0);
+	tun4_is(&ipc(res, "10.0.3.2/32")->val, "172.18.0.3");
+	n3->node.internal_ip = 0;
+	assert_int_equal(compile_opts(&R, &o), 0);
+	tun6_is(&ipc(&R, "10.0.3.2/32")->val, "fc00:78::3");
+	{
+		struct store_change ch = { K8S_NODE, NULL, (char *)"n3" };
+
+		c = view();
+		assert_int_equal(pol_incr_update(pi, &c, &o, &ch, 1, false, true, &res, &d, &Err),
+				 0);
+	}
+	tun6_is(&ipc(res, "10.0.3.2/32")->val, "fc00:78::3");
+	assert_int_equal(pol_v6_build(pi, &c, &v), 0);
+	tun6_is(ipc6_of(&v, "fd00:10:3::2"), "fc00:78::3");
+	pol_v6_free(&v);
+	/* n2 renumbered, its IPv6 InternalIP alone changing: its pod follows. */
+	inet_pton(AF_INET6, "fc00:78::22", n2->node.internal_ip6);
+	{
+		struct store_change ch = { K8S_NODE, NULL, (char *)"n2" };
+
+		c = view();
+		assert_int_equal(pol_incr_update(pi, &c, &o, &ch, 1, false, true, &res, &d, &Err),
+				 0);
+	}
+	tun6_is(&ipc(res, "10.0.2.2/32")->val, "fc00:78::22");
+	pol_incr_free(pi);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+		T(identity_determinism),
+		T(identity_collisions),
+		T(ipcache_contents),
+		T(duplicate_pod_ip),
+		T(recompile_identical),
+		T(change_touches_selected_only),
+		T(host_network_and_pending_pods),
+		T(ipv6_underlay_ipcache),
+#undef T
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * What explain.c (the policy walk of a flow between two ends) and
+ * explain_svc.c (a flow to a Service: the translation, then the policy per
+ * backend) share. Internal to xcnictl explain.
+ */
+#ifndef XCNI_CTL_EXPLAIN_H
+#define XCNI_CTL_EXPLAIN_H
+
+#include "ctl.h"
+
+/* The maps of the node that decides one side. */
+struct node_maps {
+	const char *dir; /* the pin dir they are under */
+	char node[64]; /* xcni_config.node_name; "" before xcnid wrote it */
+	__u32 pod_cidr; /* this node's, network order */
+	__u8 pod_cidr_len;
+	int ipcache, podname, polep, policy, polrange, polcidr, polname, identity, polsel;
+	int ipcache6, polkey6; /* -1: maps of an agent without IPv6 */
+	/* -1 when absent: a local pod's policy key as the programs find it
+	 * (endpoints6, then ifindex), and the node names behind tunnel_ip. */
+	int endpoints6, ifindex, tunnel;
+};
+
+/* One end of the flow, as the source node's maps see it. */
+struct flow_end {
+	__u32 ip; /* IPv4; for an IPv6 end the pod's policy key (0: no local pod) */
+	bool v6;
+	__u8 ip6[16];
+	bool is_pod;
+	char pod[330]; /* "ns/name" when xcni_podname knows the address */
+	char node[64]; /* the node xcni_podname puts the pod on */
+	struct xcni_ipcache_val ipc;
+};
+
+struct flow {
+	struct flow_end src, dst;
+	__u8 proto;
+	__u16 port; /* host order; 0 for protocols without ports */
+};
+
+/* The Service maps of the source node, where the translation happens. */
+struct svc_view {
+	int svc, slot, be, maglev, name, affinity, ct, ct6; /* the last five: -1 when absent */
+};
+
+/* SRC or DST into e, on the source node's maps m (alt: the destination node's). */
+int flow_end_resolve(const struct ctx *c, const struct node_maps *m,
+		     const struct node_maps *alt, const char *arg, bool v6, struct flow_end *e);
+/* Both sides of f walked into a record (*out); *verdict "allowed", "denied", "unknown". */
+int explain_flow(const struct node_maps *sm, const struct node_maps *dm, const struct flow *f,
+		 struct ptable **out, const char **verdict);
+/* The source end's columns of a record. */
+void end_row(struct ptable *t, const struct flow_end *e);
+
+/* explain_svc.c */
+/* -ENOENT quietly when the node has no Service maps at all. */
+int svc_view_open(const struct ctx *c, const char *dir, struct svc_view *v);
+void svc_view_close(struct svc_view *v);
+/* The translation and the verdict per backend; 1 when key0 is not a frontend. */
+int explain_service(const struct ctx *c, const struct node_maps *sm, const struct node_maps *dm,
+		    const struct svc_view *v, const struct flow *f0,
+		    const struct xcni_svc_key *key0);
+
+#endif
