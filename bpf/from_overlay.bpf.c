@@ -167,7 +167,7 @@ static __always_inline int dsr_flow_known(const struct xcni_ct_key *t, __u32 nod
  * The options of a Geneve packet that has some (optlen bytes), when its
  * header says a critical one is present (geneve_opts_read): 0 (*dsr
  * DSR_OPT, and DSR_FE | the frontend's reverse-NAT index when this node has
- * it), or a drop reason. A function of its own: the option and the key sit
+ * it), or a drop reason (an option naming an IPv6 frontend among them). A function of its own: the option and the key sit
  * in its frame, not in from_overlay's.
  */
 static __attribute__((noinline)) int dsr_opt_frontend(struct __sk_buff *skb, __u32 optlen,
@@ -187,6 +187,9 @@ static __attribute__((noinline)) int dsr_opt_frontend(struct __sk_buff *skb, __u
 	r = geneve_opts_read(skb, off + sizeof(g), optlen, &opt);
 	if (r || !opt.family)
 		return r;
+	/* An IPv6 frontend's index must not rewrite an IPv4 flow (dsr6.h has IPv6's). */
+	if (opt.family != XCNI_AF_INET)
+		return XCNI_DROP_BAD_GENEVE;
 	*dsr = DSR_OPT;
 	svc = dsr_frontend(&opt);
 	if (svc)
@@ -485,7 +488,7 @@ __attribute__((noinline)) int from_overlay6(struct __sk_buff *skb, __u32 hdr_len
 	struct verdict v = {};
 	struct pkt6 p = {};
 	int reason, verdict = TC_ACT_OK, ct;
-	__u32 arrived, node = 0, outer6 = hdr_len & FROM_OUTER6;
+	__u32 arrived, node = 0, outer6 = hdr_len & FROM_OUTER6, dsr = 0;
 	__u8 node6[16];
 	__u8 ctf;
 
@@ -502,6 +505,19 @@ __attribute__((noinline)) int from_overlay6(struct __sk_buff *skb, __u32 hdr_len
 		reason = XCNI_DROP_SHORT;
 		goto out;
 	}
+	/* Critical options must be understood: DSR's (lib/dsr6.h), with
+	 * Services in BPF; read before the decapsulation takes them away. The
+	 * IPv6 underlay's sender is known by its address folded (nat_addr). */
+	if (outer6)
+		node = in6_fold(node6);
+	if (hdr_len > (outer6 ? XCNI_ENCAP6_LEN : XCNI_ENCAP_LEN)) {
+		reason = dsr6_opt_frontend(skb, hdr_len - (outer6 ? XCNI_ENCAP6_LEN : XCNI_ENCAP_LEN),
+					   outer6, &dsr);
+		if (!reason && dsr && !lb_enabled)
+			reason = XCNI_DROP_BAD_GENEVE;
+		if (reason)
+			goto out;
+	}
 	reason = geneve_decap6(skb, hdr_len);
 	if (reason)
 		goto out;
@@ -511,12 +527,17 @@ __attribute__((noinline)) int from_overlay6(struct __sk_buff *skb, __u32 hdr_len
 	p.len = arrived;
 	if (reason)
 		goto out;
-	/* A node speaks for its own pods and itself only. */
+	/* A node speaks for its own pods and itself only; and, with DSR, for
+	 * an outside client of its frontends: in a packet that names the
+	 * frontend, or of a flow it opened so (lib/dsr6.h). */
 	sipc = ipcache6_lookup(p.tuple.saddr);
 	if (!sipc || (outer6 ? !(sipc->flags & XCNI_IPC_TUN6) || !in6_eq(sipc->tunnel_ip6, node6) :
 			       sipc->tunnel_ip != node)) {
 		reason = XCNI_DROP_INNER_SPOOF;
-		goto out;
+		if (!lb_enabled || !dsr6_client_ok(sipc, p.tuple.saddr) ||
+		    (!dsr && !dsr6_flow_known(&p.tuple, node)))
+			goto out;
+		dsr |= DSR6_FLOW;
 	}
 	if (outer6)
 		tunnel_count6(node6, arrived, 1);
@@ -525,7 +546,8 @@ __attribute__((noinline)) int from_overlay6(struct __sk_buff *skb, __u32 hdr_len
 	dst = bpf_map_lookup_elem(&xcni_endpoints6, p.tuple.daddr);
 	if (!dst) {
 		dipc = ipcache6_lookup(p.tuple.daddr);
-		if (!dipc || dipc->identity != XCNI_ID_HOST) {
+		/* DSR is for a backend pod of this node only. */
+		if (!dipc || dipc->identity != XCNI_ID_HOST || (dsr & DSR6_FLOW)) {
 			reason = XCNI_DROP_UNKNOWN_DST;
 			goto out;
 		}
@@ -554,11 +576,25 @@ __attribute__((noinline)) int from_overlay6(struct __sk_buff *skb, __u32 hdr_len
 		goto out;
 	}
 	if (ct == CT_NEW || ct == CT_STALE) {
-		v.src_id = sipc->identity;
+		v.src_id = sipc ? sipc->identity : XCNI_ID_WORLD;
 		v.dst_id = ipcache6_identity(p.tuple.daddr);
-		reason = flow_judge6(&p, ct, 0, polkey_of(dst, p.tuple.daddr), &v, 0, 0);
+		/* Opened by the option alone, for a frontend this node knows:
+		 * its index rewrites the replies (from_pod6). */
+		if ((dsr & DSR6_FLOW) && ct == CT_NEW) {
+			if (!(dsr & DSR6_FE)) {
+				reason = XCNI_DROP_BAD_GENEVE;
+				goto out;
+			}
+			p.rev_nat = dsr & 0xffff;
+		} else {
+			dsr = 0;
+		}
+		reason = flow_judge6(&p, ct, 0, polkey_of(dst, p.tuple.daddr), &v, 0,
+				     dsr ? XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR : 0);
 		if (reason)
 			goto out;
+		if (dsr)
+			dsr6_record(&p.tuple, node);
 	}
 	if (mac_rewrite(skb, dst)) {
 		reason = XCNI_DROP_BAD_GENEVE;
@@ -737,8 +773,9 @@ out_outer:
 /*
  * Geneve over the IPv6 underlay: the outer IPv6 header for this node
  * (node_ip6), no extension headers (xcni sends none), UDP to 6081, from a
- * node of the cluster (tunnel6), the VNI, no critical option (DSR's is sent
- * over the IPv4 underlay only), an IPv4 or IPv6 inner Ethernet frame: then
+ * node of the cluster (tunnel6), the VNI, no critical option (but for IPv6
+ * inside with Services in BPF: DSR's, lib/dsr6.h, which from_overlay6
+ * judges), an IPv4 or IPv6 inner Ethernet frame: then
  * FROM_UL6_INNER4/6 - the outer headers' length, nothing counted yet.
  * Anything else not Geneve for this node passes (TC_ACT_OK, untouched);
  * Geneve that fails a check is dropped and counted with the outer addresses.
@@ -784,7 +821,7 @@ __attribute__((noinline)) int from_underlay6(struct __sk_buff *skb)
 	reason = XCNI_DROP_BAD_GENEVE;
 	g = cursor_take(&c, sizeof(*g));
 	if (!g || (g->ver_optlen >> 6) != 0 || g->proto != bpf_htons(XCNI_GENEVE_PROTO_ETH) ||
-	    (bpf_ntohl(g->vni_rsvd) >> 8) != vni || (g->flags & XCNI_GENEVE_F_CRIT))
+	    (bpf_ntohl(g->vni_rsvd) >> 8) != vni)
 		goto out;
 	optlen = (g->ver_optlen & 0x3f) * 4;
 	if (optlen > GENEVE_OPT_MAX || (void *)((char *)c.pos + optlen) > c.end)
@@ -794,9 +831,12 @@ __attribute__((noinline)) int from_underlay6(struct __sk_buff *skb)
 	if (!inner)
 		goto out;
 	optlen += sizeof(*ip6) + sizeof(*udp) + sizeof(*g) + sizeof(*inner);
-	if (inner->h_proto == bpf_htons(ETH_P_IPV6))
+	/* A critical option: DSR's for an IPv6 frontend (lib/dsr6.h), which
+	 * from_overlay6 reads and judges with Services in BPF; none else. */
+	if (inner->h_proto == bpf_htons(ETH_P_IPV6) &&
+	    (!(g->flags & XCNI_GENEVE_F_CRIT) || lb_enabled))
 		return FROM_UL6_INNER6 - (int)optlen;
-	if (inner->h_proto == bpf_htons(ETH_P_IP))
+	if (inner->h_proto == bpf_htons(ETH_P_IP) && !(g->flags & XCNI_GENEVE_F_CRIT))
 		return FROM_UL6_INNER4 - (int)optlen;
 out:
 	return finish6(skb, reason, XCNI_DIR_FROM_OVERLAY, 0, &op, TC_ACT_OK, &v);
@@ -808,9 +848,9 @@ out:
  * rules of from_overlay4 for a pod's packet: the inner source one of the
  * sending node's (its ipcache entry's tunnel_ip6), the destination a pod of
  * this node (its ingress policy, conntrack, a translated flow's reply
- * rewritten) or this node itself. NodePort flows and DSR, which carry
- * IPv4 node addresses, are the IPv4 underlay's only. Global: a frame of its
- * own.
+ * rewritten) or this node itself. NodePort flows and DSR for IPv4
+ * frontends, which carry IPv4 node addresses, are the IPv4 underlay's only.
+ * Global: a frame of its own.
  */
 __attribute__((noinline)) int from_overlay4_ul6(struct __sk_buff *skb, __u32 hdr_len)
 {

@@ -253,8 +253,16 @@ __attribute__((noinline)) int from_pod6(struct __sk_buff *skb)
 		if (ct == CT_REPLY && p.rev_nat) {
 			__be16 sport = p.tuple.sport;
 
-			if (!lb6_rev_nat(skb, &p, ctf))
-				lb6_sctp_port(skb, &p, 0, SCTP_PORTS(sport, p.tuple.sport));
+			if (!lb6_rev_nat(skb, &p, ctf) &&
+			    !lb6_sctp_port(skb, &p, 0, SCTP_PORTS(sport, p.tuple.sport)) &&
+			    (ctf & XCNI_CT_F_DSR) && underlay_ifindex) {
+				/* A DSR flow's client (bpf/lib/dsr6.h): straight out of
+				 * this node's underlay, from the other node's frontend. */
+				verdict = bpf_redirect_neigh(underlay_ifindex, NULL, 0, 0);
+				reason = verdict == TC_ACT_REDIRECT ? XCNI_FWD_REPLY
+								    : XCNI_DROP_REDIRECT;
+				goto out;
+			}
 		} else if (ct == CT_RELATED && p.tuple.proto == XCNI_IPPROTO_ICMPV6)
 			lb6_icmp_rev_nat(skb, p.l4_off);
 	}

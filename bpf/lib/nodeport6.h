@@ -37,6 +37,7 @@
 #ifndef XCNI_NODEPORT6_H
 #define XCNI_NODEPORT6_H
 
+#include "dsr6.h"
 #include "encap.h"
 #include "encap6.h"
 #include "ipv6.h"
@@ -416,6 +417,15 @@ __attribute__((noinline)) int from_outside6(struct __sk_buff *skb)
 		goto out;
 	}
 	dst = bpf_map_lookup_elem(&xcni_endpoints6, p.tuple.daddr);
+	/* --node-port-mode dsr, a backend on another node: the client kept, the
+	 * frontend in a Geneve option (lib/dsr6.h; 0: no tunnel, left to SNAT's checks). */
+	if (!dst && lb_dsr && (reason = nodeport6_dsr_track(skb, &p, st))) {
+		if (reason == DSR6_TRACKED)
+			reason = nodeport6_dsr(skb, &p, st);
+		if (reason == XCNI_FWD_ENCAP)
+			verdict = TC_ACT_REDIRECT;
+		goto out;
+	}
 	/* A backend on another node: SNAT to this node first (nodeport6_snat). */
 	if (!dst && (reason = nodeport6_snat(skb, &p, st)))
 		goto out;

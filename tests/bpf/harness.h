@@ -221,6 +221,10 @@ extern const size_t nr_lb6_tests;
 extern const struct CMUnitTest lb6_icmp_ovl_tests[];
 extern const size_t nr_lb6_icmp_ovl_tests;
 
+/* tests/bpf/dsr6.c: NodePort DSR for IPv6 frontends, run after lb6.c on its NodePorts. */
+extern const struct CMUnitTest dsr6_tests[];
+extern const size_t nr_dsr6_tests;
+
 /* tests/bpf/xdp6.c: the XDP prefilter on IPv6 sources, run after the rows. */
 extern const struct CMUnitTest xdp6_tests[];
 extern const size_t nr_xdp6_tests;

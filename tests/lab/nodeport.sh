@@ -365,6 +365,16 @@ if [ "$KP" = none ] && [ "$NODES" -ge 3 ]; then
 	check "DSR: outside -> n1:30080/tcp: np/b (on n2) saw the client $OUT itself" \
 		expect_answer outside n1 30080/tcp "np/b $OUT"
 	check "DSR: outside -> n1:30081/udp: np/b saw $OUT" expect_answer outside n1 30081/udp "np/b $OUT"
+	# IPv6 (dual stack lab): the same for [fd00:77::1], the option's family AF_INET6
+	# (bpf/lib/dsr6.h); without DSR n1 SNATs and np/b sees fd00:77::1.
+	if [ "$FAMILY" = dual ]; then
+		got=$(answer6 n1 30080/tcp)
+		check "DSR: outside -> n1 [fd00:77::1]:30080/tcp: np/b (on n2) saw the client $OUT6 itself (got '$got')" \
+			test "$got" = "np/b $OUT6"
+		got=$(answer6 n1 30081/udp)
+		check "DSR: outside -> n1 [fd00:77::1]:30081/udp: np/b saw $OUT6 (got '$got')" \
+			test "$got" = "np/b $OUT6"
+	fi
 	CAP=$CAP1; pcap_stop "$T/dsr-n1.pcap"
 	CAP=$CAP2; pcap_stop "$T/dsr-n2.pcap"
 	B_IP=$(lab get --json | jq_ "[p['ip'] for p in d['pods'] if p['name'] == 'b'][0]")
@@ -383,6 +393,23 @@ if [ "$KP" = none ] && [ "$NODES" -ge 3 ]; then
 		bash -c "grep -q '^$N2MAC 30080 *\$' '$T/dsr-reply.txt' && grep -q '^$N2MAC  *30081\$' '$T/dsr-reply.txt'"
 	check "tshark on n1's port: no Geneve from n2 and no reply to $OUT through n1" \
 		bash -c "[ -z \"\$(tshark -n -r '$T/dsr-n1.pcap' -Y '(geneve && ip.src == 192.168.77.2) || ip.dst == $OUT' 2>/dev/null)\" ]"
+	if [ "$FAMILY" = dual ]; then
+		# The option's data: family 10, the protocol, the port, then fd00:77::1.
+		tshark -n -r "$T/dsr-n2.pcap" -Y 'geneve.option.class == 0xfff0 && ipv6' -T fields -E separator=' ' \
+			-e ip.src -e ip.dst -e ipv6.src -e ipv6.dst -e geneve.option.type -e geneve.option.unknown.data \
+			2>/dev/null | sort -u >"$T/dsr6-opt.txt"
+		diag "$(cat "$T/dsr6-opt.txt")"
+		check "tshark on n2's port: IPv6 in Geneve from n1 with the option (type 0x81, AF_INET6, [fd00:77::1]:30080/tcp, :30081/udp), the client $OUT6 inside, to $b6" \
+			bash -c "grep -Eq '^192\.168\.77\.1 192\.168\.77\.2 $OUT6 $b6 0x81 :?0a:?06:?75:?80:?fd:?00:?00:?77(:?00)+:?01\$' '$T/dsr6-opt.txt' &&
+				grep -Eq '^192\.168\.77\.1 192\.168\.77\.2 $OUT6 $b6 0x81 :?0a:?11:?75:?81:?fd:?00:?00:?77(:?00)+:?01\$' '$T/dsr6-opt.txt'"
+		tshark -n -r "$T/dsr-n2.pcap" -Y "!geneve && ipv6.src == fd00:77::1 && ipv6.dst == $OUT6" -T fields \
+			-E separator=' ' -e eth.src -e tcp.srcport -e udp.srcport 2>/dev/null | sort -u >"$T/dsr6-reply.txt"
+		diag "$(cat "$T/dsr6-reply.txt")"
+		check "tshark on n2's port: n2 ($N2MAC) sent the IPv6 replies itself, from [fd00:77::1]:30080/tcp and :30081/udp" \
+			bash -c "grep -q '^$N2MAC 30080 *\$' '$T/dsr6-reply.txt' && grep -q '^$N2MAC  *30081\$' '$T/dsr6-reply.txt'"
+		check "tshark on n1's port: no IPv6 reply to $OUT6 through n1" \
+			bash -c "[ -z \"\$(tshark -n -r '$T/dsr-n1.pcap' -Y 'ipv6.dst == $OUT6' 2>/dev/null)\" ]"
+	fi
 	kill "$N1PID"
 	wait "$N1PID" 2>/dev/null
 	diag "the DSR pass took $((SECONDS - DSR_T0)) s"

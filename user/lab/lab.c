@@ -172,8 +172,8 @@ static void usage_up(FILE *f)
 		   "(xcnictl lab probe outside NODE PORT/PROTO tries one from the outside).\n"
 		   "--node-port-mode snat|dsr (with --kube-proxy none): how a node sends an outside\n"
 		   "request to another node's backend, xcnid's --node-port-mode: snat (default) or\n"
-		   "dsr (the backend's node answers the client itself; not with --ip-family ipv6,\n"
-		   "whose underlay is IPv6: xcnid's DSR needs IPv4's). Kept in lab.json.\n"
+		   "dsr (the backend's node answers the client itself, in every --ip-family).\n"
+		   "Kept in lab.json.\n"
 		   "Behind the switch, " LAB_UL_NETNS " routes (" LAB_UL_GW ", every node's default\n"
 		   "gateway) to the outside: netns " LAB_OUT_NETNS ", " LAB_OUT_IP ", whose listener\n"
 		   "(80/tcp, 53/udp) answers \"outside ADDR\" with the source address it saw. It routes\n"
@@ -264,12 +264,6 @@ static int up_args(int argc, char **argv, unsigned long *nodes, bool *dns, bool 
 	}
 	if (lab->np_dsr && !*kp_none) {
 		fprintf(stderr, "lab up: --node-port-mode dsr is xcnid's, with --kube-proxy none\n");
-		return 2;
-	}
-	/* DSR's Geneve option rides the IPv4 underlay only (architecture.md). */
-	if (lab->np_dsr && lab_ul_v6only(lab)) {
-		fprintf(stderr, "lab up: --node-port-mode dsr needs an IPv4 underlay; --ip-family ipv6's "
-				"is IPv6 alone (use dual)\n");
 		return 2;
 	}
 	return -1;
