@@ -23,6 +23,7 @@ suites=(
 	"unit-maglev:$BUILD/tests/test_maglev"
 	"unit-svcsync:$BUILD/tests/test_svcsync"
 	"unit-svc:$BUILD/tests/test_svc"
+	"unit-tunfam:$BUILD/tests/test_tunfam"
 	"lab-layers:bash tests/lab/layers.sh"
 	"bpf-packets:$BUILD/tests/test_bpf"
 	"unit-asan:bash tests/fuzz/asan.sh"
