@@ -41,6 +41,7 @@ suites=(
 	"v6-netns:bash tests/integration/v6.sh"
 	"v6ovl-netns:bash tests/integration/v6ovl.sh"
 	"v6ul-netns:bash tests/integration/v6ul.sh"
+	"v6mix-netns:bash tests/integration/v6mix.sh"
 	"svc-netns:bash tests/integration/svc.sh"
 	"svc-sctp-netns:bash tests/integration/svc_sctp.sh"
 	"ct-pressure:bash tests/integration/ctpressure.sh"
