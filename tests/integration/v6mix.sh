@@ -13,6 +13,7 @@
 # dropped with drop-tunnel-family, counted on both, and each agent names the
 # other node once in its log. Run under flock /tmp/xcni-test.lock.
 set -uo pipefail
+SECONDS=0
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/../lib.sh"
 
@@ -230,6 +231,11 @@ check "  ... counted as drop-tunnel-family (xcnictl metrics): B $nb0 -> $nb1, C 
 check_fails "B's host -> c over xcni0" in_node 2 ping -c1 -W1 "$C4"
 check "  ... drop-tunnel-family at to-overlay on B" test "$(metric 2 drop-tunnel-family to-overlay)" -ge 1
 check "  ... in B's xcnictl metrics table by name" eval 'ctl_n 2 metrics | grep -q "^drop-tunnel-family "'
+# explain NODE SRC DST: the text record (TUNNEL and VERDICT say it in words).
+check "xcnictl explain x/b x/c 80/tcp on B: no tunnel, denied, drop-tunnel-family" \
+	eval 'ctl_n 2 explain x/b x/c 80/tcp >"$T/ex-bc" && grep -q "TUNNEL.*none: node n3.*drop-tunnel-family" "$T/ex-bc" && grep -q "VERDICT.*denied.*drop-tunnel-family" "$T/ex-bc" || { cat "$T/ex-bc"; false; }'
+check "xcnictl explain x/a x/c 80/tcp on A: not so (Geneve over IPv6 is there)" \
+	eval 'ctl_n 1 explain x/a x/c 80/tcp >"$T/ex-ac" && ! grep -q "drop-tunnel-family\|denied" "$T/ex-ac" || { cat "$T/ex-ac"; false; }'
 check "B's log names n3 once (three generations), C's names n2" \
 	is warnings "$(grep -c 'node n3 (InternalIP fc00:97::3) has no underlay family in common.*drop-tunnel-family' "$T/xcnid2.log") $(grep -c 'node n2 (InternalIP 192.168.97.2) has no underlay family' "$T/xcnid3.log")" "1 1"
 check_fails "A's log names no node so" grep -q 'no underlay family in common' "$T/xcnid1.log"
@@ -241,4 +247,5 @@ check "A restarted with --node-ip 192.168.97.1 --node-ip fc00:97::1: both" \
 	eval 'ready xcnid1-b.log && grep -q "node addresses 192.168.97.1 and fc00:97::1 " "$T/xcnid1-b.log"'
 check "  ... applied" sync3
 check "  ... ping a -> c and a -> b across" eval 'pings a "$C4" "$C6" && pings a "$B4" "$B6"'
+diag "v6mix: ${SECONDS}s"
 finish

@@ -25,6 +25,8 @@ struct node_maps {
 	/* -1 when absent: a local pod's policy key as the programs find it
 	 * (endpoints6, then ifindex), and the node names behind tunnel_ip. */
 	int endpoints6, ifindex, tunnel;
+	/* The underlay families this node has an address in (xcni_config). */
+	bool ul4, ul6;
 };
 
 static const struct map_spec m_ifindex = {
@@ -75,6 +77,12 @@ static int node_maps_open(const struct ctx *c, const char *dir, struct node_maps
 		 (int)strnlen(cfg.node_name, sizeof(cfg.node_name)), cfg.node_name);
 	m->pod_cidr = cfg.pod_cidr;
 	m->pod_cidr_len = cfg.pod_cidr_len;
+	{
+		static const __u8 none6[16];
+
+		m->ul4 = cfg.underlay_ifindex && cfg.node_ip;
+		m->ul6 = cfg.underlay_ifindex && memcmp(cfg.node_ip6, none6, 16);
+	}
 	for (size_t i = 0; i < ARRAY_SIZE(fds); i++) {
 		*fds[i] = map_open(&at, specs[i]);
 		if (*fds[i] < 0) {
@@ -948,9 +956,9 @@ static int explain_flow(const struct node_maps *sm, const struct node_maps *dm,
 	struct side eg = { .name = "egress", .dir = XCNI_DIR_FROM_POD };
 	struct side in = { .name = "ingress", .dir = XCNI_DIR_TO_POD };
 	struct flow_end dst = f->dst;
-	char tn[64] = "", ta[INET_ADDRSTRLEN];
+	char tn[64] = "", ta[INET_ADDRSTRLEN], ta6[INET6_ADDRSTRLEN] = "";
 	struct ptable *t;
-	bool eg_deny, in_deny;
+	bool eg_deny, in_deny, fam_drop;
 	const char *pn;
 	int err;
 
@@ -972,7 +980,19 @@ static int explain_flow(const struct node_maps *sm, const struct node_maps *dm,
 		pt_uint(t, f->port);
 	else
 		pt_null(t);
-	if (f->dst.ipc.tunnel_ip) {
+	/* A pod whose node the source node (with an overlay) shares no underlay
+	 * family with: the data plane drops the flow (drop-tunnel-family),
+	 * whatever policy says. */
+	fam_drop = (sm->ul4 || sm->ul6) && (f->dst.ipc.flags & XCNI_IPC_POD) &&
+		   ((f->dst.ipc.flags & XCNI_IPC_TUN6) ? !sm->ul6 : f->dst.ipc.tunnel_ip && !sm->ul4);
+	if (fam_drop) {
+		tunnel_str(&f->dst.ipc, ta6);
+		pt_strf(t, "none: node %s's underlay address %s is IPv%d, a family node %s has no "
+			"underlay address in (drop-tunnel-family)", f->dst.node[0] ? f->dst.node : "?",
+			ta6, (f->dst.ipc.flags & XCNI_IPC_TUN6) ? 6 : 4, sm->node[0] ? sm->node : "?");
+		pt_str(t, ta6);
+		pt_str(t, f->dst.node[0] ? f->dst.node : NULL);
+	} else if (f->dst.ipc.tunnel_ip) {
 		if (!tunnel_name(sm, f->dst.ipc.tunnel_ip, tn, sizeof(tn)))
 			snprintf(tn, sizeof(tn), "%s", f->dst.node);
 		ip_str(f->dst.ipc.tunnel_ip, ta);
@@ -990,7 +1010,12 @@ static int explain_flow(const struct node_maps *sm, const struct node_maps *dm,
 	eg_deny = side_decided(&eg) && !side_allows(&eg);
 	in_deny = side_decided(&in) && !side_allows(&in);
 	/* Both ends must allow; one that denies decides even if the other is unknown. */
-	if (eg_deny || in_deny) {
+	if (fam_drop) {
+		pt_str(t, "denied: no underlay family in common with the destination's node "
+			  "(drop-tunnel-family): give one of the nodes an address of the other's "
+			  "family (xcnid --node-ip once per family)");
+		*verdict = "denied";
+	} else if (eg_deny || in_deny) {
 		pt_strf(t, "denied: %s", eg_deny && in_deny ? "by egress at the source and ingress "
 							      "at the destination" :
 					 eg_deny ? "by egress at the source" :
