@@ -79,6 +79,7 @@ check "--node-ip fc00:97::1,fc00:97::9: refused, exit 2" \
 	nip_refused "a second IPv6 address" --node-ip fc00:97::1,fc00:97::9
 check "--node-ip 192.168.97.1,bogus: refused, naming the bad one" \
 	nip_refused "bogus is not an IPv4 or IPv6 address" --node-ip 192.168.97.1,bogus
+check "--node-ip , (no address): refused" nip_refused "an IPv4 or IPv6 address" --node-ip ,
 
 start_agent() { # start_agent N LOG [xcnid args]
 	local n=$1 log=$2

@@ -123,13 +123,14 @@ static int parse_node_ip(const char *arg, struct overlay *ov, unsigned int *fams
 	char buf[2 * INET6_ADDRSTRLEN + 2], *save = NULL, *tok;
 	struct in_addr a;
 	__u8 a6[16];
+	int n = 0;
 
-	if (snprintf(buf, sizeof(buf), "%s", arg) >= (int)sizeof(buf) || !*arg) {
+	if (snprintf(buf, sizeof(buf), "%s", arg) >= (int)sizeof(buf)) {
 		pr_err("--node-ip %s: an IPv4 or IPv6 address, or one of each comma-separated\n",
 		       arg);
 		return -EINVAL;
 	}
-	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save), n++) {
 		unsigned int f = inet_pton(AF_INET6, tok, a6) == 1 ? 6 :
 				 inet_pton(AF_INET, tok, &a) == 1 ? 4 : 0;
 
@@ -147,6 +148,11 @@ static int parse_node_ip(const char *arg, struct overlay *ov, unsigned int *fams
 			memcpy(ov->node_ip6, a6, 16);
 		else
 			ov->node_ip = a.s_addr;
+	}
+	if (!n) {
+		pr_err("--node-ip %s: an IPv4 or IPv6 address, or one of each comma-separated\n",
+		       arg);
+		return -EINVAL;
 	}
 	/* Only IPv6 given: the IPv6 underlay, as before; with IPv4 too: both. */
 	ov->underlay6 = !(*fams & (1u << 4));
