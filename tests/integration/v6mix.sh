@@ -248,5 +248,10 @@ check "A restarted with --node-ip 192.168.97.1 --node-ip fc00:97::1: both" \
 	eval 'ready xcnid1-b.log && grep -q "node addresses 192.168.97.1 and fc00:97::1 " "$T/xcnid1-b.log"'
 check "  ... applied" sync3
 check "  ... ping a -> c and a -> b across" eval 'pings a "$C4" "$C6" && pings a "$B4" "$B6"'
+# The host stays clean: everything this run made goes by its own name.
+mix_cleanup
+trap - EXIT
+check "host clean: no netns, pin dir or temp dir of this run left" \
+	eval '! ip netns list | grep -q "^$XCT_TAG-" && ! compgen -G "/sys/fs/bpf/$XCT_TAG-*" >/dev/null && [ ! -e "$T" ]'
 diag "v6mix: ${SECONDS}s"
 finish
