@@ -424,7 +424,7 @@ __attribute__((noinline)) int from_pod4(struct __sk_buff *skb)
 		tunnel = tunnel_of(dipc, node_ip);
 		/* A pod whose node is gone: dropped, not sent into the void. */
 		if (!tunnel && (dipc->flags & XCNI_IPC_POD)) {
-			reason = XCNI_DROP_NO_TUNNEL;
+			reason = no_tunnel_reason(dipc);
 			goto out;
 		}
 	}

@@ -64,7 +64,7 @@ __attribute__((noinline)) int to_overlay6(struct __sk_buff *skb)
 		goto out;
 	dipc = ipcache6_lookup(p.tuple.daddr);
 	if (!dipc || !tunnel_of(dipc, node_ip)) {
-		reason = XCNI_DROP_NO_TUNNEL;
+		reason = no_tunnel_reason(dipc);
 		goto out;
 	}
 	src = bpf_map_lookup_elem(&xcni_endpoints6, p.tuple.saddr);
@@ -124,8 +124,9 @@ __attribute__((noinline)) int to_overlay4(struct __sk_buff *skb)
 		goto out;
 	dipc = ipcache_lookup(p.tuple.daddr);
 	if (!dipc || !tunnel_of(dipc, node_ip)) {
-		/* Routed here, but no node hosts it (any more). */
-		reason = XCNI_DROP_NO_TUNNEL;
+		/* Routed here, but no node hosts it (any more), or not in a family
+		 * this node's underlay has. */
+		reason = no_tunnel_reason(dipc);
 		goto out;
 	}
 	src = bpf_map_lookup_elem(&xcni_endpoints, &p.tuple.saddr);

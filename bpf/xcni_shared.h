@@ -85,14 +85,15 @@
 #endif
 
 /* Bump when a key or value below changes layout; xcnid refuses a mismatch. */
-#define XCNI_ABI_VERSION 9 /* 5: ct entry grew backend_id and rev_nat; 6: two reasons more
+#define XCNI_ABI_VERSION 10 /* 5: ct entry grew backend_id and rev_nat; 6: two reasons more
 			     * (the metrics array grew), ct pad fields became nat_port/nat_addr;
 			     * 7: the IPv6 maps (endpoints6, ifindex6, polkey6, ct6, frag6,
 			     * ipcache6, prefilter6) and XCNI_DROP_EXTHDR (the metrics array grew);
 			     * 8: polcidr keys hold IPv6 prefixes too (v6, addr6); sock_rn6 (the
 			     * IPv6 socket-LB reverse map); 9: the IPv6 underlay: ipcache
 			     * values grew tunnel_ip6 (XCNI_IPC_TUN6), tunnel6 and tunstat6,
-			     * config node_ip6 */
+			     * config node_ip6; 10: XCNI_DROP_TUNNEL_FAMILY (the metrics
+			     * array grew) */
 
 /*
  * frag: an IPv4 datagram in fragments -> the ports its first fragment carried
@@ -263,7 +264,10 @@ enum xcni_reason {
 	XCNI_DROP_NO_LOCAL_BACKEND = -129, /* externalTrafficPolicy=Local and no backend on this node */
 	XCNI_DROP_NAT_NO_PORT = -130, /* NodePort to a remote backend: no free source port for its SNAT */
 	XCNI_DROP_EXTHDR = -131, /* IPv6 extension headers: more than XCNI_V6_MAX_EXT, or cut short */
-	XCNI_REASON_MIN = -131,
+	/* the destination pod's node is known, but only in an underlay family this
+	 * node has no address in (an IPv4-only node and an IPv6-only one) */
+	XCNI_DROP_TUNNEL_FAMILY = -132,
+	XCNI_REASON_MIN = -132,
 	XCNI_REASON_MAX = -100,
 };
 

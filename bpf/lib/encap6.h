@@ -41,6 +41,18 @@ static __always_inline __u32 tunnel_of(const struct xcni_ipcache_val *v, __u32 n
 	return node_ip ? v->tunnel_ip : 0;
 }
 
+/*
+ * Why tunnel_of said 0 for a pod's entry v (NULL: none): its node is known
+ * but only in an underlay family this node has no address in (an IPv4-only
+ * node and an IPv6-only one: XCNI_DROP_TUNNEL_FAMILY, so the operator sees
+ * why), else no node hosts it (any more).
+ */
+static __always_inline int no_tunnel_reason(const struct xcni_ipcache_val *v)
+{
+	return v && ((v->flags & XCNI_IPC_TUN6) || v->tunnel_ip) ? XCNI_DROP_TUNNEL_FAMILY :
+								     XCNI_DROP_NO_TUNNEL;
+}
+
 #ifndef BPF_F_ADJ_ROOM_DECAP_L3_IPV6
 #define BPF_F_ADJ_ROOM_DECAP_L3_IPV6 (1ULL << 8)
 #endif
@@ -93,7 +105,7 @@ static __always_inline int remote6_check(const struct pkt6 *p, const struct xcni
 		return 0;
 	}
 	*tunnel = tunnel_of(dipc, node_ip);
-	return *tunnel ? 0 : XCNI_DROP_NO_TUNNEL;
+	return *tunnel ? 0 : no_tunnel_reason(dipc);
 }
 
 /*

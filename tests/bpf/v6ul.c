@@ -506,14 +506,14 @@ static void v6ul_not_encap(void **state)
 	}
 	{
 		/* A pod of an IPv4-underlay node (n2, tunnel_ip): this node has no
-		 * IPv4 underlay address to send from. */
+		 * IPv4 underlay address to send from, and says so. */
 		FROM_A(IP_A, IP_R, IPPROTO_UDP);
 
 		f.sport = 40113;
 		f.dport = 53;
 		len = frame(&f, in);
 		expect(FROM_POD, DEV_A, in, len,
-		       &(struct want){ TC_ACT_SHOT, XCNI_DROP_NO_TUNNEL, NULL, 0, false }, NULL,
+		       &(struct want){ TC_ACT_SHOT, XCNI_DROP_TUNNEL_FAMILY, NULL, 0, false }, NULL,
 		       NULL);
 	}
 	{
@@ -525,7 +525,7 @@ static void v6ul_not_encap(void **state)
 		f.dport = 53;
 		len = frame(&f, in);
 		expect(FROM_POD_OV, DEV_A, in, len,
-		       &(struct want){ TC_ACT_SHOT, XCNI_DROP_NO_TUNNEL, NULL, 0, false }, NULL,
+		       &(struct want){ TC_ACT_SHOT, XCNI_DROP_TUNNEL_FAMILY, NULL, 0, false }, NULL,
 		       NULL);
 	}
 }

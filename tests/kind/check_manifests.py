@@ -227,10 +227,26 @@ def check_families(docs):
     check("entrypoint.sh: gives xcnid --pod-cidr6 for the IPv6 pod CIDR", "--pod-cidr6" in ep)
     src = read(os.path.join(ROOT, "user", "agent", "xcnid.c"))
     check("xcnid has --pod-cidr6 (user/agent/xcnid.c)", '"pod-cidr6"' in src)
-    readme = read(os.path.join(ROOT, "README.md"))
-    check("README.md: says how to use both configs, and what IPv6 lacks",
+    # The underlay family each config's nodes get from --node-ip $(HOST_IP):
+    # status.hostIP is the first of the Node's InternalIPs, in kind's order
+    # (the ipFamily's first: IPv4 for ipv4 and dual, IPv6 for ipv6), and xcnid
+    # takes an address of either family there (user/agent/xcnid.c).
+    for name, first in (("kind-config.yaml", 4), ("kind-config-dual.yaml", 4), ("kind-config-ipv6.yaml", 6)):
+        net = (((docs.get(name) or [{}])[0]) or {}).get("networking") or {}
+        fam = {"ipv4": 4, None: 4, "dual": 4, "ipv6": 6}.get(net.get("ipFamily"))
+        try:
+            pod0 = ipaddress.ip_network(str(net.get("podSubnet", "")).split(",")[0].strip()).version
+        except ValueError:
+            pod0 = None
+        check(f"{name}: nodes' status.hostIP is IPv{first} (ipFamily {net.get('ipFamily') or 'ipv4'}, "
+              "first podSubnet family): the underlay xcnid runs Geneve over", fam == first and pod0 == first,
+              (net.get("ipFamily"), pod0))
+    check("xcnid --node-ip takes IPv4 and IPv6, once per family (user/agent/xcnid.c parse_node_ip)",
+          "parse_node_ip" in src and "AF_INET6" in src and "once per family" in src)
+    readme = " ".join(read(os.path.join(ROOT, "README.md")).split())
+    check("README.md: says how to use both configs, and which underlay address xcnid takes",
           "kind-config-dual.yaml" in readme and "kind-config-ipv6.yaml" in readme
-          and "does not run over an IPv6 underlay" in " ".join(readme.split()), "README.md does not name them or the gap")
+          and "status.hostIP" in readme and "--node-ip" in readme, "README.md does not name them or the address")
 
 
 def main():
@@ -371,6 +387,16 @@ def main():
           all(pairs.get(k) == v for k, v in wanted.items()), pairs)
     check("DaemonSet agent: --pod-cidr left to the entry point (the node's spec.podCIDR)",
           "--pod-cidr" not in args, args)
+    # The underlay address: the Node's own (status.hostIP, its first InternalIP:
+    # IPv4 in kind-config.yaml and -dual, IPv6 in -ipv6), not whatever kind's eth0
+    # carries (both families in every config). The kubelet expands $(HOST_IP)
+    # only when the container's env defines it (else xcnid gets it verbatim).
+    check("DaemonSet agent: xcnid --node-ip $(HOST_IP), once",
+          pairs.get("--node-ip") == "$(HOST_IP)" and args.count("--node-ip") == 1, args)
+    aenv = {e.get("name"): e for e in agent.get("env") or []}
+    check("DaemonSet agent: HOST_IP from the downward API's status.hostIP",
+          ((aenv.get("HOST_IP") or {}).get("valueFrom") or {}).get("fieldRef", {}).get("fieldPath") == "status.hostIP"
+          and "value" not in (aenv.get("HOST_IP") or {}), aenv.get("HOST_IP"))
     # Every option the agent passes is one xcnid has (user/agent/xcnid.c's option table).
     src = read(os.path.join(ROOT, "user", "agent", "xcnid.c"))
     longopts = set(re.findall(r'\{\s*"([a-z0-9-]+)"\s*,\s*(?:no|required|optional)_argument', src))

@@ -43,30 +43,46 @@ int overlay_resolve(struct overlay *ov)
 	}
 	ov->underlay_ifindex = l.ifindex;
 	ov->underlay_mtu = l.mtu;
-	/* The family: what --node-ip gave, else IPv4 when the underlay has an
-	 * IPv4 address (a dual-stack node, as before), else its IPv6. */
-	if (!ov->node_ip && !ov->underlay6) {
-		err = nl_addr_first(&nl, l.ifindex, &ov->node_ip);
-		if (err == -ENOENT) {
-			struct in6_addr a6;
+	/* The families: what --node-ip gave (one or both), else every one the
+	 * underlay has: its first IPv4 and its first global IPv6 (a node with
+	 * both reaches IPv4-only and IPv6-only nodes), the IPv6 underlay when it
+	 * has no IPv4. */
+	if (!ov->node_ip && !overlay_has6(ov)) {
+		struct in6_addr a6;
 
-			err = nl_addr6_first(&nl, l.ifindex, &a6);
-			if (!err) {
-				memcpy(ov->node_ip6, &a6, 16);
-				ov->underlay6 = true;
-			}
-		}
-		if (err) {
+		err = nl_addr_first(&nl, l.ifindex, &ov->node_ip);
+		if (err && err != -ENOENT)
+			goto out;
+		err = nl_addr6_first(&nl, l.ifindex, &a6);
+		if (err && err != -ENOENT)
+			goto out;
+		if (!err)
+			memcpy(ov->node_ip6, &a6, 16);
+		if (!ov->node_ip && !overlay_has6(ov)) {
 			pr_err("underlay device %s has no IPv4 nor global IPv6 address (give one "
 			       "with --node-ip)\n", ov->underlay);
+			err = -ENOENT;
 			goto out;
 		}
+		err = 0;
+		ov->underlay6 = !ov->node_ip;
 	}
-	if (l.mtu <= overlay_encap_len(ov) + 576) {
+	/* The MTU check takes the worst family this node may use. */
+	if (l.mtu <= (overlay_has6(ov) ? XCNI_ENCAP6_LEN : XCNI_ENCAP_LEN) + 576u) {
 		pr_err("underlay device %s: MTU %u leaves pods less than 576 bytes after the %u of "
-		       "Geneve over IPv%d\n", ov->underlay, l.mtu, overlay_encap_len(ov),
-		       ov->underlay6 ? 6 : 4);
+		       "Geneve over IPv%d\n", ov->underlay, l.mtu,
+		       overlay_has6(ov) ? XCNI_ENCAP6_LEN : XCNI_ENCAP_LEN,
+		       overlay_has6(ov) ? 6 : 4);
 		err = -EINVAL;
+		goto out;
+	}
+	if (ov->node_ip && overlay_has6(ov)) {
+		char a4[INET_ADDRSTRLEN];
+
+		pr_info("overlay: underlay %s (ifindex %d, MTU %u), node addresses %s and %s (IPv4 "
+			"to nodes with an IPv4 InternalIP, IPv6 to IPv6-only ones), VNI %u\n",
+			ov->underlay, l.ifindex, l.mtu, inet_ntop(AF_INET, &ov->node_ip, a4, sizeof(a4)),
+			inet_ntop(AF_INET6, ov->node_ip6, a, sizeof(a)), ov->vni);
 		goto out;
 	}
 	pr_info("overlay: underlay %s (ifindex %d, MTU %u), node address %s, VNI %u\n",
@@ -383,8 +399,57 @@ static void tunnel6_prune(const struct overlay *ov, const struct cluster *c, int
 	free(gone);
 }
 
+static bool name_in(char *const *names, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(names[i], name))
+			return true;
+	return false;
+}
+
+/*
+ * A node no underlay family of this one reaches (pol_tunnel_fam 0): named in
+ * the log when it becomes one (not per generation), as traffic to and from
+ * its pods is dropped (drop-tunnel-family) rather than lost unexplained.
+ */
+static void unreach_note(const struct overlay *ov, const struct k8s_node *nd, char ***now,
+			 size_t *nnow)
+{
+	char a4[INET_ADDRSTRLEN] = "", a6[INET6_ADDRSTRLEN] = "";
+	const char *name = nd->meta.name ? nd->meta.name : "?";
+	char **n;
+
+	if (!name_in(ov->unreach, ov->nunreach, name)) {
+		if (nd->internal_ip)
+			inet_ntop(AF_INET, &nd->internal_ip, a4, sizeof(a4));
+		else
+			inet_ntop(AF_INET6, nd->internal_ip6, a6, sizeof(a6));
+		pr_warn("overlay: node %s (InternalIP %s%s) has no underlay family in common with "
+			"this node's (IPv%d only): traffic between its pods and this node's is "
+			"dropped (drop-tunnel-family); give this node an IPv%d underlay address "
+			"(--node-ip once per family)\n", name, a4, a6,
+			ov->node_ip ? 4 : 6, ov->node_ip ? 6 : 4);
+	}
+	n = realloc(*now, (*nnow + 1) * sizeof(*n));
+	if (!n)
+		return;
+	*now = n;
+	if ((n[*nnow] = strdup(name)))
+		(*nnow)++;
+}
+
+static void unreach_free(char **names, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
 int overlay_sync_nodes(struct overlay *ov, const struct cluster *c, const char *node_name)
 {
+	char **unreach = NULL;
+	size_t nunreach = 0;
+	bool tun6 = false;
 	int tfd = bpf_map__fd(ov->in->maps.xcni_tunnel), sfd = bpf_map__fd(ov->in->maps.xcni_tunstat);
 	int tfd6 = bpf_map__fd(ov->in->maps.xcni_tunnel6);
 	int sfd6 = bpf_map__fd(ov->in->maps.xcni_tunstat6);
@@ -425,6 +490,11 @@ int overlay_sync_nodes(struct overlay *ov, const struct cluster *c, const char *
 			  nd->internal_ip == ov->node_ip) ||
 		    (node_name && nd->meta.name && !strcmp(nd->meta.name, node_name)))
 			continue;
+		switch (pol_tunnel_fam(nd->internal_ip, nd->internal_ip6, ov->node_ip != 0,
+				       overlay_has6(ov))) {
+		case 0: unreach_note(ov, nd, &unreach, &nunreach); break;
+		case 6: tun6 = true; break;
+		}
 		snprintf(t.node, sizeof(t.node), "%s", nd->meta.name);
 		if (bpf_map_update_elem(ftfd, k, &t, BPF_ANY) ||
 		    (bpf_map_update_elem(fsfd, k, zero, BPF_NOEXIST) && errno != EEXIST)) {
@@ -479,12 +549,34 @@ int overlay_sync_nodes(struct overlay *ov, const struct cluster *c, const char *
 		bpf_map_delete_elem(sfd, &gone[i]);
 	}
 	tunnel6_prune(ov, c, tfd6, sfd6);
+	/* A node with both addresses and now (or no longer) an IPv6 tunnel: the
+	 * MTU of xcni0 and of new pods follows (xcnid writes pod_mtu with the
+	 * generation). Pods made before keep theirs: their packets too big for
+	 * the IPv6 underlay go to the stack, which answers Packet Too Big /
+	 * fragmentation needed from xcni0's MTU. */
+	if (tun6 != ov->tun6_used && ov->node_ip && overlay_has6(ov)) {
+		ov->tun6_used = tun6;
+		if (ov->dev_ifindex &&
+		    nl_link_set_mtu(&nl, ov->dev_ifindex, ov->underlay_mtu - overlay_encap_len(ov)))
+			pr_err("overlay device %s: setting MTU %u: %s\n", XCNI_OVERLAY_DEV,
+			       ov->underlay_mtu - overlay_encap_len(ov), nl.errmsg);
+		else
+			pr_info("overlay: %s IPv6 tunnel: pods' MTU %u (underlay %u - %u)\n",
+				tun6 ? "a node reached through an" : "no more", ov->underlay_mtu -
+				overlay_encap_len(ov), ov->underlay_mtu, overlay_encap_len(ov));
+	}
 	rp = (struct route_prune){ &nl, want, nw };
 	nl_route_dump_oif(&nl, ov->dev_ifindex, prune_route, &rp);
 	rp6 = (struct route6_prune){ &nl, want6, nw6 };
 	nl_route6_dump_oif(&nl, ov->dev_ifindex, prune_route6, &rp6);
 	nl_close(&nl);
+	unreach_free(ov->unreach, ov->nunreach);
+	ov->unreach = unreach;
+	ov->nunreach = nunreach;
+	unreach = NULL;
+	nunreach = 0;
 out:
+	unreach_free(unreach, nunreach);
 	free(gone);
 	free(want6);
 	free(want);
@@ -494,6 +586,9 @@ out:
 
 void overlay_free(struct overlay *ov)
 {
+	unreach_free(ov->unreach, ov->nunreach);
+	ov->unreach = NULL;
+	ov->nunreach = 0;
 	xdp_underlay__destroy(ov->xdp);
 	to_overlay__destroy(ov->out);
 	from_overlay__destroy(ov->in);

@@ -9,6 +9,7 @@
 
 #include <linux/types.h>
 #include <stdbool.h>
+#include <string.h>
 
 #include "xcni_shared.h"
 
@@ -44,11 +45,13 @@ struct overlay {
 	int nmap_max;
 	const char *underlay; /* device name; NULL: no overlay */
 	__u32 node_ip; /* network order; 0: the underlay's first IPv4 */
-	/* The IPv6 underlay: --node-ip with an IPv6 address, or (none given) the
-	 * underlay's first global IPv6 when it has no IPv4. Then node_ip is 0,
-	 * the other nodes are reached at their IPv6 InternalIPs, and Geneve
-	 * costs XCNI_ENCAP6_LEN. */
+	/* The IPv6 underlay address: --node-ip with an IPv6 address, or (no
+	 * --node-ip) the underlay's first global IPv6. All 0: none. */
 	__u8 node_ip6[16];
+	/* IPv6 only (node_ip 0): the other nodes are reached at their IPv6
+	 * InternalIPs, and Geneve costs XCNI_ENCAP6_LEN. With both addresses
+	 * (a mixed cluster's dual node) it is false: IPv4 to the nodes that have
+	 * an IPv4 InternalIP, IPv6 to the IPv6-only ones (pol_tunnel_fam). */
 	bool underlay6;
 	__u32 vni;
 	enum xdp_want xdp_want;
@@ -59,15 +62,35 @@ struct overlay {
 	unsigned int underlay_mtu;
 	int dev_ifindex; /* xcni0 */
 	__u32 xdp_mode; /* XDP_FLAGS_DRV_MODE or XDP_FLAGS_SKB_MODE, 0 if none */
+	/* A node with both addresses has an IPv6 tunnel to some node (the last
+	 * overlay_sync_nodes): the pods' MTU is then the IPv6 underlay's. */
+	bool tun6_used;
+	/* The nodes no underlay family reaches (pol_tunnel_fam 0), as last
+	 * logged: each is named once when it becomes one, not per generation. */
+	char **unreach;
+	size_t nunreach;
 	struct from_overlay *in;
 	struct to_overlay *out;
 	struct xdp_underlay *xdp;
 };
 
-/* What Geneve adds on this node's underlay: XCNI_ENCAP6_LEN or XCNI_ENCAP_LEN. */
+/* This node has an IPv6 underlay address (only, or beside its IPv4 one). */
+static inline bool overlay_has6(const struct overlay *ov)
+{
+	static const __u8 none[16];
+
+	return memcmp(ov->node_ip6, none, 16) != 0;
+}
+
+/*
+ * What Geneve adds on this node's underlay, the worst of the families in
+ * use: XCNI_ENCAP6_LEN on the IPv6 underlay, or on a node with both
+ * addresses once some node is reached over IPv6; else XCNI_ENCAP_LEN.
+ */
 static inline unsigned int overlay_encap_len(const struct overlay *ov)
 {
-	return ov->underlay6 ? XCNI_ENCAP6_LEN : XCNI_ENCAP_LEN;
+	return ov->underlay6 || (ov->tun6_used && overlay_has6(ov)) ? XCNI_ENCAP6_LEN :
+								       XCNI_ENCAP_LEN;
 }
 
 /* Finds the underlay device and its address. 0 or -errno (said why). */

@@ -111,6 +111,54 @@ static int parse_cidr(const char *s, __u32 *net, __u32 *mask, __u8 *len)
  * (kube-apiserver's --service-cluster-ip-range). Replaces the default; o is
  * only written when the whole list parses. 0 or -EINVAL.
  */
+/*
+ * --node-ip A[,B]: this node's underlay address of each family, once per
+ * family (given twice, or comma-separated as the downward API's
+ * status.hostIPs is). Only IPv6: the IPv6 underlay. Both: IPv4 to the nodes
+ * that have an IPv4 InternalIP, IPv6 to the IPv6-only ones. *fams collects
+ * the families given (bit 4, bit 6). 0, or -EINVAL said why.
+ */
+static int parse_node_ip(const char *arg, struct overlay *ov, unsigned int *fams)
+{
+	char buf[2 * INET6_ADDRSTRLEN + 2], *save = NULL, *tok;
+	struct in_addr a;
+	__u8 a6[16];
+	int n = 0;
+
+	if (snprintf(buf, sizeof(buf), "%s", arg) >= (int)sizeof(buf)) {
+		pr_err("--node-ip %s: an IPv4 or IPv6 address, or one of each comma-separated\n",
+		       arg);
+		return -EINVAL;
+	}
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save), n++) {
+		unsigned int f = inet_pton(AF_INET6, tok, a6) == 1 ? 6 :
+				 inet_pton(AF_INET, tok, &a) == 1 ? 4 : 0;
+
+		if (!f) {
+			pr_err("--node-ip %s: %s is not an IPv4 or IPv6 address\n", arg, tok);
+			return -EINVAL;
+		}
+		if (*fams & (1u << f)) {
+			pr_err("--node-ip %s: a second IPv%u address (one per family: IPv4, IPv6)\n",
+			       arg, f);
+			return -EINVAL;
+		}
+		*fams |= 1u << f;
+		if (f == 6)
+			memcpy(ov->node_ip6, a6, 16);
+		else
+			ov->node_ip = a.s_addr;
+	}
+	if (!n) {
+		pr_err("--node-ip %s: an IPv4 or IPv6 address, or one of each comma-separated\n",
+		       arg);
+		return -EINVAL;
+	}
+	/* Only IPv6 given: the IPv6 underlay, as before; with IPv4 too: both. */
+	ov->underlay6 = !(*fams & (1u << 4));
+	return 0;
+}
+
 static int parse_svc_cidrs(const char *arg, struct opts *o)
 {
 	char buf[128], *tok, *save = NULL;
@@ -386,6 +434,9 @@ static void report_gen(const struct opts *o, struct from_pod *fp, __u64 gen,
 		cfg.applied_gen = gen;
 		cfg.error[0] = '\0';
 	}
+	/* A node with both underlay families: the MTU follows the tunnels in use. */
+	if (o->ov->underlay)
+		cfg.pod_mtu = o->ov->underlay_mtu - overlay_encap_len(o->ov);
 	if (r) {
 		cfg.nr_identities = (__u32)r->nidentities;
 		cfg.nr_policies = (__u32)r->npolicies;
@@ -972,8 +1023,10 @@ static void usage(FILE *f)
 		"  --k8s-api in-cluster  the same through the pod's service account\n"
 		"  --underlay-dev DEV the device to the other nodes: Geneve overlay (in BPF) over it,\n"
 		"                     XDP prefilter on it, remote pod CIDRs routed to xcni0\n"
-		"  --node-ip IP       this node's underlay address, IPv4 or IPv6 (default: DEV's\n"
-		"                     first IPv4, else its first global IPv6: the IPv6 underlay)\n"
+		"  --node-ip IP[,IP]  this node's underlay address, IPv4 or IPv6; once per family\n"
+		"                     (given twice or comma-separated): both, IPv4 to nodes with an\n"
+		"                     IPv4 InternalIP, IPv6 to IPv6-only nodes (default: DEV's first\n"
+		"                     IPv4 and its first global IPv6, whichever it has)\n"
 		"  --vni N            Geneve VNI (default 1)\n"
 		"  --xdp-mode MODE    auto (native, else generic), native, generic or off\n"
 		"  --masquerade       masquerade pods' traffic to outside the cluster to the node's\n"
@@ -1053,6 +1106,7 @@ int main(int argc, char **argv)
 	};
 	static struct map_max map_max[MAP_MAX_OVERRIDES];
 	struct overlay ov = { .vni = 1, .map_max = map_max };
+	unsigned int node_ip_fams = 0;
 	struct masq mq = { .table = MASQ_TABLE };
 	struct opts o = { .pin_dir = XCNI_PIN_ROOT, .ov = &ov, .mq = &mq,
 			  .events_rate = XCNI_EVENTS_RATE_DEFAULT };
@@ -1114,24 +1168,10 @@ int main(int argc, char **argv)
 			o.in_cluster = 1;
 			break;
 		case 'u': ov.underlay = optarg; break;
-		case 'N': {
-			struct in_addr a;
-
-			/* An IPv6 address: the IPv6 underlay (a dual-stack node's choice). */
-			if (inet_pton(AF_INET6, optarg, ov.node_ip6) == 1) {
-				ov.underlay6 = true;
-				ov.node_ip = 0;
-				break;
-			}
-			if (inet_pton(AF_INET, optarg, &a) != 1) {
-				pr_err("--node-ip %s: not an IPv4 or IPv6 address\n", optarg);
+		case 'N':
+			if (parse_node_ip(optarg, &ov, &node_ip_fams))
 				return 2;
-			}
-			ov.node_ip = a.s_addr;
-			ov.underlay6 = false;
-			memset(ov.node_ip6, 0, 16);
 			break;
-		}
 		case 'V': {
 			char *end;
 			unsigned long v = strtoul(optarg, &end, 0);

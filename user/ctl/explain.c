@@ -63,6 +63,12 @@ static int node_maps_open(const struct ctx *c, const char *dir, struct node_maps
 		 (int)strnlen(cfg.node_name, sizeof(cfg.node_name)), cfg.node_name);
 	m->pod_cidr = cfg.pod_cidr;
 	m->pod_cidr_len = cfg.pod_cidr_len;
+	{
+		static const __u8 none6[16];
+
+		m->ul4 = cfg.underlay_ifindex && cfg.node_ip;
+		m->ul6 = cfg.underlay_ifindex && memcmp(cfg.node_ip6, none6, 16);
+	}
 	for (size_t i = 0; i < ARRAY_SIZE(fds); i++) {
 		*fds[i] = map_open(&at, specs[i]);
 		if (*fds[i] < 0) {
@@ -919,9 +925,9 @@ int explain_flow(const struct node_maps *sm, const struct node_maps *dm, const s
 	struct side eg = { .name = "egress", .dir = XCNI_DIR_FROM_POD };
 	struct side in = { .name = "ingress", .dir = XCNI_DIR_TO_POD };
 	struct flow_end dst = f->dst;
-	char tn[64] = "", ta[INET_ADDRSTRLEN];
+	char tn[64] = "", ta[INET_ADDRSTRLEN], ta6[INET6_ADDRSTRLEN] = "";
 	struct ptable *t;
-	bool eg_deny, in_deny;
+	bool eg_deny, in_deny, fam_drop;
 	const char *pn;
 	int err;
 
@@ -943,7 +949,19 @@ int explain_flow(const struct node_maps *sm, const struct node_maps *dm, const s
 		pt_uint(t, f->port);
 	else
 		pt_null(t);
-	if (f->dst.ipc.tunnel_ip) {
+	/* A pod whose node the source node (with an overlay) shares no underlay
+	 * family with: the data plane drops the flow (drop-tunnel-family),
+	 * whatever policy says. */
+	fam_drop = (sm->ul4 || sm->ul6) && (f->dst.ipc.flags & XCNI_IPC_POD) &&
+		   ((f->dst.ipc.flags & XCNI_IPC_TUN6) ? !sm->ul6 : f->dst.ipc.tunnel_ip && !sm->ul4);
+	if (fam_drop) {
+		tunnel_str(&f->dst.ipc, ta6);
+		pt_strf(t, "none: node %s's underlay address %s is IPv%d, a family node %s has no "
+			"underlay address in (drop-tunnel-family)", f->dst.node[0] ? f->dst.node : "?",
+			ta6, (f->dst.ipc.flags & XCNI_IPC_TUN6) ? 6 : 4, sm->node[0] ? sm->node : "?");
+		pt_str(t, ta6);
+		pt_str(t, f->dst.node[0] ? f->dst.node : NULL);
+	} else if (f->dst.ipc.tunnel_ip) {
 		if (!tunnel_name(sm, f->dst.ipc.tunnel_ip, tn, sizeof(tn)))
 			snprintf(tn, sizeof(tn), "%s", f->dst.node);
 		ip_str(f->dst.ipc.tunnel_ip, ta);
@@ -961,7 +979,12 @@ int explain_flow(const struct node_maps *sm, const struct node_maps *dm, const s
 	eg_deny = side_decided(&eg) && !side_allows(&eg);
 	in_deny = side_decided(&in) && !side_allows(&in);
 	/* Both ends must allow; one that denies decides even if the other is unknown. */
-	if (eg_deny || in_deny) {
+	if (fam_drop) {
+		pt_str(t, "denied: no underlay family in common with the destination's node "
+			  "(drop-tunnel-family): give one of the nodes an address of the other's "
+			  "family (xcnid --node-ip once per family)");
+		*verdict = "denied";
+	} else if (eg_deny || in_deny) {
 		pt_strf(t, "denied: %s", eg_deny && in_deny ? "by egress at the source and ingress "
 							      "at the destination" :
 					 eg_deny ? "by egress at the source" :
@@ -1108,8 +1131,10 @@ const struct cmd explain_cmds[] = {
 	  "as decided there (VERDICT unknown unless the other side denies). In the\n"
 	  "lab a node's maps are /sys/fs/bpf/xcni-lab/<node>. A destination behind\n"
 	  "a tunnel (its ipcache entry names another node's underlay address) is\n"
-	  "shown in TUNNEL and in the egress lookups; an IPv6 pod's policy key is\n"
-	  "its node's (polkey6), read from the destination node's maps.\n\n"
+	  "shown in TUNNEL and in the egress lookups (none, and VERDICT denied, when\n"
+	  "the source node has no underlay address of that family: drop-tunnel-family);\n"
+	  "an IPv6 pod's policy key is its node's (polkey6), read from the\n"
+	  "destination node's maps.\n\n"
 	  "DST may be a Service: svc/NAMESPACE/NAME with the Service port's\n"
 	  "PORT/PROTO, or a frontend's address (a ClusterIP, IPv4 or IPv6) with its\n"
 	  "port, when the source node translates Services in BPF. A dual-stack\n"

@@ -20,6 +20,8 @@ struct node_maps {
 	/* -1 when absent: a local pod's policy key as the programs find it
 	 * (endpoints6, then ifindex), and the node names behind tunnel_ip. */
 	int endpoints6, ifindex, tunnel;
+	/* The underlay families this node has an address in (xcni_config). */
+	bool ul4, ul6;
 };
 
 /* One end of the flow, as the source node's maps see it. */

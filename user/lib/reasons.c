@@ -49,6 +49,9 @@ static const struct xcni_reason_info reasons[] = {
 	  "NodePort to a remote backend: no free source port for its SNAT"),
 	R(XCNI_DROP_EXTHDR, "drop-exthdr",
 	  "IPv6 extension headers: more than the data plane walks, or cut short"),
+	R(XCNI_DROP_TUNNEL_FAMILY, "drop-tunnel-family",
+	  "the destination pod's node has no underlay address in a family this node has one in "
+	  "(an IPv4-only and an IPv6-only node): give the node both (--node-ip twice)"),
 };
 
 /* A reason added at the bottom of the enum without a name here fails the build. */
