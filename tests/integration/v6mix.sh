@@ -121,6 +121,8 @@ sync3() { # a new generation, applied by the three agents
 check "the Nodes applied" sync3
 check "A took both underlay addresses" \
 	grep -q 'overlay: underlay ul0 .*node addresses 192.168.97.1 and fc00:97::1 ' "$T/xcnid1.log"
+check "xcnictl config on A: node_ip and node_ip6" \
+	is config "$(ctl_n 1 config --json | jq -r '"\(.node_ip) \(.node_ip6)"')" "192.168.97.1 fc00:97::1"
 check "B the IPv4 one, C the IPv6 one" \
 	bash -c "grep -q 'node address 192.168.97.2,' $T/xcnid2.log && grep -q 'node address fc00:97::3,' $T/xcnid3.log"
 
@@ -150,7 +152,6 @@ EOF
 done | put pods.yaml
 check "pods known to the three agents (a $A4 $A6, b $B4 $B6, c $C4 $C6)" sync3
 
-is() { [ "$2" = "$3" ] || { echo "$1: $2, expected $3"; return 1; }; }
 tun() { ctl_n "$1" ipcache get "$2" --json | jq -r .tunnel; }
 check "A's ipcache: b (both families) behind B's IPv4, c (both) behind C's IPv6" \
 	is tunnels "$(tun 1 "$B4") $(tun 1 "$B6") $(tun 1 "$C4") $(tun 1 "$C6")" \

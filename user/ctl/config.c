@@ -23,6 +23,8 @@ static const struct pt_col config_cols[] = {
 	{ "POLICIES", "policies", PT_UINT },
 	{ "POLICY-PODS", "policy_pods", PT_UINT },
 	{ "NODE-IP", "node_ip", PT_STR },
+	/* A node on both underlay families (mixed clusters): its IPv6 address too. */
+	{ "NODE-IP6", "node_ip6", PT_STR },
 	{ "UNDERLAY-IFINDEX", "underlay_ifindex", PT_UINT },
 	{ "UNDERLAY-DEV", "underlay_dev", PT_STR },
 	{ "VNI", "vni", PT_UINT },
@@ -202,13 +204,18 @@ static int cmd_config(const struct ctx *c, char **argv)
 	pt_uint(t, cfg.nr_policies);
 	pt_uint(t, cfg.nr_endpoints_policy);
 	/* No overlay (no --underlay-dev): no address and no device, not "0.0.0.0".
-	 * The IPv6 underlay (ABI 9): its address, node_ip6, in the same column. */
+	 * The IPv6 underlay (ABI 9): its address, node_ip6, in the same column;
+	 * NODE-IP6 is node_ip6 whatever the IPv4 one (a node on both families). */
 	static const __u8 none6[16];
 	char buf6[INET6_ADDRSTRLEN];
 
 	if (cfg.node_ip)
 		pt_str(t, ip_str(cfg.node_ip, buf));
 	else if (memcmp(cfg.node_ip6, none6, 16))
+		pt_str(t, inet_ntop(AF_INET6, cfg.node_ip6, buf6, sizeof(buf6)));
+	else
+		pt_null(t);
+	if (memcmp(cfg.node_ip6, none6, 16))
 		pt_str(t, inet_ntop(AF_INET6, cfg.node_ip6, buf6, sizeof(buf6)));
 	else
 		pt_null(t);
