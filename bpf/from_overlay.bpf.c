@@ -542,15 +542,9 @@ __attribute__((noinline)) int from_overlay6(struct __sk_buff *skb, __u32 hdr_len
 		v.dst_id = ipcache6_identity(p.tuple.daddr);
 		/* Opened by the option alone, for a frontend this node knows:
 		 * its index rewrites the replies (from_pod6). */
-		if ((dsr & DSR_FLOW) && ct == CT_NEW) {
-			if (!(dsr & DSR_FE)) {
-				reason = XCNI_DROP_BAD_GENEVE;
-				goto out;
-			}
-			p.rev_nat = dsr & 0xffff;
-		} else {
-			dsr = 0;
-		}
+		reason = dsr_open(&dsr, ct, &p.rev_nat);
+		if (reason)
+			goto out;
 		reason = flow_judge6(&p, ct, 0, polkey_of(dst, p.tuple.daddr), &v, 0,
 				     dsr ? XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR : 0);
 		if (reason)
@@ -682,15 +676,9 @@ __attribute__((noinline)) int from_overlay4(struct __sk_buff *skb)
 		v.dst_id = ipcache_identity(p.tuple.daddr);
 		/* Opened by the option alone, for a frontend this node knows:
 		 * its index rewrites the replies (from_pod). */
-		if ((dsr & DSR_FLOW) && ct == CT_NEW) {
-			if (!(dsr & DSR_FE)) {
-				reason = XCNI_DROP_BAD_GENEVE;
-				goto out;
-			}
-			p.rev_nat = dsr & 0xffff;
-		} else {
-			dsr = 0;
-		}
+		reason = dsr_open(&dsr, ct, &p.rev_nat);
+		if (reason)
+			goto out;
 		/* The destination's conntrack must know the flow: its replies
 		 * leave through from_pod, which lets replies pass. */
 		reason = flow_judge(&p, ct, 0, p.tuple.daddr, &v, skb->len, 0,

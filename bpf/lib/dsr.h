@@ -224,6 +224,24 @@ static __attribute__((noinline)) int dsr_opt_frontend(struct __sk_buff *skb, __u
 }
 
 /*
+ * A flow from_overlay4/6 is about to open: one opened by the option alone
+ * (DSR_FLOW, a new entry) must name a frontend this node knows, whose index
+ * then rewrites the replies (*rev_nat, from_pod's); any other keeps no DSR
+ * mark (*dsr 0). 0 or XCNI_DROP_BAD_GENEVE.
+ */
+static __always_inline int dsr_open(__u32 *dsr, int ct, __u16 *rev_nat)
+{
+	if (!(*dsr & DSR_FLOW) || ct != CT_NEW) {
+		*dsr = 0;
+		return 0;
+	}
+	if (!(*dsr & DSR_FE))
+		return XCNI_DROP_BAD_GENEVE;
+	*rev_nat = *dsr & 0xffff;
+	return 0;
+}
+
+/*
  * A source the sending node may speak for with a DSR option: a client
  * outside the cluster (no ipcache entry, or one that is neither a pod nor
  * a node, and no endpoint of this node). Never a pod or a node: those a
