@@ -158,45 +158,6 @@ static __always_inline int dsr_flow_known(const struct xcni_ct_key *t, __u32 nod
 	       ct_alive(e, bpf_ktime_get_ns(), t->proto);
 }
 
-/* What from_overlay learnt of DSR (one word: its frame is at the verifier's limit). */
-#define DSR_FE (1u << 16) /* this node has the frontend; its rev_nat in the low 16 bits */
-#define DSR_OPT (1u << 17) /* the packet carries the option */
-#define DSR_FLOW (1u << 18) /* its source is an outside client the sending node speaks for */
-
-/*
- * The options of a Geneve packet that has some (optlen bytes), when its
- * header says a critical one is present (geneve_opts_read): 0 (*dsr
- * DSR_OPT, and DSR_FE | the frontend's reverse-NAT index when this node has
- * it), or a drop reason (an option naming an IPv6 frontend among them). A function of its own: the option and the key sit
- * in its frame, not in from_overlay's.
- */
-static __attribute__((noinline)) int dsr_opt_frontend(struct __sk_buff *skb, __u32 optlen,
-						       __u32 *dsr)
-{
-	__u32 off = ETH_HLEN + sizeof(struct iphdr) + sizeof(struct udphdr);
-	struct xcni_geneve_dsr opt;
-	const struct xcni_svc *svc;
-	struct geneve_hdr g;
-	int r;
-
-	*dsr = 0;
-	if (bpf_skb_load_bytes(skb, off, &g, sizeof(g)))
-		return XCNI_DROP_BAD_GENEVE;
-	if (!(g.flags & XCNI_GENEVE_F_CRIT))
-		return 0;
-	r = geneve_opts_read(skb, off + sizeof(g), optlen, &opt);
-	if (r || !opt.family)
-		return r;
-	/* An IPv6 frontend's index must not rewrite an IPv4 flow (dsr6.h has IPv6's). */
-	if (opt.family != XCNI_AF_INET)
-		return XCNI_DROP_BAD_GENEVE;
-	*dsr = DSR_OPT;
-	svc = dsr_frontend(&opt);
-	if (svc)
-		*dsr |= DSR_FE | svc->rev_nat;
-	return 0;
-}
-
 /*
  * A DSR flow's new entry: the node that opened it (the outer source, read
  * again from the packet, still encapsulated), for dsr_flow_known.
@@ -511,8 +472,9 @@ __attribute__((noinline)) int from_overlay6(struct __sk_buff *skb, __u32 hdr_len
 	if (outer6)
 		node = in6_fold(node6);
 	if (hdr_len > (outer6 ? XCNI_ENCAP6_LEN : XCNI_ENCAP_LEN)) {
-		reason = dsr6_opt_frontend(skb, hdr_len - (outer6 ? XCNI_ENCAP6_LEN : XCNI_ENCAP_LEN),
-					   outer6, &dsr);
+		reason = dsr_opt_frontend(skb, hdr_len - (outer6 ? XCNI_ENCAP6_LEN : XCNI_ENCAP_LEN),
+					  outer6 ? sizeof(struct xcni_ip6hdr) : sizeof(struct iphdr),
+					  XCNI_AF_INET6, &dsr);
 		if (!reason && dsr && !lb_enabled)
 			reason = XCNI_DROP_BAD_GENEVE;
 		if (reason)
@@ -537,7 +499,7 @@ __attribute__((noinline)) int from_overlay6(struct __sk_buff *skb, __u32 hdr_len
 		if (!lb_enabled || !dsr6_client_ok(sipc, p.tuple.saddr) ||
 		    (!dsr && !dsr6_flow_known(&p.tuple, node)))
 			goto out;
-		dsr |= DSR6_FLOW;
+		dsr |= DSR_FLOW;
 	}
 	if (outer6)
 		tunnel_count6(node6, arrived, 1);
@@ -547,7 +509,7 @@ __attribute__((noinline)) int from_overlay6(struct __sk_buff *skb, __u32 hdr_len
 	if (!dst) {
 		dipc = ipcache6_lookup(p.tuple.daddr);
 		/* DSR is for a backend pod of this node only. */
-		if (!dipc || dipc->identity != XCNI_ID_HOST || (dsr & DSR6_FLOW)) {
+		if (!dipc || dipc->identity != XCNI_ID_HOST || (dsr & DSR_FLOW)) {
 			reason = XCNI_DROP_UNKNOWN_DST;
 			goto out;
 		}
@@ -580,15 +542,9 @@ __attribute__((noinline)) int from_overlay6(struct __sk_buff *skb, __u32 hdr_len
 		v.dst_id = ipcache6_identity(p.tuple.daddr);
 		/* Opened by the option alone, for a frontend this node knows:
 		 * its index rewrites the replies (from_pod6). */
-		if ((dsr & DSR6_FLOW) && ct == CT_NEW) {
-			if (!(dsr & DSR6_FE)) {
-				reason = XCNI_DROP_BAD_GENEVE;
-				goto out;
-			}
-			p.rev_nat = dsr & 0xffff;
-		} else {
-			dsr = 0;
-		}
+		reason = dsr_open(&dsr, ct, &p.rev_nat);
+		if (reason)
+			goto out;
 		reason = flow_judge6(&p, ct, 0, polkey_of(dst, p.tuple.daddr), &v, 0,
 				     dsr ? XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR : 0);
 		if (reason)
@@ -668,7 +624,8 @@ __attribute__((noinline)) int from_overlay4(struct __sk_buff *skb)
 	/* Critical options must be understood (RFC 8926 3.5): ours, DSR, is
 	 * understood with Services in BPF only. */
 	if (o.hdr_len > XCNI_ENCAP_LEN) {
-		reason = dsr_opt_frontend(skb, o.hdr_len - XCNI_ENCAP_LEN, &dsr);
+		reason = dsr_opt_frontend(skb, o.hdr_len - XCNI_ENCAP_LEN, sizeof(struct iphdr),
+					  XCNI_AF_INET, &dsr);
 		if (!reason && dsr && !lb_enabled)
 			reason = XCNI_DROP_BAD_GENEVE;
 		if (reason)
@@ -719,15 +676,9 @@ __attribute__((noinline)) int from_overlay4(struct __sk_buff *skb)
 		v.dst_id = ipcache_identity(p.tuple.daddr);
 		/* Opened by the option alone, for a frontend this node knows:
 		 * its index rewrites the replies (from_pod). */
-		if ((dsr & DSR_FLOW) && ct == CT_NEW) {
-			if (!(dsr & DSR_FE)) {
-				reason = XCNI_DROP_BAD_GENEVE;
-				goto out;
-			}
-			p.rev_nat = dsr & 0xffff;
-		} else {
-			dsr = 0;
-		}
+		reason = dsr_open(&dsr, ct, &p.rev_nat);
+		if (reason)
+			goto out;
 		/* The destination's conntrack must know the flow: its replies
 		 * leave through from_pod, which lets replies pass. */
 		reason = flow_judge(&p, ct, 0, p.tuple.daddr, &v, skb->len, 0,

@@ -37,6 +37,77 @@ _Static_assert(sizeof(struct xcni_geneve_dsr) == 24, "the DSR option is 6 words"
 _Static_assert(sizeof(struct outer_hdrs_dsr) + sizeof(struct ethhdr) == XCNI_ENCAP_DSR_LEN,
 	       "DSR encapsulation is 74 bytes");
 
+/* The DSR option for a frontend: family, protocol, port (network order) and
+ * its address, addr_len bytes of it (4 or 16; the rest stays zero). */
+static __always_inline void dsr_opt_fill(struct xcni_geneve_dsr *o, __u8 family, __u8 proto,
+					 __be16 port, const void *addr, __u32 addr_len)
+{
+	o->opt_class = bpf_htons(XCNI_GENEVE_OPT_CLASS);
+	o->type = XCNI_GENEVE_OPT_DSR;
+	o->len = (sizeof(*o) - 4) / 4;
+	o->family = family;
+	o->proto = proto;
+	o->port = port;
+	__builtin_memcpy(o->addr, addr, addr_len);
+}
+
+/* The Geneve header in front of the DSR option: 6 words of options, the C bit. */
+static __always_inline void dsr_geneve_fill(struct geneve_hdr *g, __u32 vni)
+{
+	g->ver_optlen = sizeof(struct xcni_geneve_dsr) / 4;
+	g->flags = XCNI_GENEVE_F_CRIT;
+	g->proto = bpf_htons(XCNI_GENEVE_PROTO_ETH);
+	g->vni_rsvd = bpf_htonl(vni << 8);
+}
+
+/*
+ * The outer IPv4, UDP and Geneve headers in front of h->opt (the caller's,
+ * dsr_opt_fill), node_vni this node's address << 32 | VNI, then the inner
+ * Ethernet (the packet's own addresses, type inner_proto, network order).
+ * An IPv6 inner packet's outer Ethernet header, the one it came with, is
+ * made to say IPv4. Inlined into the encapsulations of either family: their
+ * frames stay their own.
+ */
+static __always_inline int dsr_encap_ip4(struct __sk_buff *skb, const struct encap_in *in,
+					 struct outer_hdrs_dsr *h, __u32 tunnel_ip, __u64 node_vni,
+					 __be16 inner_proto)
+{
+	__u64 flags = BPF_F_ADJ_ROOM_FIXED_GSO | BPF_F_ADJ_ROOM_ENCAP_L3_IPV4 |
+		      BPF_F_ADJ_ROOM_ENCAP_L4_UDP | BPF_F_ADJ_ROOM_ENCAP_L2_ETH |
+		      BPF_F_ADJ_ROOM_ENCAP_L2(ETH_HLEN);
+	__u16 inner_len = in->inner_len;
+	__be16 ip_proto = bpf_htons(ETH_P_IP);
+
+	h->ip.version = 4;
+	h->ip.ihl = 5;
+	h->ip.tos = in->tos;
+	h->ip.tot_len = bpf_htons(inner_len + XCNI_ENCAP_DSR_LEN);
+	h->ip.frag_off = bpf_htons(0x4000);
+	h->ip.ttl = 64;
+	h->ip.protocol = IPPROTO_UDP;
+	h->ip.saddr = node_vni >> 32;
+	h->ip.daddr = tunnel_ip;
+	h->ip.check = csum_fold(bpf_csum_diff(NULL, 0, (__be32 *)&h->ip, sizeof(h->ip), 0));
+	h->udp.source = bpf_htons(in->sport);
+	h->udp.dest = bpf_htons(XCNI_GENEVE_PORT);
+	h->udp.len = bpf_htons(inner_len + XCNI_ENCAP_DSR_LEN - sizeof(struct iphdr));
+	dsr_geneve_fill(&h->gnv, node_vni & 0xffffff);
+
+	if (encap_room(skb, XCNI_ENCAP_DSR_LEN, flags) ||
+	    bpf_skb_store_bytes(skb, ETH_HLEN, h, sizeof(*h), 0))
+		return XCNI_DROP_ENCAP;
+	/* The inner Ethernet: the packet's own addresses (in->macs, in order),
+	 * in the option's room (stored already). */
+	__builtin_memcpy(h->opt.addr, in->macs, 2 * ETH_ALEN);
+	*(__be16 *)(h->opt.addr + 2 * ETH_ALEN) = inner_proto;
+	if (bpf_skb_store_bytes(skb, ETH_HLEN + sizeof(*h), h->opt.addr, sizeof(struct ethhdr), 0))
+		return XCNI_DROP_ENCAP;
+	if (inner_proto != ip_proto &&
+	    bpf_skb_store_bytes(skb, offsetof(struct ethhdr, h_proto), &ip_proto, sizeof(ip_proto), 0))
+		return XCNI_DROP_ENCAP;
+	return 0;
+}
+
 /*
  * geneve_encap with the DSR option for the IPv4 frontend the client asked
  * for (st->orig's destination), node_vni this node's address << 32 | VNI,
@@ -50,47 +121,10 @@ static __attribute__((noinline)) int geneve_encap_dsr(struct __sk_buff *skb,
 						       const struct lb_state *st, __u32 tunnel_ip,
 						       __u64 node_vni)
 {
-	__u64 flags = BPF_F_ADJ_ROOM_FIXED_GSO | BPF_F_ADJ_ROOM_ENCAP_L3_IPV4 |
-		      BPF_F_ADJ_ROOM_ENCAP_L4_UDP | BPF_F_ADJ_ROOM_ENCAP_L2_ETH |
-		      BPF_F_ADJ_ROOM_ENCAP_L2(ETH_HLEN);
 	struct outer_hdrs_dsr h = {};
-	__u16 inner_len = in->inner_len;
-	__u32 node_ip = node_vni >> 32, vni = node_vni & 0xffffff;
 
-	h.opt.opt_class = bpf_htons(XCNI_GENEVE_OPT_CLASS);
-	h.opt.type = XCNI_GENEVE_OPT_DSR;
-	h.opt.len = (sizeof(h.opt) - 4) / 4;
-	h.opt.family = XCNI_AF_INET;
-	h.opt.proto = st->orig.proto;
-	h.opt.port = st->orig.dport;
-	__builtin_memcpy(h.opt.addr, &st->orig.daddr, 4);
-	h.ip.version = 4;
-	h.ip.ihl = 5;
-	h.ip.tos = in->tos;
-	h.ip.tot_len = bpf_htons(inner_len + XCNI_ENCAP_DSR_LEN);
-	h.ip.frag_off = bpf_htons(0x4000);
-	h.ip.ttl = 64;
-	h.ip.protocol = IPPROTO_UDP;
-	h.ip.saddr = node_ip;
-	h.ip.daddr = tunnel_ip;
-	h.ip.check = csum_fold(bpf_csum_diff(NULL, 0, (__be32 *)&h.ip, sizeof(h.ip), 0));
-	h.udp.source = bpf_htons(in->sport);
-	h.udp.dest = bpf_htons(XCNI_GENEVE_PORT);
-	h.udp.len = bpf_htons(inner_len + XCNI_ENCAP_DSR_LEN - sizeof(struct iphdr));
-	h.gnv.ver_optlen = sizeof(h.opt) / 4;
-	h.gnv.flags = XCNI_GENEVE_F_CRIT;
-	h.gnv.proto = bpf_htons(XCNI_GENEVE_PROTO_ETH);
-	h.gnv.vni_rsvd = bpf_htonl(vni << 8);
-
-	if (encap_room(skb, XCNI_ENCAP_DSR_LEN, flags) ||
-	    bpf_skb_store_bytes(skb, ETH_HLEN, &h, sizeof(h), 0))
-		return XCNI_DROP_ENCAP;
-	/* The inner Ethernet: the packet's own addresses (in->macs, in order). */
-	__builtin_memcpy(h.opt.addr, in->macs, 2 * ETH_ALEN);
-	*(__be16 *)(h.opt.addr + 2 * ETH_ALEN) = bpf_htons(ETH_P_IP);
-	if (bpf_skb_store_bytes(skb, ETH_HLEN + sizeof(h), h.opt.addr, sizeof(struct ethhdr), 0))
-		return XCNI_DROP_ENCAP;
-	return 0;
+	dsr_opt_fill(&h.opt, XCNI_AF_INET, st->orig.proto, st->orig.dport, &st->orig.daddr, 4);
+	return dsr_encap_ip4(skb, in, &h, tunnel_ip, node_vni, bpf_htons(ETH_P_IP));
 }
 
 /*
@@ -143,6 +177,68 @@ static __always_inline const struct xcni_svc *dsr_frontend(const struct xcni_gen
 	k.proto = o->proto;
 	k.scope = XCNI_SCOPE_EXT;
 	return bpf_map_lookup_elem(&xcni_svc, &k);
+}
+
+/* What from_overlay4/6 learnt of DSR (one word: their frames are at the verifier's limit). */
+#define DSR_FE (1u << 16) /* this node has the frontend; its rev_nat in the low 16 bits */
+#define DSR_OPT (1u << 17) /* the packet carries the option */
+#define DSR_FLOW (1u << 18) /* its source is an outside client the sending node speaks for */
+
+/*
+ * The options of a Geneve packet that has some (optlen bytes after the
+ * Geneve header, outer_len the outer IP header's length: IPv4's, or IPv6's
+ * over the IPv6 underlay), when its header says a critical one is present
+ * (geneve_opts_read), read before the decapsulation takes them away: 0
+ * (*dsr DSR_OPT, and DSR_FE | the frontend's reverse-NAT index when this
+ * node has it; 0 without the option), or a drop reason: an unknown critical
+ * option, a malformed list, or a DSR option naming a frontend of another
+ * family than the inner packet's (family, XCNI_AF_*). For from_overlay4 and
+ * from_overlay6 both; a function of its own: the option and the key sit in
+ * its frame, not in theirs.
+ */
+static __attribute__((noinline)) int dsr_opt_frontend(struct __sk_buff *skb, __u32 optlen,
+						       __u32 outer_len, __u32 family, __u32 *dsr)
+{
+	__u32 off = ETH_HLEN + outer_len + sizeof(struct udphdr);
+	struct xcni_geneve_dsr opt;
+	const struct xcni_svc *svc;
+	struct geneve_hdr g;
+	int r;
+
+	*dsr = 0;
+	if (bpf_skb_load_bytes(skb, off, &g, sizeof(g)))
+		return XCNI_DROP_BAD_GENEVE;
+	if (!(g.flags & XCNI_GENEVE_F_CRIT))
+		return 0;
+	r = geneve_opts_read(skb, off + sizeof(g), optlen, &opt);
+	if (r || !opt.family)
+		return r;
+	/* The other family's frontend: its index must not rewrite this flow's replies. */
+	if (opt.family != family)
+		return XCNI_DROP_BAD_GENEVE;
+	*dsr = DSR_OPT;
+	svc = dsr_frontend(&opt);
+	if (svc)
+		*dsr |= DSR_FE | svc->rev_nat;
+	return 0;
+}
+
+/*
+ * A flow from_overlay4/6 is about to open: one opened by the option alone
+ * (DSR_FLOW, a new entry) must name a frontend this node knows, whose index
+ * then rewrites the replies (*rev_nat, from_pod's); any other keeps no DSR
+ * mark (*dsr 0). 0 or XCNI_DROP_BAD_GENEVE.
+ */
+static __always_inline int dsr_open(__u32 *dsr, int ct, __u16 *rev_nat)
+{
+	if (!(*dsr & DSR_FLOW) || ct != CT_NEW) {
+		*dsr = 0;
+		return 0;
+	}
+	if (!(*dsr & DSR_FE))
+		return XCNI_DROP_BAD_GENEVE;
+	*rev_nat = *dsr & 0xffff;
+	return 0;
 }
 
 /*

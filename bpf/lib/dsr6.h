@@ -64,11 +64,6 @@ struct outer6_hdrs_dsr {
 _Static_assert(sizeof(struct xcni_ip6hdr) + OUTER6_DSR_TAIL_LEN == XCNI_ENCAP6_DSR_LEN,
 	       "DSR encapsulation over IPv6 is 94 bytes");
 
-/* What from_overlay6 learnt of DSR (one word in its frame, as from_overlay4's). */
-#define DSR6_FE (1u << 16) /* this node has the frontend; its rev_nat in the low 16 bits */
-#define DSR6_OPT (1u << 17) /* the packet carries the option */
-#define DSR6_FLOW (1u << 18) /* its source is an outside client the sending node speaks for */
-
 /*
  * geneve_encap_dsr for an IPv6 inner packet: the option names the IPv6
  * frontend fe (the tuple as the client sent it: its destination and port),
@@ -80,50 +75,10 @@ static __attribute__((noinline)) int geneve_encap_dsr6(struct __sk_buff *skb,
 							const struct xcni_ct6_key *fe,
 							__u32 tunnel_ip, __u64 node_vni)
 {
-	__u64 flags = BPF_F_ADJ_ROOM_FIXED_GSO | BPF_F_ADJ_ROOM_ENCAP_L3_IPV4 |
-		      BPF_F_ADJ_ROOM_ENCAP_L4_UDP | BPF_F_ADJ_ROOM_ENCAP_L2_ETH |
-		      BPF_F_ADJ_ROOM_ENCAP_L2(ETH_HLEN);
 	struct outer_hdrs_dsr h = {};
-	__u16 inner_len = in->inner_len;
-	__u32 node_ip4 = node_vni >> 32, vni4 = node_vni & 0xffffff;
-	__be16 proto = bpf_htons(ETH_P_IP);
 
-	h.opt.opt_class = bpf_htons(XCNI_GENEVE_OPT_CLASS);
-	h.opt.type = XCNI_GENEVE_OPT_DSR;
-	h.opt.len = (sizeof(h.opt) - 4) / 4;
-	h.opt.family = XCNI_AF_INET6;
-	h.opt.proto = fe->proto;
-	h.opt.port = fe->dport;
-	__builtin_memcpy(h.opt.addr, fe->daddr, 16);
-	h.ip.version = 4;
-	h.ip.ihl = 5;
-	h.ip.tos = in->tos;
-	h.ip.tot_len = bpf_htons(inner_len + XCNI_ENCAP_DSR_LEN);
-	h.ip.frag_off = bpf_htons(0x4000);
-	h.ip.ttl = 64;
-	h.ip.protocol = IPPROTO_UDP;
-	h.ip.saddr = node_ip4;
-	h.ip.daddr = tunnel_ip;
-	h.ip.check = csum_fold(bpf_csum_diff(NULL, 0, (__be32 *)&h.ip, sizeof(h.ip), 0));
-	h.udp.source = bpf_htons(in->sport);
-	h.udp.dest = bpf_htons(XCNI_GENEVE_PORT);
-	h.udp.len = bpf_htons(inner_len + XCNI_ENCAP_DSR_LEN - sizeof(struct iphdr));
-	h.gnv.ver_optlen = sizeof(h.opt) / 4;
-	h.gnv.flags = XCNI_GENEVE_F_CRIT;
-	h.gnv.proto = bpf_htons(XCNI_GENEVE_PROTO_ETH);
-	h.gnv.vni_rsvd = bpf_htonl(vni4 << 8);
-
-	if (encap_room(skb, XCNI_ENCAP_DSR_LEN, flags) ||
-	    bpf_skb_store_bytes(skb, ETH_HLEN, &h, sizeof(h), 0))
-		return XCNI_DROP_ENCAP;
-	/* The inner Ethernet: the packet's own addresses, IPv6. */
-	__builtin_memcpy(h.opt.addr, in->macs, 2 * ETH_ALEN);
-	*(__be16 *)(h.opt.addr + 2 * ETH_ALEN) = bpf_htons(ETH_P_IPV6);
-	if (bpf_skb_store_bytes(skb, ETH_HLEN + sizeof(h), h.opt.addr, sizeof(struct ethhdr), 0) ||
-	    /* The outer Ethernet header, the one it came with, now carries IPv4. */
-	    bpf_skb_store_bytes(skb, offsetof(struct ethhdr, h_proto), &proto, sizeof(proto), 0))
-		return XCNI_DROP_ENCAP;
-	return 0;
+	dsr_opt_fill(&h.opt, XCNI_AF_INET6, fe->proto, fe->dport, fe->daddr, 16);
+	return dsr_encap_ip4(skb, in, &h, tunnel_ip, node_vni, bpf_htons(ETH_P_IPV6));
 }
 
 /* nodeport6_dsr_track's answer: tracked, nodeport6_dsr sends it. */
@@ -148,13 +103,7 @@ static __attribute__((noinline)) int geneve_encap_ul6_dsr(struct __sk_buff *skb,
 
 	if (plen > 0xffff)
 		return XCNI_DROP_ENCAP;
-	h.opt.opt_class = bpf_htons(XCNI_GENEVE_OPT_CLASS);
-	h.opt.type = XCNI_GENEVE_OPT_DSR;
-	h.opt.len = (sizeof(h.opt) - 4) / 4;
-	h.opt.family = XCNI_AF_INET6;
-	h.opt.proto = fe->proto;
-	h.opt.port = fe->dport;
-	__builtin_memcpy(h.opt.addr, fe->daddr, 16);
+	dsr_opt_fill(&h.opt, XCNI_AF_INET6, fe->proto, fe->dport, fe->daddr, 16);
 	__builtin_memcpy(h.inner_eth.h_dest, in->macs, ETH_ALEN);
 	__builtin_memcpy(h.inner_eth.h_source, in->macs + ETH_ALEN, ETH_ALEN);
 	h.inner_eth.h_proto = bpf_htons(ETH_P_IPV6);
@@ -169,10 +118,7 @@ static __attribute__((noinline)) int geneve_encap_ul6_dsr(struct __sk_buff *skb,
 	h.udp.source = bpf_htons(in->sport);
 	h.udp.dest = bpf_htons(XCNI_GENEVE_PORT);
 	h.udp.len = bpf_htons(plen);
-	h.gnv.ver_optlen = sizeof(h.opt) / 4;
-	h.gnv.flags = XCNI_GENEVE_F_CRIT;
-	h.gnv.proto = bpf_htons(XCNI_GENEVE_PROTO_ETH);
-	h.gnv.vni_rsvd = bpf_htonl(vni << 8);
+	dsr_geneve_fill(&h.gnv, vni);
 
 	if (encap_room(skb, XCNI_ENCAP6_DSR_LEN, flags) ||
 	    bpf_skb_store_bytes(skb, ETH_HLEN, h.ip6_head, sizeof(h.ip6_head), 0) ||
@@ -270,43 +216,6 @@ __attribute__((noinline)) int nodeport6_dsr(struct __sk_buff *skb, struct pkt6 *
 		return reason;
 	return bpf_redirect_neigh(skb->ifindex, NULL, 0, 0) == TC_ACT_REDIRECT ? XCNI_FWD_ENCAP :
 										  XCNI_DROP_REDIRECT;
-}
-
-/*
- * The options of Geneve holding IPv6 (optlen bytes after the Geneve
- * header; the outer header IPv6 when outer6, else IPv4), read before the
- * decapsulation takes them away:
- * 0 (*dsr DSR6_OPT, and DSR6_FE | the frontend's reverse-NAT index when this
- * node has it; 0 without the option) or a drop reason: an unknown critical
- * option or a malformed list (geneve_opts_read), or a DSR option naming an
- * IPv4 frontend for an IPv6 packet. A frame of its own: the option and the
- * key are not in from_overlay6's.
- */
-static __attribute__((noinline)) int dsr6_opt_frontend(struct __sk_buff *skb, __u32 optlen,
-							__u32 outer6, __u32 *dsr)
-{
-	__u32 off = ETH_HLEN + (outer6 ? sizeof(struct xcni_ip6hdr) : sizeof(struct iphdr)) +
-		    sizeof(struct udphdr);
-	struct xcni_geneve_dsr opt;
-	const struct xcni_svc *svc;
-	struct geneve_hdr g;
-	int r;
-
-	*dsr = 0;
-	if (bpf_skb_load_bytes(skb, off, &g, sizeof(g)))
-		return XCNI_DROP_BAD_GENEVE;
-	if (!(g.flags & XCNI_GENEVE_F_CRIT))
-		return 0;
-	r = geneve_opts_read(skb, off + sizeof(g), optlen, &opt);
-	if (r || !opt.family)
-		return r;
-	if (opt.family != XCNI_AF_INET6)
-		return XCNI_DROP_BAD_GENEVE;
-	*dsr = DSR6_OPT;
-	svc = dsr_frontend(&opt);
-	if (svc)
-		*dsr |= DSR6_FE | svc->rev_nat;
-	return 0;
 }
 
 /*

@@ -120,8 +120,8 @@ size_t frame6(const struct g6 *f, uint8_t *buf)
 }
 
 /* From pod d (pod MAC -> its gateway's). */
-static struct g6 from6(int d, const char *src, uint16_t sp, const char *dst, uint16_t dp,
-		       uint8_t proto, uint8_t flags)
+struct g6 from6(int d, const char *src, uint16_t sp, const char *dst, uint16_t dp, uint8_t proto,
+		uint8_t flags)
 {
 	return (struct g6){ .smac = pods[d].mac, .dmac = pods[d].host_mac, .src = src, .dst = dst,
 			    .sport = sp, .dport = dp, .proto = proto, .flags = flags,
@@ -129,7 +129,7 @@ static struct g6 from6(int d, const char *src, uint16_t sp, const char *dst, uin
 }
 
 /* As delivered into pod d: its MACs, one hop less. */
-static struct g6 into6(struct g6 f, int d)
+struct g6 into6(struct g6 f, int d)
 {
 	f.smac = pods[d].host_mac;
 	f.dmac = pods[d].mac;
@@ -224,8 +224,8 @@ void svc6(const char *vip, uint16_t port, uint8_t proto, uint32_t id, uint8_t fl
 	assert_int_equal(bpf_map_update_elem(map_fd("xcni_svc"), &k, &s, BPF_ANY), 0);
 }
 
-static struct xcni_ct_entry ct6_get(const char *s, uint16_t sp, const char *d, uint16_t dp,
-				    uint8_t proto, int *found)
+struct xcni_ct_entry ct6_get(const char *s, uint16_t sp, const char *d, uint16_t dp, uint8_t proto,
+			     int *found)
 {
 	struct xcni_ct6_key k = { .sport = htons(sp), .dport = htons(dp), .proto = proto };
 	struct xcni_ct_entry e = {};

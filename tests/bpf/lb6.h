@@ -2,8 +2,9 @@
 /*
  * What tests/bpf/lb6.c (IPv6 Services in BPF, IPv6 NodePorts over the IPv4
  * underlay) shares with the IPv6 files run after it: tests/bpf/lb6_v6ul.c
- * (NodePorts over the IPv6 underlay, a from_overlay of its own) and
- * tests/bpf/lb6_icmp_ovl.c (ICMPv6 errors back through Geneve). The frame
+ * (NodePorts over the IPv6 underlay, a from_overlay of its own),
+ * tests/bpf/lb6_icmp_ovl.c (ICMPv6 errors back through Geneve), and
+ * tests/bpf/dsr6.c (NodePort DSR for IPv6 frontends). The frame
  * builder, the one-packet check and the map writers, as tests/bpf/lb.h is for
  * the IPv4 files.
  */
@@ -39,6 +40,11 @@ void in6(const char *s, uint8_t out[16]);
 uint16_t csum6(const uint8_t *ip6, uint8_t nh, const uint8_t *l4, size_t len);
 /* Into buf (FRAME_MAX bytes); returns the frame's length. */
 size_t frame6(const struct g6 *f, uint8_t *buf);
+/* From pod d (pod MAC -> its gateway's); UDP with 12 bytes of payload. */
+struct g6 from6(int d, const char *src, uint16_t sp, const char *dst, uint16_t dp, uint8_t proto,
+		uint8_t flags);
+/* f as delivered into pod d: its MACs, one hop less (hop 63). */
+struct g6 into6(struct g6 f, int d);
 /* From the outside, on the underlay (DEV_U), to dst:dp. */
 struct g6 outside6_to(const char *src, uint16_t sp, const char *dst, uint16_t dp, uint8_t proto,
 		      uint8_t flags);
@@ -53,6 +59,10 @@ size_t frame6_as(const struct g6 *f, const char *src, uint16_t sp, const char *d
 /* The xcni_snat6 entry (map fd) of NODE6:sp -> backend:bport names client:cport. */
 void snat6_check(int fd, uint16_t sp, const char *backend, uint16_t bport, uint8_t proto,
 		 const char *client, uint16_t cport);
+
+/* The xcni_ct6 entry of s:sp -> d:dp/proto (*found says whether there is one). */
+struct xcni_ct_entry ct6_get(const char *s, uint16_t sp, const char *d, uint16_t dp, uint8_t proto,
+			     int *found);
 
 /*
  * One packet through prog (a harness tc program) from device dev: verdict ret,

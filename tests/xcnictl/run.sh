@@ -250,8 +250,8 @@ check "endpoint list: columns line up" aligned x endpoint list
 
 # -- ct
 check "ct list: header and 3 rows" lines 4 x ct list
-check "ct list: tcp flow" has '^tcp +10\.244\.1\.5:40000 +10\.96\.0\.1:443 +established +1[0-9][0-9] +[0-9]+ +10 +1500 +8 +9000 +7 +stack +5 +- +- +-$' x ct list
-check "ct list: a flow that never met the host stack is bpf's" has '^udp +10\.244\.1\.10:53000 +8\.8\.8\.8:53 +new .* +8 +bpf +0 +- +- +-$' x ct list
+check "ct list: tcp flow" has '^tcp +10\.244\.1\.5:40000 +10\.96\.0\.1:443 +established +1[0-9][0-9] +[0-9]+ +10 +1500 +8 +9000 +7 +stack +- +5 +- +- +-$' x ct list
+check "ct list: a flow that never met the host stack is bpf's" has '^udp +10\.244\.1\.10:53000 +8\.8\.8\.8:53 +new .* +8 +bpf +- +0 +- +- +-$' x ct list
 check "ct list: icmp shows the echo id" has '^icmp +10\.244\.1\.5:id=4660 +10\.244\.1\.10:id=4660 +established ' x ct list
 check "ct list: udp new" has '^udp +10\.244\.1\.10:53000 +8\.8\.8\.8:53 +new ' x ct list
 check "ct list --ip filters" lines 2 x ct list --ip 10.96.0.1
@@ -286,7 +286,7 @@ check "ct get --json: exactly the entry" json_is '
 	{k: v for k, v in j.items() if k not in ("age_s", "idle_s")} == {
 	"proto": "tcp", "saddr": "10.244.1.5", "sport": 40000, "daddr": "10.96.0.1", "dport": 443,
 	"state": "established", "pkts_orig": 10, "bytes_orig": 1500, "pkts_reply": 8,
-	"bytes_reply": 9000, "ep_id": 7, "via": "stack", "policy_rev": 5, "matched": "original",
+	"bytes_reply": 9000, "ep_id": 7, "via": "stack", "flags": None, "policy_rev": 5, "matched": "original",
 	"service": None, "service_name": None, "port_name": None, "backend_id": None, "rev_nat": None}
 	and 100 <= j["age_s"] <= '"$((100 + SECONDS - STAMPED_S + 2))"' and j["idle_s"] == j["age_s"] - 95' x ct get tcp 10.244.1.5:40000 10.96.0.1:443 --json
 check "ct get of the reply tuple: the flow as it opened, MATCHED reply" json_is '
@@ -477,12 +477,12 @@ check "service get of an IPv6 address without brackets exits 2" exits 2 x servic
 
 # -- ct: translated flows name their frontend and backend
 check "ct list: the service entry shows the frontend and its backend" \
-	has '^tcp +10\.244\.1\.10:41000 +10\.96\.0\.20:80 +new .* +bpf +0 +10\.96\.0\.20:80 +y/web:http +4$' x ct list
+	has '^tcp +10\.244\.1\.10:41000 +10\.96\.0\.20:80 +new .* +bpf +svc +0 +10\.96\.0\.20:80 +y/web:http +4$' x ct list
 check "ct list: the flow's own entry, to the backend, shows the frontend too" \
-	has '^tcp +10\.244\.1\.10:41000 +10\.244\.1\.5:8080 +established .* +bpf +0 +10\.96\.0\.20:80 +y/web:http +4$' x ct list
+	has '^tcp +10\.244\.1\.10:41000 +10\.244\.1\.5:8080 +established .* +bpf +- +0 +10\.96\.0\.20:80 +y/web:http +4$' x ct list
 check "ct list: a rev-NAT index with no entry; the backend still found by its address" \
 	has '^udp +10\.244\.1\.10:41001 +10\.244\.2\.7:8053 .* +rev-nat#9 +- +3$' x ct list
-check "ct list: untranslated flows show - in all three" has '^tcp +10\.244\.1\.5:40000 +10\.96\.0\.1:443 .* +stack +5 +- +- +-$' x ct list
+check "ct list: untranslated flows show - in all three" has '^tcp +10\.244\.1\.5:40000 +10\.96\.0\.1:443 .* +stack +- +5 +- +- +-$' x ct list
 check "ct list --json: the Service's name and port name" json_is '
 	sorted((e["daddr"], e["service_name"], e["port_name"]) for e in j if e["saddr"] == "10.244.1.10") == [
 	("10.244.1.5", "y/web", "http"), ("10.244.2.7", None, None),
@@ -935,7 +935,7 @@ check "endpoint list --namespace y: y/c by its policy key's podname" json_is \
 	'[e["ep_id"] for e in j] == [8, 20]' x endpoint list --namespace y --json
 check "endpoint list --pod y/c (IPv6 only)" json_is '[e["ep_id"] for e in j] == [20]' x endpoint list --pod y/c --json
 check "ct list: the IPv6 flow, [addr]:port" \
-	has "^tcp +\\[$A6\\]:40100 +\\[$C6\\]:80 +established .* +4 +400 +3 +300 +7 +bpf +1 +- +- +-\$" x ct list
+	has "^tcp +\\[$A6\\]:40100 +\\[$C6\\]:80 +established .* +4 +400 +3 +300 +7 +bpf +- +1 +- +- +-\$" x ct list
 check "ct list --json: IPv6 addresses in saddr/daddr" json_is \
 	'[(e["saddr"], e["sport"], e["daddr"], e["dport"]) for e in j if ":" in e["saddr"]] == [("'$A6'", 40100, "'$C6'", 80)]' \
 	x ct list --json
@@ -944,6 +944,24 @@ check "ct list --pod x/a: its IPv6 flow too" json_is '"'$A6'" in [e["saddr"] for
 check "ct list --identity 44: by the ipcache6" json_is '[e["dport"] for e in j] == [80]' x ct list --identity 44 --json
 check "ct list --namespace y: y/c's IPv6 flow" json_is '"'$C6'" in [e["daddr"] for e in j]' x ct list --namespace y --json
 check "ct list: columns line up with IPv6 rows" aligned x ct list
+# DSR flows (XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR) of either family, named in FLAGS.
+check "bpftool adds a DSR flow to xcni_ct and one to xcni_ct6" bash -c "
+	bpftool map update pinned $PIN/xcni_ct key hex $(ctk 198.51.100.7 10.244.1.5 52000 8080 6) \
+		value hex $(ctv "$(now_ns)" "$(now_ns)" 1 60 0 0 7 1 40) &&
+	bpftool map update pinned $PIN/xcni_ct6 key hex $(ip6 2001:db8::7)$(ip6 $C6)$(be16 52001)$(be16 8080)$(le 6 1)$(zeros 3) \
+		value hex $(ctv "$(now_ns)" "$(now_ns)" 1 80 0 0 20 1 40)"
+check "ct list: the IPv4 DSR flow's FLAGS nodeport,dsr" \
+	has '^tcp +198\.51\.100\.7:52000 +10\.244\.1\.5:8080 +new .* +7 +bpf +nodeport,dsr +0 +- +- +-$' x ct list
+check "ct list: the IPv6 DSR flow's FLAGS nodeport,dsr" \
+	has "^tcp +\\[2001:db8::7\\]:52001 +\\[$C6\\]:8080 +new .* +20 +bpf +nodeport,dsr +0 +- +- +-\$" x ct list
+check "ct list --json: flags nodeport,dsr on the DSR flows, null on the others" json_is \
+	'sorted((e["dport"], e["flags"]) for e in j if e["flags"]) == [(8080, "nodeport,dsr"), (8080, "nodeport,dsr")]
+	and len([e for e in j if e["flags"] is None]) == len(j) - 2' x ct list --json
+check "ct get: FLAGS of a DSR flow" has '^FLAGS +nodeport,dsr$' x ct get tcp 198.51.100.7:52000 10.244.1.5:8080
+check "ct list: columns line up with FLAGS" aligned x ct list
+check "the DSR flows are removed again" bash -c "
+	bpftool map delete pinned $PIN/xcni_ct key hex $(ctk 198.51.100.7 10.244.1.5 52000 8080 6) &&
+	bpftool map delete pinned $PIN/xcni_ct6 key hex $(ip6 2001:db8::7)$(ip6 $C6)$(be16 52001)$(be16 8080)$(le 6 1)$(zeros 3)"
 check "ipcache list: IPv6 prefixes after the IPv4 ones, by address" json_is \
 	'[e["prefix"] for e in j][-3:] == ["fd00:10:244:1::5/128", "fd00:10:244:1::20/128", "fd00:99::/64"]' \
 	x ipcache list --json

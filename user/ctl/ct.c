@@ -23,6 +23,9 @@
 	{ "EP-ID", "ep_id", PT_UINT },                                                       \
 	/* "stack": the flow went through the host stack (a Service's DNAT): so do its replies. */ \
 	{ "VIA", "via", PT_STR },                                                            \
+	/* The other XCNI_CT_F_* flags by name, as service list shows a frontend's: */       \
+	/* svc, hairpin, nodeport, snat, dsr ("-"/null: none). */                            \
+	{ "FLAGS", "flags", PT_STR },                                                        \
 	/* The policy revision the flow was last judged under (config: POLICY-REV now). */    \
 	{ "POLICY-REV", "policy_rev", PT_UINT },                                             \
 	/* A translated flow (Services in BPF): its frontend (rev-NAT entry) and backend id. */ \
@@ -41,6 +44,32 @@ static const struct pt_col ct_get_cols[] = { CT_COLS, { "MATCHED", "matched", PT
 
 static void ct_entry_cells(struct ptable *t, __u64 now, const struct xcni_ct_entry *e,
 			   struct svcnames *sn, __u32 be_of_dst);
+
+/* The entry's flags but XCNI_CT_F_STACK (VIA shows it) by name, "nodeport,dsr"; "" if none. */
+static const char *ct_flags(__u8 flags, char *buf, size_t len)
+{
+	static const struct {
+		__u8 bit;
+		const char *name;
+	} names[] = {
+		{ XCNI_CT_F_SVC, "svc" },	  { XCNI_CT_F_HAIRPIN, "hairpin" },
+		{ XCNI_CT_F_NODEPORT, "nodeport" }, { XCNI_CT_F_SNAT, "snat" },
+		{ XCNI_CT_F_DSR, "dsr" },
+	};
+	__u8 rest = flags & ~XCNI_CT_F_STACK;
+	size_t n = 0;
+
+	buf[0] = 0;
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+		if (!(flags & names[i].bit))
+			continue;
+		rest &= ~names[i].bit;
+		n += snprintf(buf + n, n < len ? len - n : 0, "%s%s", n ? "," : "", names[i].name);
+	}
+	if (rest)
+		snprintf(buf + n, n < len ? len - n : 0, "%s0x%x", n ? "," : "", rest);
+	return buf;
+}
 
 /* The cells of one flow under CT_COLS. */
 static void ct_row(struct ptable *t, __u64 now, const struct xcni_ct_key *k,
@@ -82,7 +111,7 @@ static void ct6_row(struct ptable *t, __u64 now, const struct xcni_ct6_key *k,
 static void ct_entry_cells(struct ptable *t, __u64 now, const struct xcni_ct_entry *e,
 			   struct svcnames *sn, __u32 be_of_dst)
 {
-	char fe[80];
+	char fe[80], fl[64];
 	struct xcni_svcname n;
 	__u32 be;
 
@@ -95,6 +124,7 @@ static void ct_entry_cells(struct ptable *t, __u64 now, const struct xcni_ct_ent
 	pt_uint(t, e->bytes_reply);
 	pt_uint(t, e->ep_id);
 	pt_str(t, e->flags & XCNI_CT_F_STACK ? "stack" : "bpf");
+	pt_str(t, *ct_flags(e->flags, fl, sizeof(fl)) ? fl : NULL);
 	pt_uint(t, e->policy_rev);
 	/*
 	 * The service entry (XCNI_CT_F_SVC, keyed to the frontend) names its
