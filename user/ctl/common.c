@@ -552,6 +552,23 @@ void pt_proto(struct ptable *t, __u8 proto)
 		pt_strf(t, "%u", proto);
 }
 
+const char *flag_names(__u8 flags, const struct flag_name *names, size_t n, char *buf, size_t len)
+{
+	__u8 rest = flags;
+	size_t w = 0;
+
+	buf[0] = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!(flags & names[i].bit))
+			continue;
+		rest &= ~names[i].bit;
+		w += snprintf(buf + w, w < len ? len - w : 0, "%s%s", w ? "," : "", names[i].name);
+	}
+	if (rest)
+		snprintf(buf + w, w < len ? len - w : 0, "%s0x%x", w ? "," : "", rest);
+	return buf;
+}
+
 void pt_ct_state(struct ptable *t, __u8 state)
 {
 	static const char *const names[] = {

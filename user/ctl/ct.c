@@ -48,27 +48,13 @@ static void ct_entry_cells(struct ptable *t, __u64 now, const struct xcni_ct_ent
 /* The entry's flags but XCNI_CT_F_STACK (VIA shows it) by name, "nodeport,dsr"; "" if none. */
 static const char *ct_flags(__u8 flags, char *buf, size_t len)
 {
-	static const struct {
-		__u8 bit;
-		const char *name;
-	} names[] = {
+	static const struct flag_name names[] = {
 		{ XCNI_CT_F_SVC, "svc" },	  { XCNI_CT_F_HAIRPIN, "hairpin" },
 		{ XCNI_CT_F_NODEPORT, "nodeport" }, { XCNI_CT_F_SNAT, "snat" },
 		{ XCNI_CT_F_DSR, "dsr" },
 	};
-	__u8 rest = flags & ~XCNI_CT_F_STACK;
-	size_t n = 0;
 
-	buf[0] = 0;
-	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
-		if (!(flags & names[i].bit))
-			continue;
-		rest &= ~names[i].bit;
-		n += snprintf(buf + n, n < len ? len - n : 0, "%s%s", n ? "," : "", names[i].name);
-	}
-	if (rest)
-		snprintf(buf + n, n < len ? len - n : 0, "%s0x%x", n ? "," : "", rest);
-	return buf;
+	return flag_names(flags & ~XCNI_CT_F_STACK, names, ARRAY_SIZE(names), buf, len);
 }
 
 /* The cells of one flow under CT_COLS. */

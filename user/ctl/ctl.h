@@ -167,6 +167,12 @@ void pt_addr6_port(struct ptable *t, __u8 proto, const __u8 ip6[16], __u16 port)
 void pt_proto(struct ptable *t, __u8 proto);
 /* A conntrack entry's state: new, established, closing, closed, else its number. */
 void pt_ct_state(struct ptable *t, __u8 state);
+/* A flag byte's set bits by name, "a,b", unnamed ones in hex ("a,0x40"); "" if none. */
+struct flag_name {
+	__u8 bit;
+	const char *name;
+};
+const char *flag_names(__u8 flags, const struct flag_name *names, size_t n, char *buf, size_t len);
 /* A conntrack entry as xcnictl reads it (ct, service snat); ct_cmp orders
  * records that begin with an xcni_ct_key by source, destination, then the
  * rest; ct6_cmp those that begin with an xcni_ct6_key (a total order, for

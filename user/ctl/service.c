@@ -243,29 +243,17 @@ static const char *scope_name(__u8 scope)
 /* The flags, as text ("affinity=10800s,maglev") or JSON ("affinity,maglev"); "" if none. */
 static const char *svc_flags(const struct xcni_svc *v, bool timeout, char *buf, size_t len)
 {
-	static const struct {
-		__u8 bit;
-		const char *name;
-	} names[] = {
-		{ XCNI_SVC_F_AFFINITY, "affinity" },   { XCNI_SVC_F_MAGLEV, "maglev" },
-		{ XCNI_SVC_F_ETP_LOCAL, "etp-local" }, { XCNI_SVC_F_ITP_LOCAL, "itp-local" },
+	char aff[32];
+	const struct flag_name names[] = {
+		{ XCNI_SVC_F_AFFINITY, timeout ? aff : "affinity" },
+		{ XCNI_SVC_F_MAGLEV, "maglev" },
+		{ XCNI_SVC_F_ETP_LOCAL, "etp-local" },
+		{ XCNI_SVC_F_ITP_LOCAL, "itp-local" },
 		{ XCNI_SVC_F_TWO_SCOPES, "two-scopes" },
 	};
-	size_t n = 0;
-	__u8 rest = v->flags;
 
-	buf[0] = 0;
-	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
-		if (!(v->flags & names[i].bit))
-			continue;
-		rest &= ~names[i].bit;
-		n += snprintf(buf + n, n < len ? len - n : 0, "%s%s", n ? "," : "", names[i].name);
-		if (timeout && names[i].bit == XCNI_SVC_F_AFFINITY)
-			n += snprintf(buf + n, n < len ? len - n : 0, "=%us", v->affinity_s);
-	}
-	if (rest)
-		snprintf(buf + n, n < len ? len - n : 0, "%s0x%x", n ? "," : "", rest);
-	return buf;
+	snprintf(aff, sizeof(aff), "affinity=%us", v->affinity_s);
+	return flag_names(v->flags, names, ARRAY_SIZE(names), buf, len);
 }
 
 /* The columns of a frontend, shared by service list and service get. */
