@@ -127,29 +127,7 @@ check "B the IPv4 one, C the IPv6 one" \
 	bash -c "grep -q 'node address 192.168.97.2,' $T/xcnid2.log && grep -q 'node address fc00:97::3,' $T/xcnid3.log"
 
 # ---- pods: a on A, b on B, c on C ---------------------------------------------------
-addr_of() { # addr_of POD 4|6
-	if [ "$2" = 6 ]; then
-		jq -r '.ips[].address | select(contains(":"))' "$T/$1.json" | cut -d/ -f1
-	else
-		jq -r '.ips[].address | select(contains(":") | not)' "$T/$1.json" | cut -d/ -f1
-	fi
-}
-for p in a b c; do
-	ip netns add "$XCT_TAG-$p" && ip -n "$XCT_TAG-$p" link set lo up
-	cni ADD "$p" >"$T/$p.json" || { not_ok "ADD $p"; cat "$T/$p.json"; finish; exit 1; }
-done
-A4=$(addr_of a 4) A6=$(addr_of a 6) B4=$(addr_of b 4) B6=$(addr_of b 6) C4=$(addr_of c 4) C6=$(addr_of c 6)
-for p in a b c; do
-	v4=$(addr_of "$p" 4) v6=$(addr_of "$p" 6)
-	cat <<EOF
----
-apiVersion: v1
-kind: Pod
-metadata: {name: $p, namespace: x, labels: {pod: $p}}
-spec: {nodeName: n$(node_of "$p")}
-status: {podIP: $v4, podIPs: [{ip: $v4}, {ip: "$v6"}]}
-EOF
-done | put pods.yaml
+pods_add # twonode.sh's, with node_of above: a on A, b on B, c on C
 check "pods known to the three agents (a $A4 $A6, b $B4 $B6, c $C4 $C6)" sync3
 
 tun() { ctl_n "$1" ipcache get "$2" --json | jq -r .tunnel; }
