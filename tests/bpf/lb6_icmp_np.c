@@ -14,6 +14,7 @@
  *   [NODE6]:30181/TCP   3603: R6N:80 (on n2)       PTB quoting R6N:80 ->
  *                                                  NODE6:nat port, from
  *                                                  NODE6, Geneve to n2
+ *   the same, DSR                                  quoting R6N:80 -> client
  *
  * An error about no flow, one not addressed to the quote's source, and any
  * where Services are kube-proxy's are left to the stack untouched.
@@ -212,6 +213,39 @@ static void lb6_icmp_np_remote(void **state)
 }
 
 /*
+ * DSR (--node-port-mode dsr): n2 answered the client itself, from this
+ * node's NodePort, so the router's error comes here; the flow's entry
+ * (client -> R6N, XCNI_CT_F_DSR) names the backend: to R6N in Geneve, from
+ * NODE6 (n2 takes inner sources of this node only), quoting
+ * [R6N]:80 -> [client]:port as R6N sent it.
+ */
+static void lb6_icmp_np_dsr(void **state)
+{
+	struct g6 f = outside6_to(CLIENT6, 51020, NODE6, 30181, IPPROTO_TCP, T_SYN);
+	uint8_t in[FRAME_MAX], want[FRAME_MAX], q[FRAME_MAX], inner[FRAME_MAX];
+	struct xcni_ct6_key k = { .sport = htons(51020), .dport = htons(80), .proto = IPPROTO_TCP };
+	struct xcni_ct_entry e;
+	size_t len, qlen, ilen, wlen;
+
+	(void)state;
+	len = frame6(&f, in);
+	expect6(FROM_OVERLAY_DSR, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, NULL, 0);
+	in6(CLIENT6, k.saddr);
+	in6(R6N, k.daddr);
+	assert_int_equal(bpf_map_lookup_elem(map_fd("xcni_ct6"), &k, &e), 0);
+	assert_int_equal(e.flags, XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR);
+
+	qlen = quote6(q, NODE6, 30181, CLIENT6, 51020, IPPROTO_TCP, T_SYN | T_ACK);
+	len = from_router(in, PTB, 0, 1280, NODE6, q, qlen);
+	requote(q, R6N, 80, CLIENT6, 51020);
+	ilen = icmp6_err(inner, pods[DEV_U].mac, pods[DEV_U].host_mac, NODE6, R6N, 63, PTB, 0, 1280, q,
+			 qlen);
+	wlen = geneve_wrap6(inner, ilen, NODE_IP, N2, geneve_sport6(NODE6, 0, R6N, 0, ICMP6), VNI,
+			    want);
+	expect6(FROM_OVERLAY_DSR, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
+}
+
+/*
  * Left alone: an error about no flow of this node's (a port no client used),
  * one quoting the local flow of lb6_icmp_np_local_tcp but not sent to the
  * quote's source (not about what this node sent), and, where Services are
@@ -240,6 +274,7 @@ const struct CMUnitTest lb6_icmp_np_tests[] = {
 	cmocka_unit_test(lb6_icmp_np_local_tcp),
 	cmocka_unit_test(lb6_icmp_np_local_udp),
 	cmocka_unit_test(lb6_icmp_np_remote),
+	cmocka_unit_test(lb6_icmp_np_dsr),
 	cmocka_unit_test(lb6_icmp_np_not_ours),
 };
 const size_t nr_lb6_icmp_np_tests = ARRAY_SIZE(lb6_icmp_np_tests);
