@@ -1024,8 +1024,9 @@ int from_overlay(struct __sk_buff *skb)
 {
 	int ret;
 
-	/* IPv6 from outside to an external frontend (a NodePort, an externalIP): first,
-	 * as nothing for a frontend is Geneve (ul6_geneve: Geneve goes past); the
+	/* IPv6 from outside to an external frontend (a NodePort, an externalIP), or
+	 * an ICMPv6 error about a reply to one (from_outside_icmp6): first, as
+	 * nothing for a frontend is Geneve (ul6_geneve: Geneve goes past); the
 	 * rest goes on below. */
 	if (lb_enabled && skb->protocol == bpf_htons(ETH_P_IPV6) &&
 	    !(ul6_on() && ul6_geneve(skb))) {
