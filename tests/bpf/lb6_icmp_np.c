@@ -15,6 +15,7 @@
  *                                                  NODE6:nat port, from
  *                                                  NODE6, Geneve to n2
  *   the same, DSR                                  quoting R6N:80 -> client
+ *   [NODE6]:30183/TCP   3604: RV6:80 (on nv, IPv6 underlay)  Geneve over IPv6
  *
  * An error about no flow, one not addressed to the quote's source, and any
  * where Services are kube-proxy's are left to the stack untouched.
@@ -29,6 +30,8 @@
 #define B6 "fd00:99::b" /* lb6.c's pod B */
 #define R6N "fd00:98::2" /* lb6.c's pod of n2 */
 #define ROUTER6 "2001:db8:ff::1" /* a router between this node and the client */
+#define NV "fc00:77::2" /* lb6_v6ul.c's node nv, behind the IPv6 underlay */
+#define RV6 "fd00:95::2" /* its pod */
 #define ICMP6 58
 #define PTB 2 /* Packet Too Big */
 #define TIME_EXCEEDED 3
@@ -246,6 +249,41 @@ static void lb6_icmp_np_dsr(void **state)
 }
 
 /*
+ * The same over the IPv6 underlay (a from_overlay with node_ip6 = NODE6, as
+ * lb6_v6ul.c's): the backend RV6 on nv, behind it; the error goes in Geneve
+ * over IPv6 from NODE6 to NV (nodeport6_encap's tunnel_encap), counted there.
+ */
+static void lb6_icmp_np_ul6(void **state)
+{
+	struct from_overlay *fo = ul6_load(1);
+	int fd;
+	struct g6 f = outside6_to(CLIENT6, 51030, NODE6, 30183, IPPROTO_TCP, T_SYN);
+	uint8_t in[FRAME_MAX], want[FRAME_MAX], q[FRAME_MAX], inner[FRAME_MAX];
+	size_t len, qlen, ilen, wlen;
+
+	(void)state;
+	assert_non_null(fo);
+	fd = bpf_program__fd(fo->progs.from_overlay);
+	assert_int_equal(ul6_node(NV, "nv", RV6, 0x3100), 0);
+	be6(3604, RV6, 80);
+	svc6(NODE6, 30183, IPPROTO_TCP, 363, 0, (const uint32_t[]){ 3604 }, 1);
+	len = frame6(&f, in);
+	expect6_fd(fd, XCNI_DIR_FROM_OVERLAY, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, NULL,
+		   0);
+
+	qlen = quote6(q, NODE6, 30183, CLIENT6, 51030, IPPROTO_TCP, T_SYN | T_ACK);
+	len = from_router(in, PTB, 0, 1280, NODE6, q, qlen);
+	requote(q, RV6, 80, NODE6, 51030);
+	ilen = icmp6_err(inner, pods[DEV_U].mac, pods[DEV_U].host_mac, NODE6, RV6, 63, PTB, 0, 1280,
+			 q, qlen);
+	wlen = geneve_wrap_ul6(inner, ilen, NODE6, NV, geneve_hash6(NODE6, 0, RV6, 0, ICMP6), VNI,
+			       want);
+	expect6_fd(fd, XCNI_DIR_FROM_OVERLAY, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want,
+		   wlen);
+	from_overlay__destroy(fo);
+}
+
+/*
  * Left alone: an error about no flow of this node's (a port no client used),
  * one quoting the local flow of lb6_icmp_np_local_tcp but not sent to the
  * quote's source (not about what this node sent), and, where Services are
@@ -275,6 +313,7 @@ const struct CMUnitTest lb6_icmp_np_tests[] = {
 	cmocka_unit_test(lb6_icmp_np_local_udp),
 	cmocka_unit_test(lb6_icmp_np_remote),
 	cmocka_unit_test(lb6_icmp_np_dsr),
+	cmocka_unit_test(lb6_icmp_np_ul6),
 	cmocka_unit_test(lb6_icmp_np_not_ours),
 };
 const size_t nr_lb6_icmp_np_tests = ARRAY_SIZE(lb6_icmp_np_tests);
