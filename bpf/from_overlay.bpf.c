@@ -43,6 +43,7 @@ const volatile __u32 lb_enabled = 0;
 const volatile __u32 lb_dsr = 0;
 
 #include "lib/nodeport6.h"
+#include "lib/icmp6np.h"
 
 /* Geneve options: at most 63 words; the verifier wants the skip bounded. */
 #define GENEVE_OPT_MAX 252
@@ -238,6 +239,62 @@ __attribute__((noinline)) int from_outside_icmp(struct __sk_buff *skb)
 	reason = verdict == TC_ACT_REDIRECT ? XCNI_FWD_ENCAP : XCNI_DROP_REDIRECT;
 out:
 	return finish(skb, reason, XCNI_DIR_FROM_OVERLAY, 0, &p, verdict, &v);
+}
+
+/*
+ * From outside (lb_enabled), IPv6: an ICMPv6 error about a reply this node
+ * sent for an IPv6 NodePort flow (lib/icmp6np.h), for its backend: into the
+ * pod when it is here (related to the flow the pod accepted: not judged
+ * again), else through Geneve to its node over the underlay that reaches it
+ * (nodeport6_encap, as the flow's requests went). NODEPORT6_NOT_OURS for
+ * anything else, nothing touched: from_outside6 goes on with it. Only an
+ * error right after the IPv6 header (routers add no extension headers).
+ * Global, with a frame of its own, as from_outside_icmp.
+ */
+__attribute__((noinline)) int from_outside_icmp6(struct __sk_buff *skb)
+{
+	struct xcni_endpoint *dst;
+	struct verdict v = {};
+	struct pkt6 p = {};
+	int reason, verdict = TC_ACT_OK, r;
+	__u8 nh = 0;
+
+	/* The common case first and cheaply: not ICMPv6. */
+	if (!skb ||
+	    bpf_skb_load_bytes(skb, ETH_HLEN + offsetof(struct xcni_ip6hdr, nexthdr), &nh, 1) ||
+	    nh != XCNI_IPPROTO_ICMPV6)
+		return NODEPORT6_NOT_OURS;
+	p.len = skb->len;
+	if (parse_ipv6(skb, &p) || p.tuple.proto != XCNI_IPPROTO_ICMPV6 || p.is_echo)
+		return NODEPORT6_NOT_OURS;
+	r = lb6_icmp_np_rev(skb);
+	if (!r)
+		return NODEPORT6_NOT_OURS;
+	reason = r < 0 ? XCNI_DROP_REDIRECT : parse_ipv6(skb, &p);
+	if (reason)
+		goto out;
+	dst = bpf_map_lookup_elem(&xcni_endpoints6, p.tuple.daddr);
+	if (dst) {
+		/* Routed as the host would: hop limit down by one, the pod link's MACs. */
+		if (p.hop_limit <= 1) {
+			reason = XCNI_DROP_REDIRECT;
+			goto out;
+		}
+		p.hop_limit--;
+		if (bpf_skb_store_bytes(skb, IP6_HOPLIMIT_OFF, &p.hop_limit, 1, 0) ||
+		    mac_rewrite(skb, dst)) {
+			reason = XCNI_DROP_REDIRECT;
+			goto out;
+		}
+		verdict = bpf_redirect_peer(dst->ifindex, 0);
+		reason = verdict == TC_ACT_REDIRECT ? XCNI_FWD_LOCAL : XCNI_DROP_REDIRECT;
+		goto out;
+	}
+	reason = nodeport6_encap(skb, &p);
+	if (reason == XCNI_FWD_ENCAP)
+		verdict = TC_ACT_REDIRECT;
+out:
+	return finish6(skb, reason, XCNI_DIR_FROM_OVERLAY, 0, &p, verdict, &v);
 }
 
 /*
@@ -918,11 +975,15 @@ int from_overlay(struct __sk_buff *skb)
 {
 	int ret;
 
-	/* IPv6 from outside to an external frontend (a NodePort, an externalIP): first,
-	 * as nothing for a frontend is Geneve (ul6_geneve: Geneve goes past); the
+	/* IPv6 from outside to an external frontend (a NodePort, an externalIP), or
+	 * an ICMPv6 error about a reply to one (from_outside_icmp6): first, as
+	 * nothing for a frontend is Geneve (ul6_geneve: Geneve goes past); the
 	 * rest goes on below. */
 	if (lb_enabled && skb->protocol == bpf_htons(ETH_P_IPV6) &&
 	    !(ul6_on() && ul6_geneve(skb))) {
+		ret = from_outside_icmp6(skb);
+		if (ret != NODEPORT6_NOT_OURS)
+			return ret;
 		ret = from_outside6(skb);
 		if (ret != NODEPORT6_NOT_OURS)
 			return ret;

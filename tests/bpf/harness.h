@@ -221,6 +221,10 @@ extern const size_t nr_lb6_tests;
 extern const struct CMUnitTest lb6_icmp_ovl_tests[];
 extern const size_t nr_lb6_icmp_ovl_tests;
 
+/* tests/bpf/lb6_icmp_np.c: ICMPv6 errors from outside about IPv6 NodePort replies, after lb6.c. */
+extern const struct CMUnitTest lb6_icmp_np_tests[];
+extern const size_t nr_lb6_icmp_np_tests;
+
 /* tests/bpf/dsr6.c: NodePort DSR for IPv6 frontends, run after lb6.c on its NodePorts. */
 extern const struct CMUnitTest dsr6_tests[];
 extern const size_t nr_dsr6_tests;

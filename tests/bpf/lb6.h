@@ -84,4 +84,10 @@ void svc6(const char *vip, uint16_t port, uint8_t proto, uint32_t id, uint8_t fl
 void ipc6_put(const char *a, uint32_t id, const char *tunnel, uint8_t flags);
 void self6_put_fd(int fd, const char *a);
 
+/* tests/bpf/lb6_v6ul.c's, shared with lb6_icmp_np.c: a from_overlay of the IPv6
+ * underlay (node_ip6 NODE6; lb: Services in BPF) on the harness's maps, and node
+ * a behind that underlay (xcni_tunnel6, its counters) with its pod p. */
+struct from_overlay *ul6_load(int lb);
+int ul6_node(const char *a, const char *name, const char *p, uint32_t id);
+
 #endif

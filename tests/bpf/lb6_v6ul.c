@@ -39,7 +39,7 @@
 static struct from_overlay *fo; /* lb_enabled, node_ip6 */
 
 /* This node's from_overlay on the IPv6 underlay; lb: with Services in BPF. */
-static struct from_overlay *ul6_load(int lb)
+struct from_overlay *ul6_load(int lb)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = env.pin_dir);
 	struct from_overlay *o = from_overlay__open_opts(&opts);
@@ -61,7 +61,7 @@ fail:
 }
 
 /* Node a behind the IPv6 underlay (its tunnel and counters), its pod p (identity id). */
-static int ul6_node(const char *a, const char *name, const char *p, uint32_t id)
+int ul6_node(const char *a, const char *name, const char *p, uint32_t id)
 {
 	struct xcni_tunnel t = { 0 };
 	int ncpu = libbpf_num_possible_cpus();

@@ -1735,6 +1735,7 @@ int main(int argc, char **argv)
 		{ lb6_tests, nr_lb6_tests }, /* IPv6 Services in BPF, on v6.c's endpoints */
 		{ lb6_v6ul_tests, nr_lb6_v6ul_tests }, /* IPv6 NodePorts over the IPv6 underlay */
 		{ lb6_icmp_ovl_tests, nr_lb6_icmp_ovl_tests }, /* from_overlay6's ICMPv6 reverse NAT, after lb6.c */
+		{ lb6_icmp_np_tests, nr_lb6_icmp_np_tests }, /* IPv6 NodePort replies' ICMPv6 errors, after lb6.c */
 		{ dsr6_tests, nr_dsr6_tests }, /* IPv6 NodePort DSR, on lb6.c's NodePorts */
 	};
 	struct CMUnitTest *all;
