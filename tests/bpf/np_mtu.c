@@ -100,7 +100,7 @@ static void no_flow4(uint16_t sp)
 static void np_mtu_ipv4(void **state)
 {
 	uint8_t in[BIG], want[BIG];
-	struct fr f = big4(51001, 1450);
+	struct fr f = big4(46101, 1450);
 	size_t len, wlen;
 
 	(void)state;
@@ -109,11 +109,11 @@ static void np_mtu_ipv4(void **state)
 	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
 	assert_int_equal(wlen, ETH_HLEN + 1500);
 
-	f = big4(51002, 1451);
+	f = big4(46102, 1451);
 	len = frame(&f, in);
 	wlen = frag_needed_want(in, 1450, want);
 	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_DROP_TOO_BIG, want, wlen);
-	no_flow4(51002);
+	no_flow4(46102);
 
 	/* The same without DF: dropped, no answer. */
 	len = frame(&f, in);
@@ -121,7 +121,7 @@ static void np_mtu_ipv4(void **state)
 	*(uint16_t *)(in + ETH_HLEN + 10) = 0;
 	*(uint16_t *)(in + ETH_HLEN + 10) = csum(in + ETH_HLEN, 20);
 	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_SHOT, XCNI_DROP_TOO_BIG, NULL, 0);
-	no_flow4(51002);
+	no_flow4(46102);
 }
 
 /* One IPv6 packet through program fd on DEV_U, counted once under (reason, from-overlay). */
@@ -202,20 +202,20 @@ static struct g6 big6(uint16_t sp, uint16_t dp, uint16_t len)
 static void np_mtu_ipv6(void **state)
 {
 	uint8_t in[BIG], inner[BIG], want[BIG], out[BIG];
-	struct g6 f = big6(52001, 30082, 1450);
+	struct g6 f = big6(46201, 30082, 1450);
 	size_t len, wlen, ilen, olen;
 	int fd = prog_fd(FROM_OVERLAY_LB);
 
 	(void)state;
 	len = frame6(&f, in);
-	ilen = np6_snat_inner(&f, 52001, "fd00:98::2", 5353, inner);
+	ilen = np6_snat_inner(&f, 46201, "fd00:98::2", 5353, inner);
 	wlen = geneve_wrap6(inner, ilen, NODE_IP, N2,
-			    geneve_sport6(NODE6, 52001, "fd00:98::2", 5353, IPPROTO_UDP), VNI, want);
+			    geneve_sport6(NODE6, 46201, "fd00:98::2", 5353, IPPROTO_UDP), VNI, want);
 	olen = run6(fd, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, out);
 	same(out, olen, want, wlen);
 	assert_int_equal(olen, ETH_HLEN + 1500);
 
-	f = big6(52002, 30082, 1451);
+	f = big6(46202, 30082, 1451);
 	len = frame6(&f, in);
 	wlen = ptb_want(in, NODE6, CLIENT6, 1450, want);
 	olen = run6(fd, in, len, TC_ACT_REDIRECT, XCNI_DROP_TOO_BIG, out);
@@ -252,7 +252,7 @@ static void np_mtu_ul6(void **state)
 	struct xcni_ipcache6_key k = { .prefixlen = 128 };
 	uint8_t in[BIG], want[BIG], out[BIG];
 	struct from_overlay *o = ul6_lb();
-	struct g6 f = big6(53001, 30282, 1430);
+	struct g6 f = big6(46301, 30282, 1430);
 	size_t len, wlen, olen;
 	int fd;
 
@@ -270,7 +270,7 @@ static void np_mtu_ul6(void **state)
 	assert_int_equal(olen, ETH_HLEN + 1500);
 	assert_int_equal(out[ETH_HLEN] >> 4, 6); /* the outer header IPv6 */
 
-	f = big6(53002, 30282, 1431);
+	f = big6(46302, 30282, 1431);
 	len = frame6(&f, in);
 	wlen = ptb_want(in, NODE6, CLIENT6, 1430, want);
 	olen = run6(fd, in, len, TC_ACT_REDIRECT, XCNI_DROP_TOO_BIG, out);
