@@ -95,7 +95,8 @@ static void no_flow4(uint16_t sp)
 /*
  * IPv4 over the IPv4 underlay: 1450 bytes fit (1500 with the 50 of Geneve);
  * 1451 with DF get fragmentation-needed, next-hop MTU 1450, quoting the
- * packet as the client sent it (to the NodePort, not R); without DF dropped.
+ * packet as the client sent it (to the NodePort, not R), under SNAT and DSR;
+ * without DF dropped.
  */
 static void np_mtu_ipv4(void **state)
 {
@@ -115,7 +116,16 @@ static void np_mtu_ipv4(void **state)
 	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_DROP_TOO_BIG, want, wlen);
 	no_flow4(46102);
 
+	/* Under --node-port-mode dsr the same (a packet the option does not fit
+	 * with goes without it: the plain encapsulation's room is the limit). */
+	f = big4(46103, 1451);
+	len = frame(&f, in);
+	wlen = frag_needed_want(in, 1450, want);
+	expect(FROM_OVERLAY_DSR, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_DROP_TOO_BIG, want, wlen);
+	no_flow4(46103);
+
 	/* The same without DF: dropped, no answer. */
+	f = big4(46102, 1451);
 	len = frame(&f, in);
 	*(uint16_t *)(in + ETH_HLEN + 6) = 0;
 	*(uint16_t *)(in + ETH_HLEN + 10) = 0;
