@@ -44,6 +44,7 @@ const volatile __u32 lb_dsr = 0;
 
 #include "lib/nodeport6.h"
 #include "lib/icmp6np.h"
+#include "lib/ptb.h"
 
 /* Geneve options: at most 63 words; the verifier wants the skip bounded. */
 #define GENEVE_OPT_MAX 252
@@ -373,6 +374,17 @@ __attribute__((noinline)) int from_outside(struct __sk_buff *skb)
 		reason = XCNI_DROP_NO_TUNNEL;
 		goto out;
 	}
+	/* Too big for the underlay once encapsulated: the client is told (lib/ptb.h). */
+	verdict = np_too_big(skb, &lb.orig);
+	if (verdict != NP_FITS) {
+		reason = XCNI_DROP_TOO_BIG;
+		goto out;
+	}
+	verdict = TC_ACT_OK;
+	/* Its packet pointers are stale for the verifier (it may rewrite the packet). */
+	reason = reparse(skb, &c, &p);
+	if (reason)
+		goto out;
 	if (lb_dsr) {
 		reason = nodeport_dsr(skb, &p, &lb, tunnel, &verdict);
 		goto out;

@@ -85,7 +85,7 @@
 #endif
 
 /* Bump when a key or value below changes layout; xcnid refuses a mismatch. */
-#define XCNI_ABI_VERSION 10 /* 5: ct entry grew backend_id and rev_nat; 6: two reasons more
+#define XCNI_ABI_VERSION 11 /* 5: ct entry grew backend_id and rev_nat; 6: two reasons more
 			     * (the metrics array grew), ct pad fields became nat_port/nat_addr;
 			     * 7: the IPv6 maps (endpoints6, ifindex6, polkey6, ct6, frag6,
 			     * ipcache6, prefilter6) and XCNI_DROP_EXTHDR (the metrics array grew);
@@ -93,7 +93,7 @@
 			     * IPv6 socket-LB reverse map); 9: the IPv6 underlay: ipcache
 			     * values grew tunnel_ip6 (XCNI_IPC_TUN6), tunnel6 and tunstat6,
 			     * config node_ip6; 10: XCNI_DROP_TUNNEL_FAMILY (the metrics
-			     * array grew) */
+			     * array grew); 11: XCNI_DROP_TOO_BIG (it grew again) */
 
 /*
  * frag: an IPv4 datagram in fragments -> the ports its first fragment carried
@@ -267,7 +267,11 @@ enum xcni_reason {
 	/* the destination pod's node is known, but only in an underlay family this
 	 * node has no address in (an IPv4-only node and an IPv6-only one) */
 	XCNI_DROP_TUNNEL_FAMILY = -132,
-	XCNI_REASON_MIN = -132,
+	/* from outside to a remote backend: too big for the underlay once
+	 * encapsulated; answered with ICMP fragmentation-needed (DF) or ICMPv6
+	 * Packet Too Big from the frontend (lib/ptb.h) */
+	XCNI_DROP_TOO_BIG = -133,
+	XCNI_REASON_MIN = -133,
 	XCNI_REASON_MAX = -100,
 };
 

@@ -172,9 +172,10 @@ static __always_inline int finish(struct __sk_buff *skb, int reason, __u8 dir, _
 	count(reason, dir, p->len ? p->len : skb->len);
 	if (reason_is_drop(reason)) {
 		report(skb, XCNI_EV_DROP, reason, dir, ep_id, p, v, cfg);
-		/* A connection refused for want of a backend: the packet was
-		 * turned into the refusal, which verdict sends back. */
-		if (reason == XCNI_DROP_NO_BACKEND)
+		/* A connection refused for want of a backend, or a packet too
+		 * big for the underlay (lib/ptb.h): the packet was turned into
+		 * the refusal or the ICMP error, which verdict sends back. */
+		if (reason == XCNI_DROP_NO_BACKEND || reason == XCNI_DROP_TOO_BIG)
 			return verdict;
 		return TC_ACT_SHOT;
 	}

@@ -526,13 +526,16 @@ struct lb_pseudo {
 };
 
 /*
- * The refusal of a connection to a service without backends, written over
- * the client's packet: a TCP RST (RFC 9293 3.10.7.1: seq from its ACK, or an
- * ACK of its sequence), or for other protocols ICMP port unreachable quoting
- * its IP header and 8 bytes, as kube-proxy's REJECT does. Source: the
- * frontend. 0, or -1 (nothing usable was written: drop it).
+ * An answer to the client's packet p (as the client sent it: p->tuple.daddr
+ * is the frontend), written over it. mtu 0: the refusal of a connection to a
+ * service without backends, a TCP RST (RFC 9293 3.10.7.1: seq from its ACK,
+ * or an ACK of its sequence), or for other protocols ICMP port unreachable,
+ * as kube-proxy's REJECT does. Else ICMP fragmentation needed with next-hop
+ * MTU mtu (RFC 1191), whatever the protocol (lib/ptb.h). The ICMP errors
+ * quote its IP header and 8 bytes (RFC 792). Source: the frontend. 0, or -1
+ * (nothing usable was written: drop it).
  */
-static __always_inline int lb_reject(struct __sk_buff *skb, const struct pkt *p)
+static __always_inline int lb_answer(struct __sk_buff *skb, const struct pkt *p, __u16 mtu)
 {
 	struct ethhdr eth = {};
 	struct {
@@ -547,7 +550,7 @@ static __always_inline int lb_reject(struct __sk_buff *skb, const struct pkt *p)
 	} h = {};
 	struct lb_pseudo ph = {};
 	__u32 len, l4len, csum;
-	int tcp = p->tuple.proto == IPPROTO_TCP;
+	int tcp = p->tuple.proto == IPPROTO_TCP && !mtu;
 
 	__builtin_memcpy(eth.h_dest, p->eth->h_source, ETH_ALEN);
 	__builtin_memcpy(eth.h_source, p->eth->h_dest, ETH_ALEN);
@@ -585,7 +588,8 @@ static __always_inline int lb_reject(struct __sk_buff *skb, const struct pkt *p)
 		    bpf_skb_load_bytes(skb, ETH_HLEN, h.quote, sizeof(h.quote)))
 			return -1;
 		h.icmp.type = 3; /* destination unreachable */
-		h.icmp.code = 3; /* port unreachable */
+		h.icmp.code = mtu ? 4 : 3; /* fragmentation needed and DF set, port unreachable */
+		h.icmp.seq = bpf_htons(mtu); /* the next-hop MTU (0: unused) */
 		l4len = sizeof(struct xcni_icmphdr) + sizeof(h.quote);
 		h.ip.protocol = IPPROTO_ICMP;
 	}
@@ -609,6 +613,12 @@ static __always_inline int lb_reject(struct __sk_buff *skb, const struct pkt *p)
 	    bpf_skb_store_bytes(skb, ETH_HLEN, &h, len, 0))
 		return -1;
 	return 0;
+}
+
+/* The refusal (lb_answer's RST or port unreachable). */
+static __always_inline int lb_reject(struct __sk_buff *skb, const struct pkt *p)
+{
+	return lb_answer(skb, p, 0);
 }
 
 #endif

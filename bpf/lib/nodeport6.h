@@ -43,6 +43,7 @@
 #include "ipv6.h"
 #include "l2.h"
 #include "lb6.h"
+#include "ptb.h"
 
 /* Needs the including program's node_ip and vni (from_overlay's rodata), node_ip6 (encap6.h). */
 
@@ -417,6 +418,13 @@ __attribute__((noinline)) int from_outside6(struct __sk_buff *skb)
 		goto out;
 	}
 	dst = bpf_map_lookup_elem(&xcni_endpoints6, p.tuple.daddr);
+	/* To another node, too big for the underlay once encapsulated: the
+	 * client is told (lib/ptb.h). */
+	if (!dst && (verdict = np6_too_big(skb, &p, st)) != NP_FITS) {
+		reason = XCNI_DROP_TOO_BIG;
+		goto out;
+	}
+	verdict = TC_ACT_OK;
 	/* --node-port-mode dsr, a backend on another node: the client kept, the
 	 * frontend in a Geneve option (lib/dsr6.h; 0: no tunnel, left to SNAT's checks). */
 	if (!dst && lb_dsr && (reason = nodeport6_dsr_track(skb, &p, st))) {

@@ -229,6 +229,10 @@ extern const size_t nr_lb6_icmp_np_tests;
 extern const struct CMUnitTest dsr6_tests[];
 extern const size_t nr_dsr6_tests;
 
+/* tests/bpf/np_mtu.c: NodePorts' path MTU (bpf/lib/ptb.h), last, on lb.c's and lb6.c's frontends. */
+extern const struct CMUnitTest np_mtu_tests[];
+extern const size_t nr_np_mtu_tests;
+
 /* tests/bpf/xdp6.c: the XDP prefilter on IPv6 sources, run after the rows. */
 extern const struct CMUnitTest xdp6_tests[];
 extern const size_t nr_xdp6_tests;

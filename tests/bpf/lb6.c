@@ -69,9 +69,9 @@ void in6(const char *s, uint8_t out[16])
 
 uint16_t csum6(const uint8_t *ip6, uint8_t nh, const uint8_t *l4, size_t len)
 {
-	uint8_t tmp[40 + FRAME_MAX] = { 0 };
+	uint8_t tmp[40 + 4096] = { 0 }; /* big frames too (tests/bpf/np_mtu.c) */
 
-	assert_true(len <= FRAME_MAX);
+	assert_true(len <= 4096);
 	memcpy(tmp, ip6 + 8, 32);
 	tmp[34] = (uint8_t)(len >> 8);
 	tmp[35] = (uint8_t)len;

@@ -698,7 +698,7 @@ const char *reason_name(int idx)
 		"DROP_POLICY_EGRESS", "DROP_POLICY_INGRESS", "DROP_UNKNOWN_NODE", "DROP_BAD_GENEVE",
 		"DROP_INNER_SPOOF", "DROP_NO_TUNNEL", "DROP_GENEVE_INJECT", "DROP_PREFILTER",
 		"DROP_ENCAP", "DROP_NO_BACKEND", "DROP_NO_LOCAL_BACKEND", "DROP_NAT_NO_PORT",
-		"DROP_EXTHDR", "DROP_TUNNEL_FAMILY",
+		"DROP_EXTHDR", "DROP_TUNNEL_FAMILY", "DROP_TOO_BIG",
 	};
 	return idx >= 0 && idx < XCNI_NR_REASONS ? names[idx] : "?";
 }
@@ -1737,6 +1737,7 @@ int main(int argc, char **argv)
 		{ lb6_icmp_ovl_tests, nr_lb6_icmp_ovl_tests }, /* from_overlay6's ICMPv6 reverse NAT, after lb6.c */
 		{ lb6_icmp_np_tests, nr_lb6_icmp_np_tests }, /* IPv6 NodePort replies' ICMPv6 errors, after lb6.c */
 		{ dsr6_tests, nr_dsr6_tests }, /* IPv6 NodePort DSR, on lb6.c's NodePorts */
+		{ np_mtu_tests, nr_np_mtu_tests }, /* NodePorts' path MTU, on lb.c's and lb6.c's */
 	};
 	struct CMUnitTest *all;
 	size_t n = 0;

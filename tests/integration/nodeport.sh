@@ -221,6 +221,47 @@ on_wire() {
 		grep -q "^${UIP[n2]},${IP[r]} ${UIP[n1]},${UIP[n1]} 8080 [0-9]* 0x000001$" "$T/wire.txt"
 }
 check "on the wire: Geneve n1 -> n2 with inner n1 -> r:8080 (SNAT, DNAT), and r's reply back" on_wire
+# Path MTU (bpf/lib/ptb.h): a 1500-byte SYN with DF from outside to n1:30081
+# (r on n2) would be 1550 in Geneve; n1 answers ICMP fragmentation needed,
+# next-hop MTU 1450, from the NodePort, quoting the packet as it was sent.
+frag_needed() {
+	ip netns exec "$(ns out)" python3 -c '
+import socket, struct, sys, time
+src, dst = sys.argv[1], sys.argv[2]
+def csum(b):
+    if len(b) % 2: b += b"\0"
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    while s >> 16: s = (s & 0xffff) + (s >> 16)
+    return ~s & 0xffff
+tcp = struct.pack("!HHIIBBHHH", 40404, 30081, 1, 0, 5 << 4, 0x02, 64240, 0, 0) + bytes(1460)
+ph = socket.inet_aton(src) + socket.inet_aton(dst) + struct.pack("!BBH", 0, 6, len(tcp))
+tcp = tcp[:16] + struct.pack("!H", csum(ph + tcp)) + tcp[18:]
+ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 1500, 0x77, 0x4000, 64, 6, 0,
+                 socket.inet_aton(src), socket.inet_aton(dst))
+ic = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+ic.settimeout(2)
+raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+raw.sendto(ip + tcp, (dst, 0))
+end = time.time() + 2
+while time.time() < end:
+    try:
+        d, a = ic.recvfrom(2048)
+    except socket.timeout:
+        break
+    if d[20] == 3 and d[21] == 4:
+        q = d[28:]
+        print(a[0], struct.unpack("!H", d[26:28])[0], socket.inet_ntoa(q[16:20]),
+              struct.unpack("!H", q[22:24])[0], len(d))
+        sys.exit(0)
+sys.exit(1)
+' "$OUT" "${UIP[n1]}" >"$T/ptb.txt"
+	cat "$T/ptb.txt"
+	[ "$(cat "$T/ptb.txt")" = "${UIP[n1]} 1450 ${UIP[n1]} 30081 56" ]
+}
+check "outside -> n1:30081, 1500 bytes with DF: ICMP fragmentation needed, MTU 1450, from n1" \
+	frag_needed
+too_big_counted() { ctl n1 metrics | grep -q 'drop-too-big'; }
+check "... counted as drop-too-big on n1" too_big_counted
 check "outside -> n2:30081 reaches r on n2 (local there)" expect_out "${UIP[n2]}" 30081 "r $OUT"
 check "externalTrafficPolicy=Local: outside -> n1:30082 (no backend on n1) gets nothing" \
 	expect_out "${UIP[n1]}" 30082 ""

@@ -52,6 +52,10 @@ static const struct xcni_reason_info reasons[] = {
 	R(XCNI_DROP_TUNNEL_FAMILY, "drop-tunnel-family",
 	  "the destination pod's node has no underlay address in a family this node has one in "
 	  "(an IPv4-only and an IPv6-only node): give the node both (--node-ip twice)"),
+	R(XCNI_DROP_TOO_BIG, "drop-too-big",
+	  "from outside to a NodePort/externalIP whose backend is on another node: too big for "
+	  "the underlay once encapsulated; the client was sent ICMP fragmentation-needed "
+	  "(IPv4 with DF) or ICMPv6 Packet Too Big"),
 };
 
 /* A reason added at the bottom of the enum without a name here fails the build. */
