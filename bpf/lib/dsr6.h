@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * NodePort DSR for IPv6 frontends (xcnid --node-port-mode dsr), over the
- * IPv4 underlay: dsr.h's scheme for from_overlay's IPv6 paths.
+ * IPv4 underlay or the IPv6 one (below): dsr.h's scheme for from_overlay's
+ * IPv6 paths.
  *
  *  - the node that takes the request (from_outside6, lib/nodeport6.h) for a
  *    backend on another node keeps the client's address (DNAT only) and

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * IPv6 pods across nodes: Geneve (RFC 8926) with an IPv6 inner packet over
- * the IPv4 underlay. The outer headers are encap.h's; what differs is how
- * the inner packet is read (IPv6 header, the flow hash over the IPv6
- * 5-tuple) and the Ethernet type on either side of the tunnel.
+ * the IPv4 underlay (the outer headers are encap.h's; what differs is how
+ * the inner packet is read: IPv6 header, the flow hash over the IPv6
+ * 5-tuple, and the Ethernet type on either side of the tunnel), and either
+ * inner family over the IPv6 underlay (geneve_encap_ul6: an outer IPv6
+ * header from node_ip6 to the node's tunnel_ip6).
  *
  * Kept out of ipv6.h (the one-node IPv6 data plane) so that the IPv4-only
  * programs' objects and the IPv6 one stay apart; from_pod, from_overlay and

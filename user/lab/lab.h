@@ -19,6 +19,7 @@
  *   cluster.h   cluster.c   the cluster state xcnid watches (manifests/)
  *   state.h     state.c     struct lab, lab.json (its only reader and writer)
  *   serve.h     serve.c     the listener (lab serve) and starting one
+ *   ctflush.h   ctflush.c   conntrack entries deleted over ctnetlink (kube-proxy's UDP flush)
  *   sys.h       sys.c       netns, processes, running programs, files
  */
 #ifndef XCNI_LAB_H
