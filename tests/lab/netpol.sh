@@ -302,6 +302,9 @@ print(s.recv(256).decode().strip())' "$eip6" 2>/dev/null)
 	check "outside -> externalIP [$eip6]:80/tcp (via n1): np6/tb saw n1's fd00:77::1 (got '$got')" \
 		test "$got" = "np6/tb fd00:77::1"
 	ip -n xcl-ul -6 route del "$eip6/128" 2>/dev/null
+	got=$(np_explain "$out6" fd00:77::1 32080/tcp)
+	check "xcnictl --node n1 explain $out6 fd00:77::1 32080/tcp: the reply by SNAT through n1 (got '$got')" \
+		bash -c "[[ \"\$1\" == 'snat SNAT: '*'back through this node'* ]]" _ "$got"
 	# ipv6.src/dst: the outer then the inner header's.
 	tshark -n -r "$T/np6r.pcap" -Y geneve -T fields -E separator=' ' -e ipv6.src -e ipv6.dst \
 		-e udp.dstport -e tcp.srcport -e tcp.dstport >"$T/np6r.txt" 2>/dev/null
@@ -312,6 +315,10 @@ print(s.recv(256).decode().strip())' "$eip6" 2>/dev/null)
 		grep -Eq "^fd00:77::2,$tb6 fd00:77::1,fd00:77::1 6081(,[0-9]+)? 8080 [0-9]+\$" "$T/np6r.txt"
 	np6_dsr "$out6" "$tb6"
 	lab delete -f "$T/np6r.yaml" >/dev/null 2>&1 || not_ok "delete np6r.yaml"
+}
+# np_explain SRC DST PORT/PROTO: n1's explain of the flow, its node_port_mode and reply.
+np_explain() {
+	"$XCNICTL" --node n1 explain "$@" --json | jq_ '(d.get("node_port_mode") or "-") + " " + (d.get("reply") or "-")'
 }
 # agent_restart NODE LOG ARGV...: NODE's xcnid stopped and ARGV started in its
 # netns instead (its output in LOG), written into the lab's state (lab.json,
@@ -367,6 +374,9 @@ np6_dsr() {
 		test "$got" = "np6/tb $out6"
 	got=$(answer6 n1 32081/udp)
 	check "DSR: outside -> n1 [fd00:77::1]:32081/udp: np6/tb saw $out6 (got '$got')" test "$got" = "np6/tb $out6"
+	got=$(np_explain "$out6" fd00:77::1 32081/udp)
+	check "xcnictl --node n1 explain $out6 fd00:77::1 32081/udp: DSR, n2 answers the client itself (got '$got')" \
+		bash -c "[[ \"\$1\" =~ ^dsr\ DSR:\ the\ backend.s\ node\ \((n2|fd00:77::2)\)\ answers\ the\ client\ itself ]]" _ "$got"
 	CAP=$cap1; pcap_stop "$T/dsr6-n1.pcap"
 	CAP=$cap2; pcap_stop "$T/dsr6-n2.pcap"
 	"$XCNICTL" --node n2 ct list --json >"$T/dsr6-ct.json" 2>&1
