@@ -29,7 +29,9 @@
 # checks the Nodes' InternalIPs and that no underlay link has IPv4, and with
 # NETPOL_NODES > 1 decodes a cross-node flow on the switch with tshark (outer
 # IPv6, UDP 6081, Geneve, inner IPv6); with LAB_KUBE_PROXY=none too, NodePorts
-# and an externalIP with the backend on another node (np6_remote, below).
+# and an externalIP with the backend on another node (np6_remote, below), under
+# SNAT and then DSR (np6_dsr: n1's agent restarted with --node-port-mode dsr,
+# and again as it was).
 #
 # The expectations are Python expressions over the probe's source and
 # destination (sns, spod, dns, dpod; s and d as "ns/pod"); a pod always
@@ -300,6 +302,9 @@ print(s.recv(256).decode().strip())' "$eip6" 2>/dev/null)
 	check "outside -> externalIP [$eip6]:80/tcp (via n1): np6/tb saw n1's fd00:77::1 (got '$got')" \
 		test "$got" = "np6/tb fd00:77::1"
 	ip -n xcl-ul -6 route del "$eip6/128" 2>/dev/null
+	got=$(np_explain "$out6" fd00:77::1 32080/tcp)
+	check "xcnictl --node n1 explain $out6 fd00:77::1 32080/tcp: the reply by SNAT through n1 (got '$got')" \
+		bash -c "[[ \"\$1\" == 'snat SNAT: '*'back through this node'* ]]" _ "$got"
 	# ipv6.src/dst: the outer then the inner header's.
 	tshark -n -r "$T/np6r.pcap" -Y geneve -T fields -E separator=' ' -e ipv6.src -e ipv6.dst \
 		-e udp.dstport -e tcp.srcport -e tcp.dstport >"$T/np6r.txt" 2>/dev/null
@@ -308,7 +313,100 @@ print(s.recv(256).decode().strip())' "$eip6" 2>/dev/null)
 		grep -Eq "^fd00:77::1,fd00:77::1 fd00:77::2,$tb6 6081(,[0-9]+)? [0-9]+ 8080\$" "$T/np6r.txt"
 	check "  ... the answer back to n1: outer fd00:77::2 -> fd00:77::1, inner [$tb6]:8080 -> fd00:77::1" \
 		grep -Eq "^fd00:77::2,$tb6 fd00:77::1,fd00:77::1 6081(,[0-9]+)? 8080 [0-9]+\$" "$T/np6r.txt"
+	np6_dsr "$out6" "$tb6"
 	lab delete -f "$T/np6r.yaml" >/dev/null 2>&1 || not_ok "delete np6r.yaml"
+}
+# np_explain SRC DST PORT/PROTO: n1's explain of the flow, its node_port_mode and reply.
+np_explain() {
+	"$XCNICTL" --node n1 explain "$@" --json | jq_ '(d.get("node_port_mode") or "-") + " " + (d.get("reply") or "-")'
+}
+# agent_restart NODE LOG ARGV...: NODE's xcnid stopped and ARGV started in its
+# netns instead (its output in LOG), written into the lab's state (lab.json,
+# under the lab's .lock) as NODE's agent, so that lab apply waits for it and lab
+# down stops it. Returns once it says ready (at most 10 s).
+agent_restart() {
+	local node=$1 log=$2 xpid st pid
+	shift 2
+	xpid=$(lab get --json | jq_ "[n['xcnidPid'] for n in d['nodes'] if n['name'] == '$node'][0]")
+	kill "$xpid" 2>/dev/null
+	for _ in $(seq 50); do
+		st=$(awk '{print $3}' "/proc/$xpid/stat" 2>/dev/null)
+		[ -z "$st" ] || [ "$st" = Z ] && break
+		sleep 0.1
+	done
+	nsenter --net="/run/netns/xcl-$node" "$@" >"$log" 2>&1 &
+	pid=$!
+	MONITORS+=("$pid")
+	flock "$XCNI_LAB_DIR/.lock" /usr/bin/python3 - "$XCNI_LAB_DIR/lab.json" "$node" "$pid" <<'PY' || return 1
+import json, os, sys
+path, node, pid = sys.argv[1], sys.argv[2], int(sys.argv[3])
+# /proc/PID/stat's field 22, counted after the comm's last ')' (as the lab does).
+start = int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[19])
+d = json.load(open(path))
+[n for n in d["nodes"] if n["name"] == node][0]["xcnid"] = {"pid": pid, "start": start}
+with open(path + ".tmp", "w") as f:
+    json.dump(d, f)
+os.rename(path + ".tmp", path)
+PY
+	for _ in $(seq 100); do grep -q 'xcnid: ready' "$log" 2>/dev/null && return 0; sleep 0.1; done
+	cat "$log"
+	return 1
+}
+# np6_dsr OUT6 TB6: the same NodePorts with n1's agent restarted with
+# --node-port-mode dsr (as tests/lab/nodeport.sh does): n1 sends the request to
+# np6/tb on n2 in Geneve over IPv6 with the client's address kept and the
+# frontend in the option (class 0xfff0, type 0x81: AF_INET6, the protocol, the
+# port, fd00:77::1; bpf/lib/dsr6.h); n2 answers the client itself from
+# [fd00:77::1]:NodePort out its own underlay port, nothing back through n1, and
+# n2's flow carries the dsr flag. n1's agent is then restarted as it was.
+np6_dsr() {
+	local out6=$1 tb6=$2 t0=$SECONDS xpid got n2mac args=()
+	xpid=$(lab get --json | jq_ "[n['xcnidPid'] for n in d['nodes'] if n['name'] == 'n1'][0]")
+	mapfile -d '' args <"/proc/$xpid/cmdline"
+	check "n1's xcnid restarted with --node-port-mode dsr" \
+		agent_restart n1 "$T/n1-dsr.log" "${args[@]}" --node-port-mode dsr || return 1
+	pcap_start xcl-ul ul-n2 'udp port 6081 or tcp port 32080 or udp port 32081' "$T/dsr6-n2.pcap" && MONITORS+=("$CAP")
+	local cap2=$CAP
+	pcap_start xcl-ul ul-n1 'udp port 6081 or tcp port 32080 or udp port 32081' "$T/dsr6-n1.pcap" && MONITORS+=("$CAP")
+	local cap1=$CAP
+	got=$(answer6 n1 32080/tcp)
+	check "DSR: outside -> n1 [fd00:77::1]:32080/tcp, the backend on n2: np6/tb saw the client $out6 itself (got '$got')" \
+		test "$got" = "np6/tb $out6"
+	got=$(answer6 n1 32081/udp)
+	check "DSR: outside -> n1 [fd00:77::1]:32081/udp: np6/tb saw $out6 (got '$got')" test "$got" = "np6/tb $out6"
+	got=$(np_explain "$out6" fd00:77::1 32081/udp)
+	check "xcnictl --node n1 explain $out6 fd00:77::1 32081/udp: DSR, n2 answers the client itself (got '$got')" \
+		bash -c "[[ \"\$1\" =~ ^dsr\ DSR:\ the\ backend.s\ node\ \((n2|fd00:77::2)\)\ answers\ the\ client\ itself ]]" _ "$got"
+	CAP=$cap1; pcap_stop "$T/dsr6-n1.pcap"
+	CAP=$cap2; pcap_stop "$T/dsr6-n2.pcap"
+	"$XCNICTL" --node n2 ct list --json >"$T/dsr6-ct.json" 2>&1
+	check "xcnictl --node n2 ct list: the TCP and UDP flows from $out6 carry FLAGS dsr" /usr/bin/python3 -c '
+import json, sys
+fl = [e for e in json.load(open(sys.argv[1])) if e.get("saddr") == sys.argv[2]]
+for e in fl: print(e.get("proto"), e.get("saddr"), e.get("sport"), e.get("daddr"), e.get("dport"), e.get("flags"))
+sys.exit(not ({str(e.get("proto")).lower() for e in fl if "dsr" in (e.get("flags") or "").split(",")} >= {"tcp", "udp"}))' \
+		"$T/dsr6-ct.json" "$out6"
+	# The outer header's fields first, then the inner's (ipv6.src: outer,inner).
+	tshark -n -r "$T/dsr6-n2.pcap" -Y 'geneve.option.class == 0xfff0' -T fields -E separator=' ' \
+		-e ipv6.src -e ipv6.dst -e geneve.option.type -e geneve.option.unknown.data \
+		2>/dev/null | sort -u >"$T/dsr6-opt.txt"
+	sed 's/^/#   /' "$T/dsr6-opt.txt"
+	check "tshark on n2's port: Geneve over IPv6 fd00:77::1 -> fd00:77::2, the client $out6 inside to [$tb6], the option (type 0x81, AF_INET6, [fd00:77::1]:32080/tcp and :32081/udp)" \
+		bash -c "grep -Eq '^fd00:77::1,$out6 fd00:77::2,$tb6 0x81 :?0a:?06:?7d:?50:?fd:?00:?00:?77(:?00)+:?01\$' '$T/dsr6-opt.txt' &&
+			grep -Eq '^fd00:77::1,$out6 fd00:77::2,$tb6 0x81 :?0a:?11:?7d:?51:?fd:?00:?00:?77(:?00)+:?01\$' '$T/dsr6-opt.txt'"
+	tshark -n -r "$T/dsr6-n2.pcap" -Y "!geneve && ipv6.src == fd00:77::1 && ipv6.dst == $out6" -T fields \
+		-E separator=' ' -e eth.src -e tcp.srcport -e udp.srcport 2>/dev/null | sort -u >"$T/dsr6-reply.txt"
+	sed 's/^/#   /' "$T/dsr6-reply.txt"
+	n2mac=$(ip -n xcl-n2 -o link show ul0 | sed -n 's|.*link/ether \([0-9a-f:]*\).*|\1|p')
+	check "tshark on n2's port: n2 ($n2mac) sent the replies itself, from [fd00:77::1]:32080/tcp and :32081/udp" \
+		bash -c "grep -q '^$n2mac 32080 *\$' '$T/dsr6-reply.txt' && grep -q '^$n2mac  *32081\$' '$T/dsr6-reply.txt'"
+	check "tshark on n1's port: no Geneve from n2 and no reply to $out6 through n1" \
+		bash -c "[ -z \"\$(tshark -n -r '$T/dsr6-n1.pcap' -Y '(geneve && ipv6.src == fd00:77::2) || ipv6.dst == $out6' 2>/dev/null)\" ]"
+	check "n1's xcnid restarted as it was (--node-port-mode snat)" agent_restart n1 "$T/n1-back.log" "${args[@]}"
+	got=$(answer6 n1 32080/tcp)
+	check "  ... outside -> n1 [fd00:77::1]:32080/tcp: SNAT again, np6/tb saw fd00:77::1 (got '$got')" \
+		test "$got" = "np6/tb fd00:77::1"
+	diag "the DSR pass took $((SECONDS - t0)) s"
 }
 if [ "$FAMILY" != ipv4 ]; then
 	# IPv6 NodePorts, on the nodes' IPv6 InternalIPs, in either kube-proxy mode

@@ -350,6 +350,14 @@ fi
 # through n1. Captured on the switch's ports to n1 and n2 (xcl-ul: ul-n1, ul-n2).
 if [ "$KP" = none ] && [ "$NODES" -ge 3 ]; then
 	DSR_T0=$SECONDS
+	# xcnictl explain says how the reply gets back (user/ctl/explain_svc.c): by SNAT
+	# through n1 now, from n2 itself under DSR below.
+	np_explain() { # SRC DST PORT/PROTO: n1's explain, its node_port_mode and reply
+		"$XCNICTL" --node n1 explain "$@" --json | jq_ '(d.get("node_port_mode") or "-") + " " + (d.get("reply") or "-")'
+	}
+	got=$(np_explain "$OUT" 192.168.77.1 30080/tcp)
+	check "xcnictl --node n1 explain $OUT 192.168.77.1 30080/tcp: the reply by SNAT through n1 (got '$got')" \
+		bash -c "[[ \"\$1\" == 'snat SNAT: '*'back through this node'* ]]" _ "$got"
 	xpid=$(lab get --json | jq_ "[n['xcnidPid'] for n in d['nodes'] if n['name'] == 'n1'][0]")
 	mapfile -d '' XARGS <"/proc/$xpid/cmdline"
 	kill "$xpid"
@@ -374,6 +382,14 @@ if [ "$KP" = none ] && [ "$NODES" -ge 3 ]; then
 		got=$(answer6 n1 30081/udp)
 		check "DSR: outside -> n1 [fd00:77::1]:30081/udp: np/b saw $OUT6 (got '$got')" \
 			test "$got" = "np/b $OUT6"
+	fi
+	got=$(np_explain "$OUT" 192.168.77.1 30081/udp)
+	check "xcnictl --node n1 explain $OUT 192.168.77.1 30081/udp: DSR, n2 answers the client itself (got '$got')" \
+		bash -c "[[ \"\$1\" =~ ^dsr\ DSR:\ the\ backend.s\ node\ \((n2|192\.168\.77\.2)\)\ answers\ the\ client\ itself ]]" _ "$got"
+	if [ "$FAMILY" = dual ]; then
+		got=$(np_explain "$OUT6" fd00:77::1 30080/tcp)
+		check "xcnictl --node n1 explain $OUT6 fd00:77::1 30080/tcp: DSR too (got '$got')" \
+			bash -c "[[ \"\$1\" =~ ^dsr\ DSR:\ the\ backend.s\ node\ \((n2|192\.168\.77\.2)\)\ answers\ the\ client\ itself ]]" _ "$got"
 	fi
 	CAP=$CAP1; pcap_stop "$T/dsr-n1.pcap"
 	CAP=$CAP2; pcap_stop "$T/dsr-n2.pcap"

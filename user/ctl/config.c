@@ -58,12 +58,13 @@ static const char *xdp_mode_name(__u32 mode)
 
 /*
  * The variables vars[] of a loaded program's .rodata (the program pinned as
- * prog under the pin dir), into out[] (sizes len[]), found by name in the
- * map's BTF: xcnid sets them before loading and they never change. 0, or
- * -ENOENT when the program, its .rodata or a variable is not there.
+ * obj under pin_dir, or with link the program of the link pinned there), into
+ * out[] (sizes len[]), found by name in the map's BTF: xcnid sets them before
+ * loading and they never change. 0, or -ENOENT when the program, its .rodata
+ * or a variable is not there.
  */
-static int prog_rodata(const struct ctx *c, const char *prog, const char *const *vars, void **out,
-		       const size_t *len, size_t nvars)
+int ctl_prog_rodata(const char *pin_dir, const char *obj, bool link, const char *const *vars,
+		    void **out, const size_t *len, size_t nvars)
 {
 	struct bpf_prog_info pi = {};
 	__u32 ids[16], plen = sizeof(pi), zero = 0;
@@ -71,10 +72,22 @@ static int prog_rodata(const struct ctx *c, const char *prog, const char *const 
 	size_t found = 0;
 	int pfd, err = -ENOENT;
 
-	snprintf(path, sizeof(path), "%s/%s", c->pin_dir, prog);
+	snprintf(path, sizeof(path), "%s/%s", pin_dir, obj);
 	pfd = bpf_obj_get(path);
 	if (pfd < 0)
 		return -ENOENT;
+	if (link) {
+		/* A link's info names its program; the program's names its maps. */
+		struct bpf_link_info li = {};
+		__u32 llen = sizeof(li);
+		int lfd = pfd;
+
+		pfd = bpf_link_get_info_by_fd(lfd, &li, &llen) ? -1 :
+								  bpf_prog_get_fd_by_id(li.prog_id);
+		close(lfd);
+		if (pfd < 0)
+			return -ENOENT;
+	}
 	pi.nr_map_ids = ARRAY_SIZE(ids);
 	pi.map_ids = (__u64)(unsigned long)ids;
 	if (bpf_obj_get_info_by_fd(pfd, &pi, &plen))
@@ -130,7 +143,7 @@ static void svc_cidr6_str(const struct ctx *c, char *buf, size_t len)
 	char a[INET6_ADDRSTRLEN];
 
 	buf[0] = 0;
-	if (prog_rodata(c, XCNI_PIN_PROG_FROM_POD, vars, out, lens, 2))
+	if (ctl_prog_rodata(c->pin_dir, XCNI_PIN_PROG_FROM_POD, false, vars, out, lens, 2))
 		return;
 	for (int i = 0; i < 16; i++)
 		plen += (unsigned int)__builtin_popcount(mask[i]);
@@ -149,10 +162,25 @@ static void pod_cidr6_str(const struct ctx *c, char *buf, size_t len)
 	char a[INET6_ADDRSTRLEN];
 
 	buf[0] = 0;
-	if (prog_rodata(c, XCNI_PIN_PROG_FROM_POD, vars, out, lens, 2))
+	if (ctl_prog_rodata(c->pin_dir, XCNI_PIN_PROG_FROM_POD, false, vars, out, lens, 2))
 		return;
 	if (plen && plen <= 128 && inet_ntop(AF_INET6, net, a, sizeof(a)))
 		snprintf(buf, len, "%s/%u", a, plen & 0xff);
+}
+
+int ctl_node_port_dsr(const char *pin_dir, bool *dsr)
+{
+	static const char *const vars[] = { "lb_dsr" };
+	static const size_t lens[] = { 4 };
+	__u32 v = 0;
+	void *out[] = { &v };
+	int err;
+
+	err = ctl_prog_rodata(pin_dir, XCNI_PIN_LINKS "/" XCNI_LINK_UNDERLAY_IN, true, vars, out,
+			      lens, 1);
+	if (!err)
+		*dsr = v != 0;
+	return err;
 }
 
 static int cmd_config(const struct ctx *c, char **argv)

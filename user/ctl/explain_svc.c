@@ -221,10 +221,54 @@ static const struct pt_col explain_svc_cols[] = {
 	{ NULL, "terminating", PT_UINT },
 	{ "CHOICE", "choice", PT_STR },
 	{ NULL, "chosen_backend_id", PT_UINT },
+	/* How the backend's reply gets back to the client (reply_path). */
+	{ "REPLY", "reply", PT_STR },
+	/* snat or dsr: the node's --node-port-mode (from_overlay's lb_dsr); null unknown */
+	{ NULL, "node_port_mode", PT_STR },
 	{ "VERDICT", NULL, PT_STR },
 	/* refused (no backend), allowed, denied, unknown, or depends (on the backend) */
 	{ NULL, "verdict", PT_STR },
 };
+
+/*
+ * How the replies of the flow get back to its client: a pod's through its own
+ * node, which undoes the DNAT; a client from outside (the NodePort, externalIP
+ * or load-balancer IP path, from_overlay's) through this node when the backend
+ * is here, else as the node's --node-port-mode says (nodeport6.h, dsr.h): SNAT
+ * to this node's address, so the reply comes back through it, or DSR, the
+ * backend's node answering the client itself. nlocal, nremote: the backends the
+ * flow may get on this node and on others (rnode: one of the latter's node,
+ * by name or underlay address).
+ */
+static const char *reply_path(const struct flow *f0, int mode_err, bool dsr, size_t nlocal,
+			      size_t nremote, const char *rnode, char *buf, size_t len)
+{
+	char remote[200];
+
+	if (!nlocal && !nremote)
+		return NULL;
+	if (f0->src.is_pod)
+		return "through the client pod's node, whose conntrack undoes the DNAT";
+	if (mode_err)
+		snprintf(remote, sizeof(remote), "unknown: this node's --node-port-mode (no underlay "
+						 "attachment to read it from)");
+	else if (dsr)
+		snprintf(remote, sizeof(remote), "DSR: the backend's node%s%s%s answers the client "
+						 "itself, the client's address kept (--node-port-mode dsr)",
+			 rnode[0] ? " (" : "", rnode, rnode[0] ? ")" : "");
+	else
+		snprintf(remote, sizeof(remote), "SNAT: the request leaves with this node's address, "
+						 "the reply comes back through this node (--node-port-mode snat)");
+	if (!nremote)
+		snprintf(buf, len, "the backend is on this node: the client's address kept, the "
+				   "reply leaves through this node");
+	else if (!nlocal)
+		snprintf(buf, len, "%s", remote);
+	else
+		snprintf(buf, len, "depends on the backend: on this node, through it; on another, %s",
+			 remote);
+	return buf;
+}
 
 /*
  * explain SRC svc/NS/NAME PORT/PROTO (or SRC FRONTEND-ADDR PORT/PROTO): the
@@ -244,9 +288,10 @@ int explain_service(const struct ctx *c, const struct node_maps *sm, const struc
 	struct ptable *t = NULL, **rec = NULL;
 	const char **verdicts = NULL;
 	struct xcni_backend *bes = NULL;
-	char buf[200], alg[64];
-	size_t nallow = 0, ndeny = 0, i;
-	bool named;
+	char buf[200], alg[64], reply[320], rnode[64] = "";
+	size_t nallow = 0, ndeny = 0, nlocal = 0, nremote = 0, i;
+	bool named, dsr = false;
+	int mode_err;
 	const char *verdict;
 	int err;
 
@@ -279,10 +324,21 @@ int explain_service(const struct ctx *c, const struct node_maps *sm, const struc
 		    (err = explain_flow(sm, dm, &f, &rec[i], &verdicts[i])))
 			goto out;
 		if (!ch.chosen || ch.chosen == ch.ids[i]) {
+			/* Behind a tunnel: on another node (rnode: the first one's name). */
+			bool remote = f.dst.ipc.tunnel_ip || (f.dst.ipc.flags & XCNI_IPC_TUN6);
+
 			nallow += !strcmp(verdicts[i], "allowed");
 			ndeny += !strcmp(verdicts[i], "denied");
+			nlocal += !remote;
+			nremote += remote;
+			/* Its node by name, else by its underlay address. */
+			if (remote && !rnode[0] && !f.dst.node[0] && tunnel_str(&f.dst.ipc, a))
+				snprintf(rnode, sizeof(rnode), "%s", a);
+			else if (remote && !rnode[0])
+				snprintf(rnode, sizeof(rnode), "%s", f.dst.node);
 		}
 	}
+	mode_err = ctl_node_port_dsr(sm->dir, &dsr);
 	t = pt_new(explain_svc_cols, ARRAY_SIZE(explain_svc_cols), PT_RECORD);
 	end_row(t, &f0->src);
 	named = v->name >= 0 && !bpf_map_lookup_elem(v->name, &s.id, &n) && n.name[0];
@@ -310,6 +366,8 @@ int explain_service(const struct ctx *c, const struct node_maps *sm, const struc
 		pt_uint(t, ch.chosen);
 	else
 		pt_null(t);
+	pt_str(t, reply_path(f0, mode_err, dsr, nlocal, nremote, rnode, reply, sizeof(reply)));
+	pt_str(t, mode_err ? NULL : dsr ? "dsr" : "snat");
 	if (!ch.n) {
 		pt_str(t, "refused: no backend (drop-no-backend)");
 		verdict = "refused";
