@@ -367,6 +367,8 @@ if [ "$KP" = none ] && [ "$NODES" -ge 3 ]; then
 	MINE+=("$N1PID")
 	for _ in $(seq 100); do grep -q 'xcnid: ready' "$T/n1-xcnid.log" 2>/dev/null && break; sleep 0.1; done
 	check "n1's xcnid restarted with --node-port-mode dsr" grep -q 'xcnid: ready' "$T/n1-xcnid.log"
+	check "xcnictl --node n1 config: NODE-PORT-MODE dsr, n2's snat" \
+		test "$("$XCNICTL" --node n1 config --json | jq -r .node_port_mode) $("$XCNICTL" --node n2 config --json | jq -r .node_port_mode)" = "dsr snat"
 	NP_F='udp port 6081 or tcp port 30080 or udp port 30081'
 	pcap_start xcl-ul ul-n2 "$NP_F" "$T/dsr-n2.pcap"; CAP2=$CAP; MINE+=("$CAP2")
 	pcap_start xcl-ul ul-n1 "$NP_F" "$T/dsr-n1.pcap"; CAP1=$CAP; MINE+=("$CAP1")

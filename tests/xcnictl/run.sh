@@ -539,6 +539,7 @@ check "config: node name" has '^NODE-NAME +node-a$' x config
 check "config --json" json_is 'j["abi_version"] == 1 and j["node_name"] == "node-a" and j["pod_cidr"] == "10.244.1.0/24" and 100 <= j["uptime_s"] <= '"$((100 + SECONDS - STAMPED_S + 2))" x config --json
 check "config: overlay fields" has '^NODE-IP +192\.168\.5\.1$' x config
 check "config: no IPv6 underlay address: NODE-IP6 none" json_is 'j["node_ip6"] is None' x config --json
+check "config: no underlay link: NODE-PORT-MODE none" json_is 'j["node_port_mode"] is None' x config --json
 check "config: underlay device resolved" has '^UNDERLAY-DEV +lo$' x config
 check "config: XDP mode by name" has '^XDP-MODE +generic$' x config
 check "config: the event settings" json_is 'j["trace_sample"] == 7 and j["events_rate"] == 500' x config --json

@@ -36,6 +36,9 @@ static const struct pt_col config_cols[] = {
 	{ "SERVICE-CIDR", "service_cidr", PT_STR },
 	/* From from_pod's read-only data: xcni_config has no room for it (its layout is the ABI). */
 	{ "SERVICE-CIDR6", "service_cidr6", PT_STR },
+	/* From from_overlay's read-only data (lb_enabled, lb_dsr): snat or dsr; none
+	 * without Services in BPF on an underlay. */
+	{ "NODE-PORT-MODE", "node_port_mode", PT_STR },
 	/* xcni_polrev: one more after each policy change xcnid applied. */
 	{ "POLICY-REV", "policy_rev", PT_UINT },
 };
@@ -183,6 +186,21 @@ int ctl_node_port_dsr(const char *pin_dir, bool *dsr)
 	return err;
 }
 
+/* How this node answers NodePort clients through another node's backend:
+ * "snat", "dsr", or NULL (no overlay, or Services not in BPF). */
+static const char *node_port_mode(const char *pin_dir)
+{
+	static const char *const vars[] = { "lb_enabled", "lb_dsr" };
+	static const size_t lens[] = { 4, 4 };
+	__u32 lb = 0, dsr = 0;
+	void *out[] = { &lb, &dsr };
+
+	if (ctl_prog_rodata(pin_dir, XCNI_PIN_LINKS "/" XCNI_LINK_UNDERLAY_IN, true, vars, out,
+			    lens, 2) || !lb)
+		return NULL;
+	return dsr ? "dsr" : "snat";
+}
+
 static int cmd_config(const struct ctx *c, char **argv)
 {
 	struct xcni_config cfg;
@@ -272,6 +290,7 @@ static int cmd_config(const struct ctx *c, char **argv)
 		pt_null(t);
 	svc_cidr6_str(c, svc6, sizeof(svc6));
 	pt_str(t, svc6[0] ? svc6 : NULL);
+	pt_str(t, node_port_mode(c->pin_dir));
 	rfd = map_open_quiet(c, &m_polrev);
 	if (rfd >= 0 && !bpf_map_lookup_elem(rfd, &zero, &rev))
 		pt_uint(t, rev);
