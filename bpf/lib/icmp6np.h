@@ -61,22 +61,11 @@ __attribute__((noinline)) int lb6_icmp_np_rev(struct __sk_buff *skb)
 	__u32 zero = 0;
 	/* Words: in6_eq and bpf_csum_diff read them 4 bytes at a time. */
 	__u32 a[8], na[8], nq[8];
-	__u8 type;
 	__be16 ports[2], np[2];
 	__s64 diff;
 
-	if (!skb || bpf_skb_load_bytes(skb, icmp, &type, 1))
-		return 0;
-	if (type != ICMP6_DST_UNREACH && type != ICMP6_PACKET_TOO_BIG &&
-	    type != ICMP6_TIME_EXCEEDED && type != ICMP6_PARAM_PROB)
-		return 0;
 	/* The error's addresses, and the quote: [frontend]:port -> [client]:port. */
-	if (bpf_skb_load_bytes(skb, IP6_SADDR_OFF, a, 32) ||
-	    bpf_skb_load_bytes(skb, q + offsetof(struct xcni_ip6hdr, nexthdr), &k.proto, 1) ||
-	    bpf_skb_load_bytes(skb, q + offsetof(struct xcni_ip6hdr, saddr), k.saddr, 32) ||
-	    bpf_skb_load_bytes(skb, q + sizeof(struct xcni_ip6hdr), ports, 4))
-		return 0;
-	if (k.proto != IPPROTO_TCP && k.proto != IPPROTO_UDP && k.proto != IPPROTO_SCTP)
+	if (icmp6_err_quote(skb, icmp, a, 32, &k, ports))
 		return 0;
 	/* About what this node sent: the error comes to the quote's source. */
 	if (!in6_eq(k.saddr, (const __u8 *)(a + 4)))

@@ -327,6 +327,35 @@ __attribute__((noinline)) int lb6_rev_nat(struct __sk_buff *skb, struct pkt6 *p,
 }
 
 /*
+ * An ICMPv6 error (unreachable, Packet Too Big, time exceeded, parameter
+ * problem) at icmp: the first outer_len bytes of its addresses (16: its
+ * source; 32: both) into outer, the quoted flow's protocol (TCP, UDP or
+ * SCTP), addresses and ports into k and ports. 0, or -1: not such an error.
+ * The three readers of a quote (lb6_icmp_rev_nat, nodeport6_icmp,
+ * lb6_icmp_np_rev) share it.
+ */
+static __always_inline int icmp6_err_quote(struct __sk_buff *skb, __u32 icmp, void *outer,
+					   __u32 outer_len, struct xcni_ct6_key *k, __be16 ports[2])
+{
+	__u32 q = icmp + 8;
+	__u8 type;
+
+	if (!skb || bpf_skb_load_bytes(skb, icmp, &type, 1))
+		return -1;
+	if (type != ICMP6_DST_UNREACH && type != ICMP6_PACKET_TOO_BIG &&
+	    type != ICMP6_TIME_EXCEEDED && type != ICMP6_PARAM_PROB)
+		return -1;
+	if (bpf_skb_load_bytes(skb, IP6_SADDR_OFF, outer, outer_len) ||
+	    bpf_skb_load_bytes(skb, q + offsetof(struct xcni_ip6hdr, nexthdr), &k->proto, 1) ||
+	    bpf_skb_load_bytes(skb, q + offsetof(struct xcni_ip6hdr, saddr), k->saddr, 32) ||
+	    bpf_skb_load_bytes(skb, q + sizeof(struct xcni_ip6hdr), ports, 4))
+		return -1;
+	if (k->proto != IPPROTO_TCP && k->proto != IPPROTO_UDP && k->proto != IPPROTO_SCTP)
+		return -1;
+	return 0;
+}
+
+/*
  * An ICMPv6 error about a translated flow (port unreachable from a UDP
  * backend, Packet Too Big on the way) quotes the packet as the backend got
  * it: the quote's destination and port become the frontend's again, and the
@@ -342,21 +371,11 @@ __attribute__((noinline)) int lb6_icmp_rev_nat(struct __sk_buff *skb, __u32 icmp
 	const struct xcni_ct_entry *e;
 	const struct xcni_revnat *rn;
 	__u32 q = icmp + 8, csum_off = icmp + 2;
-	__u8 type, saddr[16];
+	__u8 saddr[16];
 	__be16 ports[2];
 	__s64 diff;
 
-	if (!skb || bpf_skb_load_bytes(skb, icmp, &type, 1))
-		return 0;
-	if (type != ICMP6_DST_UNREACH && type != ICMP6_PACKET_TOO_BIG &&
-	    type != ICMP6_TIME_EXCEEDED && type != ICMP6_PARAM_PROB)
-		return 0;
-	if (bpf_skb_load_bytes(skb, IP6_SADDR_OFF, saddr, 16) ||
-	    bpf_skb_load_bytes(skb, q + offsetof(struct xcni_ip6hdr, nexthdr), &k.proto, 1) ||
-	    bpf_skb_load_bytes(skb, q + offsetof(struct xcni_ip6hdr, saddr), k.saddr, 32) ||
-	    bpf_skb_load_bytes(skb, q + sizeof(struct xcni_ip6hdr), ports, 4))
-		return 0;
-	if (k.proto != IPPROTO_TCP && k.proto != IPPROTO_UDP && k.proto != IPPROTO_SCTP)
+	if (icmp6_err_quote(skb, icmp, saddr, 16, &k, ports))
 		return 0;
 	k.sport = ports[0];
 	k.dport = ports[1];

@@ -319,19 +319,11 @@ __attribute__((noinline)) int nodeport6_icmp(struct __sk_buff *skb, __u32 icmp)
 	const struct xcni_ct_entry *e;
 	const struct xcni_revnat *rn;
 	__u32 q = icmp + 8, csum_off = icmp + 2;
-	__u8 type, saddr[16], nq[32];
+	__u8 saddr[16], nq[32];
 	__be16 ports[2];
 	__s64 diff;
 
-	if (!skb || bpf_skb_load_bytes(skb, icmp, &type, 1))
-		return 0;
-	if (type != ICMP6_DST_UNREACH && type != ICMP6_PACKET_TOO_BIG &&
-	    type != ICMP6_TIME_EXCEEDED && type != ICMP6_PARAM_PROB)
-		return 0;
-	if (bpf_skb_load_bytes(skb, IP6_SADDR_OFF, saddr, 16) ||
-	    bpf_skb_load_bytes(skb, q + offsetof(struct xcni_ip6hdr, nexthdr), &k.proto, 1) ||
-	    bpf_skb_load_bytes(skb, q + offsetof(struct xcni_ip6hdr, saddr), k.saddr, 32) ||
-	    bpf_skb_load_bytes(skb, q + sizeof(struct xcni_ip6hdr), ports, 4))
+	if (icmp6_err_quote(skb, icmp, saddr, 16, &k, ports))
 		return 0;
 	k.sport = ports[0];
 	k.dport = ports[1];
