@@ -276,19 +276,7 @@ __attribute__((noinline)) int from_outside_icmp6(struct __sk_buff *skb)
 		goto out;
 	dst = bpf_map_lookup_elem(&xcni_endpoints6, p.tuple.daddr);
 	if (dst) {
-		/* Routed as the host would: hop limit down by one, the pod link's MACs. */
-		if (p.hop_limit <= 1) {
-			reason = XCNI_DROP_REDIRECT;
-			goto out;
-		}
-		p.hop_limit--;
-		if (bpf_skb_store_bytes(skb, IP6_HOPLIMIT_OFF, &p.hop_limit, 1, 0) ||
-		    mac_rewrite(skb, dst)) {
-			reason = XCNI_DROP_REDIRECT;
-			goto out;
-		}
-		verdict = bpf_redirect_peer(dst->ifindex, 0);
-		reason = verdict == TC_ACT_REDIRECT ? XCNI_FWD_LOCAL : XCNI_DROP_REDIRECT;
+		reason = np6_into_pod(skb, &p, dst, &verdict);
 		goto out;
 	}
 	reason = nodeport6_encap(skb, &p);

@@ -367,6 +367,24 @@ __attribute__((noinline)) int nodeport6_icmp(struct __sk_buff *skb, __u32 icmp)
 #define NODEPORT6_NOT_OURS (-2000)
 
 /*
+ * Into a pod of this node, routed as the host would: hop limit down by one,
+ * the pod link's MACs, then into its netns. The reason (XCNI_FWD_LOCAL), the
+ * verdict in *verdict. from_outside6 and from_outside_icmp6 end so.
+ */
+static __always_inline int np6_into_pod(struct __sk_buff *skb, struct pkt6 *p,
+					const struct xcni_endpoint *dst, int *verdict)
+{
+	if (p->hop_limit <= 1)
+		return XCNI_DROP_REDIRECT;
+	p->hop_limit--;
+	if (bpf_skb_store_bytes(skb, IP6_HOPLIMIT_OFF, &p->hop_limit, 1, 0) ||
+	    mac_rewrite(skb, dst))
+		return XCNI_DROP_REDIRECT;
+	*verdict = bpf_redirect_peer(dst->ifindex, 0);
+	return *verdict == TC_ACT_REDIRECT ? XCNI_FWD_LOCAL : XCNI_DROP_REDIRECT;
+}
+
+/*
  * An IPv6 packet from the underlay: for an external frontend, translated and
  * delivered (its reason counted, the TC verdict returned); anything else
  * untouched and uncounted (NODEPORT6_NOT_OURS). Global: verified on its own,
@@ -459,19 +477,7 @@ __attribute__((noinline)) int from_outside6(struct __sk_buff *skb)
 			verdict = TC_ACT_REDIRECT;
 		goto out;
 	}
-	/* Routed as the host would: hop limit down by one, the pod link's MACs. */
-	if (p.hop_limit <= 1) {
-		reason = XCNI_DROP_REDIRECT;
-		goto out;
-	}
-	p.hop_limit--;
-	if (bpf_skb_store_bytes(skb, IP6_HOPLIMIT_OFF, &p.hop_limit, 1, 0) ||
-	    mac_rewrite(skb, dst)) {
-		reason = XCNI_DROP_REDIRECT;
-		goto out;
-	}
-	verdict = bpf_redirect_peer(dst->ifindex, 0);
-	reason = verdict == TC_ACT_REDIRECT ? XCNI_FWD_LOCAL : XCNI_DROP_REDIRECT;
+	reason = np6_into_pod(skb, &p, dst, &verdict);
 out:
 	if (reason_is_drop(reason))
 		lb6_forget(st);
