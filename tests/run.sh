@@ -77,6 +77,7 @@ suites=(
 	"lab-netpol-svc-kpr-3nodes:env LAB_KUBE_PROXY=none NETPOL_VIA_SERVICE=1 NETPOL_NODES=3 bash tests/lab/netpol.sh"
 	"lab-netpol-v6-3nodes:env NETPOL_FAMILY=ipv6 NETPOL_NODES=3 bash tests/lab/netpol.sh"
 	"lab-netpol-v6-svc-3nodes:env NETPOL_FAMILY=ipv6 NETPOL_VIA_SERVICE=1 NETPOL_NODES=3 bash tests/lab/netpol.sh"
+	"lab-netpol-v6-svc-kpr-3nodes:env NETPOL_FAMILY=ipv6 NETPOL_VIA_SERVICE=1 NETPOL_NODES=3 LAB_KUBE_PROXY=none bash tests/lab/netpol.sh"
 	"lab-netpol-dual-svc-kpr-3nodes:env NETPOL_FAMILY=dual NETPOL_VIA_SERVICE=1 NETPOL_NODES=3 LAB_KUBE_PROXY=none bash tests/lab/netpol.sh"
 	"kind-manifests:bash tests/kind/run.sh"
 	"apiwatch:bash tests/apiwatch/run.sh"
