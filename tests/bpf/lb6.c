@@ -80,6 +80,18 @@ uint16_t csum6(const uint8_t *ip6, uint8_t nh, const uint8_t *l4, size_t len)
 	return csum(tmp, 40 + len);
 }
 
+void ip6_hdr(uint8_t *ip, const char *src, const char *dst, uint8_t nh, uint8_t hop, size_t plen)
+{
+	memset(ip, 0, 40);
+	ip[0] = 0x60;
+	ip[4] = (uint8_t)(plen >> 8);
+	ip[5] = (uint8_t)plen;
+	ip[6] = nh;
+	ip[7] = hop;
+	in6(src, ip + 8);
+	in6(dst, ip + 24);
+}
+
 size_t frame6(const struct g6 *f, uint8_t *buf)
 {
 	uint8_t *ip = buf + ETH_HLEN, *l4 = ip + 40;
@@ -91,13 +103,7 @@ size_t frame6(const struct g6 *f, uint8_t *buf)
 	memcpy(buf + ETH_ALEN, f->smac, ETH_ALEN);
 	buf[12] = 0x86;
 	buf[13] = 0xdd;
-	ip[0] = 0x60;
-	ip[4] = (uint8_t)(l4len >> 8);
-	ip[5] = (uint8_t)l4len;
-	ip[6] = f->proto;
-	ip[7] = f->hop ? f->hop : 64;
-	in6(f->src, ip + 8);
-	in6(f->dst, ip + 24);
+	ip6_hdr(ip, f->src, f->dst, f->proto, f->hop ? f->hop : 64, l4len);
 	*(uint16_t *)l4 = htons(f->sport);
 	*(uint16_t *)(l4 + 2) = htons(f->dport);
 	if (f->proto == IPPROTO_TCP) {

@@ -38,6 +38,8 @@ struct g6 {
 void in6(const char *s, uint8_t out[16]);
 /* The checksum over the IPv6 pseudo-header of packet ip6 and the L4 bytes, in full. */
 uint16_t csum6(const uint8_t *ip6, uint8_t nh, const uint8_t *l4, size_t len);
+/* An IPv6 header src -> dst, next header nh, hop limit hop, payload plen, into ip (40 bytes). */
+void ip6_hdr(uint8_t *ip, const char *src, const char *dst, uint8_t nh, uint8_t hop, size_t plen);
 /* Into buf (FRAME_MAX bytes); returns the frame's length. */
 size_t frame6(const struct g6 *f, uint8_t *buf);
 /* From pod d (pod MAC -> its gateway's); UDP with 12 bytes of payload. */

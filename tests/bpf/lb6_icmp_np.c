@@ -36,19 +36,6 @@
 #define PTB 2 /* Packet Too Big */
 #define TIME_EXCEEDED 3
 
-static void ip6_hdr(uint8_t *ip, const char *src, const char *dst, uint8_t nh, uint8_t hop,
-		    size_t plen)
-{
-	memset(ip, 0, 40);
-	ip[0] = 0x60;
-	ip[4] = (uint8_t)(plen >> 8);
-	ip[5] = (uint8_t)plen;
-	ip[6] = nh;
-	ip[7] = hop;
-	in6(src, ip + 8);
-	in6(dst, ip + 24);
-}
-
 /* The ICMPv6 error type/code (word: its 4 bytes after the checksum) src -> dst quoting q,
  * hop limit hop, in an Ethernet frame smac -> dmac; its length. */
 static size_t icmp6_err(uint8_t *frame, const uint8_t *smac, const uint8_t *dmac, const char *src,

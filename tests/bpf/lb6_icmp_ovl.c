@@ -30,20 +30,6 @@
 #define PTB 2 /* Packet Too Big */
 #define UNREACH 1 /* code 4: port unreachable */
 
-/* An IPv6 header of payload plen into ip. */
-static void ip6_hdr(uint8_t *ip, const char *src, const char *dst, uint8_t nh, uint8_t hop,
-		    size_t plen)
-{
-	memset(ip, 0, 40);
-	ip[0] = 0x60;
-	ip[4] = (uint8_t)(plen >> 8);
-	ip[5] = (uint8_t)plen;
-	ip[6] = nh;
-	ip[7] = hop;
-	in6(src, ip + 8);
-	in6(dst, ip + 24);
-}
-
 /* An IPv6 packet (no Ethernet) src:sp -> dst:dp, TCP SYN or UDP with 4 bytes, checksum in full. */
 static size_t pkt6(uint8_t *ip, const char *src, uint16_t sp, const char *dst, uint16_t dp,
 		   uint8_t proto, uint8_t hop)
