@@ -16,6 +16,18 @@ static __always_inline int reason_is_drop(int reason)
 	return reason <= XCNI_DROP_NON_IP;
 }
 
+/*
+ * A drop whose packet the program turned into an answer to its sender: a
+ * connection refused for want of a backend (lb.h, lb6.h: TCP RST, ICMP
+ * unreachable), a packet too big for the underlay once encapsulated (ptb.h:
+ * ICMP fragmentation needed, Packet Too Big). Counted and reported as a
+ * drop; the caller's verdict sends the answer.
+ */
+static __always_inline int reason_answered(int reason)
+{
+	return reason == XCNI_DROP_NO_BACKEND || reason == XCNI_DROP_TOO_BIG;
+}
+
 static __always_inline void count(int reason, __u8 dir, __u32 len)
 {
 	__u32 idx = XCNI_METRIC_IDX(reason, dir);
@@ -172,12 +184,7 @@ static __always_inline int finish(struct __sk_buff *skb, int reason, __u8 dir, _
 	count(reason, dir, p->len ? p->len : skb->len);
 	if (reason_is_drop(reason)) {
 		report(skb, XCNI_EV_DROP, reason, dir, ep_id, p, v, cfg);
-		/* A connection refused for want of a backend, or a packet too
-		 * big for the underlay (lib/ptb.h): the packet was turned into
-		 * the refusal or the ICMP error, which verdict sends back. */
-		if (reason == XCNI_DROP_NO_BACKEND || reason == XCNI_DROP_TOO_BIG)
-			return verdict;
-		return TC_ACT_SHOT;
+		return reason_answered(reason) ? verdict : TC_ACT_SHOT;
 	}
 	/* A verdict event already tells where the flow's first packet went. */
 	if (v->enforced)

@@ -679,10 +679,7 @@ static __always_inline int finish6(struct __sk_buff *skb, int reason, __u8 dir, 
 	count(reason, dir, p->len);
 	if (reason_is_drop(reason)) {
 		report6(skb, XCNI_EV_DROP, reason, dir, ep_id, p, v, cfg);
-		/* A refusal for want of a backend (lb6.h) goes back into the pod;
-		 * Packet Too Big (ptb.h) back out the underlay. */
-		return reason == XCNI_DROP_NO_BACKEND || reason == XCNI_DROP_TOO_BIG ? verdict :
-										       TC_ACT_SHOT;
+		return reason_answered(reason) ? verdict : TC_ACT_SHOT;
 	}
 	if (v->enforced)
 		report6(skb, XCNI_EV_VERDICT, reason, dir, ep_id, p, v, cfg);
