@@ -81,16 +81,6 @@ check "--node-ip 192.168.97.1,bogus: refused, naming the bad one" \
 	nip_refused "bogus is not an IPv4 or IPv6 address" --node-ip 192.168.97.1,bogus
 check "--node-ip , (no address): refused" nip_refused "an IPv4 or IPv6 address" --node-ip ,
 
-start_agent() { # start_agent N LOG [xcnid args]
-	local n=$1 log=$2
-	shift 2
-	# Started directly (nsenter execs it): $! is the agent's own PID.
-	nsenter --net="/var/run/netns/$(node_ns "$n")" \
-		"$BUILD/xcnid" --pin-dir "$(pin "$n")" --node-name "n$n" --manifests "$M" \
-		--pod-cidr "10.203.$n.0/24" --pod-cidr6 "fd00:203:$n::/64" --service-cidr none \
-		--no-masquerade --underlay-dev ul0 --xdp-mode off -v "$@" >"$T/$log" 2>&1 &
-	AGENTS+=($!)
-}
 ready() { # ready LOG...
 	local l
 	for _ in $(seq 100); do
@@ -100,7 +90,7 @@ ready() { # ready LOG...
 	for l in "$@"; do cat "$T/$l"; done
 	return 1
 }
-for n in 1 2 3; do start_agent "$n" "xcnid$n.log"; done
+for n in 1 2 3; do agent_start "$n" "$T/xcnid$n.log"; done # twonode.sh's
 check "xcnid on the three nodes, overlay on ul0" ready xcnid1.log xcnid2.log xcnid3.log ||
 	{ finish; exit 1; }
 GEN=0
@@ -222,7 +212,7 @@ check_fails "A's log names no node so" grep -q 'no underlay family in common' "$
 
 # ---- A restarted with both addresses given (--node-ip twice) -------------------------
 kill "${AGENTS[0]}" && wait "${AGENTS[0]}" 2>/dev/null
-start_agent 1 xcnid1-b.log --node-ip 192.168.97.1 --node-ip fc00:97::1
+agent_start 1 "$T/xcnid1-b.log" --node-ip 192.168.97.1 --node-ip fc00:97::1
 check "A restarted with --node-ip 192.168.97.1 --node-ip fc00:97::1: both" \
 	eval 'ready xcnid1-b.log && grep -q "node addresses 192.168.97.1 and fc00:97::1 " "$T/xcnid1-b.log"'
 check "  ... applied" sync3
