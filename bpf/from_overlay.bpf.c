@@ -362,17 +362,20 @@ __attribute__((noinline)) int from_outside(struct __sk_buff *skb)
 		reason = XCNI_DROP_NO_TUNNEL;
 		goto out;
 	}
-	/* Too big for the underlay once encapsulated: the client is told (lib/ptb.h). */
-	verdict = np_too_big(skb, &lb.orig);
-	if (verdict != NP_FITS) {
-		reason = XCNI_DROP_TOO_BIG;
-		goto out;
+	/* Too big for the underlay once encapsulated: the client is told (lib/ptb.h).
+	 * Most packets fit, and np_maybe_over says so without reading them again. */
+	if (np_maybe_over(skb, XCNI_ENCAP_LEN)) {
+		verdict = np_too_big(skb, &lb.orig);
+		if (verdict != NP_FITS) {
+			reason = XCNI_DROP_TOO_BIG;
+			goto out;
+		}
+		verdict = TC_ACT_OK;
+		/* Its packet pointers are stale for the verifier (it may rewrite the packet). */
+		reason = reparse(skb, &c, &p);
+		if (reason)
+			goto out;
 	}
-	verdict = TC_ACT_OK;
-	/* Its packet pointers are stale for the verifier (it may rewrite the packet). */
-	reason = reparse(skb, &c, &p);
-	if (reason)
-		goto out;
 	if (lb_dsr) {
 		reason = nodeport_dsr(skb, &p, &lb, tunnel, &verdict);
 		goto out;

@@ -429,8 +429,12 @@ __attribute__((noinline)) int from_outside6(struct __sk_buff *skb)
 	}
 	dst = bpf_map_lookup_elem(&xcni_endpoints6, p.tuple.daddr);
 	/* To another node, too big for the underlay once encapsulated: the
-	 * client is told (lib/ptb.h). */
-	if (!dst && (verdict = np6_too_big(skb, &p, st)) != NP_FITS) {
+	 * client is told (lib/ptb.h). np_maybe_over with the larger encapsulation
+	 * (70: the IPv6 underlay's) first: what fits with it fits either way and
+	 * needs no ipcache lookup here; the global decides by the backend's
+	 * node's underlay. */
+	if (!dst && np_maybe_over(skb, XCNI_ENCAP6_LEN) &&
+	    (verdict = np6_too_big(skb, &p, st)) != NP_FITS) {
 		reason = XCNI_DROP_TOO_BIG;
 		goto out;
 	}

@@ -68,6 +68,19 @@ static __always_inline int np_over_mtu(struct __sk_buff *skb, __u32 l3_len, __u3
 }
 
 /*
+ * The hot path's test before np_too_big/np6_too_big (globals that read the
+ * packet again): could the packet not fit with encap bytes more? skb->len
+ * less the Ethernet header bounds the L3 length from above, so 0 means it
+ * fits and nothing else is read; 1 leaves the exact answer to the global.
+ */
+static __always_inline int np_maybe_over(struct __sk_buff *skb, __u32 encap)
+{
+	__u32 room;
+
+	return skb->len > ETH_HLEN && np_over_mtu(skb, skb->len - ETH_HLEN, encap, &room);
+}
+
+/*
  * IPv4 from outside, translated to a backend on another node (DNAT only; orig:
  * the tuple as the client sent it), before from_outside's SNAT: NP_FITS, or the
  * TC verdict for a packet too big (drop-too-big): TC_ACT_REDIRECT with the
