@@ -85,7 +85,7 @@
 #endif
 
 /* Bump when a key or value below changes layout; xcnid refuses a mismatch. */
-#define XCNI_ABI_VERSION 11 /* 5: ct entry grew backend_id and rev_nat; 6: two reasons more
+#define XCNI_ABI_VERSION 12 /* 5: ct entry grew backend_id and rev_nat; 6: two reasons more
 			     * (the metrics array grew), ct pad fields became nat_port/nat_addr;
 			     * 7: the IPv6 maps (endpoints6, ifindex6, polkey6, ct6, frag6,
 			     * ipcache6, prefilter6) and XCNI_DROP_EXTHDR (the metrics array grew);
@@ -93,7 +93,8 @@
 			     * IPv6 socket-LB reverse map); 9: the IPv6 underlay: ipcache
 			     * values grew tunnel_ip6 (XCNI_IPC_TUN6), tunnel6 and tunstat6,
 			     * config node_ip6; 10: XCNI_DROP_TUNNEL_FAMILY (the metrics
-			     * array grew); 11: XCNI_DROP_TOO_BIG (it grew again) */
+			     * array grew); 11: XCNI_DROP_TOO_BIG (it grew again); 12: the
+			     * attacker reasons -134..-140 (it grew again) */
 
 /*
  * frag: an IPv4 datagram in fragments -> the ports its first fragment carried
@@ -271,7 +272,25 @@ enum xcni_reason {
 	 * encapsulated; answered with ICMP fragmentation-needed (DF) or ICMPv6
 	 * Packet Too Big from the frontend (lib/ptb.h) */
 	XCNI_DROP_TOO_BIG = -133,
-	XCNI_REASON_MIN = -133,
+	/* ND/MLD-typed ICMPv6 that is not neighbour discovery on the link (hop
+	 * limit not 255, or to a pod from a source that is not link-local) */
+	XCNI_DROP_BAD_ND = -134,
+	/* from the underlay: a client that claims to be this node, another node,
+	 * a pod, a link-local or a martian address (only Geneve from a known node
+	 * may carry such sources) */
+	XCNI_DROP_OUTSIDE_SPOOF = -135,
+	/* from the underlay to a ClusterIP: not served outside the cluster */
+	XCNI_DROP_CLUSTERIP_OUTSIDE = -136,
+	/* UDP to the Geneve port leaving the node from a socket: xcni's Geneve is
+	 * built in BPF, never by a process */
+	XCNI_DROP_GENEVE_SOCKET = -137,
+	/* a DSR option naming a frontend the inner destination is no backend of */
+	XCNI_DROP_DSR_NOT_BACKEND = -138,
+	/* the endpoint's policy is not programmed yet: nothing in or out */
+	XCNI_DROP_POLICY_PENDING = -139,
+	/* the endpoint's policy did not fit the maps: closed until it does */
+	XCNI_DROP_POLICY_OVERFLOW = -140,
+	XCNI_REASON_MIN = -140,
 	XCNI_REASON_MAX = -100,
 };
 

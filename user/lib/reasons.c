@@ -56,6 +56,22 @@ static const struct xcni_reason_info reasons[] = {
 	  "from outside to a NodePort/externalIP whose backend is on another node: too big for "
 	  "the underlay once encapsulated; the client was sent ICMP fragmentation-needed "
 	  "(IPv4 with DF) or ICMPv6 Packet Too Big"),
+	R(XCNI_DROP_BAD_ND, "drop-bad-nd",
+	  "ND/MLD-typed ICMPv6 that is not neighbour discovery on the link (hop limit not 255, "
+	  "or to a pod from a source that is not link-local or unspecified)"),
+	R(XCNI_DROP_OUTSIDE_SPOOF, "drop-outside-spoof",
+	  "from the underlay, outside Geneve: a client claiming a node, pod, gateway, link-local "
+	  "or martian source"),
+	R(XCNI_DROP_CLUSTERIP_OUTSIDE, "drop-clusterip-outside",
+	  "a ClusterIP reached from outside the cluster (not served there)"),
+	R(XCNI_DROP_GENEVE_SOCKET, "drop-geneve-socket",
+	  "UDP to the Geneve port leaving the node from a socket (xcni's Geneve is built in BPF)"),
+	R(XCNI_DROP_DSR_NOT_BACKEND, "drop-dsr-not-backend",
+	  "a DSR option naming a frontend the inner destination is no backend of"),
+	R(XCNI_DROP_POLICY_PENDING, "drop-policy-pending",
+	  "the endpoint's policy is not programmed yet"),
+	R(XCNI_DROP_POLICY_OVERFLOW, "drop-policy-overflow",
+	  "the endpoint's policy did not fit the maps: closed until it does"),
 };
 
 /* A reason added at the bottom of the enum without a name here fails the build. */
