@@ -247,7 +247,7 @@ static uint16_t out_dport(const uint8_t *out)
 
 
 /* Map writers, as the agent will write them. */
-static int be_set(uint32_t id, const char *ip, uint16_t port, uint8_t state)
+int be_set(uint32_t id, const char *ip, uint16_t port, uint8_t state)
 {
 	struct xcni_backend b = { .port = htons(port), .family = XCNI_AF_INET, .state = state };
 	uint32_t a = ip4(ip);
@@ -295,7 +295,7 @@ static int svc_set_scope(const char *vip, uint16_t port, uint8_t proto, uint8_t 
 	return 0;
 }
 
-static int svc_set(const char *vip, uint16_t port, uint8_t proto, uint32_t id, uint8_t v,
+int svc_set(const char *vip, uint16_t port, uint8_t proto, uint32_t id, uint8_t v,
 		   uint8_t flags, uint32_t affinity_s, const uint32_t *ids, uint16_t count,
 		   uint16_t term)
 {

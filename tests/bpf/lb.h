@@ -50,6 +50,12 @@ void expect(int prog, int dev, const uint8_t *in, size_t len, int ret, int reaso
 	    const uint8_t *want, size_t want_len);
 struct xcni_ct_entry ct_get(uint32_t s, uint32_t d, uint16_t sp, uint16_t dp, uint8_t proto,
 			    int *found);
+/* Map writers, as the agent writes them (0 or -errno): backend id (state
+ * XCNI_BE_*); a frontend (scope EXT) over backends ids[0..count) active and
+ * [count, count + term) terminating, under version v, with its rev_nat entry. */
+int be_set(uint32_t id, const char *ip, uint16_t port, uint8_t state);
+int svc_set(const char *vip, uint16_t port, uint8_t proto, uint32_t id, uint8_t v, uint8_t flags,
+	    uint32_t affinity_s, const uint32_t *ids, uint16_t count, uint16_t term);
 /* The RST answering f (a SYN), into want. */
 void rst_want(const struct fr *f, uint8_t *want);
 /* An ICMP error frame answering f, quoting the IP packet in quoted. */

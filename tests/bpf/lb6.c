@@ -95,7 +95,8 @@ void ip6_hdr(uint8_t *ip, const char *src, const char *dst, uint8_t nh, uint8_t 
 size_t frame6(const struct g6 *f, uint8_t *buf)
 {
 	uint8_t *ip = buf + ETH_HLEN, *l4 = ip + 40;
-	size_t l4len = (f->proto == IPPROTO_TCP ? 20 : 8) + f->payload;
+	size_t hdr = f->proto == IPPROTO_TCP ? 20 : f->proto == IPPROTO_ICMPV6 ? 4 : 8;
+	size_t l4len = hdr + f->payload;
 	uint16_t c;
 
 	memset(buf, 0, FRAME_MAX);
@@ -104,8 +105,12 @@ size_t frame6(const struct g6 *f, uint8_t *buf)
 	buf[12] = 0x86;
 	buf[13] = 0xdd;
 	ip6_hdr(ip, f->src, f->dst, f->proto, f->hop ? f->hop : 64, l4len);
-	*(uint16_t *)l4 = htons(f->sport);
-	*(uint16_t *)(l4 + 2) = htons(f->dport);
+	if (f->proto == IPPROTO_ICMPV6) {
+		l4[0] = f->type;
+	} else {
+		*(uint16_t *)l4 = htons(f->sport);
+		*(uint16_t *)(l4 + 2) = htons(f->dport);
+	}
 	if (f->proto == IPPROTO_TCP) {
 		*(uint32_t *)(l4 + 4) = htonl(SEQ);
 		if (f->flags & T_ACK)
@@ -113,15 +118,15 @@ size_t frame6(const struct g6 *f, uint8_t *buf)
 		l4[12] = 5 << 4;
 		l4[13] = f->flags;
 		*(uint16_t *)(l4 + 14) = htons(64240);
-	} else {
+	} else if (f->proto == IPPROTO_UDP) {
 		*(uint16_t *)(l4 + 4) = htons((uint16_t)l4len);
 	}
 	for (size_t i = 0; i < f->payload; i++)
-		l4[l4len - f->payload + i] = (uint8_t)(0xa0 + i);
+		l4[hdr + i] = f->body ? f->body[i] : (uint8_t)(0xa0 + i);
 	c = csum6(ip, f->proto, l4, l4len);
 	if (f->proto == IPPROTO_UDP && !c)
 		c = 0xffff;
-	memcpy(l4 + (f->proto == IPPROTO_TCP ? 16 : 6), &c, 2);
+	memcpy(l4 + (f->proto == IPPROTO_TCP ? 16 : f->proto == IPPROTO_ICMPV6 ? 2 : 6), &c, 2);
 	return ETH_HLEN + 40 + l4len;
 }
 

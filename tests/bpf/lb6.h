@@ -25,14 +25,16 @@
 #define T_RST 0x04
 #define T_ACK 0x10
 
-/* A frame: Ethernet, IPv6 (no extension headers), TCP (flags T_*) or UDP with a
- * real checksum; hop 0 is 64. */
+/* A frame: Ethernet, IPv6 (no extension headers), TCP (flags T_*), UDP or
+ * ICMPv6 (type, code 0, then the payload: no ports) with a real checksum;
+ * hop 0 is 64. The payload: body's bytes when given, else 0xa0, 0xa1, ... */
 struct g6 {
 	const uint8_t *smac, *dmac;
 	const char *src, *dst;
 	uint16_t sport, dport; /* host order */
-	uint8_t proto, flags, hop;
+	uint8_t proto, flags, hop, type;
 	uint16_t payload;
+	const uint8_t *body;
 };
 
 void in6(const char *s, uint8_t out[16]);
