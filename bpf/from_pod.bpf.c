@@ -162,7 +162,7 @@ static __always_inline int in_svc_cidr6(const __u8 *a)
 /*
  * IPv6 from a pod. Anti-spoofing (the pod's IPv6,
  * or a link-local source for neighbour discovery and its gateway only; its
- * MAC), neighbour discovery (the gateway answered here), conntrack, egress
+ * MAC), neighbour discovery on the link (the gateway answered here), conntrack, egress
  * and, for a pod of this node, ingress policy, then redirect to that pod,
  * Geneve to the node of a remote one (ipcache6 tunnel_ip), or the host
  * stack. Global: verified on its own, the IPv4 path does not carry it.
@@ -176,7 +176,7 @@ __attribute__((noinline)) int from_pod6(struct __sk_buff *skb)
 	struct pkt6 p = {};
 	__u8 ep_ip6[16], smac[ETH_ALEN];
 	__u32 ep_id = 0, tunnel = 0;
-	int reason, verdict = TC_ACT_OK, ct;
+	int reason, verdict = TC_ACT_OK, ct, nd;
 	__u8 ctf;
 
 	if (!skb)
@@ -203,20 +203,25 @@ __attribute__((noinline)) int from_pod6(struct __sk_buff *skb)
 	reason = parse_ipv6(skb, &p);
 	if (reason)
 		goto out;
+	/* ND and MLD are spoken on the link: of their types, only what goes to
+	 * a link-local or multicast address is neighbour discovery. Anything
+	 * else is a datagram like any other (the node would route it): the
+	 * source rule, conntrack and policy below judge it. */
+	nd = icmp6_is_nd(&p) && in6_on_link(p.tuple.daddr);
 	if (!in6_eq(p.tuple.saddr, ep_ip6)) {
 		/* Not the pod's address: a link-local one (or :: for DAD) may
 		 * speak neighbour discovery, and reach the gateway; nothing else. */
 		reason = XCNI_DROP_SPOOF_IP;
 		if (!in6_linklocal(p.tuple.saddr) && !in6_unspec(p.tuple.saddr))
 			goto out;
-		if (icmp6_is_nd(&p)) {
+		if (!nd && (!in6_linklocal(p.tuple.saddr) || !in6_is_gw(p.tuple.daddr)))
+			goto out;
+	}
+	if (nd) {
+		/* With the hop limit a neighbour sends, else not from the link. */
+		reason = nd_hop_ok(&p);
+		if (!reason)
 			reason = nd_from_pod(skb, &p, src, ep_ip6, &verdict);
-			goto out;
-		}
-		if (!in6_linklocal(p.tuple.saddr) || !in6_is_gw(p.tuple.daddr))
-			goto out;
-	} else if (icmp6_is_nd(&p)) {
-		reason = nd_from_pod(skb, &p, src, ep_ip6, &verdict);
 		goto out;
 	}
 	/* Services in BPF (bpf/lib/lb6.h): a frontend's packet gets its backend

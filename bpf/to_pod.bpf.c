@@ -35,8 +35,9 @@
 const volatile __u32 lb_enabled = 0;
 
 /*
- * IPv6 from the host stack into a pod: neighbour discovery passes (the host
- * solicits and answers for the link), conntrack, and the pod's ingress policy
+ * IPv6 from the host stack into a pod: neighbour discovery from a link-local
+ * or unspecified source passes (the host solicits and answers for the link),
+ * conntrack, and the pod's ingress policy
  * (with the egress of a local source pod whose flow came through the stack)
  * on new flows. Global: verified on its own.
  */
@@ -62,8 +63,14 @@ __attribute__((noinline)) int to_pod6(struct __sk_buff *skb)
 	reason = parse_ipv6(skb, &p);
 	if (reason)
 		goto out;
-	if (icmp6_is_nd(&p)) {
-		reason = XCNI_PASS_ARP;
+	/* The host's neighbour discovery and MLD: from a link-local or
+	 * unspecified source (the node's own on this link), with the hop limit
+	 * a neighbour sends. ND/MLD types from any other source are datagrams
+	 * (a pod's, the world's, routed here): conntrack and policy judge them. */
+	if (icmp6_is_nd(&p) && (in6_linklocal(p.tuple.saddr) || in6_unspec(p.tuple.saddr))) {
+		reason = nd_hop_ok(&p);
+		if (!reason)
+			reason = XCNI_PASS_ARP;
 		goto out;
 	}
 	ct = ct6_track(skb, &p, &ctf);

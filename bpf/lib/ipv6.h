@@ -611,7 +611,9 @@ static __always_inline int nd_answer_gw(struct __sk_buff *skb, const struct pkt6
 
 /*
  * ICMPv6 neighbour discovery and MLD from a pod, all for the host (the only
- * other end of its link). A solicitation for fe80::1 is answered here; others
+ * other end of its link): the caller hands over only what goes to a
+ * link-local or multicast address (in6_on_link) with the hop limit of ND or
+ * MLD (nd_hop_ok). A solicitation for fe80::1 is answered here; others
  * pass to the stack when they speak only for the pod: a solicitation's or
  * advertisement's link-layer options name the pod's MAC, an advertisement's
  * target is an address of the pod (its IPv6 or a link-local one). A pod is no
@@ -635,17 +637,43 @@ static __always_inline int nd_from_pod(struct __sk_buff *skb, const struct pkt6 
 	if (t == ND_NEIGHBOR_ADVERT)
 		return in6_eq(target, ep_ip6) || in6_linklocal(target) ? XCNI_PASS_ARP :
 									 XCNI_DROP_SPOOF_IP;
-	/* Duplicate address detection (from ::) is the stack's; RFC 4861: hop limit 255. */
-	if (in6_is_gw(target) && !in6_unspec(p->tuple.saddr) && p->hop_limit == 255)
+	/* Duplicate address detection (from ::) is the stack's; the hop limit
+	 * (255) the caller checked. */
+	if (in6_is_gw(target) && !in6_unspec(p->tuple.saddr))
 		return nd_answer_gw(skb, p, ep, verdict);
 	return XCNI_PASS_ARP;
 }
 
+/* Of an ND or MLD type (RFC 4861, RFC 2710, RFC 3810): 1, else 0. */
 static __always_inline int icmp6_is_nd(const struct pkt6 *p)
 {
 	return p->tuple.proto == XCNI_IPPROTO_ICMPV6 && !p->frag_later &&
 	       ((p->icmp_type >= ICMP6_MLD_QUERY && p->icmp_type <= ND_REDIRECT) ||
 		p->icmp_type == ICMP6_MLD2_REPORT);
+}
+
+/*
+ * fe80::/10 or ff00::/8: a destination the node never routes off the link
+ * (link-local, or multicast, which it does not forward: no multicast
+ * routing). ND and MLD go only there; MLDv1 reports go to the group itself,
+ * of any scope.
+ */
+static __always_inline int in6_on_link(const __u8 *a)
+{
+	return a[0] == 0xff || (a[0] == 0xfe && (a[1] & 0xc0) == 0x80);
+}
+
+/*
+ * The hop limit a neighbour sends an ND/MLD-typed packet with: ND 255
+ * (RFC 4861 6.1, 7.1: one a router forwarded cannot have it), MLD 1 (RFC
+ * 2710 3, RFC 3810 5: Linux's MLD socket sends with 1). 0, else
+ * XCNI_DROP_BAD_ND.
+ */
+static __always_inline int nd_hop_ok(const struct pkt6 *p)
+{
+	__u8 want = p->icmp_type >= ND_ROUTER_SOLICIT && p->icmp_type <= ND_REDIRECT ? 255 : 1;
+
+	return p->hop_limit == want ? 0 : XCNI_DROP_BAD_ND;
 }
 
 /* ---- the exit ----------------------------------------------------------- */

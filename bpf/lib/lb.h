@@ -163,7 +163,9 @@ static __always_inline int lb_translate(struct __sk_buff *skb, struct pkt *p, __
 	ret = lb_nat(skb, p, IP_DADDR_OFF, p->tuple.daddr, baddr, 2, p->tuple.dport, be->port);
 	if (ret)
 		return ret == -2 ? XCNI_DROP_FRAGMENT : XCNI_DROP_REDIRECT;
-	/* Hairpin: the pod is its own backend. */
+	/* Hairpin: the pod is its own backend. Never from outside: a client
+	 * there with the backend's address is a forgery or a coincidence, not
+	 * the backend, and keeps its source (lb6_translate's rule too). */
 	if (!outside && baddr == p->tuple.saddr) {
 		if (lb_nat(skb, p, IP_SADDR_OFF, p->tuple.saddr, loopback_ip, 0, 0, 0))
 			return XCNI_DROP_REDIRECT;

@@ -263,8 +263,8 @@ __attribute__((noinline)) int lb6_translate(struct __sk_buff *skb, struct pkt6 *
 	st->translated = 1;
 	if (lb6_nat(skb, p, IP6_DADDR_OFF, p->tuple.daddr, be->addr, 2, p->tuple.dport, be->port))
 		return XCNI_DROP_REDIRECT;
-	/* Hairpin: the pod is its own backend. */
-	if (in6_eq(be->addr, p->tuple.saddr)) {
+	/* Hairpin: the pod is its own backend; never from outside (lb.h's rule). */
+	if (!outside && in6_eq(be->addr, p->tuple.saddr)) {
 		in6_set_lb_loopback(lo);
 		if (lb6_nat(skb, p, IP6_SADDR_OFF, p->tuple.saddr, lo, 0, 0, 0))
 			return XCNI_DROP_REDIRECT;

@@ -6,6 +6,7 @@
  *
  *   xta  A 10.99.5.10  fd00:99::a   (policy key: its IPv4)
  *   xtb  B 10.99.5.11  fd00:99::b
+ *   xtc  C 10.99.5.12  fd00:99::c   (no policy)
  *   [NODE6]:30180/TCP     3861: B:8080 (a NodePort, a local backend)
  *   NODE_IP:30180/TCP     461: B:8080
  *
@@ -33,7 +34,9 @@
 
 #define ID_A 1000 /* v6.c's identities */
 #define ID_B 1001
+#define ID_C 1002
 #define B6 "fd00:99::b"
+#define C6 "fd00:99::c"
 #define LL_A "fe80::a"
 #define GW6 "fe80::1"
 #define WORLD6 "2001:db8::53"
@@ -67,6 +70,7 @@ static void nd_deny(void **state)
 	(void)state;
 	pol(ip4(IP_A), ID_A, XCNI_ISOLATED(XCNI_DIR_FROM_POD));
 	pol(ip4(IP_B), ID_B, XCNI_ISOLATED(XCNI_DIR_TO_POD));
+	pol(ip4(IP_C), ID_C, 0);
 }
 
 static void nd_open(void **state)
@@ -119,10 +123,11 @@ static void nd_check(void **state)
 #define GOES(r) .ret = TC_ACT_REDIRECT, .reason = XCNI_##r
 #define PASSES(r) .ret = TC_ACT_OK, .reason = XCNI_##r
 #define DROPS(r) .ret = TC_ACT_SHOT, .reason = XCNI_##r
-/* From A (egress deny-all) to B's global address, and into B (ingress deny-all) from A. */
+/* From A (egress deny-all) to B's global address; into B (ingress deny-all) from C
+ * (judged by nothing), as the stack hands it over. */
 #define A_TO_B(ty, h) ROW("nd: from_pod6 A->B type " #ty " (A egress deny-all)", FROM_POD, DEV_A, \
 			  A6, B6, ty, h, DROPS(DROP_POLICY_EGRESS))
-#define INTO_B(ty, h) ROW("nd: to_pod6 A->B type " #ty " (B ingress deny-all)", TO_POD, DEV_B, A6, \
+#define INTO_B(ty, h) ROW("nd: to_pod6 C->B type " #ty " (B ingress deny-all)", TO_POD, DEV_B, C6, \
 			  B6, ty, h, DROPS(DROP_POLICY_INGRESS))
 
 /* ---- hairpin (item 7) ------------------------------------------------------- */
