@@ -158,6 +158,29 @@ check "UDP over IPv6 c -> b" expect "c -> [$B6]:53" "$(udp c "$B6")" answered
 check "TCP over IPv4 a -> b" expect "a -> $B4:80" "$(tcp a "$B4")" connected
 check "conntrack (ct6) holds IPv6 flows" bash -c "[ $(entries xcni_ct6) -ge 3 ]"
 
+# The attacker's neighbour discovery (issue 26 item 1): ICMPv6 of an ND type
+# is ND only on the link. A router solicitation carrying 1200 bytes to b's
+# global address is a datagram like any other, judged by policy: b's raw
+# ICMPv6 socket (nd_probe.py) tells what arrives. With the policy open, it
+# does: from a (from_pod), and from the node's stack with a source outside
+# the pod ranges (the world, through to_pod).
+ip -n "$NODE" addr add fd00:97::9/128 dev lo nodad
+nd_rs() { # nd_rs NETNS DST HOPS [SRC]: how many of 3 such RSs b's raw socket got
+	local rx
+	rm -f "$T/nd.ready"
+	ip netns exec "$XCT_TAG-b" python3 "$HERE/nd_probe.py" recv 1.5 "xcni-nd-$$" "$T/nd.ready" \
+		>"$T/nd.got" &
+	rx=$!
+	for _ in $(seq 50); do [ -e "$T/nd.ready" ] && break; sleep 0.05; done
+	ip netns exec "$1" python3 "$HERE/nd_probe.py" send "$2" "xcni-nd-$$" "$3" ${4:-}
+	wait "$rx"
+	cat "$T/nd.got"
+}
+check "ND-typed ICMPv6 (RS, 1200 bytes, hop 255) a -> b's $B6, policy open: b's raw socket got all 3" \
+	expect "RS a -> b" "$(nd_rs "$XCT_TAG-a" "$B6" 255)" 3
+check "ND-typed ICMPv6 (RS, 1200 bytes) from the node's fd00:97::9 -> b, policy open: got all 3" \
+	expect "RS fd00:97::9 -> b" "$(nd_rs "$NODE" "$B6" 64 fd00:97::9)" 3
+
 # One policy, both families: b isolated for ingress, nothing allowed.
 d0=$(metric drop-policy-ingress from-pod)
 put deny.yaml <<'EOF'
@@ -182,6 +205,29 @@ check "xcnictl monitor printed an IPv6 policy drop: a -> b, its addresses" \
 	jq -se --arg s "$A6" --arg d "$B6" \
 	'[.[] | select(.reason == "drop-policy-ingress" and .saddr == $s and .daddr == $d and .dport == 80)] | length >= 1' \
 	"$T/events.json"
+
+# The attack: a under egress deny-all, b under ingress deny-all. The same RSs
+# reach b from nowhere; each is a policy drop (from_pod's for a's, to_pod's
+# for the world's), no longer pass-arp.
+put deny-a-out.yaml <<'EOF'
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: deny-a-out, namespace: x}
+spec: {podSelector: {matchLabels: {pod: a}}, policyTypes: [Egress]}
+EOF
+check "deny-a-out (a egress deny-all) applied" sync_gen
+e0=$(metric drop-policy-egress from-pod) i0=$(metric drop-policy-ingress to-pod)
+check "attack: ND-typed ICMPv6 (RS, 1200 bytes, hop 255) a -> b: b's raw socket got none" \
+	expect "RS a -> b" "$(nd_rs "$XCT_TAG-a" "$B6" 255)" 0
+check "attack: ND-typed ICMPv6 (RS, 1200 bytes) from the node's fd00:97::9 -> b: none" \
+	expect "RS fd00:97::9 -> b" "$(nd_rs "$NODE" "$B6" 64 fd00:97::9)" 0
+e1=$(metric drop-policy-egress from-pod) i1=$(metric drop-policy-ingress to-pod)
+check "  ... counted drop-policy-egress from-pod (got $((e1 - e0))) and drop-policy-ingress to-pod (got $((i1 - i0)))" \
+	bash -c "[ $((e1 - e0)) -ge 3 ] && [ $((i1 - i0)) -ge 3 ]"
+check "a under egress deny-all still resolves its gateway (its NS answered in BPF)" \
+	bash -c "ip -n $XCT_TAG-a -6 neigh del fe80::1 dev eth0 && ip netns exec $XCT_TAG-a ping -6 -c1 -W2 fe80::1%eth0"
+rm -f "$M/deny-a-out.yaml"
+check "deny-a-out removed" sync_gen
 
 # A podSelector rule admits a on TCP 80, over both families; c is still refused.
 put deny.yaml <<'EOF'
