@@ -272,8 +272,9 @@ enum xcni_reason {
 	 * encapsulated; answered with ICMP fragmentation-needed (DF) or ICMPv6
 	 * Packet Too Big from the frontend (lib/ptb.h) */
 	XCNI_DROP_TOO_BIG = -133,
-	/* ND/MLD-typed ICMPv6 that is not neighbour discovery on the link (hop
-	 * limit not 255, or to a pod from a source that is not link-local) */
+	/* ND/MLD-typed ICMPv6 to a link-local or multicast address (to a pod:
+	 * from a link-local or :: source) with a hop limit no neighbour sends
+	 * (ND 255, MLD 1); to any other address it is not ND, and policy judges it */
 	XCNI_DROP_BAD_ND = -134,
 	/* from the underlay: a client that claims to be this node, another node,
 	 * a pod, a link-local or a martian address (only Geneve from a known node

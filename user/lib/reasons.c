@@ -57,8 +57,9 @@ static const struct xcni_reason_info reasons[] = {
 	  "the underlay once encapsulated; the client was sent ICMP fragmentation-needed "
 	  "(IPv4 with DF) or ICMPv6 Packet Too Big"),
 	R(XCNI_DROP_BAD_ND, "drop-bad-nd",
-	  "ND/MLD-typed ICMPv6 that is not neighbour discovery on the link (hop limit not 255, "
-	  "or to a pod from a source that is not link-local or unspecified)"),
+	  "ND/MLD-typed ICMPv6 to a link-local or multicast address (or to a pod from a "
+	  "link-local or unspecified source) with a hop limit no neighbour sends (ND: not 255; "
+	  "MLD: not 1)"),
 	R(XCNI_DROP_OUTSIDE_SPOOF, "drop-outside-spoof",
 	  "from the underlay, outside Geneve: a client claiming a node, pod, gateway, link-local "
 	  "or martian source"),
