@@ -160,12 +160,12 @@ static __always_inline int in_svc_cidr6(const __u8 *a)
 }
 
 /*
- * IPv6 from a pod. Anti-spoofing (the pod's IPv6,
- * or a link-local source for neighbour discovery and its gateway only; its
- * MAC), neighbour discovery on the link (the gateway answered here), conntrack, egress
- * and, for a pod of this node, ingress policy, then redirect to that pod,
- * Geneve to the node of a remote one (ipcache6 tunnel_ip), or the host
- * stack. Global: verified on its own, the IPv4 path does not carry it.
+ * IPv6 from a pod. Anti-spoofing (the pod's IPv6, or a link-local source for
+ * neighbour discovery and its gateway only; its MAC), neighbour discovery on
+ * the link (the gateway answered here), conntrack, egress and, for a pod of
+ * this node, ingress policy, then redirect to that pod, Geneve to the node of
+ * a remote one (ipcache6 tunnel_ip), or the host stack. Global: verified on
+ * its own, the IPv4 path does not carry it.
  */
 __attribute__((noinline)) int from_pod6(struct __sk_buff *skb)
 {
