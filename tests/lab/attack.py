@@ -176,9 +176,7 @@ def frames(o, kind):
 
 def main():
     dev, dmac = sys.argv[1], sys.argv[2]
-    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
-    s.bind((dev, 0))
-    own = open("/sys/class/net/%s/address" % dev).read().strip()
+    s = own = None
     sent = 0
     for line in sys.stdin:
         line = line.split("#", 1)[0].split()
@@ -192,6 +190,10 @@ def main():
             u.close()
             sent += 1
             continue
+        if s is None:  # opened for the first frame: "sock" lines need no DEV
+            s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+            s.bind((dev, 0))
+            own = open("/sys/class/net/%s/address" % dev).read().strip()
         eth = mac(o.get("dmac", dmac)) + mac(o.get("smac", own))
         if kind == "flood":
             src, dst, dport = o["src"], o["dst"], int(o.get("dport", 7001))
