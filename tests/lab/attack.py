@@ -23,7 +23,7 @@
 #                     second first) or overlap (a second first fragment,
 #                     dport=odport, over the first)
 #   geneve            Geneve (VNI 1) from src to dst:6081 around an inner UDP
-#                     datagram isrc:40000 -> idst:idport; dsr=ADDR:PORT names a
+#                     datagram isrc:isport (40000) -> idst:idport; dsr=ADDR:PORT names a
 #                     frontend in xcni's DSR option (UDP)
 #   sock              the same Geneve packet, sent by a UDP socket to dst:6081
 #   flood             count UDP datagrams src -> dst:dport.., each of its own
@@ -140,7 +140,7 @@ def frag(o):
 
 def geneve(o):
     """The UDP payload of a Geneve packet around o's inner datagram."""
-    inner = udp_packet(o["isrc"], o["idst"], 40000, int(o.get("idport", 7001)),
+    inner = udp_packet(o["isrc"], o["idst"], int(o.get("isport", 40000)), int(o.get("idport", 7001)),
                        payload(o["tag"], 64))
     fam = ETH_IP6 if v6(o["idst"]) else ETH_IP
     eth = b"\x02\0\0\0\0\x01" + b"\x02\0\0\0\0\x02" + struct.pack("!H", fam)

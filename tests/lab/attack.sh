@@ -390,7 +390,7 @@ EOF
 	if [ "$KP" = none ]; then
 		echo "udp src=$A4 dst=$CIP4 dport=7003 tag=atk-ul-cip-own4 | its own -> ClusterIP $CIP4:7003 (not served outside the cluster)"
 		echo "udp src=$A6 dst=$CIP6 dport=7003 tag=atk-ul-cip-own6 | its own -> ClusterIP [$CIP6]:7003"
-		echo "geneve src=$N2 dst=$N1 isrc=$A4 idst=$V14 idport=7003 dsr=$OTHER4:7005 tag=atk-ul-dsr | Geneve from $N2 (forged) with a DSR option naming atk/other $OTHER4:7005, inner $A4 -> v1 (no backend of it)"
+		echo "geneve src=$N2 dst=$N1 isrc=$A4 idst=$V14 isport=40777 idport=7003 dsr=$OTHER4:7005 tag=atk-ul-dsr | Geneve from $N2 (forged) with a DSR option naming atk/other $OTHER4:7005, inner $A4 -> v1 (no backend of it)"
 	else
 		echo "udp src=$A4 dst=$CIP4 dport=7003 tag=ul-cip-own4 | its own -> ClusterIP $CIP4:7003 (kube-proxy serves ClusterIPs to whoever routes to them)"
 	fi
