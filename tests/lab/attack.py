@@ -148,7 +148,7 @@ def geneve(o):
     if "dsr" in o:
         addr, port = o["dsr"].rsplit(":", 1)
         addr = addr.strip("[]")
-        fa = 2 if v6(addr) else 1
+        fa = 10 if v6(addr) else 2  # AF_INET6, AF_INET
         ab = a2b(addr).ljust(16, b"\0")
         # xcni's option: class 0xfff0, type 0x81, 5 words: family, proto, port, address.
         opts = struct.pack("!HBBBBH16s", 0xFFF0, 0x81, 5, fa, 17, int(port), ab)
