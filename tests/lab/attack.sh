@@ -414,15 +414,21 @@ udp src=$F4 dst=$CV4 sport=45000 tag=ctl-ct-open | friend:45000 -> cv:7001, admi
 EOF
 ct_has() { in_node 1 "$XCNICTL" --pin-dir "$LAB_PINS/n1" ct get udp "$F4:45000" "$CV4:7001" 2>/dev/null | grep -q "$CV4"; }
 check "n1 tracks friend:45000 -> cv:7001" ct_has
-t0=$SECONDS
-out=$(echo "flood src=$E4 dst=$S4 dport=20000 count=330000" |
-	ip netns exec xcl-atk.evil /usr/bin/python3 "$HERE/attack.py" eth0 "$(gwmac xcl-atk.evil)" 2>&1)
-diag "flood: $out in $((SECONDS - t0)) s"
-if ct_has; then
-	diag "the flood did not evict friend:45000 -> cv:7001 (the next checks then test the flow as it was)"
-else
-	diag "the flood evicted friend:45000 -> cv:7001"
-fi
+# Rounds of 330,000 new flows each (the table holds 262,144; the veth's
+# backlog drops part of a burst), until n1 no longer has the flow.
+flood() {
+	local round out t0
+	for round in 0 1 2 3; do
+		t0=$SECONDS
+		out=$(echo "flood src=$E4 dst=$S4 dport=$((20000 + round * 10)) count=330000" |
+			ip netns exec xcl-atk.evil /usr/bin/python3 "$HERE/attack.py" eth0 "$(gwmac xcl-atk.evil)" 2>&1)
+		echo "round $round: $out in $((SECONDS - t0)) s"
+		ct_has || return 0
+	done
+	echo "friend:45000 -> cv:7001 still tracked after 4 rounds"
+	return 1
+}
+check "a conntrack flood from evil (UDP flows to atk/sink) evicts friend:45000 -> cv:7001 from n1's table" flood
 pod_probes xcl-vic.cv <<EOF
 udp src=$CV4 dst=$F4 sport=7001 dport=45000 tag=ct-reply | cv:7001 -> friend:45000: the reply direction first
 EOF
