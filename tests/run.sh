@@ -57,6 +57,8 @@ suites=(
 	"lab-socklb:bash tests/lab/socklb.sh"
 	"lab-explain:bash tests/lab/explain.sh"
 	"lab-outside:bash tests/lab/outside.sh"
+	"lab-attack:bash tests/lab/attack.sh"
+	"lab-attack-kpr:env LAB_KUBE_PROXY=none bash tests/lab/attack.sh"
 	"lab-netpol-3nodes:env NETPOL_NODES=3 bash tests/lab/netpol.sh"
 	"lab-services:bash tests/lab/services.sh"
 	"lab-netpol-svc:env NETPOL_VIA_SERVICE=1 bash tests/lab/netpol.sh"

@@ -1,0 +1,537 @@
+#!/bin/bash
+# The attacker tier (issue 26, DESIGN.md "Trust boundaries"): three attackers
+# against a dual stack lab of two nodes, and receivers that record what really
+# arrives. Every probe carries a tag (XT-atk-* must never arrive, XT-ctl-* is
+# its positive control: the same packet from a sender the policy allows, or
+# sent before the policy was applied, which must arrive), so a probe that
+# "fails to arrive" for a reason that has nothing to do with the defence
+# (a wrong checksum, a wrong MAC) shows up as a failing control.
+#
+#   xcl-n1 (192.168.77.1, fd00:77::1)            xcl-n2 (192.168.77.2, fd00:77::2)
+#     atk/evil   the hostile pod (egress: v1 7001/UDP, atk/sink)
+#     atk/sink   a pod with no policy (the conntrack flood's target)
+#     vic/v1     victim, backend of NodePort vic/np    vic/v2     victim
+#     vic/friend the pod the victims admit             vic/friend2 the same, on n2
+#     vic/cv     the conntrack victim (item 5)
+#     greedy/g1, g2: the hostile tenant's pods; late/l1: a pod created after it
+#                  │ ul0                                      │ ul0
+#   xcl-ul br0 (the switch) ── xat-<pid> eth0 192.168.77.66, fd00:77::66: the hostile host
+#
+# Receivers (tests/lab/recv.py: UDP 7001-7004 both families, raw ICMP and
+# ICMPv6) run in vic/v1, vic/v2, vic/cv, greedy/g1, late/l1 and the lab's
+# outside (xcl-out); the forge is tests/lab/attack.py. The victims admit
+# vic/friend* (everything), atk/evil on 7001/UDP, and the hostile host's own
+# address on 7003/UDP only.
+#
+# Attackers: a hostile pod (forged IPv4/IPv6/MAC sources, ND/MLD/RA typed
+# ICMPv6 to pods' global addresses and beyond, forged ICMP errors quoting
+# other pods' flows, out-of-order and overlapping fragments, Geneve to the
+# nodes, a conntrack flood and then a flow picked up in its reply direction
+# whose policy is revoked); a hostile host on the underlay (plain packets
+# with forged pod, node, gateway, link-local and martian sources to pods,
+# NodePorts and ClusterIPs; Geneve from a non-node, and from a node's address
+# with a forged inner source or DSR option; Geneve from a node's own socket);
+# a hostile tenant (a policy too big for the maps, then a new pod elsewhere
+# that must come up isolated, and a change elsewhere that must apply).
+# At the end: no forbidden tag in any receiver's log, and every kind of drop
+# counted under its named reason on the nodes (xcnictl metrics).
+#
+# LAB_KUBE_PROXY=none: the same with xcnid's Services in BPF; there ClusterIPs
+# are not served to the underlay (drop-clusterip-outside) and a forged DSR
+# option is tried (drop-dsr-not-backend).
+set -uo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/../lib.sh"
+. "$HERE/lib.sh"
+KP=${LAB_KUBE_PROXY:-iptables}
+lab_suite "attack-$KP"
+unset XCNI_LAB_XDP
+ATK=xat-$$ # the hostile host's netns (not xcl-*: the lab's own names are the lab's)
+RECV=() # receivers' PIDs
+
+attack_cleanup() {
+	local p
+	for p in "${RECV[@]}"; do
+		kill "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	ip netns del "$ATK" 2>/dev/null
+	lab_cleanup
+}
+lab_preflight "$XCNICTL" "$XCNI_BIN" "$XCNID_BIN"
+trap attack_cleanup EXIT
+START=$SECONDS
+
+check "lab up --nodes 2 --ip-family dual --kube-proxy $KP" \
+	lab up --nodes 2 --ip-family dual --kube-proxy "$KP" || { finish; exit 1; }
+remember_pids
+
+# ---- the cluster --------------------------------------------------------------------------
+pod() { # NS NAME NODE LABELS
+	printf -- '---\napiVersion: v1\nkind: Pod\nmetadata: {name: %s, namespace: %s, labels: {%s}}\nspec: {nodeName: %s, containers: [{name: c}]}\n' \
+		"$2" "$1" "$4" "$3"
+}
+ns() { printf -- '---\napiVersion: v1\nkind: Namespace\nmetadata: {name: %s, labels: {name: %s}}\n' "$1" "$1"; }
+{
+	ns atk; ns vic; ns greedy
+	pod atk evil n1 "role: evil"
+	pod atk sink n1 "role: sink"
+	pod vic v1 n1 "role: victim, app: np"
+	pod vic v2 n2 "role: victim"
+	pod vic friend n1 "role: friend"
+	pod vic friend2 n2 "role: friend"
+	pod vic cv n1 "role: ctvictim"
+	pod greedy g1 n1 "app: g"
+	pod greedy g2 n1 "app: g"
+	cat <<EOF
+---
+apiVersion: v1
+kind: Service
+metadata: {name: np, namespace: vic}
+spec:
+  type: NodePort
+  externalTrafficPolicy: Local
+  ipFamilyPolicy: PreferDualStack
+  selector: {app: np}
+  ports:
+    - {name: a, port: 7001, protocol: UDP, targetPort: 7001, nodePort: 30071}
+    - {name: b, port: 7003, protocol: UDP, targetPort: 7003, nodePort: 30073}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: other, namespace: atk}
+spec:
+  ipFamilyPolicy: PreferDualStack
+  selector: {role: sink}
+  ports: [{port: 7005, protocol: UDP, targetPort: 7005}]
+EOF
+} >"$T/cluster.yaml"
+check "apply: atk/{evil,sink} vic/{v1,v2,friend,friend2,cv} greedy/{g1,g2}, NodePort vic/np (ETP Local), ClusterIP atk/other" \
+	lab apply -f "$T/cluster.yaml" || { finish; exit 1; }
+remember_pids
+lab get --json >"$T/get.json"
+declare -A IP4 IP6
+while read -r name a b; do IP4[$name]=$a; IP6[$name]=$b; done < <(jq_ '"\n".join(p["name"] + " " + p["ip"] + " " + p.get("ip6", "") for p in d["pods"])' <"$T/get.json")
+svc_ip() { jq_ "[s for s in d['services'] if s['name'] == '$1'][0]" <"$T/get.json" | /usr/bin/python3 -c "
+import ast, sys
+s = ast.literal_eval(sys.stdin.read())
+ips = s.get('clusterIPs') or [s.get('clusterIP', '')]
+print([i for i in ips if (':' in i) == ('$2' == '6')][0] if ips else '')" 2>/dev/null; }
+CIP4=$(svc_ip np 4); CIP6=$(svc_ip np 6); OTHER4=$(svc_ip other 4)
+E4=${IP4[evil]} E6=${IP6[evil]} F4=${IP4[friend]} F6=${IP6[friend]} F24=${IP4[friend2]} F26=${IP6[friend2]}
+V14=${IP4[v1]} V16=${IP6[v1]} V24=${IP4[v2]} V26=${IP6[v2]} CV4=${IP4[cv]} S4=${IP4[sink]}
+N1=192.168.77.1 N2=192.168.77.2 N16=fd00:77::1 N26=fd00:77::2 GW4=10.244.1.1 OUT6=2001:db8:100::1
+A4=192.168.77.66 A6=fd00:77::66
+diag "evil $E4 $E6, friend $F4 $F6, friend2 $F24, v1 $V14 $V16, v2 $V24 $V26, cv $CV4, np ClusterIPs $CIP4 $CIP6, other $OTHER4"
+check "every pod has both families, the Services their ClusterIPs" \
+	test -n "$E6" -a -n "$F6" -a -n "$V16" -a -n "$V26" -a -n "$F26" -a -n "$CIP4" -a -n "$CIP6" -a -n "$OTHER4"
+
+# gwmac NETNS: the pod's gateway MAC (the node side of its veth, fe80::1's).
+gwmac() { ip -n "$1" -6 neigh show fe80::1 dev eth0 | awk '{print $3}'; }
+ulmac() { ip -n "xcl-n$1" link show ul0 | awk '/link\/ether/ {print $2}'; }
+M1=$(ulmac 1) M2=$(ulmac 2)
+
+# ---- the hostile host: a netns on the underlay's switch ------------------------------------
+atk_host() {
+	ip netns add "$ATK" &&
+		ip link add "xat$$" type veth peer name eth0 netns "$ATK" &&
+		ip link set "xat$$" netns xcl-ul &&
+		ip -n xcl-ul link set "xat$$" master br0 up &&
+		ip -n "$ATK" addr add "$A4/24" dev eth0 &&
+		ip -n "$ATK" addr add "$A6/64" dev eth0 nodad &&
+		ip -n "$ATK" link set eth0 up && ip -n "$ATK" link set lo up
+}
+check "the hostile host: netns $ATK on the switch (br0), $A4 and $A6" atk_host
+
+# ---- receivers ------------------------------------------------------------------------------------
+# recv NAME NETNS: tests/lab/recv.py in NETNS, logging to $T/recv-NAME.log.
+recv() {
+	ip netns exec "$2" /usr/bin/python3 "$HERE/recv.py" "$T/recv-$1.log" "$T/ready-$1" 7001 7002 7003 7004 \
+		2>>"$T/recv-$1.err" &
+	RECV+=($!)
+	for _ in $(seq 50); do [ -e "$T/ready-$1" ] && return 0; sleep 0.1; done
+	cat "$T/recv-$1.err"
+	return 1
+}
+for r in v1:xcl-vic.v1 v2:xcl-vic.v2 cv:xcl-vic.cv g1:xcl-greedy.g1 out:xcl-out; do
+	check "receiver in ${r#*:} (UDP 7001-7004, raw ICMP, raw ICMPv6)" recv "${r%%:*}" "${r#*:}"
+done
+
+# seen TAG [KIND]: the receivers that logged XT-TAG (KIND: only on that socket).
+seen() { cat "$T"/recv-*.log 2>/dev/null | awk -v t="XT-$1" -v k="${2:-}" '$3 == t && (k == "" || $1 == k)'; }
+# arrived TAG: within 3 s.
+arrived() {
+	for _ in $(seq 30); do
+		[ -n "$(seen "$1")" ] && return 0
+		sleep 0.1
+	done
+	echo "XT-$1 reached no receiver"
+	return 1
+}
+not_arrived() {
+	local got
+	got=$(seen "$1" "${2:-}")
+	[ -z "$got" ] && return 0
+	echo "arrived: $got"
+	return 1
+}
+FORBID=()
+# probes WHO NETNS DMAC [DEV]: one probe a line on stdin, "KIND key=val ... | what it is".
+# Sent all at once, then every ctl-* tag must arrive and no atk-* tag may (after
+# the controls, or 1 s: the forbidden ones had as long as the allowed ones).
+probes() {
+	local who=$1 ns=$2 dmac=$3 dev=${4:-eth0} line spec what tag where specs=() whats=() out
+	while IFS= read -r line; do
+		[ -z "${line// }" ] && continue
+		specs+=("${line%%|*}")
+		whats+=("$(sed 's/^[^|]*|[[:space:]]*//' <<<"$line")")
+	done
+	out=$(printf '%s\n' "${specs[@]}" | ip netns exec "$ns" /usr/bin/python3 "$HERE/attack.py" "$dev" "$dmac" 2>&1) ||
+		{ not_ok "$who: attack.py in $ns: $out"; return 1; }
+	sleep 0.3
+	for i in "${!specs[@]}"; do
+		spec=${specs[$i]} what=${whats[$i]}
+		tag=$(sed -n 's/.*tag=\([^ ]*\).*/\1/p' <<<"$spec")
+		where=$(sed -n 's/.*where=\([^ ]*\).*/\1/p' <<<"$spec")
+		case $tag in
+		ctl-*) check "$who: control $tag arrives ($what)" arrived "$tag" ;;
+		atk-*)
+			FORBID+=("$tag${where:+:$where}")
+			check "$who: $tag did not arrive${where:+ on $where} ($what)" not_arrived "$tag" "$where"
+			;;
+		*) diag "$who: $tag: $(seen "$tag" | head -3 | tr '\n' ';') ($what)" ;;
+		esac
+	done
+}
+pod_probes() { probes "pod ${1#xcl-}" "$1" "$(gwmac "$1")"; }
+host_probes() { probes "underlay host" "$ATK" "$1"; }
+
+# Drop counters: every node's, per reason, all directions.
+reason_sum() {
+	in_node "$1" "$XCNICTL" --pin-dir "$LAB_PINS/n$1" metrics --json |
+		jq_ "sum(m['packets'] for m in d if m['reason'] == '$2')"
+}
+REASONS="drop-spoof-ip drop-spoof-mac drop-bad-nd drop-policy-egress drop-policy-ingress drop-fragment
+drop-geneve-inject drop-unknown-node drop-inner-spoof drop-outside-spoof drop-geneve-socket
+drop-policy-overflow drop-clusterip-outside drop-dsr-not-backend"
+declare -A BASE
+for r in $REASONS; do BASE[$r]=$(( $(reason_sum 1 "$r") + $(reason_sum 2 "$r") )); done
+
+ND_TYPES="130 131 132 133 134 135 136 137 143"
+# ---- before any policy: the controls ---------------------------------------------------------
+{
+	echo "udp src=$E4 dst=$V14 tag=ctl-pod4-v1 | evil -> v1 7001/UDP, no policy yet"
+	echo "udp src=$E6 dst=$V16 tag=ctl-pod6-v1 | evil -> v1 over IPv6"
+	echo "udp src=$E4 dst=$V24 tag=ctl-pod4-v2 | evil -> v2 (n2)"
+	# Whether ND typed ICMPv6 to a global address passes when no policy says
+	# otherwise is the fix's to decide (conntrack and policy, or a drop of its
+	# own): said, not checked. The receivers' controls are below.
+	for t in $ND_TYPES; do
+		echo "icmp6 src=$E6 dst=$V16 type=$t ttl=255 len=600 tag=nopol-nd$t-v1 | ICMPv6 type $t, 600 bytes, evil -> v1's global address"
+	done
+	echo "frag src=$E4 dst=$V14 dport=7002 tag=ctl-frag4 | evil -> v1 7002/UDP in two IPv4 fragments"
+	echo "frag src=$E6 dst=$V16 dport=7002 tag=ctl-frag6 | the same in IPv6 fragments"
+} >"$T/probes"
+pod_probes xcl-atk.evil <"$T/probes" # not a pipe: the checks count in this shell
+# The receivers take in every ND/MLD type, 600 bytes of it, to their global
+# address: each sends them to itself, over its loopback.
+for r in v1:"$V16" v2:"$V26" out:"$OUT6"; do
+	for t in $ND_TYPES; do
+		echo "icmp6 src=${r#*:} dst=${r#*:} type=$t ttl=255 len=600 tag=ctl-nd$t-${r%%:*} | type $t, 600 bytes, from ${r#*:} to itself"
+	done >"$T/probes"
+	ns=xcl-vic.${r%%:*}; [ "${r%%:*}" = out ] && ns=xcl-out
+	probes "receiver ${r%%:*}" "$ns" 00:00:00:00:00:00 lo <"$T/probes"
+done
+pod_probes xcl-vic.friend <<EOF
+udp src=$F4 dst=$V14 tag=ctl-friend-v1 | friend -> v1 7001/UDP
+udp src=$F4 dst=${IP4[g1]} tag=ctl-friend-g1 | friend -> greedy/g1, before its policy
+EOF
+host_probes "$M1" <<EOF
+udp src=$A4 dst=$V14 tag=ctl-ul-own4-v1 | the host's own $A4 -> v1 7001/UDP (routed by n1), no policy yet
+udp src=$A6 dst=$V16 tag=ctl-ul-own6-v1 | its own $A6 -> v1 over IPv6
+udp src=$A4 dst=$N1 dport=30071 tag=ctl-ul-np4 | its own -> NodePort $N1:30071 (v1)
+udp src=$A6 dst=$N16 dport=30071 tag=ctl-ul-np6 | its own -> NodePort [$N16]:30071
+EOF
+
+# ---- the policies ---------------------------------------------------------------------------------
+cat >"$T/pol.yaml" <<EOF
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: evil-out, namespace: atk}
+spec:
+  podSelector: {matchLabels: {role: evil}}
+  policyTypes: [Egress]
+  egress:
+    - to: [{namespaceSelector: {matchLabels: {name: vic}}, podSelector: {matchLabels: {role: victim}}}]
+      ports: [{port: 7001, protocol: UDP}]
+    - to: [{podSelector: {matchLabels: {role: sink}}}]
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: victims, namespace: vic}
+spec:
+  podSelector: {matchLabels: {role: victim}}
+  policyTypes: [Ingress]
+  ingress:
+    - from: [{podSelector: {matchLabels: {role: friend}}}]
+    - from: [{namespaceSelector: {matchLabels: {name: atk}}, podSelector: {matchLabels: {role: evil}}}]
+      ports: [{port: 7001, protocol: UDP}]
+    - from: [{ipBlock: {cidr: $A4/32}}, {ipBlock: {cidr: $A6/128}}]
+      ports: [{port: 7003, protocol: UDP}]
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: cv, namespace: vic}
+spec:
+  podSelector: {matchLabels: {role: ctvictim}}
+  policyTypes: [Ingress]
+  ingress:
+    - from: [{podSelector: {matchLabels: {role: friend}}}]
+      ports: [{protocol: UDP, port: 7001}]
+EOF
+check "policies: evil's egress only to the victims' 7001/UDP and atk/sink; the victims admit friend*, evil on 7001/UDP, $A4/$A6 on 7003/UDP; cv admits friend* on 7001/UDP" \
+	lab apply -f "$T/pol.yaml"
+
+# ---- under policy: the controls --------------------------------------------------------------------
+pod_probes xcl-vic.friend <<EOF
+udp src=$F4 dst=$V14 tag=ctl-B-friend4-v1 | friend -> v1, admitted
+udp src=$F6 dst=$V16 tag=ctl-B-friend6-v1 | friend -> v1 over IPv6
+udp src=$F4 dst=$V24 tag=ctl-B-friend4-v2 | friend -> v2 (n2, Geneve)
+udp src=$F4 dst=$CIP4 tag=ctl-B-friend-cip4 | friend -> ClusterIP $CIP4:7001 (v1)
+EOF
+pod_probes xcl-vic.friend2 <<EOF
+udp src=$F24 dst=$V14 tag=ctl-B-friend2-v1 | friend2 (n2) -> v1 (n1): the real Geneve the forged ones imitate
+EOF
+pod_probes xcl-atk.evil <<EOF
+udp src=$E4 dst=$V14 tag=ctl-B-evil4-v1 | evil -> v1 7001/UDP, which both policies allow
+udp src=$E6 dst=$V16 tag=ctl-B-evil6-v1 | the same over IPv6
+frag src=$E4 dst=$V14 dport=7001 tag=ctl-B-frag4 | in two IPv4 fragments, in order
+frag src=$E6 dst=$V16 dport=7001 tag=ctl-B-frag6 | in two IPv6 fragments, in order
+EOF
+host_probes "$M1" <<EOF
+udp src=$A4 dst=$V14 dport=7003 tag=ctl-B-ul-own4 | the host's own $A4 -> v1 7003/UDP (its ipBlock)
+udp src=$A6 dst=$V16 dport=7003 tag=ctl-B-ul-own6 | its own $A6 -> v1 7003/UDP
+udp src=$A4 dst=$N1 dport=30073 tag=ctl-B-ul-np4 | its own -> NodePort $N1:30073 (v1:7003)
+EOF
+
+# ---- attacker 1: the hostile pod -----------------------------------------------------------------
+# The flows its forged errors quote: v1 and v2 talk to friend.
+pod_probes xcl-vic.v1 <<EOF
+udp src=$V14 dst=$F4 sport=41001 dport=7001 tag=flow-v1 | v1 -> friend, the flow quoted below
+udp src=$V16 dst=$F6 sport=41001 dport=7001 tag=flow6-v1 | v1 -> friend over IPv6
+EOF
+pod_probes xcl-vic.v2 <<EOF
+udp src=$V24 dst=$F4 sport=41002 dport=7001 tag=flow-v2 | v2 -> friend
+EOF
+{
+	echo "udp src=$F4 dst=$V14 tag=atk-spoof4-friend-v1 | evil forges friend's IPv4 source -> v1"
+	echo "udp src=$F4 dst=$V24 tag=atk-spoof4-friend-v2 | forges friend's source -> v2 (n2)"
+	echo "udp src=$F6 dst=$V16 tag=atk-spoof6-friend-v1 | forges friend's IPv6 source -> v1"
+	echo "udp src=$GW4 dst=$V14 dport=7002 tag=atk-spoof4-gw | forges its gateway $GW4 (the host) -> v1 7002"
+	echo "udp src=$N1 dst=$V14 dport=7002 tag=atk-spoof4-node | forges its node $N1 -> v1 7002"
+	echo "udp src=fe80::1 dst=$V16 dport=7002 tag=atk-spoof6-gwll | forges its gateway fe80::1 -> v1 7002"
+	echo "udp src=fe80::2 dst=$V16 dport=7002 tag=atk-spoof6-ll | a link-local source fe80::2 -> v1 7002"
+	echo "udp src=$N16 dst=$V16 dport=7002 tag=atk-spoof6-node | forges its node $N16 -> v1 7002"
+	echo "udp src=$E4 dst=$V14 smac=02:de:ad:be:ef:01 tag=atk-spoofmac4 | its own IPv4 from a forged MAC -> v1 7001"
+	echo "udp src=$E6 dst=$V16 smac=02:de:ad:be:ef:01 tag=atk-spoofmac6 | its own IPv6 from a forged MAC -> v1 7001"
+	echo "udp src=$E4 dst=$V14 dport=7002 tag=atk-evil-7002 | its own address -> v1 7002 (neither policy allows it)"
+	for t in $ND_TYPES; do
+		echo "icmp6 src=$E6 dst=$V16 type=$t ttl=255 len=600 tag=atk-nd$t-v1 | ICMPv6 type $t, 600 bytes, hop limit 255 -> v1's global address"
+		echo "icmp6 src=$E6 dst=$V26 type=$t ttl=255 len=600 tag=atk-nd$t-v2 | type $t -> v2's global (n2)"
+		echo "icmp6 src=$E6 dst=$OUT6 type=$t ttl=255 len=600 tag=atk-nd$t-out | type $t -> the outside $OUT6 (beyond the node)"
+	done
+	echo "icmp6 src=fe80::2 dst=$V16 type=135 ttl=255 len=600 tag=atk-ndll135-v1 | type 135 from a link-local source -> v1's global"
+	echo "icmp6 src=$E6 dst=$V16 type=133 ttl=64 len=600 tag=atk-nd133hl64-v1 | type 133, hop limit 64 -> v1's global"
+	echo "icmp6 src=$E6 dst=ff02::1:ff00:3 dmac=33:33:ff:00:00:03 type=135 ttl=64 len=600 tag=atk-ndmc-hl64 | NS to a solicited-node group with hop limit 64 (not ND: drop-bad-nd)"
+	echo "icmp6 src=fe80::2 dst=fe80::1 type=135 ttl=64 len=64 tag=atk-ndgw-hl64 | NS to the gateway with hop limit 64"
+	echo "icmperr src=$E4 dst=$V14 qsrc=$V14 qdst=$F4 qsport=41001 qdport=7001 tag=atk-err4-v1 | ICMP port unreachable from evil quoting v1's flow to friend"
+	echo "icmperr src=$E6 dst=$V16 qsrc=$V16 qdst=$F6 qsport=41001 qdport=7001 tag=atk-err6-v1 | ICMPv6 unreachable quoting v1's IPv6 flow"
+	echo "icmperr src=$E4 dst=$V24 qsrc=$V24 qdst=$F4 qsport=41002 qdport=7001 tag=atk-err4-v2 | ICMP error quoting v2's flow (n2)"
+	echo "frag src=$E4 dst=$V14 dport=7002 order=ooo tag=atk-frag4-ooo | 7002/UDP in IPv4 fragments, the second first"
+	echo "frag src=$E6 dst=$V16 dport=7002 order=ooo tag=atk-frag6-ooo | the same in IPv6"
+	echo "frag src=$E4 dst=$V14 dport=7001 odport=7002 order=overlap where=udp7002 tag=atk-frag4-overlap | a first fragment to 7001, another over it to 7002"
+	echo "frag src=$E6 dst=$V16 dport=7001 odport=7002 order=overlap where=udp7002 tag=atk-frag6-overlap | the same in IPv6"
+	echo "geneve src=$E4 dst=$N1 isrc=$F4 idst=$V14 tag=atk-gnv-n1 | Geneve to its own node $N1:6081, inner friend -> v1"
+	echo "geneve src=$E4 dst=$N2 isrc=$F24 idst=$V24 tag=atk-gnv-n2 | Geneve to n2 $N2:6081, inner friend2 -> v2"
+	echo "geneve src=$E6 dst=$N16 isrc=$F4 idst=$V14 tag=atk-gnv6-n1 | Geneve over IPv6 to [$N16]:6081"
+} >"$T/probes"
+pod_probes xcl-atk.evil <"$T/probes" # not a pipe: the checks count in this shell
+pod_probes xcl-vic.friend <<EOF
+icmperr src=$F4 dst=$V14 qsrc=$V14 qdst=$F4 qsport=41001 qdport=7001 tag=ctl-err4-v1 | the same ICMP error from friend, the flow's peer
+icmperr src=$F6 dst=$V16 qsrc=$V16 qdst=$F6 qsport=41001 qdport=7001 tag=ctl-err6-v1 | the same ICMPv6 error from friend
+icmperr src=$F4 dst=$V24 qsrc=$V24 qdst=$F4 qsport=41002 qdport=7001 tag=ctl-err4-v2 | the ICMP error to v2 from friend
+EOF
+
+# ---- attacker 2: the hostile host on the underlay --------------------------------------------------
+{
+	echo "udp src=$F4 dst=$V14 tag=atk-ul-pod4-v1 | forged friend $F4 -> v1 (a pod v1 admits)"
+	echo "udp src=$F6 dst=$V16 tag=atk-ul-pod6-v1 | forged friend $F6 -> v1"
+	echo "udp src=$F24 dst=$V14 tag=atk-ul-pod4b-v1 | forged friend2 (n2's pod) -> v1"
+	echo "udp src=$N1 dst=$V14 tag=atk-ul-node-self | forged $N1 (v1's own node) -> v1"
+	echo "udp src=$N2 dst=$V14 tag=atk-ul-node-other | forged $N2 (another node) -> v1"
+	echo "udp src=$GW4 dst=$V14 tag=atk-ul-gw4 | forged the pods' gateway $GW4 -> v1"
+	echo "udp src=169.254.1.1 dst=$V14 tag=atk-ul-ll4 | forged link-local 169.254.1.1 -> v1"
+	echo "udp src=127.0.0.1 dst=$V14 tag=atk-ul-martian4 | forged martian 127.0.0.1 -> v1"
+	echo "udp src=$N16 dst=$V16 tag=atk-ul-node6 | forged $N16 -> v1"
+	echo "udp src=fe80::66 dst=$V16 tag=atk-ul-ll6 | link-local fe80::66 -> v1"
+	echo "udp src=$A4 dst=$V14 tag=atk-ul-own4-v1 | its own $A4 -> v1 7001 (not admitted)"
+	echo "udp src=$A6 dst=$V16 tag=atk-ul-own6-v1 | its own $A6 -> v1 7001"
+	echo "udp src=$F4 dst=$N1 dport=30071 tag=atk-ul-np-pod4 | forged friend -> NodePort $N1:30071"
+	echo "udp src=$N1 dst=$N1 dport=30071 tag=atk-ul-np-node4 | forged $N1 -> its own NodePort"
+	echo "udp src=$N2 dst=$N1 dport=30071 tag=atk-ul-np-node4b | forged $N2 -> $N1:30071"
+	echo "udp src=$GW4 dst=$N1 dport=30071 tag=atk-ul-np-gw4 | forged $GW4 -> $N1:30071"
+	echo "udp src=169.254.1.1 dst=$N1 dport=30071 tag=atk-ul-np-ll4 | forged 169.254.1.1 -> $N1:30071"
+	echo "udp src=$A4 dst=$N1 dport=30071 tag=atk-ul-np-own4 | its own -> $N1:30071 (v1:7001: not admitted)"
+	echo "udp src=$F6 dst=$N16 dport=30071 tag=atk-ul-np-pod6 | forged friend -> NodePort [$N16]:30071"
+	echo "udp src=$N16 dst=$N16 dport=30071 tag=atk-ul-np-node6 | forged $N16 -> its own NodePort"
+	echo "udp src=fe80::66 dst=$N16 dport=30071 tag=atk-ul-np-ll6 | link-local fe80::66 -> [$N16]:30071"
+	echo "udp src=$F4 dst=$CIP4 tag=atk-ul-cip-pod4 | forged friend -> ClusterIP $CIP4:7001"
+	echo "udp src=$F6 dst=$CIP6 tag=atk-ul-cip-pod6 | forged friend -> ClusterIP [$CIP6]:7001"
+	if [ "$KP" = none ]; then
+		echo "udp src=$A4 dst=$CIP4 dport=7003 tag=atk-ul-cip-own4 | its own -> ClusterIP $CIP4:7003 (not served outside the cluster)"
+		echo "udp src=$A6 dst=$CIP6 dport=7003 tag=atk-ul-cip-own6 | its own -> ClusterIP [$CIP6]:7003"
+		echo "geneve src=$N2 dst=$N1 isrc=$A4 idst=$V14 isport=40777 idport=7003 dsr=$OTHER4:7005 tag=atk-ul-dsr | Geneve from $N2 (forged) with a DSR option naming atk/other $OTHER4:7005, inner $A4 -> v1 (no backend of it)"
+	else
+		echo "udp src=$A4 dst=$CIP4 dport=7003 tag=ul-cip-own4 | its own -> ClusterIP $CIP4:7003 (kube-proxy serves ClusterIPs to whoever routes to them)"
+	fi
+	echo "geneve src=$A4 dst=$N1 isrc=$F4 idst=$V14 tag=atk-ul-gnv-nonnode | Geneve from $A4 (no node), inner friend -> v1"
+	echo "geneve src=$N2 dst=$N1 isrc=$F4 idst=$V14 tag=atk-ul-gnv-innerspoof | Geneve from $N2 (forged outer), inner friend (n1's pod) -> v1"
+	echo "geneve src=$N2 dst=$N1 isrc=$F24 idst=$V14 tag=ul-gnv-node2pod | Geneve from $N2 (forged outer), inner friend2 (n2's pod): the underlay cannot tell it from n2's"
+} >"$T/probes"
+host_probes "$M1" <"$T/probes"
+host_probes "$M2" <<EOF
+udp src=$F4 dst=$V24 tag=atk-ul-pod4-v2 | forged friend (n1's pod) -> v2 via n2
+udp src=$F24 dst=$V24 tag=atk-ul-pod4b-v2 | forged friend2 (n2's own pod) -> v2 via n2
+EOF
+# A process on n2 (a hostNetwork pod): Geneve from its node's address, by a plain UDP socket.
+probes "a process on node n2" xcl-n2 "$M1" ul0 <<EOF
+sock dst=$N1 isrc=$F24 idst=$V14 tag=atk-n2-gnvsock | Geneve to $N1:6081 from n2's UDP socket, inner friend2 -> v1
+EOF
+
+# ---- attacker 1 again: a conntrack flood, then a flow picked up in its reply direction ----------
+pod_probes xcl-vic.friend <<EOF
+udp src=$F4 dst=$CV4 sport=45000 tag=ctl-ct-open | friend:45000 -> cv:7001, admitted: a flow
+EOF
+ct_has() { in_node 1 "$XCNICTL" --pin-dir "$LAB_PINS/n1" ct get udp "$F4:45000" "$CV4:7001" 2>/dev/null | grep -q "$CV4"; }
+check "n1 tracks friend:45000 -> cv:7001" ct_has
+# Rounds of 330,000 new flows each (the table holds 262,144; the veth's
+# backlog drops part of a burst), until n1 no longer has the flow.
+flood() {
+	local round out t0
+	for round in 0 1 2 3; do
+		t0=$SECONDS
+		out=$(echo "flood src=$E4 dst=$S4 dport=$((20000 + round * 10)) count=330000" |
+			ip netns exec xcl-atk.evil /usr/bin/python3 "$HERE/attack.py" eth0 "$(gwmac xcl-atk.evil)" 2>&1)
+		echo "round $round: $out in $((SECONDS - t0)) s"
+		ct_has || return 0
+	done
+	echo "friend:45000 -> cv:7001 still tracked after 4 rounds"
+	return 1
+}
+check "a conntrack flood from evil (UDP flows to atk/sink) evicts friend:45000 -> cv:7001 from n1's table" flood
+pod_probes xcl-vic.cv <<EOF
+udp src=$CV4 dst=$F4 sport=7001 dport=45000 tag=ct-reply | cv:7001 -> friend:45000: the reply direction first
+EOF
+sed 's/ports: \[{protocol: UDP, port: 7001}\]/ports: [{protocol: UDP, port: 7009}]/' "$T/pol.yaml" >"$T/pol2.yaml"
+check "policy cv revoked: friend* admitted on 7009/UDP only" lab apply -f "$T/pol2.yaml"
+pod_probes xcl-vic.friend <<EOF
+udp src=$F4 dst=$CV4 sport=45000 tag=atk-ct-revoked | friend:45000 -> cv:7001 again, after the revocation
+EOF
+
+# ---- attacker 3: the hostile tenant ---------------------------------------------------------------
+/usr/bin/python3 - "$T/huge.yaml" <<'PY'
+import sys
+with open(sys.argv[1], "w") as f:
+    f.write("apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\n"
+            "metadata: {name: huge, namespace: greedy}\nspec:\n  podSelector: {matchLabels: {app: g}}\n"
+            "  policyTypes: [Ingress]\n  ingress:\n    - from:\n")
+    for i in range(33000):
+        f.write("        - ipBlock: {cidr: 100.%d.%d.%d/32}\n" % (64 + i // 65536, i // 256 % 256, i % 256))
+PY
+t0=$SECONDS
+lab apply -f "$T/huge.yaml" >"$T/huge.out" 2>&1
+diag "greedy/huge (33000 ipBlocks over 2 pods: 66000 polcidr entries, the map holds 65536): exit $?, $((SECONDS - t0)) s: $(tail -1 "$T/huge.out")"
+pod_probes xcl-vic.friend <<EOF
+udp src=$F4 dst=${IP4[g1]} tag=atk-greedy-g1 | friend -> greedy/g1, whose policy admits 33000 other addresses and did not fit
+EOF
+{
+	ns late
+	cat <<EOF
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: only-friend, namespace: late}
+spec:
+  podSelector: {}
+  policyTypes: [Ingress]
+  ingress:
+    - from: [{namespaceSelector: {matchLabels: {name: vic}}, podSelector: {matchLabels: {role: friend}}}]
+EOF
+	pod late l1 n1 "app: l"
+} >"$T/late.yaml"
+lab apply -f "$T/late.yaml" >"$T/late.out" 2>&1
+RC=$?
+diag "apply late: exit $RC: $(tail -1 "$T/late.out")"
+remember_pids
+L14=$(lab get --json | jq_ "[p['ip'] for p in d['pods'] if p['name'] == 'l1'][0]")
+check "receiver in xcl-late.l1, a pod created after the greedy policy" recv l1 xcl-late.l1
+host_probes "$M1" <<EOF
+udp src=$A4 dst=$L14 tag=atk-late-ul | the host's own $A4 -> late/l1 (admits vic/friend* only), right after it came up
+EOF
+pod_probes xcl-atk.sink <<EOF
+udp src=$S4 dst=$L14 tag=atk-late-sink | atk/sink -> late/l1
+EOF
+pod_probes xcl-vic.friend <<EOF
+udp src=$F4 dst=$L14 tag=ctl-late-friend | friend -> late/l1: its policy is in force, not just closed
+EOF
+host_probes "$M1" <<EOF
+udp src=$A4 dst=$V14 dport=7004 tag=atk-prechange | its own -> v1 7004, before vic's policy admits it
+EOF
+sed "s|ports: \[{port: 7003, protocol: UDP}\]|ports: [{port: 7003, protocol: UDP}, {port: 7004, protocol: UDP}]|" "$T/pol2.yaml" >"$T/pol3.yaml"
+lab apply -f "$T/pol3.yaml" >"$T/pol3.out" 2>&1
+diag "apply vic/victims admitting $A4 on 7004 too: exit $?: $(tail -1 "$T/pol3.out")"
+host_probes "$M1" <<EOF
+udp src=$A4 dst=$V14 dport=7004 tag=ctl-postchange | its own -> v1 7004: another namespace's change applied despite greedy
+EOF
+
+# ---- the invariant --------------------------------------------------------------------------------
+sleep 0.5
+forbidden_seen() {
+	local f where got bad=0
+	for f in "${FORBID[@]}"; do
+		where=
+		[[ $f == *:* ]] && where=${f#*:}
+		got=$(seen "${f%%:*}" "$where")
+		[ -n "$got" ] && { echo "forbidden XT-$f arrived: $(head -2 <<<"$got" | tr '\n' ';')"; bad=1; }
+	done
+	return $bad
+}
+check "invariant: none of the ${#FORBID[@]} forbidden tags is in any receiver's log" forbidden_seen
+want_reason() { # REASON WHY
+	local now
+	now=$(( $(reason_sum 1 "$1") + $(reason_sum 2 "$1") ))
+	check "counted: $1 went up on the nodes (${BASE[$1]} -> $now): $2" test "$now" -gt "${BASE[$1]}"
+}
+want_reason drop-spoof-ip "evil's forged IPv4/IPv6 sources"
+want_reason drop-spoof-mac "evil's forged MAC"
+want_reason drop-bad-nd "ND typed ICMPv6 with hop limit 64"
+want_reason drop-policy-egress "evil's ND typed ICMPv6 to global addresses, 7002/UDP"
+want_reason drop-policy-ingress "the host's own address to v1 7001/UDP"
+want_reason drop-fragment "out-of-order fragments"
+want_reason drop-geneve-inject "evil's Geneve to the nodes"
+want_reason drop-unknown-node "Geneve from $A4"
+want_reason drop-inner-spoof "Geneve from $N2 with n1's pod inside"
+want_reason drop-outside-spoof "plain underlay packets with pod, node, gateway, link-local, martian sources"
+want_reason drop-geneve-socket "Geneve from n2's UDP socket"
+want_reason drop-policy-overflow "greedy's pods, their policy too big"
+if [ "$KP" = none ]; then
+	want_reason drop-clusterip-outside "the host's own address to a ClusterIP"
+	want_reason drop-dsr-not-backend "a DSR option naming a frontend v1 is no backend of"
+fi
+
+for p in "${RECV[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+RECV=()
+ip netns del "$ATK"
+lab_down_checked
+diag "attack-$KP: $((SECONDS - START)) s"
+finish
