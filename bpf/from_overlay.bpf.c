@@ -18,6 +18,16 @@
  * from_pod. Under externalTrafficPolicy=Local the EXT frontend holds this
  * node's backends only: no SNAT, and none here is a drop of its own. IPv6
  * from outside: lib/nodeport6.h.
+ *
+ * A host on the underlay reaches pods only as the outside world does
+ * (DESIGN.md, trust boundaries): a plain packet to a pod, or to a frontend,
+ * whose source claims this node, another node, a pod or a martian address
+ * is dropped (drop-outside-spoof: from_plain, from_plain6, lb_translate's
+ * lb_outside_refused; outside_client_ok is the one test, DSR's too), and a
+ * ClusterIP is not served from outside unless --external-clusterip
+ * (drop-clusterip-outside). What this program decapsulates for the stack
+ * carries XCNI_MARK_TRUSTED, as from_pod's does: to_pod and to_overlay take
+ * a pod's source only with it.
  */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
@@ -41,6 +51,11 @@ const volatile __u32 vni = 0;
 const volatile __u32 lb_enabled = 0;
 /* --node-port-mode dsr: a remote backend answers the client itself. */
 const volatile __u32 lb_dsr = 0;
+/* --external-clusterip: ClusterIPs served to clients outside the cluster too. */
+const volatile __u32 external_clusterip = 0;
+
+/* lb_translate's and lb6_translate's outside for a packet from the underlay. */
+#define OUTSIDE (external_clusterip ? LB_OUTSIDE | LB_OUTSIDE_CIP : LB_OUTSIDE)
 
 #include "lib/nodeport6.h"
 #include "lib/icmp6np.h"
@@ -286,6 +301,83 @@ out:
 	return finish6(skb, reason, XCNI_DIR_FROM_OVERLAY, 0, &p, verdict, &v);
 }
 
+/* from_plain's and from_plain6's answer for a packet they let by: the caller goes on with it. */
+#define PLAIN_OK (-1)
+
+/*
+ * A plain (not Geneve) IPv4 packet from the underlay, whatever Services
+ * mode: dropped (drop-outside-spoof) when its source is this node's own
+ * address (host: the node, its pod gateway; the wire never brings them) or,
+ * to a pod (an endpoint here, the ipcache's pod of another node), any
+ * source outside_client_ok refuses: pods and nodes reach pods inside Geneve
+ * from their node, and nothing else may claim to be one. PLAIN_OK for the
+ * rest, untouched and uncounted (the stack's, or from_outside's).
+ * Global: a frame of its own.
+ */
+__attribute__((noinline)) int from_plain(struct __sk_buff *skb)
+{
+	struct xcni_ipcache_val *sipc, *dipc;
+	struct verdict v = {};
+	struct pkt p = {};
+	struct cursor c;
+	__u32 a[2]; /* source, destination */
+
+	if (!skb)
+		return TC_ACT_SHOT;
+	if (skb->protocol != bpf_htons(ETH_P_IP) ||
+	    bpf_skb_load_bytes(skb, ETH_HLEN + offsetof(struct iphdr, saddr), a, sizeof(a)))
+		return PLAIN_OK;
+	sipc = ipcache_lookup(a[0]);
+	if (sipc && sipc->identity == XCNI_ID_HOST)
+		goto drop;
+	if (a[1] == node_ip)
+		return PLAIN_OK;
+	if (!bpf_map_lookup_elem(&xcni_endpoints, &a[1])) {
+		dipc = ipcache_lookup(a[1]);
+		if (!dipc || !(dipc->flags & XCNI_IPC_POD))
+			return PLAIN_OK;
+	}
+	if (outside_client_ok(sipc, &a[0]))
+		return PLAIN_OK;
+drop:
+	/* The tuple for the drop's event. */
+	p.len = skb->len;
+	reparse(skb, &c, &p);
+	return finish(skb, XCNI_DROP_OUTSIDE_SPOOF, XCNI_DIR_FROM_OVERLAY, 0, &p, TC_ACT_OK, &v);
+}
+
+/* from_plain for a plain IPv6 packet (link-local and ND to the node itself pass). */
+__attribute__((noinline)) int from_plain6(struct __sk_buff *skb)
+{
+	struct xcni_ipcache_val *sipc, *dipc;
+	struct verdict v = {};
+	struct pkt6 p = {};
+	__u8 a[32]; /* source, destination */
+	const __u32 *d = (const __u32 *)(a + 16);
+
+	if (!skb)
+		return TC_ACT_SHOT;
+	if (bpf_skb_load_bytes(skb, ETH_HLEN + offsetof(struct xcni_ip6hdr, saddr), a, sizeof(a)))
+		return PLAIN_OK;
+	sipc = ipcache6_exact(a);
+	if (sipc && sipc->identity == XCNI_ID_HOST)
+		goto drop;
+	if (d[0] == node_ip6[0] && d[1] == node_ip6[1] && d[2] == node_ip6[2] &&
+	    d[3] == node_ip6[3])
+		return PLAIN_OK;
+	if (!bpf_map_lookup_elem(&xcni_endpoints6, a + 16)) {
+		dipc = ipcache6_exact(a + 16);
+		if (!dipc || !(dipc->flags & XCNI_IPC_POD))
+			return PLAIN_OK;
+	}
+	if (outside6_client_ok(sipc, a))
+		return PLAIN_OK;
+drop:
+	p.len = skb->len;
+	parse_ipv6(skb, &p);
+	return finish6(skb, XCNI_DROP_OUTSIDE_SPOOF, XCNI_DIR_FROM_OVERLAY, 0, &p, TC_ACT_OK, &v);
+}
+
 /*
  * From outside to an external frontend (lb_enabled): translated and sent to
  * its backend. Anything else is not ours: untouched, uncounted (TC_ACT_OK).
@@ -311,7 +403,7 @@ __attribute__((noinline)) int from_outside(struct __sk_buff *skb)
 	p.len = skb->len;
 	if (reparse(skb, &c, &p))
 		return TC_ACT_OK; /* not IPv4, or not whole: the stack's to judge */
-	reason = lb_translate(skb, &p, 0, 0, &lb, 1);
+	reason = lb_translate(skb, &p, 0, 0, &lb, OUTSIDE);
 	if (!reason)
 		return TC_ACT_OK;
 	if (reason == XCNI_DROP_NO_BACKEND) {
@@ -556,7 +648,7 @@ __attribute__((noinline)) int from_overlay6(struct __sk_buff *skb, __u32 hdr_len
 	if (!sipc || (outer6 ? !(sipc->flags & XCNI_IPC_TUN6) || !in6_eq(sipc->tunnel_ip6, node6) :
 			       sipc->tunnel_ip != node)) {
 		reason = XCNI_DROP_INNER_SPOOF;
-		if (!lb_enabled || !dsr6_client_ok(sipc, p.tuple.saddr) ||
+		if (!lb_enabled || !outside6_client_ok(sipc, p.tuple.saddr) ||
 		    (!dsr && !dsr6_flow_known(&p.tuple, node)))
 			goto out;
 		dsr |= DSR_FLOW;
@@ -643,8 +735,9 @@ out:
  * frames (entry, from_overlay4, its callee) fit the verifier's 512 bytes.
  */
 #define FROM_OVERLAY_INNER6 (-1000)
-/* from_overlay4's answer for what is not Geneve, with Services in BPF: the
- * entry hands it to from_outside_icmp, then from_outside (the same frames). */
+/* from_overlay4's answer for what is not Geneve: the entry hands it to
+ * from_plain, then with Services in BPF to from_outside_icmp and from_outside
+ * (the same frames). */
 #define FROM_OVERLAY_OUTSIDE (-999)
 
 /*
@@ -670,8 +763,8 @@ __attribute__((noinline)) int from_overlay4(struct __sk_buff *skb)
 	cursor_init(&c, skb);
 	reason = parse_outer(&c, &op, &o);
 	if (reason == XCNI_PASS_UNDERLAY)
-		/* not ours (unless it is for a Service): neither counted nor touched */
-		return lb_enabled ? FROM_OVERLAY_OUTSIDE : TC_ACT_OK;
+		/* not ours (unless forged, or for a Service): neither counted nor touched */
+		return FROM_OVERLAY_OUTSIDE;
 	if (reason)
 		goto out_outer;
 	if (o.inner6)
@@ -697,7 +790,7 @@ __attribute__((noinline)) int from_overlay4(struct __sk_buff *skb)
 	sipc = ipcache_lookup(p.tuple.saddr);
 	if (!sipc || sipc->tunnel_ip != o.saddr) {
 		reason = XCNI_DROP_INNER_SPOOF;
-		if (!lb_enabled || !dsr_client_ok(sipc, &p.tuple.saddr) ||
+		if (!lb_enabled || !outside_client_ok(sipc, &p.tuple.saddr) ||
 		    (!dsr && !dsr_flow_known(&p.tuple, o.saddr)))
 			goto out;
 		dsr |= DSR_FLOW;
@@ -982,14 +1075,19 @@ int from_overlay(struct __sk_buff *skb)
 	 * an ICMPv6 error about a reply to one (from_outside_icmp6): first, as
 	 * nothing for a frontend is Geneve (ul6_geneve: Geneve goes past); the
 	 * rest goes on below. */
-	if (lb_enabled && skb->protocol == bpf_htons(ETH_P_IPV6) &&
-	    !(ul6_on() && ul6_geneve(skb))) {
-		ret = from_outside_icmp6(skb);
-		if (ret != NODEPORT6_NOT_OURS)
+	if (skb->protocol == bpf_htons(ETH_P_IPV6) && !(ul6_on() && ul6_geneve(skb))) {
+		/* A forged source first, whatever it is for. */
+		ret = from_plain6(skb);
+		if (ret != PLAIN_OK)
 			return ret;
-		ret = from_outside6(skb);
-		if (ret != NODEPORT6_NOT_OURS)
-			return ret;
+		if (lb_enabled) {
+			ret = from_outside_icmp6(skb);
+			if (ret != NODEPORT6_NOT_OURS)
+				return ret;
+			ret = from_outside6(skb);
+			if (ret != NODEPORT6_NOT_OURS)
+				return ret;
+		}
 	}
 
 	if (skb->protocol == bpf_htons(ETH_P_IPV6) && ul6_on()) {
@@ -1003,6 +1101,9 @@ int from_overlay(struct __sk_buff *skb)
 	ret = from_overlay4(skb);
 
 	if (ret == FROM_OVERLAY_OUTSIDE) {
+		ret = from_plain(skb);
+		if (ret != PLAIN_OK || !lb_enabled)
+			return ret == PLAIN_OK ? TC_ACT_OK : ret;
 		ret = from_outside_icmp(skb);
 		return ret != OUTSIDE_NOT_MINE ? ret : from_outside(skb);
 	}

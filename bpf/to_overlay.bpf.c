@@ -8,7 +8,9 @@
  * When the source is a pod of this node (its flow to a Service, DNATed to a
  * remote pod), its egress policy is judged here on the real destination, and
  * the flow is tracked as one the stack routed: its replies, arriving through
- * from_overlay, are handed to the stack to be un-NATed.
+ * from_overlay, are handed to the stack to be un-NATed. A pod's source
+ * without XCNI_MARK_TRUSTED (not from_pod's, not decapsulated) is dropped:
+ * the pod's node would take it for the pod's own.
  */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
@@ -65,6 +67,11 @@ __attribute__((noinline)) int to_overlay6(struct __sk_buff *skb)
 	dipc = ipcache6_lookup(p.tuple.daddr);
 	if (!dipc || !tunnel_of(dipc, node_ip)) {
 		reason = no_tunnel_reason(dipc);
+		goto out;
+	}
+	/* A pod's source that xcni did not hand the stack: its node would take it as that pod's. */
+	if (pod_source_forged6(skb, p.tuple.saddr)) {
+		reason = XCNI_DROP_OUTSIDE_SPOOF;
 		goto out;
 	}
 	src = bpf_map_lookup_elem(&xcni_endpoints6, p.tuple.saddr);
@@ -127,6 +134,11 @@ __attribute__((noinline)) int to_overlay4(struct __sk_buff *skb)
 		/* Routed here, but no node hosts it (any more), or not in a family
 		 * this node's underlay has. */
 		reason = no_tunnel_reason(dipc);
+		goto out;
+	}
+	/* A pod's source that xcni did not hand the stack: its node would take it as that pod's. */
+	if (pod_source_forged(skb, &p.tuple.saddr)) {
+		reason = XCNI_DROP_OUTSIDE_SPOOF;
 		goto out;
 	}
 	src = bpf_map_lookup_elem(&xcni_endpoints, &p.tuple.saddr);

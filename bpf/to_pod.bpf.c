@@ -16,6 +16,10 @@
  * With lb_enabled, a reply of a flow from_pod translated to a backend outside
  * the pod network (a host-network pod, an external endpoint) comes back
  * through the stack, here: it gets the frontend back as its source.
+ *
+ * A pod's address as the source is taken only from a packet xcni handed the
+ * stack itself (XCNI_MARK_TRUSTED: from_pod's, or a node's Geneve
+ * decapsulated by from_overlay); any other claims it (pod_source_forged).
  */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
@@ -71,6 +75,11 @@ __attribute__((noinline)) int to_pod6(struct __sk_buff *skb)
 		reason = nd_hop_ok(&p);
 		if (!reason)
 			reason = XCNI_PASS_ARP;
+		goto out;
+	}
+	/* A pod's source that xcni did not hand the stack: before conntrack. */
+	if (pod_source_forged6(skb, p.tuple.saddr)) {
+		reason = XCNI_DROP_OUTSIDE_SPOOF;
 		goto out;
 	}
 	ct = ct6_track(skb, &p, &ctf);
@@ -131,6 +140,11 @@ __attribute__((noinline)) int to_pod4(struct __sk_buff *skb)
 	reason = parse_ipv4(&c, &p);
 	if (reason)
 		goto out;
+	/* A pod's source that xcni did not hand the stack: before conntrack. */
+	if (pod_source_forged(skb, &p.tuple.saddr)) {
+		reason = XCNI_DROP_OUTSIDE_SPOOF;
+		goto out;
+	}
 	ct = ct_track(skb, &p, skb->len, &ctf);
 	if (ct == CT_INVALID) {
 		reason = ct_invalid_reason(&p);

@@ -418,6 +418,19 @@ enum xcni_identity_reserved {
 	XCNI_ID_CIDR_BASE = 1 << 24, /* per-endpoint ipBlock groups: [1 << 24, 1 << 31) */
 };
 
+/*
+ * skb->mark bit of a packet xcni handed to the node's stack itself: from_pod's
+ * (a pod's packet, its source checked) and from_overlay's decapsulated ones
+ * (a node's Geneve, the inner source checked against it). to_pod and
+ * to_overlay take a pod source from the stack only with it: a pod's address
+ * that came in any other way (plain on the underlay, a second NIC) is a
+ * forgery. The stack keeps the mark while the packet stays in the node's
+ * netns (a veth into another netns scrubs it, so a pod cannot set it).
+ * Bit 20: clear of kube-proxy's 0x4000 (masquerade) and 0x8000 (drop), and
+ * of every other bit xcni sets (none: masquerade is nftables without marks).
+ */
+#define XCNI_MARK_TRUSTED 0x00100000u
+
 /* ipcache: LPM trie, IPv4 prefix -> identity (and the node to tunnel to). */
 struct xcni_ipcache_key {
 	__u32 prefixlen;
@@ -713,6 +726,10 @@ struct xcni_svc_key {
 #define XCNI_SVC_F_ETP_LOCAL (1u << 2) /* externalTrafficPolicy: Local */
 #define XCNI_SVC_F_ITP_LOCAL (1u << 3) /* internalTrafficPolicy: Local */
 #define XCNI_SVC_F_TWO_SCOPES (1u << 4) /* look again under XCNI_SCOPE_INT from inside */
+/* A ClusterIP: not served to clients outside the cluster (from the underlay)
+ * unless xcnid --external-clusterip. NodePorts, externalIPs and load-balancer
+ * IPs lack it. A bit of flags, which had room: no key or size changed. */
+#define XCNI_SVC_F_CLUSTERIP (1u << 5)
 
 struct xcni_svc {
 	__u32 id; /* the service's id: key of its slots, affinity and Maglev table */

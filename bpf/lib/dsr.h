@@ -241,18 +241,4 @@ static __always_inline int dsr_open(__u32 *dsr, int ct, __u16 *rev_nat)
 	return 0;
 }
 
-/*
- * A source the sending node may speak for with a DSR option: a client
- * outside the cluster (no ipcache entry, or one that is neither a pod nor
- * a node, and no endpoint of this node). Never a pod or a node: those a
- * node does not speak for.
- */
-static __always_inline int dsr_client_ok(const struct xcni_ipcache_val *sipc, const __u32 *saddr)
-{
-	if (sipc && (sipc->tunnel_ip || (sipc->flags & (XCNI_IPC_POD | XCNI_IPC_TUN6)) ||
-		     sipc->identity == XCNI_ID_HOST || sipc->identity == XCNI_ID_REMOTE_NODE))
-		return 0;
-	return !bpf_map_lookup_elem(&xcni_endpoints, saddr);
-}
-
 #endif

@@ -219,18 +219,6 @@ __attribute__((noinline)) int nodeport6_dsr(struct __sk_buff *skb, struct pkt6 *
 										  XCNI_DROP_REDIRECT;
 }
 
-/*
- * dsr_client_ok for an IPv6 source (sipc its ipcache6 entry): a client
- * outside the cluster, never a pod or a node, nor an endpoint of this node.
- */
-static __always_inline int dsr6_client_ok(const struct xcni_ipcache_val *sipc, const __u8 *saddr)
-{
-	if (sipc && (sipc->tunnel_ip || (sipc->flags & (XCNI_IPC_POD | XCNI_IPC_TUN6)) ||
-		     sipc->identity == XCNI_ID_HOST || sipc->identity == XCNI_ID_REMOTE_NODE))
-		return 0;
-	return !bpf_map_lookup_elem(&xcni_endpoints6, saddr);
-}
-
 /* A packet of a DSR flow without the option: its entry here names the node that opened it. */
 static __always_inline int dsr6_flow_known(const struct xcni_ct6_key *t, __u32 node)
 {

@@ -170,6 +170,19 @@ static __always_inline int sampled(__u32 n)
 }
 
 /*
+ * A packet from_pod or from_overlay hands to the node's stack (verdict
+ * TC_ACT_OK, not a drop: a pod's, its source checked; a node's Geneve,
+ * decapsulated, its inner source checked) gets XCNI_MARK_TRUSTED, by which
+ * to_pod and to_overlay tell it from one with a pod's source that came in
+ * some other way (pod_source_forged).
+ */
+static __always_inline void stack_mark(struct __sk_buff *skb, __u8 dir, int verdict)
+{
+	if ((dir == XCNI_DIR_FROM_POD || dir == XCNI_DIR_FROM_OVERLAY) && verdict == TC_ACT_OK)
+		skb->mark |= XCNI_MARK_TRUSTED;
+}
+
+/*
  * verdict: what the hook returns when the reason is not a drop. v: the policy
  * decision on a new flow, if one was taken (reported as a verdict event when
  * an isolated pod's policy allowed it). Every other forwarded packet may be
@@ -186,6 +199,7 @@ static __always_inline int finish(struct __sk_buff *skb, int reason, __u8 dir, _
 		report(skb, XCNI_EV_DROP, reason, dir, ep_id, p, v, cfg);
 		return reason_answered(reason) ? verdict : TC_ACT_SHOT;
 	}
+	stack_mark(skb, dir, verdict);
 	/* A verdict event already tells where the flow's first packet went. */
 	if (v->enforced)
 		report(skb, XCNI_EV_VERDICT, reason, dir, ep_id, p, v, cfg);

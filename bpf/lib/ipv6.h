@@ -285,6 +285,56 @@ static __always_inline __u32 ipcache6_identity(const __u8 *addr)
 }
 
 /*
+ * An IPv6 source no host on the underlay may claim: the unspecified address,
+ * loopback, multicast ff00::/8, IPv4-mapped ::ffff:0:0/96, link-local
+ * fe80::/10 (a host's own link, never a pod's or a frontend's client).
+ */
+static __always_inline int martian6(const __u8 *a)
+{
+	const __u32 *w = (const __u32 *)a;
+
+	if (a[0] == 0xff || (a[0] == 0xfe && (a[1] & 0xc0) == 0x80))
+		return 1;
+	return !w[0] && !w[1] &&
+	       ((!w[2] && (!w[3] || w[3] == bpf_htonl(1))) || w[2] == bpf_htonl(0xffff));
+}
+
+/* outside_client_ok (ipcache.h) for an IPv6 source, sipc its ipcache6 entry. */
+static __always_inline int outside6_client_ok(const struct xcni_ipcache_val *sipc,
+					      const __u8 *saddr)
+{
+	if (martian6(saddr))
+		return 0;
+	if (sipc && (sipc->tunnel_ip || (sipc->flags & (XCNI_IPC_POD | XCNI_IPC_TUN6)) ||
+		     sipc->identity == XCNI_ID_HOST || sipc->identity == XCNI_ID_REMOTE_NODE ||
+		     identity_is_pod(sipc->identity)))
+		return 0;
+	return !bpf_map_lookup_elem(&xcni_endpoints6, saddr);
+}
+
+/* The ipcache6 entry of addr exactly (no link-local rule: ipcache6_identity's). */
+static __always_inline struct xcni_ipcache_val *ipcache6_exact(const __u8 *addr)
+{
+	struct xcni_ipcache6_key k = { .prefixlen = 128 };
+
+	__builtin_memcpy(k.addr, addr, 16);
+	return bpf_map_lookup_elem(&xcni_ipcache6, &k);
+}
+
+/* pod_source_forged (ipcache.h) for an IPv6 source. */
+static __always_inline int pod_source_forged6(const struct __sk_buff *skb, const __u8 *saddr)
+{
+	const struct xcni_ipcache_val *ipc;
+
+	if (skb->mark & XCNI_MARK_TRUSTED)
+		return 0;
+	if (bpf_map_lookup_elem(&xcni_endpoints6, saddr))
+		return 1;
+	ipc = ipcache6_exact(saddr);
+	return ipc && ((ipc->flags & XCNI_IPC_POD) || identity_is_pod(ipc->identity));
+}
+
+/*
  * The policy key of a local endpoint: the pod's IPv4 for a dual-stack pod
  * (what its device maps to in xcni_ifindex), else what xcnid wrote for its
  * IPv6 (polkey6). 0: none yet, and the pod is judged by nothing (as an IPv4
@@ -709,6 +759,7 @@ static __always_inline int finish6(struct __sk_buff *skb, int reason, __u8 dir, 
 		report6(skb, XCNI_EV_DROP, reason, dir, ep_id, p, v, cfg);
 		return reason_answered(reason) ? verdict : TC_ACT_SHOT;
 	}
+	stack_mark(skb, dir, verdict);
 	if (v->enforced)
 		report6(skb, XCNI_EV_VERDICT, reason, dir, ep_id, p, v, cfg);
 	else if (cfg && cfg->trace_sample && sampled(cfg->trace_sample))

@@ -94,7 +94,8 @@ static __always_inline int lb_nat(struct __sk_buff *skb, const struct pkt *p, __
 }
 
 /*
- * A packet to a frontend, from a pod (or from outside: outside 1, ep_id 0):
+ * A packet to a frontend, from a pod (or from outside: outside LB_OUTSIDE, ep_id 0,
+ * refused first when lb_outside_refused says so):
  * the flow's backend (the one it got before,
  * or a new pick), DNAT to it, and for hairpin SNAT to loopback_ip. Returns
  * 0 when the packet is for no frontend, 1 when it was translated (p->tuple
@@ -104,7 +105,7 @@ static __always_inline int lb_nat(struct __sk_buff *skb, const struct pkt *p, __
  * another drop reason (packet pointers stale).
  */
 static __always_inline int lb_translate(struct __sk_buff *skb, struct pkt *p, __u32 ep_id,
-					__u32 loopback_ip, struct lb_state *st, int outside)
+					__u32 loopback_ip, struct lb_state *st, __u32 outside)
 {
 	const struct xcni_svc *svc = lb_frontend(&p->tuple, outside);
 	const struct xcni_backend *be;
@@ -117,6 +118,16 @@ static __always_inline int lb_translate(struct __sk_buff *skb, struct pkt *p, __
 	if (!svc)
 		return 0;
 	st->svc_flags = svc->flags;
+	/* From outside: judged before anything is written for it. */
+	if (outside) {
+		ret = lb_outside_refused(svc, outside_client_ok(ipcache_lookup(p->tuple.saddr),
+								&p->tuple.saddr),
+					 outside);
+		if (ret) {
+			p->rev_nat = svc->rev_nat; /* the drop's event names the Service */
+			return ret;
+		}
+	}
 	/* ClientIP affinity: the client is the packet's source. */
 	__builtin_memcpy(ak.client, &p->tuple.saddr, 4);
 	e = bpf_map_lookup_elem(&xcni_ct, &p->tuple);

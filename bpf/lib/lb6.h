@@ -187,8 +187,8 @@ __attribute__((noinline)) int lb6_sctp_port(struct __sk_buff *skb, const struct 
 }
 
 /*
- * A pod's IPv6 packet to a frontend (outside: a packet from the underlay to
- * an external one, NodePort or externalIP): the flow's backend (the one it
+ * A pod's IPv6 packet to a frontend (outside: LB_OUTSIDE, a packet from the
+ * underlay, judged first by lb_outside_refused): the flow's backend (the one it
  * got before, or a new pick), DNAT to it, and for hairpin SNAT to the
  * loopback address. 0: no frontend (nothing done); 1: translated (p->tuple
  * the translated tuple, p->rev_nat and backend_id set); XCNI_DROP_NO_BACKEND
@@ -218,6 +218,17 @@ __attribute__((noinline)) int lb6_translate(struct __sk_buff *skb, struct pkt6 *
 		return 0;
 	st->rev_nat = svc->rev_nat;
 	st->svc_flags = svc->flags;
+	/* From outside: judged before anything is written for it. */
+	if (outside) {
+		int r = lb_outside_refused(svc, outside6_client_ok(ipcache6_exact(p->tuple.saddr),
+								   p->tuple.saddr),
+					   outside);
+
+		if (r) {
+			p->rev_nat = svc->rev_nat;
+			return r;
+		}
+	}
 	e = bpf_map_lookup_elem(&xcni_ct6, &p->tuple);
 	if (e && (e->flags & XCNI_CT_F_SVC) && ct_alive(e, now, p->tuple.proto) &&
 	    !((p->tuple.proto == IPPROTO_TCP || p->tuple.proto == IPPROTO_SCTP) &&

@@ -18,6 +18,31 @@
 #define XCNI_NSEC_PER_S 1000000000ULL
 
 /*
+ * lb_translate's and lb6_translate's outside: 0 for a pod's packet; from the
+ * underlay LB_OUTSIDE, with LB_OUTSIDE_CIP when ClusterIPs are served there
+ * too (xcnid --external-clusterip).
+ */
+#define LB_OUTSIDE 1u
+#define LB_OUTSIDE_CIP 2u
+
+/*
+ * A packet for frontend svc from outside the cluster (outside, as above):
+ * its client must be one (client_ok: outside_client_ok, outside6_client_ok;
+ * a claimed pod, node or martian source is a forgery), and a ClusterIP is
+ * the cluster's own unless xcnid says otherwise (Cilium's
+ * bpf-lb-external-clusterip, off by default). 0 or the drop reason.
+ */
+static __always_inline int lb_outside_refused(const struct xcni_svc *svc, int client_ok,
+					      __u32 outside)
+{
+	if (!client_ok)
+		return XCNI_DROP_OUTSIDE_SPOOF;
+	if ((svc->flags & XCNI_SVC_F_CLUSTERIP) && !(outside & LB_OUTSIDE_CIP))
+		return XCNI_DROP_CLUSTERIP_OUTSIDE;
+	return 0;
+}
+
+/*
  * The frontend of t's destination, or NULL. outside: the packet came from
  * outside the cluster (the underlay), which gets the EXT entry only; a pod
  * (and a socket of this node) gets the INT one where the two differ.

@@ -45,7 +45,8 @@
 #include "lb6.h"
 #include "ptb.h"
 
-/* Needs the including program's node_ip and vni (from_overlay's rodata), node_ip6 (encap6.h). */
+/* Needs the including program's node_ip and vni (from_overlay's rodata), node_ip6 (encap6.h),
+ * OUTSIDE (lb6_translate's outside for the underlay's packets). */
 
 #ifndef XCNI_MAX_SNAT6
 #define XCNI_MAX_SNAT6 32768
@@ -405,7 +406,7 @@ __attribute__((noinline)) int from_outside6(struct __sk_buff *skb)
 	/* Not whole, or not IPv6 at all: the stack's to judge. */
 	if (parse_ipv6(skb, &p) || !(st = lb6_state_get()))
 		return NODEPORT6_NOT_OURS;
-	reason = lb6_translate(skb, &p, 0, st, 1);
+	reason = lb6_translate(skb, &p, 0, st, OUTSIDE);
 	if (!reason)
 		return NODEPORT6_NOT_OURS;
 	if (reason == XCNI_DROP_NO_BACKEND) {

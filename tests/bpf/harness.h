@@ -85,6 +85,9 @@ uint16_t csum(const void *data, size_t len);
 uint16_t flow_sport(const struct xcni_ct_key *t);
 int run(int prog, int dev, uint8_t *in, size_t len, uint8_t *out, size_t out_len, int repeat,
 	struct bpf_test_run_opts *o);
+/* run, the packet arriving with skb->mark mark (XCNI_MARK_TRUSTED: handed to the stack by xcni). */
+int run_mark(int prog, int dev, uint32_t mark, uint8_t *in, size_t len, uint8_t *out,
+	     size_t out_len, int repeat, struct bpf_test_run_opts *o);
 int map_fd(const char *name);
 /* One more policy revision, as xcnid writes after every policy change. */
 int polrev_bump(void);
@@ -140,7 +143,11 @@ struct row {
 	const uint8_t *tail; /* bytes after the L4 header (an ICMP error's quote), in tot_len */
 	uint8_t tail_len;
 	bool trace; /* forwarded with traces on: one trace event */
+	uint32_t mark; /* skb->mark it arrives with (to_pod, to_overlay: XCNI_MARK_TRUSTED when
+			* from_pod handed it to the stack) */
 };
+/* A pod's packet from_pod handed to the stack (kube-proxy's DNAT), now in to_pod or to_overlay. */
+#define VIA_STACK .mark = XCNI_MARK_TRUSTED
 
 #define TCP(s, sp, d, dp, f) .src = s, .sport = sp, .dst = d, .dport = dp, .proto = IPPROTO_TCP, .flags = f
 #define UDP(s, sp, d, dp) .src = s, .sport = sp, .dst = d, .dport = dp, .proto = IPPROTO_UDP
@@ -236,6 +243,9 @@ extern const size_t nr_np_mtu_tests;
 /* tests/bpf/attack_nd.c: ND/MLD-typed ICMPv6 beyond the link, outside hairpin; last. */
 extern const struct CMUnitTest attack_nd_tests[];
 extern const size_t nr_attack_nd_tests;
+/* tests/bpf/attack_ul.c: a hostile host on the underlay and forged pod sources from the stack, last. */
+extern const struct CMUnitTest attack_ul_tests[];
+extern const size_t nr_attack_ul_tests;
 
 /* tests/bpf/xdp6.c: the XDP prefilter on IPv6 sources, run after the rows. */
 extern const struct CMUnitTest xdp6_tests[];

@@ -150,7 +150,7 @@ static const struct row fixed[] = {
 	  .no_ct = true },
 	{ "to_overlay: A's SYN+FIN to R (after a Service's DNAT): opens nothing",
 	  .prog = TO_OVERLAY, .dev = DEV_X, TCP(IP_A, 46020, IP_R, 80, TH_SYN | TH_FIN),
-	  SHOT(DROP_CT_INVALID, EV_FULL), .no_ct = true, EP_OF(DEV_A) },
+	  SHOT(DROP_CT_INVALID, EV_FULL), .no_ct = true, EP_OF(DEV_A), VIA_STACK },
 
 	/* ICMP echo: a reply answers, it never opens. */
 	{ "from_pod: echo reply nobody asked for: opens nothing", .dev = DEV_A,

@@ -151,16 +151,21 @@ struct g6 into6(struct g6 f, int d)
 static uint8_t last[FRAME_MAX];
 static size_t last_len;
 
+/* skb->mark of the next expect6 run (then cleared): XCNI_MARK_TRUSTED for a
+ * packet the stack hands over after from_pod or a decapsulation let it in. */
+uint32_t expect6_mark;
+
 void expect6_fd(int fd, unsigned int dir, int dev, const uint8_t *in, size_t len, int ret,
 		int reason, const uint8_t *want, size_t want_len)
 {
 	struct xcni_metric before[XCNI_NR_METRICS], after[XCNI_NR_METRICS];
-	struct __sk_buff ctx = { .ifindex = env.ifindex[dev] };
+	struct __sk_buff ctx = { .ifindex = env.ifindex[dev], .mark = expect6_mark };
 	__u32 idx = XCNI_METRIC_IDX(reason, dir);
 	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in, .data_size_in = (__u32)len,
 		    .data_out = last, .data_size_out = sizeof(last), .ctx_in = &ctx,
 		    .ctx_size_in = sizeof(ctx));
 
+	expect6_mark = 0;
 	assert_true(len <= FRAME_MAX);
 	assert_int_equal(read_metrics(before), 0);
 	assert_int_equal(bpf_prog_test_run_opts(fd, &o), 0);

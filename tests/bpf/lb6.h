@@ -76,6 +76,7 @@ struct xcni_ct_entry ct6_get(const char *s, uint16_t sp, const char *d, uint16_t
  */
 void expect6(int prog, int dev, const uint8_t *in, size_t len, int ret, int reason,
 	     const uint8_t *want, size_t want_len);
+extern uint32_t expect6_mark;
 void expect6_fd(int fd, unsigned int dir, int dev, const uint8_t *in, size_t len, int ret,
 		int reason, const uint8_t *want, size_t want_len);
 

@@ -305,17 +305,17 @@ static const struct row rows[] = {
 	{ "B->ClusterIP UDP 53 again: still the stack's, nothing to judge here", .dev = DEV_B,
 	  UDP(IP_B, 41030, SVC_IP, 53), OK(FWD_STACK), .ct_stack = true },
 	{ "B->C after DNAT, via to_pod: B's egress allows nothing to C", .prog = TO_POD,
-	  .dev = DEV_C, UDP(IP_B, 41030, IP_C, 53), POLICY_DROP(DROP_POLICY_EGRESS) },
+	  .dev = DEV_C, UDP(IP_B, 41030, IP_C, 53), POLICY_DROP(DROP_POLICY_EGRESS), VIA_STACK },
 	{ "B->A TCP 80 after DNAT, via to_pod: egress 10/0, ingress 7/0", .prog = TO_POD,
 	  .dev = DEV_A, TCP(IP_B, 41031, IP_A, 80, TH_SYN), OK(FWD_LOCAL), .ct = XCNI_CT_NEW,
-	  .ct_stack = true, EP_OF(DEV_B), BY(7, 0, TO_POD) },
+	  .ct_stack = true, EP_OF(DEV_B), BY(7, 0, TO_POD), VIA_STACK },
 	{ "A->B SYN-ACK of that flow: back through the stack (un-DNAT), not past it",
 	  .dev = DEV_A, TCP(IP_A, 80, IP_B, 41031, TH_SYN | TH_ACK), OK(FWD_REPLY),
 	  .ct = XCNI_CT_ESTABLISHED, .ct_rev = true, .ct_stack = true },
 	{ "policy: B's egress allows nothing (its other version)", .step = policy_b_nothing },
 	{ "B->A ACK after DNAT, via to_pod: judged again on the real pod, refused, forgotten",
 	  .prog = TO_POD, .dev = DEV_A, TCP(IP_B, 41031, IP_A, 80, TH_ACK),
-	  POLICY_DROP(DROP_POLICY_EGRESS) },
+	  POLICY_DROP(DROP_POLICY_EGRESS), VIA_STACK },
 	{ "policy: B's egress back to A on TCP 80 (10/0), again", .step = policy_b_back },
 	{ "ClusterIP->B: the stack's un-DNATed reply, into B", .prog = TO_POD, .dev = DEV_B,
 	  UDP(SVC_IP, 53, IP_B, 41030), OK(FWD_REPLY), .ct = XCNI_CT_ESTABLISHED, .ct_rev = true,
@@ -391,18 +391,18 @@ static const struct row rows[] = {
 	  TCP(NODE_IP, 44001, "10.99.9.9", 80, TH_SYN), SHOT(DROP_NO_TUNNEL, EV_FULL) },
 	{ "A->R via the overlay device (a Service DNATed to R): tracked as the stack's",
 	  .prog = TO_OVERLAY, .dev = DEV_X, TCP(IP_A, 44002, IP_R, 80, TH_SYN), REDIR(FWD_ENCAP),
-	  .node = N2, .ct = XCNI_CT_NEW, .ct_stack = true, EP_OF(DEV_A) },
+	  .node = N2, .ct = XCNI_CT_NEW, .ct_stack = true, EP_OF(DEV_A), VIA_STACK },
 	{ "R->A SYN-ACK from n2: reply of the stack's flow, decapsulated to the stack",
 	  .prog = FROM_OVERLAY, .dev = DEV_U, .node = N2,
 	  TCP(IP_R, 80, IP_A, 44002, TH_SYN | TH_ACK), OK(FWD_DECAP_HOST),
 	  .ct = XCNI_CT_ESTABLISHED, .ct_rev = true, .ct_stack = true },
 	{ "B->R via the overlay device: B's egress (only A on TCP 80) is judged there",
 	  .prog = TO_OVERLAY, .dev = DEV_X, UDP(IP_B, 44003, IP_R, 53),
-	  POLICY_DROP(DROP_POLICY_EGRESS), EP_OF(DEV_B) },
+	  POLICY_DROP(DROP_POLICY_EGRESS), EP_OF(DEV_B), VIA_STACK },
 	{ "policy: A's egress allows nothing", .step = policy_a_egress_nothing },
 	{ "A->R ACK via the overlay device on 44002: judged again, refused, forgotten",
 	  .prog = TO_OVERLAY, .dev = DEV_X, TCP(IP_A, 44002, IP_R, 80, TH_ACK),
-	  POLICY_DROP(DROP_POLICY_EGRESS), EP_OF(DEV_A) },
+	  POLICY_DROP(DROP_POLICY_EGRESS), EP_OF(DEV_A), VIA_STACK },
 	{ "policy: A not isolated again", .step = policy_a_off },
 
 	/* XDP on the underlay: the prefilter. */
@@ -767,7 +767,13 @@ int prog_fd(int prog)
 int run(int prog, int dev, uint8_t *in, size_t len, uint8_t *out, size_t out_len,
 	       int repeat, struct bpf_test_run_opts *o)
 {
-	struct __sk_buff ctx = { .ifindex = env.ifindex[dev] };
+	return run_mark(prog, dev, 0, in, len, out, out_len, repeat, o);
+}
+
+int run_mark(int prog, int dev, uint32_t mark, uint8_t *in, size_t len, uint8_t *out,
+	     size_t out_len, int repeat, struct bpf_test_run_opts *o)
+{
+	struct __sk_buff ctx = { .ifindex = env.ifindex[dev], .mark = mark };
 
 	o->sz = sizeof(*o);
 	o->data_in = in;
@@ -854,7 +860,7 @@ void check_row(void **state)
 	}
 	assert_int_equal(read_metrics(before), 0);
 	env.nev = 0;
-	assert_int_equal(run(r->prog, r->dev, in, len, out, sizeof(out), 0, &o), r->err);
+	assert_int_equal(run_mark(r->prog, r->dev, r->mark, in, len, out, sizeof(out), 0, &o), r->err);
 	assert_true(ring_buffer__consume(env.rb) >= 0);
 	assert_int_equal(read_metrics(after), 0);
 	if (r->err) {
@@ -1741,6 +1747,7 @@ int main(int argc, char **argv)
 		{ dsr6_tests, nr_dsr6_tests }, /* IPv6 NodePort DSR, on lb6.c's NodePorts */
 		{ np_mtu_tests, nr_np_mtu_tests }, /* NodePorts' path MTU, on lb.c's and lb6.c's */
 		{ attack_nd_tests, nr_attack_nd_tests }, /* ND/MLD beyond the link, outside hairpin */
+		{ attack_ul_tests, nr_attack_ul_tests }, /* the underlay attacker, on all of the above */
 	};
 	struct CMUnitTest *all;
 	size_t n = 0;

@@ -52,6 +52,7 @@ struct f6 {
 	uint8_t nh, hop;
 	uint8_t pl[160];
 	size_t pll;
+	uint32_t mark; /* skb->mark it arrives with (VIA_STACK: from_pod handed it to the stack) */
 };
 
 static size_t frame(const struct f6 *f, uint8_t *buf)
@@ -184,7 +185,7 @@ static void expect(const struct f6 *f, const struct want *w, uint8_t *outp)
 
 	assert_int_equal(read_metrics(before), 0);
 	nev6 = 0;
-	assert_int_equal(run(f->prog, f->dev, in, len, out, sizeof(out), 0, &o), 0);
+	assert_int_equal(run_mark(f->prog, f->dev, f->mark, in, len, out, sizeof(out), 0, &o), 0);
 	assert_true(ring_buffer__consume(env.rb) >= 0);
 	assert_int_equal(read_metrics(after), 0);
 	if ((int)o.retval != w->ret || after[idx].packets - before[idx].packets != 1) {
@@ -930,6 +931,7 @@ static void v6_svc_cidr(void **state)
 	{
 		/* After the DNAT, at the backend B: X's egress refuses it... */
 		F(TO_POD, DEV_B, X6, B6, IPPROTO_TCP);
+		f.mark = XCNI_MARK_TRUSTED; /* from_pod handed it to the stack */
 		tcp(&f, 42100, 80, TH_SYN);
 		expect(&f, DROP(DROP_POLICY_EGRESS), NULL);
 	}
@@ -937,6 +939,7 @@ static void v6_svc_cidr(void **state)
 	allow6(kx, FROM_POD, ID_B, IPPROTO_TCP, 80, 79);
 	{
 		F(TO_POD, DEV_B, X6, B6, IPPROTO_TCP);
+		f.mark = XCNI_MARK_TRUSTED;
 		tcp(&f, 42101, 80, TH_SYN);
 		expect(&f, &(struct want){ .ret = TC_ACT_OK, .reason = XCNI_FWD_LOCAL,
 					   .vev = true, .policy_id = 79 }, NULL);

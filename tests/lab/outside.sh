@@ -166,6 +166,102 @@ check "o/p1 (n1) -> node n2 (192.168.77.2) 8080/tcp: the node saw ${IP[p1]} (nod
 check "o/p1 (n1) -> node n2 8081/udp: saw ${IP[p1]}" \
 	expect_answer o/p1 192.168.77.2 8081/udp "n2 ${IP[p1]}"
 
+# ---- a host on the underlay forging sources (issue 26 items 2, 3) -----------------------------------
+# xcl-ul sits on the lab's switch: it forges the allowed pod o/p1, the backend's node n2, n2's pod
+# gateway and the other node n1 as sources of UDP datagrams to o/p2, whose policy admits o/p1
+# only, both to o/p2's address (a route to n2's pod CIDR, added here and removed) and to its
+# NodePort (externalTrafficPolicy Local: kube-proxy keeps the source). A receiver in o/p2 writes
+# down every datagram that reaches it; the same datagram from o/p1 itself is the positive control.
+GW2=$(ip -n xcl-o.p2 route show default | sed -n 's/^default via \([0-9.]*\) .*/\1/p')
+cat >"$T/attack.yaml" <<EOF
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: p2-from-p1, namespace: o}
+spec:
+  podSelector: {matchLabels: {app: p2}}
+  policyTypes: [Ingress]
+  ingress:
+    - from: [{podSelector: {matchLabels: {app: p1}}}]
+      ports: [{port: 9099, protocol: UDP}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: p2np, namespace: o}
+spec:
+  type: NodePort
+  externalTrafficPolicy: Local
+  selector: {app: p2}
+  ports: [{port: 9099, targetPort: 9099, protocol: UDP, nodePort: 30599}]
+EOF
+check "lab apply: o/p2 admits o/p1 only on 9099/udp; NodePort o/p2np 30599/udp (ETP Local) -> o/p2" \
+	lab apply -f "$T/attack.yaml"
+ip netns exec xcl-o.p2 python3 -u -c '
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", 9099))
+while True:
+    d, a = s.recvfrom(2048)
+    print(a[0], d.decode(errors="replace"), flush=True)
+' >"$T/recv.log" 2>&1 &
+MINE+=($!)
+# forge SRC DST PORT TAG: from xcl-ul, a raw UDP datagram SRC:40000 -> DST:PORT saying TAG.
+forge() {
+	ip netns exec xcl-ul python3 -c '
+import socket, struct, sys
+src, dst, port, tag = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4].encode()
+udp = struct.pack("!HHHH", 40000, port, 8 + len(tag), 0) + tag
+ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 1, 0, 64, 17, 0,
+                 socket.inet_aton(src), socket.inet_aton(dst))
+socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW).sendto(ip + udp, (dst, 0))
+' "$@"
+}
+# from_p1 DST PORT TAG: the same datagram from o/p1 itself.
+from_p1() {
+	ip netns exec xcl-o.p1 python3 -c '
+import socket, sys
+socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(sys.argv[3].encode(), (sys.argv[1], int(sys.argv[2])))
+' "$@"
+}
+arrived() { sleep 0.3; grep -F -- " $1" "$T/recv.log"; }
+# control_until DST PORT TAG: o/p1's datagram arrives (the policy may take a moment to land).
+control_until() {
+	for i in $(seq 30); do
+		from_p1 "$1" "$2" "$3-$i"
+		arrived "$3-$i" && return 0
+	done
+	return 1
+}
+spoofed_n2() { # drop-outside-spoof packets n2 counted: from the underlay, and in to_pod
+	echo $(($(metric 2 drop-outside-spoof from-overlay) + $(metric 2 drop-outside-spoof to-pod)))
+}
+for _ in $(seq 50); do
+	ip netns exec xcl-o.p2 ss -Huln 'sport = :9099' | grep . >/dev/null && break
+	sleep 0.1
+done
+if [ -n "$GW2" ] && [ -n "${IP[p1]:-}" ] && [ -n "${IP[p2]:-}" ]; then
+	ip -n xcl-ul route add 10.244.2.0/24 via 192.168.77.2
+	check "control: o/p1 -> o/p2 ${IP[p2]}:9099/udp arrives (the policy admits it)" \
+		control_until "${IP[p2]}" 9099 ctl-pod
+	check "control: o/p1 -> n2's NodePort 192.168.77.2:30599/udp arrives at o/p2" \
+		control_until 192.168.77.2 30599 ctl-np
+	before=$(spoofed_n2)
+	for f in "${IP[p1]}=the-allowed-pod" 192.168.77.2=n2-itself "$GW2=n2s-pod-gateway" 192.168.77.1=node-n1; do
+		forge "${f%%=*}" "${IP[p2]}" 9099 "forged-pod-${f#*=}"
+		forge "${f%%=*}" 192.168.77.2 30599 "forged-np-${f#*=}"
+	done
+	check "forged on the underlay (o/p1 ${IP[p1]}, n2, its gateway $GW2, n1) to o/p2's address and NodePort: nothing arrives" \
+		bash -c "sleep 1; cat '$T/recv.log'; ! grep -q forged '$T/recv.log'"
+	after=$(spoofed_n2)
+	check "  ... n2 counted drop-outside-spoof for them (the pod's, n2's and the gateway's: $before -> $after)" \
+		test "$((after - before))" -ge 5
+	check "control again after the forgeries: o/p1 -> o/p2 arrives" \
+		control_until "${IP[p2]}" 9099 ctl-after
+	ip -n xcl-ul route del 10.244.2.0/24 via 192.168.77.2
+else
+	check "the attack's addresses: o/p1 '${IP[p1]:-}', o/p2 '${IP[p2]:-}', n2's gateway '$GW2'" false
+fi
+check "lab delete: the attack's policy and Service" lab delete -f "$T/attack.yaml"
+
 # ---- the set follows the Nodes ----------------------------------------------------------------------
 printf 'apiVersion: v1\nkind: Node\nmetadata: {name: n2}\n' >"$T/n2.yaml"
 check "lab delete -f: Node n2" lab delete -f "$T/n2.yaml"

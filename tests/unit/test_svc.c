@@ -167,7 +167,7 @@ static void dual_stack(void **state)
 	assert_int_equal(s->key.family, XCNI_AF_INET6);
 	inet_pton(AF_INET6, "fd00:96::a", want);
 	assert_memory_equal(s->key.addr, want, 16);
-	assert_int_equal(s->flags, XCNI_SVC_F_AFFINITY);
+	assert_int_equal(s->flags, XCNI_SVC_F_AFFINITY | XCNI_SVC_F_CLUSTERIP);
 	assert_int_equal(s->nbe, 2);
 	assert_true(has_be6(s, "fd00:1::5", 8080));
 	assert_true(has_be6(s, "fd00:1::6", 8080));
@@ -210,7 +210,7 @@ static void named_multi_port(void **state)
 	assert_int_equal(s->key.proto, IPPROTO_TCP);
 	assert_int_equal(s->key.family, XCNI_AF_INET);
 	assert_int_equal(s->key.scope, XCNI_SCOPE_EXT);
-	assert_int_equal(s->flags, 0);
+	assert_int_equal(s->flags, XCNI_SVC_F_CLUSTERIP); /* a NodePort's lacks it (below) */
 	assert_int_equal(s->nbe, 2);
 	/* the name xcni_svcname gets: the Service and the port's name */
 	assert_string_equal(s->who.ns, "y");
@@ -285,7 +285,7 @@ static void affinity(void **state)
 		      "{clientIP: {timeoutSeconds: 60}}, ports: [{port: 80}]}")
 	     SVC("b", "{clusterIP: 10.96.0.2, sessionAffinity: ClientIP, ports: [{port: 80}]}"));
 	s = spec("y/a:80/TCP");
-	assert_int_equal(s->flags, XCNI_SVC_F_AFFINITY);
+	assert_int_equal(s->flags, XCNI_SVC_F_AFFINITY | XCNI_SVC_F_CLUSTERIP);
 	assert_int_equal(s->affinity_s, 60);
 	assert_int_equal(s->nbe, 0); /* no slice: refused */
 	s = spec("y/b:80/TCP");
@@ -376,7 +376,7 @@ static void maglev_flag_and_empty(void **state)
 	svc_list_free(&l);
 	store_view(st, &c);
 	assert_int_equal(svc_build(&c, NULL, SVC_BUILD_MAGLEV, &l), 0);
-	assert_int_equal(l.specs[0].flags, XCNI_SVC_F_MAGLEV);
+	assert_int_equal(l.specs[0].flags, XCNI_SVC_F_MAGLEV | XCNI_SVC_F_CLUSTERIP);
 	svc_list_free(&l);
 	memset(&c, 0, sizeof(c));
 	assert_int_equal(svc_build(&c, NULL, 0, &l), 0);
@@ -451,7 +451,8 @@ static void traffic_policies(void **state)
 	assert_int_equal(l.n, 5); /* ClusterIP, 2 x (EXT + INT) */
 	/* ClusterIP under internalTrafficPolicy Local: this node's endpoints only. */
 	s = spec("y/web:80/TCP");
-	assert_int_equal(s->flags, XCNI_SVC_F_ITP_LOCAL | XCNI_SVC_F_AFFINITY);
+	assert_int_equal(s->flags, XCNI_SVC_F_ITP_LOCAL | XCNI_SVC_F_AFFINITY |
+				   XCNI_SVC_F_CLUSTERIP);
 	assert_int_equal(s->nbe, 2);
 	assert_int_equal(be(s, 0x0a010005, 8080)->state, XCNI_BE_ACTIVE);
 	assert_int_equal(be(s, 0x0a010007, 8080)->state, XCNI_BE_TERMINATING);

@@ -126,6 +126,7 @@ int overlay_load(struct overlay *ov, const char *pin_dir)
 	ov->in->rodata->vni = ov->vni;
 	ov->in->rodata->lb_enabled = ov->lb;
 	ov->in->rodata->lb_dsr = ov->lb && ov->dsr;
+	ov->in->rodata->external_clusterip = ov->lb && ov->ext_cip;
 	ov->out->rodata->node_ip = ov->node_ip;
 	ov->out->rodata->underlay_ifindex = ov->underlay_ifindex;
 	ov->out->rodata->vni = ov->vni;

@@ -57,6 +57,7 @@ struct overlay {
 	enum xdp_want xdp_want;
 	bool lb; /* from_overlay's lb_enabled (--kube-proxy-replacement) */
 	bool dsr; /* from_overlay's lb_dsr (--node-port-mode dsr) */
+	bool ext_cip; /* from_overlay's external_clusterip (--external-clusterip) */
 	/* found and made */
 	int underlay_ifindex;
 	unsigned int underlay_mtu;

@@ -66,6 +66,7 @@ struct opts {
 	const char *cgroup_root; /* --cgroup-root: socket-level load balancing on it */
 	uint16_t np_min, np_max; /* --node-port-range; np_max 0: the API server's default */
 	int np_dsr; /* --node-port-mode dsr: remote backends answer external clients directly */
+	int ext_cip; /* --external-clusterip: ClusterIPs served from outside the cluster too */
 	unsigned int sync_delay_ms; /* --sync-delay: events gathered this long into one sync */
 };
 
@@ -897,6 +898,7 @@ static int run(const struct opts *o)
 		tp->rodata->lb_enabled = 1;
 		o->ov->lb = true;
 		o->ov->dsr = o->np_dsr;
+		o->ov->ext_cip = o->ext_cip;
 	}
 	if (o->ov->underlay) {
 		err = overlay_resolve(o->ov);
@@ -1060,6 +1062,9 @@ static void usage(FILE *f)
 		"                     come back through here) or dsr (the client's address kept,\n"
 		"                     the frontend in a Geneve option: the backend's node answers\n"
 		"                     the client directly, with the frontend as source)\n"
+		"  --external-clusterip  with --kube-proxy-replacement and --underlay-dev: serve\n"
+		"                     ClusterIPs to clients outside the cluster (routed to a node);\n"
+		"                     by default they are dropped (drop-clusterip-outside)\n"
 		"  --sync-delay MS    gather the cluster changes that arrive within MS ms of a\n"
 		"                     first one into one compile and map write (default %u;\n"
 		"                     0: every change at once)\n"
@@ -1097,6 +1102,7 @@ int main(int argc, char **argv)
 		{ "cgroup-root", required_argument, NULL, 1005 },
 		{ "node-port-range", required_argument, NULL, 1007 },
 		{ "node-port-mode", required_argument, NULL, 1008 },
+		{ "external-clusterip", no_argument, NULL, 1010 },
 		{ "sync-delay", required_argument, NULL, 1009 },
 		{ "trace-sample", required_argument, NULL, 'S' },
 		{ "events-rate", required_argument, NULL, 'R' },
@@ -1208,6 +1214,7 @@ int main(int argc, char **argv)
 		case 'M': masquerade = 1; break;
 		case 1001: masquerade = 0; break;
 		case 1003: o.kpr = 1; break;
+		case 1010: o.ext_cip = 1; break;
 		case 1005: o.cgroup_root = optarg; break;
 		case 1007:
 			if (svc_nodeport_range_parse(optarg, &o.np_min, &o.np_max)) {
@@ -1328,6 +1335,11 @@ int main(int argc, char **argv)
 	if (np_mode && (!o.kpr || !ov.underlay)) {
 		pr_err("--node-port-mode is how --kube-proxy-replacement sends NodePort requests "
 		       "to other nodes' backends, through the overlay (--underlay-dev): give all three\n");
+		return 2;
+	}
+	if (o.ext_cip && (!o.kpr || !ov.underlay)) {
+		pr_err("--external-clusterip is for ClusterIPs --kube-proxy-replacement serves on the "
+		       "underlay (--underlay-dev): give all three\n");
 		return 2;
 	}
 	if (lb_alg && !o.kpr) {

@@ -308,6 +308,9 @@ static int add_frontend(struct items *v, const struct port_ctx *pc, const void *
 		flags |= external ? XCNI_SVC_F_ETP_LOCAL : XCNI_SVC_F_ITP_LOCAL;
 	if (external && local)
 		flags |= XCNI_SVC_F_TWO_SCOPES;
+	/* The cluster's own: from_overlay refuses it to outside clients by default. */
+	if (!external)
+		flags |= XCNI_SVC_F_CLUSTERIP;
 	/* A dual-stack Service's IPv6 ClusterIP is told from its IPv4 one. */
 	if (!external)
 		err = asprintf(&name, "%s/%s:%u/%s%s", pc->so->meta.ns, pc->so->meta.name, port,
