@@ -48,6 +48,7 @@ suites=(
 	"svc-sctp-netns:bash tests/integration/svc_sctp.sh"
 	"ct-pressure:bash tests/integration/ctpressure.sh"
 	"socklb-netns:bash tests/integration/socklb.sh"
+	"attach-netns:bash tests/integration/attach.sh"
 	"nodeport-netns:bash tests/integration/nodeport.sh"
 	"metrics-netns:bash tests/integration/metrics.sh"
 	"masq6-netns:bash tests/integration/masq6.sh"

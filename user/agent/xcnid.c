@@ -39,6 +39,7 @@
 #include "agent/masq.h"
 #include "agent/metrics.h"
 #include "agent/overlay.h"
+#include "agent/probe.h"
 #include "agent/socklb.h"
 
 #define XCNI_DEFAULT_SVC_CIDR "10.96.0.0/12"
@@ -1471,6 +1472,20 @@ int main(int argc, char **argv)
 		/* Whatever a masquerading agent left: the tables go unless --no-masquerade. */
 		mq.table = masquerade == 0 ? NULL : MASQ_TABLE;
 		return uninstall(&o) ? 1 : 0;
+	}
+	{
+		struct probe_result pr;
+
+		/* A kernel without what the programs need is refused before anything changes. */
+		if (xcnid_probe(&pr))
+			return 3;
+		if (o.cgroup_root && !pr.sock_lb) {
+			pr_warn("--cgroup-root %s: socket load balancing is off: kernel lacks %s "
+				"(Linux >= %s); host-network clients reach Services through the "
+				"node's pods' path only\n", o.cgroup_root, pr.sock_lb_missing,
+				pr.sock_lb_since);
+			o.cgroup_root = NULL;
+		}
 	}
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);
