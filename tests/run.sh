@@ -55,6 +55,11 @@ suites=(
 	"lab:bash tests/lab/run.sh"
 	"lab-netpol:bash tests/lab/netpol.sh"
 	"lab-overlay:bash tests/lab/overlay.sh"
+	# The older attach path forced (tc clsact for the agent's and the plugin's
+	# programs, XDP through netlink), as on a kernel without TCX: the overlay,
+	# and policy judged on Services translated in BPF (NodePort, ClusterIP, socket LB).
+	"lab-overlay-tc:env XCNI_ATTACH=tc bash tests/lab/overlay.sh"
+	"lab-netpol-svc-kpr-tc:env XCNI_ATTACH=tc LAB_KUBE_PROXY=none NETPOL_VIA_SERVICE=1 bash tests/lab/netpol.sh"
 	"lab-socklb:bash tests/lab/socklb.sh"
 	"lab-explain:bash tests/lab/explain.sh"
 	"lab-outside:bash tests/lab/outside.sh"
