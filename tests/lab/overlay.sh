@@ -126,9 +126,9 @@ check "pods get MTU 1450 (the underlay's 1500 less Geneve's 50)" \
 if [ "${XCNI_ATTACH:-}" = tc ]; then
 	# The plugin got XCNI_ATTACH too: every pod's record says tc, none tcx.
 	pods_tc() {
-		local recs
-		recs=$(cat "$XCNI_LAB_DIR"/n?/state/xcni-lab/* 2>/dev/null)
-		[ "$(grep -c '"attach":"tc"' <<<"$recs")" -ge 6 ] && ! grep -q '"attach":"tcx"' <<<"$recs"
+		# One record per pod, each a line of its own file: counted by file.
+		[ "$(grep -l '"attach":"tc"' "$XCNI_LAB_DIR"/n?/state/xcni-lab/* | wc -l)" -ge 6 ] &&
+			! grep -q '"attach":"tcx"' "$XCNI_LAB_DIR"/n?/state/xcni-lab/*
 	}
 	check "XCNI_ATTACH=tc: every pod's veth attached with tc clsact (the plugin's records)" pods_tc
 fi
