@@ -26,6 +26,9 @@
 #       and u6-vxlan6 (flannel's IPv6 vxlan layout: flannel-v6.1 over the
 #       IPv6 underlay, IPv6 pods by the bridge plugin)
 #   -U  don't pin clients to CPU 0 and servers to CPU 1
+#   -T  add the setup xcni-tc: xcni-gen with every program on tc clsact
+#       (XCNI_ATTACH=tc for xcnid and the plugin, XDP through netlink), as on
+#       a kernel without TCX (< 6.6), measured beside TCX in the same rounds
 #
 # Per setup S (xcni-gen, xcni-off, vxlan; u6-*), its own netns, same addresses:
 #
@@ -63,7 +66,8 @@ ROUNDS=3 SECS=5 PP_N=20000 PP_WARMUP=2000 CR_SECS=2 PIN_CPUS=1 FAMILY=ipv4 UNDER
 IPERF_PORT=5201 PP_PORT=7000 CR_PORT=7107
 
 usage() { sed -n '2,52p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
-while getopts "r:t:n:w:c:f:u:Uh" opt; do
+TC_SETUP=0
+while getopts "r:t:n:w:c:f:u:UTh" opt; do
 	case $opt in
 	r) ROUNDS=$OPTARG ;;
 	t) SECS=$OPTARG ;;
@@ -73,6 +77,7 @@ while getopts "r:t:n:w:c:f:u:Uh" opt; do
 	f) FAMILY=$OPTARG ;;
 	u) UNDERLAY=$OPTARG ;;
 	U) PIN_CPUS=0 ;;
+	T) TC_SETUP=1 ;;
 	*) usage ;;
 	esac
 done
@@ -96,6 +101,7 @@ TAG=xov$$
 # Setups: the IPv4 underlay's, then (-u ipv6|both) the IPv6 underlay's.
 SETUPS=()
 [[ $UNDERLAY == ipv6 ]] || SETUPS+=(xcni-gen xcni-off vxlan)
+[[ $UNDERLAY == ipv6 || $TC_SETUP == 0 ]] || SETUPS+=(xcni-tc)
 [[ $UNDERLAY == ipv4 ]] || SETUPS+=(u6-xcni-gen u6-xcni-off u6-vxlan)
 # What a round measures, per leg: a setup's pods over IPv4 (the setup's
 # name) or over IPv6 (name + "6": the same pods, their IPv6 addresses).
@@ -201,7 +207,8 @@ add_pod() { # SETUP N: CNI ADD, records the address(es)
 }
 
 build_xcni() {
-	local s=$1 mode=${1##*-} man=$TMP/$1-manifests n v6r="" routes="" v6a=() nip
+	local s=$1 mode=${1##*-} man=$TMP/$1-manifests n v6r="" routes="" v6a=() nip attach=auto
+	[[ $mode == tc ]] && attach=tc mode=generic
 	[[ $mode == gen ]] && mode=generic
 	mkdir -p "$man"
 	underlay "$s"
@@ -214,11 +221,11 @@ build_xcni() {
 		# The IPv6 underlay: told, as an IPv6-only node's DaemonSet would.
 		ul6 "$s" && v6a+=(--node-ip "$(node_ip "$s" $n)")
 		cat >"$(conf "$s" $n)" <<-J
-		{"cniVersion":"1.0.0","name":"$TAG","type":"xcni","mtu":$(pod_mtu "$s"),"stateDir":"$TMP/$s-state$n",
+		{"cniVersion":"1.0.0","name":"$TAG","type":"xcni","mtu":$(pod_mtu "$s"),"attach":"$attach","stateDir":"$TMP/$s-state$n",
 		 "pinDir":"$(pin "$s" $n)","ipam":{"type":"host-local","ranges":[[{"subnet":"10.244.$n.0/24"}]$v6r],
 		 $routes"dataDir":"$TMP/$s-ipam$n"}}
 		J
-		nsenter --net=/run/netns/"$(ns "$s" n$n)" "$BIN_DIR/xcnid" --pin-dir "$(pin "$s" $n)" \
+		XCNI_ATTACH=$attach nsenter --net=/run/netns/"$(ns "$s" n$n)" "$BIN_DIR/xcnid" --pin-dir "$(pin "$s" $n)" \
 			--pod-cidr 10.244.$n.0/24 "${v6a[@]}" --node-name n$n --manifests "$man" --underlay-dev ul0 \
 			--xdp-mode "$mode" >"$TMP/$s-xcnid$n.log" 2>&1 &
 		PIDS+=($!)
@@ -428,7 +435,8 @@ for x in ("gen", "off"):
               (f"u6-xcni-{x}6", f"u6-xcni-{x}", "IPv6 vs IPv4 pods, IPv6 underlay"),
               (f"u6-xcni-{x}6", f"xcni-{x}", "all-IPv6 cluster vs all-IPv4"),
               (f"u6-xcni-{x}6", "u6-vxlan6", "vs flannel's IPv6 vxlan")]
-pairs += [("xcni-gen", "xcni-off", "what the generic-XDP prefilter costs on the underlay veth"),
+pairs += [("xcni-tc", "xcni-gen", "tc clsact instead of TCX (kernels < 6.6, or XCNI_ATTACH=tc)"),
+          ("xcni-gen", "xcni-off", "what the generic-XDP prefilter costs on the underlay veth"),
           ("u6-xcni-gen6", "u6-xcni-off6", "the same, IPv6 underlay"),
           ("u6-vxlan6", "vxlan", "what IPv6 costs the kernel's vxlan")]
 pairs = [p for p in pairs if p[0] in med and p[1] in med]

@@ -45,6 +45,14 @@
 #include "lib/policy.h"
 
 /* Written by xcnid before load. Network byte order. */
+/*
+ * Decapsulating IPv4 from IPv4 leaves skb->protocol as it was: no
+ * BPF_F_ADJ_ROOM_DECAP_L3_IPV4, which only kernels >= 6.3 take (older ones
+ * answer -EINVAL) and which only changes anything across families
+ * (from_overlay6's IPv4 inner packets and geneve_decap6 keep it).
+ */
+#define XCNI_DECAP4_FLAGS BPF_F_ADJ_ROOM_FIXED_GSO
+
 const volatile __u32 node_ip = 0;
 const volatile __u32 vni = 0;
 /* Services in BPF (kube-proxy replacement). */
@@ -536,7 +544,7 @@ static __always_inline int nodeport_icmp(struct __sk_buff *skb, const struct pkt
 	int r;
 
 	if (bpf_skb_adjust_room(skb, -(__s32)o->hdr_len, BPF_ADJ_ROOM_MAC,
-				BPF_F_ADJ_ROOM_FIXED_GSO | BPF_F_ADJ_ROOM_DECAP_L3_IPV4))
+				XCNI_DECAP4_FLAGS))
 		return XCNI_DROP_BAD_GENEVE;
 	r = lb_icmp_snat_rev(skb, p->l3_len);
 	if (r < 0)
@@ -574,7 +582,7 @@ static __always_inline int nodeport_reply(struct __sk_buff *skb, struct pkt *p,
 	if (ct_track(skb, p, skb->len, &ctf) != CT_REPLY)
 		return 0;
 	if (bpf_skb_adjust_room(skb, -(__s32)o->hdr_len, BPF_ADJ_ROOM_MAC,
-				BPF_F_ADJ_ROOM_FIXED_GSO | BPF_F_ADJ_ROOM_DECAP_L3_IPV4))
+				XCNI_DECAP4_FLAGS))
 		return XCNI_DROP_BAD_GENEVE;
 	if (lb_snat_rev(skb, p, client, cport))
 		return XCNI_DROP_REDIRECT;
@@ -842,7 +850,7 @@ __attribute__((noinline)) int from_overlay4(struct __sk_buff *skb)
 			dsr_record(skb, &p.tuple);
 	}
 	if (bpf_skb_adjust_room(skb, -(__s32)o.hdr_len, BPF_ADJ_ROOM_MAC,
-				BPF_F_ADJ_ROOM_FIXED_GSO | BPF_F_ADJ_ROOM_DECAP_L3_IPV4) ||
+				XCNI_DECAP4_FLAGS) ||
 	    mac_rewrite(skb, dst)) {
 		reason = XCNI_DROP_BAD_GENEVE;
 		goto out;
@@ -857,7 +865,7 @@ __attribute__((noinline)) int from_overlay4(struct __sk_buff *skb)
 	goto out;
 to_host:
 	if (bpf_skb_adjust_room(skb, -(__s32)o.hdr_len, BPF_ADJ_ROOM_MAC,
-				BPF_F_ADJ_ROOM_FIXED_GSO | BPF_F_ADJ_ROOM_DECAP_L3_IPV4))
+				XCNI_DECAP4_FLAGS))
 		reason = XCNI_DROP_BAD_GENEVE;
 	else
 		reason = XCNI_FWD_DECAP_HOST;

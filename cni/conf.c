@@ -224,6 +224,10 @@ int xcni_conf_parse(const char *buf, size_t len, struct xcni_conf *c, struct cni
 	snprintf(c->attach, sizeof(c->attach), "auto");
 	if (get_str(c->raw, "attach", c->attach, sizeof(c->attach), 0, "", e))
 		return -EINVAL;
+	/* XCNI_ATTACH in the runtime's environment wins, as it does for xcnid:
+	 * one switch forces the older path for the agent and the plugin alike. */
+	if (getenv("XCNI_ATTACH") && *getenv("XCNI_ATTACH"))
+		snprintf(c->attach, sizeof(c->attach), "%.7s", getenv("XCNI_ATTACH"));
 	if (strcmp(c->attach, "auto") && strcmp(c->attach, "tcx") && strcmp(c->attach, "tc"))
 		return cni_fail(e, CNI_ERR_INVALID_CONFIG,
 				"network config: \"attach\" must be \"auto\", \"tcx\" or \"tc\", not \"%s\"",

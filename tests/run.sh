@@ -48,12 +48,18 @@ suites=(
 	"svc-sctp-netns:bash tests/integration/svc_sctp.sh"
 	"ct-pressure:bash tests/integration/ctpressure.sh"
 	"socklb-netns:bash tests/integration/socklb.sh"
+	"attach-netns:bash tests/integration/attach.sh"
 	"nodeport-netns:bash tests/integration/nodeport.sh"
 	"metrics-netns:bash tests/integration/metrics.sh"
 	"masq6-netns:bash tests/integration/masq6.sh"
 	"lab:bash tests/lab/run.sh"
 	"lab-netpol:bash tests/lab/netpol.sh"
 	"lab-overlay:bash tests/lab/overlay.sh"
+	# The older attach path forced (tc clsact for the agent's and the plugin's
+	# programs, XDP through netlink), as on a kernel without TCX: the overlay,
+	# and policy judged on Services translated in BPF (NodePort, ClusterIP, socket LB).
+	"lab-overlay-tc:env XCNI_ATTACH=tc bash tests/lab/overlay.sh"
+	"lab-netpol-svc-kpr-tc:env XCNI_ATTACH=tc LAB_KUBE_PROXY=none NETPOL_VIA_SERVICE=1 bash tests/lab/netpol.sh"
 	"lab-socklb:bash tests/lab/socklb.sh"
 	"lab-explain:bash tests/lab/explain.sh"
 	"lab-outside:bash tests/lab/outside.sh"

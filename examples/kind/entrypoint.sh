@@ -21,6 +21,19 @@
 #   xcni-entrypoint conflist CIDR[,CIDR]
 #       print the network configuration install writes for these pod CIDRs (at
 #       most one IPv4 and one IPv6).
+#   xcni-entrypoint ready          (the agent's readiness probe)
+#       true once the agent of this container (PID 1, not a pin an earlier
+#       one left) has applied its first generation of cluster state.
+#   xcni-entrypoint uninstall      (examples/kind/uninstall.yaml's init container)
+#       what install and the agent put on the node goes: the conflist, the
+#       plugin and the reference plugins install added (not the node's own),
+#       `xcnid --uninstall` (tc filters, XDP, xcni0, nftables tables, pins),
+#       $XCNI_RUN_DIR. The node is then as kind made it: no CNI.
+#
+# The conflist is 05-xcni.conflist: the runtime (containerd, CRI-O) takes the
+# first file of the conf dir in lexical order, so xcni's sorts before kindnet's
+# 10-kindnet.conflist and the other usual names; the others stay on the node,
+# unused while xcni's is there, and are the node's again after uninstall.
 #
 # Environment:
 #   NODE_NAME          this node (downward API spec.nodeName); required by install
@@ -32,6 +45,11 @@
 #   XCNI_MTU           optional "mtu" of the network configuration (default: the
 #                      plugin's, capped by xcnid at the underlay MTU - 50)
 #   XCNI_MOUNT_BPFFS   0: do not mount bpffs (tests)
+#   XCNI_ATTACH        tc: the older attach path for the agent and the plugin
+#                      (tc clsact, where the kernel has no TCX it is taken anyway);
+#                      written into the conflist ("attach") and read by xcnid
+#   XCNI_UNDERLAY_DEV  the underlay device uninstall cleans (default eth0, as
+#                      xcni.yaml's --underlay-dev)
 #   XCNI_SA_DIR        service account token and CA (default: where the kubelet
 #                      mounts them)
 set -euo pipefail
@@ -40,7 +58,12 @@ CNI_BIN_DIR=${XCNI_CNI_BIN_DIR:-/host/opt/cni/bin}
 CNI_CONF_DIR=${XCNI_CNI_CONF_DIR:-/host/etc/cni/net.d}
 RUN_DIR=${XCNI_RUN_DIR:-/run/xcni}
 SHARE=${XCNI_SHARE_DIR:-/usr/local/lib/xcni}
-CONFLIST=10-xcni.conflist
+CONFLIST=05-xcni.conflist
+# What earlier xcni images wrote (it sorted after kindnet's): removed when seen.
+OLD_CONFLISTS="10-xcni.conflist"
+PIN_DIR=/sys/fs/bpf/xcni
+# Which reference plugins install added (the node had none): uninstall removes those only.
+INSTALLED=.xcni-installed
 SA=${XCNI_SA_DIR:-/var/run/secrets/kubernetes.io/serviceaccount}
 
 log() { echo "xcni-entrypoint: $*" >&2; }
@@ -78,7 +101,8 @@ split_cidrs() {
 # conflists have it. portmap is chained when the node has it (hostPort).
 conflist() {
 	local portmap=${3:-1}
-	jq -n --arg v4 "$1" --arg v6 "$2" --argjson portmap "$portmap" --arg mtu "${XCNI_MTU:-}" '{
+	jq -n --arg v4 "$1" --arg v6 "$2" --argjson portmap "$portmap" --arg mtu "${XCNI_MTU:-}" \
+		--arg attach "${XCNI_ATTACH:-}" '{
 		cniVersion: "1.0.0",
 		name: "xcni",
 		plugins: ([
@@ -86,7 +110,8 @@ conflist() {
 				type: "xcni",
 				ipam: { type: "host-local",
 					ranges: ([$v4, $v6] | map(select(. != "") | [{ subnet: . }])) }
-			} + (if $mtu == "" then {} else { mtu: ($mtu | tonumber) } end))
+			} + (if $mtu == "" then {} else { mtu: ($mtu | tonumber) } end)
+			  + (if $attach == "" then {} else { attach: $attach } end))
 		] + (if $portmap == 1 then
 			[{ type: "portmap", capabilities: { portMappings: true } }]
 		else [] end))
@@ -149,10 +174,15 @@ do_install() {
 		install_file "$f" "$CNI_BIN_DIR/xcni.d/$(basename "$f")"
 	done
 	install_file "$SHARE/node/xcni" "$CNI_BIN_DIR/xcni"
-	install_file "$SHARE/cni/host-local" "$CNI_BIN_DIR/host-local"
-	for f in loopback portmap; do
+	# The node's own reference plugins stay: kind builds them statically,
+	# Debian's (in the image) need the node's glibc to be >= 2.34. Only a
+	# missing one is installed, and recorded for uninstall.
+	for f in host-local loopback portmap; do
 		if [ ! -e "$CNI_BIN_DIR/$f" ]; then
 			install_file "$SHARE/cni/$f" "$CNI_BIN_DIR/$f"
+			grep -qx "$f" "$CNI_BIN_DIR/xcni.d/$INSTALLED" 2>/dev/null ||
+				echo "$f" >>"$CNI_BIN_DIR/xcni.d/$INSTALLED"
+			log "installed $f (the node had none)"
 		fi
 	done
 	[ -x "$CNI_BIN_DIR/portmap" ] && portmap=1
@@ -185,8 +215,37 @@ do_agent() {
 	mkdir -p "$CNI_CONF_DIR"
 	cp "$RUN_DIR/$CONFLIST" "$CNI_CONF_DIR/.$CONFLIST.tmp"
 	mv -f "$CNI_CONF_DIR/.$CONFLIST.tmp" "$CNI_CONF_DIR/$CONFLIST"
-	log "data plane pinned; wrote $CNI_CONF_DIR/$CONFLIST"
+	for f in $OLD_CONFLISTS; do rm -f "$CNI_CONF_DIR/$f"; done
+	others=$(cd "$CNI_CONF_DIR" && ls -1 | grep -E '\.(conf|conflist|json)$' | grep -vx "$CONFLIST" | paste -sd' ' || true)
+	log "data plane pinned; wrote $CNI_CONF_DIR/$CONFLIST${others:+ (first in order: the runtime uses it, not $others)}"
 	exec xcnid "${pod[@]}" "$@"
+}
+
+# Ready: xcnid is this container's PID 1 (the entry point exec'd it), and its
+# xcni_config (rewritten with applied_gen 0 at every start) says it applied a
+# generation of the cluster state. A pin alone would outlive the agent.
+do_ready() {
+	[ "$(cat /proc/1/comm 2>/dev/null)" = xcnid ] || { log "xcnid is not running"; return 1; }
+	xcnictl --pin-dir "$PIN_DIR" config --json |
+		jq -e '(if type == "array" then .[0] else . end) | (.applied_gen // 0) > 0' >/dev/null
+}
+
+do_uninstall() {
+	local f
+	# The conflist first: no new pod is handed to a plugin that is going.
+	for f in "$CONFLIST" $OLD_CONFLISTS; do rm -f "$CNI_CONF_DIR/$f"; done
+	if command -v xcnid >/dev/null; then
+		xcnid --uninstall --pin-dir "$PIN_DIR" --underlay-dev "${XCNI_UNDERLAY_DEV:-eth0}" ||
+			die "xcnid --uninstall failed"
+	fi
+	if [ -r "$CNI_BIN_DIR/xcni.d/$INSTALLED" ]; then
+		while read -r f; do
+			case $f in host-local | loopback | portmap) rm -f "$CNI_BIN_DIR/$f" ;; esac
+		done <"$CNI_BIN_DIR/xcni.d/$INSTALLED"
+	fi
+	rm -rf "$CNI_BIN_DIR/xcni" "$CNI_BIN_DIR/xcni.d" "$CNI_BIN_DIR/.xcni.xcni-tmp"
+	rm -rf "${RUN_DIR:?}"/* "$RUN_DIR"/.[!.]* 2>/dev/null
+	log "uninstalled: $CNI_CONF_DIR/$CONFLIST, the plugin, pins and tables are gone"
 }
 
 cmd=${1:-}
@@ -194,10 +253,12 @@ cmd=${1:-}
 case $cmd in
 install) do_install ;;
 agent) do_agent "$@" ;;
+ready) do_ready ;;
+uninstall) do_uninstall ;;
 conflist)
 	[ $# -ge 1 ] || die "conflist CIDR[,CIDR]"
 	split_cidrs "$1" || die "$1: not an IPv4 CIDR, an IPv6 one, or one of each"
 	conflist "$CIDR4" "$CIDR6"
 	;;
-*) die "usage: xcni-entrypoint install | agent [XCNID-ARGS...] | conflist CIDR[,CIDR]" ;;
+*) die "usage: xcni-entrypoint install | agent [XCNID-ARGS...] | ready | uninstall | conflist CIDR[,CIDR]" ;;
 esac

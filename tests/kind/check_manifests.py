@@ -411,12 +411,13 @@ def main():
         else:
             out("not ok", f"DaemonSet agent: xcnid has --{o}", f"not in user/agent/xcnid.c's options {sorted(longopts)}")
     probe = ((agent.get("readinessProbe") or {}).get("exec") or {}).get("command") or []
-    check("DaemonSet agent: readinessProbe checks the pinned programs",
-          any("/sys/fs/bpf/xcni/prog_from_pod" in p for p in probe), probe)
-    hdr = os.path.join(ROOT, "user", "lib", "bpfpin.h")
-    if os.path.exists(hdr):
-        check("DaemonSet agent: the probed pin is the one xcnid pins (user/lib/bpfpin.h)",
-              '"prog_from_pod"' in read(hdr), "XCNI_PIN_PROG_FROM_POD changed")
+    # Ready means this container's agent applied a generation, not that a pin
+    # (which outlives the agent) exists: the entry point's `ready`.
+    check("DaemonSet agent: readinessProbe is the entry point's ready (agent up, first generation applied)",
+          probe == ["/usr/local/bin/xcni-entrypoint", "ready"], probe)
+    ep = read(os.path.join(KIND, "entrypoint.sh"))
+    check("entrypoint.sh ready: xcnid is PID 1 and xcni_config's applied_gen > 0",
+          "/proc/1/comm" in ep and "applied_gen" in ep, "do_ready changed")
     ports = [p.get("containerPort") for p in agent.get("ports") or []]
     check("DaemonSet agent: port 9962 (metrics) declared", 9962 in ports, ports)
 
@@ -545,7 +546,49 @@ def main():
                   need <= have, f"granted {sorted(have)}")
         check(f"ClusterRole holds only resources {name} requests", granted_res <= used,
               sorted(granted_res - used))
+    readme_checks(docs)
     return 0
+
+
+def readme_checks(docs):
+    """9. README.md's kind section against the files it describes."""
+    readme = read(os.path.join(ROOT, "README.md"))
+    ep = read(os.path.join(KIND, "entrypoint.sh"))
+    df = read(os.path.join(KIND, "Dockerfile"))
+    ds = [o for o in docs.get("xcni.yaml", []) if o.get("kind") == "DaemonSet"]
+    cs = ((((ds[0] if ds else {}).get("spec") or {}).get("template") or {}).get("spec") or {}).get("containers") or [{}]
+    args = [str(a) for a in cs[0].get("args") or []]
+    # The command line README shows is the manifest's, word for word (the entry
+    # point adds --pod-cidr/--pod-cidr6 in front).
+    m = re.search(r"^xcnid --pod-cidr <the node's> (.*)$", readme, re.M)
+    check("README.md: the kind agent's xcnid command line equals xcni.yaml's args",
+          m is not None and m.group(1).split() == args,
+          f"README: {m.group(1).split() if m else 'no line starting xcnid --pod-cidr <the node' + chr(39) + 's>'}; xcni.yaml: {args}")
+    # The conflist's name sorts before the ones a kind node may already have.
+    cm = re.search(r"^CONFLIST=(\S+)$", ep, re.M)
+    name = cm.group(1) if cm else ""
+    others = ["10-kindnet.conflist", "10-calico.conflist", "10-flannel.conflist", "87-podman-bridge.conflist"]
+    check(f"entrypoint.sh: the conflist ({name}) sorts before {', '.join(others)} (the runtime takes the first)",
+          name and all(name < o for o in others), name)
+    check(f"README.md: names {name} and says what happens to other conflists",
+          name in readme and "10-kindnet.conflist" in readme, "not in README.md")
+    # Every command README runs in the image (kubectl exec into ds/xcni or an
+    # xcni pod) is there: a binary the Dockerfile copies, or a package it installs.
+    final = df.rsplit("\nFROM ", 1)[-1]
+    copied = set()
+    for line in final.splitlines():
+        if line.startswith("COPY --from=build") and line.rstrip().endswith("/usr/local/bin/"):
+            copied |= {os.path.basename(x) for x in line.split()[2:-1]}
+    pkg = {"nft": "nftables", "curl": "curl", "jq": "jq", "ip": "iproute2", "tc": "iproute2",
+           "bpftool": "bpftool", "tcpdump": "tcpdump"}
+    base = {"ls", "cat", "sh", "bash", "sleep", "test", "env"}
+    cmds = set(re.findall(r"exec\s+(?:-it\s+)?(?:ds/xcni|\"\$\(xcni_on [^)]*\)\")\s+(?:-c\s+\S+\s+)?--\s+([\w.-]+)", readme))
+    check("README.md: runs commands inside the xcni image (kubectl exec ... -- CMD) that this test sees",
+          len(cmds) > 0, "none found")
+    for c in sorted(cmds):
+        have = c in copied or c in base or (c in pkg and re.search(rf"\b{pkg[c]}\b", final))
+        check(f"README.md runs `{c}` in the image: the Dockerfile's final stage has it",
+              bool(have), f"copied {sorted(copied)}; {c}: package {pkg.get(c, '?')} not installed")
 
 
 if __name__ == "__main__":

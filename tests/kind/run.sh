@@ -172,11 +172,45 @@ install_ok() {
 		[ "$("$ROOTFS/opt/cni/bin/portmap")" = portmap-from-image ] &&
 		grep -qx 'POD_CIDR=10.244.7.0/24' "$ROOTFS/run/xcni/node.env" &&
 		jq -e '.plugins[0].ipam.ranges == [[{"subnet": "10.244.7.0/24"}]]' \
-			"$ROOTFS/run/xcni/10-xcni.conflist" &&
-		[ ! -e "$ROOTFS/etc/cni/net.d/10-xcni.conflist" ] &&
+			"$ROOTFS/run/xcni/05-xcni.conflist" &&
+		[ ! -e "$ROOTFS/etc/cni/net.d/05-xcni.conflist" ] &&
 		[ -z "$(find "$ROOTFS" -name '.*tmp*')" ]
 }
 check "entrypoint install: plugin, host-local, portmap; the node's loopback kept; node.env and the conflist for the agent (not yet in net.d)" install_ok
+# kind's own host-local (static) must survive: install only what the node lacks.
+keep_ok() {
+	local root=$TMP/root-keep
+	mkdir -p "$root/opt/cni/bin"
+	for p in host-local loopback; do
+		printf '#!/bin/sh\necho node-%s\n' "$p" >"$root/opt/cni/bin/$p"
+		chmod 0755 "$root/opt/cni/bin/$p"
+	done
+	ROOTFS=$root run_install POD_CIDR=10.244.7.0/24 NODE_NAME=n7 || return 1
+	[ "$("$root/opt/cni/bin/host-local")" = node-host-local ] &&
+		[ "$("$root/opt/cni/bin/loopback")" = node-loopback ] &&
+		[ "$("$root/opt/cni/bin/portmap")" = portmap-from-image ] &&
+		[ "$(cat "$root/opt/cni/bin/xcni.d/.xcni-installed")" = portmap ]
+}
+check "entrypoint install: the node's host-local and loopback kept, only the missing portmap installed (and recorded)" keep_ok
+check "entrypoint install: a node without host-local gets the image's (recorded for uninstall)" \
+	bash -c "[ \"\$('$ROOTFS/opt/cni/bin/host-local')\" = host-local-from-image ] && grep -qx host-local '$ROOTFS/opt/cni/bin/xcni.d/.xcni-installed'"
+uninstall_ok() {
+	local root=$TMP/root-keep
+	mkdir -p "$TMP/bin" "$root/etc/cni/net.d" "$root/run/xcni"
+	printf '#!/bin/sh\necho "$@" >%s/uninstall.args\n' "$TMP" >"$TMP/bin/xcnid"
+	chmod 0755 "$TMP/bin/xcnid"
+	echo '{}' >"$root/etc/cni/net.d/05-xcni.conflist"
+	echo '{}' >"$root/etc/cni/net.d/10-xcni.conflist"
+	echo '{}' >"$root/etc/cni/net.d/10-kindnet.conflist"
+	PATH=$TMP/bin:$PATH XCNI_CNI_BIN_DIR="$root/opt/cni/bin" XCNI_CNI_CONF_DIR="$root/etc/cni/net.d" \
+		XCNI_RUN_DIR="$root/run/xcni" bash "$EP" uninstall || return 1
+	find "$root" | sort
+	[ "$(cat "$TMP/uninstall.args")" = "--uninstall --pin-dir /sys/fs/bpf/xcni --underlay-dev eth0" ] &&
+		[ "$(ls "$root/opt/cni/bin" | tr '\n' ' ')" = "host-local loopback " ] &&
+		[ "$(ls "$root/etc/cni/net.d")" = 10-kindnet.conflist ] &&
+		[ -z "$(ls -A "$root/run/xcni")" ]
+}
+check "entrypoint uninstall: xcnid --uninstall, xcni's conflists (05-, and 10- of older images) and plugin go, only the portmap it installed; the node's plugins and 10-kindnet.conflist stay" uninstall_ok
 check_fails "entrypoint install: refuses a pod CIDR that is neither IPv4 nor IPv6" run_install POD_CIDR=10.244.7/24 NODE_NAME=n7
 check_fails "entrypoint install: without POD_CIDR needs NODE_NAME" run_install
 
@@ -205,14 +239,14 @@ agent_ok() {
 	echo "$a"
 	[ "$a" = "--once --pod-cidr 10.244.7.0/24 --node-name n7 --log-format json
 --pod-cidr 10.244.7.0/24 --node-name n7 --log-format json" ] &&
-		cmp "$ROOTFS/run/xcni/10-xcni.conflist" "$ROOTFS/etc/cni/net.d/10-xcni.conflist"
+		cmp "$ROOTFS/run/xcni/05-xcni.conflist" "$ROOTFS/etc/cni/net.d/05-xcni.conflist"
 }
 check "entrypoint agent: xcnid --once (pins), then the conflist into net.d, then execs xcnid --pod-cidr <node.env's> and its arguments" agent_ok
 agent_fail_ok() {
-	rm -f "$ROOTFS/etc/cni/net.d/10-xcni.conflist"
+	rm -f "$ROOTFS/etc/cni/net.d/05-xcni.conflist"
 	printf '#!/bin/sh\nexit 1\n' >"$TMP/bin/xcnid"
 	! PATH=$TMP/bin:$PATH XCNI_RUN_DIR="$ROOTFS/run/xcni" XCNI_CNI_CONF_DIR="$ROOTFS/etc/cni/net.d" \
-		bash "$EP" agent --node-name n7 && [ ! -e "$ROOTFS/etc/cni/net.d/10-xcni.conflist" ]
+		bash "$EP" agent --node-name n7 && [ ! -e "$ROOTFS/etc/cni/net.d/05-xcni.conflist" ]
 }
 check "entrypoint agent: xcnid --once failing writes no conflist (no pod reaches a missing data plane)" agent_fail_ok
 check_fails "entrypoint agent: refuses to start without node.env" \
@@ -227,13 +261,13 @@ family_ok() {
 	ROOTFS=$root run_install POD_CIDR="$1" NODE_NAME=n7 || return 1
 	cat "$root/run/xcni/node.env"
 	[ "$(cat "$root/run/xcni/node.env")" = "$(printf "$2")" ] || return 1
-	jq -e --argjson want "$3" '.plugins[0].ipam.ranges == $want' "$root/run/xcni/10-xcni.conflist" || return 1
+	jq -e --argjson want "$3" '.plugins[0].ipam.ranges == $want' "$root/run/xcni/05-xcni.conflist" || return 1
 	printf '#!/bin/sh\necho "$@"\n' >"$TMP/bin/xcnid"
 	a=$(PATH=$TMP/bin:$PATH XCNI_RUN_DIR="$root/run/xcni" XCNI_CNI_CONF_DIR="$root/etc/cni/net.d" \
 		bash "$EP" agent --node-name n7) || return 1
 	echo "$a"
 	[ "$a" = "--once $4 --node-name n7
-$4 --node-name n7" ] && cmp "$root/run/xcni/10-xcni.conflist" "$root/etc/cni/net.d/10-xcni.conflist"
+$4 --node-name n7" ] && cmp "$root/run/xcni/05-xcni.conflist" "$root/etc/cni/net.d/05-xcni.conflist"
 }
 ROOTFS_V4=$ROOTFS
 check "entrypoint dual stack: node.env POD_CIDR and POD_CIDR6, both range sets, xcnid --pod-cidr and --pod-cidr6" \
@@ -296,7 +330,7 @@ EOF
 		cat "$TMP/api.log"
 		grep -qx 'POD_CIDR=10.244.2.0/24' "$ROOTFS/run/xcni/node.env" &&
 			jq -e '.plugins[0].ipam.ranges == [[{"subnet": "10.244.2.0/24"}]]' \
-				"$ROOTFS/run/xcni/10-xcni.conflist" &&
+				"$ROOTFS/run/xcni/05-xcni.conflist" &&
 			grep -qx "/api/v1/nodes?fieldSelector=metadata.name%3Dkind-worker2 Bearer tok-$XCT_TAG" "$TMP/api.log"
 	}
 	if [ -s "$TMP/api.port" ]; then
@@ -312,7 +346,7 @@ EOF
 			grep -qx 'POD_CIDR=10.244.3.0/24' "$ROOTFS/run/xcni/node.env" &&
 				grep -qx 'POD_CIDR6=fd00:10:244:3::/64' "$ROOTFS/run/xcni/node.env" &&
 				jq -e '.plugins[0].ipam.ranges == [[{"subnet": "10.244.3.0/24"}], [{"subnet": "fd00:10:244:3::/64"}]]' \
-					"$ROOTFS/run/xcni/10-xcni.conflist"
+					"$ROOTFS/run/xcni/05-xcni.conflist"
 		}
 		check "entrypoint install: a dual-stack node's spec.podCIDRs from the API, both families" api_dual_ok
 	else

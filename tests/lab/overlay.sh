@@ -61,6 +61,21 @@ agents_ok() {
 }
 check "each xcnid runs with --underlay-dev ul0 --node-ip 192.168.77.<i> --xdp-mode generic, logs it, XDP on ul0" \
 	agents_ok
+# lab-overlay-tc: the older attach path forced, as on a kernel without TCX.
+if [ "${XCNI_ATTACH:-}" = tc ]; then
+	tc_ok() {
+		local i
+		for i in 1 2 3; do
+			grep -q 'attach: from_overlay on ul0 ingress: tc clsact filter: forced' "$XCNI_LAB_DIR/n$i/xcnid.log" &&
+				grep -q 'attach: to_overlay on xcni0 egress: tc clsact filter: forced' "$XCNI_LAB_DIR/n$i/xcnid.log" &&
+				grep -q 'XDP prefilter on ul0: generic (skb), netlink' "$XCNI_LAB_DIR/n$i/xcnid.log" &&
+				ip netns exec "xcl-n$i" tc filter show dev ul0 ingress | grep -q 'handle 0x7863 from_overlay' &&
+				ip netns exec "xcl-n$i" tc filter show dev xcni0 egress | grep -q 'handle 0x7863 to_overlay' &&
+				[ ! -e "$LAB_PINS/n$i/links/node-underlay-tc" ] || return 1
+		done
+	}
+	check "XCNI_ATTACH=tc: every agent put from_overlay (ul0) and to_overlay (xcni0) on tc clsact, XDP through netlink, and logged why; no TCX link" tc_ok
+fi
 nodes_ok() {
 	local i
 	for i in 1 2 3; do
@@ -108,6 +123,15 @@ check "q1..q3 scheduled one per node (fewest pods): ${NODE[q1]} ${NODE[q2]} ${NO
 	test "$(printf '%s\n' "${NODE[q1]}" "${NODE[q2]}" "${NODE[q3]}" | sort | tr '\n' ' ')" = "n1 n2 n3 "
 check "pods get MTU 1450 (the underlay's 1500 less Geneve's 50)" \
 	bash -c "ip -n xcl-o.p1 -o link show eth0 | grep -q 'mtu 1450 '"
+if [ "${XCNI_ATTACH:-}" = tc ]; then
+	# The plugin got XCNI_ATTACH too: every pod's record says tc, none tcx.
+	pods_tc() {
+		# One record per pod, each a line of its own file: counted by file.
+		[ "$(grep -l '"attach":"tc"' "$XCNI_LAB_DIR"/n?/state/xcni-lab/* | wc -l)" -ge 6 ] &&
+			! grep -q '"attach":"tcx"' "$XCNI_LAB_DIR"/n?/state/xcni-lab/*
+	}
+	check "XCNI_ATTACH=tc: every pod's veth attached with tc clsact (the plugin's records)" pods_tc
+fi
 
 # ---- traffic between nodes ----------------------------------------------------------------
 # matrix_all PORT/PROTO: all 36 ordered pairs connected (24 of them cross nodes),

@@ -191,11 +191,64 @@ static int link_path(char *buf, size_t len, const char *pin_dir, const char *nam
 		       0;
 }
 
+/* The XDP program on ifindex (the one an agent attached through netlink) goes. */
+static int xdp_detach_ours(int ifindex)
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+	int fd, err, ours;
+
+	if (bpf_xdp_query(ifindex, 0, &q) || !q.prog_id)
+		return 0;
+	fd = bpf_prog_get_fd_by_id(q.prog_id);
+	if (fd < 0)
+		return -errno;
+	err = bpf_prog_get_info_by_fd(fd, &info, &len) ? -errno : 0;
+	close(fd);
+	/* Only xcni's own: another program on the underlay is not ours to remove. */
+	ours = !err && !strcmp(info.name, "xdp_underlay");
+	if (!ours)
+		return err;
+	err = bpf_xdp_detach(ifindex, q.attach_mode == XDP_ATTACHED_DRV ? XDP_FLAGS_DRV_MODE :
+				      XDP_FLAGS_SKB_MODE, NULL);
+	return err ? err : 1;
+}
+
+/*
+ * One XDP attach in mode flags: a pinned bpf_link, or through netlink where
+ * the older path is asked for (--attach tc) or the kernel has no XDP links
+ * (< 5.9); *how says which.
+ */
+static int xdp_one(const struct overlay *ov, const char *path, int fd, __u32 flags,
+		   const char **how)
+{
+	int err;
+
+	if (ov->attach != XCNI_ATTACH_TC) {
+		/* No link yet: what an agent on the older path attached through
+		 * netlink goes first, or the kernel refuses the link (EBUSY). */
+		if (access(path, F_OK))
+			xdp_detach_ours(ov->underlay_ifindex);
+		err = xcni_link_pinned(path, fd, ov->underlay_ifindex, BPF_XDP, flags);
+		*how = "bpf_link";
+		if (err != -EINVAL || ov->attach == XCNI_ATTACH_TCX)
+			return err;
+		*how = "netlink (XDP links unavailable: Linux < 5.9)";
+	} else {
+		*how = "netlink (forced: --attach tc)";
+	}
+	/* An earlier agent's link is replaced: netlink cannot attach beside it. */
+	xcni_link_unpin(path);
+	return bpf_xdp_attach(ov->underlay_ifindex, fd, flags, NULL);
+}
+
 /* XDP: native where the driver has it (or asked), generic otherwise. */
 static int attach_xdp(struct overlay *ov, const char *pin_dir)
 {
 	LIBBPF_OPTS(bpf_xdp_query_opts, q);
 	int fd = bpf_program__fd(ov->xdp->progs.xdp_underlay), err;
+	const char *how = "";
 	char path[512];
 
 	if (ov->xdp_want == XDP_WANT_OFF)
@@ -203,7 +256,7 @@ static int attach_xdp(struct overlay *ov, const char *pin_dir)
 	if ((err = link_path(path, sizeof(path), pin_dir, XCNI_LINK_UNDERLAY_XDP)))
 		return err;
 	if (ov->xdp_want != XDP_WANT_GENERIC) {
-		err = xcni_link_pinned(path, fd, ov->underlay_ifindex, BPF_XDP, XDP_FLAGS_DRV_MODE);
+		err = xdp_one(ov, path, fd, XDP_FLAGS_DRV_MODE, &how);
 		if (err && ov->xdp_want == XDP_WANT_NATIVE) {
 			pr_err("native XDP on %s: %s (the driver may not support it; "
 			       "--xdp-mode generic or auto)\n", ov->underlay, strerror(-err));
@@ -214,7 +267,7 @@ static int attach_xdp(struct overlay *ov, const char *pin_dir)
 				strerror(-err));
 	}
 	if (ov->xdp_want == XDP_WANT_GENERIC || err)
-		err = xcni_link_pinned(path, fd, ov->underlay_ifindex, BPF_XDP, XDP_FLAGS_SKB_MODE);
+		err = xdp_one(ov, path, fd, XDP_FLAGS_SKB_MODE, &how);
 	if (err) {
 		pr_err("XDP on %s: %s\n", ov->underlay, strerror(-err));
 		return err;
@@ -224,9 +277,9 @@ static int attach_xdp(struct overlay *ov, const char *pin_dir)
 		ov->xdp_mode = q.attach_mode == XDP_ATTACHED_DRV ? XDP_FLAGS_DRV_MODE :
 			       q.attach_mode == XDP_ATTACHED_SKB ? XDP_FLAGS_SKB_MODE :
 								   0;
-	printf("xcnid: XDP prefilter on %s: %s\n", ov->underlay,
+	printf("xcnid: XDP prefilter on %s: %s, %s\n", ov->underlay,
 	       ov->xdp_mode == XDP_FLAGS_DRV_MODE ? "native (driver)" :
-	       ov->xdp_mode == XDP_FLAGS_SKB_MODE ? "generic (skb)" : "attached");
+	       ov->xdp_mode == XDP_FLAGS_SKB_MODE ? "generic (skb)" : "attached", how);
 	fflush(stdout);
 	return 0;
 }
@@ -276,34 +329,85 @@ static void underlay_rp_filter(const struct overlay *ov)
 		"the stack\n", ov->underlay);
 }
 
+/*
+ * One program onto one tc hook of the node, the way --attach says (TCX, else
+ * tc clsact): every tc program of the overlay goes through here, so each has
+ * the same fallback, log line and uninstall.
+ */
+static int overlay_tc(const struct overlay *ov, const char *pin_dir, struct bpf_program *prog,
+		      int ifindex, const char *dev, bool egress, const char *link)
+{
+	struct xcni_tc_point p = { .prog = bpf_program__name(prog), .dev = dev,
+				   .ifindex = ifindex, .egress = egress, .pin_dir = pin_dir,
+				   .link = link };
+	const char *used;
+
+	return xcni_tc_attach(&p, bpf_program__fd(prog), ov->attach, &used);
+}
+
 int overlay_attach(struct overlay *ov, const char *pin_dir)
 {
-	char path[512];
 	int err;
 
 	err = overlay_dev(ov);
 	if (err)
 		return err;
 	underlay_rp_filter(ov);
-	err = link_path(path, sizeof(path), pin_dir, XCNI_LINK_UNDERLAY_IN);
+	err = overlay_tc(ov, pin_dir, ov->in->progs.from_overlay, ov->underlay_ifindex,
+			 ov->underlay, false, XCNI_LINK_UNDERLAY_IN);
 	if (!err)
-		err = xcni_link_pinned(path, bpf_program__fd(ov->in->progs.from_overlay),
-				       ov->underlay_ifindex, BPF_TCX_INGRESS, 0);
-	if (err) {
-		pr_err("attaching from_overlay to %s (TCX ingress): %s\n", ov->underlay,
-		       strerror(-err));
+		err = overlay_tc(ov, pin_dir, ov->out->progs.to_overlay, ov->dev_ifindex,
+				 XCNI_OVERLAY_DEV, true, XCNI_LINK_OVERLAY_OUT);
+	if (err)
 		return err;
-	}
-	err = link_path(path, sizeof(path), pin_dir, XCNI_LINK_OVERLAY_OUT);
-	if (!err)
-		err = xcni_link_pinned(path, bpf_program__fd(ov->out->progs.to_overlay),
-				       ov->dev_ifindex, BPF_TCX_EGRESS, 0);
-	if (err) {
-		pr_err("attaching to_overlay to %s (TCX egress): %s\n", XCNI_OVERLAY_DEV,
-		       strerror(-err));
-		return err;
-	}
 	return attach_xdp(ov, pin_dir);
+}
+
+int overlay_uninstall(const char *pin_dir, const char *underlay)
+{
+	struct xcni_tc_point p = { .pin_dir = pin_dir };
+	char path[512];
+	struct nl_link l;
+	struct nl nl;
+	int n = 0, err;
+
+	err = nl_open(&nl);
+	if (err)
+		return err;
+	/* The underlay stays (it is the node's); what xcnid put on it goes. */
+	if (underlay && !nl_link_get(&nl, underlay, &l)) {
+		p.dev = underlay;
+		p.ifindex = l.ifindex;
+		p.prog = "from_overlay";
+		p.link = XCNI_LINK_UNDERLAY_IN;
+		if ((err = xcni_tc_detach(&p)) < 0)
+			pr_warn("%s: removing from_overlay: %s\n", underlay, strerror(-err));
+		n += err > 0;
+		if (!link_path(path, sizeof(path), pin_dir, XCNI_LINK_UNDERLAY_XDP) &&
+		    !xcni_link_unpin(path))
+			n++;
+		if ((err = xdp_detach_ours(l.ifindex)) < 0)
+			pr_warn("%s: removing the XDP prefilter: %s\n", underlay, strerror(-err));
+		n += err > 0;
+	}
+	/* xcni0 is xcnid's: it goes, and its filters, qdisc and routes with it. */
+	p.dev = XCNI_OVERLAY_DEV;
+	p.ifindex = nl_link_get(&nl, XCNI_OVERLAY_DEV, &l) ? 0 : l.ifindex;
+	p.prog = "to_overlay";
+	p.link = XCNI_LINK_OVERLAY_OUT;
+	if (p.ifindex && (err = xcni_tc_detach(&p)) < 0)
+		pr_warn("%s: removing to_overlay: %s\n", XCNI_OVERLAY_DEV, strerror(-err));
+	if (p.ifindex && (err = nl_link_del(&nl, p.ifindex)))
+		pr_warn("removing %s: %s\n", XCNI_OVERLAY_DEV, strerror(-err));
+	else if (p.ifindex)
+		n++;
+	/* A pin whose device is gone: only the pin is left to remove. */
+	if (!link_path(path, sizeof(path), pin_dir, XCNI_LINK_OVERLAY_OUT))
+		unlink(path);
+	nl_close(&nl);
+	if (n)
+		pr_info("overlay: removed %d attachments and devices\n", n);
+	return 0;
 }
 
 struct want_route {

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "xcni_shared.h"
+#include "lib/attach.h"
 
 struct bpf_object;
 
@@ -58,6 +59,9 @@ struct overlay {
 	bool lb; /* from_overlay's lb_enabled (--kube-proxy-replacement) */
 	bool dsr; /* from_overlay's lb_dsr (--node-port-mode dsr) */
 	bool ext_cip; /* from_overlay's external_clusterip (--external-clusterip) */
+	/* --attach / XCNI_ATTACH: TCX (else tc clsact where missing), or tc forced;
+	 * tc also puts XDP on through netlink rather than a bpf_link. */
+	enum xcni_attach attach;
 	/* found and made */
 	int underlay_ifindex;
 	unsigned int underlay_mtu;
@@ -103,5 +107,11 @@ int overlay_attach(struct overlay *ov, const char *pin_dir);
 /* The tunnel map, counters and xcni0 routes for the Nodes of the cluster. */
 int overlay_sync_nodes(struct overlay *ov, const struct cluster *c, const char *node_name);
 void overlay_free(struct overlay *ov);
+/*
+ * Removes what overlay_attach made on this node, whichever way it was
+ * attached: the underlay's programs (TCX links or tc filters, the clsact
+ * qdisc xcnid made, XDP) and xcni0 with its routes. 0 or -errno.
+ */
+int overlay_uninstall(const char *pin_dir, const char *underlay);
 
 #endif

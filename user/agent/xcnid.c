@@ -39,6 +39,7 @@
 #include "agent/masq.h"
 #include "agent/metrics.h"
 #include "agent/overlay.h"
+#include "agent/probe.h"
 #include "agent/socklb.h"
 
 #define XCNI_DEFAULT_SVC_CIDR "10.96.0.0/12"
@@ -68,6 +69,7 @@ struct opts {
 	int np_dsr; /* --node-port-mode dsr: remote backends answer external clients directly */
 	int ext_cip; /* --external-clusterip: ClusterIPs served from outside the cluster too */
 	unsigned int sync_delay_ms; /* --sync-delay: events gathered this long into one sync */
+	int uninstall; /* --uninstall: remove what agents made on this node, then exit */
 };
 
 /* What --sync-delay is without the flag: none. At 100 events/s against 100k
@@ -355,6 +357,83 @@ static int take_over_attachments(const char *pin_dir, int from_fd, int to_fd)
 		close(mfd);
 	pr_info("took over %d attachments (%d failed)\n", n, fails);
 	return fails ? -EIO : 0;
+}
+
+/* Removes dir and every pin and directory under it (bpffs: unlink and rmdir only). */
+static int rm_pins(const char *dir)
+{
+	char path[1024];
+	struct dirent *de;
+	struct stat st;
+	DIR *d = opendir(dir);
+	int err = 0;
+
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (!lstat(path, &st) && S_ISDIR(st.st_mode))
+			err = rm_pins(path) ?: err;
+		else if (unlink(path))
+			err = -errno;
+	}
+	closedir(d);
+	return rmdir(dir) ? -errno : err;
+}
+
+/*
+ * xcnid --uninstall: what agents made on this node goes, whichever way it was
+ * attached, and the node is as it was before xcni: the pods' tc filters (their
+ * TCX links go with the pins), the overlay's attachments and xcni0, the socket
+ * LB's cgroup links, the masquerade tables, and every pin. The CNI config and
+ * binaries are the installer's (examples/kind/entrypoint.sh uninstall).
+ */
+static int uninstall(const struct opts *o)
+{
+	char path[1024];
+	__u32 key, next, *prev = NULL;
+	int mfd, n = 0, err;
+
+	snprintf(path, sizeof(path), "%s/xcni_ifindex", o->pin_dir);
+	mfd = bpf_obj_get(path);
+	while (mfd >= 0 && bpf_map_get_next_key(mfd, prev, &next) == 0) {
+		char ifname[IF_NAMESIZE];
+
+		key = next;
+		prev = &key;
+		/* As take_over_attachments: only a device that is visibly a pod's. */
+		if (!if_indextoname(key, ifname) || strncmp(ifname, "xc", 2) || strlen(ifname) != 14)
+			continue;
+		for (int egress = 0; egress < 2; egress++) {
+			DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = (int)key,
+					    .attach_point = egress ? BPF_TC_EGRESS : BPF_TC_INGRESS);
+			DECLARE_LIBBPF_OPTS(bpf_tc_opts, q, .handle = XCNI_TC_HANDLE,
+					    .priority = XCNI_TC_PRIO);
+
+			n += !bpf_tc_detach(&hook, &q);
+		}
+	}
+	if (mfd >= 0)
+		close(mfd);
+	err = overlay_uninstall(o->pin_dir, o->ov->underlay);
+	if (!err)
+		err = socklb_detach_pinned(o->pin_dir);
+	if (!err && o->mq->table)
+		err = masq_remove(o->mq);
+	if (err)
+		return err;
+	err = rm_pins(o->pin_dir);
+	if (err) {
+		pr_err("removing %s: %s\n", o->pin_dir, strerror(-err));
+		return err;
+	}
+	printf("xcnid: uninstalled: %s removed%s%s, %d pod tc filters, masquerade tables%s\n",
+	       o->pin_dir, o->ov->underlay ? ", overlay on " : "",
+	       o->ov->underlay ? o->ov->underlay : "", n, o->mq->table ? " removed" : " kept");
+	fflush(stdout);
+	return 0;
 }
 
 static int write_config(struct from_pod *fp, const struct opts *o)
@@ -1068,6 +1147,14 @@ static void usage(FILE *f)
 		"  --sync-delay MS    gather the cluster changes that arrive within MS ms of a\n"
 		"                     first one into one compile and map write (default %u;\n"
 		"                     0: every change at once)\n"
+		"  --attach MODE      how programs go onto the node's devices: auto (default:\n"
+		"                     TCX links, tc clsact filters where the kernel has no TCX),\n"
+		"                     tcx (or fail), or tc (the older path forced: tc clsact\n"
+		"                     filters, XDP through netlink); also XCNI_ATTACH=MODE\n"
+		"  --uninstall        remove what xcnid made on this node (pins, tc filters and\n"
+		"                     links, xcni0, XDP, cgroup links, nftables tables ip/ip6\n"
+		"                     xcni), then exit; give --pin-dir and --underlay-dev as the\n"
+		"                     agent had them\n"
 		"  --log-format FMT   text (default) or json (one object per line)\n"
 		"  -v, --verbose      more logging (twice: libbpf debug, verifier logs)\n"
 		"  -h, --help\n",
@@ -1104,6 +1191,8 @@ int main(int argc, char **argv)
 		{ "node-port-mode", required_argument, NULL, 1008 },
 		{ "external-clusterip", no_argument, NULL, 1010 },
 		{ "sync-delay", required_argument, NULL, 1009 },
+		{ "attach", required_argument, NULL, 1010 },
+		{ "uninstall", no_argument, NULL, 1011 },
 		{ "trace-sample", required_argument, NULL, 'S' },
 		{ "events-rate", required_argument, NULL, 'R' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -1129,6 +1218,8 @@ int main(int argc, char **argv)
 	/* kubeadm's and kind's default --service-cluster-ip-range. */
 	parse_cidr(XCNI_DEFAULT_SVC_CIDR, &o.svc_cidr, &o.svc_mask, &o.svc_len);
 	/* No IPv6 default: kube-apiserver has none either. */
+	if (xcni_attach_from_env(&ov.attach))
+		return 2;
 	while ((c = getopt_long(argc, argv, "vh", lo, NULL)) != -1) {
 		switch (c) {
 		case 'p': o.pin_dir = optarg; break;
@@ -1301,6 +1392,13 @@ int main(int argc, char **argv)
 			o.sync_delay_ms = (unsigned int)v;
 			break;
 		}
+		case 1010:
+			if (xcni_attach_parse(optarg, &ov.attach)) {
+				pr_err("--attach %s: auto, tcx or tc\n", optarg);
+				return 2;
+			}
+			break;
+		case 1011: o.uninstall = 1; break;
 		case 'S':
 		case 'R': {
 			char *end;
@@ -1382,6 +1480,25 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	xcni_libbpf_log_init();
+	if (o.uninstall) {
+		/* Whatever a masquerading agent left: the tables go unless --no-masquerade. */
+		mq.table = masquerade == 0 ? NULL : MASQ_TABLE;
+		return uninstall(&o) ? 1 : 0;
+	}
+	{
+		struct probe_result pr;
+
+		/* A kernel without what the programs need is refused before anything changes. */
+		if (xcnid_probe(&pr))
+			return 3;
+		if (o.cgroup_root && !pr.sock_lb) {
+			pr_warn("--cgroup-root %s: socket load balancing is off: kernel lacks %s "
+				"(Linux >= %s); host-network clients reach Services through the "
+				"node's pods' path only\n", o.cgroup_root, pr.sock_lb_missing,
+				pr.sock_lb_since);
+			o.cgroup_root = NULL;
+		}
+	}
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);
 	err = run(&o);

@@ -66,6 +66,39 @@ static const char *xdp_mode_name(__u32 mode)
  * loading and they never change. 0, or -ENOENT when the program, its .rodata
  * or a variable is not there.
  */
+/*
+ * from_overlay where xcnid attached it as a tc clsact filter (no TCX link
+ * pinned): the underlay's ingress filter of xcni's handle, found by the
+ * ifindex xcni_config records. Its fd, or -1.
+ */
+static int underlay_tc_prog(const char *pin_dir)
+{
+	struct xcni_config cfg;
+	char path[PATH_MAX];
+	__u32 k = 0;
+	int fd, ok;
+
+	snprintf(path, sizeof(path), "%s/xcni_config", pin_dir);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return -1;
+	ok = !bpf_map_lookup_elem(fd, &k, &cfg) && cfg.underlay_ifindex;
+	close(fd);
+	if (!ok)
+		return -1;
+	{
+		DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = (int)cfg.underlay_ifindex,
+				    .attach_point = BPF_TC_INGRESS);
+		DECLARE_LIBBPF_OPTS(bpf_tc_opts, o, .handle = XCNI_TC_HANDLE,
+				    .priority = XCNI_TC_PRIO);
+		libbpf_print_fn_t print = libbpf_set_print(NULL);
+
+		ok = !bpf_tc_query(&hook, &o);
+		libbpf_set_print(print);
+		return ok ? bpf_prog_get_fd_by_id(o.prog_id) : -1;
+	}
+}
+
 int ctl_prog_rodata(const char *pin_dir, const char *obj, bool link, const char *const *vars,
 		    void **out, const size_t *len, size_t nvars)
 {
@@ -77,6 +110,13 @@ int ctl_prog_rodata(const char *pin_dir, const char *obj, bool link, const char 
 
 	snprintf(path, sizeof(path), "%s/%s", pin_dir, obj);
 	pfd = bpf_obj_get(path);
+	if (pfd < 0 && link) {
+		/* No TCX link: the agent took the older path (tc clsact). */
+		pfd = underlay_tc_prog(pin_dir);
+		if (pfd < 0)
+			return -ENOENT;
+		link = false;
+	}
 	if (pfd < 0)
 		return -ENOENT;
 	if (link) {

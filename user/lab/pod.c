@@ -65,7 +65,11 @@ int lab_cni(struct lab *lab, struct lab_pod *pod, const char *cmd)
 	char bin[PATH_MAX], cni_path[PATH_MAX + 32], conf_path[PATH_MAX], node_ns[PATH_MAX];
 	char e_cmd[64], e_cid[64], e_netns[PATH_MAX + 16], e_path[PATH_MAX + 48];
 	char e_args[1024], e_sys[512], pod_ns[PATH_MAX], *conf = NULL, *out = NULL, *eout = NULL;
-	char *envp[] = { e_sys, e_cmd, e_cid, e_netns, "CNI_IFNAME=eth0", e_path, e_args, NULL };
+	char e_att[32] = "";
+	/* XCNI_ATTACH (tc: the older attach path forced) reaches the plugin as the
+	 * agents, started from this environment, get it. */
+	char *envp[] = { e_sys, e_cmd, e_cid, e_netns, "CNI_IFNAME=eth0", e_path, e_args,
+			 getenv("XCNI_ATTACH") ? e_att : NULL, NULL };
 	const struct lab_node *node = lab_node_find(lab, pod->node);
 	const char *sys = getenv("PATH");
 	int status = 0, err;
@@ -82,6 +86,7 @@ int lab_cni(struct lab *lab, struct lab_pod *pod, const char *cmd)
 	lab_netns_path(pod->netns, pod_ns, sizeof(pod_ns));
 	snprintf(e_sys, sizeof(e_sys), "PATH=%s", sys ? sys : "/usr/sbin:/usr/bin:/sbin:/bin");
 	snprintf(e_cmd, sizeof(e_cmd), "CNI_COMMAND=%s", cmd);
+	snprintf(e_att, sizeof(e_att), "XCNI_ATTACH=%.8s", getenv("XCNI_ATTACH") ?: "");
 	snprintf(e_cid, sizeof(e_cid), "CNI_CONTAINERID=%s", pod->cid);
 	snprintf(e_netns, sizeof(e_netns), "CNI_NETNS=%s", pod_ns);
 	snprintf(e_args, sizeof(e_args), "CNI_ARGS=IgnoreUnknown=1;K8S_POD_NAMESPACE=%s;K8S_POD_NAME=%s",

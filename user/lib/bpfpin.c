@@ -87,6 +87,17 @@ int xcni_link_pinned(const char *path, int prog_fd, int ifindex, int type, unsig
 	return err;
 }
 
+int xcni_link_unpin(const char *path)
+{
+	int fd = bpf_obj_get(path);
+
+	if (fd >= 0) {
+		bpf_link_detach(fd); /* a pin of something else than a link: EINVAL, harmless */
+		close(fd);
+	}
+	return unlink(path) ? -errno : 0;
+}
+
 int xcni_map_open_pinned(const char *dir, const char *name, size_t *max)
 {
 	char path[512];

@@ -40,6 +40,13 @@ int xcni_bpffs_ensure(const char *pin_dir);
  * 0 or -errno.
  */
 int xcni_link_pinned(const char *path, int prog_fd, int ifindex, int type, unsigned int flags);
+/*
+ * Detaches the link pinned at path and removes the pin: at once, where
+ * unlinking alone frees the link only after an RCU grace period (bpffs frees
+ * its inodes so), too late for a netlink attach right after. 0 if there was
+ * one, -ENOENT if not, or -errno.
+ */
+int xcni_link_unpin(const char *path);
 
 
 

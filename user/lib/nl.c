@@ -841,6 +841,32 @@ int nl_route_dump_oif(struct nl *nl, int oif, nl_route_cb cb, void *arg)
 	return err ? err : w.err;
 }
 
+static int tc_count_cb(const struct nlmsghdr *nlh, void *data)
+{
+	int *n = ((struct nl_cbarg *)data)->user;
+
+	if (nlh->nlmsg_type == RTM_NEWTFILTER && !too_short(nlh, sizeof(struct tcmsg)))
+		(*n)++;
+	return MNL_CB_OK;
+}
+
+int nl_tc_filter_count(struct nl *nl, int ifindex, uint32_t parent)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh;
+	struct tcmsg *tcm;
+	int n = 0, err;
+
+	memset(buf, 0, sizeof(buf));
+	nlh = nl_req(buf, RTM_GETTFILTER, NLM_F_DUMP, sizeof(*tcm));
+	tcm = mnl_nlmsg_get_payload(nlh);
+	tcm->tcm_family = AF_UNSPEC;
+	tcm->tcm_ifindex = ifindex;
+	tcm->tcm_parent = parent;
+	err = nl_talk(nl, nlh, tc_count_cb, &n);
+	return err ? err : n;
+}
+
 int nl_neigh6_add(struct nl *nl, int ifindex, const struct in6_addr *ip, const uint8_t mac[6])
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];

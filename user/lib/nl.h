@@ -110,6 +110,13 @@ int nl_neigh6_add(struct nl *nl, int ifindex, const struct in6_addr *ip, const u
 /* 1 if ifindex holds a permanent entry ip -> mac, 0 if not, -errno on failure. */
 int nl_neigh6_has(struct nl *nl, int ifindex, const struct in6_addr *ip, const uint8_t mac[6]);
 
+/*
+ * How many tc filters ifindex has under parent (e.g. the clsact qdisc's
+ * ingress, TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_INGRESS)), or -errno: before a
+ * clsact qdisc goes, nobody else's filters may be left on it.
+ */
+int nl_tc_filter_count(struct nl *nl, int ifindex, uint32_t parent);
+
 /* Enters the network namespace behind fd (setns). */
 int nl_netns_enter(int fd);
 

@@ -1,0 +1,206 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <linux/pkt_sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "attach.h"
+#include "bpfpin.h"
+#include "log.h"
+#include "nl.h"
+
+#ifndef BPF_TCX_INGRESS
+#define BPF_TCX_INGRESS 46
+#define BPF_TCX_EGRESS 47
+#endif
+
+int xcni_attach_parse(const char *s, enum xcni_attach *out)
+{
+	if (!strcmp(s, "auto"))
+		*out = XCNI_ATTACH_AUTO;
+	else if (!strcmp(s, "tcx"))
+		*out = XCNI_ATTACH_TCX;
+	else if (!strcmp(s, "tc"))
+		*out = XCNI_ATTACH_TC;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+const char *xcni_attach_name(enum xcni_attach m)
+{
+	return m == XCNI_ATTACH_TC ? "tc" : m == XCNI_ATTACH_TCX ? "tcx" : "auto";
+}
+
+int xcni_attach_from_env(enum xcni_attach *out)
+{
+	const char *e = getenv("XCNI_ATTACH");
+
+	*out = XCNI_ATTACH_AUTO;
+	if (!e || !*e)
+		return 0;
+	if (xcni_attach_parse(e, out)) {
+		pr_err("XCNI_ATTACH=%s: auto, tcx or tc\n", e);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int xcni_tcx_unsupported(int err)
+{
+	/* An attach type the kernel does not know is EINVAL; the rest are belts. */
+	return err == -EINVAL || err == -EOPNOTSUPP || err == -ENOTSUP || err == -ENOSYS;
+}
+
+static int path_of(char *buf, size_t len, const struct xcni_tc_point *p, const char *prefix,
+		   const char *name)
+{
+	return snprintf(buf, len, "%s/%s/%s%s", p->pin_dir, XCNI_PIN_LINKS, prefix, name) >=
+			       (int)len ?
+		       -ENAMETOOLONG :
+		       0;
+}
+
+/* Tests stand in for a kernel without TCX: XCNI_TEST_FAIL_AT=tcx (as the plugin's). */
+static int tcx_failpoint(void)
+{
+	const char *f = getenv("XCNI_TEST_FAIL_AT");
+
+	return f && !strcmp(f, "tcx");
+}
+
+static int tc_filter_del(const struct xcni_tc_point *p)
+{
+	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = p->ifindex,
+			    .attach_point = p->egress ? BPF_TC_EGRESS : BPF_TC_INGRESS);
+	DECLARE_LIBBPF_OPTS(bpf_tc_opts, o, .handle = XCNI_TC_HANDLE, .priority = XCNI_TC_PRIO);
+	/* "Nothing there" is an answer here, not a warning for the log. */
+	libbpf_print_fn_t print = libbpf_set_print(NULL);
+	int err = bpf_tc_detach(&hook, &o);
+
+	libbpf_set_print(print);
+
+	/* No clsact, or no filter of ours on it: nothing to remove. */
+	return err == -ENOENT || err == -EINVAL ? 0 : err ? err : 1;
+}
+
+static int tc_filter_add(const struct xcni_tc_point *p, int prog_fd)
+{
+	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = p->ifindex,
+			    .attach_point = p->egress ? BPF_TC_EGRESS : BPF_TC_INGRESS);
+	DECLARE_LIBBPF_OPTS(bpf_tc_opts, o, .handle = XCNI_TC_HANDLE, .priority = XCNI_TC_PRIO,
+			    .flags = BPF_TC_F_REPLACE, .prog_fd = prog_fd);
+	char marker[512];
+	/* An existing clsact (EEXIST) is the usual case, not a warning. */
+	libbpf_print_fn_t print = libbpf_set_print(NULL);
+	int err = bpf_tc_hook_create(&hook);
+
+	libbpf_set_print(print);
+
+	if (err && err != -EEXIST)
+		return err;
+	/*
+	 * The qdisc is ours to remove at uninstall only if we made it: say so
+	 * where the next agent (and `xcnid --uninstall`) finds it, a directory
+	 * under links/ (bpffs holds no plain files).
+	 */
+	if (!err && !path_of(marker, sizeof(marker), p, "node-clsact-", p->dev))
+		mkdir(marker, 0700);
+	return bpf_tc_attach(&hook, &o);
+}
+
+int xcni_tc_attach(const struct xcni_tc_point *p, int prog_fd, enum xcni_attach mode,
+		   const char **used)
+{
+	const char *dir = p->egress ? "egress" : "ingress";
+	char path[512], why[160] = "";
+	int err;
+
+	*used = NULL;
+	if ((err = path_of(path, sizeof(path), p, "", p->link)))
+		return err;
+	if (mode != XCNI_ATTACH_TC) {
+		err = tcx_failpoint() ? -EOPNOTSUPP :
+					xcni_link_pinned(path, prog_fd, p->ifindex,
+							 p->egress ? BPF_TCX_EGRESS : BPF_TCX_INGRESS, 0);
+		if (!err) {
+			/* An earlier agent's tc filter (older path, or forced) goes now. */
+			tc_filter_del(p);
+			*used = "tcx";
+			printf("xcnid: attach: %s on %s %s: TCX link\n", p->prog, p->dev, dir);
+			fflush(stdout);
+			return 0;
+		}
+		if (mode == XCNI_ATTACH_TCX || !xcni_tcx_unsupported(err)) {
+			pr_err("attaching %s to %s (TCX %s): %s\n", p->prog, p->dev, dir,
+			       strerror(-err));
+			return err;
+		}
+		snprintf(why, sizeof(why), "TCX unavailable (bpf_link_create: %s; TCX needs Linux "
+			 ">= 6.6)", strerror(-err));
+	} else {
+		snprintf(why, sizeof(why), "forced (--attach tc or XCNI_ATTACH=tc)");
+	}
+	err = tc_filter_add(p, prog_fd);
+	if (err) {
+		pr_err("attaching %s to %s (tc clsact %s, after: %s): %s\n", p->prog, p->dev, dir,
+		       why, strerror(-err));
+		return err;
+	}
+	/* The filter runs: an earlier agent's TCX link (if any) goes. */
+	xcni_link_unpin(path);
+	*used = "tc";
+	pr_warn("attach: %s on %s %s: tc clsact filter: %s\n", p->prog, p->dev, dir, why);
+	return 0;
+}
+
+int xcni_tc_detach(const struct xcni_tc_point *p)
+{
+	char path[512], marker[512];
+	int n = 0, err;
+
+	if ((err = path_of(path, sizeof(path), p, "", p->link)) ||
+	    (err = path_of(marker, sizeof(marker), p, "node-clsact-", p->dev)))
+		return err;
+	/* Unpinning drops the last reference: the TCX link detaches with it. */
+	err = xcni_link_unpin(path);
+	if (!err)
+		n = 1;
+	else if (err != -ENOENT)
+		return err;
+	err = tc_filter_del(p);
+	if (err < 0)
+		return err;
+	n |= err;
+	if (access(marker, F_OK))
+		return n;
+	/* Ours, and nothing else on it (both directions): the qdisc goes too. */
+	{
+		struct nl nl;
+		int in = -1, out = -1;
+
+		if (!nl_open(&nl)) {
+			in = nl_tc_filter_count(&nl, p->ifindex,
+						TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_INGRESS));
+			out = nl_tc_filter_count(&nl, p->ifindex,
+						 TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_EGRESS));
+			nl_close(&nl);
+		}
+		if (in == 0 && out == 0) {
+			DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = p->ifindex,
+					    .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS);
+
+			bpf_tc_hook_destroy(&hook);
+			rmdir(marker);
+			n = 1;
+		} else if (in == -ENODEV || out == -ENODEV) {
+			rmdir(marker); /* the device went, and its qdisc with it */
+		}
+	}
+	return n;
+}

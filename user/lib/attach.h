@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * How xcnid puts a program on a device's tc hook: a TCX link (Linux >= 6.6)
+ * pinned under links/, or where TCX is missing (or the older path is asked
+ * for) a direct-action cls_bpf filter on a clsact qdisc, both through libbpf.
+ * One helper for every tc program of the node (from_overlay, to_overlay and
+ * whatever comes next), so each gets the same fallback, log line and cleanup.
+ */
+#ifndef XCNI_ATTACH_H
+#define XCNI_ATTACH_H
+
+#include <stdbool.h>
+
+enum xcni_attach {
+	XCNI_ATTACH_AUTO, /* TCX, else tc where the kernel has no TCX */
+	XCNI_ATTACH_TCX, /* TCX or fail */
+	XCNI_ATTACH_TC, /* tc clsact only: the older kernels' path, forced */
+};
+
+/* "auto", "tcx" or "tc" (the plugin's "attach" values); -EINVAL for anything else. */
+int xcni_attach_parse(const char *s, enum xcni_attach *out);
+const char *xcni_attach_name(enum xcni_attach m);
+/*
+ * The mode XCNI_ATTACH in the environment asks for (auto when unset), for
+ * the agent and the plugin alike; -EINVAL (said why) when it names none.
+ */
+int xcni_attach_from_env(enum xcni_attach *out);
+
+/* One tc hook of one device, and where its TCX link is pinned. */
+struct xcni_tc_point {
+	const char *prog; /* the program's name, for the log */
+	const char *dev; /* the device's name, for the log and the qdisc marker */
+	int ifindex;
+	bool egress;
+	const char *pin_dir; /* xcnid's pin directory */
+	const char *link; /* the TCX link's name under pin_dir/links/ */
+};
+
+/*
+ * Makes prog_fd run at p: the TCX link pinned at links/<link> (updated in
+ * place when it exists), or, with mode tc or where the kernel has no TCX and
+ * mode is auto, a cls_bpf direct-action filter (XCNI_TC_HANDLE/XCNI_TC_PRIO,
+ * replaced in place) on a clsact qdisc, made when missing. The other kind, an
+ * earlier agent's, goes once the new one runs. Logs one line saying which and
+ * why; *used is "tcx" or "tc". 0 or -errno (said why).
+ */
+int xcni_tc_attach(const struct xcni_tc_point *p, int prog_fd, enum xcni_attach mode,
+		   const char **used);
+/*
+ * Removes what xcni_tc_attach made at p, either kind: the link's pin, the
+ * filter, and the clsact qdisc when xcni made it and no filter is left on it.
+ * 1 if something was removed, 0 if nothing was there, or -errno.
+ */
+int xcni_tc_detach(const struct xcni_tc_point *p);
+
+/* 1 if err is how a kernel without TCX (< 6.6) answers BPF_TCX_* link creation. */
+int xcni_tcx_unsupported(int err);
+
+#endif
