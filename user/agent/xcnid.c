@@ -1189,7 +1189,7 @@ int main(int argc, char **argv)
 		{ "cgroup-root", required_argument, NULL, 1005 },
 		{ "node-port-range", required_argument, NULL, 1007 },
 		{ "node-port-mode", required_argument, NULL, 1008 },
-		{ "external-clusterip", no_argument, NULL, 1010 },
+		{ "external-clusterip", no_argument, NULL, 1012 },
 		{ "sync-delay", required_argument, NULL, 1009 },
 		{ "attach", required_argument, NULL, 1010 },
 		{ "uninstall", no_argument, NULL, 1011 },
@@ -1305,7 +1305,7 @@ int main(int argc, char **argv)
 		case 'M': masquerade = 1; break;
 		case 1001: masquerade = 0; break;
 		case 1003: o.kpr = 1; break;
-		case 1010: o.ext_cip = 1; break;
+		case 1012: o.ext_cip = 1; break;
 		case 1005: o.cgroup_root = optarg; break;
 		case 1007:
 			if (svc_nodeport_range_parse(optarg, &o.np_min, &o.np_max)) {
