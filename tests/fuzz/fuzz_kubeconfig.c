@@ -43,6 +43,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_ASSERT(c.server && !strncmp(c.server, "https://", 8));
 		FUZZ_ASSERT(!c.ca_file || !c.ca_data);
 		FUZZ_ASSERT(!(c.cert_file || c.cert_data) == !(c.key_file || c.key_data));
+		/* The token goes into a header line as it is: no CR, LF or other control. */
+		for (const char *t = c.token; t && *t; t++)
+			FUZZ_ASSERT((unsigned char)*t >= 0x20 && *t != 0x7f);
 		k8s_api_conf_free(&c);
 	}
 	return 0;

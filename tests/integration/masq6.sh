@@ -15,6 +15,12 @@
 # NAT's undoing brings replies home); to fd00:10:245::9 (a cluster CIDR) they
 # keep the pod's source. The tables outlive the agent as IPv4's does, one
 # restarted without --pod-cidr6 takes the ip6 table away, --no-masquerade both.
+# Flows a pod opened before xcnid (conntrack on in the node, as kube-proxy's
+# rules have it; IPv4 too: pod 10.99.31.5, node out0 192.0.2.1, outside
+# 192.0.2.9) are tracked without NAT and would carry the same tuple past the
+# rule: xcnid deletes their entries, so a later ping with the same identifier
+# is masqueraded (the ids are fixed, not the ping's PID, so this is tested on
+# purpose, not by luck).
 # Reads the tables with nft and conntrack (tests may; xcnid speaks libnftables).
 set -uo pipefail
 # shellcheck source=tests/lib.sh
@@ -44,7 +50,12 @@ setup() {
 		ip link add out0 netns "$N" type veth peer name out1 netns "$O" || return 1
 	for ns in "$P" "$N" "$O"; do ip -n "$ns" link set lo up || return 1; done
 	ip netns exec "$N" sysctl -qw net.ipv6.conf.all.forwarding=1 &&
+		ip netns exec "$N" sysctl -qw net.ipv4.ip_forward=1 &&
 		ip -n "$P" addr add $POD6/64 dev eth0 nodad &&
+		ip -n "$P" addr add 10.99.31.5/24 dev eth0 &&
+		ip -n "$N" addr add 10.99.31.1/24 dev xcp0 &&
+		ip -n "$N" addr add 192.0.2.1/24 dev out0 &&
+		ip -n "$O" addr add 192.0.2.9/24 dev out1 &&
 		ip -n "$N" addr add fd00:10:244:1::1/64 dev xcp0 nodad &&
 		ip -n "$N" addr add 2001:db8:77::1/64 dev out0 nodad &&
 		ip -n "$O" addr add 2001:db8:77::9/64 dev out1 nodad &&
@@ -52,6 +63,7 @@ setup() {
 		ip -n "$P" link set eth0 up && ip -n "$N" link set xcp0 up &&
 		ip -n "$N" link set out0 up && ip -n "$O" link set out1 up &&
 		ip -n "$P" -6 route add default via fd00:10:244:1::1 &&
+		ip -n "$P" route add default via 10.99.31.1 &&
 		ip -n "$N" -6 route add fd00:10:245::/64 via 2001:db8:77::9
 }
 
@@ -71,10 +83,25 @@ d = json.load(sys.stdin)
 print(" ".join(e if isinstance(e, str) else e["prefix"]["addr"] + "/" + str(e["prefix"]["len"])
 	for x in d["nftables"] if "set" in x for e in x["set"].get("elem", [])))'
 }
-# pings DST N: how many of N pings from the pod to DST were answered.
+# pings DST N [ID]: how many of N pings from the pod to DST were answered; ID:
+# the echo identifier (else the ping's PID), which with the addresses names the flow.
 pings() {
-	ip netns exec "$P" ping -6 -c "$2" -i 0.2 -W 1 "$1" 2>/dev/null |
+	ip netns exec "$P" ping -6 -c "$2" -i 0.2 -W 1 ${3:+-e "$3"} "$1" 2>/dev/null |
 		sed -n 's/.* \([0-9]*\) received.*/\1/p'
+}
+pings4() {
+	ip netns exec "$P" ping -4 -c "$2" -i 0.2 -W 1 ${3:+-e "$3"} "$1" 2>/dev/null |
+		sed -n 's/.* \([0-9]*\) received.*/\1/p'
+}
+# ct_unnat FAMILY DST: the node tracks the pod's echo flow (id $PRE_ID) to DST
+# without NAT (unreplied, the reply tuple back to the pod).
+PRE_ID=4242
+ct_unnat() {
+	local pod=$POD6
+	[ "$1" = ipv4 ] && pod=10.99.31.5
+	ip netns exec "$N" conntrack -L -f "$1" 2>/dev/null |
+		grep -E "src=$pod dst=$2 .*id=$PRE_ID \[UNREPLIED\] src=$2 dst=$pod " ||
+		{ ip netns exec "$N" conntrack -L -f "$1"; false; }
 }
 capture_stop() {
 	geneve_capture_stop "$CAPF"
@@ -94,6 +121,21 @@ set6_is() {
 check "topology: pod, node, outside netns" setup || { finish; exit 1; }
 check "the outside has no route to the pods: unmasqueraded, the pod gets no answer" \
 	test "$(pings 2001:db8:77::9 2)" -eq 0
+
+# ---- flows from before the agent -----------------------------------------------------------
+# A node's conntrack is on before xcnid when anything uses it (kube-proxy's rules do): here a
+# table of the test's own counting new flows. The pod's flows then get entries without NAT.
+check "conntrack on in the node before xcnid (a ct rule, as kube-proxy's)" \
+	nftn -f - <<<'table inet kp {
+	chain kpfwd {
+		type filter hook forward priority 0; policy accept;
+		ct state new counter
+	}
+}'
+check "a pod's IPv6 ping (id $PRE_ID) before xcnid: unanswered" test "$(pings 2001:db8:77::9 2 $PRE_ID)" -eq 0
+check "a pod's IPv4 ping (id $PRE_ID) before xcnid: unanswered" test "$(pings4 192.0.2.9 2 $PRE_ID)" -eq 0
+check "  ... both tracked without NAT (unreplied, the reply tuple to the pod)" \
+	bash -c "$(declare -f ct_unnat); N=$N POD6=$POD6 PRE_ID=$PRE_ID; ct_unnat ipv6 2001:db8:77::9 && ct_unnat ipv4 192.0.2.9"
 
 # ---- bad flags: refused, nothing installed -------------------------------------------------
 out=$(ip netns exec "$N" "$BUILD/xcnid" --pin-dir "$PIN-bad" --pod-cidr6 fd00::/129 2>&1); rc=$?
@@ -124,10 +166,19 @@ check "table ip6 xcni: one rule, masquerade from the IPv6 pod CIDR unless to @no
 		[ \"\$(grep -c masquerade <<<\"\$r\")\" = 1 ] || { echo \"\$r\"; false; }"
 check "table ip xcni is there too (IPv4, unchanged)" has_table ip
 
+check "xcnid deleted the entries of the flows from before it (IPv4 and IPv6)" \
+	bash -c "grep -q 'masquerade: deleted 1 conntrack entries of IPv6 pod flows' /tmp/xcnid-$XCT_TAG.log &&
+		grep -q 'masquerade: deleted 1 conntrack entries of IPv4 pod flows' /tmp/xcnid-$XCT_TAG.log" ||
+	cat "/tmp/xcnid-$XCT_TAG.log"
+
 check "tshark on the outside's link" pcap_start "$O" out1 icmp6 "$CAPF"
-check "pod -> outside: answered (the NAT undone on the way back)" test "$(pings 2001:db8:77::9 3)" -ge 2
+# The identifier of the flow from before the agent: the same tuple, now masqueraded.
+check "pod -> outside (id $PRE_ID, as before xcnid): answered (the NAT undone on the way back)" \
+	test "$(pings 2001:db8:77::9 3 $PRE_ID)" -ge 2
 capture_stop
 check "the outside saw the node's address as source, never the pod's" sources_are 2001:db8:77::1
+check "pod -> outside over IPv4 (id $PRE_ID, as before xcnid): answered, so masqueraded" \
+	test "$(pings4 192.0.2.9 3 $PRE_ID)" -ge 2
 check "conntrack: the pod's flow, its reply to the node's address" \
 	bash -c "ip netns exec $N conntrack -L -f ipv6 -p icmpv6 2>/dev/null |
 		grep -E 'src=$POD6 dst=2001:db8:77::9 .* src=2001:db8:77::9 dst=2001:db8:77::1 '"

@@ -62,7 +62,7 @@ def image_has_registry(ref):
 
 
 def json_patch(doc, ops):
-    """RFC 6902 add and replace (what kpr-patch.yaml uses) on a deep copy of doc."""
+    """RFC 6902 add, replace and test (what kpr-patch.yaml and metrics-patch.yaml use) on a deep copy of doc."""
     import copy
     doc = copy.deepcopy(doc)
     for op in ops:
@@ -76,6 +76,10 @@ def json_patch(doc, ops):
                 parent.append(op["value"])
             else:
                 parent.insert(int(last), op["value"])
+        elif op["op"] == "test":
+            got = parent[int(last)] if isinstance(parent, list) else parent.get(last)
+            if got != op["value"]:
+                raise ValueError(f"test {op['path']}: {got!r}, not {op['value']!r}")
         elif op["op"] in ("add", "replace"):
             if op["op"] == "replace" and (last not in parent if isinstance(parent, dict) else int(last) >= len(parent)):
                 raise KeyError(f"replace {op['path']}: nothing there")
@@ -83,6 +87,43 @@ def json_patch(doc, ops):
         else:
             raise ValueError(f"op {op['op']} not handled here")
     return doc
+
+
+def check_metrics(docs, ds):
+    """Metrics on the node's loopback by default; metrics-patch.yaml the documented opt-in."""
+    tmpl = ds.get("spec", {}).get("template", {})
+    args = ((tmpl.get("spec", {}).get("containers") or [{}])[0]).get("args") or []
+    ann = (tmpl.get("metadata") or {}).get("annotations") or {}
+    # A host-network pod's 0.0.0.0 is the node's every address: every pod's to read.
+    check("DaemonSet agent: metrics on the node's loopback only (pods cannot reach them)",
+          args.count("--metrics-addr") == 1 and args[args.index("--metrics-addr") + 1] in ("127.0.0.1:9962", "[::1]:9962"),
+          args)
+    check("DaemonSet: no prometheus.io annotations by default (they would point a scraper at a closed port)",
+          not any(k.startswith("prometheus.io/") for k in ann), ann)
+    ops = (docs.get("metrics-patch.yaml") or [[]])[0]
+    try:
+        got = json_patch(ds, ops)
+    except Exception as e:  # noqa: BLE001 - any failure is the patch not applying
+        check("metrics-patch.yaml applies to xcni.yaml's DaemonSet", False, e)
+        return
+    check("metrics-patch.yaml applies to xcni.yaml's DaemonSet", True)
+    gt = got["spec"]["template"]
+    gargs = gt["spec"]["containers"][0]["args"]
+    check("metrics-patch.yaml: --metrics-addr 0.0.0.0:9962 (the node's addresses), the flag once",
+          gargs.count("--metrics-addr") == 1 and gargs[gargs.index("--metrics-addr") + 1] == "0.0.0.0:9962", gargs)
+    check("metrics-patch.yaml: prometheus.io/scrape and port 9962 annotations",
+          (gt.get("metadata") or {}).get("annotations") == {"prometheus.io/scrape": "true", "prometheus.io/port": "9962"},
+          gt.get("metadata"))
+    rest = json_patch(got, [])
+    rest["spec"]["template"]["spec"]["containers"][0]["args"] = args
+    del rest["spec"]["template"]["metadata"]["annotations"]
+    check("metrics-patch.yaml: nothing else differs from xcni.yaml's", rest == ds, "more than the address and annotations")
+    moved = json_patch(ds, [{"op": "add", "path": "/spec/template/spec/containers/0/args/0", "value": "-v"}])
+    try:
+        json_patch(moved, ops)
+        check("metrics-patch.yaml: refused when the arguments moved (its test op)", False, "applied")
+    except ValueError:
+        check("metrics-patch.yaml: refused when the arguments moved (its test op)", True)
 
 
 def check_kpr(docs, ds):
@@ -382,7 +423,7 @@ def main():
         if a.startswith("--") and i + 1 < len(args) and not args[i + 1].startswith("--"):
             pairs[a] = args[i + 1]
     wanted = {"--k8s-api": "in-cluster", "--node-name": "$(NODE_NAME)", "--underlay-dev": "eth0",
-              "--metrics-addr": "0.0.0.0:9962", "--log-format": "json"}
+              "--metrics-addr": "127.0.0.1:9962", "--log-format": "json"}
     check("DaemonSet agent: xcnid " + " ".join(f"{k} {v}" for k, v in wanted.items()),
           all(pairs.get(k) == v for k, v in wanted.items()), pairs)
     check("DaemonSet agent: --pod-cidr left to the entry point (the node's spec.podCIDR)",
@@ -420,6 +461,8 @@ def main():
           "/proc/1/comm" in ep and "applied_gen" in ep, "do_ready changed")
     ports = [p.get("containerPort") for p in agent.get("ports") or []]
     check("DaemonSet agent: port 9962 (metrics) declared", 9962 in ports, ports)
+
+    check_metrics(docs, ds)
 
     # 5a. Without kube-proxy: the second config and the DaemonSet variant.
     check_kpr(docs, ds)

@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <jansson.h>
+#include <linux/netfilter/nf_conntrack_common.h>
 #include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -471,6 +472,83 @@ static void kernel_set_deltas(void **state)
 	masq_free(&m);
 }
 
+/* A conntrack entry as the dump gives it: orig src -> dst, the reply from rsrc. */
+static struct ctnl_flow flow(int fam, const char *src, const char *dst, const char *rsrc,
+			     uint32_t status)
+{
+	struct ctnl_flow f = { .family = fam, .proto = IPPROTO_ICMP, .status = status };
+
+	inet_pton(fam, src, f.osrc);
+	inet_pton(fam, dst, f.odst);
+	inet_pton(fam, rsrc, f.rsrc);
+	inet_pton(fam, src, f.rdst);
+	return f;
+}
+
+/*
+ * Which conntrack entries masq_sync deletes once its rule is in: a pod's flow
+ * without source NAT to where the rule masquerades (the reply's source: after
+ * kube-proxy's DNAT), both families. Masqueraded flows, flows to exempt
+ * prefixes, other sources and a family without a pod CIDR are left alone.
+ */
+static void ct_unmasqueraded_rows(void **state)
+{
+	struct masq m = { .pod = P("10.244.1.0", 24), .pod6 = P6("fd00:10:244:1::", 64) };
+	struct masq_prefix set[] = { P("10.96.0.0", 12), P("10.244.0.0", 16), P("172.18.0.2", 32) };
+	struct masq_prefix6 set6[] = { P6("fd00:10:244::", 48), P6("fd00:10:245::", 64) };
+	const uint32_t null_binding = IPS_SRC_NAT_DONE | IPS_DST_NAT_DONE | IPS_CONFIRMED;
+	const struct {
+		const char *name;
+		struct ctnl_flow f;
+		bool want;
+	} rows[] = {
+		{ "v4 pod -> outside, no NAT (made before the rule)",
+		  flow(AF_INET, "10.244.1.5", "8.8.8.8", "8.8.8.8", IPS_CONFIRMED), true },
+		{ "v4 pod -> outside, a null binding (an earlier nat table, no rule matched)",
+		  flow(AF_INET, "10.244.1.5", "8.8.8.8", "8.8.8.8", null_binding), true },
+		{ "v4 pod -> outside, masqueraded",
+		  flow(AF_INET, "10.244.1.5", "8.8.8.8", "8.8.8.8", null_binding | IPS_SRC_NAT), false },
+		{ "v4 pod -> ClusterIP DNATed to a pod (exempt)",
+		  flow(AF_INET, "10.244.1.5", "10.96.0.10", "10.244.2.7", IPS_DST_NAT), false },
+		{ "v4 pod -> ClusterIP DNATed outside the cluster",
+		  flow(AF_INET, "10.244.1.5", "10.96.0.10", "192.0.2.7", IPS_DST_NAT), true },
+		{ "v4 pod -> a node address (exempt)",
+		  flow(AF_INET, "10.244.1.5", "172.18.0.2", "172.18.0.2", IPS_CONFIRMED), false },
+		{ "v4 pod -> another node's pod (exempt)",
+		  flow(AF_INET, "10.244.1.5", "10.244.3.4", "10.244.3.4", IPS_CONFIRMED), false },
+		{ "v4 another node's pod -> outside (not this node's to masquerade)",
+		  flow(AF_INET, "10.244.2.5", "8.8.8.8", "8.8.8.8", IPS_CONFIRMED), false },
+		{ "v4 the node -> outside",
+		  flow(AF_INET, "172.18.0.2", "8.8.8.8", "8.8.8.8", IPS_CONFIRMED), false },
+		{ "v6 pod -> outside, no NAT",
+		  flow(AF_INET6, "fd00:10:244:1::5", "2001:db8:77::9", "2001:db8:77::9",
+		       IPS_CONFIRMED), true },
+		{ "v6 pod -> outside, masqueraded",
+		  flow(AF_INET6, "fd00:10:244:1::5", "2001:db8:77::9", "2001:db8:77::9",
+		       null_binding | IPS_SRC_NAT), false },
+		{ "v6 pod -> a cluster CIDR (exempt)",
+		  flow(AF_INET6, "fd00:10:244:1::5", "fd00:10:245::9", "fd00:10:245::9",
+		       IPS_CONFIRMED), false },
+		{ "v6 pod -> the address just past an exempt prefix",
+		  flow(AF_INET6, "fd00:10:244:1::5", "fd00:10:246::", "fd00:10:246::",
+		       IPS_CONFIRMED), true },
+		{ "v6 another prefix's source",
+		  flow(AF_INET6, "fd00:10:244:2::5", "2001:db8:77::9", "2001:db8:77::9",
+		       IPS_CONFIRMED), false },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+		if (masq_ct_unmasqueraded(&m, set, 3, set6, 2, &rows[i].f) != rows[i].want)
+			fail_msg("%s: %s, wanted %s", rows[i].name, rows[i].want ? "kept" : "deleted",
+				 rows[i].want ? "deleted" : "kept");
+	/* A family without a pod CIDR masquerades nothing: nothing of it is deleted. */
+	m.pod6.len = 0;
+	assert_false(masq_ct_unmasqueraded(&m, set, 3, set6, 2, &rows[9].f));
+	m.pod.len = 0;
+	assert_false(masq_ct_unmasqueraded(&m, set, 3, set6, 2, &rows[0].f));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -484,6 +562,7 @@ int main(void)
 		cmocka_unit_test(kernel_replace_and_failed_transaction),
 		cmocka_unit_test(kernel_ip6_table),
 		cmocka_unit_test(kernel_set_deltas),
+		cmocka_unit_test(ct_unmasqueraded_rows),
 	};
 
 	return cmocka_run_group_tests_name("masquerade", tests, NULL, NULL);

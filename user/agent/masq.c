@@ -20,15 +20,26 @@
  * Both tables are replaced whole ("add; delete; add with everything") in one
  * nft transaction: the kernel commits all of it or none, so a failure leaves
  * the previous tables working. They outlive xcnid, like the pinned maps.
+ *
+ * A nat rule acts on a flow's first packet only: a flow a pod opened before
+ * the rule (before xcnid first ran, or to a prefix that was exempt until a
+ * Node went away) has a conntrack entry without source NAT, and every later
+ * packet of it leaves with the pod's address past the rule, as does a new
+ * flow that reuses its tuple (a ping with the same identifier) while the
+ * entry lives. So whenever the rule goes in or its sets change, those
+ * entries are deleted (masq_ct_flush): their next packet is a new flow, and
+ * masqueraded.
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/netfilter/nf_conntrack_common.h>
 #include <nftables/libnftables.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "lib/cidr.h"
+#include "lib/ctnl.h"
 #include "lib/log.h"
 #include "agent/masq.h"
 
@@ -481,6 +492,104 @@ static int masq_render_delta(const struct masq *m, const struct masq_prefix *set
 	return 0;
 }
 
+/* The normalized set (sorted, disjoint) covers a: the last prefix starting at or below it. */
+static bool set_covers(const struct masq_prefix *set, size_t n, const uint8_t *a4)
+{
+	__u32 a;
+	size_t lo = 0, hi = n;
+
+	memcpy(&a, a4, 4);
+	a = ntohl(a);
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (ntohl(set[mid].net) <= a)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo && (a & xcni_prefix_mask(set[lo - 1].len)) == ntohl(set[lo - 1].net);
+}
+
+static bool set6_covers(const struct masq_prefix6 *set, size_t n, const uint8_t *a6)
+{
+	struct in6_addr a;
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (memcmp(&set[mid].net, a6, 16) <= 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (!lo)
+		return false;
+	memcpy(&a, a6, 16);
+	mask6(&a, set[lo - 1].len);
+	return !memcmp(&a, &set[lo - 1].net, 16);
+}
+
+bool masq_ct_unmasqueraded(const struct masq *m, const struct masq_prefix *set, size_t n,
+			   const struct masq_prefix6 *set6, size_t n6, const struct ctnl_flow *f)
+{
+	/* Masqueraded, or a null binding the rule would now give a source NAT: only the
+	 * latter. The destination is where the flow went after any DNAT: the reply's source. */
+	if (f->status & IPS_SRC_NAT)
+		return false;
+	if (f->family == AF_INET && m->pod.len)
+		return set_covers(&m->pod, 1, f->osrc) && !set_covers(set, n, f->rsrc);
+	if (f->family == AF_INET6 && m->pod6.len)
+		return set6_covers(&m->pod6, 1, f->osrc) && !set6_covers(set6, n6, f->rsrc);
+	return false;
+}
+
+struct ct_pick {
+	const struct masq *m;
+	const struct masq_prefix *set;
+	size_t n;
+	const struct masq_prefix6 *set6;
+	size_t n6;
+};
+
+static bool ct_pick(const struct ctnl_flow *f, void *arg)
+{
+	const struct ct_pick *p = arg;
+
+	return masq_ct_unmasqueraded(p->m, p->set, p->n, p->set6, p->n6, f);
+}
+
+/*
+ * The conntrack entries of flows from this node's pods that left unmasqueraded
+ * to where the rule now masquerades, deleted (both families with a pod CIDR).
+ * A failure is logged, not returned: the tables are in, and only flows older
+ * than them are affected.
+ */
+static void masq_ct_flush(const struct masq *m, const struct masq_prefix *set, size_t n,
+			  const struct masq_prefix6 *set6, size_t n6)
+{
+	struct ct_pick p = { m, set, n, set6, n6 };
+	char err[256];
+
+	for (int i = 0; i < 2; i++) {
+		int fam = i ? AF_INET6 : AF_INET;
+		int ret;
+
+		if (!(i ? m->pod6.len : m->pod.len))
+			continue;
+		ret = ctnl_delete(NULL, fam, ct_pick, &p, err, sizeof(err));
+		if (ret < 0)
+			pr_warn("masquerade: deleting the conntrack entries of %s flows that left "
+				"unmasqueraded before the rule failed (%s): those flows keep the "
+				"pods' addresses until they end\n", i ? "IPv6" : "IPv4", err);
+		else if (ret)
+			printf("xcnid: masquerade: deleted %d conntrack entries of %s pod flows that "
+			       "left unmasqueraded before the rule (their next packets are "
+			       "masqueraded)\n", ret, i ? "IPv6" : "IPv4");
+	}
+}
+
 int masq_sync(struct masq *m, const struct cluster *c)
 {
 	const char *t = m->table ?: MASQ_TABLE;
@@ -533,6 +642,7 @@ int masq_sync(struct masq *m, const struct cluster *c)
 		goto fail;
 	}
 	free(cmds);
+	masq_ct_flush(m, set, n, set6, n6);
 	free(m->aset);
 	free(m->aset6);
 	m->aset = set;

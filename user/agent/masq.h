@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lib/ctnl.h"
 #include "lib/store.h"
 
 #define MASQ_TABLE "xcni"
@@ -102,6 +103,14 @@ int masq_run(struct masq *m, const char *cmds, char *err, size_t errlen);
  * same; else (or when that fails) both tables replaced whole. Logs. 0 or -errno.
  */
 int masq_sync(struct masq *m, const struct cluster *c);
+/*
+ * A conntrack entry the rule would have masqueraded but did not (made before
+ * it, or while its destination was exempt): from m's pod CIDR of its family,
+ * without source NAT, to a destination (after any DNAT) outside the exempt
+ * set (set/set6, normalized). masq_sync deletes those once the tables are in.
+ */
+bool masq_ct_unmasqueraded(const struct masq *m, const struct masq_prefix *set, size_t n,
+			   const struct masq_prefix6 *set6, size_t n6, const struct ctnl_flow *f);
 /* Deletes both tables if there are (masquerade turned off). */
 int masq_remove(struct masq *m);
 /* The table of family ("ip", "ip6") as nft JSON (caller frees), or NULL with err set. */

@@ -117,6 +117,19 @@ err_buf:
 	return ret;
 }
 
+/*
+ * The offset of the first character a bearer token cannot hold (a control
+ * character: CR or LF would end the Authorization header and start one of
+ * the token's choosing in every request), or -1 when there is none.
+ */
+static ssize_t token_bad_at(const char *t)
+{
+	for (const unsigned char *p = (const unsigned char *)t; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return (ssize_t)(p - (const unsigned char *)t);
+	return -1;
+}
+
 /* A token file holds the token and maybe a newline; neither belongs in the header. */
 static int read_token(const char *path, char **out)
 {
@@ -130,7 +143,8 @@ static int read_token(const char *path, char **out)
 	while (len && (t[len - 1] == '\n' || t[len - 1] == '\r' || t[len - 1] == ' ' ||
 		       t[len - 1] == '\t'))
 		t[--len] = '\0';
-	if (!len || strpbrk(t, "\r\n")) {
+	if (!len || strlen(t) != len || token_bad_at(t) >= 0) {
+		explicit_bzero(t, len);
 		free(t);
 		return -EINVAL;
 	}
@@ -273,6 +287,15 @@ static const char *str_field(json_t *o, const char *key)
 	return s && *s ? s : NULL;
 }
 
+/* token_bad_at for a JSON string, whose "\u0000" would end the C string early. */
+static ssize_t json_token_bad_at(json_t *v)
+{
+	const char *t = json_string_value(v);
+	size_t len = strlen(t);
+
+	return len < json_string_length(v) ? (ssize_t)len : token_bad_at(t);
+}
+
 /* kubectl resolves a kubeconfig's relative paths against the file's directory. */
 static char *resolve(const char *kubeconfig, const char *p)
 {
@@ -405,8 +428,18 @@ int k8s_api_conf_kubeconfig(const char *path, struct k8s_api_conf *c)
 	}
 	if (user) {
 		const char *tok = str_field(user, "token"), *tf = str_field(user, "tokenFile");
+		ssize_t bad = tok ? json_token_bad_at(json_object_get(user, "token")) : -1;
 
 		snprintf(where, sizeof(where), "users[%s].user", uname);
+		if (bad >= 0) {
+			/* The token itself stays out of the log: it is a credential. */
+			pr_err("kubeconfig %s: %s.token has a control character (CR, LF or another, "
+			       "byte %zd of %zu): it would end the Authorization header; a token is "
+			       "one line of printable characters\n",
+			       path, where, bad, json_string_length(json_object_get(user, "token")));
+			ret = -EINVAL;
+			goto out;
+		}
 		ret = -ENOMEM;
 		if (tok && !(c->token = strdup(tok)))
 			goto out;
@@ -959,7 +992,8 @@ static int setup_auth(struct watcher *w, CURL *e)
 		if (ret) {
 			log_problem(w->api, "token-file",
 				    "k8s api: cannot read the token %s: %s; %s", c->token_file,
-				    ret == -EINVAL ? "it is empty or spans lines" : strerror(-ret),
+				    ret == -EINVAL ? "it is empty or has a control character (CR, LF or another)"
+						   : strerror(-ret),
 				    c->in_cluster ? "is the service account token mounted?"
 						  : "check tokenFile in the kubeconfig");
 			return ret;
