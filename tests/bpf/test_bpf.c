@@ -1740,6 +1740,7 @@ int main(int argc, char **argv)
 		{ lb6_icmp_np_tests, nr_lb6_icmp_np_tests }, /* IPv6 NodePort replies' ICMPv6 errors, after lb6.c */
 		{ dsr6_tests, nr_dsr6_tests }, /* IPv6 NodePort DSR, on lb6.c's NodePorts */
 		{ np_mtu_tests, nr_np_mtu_tests }, /* NodePorts' path MTU, on lb.c's and lb6.c's */
+		{ attack_geneve_tests, nr_attack_geneve_tests }, /* Geneve from a node's process */
 	};
 	struct CMUnitTest *all;
 	size_t n = 0;
