@@ -86,6 +86,9 @@ uint16_t flow_sport(const struct xcni_ct_key *t);
 int run(int prog, int dev, uint8_t *in, size_t len, uint8_t *out, size_t out_len, int repeat,
 	struct bpf_test_run_opts *o);
 int map_fd(const char *name);
+/* Service svc_id names backend backend_id (written before): its xcni_svcbe
+ * entry, as user/lib/svcsync.c writes it. 0 or -errno. */
+int svcbe_put(uint32_t svc_id, uint32_t backend_id);
 /* One more policy revision, as xcnid writes after every policy change. */
 int polrev_bump(void);
 int read_metrics(struct xcni_metric m[XCNI_NR_METRICS]);

@@ -998,6 +998,20 @@ int map_fd(const char *name)
 	return bpf_map__fd(bpf_object__find_map_by_name(env.from->obj, name));
 }
 
+int svcbe_put(uint32_t svc_id, uint32_t backend_id)
+{
+	struct xcni_backend b;
+	struct xcni_svcbe_key k = { .svc_id = svc_id };
+	uint32_t one = 1;
+
+	if (bpf_map_lookup_elem(map_fd("xcni_backend"), &backend_id, &b))
+		return -errno;
+	k.port = b.port;
+	k.family = b.family;
+	memcpy(k.addr, b.addr, sizeof(k.addr));
+	return bpf_map_update_elem(map_fd("xcni_svcbe"), &k, &one, BPF_ANY) ? -errno : 0;
+}
+
 /* One policy entry: ep's rule (dir) for peer, proto and a port prefix of k
  * bits, where the map writer would put it (ranges in polrange). */
 static int allow(const char *ep, uint8_t version, uint8_t dir, uint32_t peer, uint8_t proto,
