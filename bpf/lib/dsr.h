@@ -105,6 +105,7 @@ static __always_inline int dsr_encap_ip4(struct __sk_buff *skb, const struct enc
 	if (inner_proto != ip_proto &&
 	    bpf_skb_store_bytes(skb, offsetof(struct ethhdr, h_proto), &ip_proto, sizeof(ip_proto), 0))
 		return XCNI_DROP_ENCAP;
+	geneve_mark(skb);
 	return 0;
 }
 

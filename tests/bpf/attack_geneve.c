@@ -26,6 +26,7 @@
 
 #include "lb.h"
 #include "lb6.h"
+#include "to_underlay.skel.h"
 
 #define N2_6 "fc00:77::2" /* dsr6.c's: n2's IPv6 InternalIP, its NodePorts' frontends */
 #define B6 "fd00:99::b"
@@ -176,8 +177,188 @@ static void dsr6_not_backend(void **state)
 	assert_true(found);
 }
 
+/* ---- Geneve from a socket, on the underlay's egress ----------------------------- */
+
+static struct to_underlay *tu;
+
+/* to_underlay on the harness's pinned maps. */
+static void egress_setup(void **state)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = env.pin_dir);
+
+	(void)state;
+	tu = to_underlay__open_opts(&opts);
+	assert_non_null(tu);
+	assert_int_equal(to_underlay__load(tu), 0);
+}
+
+static void egress_teardown(void **state)
+{
+	(void)state;
+	to_underlay__destroy(tu);
+	tu = NULL;
+}
+
+/*
+ * One packet through fd from dev with skb->mark mark: the verdict; *mark_out
+ * the mark it left; counted once under (reason, dir), or nowhere when
+ * reason is 0.
+ */
+static int run_mark(int fd, int dev, const uint8_t *in, size_t len, uint32_t mark, int reason,
+		    unsigned int dir, uint32_t *mark_out)
+{
+	struct xcni_metric before[XCNI_NR_METRICS], after[XCNI_NR_METRICS];
+	struct __sk_buff ctx = { .ifindex = env.ifindex[dev], .mark = mark }, out_ctx = {};
+	static uint8_t out[2048];
+	__u32 idx = reason ? XCNI_METRIC_IDX(reason, dir) : XCNI_NR_METRICS;
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in, .data_size_in = (__u32)len,
+		    .data_out = out, .data_size_out = sizeof(out), .ctx_in = &ctx,
+		    .ctx_size_in = sizeof(ctx), .ctx_out = &out_ctx,
+		    .ctx_size_out = sizeof(out_ctx));
+
+	assert_int_equal(read_metrics(before), 0);
+	assert_int_equal(bpf_prog_test_run_opts(fd, &o), 0);
+	assert_int_equal(read_metrics(after), 0);
+	for (__u32 i = 0; i < XCNI_NR_METRICS; i++)
+		if (after[i].packets - before[i].packets != (i == idx))
+			fail_msg("%s/%s counted %llu, want %s", reason_name(i / XCNI_NR_DIRS),
+				 dir_name(i % XCNI_NR_DIRS),
+				 (unsigned long long)(after[i].packets - before[i].packets),
+				 reason ? reason_name(XCNI_REASON_IDX(reason)) : "nothing");
+	if (mark_out)
+		*mark_out = out_ctx.mark;
+	return (int)o.retval;
+}
+
+static int egress(const uint8_t *in, size_t len, uint32_t mark, int reason)
+{
+	return run_mark(bpf_program__fd(tu->progs.to_underlay), DEV_U, in, len, mark, reason,
+			XCNI_DIR_TO_OVERLAY, NULL);
+}
+
+/* The node -> n2 UDP (or proto) datagram to dport, as a socket of the node sends it. */
+static size_t ul4(uint8_t proto, uint16_t dport, uint8_t *buf)
+{
+	struct fr f = { .smac = pods[DEV_U].host_mac, .dmac = pods[DEV_U].mac,
+			.saddr = ip4(NODE_IP), .daddr = ip4(N2), .sport = 50000, .dport = dport,
+			.proto = proto, .flags = TH_SYN, .payload = 64 };
+
+	return frame(&f, buf);
+}
+
+static size_t ul6(uint16_t dport, uint8_t *buf)
+{
+	struct g6 f = { .smac = pods[DEV_U].host_mac, .dmac = pods[DEV_U].mac,
+			.src = "fc00:77::1", .dst = N2_6, .sport = 50000, .dport = dport,
+			.proto = IPPROTO_UDP, .payload = 64 };
+
+	return frame6(&f, buf);
+}
+
+/*
+ * A socket's UDP to 6081 over either underlay family: dropped, counted
+ * drop-geneve-socket (to-overlay: the host sending). With the mark the
+ * programs' encapsulations set: passes (TC_ACT_UNSPEC, the next program's
+ * say), uncounted. Other UDP, TCP to 6081, a later IPv4 fragment: passes.
+ */
+static void egress_socket_geneve(void **state)
+{
+	uint8_t in[FRAME_MAX];
+	size_t len;
+
+	(void)state;
+	len = ul4(IPPROTO_UDP, XCNI_GENEVE_PORT, in);
+	assert_int_equal(egress(in, len, 0, XCNI_DROP_GENEVE_SOCKET), TC_ACT_SHOT);
+	/* Marks of others (kube-proxy's 0x4000) do not make it ours. */
+	assert_int_equal(egress(in, len, 0x4000, XCNI_DROP_GENEVE_SOCKET), TC_ACT_SHOT);
+	assert_int_equal(egress(in, len, XCNI_MARK_GENEVE, 0), TC_ACT_UNSPEC);
+	assert_int_equal(egress(in, len, XCNI_MARK_GENEVE | 0x4000, 0), TC_ACT_UNSPEC);
+	len = ul6(XCNI_GENEVE_PORT, in);
+	assert_int_equal(egress(in, len, 0, XCNI_DROP_GENEVE_SOCKET), TC_ACT_SHOT);
+	assert_int_equal(egress(in, len, XCNI_MARK_GENEVE, 0), TC_ACT_UNSPEC);
+
+	/* What a hostNetwork process may still send. */
+	len = ul4(IPPROTO_UDP, 9998, in);
+	assert_int_equal(egress(in, len, 0, 0), TC_ACT_UNSPEC);
+	len = ul4(IPPROTO_TCP, XCNI_GENEVE_PORT, in);
+	assert_int_equal(egress(in, len, 0, 0), TC_ACT_UNSPEC);
+	len = ul6(9998, in);
+	assert_int_equal(egress(in, len, 0, 0), TC_ACT_UNSPEC);
+	/* A later fragment: no UDP header, nothing a receiver takes as Geneve. */
+	len = ul4(IPPROTO_UDP, XCNI_GENEVE_PORT, in);
+	in[ETH_HLEN + 6] = 0x00;
+	in[ETH_HLEN + 7] = 0x10;
+	in[ETH_HLEN + 10] = in[ETH_HLEN + 11] = 0;
+	{
+		uint16_t c = csum(in + ETH_HLEN, 20);
+
+		memcpy(in + ETH_HLEN + 10, &c, 2);
+	}
+	assert_int_equal(egress(in, len, 0, 0), TC_ACT_UNSPEC);
+}
+
+/*
+ * Every path that builds Geneve marks it, and to_underlay then lets it go:
+ * from_pod's (a pod to a remote pod), to_overlay's (the host to a remote
+ * pod), from_overlay's NodePort to a remote backend (SNAT) and DSR's. A
+ * decapsulated packet carries no mark.
+ */
+static void egress_marked_by_encap(void **state)
+{
+	uint8_t in[FRAME_MAX];
+	struct fr f;
+	uint32_t mark;
+	size_t len;
+
+	(void)state;
+	f = from_dev(DEV_A, IP_A, 45001, IP_R, 53, IPPROTO_UDP, 0);
+	len = frame(&f, in);
+	assert_int_equal(run_mark(prog_fd(FROM_POD_OV), DEV_A, in, len, 0x4000, XCNI_FWD_ENCAP,
+				  XCNI_DIR_FROM_POD, &mark),
+			 TC_ACT_REDIRECT);
+	assert_int_equal(mark, XCNI_MARK_GENEVE | 0x4000);
+
+	f = (struct fr){ .smac = pods[DEV_U].host_mac, .dmac = pods[DEV_U].mac,
+			 .saddr = ip4(NODE_IP), .daddr = ip4(IP_R), .sport = 45002, .dport = 53,
+			 .proto = IPPROTO_UDP };
+	len = frame(&f, in);
+	assert_int_equal(run_mark(prog_fd(TO_OVERLAY), DEV_U, in, len, 0, XCNI_FWD_ENCAP,
+				  XCNI_DIR_TO_OVERLAY, &mark),
+			 TC_ACT_REDIRECT);
+	assert_int_equal(mark, XCNI_MARK_GENEVE);
+
+	/* A NodePort client of 30081 (R:80 on n2): SNAT + Geneve; with DSR: the option. */
+	f = (struct fr){ .smac = pods[DEV_U].mac, .dmac = pods[DEV_U].host_mac,
+			 .saddr = ip4(EVIL4), .daddr = ip4(NODE_IP), .sport = 45003, .dport = 30081,
+			 .proto = IPPROTO_TCP, .flags = TH_SYN };
+	len = frame(&f, in);
+	assert_int_equal(run_mark(prog_fd(FROM_OVERLAY_LB), DEV_U, in, len, 0, XCNI_FWD_ENCAP,
+				  XCNI_DIR_FROM_OVERLAY, &mark),
+			 TC_ACT_REDIRECT);
+	assert_int_equal(mark, XCNI_MARK_GENEVE);
+	f.sport = 45004;
+	len = frame(&f, in);
+	assert_int_equal(run_mark(prog_fd(FROM_OVERLAY_DSR), DEV_U, in, len, 0, XCNI_FWD_ENCAP,
+				  XCNI_DIR_FROM_OVERLAY, &mark),
+			 TC_ACT_REDIRECT);
+	assert_int_equal(mark, XCNI_MARK_GENEVE);
+
+	/* Decapsulated into B (dsr4_not_backend's control flow, again): no mark. */
+	f = client4(EVIL4, 41003, IP_B, 8080);
+	f.flags = TH_ACK;
+	len = dsr4_from_n2(&f, 30080, in);
+	assert_int_equal(run_mark(prog_fd(FROM_OVERLAY_LB), DEV_U, in, len, 0, XCNI_FWD_DECAP,
+				  XCNI_DIR_FROM_OVERLAY, &mark),
+			 TC_ACT_REDIRECT);
+	assert_int_equal(mark, 0);
+}
+
 const struct CMUnitTest attack_geneve_tests[] = {
 	cmocka_unit_test(dsr4_not_backend),
 	cmocka_unit_test(dsr6_not_backend),
+	cmocka_unit_test(egress_setup),
+	cmocka_unit_test(egress_socket_geneve),
+	cmocka_unit_test(egress_marked_by_encap),
+	cmocka_unit_test(egress_teardown),
 };
 const size_t nr_attack_geneve_tests = ARRAY_SIZE(attack_geneve_tests);

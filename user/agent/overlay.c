@@ -23,6 +23,7 @@
 #include "lib/nl.h"
 #include "lib/policy.h"
 #include "to_overlay.skel.h"
+#include "to_underlay.skel.h"
 #include "agent/overlay.h"
 #include "xdp_underlay.skel.h"
 
@@ -115,12 +116,14 @@ int overlay_load(struct overlay *ov, const char *pin_dir)
 
 	ov->in = from_overlay__open_opts(&oo);
 	ov->out = to_overlay__open_opts(&oo);
+	ov->ul_out = to_underlay__open_opts(&oo);
 	ov->xdp = xdp_underlay__open_opts(&oo);
-	if (!ov->in || !ov->out || !ov->xdp)
+	if (!ov->in || !ov->out || !ov->ul_out || !ov->xdp)
 		return -errno ?: -ENOMEM;
 	/* The same sizes as xcnid's objects, or the shared pinned maps would not match. */
 	map_max_apply(ov->in->obj, ov->map_max, ov->nmap_max);
 	map_max_apply(ov->out->obj, ov->map_max, ov->nmap_max);
+	map_max_apply(ov->ul_out->obj, ov->map_max, ov->nmap_max);
 	map_max_apply(ov->xdp->obj, ov->map_max, ov->nmap_max);
 	ov->in->rodata->node_ip = ov->node_ip;
 	ov->in->rodata->vni = ov->vni;
@@ -134,6 +137,8 @@ int overlay_load(struct overlay *ov, const char *pin_dir)
 	err = from_overlay__load(ov->in);
 	if (!err)
 		err = to_overlay__load(ov->out);
+	if (!err)
+		err = to_underlay__load(ov->ul_out);
 	if (!err)
 		err = xdp_underlay__load(ov->xdp);
 	if (err)
@@ -299,6 +304,15 @@ int overlay_attach(struct overlay *ov, const char *pin_dir)
 				       ov->dev_ifindex, BPF_TCX_EGRESS, 0);
 	if (err) {
 		pr_err("attaching to_overlay to %s (TCX egress): %s\n", XCNI_OVERLAY_DEV,
+		       strerror(-err));
+		return err;
+	}
+	err = link_path(path, sizeof(path), pin_dir, XCNI_LINK_UNDERLAY_OUT);
+	if (!err)
+		err = xcni_link_pinned(path, bpf_program__fd(ov->ul_out->progs.to_underlay),
+				       ov->underlay_ifindex, BPF_TCX_EGRESS, 0);
+	if (err) {
+		pr_err("attaching to_underlay to %s (TCX egress): %s\n", ov->underlay,
 		       strerror(-err));
 		return err;
 	}
@@ -590,9 +604,11 @@ void overlay_free(struct overlay *ov)
 	ov->unreach = NULL;
 	ov->nunreach = 0;
 	xdp_underlay__destroy(ov->xdp);
+	to_underlay__destroy(ov->ul_out);
 	to_overlay__destroy(ov->out);
 	from_overlay__destroy(ov->in);
 	ov->xdp = NULL;
 	ov->out = NULL;
+	ov->ul_out = NULL;
 	ov->in = NULL;
 }
