@@ -94,7 +94,8 @@
 			     * values grew tunnel_ip6 (XCNI_IPC_TUN6), tunnel6 and tunstat6,
 			     * config node_ip6; 10: XCNI_DROP_TUNNEL_FAMILY (the metrics
 			     * array grew); 11: XCNI_DROP_TOO_BIG (it grew again); 12: the
-			     * attacker reasons -134..-140 (it grew again) */
+			     * attacker reasons -134..-140 (it grew again); svcbe (DSR's
+			     * backends by key) */
 
 /*
  * frag: an IPv4 datagram in fragments -> the ports its first fragment carried

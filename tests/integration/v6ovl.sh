@@ -104,16 +104,6 @@ check "c's refusals counted drop-policy-ingress from-overlay on n2 (+$((d1 - d0)
 # built in BPF, so UDP to 6081 leaving a node from a socket is dropped on its
 # underlay (to_underlay) and counted. Controls: a's own datagram arrives, and
 # plain UDP from that process to another port of n2 still does.
-sink_start() { # sink_start NAME PORT RUN...: udp_sink.py on PORT under RUN, into $T/NAME.log
-	local name=$1 port=$2
-	shift 2
-	"$@" python3 "$HERE/udp_sink.py" "$port" "$T/$name.log" >"$T/$name.out" 2>&1 &
-	PIDS+=($!)
-	for _ in $(seq 50); do grep -qs listening "$T/$name.out" && return 0; sleep 0.1; done
-	return 1
-}
-sink_got() { sleep 0.5; grep -q " $2\$" "$T/$1.log" 2>/dev/null; } # sink_got NAME PAYLOAD
-gsock() { ctl_n 1 metrics --all --json | jq '[.[] | select(.reason == "drop-geneve-socket") | .packets] | add // 0'; }
 sink_start b9999 9999 ip netns exec "$XCT_TAG-b"
 sink_start n2-9998 9998 nsenter --net="/var/run/netns/$(node_ns 2)"
 g0=$(gsock)
