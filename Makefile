@@ -31,7 +31,7 @@ CNI_SRCS := cni/plugin.c cni/conf.c cni/result.c cni/exec.c cni/dataplane.c cni/
 # tests/unit/test_<name>.c -> build/tests/test_<name> (test_cni also takes the plugin's config code).
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c)) $(BUILD)/tests/test_bpf
 
-BPF_PROGS := from_pod to_pod from_overlay to_overlay xdp_underlay sock_lb
+BPF_PROGS := from_pod to_pod from_overlay to_overlay to_underlay xdp_underlay sock_lb
 BPF_OBJS := $(BPF_PROGS:%=$(BUILD)/bpf/%.bpf.o)
 SKELS := $(BPF_PROGS:%=$(BUILD)/gen/%.skel.h)
 

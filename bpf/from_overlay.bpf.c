@@ -688,6 +688,12 @@ __attribute__((noinline)) int from_overlay6(struct __sk_buff *skb, __u32 hdr_len
 			verdict = TC_ACT_REDIRECT;
 		goto out;
 	}
+	/* The option speaks for the client to a backend of its frontend only (dsr.h). */
+	if ((dsr & (DSR_FLOW | DSR_FE)) == (DSR_FLOW | DSR_FE)) {
+		reason = dsr_to_backend(dsr & 0xffff, XCNI_AF_INET6, p.tuple.daddr, p.tuple.dport);
+		if (reason)
+			goto out;
+	}
 	ct = ct6_track(skb, &p, &ctf);
 	if (ct == CT_INVALID) {
 		reason = p.frag_later ? XCNI_DROP_FRAGMENT : XCNI_DROP_CT_INVALID;
@@ -823,6 +829,13 @@ __attribute__((noinline)) int from_overlay4(struct __sk_buff *skb)
 				goto out;
 		}
 		goto to_host;
+	}
+	/* The option speaks for the client to a backend of its frontend only. */
+	if ((dsr & (DSR_FLOW | DSR_FE)) == (DSR_FLOW | DSR_FE)) {
+		reason = dsr_to_backend(dsr & 0xffff, XCNI_AF_INET, (const __u8 *)&p.tuple.daddr,
+					p.tuple.dport);
+		if (reason)
+			goto out;
 	}
 	ct = ct_track(skb, &p, skb->len, &ctf);
 	if (ct == CT_INVALID) {

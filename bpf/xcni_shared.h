@@ -94,7 +94,8 @@
 			     * values grew tunnel_ip6 (XCNI_IPC_TUN6), tunnel6 and tunstat6,
 			     * config node_ip6; 10: XCNI_DROP_TUNNEL_FAMILY (the metrics
 			     * array grew); 11: XCNI_DROP_TOO_BIG (it grew again); 12: the
-			     * attacker reasons -134..-140 (it grew again) */
+			     * attacker reasons -134..-140 (it grew again); svcbe (DSR's
+			     * backends by key) */
 
 /*
  * frag: an IPv4 datagram in fragments -> the ports its first fragment carried
@@ -462,6 +463,15 @@ struct xcni_ipcache_val {
 #define XCNI_GENEVE_PORT 6081
 #define XCNI_GENEVE_PROTO_ETH 0x6558 /* Transparent Ethernet Bridging */
 #define XCNI_ENCAP_LEN 50
+/*
+ * skb->mark bit every encapsulation sets on the Geneve it built (encap.h,
+ * encap6.h, dsr.h, dsr6.h): to_underlay, on the underlay's egress, lets
+ * Geneve leave only with it. UDP to 6081 without it came from a socket (a
+ * hostNetwork process), which is not the data plane. Neither kube-proxy's
+ * bits (0x4000 masquerade, 0x8000 drop) nor the decapsulated-packet bit
+ * (0x0100); only CAP_NET_ADMIN (SO_MARK, netfilter) can set a mark.
+ */
+#define XCNI_MARK_GENEVE 0x0200
 /* The same over an IPv6 underlay: outer IPv6 (40) + UDP + Geneve + inner Ethernet. */
 #define XCNI_ENCAP6_LEN 70
 /*
@@ -692,6 +702,11 @@ struct xcni_svcname {
  *   affinity (LRU): (service id, client) -> backend, last used
  *   maglev:  hash of maps, (service id << 1 | version) -> array of
  *            XCNI_MAGLEV_M backend ids, built in userspace (user/lib/maglev.c)
+ *   svcbe:   (service id, backend address, port, family) -> 1: the backends
+ *            of a frontend by key, for DSR, which must accept only a backend
+ *            of the frontend an option names (bpf/lib/dsr.h) without a walk
+ *            of its slots. It holds what the live and the replaced version
+ *            name (never more entries than xcni_svcslot)
  *
  * A change to a service is written under the version its entry does not use
  * (slots, Maglev table), then the entry is flipped in one update (version,
@@ -760,6 +775,15 @@ struct xcni_backend {
 	__u8 family; /* XCNI_AF_* */
 	__u8 state; /* enum xcni_backend_state */
 	__u32 pad;
+};
+
+/* svcbe's key (its value: a __u32, 1). */
+struct xcni_svcbe_key {
+	__u32 svc_id;
+	__u16 port; /* network order */
+	__u8 family; /* XCNI_AF_* */
+	__u8 pad;
+	__u8 addr[16];
 };
 
 struct xcni_revnat {

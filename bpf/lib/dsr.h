@@ -105,6 +105,7 @@ static __always_inline int dsr_encap_ip4(struct __sk_buff *skb, const struct enc
 	if (inner_proto != ip_proto &&
 	    bpf_skb_store_bytes(skb, offsetof(struct ethhdr, h_proto), &ip_proto, sizeof(ip_proto), 0))
 		return XCNI_DROP_ENCAP;
+	geneve_mark(skb);
 	return 0;
 }
 
@@ -239,6 +240,31 @@ static __always_inline int dsr_open(__u32 *dsr, int ct, __u16 *rev_nat)
 		return XCNI_DROP_BAD_GENEVE;
 	*rev_nat = *dsr & 0xffff;
 	return 0;
+}
+
+/*
+ * A flow a DSR option opens must go to a backend of the frontend it names
+ * (svc_id: its index, the low 16 bits of *dsr with DSR_FE): else a node's
+ * process could send Geneve from its node's address that opens a flow from
+ * any outside address into any pod here, whose replies then leave from the
+ * frontend (a reflector past ipBlock rules). One lookup in xcni_svcbe, the
+ * backends by key; addr is the inner destination (4 or 16 bytes by family),
+ * port in network order. 0 or XCNI_DROP_DSR_NOT_BACKEND. A function of its
+ * own: the key sits in its frame, not in from_overlay4/6's.
+ */
+static __attribute__((noinline)) int dsr_to_backend(__u32 svc_id, __u32 family, const __u8 *addr,
+						    __u32 port)
+{
+	struct xcni_svcbe_key k = {};
+
+	k.svc_id = svc_id;
+	k.port = (__u16)port;
+	k.family = (__u8)family;
+	if (family == XCNI_AF_INET6)
+		__builtin_memcpy(k.addr, addr, 16);
+	else
+		__builtin_memcpy(k.addr, addr, 4);
+	return bpf_map_lookup_elem(&xcni_svcbe, &k) ? 0 : XCNI_DROP_DSR_NOT_BACKEND;
 }
 
 #endif

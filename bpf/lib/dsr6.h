@@ -129,6 +129,7 @@ static __attribute__((noinline)) int geneve_encap_ul6_dsr(struct __sk_buff *skb,
 	    bpf_skb_store_bytes(skb, ETH_HLEN + sizeof(struct xcni_ip6hdr), &h.udp,
 				OUTER6_DSR_TAIL_LEN, 0))
 		return XCNI_DROP_ENCAP;
+	geneve_mark(skb);
 	return 0;
 }
 

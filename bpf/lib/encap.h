@@ -110,6 +110,16 @@ static __always_inline void encap_in_take(const struct pkt *p, struct encap_in *
 #endif
 
 /*
+ * Geneve these programs built: marked, so the underlay's egress (to_underlay)
+ * tells it from UDP to 6081 a socket sent (XCNI_MARK_GENEVE). Every
+ * encapsulation calls it once its headers are written.
+ */
+static __always_inline void geneve_mark(struct __sk_buff *skb)
+{
+	skb->mark |= XCNI_MARK_GENEVE;
+}
+
+/*
  * Makes room for len bytes of outer headers behind the Ethernet header.
  * An skb this node decapsulated into its stack (from_overlay, Geneve for the
  * node: kube-proxy's NodePort DNAT to a pod of a third node) still carries
@@ -184,6 +194,7 @@ static __always_inline int geneve_encap_in(struct __sk_buff *skb, const struct e
 					sizeof(proto), 0))
 			return XCNI_DROP_ENCAP;
 	}
+	geneve_mark(skb);
 	return 0;
 }
 

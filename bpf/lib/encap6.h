@@ -250,6 +250,7 @@ static __always_inline int geneve_encap_ul6(struct __sk_buff *skb, const struct 
 					sizeof(proto), 0))
 			return XCNI_DROP_ENCAP;
 	}
+	geneve_mark(skb);
 	return 0;
 }
 

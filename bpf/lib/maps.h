@@ -224,6 +224,16 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xcni_backend SEC(".maps");
 
+/* Never more entries than xcni_svcslot (xcni_shared.h): sized alike. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XCNI_MAX_SVCSLOTS);
+	__type(key, struct xcni_svcbe_key);
+	__type(value, __u32);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xcni_svcbe SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, XCNI_MAX_REVNAT);

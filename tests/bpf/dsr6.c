@@ -163,6 +163,7 @@ static void dsr6_setup(void **state)
 		assert_int_equal(bpf_map_update_elem(map_fd("xcni_svcslot"), &sk,
 						     id == 330 ? &tcp_be : &udp_be, BPF_ANY),
 				 0);
+		assert_int_equal(svcbe_put(id, id == 330 ? tcp_be : udp_be), 0);
 		assert_int_equal(bpf_map_update_elem(map_fd("xcni_revnat"), &rid, &rn, BPF_ANY), 0);
 		assert_int_equal(bpf_map_update_elem(map_fd("xcni_svc"), &k, &s, BPF_ANY), 0);
 	}
@@ -417,6 +418,7 @@ static void dsr6_ul6_setup(void **state)
 	in6(R6V, b.addr);
 	assert_int_equal(bpf_map_update_elem(map_fd("xcni_backend"), &be, &b, BPF_ANY), 0);
 	assert_int_equal(bpf_map_update_elem(map_fd("xcni_svcslot"), &sk, &be, BPF_ANY), 0);
+	assert_int_equal(svcbe_put(332, be), 0);
 	in6(NODE6, k.addr);
 	in6(NODE6, rn.addr);
 	assert_int_equal(bpf_map_update_elem(map_fd("xcni_revnat"), &rid, &rn, BPF_ANY), 0);

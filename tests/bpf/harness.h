@@ -89,6 +89,9 @@ int run(int prog, int dev, uint8_t *in, size_t len, uint8_t *out, size_t out_len
 int run_mark(int prog, int dev, uint32_t mark, uint8_t *in, size_t len, uint8_t *out,
 	     size_t out_len, int repeat, struct bpf_test_run_opts *o);
 int map_fd(const char *name);
+/* Service svc_id names backend backend_id (written before): its xcni_svcbe
+ * entry, as user/lib/svcsync.c writes it. 0 or -errno. */
+int svcbe_put(uint32_t svc_id, uint32_t backend_id);
 /* One more policy revision, as xcnid writes after every policy change. */
 int polrev_bump(void);
 int read_metrics(struct xcni_metric m[XCNI_NR_METRICS]);
@@ -246,6 +249,9 @@ extern const size_t nr_attack_nd_tests;
 /* tests/bpf/attack_ul.c: a hostile host on the underlay and forged pod sources from the stack, last. */
 extern const struct CMUnitTest attack_ul_tests[];
 extern const size_t nr_attack_ul_tests;
+/* tests/bpf/attack_geneve.c: Geneve a node's process sends (DSR to no backend, a socket's), last. */
+extern const struct CMUnitTest attack_geneve_tests[];
+extern const size_t nr_attack_geneve_tests;
 
 /* tests/bpf/xdp6.c: the XDP prefilter on IPv6 sources, run after the rows. */
 extern const struct CMUnitTest xdp6_tests[];

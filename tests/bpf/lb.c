@@ -286,6 +286,8 @@ static int svc_set_scope(const char *vip, uint16_t port, uint8_t proto, uint8_t 
 
 		if (bpf_map_update_elem(map_fd("xcni_svcslot"), &sk, &ids[i], BPF_ANY))
 			return -errno;
+		if (svcbe_put(id, ids[i]))
+			return -errno;
 	}
 	memcpy(rn.addr, &a, 4);
 	k.scope = scope;

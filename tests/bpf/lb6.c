@@ -233,6 +233,7 @@ void svc6(const char *vip, uint16_t port, uint8_t proto, uint32_t id, uint8_t fl
 
 		assert_int_equal(bpf_map_update_elem(map_fd("xcni_svcslot"), &sk, &ids[i], BPF_ANY),
 				 0);
+		assert_int_equal(svcbe_put(id, ids[i]), 0);
 	}
 	in6(vip, k.addr);
 	in6(vip, rn.addr);

@@ -1004,6 +1004,20 @@ int map_fd(const char *name)
 	return bpf_map__fd(bpf_object__find_map_by_name(env.from->obj, name));
 }
 
+int svcbe_put(uint32_t svc_id, uint32_t backend_id)
+{
+	struct xcni_backend b;
+	struct xcni_svcbe_key k = { .svc_id = svc_id };
+	uint32_t one = 1;
+
+	if (bpf_map_lookup_elem(map_fd("xcni_backend"), &backend_id, &b))
+		return -errno;
+	k.port = b.port;
+	k.family = b.family;
+	memcpy(k.addr, b.addr, sizeof(k.addr));
+	return bpf_map_update_elem(map_fd("xcni_svcbe"), &k, &one, BPF_ANY) ? -errno : 0;
+}
+
 /* One policy entry: ep's rule (dir) for peer, proto and a port prefix of k
  * bits, where the map writer would put it (ranges in polrange). */
 static int allow(const char *ep, uint8_t version, uint8_t dir, uint32_t peer, uint8_t proto,
@@ -1748,6 +1762,7 @@ int main(int argc, char **argv)
 		{ np_mtu_tests, nr_np_mtu_tests }, /* NodePorts' path MTU, on lb.c's and lb6.c's */
 		{ attack_nd_tests, nr_attack_nd_tests }, /* ND/MLD beyond the link, outside hairpin */
 		{ attack_ul_tests, nr_attack_ul_tests }, /* the underlay attacker, on all of the above */
+		{ attack_geneve_tests, nr_attack_geneve_tests }, /* Geneve from a node's process */
 	};
 	struct CMUnitTest *all;
 	size_t n = 0;

@@ -172,6 +172,20 @@ udp() { # udp SRC-POD ADDR: "answered" if ADDR:53 said pong, else "silent"
 }
 is() { [ "$2" = "$3" ] || { echo "$1: $2, expected $3"; return 1; }; }
 
+# A process on node 1 sending Geneve (issue 26 item 6): udp_sink.py receivers
+# (started in the suite's own shell: their PIDs join PIDS), what they got,
+# and n1's drop-geneve-socket count.
+sink_start() { # sink_start NAME PORT RUN...: udp_sink.py on PORT under RUN, into $T/NAME.log
+	local name=$1 port=$2
+	shift 2
+	"$@" python3 "$HERE/udp_sink.py" "$port" "$T/$name.log" >"$T/$name.out" 2>&1 &
+	PIDS+=($!)
+	for _ in $(seq 50); do grep -qs listening "$T/$name.out" && return 0; sleep 0.1; done
+	return 1
+}
+sink_got() { sleep 0.5; grep -q " $2\$" "$T/$1.log" 2>/dev/null; } # sink_got NAME PAYLOAD
+gsock() { ctl_n 1 metrics --all --json | jq '[.[] | select(.reason == "drop-geneve-socket") | .packets] | add // 0'; }
+
 # pol_b_from_a: the NetworkPolicy b-from-a (b admits a alone) into pol.yaml.
 pol_b_from_a() {
 	put pol.yaml <<'EOT'

@@ -98,6 +98,25 @@ d1=$(ctl_n 2 metrics --all --json | jq '[.[] | select(.reason == "drop-policy-in
 check "c's refusals counted drop-policy-ingress from-overlay on n2 (+$((d1 - d0)))" \
 	test $((d1 - d0)) -ge 2
 
+# ---- a process on n1 sending Geneve (issue 26 item 6) ------------------------------
+# A hostNetwork process of n1 with a plain UDP socket builds Geneve from n1's
+# address claiming to be a (which b-from-a admits), to b: xcni's Geneve is
+# built in BPF, so UDP to 6081 leaving a node from a socket is dropped on its
+# underlay (to_underlay) and counted. Controls: a's own datagram arrives, and
+# plain UDP from that process to another port of n2 still does.
+sink_start b9999 9999 ip netns exec "$XCT_TAG-b"
+sink_start n2-9998 9998 nsenter --net="/var/run/netns/$(node_ns 2)"
+g0=$(gsock)
+in_node 1 python3 "$HERE/geneve_inject.py" 192.168.99.2 "$A4" "$B4" 9999 forged-by-n1
+check "n1's host socket: Geneve to n2:6081 claiming a ($A4) -> b:9999: b sees nothing" \
+	bash -c "! { sleep 0.5; grep -q ' forged-by-n1\$' '$T/b9999.log' 2>/dev/null; }"
+g1=$(gsock)
+check "  ... counted drop-geneve-socket on n1 (+$((g1 - g0)))" test $((g1 - g0)) -ge 1
+echo legit-from-a | in_pod a socat -u - "UDP:$B4:9999"
+check "  control: a's own datagram to b:9999 arrives" sink_got b9999 legit-from-a
+echo plain-from-n1 | in_node 1 socat -u - "UDP:192.168.99.2:9998"
+check "  control: n1's host socket, plain UDP to n2:9998, arrives" sink_got n2-9998 plain-from-n1
+
 # ---- xcnictl explain across the overlay: what the probes above found ----------------
 # ex_is NAME JQ ARGS...: explain ARGS on n1's maps (n2's for the destination) makes JQ true.
 ex_is() {

@@ -85,6 +85,8 @@ static int setup(void **state)
 	      mk("xcni_ct6", BPF_MAP_TYPE_LRU_HASH, sizeof(struct xcni_ct6_key),
 		 sizeof(struct xcni_ct_entry), 64, 0, -1) ?:
 	      mk("xcni_svcname", BPF_MAP_TYPE_HASH, 4, sizeof(struct xcni_svcname), 64,
+		 BPF_F_NO_PREALLOC, -1) ?:
+	      mk("xcni_svcbe", BPF_MAP_TYPE_HASH, sizeof(struct xcni_svcbe_key), 4, SLOT_MAX,
 		 BPF_F_NO_PREALLOC, -1);
 	close(inner);
 	return err;
@@ -94,7 +96,7 @@ static int teardown(void **state)
 {
 	static const char *const names[] = { "xcni_svc", "xcni_svcslot", "xcni_backend",
 					     "xcni_revnat", "xcni_maglev", "xcni_ct",
-					     "xcni_ct6", "xcni_svcname" };
+					     "xcni_ct6", "xcni_svcname", "xcni_svcbe" };
 	char path[128];
 
 	(void)state;
@@ -203,6 +205,97 @@ static struct xcni_svcname who(const char *ns, const char *name, const char *por
 	snprintf(n.name, sizeof(n.name), "%s", name);
 	snprintf(n.port, sizeof(n.port), "%s", port);
 	return n;
+}
+
+/* Whether xcni_svcbe says service id names backend b. */
+static bool svcbe_has(uint32_t id, const struct svc_be_spec *b)
+{
+	struct xcni_svcbe_key k = { .svc_id = id, .port = b->port, .family = b->family };
+	uint32_t v;
+	int fd = fd_of("xcni_svcbe");
+	bool found;
+
+	memcpy(k.addr, b->addr, sizeof(k.addr));
+	found = !bpf_map_lookup_elem(fd, &k, &v);
+	close(fd);
+	return found;
+}
+
+/*
+ * xcni_svcbe, DSR's check (a frontend's backends by key): written with the
+ * slots, before the flip; a backend taken away stays until cleanup (the old
+ * version may still be in use), then goes; one taken away and named again
+ * before a cleanup stays; a gone frontend's go at cleanup; a new writer over
+ * maps that lack them (an upgrade) writes them, and sweeps strays.
+ */
+static void test_svcbe(void **state)
+{
+	struct svc_be_spec be[] = { be4("10.4.0.1", 8080, XCNI_BE_ACTIVE),
+				    be4("10.4.0.2", 8080, XCNI_BE_ACTIVE) };
+	struct svc_spec spec = { .name = "y/dsr:80/TCP", .key = fe4("10.96.0.44", 80, IPPROTO_TCP),
+				 .nbe = 2, .be = be };
+	struct xcni_svcbe_key stray = { .svc_id = 4343, .port = 1, .family = XCNI_AF_INET };
+	struct svcsync_stats st = {};
+	struct svcsync *ss;
+	struct xcni_svc_key del = spec.key;
+	uint32_t id, one = 1;
+	char msg[256] = "";
+	int fd;
+
+	(void)state;
+	assert_int_equal(svcsync_open(pin_dir, &ss), 0);
+	assert_int_equal(svcsync_apply(ss, &spec, 1, &st, msg, sizeof(msg)), 0);
+	id = svc_get(&spec.key).id;
+	assert_true(svcbe_has(id, &be[0]));
+	assert_true(svcbe_has(id, &be[1]));
+	assert_int_equal(svcsync_cleanup(ss, &st), 0);
+	assert_true(svcbe_has(id, &be[1]));
+
+	/* 10.4.0.2 leaves: there until cleanup. */
+	spec.nbe = 1;
+	assert_int_equal(svcsync_apply(ss, &spec, 1, &st, msg, sizeof(msg)), 0);
+	assert_true(svcbe_has(id, &be[1]));
+	assert_int_equal(svcsync_cleanup(ss, &st), 0);
+	assert_false(svcbe_has(id, &be[1]));
+	assert_true(svcbe_has(id, &be[0]));
+
+	/* Away and back before a cleanup: stays. */
+	spec.nbe = 2;
+	assert_int_equal(svcsync_apply(ss, &spec, 1, &st, msg, sizeof(msg)), 0);
+	spec.nbe = 1;
+	assert_int_equal(svcsync_apply(ss, &spec, 1, &st, msg, sizeof(msg)), 0);
+	spec.nbe = 2;
+	assert_int_equal(svcsync_apply(ss, &spec, 1, &st, msg, sizeof(msg)), 0);
+	assert_int_equal(svcsync_cleanup(ss, &st), 0);
+	assert_true(svcbe_has(id, &be[0]));
+	assert_true(svcbe_has(id, &be[1]));
+	svcsync_free(ss);
+
+	/* A new writer over maps without them (an upgrade), and a stray: written, swept. */
+	fd = fd_of("xcni_svcbe");
+	assert_true(fd >= 0);
+	for (int i = 0; i < 2; i++) {
+		struct xcni_svcbe_key k = { .svc_id = id, .port = be[i].port, .family = XCNI_AF_INET };
+
+		memcpy(k.addr, be[i].addr, 16);
+		assert_int_equal(bpf_map_delete_elem(fd, &k), 0);
+	}
+	assert_int_equal(bpf_map_update_elem(fd, &stray, &one, BPF_ANY), 0);
+	close(fd);
+	assert_int_equal(svcsync_open(pin_dir, &ss), 0);
+	assert_true(svcbe_has(id, &be[0]));
+	assert_true(svcbe_has(id, &be[1]));
+	fd = fd_of("xcni_svcbe");
+	assert_int_not_equal(bpf_map_lookup_elem(fd, &stray, &one), 0);
+	close(fd);
+
+	/* The frontend gone: its entries go at cleanup. */
+	assert_int_equal(svcsync_apply_delta(ss, NULL, 0, &del, 1, &st, msg, sizeof(msg)), 0);
+	assert_true(svcbe_has(id, &be[0]));
+	assert_int_equal(svcsync_cleanup(ss, &st), 0);
+	assert_false(svcbe_has(id, &be[0]));
+	assert_false(svcbe_has(id, &be[1]));
+	svcsync_free(ss);
 }
 
 /*
@@ -951,6 +1044,7 @@ int main(void)
 		cmocka_unit_test(test_write_flip_cleanup),
 		cmocka_unit_test(test_maglev),
 		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_svcbe),
 		cmocka_unit_test(test_full),
 		cmocka_unit_test(test_many),
 		cmocka_unit_test(test_restart),

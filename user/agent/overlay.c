@@ -23,6 +23,7 @@
 #include "lib/nl.h"
 #include "lib/policy.h"
 #include "to_overlay.skel.h"
+#include "to_underlay.skel.h"
 #include "agent/overlay.h"
 #include "xdp_underlay.skel.h"
 
@@ -115,12 +116,14 @@ int overlay_load(struct overlay *ov, const char *pin_dir)
 
 	ov->in = from_overlay__open_opts(&oo);
 	ov->out = to_overlay__open_opts(&oo);
+	ov->ul_out = to_underlay__open_opts(&oo);
 	ov->xdp = xdp_underlay__open_opts(&oo);
-	if (!ov->in || !ov->out || !ov->xdp)
+	if (!ov->in || !ov->out || !ov->ul_out || !ov->xdp)
 		return -errno ?: -ENOMEM;
 	/* The same sizes as xcnid's objects, or the shared pinned maps would not match. */
 	map_max_apply(ov->in->obj, ov->map_max, ov->nmap_max);
 	map_max_apply(ov->out->obj, ov->map_max, ov->nmap_max);
+	map_max_apply(ov->ul_out->obj, ov->map_max, ov->nmap_max);
 	map_max_apply(ov->xdp->obj, ov->map_max, ov->nmap_max);
 	ov->in->rodata->node_ip = ov->node_ip;
 	ov->in->rodata->vni = ov->vni;
@@ -135,6 +138,8 @@ int overlay_load(struct overlay *ov, const char *pin_dir)
 	err = from_overlay__load(ov->in);
 	if (!err)
 		err = to_overlay__load(ov->out);
+	if (!err)
+		err = to_underlay__load(ov->ul_out);
 	if (!err)
 		err = xdp_underlay__load(ov->xdp);
 	if (err)
@@ -360,6 +365,10 @@ int overlay_attach(struct overlay *ov, const char *pin_dir)
 				 XCNI_OVERLAY_DEV, true, XCNI_LINK_OVERLAY_OUT);
 	if (err)
 		return err;
+	err = overlay_tc(ov, pin_dir, ov->ul_out->progs.to_underlay, ov->underlay_ifindex,
+			 ov->underlay, true, XCNI_LINK_UNDERLAY_OUT);
+	if (err)
+		return err;
 	return attach_xdp(ov, pin_dir);
 }
 
@@ -383,6 +392,13 @@ int overlay_uninstall(const char *pin_dir, const char *underlay)
 		if ((err = xcni_tc_detach(&p)) < 0)
 			pr_warn("%s: removing from_overlay: %s\n", underlay, strerror(-err));
 		n += err > 0;
+		p.prog = "to_underlay";
+		p.link = XCNI_LINK_UNDERLAY_OUT;
+		p.egress = true;
+		if ((err = xcni_tc_detach(&p)) < 0)
+			pr_warn("%s: removing to_underlay: %s\n", underlay, strerror(-err));
+		n += err > 0;
+		p.egress = false;
 		if (!link_path(path, sizeof(path), pin_dir, XCNI_LINK_UNDERLAY_XDP) &&
 		    !xcni_link_unpin(path))
 			n++;
@@ -695,9 +711,11 @@ void overlay_free(struct overlay *ov)
 	ov->unreach = NULL;
 	ov->nunreach = 0;
 	xdp_underlay__destroy(ov->xdp);
+	to_underlay__destroy(ov->ul_out);
 	to_overlay__destroy(ov->out);
 	from_overlay__destroy(ov->in);
 	ov->xdp = NULL;
 	ov->out = NULL;
+	ov->ul_out = NULL;
 	ov->in = NULL;
 }

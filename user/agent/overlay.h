@@ -21,6 +21,7 @@ struct bpf_object;
 struct from_pod;
 struct from_overlay;
 struct to_overlay;
+struct to_underlay;
 struct xdp_underlay;
 
 enum xdp_want {
@@ -76,6 +77,7 @@ struct overlay {
 	size_t nunreach;
 	struct from_overlay *in;
 	struct to_overlay *out;
+	struct to_underlay *ul_out;
 	struct xdp_underlay *xdp;
 };
 
@@ -102,7 +104,7 @@ static inline unsigned int overlay_encap_len(const struct overlay *ov)
 int overlay_resolve(struct overlay *ov);
 /* Loads the overlay programs with the node's settings (after from_pod pinned the maps). */
 int overlay_load(struct overlay *ov, const char *pin_dir);
-/* Creates or adopts xcni0 and attaches (or swaps in) the three programs. */
+/* Creates or adopts xcni0 and attaches (or swaps in) the four programs. */
 int overlay_attach(struct overlay *ov, const char *pin_dir);
 /* The tunnel map, counters and xcni0 routes for the Nodes of the cluster. */
 int overlay_sync_nodes(struct overlay *ov, const struct cluster *c, const char *node_name);

@@ -10,6 +10,8 @@
 #define XCNI_LINK_UNDERLAY_IN "node-underlay-tc"
 #define XCNI_LINK_UNDERLAY_XDP "node-underlay-xdp"
 #define XCNI_LINK_OVERLAY_OUT "node-overlay-tc"
+/* to_underlay on the underlay's egress: Geneve from a socket is dropped there. */
+#define XCNI_LINK_UNDERLAY_OUT "node-underlay-out"
 /* Socket-level load balancing on the cgroup of --cgroup-root: node-sock-<hook>. */
 #define XCNI_LINK_SOCK_PREFIX "node-sock-"
 #define XCNI_OVERLAY_DEV "xcni0" /* where the host routes the other nodes' pod CIDRs */

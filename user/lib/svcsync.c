@@ -14,6 +14,10 @@
  *   cleanup (after the caller reported the change): the replaced versions'
  *   slots and tables, the gone ids' slots, tables, reverse-NAT and name
  *   entries, and backends no frontend names any more.
+ * xcni_svcbe (a frontend's backends by key, DSR's check) follows the slots:
+ * a changed frontend's new backends are written with its slots, before the
+ * flip; the ones it no longer names, and a gone id's, go at cleanup unless
+ * a later apply named them again.
  *
  * A frontend whose name (Service, port name) changes keeps its key but gets
  * a new id, as if it were new; its old id goes as a gone frontend's does.
@@ -74,6 +78,9 @@ struct flush {
 
 struct svcsync {
 	int fd_svc, fd_slot, fd_be, fd_revnat, fd_maglev, fd_name;
+	int fd_svcbe; /* xcni_svcbe */
+	struct xcni_svcbe_key *svcbe_del; /* queued for cleanup */
+	size_t nsvcbe_del;
 	int fd_ct; /* xcni_ct, for flushing UDP flows of removed backends; -1: none pinned */
 	int fd_ct6; /* xcni_ct6, the same for IPv6 backends; -1: none pinned */
 	int fd_ctstat; /* xcni_ctstat, where those deletions are counted; -1: none pinned */
@@ -135,6 +142,37 @@ static struct be_ent *be_by_id(struct svcsync *ss, uint32_t id)
 	struct be_ent probe = { .id = id };
 
 	return bsearch(&probe, ss->be, ss->nbe, sizeof(*ss->be), be_id_cmp);
+}
+
+/* The xcni_svcbe key of service id naming backend b. */
+static struct xcni_svcbe_key svcbe_key(uint32_t id, const struct xcni_backend *b)
+{
+	struct xcni_svcbe_key k = { .svc_id = id, .port = b->port, .family = b->family };
+
+	memcpy(k.addr, b->addr, sizeof(k.addr));
+	return k;
+}
+
+static int svcbe_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, sizeof(struct xcni_svcbe_key));
+}
+
+/* Queues the xcni_svcbe entries of id naming ids[0..n) (backends known) for cleanup. */
+static int svcbe_queue(struct svcsync *ss, uint32_t id, const uint32_t *ids, size_t n)
+{
+	struct xcni_svcbe_key *q = realloc(ss->svcbe_del, (ss->nsvcbe_del + n + 1) * sizeof(*q));
+
+	if (!q)
+		return -ENOMEM;
+	ss->svcbe_del = q;
+	for (size_t i = 0; i < n; i++) {
+		const struct be_ent *e = be_by_id(ss, ids[i]);
+
+		if (e)
+			q[ss->nsvcbe_del++] = svcbe_key(id, &e->b);
+	}
+	return 0;
 }
 
 static int be_key_cmp(const void *a, const void *b)
@@ -281,6 +319,50 @@ static bool maglev_live(struct svcsync *ss, const uint32_t *by_id, uint32_t key)
 	return (f->v.flags & XCNI_SVC_F_MAGLEV) && key == xcni_maglev_key(f->v.id, f->v.version);
 }
 
+/*
+ * xcni_svcbe as the live versions name it: written in full (maps from before
+ * it start empty), and what no live version names (an update cut short)
+ * swept away.
+ */
+static int svcbe_load(struct svcsync *ss)
+{
+	struct xcni_svcbe_key *want;
+	unsigned char *keys = NULL;
+	size_t cap = 0, n = 0, nk = 0, done, i;
+	__u32 *one = NULL;
+	int err;
+
+	for (i = 0; i < ss->nfe; i++)
+		cap += (size_t)ss->fe[i].v.count + ss->fe[i].v.count_term;
+	want = calloc(cap ? cap : 1, sizeof(*want));
+	one = malloc((cap ? cap : 1) * sizeof(*one));
+	if (!want || !one) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < ss->nfe; i++)
+		for (uint32_t b = 0; b < (uint32_t)ss->fe[i].v.count + ss->fe[i].v.count_term; b++) {
+			const struct be_ent *e = be_by_id(ss, ss->fe[i].ids[b]);
+
+			if (e) {
+				one[n] = 1;
+				want[n++] = svcbe_key(ss->fe[i].v.id, &e->b);
+			}
+		}
+	qsort(want, n, sizeof(*want), svcbe_cmp);
+	if ((err = keys_of(ss->fd_svcbe, sizeof(*want), &keys, &nk)))
+		goto out;
+	for (i = 0; i < nk; i++)
+		if (!bsearch(keys + i * sizeof(*want), want, n, sizeof(*want), svcbe_cmp))
+			bpf_map_delete_elem(ss->fd_svcbe, keys + i * sizeof(*want));
+	err = update_many(ss->fd_svcbe, want, sizeof(*want), one, sizeof(*one), n, &done);
+out:
+	free(keys);
+	free(want);
+	free(one);
+	return err;
+}
+
 /* What the maps hold, and the leftovers of an update cut short swept away. */
 static int load(struct svcsync *ss)
 {
@@ -412,7 +494,7 @@ static int load(struct svcsync *ss)
 		ss->be[n++] = ss->be[i];
 	}
 	ss->nbe = n;
-	err = be_reindex(ss);
+	err = be_reindex(ss) ?: svcbe_load(ss);
 out:
 	free(by_id);
 	return err;
@@ -426,13 +508,14 @@ int svcsync_open(const char *pin_dir, struct svcsync **out)
 	if (!ss)
 		return -ENOMEM;
 	ss->fd_svc = ss->fd_slot = ss->fd_be = ss->fd_revnat = ss->fd_maglev = ss->fd_ct = ss->fd_ct6 =
-		ss->fd_name = ss->fd_ctstat = -1;
+		ss->fd_name = ss->fd_ctstat = ss->fd_svcbe = -1;
 	if ((err = ss->fd_svc = xcni_map_open_pinned(pin_dir, "xcni_svc", &ss->max_svc)) < 0 ||
 	    (err = ss->fd_slot = xcni_map_open_pinned(pin_dir, "xcni_svcslot", &ss->max_slot)) < 0 ||
 	    (err = ss->fd_be = xcni_map_open_pinned(pin_dir, "xcni_backend", &ss->max_be)) < 0 ||
 	    (err = ss->fd_revnat = xcni_map_open_pinned(pin_dir, "xcni_revnat", &ss->max_revnat)) < 0 ||
 	    (err = ss->fd_maglev = xcni_map_open_pinned(pin_dir, "xcni_maglev", &ss->max_maglev)) < 0 ||
 	    (err = ss->fd_name = xcni_map_open_pinned(pin_dir, "xcni_svcname", NULL)) < 0 ||
+	    (err = ss->fd_svcbe = xcni_map_open_pinned(pin_dir, "xcni_svcbe", NULL)) < 0 ||
 	    (err = load(ss))) {
 		svcsync_free(ss);
 		return err;
@@ -465,6 +548,9 @@ void svcsync_free(struct svcsync *ss)
 	free(ss->be);
 	free(ss->by_key);
 	free(ss->gone);
+	free(ss->svcbe_del);
+	if (ss->fd_svcbe >= 0)
+		close(ss->fd_svcbe);
 	if (ss->fd_name >= 0)
 		close(ss->fd_name);
 	if (ss->fd_ct >= 0)
@@ -739,6 +825,8 @@ static int fe_retire(struct svcsync *ss, struct fe_ent *f)
 	if (!ng)
 		return -ENOMEM;
 	ss->gone = ng;
+	if (svcbe_queue(ss, f->v.id, f->ids, (size_t)f->v.count + f->v.count_term))
+		return -ENOMEM;
 	ss->gone[ss->ngone++] = (struct gone){ .id = f->v.id, .version = f->v.version,
 					       .n = (uint32_t)f->v.count + f->v.count_term,
 					       .maglev = f->v.flags & XCNI_SVC_F_MAGLEV };
@@ -754,6 +842,32 @@ static int fe_retire(struct svcsync *ss, struct fe_ent *f)
 	free(f->ids);
 	f->ids = NULL;
 	return 0;
+}
+
+/* The changed frontends' backends by key (nkeys at most), written. 0 or -errno. */
+static int svcbe_write(struct svcsync *ss, const struct want *w, size_t n, size_t nkeys)
+{
+	struct xcni_svcbe_key *k = calloc(nkeys ? nkeys : 1, sizeof(*k));
+	__u32 *one = malloc((nkeys ? nkeys : 1) * sizeof(*one));
+	size_t m = 0, done;
+	int err = -ENOMEM;
+
+	if (!k || !one)
+		goto out;
+	for (size_t i = 0; i < n; i++)
+		for (size_t b = 0; w[i].changed && b < w[i].spec->nbe && m < nkeys; b++) {
+			const struct be_ent *e = be_by_id(ss, w[i].ids[b]);
+
+			if (e) {
+				one[m] = 1;
+				k[m++] = svcbe_key(w[i].v.id, &e->b);
+			}
+		}
+	err = update_many(ss->fd_svcbe, k, sizeof(*k), one, sizeof(*one), m, &done);
+out:
+	free(k);
+	free(one);
+	return err;
 }
 
 /*
@@ -1031,6 +1145,9 @@ static int apply(struct svcsync *ss, const struct svc_spec *specs, size_t n,
 	st->slots_written += done;
 	if (err)
 		goto out;
+	/* Their backends by key (DSR's check), before the flips as the slots. */
+	if ((err = svcbe_write(ss, w, n, bt.nslot)))
+		goto out;
 	for (i = 0; i < n; i++) {
 		if (!w[i].changed || !(w[i].spec->flags & XCNI_SVC_F_MAGLEV))
 			continue;
@@ -1086,6 +1203,8 @@ static int apply(struct svcsync *ss, const struct svc_spec *specs, size_t n,
 					ss->unref++;
 				for (size_t k = 0; k < s->nbe && !kept; k++)
 					kept = w[i].ids[k] == f->ids[b];
+				if (!kept && (err = svcbe_queue(ss, f->v.id, &f->ids[b], 1)))
+					goto out;
 				if (kept || !e || s->key.proto != IPPROTO_UDP)
 					continue;
 				if (!(nf = realloc(fl, (nfl + 1) * sizeof(*nf)))) {
@@ -1211,6 +1330,45 @@ static void del_version(struct xcni_svcslot_key *sk, size_t *nsk, __u32 *mk, siz
 		mk[(*nmk)++] = xcni_maglev_key(id, version);
 }
 
+/*
+ * The queued xcni_svcbe entries, but those a live version names again (a
+ * backend taken away, then back, before this cleanup). 0 or -ENOMEM.
+ */
+static int svcbe_cleanup(struct svcsync *ss)
+{
+	uint32_t *by_id;
+	size_t n = 0;
+
+	if (!ss->nsvcbe_del)
+		return 0;
+	by_id = calloc(SVC_IDS, sizeof(*by_id));
+	if (!by_id)
+		return -ENOMEM;
+	for (size_t i = 0; i < ss->nfe; i++)
+		if (ss->fe[i].v.id < SVC_IDS && ss->fe[i].ids)
+			by_id[ss->fe[i].v.id] = (uint32_t)i + 1;
+	for (size_t i = 0; i < ss->nsvcbe_del; i++) {
+		const struct xcni_svcbe_key *k = &ss->svcbe_del[i];
+		struct xcni_backend probe = { .port = k->port, .family = k->family };
+		const struct fe_ent *f;
+		const struct be_ent *e;
+		bool live = false;
+
+		memcpy(probe.addr, k->addr, sizeof(probe.addr));
+		if (k->svc_id < SVC_IDS && by_id[k->svc_id] && (e = be_find(ss, &probe))) {
+			f = &ss->fe[by_id[k->svc_id] - 1];
+			for (uint32_t b = 0; b < (uint32_t)f->v.count + f->v.count_term && !live; b++)
+				live = f->ids[b] == e->id;
+		}
+		if (!live)
+			ss->svcbe_del[n++] = *k;
+	}
+	delete_many(ss->fd_svcbe, ss->svcbe_del, sizeof(*ss->svcbe_del), n);
+	ss->nsvcbe_del = 0;
+	free(by_id);
+	return 0;
+}
+
 int svcsync_cleanup(struct svcsync *ss, struct svcsync_stats *st)
 {
 	size_t i, kept = 0, nsk = 0, nmk = 0, nrn = 0, nbk = 0, cap = 0, ncap = 0, d;
@@ -1260,6 +1418,8 @@ int svcsync_cleanup(struct svcsync *ss, struct svcsync_stats *st)
 		}
 	}
 	ss->ngone = 0;
+	if (svcbe_cleanup(ss))
+		goto out;
 	d = delete_many(ss->fd_slot, sk, sizeof(*sk), nsk);
 	ss->n_slot -= d;
 	st->slots_deleted += d;
