@@ -233,6 +233,10 @@ extern const size_t nr_dsr6_tests;
 extern const struct CMUnitTest np_mtu_tests[];
 extern const size_t nr_np_mtu_tests;
 
+/* tests/bpf/attack_ct.c: conntrack direction flips and fragment poisoning, last. */
+extern const struct CMUnitTest attack_ct_tests[];
+extern const size_t nr_attack_ct_tests;
+
 /* tests/bpf/xdp6.c: the XDP prefilter on IPv6 sources, run after the rows. */
 extern const struct CMUnitTest xdp6_tests[];
 extern const size_t nr_xdp6_tests;
