@@ -203,6 +203,13 @@ struct xcni_ct_entry {
  * replies leave that node with the frontend as source, not back through the
  * first. */
 #define XCNI_CT_F_DSR 0x20
+/* Picked up: the flow's first packet here did not tell which end opened it
+ * (UDP and other protocols without a handshake, a TCP or SCTP flow met
+ * mid-stream after its entry was evicted or expired), so the entry may hold
+ * it the wrong way round. After a policy change its replies too are judged
+ * again, as the flow the entry holds (bpf/lib/ct.h: ct_recheck), or a flow
+ * picked up from its reply direction would outlive the policy that revoked it. */
+#define XCNI_CT_F_PICKUP 0x40
 
 /* Lifetimes (ns) by state; an entry past its lifetime counts as absent. */
 #define XCNI_CT_TCP_SYN_NS (60ULL * 1000000000ULL)

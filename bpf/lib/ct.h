@@ -11,7 +11,14 @@
  * flow the new policy refuses is dropped there and forgotten, so a policy
  * change closes what it no longer allows, and a reused tuple (a port picked
  * again while an old attempt's entry lives) is never let through on an
- * older decision. Replies are never judged: they answer a flow that was.
+ * older decision. Replies are not judged: they answer a flow that was,
+ * except in a flow picked up (XCNI_CT_F_PICKUP): its first packet here may
+ * have been a reply (the entry evicted or expired, which a pod can force by
+ * filling the table), so the entry may hold it the wrong way round, and a
+ * policy that revokes the real opening direction would never be applied to
+ * it. After a policy change, any packet of such a flow, either way, has the
+ * flow judged again as the entry holds it (ct_recheck), and it goes when
+ * policy no longer allows it.
  */
 #ifndef XCNI_CT_H
 #define XCNI_CT_H
@@ -30,7 +37,8 @@ enum ct_dir {
 	CT_RELATED = 5, /* an ICMP error about a live flow, from a place on its path */
 };
 
-/* The packet answers a flow policy allowed: it is not judged again. */
+/* The packet answers a flow policy allowed: it is not judged again (unless
+ * p->ct_recheck, see ct_judge_due). */
 static __always_inline int ct_answers(int ct)
 {
 	return ct == CT_REPLY || ct == CT_RELATED;
@@ -43,6 +51,36 @@ static __always_inline __u32 policy_rev_now(void)
 	const __u32 *rev = bpf_map_lookup_elem(&xcni_polrev, &zero);
 
 	return rev ? *rev : 0;
+}
+
+/*
+ * Could the flow's first packet here have been a reply? A TCP or SCTP flow
+ * opens with SYN (INIT), an ICMP echo with its request; a segment met
+ * mid-stream (ct_state set by ct_track) and any other protocol do not say
+ * which end opened the flow: picked up. A flow that was translated or that the
+ * stack brought (flags, rev_nat) was met in its client's direction.
+ */
+static __always_inline __u8 ct_pickup(__u8 proto, __u8 ct_state, __u8 is_echo, __u8 flags,
+				      __u16 rev_nat)
+{
+	if (flags || rev_nat)
+		return 0;
+	if (ct_state)
+		return XCNI_CT_F_PICKUP;
+	return proto == IPPROTO_TCP || proto == IPPROTO_SCTP || is_echo ? 0 : XCNI_CT_F_PICKUP;
+}
+
+/* A reply of a picked-up flow judged under another policy revision than rev:
+ * the flow must be judged again, as its entry holds it (the packet reversed). */
+static __always_inline __u8 ct_recheck(const struct xcni_ct_entry *e, __u32 rev)
+{
+	return (e->flags & XCNI_CT_F_PICKUP) && e->policy_rev != rev;
+}
+
+/* Must policy judge the packet's flow? New, stale, or a reply ct_recheck asks about. */
+static __always_inline int ct_judge_due(int ct, __u8 recheck)
+{
+	return ct == CT_NEW || ct == CT_STALE || recheck;
 }
 
 static __always_inline __u64 ct_lifetime(const struct xcni_ct_entry *e, __u8 proto)
@@ -256,6 +294,7 @@ static __always_inline int ct_lookup(struct __sk_buff *skb, struct pkt *p, __u32
 
 	*flags = 0;
 	p->ct_state = 0;
+	p->ct_recheck = 0;
 	p->policy_rev = policy_rev_now();
 	/* Errors and the like are not flows: at most they answer one. */
 	if (p->tuple.proto == IPPROTO_ICMP && !p->is_echo) {
@@ -300,6 +339,7 @@ static __always_inline int ct_lookup(struct __sk_buff *skb, struct pkt *p, __u32
 		p->backend_id = e->backend_id;
 		ct_account(e, now, len, tcp, p->tcp_flags, 1);
 		p->ct_state = e->state;
+		p->ct_recheck = ct_recheck(e, p->policy_rev);
 		return CT_REPLY;
 	}
 	/* A plain SYN opens a TCP flow: not with RST or FIN (SYN+FIN is a
@@ -357,14 +397,15 @@ static __always_inline void ct_create(const struct pkt *p, __u32 len, __u32 ep_i
 	ne.ep_id = ep_id;
 	/* A flow picked up mid-stream is past its handshake. */
 	ne.state = p->ct_state ? p->ct_state : XCNI_CT_NEW;
-	ne.flags = flags;
+	ne.flags = flags | ct_pickup(p->tuple.proto, p->ct_state, p->is_echo, flags, p->rev_nat);
 	ne.policy_rev = p->policy_rev;
 	ne.rev_nat = p->rev_nat;
 	ne.backend_id = p->backend_id;
 	ct_insert(&p->tuple, &ne, p->ct_state != 0);
 }
 
-/* CT_NEW: store the flow policy allowed; CT_STALE: it still allows it. */
+/* CT_NEW: store the flow policy allowed; CT_STALE: it still allows it (also a
+ * rechecked reply's flow: p->tuple turned round to its key, ct_turn). */
 static __always_inline void ct_commit(const struct pkt *p, int ct, __u32 len, __u32 ep_id,
 				      __u8 flags)
 {
@@ -379,10 +420,11 @@ static __always_inline void ct_commit(const struct pkt *p, int ct, __u32 len, __
 		e->policy_rev = p->policy_rev;
 }
 
-/* Policy refuses the packet: a CT_STALE flow is no longer allowed, and goes. */
+/* Policy refuses the packet: a CT_STALE flow (or a rechecked reply's, p->tuple
+ * turned round) is no longer allowed, and goes. */
 static __always_inline void ct_refuse(const struct pkt *p, int ct)
 {
-	if (ct == CT_STALE)
+	if (ct == CT_STALE || p->ct_recheck)
 		ct_delete(&p->tuple);
 }
 

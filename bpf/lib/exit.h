@@ -200,6 +200,9 @@ static __always_inline int finish(struct __sk_buff *skb, int reason, __u8 dir, _
 		return reason_answered(reason) ? verdict : TC_ACT_SHOT;
 	}
 	stack_mark(skb, dir, verdict);
+	/* Only a first fragment let through leaves its ports for the others. */
+	if (p->frag_first)
+		frag_commit(p);
 	/* A verdict event already tells where the flow's first packet went. */
 	if (v->enforced)
 		report(skb, XCNI_EV_VERDICT, reason, dir, ep_id, p, v, cfg);

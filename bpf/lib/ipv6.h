@@ -75,8 +75,10 @@ struct pkt6 {
 	__u8 icmp_type;
 	__u8 is_echo;
 	__u8 frag_later; /* a fragment after the first: ports from xcni_frag6 */
-	__u8 frag_first; /* the first of fragments (SCTP's CRC cannot follow a port change) */
+	__u8 frag_first; /* the first of fragments (SCTP's CRC cannot follow a port change);
+			  * its L4 staged for xcni_frag6 (frag6_first; 2: twice) */
 	__u8 ct_state; /* as struct pkt's */
+	__u8 ct_recheck; /* as struct pkt's */
 	__u16 rev_nat; /* a translated flow's xcni_revnat index (ct6_track, lb6_translate) */
 	__u32 backend_id; /* and its backend (bpf/lib/lb6.h) */
 };
@@ -144,16 +146,37 @@ static __always_inline int frag6_later(struct pkt6 *p, __u32 id)
 	return 0;
 }
 
-static __always_inline void frag6_first(const struct pkt6 *p, __u32 id)
+/* IPv4's frag_first: staged as it arrived, recorded by frag6_commit at the exit
+ * of a packet let through. */
+static __always_inline void frag6_first(struct pkt6 *p, __u32 id)
 {
-	struct xcni_frag6_key k = { .id = id };
-	struct xcni_frag6 f = { .sport = p->tuple.sport, .dport = p->tuple.dport,
-				.icmp_type = p->icmp_type, .is_echo = p->is_echo,
-				.proto = p->tuple.proto };
+	__u32 zero = 0, i = p->frag_first;
+	struct xcni_fragstage *st;
 
-	__builtin_memcpy(k.saddr, p->tuple.saddr, 16);
-	__builtin_memcpy(k.daddr, p->tuple.daddr, 16);
-	bpf_map_update_elem(&xcni_frag6, &k, &f, BPF_ANY);
+	if (i > 1)
+		return;
+	p->frag_first = i + 1;
+	st = bpf_map_lookup_elem(&xcni_fragstage, &zero);
+	if (!st)
+		return;
+	st->k6[i].id = id;
+	__builtin_memcpy(st->k6[i].saddr, p->tuple.saddr, 16);
+	__builtin_memcpy(st->k6[i].daddr, p->tuple.daddr, 16);
+	st->f6[i] = (struct xcni_frag6){ .sport = p->tuple.sport, .dport = p->tuple.dport,
+					 .icmp_type = p->icmp_type, .is_echo = p->is_echo,
+					 .proto = p->tuple.proto };
+}
+
+static __always_inline void frag6_commit(const struct pkt6 *p)
+{
+	__u32 zero = 0;
+	struct xcni_fragstage *st = bpf_map_lookup_elem(&xcni_fragstage, &zero);
+
+	if (!st)
+		return;
+	bpf_map_update_elem(&xcni_frag6, &st->k6[0], &st->f6[0], BPF_ANY);
+	if (p->frag_first > 1)
+		bpf_map_update_elem(&xcni_frag6, &st->k6[1], &st->f6[1], BPF_ANY);
 }
 
 static __always_inline int nh_is_ext(__u8 nh)
@@ -262,10 +285,8 @@ static __always_inline int parse_ipv6(struct __sk_buff *skb, struct pkt6 *p)
 	default:
 		break;
 	}
-	if (frag == 1) {
-		p->frag_first = 1;
+	if (frag == 1)
 		frag6_first(p, frag_id);
-	}
 	return 0;
 }
 
@@ -465,6 +486,7 @@ static __always_inline int ct6_track(struct __sk_buff *skb, struct pkt6 *p, __u8
 
 	*flags = 0;
 	p->ct_state = 0;
+	p->ct_recheck = 0;
 	p->policy_rev = policy_rev_now();
 	if (p->tuple.proto == XCNI_IPPROTO_ICMPV6 && !p->is_echo) {
 		int rel = p->frag_later ? 0 : ct6_icmp_related(skb, p->l4_off);
@@ -499,6 +521,7 @@ static __always_inline int ct6_track(struct __sk_buff *skb, struct pkt6 *p, __u8
 		p->backend_id = e->backend_id;
 		ct_account(e, now, p->len, tcp, p->tcp_flags, 1);
 		p->ct_state = e->state;
+		p->ct_recheck = ct_recheck(e, p->policy_rev);
 		return CT_REPLY;
 	}
 	if (tcp) {
@@ -539,11 +562,29 @@ static __attribute__((noinline)) void ct6_commit(const struct pkt6 *p, int ct, _
 	ne.bytes_orig = p->len;
 	ne.ep_id = ep_id;
 	ne.state = p->ct_state ? p->ct_state : XCNI_CT_NEW;
-	ne.flags = flags;
+	ne.flags = flags | ct_pickup(p->tuple.proto, p->ct_state, p->is_echo, flags, p->rev_nat);
 	ne.policy_rev = p->policy_rev;
 	ne.rev_nat = p->rev_nat;
 	ne.backend_id = p->backend_id;
 	ct_map_insert(&xcni_ct6, &p->tuple, &ne, p->ct_state != 0);
+}
+
+/* ct_turn for IPv6: the addresses swapped a word at a time, in place. */
+static __always_inline void ct6_turn(struct pkt6 *p, struct verdict *v)
+{
+	__u32 *s = (__u32 *)p->tuple.saddr, *d = (__u32 *)p->tuple.daddr, w, id = v->src_id;
+	__u16 port = p->tuple.sport;
+
+#pragma unroll
+	for (int i = 0; i < 4; i++) {
+		w = s[i];
+		s[i] = d[i];
+		d[i] = w;
+	}
+	p->tuple.sport = p->tuple.dport;
+	p->tuple.dport = port;
+	v->src_id = v->dst_id;
+	v->dst_id = id;
 }
 
 /*
@@ -551,11 +592,19 @@ static __attribute__((noinline)) void ct6_commit(const struct pkt6 *p, int ct, _
  * dst_key (policy keys; 0: no such pod here). Peers by identity, then by
  * address in the IPv6 ipBlock prefixes.
  */
-static __always_inline int flow_judge6(const struct pkt6 *p, int ct, __u32 src_key, __u32 dst_key,
+static __always_inline int flow_judge6(struct pkt6 *p, int ct, __u32 src_key, __u32 dst_key,
 				       struct verdict *v, __u32 ep_id, __u8 flags)
 {
+	__u8 turn = p->ct_recheck;
 	int reason = 0;
 
+	if (turn) {
+		__u32 k = src_key;
+
+		src_key = dst_key;
+		dst_key = k;
+		ct6_turn(p, v);
+	}
 	if (src_key && !policy_judge(src_key, XCNI_DIR_FROM_POD, v->dst_id, 0, p->tuple.daddr,
 				     p->tuple.proto, p->tuple.dport, v))
 		reason = XCNI_DROP_POLICY_EGRESS;
@@ -563,12 +612,14 @@ static __always_inline int flow_judge6(const struct pkt6 *p, int ct, __u32 src_k
 					  p->tuple.proto, p->tuple.dport, v))
 		reason = XCNI_DROP_POLICY_INGRESS;
 	if (reason) {
-		if (ct == CT_STALE)
+		if (ct == CT_STALE || turn)
 			ct_map_delete(&xcni_ct6, &p->tuple);
-		return reason;
+	} else {
+		ct6_commit(p, ct, ep_id, flags);
 	}
-	ct6_commit(p, ct, ep_id, flags);
-	return 0;
+	if (turn)
+		ct6_turn(p, v);
+	return reason;
 }
 
 /* ---- neighbour discovery ---------------------------------------------- */
@@ -760,6 +811,8 @@ static __always_inline int finish6(struct __sk_buff *skb, int reason, __u8 dir, 
 		return reason_answered(reason) ? verdict : TC_ACT_SHOT;
 	}
 	stack_mark(skb, dir, verdict);
+	if (p->frag_first)
+		frag6_commit(p);
 	if (v->enforced)
 		report6(skb, XCNI_EV_VERDICT, reason, dir, ep_id, p, v, cfg);
 	else if (cfg && cfg->trace_sample && sampled(cfg->trace_sample))

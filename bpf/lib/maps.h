@@ -54,6 +54,30 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xcni_events SEC(".maps");
 
+/*
+ * A first fragment's entry for xcni_frag or xcni_frag6, staged by the parser
+ * and written at the program's exit only when the packet was let through
+ * (frag_commit, frag6_commit): a forged or refused first fragment must not
+ * overwrite another source's entry nor leave one of its own. Per CPU, off the
+ * stack, not pinned: it lives for one packet.
+ */
+struct xcni_fragstage {
+	/* [0] the packet as it arrived; [1] as parsed again after a rewrite
+	 * (a Service's translation), which the translated later fragments,
+	 * parsed again too, look up. */
+	struct xcni_frag_key k[2];
+	struct xcni_frag f[2];
+	struct xcni_frag6_key k6[2];
+	struct xcni_frag6 f6[2];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xcni_fragstage);
+} xcni_fragstage SEC(".maps");
+
 /* What became of conntrack entries: created, deleted, picked up (see xcni_shared.h). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

@@ -50,10 +50,13 @@ struct pkt {
 	__u32 len; /* skb->len on arrival: counters and events report that */
 	__u32 policy_rev; /* set by ct_track: the policy revision the packet is judged under */
 	__u8 frag_later; /* a fragment after the first: ports from xcni_frag, no L4 header */
+	__u8 frag_first; /* the first of fragments: its ports staged for xcni_frag (frag_first);
+			  * 2: parsed again after a rewrite, staged a second time */
 	__u16 rev_nat; /* a translated flow's xcni_revnat index (ct_track, or lb_translate) */
 	__u32 backend_id; /* and its backend (xcni_backend): both for events */
 	__u8 ct_state; /* set by ct_track: the state of the flow's entry, 0 for none; for
 			* CT_NEW, ESTABLISHED: a TCP flow met mid-stream (its entry gone) */
+	__u8 ct_recheck; /* set by ct_track: a reply of a picked-up flow to judge again (ct.h) */
 	__u8 l3_len; /* IPv4 header length with options */
 	__u16 encap_len; /* bytes between the outer Ethernet and this IPv4 header (from_overlay) */
 };
@@ -150,15 +153,41 @@ static __always_inline int frag_later(struct iphdr *ip, struct pkt *p)
 	return 0;
 }
 
-/* The first fragment of a datagram: its ports for the fragments that follow. */
-static __always_inline void frag_first(const struct iphdr *ip, const struct pkt *p)
+/*
+ * The first fragment of a datagram: its ports for the fragments that follow,
+ * staged (as it arrived, and as parsed again after a rewrite: a translated
+ * later fragment is parsed again too), recorded by frag_commit only once the
+ * packet passed anti-spoofing and policy: a forged or refused first fragment
+ * must not overwrite another source's entry.
+ */
+static __always_inline void frag_first(const struct iphdr *ip, struct pkt *p)
 {
-	struct xcni_frag_key k = { .saddr = ip->saddr, .daddr = ip->daddr, .id = ip->id,
-				   .proto = ip->protocol };
-	struct xcni_frag f = { .sport = p->tuple.sport, .dport = p->tuple.dport,
-			       .icmp_type = p->icmp_type, .is_echo = p->is_echo };
+	__u32 zero = 0, i = p->frag_first;
+	struct xcni_fragstage *st;
 
-	bpf_map_update_elem(&xcni_frag, &k, &f, BPF_ANY);
+	if (i > 1)
+		return; /* staged twice already */
+	p->frag_first = i + 1;
+	st = bpf_map_lookup_elem(&xcni_fragstage, &zero);
+	if (!st)
+		return;
+	st->k[i] = (struct xcni_frag_key){ .saddr = ip->saddr, .daddr = ip->daddr, .id = ip->id,
+					   .proto = ip->protocol };
+	st->f[i] = (struct xcni_frag){ .sport = p->tuple.sport, .dport = p->tuple.dport,
+				       .icmp_type = p->icmp_type, .is_echo = p->is_echo };
+}
+
+/* At the exit of a first fragment let through: its staged ports recorded. */
+static __always_inline void frag_commit(const struct pkt *p)
+{
+	__u32 zero = 0;
+	struct xcni_fragstage *st = bpf_map_lookup_elem(&xcni_fragstage, &zero);
+
+	if (!st)
+		return;
+	bpf_map_update_elem(&xcni_frag, &st->k[0], &st->f[0], BPF_ANY);
+	if (p->frag_first > 1)
+		bpf_map_update_elem(&xcni_frag, &st->k[1], &st->f[1], BPF_ANY);
 }
 
 /*

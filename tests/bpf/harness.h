@@ -252,6 +252,9 @@ extern const size_t nr_attack_ul_tests;
 /* tests/bpf/attack_geneve.c: Geneve a node's process sends (DSR to no backend, a socket's), last. */
 extern const struct CMUnitTest attack_geneve_tests[];
 extern const size_t nr_attack_geneve_tests;
+/* tests/bpf/attack_ct.c: conntrack direction flips and fragment poisoning, last. */
+extern const struct CMUnitTest attack_ct_tests[];
+extern const size_t nr_attack_ct_tests;
 
 /* tests/bpf/xdp6.c: the XDP prefilter on IPv6 sources, run after the rows. */
 extern const struct CMUnitTest xdp6_tests[];

@@ -213,9 +213,9 @@ static const struct row rows[] = {
 	{ "C->A TCP 80 in fragments: the first is judged and refused", .dev = DEV_C,
 	  .frag = 0x2000, .ipid = 0x0f04, TCP(IP_C, 41001, IP_A, 80, TH_SYN),
 	  POLICY_DROP(DROP_POLICY_INGRESS) },
-	{ "C->A TCP 80 in fragments: a later one finds no flow and opens none", .dev = DEV_C,
-	  .frag = 185, .ipid = 0x0f04, TCP(IP_C, 41001, IP_A, 80, TH_SYN),
-	  SHOT(DROP_FRAGMENT, EV_FULL), .no_ct = true },
+	{ "C->A TCP 80 in fragments: a later one finds no ports (the refused first left none)",
+	  .dev = DEV_C, .frag = 185, .ipid = 0x0f04, TCP(IP_C, 41001, IP_A, 80, TH_SYN),
+	  SHOT(DROP_FRAGMENT, EV_ADDRS), .no_ct = true },
 	{ "C->A UDP 53 in fragments: allowed by 7/1, the later one follows", .dev = DEV_C,
 	  .frag = 0x2000, .ipid = 0x0f05, UDP(IP_C, 41001, IP_A, 53), REDIR(FWD_LOCAL),
 	  .ct = XCNI_CT_NEW, BY(7, 1, TO_POD) },
@@ -1763,6 +1763,7 @@ int main(int argc, char **argv)
 		{ attack_nd_tests, nr_attack_nd_tests }, /* ND/MLD beyond the link, outside hairpin */
 		{ attack_ul_tests, nr_attack_ul_tests }, /* the underlay attacker, on all of the above */
 		{ attack_geneve_tests, nr_attack_geneve_tests }, /* Geneve from a node's process */
+		{ attack_ct_tests, nr_attack_ct_tests }, /* conntrack and fragments attacked, both families */
 	};
 	struct CMUnitTest *all;
 	size_t n = 0;

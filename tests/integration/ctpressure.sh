@@ -9,9 +9,18 @@
 # never passed unjudged. Evictions and pickups show in xcnictl metrics and on
 # the Prometheus page.
 #
+# The direction flip (issue 26 item 5): b's UDP flow to a (a admits b on UDP
+# 5353) loses its entry to c's flood; a's next datagram, in the reply
+# direction, picks the flow up as a -> b (marked pickup); then policy revokes
+# it both ways (a and b admit nothing). From then on neither end receives
+# anything of that flow: after a policy change a picked-up flow's replies are
+# judged again too. Positive controls: each datagram before the revocation.
+#
 #   netns <tag>-node: xcnid --manifests M --map-max xcni_ct=256 --metrics-addr
-#     xc<hash> ──veth── eth0  <tag>-a  x/a  (TCP 80 echo; admits b on TCP 80 only)
-#     xc<hash> ──veth── eth0  <tag>-b  x/b  (three long-lived TCP clients of a)
+#     xc<hash> ──veth── eth0  <tag>-a  x/a  (TCP 80 echo; admits b on TCP 80 only;
+#                                            then UDP 5353 <-> b:40500)
+#     xc<hash> ──veth── eth0  <tag>-b  x/b  (three long-lived TCP clients of a;
+#                                            then UDP 40500 <-> a:5353)
 #     xc<hash> ──veth── eth0  <tag>-c  x/c  (3000 UDP flows to b, per round)
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -23,9 +32,11 @@ PORT=9974
 SRV=
 CLIENTS=()
 
+PEERS=()
+
 cleanup() {
 	local p
-	for p in "${CLIENTS[@]}"; do kill "$p" 2>/dev/null; done
+	for p in "${CLIENTS[@]}" "${PEERS[@]}"; do kill "$p" 2>/dev/null; done
 	# The server and the children it forked for each connection.
 	[ -n "$SRV" ] && kill $(pgrep -P "$SRV") "$SRV" 2>/dev/null
 	node_cleanup a b c
@@ -172,4 +183,100 @@ check "b's third connection loses its entry" evict 3
 check "... its next segment is judged again, denied: refused" test "$(result 3)" = fail
 check "... counted drop-policy-ingress ($drops0 -> $(ctm drop-policy-ingress))" \
 	test "$(ctm drop-policy-ingress)" -gt "$drops0"
+
+# The direction flip. peer.py PORT DST DPORT TAG: bound to PORT, appends every
+# datagram it receives to $T/TAG.got (one line each), sends N to DST:DPORT
+# whenever $T/TAG.send.N appears; 90 s at most.
+cat >"$T/peer.py" <<'EOF'
+import glob, os, socket, sys, time
+port, dst, dport, tag, tmp = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5]
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("", port))
+s.settimeout(0.05)
+open(f"{tmp}/{tag}.up", "w").close()
+end = time.time() + 90
+while time.time() < end:
+    try:
+        d = s.recv(64)
+        with open(f"{tmp}/{tag}.got", "a") as f:
+            f.write(d.decode() + "\n")
+    except socket.timeout:
+        pass
+    for t in glob.glob(f"{tmp}/{tag}.send.*"):
+        s.sendto(t.rsplit(".", 1)[1].encode(), (dst, dport))
+        os.unlink(t)
+EOF
+UPORT=40500
+peer() { # peer POD PORT DST DPORT: in the background, on CPU 0 (see flood)
+	ip netns exec "$XCT_TAG-$1" taskset -c 0 timeout 95 python3 "$T/peer.py" "$2" "$3" "$4" \
+		"$1" "$T" &
+	PEERS+=($!)
+	for _ in $(seq 50); do [ -e "$T/$1.up" ] && return 0; sleep 0.1; done
+	return 1
+}
+say() { touch "$T/$1.send.$2"; } # say POD N: POD sends N to its peer
+got() { # got POD N: POD received N (within 2 s)
+	for _ in $(seq 20); do grep -qx "$2" "$T/$1.got" 2>/dev/null && return 0; sleep 0.1; done
+	return 1
+}
+never() { ! got "$@"; } # never POD N: POD did not receive N (2 s)
+udp_flags() { # udp_flags SADDR SPORT: the flags of the UDP entry from there (fails: none)
+	ctl ct list --json | jq -e -r --arg s "$1" --argjson p "$2" \
+		'first(.[] | select(.proto == "udp" and .saddr == $s and .sport == $p)) | .flags // "-"'
+}
+udp_evict() { # b:UPORT -> a:5353's entry goes: to c's flood, or deleted as eviction does
+	local key
+	udp_flags "$IP_B" "$UPORT" >/dev/null || return 0
+	echo "# the LRU spared the entry (its CPU's list had room): deleted as eviction does"
+	key=$(python3 -c 'import socket, struct, sys
+k = socket.inet_aton(sys.argv[1]) + socket.inet_aton(sys.argv[2]) + \
+    struct.pack("!HH", int(sys.argv[3]), 5353) + bytes([17, 0, 0, 0])
+print(" ".join("%02x" % b for b in k))' "$IP_B" "$IP_A" "$UPORT")
+	# shellcheck disable=SC2086 # one word per byte
+	bpftool map delete pinned "$PIN/xcni_ct" key hex $key && ! udp_flags "$IP_B" "$UPORT" >/dev/null
+}
+picked_up() { [[ $(udp_flags "$IP_A" 5353) == *pickup* ]]; }
+flow_gone() { ! udp_flags "$IP_A" 5353 >/dev/null && ! udp_flags "$IP_B" "$UPORT" >/dev/null; }
+
+rm -f "$M/deny.yaml"
+put allow-udp.yaml <<'EOF'
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: allow-udp, namespace: x}
+spec:
+  podSelector: {matchLabels: {pod: a}}
+  ingress: [{from: [{podSelector: {matchLabels: {pod: b}}}], ports: [{port: 5353, protocol: UDP}]}]
+EOF
+check "a admits b on UDP 5353" sync_gen
+check "UDP peers up: a on 5353, b on $UPORT" eval 'peer a 5353 "$IP_B" "$UPORT" && peer b "$UPORT" "$IP_A" 5353'
+say b 1
+check "b -> a UDP: a receives it" got a 1
+say a 2
+check "a -> b, its reply: b receives it" got b 2
+check "c's flood fills the table again" flood 30000
+check "b's UDP flow has lost its entry" udp_evict
+say a 3
+check "a -> b after the eviction: b receives it" got b 3
+check "... the flow picked up the other way round, a -> b, marked pickup" picked_up
+say b 4
+check "b -> a, now the flow's reply direction: a receives it (before the revocation)" got a 4
+
+rm -f "$M/allow-udp.yaml"
+put deny-both.yaml <<'EOF'
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: deny-both, namespace: x}
+spec: {podSelector: {matchExpressions: [{key: pod, operator: In, values: [a, b]}]}}
+EOF
+check "a and b admit nothing" sync_gen
+drops0=$(ctm drop-policy-ingress)
+say b 5
+check "b -> a after the revocation: a receives nothing" never a 5
+say a 6
+check "a -> b after the revocation: b receives nothing" never b 6
+say b 7
+check "b -> a again: a receives nothing" never a 7
+check "... the flow's entry is gone, both ways" flow_gone
+check "the refusals counted drop-policy-ingress ($drops0 -> $(ctm drop-policy-ingress))" \
+	test "$(ctm drop-policy-ingress)" -ge "$((drops0 + 3))"
 finish

@@ -24,7 +24,7 @@
 	/* "stack": the flow went through the host stack (a Service's DNAT): so do its replies. */ \
 	{ "VIA", "via", PT_STR },                                                            \
 	/* The other XCNI_CT_F_* flags by name, as service list shows a frontend's: */       \
-	/* svc, hairpin, nodeport, snat, dsr ("-"/null: none). */                            \
+	/* svc, hairpin, nodeport, snat, dsr, pickup ("-"/null: none). */                    \
 	{ "FLAGS", "flags", PT_STR },                                                        \
 	/* The policy revision the flow was last judged under (config: POLICY-REV now). */    \
 	{ "POLICY-REV", "policy_rev", PT_UINT },                                             \
@@ -51,7 +51,7 @@ static const char *ct_flags(__u8 flags, char *buf, size_t len)
 	static const struct flag_name names[] = {
 		{ XCNI_CT_F_SVC, "svc" },	  { XCNI_CT_F_HAIRPIN, "hairpin" },
 		{ XCNI_CT_F_NODEPORT, "nodeport" }, { XCNI_CT_F_SNAT, "snat" },
-		{ XCNI_CT_F_DSR, "dsr" },
+		{ XCNI_CT_F_DSR, "dsr" },	  { XCNI_CT_F_PICKUP, "pickup" },
 	};
 
 	return flag_names(flags & ~XCNI_CT_F_STACK, names, ARRAY_SIZE(names), buf, len);
