@@ -38,13 +38,15 @@ filter() { # filter DEV ingress|egress: our cls_bpf filter's program name, if an
 }
 tc_mode_ok() {
 	[ "$(filter ul0 ingress)" = from_overlay ] && [ "$(filter xcni0 egress)" = to_overlay ] &&
+		[ "$(filter ul0 egress)" = to_underlay ] && [ ! -e "$PIN/links/node-underlay-out" ] &&
 		[ ! -e "$PIN/links/node-underlay-tc" ] && [ ! -e "$PIN/links/node-overlay-tc" ] &&
 		[ ! -e "$PIN/links/node-underlay-xdp" ] &&
 		ip -n "$NODE" link show ul0 | grep -q 'prog/xdp id .* name xdp_underlay'
 }
 tcx_mode_ok() {
-	[ -z "$(filter ul0 ingress)" ] && [ -z "$(filter xcni0 egress)" ] &&
+	[ -z "$(filter ul0 ingress)" ] && [ -z "$(filter xcni0 egress)" ] && [ -z "$(filter ul0 egress)" ] &&
 		[ -e "$PIN/links/node-underlay-tc" ] && [ -e "$PIN/links/node-overlay-tc" ] &&
+		[ -e "$PIN/links/node-underlay-out" ] &&
 		[ -e "$PIN/links/node-underlay-xdp" ] &&
 		ip -n "$NODE" link show ul0 | grep -q 'prog/xdp id .* name xdp_underlay'
 }
@@ -52,10 +54,10 @@ log_has() { grep -q -- "$1" "$T/log" || { cat "$T/log"; return 1; }; }
 
 # ---- the older path forced --------------------------------------------------------
 check "XCNI_ATTACH=tc: xcnid --once succeeds" agent XCNI_ATTACH=tc -- || cat "$T/log"
-check "  ... from_overlay on ul0 ingress and to_overlay on xcni0 egress as tc cls_bpf direct-action filters (handle 0x7863), XDP through netlink, no link pinned" \
+check "  ... from_overlay on ul0 ingress, to_underlay on ul0 egress and to_overlay on xcni0 egress as tc cls_bpf direct-action filters (handle 0x7863), XDP through netlink, no link pinned" \
 	tc_mode_ok
 check "  ... one log line per program says tc clsact and why (forced)" \
-	test "$(grep -c 'attach: .* tc clsact filter: forced' "$T/log")" -eq 2
+	test "$(grep -c 'attach: .* tc clsact filter: forced' "$T/log")" -eq 3
 check "  ... the XDP line says netlink (forced)" log_has 'XDP prefilter on ul0: generic (skb), netlink (forced'
 check "  ... xcnid made the clsact qdiscs, and says so (links/node-clsact-ul0, -xcni0)" \
 	test -d "$PIN/links/node-clsact-ul0" -a -d "$PIN/links/node-clsact-xcni0"
@@ -63,13 +65,13 @@ check "  ... xcnid made the clsact qdiscs, and says so (links/node-clsact-ul0, -
 # ---- to TCX and back, in place ----------------------------------------------------
 check "a new agent (auto) swaps to TCX links" agent --
 check "  ... TCX links pinned, the tc filters gone" tcx_mode_ok
-check "  ... log: TCX link for both programs, XDP as a bpf_link" \
-	bash -c "[ \$(grep -c 'attach: .* TCX link' $T/log) -eq 2 ] && grep -q 'generic (skb), bpf_link' $T/log"
+check "  ... log: TCX link for the three programs, XDP as a bpf_link" \
+	bash -c "[ \$(grep -c 'attach: .* TCX link' $T/log) -eq 3 ] && grep -q 'generic (skb), bpf_link' $T/log"
 
 check "TCX failing as on Linux < 6.6 (XCNI_TEST_FAIL_AT=tcx): auto falls back to tc" \
 	agent XCNI_TEST_FAIL_AT=tcx --
 check "  ... and says why: TCX unavailable, needs Linux >= 6.6" \
-	test "$(grep -c 'tc clsact filter: TCX unavailable (bpf_link_create: .*TCX needs Linux >= 6.6)' "$T/log")" -eq 2
+	test "$(grep -c 'tc clsact filter: TCX unavailable (bpf_link_create: .*TCX needs Linux >= 6.6)' "$T/log")" -eq 3
 check "  ... filters on, the TCX links an earlier agent pinned gone" \
 	bash -c "[ \"\$(ip netns exec $NODE tc filter show dev ul0 ingress | grep -c 'handle 0x7863')\" = 1 ] && [ ! -e $PIN/links/node-underlay-tc ]"
 check "--attach tcx with TCX failing: exits non-zero instead of falling back" \
