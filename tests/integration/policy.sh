@@ -354,6 +354,8 @@ listed() { [ "$(ctl policy list --json | jq '[.[] | select(.ingress == "overflow
 check "xcnictl policy lists both greedy pods as overflow" listed
 got_g1() { ctl policy get greedy/g1 | grep -q 'did not fit the maps'; }
 check "xcnictl policy get greedy/g1 says it did not fit" got_g1
+explained() { ctl explain x/b greedy/g1 80/TCP | grep -q "greedy/g1's policy did not fit the maps"; }
+check "xcnictl explain x/b greedy/g1 80/TCP: denied, did not fit" explained
 before=$(drops drop-policy-overflow)
 check "greedy/g1 is closed: b is blocked (though the policy names b)" expect_to b "$IP_G1" blocked
 more_overflow() { [ "$(drops drop-policy-overflow)" -gt "$before" ]; }
