@@ -566,6 +566,14 @@ struct xcni_prefilter6_key {
  * the data plane sees the old policy or the new one, never a mix.
  */
 #define XCNI_ISOLATED(dir) (1u << (dir)) /* bit per enum xcni_dir */
+/*
+ * In isolated, beside the direction bits (no layout change): the pod's policy
+ * did not fit the maps (its namespace's share, or what was left), so it has no
+ * entries and every new flow to or from it is dropped with
+ * XCNI_DROP_POLICY_OVERFLOW (its node still reaches it, as under any policy).
+ * Closed and named until a generation fits it: never open.
+ */
+#define XCNI_POLEP_OVERFLOW (1u << 7)
 /* has[dir]: which kinds of policy entries the pod has, so lookups that cannot hit are skipped. */
 #define XCNI_HAS_CIDR (1u << 0) /* polcidr groups */
 #define XCNI_HAS_RANGE (1u << 1) /* port ranges (polrange) */
@@ -976,6 +984,19 @@ struct xcni_frag6 {
 	__u8 pad;
 };
 
+/*
+ * xcni_config.flags. XCNI_CFG_F_POLICY: an xcnid enforcing NetworkPolicy
+ * (following cluster state) runs on this node, so a local endpoint without a
+ * polep entry has not been judged yet and is closed (XCNI_DROP_POLICY_PENDING)
+ * until xcnid writes one. Unset (no agent following cluster state: the
+ * plugin-only suites, `xcnid` with no source), such an endpoint is open as
+ * before. xcnid sets it at start, before it pins the programs.
+ */
+#define XCNI_CFG_F_POLICY (1u << 0)
+/* The policy key of a local IPv6-only pod xcnid has not keyed yet (no polkey6
+ * entry): the broadcast address, never a pod's, so it has no polep entry. */
+#define XCNI_POLKEY_NONE 0xffffffffu
+
 /* config: array of one, written by xcnid (and `xcnictl config set`, both under a
  * flock on the pin directory), read by xcnictl and the plugin. */
 struct xcni_config {
@@ -992,7 +1013,7 @@ struct xcni_config {
 	__u32 nr_identities;
 	__u32 nr_policies;
 	__u32 nr_endpoints_policy; /* local pods with compiled policy */
-	__u32 pad2;
+	__u32 nr_endpoints_overflow; /* of those, closed: their policy did not fit */
 	/* The overlay (0s when xcnid runs without an underlay device). */
 	__u32 node_ip; /* this node's underlay IPv4, network order */
 	__u32 underlay_ifindex;

@@ -358,8 +358,8 @@ static __always_inline int pod_source_forged6(const struct __sk_buff *skb, const
 /*
  * The policy key of a local endpoint: the pod's IPv4 for a dual-stack pod
  * (what its device maps to in xcni_ifindex), else what xcnid wrote for its
- * IPv6 (polkey6). 0: none yet, and the pod is judged by nothing (as an IPv4
- * pod before xcnid wrote its polep entry).
+ * IPv6 (polkey6). None yet: XCNI_POLKEY_NONE, which has no polep entry, so
+ * the pod is pending like an IPv4 pod before xcnid wrote its polep entry.
  */
 static __always_inline __u32 polkey_of(const struct xcni_endpoint *ep, const __u8 *addr)
 {
@@ -369,7 +369,7 @@ static __always_inline __u32 polkey_of(const struct xcni_endpoint *ep, const __u
 	if (k)
 		return *k;
 	k = bpf_map_lookup_elem(&xcni_polkey6, addr);
-	return k ? *k : 0;
+	return k ? *k : XCNI_POLKEY_NONE;
 }
 
 /* The endpoint behind the device, and its IPv6 (copied to addr). */
@@ -596,7 +596,7 @@ static __always_inline int flow_judge6(struct pkt6 *p, int ct, __u32 src_key, __
 				       struct verdict *v, __u32 ep_id, __u8 flags)
 {
 	__u8 turn = p->ct_recheck;
-	int reason = 0;
+	int reason = 0, ok;
 
 	if (turn) {
 		__u32 k = src_key;
@@ -605,12 +605,18 @@ static __always_inline int flow_judge6(struct pkt6 *p, int ct, __u32 src_key, __
 		dst_key = k;
 		ct6_turn(p, v);
 	}
-	if (src_key && !policy_judge(src_key, XCNI_DIR_FROM_POD, v->dst_id, 0, p->tuple.daddr,
-				     p->tuple.proto, p->tuple.dport, v))
-		reason = XCNI_DROP_POLICY_EGRESS;
-	else if (dst_key && !policy_judge(dst_key, XCNI_DIR_TO_POD, v->src_id, 0, p->tuple.saddr,
-					  p->tuple.proto, p->tuple.dport, v))
-		reason = XCNI_DROP_POLICY_INGRESS;
+	/* As flow_judge: an unjudged pod is open where no agent judges. */
+	if (src_key && (ok = policy_judge(src_key, XCNI_DIR_FROM_POD, v->dst_id, 0,
+					  p->tuple.daddr, p->tuple.proto, p->tuple.dport, v)) <= 0)
+		reason = ok ? ok : XCNI_DROP_POLICY_EGRESS;
+	if (reason == XCNI_DROP_POLICY_PENDING && !policy_pending())
+		reason = 0;
+	if (!reason && dst_key &&
+	    (ok = policy_judge(dst_key, XCNI_DIR_TO_POD, v->src_id, 0, p->tuple.saddr,
+			       p->tuple.proto, p->tuple.dport, v)) <= 0)
+		reason = ok ? ok : XCNI_DROP_POLICY_INGRESS;
+	if (reason == XCNI_DROP_POLICY_PENDING && !policy_pending())
+		reason = 0;
 	if (reason) {
 		if (ct == CT_STALE || turn)
 			ct_map_delete(&xcni_ct6, &p->tuple);

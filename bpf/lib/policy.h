@@ -63,10 +63,28 @@ static __always_inline struct xcni_policy_val *peer_lookup(struct xcni_polhash_k
 }
 
 /*
+ * A local endpoint with no polep entry: not judged yet. Closed where an xcnid
+ * enforcing policy runs (it writes one for every pod it knows, so only a pod
+ * it has not seen yet lacks one); open where none does, as before.
+ */
+static const __u32 policy_cfg_key = 0; /* in .rodata: no stack (from_pod has none to spare) */
+
+static __always_inline int policy_pending(void)
+{
+	const struct xcni_config *cfg = bpf_map_lookup_elem(&xcni_config, &policy_cfg_key);
+
+	return cfg && (cfg->flags & XCNI_CFG_F_POLICY);
+}
+
+/*
  * Does the policy of local pod ep (its policy key: in direction dir, towards
  * or from peer) allow a new flow of proto to dport? 1 or 0; v records the
- * rule that allowed it. The peer's address is looked up in the ipBlock
- * groups: peer6 (16 bytes) for an IPv6 peer, else peer_ip (IPv4).
+ * rule that allowed it. A pod whose policy is not in the maps: negative,
+ * XCNI_DROP_POLICY_OVERFLOW (it did not fit: closed) or
+ * XCNI_DROP_POLICY_PENDING (no polep entry: not judged yet, which the
+ * caller turns into "allowed" where no agent judges; policy_pending). The
+ * peer's address is looked up in the ipBlock groups: peer6 (16 bytes) for
+ * an IPv6 peer, else peer_ip (IPv4).
  */
 static __always_inline int policy_judge(__u32 ep, __u8 dir, __u32 peer_id, __u32 peer_ip,
 					const __u8 *peer6, __u8 proto, __u16 dport,
@@ -79,11 +97,16 @@ static __always_inline int policy_judge(__u32 ep, __u8 dir, __u32 peer_id, __u32
 	__u32 *group;
 	__u8 has;
 
-	if (!pe || !(pe->isolated & XCNI_ISOLATED(dir)))
-		return 1; /* no policy selects the pod in this direction */
-	/* The pod's own node may always reach it and be reached (kubelet probes). */
+	/* The pod's own node may always reach it and be reached (kubelet probes),
+	 * under any policy, and so before its policy is known or when it did not fit. */
 	if (peer_id == XCNI_ID_HOST)
 		return 1;
+	if (!pe)
+		return XCNI_DROP_POLICY_PENDING; /* flow_judge: unless no agent judges here */
+	if (pe->isolated & XCNI_POLEP_OVERFLOW)
+		return XCNI_DROP_POLICY_OVERFLOW; /* the drop names it */
+	if (!(pe->isolated & XCNI_ISOLATED(dir)))
+		return 1; /* no policy selects the pod in this direction */
 	v->enforced = 1;
 	v->pol_dir = dir;
 	v->policy_id = 0;
@@ -162,7 +185,7 @@ static __always_inline int flow_judge(struct pkt *p, int ct, __u32 src_ep, __u32
 				      struct verdict *v, __u32 len, __u32 ep_id, __u8 flags)
 {
 	__u8 turn = p->ct_recheck;
-	int reason = 0;
+	int reason = 0, ok;
 
 	if (turn) {
 		__u32 ep = src_ep;
@@ -171,10 +194,18 @@ static __always_inline int flow_judge(struct pkt *p, int ct, __u32 src_ep, __u32
 		dst_ep = ep;
 		ct_turn(p, v);
 	}
-	if (src_ep && !policy_allows(src_ep, XCNI_DIR_FROM_POD, v->dst_id, p->tuple.daddr, p, v))
-		reason = XCNI_DROP_POLICY_EGRESS;
-	else if (dst_ep && !policy_allows(dst_ep, XCNI_DIR_TO_POD, v->src_id, p->tuple.saddr, p, v))
-		reason = XCNI_DROP_POLICY_INGRESS;
+	/* An unjudged pod (no polep entry) is open where no agent judges: the
+	 * node config says which, read only then. */
+	if (src_ep && (ok = policy_allows(src_ep, XCNI_DIR_FROM_POD, v->dst_id, p->tuple.daddr,
+					  p, v)) <= 0)
+		reason = ok ? ok : XCNI_DROP_POLICY_EGRESS;
+	if (reason == XCNI_DROP_POLICY_PENDING && !policy_pending())
+		reason = 0;
+	if (!reason && dst_ep &&
+	    (ok = policy_allows(dst_ep, XCNI_DIR_TO_POD, v->src_id, p->tuple.saddr, p, v)) <= 0)
+		reason = ok ? ok : XCNI_DROP_POLICY_INGRESS;
+	if (reason == XCNI_DROP_POLICY_PENDING && !policy_pending())
+		reason = 0;
 	if (reason)
 		ct_refuse(p, ct);
 	else

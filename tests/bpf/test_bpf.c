@@ -64,6 +64,9 @@ static int policy_b_nothing(void);
 static int policy_b_back(void);
 static int policy_a_v1_again(void);
 static int policy_a_egress_nothing(void);
+static int policy_pending_on(void);
+static int policy_a_overflow(void);
+static int policy_pending_off(void);
 static int polrev_only(void);
 static int prefilter_add(void);
 static int prefilter_counted(void);
@@ -404,6 +407,30 @@ static const struct row rows[] = {
 	  .prog = TO_OVERLAY, .dev = DEV_X, TCP(IP_A, 44002, IP_R, 80, TH_ACK),
 	  POLICY_DROP(DROP_POLICY_EGRESS), EP_OF(DEV_A), VIA_STACK },
 	{ "policy: A not isolated again", .step = policy_a_off },
+
+	/* Issue 26 item 4: a pod is never reachable before its policy is in place,
+	 * nor when its policy did not fit the maps. */
+	{ "policy: xcnid enforces policy here (config flag); A has no polep entry yet",
+	  .step = policy_pending_on },
+	{ "pending: A->C UDP, A not judged yet: dropped", .dev = DEV_A,
+	  UDP(IP_A, 44100, IP_C, 53), POLICY_DROP(DROP_POLICY_PENDING) },
+	{ "pending: B->A SYN 80 (B's egress allows it), A not judged yet: dropped", .dev = DEV_B,
+	  TCP(IP_B, 44101, IP_A, 80, TH_SYN), POLICY_DROP(DROP_POLICY_PENDING) },
+	{ "pending: R->A UDP from n2, A not judged yet: dropped", .prog = FROM_OVERLAY,
+	  .dev = DEV_U, .node = N2, UDP(IP_R, 44102, IP_A, 53), POLICY_DROP(DROP_POLICY_PENDING) },
+	{ "pending: host->A SYN via to_pod: the node reaches it (kubelet probes)", .prog = TO_POD,
+	  .dev = DEV_A, TCP(IP_GW, 44103, IP_A, 8080, TH_SYN), OK(FWD_LOCAL), .ct = XCNI_CT_NEW,
+	  .ct_stack = true },
+	{ "policy: A's policy did not fit the maps (overflow)", .step = policy_a_overflow },
+	{ "overflow: A->C UDP: dropped", .dev = DEV_A, UDP(IP_A, 44104, IP_C, 53),
+	  POLICY_DROP(DROP_POLICY_OVERFLOW) },
+	{ "overflow: B->A SYN 80 (B's egress allows it): dropped", .dev = DEV_B,
+	  TCP(IP_B, 44105, IP_A, 80, TH_SYN), POLICY_DROP(DROP_POLICY_OVERFLOW) },
+	{ "overflow: R->A UDP from n2: dropped", .prog = FROM_OVERLAY, .dev = DEV_U, .node = N2,
+	  UDP(IP_R, 44106, IP_A, 53), POLICY_DROP(DROP_POLICY_OVERFLOW) },
+	{ "policy: no agent enforcing policy here, A has no polep entry", .step = policy_pending_off },
+	{ "no agent: A->C UDP: open, as before", .dev = DEV_A, UDP(IP_A, 44107, IP_C, 53),
+	  REDIR(FWD_LOCAL), .ct = XCNI_CT_NEW },
 
 	/* XDP on the underlay: the prefilter. */
 	{ "prefilter: deny 203.0.113.0/24", .step = prefilter_add },
@@ -1208,6 +1235,43 @@ static int policy_a_v1_again(void)
 static int policy_a_egress_nothing(void)
 {
 	return set_polep(IP_A, ID_A, 0, XCNI_ISOLATED(FROM_POD), 0);
+}
+
+static int set_cfg_flags(uint32_t flags)
+{
+	struct xcni_config cfg;
+	int fd = bpf_map__fd(env.from->maps.xcni_config);
+	uint32_t zero = 0;
+
+	if (bpf_map_lookup_elem(fd, &zero, &cfg))
+		return -errno;
+	cfg.flags = flags;
+	return bpf_map_update_elem(fd, &zero, &cfg, BPF_EXIST) ? -errno : 0;
+}
+
+/* xcnid following cluster state; A is a pod it has not seen yet. */
+static int policy_pending_on(void)
+{
+	uint32_t ip = ip4(IP_A);
+
+	if (bpf_map_delete_elem(map_fd("xcni_polep"), &ip) && errno != ENOENT)
+		return -errno;
+	return set_cfg_flags(XCNI_CFG_F_POLICY) ?: polrev_bump();
+}
+
+/* A's policy did not fit: xcnid closed it, no entries. */
+static int policy_a_overflow(void)
+{
+	return set_polep(IP_A, ID_A, 0, XCNI_ISOLATED(TO_POD) | XCNI_POLEP_OVERFLOW, 0);
+}
+
+static int policy_pending_off(void)
+{
+	uint32_t ip = ip4(IP_A);
+
+	if (bpf_map_delete_elem(map_fd("xcni_polep"), &ip) && errno != ENOENT)
+		return -errno;
+	return set_cfg_flags(0) ?: polrev_bump();
 }
 
 static int polrev_only(void)

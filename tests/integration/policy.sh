@@ -7,6 +7,8 @@
 #     xc<hash> ──veth── eth0  <tag>-a  x/a  (serves TCP 80 "http")
 #     xc<hash> ──veth── eth0  <tag>-b  x/b  (pod=b)
 #     xc<hash> ──veth── eth0  <tag>-c  x/c  (pod=c)
+#     xc<hash> ──veth── eth0  <tag>-g1, -g2    greedy/g1, g2 (a policy too big)
+#     xc<hash> ──veth── eth0  <tag>-o1, -o2, -o3  other/o1..o3 (serve TCP 80)
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/../lib.sh"
@@ -16,10 +18,12 @@ node_init policy 10.97.0 pol
 SRV=
 UDPSRV=
 
+SRVS=()
 cleanup() {
 	[ -n "$SRV" ] && kill "$SRV" 2>/dev/null
 	[ -n "$UDPSRV" ] && kill "$UDPSRV" 2>/dev/null
-	node_cleanup a b c
+	for p in "${SRVS[@]}"; do kill "$p" 2>/dev/null; done
+	node_cleanup a b c g1 g2 o1 o2 o3
 }
 trap cleanup EXIT
 
@@ -262,4 +266,140 @@ check "--sync-delay 1000: the same three changes are one generation" one_window
 rm -f "$M"/sd*.yaml
 check "--sync-delay: bad value refused, exit 2" \
 	bash -c "! '$BUILD/xcnid' --sync-delay 1001 >/dev/null 2>&1; '$BUILD/xcnid' --sync-delay 1001 >/dev/null 2>&1; [ \$? = 2 ]"
+# A hostile tenant (issue 26 item 4): namespace "greedy" selects its pods with
+# an ipBlock list bigger than its share of xcni_polcidr (--policy-ns-share,
+# 50%: 32768 of 65536 entries; 33000 prefixes per pod). Its pods are closed
+# (drop-policy-overflow) and named; the other namespaces' policy still goes
+# in: a new pod of "other" under a deny-all policy is isolated; a pod deleted
+# leaves the ipcache; a pod the agent has not seen yet is closed
+# (drop-policy-pending) until it has. Probes from x/b to port 80.
+reach() { # reach SRC IP: connected or blocked
+	if ip netns exec "$XCT_TAG-$1" timeout 3 socat -T1 - "TCP:$2:80,connect-timeout=1" \
+		</dev/null 2>/dev/null | grep -q hello; then
+		echo connected
+	else
+		echo blocked
+	fi
+}
+expect_to() { # expect_to SRC IP connected|blocked
+	local got
+	got=$(reach "$1" "$2")
+	[ "$got" = "$3" ] || { echo "$1 -> $2: $got, expected $3"; return 1; }
+}
+serve() { # serve POD: TCP 80 "hello" in the pod
+	ip netns exec "$XCT_TAG-$1" socat TCP-LISTEN:80,fork,reuseaddr SYSTEM:'echo hello' &
+	SRVS+=($!)
+}
+drops() { # drops REASON: packets counted under it
+	ctl metrics --json | jq "[.[] | select(.reason == \"$1\") | .packets] | add // 0"
+}
+sync_gen_slow() { # sync_gen with 60 s for a big generation
+	MANIFEST_GEN=$((MANIFEST_GEN + 1))
+	echo "$MANIFEST_GEN" >"$M/.tmp-gen" && mv "$M/.tmp-gen" "$M/.xcni-generation"
+	for _ in $(seq 600); do
+		[ "$(ctl config --json 2>/dev/null | jq -r .applied_gen)" -ge "$MANIFEST_GEN" ] \
+			2>/dev/null && return 0
+		sleep 0.1
+	done
+	echo "xcnid did not apply generation $MANIFEST_GEN"
+	return 1
+}
+other_pod() { # other_pod NAME IP [LABELS]
+	printf -- '---\napiVersion: v1\nkind: Pod\nmetadata: {name: %s, namespace: %s, labels: {%s}}\n' \
+		"$1" "$4" "${3:-}"
+	printf 'spec: {nodeName: n1}\nstatus: {podIP: %s}\n' "$2"
+}
+kill "$XCNID_PID" && wait "$XCNID_PID" 2>/dev/null
+XCNID_PID=
+MPORT=$((9300 + RANDOM % 500))
+check "xcnid restarted with metrics" start_xcnid "$PIN" --pod-cidr "$SUBNET.0/24" \
+	--node-name n1 --manifests "$M" --metrics-addr "127.0.0.1:$MPORT" -v
+check "restarted agent applies the state" sync_gen
+IP_G1=$(pod_add g1) && IP_G2=$(pod_add g2) && IP_O1=$(pod_add o1) ||
+	{ not_ok "ADD greedy/g1, g2, other/o1"; finish; exit 1; }
+serve g1
+serve o1
+{
+	printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: greedy}\n---\n'
+	printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: other}\n'
+	other_pod g1 "$IP_G1" "app: g" greedy
+	other_pod g2 "$IP_G2" "app: g" greedy
+	other_pod o1 "$IP_O1" "pod: o1" other
+	printf -- '---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\n'
+	printf 'metadata: {name: deny-o2, namespace: other}\nspec: {podSelector: {matchLabels: {pod: o2}}}\n'
+} | put tenants.yaml
+check "tenants: pods and other's deny-all policy applied" sync_gen
+check "control: b reaches greedy/g1 before its policy" expect_to b "$IP_G1" connected
+check "control: b reaches other/o1" expect_to b "$IP_O1" connected
+
+# 33000 /32 prefixes, and b's address, in one ingress rule over greedy's pods.
+python3 - "$IP_B" >"$T/greedy.yaml" <<'PY'
+import sys
+print("apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy")
+print("metadata: {name: huge, namespace: greedy}\nspec:\n  podSelector: {}\n  ingress:\n  - from:")
+print("    - ipBlock: {cidr: %s/32}" % sys.argv[1])
+for i in range(33000):
+    print("    - ipBlock: {cidr: 11.%d.%d.%d/32}" % (i >> 16, (i >> 8) & 255, i & 255))
+PY
+t0=$(date +%s%N)
+put greedy.yaml <"$T/greedy.yaml"
+check "the greedy policy: a generation applied, not refused" sync_gen_slow
+echo "# 33000-prefix policy over 2 pods: generation in $((($(date +%s%N) - t0) / 1000000)) ms;" \
+	"xcnid RSS $(ps -o rss= -p "$XCNID_PID") kB;" \
+	"$(grep -o 'generation [0-9]* applied in [0-9.]* ms (compile [0-9.]* ms' "/tmp/xcnid-$XCT_TAG.log" | tail -1)"
+named() { grep -q "pod greedy/g1 .* closed (drop-policy-overflow)" "/tmp/xcnid-$XCT_TAG.log" &&
+	grep -q "pod greedy/g2 .* closed (drop-policy-overflow)" "/tmp/xcnid-$XCT_TAG.log"; }
+check "xcnid names both greedy pods as closed" named
+listed() { [ "$(ctl policy list --json | jq '[.[] | select(.ingress == "overflow")] | length')" = 2 ]; }
+check "xcnictl policy lists both greedy pods as overflow" listed
+got_g1() { ctl policy get greedy/g1 | grep -q 'did not fit the maps'; }
+check "xcnictl policy get greedy/g1 says it did not fit" got_g1
+explained() { ctl explain x/b greedy/g1 80/TCP | grep -q "greedy/g1's policy did not fit the maps"; }
+check "xcnictl explain x/b greedy/g1 80/TCP: denied, did not fit" explained
+before=$(drops drop-policy-overflow)
+check "greedy/g1 is closed: b is blocked (though the policy names b)" expect_to b "$IP_G1" blocked
+more_overflow() { [ "$(drops drop-policy-overflow)" -gt "$before" ]; }
+check "counted as drop-policy-overflow" more_overflow
+gauge() {
+	nsenter --net="/var/run/netns/$NODE" python3 -c "import urllib.request,sys
+print(urllib.request.urlopen('http://127.0.0.1:$MPORT/metrics', timeout=3).read().decode())" |
+		grep -q '^xcni_policy_endpoints_overflow 2$'
+}
+check "metric xcni_policy_endpoints_overflow 2" gauge
+
+# Other namespaces go on: a new pod under other's deny-all policy is isolated.
+IP_O2=$(pod_add o2) || { not_ok "ADD other/o2"; finish; exit 1; }
+serve o2
+other_pod o2 "$IP_O2" "pod: o2" other | put o2.yaml
+check "a new pod of other applied beside the greedy policy" sync_gen_slow
+before=$(drops drop-policy-ingress)
+check "other/o2 is isolated: b is blocked" expect_to b "$IP_O2" blocked
+more_ingress() { [ "$(drops drop-policy-ingress)" -gt "$before" ]; }
+check "counted as drop-policy-ingress (o2's own policy, not the overflow)" more_ingress
+check "control: b still reaches other/o1" expect_to b "$IP_O1" connected
+
+# A pod deleted leaves the ipcache (the generation is not refused any more).
+rm -f "$M/o2.yaml"
+check "other/o2's Pod deleted" sync_gen_slow
+gone() { ! ctl ipcache list | grep -q "^$IP_O2/32 "; }
+check "its address left the ipcache" gone
+
+# A pod the agent has not seen yet: closed until it has.
+IP_O3=$(pod_add o3) || { not_ok "ADD other/o3"; finish; exit 1; }
+serve o3
+before=$(drops drop-policy-pending)
+check "other/o3 not known to xcnid yet: b is blocked" expect_to b "$IP_O3" blocked
+more_pending() { [ "$(drops drop-policy-pending)" -gt "$before" ]; }
+check "counted as drop-policy-pending" more_pending
+other_pod o3 "$IP_O3" "pod: o3" other | put o3.yaml
+check "other/o3's Pod applied" sync_gen_slow
+check "other/o3 judged (no policy selects it): b reaches it" expect_to b "$IP_O3" connected
+
+# The greedy policy goes: its pods are judged by what is left (none: open).
+rm -f "$M/greedy.yaml"
+check "the greedy policy removed" sync_gen_slow
+check "greedy/g1 reopened: b reaches it" expect_to b "$IP_G1" connected
+echo "# the generations since the greedy policy:" \
+	"$(grep -o 'applied in [0-9.]* ms (compile [0-9.]* ms, [a-z]*' "/tmp/xcnid-$XCT_TAG.log" |
+		tail -7 | sed 's/applied in //' | tr '\n' ';')"
 finish

@@ -577,6 +577,10 @@ static void render_config(struct metrics *m, struct buf *b)
 	bprintf(b, "xcni_policies %u\n", cfg.nr_policies);
 	family(b, "xcni_policy_endpoints", "gauge", "Pods of this node with compiled policy.");
 	bprintf(b, "xcni_policy_endpoints %u\n", cfg.nr_endpoints_policy);
+	family(b, "xcni_policy_endpoints_overflow", "gauge",
+	       "Pods of this node closed because their policy did not fit the maps "
+	       "(drop-policy-overflow; named in xcnid's log and `xcnictl policy`).");
+	bprintf(b, "xcni_policy_endpoints_overflow %u\n", cfg.nr_endpoints_overflow);
 	family(b, "xcni_trace_sample", "gauge",
 	       "Traces: one forwarded packet in N goes to the event ring (0: off).");
 	bprintf(b, "xcni_trace_sample %u\n", cfg.trace_sample);

@@ -70,7 +70,12 @@ struct opts {
 	int ext_cip; /* --external-clusterip: ClusterIPs served from outside the cluster too */
 	unsigned int sync_delay_ms; /* --sync-delay: events gathered this long into one sync */
 	int uninstall; /* --uninstall: remove what agents made on this node, then exit */
+	unsigned int ns_share; /* --policy-ns-share: percent of each policy map one namespace may take */
 };
+
+/* What --policy-ns-share is without the flag: one namespace may take half of
+ * each policy map, so a tenant's policy never leaves the others less than half. */
+#define XCNID_NS_SHARE_DEFAULT 50
 
 /* What --sync-delay is without the flag: none. At 100 events/s against 100k
  * pods 10 ms halves the syncs but not the CPU (bench/README.md, scale): the
@@ -453,6 +458,11 @@ static int write_config(struct from_pod *fp, const struct opts *o)
 	/* The options win over what `xcnictl config set` left: a restart starts afresh. */
 	cfg.trace_sample = o->trace_sample;
 	cfg.events_rate = o->events_rate;
+	/* Following cluster state, this agent judges every pod: one it has not
+	 * judged yet (no polep entry) is closed until it has. Without, pods are
+	 * open as they were (the plugin alone, `xcnid --once`). */
+	if ((o->manifests || o->kubeconfig || o->in_cluster) && !o->once)
+		cfg.flags |= XCNI_CFG_F_POLICY;
 	if (o->ov->underlay) {
 		cfg.node_ip = o->ov->node_ip;
 		cfg.underlay_ifindex = (__u32)o->ov->underlay_ifindex;
@@ -496,7 +506,7 @@ static int bump_policy_rev(struct from_pod *fp)
 
 /* Records in the node config how far the maps follow the cluster state. */
 static void report_gen(const struct opts *o, struct from_pod *fp, __u64 gen,
-		       const struct pol_result *r, const char *error)
+		       const struct pol_result *r, size_t nover, const char *error)
 {
 	struct xcni_config cfg;
 	__u32 k = 0;
@@ -521,6 +531,7 @@ static void report_gen(const struct opts *o, struct from_pod *fp, __u64 gen,
 		cfg.nr_identities = (__u32)r->nidentities;
 		cfg.nr_policies = (__u32)r->npolicies;
 		cfg.nr_endpoints_policy = (__u32)r->neps;
+		cfg.nr_endpoints_overflow = (__u32)nover;
 	}
 	bpf_map__update_elem(fp->maps.xcni_config, &k, sizeof(k), &cfg, sizeof(cfg), 0);
 out:
@@ -664,13 +675,56 @@ static int sync_services(const struct opts *o, const struct cluster *c, struct s
  * failure), when it diffs them whole.
  */
 /*
+ * The pods whose policy did not fit (closed: XCNI_POLEP_OVERFLOW), named in
+ * the log; `xcnictl policy` and the metrics read them from the maps. Said
+ * when the set changes, not at every generation.
+ */
+static void report_overflows(struct polsync *ps, __u64 gen)
+{
+	static size_t last_n;
+	static uint32_t last_sum;
+	size_t n;
+	const struct polsync_over *ov = polsync_overflows(ps, &n);
+	uint32_t sum = 0;
+	char ip[INET_ADDRSTRLEN];
+
+	for (size_t i = 0; i < n; i++)
+		sum = sum * 31 + ov[i].ip;
+	if (n == last_n && sum == last_sum)
+		return;
+	last_n = n;
+	last_sum = sum;
+	if (!n) {
+		pr_info("generation %llu: every pod's policy fits the maps again\n",
+			(unsigned long long)gen);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct k8s_pod *p = ov[i].pod;
+
+		inet_ntop(AF_INET, &ov[i].ip, ip, sizeof(ip));
+		pr_err("generation %llu: pod %s/%s (%s) closed (drop-policy-overflow): its policy "
+		       "takes %zu xcni_policy, %zu xcni_polrange and %zu xcni_polcidr entries, %s\n",
+		       (unsigned long long)gen, p && p->meta.ns ? p->meta.ns : "?",
+		       p && p->meta.name ? p->meta.name : "?", ip,
+		       ov[i].need[POLSYNC_MAP_POLICY], ov[i].need[POLSYNC_MAP_POLRANGE],
+		       ov[i].need[POLSYNC_MAP_POLCIDR],
+		       ov[i].share ? "more than its namespace's share (--policy-ns-share)" :
+				     "more than the maps have left");
+	}
+}
+
+/*
+ * *retry: set when some pod was closed only for room that the cleanup of
+ * this generation frees: sync again soon.
  * *nodes_changed: set when a Node may have changed (the masquerade set reads them).
  * *v6_due: the IPv6 maps are to be built and written (set by the compiler's
  * delta, cleared once they are written; starts true).
  */
 static int sync_policy(const struct opts *o, struct from_pod *fp, struct store *st,
 		       struct pol_incr *pi, struct polsync *ps, struct svc_incr *si,
-		       struct svcsync *svs, __u64 gen, bool *nodes_changed, bool *v6_due)
+		       struct svcsync *svs, __u64 gen, bool *nodes_changed, bool *v6_due,
+		       bool *retry)
 {
 	struct pol_opts po = { .node_name = o->node_name, .gateway_ip = o->gateway };
 	const struct k8s_object *node = store_get(st, K8S_NODE, NULL, o->node_name);
@@ -708,12 +762,16 @@ static int sync_policy(const struct opts *o, struct from_pod *fp, struct store *
 			svc_incr_invalidate(si);
 		pr_err("compiling policy (generation %llu): %s\n", (unsigned long long)gen,
 		       kerr.msg[0] ? kerr.msg : strerror(-err));
-		report_gen(o, fp, gen, r, kerr.msg[0] ? kerr.msg : strerror(-err));
+		report_gen(o, fp, gen, r, 0, kerr.msg[0] ? kerr.msg : strerror(-err));
 		return err;
 	}
 	t1 = now_msf();
 	*v6_due |= d->v6_changed;
 	err = polsync_apply(ps, r, d, &ss, msg, sizeof(msg));
+	if (!err)
+		report_overflows(ps, gen);
+	if (!err && ss.retry)
+		*retry = true;
 	if (err) {
 		store_changes_free(ch, nch);
 		if (si)
@@ -721,7 +779,7 @@ static int sync_policy(const struct opts *o, struct from_pod *fp, struct store *
 		if (!msg[0])
 			snprintf(msg, sizeof(msg), "writing the policy maps: %s", strerror(-err));
 		pr_err("generation %llu not applied: %s\n", (unsigned long long)gen, msg);
-		report_gen(o, fp, gen, r, msg);
+		report_gen(o, fp, gen, r, 0, msg);
 		return err;
 	}
 	/* IPv6 addresses: identities (ipcache6) and this node's policy keys (polkey6).
@@ -739,7 +797,7 @@ static int sync_policy(const struct opts *o, struct from_pod *fp, struct store *
 			snprintf(msg, sizeof(msg), "writing the IPv6 maps (ipcache6, polkey6): %s",
 				 strerror(-err));
 			pr_err("generation %llu not applied: %s\n", (unsigned long long)gen, msg);
-			report_gen(o, fp, gen, r, msg);
+			report_gen(o, fp, gen, r, 0, msg);
 			return err;
 		}
 		*v6_due = false;
@@ -758,10 +816,10 @@ static int sync_policy(const struct opts *o, struct from_pod *fp, struct store *
 	store_changes_free(ch, nch);
 	if (o->kpr && err) {
 		pr_err("generation %llu not applied: %s\n", (unsigned long long)gen, msg);
-		report_gen(o, fp, gen, r, msg);
+		report_gen(o, fp, gen, r, 0, msg);
 		return err;
 	}
-	report_gen(o, fp, gen, r, NULL);
+	report_gen(o, fp, gen, r, ss.eps_overflow, NULL);
 	pr_info("generation %llu applied in %.2f ms (compile %.2f ms, %s%s%s%s, %zu pods compiled, %zu given new identities): "
 		"%zu pods rewritten (%zu in place), %zu entries written, %zu deleted, %zu other map changes; "
 		"%zu identities, %zu policies\n",
@@ -795,7 +853,7 @@ static int watch_cluster(const struct opts *o, struct from_pod *fp, struct metri
 	struct svcsync *ss = NULL;
 	struct svc_incr *si = NULL;
 	__u64 version = 0;
-	bool synced, masq_due = true, v6_due = true;
+	bool synced, masq_due = true, v6_due = true, retry = false;
 	__u64 due = 0; /* a sync is pending: CLOCK_MONOTONIC ms when it runs; 0: none */
 	int err;
 
@@ -809,6 +867,7 @@ static int watch_cluster(const struct opts *o, struct from_pod *fp, struct metri
 		pr_err("opening the policy maps under %s: %s\n", o->pin_dir, strerror(-err));
 		goto out;
 	}
+	polsync_set_ns_share(ps, o->ns_share);
 	/* Reads what the maps hold: a restart keeps every translation until the state is read. */
 	if (o->kpr && (err = svcsync_open(o->pin_dir, &ss))) {
 		pr_err("opening the Service maps under %s: %s\n", o->pin_dir, strerror(-err));
@@ -836,7 +895,8 @@ static int watch_cluster(const struct opts *o, struct from_pod *fp, struct metri
 	/* The API backend starts empty and fills the store only once everything is
 	 * listed: syncing now would take away what a previous agent programmed. */
 	synced = o->manifests ?
-			 sync_policy(o, fp, st, pi, ps, si, ss, b->sync_gen, &masq_due, &v6_due) == 0 :
+			 sync_policy(o, fp, st, pi, ps, si, ss, b->sync_gen, &masq_due, &v6_due,
+				     &retry) == 0 :
 			 true;
 	if (o->manifests && !sync_masq(o, st))
 		masq_due = false;
@@ -853,6 +913,11 @@ static int watch_cluster(const struct opts *o, struct from_pod *fp, struct metri
 		__u64 gen = b->sync_gen;
 		int timeout = -1, n;
 
+		if (retry && !due) {
+			/* Pods closed for room the last cleanup freed: judge them again. */
+			retry = false;
+			due = mono_ms() + o->sync_delay_ms;
+		}
 		if (due) {
 			__u64 now = mono_ms();
 
@@ -884,7 +949,7 @@ static int watch_cluster(const struct opts *o, struct from_pod *fp, struct metri
 			due = 0;
 			version = store_version(st);
 			synced = sync_policy(o, fp, st, pi, ps, si, ss, b->sync_gen,
-					     &masq_due, &v6_due) == 0;
+					     &masq_due, &v6_due, &retry) == 0;
 			/* Only when a Node may have changed: digesting every Node's
 			 * prefixes to find the set unchanged cost ~5% of the agent's
 			 * CPU in pod churn at 1000 Nodes. A failed write is retried. */
@@ -892,7 +957,7 @@ static int watch_cluster(const struct opts *o, struct from_pod *fp, struct metri
 				masq_due = false;
 		} else if (b->sync_gen != gen) {
 			/* A new token and no object change: the maps already hold it. */
-			report_gen(o, fp, b->sync_gen, NULL, NULL);
+			report_gen(o, fp, b->sync_gen, NULL, 0, NULL);
 		}
 	}
 out:
@@ -1144,6 +1209,10 @@ static void usage(FILE *f)
 		"  --external-clusterip  with --kube-proxy-replacement and --underlay-dev: serve\n"
 		"                     ClusterIPs to clients outside the cluster (routed to a node);\n"
 		"                     by default they are dropped (drop-clusterip-outside)\n"
+		"  --policy-ns-share PCT  one namespace's pods may take at most PCT percent of\n"
+		"                     each policy map (xcni_policy, xcni_polrange, xcni_polcidr;\n"
+		"                     1-100, default %u); a pod whose policy would take its\n"
+		"                     namespace past that is closed (drop-policy-overflow)\n"
 		"  --sync-delay MS    gather the cluster changes that arrive within MS ms of a\n"
 		"                     first one into one compile and map write (default %u;\n"
 		"                     0: every change at once)\n"
@@ -1158,7 +1227,8 @@ static void usage(FILE *f)
 		"  --log-format FMT   text (default) or json (one object per line)\n"
 		"  -v, --verbose      more logging (twice: libbpf debug, verifier logs)\n"
 		"  -h, --help\n",
-		XCNI_PIN_ROOT, XCNI_EVENTS_RATE_DEFAULT, XCNID_SYNC_DELAY_DEFAULT);
+		XCNI_PIN_ROOT, XCNI_EVENTS_RATE_DEFAULT, XCNID_NS_SHARE_DEFAULT,
+		XCNID_SYNC_DELAY_DEFAULT);
 }
 
 int main(int argc, char **argv)
@@ -1193,6 +1263,7 @@ int main(int argc, char **argv)
 		{ "sync-delay", required_argument, NULL, 1009 },
 		{ "attach", required_argument, NULL, 1010 },
 		{ "uninstall", no_argument, NULL, 1011 },
+		{ "policy-ns-share", required_argument, NULL, 1013 },
 		{ "trace-sample", required_argument, NULL, 'S' },
 		{ "events-rate", required_argument, NULL, 'R' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -1213,6 +1284,7 @@ int main(int argc, char **argv)
 	int c, err;
 
 	o.sync_delay_ms = XCNID_SYNC_DELAY_DEFAULT;
+	o.ns_share = XCNID_NS_SHARE_DEFAULT;
 	xlog_set_prefix("xcnid");
 	xlog_max = XLOG_WARN;
 	/* kubeadm's and kind's default --service-cluster-ip-range. */
@@ -1399,6 +1471,19 @@ int main(int argc, char **argv)
 			}
 			break;
 		case 1011: o.uninstall = 1; break;
+		case 1013: {
+			char *end;
+			unsigned long v;
+
+			errno = 0;
+			v = strtoul(optarg, &end, 10);
+			if (!*optarg || *end || *optarg == '-' || errno || v < 1 || v > 100) {
+				pr_err("--policy-ns-share %s: a percentage, 1 to 100\n", optarg);
+				return 2;
+			}
+			o.ns_share = (unsigned int)v;
+			break;
+		}
 		case 'S':
 		case 'R': {
 			char *end;

@@ -62,6 +62,7 @@ static int node_maps_open(const struct ctx *c, const char *dir, struct node_maps
 	snprintf(m->node, sizeof(m->node), "%.*s",
 		 (int)strnlen(cfg.node_name, sizeof(cfg.node_name)), cfg.node_name);
 	m->pod_cidr = cfg.pod_cidr;
+	m->enforcing = cfg.flags & XCNI_CFG_F_POLICY;
 	m->pod_cidr_len = cfg.pod_cidr_len;
 	{
 		static const __u8 none6[16];
@@ -414,12 +415,14 @@ enum side_why {
 	WHY_HOST, /* the peer is the pod's own node: always allowed */
 	WHY_RULE, /* an allow entry matched */
 	WHY_ISOLATED, /* isolated, nothing allows */
+	WHY_PENDING, /* no polep entry where xcnid enforces policy: not judged yet */
+	WHY_OVERFLOW, /* its policy did not fit the maps: closed */
 };
 
 static const char *const why_names[] = {
 	[WHY_SELF] = "self", [WHY_NOT_POD] = "not-a-pod", [WHY_REMOTE] = "remote",
 	[WHY_DEFAULT] = "default", [WHY_HOST] = "host", [WHY_RULE] = "rule",
-	[WHY_ISOLATED] = "isolated",
+	[WHY_ISOLATED] = "isolated", [WHY_PENDING] = "pending", [WHY_OVERFLOW] = "overflow",
 };
 
 /* What one side decided, and the lookups that decided it. */
@@ -725,6 +728,22 @@ static int explain_side(const struct node_maps *m, struct side *s, const struct 
 	err = lookup_step(m->polep, m_polep.name, &pod->ip, &pe);
 	if (err < 0)
 		return err;
+	/* As policy_judge: the node first, then a pod not judged yet or closed. */
+	if (s->peer_id == XCNI_ID_HOST && (!err || (pe.isolated & XCNI_POLEP_OVERFLOW))) {
+		walk_add(s, "polep[%s] %s", ip_str(pod->ip, a), err ? "overflow" : "none");
+		s->why = WHY_HOST;
+		return 0;
+	}
+	if (!err && m->enforcing) {
+		walk_add(s, "polep[%s] none: not judged by xcnid yet", ip_str(pod->ip, a));
+		s->why = WHY_PENDING;
+		return 0;
+	}
+	if (err && (pe.isolated & XCNI_POLEP_OVERFLOW)) {
+		walk_add(s, "polep[%s] overflow: its policy did not fit the maps", ip_str(pod->ip, a));
+		s->why = WHY_OVERFLOW;
+		return 0;
+	}
 	if (!err || !(pe.isolated & XCNI_ISOLATED(s->dir))) {
 		walk_add(s, "polep[%s] %s%s", ip_str(pod->ip, a),
 			 err ? "not isolated for " : "none", err ? s->name : "");
@@ -794,7 +813,8 @@ static bool side_decided(const struct side *s)
 
 static bool side_allows(const struct side *s)
 {
-	return s->why != WHY_ISOLATED && s->why != WHY_REMOTE;
+	return s->why != WHY_ISOLATED && s->why != WHY_REMOTE && s->why != WHY_PENDING &&
+	       s->why != WHY_OVERFLOW;
 }
 
 /* The sentence for one side: "allow: ..." or "deny: ...". */
@@ -828,6 +848,14 @@ static void side_text(struct ptable *t, const struct side *s, const struct flow_
 	case WHY_RULE:
 		pt_strf(t, "allow: %s rule %u, by its entry for %s (node %s)", s->policy,
 			s->hit.rule, s->match, s->node);
+		break;
+	case WHY_PENDING:
+		pt_strf(t, "deny: xcnid has not judged %s yet: closed until it has "
+			   "(drop-policy-pending, node %s)", who, s->node);
+		break;
+	case WHY_OVERFLOW:
+		pt_strf(t, "deny: %s's policy did not fit the maps: closed (drop-policy-overflow, "
+			   "node %s)", who, s->node);
 		break;
 	case WHY_ISOLATED:
 		if (s->nisolators)

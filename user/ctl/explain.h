@@ -22,6 +22,8 @@ struct node_maps {
 	int endpoints6, ifindex, tunnel;
 	/* The underlay families this node has an address in (xcni_config). */
 	bool ul4, ul6;
+	/* xcnid enforces policy there (XCNI_CFG_F_POLICY): a pod with no polep entry is pending. */
+	bool enforcing;
 };
 
 /* One end of the flow, as the source node's maps see it. */

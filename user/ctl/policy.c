@@ -184,6 +184,8 @@ struct pol_isolation {
 static const char *isolation_words(const struct xcni_polep *pe, __u8 dir, const char *by,
 				   char *buf, size_t len)
 {
+	if (pe->isolated & XCNI_POLEP_OVERFLOW)
+		return "closed: its policy did not fit the maps (drop-policy-overflow)";
 	if (!(pe->isolated & XCNI_ISOLATED(dir)))
 		return "not isolated (all allowed)";
 	snprintf(buf, len, "isolated%s%s (only the rules below)", by[0] ? " by " : "", by);
@@ -413,8 +415,11 @@ static int cmd_policy_list(const struct ctx *c, char **argv)
 		pt_str(t, ip_str(eps[i].ip, buf));
 		pt_uint(t, pe->identity);
 		pt_uint(t, pe->version);
-		pt_str(t, pe->isolated & XCNI_ISOLATED(XCNI_DIR_TO_POD) ? "isolated" : "allow-all");
-		pt_str(t, pe->isolated & XCNI_ISOLATED(XCNI_DIR_FROM_POD) ? "isolated" : "allow-all");
+		/* A closed pod's policy did not fit: nothing in or out (drop-policy-overflow). */
+		pt_str(t, pe->isolated & XCNI_POLEP_OVERFLOW ? "overflow" :
+			  pe->isolated & XCNI_ISOLATED(XCNI_DIR_TO_POD) ? "isolated" : "allow-all");
+		pt_str(t, pe->isolated & XCNI_POLEP_OVERFLOW ? "overflow" :
+			  pe->isolated & XCNI_ISOLATED(XCNI_DIR_FROM_POD) ? "isolated" : "allow-all");
 		pt_uint(t, pol_entries(recs, nr, eps[i].ip, pe->version, &first));
 		pt_str(t, polep_has(pe->has[XCNI_DIR_TO_POD], has, sizeof(has)));
 		pt_str(t, polep_has(pe->has[XCNI_DIR_FROM_POD], has, sizeof(has)));

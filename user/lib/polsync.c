@@ -33,6 +33,7 @@ struct ep_state {
 	uint32_t ip;
 	struct xcni_polep st;
 	bool known; /* entries below are what the maps hold (false after a restart) */
+	bool over; /* closed (XCNI_POLEP_OVERFLOW): its policy did not fit, no entries */
 	bool done; /* taken over by the result being applied (the array stays sorted) */
 	size_t n, nc;
 	struct pol_entry *e;
@@ -61,6 +62,11 @@ struct polsync {
 	/* ipcache, identity, polname, podname mirrors are not what the maps hold
 	 * (changes went in as deltas): read the maps again before a whole diff. */
 	bool mirror_stale;
+	/* A namespace's share of each policy map, percent (100: none). */
+	unsigned int share;
+	/* The pods the last apply closed. */
+	size_t nover;
+	struct polsync_over *over;
 };
 
 /* Ranges live in the polrange trie; everything else in the policy hash. */
@@ -380,6 +386,7 @@ static int load_eps(struct polsync *ps)
 	for (size_t i = 0; i < polep.n; i++) {
 		memcpy(&eps[i].ip, KV_REC(&polep, i), sizeof(__u32));
 		memcpy(&eps[i].st, KV_REC(&polep, i) + sizeof(__u32), sizeof(struct xcni_polep));
+		eps[i].over = eps[i].st.isolated & XCNI_POLEP_OVERFLOW;
 	}
 	free(polep.d);
 	for (size_t i = 0; i < ps->neps; i++)
@@ -437,6 +444,7 @@ int polsync_open(const char *pin_dir, struct polsync **out)
 	ps->fd_policy = ps->fd_polrange = ps->fd_polcidr = ps->fd_polep = ps->fd_ipcache = -1;
 	ps->fd_identity = ps->fd_polname = ps->fd_podname = ps->fd_polsel = -1;
 	ps->fd_ipcache6 = ps->fd_polkey6 = -1;
+	ps->share = 100;
 	if ((err = ps->fd_policy = xcni_map_open_pinned(pin_dir, "xcni_policy", &ps->max_policy)) < 0 ||
 	    (err = ps->fd_polrange = xcni_map_open_pinned(pin_dir, "xcni_polrange", &ps->max_polrange)) < 0 ||
 	    (err = ps->fd_polcidr = xcni_map_open_pinned(pin_dir, "xcni_polcidr", &ps->max_polcidr)) < 0 ||
@@ -486,6 +494,7 @@ static void ep_state_clear(struct ep_state *e)
 	e->e = NULL;
 	e->c = NULL;
 	e->n = e->nc = 0;
+	e->over = false;
 }
 
 void polsync_free(struct polsync *ps)
@@ -505,6 +514,7 @@ void polsync_free(struct polsync *ps)
 		close(ps->fd_polkey6);
 	free(ps->del);
 	free(ps->delc);
+	free(ps->over);
 	int fds[] = { ps->fd_policy, ps->fd_polrange, ps->fd_polcidr, ps->fd_polep, ps->fd_ipcache,
 		      ps->fd_identity, ps->fd_polname, ps->fd_podname, ps->fd_polsel };
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
@@ -790,13 +800,162 @@ static int delta_write(struct polsync *ps, const struct pol_delta *d, int phase,
 struct ep_memo {
 	struct ep_state *cur;
 	bool same;
+	bool over; /* closed: its policy does not fit */
+	bool share; /* ... for its namespace's share */
+	size_t need[POLSYNC_NR_MAPS]; /* entries its policy takes, per map */
+	size_t ns_need; /* its namespace's, as parts of the maps (the order of closing) */
 };
+
+/* The qsort context of the room decisions (qsort has none). */
+static const struct pol_result *room_r;
+static const struct ep_memo *room_m;
+
+static const char *ep_ns(const struct pol_ep *w)
+{
+	return w->pod && w->pod->meta.ns ? w->pod->meta.ns : "";
+}
+
+/* A namespace's pods, those whose policy is in the maps now first: a pod never
+ * loses its place to one that comes after it. */
+static int share_cmp(const void *a, const void *b)
+{
+	size_t i = *(const size_t *)a, j = *(const size_t *)b;
+	int c = strcmp(ep_ns(&room_r->eps[i]), ep_ns(&room_r->eps[j]));
+	bool pi = room_m[i].cur && !room_m[i].cur->over, pj = room_m[j].cur && !room_m[j].cur->over;
+
+	if (c)
+		return c;
+	if (pi != pj)
+		return pi ? -1 : 1;
+	return i < j ? -1 : i > j;
+}
+
+/* The biggest namespace first, in it the biggest pod, the last address first. */
+static int close_cmp(const void *a, const void *b)
+{
+	size_t i = *(const size_t *)a, j = *(const size_t *)b;
+	size_t ni = 0, nj = 0;
+
+	if (room_m[i].ns_need != room_m[j].ns_need)
+		return room_m[i].ns_need > room_m[j].ns_need ? -1 : 1;
+	for (int k = 0; k < POLSYNC_NR_MAPS; k++) {
+		ni += room_m[i].need[k];
+		nj += room_m[j].need[k];
+	}
+	if (ni != nj)
+		return ni > nj ? -1 : 1;
+	return i > j ? -1 : i < j;
+}
+
+/*
+ * Which pods' policy goes in, which are closed (issue 26 item 4: fail closed
+ * per pod, never per node). First each namespace's share: its pods, those in
+ * the maps now first, go in while the namespace stays within share percent of
+ * every map; a pod that would take it past is closed. Then the room left: the
+ * pods to be (re)written need their new version beside what the maps hold;
+ * while that does not fit, the pods of the namespace that takes most of the
+ * map in shortest supply are closed, biggest first. A pod whose entries are
+ * in the maps already and unchanged costs nothing and is never closed for
+ * room. *global: some pod was closed for want of room (not its share).
+ */
+static int room_judge(struct polsync *ps, const struct pol_result *r, struct ep_memo *m,
+		      bool *global)
+{
+	const size_t max[POLSYNC_NR_MAPS] = { ps->max_policy, ps->max_polrange, ps->max_polcidr };
+	const size_t used[POLSYNC_NR_MAPS] = { ps->n_policy, ps->n_polrange, ps->n_polcidr };
+	size_t add[POLSYNC_NR_MAPS] = { 0 }, *ix = NULL;
+	bool fits = true;
+
+	*global = false;
+	for (size_t i = 0; i < r->neps; i++) {
+		const struct pol_ep *w = &r->eps[i];
+
+		memset(m[i].need, 0, sizeof(m[i].need));
+		for (size_t j = 0; j < w->nentries; j++)
+			m[i].need[is_range(&w->entries[j].key) ? POLSYNC_MAP_POLRANGE :
+								 POLSYNC_MAP_POLICY]++;
+		m[i].need[POLSYNC_MAP_POLCIDR] = w->ncidrs;
+		m[i].over = m[i].share = false;
+	}
+	if (!r->neps)
+		return 0;
+	ix = malloc(r->neps * sizeof(*ix));
+	if (!ix)
+		return -ENOMEM;
+	for (size_t i = 0; i < r->neps; i++)
+		ix[i] = i;
+	room_r = r;
+	room_m = m;
+	qsort(ix, r->neps, sizeof(*ix), share_cmp);
+	for (size_t a = 0, b; a < r->neps; a = b) {
+		size_t tot[POLSYNC_NR_MAPS] = { 0 };
+
+		for (b = a; b < r->neps && !strcmp(ep_ns(&r->eps[ix[a]]), ep_ns(&r->eps[ix[b]]));
+		     b++) {
+			struct ep_memo *e = &m[ix[b]];
+			bool fits = true;
+
+			for (int k = 0; k < POLSYNC_NR_MAPS; k++)
+				fits = fits && (tot[k] + e->need[k]) * 100 <= max[k] * ps->share;
+			if (!fits) {
+				e->over = e->share = true;
+				continue;
+			}
+			for (int k = 0; k < POLSYNC_NR_MAPS; k++)
+				tot[k] += e->need[k];
+		}
+	}
+	for (size_t i = 0; i < r->neps; i++) {
+		if (m[i].over)
+			m[i].same = false;
+		else if (!m[i].same)
+			for (int k = 0; k < POLSYNC_NR_MAPS; k++)
+				add[k] += m[i].need[k];
+	}
+	for (int k = 0; k < POLSYNC_NR_MAPS; k++)
+		fits = fits && used[k] + add[k] <= max[k];
+	if (fits) {
+		free(ix);
+		return 0;
+	}
+	/* Each namespace's demand, as parts of the maps (2^20ths of each, summed):
+	 * who gives way first. */
+	for (size_t a = 0, b; a < r->neps; a = b) {
+		size_t tot = 0;
+
+		for (b = a; b < r->neps && !strcmp(ep_ns(&r->eps[ix[a]]), ep_ns(&r->eps[ix[b]]));
+		     b++)
+			for (int k = 0; k < POLSYNC_NR_MAPS; k++)
+				tot += max[k] ? m[ix[b]].need[k] * ((size_t)1 << 20) / max[k] : 0;
+		for (size_t c = a; c < b; c++)
+			m[ix[c]].ns_need = tot;
+	}
+	qsort(ix, r->neps, sizeof(*ix), close_cmp);
+	for (size_t a = 0; a < r->neps && !fits; a++) {
+		struct ep_memo *e = &m[ix[a]];
+		bool helps = false;
+
+		for (int k = 0; k < POLSYNC_NR_MAPS; k++)
+			helps = helps || (e->need[k] && used[k] + add[k] > max[k]);
+		if (e->over || e->same || !helps)
+			continue;
+		e->over = true;
+		*global = true;
+		fits = true;
+		for (int k = 0; k < POLSYNC_NR_MAPS; k++) {
+			add[k] -= e->need[k];
+			fits = fits && used[k] + add[k] <= max[k];
+		}
+	}
+	free(ix);
+	return 0;
+}
 
 static int apply(struct polsync *ps, const struct pol_result *r, const struct pol_delta *d,
 		 struct ep_memo *m, struct polsync_stats *st, char *msg, size_t msglen)
 {
-	bool delta = d && !d->full && !ps->need_full;
-	size_t add = 0, addr = 0, addc = 0, nidl = r->nidentities;
+	bool delta = d && !d->full && !ps->need_full, closed_global = false;
+	size_t nidl = r->nidentities;
 	struct {
 		__u32 id;
 		struct xcni_idlabels l;
@@ -812,34 +971,40 @@ static int apply(struct polsync *ps, const struct pol_result *r, const struct po
 		return -EINVAL; /* a whole diff needs the whole result */
 	if (!delta && ps->mirror_stale && (err = mirrors_load(ps)))
 		return err;
-	/* Room first: a policy that does not fit is not applied in part. */
+	/* Room first: a pod's policy that does not fit is not applied in part;
+	 * the pod is closed instead, and the other pods' policy goes in. */
 	for (size_t i = 0; i < r->neps; i++) {
 		m[i].cur = ep_find(ps, r->eps[i].ip);
 		/* A delta follows the last apply, which wrote the compiler's previous
-		 * result: a pod it did not change still has those entries. */
-		m[i].same = m[i].cur &&
+		 * result: a pod it did not change still has those entries. A closed
+		 * pod is judged again every time: room may have come free. */
+		m[i].same = m[i].cur && !m[i].cur->over &&
 			    ((delta && !r->eps[i].changed && m[i].cur->known) ||
 			     ep_entries_equal(m[i].cur, &r->eps[i]));
-		if (!m[i].same) {
-			for (size_t j = 0; j < r->eps[i].nentries; j++) {
-				if (is_range(&r->eps[i].entries[j].key))
-					addr++;
-				else
-					add++;
-			}
-			addc += r->eps[i].ncidrs;
-		}
 	}
-	if (ps->n_policy + add > ps->max_policy || ps->n_polrange + addr > ps->max_polrange ||
-	    ps->n_polcidr + addc > ps->max_polcidr || r->nipcache > ps->max_ipcache) {
+	if ((err = room_judge(ps, r, m, &closed_global)))
+		return err;
+	if (r->nipcache > ps->max_ipcache) {
+		/* Cluster-wide, not one tenant's policy: nothing to close it on. */
 		snprintf(msg, msglen,
-			 "the maps cannot hold this policy: xcni_policy needs %zu more entries "
-			 "(%zu of %zu used), xcni_polrange %zu more (%zu of %zu), xcni_polcidr %zu "
-			 "more (%zu of %zu), xcni_ipcache %zu (max %zu); nothing was applied",
-			 add, ps->n_policy, ps->max_policy, addr, ps->n_polrange, ps->max_polrange,
-			 addc, ps->n_polcidr, ps->max_polcidr, r->nipcache, ps->max_ipcache);
+			 "the maps cannot hold this state: %zu ipcache entries (xcni_ipcache max "
+			 "%zu); nothing was applied", r->nipcache, ps->max_ipcache);
 		return -ENOSPC;
 	}
+	ps->nover = 0;
+	for (size_t i = 0; i < r->neps; i++) {
+		struct polsync_over *o;
+
+		if (!m[i].over)
+			continue;
+		if (!(o = realloc(ps->over, (ps->nover + 1) * sizeof(*o))))
+			return -ENOMEM;
+		ps->over = o;
+		o[ps->nover++] = (struct polsync_over){ .ip = r->eps[i].ip, .pod = r->eps[i].pod,
+							 .share = m[i].share };
+		memcpy(o[ps->nover - 1].need, m[i].need, sizeof(m[i].need));
+	}
+	st->eps_overflow = ps->nover;
 	/* These are synced whole (upsert, then delete): they must hold the new state. */
 	if (nidl > ps->max_identity || r->npolicies > ps->max_polname ||
 	    r->npodnames > ps->max_podname) {
@@ -862,7 +1027,7 @@ static int apply(struct polsync *ps, const struct pol_result *r, const struct po
 		for (size_t i = 0; i < r->neps; i++) {
 			struct ep_state *cur = m[i].cur;
 
-			if (cur && !m[i].same && ep_in_place(cur, &r->eps[i], d) &&
+			if (cur && !m[i].same && !m[i].over && ep_in_place(cur, &r->eps[i], d) &&
 			    (err = ep_add_in_place(ps, cur, &r->eps[i], &st->entries_written)))
 				goto out;
 		}
@@ -925,6 +1090,31 @@ names_done:
 			cur->done = true;
 			continue;
 		}
+		if (m[i].over) {
+			/* Closed: no entries; the old ones go at cleanup, under a
+			 * version the pod no longer uses (a sweep would keep them
+			 * under its own). The direction bits stay, for people. */
+			pe.isolated |= XCNI_POLEP_OVERFLOW;
+			memset(pe.has, 0, sizeof(pe.has));
+			pe.version = cur && !cur->over ? ver ^ 1 : ver;
+			if ((!cur || memcmp(&pe, &cur->st, sizeof(pe))) &&
+			    bpf_map_update_elem(ps->fd_polep, &w->ip, &pe, BPF_ANY)) {
+				err = -errno;
+				goto out;
+			}
+			if (!cur || memcmp(&pe, &cur->st, sizeof(pe)))
+				st->eps_changed++;
+			if (cur) {
+				if ((err = defer_delete(ps, cur)))
+					goto out;
+				ep_state_clear(cur);
+				cur->done = true;
+			}
+			neps[nneps] = (struct ep_state){ .ip = w->ip, .st = pe, .known = true,
+							 .over = true };
+			nneps++;
+			continue;
+		}
 		if (delta && ep_in_place(cur, w, d)) {
 			/* Added before the ipcache; the rest of the state now; the
 			 * removed entries once the ipcache has forgotten their peers. */
@@ -981,6 +1171,10 @@ names_done:
 			goto out;
 		ep_state_clear(cur);
 	}
+	/* Closed for want of room the replaced versions still take: once cleanup
+	 * has run, the next apply may fit them. Only while something is to be
+	 * deleted, so it cannot go round for ever. */
+	st->retry = closed_global && (ps->ndel || ps->ndelc || ps->scan);
 	free(ps->eps);
 	ps->eps = neps;
 	ps->neps = nneps;
@@ -1058,6 +1252,17 @@ int polsync_cleanup(struct polsync *ps, struct polsync_stats *st)
 		return sweep(ps, &st->entries_deleted);
 	}
 	return 0;
+}
+
+void polsync_set_ns_share(struct polsync *ps, unsigned int percent)
+{
+	ps->share = percent < 1 ? 1 : percent > 100 ? 100 : percent;
+}
+
+const struct polsync_over *polsync_overflows(const struct polsync *ps, size_t *n)
+{
+	*n = ps->nover;
+	return ps->over;
 }
 
 int polsync_apply6(struct polsync *ps, const struct pol_v6 *v, size_t *changed)

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "policy.h"
 
@@ -20,6 +21,21 @@ struct polsync_stats {
 	size_t entries_written; /* policy + polcidr entries written */
 	size_t entries_deleted;
 	size_t other_changed; /* ipcache, identity, name entries written or deleted */
+	size_t eps_overflow; /* pods closed: their policy did not fit (polsync_overflows) */
+	/* Some pod was closed only for want of room the old versions this apply
+	 * replaced still take: apply again once polsync_cleanup has run. */
+	bool retry;
+};
+
+/* The maps a pod's policy takes room in, for polsync_over.need. */
+enum { POLSYNC_MAP_POLICY, POLSYNC_MAP_POLRANGE, POLSYNC_MAP_POLCIDR, POLSYNC_NR_MAPS };
+
+/* A pod the last apply closed (XCNI_POLEP_OVERFLOW), and why. */
+struct polsync_over {
+	uint32_t ip; /* its policy key */
+	const struct k8s_pod *pod; /* from the result applied (NULL in tests) */
+	size_t need[POLSYNC_NR_MAPS]; /* entries its policy takes */
+	bool share; /* over its namespace's share; else the maps were full */
 };
 
 /* Opens the pinned maps under pin_dir and reads what they hold. */
@@ -47,6 +63,15 @@ int polsync_apply(struct polsync *ps, const struct pol_result *r, const struct p
  */
 bool polsync_needs_full(const struct polsync *ps);
 int polsync_cleanup(struct polsync *ps, struct polsync_stats *st);
+
+/*
+ * One namespace's share of each policy map (policy, polrange, polcidr), in
+ * percent of its size, 1-100 (100: no share, the default). A pod whose policy
+ * would take its namespace past its share is closed, whatever room is left.
+ */
+void polsync_set_ns_share(struct polsync *ps, unsigned int percent);
+/* The pods the last apply closed, by policy key; valid until the next apply. */
+const struct polsync_over *polsync_overflows(const struct polsync *ps, size_t *n);
 
 /*
  * IPv6: makes xcni_ipcache6 and xcni_polkey6 hold v (pol_v6), writing what
