@@ -171,6 +171,34 @@ fi
 out=$(lab probe x/a svc/y/empty 80/tcp --timeout-ms 2000); RC=$?
 check "x/a -> svc/y/empty: blocked" test "$RC" = 1
 
+# ---- scale: 5k Services in one manifest ------------------------------------------------
+# The lab's Services are read once per command and indexed (user/lab/svc.c), so an
+# apply costs what it changes: the time is a figure (bench/README.md), not a bound.
+/usr/bin/python3 - >"$T/scale.yaml" <<'EOF'
+for i in range(5000):
+    t = "NodePort" if i % 8 == 1 else "ClusterIP"
+    print(f"---\napiVersion: v1\nkind: Service\nmetadata: {{name: scale-{i}, namespace: y}}\n"
+          f"spec: {{type: {t}, selector: {{app: web}}, ports: [{{port: 8080, targetPort: http}}]}}")
+EOF
+t0=$(date +%s.%N)
+check "apply 5000 Services in one manifest" bash -c "$XCNICTL lab apply -f $T/scale.yaml >/dev/null"
+t1=$(date +%s.%N)
+diag "lab apply of 5000 Services ($KP): $(echo "$t1 - $t0" | bc) s"
+check "... 5000 distinct ClusterIPs, 625 distinct NodePorts" \
+	bash -c "$XCNICTL lab get --json | /usr/bin/python3 -c 'import json,sys; s=[x for x in json.load(sys.stdin)[\"services\"] if x[\"name\"].startswith(\"scale-\")]; ips=set(x[\"clusterIP\"] for x in s); nps=[p[\"nodePort\"] for x in s for p in x[\"ports\"] if \"nodePort\" in p]; assert len(s) == 5000 and len(ips) == 5000 and len(nps) == 625 == len(set(nps)), (len(s), len(ips), len(nps))'"
+check "x/a -> svc/y/scale-4999 8080/tcp: connected" lab probe x/a svc/y/scale-4999 8080/tcp
+t0=$(date +%s.%N)
+check "delete the 5000 Services" bash -c "$XCNICTL lab delete -f $T/scale.yaml >/dev/null"
+t1=$(date +%s.%N)
+diag "lab delete of 5000 Services ($KP): $(echo "$t1 - $t0" | bc) s"
+check "... gone: no scale-* Service left, in the lab or for the agents" \
+	bash -c "! ls $XCNI_LAB_DIR/services $XCNI_LAB_DIR/manifests | grep -q 'scale-'"
+if [ "$KP" = iptables ]; then
+	check "... and from kube-proxy's rules on n1" bash -c "! nsenter --net=/run/netns/xcl-n1 iptables-save -t nat | grep -q 'y/scale-'"
+fi
+out=$(lab probe x/a svc/y/scale-4999 8080/tcp 2>&1); RC=$?
+check "probe svc/y/scale-4999: exit 2 (no such Service)" test "$RC" = 2
+
 # ---- NetworkPolicy judged on the pod kube-proxy picked ------------------------------
 cat >"$T/egress-web.yaml" <<'EOF'
 apiVersion: networking.k8s.io/v1

@@ -403,8 +403,53 @@ static const char *const hooks[][2] = {
 	{ "filter", "-A FORWARD -m conntrack --ctstate NEW -m comment --comment \"kubernetes externally-visible service portals\" -j KUBE-EXTERNAL-SERVICES" },
 };
 
+/* The chains a sync made, sorted: looked up once per chain the node has (not a scan each). */
+struct chain_set {
+	size_t n;
+	char **v;
+	char *buf;
+};
+
+static int chain_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* From r->chains, ":NAME\n" a line. */
+static int chains_load(struct chain_set *set, const struct rules *r)
+{
+	size_t cap = 0;
+	char *line, *sp;
+
+	memset(set, 0, sizeof(*set));
+	set->buf = strdup(r->chains ? r->chains : "");
+	if (!set->buf)
+		return -ENOMEM;
+	for (const char *p = set->buf; *p; p++)
+		cap += *p == '\n';
+	set->v = malloc((cap + 1) * sizeof(*set->v));
+	if (!set->v)
+		return -ENOMEM;
+	for (line = strtok_r(set->buf, "\n", &sp); line; line = strtok_r(NULL, "\n", &sp))
+		set->v[set->n++] = line;
+	qsort(set->v, set->n, sizeof(*set->v), chain_cmp);
+	return 0;
+}
+
+static bool chains_has(const struct chain_set *set, const char *name)
+{
+	return set->n && bsearch(&name, set->v, set->n, sizeof(*set->v), chain_cmp);
+}
+
+static void chains_free(struct chain_set *set)
+{
+	free(set->v);
+	free(set->buf);
+}
+
 static int node_sync(const struct lab_node *n, const struct rules *r)
 {
+	struct chain_set made;
 	const bool v6 = r->fam == LAB_FAM_V6;
 	char path[PATH_MAX], *saved = NULL, *in = NULL, *line, *sp;
 	char *const save_argv[] = { v6 ? "ip6tables-save" : "iptables-save", NULL };
@@ -414,6 +459,9 @@ static int node_sync(const struct lab_node *n, const struct rules *r)
 	int err;
 
 	lab_netns_path(n->netns, path, sizeof(path));
+	err = chains_load(&made, r);
+	if (err)
+		goto out;
 	err = lab_run(path, save_argv, NULL, &saved);
 	if (err) {
 		fprintf(stderr, "lab: node %s: %s failed\n", n->name, save_argv[0]);
@@ -439,14 +487,11 @@ static int node_sync(const struct lab_node *n, const struct rules *r)
 
 			for (line = copy ? strtok_r(copy, "\n", &sp) : NULL; line;
 			     line = strtok_r(NULL, "\n", &sp)) {
-				char want[64];
-
 				if (strncmp(line, ":KUBE-SVC-", 10) && strncmp(line, ":KUBE-SEP-", 10) &&
 				    strncmp(line, ":KUBE-EXT-", 10) && strncmp(line, ":KUBE-SVL-", 10))
 					continue;
 				*strchrnul(line, ' ') = '\0';
-				snprintf(want, sizeof(want), "%s\n", line);
-				if (r->chains && strstr(r->chains, want))
+				if (chains_has(&made, line))
 					continue;
 				fprintf(f, "%s - [0:0]\n", line);
 				fprintf(fs, "-X %s\n", line + 1);
@@ -468,6 +513,7 @@ static int node_sync(const struct lab_node *n, const struct rules *r)
 		fprintf(stderr, "lab: node %s: %s refused kube-proxy's rules\n", n->name,
 			restore_argv[0]);
 out:
+	chains_free(&made);
 	free(saved);
 	free(in);
 	return err;
