@@ -199,6 +199,34 @@ fi
 out=$(lab probe x/a svc/y/scale-4999 8080/tcp 2>&1); RC=$?
 check "probe svc/y/scale-4999: exit 2 (no such Service)" test "$RC" = 2
 
+# ---- internalTrafficPolicy Local: the ClusterIP reaches this node's endpoints only ----
+# kube-proxy sends the ClusterIP of an ITP Local Service to KUBE-SVL (the node's own
+# endpoints) and drops it on a node with none; xcnid (kube-proxy none) the same.
+cat >"$T/solo.yaml" <<'EOF'
+apiVersion: v1
+kind: Pod
+metadata: {name: solo, namespace: y, labels: {app: solo}}
+spec: {nodeName: n1, containers: [{name: c, ports: [{name: http, containerPort: 80}]}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: solo-local, namespace: y}
+spec: {internalTrafficPolicy: Local, selector: {app: solo}, ports: [{port: 8080, targetPort: http}]}
+EOF
+check "apply y/solo on n1 and Service y/solo-local (internalTrafficPolicy Local)" lab apply -f "$T/solo.yaml"
+ON1=$(lab get --json | jq_ '[p["namespace"] + "/" + p["name"] for p in d["pods"] if p["node"] == "n1" and p["namespace"] == "x"][0]')
+ON2=$(lab get --json | jq_ '[p["namespace"] + "/" + p["name"] for p in d["pods"] if p["node"] == "n2" and p["namespace"] == "x"][0]')
+check "$ON1 (n1, the endpoint's node) -> svc/y/solo-local 8080/tcp: connected" lab probe "$ON1" svc/y/solo-local 8080/tcp
+out=$(lab probe "$ON2" svc/y/solo-local 8080/tcp --timeout-ms 1000); RC=$?
+check "$ON2 (n2, no local endpoint) -> svc/y/solo-local 8080/tcp: blocked (got $out)" test "$RC" = 1
+if [ "$KP" = iptables ]; then
+	check "n2: the ClusterIP dropped in the filter table (has no local endpoints)" \
+		bash -c "nsenter --net=/run/netns/xcl-n2 iptables-save -t filter | grep -q -- '-A KUBE-SERVICES .*y/solo-local: has no local endpoints.*-j DROP'"
+	check "n1: the ClusterIP to a KUBE-SVL chain" \
+		bash -c "nsenter --net=/run/netns/xcl-n1 iptables-save -t nat | grep -qE -- '-A KUBE-SERVICES .*y/solo-local: cluster IP.*-j KUBE-SVL-'"
+fi
+check "delete y/solo and y/solo-local" lab delete -f "$T/solo.yaml"
+
 # ---- NetworkPolicy judged on the pod kube-proxy picked ------------------------------
 cat >"$T/egress-web.yaml" <<'EOF'
 apiVersion: networking.k8s.io/v1
