@@ -171,6 +171,62 @@ fi
 out=$(lab probe x/a svc/y/empty 80/tcp --timeout-ms 2000); RC=$?
 check "x/a -> svc/y/empty: blocked" test "$RC" = 1
 
+# ---- scale: 5k Services in one manifest ------------------------------------------------
+# The lab's Services are read once per command and indexed (user/lab/svc.c), so an
+# apply costs what it changes: the time is a figure (bench/README.md), not a bound.
+/usr/bin/python3 - >"$T/scale.yaml" <<'EOF'
+for i in range(5000):
+    t = "NodePort" if i % 8 == 1 else "ClusterIP"
+    print(f"---\napiVersion: v1\nkind: Service\nmetadata: {{name: scale-{i}, namespace: y}}\n"
+          f"spec: {{type: {t}, selector: {{app: web}}, ports: [{{port: 8080, targetPort: http}}]}}")
+EOF
+t0=$(date +%s.%N)
+check "apply 5000 Services in one manifest" bash -c "$XCNICTL lab apply -f $T/scale.yaml >/dev/null"
+t1=$(date +%s.%N)
+diag "lab apply of 5000 Services ($KP): $(echo "$t1 - $t0" | bc) s"
+check "... 5000 distinct ClusterIPs, 625 distinct NodePorts" \
+	bash -c "$XCNICTL lab get --json | /usr/bin/python3 -c 'import json,sys; s=[x for x in json.load(sys.stdin)[\"services\"] if x[\"name\"].startswith(\"scale-\")]; ips=set(x[\"clusterIP\"] for x in s); nps=[p[\"nodePort\"] for x in s for p in x[\"ports\"] if \"nodePort\" in p]; assert len(s) == 5000 and len(ips) == 5000 and len(nps) == 625 == len(set(nps)), (len(s), len(ips), len(nps))'"
+check "x/a -> svc/y/scale-4999 8080/tcp: connected" lab probe x/a svc/y/scale-4999 8080/tcp
+t0=$(date +%s.%N)
+check "delete the 5000 Services" bash -c "$XCNICTL lab delete -f $T/scale.yaml >/dev/null"
+t1=$(date +%s.%N)
+diag "lab delete of 5000 Services ($KP): $(echo "$t1 - $t0" | bc) s"
+check "... gone: no scale-* Service left, in the lab or for the agents" \
+	bash -c "! ls $XCNI_LAB_DIR/services $XCNI_LAB_DIR/manifests | grep -q 'scale-'"
+if [ "$KP" = iptables ]; then
+	check "... and from kube-proxy's rules on n1" bash -c "! nsenter --net=/run/netns/xcl-n1 iptables-save -t nat | grep -q 'y/scale-'"
+fi
+out=$(lab probe x/a svc/y/scale-4999 8080/tcp 2>&1); RC=$?
+check "probe svc/y/scale-4999: exit 2 (no such Service)" test "$RC" = 2
+
+# ---- internalTrafficPolicy Local: the ClusterIP reaches this node's endpoints only ----
+# kube-proxy sends the ClusterIP of an ITP Local Service to KUBE-SVL (the node's own
+# endpoints) and drops it on a node with none; xcnid (kube-proxy none) the same.
+cat >"$T/solo.yaml" <<'EOF'
+apiVersion: v1
+kind: Pod
+metadata: {name: solo, namespace: y, labels: {app: solo}}
+spec: {nodeName: n1, containers: [{name: c, ports: [{name: http, containerPort: 80}]}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: solo-local, namespace: y}
+spec: {internalTrafficPolicy: Local, selector: {app: solo}, ports: [{port: 8080, targetPort: http}]}
+EOF
+check "apply y/solo on n1 and Service y/solo-local (internalTrafficPolicy Local)" lab apply -f "$T/solo.yaml"
+ON1=$(lab get --json | jq_ '[p["namespace"] + "/" + p["name"] for p in d["pods"] if p["node"] == "n1" and p["namespace"] == "x"][0]')
+ON2=$(lab get --json | jq_ '[p["namespace"] + "/" + p["name"] for p in d["pods"] if p["node"] == "n2" and p["namespace"] == "x"][0]')
+check "$ON1 (n1, the endpoint's node) -> svc/y/solo-local 8080/tcp: connected" lab probe "$ON1" svc/y/solo-local 8080/tcp
+out=$(lab probe "$ON2" svc/y/solo-local 8080/tcp --timeout-ms 1000); RC=$?
+check "$ON2 (n2, no local endpoint) -> svc/y/solo-local 8080/tcp: blocked (got $out)" test "$RC" = 1
+if [ "$KP" = iptables ]; then
+	check "n2: the ClusterIP dropped in the filter table (has no local endpoints)" \
+		bash -c "nsenter --net=/run/netns/xcl-n2 iptables-save -t filter | grep -q -- '-A KUBE-SERVICES .*y/solo-local: has no local endpoints.*-j DROP'"
+	check "n1: the ClusterIP to a KUBE-SVL chain" \
+		bash -c "nsenter --net=/run/netns/xcl-n1 iptables-save -t nat | grep -qE -- '-A KUBE-SERVICES .*y/solo-local: cluster IP.*-j KUBE-SVL-'"
+fi
+check "delete y/solo and y/solo-local" lab delete -f "$T/solo.yaml"
+
 # ---- NetworkPolicy judged on the pod kube-proxy picked ------------------------------
 cat >"$T/egress-web.yaml" <<'EOF'
 apiVersion: networking.k8s.io/v1

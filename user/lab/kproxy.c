@@ -10,7 +10,8 @@
  * KUBE-POSTROUTING for hairpin and off-cluster sources, and a REJECT in the
  * filter table for a port with no endpoints; NodePorts through KUBE-NODEPORTS
  * and spec.externalIPs through KUBE-SERVICES to a KUBE-EXT chain per
- * port (KUBE-SVL for externalTrafficPolicy Local), per node; UDP conntrack
+ * port (KUBE-SVL for externalTrafficPolicy Local), per node; the ClusterIP to
+ * KUBE-SVL too for internalTrafficPolicy Local (none on the node: DROP); UDP conntrack
  * entries to endpoints that went away deleted (udp_flush). It is loaded the
  * way kube-proxy
  * loads it too: iptables-restore --noflush, in the node's netns. A lab with
@@ -163,15 +164,16 @@ static void nat_chain(struct rules *r, char *out, size_t len, const char *prefix
  * Local: pods and the node itself still go to KUBE-SVC (the node
  * masqueraded); traffic from outside to KUBE-SVL, this node's endpoints
  * alone, keeping the client's address; none here: dropped in the filter
- * table (a load balancer's health check steers around the node).
+ * table (a load balancer's health check steers around the node). svl: the
+ * port's KUBE-SVL chain, made by the caller when the node has local endpoints.
  */
 static void ext_rules(struct rules *r, const struct k8s_object *svc, const struct k8s_svc_port *sp,
-		      const char *spn, const char *what, const char *svcchain,
-		      const struct sep *seps, size_t nsep, unsigned int aff, bool np)
+		      const char *spn, const char *what, const char *svcchain, const char *svl,
+		      const struct sep *seps, size_t nsep, bool np)
 {
 	const char *proto = lab_proto_word(sp->proto);
 	size_t neip = ext_ips(r, svc);
-	char ext[32], svl[32], eip[INET6_ADDRSTRLEN];
+	char ext[32], eip[INET6_ADDRSTRLEN];
 	size_t nlocal = 0;
 
 	if (!np && !neip)
@@ -210,9 +212,7 @@ static void ext_rules(struct rules *r, const struct k8s_object *svc, const struc
 				proto, spn, proto, sp->port);
 		return;
 	}
-	nat_chain(r, svl, sizeof(svl), "KUBE-SVL-", what);
 	fprintf(r->fnat, "-A %s -j %s\n", ext, svl);
-	pick_rules(r, svl, spn, seps, nsep, true, aff);
 }
 
 /* Service port sp of svc on node n (its NodePort and local endpoints are the node's). */
@@ -220,13 +220,13 @@ static void svc_port_rules(struct rules *r, const struct lab_node *n, const stru
 			   const char *ip, const struct k8s_svc_port *sp, const struct lab_ep_pod *pods,
 			   size_t npods)
 {
-	char spn[512], svcchain[32], what[600], cmt[600];
-	const char *proto = lab_proto_word(sp->proto), *hl = host_len(r);
+	char spn[512], svcchain[32], svl[32] = "", what[600], cmt[600];
+	const char *proto = lab_proto_word(sp->proto), *hl = host_len(r), *internal;
 	struct sep *seps = calloc(npods + 1, sizeof(*seps));
 	unsigned int aff = svc->svc.affinity_client_ip ? svc->svc.affinity_s : 0;
 	/* NodePorts on the nodes' underlay addresses: IPv6 where the node has one. */
 	bool np = svc->svc.node_ports && sp->node_port && (r->fam == LAB_FAM_V4 || *r->node_ip6);
-	size_t nsep = 0;
+	size_t nsep = 0, nlocal = 0;
 
 	if (!seps)
 		return;
@@ -280,13 +280,32 @@ static void svc_port_rules(struct rules *r, const struct lab_node *n, const stru
 	}
 	snprintf(what, sizeof(what), "%s%s", spn, proto);
 	nat_chain(r, svcchain, sizeof(svcchain), "KUBE-SVC-", what);
+	for (size_t i = 0; i < nsep; i++)
+		nlocal += seps[i].local;
+	/*
+	 * KUBE-SVL: this node's endpoints alone, for a traffic policy Local
+	 * (internal: the ClusterIP from this node; external: outside traffic).
+	 */
+	if (nlocal && (svc->svc.itp_local || svc->svc.etp_local)) {
+		nat_chain(r, svl, sizeof(svl), "KUBE-SVL-", what);
+		pick_rules(r, svl, spn, seps, nsep, true, aff);
+	}
+	/* internalTrafficPolicy Local: the ClusterIP goes to KUBE-SVL, as kube-proxy's internalTrafficChain. */
+	internal = svc->svc.itp_local ? svl : svcchain;
 	snprintf(cmt, sizeof(cmt), "%s cluster IP", spn);
-	fprintf(r->fnat, "-A KUBE-SERVICES -d %s/%s -p %s -m comment --comment \"%s\" -m %s --dport %u -j %s\n",
-		ip, hl, proto, cmt, proto, sp->port, svcchain);
-	/* Off-cluster sources are masqueraded, so replies come back this way. */
-	fprintf(r->fnat, "-A %s ! -s %s -d %s/%s -p %s -m comment --comment \"%s\" -m %s --dport %u "
-			 "-j KUBE-MARK-MASQ\n",
-		svcchain, cluster_cidr(r), ip, hl, proto, cmt, proto, sp->port);
+	if (!*internal) {
+		/* Local, and no endpoint on this node: dropped, as kube-proxy does (not rejected). */
+		fprintf(r->ffilter,
+			"-A KUBE-SERVICES -d %s/%s -p %s -m comment --comment \"%s has no local endpoints\" "
+			"-m %s --dport %u -j DROP\n", ip, hl, proto, spn, proto, sp->port);
+	} else {
+		fprintf(r->fnat, "-A KUBE-SERVICES -d %s/%s -p %s -m comment --comment \"%s\" -m %s "
+				 "--dport %u -j %s\n", ip, hl, proto, cmt, proto, sp->port, internal);
+		/* Off-cluster sources are masqueraded, so replies come back this way. */
+		fprintf(r->fnat, "-A %s ! -s %s -d %s/%s -p %s -m comment --comment \"%s\" -m %s "
+				 "--dport %u -j KUBE-MARK-MASQ\n",
+			internal, cluster_cidr(r), ip, hl, proto, cmt, proto, sp->port);
+	}
 	pick_rules(r, svcchain, spn, seps, nsep, false, aff);
 	for (size_t i = 0; i < nsep; i++) {
 		fprintf(r->fchains, ":%s\n", seps[i].chain);
@@ -311,7 +330,7 @@ static void svc_port_rules(struct rules *r, const struct lab_node *n, const stru
 			fprintf(r->fudp, "%s %s\n", ext_ip(r, svc, j, eip, sizeof(eip)), seps[i].addr);
 		}
 	}
-	ext_rules(r, svc, sp, spn, what, svcchain, seps, nsep, aff, np);
+	ext_rules(r, svc, sp, spn, what, svcchain, svl, seps, nsep, np);
 	free(seps);
 }
 
@@ -403,8 +422,53 @@ static const char *const hooks[][2] = {
 	{ "filter", "-A FORWARD -m conntrack --ctstate NEW -m comment --comment \"kubernetes externally-visible service portals\" -j KUBE-EXTERNAL-SERVICES" },
 };
 
+/* The chains a sync made, sorted: looked up once per chain the node has (not a scan each). */
+struct chain_set {
+	size_t n;
+	char **v;
+	char *buf;
+};
+
+static int chain_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* From r->chains, ":NAME\n" a line. */
+static int chains_load(struct chain_set *set, const struct rules *r)
+{
+	size_t cap = 0;
+	char *line, *sp;
+
+	memset(set, 0, sizeof(*set));
+	set->buf = strdup(r->chains ? r->chains : "");
+	if (!set->buf)
+		return -ENOMEM;
+	for (const char *p = set->buf; *p; p++)
+		cap += *p == '\n';
+	set->v = malloc((cap + 1) * sizeof(*set->v));
+	if (!set->v)
+		return -ENOMEM;
+	for (line = strtok_r(set->buf, "\n", &sp); line; line = strtok_r(NULL, "\n", &sp))
+		set->v[set->n++] = line;
+	qsort(set->v, set->n, sizeof(*set->v), chain_cmp);
+	return 0;
+}
+
+static bool chains_has(const struct chain_set *set, const char *name)
+{
+	return set->n && bsearch(&name, set->v, set->n, sizeof(*set->v), chain_cmp);
+}
+
+static void chains_free(struct chain_set *set)
+{
+	free(set->v);
+	free(set->buf);
+}
+
 static int node_sync(const struct lab_node *n, const struct rules *r)
 {
+	struct chain_set made;
 	const bool v6 = r->fam == LAB_FAM_V6;
 	char path[PATH_MAX], *saved = NULL, *in = NULL, *line, *sp;
 	char *const save_argv[] = { v6 ? "ip6tables-save" : "iptables-save", NULL };
@@ -414,6 +478,9 @@ static int node_sync(const struct lab_node *n, const struct rules *r)
 	int err;
 
 	lab_netns_path(n->netns, path, sizeof(path));
+	err = chains_load(&made, r);
+	if (err)
+		goto out;
 	err = lab_run(path, save_argv, NULL, &saved);
 	if (err) {
 		fprintf(stderr, "lab: node %s: %s failed\n", n->name, save_argv[0]);
@@ -439,14 +506,11 @@ static int node_sync(const struct lab_node *n, const struct rules *r)
 
 			for (line = copy ? strtok_r(copy, "\n", &sp) : NULL; line;
 			     line = strtok_r(NULL, "\n", &sp)) {
-				char want[64];
-
 				if (strncmp(line, ":KUBE-SVC-", 10) && strncmp(line, ":KUBE-SEP-", 10) &&
 				    strncmp(line, ":KUBE-EXT-", 10) && strncmp(line, ":KUBE-SVL-", 10))
 					continue;
 				*strchrnul(line, ' ') = '\0';
-				snprintf(want, sizeof(want), "%s\n", line);
-				if (r->chains && strstr(r->chains, want))
+				if (chains_has(&made, line))
 					continue;
 				fprintf(f, "%s - [0:0]\n", line);
 				fprintf(fs, "-X %s\n", line + 1);
@@ -468,6 +532,7 @@ static int node_sync(const struct lab_node *n, const struct rules *r)
 		fprintf(stderr, "lab: node %s: %s refused kube-proxy's rules\n", n->name,
 			restore_argv[0]);
 out:
+	chains_free(&made);
 	free(saved);
 	free(in);
 	return err;

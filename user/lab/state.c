@@ -256,6 +256,8 @@ void lab_close(struct lab *lab)
 		lab_pod_clear(&lab->pods[i]);
 	free(lab->pods);
 	free(lab->nodes);
+	if (lab->svc_index && lab->svc_index_free)
+		lab->svc_index_free(lab->svc_index);
 	if (lab->lock_fd >= 0)
 		close(lab->lock_fd);
 	memset(lab, 0, sizeof(*lab));

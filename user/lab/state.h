@@ -82,6 +82,8 @@ struct lab_pod {
 	struct lab_port *ports;
 };
 
+struct lab_svc_index; /* svc.c's */
+
 struct lab {
 	char dir[PATH_MAX];
 	bool created_dir; /* up made dir, so down removes it */
@@ -106,6 +108,13 @@ struct lab {
 	struct lab_node *nodes;
 	size_t npods;
 	struct lab_pod *pods;
+	/*
+	 * The Services as svc.c read them: once per command, then kept up to date
+	 * by it (NULL until first needed). svc.c owns it; lab_close frees it
+	 * through svc_index_free, so this layer needs not know the Services.
+	 */
+	struct lab_svc_index *svc_index;
+	void (*svc_index_free)(struct lab_svc_index *idx);
 };
 
 /*

@@ -25,8 +25,7 @@
 
 void lab_svc_list_free(struct lab_svc_list *l)
 {
-	for (size_t i = 0; i < l->n; i++)
-		k8s_free(l->v[i]);
+	/* The objects are the index's: only the array is the list's. */
 	free(l->v);
 	l->v = NULL;
 	l->n = 0;
@@ -114,37 +113,6 @@ static int svc_load_file(const char *path, struct k8s_object **out)
 	return err;
 }
 
-static int svc_name_filter(const struct dirent *d)
-{
-	size_t n = strlen(d->d_name);
-
-	return n > 5 && !strcmp(d->d_name + n - 5, ".json");
-}
-
-/* Every Service of the lab, sorted by namespace and name. */
-int lab_svc_list_load(const struct lab *lab, struct lab_svc_list *l)
-{
-	struct dirent **ents;
-	char dir[PATH_MAX], path[PATH_MAX + 256];
-	int n, err = 0;
-
-	l->n = 0;
-	l->v = NULL;
-	lab_path(lab, dir, sizeof(dir), "services");
-	n = scandir(dir, &ents, svc_name_filter, alphasort);
-	if (n < 0)
-		return errno == ENOENT ? 0 : -errno;
-	l->v = calloc((size_t)n + 1, sizeof(*l->v));
-	for (int i = 0; i < n; i++) {
-		snprintf(path, sizeof(path), "%s/%s", dir, ents[i]->d_name);
-		if (l->v && !err && svc_load_file(path, &l->v[l->n]) == 0)
-			l->n++;
-		free(ents[i]);
-	}
-	free(ents);
-	return l->v ? err : -ENOMEM;
-}
-
 /* ---- ClusterIPs ------------------------------------------------------------------- */
 
 /*
@@ -190,46 +158,295 @@ static bool svc6_in_range(const struct in6_addr *ip)
 	return !memcmp(ip->s6_addr, base.s6_addr, 12) && (ntohl(a) & mask) == ntohl(b);
 }
 
-/* Does a Service other than ns/name hold ClusterIP ip (of family ip->order)? */
-static bool ip_taken(const struct lab_svc_list *l, const struct lab_svc_ips *ip, const char *ns,
-		     const char *name)
-{
-	for (size_t i = 0; i < l->n; i++) {
-		struct lab_svc_ips o;
+/* ---- the index ----------------------------------------------------------------- */
 
-		if (!strcmp(l->v[i]->meta.ns, ns) && !strcmp(l->v[i]->meta.name, name))
-			continue;
-		if (lab_svc_ips_get(l->v[i]->raw, &o))
-			continue;
-		if (ip->order == LAB_FAM_V4 ? o.has4 && o.ip4 == ip->ip4 :
-		    o.has6 && !memcmp(&o.ip6, &ip->ip6, sizeof(o.ip6)))
-			return true;
+/*
+ * The lab's Services, read once per command from one scan of services/, then
+ * kept up to date by every apply and delete beside the file it writes: the
+ * objects sorted by namespace and name, a bit per ClusterIP of each range
+ * that is taken, and the holder of each nodePort. So an apply of N Services
+ * costs N writes, not N scans of everything applied before (which made a
+ * large manifest quadratic).
+ *
+ * The files stay the only record. Each is swapped in whole
+ * (lab_write_atomic), so a command that dies leaves every Service either old
+ * or new, and the next command's scan reads exactly what is there. An index
+ * file beside them would be a second record, written apart from the first: a
+ * crash between the two writes would leave it disagreeing with the Services
+ * (an address free in one, taken in the other, allocated twice).
+ */
+#define SVC_RANGE_BITS 20 /* both ranges hold 2^20 addresses */
+_Static_assert(32 - LAB_SVC_PLEN == SVC_RANGE_BITS && 128 - LAB_SVC_PLEN6 == SVC_RANGE_BITS,
+	       "the ClusterIP bitmaps are sized for a /12 and a /108");
+
+struct lab_svc_index {
+	size_t n, cap;
+	struct k8s_object **v; /* sorted by namespace, then name */
+	uint64_t ip4[(1u << SVC_RANGE_BITS) / 64], ip6[(1u << SVC_RANGE_BITS) / 64];
+	const struct k8s_object *np[3][65536]; /* TCP, UDP, SCTP: the nodePort's Service */
+};
+
+static int proto_slot(uint8_t proto)
+{
+	return proto == IPPROTO_UDP ? 1 : proto == IPPROTO_SCTP ? 2 : 0;
+}
+
+/* The address's offset in its range, or -1 outside it. */
+static long ip4_off(uint32_t ip)
+{
+	return svc_in_range(ip) ? (long)(ntohl(ip) - svc_base()) : -1;
+}
+
+static long ip6_off(const struct in6_addr *ip)
+{
+	struct in6_addr base = svc6_at(0);
+	uint32_t a, b;
+
+	if (!svc6_in_range(ip))
+		return -1;
+	memcpy(&a, &ip->s6_addr[12], 4);
+	memcpy(&b, &base.s6_addr[12], 4);
+	return (long)(ntohl(a) - ntohl(b));
+}
+
+static void bit_put(uint64_t *map, long off, bool on)
+{
+	if (off < 0)
+		return;
+	if (on)
+		map[off / 64] |= 1ull << (off % 64);
+	else
+		map[off / 64] &= ~(1ull << (off % 64));
+}
+
+static bool bit_get(const uint64_t *map, long off)
+{
+	return off >= 0 && (map[off / 64] >> (off % 64) & 1);
+}
+
+/* Marks (on) or frees what Service o holds: its ClusterIPs, its nodePorts. */
+static void idx_mark(struct lab_svc_index *ix, const struct k8s_object *o, bool on)
+{
+	struct lab_svc_ips ips;
+
+	if (!lab_svc_ips_get(o->raw, &ips)) {
+		if (ips.has4)
+			bit_put(ix->ip4, ip4_off(ips.ip4), on);
+		if (ips.has6)
+			bit_put(ix->ip6, ip6_off(&ips.ip6), on);
 	}
-	return false;
+	for (size_t j = 0; j < o->svc.nports; j++) {
+		const struct k8s_svc_port *p = &o->svc.ports[j];
+		const struct k8s_object **slot = &ix->np[proto_slot(p->proto)][p->node_port];
+
+		if (!p->node_port)
+			continue;
+		if (on)
+			*slot = o;
+		else if (*slot == o)
+			*slot = NULL;
+	}
+}
+
+static int svc_cmp(const char *ns, const char *name, const struct k8s_object *o)
+{
+	int c = strcmp(ns, o->meta.ns);
+
+	return c ? c : strcmp(name, o->meta.name);
+}
+
+/* Where ns/name is (*found) or would go in the sorted objects. */
+static size_t idx_pos(const struct lab_svc_index *ix, const char *ns, const char *name, bool *found)
+{
+	size_t lo = 0, hi = ix->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = svc_cmp(ns, name, ix->v[mid]);
+
+		if (!c) {
+			*found = true;
+			return mid;
+		}
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	*found = false;
+	return lo;
+}
+
+/* Takes o (replacing and freeing the object of the same name). */
+static int idx_put(struct lab_svc_index *ix, struct k8s_object *o)
+{
+	bool found;
+	size_t at = idx_pos(ix, o->meta.ns, o->meta.name, &found);
+
+	if (found) {
+		idx_mark(ix, ix->v[at], false);
+		k8s_free(ix->v[at]);
+	} else {
+		if (ix->n == ix->cap) {
+			size_t cap = ix->cap ? ix->cap * 2 : 64;
+			struct k8s_object **v = realloc(ix->v, cap * sizeof(*v));
+
+			if (!v)
+				return -ENOMEM;
+			ix->v = v;
+			ix->cap = cap;
+		}
+		memmove(&ix->v[at + 1], &ix->v[at], (ix->n - at) * sizeof(*ix->v));
+		ix->n++;
+	}
+	ix->v[at] = o;
+	idx_mark(ix, o, true);
+	return 0;
+}
+
+static void idx_del(struct lab_svc_index *ix, const char *ns, const char *name)
+{
+	bool found;
+	size_t at = idx_pos(ix, ns, name, &found);
+
+	if (!found)
+		return;
+	idx_mark(ix, ix->v[at], false);
+	k8s_free(ix->v[at]);
+	memmove(&ix->v[at], &ix->v[at + 1], (ix->n - at - 1) * sizeof(*ix->v));
+	ix->n--;
+}
+
+static void idx_free(struct lab_svc_index *ix)
+{
+	for (size_t i = 0; i < ix->n; i++)
+		k8s_free(ix->v[i]);
+	free(ix->v);
+	free(ix);
+}
+
+static int svc_name_filter(const struct dirent *d)
+{
+	size_t n = strlen(d->d_name);
+
+	return d->d_name[0] != '.' && n > 5 && !strcmp(d->d_name + n - 5, ".json");
+}
+
+/* The lab's index, read from services/ the first time a command needs it. */
+static int idx_get(struct lab *lab, struct lab_svc_index **out)
+{
+	char dir[PATH_MAX], path[PATH_MAX + 256];
+	struct lab_svc_index *ix;
+	struct dirent *d;
+	int err = 0;
+	DIR *dh;
+
+	if (lab->svc_index) {
+		*out = lab->svc_index;
+		return 0;
+	}
+	ix = calloc(1, sizeof(*ix));
+	if (!ix)
+		return -ENOMEM;
+	lab_path(lab, dir, sizeof(dir), "services");
+	dh = opendir(dir);
+	if (!dh && errno != ENOENT) {
+		err = -errno;
+		free(ix);
+		return err;
+	}
+	while (dh && !err && (d = readdir(dh))) {
+		struct k8s_object *o;
+
+		if (!svc_name_filter(d))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, d->d_name);
+		/* One that cannot be read is said and left out, as before. */
+		if (svc_load_file(path, &o))
+			continue;
+		err = idx_put(ix, o);
+		if (err)
+			k8s_free(o);
+	}
+	if (dh)
+		closedir(dh);
+	if (err) {
+		idx_free(ix);
+		return err;
+	}
+	lab->svc_index = ix;
+	lab->svc_index_free = idx_free;
+	*out = ix;
+	return 0;
+}
+
+/* Every Service of the lab, sorted by namespace and name (the index's objects, borrowed). */
+int lab_svc_list_load(struct lab *lab, struct lab_svc_list *l)
+{
+	struct lab_svc_index *ix;
+	int err = idx_get(lab, &ix);
+
+	l->n = 0;
+	l->v = NULL;
+	if (err)
+		return err;
+	l->v = malloc((ix->n + 1) * sizeof(*l->v));
+	if (!l->v)
+		return -ENOMEM;
+	memcpy(l->v, ix->v, ix->n * sizeof(*l->v));
+	l->n = ix->n;
+	return 0;
+}
+
+static const struct k8s_object *svc_find(const struct lab_svc_index *ix, const char *ns,
+					 const char *name)
+{
+	bool found;
+	size_t at = idx_pos(ix, ns, name, &found);
+
+	return found ? ix->v[at] : NULL;
+}
+
+/*
+ * Is ClusterIP ip (of family ip->order) taken by a Service other than the
+ * one whose stored addresses are self (NULL: none)?
+ */
+static bool ip_taken(const struct lab_svc_index *ix, const struct lab_svc_ips *ip,
+		     const struct lab_svc_ips *self)
+{
+	if (ip->order == LAB_FAM_V4) {
+		if (self && self->has4 && self->ip4 == ip->ip4)
+			return false;
+		return bit_get(ix->ip4, ip4_off(ip->ip4));
+	}
+	if (self && self->has6 && !memcmp(&self->ip6, &ip->ip6, sizeof(ip->ip6)))
+		return false;
+	return bit_get(ix->ip6, ip6_off(&ip->ip6));
 }
 
 /* The lowest free ClusterIP of family fam (.0 is the network's; DNS's .10 only on request). */
-static int svc_allocate(const struct lab_svc_list *l, unsigned int fam, struct lab_svc_ips *out)
+static int svc_allocate(const struct lab_svc_index *ix, unsigned int fam, struct lab_svc_ips *out)
 {
-	uint32_t size = 1u << (fam == LAB_FAM_V4 ? 32 - LAB_SVC_PLEN : 128 - LAB_SVC_PLEN6);
+	const uint64_t *map = fam == LAB_FAM_V4 ? ix->ip4 : ix->ip6;
+	const uint32_t size = 1u << SVC_RANGE_BITS;
 
-	for (uint32_t i = 1; i + 1 < size; i++) {
-		struct lab_svc_ips c = { .order = fam };
+	for (uint32_t w = 0; w < size / 64; w++) {
+		uint64_t free_bits = ~map[w];
 
-		if (i == LAB_DNS_IP_INDEX)
+		if (w == 0)
+			free_bits &= ~(1ull | 1ull << LAB_DNS_IP_INDEX);
+		if (w == size / 64 - 1)
+			free_bits &= ~(1ull << 63); /* the last: the range's broadcast */
+		if (!free_bits)
 			continue;
-		if (fam == LAB_FAM_V4)
-			c.ip4 = htonl(svc_base() + i);
-		else
-			c.ip6 = svc6_at(i);
-		if (ip_taken(l, &c, "", ""))
-			continue;
+		uint32_t i = w * 64 + (uint32_t)__builtin_ctzll(free_bits);
+
 		if (fam == LAB_FAM_V4) {
 			out->has4 = true;
-			out->ip4 = c.ip4;
+			out->ip4 = htonl(svc_base() + i);
 		} else {
 			out->has6 = true;
-			out->ip6 = c.ip6;
+			out->ip6 = svc6_at(i);
 		}
 		return 0;
 	}
@@ -319,29 +536,15 @@ static int svc_families(const struct lab *lab, const struct k8s_object *o, const
 	return 0;
 }
 
-static const struct k8s_object *svc_find(const struct lab_svc_list *l, const char *ns, const char *name)
-{
-	for (size_t i = 0; i < l->n; i++)
-		if (!strcmp(l->v[i]->meta.ns, ns) && !strcmp(l->v[i]->meta.name, name))
-			return l->v[i];
-	return NULL;
-}
-
 /* ---- NodePorts ------------------------------------------------------------------ */
 
 /* The Service (other than ns/name) that has nodePort np for proto, or NULL. */
-static const struct k8s_object *np_owner(const struct lab_svc_list *l, uint16_t np, uint8_t proto,
+static const struct k8s_object *np_owner(const struct lab_svc_index *ix, uint16_t np, uint8_t proto,
 					 const char *ns, const char *name)
 {
-	for (size_t i = 0; i < l->n; i++) {
-		if (!strcmp(l->v[i]->meta.ns, ns) && !strcmp(l->v[i]->meta.name, name))
-			continue;
-		for (size_t j = 0; j < l->v[i]->svc.nports; j++)
-			if (l->v[i]->svc.ports[j].node_port == np &&
-			    l->v[i]->svc.ports[j].proto == proto)
-				return l->v[i];
-	}
-	return NULL;
+	const struct k8s_object *o = ix->np[proto_slot(proto)][np];
+
+	return o && svc_cmp(ns, name, o) ? o : NULL;
 }
 
 /*
@@ -349,7 +552,7 @@ static const struct k8s_object *np_owner(const struct lab_svc_list *l, uint16_t 
  * type the lab does not serve, a headless NodePort, a nodePort outside the
  * range or another Service's.
  */
-static int svc_validate_type(const struct lab *lab, const struct lab_svc_list *l,
+static int svc_validate_type(const struct lab *lab, const struct lab_svc_index *l,
 			     const struct k8s_object *o, const char *src)
 {
 	const char *type = json_string_value(json_object_get(json_object_get(o->raw, "spec"), "type"));
@@ -398,7 +601,7 @@ static int svc_validate_type(const struct lab *lab, const struct lab_svc_list *l
  * the stored Service has for that port, else the lowest one free in the range
  * (taken: by another Service, or by an earlier port of o, in *given). 0: full.
  */
-static uint16_t np_pick(const struct lab *lab, const struct lab_svc_list *l,
+static uint16_t np_pick(const struct lab *lab, const struct lab_svc_index *l,
 			const struct k8s_object *o, const struct k8s_object *old, size_t i,
 			const uint16_t *given)
 {
@@ -422,7 +625,7 @@ static uint16_t np_pick(const struct lab *lab, const struct lab_svc_list *l,
 }
 
 /* Puts the nodePorts into the stored doc's spec.ports (NodePort Services). */
-static int np_assign(const struct lab *lab, const struct lab_svc_list *l, const struct k8s_object *o,
+static int np_assign(const struct lab *lab, const struct lab_svc_index *l, const struct k8s_object *o,
 		     json_t *spec)
 {
 	const struct k8s_object *old = svc_find(l, o->meta.ns, o->meta.name);
@@ -455,7 +658,7 @@ static int np_assign(const struct lab *lab, const struct lab_svc_list *l, const 
 }
 
 /* A ClusterIP of family fam (given: it is there), checked against the old object's, the range, the others'. */
-static int svc_validate_ip(const struct lab_svc_list *l, const struct k8s_object *o,
+static int svc_validate_ip(const struct lab_svc_index *l, const struct k8s_object *o,
 			   const struct lab_svc_ips *ips, const struct lab_svc_ips *old, unsigned int fam,
 			   const char *src)
 {
@@ -479,7 +682,7 @@ static int svc_validate_ip(const struct lab_svc_list *l, const struct k8s_object
 			fam == LAB_FAM_V4 ? LAB_SVC_PLEN : LAB_SVC_PLEN6);
 		return -EINVAL;
 	}
-	if (ip_taken(l, &one, o->meta.ns, o->meta.name)) {
+	if (ip_taken(l, &one, old)) {
 		fprintf(stderr, "lab apply: %s: Service %s/%s: %s: %s is already "
 				"allocated\n", src, o->meta.ns, o->meta.name, field, a);
 		return -EINVAL;
@@ -491,15 +694,15 @@ static int svc_validate_ip(const struct lab_svc_list *l, const struct k8s_object
 int lab_svc_validate(struct lab *lab, const struct k8s_object *o, const char *src)
 {
 	struct lab_svc_ips ips, oips;
-	struct lab_svc_list l;
+	struct lab_svc_index *l;
 	const struct k8s_object *old;
 	unsigned int fams[2];
 	size_t nfam;
 	int err = 0;
 
-	if (lab_svc_list_load(lab, &l))
+	if (idx_get(lab, &l))
 		return -EIO;
-	old = svc_find(&l, o->meta.ns, o->meta.name);
+	old = svc_find(l, o->meta.ns, o->meta.name);
 	if (old && lab_svc_ips_get(old->raw, &oips))
 		old = NULL;
 	if (lab_svc_ips_get(o->raw, &ips)) {
@@ -515,33 +718,47 @@ int lab_svc_validate(struct lab *lab, const struct k8s_object *o, const char *sr
 	} else if (!ips.headless) {
 		err = svc_families(lab, o, src, fams, &nfam);
 		if (!err && ips.has4)
-			err = svc_validate_ip(&l, o, &ips, old ? &oips : NULL, LAB_FAM_V4, src);
+			err = svc_validate_ip(l, o, &ips, old ? &oips : NULL, LAB_FAM_V4, src);
 		if (!err && ips.has6)
-			err = svc_validate_ip(&l, o, &ips, old ? &oips : NULL, LAB_FAM_V6, src);
+			err = svc_validate_ip(l, o, &ips, old ? &oips : NULL, LAB_FAM_V6, src);
 	}
 	if (!err)
-		err = svc_validate_type(lab, &l, o, src);
-	lab_svc_list_free(&l);
+		err = svc_validate_type(lab, l, o, src);
 	return err;
 }
 
-static int svc_write(struct lab *lab, const struct k8s_object *o, json_t *doc, bool *changed,
-		     const char **word)
+/* Writes the Service's stored object doc (unless it is the one stored: old) and indexes it. */
+static int svc_write(struct lab *lab, struct lab_svc_index *ix, const struct k8s_object *old,
+		     json_t *doc, bool *changed, const char **word)
 {
 	char path[PATH_MAX], dir[PATH_MAX];
-	json_t *old;
+	struct k8s_error kerr;
+	struct k8s_object *o;
+	int err;
 
-	lab_path(lab, dir, sizeof(dir), "services");
-	if (mkdir(dir, 0755) && errno != EEXIST)
-		return -errno;
-	lab_svc_file(lab, o->meta.ns, o->meta.name, path, sizeof(path));
-	old = json_load_file(path, 0, NULL);
-	*word = !old ? "created" : json_equal(old, doc) ? "unchanged" : "configured";
-	json_decref(old);
+	*word = !old ? "created" : json_equal(old->raw, doc) ? "unchanged" : "configured";
 	if (!strcmp(*word, "unchanged"))
 		return 0;
+	/* Parsed before it is written: the index never lacks a Service that is stored. */
+	err = lab_svc_parse(doc, &o, &kerr);
+	if (err) {
+		fprintf(stderr, "lab: %s\n", kerr.msg);
+		return err;
+	}
+	lab_path(lab, dir, sizeof(dir), "services");
+	if (mkdir(dir, 0755) && errno != EEXIST) {
+		err = -errno;
+		goto fail;
+	}
+	lab_svc_file(lab, o->meta.ns, o->meta.name, path, sizeof(path));
+	err = lab_write_json(path, doc);
+	if (err)
+		goto fail;
 	*changed = true;
-	return lab_write_json(path, doc);
+	return idx_put(ix, o);
+fail:
+	k8s_free(o);
+	return err;
 }
 
 /*
@@ -552,18 +769,18 @@ int lab_svc_apply(struct lab *lab, const struct k8s_object *o, bool *changed, FI
 {
 	char a[2][INET6_ADDRSTRLEN];
 	struct lab_svc_ips ips, oips;
-	const struct k8s_object *old;
-	struct lab_svc_list l;
+	const struct k8s_object *old, *stored;
+	struct lab_svc_index *l;
 	unsigned int fams[2];
 	const char *word;
 	json_t *doc = NULL, *spec, *cips = NULL, *families = NULL;
 	size_t nfam = 0;
 	int err;
 
-	err = lab_svc_list_load(lab, &l);
+	err = idx_get(lab, &l);
 	if (err)
 		return err;
-	old = svc_find(&l, o->meta.ns, o->meta.name);
+	old = stored = svc_find(l, o->meta.ns, o->meta.name);
 	if (old && lab_svc_ips_get(old->raw, &oips))
 		old = NULL;
 	err = lab_svc_ips_get(o->raw, &ips);
@@ -580,7 +797,7 @@ int lab_svc_apply(struct lab *lab, const struct k8s_object *o, bool *changed, FI
 		} else if (!given && kept) {
 			ips.has6 = true;
 			ips.ip6 = oips.ip6;
-		} else if (!given && svc_allocate(&l, fams[i], &ips)) {
+		} else if (!given && svc_allocate(l, fams[i], &ips)) {
 			fprintf(stderr, "lab apply: Service %s/%s: spec.clusterIP: the range %s/%d is full\n",
 				o->meta.ns, o->meta.name, fams[i] == LAB_FAM_V4 ? LAB_SVC_NET : LAB_SVC_NET6,
 				fams[i] == LAB_FAM_V4 ? LAB_SVC_PLEN : LAB_SVC_PLEN6);
@@ -618,14 +835,13 @@ int lab_svc_apply(struct lab *lab, const struct k8s_object *o, bool *changed, FI
 	     (!json_object_get(spec, "ipFamilyPolicy") &&
 	      json_object_set_new(spec, "ipFamilyPolicy", json_string("SingleStack")))))
 		goto out;
-	err = np_assign(lab, &l, o, spec);
+	err = np_assign(lab, l, o, spec);
 	if (!err)
-		err = svc_write(lab, o, doc, changed, &word);
+		err = svc_write(lab, l, stored, doc, changed, &word);
 	/* The matrix makes its Services as it goes: it only tells what it changed. */
 	if (!err && (say == stdout || strcmp(word, "unchanged")))
 		fprintf(say, "service %s/%s %s\n", o->meta.ns, o->meta.name, word);
 out:
-	lab_svc_list_free(&l);
 	json_decref(doc);
 	json_decref(cips);
 	json_decref(families);
@@ -640,6 +856,8 @@ int lab_svc_delete(struct lab *lab, const char *ns, const char *name)
 	lab_svc_file(lab, ns, name, path, sizeof(path));
 	if (unlink(path))
 		return errno == ENOENT ? 0 : -errno;
+	if (lab->svc_index)
+		idx_del(lab->svc_index, ns, name);
 	return 1;
 }
 
@@ -650,14 +868,18 @@ int lab_svc_delete_ns(struct lab *lab, const char *ns, bool *changed)
 	int err = lab_svc_list_load(lab, &l), r;
 
 	for (size_t i = 0; !err && i < l.n; i++) {
+		char name[256];
+
 		if (strcmp(l.v[i]->meta.ns, ns))
 			continue;
-		r = lab_svc_delete(lab, ns, l.v[i]->meta.name);
+		/* The delete frees the index's object: its name kept for the message. */
+		snprintf(name, sizeof(name), "%s", l.v[i]->meta.name);
+		r = lab_svc_delete(lab, ns, name);
 		if (r < 0)
 			err = r;
 		else if (r > 0) {
 			*changed = true;
-			printf("service %s/%s deleted\n", ns, l.v[i]->meta.name);
+			printf("service %s/%s deleted\n", ns, name);
 		}
 	}
 	lab_svc_list_free(&l);

@@ -69,12 +69,16 @@ int lab_svc_lookup(struct lab *lab, const char *ns, const char *name, struct lab
  */
 json_t *lab_svc_json(struct lab *lab);
 
-/* Every Service of the lab, sorted by namespace and name. */
+/*
+ * Every Service of the lab, sorted by namespace and name: the objects are
+ * svc.c's (read once per command, kept up to date by apply and delete), valid
+ * until the next apply or delete; lab_svc_list_free frees only the list.
+ */
 struct lab_svc_list {
 	size_t n;
 	struct k8s_object **v;
 };
-int lab_svc_list_load(const struct lab *lab, struct lab_svc_list *l);
+int lab_svc_list_load(struct lab *lab, struct lab_svc_list *l);
 void lab_svc_list_free(struct lab_svc_list *l);
 
 /* A running pod that may be an endpoint, with its object. */
