@@ -3,11 +3,11 @@
 #
 # Cross-node pod-to-pod throughput and latency: xcni's Geneve overlay (XDP
 # prefilter generic, and off) vs a kernel VXLAN overlay laid out the way
-# flannel's vxlan backend does it. See bench/README.md ("overlay").
-# Must run as root, after `make`.
+# flannel's vxlan backend does it (and, with XCNI_BASE_BIN, against another
+# xcni build). See bench/README.md ("overlay"). Must run as root, after `make`.
 #
 #   bash bench/overlay.sh [-r ROUNDS] [-t SECONDS] [-n N] [-w WARMUP] [-c SECONDS]
-#                         [-f FAMILY] [-u UNDERLAY] [-U]
+#                         [-f FAMILY] [-u UNDERLAY] [-U] [-T] [-x]
 #
 #   -r  rounds; each round measures every leg once, the order rotating (default 3)
 #   -t  iperf3 duration per measurement, seconds (default 5)
@@ -29,8 +29,11 @@
 #   -T  add the setup xcni-tc: xcni-gen with every program on tc clsact
 #       (XCNI_ATTACH=tc for xcnid and the plugin, XDP through netlink), as on
 #       a kernel without TCX (< 6.6), measured beside TCX in the same rounds
+#   -x  only the xcni setups with XDP generic (xcni-gen, u6-xcni-gen, xcni-tc
+#       with -T, and the -base ones): no xcni-off, vxlan, u6-xcni-off,
+#       u6-vxlan; a short A/B run
 #
-# Per setup S (xcni-gen, xcni-off, vxlan; u6-*), its own netns, same addresses:
+# Per setup S (xcni-gen, xcni-off, vxlan; u6-*; *-base), its own netns, same addresses:
 #
 #             netns xov<pid>-S-ul: bridge br0 (the underlay, MTU 1500)
 #              /                                     \
@@ -53,6 +56,11 @@
 # each measured ping-pong one more (not counted) under `perf record -g`, into
 # PP_PERF/r<round>-<leg>.data; CR_PERF, the same for conn_rate. Run it under
 # `flock /tmp/xcni-test.lock` beside the test suites.
+# XCNI_BASE_BIN: another build's plugin (xcnid and xcnictl next to it): adds
+# the setup xcni-gen-base (and u6-xcni-gen-base with -u ipv6|both), xcni-gen
+# with that build's plugin, xcnid (its embedded BPF programs) and xcnictl, in
+# its own netns and pin dirs, measured in the same rounds; the summary adds
+# "A/B xcni-gen/xcni-gen-base (new/base)": RR p50, throughput and conn/s.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -65,9 +73,10 @@ CC=${CC:-gcc}
 ROUNDS=3 SECS=5 PP_N=20000 PP_WARMUP=2000 CR_SECS=2 PIN_CPUS=1 FAMILY=ipv4 UNDERLAY=ipv4
 IPERF_PORT=5201 PP_PORT=7000 CR_PORT=7107
 
-usage() { sed -n '2,52p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
-TC_SETUP=0
-while getopts "r:t:n:w:c:f:u:UTh" opt; do
+usage() { sed -n '2,63p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+TC_SETUP=0 XCNI_ONLY=0
+XCNI_BASE_BIN=${XCNI_BASE_BIN:-} BASE_DIR=""
+while getopts "r:t:n:w:c:f:u:UTxh" opt; do
 	case $opt in
 	r) ROUNDS=$OPTARG ;;
 	t) SECS=$OPTARG ;;
@@ -78,6 +87,7 @@ while getopts "r:t:n:w:c:f:u:UTh" opt; do
 	u) UNDERLAY=$OPTARG ;;
 	U) PIN_CPUS=0 ;;
 	T) TC_SETUP=1 ;;
+	x) XCNI_ONLY=1 ;;
 	*) usage ;;
 	esac
 done
@@ -94,15 +104,33 @@ need ip nsenter timeout taskset iperf3 python3 bridge "$CC"
 for b in "$XCNI_BIN" "$BIN_DIR/xcnid" "$BIN_DIR/xcnictl" "$CNI_DIR/bridge" "$CNI_DIR/host-local"; do
 	[[ -x $b ]] || die "$b not found (make first?)"
 done
+if [[ -n $XCNI_BASE_BIN ]]; then
+	XCNI_BASE_BIN=$(readlink -f "$XCNI_BASE_BIN")
+	BASE_DIR=$(dirname "$XCNI_BASE_BIN")
+	for b in "$XCNI_BASE_BIN" "$BASE_DIR/xcnid" "$BASE_DIR/xcnictl"; do
+		[[ -x $b ]] || die "XCNI_BASE_BIN: $b not found"
+	done
+	[[ $BASE_DIR != "$(readlink -f "$BIN_DIR")" ]] || die "XCNI_BASE_BIN is in XCNI_BIN's directory: $BASE_DIR"
+fi
 ON_CLIENT=() ON_SERVER=()
 if ((PIN_CPUS)) && (($(nproc) >= 2)); then ON_CLIENT=(taskset -c 0) ON_SERVER=(taskset -c 1); fi
 
 TAG=xov$$
 # Setups: the IPv4 underlay's, then (-u ipv6|both) the IPv6 underlay's.
+# A setup named *-base is the same as the one without the suffix, with the
+# base build (XCNI_BASE_BIN) throughout: plugin, xcnid, xcnictl.
 SETUPS=()
-[[ $UNDERLAY == ipv6 ]] || SETUPS+=(xcni-gen xcni-off vxlan)
-[[ $UNDERLAY == ipv6 || $TC_SETUP == 0 ]] || SETUPS+=(xcni-tc)
-[[ $UNDERLAY == ipv4 ]] || SETUPS+=(u6-xcni-gen u6-xcni-off u6-vxlan)
+if [[ $UNDERLAY != ipv6 ]]; then
+	SETUPS+=(xcni-gen)
+	[[ -z $XCNI_BASE_BIN ]] || SETUPS+=(xcni-gen-base)
+	((XCNI_ONLY)) || SETUPS+=(xcni-off vxlan)
+	((TC_SETUP == 0)) || SETUPS+=(xcni-tc)
+fi
+if [[ $UNDERLAY != ipv4 ]]; then
+	SETUPS+=(u6-xcni-gen)
+	[[ -z $XCNI_BASE_BIN ]] || SETUPS+=(u6-xcni-gen-base)
+	((XCNI_ONLY)) || SETUPS+=(u6-xcni-off u6-vxlan)
+fi
 # What a round measures, per leg: a setup's pods over IPv4 (the setup's
 # name) or over IPv6 (name + "6": the same pods, their IPv6 addresses).
 # build() appends each setup's legs.
@@ -113,7 +141,8 @@ PIDS=() # servers and agents, killed by PID
 ADDED=() # "S N" per pod a CNI ADD was tried for
 
 ns() { echo "$TAG-$1-$2"; } # ns SETUP ul|n1|n2|p1|p2
-pin() { echo "/sys/fs/bpf/$TAG-$1-n$2"; }
+pin() { echo "/sys/fs/bpf/$TAG-$1-n$2"; } # per setup and node: never shared
+bindir() { if [[ $1 == *-base ]]; then echo "$BASE_DIR"; else echo "$BIN_DIR"; fi; } # SETUP's build
 conf() { echo "$TMP/$1-n$2.json"; }
 ul6() { [[ $1 == u6-* ]]; } # SETUP runs over the IPv6 underlay
 has4() { [[ $1 != u6-vxlan ]]; } # its pods have an IPv4 address (flannel's IPv6 vxlan: IPv6 only)
@@ -124,9 +153,10 @@ node_ip() { if ul6 "$1"; then echo "fc00:77::$2"; else echo "192.168.77.$2"; fi;
 # cni SETUP N VERB: the plugin as a runtime calls it, from the node's netns.
 cni() {
 	local s=$1 n=$2 plugin=$XCNI_BIN
+	[[ $s == *-base ]] && plugin=$XCNI_BASE_BIN
 	[[ $s == *vxlan ]] && plugin=$CNI_DIR/bridge
 	nsenter --net=/run/netns/"$(ns "$s" n"$n")" env CNI_COMMAND="$3" CNI_CONTAINERID="$TAG-$s-$n" \
-		CNI_NETNS=/run/netns/"$(ns "$s" p"$n")" CNI_IFNAME=eth0 CNI_PATH="$CNI_DIR:$BIN_DIR" \
+		CNI_NETNS=/run/netns/"$(ns "$s" p"$n")" CNI_IFNAME=eth0 CNI_PATH="$CNI_DIR:$(bindir "$s")" \
 		timeout 60 "$plugin" <"$(conf "$s" "$n")"
 }
 
@@ -207,7 +237,8 @@ add_pod() { # SETUP N: CNI ADD, records the address(es)
 }
 
 build_xcni() {
-	local s=$1 mode=${1##*-} man=$TMP/$1-manifests n v6r="" routes="" v6a=() nip attach=auto
+	local s=$1 mode=${1%-base} man=$TMP/$1-manifests n v6r="" routes="" v6a=() nip attach=auto
+	mode=${mode##*-}
 	[[ $mode == tc ]] && attach=tc mode=generic
 	[[ $mode == gen ]] && mode=generic
 	mkdir -p "$man"
@@ -225,7 +256,7 @@ build_xcni() {
 		 "pinDir":"$(pin "$s" $n)","ipam":{"type":"host-local","ranges":[[{"subnet":"10.244.$n.0/24"}]$v6r],
 		 $routes"dataDir":"$TMP/$s-ipam$n"}}
 		J
-		XCNI_ATTACH=$attach nsenter --net=/run/netns/"$(ns "$s" n$n)" "$BIN_DIR/xcnid" --pin-dir "$(pin "$s" $n)" \
+		XCNI_ATTACH=$attach nsenter --net=/run/netns/"$(ns "$s" n$n)" "$(bindir "$s")/xcnid" --pin-dir "$(pin "$s" $n)" \
 			--pod-cidr 10.244.$n.0/24 "${v6a[@]}" --node-name n$n --manifests "$man" --underlay-dev ul0 \
 			--xdp-mode "$mode" >"$TMP/$s-xcnid$n.log" 2>&1 &
 		PIDS+=($!)
@@ -261,7 +292,7 @@ build_xcni() {
 			die "$s: xcnictl config does not show node_ip $(node_ip "$s" 1)"
 	fi
 }
-ctl() { nsenter --net=/run/netns/"$(ns "$1" n"$2")" "$BIN_DIR/xcnictl" --pin-dir "$(pin "$1" "$2")" "${@:3}"; }
+ctl() { nsenter --net=/run/netns/"$(ns "$1" n"$2")" "$(bindir "$1")/xcnictl" --pin-dir "$(pin "$1" "$2")" "${@:3}"; }
 
 # flannel's vxlan backend; u6-vxlan: its IPv6 half (flannel-v6.1 over the
 # IPv6 underlay, the bridge plugin with an IPv6 range).
@@ -406,7 +437,7 @@ for s in "${!MOVED[@]}"; do
 	say "$s: xcnictl tunnel list: $tx bytes encapsulated to n2 (iperf3 payload ${MOVED[$s]})"
 done
 
-python3 - "$TMP/results.tsv" "$ROUNDS" "$SECS" "$CR_SECS" <<'PY'
+python3 - "$TMP/results.tsv" "$ROUNDS" "$SECS" "$CR_SECS" "$XCNI_BIN" "$XCNI_BASE_BIN" <<'PY'
 import csv, statistics as st, sys
 rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
 cr = int(sys.argv[4]) > 0
@@ -415,8 +446,9 @@ legs = [r["setup"] for r in rows if r["round"] == "1"]  # the build order
 per = {s: {int(r["round"]): {k: float(r[k]) for k in keys} for r in rows if r["setup"] == s} for s in legs}
 med = {s: {k: st.median(v[k] for v in per[s].values()) for k in keys} for s in legs}
 
+W = max([26] + [2 * len(s) - 2 for s in legs if "-base" in s])  # the name column: fits the "a/a-base" lines
 def line(name, vals, fmt):
-    print(f"{name:<26}" + "".join(fmt(v) for v in (vals if cr else vals[:3])))
+    print(f"{name:<{W}}" + "".join(fmt(v) for v in (vals if cr else vals[:3])))
 
 print("\nper round:")
 for r in sorted(per[legs[0]]):
@@ -424,12 +456,15 @@ for r in sorted(per[legs[0]]):
         v = per[s][r]
         line(f"  {r} {s}", [v[k] for k in keys], lambda x: f"{x:>10.2f}")
 hdr = [f"{h:>10}" for h in ("Gbit/s", "p50 us", "p99 us", "conn/s")]
-print(f"\n{'setup':<26}" + "".join(hdr if cr else hdr[:3]))
+print(f"\n{'setup':<{W}}" + "".join(hdr if cr else hdr[:3]))
 for s in legs:
     line(s, [med[s][k] for k in keys], lambda x: f"{x:>10.2f}")
 
 # Ratios a/b: throughput and conn/s above 1 and latency below 1 are better for a.
-pairs = []
+pairs = [("xcni-gen", "xcni-gen-base", "this build against the base (XCNI_BASE_BIN)"),
+         ("xcni-gen6", "xcni-gen-base6", "the same, IPv6 pods"),
+         ("u6-xcni-gen", "u6-xcni-gen-base", "the same, IPv6 underlay"),
+         ("u6-xcni-gen6", "u6-xcni-gen-base6", "the same, IPv6 pods over the IPv6 underlay")]
 for x in ("gen", "off"):
     pairs += [(f"xcni-{x}", "vxlan", ""), (f"xcni-{x}6", f"xcni-{x}", "IPv6 vs IPv4 pods, IPv4 underlay"),
               (f"u6-xcni-{x}6", f"u6-xcni-{x}", "IPv6 vs IPv4 pods, IPv6 underlay"),
@@ -449,6 +484,19 @@ print(f"\n(median of {sys.argv[2]} rounds; iperf3 1 TCP stream {sys.argv[3]} s, 
 for a, b, why in pairs:
     if why:
         print(f"  {a}/{b}: {why}")
+
+# A/B: this build (XCNI_BIN) over the base (XCNI_BASE_BIN), in the same rounds.
+ab = [(a, b) for a, b, _ in pairs if "-base" in b]
+if ab:
+    print()
+names = [("p50_us", "RR p50"), ("gbps", "throughput")] + ([("conn_rate", "conn/s")] if cr else [])
+for a, b in ab:
+    rr = {k: [per[a][r][k] / per[b][r][k] for r in sorted(per[a]) if r in per[b] and per[b][r][k]] for k, _ in names}
+    print(f"A/B {a}/{b} (new/base): "
+          + ", ".join(f"{h} {med[a][k] / med[b][k] if med[b][k] else 0:.2f}x" for k, h in names)
+          + "  (per round: " + "; ".join(f"{h} " + " ".join(f"{x:.2f}" for x in rr[k]) for k, h in names) + ")")
+if ab:
+    print(f"(new: {sys.argv[5]}; base: {sys.argv[6]})")
 
 def target(a, b, k, op, bound, what):
     if a not in med or b not in med or (k == "conn_rate" and not cr):

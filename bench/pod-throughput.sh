@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 #
-# Same-node pod-to-pod throughput and latency: xcni vs bridge vs ptp.
-# See bench/README.md.  Must run as root.
+# Same-node pod-to-pod throughput and latency: xcni vs bridge vs ptp (and,
+# with XCNI_BASE_BIN, vs another xcni build). See bench/README.md.  Must run
+# as root.
 #
-#   bash bench/pod-throughput.sh [-r ROUNDS] [-t SECONDS] [-n N] [-w WARMUP] [-c SECS] [-f FAMILY] [-U]
+#   bash bench/pod-throughput.sh [-r ROUNDS] [-t SECONDS] [-n N] [-w WARMUP] [-c SECS] [-f FAMILY] [-U] [-x]
 #
 #   -r  rounds; each round measures every setup once (default 3)
 #   -t  iperf3 duration per measurement, seconds (default 5)
@@ -17,9 +18,18 @@
 #       bridge6: the same pods over IPv6, measured in the same rounds
 #   -U  don't pin clients to CPU 0 and servers to CPU 1 (default: pinned,
 #       when the machine has 2+ CPUs)
+#   -x  only the xcni setups (xcni, and xcni-base with XCNI_BASE_BIN): no
+#       bridge, no ptp; a short A/B run
 #
 # Environment:
 #   XCNI_BIN  plugin under test   (default <repo>/build/xcni; xcnid next to it)
+#   XCNI_BASE_BIN  another build's plugin (xcnid and xcnictl next to it): adds
+#             the setup xcni-base (xcni-base6 with -f dual), the same as xcni
+#             with that build's plugin, xcnid (so its BPF programs) and
+#             xcnictl, own node netns, pin dir /sys/fs/bpf/xpt<pid>-base and
+#             subnet 10.99.35.0/24 (fd00:99:35::/64), measured in the same
+#             rounds; the summary adds the line "A/B xcni/xcni-base": RR p50,
+#             throughput and conn/s of this build over the base's
 #   CNI_DIR   reference plugins   (default /usr/lib/cni: bridge, ptp, host-local)
 #   BUILD     build/output dir    (default <repo>/build)
 #   CC        compiler            (default gcc)
@@ -43,13 +53,15 @@ PP_WARMUP=2000
 PIN_CPUS=1
 CR_SECS=2
 FAMILY=ipv4
+XCNI_ONLY=0
+XCNI_BASE_BIN=${XCNI_BASE_BIN:-}
 
 usage() {
-	sed -n '2,32p' "$0" | sed 's/^# \{0,1\}//' >&2
+	sed -n '2,40p' "$0" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 }
 
-while getopts "r:t:n:w:c:f:Uh" opt; do
+while getopts "r:t:n:w:c:f:Uxh" opt; do
 	case $opt in
 	r) ROUNDS=$OPTARG ;;
 	t) SECS=$OPTARG ;;
@@ -58,6 +70,7 @@ while getopts "r:t:n:w:c:f:Uh" opt; do
 	c) CR_SECS=$OPTARG ;;
 	f) FAMILY=$OPTARG ;;
 	U) PIN_CPUS=0 ;;
+	x) XCNI_ONLY=1 ;;
 	*) usage ;;
 	esac
 done
@@ -74,7 +87,7 @@ num_in "$PP_WARMUP" 0 1000000 || die "-w must be 0..1000000 (got '$PP_WARMUP')"
 num_in "$CR_SECS" 0 60 || die "-c must be 0..60 (got '$CR_SECS')"
 [[ $FAMILY == ipv4 || $FAMILY == dual ]] || die "-f must be ipv4 or dual (got '$FAMILY')"
 need ip nsenter timeout taskset iperf3 python3 "$CC"
-for p in bridge ptp host-local; do
+for p in host-local $( ((XCNI_ONLY)) || echo bridge ptp); do
 	[[ -x $CNI_DIR/$p ]] || die "reference plugin not found: $CNI_DIR/$p"
 done
 [[ -x $XCNI_BIN ]] || die "xcni plugin not found: $XCNI_BIN (run make first)"
@@ -82,6 +95,16 @@ XCNI_BIN=$(readlink -f "$XCNI_BIN")
 XCNID_BIN=$(dirname "$XCNI_BIN")/xcnid
 [[ -x $XCNID_BIN ]] || die "xcnid not found next to the plugin: $XCNID_BIN"
 XCNICTL_BIN=$(dirname "$XCNI_BIN")/xcnictl
+if [[ -n $XCNI_BASE_BIN ]]; then
+	[[ -x $XCNI_BASE_BIN ]] || die "XCNI_BASE_BIN: plugin not found: $XCNI_BASE_BIN"
+	XCNI_BASE_BIN=$(readlink -f "$XCNI_BASE_BIN")
+	for p in xcnid xcnictl; do
+		[[ -x $(dirname "$XCNI_BASE_BIN")/$p ]] ||
+			die "XCNI_BASE_BIN: $p not found next to the plugin: $(dirname "$XCNI_BASE_BIN")/$p"
+	done
+	[[ $(dirname "$XCNI_BASE_BIN") != "$(dirname "$XCNI_BIN")" ]] ||
+		die "XCNI_BASE_BIN is in the same directory as XCNI_BIN: $(dirname "$XCNI_BIN")"
+fi
 
 # Client on CPU 0, server on CPU 1: with the scheduler free to stack both on
 # one CPU or not, single-stream results swing by 2x between runs.
@@ -99,27 +122,46 @@ CONN_RATE=$BUILD/conn_rate
 $CC -O2 -std=gnu11 -Wall -Wextra -Werror -o "$CONN_RATE" "$HERE/conn_rate.c"
 
 PREFIX="xpt$$"
-SETUPS=(xcni bridge ptp)
-declare -A SUBNET=([xcni]=10.99.32.0/24 [bridge]=10.99.33.0/24 [ptp]=10.99.34.0/24)
-# IPv6 (-f dual): xcni and bridge only (ptp stays the IPv4 reference).
+SETUPS=(xcni)
+[[ -z $XCNI_BASE_BIN ]] || SETUPS+=(xcni-base)
+((XCNI_ONLY)) || SETUPS+=(bridge ptp)
+declare -A SUBNET=([xcni]=10.99.32.0/24 [bridge]=10.99.33.0/24 [ptp]=10.99.34.0/24
+	[xcni-base]=10.99.35.0/24)
+# IPv6 (-f dual): xcni, xcni-base and bridge only (ptp stays the IPv4 reference).
 declare -A SUBNET6=()
-[[ $FAMILY == ipv4 ]] || SUBNET6=([xcni]=fd00:99:32::/64 [bridge]=fd00:99:33::/64)
+[[ $FAMILY == ipv4 ]] ||
+	SUBNET6=([xcni]=fd00:99:32::/64 [bridge]=fd00:99:33::/64 [xcni-base]=fd00:99:35::/64)
 # What one round measures: a setup's pods over IPv4 ("xcni"), or over IPv6
 # ("xcni6", the same pods, their IPv6 addresses).
-LEGS=(xcni bridge ptp)
-[[ $FAMILY == ipv4 ]] || LEGS=(xcni xcni6 bridge bridge6 ptp)
+LEGS=()
+for s in "${SETUPS[@]}"; do
+	LEGS+=("$s")
+	[[ -z ${SUBNET6[$s]:-} ]] || LEGS+=("${s}6")
+done
+# The xcni setups: each its own build's plugin, xcnid (the BPF programs are
+# embedded in it: it loads and pins them, the plugin attaches the pinned ones)
+# and xcnictl, and its own pin dir: two builds may differ in map ABI.
 declare -A BIN=([xcni]=$XCNI_BIN [bridge]=$CNI_DIR/bridge [ptp]=$CNI_DIR/ptp)
+declare -A XCNID=([xcni]=$XCNID_BIN) XCNICTL=([xcni]=$XCNICTL_BIN) PIN=([xcni]=/sys/fs/bpf/$PREFIX)
+if [[ -n $XCNI_BASE_BIN ]]; then
+	BIN[xcni-base]=$XCNI_BASE_BIN
+	XCNID[xcni-base]=$(dirname "$XCNI_BASE_BIN")/xcnid
+	XCNICTL[xcni-base]=$(dirname "$XCNI_BASE_BIN")/xcnictl
+	PIN[xcni-base]=/sys/fs/bpf/$PREFIX-base
+fi
 declare -A IP=()     # [leg-pod] -> pod address (leg xcni: IPv4, xcni6: IPv6)
-CNI_PATH_DIRS=$CNI_DIR
-[[ $(dirname "$XCNI_BIN") == "$CNI_DIR" ]] || CNI_PATH_DIRS="$CNI_DIR:$(dirname "$XCNI_BIN")"
+declare -A CNI_PATH_DIRS=()
+for s in "${SETUPS[@]}"; do
+	CNI_PATH_DIRS[$s]=$CNI_DIR
+	[[ $(dirname "${BIN[$s]}") == "$CNI_DIR" ]] || CNI_PATH_DIRS[$s]="$CNI_DIR:$(dirname "${BIN[$s]}")"
+done
 IPERF_PORT=5201 # IPv6 servers: port + 1
 PP_PORT=7007
 CR_PORT=7107
 
 TMP=""
-PIN=/sys/fs/bpf/$PREFIX
-PIN_OURS=0
-XCNID_PID=""
+PINS_OURS=()   # pin dirs we created
+XCNID_PIDS=()
 SERVER_PIDS=()
 NETNS=()   # every netns we created, pods before their node
 ADDED=()   # "setup pod" for every CNI ADD attempted
@@ -131,7 +173,7 @@ cni() { # cni COMMAND SETUP POD: the real plugin, called from the node's netns
 	timeout 30 nsenter --net="/var/run/netns/$(node_ns "$2")" env \
 		CNI_COMMAND="$1" CNI_CONTAINERID="$PREFIX-$2-$3" \
 		CNI_NETNS="/var/run/netns/$(pod_ns "$2" "$3")" CNI_IFNAME=eth0 \
-		CNI_PATH="$CNI_PATH_DIRS" "${BIN[$2]}" <"$TMP/$2.conf"
+		CNI_PATH="${CNI_PATH_DIRS[$2]}" "${BIN[$2]}" <"$TMP/$2.conf"
 }
 
 cleanup() {
@@ -145,11 +187,9 @@ cleanup() {
 		cni DEL $e >/dev/null 2>"$TMP/del.err" ||
 			{ echo "pod-throughput: CNI DEL $e failed:" >&2; cat "$TMP/del.err" >&2; }
 	done
-	if [[ -n $XCNID_PID ]]; then
-		kill "$XCNID_PID" 2>/dev/null
-		wait "$XCNID_PID" 2>/dev/null
-	fi
-	((PIN_OURS)) && rm -rf "$PIN"
+	for pid in "${XCNID_PIDS[@]}"; do kill "$pid" 2>/dev/null; done
+	for pid in "${XCNID_PIDS[@]}"; do wait "$pid" 2>/dev/null; done
+	for e in "${PINS_OURS[@]}"; do rm -rf "$e"; done
 	for ns in "${NETNS[@]}"; do ip netns del "$ns" 2>/dev/null; done
 	# Anything our prefix left behind (e.g. a half-done creation).
 	for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$PREFIX-" | head -n 20); do
@@ -172,9 +212,12 @@ ipam() {
 	[[ -z ${SUBNET6[$1]:-} ]] || v6=",[{\"subnet\":\"${SUBNET6[$1]}\"}]"
 	echo "{\"type\":\"host-local\",\"ranges\":[[{\"subnet\":\"${SUBNET[$1]}\"}]$v6],\"dataDir\":\"$TMP/ipam-$1\"}"
 }
-cat >"$TMP/xcni.conf" <<EOF
-{"cniVersion":"1.0.0","name":"$PREFIX-xcni","type":"$(basename "$XCNI_BIN")","mtu":1500,"stateDir":"$TMP/xcni-state","pinDir":"$PIN","ipam":$(ipam xcni)}
+for s in "${SETUPS[@]}"; do
+	[[ $s == xcni* ]] || continue
+	cat >"$TMP/$s.conf" <<EOF
+{"cniVersion":"1.0.0","name":"$PREFIX-$s","type":"$(basename "${BIN[$s]}")","mtu":1500,"stateDir":"$TMP/$s-state","pinDir":"${PIN[$s]}","ipam":$(ipam "$s")}
 EOF
+done
 cat >"$TMP/bridge.conf" <<EOF
 {"cniVersion":"1.0.0","name":"$PREFIX-bridge","type":"bridge","bridge":"xptbr0","isGateway":true,"ipMasq":false,"mtu":1500,"ipam":$(ipam bridge)}
 EOF
@@ -199,24 +242,27 @@ wait_listen() { # wait_listen NETNS PORT PID
 
 # build_setup SETUP: node netns, two pod netns wired by CNI ADD, servers in pod b.
 build_setup() {
-	local s=$1 node p res pid v6 l port fam
+	local s=$1 node p res pid v6 l port fam pin
 	local -a legs=("$s")
 	node=$(node_ns "$s")
 	add_ns "$node" || die "$s: creating netns $node failed"
-	if [[ $s == xcni ]]; then
-		[[ ! -e $PIN ]] || die "$s: pin dir $PIN already exists"
-		PIN_OURS=1
+	if [[ $s == xcni* ]]; then
+		pin=${PIN[$s]}
+		[[ ! -e $pin ]] || die "$s: pin dir $pin already exists"
+		PINS_OURS+=("$pin")
 		v6=()
-		[[ -z ${SUBNET6[xcni]:-} ]] || v6=(--pod-cidr6 "${SUBNET6[xcni]}")
-		nsenter --net="/var/run/netns/$node" "$XCNID_BIN" --pin-dir "$PIN" \
-			--pod-cidr "${SUBNET[xcni]}" "${v6[@]}" >"$TMP/xcnid.log" 2>&1 &
-		XCNID_PID=$!
+		[[ -z ${SUBNET6[$s]:-} ]] || v6=(--pod-cidr6 "${SUBNET6[$s]}")
+		nsenter --net="/var/run/netns/$node" "${XCNID[$s]}" --pin-dir "$pin" \
+			--pod-cidr "${SUBNET[$s]}" "${v6[@]}" >"$TMP/$s-xcnid.log" 2>&1 &
+		pid=$!
+		XCNID_PIDS+=("$pid")
 		for _ in $(seq 100); do
-			[[ -e $PIN/prog_to_pod ]] && break
-			kill -0 "$XCNID_PID" 2>/dev/null || break
+			[[ -e $pin/prog_to_pod ]] && break
+			kill -0 "$pid" 2>/dev/null || break
 			sleep 0.1
 		done
-		[[ -e $PIN/prog_to_pod ]] || { cat "$TMP/xcnid.log" >&2; die "$s: xcnid did not come up"; }
+		[[ -e $pin/prog_to_pod ]] || { cat "$TMP/$s-xcnid.log" >&2; die "$s: xcnid did not come up"; }
+		say "$s: xcnid ${XCNID[$s]} (pid $pid), pin dir $pin"
 	fi
 	for p in a b; do
 		add_ns "$(pod_ns "$s" "$p")" || die "$s: creating netns $(pod_ns "$s" "$p") failed"
@@ -266,8 +312,8 @@ build_setup() {
 	done
 }
 
-metric_fwd_local() { # "packets bytes" xcni redirected pod-to-pod so far
-	nsenter --net="/var/run/netns/$(node_ns xcni)" "$XCNICTL_BIN" --pin-dir "$PIN" --json metrics |
+metric_fwd_local() { # SETUP: "packets bytes" its xcni redirected pod-to-pod so far
+	nsenter --net="/var/run/netns/$(node_ns "$1")" "${XCNICTL[$1]}" --pin-dir "${PIN[$1]}" --json metrics |
 		python3 -c '
 import json, sys
 def rows(o):  # the metric rows, wherever the print layer nests them
@@ -284,9 +330,14 @@ print(sum(r["packets"] for r in rs), sum(r["bytes"] for r in rs))'
 
 for s in "${SETUPS[@]}"; do build_setup "$s"; done
 
-read -r fwd_pk0 fwd_by0 < <(metric_fwd_local) || true
-[[ $fwd_by0 =~ ^[0-9]+$ ]] || die "xcni: reading xcnictl metrics failed"
-xcni_bytes=0 # TCP payload iperf3 delivered through xcni, all rounds
+declare -A FWD_PK0=() FWD_BY0=() XBYTES=() FWD=() FWD_BY=()
+for s in "${SETUPS[@]}"; do
+	[[ $s == xcni* ]] || continue
+	read -r pk0 by0 < <(metric_fwd_local "$s") || true
+	[[ $by0 =~ ^[0-9]+$ ]] || die "$s: reading xcnictl metrics failed"
+	FWD_PK0[$s]=$pk0 FWD_BY0[$s]=$by0
+	XBYTES[$s]=0 # TCP payload iperf3 delivered through it, all rounds
+done
 
 # Rounds: every setup once per round, the order rotating, so machine noise
 # (other jobs, CPU frequency) is spread over all three.
@@ -306,7 +357,7 @@ e = json.load(open(sys.argv[1]))["end"]
 rx = e["sum_received"]
 print("%.3f %d %d" % (rx["bits_per_second"] / 1e9, e["sum_sent"].get("retransmits", 0), rx["bytes"]))' "$TMP/iperf3.json") || true
 		[[ $bytes =~ ^[0-9]+$ ]] || die "$s: cannot parse iperf3 output (round $((r + 1)))"
-		[[ ${s%6} != xcni ]] || xcni_bytes=$((xcni_bytes + bytes))
+		[[ ${s%6} != xcni* ]] || XBYTES[${s%6}]=$((XBYTES[${s%6}] + bytes))
 		pp=$(timeout 120 ip netns exec "$a" "${ON_CLIENT[@]}" "$PINGPONG" client -c "${IP[$s-b]}" -p $((PP_PORT + port)) \
 			-n "$PP_N" -w "$PP_WARMUP" -t 100) || die "$s: pingpong client failed (round $((r + 1)))"
 		p50=$(sed -E 's/.*p50_us=([0-9.]+).*/\1/' <<<"$pp")
@@ -332,20 +383,31 @@ print("%.3f %d %d" % (rx["bits_per_second"] / 1e9, e["sum_sent"].get("retransmit
 	done
 done
 
-read -r fwd_pk1 fwd_by1 < <(metric_fwd_local) || true
-[[ $fwd_by1 =~ ^[0-9]+$ ]] || die "xcni: reading xcnictl metrics failed"
 # Every data segment pod a -> pod b must have been counted fwd-local by
 # from_pod (bpf_redirect_peer). Otherwise the xcni column measured the host
 # stack: fail rather than print a misleading table.
-fwd=$((fwd_pk1 - fwd_pk0))
-((fwd_by1 - fwd_by0 >= xcni_bytes)) ||
-	die "xcni: fwd-local counted $((fwd_by1 - fwd_by0)) bytes, iperf3 moved $xcni_bytes: traffic did not take the eBPF redirect"
+fwd_args=()
+for s in "${SETUPS[@]}"; do
+	[[ $s == xcni* ]] || continue
+	read -r pk1 by1 < <(metric_fwd_local "$s") || true
+	[[ $by1 =~ ^[0-9]+$ ]] || die "$s: reading xcnictl metrics failed"
+	FWD[$s]=$((pk1 - FWD_PK0[$s]))
+	FWD_BY[$s]=$((by1 - FWD_BY0[$s]))
+	((FWD_BY[$s] >= XBYTES[$s])) ||
+		die "$s: fwd-local counted ${FWD_BY[$s]} bytes, iperf3 moved ${XBYTES[$s]}: traffic did not take the eBPF redirect"
+	fwd_args+=("$s:${FWD[$s]}:${FWD_BY[$s]}:${XBYTES[$s]}")
+done
 
-python3 - "$TMP/results.tsv" "$BUILD/bench-pod-throughput.json" "$ROUNDS" "$SECS" "$PP_N" "$PP_WARMUP" "$PIN_CPUS" "$fwd" "$((fwd_by1 - fwd_by0))" "$xcni_bytes" "$CR_SECS" "$FAMILY" <<'PY'
+python3 - "$TMP/results.tsv" "$BUILD/bench-pod-throughput.json" "$ROUNDS" "$SECS" "$PP_N" "$PP_WARMUP" "$PIN_CPUS" "$CR_SECS" "$FAMILY" \
+	"$XCNI_BIN" "$XCNI_BASE_BIN" "${LEGS[*]}" "${fwd_args[@]}" <<'PY'
 import csv, json, statistics, sys
-tsv, out, rounds, secs, n, warm, pinned, fwd, fwd_bytes, iperf_bytes, cr_secs, family = sys.argv[1:]
+tsv, out, rounds, secs, n, warm, pinned, cr_secs, family, xbin, basebin, legs = sys.argv[1:13]
+fwd = {}  # setup -> (packets, bytes, iperf3 payload bytes)
+for a in sys.argv[13:]:
+    s, p, b, i = a.split(":")
+    fwd[s] = (int(p), int(b), int(i))
 rows = list(csv.DictReader(open(tsv), delimiter="\t"))
-setups = ["xcni", "bridge", "ptp"] if family == "ipv4" else ["xcni", "xcni6", "bridge", "bridge6", "ptp"]
+setups = legs.split()
 res = {}
 for s in setups:
     rs = [r for r in rows if r["setup"] == s]
@@ -363,18 +425,21 @@ for s in setups:
 keys = [("throughput_gbps", "tput"), ("latency_p50_us", "p50"), ("latency_p99_us", "p99")]
 if int(cr_secs):
     keys.append(("conn_rate_per_s", "conn/s"))
-pairs = [("xcni", "bridge"), ("xcni", "ptp")]
+pairs = [("xcni", "xcni-base"), ("xcni6", "xcni-base6"), ("xcni", "bridge"), ("xcni", "ptp")]
 if family != "ipv4":
     pairs += [("xcni6", "xcni"), ("xcni6", "bridge6"), ("bridge6", "bridge")]
-ratio = {f"{a}/{b}": {k: res[a][k] / res[b][k] for k, _ in keys} for a, b in pairs}
+pairs = [(a, b) for a, b in pairs if a in res and b in res]
+ratio = {f"{a}/{b}": {k: res[a][k] / res[b][k] if res[b][k] else 0 for k, _ in keys} for a, b in pairs}
 def target(pair, key, op, lim, what):
     v = ratio[pair][key]
     return {"target": what, "value": v, "met": v >= lim if op == ">=" else v <= lim}
-targets = [
-    target("xcni/bridge", "throughput_gbps", ">=", 1.15, "xcni throughput >= 1.15x bridge"),
-    target("xcni/bridge", "latency_p50_us", "<=", 0.85, "xcni p50 latency <= 0.85x bridge"),
-]
-if family != "ipv4":  # issue 14: IPv6 within 5% of IPv4; vs bridge as in IPv4
+targets = []
+if "xcni/bridge" in ratio:
+    targets += [
+        target("xcni/bridge", "throughput_gbps", ">=", 1.15, "xcni throughput >= 1.15x bridge"),
+        target("xcni/bridge", "latency_p50_us", "<=", 0.85, "xcni p50 latency <= 0.85x bridge"),
+    ]
+if family != "ipv4" and "xcni6/bridge6" in ratio:  # issue 14: IPv6 within 5% of IPv4; vs bridge as in IPv4
     targets += [
         target("xcni6/xcni", "throughput_gbps", ">=", 0.95, "xcni6 throughput >= 0.95x xcni"),
         target("xcni6/xcni", "latency_p50_us", "<=", 1.05, "xcni6 p50 latency <= 1.05x xcni"),
@@ -384,6 +449,17 @@ if family != "ipv4":  # issue 14: IPv6 within 5% of IPv4; vs bridge as in IPv4
     if int(cr_secs):
         targets.append(target("xcni6/xcni", "conn_rate_per_s", ">=", 0.95,
                               "xcni6 conn/s >= 0.95x xcni"))
+# A/B: this build (XCNI_BIN) over the base (XCNI_BASE_BIN), in the same rounds.
+ab = {}
+field = {"latency_p50_us": "p50_us", "throughput_gbps": "gbps", "conn_rate_per_s": "conn_rate"}
+for a, b in (("xcni", "xcni-base"), ("xcni6", "xcni-base6")):
+    if a not in res or b not in res:
+        continue
+    ra = {x["round"]: x for x in res[a]["rounds"]}
+    pr = {k: [ra[x["round"]][f] / x[f] for x in res[b]["rounds"] if x[f] and x["round"] in ra]
+          for k, f in field.items()}
+    ab[f"{a}/{b}"] = {"median": {k: res[a][k] / res[b][k] if res[b][k] else 0 for k in field},
+                      "rounds": pr}
 print()
 print(f"{'setup':<16}{'Gbit/s':>10}{'p50 us':>10}{'p99 us':>10}" + (f"{'conn/s':>10}" if int(cr_secs) else ""))
 for s in setups:
@@ -392,23 +468,40 @@ for s in setups:
           + (f"{r['conn_rate_per_s']:>10.0f}" if int(cr_secs) else ""))
 for name, rt in ratio.items():
     print(f"{name:<16}" + "".join(f"{rt[k]:>9.2f}x" for k, _ in keys))
-print()
+if ab:
+    print()
+names = [("latency_p50_us", "RR p50"), ("throughput_gbps", "throughput")]
+if int(cr_secs):
+    names.append(("conn_rate_per_s", "conn/s"))
+for name, v in ab.items():
+    m, pr = v["median"], v["rounds"]
+    print(f"A/B {name} (new/base): " + ", ".join(f"{h} {m[k]:.2f}x" for k, h in names)
+          + "  (per round: " + "; ".join(f"{h} " + " ".join(f"{x:.2f}" for x in pr[k]) for k, h in names) + ")")
+if targets:
+    print()
 for t in targets:
     print(f"TARGET: {t['target']:<34} ->  {t['value']:.2f}x  {'MET' if t['met'] else 'NOT MET'}")
 print(f"\n(median of {rounds} rounds; iperf3 1 TCP stream {secs} s, receiver rate; "
       f"1-byte TCP ping-pong RTT, {n} round trips after {warm} warm-up; "
       + (f"conn_rate {cr_secs} s after 1 s warm-up; " if int(cr_secs) else "")
-      + f"xcni fwd-local packets: {fwd})")
-json.dump({
+      + "fwd-local packets: " + ", ".join(f"{s} {v[0]}" for s, v in fwd.items()) + ")")
+if basebin:
+    print(f"(new: {xbin}; base: {basebin})")
+def fl(s):
+    return {"packets": fwd[s][0], "bytes": fwd[s][1], "iperf3_payload_bytes": fwd[s][2]}
+doc = {
     "rounds": int(rounds), "iperf3_seconds": int(secs), "family": family,
     "conn_rate_seconds": int(cr_secs),
     "cpus_pinned": pinned == "1",
     "pingpong": {"n": int(n), "warmup": int(warm), "unit": "us", "what": "round-trip time"},
-    "xcni_fwd_local": {"packets": int(fwd), "bytes": int(fwd_bytes),
-                       "iperf3_payload_bytes": int(iperf_bytes)},
+    "xcni_bin": xbin,
+    "xcni_fwd_local": fl("xcni"),
     "setups": [res[s] for s in setups],
     "ratio": ratio,
     "targets": targets,
-}, open(out, "w"), indent=2)
+}
+if basebin:
+    doc.update({"xcni_base_bin": basebin, "xcni_base_fwd_local": fl("xcni-base"), "ab": ab})
+json.dump(doc, open(out, "w"), indent=2)
 print(f"wrote {out}")
 PY
