@@ -596,7 +596,7 @@ static __always_inline int flow_judge6(struct pkt6 *p, int ct, __u32 src_key, __
 				       struct verdict *v, __u32 ep_id, __u8 flags)
 {
 	__u8 turn = p->ct_recheck;
-	int reason = 0, ok;
+	int reason = 0;
 
 	if (turn) {
 		__u32 k = src_key;
@@ -605,18 +605,16 @@ static __always_inline int flow_judge6(struct pkt6 *p, int ct, __u32 src_key, __
 		dst_key = k;
 		ct6_turn(p, v);
 	}
-	/* As flow_judge: an unjudged pod is open where no agent judges. */
-	if (src_key && (ok = policy_judge(src_key, XCNI_DIR_FROM_POD, v->dst_id, 0,
-					  p->tuple.daddr, p->tuple.proto, p->tuple.dport, v)) <= 0)
-		reason = ok ? ok : XCNI_DROP_POLICY_EGRESS;
-	if (reason == XCNI_DROP_POLICY_PENDING && !policy_pending())
-		reason = 0;
-	if (!reason && dst_key &&
-	    (ok = policy_judge(dst_key, XCNI_DIR_TO_POD, v->src_id, 0, p->tuple.saddr,
-			       p->tuple.proto, p->tuple.dport, v)) <= 0)
-		reason = ok ? ok : XCNI_DROP_POLICY_INGRESS;
-	if (reason == XCNI_DROP_POLICY_PENDING && !policy_pending())
-		reason = 0;
+	if (src_key)
+		reason = policy_verdict(policy_judge(src_key, XCNI_DIR_FROM_POD, v->dst_id, 0,
+						     p->tuple.daddr, p->tuple.proto,
+						     p->tuple.dport, v),
+					XCNI_DROP_POLICY_EGRESS);
+	if (!reason && dst_key)
+		reason = policy_verdict(policy_judge(dst_key, XCNI_DIR_TO_POD, v->src_id, 0,
+						     p->tuple.saddr, p->tuple.proto,
+						     p->tuple.dport, v),
+					XCNI_DROP_POLICY_INGRESS);
 	if (reason) {
 		if (ct == CT_STALE || turn)
 			ct_map_delete(&xcni_ct6, &p->tuple);

@@ -77,6 +77,21 @@ static __always_inline int policy_pending(void)
 }
 
 /*
+ * One side's judgement (policy_allows/policy_judge: 1, 0 or a drop reason) as
+ * flow_judge and flow_judge6 use it: 0 when allowed, deny when no rule
+ * allows, the reason policy_judge gave otherwise; an unjudged pod (pending)
+ * is open where no agent judges (the node config says which, read only then).
+ */
+static __always_inline int policy_verdict(int ok, int deny)
+{
+	int reason = ok > 0 ? 0 : ok ? ok : deny;
+
+	if (reason == XCNI_DROP_POLICY_PENDING && !policy_pending())
+		reason = 0;
+	return reason;
+}
+
+/*
  * Does the policy of local pod ep (its policy key: in direction dir, towards
  * or from peer) allow a new flow of proto to dport? 1 or 0; v records the
  * rule that allowed it. A pod whose policy is not in the maps: negative,
@@ -185,7 +200,7 @@ static __always_inline int flow_judge(struct pkt *p, int ct, __u32 src_ep, __u32
 				      struct verdict *v, __u32 len, __u32 ep_id, __u8 flags)
 {
 	__u8 turn = p->ct_recheck;
-	int reason = 0, ok;
+	int reason = 0;
 
 	if (turn) {
 		__u32 ep = src_ep;
@@ -194,18 +209,14 @@ static __always_inline int flow_judge(struct pkt *p, int ct, __u32 src_ep, __u32
 		dst_ep = ep;
 		ct_turn(p, v);
 	}
-	/* An unjudged pod (no polep entry) is open where no agent judges: the
-	 * node config says which, read only then. */
-	if (src_ep && (ok = policy_allows(src_ep, XCNI_DIR_FROM_POD, v->dst_id, p->tuple.daddr,
-					  p, v)) <= 0)
-		reason = ok ? ok : XCNI_DROP_POLICY_EGRESS;
-	if (reason == XCNI_DROP_POLICY_PENDING && !policy_pending())
-		reason = 0;
-	if (!reason && dst_ep &&
-	    (ok = policy_allows(dst_ep, XCNI_DIR_TO_POD, v->src_id, p->tuple.saddr, p, v)) <= 0)
-		reason = ok ? ok : XCNI_DROP_POLICY_INGRESS;
-	if (reason == XCNI_DROP_POLICY_PENDING && !policy_pending())
-		reason = 0;
+	if (src_ep)
+		reason = policy_verdict(policy_allows(src_ep, XCNI_DIR_FROM_POD, v->dst_id,
+						      p->tuple.daddr, p, v),
+					XCNI_DROP_POLICY_EGRESS);
+	if (!reason && dst_ep)
+		reason = policy_verdict(policy_allows(dst_ep, XCNI_DIR_TO_POD, v->src_id,
+						      p->tuple.saddr, p, v),
+					XCNI_DROP_POLICY_INGRESS);
 	if (reason)
 		ct_refuse(p, ct);
 	else
