@@ -438,7 +438,7 @@ __attribute__((noinline)) int from_outside(struct __sk_buff *skb)
 			reason = ct_invalid_reason(&p);
 			goto out;
 		}
-		if (ct_judge_due(ct, p.ct_recheck)) {
+		if (ct_judge_due(ct)) {
 			v.src_id = ipcache_identity(p.tuple.saddr);
 			v.dst_id = ipcache_identity(p.tuple.daddr);
 			reason = flow_judge(&p, ct, 0, p.tuple.daddr, &v, skb->len, 0,
@@ -703,7 +703,7 @@ __attribute__((noinline)) int from_overlay6(struct __sk_buff *skb, __u32 hdr_len
 		reason = XCNI_FWD_DECAP_HOST;
 		goto out;
 	}
-	if (ct_judge_due(ct, p.ct_recheck)) {
+	if (ct_judge_due(ct)) {
 		v.src_id = sipc ? sipc->identity : XCNI_ID_WORLD;
 		v.dst_id = ipcache6_identity(p.tuple.daddr);
 		/* Opened by the option alone, for a frontend this node knows:
@@ -845,7 +845,7 @@ __attribute__((noinline)) int from_overlay4(struct __sk_buff *skb)
 	/* A reply to a flow the stack sent out (a Service's DNAT): the stack undoes it. */
 	if (ctf & XCNI_CT_F_STACK)
 		goto to_host;
-	if (ct_judge_due(ct, p.ct_recheck)) {
+	if (ct_judge_due(ct)) {
 		v.src_id = sipc ? sipc->identity : XCNI_ID_WORLD;
 		v.dst_id = ipcache_identity(p.tuple.daddr);
 		/* Opened by the option alone, for a frontend this node knows:
@@ -1042,7 +1042,7 @@ __attribute__((noinline)) int from_overlay4_ul6(struct __sk_buff *skb, __u32 hdr
 		reason = XCNI_FWD_DECAP_HOST;
 		goto out;
 	}
-	if (ct_judge_due(ct, p.ct_recheck)) {
+	if (ct_judge_due(ct)) {
 		v.src_id = sipc->identity;
 		v.dst_id = ipcache_identity(p.tuple.daddr);
 		reason = flow_judge(&p, ct, 0, p.tuple.daddr, &v, skb->len, 0, 0);

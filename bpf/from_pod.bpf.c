@@ -304,7 +304,7 @@ __attribute__((noinline)) int from_pod6(struct __sk_buff *skb)
 		ct6_commit(&p, ct, ep_id, 0);
 		ct = CT_ORIG;
 	}
-	if (ct_judge_due(ct, p.ct_recheck)) {
+	if (ct_judge_due(ct)) {
 		v.src_id = ipcache6_identity(p.tuple.saddr);
 		v.dst_id = dipc ? dipc->identity : ipcache6_identity(p.tuple.daddr);
 		/* Hairpin: from the node, as kube-proxy's masquerade has it (lb.h). */
@@ -481,7 +481,7 @@ __attribute__((noinline)) int from_pod4(struct __sk_buff *skb)
 		ct_commit(&p, ct, skb->len, ep_id, 0);
 		ct = CT_ORIG;
 	}
-	if (ct_judge_due(ct, p.ct_recheck)) {
+	if (ct_judge_due(ct)) {
 		/* Both ends must allow: egress here, ingress at a local destination
 		 * (a remote one applies its own on arrival). */
 		v.src_id = ipcache_identity(p.tuple.saddr);

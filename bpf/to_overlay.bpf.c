@@ -81,7 +81,7 @@ __attribute__((noinline)) int to_overlay6(struct __sk_buff *skb)
 			reason = p.frag_later ? XCNI_DROP_FRAGMENT : XCNI_DROP_CT_INVALID;
 			goto out;
 		}
-		if (ct_judge_due(ct, p.ct_recheck)) {
+		if (ct_judge_due(ct)) {
 			v.src_id = ipcache6_identity(p.tuple.saddr);
 			v.dst_id = dipc->identity;
 			reason = flow_judge6(&p, ct, polkey_of(src, p.tuple.saddr), 0, &v,
@@ -148,7 +148,7 @@ __attribute__((noinline)) int to_overlay4(struct __sk_buff *skb)
 			reason = ct_invalid_reason(&p);
 			goto out;
 		}
-		if (ct_judge_due(ct, p.ct_recheck)) {
+		if (ct_judge_due(ct)) {
 			v.src_id = ipcache_identity(p.tuple.saddr);
 			v.dst_id = dipc->identity;
 			reason = flow_judge(&p, ct, p.tuple.saddr, 0, &v, skb->len, src->ep_id,

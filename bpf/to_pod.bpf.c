@@ -87,7 +87,7 @@ __attribute__((noinline)) int to_pod6(struct __sk_buff *skb)
 		reason = p.frag_later ? XCNI_DROP_FRAGMENT : XCNI_DROP_CT_INVALID;
 		goto out;
 	}
-	if (ct_judge_due(ct, p.ct_recheck)) {
+	if (ct_judge_due(ct)) {
 		v.src_id = ipcache6_identity(p.tuple.saddr);
 		v.dst_id = ipcache6_identity(p.tuple.daddr);
 		src = bpf_map_lookup_elem(&xcni_endpoints6, p.tuple.saddr);
@@ -150,7 +150,7 @@ __attribute__((noinline)) int to_pod4(struct __sk_buff *skb)
 		reason = ct_invalid_reason(&p);
 		goto out;
 	}
-	if (ct_judge_due(ct, p.ct_recheck)) {
+	if (ct_judge_due(ct)) {
 		v.src_id = ipcache_identity(p.tuple.saddr);
 		v.dst_id = ipcache_identity(p.tuple.daddr);
 		src = bpf_map_lookup_elem(&xcni_endpoints, &p.tuple.saddr);

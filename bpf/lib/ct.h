@@ -16,9 +16,12 @@
  * have been a reply (the entry evicted or expired, which a pod can force by
  * filling the table), so the entry may hold it the wrong way round, and a
  * policy that revokes the real opening direction would never be applied to
- * it. After a policy change, any packet of such a flow, either way, has the
- * flow judged again as the entry holds it (ct_recheck), and it goes when
- * policy no longer allows it.
+ * it. After a policy change, such an entry no longer answers for anything:
+ * a packet that finds it in the reply direction forgets it and is judged in
+ * its own direction, as new (ct_recheck); one in the entry's direction is
+ * CT_STALE, judged in that same direction. So, after a change, each side's
+ * first packet is judged as if it opened the flow, whichever way round the
+ * entry was picked up, and a revoked direction never lives on as "replies".
  */
 #ifndef XCNI_CT_H
 #define XCNI_CT_H
@@ -37,8 +40,7 @@ enum ct_dir {
 	CT_RELATED = 5, /* an ICMP error about a live flow, from a place on its path */
 };
 
-/* The packet answers a flow policy allowed: it is not judged again (unless
- * p->ct_recheck, see ct_judge_due). */
+/* The packet answers a flow policy allowed: it is not judged again. */
 static __always_inline int ct_answers(int ct)
 {
 	return ct == CT_REPLY || ct == CT_RELATED;
@@ -70,17 +72,18 @@ static __always_inline __u8 ct_pickup(__u8 proto, __u8 ct_state, __u8 is_echo, _
 	return proto == IPPROTO_TCP || proto == IPPROTO_SCTP || is_echo ? 0 : XCNI_CT_F_PICKUP;
 }
 
-/* A reply of a picked-up flow judged under another policy revision than rev:
- * the flow must be judged again, as its entry holds it (the packet reversed). */
+/* A picked-up flow's entry judged under another policy revision than rev: it
+ * answers for nothing any more; a packet in its reply direction forgets it
+ * and opens the flow its own way (ct_lookup). */
 static __always_inline __u8 ct_recheck(const struct xcni_ct_entry *e, __u32 rev)
 {
 	return (e->flags & XCNI_CT_F_PICKUP) && e->policy_rev != rev;
 }
 
-/* Must policy judge the packet's flow? New, stale, or a reply ct_recheck asks about. */
-static __always_inline int ct_judge_due(int ct, __u8 recheck)
+/* Must policy judge the packet's flow? New, or stale. */
+static __always_inline int ct_judge_due(int ct)
 {
-	return ct == CT_NEW || ct == CT_STALE || recheck;
+	return ct == CT_NEW || ct == CT_STALE;
 }
 
 static __always_inline __u64 ct_lifetime(const struct xcni_ct_entry *e, __u8 proto)
@@ -294,7 +297,6 @@ static __always_inline int ct_lookup(struct __sk_buff *skb, struct pkt *p, __u32
 
 	*flags = 0;
 	p->ct_state = 0;
-	p->ct_recheck = 0;
 	p->policy_rev = policy_rev_now();
 	/* Errors and the like are not flows: at most they answer one. */
 	if (p->tuple.proto == IPPROTO_ICMP && !p->is_echo) {
@@ -333,15 +335,18 @@ static __always_inline int ct_lookup(struct __sk_buff *skb, struct pkt *p, __u32
 	}
 	ct_reverse(&p->tuple, &rev);
 	e = echo_req ? NULL : bpf_map_lookup_elem(&xcni_ct, &rev);
-	if (e && ct_alive(e, now, p->tuple.proto)) {
+	if (e && ct_alive(e, now, p->tuple.proto) && !ct_recheck(e, p->policy_rev)) {
 		*flags = e->flags;
 		p->rev_nat = e->rev_nat;
 		p->backend_id = e->backend_id;
 		ct_account(e, now, len, tcp, p->tcp_flags, 1);
 		p->ct_state = e->state;
-		p->ct_recheck = ct_recheck(e, p->policy_rev);
 		return CT_REPLY;
 	}
+	/* A picked-up flow's entry after a policy change answers for nothing:
+	 * gone, the packet judged its own way, as new (the head comment). */
+	if (e)
+		ct_delete(&rev);
 	/* A plain SYN opens a TCP flow: not with RST or FIN (SYN+FIN is a
 	 * scanner's probe no stack sends). ECE/CWR (ECN setup), PSH, URG may
 	 * ride along. A segment with ACK alone (data, window updates) is a flow
@@ -404,8 +409,7 @@ static __always_inline void ct_create(const struct pkt *p, __u32 len, __u32 ep_i
 	ct_insert(&p->tuple, &ne, p->ct_state != 0);
 }
 
-/* CT_NEW: store the flow policy allowed; CT_STALE: it still allows it (also a
- * rechecked reply's flow: p->tuple turned round to its key, ct_turn). */
+/* CT_NEW: store the flow policy allowed; CT_STALE: it still allows it. */
 static __always_inline void ct_commit(const struct pkt *p, int ct, __u32 len, __u32 ep_id,
 				      __u8 flags)
 {
@@ -420,11 +424,10 @@ static __always_inline void ct_commit(const struct pkt *p, int ct, __u32 len, __
 		e->policy_rev = p->policy_rev;
 }
 
-/* Policy refuses the packet: a CT_STALE flow (or a rechecked reply's, p->tuple
- * turned round) is no longer allowed, and goes. */
+/* Policy refuses the packet: a CT_STALE flow is no longer allowed, and goes. */
 static __always_inline void ct_refuse(const struct pkt *p, int ct)
 {
-	if (ct == CT_STALE || p->ct_recheck)
+	if (ct == CT_STALE)
 		ct_delete(&p->tuple);
 }
 

@@ -78,7 +78,6 @@ struct pkt6 {
 	__u8 frag_first; /* the first of fragments (SCTP's CRC cannot follow a port change);
 			  * its L4 staged for xcni_frag6 (frag6_first; 2: twice) */
 	__u8 ct_state; /* as struct pkt's */
-	__u8 ct_recheck; /* as struct pkt's */
 	__u16 rev_nat; /* a translated flow's xcni_revnat index (ct6_track, lb6_translate) */
 	__u32 backend_id; /* and its backend (bpf/lib/lb6.h) */
 };
@@ -486,7 +485,6 @@ static __always_inline int ct6_track(struct __sk_buff *skb, struct pkt6 *p, __u8
 
 	*flags = 0;
 	p->ct_state = 0;
-	p->ct_recheck = 0;
 	p->policy_rev = policy_rev_now();
 	if (p->tuple.proto == XCNI_IPPROTO_ICMPV6 && !p->is_echo) {
 		int rel = p->frag_later ? 0 : ct6_icmp_related(skb, p->l4_off);
@@ -515,15 +513,18 @@ static __always_inline int ct6_track(struct __sk_buff *skb, struct pkt6 *p, __u8
 	}
 	ct6_reverse(&p->tuple, &rev);
 	e = echo_req ? NULL : bpf_map_lookup_elem(&xcni_ct6, &rev);
-	if (e && ct_alive(e, now, life)) {
+	if (e && ct_alive(e, now, life) && !ct_recheck(e, p->policy_rev)) {
 		*flags = e->flags;
 		p->rev_nat = e->rev_nat;
 		p->backend_id = e->backend_id;
 		ct_account(e, now, p->len, tcp, p->tcp_flags, 1);
 		p->ct_state = e->state;
-		p->ct_recheck = ct_recheck(e, p->policy_rev);
 		return CT_REPLY;
 	}
+	/* A picked-up flow's entry after a policy change: gone, the packet
+	 * judged its own way (ct.h). */
+	if (e)
+		ct_map_delete(&xcni_ct6, &rev);
 	if (tcp) {
 		__u8 f = p->tcp_flags & (XCNI_TCP_SYN | XCNI_TCP_ACK | XCNI_TCP_RST | XCNI_TCP_FIN);
 
@@ -569,42 +570,16 @@ static __attribute__((noinline)) void ct6_commit(const struct pkt6 *p, int ct, _
 	ct_map_insert(&xcni_ct6, &p->tuple, &ne, p->ct_state != 0);
 }
 
-/* ct_turn for IPv6: the addresses swapped a word at a time, in place. */
-static __always_inline void ct6_turn(struct pkt6 *p, struct verdict *v)
-{
-	__u32 *s = (__u32 *)p->tuple.saddr, *d = (__u32 *)p->tuple.daddr, w, id = v->src_id;
-	__u16 port = p->tuple.sport;
-
-#pragma unroll
-	for (int i = 0; i < 4; i++) {
-		w = s[i];
-		s[i] = d[i];
-		d[i] = w;
-	}
-	p->tuple.sport = p->tuple.dport;
-	p->tuple.dport = port;
-	v->src_id = v->dst_id;
-	v->dst_id = id;
-}
-
 /*
  * flow_judge for IPv6: egress of local pod src_key, then ingress of local pod
  * dst_key (policy keys; 0: no such pod here). Peers by identity, then by
  * address in the IPv6 ipBlock prefixes.
  */
-static __always_inline int flow_judge6(struct pkt6 *p, int ct, __u32 src_key, __u32 dst_key,
+static __always_inline int flow_judge6(const struct pkt6 *p, int ct, __u32 src_key, __u32 dst_key,
 				       struct verdict *v, __u32 ep_id, __u8 flags)
 {
-	__u8 turn = p->ct_recheck;
 	int reason = 0;
 
-	if (turn) {
-		__u32 k = src_key;
-
-		src_key = dst_key;
-		dst_key = k;
-		ct6_turn(p, v);
-	}
 	if (src_key)
 		reason = policy_verdict(policy_judge(src_key, XCNI_DIR_FROM_POD, v->dst_id, 0,
 						     p->tuple.daddr, p->tuple.proto,
@@ -616,14 +591,12 @@ static __always_inline int flow_judge6(struct pkt6 *p, int ct, __u32 src_key, __
 						     p->tuple.dport, v),
 					XCNI_DROP_POLICY_INGRESS);
 	if (reason) {
-		if (ct == CT_STALE || turn)
+		if (ct == CT_STALE)
 			ct_map_delete(&xcni_ct6, &p->tuple);
-	} else {
-		ct6_commit(p, ct, ep_id, flags);
+		return reason;
 	}
-	if (turn)
-		ct6_turn(p, v);
-	return reason;
+	ct6_commit(p, ct, ep_id, flags);
+	return 0;
 }
 
 /* ---- neighbour discovery ---------------------------------------------- */

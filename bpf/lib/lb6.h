@@ -59,6 +59,7 @@ struct lb6_state {
 struct lb6_tmp {
 	struct lb6_state st;
 	struct xcni_ct_entry ne;
+	struct xcni_affinity_key ak; /* lb6_translate's: off its 512-byte stack */
 };
 
 struct {
@@ -198,7 +199,7 @@ __attribute__((noinline)) int lb6_sctp_port(struct __sk_buff *skb, const struct 
 __attribute__((noinline)) int lb6_translate(struct __sk_buff *skb, struct pkt6 *p, __u32 ep_id,
 					    struct lb6_state *st, __u32 outside)
 {
-	struct xcni_affinity_key ak = { .family = XCNI_AF_INET6 };
+	struct xcni_affinity_key *ak;
 	const struct xcni_backend *be;
 	const struct xcni_svc *svc;
 	struct xcni_ct_entry *e, *ne;
@@ -245,12 +246,15 @@ __attribute__((noinline)) int lb6_translate(struct __sk_buff *skb, struct pkt6 *
 		return 0;
 	} else {
 		/* ClientIP affinity: the client is the packet's source. */
-		__builtin_memcpy(ak.client, p->tuple.saddr, 16);
+		ak = &tmp->ak;
+		__builtin_memset(ak, 0, sizeof(*ak));
+		ak->family = XCNI_AF_INET6;
+		__builtin_memcpy(ak->client, p->tuple.saddr, 16);
 		id = lb_select_h(svc,
 				 xcni_lb_hash6((const __u32 *)p->tuple.saddr,
 					       (const __u32 *)p->tuple.daddr, p->tuple.sport,
 					       p->tuple.dport, p->tuple.proto),
-				 &ak, now);
+				 ak, now);
 		if (!id)
 			return XCNI_DROP_NO_BACKEND;
 		__builtin_memset(ne, 0, sizeof(*ne));
@@ -433,7 +437,10 @@ struct lb6_refusal {
 __attribute__((noinline)) int lb6_reject(struct __sk_buff *skb, const struct pkt6 *p)
 {
 	struct lb6_refusal h = {};
-	__u8 macs[2 * ETH_ALEN], t[20];
+	/* The client's TCP header is read into h's union past the 20 bytes the
+	 * RST uses (never sent): off the 512-byte stack from_pod6 shares. */
+	__u8 *t = h.quote + sizeof(struct tcphdr) - sizeof(struct xcni_icmphdr);
+	__u8 macs[2 * ETH_ALEN];
 	__be32 tail[2];
 	__u32 len, l4len;
 	__s64 sum;
@@ -449,7 +456,7 @@ __attribute__((noinline)) int lb6_reject(struct __sk_buff *skb, const struct pkt
 		__be16 plen;
 		__u32 seg, seq, ack;
 
-		if (bpf_skb_load_bytes(skb, p->l4_off, t, sizeof(t)) ||
+		if (bpf_skb_load_bytes(skb, p->l4_off, t, sizeof(struct tcphdr)) ||
 		    bpf_skb_load_bytes(skb, ETH_HLEN + offsetof(struct xcni_ip6hdr, payload_len),
 				       &plen, 2))
 			return -1;

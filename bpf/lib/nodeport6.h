@@ -465,7 +465,7 @@ __attribute__((noinline)) int from_outside6(struct __sk_buff *skb)
 			reason = XCNI_DROP_NAT_NO_PORT;
 			goto out;
 		}
-	} else if (dst && ct_judge_due(ct, p.ct_recheck)) {
+	} else if (dst && ct_judge_due(ct)) {
 		/* A backend here: the client's address kept, judged by the pod's
 		 * ingress as any flow from outside (world, or its ipBlock). */
 		v.src_id = ipcache6_identity(p.tuple.saddr);

@@ -56,7 +56,6 @@ struct pkt {
 	__u32 backend_id; /* and its backend (xcni_backend): both for events */
 	__u8 ct_state; /* set by ct_track: the state of the flow's entry, 0 for none; for
 			* CT_NEW, ESTABLISHED: a TCP flow met mid-stream (its entry gone) */
-	__u8 ct_recheck; /* set by ct_track: a reply of a picked-up flow to judge again (ct.h) */
 	__u8 l3_len; /* IPv4 header length with options */
 	__u16 encap_len; /* bytes between the outer Ethernet and this IPv4 header (from_overlay) */
 };

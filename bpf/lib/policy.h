@@ -168,47 +168,18 @@ static __always_inline int policy_allows(__u32 ep, __u8 dir, __u32 peer_id, __u3
 }
 
 /*
- * A reply ct_recheck asks about is judged as the flow its entry holds: the
- * packet's tuple and identities turned round in place (no key on the stack),
- * judged, and turned back. Twice: back as it was.
- */
-static __always_inline void ct_turn(struct pkt *p, struct verdict *v)
-{
-	__u32 a = p->tuple.saddr, id = v->src_id;
-	__u16 port = p->tuple.sport;
-
-	p->tuple.saddr = p->tuple.daddr;
-	p->tuple.daddr = a;
-	p->tuple.sport = p->tuple.dport;
-	p->tuple.dport = port;
-	v->src_id = v->dst_id;
-	v->dst_id = id;
-}
-
-/*
- * A flow ct_track found new or stale (ct), or a reply it wants judged again
- * (p->ct_recheck: a picked-up flow's), judged where this program can: the
+ * A flow ct_track found new or stale (ct), judged where this program can: the
  * egress of local pod src_ep (0: none here) towards the destination, then the
  * ingress of local pod dst_ep (0: none here) from the source; v->src_id and
- * v->dst_id set by the caller. A rechecked reply is judged as the flow its
- * entry holds: everything turned round (ct_turn, the pods' roles too), and
- * back after. Both allow: the flow is stored or re-stamped (ct_commit with
- * ep_id and flags), 0. Else the drop reason, a stale flow forgotten
- * (ct_refuse).
+ * v->dst_id set by the caller. Both allow: the flow is stored or re-stamped
+ * (ct_commit with ep_id and flags), 0. Else the drop reason, a stale flow
+ * forgotten (ct_refuse).
  */
-static __always_inline int flow_judge(struct pkt *p, int ct, __u32 src_ep, __u32 dst_ep,
+static __always_inline int flow_judge(const struct pkt *p, int ct, __u32 src_ep, __u32 dst_ep,
 				      struct verdict *v, __u32 len, __u32 ep_id, __u8 flags)
 {
-	__u8 turn = p->ct_recheck;
 	int reason = 0;
 
-	if (turn) {
-		__u32 ep = src_ep;
-
-		src_ep = dst_ep;
-		dst_ep = ep;
-		ct_turn(p, v);
-	}
 	if (src_ep)
 		reason = policy_verdict(policy_allows(src_ep, XCNI_DIR_FROM_POD, v->dst_id,
 						      p->tuple.daddr, p, v),
@@ -221,8 +192,6 @@ static __always_inline int flow_judge(struct pkt *p, int ct, __u32 src_ep, __u32
 		ct_refuse(p, ct);
 	else
 		ct_commit(p, ct, len, ep_id, flags);
-	if (turn)
-		ct_turn(p, v);
 	return reason;
 }
 

@@ -287,14 +287,19 @@ static void flip4_revoked(void **state)
 
 static void flip4_control(void **state)
 {
-	/* B may still reach A on these ports: the flow B could have opened goes
-	 * on; A's packets are its replies, judged again as the flow B->A. */
+	/* B may still reach A on these ports. After the change each side's first
+	 * packet is judged its own way: A's (its entry held B->A) as A->B, which
+	 * B's ingress now refuses, the entry gone with it; B's as B->A, allowed,
+	 * a flow again, whose replies A's packets are. A picked-up flow loses at
+	 * most the first packet its non-opening side sends after a change. */
 	static const struct row r[] = {
-		{ "A->B UDP (control) after the revocation: B->A still allowed, passes",
-		  A_B_UDP(46501, 5301), REDIR(FWD_REPLY), .ct = XCNI_CT_ESTABLISHED, .ct_rev = true,
+		{ "A->B UDP (control) after the revocation: judged as A->B, refused",
+		  A_B_UDP(46501, 5301), POLICY_DROP(DROP_POLICY_INGRESS) },
+		{ "B->A UDP (control): judged as B->A, still allowed: a flow again",
+		  B_A_UDP(5301, 46501), REDIR(FWD_LOCAL), .ct = XCNI_CT_NEW,
 		  BY(POL_AFTER, 0, TO_POD) },
-		{ "B->A UDP (control): passes", B_A_UDP(5301, 46501), REDIR(FWD_LOCAL),
-		  .ct = XCNI_CT_ESTABLISHED },
+		{ "A->B UDP (control): its reply now, passes", A_B_UDP(46501, 5301), REDIR(FWD_REPLY),
+		  .ct = XCNI_CT_ESTABLISHED, .ct_rev = true },
 		{ "B->A ACK (control) after the revocation: judged again, allowed",
 		  B_A_TCP(8301, 46601, TH_ACK), REDIR(FWD_LOCAL), .ct = XCNI_CT_ESTABLISHED,
 		  BY(POL_AFTER, 0, TO_POD) },
@@ -322,9 +327,12 @@ static void flip6_revoked(void **state)
 	send6(DEV_B, B6, 8300, A6, 46600, IPPROTO_TCP, T_ACK, DROP6(DROP_POLICY_INGRESS));
 	send6(DEV_A, A6, 46600, B6, 8300, IPPROTO_TCP, T_ACK, DROP6(DROP_POLICY_INGRESS));
 
-	/* The control: B may still reach A there. */
-	send6(DEV_A, A6, 46501, B6, 5301, IPPROTO_UDP, 0, FWD6(FWD_REPLY));
+	/* The control: B may still reach A there (as flip4_control: A's first
+	 * packet after the change is judged as A->B and refused, B's opens the
+	 * flow again, A's are its replies). */
+	send6(DEV_A, A6, 46501, B6, 5301, IPPROTO_UDP, 0, DROP6(DROP_POLICY_INGRESS));
 	send6(DEV_B, B6, 5301, A6, 46501, IPPROTO_UDP, 0, FWD6(FWD_LOCAL));
+	send6(DEV_A, A6, 46501, B6, 5301, IPPROTO_UDP, 0, FWD6(FWD_REPLY));
 	send6(DEV_B, B6, 8301, A6, 46601, IPPROTO_TCP, T_ACK, FWD6(FWD_LOCAL));
 	send6(DEV_A, A6, 46601, B6, 8301, IPPROTO_TCP, T_ACK, FWD6(FWD_REPLY));
 	assert_int_equal(ct6_state(B6, 5301, A6, 46501, IPPROTO_UDP), XCNI_CT_ESTABLISHED);
