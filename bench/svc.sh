@@ -287,9 +287,10 @@ if run_section 1; then
 	# predecessor lacks (fill-S-*.yaml), so the sizes are applied in order.
 	# The rules for node p, one file per size and layout.
 	python3 - "$TMP" "$SIZES" "$NODE_NAME" "${IP[k-cli]}" "${IP[k-srv]}" "${IP[p-srv]}" \
-		"$VIP" "$VPORT" "$TPORT" "$FILL_NET" "$POD_CIDR" "${IP[r-cli]:--}" "${IP[r-srv]:--}" <<'PY'
+		"$VIP" "$VPORT" "$TPORT" "$FILL_NET" "$POD_CIDR" "${IP[r-cli]:--}" "${IP[r-srv]:--}" \
+		"${IP[p-cli]}" <<'PY'
 import base64, hashlib, ipaddress, os, sys
-tmp, sizes, node, kcli, ksrv, psrv, vip, vport, tport, fill_net, pod_cidr, rcli, rsrv = sys.argv[1:]
+tmp, sizes, node, kcli, ksrv, psrv, vip, vport, tport, fill_net, pod_cidr, rcli, rsrv, pcli = sys.argv[1:]
 sizes = [int(s) for s in sizes.split(",")]
 vport, tport = int(vport), int(tport)
 base = int(ipaddress.ip_address("10.96.0.1"))
@@ -315,6 +316,15 @@ for x, cli, srv in (("k", kcli, ksrv), ("r", rcli, rsrv)):
         f"apiVersion: v1\nkind: Pod\nmetadata:\n  name: srv\n  namespace: bench\n  labels:\n    app: zz-target\n"
         f"spec:\n  nodeName: {node}\nstatus:\n  podIP: {srv}\n---\n" +
         svc_yaml("zz-target", vip, [srv], node))
+# Node p's pods too, without the Service (kube-proxy's rules serve it there):
+# an agent that follows cluster state keeps a pod it has not seen closed.
+os.makedirs(f"{tmp}/p-base", exist_ok=True)
+open(f"{tmp}/p-base/00-base.yaml", "w").write(
+    "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: bench\n---\n"
+    f"apiVersion: v1\nkind: Pod\nmetadata:\n  name: cli\n  namespace: bench\nspec:\n  nodeName: {node}\n"
+    f"status:\n  podIP: {pcli}\n---\n"
+    f"apiVersion: v1\nkind: Pod\nmetadata:\n  name: srv\n  namespace: bench\n  labels:\n    app: zz-target\n"
+    f"spec:\n  nodeName: {node}\nstatus:\n  podIP: {psrv}\n")
 have = 0
 for s in sizes:
     d = f"{tmp}/k-fill-{s}"
@@ -392,7 +402,7 @@ open(f"{tmp}/none.rules", "w").write(
     "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n")
 PY
 	apply k -m "$TMP/k-base"
-	apply p
+	apply p -m "$TMP/p-base"
 	if ((!CHECK)); then
 		# Node r: the smallest size, for good (its fill files copied: apply moves them).
 		cp -r "$TMP/k-fill-${SIZE_LIST[0]}" "$TMP/r-fill"
