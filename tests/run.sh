@@ -60,6 +60,7 @@ suites=(
 	# and policy judged on Services translated in BPF (NodePort, ClusterIP, socket LB).
 	"lab-overlay-tc:env XCNI_ATTACH=tc bash tests/lab/overlay.sh"
 	"lab-netpol-svc-kpr-tc:env XCNI_ATTACH=tc LAB_KUBE_PROXY=none NETPOL_VIA_SERVICE=1 bash tests/lab/netpol.sh"
+	"lab-nodeport-kpr-3nodes-tc:env XCNI_ATTACH=tc LAB_KUBE_PROXY=none LAB_NODES=3 LAB_IP_FAMILY=dual bash tests/lab/nodeport.sh"
 	"lab-socklb:bash tests/lab/socklb.sh"
 	"lab-explain:bash tests/lab/explain.sh"
 	"lab-outside:bash tests/lab/outside.sh"
