@@ -110,9 +110,11 @@ check "b-from-a: UDP over IPv4 c -> b refused" is "c -> $B4:53" "$(udp c "$B4")"
 sink_start b9999 9999 ip netns exec "$XCT_TAG-b"
 sink_start n2-9998 9998 nsenter --net="/var/run/netns/$(node_ns 2)"
 g0=$(gsock)
-in_node 1 python3 "$HERE/geneve_inject.py" fc00:98::2 "$A4" "$B4" 9999 forged-by-n1
+# The frame is lab/attack.py's "sock" line (its payload "XT-<tag> ", NUL-padded).
+echo "sock dst=fc00:98::2 isrc=$A4 idst=$B4 idport=9999 tag=forged-by-n1" |
+	in_node 1 python3 "$HERE/../lab/attack.py" - -
 check "n1's host socket: Geneve over IPv6 to [fc00:98::2]:6081 claiming a -> b:9999: b sees nothing" \
-	bash -c "! { sleep 0.5; grep -q ' forged-by-n1\$' '$T/b9999.log' 2>/dev/null; }"
+	bash -c "! { sleep 0.5; grep -q ' XT-forged-by-n1 ' '$T/b9999.log' 2>/dev/null; }"
 g1=$(gsock)
 check "  ... counted drop-geneve-socket on n1 (+$((g1 - g0)))" test $((g1 - g0)) -ge 1
 echo legit-from-a | in_pod a socat -u - "UDP:$B4:9999"
