@@ -149,7 +149,7 @@ static void usage_up(FILE *f)
 {
 	fprintf(f, "Usage: xcnictl lab up [--nodes N] [--dns] [--kube-proxy iptables|none]\n"
 		   "                    [--node-port-range MIN-MAX] [--ip-family ipv4|ipv6|dual]\n"
-		   "                    [--node-port-mode snat|dsr]\n"
+		   "                    [--node-port-mode snat|dsr] [--agent-arg --OPTION[=VALUE]]...\n"
 		   "Creates a lab of N nodes (default 1): node i is netns " LAB_NETNS_PREFIX "n<i> with\n"
 		   "pod CIDR 10.244.<i>.0/24 and its own xcnid (pins under " LAB_PIN_ROOT "/n<i>).\n"
 		   "The nodes share an underlay: bridge " LAB_UL_BRIDGE " in netns " LAB_UL_NETNS ", node i plugged\n"
@@ -157,6 +157,9 @@ static void usage_up(FILE *f)
 		   "overlay over it (--underlay-dev " LAB_UL_DEV "), its XDP prefilter in the mode\n"
 		   "$XCNI_LAB_XDP names (auto, native, generic, off; default " LAB_XDP_DEFAULT ": native XDP\n"
 		   "on a veth segments every TSO packet). Pods get MTU %d.\n"
+		   "--agent-arg --OPTION[=VALUE]: one more option for every node's xcnid, after\n"
+		   "the lab's own (repeatable, up to %d), e.g. --agent-arg --map-max=xcni_ct=16384\n"
+		   "(a small conntrack table) or --agent-arg --policy-ns-share=10.\n"
 		   "--dns: the cluster's DNS too, as kind runs CoreDNS: pod kube-system/dns (dnsmasq)\n"
 		   "behind Service kube-system/kube-dns at " LAB_DNS_IP ", answering\n"
 		   "SERVICE.NAMESPACE.svc." LAB_DNS_DOMAIN "; `lab exec` gives pods the kubelet's resolv.conf.\n"
@@ -193,7 +196,7 @@ static void usage_up(FILE *f)
 		   LAB_OUT_IP6 "; NodePorts, the outside's probes and DNS over IPv6; no IPv4\n"
 		   "address on any lab link but the loopbacks.\n"
 		   "State lives in $XCNI_LAB_DIR (default " LAB_DEFAULT_DIR ").\n",
-		LAB_UL_PLEN, LAB_POD_MTU, LAB_SVC_PLEN6, LAB_UL_PLEN6, LAB_POD_MTU6);
+		LAB_UL_PLEN, LAB_POD_MTU, LAB_MAX_AGENT_ARGS, LAB_SVC_PLEN6, LAB_UL_PLEN6, LAB_POD_MTU6);
 }
 
 /* up's options: -1 to go on, else the exit code. */
@@ -207,6 +210,7 @@ static int up_args(int argc, char **argv, unsigned long *nodes, bool *dns, bool 
 		{ "nodes", required_argument, NULL, 'n' },
 		{ "dns", no_argument, NULL, 'd' },
 		{ "kube-proxy", required_argument, NULL, 'k' },
+		{ "agent-arg", required_argument, NULL, 'a' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
@@ -226,6 +230,16 @@ static int up_args(int argc, char **argv, unsigned long *nodes, bool *dns, bool 
 			}
 			break;
 		case 'd': *dns = true; break;
+		case 'a':
+			if (strncmp(optarg, "--", 2) || strlen(optarg) >= LAB_AGENT_ARG_LEN ||
+			    lab->nagent_args == LAB_MAX_AGENT_ARGS) {
+				fprintf(stderr, "lab up: --agent-arg %s: one xcnid option as --NAME=VALUE "
+						"or --NAME, under %d characters, at most %d of them\n",
+					optarg, LAB_AGENT_ARG_LEN, LAB_MAX_AGENT_ARGS);
+				return 2;
+			}
+			snprintf(lab->agent_args[lab->nagent_args++], LAB_AGENT_ARG_LEN, "%s", optarg);
+			break;
 		case 'f':
 			lab->family = lab_family_parse(optarg);
 			if (!lab->family) {
@@ -322,8 +336,10 @@ static int cmd_up(int argc, char **argv)
 	unsigned long nodes = 1;
 	struct lab lab = { .lock_fd = -1, .np_min = SVC_NODEPORT_MIN, .np_max = SVC_NODEPORT_MAX,
 			   .family = LAB_FAM_V4 };
+	char agent_args[LAB_MAX_AGENT_ARGS][LAB_AGENT_ARG_LEN];
 	unsigned int family;
 	uint16_t np_min, np_max;
+	size_t nagent_args;
 	int ret;
 
 	ret = up_args(argc, argv, &nodes, &dns, &kp_none, &lab);
@@ -343,8 +359,12 @@ static int cmd_up(int argc, char **argv)
 	np_min = lab.np_min;
 	np_max = lab.np_max;
 	family = lab.family;
+	memcpy(agent_args, lab.agent_args, sizeof(agent_args));
+	nagent_args = lab.nagent_args;
 	if (lab_create(&lab))
 		return 1;
+	memcpy(lab.agent_args, agent_args, sizeof(agent_args));
+	lab.nagent_args = nagent_args;
 	lab.kube_proxy_none = kp_none;
 	lab.family = family;
 	lab.np_min = np_min;
@@ -455,6 +475,7 @@ static int get_json(struct lab *lab)
 	json_object_set_new(root, "nodePortRange", json_sprintf("%u-%u", lab->np_min, lab->np_max));
 	json_object_set_new(root, "ipFamily", json_string(lab_family_word(lab->family)));
 	json_object_set_new(root, "nodePortMode", json_string(lab->np_dsr ? "dsr" : "snat"));
+	json_object_set_new(root, "agentArgs", lab_agent_args_json(lab));
 	if (lab->outside)
 		json_object_set_new(root, "outside",
 				    json_pack("{s:s,s:s,s:i,s:b}", "netns", LAB_OUT_NETNS, "ip",

@@ -165,7 +165,7 @@ int lab_node_start(struct lab *lab, unsigned int i, const char *xcnid, const cha
 {
 	char dir[PATH_MAX], log[PATH_MAX], mdir[PATH_MAX], netns[PATH_MAX], cg[PATH_MAX];
 	struct lab_node *n = &lab->nodes[lab->nnodes];
-	char *argv[32], nprange[16], svcr[64], nip[LAB_ADDR6_LEN];
+	char *argv[32 + LAB_MAX_AGENT_ARGS], nprange[16], svcr[64], nip[LAB_ADDR6_LEN];
 	int a = 0, err;
 
 	memset(n, 0, sizeof(*n));
@@ -251,6 +251,9 @@ int lab_node_start(struct lab *lab, unsigned int i, const char *xcnid, const cha
 			argv[a++] = "dsr";
 		}
 	}
+	/* Last, so that getopt's last word wins where one repeats the lab's. */
+	for (size_t k = 0; k < lab->nagent_args; k++)
+		argv[a++] = lab->agent_args[k];
 	argv[a] = NULL;
 	/* An agent translating Services in BPF does it at the sockets of the node's pods too. */
 	for (int k = 0; k < a; k++) {

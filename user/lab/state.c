@@ -103,6 +103,15 @@ static void proc_from_json(json_t *j, struct lab_proc *p)
 	p->start = (unsigned long long)json_integer_value(json_object_get(j, "start"));
 }
 
+json_t *lab_agent_args_json(const struct lab *lab)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; a && i < lab->nagent_args; i++)
+		json_array_append_new(a, json_string(lab->agent_args[i]));
+	return a;
+}
+
 int lab_state_save(const struct lab *lab)
 {
 	json_t *root, *nodes, *pods;
@@ -121,6 +130,7 @@ int lab_state_save(const struct lab *lab)
 	json_object_set_new(root, "nodePortRange", json_sprintf("%u-%u", lab->np_min, lab->np_max));
 	json_object_set_new(root, "ipFamily", json_string(lab_family_word(lab->family)));
 	json_object_set_new(root, "nodePortMode", json_string(lab->np_dsr ? "dsr" : "snat"));
+	json_object_set_new(root, "agentArgs", lab_agent_args_json(lab));
 	json_object_set_new(root, "outsideServer", proc_json(&lab->outside_server));
 	for (size_t i = 0; i < lab->nnodes; i++) {
 		const struct lab_node *n = &lab->nodes[i];
@@ -205,6 +215,10 @@ static int state_load(struct lab *lab, json_t *root)
 	lab->family = lab_family_parse(json_string_value(json_object_get(root, "ipFamily")) ?: "");
 	if (!lab->family)
 		lab->family = LAB_FAM_V4;
+	json_array_foreach(json_object_get(root, "agentArgs"), i, v)
+		if (json_is_string(v) && lab->nagent_args < LAB_MAX_AGENT_ARGS)
+			snprintf(lab->agent_args[lab->nagent_args++], LAB_AGENT_ARG_LEN, "%s",
+				 json_string_value(v));
 	proc_from_json(json_object_get(root, "outsideServer"), &lab->outside_server);
 	lab->nodes = calloc(json_array_size(nodes) + 1, sizeof(*lab->nodes));
 	lab->pods = calloc(json_array_size(pods) + 1, sizeof(*lab->pods));

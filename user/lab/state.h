@@ -7,6 +7,7 @@
 #ifndef XCNI_LAB_STATE_H
 #define XCNI_LAB_STATE_H
 
+#include <jansson.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -28,6 +29,9 @@
 #define LAB_DEFAULT_DIR "/run/xcni-lab"
 #define LAB_PIN_ROOT "/sys/fs/bpf/xcni-lab"
 #define LAB_MAX_NODES 200
+/* lab up --agent-arg: how many, and how long each. */
+#define LAB_MAX_AGENT_ARGS 8
+#define LAB_AGENT_ARG_LEN 256
 /*
  * A pod annotated with this runs, value "dnsmasq", the cluster's DNS server;
  * value "tell-peer", a listener answering "NS/POD ADDR" with the source
@@ -102,6 +106,9 @@ struct lab {
 	 */
 	uint16_t np_min, np_max;
 	bool np_dsr; /* lab up --node-port-mode dsr: every xcnid's --node-port-mode */
+	/* lab up --agent-arg: given to every node's xcnid after the lab's own. */
+	char agent_args[LAB_MAX_AGENT_ARGS][LAB_AGENT_ARG_LEN];
+	size_t nagent_args;
 	struct lab_proc outside_server; /* the listener in xcl-out */
 	int lock_fd;
 	size_t nnodes;
@@ -126,6 +133,8 @@ int lab_create(struct lab *lab);
 /* Opens the lab's state: 0, -ENOENT if no lab is up (said), -errno. lock: take it. */
 int lab_open(struct lab *lab, bool lock);
 int lab_state_save(const struct lab *lab);
+/* --agent-arg's list, as lab.json and lab status show it. */
+json_t *lab_agent_args_json(const struct lab *lab);
 void lab_close(struct lab *lab);
 
 /* <labdir>/<fmt...> */
