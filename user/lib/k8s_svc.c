@@ -14,6 +14,7 @@
 
 #include "k8s.h"
 #include "k8s_int.h"
+#include "proto.h"
 
 /* ---- Service ---- */
 
@@ -413,9 +414,7 @@ int parse_service(struct ctx *c, json_t *doc, struct k8s_service *s)
 			if (s->ports[k].port == s->ports[i].port &&
 			    s->ports[k].proto == s->ports[i].proto)
 				err = fail(c, "duplicate port %u/%s", s->ports[i].port,
-					   s->ports[i].proto == IPPROTO_TCP   ? "TCP"
-					   : s->ports[i].proto == IPPROTO_UDP ? "UDP"
-									      : "SCTP");
+					   proto_k8s_name(s->ports[i].proto));
 		pop(c, o3);
 		if (err)
 			break;
