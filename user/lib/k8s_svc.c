@@ -3,8 +3,8 @@
  * Services and EndpointSlices from their JSON trees, validated as the API
  * server validates them (k8s.io/kubernetes pkg/apis/{core,discovery}/
  * validation): what k8s_parse_all and k8s_parse_lb read besides k8s.c's kinds
- * (xcnid replacing kube-proxy, the lab). The helpers they share with k8s.c
- * are in k8s_int.h.
+ * (xcnid replacing kube-proxy, the lab). The helpers every parser uses are
+ * in k8s_json.h.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -14,6 +14,7 @@
 
 #include "k8s.h"
 #include "k8s_int.h"
+#include "k8s_json.h"
 #include "proto.h"
 
 /* ---- Service ---- */
