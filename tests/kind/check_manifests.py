@@ -284,10 +284,10 @@ def check_families(docs):
               (net.get("ipFamily"), pod0))
     check("xcnid --node-ip takes IPv4 and IPv6, once per family (user/agent/xcnid.c parse_node_ip)",
           "parse_node_ip" in src and "AF_INET6" in src and "once per family" in src)
-    readme = " ".join(read(os.path.join(ROOT, "README.md")).split())
-    check("README.md: says how to use both configs, and which underlay address xcnid takes",
+    readme = " ".join(read(os.path.join(ROOT, "docs", "kind.md")).split())
+    check("docs/kind.md: says how to use both configs, and which underlay address xcnid takes",
           "kind-config-dual.yaml" in readme and "kind-config-ipv6.yaml" in readme
-          and "status.hostIP" in readme and "--node-ip" in readme, "README.md does not name them or the address")
+          and "status.hostIP" in readme and "--node-ip" in readme, "docs/kind.md does not name them or the address")
 
 
 def main():
@@ -594,28 +594,28 @@ def main():
 
 
 def readme_checks(docs):
-    """9. README.md's kind section against the files it describes."""
-    readme = read(os.path.join(ROOT, "README.md"))
+    """9. docs/kind.md (the kind guide README.md points to) against the files it describes."""
+    readme = read(os.path.join(ROOT, "docs", "kind.md"))
     ep = read(os.path.join(KIND, "entrypoint.sh"))
     df = read(os.path.join(KIND, "Dockerfile"))
     ds = [o for o in docs.get("xcni.yaml", []) if o.get("kind") == "DaemonSet"]
     cs = ((((ds[0] if ds else {}).get("spec") or {}).get("template") or {}).get("spec") or {}).get("containers") or [{}]
     args = [str(a) for a in cs[0].get("args") or []]
-    # The command line README shows is the manifest's, word for word (the entry
+    # The command line docs/kind.md shows is the manifest's, word for word (the entry
     # point adds --pod-cidr/--pod-cidr6 in front).
     m = re.search(r"^xcnid --pod-cidr <the node's> (.*)$", readme, re.M)
-    check("README.md: the kind agent's xcnid command line equals xcni.yaml's args",
+    check("docs/kind.md: the kind agent's xcnid command line equals xcni.yaml's args",
           m is not None and m.group(1).split() == args,
-          f"README: {m.group(1).split() if m else 'no line starting xcnid --pod-cidr <the node' + chr(39) + 's>'}; xcni.yaml: {args}")
+          f"docs/kind.md: {m.group(1).split() if m else 'no line starting xcnid --pod-cidr <the node' + chr(39) + 's>'}; xcni.yaml: {args}")
     # The conflist's name sorts before the ones a kind node may already have.
     cm = re.search(r"^CONFLIST=(\S+)$", ep, re.M)
     name = cm.group(1) if cm else ""
     others = ["10-kindnet.conflist", "10-calico.conflist", "10-flannel.conflist", "87-podman-bridge.conflist"]
     check(f"entrypoint.sh: the conflist ({name}) sorts before {', '.join(others)} (the runtime takes the first)",
           name and all(name < o for o in others), name)
-    check(f"README.md: names {name} and says what happens to other conflists",
-          name in readme and "10-kindnet.conflist" in readme, "not in README.md")
-    # Every command README runs in the image (kubectl exec into ds/xcni or an
+    check(f"docs/kind.md: names {name} and says what happens to other conflists",
+          name in readme and "10-kindnet.conflist" in readme, "not in docs/kind.md")
+    # Every command docs/kind.md runs in the image (kubectl exec into ds/xcni or an
     # xcni pod) is there: a binary the Dockerfile copies, or a package it installs.
     final = df.rsplit("\nFROM ", 1)[-1]
     copied = set()
@@ -626,11 +626,11 @@ def readme_checks(docs):
            "bpftool": "bpftool", "tcpdump": "tcpdump"}
     base = {"ls", "cat", "sh", "bash", "sleep", "test", "env"}
     cmds = set(re.findall(r"exec\s+(?:-it\s+)?(?:ds/xcni|\"\$\(xcni_on [^)]*\)\")\s+(?:-c\s+\S+\s+)?--\s+([\w.-]+)", readme))
-    check("README.md: runs commands inside the xcni image (kubectl exec ... -- CMD) that this test sees",
+    check("docs/kind.md: runs commands inside the xcni image (kubectl exec ... -- CMD) that this test sees",
           len(cmds) > 0, "none found")
     for c in sorted(cmds):
         have = c in copied or c in base or (c in pkg and re.search(rf"\b{pkg[c]}\b", final))
-        check(f"README.md runs `{c}` in the image: the Dockerfile's final stage has it",
+        check(f"docs/kind.md runs `{c}` in the image: the Dockerfile's final stage has it",
               bool(have), f"copied {sorted(copied)}; {c}: package {pkg.get(c, '?')} not installed")
 
 

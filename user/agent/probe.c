@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * Feature probes at xcnid's start. Each row is one thing the programs use,
- * the kernel that brought it (what the minimum in README and xcnid(8) is
+ * the kernel that brought it (what the minimum in docs/kind.md and xcnid(8) is
  * made of), and whether xcni can do without it.
  */
 #include <arpa/inet.h>

@@ -54,23 +54,6 @@ int parse_uint(const char *s, unsigned long max, unsigned long *v)
 	return 0;
 }
 
-const char *proto_name(__u8 proto)
-{
-	switch (proto) {
-	case IPPROTO_TCP:
-		return "tcp";
-	case IPPROTO_UDP:
-		return "udp";
-	case IPPROTO_ICMP:
-		return "icmp";
-	case IPPROTO_SCTP:
-		return "sctp";
-	case IPPROTO_ICMPV6:
-		return "icmpv6";
-	}
-	return NULL;
-}
-
 const char *reserved_identity(__u32 id)
 {
 	switch (id) {

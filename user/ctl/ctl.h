@@ -27,6 +27,7 @@
 #include "lib/cidr.h"
 #include "lib/log.h"
 #include "lib/print.h"
+#include "lib/proto.h"
 #include "lib/reasons.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -164,7 +165,6 @@ const char *ip_str(__u32 ip, char buf[INET_ADDRSTRLEN]);
 const char *tunnel_str(const struct xcni_ipcache_val *v, char buf[INET6_ADDRSTRLEN]);
 /* An ipBlock prefix of polcidr as "ADDR/LEN", either family. */
 const char *polcidr_str(const struct xcni_polcidr_key *k, char *buf, size_t len);
-const char *proto_name(__u8 proto);
 const char *reserved_identity(__u32 id);
 /* "10.0.0.1:80"; ICMP echo shows its id; other protocols have no ports. */
 void pt_addr_port(struct ptable *t, __u8 proto, __u32 ip, __u16 port);

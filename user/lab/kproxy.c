@@ -171,7 +171,7 @@ static void ext_rules(struct rules *r, const struct k8s_object *svc, const struc
 		      const char *spn, const char *what, const char *svcchain, const char *svl,
 		      const struct sep *seps, size_t nsep, bool np)
 {
-	const char *proto = lab_proto_word(sp->proto);
+	const char *proto = proto_name(sp->proto);
 	size_t neip = ext_ips(r, svc);
 	char ext[32], eip[INET6_ADDRSTRLEN];
 	size_t nlocal = 0;
@@ -221,7 +221,7 @@ static void svc_port_rules(struct rules *r, const struct lab_node *n, const stru
 			   size_t npods)
 {
 	char spn[512], svcchain[32], svl[32] = "", what[600], cmt[600];
-	const char *proto = lab_proto_word(sp->proto), *hl = host_len(r), *internal;
+	const char *proto = proto_name(sp->proto), *hl = host_len(r), *internal;
 	struct sep *seps = calloc(npods + 1, sizeof(*seps));
 	unsigned int aff = svc->svc.affinity_client_ip ? svc->svc.affinity_s : 0;
 	/* NodePorts on the nodes' underlay addresses: IPv6 where the node has one. */

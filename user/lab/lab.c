@@ -434,7 +434,7 @@ static void ports_str(const struct lab_pod *p, char *out, size_t len)
 	out[0] = '\0';
 	for (size_t i = 0; i < p->nports && off < len; i++)
 		off += (size_t)snprintf(out + off, len - off, "%s%u/%s", i ? "," : "", p->ports[i].port,
-					lab_proto_word(p->ports[i].proto));
+					proto_name(p->ports[i].proto));
 }
 
 static int get_json(struct lab *lab)

@@ -652,7 +652,7 @@ static int matrix_print(const struct matrix *ms, size_t nm, bool json)
 			json_object_set(root, "families", fams);
 		json_decref(fams);
 		json_object_set_new(root, "port", json_integer(m->port.port));
-		json_object_set_new(root, "protocol", json_string(lab_proto_word(m->port.proto)));
+		json_object_set_new(root, "protocol", json_string(proto_name(m->port.proto)));
 		if (!err && (json_dumpf(root, stdout, JSON_COMPACT) || putchar('\n') == EOF))
 			err = -EIO;
 		json_decref(root);

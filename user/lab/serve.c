@@ -28,11 +28,6 @@
 #define SERVE_IDLE_MS 5000
 #define SERVE_READY_MS 5000
 
-const char *lab_proto_word(uint8_t proto)
-{
-	return proto == IPPROTO_UDP ? "udp" : proto == IPPROTO_SCTP ? "sctp" : "tcp";
-}
-
 /* "80/tcp", "81/UDP"; 0 or -EINVAL. */
 int lab_port_spec(const char *s, struct lab_port *out)
 {

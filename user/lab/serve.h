@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "lab/sys.h"
+#include "lib/proto.h"
 
 /* A port a listener serves, or a probe tries. */
 struct lab_port {
@@ -19,8 +20,6 @@ struct lab_port {
 	uint8_t proto; /* IPPROTO_TCP, IPPROTO_UDP (SCTP is never served) */
 };
 
-/* "tcp", "udp", "sctp". */
-const char *lab_proto_word(uint8_t proto);
 /* "80/tcp", "81/UDP", "9/sctp": 0 or -EINVAL (says nothing). */
 int lab_port_spec(const char *s, struct lab_port *out);
 

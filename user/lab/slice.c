@@ -31,6 +31,7 @@
 #include <string.h>
 
 #include "lab/slice.h"
+#include "lib/proto.h"
 
 /* What the sync wrote this time: every other service.* and endpointslice.* file goes. */
 struct wanted {
@@ -93,11 +94,6 @@ static int put(const char *path, json_t *doc, struct wanted *w, bool *changed)
 	return wanted_add(w, path);
 }
 
-static const char *proto_name(uint8_t proto)
-{
-	return proto == IPPROTO_UDP ? "UDP" : proto == IPPROTO_SCTP ? "SCTP" : "TCP";
-}
-
 /* One slice: the pods that resolve the Service's ports to the same numbers (0: not at all). */
 struct group {
 	uint16_t *port;
@@ -125,7 +121,7 @@ static json_t *slice_json(const struct k8s_object *svc, const struct group *g, c
 		if (g->port[j] &&
 		    json_array_append_new(ports, json_pack("{s:s,s:s,s:i}", "name",
 							   s->ports[j].name ? s->ports[j].name : "",
-							   "protocol", proto_name(s->ports[j].proto),
+							   "protocol", proto_k8s_name(s->ports[j].proto),
 							   "port", g->port[j])))
 			break;
 	labels = json_pack("{s:s,s:s}", "kubernetes.io/service-name", svc->meta.name,

@@ -149,7 +149,7 @@ int lab_state_save(const struct lab *lab)
 
 		for (size_t j = 0; ports && j < p->nports; j++)
 			json_array_append_new(ports, json_sprintf("%u/%s", p->ports[j].port,
-								  lab_proto_word(p->ports[j].proto)));
+								  proto_name(p->ports[j].proto)));
 		if (!ports ||
 		    json_array_append_new(pods, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:b,s:b}",
 							  "namespace", p->ns, "name", p->name,

@@ -588,7 +588,7 @@ static int svc_validate_type(const struct lab *lab, const struct lab_svc_index *
 		if (owner) {
 			fprintf(stderr, "lab apply: %s: Service %s/%s: spec.ports[%zu].nodePort: %u/%s is "
 					"already allocated (to %s/%s)\n", src, o->meta.ns, o->meta.name, i,
-				p->node_port, lab_proto_word(p->proto), owner->meta.ns,
+				p->node_port, proto_name(p->proto), owner->meta.ns,
 				owner->meta.name);
 			return -EINVAL;
 		}
@@ -938,7 +938,7 @@ int lab_svc_for_pod(struct lab *lab, const struct lab_pod *p, const struct lab_p
 		if (pod->pod.ports[i].name && pod->pod.ports[i].port == port->port &&
 		    pod->pod.ports[i].proto == port->proto)
 			cname = pod->pod.ports[i].name;
-	snprintf(pname, sizeof(pname), "%s-%u", lab_proto_word(port->proto), port->port);
+	snprintf(pname, sizeof(pname), "%s-%u", proto_name(port->proto), port->port);
 	sel = json_object();
 	for (size_t i = 0; sel && i < pod->meta.labels.n; i++)
 		json_object_set_new(sel, pod->meta.labels.v[i].key,
@@ -1118,7 +1118,7 @@ json_t *lab_svc_json(struct lab *lab)
 			else
 				snprintf(target, sizeof(target), "%u", sp->target_port);
 			json_t *pj = json_pack("{s:s?,s:i,s:s,s:s}", "name", sp->name, "port", sp->port,
-					       "protocol", lab_proto_word(sp->proto), "targetPort",
+					       "protocol", proto_name(sp->proto), "targetPort",
 					       target);
 
 			if (pj && sp->node_port)
@@ -1132,12 +1132,12 @@ json_t *lab_svc_json(struct lab *lab)
 				/* One endpoint per family the Service has (an EndpointSlice each). */
 				if (v4 && *pods[k].pod->ip) {
 					snprintf(ep, sizeof(ep), "%s:%u/%s", pods[k].pod->ip, tp,
-						 lab_proto_word(sp->proto));
+						 proto_name(sp->proto));
 					json_array_append_new(eps, json_string(ep));
 				}
 				if (v6 && *pods[k].pod->ip6) {
 					snprintf(ep, sizeof(ep), "[%s]:%u/%s", pods[k].pod->ip6, tp,
-						 lab_proto_word(sp->proto));
+						 proto_name(sp->proto));
 					json_array_append_new(eps, json_string(ep));
 				}
 			}

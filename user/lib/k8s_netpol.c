@@ -2,8 +2,8 @@
 /*
  * NetworkPolicies from their JSON trees, validated as the API server validates
  * them (k8s.io/kubernetes pkg/apis/networking/validation): peers (selectors,
- * ipBlock), ports and port ranges, rules and policyTypes. The helpers shared
- * with k8s.c (field paths, errors, selectors, CIDRs) are in k8s_int.h.
+ * ipBlock), ports and port ranges, rules and policyTypes. The helpers every
+ * parser uses (field paths, errors, selectors, CIDRs) are in k8s_json.h.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -11,6 +11,7 @@
 
 #include "k8s.h"
 #include "k8s_int.h"
+#include "k8s_json.h"
 
 /* ---- NetworkPolicy ---- */
 

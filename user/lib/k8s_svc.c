@@ -3,8 +3,8 @@
  * Services and EndpointSlices from their JSON trees, validated as the API
  * server validates them (k8s.io/kubernetes pkg/apis/{core,discovery}/
  * validation): what k8s_parse_all and k8s_parse_lb read besides k8s.c's kinds
- * (xcnid replacing kube-proxy, the lab). The helpers they share with k8s.c
- * are in k8s_int.h.
+ * (xcnid replacing kube-proxy, the lab). The helpers every parser uses are
+ * in k8s_json.h.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -14,6 +14,8 @@
 
 #include "k8s.h"
 #include "k8s_int.h"
+#include "k8s_json.h"
+#include "proto.h"
 
 /* ---- Service ---- */
 
@@ -413,9 +415,7 @@ int parse_service(struct ctx *c, json_t *doc, struct k8s_service *s)
 			if (s->ports[k].port == s->ports[i].port &&
 			    s->ports[k].proto == s->ports[i].proto)
 				err = fail(c, "duplicate port %u/%s", s->ports[i].port,
-					   s->ports[i].proto == IPPROTO_TCP   ? "TCP"
-					   : s->ports[i].proto == IPPROTO_UDP ? "UDP"
-									      : "SCTP");
+					   proto_k8s_name(s->ports[i].proto));
 		pop(c, o3);
 		if (err)
 			break;

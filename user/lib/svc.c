@@ -17,12 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "proto.h"
 #include "svc.h"
-
-static const char *proto_name(uint8_t p)
-{
-	return p == IPPROTO_TCP ? "TCP" : p == IPPROTO_UDP ? "UDP" : "SCTP";
-}
 
 /* One candidate of a Service: a problem of its own, or a frontend it asks for. */
 struct item {
@@ -135,7 +131,7 @@ static char *clash_msg(const struct item *it, const char *ns, const char *name, 
 	inet_ntop(it->fe.key.family == XCNI_AF_INET6 ? AF_INET6 : AF_INET, it->fe.key.addr, ip,
 		  sizeof(ip));
 	if (asprintf(&m, "Service %s/%s: %s: frontend %s:%u/%s is another Service's already (%s); "
-		     "left out", ns, name, fld, ip, ntohs(it->fe.key.port), proto_name(it->fe.key.proto),
+		     "left out", ns, name, fld, ip, ntohs(it->fe.key.port), proto_k8s_name(it->fe.key.proto),
 		     owner) < 0)
 		return NULL;
 	return m;
@@ -314,10 +310,10 @@ static int add_frontend(struct items *v, const struct port_ctx *pc, const void *
 	/* A dual-stack Service's IPv6 ClusterIP is told from its IPv4 one. */
 	if (!external)
 		err = asprintf(&name, "%s/%s:%u/%s%s", pc->so->meta.ns, pc->so->meta.name, port,
-			       proto_name(k.proto), family == XCNI_AF_INET6 ? " (IPv6)" : "");
+			       proto_k8s_name(k.proto), family == XCNI_AF_INET6 ? " (IPv6)" : "");
 	else
 		err = asprintf(&name, "%s/%s %s:%u/%s", pc->so->meta.ns, pc->so->meta.name, ip,
-			       port, proto_name(k.proto));
+			       port, proto_k8s_name(k.proto));
 	if (err < 0)
 		return -ENOMEM;
 	if (!(it = item_new(v))) {
@@ -336,7 +332,7 @@ static int add_frontend(struct items *v, const struct port_ctx *pc, const void *
 		return 0;
 	k.scope = XCNI_SCOPE_INT;
 	if (asprintf(&name, "%s/%s %s:%u/%s (inside)", pc->so->meta.ns, pc->so->meta.name, ip,
-		     port, proto_name(k.proto)) < 0)
+		     port, proto_k8s_name(k.proto)) < 0)
 		goto fail;
 	if ((err = spec_set(&it->twin, name, &k, pc->flags, s->affinity_s, pc->b->all, pc->b->nall)))
 		goto fail;
@@ -367,7 +363,7 @@ static int add_peer_frontend(struct items *v, const struct port_ctx *pc, const v
 	k.port = htons(port);
 	inet_ntop(family == XCNI_AF_INET6 ? AF_INET6 : AF_INET, addr, ip, sizeof(ip));
 	if (asprintf(&name, "%s/%s %s:%u/%s (another node's)", pc->so->meta.ns, pc->so->meta.name,
-		     ip, port, proto_name(k.proto)) < 0)
+		     ip, port, proto_k8s_name(k.proto)) < 0)
 		return -ENOMEM;
 	if (!(it = item_new(v))) {
 		free(name);
@@ -448,7 +444,7 @@ static int port_backends(const struct k8s_object *so, size_t i, uint8_t family,
 				"Service %s/%s: spec.ports[%zu].name: \"%s\" names no %s port of "
 				"EndpointSlice %s/%s",
 				so->meta.ns, so->meta.name, i, p->name ? p->name : "",
-				proto_name(p->proto), miss->meta.ns, miss->meta.name);
+				proto_k8s_name(p->proto), miss->meta.ns, miss->meta.name);
 	return 0;
 }
 

@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The helpers every Kubernetes parser uses (k8s_json.c): the parse context,
+ * the field path and its errors, typed field access and the validators.
+ * Internal to libxcni; the interface is k8s.h.
+ */
+#ifndef XCNI_K8S_JSON_H
+#define XCNI_K8S_JSON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "k8s.h"
+
+struct ctx {
+	struct k8s_error *err;
+	const char *kind;
+	const char *ns; /* NULL for cluster-scoped kinds */
+	const char *name; /* NULL until known */
+	char path[256];
+	size_t plen;
+	bool lb; /* k8s_parse_all, k8s_parse_lb: every Service type */
+};
+
+/* clang-format off */
+#define DNS_LABEL_RULE \
+	"lowercase alphanumerics and '-', starting and ending alphanumeric, at most 63 characters"
+#define DNS_SUBDOMAIN_RULE \
+	"lowercase alphanumerics, '-' and '.', each part starting and ending alphanumeric, " \
+	"at most 253 characters"
+#define PORT_NAME_RULE \
+	"at most 15 characters of lowercase alphanumerics and '-', with at least one letter, " \
+	"not starting, ending or doubling '-'"
+/* clang-format on */
+
+enum port_name_form { PN_PORT_NAME, PN_DNS_LABEL };
+
+/* Field path: "spec" + ".ingress" + "[0]"; field and idx return what pop restores. */
+size_t field(struct ctx *c, const char *name);
+size_t idx(struct ctx *c, size_t i);
+void pop(struct ctx *c, size_t old);
+/* "<Kind> <ns>/<name>: <path>: <what>"; -EINVAL. fail_in: one more field on the path. */
+int fail(struct ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int fail_in(struct ctx *c, const char *name, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Typed field access: absent (or null) -> *out NULL / false, wrong type -> error. */
+json_t *get(json_t *obj, const char *key);
+int get_obj(struct ctx *c, json_t *parent, const char *key, json_t **out);
+int get_arr(struct ctx *c, json_t *parent, const char *key, json_t **out);
+int get_str(struct ctx *c, json_t *parent, const char *key, const char **out);
+int get_int(struct ctx *c, json_t *parent, const char *key, long long lo, long long hi,
+	    long long *out, bool *present);
+/* RFC 1123 label (namespace names); subdomain (most object names, node names). */
+bool is_dns_label(const char *s);
+bool is_dns_subdomain(const char *s);
+bool is_port_name(const char *s);
+int port_name_take(struct ctx *c, json_t *names, const char *name, enum port_name_form form,
+		   char **out);
+bool parse_ipv4(const char *s, uint32_t *out);
+bool is_ipv6(const char *s);
+/* qsort order of struct k8s_label: by key, as parse_labels leaves them. */
+int label_cmp(const void *a, const void *b);
+int parse_labels(struct ctx *c, json_t *parent, const char *key, struct k8s_labels *out);
+int parse_proto(struct ctx *c, json_t *parent, uint8_t *out);
+/* A JSON string may hold NUL; no Kubernetes name or value may. */
+bool has_nul(json_t *s);
+/* 0, -EINVAL; host bits cleared (the API server parses CIDRs sloppily). */
+int parse_cidr(const char *s, struct k8s_cidr *out);
+/* Is p inside q (same family, at least as long, q's network bits equal)? */
+bool cidr_inside(const struct k8s_cidr *p, const struct k8s_cidr *q);
+/* parse_cidr, failing at field key of c->path. */
+int get_cidr(struct ctx *c, const char *key, const char *s, struct k8s_cidr *out);
+/* metav1.LabelSelector at c->path; j must be present. */
+int parse_selector(struct ctx *c, json_t *j, struct k8s_selector *s);
+/* An optional selector field of parent: *out stays NULL when absent. */
+int parse_opt_selector(struct ctx *c, json_t *parent, const char *key,
+		       struct k8s_selector **out);
+void selector_free(struct k8s_selector *s);
+
+#endif

@@ -1,0 +1,31 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <netinet/in.h>
+#include <stddef.h>
+
+#include "proto.h"
+
+static const struct {
+	uint8_t proto;
+	const char *name;
+	const char *k8s; /* NULL: not a Kubernetes port protocol */
+} protos[] = {
+	{ IPPROTO_TCP, "tcp", "TCP" },	  { IPPROTO_UDP, "udp", "UDP" },
+	{ IPPROTO_SCTP, "sctp", "SCTP" }, { IPPROTO_ICMP, "icmp", NULL },
+	{ IPPROTO_ICMPV6, "icmpv6", NULL },
+};
+
+const char *proto_name(uint8_t proto)
+{
+	for (size_t i = 0; i < sizeof(protos) / sizeof(protos[0]); i++)
+		if (protos[i].proto == proto)
+			return protos[i].name;
+	return NULL;
+}
+
+const char *proto_k8s_name(uint8_t proto)
+{
+	for (size_t i = 0; i < sizeof(protos) / sizeof(protos[0]); i++)
+		if (protos[i].proto == proto)
+			return protos[i].k8s;
+	return NULL;
+}
