@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* What the packet tests' files share: the netns, the programs, the helpers (test_bpf.c). */
+/* What the packet tests' files share: the netns, the programs, the helpers (harness.c). */
 #ifndef XCNI_TEST_HARNESS_H
 #define XCNI_TEST_HARNESS_H
 
@@ -169,6 +169,17 @@ struct row {
 
 void check_row(void **state);
 struct xcni_ct_key tuple_of(const struct row *r, bool rev);
+/* The row's frame (Geneve around it for FROM_OVERLAY rows, cut), into buf; its length. */
+size_t build(const struct row *r, uint8_t buf[FRAME_MAX]);
+
+/* The private netns, the programs and their maps, pinned in a private dir;
+ * the pods' IPv4 endpoints. 0 or -errno; env_teardown undoes all of it. */
+int env_setup(void **state);
+int env_teardown(void **state);
+/* Empties a hash or trie map of keys of ksz bytes. */
+int map_clear(int fd, size_t ksz);
+/* --bench: from_pod's forwarding path. */
+int bench(void);
 
 /* tests/bpf/hostile.c: the hostile-packet matrix, run after the Services tests. */
 int hostile_tests(struct CMUnitTest **tests, size_t *n);
