@@ -863,10 +863,12 @@ int bench(void)
 int map_clear(int fd, size_t ksz)
 {
 	size_t cap = 1024, n = 0;
-	unsigned char *keys = malloc(cap * ksz), k[64];
+	unsigned char *keys, k[64];
 	int first = 1;
 
-	if (!keys)
+	if (ksz > sizeof(k))
+		return -E2BIG;
+	if (!(keys = malloc(cap * ksz)))
 		return -ENOMEM;
 	while (bpf_map_get_next_key(fd, first ? NULL : k, keys + n * ksz) == 0) {
 		memcpy(k, keys + n * ksz, ksz);
@@ -885,4 +887,169 @@ int map_clear(int fd, size_t ksz)
 		bpf_map_delete_elem(fd, keys + i * ksz);
 	free(keys);
 	return 0;
+}
+
+/* Every map of obj back to what loading left: hashes and tries empty, arrays
+ * zero (none has initial values); the programs and their rodata stay. */
+static int obj_reset(struct bpf_object *obj)
+{
+	struct bpf_map *m;
+	int ncpu = libbpf_num_possible_cpus();
+
+	if (!obj)
+		return 0;
+	bpf_object__for_each_map(m, obj) {
+		int fd = bpf_map__fd(m), err;
+
+		if (bpf_map__is_internal(m))
+			continue;
+		switch (bpf_map__type(m)) {
+		case BPF_MAP_TYPE_RINGBUF:
+		case BPF_MAP_TYPE_PROG_ARRAY:
+			continue;
+		case BPF_MAP_TYPE_ARRAY:
+		case BPF_MAP_TYPE_PERCPU_ARRAY: {
+			size_t vsz = bpf_map__value_size(m);
+			void *zero;
+
+			if (bpf_map__type(m) == BPF_MAP_TYPE_PERCPU_ARRAY)
+				vsz = ((vsz + 7) & ~(size_t)7) * ncpu;
+			if (!(zero = calloc(1, vsz)))
+				return -ENOMEM;
+			for (uint32_t i = 0; i < bpf_map__max_entries(m); i++)
+				if (bpf_map_update_elem(fd, &i, zero, BPF_ANY)) {
+					free(zero);
+					return -errno;
+				}
+			free(zero);
+			continue;
+		}
+		default:
+			if ((err = map_clear(fd, bpf_map__key_size(m))))
+				return err;
+		}
+	}
+	return 0;
+}
+
+/*
+ * What a group starts from, without the 2 s of loading the programs again:
+ * the events read and dropped, every map as env_setup left it. Nothing in
+ * the tests changes the netns, so this is env_setup's state.
+ */
+int env_reset(void)
+{
+	struct bpf_object *objs[] = {
+		env.from->obj, env.to->obj, env.from_ov->obj, env.ovin->obj, env.ovout->obj,
+		env.xdp->obj, env.from_lb->obj, env.to_lb->obj, env.ovin_lb->obj, env.ovin_dsr->obj,
+	};
+	int err;
+
+	if (ring_buffer__consume(env.rb) < 0)
+		return -EIO;
+	env.nev = 0;
+	for (size_t i = 0; i < ARRAY_SIZE(objs); i++)
+		if ((err = obj_reset(objs[i])))
+			return err;
+	return add_endpoints();
+}
+
+/* The groups of this run, in order, and the setup their first test had. */
+static struct started {
+	const struct group *g;
+	CMFixtureFunction setup;
+} *starts;
+static size_t nstarts, next_start;
+
+/*
+ * The first test of every group runs this first: the maps as loading left
+ * them (env_reset), then the group's prep. A group that
+ * cannot get them cannot run: the run stops here.
+ */
+static int group_start(void **state)
+{
+	struct started *s = &starts[next_start++];
+	int err;
+
+	err = env.from ? env_reset() : env_setup(NULL);
+	if (err || (s->g->prep && (err = s->g->prep()))) {
+		fprintf(stderr, "group %s: setting up: %s\n", s->g->name, strerror(-err));
+		env_teardown(NULL);
+		exit(1);
+	}
+	return s->setup ? s->setup(state) : 0;
+}
+
+int run_groups(const struct group *const *groups, size_t ngroups, int argc, char **argv)
+{
+	const struct group *run[ngroups];
+	struct CMUnitTest *made[ngroups], *all;
+	size_t nmade[ngroups], nrun = 0, n = 0;
+	int err = 1;
+
+	if (argc > 1 && !strcmp(argv[1], "--list")) {
+		for (size_t g = 0; g < ngroups; g++)
+			printf("%s\n", groups[g]->name);
+		return 0;
+	}
+	for (size_t g = 0; g < ngroups; g++) {
+		bool want = argc < 2;
+
+		for (int a = 1; a < argc; a++)
+			want |= !strcmp(argv[a], groups[g]->name);
+		if (want)
+			run[nrun++] = groups[g];
+	}
+	for (int a = 1; a < argc; a++) {
+		size_t g = 0;
+
+		while (g < ngroups && strcmp(argv[a], groups[g]->name))
+			g++;
+		if (g == ngroups) {
+			fprintf(stderr, "test_bpf: no group %s (test_bpf --list names them)\n", argv[a]);
+			return 2;
+		}
+	}
+	memset(made, 0, sizeof(made));
+	memset(nmade, 0, sizeof(nmade));
+	for (size_t g = 0; g < nrun; g++) {
+		if (run[g]->make && (err = run[g]->make(&made[g], &nmade[g]))) {
+			fprintf(stderr, "group %s: %s\n", run[g]->name, strerror(-err));
+			err = 1;
+			goto out;
+		}
+		n += run[g]->nrows + run[g]->ntests + nmade[g];
+	}
+	all = calloc(n ? n : 1, sizeof(*all));
+	starts = calloc(nrun ? nrun : 1, sizeof(*starts));
+	if (!all || !starts) {
+		free(all);
+		err = 1;
+		goto out;
+	}
+	n = 0;
+	for (size_t g = 0; g < nrun; g++) {
+		size_t first = n;
+
+		for (size_t i = 0; i < run[g]->nrows; i++)
+			all[n++] = (struct CMUnitTest){ .name = run[g]->rows[i].name,
+							.test_func = check_row,
+							.initial_state = (void *)&run[g]->rows[i] };
+		memcpy(all + n, run[g]->tests, run[g]->ntests * sizeof(*all));
+		n += run[g]->ntests;
+		memcpy(all + n, made[g], nmade[g] * sizeof(*all));
+		n += nmade[g];
+		if (n == first)
+			continue;
+		starts[nstarts++] = (struct started){ .g = run[g], .setup = all[first].setup_func };
+		all[first].setup_func = group_start;
+	}
+	err = _cmocka_run_group_tests("bpf", all, n, NULL, env_teardown);
+	free(all);
+	free(starts);
+out:
+	for (size_t g = 0; g < nrun; g++)
+		if (run[g]->free)
+			run[g]->free();
+	return err;
 }
