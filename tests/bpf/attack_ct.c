@@ -473,7 +473,7 @@ static void ct_teardown(void **state)
 	ingress(IP_B, ID_B, -1);
 }
 
-const struct CMUnitTest attack_ct_tests[] = {
+static const struct CMUnitTest attack_ct_tests[] = {
 	cmocka_unit_test(ct_setup),
 	cmocka_unit_test(flip4_open),
 	cmocka_unit_test(flip4_open_control),
@@ -486,4 +486,4 @@ const struct CMUnitTest attack_ct_tests[] = {
 	cmocka_unit_test(frag6_rows),
 	cmocka_unit_test(ct_teardown),
 };
-const size_t nr_attack_ct_tests = ARRAY_SIZE(attack_ct_tests);
+const struct group attack_ct_group = { "attack_ct", TESTS(attack_ct_tests), .prep = svc_state };

@@ -357,7 +357,7 @@ static void egress_marked_by_encap(void **state)
 	assert_int_equal(mark, 0);
 }
 
-const struct CMUnitTest attack_geneve_tests[] = {
+static const struct CMUnitTest attack_geneve_tests[] = {
 	cmocka_unit_test(dsr4_not_backend),
 	cmocka_unit_test(dsr6_not_backend),
 	cmocka_unit_test(egress_setup),
@@ -365,4 +365,4 @@ const struct CMUnitTest attack_geneve_tests[] = {
 	cmocka_unit_test(egress_marked_by_encap),
 	cmocka_unit_test(egress_teardown),
 };
-const size_t nr_attack_geneve_tests = ARRAY_SIZE(attack_geneve_tests);
+const struct group attack_geneve_group = { "attack_geneve", TESTS(attack_geneve_tests), .prep = dsr6_state };

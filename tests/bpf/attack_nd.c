@@ -227,7 +227,7 @@ static void hp_inside4(void **state)
 	assert_int_equal(e.flags, XCNI_CT_F_HAIRPIN);
 }
 
-const struct CMUnitTest attack_nd_tests[] = {
+static const struct CMUnitTest attack_nd_tests[] = {
 	cmocka_unit_test(nd_deny),
 	/* ND/MLD types beyond the link: policy judges them, and refuses. */
 	A_TO_B(T_MLDQ, 1), A_TO_B(T_MLD1, 1), A_TO_B(T_MLDDONE, 1), A_TO_B(T_MLD2, 1),
@@ -308,4 +308,4 @@ const struct CMUnitTest attack_nd_tests[] = {
 	cmocka_unit_test(hp_outside4),
 	cmocka_unit_test(hp_inside4),
 };
-const size_t nr_attack_nd_tests = ARRAY_SIZE(attack_nd_tests);
+const struct group attack_nd_group = { "attack_nd", TESTS(attack_nd_tests), .prep = svc_state };

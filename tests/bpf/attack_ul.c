@@ -301,7 +301,7 @@ static void ul_teardown(void **state)
 #define STACK_TO_R(s, m) .prog = TO_OVERLAY, .dev = DEV_X, .src = s, .dst = IP_R, .dport = 6001, \
 			 .proto = IPPROTO_UDP, .mark = m
 
-const struct CMUnitTest attack_ul_tests[] = {
+static const struct CMUnitTest attack_ul_tests[] = {
 	{ .name = "underlay attacker: setup", .test_func = ul_setup },
 	/* A client outside the cluster: served as before. */
 	ROW("underlay: outside client -> NodePort, local backend: into B", NP_LOCAL(CLIENT),
@@ -414,4 +414,4 @@ const struct CMUnitTest attack_ul_tests[] = {
 	{ .name = "underlay attacker: teardown", .test_func = ul_teardown },
 };
 
-const size_t nr_attack_ul_tests = ARRAY_SIZE(attack_ul_tests);
+const struct group attack_ul_group = { "attack_ul", TESTS(attack_ul_tests), .prep = svc_state };

@@ -501,7 +501,7 @@ static void dsr6_ul6_teardown(void **state)
 	ul6 = NULL;
 }
 
-const struct CMUnitTest dsr6_tests[] = {
+static const struct CMUnitTest dsr6_tests[] = {
 	cmocka_unit_test(dsr6_setup),
 	cmocka_unit_test(dsr6_frontend),
 	cmocka_unit_test(dsr6_backend),
@@ -512,4 +512,14 @@ const struct CMUnitTest dsr6_tests[] = {
 	cmocka_unit_test(dsr6_ul6_backend),
 	cmocka_unit_test(dsr6_ul6_teardown),
 };
-const size_t nr_dsr6_tests = ARRAY_SIZE(dsr6_tests);
+/* svc_state with dsr6_setup's DSR NodePorts: what attack_geneve.c starts from. */
+int dsr6_state(void)
+{
+	int err = svc_state();
+
+	if (!err)
+		dsr6_setup(NULL);
+	return err;
+}
+
+const struct group dsr6_group = { "dsr6", TESTS(dsr6_tests), .prep = lb6_state };

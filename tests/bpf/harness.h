@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* What the packet tests' files share: the netns, the programs, the helpers (test_bpf.c). */
+/* What the packet tests' files share: the netns, the programs, the helpers (harness.c). */
 #ifndef XCNI_TEST_HARNESS_H
 #define XCNI_TEST_HARNESS_H
 
@@ -169,29 +169,32 @@ struct row {
 
 void check_row(void **state);
 struct xcni_ct_key tuple_of(const struct row *r, bool rev);
+/* The row's frame (Geneve around it for FROM_OVERLAY rows, cut), into buf; its length. */
+size_t build(const struct row *r, uint8_t buf[FRAME_MAX]);
 
-/* tests/bpf/hostile.c: the hostile-packet matrix, run after the Services tests. */
-int hostile_tests(struct CMUnitTest **tests, size_t *n);
-void hostile_free(void);
+/* The private netns, the programs and their maps, pinned in a private dir;
+ * the pods' IPv4 endpoints. 0 or -errno; env_teardown undoes all of it. */
+int env_setup(void **state);
+int env_teardown(void **state);
+/* Back to env_setup's state: every map as loading left it, the endpoints. */
+int env_reset(void);
+/* Empties a hash or trie map of keys of ksz bytes. */
+int map_clear(int fd, size_t ksz);
+/* --bench: from_pod's forwarding path. */
+int bench(void);
 
-/* tests/bpf/v6.c: IPv6, run after the hostile matrix; v6_event takes IPv6 events. */
-extern const struct CMUnitTest v6_tests[];
-extern const size_t nr_v6_tests;
+/* tests/bpf/v6.c: v6_event takes IPv6 events. */
 void v6_event(const void *data);
 
-/* tests/bpf/v6ovl.c: IPv6 in Geneve, run after v6.c; v6ovl_event takes IPv6 events. */
+/* tests/bpf/v6ovl.c: IPv6 in Geneve; v6ovl_event takes IPv6 events. */
 /* Geneve around an inner Ethernet + IPv6 frame over the IPv4 underlay, and its
  * outer source port (encap6.h's flow_sport6): v6ovl.c's, lb6.c's tests use them too. */
 uint16_t geneve_sport6(const char *s, uint16_t sp, const char *d, uint16_t dp, uint8_t proto);
 size_t geneve_wrap6(const uint8_t *inner, size_t inner_len, const char *src, const char *dst,
 		    uint16_t sport, uint32_t vni, uint8_t *out);
-extern const struct CMUnitTest v6ovl_tests[];
-extern const size_t nr_v6ovl_tests;
 void v6ovl_event(const void *data);
 
-/* tests/bpf/v6ul.c: Geneve over an IPv6 underlay, run after v6ovl.c (programs of its own). */
-extern const struct CMUnitTest v6ul_tests[];
-extern const size_t nr_v6ul_tests;
+/* tests/bpf/v6ul.c: Geneve over an IPv6 underlay (programs of its own). */
 /* Its Geneve over IPv6 around an inner frame (no options), from src to dst, the
  * outer label and port from hash: the flow hash of an IPv4 or IPv6 5-tuple
  * (ports in host order), as bpf/lib/encap.h's flow_hash_of. */
@@ -199,15 +202,10 @@ size_t geneve_wrap_ul6(const uint8_t *inner, size_t inner_len, const char *src, 
 		       uint32_t hash, uint32_t vni, uint8_t *out);
 uint32_t geneve_hash6(const char *s, uint16_t sp, const char *d, uint16_t dp, uint8_t proto);
 
-/* tests/bpf/lb6_v6ul.c: IPv6 NodePorts to a remote backend over the IPv6 underlay,
- * after lb6.c (programs of its own); ul6_bench: --bench's from_overlay rows. */
-extern const struct CMUnitTest lb6_v6ul_tests[];
-extern const size_t nr_lb6_v6ul_tests;
+/* tests/bpf/lb6_v6ul.c: ul6_bench, --bench's from_overlay rows. */
 int ul6_bench(void);
 
-/* tests/bpf/lb.c: Services in BPF, run after the rows. */
-extern const struct CMUnitTest lb_tests[];
-extern const size_t nr_lb_tests;
+/* tests/bpf/lb.c: --bench-lb. */
 int lb_bench(void);
 int bench6(void); /* tests/bpf/v6.c: --bench's IPv6 row */
 /* lb.c's SCTP checks, shared with lb6.c: the bit-at-a-time CRC32c, a pcap, tshark's verdicts. */
@@ -215,49 +213,64 @@ uint32_t crc32c_ref(const uint8_t *d, size_t n);
 void pcap_write(const char *path, uint8_t *const *frames, const size_t *lens, int n);
 void tshark_sctp_status(const char *path, char *out, size_t cap);
 
-/* tests/bpf/lb_nodeport.c: NodePort, DSR and external traffic, run after lb.c on its frontends. */
-extern const struct CMUnitTest lb_nodeport_tests[];
-extern const size_t nr_lb_nodeport_tests;
+/*
+ * A group of tests: test_bpf GROUP runs it alone. Every group starts on a
+ * the maps as env_setup leaves them (env_reset), then its prep, then its rows
+ * (check_row each), then its tests: it depends on no other group's state.
+ * A file of tests defines one (`const struct group NAME_group = {...}`) and
+ * adds one line, G(NAME), to the list in test_bpf.c.
+ */
+struct group {
+	const char *name;
+	const struct row *rows;
+	size_t nrows;
+	const struct CMUnitTest *tests;
+	size_t ntests;
+	int (*prep)(void); /* the maps the group starts from; 0 or -errno */
+	/* tests built at run time (hostile.c's generated cuts), after the rows */
+	int (*make)(struct CMUnitTest **tests, size_t *n);
+	void (*free)(void);
+};
+#define ROWS(t) .rows = (t), .nrows = ARRAY_SIZE(t)
+#define TESTS(t) .tests = (t), .ntests = ARRAY_SIZE(t)
+/* Runs the named groups (all when none are named) as one cmocka run "bpf";
+ * --list prints the groups. main's exit code. */
+#define ID_A 1000
+#define ID_B 1001
+#define ID_C 1002
 
-/* tests/bpf/lb_icmp_np.c: ICMP errors from outside about NodePort replies, after lb_nodeport.c. */
-extern const struct CMUnitTest lb_icmp_np_tests[];
-extern const size_t nr_lb_icmp_np_tests;
-
-/* tests/bpf/lb6.c: IPv6 Services in BPF, run after tests/bpf/v6.c on its endpoints. */
-extern const struct CMUnitTest lb6_tests[];
-extern const size_t nr_lb6_tests;
-
-/* tests/bpf/lb6_icmp_ovl.c: ICMPv6 errors about flows to a backend on another node, after lb6.c. */
-extern const struct CMUnitTest lb6_icmp_ovl_tests[];
-extern const size_t nr_lb6_icmp_ovl_tests;
-
-/* tests/bpf/lb6_icmp_np.c: ICMPv6 errors from outside about IPv6 NodePort replies, after lb6.c. */
-extern const struct CMUnitTest lb6_icmp_np_tests[];
-extern const size_t nr_lb6_icmp_np_tests;
-
-/* tests/bpf/dsr6.c: NodePort DSR for IPv6 frontends, run after lb6.c on its NodePorts. */
-extern const struct CMUnitTest dsr6_tests[];
-extern const size_t nr_dsr6_tests;
-
-/* tests/bpf/np_mtu.c: NodePorts' path MTU (bpf/lib/ptb.h), last, on lb.c's and lb6.c's frontends. */
-extern const struct CMUnitTest np_mtu_tests[];
-extern const size_t nr_np_mtu_tests;
-
-/* tests/bpf/attack_nd.c: ND/MLD-typed ICMPv6 beyond the link, outside hairpin; last. */
-extern const struct CMUnitTest attack_nd_tests[];
-extern const size_t nr_attack_nd_tests;
-/* tests/bpf/attack_ul.c: a hostile host on the underlay and forged pod sources from the stack, last. */
-extern const struct CMUnitTest attack_ul_tests[];
-extern const size_t nr_attack_ul_tests;
-/* tests/bpf/attack_geneve.c: Geneve a node's process sends (DSR to no backend, a socket's), last. */
-extern const struct CMUnitTest attack_geneve_tests[];
-extern const size_t nr_attack_geneve_tests;
-/* tests/bpf/attack_ct.c: conntrack direction flips and fragment poisoning, last. */
-extern const struct CMUnitTest attack_ct_tests[];
-extern const size_t nr_attack_ct_tests;
-
-/* tests/bpf/xdp6.c: the XDP prefilter on IPv6 sources, run after the rows. */
-extern const struct CMUnitTest xdp6_tests[];
-extern const size_t nr_xdp6_tests;
+/* policy.c: its map writers, the steps other groups' rows take, the state
+ * its rows leave (policy4_state), --bench-policy. */
+int allow(const char *ep, uint8_t version, uint8_t dir, uint32_t peer, uint8_t proto,
+	  uint16_t port, int port_bits, uint32_t policy_id, uint16_t rule);
+int set_polep(const char *ep, uint32_t identity, uint8_t version, uint8_t isolated, uint8_t has);
+int ipcache(const char *addr, int len, uint32_t identity);
+int policy_ingress_a(void);
+int policy_egress_b(void);
+int policy_a_v1(void);
+int policy_a_off(void);
+int policy_b_back(void);
+int policy_a_from_r(void);
+int policy_a_v1_again(void);
+int policy_a_egress_nothing(void);
+int policy4_state(void);
+int bench_policy(void);
+/* encap.c: node n2 hosting R (IP_R), a pod whose node is gone (IP_GONE). */
+int overlay_setup(void);
+/* prefilter.c: 203.0.113.0/24 on the deny list. */
+int prefilter_add(void);
+/* test_bpf.c: the maps the IPv4 groups leave (their flows aside). */
+int node4_state(void);
+/* What the groups written on top of others start from (their setups, no flows):
+ * lb.c's Services (lb_state), v6.c's IPv6 endpoints (v6_state), lb6.c's
+ * Services and NodePorts (lb6_state), all of them (svc_state). */
+int lb_state(void);
+void v6_setup(void **state);
+int v6_state(void);
+int lb6_state(void);
+int svc_state(void);
+int v6ovl_state(void); /* v6_state and v6ovl.c's overlay */
+int dsr6_state(void); /* svc_state and dsr6.c's DSR NodePorts */
+int run_groups(const struct group *const *groups, size_t n, int argc, char **argv);
 
 #endif

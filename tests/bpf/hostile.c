@@ -489,7 +489,7 @@ static void quote(uint8_t q[28], const char *src, uint16_t sport, const char *ds
 	*(uint16_t *)(q + 22) = htons(dport);
 }
 
-int hostile_tests(struct CMUnitTest **out, size_t *n)
+static int hostile_tests(struct CMUnitTest **out, size_t *n)
 {
 	int err;
 
@@ -534,7 +534,7 @@ int hostile_tests(struct CMUnitTest **out, size_t *n)
 	return 0;
 }
 
-void hostile_free(void)
+static void hostile_free(void)
 {
 	for (size_t i = 0; i < ngen; i++)
 		free((char *)gen[i].name);
@@ -650,3 +650,5 @@ static int quoted_flow_absent(void)
 	}
 	return 0;
 }
+
+const struct group hostile_group = { "hostile", .make = hostile_tests, .free = hostile_free, .prep = lb_state };

@@ -1298,7 +1298,7 @@ static void lb_sctp_no_backend(void **state)
 	assert_false(found);
 }
 
-const struct CMUnitTest lb_tests[] = {
+static const struct CMUnitTest lb_tests[] = {
 	cmocka_unit_test_prestate_setup_teardown(lb_tcp, lb_setup, NULL, NULL),
 	cmocka_unit_test(lb_udp),
 	cmocka_unit_test(lb_frag),
@@ -1318,7 +1318,13 @@ const struct CMUnitTest lb_tests[] = {
 	cmocka_unit_test(lb_sctp_no_backend),
 	cmocka_unit_test(lb_off),
 };
-const size_t nr_lb_tests = ARRAY_SIZE(lb_tests);
+/* The IPv4 node and lb_setup's Services: what the groups on lb.c's frontends start from. */
+int lb_state(void)
+{
+	return node4_state() ?: lb_setup(NULL);
+}
+
+const struct group lb_group = { "lb", TESTS(lb_tests), .prep = node4_state };
 
 static int cmp_double(const void *a, const void *b)
 {

@@ -1198,7 +1198,7 @@ static void lb6_remote_reply(void **state)
 	expect6(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_DECAP, want, wlen);
 }
 
-const struct CMUnitTest lb6_tests[] = {
+static const struct CMUnitTest lb6_tests[] = {
 	cmocka_unit_test(lb6_setup),
 	cmocka_unit_test(lb6_tcp),
 	cmocka_unit_test(lb6_udp),
@@ -1218,5 +1218,30 @@ const struct CMUnitTest lb6_tests[] = {
 	cmocka_unit_test(lb6_extip_remote),
 	cmocka_unit_test(lb6_remote_reply),
 };
-const size_t nr_lb6_tests = ARRAY_SIZE(lb6_tests);
+/* v6_state with lb6_setup's Services and np6_setup's NodePorts. */
+int lb6_state(void)
+{
+	int err = v6_state();
+
+	if (!err) {
+		lb6_setup(NULL);
+		np6_setup(NULL);
+	}
+	return err;
+}
+
+/* Both families' Services and NodePorts, in the order their groups write them. */
+int svc_state(void)
+{
+	int err = lb_state();
+
+	if (!err) {
+		v6_setup(NULL);
+		lb6_setup(NULL);
+		np6_setup(NULL);
+	}
+	return err;
+}
+
+const struct group lb6_group = { "lb6", TESTS(lb6_tests), .prep = v6_state };
 

@@ -294,7 +294,7 @@ static void lb6_icmp_np_not_ours(void **state)
 	untouched(FROM_OVERLAY, in, len);
 }
 
-const struct CMUnitTest lb6_icmp_np_tests[] = {
+static const struct CMUnitTest lb6_icmp_np_tests[] = {
 	cmocka_unit_test(icmp6np_setup),
 	cmocka_unit_test(lb6_icmp_np_local_tcp),
 	cmocka_unit_test(lb6_icmp_np_local_udp),
@@ -303,4 +303,4 @@ const struct CMUnitTest lb6_icmp_np_tests[] = {
 	cmocka_unit_test(lb6_icmp_np_ul6),
 	cmocka_unit_test(lb6_icmp_np_not_ours),
 };
-const size_t nr_lb6_icmp_np_tests = ARRAY_SIZE(lb6_icmp_np_tests);
+const struct group lb6_icmp_np_group = { "lb6_icmp_np", TESTS(lb6_icmp_np_tests), .prep = lb6_state };

@@ -158,9 +158,9 @@ static void lb6_icmp_ovl_unreach(void **state)
 	icmp_about(40801, VIPU, 53, 5353, IPPROTO_UDP, R6M, UNREACH, 4, 0, VIPU);
 }
 
-const struct CMUnitTest lb6_icmp_ovl_tests[] = {
+static const struct CMUnitTest lb6_icmp_ovl_tests[] = {
 	cmocka_unit_test(icmp_ovl_setup),
 	cmocka_unit_test(lb6_icmp_ovl_ptb),
 	cmocka_unit_test(lb6_icmp_ovl_unreach),
 };
-const size_t nr_lb6_icmp_ovl_tests = ARRAY_SIZE(lb6_icmp_ovl_tests);
+const struct group lb6_icmp_ovl_group = { "lb6_icmp_ovl", TESTS(lb6_icmp_ovl_tests), .prep = lb6_state };

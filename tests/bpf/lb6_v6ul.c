@@ -264,14 +264,14 @@ static void lb6u_geneve_first(void **state)
 	assert_int_equal(bpf_map_delete_elem(map_fd("xcni_svc"), &k), 0);
 }
 
-const struct CMUnitTest lb6_v6ul_tests[] = {
+static const struct CMUnitTest lb6_v6ul_tests[] = {
 	cmocka_unit_test(lb6u_setup),
 	cmocka_unit_test(lb6u_nodeport_remote),
 	cmocka_unit_test(lb6u_extip_remote),
 	cmocka_unit_test(lb6u_geneve_first),
 	cmocka_unit_test(lb6u_teardown),
 };
-const size_t nr_lb6_v6ul_tests = ARRAY_SIZE(lb6_v6ul_tests);
+const struct group lb6_v6ul_group = { "lb6_v6ul", TESTS(lb6_v6ul_tests), .prep = lb6_state };
 
 /*
  * --bench: from_overlay taking Geneve over IPv6 from nv (RV6:7000 -> A6:7001,

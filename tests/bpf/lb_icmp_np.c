@@ -362,10 +362,10 @@ static void np_icmp_unknown(void **state)
 	np_expect(FROM_OVERLAY, DEV_U, in, len, TC_ACT_OK, NP_UNCOUNTED, in, len);
 }
 
-const struct CMUnitTest lb_icmp_np_tests[] = {
+static const struct CMUnitTest lb_icmp_np_tests[] = {
 	cmocka_unit_test_setup(np_icmp_local, np_udp_setup),
 	cmocka_unit_test(np_icmp_remote),
 	cmocka_unit_test(np_icmp_dsr),
 	cmocka_unit_test(np_icmp_unknown),
 };
-const size_t nr_lb_icmp_np_tests = ARRAY_SIZE(lb_icmp_np_tests);
+const struct group lb_icmp_np_group = { "lb_icmp_np", TESTS(lb_icmp_np_tests), .prep = lb_state };

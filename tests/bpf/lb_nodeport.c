@@ -469,7 +469,7 @@ static void lb_sctp_nodeport(void **state)
 	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_REPLY, want, wlen);
 }
 
-const struct CMUnitTest lb_nodeport_tests[] = {
+static const struct CMUnitTest lb_nodeport_tests[] = {
 	cmocka_unit_test(lb_nodeport_local),
 	cmocka_unit_test(lb_nodeport_remote),
 	cmocka_unit_test(lb_nodeport_dsr),
@@ -478,4 +478,4 @@ const struct CMUnitTest lb_nodeport_tests[] = {
 	cmocka_unit_test(lb_nodeport_etp_local),
 	cmocka_unit_test(lb_sctp_nodeport),
 };
-const size_t nr_lb_nodeport_tests = ARRAY_SIZE(lb_nodeport_tests);
+const struct group lb_nodeport_group = { "lb_nodeport", TESTS(lb_nodeport_tests), .prep = lb_state };

@@ -288,9 +288,9 @@ static void np_mtu_ul6(void **state)
 	from_overlay__destroy(o);
 }
 
-const struct CMUnitTest np_mtu_tests[] = {
+static const struct CMUnitTest np_mtu_tests[] = {
 	cmocka_unit_test(np_mtu_ipv4),
 	cmocka_unit_test(np_mtu_ipv6),
 	cmocka_unit_test(np_mtu_ul6),
 };
-const size_t nr_np_mtu_tests = ARRAY_SIZE(np_mtu_tests);
+const struct group np_mtu_group = { "np_mtu", TESTS(np_mtu_tests), .prep = svc_state };

@@ -295,7 +295,7 @@ static void ipc6(const char *a, uint32_t id)
 	assert_int_equal(bpf_map_update_elem(map_fd("xcni_ipcache6"), &k, &v, BPF_ANY), 0);
 }
 
-static void v6_setup(void **state)
+void v6_setup(void **state)
 {
 	int efd = map_fd("xcni_endpoints6"), ifd = map_fd("xcni_ifindex6");
 	static const uint32_t ids[NR_DEVS] = { ID_A, ID_B, ID_C, ID_X };
@@ -947,7 +947,7 @@ static void v6_svc_cidr(void **state)
 	open_up(kx);
 }
 
-const struct CMUnitTest v6_tests[] = {
+static const struct CMUnitTest v6_tests[] = {
 	cmocka_unit_test(v6_setup),
 	cmocka_unit_test(v6_tcp_flow),
 	cmocka_unit_test(v6_udp_echo),
@@ -959,7 +959,17 @@ const struct CMUnitTest v6_tests[] = {
 	cmocka_unit_test(v6_ipblock),
 	cmocka_unit_test(v6_svc_cidr),
 };
-const size_t nr_v6_tests = ARRAY_SIZE(v6_tests);
+/* The IPv4 node and v6_setup's IPv6 endpoints: what the IPv6 groups start from. */
+int v6_state(void)
+{
+	int err = node4_state();
+
+	if (!err)
+		v6_setup(NULL);
+	return err;
+}
+
+const struct group v6_group = { "v6", TESTS(v6_tests), .prep = node4_state };
 
 /* `test_bpf --bench`'s IPv6 row (issue 14): from_pod forwarding an
  * established-looking UDP flow A6 -> B6, as bench() does for IPv4, so the two

@@ -618,10 +618,20 @@ void v6ovl_event(const void *data)
 	nev6++;
 }
 
-const struct CMUnitTest v6ovl_tests[] = {
+static const struct CMUnitTest v6ovl_tests[] = {
 	cmocka_unit_test(v6ovl_setup),	  cmocka_unit_test(v6ovl_encap),
 	cmocka_unit_test(v6ovl_not_encap), cmocka_unit_test(v6ovl_decap),
 	cmocka_unit_test(v6ovl_spoof),	  cmocka_unit_test(v6ovl_policy),
 	cmocka_unit_test(v6ovl_to_overlay),
 };
-const size_t nr_v6ovl_tests = ARRAY_SIZE(v6ovl_tests);
+/* v6_state with v6ovl_setup's IPv6 overlay (n2's pods, this node's SELF6). */
+int v6ovl_state(void)
+{
+	int err = v6_state();
+
+	if (!err)
+		v6ovl_setup(NULL);
+	return err;
+}
+
+const struct group v6ovl_group = { "v6ovl", TESTS(v6ovl_tests), .prep = v6_state };

@@ -754,13 +754,13 @@ static void v6ul_to_overlay(void **state)
 	}
 }
 
-const struct CMUnitTest v6ul_tests[] = {
+static const struct CMUnitTest v6ul_tests[] = {
 	cmocka_unit_test(v6ul_setup),	   cmocka_unit_test(v6ul_encap),
 	cmocka_unit_test(v6ul_not_encap),  cmocka_unit_test(v6ul_decap),
 	cmocka_unit_test(v6ul_refused),	   cmocka_unit_test(v6ul_to_overlay),
 	cmocka_unit_test(v6ul_teardown),
 };
-const size_t nr_v6ul_tests = ARRAY_SIZE(v6ul_tests);
+const struct group v6ul_group = { "v6ul", TESTS(v6ul_tests), .prep = v6ovl_state };
 
 /* wrap_ul6 and flow_hash for tests/bpf/lb6_v6ul.c (harness.h). */
 size_t geneve_wrap_ul6(const uint8_t *inner, size_t inner_len, const char *src, const char *dst,

@@ -1,20 +1,60 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * The underlay's XDP prefilter on IPv6 (bpf/xdp_underlay.bpf.c, xcni_prefilter6)
- * through BPF_PROG_TEST_RUN, on the netns and maps of test_bpf.c: frames with
- * an IPv6 source on the deny list are dropped and counted on their entry and
- * under drop-prefilter, others pass untouched (byte for byte), with or without
- * VLAN tags in front.
+ * The underlay's XDP prefilter (bpf/xdp_underlay.bpf.c) through
+ * BPF_PROG_TEST_RUN, both families: frames with a source on the deny list
+ * are dropped and counted on their entry and under drop-prefilter, others
+ * pass untouched (byte for byte), with or without VLAN tags in front.
  *
- *   xcni_prefilter6      2001:db8:bad::/48, 2001:db8:bad:1::7/128
+ *   xcni_prefilter       203.0.113.0/24 (the rows)
+ *   xcni_prefilter6      2001:db8:bad::/48, 2001:db8:bad:1::7/128 (the IPv6 tests)
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/ip.h>
+#include <netinet/ip_icmp.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <linux/ipv6.h>
+#include <linux/pkt_cls.h>
 
 #include "harness.h"
 
+int prefilter_add(void)
+{
+	struct xcni_prefilter_key k = { .prefixlen = 24, .addr = ip4("203.0.113.0") };
+	struct xcni_prefilter_val v = {};
+
+	__u32 net = ip4("203.0.113.0"), one = 1;
+
+	/* What xcnictl prefilter add writes: the /24's mark, then the trie entry. */
+	if (bpf_map_update_elem(map_fd("xcni_pf24"), &net, &one, BPF_ANY))
+		return -errno;
+	return bpf_map_update_elem(map_fd("xcni_prefilter"), &k, &v, BPF_ANY) ? -errno : 0;
+}
+
+static int prefilter_counted(void)
+{
+	struct xcni_prefilter_key k = { .prefixlen = 24, .addr = ip4("203.0.113.0") };
+	struct xcni_prefilter_val v;
+
+	if (bpf_map_lookup_elem(map_fd("xcni_prefilter"), &k, &v))
+		return -errno;
+	return v.packets == 1 && v.bytes == ETH_HLEN + 20 + 12 ? 0 : -EPROTO;
+}
+
+static const struct row prefilter_rows[] = {
+	/* XDP on the underlay: the prefilter. */
+	{ "prefilter: deny 203.0.113.0/24", .step = prefilter_add },
+	{ "XDP: source on the deny list: dropped", .prog = XDP, .dev = DEV_U, .plain = true,
+	  UDP("203.0.113.5", 5000, NODE_IP, 53), .ret = XDP_DROP, .reason = XCNI_DROP_PREFILTER },
+	{ "XDP: any other source passes", .prog = XDP, .dev = DEV_U, .plain = true,
+	  UDP("198.51.100.1", 5000, NODE_IP, 53), .ret = XDP_PASS, .uncounted = true },
+	{ "prefilter: the entry counted its drop", .step = prefilter_counted },
+};
+
+/* IPv6. */
 #define ETH_P_8021Q_ 0x8100
 #define ETH_P_8021AD_ 0x88a8
 
@@ -191,11 +231,11 @@ static int xdp6_teardown(void **state)
 	return 0;
 }
 
-const struct CMUnitTest xdp6_tests[] = {
+static const struct CMUnitTest xdp6_tests[] = {
 	cmocka_unit_test_setup(xdp6_listed_dropped, xdp6_setup),
 	cmocka_unit_test(xdp6_longest_match_counted),
 	cmocka_unit_test(xdp6_unlisted_passed),
 	cmocka_unit_test(xdp6_tagged),
 	cmocka_unit_test_teardown(xdp6_short_passed, xdp6_teardown),
 };
-const size_t nr_xdp6_tests = ARRAY_SIZE(xdp6_tests);
+const struct group prefilter_group = { "prefilter", ROWS(prefilter_rows), TESTS(xdp6_tests) };
