@@ -255,6 +255,9 @@ extern const size_t nr_attack_geneve_tests;
 /* tests/bpf/attack_ct.c: conntrack direction flips and fragment poisoning, last. */
 extern const struct CMUnitTest attack_ct_tests[];
 extern const size_t nr_attack_ct_tests;
+/* tests/bpf/svc_flows.c: kube-proxy's flow cases through the real compiler and
+ * map writer; last: it replaces every Service the groups before wrote. */
+const struct CMUnitTest *svc_flows_tests(size_t *n);
 
 /* tests/bpf/xdp6.c: the XDP prefilter on IPv6 sources, run after the rows. */
 extern const struct CMUnitTest xdp6_tests[];

@@ -1798,7 +1798,8 @@ int main(int argc, char **argv)
 	/* The groups in the order they run: each builds on the maps the ones
 	 * before it leave. A new file of tests adds one line here. */
 	struct CMUnitTest *hostile;
-	size_t nh;
+	size_t nh, nflows;
+	const struct CMUnitTest *flows = svc_flows_tests(&nflows);
 
 	if ((err = hostile_tests(&hostile, &nh))) {
 		fprintf(stderr, "hostile rows: %s\n", strerror(-err));
@@ -1828,6 +1829,7 @@ int main(int argc, char **argv)
 		{ attack_ul_tests, nr_attack_ul_tests }, /* the underlay attacker, on all of the above */
 		{ attack_geneve_tests, nr_attack_geneve_tests }, /* Geneve from a node's process */
 		{ attack_ct_tests, nr_attack_ct_tests }, /* conntrack and fragments attacked, both families */
+		{ flows, nflows }, /* kube-proxy's flows, the maps from Service YAML by the compiler */
 	};
 	struct CMUnitTest *all;
 	size_t n = 0;

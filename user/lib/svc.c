@@ -307,7 +307,10 @@ static int add_frontend(struct items *v, const struct port_ctx *pc, const void *
 	k.proto = pc->p->proto;
 	k.scope = XCNI_SCOPE_EXT;
 	inet_ntop(family == XCNI_AF_INET6 ? AF_INET6 : AF_INET, addr, ip, sizeof(ip));
-	if (local)
+	/* The flag is what makes a frontend with no backend here drop (the
+	 * Service has endpoints elsewhere: kube-proxy's DROP); with no
+	 * endpoint anywhere it is refused, as kube-proxy REJECTs. */
+	if (local && pc->b->nall)
 		flags |= external ? XCNI_SVC_F_ETP_LOCAL : XCNI_SVC_F_ITP_LOCAL;
 	if (external && local)
 		flags |= XCNI_SVC_F_TWO_SCOPES;

@@ -34,7 +34,10 @@
  *    only those (XCNI_SVC_F_ETP_LOCAL; the data plane keeps the client's
  *    address and drops what finds none), and an INT twin with every backend
  *    serves this node's pods (XCNI_SVC_F_TWO_SCOPES), as kube-proxy sends
- *    pods' traffic to external frontends cluster-wide.
+ *    pods' traffic to external frontends cluster-wide. The two flags are
+ *    set only when the Service has endpoints somewhere: a frontend that
+ *    then has none here drops (kube-proxy's DROP), one of a Service with
+ *    none at all is refused (its REJECT), from pods and from outside.
  * Pure: no I/O, no state; the same cluster gives the same list.
  */
 #ifndef XCNI_SVC_H
