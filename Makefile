@@ -92,13 +92,13 @@ $(BUILD)/xcnictl: $(XCNICTL_OBJS) $(LIBXCNI)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(XCFLAGS) -o $@ $^ $(PKG_LIBS)
 
-# Packet tests: the programs through BPF_PROG_TEST_RUN (also --bench); Maglev's
-# table builder comes along (its choice is checked against the program's).
-$(BUILD)/tests/test_bpf: user/lib/maglev.c
-$(BUILD)/tests/test_bpf: $(wildcard tests/bpf/*.c tests/bpf/*.h) bpf/xcni_shared.h $(SKELS)
+# Packet tests: the programs through BPF_PROG_TEST_RUN (also --bench); libxcni
+# comes along: Maglev's table builder (its choice is checked against the
+# program's), and the Service compiler and map writer (tests/bpf/svc_flows.c).
+$(BUILD)/tests/test_bpf: $(wildcard tests/bpf/*.c tests/bpf/*.h) bpf/xcni_shared.h $(SKELS) $(LIBXCNI)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(XCFLAGS) -I$(BUILD)/gen -Ibpf -o $@ $(filter %.c,$^) $(PKG_LIBS) -lcmocka
+	$(Q)$(CC) $(XCFLAGS) $(PKG_CFLAGS) -I$(BUILD)/gen -Ibpf -Iuser -o $@ $(filter %.c,$^) $(filter %.a,$^) $(PKG_LIBS) -lcmocka
 
 unit: $(UNIT_TESTS)
 # The cmocka tests alone (no BPF skeletons): what the sanitizer build runs.

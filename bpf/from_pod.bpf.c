@@ -231,6 +231,9 @@ __attribute__((noinline)) int from_pod6(struct __sk_buff *skb)
 		reason = lb6_translate(skb, &p, ep_id, lb, 0);
 		if (reason == XCNI_DROP_NO_BACKEND) {
 			p.rev_nat = lb->rev_nat;
+			reason = lb_pod_no_backend(lb->svc_flags);
+		}
+		if (reason == XCNI_DROP_NO_BACKEND) {
 			verdict = lb6_reject(skb, &p) ? TC_ACT_SHOT
 						       : bpf_redirect_peer(skb->ifindex, 0);
 			goto out;
@@ -395,6 +398,8 @@ __attribute__((noinline)) int from_pod4(struct __sk_buff *skb)
 	}
 	if (lb_enabled) {
 		reason = lb_translate(skb, &p, ep_id, lb_loopback_ip, &lb, 0);
+		if (reason == XCNI_DROP_NO_BACKEND)
+			reason = lb_pod_no_backend(lb.svc_flags);
 		if (reason == XCNI_DROP_NO_BACKEND) {
 			/* Refused at once, as kube-proxy's REJECT does: the packet
 			 * becomes the answer and goes back into the client. */

@@ -13,7 +13,9 @@
  *
  * Without backend the connect (or sendmsg) fails with ECONNREFUSED, as
  * kube-proxy's REJECT makes it fail, but without a packet sent; counted as
- * drop-no-backend (from-pod), like the per-packet path's refusals.
+ * drop-no-backend (from-pod), like the per-packet path's refusals; but
+ * another node's NodePort under externalTrafficPolicy Local with none is
+ * left to the per-packet path, which drops (sock_leave_to_packets).
  *
  * Affinity (ClientIP) is keyed by the socket's network namespace, the
  * pod, which at connect time has no source address yet; Maglev hashes the
@@ -30,6 +32,18 @@
 #include "lib/exit.h"
 #include "lib/lb_pick.h"
 #include "lib/maps.h"
+
+/*
+ * No backend for a socket at another node's NodePort under
+ * externalTrafficPolicy Local: not refused here but left untranslated, so its
+ * packets meet the per-packet translation, which drops them as that node
+ * drops an outside client's (lb_pod_no_backend): the connect times out as
+ * upstream's does, it is not refused.
+ */
+static __always_inline int sock_leave_to_packets(const struct xcni_svc *svc)
+{
+	return lb_pod_no_backend(svc->flags) == XCNI_DROP_NO_LOCAL_BACKEND;
+}
 
 /*
  * The destination in ctx, if it is a frontend, becomes a backend: 1 (go on:
@@ -58,6 +72,8 @@ static __always_inline int sock_translate(struct bpf_sock_addr *ctx)
 	__builtin_memcpy(ak.client, &netns, sizeof(netns));
 	id = lb_select(svc, &t, &ak, bpf_ktime_get_ns());
 	be = id ? bpf_map_lookup_elem(&xcni_backend, &id) : NULL;
+	if (!be && sock_leave_to_packets(svc))
+		return 1;
 	if (!be || be->family != XCNI_AF_INET) {
 		/* Counted with the per-packet refusals: no packet, so no bytes. */
 		count(XCNI_DROP_NO_BACKEND, XCNI_DIR_FROM_POD, 0);
@@ -207,6 +223,8 @@ static __always_inline int sock6_translate(struct bpf_sock_addr *ctx)
 	id = lb_select_h(svc, xcni_lb_hash6(src, dst, 0, (__u16)ctx->user_port, proto), &ak,
 			 bpf_ktime_get_ns());
 	be = id ? bpf_map_lookup_elem(&xcni_backend, &id) : NULL;
+	if (!be && sock_leave_to_packets(svc))
+		return 1;
 	if (!be || be->family != XCNI_AF_INET6) {
 		count(XCNI_DROP_NO_BACKEND, XCNI_DIR_FROM_POD, 0);
 		bpf_set_retval(-ECONNREFUSED);

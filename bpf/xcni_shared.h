@@ -270,7 +270,7 @@ enum xcni_reason {
 	XCNI_DROP_PREFILTER = -126, /* source on the underlay's prefilter deny list */
 	XCNI_DROP_ENCAP = -127, /* making room for, or writing, the outer headers failed */
 	XCNI_DROP_NO_BACKEND = -128, /* a Service with no backend: refused (TCP RST, ICMP unreachable) */
-	XCNI_DROP_NO_LOCAL_BACKEND = -129, /* externalTrafficPolicy=Local and no backend on this node */
+	XCNI_DROP_NO_LOCAL_BACKEND = -129, /* a Local traffic policy and no backend on this node */
 	XCNI_DROP_NAT_NO_PORT = -130, /* NodePort to a remote backend: no free source port for its SNAT */
 	XCNI_DROP_EXTHDR = -131, /* IPv6 extension headers: more than XCNI_V6_MAX_EXT, or cut short */
 	/* the destination pod's node is known, but only in an underlay family this
@@ -753,6 +753,9 @@ struct xcni_svc_key {
 
 #define XCNI_SVC_F_AFFINITY (1u << 0) /* sessionAffinity: ClientIP */
 #define XCNI_SVC_F_MAGLEV (1u << 1) /* backends by Maglev table, not at random */
+/* The Local traffic policies, set where the Service has endpoints (somewhere):
+ * such a frontend with no backend here drops (drop-no-local-backend), as
+ * kube-proxy DROPs; without endpoints at all it is refused (REJECT). */
 #define XCNI_SVC_F_ETP_LOCAL (1u << 2) /* externalTrafficPolicy: Local */
 #define XCNI_SVC_F_ITP_LOCAL (1u << 3) /* internalTrafficPolicy: Local */
 #define XCNI_SVC_F_TWO_SCOPES (1u << 4) /* look again under XCNI_SCOPE_INT from inside */

@@ -3,8 +3,10 @@
 # manifests in examples/lab (namespaces x, y, z; pods a, b, c in each, spread
 # over both nodes), then a default-deny and an allow NetworkPolicy, with the
 # truth table before and after and the maps behind one verdict; then a Service
-# reached by name through the cluster's DNS and kube-proxy's DNAT, with policy
-# judged on the pod behind it; then the overlay: one probe from a pod on n1 to a
+# reached by name through the cluster's DNS, translated in BPF by xcnid (the
+# lab runs without kube-proxy: --kube-proxy none, the README's recommended
+# mode): its frontends (xcnictl service list), the translation in conntrack
+# (xcnictl ct list), policy judged on the pod behind it; then the overlay: one probe from a pod on n1 to a
 # pod on n2, Geneve-encapsulated in BPF, and each node's tunnels.
 #
 #   netns xcl-ul: bridge br0 (the underlay switch)
@@ -31,8 +33,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-say "lab up: two nodes, an xcnid each, the data plane pinned, Geneve between them, the cluster's DNS"
-"$CTL" lab up --nodes 2 --dns
+say "lab up: two nodes, an xcnid each translating Services in BPF (no kube-proxy), Geneve between them, the cluster's DNS"
+"$CTL" lab up --nodes 2 --dns --kube-proxy none
 say "apply namespaces and pods (each pod wired by the real xcni plugin, on the less loaded node)"
 "$CTL" lab apply -f "$EX/00-namespaces.yaml"
 "$CTL" lab apply -f "$EX/10-pods.yaml"
@@ -77,14 +79,30 @@ node ipcache list
 say "counters"
 node metrics
 
-say "a Service: y/web, port 8080 to y/b's serve-80-tcp (kube-proxy's rules on the node)"
+say "a Service: y/web, port 8080 to y/b's serve-80-tcp (translated by xcnid in BPF, no kube-proxy)"
 cat "$EX/40-service.yaml"
 "$CTL" lab apply -f "$EX/40-service.yaml"
 "$CTL" lab get | sed -n '/^SERVICE/,$p'
-say "x/a resolves web.y through the DNS Service, and reaches it"
+say "the frontends x/a's node $XA_NODE translates (xcnictl --node $XA_NODE service list)"
+node service list
+say "x/a resolves web.y through the DNS Service, and reaches it by name"
 "$CTL" lab exec x/a -- getent hosts web.y
-printf 'x/a -> svc/y/web 8080/TCP: '
-"$CTL" lab probe x/a svc/y/web 8080/TCP || true
+WEB_IP=$("$CTL" lab exec x/a -- getent hosts web.y | awk '{ print $1; exit }')
+YB_IP=$("$CTL" lab get --json | python3 -c 'import json,sys; print([p["ip"] for p in json.load(sys.stdin)["pods"] if p["namespace"] + "/" + p["name"] == "y/b"][0])')
+# A connection by name from x/a (its processes run in its node's cgroup): xcnid's
+# socket-level load balancing gives the socket y/b at connect, and shows the
+# application the ClusterIP as its peer; a flow the socket layer did not
+# translate (connected UDP, a process outside the cgroup) is translated per
+# packet by from_pod, which keeps the tuple as sent (to the ClusterIP) in
+# conntrack beside the translated one.
+printf 'x/a -> web.y:8080/TCP: '
+"$CTL" lab exec x/a -- python3 -c '
+import socket
+s = socket.create_connection(("web.y", 8080), timeout=2)
+print("connected; its peer is", s.getpeername()[0], "(the ClusterIP)")' || true
+say "the translation on $XA_NODE: the socket given y/b ($YB_IP:80) for $WEB_IP:8080 (xcnictl service sockets), and the flow in conntrack (xcnictl ct list)"
+node service sockets
+node ct list | { grep -E "PROTO|$YB_IP|$WEB_IP" || true; }
 say "policy is judged on the pod behind the ClusterIP: y/b may not enter x, but x may reach y/b"
 printf 'x/c -> svc/y/web 8080/TCP: '
 "$CTL" lab probe x/c svc/y/web 8080/TCP || true

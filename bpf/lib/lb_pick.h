@@ -43,6 +43,23 @@ static __always_inline int lb_outside_refused(const struct xcni_svc *svc, int cl
 }
 
 /*
+ * A pod's new flow to a frontend (flags: its XCNI_SVC_F_*) found no backend:
+ * XCNI_DROP_NO_BACKEND, refused at once as kube-proxy's REJECT; or, where a
+ * Local traffic policy leaves none here of the endpoints the Service has
+ * elsewhere (the compiler sets the flag only then), XCNI_DROP_NO_LOCAL_BACKEND,
+ * dropped as kube-proxy DROPs: a ClusterIP under internalTrafficPolicy Local,
+ * or another node's NodePort under externalTrafficPolicy Local (from a pod
+ * the only frontend with XCNI_SVC_F_ETP_LOCAL: its own node's have an INT twin
+ * without it), dropped as that node drops an outside client's packet
+ * (user/lib/svc.c, add_peer_frontend).
+ */
+static __always_inline int lb_pod_no_backend(__u8 flags)
+{
+	return flags & (XCNI_SVC_F_ETP_LOCAL | XCNI_SVC_F_ITP_LOCAL) ? XCNI_DROP_NO_LOCAL_BACKEND :
+									XCNI_DROP_NO_BACKEND;
+}
+
+/*
  * The frontend of t's destination, or NULL. outside: the packet came from
  * outside the cluster (the underlay), which gets the EXT entry only; a pod
  * (and a socket of this node) gets the INT one where the two differ.

@@ -322,11 +322,22 @@ check "lab up --node-port-mode dsr --kube-proxy iptables: exit 2 (DSR is xcnid's
 # to KUBE-SVC without masquerade, so the backend's reply goes straight to the pod's
 # node, past the conntrack entry on the third node that would undo the DNAT (the
 # same with upstream kube-proxy's rules on any CNI that routes pod to pod).
+# xcnid, ETP Local (np/loc): a third node's NodePort holds that node's own
+# endpoints only (to it the pod is an outside client: upstream's e2e "should
+# fallback to local terminating endpoints ... externalTrafficPolicy=Local"
+# expects the connection to fail), none here, so the pod's packets are dropped
+# on n1 as n3 drops an outside client's; the pod's own node's NodePort serves it
+# from every endpoint (README, "a pod to its own node's NodePort").
 C1=$(lab get --json | jq_ "[p['ip'] for p in d['pods'] if p['name'] == 'c1'][0]")
 for n in $(seq "$NODES"); do
-	for pp in 30080/tcp 30081/udp 30090/tcp; do
-		if [ "$KP" = iptables ] && [ "$pp" = 30090/tcp ] && [ "n$n" != n1 ] && [ "n$n" != "$BN" ]; then
+	for pp in 30080/tcp 30081/udp 30090/tcp 30091/udp; do
+		if [ "$KP" = iptables ] && [ "${pp%/*}" -ge 30090 ] && [ "n$n" != n1 ] && [ "n$n" != "$BN" ]; then
 			diag "np/c1 -> n$n:$pp under kube-proxy: not checked (ETP Local from another node's pod is not masqueraded; the reply bypasses n$n)"
+			continue
+		fi
+		if [ "$KP" = none ] && [ "${pp%/*}" -ge 30090 ] && [ "n$n" != n1 ] && [ "n$n" != "$BN" ]; then
+			check "ETP Local: np/c1 (n1) -> n$n:$pp (n$n has no local endpoint): dropped" \
+				blocked np/c1 "n$n" "$pp"
 			continue
 		fi
 		got=$(answer np/c1 "n$n" $pp)
@@ -338,6 +349,16 @@ for n in $(seq "$NODES"); do
 		fi
 	done
 done
+if [ "$KP" = none ] && [ "$FAMILY" = dual ] && [ "$NODES" -ge 3 ]; then
+	for pp in 30090/tcp 30091/udp; do
+		out=$(lab probe np/c1 n3 "$pp" --family 6 --timeout-ms 700); rc=$?
+		check "IPv6, ETP Local: np/c1 (n1) -> n3 [fd00:77::3]:$pp (no local endpoint): dropped (probe: $out, exit $rc)" \
+			test "$out-$rc" = blocked-1
+		got=$(lab probe np/c1 "$BN" "$pp" --family 6 --json --timeout-ms 1500 | jq_ 'd.get("answer") or ""')
+		check "IPv6, ETP Local: np/c1 (n1) -> $BN:$pp (its local endpoint): np/b answered (got '$got')" \
+			bash -c "[[ \"\$1\" == 'np/b '* ]]" _ "$got"
+	done
+fi
 if [ "$KP" = iptables ] && [ "$NODES" -ge 3 ]; then
 	check "n3 encapsulated again what its stack DNATed (to-overlay fwd-encap > 0, drop-encap 0)" \
 		bash -c "[ \"\$1\" -gt 0 ] && [ \"\$2\" = 0 ]" _ "$(metric 3 fwd-encap to-overlay)" "$(metric 3 drop-encap to-overlay)"

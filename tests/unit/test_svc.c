@@ -483,11 +483,72 @@ static void traffic_policies(void **state)
 	}
 }
 
-/* Another node's NodePort: a frontend here too, every backend, for this node's pods. */
+/*
+ * Another node's NodePort: a frontend here too, for this node's pods. Under
+ * externalTrafficPolicy Cluster every backend, as for pods on the node itself;
+ * under Local only that node's own (ready, else its serving terminating ones):
+ * to that node the connection is external (upstream's e2e "should fallback to
+ * local terminating endpoints ... externalTrafficPolicy=Local": a pod on node 0
+ * to node 1's NodePort fails when the only endpoint is on node 0), and with
+ * none the frontend keeps XCNI_SVC_F_ETP_LOCAL so the data plane drops, as
+ * that node drops an outside client's packet.
+ */
 static void nodeport_peers(void **state)
 {
-	static const uint32_t peers[2] = { 0x0201a8c0, 0x0101a8c0 }; /* n2, and n1's own again */
-	const struct svc_node n = { .name = "n1", .naddrs = 2, .addrs = n1_addrs, .npeers = 2,
+	/* n2, n1's own again, n3 (no endpoint) */
+	static const uint32_t peers[3] = { 0x0201a8c0, 0x0101a8c0, 0x0301a8c0 };
+	static const char *const names[3] = { "n2", "n1", "n3" };
+	const struct svc_node n = { .name = "n1", .naddrs = 2, .addrs = n1_addrs, .npeers = 3,
+				    .peers = peers, .peer_names = names };
+	const struct svc_spec *s;
+
+	(void)state;
+	load_for(SVC("web", "{type: NodePort, clusterIP: 10.96.0.9, externalTrafficPolicy: Local, "
+			    "ports: [{port: 80, nodePort: 30080}]}")
+		 SVC("all", "{type: NodePort, clusterIP: 10.96.0.8, selector: {app: web}, "
+			    "ports: [{port: 80, nodePort: 30081}]}")
+		 WEB_EPS EPS("all-1", "all",
+			     "endpoints: [{addresses: [10.1.0.5], nodeName: n1}, {addresses: "
+			     "[10.1.1.6], nodeName: n2}]\nports: [{port: 8080}]"),
+		 &n);
+	assert_int_equal(l.nerrs, 0);
+	/* Per Service: ClusterIP, 2 x (EXT + INT) of its own (web) or 2 x EXT (all),
+	 * n2's and n3's: n1's own address listed as a peer is no second frontend. */
+	assert_int_equal(l.n, 7 + 5);
+	s = spec("y/web 192.168.1.2:30080/TCP (another node's)");
+	assert_int_equal(s->key.scope, XCNI_SCOPE_EXT);
+	/* n2's own endpoint only, and the policy said: none is a drop. */
+	assert_int_equal(s->flags, XCNI_SVC_F_ETP_LOCAL);
+	assert_int_equal(s->nbe, 1);
+	assert_int_equal(be(s, 0x0a010106, 8080)->state, XCNI_BE_ACTIVE);
+	s = spec("y/web 192.168.1.3:30080/TCP (another node's)");
+	assert_int_equal(s->flags, XCNI_SVC_F_ETP_LOCAL);
+	assert_int_equal(s->nbe, 0);
+	assert_int_equal(find(0xc0a80101, 30080, XCNI_SCOPE_EXT)->flags,
+			 XCNI_SVC_F_ETP_LOCAL | XCNI_SVC_F_TWO_SCOPES);
+	/* externalTrafficPolicy Cluster: every backend behind every node's address. */
+	s = spec("y/all 192.168.1.3:30081/TCP (another node's)");
+	assert_int_equal(s->flags, 0);
+	assert_int_equal(s->nbe, 2);
+	assert_non_null(be(s, 0x0a010106, 8080));
+	assert_non_null(be(s, 0x0a010005, 8080));
+	/* No endpoint anywhere: refused at once, on every node (kube-proxy's REJECT),
+	 * so the flag that makes the data plane drop is not set. */
+	svc_list_free(&l);
+	store_free(st);
+	load_for(SVC("web", "{type: NodePort, clusterIP: 10.96.0.9, externalTrafficPolicy: Local, "
+			    "ports: [{port: 80, nodePort: 30080}]}"),
+		 &n);
+	s = spec("y/web 192.168.1.3:30080/TCP (another node's)");
+	assert_int_equal(s->flags, 0);
+	assert_int_equal(s->nbe, 0);
+}
+
+/* Peers without names (a caller that does not know them): every backend, as before. */
+static void nodeport_peers_unnamed(void **state)
+{
+	static const uint32_t peers[1] = { 0x0201a8c0 };
+	const struct svc_node n = { .name = "n1", .naddrs = 2, .addrs = n1_addrs, .npeers = 1,
 				    .peers = peers };
 	const struct svc_spec *s;
 
@@ -495,18 +556,9 @@ static void nodeport_peers(void **state)
 	load_for(SVC("web", "{type: NodePort, clusterIP: 10.96.0.9, externalTrafficPolicy: Local, "
 			    "ports: [{port: 80, nodePort: 30080}]}")
 		 WEB_EPS, &n);
-	assert_int_equal(l.nerrs, 0);
-	/* ClusterIP, 2 x (EXT + INT) of its own, n2's: n1's own address listed as a peer
-	 * is no second frontend. */
-	assert_int_equal(l.n, 6);
 	s = spec("y/web 192.168.1.2:30080/TCP (another node's)");
-	assert_int_equal(s->key.scope, XCNI_SCOPE_EXT);
-	/* Every backend, whatever the external policy, as for pods on the node itself. */
 	assert_int_equal(s->flags, 0);
 	assert_int_equal(s->nbe, 3);
-	assert_non_null(be(s, 0x0a010106, 8080));
-	assert_int_equal(find(0xc0a80101, 30080, XCNI_SCOPE_EXT)->flags,
-			 XCNI_SVC_F_ETP_LOCAL | XCNI_SVC_F_TWO_SCOPES);
 }
 
 static void bad_node_ports(void **state)
@@ -908,6 +960,7 @@ int main(void)
 		cmocka_unit_test_teardown(nodeport_external_lb, teardown),
 		cmocka_unit_test_teardown(traffic_policies, teardown),
 		cmocka_unit_test_teardown(nodeport_peers, teardown),
+		cmocka_unit_test_teardown(nodeport_peers_unnamed, teardown),
 		cmocka_unit_test_teardown(bad_node_ports, teardown),
 		cmocka_unit_test(nodeport_parse_errors),
 		cmocka_unit_test_teardown(incr_equals_build, teardown),

@@ -579,6 +579,7 @@ static int sync_services(const struct opts *o, const struct cluster *c, struct s
 	const struct svc_delta *d;
 	uint32_t addrs[2], *peers;
 	uint8_t addr6[1][16], (*peers6)[16];
+	const char **pnames; /* the peers' Node names: IPv4's, then IPv6's from [n] */
 	static const uint8_t none6[16];
 	double t0 = now_msf(), t1;
 	int err;
@@ -596,18 +597,26 @@ static int sync_services(const struct opts *o, const struct cluster *c, struct s
 	sn.addrs = addrs;
 	/* Every other Node's InternalIP: this node's pods reaching its NodePorts. */
 	peers = calloc(c->n[K8S_NODE] + 1, sizeof(*peers));
-	if (!peers) {
+	pnames = calloc(2 * (c->n[K8S_NODE] + 1), sizeof(*pnames));
+	if (!peers || !pnames) {
+		free(peers);
+		free(pnames);
 		snprintf(msg, msglen, "building the Service frontends: %s", strerror(ENOMEM));
 		return -ENOMEM;
 	}
+	/* With its name: under externalTrafficPolicy Local a peer's NodePort
+	 * holds that node's endpoints only. */
 	for (size_t i = 0; i < c->n[K8S_NODE]; i++) {
 		uint32_t a = c->objs[K8S_NODE][i]->node.internal_ip;
 
 		if (a && c->objs[K8S_NODE][i] != node && !(sn.naddrs && a == addrs[0]) &&
-		    !(sn.naddrs > 1 && a == addrs[1]))
+		    !(sn.naddrs > 1 && a == addrs[1])) {
+			pnames[sn.npeers] = c->objs[K8S_NODE][i]->meta.name;
 			peers[sn.npeers++] = a;
+		}
 	}
 	sn.peers = peers;
+	sn.peer_names = pnames;
 	/* IPv6 NodePorts: the node's IPv6 InternalIP; every other Node's for its pods. */
 	if (node && memcmp(node->node.internal_ip6, none6, 16)) {
 		memcpy(addr6[0], node->node.internal_ip6, 16);
@@ -623,6 +632,7 @@ static int sync_services(const struct opts *o, const struct cluster *c, struct s
 	peers6 = calloc(c->n[K8S_NODE] + 1, sizeof(*peers6));
 	if (!peers6) {
 		free(peers);
+		free(pnames);
 		snprintf(msg, msglen, "building the Service frontends: %s", strerror(ENOMEM));
 		return -ENOMEM;
 	}
@@ -630,13 +640,17 @@ static int sync_services(const struct opts *o, const struct cluster *c, struct s
 		const uint8_t *a = c->objs[K8S_NODE][i]->node.internal_ip6;
 
 		if (memcmp(a, none6, 16) && c->objs[K8S_NODE][i] != node &&
-		    !(sn.naddrs6 && !memcmp(a, addr6[0], 16)))
+		    !(sn.naddrs6 && !memcmp(a, addr6[0], 16))) {
+			pnames[c->n[K8S_NODE] + 1 + sn.npeers6] = c->objs[K8S_NODE][i]->meta.name;
 			memcpy(peers6[sn.npeers6++], a, 16);
+		}
 	}
 	sn.peers6 = (const uint8_t(*)[16])peers6;
+	sn.peer_names6 = pnames + c->n[K8S_NODE] + 1;
 	err = svc_incr_update(si, c, &sn, o->lb_flags, ch, nch, all, false, &d);
 	free(peers);
 	free(peers6);
+	free(pnames);
 	if (err) {
 		snprintf(msg, msglen, "building the Service frontends: %s", strerror(-err));
 		return err;

@@ -44,7 +44,8 @@ static const struct xcni_reason_info reasons[] = {
 	R(XCNI_DROP_NO_BACKEND, "drop-no-backend",
 	  "a Service without backends: refused back to the client (TCP RST, ICMP port unreachable)"),
 	R(XCNI_DROP_NO_LOCAL_BACKEND, "drop-no-local-backend",
-	  "externalTrafficPolicy=Local and no backend on this node"),
+	  "a Local traffic policy (external, or internal from a pod) and no backend on this "
+	  "node, some elsewhere"),
 	R(XCNI_DROP_NAT_NO_PORT, "drop-nat-no-port",
 	  "NodePort to a remote backend: no free source port for its SNAT"),
 	R(XCNI_DROP_EXTHDR, "drop-exthdr",

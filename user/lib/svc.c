@@ -228,10 +228,13 @@ static size_t key_hash(const struct xcni_svc_key *k)
 	return (size_t)(h ^ (h >> 32));
 }
 
-/* The backends one Service port has: every one, and those on this node. */
+/* The backends one Service port has: every one, and those on this node;
+ * node_of[i]: all[i]'s endpoint's nodeName (NULL: none), for another node's
+ * NodePort under externalTrafficPolicy Local. */
 struct port_bes {
 	struct svc_be_spec *all, *local;
 	size_t nall, nlocal;
+	const char **node_of;
 };
 
 /* A frontend spec with a copy of be. 0 or -ENOMEM (name freed then). */
@@ -300,7 +303,10 @@ static int add_frontend(struct items *v, const struct port_ctx *pc, const void *
 	k.proto = pc->p->proto;
 	k.scope = XCNI_SCOPE_EXT;
 	inet_ntop(family == XCNI_AF_INET6 ? AF_INET6 : AF_INET, addr, ip, sizeof(ip));
-	if (local)
+	/* The flag is what makes a frontend with no backend here drop (the
+	 * Service has endpoints elsewhere: kube-proxy's DROP); with no
+	 * endpoint anywhere it is refused, as kube-proxy REJECTs. */
+	if (local && pc->b->nall)
 		flags |= external ? XCNI_SVC_F_ETP_LOCAL : XCNI_SVC_F_ITP_LOCAL;
 	if (external && local)
 		flags |= XCNI_SVC_F_TWO_SCOPES;
@@ -345,32 +351,57 @@ fail:
 }
 
 /*
- * Another node's NodePort, for this node's pods: every backend, whatever the
- * traffic policy (kube-proxy, too, sends pods' traffic to an external frontend
- * to every endpoint). In the EXT scope the programs look up first: traffic from
- * outside to another node's address never reaches this node's underlay.
+ * Another node's NodePort (peer: that Node's name, NULL if not known), for
+ * this node's pods. Under externalTrafficPolicy Cluster every backend (as
+ * kube-proxy sends a pod's traffic to every endpoint). Under Local only
+ * that node's own endpoints, with XCNI_SVC_F_ETP_LOCAL when the Service has
+ * some elsewhere (none here then: the data plane drops): that node takes the connection as external (upstream masquerades
+ * a pod's traffic to a node address), and has no other to give it. In the
+ * EXT scope the programs look up first: traffic from outside to another
+ * node's address never reaches this node's underlay.
  */
 static int add_peer_frontend(struct items *v, const struct port_ctx *pc, const void *addr,
-			     uint8_t family, uint16_t port, size_t fidx)
+			     const char *peer, uint8_t family, uint16_t port, size_t fidx)
 {
 	struct xcni_svc_key k = { .family = family, .proto = pc->p->proto,
 				  .scope = XCNI_SCOPE_EXT };
 	char ip[INET6_ADDRSTRLEN], *name;
+	const struct svc_be_spec *be = pc->b->all;
+	size_t nbe = pc->b->nall;
+	struct svc_be_spec *theirs = NULL;
+	uint8_t flags = pc->flags;
 	struct item *it;
 	int err;
+
+	if (pc->so->svc.etp_local && peer) {
+		nbe = 0;
+		if (pc->b->nall && !(theirs = calloc(pc->b->nall, sizeof(*theirs))))
+			return -ENOMEM;
+		for (size_t i = 0; i < pc->b->nall; i++)
+			if (pc->b->node_of[i] && !strcmp(pc->b->node_of[i], peer))
+				theirs[nbe++] = pc->b->all[i];
+		be = theirs;
+		/* No endpoint anywhere is refused there as here (kube-proxy's
+		 * REJECT); endpoints elsewhere only, dropped (its DROP). */
+		if (pc->b->nall)
+			flags |= XCNI_SVC_F_ETP_LOCAL;
+	}
 
 	memcpy(k.addr, addr, family == XCNI_AF_INET6 ? 16 : 4);
 	k.port = htons(port);
 	inet_ntop(family == XCNI_AF_INET6 ? AF_INET6 : AF_INET, addr, ip, sizeof(ip));
 	if (asprintf(&name, "%s/%s %s:%u/%s (another node's)", pc->so->meta.ns, pc->so->meta.name,
-		     ip, port, proto_k8s_name(k.proto)) < 0)
+		     ip, port, proto_k8s_name(k.proto)) < 0) {
+		free(theirs);
 		return -ENOMEM;
+	}
 	if (!(it = item_new(v))) {
+		free(theirs);
 		free(name);
 		return -ENOMEM;
 	}
-	err = spec_set(&it->fe, name, &k, pc->flags, pc->so->svc.affinity_s, pc->b->all,
-		       pc->b->nall);
+	err = spec_set(&it->fe, name, &k, flags, pc->so->svc.affinity_s, be, nbe);
+	free(theirs);
 	if (err) {
 		item_free(it);
 		v->n--;
@@ -393,6 +424,13 @@ static size_t frontends_max(const struct k8s_service *s, const struct svc_node *
 	return 2 * per_port * s->nports;
 }
 
+static void port_bes_free(struct port_bes *b)
+{
+	free(b->all);
+	free(b->local);
+	free(b->node_of);
+}
+
 /*
  * The port's backends from the slices. A slice with ports but not this one is
  * normal when some of the pods do not name the port (the EndpointSlice
@@ -410,7 +448,8 @@ static int port_backends(const struct k8s_object *so, size_t i, uint8_t family,
 
 	memset(b, 0, sizeof(*b));
 	if (room && (!(b->all = calloc(room, sizeof(*b->all))) ||
-		     !(b->local = calloc(room, sizeof(*b->local)))))
+		     !(b->local = calloc(room, sizeof(*b->local))) ||
+		     !(b->node_of = calloc(room, sizeof(*b->node_of)))))
 		return -ENOMEM;
 	for (size_t j = 0; j < nslices; j++) {
 		const struct k8s_epslice *es = &slices[j]->eps;
@@ -433,7 +472,11 @@ static int port_backends(const struct k8s_object *so, size_t i, uint8_t family,
 		for (size_t k = 0; k < es->nendpoints; k++) {
 			const struct k8s_endpoint *e = &es->endpoints[k];
 
+			size_t before = b->nall;
+
 			add_backend(b->all, &b->nall, e, family, ep->port);
+			if (b->nall > before)
+				b->node_of[before] = e->node_name;
 			/* Node-local: the endpoint's nodeName is this node's. */
 			if (node && node->name && e->node_name && !strcmp(e->node_name, node->name))
 				add_backend(b->local, &b->nlocal, e, family, ep->port);
@@ -515,6 +558,9 @@ static int build_one(const struct k8s_object *so, const struct k8s_object *const
 					      add_frontend(v, &pc6, node->addrs6[a], XCNI_AF_INET6,
 							   p->node_port, true, FIELD_NODEPORT, i) :
 					      add_peer_frontend(v, &pc6, node->peers6[a - node->naddrs6],
+								node->peer_names6 ?
+								node->peer_names6[a - node->naddrs6] :
+								NULL,
 								XCNI_AF_INET6, p->node_port, i);
 			}
 			/* IPv6 externalIPs and load-balancer IPs, with the IPv6 backends;
@@ -527,13 +573,11 @@ static int build_one(const struct k8s_object *so, const struct k8s_object *const
 				err = add_frontend(v, &pc6, s->lb_ips6[a], XCNI_AF_INET6, p->port,
 						   true, FIELD_LB_IP,
 						   s->lb_ips6_at ? s->lb_ips6_at[a] : a);
-			free(b6.all);
-			free(b6.local);
+			port_bes_free(&b6);
 			items_free(&quiet);
 		}
 		if (!s->cluster_ip) {
-			free(b.all);
-			free(b.local);
+			port_bes_free(&b);
 			continue;
 		}
 		field_name(FIELD_NODEPORT, i, fld, sizeof(fld));
@@ -549,6 +593,8 @@ static int build_one(const struct k8s_object *so, const struct k8s_object *const
 				      add_frontend(v, &pc, &node->addrs[a], XCNI_AF_INET, p->node_port,
 						   true, FIELD_NODEPORT, i) :
 				      add_peer_frontend(v, &pc, &node->peers[a - node->naddrs],
+							node->peer_names ?
+							node->peer_names[a - node->naddrs] : NULL,
 							XCNI_AF_INET, p->node_port, i);
 		for (size_t a = 0; a < s->nexternal_ips && !err; a++)
 			err = add_frontend(v, &pc, &s->external_ips[a], XCNI_AF_INET, p->port, true,
@@ -557,8 +603,7 @@ static int build_one(const struct k8s_object *so, const struct k8s_object *const
 		for (size_t a = 0; a < s->nlb_ips && !err; a++)
 			err = add_frontend(v, &pc, &s->lb_ips[a], XCNI_AF_INET, p->port, true,
 					   FIELD_LB_IP, s->lb_ips_at ? s->lb_ips_at[a] : a);
-		free(b.all);
-		free(b.local);
+		port_bes_free(&b);
 	}
 	return err;
 }
@@ -744,6 +789,8 @@ struct svc_incr {
 	size_t naddrs, npeers;
 	uint8_t (*addrs6)[16]; /* IPv6 likewise: the node's, then its peers' */
 	size_t naddrs6, npeers6;
+	/* The peers' names: npeers for addrs' peers, then npeers6 (NULL: not known). */
+	char **pnames;
 	uint16_t np_min, np_max;
 	unsigned int flags;
 	struct sent **svcs; /* by (namespace, name) */
@@ -813,6 +860,13 @@ static void incr_clear(struct svc_incr *si)
 	si->valid = false;
 }
 
+static void pnames_free(char **v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
 void svc_incr_free(struct svc_incr *si)
 {
 	if (!si)
@@ -828,6 +882,7 @@ void svc_incr_free(struct svc_incr *si)
 	free(si->node_name);
 	free(si->addrs);
 	free(si->addrs6);
+	pnames_free(si->pnames, si->npeers + si->npeers6);
 	free(si);
 }
 
@@ -1080,6 +1135,18 @@ static int slices_of(const struct svc_incr *si, const struct cluster *c, const c
 	return 0;
 }
 
+/* Are the n names of given (NULL: none known) those kept (n entries, NULL each unknown)? */
+static bool pnames_eq(const char *const *given, char *const *kept, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const char *g = given ? given[i] : NULL;
+
+		if (!g != !kept[i] || (g && strcmp(g, kept[i])))
+			return false;
+	}
+	return true;
+}
+
 /* The node and options frontends are built for; false if they are not those of the last build. */
 static bool same_node(const struct svc_incr *si, const struct svc_node *node, unsigned int flags)
 {
@@ -1097,6 +1164,9 @@ static bool same_node(const struct svc_incr *si, const struct svc_node *node, un
 	    (naddrs && memcmp(node->addrs6, si->addrs6, naddrs * 16)) ||
 	    (npeers && memcmp(node->peers6, si->addrs6 + naddrs, npeers * 16)))
 		return false;
+	if (node && (!pnames_eq(node->peer_names, si->pnames, si->npeers) ||
+		     !pnames_eq(node->peer_names6, si->pnames + si->npeers, si->npeers6)))
+		return false;
 	return (node ? node->np_min : 0) == si->np_min && (node ? node->np_max : 0) == si->np_max;
 }
 
@@ -1107,13 +1177,26 @@ static int node_keep(struct svc_incr *si, const struct svc_node *node, unsigned 
 	uint32_t *addrs = naddrs + npeers ? malloc((naddrs + npeers) * 4) : NULL;
 	size_t n6 = node ? node->naddrs6 : 0, p6 = node ? node->npeers6 : 0;
 	uint8_t(*addrs6)[16] = n6 + p6 ? malloc((n6 + p6) * 16) : NULL;
+	char **pnames = npeers + p6 ? calloc(npeers + p6, sizeof(*pnames)) : NULL;
+	bool nomem = (node && node->name && !name) || (naddrs + npeers && !addrs) ||
+		     (n6 + p6 && !addrs6) || (npeers + p6 && !pnames);
 
-	if ((node && node->name && !name) || (naddrs + npeers && !addrs) || (n6 + p6 && !addrs6)) {
+	for (size_t i = 0; !nomem && i < npeers + p6; i++) {
+		const char *g = i < npeers ? (node->peer_names ? node->peer_names[i] : NULL) :
+					     (node->peer_names6 ? node->peer_names6[i - npeers] : NULL);
+
+		if (g && !(pnames[i] = strdup(g)))
+			nomem = true;
+	}
+	if (nomem) {
 		free(name);
 		free(addrs);
 		free(addrs6);
+		pnames_free(pnames, npeers + p6);
 		return -ENOMEM;
 	}
+	pnames_free(si->pnames, si->npeers + si->npeers6);
+	si->pnames = pnames;
 	if (n6)
 		memcpy(addrs6, node->addrs6, n6 * 16);
 	if (p6)
@@ -1148,6 +1231,9 @@ static struct svc_node node_of(const struct svc_incr *si)
 				  .npeers6 = si->npeers6,
 				  .peers6 = si->npeers6 ? (const uint8_t(*)[16])(si->addrs6 + si->naddrs6)
 							: NULL,
+				  .peer_names = (const char *const *)si->pnames,
+				  .peer_names6 = si->pnames ? (const char *const *)si->pnames + si->npeers
+							    : NULL,
 				  .np_min = si->np_min, .np_max = si->np_max };
 }
 

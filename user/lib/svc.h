@@ -7,9 +7,10 @@
  *  - NodePort and LoadBalancer Services: a NodePort frontend on each of the
  *    node's addresses (struct svc_node) at spec.ports[].nodePort, and one
  *    on every other Node's (peers: this node's pods connecting to another
- *    node's NodePort are translated here, to every backend, as the
- *    ClusterIP would be, instead of sending the packet to a node whose
- *    stack has no kube-proxy to answer it); a nodePort
+ *    node's NodePort are translated here, instead of sending the packet to
+ *    a node whose stack has no kube-proxy to answer it: to every backend,
+ *    as the ClusterIP would be, or under externalTrafficPolicy Local to
+ *    that node's own, none being a drop as there); a nodePort
  *    outside the node's range, or one another Service has, is said (naming
  *    the object and field) and that frontend left out, nothing else;
  *  - a frontend per spec.externalIPs[] and per status.loadBalancer.ingress[].ip
@@ -33,7 +34,10 @@
  *    only those (XCNI_SVC_F_ETP_LOCAL; the data plane keeps the client's
  *    address and drops what finds none), and an INT twin with every backend
  *    serves this node's pods (XCNI_SVC_F_TWO_SCOPES), as kube-proxy sends
- *    pods' traffic to external frontends cluster-wide.
+ *    pods' traffic to external frontends cluster-wide. The two flags are
+ *    set only when the Service has endpoints somewhere: a frontend that
+ *    then has none here drops (kube-proxy's DROP), one of a Service with
+ *    none at all is refused (its REJECT), from pods and from outside.
  * Pure: no I/O, no state; the same cluster gives the same list.
  */
 #ifndef XCNI_SVC_H
@@ -59,11 +63,19 @@ struct svc_node {
 	 */
 	size_t npeers;
 	const uint32_t *peers;
+	/*
+	 * The peers' Node names, one per address (NULL, or the array NULL: not
+	 * known, and then every backend is behind that address). Under
+	 * externalTrafficPolicy Local a peer's frontend holds that node's
+	 * endpoints only: to that node a pod's connection is external.
+	 */
+	const char *const *peer_names;
 	/* IPv6 likewise (a node's IPv6 InternalIP): IPv6 NodePort frontends, the
 	 * Service's IPv6 backends behind them. 16 bytes each, network order. */
 	size_t naddrs6, npeers6;
 	const uint8_t (*addrs6)[16];
 	const uint8_t (*peers6)[16];
+	const char *const *peer_names6; /* as peer_names, for peers6 */
 	uint16_t np_min, np_max; /* NodePort range; np_max 0: SVC_NODEPORT_MIN-MAX */
 };
 
