@@ -271,6 +271,11 @@ struct flow_rec *flows_get(struct flows *f, const struct flow_key *key, bool *cr
 	return r;
 }
 
+struct flow_rec *flows_head(struct flows *f)
+{
+	return f->head;
+}
+
 void flows_touch(struct flows *f, struct flow_rec *r)
 {
 	r->seq = ++f->seq;
@@ -1011,10 +1016,10 @@ int flows_render_json(struct flows *f, const struct flow_filter *ff,
 			n++;
 		}
 	fbuf_printf(b, "{\"cursor\":%llu,\"flows\":%zu,\"window\":%zu,\"created\":%llu,"
-		       "\"evicted\":%llu,\"events\":%llu}\n",
+		       "\"evicted\":%llu,\"events\":%llu%s}\n",
 		    (unsigned long long)f->seq, f->n, f->window,
 		    (unsigned long long)f->st.created, (unsigned long long)f->st.evicted,
-		    (unsigned long long)f->st.events);
+		    (unsigned long long)f->st.events, rc->trailer_extra ? rc->trailer_extra : "");
 	return b->err ? b->err : (int)n;
 }
 

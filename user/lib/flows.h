@@ -100,6 +100,8 @@ struct flow_rec *flows_find(struct flows *f, const struct flow_key *key);
 struct flow_rec *flows_get(struct flows *f, const struct flow_key *key, bool *created);
 void flows_on_evict(struct flows *f, void (*fn)(void *arg, const struct flow_rec *r),
 		    void *arg);
+/* The window from its least recently changed record on (r->next to go on). */
+struct flow_rec *flows_head(struct flows *f);
 /* The record changed: it moves to the window's end and gets a new seq. */
 void flows_touch(struct flows *f, struct flow_rec *r);
 /* A string for a record's field, shared among records (*slot's old one released). */
@@ -179,6 +181,8 @@ struct flow_render_ctx {
 	uint64_t now_ns; /* CLOCK_MONOTONIC now */
 	int64_t wall_off_ns; /* CLOCK_REALTIME - CLOCK_MONOTONIC */
 	const char *node;
+	/* More fields for the trailer, ",\"name\":value..." (the flow log's counts); NULL none. */
+	const char *trailer_extra;
 };
 
 /* One record as a JSON object and a newline. */
