@@ -743,7 +743,14 @@ int flowd_open(const struct flowd_opts *o, const char *pin_dir, const char *node
 		goto fail;
 	}
 	if (o->log_path) {
-		snprintf(d->log_path, sizeof(d->log_path), "%s", o->log_path);
+		const char *at = strstr(o->log_path, "{node}");
+
+		/* Several agents on one host (the lab) each write their own. */
+		if (at)
+			snprintf(d->log_path, sizeof(d->log_path), "%.*s%s%s",
+				 (int)(at - o->log_path), o->log_path, d->node, at + 6);
+		else
+			snprintf(d->log_path, sizeof(d->log_path), "%s", o->log_path);
 		d->log_max = o->log_max_bytes;
 		d->log_files = o->log_files;
 		d->log_interval = o->log_interval_s ? o->log_interval_s : 1;

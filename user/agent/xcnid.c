@@ -1213,6 +1213,7 @@ static void usage(FILE *f)
 		"                     with / as ->.sock)\n"
 		"  --flow-log PATH    write changed records as JSON lines to PATH every\n"
 		"                     --flow-log-interval seconds (default %u; implies --flows)\n"
+		"                     (\"{node}\" in PATH: the node's name)\n"
 		"  --flow-log-max-bytes N  rotate PATH before it grows past N bytes (default %llu)\n"
 		"  --flow-log-files K keep K files, PATH and PATH.1..PATH.K-1 (default %u)\n"
 		"  --map-max MAP=N    size map MAP for N entries instead of its default (e.g.\n"
