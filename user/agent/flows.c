@@ -143,11 +143,13 @@ static void fill_peer(struct flowd *d, struct flow_peer *p, uint8_t family, cons
 		il.labels[sizeof(il.labels) - 1] = '\0';
 		flows_set_str(d->fl, &p->labels, il.labels);
 		if (!named) {
-			/* A pod on another node: its namespace is in its labels. */
-			const char *ns = strstr(il.labels, "io.kubernetes.pod.namespace=");
+			/* A pod on another node: its namespace is in its labels (its
+			 * namespace's name label, which the API server sets). */
+			static const char nskey[] = "ns:kubernetes.io/metadata.name=";
+			const char *ns = strstr(il.labels, nskey);
 
 			if (ns) {
-				ns += strlen("io.kubernetes.pod.namespace=");
+				ns += strlen(nskey);
 				snprintf(buf, sizeof(buf), "%.*s", (int)strcspn(ns, ","), ns);
 				flows_set_str(d->fl, &p->ns, buf);
 			}
