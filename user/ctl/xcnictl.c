@@ -74,6 +74,9 @@ static void usage(FILE *f, const char *name)
 				strlen(buf) > 22 ? "\n                         " : " ",
 				(int)strcspn(cmd->help, ".\n"), cmd->help);
 		}
+	if (!name)
+		fprintf(f, "  %-22s %s\n", "flows [FILTERS]",
+			"Flow records of xcnid --flows (flows --help: the filters)");
 	fprintf(f, "\nOptions (anywhere on the line):\n"
 		   "  --pin-dir DIR   where the maps are pinned (default $XCNI_PIN_DIR, else "
 		   XCNI_PIN_ROOT ")\n"
