@@ -137,7 +137,7 @@ check "n1: x/b -> x/c 81/udp (v6): allowed, no policy, 4 + 4 packets, 4 x (200 +
 check "n2: x/b -> x/c 81/udp (v6): the same flow as n2 saw it, x/b's labels and namespace from its identity" \
 	has n2 40003 "r['family'] == 'ipv6' and r['packets'] == 4 and r['reply_packets'] == 4 and 4 * (200 + $HDR6) <= r['bytes'] <= 4 * (200 + $HDR6 + $ENC) and r['reply_bytes'] == 4 * (200 + $HDR6) and r['source']['namespace'] == 'x' and 'role=friend' in r['source']['labels'] and r['destination']['pod'] == 'c'"
 check "n1: x/b -> x/a 80/tcp: allowed by x/web-ingress rule 0, SYN ACK FIN, data back" \
-	has n1 40004 "r['protocol'] == 'TCP' and r['verdict'] == 'allowed' and r['policy'] == 'x/web-ingress' and set(r['tcp_flags']) >= {'SYN', 'ACK', 'FIN'} and r['bytes'] >= r['packets'] * 66 + 6 and r['reply_bytes'] > r['reply_packets'] * 66"
+	has n1 40004 "r['protocol'] == 'TCP' and r['verdict'] == 'allowed' and r['policy'] == 'x/web-ingress' and set(r['tcp_flags']) >= {'SYN', 'ACK', 'FIN'} and r['bytes'] >= r['packets'] * 54 + 6 and r['reply_bytes'] > r['reply_packets'] * 54"
 
 # count WANT ARGS...: xcnictl flows ARGS --json gives WANT records from the suite's ports.
 count() {
