@@ -27,6 +27,7 @@
 #include "from_pod.skel.h"
 #include "lib/bpfpin.h"
 #include "lib/cidr.h"
+#include "lib/flows.h"
 #include "lib/k8sapi.h"
 #include "lib/killpoint.h"
 #include "lib/log.h"
@@ -36,6 +37,7 @@
 #include "lib/svcsync.h"
 #include "lib/store.h"
 #include "to_pod.skel.h"
+#include "agent/flows.h"
 #include "agent/masq.h"
 #include "agent/metrics.h"
 #include "agent/overlay.h"
@@ -71,6 +73,7 @@ struct opts {
 	unsigned int sync_delay_ms; /* --sync-delay: events gathered this long into one sync */
 	int uninstall; /* --uninstall: remove what agents made on this node, then exit */
 	unsigned int ns_share; /* --policy-ns-share: percent of each policy map one namespace may take */
+	struct flowd_opts flows; /* --flows...: window 0, off */
 };
 
 /* What --policy-ns-share is without the flag: one namespace may take half of
@@ -858,7 +861,8 @@ static int sync_masq(const struct opts *o, struct store *st)
 }
 
 /* Follows the manifest directory until asked to stop. */
-static int watch_cluster(const struct opts *o, struct from_pod *fp, struct metrics *ms)
+static int watch_cluster(const struct opts *o, struct from_pod *fp, struct metrics *ms,
+			 struct flowd *fd)
 {
 	struct store *st = store_new();
 	struct cs_backend *b = NULL;
@@ -922,8 +926,9 @@ static int watch_cluster(const struct opts *o, struct from_pod *fp, struct metri
 	 * fewer syncs for the same writes; a lone change waits the window once.
 	 */
 	while (!stop) {
-		struct pollfd pfd[2] = { { .fd = b->ops->fd(b), .events = POLLIN },
-					 { .fd = metrics_fd(ms), .events = POLLIN } };
+		struct pollfd pfd[3] = { { .fd = b->ops->fd(b), .events = POLLIN },
+					 { .fd = metrics_fd(ms), .events = POLLIN },
+					 { .fd = flowd_fd(fd), .events = POLLIN } };
 		__u64 gen = b->sync_gen;
 		int timeout = -1, n;
 
@@ -937,7 +942,7 @@ static int watch_cluster(const struct opts *o, struct from_pod *fp, struct metri
 
 			timeout = due > now ? (int)(due - now) : 0;
 		}
-		n = poll(pfd, 2, timeout);
+		n = poll(pfd, 3, timeout);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
@@ -946,6 +951,8 @@ static int watch_cluster(const struct opts *o, struct from_pod *fp, struct metri
 		}
 		if (n > 0 && pfd[1].revents)
 			metrics_dispatch(ms);
+		if (n > 0 && pfd[2].revents)
+			flowd_dispatch(fd);
 		if (n > 0 && pfd[0].revents) {
 			n = b->ops->dispatch(b);
 			if (n < 0)
@@ -991,6 +998,7 @@ static int run(const struct opts *o)
 	struct from_pod *fp = NULL;
 	struct to_pod *tp = NULL;
 	struct metrics *ms = NULL;
+	struct flowd *fd = NULL;
 	struct sock_lb *sl = NULL;
 	char links[512];
 	int err;
@@ -1128,6 +1136,9 @@ static int run(const struct opts *o)
 	}
 	if (o->metrics_addr && !o->once && (err = metrics_open(o->metrics_addr, o->pin_dir, &ms)))
 		goto out;
+	if (o->flows.window && !o->once &&
+	    (err = flowd_open(&o->flows, o->pin_dir, o->node_name, &fd)))
+		goto out;
 	/* Without cluster state the set is what this node knows itself; with it,
 	 * once the state is read (an empty store would exempt too little). */
 	if (o->mq->on && !(o->manifests || o->kubeconfig || o->in_cluster) &&
@@ -1139,17 +1150,23 @@ static int run(const struct opts *o)
 	fflush(stdout);
 
 	if ((o->manifests || o->kubeconfig || o->in_cluster) && !o->once) {
-		err = watch_cluster(o, fp, ms);
+		err = watch_cluster(o, fp, ms, fd);
 	} else {
 		/* poll(2) skips fd -1: without metrics this waits for a signal, as pause(2) would. */
 		while (!o->once && !stop) {
-			struct pollfd pfd = { .fd = metrics_fd(ms), .events = POLLIN };
+			struct pollfd pfd[2] = { { .fd = metrics_fd(ms), .events = POLLIN },
+						 { .fd = flowd_fd(fd), .events = POLLIN } };
 
-			if (poll(&pfd, 1, -1) > 0)
-				metrics_dispatch(ms);
+			if (poll(pfd, 2, -1) > 0) {
+				if (pfd[0].revents)
+					metrics_dispatch(ms);
+				if (pfd[1].revents)
+					flowd_dispatch(fd);
+			}
 		}
 	}
 out:
+	flowd_free(fd);
 	metrics_free(ms);
 	/* Programs, maps and the masquerade table stay: the data plane outlives the agent. */
 	masq_free(o->mq);
@@ -1246,12 +1263,26 @@ static void usage(FILE *f)
 		"                     default); `xcnictl config set trace-sample` changes it live\n"
 		"  --events-rate N    at most N events (drops, verdicts, traces) per CPU per second\n"
 		"                     (default %u; 0: no limit); the rest are counted as lost\n"
+		"  --flows            keep flow records (xcnictl flows): conntrack and verdict\n"
+		"                     events per connection, in a window of the last records;\n"
+		"                     xcnid then reads the events ring (xcnictl monitor would\n"
+		"                     share it)\n"
+		"  --flows-window N   at most N records (default %u; implies --flows); the\n"
+		"                     oldest make room and are counted (evicted)\n"
+		"  --flows-socket PATH  where xcnictl flows asks (default /run/xcni/flows<pin dir\n"
+		"                     with / as ->.sock)\n"
+		"  --flow-log PATH    write changed records as JSON lines to PATH every\n"
+		"                     --flow-log-interval seconds (default %u; implies --flows)\n"
+		"                     (\"{node}\" in PATH: the node's name)\n"
+		"  --flow-log-max-bytes N  rotate PATH before it grows past N bytes (default %llu)\n"
+		"  --flow-log-files K keep K files, PATH and PATH.1..PATH.K-1 (default %u)\n"
 		"  --log-format FMT   text (default) or json (one object per line)\n"
 		"  -v, --verbose      more logging (twice: libbpf debug, verifier logs)\n"
 		"\n"
 		"  -h, --help\n",
 		XCNID_SYNC_DELAY_DEFAULT, XCNI_PIN_ROOT, XCNID_NS_SHARE_DEFAULT,
-		XCNI_EVENTS_RATE_DEFAULT);
+		XCNI_EVENTS_RATE_DEFAULT, FLOWS_WINDOW_DEFAULT, FLOWD_LOG_INTERVAL_DEFAULT,
+		(unsigned long long)FLOWD_LOG_MAX_BYTES_DEFAULT, FLOWD_LOG_FILES_DEFAULT);
 }
 
 int main(int argc, char **argv)
@@ -1287,6 +1318,13 @@ int main(int argc, char **argv)
 		{ "attach", required_argument, NULL, 1010 },
 		{ "uninstall", no_argument, NULL, 1011 },
 		{ "policy-ns-share", required_argument, NULL, 1013 },
+		{ "flows", no_argument, NULL, 1040 },
+		{ "flows-window", required_argument, NULL, 1041 },
+		{ "flow-log", required_argument, NULL, 1042 },
+		{ "flow-log-max-bytes", required_argument, NULL, 1043 },
+		{ "flow-log-files", required_argument, NULL, 1044 },
+		{ "flow-log-interval", required_argument, NULL, 1045 },
+		{ "flows-socket", required_argument, NULL, 1046 },
 		{ "trace-sample", required_argument, NULL, 'S' },
 		{ "events-rate", required_argument, NULL, 'R' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -1522,11 +1560,17 @@ int main(int argc, char **argv)
 			*(c == 'S' ? &o.trace_sample : &o.events_rate) = (__u32)v;
 			break;
 		}
+		case 1040 ... 1046:
+			if (flowd_parse_opt(c - 1040, optarg, &o.flows))
+				return 2;
+			break;
 		case 'v': xlog_max = xlog_max < XLOG_INFO ? XLOG_INFO : XLOG_DEBUG; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
 	}
+	if (flowd_check_opts(&o.flows))
+		return 2;
 	if (o.cgroup_root && !o.kpr) {
 		pr_err("--cgroup-root %s: socket-level load balancing needs --kube-proxy-replacement "
 		       "(the Service maps it reads): give both\n", o.cgroup_root);

@@ -321,5 +321,13 @@ int ctl_node_enter(const char *name, char *pin_dir, size_t len);
  * returns true.
  */
 bool ctl_lab_hint(const char *pin_dir, int argc, char **argv);
+/* A lab's node NAME ("all": every node): its name and pin dir, without entering it. */
+struct ctl_lab_node {
+	char name[64];
+	char pin[PATH_MAX];
+};
+int ctl_lab_nodes(const char *name, struct ctl_lab_node *out, size_t max, size_t *n);
+/* xcnictl flows: its own options (filters as hubble observe's), parsed there. */
+int ctl_flows_main(int argc, char **argv);
 
 #endif

@@ -115,3 +115,38 @@ bool ctl_lab_hint(const char *pin_dir, int argc, char **argv)
 	lab_close(&lab);
 	return true;
 }
+
+int ctl_lab_nodes(const char *name, struct ctl_lab_node *out, size_t max, size_t *n)
+{
+	struct lab lab;
+	char names[256];
+	int err = lab_open_quiet(&lab);
+
+	*n = 0;
+	if (err == -ENOENT) {
+		pr_err("--node %s: no lab is up in %s (xcnictl lab up starts one; $XCNI_LAB_DIR "
+		       "picks the directory)\n", name, lab_dir());
+		return -EINVAL;
+	}
+	if (err)
+		return err;
+	for (size_t i = 0; i < lab.nnodes && *n < max; i++) {
+		const struct lab_node *ln = &lab.nodes[i];
+
+		if (strcmp(name, "all") && strcmp(name, ln->name))
+			continue;
+		snprintf(out[*n].name, sizeof(out[*n].name), "%s", ln->name);
+		if (ln->pin[0])
+			snprintf(out[*n].pin, sizeof(out[*n].pin), "%s", ln->pin);
+		else
+			snprintf(out[*n].pin, sizeof(out[*n].pin), "%s/%s", LAB_PIN_ROOT, ln->name);
+		(*n)++;
+	}
+	if (!*n) {
+		pr_err("--node %s: the lab in %s has no node %s (its nodes: %s)\n", name, lab.dir,
+		       name, lab.nnodes ? node_names(&lab, names, sizeof(names)) : "none");
+		err = -EINVAL;
+	}
+	lab_close(&lab);
+	return err;
+}

@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include "ctl.h"
+#include "lib/flows.h"
 
 static const struct pt_col event_cols[] = {
 	{ "TIME", NULL, PT_STR },
@@ -346,6 +347,14 @@ static int cmd_monitor(const struct ctx *c, char **argv)
 	if (fd < 0) {
 		filter_close(&m.f);
 		return fd;
+	}
+	{
+		char sock[108];
+
+		/* The ring has one reader position: two readers each see part of it. */
+		if (!flows_sock_path(c->pin_dir, sock, sizeof(sock)) && !access(sock, F_OK))
+			pr_warn("xcnid --flows reads this node's event ring too (%s is there): "
+				"monitor and it each see part of the events\n", sock);
 	}
 	m.since_ns = now_ns();
 	m.t = pt_new(event_cols, ARRAY_SIZE(event_cols), 0);

@@ -74,6 +74,9 @@ static void usage(FILE *f, const char *name)
 				strlen(buf) > 22 ? "\n                         " : " ",
 				(int)strcspn(cmd->help, ".\n"), cmd->help);
 		}
+	if (!name)
+		fprintf(f, "  %-22s %s\n", "flows [FILTERS]",
+			"Flow records of xcnid --flows (flows --help: the filters)");
 	fprintf(f, "\nOptions (anywhere on the line):\n"
 		   "  --pin-dir DIR   where the maps are pinned (default $XCNI_PIN_DIR, else "
 		   XCNI_PIN_ROOT ")\n"
@@ -286,6 +289,20 @@ int main(int argc, char **argv)
 	/* The lab has options and argument shapes of its own (-f FILE, -- CMD...). */
 	if (argc > 1 && !strcmp(argv[1], "lab"))
 		return ctl_lab_main(argc - 1, argv + 1);
+	/* So does flows (hubble observe's filters): after the global options, if any. */
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--pin-dir") || !strcmp(argv[i], "--node")) {
+			i++;
+			continue;
+		}
+		if (!strncmp(argv[i], "--pin-dir=", 10) || !strncmp(argv[i], "--node=", 7) ||
+		    !strcmp(argv[i], "--json") || !strcmp(argv[i], "-j") ||
+		    !strcmp(argv[i], "--verbose") || !strcmp(argv[i], "-v"))
+			continue;
+		if (!strcmp(argv[i], "flows"))
+			return ctl_flows_main(argc, argv);
+		break;
+	}
 	if (!g.pin_dir_env)
 		c.pin_dir = XCNI_PIN_ROOT;
 	/* The command line as typed, for the lab hint: getopt permutes argv. */

@@ -1,0 +1,246 @@
+#!/bin/bash
+# Flow records (xcnid --flows, xcnictl flows) against traffic the suite sends
+# itself, so it knows every flow, its verdict and its size: each is looked up
+# by its tuple on each node, and must be there with the right ends, verdict,
+# policy or drop reason, packets each way and bytes (the payload plus at most
+# the frames' headers); the flows the filters select must be exactly those.
+# Then the flow log: small limits, many flows, and the files rotate at them
+# and hold every line xcnid says it kept.
+#
+#   n1: x/a (app=web; 80/tcp, 81/udp)   x/b (role=friend; 81/udp)
+#   n2: x/c (role=stranger; 81/udp)
+#   NetworkPolicy x/web-ingress: app=web takes 80/TCP and 81/UDP from role=friend
+#   dual stack; every xcnid: --flows --flow-log $T/flows-{node}.log (4 KiB x 3)
+#
+#   b -> a  81/udp v4, 5 x 100 B   n1: allowed by x/web-ingress (ingress)
+#   c -> a  81/udp v4, 3 x 100 B   n1: denied (drop-policy-ingress); n2: allowed, no reply
+#   b -> c  81/udp v6, 4 x 200 B   n1 and n2: allowed, no policy (none selects c)
+#   b -> a  80/tcp v4              n1: allowed, SYN ACK FIN
+set -uo pipefail
+. "$(dirname "$0")/../lib.sh"
+
+. "$(dirname "$0")/lib.sh"
+lab_suite flows
+lab_start "$XCNICTL" "$XCNI_BIN" "$XCNID_BIN"
+LOGMAX=4096
+
+check "lab up --nodes 2 --ip-family dual, agents with --flows and a flow log" \
+	lab up --nodes 2 --ip-family dual --agent-arg --flows --agent-arg "--flow-log=$T/flows-{node}.log" \
+	--agent-arg --flow-log-max-bytes=$LOGMAX --agent-arg --flow-log-files=3 \
+	--agent-arg --flow-log-interval=1 || { finish; exit 1; }
+remember_pids
+
+cat >"$T/pods.yaml" <<'EOF'
+apiVersion: v1
+kind: Namespace
+metadata: {name: x}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: a, namespace: x, labels: {app: web}}
+spec:
+  nodeName: n1
+  containers: [{name: c, ports: [{containerPort: 80}, {containerPort: 81, protocol: UDP}]}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: b, namespace: x, labels: {role: friend}}
+spec:
+  nodeName: n1
+  containers: [{name: c, ports: [{containerPort: 81, protocol: UDP}]}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: c, namespace: x, labels: {role: stranger}}
+spec:
+  nodeName: n2
+  containers: [{name: c, ports: [{containerPort: 81, protocol: UDP}]}]
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: web-ingress, namespace: x}
+spec:
+  podSelector: {matchLabels: {app: web}}
+  policyTypes: [Ingress]
+  ingress:
+  - from: [{podSelector: {matchLabels: {role: friend}}}]
+    ports: [{port: 80, protocol: TCP}, {port: 81, protocol: UDP}]
+EOF
+check "apply x/a, x/b (n1), x/c (n2), NetworkPolicy x/web-ingress" lab apply -f "$T/pods.yaml"
+remember_pids
+ip_of() { lab get --json | jq_ "[p for p in d['pods'] if p['name'] == '$1'][0]['$2']"; }
+A4=$(ip_of a ip) B4=$(ip_of b ip) C4=$(ip_of c ip) C6=$(ip_of c ip6)
+diag "x/a $A4, x/b $B4, x/c $C4 $C6"
+
+# send POD SPORT DST DPORT N SIZE: N datagrams of SIZE bytes from SPORT, each
+# waiting (0.5 s at most) for its echo; prints how many were answered.
+cat >"$T/send.py" <<'EOF'
+import socket, sys
+sport, dst, dport, n, size = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+s = socket.socket(socket.AF_INET6 if ":" in dst else socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("::" if ":" in dst else "0.0.0.0", sport))
+s.settimeout(0.5)
+got = 0
+for i in range(n):
+    s.sendto(b"x" * size, (dst, dport))
+    try:
+        s.recv(65536)
+        got += 1
+    except OSError:
+        pass
+print(got)
+EOF
+cat >"$T/tcp.py" <<'EOF'
+import socket, sys
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=3, source_address=("0.0.0.0", int(sys.argv[3])))
+s.sendall(b"hello\n")  # the listener answers what it is told
+s.recv(100)
+s.close()
+EOF
+send() { local pod=$1; shift; lab exec "$pod" -- /usr/bin/python3 "$T/send.py" "$@"; }
+answered() { local want=$1 got; shift; got=$(send "$@") || return 1; [ "$got" = "$want" ] || { echo "answered $got, wanted $want"; return 1; }; }
+check "x/b -> x/a 81/udp (v4): 5 of 5 answered" answered 5 x/b 40001 "$A4" 81 5 100
+check "x/c -> x/a 81/udp (v4): 0 of 3 answered (policy)" answered 0 x/c 40002 "$A4" 81 3 100
+check "x/b -> x/c 81/udp (v6): 4 of 4 answered" answered 4 x/b 40003 "$C6" 81 4 200
+check "x/b -> x/a 80/tcp (v4) from port 40004" lab exec x/b -- /usr/bin/python3 "$T/tcp.py" "$A4" 80 40004
+sleep 2.5 # a conntrack walk (every second) after the last packet
+
+flows() { "$XCNICTL" flows "$@"; }
+# has NODE SPORT PYEXPR: the records of --node NODE from source port SPORT: exactly
+# one, and PYEXPR (on it as r) holds.
+cat >"$T/has.py" <<'EOF'
+import json, sys
+sport, expr = int(sys.argv[1]), sys.argv[2]
+recs = [json.loads(l) for l in sys.stdin if l.strip()]
+mine = [r for r in recs if r["source"]["port"] == sport]
+if len(mine) != 1:
+    print(f"{len(mine)} records from port {sport}, wanted 1; all: {json.dumps(recs, indent=1)}")
+    sys.exit(1)
+r = mine[0]
+if not eval(expr):
+    print(f"not {expr}: {json.dumps(r, indent=1)}")
+    sys.exit(1)
+EOF
+has() { local n=$1 sp=$2 expr=$3; flows --node "$n" --json | /usr/bin/python3 "$T/has.py" "$sp" "$expr"; }
+HDR4=42 HDR6=62 # Ethernet + IP + UDP, what each frame adds to its payload
+# A node counts a frame as its hook saw it: one that came through the
+# overlay with its Geneve encapsulation (at most 70 bytes: outer IPv6).
+ENC=70
+check "n1: x/b -> x/a 81/udp: allowed by x/web-ingress rule 0 (ingress), 5 + 5 packets, 5 x (100 + headers) bytes each way" \
+	has n1 40001 "r['source']['pod'] == 'b' and r['destination']['pod'] == 'a' and r['source']['namespace'] == 'x' and r['verdict'] == 'allowed' and r['policy'] == 'x/web-ingress' and r['rule'] == 0 and r['policy_side'] == 'ingress' and r['packets'] == 5 and r['reply_packets'] == 5 and r['bytes'] == 5 * (100 + $HDR4) and r['reply_bytes'] == 5 * (100 + $HDR4) and r['protocol'] == 'UDP' and r['node'] == 'n1' and r['family'] == 'ipv4'"
+check "n1: x/c -> x/a 81/udp: denied (drop-policy-ingress, ingress), 3 drops, 3 x (100 + headers) bytes, no reply" \
+	has n1 40002 "r['verdict'] == 'denied' and r['drop_reason'] == 'drop-policy-ingress' and r['policy_side'] == 'ingress' and r['drops'] == 3 and r['packets'] == 3 and 3 * (100 + $HDR4) <= r['bytes'] <= 3 * (100 + $HDR4 + $ENC) and r['reply_packets'] == 0 and r['source']['pod'] == 'c' and r['destination']['pod'] == 'a'"
+check "n2: x/c -> x/a 81/udp: allowed out of n2 (no policy on x/c), 3 packets, no reply" \
+	has n2 40002 "r['verdict'] == 'allowed' and r['policy'] is None and r['packets'] == 3 and r['bytes'] == 3 * (100 + $HDR4) and r['reply_packets'] == 0 and r['node'] == 'n2' and r['source']['pod'] == 'c'"
+check "n1: x/b -> x/c 81/udp (v6): allowed, no policy, 4 + 4 packets, 4 x (200 + headers) bytes each way (replies with their Geneve)" \
+	has n1 40003 "r['family'] == 'ipv6' and r['destination']['ip'] == '$C6' and r['verdict'] == 'allowed' and r['policy'] is None and r['packets'] == 4 and r['reply_packets'] == 4 and r['bytes'] == 4 * (200 + $HDR6) and 4 * (200 + $HDR6) <= r['reply_bytes'] <= 4 * (200 + $HDR6 + $ENC) and r['source']['pod'] == 'b'"
+check "n2: x/b -> x/c 81/udp (v6): the same flow as n2 saw it, x/b's labels and namespace from its identity" \
+	has n2 40003 "r['family'] == 'ipv6' and r['packets'] == 4 and r['reply_packets'] == 4 and 4 * (200 + $HDR6) <= r['bytes'] <= 4 * (200 + $HDR6 + $ENC) and r['reply_bytes'] == 4 * (200 + $HDR6) and r['source']['namespace'] == 'x' and 'role=friend' in r['source']['labels'] and r['destination']['pod'] == 'c'"
+check "n1: x/b -> x/a 80/tcp: allowed by x/web-ingress rule 0, SYN ACK FIN, data back" \
+	has n1 40004 "r['protocol'] == 'TCP' and r['verdict'] == 'allowed' and r['policy'] == 'x/web-ingress' and set(r['tcp_flags']) >= {'SYN', 'ACK', 'FIN'} and r['bytes'] >= r['packets'] * 54 + 6 and r['reply_bytes'] > r['reply_packets'] * 54"
+
+# count WANT ARGS...: xcnictl flows ARGS --json gives WANT records from the suite's ports.
+count() {
+	local want=$1 got; shift
+	got=$(flows "$@" --json | /usr/bin/python3 -c 'import json, sys; print(sum(1 for l in sys.stdin if json.loads(l)["source"]["port"] in (40001, 40002, 40003, 40004)))') || return 1
+	[ "$got" = "$want" ] || { echo "$got records, wanted $want"; flows "$@"; return 1; }
+}
+check "--node all: the six records (n1: four, n2: two)" count 6 --node all
+check "--node n1 --node n2: the same" count 6 --node n1 --node n2
+check "--node all --verdict denied: one" count 1 --node all --verdict denied
+check "--node all --verdict allowed: five" count 5 --node all --verdict allowed
+check "--node n1 --from x/b: three" count 3 --node n1 --from x/b
+check "--node all --from label:role=friend: four (IPv6 on n2 too)" count 4 --node all --from label:role=friend
+check "--node all --to x/a --protocol udp: three" count 3 --node all --to x/a --protocol udp
+check "--node all --to $C6/128: two" count 2 --node all --to "$C6/128"
+check "--node all --port 80: one" count 1 --node all --port 80
+check "--node n1 --from ns:x --last 2: the last two changed" count 2 --node n1 --from ns:x --last 2
+check "--node all --since 1h: six" count 6 --node all --since 1h
+text() { flows --node n1 --from x/b --protocol tcp >"$T/out" && grep -q "x/b.*x/a.*allowed.*ingress x/web-ingress rule 0.*SYN" "$T/out" || { cat "$T/out"; return 1; }; }
+check "text columns: x/b x/a allowed ingress x/web-ingress rule 0 [SYN,...]" text
+bad() { local re=$1; shift; flows "$@" >"$T/out" 2>&1; local rc=$?; [ $rc = 2 ] && grep -q -- "$re" "$T/out" || { echo "exit $rc"; cat "$T/out"; return 1; }; }
+check "--verdict maybe: exit 2 naming it" bad "--verdict maybe" --node n1 --verdict maybe
+check "--from x/a/b: exit 2 naming it" bad "--from x/a/b" --node n1 --from x/a/b
+check "--to 10.0.0.0/40: exit 2 naming it" bad "--to 10.0.0.0/40" --node n1 --to 10.0.0.0/40
+check "--node n9: exit 2 naming the node" bad "no node n9" --node n9
+
+# --follow: a flow that starts while it follows shows up, once per change.
+follow() {
+	flows --node n1 --follow --json --port 40005 >"$T/follow" 2>&1 &
+	local fp=$!
+	MINE+=("$fp")
+	sleep 1.5
+	send x/b 40005 "$A4" 81 2 10 >/dev/null
+	sleep 3
+	kill "$fp"
+	wait "$fp"
+	grep -q '"port":40005' "$T/follow" || { cat "$T/follow"; return 1; }
+	# The record as of the last change: 2 + 2.
+	tail -n 1 "$T/follow" | grep -q '"packets":2,"bytes":[0-9]*,"reply_packets":2' || { cat "$T/follow"; return 1; }
+}
+check "--follow: a flow started meanwhile shows up (2 + 2 packets)" follow
+
+# The flow log: 60 flows more make it rotate many times over.
+many() { lab exec x/b -- /usr/bin/python3 -c "
+import socket
+for p in range(41000, 41060):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('0.0.0.0', p)); s.settimeout(0.3)
+    s.sendto(b'y' * 10, ('$A4', 81))
+    try: s.recv(100)
+    except OSError: pass
+"; }
+check "60 more flows x/b -> x/a" many
+sleep 3
+# What xcnid says the log holds against what the files hold, read until
+# two trailers agree (nothing written meanwhile).
+cat >"$T/logcheck.py" <<'EOF'
+import glob, json, os, socket, sys, time
+sock, log, limit, files = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+def trailer():
+    s = socket.socket(socket.AF_UNIX); s.connect(sock); s.sendall(b"last=1\n"); s.shutdown(socket.SHUT_WR)
+    out = b""
+    while True:
+        b = s.recv(65536)
+        if not b: break
+        out += b
+    return json.loads(out.decode().strip().split("\n")[-1])
+for attempt in range(10):
+    t1 = trailer()
+    paths = sorted(glob.glob(log + "*"))
+    lines = {p: open(p).read().split("\n")[:-1] for p in paths}
+    t2 = trailer()
+    if t1["log_lines"] == t2["log_lines"]:
+        break
+    time.sleep(0.3)
+else:
+    print("the log never stood still"); sys.exit(1)
+bad = []
+want = [log] + [f"{log}.{i}" for i in range(1, files)]
+if paths != sorted(want):
+    bad.append(f"files {paths}, wanted {want}")
+for p in paths:
+    size = os.path.getsize(p)
+    if size > limit:
+        bad.append(f"{p}: {size} bytes, over {limit}")
+    for l in lines[p]:
+        json.loads(l)
+held = sum(len(v) for v in lines.values())
+if held != t1["log_lines"] - t1["log_rotated_out"]:
+    bad.append(f"files hold {held} lines; xcnid wrote {t1['log_lines']}, rotated out {t1['log_rotated_out']}")
+if t1["log_rotations"] < 3 or t1["log_errors"]:
+    bad.append(f"rotations {t1['log_rotations']}, errors {t1['log_errors']}")
+if bad:
+    print("\n".join(bad)); sys.exit(1)
+print(f"# {held} lines in {len(paths)} files, {t1['log_lines']} written, {t1['log_rotated_out']} rotated out, {t1['log_rotations']} rotations")
+EOF
+logcheck() { /usr/bin/python3 "$T/logcheck.py" "/run/xcni/flows-sys-fs-bpf-xcni-lab-n1.sock" "$T/flows-n1.log" $LOGMAX 3; }
+check "n1's flow log: 3 files of at most $LOGMAX bytes, rotated, holding every line xcnid kept" logcheck
+# The newest lines are the last changes: the 60 flows are in the log.
+inlog() { local n; n=$(cat "$T"/flows-n1.log* | grep -c '"port":410[0-5][0-9]'); [ "$n" -ge 1 ] || { echo "none of the 60 in the log"; return 1; }; }
+check "the latest flows are in the log" inlog
+evict() { flows --node n1 --json --last 1 -v 2>"$T/err" >/dev/null; grep -q '"window":16384' "$T/err" || { cat "$T/err"; return 1; }; }
+check "the trailer says the window (16384) and what it pushed out" evict
+
+lab_down_checked
+check "xcnid removed its flows sockets" test ! -e /run/xcni/flows-sys-fs-bpf-xcni-lab-n1.sock
+finish

@@ -1,0 +1,390 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Flow records (user/lib/flows.c): one record per connection in the direction
+ * of its first packet, conntrack's counters each way merged into it (a new
+ * entry for the same flow adds to what the old one counted), verdict and drop
+ * events on the same record, the window's bound and what it pushed out; the
+ * filters of xcnictl flows, bad ones refused naming the filter; the JSON.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "xcni_shared.h"
+#include "lib/flows.h"
+
+static struct flow_key key4(const char *s, uint16_t sp, const char *d, uint16_t dp, uint8_t proto)
+{
+	struct flow_key k = { .family = 4, .proto = proto, .sport = sp, .dport = dp };
+
+	assert_int_equal(inet_pton(AF_INET, s, k.saddr), 1);
+	assert_int_equal(inet_pton(AF_INET, d, k.daddr), 1);
+	return k;
+}
+
+static struct flow_key key6(const char *s, uint16_t sp, const char *d, uint16_t dp, uint8_t proto)
+{
+	struct flow_key k = { .family = 6, .proto = proto, .sport = sp, .dport = dp };
+
+	assert_int_equal(inet_pton(AF_INET6, s, k.saddr), 1);
+	assert_int_equal(inet_pton(AF_INET6, d, k.daddr), 1);
+	return k;
+}
+
+static struct flow_rec *ct(struct flows *f, struct flow_key k, uint64_t created, uint64_t last,
+			   uint64_t po, uint64_t bo, uint64_t pr, uint64_t br, uint8_t state)
+{
+	uint64_t p[2] = { po, pr }, b[2] = { bo, br };
+	bool created_rec;
+	struct flow_rec *r = flows_get(f, &k, &created_rec);
+
+	assert_non_null(r);
+	flows_ct_update(f, r, created, last, p, b, state, false, false);
+	return r;
+}
+
+/* A connection's two directions are one record; the reverse tuple is another flow. */
+static void test_direction(void **state)
+{
+	struct flow_key k = key4("10.0.0.1", 40000, "10.0.0.2", 80, IPPROTO_TCP);
+	struct flow_key rev = key4("10.0.0.2", 80, "10.0.0.1", 40000, IPPROTO_TCP);
+	struct flow_key k6 = key6("fd00::1", 40000, "fd00::2", 80, IPPROTO_TCP);
+	struct flows *f;
+	struct flow_rec *r;
+
+	(void)state;
+	assert_int_equal(flows_new(16, &f), 0);
+	r = ct(f, k, 1000, 2000, 3, 180, 2, 120, XCNI_CT_ESTABLISHED);
+	assert_int_equal(r->pkts[0], 3);
+	assert_int_equal(r->bytes[0], 180);
+	assert_int_equal(r->pkts[1], 2);
+	assert_int_equal(r->bytes[1], 120);
+	assert_int_equal(r->tcp_flags, FLOW_TCP_SYN | FLOW_TCP_ACK);
+	assert_ptr_equal(flows_find(f, &k), r);
+	assert_null(flows_find(f, &rev));
+	/* The same addresses in the other family are another flow. */
+	memcpy(k6.saddr, k.saddr, 4);
+	memset(k6.saddr + 4, 0, 12);
+	memcpy(k6.daddr, k.daddr, 4);
+	memset(k6.daddr + 4, 0, 12);
+	assert_null(flows_find(f, &k6));
+	assert_int_equal(flows_count(f), 1);
+	flows_free(f);
+}
+
+/*
+ * Merging: walks of one entry set the counts (never add them twice); a new
+ * entry for the same tuple (created_ns differs) adds to what the old one had.
+ * A walk that finds nothing new does not touch the record (--follow would
+ * show it again).
+ */
+static void test_merge(void **state)
+{
+	struct flow_key k = key4("10.0.0.1", 5353, "10.0.0.9", 53, IPPROTO_UDP);
+	uint64_t p[2] = { 5, 5 }, b[2] = { 500, 700 };
+	struct flows *f;
+	struct flow_rec *r;
+	uint64_t seq;
+
+	(void)state;
+	assert_int_equal(flows_new(16, &f), 0);
+	r = ct(f, k, 1000, 2000, 1, 100, 1, 140, XCNI_CT_ESTABLISHED);
+	r = ct(f, k, 1000, 3000, 5, 500, 5, 700, XCNI_CT_ESTABLISHED);
+	assert_int_equal(r->pkts[0], 5);
+	assert_int_equal(r->bytes[1], 700);
+	seq = r->seq;
+	assert_false(flows_ct_update(f, r, 1000, 3000, p, b, XCNI_CT_ESTABLISHED, false, false));
+	assert_int_equal(r->seq, seq);
+	/* Evicted from conntrack and opened again: 2 more each way. */
+	r = ct(f, k, 9000, 9500, 2, 200, 2, 280, XCNI_CT_ESTABLISHED);
+	assert_int_equal(r->pkts[0], 7);
+	assert_int_equal(r->bytes[0], 700);
+	assert_int_equal(r->pkts[1], 7);
+	assert_int_equal(r->bytes[1], 980);
+	assert_int_equal(r->first_ns, 1000);
+	assert_int_equal(r->last_ns, 9500);
+	assert_int_equal(r->tcp_flags, 0); /* UDP has none */
+	/* The verdict event of the same flow lands on the record. */
+	flows_verdict(f, r, 1001, XCNI_DIR_TO_POD, 7, "x/allow-dns", 2);
+	assert_int_equal(r->verdict, FLOW_ALLOWED);
+	assert_string_equal(r->policy, "x/allow-dns");
+	assert_int_equal(r->rule, 2);
+	assert_int_equal(flows_count(f), 1);
+	flows_free(f);
+}
+
+/* Denied flows: drop events count the packets a flow without an entry sent. */
+static void test_drop(void **state)
+{
+	struct flow_key k = key4("10.0.0.1", 40001, "10.0.0.2", 81, IPPROTO_TCP);
+	struct flows *f;
+	struct flow_rec *r;
+	bool created;
+
+	(void)state;
+	assert_int_equal(flows_new(16, &f), 0);
+	r = flows_get(f, &k, &created);
+	assert_true(created);
+	flows_drop(f, r, 5000, XCNI_DIR_TO_POD, XCNI_DROP_POLICY_INGRESS, 74);
+	r = flows_get(f, &k, &created);
+	assert_false(created);
+	flows_drop(f, r, 6000, XCNI_DIR_TO_POD, XCNI_DROP_POLICY_INGRESS, 74);
+	assert_int_equal(r->verdict, FLOW_DENIED);
+	assert_int_equal(r->reason, XCNI_DROP_POLICY_INGRESS);
+	assert_int_equal(r->pkts[0], 2);
+	assert_int_equal(r->bytes[0], 148);
+	assert_int_equal(r->drops, 2);
+	assert_int_equal(r->first_ns, 5000);
+	assert_int_equal(r->last_ns, 6000);
+	assert_int_equal(flows_stats(f)->events, 2);
+	flows_free(f);
+}
+
+static unsigned int evicted_seen;
+static uint16_t evicted_port;
+static void on_evict(void *arg, const struct flow_rec *r)
+{
+	(void)arg;
+	evicted_seen++;
+	evicted_port = r->key.sport;
+}
+
+/* The window holds at most N; the least recently changed goes, and is counted. */
+static void test_window(void **state)
+{
+	struct flows *f;
+	struct flow_key k;
+
+	(void)state;
+	assert_int_equal(flows_new(4, &f), 0);
+	flows_on_evict(f, on_evict, NULL);
+	for (uint16_t p = 1; p <= 4; p++) {
+		k = key4("10.0.0.1", p, "10.0.0.2", 80, IPPROTO_TCP);
+		ct(f, k, p, p, 1, 60, 0, 0, XCNI_CT_NEW);
+	}
+	/* Flow 1 changes: flow 2 is now the oldest. */
+	ct(f, key4("10.0.0.1", 1, "10.0.0.2", 80, IPPROTO_TCP), 1, 50, 2, 120, 0, 0, XCNI_CT_NEW);
+	k = key4("10.0.0.1", 5, "10.0.0.2", 80, IPPROTO_TCP);
+	ct(f, k, 5, 5, 1, 60, 0, 0, XCNI_CT_NEW);
+	assert_int_equal(flows_count(f), 4);
+	assert_int_equal(flows_stats(f)->evicted, 1);
+	assert_int_equal(flows_stats(f)->created, 5);
+	assert_int_equal(evicted_seen, 1);
+	assert_int_equal(evicted_port, 2);
+	k = key4("10.0.0.1", 2, "10.0.0.2", 80, IPPROTO_TCP);
+	assert_null(flows_find(f, &k));
+	k = key4("10.0.0.1", 1, "10.0.0.2", 80, IPPROTO_TCP);
+	assert_non_null(flows_find(f, &k));
+	/* 1000 more through a window of 4: never more than 4. */
+	for (uint16_t p = 100; p < 1100; p++)
+		ct(f, key4("10.0.0.3", p, "10.0.0.2", 80, IPPROTO_UDP), p, p, 1, 60, 0, 0,
+		   XCNI_CT_NEW);
+	assert_int_equal(flows_count(f), 4);
+	assert_int_equal(flows_stats(f)->evicted, 1001);
+	assert_int_equal(flows_new(0, &f), -EINVAL);
+	flows_free(f);
+}
+
+static int set(struct flow_filter *ff, const char *n, const char *v, char *err)
+{
+	return flow_filter_set(ff, n, v, err, 256);
+}
+
+static void test_filter_parse(void **state)
+{
+	struct flow_filter ff;
+	char err[256];
+
+	(void)state;
+	flow_filter_init(&ff);
+	assert_int_equal(set(&ff, "from", "x/a", err), 0);
+	assert_int_equal(ff.from.kind, FM_POD);
+	assert_string_equal(ff.from.ns, "x");
+	assert_string_equal(ff.from.name, "a");
+	assert_int_equal(set(&ff, "to", "10.1.0.0/16", err), 0);
+	assert_int_equal(ff.to.kind, FM_CIDR);
+	assert_int_equal(ff.to.plen, 16);
+	assert_int_equal(set(&ff, "to", "fd00::/8", err), 0);
+	assert_int_equal(ff.to.family, 6);
+	assert_int_equal(set(&ff, "from", "ns:kube-system", err), 0);
+	assert_int_equal(ff.from.kind, FM_NS);
+	assert_int_equal(set(&ff, "from", "y", err), 0);
+	assert_int_equal(ff.from.kind, FM_NS);
+	assert_int_equal(set(&ff, "from", "app=web,tier!=db,!canary,role", err), 0);
+	assert_int_equal(ff.from.kind, FM_LABELS);
+	assert_int_equal(ff.from.nsel, 4);
+	assert_int_equal(ff.from.sel[1].op, '!');
+	assert_int_equal(ff.from.sel[2].op, 'n');
+	assert_int_equal(ff.from.sel[3].op, 'e');
+	assert_int_equal(set(&ff, "verdict", "denied", err), 0);
+	assert_int_equal(ff.verdict, FLOW_DENIED);
+	assert_int_equal(set(&ff, "protocol", "UDP", err), 0);
+	assert_int_equal(ff.proto, IPPROTO_UDP);
+	assert_int_equal(set(&ff, "since", "5m", err), 0);
+	assert_true(ff.since_ns == 300ULL * 1000000000ULL);
+	assert_int_equal(set(&ff, "last", "20", err), 0);
+	assert_int_equal(set(&ff, "service", "default/web:http", err), 0);
+
+	/* Bad ones: refused, and the message names the filter and the value. */
+	static const struct {
+		const char *n, *v, *says;
+	} bad[] = {
+		{ "verdict", "maybe", "--verdict maybe" },
+		{ "port", "0", "--port 0" },
+		{ "port", "65536", "--port 65536" },
+		{ "port", "http", "--port http" },
+		{ "protocol", "tcpx", "--protocol tcpx" },
+		{ "protocol", "256", "--protocol 256" },
+		{ "from", "ip:10.0.0.300", "--from ip:10.0.0.300" },
+		{ "to", "10.0.0.0/33", "--to 10.0.0.0/33: not" },
+		{ "to", "pod:x", "--to pod:x: a pod is NAMESPACE/NAME" },
+		{ "from", "x/a/b", "--from x/a/b" },
+		{ "from", "", "--from : empty" },
+		{ "from", "label:app=we b", "--from label:app=we b" },
+		{ "from", "label:!app=web", "--from label:!app=web" },
+		{ "service", "web", "--service web" },
+		{ "since", "5 minutes", "--since 5 minutes" },
+		{ "since", "-5m", "--since -5m" },
+		{ "last", "0", "--last 0" },
+		{ "last", "many", "--last many" },
+		{ "colour", "red", "--colour: no such filter" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		if (set(&ff, bad[i].n, bad[i].v, err) != -EINVAL)
+			fail_msg("%s %s: taken", bad[i].n, bad[i].v);
+		if (!strstr(err, bad[i].says))
+			fail_msg("%s %s: said \"%s\", wanted \"%s\"", bad[i].n, bad[i].v, err,
+				 bad[i].says);
+	}
+	/* The request xcnictl sends: a bad line says which. */
+	assert_int_equal(flow_filter_parse(&ff, "from=x/a\nverdict=allowed\n", err, 256), 0);
+	assert_int_equal(ff.verdict, FLOW_ALLOWED);
+	assert_int_equal(flow_filter_parse(&ff, "from=x/a\nport=x\n", err, 256), -EINVAL);
+	assert_non_null(strstr(err, "--port x"));
+	assert_int_equal(flow_filter_parse(&ff, "garbage\n", err, 256), -EINVAL);
+	assert_non_null(strstr(err, "garbage"));
+}
+
+static struct flow_rec *named(struct flows *f, struct flow_key k, const char *sns,
+			      const char *spod, const char *slabels, const char *dns,
+			      const char *dpod, uint64_t t)
+{
+	struct flow_rec *r = ct(f, k, t, t, 1, 60, 1, 60, XCNI_CT_ESTABLISHED);
+
+	flows_set_str(f, &r->src.ns, sns);
+	flows_set_str(f, &r->src.pod, spod);
+	flows_set_str(f, &r->src.labels, slabels);
+	flows_set_str(f, &r->dst.ns, dns);
+	flows_set_str(f, &r->dst.pod, dpod);
+	return r;
+}
+
+static int render_count(struct flows *f, const char *req, uint64_t now, struct fbuf *b)
+{
+	struct flow_render_ctx rc = { .now_ns = now, .node = "n1" };
+	struct flow_filter ff;
+	char err[256];
+
+	assert_int_equal(flow_filter_parse(&ff, req, err, sizeof(err)), 0);
+	fbuf_free(b);
+	return flows_render_json(f, &ff, &rc, b);
+}
+
+static void test_filter_match(void **state)
+{
+	uint64_t s = 1000000000ULL;
+	struct flows *f;
+	struct flow_rec *r;
+	struct fbuf b = {};
+	char req[128];
+
+	(void)state;
+	assert_int_equal(flows_new(64, &f), 0);
+	named(f, key4("10.0.1.1", 40000, "10.0.1.2", 80, IPPROTO_TCP), "x", "a",
+	      "k8s:app=web,k8s:io.kubernetes.pod.namespace=x", "x", "b", 10 * s);
+	r = named(f, key4("10.0.1.1", 40001, "10.0.2.3", 81, IPPROTO_TCP), "x", "a",
+		  "k8s:app=web,k8s:io.kubernetes.pod.namespace=x", "y", "c", 20 * s);
+	flows_drop(f, r, 20 * s, XCNI_DIR_TO_POD, XCNI_DROP_POLICY_INGRESS, 74);
+	named(f, key6("fd00::1:1", 5000, "fd00::2:3", 53, IPPROTO_UDP), "y", "c",
+	      "k8s:app=db", "y", "d", 30 * s);
+	r = named(f, key4("10.0.1.2", 1234, "8.8.8.8", 443, IPPROTO_TCP), "x", "b", NULL, NULL,
+		  NULL, 40 * s);
+	r->dst.identity = XCNI_ID_WORLD;
+	flows_set_str(f, &r->service, "default/web:http");
+
+	assert_int_equal(render_count(f, "", 40 * s, &b), 4);
+	assert_int_equal(render_count(f, "from=x/a\n", 40 * s, &b), 2);
+	assert_int_equal(render_count(f, "from=x/a\nverdict=denied\n", 40 * s, &b), 1);
+	assert_non_null(strstr(b.p, "\"drop_reason\":\"drop-policy-ingress\""));
+	assert_int_equal(render_count(f, "to=y\n", 40 * s, &b), 2);
+	assert_int_equal(render_count(f, "to=ns:y\nprotocol=udp\n", 40 * s, &b), 1);
+	assert_int_equal(render_count(f, "from=app=web\n", 40 * s, &b), 2);
+	assert_int_equal(render_count(f, "from=label:app=web,!tier\n", 40 * s, &b), 2);
+	assert_int_equal(render_count(f, "from=label:app!=web\n", 40 * s, &b), 2);
+	assert_int_equal(render_count(f, "to=10.0.2.0/24\n", 40 * s, &b), 1);
+	assert_int_equal(render_count(f, "to=fd00::2:0/112\n", 40 * s, &b), 1);
+	assert_int_equal(render_count(f, "to=0.0.0.0/0\n", 40 * s, &b), 3);
+	assert_int_equal(render_count(f, "port=53\n", 40 * s, &b), 1);
+	assert_int_equal(render_count(f, "port=1234\n", 40 * s, &b), 1);
+	assert_int_equal(render_count(f, "service=default/web\n", 40 * s, &b), 1);
+	assert_int_equal(render_count(f, "service=default/web:http\n", 40 * s, &b), 1);
+	assert_int_equal(render_count(f, "service=default/web:grpc\n", 40 * s, &b), 0);
+	assert_int_equal(render_count(f, "service=default/we\n", 40 * s, &b), 0);
+	assert_int_equal(render_count(f, "since=15s\n", 40 * s, &b), 2);
+	assert_int_equal(render_count(f, "last=1\n", 40 * s, &b), 1);
+	assert_non_null(strstr(b.p, "8.8.8.8"));
+	assert_non_null(strstr(b.p, "\"kind\":\"world\""));
+	assert_int_equal(render_count(f, "last=2\nfrom=x/a\n", 40 * s, &b), 2);
+	/* --follow's cursor: nothing after the last seq until something changes. */
+	snprintf(req, sizeof(req), "after=%llu\n", (unsigned long long)flows_seq(f));
+	assert_int_equal(render_count(f, req, 40 * s, &b), 0);
+	snprintf(req, sizeof(req), "{\"cursor\":%llu,\"flows\":4,\"window\":64",
+		 (unsigned long long)flows_seq(f));
+	assert_non_null(strstr(b.p, req));
+	flows_touch(f, r);
+	snprintf(req, sizeof(req), "after=%llu\n", (unsigned long long)flows_seq(f) - 1);
+	assert_int_equal(render_count(f, req, 40 * s, &b), 1);
+	fbuf_free(&b);
+	flows_free(f);
+}
+
+/* A bounded buffer stops and says so instead of growing. */
+static void test_render_bound(void **state)
+{
+	struct flow_render_ctx rc = { .node = "n1" };
+	struct flow_filter ff;
+	struct flows *f;
+	struct fbuf b = { .max = 1024 };
+
+	(void)state;
+	assert_int_equal(flows_new(64, &f), 0);
+	for (uint16_t p = 1; p <= 20; p++)
+		ct(f, key4("10.0.0.1", p, "10.0.0.2", 80, IPPROTO_TCP), p, p, 1, 60, 0, 0,
+		   XCNI_CT_NEW);
+	flow_filter_init(&ff);
+	assert_int_equal(flows_render_json(f, &ff, &rc, &b), -E2BIG);
+	assert_true(b.len < 1024);
+	fbuf_free(&b);
+	flows_free(f);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_direction),   cmocka_unit_test(test_merge),
+		cmocka_unit_test(test_drop),	    cmocka_unit_test(test_window),
+		cmocka_unit_test(test_filter_parse), cmocka_unit_test(test_filter_match),
+		cmocka_unit_test(test_render_bound),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,864 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * xcnid's flow records (flows.h). Everything the records hold the data plane
+ * already keeps: conntrack counts packets and bytes each way per flow and
+ * knows its state; the events ring says which policy and rule allowed a new
+ * flow of an isolated pod, and which packets were dropped and why. Nothing
+ * is added to the per-packet path.
+ */
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "xcni_shared.h"
+#include "lib/flows.h"
+#include "lib/log.h"
+#include "agent/flows.h"
+
+#define FLOWD_CLIENTS 4
+#define FLOWD_REQ_MAX 4096
+/* An answer larger than this is cut (the client says so): 16k records are ~15 MB. */
+#define FLOWD_ANSWER_MAX (256u << 20)
+#define FLOWD_CLIENT_TIMEOUT_S 10
+#define FLOWD_LOG_FILES_MAX 100
+#define CT_BATCH 512
+
+enum { TAG_TIMER, TAG_RING, TAG_LISTEN, TAG_CLIENT };
+
+struct client {
+	int fd; /* -1: free */
+	char req[FLOWD_REQ_MAX + 1];
+	size_t reqlen, off;
+	struct fbuf out; /* out.p set: answering */
+	time_t since;
+};
+
+struct flowd {
+	struct flows *fl;
+	char pin_dir[256], node[64], sock[108];
+	int epfd, tfd, lfd;
+	struct ring_buffer *rb;
+	int ct_fd, ct6_fd, podname_fd, identity_fd, ipcache_fd, ipcache6_fd, polname_fd,
+		svcname_fd, polkey6_fd;
+	struct client c[FLOWD_CLIENTS];
+	unsigned int ticks;
+	/* The flow log. */
+	char log_path[512];
+	int log_fd;
+	uint64_t log_max, log_bytes;
+	unsigned int log_files, log_interval;
+	uint64_t log_lines[FLOWD_LOG_FILES_MAX]; /* [0] the file written, [i] path.i */
+	uint64_t log_written, log_rotated_out, log_errors, log_rotations;
+	struct fbuf line;
+};
+
+static int open_pinned(const struct flowd *d, const char *name)
+{
+	char path[512];
+
+	if (snprintf(path, sizeof(path), "%s/%s", d->pin_dir, name) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	return bpf_obj_get(path);
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static void render_ctx(const struct flowd *d, struct flow_render_ctx *rc, char *extra,
+		       size_t len)
+{
+	struct timespec w;
+
+	clock_gettime(CLOCK_REALTIME, &w);
+	rc->now_ns = mono_ns();
+	rc->wall_off_ns = (int64_t)w.tv_sec * 1000000000LL + w.tv_nsec - (int64_t)rc->now_ns;
+	rc->node = d->node;
+	rc->trailer_extra = NULL;
+	if (extra) {
+		snprintf(extra, len,
+			 ",\"log_lines\":%llu,\"log_rotated_out\":%llu,\"log_errors\":%llu,"
+			 "\"log_rotations\":%llu",
+			 (unsigned long long)d->log_written, (unsigned long long)d->log_rotated_out,
+			 (unsigned long long)d->log_errors, (unsigned long long)d->log_rotations);
+		rc->trailer_extra = extra;
+	}
+}
+
+/* ---- names ------------------------------------------------------------------ */
+
+static void fill_peer(struct flowd *d, struct flow_peer *p, uint8_t family, const uint8_t *addr)
+{
+	struct xcni_ipcache_val iv;
+	struct xcni_podname pn;
+	struct xcni_idlabels il;
+	char buf[340];
+	__u32 key4 = 0;
+	bool named = false;
+
+	p->identity = XCNI_ID_WORLD;
+	if (family == 4) {
+		struct xcni_ipcache_key k = { .prefixlen = 32 };
+
+		memcpy(&k.addr, addr, 4);
+		if (d->ipcache_fd >= 0 && !bpf_map_lookup_elem(d->ipcache_fd, &k, &iv))
+			p->identity = iv.identity;
+		memcpy(&key4, addr, 4);
+	} else {
+		struct xcni_ipcache6_key k = { .prefixlen = 128 };
+
+		memcpy(k.addr, addr, 16);
+		if (d->ipcache6_fd >= 0 && !bpf_map_lookup_elem(d->ipcache6_fd, &k, &iv))
+			p->identity = iv.identity;
+		/* A local pod's IPv6: its name is under its policy key. */
+		if (d->polkey6_fd < 0 || bpf_map_lookup_elem(d->polkey6_fd, addr, &key4))
+			key4 = 0;
+	}
+	if (key4 && d->podname_fd >= 0 && !bpf_map_lookup_elem(d->podname_fd, &key4, &pn) &&
+	    pn.name[0]) {
+		snprintf(buf, sizeof(buf), "%.*s", (int)strnlen(pn.ns, sizeof(pn.ns)), pn.ns);
+		flows_set_str(d->fl, &p->ns, buf);
+		snprintf(buf, sizeof(buf), "%.*s", (int)strnlen(pn.name, sizeof(pn.name)), pn.name);
+		flows_set_str(d->fl, &p->pod, buf);
+		named = true;
+	}
+	if (p->identity >= XCNI_ID_MIN_LABELS && p->identity < XCNI_ID_CIDR_BASE &&
+	    d->identity_fd >= 0 && !bpf_map_lookup_elem(d->identity_fd, &p->identity, &il)) {
+		il.labels[sizeof(il.labels) - 1] = '\0';
+		flows_set_str(d->fl, &p->labels, il.labels);
+		if (!named) {
+			/* A pod on another node: its namespace is in its labels (its
+			 * namespace's name label, which the API server sets). */
+			static const char nskey[] = "ns:kubernetes.io/metadata.name=";
+			const char *ns = strstr(il.labels, nskey);
+
+			if (ns) {
+				ns += strlen(nskey);
+				snprintf(buf, sizeof(buf), "%.*s", (int)strcspn(ns, ","), ns);
+				flows_set_str(d->fl, &p->ns, buf);
+			}
+		}
+	}
+}
+
+/* The record of a tuple, made and named if new. NULL: out of memory. */
+static struct flow_rec *rec_of(struct flowd *d, const struct flow_key *k)
+{
+	bool created;
+	struct flow_rec *r = flows_get(d->fl, k, &created);
+
+	if (r && created) {
+		fill_peer(d, &r->src, k->family, k->saddr);
+		fill_peer(d, &r->dst, k->family, k->daddr);
+	}
+	return r;
+}
+
+static void set_service(struct flowd *d, struct flow_rec *r, __u16 rev_nat)
+{
+	struct xcni_svcname sn;
+	__u32 id = rev_nat;
+	char buf[200], ip[INET6_ADDRSTRLEN];
+
+	if (!rev_nat || r->service)
+		return;
+	if (d->svcname_fd >= 0 && !bpf_map_lookup_elem(d->svcname_fd, &id, &sn) && sn.name[0])
+		snprintf(buf, sizeof(buf), "%.*s/%.*s%s%.*s", (int)strnlen(sn.ns, sizeof(sn.ns)),
+			 sn.ns, (int)strnlen(sn.name, sizeof(sn.name)), sn.name, sn.port[0] ? ":" : "",
+			 (int)strnlen(sn.port, sizeof(sn.port)), sn.port);
+	else
+		snprintf(buf, sizeof(buf), "rev-nat#%u", rev_nat);
+	flows_set_str(d->fl, &r->service, buf);
+	/* The flow's own entry is keyed by the translated tuple: its destination is the backend. */
+	inet_ntop(r->key.family == 4 ? AF_INET : AF_INET6, r->key.daddr, ip, sizeof(ip));
+	snprintf(buf, sizeof(buf), r->key.family == 4 ? "%s:%u" : "[%s]:%u", ip, r->key.dport);
+	flows_set_str(d->fl, &r->backend, buf);
+}
+
+/* ---- conntrack -------------------------------------------------------------- */
+
+static void ct_entry(struct flowd *d, const struct flow_key *k, const struct xcni_ct_entry *e)
+{
+	uint64_t p[2] = { e->pkts_orig, e->pkts_reply }, b[2] = { e->bytes_orig, e->bytes_reply };
+	struct flow_rec *r;
+
+	/* The Service's entry (keyed by the frontend): the flow's own entry counts it. */
+	if (e->flags & XCNI_CT_F_SVC)
+		return;
+	r = rec_of(d, k);
+	if (!r)
+		return;
+	set_service(d, r, e->rev_nat);
+	flows_ct_update(d->fl, r, e->created_ns, e->last_ns, p, b, e->state, e->fin_orig,
+			e->fin_reply);
+}
+
+/* One conntrack map, in batches; a kernel without batch lookups key by key. */
+static void ct_walk(struct flowd *d, int fd, bool v6)
+{
+	size_t ksz = v6 ? sizeof(struct xcni_ct6_key) : sizeof(struct xcni_ct_key);
+	static union {
+		struct xcni_ct_key k4[CT_BATCH];
+		struct xcni_ct6_key k6[CT_BATCH];
+	} keys;
+	static struct xcni_ct_entry vals[CT_BATCH];
+	__u8 in[sizeof(struct xcni_ct6_key)], out[sizeof(struct xcni_ct6_key)];
+	bool first = true, batch = true;
+	int err;
+
+	if (fd < 0)
+		return;
+	for (;;) {
+		__u32 n = CT_BATCH;
+
+		LIBBPF_OPTS(bpf_map_batch_opts, bo);
+		if (batch) {
+			err = bpf_map_lookup_batch(fd, first ? NULL : in, out, &keys, vals, &n, &bo);
+			if (err && errno != ENOENT && first && n == 0 &&
+			    (errno == EINVAL || errno == ENOTSUP || errno == EOPNOTSUPP)) {
+				batch = false;
+				continue;
+			}
+			memcpy(in, out, ksz);
+		} else {
+			err = bpf_map_get_next_key(fd, first ? NULL : in, out);
+			if (err)
+				break;
+			memcpy(in, out, ksz);
+			n = bpf_map_lookup_elem(fd, in, vals) ? 0 : 1;
+			memcpy(v6 ? (void *)keys.k6 : (void *)keys.k4, in, ksz);
+		}
+		first = false;
+		for (__u32 i = 0; i < n; i++) {
+			struct flow_key k = {};
+
+			if (v6) {
+				const struct xcni_ct6_key *ck = &keys.k6[i];
+
+				k.family = 6;
+				memcpy(k.saddr, ck->saddr, 16);
+				memcpy(k.daddr, ck->daddr, 16);
+				k.sport = ntohs(ck->sport);
+				k.dport = ntohs(ck->dport);
+				k.proto = ck->proto;
+			} else {
+				const struct xcni_ct_key *ck = &keys.k4[i];
+
+				k.family = 4;
+				memcpy(k.saddr, &ck->saddr, 4);
+				memcpy(k.daddr, &ck->daddr, 4);
+				k.sport = ntohs(ck->sport);
+				k.dport = ntohs(ck->dport);
+				k.proto = ck->proto;
+			}
+			/* An entry past its lifetime is absent to the programs too. */
+			if (mono_ns() - vals[i].last_ns > xcni_ct_lifetime(vals[i].state, k.proto))
+				continue;
+			ct_entry(d, &k, &vals[i]);
+		}
+		if (batch && err)
+			break; /* ENOENT: that was the last batch */
+	}
+}
+
+static void ct_walks(struct flowd *d)
+{
+	struct flow_rec *r;
+
+	/* in_ct 2: not found yet in this walk. Those still 2 after it have ended. */
+	for (r = flows_head(d->fl); r; r = r->next)
+		if (r->in_ct)
+			r->in_ct = 2;
+	ct_walk(d, d->ct_fd, false);
+	ct_walk(d, d->ct6_fd, true);
+	for (r = flows_head(d->fl); r;) {
+		struct flow_rec *next = r->next;
+
+		if (r->in_ct == 2) {
+			r->in_ct = 0;
+			flows_touch(d->fl, r); /* moves r to the end: next was taken first */
+		}
+		r = next;
+	}
+}
+
+/* ---- events ----------------------------------------------------------------- */
+
+static int on_event(void *arg, void *data, size_t len)
+{
+	struct flowd *d = arg;
+	struct xcni_event6 ev6 = {};
+	const struct xcni_event *ev = &ev6.ev;
+	char name[340];
+	struct flow_key k = {};
+	struct flow_rec *r;
+
+	if (len < XCNI_EVENT_LEN_V1)
+		return 0;
+	memcpy(&ev6, data, len < sizeof(ev6) ? len : sizeof(ev6));
+	if (ev->type != XCNI_EV_DROP && ev->type != XCNI_EV_VERDICT)
+		return 0;
+	if (len >= sizeof(struct xcni_event6)) {
+		k.family = 6;
+		memcpy(k.saddr, ev6.saddr6, 16);
+		memcpy(k.daddr, ev6.daddr6, 16);
+	} else {
+		k.family = 4;
+		memcpy(k.saddr, &ev->saddr, 4);
+		memcpy(k.daddr, &ev->daddr, 4);
+		/* Not a packet of a flow (ARP, non-IP, a header too short to say). */
+		if (!ev->saddr && !ev->daddr)
+			return 0;
+	}
+	k.proto = ev->proto;
+	k.sport = ntohs(ev->sport);
+	k.dport = ntohs(ev->dport);
+	r = rec_of(d, &k);
+	if (!r)
+		return 0;
+	set_service(d, r, ev->rev_nat);
+	if (ev->type == XCNI_EV_VERDICT) {
+		struct xcni_polname pn;
+		const char *pol = NULL;
+
+		if (ev->policy_id && d->polname_fd >= 0 &&
+		    !bpf_map_lookup_elem(d->polname_fd, &ev->policy_id, &pn)) {
+			snprintf(name, sizeof(name), "%.*s/%.*s", (int)strnlen(pn.ns, sizeof(pn.ns)),
+				 pn.ns, (int)strnlen(pn.name, sizeof(pn.name)), pn.name);
+			pol = name;
+		} else if (ev->policy_id) {
+			snprintf(name, sizeof(name), "policy#%u", ev->policy_id);
+			pol = name;
+		}
+		flows_verdict(d->fl, r, ev->ts_ns, ev->pol_dir ? 1 : 0, ev->policy_id, pol,
+			      ev->rule);
+	} else {
+		bool policy = ev->reason == XCNI_DROP_POLICY_EGRESS ||
+			      ev->reason == XCNI_DROP_POLICY_INGRESS ||
+			      ev->reason == XCNI_DROP_POLICY_PENDING ||
+			      ev->reason == XCNI_DROP_POLICY_OVERFLOW;
+
+		flows_drop(d->fl, r, ev->ts_ns, policy ? (ev->pol_dir ? 1 : 0) : 0xff, ev->reason,
+			   ev->len);
+	}
+	return 0;
+}
+
+/* ---- the flow log ----------------------------------------------------------- */
+
+static int log_open(struct flowd *d)
+{
+	struct stat st;
+
+	d->log_fd = open(d->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	if (d->log_fd < 0)
+		return -errno;
+	d->log_bytes = fstat(d->log_fd, &st) ? 0 : (uint64_t)st.st_size;
+	return 0;
+}
+
+/* path -> path.1 -> ... -> path.(files-1), the last one's lines gone (counted). */
+static int log_rotate(struct flowd *d)
+{
+	char from[600], to[600];
+
+	close(d->log_fd);
+	d->log_fd = -1;
+	if (d->log_files > 1) {
+		snprintf(to, sizeof(to), "%s.%u", d->log_path, d->log_files - 1);
+		if (!unlink(to) || errno == ENOENT)
+			d->log_rotated_out += d->log_lines[d->log_files - 1];
+		for (unsigned int i = d->log_files - 1; i > 0; i--) {
+			if (i > 1)
+				snprintf(from, sizeof(from), "%s.%u", d->log_path, i - 1);
+			else
+				snprintf(from, sizeof(from), "%s", d->log_path);
+			snprintf(to, sizeof(to), "%s.%u", d->log_path, i);
+			if (rename(from, to) && errno != ENOENT)
+				pr_warn("flow log: rename %s %s: %s\n", from, to, strerror(errno));
+			d->log_lines[i] = d->log_lines[i - 1];
+		}
+	} else {
+		unlink(d->log_path);
+		d->log_rotated_out += d->log_lines[0];
+	}
+	d->log_lines[0] = 0;
+	d->log_rotations++;
+	return log_open(d);
+}
+
+static void log_rec(struct flowd *d, const struct flow_rec *r)
+{
+	struct flow_render_ctx rc;
+	ssize_t n;
+
+	if (d->log_fd < 0 && (!d->log_path[0] || log_open(d)))
+		return;
+	render_ctx(d, &rc, NULL, 0);
+	d->line.len = 0;
+	d->line.err = 0;
+	flow_rec_json(&d->line, r, &rc);
+	if (d->line.err) {
+		d->log_errors++;
+		return;
+	}
+	/* Rotated before the line would take the file past its limit; a line
+	 * longer than the limit alone still goes whole into a file of its own. */
+	if (d->log_bytes && d->log_bytes + d->line.len > d->log_max && log_rotate(d)) {
+		d->log_errors++;
+		pr_warn("flow log %s: %s\n", d->log_path, strerror(errno));
+		return;
+	}
+	n = write(d->log_fd, d->line.p, d->line.len);
+	if (n != (ssize_t)d->line.len) {
+		/* Not counted as written: the log says what it holds. */
+		d->log_errors++;
+		if (n > 0)
+			d->log_bytes += (uint64_t)n;
+		return;
+	}
+	d->log_bytes += (uint64_t)n;
+	d->log_lines[0]++;
+	d->log_written++;
+	((struct flow_rec *)r)->logged_seq = r->seq;
+}
+
+static void on_evict(void *arg, const struct flow_rec *r)
+{
+	struct flowd *d = arg;
+
+	/* Leaving the window with changes the log has not had: it gets them now. */
+	if (d->log_path[0] && r->seq > r->logged_seq)
+		log_rec(d, r);
+}
+
+static void log_changed(struct flowd *d)
+{
+	for (struct flow_rec *r = flows_head(d->fl); r; r = r->next)
+		if (r->seq > r->logged_seq)
+			log_rec(d, r);
+}
+
+/* ---- the socket ------------------------------------------------------------- */
+
+static void client_close(struct flowd *d, struct client *c)
+{
+	epoll_ctl(d->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	close(c->fd);
+	c->fd = -1;
+	fbuf_free(&c->out);
+	c->reqlen = c->off = 0;
+}
+
+static void client_answer(struct flowd *d, struct client *c)
+{
+	struct epoll_event ev = { .events = EPOLLOUT, .data.u64 = TAG_CLIENT + (uint64_t)(c - d->c) };
+	struct flow_render_ctx rc;
+	struct flow_filter ff;
+	char err[300], extra[256];
+	int n;
+
+	c->req[c->reqlen] = '\0';
+	c->out.max = FLOWD_ANSWER_MAX;
+	if (flow_filter_parse(&ff, c->req, err, sizeof(err))) {
+		fbuf_printf(&c->out, "{\"error\":");
+		/* err has no quotes or control characters worth more than this. */
+		for (char *p = err; *p; p++)
+			if (*p == '"' || *p == '\\' || (unsigned char)*p < 0x20)
+				*p = '?';
+		fbuf_printf(&c->out, "\"%s\"}\n", err);
+	} else {
+		render_ctx(d, &rc, extra, sizeof(extra));
+		n = flows_render_json(d->fl, &ff, &rc, &c->out);
+		if (n == -E2BIG) {
+			c->out.err = 0;
+			fbuf_printf(&c->out, "{\"error\":\"answer cut at %u bytes: ask for less "
+					     "(--last, filters)\"}\n", FLOWD_ANSWER_MAX);
+		}
+	}
+	if (c->out.err) {
+		client_close(d, c);
+		return;
+	}
+	epoll_ctl(d->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+}
+
+static void client_io(struct flowd *d, struct client *c)
+{
+	ssize_t n;
+
+	if (!c->out.p) {
+		n = read(c->fd, c->req + c->reqlen, FLOWD_REQ_MAX - c->reqlen);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (n < 0) {
+			client_close(d, c);
+			return;
+		}
+		c->reqlen += (size_t)n;
+		if (n == 0 || c->reqlen == FLOWD_REQ_MAX) {
+			if (n > 0) {
+				/* Too long to be a request of xcnictl's. */
+				fbuf_printf(&c->out, "{\"error\":\"request longer than %d bytes\"}\n",
+					    FLOWD_REQ_MAX);
+				struct epoll_event ev = { .events = EPOLLOUT,
+							  .data.u64 = TAG_CLIENT +
+								      (uint64_t)(c - d->c) };
+				epoll_ctl(d->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+				return;
+			}
+			client_answer(d, c);
+		}
+		return;
+	}
+	n = write(c->fd, c->out.p + c->off, c->out.len - c->off);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n < 0 || (c->off += (size_t)n) == c->out.len)
+		client_close(d, c);
+}
+
+static void on_listen(struct flowd *d)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	int fd = accept4(d->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	struct client *c = NULL;
+
+	if (fd < 0)
+		return;
+	for (int i = 0; i < FLOWD_CLIENTS; i++)
+		if (d->c[i].fd < 0) {
+			c = &d->c[i];
+			break;
+		}
+	if (!c) {
+		/* Busy: the client sees the connection closed and may try again. */
+		close(fd);
+		return;
+	}
+	c->fd = fd;
+	c->reqlen = c->off = 0;
+	c->since = time(NULL);
+	ev.data.u64 = TAG_CLIENT + (uint64_t)(c - d->c);
+	if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev)) {
+		close(fd);
+		c->fd = -1;
+	}
+}
+
+static int listen_unix(struct flowd *d)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char dir[sizeof(d->sock)], *slash;
+	int fd;
+
+	snprintf(dir, sizeof(dir), "%s", d->sock);
+	slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = '\0';
+		if (mkdir(dir, 0700) && errno != EEXIST)
+			return -errno;
+	}
+	if (strlen(d->sock) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	memcpy(sa.sun_path, d->sock, strlen(d->sock) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	/* A socket left by an agent that did not stop cleanly; this agent owns the pin dir. */
+	unlink(d->sock);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || chmod(d->sock, 0600) ||
+	    listen(fd, 16)) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	d->lfd = fd;
+	return 0;
+}
+
+/* ---- the agent's side ------------------------------------------------------- */
+
+int flowd_fd(const struct flowd *d)
+{
+	return d ? d->epfd : -1;
+}
+
+void flowd_dispatch(struct flowd *d)
+{
+	struct epoll_event evs[8];
+	int n;
+
+	if (!d)
+		return;
+	n = epoll_wait(d->epfd, evs, 8, 0);
+	for (int i = 0; i < n; i++) {
+		uint64_t tag = evs[i].data.u64;
+
+		if (tag == TAG_TIMER) {
+			uint64_t exp;
+			time_t now = time(NULL);
+
+			if (read(d->tfd, &exp, sizeof(exp)) < 0)
+				continue;
+			/* Events first: a verdict names the flow the walk then counts. */
+			ring_buffer__consume(d->rb);
+			ct_walks(d);
+			if (d->log_path[0] && ++d->ticks % d->log_interval == 0)
+				log_changed(d);
+			for (int j = 0; j < FLOWD_CLIENTS; j++)
+				if (d->c[j].fd >= 0 && now - d->c[j].since > FLOWD_CLIENT_TIMEOUT_S)
+					client_close(d, &d->c[j]);
+		} else if (tag == TAG_RING) {
+			ring_buffer__consume(d->rb);
+		} else if (tag == TAG_LISTEN) {
+			on_listen(d);
+		} else if (tag - TAG_CLIENT < FLOWD_CLIENTS && d->c[tag - TAG_CLIENT].fd >= 0) {
+			client_io(d, &d->c[tag - TAG_CLIENT]);
+		}
+	}
+}
+
+void flowd_free(struct flowd *d)
+{
+	int *fds[] = { &d->ct_fd,      &d->ct6_fd,	&d->podname_fd, &d->identity_fd,
+		       &d->ipcache_fd, &d->ipcache6_fd, &d->polname_fd, &d->svcname_fd,
+		       &d->polkey6_fd, &d->tfd,		&d->lfd,	&d->epfd };
+
+	if (!d)
+		return;
+	if (d->fl && d->log_path[0]) {
+		/* What the window holds and the log has not had. */
+		if (d->rb)
+			ring_buffer__consume(d->rb);
+		ct_walks(d);
+		log_changed(d);
+	}
+	for (int i = 0; i < FLOWD_CLIENTS; i++)
+		if (d->c[i].fd >= 0)
+			client_close(d, &d->c[i]);
+	if (d->lfd >= 0)
+		unlink(d->sock);
+	ring_buffer__free(d->rb);
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+		if (*fds[i] >= 0)
+			close(*fds[i]);
+	if (d->log_fd >= 0)
+		close(d->log_fd);
+	fbuf_free(&d->line);
+	flows_free(d->fl);
+	free(d);
+}
+
+int flowd_open(const struct flowd_opts *o, const char *pin_dir, const char *node,
+	       struct flowd **out)
+{
+	struct itimerspec its = { .it_interval = { 1, 0 }, .it_value = { 1, 0 } };
+	struct epoll_event ev = { .events = EPOLLIN };
+	struct flowd *d;
+	int err, evfd;
+
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	d->ct_fd = d->ct6_fd = d->podname_fd = d->identity_fd = d->ipcache_fd = d->ipcache6_fd =
+		d->polname_fd = d->svcname_fd = d->polkey6_fd = d->tfd = d->lfd = d->epfd =
+			d->log_fd = -1;
+	for (int i = 0; i < FLOWD_CLIENTS; i++)
+		d->c[i].fd = -1;
+	snprintf(d->pin_dir, sizeof(d->pin_dir), "%s", pin_dir);
+	snprintf(d->node, sizeof(d->node), "%s", node ? node : "");
+	err = flows_new(o->window, &d->fl);
+	if (err)
+		goto fail;
+	flows_on_evict(d->fl, on_evict, d);
+	if (o->sock_path)
+		snprintf(d->sock, sizeof(d->sock), "%s", o->sock_path);
+	else if ((err = flows_sock_path(pin_dir, d->sock, sizeof(d->sock))))
+		goto fail;
+	d->ct_fd = open_pinned(d, "xcni_ct");
+	d->ct6_fd = open_pinned(d, "xcni_ct6");
+	d->podname_fd = open_pinned(d, "xcni_podname");
+	d->identity_fd = open_pinned(d, "xcni_identity");
+	d->ipcache_fd = open_pinned(d, "xcni_ipcache");
+	d->ipcache6_fd = open_pinned(d, "xcni_ipcache6");
+	d->polname_fd = open_pinned(d, "xcni_polname");
+	d->svcname_fd = open_pinned(d, "xcni_svcname");
+	d->polkey6_fd = open_pinned(d, "xcni_polkey6");
+	evfd = open_pinned(d, "xcni_events");
+	if (d->ct_fd < 0 || evfd < 0) {
+		err = d->ct_fd < 0 ? d->ct_fd : evfd;
+		pr_err("flows: the pinned maps under %s: %s\n", pin_dir, strerror(-err));
+		if (evfd >= 0)
+			close(evfd);
+		goto fail;
+	}
+	d->rb = ring_buffer__new(evfd, on_event, d, NULL);
+	close(evfd); /* the ring holds its own reference */
+	if (!d->rb) {
+		err = -errno;
+		pr_err("flows: the events ring: %s\n", strerror(-err));
+		goto fail;
+	}
+	d->epfd = epoll_create1(EPOLL_CLOEXEC);
+	d->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (d->epfd < 0 || d->tfd < 0 || timerfd_settime(d->tfd, 0, &its, NULL)) {
+		err = -errno;
+		goto fail;
+	}
+	ev.data.u64 = TAG_TIMER;
+	if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->tfd, &ev)) {
+		err = -errno;
+		goto fail;
+	}
+	/* The ring's own epoll fd, nested: readable when a record is waiting. */
+	ev.data.u64 = TAG_RING;
+	if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, ring_buffer__epoll_fd(d->rb), &ev)) {
+		err = -errno;
+		goto fail;
+	}
+	err = listen_unix(d);
+	if (err) {
+		pr_err("flows: socket %s: %s\n", d->sock, strerror(-err));
+		goto fail;
+	}
+	ev.data.u64 = TAG_LISTEN;
+	if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->lfd, &ev)) {
+		err = -errno;
+		goto fail;
+	}
+	if (o->log_path) {
+		const char *at = strstr(o->log_path, "{node}");
+
+		/* Several agents on one host (the lab) each write their own. */
+		if (at)
+			snprintf(d->log_path, sizeof(d->log_path), "%.*s%s%s",
+				 (int)(at - o->log_path), o->log_path, d->node, at + 6);
+		else
+			snprintf(d->log_path, sizeof(d->log_path), "%s", o->log_path);
+		d->log_max = o->log_max_bytes;
+		d->log_files = o->log_files;
+		d->log_interval = o->log_interval_s ? o->log_interval_s : 1;
+		err = log_open(d);
+		if (err) {
+			pr_err("flows: flow log %s: %s\n", d->log_path, strerror(-err));
+			goto fail;
+		}
+	}
+	pr_info("flows: a window of %zu records, queries on %s%s%s\n", o->window, d->sock,
+		o->log_path ? ", log " : "", o->log_path ? o->log_path : "");
+	*out = d;
+	return 0;
+fail:
+	if (d->lfd >= 0) {
+		close(d->lfd);
+		d->lfd = -1;
+		unlink(d->sock);
+	}
+	flowd_free(d);
+	return err;
+}
+
+/* ---- options ---------------------------------------------------------------- */
+
+static int opt_num(const char *name, const char *arg, uint64_t min, uint64_t max, uint64_t *v)
+{
+	char *end;
+	unsigned long long x;
+
+	errno = 0;
+	x = strtoull(arg, &end, 10);
+	if (!*arg || *end || *arg == '-' || errno || x < min || x > max) {
+		pr_err("--%s %s: a number, %llu to %llu\n", name, arg, (unsigned long long)min,
+		       (unsigned long long)max);
+		return -EINVAL;
+	}
+	*v = x;
+	return 0;
+}
+
+int flowd_parse_opt(int which, const char *arg, struct flowd_opts *o)
+{
+	uint64_t v;
+
+	switch (which) {
+	case FLOWD_OPT_FLOWS:
+		if (!o->window)
+			o->window = FLOWS_WINDOW_DEFAULT;
+		return 0;
+	case FLOWD_OPT_WINDOW:
+		if (opt_num("flows-window", arg, 1, FLOWS_WINDOW_MAX, &v))
+			return -EINVAL;
+		o->window = (size_t)v;
+		return 0;
+	case FLOWD_OPT_LOG:
+		if (!*arg) {
+			pr_err("--flow-log: an empty path\n");
+			return -EINVAL;
+		}
+		o->log_path = arg;
+		return 0;
+	case FLOWD_OPT_LOG_MAX_BYTES:
+		if (opt_num("flow-log-max-bytes", arg, 4096, UINT64_MAX / 2, &v))
+			return -EINVAL;
+		o->log_max_bytes = v;
+		return 0;
+	case FLOWD_OPT_LOG_FILES:
+		if (opt_num("flow-log-files", arg, 1, FLOWD_LOG_FILES_MAX, &v))
+			return -EINVAL;
+		o->log_files = (unsigned int)v;
+		return 0;
+	case FLOWD_OPT_LOG_INTERVAL:
+		if (opt_num("flow-log-interval", arg, 1, 3600, &v))
+			return -EINVAL;
+		o->log_interval_s = (unsigned int)v;
+		return 0;
+	case FLOWD_OPT_SOCKET: {
+		struct sockaddr_un sa;
+
+		if (!*arg || strlen(arg) >= sizeof(sa.sun_path)) {
+			pr_err("--flows-socket %s: a path of 1 to %zu bytes\n", arg,
+			       sizeof(sa.sun_path) - 1);
+			return -EINVAL;
+		}
+		o->sock_path = arg;
+		return 0;
+	}
+	}
+	return -EINVAL;
+}
+
+int flowd_check_opts(struct flowd_opts *o)
+{
+	if (!o->log_path && (o->log_max_bytes || o->log_files || o->log_interval_s)) {
+		pr_err("--flow-log-max-bytes, --flow-log-files and --flow-log-interval are the "
+		       "flow log's: give --flow-log PATH too\n");
+		return -EINVAL;
+	}
+	if ((o->log_path || o->sock_path) && !o->window)
+		o->window = FLOWS_WINDOW_DEFAULT;
+	if (!o->log_max_bytes)
+		o->log_max_bytes = FLOWD_LOG_MAX_BYTES_DEFAULT;
+	if (!o->log_files)
+		o->log_files = FLOWD_LOG_FILES_DEFAULT;
+	if (!o->log_interval_s)
+		o->log_interval_s = FLOWD_LOG_INTERVAL_DEFAULT;
+	return 0;
+}

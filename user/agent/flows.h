@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * xcnid's flow records (xcnid --flows): fed by a walk of conntrack every
+ * second and by the events ring buffer (verdicts and drops), kept in the
+ * bounded window of user/lib/flows.h, served to xcnictl flows over a Unix
+ * socket (one request, one answer, then close), and written to a rotating
+ * JSON-lines flow log. Driven from the agent's loop through one fd; never
+ * waits on a client.
+ *
+ * While flows are on, xcnid is the reader of the events ring: a second
+ * reader (xcnictl monitor on the same node) would take events from it.
+ */
+#ifndef XCNID_FLOWS_H
+#define XCNID_FLOWS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct flowd_opts {
+	size_t window; /* 0: flows off */
+	const char *sock_path; /* NULL: flows_sock_path(pin dir) */
+	const char *log_path; /* NULL: no flow log */
+	uint64_t log_max_bytes; /* a file is rotated before it would grow past this */
+	unsigned int log_files; /* files kept, the one written included */
+	unsigned int log_interval_s; /* changed records written every this many seconds */
+};
+
+#define FLOWD_LOG_MAX_BYTES_DEFAULT (16ULL << 20)
+#define FLOWD_LOG_FILES_DEFAULT 5
+#define FLOWD_LOG_INTERVAL_DEFAULT 5
+
+struct flowd;
+
+/* xcnid's options, in the order of their codes (1040 + which). */
+enum {
+	FLOWD_OPT_FLOWS, /* --flows */
+	FLOWD_OPT_WINDOW, /* --flows-window N */
+	FLOWD_OPT_LOG, /* --flow-log PATH */
+	FLOWD_OPT_LOG_MAX_BYTES, /* --flow-log-max-bytes N */
+	FLOWD_OPT_LOG_FILES, /* --flow-log-files K */
+	FLOWD_OPT_LOG_INTERVAL, /* --flow-log-interval S */
+	FLOWD_OPT_SOCKET, /* --flows-socket PATH */
+};
+/* One option into o: 0 or -EINVAL (said). */
+int flowd_parse_opt(int which, const char *arg, struct flowd_opts *o);
+/* After all options: what needs what, the defaults. 0 or -EINVAL (said). */
+int flowd_check_opts(struct flowd_opts *o);
+
+/* Opens the pinned maps, the ring, the socket and the log. 0 or -errno (logged). */
+int flowd_open(const struct flowd_opts *o, const char *pin_dir, const char *node,
+	       struct flowd **out);
+/* The fd for the agent's poll(2) (POLLIN); -1 for NULL. */
+int flowd_fd(const struct flowd *d);
+void flowd_dispatch(struct flowd *d);
+/* Writes what the log has not had yet, removes the socket. */
+void flowd_free(struct flowd *d);
+
+#endif

@@ -1,0 +1,1037 @@
+// SPDX-License-Identifier: Apache-2.0
+/* Flow records, their window, the filters of xcnictl flows and their JSON (flows.h). */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "xcni_shared.h"
+#include "lib/flows.h"
+#include "lib/reasons.h"
+
+/*
+ * Names (pods, label sets, policies, Services) shared among records: a
+ * thousand flows of one pod hold its labels once. Reference counted, freed
+ * with the last record that named them.
+ */
+struct istr {
+	struct istr *next;
+	uint64_t refs;
+	uint32_t hash;
+	char s[];
+};
+
+struct flows {
+	size_t window, n;
+	struct flow_rec **tab; /* hash chains by key */
+	size_t nbuckets;
+	struct flow_rec *head, *tail; /* least recently changed first */
+	struct istr **strs;
+	size_t nstrs_buckets;
+	uint64_t seq;
+	struct flows_stats st;
+	void (*on_evict)(void *arg, const struct flow_rec *r);
+	void *evict_arg;
+};
+
+static uint32_t fnv(const void *p, size_t len, uint32_t h)
+{
+	const uint8_t *b = p;
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ b[i]) * 16777619u;
+	return h;
+}
+
+static uint32_t key_hash(const struct flow_key *k)
+{
+	uint32_t h = fnv(k->saddr, 16, 2166136261u);
+
+	h = fnv(k->daddr, 16, h);
+	h = fnv(&k->sport, 2, h);
+	h = fnv(&k->dport, 2, h);
+	h = fnv(&k->proto, 1, h);
+	return fnv(&k->family, 1, h);
+}
+
+static bool key_eq(const struct flow_key *a, const struct flow_key *b)
+{
+	return a->family == b->family && a->proto == b->proto && a->sport == b->sport &&
+	       a->dport == b->dport && !memcmp(a->saddr, b->saddr, 16) &&
+	       !memcmp(a->daddr, b->daddr, 16);
+}
+
+int flows_new(size_t window, struct flows **out)
+{
+	struct flows *f;
+
+	if (!window || window > FLOWS_WINDOW_MAX)
+		return -EINVAL;
+	f = calloc(1, sizeof(*f));
+	if (!f)
+		return -ENOMEM;
+	f->window = window;
+	/* A power of two at least the window: chains of one on average. */
+	for (f->nbuckets = 64; f->nbuckets < window; f->nbuckets <<= 1)
+		;
+	f->nstrs_buckets = f->nbuckets / 4 ?: 16;
+	f->tab = calloc(f->nbuckets, sizeof(*f->tab));
+	f->strs = calloc(f->nstrs_buckets, sizeof(*f->strs));
+	if (!f->tab || !f->strs) {
+		flows_free(f);
+		return -ENOMEM;
+	}
+	*out = f;
+	return 0;
+}
+
+static void str_put(struct flows *f, const char *s)
+{
+	struct istr *is, **pp;
+
+	if (!s)
+		return;
+	is = (struct istr *)(s - offsetof(struct istr, s));
+	if (--is->refs)
+		return;
+	for (pp = &f->strs[is->hash & (f->nstrs_buckets - 1)]; *pp; pp = &(*pp)->next)
+		if (*pp == is) {
+			*pp = is->next;
+			break;
+		}
+	free(is);
+}
+
+int flows_set_str(struct flows *f, const char **slot, const char *s)
+{
+	struct istr *is;
+	uint32_t h;
+	size_t len;
+
+	if (*slot && s && !strcmp(*slot, s))
+		return 0;
+	str_put(f, *slot);
+	*slot = NULL;
+	if (!s)
+		return 0;
+	len = strlen(s);
+	h = fnv(s, len, 2166136261u);
+	for (is = f->strs[h & (f->nstrs_buckets - 1)]; is; is = is->next)
+		if (is->hash == h && !strcmp(is->s, s))
+			break;
+	if (!is) {
+		is = malloc(sizeof(*is) + len + 1);
+		if (!is)
+			return -ENOMEM;
+		is->refs = 0;
+		is->hash = h;
+		memcpy(is->s, s, len + 1);
+		is->next = f->strs[h & (f->nstrs_buckets - 1)];
+		f->strs[h & (f->nstrs_buckets - 1)] = is;
+	}
+	is->refs++;
+	*slot = is->s;
+	return 0;
+}
+
+static void rec_strs_put(struct flows *f, struct flow_rec *r)
+{
+	const char **s[] = { &r->src.ns,    &r->src.pod,     &r->src.labels, &r->dst.ns,
+			     &r->dst.pod,   &r->dst.labels,  &r->policy,     &r->service,
+			     &r->backend };
+
+	for (size_t i = 0; i < sizeof(s) / sizeof(s[0]); i++)
+		flows_set_str(f, s[i], NULL);
+}
+
+void flows_free(struct flows *f)
+{
+	struct flow_rec *r, *next;
+
+	if (!f)
+		return;
+	for (r = f->head; r; r = next) {
+		next = r->next;
+		rec_strs_put(f, r);
+		free(r);
+	}
+	free(f->tab);
+	free(f->strs);
+	free(f);
+}
+
+size_t flows_count(const struct flows *f)
+{
+	return f->n;
+}
+
+size_t flows_window(const struct flows *f)
+{
+	return f->window;
+}
+
+const struct flows_stats *flows_stats(const struct flows *f)
+{
+	return &f->st;
+}
+
+uint64_t flows_seq(const struct flows *f)
+{
+	return f->seq;
+}
+
+void flows_on_evict(struct flows *f, void (*fn)(void *arg, const struct flow_rec *r), void *arg)
+{
+	f->on_evict = fn;
+	f->evict_arg = arg;
+}
+
+struct flow_rec *flows_find(struct flows *f, const struct flow_key *key)
+{
+	struct flow_rec *r;
+
+	for (r = f->tab[key_hash(key) & (f->nbuckets - 1)]; r; r = r->hnext)
+		if (key_eq(&r->key, key))
+			return r;
+	return NULL;
+}
+
+static void list_unlink(struct flows *f, struct flow_rec *r)
+{
+	if (r->prev)
+		r->prev->next = r->next;
+	else
+		f->head = r->next;
+	if (r->next)
+		r->next->prev = r->prev;
+	else
+		f->tail = r->prev;
+	r->prev = r->next = NULL;
+}
+
+static void list_append(struct flows *f, struct flow_rec *r)
+{
+	r->prev = f->tail;
+	r->next = NULL;
+	if (f->tail)
+		f->tail->next = r;
+	else
+		f->head = r;
+	f->tail = r;
+}
+
+static void rec_remove(struct flows *f, struct flow_rec *r)
+{
+	struct flow_rec **pp = &f->tab[key_hash(&r->key) & (f->nbuckets - 1)];
+
+	for (; *pp; pp = &(*pp)->hnext)
+		if (*pp == r) {
+			*pp = r->hnext;
+			break;
+		}
+	list_unlink(f, r);
+	rec_strs_put(f, r);
+	free(r);
+	f->n--;
+}
+
+struct flow_rec *flows_get(struct flows *f, const struct flow_key *key, bool *created)
+{
+	struct flow_rec *r = flows_find(f, key);
+	size_t b;
+
+	*created = false;
+	if (r)
+		return r;
+	if (f->n >= f->window) {
+		/* The head changed longest ago: the one a reader misses least. */
+		if (f->on_evict)
+			f->on_evict(f->evict_arg, f->head);
+		rec_remove(f, f->head);
+		f->st.evicted++;
+	}
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return NULL;
+	r->key = *key;
+	r->pol_dir = 0xff;
+	b = key_hash(key) & (f->nbuckets - 1);
+	r->hnext = f->tab[b];
+	f->tab[b] = r;
+	list_append(f, r);
+	f->n++;
+	f->st.created++;
+	r->seq = ++f->seq;
+	*created = true;
+	return r;
+}
+
+struct flow_rec *flows_head(struct flows *f)
+{
+	return f->head;
+}
+
+void flows_touch(struct flows *f, struct flow_rec *r)
+{
+	r->seq = ++f->seq;
+	if (f->tail != r) {
+		list_unlink(f, r);
+		list_append(f, r);
+	}
+}
+
+bool flows_ct_update(struct flows *f, struct flow_rec *r, uint64_t created_ns,
+		     uint64_t last_ns, const uint64_t pkts[2], const uint64_t bytes[2],
+		     uint8_t state, bool fin_orig, bool fin_reply)
+{
+	uint8_t flags = r->tcp_flags;
+	bool changed = false;
+
+	if (r->ct_created && created_ns != r->ct_created) {
+		/* Another entry for the same flow: what the old one counted stays. */
+		for (int d = 0; d < 2; d++) {
+			r->base_pkts[d] = r->pkts[d];
+			r->base_bytes[d] = r->bytes[d];
+		}
+	}
+	if (created_ns != r->ct_created)
+		changed = true;
+	r->ct_created = created_ns;
+	for (int d = 0; d < 2; d++) {
+		uint64_t p = r->base_pkts[d] + pkts[d], by = r->base_bytes[d] + bytes[d];
+
+		changed |= p != r->pkts[d] || by != r->bytes[d];
+		r->pkts[d] = p;
+		r->bytes[d] = by;
+	}
+	if (!r->first_ns || created_ns < r->first_ns) {
+		r->first_ns = created_ns;
+		changed = true;
+	}
+	if (last_ns > r->last_ns) {
+		r->last_ns = last_ns;
+		changed = true;
+	}
+	if (r->key.proto == IPPROTO_TCP) {
+		/* What each state implies was on the wire: a flow is opened by a
+		 * SYN, established by the SYN-ACK, closed by FINs or a RST. */
+		flags |= FLOW_TCP_SYN;
+		if (state >= XCNI_CT_ESTABLISHED)
+			flags |= FLOW_TCP_ACK;
+		if (fin_orig || fin_reply)
+			flags |= FLOW_TCP_FIN;
+		if (state == XCNI_CT_CLOSED && !(fin_orig && fin_reply))
+			flags |= FLOW_TCP_RST;
+		changed |= flags != r->tcp_flags;
+		r->tcp_flags = flags;
+	}
+	if (!r->in_ct)
+		changed = true;
+	r->in_ct = 1;
+	if (changed)
+		flows_touch(f, r);
+	return changed;
+}
+
+static void seen(struct flow_rec *r, uint64_t ts_ns)
+{
+	if (!r->first_ns || ts_ns < r->first_ns)
+		r->first_ns = ts_ns;
+	if (ts_ns > r->last_ns)
+		r->last_ns = ts_ns;
+}
+
+void flows_verdict(struct flows *f, struct flow_rec *r, uint64_t ts_ns, uint8_t pol_dir,
+		   uint32_t policy_id, const char *policy, uint16_t rule)
+{
+	f->st.events++;
+	seen(r, ts_ns);
+	/* An allow after a drop: the policy changed and the flow got through. */
+	r->verdict = FLOW_ALLOWED;
+	r->reason = 0;
+	r->pol_dir = pol_dir;
+	r->policy_id = policy_id;
+	r->rule = rule;
+	flows_set_str(f, &r->policy, policy);
+	flows_touch(f, r);
+}
+
+void flows_drop(struct flows *f, struct flow_rec *r, uint64_t ts_ns, uint8_t pol_dir,
+		int32_t reason, uint32_t len)
+{
+	f->st.events++;
+	seen(r, ts_ns);
+	r->verdict = FLOW_DENIED;
+	r->reason = reason;
+	r->pol_dir = pol_dir;
+	r->drops++;
+	/* A flow that never got a conntrack entry counts what was refused. */
+	if (!r->ct_created) {
+		r->pkts[0]++;
+		r->bytes[0] += len;
+	}
+	flows_touch(f, r);
+}
+
+/* ---- filters ------------------------------------------------------------- */
+
+void flow_filter_init(struct flow_filter *ff)
+{
+	memset(ff, 0, sizeof(*ff));
+	ff->verdict = ff->port = ff->proto = -1;
+}
+
+#define FERR(...) (snprintf(err, errlen, __VA_ARGS__), -EINVAL)
+
+static bool is_label_char(char c)
+{
+	return isalnum((unsigned char)c) || c == '-' || c == '_' || c == '.' || c == '/' ||
+	       c == ':';
+}
+
+/* "k=v,k!=v,k,!k" (a Kubernetes equality selector) into m. */
+static int parse_selector(struct flow_match *m, const char *name, const char *s,
+			  const char *shown, char *err, size_t errlen)
+{
+	char buf[512], *save, *tok;
+
+	if (strlen(s) >= sizeof(buf))
+		return FERR("--%s %s: label selector too long", name, shown);
+	snprintf(buf, sizeof(buf), "%s", s);
+	m->kind = FM_LABELS;
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(tok, '='), *k = tok, *v = NULL;
+		uint8_t op = 'e';
+
+		if (m->nsel == FLOW_SEL_MAX)
+			return FERR("--%s %s: more than %d label requirements", name, shown,
+				    FLOW_SEL_MAX);
+		if (*k == '!') {
+			op = 'n';
+			k++;
+		}
+		if (eq) {
+			if (op == 'n')
+				return FERR("--%s %s: '!' goes before a key alone", name, shown);
+			op = '=';
+			if (eq > tok && eq[-1] == '!') {
+				op = '!';
+				eq[-1] = '\0';
+			}
+			*eq = '\0';
+			v = eq + 1;
+			if (*v == '=') /* "k==v" */
+				v++;
+		}
+		if (!*k || strlen(k) >= sizeof(m->sel[0].key) ||
+		    (v && strlen(v) >= sizeof(m->sel[0].val)))
+			return FERR("--%s %s: empty or too long label key or value", name, shown);
+		for (const char *c = k; *c; c++)
+			if (!is_label_char(*c))
+				return FERR("--%s %s: '%c' in label key %s", name, shown, *c, k);
+		for (const char *c = v; c && *c; c++)
+			if (!is_label_char(*c))
+				return FERR("--%s %s: '%c' in label value %s", name, shown, *c, v);
+		snprintf(m->sel[m->nsel].key, sizeof(m->sel[0].key), "%s", k);
+		snprintf(m->sel[m->nsel].val, sizeof(m->sel[0].val), "%s", v ? v : "");
+		m->sel[m->nsel++].op = op;
+	}
+	if (!m->nsel)
+		return FERR("--%s %s: empty label selector", name, shown);
+	return 0;
+}
+
+/* An address or prefix of either family. */
+static int parse_cidr(struct flow_match *m, const char *s)
+{
+	char buf[64], *slash;
+	unsigned long plen;
+	int max;
+
+	if (strlen(s) >= sizeof(buf))
+		return -EINVAL;
+	snprintf(buf, sizeof(buf), "%s", s);
+	slash = strchr(buf, '/');
+	if (slash)
+		*slash = '\0';
+	memset(m->addr, 0, sizeof(m->addr));
+	if (inet_pton(AF_INET, buf, m->addr) == 1)
+		m->family = 4, max = 32;
+	else if (inet_pton(AF_INET6, buf, m->addr) == 1)
+		m->family = 6, max = 128;
+	else
+		return -EINVAL;
+	plen = (unsigned long)max;
+	if (slash) {
+		char *end;
+
+		plen = strtoul(slash + 1, &end, 10);
+		if (!slash[1] || *end || plen > (unsigned long)max)
+			return -EINVAL;
+	}
+	m->plen = (uint8_t)plen;
+	m->kind = FM_CIDR;
+	return 0;
+}
+
+/*
+ * --from/--to: "pod:NS/NAME", "ns:NS", "label:SELECTOR", "ip:IP[/LEN]", or
+ * the same without its prefix when the shape tells: an address or prefix, a
+ * selector (has '='), a pod (has '/'), else a namespace.
+ */
+static int parse_match(struct flow_match *m, const char *name, const char *v, char *err,
+		       size_t errlen)
+{
+	const char *kind = NULL, *s = v, *colon = strchr(v, ':');
+	static const char *const kinds[] = { "pod", "ns", "namespace", "label", "ip" };
+
+	memset(m, 0, sizeof(*m));
+	for (size_t i = 0; colon && i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if ((size_t)(colon - v) == strlen(kinds[i]) && !strncmp(v, kinds[i], colon - v)) {
+			kind = kinds[i];
+			s = colon + 1;
+		}
+	if (!*s)
+		return FERR("--%s %s: empty", name, v);
+	if (!kind) {
+		char a[64];
+		uint8_t t[16];
+
+		/* An address before any '/' is a prefix, right or wrong. */
+		snprintf(a, sizeof(a), "%.*s", (int)strcspn(s, "/"), s);
+		if (inet_pton(AF_INET, a, t) == 1 || inet_pton(AF_INET6, a, t) == 1)
+			kind = "ip";
+		else if (strchr(s, '='))
+			kind = "label";
+		else if (strchr(s, '/'))
+			kind = "pod";
+		else
+			kind = "ns";
+	}
+	if (!strcmp(kind, "ip")) {
+		if (parse_cidr(m, s))
+			return FERR("--%s %s: not an IP address or CIDR", name, v);
+		return 0;
+	}
+	if (!strcmp(kind, "label"))
+		return parse_selector(m, name, s, v, err, errlen);
+	if (!strcmp(kind, "pod")) {
+		const char *slash = strchr(s, '/');
+		size_t nl = slash ? (size_t)(slash - s) : 0;
+
+		if (!slash || !nl || !slash[1] || strchr(slash + 1, '/'))
+			return FERR("--%s %s: a pod is NAMESPACE/NAME", name, v);
+		if (nl >= sizeof(m->ns) || strlen(slash + 1) >= sizeof(m->name))
+			return FERR("--%s %s: namespace or name too long", name, v);
+		memcpy(m->ns, s, nl);
+		snprintf(m->name, sizeof(m->name), "%s", slash + 1);
+		m->kind = FM_POD;
+		return 0;
+	}
+	if (strchr(s, '/') || strlen(s) >= sizeof(m->ns))
+		return FERR("--%s %s: not a namespace name", name, v);
+	snprintf(m->ns, sizeof(m->ns), "%s", s);
+	m->kind = FM_NS;
+	return 0;
+}
+
+/* "90s", "5m", "2h", "1d", or plain seconds, into ns. */
+static int parse_duration(const char *s, uint64_t *ns)
+{
+	char *end;
+	unsigned long long v;
+	uint64_t mul = 1000000000ULL;
+
+	if (!*s || *s == '-')
+		return -EINVAL;
+	v = strtoull(s, &end, 10);
+	if (end == s)
+		return -EINVAL;
+	if (!strcmp(end, "ms"))
+		mul = 1000000ULL;
+	else if (!strcmp(end, "m"))
+		mul *= 60;
+	else if (!strcmp(end, "h"))
+		mul *= 3600;
+	else if (!strcmp(end, "d"))
+		mul *= 86400;
+	else if (*end && strcmp(end, "s"))
+		return -EINVAL;
+	if (v > UINT64_MAX / mul)
+		return -EINVAL;
+	*ns = v * mul;
+	return 0;
+}
+
+static int parse_u64(const char *s, uint64_t max, uint64_t *v)
+{
+	char *end;
+	unsigned long long x;
+
+	if (!*s || *s == '-' || *s == '+')
+		return -EINVAL;
+	errno = 0;
+	x = strtoull(s, &end, 10);
+	if (*end || errno || x > max)
+		return -EINVAL;
+	*v = x;
+	return 0;
+}
+
+int flow_filter_set(struct flow_filter *ff, const char *name, const char *value, char *err,
+		    size_t errlen)
+{
+	uint64_t v;
+
+	if (!strcmp(name, "from") || !strcmp(name, "to"))
+		return parse_match(name[0] == 'f' ? &ff->from : &ff->to, name, value, err, errlen);
+	if (!strcmp(name, "verdict")) {
+		if (!strcmp(value, "allowed") || !strcmp(value, "forwarded"))
+			ff->verdict = FLOW_ALLOWED;
+		else if (!strcmp(value, "denied") || !strcmp(value, "dropped"))
+			ff->verdict = FLOW_DENIED;
+		else if (!strcmp(value, "audit"))
+			ff->verdict = FLOW_AUDIT;
+		else
+			return FERR("--verdict %s: not allowed, denied or audit", value);
+		return 0;
+	}
+	if (!strcmp(name, "port")) {
+		if (parse_u64(value, 65535, &v) || !v)
+			return FERR("--port %s: not a port (1-65535)", value);
+		ff->port = (int)v;
+		return 0;
+	}
+	if (!strcmp(name, "protocol")) {
+		static const struct {
+			const char *n;
+			int p;
+		} protos[] = { { "tcp", IPPROTO_TCP },	 { "udp", IPPROTO_UDP },
+			       { "icmp", IPPROTO_ICMP }, { "icmpv6", IPPROTO_ICMPV6 },
+			       { "sctp", IPPROTO_SCTP } };
+
+		for (size_t i = 0; i < sizeof(protos) / sizeof(protos[0]); i++)
+			if (!strcasecmp(value, protos[i].n)) {
+				ff->proto = protos[i].p;
+				return 0;
+			}
+		if (parse_u64(value, 255, &v))
+			return FERR("--protocol %s: not tcp, udp, icmp, icmpv6, sctp or a number",
+				    value);
+		ff->proto = (int)v;
+		return 0;
+	}
+	if (!strcmp(name, "service")) {
+		const char *slash = strchr(value, '/');
+
+		if (!slash || slash == value || !slash[1] || strchr(slash + 1, '/') ||
+		    strlen(value) >= sizeof(ff->service))
+			return FERR("--service %s: a Service is NAMESPACE/NAME[:PORT]", value);
+		snprintf(ff->service, sizeof(ff->service), "%s", value);
+		return 0;
+	}
+	if (!strcmp(name, "since")) {
+		if (parse_duration(value, &ff->since_ns) || !ff->since_ns)
+			return FERR("--since %s: not a duration (30s, 5m, 2h, 1d)", value);
+		return 0;
+	}
+	if (!strcmp(name, "last")) {
+		if (parse_u64(value, FLOWS_WINDOW_MAX, &ff->last) || !ff->last)
+			return FERR("--last %s: not a count (1-%u)", value, FLOWS_WINDOW_MAX);
+		return 0;
+	}
+	if (!strcmp(name, "after")) {
+		if (parse_u64(value, UINT64_MAX, &ff->after))
+			return FERR("after %s: not a cursor", value);
+		return 0;
+	}
+	return FERR("--%s: no such filter", name);
+}
+
+int flow_filter_parse(struct flow_filter *ff, const char *req, char *err, size_t errlen)
+{
+	char line[1024];
+
+	flow_filter_init(ff);
+	while (*req) {
+		const char *nl = strchr(req, '\n');
+		size_t len = nl ? (size_t)(nl - req) : strlen(req);
+		char *eq;
+		int e;
+
+		if (len >= sizeof(line))
+			return FERR("request line too long");
+		memcpy(line, req, len);
+		line[len] = '\0';
+		req += len + (nl ? 1 : 0);
+		if (!len)
+			continue;
+		eq = strchr(line, '=');
+		if (!eq)
+			return FERR("request line %s: not name=value", line);
+		*eq = '\0';
+		e = flow_filter_set(ff, line, eq + 1, err, errlen);
+		if (e)
+			return e;
+	}
+	return 0;
+}
+
+static bool in_prefix(const struct flow_match *m, uint8_t family, const uint8_t *addr)
+{
+	unsigned int full = m->plen / 8, rest = m->plen % 8;
+
+	if (m->family != family)
+		return false;
+	if (memcmp(m->addr, addr, full))
+		return false;
+	return !rest || !((m->addr[full] ^ addr[full]) & (uint8_t)(0xff << (8 - rest)));
+}
+
+/*
+ * The value of key in a canonical label set ("k8s:app=web,ns:x/y=z,...") or
+ * NULL: "app" finds "k8s:app" as well as a key written in full.
+ */
+static const char *label_value(const char *labels, const char *key, char *buf, size_t len)
+{
+	size_t kl = strlen(key);
+
+	for (const char *p = labels; p && *p;) {
+		const char *end = strchr(p, ','), *eq;
+		size_t l = end ? (size_t)(end - p) : strlen(p);
+		const char *k = p;
+		size_t klen;
+
+		eq = memchr(p, '=', l);
+		klen = eq ? (size_t)(eq - p) : l;
+		if (klen > 4 && !strncmp(k, "k8s:", 4) && !(kl > 4 && !strncmp(key, "k8s:", 4))) {
+			k += 4;
+			klen -= 4;
+		}
+		if (klen == kl && !strncmp(k, key, kl)) {
+			size_t vl = eq ? l - (size_t)(eq + 1 - p) : 0;
+
+			if (vl >= len)
+				vl = len - 1;
+			memcpy(buf, eq ? eq + 1 : "", vl);
+			buf[vl] = '\0';
+			return buf;
+		}
+		p += l + (end ? 1 : 0);
+	}
+	return NULL;
+}
+
+static bool match_peer(const struct flow_match *m, const struct flow_peer *p, uint8_t family,
+		       const uint8_t *addr)
+{
+	char buf[128];
+
+	switch (m->kind) {
+	case FM_NONE:
+		return true;
+	case FM_CIDR:
+		return in_prefix(m, family, addr);
+	case FM_NS:
+		return p->ns && !strcmp(p->ns, m->ns);
+	case FM_POD:
+		return p->ns && p->pod && !strcmp(p->ns, m->ns) && !strcmp(p->pod, m->name);
+	case FM_LABELS:
+		for (unsigned int i = 0; i < m->nsel; i++) {
+			const char *v = label_value(p->labels, m->sel[i].key, buf, sizeof(buf));
+
+			switch (m->sel[i].op) {
+			case '=':
+				if (!v || strcmp(v, m->sel[i].val))
+					return false;
+				break;
+			case '!':
+				if (v && !strcmp(v, m->sel[i].val))
+					return false;
+				break;
+			case 'e':
+				if (!v)
+					return false;
+				break;
+			case 'n':
+				if (v)
+					return false;
+				break;
+			}
+		}
+		return true;
+	}
+	return false;
+}
+
+bool flow_filter_match(const struct flow_filter *ff, const struct flow_rec *r, uint64_t now_ns)
+{
+	if (r->seq <= ff->after)
+		return false;
+	if (ff->verdict >= 0 && r->verdict != ff->verdict)
+		return false;
+	if (ff->proto >= 0 && r->key.proto != ff->proto)
+		return false;
+	if (ff->port >= 0 && r->key.sport != ff->port && r->key.dport != ff->port)
+		return false;
+	if (ff->since_ns && now_ns > ff->since_ns && r->last_ns < now_ns - ff->since_ns)
+		return false;
+	if (ff->service[0]) {
+		size_t l = strlen(ff->service);
+
+		/* "ns/name" matches every port of it; "ns/name:port" that one. */
+		if (!r->service || strncmp(r->service, ff->service, l) ||
+		    (r->service[l] && (strchr(ff->service, ':') || r->service[l] != ':')))
+			return false;
+	}
+	return match_peer(&ff->from, &r->src, r->key.family, r->key.saddr) &&
+	       match_peer(&ff->to, &r->dst, r->key.family, r->key.daddr);
+}
+
+/* ---- rendering ----------------------------------------------------------- */
+
+static void fbuf_grow(struct fbuf *b, size_t need)
+{
+	size_t cap = b->cap ? b->cap : 4096;
+	char *p;
+
+	while (cap < b->len + need + 1)
+		cap *= 2;
+	if (b->max && cap > b->max) {
+		if (b->len + need + 1 > b->max) {
+			b->err = -E2BIG;
+			return;
+		}
+		cap = b->max;
+	}
+	p = realloc(b->p, cap);
+	if (!p) {
+		b->err = -ENOMEM;
+		return;
+	}
+	b->p = p;
+	b->cap = cap;
+}
+
+void fbuf_printf(struct fbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (b->err)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? b->cap - b->len : 0, fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		b->err = -EINVAL;
+		return;
+	}
+	if (!b->p || (size_t)n >= b->cap - b->len) {
+		fbuf_grow(b, (size_t)n);
+		if (b->err)
+			return;
+		va_start(ap, fmt);
+		vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+		va_end(ap);
+	}
+	b->len += (size_t)n;
+}
+
+void fbuf_free(struct fbuf *b)
+{
+	free(b->p);
+	memset(b, 0, sizeof(*b));
+}
+
+/* A JSON string, or null. */
+static void json_str(struct fbuf *b, const char *s)
+{
+	if (!s) {
+		fbuf_printf(b, "null");
+		return;
+	}
+	fbuf_printf(b, "\"");
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			fbuf_printf(b, "\\%c", c);
+		else if (c < 0x20)
+			fbuf_printf(b, "\\u%04x", c);
+		else
+			fbuf_printf(b, "%c", c);
+	}
+	fbuf_printf(b, "\"");
+}
+
+static const char *proto_str(uint8_t p)
+{
+	switch (p) {
+	case IPPROTO_TCP:
+		return "TCP";
+	case IPPROTO_UDP:
+		return "UDP";
+	case IPPROTO_ICMP:
+		return "ICMP";
+	case IPPROTO_ICMPV6:
+		return "ICMPv6";
+	case IPPROTO_SCTP:
+		return "SCTP";
+	}
+	return NULL;
+}
+
+/* What an end is when it is no pod: the reserved identity's name. */
+static const char *peer_kind(const struct flow_peer *p)
+{
+	if (p->pod)
+		return "pod";
+	switch (p->identity) {
+	case XCNI_ID_HOST:
+		return "host";
+	case XCNI_ID_REMOTE_NODE:
+		return "remote-node";
+	case XCNI_ID_UNMANAGED:
+		return "unmanaged";
+	case XCNI_ID_WORLD:
+	case XCNI_ID_ANY:
+		return "world";
+	}
+	return p->identity >= XCNI_ID_CIDR_BASE ? "world" : "pod";
+}
+
+static void json_peer(struct fbuf *b, const char *name, const struct flow_peer *p,
+		      uint8_t family, const uint8_t *addr, uint16_t port)
+{
+	char ip[INET6_ADDRSTRLEN];
+
+	inet_ntop(family == 4 ? AF_INET : AF_INET6, addr, ip, sizeof(ip));
+	fbuf_printf(b, "\"%s\":{\"ip\":\"%s\",\"port\":%u,\"identity\":%u,\"kind\":\"%s\","
+		       "\"namespace\":", name, ip, port, p->identity, peer_kind(p));
+	json_str(b, p->ns);
+	fbuf_printf(b, ",\"pod\":");
+	json_str(b, p->pod);
+	fbuf_printf(b, ",\"labels\":");
+	json_str(b, p->labels);
+	fbuf_printf(b, "}");
+}
+
+static void json_time(struct fbuf *b, uint64_t mono_ns, const struct flow_render_ctx *rc)
+{
+	int64_t wall = (int64_t)mono_ns + rc->wall_off_ns;
+
+	fbuf_printf(b, "%lld.%06lld", (long long)(wall / 1000000000LL),
+		    (long long)(wall % 1000000000LL / 1000));
+}
+
+void flow_rec_json(struct fbuf *b, const struct flow_rec *r, const struct flow_render_ctx *rc)
+{
+	static const char *const verdicts[] = { "allowed", "denied", "audit" };
+	const struct xcni_reason_info *ri = r->reason ? xcni_reason_info(r->reason) : NULL;
+	const char *ps = proto_str(r->key.proto);
+	char flags[24] = "";
+
+	fbuf_printf(b, "{\"node\":");
+	json_str(b, rc->node);
+	fbuf_printf(b, ",\"family\":\"ipv%u\",\"protocol\":", r->key.family);
+	if (ps)
+		fbuf_printf(b, "\"%s\"", ps);
+	else
+		fbuf_printf(b, "\"%u\"", r->key.proto);
+	fbuf_printf(b, ",");
+	json_peer(b, "source", &r->src, r->key.family, r->key.saddr, r->key.sport);
+	fbuf_printf(b, ",");
+	json_peer(b, "destination", &r->dst, r->key.family, r->key.daddr, r->key.dport);
+	fbuf_printf(b, ",\"verdict\":\"%s\",\"policy_side\":",
+		    verdicts[r->verdict < 3 ? r->verdict : 0]);
+	if (r->pol_dir <= 1)
+		fbuf_printf(b, "\"%s\"", r->pol_dir ? "ingress" : "egress");
+	else
+		fbuf_printf(b, "null");
+	fbuf_printf(b, ",\"policy\":");
+	json_str(b, r->policy);
+	if (r->policy)
+		fbuf_printf(b, ",\"rule\":%u", r->rule);
+	else
+		fbuf_printf(b, ",\"rule\":null");
+	fbuf_printf(b, ",\"drop_reason\":");
+	if (ri)
+		json_str(b, ri->name);
+	else if (r->reason)
+		fbuf_printf(b, "\"reason%d\"", r->reason);
+	else
+		fbuf_printf(b, "null");
+	fbuf_printf(b, ",\"service\":");
+	json_str(b, r->service);
+	fbuf_printf(b, ",\"backend\":");
+	json_str(b, r->backend);
+	fbuf_printf(b, ",\"packets\":%llu,\"bytes\":%llu,\"reply_packets\":%llu,"
+		       "\"reply_bytes\":%llu,\"drops\":%llu,",
+		    (unsigned long long)r->pkts[0], (unsigned long long)r->bytes[0],
+		    (unsigned long long)r->pkts[1], (unsigned long long)r->bytes[1],
+		    (unsigned long long)r->drops);
+	if (r->tcp_flags & FLOW_TCP_SYN)
+		strcat(flags, ",\"SYN\"");
+	if (r->tcp_flags & FLOW_TCP_ACK)
+		strcat(flags, ",\"ACK\"");
+	if (r->tcp_flags & FLOW_TCP_FIN)
+		strcat(flags, ",\"FIN\"");
+	if (r->tcp_flags & FLOW_TCP_RST)
+		strcat(flags, ",\"RST\"");
+	fbuf_printf(b, "\"tcp_flags\":[%s],\"first_seen\":", flags[0] ? flags + 1 : "");
+	json_time(b, r->first_ns, rc);
+	fbuf_printf(b, ",\"last_seen\":");
+	json_time(b, r->last_ns, rc);
+	fbuf_printf(b, ",\"active\":%s,\"seq\":%llu}\n", r->in_ct ? "true" : "false",
+		    (unsigned long long)r->seq);
+}
+
+int flows_render_json(struct flows *f, const struct flow_filter *ff,
+		      const struct flow_render_ctx *rc, struct fbuf *b)
+{
+	const struct flow_rec *r, *start = f->head;
+	uint64_t n = 0;
+
+	if (ff->last) {
+		/* From the end: where the last N matches begin. */
+		for (r = f->tail; r; r = r->prev)
+			if (flow_filter_match(ff, r, rc->now_ns)) {
+				start = r;
+				if (++n == ff->last)
+					break;
+			}
+		if (!n)
+			start = NULL;
+		n = 0;
+	}
+	for (r = start; r && !b->err; r = r->next)
+		if (flow_filter_match(ff, r, rc->now_ns)) {
+			flow_rec_json(b, r, rc);
+			n++;
+		}
+	fbuf_printf(b, "{\"cursor\":%llu,\"flows\":%zu,\"window\":%zu,\"created\":%llu,"
+		       "\"evicted\":%llu,\"events\":%llu%s}\n",
+		    (unsigned long long)f->seq, f->n, f->window,
+		    (unsigned long long)f->st.created, (unsigned long long)f->st.evicted,
+		    (unsigned long long)f->st.events, rc->trailer_extra ? rc->trailer_extra : "");
+	return b->err ? b->err : (int)n;
+}
+
+int flows_sock_path(const char *pin_dir, char *buf, size_t len)
+{
+	size_t off;
+	int n = snprintf(buf, len, "/run/xcni/flows");
+
+	for (off = (size_t)n; *pin_dir && off + 1 < len; pin_dir++)
+		buf[off++] = *pin_dir == '/' ? '-' : *pin_dir;
+	if (off + sizeof(".sock") > len)
+		return -ENAMETOOLONG;
+	memcpy(buf + off, ".sock", sizeof(".sock"));
+	return 0;
+}

@@ -1,0 +1,202 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Flow records: one per connection (the 5-tuple in the direction of its first
+ * packet) as this node saw it, with what conntrack counted each way and what
+ * the verdict events said about it (the policy and rule that allowed it, or
+ * the reason it was dropped). A bounded window held in xcnid: when it is full
+ * the record updated longest ago makes room, and is counted.
+ *
+ * Pure: nothing here reads a map or a socket. xcnid (user/agent/flows.c)
+ * feeds it conntrack walks and ring-buffer events; the filter grammar, which
+ * xcnictl and xcnid both parse, and the JSON rendering live here so both ends
+ * agree and the unit tests reach all of it.
+ */
+#ifndef XCNI_FLOWS_H
+#define XCNI_FLOWS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* What xcnid keeps when --flows is given without --flows-window. */
+#define FLOWS_WINDOW_DEFAULT 16384
+/* A window larger than this is refused: 1M records is ~0.5 GB. */
+#define FLOWS_WINDOW_MAX (1u << 20)
+
+struct flow_key {
+	uint8_t family; /* 4 or 6 */
+	uint8_t proto;
+	uint16_t sport, dport; /* host order; ICMP echo: the id in both */
+	uint8_t saddr[16], daddr[16]; /* IPv4: the first 4 bytes, the rest 0 */
+};
+
+enum flow_verdict {
+	FLOW_ALLOWED = 0,
+	FLOW_DENIED = 1,
+	FLOW_AUDIT = 2, /* would have been denied; no audit mode emits it yet */
+};
+
+/* TCP flags seen, as conntrack's states tell them (the ct entry has no flag bits). */
+#define FLOW_TCP_SYN 0x02
+#define FLOW_TCP_RST 0x04
+#define FLOW_TCP_FIN 0x01
+#define FLOW_TCP_ACK 0x10
+
+/* One end of a flow: a pod, or what the identity says ("world", "host", "remote-node"). */
+struct flow_peer {
+	uint32_t identity;
+	const char *ns, *pod; /* interned; NULL: not a known pod */
+	const char *labels; /* interned; the identity's label set, NULL: none known */
+};
+
+struct flow_rec {
+	struct flow_key key;
+	struct flow_peer src, dst;
+	uint64_t first_ns, last_ns; /* CLOCK_MONOTONIC (bpf_ktime_get_ns) */
+	uint64_t pkts[2], bytes[2]; /* [0] the opening direction, [1] its replies */
+	/* conntrack counts from its entry's creation: a flow whose entry was
+	 * replaced (evicted, expired, picked up again) keeps what it had here. */
+	uint64_t ct_created, base_pkts[2], base_bytes[2];
+	uint64_t drops; /* dropped packets the events reported (within their budget) */
+	uint8_t tcp_flags; /* FLOW_TCP_* */
+	uint8_t verdict; /* enum flow_verdict */
+	uint8_t pol_dir; /* 0 egress, 1 ingress: the side that decided; 0xff none */
+	uint8_t in_ct; /* its conntrack entry was there at the last walk */
+	int32_t reason; /* the drop reason (enum xcni_reason) when denied; 0 none */
+	uint32_t policy_id;
+	uint16_t rule;
+	const char *policy; /* "ns/name", interned; NULL: no policy decided (not isolated) */
+	const char *service; /* "ns/name:port", interned; NULL: not translated */
+	const char *backend; /* "addr:port" it was translated to, interned */
+	uint64_t seq; /* flows->seq when last changed: the order of --follow */
+	uint64_t logged_seq; /* seq when it was last written to the flow log */
+	/* The window's order (least recently changed first) and its hash chain. */
+	struct flow_rec *prev, *next, *hnext;
+};
+
+struct flows_stats {
+	uint64_t created; /* records ever made */
+	uint64_t evicted; /* pushed out of the window for lack of room */
+	uint64_t events; /* verdict and drop events taken */
+};
+
+struct flows;
+
+/* window: at most this many records (1..FLOWS_WINDOW_MAX). 0 or -errno. */
+int flows_new(size_t window, struct flows **out);
+void flows_free(struct flows *f);
+size_t flows_count(const struct flows *f);
+size_t flows_window(const struct flows *f);
+const struct flows_stats *flows_stats(const struct flows *f);
+uint64_t flows_seq(const struct flows *f);
+
+/*
+ * The record of key, or NULL. flows_get makes one when there is none
+ * (*created true; the caller fills its peers), pushing the least recently
+ * changed record out when the window is full: on_evict (if set) sees it
+ * first, as the flow log must. NULL only when out of memory.
+ */
+struct flow_rec *flows_find(struct flows *f, const struct flow_key *key);
+struct flow_rec *flows_get(struct flows *f, const struct flow_key *key, bool *created);
+void flows_on_evict(struct flows *f, void (*fn)(void *arg, const struct flow_rec *r),
+		    void *arg);
+/* The window from its least recently changed record on (r->next to go on). */
+struct flow_rec *flows_head(struct flows *f);
+/* The record changed: it moves to the window's end and gets a new seq. */
+void flows_touch(struct flows *f, struct flow_rec *r);
+/* A string for a record's field, shared among records (*slot's old one released). */
+int flows_set_str(struct flows *f, const char **slot, const char *s);
+
+/*
+ * What a conntrack entry says of r's flow: counters since created_ns (a
+ * different created_ns is a new entry: the old counts go into the base),
+ * last_ns, its state (enum xcni_ct_state) and FIN flags. Touches r only when
+ * something changed. Returns whether it did.
+ */
+bool flows_ct_update(struct flows *f, struct flow_rec *r, uint64_t created_ns,
+		     uint64_t last_ns, const uint64_t pkts[2], const uint64_t bytes[2],
+		     uint8_t state, bool fin_orig, bool fin_reply);
+/* A policy verdict event: allowed by policy_id (its name, "ns/name") rule. */
+void flows_verdict(struct flows *f, struct flow_rec *r, uint64_t ts_ns, uint8_t pol_dir,
+		   uint32_t policy_id, const char *policy, uint16_t rule);
+/* A drop event of len bytes: the record becomes denied with that reason. */
+void flows_drop(struct flows *f, struct flow_rec *r, uint64_t ts_ns, uint8_t pol_dir,
+		int32_t reason, uint32_t len);
+
+/* ---- filters: what xcnictl flows asks for, parsed in one place ---------- */
+
+#define FLOW_SEL_MAX 8 /* label requirements in one selector */
+enum flow_match_kind { FM_NONE, FM_POD, FM_NS, FM_LABELS, FM_CIDR };
+struct flow_match {
+	uint8_t kind; /* enum flow_match_kind */
+	uint8_t family, plen; /* FM_CIDR */
+	uint8_t addr[16];
+	char ns[64], name[256]; /* FM_POD (ns, name), FM_NS (ns) */
+	struct {
+		char key[64], val[64];
+		uint8_t op; /* '=' equals, '!' not equals, 'e' exists, 'n' does not exist */
+	} sel[FLOW_SEL_MAX];
+	unsigned int nsel;
+};
+
+struct flow_filter {
+	struct flow_match from, to;
+	int verdict; /* enum flow_verdict, -1 any */
+	int port; /* either end's port, -1 any */
+	int proto; /* IPPROTO_*, -1 any */
+	char service[160]; /* "ns/name" (any port) or "ns/name:port"; "" any */
+	uint64_t since_ns; /* changed in the last since_ns, 0 any */
+	uint64_t last; /* at most the last N that match, 0 all */
+	uint64_t after; /* changed after this seq (--follow's cursor), 0 all */
+};
+
+void flow_filter_init(struct flow_filter *ff);
+/*
+ * One filter, as xcnictl flows takes it (name without "--": "from", "to",
+ * "verdict", "port", "protocol", "service", "since", "last", "after") into
+ * ff. 0, or -EINVAL with a message naming the filter and what is wrong in
+ * err (errlen bytes).
+ */
+int flow_filter_set(struct flow_filter *ff, const char *name, const char *value, char *err,
+		    size_t errlen);
+/*
+ * A request line by line, "name=value\n" each (what xcnictl sends xcnid):
+ * every line through flow_filter_set. 0 or -EINVAL (err says which).
+ */
+int flow_filter_parse(struct flow_filter *ff, const char *req, char *err, size_t errlen);
+bool flow_filter_match(const struct flow_filter *ff, const struct flow_rec *r, uint64_t now_ns);
+
+/* ---- rendering ---------------------------------------------------------- */
+
+struct fbuf {
+	char *p;
+	size_t len, cap, max; /* max: refuse to grow past it (0: no bound) */
+	int err; /* -ENOMEM or -E2BIG once it failed: the rest is not written */
+};
+void fbuf_printf(struct fbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void fbuf_free(struct fbuf *b);
+
+/* How a rendering names times and the node. */
+struct flow_render_ctx {
+	uint64_t now_ns; /* CLOCK_MONOTONIC now */
+	int64_t wall_off_ns; /* CLOCK_REALTIME - CLOCK_MONOTONIC */
+	const char *node;
+	/* More fields for the trailer, ",\"name\":value..." (the flow log's counts); NULL none. */
+	const char *trailer_extra;
+};
+
+/* One record as a JSON object and a newline. */
+void flow_rec_json(struct fbuf *b, const struct flow_rec *r, const struct flow_render_ctx *rc);
+/*
+ * The records that match ff, least recently changed first (with ff->last,
+ * the last N of them), one JSON object per line, then a trailer line
+ * {"cursor":SEQ,"flows":N,"window":W,"created":..,"evicted":..} that --follow
+ * passes back as "after". Returns how many records it wrote, or b->err.
+ */
+int flows_render_json(struct flows *f, const struct flow_filter *ff,
+		      const struct flow_render_ctx *rc, struct fbuf *b);
+
+/* Where xcnid listens for flow queries for a pin dir: /run/xcni/flows<pin dir, / as ->.sock */
+int flows_sock_path(const char *pin_dir, char *buf, size_t len);
+
+#endif
