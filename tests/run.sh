@@ -20,6 +20,7 @@ suites=(
 	"unit-polmaps:$BUILD/tests/test_polmaps"
 	"unit-polsync:$BUILD/tests/test_polsync"
 	"unit-polincr:$BUILD/tests/test_polincr"
+	"unit-cnp:$BUILD/tests/test_cnp"
 	"unit-prefilter:$BUILD/tests/test_prefilter"
 	"unit-masq:$BUILD/tests/test_masq"
 	"unit-maglev:$BUILD/tests/test_maglev"

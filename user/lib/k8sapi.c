@@ -492,6 +492,9 @@ static const struct kind_info kinds[K8S_NR_ALL_KINDS] = {
 	[K8S_NODE] = { "/api/v1/nodes", "v1", "nodes" },
 	[K8S_NETWORKPOLICY] = { "/apis/networking.k8s.io/v1/networkpolicies",
 				"networking.k8s.io/v1", "networkpolicies.networking.k8s.io" },
+	[K8S_CLUSTERNETPOL] = { "/apis/policy.networking.k8s.io/v1alpha2/clusternetworkpolicies",
+				"policy.networking.k8s.io/v1alpha2",
+				"clusternetworkpolicies.policy.networking.k8s.io" },
 	/* With K8S_API_LB only (xcnid replacing kube-proxy). */
 	[K8S_SERVICE] = { "/api/v1/services", "v1", "services" },
 	[K8S_ENDPOINTSLICE] = { "/apis/discovery.k8s.io/v1/endpointslices", "discovery.k8s.io/v1",
