@@ -682,7 +682,12 @@ struct xcni_polcidr_key {
 	};
 };
 
-/* polname: policy id -> its name, for the CLI and events. */
+/*
+ * polname: policy id -> its name, for the CLI and events. A
+ * ClusterNetworkPolicy (cluster-scoped) has ns XCNI_POLNAME_CNP "<tier>
+ * <priority>" (no namespace has a capital or a space), e.g. "cnp:Admin 10".
+ */
+#define XCNI_POLNAME_CNP "cnp:"
 struct xcni_polname {
 	char ns[64];
 	char name[256];

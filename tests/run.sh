@@ -55,6 +55,8 @@ suites=(
 	"masq6-netns:bash tests/integration/masq6.sh"
 	"lab:bash tests/lab/run.sh"
 	"lab-netpol:bash tests/lab/netpol.sh"
+	"lab-cnp:bash tests/lab/cnp.sh"
+	"lab-cnp-dual-3nodes:env CNP_FAMILY=dual CNP_NODES=3 bash tests/lab/cnp.sh"
 	"lab-overlay:bash tests/lab/overlay.sh"
 	# The older attach path forced (tc clsact for the agent's and the plugin's
 	# programs, XDP through netlink), as on a kernel without TCX: the overlay,

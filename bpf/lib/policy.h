@@ -94,21 +94,32 @@ static __always_inline int policy_verdict(int ok, int deny)
 	return reason;
 }
 
+/* An audited denial is named already (by the other side): the event reports it. */
+#define VERDICT_AUDITED(v) ((v)->enforced & (XCNI_POLV_AUDIT << 1))
+
 /*
- * What an entry found decides (XCNI_POLV_*): 1 allowed (an audited denial
- * too: it passes, the verdict event says it would have been denied), 0
- * denied by NetworkPolicy, or the tier's drop reason.
+ * What the entry found decides (XCNI_POLV_*): 1 allowed (an audited denial
+ * too: it passes, the verdict event names it), 0 denied by NetworkPolicy,
+ * or the tier's drop reason. v names the entry, unless it allows and an
+ * audited denial is named already.
  */
-static __always_inline int policy_hit(__u16 flags, struct verdict *v)
+static __always_inline int policy_hit(const struct xcni_policy_val *hit, __u8 dir,
+				      struct verdict *v)
 {
-	v->enforced = (v->enforced & (XCNI_POLV_AUDIT << 1)) | 1 | (__u8)(flags << 1);
-	if (!(flags & XCNI_POLV_DENY) || (flags & XCNI_POLV_AUDIT))
+	__u16 flags = hit->flags;
+	int ret = 1;
+
+	if ((flags & XCNI_POLV_DENY) && !(flags & XCNI_POLV_AUDIT))
+		ret = XCNI_POLV_TIER(flags) == XCNI_TIER_ADMIN	  ? XCNI_DROP_POLICY_ADMIN :
+		      XCNI_POLV_TIER(flags) == XCNI_TIER_BASELINE ? XCNI_DROP_POLICY_BASELINE :
+								    0;
+	if (ret == 1 && VERDICT_AUDITED(v))
 		return 1;
-	if (XCNI_POLV_TIER(flags) == XCNI_TIER_ADMIN)
-		return XCNI_DROP_POLICY_ADMIN;
-	if (XCNI_POLV_TIER(flags) == XCNI_TIER_BASELINE)
-		return XCNI_DROP_POLICY_BASELINE;
-	return 0;
+	v->enforced = 1 | (__u8)(flags << 1);
+	v->pol_dir = dir;
+	v->policy_id = hit->policy_id;
+	v->rule = hit->rule;
+	return ret;
 }
 
 /*
@@ -142,10 +153,12 @@ static __always_inline int policy_judge(__u32 ep, __u8 dir, __u32 peer_id, __u32
 		return XCNI_DROP_POLICY_OVERFLOW; /* the drop names it */
 	if (!(pe->isolated & XCNI_ISOLATED(dir)))
 		return 1; /* no policy selects the pod in this direction */
-	v->enforced = (v->enforced & (XCNI_POLV_AUDIT << 1)) | 1;
-	v->pol_dir = dir;
-	v->policy_id = 0;
-	v->rule = 0;
+	if (!VERDICT_AUDITED(v)) {
+		v->enforced = 1;
+		v->pol_dir = dir;
+		v->policy_id = 0;
+		v->rule = 0;
+	}
 	has = pe->has[dir & 1];
 	k.ep = ep;
 	k.version = pe->version;
@@ -173,12 +186,16 @@ static __always_inline int policy_judge(__u32 ep, __u8 dir, __u32 peer_id, __u32
 	}
 	if (!hit)
 		hit = peer_lookup(&k, XCNI_ID_ANY, has);
-	if (!hit)
+	if (!hit) {
+		/* isolated, nothing allows: named by direction alone */
+		v->enforced = 1;
+		v->pol_dir = dir;
+		v->policy_id = 0;
+		v->rule = 0;
 		return 0;
-	v->policy_id = hit->policy_id;
-	v->rule = hit->rule;
+	}
 	__sync_fetch_and_add(&hit->packets, 1);
-	return policy_hit(hit->flags, v);
+	return policy_hit(hit, dir, v);
 }
 
 static __always_inline int policy_allows(__u32 ep, __u8 dir, __u32 peer_id, __u32 peer_ip,

@@ -957,6 +957,8 @@ void check_row(void **state)
 		assert_int_equal(e->pol_dir, r->pol_dir);
 		assert_int_equal(e->saddr, ip4(r->src));
 		assert_int_equal(e->daddr, ip4(r->dst));
+		if (r->flags_set)
+			assert_int_equal(e->pol_flags, r->pol_flags);
 	} else {
 		struct xcni_event *e = &env.ev[0];
 		struct xcni_ct_key k = {};
@@ -989,6 +991,12 @@ void check_row(void **state)
 											  : FROM_POD);
 			assert_int_not_equal(e->src_identity, 0);
 			assert_int_not_equal(e->dst_identity, 0);
+		}
+		if (r->flags_set) {
+			assert_int_equal(e->pol_flags, r->pol_flags);
+			assert_int_equal(e->policy_id, r->policy_id);
+			assert_int_equal(e->rule, r->rule);
+			assert_int_equal(e->pol_dir, r->pol_dir);
 		}
 	}
 	if (r->no_ct) {
@@ -1829,6 +1837,7 @@ int main(int argc, char **argv)
 		{ attack_ul_tests, nr_attack_ul_tests }, /* the underlay attacker, on all of the above */
 		{ attack_geneve_tests, nr_attack_geneve_tests }, /* Geneve from a node's process */
 		{ attack_ct_tests, nr_attack_ct_tests }, /* conntrack and fragments attacked, both families */
+		{ cnp_tests, nr_cnp_tests }, /* tiered verdict entries and audit (tests/bpf/cnp.c), last */
 	};
 	struct CMUnitTest *all;
 	size_t n = 0;

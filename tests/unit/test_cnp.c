@@ -295,7 +295,7 @@ static void test_admin_deny_beats_np(void **state)
 	assert_false(allowed(DEVCLIENT, WEB, TCP, 80));
 	h = hit_in(DEVCLIENT, WEB, TCP, 80);
 	assert_non_null(h);
-	assert_int_equal(h->val.policy_id, policy_id("", "no-dev"));
+	assert_int_equal(h->val.policy_id, policy_id("cnp:Admin 10", "no-dev"));
 	assert_int_equal(h->val.rule, 1);
 	assert_int_equal(h->val.flags, XCNI_POLV_DENY | XCNI_TIER_ADMIN << XCNI_POLV_TIER_SHIFT);
 	/* rule 0 comes first: SSH from dev is accepted by the Admin tier */

@@ -1494,6 +1494,33 @@ out:
 	json_decref(meta);
 }
 
+/*
+ * ClusterNetworkPolicy is a CRD (network-policy-api): a cluster without it
+ * has none, which is what an empty list says (those the store had are
+ * removed). Asked again with back-off, so installing it later is noticed.
+ */
+static void crd_missing(struct watcher *w)
+{
+	int ret;
+
+	if (!w->listed)
+		pr_info("k8s api: list %s: 404: the CustomResourceDefinition is not installed "
+			"(network-policy-api config/crd); no ClusterNetworkPolicies until it is\n",
+			kind_plural(w));
+	list_reset(w);
+	ret = apply_list(w);
+	list_reset(w);
+	if (ret) {
+		w->api->err = ret;
+		schedule(w, true);
+		return;
+	}
+	free(w->rv);
+	w->rv = NULL;
+	w->listed = true;
+	schedule(w, true);
+}
+
 static void relist(struct watcher *w)
 {
 	free(w->rv);
@@ -1519,6 +1546,8 @@ static void done(struct watcher *w, CURLcode res)
 				kind_plural(w));
 			list_reset(w);
 			schedule(w, false);
+		} else if (res == CURLE_OK && status == 404 && w->kind == K8S_CLUSTERNETPOL) {
+			crd_missing(w);
 		} else if (ab == AB_TOO_BIG || ab == AB_NOMEM) {
 			pr_err("k8s api: list %s: %s; retrying\n", kind_plural(w),
 			       ab == AB_TOO_BIG ? "the answer is larger than 512 MiB" : "out of memory");

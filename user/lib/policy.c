@@ -524,6 +524,8 @@ int build_policies(struct ctx *x)
 
 		x->cnp_id[i] = probe(&used, h, 1, POLICY_ID_SPAN);
 		pn->id = x->cnp_id[i];
+		snprintf(pn->name.ns, sizeof(pn->name.ns), XCNI_POLNAME_CNP "%s %u",
+			 x->cnps[i]->tier == K8S_CNP_ADMIN ? "Admin" : "Baseline", x->cnps[i]->priority);
 		copy_str(pn->name.name, sizeof(pn->name.name), m->name);
 	}
 	r->npolicies = x->nnps + x->ncnps;
