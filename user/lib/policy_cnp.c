@@ -502,12 +502,7 @@ static int out_cidr(struct out *o, const struct cnpctx *cc, const struct k8s_cid
 {
 	struct pol_cidr *c;
 
-	for (size_t i = 0; i < o->nc; i++) {
-		struct k8s_cidr p = key_pfx(&o->c[i].key);
-
-		if (p.len == a->len && pfx_in(a, &p))
-			return 0; /* a pod's address first, then a prefix equal to it */
-	}
+	/* Duplicates (a prefix equal to a pod's address) go in splice: the first stays. */
 	if (grow(&o->c, &o->capc, o->nc, sizeof(*o->c)))
 		return -ENOMEM;
 	c = &o->c[o->nc++];
@@ -524,14 +519,124 @@ static int out_cidr(struct out *o, const struct cnpctx *cc, const struct k8s_cid
 	return 0;
 }
 
-static int peer_out(struct out *o, const struct cnpctx *cc, const struct peer *pr, struct vd *buf)
-{
+/*
+ * Pods' decisions, remembered: a pod's decision depends on its identity (its
+ * labels and its namespace's), the longest prefix of the rules holding its
+ * address (every prefix holding it is that one or an ancestor) and, for
+ * egress named ports, its container ports. Open addressing on the first two.
+ */
+struct memo_ent {
+	bool used;
+	bool v6;
+	uint32_t id;
+	int region;
+	const struct k8s_pod *pod;
 	uint32_t gid;
+};
+
+struct memo {
+	struct k8s_cidr *np; /* NetworkPolicy's prefixes of dir, copied out of their keys */
+	size_t cap;
+	struct memo_ent *v;
+	bool by_ports; /* egress named ports: pods' ports are part of the key */
+	size_t npfx;
+	const struct k8s_cidr **pfx;
+};
+
+static bool same_ports(const struct k8s_pod *a, const struct k8s_pod *b)
+{
+	if (a->nports != b->nports)
+		return false;
+	for (size_t i = 0; i < a->nports; i++)
+		if (a->ports[i].port != b->ports[i].port || a->ports[i].proto != b->ports[i].proto ||
+		    cmp_str(a->ports[i].name, b->ports[i].name))
+			return false;
+	return true;
+}
+
+static int region_of(const struct memo *m, const struct k8s_cidr *a)
+{
+	int best = -1;
+
+	for (size_t i = 0; i < m->npfx; i++)
+		if (pfx_in(a, m->pfx[i]) && (best < 0 || m->pfx[i]->len > m->pfx[best]->len))
+			best = (int)i;
+	return best;
+}
+
+static struct memo_ent *memo_slot(struct memo *m, const struct peer *pr, int region)
+{
+	size_t h = ((size_t)pr->id * 2654435761u ^ (size_t)(region + 1) * 40503u ^ pr->addr.v6) &
+		   (m->cap - 1);
+
+	for (;; h = (h + 1) & (m->cap - 1)) {
+		struct memo_ent *e = &m->v[h];
+
+		if (!e->used || (e->id == pr->id && e->region == region && e->v6 == pr->addr.v6 &&
+				 (!m->by_ports || same_ports(e->pod, pr->pod))))
+			return e;
+	}
+}
+
+static int peer_out(struct out *o, const struct cnpctx *cc, const struct peer *pr, struct vd *buf,
+		    struct memo *m)
+{
+	struct memo_ent *e = NULL;
+	uint32_t gid = 0;
 	int ret;
 
+	if (m && pr->pod) {
+		int region = region_of(m, &pr->addr);
+
+		e = memo_slot(m, pr, region);
+		if (e->used)
+			return out_cidr(o, cc, &pr->addr, e->gid);
+		*e = (struct memo_ent){ true, pr->addr.v6, pr->id, region, pr->pod, 0 };
+	}
 	decide_all(cc, pr, buf);
 	ret = group_of(o, cc, buf, &gid);
+	if (e)
+		e->gid = gid;
 	return ret ? ret : out_cidr(o, cc, &pr->addr, gid);
+}
+
+/* The prefixes rules name (tiers' networks, NetworkPolicy's of dir) and whether pods' ports count. */
+static int memo_init_dir(struct memo *m, const struct cnpctx *cc)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < cc->nrules; i++) {
+		const struct k8s_cnp_rule *r = rule_of(cc, i);
+
+		for (size_t j = 0; j < r->npeers; j++)
+			n += r->peers[j].nnets;
+		for (size_t j = 0; j < r->nprotos; j++)
+			m->by_ports |= r->protos[j].port_name && cc->dir == XCNI_DIR_FROM_POD;
+	}
+	n += cc->ep->ncidrs;
+	m->pfx = calloc(n + 1, sizeof(*m->pfx));
+	for (m->cap = 64; m->cap < 4 * cc->x->npods; m->cap *= 2)
+		;
+	m->v = calloc(m->cap, sizeof(*m->v));
+	if (!m->pfx || !m->v)
+		return -ENOMEM;
+	m->np = calloc(cc->ep->ncidrs + 1, sizeof(*m->np));
+	if (!m->np)
+		return -ENOMEM;
+	for (size_t i = 0; i < cc->nrules; i++) {
+		const struct k8s_cnp_rule *r = rule_of(cc, i);
+
+		for (size_t j = 0; j < r->npeers; j++)
+			for (size_t k = 0; k < r->peers[j].nnets; k++)
+				m->pfx[m->npfx++] = &r->peers[j].nets[k];
+	}
+	for (size_t i = 0; i < cc->ep->ncidrs; i++) {
+		if (cc->ep->cidrs[i].key.dir != cc->dir)
+			continue;
+		m->np[i] = key_pfx(&cc->ep->cidrs[i].key);
+		m->pfx[m->npfx++] = &m->np[i];
+	}
+	return 0;
 }
 
 static const struct k8s_labels *ns_labels_of(const struct ctx *x, const char *ns)
@@ -549,11 +654,12 @@ static int compile_dir(struct cnpctx *cc, struct out *o)
 	const struct ctx *x = cc->x;
 	size_t n = atoms_total(&cc->at);
 	struct vd *buf = calloc(n, sizeof(*buf));
+	struct memo m = { 0 };
 	struct peer pr;
-	int ret = 0;
+	int ret = memo_init_dir(&m, cc);
 
 	if (!buf)
-		return -ENOMEM;
+		ret = -ENOMEM;
 	/* Every pod's and node's address, as itself. */
 	for (size_t i = 0; !ret && i < x->npods; i++) {
 		const struct k8s_pod *p = x->pods[i];
@@ -566,12 +672,12 @@ static int compile_dir(struct cnpctx *cc, struct out *o)
 		pr.id = x->pod_id[i];
 		if (p->ip) {
 			pr.addr = (struct k8s_cidr){ .addr = p->ip, .len = 32 };
-			ret = peer_out(o, cc, &pr, buf);
+			ret = peer_out(o, cc, &pr, buf, &m);
 		}
 		if (!ret && p->has_ip6) {
 			pr.addr = (struct k8s_cidr){ .len = 128, .v6 = true };
 			memcpy(pr.addr.addr6, p->ip6, 16);
-			ret = peer_out(o, cc, &pr, buf);
+			ret = peer_out(o, cc, &pr, buf, &m);
 		}
 	}
 	for (size_t i = 0; !ret && i < x->nnodes; i++) {
@@ -586,12 +692,12 @@ static int compile_dir(struct cnpctx *cc, struct out *o)
 		pr.id = XCNI_ID_REMOTE_NODE;
 		if (nd->internal_ip) {
 			pr.addr = (struct k8s_cidr){ .addr = nd->internal_ip, .len = 32 };
-			ret = peer_out(o, cc, &pr, buf);
+			ret = peer_out(o, cc, &pr, buf, NULL);
 		}
 		if (!ret && memcmp(nd->internal_ip6, zero, 16)) {
 			pr.addr = (struct k8s_cidr){ .len = 128, .v6 = true };
 			memcpy(pr.addr.addr6, nd->internal_ip6, 16);
-			ret = peer_out(o, cc, &pr, buf);
+			ret = peer_out(o, cc, &pr, buf, NULL);
 		}
 	}
 	/* Every prefix a rule names, standing for the addresses it is the longest of. */
@@ -603,7 +709,7 @@ static int compile_dir(struct cnpctx *cc, struct out *o)
 				memset(&pr, 0, sizeof(pr));
 				pr.addr = r->peers[j].nets[k];
 				pr.id = XCNI_ID_WORLD;
-				ret = peer_out(o, cc, &pr, buf);
+				ret = peer_out(o, cc, &pr, buf, NULL);
 			}
 	}
 	for (size_t i = 0; !ret && i < cc->ep->ncidrs; i++) {
@@ -612,7 +718,7 @@ static int compile_dir(struct cnpctx *cc, struct out *o)
 		memset(&pr, 0, sizeof(pr));
 		pr.addr = key_pfx(&cc->ep->cidrs[i].key);
 		pr.id = XCNI_ID_WORLD;
-		ret = peer_out(o, cc, &pr, buf);
+		ret = peer_out(o, cc, &pr, buf, NULL);
 	}
 	/* Whatever else: an address no prefix covers. */
 	if (!ret) {
@@ -623,6 +729,9 @@ static int compile_dir(struct cnpctx *cc, struct out *o)
 		ret = emit_group(o, cc, XCNI_ID_ANY, buf);
 	}
 	free(buf);
+	free(m.v);
+	free(m.pfx);
+	free(m.np);
 	return ret;
 }
 
@@ -647,6 +756,38 @@ static int cmp_cidr_key(const void *a, const void *b)
 		      sizeof(struct xcni_polcidr_key));
 }
 
+struct seqcidr {
+	struct pol_cidr c;
+	size_t seq;
+};
+
+static int cmp_seqcidr(const void *a, const void *b)
+{
+	const struct seqcidr *x = a, *y = b;
+	int d = memcmp(&x->c.key, &y->c.key, sizeof(x->c.key));
+
+	return d ? d : (x->seq > y->seq) - (x->seq < y->seq);
+}
+
+/* o's prefixes without a key twice: the first given (a pod's address before a rule's prefix). */
+static int cidrs_unique(struct out *o)
+{
+	struct seqcidr *s = calloc(o->nc + 1, sizeof(*s));
+	size_t u = 0;
+
+	if (!s)
+		return -ENOMEM;
+	for (size_t i = 0; i < o->nc; i++)
+		s[i] = (struct seqcidr){ o->c[i], i };
+	qsort(s, o->nc, sizeof(*s), cmp_seqcidr);
+	for (size_t i = 0; i < o->nc; i++)
+		if (!u || memcmp(&o->c[u - 1].key, &s[i].c.key, sizeof(s[i].c.key)))
+			o->c[u++] = s[i].c;
+	o->nc = u;
+	free(s);
+	return 0;
+}
+
 /* The pod's entries and prefixes of dir replaced by o's. */
 static int splice(struct pol_ep *ep, uint8_t dir, struct out *o)
 {
@@ -654,7 +795,7 @@ static int splice(struct pol_ep *ep, uint8_t dir, struct out *o)
 	struct pol_cidr *c = calloc(ep->ncidrs + o->nc + 1, sizeof(*c));
 	size_t n = 0, nc = 0;
 
-	if (!e || !c) {
+	if (!e || !c || cidrs_unique(o)) {
 		free(e);
 		free(c);
 		return -ENOMEM;
