@@ -649,18 +649,79 @@ static const struct k8s_labels *ns_labels_of(const struct ctx *x, const char *ns
 	return &none;
 }
 
+/* A set of identities (open addressing; 0 is no identity). */
+struct idset {
+	size_t cap;
+	uint32_t *v;
+};
+
+static bool idset_has(const struct idset *s, uint32_t id)
+{
+	for (size_t h = s->cap ? (id * 2654435761u) & (s->cap - 1) : 0; s->cap;
+	     h = (h + 1) & (s->cap - 1)) {
+		if (!s->v[h])
+			return false;
+		if (s->v[h] == id)
+			return true;
+	}
+	return false;
+}
+
+/* n: how many may come (sizes the table once). */
+static int idset_add(struct idset *s, uint32_t id, size_t n)
+{
+	size_t h;
+
+	if (!s->cap) {
+		for (s->cap = 64; s->cap < 2 * n + 2; s->cap *= 2)
+			;
+		if (!(s->v = calloc(s->cap, sizeof(*s->v))))
+			return -ENOMEM;
+	}
+	for (h = (id * 2654435761u) & (s->cap - 1); s->v[h] && s->v[h] != id; h = (h + 1) & (s->cap - 1))
+		;
+	s->v[h] = id;
+	return 0;
+}
+
+/* The identities some pod of which has an address a rule prefix holds. */
+static int ids_split(struct idset *split, const struct cnpctx *cc, const struct memo *m)
+{
+	const struct ctx *x = cc->x;
+	int ret = 0;
+
+	for (size_t i = 0; !ret && i < x->npods; i++) {
+		const struct k8s_pod *p = x->pods[i];
+		struct k8s_cidr a4 = { .addr = p->ip, .len = 32 }, a6 = { .len = 128, .v6 = true };
+
+		if (!pod_managed(p))
+			continue;
+		memcpy(a6.addr6, p->ip6, 16);
+		if ((p->ip && region_of(m, &a4) >= 0) || (p->has_ip6 && region_of(m, &a6) >= 0))
+			ret = idset_add(split, x->pod_id[i], x->npods);
+	}
+	return ret;
+}
+
 static int compile_dir(struct cnpctx *cc, struct out *o)
 {
 	const struct ctx *x = cc->x;
 	size_t n = atoms_total(&cc->at);
 	struct vd *buf = calloc(n, sizeof(*buf));
 	struct memo m = { 0 };
+	struct idset split = { 0 }, done = { 0 };
 	struct peer pr;
 	int ret = memo_init_dir(&m, cc);
 
 	if (!buf)
 		ret = -ENOMEM;
-	/* Every pod's and node's address, as itself. */
+	/*
+	 * Pods by identity where that says all (no rule prefix holds an address
+	 * of the identity's pods, no egress named port): identity entries, which
+	 * the data plane looks up first. The rest by address, as themselves.
+	 */
+	if (!ret && !m.by_ports)
+		ret = ids_split(&split, cc, &m);
 	for (size_t i = 0; !ret && i < x->npods; i++) {
 		const struct k8s_pod *p = x->pods[i];
 
@@ -670,6 +731,22 @@ static int compile_dir(struct cnpctx *cc, struct out *o)
 		pr.pod = p;
 		pr.ns_labels = ns_labels_of(x, p->meta.ns);
 		pr.id = x->pod_id[i];
+		if (!m.by_ports && pr.id && !idset_has(&split, pr.id)) {
+			if (idset_has(&done, pr.id))
+				continue;
+			ret = idset_add(&done, pr.id, x->npods);
+			if (p->ip)
+				pr.addr = (struct k8s_cidr){ .addr = p->ip, .len = 32 };
+			else
+				pr.addr = (struct k8s_cidr){ .len = 128, .v6 = true };
+			if (!p->ip)
+				memcpy(pr.addr.addr6, p->ip6, 16);
+			if (!ret) {
+				decide_all(cc, &pr, buf);
+				ret = emit_group(o, cc, pr.id, buf);
+			}
+			continue;
+		}
 		if (p->ip) {
 			pr.addr = (struct k8s_cidr){ .addr = p->ip, .len = 32 };
 			ret = peer_out(o, cc, &pr, buf, &m);
@@ -729,6 +806,8 @@ static int compile_dir(struct cnpctx *cc, struct out *o)
 		ret = emit_group(o, cc, XCNI_ID_ANY, buf);
 	}
 	free(buf);
+	free(split.v);
+	free(done.v);
 	free(m.v);
 	free(m.pfx);
 	free(m.np);
