@@ -607,16 +607,16 @@ check "every list view documents its filters" bash -c 'for v in endpoint ct iden
 	'"$XCNICTL"' $v list --help | grep -q "^  --namespace NS" || { echo $v; exit 1; }; done'
 # -- policy list: the pods some policy selects, with the entries of their live version
 check "policy list: the selected pods, by pod, unnamed last; not the one isolated in neither" \
-	rows_are 'x/a 10.244.1.5 42 1 isolated allow-all 3
-y/b 10.244.1.10 43 0 isolated isolated 1
-- 10.244.1.11 0 0 allow-all isolated 0' x policy list
+	rows_are 'x/a 10.244.1.5 42 1 isolated allow-all 3 -
+y/b 10.244.1.10 43 0 isolated isolated 1 -
+- 10.244.1.11 0 0 allow-all isolated 0 -' x policy list
 check "policy list --json: exactly the rows" json_is 'j == [
 	{"pod": "x/a", "ip": "10.244.1.5", "identity": 42, "version": 1, "ingress": "isolated",
-	 "egress": "allow-all", "entries": 3, "ingress_has": "cidr,range", "egress_has": None},
+	 "egress": "allow-all", "entries": 3, "tiers": None, "ingress_has": "cidr,range", "egress_has": None},
 	{"pod": "y/b", "ip": "10.244.1.10", "identity": 43, "version": 0, "ingress": "isolated",
-	 "egress": "isolated", "entries": 1, "ingress_has": None, "egress_has": "any-port"},
+	 "egress": "isolated", "entries": 1, "tiers": None, "ingress_has": None, "egress_has": "any-port"},
 	{"pod": None, "ip": "10.244.1.11", "identity": 0, "version": 0, "ingress": "allow-all",
-	 "egress": "isolated", "entries": 0, "ingress_has": None, "egress_has": None}]' x policy list --json
+	 "egress": "isolated", "entries": 0, "tiers": None, "ingress_has": None, "egress_has": None}]' x policy list --json
 check "policy list: columns line up" aligned x policy list
 check "policy list: x/a's ENTRIES are the rows policy get shows (v1's, not the stale v0)" json_is \
 	'sorted((e["peer_identity"], e["proto"], e["port"]) for e in j) == [(0, "any", "any"), (43, "tcp", "80"), (43, "tcp", "8000-8007")]' \
