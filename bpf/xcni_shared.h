@@ -85,7 +85,7 @@
 #endif
 
 /* Bump when a key or value below changes layout; xcnid refuses a mismatch. */
-#define XCNI_ABI_VERSION 12 /* 5: ct entry grew backend_id and rev_nat; 6: two reasons more
+#define XCNI_ABI_VERSION 13 /* 5: ct entry grew backend_id and rev_nat; 6: two reasons more
 			     * (the metrics array grew), ct pad fields became nat_port/nat_addr;
 			     * 7: the IPv6 maps (endpoints6, ifindex6, polkey6, ct6, frag6,
 			     * ipcache6, prefilter6) and XCNI_DROP_EXTHDR (the metrics array grew);
@@ -95,7 +95,10 @@
 			     * config node_ip6; 10: XCNI_DROP_TUNNEL_FAMILY (the metrics
 			     * array grew); 11: XCNI_DROP_TOO_BIG (it grew again); 12: the
 			     * attacker reasons -134..-140 (it grew again); svcbe (DSR's
-			     * backends by key) */
+			     * backends by key); 13: policy values carry a verdict
+			     * (XCNI_POLV_*), the policy lookup goes exact, range, any port,
+			     * any protocol; XCNI_DROP_POLICY_ADMIN/BASELINE (the metrics
+			     * array grew); events' pol_flags */
 
 /*
  * frag: an IPv4 datagram in fragments -> the ports its first fragment carried
@@ -299,7 +302,11 @@ enum xcni_reason {
 	XCNI_DROP_POLICY_PENDING = -139,
 	/* the endpoint's policy did not fit the maps: closed until it does */
 	XCNI_DROP_POLICY_OVERFLOW = -140,
-	XCNI_REASON_MIN = -140,
+	/* a ClusterNetworkPolicy of the Admin tier denies it (its Deny rule matched) */
+	XCNI_DROP_POLICY_ADMIN = -141,
+	/* a ClusterNetworkPolicy of the Baseline tier denies it */
+	XCNI_DROP_POLICY_BASELINE = -142,
+	XCNI_REASON_MIN = -142,
 	XCNI_REASON_MAX = -100,
 };
 
@@ -363,7 +370,9 @@ struct xcni_event {
 	 * rev_nat 0, backend_id 0. */
 	__u16 rev_nat;
 	__u32 backend_id;
-	__u32 pad;
+	__u8 pol_flags; /* XCNI_POLV_* of the entry that decided (audit: it would have denied) */
+	__u8 pad0;
+	__u16 pad;
 };
 /* The record's length before rev_nat and backend_id: the readers accept both. */
 #define XCNI_EVENT_LEN_V1 56
@@ -625,11 +634,29 @@ struct xcni_polhash_key {
 	__u16 pad2;
 };
 
-/* Which rule allowed it: the policy (xcni_polname) and the rule's index. */
+/*
+ * flags of xcni_policy_val: the verdict. 0 is what every entry was before
+ * ClusterNetworkPolicy: NetworkPolicy allows. For a pod a ClusterNetworkPolicy
+ * selects (or one in audit mode) the compiler writes its whole decision per
+ * peer and port (docs/architecture.md, "Tiers"), denials included, so one
+ * lookup still decides: the most specific entry of the most specific peer.
+ */
+#define XCNI_POLV_DENY (1u << 0) /* the flow is denied */
+#define XCNI_POLV_AUDIT (1u << 1) /* ... in audit mode only: it passes, reported */
+#define XCNI_POLV_TIER_SHIFT 2 /* bits 2-3: enum xcni_tier, what decided */
+#define XCNI_POLV_TIER(f) (((f) >> XCNI_POLV_TIER_SHIFT) & 3)
+enum xcni_tier {
+	XCNI_TIER_NP = 0, /* NetworkPolicy (policy_id 0 with DENY: isolated, nothing allows) */
+	XCNI_TIER_ADMIN = 1,
+	XCNI_TIER_BASELINE = 2,
+	XCNI_TIER_DEFAULT = 3, /* no tier decided: allowed (policy_id 0) */
+};
+
+/* Which rule decided: the policy (xcni_polname) and the rule's index. */
 struct xcni_policy_val {
 	__u32 policy_id;
 	__u16 rule; /* index into the policy's ingress or egress list */
-	__u16 flags;
+	__u16 flags; /* XCNI_POLV_* */
 	__u64 packets; /* new flows it allowed (atomic add) */
 };
 
@@ -655,7 +682,12 @@ struct xcni_polcidr_key {
 	};
 };
 
-/* polname: policy id -> its name, for the CLI and events. */
+/*
+ * polname: policy id -> its name, for the CLI and events. A
+ * ClusterNetworkPolicy (cluster-scoped) has ns XCNI_POLNAME_CNP "<tier>
+ * <priority>" (no namespace has a capital or a space), e.g. "cnp:Admin 10".
+ */
+#define XCNI_POLNAME_CNP "cnp:"
 struct xcni_polname {
 	char ns[64];
 	char name[256];

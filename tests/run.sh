@@ -20,6 +20,7 @@ suites=(
 	"unit-polmaps:$BUILD/tests/test_polmaps"
 	"unit-polsync:$BUILD/tests/test_polsync"
 	"unit-polincr:$BUILD/tests/test_polincr"
+	"unit-cnp:$BUILD/tests/test_cnp"
 	"unit-prefilter:$BUILD/tests/test_prefilter"
 	"unit-masq:$BUILD/tests/test_masq"
 	"unit-maglev:$BUILD/tests/test_maglev"
@@ -55,6 +56,8 @@ suites=(
 	"masq6-netns:bash tests/integration/masq6.sh"
 	"lab:bash tests/lab/run.sh"
 	"lab-netpol:bash tests/lab/netpol.sh"
+	"lab-cnp:bash tests/lab/cnp.sh"
+	"lab-cnp-dual-3nodes:env CNP_FAMILY=dual CNP_NODES=3 bash tests/lab/cnp.sh"
 	"lab-overlay:bash tests/lab/overlay.sh"
 	# The older attach path forced (tc clsact for the agent's and the plugin's
 	# programs, XDP through netlink), as on a kernel without TCX: the overlay,

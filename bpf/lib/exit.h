@@ -112,6 +112,8 @@ static __always_inline void event_fill(struct xcni_event *ev, struct __sk_buff *
 	ev->dst_identity = v->dst_id;
 	ev->policy_id = v->policy_id;
 	ev->rule = v->rule;
+	ev->pol_flags = v->enforced >> 1;
+	ev->pad0 = 0;
 	ev->pad = 0;
 }
 
@@ -159,6 +161,8 @@ static __always_inline void report(struct __sk_buff *skb, __u8 type, int reason,
 	ev->rule = v->rule;
 	ev->rev_nat = p->rev_nat;
 	ev->backend_id = p->backend_id;
+	ev->pol_flags = v->enforced >> 1;
+	ev->pad0 = 0;
 	ev->pad = 0;
 	bpf_ringbuf_submit(ev, 0);
 }

@@ -19,13 +19,16 @@ struct verdict {
 	__u32 policy_id; /* 0: no policy allowed it */
 	__u16 rule;
 	__u8 pol_dir; /* the direction that decided last */
-	__u8 enforced; /* an isolated pod's policy was consulted */
+	/* bit 0: an isolated pod's policy was consulted; bits 1..: the deciding
+	 * entry's XCNI_POLV_* (shifted by one), its audit bit kept from either side */
+	__u8 enforced;
 };
 
 /*
- * The allow entries of one peer for this packet: exact port, any port of the
- * protocol, anything, then port ranges. Lookups the pod has no entries of
- * that kind for are skipped (has: XCNI_HAS_*).
+ * The entries of one peer for this packet, most specific first: exact port,
+ * port ranges, any port of the protocol, anything (tiered policy writes
+ * denials under allows, so the order decides). Lookups the pod has no
+ * entries of that kind for are skipped (has: XCNI_HAS_*).
  */
 static __always_inline struct xcni_policy_val *peer_lookup(struct xcni_polhash_key *k,
 							  __u32 peer, __u8 has)
@@ -37,6 +40,16 @@ static __always_inline struct xcni_policy_val *peer_lookup(struct xcni_polhash_k
 
 	k->peer = peer;
 	hit = bpf_map_lookup_elem(&xcni_policy, k);
+	if (!hit && port && (has & XCNI_HAS_RANGE)) {
+		rk.prefixlen = XCNI_POLICY_PREFIX_FULL;
+		rk.ep = k->ep;
+		rk.peer = peer;
+		rk.version = k->version;
+		rk.dir = k->dir;
+		rk.proto = proto;
+		rk.port = port;
+		hit = bpf_map_lookup_elem(&xcni_polrange, &rk);
+	}
 	if (!hit && port && (has & XCNI_HAS_ANY_PORT)) {
 		k->port = 0;
 		hit = bpf_map_lookup_elem(&xcni_policy, k);
@@ -48,16 +61,6 @@ static __always_inline struct xcni_policy_val *peer_lookup(struct xcni_polhash_k
 		hit = bpf_map_lookup_elem(&xcni_policy, k);
 		k->proto = proto;
 		k->port = port;
-	}
-	if (!hit && port && (has & XCNI_HAS_RANGE)) {
-		rk.prefixlen = XCNI_POLICY_PREFIX_FULL;
-		rk.ep = k->ep;
-		rk.peer = peer;
-		rk.version = k->version;
-		rk.dir = k->dir;
-		rk.proto = proto;
-		rk.port = port;
-		hit = bpf_map_lookup_elem(&xcni_polrange, &rk);
 	}
 	return hit;
 }
@@ -91,6 +94,34 @@ static __always_inline int policy_verdict(int ok, int deny)
 	return reason;
 }
 
+/* An audited denial is named already (by the other side): the event reports it. */
+#define VERDICT_AUDITED(v) ((v)->enforced & (XCNI_POLV_AUDIT << 1))
+
+/*
+ * What the entry found decides (XCNI_POLV_*): 1 allowed (an audited denial
+ * too: it passes, the verdict event names it), 0 denied by NetworkPolicy,
+ * or the tier's drop reason. v names the entry, unless it allows and an
+ * audited denial is named already.
+ */
+static __always_inline int policy_hit(const struct xcni_policy_val *hit, __u8 dir,
+				      struct verdict *v)
+{
+	__u16 flags = hit->flags;
+	int ret = 1;
+
+	if ((flags & XCNI_POLV_DENY) && !(flags & XCNI_POLV_AUDIT))
+		ret = XCNI_POLV_TIER(flags) == XCNI_TIER_ADMIN	  ? XCNI_DROP_POLICY_ADMIN :
+		      XCNI_POLV_TIER(flags) == XCNI_TIER_BASELINE ? XCNI_DROP_POLICY_BASELINE :
+								    0;
+	if (ret == 1 && VERDICT_AUDITED(v))
+		return 1;
+	v->enforced = 1 | (__u8)(flags << 1);
+	v->pol_dir = dir;
+	v->policy_id = hit->policy_id;
+	v->rule = hit->rule;
+	return ret;
+}
+
 /*
  * Does the policy of local pod ep (its policy key: in direction dir, towards
  * or from peer) allow a new flow of proto to dport? 1 or 0; v records the
@@ -122,10 +153,12 @@ static __always_inline int policy_judge(__u32 ep, __u8 dir, __u32 peer_id, __u32
 		return XCNI_DROP_POLICY_OVERFLOW; /* the drop names it */
 	if (!(pe->isolated & XCNI_ISOLATED(dir)))
 		return 1; /* no policy selects the pod in this direction */
-	v->enforced = 1;
-	v->pol_dir = dir;
-	v->policy_id = 0;
-	v->rule = 0;
+	if (!VERDICT_AUDITED(v)) {
+		v->enforced = 1;
+		v->pol_dir = dir;
+		v->policy_id = 0;
+		v->rule = 0;
+	}
 	has = pe->has[dir & 1];
 	k.ep = ep;
 	k.version = pe->version;
@@ -153,12 +186,16 @@ static __always_inline int policy_judge(__u32 ep, __u8 dir, __u32 peer_id, __u32
 	}
 	if (!hit)
 		hit = peer_lookup(&k, XCNI_ID_ANY, has);
-	if (!hit)
+	if (!hit) {
+		/* isolated, nothing allows: named by direction alone */
+		v->enforced = 1;
+		v->pol_dir = dir;
+		v->policy_id = 0;
+		v->rule = 0;
 		return 0;
-	v->policy_id = hit->policy_id;
-	v->rule = hit->rule;
+	}
 	__sync_fetch_and_add(&hit->packets, 1);
-	return 1;
+	return policy_hit(hit, dir, v);
 }
 
 static __always_inline int policy_allows(__u32 ep, __u8 dir, __u32 peer_id, __u32 peer_ip,

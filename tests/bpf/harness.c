@@ -298,6 +298,7 @@ const char *reason_name(int idx)
 		"DROP_EXTHDR", "DROP_TUNNEL_FAMILY", "DROP_TOO_BIG", "DROP_BAD_ND",
 		"DROP_OUTSIDE_SPOOF", "DROP_CLUSTERIP_OUTSIDE", "DROP_GENEVE_SOCKET",
 		"DROP_DSR_NOT_BACKEND", "DROP_POLICY_PENDING", "DROP_POLICY_OVERFLOW",
+		"DROP_POLICY_ADMIN", "DROP_POLICY_BASELINE",
 	};
 	return idx >= 0 && idx < XCNI_NR_REASONS ? names[idx] : "?";
 }
@@ -526,6 +527,8 @@ void check_row(void **state)
 		assert_int_equal(e->pol_dir, r->pol_dir);
 		assert_int_equal(e->saddr, ip4(r->src));
 		assert_int_equal(e->daddr, ip4(r->dst));
+		if (r->flags_set)
+			assert_int_equal(e->pol_flags, r->pol_flags);
 	} else {
 		struct xcni_event *e = &env.ev[0];
 		struct xcni_ct_key k = {};
@@ -558,6 +561,12 @@ void check_row(void **state)
 											  : FROM_POD);
 			assert_int_not_equal(e->src_identity, 0);
 			assert_int_not_equal(e->dst_identity, 0);
+		}
+		if (r->flags_set) {
+			assert_int_equal(e->pol_flags, r->pol_flags);
+			assert_int_equal(e->policy_id, r->policy_id);
+			assert_int_equal(e->rule, r->rule);
+			assert_int_equal(e->pol_dir, r->pol_dir);
 		}
 	}
 	if (r->no_ct) {

@@ -128,6 +128,10 @@ struct row {
 	uint32_t policy_id;
 	uint16_t rule;
 	uint8_t pol_dir;
+	/* tiered policy (tests/bpf/cnp.c): the event's pol_flags (XCNI_POLV_*), and for a
+	 * drop the policy and rule it names */
+	bool flags_set;
+	uint8_t pol_flags;
 	/* a step that changes the maps instead of sending a packet */
 	int (*step)(void);
 	/* overlay: FROM_OVERLAY rows arrive Geneve-encapsulated from node (VNI vni, or
@@ -162,6 +166,10 @@ struct row {
 /* Allowed by policy id's rule, decided in direction d (the last one checked). */
 #define BY(id, r, d) .vev = true, .policy_id = id, .rule = r, .pol_dir = d
 #define POLICY_DROP(r) SHOT(r, EV_FULL), .no_ct = true
+/* The verdict entry's flags the event carries. */
+#define FLAGS(f) .flags_set = true, .pol_flags = (f)
+/* Dropped by a tier's Deny (or NetworkPolicy's, id 0): the event names policy, rule, side. */
+#define DENIED(r, id, ru, d, f) POLICY_DROP(r), .policy_id = id, .rule = ru, .pol_dir = d, FLAGS(f)
 #define EP_OF(d) .ep_of = (d) + 1
 /* A ClusterIP. The Service range, 10.96.0.0/12, also covers the test pods (10.99.x):
  * a pod, local or remote, is never taken for a Service. */

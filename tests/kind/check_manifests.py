@@ -26,10 +26,11 @@ REGISTRY_HOSTS = [
     "github.com", "githubusercontent.com",
 ]
 
-# What xcnid watches (core v1, networking.k8s.io/v1 and, with --kube-proxy-replacement,
-# discovery.k8s.io/v1), and the verbs it may use.
+# What xcnid watches (core v1, networking.k8s.io/v1, policy.networking.k8s.io/v1alpha2
+# and, with --kube-proxy-replacement, discovery.k8s.io/v1), and the verbs it may use.
 WANT_RESOURCES = {("", "namespaces"), ("", "pods"), ("", "nodes"), ("", "services"),
                   ("networking.k8s.io", "networkpolicies"),
+                  ("policy.networking.k8s.io", "clusternetworkpolicies"),
                   ("discovery.k8s.io", "endpointslices")}
 WANT_VERBS = {"list", "watch"}
 
@@ -355,7 +356,8 @@ def main():
     check("ClusterRole: no wildcard, resourceNames or nonResourceURLs",
           not extra and not any("*" in (g + r + v) for g, r, v in grants), extra or grants)
     check("ClusterRole: exactly namespaces, pods, nodes, services (core), networkpolicies "
-          "(networking.k8s.io) and endpointslices (discovery.k8s.io)",
+          "(networking.k8s.io), clusternetworkpolicies (policy.networking.k8s.io) and "
+          "endpointslices (discovery.k8s.io)",
           granted_res == WANT_RESOURCES, sorted(granted_res ^ WANT_RESOURCES))
     bad = sorted((g, r, v) for g, r, v in grants if v not in WANT_VERBS)
     missing = sorted((g, r, v) for g, r in WANT_RESOURCES for v in WANT_VERBS if (g, r, v) not in grants)

@@ -404,6 +404,12 @@ static inline const struct pol_entry *policy_lookup(const struct pol_ep *ep, int
 	return best;
 }
 
+/* What an entry found decides (bpf/lib/policy.h, policy_hit): an audited denial passes. */
+static inline bool polv_passes(uint16_t flags)
+{
+	return !(flags & XCNI_POLV_DENY) || (flags & XCNI_POLV_AUDIT);
+}
+
 /* One side's verdict; *hit says which entry allowed it (NULL: default allow). */
 static inline bool side(const struct pol_result *r, uint32_t self, int dir, uint32_t peer_ip,
 			uint8_t proto, uint16_t dport, const struct pol_entry **hit)
@@ -424,7 +430,7 @@ static inline bool side(const struct pol_result *r, uint32_t self, int dir, uint
 			continue;
 		*hit = policy_lookup(ep, dir, peers[i], proto, dport);
 		if (*hit)
-			return true;
+			return polv_passes((*hit)->val.flags);
 	}
 	return false;
 }
@@ -450,8 +456,10 @@ static inline bool side6(const struct pol_result *r, uint32_t self, int dir, con
 	for (int i = 0; i < 3; i++) {
 		if (i == 1 && !peers[1])
 			continue;
-		if (policy_lookup(ep, dir, peers[i], proto, dport))
-			return true;
+		const struct pol_entry *e = policy_lookup(ep, dir, peers[i], proto, dport);
+
+		if (e)
+			return polv_passes(e->val.flags);
 	}
 	return false;
 }

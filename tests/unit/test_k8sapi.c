@@ -266,6 +266,34 @@ static void kubeconfig_token_control_chars(void **state)
 	rmdir(dir);
 }
 
+/*
+ * ClusterNetworkPolicy is a CRD: a 404 on its list is a cluster without it.
+ * What the store had of the kind goes, the kind counts as listed (the store
+ * is not held back for it), and it is asked again with back-off.
+ */
+static void cnp_crd_missing(void **state)
+{
+	struct fx *f = *state;
+	struct watcher *w = &f->a.w[K8S_CLUSTERNETPOL];
+
+	w->api = &f->a;
+	w->kind = K8S_CLUSTERNETPOL;
+	w->status = 200;
+	f->w = w;
+	page(f, "{\"kind\": \"ClusterNetworkPolicyList\", \"metadata\": {\"resourceVersion\": \"5\"}, "
+		"\"items\": [{\"metadata\": {\"name\": \"c1\"}, \"spec\": {\"tier\": \"Admin\", "
+		"\"priority\": 1, \"subject\": {\"namespaces\": {}}}}]}");
+	assert_non_null(store_get(f->a.b.store, K8S_CLUSTERNETPOL, NULL, "c1"));
+	assert_true(w->listed);
+	assert_string_equal(w->rv, "5");
+	w->fails = 0;
+	crd_missing(w);
+	assert_null(store_get(f->a.b.store, K8S_CLUSTERNETPOL, NULL, "c1"));
+	assert_true(w->listed);
+	assert_null(w->rv); /* listed again next, not watched */
+	assert_int_equal(w->fails, 1); /* with back-off */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -273,6 +301,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(relist_drops_missing, setup, teardown),
 		cmocka_unit_test_setup_teardown(bad_pages_refused, setup, teardown),
 		cmocka_unit_test(kubeconfig_token_control_chars),
+		cmocka_unit_test_setup_teardown(cnp_crd_missing, setup, teardown),
 	};
 
 	xlog_max = XLOG_ERROR;

@@ -53,7 +53,7 @@ MAN=$(mktemp -d)
 DEST=$(mktemp -d) # make install's staging tree
 
 # Sizes from bpf/xcni_shared.h; a change there must show up here.
-EP_SZ=44 CTK_SZ=16 CTV_SZ=72 MET_SZ=16 CFG_SZ=432 NR_METRICS=164 PFK_SZ=8 PFV_SZ=16 PF6K_SZ=20
+EP_SZ=44 CTK_SZ=16 CTV_SZ=72 MET_SZ=16 CFG_SZ=432 NR_METRICS=172 PFK_SZ=8 PFV_SZ=16 PF6K_SZ=20
 PN_SZ=384 IPK_SZ=8 IPV_SZ=28 ID_SZ=1024 EVR_SZ=40
 PE_SZ=8 PHK_SZ=16 PRK_SZ=20 PV_SZ=16 PCK_SZ=28 CT6K_SZ=40 IP6K_SZ=20
 PS_SZ=72 POLN_SZ=320
@@ -607,16 +607,16 @@ check "every list view documents its filters" bash -c 'for v in endpoint ct iden
 	'"$XCNICTL"' $v list --help | grep -q "^  --namespace NS" || { echo $v; exit 1; }; done'
 # -- policy list: the pods some policy selects, with the entries of their live version
 check "policy list: the selected pods, by pod, unnamed last; not the one isolated in neither" \
-	rows_are 'x/a 10.244.1.5 42 1 isolated allow-all 3
-y/b 10.244.1.10 43 0 isolated isolated 1
-- 10.244.1.11 0 0 allow-all isolated 0' x policy list
+	rows_are 'x/a 10.244.1.5 42 1 isolated allow-all 3 -
+y/b 10.244.1.10 43 0 isolated isolated 1 -
+- 10.244.1.11 0 0 allow-all isolated 0 -' x policy list
 check "policy list --json: exactly the rows" json_is 'j == [
 	{"pod": "x/a", "ip": "10.244.1.5", "identity": 42, "version": 1, "ingress": "isolated",
-	 "egress": "allow-all", "entries": 3, "ingress_has": "cidr,range", "egress_has": None},
+	 "egress": "allow-all", "entries": 3, "tiers": None, "ingress_has": "cidr,range", "egress_has": None},
 	{"pod": "y/b", "ip": "10.244.1.10", "identity": 43, "version": 0, "ingress": "isolated",
-	 "egress": "isolated", "entries": 1, "ingress_has": None, "egress_has": "any-port"},
+	 "egress": "isolated", "entries": 1, "tiers": None, "ingress_has": None, "egress_has": "any-port"},
 	{"pod": None, "ip": "10.244.1.11", "identity": 0, "version": 0, "ingress": "allow-all",
-	 "egress": "isolated", "entries": 0, "ingress_has": None, "egress_has": None}]' x policy list --json
+	 "egress": "isolated", "entries": 0, "tiers": None, "ingress_has": None, "egress_has": None}]' x policy list --json
 check "policy list: columns line up" aligned x policy list
 check "policy list: x/a's ENTRIES are the rows policy get shows (v1's, not the stale v0)" json_is \
 	'sorted((e["peer_identity"], e["proto"], e["port"]) for e in j) == [(0, "any", "any"), (43, "tcp", "80"), (43, "tcp", "8000-8007")]' \

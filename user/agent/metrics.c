@@ -91,6 +91,7 @@ struct grpset {
 	struct grp *v;
 	size_t cap, n; /* cap a power of two */
 	int err;
+	__u64 audited; /* flows of entries in audit mode (XCNI_POLV_AUDIT) */
 };
 
 struct metrics {
@@ -339,6 +340,15 @@ static void grp_add(struct grpset *s, __u32 ep, __u8 version, __u64 packets)
 	g->sum += packets;
 }
 
+/* A verdict entry's flows: allowed ones (audited denials pass) to the counter, audits apart. */
+static void pol_add(struct grpset *s, __u32 ep, __u8 version, const struct xcni_policy_val *v)
+{
+	if (v->flags & XCNI_POLV_AUDIT)
+		s->audited += v->packets;
+	if (!(v->flags & XCNI_POLV_DENY) || (v->flags & XCNI_POLV_AUDIT))
+		grp_add(s, ep, version, v->packets);
+}
+
 static void polhash_fn(void *ctx, const void *key, const void *val)
 {
 	struct xcni_polhash_key k;
@@ -346,7 +356,7 @@ static void polhash_fn(void *ctx, const void *key, const void *val)
 
 	memcpy(&k, key, sizeof(k));
 	memcpy(&v, val, sizeof(v));
-	grp_add(ctx, k.ep, k.version, v.packets);
+	pol_add(ctx, k.ep, k.version, &v);
 }
 
 static void polrange_fn(void *ctx, const void *key, const void *val)
@@ -356,7 +366,7 @@ static void polrange_fn(void *ctx, const void *key, const void *val)
 
 	memcpy(&k, key, sizeof(k));
 	memcpy(&v, val, sizeof(v));
-	grp_add(ctx, k.ep, k.version, v.packets);
+	pol_add(ctx, k.ep, k.version, &v);
 }
 
 /*
@@ -674,7 +684,13 @@ static int render(struct metrics *m, struct buf *b)
 	qsort(ms, (size_t)nmaps, sizeof(*ms), mapstat_cmp);
 
 	if (have_pol) {
-		__u64 allowed = policy_counter(m, &pol);
+		__u64 audited = pol.audited, allowed = policy_counter(m, &pol);
+
+		family(b, "xcni_policy_audited_flows", "gauge",
+		       "New flows a policy in audit mode (xcni.io/policy-mode: audit) would have "
+		       "denied and let pass, counted by the entries present now (rewritten, so a "
+		       "gauge, when the policy changes).");
+		bprintf(b, "xcni_policy_audited_flows %llu\n", (unsigned long long)audited);
 
 		family(b, "xcni_policy_allowed_flows_total", "counter",
 		       "New flows NetworkPolicy rules allowed (each isolated side that allowed "

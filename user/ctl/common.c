@@ -601,7 +601,13 @@ const char *policy_name(int fd, __u32 id, char *buf, size_t len)
 {
 	struct xcni_polname pn;
 
-	if (fd >= 0 && bpf_map_lookup_elem(fd, &id, &pn) == 0)
+	size_t pl = strlen(XCNI_POLNAME_CNP);
+
+	/* A ClusterNetworkPolicy: "name [Admin 10]". */
+	if (fd >= 0 && bpf_map_lookup_elem(fd, &id, &pn) == 0 && !strncmp(pn.ns, XCNI_POLNAME_CNP, pl))
+		snprintf(buf, len, "%.*s [%.*s]", (int)strnlen(pn.name, sizeof(pn.name)), pn.name,
+			 (int)strnlen(pn.ns + pl, sizeof(pn.ns) - pl), pn.ns + pl);
+	else if (fd >= 0 && bpf_map_lookup_elem(fd, &id, &pn) == 0)
 		snprintf(buf, len, "%.*s/%.*s", (int)strnlen(pn.ns, sizeof(pn.ns)), pn.ns,
 			 (int)strnlen(pn.name, sizeof(pn.name)), pn.name);
 	else

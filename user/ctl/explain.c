@@ -521,6 +521,19 @@ static int explain_peer(const struct node_maps *m, struct side *s, struct xcni_p
 	hit = lookup_step(m->policy, m_policy.name, k, &s->hit);
 	walk_policy(s, "policy", peer, k->proto, k->port, hit);
 	*how = k->port ? "port" : "protocol"; /* no port: ICMP's entry for the protocol */
+	/* The data plane's order (bpf/lib/policy.h peer_lookup): most specific first. */
+	if (!hit && port && (has & XCNI_HAS_RANGE)) {
+		rk.prefixlen = XCNI_POLICY_PREFIX_FULL;
+		rk.ep = k->ep;
+		rk.peer = peer;
+		rk.version = k->version;
+		rk.dir = k->dir;
+		rk.proto = proto;
+		rk.port = port;
+		hit = lookup_step(m->polrange, m_polrange.name, &rk, &s->hit);
+		walk_policy(s, "polrange", peer, proto, port, hit);
+		*how = "port range";
+	}
 	if (!hit && port && (has & XCNI_HAS_ANY_PORT)) {
 		k->port = 0;
 		hit = lookup_step(m->policy, m_policy.name, k, &s->hit);
@@ -536,18 +549,6 @@ static int explain_peer(const struct node_maps *m, struct side *s, struct xcni_p
 		k->proto = proto;
 		k->port = port;
 		*how = "any protocol";
-	}
-	if (!hit && port && (has & XCNI_HAS_RANGE)) {
-		rk.prefixlen = XCNI_POLICY_PREFIX_FULL;
-		rk.ep = k->ep;
-		rk.peer = peer;
-		rk.version = k->version;
-		rk.dir = k->dir;
-		rk.proto = proto;
-		rk.port = port;
-		hit = lookup_step(m->polrange, m_polrange.name, &rk, &s->hit);
-		walk_policy(s, "polrange", peer, proto, port, hit);
-		*how = "port range";
 	}
 	return hit;
 }
@@ -811,10 +812,51 @@ static bool side_decided(const struct side *s)
 	return s->why != WHY_REMOTE;
 }
 
+/* A verdict entry that denies (tiered policy, XCNI_POLV_DENY), unless only audited. */
+static bool rule_denies(const struct side *s)
+{
+	return s->why == WHY_RULE && (s->hit.flags & XCNI_POLV_DENY) &&
+	       !(s->hit.flags & XCNI_POLV_AUDIT);
+}
+
 static bool side_allows(const struct side *s)
 {
 	return s->why != WHY_ISOLATED && s->why != WHY_REMOTE && s->why != WHY_PENDING &&
-	       s->why != WHY_OVERFLOW;
+	       s->why != WHY_OVERFLOW && !rule_denies(s);
+}
+
+/*
+ * A verdict entry's sentence: NetworkPolicy's allow as before; a tier's
+ * Accept or Deny named with the tier, the policy (its priority) and the rule;
+ * an audited denial as "audit: would deny, by ...".
+ */
+static void rule_text(struct ptable *t, const struct side *s, const char *who)
+{
+	__u16 fl = s->hit.flags;
+	unsigned int tier = XCNI_POLV_TIER(fl);
+	const char *tname = tier == XCNI_TIER_ADMIN ? "Admin" : tier == XCNI_TIER_BASELINE ? "Baseline" :
+						 "NetworkPolicy";
+	char by[600];
+
+	if (tier == XCNI_TIER_DEFAULT) {
+		pt_strf(t, "allow: no tier and no NetworkPolicy decides for %s's %s: allowed by "
+			   "default, by its entry for %s (node %s)",
+			who, s->name, s->match, s->node);
+		return;
+	}
+	if (tier == XCNI_TIER_NP && !s->hit.policy_id)
+		snprintf(by, sizeof(by), "NetworkPolicy: %s is isolated for %s, nothing allows", who,
+			 s->name);
+	else
+		snprintf(by, sizeof(by), "%s%s%s rule %u (%s)", tier == XCNI_TIER_NP ? "" : tname,
+			 tier == XCNI_TIER_NP ? "" : " tier: ", s->policy, s->hit.rule,
+			 fl & XCNI_POLV_DENY ? "Deny" : tier == XCNI_TIER_NP ? "allows" : "Accept");
+	if ((fl & XCNI_POLV_DENY) && (fl & XCNI_POLV_AUDIT))
+		pt_strf(t, "audit: would deny, by %s, by its entry for %s; allowed (audit mode, node %s)",
+			by, s->match, s->node);
+	else
+		pt_strf(t, "%s: %s, by its entry for %s (node %s)", fl & XCNI_POLV_DENY ? "deny" : "allow",
+			by, s->match, s->node);
 }
 
 /* The sentence for one side: "allow: ..." or "deny: ...". */
@@ -846,8 +888,7 @@ static void side_text(struct ptable *t, const struct side *s, const struct flow_
 			   "(node %s)", who, s->node);
 		break;
 	case WHY_RULE:
-		pt_strf(t, "allow: %s rule %u, by its entry for %s (node %s)", s->policy,
-			s->hit.rule, s->match, s->node);
+		rule_text(t, s, who);
 		break;
 	case WHY_PENDING:
 		pt_strf(t, "deny: xcnid has not judged %s yet: closed until it has "

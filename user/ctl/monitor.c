@@ -118,7 +118,8 @@ struct monitor {
 
 static bool is_policy_drop(int reason)
 {
-	return reason == XCNI_DROP_POLICY_EGRESS || reason == XCNI_DROP_POLICY_INGRESS;
+	return reason == XCNI_DROP_POLICY_EGRESS || reason == XCNI_DROP_POLICY_INGRESS ||
+	       reason == XCNI_DROP_POLICY_ADMIN || reason == XCNI_DROP_POLICY_BASELINE;
 }
 
 /*
@@ -186,9 +187,20 @@ static void monitor_verdict(struct monitor *m, const struct xcni_event *ev)
 	const char *side = ev->pol_dir == XCNI_DIR_FROM_POD ? "egress" : "ingress";
 	char name[340], by[800] = "", by_json[800] = "", pod[340];
 
-	if (ev->type == XCNI_EV_VERDICT) {
+	if (ev->type == XCNI_EV_VERDICT && (ev->pol_flags & XCNI_POLV_DENY) &&
+	    (ev->pol_flags & XCNI_POLV_AUDIT)) {
+		/* allowed, but a policy in audit mode would have denied it */
+		policy_name(m->polname_fd, ev->policy_id, name, sizeof(name));
+		pt_strf(m->t, "audit %s: would deny, by %s rule %u", side, name, ev->rule);
+	} else if (ev->type == XCNI_EV_VERDICT && XCNI_POLV_TIER(ev->pol_flags) == XCNI_TIER_DEFAULT) {
+		pt_strf(m->t, "allow %s: no tier decided (allowed by default)", side);
+	} else if (ev->type == XCNI_EV_VERDICT) {
 		policy_name(m->polname_fd, ev->policy_id, name, sizeof(name));
 		pt_strf(m->t, "allow %s by %s rule %u", side, name, ev->rule);
+	} else if ((ev->reason == XCNI_DROP_POLICY_ADMIN || ev->reason == XCNI_DROP_POLICY_BASELINE) &&
+		   ev->type == XCNI_EV_DROP) {
+		policy_name(m->polname_fd, ev->policy_id, name, sizeof(name));
+		pt_strf(m->t, "deny %s by %s rule %u", side, name, ev->rule);
 	} else if (is_policy_drop(ev->reason)) {
 		/* "deny ingress: x/deny isolates x/b, nothing allows" */
 		drop_isolators(m, ev, by, by_json, sizeof(by) - 16, pod);
@@ -201,7 +213,8 @@ static void monitor_verdict(struct monitor *m, const struct xcni_event *ev)
 	}
 	pt_uint(m->t, ev->src_identity);
 	pt_uint(m->t, ev->dst_identity);
-	if (ev->type == XCNI_EV_VERDICT) {
+	if (ev->type == XCNI_EV_VERDICT || ev->reason == XCNI_DROP_POLICY_ADMIN ||
+	    ev->reason == XCNI_DROP_POLICY_BASELINE) {
 		pt_str(m->t, policy_name(m->polname_fd, ev->policy_id, name, sizeof(name)));
 		pt_int(m->t, ev->rule);
 	} else {

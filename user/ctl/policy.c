@@ -10,6 +10,10 @@ static const struct pt_col pol_cols[] = {
 	{ "PORT", "port", PT_STR },
 	{ "POLICY", "policy", PT_STR },
 	{ "RULE", "rule", PT_UINT },
+	/* Who decides (Admin, NetworkPolicy, Baseline, default) and how: allow, deny,
+	 * audit (a denial only counted and reported). */
+	{ "TIER", "tier", PT_STR },
+	{ "ACTION", "action", PT_STR },
 	{ "FLOWS", "flows", PT_UINT },
 	/* The policies that isolate the pod in the row's direction ("x/a,x/b"). */
 	{ NULL, "isolated_by", PT_STR },
@@ -141,6 +145,20 @@ static void pt_peer(struct ptable *t, __u32 peer, int idfd, const struct cidr_re
 		pt_strf(t, "identity %u", peer);
 }
 
+static const char *tier_word(__u16 flags)
+{
+	static const char *const w[] = { "NetworkPolicy", "Admin", "Baseline", "default" };
+
+	return w[XCNI_POLV_TIER(flags)];
+}
+
+static const char *action_word(__u16 flags)
+{
+	if (!(flags & XCNI_POLV_DENY))
+		return "allow";
+	return flags & XCNI_POLV_AUDIT ? "audit" : "deny";
+}
+
 /* The cells of one allow entry under pol_cols (isolated_by: its direction's). */
 static void pol_row(struct ptable *t, const struct pol_rec *r, int idfd, int nfd,
 		    const struct cidr_rec *cidrs, size_t nc, const char *isolated_by)
@@ -170,6 +188,8 @@ static void pol_row(struct ptable *t, const struct pol_rec *r, int idfd, int nfd
 	}
 	pt_str(t, policy_name(nfd, r->v.policy_id, name, sizeof(name)));
 	pt_uint(t, r->v.rule);
+	pt_str(t, tier_word(r->v.flags));
+	pt_str(t, action_word(r->v.flags));
 	pt_uint(t, r->v.packets);
 	pt_str(t, isolated_by[0] ? isolated_by : NULL);
 }
@@ -310,6 +330,9 @@ static const struct pt_col polep_cols[] = {
 	{ "INGRESS", "ingress", PT_STR },
 	{ "EGRESS", "egress", PT_STR },
 	{ "ENTRIES", "entries", PT_UINT },
+	/* Tiered: ClusterNetworkPolicy (or audit mode) wrote the pod's whole
+	 * decision, its denials too; the policies by tier in policy get. */
+	{ "TIERS", "tiers", PT_STR },
 	/* The kinds of entries the data plane looks up for the pod (XCNI_HAS_*). */
 	{ NULL, "ingress_has", PT_STR },
 	{ NULL, "egress_has", PT_STR },
@@ -355,6 +378,23 @@ static const char *polep_has(__u8 has, char *buf, size_t len)
 	return off ? buf : NULL;
 }
 
+/* "Admin,Baseline": the tiers that decide some of the pod's live entries; NULL: NetworkPolicy only. */
+static const char *tiers_of(const struct pol_rec *recs, size_t nr, __u32 ip, __u8 ver, char *buf,
+			    size_t len)
+{
+	size_t first, n = pol_entries(recs, nr, ip, ver, &first);
+	unsigned int seen = 0;
+
+	for (size_t i = first; i < first + n; i++)
+		seen |= 1u << XCNI_POLV_TIER(recs[i].v.flags);
+	if (!(seen & ~1u))
+		return NULL;
+	snprintf(buf, len, "%s%s%s%s", seen & 2 ? "Admin," : "", seen & 1 ? "NetworkPolicy," : "",
+		 seen & 4 ? "Baseline," : "", seen & 8 ? "default," : "");
+	buf[strlen(buf) - 1] = '\0';
+	return buf;
+}
+
 /* policy list: the pods of this node some NetworkPolicy selects. */
 static int cmd_policy_list(const struct ctx *c, char **argv)
 {
@@ -364,7 +404,7 @@ static int cmd_policy_list(const struct ctx *c, char **argv)
 	struct filter f;
 	size_t n = 0, nr = 0, i, k, first;
 	int fd = -1, rfd = -1, pfd = -1, err;
-	char buf[INET_ADDRSTRLEN], has[64];
+	char buf[INET_ADDRSTRLEN], has[64], tiers[64];
 
 	(void)argv;
 	err = filter_open(c, &f, 0);
@@ -421,6 +461,7 @@ static int cmd_policy_list(const struct ctx *c, char **argv)
 		pt_str(t, pe->isolated & XCNI_POLEP_OVERFLOW ? "overflow" :
 			  pe->isolated & XCNI_ISOLATED(XCNI_DIR_FROM_POD) ? "isolated" : "allow-all");
 		pt_uint(t, pol_entries(recs, nr, eps[i].ip, pe->version, &first));
+		pt_str(t, tiers_of(recs, nr, eps[i].ip, pe->version, tiers, sizeof(tiers)));
 		pt_str(t, polep_has(pe->has[XCNI_DIR_TO_POD], has, sizeof(has)));
 		pt_str(t, polep_has(pe->has[XCNI_DIR_FROM_POD], has, sizeof(has)));
 	}

@@ -279,7 +279,8 @@ static int pod_apply(struct lab *lab, const struct k8s_object *obj, bool *change
 static const char *kind_word(enum k8s_kind kind)
 {
 	return kind == K8S_NAMESPACE ? "namespace" : kind == K8S_POD ? "pod" :
-	       kind == K8S_NODE ? "node" : kind == K8S_SERVICE ? "service" : "networkpolicy";
+	       kind == K8S_NODE ? "node" : kind == K8S_SERVICE ? "service" :
+	       kind == K8S_CLUSTERNETPOL ? "clusternetworkpolicy" : "networkpolicy";
 }
 
 /* A Node of the lab (lab_validate made sure): registered again, with the manifest's labels. */
@@ -575,7 +576,8 @@ static int apply_or_delete(int argc, char **argv, bool apply)
 	const char *verb = apply ? "apply" : "delete";
 	/* Apply in this order, delete in the reverse one (a node is back before its pods). */
 	static const enum k8s_kind order[] = { K8S_NODE, K8S_NAMESPACE, K8S_POD,
-					       K8S_NETWORKPOLICY, K8S_SERVICE };
+					       K8S_NETWORKPOLICY, K8S_CLUSTERNETPOL,
+					       K8S_SERVICE };
 	struct batch b = {};
 	bool changed = false;
 	const char **files;

@@ -23,6 +23,7 @@ void lab_object_file(const struct lab *lab, enum k8s_kind kind, const char *ns, 
 	static const char *const prefix[K8S_NR_ALL_KINDS] = {
 		[K8S_NAMESPACE] = "namespace", [K8S_POD] = "pod", [K8S_NODE] = "node",
 		[K8S_NETWORKPOLICY] = "networkpolicy", [K8S_SERVICE] = "service",
+		[K8S_CLUSTERNETPOL] = "clusternetworkpolicy",
 		[K8S_ENDPOINTSLICE] = "endpointslice",
 	};
 

@@ -30,6 +30,7 @@ static const char *const kind_names[K8S_NR_ALL_KINDS] = {
 	[K8S_POD] = "Pod",
 	[K8S_NODE] = "Node",
 	[K8S_NETWORKPOLICY] = "NetworkPolicy",
+	[K8S_CLUSTERNETPOL] = "ClusterNetworkPolicy",
 	[K8S_SERVICE] = "Service",
 	[K8S_ENDPOINTSLICE] = "EndpointSlice",
 };
@@ -39,6 +40,7 @@ static const char *const kind_api[K8S_NR_ALL_KINDS] = {
 	[K8S_POD] = "v1",
 	[K8S_NODE] = "v1",
 	[K8S_NETWORKPOLICY] = "networking.k8s.io/v1",
+	[K8S_CLUSTERNETPOL] = "policy.networking.k8s.io/v1alpha2",
 	[K8S_SERVICE] = "v1",
 	[K8S_ENDPOINTSLICE] = "discovery.k8s.io/v1",
 };
@@ -55,6 +57,34 @@ static void meta_free(struct k8s_meta *m)
 	free(m->name);
 	free(m->ns);
 	k8s_labels_free(&m->labels);
+}
+
+/* Only xcni's own annotation is read: the rest are not policy's business. */
+static int parse_policy_mode(struct ctx *c, json_t *meta, struct k8s_meta *m)
+{
+	json_t *ann = get(meta, "annotations"), *v;
+	const char *s;
+	size_t old;
+	int err = 0;
+
+	if (!ann)
+		return 0;
+	if (!json_is_object(ann))
+		return fail_in(c, "annotations", "must be an object");
+	v = get(ann, K8S_POLICY_MODE_ANNOTATION);
+	if (!v)
+		return 0;
+	old = field(c, "annotations");
+	s = json_string_value(v);
+	if (!s)
+		err = fail_in(c, K8S_POLICY_MODE_ANNOTATION, "must be a string");
+	else if (!strcmp(s, "audit"))
+		m->audit = true;
+	else if (strcmp(s, "enforce"))
+		err = fail_in(c, K8S_POLICY_MODE_ANNOTATION,
+			      "\"%s\" is not a policy mode (audit, enforce)", s);
+	pop(c, old);
+	return err;
 }
 
 static int parse_meta(struct ctx *c, json_t *doc, enum k8s_kind kind, struct k8s_meta *m)
@@ -91,6 +121,8 @@ static int parse_meta(struct ctx *c, json_t *doc, enum k8s_kind kind, struct k8s
 		goto out;
 	}
 	err = parse_labels(c, meta, "labels", &m->labels);
+	if (!err)
+		err = parse_policy_mode(c, meta, m);
 	if (err)
 		goto out;
 	m->name = strdup(c->name);
@@ -449,6 +481,9 @@ void k8s_free(struct k8s_object *obj)
 	case K8S_NETWORKPOLICY:
 		netpol_free(&obj->np);
 		break;
+	case K8S_CLUSTERNETPOL:
+		cnp_free(&obj->cnp);
+		break;
 	default:
 		break;
 	}
@@ -529,6 +564,9 @@ static int parse_any(json_t *doc, struct k8s_object **out, struct k8s_error *err
 		break;
 	case K8S_NETWORKPOLICY:
 		ret = parse_netpol(&c, doc, &obj->np);
+		break;
+	case K8S_CLUSTERNETPOL:
+		ret = parse_cnp(&c, doc, &obj->cnp);
 		break;
 	case K8S_SERVICE:
 		ret = parse_service(&c, doc, &obj->svc);

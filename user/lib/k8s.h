@@ -22,6 +22,7 @@ enum k8s_kind {
 	K8S_POD,
 	K8S_NODE,
 	K8S_NETWORKPOLICY,
+	K8S_CLUSTERNETPOL, /* policy.networking.k8s.io/v1alpha2 ClusterNetworkPolicy */
 	K8S_NR_KINDS, /* the kinds xcnid reads */
 	/*
 	 * Services and EndpointSlices are kube-proxy's business (the lab's, in the
@@ -66,9 +67,16 @@ struct k8s_selector {
 
 struct k8s_meta {
 	char *name;
-	char *ns; /* NULL for cluster-scoped kinds (Namespace, Node) */
+	char *ns; /* NULL for cluster-scoped kinds (Namespace, Node, ClusterNetworkPolicy) */
 	struct k8s_labels labels;
+	/* annotation xcni.io/policy-mode: audit (K8S_POLICY_MODE_ANNOTATION) on a
+	 * NetworkPolicy, ClusterNetworkPolicy or Namespace: its denials are counted
+	 * and reported, never enforced. */
+	bool audit;
 };
+
+#define K8S_POLICY_MODE_ANNOTATION "xcni.io/policy-mode"
+
 
 struct k8s_namespace {
 	struct k8s_meta meta; /* labels include kubernetes.io/metadata.name */
@@ -141,6 +149,50 @@ struct k8s_np_rule {
 	struct k8s_np_peer *peers;
 	size_t nports;
 	struct k8s_np_port *ports;
+};
+
+/*
+ * ClusterNetworkPolicy (network-policy-api v1alpha2). Peers and the subject
+ * are kept as the selectors they are: namespaces: ns_sel only (pod_sel
+ * NULL); pods: both; nodes: node_sel; networks: nets.
+ */
+enum k8s_cnp_tier { K8S_CNP_ADMIN, K8S_CNP_BASELINE };
+enum k8s_cnp_action { K8S_CNP_ACCEPT, K8S_CNP_DENY, K8S_CNP_PASS };
+
+struct k8s_cnp_peer {
+	struct k8s_selector *ns_sel; /* namespaces, pods */
+	struct k8s_selector *pod_sel; /* pods */
+	struct k8s_selector *node_sel; /* nodes (egress) */
+	size_t nnets; /* networks (egress): CIDRs of both families */
+	struct k8s_cidr *nets;
+};
+
+/* One protocols[] entry: proto with a port or range (port 0: every port), or a named port. */
+struct k8s_cnp_proto {
+	uint8_t proto; /* IPPROTO_*; 0 with port_name (its protocol is the container port's) */
+	char *port_name; /* destinationNamedPort, else NULL */
+	uint16_t port, end_port; /* host order; end_port == port for one port; 0, 0: every port */
+};
+
+struct k8s_cnp_rule {
+	char *name; /* NULL if unnamed */
+	enum k8s_cnp_action action;
+	size_t npeers; /* >= 1 */
+	struct k8s_cnp_peer *peers;
+	size_t nprotos; /* 0: every protocol and port */
+	struct k8s_cnp_proto *protos;
+};
+
+struct k8s_cnp {
+	struct k8s_meta meta;
+	enum k8s_cnp_tier tier;
+	uint32_t priority; /* 0..1000, lower first */
+	struct k8s_selector *subj_ns; /* subject.namespaces or subject.pods.namespaceSelector */
+	struct k8s_selector *subj_pod; /* subject.pods.podSelector; NULL: every pod */
+	size_t ningress;
+	struct k8s_cnp_rule *ingress;
+	size_t negress;
+	struct k8s_cnp_rule *egress;
 };
 
 struct k8s_netpol {
@@ -242,6 +294,7 @@ struct k8s_object {
 		struct k8s_pod pod;
 		struct k8s_node node;
 		struct k8s_netpol np;
+		struct k8s_cnp cnp;
 		struct k8s_service svc; /* only from k8s_parse_all / k8s_parse_lb */
 		struct k8s_epslice eps; /* only from k8s_parse_lb */
 	};

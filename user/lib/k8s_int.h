@@ -24,4 +24,9 @@ void epslice_free(struct k8s_epslice *s);
 int parse_netpol(struct ctx *c, json_t *doc, struct k8s_netpol *np);
 void netpol_free(struct k8s_netpol *np);
 
+/* ---- k8s_cnp.c ---- */
+
+int parse_cnp(struct ctx *c, json_t *doc, struct k8s_cnp *p);
+void cnp_free(struct k8s_cnp *p);
+
 #endif

@@ -492,6 +492,9 @@ static const struct kind_info kinds[K8S_NR_ALL_KINDS] = {
 	[K8S_NODE] = { "/api/v1/nodes", "v1", "nodes" },
 	[K8S_NETWORKPOLICY] = { "/apis/networking.k8s.io/v1/networkpolicies",
 				"networking.k8s.io/v1", "networkpolicies.networking.k8s.io" },
+	[K8S_CLUSTERNETPOL] = { "/apis/policy.networking.k8s.io/v1alpha2/clusternetworkpolicies",
+				"policy.networking.k8s.io/v1alpha2",
+				"clusternetworkpolicies.policy.networking.k8s.io" },
 	/* With K8S_API_LB only (xcnid replacing kube-proxy). */
 	[K8S_SERVICE] = { "/api/v1/services", "v1", "services" },
 	[K8S_ENDPOINTSLICE] = { "/apis/discovery.k8s.io/v1/endpointslices", "discovery.k8s.io/v1",
@@ -1491,6 +1494,33 @@ out:
 	json_decref(meta);
 }
 
+/*
+ * ClusterNetworkPolicy is a CRD (network-policy-api): a cluster without it
+ * has none, which is what an empty list says (those the store had are
+ * removed). Asked again with back-off, so installing it later is noticed.
+ */
+static void crd_missing(struct watcher *w)
+{
+	int ret;
+
+	if (!w->listed)
+		pr_info("k8s api: list %s: 404: the CustomResourceDefinition is not installed "
+			"(network-policy-api config/crd); no ClusterNetworkPolicies until it is\n",
+			kind_plural(w));
+	list_reset(w);
+	ret = apply_list(w);
+	list_reset(w);
+	if (ret) {
+		w->api->err = ret;
+		schedule(w, true);
+		return;
+	}
+	free(w->rv);
+	w->rv = NULL;
+	w->listed = true;
+	schedule(w, true);
+}
+
 static void relist(struct watcher *w)
 {
 	free(w->rv);
@@ -1516,6 +1546,8 @@ static void done(struct watcher *w, CURLcode res)
 				kind_plural(w));
 			list_reset(w);
 			schedule(w, false);
+		} else if (res == CURLE_OK && status == 404 && w->kind == K8S_CLUSTERNETPOL) {
+			crd_missing(w);
 		} else if (ab == AB_TOO_BIG || ab == AB_NOMEM) {
 			pr_err("k8s api: list %s: %s; retrying\n", kind_plural(w),
 			       ab == AB_TOO_BIG ? "the answer is larger than 512 MiB" : "out of memory");

@@ -498,8 +498,8 @@ int build_policies(struct ctx *x)
 	struct u32set used = { 0 };
 
 	x->np_id = calloc(x->nnps ? x->nnps : 1, sizeof(*x->np_id));
-	r->policies = calloc(x->nnps ? x->nnps : 1, sizeof(*r->policies));
-	if (!x->np_id || !r->policies || u32set_init(&used, x->nnps)) {
+	r->policies = calloc(x->nnps + x->ncnps + 1, sizeof(*r->policies));
+	if (!x->np_id || !r->policies || u32set_init(&used, x->nnps + x->ncnps)) {
 		free(used.v);
 		return -ENOMEM;
 	}
@@ -516,7 +516,19 @@ int build_policies(struct ctx *x)
 		copy_str(pn->name.ns, sizeof(pn->name.ns), m->ns);
 		copy_str(pn->name.name, sizeof(pn->name.name), m->name);
 	}
-	r->npolicies = x->nnps;
+	/* ClusterNetworkPolicies are cluster-scoped: namespace "" (no NetworkPolicy has it). */
+	for (size_t i = 0; i < x->ncnps; i++) {
+		const struct k8s_meta *m = &x->cnps[i]->meta;
+		uint32_t h = policy_hash_raw(x->hash, "", m->name);
+		struct pol_name *pn = &r->policies[x->nnps + i];
+
+		x->cnp_id[i] = probe(&used, h, 1, POLICY_ID_SPAN);
+		pn->id = x->cnp_id[i];
+		snprintf(pn->name.ns, sizeof(pn->name.ns), XCNI_POLNAME_CNP "%s %u",
+			 x->cnps[i]->tier == K8S_CNP_ADMIN ? "Admin" : "Baseline", x->cnps[i]->priority);
+		copy_str(pn->name.name, sizeof(pn->name.name), m->name);
+	}
+	r->npolicies = x->nnps + x->ncnps;
 	qsort(r->policies, r->npolicies, sizeof(*r->policies), cmp_u32_first);
 	free(used.v);
 	return 0;
@@ -1406,7 +1418,7 @@ int compile_ep(const struct ctx *x, const struct k8s_pod *pod, uint32_t identity
 		memcpy(ep->cidrs, eb->pc, eb->npc * sizeof(*eb->pc));
 	}
 	ep->ncidrs = eb->npc;
-	return 0;
+	return x->peers_only ? 0 : cnp_apply(x, pod, ep);
 }
 
 int cmp_ep(const void *a, const void *b)
@@ -1463,6 +1475,9 @@ void ctx_free(struct ctx *x)
 	free(x->id_pods);
 	free(x->np_id);
 	free(x->nps);
+	free(x->cnps);
+	free(x->cnp_id);
+	free(x->nsaudit);
 	free(x->nodes);
 	free(x->pod_id);
 	free(x->pods);
@@ -1504,6 +1519,8 @@ int compile_full(const struct cluster *c, const struct pol_opts *o, struct pol_r
 	sort_unless_sorted(x->nps, x->nnps, sizeof(*x->nps), cmp_meta);
 
 	ret = build_nslabels(x, c);
+	if (!ret)
+		ret = cnp_ctx_init(x, c);
 	if (!ret)
 		ret = build_identities(x);
 	if (!ret)

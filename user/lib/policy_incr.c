@@ -1533,6 +1533,18 @@ static int incr_apply(struct pol_incr *pi, const struct cluster *c, const struct
 	for (size_t i = 0; i < pi->r.neps; i++)
 		pi->r.eps[i].changed = false;
 	pi->ids_changed = pi->pols_changed = pi->nodes_changed = pi->pods_changed = false;
+	/* A tiered or audited pod's entries depend on every pod's and node's
+	 * address (policy_cnp.c): followed whole, not piece by piece. */
+	if (c->n[K8S_CLUSTERNETPOL] || cnp_any_audit(c)) {
+		pi->d.why = "ClusterNetworkPolicies or audit mode: compiled whole";
+		return 1;
+	}
+	for (size_t i = 0; !ret && i < nch; i++) {
+		if (ch[i].kind == K8S_CLUSTERNETPOL) {
+			pi->d.why = "a ClusterNetworkPolicy changed";
+			return 1;
+		}
+	}
 	for (size_t i = 0; !ret && i < nch; i++) {
 		switch (ch[i].kind) {
 		case K8S_NAMESPACE:

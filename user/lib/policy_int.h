@@ -93,10 +93,26 @@ struct ctx {
 	 * identities born in an update to local pods' policy; it never asks when
 	 * an egress rule names a port, whose entries depend on every pod). */
 	bool peers_only;
+	/* ClusterNetworkPolicies by (tier, priority, name), their policy ids
+	 * (policy_cnp.c); the Namespaces in audit mode; a NetworkPolicy is. */
+	size_t ncnps;
+	const struct k8s_cnp **cnps;
+	uint32_t *cnp_id;
+	size_t nnsaudit;
+	const char **nsaudit;
+	bool np_audit_any;
 };
 
 struct labix;
 struct peer_memo;
+
+/* ---- policy_cnp.c ---- */
+/* x's ClusterNetworkPolicies and audit state from the view. 0 or -ENOMEM. */
+int cnp_ctx_init(struct ctx *x, const struct cluster *c);
+/* The tiers and audit mode laid over ep's NetworkPolicy entries (compile_ep's last step). */
+int cnp_apply(const struct ctx *x, const struct k8s_pod *pod, struct pol_ep *ep);
+/* Does a Namespace or NetworkPolicy of c ask for audit mode? */
+bool cnp_any_audit(const struct cluster *c);
 
 int build_id_pods(struct ctx *x);
 int build_ipcache(struct ctx *x, struct k8s_error *err);

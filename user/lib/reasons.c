@@ -74,6 +74,10 @@ static const struct xcni_reason_info reasons[] = {
 	  "the endpoint's policy is not programmed yet"),
 	R(XCNI_DROP_POLICY_OVERFLOW, "drop-policy-overflow",
 	  "the endpoint's policy did not fit the maps: closed until it does"),
+	R(XCNI_DROP_POLICY_ADMIN, "drop-policy-admin",
+	  "a ClusterNetworkPolicy of the Admin tier denies it"),
+	R(XCNI_DROP_POLICY_BASELINE, "drop-policy-baseline",
+	  "a ClusterNetworkPolicy of the Baseline tier denies it"),
 };
 
 /* A reason added at the bottom of the enum without a name here fails the build. */

@@ -1,0 +1,170 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * ClusterNetworkPolicy's verdict entries in the data plane (issue 28),
+ * through BPF_PROG_TEST_RUN, last of the groups (it leaves A, B and C's
+ * policy as it wants it). The entries are what user/lib/policy_cnp.c writes
+ * for a tiered pod: every decision an entry, denials too (XCNI_POLV_DENY,
+ * the tier in the flags), the most specific entry deciding. Under policy
+ * version 7, a key space no other group uses:
+ *
+ *   A ingress (isolated), from B: TCP 80 NetworkPolicy 7/0, TCP 22 Admin
+ *     301/0 Accept, TCP 5555 NetworkPolicy 7/3, anything else NetworkPolicy's
+ *     "isolated, nothing allows" (policy 0)
+ *   A ingress, from C: TCP 80 Admin 301/1 Deny (a NetworkPolicy allowed it),
+ *     TCP 8080 passed by Admin 301/4, NetworkPolicy 7/2 allows, TCP 8081
+ *     passed, nothing allows; TCP 9000-9003 Admin 301/2 Accept (a range)
+ *     under TCP's any-port Admin 301/3 Deny; anything else 301/1 Deny
+ *   A egress (no NetworkPolicy selects it), to C: UDP Baseline 302/0 Deny,
+ *     anything else allowed by default (no tier decided)
+ *   B egress, to A: TCP 5555 Admin 303/0 Deny in audit mode, else allowed
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/tcp.h>
+#include <string.h>
+#include <linux/pkt_cls.h>
+
+#include "harness.h"
+
+#define ID_A 1000 /* test_bpf.c's identities for A, B, C */
+#define ID_B 1001
+#define ID_C 1002
+#define V 7
+#define TCP_P IPPROTO_TCP
+#define ADM (XCNI_TIER_ADMIN << XCNI_POLV_TIER_SHIFT)
+#define BASE (XCNI_TIER_BASELINE << XCNI_POLV_TIER_SHIFT)
+#define DEF (XCNI_TIER_DEFAULT << XCNI_POLV_TIER_SHIFT)
+#define DENYF XCNI_POLV_DENY
+#define AUDITF XCNI_POLV_AUDIT
+
+/* One verdict entry: bits 0 any protocol, 16 one port, 1..15 a range (polrange). */
+static int put(const char *ep, uint8_t dir, uint32_t peer, uint8_t proto, uint16_t port, int bits,
+	       uint32_t id, uint16_t rule, uint16_t flags)
+{
+	struct xcni_polhash_key hk = { .ep = ip4(ep), .peer = peer, .version = V, .dir = dir,
+				       .proto = proto, .port = bits ? htons(port) : 0 };
+	struct xcni_policy_key k = { .ep = ip4(ep), .peer = peer, .version = V, .dir = dir,
+				     .proto = proto, .port = htons(port) };
+	struct xcni_policy_val v = { .policy_id = id, .rule = rule, .flags = flags };
+
+	k.prefixlen = proto ? XCNI_POLICY_PREFIX_ANY_PORT + bits : XCNI_POLICY_PREFIX_ANY_PROTO;
+	if (bits && bits < 16)
+		return bpf_map_update_elem(map_fd("xcni_polrange"), &k, &v, BPF_ANY) ? -errno : 0;
+	return bpf_map_update_elem(map_fd("xcni_policy"), &hk, &v, BPF_ANY) ? -errno : 0;
+}
+
+static int polep(const char *ep, uint32_t id, uint8_t isolated, uint8_t has_in, uint8_t has_out)
+{
+	struct xcni_polep v = { .identity = id, .version = V, .isolated = isolated };
+	uint32_t ip = ip4(ep);
+
+	v.has[TO_POD] = has_in;
+	v.has[FROM_POD] = has_out;
+	return bpf_map_update_elem(map_fd("xcni_polep"), &ip, &v, BPF_ANY) ? -errno : 0;
+}
+
+static int ipc(const char *addr, uint32_t identity)
+{
+	struct xcni_ipcache_key k = { .prefixlen = 32, .addr = ip4(addr) };
+	struct xcni_ipcache_val v = { .identity = identity };
+
+	return bpf_map_update_elem(map_fd("xcni_ipcache"), &k, &v, BPF_ANY) ? -errno : 0;
+}
+
+static void cnp_setup(void **state)
+{
+	const uint8_t in = TO_POD, out = FROM_POD;
+	const uint8_t all = XCNI_HAS_RANGE | XCNI_HAS_ANY_PORT | XCNI_HAS_ANY_PROTO;
+	int err = 0;
+
+	(void)state;
+	err = err ?: ipc(IP_A, ID_A);
+	err = err ?: ipc(IP_B, ID_B);
+	err = err ?: ipc(IP_C, ID_C);
+	/* A's ingress */
+	err = err ?: put(IP_A, in, ID_B, TCP_P, 80, 16, 7, 0, 0);
+	err = err ?: put(IP_A, in, ID_B, TCP_P, 22, 16, 301, 0, ADM);
+	err = err ?: put(IP_A, in, ID_B, TCP_P, 5555, 16, 7, 3, 0);
+	err = err ?: put(IP_A, in, ID_B, 0, 0, 0, 0, 0, DENYF);
+	err = err ?: put(IP_A, in, ID_C, TCP_P, 80, 16, 301, 1, DENYF | ADM);
+	err = err ?: put(IP_A, in, ID_C, TCP_P, 8080, 16, 7, 2, 0);
+	err = err ?: put(IP_A, in, ID_C, TCP_P, 8081, 16, 0, 0, DENYF);
+	err = err ?: put(IP_A, in, ID_C, TCP_P, 9000, 14, 301, 2, ADM);
+	err = err ?: put(IP_A, in, ID_C, TCP_P, 0, 0, 301, 3, DENYF | ADM);
+	err = err ?: put(IP_A, in, ID_C, 0, 0, 0, 301, 1, DENYF | ADM);
+	/* A's egress: Baseline only */
+	err = err ?: put(IP_A, out, ID_C, IPPROTO_UDP, 0, 0, 302, 0, DENYF | BASE);
+	err = err ?: put(IP_A, out, ID_C, 0, 0, 0, 0, 0, DEF);
+	err = err ?: put(IP_A, out, XCNI_ID_ANY, 0, 0, 0, 0, 0, DEF);
+	/* B's egress: an audited Admin Deny */
+	err = err ?: put(IP_B, out, ID_A, TCP_P, 5555, 16, 303, 0, DENYF | AUDITF | ADM);
+	err = err ?: put(IP_B, out, XCNI_ID_ANY, 0, 0, 0, 0, 0, DEF);
+	err = err ?: polep(IP_A, ID_A, XCNI_ISOLATED(TO_POD) | XCNI_ISOLATED(FROM_POD), all,
+			   XCNI_HAS_ANY_PORT | XCNI_HAS_ANY_PROTO);
+	err = err ?: polep(IP_B, ID_B, XCNI_ISOLATED(FROM_POD), 0, XCNI_HAS_ANY_PROTO);
+	err = err ?: polep(IP_C, ID_C, 0, 0, 0);
+	err = err ?: polrev_bump();
+	assert_int_equal(err, 0);
+}
+
+static const struct row rows[] = {
+	{ "cnp: B->A TCP 80: NetworkPolicy allows (no tier matched)", .dev = DEV_B,
+	  TCP(IP_B, 28100, IP_A, 80, TH_SYN), REDIR(FWD_LOCAL), .ct = XCNI_CT_NEW,
+	  BY(7, 0, TO_POD), FLAGS(0) },
+	{ "cnp: B->A TCP 22: Admin Accept", .dev = DEV_B, TCP(IP_B, 28101, IP_A, 22, TH_SYN),
+	  REDIR(FWD_LOCAL), .ct = XCNI_CT_NEW, BY(301, 0, TO_POD), FLAGS(ADM) },
+	{ "cnp: B->A TCP 81: isolated, nothing allows", .dev = DEV_B,
+	  TCP(IP_B, 28102, IP_A, 81, TH_SYN), DENIED(DROP_POLICY_INGRESS, 0, 0, TO_POD, DENYF) },
+	{ "cnp: C->A TCP 80: the Admin Deny beats the NetworkPolicy allow", .dev = DEV_C,
+	  TCP(IP_C, 28103, IP_A, 80, TH_SYN), DENIED(DROP_POLICY_ADMIN, 301, 1, TO_POD, DENYF | ADM) },
+	{ "cnp: C->A TCP 8080: passed, NetworkPolicy allows", .dev = DEV_C,
+	  TCP(IP_C, 28104, IP_A, 8080, TH_SYN), REDIR(FWD_LOCAL), .ct = XCNI_CT_NEW,
+	  BY(7, 2, TO_POD), FLAGS(0) },
+	{ "cnp: C->A TCP 8081: passed, NetworkPolicy isolates", .dev = DEV_C,
+	  TCP(IP_C, 28105, IP_A, 8081, TH_SYN), DENIED(DROP_POLICY_INGRESS, 0, 0, TO_POD, DENYF) },
+	{ "cnp: C->A TCP 9001: the range's Accept over TCP's any-port Deny", .dev = DEV_C,
+	  TCP(IP_C, 28106, IP_A, 9001, TH_SYN), REDIR(FWD_LOCAL), .ct = XCNI_CT_NEW,
+	  BY(301, 2, TO_POD), FLAGS(ADM) },
+	{ "cnp: C->A TCP 9004: past the range, TCP's any-port Deny", .dev = DEV_C,
+	  TCP(IP_C, 28107, IP_A, 9004, TH_SYN), DENIED(DROP_POLICY_ADMIN, 301, 3, TO_POD, DENYF | ADM) },
+	{ "cnp: C->A UDP 53: any protocol's Deny", .dev = DEV_C, UDP(IP_C, 28108, IP_A, 53),
+	  DENIED(DROP_POLICY_ADMIN, 301, 1, TO_POD, DENYF | ADM) },
+	{ "cnp: A->C UDP 53: the Baseline Deny (no NetworkPolicy selects A's egress)", .dev = DEV_A,
+	  UDP(IP_A, 28109, IP_C, 53), DENIED(DROP_POLICY_BASELINE, 302, 0, FROM_POD, DENYF | BASE) },
+	{ "cnp: A->C TCP 80: no tier decided: allowed", .dev = DEV_A,
+	  TCP(IP_A, 28110, IP_C, 80, TH_SYN), REDIR(FWD_LOCAL), .ct = XCNI_CT_NEW,
+	  BY(0, 0, FROM_POD), FLAGS(DEF) },
+	{ "cnp: B->A TCP 5555: B's audited Admin Deny passes, the event names it", .dev = DEV_B,
+	  TCP(IP_B, 28111, IP_A, 5555, TH_SYN), REDIR(FWD_LOCAL), .ct = XCNI_CT_NEW,
+	  BY(303, 0, FROM_POD), FLAGS(DENYF | AUDITF | ADM) },
+};
+
+/* An audit counts: the entry's packets, as every verdict entry's. */
+static void cnp_audit_counted(void **state)
+{
+	struct xcni_polhash_key hk = { .ep = ip4(IP_B), .peer = ID_A, .version = V, .dir = FROM_POD,
+				       .proto = TCP_P, .port = htons(5555) };
+	struct xcni_policy_val v;
+
+	(void)state;
+	assert_int_equal(bpf_map_lookup_elem(map_fd("xcni_policy"), &hk, &v), 0);
+	assert_true(v.packets >= 1);
+}
+
+static void cnp_rows(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(rows); i++) {
+		void *s = (void *)&rows[i];
+
+		print_message("  %s\n", rows[i].name);
+		check_row(&s);
+	}
+}
+
+static const struct CMUnitTest cnp_tests[] = {
+	cmocka_unit_test(cnp_setup),
+	cmocka_unit_test(cnp_rows),
+	cmocka_unit_test(cnp_audit_counted),
+};
+const struct group cnp_group = { "cnp", TESTS(cnp_tests), .prep = node4_state };

@@ -1,0 +1,922 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * ClusterNetworkPolicy (v1alpha2) tiers and audit mode: the parser's
+ * refusals, the compiler's verdict entries read as the data plane reads them
+ * (polsim.h), and a reference evaluator written from the API's text that the
+ * compiled maps must agree with on every (pod, peer, port) of small random
+ * clusters.
+ */
+#include "polsim.h"
+
+#include "../../user/lib/k8s.h"
+
+#define ADMIN K8S_CNP_ADMIN
+#define BASELINE K8S_CNP_BASELINE
+#define ACCEPT K8S_CNP_ACCEPT
+#define DENY K8S_CNP_DENY
+#define PASS K8S_CNP_PASS
+
+/* ---- constructors --------------------------------------------------------- */
+
+static struct k8s_cnp *cnp_add(const char *name, enum k8s_cnp_tier tier, uint32_t prio,
+			       struct k8s_selector *ns, struct k8s_selector *pod)
+{
+	struct k8s_cnp *p = &obj(K8S_CLUSTERNETPOL, NULL, name, "")->cnp;
+
+	p->tier = tier;
+	p->priority = prio;
+	p->subj_ns = ns;
+	p->subj_pod = pod;
+	p->ingress = tmem(8 * sizeof(*p->ingress));
+	p->egress = tmem(8 * sizeof(*p->egress));
+	return p;
+}
+
+static struct k8s_cnp_rule *crule(struct k8s_cnp *p, int dir, enum k8s_cnp_action a)
+{
+	struct k8s_cnp_rule *r = dir == IN ? &p->ingress[p->ningress++] : &p->egress[p->negress++];
+
+	r->action = a;
+	r->peers = tmem(8 * sizeof(*r->peers));
+	r->protos = tmem(8 * sizeof(*r->protos));
+	return r;
+}
+
+static void cpeer_ns(struct k8s_cnp_rule *r, struct k8s_selector *ns)
+{
+	r->peers[r->npeers++].ns_sel = ns;
+}
+
+static void cpeer_pods(struct k8s_cnp_rule *r, struct k8s_selector *ns, struct k8s_selector *pod)
+{
+	r->peers[r->npeers].ns_sel = ns;
+	r->peers[r->npeers++].pod_sel = pod;
+}
+
+static void cpeer_nodes(struct k8s_cnp_rule *r, struct k8s_selector *nodes)
+{
+	r->peers[r->npeers++].node_sel = nodes;
+}
+
+static void cpeer_net(struct k8s_cnp_rule *r, const char *c)
+{
+	struct k8s_cnp_peer *p = &r->peers[r->npeers++];
+
+	p->nets = tmem(sizeof(*p->nets));
+	p->nets[0] = cidr(c);
+	p->nnets = 1;
+}
+
+static void cproto(struct k8s_cnp_rule *r, uint8_t proto, uint16_t lo, uint16_t hi)
+{
+	r->protos[r->nprotos++] = (struct k8s_cnp_proto){ .proto = proto, .port = lo,
+							  .end_port = hi };
+}
+
+static void cnamed(struct k8s_cnp_rule *r, const char *name)
+{
+	r->protos[r->nprotos++] = (struct k8s_cnp_proto){ .port_name = tstr(name) };
+}
+
+/* ---- the reference: the API's text, evaluated directly -------------------- */
+
+struct rpeer {
+	const struct k8s_pod *pod;
+	const struct k8s_node *node;
+	struct k8s_cidr addr;
+};
+
+static const struct k8s_labels *ref_ns_labels(const char *ns)
+{
+	for (size_t i = 0; i < nobjs[K8S_NAMESPACE]; i++)
+		if (!strcmp(objs[K8S_NAMESPACE][i]->meta.name, ns))
+			return &objs[K8S_NAMESPACE][i]->meta.labels;
+	fail_msg("no namespace %s", ns);
+	return NULL;
+}
+
+static bool ref_in(const struct k8s_cidr *a, const struct k8s_cidr *c)
+{
+	if (a->v6 != c->v6)
+		return false;
+	for (unsigned b = 0; b < c->len; b++) {
+		const uint8_t *x = a->v6 ? a->addr6 : (const uint8_t *)&a->addr;
+		const uint8_t *y = c->v6 ? c->addr6 : (const uint8_t *)&c->addr;
+
+		if ((x[b / 8] ^ y[b / 8]) & (0x80 >> (b % 8)))
+			return false;
+	}
+	return true;
+}
+
+/* "namespaces", "pods", "nodes", "networks": exactly one is set. */
+static bool ref_cnp_peer(const struct k8s_cnp_peer *p, const struct rpeer *x)
+{
+	if (p->nnets) {
+		for (size_t i = 0; i < p->nnets; i++)
+			if (ref_in(&x->addr, &p->nets[i]))
+				return true;
+		return false;
+	}
+	if (p->node_sel)
+		return x->node && k8s_selector_matches(p->node_sel, &x->node->meta.labels);
+	if (!x->pod)
+		return false;
+	if (!k8s_selector_matches(p->ns_sel, ref_ns_labels(x->pod->meta.ns)))
+		return false;
+	return !p->pod_sel || k8s_selector_matches(p->pod_sel, &x->pod->meta.labels);
+}
+
+static bool ref_has_port(const struct k8s_pod *p, const char *name, uint8_t proto, uint16_t port)
+{
+	for (size_t i = 0; p && i < p->nports; i++)
+		if (p->ports[i].name && !strcmp(p->ports[i].name, name) &&
+		    p->ports[i].proto == proto && p->ports[i].port == port)
+			return true;
+	return false;
+}
+
+/* protocols: none means all; a named port is the destination pod's. */
+static bool ref_cnp_ports(const struct k8s_cnp_rule *r, const struct k8s_pod *dst, uint8_t proto,
+			  uint16_t port)
+{
+	if (!r->nprotos)
+		return true;
+	for (size_t i = 0; i < r->nprotos; i++) {
+		const struct k8s_cnp_proto *p = &r->protos[i];
+
+		if (p->port_name ? ref_has_port(dst, p->port_name, proto, port) :
+				   p->proto == proto &&
+					   (!p->port || (port >= p->port && port <= p->end_port)))
+			return true;
+	}
+	return false;
+}
+
+enum { R_NONE, R_ACCEPT, R_DENY, R_PASS };
+
+/* One tier: its policies selecting pod by priority (then name), rules in order, first match. */
+static int ref_tier(enum k8s_cnp_tier tier, const struct k8s_pod *pod, int dir,
+		    const struct rpeer *peer, uint8_t proto, uint16_t port)
+{
+	const struct k8s_cnp *best_p = NULL;
+	int best = R_NONE;
+
+	for (size_t i = 0; i < nobjs[K8S_CLUSTERNETPOL]; i++) {
+		const struct k8s_cnp *p = &objs[K8S_CLUSTERNETPOL][i]->cnp;
+		size_t n = dir == IN ? p->ningress : p->negress;
+		const struct k8s_cnp_rule *rules = dir == IN ? p->ingress : p->egress;
+		int got = R_NONE;
+
+		if (p->tier != tier ||
+		    !k8s_selector_matches(p->subj_ns, ref_ns_labels(pod->meta.ns)) ||
+		    (p->subj_pod && !k8s_selector_matches(p->subj_pod, &pod->meta.labels)))
+			continue;
+		for (size_t ri = 0; !got && ri < n; ri++) {
+			bool m = false;
+
+			for (size_t j = 0; !m && j < rules[ri].npeers; j++)
+				m = ref_cnp_peer(&rules[ri].peers[j], peer);
+			if (m && ref_cnp_ports(&rules[ri], dir == IN ? pod : peer->pod, proto, port))
+				got = rules[ri].action == ACCEPT ? R_ACCEPT :
+				      rules[ri].action == DENY	 ? R_DENY :
+								   R_PASS;
+		}
+		if (!got)
+			continue;
+		if (!best_p || p->priority < best_p->priority ||
+		    (p->priority == best_p->priority && strcmp(p->meta.name, best_p->meta.name) < 0))
+			best_p = p, best = got;
+	}
+	return best;
+}
+
+/* NetworkPolicy: -1 no policy selects pod in dir, else 0/1 as the union of its rules says. */
+static int ref_np(const struct k8s_pod *pod, int dir, const struct rpeer *peer, uint8_t proto,
+		  uint16_t port)
+{
+	int res = -1;
+
+	for (size_t i = 0; i < nobjs[K8S_NETWORKPOLICY]; i++) {
+		const struct k8s_netpol *np = &objs[K8S_NETWORKPOLICY][i]->np;
+		size_t n = dir == IN ? np->ningress : np->negress;
+		const struct k8s_np_rule *rules = dir == IN ? np->ingress : np->egress;
+
+		if (strcmp(np->meta.ns, pod->meta.ns) || !(dir == IN ? np->type_ingress : np->type_egress) ||
+		    !k8s_selector_matches(&np->pod_sel, &pod->meta.labels))
+			continue;
+		if (res < 0)
+			res = 0;
+		for (size_t ri = 0; ri < n; ri++) {
+			const struct k8s_np_rule *r = &rules[ri];
+			bool pm = !r->npeers, portm = !r->nports;
+
+			for (size_t j = 0; !pm && j < r->npeers; j++) {
+				const struct k8s_np_peer *p = &r->peers[j];
+
+				if (p->ipblock) {
+					pm = ref_in(&peer->addr, &p->ipblock->cidr);
+					for (size_t e = 0; pm && e < p->ipblock->nexcept; e++)
+						pm = !ref_in(&peer->addr, &p->ipblock->except[e]);
+				} else if (peer->pod) {
+					pm = (p->ns_sel ? k8s_selector_matches(
+								  p->ns_sel, ref_ns_labels(peer->pod->meta.ns)) :
+							  !strcmp(peer->pod->meta.ns, np->meta.ns)) &&
+					     (!p->pod_sel ||
+					      k8s_selector_matches(p->pod_sel, &peer->pod->meta.labels));
+				}
+			}
+			for (size_t j = 0; !portm && j < r->nports; j++) {
+				const struct k8s_np_port *pp = &r->ports[j];
+
+				portm = pp->proto == proto &&
+					(!pp->has_port ||
+					 (pp->end_port ? port >= pp->port && port <= pp->end_port :
+							 port == pp->port));
+			}
+			if (pm && portm)
+				res = 1;
+		}
+	}
+	return res;
+}
+
+/* Admin, then NetworkPolicy, then Baseline, else allowed. */
+static bool ref_side(const struct k8s_pod *pod, int dir, const struct rpeer *peer, uint8_t proto,
+		     uint16_t port)
+{
+	int a = ref_tier(ADMIN, pod, dir, peer, proto, port), n;
+
+	if (a == R_ACCEPT || a == R_DENY)
+		return a == R_ACCEPT;
+	n = ref_np(pod, dir, peer, proto, port);
+	if (n >= 0)
+		return n;
+	return ref_tier(BASELINE, pod, dir, peer, proto, port) != R_DENY;
+}
+
+/* ---- deterministic cases -------------------------------------------------- */
+
+static struct k8s_pod *pod_named(const char *ns, const char *name)
+{
+	for (size_t i = 0; i < nobjs[K8S_POD]; i++)
+		if (!strcmp(objs[K8S_POD][i]->meta.ns, ns) && !strcmp(objs[K8S_POD][i]->meta.name, name))
+			return &objs[K8S_POD][i]->pod;
+	fail_msg("no pod %s/%s", ns, name);
+	return NULL;
+}
+
+static const struct pol_entry *hit_in(const char *src, const char *dst, uint8_t proto,
+				      uint16_t port)
+{
+	const struct pol_entry *hit;
+
+	side(&R, ip4(dst), XCNI_DIR_TO_POD, ip4(src), proto, port, &hit);
+	return hit;
+}
+
+/* An Admin Deny beats the NetworkPolicy that allows; the entry names the tier and rule. */
+static void test_admin_deny_beats_np(void **state)
+{
+	struct k8s_cnp *p;
+	struct k8s_np_rule *r;
+	const struct pol_entry *h;
+
+	(void)state;
+	cast();
+	r = ingress(np_add("prod", "allow-web", sel("app=web"), IN));
+	peer(r, sel(""), sel(""));
+	p = cnp_add("no-dev", ADMIN, 10, sel("team=a"), NULL);
+	crule(p, IN, ACCEPT)->name = "keep-ssh";
+	cproto(&p->ingress[0], TCP, 22, 22);
+	cpeer_ns(&p->ingress[0], sel(""));
+	cpeer_ns(crule(p, IN, DENY), sel("team=b"));
+	compile();
+	assert_false(allowed(DEVCLIENT, WEB, TCP, 80));
+	h = hit_in(DEVCLIENT, WEB, TCP, 80);
+	assert_non_null(h);
+	assert_int_equal(h->val.policy_id, policy_id("cnp:Admin 10", "no-dev"));
+	assert_int_equal(h->val.rule, 1);
+	assert_int_equal(h->val.flags, XCNI_POLV_DENY | XCNI_TIER_ADMIN << XCNI_POLV_TIER_SHIFT);
+	/* rule 0 comes first: SSH from dev is accepted by the Admin tier */
+	assert_true(allowed(DEVCLIENT, WEB, TCP, 22));
+	h = hit_in(DEVCLIENT, WEB, TCP, 22);
+	assert_int_equal(h->val.rule, 0);
+	assert_int_equal(h->val.flags, XCNI_TIER_ADMIN << XCNI_POLV_TIER_SHIFT);
+	/* prod -> web: no Admin rule matches, the NetworkPolicy allows */
+	assert_true(allowed(DB, WEB, TCP, 80));
+	h = hit_in(DB, WEB, TCP, 80);
+	assert_int_equal(h->val.policy_id, policy_id("prod", "allow-web"));
+	assert_int_equal(h->val.flags, 0);
+	/* prod/db has no NetworkPolicy and no Admin rule matching prod peers: open */
+	assert_true(allowed(WEB, DB, UDP, 53));
+	assert_false(allowed(DEVWEB, DB, UDP, 53));
+	/* the dev namespace is no subject: untouched */
+	assert_true(allowed(WEB, DEVWEB, TCP, 80));
+}
+
+/* Pass skips the rest of the Admin tier: NetworkPolicy decides, or Baseline. */
+static void test_pass_falls_through(void **state)
+{
+	struct k8s_cnp *a, *b;
+	struct k8s_np_rule *r;
+
+	(void)state;
+	cast();
+	a = cnp_add("a-pass", ADMIN, 1, sel("team=a"), NULL);
+	cpeer_ns(crule(a, IN, PASS), sel("team=b"));
+	b = cnp_add("b-deny", ADMIN, 2, sel("team=a"), NULL);
+	cpeer_ns(crule(b, IN, DENY), sel(""));
+	/* web: a NetworkPolicy allows dev's client only */
+	r = ingress(np_add("prod", "web", sel("app=web"), IN));
+	peer(r, sel("app=client"), sel("team=b"));
+	compile();
+	assert_true(allowed(DEVCLIENT, WEB, TCP, 80)); /* passed, NP allows */
+	assert_false(allowed(DEVWEB, WEB, TCP, 80)); /* passed, NP isolates */
+	assert_false(allowed(DB, WEB, TCP, 80)); /* not passed: b-deny */
+	/* db has no NetworkPolicy: the Baseline tier, then open */
+	assert_true(allowed(DEVWEB, DB, TCP, 80));
+	b = cnp_add("base", BASELINE, 0, sel(""), NULL);
+	cpeer_ns(crule(b, IN, DENY), sel("team=b"));
+	compile();
+	assert_false(allowed(DEVWEB, DB, TCP, 80));
+	assert_int_equal(hit_in(DEVWEB, DB, TCP, 80)->val.flags,
+			 XCNI_POLV_DENY | XCNI_TIER_BASELINE << XCNI_POLV_TIER_SHIFT);
+	assert_true(allowed(DEVCLIENT, WEB, TCP, 80)); /* NetworkPolicy decided before Baseline */
+}
+
+/* Baseline applies only where no NetworkPolicy selects the pod. */
+static void test_baseline(void **state)
+{
+	struct k8s_cnp *b;
+	struct k8s_np_rule *r;
+
+	(void)state;
+	cast();
+	b = cnp_add("default-deny-cross", BASELINE, 500, sel(""), NULL);
+	cpeer_ns(crule(b, IN, DENY), sel("team=b"));
+	r = ingress(np_add("prod", "db", sel("app=db"), IN));
+	peer(r, sel(""), sel("team=b"));
+	compile();
+	assert_false(allowed(DEVWEB, WEB, TCP, 80));
+	assert_true(allowed(DEVWEB, DB, TCP, 80)); /* a NetworkPolicy selects db */
+	assert_false(allowed(WEB, DB, TCP, 80)); /* ... and allows only dev */
+	assert_true(allowed(WEB, OTHER, TCP, 80));
+}
+
+/* Lower priority first; equal priorities by name. */
+static void test_priorities(void **state)
+{
+	struct k8s_cnp *p;
+
+	(void)state;
+	cast();
+	p = cnp_add("z-accept", ADMIN, 5, sel("team=a"), NULL);
+	cpeer_ns(crule(p, IN, ACCEPT), sel(""));
+	p = cnp_add("deny", ADMIN, 7, sel("team=a"), NULL);
+	cpeer_ns(crule(p, IN, DENY), sel(""));
+	compile();
+	assert_true(allowed(DEVWEB, WEB, TCP, 80));
+	p->priority = 5; /* equal: "deny" sorts before "z-accept" */
+	compile();
+	assert_false(allowed(DEVWEB, WEB, TCP, 80));
+	p->priority = 4;
+	compile();
+	assert_false(allowed(DEVWEB, WEB, TCP, 80));
+}
+
+/* Ports, ranges and named ports: the destination's name, per pod. */
+static void test_ports(void **state)
+{
+	struct k8s_cnp *p;
+	struct k8s_cnp_rule *r;
+
+	(void)state;
+	cast();
+	pod_port(pod_named("prod", "web"), "http", TCP, 8080);
+	pod_port(pod_named("prod", "db"), "http", TCP, 9090);
+	p = cnp_add("ports", ADMIN, 1, sel(""), sel("app=client"));
+	r = crule(p, EG, DENY);
+	cpeer_ns(r, sel(""));
+	cnamed(r, "http");
+	r = crule(p, EG, DENY);
+	cpeer_ns(r, sel(""));
+	cproto(r, UDP, 1000, 2000);
+	cproto(r, SCTP, 0, 0);
+	compile();
+	assert_false(allowed(DEVCLIENT, WEB, TCP, 8080));
+	assert_true(allowed(DEVCLIENT, WEB, TCP, 9090)); /* db's http, not web's */
+	assert_false(allowed(DEVCLIENT, DB, TCP, 9090));
+	assert_true(allowed(DEVCLIENT, DB, UDP, 999));
+	assert_false(allowed(DEVCLIENT, DB, UDP, 1000));
+	assert_false(allowed(DEVCLIENT, DB, UDP, 1500));
+	assert_false(allowed(DEVCLIENT, DB, UDP, 2000));
+	assert_true(allowed(DEVCLIENT, DB, UDP, 2001));
+	assert_false(allowed(DEVCLIENT, DB, SCTP, 7));
+	assert_true(allowed(DEVCLIENT, DB, ICMP, 0));
+	/* ingress: the subject's own named port */
+	p = cnp_add("in", ADMIN, 0, sel(""), sel("app=db"));
+	r = crule(p, IN, DENY);
+	cpeer_ns(r, sel(""));
+	cnamed(r, "http");
+	compile();
+	assert_false(allowed(WEB, DB, TCP, 9090));
+	assert_true(allowed(WEB, DB, TCP, 8080));
+}
+
+/* networks: both families, pods' and nodes' addresses too; nodes by their labels. */
+static void test_networks_nodes(void **state)
+{
+	struct k8s_cnp *p;
+	struct k8s_cnp_rule *r;
+	struct k8s_object *n2;
+	uint32_t cl;
+
+	(void)state;
+	cast();
+	pod_ip6(pod_named("prod", "db"), "fd00:10::11");
+	node_add("n1", "192.168.0.1");
+	n2 = node6_add("n2", "192.168.0.2", "fd00::2");
+	n2->meta.labels = labels("zone=b");
+	p = cnp_add("egress", ADMIN, 1, sel("team=b"), NULL);
+	cpeer_net(crule(p, EG, DENY), "192.0.2.0/24");
+	cpeer_net(crule(p, EG, DENY), "fd00:10::/64");
+	cpeer_net(crule(p, EG, DENY), "10.244.0.10/32"); /* web's address */
+	cpeer_nodes(crule(p, EG, DENY), sel("zone=b"));
+	r = crule(p, EG, ACCEPT);
+	cpeer_net(r, "0.0.0.0/0");
+	cpeer_net(r, "::/0");
+	r = crule(p, EG, DENY); /* never reached: everything matched above */
+	cpeer_ns(r, sel(""));
+	compile();
+	cl = ip4(DEVCLIENT);
+	assert_false(allowed(DEVCLIENT, OUTSIDE, TCP, 80));
+	assert_true(allowed(DEVCLIENT, "198.51.100.1", TCP, 80));
+	assert_false(allowed(DEVCLIENT, WEB, TCP, 80));
+	assert_true(allowed(DEVCLIENT, DB, TCP, 80));
+	assert_false(side6(&R, cl, XCNI_DIR_FROM_POD, "fd00:10::11", pod_identity(&R, DB), TCP, 80));
+	assert_true(side6(&R, cl, XCNI_DIR_FROM_POD, "fd00:20::1", XCNI_ID_WORLD, TCP, 80));
+	assert_false(side6(&R, cl, XCNI_DIR_FROM_POD, "fd00::2", XCNI_ID_REMOTE_NODE, TCP, 80));
+	assert_false(allowed(DEVCLIENT, "192.168.0.2", TCP, 10250));
+	assert_true(allowed(DEVCLIENT, "192.168.0.1", TCP, 10250));
+}
+
+/* Audit: the would-be denial passes, marked; the namespace annotation does it for all. */
+static void test_audit(void **state)
+{
+	struct k8s_cnp *p;
+	struct k8s_netpol *np;
+	const struct pol_entry *h;
+
+	(void)state;
+	cast();
+	p = cnp_add("no-dev", ADMIN, 1, sel("team=a"), NULL);
+	cpeer_ns(crule(p, IN, DENY), sel("team=b"));
+	p->meta.audit = true;
+	np = np_add("dev", "lock", sel("app=web"), IN); /* isolates dev/web: nothing allowed */
+	np->meta.audit = true;
+	compile();
+	assert_true(allowed(DEVCLIENT, WEB, TCP, 80));
+	h = hit_in(DEVCLIENT, WEB, TCP, 80);
+	assert_int_equal(h->val.flags, XCNI_POLV_DENY | XCNI_POLV_AUDIT |
+					       XCNI_TIER_ADMIN << XCNI_POLV_TIER_SHIFT);
+	assert_true(allowed(DEVCLIENT, DEVWEB, TCP, 80));
+	assert_int_equal(hit_in(DEVCLIENT, DEVWEB, TCP, 80)->val.flags,
+			 XCNI_POLV_DENY | XCNI_POLV_AUDIT);
+	/* enforce again: both deny */
+	p->meta.audit = false;
+	np->meta.audit = false;
+	compile();
+	assert_false(allowed(DEVCLIENT, WEB, TCP, 80));
+	assert_false(allowed(DEVCLIENT, DEVWEB, TCP, 80));
+	/* the namespace's annotation audits every denial of its pods */
+	objs[K8S_NAMESPACE][1]->meta.audit = true; /* dev */
+	compile();
+	assert_true(allowed(DEVCLIENT, DEVWEB, TCP, 80));
+	assert_false(allowed(DEVCLIENT, WEB, TCP, 80)); /* prod is not audited */
+}
+
+/* Without ClusterNetworkPolicies the entries are NetworkPolicy's, untouched. */
+static void test_no_tiers_unchanged(void **state)
+{
+	struct k8s_np_rule *r;
+	size_t n;
+
+	(void)state;
+	cast();
+	r = ingress(np_add("prod", "web", sel("app=web"), IN));
+	peer(r, sel("app=client"), sel(""));
+	port(r, TCP, 80, 0);
+	compile();
+	n = ep(WEB)->nentries;
+	assert_int_equal(n, 1);
+	assert_int_equal(ep(WEB)->entries[0].val.flags, 0);
+	assert_int_equal(ep(DB)->state.isolated, 0);
+}
+
+/* ---- the parser ---------------------------------------------------------- */
+
+static int parse_doc(const char *yaml, struct k8s_error *err)
+{
+	struct k8s_object *o = NULL;
+	json_t **docs;
+	size_t n;
+	int ret = k8s_load_stream(yaml, strlen(yaml), &docs, &n, err);
+
+	assert_int_equal(ret, 0);
+	assert_int_equal(n, 1);
+	ret = k8s_parse(docs[0], &o, err);
+	k8s_free(o);
+	k8s_docs_free(docs, n);
+	return ret;
+}
+
+#define HEAD                                             \
+	"apiVersion: policy.networking.k8s.io/v1alpha2\n" \
+	"kind: ClusterNetworkPolicy\n"                    \
+	"metadata: {name: c1}\n"
+
+static void test_parse(void **state)
+{
+	static const struct {
+		const char *spec, *err;
+	} bad[] = {
+		{ "spec: {tier: Top, priority: 1, subject: {namespaces: {}}}",
+		  "ClusterNetworkPolicy c1: spec.tier: \"Top\" is not a tier (Admin, Baseline)" },
+		{ "spec: {tier: Admin, priority: 1001, subject: {namespaces: {}}}",
+		  "spec.priority: 1001 must be between 0 and 1000" },
+		{ "spec: {tier: Baseline, priority: 1, subject: {namespaces: {}},"
+		  " ingress: [{action: Pass, from: [{namespaces: {}}]}]}",
+		  "spec.ingress[0].action: Pass is only allowed in the Admin tier" },
+		{ "spec: {tier: Admin, priority: 1, subject: {namespaces: {}},"
+		  " egress: [{action: Deny, to: [{networks: [10.0.0.0/33]}]}]}",
+		  "spec.egress[0].to[0].networks[0]: \"10.0.0.0/33\" is not a valid" },
+		{ "spec: {tier: Admin, priority: 1, subject: {namespaces: {}},"
+		  " egress: [{action: Deny, to: [{namespaces: {}}],"
+		  " protocols: [{tcp: {destinationPort: {range: {start: http, end: 90}}}}]}]}",
+		  "spec.egress[0].protocols[0].tcp.destinationPort.range.start: a named port cannot "
+		  "be part of a range" },
+		{ "spec: {tier: Admin, priority: 1, subject: {namespaces: {}},"
+		  " egress: [{action: Deny, to: [{domainNames: [x.example]}]}]}",
+		  "spec.egress[0].to[0].domainNames: domainNames peers are not supported" },
+		{ "spec: {tier: Admin, priority: 1, subject: {namespaces: {}},"
+		  " ingress: [{action: Deny, from: [{networks: [10.0.0.0/8]}]}]}",
+		  "spec.ingress[0].from[0].networks: only egress rules" },
+		{ "spec: {tier: Admin, priority: 1, subject: {namespaces: {}, pods: "
+		  "{namespaceSelector: {}, podSelector: {}}}}",
+		  "spec.subject: exactly one of namespaces and pods" },
+		{ "spec: {tier: Admin, priority: 1, subject: {namespaces: {}},"
+		  " ingress: [{action: Allow, from: [{namespaces: {}}]}]}",
+		  "spec.ingress[0].action: \"Allow\" is not an action" },
+		{ "spec: {tier: Admin, subject: {namespaces: {}}}", "spec.priority: required" },
+		{ "metadata: {name: c1, annotations: {xcni.io/policy-mode: dry}}\n"
+		  "spec: {tier: Admin, priority: 1, subject: {namespaces: {}}}",
+		  "metadata.annotations.xcni.io/policy-mode: \"dry\" is not a policy mode" },
+	};
+	struct k8s_error err;
+	char buf[1024];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (!strncmp(bad[i].spec, "metadata", 8))
+			snprintf(buf, sizeof(buf),
+				 "apiVersion: policy.networking.k8s.io/v1alpha2\n"
+				 "kind: ClusterNetworkPolicy\n%s\n",
+				 bad[i].spec);
+		else
+			snprintf(buf, sizeof(buf), HEAD "%s\n", bad[i].spec);
+		assert_int_equal(parse_doc(buf, &err), -EINVAL);
+		if (!strstr(err.msg, bad[i].err))
+			fail_msg("case %zu: got \"%s\", want \"%s\"", i, err.msg, bad[i].err);
+	}
+	assert_int_equal(
+		parse_doc(HEAD "spec:\n"
+			       "  tier: Admin\n"
+			       "  priority: 3\n"
+			       "  subject: {pods: {namespaceSelector: {matchLabels: {a: b}}, "
+			       "podSelector: {}}}\n"
+			       "  ingress:\n"
+			       "  - {name: r0, action: Accept, from: [{pods: {namespaceSelector: {}, "
+			       "podSelector: {}}}], protocols: [{tcp: {destinationPort: {number: 80}}},"
+			       " {udp: {destinationPort: {range: {start: 1, end: 9}}}}, {sctp: {}},"
+			       " {destinationNamedPort: http}]}\n"
+			       "  egress:\n"
+			       "  - {action: Pass, to: [{nodes: {}}, {networks: [10.0.0.0/8, fd00::/8]}]}\n",
+			  &err),
+		0);
+}
+
+/* ---- agreement on random clusters ---------------------------------------- */
+
+static uint32_t rng;
+
+static uint32_t rnd(uint32_t n)
+{
+	rng = rng * 1103515245u + 12345u;
+	return (rng >> 16) % n;
+}
+
+static struct k8s_selector *rnd_sel(const char *key, const char *const *vals, size_t nvals)
+{
+	char buf[64];
+
+	if (!rnd(3))
+		return sel("");
+	snprintf(buf, sizeof(buf), "%s=%s", key, vals[rnd((uint32_t)nvals)]);
+	return sel(buf);
+}
+
+static const char *const apps[] = { "web", "db", "cli" };
+static const char *const teams[] = { "x", "y" };
+static const char *const nets[] = { "10.244.0.0/16", "10.244.0.3/32", "203.0.113.0/24",
+				    "0.0.0.0/0",     "fd00:10::/64",  "::/0",
+				    "192.168.0.0/31" };
+
+static void rnd_protos(struct k8s_cnp_rule *r)
+{
+	for (uint32_t n = rnd(3); n; n--) {
+		switch (rnd(5)) {
+		case 0:
+			cproto(r, TCP, 80, 80);
+			break;
+		case 1:
+			cproto(r, TCP, 79, 443);
+			break;
+		case 2:
+			cproto(r, UDP, 0, 0);
+			break;
+		case 3:
+			cnamed(r, "http");
+			break;
+		default:
+			cproto(r, TCP, 0, 0);
+			break;
+		}
+	}
+}
+
+static void rnd_cluster(void)
+{
+	char name[32], ip[32], ip6[64];
+
+	ns_add("a", "team=x");
+	ns_add("b", "team=y");
+	ns_add("c", "team=x");
+	node_add("n1", "192.168.0.1");
+	node6_add("n2", "192.168.0.2", "fd00::2")->meta.labels = labels("zone=b");
+	for (int i = 0; i < 7; i++) {
+		struct k8s_pod *p;
+		char lbl[32];
+
+		snprintf(name, sizeof(name), "p%d", i);
+		snprintf(ip, sizeof(ip), "10.244.0.%d", i + 1);
+		snprintf(lbl, sizeof(lbl), "app=%s", apps[rnd(3)]);
+		p = pod_add(i % 3 == 0 ? "a" : i % 3 == 1 ? "b" : "c", name, "n1", ip, lbl);
+		if (rnd(2)) {
+			snprintf(ip6, sizeof(ip6), "fd00:10::%d", i + 1);
+			pod_ip6(p, ip6);
+		}
+		if (rnd(2))
+			pod_port(p, "http", TCP, rnd(2) ? 80 : 8080);
+	}
+	for (uint32_t n = rnd(6) + 1; n; n--) {
+		enum k8s_cnp_tier tier = rnd(2) ? ADMIN : BASELINE;
+		struct k8s_cnp *p;
+
+		snprintf(name, sizeof(name), "c%u", n);
+		p = cnp_add(name, tier, rnd(3), rnd_sel("team", teams, 2),
+			    rnd(2) ? rnd_sel("app", apps, 3) : NULL);
+		for (int dir = IN; dir <= EG; dir++)
+			for (uint32_t k = rnd(3); k; k--) {
+				enum k8s_cnp_action a = tier == ADMIN ? rnd(3) : rnd(2);
+				struct k8s_cnp_rule *r = crule(p, dir, a);
+
+				for (uint32_t j = rnd(2) + 1; j; j--) {
+					uint32_t kind = rnd(dir == EG ? 4 : 2);
+
+					if (kind == 0)
+						cpeer_ns(r, rnd_sel("team", teams, 2));
+					else if (kind == 1)
+						cpeer_pods(r, rnd_sel("team", teams, 2),
+							   rnd_sel("app", apps, 3));
+					else if (kind == 2)
+						cpeer_nodes(r, rnd(2) ? sel("zone=b") : sel(""));
+					else
+						cpeer_net(r, nets[rnd(7)]);
+				}
+				rnd_protos(r);
+			}
+	}
+	for (uint32_t n = rnd(3); n; n--) {
+		struct k8s_netpol *np;
+
+		snprintf(name, sizeof(name), "np%u", n);
+		np = np_add(n % 2 ? "a" : "b", name, rnd_sel("app", apps, 3), rnd(2) ? IN : IN | EG);
+		for (int dir = IN; dir <= EG; dir++)
+			for (uint32_t k = rnd(3); k; k--) {
+				struct k8s_np_rule *r = dir == IN ? ingress(np) : egress(np);
+
+				if (rnd(3))
+					peer(r, rnd_sel("app", apps, 3),
+					     rnd(2) ? rnd_sel("team", teams, 2) : NULL);
+				if (rnd(2))
+					port(r, TCP, 80, rnd(2) ? 0 : 90);
+			}
+	}
+}
+
+static struct rpeer rp_pod(const struct k8s_pod *p, bool v6)
+{
+	struct rpeer r = { .pod = p };
+
+	if (v6) {
+		r.addr = (struct k8s_cidr){ .len = 128, .v6 = true };
+		memcpy(r.addr.addr6, p->ip6, 16);
+	} else {
+		r.addr = (struct k8s_cidr){ .addr = p->ip, .len = 32 };
+	}
+	return r;
+}
+
+static const char *ip_str(uint32_t ip);
+
+static void dump_sel(const char *what, const struct k8s_selector *s)
+{
+	if (!s)
+		return;
+	printf(" %s{", what);
+	for (size_t i = 0; i < s->match_labels.n; i++)
+		printf("%s=%s", s->match_labels.v[i].key, s->match_labels.v[i].value);
+	printf("}");
+}
+
+/* What a failing seed was: printed beside the failure. */
+static void dump(void)
+{
+	static const char *const act[] = { "Accept", "Deny", "Pass" };
+
+	for (size_t i = 0; i < nobjs[K8S_POD]; i++) {
+		const struct k8s_pod *p = &objs[K8S_POD][i]->pod;
+
+		printf("pod %s/%s %s app=%s ports %zu v6 %d\n", p->meta.ns, p->meta.name,
+		       ip_str(p->ip), p->meta.labels.v[0].value, p->nports, p->has_ip6);
+	}
+	for (size_t i = 0; i < nobjs[K8S_CLUSTERNETPOL]; i++) {
+		const struct k8s_cnp *c = &objs[K8S_CLUSTERNETPOL][i]->cnp;
+
+		printf("cnp %s tier %d prio %u", c->meta.name, c->tier, c->priority);
+		dump_sel("subj-ns", c->subj_ns);
+		dump_sel("subj-pod", c->subj_pod);
+		printf("\n");
+		for (int d = 0; d < 2; d++)
+			for (size_t r = 0; r < (d ? c->negress : c->ningress); r++) {
+				const struct k8s_cnp_rule *ru = d ? &c->egress[r] : &c->ingress[r];
+
+				printf("  %s[%zu] %s", d ? "egress" : "ingress", r, act[ru->action]);
+				for (size_t j = 0; j < ru->npeers; j++) {
+					const struct k8s_cnp_peer *pp = &ru->peers[j];
+
+					printf(" |");
+					dump_sel("ns", pp->ns_sel);
+					dump_sel("pod", pp->pod_sel);
+					dump_sel("nodes", pp->node_sel);
+					if (pp->nnets)
+						printf(" net%s/%u", pp->nets[0].v6 ? "6" : ip_str(pp->nets[0].addr), pp->nets[0].len);
+				}
+				for (size_t j = 0; j < ru->nprotos; j++)
+					printf(" proto %u %u-%u %s", ru->protos[j].proto, ru->protos[j].port,
+					       ru->protos[j].end_port,
+					       ru->protos[j].port_name ? ru->protos[j].port_name : "");
+				printf("\n");
+			}
+	}
+	for (size_t i = 0; i < nobjs[K8S_NETWORKPOLICY]; i++) {
+		const struct k8s_netpol *np = &objs[K8S_NETWORKPOLICY][i]->np;
+
+		printf("np %s/%s in %d eg %d nin %zu neg %zu", np->meta.ns, np->meta.name,
+		       np->type_ingress, np->type_egress, np->ningress, np->negress);
+		dump_sel("sel", &np->pod_sel);
+		printf("\n");
+	}
+}
+
+static const char *ip_str(uint32_t ip)
+{
+	static char buf[4][32];
+	static int k;
+
+	k = (k + 1) % 4;
+	return inet_ntop(AF_INET, &ip, buf[k], sizeof(buf[k]));
+}
+
+static void test_random_agree(void **state)
+{
+	static const struct {
+		uint8_t proto;
+		uint16_t port;
+	} ports[] = { { TCP, 22 },  { TCP, 79 },  { TCP, 80 },	 { TCP, 81 },	{ TCP, 443 },
+		      { TCP, 444 }, { TCP, 8080 }, { TCP, 65535 }, { UDP, 53 }, { UDP, 80 },
+		      { SCTP, 80 }, { ICMP, 0 } };
+	static const char *const outside[] = { "203.0.113.9", "198.51.100.1", "192.168.0.1",
+					       "192.168.0.2" };
+	size_t checks = 0;
+	char s6[64], d6[64];
+
+	for (uint32_t seed = 1; seed <= 300; seed++) {
+		teardown(state);
+		setup(state);
+		rng = seed;
+		rnd_cluster();
+		compile();
+		for (size_t s = 0; s < nobjs[K8S_POD]; s++) {
+			const struct k8s_pod *src = &objs[K8S_POD][s]->pod;
+
+			for (size_t q = 0; q < sizeof(ports) / sizeof(ports[0]); q++) {
+				uint8_t pr = ports[q].proto;
+				uint16_t pt = ports[q].port;
+				const struct pol_entry *hit;
+
+				for (size_t d = 0; d < nobjs[K8S_POD]; d++) {
+					const struct k8s_pod *dst = &objs[K8S_POD][d]->pod;
+					struct rpeer rs = rp_pod(src, false), rd = rp_pod(dst, false);
+					bool want = ref_side(src, EG, &rd, pr, pt) &&
+						    ref_side(dst, IN, &rs, pr, pt);
+					bool got = side(&R, src->ip, XCNI_DIR_FROM_POD, dst->ip, pr, pt,
+							&hit) &&
+						   side(&R, dst->ip, XCNI_DIR_TO_POD, src->ip, pr, pt,
+							&hit);
+
+					if (want != got) {
+						dump();
+						fail_msg("seed %u: %s/%s -> %s/%s proto %u port %u: want "
+							 "%d got %d",
+							 seed, src->meta.ns, src->meta.name, dst->meta.ns,
+							 dst->meta.name, pr, pt, want, got);
+}
+					checks++;
+					if (!src->has_ip6 || !dst->has_ip6)
+						continue;
+					rs = rp_pod(src, true);
+					rd = rp_pod(dst, true);
+					inet_ntop(AF_INET6, src->ip6, s6, sizeof(s6));
+					inet_ntop(AF_INET6, dst->ip6, d6, sizeof(d6));
+					want = ref_side(src, EG, &rd, pr, pt) &&
+					       ref_side(dst, IN, &rs, pr, pt);
+					got = side6(&R, src->ip, XCNI_DIR_FROM_POD, d6,
+						    pod_identity(&R, ip_str(dst->ip)), pr, pt) &&
+					      side6(&R, dst->ip, XCNI_DIR_TO_POD, s6,
+						    pod_identity(&R, ip_str(src->ip)), pr, pt);
+					if (want != got) {
+						dump();
+						fail_msg("seed %u: %s -> %s proto %u port %u: want %d "
+							 "got %d",
+							 seed, s6, d6, pr, pt, want, got);
+}
+					checks++;
+				}
+				for (size_t o = 0; o < sizeof(outside) / sizeof(outside[0]); o++) {
+					struct rpeer x = { .addr = cidr("0.0.0.0/32") };
+					bool want, got;
+
+					x.addr.addr = ip4(outside[o]);
+					if (o >= 2) {
+						for (size_t k = 0; k < nobjs[K8S_NODE]; k++)
+							if (objs[K8S_NODE][k]->node.internal_ip ==
+							    x.addr.addr)
+								x.node = &objs[K8S_NODE][k]->node;
+					}
+					want = ref_side(src, EG, &x, pr, pt);
+					got = side(&R, src->ip, XCNI_DIR_FROM_POD, x.addr.addr, pr, pt,
+						   &hit);
+					if (want != got) {
+						dump();
+						fail_msg("seed %u: %s/%s -> %s proto %u port %u: want %d "
+							 "got %d",
+							 seed, src->meta.ns, src->meta.name, outside[o], pr,
+							 pt, want, got);
+}
+					checks++;
+				}
+			}
+		}
+	}
+	assert_true(checks > 10000);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_admin_deny_beats_np, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pass_falls_through, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_baseline, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_priorities, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ports, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_networks_nodes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_audit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_tiers_unchanged, setup, teardown),
+		cmocka_unit_test(test_parse),
+		cmocka_unit_test_setup_teardown(test_random_agree, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

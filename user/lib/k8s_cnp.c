@@ -1,0 +1,434 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * ClusterNetworkPolicy (kubernetes-sigs/network-policy-api v1alpha2) from
+ * its JSON tree, validated as the CRD's schema and CEL rules do: tier Admin
+ * or Baseline, priority 0..1000, a subject of namespaces or pods, rules with
+ * an action (Pass only in the Admin tier), exactly one kind per peer,
+ * networks as CIDRs, protocols with one port, a range or a named port.
+ * domainNames peers are refused: xcni resolves no names (README).
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "k8s.h"
+#include "k8s_int.h"
+
+#define CNP_MAX_RULES 100
+#define CNP_MAX_PEERS 100
+#define CNP_MAX_NETS 25
+
+static int opt_selector(struct ctx *c, json_t *j, const char *key, struct k8s_selector **out)
+{
+	json_t *v = get(j, key);
+	size_t old;
+	int err;
+
+	if (!v)
+		return 0;
+	*out = calloc(1, sizeof(**out));
+	if (!*out)
+		return -ENOMEM;
+	old = field(c, key);
+	err = parse_selector(c, v, *out);
+	pop(c, old);
+	return err;
+}
+
+/* subject.pods and a pods peer: namespaceSelector and podSelector, both required. */
+static int parse_pods(struct ctx *c, json_t *j, struct k8s_selector **ns,
+		      struct k8s_selector **pod)
+{
+	size_t old = field(c, "pods");
+	int err = 0;
+
+	if (!json_is_object(j))
+		err = fail(c, "must be an object");
+	else if (!get(j, "namespaceSelector"))
+		err = fail_in(c, "namespaceSelector", "required (use {} for every namespace)");
+	else if (!get(j, "podSelector"))
+		err = fail_in(c, "podSelector", "required (use {} for every pod)");
+	if (!err)
+		err = opt_selector(c, j, "namespaceSelector", ns);
+	if (!err)
+		err = opt_selector(c, j, "podSelector", pod);
+	pop(c, old);
+	return err;
+}
+
+static int parse_networks(struct ctx *c, json_t *arr, struct k8s_cnp_peer *p)
+{
+	size_t i, old = field(c, "networks");
+	json_t *v;
+	int err = 0;
+
+	if (!json_is_array(arr) || !json_array_size(arr) || json_array_size(arr) > CNP_MAX_NETS) {
+		err = fail(c, "must be a list of 1 to %d CIDRs", CNP_MAX_NETS);
+		goto out;
+	}
+	p->nets = calloc(json_array_size(arr), sizeof(*p->nets));
+	if (!p->nets) {
+		err = -ENOMEM;
+		goto out;
+	}
+	p->nnets = json_array_size(arr);
+	json_array_foreach(arr, i, v) {
+		size_t o = idx(c, i);
+
+		if (!json_is_string(v) || has_nul(v))
+			err = fail(c, "must be a string");
+		else if (parse_cidr(json_string_value(v), &p->nets[i]))
+			err = fail(c, "\"%s\" is not a valid IPv4 or IPv6 CIDR",
+				   json_string_value(v));
+		pop(c, o);
+		if (err)
+			break;
+	}
+out:
+	pop(c, old);
+	return err;
+}
+
+static int parse_peer(struct ctx *c, json_t *j, bool egress, struct k8s_cnp_peer *p)
+{
+	static const char *const kinds[] = { "namespaces", "pods", "nodes", "networks",
+					     "domainNames" };
+	const char *which = NULL;
+	size_t old;
+	int err;
+
+	if (!json_is_object(j))
+		return fail(c, "must be an object");
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		if (!get(j, kinds[i]))
+			continue;
+		if (which)
+			return fail(c, "exactly one of namespaces, pods%s may be set (%s and %s are)",
+				    egress ? ", nodes, networks, domainNames" : "", which,
+				    kinds[i]);
+		which = kinds[i];
+	}
+	if (!which)
+		return fail(c, "must set one of namespaces, pods%s",
+			    egress ? ", nodes, networks" : "");
+	if (!strcmp(which, "domainNames"))
+		return fail_in(c, "domainNames", "domainNames peers are not supported by xcni "
+						 "(it resolves no names); use networks");
+	if (!egress && (!strcmp(which, "nodes") || !strcmp(which, "networks")))
+		return fail_in(c, which, "only egress rules may have %s peers", which);
+	if (!strcmp(which, "namespaces"))
+		return opt_selector(c, j, "namespaces", &p->ns_sel);
+	if (!strcmp(which, "nodes"))
+		return opt_selector(c, j, "nodes", &p->node_sel);
+	if (!strcmp(which, "networks"))
+		return parse_networks(c, get(j, "networks"), p);
+	err = parse_pods(c, get(j, "pods"), &p->ns_sel, &p->pod_sel);
+	(void)old;
+	return err;
+}
+
+/* destinationPort: {number: N} or {range: {start, end}}. */
+static int parse_dport(struct ctx *c, json_t *j, struct k8s_cnp_proto *p)
+{
+	json_t *num, *range;
+	long long a, b;
+	bool has_a, has_b;
+	size_t old;
+	int err;
+
+	if (!json_is_object(j))
+		return fail(c, "must be an object");
+	num = get(j, "number");
+	range = get(j, "range");
+	if (!!num == !!range)
+		return fail(c, "exactly one of number and range must be set");
+	if (num) {
+		err = get_int(c, j, "number", 1, 65535, &a, &has_a);
+		if (err)
+			return err;
+		p->port = p->end_port = (uint16_t)a;
+		return 0;
+	}
+	old = field(c, "range");
+	if (!json_is_object(range)) {
+		err = fail(c, "must be an object");
+		goto out;
+	}
+	/* A named port has no numbers to range over: refused as the schema does. */
+	if (json_is_string(get(range, "start")) || json_is_string(get(range, "end"))) {
+		err = fail_in(c, json_is_string(get(range, "start")) ? "start" : "end",
+			      "a named port cannot be part of a range (use destinationNamedPort)");
+		goto out;
+	}
+	err = get_int(c, range, "start", 1, 65535, &a, &has_a);
+	if (!err)
+		err = get_int(c, range, "end", 1, 65535, &b, &has_b);
+	if (err)
+		goto out;
+	if (!has_a || !has_b)
+		err = fail_in(c, has_a ? "end" : "start", "required");
+	else if (b < a)
+		err = fail_in(c, "end", "%lld must be greater than or equal to start (%lld)", b, a);
+	else
+		p->port = (uint16_t)a, p->end_port = (uint16_t)b;
+out:
+	pop(c, old);
+	return err;
+}
+
+static int parse_protocol(struct ctx *c, json_t *j, struct k8s_cnp_proto *p)
+{
+	static const struct {
+		const char *key;
+		uint8_t proto;
+	} protos[] = { { "tcp", IPPROTO_TCP }, { "udp", IPPROTO_UDP }, { "sctp", IPPROTO_SCTP } };
+	const char *which = NULL;
+	json_t *v, *dp;
+	size_t old;
+	int err = 0;
+
+	if (!json_is_object(j))
+		return fail(c, "must be an object");
+	for (size_t i = 0; i < 3; i++)
+		if (get(j, protos[i].key)) {
+			if (which)
+				return fail(c, "exactly one of tcp, udp, sctp, "
+					       "destinationNamedPort may be set (%s and %s are)",
+					    which, protos[i].key);
+			which = protos[i].key;
+			p->proto = protos[i].proto;
+		}
+	v = get(j, "destinationNamedPort");
+	if (v && which)
+		return fail(c, "exactly one of tcp, udp, sctp, destinationNamedPort may be set "
+			       "(%s and destinationNamedPort are)",
+			    which);
+	if (v) {
+		if (!json_is_string(v) || has_nul(v) || !is_port_name(json_string_value(v)))
+			return fail_in(c, "destinationNamedPort",
+				       "\"%s\" is not a valid port name (%s)",
+				       json_is_string(v) ? json_string_value(v) : "?",
+				       PORT_NAME_RULE);
+		p->port_name = strdup(json_string_value(v));
+		return p->port_name ? 0 : -ENOMEM;
+	}
+	if (!which)
+		return fail(c, "must set one of tcp, udp, sctp, destinationNamedPort");
+	old = field(c, which);
+	v = get(j, which);
+	if (!json_is_object(v)) {
+		err = fail(c, "must be an object");
+	} else if ((dp = get(v, "destinationPort"))) {
+		size_t o = field(c, "destinationPort");
+
+		err = parse_dport(c, dp, p);
+		pop(c, o);
+	}
+	pop(c, old);
+	return err;
+}
+
+static int parse_rule(struct ctx *c, json_t *j, bool egress, enum k8s_cnp_tier tier,
+		      struct k8s_cnp_rule *r)
+{
+	const char *peers_key = egress ? "to" : "from", *action, *name;
+	json_t *peers, *protos, *v;
+	size_t i, old;
+	int err;
+
+	if (!json_is_object(j))
+		return fail(c, "must be an object");
+	err = get_str(c, j, "name", &name);
+	if (!err && name && (strlen(name) > 100 || has_nul(get(j, "name"))))
+		err = fail_in(c, "name", "must be at most 100 characters");
+	if (!err && name && !(r->name = strdup(name)))
+		err = -ENOMEM;
+	if (!err)
+		err = get_str(c, j, "action", &action);
+	if (err)
+		return err;
+	if (!action)
+		return fail_in(c, "action", "required (Accept, Deny or Pass)");
+	if (!strcmp(action, "Accept"))
+		r->action = K8S_CNP_ACCEPT;
+	else if (!strcmp(action, "Deny"))
+		r->action = K8S_CNP_DENY;
+	else if (!strcmp(action, "Pass"))
+		r->action = K8S_CNP_PASS;
+	else
+		return fail_in(c, "action", "\"%s\" is not an action (Accept, Deny, Pass)", action);
+	if (r->action == K8S_CNP_PASS && tier == K8S_CNP_BASELINE)
+		return fail_in(c, "action", "Pass is only allowed in the Admin tier (nothing "
+					    "follows the Baseline tier to pass to)");
+	err = get_arr(c, j, peers_key, &peers);
+	if (!err)
+		err = get_arr(c, j, "protocols", &protos);
+	if (err)
+		return err;
+	if (!peers || !json_array_size(peers) || json_array_size(peers) > CNP_MAX_PEERS)
+		return fail_in(c, peers_key, "required: 1 to %d peers", CNP_MAX_PEERS);
+	r->peers = calloc(json_array_size(peers), sizeof(*r->peers));
+	if (!r->peers)
+		return -ENOMEM;
+	r->npeers = json_array_size(peers);
+	old = field(c, peers_key);
+	json_array_foreach(peers, i, v) {
+		size_t o = idx(c, i);
+
+		err = parse_peer(c, v, egress, &r->peers[i]);
+		pop(c, o);
+		if (err)
+			break;
+	}
+	pop(c, old);
+	if (err || !protos || !json_array_size(protos))
+		return err;
+	r->protos = calloc(json_array_size(protos), sizeof(*r->protos));
+	if (!r->protos)
+		return -ENOMEM;
+	r->nprotos = json_array_size(protos);
+	old = field(c, "protocols");
+	json_array_foreach(protos, i, v) {
+		size_t o = idx(c, i);
+
+		err = parse_protocol(c, v, &r->protos[i]);
+		pop(c, o);
+		if (err)
+			break;
+	}
+	pop(c, old);
+	return err;
+}
+
+static int parse_rules(struct ctx *c, json_t *spec, bool egress, enum k8s_cnp_tier tier,
+		       struct k8s_cnp_rule **out, size_t *n)
+{
+	const char *key = egress ? "egress" : "ingress";
+	json_t *rules, *v;
+	size_t i, old;
+	int err;
+
+	err = get_arr(c, spec, key, &rules);
+	if (err || !rules || !json_array_size(rules))
+		return err;
+	if (json_array_size(rules) > CNP_MAX_RULES)
+		return fail_in(c, key, "at most %d rules", CNP_MAX_RULES);
+	*out = calloc(json_array_size(rules), sizeof(**out));
+	if (!*out)
+		return -ENOMEM;
+	*n = json_array_size(rules);
+	old = field(c, key);
+	json_array_foreach(rules, i, v) {
+		size_t o = idx(c, i);
+
+		err = parse_rule(c, v, egress, tier, &(*out)[i]);
+		pop(c, o);
+		if (err)
+			break;
+	}
+	pop(c, old);
+	return err;
+}
+
+static int parse_subject(struct ctx *c, json_t *spec, struct k8s_cnp *p)
+{
+	json_t *s = get(spec, "subject");
+	size_t old;
+	int err = 0;
+
+	if (!s)
+		return fail_in(c, "subject", "required");
+	old = field(c, "subject");
+	if (!json_is_object(s))
+		err = fail(c, "must be an object");
+	else if (!!get(s, "namespaces") == !!get(s, "pods"))
+		err = fail(c, "exactly one of namespaces and pods must be set");
+	else if (get(s, "namespaces"))
+		err = opt_selector(c, s, "namespaces", &p->subj_ns);
+	else
+		err = parse_pods(c, get(s, "pods"), &p->subj_ns, &p->subj_pod);
+	pop(c, old);
+	return err;
+}
+
+int parse_cnp(struct ctx *c, json_t *doc, struct k8s_cnp *p)
+{
+	const char *tier;
+	long long prio;
+	bool has_prio;
+	json_t *spec;
+	size_t old;
+	int err;
+
+	err = get_obj(c, doc, "spec", &spec);
+	if (err)
+		return err;
+	if (!spec)
+		return fail_in(c, "spec", "required");
+	old = field(c, "spec");
+	err = get_str(c, spec, "tier", &tier);
+	if (err)
+		goto out;
+	if (!tier) {
+		err = fail_in(c, "tier", "required (Admin or Baseline)");
+		goto out;
+	}
+	if (!strcmp(tier, "Admin")) {
+		p->tier = K8S_CNP_ADMIN;
+	} else if (!strcmp(tier, "Baseline")) {
+		p->tier = K8S_CNP_BASELINE;
+	} else {
+		err = fail_in(c, "tier", "\"%s\" is not a tier (Admin, Baseline)", tier);
+		goto out;
+	}
+	err = get_int(c, spec, "priority", 0, 1000, &prio, &has_prio);
+	if (!err && !has_prio)
+		err = fail_in(c, "priority", "required (0 to 1000)");
+	if (err)
+		goto out;
+	p->priority = (uint32_t)prio;
+	err = parse_subject(c, spec, p);
+	if (!err)
+		err = parse_rules(c, spec, false, p->tier, &p->ingress, &p->ningress);
+	if (!err)
+		err = parse_rules(c, spec, true, p->tier, &p->egress, &p->negress);
+out:
+	pop(c, old);
+	return err;
+}
+
+static void sel_free(struct k8s_selector *s)
+{
+	if (s)
+		selector_free(s);
+	free(s);
+}
+
+static void rules_free(struct k8s_cnp_rule *rules, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct k8s_cnp_rule *r = &rules[i];
+
+		for (size_t j = 0; j < r->npeers; j++) {
+			sel_free(r->peers[j].ns_sel);
+			sel_free(r->peers[j].pod_sel);
+			sel_free(r->peers[j].node_sel);
+			free(r->peers[j].nets);
+		}
+		for (size_t j = 0; j < r->nprotos; j++)
+			free(r->protos[j].port_name);
+		free(r->peers);
+		free(r->protos);
+		free(r->name);
+	}
+	free(rules);
+}
+
+void cnp_free(struct k8s_cnp *p)
+{
+	sel_free(p->subj_ns);
+	sel_free(p->subj_pod);
+	rules_free(p->ingress, p->ningress);
+	rules_free(p->egress, p->negress);
+}

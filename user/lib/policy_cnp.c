@@ -1,0 +1,1019 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * ClusterNetworkPolicy tiers and audit mode, compiled into the same policy
+ * entries the data plane already looks up (docs/architecture.md, "Tiers").
+ *
+ * For a local pod and direction that a ClusterNetworkPolicy selects (or
+ * whose denials are audited), the decision per peer and port is worked out
+ * here whole: Admin rules by (priority, name) and rule order, first match
+ * wins, Accept and Deny final, Pass on to NetworkPolicy; then NetworkPolicy
+ * as compiled for the pod (its entries read back as the data plane reads
+ * them); then Baseline the same way; else allowed. The result replaces the
+ * pod's entries of that direction: every peer address (pods, nodes) and
+ * every prefix a rule names gets a polcidr entry to a group, one group per
+ * distinct decision, and each group's decision is written with an entry for
+ * every port interval that differs from its protocol's default, which
+ * differs from "any protocol". The data plane takes the most specific entry
+ * (exact, range, any port, any protocol), so one lookup chain decides, as
+ * before, and never misses: denials are entries (XCNI_POLV_DENY).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cidr.h"
+#include "policy_int.h"
+
+struct vd {
+	uint32_t policy_id;
+	uint16_t rule;
+	uint16_t flags;
+};
+
+struct atoms {
+	size_t n[3]; /* TCP, UDP, SCTP: interval starts, sorted, the first 1 */
+	uint16_t *lo[3];
+};
+
+static const uint8_t protos[3] = { IPPROTO_TCP, IPPROTO_UDP, IPPROTO_SCTP };
+
+/* One peer as rules see it: a pod, a node, or an address region (prefix). */
+struct peer {
+	const struct k8s_pod *pod;
+	const struct k8s_labels *ns_labels;
+	const struct k8s_node *node;
+	struct k8s_cidr addr;
+	bool none; /* an address no prefix of the pod's covers: addr means nothing */
+	uint32_t id; /* what the ipcache says: the NetworkPolicy compile's peer */
+};
+
+struct cnpctx {
+	const struct ctx *x;
+	const struct k8s_pod *pod;
+	const struct k8s_labels *ns_labels;
+	const struct pol_ep *ep;
+	uint8_t dir;
+	bool ns_audit;
+	bool np_audit; /* every NetworkPolicy isolating the pod here is in audit mode */
+	size_t nrules; /* the rules selecting the pod in dir, in evaluation order */
+	struct rref {
+		size_t cnp;
+		size_t rule;
+	} *rules;
+	struct atoms at;
+};
+
+/* ---- prefixes ------------------------------------------------------- */
+
+static bool pfx_in(const struct k8s_cidr *p, const struct k8s_cidr *q)
+{
+	uint8_t a[16];
+
+	if (p->v6 != q->v6 || p->len < q->len)
+		return false;
+	if (!p->v6)
+		return !((ntohl(p->addr) ^ ntohl(q->addr)) & xcni_prefix_mask(q->len));
+	memcpy(a, p->addr6, sizeof(a));
+	cidr6_mask(a, q->len);
+	return !memcmp(a, q->addr6, sizeof(a));
+}
+
+static struct k8s_cidr key_pfx(const struct xcni_polcidr_key *k)
+{
+	struct k8s_cidr c = { .len = (uint8_t)(k->prefixlen - XCNI_POLCIDR_PREFIX_BASE),
+			      .v6 = k->v6 };
+
+	if (k->v6)
+		memcpy(c.addr6, k->addr6, 16);
+	else
+		c.addr = k->addr;
+	return c;
+}
+
+/* ---- NetworkPolicy, read back from the compiled entries ----------------- */
+
+static bool entry_matches(const struct pol_entry *e, uint8_t proto, uint16_t port)
+{
+	unsigned plen = e->key.prefixlen;
+
+	if (plen <= POL_PREFIX_ANY_PROTO)
+		return true;
+	if (e->key.proto != proto)
+		return false;
+	if (plen == POL_PREFIX_ANY_PORT)
+		return true;
+	return !((ntohs(e->key.port) ^ port) & (0xffffu << (POL_PREFIX_FULL - plen)));
+}
+
+/* The data plane's peer_lookup: the longest match (exact, range, any port, any protocol). */
+static const struct pol_entry *np_peer(const struct pol_ep *ep, uint8_t dir, uint32_t peer,
+				       uint8_t proto, uint16_t port)
+{
+	const struct pol_entry *best = NULL;
+
+	for (size_t i = 0; i < ep->nentries; i++) {
+		const struct pol_entry *e = &ep->entries[i];
+
+		if (e->key.dir != dir || e->key.peer != peer || !entry_matches(e, proto, port))
+			continue;
+		if (!port && e->key.prefixlen > POL_PREFIX_ANY_PORT)
+			continue;
+		if (!best || e->key.prefixlen > best->key.prefixlen)
+			best = e;
+	}
+	return best;
+}
+
+static const struct pol_entry *np_lookup(const struct pol_ep *ep, uint8_t dir,
+					 const struct peer *pr, uint8_t proto, uint16_t port)
+{
+	const struct pol_entry *e = np_peer(ep, dir, pr->id, proto, port);
+	const struct pol_cidr *best = NULL;
+
+	if (e)
+		return e;
+	for (size_t i = 0; !pr->none && i < ep->ncidrs; i++) {
+		const struct pol_cidr *c = &ep->cidrs[i];
+		struct k8s_cidr p;
+
+		if (c->key.dir != dir)
+			continue;
+		p = key_pfx(&c->key);
+		if (pfx_in(&pr->addr, &p) && (!best || c->key.prefixlen > best->key.prefixlen))
+			best = c;
+	}
+	if (best && (e = np_peer(ep, dir, best->group, proto, port)))
+		return e;
+	return np_peer(ep, dir, XCNI_ID_ANY, proto, port);
+}
+
+/* ---- rules ---------------------------------------------------------- */
+
+static const struct k8s_cnp_rule *rule_of(const struct cnpctx *cc, size_t i)
+{
+	const struct k8s_cnp *p = cc->x->cnps[cc->rules[i].cnp];
+
+	return cc->dir == XCNI_DIR_TO_POD ? &p->ingress[cc->rules[i].rule] :
+					    &p->egress[cc->rules[i].rule];
+}
+
+static bool peer_matches(const struct k8s_cnp_peer *p, const struct peer *pr)
+{
+	if (p->nnets) {
+		/* Every prefix a rule names has its own polcidr entry, so an address
+		 * that reaches "any peer" is in none of them (a /0 too: the address
+		 * is of the other family). */
+		if (pr->none)
+			return false;
+		for (size_t i = 0; i < p->nnets; i++)
+			if (pfx_in(&pr->addr, &p->nets[i]))
+				return true;
+		return false;
+	}
+	if (p->node_sel)
+		return pr->node && k8s_selector_matches(p->node_sel, &pr->node->meta.labels);
+	if (!pr->pod || !p->ns_sel || !k8s_selector_matches(p->ns_sel, pr->ns_labels))
+		return false;
+	return !p->pod_sel || k8s_selector_matches(p->pod_sel, &pr->pod->meta.labels);
+}
+
+static bool named_port(const struct k8s_pod *pod, const char *name, uint8_t proto, uint16_t port)
+{
+	for (size_t i = 0; pod && i < pod->nports; i++)
+		if (pod->ports[i].name && !strcmp(pod->ports[i].name, name) &&
+		    pod->ports[i].proto == proto && pod->ports[i].port == port)
+			return true;
+	return false;
+}
+
+static bool protos_match(const struct cnpctx *cc, const struct k8s_cnp_rule *r,
+			 const struct peer *pr, uint8_t proto, uint16_t port)
+{
+	/* A named port is the destination's: the local pod's for ingress. */
+	const struct k8s_pod *dst = cc->dir == XCNI_DIR_TO_POD ? cc->pod : pr->pod;
+
+	if (!r->nprotos)
+		return true;
+	for (size_t i = 0; i < r->nprotos; i++) {
+		const struct k8s_cnp_proto *p = &r->protos[i];
+
+		if (p->port_name) {
+			if (named_port(dst, p->port_name, proto, port))
+				return true;
+		} else if (p->proto == proto &&
+			   (!p->port || (port >= p->port && port <= p->end_port))) {
+			return true;
+		}
+	}
+	return false;
+}
+
+static bool rule_matches(const struct cnpctx *cc, const struct k8s_cnp_rule *r,
+			 const struct peer *pr, uint8_t proto, uint16_t port)
+{
+	bool peer = false;
+
+	for (size_t i = 0; !peer && i < r->npeers; i++)
+		peer = peer_matches(&r->peers[i], pr);
+	return peer && protos_match(cc, r, pr, proto, port);
+}
+
+static uint16_t tier_flags(enum xcni_tier t)
+{
+	return (uint16_t)(t << XCNI_POLV_TIER_SHIFT);
+}
+
+static struct vd decide(const struct cnpctx *cc, const struct peer *pr, uint8_t proto,
+			uint16_t port)
+{
+	const struct ctx *x = cc->x;
+	bool passed = false;
+	size_t i = 0;
+
+	for (int tier = K8S_CNP_ADMIN; tier <= K8S_CNP_BASELINE; tier++) {
+		for (; i < cc->nrules && x->cnps[cc->rules[i].cnp]->tier == (enum k8s_cnp_tier)tier;
+		     i++) {
+			const struct k8s_cnp_rule *r = rule_of(cc, i);
+			const struct k8s_cnp *p = x->cnps[cc->rules[i].cnp];
+			struct vd v = { x->cnp_id[cc->rules[i].cnp], (uint16_t)cc->rules[i].rule,
+					tier_flags(tier == K8S_CNP_ADMIN ? XCNI_TIER_ADMIN :
+									   XCNI_TIER_BASELINE) };
+
+			if (passed || !rule_matches(cc, r, pr, proto, port))
+				continue;
+			if (r->action == K8S_CNP_PASS) {
+				passed = true; /* the rest of the Admin tier is skipped */
+				continue;
+			}
+			if (r->action == K8S_CNP_DENY) {
+				v.flags |= XCNI_POLV_DENY;
+				if (p->meta.audit || cc->ns_audit)
+					v.flags |= XCNI_POLV_AUDIT;
+			}
+			return v;
+		}
+		passed = false;
+		if (tier == K8S_CNP_ADMIN && (cc->ep->state.isolated & XCNI_ISOLATED(cc->dir))) {
+			const struct pol_entry *e = np_lookup(cc->ep, cc->dir, pr, proto, port);
+			struct vd v = { 0, 0, tier_flags(XCNI_TIER_NP) };
+
+			if (e) {
+				v.policy_id = e->val.policy_id;
+				v.rule = e->val.rule;
+			} else {
+				v.flags |= XCNI_POLV_DENY;
+				if (cc->np_audit || cc->ns_audit)
+					v.flags |= XCNI_POLV_AUDIT;
+			}
+			return v;
+		}
+	}
+	return (struct vd){ 0, 0, tier_flags(XCNI_TIER_DEFAULT) };
+}
+
+/* ---- port intervals ----------------------------------------------------- */
+
+static int atom_add(struct atoms *a, size_t *cap, int pi, uint32_t lo)
+{
+	if (lo < 1 || lo > 65535)
+		return 0;
+	if (grow(&a->lo[pi], &cap[pi], a->n[pi], sizeof(uint16_t)))
+		return -ENOMEM;
+	a->lo[pi][a->n[pi]++] = (uint16_t)lo;
+	return 0;
+}
+
+static int proto_index(uint8_t proto)
+{
+	for (int i = 0; i < 3; i++)
+		if (protos[i] == proto)
+			return i;
+	return -1;
+}
+
+static int atom_range(struct atoms *a, size_t *cap, uint8_t proto, uint32_t lo, uint32_t hi)
+{
+	int pi = proto_index(proto);
+	int ret;
+
+	if (pi < 0)
+		return 0;
+	ret = atom_add(a, cap, pi, lo);
+	return ret ? ret : atom_add(a, cap, pi, hi + 1);
+}
+
+static int atom_named(struct atoms *a, size_t *cap, const struct k8s_pod *pod, const char *name)
+{
+	int ret = 0;
+
+	for (size_t i = 0; !ret && i < pod->nports; i++)
+		if (pod->ports[i].name && !strcmp(pod->ports[i].name, name))
+			ret = atom_range(a, cap, pod->ports[i].proto, pod->ports[i].port,
+					 pod->ports[i].port);
+	return ret;
+}
+
+static int cmp_u16(const void *a, const void *b)
+{
+	return (int)*(const uint16_t *)a - (int)*(const uint16_t *)b;
+}
+
+/* Where any rule's ports begin or end: between two, every decision is the same. */
+static int build_atoms(struct cnpctx *cc)
+{
+	struct atoms *a = &cc->at;
+	size_t cap[3] = { 0 };
+	int ret = 0;
+
+	for (int pi = 0; !ret && pi < 3; pi++)
+		ret = atom_add(a, cap, pi, 1);
+	for (size_t i = 0; !ret && i < cc->nrules; i++) {
+		const struct k8s_cnp_rule *r = rule_of(cc, i);
+
+		for (size_t j = 0; !ret && j < r->nprotos; j++) {
+			const struct k8s_cnp_proto *p = &r->protos[j];
+
+			if (!p->port_name) {
+				if (p->port)
+					ret = atom_range(a, cap, p->proto, p->port, p->end_port);
+			} else if (cc->dir == XCNI_DIR_TO_POD) {
+				ret = atom_named(a, cap, cc->pod, p->port_name);
+			} else {
+				for (size_t k = 0; !ret && k < cc->x->npods; k++)
+					ret = atom_named(a, cap, cc->x->pods[k], p->port_name);
+			}
+		}
+	}
+	for (size_t i = 0; !ret && i < cc->ep->nentries; i++) {
+		const struct xcni_policy_key *k = &cc->ep->entries[i].key;
+		uint32_t lo = ntohs(k->port);
+
+		if (k->dir != cc->dir || k->prefixlen <= POL_PREFIX_ANY_PORT)
+			continue;
+		ret = atom_range(a, cap, k->proto, lo,
+				 lo + (1u << (POL_PREFIX_FULL - k->prefixlen)) - 1);
+	}
+	for (int pi = 0; !ret && pi < 3; pi++) {
+		size_t u = 0;
+
+		qsort(a->lo[pi], a->n[pi], sizeof(uint16_t), cmp_u16);
+		for (size_t i = 0; i < a->n[pi]; i++)
+			if (!u || a->lo[pi][u - 1] != a->lo[pi][i])
+				a->lo[pi][u++] = a->lo[pi][i];
+		a->n[pi] = u;
+	}
+	return ret;
+}
+
+static uint32_t atom_hi(const struct atoms *a, int pi, size_t i)
+{
+	return i + 1 < a->n[pi] ? a->lo[pi][i + 1] - 1u : 65535u;
+}
+
+static size_t atoms_total(const struct atoms *a)
+{
+	return 1 + a->n[0] + a->n[1] + a->n[2];
+}
+
+/* The decision for every protocol/interval: [0] any other protocol, then TCP's, UDP's, SCTP's. */
+static void decide_all(const struct cnpctx *cc, const struct peer *pr, struct vd *out)
+{
+	size_t o = 0;
+
+	/* Any protocol without ports (ICMP and the rest): port 0. */
+	out[o++] = decide(cc, pr, IPPROTO_ICMP, 0);
+	for (int pi = 0; pi < 3; pi++)
+		for (size_t i = 0; i < cc->at.n[pi]; i++)
+			out[o++] = decide(cc, pr, protos[pi], cc->at.lo[pi][i]);
+}
+
+/* ---- output ---------------------------------------------------------- */
+
+struct out {
+	size_t ngroups, capg;
+	struct vd *groups; /* ngroups * atoms_total */
+	size_t n, cap;
+	struct pol_entry *e;
+	size_t nc, capc;
+	struct pol_cidr *c;
+};
+
+static int out_entry(struct out *o, const struct cnpctx *cc, uint32_t peer, unsigned plen,
+		     uint8_t proto, uint16_t port, const struct vd *v)
+{
+	struct pol_entry *e;
+
+	if (grow(&o->e, &o->cap, o->n, sizeof(*o->e)))
+		return -ENOMEM;
+	e = &o->e[o->n++];
+	memset(e, 0, sizeof(*e));
+	e->key.prefixlen = plen;
+	e->key.ep = cc->ep->ip;
+	e->key.peer = peer;
+	e->key.dir = cc->dir;
+	e->key.proto = proto;
+	e->key.port = htons(port);
+	e->val.policy_id = v->policy_id;
+	e->val.rule = v->rule;
+	e->val.flags = v->flags;
+	return 0;
+}
+
+static int out_range(struct out *o, const struct cnpctx *cc, uint32_t peer, uint8_t proto,
+		     uint32_t lo, uint32_t hi, const struct vd *v)
+{
+	while (lo <= hi) {
+		unsigned k = 0;
+		int ret;
+
+		while (k < 16 && !(lo & ((2u << k) - 1)) && lo + (2u << k) - 1 <= hi)
+			k++;
+		ret = out_entry(o, cc, peer, POL_PREFIX_FULL - k, proto, (uint16_t)lo, v);
+		if (ret)
+			return ret;
+		lo += 1u << k;
+	}
+	return 0;
+}
+
+static bool vd_eq(const struct vd *a, const struct vd *b)
+{
+	return a->policy_id == b->policy_id && a->rule == b->rule && a->flags == b->flags;
+}
+
+/* One group's decision as entries: any protocol, each protocol's commonest, the exceptions. */
+static int emit_group(struct out *o, const struct cnpctx *cc, uint32_t peer, const struct vd *v)
+{
+	size_t off = 1;
+	int ret = out_entry(o, cc, peer, POL_PREFIX_ANY_PROTO, 0, 0, &v[0]);
+
+	for (int pi = 0; !ret && pi < 3; pi++) {
+		const struct atoms *a = &cc->at;
+		size_t best = 0;
+		uint32_t best_w = 0;
+
+		/* The default: the decision covering the most ports. */
+		for (size_t i = 0; i < a->n[pi]; i++) {
+			uint32_t w = 0;
+
+			for (size_t j = 0; j < a->n[pi]; j++)
+				if (vd_eq(&v[off + i], &v[off + j]))
+					w += atom_hi(a, pi, j) - a->lo[pi][j] + 1;
+			if (w > best_w)
+				best_w = w, best = i;
+		}
+		if (!vd_eq(&v[off + best], &v[0]))
+			ret = out_entry(o, cc, peer, POL_PREFIX_ANY_PORT, protos[pi], 0,
+					&v[off + best]);
+		for (size_t i = 0; !ret && i < a->n[pi]; i++) {
+			if (vd_eq(&v[off + i], &v[off + best]))
+				continue;
+			ret = out_range(o, cc, peer, protos[pi], a->lo[pi][i], atom_hi(a, pi, i),
+					&v[off + i]);
+		}
+		off += a->n[pi];
+	}
+	return ret;
+}
+
+/* The group with decision v: an existing one, or a new one with its entries. */
+static int group_of(struct out *o, const struct cnpctx *cc, const struct vd *v, uint32_t *gid)
+{
+	size_t n = atoms_total(&cc->at);
+	int ret;
+
+	for (size_t g = 0; g < o->ngroups; g++)
+		if (!memcmp(&o->groups[g * n], v, n * sizeof(*v))) {
+			*gid = XCNI_ID_CIDR_BASE + (uint32_t)g;
+			return 0;
+		}
+	while ((o->ngroups + 1) * n > o->capg)
+		if (grow(&o->groups, &o->capg, o->capg, sizeof(*v)))
+			return -ENOMEM;
+	memcpy(&o->groups[o->ngroups * n], v, n * sizeof(*v));
+	*gid = XCNI_ID_CIDR_BASE + (uint32_t)o->ngroups++;
+	ret = emit_group(o, cc, *gid, v);
+	return ret;
+}
+
+static int out_cidr(struct out *o, const struct cnpctx *cc, const struct k8s_cidr *a, uint32_t gid)
+{
+	struct pol_cidr *c;
+
+	/* Duplicates (a prefix equal to a pod's address) go in splice: the first stays. */
+	if (grow(&o->c, &o->capc, o->nc, sizeof(*o->c)))
+		return -ENOMEM;
+	c = &o->c[o->nc++];
+	memset(c, 0, sizeof(*c));
+	c->key.prefixlen = XCNI_POLCIDR_PREFIX_BASE + a->len;
+	c->key.ep = cc->ep->ip;
+	c->key.dir = cc->dir;
+	c->key.v6 = a->v6;
+	if (a->v6)
+		memcpy(c->key.addr6, a->addr6, 16);
+	else
+		c->key.addr = a->addr;
+	c->group = gid;
+	return 0;
+}
+
+/*
+ * Pods' decisions, remembered: a pod's decision depends on its identity (its
+ * labels and its namespace's), the longest prefix of the rules holding its
+ * address (every prefix holding it is that one or an ancestor) and, for
+ * egress named ports, its container ports. Open addressing on the first two.
+ */
+struct memo_ent {
+	bool used;
+	bool v6;
+	uint32_t id;
+	int region;
+	const struct k8s_pod *pod;
+	uint32_t gid;
+};
+
+struct memo {
+	struct k8s_cidr *np; /* NetworkPolicy's prefixes of dir, copied out of their keys */
+	size_t cap;
+	struct memo_ent *v;
+	bool by_ports; /* egress named ports: pods' ports are part of the key */
+	size_t npfx;
+	const struct k8s_cidr **pfx;
+};
+
+static bool same_ports(const struct k8s_pod *a, const struct k8s_pod *b)
+{
+	if (a->nports != b->nports)
+		return false;
+	for (size_t i = 0; i < a->nports; i++)
+		if (a->ports[i].port != b->ports[i].port || a->ports[i].proto != b->ports[i].proto ||
+		    cmp_str(a->ports[i].name, b->ports[i].name))
+			return false;
+	return true;
+}
+
+static int region_of(const struct memo *m, const struct k8s_cidr *a)
+{
+	int best = -1;
+
+	for (size_t i = 0; i < m->npfx; i++)
+		if (pfx_in(a, m->pfx[i]) && (best < 0 || m->pfx[i]->len > m->pfx[best]->len))
+			best = (int)i;
+	return best;
+}
+
+static struct memo_ent *memo_slot(struct memo *m, const struct peer *pr, int region)
+{
+	size_t h = ((size_t)pr->id * 2654435761u ^ (size_t)(region + 1) * 40503u ^ pr->addr.v6) &
+		   (m->cap - 1);
+
+	for (;; h = (h + 1) & (m->cap - 1)) {
+		struct memo_ent *e = &m->v[h];
+
+		if (!e->used || (e->id == pr->id && e->region == region && e->v6 == pr->addr.v6 &&
+				 (!m->by_ports || same_ports(e->pod, pr->pod))))
+			return e;
+	}
+}
+
+static int peer_out(struct out *o, const struct cnpctx *cc, const struct peer *pr, struct vd *buf,
+		    struct memo *m)
+{
+	struct memo_ent *e = NULL;
+	uint32_t gid = 0;
+	int ret;
+
+	if (m && pr->pod) {
+		int region = region_of(m, &pr->addr);
+
+		e = memo_slot(m, pr, region);
+		if (e->used)
+			return out_cidr(o, cc, &pr->addr, e->gid);
+		*e = (struct memo_ent){ true, pr->addr.v6, pr->id, region, pr->pod, 0 };
+	}
+	decide_all(cc, pr, buf);
+	ret = group_of(o, cc, buf, &gid);
+	if (e)
+		e->gid = gid;
+	return ret ? ret : out_cidr(o, cc, &pr->addr, gid);
+}
+
+/* The prefixes rules name (tiers' networks, NetworkPolicy's of dir) and whether pods' ports count. */
+static int memo_init_dir(struct memo *m, const struct cnpctx *cc)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < cc->nrules; i++) {
+		const struct k8s_cnp_rule *r = rule_of(cc, i);
+
+		for (size_t j = 0; j < r->npeers; j++)
+			n += r->peers[j].nnets;
+		for (size_t j = 0; j < r->nprotos; j++)
+			m->by_ports |= r->protos[j].port_name && cc->dir == XCNI_DIR_FROM_POD;
+	}
+	n += cc->ep->ncidrs;
+	m->pfx = calloc(n + 1, sizeof(*m->pfx));
+	for (m->cap = 64; m->cap < 4 * cc->x->npods; m->cap *= 2)
+		;
+	m->v = calloc(m->cap, sizeof(*m->v));
+	if (!m->pfx || !m->v)
+		return -ENOMEM;
+	m->np = calloc(cc->ep->ncidrs + 1, sizeof(*m->np));
+	if (!m->np)
+		return -ENOMEM;
+	for (size_t i = 0; i < cc->nrules; i++) {
+		const struct k8s_cnp_rule *r = rule_of(cc, i);
+
+		for (size_t j = 0; j < r->npeers; j++)
+			for (size_t k = 0; k < r->peers[j].nnets; k++)
+				m->pfx[m->npfx++] = &r->peers[j].nets[k];
+	}
+	for (size_t i = 0; i < cc->ep->ncidrs; i++) {
+		if (cc->ep->cidrs[i].key.dir != cc->dir)
+			continue;
+		m->np[i] = key_pfx(&cc->ep->cidrs[i].key);
+		m->pfx[m->npfx++] = &m->np[i];
+	}
+	return 0;
+}
+
+static const struct k8s_labels *ns_labels_of(const struct ctx *x, const char *ns)
+{
+	static const struct k8s_labels none;
+
+	for (size_t i = 0; i < x->nnsl; i++)
+		if (!strcmp(x->nsl[i].name, ns))
+			return &x->nsl[i].labels;
+	return &none;
+}
+
+/* A set of identities (open addressing; 0 is no identity). */
+struct idset {
+	size_t cap;
+	uint32_t *v;
+};
+
+static bool idset_has(const struct idset *s, uint32_t id)
+{
+	for (size_t h = s->cap ? (id * 2654435761u) & (s->cap - 1) : 0; s->cap;
+	     h = (h + 1) & (s->cap - 1)) {
+		if (!s->v[h])
+			return false;
+		if (s->v[h] == id)
+			return true;
+	}
+	return false;
+}
+
+/* n: how many may come (sizes the table once). */
+static int idset_add(struct idset *s, uint32_t id, size_t n)
+{
+	size_t h;
+
+	if (!s->cap) {
+		for (s->cap = 64; s->cap < 2 * n + 2; s->cap *= 2)
+			;
+		if (!(s->v = calloc(s->cap, sizeof(*s->v))))
+			return -ENOMEM;
+	}
+	for (h = (id * 2654435761u) & (s->cap - 1); s->v[h] && s->v[h] != id; h = (h + 1) & (s->cap - 1))
+		;
+	s->v[h] = id;
+	return 0;
+}
+
+/* The identities some pod of which has an address a rule prefix holds. */
+static int ids_split(struct idset *split, const struct cnpctx *cc, const struct memo *m)
+{
+	const struct ctx *x = cc->x;
+	int ret = 0;
+
+	for (size_t i = 0; !ret && i < x->npods; i++) {
+		const struct k8s_pod *p = x->pods[i];
+		struct k8s_cidr a4 = { .addr = p->ip, .len = 32 }, a6 = { .len = 128, .v6 = true };
+
+		if (!pod_managed(p))
+			continue;
+		memcpy(a6.addr6, p->ip6, 16);
+		if ((p->ip && region_of(m, &a4) >= 0) || (p->has_ip6 && region_of(m, &a6) >= 0))
+			ret = idset_add(split, x->pod_id[i], x->npods);
+	}
+	return ret;
+}
+
+static int compile_dir(struct cnpctx *cc, struct out *o)
+{
+	const struct ctx *x = cc->x;
+	size_t n = atoms_total(&cc->at);
+	struct vd *buf = calloc(n, sizeof(*buf));
+	struct memo m = { 0 };
+	struct idset split = { 0 }, done = { 0 };
+	struct peer pr;
+	int ret = memo_init_dir(&m, cc);
+
+	if (!buf)
+		ret = -ENOMEM;
+	/*
+	 * Pods by identity where that says all (no rule prefix holds an address
+	 * of the identity's pods, no egress named port): identity entries, which
+	 * the data plane looks up first. The rest by address, as themselves.
+	 */
+	if (!ret && !m.by_ports)
+		ret = ids_split(&split, cc, &m);
+	for (size_t i = 0; !ret && i < x->npods; i++) {
+		const struct k8s_pod *p = x->pods[i];
+
+		if (!pod_managed(p) || (!p->ip && !p->has_ip6))
+			continue;
+		memset(&pr, 0, sizeof(pr));
+		pr.pod = p;
+		pr.ns_labels = ns_labels_of(x, p->meta.ns);
+		pr.id = x->pod_id[i];
+		if (!m.by_ports && pr.id && !idset_has(&split, pr.id)) {
+			if (idset_has(&done, pr.id))
+				continue;
+			ret = idset_add(&done, pr.id, x->npods);
+			if (p->ip)
+				pr.addr = (struct k8s_cidr){ .addr = p->ip, .len = 32 };
+			else
+				pr.addr = (struct k8s_cidr){ .len = 128, .v6 = true };
+			if (!p->ip)
+				memcpy(pr.addr.addr6, p->ip6, 16);
+			if (!ret) {
+				decide_all(cc, &pr, buf);
+				ret = emit_group(o, cc, pr.id, buf);
+			}
+			continue;
+		}
+		if (p->ip) {
+			pr.addr = (struct k8s_cidr){ .addr = p->ip, .len = 32 };
+			ret = peer_out(o, cc, &pr, buf, &m);
+		}
+		if (!ret && p->has_ip6) {
+			pr.addr = (struct k8s_cidr){ .len = 128, .v6 = true };
+			memcpy(pr.addr.addr6, p->ip6, 16);
+			ret = peer_out(o, cc, &pr, buf, &m);
+		}
+	}
+	for (size_t i = 0; !ret && i < x->nnodes; i++) {
+		const struct k8s_node *nd = x->nodes[i];
+		static const uint8_t zero[16];
+
+		/* This node is always allowed (the data plane asks no policy). */
+		if (x->o->node_name && !strcmp(nd->meta.name, x->o->node_name))
+			continue;
+		memset(&pr, 0, sizeof(pr));
+		pr.node = nd;
+		pr.id = XCNI_ID_REMOTE_NODE;
+		if (nd->internal_ip) {
+			pr.addr = (struct k8s_cidr){ .addr = nd->internal_ip, .len = 32 };
+			ret = peer_out(o, cc, &pr, buf, NULL);
+		}
+		if (!ret && memcmp(nd->internal_ip6, zero, 16)) {
+			pr.addr = (struct k8s_cidr){ .len = 128, .v6 = true };
+			memcpy(pr.addr.addr6, nd->internal_ip6, 16);
+			ret = peer_out(o, cc, &pr, buf, NULL);
+		}
+	}
+	/* Every prefix a rule names, standing for the addresses it is the longest of. */
+	for (size_t i = 0; !ret && i < cc->nrules; i++) {
+		const struct k8s_cnp_rule *r = rule_of(cc, i);
+
+		for (size_t j = 0; !ret && j < r->npeers; j++)
+			for (size_t k = 0; !ret && k < r->peers[j].nnets; k++) {
+				memset(&pr, 0, sizeof(pr));
+				pr.addr = r->peers[j].nets[k];
+				pr.id = XCNI_ID_WORLD;
+				ret = peer_out(o, cc, &pr, buf, NULL);
+			}
+	}
+	for (size_t i = 0; !ret && i < cc->ep->ncidrs; i++) {
+		if (cc->ep->cidrs[i].key.dir != cc->dir)
+			continue;
+		memset(&pr, 0, sizeof(pr));
+		pr.addr = key_pfx(&cc->ep->cidrs[i].key);
+		pr.id = XCNI_ID_WORLD;
+		ret = peer_out(o, cc, &pr, buf, NULL);
+	}
+	/* Whatever else: an address no prefix covers. */
+	if (!ret) {
+		memset(&pr, 0, sizeof(pr));
+		pr.none = true;
+		pr.id = XCNI_ID_WORLD;
+		decide_all(cc, &pr, buf);
+		ret = emit_group(o, cc, XCNI_ID_ANY, buf);
+	}
+	free(buf);
+	free(split.v);
+	free(done.v);
+	free(m.v);
+	free(m.pfx);
+	free(m.np);
+	return ret;
+}
+
+static int cmp_rref(const void *a, const void *b)
+{
+	const struct rref *x = a, *y = b;
+
+	if (x->cnp != y->cnp)
+		return x->cnp < y->cnp ? -1 : 1;
+	return (x->rule > y->rule) - (x->rule < y->rule);
+}
+
+static int cmp_entry(const void *a, const void *b)
+{
+	return memcmp(&((const struct pol_entry *)a)->key, &((const struct pol_entry *)b)->key,
+		      sizeof(struct xcni_policy_key));
+}
+
+static int cmp_cidr_key(const void *a, const void *b)
+{
+	return memcmp(&((const struct pol_cidr *)a)->key, &((const struct pol_cidr *)b)->key,
+		      sizeof(struct xcni_polcidr_key));
+}
+
+struct seqcidr {
+	struct pol_cidr c;
+	size_t seq;
+};
+
+static int cmp_seqcidr(const void *a, const void *b)
+{
+	const struct seqcidr *x = a, *y = b;
+	int d = memcmp(&x->c.key, &y->c.key, sizeof(x->c.key));
+
+	return d ? d : (x->seq > y->seq) - (x->seq < y->seq);
+}
+
+/* o's prefixes without a key twice: the first given (a pod's address before a rule's prefix). */
+static int cidrs_unique(struct out *o)
+{
+	struct seqcidr *s = calloc(o->nc + 1, sizeof(*s));
+	size_t u = 0;
+
+	if (!s)
+		return -ENOMEM;
+	for (size_t i = 0; i < o->nc; i++)
+		s[i] = (struct seqcidr){ o->c[i], i };
+	qsort(s, o->nc, sizeof(*s), cmp_seqcidr);
+	for (size_t i = 0; i < o->nc; i++)
+		if (!u || memcmp(&o->c[u - 1].key, &s[i].c.key, sizeof(s[i].c.key)))
+			o->c[u++] = s[i].c;
+	o->nc = u;
+	free(s);
+	return 0;
+}
+
+/* The pod's entries and prefixes of dir replaced by o's. */
+static int splice(struct pol_ep *ep, uint8_t dir, struct out *o)
+{
+	struct pol_entry *e = calloc(ep->nentries + o->n + 1, sizeof(*e));
+	struct pol_cidr *c = calloc(ep->ncidrs + o->nc + 1, sizeof(*c));
+	size_t n = 0, nc = 0;
+
+	if (!e || !c || cidrs_unique(o)) {
+		free(e);
+		free(c);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < ep->nentries; i++)
+		if (ep->entries[i].key.dir != dir)
+			e[n++] = ep->entries[i];
+	memcpy(&e[n], o->e, o->n * sizeof(*e));
+	n += o->n;
+	for (size_t i = 0; i < ep->ncidrs; i++)
+		if (ep->cidrs[i].key.dir != dir)
+			c[nc++] = ep->cidrs[i];
+	memcpy(&c[nc], o->c, o->nc * sizeof(*c));
+	nc += o->nc;
+	qsort(e, n, sizeof(*e), cmp_entry);
+	qsort(c, nc, sizeof(*c), cmp_cidr_key);
+	free(ep->entries);
+	free(ep->cidrs);
+	ep->entries = e;
+	ep->nentries = n;
+	ep->cidrs = c;
+	ep->ncidrs = nc;
+	return 0;
+}
+
+static bool subject_matches(const struct k8s_cnp *p, const struct k8s_pod *pod,
+			    const struct k8s_labels *ns_labels)
+{
+	return (!p->subj_ns || k8s_selector_matches(p->subj_ns, ns_labels)) &&
+	       (!p->subj_pod || k8s_selector_matches(p->subj_pod, &pod->meta.labels));
+}
+
+bool cnp_any_audit(const struct cluster *c)
+{
+	for (size_t i = 0; i < c->n[K8S_NAMESPACE]; i++)
+		if (c->objs[K8S_NAMESPACE][i]->meta.audit)
+			return true;
+	for (size_t i = 0; i < c->n[K8S_NETWORKPOLICY]; i++)
+		if (c->objs[K8S_NETWORKPOLICY][i]->meta.audit)
+			return true;
+	return false;
+}
+
+static bool ns_audit(const struct ctx *x, const char *ns)
+{
+	for (size_t i = 0; i < x->nnsaudit; i++)
+		if (!strcmp(x->nsaudit[i], ns))
+			return true;
+	return false;
+}
+
+int cnp_apply(const struct ctx *x, const struct k8s_pod *pod, struct pol_ep *ep)
+{
+	int ret = 0;
+
+	if (!x->ncnps && !x->nnsaudit && !x->np_audit_any)
+		return 0;
+	for (uint8_t dir = 0; !ret && dir < XCNI_NR_POLICY_DIRS; dir++) {
+		struct cnpctx cc = { .x = x, .pod = pod, .ep = ep, .dir = dir };
+		struct out o = { 0 };
+		size_t cap = 0, nisol = 0, naudit = 0;
+		bool in = dir == XCNI_DIR_TO_POD;
+
+		cc.ns_labels = ns_labels_of(x, pod->meta.ns);
+		cc.ns_audit = ns_audit(x, pod->meta.ns);
+		for (size_t i = 0; i < x->nnps; i++) {
+			const struct k8s_netpol *np = x->nps[i];
+
+			if (cmp_str(np->meta.ns, pod->meta.ns) ||
+			    !(in ? np->type_ingress : np->type_egress) ||
+			    !k8s_selector_matches(&np->pod_sel, &pod->meta.labels))
+				continue;
+			nisol++;
+			naudit += np->meta.audit;
+		}
+		cc.np_audit = nisol && nisol == naudit;
+		for (size_t i = 0; !ret && i < x->ncnps; i++) {
+			const struct k8s_cnp *p = x->cnps[i];
+			size_t nr = in ? p->ningress : p->negress;
+
+			if (!nr || !subject_matches(p, pod, cc.ns_labels))
+				continue;
+			for (size_t r = 0; !ret && r < nr; r++) {
+				if (grow(&cc.rules, &cap, cc.nrules, sizeof(*cc.rules)))
+					ret = -ENOMEM;
+				else
+					cc.rules[cc.nrules++] = (struct rref){ i, r };
+			}
+		}
+		if (!ret && cc.nrules)
+			qsort(cc.rules, cc.nrules, sizeof(*cc.rules), cmp_rref);
+		/* Nothing tiered, nothing audited here: NetworkPolicy's entries as they are. */
+		if (!ret && (cc.nrules || (nisol && (cc.np_audit || cc.ns_audit)))) {
+			ret = build_atoms(&cc);
+			if (!ret)
+				ret = compile_dir(&cc, &o);
+			if (!ret)
+				ret = splice(ep, dir, &o);
+			if (!ret)
+				ep->state.isolated |= XCNI_ISOLATED(dir);
+		}
+		for (int pi = 0; pi < 3; pi++)
+			free(cc.at.lo[pi]);
+		free(cc.rules);
+		free(o.groups);
+		free(o.e);
+		free(o.c);
+	}
+	return ret;
+}
+
+static int cmp_cnp(const void *a, const void *b)
+{
+	const struct k8s_cnp *x = *(const struct k8s_cnp *const *)a;
+	const struct k8s_cnp *y = *(const struct k8s_cnp *const *)b;
+
+	if (x->tier != y->tier)
+		return x->tier < y->tier ? -1 : 1;
+	if (x->priority != y->priority)
+		return x->priority < y->priority ? -1 : 1;
+	return strcmp(x->meta.name, y->meta.name);
+}
+
+int cnp_ctx_init(struct ctx *x, const struct cluster *c)
+{
+	x->ncnps = c->n[K8S_CLUSTERNETPOL];
+	x->cnps = calloc(x->ncnps + 1, sizeof(*x->cnps));
+	x->cnp_id = calloc(x->ncnps + 1, sizeof(*x->cnp_id));
+	x->nsaudit = calloc(c->n[K8S_NAMESPACE] + 1, sizeof(*x->nsaudit));
+	if (!x->cnps || !x->cnp_id || !x->nsaudit)
+		return -ENOMEM;
+	for (size_t i = 0; i < x->ncnps; i++)
+		x->cnps[i] = &c->objs[K8S_CLUSTERNETPOL][i]->cnp;
+	/* Equal priorities in a tier: by name, so every node orders them alike. */
+	qsort(x->cnps, x->ncnps, sizeof(*x->cnps), cmp_cnp);
+	for (size_t i = 0; i < c->n[K8S_NAMESPACE]; i++)
+		if (c->objs[K8S_NAMESPACE][i]->meta.audit)
+			x->nsaudit[x->nnsaudit++] = c->objs[K8S_NAMESPACE][i]->meta.name;
+	for (size_t i = 0; i < c->n[K8S_NETWORKPOLICY]; i++)
+		x->np_audit_any |= c->objs[K8S_NETWORKPOLICY][i]->meta.audit;
+	return 0;
+}
