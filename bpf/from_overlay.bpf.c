@@ -33,18 +33,21 @@
 #include <bpf/bpf_helpers.h>
 
 #include "lib/compat.h"
+#include "lib/config.h"
 #include "lib/ct.h"
 #include "lib/dsr.h"
 #include "lib/encap.h"
 #include "lib/encap6.h"
 #include "lib/exit.h"
+#include "lib/icmp6np.h"
 #include "lib/l2.h"
 #include "lib/lb.h"
 #include "lib/maps.h"
+#include "lib/nodeport6.h"
 #include "lib/parse.h"
 #include "lib/policy.h"
+#include "lib/ptb.h"
 
-/* Written by xcnid before load. Network byte order. */
 /*
  * Decapsulating IPv4 from IPv4 leaves skb->protocol as it was: no
  * BPF_F_ADJ_ROOM_DECAP_L3_IPV4, which only kernels >= 6.3 take (older ones
@@ -52,22 +55,6 @@
  * (from_overlay6's IPv4 inner packets and geneve_decap6 keep it).
  */
 #define XCNI_DECAP4_FLAGS BPF_F_ADJ_ROOM_FIXED_GSO
-
-const volatile __u32 node_ip = 0;
-const volatile __u32 vni = 0;
-/* Services in BPF (kube-proxy replacement). */
-const volatile __u32 lb_enabled = 0;
-/* --node-port-mode dsr: a remote backend answers the client itself. */
-const volatile __u32 lb_dsr = 0;
-/* --external-clusterip: ClusterIPs served to clients outside the cluster too. */
-const volatile __u32 external_clusterip = 0;
-
-/* lb_translate's and lb6_translate's outside for a packet from the underlay. */
-#define OUTSIDE (external_clusterip ? LB_OUTSIDE | LB_OUTSIDE_CIP : LB_OUTSIDE)
-
-#include "lib/nodeport6.h"
-#include "lib/icmp6np.h"
-#include "lib/ptb.h"
 
 /* Geneve options: at most 63 words; the verifier wants the skip bounded. */
 #define GENEVE_OPT_MAX 252

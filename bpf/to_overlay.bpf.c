@@ -16,6 +16,7 @@
 #include <bpf/bpf_helpers.h>
 
 #include "lib/compat.h"
+#include "lib/config.h"
 #include "lib/ct.h"
 #include "lib/encap.h"
 #include "lib/encap6.h"
@@ -24,10 +25,6 @@
 #include "lib/parse.h"
 #include "lib/policy.h"
 
-/* Written by xcnid before load. Network byte order. */
-const volatile __u32 node_ip = 0;
-const volatile __u32 underlay_ifindex = 0;
-const volatile __u32 vni = 0;
 
 
 /* Both families' last step: the Geneve header on, counted, out the underlay. */

@@ -25,6 +25,7 @@
 #include <bpf/bpf_helpers.h>
 
 #include "lib/compat.h"
+#include "lib/config.h"
 #include "lib/ct.h"
 #include "lib/exit.h"
 #include "lib/ipv6.h"
@@ -35,8 +36,6 @@
 #include "lib/parse.h"
 #include "lib/policy.h"
 
-/* Services in BPF (kube-proxy replacement): written by xcnid before load. */
-const volatile __u32 lb_enabled = 0;
 
 /*
  * IPv6 from the host stack into a pod: neighbour discovery from a link-local

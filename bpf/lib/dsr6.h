@@ -37,13 +37,12 @@
 #ifndef XCNI_DSR6_H
 #define XCNI_DSR6_H
 
+#include "config.h"
 #include "dsr.h"
 #include "encap.h"
 #include "encap6.h"
 #include "ipv6.h"
 #include "lb6.h"
-
-/* Needs the including program's node_ip and vni (from_overlay's rodata). */
 
 /* DSR's encapsulation over the IPv6 underlay: 70 + the option's 24 bytes. */
 #define XCNI_ENCAP6_DSR_LEN (XCNI_ENCAP6_LEN + 24)

@@ -82,17 +82,6 @@ static __always_inline __u16 flow_sport(const struct xcni_ct_key *t)
 	return flow_sport_of(t->saddr, t->daddr, t->sport, t->dport, t->proto);
 }
 
-/* What encapsulation needs from the packet, read before anything rewrites it
- * (a store invalidates every packet pointer). */
-struct encap_in {
-	__u16 inner_len; /* the inner IP packet's length (IPv4 tot_len, IPv6 40 + payload) */
-	__u16 sport; /* the outer UDP source port: the inner flow's hash */
-	__be16 inner_proto; /* ETH_P_IP or ETH_P_IPV6: the inner Ethernet's type */
-	__u8 tos; /* IPv4 TOS, IPv6 traffic class: copied to the outer header */
-	__u8 macs[2 * ETH_ALEN]; /* the inner Ethernet's destination and source */
-	__u32 label; /* the outer IPv6 flow label (IPv6 underlay): flow_label_of */
-};
-
 static __always_inline void encap_in_take(const struct pkt *p, struct encap_in *in)
 {
 	in->inner_len = bpf_ntohs(p->ip->tot_len);

@@ -14,12 +14,10 @@
 #ifndef XCNI_ENCAP6_H
 #define XCNI_ENCAP6_H
 
+#include "config.h"
 #include "encap.h"
 #include "ipv6.h"
 
-/* This node's underlay IPv6, network order (all 0: the underlay is IPv4),
- * written by xcnid before load; see underlay6.h. */
-const volatile __u32 node_ip6[4] = {};
 
 /* tunnel_of's answer for a node behind the IPv6 underlay: its address is the
  * ipcache entry's tunnel_ip6 (255.255.255.255 is no node's IPv4). */

@@ -39,6 +39,7 @@
 
 #include "ipv6.h"
 #include "lb6.h"
+#include "nodeport6.h"
 
 /*
  * The ICMPv6 error of an skb whose IPv6 header has no extension headers

@@ -38,37 +38,6 @@
 #define IP6_DADDR_OFF (ETH_HLEN + offsetof(struct xcni_ip6hdr, daddr))
 #define ICMP6_PORT_UNREACH 4 /* code of ICMP6_DST_UNREACH */
 
-/* What a translation did, for the rest of from_pod6. */
-struct lb6_state {
-	struct xcni_ct6_key orig; /* the tuple as the client sent it (the service entry's key) */
-	__u32 backend_id;
-	__u16 rev_nat; /* the frontend's, also when it had no backend (the event names it) */
-	__u8 ct_flags; /* XCNI_CT_F_HAIRPIN for the flow's entry, or 0 */
-	__u8 created; /* this packet made the service entry */
-	__u8 translated;
-	__u8 svc_flags; /* the frontend's XCNI_SVC_F_* (externalTrafficPolicy for NodePorts) */
-	__u8 pad[2];
-};
-
-/*
- * Room off the stack (per CPU, not pinned): from_pod6 and the global
- * functions it calls share the verifier's 512 bytes, and a translation's
- * state and the conntrack entry it builds would take it past them. A tc
- * program is not re-entered on its CPU, so one slot serves a packet at a time.
- */
-struct lb6_tmp {
-	struct lb6_state st;
-	struct xcni_ct_entry ne;
-	struct xcni_affinity_key ak; /* lb6_translate's: off its 512-byte stack */
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct lb6_tmp);
-} xcni_lb6_tmp SEC(".maps");
-
 /* This packet's translation state, zeroed; NULL only if the map failed (no translation). */
 static __always_inline struct lb6_state *lb6_state_get(void)
 {

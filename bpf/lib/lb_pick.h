@@ -13,6 +13,7 @@
 
 #include <linux/in.h>
 
+#include "config.h"
 #include "maps.h"
 
 #define XCNI_NSEC_PER_S 1000000000ULL
@@ -24,6 +25,8 @@
  */
 #define LB_OUTSIDE 1u
 #define LB_OUTSIDE_CIP 2u
+/* The outside of a packet from the underlay (from_outside, from_outside6). */
+#define OUTSIDE (external_clusterip ? LB_OUTSIDE | LB_OUTSIDE_CIP : LB_OUTSIDE)
 
 /*
  * A packet for frontend svc from outside the cluster (outside, as above):

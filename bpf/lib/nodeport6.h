@@ -37,6 +37,7 @@
 #ifndef XCNI_NODEPORT6_H
 #define XCNI_NODEPORT6_H
 
+#include "config.h"
 #include "dsr6.h"
 #include "encap.h"
 #include "encap6.h"
@@ -44,59 +45,6 @@
 #include "l2.h"
 #include "lb6.h"
 #include "ptb.h"
-
-/* Needs the including program's node_ip and vni (from_overlay's rodata), node_ip6 (encap6.h),
- * OUTSIDE (lb6_translate's outside for the underlay's packets). */
-
-#ifndef XCNI_MAX_SNAT6
-#define XCNI_MAX_SNAT6 32768
-#endif
-
-/* The SNATed flow's tuple (this node's address:port -> backend) -> its client. Pinned: a
- * restarted agent's programs find the flows open before. */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, XCNI_MAX_SNAT6);
-	__type(key, struct xcni_ct6_key);
-	__type(value, struct xcni_snat6);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} xcni_snat6 SEC(".maps");
-
-/*
- * This node's IPv6 InternalIP (all 0: none), the SNAT source of an external
- * frontend that is not the node's own address; slot 0, written by xcnid at
- * every Service sync. Pinned: xcnid opens it by its path.
- */
-struct xcni_self6 {
-	__u8 addr[16];
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct xcni_self6);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} xcni_self6 SEC(".maps");
-
-/*
- * Room off the stack (per CPU, not pinned), as lb6.h's: under from_overlay's
- * from_outside6 the frames of nodeport6_remote and of what it calls would
- * pass the verifier's 512 bytes with these in them.
- */
-struct np6_tmp {
-	struct xcni_ct6_key k; /* lb6_snat_port's candidate */
-	struct xcni_snat6 sn;
-	struct encap_in in;
-	__u8 ul6[16]; /* node_ip6, copied where a pointer to it may be kept */
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct np6_tmp);
-} xcni_np6_tmp SEC(".maps");
 
 /*
  * The SNAT source for a flow to frontend fe: fe itself when it is this node's

@@ -34,13 +34,12 @@
 #ifndef XCNI_PTB_H
 #define XCNI_PTB_H
 
+#include "config.h"
 #include "encap.h"
 #include "encap6.h"
 #include "ipv6.h"
 #include "lb.h"
 #include "lb6.h"
-
-/* Needs the including program's node_ip (from_overlay's rodata). */
 
 /* np_too_big, np6_too_big: the packet fits (nothing touched), go on. */
 #define NP_FITS (-1)
