@@ -13,41 +13,20 @@
  */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
-
 #include "lib/compat.h"
 #include "lib/config.h"
-#include "lib/ct.h"
+#include "lib/conntrack.h"
 #include "lib/encap.h"
-#include "lib/encap6.h"
 #include "lib/exit.h"
-#include "lib/ipv6.h"
+#include "lib/frag.h"
+#include "lib/ipcache.h"
 #include "lib/l2.h"
 #include "lib/lb.h"
-#include "lib/lb6.h"
 #include "lib/maps.h"
+#include "lib/neigh.h"
 #include "lib/parse.h"
 #include "lib/policy.h"
-
-static __always_inline int handle_arp(struct cursor *c, __u32 ep_ip, const __u8 *ep_mac)
-{
-	struct xcni_arphdr *ah = cursor_take(c, sizeof(struct xcni_arphdr));
-	struct arp_eth_ipv4 *body;
-
-	if (!ah)
-		return XCNI_DROP_SHORT;
-	if (ah->ar_pro != bpf_htons(ETH_P_IP) || ah->ar_hln != ETH_ALEN || ah->ar_pln != 4)
-		return XCNI_DROP_NON_IP;
-	body = cursor_take(c, sizeof(*body));
-	if (!body)
-		return XCNI_DROP_SHORT;
-	/* A pod may only speak for its own address (no ARP cache poisoning). */
-	if (*(__u32 *)body->sip != ep_ip)
-		return XCNI_DROP_SPOOF_IP;
-	/* Nor point its address at another's MAC. */
-	if (!mac_eq(body->sha, ep_mac))
-		return XCNI_DROP_SPOOF_MAC;
-	return XCNI_PASS_ARP;
-}
+#include "lib/sctp.h"
 
 /*
  * To a pod on another node: routed (TTL), encapsulated, out of the underlay.
@@ -201,7 +180,7 @@ __attribute__((noinline)) int from_pod6(struct __sk_buff *skb)
 			reason = nd_from_pod(skb, &p, src, ep_ip6, &verdict);
 		goto out;
 	}
-	/* Services in BPF (bpf/lib/lb6.h): a frontend's packet gets its backend
+	/* Services in BPF (bpf/lib/lb.h): a frontend's packet gets its backend
 	 * here, so conntrack and policy see the backend; no backend: refused at
 	 * once, the packet turned into the answer and sent back into the pod. */
 	if (lb_enabled && (lb = lb6_state_get())) {
@@ -238,7 +217,7 @@ __attribute__((noinline)) int from_pod6(struct __sk_buff *skb)
 			if (!lb6_rev_nat(skb, &p, ctf) &&
 			    !lb6_sctp_port(skb, &p, 0, SCTP_PORTS(sport, p.tuple.sport)) &&
 			    (ctf & XCNI_CT_F_DSR) && underlay_ifindex) {
-				/* A DSR flow's client (bpf/lib/dsr6.h): straight out of
+				/* A DSR flow's client (bpf/lib/nodeport.h): straight out of
 				 * this node's underlay, from the other node's frontend. */
 				verdict = bpf_redirect_neigh(underlay_ifindex, NULL, 0, 0);
 				reason = verdict == TC_ACT_REDIRECT ? XCNI_FWD_REPLY

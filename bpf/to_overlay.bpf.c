@@ -14,18 +14,16 @@
  */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
-
 #include "lib/compat.h"
 #include "lib/config.h"
-#include "lib/ct.h"
+#include "lib/conntrack.h"
 #include "lib/encap.h"
-#include "lib/encap6.h"
 #include "lib/exit.h"
+#include "lib/frag.h"
+#include "lib/ipcache.h"
 #include "lib/maps.h"
 #include "lib/parse.h"
 #include "lib/policy.h"
-
-
 
 /* Both families' last step: the Geneve header on, counted, out the underlay. */
 static __always_inline int encap_send(struct __sk_buff *skb, struct encap_in *in, __u32 tunnel,

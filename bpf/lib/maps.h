@@ -6,12 +6,12 @@
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
 #include <bpf/bpf_helpers.h>
+
+#include "../xcni_shared.h"
 /* bpf_helpers.h's offsetof is no constant expression (_Static_assert wants
  * one), and <stddef.h> defines its own only when it comes first. */
 #undef offsetof
 #define offsetof(type, member) __builtin_offsetof(type, member)
-
-#include "../xcni_shared.h"
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -21,6 +21,15 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xcni_endpoints SEC(".maps");
 
+/* IPv6 (see xcni_shared.h): endpoints, policy keys, conntrack, fragments, ipcache. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XCNI_MAX_ENDPOINTS);
+	__type(key, struct xcni_in6);
+	__type(value, struct xcni_endpoint);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xcni_endpoints6 SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, XCNI_MAX_ENDPOINTS);
@@ -28,6 +37,14 @@ struct {
 	__type(value, __u32);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xcni_ifindex SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XCNI_MAX_ENDPOINTS);
+	__type(key, __u32);
+	__type(value, struct xcni_in6);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xcni_ifindex6 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -39,11 +56,27 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, XCNI_MAX_CT6);
+	__type(key, struct xcni_ct6_key);
+	__type(value, struct xcni_ct_entry);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xcni_ct6 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, XCNI_MAX_FRAG);
 	__type(key, struct xcni_frag_key);
 	__type(value, struct xcni_frag);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xcni_frag SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, XCNI_MAX_FRAG);
+	__type(key, struct xcni_frag6_key);
+	__type(value, struct xcni_frag6);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xcni_frag6 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -135,6 +168,15 @@ struct {
 } xcni_ipcache SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, XCNI_MAX_IPCACHE);
+	__type(key, struct xcni_ipcache6_key);
+	__type(value, struct xcni_ipcache_val);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xcni_ipcache6 SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, XCNI_MAX_ENDPOINTS);
 	__type(key, __u32);
@@ -178,6 +220,15 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xcni_tunnel SEC(".maps");
 
+/* The IPv6 underlay: the other nodes by their underlay IPv6, their counters. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XCNI_MAX_NODES);
+	__type(key, struct xcni_in6);
+	__type(value, struct xcni_tunnel);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xcni_tunnel6 SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
 	__uint(max_entries, XCNI_MAX_NODES);
@@ -185,6 +236,14 @@ struct {
 	__type(value, struct xcni_tunstat);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xcni_tunstat SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, XCNI_MAX_NODES);
+	__type(key, struct xcni_in6);
+	__type(value, struct xcni_tunstat);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xcni_tunstat6 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
@@ -314,23 +373,6 @@ struct {
 	__array(values, struct xcni_maglev_inner);
 } xcni_maglev SEC(".maps");
 
-/* IPv6 (see xcni_shared.h): endpoints, policy keys, conntrack, fragments, ipcache. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, XCNI_MAX_ENDPOINTS);
-	__type(key, struct xcni_in6);
-	__type(value, struct xcni_endpoint);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} xcni_endpoints6 SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, XCNI_MAX_ENDPOINTS);
-	__type(key, __u32);
-	__type(value, struct xcni_in6);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} xcni_ifindex6 SEC(".maps");
-
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, XCNI_MAX_ENDPOINTS);
@@ -338,48 +380,6 @@ struct {
 	__type(value, __u32);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xcni_polkey6 SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, XCNI_MAX_CT6);
-	__type(key, struct xcni_ct6_key);
-	__type(value, struct xcni_ct_entry);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} xcni_ct6 SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, XCNI_MAX_FRAG);
-	__type(key, struct xcni_frag6_key);
-	__type(value, struct xcni_frag6);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} xcni_frag6 SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, XCNI_MAX_IPCACHE);
-	__type(key, struct xcni_ipcache6_key);
-	__type(value, struct xcni_ipcache_val);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} xcni_ipcache6 SEC(".maps");
-
-/* The IPv6 underlay: the other nodes by their underlay IPv6, their counters. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, XCNI_MAX_NODES);
-	__type(key, struct xcni_in6);
-	__type(value, struct xcni_tunnel);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} xcni_tunnel6 SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
-	__uint(max_entries, XCNI_MAX_NODES);
-	__type(key, struct xcni_in6);
-	__type(value, struct xcni_tunstat);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} xcni_tunstat6 SEC(".maps");
 
 /* Names for people (xcnictl, events); the programs never read them. */
 struct {
