@@ -13,6 +13,7 @@
  */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
+
 #include "lib/compat.h"
 #include "lib/config.h"
 #include "lib/conntrack.h"

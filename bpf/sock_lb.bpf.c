@@ -26,6 +26,7 @@
 #include <linux/bpf.h>
 #include <linux/errno.h>
 #include <bpf/bpf_helpers.h>
+
 #include "lib/exit.h"
 #include "lib/lb.h"
 #include "lib/maps.h"

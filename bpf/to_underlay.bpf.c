@@ -26,6 +26,7 @@
 #include <linux/pkt_cls.h>
 #include <linux/udp.h>
 #include <bpf/bpf_helpers.h>
+
 #include "lib/compat.h"
 #include "lib/exit.h"
 #include "lib/parse.h"

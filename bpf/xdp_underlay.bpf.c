@@ -18,6 +18,7 @@
 #include <linux/ipv6.h>
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
+
 #include "lib/compat.h"
 #include "lib/maps.h"
 

@@ -547,7 +547,29 @@ out:
 	return ct;
 }
 
-/* Stores the flow ct_track found new (ICMP other than echo is not a flow). */
+/*
+ * A new flow's entry from its first packet p, either family (struct pkt and
+ * struct pkt6 name these fields alike), nbytes long: its conntrack state,
+ * policy revision and translation as ct_track and the Service translation
+ * left them. A macro, not a function: by value, the ten fields cost the IPv6
+ * path spilled registers and stack. ne comes zeroed.
+ */
+#define CT_ENTRY_OPEN(ne, p, now, nbytes, ep, fl)                                             \
+	do {                                                                                  \
+		(ne).created_ns = (now);                                                      \
+		(ne).last_ns = (now);                                                         \
+		(ne).pkts_orig = 1;                                                           \
+		(ne).bytes_orig = (nbytes);                                                   \
+		(ne).ep_id = (ep);                                                            \
+		/* A flow picked up mid-stream is past its handshake. */                     \
+		(ne).state = (p)->ct_state ? (p)->ct_state : XCNI_CT_NEW;                     \
+		(ne).flags = (fl) | ct_pickup((p)->tuple.proto, (p)->ct_state, (p)->is_echo,  \
+					      (fl), (p)->rev_nat);                            \
+		(ne).policy_rev = (p)->policy_rev;                                            \
+		(ne).rev_nat = (p)->rev_nat;                                                  \
+		(ne).backend_id = (p)->backend_id;                                            \
+	} while (0)
+
 static __always_inline void ct_create(const struct pkt *p, __u32 len, __u32 ep_id, __u8 flags)
 {
 	struct xcni_ct_entry ne = {};
@@ -555,17 +577,7 @@ static __always_inline void ct_create(const struct pkt *p, __u32 len, __u32 ep_i
 
 	if (p->tuple.proto == IPPROTO_ICMP && !p->is_echo)
 		return;
-	ne.created_ns = now;
-	ne.last_ns = now;
-	ne.pkts_orig = 1;
-	ne.bytes_orig = len;
-	ne.ep_id = ep_id;
-	/* A flow picked up mid-stream is past its handshake. */
-	ne.state = p->ct_state ? p->ct_state : XCNI_CT_NEW;
-	ne.flags = flags | ct_pickup(p->tuple.proto, p->ct_state, p->is_echo, flags, p->rev_nat);
-	ne.policy_rev = p->policy_rev;
-	ne.rev_nat = p->rev_nat;
-	ne.backend_id = p->backend_id;
+	CT_ENTRY_OPEN(ne, p, now, len, ep_id, flags);
 	ct_insert(&p->tuple, &ne, p->ct_state != 0);
 }
 
@@ -600,16 +612,7 @@ static __attribute__((noinline)) void ct6_commit(const struct pkt6 *p, int ct, _
 	}
 	if (p->tuple.proto == XCNI_IPPROTO_ICMPV6 && !p->is_echo)
 		return;
-	ne.created_ns = now;
-	ne.last_ns = now;
-	ne.pkts_orig = 1;
-	ne.bytes_orig = p->len;
-	ne.ep_id = ep_id;
-	ne.state = p->ct_state ? p->ct_state : XCNI_CT_NEW;
-	ne.flags = flags | ct_pickup(p->tuple.proto, p->ct_state, p->is_echo, flags, p->rev_nat);
-	ne.policy_rev = p->policy_rev;
-	ne.rev_nat = p->rev_nat;
-	ne.backend_id = p->backend_id;
+	CT_ENTRY_OPEN(ne, p, now, p->len, ep_id, flags);
 	ct_map_insert(&xcni_ct6, &p->tuple, &ne, p->ct_state != 0);
 }
 
