@@ -31,6 +31,7 @@
  */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
+
 #include "lib/compat.h"
 #include "lib/config.h"
 #include "lib/conntrack.h"
@@ -46,16 +47,13 @@
 #include "lib/policy.h"
 #include "lib/sctp.h"
 
-/* from_plain's and from_plain6's answer for a packet they let by: the caller goes on with it. */
-#define PLAIN_OK (-1)
-
 /*
  * A plain (not Geneve) IPv4 packet from the underlay, whatever Services
  * mode: dropped (drop-outside-spoof) when its source is this node's own
  * address (host: the node, its pod gateway; the wire never brings them) or,
  * to a pod (an endpoint here, the ipcache's pod of another node), any
  * source outside_client_ok refuses: pods and nodes reach pods inside Geneve
- * from their node, and nothing else may claim to be one. PLAIN_OK for the
+ * from their node, and nothing else may claim to be one. UL_NEXT for the
  * rest, untouched and uncounted (the stack's, or from_outside's).
  * Global: a frame of its own.
  */
@@ -71,19 +69,19 @@ __attribute__((noinline)) int from_plain(struct __sk_buff *skb)
 		return TC_ACT_SHOT;
 	if (skb->protocol != bpf_htons(ETH_P_IP) ||
 	    bpf_skb_load_bytes(skb, ETH_HLEN + offsetof(struct iphdr, saddr), a, sizeof(a)))
-		return PLAIN_OK;
+		return UL_NEXT;
 	sipc = ipcache_lookup(a[0]);
 	if (sipc && sipc->identity == XCNI_ID_HOST)
 		goto drop;
 	if (a[1] == node_ip)
-		return PLAIN_OK;
+		return UL_NEXT;
 	if (!bpf_map_lookup_elem(&xcni_endpoints, &a[1])) {
 		dipc = ipcache_lookup(a[1]);
 		if (!dipc || !(dipc->flags & XCNI_IPC_POD))
-			return PLAIN_OK;
+			return UL_NEXT;
 	}
 	if (outside_client_ok(sipc, &a[0]))
-		return PLAIN_OK;
+		return UL_NEXT;
 drop:
 	/* The tuple for the drop's event. */
 	p.len = skb->len;
@@ -103,52 +101,49 @@ __attribute__((noinline)) int from_plain6(struct __sk_buff *skb)
 	if (!skb)
 		return TC_ACT_SHOT;
 	if (bpf_skb_load_bytes(skb, ETH_HLEN + offsetof(struct xcni_ip6hdr, saddr), a, sizeof(a)))
-		return PLAIN_OK;
+		return UL_NEXT;
 	sipc = ipcache6_exact(a);
 	if (sipc && sipc->identity == XCNI_ID_HOST)
 		goto drop;
 	if (d[0] == node_ip6[0] && d[1] == node_ip6[1] && d[2] == node_ip6[2] &&
 	    d[3] == node_ip6[3])
-		return PLAIN_OK;
+		return UL_NEXT;
 	if (!bpf_map_lookup_elem(&xcni_endpoints6, a + 16)) {
 		dipc = ipcache6_exact(a + 16);
 		if (!dipc || !(dipc->flags & XCNI_IPC_POD))
-			return PLAIN_OK;
+			return UL_NEXT;
 	}
 	if (outside6_client_ok(sipc, a))
-		return PLAIN_OK;
+		return UL_NEXT;
 drop:
 	p.len = skb->len;
 	parse_ipv6(skb, &p);
 	return finish6(skb, XCNI_DROP_OUTSIDE_SPOOF, XCNI_DIR_FROM_OVERLAY, 0, &p, TC_ACT_OK, &v);
 }
 
-/* In from_overlay6's hdr_len: the outer header is IPv6 (from_underlay6). */
-#define FROM_OUTER6 (1u << 16)
-
 /*
  * Geneve with an IPv6 inner packet from a known node (the outer source),
- * hdr_len bytes of outer headers: decapsulated first (whatever follows drops
+ * hdr_len bytes of outer headers, IPv6 (from_underlay6) when outer6, else
+ * IPv4 (parse_outer): decapsulated first (whatever follows drops
  * the packet or delivers it decapsulated), then the rules of the IPv4 path:
  * the inner source is one of that node's (its ipcache6 tunnel_ip), the
  * destination a pod of this node, judged by its ingress policy on the
  * source identity and tracked in xcni_ct6, or this node itself (its stack).
  * Global: verified on its own, beside the IPv4 path's frame.
  */
-__attribute__((noinline)) int from_overlay6(struct __sk_buff *skb, __u32 hdr_len)
+__attribute__((noinline)) int from_overlay6(struct __sk_buff *skb, __u32 hdr_len, __u32 outer6)
 {
 	struct xcni_ipcache_val *sipc, *dipc;
 	struct xcni_endpoint *dst;
 	struct verdict v = {};
 	struct pkt6 p = {};
 	int reason, verdict = TC_ACT_OK, ct;
-	__u32 arrived, node = 0, outer6 = hdr_len & FROM_OUTER6, dsr = 0;
+	__u32 arrived, node = 0, dsr = 0;
 	__u8 node6[16];
 	__u8 ctf;
 
 	if (!skb)
 		return TC_ACT_SHOT;
-	hdr_len &= ~FROM_OUTER6;
 	arrived = skb->len;
 	p.len = arrived;
 	/* The outer source (parse_outer checked a 20-byte IPv4 header,
@@ -275,20 +270,10 @@ out:
 }
 
 /*
- * from_overlay4's answer for Geneve from a known node holding IPv6, nothing
- * counted yet: FROM_OVERLAY_INNER6 - the outer headers' length (what
- * from_overlay6 takes away), below every TC verdict. In the return value,
- * not through memory: the entry's frame stays empty, and with it the three
- * frames (entry, from_overlay4, its callee) fit the verifier's 512 bytes.
- */
-#define FROM_OVERLAY_INNER6 (-1000)
-/* from_overlay4's answer for what is not Geneve: the entry hands it to
- * from_plain, then with Services in BPF to from_outside_icmp and from_outside
- * (the same frames). */
-#define FROM_OVERLAY_OUTSIDE (-999)
-
-/*
- * Everything but Geneve with IPv6 inside, which it leaves to from_overlay6.
+ * Geneve over the IPv4 underlay: IPv4 inside taken here; IPv6 inside, nothing
+ * counted yet, handed on (UL_INNER6 and the outer headers' length) to
+ * from_overlay6; what is not Geneve for this node, untouched and uncounted,
+ * to the plain steps (UL_PLAIN).
  * Global, as from_overlay6 is: the entry calls one or the other, so their
  * frames never add up.
  */
@@ -311,11 +296,11 @@ __attribute__((noinline)) int from_overlay4(struct __sk_buff *skb)
 	reason = parse_outer(&c, &op, &o);
 	if (reason == XCNI_PASS_UNDERLAY)
 		/* not ours (unless forged, or for a Service): neither counted nor touched */
-		return FROM_OVERLAY_OUTSIDE;
+		return UL_PLAIN;
 	if (reason)
 		goto out_outer;
 	if (o.inner6)
-		return FROM_OVERLAY_INNER6 - (int)o.hdr_len;
+		return UL_INNER6 | (int)o.hdr_len;
 	p.eth = op.eth;
 	p.encap_len = o.hdr_len;
 	reason = parse_ipv4(&c, &p);
@@ -422,19 +407,12 @@ out_outer:
 }
 
 /*
- * The IPv6 underlay (node_ip6 set): from_underlay6's answers for Geneve from
- * a known node, minus the outer headers' length, as FROM_OVERLAY_INNER6.
- */
-#define FROM_UL6_INNER4 (-2000)
-#define FROM_UL6_INNER6 (-3000)
-
-/*
  * Geneve over the IPv6 underlay: the outer IPv6 header for this node
  * (node_ip6), no extension headers (xcni sends none), UDP to 6081, from a
  * node of the cluster (tunnel6), the VNI, no critical option (but for IPv6
  * inside with Services in BPF: DSR's, lib/nodeport.h, which from_overlay6
  * judges), an IPv4 or IPv6 inner Ethernet frame: then
- * FROM_UL6_INNER4/6 - the outer headers' length, nothing counted yet.
+ * UL6_INNER4/6 and the outer headers' length, nothing counted yet.
  * Anything else not Geneve for this node passes (TC_ACT_OK, untouched);
  * Geneve that fails a check is dropped and counted with the outer addresses.
  */
@@ -493,9 +471,9 @@ __attribute__((noinline)) int from_underlay6(struct __sk_buff *skb)
 	 * from_overlay6 reads and judges with Services in BPF; none else. */
 	if (inner->h_proto == bpf_htons(ETH_P_IPV6) &&
 	    (!(g->flags & XCNI_GENEVE_F_CRIT) || lb_enabled))
-		return FROM_UL6_INNER6 - (int)optlen;
+		return UL6_INNER6 | (int)optlen;
 	if (inner->h_proto == bpf_htons(ETH_P_IP) && !(g->flags & XCNI_GENEVE_F_CRIT))
-		return FROM_UL6_INNER4 - (int)optlen;
+		return UL6_INNER4 | (int)optlen;
 out:
 	return finish6(skb, reason, XCNI_DIR_FROM_OVERLAY, 0, &op, TC_ACT_OK, &v);
 }
@@ -602,8 +580,8 @@ out:
  * for from_underlay6, never a frontend's, as on the IPv4 underlay (where
  * parse_outer takes it before from_outside can). It spares every tunnelled
  * packet from_outside6's parse and Service lookup. A packet this does not
- * see so (headers not linear, extension headers) takes the long way, to
- * the same verdict.
+ * see so (headers not linear, extension headers) is no Geneve from_underlay6
+ * would take either (it asks the same and more).
  */
 static __always_inline int ul6_geneve(const struct __sk_buff *skb)
 {
@@ -620,48 +598,74 @@ static __always_inline int ul6_geneve(const struct __sk_buff *skb)
 	       d[3] == node_ip6[3];
 }
 
+/* What a packet from the underlay is, at first sight: where from_overlay starts with it. */
+enum ul_kind {
+	UL_IPV4, /* anything but IPv6: from_overlay4 (Geneve over IPv4, or plain) */
+	UL_GENEVE6, /* Geneve over the IPv6 underlay for this node (ul6_geneve) */
+	UL_IPV6, /* any other IPv6: a forged source, a frontend's, else the stack's */
+};
+
+static __always_inline enum ul_kind ul_kind_of(const struct __sk_buff *skb)
+{
+	if (skb->protocol != bpf_htons(ETH_P_IPV6))
+		return UL_IPV4;
+	return ul6_on() && ul6_geneve(skb) ? UL_GENEVE6 : UL_IPV6;
+}
+
+/*
+ * Every step below is a global function with a frame of its own, called from
+ * here one after the other (their frames never add up); each decides the
+ * packet (its TC verdict) or hands it on by name (enum ul_step).
+ */
 SEC("tc")
 int from_overlay(struct __sk_buff *skb)
 {
 	int ret;
 
-	/* IPv6 from outside to an external frontend (a NodePort, an externalIP), or
-	 * an ICMPv6 error about a reply to one (from_outside_icmp6): first, as
-	 * nothing for a frontend is Geneve (ul6_geneve: Geneve goes past); the
-	 * rest goes on below. */
-	if (skb->protocol == bpf_htons(ETH_P_IPV6) && !(ul6_on() && ul6_geneve(skb))) {
-		/* A forged source first, whatever it is for. */
+	switch (ul_kind_of(skb)) {
+	case UL_GENEVE6:
+		ret = from_underlay6(skb);
+		break;
+	case UL_IPV6:
+		/* A forged source first, whatever it is for; then IPv6 from
+		 * outside to an external frontend (a NodePort, an externalIP),
+		 * or an ICMPv6 error about a reply to one. */
 		ret = from_plain6(skb);
-		if (ret != PLAIN_OK)
-			return ret;
-		if (lb_enabled) {
+		if (ret == UL_NEXT && lb_enabled) {
 			ret = from_outside_icmp6(skb);
-			if (ret != NODEPORT6_NOT_OURS)
-				return ret;
-			ret = from_outside6(skb);
-			if (ret != NODEPORT6_NOT_OURS)
-				return ret;
+			if (ret == UL_NEXT)
+				ret = from_outside6(skb);
 		}
+		if (ret != UL_NEXT)
+			return ret;
+		/* On the IPv6 underlay nothing else is this program's: Geneve
+		 * for it is UL_GENEVE6's. */
+		if (ul6_on())
+			return TC_ACT_OK;
+		ret = from_overlay4(skb);
+		break;
+	default:
+		ret = from_overlay4(skb);
 	}
 
-	if (skb->protocol == bpf_htons(ETH_P_IPV6) && ul6_on()) {
-		ret = from_underlay6(skb);
-		if (ret <= FROM_UL6_INNER6)
-			return from_overlay6(skb, (__u32)(FROM_UL6_INNER6 - ret) | FROM_OUTER6);
-		if (ret <= FROM_UL6_INNER4)
-			return from_overlay4_ul6(skb, FROM_UL6_INNER4 - ret);
+	switch (UL_STEP(ret)) {
+	case UL_INNER6:
+		return from_overlay6(skb, UL_LEN(ret), 0);
+	case UL6_INNER6:
+		return from_overlay6(skb, UL_LEN(ret), 1);
+	case UL6_INNER4:
+		return from_overlay4_ul6(skb, UL_LEN(ret));
+	case UL_PLAIN:
+		ret = from_plain(skb);
+		if (ret != UL_NEXT)
+			return ret;
+		if (!lb_enabled)
+			return TC_ACT_OK;
+		ret = from_outside_icmp(skb);
+		return ret != UL_NEXT ? ret : from_outside(skb);
+	default:
 		return ret;
 	}
-	ret = from_overlay4(skb);
-
-	if (ret == FROM_OVERLAY_OUTSIDE) {
-		ret = from_plain(skb);
-		if (ret != PLAIN_OK || !lb_enabled)
-			return ret == PLAIN_OK ? TC_ACT_OK : ret;
-		ret = from_outside_icmp(skb);
-		return ret != OUTSIDE_NOT_MINE ? ret : from_outside(skb);
-	}
-	return ret <= FROM_OVERLAY_INNER6 ? from_overlay6(skb, FROM_OVERLAY_INNER6 - ret) : ret;
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -456,6 +456,26 @@ static __always_inline int tunnel_encap(struct __sk_buff *skb, const struct enca
  */
 #define XCNI_DECAP4_FLAGS BPF_F_ADJ_ROOM_FIXED_GSO
 
+/*
+ * What from_overlay's steps answer. A step that decides the packet's fate
+ * (counted) returns its TC verdict (TC_ACT_*, all below UL_NEXT); one that
+ * does not hands the packet on with what it found, one of these, and for a
+ * Geneve packet the outer headers' length (what decapsulation takes away) in
+ * the low 16 bits: UL_STEP and UL_LEN take them apart. In the return value,
+ * not through memory: the entry's frame stays empty, and with it the three
+ * frames (entry, a step, its callee) fit the verifier's 512 bytes.
+ */
+enum ul_step {
+	UL_NEXT = 1 << 16, /* not this step's, untouched and uncounted: the next step's */
+	UL_PLAIN = 2 << 16, /* IPv4 (or not IP), not Geneve for this node: from_plain's */
+	UL_INNER6 = 3 << 16, /* Geneve over IPv4 from a known node, IPv6 inside */
+	UL6_INNER4 = 4 << 16, /* Geneve over IPv6 (from_underlay6), IPv4 inside */
+	UL6_INNER6 = 5 << 16, /* Geneve over IPv6 (from_underlay6), IPv6 inside */
+};
+
+#define UL_STEP(ret) ((ret) & ~0xffff)
+#define UL_LEN(ret) ((__u32)(ret) & 0xffff)
+
 /* Geneve options: at most 63 words; the verifier wants the skip bounded. */
 #define GENEVE_OPT_MAX 252
 

@@ -1259,9 +1259,6 @@ __attribute__((noinline)) int nodeport6_reply_nat(struct __sk_buff *skb, struct 
 										  XCNI_DROP_REDIRECT;
 }
 
-/* from_outside6's answer for a packet that is not its own: the caller goes on with it. */
-#define NODEPORT6_NOT_OURS (-2000)
-
 /*
  * Into a pod of this node, routed as the host would: hop limit down by one,
  * the pod link's MACs, then into its netns. The reason (XCNI_FWD_LOCAL), the
@@ -1422,14 +1419,11 @@ static __attribute__((noinline)) void dsr6_record(const struct xcni_ct6_key *t, 
 		e->nat_addr = node;
 }
 
-/* from_outside_icmp: the packet is not its to handle. */
-#define OUTSIDE_NOT_MINE (-1)
-
 /*
  * From outside (lb_enabled): an ICMP error about a reply this node sent for a
  * NodePort flow (lb_icmp_np_rev), for its backend: into the pod when it is
  * here (related to the flow the pod accepted: not judged again), else
- * through Geneve to its node. OUTSIDE_NOT_MINE for anything else, nothing
+ * through Geneve to its node. UL_NEXT for anything else, nothing
  * touched. A global function with a frame of its own: from_overlay's is at
  * the verifier's limit.
  */
@@ -1448,13 +1442,13 @@ __attribute__((noinline)) int from_outside_icmp(struct __sk_buff *skb)
 	/* The common case first and cheaply: not ICMP. */
 	if (!skb || bpf_skb_load_bytes(skb, ETH_HLEN + offsetof(struct iphdr, protocol), &proto, 1) ||
 	    proto != IPPROTO_ICMP)
-		return OUTSIDE_NOT_MINE;
+		return UL_NEXT;
 	p.len = skb->len;
 	if (reparse(skb, &c, &p) || p.tuple.proto != IPPROTO_ICMP || p.is_echo || p.frag_later)
-		return OUTSIDE_NOT_MINE;
+		return UL_NEXT;
 	r = lb_icmp_np_rev(skb, p.l3_len, node_ip);
 	if (!r)
-		return OUTSIDE_NOT_MINE;
+		return UL_NEXT;
 	reason = r < 0 ? XCNI_DROP_REDIRECT : reparse(skb, &c, &p);
 	if (reason)
 		goto out;
@@ -1494,7 +1488,7 @@ out:
  * sent for an IPv6 NodePort flow (lb6_icmp_np_rev), for its backend: into the
  * pod when it is here (related to the flow the pod accepted: not judged
  * again), else through Geneve to its node over the underlay that reaches it
- * (nodeport6_encap, as the flow's requests went). NODEPORT6_NOT_OURS for
+ * (nodeport6_encap, as the flow's requests went). UL_NEXT for
  * anything else, nothing touched: from_outside6 goes on with it. Only an
  * error right after the IPv6 header (routers add no extension headers).
  * Global, with a frame of its own, as from_outside_icmp.
@@ -1511,13 +1505,13 @@ __attribute__((noinline)) int from_outside_icmp6(struct __sk_buff *skb)
 	if (!skb ||
 	    bpf_skb_load_bytes(skb, ETH_HLEN + offsetof(struct xcni_ip6hdr, nexthdr), &nh, 1) ||
 	    nh != XCNI_IPPROTO_ICMPV6)
-		return NODEPORT6_NOT_OURS;
+		return UL_NEXT;
 	p.len = skb->len;
 	if (parse_ipv6(skb, &p) || p.tuple.proto != XCNI_IPPROTO_ICMPV6 || p.is_echo)
-		return NODEPORT6_NOT_OURS;
+		return UL_NEXT;
 	r = lb6_icmp_np_rev(skb);
 	if (!r)
-		return NODEPORT6_NOT_OURS;
+		return UL_NEXT;
 	reason = r < 0 ? XCNI_DROP_REDIRECT : parse_ipv6(skb, &p);
 	if (reason)
 		goto out;
@@ -1682,7 +1676,7 @@ out:
 /*
  * An IPv6 packet from the underlay: for an external frontend, translated and
  * delivered (its reason counted, the TC verdict returned); anything else
- * untouched and uncounted (NODEPORT6_NOT_OURS). Global: verified on its own,
+ * untouched and uncounted (UL_NEXT). Global: verified on its own,
  * beside from_overlay4 and from_overlay6.
  */
 __attribute__((noinline)) int from_outside6(struct __sk_buff *skb)
@@ -1699,10 +1693,10 @@ __attribute__((noinline)) int from_outside6(struct __sk_buff *skb)
 	p.len = skb->len;
 	/* Not whole, or not IPv6 at all: the stack's to judge. */
 	if (parse_ipv6(skb, &p) || !(st = lb6_state_get()))
-		return NODEPORT6_NOT_OURS;
+		return UL_NEXT;
 	reason = lb6_translate(skb, &p, 0, st, OUTSIDE);
 	if (!reason)
-		return NODEPORT6_NOT_OURS;
+		return UL_NEXT;
 	if (reason == XCNI_DROP_NO_BACKEND) {
 		p.rev_nat = st->rev_nat;
 		/* Local traffic policy: no other node's backend may serve it. */
