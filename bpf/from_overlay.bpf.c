@@ -17,7 +17,7 @@
  * reply leaves by the underlay. Replies of local backends leave through
  * from_pod. Under externalTrafficPolicy=Local the EXT frontend holds this
  * node's backends only: no SNAT, and none here is a drop of its own. IPv6
- * from outside: lib/nodeport6.h.
+ * from outside: lib/nodeport.h.
  *
  * A host on the underlay reaches pods only as the outside world does
  * (DESIGN.md, trust boundaries): a plain packet to a pod, or to a frontend,
@@ -33,284 +33,19 @@
 #include <bpf/bpf_helpers.h>
 
 #include "lib/compat.h"
-#include "lib/ct.h"
-#include "lib/dsr.h"
+#include "lib/config.h"
+#include "lib/conntrack.h"
 #include "lib/encap.h"
-#include "lib/encap6.h"
 #include "lib/exit.h"
+#include "lib/frag.h"
+#include "lib/ipcache.h"
 #include "lib/l2.h"
 #include "lib/lb.h"
 #include "lib/maps.h"
+#include "lib/nodeport.h"
 #include "lib/parse.h"
 #include "lib/policy.h"
-
-/* Written by xcnid before load. Network byte order. */
-/*
- * Decapsulating IPv4 from IPv4 leaves skb->protocol as it was: no
- * BPF_F_ADJ_ROOM_DECAP_L3_IPV4, which only kernels >= 6.3 take (older ones
- * answer -EINVAL) and which only changes anything across families
- * (from_overlay6's IPv4 inner packets and geneve_decap6 keep it).
- */
-#define XCNI_DECAP4_FLAGS BPF_F_ADJ_ROOM_FIXED_GSO
-
-const volatile __u32 node_ip = 0;
-const volatile __u32 vni = 0;
-/* Services in BPF (kube-proxy replacement). */
-const volatile __u32 lb_enabled = 0;
-/* --node-port-mode dsr: a remote backend answers the client itself. */
-const volatile __u32 lb_dsr = 0;
-/* --external-clusterip: ClusterIPs served to clients outside the cluster too. */
-const volatile __u32 external_clusterip = 0;
-
-/* lb_translate's and lb6_translate's outside for a packet from the underlay. */
-#define OUTSIDE (external_clusterip ? LB_OUTSIDE | LB_OUTSIDE_CIP : LB_OUTSIDE)
-
-#include "lib/nodeport6.h"
-#include "lib/icmp6np.h"
-#include "lib/ptb.h"
-
-/* Geneve options: at most 63 words; the verifier wants the skip bounded. */
-#define GENEVE_OPT_MAX 252
-
-struct outer {
-	__u32 saddr;
-	__u32 hdr_len; /* outer IPv4 + UDP + Geneve (with options) + inner Ethernet */
-	__u32 inner6; /* the inner packet is IPv6 */
-};
-
-/*
- * Outer headers: 0 and o filled when the packet is Geneve for us,
- * XCNI_PASS_UNDERLAY when it is something else, or a drop reason.
- */
-static __always_inline int parse_outer(struct cursor *c, struct pkt *outer_pkt, struct outer *o)
-{
-	struct iphdr *ip;
-	struct udphdr *udp;
-	struct geneve_hdr *g;
-	struct ethhdr *inner;
-	__u32 optlen;
-
-	outer_pkt->eth = cursor_take(c, sizeof(struct ethhdr));
-	if (!outer_pkt->eth || outer_pkt->eth->h_proto != bpf_htons(ETH_P_IP))
-		return XCNI_PASS_UNDERLAY;
-	ip = cursor_take(c, sizeof(struct iphdr));
-	if (!ip || ip->ihl != 5 || ip->protocol != IPPROTO_UDP || ip->daddr != node_ip ||
-	    (ip->frag_off & bpf_htons(0x3fff)))
-		return XCNI_PASS_UNDERLAY;
-	udp = cursor_take(c, sizeof(struct udphdr));
-	if (!udp || udp->dest != bpf_htons(XCNI_GENEVE_PORT))
-		return XCNI_PASS_UNDERLAY;
-	/* Ours from here on: account it to the packet's fate. */
-	outer_pkt->tuple.saddr = ip->saddr;
-	outer_pkt->tuple.daddr = ip->daddr;
-	outer_pkt->tuple.proto = IPPROTO_UDP;
-	outer_pkt->tuple.sport = udp->source;
-	outer_pkt->tuple.dport = udp->dest;
-	if (!bpf_map_lookup_elem(&xcni_tunnel, &ip->saddr))
-		return XCNI_DROP_UNKNOWN_NODE;
-	g = cursor_take(c, sizeof(struct geneve_hdr));
-	if (!g || (g->ver_optlen >> 6) != 0 || g->proto != bpf_htons(XCNI_GENEVE_PROTO_ETH) ||
-	    (bpf_ntohl(g->vni_rsvd) >> 8) != vni)
-		return XCNI_DROP_BAD_GENEVE;
-	optlen = (g->ver_optlen & 0x3f) * 4;
-	if (optlen > GENEVE_OPT_MAX || (void *)((char *)c->pos + optlen) > c->end)
-		return XCNI_DROP_BAD_GENEVE;
-	c->pos = (char *)c->pos + optlen;
-	inner = cursor_take(c, sizeof(struct ethhdr));
-	if (!inner ||
-	    (inner->h_proto != bpf_htons(ETH_P_IP) && inner->h_proto != bpf_htons(ETH_P_IPV6)))
-		return XCNI_DROP_BAD_GENEVE;
-	o->inner6 = inner->h_proto == bpf_htons(ETH_P_IPV6);
-	o->saddr = ip->saddr;
-	o->hdr_len = sizeof(struct iphdr) + sizeof(struct udphdr) + sizeof(struct geneve_hdr) +
-		     optlen + sizeof(struct ethhdr);
-	return 0;
-}
-
-/*
- * DSR (lb_dsr), a backend on another node: the client's address kept (DNAT
- * only), the frontend in a Geneve option for the backend's node, which
- * judges the backend's ingress on the client and sends its replies itself.
- * The option rides on every packet that fits the underlay with it; one that
- * does not (a full-size segment: the pods' MTU leaves room for the plain
- * encapsulation only; any GSO packet) goes without, and the backend's node
- * knows its flow from an earlier one (dsr_flow_known). The reason; *verdict
- * set.
- */
-static __always_inline int nodeport_dsr(struct __sk_buff *skb, struct pkt *p,
-					const struct lb_state *lb, __u32 tunnel, int *verdict)
-{
-	struct encap_in in;
-	__u32 mtu = 0;
-	int reason, ct;
-	__u8 ctf;
-
-	ct = ct_track(skb, p, skb->len, &ctf);
-	if (ct == CT_INVALID)
-		return ct_invalid_reason(p);
-	/* This node sees the requests only: its entry keeps the flow visible
-	 * (ct list) and ends with them. */
-	if (ct == CT_NEW || ct == CT_STALE)
-		ct_commit(p, ct, skb->len, 0, XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR);
-	lb_follow(lb, p);
-	encap_in_take(p, &in);
-	if (!in.inner_len || p->ip->ttl <= 1 || ttl_decrement(skb, p))
-		return XCNI_DROP_ENCAP;
-	/* A GSO packet (bulk data, merged on receive) goes without: its
-	 * segments are full-size, and the flow's first packets were not. */
-	if (!skb->gso_size &&
-	    bpf_check_mtu(skb, 0, &mtu, XCNI_ENCAP_DSR_LEN, 0) == BPF_MTU_CHK_RET_SUCCESS) {
-		reason = geneve_encap_dsr(skb, &in, lb, tunnel, (__u64)node_ip << 32 | vni);
-	} else {
-		reason = geneve_encap(skb, &in, node_ip, tunnel, vni);
-	}
-	if (reason)
-		return reason;
-	tunnel_count(tunnel, skb->len, 0);
-	*verdict = bpf_redirect_neigh(skb->ifindex, NULL, 0, 0);
-	return *verdict == TC_ACT_REDIRECT ? XCNI_FWD_ENCAP : XCNI_DROP_REDIRECT;
-}
-
-/*
- * A packet of a DSR flow without the option (it did not fit): its entry
- * here, opened with the option, names the node that sent it (nat_addr).
- */
-static __always_inline int dsr_flow_known(const struct xcni_ct_key *t, __u32 node)
-{
-	const struct xcni_ct_entry *e = bpf_map_lookup_elem(&xcni_ct, t);
-
-	return e && (e->flags & XCNI_CT_F_DSR) && e->nat_addr == node &&
-	       ct_alive(e, bpf_ktime_get_ns(), t->proto);
-}
-
-/*
- * A DSR flow's new entry: the node that opened it (the outer source, read
- * again from the packet, still encapsulated), for dsr_flow_known.
- */
-static __attribute__((noinline)) void dsr_record(struct __sk_buff *skb,
-						 const struct xcni_ct_key *t)
-{
-	struct xcni_ct_entry *e = bpf_map_lookup_elem(&xcni_ct, t);
-	__u32 node;
-
-	if (e && !bpf_skb_load_bytes(skb, ETH_HLEN + offsetof(struct iphdr, saddr), &node,
-				     sizeof(node)))
-		e->nat_addr = node;
-}
-
-/* from_outside_icmp: the packet is not its to handle. */
-#define OUTSIDE_NOT_MINE (-1)
-
-/*
- * From outside (lb_enabled): an ICMP error about a reply this node sent for a
- * NodePort flow (lb_icmp_np_rev), for its backend: into the pod when it is
- * here (related to the flow the pod accepted: not judged again), else
- * through Geneve to its node. OUTSIDE_NOT_MINE for anything else, nothing
- * touched. A global function with a frame of its own: from_overlay's is at
- * the verifier's limit.
- */
-__attribute__((noinline)) int from_outside_icmp(struct __sk_buff *skb)
-{
-	struct xcni_ipcache_val *dipc;
-	struct xcni_endpoint *dst;
-	struct verdict v = {};
-	struct encap_in in;
-	struct pkt p = {};
-	struct cursor c;
-	__u32 tunnel;
-	__u8 proto = 0;
-	int reason, verdict = TC_ACT_OK, r;
-
-	/* The common case first and cheaply: not ICMP. */
-	if (!skb || bpf_skb_load_bytes(skb, ETH_HLEN + offsetof(struct iphdr, protocol), &proto, 1) ||
-	    proto != IPPROTO_ICMP)
-		return OUTSIDE_NOT_MINE;
-	p.len = skb->len;
-	if (reparse(skb, &c, &p) || p.tuple.proto != IPPROTO_ICMP || p.is_echo || p.frag_later)
-		return OUTSIDE_NOT_MINE;
-	r = lb_icmp_np_rev(skb, p.l3_len, node_ip);
-	if (!r)
-		return OUTSIDE_NOT_MINE;
-	reason = r < 0 ? XCNI_DROP_REDIRECT : reparse(skb, &c, &p);
-	if (reason)
-		goto out;
-	dst = bpf_map_lookup_elem(&xcni_endpoints, &p.tuple.daddr);
-	if (dst) {
-		if (p.ip->ttl <= 1 || l3_forward_rewrite(skb, &p, dst)) {
-			reason = XCNI_DROP_REDIRECT;
-			goto out;
-		}
-		verdict = bpf_redirect_peer(dst->ifindex, 0);
-		reason = verdict == TC_ACT_REDIRECT ? XCNI_FWD_LOCAL : XCNI_DROP_REDIRECT;
-		goto out;
-	}
-	dipc = ipcache_lookup(p.tuple.daddr);
-	tunnel = dipc && (dipc->flags & XCNI_IPC_POD) ? dipc->tunnel_ip : 0;
-	if (!tunnel || !node_ip) {
-		reason = XCNI_DROP_NO_TUNNEL;
-		goto out;
-	}
-	encap_in_take(&p, &in);
-	if (!in.inner_len || p.ip->ttl <= 1 || ttl_decrement(skb, &p)) {
-		reason = XCNI_DROP_ENCAP;
-		goto out;
-	}
-	reason = geneve_encap(skb, &in, node_ip, tunnel, vni);
-	if (reason)
-		goto out;
-	tunnel_count(tunnel, skb->len, 0);
-	verdict = bpf_redirect_neigh(skb->ifindex, NULL, 0, 0);
-	reason = verdict == TC_ACT_REDIRECT ? XCNI_FWD_ENCAP : XCNI_DROP_REDIRECT;
-out:
-	return finish(skb, reason, XCNI_DIR_FROM_OVERLAY, 0, &p, verdict, &v);
-}
-
-/*
- * From outside (lb_enabled), IPv6: an ICMPv6 error about a reply this node
- * sent for an IPv6 NodePort flow (lib/icmp6np.h), for its backend: into the
- * pod when it is here (related to the flow the pod accepted: not judged
- * again), else through Geneve to its node over the underlay that reaches it
- * (nodeport6_encap, as the flow's requests went). NODEPORT6_NOT_OURS for
- * anything else, nothing touched: from_outside6 goes on with it. Only an
- * error right after the IPv6 header (routers add no extension headers).
- * Global, with a frame of its own, as from_outside_icmp.
- */
-__attribute__((noinline)) int from_outside_icmp6(struct __sk_buff *skb)
-{
-	struct xcni_endpoint *dst;
-	struct verdict v = {};
-	struct pkt6 p = {};
-	int reason, verdict = TC_ACT_OK, r;
-	__u8 nh = 0;
-
-	/* The common case first and cheaply: not ICMPv6. */
-	if (!skb ||
-	    bpf_skb_load_bytes(skb, ETH_HLEN + offsetof(struct xcni_ip6hdr, nexthdr), &nh, 1) ||
-	    nh != XCNI_IPPROTO_ICMPV6)
-		return NODEPORT6_NOT_OURS;
-	p.len = skb->len;
-	if (parse_ipv6(skb, &p) || p.tuple.proto != XCNI_IPPROTO_ICMPV6 || p.is_echo)
-		return NODEPORT6_NOT_OURS;
-	r = lb6_icmp_np_rev(skb);
-	if (!r)
-		return NODEPORT6_NOT_OURS;
-	reason = r < 0 ? XCNI_DROP_REDIRECT : parse_ipv6(skb, &p);
-	if (reason)
-		goto out;
-	dst = bpf_map_lookup_elem(&xcni_endpoints6, p.tuple.daddr);
-	if (dst) {
-		reason = np6_into_pod(skb, &p, dst, &verdict);
-		goto out;
-	}
-	reason = nodeport6_encap(skb, &p);
-	if (reason == XCNI_FWD_ENCAP)
-		verdict = TC_ACT_REDIRECT;
-out:
-	return finish6(skb, reason, XCNI_DIR_FROM_OVERLAY, 0, &p, verdict, &v);
-}
-
-/* from_plain's and from_plain6's answer for a packet they let by: the caller goes on with it. */
-#define PLAIN_OK (-1)
+#include "lib/sctp.h"
 
 /*
  * A plain (not Geneve) IPv4 packet from the underlay, whatever Services
@@ -318,7 +53,7 @@ out:
  * address (host: the node, its pod gateway; the wire never brings them) or,
  * to a pod (an endpoint here, the ipcache's pod of another node), any
  * source outside_client_ok refuses: pods and nodes reach pods inside Geneve
- * from their node, and nothing else may claim to be one. PLAIN_OK for the
+ * from their node, and nothing else may claim to be one. UL_NEXT for the
  * rest, untouched and uncounted (the stack's, or from_outside's).
  * Global: a frame of its own.
  */
@@ -334,19 +69,19 @@ __attribute__((noinline)) int from_plain(struct __sk_buff *skb)
 		return TC_ACT_SHOT;
 	if (skb->protocol != bpf_htons(ETH_P_IP) ||
 	    bpf_skb_load_bytes(skb, ETH_HLEN + offsetof(struct iphdr, saddr), a, sizeof(a)))
-		return PLAIN_OK;
+		return UL_NEXT;
 	sipc = ipcache_lookup(a[0]);
 	if (sipc && sipc->identity == XCNI_ID_HOST)
 		goto drop;
 	if (a[1] == node_ip)
-		return PLAIN_OK;
+		return UL_NEXT;
 	if (!bpf_map_lookup_elem(&xcni_endpoints, &a[1])) {
 		dipc = ipcache_lookup(a[1]);
 		if (!dipc || !(dipc->flags & XCNI_IPC_POD))
-			return PLAIN_OK;
+			return UL_NEXT;
 	}
 	if (outside_client_ok(sipc, &a[0]))
-		return PLAIN_OK;
+		return UL_NEXT;
 drop:
 	/* The tuple for the drop's event. */
 	p.len = skb->len;
@@ -366,20 +101,20 @@ __attribute__((noinline)) int from_plain6(struct __sk_buff *skb)
 	if (!skb)
 		return TC_ACT_SHOT;
 	if (bpf_skb_load_bytes(skb, ETH_HLEN + offsetof(struct xcni_ip6hdr, saddr), a, sizeof(a)))
-		return PLAIN_OK;
+		return UL_NEXT;
 	sipc = ipcache6_exact(a);
 	if (sipc && sipc->identity == XCNI_ID_HOST)
 		goto drop;
 	if (d[0] == node_ip6[0] && d[1] == node_ip6[1] && d[2] == node_ip6[2] &&
 	    d[3] == node_ip6[3])
-		return PLAIN_OK;
+		return UL_NEXT;
 	if (!bpf_map_lookup_elem(&xcni_endpoints6, a + 16)) {
 		dipc = ipcache6_exact(a + 16);
 		if (!dipc || !(dipc->flags & XCNI_IPC_POD))
-			return PLAIN_OK;
+			return UL_NEXT;
 	}
 	if (outside6_client_ok(sipc, a))
-		return PLAIN_OK;
+		return UL_NEXT;
 drop:
 	p.len = skb->len;
 	parse_ipv6(skb, &p);
@@ -387,235 +122,28 @@ drop:
 }
 
 /*
- * From outside to an external frontend (lb_enabled): translated and sent to
- * its backend. Anything else is not ours: untouched, uncounted (TC_ACT_OK).
- * Global, called from the entry as from_overlay4 is: their frames never add up.
- */
-__attribute__((noinline)) int from_outside(struct __sk_buff *skb)
-{
-	struct xcni_endpoint *dst;
-	struct xcni_ipcache_val *dipc;
-	struct xcni_ct_entry *e;
-	struct lb_state lb = {};
-	struct verdict v = {};
-	struct encap_in in;
-	struct pkt p = {};
-	struct cursor c;
-	__u32 tunnel;
-	__u16 nport = 0;
-	int reason, verdict = TC_ACT_OK, ct;
-	__u8 ctf;
-
-	if (!skb)
-		return TC_ACT_SHOT;
-	p.len = skb->len;
-	if (reparse(skb, &c, &p))
-		return TC_ACT_OK; /* not IPv4, or not whole: the stack's to judge */
-	reason = lb_translate(skb, &p, 0, 0, &lb, OUTSIDE);
-	if (!reason)
-		return TC_ACT_OK;
-	if (reason == XCNI_DROP_NO_BACKEND) {
-		/* Local traffic policy: no other node's backend may serve it. */
-		if (lb.svc_flags & XCNI_SVC_F_ETP_LOCAL) {
-			reason = XCNI_DROP_NO_LOCAL_BACKEND;
-			goto out;
-		}
-		/* Refused at once, back out the way it came. */
-		verdict = lb_reject(skb, &p) ? TC_ACT_SHOT : bpf_redirect(skb->ifindex, 0);
-		goto out;
-	}
-	if (reason != 1)
-		goto out;
-	reason = reparse(skb, &c, &p);
-	if (reason)
-		goto out;
-	dst = bpf_map_lookup_elem(&xcni_endpoints, &p.tuple.daddr);
-	if (dst) {
-		/* A backend here: the client's address kept, judged by the pod's
-		 * ingress as any flow from outside (world, or its ipBlock). */
-		ct = ct_track(skb, &p, skb->len, &ctf);
-		if (ct == CT_INVALID) {
-			reason = ct_invalid_reason(&p);
-			goto out;
-		}
-		if (ct_judge_due(ct)) {
-			v.src_id = ipcache_identity(p.tuple.saddr);
-			v.dst_id = ipcache_identity(p.tuple.daddr);
-			reason = flow_judge(&p, ct, 0, p.tuple.daddr, &v, skb->len, 0,
-					    XCNI_CT_F_NODEPORT);
-			if (reason)
-				goto out;
-		}
-		lb_follow(&lb, &p);
-		if (p.ip->ttl <= 1 || l3_forward_rewrite(skb, &p, dst)) {
-			reason = XCNI_DROP_REDIRECT;
-			goto out;
-		}
-		verdict = bpf_redirect_peer(dst->ifindex, 0);
-		reason = verdict == TC_ACT_REDIRECT ? XCNI_FWD_LOCAL : XCNI_DROP_REDIRECT;
-		goto out;
-	}
-	/* A backend on another node (a pod: the overlay reaches it). */
-	dipc = ipcache_lookup(p.tuple.daddr);
-	tunnel = dipc && (dipc->flags & XCNI_IPC_POD) ? dipc->tunnel_ip : 0;
-	if (!tunnel || !node_ip) {
-		reason = XCNI_DROP_NO_TUNNEL;
-		goto out;
-	}
-	/* Too big for the underlay once encapsulated: the client is told (lib/ptb.h).
-	 * Most packets fit, and np_maybe_over says so without reading them again. */
-	if (np_maybe_over(skb, XCNI_ENCAP_LEN)) {
-		verdict = np_too_big(skb, &lb.orig);
-		if (verdict != NP_FITS) {
-			reason = XCNI_DROP_TOO_BIG;
-			goto out;
-		}
-		verdict = TC_ACT_OK;
-		/* Its packet pointers are stale for the verifier (it may rewrite the packet). */
-		reason = reparse(skb, &c, &p);
-		if (reason)
-			goto out;
-	}
-	if (lb_dsr) {
-		reason = nodeport_dsr(skb, &p, &lb, tunnel, &verdict);
-		goto out;
-	}
-	/* SNAT to this node, so the reply comes back here to be undone: the
-	 * port the flow got before, else a free one. */
-	if (lb.svc_ct)
-		nport = lb.svc_ct->nat_port;
-	if (!nport && lb_snat_port(&p, node_ip, &nport)) {
-		reason = XCNI_DROP_NAT_NO_PORT;
-		goto out;
-	}
-	if (lb.svc_ct)
-		lb.svc_ct->nat_port = nport;
-	if (lb_nat(skb, &p, IP_SADDR_OFF, p.tuple.saddr, node_ip, 0, p.tuple.sport, nport)) {
-		reason = XCNI_DROP_REDIRECT;
-		goto out;
-	}
-	p.tuple.saddr = node_ip;
-	p.tuple.sport = nport;
-	reason = reparse(skb, &c, &p);
-	if (reason)
-		goto out;
-	ct = ct_track(skb, &p, skb->len, &ctf);
-	if (ct == CT_INVALID) {
-		reason = ct_invalid_reason(&p);
-		goto out;
-	}
-	if (ct == CT_NEW || ct == CT_STALE) {
-		/* Nothing to judge here (no pod of this node on either end): the
-		 * backend's node judges its ingress, the source being this node. */
-		ct_commit(&p, ct, skb->len, 0, XCNI_CT_F_NODEPORT | XCNI_CT_F_SNAT);
-		e = bpf_map_lookup_elem(&xcni_ct, &p.tuple);
-		if (e) {
-			e->nat_addr = lb.orig.saddr;
-			e->nat_port = lb.orig.sport;
-		}
-	}
-	lb_follow(&lb, &p);
-	encap_in_take(&p, &in);
-	if (!in.inner_len || p.ip->ttl <= 1 || ttl_decrement(skb, &p)) {
-		reason = XCNI_DROP_ENCAP;
-		goto out;
-	}
-	reason = geneve_encap(skb, &in, node_ip, tunnel, vni);
-	if (reason)
-		goto out;
-	tunnel_count(tunnel, skb->len, 0);
-	verdict = bpf_redirect_neigh(skb->ifindex, NULL, 0, 0);
-	reason = verdict == TC_ACT_REDIRECT ? XCNI_FWD_ENCAP : XCNI_DROP_REDIRECT;
-out:
-	if (reason_is_drop(reason))
-		lb_forget(&lb);
-	return finish(skb, reason, XCNI_DIR_FROM_OVERLAY, 0, &p, verdict, &v);
-}
-
-/*
- * An ICMP error in Geneve for this node (nodeport_reply): decapsulated, and
- * if it is about a NodePort flow this node SNATed, translated for the
- * client and sent out the underlay (lb_icmp_snat_rev); else it goes to the
- * stack, decapsulated, as any such packet for the node does.
- */
-static __always_inline int nodeport_icmp(struct __sk_buff *skb, const struct pkt *p,
-					 const struct outer *o, int *verdict)
-{
-	int r;
-
-	if (bpf_skb_adjust_room(skb, -(__s32)o->hdr_len, BPF_ADJ_ROOM_MAC,
-				XCNI_DECAP4_FLAGS))
-		return XCNI_DROP_BAD_GENEVE;
-	r = lb_icmp_snat_rev(skb, p->l3_len);
-	if (r < 0)
-		return XCNI_DROP_REDIRECT;
-	if (!r)
-		return XCNI_FWD_DECAP_HOST;
-	*verdict = bpf_redirect_neigh(skb->ifindex, NULL, 0, 0);
-	return *verdict == TC_ACT_REDIRECT ? XCNI_FWD_REPLY : XCNI_DROP_REDIRECT;
-}
-
-/*
- * Geneve for this node from a backend's node: the reply of a NodePort flow
- * this node SNATed (from_outside)? Then 0 is not returned: the reply is
- * decapsulated, frontend -> client again and sent out the underlay (the
- * reason, *verdict set). 0: not one, nothing touched.
- */
-static __always_inline int nodeport_reply(struct __sk_buff *skb, struct pkt *p,
-					  const struct outer *o, int *verdict)
-{
-	const struct xcni_ct_entry *e;
-	struct xcni_ct_key rk;
-	__u32 client;
-	__u16 cport;
-	__u8 ctf;
-
-	/* An error about such a flow, from the backend's side: to the client. */
-	if (p->tuple.proto == IPPROTO_ICMP && !p->is_echo && !p->frag_later)
-		return nodeport_icmp(skb, p, o, verdict);
-	ct_reverse(&p->tuple, &rk);
-	e = bpf_map_lookup_elem(&xcni_ct, &rk);
-	if (!e || !(e->flags & XCNI_CT_F_SNAT))
-		return 0;
-	client = e->nat_addr;
-	cport = e->nat_port;
-	if (ct_track(skb, p, skb->len, &ctf) != CT_REPLY)
-		return 0;
-	if (bpf_skb_adjust_room(skb, -(__s32)o->hdr_len, BPF_ADJ_ROOM_MAC,
-				XCNI_DECAP4_FLAGS))
-		return XCNI_DROP_BAD_GENEVE;
-	if (lb_snat_rev(skb, p, client, cport))
-		return XCNI_DROP_REDIRECT;
-	*verdict = bpf_redirect_neigh(skb->ifindex, NULL, 0, 0);
-	return *verdict == TC_ACT_REDIRECT ? XCNI_FWD_REPLY : XCNI_DROP_REDIRECT;
-}
-
-/* In from_overlay6's hdr_len: the outer header is IPv6 (from_underlay6). */
-#define FROM_OUTER6 (1u << 16)
-
-/*
  * Geneve with an IPv6 inner packet from a known node (the outer source),
- * hdr_len bytes of outer headers: decapsulated first (whatever follows drops
+ * hdr_len bytes of outer headers, IPv6 (from_underlay6) when outer6, else
+ * IPv4 (parse_outer): decapsulated first (whatever follows drops
  * the packet or delivers it decapsulated), then the rules of the IPv4 path:
  * the inner source is one of that node's (its ipcache6 tunnel_ip), the
  * destination a pod of this node, judged by its ingress policy on the
  * source identity and tracked in xcni_ct6, or this node itself (its stack).
  * Global: verified on its own, beside the IPv4 path's frame.
  */
-__attribute__((noinline)) int from_overlay6(struct __sk_buff *skb, __u32 hdr_len)
+__attribute__((noinline)) int from_overlay6(struct __sk_buff *skb, __u32 hdr_len, __u32 outer6)
 {
 	struct xcni_ipcache_val *sipc, *dipc;
 	struct xcni_endpoint *dst;
 	struct verdict v = {};
 	struct pkt6 p = {};
 	int reason, verdict = TC_ACT_OK, ct;
-	__u32 arrived, node = 0, outer6 = hdr_len & FROM_OUTER6, dsr = 0;
+	__u32 arrived, node = 0, dsr = 0;
 	__u8 node6[16];
 	__u8 ctf;
 
 	if (!skb)
 		return TC_ACT_SHOT;
-	hdr_len &= ~FROM_OUTER6;
 	arrived = skb->len;
 	p.len = arrived;
 	/* The outer source (parse_outer checked a 20-byte IPv4 header,
@@ -626,7 +154,7 @@ __attribute__((noinline)) int from_overlay6(struct __sk_buff *skb, __u32 hdr_len
 		reason = XCNI_DROP_SHORT;
 		goto out;
 	}
-	/* Critical options must be understood: DSR's (lib/dsr6.h), with
+	/* Critical options must be understood: DSR's (lib/nodeport.h), with
 	 * Services in BPF; read before the decapsulation takes them away. The
 	 * IPv6 underlay's sender is known by its address folded (nat_addr). */
 	if (outer6)
@@ -651,7 +179,7 @@ __attribute__((noinline)) int from_overlay6(struct __sk_buff *skb, __u32 hdr_len
 		goto out;
 	/* A node speaks for its own pods and itself only; and, with DSR, for
 	 * an outside client of its frontends: in a packet that names the
-	 * frontend, or of a flow it opened so (lib/dsr6.h). */
+	 * frontend, or of a flow it opened so (lib/nodeport.h). */
 	sipc = ipcache6_lookup(p.tuple.saddr);
 	if (!sipc || (outer6 ? !(sipc->flags & XCNI_IPC_TUN6) || !in6_eq(sipc->tunnel_ip6, node6) :
 			       sipc->tunnel_ip != node)) {
@@ -688,7 +216,7 @@ __attribute__((noinline)) int from_overlay6(struct __sk_buff *skb, __u32 hdr_len
 			verdict = TC_ACT_REDIRECT;
 		goto out;
 	}
-	/* The option speaks for the client to a backend of its frontend only (dsr.h). */
+	/* The option speaks for the client to a backend of its frontend only (nodeport.h). */
 	if ((dsr & (DSR_FLOW | DSR_FE)) == (DSR_FLOW | DSR_FE)) {
 		reason = dsr_to_backend(dsr & 0xffff, XCNI_AF_INET6, p.tuple.daddr, p.tuple.dport);
 		if (reason)
@@ -742,20 +270,10 @@ out:
 }
 
 /*
- * from_overlay4's answer for Geneve from a known node holding IPv6, nothing
- * counted yet: FROM_OVERLAY_INNER6 - the outer headers' length (what
- * from_overlay6 takes away), below every TC verdict. In the return value,
- * not through memory: the entry's frame stays empty, and with it the three
- * frames (entry, from_overlay4, its callee) fit the verifier's 512 bytes.
- */
-#define FROM_OVERLAY_INNER6 (-1000)
-/* from_overlay4's answer for what is not Geneve: the entry hands it to
- * from_plain, then with Services in BPF to from_outside_icmp and from_outside
- * (the same frames). */
-#define FROM_OVERLAY_OUTSIDE (-999)
-
-/*
- * Everything but Geneve with IPv6 inside, which it leaves to from_overlay6.
+ * Geneve over the IPv4 underlay: IPv4 inside taken here; IPv6 inside, nothing
+ * counted yet, handed on (UL_INNER6 and the outer headers' length) to
+ * from_overlay6; what is not Geneve for this node, untouched and uncounted,
+ * to the plain steps (UL_PLAIN).
  * Global, as from_overlay6 is: the entry calls one or the other, so their
  * frames never add up.
  */
@@ -778,11 +296,11 @@ __attribute__((noinline)) int from_overlay4(struct __sk_buff *skb)
 	reason = parse_outer(&c, &op, &o);
 	if (reason == XCNI_PASS_UNDERLAY)
 		/* not ours (unless forged, or for a Service): neither counted nor touched */
-		return FROM_OVERLAY_OUTSIDE;
+		return UL_PLAIN;
 	if (reason)
 		goto out_outer;
 	if (o.inner6)
-		return FROM_OVERLAY_INNER6 - (int)o.hdr_len;
+		return UL_INNER6 | (int)o.hdr_len;
 	p.eth = op.eth;
 	p.encap_len = o.hdr_len;
 	reason = parse_ipv4(&c, &p);
@@ -889,19 +407,12 @@ out_outer:
 }
 
 /*
- * The IPv6 underlay (node_ip6 set): from_underlay6's answers for Geneve from
- * a known node, minus the outer headers' length, as FROM_OVERLAY_INNER6.
- */
-#define FROM_UL6_INNER4 (-2000)
-#define FROM_UL6_INNER6 (-3000)
-
-/*
  * Geneve over the IPv6 underlay: the outer IPv6 header for this node
  * (node_ip6), no extension headers (xcni sends none), UDP to 6081, from a
  * node of the cluster (tunnel6), the VNI, no critical option (but for IPv6
- * inside with Services in BPF: DSR's, lib/dsr6.h, which from_overlay6
+ * inside with Services in BPF: DSR's, lib/nodeport.h, which from_overlay6
  * judges), an IPv4 or IPv6 inner Ethernet frame: then
- * FROM_UL6_INNER4/6 - the outer headers' length, nothing counted yet.
+ * UL6_INNER4/6 and the outer headers' length, nothing counted yet.
  * Anything else not Geneve for this node passes (TC_ACT_OK, untouched);
  * Geneve that fails a check is dropped and counted with the outer addresses.
  */
@@ -956,13 +467,13 @@ __attribute__((noinline)) int from_underlay6(struct __sk_buff *skb)
 	if (!inner)
 		goto out;
 	optlen += sizeof(*ip6) + sizeof(*udp) + sizeof(*g) + sizeof(*inner);
-	/* A critical option: DSR's for an IPv6 frontend (lib/dsr6.h), which
+	/* A critical option: DSR's for an IPv6 frontend (lib/nodeport.h), which
 	 * from_overlay6 reads and judges with Services in BPF; none else. */
 	if (inner->h_proto == bpf_htons(ETH_P_IPV6) &&
 	    (!(g->flags & XCNI_GENEVE_F_CRIT) || lb_enabled))
-		return FROM_UL6_INNER6 - (int)optlen;
+		return UL6_INNER6 | (int)optlen;
 	if (inner->h_proto == bpf_htons(ETH_P_IP) && !(g->flags & XCNI_GENEVE_F_CRIT))
-		return FROM_UL6_INNER4 - (int)optlen;
+		return UL6_INNER4 | (int)optlen;
 out:
 	return finish6(skb, reason, XCNI_DIR_FROM_OVERLAY, 0, &op, TC_ACT_OK, &v);
 }
@@ -1069,8 +580,8 @@ out:
  * for from_underlay6, never a frontend's, as on the IPv4 underlay (where
  * parse_outer takes it before from_outside can). It spares every tunnelled
  * packet from_outside6's parse and Service lookup. A packet this does not
- * see so (headers not linear, extension headers) takes the long way, to
- * the same verdict.
+ * see so (headers not linear, extension headers) is no Geneve from_underlay6
+ * would take either (it asks the same and more).
  */
 static __always_inline int ul6_geneve(const struct __sk_buff *skb)
 {
@@ -1087,48 +598,74 @@ static __always_inline int ul6_geneve(const struct __sk_buff *skb)
 	       d[3] == node_ip6[3];
 }
 
+/* What a packet from the underlay is, at first sight: where from_overlay starts with it. */
+enum ul_kind {
+	UL_IPV4, /* anything but IPv6: from_overlay4 (Geneve over IPv4, or plain) */
+	UL_GENEVE6, /* Geneve over the IPv6 underlay for this node (ul6_geneve) */
+	UL_IPV6, /* any other IPv6: a forged source, a frontend's, else the stack's */
+};
+
+static __always_inline enum ul_kind ul_kind_of(const struct __sk_buff *skb)
+{
+	if (skb->protocol != bpf_htons(ETH_P_IPV6))
+		return UL_IPV4;
+	return ul6_on() && ul6_geneve(skb) ? UL_GENEVE6 : UL_IPV6;
+}
+
+/*
+ * Every step below is a global function with a frame of its own, called from
+ * here one after the other (their frames never add up); each decides the
+ * packet (its TC verdict) or hands it on by name (enum ul_step).
+ */
 SEC("tc")
 int from_overlay(struct __sk_buff *skb)
 {
 	int ret;
 
-	/* IPv6 from outside to an external frontend (a NodePort, an externalIP), or
-	 * an ICMPv6 error about a reply to one (from_outside_icmp6): first, as
-	 * nothing for a frontend is Geneve (ul6_geneve: Geneve goes past); the
-	 * rest goes on below. */
-	if (skb->protocol == bpf_htons(ETH_P_IPV6) && !(ul6_on() && ul6_geneve(skb))) {
-		/* A forged source first, whatever it is for. */
+	switch (ul_kind_of(skb)) {
+	case UL_GENEVE6:
+		ret = from_underlay6(skb);
+		break;
+	case UL_IPV6:
+		/* A forged source first, whatever it is for; then IPv6 from
+		 * outside to an external frontend (a NodePort, an externalIP),
+		 * or an ICMPv6 error about a reply to one. */
 		ret = from_plain6(skb);
-		if (ret != PLAIN_OK)
-			return ret;
-		if (lb_enabled) {
+		if (ret == UL_NEXT && lb_enabled) {
 			ret = from_outside_icmp6(skb);
-			if (ret != NODEPORT6_NOT_OURS)
-				return ret;
-			ret = from_outside6(skb);
-			if (ret != NODEPORT6_NOT_OURS)
-				return ret;
+			if (ret == UL_NEXT)
+				ret = from_outside6(skb);
 		}
+		if (ret != UL_NEXT)
+			return ret;
+		/* On the IPv6 underlay nothing else is this program's: Geneve
+		 * for it is UL_GENEVE6's. */
+		if (ul6_on())
+			return TC_ACT_OK;
+		ret = from_overlay4(skb);
+		break;
+	default:
+		ret = from_overlay4(skb);
 	}
 
-	if (skb->protocol == bpf_htons(ETH_P_IPV6) && ul6_on()) {
-		ret = from_underlay6(skb);
-		if (ret <= FROM_UL6_INNER6)
-			return from_overlay6(skb, (__u32)(FROM_UL6_INNER6 - ret) | FROM_OUTER6);
-		if (ret <= FROM_UL6_INNER4)
-			return from_overlay4_ul6(skb, FROM_UL6_INNER4 - ret);
+	switch (UL_STEP(ret)) {
+	case UL_INNER6:
+		return from_overlay6(skb, UL_LEN(ret), 0);
+	case UL6_INNER6:
+		return from_overlay6(skb, UL_LEN(ret), 1);
+	case UL6_INNER4:
+		return from_overlay4_ul6(skb, UL_LEN(ret));
+	case UL_PLAIN:
+		ret = from_plain(skb);
+		if (ret != UL_NEXT)
+			return ret;
+		if (!lb_enabled)
+			return TC_ACT_OK;
+		ret = from_outside_icmp(skb);
+		return ret != UL_NEXT ? ret : from_outside(skb);
+	default:
 		return ret;
 	}
-	ret = from_overlay4(skb);
-
-	if (ret == FROM_OVERLAY_OUTSIDE) {
-		ret = from_plain(skb);
-		if (ret != PLAIN_OK || !lb_enabled)
-			return ret == PLAIN_OK ? TC_ACT_OK : ret;
-		ret = from_outside_icmp(skb);
-		return ret != OUTSIDE_NOT_MINE ? ret : from_outside(skb);
-	}
-	return ret <= FROM_OVERLAY_INNER6 ? from_overlay6(skb, FROM_OVERLAY_INNER6 - ret) : ret;
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -15,62 +15,19 @@
 #include <bpf/bpf_helpers.h>
 
 #include "lib/compat.h"
-#include "lib/ct.h"
+#include "lib/config.h"
+#include "lib/conntrack.h"
 #include "lib/encap.h"
-#include "lib/encap6.h"
 #include "lib/exit.h"
-#include "lib/ipv6.h"
+#include "lib/frag.h"
+#include "lib/ipcache.h"
 #include "lib/l2.h"
 #include "lib/lb.h"
-#include "lib/lb6.h"
 #include "lib/maps.h"
+#include "lib/neigh.h"
 #include "lib/parse.h"
 #include "lib/policy.h"
-
-/* Per-node settings, written by xcnid before load. Network byte order. */
-const volatile __u32 pod_cidr = 0;
-const volatile __u32 pod_cidr_mask = 0;
-const volatile __u32 gateway_ip = 0;
-/* The Service (ClusterIP) range: 0/0 when the node has none. */
-const volatile __u32 svc_cidr = 0;
-const volatile __u32 svc_cidr_mask = 0;
-/* The IPv6 Service range, network order, as 4 words and their masks: all 0 when none. */
-const volatile __u32 svc_cidr6[4] = {};
-const volatile __u32 svc_mask6[4] = {};
-/* This node's IPv6 pod CIDR (--pod-cidr6), for `xcnictl config` only: the programs
- * need none (the endpoints6 and ipcache6 maps say where an address is), and
- * xcni_config, whose layout is the map ABI, has no room for it. */
-const volatile __u32 pod_cidr6[4] = {};
-const volatile __u32 pod_cidr6_len = 0;
-/* The overlay: all 0 when the node has none. */
-const volatile __u32 node_ip = 0;
-const volatile __u32 underlay_ifindex = 0;
-const volatile __u32 vni = 0;
-/* Services in BPF (kube-proxy replacement): 0 leaves Services to kube-proxy. */
-const volatile __u32 lb_enabled = 0;
-/* The source a pod reaching itself through a Service sees (hairpin). */
-const volatile __u32 lb_loopback_ip = 0;
-
-static __always_inline int handle_arp(struct cursor *c, __u32 ep_ip, const __u8 *ep_mac)
-{
-	struct xcni_arphdr *ah = cursor_take(c, sizeof(struct xcni_arphdr));
-	struct arp_eth_ipv4 *body;
-
-	if (!ah)
-		return XCNI_DROP_SHORT;
-	if (ah->ar_pro != bpf_htons(ETH_P_IP) || ah->ar_hln != ETH_ALEN || ah->ar_pln != 4)
-		return XCNI_DROP_NON_IP;
-	body = cursor_take(c, sizeof(*body));
-	if (!body)
-		return XCNI_DROP_SHORT;
-	/* A pod may only speak for its own address (no ARP cache poisoning). */
-	if (*(__u32 *)body->sip != ep_ip)
-		return XCNI_DROP_SPOOF_IP;
-	/* Nor point its address at another's MAC. */
-	if (!mac_eq(body->sha, ep_mac))
-		return XCNI_DROP_SPOOF_MAC;
-	return XCNI_PASS_ARP;
-}
+#include "lib/sctp.h"
 
 /*
  * To a pod on another node: routed (TTL), encapsulated, out of the underlay.
@@ -224,7 +181,7 @@ __attribute__((noinline)) int from_pod6(struct __sk_buff *skb)
 			reason = nd_from_pod(skb, &p, src, ep_ip6, &verdict);
 		goto out;
 	}
-	/* Services in BPF (bpf/lib/lb6.h): a frontend's packet gets its backend
+	/* Services in BPF (bpf/lib/lb.h): a frontend's packet gets its backend
 	 * here, so conntrack and policy see the backend; no backend: refused at
 	 * once, the packet turned into the answer and sent back into the pod. */
 	if (lb_enabled && (lb = lb6_state_get())) {
@@ -264,7 +221,7 @@ __attribute__((noinline)) int from_pod6(struct __sk_buff *skb)
 			if (!lb6_rev_nat(skb, &p, ctf) &&
 			    !lb6_sctp_port(skb, &p, 0, SCTP_PORTS(sport, p.tuple.sport)) &&
 			    (ctf & XCNI_CT_F_DSR) && underlay_ifindex) {
-				/* A DSR flow's client (bpf/lib/dsr6.h): straight out of
+				/* A DSR flow's client (bpf/lib/nodeport.h): straight out of
 				 * this node's underlay, from the other node's frontend. */
 				verdict = bpf_redirect_neigh(underlay_ifindex, NULL, 0, 0);
 				reason = verdict == TC_ACT_REDIRECT ? XCNI_FWD_REPLY

@@ -4,7 +4,7 @@
  * is given (--cgroup-root). A socket of a process in it that connects (TCP)
  * or sends (unconnected UDP) to a Service frontend is given a backend there
  * and then, chosen as the per-packet translation chooses
- * (lib/lb_pick.h): its packets carry the backend from the first one, so
+ * (lib/lb.h): its packets carry the backend from the first one, so
  * from_pod finds no frontend to translate and judges policy on the backend
  * as for any pod-to-pod flow, and an established flow costs nothing per
  * packet. What was translated is recorded per socket (xcni_sock_rn) so the
@@ -30,7 +30,7 @@
 #include <bpf/bpf_helpers.h>
 
 #include "lib/exit.h"
-#include "lib/lb_pick.h"
+#include "lib/lb.h"
 #include "lib/maps.h"
 
 /*

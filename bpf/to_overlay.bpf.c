@@ -16,19 +16,15 @@
 #include <bpf/bpf_helpers.h>
 
 #include "lib/compat.h"
-#include "lib/ct.h"
+#include "lib/config.h"
+#include "lib/conntrack.h"
 #include "lib/encap.h"
-#include "lib/encap6.h"
 #include "lib/exit.h"
+#include "lib/frag.h"
+#include "lib/ipcache.h"
 #include "lib/maps.h"
 #include "lib/parse.h"
 #include "lib/policy.h"
-
-/* Written by xcnid before load. Network byte order. */
-const volatile __u32 node_ip = 0;
-const volatile __u32 underlay_ifindex = 0;
-const volatile __u32 vni = 0;
-
 
 /* Both families' last step: the Geneve header on, counted, out the underlay. */
 static __always_inline int encap_send(struct __sk_buff *skb, struct encap_in *in, __u32 tunnel,

@@ -25,18 +25,18 @@
 #include <bpf/bpf_helpers.h>
 
 #include "lib/compat.h"
-#include "lib/ct.h"
+#include "lib/config.h"
+#include "lib/conntrack.h"
 #include "lib/exit.h"
-#include "lib/ipv6.h"
+#include "lib/frag.h"
+#include "lib/ipcache.h"
 #include "lib/l2.h"
 #include "lib/lb.h"
-#include "lib/lb6.h"
 #include "lib/maps.h"
+#include "lib/neigh.h"
 #include "lib/parse.h"
 #include "lib/policy.h"
-
-/* Services in BPF (kube-proxy replacement): written by xcnid before load. */
-const volatile __u32 lb_enabled = 0;
+#include "lib/sctp.h"
 
 /*
  * IPv6 from the host stack into a pod: neighbour discovery from a link-local

@@ -29,9 +29,8 @@
 
 #include "lib/compat.h"
 #include "lib/exit.h"
-#include "lib/ipv6.h"
-#include "lib/maps.h"
 #include "lib/parse.h"
+#include "lib/policy.h"
 
 /* The UDP ports at off (network order): 0, or an error when the packet is shorter. */
 static __always_inline int udp_ports(struct __sk_buff *skb, __u32 off, __be16 ports[2])

@@ -210,7 +210,7 @@ struct xcni_ct_entry {
  * (UDP and other protocols without a handshake, a TCP or SCTP flow met
  * mid-stream after its entry was evicted or expired), so the entry may hold
  * it the wrong way round. After a policy change its replies too are judged
- * again, as the flow the entry holds (bpf/lib/ct.h: ct_recheck), or a flow
+ * again, as the flow the entry holds (bpf/lib/conntrack.h: ct_recheck), or a flow
  * picked up from its reply direction would outlive the policy that revoked it. */
 #define XCNI_CT_F_PICKUP 0x40
 
@@ -281,7 +281,7 @@ enum xcni_reason {
 	XCNI_DROP_TUNNEL_FAMILY = -132,
 	/* from outside to a remote backend: too big for the underlay once
 	 * encapsulated; answered with ICMP fragmentation-needed (DF) or ICMPv6
-	 * Packet Too Big from the frontend (lib/ptb.h) */
+	 * Packet Too Big from the frontend (lib/nodeport.h) */
 	XCNI_DROP_TOO_BIG = -133,
 	/* ND/MLD-typed ICMPv6 to a link-local or multicast address (to a pod:
 	 * from a link-local or :: source) with a hop limit no neighbour sends
@@ -481,7 +481,7 @@ struct xcni_ipcache_val {
 #define XCNI_ENCAP_LEN 50
 /*
  * skb->mark bit every encapsulation sets on the Geneve it built (encap.h,
- * encap6.h, dsr.h, dsr6.h): to_underlay, on the underlay's egress, lets
+ * encap.h, nodeport.h): to_underlay, on the underlay's egress, lets
  * Geneve leave only with it. UDP to 6081 without it came from a socket (a
  * hostNetwork process), which is not the data plane. Neither kube-proxy's
  * bits (0x4000 masquerade, 0x8000 drop) nor the decapsulated-packet bit
@@ -751,7 +751,7 @@ struct xcni_svcname {
  *            XCNI_MAGLEV_M backend ids, built in userspace (user/lib/maglev.c)
  *   svcbe:   (service id, backend address, port, family) -> 1: the backends
  *            of a frontend by key, for DSR, which must accept only a backend
- *            of the frontend an option names (bpf/lib/dsr.h) without a walk
+ *            of the frontend an option names (bpf/lib/nodeport.h) without a walk
  *            of its slots. It holds what the live and the replaced version
  *            name (never more entries than xcni_svcslot)
  *
@@ -990,7 +990,7 @@ struct xcni_ct6_key {
 	__u8 pad[3];
 };
 
-/* xcni_snat6 (LRU, bpf/lib/nodeport6.h): a SNATed IPv6 NodePort flow's tuple as
+/* xcni_snat6 (LRU, bpf/lib/nodeport.h): a SNATed IPv6 NodePort flow's tuple as
  * this node sends it (its address:port -> backend) -> the client, for the
  * replies (the ct6 entry has no room for a 16-byte address). */
 struct xcni_snat6 {

@@ -5,18 +5,24 @@
  * Ethernet behind the existing Ethernet header (which becomes the outer one);
  * decapsulation takes them away again.
  */
+/*
+ * IPv6 pods across nodes: Geneve (RFC 8926) with an IPv6 inner packet over
+ * the IPv4 underlay (the outer headers are the IPv4 ones above; what differs is how
+ * the inner packet is read: IPv6 header, the flow hash over the IPv6
+ * 5-tuple, and the Ethernet type on either side of the tunnel), and either
+ * inner family over the IPv6 underlay (geneve_encap_ul6: an outer IPv6
+ * header from node_ip6 to the node's tunnel_ip6).
+ */
 #ifndef XCNI_ENCAP_H
 #define XCNI_ENCAP_H
 
 #include <linux/udp.h>
 
-#include "l2.h"
+#include "compat.h"
+#include "config.h"
+#include "ipcache.h"
 #include "maps.h"
 #include "parse.h"
-
-#ifndef BPF_F_ADJ_ROOM_DECAP_L3_IPV4
-#define BPF_F_ADJ_ROOM_DECAP_L3_IPV4 (1ULL << 7)
-#endif
 
 struct geneve_hdr {
 	__u8 ver_optlen; /* version (2 bits), option length in 4-byte words (6) */
@@ -29,6 +35,21 @@ struct geneve_hdr {
  * of its first XCNI_ENCAP_LEN bytes (the struct has tail padding). */
 struct outer_hdrs {
 	struct iphdr ip;
+	struct udphdr udp;
+	struct geneve_hdr gnv;
+	struct ethhdr inner_eth;
+};
+
+/*
+ * What encapsulation over the IPv6 underlay writes after the outer Ethernet
+ * header, but for the two addresses: the IPv6 header's first 8 bytes, then
+ * UDP, Geneve and the inner Ethernet header. The addresses are stored from
+ * where they are (this node's in .rodata, the peer's in its ipcache entry):
+ * 32 bytes less in the frame of from_pod6's callee, which the verifier's
+ * 512 bytes for the call chain would not give.
+ */
+struct outer6_hdrs {
+	__u8 ip6_head[8]; /* version, class, label, payload length, next header, hop limit */
 	struct udphdr udp;
 	struct geneve_hdr gnv;
 	struct ethhdr inner_eth;
@@ -82,16 +103,24 @@ static __always_inline __u16 flow_sport(const struct xcni_ct_key *t)
 	return flow_sport_of(t->saddr, t->daddr, t->sport, t->dport, t->proto);
 }
 
-/* What encapsulation needs from the packet, read before anything rewrites it
- * (a store invalidates every packet pointer). */
-struct encap_in {
-	__u16 inner_len; /* the inner IP packet's length (IPv4 tot_len, IPv6 40 + payload) */
-	__u16 sport; /* the outer UDP source port: the inner flow's hash */
-	__be16 inner_proto; /* ETH_P_IP or ETH_P_IPV6: the inner Ethernet's type */
-	__u8 tos; /* IPv4 TOS, IPv6 traffic class: copied to the outer header */
-	__u8 macs[2 * ETH_ALEN]; /* the inner Ethernet's destination and source */
-	__u32 label; /* the outer IPv6 flow label (IPv6 underlay): flow_label_of */
-};
+/* An IPv6 address as one word: its four words xored (memory order). */
+static __always_inline __u32 in6_fold(const __u8 *a)
+{
+	const __u32 *x = (const __u32 *)a;
+
+	return x[0] ^ x[1] ^ x[2] ^ x[3];
+}
+
+/*
+ * The outer UDP source port of an IPv6 flow: flow_sport over the tuple with
+ * each address folded to a word. The same on every node and every boot;
+ * shared with userspace (tests) as written here.
+ */
+static __always_inline __u16 flow_sport6(const struct xcni_ct6_key *t)
+{
+	return flow_sport_of(in6_fold(t->saddr), in6_fold(t->daddr), t->sport, t->dport,
+			     t->proto);
+}
 
 static __always_inline void encap_in_take(const struct pkt *p, struct encap_in *in)
 {
@@ -105,9 +134,33 @@ static __always_inline void encap_in_take(const struct pkt *p, struct encap_in *
 	in->inner_proto = bpf_htons(ETH_P_IP);
 }
 
-#ifndef EALREADY
-#define EALREADY 114
-#endif
+/*
+ * encap_in for an IPv6 packet (Ethernet at 0, the fixed header at ETH_HLEN):
+ * 0, XCNI_FWD_TOO_BIG for what no Geneve header can describe (a jumbogram
+ * or BIG TCP packet: payload length 0; or one whose outer length would pass
+ * 64K), or a drop reason.
+ */
+static __always_inline int encap_in_take6(struct __sk_buff *skb, const struct pkt6 *p,
+					  struct encap_in *in)
+{
+	__u8 h[8]; /* version, class, flow label, payload length */
+	__u32 plen;
+
+	/* Straight into place: a small frame for the callers' sake. */
+	if (bpf_skb_load_bytes(skb, 0, in->macs, 2 * ETH_ALEN) ||
+	    bpf_skb_load_bytes(skb, ETH_HLEN, h, sizeof(h)))
+		return XCNI_DROP_SHORT;
+	plen = (__u32)h[4] << 8 | h[5];
+	if (!plen || plen + sizeof(struct xcni_ip6hdr) + XCNI_ENCAP_LEN > 0xffff)
+		return XCNI_FWD_TOO_BIG;
+	in->inner_len = plen + sizeof(struct xcni_ip6hdr);
+	in->tos = (__u8)(h[0] << 4 | h[1] >> 4);
+	in->sport = flow_sport6(&p->tuple);
+	in->label = flow_label_of(flow_hash_of(in6_fold(p->tuple.saddr), in6_fold(p->tuple.daddr),
+					       p->tuple.sport, p->tuple.dport, p->tuple.proto));
+	in->inner_proto = bpf_htons(ETH_P_IPV6);
+	return 0;
+}
 
 /*
  * Geneve these programs built: marked, so the underlay's egress (to_underlay)
@@ -199,7 +252,7 @@ static __always_inline int geneve_encap_in(struct __sk_buff *skb, const struct e
 }
 
 /* geneve_encap_in with the headers in the caller's frame (hp: one
- * callers share with the IPv6 underlay's, encap6.h's tunnel_encap). */
+ * callers share with the IPv6 underlay's, tunnel_encap). */
 static __always_inline int geneve_encap(struct __sk_buff *skb, const struct encap_in *in,
 					__u32 node_ip, __u32 tunnel_ip, __u32 vni)
 {
@@ -222,6 +275,263 @@ static __always_inline void tunnel_count(__u32 node_ip, __u32 len, int rx)
 		s->tx_packets++;
 		s->tx_bytes += len;
 	}
+}
+
+/* Counts a packet to or from a node behind the IPv6 underlay. */
+static __always_inline void tunnel_count6(const __u8 *node, __u32 len, int rx)
+{
+	struct xcni_in6 k;
+	struct xcni_tunstat *s;
+
+	__builtin_memcpy(k.addr, node, 16);
+	s = bpf_map_lookup_elem(&xcni_tunstat6, &k);
+	if (!s)
+		return;
+	if (rx) {
+		s->rx_packets++;
+		s->rx_bytes += len;
+	} else {
+		s->tx_packets++;
+		s->tx_bytes += len;
+	}
+}
+
+/*
+ * A pod's IPv6 packet to a remote address the ipcache6 knows (dipc): the
+ * node that hosts it, into *tunnel (0: not a pod, the stack's). Another
+ * node's own IPv6 address is reached through the overlay too, as IPv4's is
+ * (its tunnel_ip; 0 without one: the stack's), so the replies to a flow it
+ * opened to a pod (an IPv6 NodePort it SNATed) go back the way it came.
+ * 0 or the drop reason: Geneve to a node (it would inject packets into the
+ * overlay), a pod whose node is gone or with no overlay to reach it.
+ */
+static __always_inline int remote6_check(const struct pkt6 *p, const struct xcni_ipcache_val *dipc,
+					 __u32 node_ip, __u32 *tunnel)
+{
+	if (p->tuple.proto == IPPROTO_UDP && p->tuple.dport == bpf_htons(XCNI_GENEVE_PORT) &&
+	    (dipc->identity == XCNI_ID_HOST || dipc->identity == XCNI_ID_REMOTE_NODE))
+		return XCNI_DROP_GENEVE_INJECT;
+	if (!(dipc->flags & XCNI_IPC_POD)) {
+		*tunnel = dipc->identity == XCNI_ID_REMOTE_NODE ? tunnel_of(dipc, node_ip) : 0;
+		return 0;
+	}
+	*tunnel = tunnel_of(dipc, node_ip);
+	return *tunnel ? 0 : no_tunnel_reason(dipc);
+}
+
+/*
+ * Decapsulation of an IPv6 inner packet: the outer IPv4, UDP, Geneve and
+ * inner Ethernet headers (hdr_len bytes after the outer Ethernet) go, the
+ * outer Ethernet header stays and says IPv6. 0 or XCNI_DROP_BAD_GENEVE.
+ */
+static __always_inline int geneve_decap6(struct __sk_buff *skb, __u32 hdr_len)
+{
+	__be16 proto = bpf_htons(ETH_P_IPV6);
+
+	if (bpf_skb_adjust_room(skb, -(__s32)hdr_len, BPF_ADJ_ROOM_MAC,
+				BPF_F_ADJ_ROOM_FIXED_GSO | BPF_F_ADJ_ROOM_DECAP_L3_IPV6) ||
+	    bpf_skb_store_bytes(skb, offsetof(struct ethhdr, h_proto), &proto, sizeof(proto), 0))
+		return XCNI_DROP_BAD_GENEVE;
+	return 0;
+}
+
+_Static_assert(sizeof(struct xcni_ip6hdr) + offsetof(struct outer6_hdrs, inner_eth) -
+		       offsetof(struct outer6_hdrs, udp) + sizeof(struct ethhdr) ==
+	       XCNI_ENCAP6_LEN, "encapsulation over IPv6 is 70 bytes");
+#define OUTER6_TAIL_LEN (XCNI_ENCAP6_LEN - sizeof(struct xcni_ip6hdr))
+
+/* The encapsulation's length towards a tunnel_of endpoint. */
+static __always_inline __u32 encap_len_of(__u32 tunnel)
+{
+	return tunnel == XCNI_TUN6 ? XCNI_ENCAP6_LEN : XCNI_ENCAP_LEN;
+}
+
+/*
+ * Geneve over the IPv6 underlay to the node at dst6 (an ipcache entry's
+ * tunnel_ip6), from node_ip6: geneve_encap's headers with an outer IPv6
+ * header, its traffic class the inner TOS and its flow label the inner
+ * flow's hash (RFC 6438), so ECMP spreads flows on the label or the port.
+ *
+ * The outer UDP checksum is zero, as RFC 8926 section 3.3 allows over IPv6
+ * when RFC 6936's conditions (its section 5) hold, which they do here: the
+ * tunnel carries whole Ethernet frames whose inner IPv4 header and
+ * TCP/UDP/ICMP/ICMPv6 payloads carry checksums of their own; the packets are
+ * never fragmented (the pods' MTU leaves room for this header, and IPv6
+ * routers do not fragment); zero-checksum Geneve is only sent to and taken
+ * from the cluster's nodes, on port 6081 alone; and the receiver
+ * (from_overlay, not a UDP socket) takes only packets whose outer
+ * destination is its own underlay address, whose outer source is a node of
+ * the cluster (tunnel6), whose Geneve header names the cluster's VNI and
+ * whose inner source belongs to that node (the inner-spoof check): a packet
+ * an undetected error misaddressed is dropped and counted, not delivered.
+ * Computing it instead is not possible for all packets: bpf_skb_adjust_room
+ * marks a GSO super-packet SKB_GSO_UDP_TUNNEL (there is no flag for the
+ * _CSUM kind), so segmentation would copy one checksum of the whole into
+ * every segment,
+ * wrong in all of them. 0 or a drop reason; packet pointers are stale.
+ */
+static __always_inline int geneve_encap_ul6(struct __sk_buff *skb, const struct encap_in *in,
+					    const __u8 *dst6, __u32 vni, struct outer6_hdrs *hp)
+{
+	__u64 flags = BPF_F_ADJ_ROOM_FIXED_GSO | BPF_F_ADJ_ROOM_ENCAP_L3_IPV6 |
+		      BPF_F_ADJ_ROOM_ENCAP_L4_UDP | BPF_F_ADJ_ROOM_ENCAP_L2_ETH |
+		      BPF_F_ADJ_ROOM_ENCAP_L2(ETH_HLEN);
+	__u32 plen = (__u32)in->inner_len + XCNI_ENCAP6_LEN - sizeof(struct xcni_ip6hdr);
+
+	/* No IPv6 payload length (nor UDP length) describes more. */
+	if (plen > 0xffff)
+		return XCNI_DROP_ENCAP;
+	__builtin_memset(hp, 0, sizeof(*hp));
+	__builtin_memcpy(hp->inner_eth.h_dest, in->macs, ETH_ALEN);
+	__builtin_memcpy(hp->inner_eth.h_source, in->macs + ETH_ALEN, ETH_ALEN);
+	hp->inner_eth.h_proto = in->inner_proto;
+	hp->ip6_head[0] = 0x60 | in->tos >> 4;
+	hp->ip6_head[1] = (__u8)((in->tos & 0xf) << 4 | ((in->label >> 16) & 0xf));
+	hp->ip6_head[2] = (__u8)(in->label >> 8);
+	hp->ip6_head[3] = (__u8)in->label;
+	hp->ip6_head[4] = (__u8)(plen >> 8);
+	hp->ip6_head[5] = (__u8)plen;
+	hp->ip6_head[6] = IPPROTO_UDP;
+	hp->ip6_head[7] = 64; /* hop limit */
+	hp->udp.source = bpf_htons(in->sport);
+	hp->udp.dest = bpf_htons(XCNI_GENEVE_PORT);
+	hp->udp.len = bpf_htons(plen);
+	hp->gnv.proto = bpf_htons(XCNI_GENEVE_PROTO_ETH);
+	hp->gnv.vni_rsvd = bpf_htonl(vni << 8);
+
+	if (encap_room(skb, XCNI_ENCAP6_LEN, flags))
+		return XCNI_DROP_ENCAP;
+	if (bpf_skb_store_bytes(skb, ETH_HLEN, hp->ip6_head, sizeof(hp->ip6_head), 0) ||
+	    bpf_skb_store_bytes(skb, ETH_HLEN + offsetof(struct xcni_ip6hdr, saddr),
+				(const void *)node_ip6, 16, 0) ||
+	    bpf_skb_store_bytes(skb, ETH_HLEN + offsetof(struct xcni_ip6hdr, daddr), dst6, 16, 0) ||
+	    bpf_skb_store_bytes(skb, ETH_HLEN + sizeof(struct xcni_ip6hdr), &hp->udp,
+				OUTER6_TAIL_LEN, 0))
+		return XCNI_DROP_ENCAP;
+	/* An IPv4 inner packet: the outer Ethernet header now carries IPv6. */
+	if (in->inner_proto != bpf_htons(ETH_P_IPV6)) {
+		__be16 proto = bpf_htons(ETH_P_IPV6);
+
+		if (bpf_skb_store_bytes(skb, offsetof(struct ethhdr, h_proto), &proto,
+					sizeof(proto), 0))
+			return XCNI_DROP_ENCAP;
+	}
+	geneve_mark(skb);
+	return 0;
+}
+
+/*
+ * Geneve to a node, counted: over the IPv6 underlay to dst6 when it is set
+ * (an ipcache entry's tunnel_ip6: tunnel_of said XCNI_TUN6), else over the
+ * IPv4 one to tunnel. Chosen on the pointer, which the verifier follows
+ * where it would lose a comparison of tunnel. 0 or a drop reason.
+ */
+static __always_inline int tunnel_encap(struct __sk_buff *skb, const struct encap_in *in,
+					__u32 node_ip, __u32 tunnel, const __u8 *dst6, __u32 vni)
+{
+	/* One frame slot for either family's headers. */
+	union {
+		struct outer_hdrs h4;
+		struct outer6_hdrs h6;
+	} h;
+	int r;
+
+	if (dst6) {
+		r = geneve_encap_ul6(skb, in, dst6, vni, &h.h6);
+		if (!r)
+			tunnel_count6(dst6, skb->len, 0);
+		return r;
+	}
+	r = geneve_encap_in(skb, in, node_ip, tunnel, vni, &h.h4);
+	if (!r)
+		tunnel_count(tunnel, skb->len, 0);
+	return r;
+}
+
+/*
+ * Decapsulating IPv4 from IPv4 leaves skb->protocol as it was: no
+ * BPF_F_ADJ_ROOM_DECAP_L3_IPV4, which only kernels >= 6.3 take (older ones
+ * answer -EINVAL) and which only changes anything across families
+ * (from_overlay6's IPv4 inner packets and geneve_decap6 keep it).
+ */
+#define XCNI_DECAP4_FLAGS BPF_F_ADJ_ROOM_FIXED_GSO
+
+/*
+ * What from_overlay's steps answer. A step that decides the packet's fate
+ * (counted) returns its TC verdict (TC_ACT_*, all below UL_NEXT); one that
+ * does not hands the packet on with what it found, one of these, and for a
+ * Geneve packet the outer headers' length (what decapsulation takes away) in
+ * the low 16 bits: UL_STEP and UL_LEN take them apart. In the return value,
+ * not through memory: the entry's frame stays empty, and with it the three
+ * frames (entry, a step, its callee) fit the verifier's 512 bytes.
+ */
+enum ul_step {
+	UL_NEXT = 1 << 16, /* not this step's, untouched and uncounted: the next step's */
+	UL_PLAIN = 2 << 16, /* IPv4 (or not IP), not Geneve for this node: from_plain's */
+	UL_INNER6 = 3 << 16, /* Geneve over IPv4 from a known node, IPv6 inside */
+	UL6_INNER4 = 4 << 16, /* Geneve over IPv6 (from_underlay6), IPv4 inside */
+	UL6_INNER6 = 5 << 16, /* Geneve over IPv6 (from_underlay6), IPv6 inside */
+};
+
+#define UL_STEP(ret) ((ret) & ~0xffff)
+#define UL_LEN(ret) ((__u32)(ret) & 0xffff)
+
+/* Geneve options: at most 63 words; the verifier wants the skip bounded. */
+#define GENEVE_OPT_MAX 252
+
+struct outer {
+	__u32 saddr;
+	__u32 hdr_len; /* outer IPv4 + UDP + Geneve (with options) + inner Ethernet */
+	__u32 inner6; /* the inner packet is IPv6 */
+};
+
+/*
+ * Outer headers: 0 and o filled when the packet is Geneve for us,
+ * XCNI_PASS_UNDERLAY when it is something else, or a drop reason.
+ */
+static __always_inline int parse_outer(struct cursor *c, struct pkt *outer_pkt, struct outer *o)
+{
+	struct iphdr *ip;
+	struct udphdr *udp;
+	struct geneve_hdr *g;
+	struct ethhdr *inner;
+	__u32 optlen;
+
+	outer_pkt->eth = cursor_take(c, sizeof(struct ethhdr));
+	if (!outer_pkt->eth || outer_pkt->eth->h_proto != bpf_htons(ETH_P_IP))
+		return XCNI_PASS_UNDERLAY;
+	ip = cursor_take(c, sizeof(struct iphdr));
+	if (!ip || ip->ihl != 5 || ip->protocol != IPPROTO_UDP || ip->daddr != node_ip ||
+	    (ip->frag_off & bpf_htons(0x3fff)))
+		return XCNI_PASS_UNDERLAY;
+	udp = cursor_take(c, sizeof(struct udphdr));
+	if (!udp || udp->dest != bpf_htons(XCNI_GENEVE_PORT))
+		return XCNI_PASS_UNDERLAY;
+	/* Ours from here on: account it to the packet's fate. */
+	outer_pkt->tuple.saddr = ip->saddr;
+	outer_pkt->tuple.daddr = ip->daddr;
+	outer_pkt->tuple.proto = IPPROTO_UDP;
+	outer_pkt->tuple.sport = udp->source;
+	outer_pkt->tuple.dport = udp->dest;
+	if (!bpf_map_lookup_elem(&xcni_tunnel, &ip->saddr))
+		return XCNI_DROP_UNKNOWN_NODE;
+	g = cursor_take(c, sizeof(struct geneve_hdr));
+	if (!g || (g->ver_optlen >> 6) != 0 || g->proto != bpf_htons(XCNI_GENEVE_PROTO_ETH) ||
+	    (bpf_ntohl(g->vni_rsvd) >> 8) != vni)
+		return XCNI_DROP_BAD_GENEVE;
+	optlen = (g->ver_optlen & 0x3f) * 4;
+	if (optlen > GENEVE_OPT_MAX || (void *)((char *)c->pos + optlen) > c->end)
+		return XCNI_DROP_BAD_GENEVE;
+	c->pos = (char *)c->pos + optlen;
+	inner = cursor_take(c, sizeof(struct ethhdr));
+	if (!inner ||
+	    (inner->h_proto != bpf_htons(ETH_P_IP) && inner->h_proto != bpf_htons(ETH_P_IPV6)))
+		return XCNI_DROP_BAD_GENEVE;
+	o->inner6 = inner->h_proto == bpf_htons(ETH_P_IPV6);
+	o->saddr = ip->saddr;
+	o->hdr_len = sizeof(struct iphdr) + sizeof(struct udphdr) + sizeof(struct geneve_hdr) +
+		     optlen + sizeof(struct ethhdr);
+	return 0;
 }
 
 #endif

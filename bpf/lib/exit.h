@@ -7,6 +7,8 @@
 #ifndef XCNI_EXIT_H
 #define XCNI_EXIT_H
 
+#include "compat.h"
+#include "frag.h"
 #include "maps.h"
 #include "parse.h"
 #include "policy.h"
@@ -18,8 +20,8 @@ static __always_inline int reason_is_drop(int reason)
 
 /*
  * A drop whose packet the program turned into an answer to its sender: a
- * connection refused for want of a backend (lb.h, lb6.h: TCP RST, ICMP
- * unreachable), a packet too big for the underlay once encapsulated (ptb.h:
+ * connection refused for want of a backend (lb.h, lb.h: TCP RST, ICMP
+ * unreachable), a packet too big for the underlay once encapsulated (nodeport.h:
  * ICMP fragmentation needed, Packet Too Big). Counted and reported as a
  * drop; the caller's verdict sends the answer.
  */
@@ -167,6 +169,27 @@ static __always_inline void report(struct __sk_buff *skb, __u8 type, int reason,
 	bpf_ringbuf_submit(ev, 0);
 }
 
+/* ---- the exit ----------------------------------------------------------- */
+
+static __always_inline void report6(struct __sk_buff *skb, __u8 type, int reason, __u8 dir,
+				    __u32 ep_id, const struct pkt6 *p, const struct verdict *v,
+				    const struct xcni_config *cfg)
+{
+	struct xcni_event6 *ev = event_reserve(sizeof(*ev), cfg);
+
+	if (!ev)
+		return;
+	event_fill(&ev->ev, skb, type, reason, dir, ep_id, v, p->len, p->tuple.proto,
+		   p->tuple.sport, p->tuple.dport);
+	ev->ev.saddr = 0;
+	ev->ev.daddr = 0;
+	ev->ev.rev_nat = p->rev_nat;
+	ev->ev.backend_id = p->backend_id;
+	__builtin_memcpy(ev->saddr6, p->tuple.saddr, 16);
+	__builtin_memcpy(ev->daddr6, p->tuple.daddr, 16);
+	bpf_ringbuf_submit(ev, 0);
+}
+
 /* One forwarded packet in n, n >= 1. */
 static __always_inline int sampled(__u32 n)
 {
@@ -212,6 +235,28 @@ static __always_inline int finish(struct __sk_buff *skb, int reason, __u8 dir, _
 		report(skb, XCNI_EV_VERDICT, reason, dir, ep_id, p, v, cfg);
 	else if (cfg && cfg->trace_sample && sampled(cfg->trace_sample))
 		report(skb, XCNI_EV_TRACE, reason, dir, ep_id, p, v, cfg);
+	return verdict;
+}
+
+/* finish() for IPv6 packets: the same counters, events of the IPv6 layout. */
+static __always_inline int finish6(struct __sk_buff *skb, int reason, __u8 dir, __u32 ep_id,
+				   const struct pkt6 *p, int verdict, const struct verdict *v)
+{
+	__u32 zero = 0;
+	const struct xcni_config *cfg = bpf_map_lookup_elem(&xcni_config, &zero);
+
+	count(reason, dir, p->len);
+	if (reason_is_drop(reason)) {
+		report6(skb, XCNI_EV_DROP, reason, dir, ep_id, p, v, cfg);
+		return reason_answered(reason) ? verdict : TC_ACT_SHOT;
+	}
+	stack_mark(skb, dir, verdict);
+	if (p->frag_first)
+		frag6_commit(p);
+	if (v->enforced)
+		report6(skb, XCNI_EV_VERDICT, reason, dir, ep_id, p, v, cfg);
+	else if (cfg && cfg->trace_sample && sampled(cfg->trace_sample))
+		report6(skb, XCNI_EV_TRACE, reason, dir, ep_id, p, v, cfg);
 	return verdict;
 }
 

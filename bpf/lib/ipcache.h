@@ -1,11 +1,19 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
-/* The ipcache: which identity (and node) an address belongs to. */
+/*
+ * Where an address is, both families: the endpoints of this node (by address,
+ * by pod device), the ipcache (which identity, and which node, an address
+ * belongs to), the node to tunnel to (tunnel_of, no_tunnel_reason), and the
+ * rules for sources from outside (martian, outside_client_ok, forged pod
+ * sources).
+ */
 #ifndef XCNI_IPCACHE_H
 #define XCNI_IPCACHE_H
 
 #include <bpf/bpf_endian.h>
 
+#include "config.h"
 #include "maps.h"
+#include "parse.h"
 
 static __always_inline struct xcni_ipcache_val *ipcache_lookup(__u32 addr)
 {
@@ -14,10 +22,34 @@ static __always_inline struct xcni_ipcache_val *ipcache_lookup(__u32 addr)
 	return bpf_map_lookup_elem(&xcni_ipcache, &k);
 }
 
+/* The ipcache6 entry of one address (the longest prefix holding it), or NULL. */
+static __always_inline struct xcni_ipcache_val *ipcache6_lookup(const __u8 *addr)
+{
+	struct xcni_ipcache6_key k = { .prefixlen = 128 };
+
+	__builtin_memcpy(k.addr, addr, 16);
+	return bpf_map_lookup_elem(&xcni_ipcache6, &k);
+}
+
 static __always_inline __u32 ipcache_identity(__u32 addr)
 {
 	struct xcni_ipcache_val *v = ipcache_lookup(addr);
 
+	return v ? v->identity : XCNI_ID_WORLD;
+}
+
+/* ---- identities and policy keys ---------------------------------------- */
+
+static __always_inline __u32 ipcache6_identity(const __u8 *addr)
+{
+	struct xcni_ipcache6_key k = { .prefixlen = 128 };
+	struct xcni_ipcache_val *v;
+
+	/* Only the node sends from a link-local address into a pod's link. */
+	if (in6_linklocal(addr))
+		return XCNI_ID_HOST;
+	__builtin_memcpy(k.addr, addr, 16);
+	v = bpf_map_lookup_elem(&xcni_ipcache6, &k);
 	return v ? v->identity : XCNI_ID_WORLD;
 }
 
@@ -37,6 +69,21 @@ static __always_inline int martian4(__u32 addr)
 	__u32 h = bpf_ntohl(addr);
 
 	return (h >> 24) == 0 || (h >> 24) == 127 || (h >> 16) == 0xa9fe || (h >> 24) >= 224;
+}
+
+/*
+ * An IPv6 source no host on the underlay may claim: the unspecified address,
+ * loopback, multicast ff00::/8, IPv4-mapped ::ffff:0:0/96, link-local
+ * fe80::/10 (a host's own link, never a pod's or a frontend's client).
+ */
+static __always_inline int martian6(const __u8 *a)
+{
+	const __u32 *w = (const __u32 *)a;
+
+	if (a[0] == 0xff || (a[0] == 0xfe && (a[1] & 0xc0) == 0x80))
+		return 1;
+	return !w[0] && !w[1] &&
+	       ((!w[2] && (!w[3] || w[3] == bpf_htonl(1))) || w[2] == bpf_htonl(0xffff));
 }
 
 /*
@@ -60,6 +107,19 @@ static __always_inline int outside_client_ok(const struct xcni_ipcache_val *sipc
 	return !bpf_map_lookup_elem(&xcni_endpoints, saddr);
 }
 
+/* outside_client_ok (ipcache.h) for an IPv6 source, sipc its ipcache6 entry. */
+static __always_inline int outside6_client_ok(const struct xcni_ipcache_val *sipc,
+					      const __u8 *saddr)
+{
+	if (martian6(saddr))
+		return 0;
+	if (sipc && (sipc->tunnel_ip || (sipc->flags & (XCNI_IPC_POD | XCNI_IPC_TUN6)) ||
+		     sipc->identity == XCNI_ID_HOST || sipc->identity == XCNI_ID_REMOTE_NODE ||
+		     identity_is_pod(sipc->identity)))
+		return 0;
+	return !bpf_map_lookup_elem(&xcni_endpoints6, saddr);
+}
+
 /*
  * A packet from the node's stack (to_pod, to_overlay) with a pod's source
  * (an endpoint here, or the ipcache's pod anywhere) but without
@@ -78,6 +138,84 @@ static __always_inline int pod_source_forged(const struct __sk_buff *skb, const 
 		return 1;
 	ipc = ipcache_lookup(*saddr);
 	return ipc && ((ipc->flags & XCNI_IPC_POD) || identity_is_pod(ipc->identity));
+}
+
+/* The ipcache6 entry of addr exactly (no link-local rule: ipcache6_identity's). */
+static __always_inline struct xcni_ipcache_val *ipcache6_exact(const __u8 *addr)
+{
+	struct xcni_ipcache6_key k = { .prefixlen = 128 };
+
+	__builtin_memcpy(k.addr, addr, 16);
+	return bpf_map_lookup_elem(&xcni_ipcache6, &k);
+}
+
+/* pod_source_forged (ipcache.h) for an IPv6 source. */
+static __always_inline int pod_source_forged6(const struct __sk_buff *skb, const __u8 *saddr)
+{
+	const struct xcni_ipcache_val *ipc;
+
+	if (skb->mark & XCNI_MARK_TRUSTED)
+		return 0;
+	if (bpf_map_lookup_elem(&xcni_endpoints6, saddr))
+		return 1;
+	ipc = ipcache6_exact(saddr);
+	return ipc && ((ipc->flags & XCNI_IPC_POD) || identity_is_pod(ipc->identity));
+}
+
+/* The endpoint behind the device the packet is on, and its IP. */
+static __always_inline struct xcni_endpoint *endpoint_of_dev(__u32 ifindex, __u32 *ip)
+{
+	__u32 *a = bpf_map_lookup_elem(&xcni_ifindex, &ifindex);
+
+	if (!a)
+		return NULL;
+	*ip = *a;
+	return bpf_map_lookup_elem(&xcni_endpoints, a);
+}
+
+/* The endpoint behind the device, and its IPv6 (copied to addr). */
+static __always_inline struct xcni_endpoint *endpoint6_of_dev(__u32 ifindex, __u8 *addr)
+{
+	struct xcni_in6 *a = bpf_map_lookup_elem(&xcni_ifindex6, &ifindex);
+
+	if (!a)
+		return NULL;
+	__builtin_memcpy(addr, a->addr, 16);
+	return bpf_map_lookup_elem(&xcni_endpoints6, a);
+}
+
+/* tunnel_of's answer for a node behind the IPv6 underlay: its address is the
+ * ipcache entry's tunnel_ip6 (255.255.255.255 is no node's IPv4). */
+#define XCNI_TUN6 0xffffffffu
+
+static __always_inline int ul6_on(void)
+{
+	return !!(node_ip6[0] | node_ip6[1] | node_ip6[2] | node_ip6[3]);
+}
+
+/*
+ * The tunnel endpoint of an ipcache entry as this node can reach it: the
+ * node's underlay IPv4, XCNI_TUN6 for one behind the IPv6 underlay, 0 for
+ * none (a local or non-pod address, or a node of the underlay family this
+ * node has no address in).
+ */
+static __always_inline __u32 tunnel_of(const struct xcni_ipcache_val *v, __u32 node_ip)
+{
+	if (v->flags & XCNI_IPC_TUN6)
+		return ul6_on() ? XCNI_TUN6 : 0;
+	return node_ip ? v->tunnel_ip : 0;
+}
+
+/*
+ * Why tunnel_of said 0 for a pod's entry v (NULL: none): its node is known
+ * but only in an underlay family this node has no address in (an IPv4-only
+ * node and an IPv6-only one: XCNI_DROP_TUNNEL_FAMILY, so the operator sees
+ * why), else no node hosts it (any more).
+ */
+static __always_inline int no_tunnel_reason(const struct xcni_ipcache_val *v)
+{
+	return v && ((v->flags & XCNI_IPC_TUN6) || v->tunnel_ip) ? XCNI_DROP_TUNNEL_FAMILY :
+								     XCNI_DROP_NO_TUNNEL;
 }
 
 #endif

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
-/* Endpoint lookups and the L2/L3 rewrite of local delivery. */
+/* Local delivery: the pod device's endpoint, the L2/L3 rewrite into a pod, TTL. */
 #ifndef XCNI_L2_H
 #define XCNI_L2_H
 
 #include <stddef.h>
 
+#include "compat.h"
+#include "ipcache.h"
 #include "maps.h"
 #include "parse.h"
 
@@ -13,17 +15,6 @@ static __always_inline int mac_eq(const __u8 *a, const __u8 *b)
 	return ((const __u16 *)a)[0] == ((const __u16 *)b)[0] &&
 	       ((const __u16 *)a)[1] == ((const __u16 *)b)[1] &&
 	       ((const __u16 *)a)[2] == ((const __u16 *)b)[2];
-}
-
-/* The endpoint behind the device the packet is on, and its IP. */
-static __always_inline struct xcni_endpoint *endpoint_of_dev(__u32 ifindex, __u32 *ip)
-{
-	__u32 *a = bpf_map_lookup_elem(&xcni_ifindex, &ifindex);
-
-	if (!a)
-		return NULL;
-	*ip = *a;
-	return bpf_map_lookup_elem(&xcni_endpoints, a);
 }
 
 /*
@@ -42,10 +33,6 @@ static __always_inline int pod_dev_start(struct __sk_buff *skb, struct cursor *c
 		return XCNI_DROP_NO_ENDPOINT;
 	return 0;
 }
-
-#define IP_OFF ETH_HLEN
-#define TTL_OFF (IP_OFF + offsetof(struct iphdr, ttl))
-#define IPCSUM_OFF (IP_OFF + offsetof(struct iphdr, check))
 
 /* TTL down by one, header checksum fixed: what a router does. */
 static __always_inline int ttl_decrement(struct __sk_buff *skb, const struct pkt *p)

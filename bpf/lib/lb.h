@@ -23,18 +23,241 @@
  * ICMP port unreachable for the rest) and sent back into the client, counted
  * as drop-no-backend.
  */
+/*
+ * Which Service a destination is, and which backend a new flow to it gets:
+ * shared by the per-packet translation (tc) and the socket-level one
+ * (sock_lb.bpf.c, cgroup connect/sendmsg), so both choose alike. Backends:
+ * the Maglev table's entry for the flow's hash or a slot at random; the
+ * active backends' slots, or the terminating ones' when no backend is
+ * active; with ClientIP affinity, the client's earlier backend while it is
+ * fresh and usable. No packet access here: any program type can use it.
+ */
+/*
+ * Services in BPF for IPv6 (issue 14): the per-packet translation above for a
+ * pod's IPv6 packet to an IPv6 frontend, with the same two conntrack entries
+ * (here in xcni_ct6), the same backend choice (above: random, ClientIP
+ * affinity, Maglev over xcni_lb_hash6), reverse NAT of replies, ICMPv6 errors
+ * about a translated flow translated back, the refusal when a Service has no
+ * backend (TCP RST, ICMPv6 port unreachable) and hairpin.
+ *
+ * IPv6 has no header checksum: an address rewrite changes only the L4
+ * checksum, through its pseudo-header, by the difference over the 16 bytes
+ * (bpf_csum_diff, then bpf_l4_csum_replace with the diff: size 0).
+ *
+ * Hairpin: the pod reaching itself gets its source rewritten to
+ * XCNI_LB_LOOPBACK6 (100::a9fe:2a01, in the discard-only prefix 100::/64 of
+ * RFC 6666: no real peer ever has it; its last word is IPv4's 169.254.42.1).
+ *
+ * TCP, UDP and SCTP frontends. SCTP's CRC32c has no pseudo-header: a new
+ * address leaves it alone, a new port updates it (sctp_nat_port_len, the
+ * SCTP packet's length from the IPv6 payload length). Global functions taking
+ * the packet's struct pkt6 by pointer: each verified once, on its own, so
+ * from_pod6's frame and path count hardly grow.
+ */
 #ifndef XCNI_LB_H
 #define XCNI_LB_H
 
+#include <linux/in.h>
 #include <stddef.h>
 
-#include "ct.h"
+#include "../xcni_shared.h"
+#include "compat.h"
+#include "conntrack.h"
 #include "encap.h"
-#include "l2.h"
-#include "lb_pick.h"
+#include "frag.h"
+#include "ipcache.h"
 #include "maps.h"
 #include "parse.h"
 #include "sctp.h"
+
+#define XCNI_NSEC_PER_S 1000000000ULL
+
+/*
+ * lb_translate's and lb6_translate's outside: 0 for a pod's packet; from the
+ * underlay LB_OUTSIDE, with LB_OUTSIDE_CIP when ClusterIPs are served there
+ * too (xcnid --external-clusterip).
+ */
+#define LB_OUTSIDE 1u
+#define LB_OUTSIDE_CIP 2u
+
+/*
+ * A packet for frontend svc from outside the cluster (outside, as above):
+ * its client must be one (client_ok: outside_client_ok, outside6_client_ok;
+ * a claimed pod, node or martian source is a forgery), and a ClusterIP is
+ * the cluster's own unless xcnid says otherwise (Cilium's
+ * bpf-lb-external-clusterip, off by default). 0 or the drop reason.
+ */
+static __always_inline int lb_outside_refused(const struct xcni_svc *svc, int client_ok,
+					      __u32 outside)
+{
+	if (!client_ok)
+		return XCNI_DROP_OUTSIDE_SPOOF;
+	if ((svc->flags & XCNI_SVC_F_CLUSTERIP) && !(outside & LB_OUTSIDE_CIP))
+		return XCNI_DROP_CLUSTERIP_OUTSIDE;
+	return 0;
+}
+
+/*
+ * A pod's new flow to a frontend (flags: its XCNI_SVC_F_*) found no backend:
+ * XCNI_DROP_NO_BACKEND, refused at once as kube-proxy's REJECT; or, where a
+ * Local traffic policy leaves none here of the endpoints the Service has
+ * elsewhere (the compiler sets the flag only then), XCNI_DROP_NO_LOCAL_BACKEND,
+ * dropped as kube-proxy DROPs: a ClusterIP under internalTrafficPolicy Local,
+ * or another node's NodePort under externalTrafficPolicy Local (from a pod
+ * the only frontend with XCNI_SVC_F_ETP_LOCAL: its own node's have an INT twin
+ * without it), dropped as that node drops an outside client's packet
+ * (user/lib/svc.c, add_peer_frontend).
+ */
+static __always_inline int lb_pod_no_backend(__u8 flags)
+{
+	return flags & (XCNI_SVC_F_ETP_LOCAL | XCNI_SVC_F_ITP_LOCAL) ? XCNI_DROP_NO_LOCAL_BACKEND :
+									XCNI_DROP_NO_BACKEND;
+}
+
+/*
+ * The frontend of t's destination, or NULL. outside: the packet came from
+ * outside the cluster (the underlay), which gets the EXT entry only; a pod
+ * (and a socket of this node) gets the INT one where the two differ.
+ */
+static __always_inline const struct xcni_svc *lb_frontend(const struct xcni_ct_key *t,
+							  int outside)
+{
+	struct xcni_svc_key k = {};
+	const struct xcni_svc *svc, *in;
+
+	if (t->proto != IPPROTO_TCP && t->proto != IPPROTO_UDP && t->proto != IPPROTO_SCTP)
+		return NULL;
+	__builtin_memcpy(k.addr, &t->daddr, 4);
+	k.port = t->dport;
+	k.family = XCNI_AF_INET;
+	k.proto = t->proto;
+	k.scope = XCNI_SCOPE_EXT;
+	svc = bpf_map_lookup_elem(&xcni_svc, &k);
+	if (!svc || outside || !(svc->flags & XCNI_SVC_F_TWO_SCOPES))
+		return svc;
+	/* Traffic policies differ inside and outside: a pod is inside. */
+	k.scope = XCNI_SCOPE_INT;
+	in = bpf_map_lookup_elem(&xcni_svc, &k);
+	return in ? in : svc;
+}
+
+/*
+ * The frontend of t's destination (a pod is inside: INT where the two scopes
+ * differ; outside: from the underlay, the EXT entry alone), or NULL.
+ */
+static __always_inline const struct xcni_svc *lb6_frontend(const struct xcni_ct6_key *t,
+							   __u32 outside)
+{
+	struct xcni_svc_key k = {};
+	const struct xcni_svc *svc, *in;
+
+	if (t->proto != IPPROTO_TCP && t->proto != IPPROTO_UDP && t->proto != IPPROTO_SCTP)
+		return NULL;
+	__builtin_memcpy(k.addr, t->daddr, 16);
+	k.port = t->dport;
+	k.family = XCNI_AF_INET6;
+	k.proto = t->proto;
+	k.scope = XCNI_SCOPE_EXT;
+	svc = bpf_map_lookup_elem(&xcni_svc, &k);
+	if (!svc || outside || !(svc->flags & XCNI_SVC_F_TWO_SCOPES))
+		return svc;
+	k.scope = XCNI_SCOPE_INT;
+	in = bpf_map_lookup_elem(&xcni_svc, &k);
+	return in ? in : svc;
+}
+
+/* A backend new flows may get: it exists, and is active unless none is. */
+static __always_inline const struct xcni_backend *lb_usable(const struct xcni_svc *svc, __u32 id)
+{
+	const struct xcni_backend *be = bpf_map_lookup_elem(&xcni_backend, &id);
+
+	if (!be || (be->state != XCNI_BE_ACTIVE && svc->count))
+		return NULL;
+	return be;
+}
+
+/*
+ * A backend for a new flow: Maglev's entry for the flow's hash (xcni_lb_hash,
+ * xcni_lb_hash6: the family's tuple as the client sent it), or a slot at
+ * random. 0: none.
+ */
+static __always_inline __u32 lb_pick_h(const struct xcni_svc *svc, __u32 hash)
+{
+	struct xcni_svcslot_key sk = {};
+	__u32 n = svc->count, base = 0, *id;
+
+	if (!n) {
+		n = svc->count_term;
+		base = svc->count;
+	}
+	if (!n)
+		return 0;
+	if (svc->flags & XCNI_SVC_F_MAGLEV) {
+		__u32 key = xcni_maglev_key(svc->id, svc->version), idx;
+		void *table = bpf_map_lookup_elem(&xcni_maglev, &key);
+
+		if (table) {
+			idx = hash % XCNI_MAGLEV_M;
+			id = bpf_map_lookup_elem(table, &idx);
+			if (id && *id)
+				return *id;
+		}
+		/* No table (yet): a slot at random rather than no backend. */
+	}
+	sk.svc_id = svc->id;
+	sk.version = svc->version;
+	sk.slot = base + bpf_get_prandom_u32() % n;
+	id = bpf_map_lookup_elem(&xcni_svcslot, &sk);
+	return id ? *id : 0;
+}
+
+static __always_inline __u32 lb_pick(const struct xcni_svc *svc, const struct xcni_ct_key *t)
+{
+	return lb_pick_h(svc, xcni_lb_hash(t->saddr, t->daddr, t->sport, t->dport, t->proto));
+}
+
+/*
+ * ClientIP affinity: the client's backend while it is fresh and usable, else
+ * a new pick (hash: the flow's). ak: the client (family and address) filled
+ * in by the caller.
+ */
+static __always_inline __u32 lb_pick_affine(const struct xcni_svc *svc, __u32 hash,
+					    struct xcni_affinity_key *ak, __u64 now)
+{
+	struct xcni_affinity *a, na = {};
+	__u32 id;
+
+	ak->svc_id = svc->id;
+	a = bpf_map_lookup_elem(&xcni_affinity, ak);
+	if (a && (now <= a->last_ns || now - a->last_ns <= svc->affinity_s * XCNI_NSEC_PER_S) &&
+	    lb_usable(svc, a->backend_id)) {
+		a->last_ns = now;
+		return a->backend_id;
+	}
+	id = lb_pick_h(svc, hash);
+	if (id) {
+		na.last_ns = now;
+		na.backend_id = id;
+		bpf_map_update_elem(&xcni_affinity, ak, &na, BPF_ANY);
+	}
+	return id;
+}
+
+/* The backend id a new flow of hash to svc gets (affinity keyed by ak), 0: none. */
+static __always_inline __u32 lb_select_h(const struct xcni_svc *svc, __u32 hash,
+					 struct xcni_affinity_key *ak, __u64 now)
+{
+	return svc->flags & XCNI_SVC_F_AFFINITY ? lb_pick_affine(svc, hash, ak, now) :
+						  lb_pick_h(svc, hash);
+}
+
+/* The backend id a new IPv4 flow t to svc gets (affinity keyed by ak), 0: none. */
+static __always_inline __u32 lb_select(const struct xcni_svc *svc, const struct xcni_ct_key *t,
+				       struct xcni_affinity_key *ak, __u64 now)
+{
+	return lb_select_h(svc, xcni_lb_hash(t->saddr, t->daddr, t->sport, t->dport, t->proto),
+			   ak, now);
+}
 
 /* What a translation did, for the rest of the program. */
 struct lb_state {
@@ -46,9 +269,6 @@ struct lb_state {
 	__u8 svc_flags; /* the frontend's XCNI_SVC_F_* */
 	struct xcni_ct_key orig; /* the tuple as the client sent it */
 };
-
-#define IP_SADDR_OFF (IP_OFF + offsetof(struct iphdr, saddr))
-#define IP_DADDR_OFF (IP_OFF + offsetof(struct iphdr, daddr))
 
 /*
  * Rewrites one address (at addr_off: IP_SADDR_OFF or IP_DADDR_OFF) and the
@@ -89,6 +309,48 @@ static __always_inline int lb_nat(struct __sk_buff *skb, const struct pkt *p, __
 	if (old_port != new_port &&
 	    (bpf_l4_csum_replace(skb, csum_off, old_port, new_port, mangled | sizeof(new_port)) ||
 	     bpf_skb_store_bytes(skb, l4 + port_off, &new_port, sizeof(new_port), 0)))
+		return -1;
+	return 0;
+}
+
+/*
+ * One address (at addr_off) and the port beside it (port_off in the L4
+ * header: 0 source, 2 destination) rewritten, the TCP/UDP checksum updated
+ * for both (the address through the pseudo-header). A later fragment has no
+ * L4 header: the address only. A UDP checksum of 0 stays 0. SCTP: the
+ * address only (see lb6_sctp_port). 0 or -1.
+ */
+static __always_inline int lb6_nat(struct __sk_buff *skb, const struct pkt6 *p, __u32 addr_off,
+				   const __u8 *old_addr, const __u8 *new_addr, __u32 port_off,
+				   __u16 old_port, __u16 new_port)
+{
+	int l4 = !p->frag_later;
+	__u32 csum_off = p->l4_off + (p->tuple.proto == IPPROTO_TCP ? 16 : 6);
+	__u64 mangled = p->tuple.proto == IPPROTO_UDP ? BPF_F_MARK_MANGLED_0 : 0;
+	__s64 diff;
+
+	/* SCTP: no pseudo-header, the address alone; the port and its CRC are
+	 * lb6_sctp_port's, called by the caller of lb6_translate or lb6_rev_nat:
+	 * its frame below lb6_translate's would pass the verifier's 512 bytes. */
+	if (p->tuple.proto == IPPROTO_SCTP)
+		return !in6_eq(old_addr, new_addr) &&
+				       bpf_skb_store_bytes(skb, addr_off, new_addr, 16, 0)
+			       ? -1
+			       : 0;
+	if (!in6_eq(old_addr, new_addr)) {
+		if (l4) {
+			diff = bpf_csum_diff((__be32 *)old_addr, 16, (__be32 *)new_addr, 16, 0);
+			if (diff < 0 || bpf_l4_csum_replace(skb, csum_off, 0, (__u64)diff,
+							    mangled | BPF_F_PSEUDO_HDR))
+				return -1;
+		}
+		if (bpf_skb_store_bytes(skb, addr_off, new_addr, 16, 0))
+			return -1;
+	}
+	if (!l4 || old_port == new_port)
+		return 0;
+	if (bpf_l4_csum_replace(skb, csum_off, old_port, new_port, mangled | sizeof(new_port)) ||
+	    bpf_skb_store_bytes(skb, p->l4_off + port_off, &new_port, sizeof(new_port), 0))
 		return -1;
 	return 0;
 }
@@ -190,6 +452,122 @@ static __always_inline int lb_translate(struct __sk_buff *skb, struct pkt *p, __
 	return 1;
 }
 
+static __always_inline void in6_set_lb_loopback(__u8 *a)
+{
+	__u32 *x = (__u32 *)a;
+
+	x[0] = bpf_htonl(0x01000000);
+	x[1] = 0;
+	x[2] = 0;
+	x[3] = bpf_htonl(0xa9fe2a01);
+}
+
+/*
+ * A pod's IPv6 packet to a frontend (outside: LB_OUTSIDE, a packet from the
+ * underlay, judged first by lb_outside_refused): the flow's backend (the one it
+ * got before, or a new pick), DNAT to it, and for hairpin SNAT to the
+ * loopback address. 0: no frontend (nothing done); 1: translated (p->tuple
+ * the translated tuple, p->rev_nat and backend_id set); XCNI_DROP_NO_BACKEND
+ * (nothing written; st->rev_nat names the Service, st->svc_flags its flags);
+ * another drop reason.
+ */
+__attribute__((noinline)) int lb6_translate(struct __sk_buff *skb, struct pkt6 *p, __u32 ep_id,
+					    struct lb6_state *st, __u32 outside)
+{
+	struct xcni_affinity_key *ak;
+	const struct xcni_backend *be;
+	const struct xcni_svc *svc;
+	struct xcni_ct_entry *e, *ne;
+	__u64 now = bpf_ktime_get_ns();
+	struct lb6_tmp *tmp;
+	__u32 id = 0;
+	__u8 lo[16];
+
+	if (!skb || !p || !st)
+		return 0;
+	tmp = bpf_map_lookup_elem(&xcni_lb6_tmp, &id);
+	if (!tmp)
+		return 0;
+	ne = &tmp->ne;
+	svc = lb6_frontend(&p->tuple, outside);
+	if (!svc)
+		return 0;
+	st->rev_nat = svc->rev_nat;
+	st->svc_flags = svc->flags;
+	/* From outside: judged before anything is written for it. */
+	if (outside) {
+		int r = lb_outside_refused(svc, outside6_client_ok(ipcache6_exact(p->tuple.saddr),
+								   p->tuple.saddr),
+					   outside);
+
+		if (r) {
+			p->rev_nat = svc->rev_nat;
+			return r;
+		}
+	}
+	e = bpf_map_lookup_elem(&xcni_ct6, &p->tuple);
+	if (e && (e->flags & XCNI_CT_F_SVC) && ct_alive(e, now, p->tuple.proto) &&
+	    !((p->tuple.proto == IPPROTO_TCP || p->tuple.proto == IPPROTO_SCTP) &&
+	      e->state == XCNI_CT_CLOSED &&
+	      (p->tcp_flags & XCNI_TCP_SYN)) &&
+	    bpf_map_lookup_elem(&xcni_backend, &e->backend_id)) {
+		/* The flow's backend, even terminating: open flows drain. */
+		id = e->backend_id;
+		e->last_ns = now;
+		e->pkts_orig++;
+		e->bytes_orig += p->len;
+	} else if (p->frag_later) {
+		/* Never opens a translation: untranslated, ct6_track drops it. */
+		return 0;
+	} else {
+		/* ClientIP affinity: the client is the packet's source. */
+		ak = &tmp->ak;
+		__builtin_memset(ak, 0, sizeof(*ak));
+		ak->family = XCNI_AF_INET6;
+		__builtin_memcpy(ak->client, p->tuple.saddr, 16);
+		id = lb_select_h(svc,
+				 xcni_lb_hash6((const __u32 *)p->tuple.saddr,
+					       (const __u32 *)p->tuple.daddr, p->tuple.sport,
+					       p->tuple.dport, p->tuple.proto),
+				 ak, now);
+		if (!id)
+			return XCNI_DROP_NO_BACKEND;
+		__builtin_memset(ne, 0, sizeof(*ne));
+		ne->created_ns = now;
+		ne->last_ns = now;
+		ne->pkts_orig = 1;
+		ne->bytes_orig = p->len;
+		ne->ep_id = ep_id;
+		ne->state = XCNI_CT_NEW;
+		ne->flags = XCNI_CT_F_SVC;
+		ne->backend_id = id;
+		ne->rev_nat = svc->rev_nat;
+		ct_map_insert(&xcni_ct6, &p->tuple, ne, 0);
+		st->created = 1;
+	}
+	st->orig = p->tuple;
+	be = bpf_map_lookup_elem(&xcni_backend, &id);
+	if (!be || be->family != XCNI_AF_INET6)
+		return XCNI_DROP_NO_BACKEND;
+	st->backend_id = id;
+	st->translated = 1;
+	if (lb6_nat(skb, p, IP6_DADDR_OFF, p->tuple.daddr, be->addr, 2, p->tuple.dport, be->port))
+		return XCNI_DROP_REDIRECT;
+	/* Hairpin: the pod is its own backend; never from outside (lb_translate's rule). */
+	if (!outside && in6_eq(be->addr, p->tuple.saddr)) {
+		in6_set_lb_loopback(lo);
+		if (lb6_nat(skb, p, IP6_SADDR_OFF, p->tuple.saddr, lo, 0, 0, 0))
+			return XCNI_DROP_REDIRECT;
+		__builtin_memcpy(p->tuple.saddr, lo, 16);
+		st->ct_flags = XCNI_CT_F_HAIRPIN;
+	}
+	__builtin_memcpy(p->tuple.daddr, be->addr, 16);
+	p->tuple.dport = be->port;
+	p->rev_nat = svc->rev_nat;
+	p->backend_id = id;
+	return 1;
+}
+
 /* The translated packet was refused (policy, ...): a new flow leaves no entry behind. */
 static __always_inline void lb_forget(const struct lb_state *st)
 {
@@ -197,11 +575,30 @@ static __always_inline void lb_forget(const struct lb_state *st)
 		ct_delete(&st->orig);
 }
 
+/* The translated packet was refused: a new flow leaves no service entry behind. */
+static __always_inline void lb6_forget(const struct lb6_state *st)
+{
+	if (st && st->created)
+		ct_map_delete(&xcni_ct6, &st->orig);
+}
+
 /* After ct_track on the translated tuple: the service entry lives as long as the flow. */
 static __always_inline void lb_follow(const struct lb_state *st, const struct pkt *p)
 {
 	if (st->svc_ct && p->ct_state)
 		st->svc_ct->state = p->ct_state;
+}
+
+/* After ct6_track on the translated tuple: the service entry lives as long as the flow. */
+static __always_inline void lb6_follow(const struct lb6_state *st, const struct pkt6 *p)
+{
+	struct xcni_ct_entry *e;
+
+	if (!st || !st->translated || !p->ct_state)
+		return;
+	e = bpf_map_lookup_elem(&xcni_ct6, &st->orig);
+	if (e && (e->flags & XCNI_CT_F_SVC))
+		e->state = p->ct_state;
 }
 
 /*
@@ -231,55 +628,33 @@ static __always_inline int lb_rev_nat(struct __sk_buff *skb, struct pkt *p, __u8
 }
 
 /*
- * NodePort SNAT to a remote backend: the source port this node gives the
- * flow p (translated: client -> backend). The client's own port when no
- * other live flow holds node_ip:port -> backend:port, else one of a few
- * ports from the flow's hash in 32768-60999 (never the same for every
- * client that collides). 0, or -1 when all are taken.
+ * A reply of a translated flow (p->rev_nat from its conntrack entry): source
+ * back to the frontend; for hairpin, destination (the loopback address) back
+ * to the client, which is the backend itself. 0, or -1 when the frontend is
+ * gone or a rewrite failed (passed on as it is; the client drops it).
  */
-static __always_inline int lb_snat_port(const struct pkt *p, __u32 node_ip, __u16 *out)
+__attribute__((noinline)) int lb6_rev_nat(struct __sk_buff *skb, struct pkt6 *p, __u32 ct_flags)
 {
-	struct xcni_ct_key k = p->tuple;
-	__u32 h = xcni_lb_hash(p->tuple.saddr, p->tuple.daddr, p->tuple.sport, p->tuple.dport,
-			       p->tuple.proto);
-	__u64 now = bpf_ktime_get_ns();
+	const struct xcni_revnat *rn;
+	__u16 idx;
 
-	k.saddr = node_ip;
-	for (int i = 0; i < 4; i++) {
-		const struct xcni_ct_entry *e;
-
-		if (i)
-			k.sport = bpf_htons(32768 + (h + i * 7919) % 28232);
-		e = bpf_map_lookup_elem(&xcni_ct, &k);
-		if (!e || !ct_alive(e, now, k.proto) ||
-		    (e->nat_addr == p->tuple.saddr && e->nat_port == p->tuple.sport)) {
-			*out = k.sport;
-			return 0;
-		}
-	}
-	return -1;
-}
-
-/*
- * The reply of a NodePort flow this node SNATed (XCNI_CT_F_SNAT; p: the
- * decapsulated reply, backend -> this node, p->rev_nat set by ct_track;
- * client:cport from the flow's entry): frontend -> client again. 0 or -1.
- * Packet pointers stale afterwards.
- */
-static __always_inline int lb_snat_rev(struct __sk_buff *skb, struct pkt *p, __u32 client,
-				       __u16 cport)
-{
-	if (lb_rev_nat(skb, p, 0) ||
-	    lb_nat(skb, p, IP_DADDR_OFF, p->tuple.daddr, client, 2, p->tuple.dport, cport))
+	if (!skb || !p)
 		return -1;
-	p->tuple.daddr = client;
-	p->tuple.dport = cport;
+	idx = p->rev_nat;
+	rn = bpf_map_lookup_elem(&xcni_revnat, &idx);
+	if (!rn || rn->family != XCNI_AF_INET6)
+		return -1;
+	if ((ct_flags & XCNI_CT_F_HAIRPIN) &&
+	    lb6_nat(skb, p, IP6_DADDR_OFF, p->tuple.daddr, p->tuple.saddr, 2, 0, 0))
+		return -1;
+	if (ct_flags & XCNI_CT_F_HAIRPIN)
+		__builtin_memcpy(p->tuple.daddr, p->tuple.saddr, 16);
+	if (lb6_nat(skb, p, IP6_SADDR_OFF, p->tuple.saddr, rn->addr, 0, p->tuple.sport, rn->port))
+		return -1;
+	__builtin_memcpy(p->tuple.saddr, rn->addr, 16);
+	p->tuple.sport = rn->port;
 	return 0;
 }
-
-#define ICMP_DEST_UNREACH 3
-#define ICMP_TIME_EXCEEDED 11
-#define ICMP_PARAMETERPROB 12
 
 /*
  * An ICMP error about a translated flow (port unreachable from a UDP
@@ -364,168 +739,77 @@ __attribute__((noinline)) int lb_icmp_rev_nat(struct __sk_buff *skb, __u32 l3_le
 }
 
 /*
- * An ICMP error about a NodePort flow this node SNATed to a remote backend
- * (XCNI_CT_F_SNAT), decapsulated from the backend's node: it quotes the
- * packet as the backend got it (this node:nat port -> backend:port) and is
- * addressed to this node, whose stack knows no such flow. So the client
- * never learns, say, that its packets are too big (fragmentation needed
- * from the backend's side breaks its path MTU discovery). Translated back:
- * the quote becomes client:port -> frontend:port as the client sent it
- * (its IP checksum, and the ICMP checksum for every changed word), the
- * error goes to the client from the frontend (from the client's side the
- * path ends there). l3_len: the IPv4 header's length. 1 when rewritten (to
- * be sent out the underlay), 0 when it is no such error (nothing written),
- * -1 when a rewrite failed halfway (drop it).
- *
- * A global function, verified on its own, reading with bpf_skb_load_bytes
- * (as lb_icmp_rev_nat).
+ * An ICMPv6 error (unreachable, Packet Too Big, time exceeded, parameter
+ * problem) at icmp: the first outer_len bytes of its addresses (16: its
+ * source; 32: both) into outer, the quoted flow's protocol (TCP, UDP or
+ * SCTP), addresses and ports into k and ports. 0, or -1: not such an error.
+ * The three readers of a quote (lb6_icmp_rev_nat, nodeport6_icmp,
+ * lb6_icmp_np_rev) share it.
  */
-__attribute__((noinline)) int lb_icmp_snat_rev(struct __sk_buff *skb, __u32 l3_len)
+static __always_inline int icmp6_err_quote(struct __sk_buff *skb, __u32 icmp, void *outer,
+					   __u32 outer_len, struct xcni_ct6_key *k, __be16 ports[2])
 {
-	struct lb_icmp_quote q;
-	struct xcni_ct_key k = {};
-	const struct xcni_ct_entry *e;
-	const struct xcni_revnat *rn;
-	__u32 icmp = ETH_HLEN + l3_len, quote = icmp + sizeof(struct xcni_icmphdr);
-	__u32 csum_off = icmp + offsetof(struct xcni_icmphdr, checksum);
-	__u32 qcheck = quote + offsetof(struct iphdr, check);
-	__u32 vip, saddr, daddr, client;
-	__u16 cport, new_check;
+	__u32 q = icmp + 8;
+	__u8 type;
 
-	if (!skb || l3_len < sizeof(struct iphdr) || l3_len > 60 ||
-	    bpf_skb_load_bytes(skb, IP_SADDR_OFF, &saddr, 4) ||
-	    bpf_skb_load_bytes(skb, IP_DADDR_OFF, &daddr, 4) ||
-	    lb_icmp_quoted(skb, icmp, &q, &k) || q.in.saddr != daddr)
-		return 0;
-	e = bpf_map_lookup_elem(&xcni_ct, &k);
-	if (!e || !(e->flags & XCNI_CT_F_SNAT))
-		return 0;
-	client = e->nat_addr;
-	cport = e->nat_port;
-	rn = bpf_map_lookup_elem(&xcni_revnat, &e->rev_nat);
-	if (!rn || rn->family != XCNI_AF_INET)
-		return 0;
-	__builtin_memcpy(&vip, rn->addr, 4);
-	/* The quote: source back to the client, destination to the frontend. */
-	if (bpf_l3_csum_replace(skb, qcheck, q.in.saddr, client, 4) ||
-	    bpf_l3_csum_replace(skb, qcheck, q.in.daddr, vip, 4) ||
-	    bpf_skb_store_bytes(skb, quote + offsetof(struct iphdr, saddr), &client, 4, 0) ||
-	    bpf_skb_store_bytes(skb, quote + offsetof(struct iphdr, daddr), &vip, 4, 0) ||
-	    bpf_skb_store_bytes(skb, quote + sizeof(struct iphdr), &cport, 2, 0) ||
-	    bpf_skb_store_bytes(skb, quote + sizeof(struct iphdr) + 2, &rn->port, 2, 0) ||
-	    bpf_skb_load_bytes(skb, qcheck, &new_check, 2))
+	if (!skb || bpf_skb_load_bytes(skb, icmp, &type, 1))
 		return -1;
-	/* ICMP's checksum has no pseudo header: the quote's words alone. */
-	if (bpf_l4_csum_replace(skb, csum_off, q.in.saddr, client, 4) ||
-	    bpf_l4_csum_replace(skb, csum_off, q.in.daddr, vip, 4) ||
-	    bpf_l4_csum_replace(skb, csum_off, q.in.check, new_check, 2) ||
-	    bpf_l4_csum_replace(skb, csum_off, q.ports[0], cport, 2) ||
-	    bpf_l4_csum_replace(skb, csum_off, q.ports[1], rn->port, 2))
+	if (type != ICMP6_DST_UNREACH && type != ICMP6_PACKET_TOO_BIG &&
+	    type != ICMP6_TIME_EXCEEDED && type != ICMP6_PARAM_PROB)
 		return -1;
-	/* The error itself: to the client, from the frontend. */
-	if (bpf_l3_csum_replace(skb, IPCSUM_OFF, daddr, client, 4) ||
-	    bpf_l3_csum_replace(skb, IPCSUM_OFF, saddr, vip, 4) ||
-	    bpf_skb_store_bytes(skb, IP_DADDR_OFF, &client, 4, 0) ||
-	    bpf_skb_store_bytes(skb, IP_SADDR_OFF, &vip, 4, 0))
+	if (bpf_skb_load_bytes(skb, IP6_SADDR_OFF, outer, outer_len) ||
+	    bpf_skb_load_bytes(skb, q + offsetof(struct xcni_ip6hdr, nexthdr), &k->proto, 1) ||
+	    bpf_skb_load_bytes(skb, q + offsetof(struct xcni_ip6hdr, saddr), k->saddr, 32) ||
+	    bpf_skb_load_bytes(skb, q + sizeof(struct xcni_ip6hdr), ports, 4))
 		return -1;
-	return 1;
+	if (k->proto != IPPROTO_TCP && k->proto != IPPROTO_UDP && k->proto != IPPROTO_SCTP)
+		return -1;
+	return 0;
 }
 
 /*
- * An ICMP error from outside about a reply this node sent for a NodePort (or
- * externalIP) flow: a router between this node and the client says
- * fragmentation needed, host unreachable, ... quoting frontend:port ->
- * client:port, a flow only the backend has a socket for. Translated for the
- * backend, as the backend sent the reply: the quote's source becomes the
- * backend's address and port; with a remote backend SNATed to this node
- * (the service entry's nat_port) its destination becomes this node and the
- * port it gave the flow, and the error comes from this node (from the
- * backend's side the path ends here, and the backend's node takes inner
- * sources of this node only); with a local backend the client stays, and
- * so does the error's source; a DSR flow (the backend's node answered the
- * client itself, from this node's frontend, so the error comes here) keeps
- * the client, and the error comes from this node, as with SNAT. The error
- * goes to the backend (the caller delivers it: into the pod, or through
- * Geneve). Checksums: the quote's IP header's, the error's IP header's, and
- * the ICMP checksum for every quoted word that changed (the quoted L4
- * checksum is left, as lb_icmp_rev_nat leaves it).
- * l3_len: the outer IPv4 header's length. 1 when rewritten, 0 when it is no
- * such error (nothing written), -1 when a rewrite failed halfway (drop it).
- *
- * Inlined into from_overlay's from_outside_icmp, a global function of its
- * own (a third frame would take the call chain past the stack's 512 bytes);
- * it reads with bpf_skb_load_bytes, as lb_icmp_rev_nat.
+ * An ICMPv6 error about a translated flow (port unreachable from a UDP
+ * backend, Packet Too Big on the way) quotes the packet as the backend got
+ * it: the quote's destination and port become the frontend's again, and the
+ * error's source too when the backend itself sent it. The ICMPv6 checksum
+ * covers the quote (a plain difference) and the outer source (through the
+ * pseudo-header); the quoted L4 checksum, which nobody checks, is left. The
+ * quote must be a plain IPv6 header and the L4 ports (ct6_icmp_related's
+ * rule). 1 when rewritten, else 0.
  */
-static __always_inline int lb_icmp_np_rev(struct __sk_buff *skb, __u32 l3_len, __u32 self)
+__attribute__((noinline)) int lb6_icmp_rev_nat(struct __sk_buff *skb, __u32 icmp)
 {
-	struct lb_icmp_quote q;
-	struct xcni_ct_key k = {}, sk, fk = {};
-	const struct xcni_ct_entry *e, *fe;
-	const struct xcni_backend *be;
-	__u32 icmp = ETH_HLEN + l3_len, quote = icmp + sizeof(struct xcni_icmphdr);
-	__u32 csum_off = icmp + offsetof(struct xcni_icmphdr, checksum);
-	__u32 qcheck = quote + offsetof(struct iphdr, check);
-	__u32 saddr, daddr, baddr, qdst, osrc;
-	__u16 bport, qdport, new_check;
+	struct xcni_ct6_key k = {};
+	const struct xcni_ct_entry *e;
+	const struct xcni_revnat *rn;
+	__u32 q = icmp + 8, csum_off = icmp + 2;
+	__u8 saddr[16];
+	__be16 ports[2];
+	__s64 diff;
 
-	if (!skb || l3_len < sizeof(struct iphdr) || l3_len > 60 ||
-	    bpf_skb_load_bytes(skb, IP_SADDR_OFF, &saddr, 4) ||
-	    bpf_skb_load_bytes(skb, IP_DADDR_OFF, &daddr, 4) ||
-	    lb_icmp_quoted(skb, icmp, &q, &k) || q.in.saddr != daddr)
+	if (icmp6_err_quote(skb, icmp, saddr, 16, &k, ports))
 		return 0;
-	/* The service entry: the flow as the client sent it, client -> frontend. */
-	ct_reverse(&k, &sk);
-	e = bpf_map_lookup_elem(&xcni_ct, &sk);
-	if (!e || !(e->flags & XCNI_CT_F_SVC))
+	k.sport = ports[0];
+	k.dport = ports[1];
+	e = bpf_map_lookup_elem(&xcni_ct6, &k);
+	if (!e || !e->rev_nat || (e->flags & XCNI_CT_F_HAIRPIN))
 		return 0;
-	be = bpf_map_lookup_elem(&xcni_backend, &e->backend_id);
-	if (!be || be->family != XCNI_AF_INET)
+	rn = bpf_map_lookup_elem(&xcni_revnat, &e->rev_nat);
+	if (!rn || rn->family != XCNI_AF_INET6)
 		return 0;
-	__builtin_memcpy(&baddr, be->addr, 4);
-	bport = be->port;
-	/* The flow's own entry, as the backend knows the flow. */
-	fk.daddr = baddr;
-	fk.dport = bport;
-	fk.proto = k.proto;
-	if (e->nat_port) {
-		fk.saddr = self;
-		fk.sport = e->nat_port;
-	} else {
-		fk.saddr = q.in.daddr;
-		fk.sport = q.ports[1];
+	diff = bpf_csum_diff((__be32 *)k.daddr, 16, (__be32 *)rn->addr, 16, 0);
+	if (diff < 0 || bpf_l4_csum_replace(skb, csum_off, 0, (__u64)diff, 0) ||
+	    bpf_l4_csum_replace(skb, csum_off, ports[1], rn->port, sizeof(rn->port)) ||
+	    bpf_skb_store_bytes(skb, q + offsetof(struct xcni_ip6hdr, daddr), rn->addr, 16, 0) ||
+	    bpf_skb_store_bytes(skb, q + sizeof(struct xcni_ip6hdr) + 2, &rn->port, 2, 0))
+		return 1;
+	/* Sent by the backend itself: from the frontend, as the client knows it. */
+	if (in6_eq(saddr, k.daddr)) {
+		diff = bpf_csum_diff((__be32 *)saddr, 16, (__be32 *)rn->addr, 16, 0);
+		if (diff >= 0 &&
+		    !bpf_l4_csum_replace(skb, csum_off, 0, (__u64)diff, BPF_F_PSEUDO_HDR))
+			bpf_skb_store_bytes(skb, IP6_SADDR_OFF, rn->addr, 16, 0);
 	}
-	fe = bpf_map_lookup_elem(&xcni_ct, &fk);
-	if (!fe || !(fe->flags & XCNI_CT_F_NODEPORT))
-		return 0;
-	if (e->nat_port && (!(fe->flags & XCNI_CT_F_SNAT) || fe->nat_addr != q.in.daddr ||
-			    fe->nat_port != q.ports[1]))
-		return 0;
-	qdst = fk.saddr;
-	qdport = fk.sport;
-	/* From this node when it SNATed the flow, or sent it DSR to another node. */
-	osrc = e->nat_port || (fe->flags & XCNI_CT_F_DSR) ? self : saddr;
-	/* The quote: from the backend, to the client as the backend sees it. */
-	if (bpf_l3_csum_replace(skb, qcheck, q.in.saddr, baddr, 4) ||
-	    bpf_l3_csum_replace(skb, qcheck, q.in.daddr, qdst, 4) ||
-	    bpf_skb_store_bytes(skb, quote + offsetof(struct iphdr, saddr), &baddr, 4, 0) ||
-	    bpf_skb_store_bytes(skb, quote + offsetof(struct iphdr, daddr), &qdst, 4, 0) ||
-	    bpf_skb_store_bytes(skb, quote + sizeof(struct iphdr), &bport, 2, 0) ||
-	    bpf_skb_store_bytes(skb, quote + sizeof(struct iphdr) + 2, &qdport, 2, 0) ||
-	    bpf_skb_load_bytes(skb, qcheck, &new_check, 2))
-		return -1;
-	/* ICMP's checksum has no pseudo header: the quote's words alone. */
-	if (bpf_l4_csum_replace(skb, csum_off, q.in.saddr, baddr, 4) ||
-	    bpf_l4_csum_replace(skb, csum_off, q.in.daddr, qdst, 4) ||
-	    bpf_l4_csum_replace(skb, csum_off, q.in.check, new_check, 2) ||
-	    bpf_l4_csum_replace(skb, csum_off, q.ports[0], bport, 2) ||
-	    bpf_l4_csum_replace(skb, csum_off, q.ports[1], qdport, 2))
-		return -1;
-	/* The error itself: to the backend (from this node when it SNATed the flow). */
-	if (bpf_l3_csum_replace(skb, IPCSUM_OFF, daddr, baddr, 4) ||
-	    bpf_l3_csum_replace(skb, IPCSUM_OFF, saddr, osrc, 4) ||
-	    bpf_skb_store_bytes(skb, IP_DADDR_OFF, &baddr, 4, 0) ||
-	    bpf_skb_store_bytes(skb, IP_SADDR_OFF, &osrc, 4, 0))
-		return -1;
 	return 1;
 }
 
@@ -544,7 +828,7 @@ struct lb_pseudo {
  * service without backends, a TCP RST (RFC 9293 3.10.7.1: seq from its ACK,
  * or an ACK of its sequence), or for other protocols ICMP port unreachable,
  * as kube-proxy's REJECT does. Else ICMP fragmentation needed with next-hop
- * MTU mtu (RFC 1191), whatever the protocol (lib/ptb.h). The ICMP errors
+ * MTU mtu (RFC 1191), whatever the protocol (lib/nodeport.h). The ICMP errors
  * quote its IP header and 8 bytes (RFC 792). Source: the frontend. 0, or -1
  * (nothing usable was written: drop it).
  */
@@ -632,6 +916,143 @@ static __always_inline int lb_answer(struct __sk_buff *skb, const struct pkt *p,
 static __always_inline int lb_reject(struct __sk_buff *skb, const struct pkt *p)
 {
 	return lb_answer(skb, p, 0);
+}
+
+/* The refusal's IPv6 packet: header, then a TCP RST or an ICMPv6 error quoting 48 bytes. */
+struct lb6_refusal {
+	struct xcni_ip6hdr ip;
+	union {
+		struct tcphdr tcp;
+		struct {
+			struct xcni_icmphdr icmp;
+			__u8 quote[48]; /* the client's IPv6 header and 8 bytes */
+		};
+	};
+};
+
+/*
+ * The refusal of a connection to an IPv6 Service without backends, written
+ * over the client's packet (as lb_reject for IPv4): a TCP RST (seq from its
+ * ACK, or an ACK of its sequence), else ICMPv6 port unreachable quoting its
+ * IPv6 header and 8 bytes. From the frontend. 0, or -1 (drop it).
+ */
+__attribute__((noinline)) int lb6_reject(struct __sk_buff *skb, const struct pkt6 *p)
+{
+	struct lb6_refusal h = {};
+	/* The client's TCP header is read into h's union past the 20 bytes the
+	 * RST uses (never sent): off the 512-byte stack from_pod6 shares. */
+	__u8 *t = h.quote + sizeof(struct tcphdr) - sizeof(struct xcni_icmphdr);
+	__u8 macs[2 * ETH_ALEN];
+	__be32 tail[2];
+	__u32 len, l4len;
+	__s64 sum;
+
+	if (!skb || !p || bpf_skb_load_bytes(skb, ETH_ALEN, macs, ETH_ALEN) ||
+	    bpf_skb_load_bytes(skb, 0, macs + ETH_ALEN, ETH_ALEN))
+		return -1;
+	h.ip.vtc = 0x60;
+	h.ip.hop_limit = 64;
+	__builtin_memcpy(h.ip.saddr, p->tuple.daddr, 16);
+	__builtin_memcpy(h.ip.daddr, p->tuple.saddr, 16);
+	if (p->tuple.proto == IPPROTO_TCP) {
+		__be16 plen;
+		__u32 seg, seq, ack;
+
+		if (bpf_skb_load_bytes(skb, p->l4_off, t, sizeof(struct tcphdr)) ||
+		    bpf_skb_load_bytes(skb, ETH_HLEN + offsetof(struct xcni_ip6hdr, payload_len),
+				       &plen, 2))
+			return -1;
+		/* The segment's length: the payload after the TCP header. */
+		seg = bpf_ntohs(plen) + ETH_HLEN + sizeof(struct xcni_ip6hdr) - p->l4_off -
+		      (t[12] >> 4) * 4;
+		if (t[13] & XCNI_TCP_SYN)
+			seg++;
+		if (t[13] & XCNI_TCP_FIN)
+			seg++;
+		__builtin_memcpy(&seq, t + 4, 4);
+		__builtin_memcpy(&ack, t + 8, 4);
+		h.tcp.source = p->tuple.dport;
+		h.tcp.dest = p->tuple.sport;
+		h.tcp.doff = 5;
+		h.tcp.rst = 1;
+		if (t[13] & XCNI_TCP_ACK) {
+			h.tcp.seq = ack;
+		} else {
+			h.tcp.ack = 1;
+			h.tcp.ack_seq = bpf_htonl(bpf_ntohl(seq) + seg);
+		}
+		l4len = sizeof(struct tcphdr);
+		h.ip.nexthdr = IPPROTO_TCP;
+	} else {
+		if (bpf_skb_load_bytes(skb, ETH_HLEN, h.quote, sizeof(h.quote)))
+			return -1;
+		h.icmp.type = ICMP6_DST_UNREACH;
+		h.icmp.code = ICMP6_PORT_UNREACH;
+		l4len = sizeof(struct xcni_icmphdr) + sizeof(h.quote);
+		h.ip.nexthdr = XCNI_IPPROTO_ICMPV6;
+	}
+	h.ip.payload_len = bpf_htons(l4len);
+	/* Pseudo-header (addresses, upper-layer length, next header), then the message. */
+	tail[0] = bpf_htonl(l4len);
+	tail[1] = bpf_htonl(h.ip.nexthdr);
+	sum = bpf_csum_diff(NULL, 0, (__be32 *)h.ip.saddr, 32, 0);
+	if (sum >= 0)
+		sum = bpf_csum_diff(NULL, 0, tail, sizeof(tail), sum);
+	if (sum >= 0)
+		sum = bpf_csum_diff(NULL, 0, (__be32 *)&h.tcp, l4len, sum);
+	if (sum < 0)
+		return -1;
+	if (h.ip.nexthdr == IPPROTO_TCP)
+		h.tcp.check = csum_fold((__u32)sum);
+	else
+		h.icmp.checksum = csum_fold((__u32)sum);
+	len = sizeof(struct xcni_ip6hdr) + l4len;
+	if (bpf_skb_change_tail(skb, ETH_HLEN + len, 0) ||
+	    bpf_skb_store_bytes(skb, 0, macs, sizeof(macs), 0) ||
+	    bpf_skb_store_bytes(skb, ETH_HLEN, &h, len, 0))
+		return -1;
+	return 0;
+}
+
+/* This packet's translation state, zeroed; NULL only if the map failed (no translation). */
+static __always_inline struct lb6_state *lb6_state_get(void)
+{
+	__u32 zero = 0;
+	struct lb6_tmp *t = bpf_map_lookup_elem(&xcni_lb6_tmp, &zero);
+
+	if (!t)
+		return NULL;
+	__builtin_memset(&t->st, 0, sizeof(t->st));
+	return &t->st;
+}
+
+/*
+ * The SCTP port at port_off (0 source, 2 destination) goes from the old to
+ * the new (SCTP_PORTS(old, new)) with its CRC updated, after lb6_translate
+ * (destination) or lb6_rev_nat (source) rewrote the address. The SCTP
+ * packet's length: the IPv6 payload after the extension headers. Nothing for
+ * another protocol, a later fragment (no common header) or the same port. 0;
+ * -2 for a first fragment (the reassembled length unknown, nothing written:
+ * drop-fragment, as IPv4's); -1 (drop it).
+ */
+__attribute__((noinline)) int lb6_sctp_port(struct __sk_buff *skb, const struct pkt6 *p,
+					    __u32 port_off, __u32 ports)
+{
+	__be16 plen;
+	__u32 len;
+
+	if (!skb || !p)
+		return -1;
+	if (p->tuple.proto != IPPROTO_SCTP || p->frag_later || !((ports ^ (ports >> 16)) & 0xffff))
+		return 0;
+	if (p->frag_first)
+		return -2;
+	if (bpf_skb_load_bytes(skb, ETH_HLEN + offsetof(struct xcni_ip6hdr, payload_len), &plen, 2))
+		return -1;
+	len = bpf_ntohs(plen) + ETH_HLEN + sizeof(struct xcni_ip6hdr);
+	if (len < p->l4_off)
+		return -1;
+	return sctp_nat_port_len(skb, p->l4_off, port_off, ports, len - p->l4_off);
 }
 
 #endif

@@ -4,9 +4,14 @@
 #define XCNI_MAPS_H
 
 #include <linux/bpf.h>
+#include <linux/if_ether.h>
 #include <bpf/bpf_helpers.h>
 
 #include "../xcni_shared.h"
+/* bpf_helpers.h's offsetof is no constant expression (_Static_assert wants
+ * one), and <stddef.h> defines its own only when it comes first. */
+#undef offsetof
+#define offsetof(type, member) __builtin_offsetof(type, member)
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -16,6 +21,15 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xcni_endpoints SEC(".maps");
 
+/* IPv6 (see xcni_shared.h): endpoints, policy keys, conntrack, fragments, ipcache. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XCNI_MAX_ENDPOINTS);
+	__type(key, struct xcni_in6);
+	__type(value, struct xcni_endpoint);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xcni_endpoints6 SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, XCNI_MAX_ENDPOINTS);
@@ -23,6 +37,14 @@ struct {
 	__type(value, __u32);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xcni_ifindex SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XCNI_MAX_ENDPOINTS);
+	__type(key, __u32);
+	__type(value, struct xcni_in6);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xcni_ifindex6 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -34,11 +56,27 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, XCNI_MAX_CT6);
+	__type(key, struct xcni_ct6_key);
+	__type(value, struct xcni_ct_entry);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xcni_ct6 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, XCNI_MAX_FRAG);
 	__type(key, struct xcni_frag_key);
 	__type(value, struct xcni_frag);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xcni_frag SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, XCNI_MAX_FRAG);
+	__type(key, struct xcni_frag6_key);
+	__type(value, struct xcni_frag6);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xcni_frag6 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -130,6 +168,15 @@ struct {
 } xcni_ipcache SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, XCNI_MAX_IPCACHE);
+	__type(key, struct xcni_ipcache6_key);
+	__type(value, struct xcni_ipcache_val);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xcni_ipcache6 SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, XCNI_MAX_ENDPOINTS);
 	__type(key, __u32);
@@ -173,6 +220,15 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xcni_tunnel SEC(".maps");
 
+/* The IPv6 underlay: the other nodes by their underlay IPv6, their counters. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XCNI_MAX_NODES);
+	__type(key, struct xcni_in6);
+	__type(value, struct xcni_tunnel);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xcni_tunnel6 SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
 	__uint(max_entries, XCNI_MAX_NODES);
@@ -180,6 +236,14 @@ struct {
 	__type(value, struct xcni_tunstat);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xcni_tunstat SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, XCNI_MAX_NODES);
+	__type(key, struct xcni_in6);
+	__type(value, struct xcni_tunstat);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xcni_tunstat6 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
@@ -309,23 +373,6 @@ struct {
 	__array(values, struct xcni_maglev_inner);
 } xcni_maglev SEC(".maps");
 
-/* IPv6 (see xcni_shared.h): endpoints, policy keys, conntrack, fragments, ipcache. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, XCNI_MAX_ENDPOINTS);
-	__type(key, struct xcni_in6);
-	__type(value, struct xcni_endpoint);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} xcni_endpoints6 SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, XCNI_MAX_ENDPOINTS);
-	__type(key, __u32);
-	__type(value, struct xcni_in6);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} xcni_ifindex6 SEC(".maps");
-
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, XCNI_MAX_ENDPOINTS);
@@ -333,48 +380,6 @@ struct {
 	__type(value, __u32);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xcni_polkey6 SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, XCNI_MAX_CT6);
-	__type(key, struct xcni_ct6_key);
-	__type(value, struct xcni_ct_entry);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} xcni_ct6 SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, XCNI_MAX_FRAG);
-	__type(key, struct xcni_frag6_key);
-	__type(value, struct xcni_frag6);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} xcni_frag6 SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, XCNI_MAX_IPCACHE);
-	__type(key, struct xcni_ipcache6_key);
-	__type(value, struct xcni_ipcache_val);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} xcni_ipcache6 SEC(".maps");
-
-/* The IPv6 underlay: the other nodes by their underlay IPv6, their counters. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, XCNI_MAX_NODES);
-	__type(key, struct xcni_in6);
-	__type(value, struct xcni_tunnel);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} xcni_tunnel6 SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
-	__uint(max_entries, XCNI_MAX_NODES);
-	__type(key, struct xcni_in6);
-	__type(value, struct xcni_tunstat);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} xcni_tunstat6 SEC(".maps");
 
 /* Names for people (xcnictl, events); the programs never read them. */
 struct {
@@ -417,5 +422,102 @@ struct {
 	__type(value, struct xcni_podname);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xcni_podname SEC(".maps");
+
+/*
+ * The IPv6 Service and NodePort paths' maps, and the value types of their
+ * scratch room (per CPU, not pinned: it lives for one packet).
+ */
+
+/* What encapsulation needs from the packet, read before anything rewrites it
+ * (a store invalidates every packet pointer). */
+struct encap_in {
+	__u16 inner_len; /* the inner IP packet's length (IPv4 tot_len, IPv6 40 + payload) */
+	__u16 sport; /* the outer UDP source port: the inner flow's hash */
+	__be16 inner_proto; /* ETH_P_IP or ETH_P_IPV6: the inner Ethernet's type */
+	__u8 tos; /* IPv4 TOS, IPv6 traffic class: copied to the outer header */
+	__u8 macs[2 * ETH_ALEN]; /* the inner Ethernet's destination and source */
+	__u32 label; /* the outer IPv6 flow label (IPv6 underlay): flow_label_of */
+};
+
+/* What a translation did, for the rest of from_pod6. */
+struct lb6_state {
+	struct xcni_ct6_key orig; /* the tuple as the client sent it (the service entry's key) */
+	__u32 backend_id;
+	__u16 rev_nat; /* the frontend's, also when it had no backend (the event names it) */
+	__u8 ct_flags; /* XCNI_CT_F_HAIRPIN for the flow's entry, or 0 */
+	__u8 created; /* this packet made the service entry */
+	__u8 translated;
+	__u8 svc_flags; /* the frontend's XCNI_SVC_F_* (externalTrafficPolicy for NodePorts) */
+	__u8 pad[2];
+};
+
+/*
+ * Room off the stack (per CPU, not pinned): from_pod6 and the global
+ * functions it calls share the verifier's 512 bytes, and a translation's
+ * state and the conntrack entry it builds would take it past them. A tc
+ * program is not re-entered on its CPU, so one slot serves a packet at a time.
+ */
+struct lb6_tmp {
+	struct lb6_state st;
+	struct xcni_ct_entry ne;
+	struct xcni_affinity_key ak; /* lb6_translate's: off its 512-byte stack */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct lb6_tmp);
+} xcni_lb6_tmp SEC(".maps");
+
+#ifndef XCNI_MAX_SNAT6
+#define XCNI_MAX_SNAT6 32768
+#endif
+
+/* The SNATed flow's tuple (this node's address:port -> backend) -> its client. Pinned: a
+ * restarted agent's programs find the flows open before. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, XCNI_MAX_SNAT6);
+	__type(key, struct xcni_ct6_key);
+	__type(value, struct xcni_snat6);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xcni_snat6 SEC(".maps");
+
+/*
+ * This node's IPv6 InternalIP (all 0: none), the SNAT source of an external
+ * frontend that is not the node's own address; slot 0, written by xcnid at
+ * every Service sync. Pinned: xcnid opens it by its path.
+ */
+struct xcni_self6 {
+	__u8 addr[16];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xcni_self6);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xcni_self6 SEC(".maps");
+
+/*
+ * Room off the stack (per CPU, not pinned), as xcni_lb6_tmp: under from_overlay's
+ * from_outside6 the frames of nodeport6_remote and of what it calls would
+ * pass the verifier's 512 bytes with these in them.
+ */
+struct np6_tmp {
+	struct xcni_ct6_key k; /* lb6_snat_port's candidate */
+	struct xcni_snat6 sn;
+	struct encap_in in;
+	__u8 ul6[16]; /* node_ip6, copied where a pointer to it may be kept */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct np6_tmp);
+} xcni_np6_tmp SEC(".maps");
 
 #endif

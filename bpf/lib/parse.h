@@ -1,5 +1,13 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
-/* A cursor over the packet that bounds-checks every header it hands out. */
+/*
+ * Parsing, both families. IPv4: a cursor over the packet that bounds-checks
+ * every header it hands out (parse_ipv4, reparse). IPv6: the fixed header and
+ * the extension headers, walked with a bound (parse_ipv6), read with
+ * bpf_skb_load_bytes (offsets that depend on the extension headers need no
+ * pointer proofs); from_pod and to_pod hand IPv6 frames to from_pod6 /
+ * to_pod6, global functions the verifier checks on their own. Fragments:
+ * frag.h, which the parsers stage.
+ */
 #ifndef XCNI_PARSE_H
 #define XCNI_PARSE_H
 
@@ -11,9 +19,9 @@
 #include <linux/udp.h>
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
+#include <stddef.h>
 
 #include "../xcni_shared.h"
-#include "compat.h"
 #include "maps.h"
 
 struct cursor {
@@ -60,6 +68,24 @@ struct pkt {
 	__u16 encap_len; /* bytes between the outer Ethernet and this IPv4 header (from_overlay) */
 };
 
+/* The IPv6 packet as the programs see it. */
+struct pkt6 {
+	struct xcni_ct6_key tuple; /* ports in network order */
+	__u32 len; /* skb->len on arrival */
+	__u32 policy_rev; /* set by ct6_lookup */
+	__u32 l4_off; /* the L4 header's offset in the frame */
+	__u8 hop_limit;
+	__u8 tcp_flags;
+	__u8 icmp_type;
+	__u8 is_echo;
+	__u8 frag_later; /* a fragment after the first: ports from xcni_frag6 */
+	__u8 frag_first; /* the first of fragments (SCTP's CRC cannot follow a port change);
+			  * its L4 staged for xcni_frag6 (frag6_first; 2: twice) */
+	__u8 ct_state; /* as struct pkt's */
+	__u16 rev_nat; /* a translated flow's xcni_revnat index (ct6_track, lb6_translate) */
+	__u32 backend_id; /* and its backend (bpf/lib/lb.h) */
+};
+
 #define XCNI_TCP_FIN 0x01
 #define XCNI_TCP_SYN 0x02
 #define XCNI_TCP_RST 0x04
@@ -67,7 +93,7 @@ struct pkt {
 
 /*
  * SCTP chunk types (RFC 9260 3.2) that open and close an association, read
- * by conntrack as the TCP flags they amount to, so one state machine (ct.h)
+ * by conntrack as the TCP flags they amount to, so one state machine (conntrack.h)
  * serves both: INIT opens (SYN), INIT ACK answers it (SYN+ACK), ABORT and
  * SHUTDOWN COMPLETE end it (RST), SHUTDOWN and SHUTDOWN ACK are the two
  * sides' FINs; any other chunk (DATA, SACK, HEARTBEAT, COOKIE ECHO, ...) is
@@ -115,6 +141,10 @@ struct xcni_icmphdr {
 #define ICMP_TIME_EXCEEDED 11
 #define ICMP_PARAMETERPROB 12
 
+#define ICMP6_TIME_EXCEEDED 3
+
+#define ICMP_PARAMETERPROB 12
+
 /* ARP (RFC 826); linux/if_arp.h would drag libc into a BPF build. */
 struct xcni_arphdr {
 	__be16 ar_hrd;
@@ -132,62 +162,8 @@ struct arp_eth_ipv4 {
 	__u8 tip[4];
 } __attribute__((packed));
 
-/*
- * A later fragment takes the ports of its datagram's first fragment; one whose
- * first fragment was not seen (lost, reordered, or forged alone) is dropped.
- */
-static __always_inline int frag_later(struct iphdr *ip, struct pkt *p)
-{
-	struct xcni_frag_key k = { .saddr = ip->saddr, .daddr = ip->daddr, .id = ip->id,
-				   .proto = ip->protocol };
-	const struct xcni_frag *f = bpf_map_lookup_elem(&xcni_frag, &k);
-
-	if (!f)
-		return XCNI_DROP_FRAGMENT;
-	p->frag_later = 1;
-	p->tuple.sport = f->sport;
-	p->tuple.dport = f->dport;
-	p->icmp_type = f->icmp_type;
-	p->is_echo = f->is_echo;
-	return 0;
-}
-
-/*
- * The first fragment of a datagram: its ports for the fragments that follow,
- * staged (as it arrived, and as parsed again after a rewrite: a translated
- * later fragment is parsed again too), recorded by frag_commit only once the
- * packet passed anti-spoofing and policy: a forged or refused first fragment
- * must not overwrite another source's entry.
- */
-static __always_inline void frag_first(const struct iphdr *ip, struct pkt *p)
-{
-	__u32 zero = 0, i = p->frag_first;
-	struct xcni_fragstage *st;
-
-	if (i > 1)
-		return; /* staged twice already */
-	p->frag_first = i + 1;
-	st = bpf_map_lookup_elem(&xcni_fragstage, &zero);
-	if (!st)
-		return;
-	st->k[i] = (struct xcni_frag_key){ .saddr = ip->saddr, .daddr = ip->daddr, .id = ip->id,
-					   .proto = ip->protocol };
-	st->f[i] = (struct xcni_frag){ .sport = p->tuple.sport, .dport = p->tuple.dport,
-				       .icmp_type = p->icmp_type, .is_echo = p->is_echo };
-}
-
-/* At the exit of a first fragment let through: its staged ports recorded. */
-static __always_inline void frag_commit(const struct pkt *p)
-{
-	__u32 zero = 0;
-	struct xcni_fragstage *st = bpf_map_lookup_elem(&xcni_fragstage, &zero);
-
-	if (!st)
-		return;
-	bpf_map_update_elem(&xcni_frag, &st->k[0], &st->f[0], BPF_ANY);
-	if (p->frag_first > 1)
-		bpf_map_update_elem(&xcni_frag, &st->k[1], &st->f[1], BPF_ANY);
-}
+static __always_inline int frag_later(struct iphdr *ip, struct pkt *p);
+static __always_inline void frag_first(const struct iphdr *ip, struct pkt *p);
 
 /*
  * Parses IPv4 and its L4 header. 0 on success, else the drop reason.
@@ -289,6 +265,141 @@ static __always_inline int parse_ipv4(struct cursor *c, struct pkt *p)
 	return 0;
 }
 
+#define XCNI_NH_HOP 0
+#define XCNI_NH_ROUTING 43
+#define XCNI_NH_FRAGMENT 44
+#define XCNI_NH_AH 51
+#define XCNI_NH_DSTOPTS 60
+
+#define XCNI_IPPROTO_ICMPV6 58
+
+#define ICMP6_ECHO_REQUEST 128
+#define ICMP6_ECHO_REPLY 129
+
+struct xcni_ip6hdr {
+	__u8 vtc; /* version (4 bits), traffic class (high 4) */
+	__u8 flow[3];
+	__be16 payload_len;
+	__u8 nexthdr;
+	__u8 hop_limit;
+	__u8 saddr[16];
+	__u8 daddr[16];
+};
+
+static __always_inline int nh_is_ext(__u8 nh)
+{
+	return nh == XCNI_NH_HOP || nh == XCNI_NH_ROUTING || nh == XCNI_NH_FRAGMENT ||
+	       nh == XCNI_NH_AH || nh == XCNI_NH_DSTOPTS;
+}
+
+static __always_inline int frag6_later(struct pkt6 *p, __u32 id);
+static __always_inline void frag6_first(struct pkt6 *p, __u32 id);
+
+/*
+ * The fixed header, at most XCNI_V6_MAX_EXT extension headers (hop-by-hop,
+ * routing, fragment, destination options, AH), then the L4 header. 0 or the
+ * drop reason. More extension headers than that: XCNI_DROP_EXTHDR (a chain
+ * the verifier could not bound, and no stack sends one). Fragments as IPv4's:
+ * the first (offset 0, M set) is parsed and leaves its L4 for the others.
+ */
+static __always_inline int parse_ipv6(struct __sk_buff *skb, struct pkt6 *p)
+{
+	struct xcni_ip6hdr ip;
+	struct {
+		__u8 nh;
+		__u8 len;
+		__be16 frag_off;
+		__be32 id;
+	} x;
+	__u32 off = ETH_HLEN + sizeof(ip), plen, room, frag_id = 0;
+	int frag = 0; /* 1: the first fragment, 2: a later one */
+	__u8 nh;
+
+	if (bpf_skb_load_bytes(skb, ETH_HLEN, &ip, sizeof(ip)))
+		return XCNI_DROP_SHORT;
+	if ((ip.vtc >> 4) != 6)
+		return XCNI_DROP_BAD_IHL;
+	__builtin_memcpy(p->tuple.saddr, ip.saddr, 16);
+	__builtin_memcpy(p->tuple.daddr, ip.daddr, 16);
+	p->hop_limit = ip.hop_limit;
+	/* Payload length against what the packet holds (skb->len: not all of a
+	 * large skb is linear). 0 with a payload: a jumbogram or BIG TCP, only
+	 * plausible beyond 64K. */
+	plen = bpf_ntohs(ip.payload_len);
+	room = p->len - ETH_HLEN - sizeof(ip);
+	if (plen > room || (!plen && room && room <= 0xffff))
+		return XCNI_DROP_BAD_IHL;
+	nh = ip.nexthdr;
+#pragma unroll
+	for (int i = 0; i < XCNI_V6_MAX_EXT; i++) {
+		if (!nh_is_ext(nh) || frag == 2)
+			break;
+		/* Every extension header is at least 8 bytes. */
+		if (bpf_skb_load_bytes(skb, off, &x, sizeof(x)))
+			return XCNI_DROP_EXTHDR;
+		if (nh == XCNI_NH_FRAGMENT) {
+			__u16 fo = bpf_ntohs(x.frag_off);
+
+			frag_id = x.id;
+			frag = fo & 0xfff8 ? 2 : fo & 1 ? 1 : 0;
+			off += 8;
+		} else if (nh == XCNI_NH_AH) {
+			off += ((__u32)x.len + 2) * 4;
+		} else {
+			off += ((__u32)x.len + 1) * 8;
+		}
+		nh = x.nh;
+	}
+	/* After a later fragment's header comes payload, whatever nh says. */
+	if (frag != 2 && nh_is_ext(nh))
+		return XCNI_DROP_EXTHDR;
+	p->tuple.proto = nh;
+	p->l4_off = off;
+	if (frag == 2)
+		return frag6_later(p, frag_id);
+
+	switch (nh) {
+	case IPPROTO_TCP: {
+		__u8 t[14];
+
+		if (bpf_skb_load_bytes(skb, off, t, sizeof(t)))
+			return XCNI_DROP_SHORT;
+		__builtin_memcpy(&p->tuple.sport, t, 2);
+		__builtin_memcpy(&p->tuple.dport, t + 2, 2);
+		p->tcp_flags = t[13];
+		break;
+	}
+	case IPPROTO_UDP:
+	case IPPROTO_SCTP: {
+		__be16 ports[2];
+
+		if (bpf_skb_load_bytes(skb, off, ports, sizeof(ports)))
+			return XCNI_DROP_SHORT;
+		p->tuple.sport = ports[0];
+		p->tuple.dport = ports[1];
+		break;
+	}
+	case XCNI_IPPROTO_ICMPV6: {
+		struct xcni_icmphdr i;
+
+		if (bpf_skb_load_bytes(skb, off, &i, sizeof(i)))
+			return XCNI_DROP_SHORT;
+		p->icmp_type = i.type;
+		if (i.type == ICMP6_ECHO_REQUEST || i.type == ICMP6_ECHO_REPLY) {
+			p->is_echo = 1;
+			p->tuple.sport = i.id;
+			p->tuple.dport = i.id;
+		}
+		break;
+	}
+	default:
+		break;
+	}
+	if (frag == 1)
+		frag6_first(p, frag_id);
+	return 0;
+}
+
 /* After a rewrite: the headers again (every packet pointer went stale). */
 static __always_inline int reparse(struct __sk_buff *skb, struct cursor *c, struct pkt *p)
 {
@@ -298,5 +409,82 @@ static __always_inline int reparse(struct __sk_buff *skb, struct cursor *c, stru
 		return XCNI_DROP_SHORT;
 	return parse_ipv4(c, p);
 }
+
+#define IP_OFF ETH_HLEN
+#define TTL_OFF (IP_OFF + offsetof(struct iphdr, ttl))
+#define IPCSUM_OFF (IP_OFF + offsetof(struct iphdr, check))
+
+#define IP_SADDR_OFF (IP_OFF + offsetof(struct iphdr, saddr))
+
+#define IP6_SADDR_OFF (ETH_HLEN + offsetof(struct xcni_ip6hdr, saddr))
+
+#define IP_DADDR_OFF (IP_OFF + offsetof(struct iphdr, daddr))
+
+#define IP6_DADDR_OFF (ETH_HLEN + offsetof(struct xcni_ip6hdr, daddr))
+
+/* ICMPv6 (RFC 4443) and neighbour discovery (RFC 4861) types. */
+#define ICMP6_DST_UNREACH 1
+#define ICMP6_PACKET_TOO_BIG 2
+
+#define ICMP6_PARAM_PROB 4
+
+#define ICMP6_MLD_QUERY 130
+#define ICMP6_MLD_REPORT 131
+#define ICMP6_MLD_DONE 132
+#define ND_ROUTER_SOLICIT 133
+#define ND_ROUTER_ADVERT 134
+#define ND_NEIGHBOR_SOLICIT 135
+#define ND_NEIGHBOR_ADVERT 136
+#define ND_REDIRECT 137
+#define ICMP6_MLD2_REPORT 143
+#define ND_OPT_SOURCE_LINKADDR 1
+#define ND_OPT_TARGET_LINKADDR 2
+
+#define IP6_HOPLIMIT_OFF (ETH_HLEN + offsetof(struct xcni_ip6hdr, hop_limit))
+
+static __always_inline int in6_eq(const __u8 *a, const __u8 *b)
+{
+	const __u32 *x = (const __u32 *)a, *y = (const __u32 *)b;
+
+	return x[0] == y[0] && x[1] == y[1] && x[2] == y[2] && x[3] == y[3];
+}
+
+/* fe80::1, the pods' gateway (XCNI_GW6_INIT), without a constant in .rodata. */
+static __always_inline int in6_is_gw(const __u8 *a)
+{
+	const __u32 *x = (const __u32 *)a;
+
+	return x[0] == bpf_htonl(0xfe800000) && x[1] == 0 && x[2] == 0 && x[3] == bpf_htonl(1);
+}
+
+static __always_inline void in6_set_gw(__u8 *a)
+{
+	__u32 *x = (__u32 *)a;
+
+	x[0] = bpf_htonl(0xfe800000);
+	x[1] = 0;
+	x[2] = 0;
+	x[3] = bpf_htonl(1);
+}
+
+/* fe80::/64: the link's own addresses, never routed. */
+static __always_inline int in6_linklocal(const __u8 *a)
+{
+	const __u32 *x = (const __u32 *)a;
+
+	return x[0] == bpf_htonl(0xfe800000) && x[1] == 0;
+}
+
+static __always_inline int in6_unspec(const __u8 *a)
+{
+	const __u32 *x = (const __u32 *)a;
+
+	return (x[0] | x[1] | x[2] | x[3]) == 0;
+}
+
+#define ICMP6_PORT_UNREACH 4 /* code of ICMP6_DST_UNREACH */
+
+/* The parsers above stage fragments through it; it reads their packet types. */
+#include "frag.h"
 
 #endif

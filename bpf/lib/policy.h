@@ -7,8 +7,7 @@
 #ifndef XCNI_POLICY_H
 #define XCNI_POLICY_H
 
-#include "ct.h"
-#include "ipcache.h"
+#include "conntrack.h"
 #include "maps.h"
 #include "parse.h"
 
@@ -230,6 +229,52 @@ static __always_inline int flow_judge(const struct pkt *p, int ct, __u32 src_ep,
 	else
 		ct_commit(p, ct, len, ep_id, flags);
 	return reason;
+}
+
+/*
+ * flow_judge for IPv6: egress of local pod src_key, then ingress of local pod
+ * dst_key (policy keys; 0: no such pod here). Peers by identity, then by
+ * address in the IPv6 ipBlock prefixes.
+ */
+static __always_inline int flow_judge6(const struct pkt6 *p, int ct, __u32 src_key, __u32 dst_key,
+				       struct verdict *v, __u32 ep_id, __u8 flags)
+{
+	int reason = 0;
+
+	if (src_key)
+		reason = policy_verdict(policy_judge(src_key, XCNI_DIR_FROM_POD, v->dst_id, 0,
+						     p->tuple.daddr, p->tuple.proto,
+						     p->tuple.dport, v),
+					XCNI_DROP_POLICY_EGRESS);
+	if (!reason && dst_key)
+		reason = policy_verdict(policy_judge(dst_key, XCNI_DIR_TO_POD, v->src_id, 0,
+						     p->tuple.saddr, p->tuple.proto,
+						     p->tuple.dport, v),
+					XCNI_DROP_POLICY_INGRESS);
+	if (reason) {
+		if (ct == CT_STALE)
+			ct_map_delete(&xcni_ct6, &p->tuple);
+		return reason;
+	}
+	ct6_commit(p, ct, ep_id, flags);
+	return 0;
+}
+
+/*
+ * The policy key of a local endpoint: the pod's IPv4 for a dual-stack pod
+ * (what its device maps to in xcni_ifindex), else what xcnid wrote for its
+ * IPv6 (polkey6). None yet: XCNI_POLKEY_NONE, which has no polep entry, so
+ * the pod is pending like an IPv4 pod before xcnid wrote its polep entry.
+ */
+static __always_inline __u32 polkey_of(const struct xcni_endpoint *ep, const __u8 *addr)
+{
+	__u32 ifindex = ep->ifindex;
+	__u32 *k = bpf_map_lookup_elem(&xcni_ifindex, &ifindex);
+
+	if (k)
+		return *k;
+	k = bpf_map_lookup_elem(&xcni_polkey6, addr);
+	return k ? *k : XCNI_POLKEY_NONE;
 }
 
 #endif

@@ -30,15 +30,14 @@
 #ifndef XCNI_SCTP_H
 #define XCNI_SCTP_H
 
-#include <stddef.h>
-
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
 #include <linux/ip.h>
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
+#include <stddef.h>
 
-#include "compat.h"
+#include "maps.h"
 
 #if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "sctp.h reads the stored CRC and the port delta as little-endian words"

@@ -4,7 +4,7 @@
 # counted, an idle TCP flow of another pod goes on. A TCP flow whose entry is
 # gone (evicted: here deleted the way eviction removes it, as the kernel's LRU
 # spares entries a CPU made last until that CPU needs room) is judged again
-# as a new flow on its next segment (bpf/lib/ct.h: a mid-stream pickup): it
+# as a new flow on its next segment (bpf/lib/conntrack.h: a mid-stream pickup): it
 # goes on while policy allows it and is dropped once policy no longer does,
 # never passed unjudged. Evictions and pickups show in xcnictl metrics and on
 # the Prometheus page.

@@ -10,7 +10,7 @@
 # answer for svc/x/web is what the probe got (allowed, denied by policy,
 # refused for want of a backend). The Service is dual stack (issue 14): its
 # IPv6 ClusterIP, with an IPv6 EndpointSlice, reaches a over IPv6 through
-# from_pod6 (lb6.h), hairpin and the refusal included.
+# from_pod6 (lb.h), hairpin and the refusal included.
 #
 #   netns <tag>-node: xcnid --manifests M --kube-proxy-replacement
 #     xc<hash> ──veth── eth0  <tag>-a  x/a  (serves TCP 8080 "hello", both families)

@@ -239,7 +239,7 @@ fi
 # np6_remote: on the IPv6 underlay with xcnid's Services (ipv6, kube-proxy
 # none, 2+ nodes), NodePorts and an externalIP on n1 whose only backend is on
 # n2: xcnid on n1 SNATs to its fd00:77::1 and sends the request in Geneve over
-# IPv6 to n2 (bpf/lib/nodeport6.h); np6/tb (tell-peer) answers whom it saw,
+# IPv6 to n2 (bpf/lib/nodeport.h); np6/tb (tell-peer) answers whom it saw,
 # over TCP and UDP; ETP Local on n1 (no backend there) is dropped, on n2 the
 # client is kept. The switch's tshark sees the outer IPv6 node to node, the
 # SNATed inner. Its own namespace, deleted again before the matrices.
@@ -356,7 +356,7 @@ PY
 # --node-port-mode dsr (as tests/lab/nodeport.sh does): n1 sends the request to
 # np6/tb on n2 in Geneve over IPv6 with the client's address kept and the
 # frontend in the option (class 0xfff0, type 0x81: AF_INET6, the protocol, the
-# port, fd00:77::1; bpf/lib/dsr6.h); n2 answers the client itself from
+# port, fd00:77::1; bpf/lib/nodeport.h); n2 answers the client itself from
 # [fd00:77::1]:NodePort out its own underlay port, nothing back through n1, and
 # n2's flow carries the dsr flag. n1's agent is then restarted as it was.
 np6_dsr() {

@@ -397,7 +397,7 @@ if [ "$KP" = none ] && [ "$NODES" -ge 3 ]; then
 		expect_answer outside n1 30080/tcp "np/b $OUT"
 	check "DSR: outside -> n1:30081/udp: np/b saw $OUT" expect_answer outside n1 30081/udp "np/b $OUT"
 	# IPv6 (dual stack lab): the same for [fd00:77::1], the option's family AF_INET6
-	# (bpf/lib/dsr6.h); without DSR n1 SNATs and np/b sees fd00:77::1.
+	# (bpf/lib/nodeport.h); without DSR n1 SNATs and np/b sees fd00:77::1.
 	if [ "$FAMILY" = dual ]; then
 		got=$(answer6 n1 30080/tcp)
 		check "DSR: outside -> n1 [fd00:77::1]:30080/tcp: np/b (on n2) saw the client $OUT6 itself (got '$got')" \

@@ -281,7 +281,7 @@ out:
 	return n;
 }
 
-/* Live conntrack entries by state; the rule is bpf/lib/ct.h's ct_alive(). */
+/* Live conntrack entries by state; the rule is bpf/lib/conntrack.h's ct_alive(). */
 struct ct_count {
 	__u64 now;
 	__u64 live[XCNI_CT_CLOSED + 1]; /* [0]: a state this build does not know */

@@ -491,7 +491,7 @@ static double now_msf(void)
 
 /*
  * New policy is in the maps: one more policy revision, so that flows judged
- * before are judged again on their next packet (bpf/lib/ct.h). The map is
+ * before are judged again on their next packet (bpf/lib/conntrack.h). The map is
  * pinned: the count goes on across restarts and never comes round to a
  * revision entries were judged under (2^32 changes aside).
  */
@@ -543,7 +543,7 @@ out:
 }
 
 /*
- * from_overlay's xcni_self6 (bpf/lib/nodeport6.h): this node's IPv6
+ * from_overlay's xcni_self6 (bpf/lib/nodeport.h): this node's IPv6
  * InternalIP (a6, or all 0), the SNAT source of IPv6 externalIPs and
  * load-balancer IPs with a backend on another node. No such map pinned (no
  * overlay, or Services not in BPF): nothing to do. 0 or -errno.

@@ -199,7 +199,7 @@ static int ipcache6_get(const struct node_maps *m, const __u8 a[16], struct xcni
 
 /*
  * The policy key a node's programs judge a local pod's IPv6 under (polkey_of
- * in bpf/lib/ipv6.h): the IPv4 its device maps to in ifindex (a dual-stack
+ * in bpf/lib/policy.h): the IPv4 its device maps to in ifindex (a dual-stack
  * pod), else what xcnid wrote in polkey6. 0: no pod of this node.
  */
 static __u32 polkey6_of(const struct node_maps *m, const __u8 a[16])

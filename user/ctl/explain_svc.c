@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * xcnictl explain, a flow to a Service: the translation from_pod makes (lb.h,
- * lb6.h: frontend, conntrack, affinity, Maglev), then the policy verdict of
+ * lb.h: frontend, conntrack, affinity, Maglev), then the policy verdict of
  * the flow to each backend it may get, as explain.c walks it.
  */
 #include "explain.h"
@@ -93,7 +93,7 @@ struct svc_choice {
 
 /*
  * lb_select_h's choice for a new flow from src (either family: lb.h's and
- * lb6.h's choose alike, over their family's tuple, conntrack and affinity key).
+ * lb.h's choose alike, over their family's tuple, conntrack and affinity key).
  */
 static int svc_choose(const struct ctx *c, const struct svc_view *v, const struct xcni_svc_key *k,
 		      const struct xcni_svc *s, const struct flow_end *src, struct svc_choice *ch)
@@ -234,7 +234,7 @@ static const struct pt_col explain_svc_cols[] = {
  * How the replies of the flow get back to its client: a pod's through its own
  * node, which undoes the DNAT; a client from outside (the NodePort, externalIP
  * or load-balancer IP path, from_overlay's) through this node when the backend
- * is here, else as the node's --node-port-mode says (nodeport6.h, dsr.h): SNAT
+ * is here, else as the node's --node-port-mode says (nodeport.h): SNAT
  * to this node's address, so the reply comes back through it, or DSR, the
  * backend's node answering the client itself. nlocal, nremote: the backends the
  * flow may get on this node and on others (rnode: one of the latter's node,

@@ -10,7 +10,7 @@
  *  - IPv6: the client is in xcni_snat6 (the conntrack entry has no room for
  *    it), keyed by the flow's tuple on this node; the SNAT source of a
  *    frontend that is not this node's own address is xcni_self6, written by
- *    xcnid at every Service sync (bpf/lib/nodeport6.h).
+ *    xcnid at every Service sync (bpf/lib/nodeport.h).
  *
  * One view for both families, as ct list and service sockets are.
  */

@@ -23,12 +23,13 @@
  * first packet is judged as if it opened the flow, whichever way round the
  * entry was picked up, and a revoked direction never lives on as "replies".
  */
-#ifndef XCNI_CT_H
-#define XCNI_CT_H
+#ifndef XCNI_CONNTRACK_H
+#define XCNI_CONNTRACK_H
 
+#include "frag.h"
+#include "ipcache.h"
 #include "maps.h"
 #include "parse.h"
-#include "ipcache.h"
 
 enum ct_dir {
 	CT_NEW = 0, /* no live entry: the packet opens a flow */
@@ -165,6 +166,18 @@ static __always_inline void ct_reverse(const struct xcni_ct_key *k, struct xcni_
 	r->pad[0] = r->pad[1] = r->pad[2] = 0;
 }
 
+/* ---- conntrack ---------------------------------------------------------- */
+
+static __always_inline void ct6_reverse(const struct xcni_ct6_key *k, struct xcni_ct6_key *r)
+{
+	__builtin_memcpy(r->saddr, k->daddr, 16);
+	__builtin_memcpy(r->daddr, k->saddr, 16);
+	r->sport = k->dport;
+	r->dport = k->sport;
+	r->proto = k->proto;
+	r->pad[0] = r->pad[1] = r->pad[2] = 0;
+}
+
 static __always_inline void ct_tcp_update(struct xcni_ct_entry *e, __u8 flags, int reply)
 {
 	if (flags & XCNI_TCP_RST) {
@@ -280,6 +293,81 @@ __attribute__((noinline)) int ct_icmp_related(struct __sk_buff *skb, __u32 icmp,
 	return e->flags;
 }
 
+/* xcni_ct_lifetime knows ICMP by its IPv4 number: ICMPv6 echo lives as long. */
+static __always_inline __u8 ct6_life_proto(__u8 proto)
+{
+	return proto == XCNI_IPPROTO_ICMPV6 ? IPPROTO_ICMP : proto;
+}
+
+/*
+ * An ICMPv6 error (unreachable, Packet Too Big, time exceeded, parameter
+ * problem) about a live flow, sent to the quoted packet's source from a place
+ * on the flow's path (ct_icmp_related's rule): 1, else 0. The quote must be a
+ * plain IPv6 header followed by its L4 ports (no extension headers).
+ * Global: verified once, its lookups out of the callers' paths.
+ */
+__attribute__((noinline)) int ct6_icmp_related(struct __sk_buff *skb, __u32 icmp)
+{
+	__u8 outer[32], type, l4[8];
+	struct xcni_ct6_key k = {};
+	struct xcni_ct_entry *e;
+	__u64 now = bpf_ktime_get_ns();
+	__u32 q = icmp + 8, from; /* the quote: after the error's 8-byte header */
+	__u8 life, ver;
+
+	/* Loaded piece by piece, straight into the key: a small frame, so the
+	 * callers' frames and this one fit the verifier's stack together. */
+	if (!skb || bpf_skb_load_bytes(skb, icmp, &type, 1))
+		return 0;
+	if (type != ICMP6_DST_UNREACH && type != ICMP6_PACKET_TOO_BIG &&
+	    type != ICMP6_TIME_EXCEEDED && type != ICMP6_PARAM_PROB)
+		return 0;
+	if (bpf_skb_load_bytes(skb, ETH_HLEN + offsetof(struct xcni_ip6hdr, saddr), outer, 32) ||
+	    bpf_skb_load_bytes(skb, q, &ver, 1) ||
+	    bpf_skb_load_bytes(skb, q + offsetof(struct xcni_ip6hdr, nexthdr), &k.proto, 1) ||
+	    bpf_skb_load_bytes(skb, q + offsetof(struct xcni_ip6hdr, saddr), k.saddr, 32) ||
+	    bpf_skb_load_bytes(skb, q + sizeof(struct xcni_ip6hdr), l4, sizeof(l4)))
+		return 0;
+	/* IPv6, and sent to the quoted packet's source. */
+	if ((ver >> 4) != 6 || !in6_eq(k.saddr, outer + 16))
+		return 0;
+	if (k.proto == IPPROTO_TCP || k.proto == IPPROTO_UDP || k.proto == IPPROTO_SCTP) {
+		__builtin_memcpy(&k.sport, l4, 2);
+		__builtin_memcpy(&k.dport, l4 + 2, 2);
+	} else if (k.proto == XCNI_IPPROTO_ICMPV6) {
+		if (l4[0] != ICMP6_ECHO_REQUEST && l4[0] != ICMP6_ECHO_REPLY)
+			return 0;
+		__builtin_memcpy(&k.sport, l4 + 4, 2);
+		k.dport = k.sport;
+	} else {
+		return 0;
+	}
+	/* From a place on the flow's path: the peer itself, a node, or (for a
+	 * flow with the outside) the outside. */
+	if (!in6_eq(outer, k.daddr)) {
+		from = ipcache6_identity(outer);
+		if (from != XCNI_ID_HOST && from != XCNI_ID_REMOTE_NODE &&
+		    (identity_is_pod(from) || identity_is_pod(ipcache6_identity(k.daddr))))
+			return 0;
+	}
+	life = ct6_life_proto(k.proto);
+	e = bpf_map_lookup_elem(&xcni_ct6, &k);
+	if (!e || !ct_alive(e, now, life)) {
+		/* The other direction: swapped in place. */
+		__builtin_memcpy(outer, k.saddr, 16);
+		__builtin_memcpy(k.saddr, k.daddr, 16);
+		__builtin_memcpy(k.daddr, outer, 16);
+		__u16 t = k.sport;
+
+		k.sport = k.dport;
+		k.dport = t;
+		e = bpf_map_lookup_elem(&xcni_ct6, &k);
+		if (!e || !ct_alive(e, now, life))
+			return 0;
+	}
+	return 1 + e->flags;
+}
+
 /*
  * Looks the packet up and accounts it to its flow. Returns enum ct_dir; for
  * CT_NEW nothing is stored yet: the caller decides (policy) and then calls
@@ -387,7 +475,101 @@ static __always_inline int ct_track(struct __sk_buff *skb, struct pkt *p, __u32 
 	return ct;
 }
 
-/* Stores the flow ct_track found new (ICMP other than echo is not a flow). */
+/*
+ * ct_track for IPv6, with IPv4's rules (see ct_lookup): TCP states, UDP and
+ * other protocols by timeout, ICMPv6 echo by id (a reply never opens a flow),
+ * errors related to a live flow (CT_RELATED), a later fragment only
+ * following a flow its first fragment opened under this policy revision.
+ */
+static __always_inline int ct6_track(struct __sk_buff *skb, struct pkt6 *p, __u8 *flags)
+{
+	struct xcni_ct6_key rev;
+	struct xcni_ct_entry *e;
+	__u64 now = bpf_ktime_get_ns();
+	int tcp = p->tuple.proto == IPPROTO_TCP, ct = CT_NEW;
+	__u8 life = ct6_life_proto(p->tuple.proto);
+
+	*flags = 0;
+	p->ct_state = 0;
+	p->policy_rev = policy_rev_now();
+	if (p->tuple.proto == XCNI_IPPROTO_ICMPV6 && !p->is_echo) {
+		int rel = p->frag_later ? 0 : ct6_icmp_related(skb, p->l4_off);
+
+		if (!rel)
+			return p->frag_later ? CT_INVALID : CT_NEW;
+		*flags = rel - 1;
+		return CT_RELATED;
+	}
+
+	int echo_req = p->is_echo && p->icmp_type == ICMP6_ECHO_REQUEST;
+	int echo_rep = p->is_echo && p->icmp_type == ICMP6_ECHO_REPLY;
+	int fresh_syn = tcp && (p->tcp_flags & (XCNI_TCP_SYN | XCNI_TCP_ACK)) == XCNI_TCP_SYN;
+
+	e = echo_rep ? NULL : bpf_map_lookup_elem(&xcni_ct6, &p->tuple);
+	if (e && ct_alive(e, now, life) &&
+	    !(tcp && e->state == XCNI_CT_CLOSED && (p->tcp_flags & XCNI_TCP_SYN)) &&
+	    !(fresh_syn && e->state != XCNI_CT_NEW)) {
+		*flags = e->flags;
+		p->rev_nat = e->rev_nat;
+		p->backend_id = e->backend_id;
+		ct_account(e, now, p->len, tcp, p->tcp_flags, 0);
+		p->ct_state = e->state;
+		ct = e->policy_rev == p->policy_rev ? CT_ORIG : CT_STALE;
+		goto out;
+	}
+	ct6_reverse(&p->tuple, &rev);
+	e = echo_req ? NULL : bpf_map_lookup_elem(&xcni_ct6, &rev);
+	if (e && ct_alive(e, now, life) && !ct_recheck(e, p->policy_rev)) {
+		*flags = e->flags;
+		p->rev_nat = e->rev_nat;
+		p->backend_id = e->backend_id;
+		ct_account(e, now, p->len, tcp, p->tcp_flags, 1);
+		p->ct_state = e->state;
+		return CT_REPLY;
+	}
+	/* A picked-up flow's entry after a policy change: gone, the packet
+	 * judged its own way (ct_icmp_related). */
+	if (e)
+		ct_map_delete(&xcni_ct6, &rev);
+	if (tcp) {
+		__u8 f = p->tcp_flags & (XCNI_TCP_SYN | XCNI_TCP_ACK | XCNI_TCP_RST | XCNI_TCP_FIN);
+
+		if (f == XCNI_TCP_ACK)
+			p->ct_state = XCNI_CT_ESTABLISHED;
+		else if (f != XCNI_TCP_SYN)
+			return CT_INVALID;
+	}
+	if (echo_rep)
+		return CT_INVALID;
+out:
+	if (p->frag_later && (ct == CT_NEW || ct == CT_STALE))
+		return CT_INVALID;
+	return ct;
+}
+
+/*
+ * A new flow's entry from its first packet p, either family (struct pkt and
+ * struct pkt6 name these fields alike), nbytes long: its conntrack state,
+ * policy revision and translation as ct_track and the Service translation
+ * left them. A macro, not a function: by value, the ten fields cost the IPv6
+ * path spilled registers and stack. ne comes zeroed.
+ */
+#define CT_ENTRY_OPEN(ne, p, now, nbytes, ep, fl)                                             \
+	do {                                                                                  \
+		(ne).created_ns = (now);                                                      \
+		(ne).last_ns = (now);                                                         \
+		(ne).pkts_orig = 1;                                                           \
+		(ne).bytes_orig = (nbytes);                                                   \
+		(ne).ep_id = (ep);                                                            \
+		/* A flow picked up mid-stream is past its handshake. */                     \
+		(ne).state = (p)->ct_state ? (p)->ct_state : XCNI_CT_NEW;                     \
+		(ne).flags = (fl) | ct_pickup((p)->tuple.proto, (p)->ct_state, (p)->is_echo,  \
+					      (fl), (p)->rev_nat);                            \
+		(ne).policy_rev = (p)->policy_rev;                                            \
+		(ne).rev_nat = (p)->rev_nat;                                                  \
+		(ne).backend_id = (p)->backend_id;                                            \
+	} while (0)
+
 static __always_inline void ct_create(const struct pkt *p, __u32 len, __u32 ep_id, __u8 flags)
 {
 	struct xcni_ct_entry ne = {};
@@ -395,17 +577,7 @@ static __always_inline void ct_create(const struct pkt *p, __u32 len, __u32 ep_i
 
 	if (p->tuple.proto == IPPROTO_ICMP && !p->is_echo)
 		return;
-	ne.created_ns = now;
-	ne.last_ns = now;
-	ne.pkts_orig = 1;
-	ne.bytes_orig = len;
-	ne.ep_id = ep_id;
-	/* A flow picked up mid-stream is past its handshake. */
-	ne.state = p->ct_state ? p->ct_state : XCNI_CT_NEW;
-	ne.flags = flags | ct_pickup(p->tuple.proto, p->ct_state, p->is_echo, flags, p->rev_nat);
-	ne.policy_rev = p->policy_rev;
-	ne.rev_nat = p->rev_nat;
-	ne.backend_id = p->backend_id;
+	CT_ENTRY_OPEN(ne, p, now, len, ep_id, flags);
 	ct_insert(&p->tuple, &ne, p->ct_state != 0);
 }
 
@@ -422,6 +594,26 @@ static __always_inline void ct_commit(const struct pkt *p, int ct, __u32 len, __
 	e = bpf_map_lookup_elem(&xcni_ct, &p->tuple);
 	if (e)
 		e->policy_rev = p->policy_rev;
+}
+
+/* Not inlined: its entry on the stack would sit in from_pod6's frame, which
+ * with the Service hand-off and SCTP's port call passed the verifier's 512 bytes. */
+static __attribute__((noinline)) void ct6_commit(const struct pkt6 *p, int ct, __u32 ep_id,
+						 __u8 flags)
+{
+	struct xcni_ct_entry ne = {}, *e;
+	__u64 now = bpf_ktime_get_ns();
+
+	if (ct != CT_NEW) {
+		e = bpf_map_lookup_elem(&xcni_ct6, &p->tuple);
+		if (e)
+			e->policy_rev = p->policy_rev;
+		return;
+	}
+	if (p->tuple.proto == XCNI_IPPROTO_ICMPV6 && !p->is_echo)
+		return;
+	CT_ENTRY_OPEN(ne, p, now, p->len, ep_id, flags);
+	ct_map_insert(&xcni_ct6, &p->tuple, &ne, p->ct_state != 0);
 }
 
 /* Policy refuses the packet: a CT_STALE flow is no longer allowed, and goes. */

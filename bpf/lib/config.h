@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The programs' settings: every .rodata variable any program reads, written
+ * by xcnid before load (user/agent/xcnid.c, overlay.c: through the skeleton,
+ * by these names) and frozen with the object. Declared once, here: every
+ * header that reads one includes this, so no header depends on where a
+ * program declares its settings. A program holds all of them in its .rodata
+ * (each object is compiled alone); those it never reads stay 0 and cost
+ * nothing. Network byte order unless said.
+ */
+#ifndef XCNI_CONFIG_H
+#define XCNI_CONFIG_H
+
+#include <linux/types.h>
+
+/* This node's IPv4 pod CIDR and the pods' gateway (from_pod). */
+const volatile __u32 pod_cidr = 0;
+
+/* This node's IPv6 pod CIDR (--pod-cidr6), for `xcnictl config` only: the programs
+ * need none (the endpoints6 and ipcache6 maps say where an address is), and
+ * xcni_config, whose layout is the map ABI, has no room for it. */
+const volatile __u32 pod_cidr6[4] = {};
+
+const volatile __u32 pod_cidr_mask = 0;
+const volatile __u32 gateway_ip = 0;
+/* The Service (ClusterIP) range: 0/0 when the node has none. */
+const volatile __u32 svc_cidr = 0;
+
+/* The IPv6 Service range, network order, as 4 words and their masks: all 0 when none. */
+const volatile __u32 svc_cidr6[4] = {};
+
+const volatile __u32 svc_cidr_mask = 0;
+
+const volatile __u32 svc_mask6[4] = {};
+
+const volatile __u32 pod_cidr6_len = 0;
+
+/* The overlay: all 0 when the node has none. */
+const volatile __u32 node_ip = 0;
+
+/* This node's underlay IPv6, network order (all 0: the underlay is IPv4). */
+const volatile __u32 node_ip6[4] = {};
+
+const volatile __u32 underlay_ifindex = 0;
+const volatile __u32 vni = 0;
+
+/* Services in BPF (kube-proxy replacement): 0 leaves Services to kube-proxy. */
+const volatile __u32 lb_enabled = 0;
+/* The source a pod reaching itself through a Service sees (hairpin). */
+const volatile __u32 lb_loopback_ip = 0;
+/* --node-port-mode dsr: a remote backend answers the client itself. */
+const volatile __u32 lb_dsr = 0;
+/* --external-clusterip: ClusterIPs served to clients outside the cluster too. */
+const volatile __u32 external_clusterip = 0;
+
+#endif

@@ -1,0 +1,1900 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * NodePorts, externalIPs and load-balancer IPs, both families: traffic from
+ * outside (the underlay, not Geneve) to an external frontend, taken by
+ * from_overlay. A backend on this node: DNAT only, into the pod. On another
+ * node: SNAT to this node and Geneve to it (its replies come back here and
+ * are undone), or DSR (the frontend in a Geneve option; the backend's node
+ * answers the client itself). ICMP errors about these flows, Packet Too Big
+ * for what would not fit the underlay encapsulated. The sections below say
+ * each part's rules.
+ */
+/*
+ * NodePort DSR through Geneve (xcnid --node-port-mode dsr). The node that
+ * takes a request for an external frontend and sends it to a backend on
+ * another node keeps the client's address (DNAT only) and tells the
+ * backend's node the frontend in a Geneve option of our own class
+ * (struct xcni_geneve_dsr). That node records the frontend with the flow's
+ * conntrack entry (its own reverse-NAT index for it), so the backend's
+ * replies get the frontend as source in its from_pod and leave by its own
+ * underlay, straight to the client.
+ */
+/*
+ * NodePort DSR for IPv6 frontends (xcnid --node-port-mode dsr), over the
+ * IPv4 underlay or the IPv6 one (below): the IPv4 scheme above for from_overlay's
+ * IPv6 paths.
+ *
+ *  - the node that takes the request (from_outside6) for a
+ *    backend on another node keeps the client's address (DNAT only) and
+ *    sends the packet through Geneve with the option above (struct
+ *    xcni_geneve_dsr, class 0xfff0, type 0x81, critical), family
+ *    XCNI_AF_INET6: the option was laid out with 16 bytes of address and a
+ *    family from the start, so the IPv6 frontend needs no option type of its
+ *    own, and a receiver that knows the option knows both;
+ *  - the backend's node (from_overlay6) takes the option before it
+ *    decapsulates, looks the frontend up in its own Service maps (every node
+ *    holds every other node's NodePort frontends, EXT scope) and keeps the
+ *    frontend's reverse-NAT index in the flow's xcni_ct6 entry (rev_nat,
+ *    XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR), the sending node's underlay IPv4 in
+ *    its nat_addr. xcni_revnat holds 16-byte addresses, so the entry needs no
+ *    room for the frontend itself: no new map, no layout change;
+ *  - the backend's replies meet that entry in from_pod6: lb6_rev_nat puts the
+ *    frontend back as their source (the TCP/UDP checksum through the
+ *    pseudo-header; IPv6 has no header checksum), and a DSR flow's reply
+ *    goes straight out of this node's underlay (redirect_neigh), to the client.
+ *
+ * A packet that does not fit the underlay with the option (or a GSO one)
+ * goes without it; the backend's node knows its flow from the entry the
+ * first packet opened (dsr6_flow_known).
+ *
+ * Over the IPv6 underlay (a backend's node behind it: XCNI_IPC_TUN6) the
+ * same option rides Geneve under an outer IPv6 header (94 bytes of
+ * encapsulation); the backend's node reads it after from_underlay6 let the
+ * critical bit through for IPv6 inside, and keeps in nat_addr the sending
+ * node's underlay IPv6 folded to 4 bytes (in6_fold: the check is that the
+ * same node goes on speaking for the flow, and nat_addr has 4 bytes).
+ */
+/*
+ * Path MTU for traffic from outside to an external frontend (NodePort,
+ * externalIP, load-balancer IP) whose backend is on another node: from_outside
+ * (IPv4) and from_outside6 send it in Geneve, 50 bytes more over
+ * the IPv4 underlay, 70 over the IPv6 one. An outside client's packet may be
+ * as big as the underlay's MTU; encapsulated it would be dropped, silently, by
+ * the device (a veth drops frames over its MTU). So before the SNAT and the
+ * encapsulation (the packet translated to the backend, DNAT only), a packet
+ * that would not fit is answered as a router on the path would (RFC 1191,
+ * RFC 8201), from the frontend, back out the underlay, and counted as
+ * drop-too-big:
+ *  - IPv4 with DF: ICMP fragmentation needed (type 3 code 4), its next-hop MTU
+ *    the largest inner packet that fits (the underlay device's MTU less the
+ *    encapsulation), quoting the IP header and 8 bytes (RFC 792) of the packet
+ *    as the client sent it: the DNAT is undone first (lb_nat back to the
+ *    frontend), so the client's stack finds its socket. Built by lb.h's
+ *    lb_answer, the machinery of the refusal for want of a backend.
+ *  - IPv4 without DF: dropped (no answer). A router would fragment it; a tc
+ *    program cannot fragment, and fragments of the outer packet would not help:
+ *    the receiving node's from_overlay takes no outer fragments (they go to its
+ *    stack, which has no Geneve socket). RFC 1812 sends fragmentation-needed
+ *    only for DF packets, so none is sent; the counter says what happened.
+ *  - IPv6: ICMPv6 Packet Too Big (type 2, RFC 4443 3.2), MTU as above, quoting
+ *    as much of the client's packet (DNAT undone) as fits in 1280 bytes.
+ *    A packet under 1280 bytes, or an MTU left under 1280 (an underlay that
+ *    cannot carry IPv6 in Geneve, RFC 8200 5), is dropped without an answer:
+ *    a PMTU under 1280 is one no IPv6 node takes (RFC 8201 4).
+ * GSO packets (merged on receive) pass: they are segmented on the way out, and
+ * the flow's first packets were checked. The MTU is the underlay device's own
+ * (bpf_check_mtu: the device the packet came in by and leaves by), which
+ * xcnid also reads for xcni_config.underlay_mtu and the pods' MTU.
+ */
+/*
+ * IPv6 NodePorts and externalIPs (issue 13 for issue 14's IPv6): from_overlay's
+ * from_outside for an IPv6 packet from the underlay (not Geneve: on an IPv6
+ * underlay the entry sends Geneve for node_ip6 past it) to an external IPv6
+ * frontend, with Services in BPF (lb_enabled).
+ *
+ *  - a backend on this node: DNAT only (lb6_translate, outside: the EXT entry),
+ *    judged by the pod's ingress on the client's address as any flow from
+ *    outside, and into the pod; its replies leave through from_pod6, which
+ *    puts the frontend back as their source (lb6_rev_nat), to the stack and
+ *    out the underlay;
+ *  - externalTrafficPolicy=Local: the EXT entry holds this node's backends
+ *    only, the client's address is kept, and none here is a drop of its own
+ *    (drop-no-local-backend);
+ *  - no backend at all: refused at once (TCP RST, ICMPv6 port unreachable,
+ *    lb6_reject), back out the way it came;
+ *  - a backend on another node (externalTrafficPolicy=Cluster; a NodePort's
+ *    frontend is this node's own address): DNAT, and SNAT to that address at
+ *    a port lb6_snat_port finds, then Geneve (IPv6 inside) to the backend's
+ *    node over the underlay that reaches it (the IPv4 one, or the IPv6 one
+ *    to its tunnel_ip6: tunnel_of), so the backend's replies come back here
+ *    (its node tunnels replies to another node's address, encap.h
+ *    remote6_check), decapsulated by from_overlay6 whichever the outer
+ *    family, where nodeport6_reply_of/_nat undo both and send them out the underlay
+ *    (and nodeport6_icmp makes an ICMPv6 error about the flow the client's). The
+ *    conntrack entry has 4 bytes for the client's address: the client of a
+ *    SNATed flow is kept in xcni_snat6, keyed by the flow's tuple on this
+ *    node. An externalIP or load-balancer IP (not this node's address) to a
+ *    remote backend is SNATed likewise to this node's IPv6 InternalIP, which
+ *    xcnid writes into xcni_self6 (on an IPv4 underlay no rodata holds it,
+ *    and the Node object can come after the programs load; on an IPv6 one,
+ *    until xcnid has written it, node_ip6 serves); the replies come
+ *    back to it as a NodePort's do, and lb6_rev_nat puts the external
+ *    frontend back as their source. None (IPv4 underlay): drop-no-tunnel.
+ */
+/*
+ * ICMPv6 errors from outside about an IPv6 NodePort (or externalIP) flow's
+ * reply (issue 13's lb_icmp_np_rev for IPv6): a router between this node and
+ * the client sends Packet Too Big, destination unreachable, time exceeded
+ * or parameter problem about a reply this node sent, quoting
+ * [frontend]:port -> [client]:port, a flow only the backend has a socket
+ * for. Without this the backend never learns that its replies are too big
+ * for the client's path: IPv6 routers never fragment, so path MTU discovery
+ * is the only way, and large replies to a NodePort client were black-holed.
+ *
+ * Translated for the backend, as the backend sent the reply (after the
+ * IPv6 NodePort cases above):
+ *  - a backend on this node (DNAT only; lb6_rev_nat made its replies the
+ *    frontend's): the quote's source becomes the backend's address and port,
+ *    the client stays; the error goes to the backend from the router that
+ *    sent it;
+ *  - a backend on another node, SNATed (the service entry's nat_port, the
+ *    client in xcni_snat6 under the flow's tuple): the quote becomes
+ *    [backend]:port -> [this node]:nat port, and the error comes from this
+ *    node (from the backend's side the path ends here, and the backend's
+ *    node takes inner sources of this node only);
+ *  - DSR (above): the backend's node answered the client from this
+ *    node's frontend, so an error about that reply comes to the frontend,
+ *    here, not to the backend's node; the flow's entry here (client ->
+ *    backend, XCNI_CT_F_DSR) identifies it: the quote becomes [backend]:port
+ *    -> [client]:port, and the error comes from this node, as with SNAT.
+ * The caller delivers it: into the pod, or through Geneve to its node.
+ *
+ * Checksums: IPv6 has no header checksum; the ICMPv6 checksum follows the
+ * quote's addresses and ports (plain) and the error's own addresses
+ * (pseudo-header). The quoted L4 checksum is left, as lb_icmp_np_rev and
+ * nodeport6_icmp leave it: nobody checks a quote's.
+ */
+#ifndef XCNI_NODEPORT_H
+#define XCNI_NODEPORT_H
+
+#include <stddef.h>
+
+#include "compat.h"
+#include "config.h"
+#include "conntrack.h"
+#include "encap.h"
+#include "exit.h"
+#include "frag.h"
+#include "ipcache.h"
+#include "l2.h"
+#include "lb.h"
+#include "maps.h"
+#include "parse.h"
+#include "policy.h"
+#include "sctp.h"
+
+/* The outside of a packet from the underlay (from_outside, from_outside6). */
+#define OUTSIDE (external_clusterip ? LB_OUTSIDE | LB_OUTSIDE_CIP : LB_OUTSIDE)
+
+/*
+ * NodePort SNAT to a remote backend: the source port this node gives the
+ * flow p (translated: client -> backend). The client's own port when no
+ * other live flow holds node_ip:port -> backend:port, else one of a few
+ * ports from the flow's hash in 32768-60999 (never the same for every
+ * client that collides). 0, or -1 when all are taken.
+ */
+static __always_inline int lb_snat_port(const struct pkt *p, __u32 node_ip, __u16 *out)
+{
+	struct xcni_ct_key k = p->tuple;
+	__u32 h = xcni_lb_hash(p->tuple.saddr, p->tuple.daddr, p->tuple.sport, p->tuple.dport,
+			       p->tuple.proto);
+	__u64 now = bpf_ktime_get_ns();
+
+	k.saddr = node_ip;
+	for (int i = 0; i < 4; i++) {
+		const struct xcni_ct_entry *e;
+
+		if (i)
+			k.sport = bpf_htons(32768 + (h + i * 7919) % 28232);
+		e = bpf_map_lookup_elem(&xcni_ct, &k);
+		if (!e || !ct_alive(e, now, k.proto) ||
+		    (e->nat_addr == p->tuple.saddr && e->nat_port == p->tuple.sport)) {
+			*out = k.sport;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/*
+ * The source port of the SNAT to self (this node's address) for flow p
+ * (translated: client -> backend), as lb_snat_port: the client's own when no
+ * other live flow holds self:port -> backend:port, else one of a few from
+ * the flow's hash in 32768-60999. 0, or -1 when all are taken.
+ */
+static __always_inline int lb6_snat_port(const struct pkt6 *p, const __u8 *self,
+					 struct xcni_ct6_key *k, __u16 *out)
+{
+	__u32 h = xcni_lb_hash6((const __u32 *)p->tuple.saddr, (const __u32 *)p->tuple.daddr,
+				p->tuple.sport, p->tuple.dport, p->tuple.proto);
+	__u64 now = bpf_ktime_get_ns();
+
+	*k = p->tuple;
+	__builtin_memcpy(k->saddr, self, 16);
+	for (int i = 0; i < 4; i++) {
+		const struct xcni_ct_entry *e;
+		const struct xcni_snat6 *sn;
+
+		if (i)
+			k->sport = bpf_htons(32768 + (h + i * 7919) % 28232);
+		e = bpf_map_lookup_elem(&xcni_ct6, k);
+		sn = bpf_map_lookup_elem(&xcni_snat6, k);
+		if (!e || !ct_alive(e, now, k->proto) ||
+		    (sn && in6_eq(sn->client, p->tuple.saddr) && sn->cport == p->tuple.sport)) {
+			*out = k->sport;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/*
+ * The reply of a NodePort flow this node SNATed (XCNI_CT_F_SNAT; p: the
+ * decapsulated reply, backend -> this node, p->rev_nat set by ct_track;
+ * client:cport from the flow's entry): frontend -> client again. 0 or -1.
+ * Packet pointers stale afterwards.
+ */
+static __always_inline int lb_snat_rev(struct __sk_buff *skb, struct pkt *p, __u32 client,
+				       __u16 cport)
+{
+	if (lb_rev_nat(skb, p, 0) ||
+	    lb_nat(skb, p, IP_DADDR_OFF, p->tuple.daddr, client, 2, p->tuple.dport, cport))
+		return -1;
+	p->tuple.daddr = client;
+	p->tuple.dport = cport;
+	return 0;
+}
+
+/*
+ * An ICMP error about a NodePort flow this node SNATed to a remote backend
+ * (XCNI_CT_F_SNAT), decapsulated from the backend's node: it quotes the
+ * packet as the backend got it (this node:nat port -> backend:port) and is
+ * addressed to this node, whose stack knows no such flow. So the client
+ * never learns, say, that its packets are too big (fragmentation needed
+ * from the backend's side breaks its path MTU discovery). Translated back:
+ * the quote becomes client:port -> frontend:port as the client sent it
+ * (its IP checksum, and the ICMP checksum for every changed word), the
+ * error goes to the client from the frontend (from the client's side the
+ * path ends there). l3_len: the IPv4 header's length. 1 when rewritten (to
+ * be sent out the underlay), 0 when it is no such error (nothing written),
+ * -1 when a rewrite failed halfway (drop it).
+ *
+ * A global function, verified on its own, reading with bpf_skb_load_bytes
+ * (as lb_icmp_rev_nat).
+ */
+__attribute__((noinline)) int lb_icmp_snat_rev(struct __sk_buff *skb, __u32 l3_len)
+{
+	struct lb_icmp_quote q;
+	struct xcni_ct_key k = {};
+	const struct xcni_ct_entry *e;
+	const struct xcni_revnat *rn;
+	__u32 icmp = ETH_HLEN + l3_len, quote = icmp + sizeof(struct xcni_icmphdr);
+	__u32 csum_off = icmp + offsetof(struct xcni_icmphdr, checksum);
+	__u32 qcheck = quote + offsetof(struct iphdr, check);
+	__u32 vip, saddr, daddr, client;
+	__u16 cport, new_check;
+
+	if (!skb || l3_len < sizeof(struct iphdr) || l3_len > 60 ||
+	    bpf_skb_load_bytes(skb, IP_SADDR_OFF, &saddr, 4) ||
+	    bpf_skb_load_bytes(skb, IP_DADDR_OFF, &daddr, 4) ||
+	    lb_icmp_quoted(skb, icmp, &q, &k) || q.in.saddr != daddr)
+		return 0;
+	e = bpf_map_lookup_elem(&xcni_ct, &k);
+	if (!e || !(e->flags & XCNI_CT_F_SNAT))
+		return 0;
+	client = e->nat_addr;
+	cport = e->nat_port;
+	rn = bpf_map_lookup_elem(&xcni_revnat, &e->rev_nat);
+	if (!rn || rn->family != XCNI_AF_INET)
+		return 0;
+	__builtin_memcpy(&vip, rn->addr, 4);
+	/* The quote: source back to the client, destination to the frontend. */
+	if (bpf_l3_csum_replace(skb, qcheck, q.in.saddr, client, 4) ||
+	    bpf_l3_csum_replace(skb, qcheck, q.in.daddr, vip, 4) ||
+	    bpf_skb_store_bytes(skb, quote + offsetof(struct iphdr, saddr), &client, 4, 0) ||
+	    bpf_skb_store_bytes(skb, quote + offsetof(struct iphdr, daddr), &vip, 4, 0) ||
+	    bpf_skb_store_bytes(skb, quote + sizeof(struct iphdr), &cport, 2, 0) ||
+	    bpf_skb_store_bytes(skb, quote + sizeof(struct iphdr) + 2, &rn->port, 2, 0) ||
+	    bpf_skb_load_bytes(skb, qcheck, &new_check, 2))
+		return -1;
+	/* ICMP's checksum has no pseudo header: the quote's words alone. */
+	if (bpf_l4_csum_replace(skb, csum_off, q.in.saddr, client, 4) ||
+	    bpf_l4_csum_replace(skb, csum_off, q.in.daddr, vip, 4) ||
+	    bpf_l4_csum_replace(skb, csum_off, q.in.check, new_check, 2) ||
+	    bpf_l4_csum_replace(skb, csum_off, q.ports[0], cport, 2) ||
+	    bpf_l4_csum_replace(skb, csum_off, q.ports[1], rn->port, 2))
+		return -1;
+	/* The error itself: to the client, from the frontend. */
+	if (bpf_l3_csum_replace(skb, IPCSUM_OFF, daddr, client, 4) ||
+	    bpf_l3_csum_replace(skb, IPCSUM_OFF, saddr, vip, 4) ||
+	    bpf_skb_store_bytes(skb, IP_DADDR_OFF, &client, 4, 0) ||
+	    bpf_skb_store_bytes(skb, IP_SADDR_OFF, &vip, 4, 0))
+		return -1;
+	return 1;
+}
+
+/*
+ * An ICMP error from outside about a reply this node sent for a NodePort (or
+ * externalIP) flow: a router between this node and the client says
+ * fragmentation needed, host unreachable, ... quoting frontend:port ->
+ * client:port, a flow only the backend has a socket for. Translated for the
+ * backend, as the backend sent the reply: the quote's source becomes the
+ * backend's address and port; with a remote backend SNATed to this node
+ * (the service entry's nat_port) its destination becomes this node and the
+ * port it gave the flow, and the error comes from this node (from the
+ * backend's side the path ends here, and the backend's node takes inner
+ * sources of this node only); with a local backend the client stays, and
+ * so does the error's source; a DSR flow (the backend's node answered the
+ * client itself, from this node's frontend, so the error comes here) keeps
+ * the client, and the error comes from this node, as with SNAT. The error
+ * goes to the backend (the caller delivers it: into the pod, or through
+ * Geneve). Checksums: the quote's IP header's, the error's IP header's, and
+ * the ICMP checksum for every quoted word that changed (the quoted L4
+ * checksum is left, as lb_icmp_rev_nat leaves it).
+ * l3_len: the outer IPv4 header's length. 1 when rewritten, 0 when it is no
+ * such error (nothing written), -1 when a rewrite failed halfway (drop it).
+ *
+ * Inlined into from_overlay's from_outside_icmp, a global function of its
+ * own (a third frame would take the call chain past the stack's 512 bytes);
+ * it reads with bpf_skb_load_bytes, as lb_icmp_rev_nat.
+ */
+static __always_inline int lb_icmp_np_rev(struct __sk_buff *skb, __u32 l3_len, __u32 self)
+{
+	struct lb_icmp_quote q;
+	struct xcni_ct_key k = {}, sk, fk = {};
+	const struct xcni_ct_entry *e, *fe;
+	const struct xcni_backend *be;
+	__u32 icmp = ETH_HLEN + l3_len, quote = icmp + sizeof(struct xcni_icmphdr);
+	__u32 csum_off = icmp + offsetof(struct xcni_icmphdr, checksum);
+	__u32 qcheck = quote + offsetof(struct iphdr, check);
+	__u32 saddr, daddr, baddr, qdst, osrc;
+	__u16 bport, qdport, new_check;
+
+	if (!skb || l3_len < sizeof(struct iphdr) || l3_len > 60 ||
+	    bpf_skb_load_bytes(skb, IP_SADDR_OFF, &saddr, 4) ||
+	    bpf_skb_load_bytes(skb, IP_DADDR_OFF, &daddr, 4) ||
+	    lb_icmp_quoted(skb, icmp, &q, &k) || q.in.saddr != daddr)
+		return 0;
+	/* The service entry: the flow as the client sent it, client -> frontend. */
+	ct_reverse(&k, &sk);
+	e = bpf_map_lookup_elem(&xcni_ct, &sk);
+	if (!e || !(e->flags & XCNI_CT_F_SVC))
+		return 0;
+	be = bpf_map_lookup_elem(&xcni_backend, &e->backend_id);
+	if (!be || be->family != XCNI_AF_INET)
+		return 0;
+	__builtin_memcpy(&baddr, be->addr, 4);
+	bport = be->port;
+	/* The flow's own entry, as the backend knows the flow. */
+	fk.daddr = baddr;
+	fk.dport = bport;
+	fk.proto = k.proto;
+	if (e->nat_port) {
+		fk.saddr = self;
+		fk.sport = e->nat_port;
+	} else {
+		fk.saddr = q.in.daddr;
+		fk.sport = q.ports[1];
+	}
+	fe = bpf_map_lookup_elem(&xcni_ct, &fk);
+	if (!fe || !(fe->flags & XCNI_CT_F_NODEPORT))
+		return 0;
+	if (e->nat_port && (!(fe->flags & XCNI_CT_F_SNAT) || fe->nat_addr != q.in.daddr ||
+			    fe->nat_port != q.ports[1]))
+		return 0;
+	qdst = fk.saddr;
+	qdport = fk.sport;
+	/* From this node when it SNATed the flow, or sent it DSR to another node. */
+	osrc = e->nat_port || (fe->flags & XCNI_CT_F_DSR) ? self : saddr;
+	/* The quote: from the backend, to the client as the backend sees it. */
+	if (bpf_l3_csum_replace(skb, qcheck, q.in.saddr, baddr, 4) ||
+	    bpf_l3_csum_replace(skb, qcheck, q.in.daddr, qdst, 4) ||
+	    bpf_skb_store_bytes(skb, quote + offsetof(struct iphdr, saddr), &baddr, 4, 0) ||
+	    bpf_skb_store_bytes(skb, quote + offsetof(struct iphdr, daddr), &qdst, 4, 0) ||
+	    bpf_skb_store_bytes(skb, quote + sizeof(struct iphdr), &bport, 2, 0) ||
+	    bpf_skb_store_bytes(skb, quote + sizeof(struct iphdr) + 2, &qdport, 2, 0) ||
+	    bpf_skb_load_bytes(skb, qcheck, &new_check, 2))
+		return -1;
+	/* ICMP's checksum has no pseudo header: the quote's words alone. */
+	if (bpf_l4_csum_replace(skb, csum_off, q.in.saddr, baddr, 4) ||
+	    bpf_l4_csum_replace(skb, csum_off, q.in.daddr, qdst, 4) ||
+	    bpf_l4_csum_replace(skb, csum_off, q.in.check, new_check, 2) ||
+	    bpf_l4_csum_replace(skb, csum_off, q.ports[0], bport, 2) ||
+	    bpf_l4_csum_replace(skb, csum_off, q.ports[1], qdport, 2))
+		return -1;
+	/* The error itself: to the backend (from this node when it SNATed the flow). */
+	if (bpf_l3_csum_replace(skb, IPCSUM_OFF, daddr, baddr, 4) ||
+	    bpf_l3_csum_replace(skb, IPCSUM_OFF, saddr, osrc, 4) ||
+	    bpf_skb_store_bytes(skb, IP_DADDR_OFF, &baddr, 4, 0) ||
+	    bpf_skb_store_bytes(skb, IP_SADDR_OFF, &osrc, 4, 0))
+		return -1;
+	return 1;
+}
+
+/*
+ * The SNAT source for a flow to frontend fe: fe itself when it is this node's
+ * own address (a NodePort), else this node's IPv6 InternalIP (xcni_self6),
+ * else, none written yet on an IPv6 underlay, the node's underlay address
+ * (node_ip6, there from the load; the other nodes tunnel to it when it is
+ * their view of this node's InternalIP, pol_tunnel_set), copied into t.
+ * Either must be the host's in the ipcache6, for the replies come back there
+ * (from_overlay6 takes decapsulated packets for the host only). NULL: none.
+ */
+static __always_inline const __u8 *nodeport6_self(const __u8 *fe, struct np6_tmp *t)
+{
+	const struct xcni_ipcache_val *ipc = ipcache6_lookup(fe);
+	const struct xcni_self6 *s;
+	__u32 zero = 0, *w = (__u32 *)t->ul6;
+
+	if (ipc && ipc->identity == XCNI_ID_HOST)
+		return fe;
+	s = bpf_map_lookup_elem(&xcni_self6, &zero);
+	if (s && (((const __u32 *)s->addr)[0] | ((const __u32 *)s->addr)[1] |
+		  ((const __u32 *)s->addr)[2] | ((const __u32 *)s->addr)[3])) {
+		ipc = ipcache6_lookup(s->addr);
+		return ipc && ipc->identity == XCNI_ID_HOST ? s->addr : NULL;
+	}
+	if (!ul6_on())
+		return NULL;
+	/* Word by word: node_ip6 is const volatile, and a plain copy of it
+	 * could be folded to its all-zero initializer. */
+	w[0] = node_ip6[0];
+	w[1] = node_ip6[1];
+	w[2] = node_ip6[2];
+	w[3] = node_ip6[3];
+	ipc = ipcache6_lookup(t->ul6);
+	return ipc && ipc->identity == XCNI_ID_HOST ? t->ul6 : NULL;
+}
+
+/*
+ * The ICMPv6 error of an skb whose IPv6 header has no extension headers
+ * (ICMPv6 right after it, the caller's check) about a reply this node sent
+ * for an IPv6 NodePort flow: rewritten for the backend as above. 1 when
+ * rewritten, 0 when it is no such error (nothing written), -1 when a rewrite
+ * failed halfway (drop it). A global function with a frame of its own
+ * (from_overlay's and from_outside_icmp6's are under it); it reads with
+ * bpf_skb_load_bytes, not through packet pointers.
+ */
+__attribute__((noinline)) int lb6_icmp_np_rev(struct __sk_buff *skb)
+{
+	struct xcni_ct6_key k = {}, fk = {};
+	const struct xcni_ct_entry *e, *fe;
+	const struct xcni_backend *be;
+	const struct xcni_snat6 *sn;
+	const __u8 *self = NULL;
+	struct np6_tmp *t;
+	__u32 icmp = ETH_HLEN + sizeof(struct xcni_ip6hdr), q = icmp + 8, csum_off = icmp + 2;
+	__u32 zero = 0;
+	/* Words: in6_eq and bpf_csum_diff read them 4 bytes at a time. */
+	__u32 a[8], na[8], nq[8];
+	__be16 ports[2], np[2];
+	__s64 diff;
+
+	/* The error's addresses, and the quote: [frontend]:port -> [client]:port. */
+	if (icmp6_err_quote(skb, icmp, a, 32, &k, ports))
+		return 0;
+	/* About what this node sent: the error comes to the quote's source. */
+	if (!in6_eq(k.saddr, (const __u8 *)(a + 4)))
+		return 0;
+	k.sport = ports[0];
+	k.dport = ports[1];
+	/* The service entry: the flow as the client sent it, client -> frontend. */
+	ct6_reverse(&k, &fk);
+	e = bpf_map_lookup_elem(&xcni_ct6, &fk);
+	if (!e || !(e->flags & XCNI_CT_F_SVC))
+		return 0;
+	be = bpf_map_lookup_elem(&xcni_backend, &e->backend_id);
+	if (!be || be->family != XCNI_AF_INET6 || !(t = bpf_map_lookup_elem(&xcni_np6_tmp, &zero)))
+		return 0;
+	/* The flow's own entry, as the backend knows the flow. */
+	__builtin_memset(&fk, 0, sizeof(fk));
+	__builtin_memcpy(fk.daddr, be->addr, 16);
+	fk.dport = be->port;
+	fk.proto = k.proto;
+	if (e->nat_port) {
+		self = nodeport6_self(k.saddr, t);
+		if (!self)
+			return 0;
+		__builtin_memcpy(fk.saddr, self, 16);
+		fk.sport = e->nat_port;
+	} else {
+		__builtin_memcpy(fk.saddr, k.daddr, 16);
+		fk.sport = k.dport;
+	}
+	fe = bpf_map_lookup_elem(&xcni_ct6, &fk);
+	if (!fe || !(fe->flags & XCNI_CT_F_NODEPORT))
+		return 0;
+	if (e->nat_port) {
+		/* SNATed: the flow's client is the quote's. */
+		sn = bpf_map_lookup_elem(&xcni_snat6, &fk);
+		if (!(fe->flags & XCNI_CT_F_SNAT) || !sn || !in6_eq(sn->client, k.daddr) ||
+		    sn->cport != k.dport)
+			return 0;
+	} else if (fe->flags & XCNI_CT_F_DSR) {
+		self = nodeport6_self(k.saddr, t);
+		if (!self)
+			return 0;
+	}
+	/* The quote: from the backend, to the client as the backend sees it. */
+	__builtin_memcpy(nq, be->addr, 16);
+	__builtin_memcpy(nq + 4, fk.saddr, 16);
+	np[0] = fk.dport;
+	np[1] = fk.sport;
+	diff = bpf_csum_diff((__be32 *)k.saddr, 32, nq, 32, 0);
+	if (diff < 0 || bpf_l4_csum_replace(skb, csum_off, 0, (__u64)diff, 0) ||
+	    bpf_l4_csum_replace(skb, csum_off, ports[0], np[0], 2) ||
+	    bpf_l4_csum_replace(skb, csum_off, ports[1], np[1], 2) ||
+	    bpf_skb_store_bytes(skb, q + offsetof(struct xcni_ip6hdr, saddr), nq, 32, 0) ||
+	    bpf_skb_store_bytes(skb, q + sizeof(struct xcni_ip6hdr), np, 4, 0))
+		return -1;
+	/* The error itself: to the backend, from this node when it SNATed the
+	 * flow or the flow is DSR, else from the router that sent it. */
+	__builtin_memcpy(na, self ? self : (const __u8 *)a, 16);
+	__builtin_memcpy(na + 4, be->addr, 16);
+	diff = bpf_csum_diff(a, 32, na, 32, 0);
+	if (diff < 0 || bpf_l4_csum_replace(skb, csum_off, 0, (__u64)diff, BPF_F_PSEUDO_HDR) ||
+	    bpf_skb_store_bytes(skb, IP6_SADDR_OFF, na, 32, 0))
+		return -1;
+	return 1;
+}
+
+/* Options walked in a header with its critical bit set: more is a drop (one
+ * beyond them could be an unknown critical one). */
+#define GENEVE_OPTS_WALK 8
+
+/* What DSR encapsulation writes after the outer Ethernet header: these,
+ * then the inner Ethernet header (two stores: the frame stays small). */
+struct outer_hdrs_dsr {
+	struct iphdr ip;
+	struct udphdr udp;
+	struct geneve_hdr gnv;
+	struct xcni_geneve_dsr opt;
+};
+
+/* What it writes after the outer IPv6 header's addresses (see outer6_hdrs). */
+struct outer6_hdrs_dsr {
+	__u8 ip6_head[8];
+	struct udphdr udp;
+	struct geneve_hdr gnv;
+	struct xcni_geneve_dsr opt;
+	struct ethhdr inner_eth;
+};
+
+_Static_assert(sizeof(struct xcni_geneve_dsr) == 24, "the DSR option is 6 words");
+_Static_assert(sizeof(struct outer_hdrs_dsr) + sizeof(struct ethhdr) == XCNI_ENCAP_DSR_LEN,
+	       "DSR encapsulation is 74 bytes");
+
+/* The DSR option for a frontend: family, protocol, port (network order) and
+ * its address, addr_len bytes of it (4 or 16; the rest stays zero). */
+static __always_inline void dsr_opt_fill(struct xcni_geneve_dsr *o, __u8 family, __u8 proto,
+					 __be16 port, const void *addr, __u32 addr_len)
+{
+	o->opt_class = bpf_htons(XCNI_GENEVE_OPT_CLASS);
+	o->type = XCNI_GENEVE_OPT_DSR;
+	o->len = (sizeof(*o) - 4) / 4;
+	o->family = family;
+	o->proto = proto;
+	o->port = port;
+	__builtin_memcpy(o->addr, addr, addr_len);
+}
+
+/* The Geneve header in front of the DSR option: 6 words of options, the C bit. */
+static __always_inline void dsr_geneve_fill(struct geneve_hdr *g, __u32 vni)
+{
+	g->ver_optlen = sizeof(struct xcni_geneve_dsr) / 4;
+	g->flags = XCNI_GENEVE_F_CRIT;
+	g->proto = bpf_htons(XCNI_GENEVE_PROTO_ETH);
+	g->vni_rsvd = bpf_htonl(vni << 8);
+}
+
+/*
+ * The outer IPv4, UDP and Geneve headers in front of h->opt (the caller's,
+ * dsr_opt_fill), node_vni this node's address << 32 | VNI, then the inner
+ * Ethernet (the packet's own addresses, type inner_proto, network order).
+ * An IPv6 inner packet's outer Ethernet header, the one it came with, is
+ * made to say IPv4. Inlined into the encapsulations of either family: their
+ * frames stay their own.
+ */
+static __always_inline int dsr_encap_ip4(struct __sk_buff *skb, const struct encap_in *in,
+					 struct outer_hdrs_dsr *h, __u32 tunnel_ip, __u64 node_vni,
+					 __be16 inner_proto)
+{
+	__u64 flags = BPF_F_ADJ_ROOM_FIXED_GSO | BPF_F_ADJ_ROOM_ENCAP_L3_IPV4 |
+		      BPF_F_ADJ_ROOM_ENCAP_L4_UDP | BPF_F_ADJ_ROOM_ENCAP_L2_ETH |
+		      BPF_F_ADJ_ROOM_ENCAP_L2(ETH_HLEN);
+	__u16 inner_len = in->inner_len;
+	__be16 ip_proto = bpf_htons(ETH_P_IP);
+
+	h->ip.version = 4;
+	h->ip.ihl = 5;
+	h->ip.tos = in->tos;
+	h->ip.tot_len = bpf_htons(inner_len + XCNI_ENCAP_DSR_LEN);
+	h->ip.frag_off = bpf_htons(0x4000);
+	h->ip.ttl = 64;
+	h->ip.protocol = IPPROTO_UDP;
+	h->ip.saddr = node_vni >> 32;
+	h->ip.daddr = tunnel_ip;
+	h->ip.check = csum_fold(bpf_csum_diff(NULL, 0, (__be32 *)&h->ip, sizeof(h->ip), 0));
+	h->udp.source = bpf_htons(in->sport);
+	h->udp.dest = bpf_htons(XCNI_GENEVE_PORT);
+	h->udp.len = bpf_htons(inner_len + XCNI_ENCAP_DSR_LEN - sizeof(struct iphdr));
+	dsr_geneve_fill(&h->gnv, node_vni & 0xffffff);
+
+	if (encap_room(skb, XCNI_ENCAP_DSR_LEN, flags) ||
+	    bpf_skb_store_bytes(skb, ETH_HLEN, h, sizeof(*h), 0))
+		return XCNI_DROP_ENCAP;
+	/* The inner Ethernet: the packet's own addresses (in->macs, in order),
+	 * in the option's room (stored already). */
+	__builtin_memcpy(h->opt.addr, in->macs, 2 * ETH_ALEN);
+	*(__be16 *)(h->opt.addr + 2 * ETH_ALEN) = inner_proto;
+	if (bpf_skb_store_bytes(skb, ETH_HLEN + sizeof(*h), h->opt.addr, sizeof(struct ethhdr), 0))
+		return XCNI_DROP_ENCAP;
+	if (inner_proto != ip_proto &&
+	    bpf_skb_store_bytes(skb, offsetof(struct ethhdr, h_proto), &ip_proto, sizeof(ip_proto), 0))
+		return XCNI_DROP_ENCAP;
+	geneve_mark(skb);
+	return 0;
+}
+
+/*
+ * geneve_encap with the DSR option for the IPv4 frontend the client asked
+ * for (st->orig's destination), node_vni this node's address << 32 | VNI,
+ * between the Geneve header and the inner Ethernet (the
+ * header's option length 6 words, its critical bit set). 0 or a drop
+ * reason; packet pointers are stale afterwards. A function of its own: its
+ * frame sits on top of from_overlay's, which is near the verifier's limit.
+ */
+static __attribute__((noinline)) int geneve_encap_dsr(struct __sk_buff *skb,
+						       const struct encap_in *in,
+						       const struct lb_state *st, __u32 tunnel_ip,
+						       __u64 node_vni)
+{
+	struct outer_hdrs_dsr h = {};
+
+	dsr_opt_fill(&h.opt, XCNI_AF_INET, st->orig.proto, st->orig.dport, &st->orig.daddr, 4);
+	return dsr_encap_ip4(skb, in, &h, tunnel_ip, node_vni, bpf_htons(ETH_P_IP));
+}
+
+/*
+ * geneve_encap_dsr for an IPv6 inner packet: the option names the IPv6
+ * frontend fe (the tuple as the client sent it: its destination and port),
+ * the inner Ethernet says IPv6, the outer IPv4. node_vni: this node's
+ * address << 32 | VNI. 0 or a drop reason; packet pointers are stale.
+ */
+static __attribute__((noinline)) int geneve_encap_dsr6(struct __sk_buff *skb,
+							const struct encap_in *in,
+							const struct xcni_ct6_key *fe,
+							__u32 tunnel_ip, __u64 node_vni)
+{
+	struct outer_hdrs_dsr h = {};
+
+	dsr_opt_fill(&h.opt, XCNI_AF_INET6, fe->proto, fe->dport, fe->daddr, 16);
+	return dsr_encap_ip4(skb, in, &h, tunnel_ip, node_vni, bpf_htons(ETH_P_IPV6));
+}
+
+/*
+ * The options of a Geneve header whose critical bit is set (RFC 8926 3.4:
+ * the bit says at least one option is critical), optlen bytes at off: ours
+ * is read into *dsr (family 0 when absent). 0, or XCNI_DROP_BAD_GENEVE for an
+ * unknown critical option (the RFC's MUST drop), a list that does not add up
+ * to optlen, a malformed DSR option, or more options than are walked.
+ */
+static __always_inline int geneve_opts_read(struct __sk_buff *skb, __u32 off, __u32 optlen,
+					    struct xcni_geneve_dsr *dsr)
+{
+	struct {
+		__be16 cls;
+		__u8 type;
+		__u8 len;
+	} h;
+	__u32 pos = 0, dlen;
+
+	dsr->family = 0;
+	for (int i = 0; i < GENEVE_OPTS_WALK; i++) {
+		if (pos >= optlen)
+			return 0;
+		if (pos + 4 > optlen || bpf_skb_load_bytes(skb, off + pos, &h, sizeof(h)))
+			return XCNI_DROP_BAD_GENEVE;
+		dlen = (h.len & 0x1f) * 4;
+		if (pos + 4 + dlen > optlen)
+			return XCNI_DROP_BAD_GENEVE;
+		if (h.cls == bpf_htons(XCNI_GENEVE_OPT_CLASS) && h.type == XCNI_GENEVE_OPT_DSR) {
+			if (dlen != sizeof(*dsr) - 4 ||
+			    bpf_skb_load_bytes(skb, off + pos, dsr, sizeof(*dsr)) ||
+			    (dsr->family != XCNI_AF_INET && dsr->family != XCNI_AF_INET6))
+				return XCNI_DROP_BAD_GENEVE;
+		} else if (h.type & XCNI_GENEVE_OPT_CRIT) {
+			return XCNI_DROP_BAD_GENEVE;
+		}
+		pos += 4 + dlen;
+	}
+	return pos >= optlen ? 0 : XCNI_DROP_BAD_GENEVE;
+}
+
+/* The external frontend an option names, as this node's maps have it (EXT scope). */
+static __always_inline const struct xcni_svc *dsr_frontend(const struct xcni_geneve_dsr *o)
+{
+	struct xcni_svc_key k = {};
+
+	__builtin_memcpy(k.addr, o->addr, sizeof(k.addr));
+	k.port = o->port;
+	k.family = o->family;
+	k.proto = o->proto;
+	k.scope = XCNI_SCOPE_EXT;
+	return bpf_map_lookup_elem(&xcni_svc, &k);
+}
+
+/* What from_overlay4/6 learnt of DSR (one word: their frames are at the verifier's limit). */
+#define DSR_FE (1u << 16) /* this node has the frontend; its rev_nat in the low 16 bits */
+#define DSR_OPT (1u << 17) /* the packet carries the option */
+#define DSR_FLOW (1u << 18) /* its source is an outside client the sending node speaks for */
+
+/*
+ * The options of a Geneve packet that has some (optlen bytes after the
+ * Geneve header, outer_len the outer IP header's length: IPv4's, or IPv6's
+ * over the IPv6 underlay), when its header says a critical one is present
+ * (geneve_opts_read), read before the decapsulation takes them away: 0
+ * (*dsr DSR_OPT, and DSR_FE | the frontend's reverse-NAT index when this
+ * node has it; 0 without the option), or a drop reason: an unknown critical
+ * option, a malformed list, or a DSR option naming a frontend of another
+ * family than the inner packet's (family, XCNI_AF_*). For from_overlay4 and
+ * from_overlay6 both; a function of its own: the option and the key sit in
+ * its frame, not in theirs.
+ */
+static __attribute__((noinline)) int dsr_opt_frontend(struct __sk_buff *skb, __u32 optlen,
+						       __u32 outer_len, __u32 family, __u32 *dsr)
+{
+	__u32 off = ETH_HLEN + outer_len + sizeof(struct udphdr);
+	struct xcni_geneve_dsr opt;
+	const struct xcni_svc *svc;
+	struct geneve_hdr g;
+	int r;
+
+	*dsr = 0;
+	if (bpf_skb_load_bytes(skb, off, &g, sizeof(g)))
+		return XCNI_DROP_BAD_GENEVE;
+	if (!(g.flags & XCNI_GENEVE_F_CRIT))
+		return 0;
+	r = geneve_opts_read(skb, off + sizeof(g), optlen, &opt);
+	if (r || !opt.family)
+		return r;
+	/* The other family's frontend: its index must not rewrite this flow's replies. */
+	if (opt.family != family)
+		return XCNI_DROP_BAD_GENEVE;
+	*dsr = DSR_OPT;
+	svc = dsr_frontend(&opt);
+	if (svc)
+		*dsr |= DSR_FE | svc->rev_nat;
+	return 0;
+}
+
+/*
+ * A flow from_overlay4/6 is about to open: one opened by the option alone
+ * (DSR_FLOW, a new entry) must name a frontend this node knows, whose index
+ * then rewrites the replies (*rev_nat, from_pod's); any other keeps no DSR
+ * mark (*dsr 0). 0 or XCNI_DROP_BAD_GENEVE.
+ */
+static __always_inline int dsr_open(__u32 *dsr, int ct, __u16 *rev_nat)
+{
+	if (!(*dsr & DSR_FLOW) || ct != CT_NEW) {
+		*dsr = 0;
+		return 0;
+	}
+	if (!(*dsr & DSR_FE))
+		return XCNI_DROP_BAD_GENEVE;
+	*rev_nat = *dsr & 0xffff;
+	return 0;
+}
+
+/*
+ * A flow a DSR option opens must go to a backend of the frontend it names
+ * (svc_id: its index, the low 16 bits of *dsr with DSR_FE): else a node's
+ * process could send Geneve from its node's address that opens a flow from
+ * any outside address into any pod here, whose replies then leave from the
+ * frontend (a reflector past ipBlock rules). One lookup in xcni_svcbe, the
+ * backends by key; addr is the inner destination (4 or 16 bytes by family),
+ * port in network order. 0 or XCNI_DROP_DSR_NOT_BACKEND. A function of its
+ * own: the key sits in its frame, not in from_overlay4/6's.
+ */
+static __attribute__((noinline)) int dsr_to_backend(__u32 svc_id, __u32 family, const __u8 *addr,
+						    __u32 port)
+{
+	struct xcni_svcbe_key k = {};
+
+	k.svc_id = svc_id;
+	k.port = (__u16)port;
+	k.family = (__u8)family;
+	if (family == XCNI_AF_INET6)
+		__builtin_memcpy(k.addr, addr, 16);
+	else
+		__builtin_memcpy(k.addr, addr, 4);
+	return bpf_map_lookup_elem(&xcni_svcbe, &k) ? 0 : XCNI_DROP_DSR_NOT_BACKEND;
+}
+
+/* DSR's encapsulation over the IPv6 underlay: 70 + the option's 24 bytes. */
+#define XCNI_ENCAP6_DSR_LEN (XCNI_ENCAP6_LEN + 24)
+
+/* Stored from udp to the end of inner_eth (the struct's tail is padding). */
+#define OUTER6_DSR_TAIL_LEN                                                                    \
+	(offsetof(struct outer6_hdrs_dsr, inner_eth) + sizeof(struct ethhdr) -                 \
+	 offsetof(struct outer6_hdrs_dsr, udp))
+
+_Static_assert(sizeof(struct xcni_ip6hdr) + OUTER6_DSR_TAIL_LEN == XCNI_ENCAP6_DSR_LEN,
+	       "DSR encapsulation over IPv6 is 94 bytes");
+
+/* nodeport6_dsr_track's answer: tracked, nodeport6_dsr sends it. */
+#define DSR6_TRACKED 1
+
+/*
+ * geneve_encap_ul6 with the DSR option for the IPv6 frontend fe, to the node
+ * at dst6 (its ipcache entry's tunnel_ip6), the Geneve header's option length
+ * 6 words and its C bit. The outer Ethernet already says IPv6. 0 or a drop
+ * reason; packet pointers are stale.
+ */
+static __attribute__((noinline)) int geneve_encap_ul6_dsr(struct __sk_buff *skb,
+							   const struct encap_in *in,
+							   const struct xcni_ct6_key *fe,
+							   const __u8 *dst6)
+{
+	__u64 flags = BPF_F_ADJ_ROOM_FIXED_GSO | BPF_F_ADJ_ROOM_ENCAP_L3_IPV6 |
+		      BPF_F_ADJ_ROOM_ENCAP_L4_UDP | BPF_F_ADJ_ROOM_ENCAP_L2_ETH |
+		      BPF_F_ADJ_ROOM_ENCAP_L2(ETH_HLEN);
+	__u32 plen = (__u32)in->inner_len + XCNI_ENCAP6_DSR_LEN - sizeof(struct xcni_ip6hdr);
+	struct outer6_hdrs_dsr h = {};
+
+	if (plen > 0xffff)
+		return XCNI_DROP_ENCAP;
+	dsr_opt_fill(&h.opt, XCNI_AF_INET6, fe->proto, fe->dport, fe->daddr, 16);
+	__builtin_memcpy(h.inner_eth.h_dest, in->macs, ETH_ALEN);
+	__builtin_memcpy(h.inner_eth.h_source, in->macs + ETH_ALEN, ETH_ALEN);
+	h.inner_eth.h_proto = bpf_htons(ETH_P_IPV6);
+	h.ip6_head[0] = 0x60 | in->tos >> 4;
+	h.ip6_head[1] = (__u8)((in->tos & 0xf) << 4 | ((in->label >> 16) & 0xf));
+	h.ip6_head[2] = (__u8)(in->label >> 8);
+	h.ip6_head[3] = (__u8)in->label;
+	h.ip6_head[4] = (__u8)(plen >> 8);
+	h.ip6_head[5] = (__u8)plen;
+	h.ip6_head[6] = IPPROTO_UDP;
+	h.ip6_head[7] = 64;
+	h.udp.source = bpf_htons(in->sport);
+	h.udp.dest = bpf_htons(XCNI_GENEVE_PORT);
+	h.udp.len = bpf_htons(plen);
+	dsr_geneve_fill(&h.gnv, vni);
+
+	if (encap_room(skb, XCNI_ENCAP6_DSR_LEN, flags) ||
+	    bpf_skb_store_bytes(skb, ETH_HLEN, h.ip6_head, sizeof(h.ip6_head), 0) ||
+	    bpf_skb_store_bytes(skb, ETH_HLEN + offsetof(struct xcni_ip6hdr, saddr),
+				(const void *)node_ip6, 16, 0) ||
+	    bpf_skb_store_bytes(skb, ETH_HLEN + offsetof(struct xcni_ip6hdr, daddr), dst6, 16, 0) ||
+	    bpf_skb_store_bytes(skb, ETH_HLEN + sizeof(struct xcni_ip6hdr), &h.udp,
+				OUTER6_DSR_TAIL_LEN, 0))
+		return XCNI_DROP_ENCAP;
+	geneve_mark(skb);
+	return 0;
+}
+
+/*
+ * From outside (from_outside6, --node-port-mode dsr), translated to a
+ * backend on another node (p: client -> backend): 0 when that node is not
+ * reachable (no tunnel of either underlay: nothing touched, the caller
+ * decides), else the
+ * flow tracked here (DSR6_TRACKED) or a drop reason. This node sees the
+ * requests only: its entry keeps the flow visible (ct list) and ends with
+ * them; the backend's node judges its ingress. Apart from nodeport6_dsr,
+ * both called from from_outside6: conntrack's frame (ct6_icmp_related
+ * under it) and the encapsulation's are never on the stack together, which
+ * the verifier's 512 bytes would not hold.
+ */
+__attribute__((noinline)) int nodeport6_dsr_track(struct __sk_buff *skb, struct pkt6 *p,
+						  struct lb6_state *st)
+{
+	struct xcni_ipcache_val *dipc;
+	int ct;
+	__u8 ctf;
+
+	if (!skb || !p || !st)
+		return XCNI_DROP_ENCAP;
+	dipc = ipcache6_lookup(p->tuple.daddr);
+	if (!dipc || !(dipc->flags & XCNI_IPC_POD) ||
+	    !((dipc->tunnel_ip && node_ip) || ((dipc->flags & XCNI_IPC_TUN6) && ul6_on())))
+		return 0;
+	ct = ct6_track(skb, p, &ctf);
+	if (ct == CT_INVALID)
+		return p->frag_later ? XCNI_DROP_FRAGMENT : XCNI_DROP_CT_INVALID;
+	if (ct == CT_NEW || ct == CT_STALE)
+		ct6_commit(p, ct, 0, XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR);
+	lb6_follow(st, p);
+	return DSR6_TRACKED;
+}
+
+/* np_too_big, np6_too_big: the packet fits (nothing touched), go on. */
+#define NP_FITS (-1)
+
+/* The IPv6 minimum link MTU (RFC 8200 5): a Packet Too Big is this long at most. */
+#define PTB6_LEN 1280
+#define PTB6_QUOTE (PTB6_LEN - sizeof(struct xcni_ip6hdr) - 8)
+
+/*
+ * An IP packet of l3_len bytes from the underlay, encapsulated with encap
+ * bytes more: 1 when that passes the device's MTU (*room: the largest inner
+ * packet that fits), else 0. GSO packets: 0.
+ */
+static __always_inline int np_over_mtu(struct __sk_buff *skb, __u32 l3_len, __u32 encap,
+				       __u32 *room)
+{
+	/* In: the L3 length (the helper adds the device's header length); out: the MTU. */
+	__u32 mtu = l3_len;
+
+	if (skb->gso_size || !l3_len ||
+	    bpf_check_mtu(skb, 0, &mtu, (__s32)encap, 0) != BPF_MTU_CHK_RET_FRAG_NEEDED)
+		return 0;
+	*room = mtu > encap ? mtu - encap : 0;
+	return 1;
+}
+
+/*
+ * The hot path's test before np_too_big/np6_too_big (globals that read the
+ * packet again): could the packet not fit with encap bytes more? skb->len
+ * less the Ethernet header bounds the L3 length from above, so 0 means it
+ * fits and nothing else is read; 1 leaves the exact answer to the global.
+ */
+static __always_inline int np_maybe_over(struct __sk_buff *skb, __u32 encap)
+{
+	__u32 room;
+
+	return skb->len > ETH_HLEN && np_over_mtu(skb, skb->len - ETH_HLEN, encap, &room);
+}
+
+/*
+ * IPv4 from outside, translated to a backend on another node (DNAT only; orig:
+ * the tuple as the client sent it), before from_outside's SNAT: NP_FITS, or the
+ * TC verdict for a packet too big (drop-too-big): TC_ACT_REDIRECT with the
+ * fragmentation-needed sent back out the underlay, TC_ACT_SHOT without.
+ * Global: its frame is not from_outside's.
+ */
+__attribute__((noinline)) int np_too_big(struct __sk_buff *skb, const struct xcni_ct_key *orig)
+{
+	/* A second look at the caller's packet: a first fragment's ports are
+	 * the caller's parses' to stage (frag_first), not this one's. */
+	struct pkt p = { .frag_first = 2 };
+	struct cursor c;
+	__u32 room = 0, csum_off;
+	__u64 mangled;
+	int l4;
+
+	if (!skb || !orig || reparse(skb, &c, &p))
+		return NP_FITS;
+	if (!np_over_mtu(skb, bpf_ntohs(p.ip->tot_len), XCNI_ENCAP_LEN, &room))
+		return NP_FITS;
+	/* Without DF (or a fragment, which has no business with DF): dropped. */
+	if ((p.ip->frag_off & bpf_htons(0x7fff)) != bpf_htons(0x4000) || room < 68 ||
+	    room > 0xffff)
+		return TC_ACT_SHOT;
+	/* The packet as the client sent it, for the quote: lb_nat's rewrite but
+	 * for SCTP's CRC (lb_nat's call for it would take the call chain past
+	 * the verifier's 512 bytes of stack), which the quote's 8 bytes do not
+	 * reach. */
+	csum_off = ETH_HLEN + p.l3_len +
+		   (p.tuple.proto == IPPROTO_TCP ? offsetof(struct tcphdr, check) :
+						   offsetof(struct udphdr, check));
+	mangled = p.tuple.proto == IPPROTO_UDP ? BPF_F_MARK_MANGLED_0 : 0;
+	l4 = p.tuple.proto == IPPROTO_TCP || p.tuple.proto == IPPROTO_UDP;
+	if ((l4 && (bpf_l4_csum_replace(skb, csum_off, p.tuple.daddr, orig->daddr,
+					mangled | BPF_F_PSEUDO_HDR | sizeof(orig->daddr)) ||
+		    bpf_l4_csum_replace(skb, csum_off, p.tuple.dport, orig->dport,
+					mangled | sizeof(orig->dport)))) ||
+	    bpf_l3_csum_replace(skb, IPCSUM_OFF, p.tuple.daddr, orig->daddr, sizeof(orig->daddr)) ||
+	    bpf_skb_store_bytes(skb, IP_DADDR_OFF, &orig->daddr, sizeof(orig->daddr), 0) ||
+	    bpf_skb_store_bytes(skb, ETH_HLEN + p.l3_len + 2, &orig->dport, sizeof(orig->dport),
+				0) ||
+	    reparse(skb, &c, &p))
+		return TC_ACT_SHOT;
+	if (lb_answer(skb, &p, (__u16)room))
+		return TC_ACT_SHOT;
+	return bpf_redirect(skb->ifindex, 0);
+}
+
+/* The first 48 bytes of a Packet Too Big: IPv6 header, ICMPv6 header with the MTU. */
+struct ptb6_hdr {
+	struct xcni_ip6hdr ip;
+	__u8 type;
+	__u8 code;
+	__sum16 checksum;
+	__be32 mtu;
+};
+
+/*
+ * The client's packet (as it sent it, Ethernet at 0) made its Packet Too Big
+ * with MTU room, from p->tuple.daddr (the frontend) to p->tuple.saddr: 48
+ * bytes of headers pushed in front of the packet, the packet cut to 1280
+ * bytes, the checksum over all of it. 0 or -1.
+ */
+static __always_inline int np6_ptb(struct __sk_buff *skb, const struct pkt6 *p, __u32 room)
+{
+	struct ptb6_hdr h = {};
+	__u8 macs[2 * ETH_ALEN];
+	__be32 tail[2];
+	void *data, *end;
+	__s64 sum;
+
+	if (bpf_skb_load_bytes(skb, ETH_ALEN, macs, ETH_ALEN) ||
+	    bpf_skb_load_bytes(skb, 0, macs + ETH_ALEN, ETH_ALEN))
+		return -1;
+	h.ip.vtc = 0x60;
+	h.ip.hop_limit = 64;
+	h.ip.nexthdr = XCNI_IPPROTO_ICMPV6;
+	h.ip.payload_len = bpf_htons(PTB6_LEN - sizeof(struct xcni_ip6hdr));
+	__builtin_memcpy(h.ip.saddr, p->tuple.daddr, 16);
+	__builtin_memcpy(h.ip.daddr, p->tuple.saddr, 16);
+	h.type = ICMP6_PACKET_TOO_BIG;
+	h.mtu = bpf_htonl(room);
+	/* Room for the headers in front, the quote cut to what fits, all of it linear. */
+	if (bpf_skb_adjust_room(skb, sizeof(h), BPF_ADJ_ROOM_MAC, 0) ||
+	    bpf_skb_change_tail(skb, ETH_HLEN + PTB6_LEN, 0) ||
+	    bpf_skb_pull_data(skb, ETH_HLEN + PTB6_LEN))
+		return -1;
+	data = (void *)(long)skb->data;
+	end = (void *)(long)skb->data_end;
+	if (data + ETH_HLEN + PTB6_LEN > end)
+		return -1;
+	/* Pseudo-header (addresses, upper-layer length, next header), the
+	 * ICMPv6 header, then the quote in pieces bpf_csum_diff takes (512 bytes). */
+	tail[0] = bpf_htonl(PTB6_LEN - sizeof(struct xcni_ip6hdr));
+	tail[1] = bpf_htonl(XCNI_IPPROTO_ICMPV6);
+	sum = bpf_csum_diff(NULL, 0, (__be32 *)h.ip.saddr, 32, 0);
+	if (sum >= 0)
+		sum = bpf_csum_diff(NULL, 0, tail, sizeof(tail), sum);
+	if (sum >= 0)
+		sum = bpf_csum_diff(NULL, 0, (__be32 *)&h.type, 8, sum);
+	data += ETH_HLEN + sizeof(h);
+	if (sum >= 0)
+		sum = bpf_csum_diff(NULL, 0, data, 512, sum);
+	if (sum >= 0)
+		sum = bpf_csum_diff(NULL, 0, data + 512, 512, sum);
+	if (sum >= 0)
+		sum = bpf_csum_diff(NULL, 0, data + 1024, PTB6_QUOTE - 1024, sum);
+	if (sum < 0)
+		return -1;
+	h.checksum = csum_fold((__u32)sum);
+	if (bpf_skb_store_bytes(skb, 0, macs, sizeof(macs), 0) ||
+	    bpf_skb_store_bytes(skb, ETH_HLEN, &h, sizeof(h), 0))
+		return -1;
+	return 0;
+}
+
+/*
+ * IPv6 from outside (from_outside6), translated to a backend on another node
+ * (DNAT only; st->orig: the tuple as the client sent it), before the SNAT or
+ * DSR: NP_FITS, or the TC verdict for a packet too big (drop-too-big):
+ * TC_ACT_REDIRECT with the Packet Too Big sent back out the underlay,
+ * TC_ACT_SHOT without. The encapsulation's length from the underlay that
+ * reaches the backend's node (tunnel_of); none: NP_FITS (the SNAT or DSR
+ * says why). Global: its frame is not from_outside6's.
+ */
+__attribute__((noinline)) int np6_too_big(struct __sk_buff *skb, struct pkt6 *p,
+					  const struct lb6_state *st)
+{
+	const struct xcni_ipcache_val *dipc;
+	__u32 tunnel, room = 0, len;
+	__be16 plen;
+
+	if (!skb || !p || !st)
+		return NP_FITS;
+	dipc = ipcache6_lookup(p->tuple.daddr);
+	tunnel = dipc && (dipc->flags & XCNI_IPC_POD) ? tunnel_of(dipc, node_ip) : 0;
+	if (!tunnel ||
+	    bpf_skb_load_bytes(skb, ETH_HLEN + offsetof(struct xcni_ip6hdr, payload_len), &plen, 2))
+		return NP_FITS;
+	/* A jumbogram (payload length 0) is encap_in_take6's to refuse. */
+	len = bpf_ntohs(plen);
+	if (!len)
+		return NP_FITS;
+	len += sizeof(struct xcni_ip6hdr);
+	if (!np_over_mtu(skb, len, encap_len_of(tunnel), &room))
+		return NP_FITS;
+	if (len < PTB6_LEN || room < PTB6_LEN)
+		return TC_ACT_SHOT;
+	/* The packet as the client sent it, for the quote. SCTP: the address
+	 * (lb6_nat) and the port, its CRC left (lb6_sctp_port's call would take
+	 * the chain past the verifier's 512 bytes; nobody checks a quote's CRC). */
+	if (lb6_nat(skb, p, IP6_DADDR_OFF, p->tuple.daddr, st->orig.daddr, 2, p->tuple.dport,
+		    st->orig.dport) ||
+	    (p->tuple.proto == IPPROTO_SCTP && !p->frag_later &&
+	     bpf_skb_store_bytes(skb, p->l4_off + 2, &st->orig.dport, 2, 0)))
+		return TC_ACT_SHOT;
+	__builtin_memcpy(p->tuple.daddr, st->orig.daddr, 16);
+	p->tuple.dport = st->orig.dport;
+	if (np6_ptb(skb, p, room))
+		return TC_ACT_SHOT;
+	return bpf_redirect(skb->ifindex, 0);
+}
+
+_Static_assert(PTB6_QUOTE > 1024 && PTB6_QUOTE - 1024 <= 512 && !(PTB6_QUOTE % 4),
+	       "the quote's checksum in three pieces");
+
+/*
+ * A NodePort flow translated by from_outside6 (p: client -> backend), the
+ * backend on another node: SNAT to this node's address (the frontend's),
+ * p->tuple following; the client kept in the scratch for nodeport6_commit.
+ * 0 or the drop reason. Conntrack is from_outside6's (its frame, not this one's).
+ */
+__attribute__((noinline)) int nodeport6_snat(struct __sk_buff *skb, struct pkt6 *p,
+					     struct lb6_state *st)
+{
+	struct xcni_ipcache_val *dipc;
+	struct xcni_ct_entry *e;
+	struct np6_tmp *t;
+	const __u8 *self;
+	__u16 nport = 0, sport;
+	__u32 zero = 0;
+
+	if (!skb || !p || !st || !(t = bpf_map_lookup_elem(&xcni_np6_tmp, &zero)))
+		return XCNI_DROP_NO_TUNNEL;
+	dipc = ipcache6_lookup(p->tuple.daddr);
+	/* The replies must come back here: to this node's own address (the
+	 * frontend's for a NodePort, else its InternalIP: the SNAT source). */
+	self = nodeport6_self(st->orig.daddr, t);
+	if (!dipc || !(dipc->flags & XCNI_IPC_POD) || !tunnel_of(dipc, node_ip) || !self)
+		return XCNI_DROP_NO_TUNNEL;
+	/* The port the flow got before (in its service entry), else a free one. */
+	e = bpf_map_lookup_elem(&xcni_ct6, &st->orig);
+	if (e)
+		nport = e->nat_port;
+	if (!nport && lb6_snat_port(p, self, &t->k, &nport))
+		return XCNI_DROP_NAT_NO_PORT;
+	if (e)
+		e->nat_port = nport;
+	__builtin_memcpy(t->sn.client, p->tuple.saddr, 16);
+	t->sn.cport = sport = p->tuple.sport;
+	if (lb6_nat(skb, p, IP6_SADDR_OFF, p->tuple.saddr, self, 0, sport, nport) ||
+	    lb6_sctp_port(skb, p, 0, SCTP_PORTS(sport, nport)))
+		return XCNI_DROP_REDIRECT;
+	__builtin_memcpy(p->tuple.saddr, self, 16);
+	p->tuple.sport = nport;
+	return 0;
+}
+
+/* A new SNATed flow (its entry just committed): its client, for the replies. 0 or -1. */
+static __always_inline int nodeport6_commit(const struct pkt6 *p)
+{
+	__u32 zero = 0;
+	struct np6_tmp *t = bpf_map_lookup_elem(&xcni_np6_tmp, &zero);
+
+	return t && !bpf_map_update_elem(&xcni_snat6, &p->tuple, &t->sn, BPF_ANY) ? 0 : -1;
+}
+
+/*
+ * The SNATed packet (tracked) to the backend's node: Geneve over the
+ * underlay that reaches it (tunnel_of: the IPv4 one to its tunnel_ip, the
+ * IPv6 one to its tunnel_ip6, from node_ip6), out of it, counted. The
+ * reason (XCNI_FWD_ENCAP: redirected).
+ */
+__attribute__((noinline)) int nodeport6_encap(struct __sk_buff *skb, struct pkt6 *p)
+{
+	struct xcni_ipcache_val *dipc;
+	struct np6_tmp *t;
+	__u32 zero = 0, tunnel;
+	int reason;
+
+	if (!skb || !p || !(t = bpf_map_lookup_elem(&xcni_np6_tmp, &zero)))
+		return XCNI_DROP_ENCAP;
+	dipc = ipcache6_lookup(p->tuple.daddr);
+	tunnel = dipc ? tunnel_of(dipc, node_ip) : 0;
+	if (!tunnel)
+		return XCNI_DROP_NO_TUNNEL;
+	if (p->hop_limit <= 1)
+		return XCNI_DROP_ENCAP;
+	reason = encap_in_take6(skb, p, &t->in);
+	if (reason)
+		return reason == XCNI_FWD_TOO_BIG ? XCNI_DROP_ENCAP : reason;
+	p->hop_limit--;
+	if (bpf_skb_store_bytes(skb, IP6_HOPLIMIT_OFF, &p->hop_limit, 1, 0))
+		return XCNI_DROP_ENCAP;
+	reason = tunnel_encap(skb, &t->in, node_ip, tunnel,
+			      dipc && tunnel == XCNI_TUN6 ? dipc->tunnel_ip6 : NULL, vni);
+	if (reason)
+		return reason;
+	return bpf_redirect_neigh(skb->ifindex, NULL, 0, 0) == TC_ACT_REDIRECT ? XCNI_FWD_ENCAP :
+										  XCNI_DROP_REDIRECT;
+}
+
+/*
+ * Decapsulated IPv6 from a backend's node for this node's own address: the
+ * reply of a NodePort flow nodeport6_remote SNATed? 1 (tracked as its reply,
+ * p->rev_nat set), else 0 (nothing touched). Apart from nodeport6_reply_nat:
+ * conntrack's frame and the rewrites' never sit under from_overlay6 together.
+ * Inline: with the IPv6 underlay's outer source in from_overlay6's frame, a
+ * call of its own put from_overlay -> from_overlay6 -> this ->
+ * ct6_icmp_related at 528 bytes of stack, past the verifier's 512.
+ */
+static __always_inline int nodeport6_reply_of(struct __sk_buff *skb, struct pkt6 *p)
+{
+	struct xcni_ct6_key rk;
+	__u8 ctf;
+
+	if (!skb || !p)
+		return 0;
+	ct6_reverse(&p->tuple, &rk);
+	if (!bpf_map_lookup_elem(&xcni_snat6, &rk))
+		return 0;
+	return ct6_track(skb, p, &ctf) == CT_REPLY && p->rev_nat;
+}
+
+/*
+ * Such a reply: the frontend back as its source, the client as its
+ * destination, out by the underlay. The reason (XCNI_FWD_REPLY: redirected).
+ */
+__attribute__((noinline)) int nodeport6_reply_nat(struct __sk_buff *skb, struct pkt6 *p)
+{
+	const struct xcni_snat6 *sn;
+	struct xcni_ct6_key rk;
+	__u16 port;
+
+	if (!skb || !p)
+		return XCNI_DROP_REDIRECT;
+	ct6_reverse(&p->tuple, &rk);
+	sn = bpf_map_lookup_elem(&xcni_snat6, &rk);
+	if (!sn)
+		return XCNI_DROP_REDIRECT;
+	port = p->tuple.dport;
+	if (lb6_nat(skb, p, IP6_DADDR_OFF, p->tuple.daddr, sn->client, 2, port, sn->cport) ||
+	    lb6_sctp_port(skb, p, 2, SCTP_PORTS(port, sn->cport)))
+		return XCNI_DROP_REDIRECT;
+	__builtin_memcpy(p->tuple.daddr, sn->client, 16);
+	p->tuple.dport = sn->cport;
+	port = p->tuple.sport;
+	if (lb6_rev_nat(skb, p, 0) || lb6_sctp_port(skb, p, 0, SCTP_PORTS(port, p->tuple.sport)))
+		return XCNI_DROP_REDIRECT;
+	return bpf_redirect_neigh(skb->ifindex, NULL, 0, 0) == TC_ACT_REDIRECT ? XCNI_FWD_REPLY :
+										  XCNI_DROP_REDIRECT;
+}
+
+/*
+ * Into a pod of this node, routed as the host would: hop limit down by one,
+ * the pod link's MACs, then into its netns. The reason (XCNI_FWD_LOCAL), the
+ * verdict in *verdict. from_outside6 and from_outside_icmp6 end so.
+ */
+static __always_inline int np6_into_pod(struct __sk_buff *skb, struct pkt6 *p,
+					const struct xcni_endpoint *dst, int *verdict)
+{
+	if (p->hop_limit <= 1)
+		return XCNI_DROP_REDIRECT;
+	p->hop_limit--;
+	if (bpf_skb_store_bytes(skb, IP6_HOPLIMIT_OFF, &p->hop_limit, 1, 0) ||
+	    mac_rewrite(skb, dst))
+		return XCNI_DROP_REDIRECT;
+	*verdict = bpf_redirect_peer(dst->ifindex, 0);
+	return *verdict == TC_ACT_REDIRECT ? XCNI_FWD_LOCAL : XCNI_DROP_REDIRECT;
+}
+
+/*
+ * DSR (lb_dsr), a backend on another node: the client's address kept (DNAT
+ * only), the frontend in a Geneve option for the backend's node, which
+ * judges the backend's ingress on the client and sends its replies itself.
+ * The option rides on every packet that fits the underlay with it; one that
+ * does not (a full-size segment: the pods' MTU leaves room for the plain
+ * encapsulation only; any GSO packet) goes without, and the backend's node
+ * knows its flow from an earlier one (dsr_flow_known). The reason; *verdict
+ * set.
+ */
+static __always_inline int nodeport_dsr(struct __sk_buff *skb, struct pkt *p,
+					const struct lb_state *lb, __u32 tunnel, int *verdict)
+{
+	struct encap_in in;
+	__u32 mtu = 0;
+	int reason, ct;
+	__u8 ctf;
+
+	ct = ct_track(skb, p, skb->len, &ctf);
+	if (ct == CT_INVALID)
+		return ct_invalid_reason(p);
+	/* This node sees the requests only: its entry keeps the flow visible
+	 * (ct list) and ends with them. */
+	if (ct == CT_NEW || ct == CT_STALE)
+		ct_commit(p, ct, skb->len, 0, XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR);
+	lb_follow(lb, p);
+	encap_in_take(p, &in);
+	if (!in.inner_len || p->ip->ttl <= 1 || ttl_decrement(skb, p))
+		return XCNI_DROP_ENCAP;
+	/* A GSO packet (bulk data, merged on receive) goes without: its
+	 * segments are full-size, and the flow's first packets were not. */
+	if (!skb->gso_size &&
+	    bpf_check_mtu(skb, 0, &mtu, XCNI_ENCAP_DSR_LEN, 0) == BPF_MTU_CHK_RET_SUCCESS) {
+		reason = geneve_encap_dsr(skb, &in, lb, tunnel, (__u64)node_ip << 32 | vni);
+	} else {
+		reason = geneve_encap(skb, &in, node_ip, tunnel, vni);
+	}
+	if (reason)
+		return reason;
+	tunnel_count(tunnel, skb->len, 0);
+	*verdict = bpf_redirect_neigh(skb->ifindex, NULL, 0, 0);
+	return *verdict == TC_ACT_REDIRECT ? XCNI_FWD_ENCAP : XCNI_DROP_REDIRECT;
+}
+
+/*
+ * The tracked packet (nodeport6_dsr_track) to the backend's node through
+ * Geneve over the underlay it is behind (IPv4, or IPv6: XCNI_IPC_TUN6), the
+ * client's address kept, the frontend (st->orig) in the option when the
+ * packet fits with it. The reason (XCNI_FWD_ENCAP: redirected).
+ */
+__attribute__((noinline)) int nodeport6_dsr(struct __sk_buff *skb, struct pkt6 *p,
+					    struct lb6_state *st)
+{
+	struct xcni_ipcache_val *dipc;
+	const __u8 *dst6 = NULL;
+	struct encap_in in;
+	__u32 tunnel, mtu = 0, len;
+	int reason;
+
+	if (!skb || !p || !st)
+		return XCNI_DROP_ENCAP;
+	dipc = ipcache6_lookup(p->tuple.daddr);
+	if (!dipc)
+		return XCNI_DROP_NO_TUNNEL;
+	/* The IPv6 underlay's endpoint when the node is behind it (chosen on
+	 * the pointer, as tunnel_encap does). */
+	if ((dipc->flags & XCNI_IPC_TUN6) && ul6_on())
+		dst6 = dipc->tunnel_ip6;
+	tunnel = dipc->tunnel_ip;
+	if (!dst6 && !tunnel)
+		return XCNI_DROP_NO_TUNNEL;
+	if (p->hop_limit <= 1)
+		return XCNI_DROP_ENCAP;
+	reason = encap_in_take6(skb, p, &in);
+	if (reason)
+		return reason == XCNI_FWD_TOO_BIG ? XCNI_DROP_ENCAP : reason;
+	p->hop_limit--;
+	if (bpf_skb_store_bytes(skb, IP6_HOPLIMIT_OFF, &p->hop_limit, 1, 0))
+		return XCNI_DROP_ENCAP;
+	/* A GSO packet goes without (its segments are full-size; the flow's
+	 * first packets were not), as does one the option would make too big. */
+	len = dst6 ? XCNI_ENCAP6_DSR_LEN : XCNI_ENCAP_DSR_LEN;
+	if (skb->gso_size || in.inner_len + len > 0xffff ||
+	    bpf_check_mtu(skb, 0, &mtu, len, 0) != BPF_MTU_CHK_RET_SUCCESS)
+		/* Without the option (tunnel_encap counts it). */
+		reason = tunnel_encap(skb, &in, node_ip, tunnel, dst6, vni);
+	else if (dst6 && !(reason = geneve_encap_ul6_dsr(skb, &in, &st->orig, dst6)))
+		tunnel_count6(dst6, skb->len, 0);
+	else if (!dst6 && !(reason = geneve_encap_dsr6(skb, &in, &st->orig, tunnel,
+						       (__u64)node_ip << 32 | vni)))
+		tunnel_count(tunnel, skb->len, 0);
+	if (reason)
+		return reason;
+	return bpf_redirect_neigh(skb->ifindex, NULL, 0, 0) == TC_ACT_REDIRECT ? XCNI_FWD_ENCAP :
+										  XCNI_DROP_REDIRECT;
+}
+
+/*
+ * A packet of a DSR flow without the option (it did not fit): its entry
+ * here, opened with the option, names the node that sent it (nat_addr).
+ */
+static __always_inline int dsr_flow_known(const struct xcni_ct_key *t, __u32 node)
+{
+	const struct xcni_ct_entry *e = bpf_map_lookup_elem(&xcni_ct, t);
+
+	return e && (e->flags & XCNI_CT_F_DSR) && e->nat_addr == node &&
+	       ct_alive(e, bpf_ktime_get_ns(), t->proto);
+}
+
+/* A packet of a DSR flow without the option: its entry here names the node that opened it. */
+static __always_inline int dsr6_flow_known(const struct xcni_ct6_key *t, __u32 node)
+{
+	const struct xcni_ct_entry *e = bpf_map_lookup_elem(&xcni_ct6, t);
+
+	return e && (e->flags & XCNI_CT_F_DSR) && e->nat_addr == node &&
+	       ct_alive(e, bpf_ktime_get_ns(), ct6_life_proto(t->proto));
+}
+
+/*
+ * A DSR flow's new entry: the node that opened it (the outer source, read
+ * again from the packet, still encapsulated), for dsr_flow_known.
+ */
+static __attribute__((noinline)) void dsr_record(struct __sk_buff *skb,
+						 const struct xcni_ct_key *t)
+{
+	struct xcni_ct_entry *e = bpf_map_lookup_elem(&xcni_ct, t);
+	__u32 node;
+
+	if (e && !bpf_skb_load_bytes(skb, ETH_HLEN + offsetof(struct iphdr, saddr), &node,
+				     sizeof(node)))
+		e->nat_addr = node;
+}
+
+/* A DSR flow's new entry: the node that opened it, for dsr6_flow_known. */
+static __attribute__((noinline)) void dsr6_record(const struct xcni_ct6_key *t, __u32 node)
+{
+	struct xcni_ct_entry *e = bpf_map_lookup_elem(&xcni_ct6, t);
+
+	if (e)
+		e->nat_addr = node;
+}
+
+/*
+ * From outside (lb_enabled): an ICMP error about a reply this node sent for a
+ * NodePort flow (lb_icmp_np_rev), for its backend: into the pod when it is
+ * here (related to the flow the pod accepted: not judged again), else
+ * through Geneve to its node. UL_NEXT for anything else, nothing
+ * touched. A global function with a frame of its own: from_overlay's is at
+ * the verifier's limit.
+ */
+__attribute__((noinline)) int from_outside_icmp(struct __sk_buff *skb)
+{
+	struct xcni_ipcache_val *dipc;
+	struct xcni_endpoint *dst;
+	struct verdict v = {};
+	struct encap_in in;
+	struct pkt p = {};
+	struct cursor c;
+	__u32 tunnel;
+	__u8 proto = 0;
+	int reason, verdict = TC_ACT_OK, r;
+
+	/* The common case first and cheaply: not ICMP. */
+	if (!skb || bpf_skb_load_bytes(skb, ETH_HLEN + offsetof(struct iphdr, protocol), &proto, 1) ||
+	    proto != IPPROTO_ICMP)
+		return UL_NEXT;
+	p.len = skb->len;
+	if (reparse(skb, &c, &p) || p.tuple.proto != IPPROTO_ICMP || p.is_echo || p.frag_later)
+		return UL_NEXT;
+	r = lb_icmp_np_rev(skb, p.l3_len, node_ip);
+	if (!r)
+		return UL_NEXT;
+	reason = r < 0 ? XCNI_DROP_REDIRECT : reparse(skb, &c, &p);
+	if (reason)
+		goto out;
+	dst = bpf_map_lookup_elem(&xcni_endpoints, &p.tuple.daddr);
+	if (dst) {
+		if (p.ip->ttl <= 1 || l3_forward_rewrite(skb, &p, dst)) {
+			reason = XCNI_DROP_REDIRECT;
+			goto out;
+		}
+		verdict = bpf_redirect_peer(dst->ifindex, 0);
+		reason = verdict == TC_ACT_REDIRECT ? XCNI_FWD_LOCAL : XCNI_DROP_REDIRECT;
+		goto out;
+	}
+	dipc = ipcache_lookup(p.tuple.daddr);
+	tunnel = dipc && (dipc->flags & XCNI_IPC_POD) ? dipc->tunnel_ip : 0;
+	if (!tunnel || !node_ip) {
+		reason = XCNI_DROP_NO_TUNNEL;
+		goto out;
+	}
+	encap_in_take(&p, &in);
+	if (!in.inner_len || p.ip->ttl <= 1 || ttl_decrement(skb, &p)) {
+		reason = XCNI_DROP_ENCAP;
+		goto out;
+	}
+	reason = geneve_encap(skb, &in, node_ip, tunnel, vni);
+	if (reason)
+		goto out;
+	tunnel_count(tunnel, skb->len, 0);
+	verdict = bpf_redirect_neigh(skb->ifindex, NULL, 0, 0);
+	reason = verdict == TC_ACT_REDIRECT ? XCNI_FWD_ENCAP : XCNI_DROP_REDIRECT;
+out:
+	return finish(skb, reason, XCNI_DIR_FROM_OVERLAY, 0, &p, verdict, &v);
+}
+
+/*
+ * From outside (lb_enabled), IPv6: an ICMPv6 error about a reply this node
+ * sent for an IPv6 NodePort flow (lb6_icmp_np_rev), for its backend: into the
+ * pod when it is here (related to the flow the pod accepted: not judged
+ * again), else through Geneve to its node over the underlay that reaches it
+ * (nodeport6_encap, as the flow's requests went). UL_NEXT for
+ * anything else, nothing touched: from_outside6 goes on with it. Only an
+ * error right after the IPv6 header (routers add no extension headers).
+ * Global, with a frame of its own, as from_outside_icmp.
+ */
+__attribute__((noinline)) int from_outside_icmp6(struct __sk_buff *skb)
+{
+	struct xcni_endpoint *dst;
+	struct verdict v = {};
+	struct pkt6 p = {};
+	int reason, verdict = TC_ACT_OK, r;
+	__u8 nh = 0;
+
+	/* The common case first and cheaply: not ICMPv6. */
+	if (!skb ||
+	    bpf_skb_load_bytes(skb, ETH_HLEN + offsetof(struct xcni_ip6hdr, nexthdr), &nh, 1) ||
+	    nh != XCNI_IPPROTO_ICMPV6)
+		return UL_NEXT;
+	p.len = skb->len;
+	if (parse_ipv6(skb, &p) || p.tuple.proto != XCNI_IPPROTO_ICMPV6 || p.is_echo)
+		return UL_NEXT;
+	r = lb6_icmp_np_rev(skb);
+	if (!r)
+		return UL_NEXT;
+	reason = r < 0 ? XCNI_DROP_REDIRECT : parse_ipv6(skb, &p);
+	if (reason)
+		goto out;
+	dst = bpf_map_lookup_elem(&xcni_endpoints6, p.tuple.daddr);
+	if (dst) {
+		reason = np6_into_pod(skb, &p, dst, &verdict);
+		goto out;
+	}
+	reason = nodeport6_encap(skb, &p);
+	if (reason == XCNI_FWD_ENCAP)
+		verdict = TC_ACT_REDIRECT;
+out:
+	return finish6(skb, reason, XCNI_DIR_FROM_OVERLAY, 0, &p, verdict, &v);
+}
+
+/*
+ * From outside to an external frontend (lb_enabled): translated and sent to
+ * its backend. Anything else is not ours: untouched, uncounted (TC_ACT_OK).
+ * Global, called from the entry as from_overlay4 is: their frames never add up.
+ */
+__attribute__((noinline)) int from_outside(struct __sk_buff *skb)
+{
+	struct xcni_endpoint *dst;
+	struct xcni_ipcache_val *dipc;
+	struct xcni_ct_entry *e;
+	struct lb_state lb = {};
+	struct verdict v = {};
+	struct encap_in in;
+	struct pkt p = {};
+	struct cursor c;
+	__u32 tunnel;
+	__u16 nport = 0;
+	int reason, verdict = TC_ACT_OK, ct;
+	__u8 ctf;
+
+	if (!skb)
+		return TC_ACT_SHOT;
+	p.len = skb->len;
+	if (reparse(skb, &c, &p))
+		return TC_ACT_OK; /* not IPv4, or not whole: the stack's to judge */
+	reason = lb_translate(skb, &p, 0, 0, &lb, OUTSIDE);
+	if (!reason)
+		return TC_ACT_OK;
+	if (reason == XCNI_DROP_NO_BACKEND) {
+		/* Local traffic policy: no other node's backend may serve it. */
+		if (lb.svc_flags & XCNI_SVC_F_ETP_LOCAL) {
+			reason = XCNI_DROP_NO_LOCAL_BACKEND;
+			goto out;
+		}
+		/* Refused at once, back out the way it came. */
+		verdict = lb_reject(skb, &p) ? TC_ACT_SHOT : bpf_redirect(skb->ifindex, 0);
+		goto out;
+	}
+	if (reason != 1)
+		goto out;
+	reason = reparse(skb, &c, &p);
+	if (reason)
+		goto out;
+	dst = bpf_map_lookup_elem(&xcni_endpoints, &p.tuple.daddr);
+	if (dst) {
+		/* A backend here: the client's address kept, judged by the pod's
+		 * ingress as any flow from outside (world, or its ipBlock). */
+		ct = ct_track(skb, &p, skb->len, &ctf);
+		if (ct == CT_INVALID) {
+			reason = ct_invalid_reason(&p);
+			goto out;
+		}
+		if (ct_judge_due(ct)) {
+			v.src_id = ipcache_identity(p.tuple.saddr);
+			v.dst_id = ipcache_identity(p.tuple.daddr);
+			reason = flow_judge(&p, ct, 0, p.tuple.daddr, &v, skb->len, 0,
+					    XCNI_CT_F_NODEPORT);
+			if (reason)
+				goto out;
+		}
+		lb_follow(&lb, &p);
+		if (p.ip->ttl <= 1 || l3_forward_rewrite(skb, &p, dst)) {
+			reason = XCNI_DROP_REDIRECT;
+			goto out;
+		}
+		verdict = bpf_redirect_peer(dst->ifindex, 0);
+		reason = verdict == TC_ACT_REDIRECT ? XCNI_FWD_LOCAL : XCNI_DROP_REDIRECT;
+		goto out;
+	}
+	/* A backend on another node (a pod: the overlay reaches it). */
+	dipc = ipcache_lookup(p.tuple.daddr);
+	tunnel = dipc && (dipc->flags & XCNI_IPC_POD) ? dipc->tunnel_ip : 0;
+	if (!tunnel || !node_ip) {
+		reason = XCNI_DROP_NO_TUNNEL;
+		goto out;
+	}
+	/* Too big for the underlay once encapsulated: the client is told (np_too_big).
+	 * Most packets fit, and np_maybe_over says so without reading them again. */
+	if (np_maybe_over(skb, XCNI_ENCAP_LEN)) {
+		verdict = np_too_big(skb, &lb.orig);
+		if (verdict != NP_FITS) {
+			reason = XCNI_DROP_TOO_BIG;
+			goto out;
+		}
+		verdict = TC_ACT_OK;
+		/* Its packet pointers are stale for the verifier (it may rewrite the packet). */
+		reason = reparse(skb, &c, &p);
+		if (reason)
+			goto out;
+	}
+	if (lb_dsr) {
+		reason = nodeport_dsr(skb, &p, &lb, tunnel, &verdict);
+		goto out;
+	}
+	/* SNAT to this node, so the reply comes back here to be undone: the
+	 * port the flow got before, else a free one. */
+	if (lb.svc_ct)
+		nport = lb.svc_ct->nat_port;
+	if (!nport && lb_snat_port(&p, node_ip, &nport)) {
+		reason = XCNI_DROP_NAT_NO_PORT;
+		goto out;
+	}
+	if (lb.svc_ct)
+		lb.svc_ct->nat_port = nport;
+	if (lb_nat(skb, &p, IP_SADDR_OFF, p.tuple.saddr, node_ip, 0, p.tuple.sport, nport)) {
+		reason = XCNI_DROP_REDIRECT;
+		goto out;
+	}
+	p.tuple.saddr = node_ip;
+	p.tuple.sport = nport;
+	reason = reparse(skb, &c, &p);
+	if (reason)
+		goto out;
+	ct = ct_track(skb, &p, skb->len, &ctf);
+	if (ct == CT_INVALID) {
+		reason = ct_invalid_reason(&p);
+		goto out;
+	}
+	if (ct == CT_NEW || ct == CT_STALE) {
+		/* Nothing to judge here (no pod of this node on either end): the
+		 * backend's node judges its ingress, the source being this node. */
+		ct_commit(&p, ct, skb->len, 0, XCNI_CT_F_NODEPORT | XCNI_CT_F_SNAT);
+		e = bpf_map_lookup_elem(&xcni_ct, &p.tuple);
+		if (e) {
+			e->nat_addr = lb.orig.saddr;
+			e->nat_port = lb.orig.sport;
+		}
+	}
+	lb_follow(&lb, &p);
+	encap_in_take(&p, &in);
+	if (!in.inner_len || p.ip->ttl <= 1 || ttl_decrement(skb, &p)) {
+		reason = XCNI_DROP_ENCAP;
+		goto out;
+	}
+	reason = geneve_encap(skb, &in, node_ip, tunnel, vni);
+	if (reason)
+		goto out;
+	tunnel_count(tunnel, skb->len, 0);
+	verdict = bpf_redirect_neigh(skb->ifindex, NULL, 0, 0);
+	reason = verdict == TC_ACT_REDIRECT ? XCNI_FWD_ENCAP : XCNI_DROP_REDIRECT;
+out:
+	if (reason_is_drop(reason))
+		lb_forget(&lb);
+	return finish(skb, reason, XCNI_DIR_FROM_OVERLAY, 0, &p, verdict, &v);
+}
+
+/*
+ * An IPv6 packet from the underlay: for an external frontend, translated and
+ * delivered (its reason counted, the TC verdict returned); anything else
+ * untouched and uncounted (UL_NEXT). Global: verified on its own,
+ * beside from_overlay4 and from_overlay6.
+ */
+__attribute__((noinline)) int from_outside6(struct __sk_buff *skb)
+{
+	struct xcni_endpoint *dst;
+	struct lb6_state *st;
+	struct verdict v = {};
+	struct pkt6 p = {};
+	int reason, verdict = TC_ACT_OK, ct;
+	__u8 ctf;
+
+	if (!skb)
+		return TC_ACT_SHOT;
+	p.len = skb->len;
+	/* Not whole, or not IPv6 at all: the stack's to judge. */
+	if (parse_ipv6(skb, &p) || !(st = lb6_state_get()))
+		return UL_NEXT;
+	reason = lb6_translate(skb, &p, 0, st, OUTSIDE);
+	if (!reason)
+		return UL_NEXT;
+	if (reason == XCNI_DROP_NO_BACKEND) {
+		p.rev_nat = st->rev_nat;
+		/* Local traffic policy: no other node's backend may serve it. */
+		if (st->svc_flags & XCNI_SVC_F_ETP_LOCAL) {
+			reason = XCNI_DROP_NO_LOCAL_BACKEND;
+			goto out;
+		}
+		/* Refused at once, back out the way it came. */
+		verdict = lb6_reject(skb, &p) ? TC_ACT_SHOT : bpf_redirect(skb->ifindex, 0);
+		goto out;
+	}
+	if (reason < 0)
+		goto out;
+	/* SCTP: the port's CRC update, out of lb6_translate's frame. */
+	reason = lb6_sctp_port(skb, &p, 2, SCTP_PORTS(st->orig.dport, p.tuple.dport));
+	if (reason) {
+		reason = reason == -2 ? XCNI_DROP_FRAGMENT : XCNI_DROP_REDIRECT;
+		goto out;
+	}
+	dst = bpf_map_lookup_elem(&xcni_endpoints6, p.tuple.daddr);
+	/* To another node, too big for the underlay once encapsulated: the
+	 * client is told (np6_too_big). np_maybe_over with the larger encapsulation
+	 * (70: the IPv6 underlay's) first: what fits with it fits either way and
+	 * needs no ipcache lookup here; the global decides by the backend's
+	 * node's underlay. */
+	if (!dst && np_maybe_over(skb, XCNI_ENCAP6_LEN) &&
+	    (verdict = np6_too_big(skb, &p, st)) != NP_FITS) {
+		reason = XCNI_DROP_TOO_BIG;
+		goto out;
+	}
+	verdict = TC_ACT_OK;
+	/* --node-port-mode dsr, a backend on another node: the client kept, the
+	 * frontend in a Geneve option (nodeport6_dsr_track; 0: no tunnel, left to SNAT's checks). */
+	if (!dst && lb_dsr && (reason = nodeport6_dsr_track(skb, &p, st))) {
+		if (reason == DSR6_TRACKED)
+			reason = nodeport6_dsr(skb, &p, st);
+		if (reason == XCNI_FWD_ENCAP)
+			verdict = TC_ACT_REDIRECT;
+		goto out;
+	}
+	/* A backend on another node: SNAT to this node first (nodeport6_snat). */
+	if (!dst && (reason = nodeport6_snat(skb, &p, st)))
+		goto out;
+	ct = ct6_track(skb, &p, &ctf);
+	if (ct == CT_INVALID) {
+		reason = p.frag_later ? XCNI_DROP_FRAGMENT : XCNI_DROP_CT_INVALID;
+		goto out;
+	}
+	if ((ct == CT_NEW || ct == CT_STALE) && !dst) {
+		/* Nothing to judge here (no pod of this node on either end): the
+		 * backend's node judges its ingress, the source being this node. */
+		ct6_commit(&p, ct, 0, XCNI_CT_F_NODEPORT | XCNI_CT_F_SNAT);
+		if (nodeport6_commit(&p)) {
+			reason = XCNI_DROP_NAT_NO_PORT;
+			goto out;
+		}
+	} else if (dst && ct_judge_due(ct)) {
+		/* A backend here: the client's address kept, judged by the pod's
+		 * ingress as any flow from outside (world, or its ipBlock). */
+		v.src_id = ipcache6_identity(p.tuple.saddr);
+		v.dst_id = ipcache6_identity(p.tuple.daddr);
+		reason = flow_judge6(&p, ct, 0, polkey_of(dst, p.tuple.daddr), &v, 0,
+				     XCNI_CT_F_NODEPORT);
+		if (reason)
+			goto out;
+	}
+	lb6_follow(st, &p);
+	if (!dst) {
+		reason = nodeport6_encap(skb, &p);
+		if (reason == XCNI_FWD_ENCAP)
+			verdict = TC_ACT_REDIRECT;
+		goto out;
+	}
+	reason = np6_into_pod(skb, &p, dst, &verdict);
+out:
+	if (reason_is_drop(reason))
+		lb6_forget(st);
+	return finish6(skb, reason, XCNI_DIR_FROM_OVERLAY, 0, &p, verdict, &v);
+}
+
+/*
+ * An ICMP error in Geneve for this node (nodeport_reply): decapsulated, and
+ * if it is about a NodePort flow this node SNATed, translated for the
+ * client and sent out the underlay (lb_icmp_snat_rev); else it goes to the
+ * stack, decapsulated, as any such packet for the node does.
+ */
+static __always_inline int nodeport_icmp(struct __sk_buff *skb, const struct pkt *p,
+					 const struct outer *o, int *verdict)
+{
+	int r;
+
+	if (bpf_skb_adjust_room(skb, -(__s32)o->hdr_len, BPF_ADJ_ROOM_MAC,
+				XCNI_DECAP4_FLAGS))
+		return XCNI_DROP_BAD_GENEVE;
+	r = lb_icmp_snat_rev(skb, p->l3_len);
+	if (r < 0)
+		return XCNI_DROP_REDIRECT;
+	if (!r)
+		return XCNI_FWD_DECAP_HOST;
+	*verdict = bpf_redirect_neigh(skb->ifindex, NULL, 0, 0);
+	return *verdict == TC_ACT_REDIRECT ? XCNI_FWD_REPLY : XCNI_DROP_REDIRECT;
+}
+
+/*
+ * An ICMPv6 error for this node's own address (decapsulated, from a backend's
+ * node) quoting a NodePort flow nodeport6_remote SNATed (this node's
+ * address:port -> the backend, in xcni_snat6): port unreachable from a UDP
+ * backend, Packet Too Big on the way. Made the client's: the quote's source
+ * back to the client, its destination to the frontend; the error to the
+ * client, from the frontend when the backend itself sent it. The ICMPv6
+ * checksum follows the quote (plain) and the outer addresses (pseudo-header);
+ * the quoted L4 checksum, which nobody checks, is left. Then out the underlay.
+ * The reason (XCNI_FWD_REPLY: redirected), or 0: not one, nothing touched.
+ */
+__attribute__((noinline)) int nodeport6_icmp(struct __sk_buff *skb, __u32 icmp)
+{
+	struct xcni_ct6_key k = {};
+	const struct xcni_snat6 *sn;
+	const struct xcni_ct_entry *e;
+	const struct xcni_revnat *rn;
+	__u32 q = icmp + 8, csum_off = icmp + 2;
+	__u8 saddr[16], nq[32];
+	__be16 ports[2];
+	__s64 diff;
+
+	if (icmp6_err_quote(skb, icmp, saddr, 16, &k, ports))
+		return 0;
+	k.sport = ports[0];
+	k.dport = ports[1];
+	sn = bpf_map_lookup_elem(&xcni_snat6, &k);
+	e = bpf_map_lookup_elem(&xcni_ct6, &k);
+	if (!sn || !e || !(e->flags & XCNI_CT_F_SNAT) || !e->rev_nat)
+		return 0;
+	rn = bpf_map_lookup_elem(&xcni_revnat, &e->rev_nat);
+	if (!rn || rn->family != XCNI_AF_INET6)
+		return 0;
+	/* The quote: [this node, backend] -> [client, frontend], then the ports. */
+	__builtin_memcpy(nq, sn->client, 16);
+	__builtin_memcpy(nq + 16, rn->addr, 16);
+	diff = bpf_csum_diff((__be32 *)k.saddr, 32, (__be32 *)nq, 32, 0);
+	if (diff < 0 || bpf_l4_csum_replace(skb, csum_off, 0, (__u64)diff, 0) ||
+	    bpf_l4_csum_replace(skb, csum_off, ports[0], sn->cport, sizeof(sn->cport)) ||
+	    bpf_l4_csum_replace(skb, csum_off, ports[1], rn->port, sizeof(rn->port)) ||
+	    bpf_skb_store_bytes(skb, q + offsetof(struct xcni_ip6hdr, saddr), nq, 32, 0) ||
+	    bpf_skb_store_bytes(skb, q + sizeof(struct xcni_ip6hdr), &sn->cport, 2, 0) ||
+	    bpf_skb_store_bytes(skb, q + sizeof(struct xcni_ip6hdr) + 2, &rn->port, 2, 0))
+		return XCNI_DROP_REDIRECT;
+	/* To the client (the error came to this node's address, the quote's source). */
+	diff = bpf_csum_diff((__be32 *)k.saddr, 16, (__be32 *)sn->client, 16, 0);
+	if (diff < 0 ||
+	    bpf_l4_csum_replace(skb, csum_off, 0, (__u64)diff, BPF_F_PSEUDO_HDR) ||
+	    bpf_skb_store_bytes(skb, IP6_DADDR_OFF, sn->client, 16, 0))
+		return XCNI_DROP_REDIRECT;
+	/* Sent by the backend itself: from the frontend, as the client knows it. */
+	if (in6_eq(saddr, k.daddr)) {
+		diff = bpf_csum_diff((__be32 *)saddr, 16, (__be32 *)rn->addr, 16, 0);
+		if (diff < 0 ||
+		    bpf_l4_csum_replace(skb, csum_off, 0, (__u64)diff, BPF_F_PSEUDO_HDR) ||
+		    bpf_skb_store_bytes(skb, IP6_SADDR_OFF, rn->addr, 16, 0))
+			return XCNI_DROP_REDIRECT;
+	}
+	return bpf_redirect_neigh(skb->ifindex, NULL, 0, 0) == TC_ACT_REDIRECT ? XCNI_FWD_REPLY :
+										  XCNI_DROP_REDIRECT;
+}
+
+/*
+ * Geneve for this node from a backend's node: the reply of a NodePort flow
+ * this node SNATed (from_outside)? Then 0 is not returned: the reply is
+ * decapsulated, frontend -> client again and sent out the underlay (the
+ * reason, *verdict set). 0: not one, nothing touched.
+ */
+static __always_inline int nodeport_reply(struct __sk_buff *skb, struct pkt *p,
+					  const struct outer *o, int *verdict)
+{
+	const struct xcni_ct_entry *e;
+	struct xcni_ct_key rk;
+	__u32 client;
+	__u16 cport;
+	__u8 ctf;
+
+	/* An error about such a flow, from the backend's side: to the client. */
+	if (p->tuple.proto == IPPROTO_ICMP && !p->is_echo && !p->frag_later)
+		return nodeport_icmp(skb, p, o, verdict);
+	ct_reverse(&p->tuple, &rk);
+	e = bpf_map_lookup_elem(&xcni_ct, &rk);
+	if (!e || !(e->flags & XCNI_CT_F_SNAT))
+		return 0;
+	client = e->nat_addr;
+	cport = e->nat_port;
+	if (ct_track(skb, p, skb->len, &ctf) != CT_REPLY)
+		return 0;
+	if (bpf_skb_adjust_room(skb, -(__s32)o->hdr_len, BPF_ADJ_ROOM_MAC,
+				XCNI_DECAP4_FLAGS))
+		return XCNI_DROP_BAD_GENEVE;
+	if (lb_snat_rev(skb, p, client, cport))
+		return XCNI_DROP_REDIRECT;
+	*verdict = bpf_redirect_neigh(skb->ifindex, NULL, 0, 0);
+	return *verdict == TC_ACT_REDIRECT ? XCNI_FWD_REPLY : XCNI_DROP_REDIRECT;
+}
+
+#endif
