@@ -140,7 +140,7 @@ as_text() { # the same walk as text: TUNNEL, and INGRESS naming the rule and n2
 	local out
 	out=$(ctl_n 1 --pin-dir-dst "$(pin 2)" explain x/a "$B6" 80/tcp 2>&1)
 	grep -q "^TUNNEL  *Geneve to 192.168.99.2 (node n2's underlay address): egress judged at the source, ingress at node n2$" <<<"$out" &&
-		grep -q "^INGRESS  *allow: x/b-from-a rule 0, by its entry for .* (node n2)$" <<<"$out" || { echo "$out"; return 1; }
+		grep -q "^INGRESS  *allow: x/b-from-a rule 0 (allows), by its entry for .* (node n2)$" <<<"$out" || { echo "$out"; return 1; }
 }
 check "explain as text: TUNNEL says where the flow goes, INGRESS the rule at n2" as_text
 not_decided() { # without n2's maps the ingress side is n2's to decide
