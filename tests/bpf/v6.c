@@ -165,7 +165,7 @@ static int dev_of6(const uint8_t *a)
 static struct xcni_event6 ev6[4];
 static int nev6;
 
-/* test_bpf.c's ring reader hands IPv6 events here too. */
+/* harness.c's ring reader hands IPv6 events here too. */
 void v6_event(const void *data)
 {
 	if (nev6 < 4)
