@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * A process on a node sending Geneve (issue 26 item 6), through
- * BPF_PROG_TEST_RUN, run after tests/bpf/dsr6.c on the frontends lb.c and
- * dsr6.c wrote:
+ * BPF_PROG_TEST_RUN, on the frontends lb.c and dsr6.c write (prep
+ * dsr6_state):
  *   N2:30080/TCP      -> IP_B:8080 (lb.c's: n2's NodePort, EXT scope here)
  *   [N2_6]:30085/TCP  -> B6:8080   (dsr6.c's)
  *

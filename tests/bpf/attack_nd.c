@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * The attacker's ND/MLD and hairpin rows (issue 26 items 1 and 7), through
- * BPF_PROG_TEST_RUN, run last on tests/bpf/v6.c's IPv6 endpoints and the
- * frontends of their own written here:
+ * BPF_PROG_TEST_RUN, on tests/bpf/v6.c's IPv6 endpoints (the group's prep,
+ * svc_state) and the frontends of their own written here:
  *
  *   xta  A 10.99.5.10  fd00:99::a   (policy key: its IPv4)
  *   xtb  B 10.99.5.11  fd00:99::b
@@ -40,7 +40,7 @@
 #define LL_A "fe80::a"
 #define GW6 "fe80::1"
 #define WORLD6 "2001:db8::53"
-#define LOOP6 "100::a9fe:2a01" /* the IPv6 hairpin source (bpf/lib/lb6.h) */
+#define LOOP6 "100::a9fe:2a01" /* the IPv6 hairpin source (bpf/lib/lb.h) */
 
 enum { T_MLDQ = 130, T_MLD1 = 131, T_MLDDONE = 132, T_RS = 133, T_RA = 134, T_NS = 135,
        T_NA = 136, T_REDIR = 137, T_MLD2 = 143 };

@@ -26,7 +26,7 @@
 
 #include "harness.h"
 
-#define ID_A 1000 /* test_bpf.c's identities for A, B, C */
+#define ID_A 1000 /* harness.h's identities for A, B, C */
 #define ID_B 1001
 #define ID_C 1002
 #define V 7

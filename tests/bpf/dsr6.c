@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * NodePort DSR for IPv6 frontends (bpf/lib/dsr6.h) through
- * BPF_PROG_TEST_RUN, run after tests/bpf/lb6.c on the IPv6 NodePorts its
- * np6_setup wrote:
+ * NodePort DSR for IPv6 frontends (bpf/lib/nodeport.h) through
+ * BPF_PROG_TEST_RUN, on the IPv6 NodePorts tests/bpf/lb6.c's np6_setup
+ * writes (prep lb6_state):
  *   [NODE6]:30081/TCP -> R6N:80 (on n2), [NODE6]:30082/UDP -> R6N:5353
  * and here the frontend of another node's address, as every node holds it:
  *   [N2_6]:30085/TCP  -> B:8080 (this node), [N2_6]:30086/UDP -> B:5353

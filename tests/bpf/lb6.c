@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * IPv6 Services in BPF (bpf/lib/lb6.h) through BPF_PROG_TEST_RUN: from_pod
- * and to_pod with lb_enabled, run after tests/bpf/v6.c on its IPv6 endpoints
+ * IPv6 Services in BPF (bpf/lib/lb.h) through BPF_PROG_TEST_RUN: from_pod
+ * and to_pod with lb_enabled, on tests/bpf/v6.c's IPv6 endpoints (prep v6_state)
  * (A fd00:99::a, B fd00:99::b, C fd00:99::c; policy opened again here).
  *
  * Frames carry real L4 checksums; what the programs must leave is built from
@@ -21,7 +21,7 @@
  *   [fd00:96::e]:3868/SCTP 3141: B:38680                           -
  *   [fd00:96::f]:3868/SCTP none                                     -
  *
- * IPv6 NodePorts (bpf/lib/nodeport6.h: from_overlay from the underlay, the
+ * IPv6 NodePorts (bpf/lib/nodeport.h: from_overlay from the underlay, the
  * client CLIENT6 outside), on this node's IPv6 address NODE6:
  *   [NODE6]:30080/TCP     3201: B:8080 (this node)                  -
  *   [NODE6]:30081/TCP     3211: R6N:80 (on n2, through Geneve)      -

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * What tests/bpf/lb6.c (IPv6 Services in BPF, IPv6 NodePorts over the IPv4
- * underlay) shares with the IPv6 files run after it: tests/bpf/lb6_v6ul.c
+ * underlay) shares with the IPv6 groups built on it: tests/bpf/lb6_v6ul.c
  * (NodePorts over the IPv6 underlay, a from_overlay of its own),
  * tests/bpf/lb6_icmp_ovl.c (ICMPv6 errors back through Geneve), and
  * tests/bpf/dsr6.c (NodePort DSR for IPv6 frontends). The frame

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * ICMPv6 errors from outside about a reply this node sent for an IPv6
- * NodePort flow (from_overlay's from_outside_icmp6, bpf/lib/icmp6np.h): a
+ * NodePort flow (from_overlay's from_outside_icmp6, bpf/lib/nodeport.h): a
  * router on the client's path (ROUTER6) sends Packet Too Big (or time
  * exceeded, ...) to the frontend, quoting [NODE6]:nodeport -> client. It
  * must reach the backend quoting the reply as the backend sent it, byte for
@@ -19,7 +19,8 @@
  *
  * An error about no flow, one not addressed to the quote's source, and any
  * where Services are kube-proxy's are left to the stack untouched.
- * Run after lb6.c (its endpoints, B's policy opened, NODE6 the host's).
+ * On lb6.c's state (prep lb6_state: its endpoints, B's policy opened, NODE6
+ * the host's).
  */
 #include <arpa/inet.h>
 #include <string.h>

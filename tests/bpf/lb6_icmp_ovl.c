@@ -14,7 +14,8 @@
  *   [fd00:96::21]:80/TCP    3401: [R6M]:8080   PTB from n2's node address N2_6
  *   [fd00:96::22]:53/UDP    3402: [R6M]:5353   port unreachable from R6M itself
  *
- * Run after lb6.c (its endpoints, its policy opened, lb enabled programs).
+ * On lb6.c's state (prep lb6_state: its endpoints, its policy opened, lb
+ * enabled programs).
  */
 #include <arpa/inet.h>
 #include <string.h>

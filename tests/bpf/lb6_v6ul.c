@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * IPv6 NodePorts and externalIPs whose backend is on another node, the
- * underlay being IPv6 (bpf/lib/nodeport6.h): this node's from_overlay with
+ * underlay being IPv6 (bpf/lib/nodeport.h): this node's from_overlay with
  * Services in BPF and node_ip6 = NODE6 (no IPv4 underlay), loaded here on the
- * harness's pinned maps, after tests/bpf/lb6.c (NODE6 the host's in the
- * ipcache6, its np6_setup). Every byte of what leaves is written out here:
+ * harness's pinned maps, on what tests/bpf/lb6.c writes (the group's prep,
+ * lb6_state: NODE6 the host's in the ipcache6, its np6_setup). Every byte of what leaves is written out here:
  * the SNATed inner packet (checksums computed in full), the outer IPv6, UDP
  * and Geneve headers (v6ul.c's geneve_wrap_ul6, the flow hash from its
  * definition).

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * ICMP errors from outside about NodePort replies (bpf/lib/lb.h
- * lb_icmp_np_rev, from_overlay's from_outside), through BPF_PROG_TEST_RUN on
- * the maps tests/bpf/lb.c left (run after it): NODE_IP:30080/TCP -> B:8080
+ * ICMP errors from outside about NodePort replies (bpf/lib/nodeport.h
+ * lb_icmp_np_rev, from_overlay's from_outside_icmp), through BPF_PROG_TEST_RUN
+ * on the maps tests/bpf/lb.c writes (prep lb_state): NODE_IP:30080/TCP -> B:8080
  * (a backend on this node), NODE_IP:30081/TCP -> R:80 (on node n2: SNAT to
  * this node, Geneve; or DSR), and here NODE_IP:30086/UDP -> B:5353.
  *

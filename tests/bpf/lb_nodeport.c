@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * NodePort and external traffic in BPF through BPF_PROG_TEST_RUN, run right
- * after tests/bpf/lb.c on the frontends its lb_setup wrote (the NODE_IP and
+ * NodePort and external traffic in BPF through BPF_PROG_TEST_RUN, on the
+ * frontends tests/bpf/lb.c's lb_setup writes (prep lb_state) (the NODE_IP and
  * N2 rows of the table atop lb.c): from the underlay into a local backend or
  * (SNAT + Geneve) a remote one, the DSR option both ways, ICMP errors,
  * externalTrafficPolicy Local, SCTP NodePorts. Frames are built by lb.c's

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * Path MTU for NodePorts to a backend on another node (bpf/lib/ptb.h), through
+ * Path MTU for NodePorts to a backend on another node (bpf/lib/nodeport.h), through
  * BPF_PROG_TEST_RUN on the underlay device (DEV_U, a veth of MTU 1500: the
- * MTU bpf_check_mtu reads), run last, on the frontends lb.c and lb6.c wrote:
+ * MTU bpf_check_mtu reads), on the frontends lb.c and lb6.c write (prep svc_state):
  *
  *   NODE_IP:30081/TCP     101: R:80 on n2 (IPv4 underlay: 50 bytes, 1450 fit)
  *   [NODE6]:30082/UDP     3221: R6N:5353 on n2 (IPv4 underlay: 50 bytes)

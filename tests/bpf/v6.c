@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * IPv6 through from_pod and to_pod (BPF_PROG_TEST_RUN), run after the
- * hostile matrix in the same netns and maps. Each check: the input frame,
+ * IPv6 through from_pod and to_pod (BPF_PROG_TEST_RUN), on the IPv4 node
+ * the rows of conntrack.c to events.c leave (prep node4_state). Each check: the input frame,
  * the verdict, the one (reason, direction) counter it bumps, the output
  * bytes, the event, the conntrack entry.
  *
@@ -165,7 +165,7 @@ static int dev_of6(const uint8_t *a)
 static struct xcni_event6 ev6[4];
 static int nev6;
 
-/* test_bpf.c's ring reader hands IPv6 events here too. */
+/* harness.c's ring reader hands IPv6 events here too. */
 void v6_event(const void *data)
 {
 	if (nev6 < 4)

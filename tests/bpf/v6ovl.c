@@ -2,10 +2,10 @@
 /*
  * IPv6 pods across nodes: Geneve with an IPv6 inner packet over the IPv4
  * underlay (from_pod6's encapsulation, from_overlay6's decapsulation,
- * to_overlay6), BPF_PROG_TEST_RUN, run after tests/bpf/v6.c on the maps it
- * leaves (A, B, C, X with IPv6; the rows' node n2 at N2 in xcni_tunnel).
+ * to_overlay6), BPF_PROG_TEST_RUN, on the maps tests/bpf/v6.c leaves (prep
+ * v6_state) (A, B, C, X with IPv6; the rows' node n2 at N2 in xcni_tunnel).
  * Every expected frame is written out here byte by byte, the flow hash
- * computed here from its definition (bpf/lib/encap6.h), and the encapsulated
+ * computed here from its definition (bpf/lib/encap.h), and the encapsulated
  * frame read back by tshark.
  *
  *   R6   fd00:98::5   a pod on n2 (identity ID_R), tunnel N2
@@ -88,7 +88,7 @@ static size_t frame6(const struct f6 *f, uint8_t *buf)
 	return ETH_HLEN + 40 + l4;
 }
 
-/* bpf/lib/encap6.h's flow_sport6, from its definition: addresses folded by xor. */
+/* bpf/lib/encap.h's flow_sport6, from its definition: addresses folded by xor. */
 uint16_t geneve_sport6(const char *s, uint16_t sp, const char *d, uint16_t dp, uint8_t proto)
 {
 	uint32_t a[4], b[4];

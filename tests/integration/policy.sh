@@ -192,7 +192,7 @@ rm -f "$M/deny.yaml"
 check "deny removed" sync_gen
 
 # A UDP datagram larger than the MTU goes as IPv4 fragments: the first is judged
-# and opens the flow, the later ones follow it (bpf/lib/parse.h, xcni_frag).
+# and opens the flow, the later ones follow it (bpf/lib/frag.h, xcni_frag).
 ip netns exec "$XCT_TAG-a" timeout 60 python3 "$HERE/udp_big.py" serve 5353 60 &
 UDPSRV=$!
 big() { ip netns exec "$XCT_TAG-$1" python3 "$HERE/udp_big.py" send "$IP_A" 5353 4000; }
