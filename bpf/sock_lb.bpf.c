@@ -156,7 +156,7 @@ int sock4_getpeername(struct bpf_sock_addr *ctx)
 	return 1;
 }
 
-/* ---- IPv6 (issue 14): the same for IPv6 sockets, in xcni_sock_rn6 ---------- */
+/* ---- IPv6: the same for IPv6 sockets, in xcni_sock_rn6 ---------- */
 
 /* The IPv6 frontend of ctx's destination (a pod is inside: INT where two scopes), or NULL. */
 static __always_inline const struct xcni_svc *sock6_frontend(const struct bpf_sock_addr *ctx,

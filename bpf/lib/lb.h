@@ -33,7 +33,7 @@
  * fresh and usable. No packet access here: any program type can use it.
  */
 /*
- * Services in BPF for IPv6 (issue 14): the per-packet translation above for a
+ * Services in BPF for IPv6: the per-packet translation above for a
  * pod's IPv6 packet to an IPv6 frontend, with the same two conntrack entries
  * (here in xcni_ct6), the same backend choice (above: random, ClientIP
  * affinity, Maglev over xcni_lb_hash6), reverse NAT of replies, ICMPv6 errors

@@ -348,7 +348,7 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xcni_sock_rn SEC(".maps");
 
-/* ... and for IPv6 sockets (connect6, sendmsg6; issue 14). */
+/* ... and for IPv6 sockets (connect6, sendmsg6). */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, XCNI_MAX_SOCK_RN);

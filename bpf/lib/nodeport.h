@@ -87,7 +87,7 @@
  * xcnid also reads for xcni_config.underlay_mtu and the pods' MTU.
  */
 /*
- * IPv6 NodePorts and externalIPs (issue 13 for issue 14's IPv6): from_overlay's
+ * IPv6 NodePorts and externalIPs: from_overlay's
  * from_outside for an IPv6 packet from the underlay (not Geneve: on an IPv6
  * underlay the entry sends Geneve for node_ip6 past it) to an external IPv6
  * frontend, with Services in BPF (lb_enabled).
@@ -123,7 +123,7 @@
  */
 /*
  * ICMPv6 errors from outside about an IPv6 NodePort (or externalIP) flow's
- * reply (issue 13's lb_icmp_np_rev for IPv6): a router between this node and
+ * reply (lb_icmp_np_rev for IPv6): a router between this node and
  * the client sends Packet Too Big, destination unreachable, time exceeded
  * or parameter problem about a reply this node sent, quoting
  * [frontend]:port -> [client]:port, a flow only the backend has a socket
