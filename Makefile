@@ -15,6 +15,8 @@ PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lmnl -ljansson -lbpf -lyaml -lcurl)
 # libnftables: only xcnid (its masquerade table) and that table's test link it.
 NFT_LIBS = $(shell pkg-config --libs libnftables 2>/dev/null || echo -lnftables)
+# libmicrohttpd: only xcnid (its HTTP server: metrics, UI).
+MHD_LIBS = $(shell pkg-config --libs libmicrohttpd 2>/dev/null || echo -lmicrohttpd)
 
 ifeq ($(V),1)
 Q :=
@@ -62,7 +64,7 @@ $(LIBXCNI): $(LIB_OBJS)
 $(XCNID_OBJS): $(SKELS)
 $(BUILD)/xcnid: $(XCNID_OBJS) $(LIBXCNI)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(XCFLAGS) -o $@ $^ $(PKG_LIBS) $(NFT_LIBS)
+	$(Q)$(CC) $(XCFLAGS) -o $@ $^ $(PKG_LIBS) $(NFT_LIBS) $(MHD_LIBS)
 
 # BPF: .bpf.c -> .bpf.o -> bpftool gen skeleton -> .skel.h (nothing generated in the tree).
 $(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h bpf/lib/*.h)
