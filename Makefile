@@ -84,6 +84,8 @@ $(BUILD)/xcni: $(CNI_OBJS) $(LIBXCNI)
 $(BUILD)/tests/test_cni: $(BUILD)/obj/cni/conf.o $(BUILD)/obj/cni/result.o
 $(BUILD)/tests/test_masq: $(BUILD)/obj/user/agent/masq.o
 $(BUILD)/tests/test_masq: TEST_LIBS = $(NFT_LIBS)
+$(BUILD)/tests/test_http: $(BUILD)/obj/user/agent/http.o
+$(BUILD)/tests/test_http: TEST_LIBS = $(MHD_LIBS) -lpthread
 
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(LIBXCNI) $(wildcard user/lib/*.h tests/unit/*.h)
 	$(call msg,CC,$@)

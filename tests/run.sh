@@ -22,6 +22,7 @@ suites=(
 	"unit-polincr:$BUILD/tests/test_polincr"
 	"unit-prefilter:$BUILD/tests/test_prefilter"
 	"unit-masq:$BUILD/tests/test_masq"
+	"unit-http:$BUILD/tests/test_http"
 	"unit-maglev:$BUILD/tests/test_maglev"
 	"unit-svcsync:$BUILD/tests/test_svcsync"
 	"unit-svc:$BUILD/tests/test_svc"

@@ -373,18 +373,24 @@ static enum MHD_Result answer(struct conn *c)
 	return ret;
 }
 
+/* Waiting requests that have their page (or all: those without get a 500) go on. */
+static void resume_served(struct http *h, bool all)
+{
+	for (struct conn *c = h->conns; c; c = c->next)
+		if (c->waiting && (c->page || all)) {
+			c->waiting = false;
+			h->nwaiting--;
+			MHD_resume_connection(c->mc);
+		}
+}
+
 /* The requests waiting for a render, once one is allowed: resumed with their pages. */
 static void render_waiting(struct http *h)
 {
 	for (struct conn *c = h->conns; c; c = c->next)
 		if (c->waiting && !c->page)
 			c->page = render(h, c); /* NULL: a 500 when it is resumed */
-	for (struct conn *c = h->conns; c; c = c->next)
-		if (c->waiting) {
-			c->waiting = false;
-			h->nwaiting--;
-			MHD_resume_connection(c->mc);
-		}
+	resume_served(h, true);
 }
 
 static enum MHD_Result add_arg(void *cls, enum MHD_ValueKind kind, const char *key,
@@ -450,6 +456,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
 		return reply(mc, MHD_HTTP_BAD_REQUEST, "too many query arguments\n", NULL);
 	if (mono_ns() >= h->next_render_ns) {
 		c->page = render(h, c);
+		resume_served(h, false); /* waiting for the same page: it came after them too */
 		return answer(c);
 	}
 	/* A render too soon after the last one: the timer resumes it when one is allowed. */
