@@ -15,6 +15,8 @@ PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lmnl -ljansson -lbpf -lyaml -lcurl)
 # libnftables: only xcnid (its masquerade table) and that table's test link it.
 NFT_LIBS = $(shell pkg-config --libs libnftables 2>/dev/null || echo -lnftables)
+# libmicrohttpd: only xcnid (its HTTP server: metrics, UI).
+MHD_LIBS = $(shell pkg-config --libs libmicrohttpd 2>/dev/null || echo -lmicrohttpd)
 
 ifeq ($(V),1)
 Q :=
@@ -62,7 +64,7 @@ $(LIBXCNI): $(LIB_OBJS)
 $(XCNID_OBJS): $(SKELS)
 $(BUILD)/xcnid: $(XCNID_OBJS) $(LIBXCNI)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(XCFLAGS) -o $@ $^ $(PKG_LIBS) $(NFT_LIBS)
+	$(Q)$(CC) $(XCFLAGS) -o $@ $^ $(PKG_LIBS) $(NFT_LIBS) $(MHD_LIBS)
 
 # BPF: .bpf.c -> .bpf.o -> bpftool gen skeleton -> .skel.h (nothing generated in the tree).
 $(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h bpf/lib/*.h)
@@ -82,6 +84,8 @@ $(BUILD)/xcni: $(CNI_OBJS) $(LIBXCNI)
 $(BUILD)/tests/test_cni: $(BUILD)/obj/cni/conf.o $(BUILD)/obj/cni/result.o
 $(BUILD)/tests/test_masq: $(BUILD)/obj/user/agent/masq.o
 $(BUILD)/tests/test_masq: TEST_LIBS = $(NFT_LIBS)
+$(BUILD)/tests/test_http: $(BUILD)/obj/user/agent/http.o
+$(BUILD)/tests/test_http: TEST_LIBS = $(MHD_LIBS) -lpthread
 
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(LIBXCNI) $(wildcard user/lib/*.h tests/unit/*.h)
 	$(call msg,CC,$@)

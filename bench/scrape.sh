@@ -5,7 +5,7 @@
 # for S seconds, each request on its own connection (as Prometheus does). It
 # prints the scrapes answered, the pages the agent rendered (its -v -v log)
 # and the share of the run the agent spent rendering: what a storm costs the
-# agent's loop (user/agent/metrics.c spaces renders to at most a tenth of its
+# agent's loop (user/agent/http.c spaces renders to at most a tenth of its
 # time). One xcnid in a netns of its own with empty maps (a page costs ~5 ms;
 # the full conntrack table, ~100 ms). See bench/README.md. Must run as root;
 # takes /tmp/xcni-test.lock itself (don't wrap it in flock).
@@ -46,8 +46,8 @@ ip -n "$NS" link set lo up
 nsenter --net="/var/run/netns/$NS" "$BUILD/xcnid" --pin-dir "$PIN" --pod-cidr 10.93.0.0/24 \
 	--node-name n1 --metrics-addr 127.0.0.1:9976 -v -v >"$LOG" 2>&1 &
 PID=$!
-for _ in $(seq 100); do grep -q 'metrics: serving' "$LOG" && break; sleep 0.1; done
-grep -q 'metrics: serving' "$LOG" || { cat "$LOG" >&2; exit 1; }
+for _ in $(seq 100); do grep -q 'http: serving' "$LOG" && break; sleep 0.1; done
+grep -q 'http: serving' "$LOG" || { cat "$LOG" >&2; exit 1; }
 nsenter --net="/var/run/netns/$NS" python3 -c '
 import http.client, sys, threading, time
 clients, secs = int(sys.argv[1]), float(sys.argv[2])
@@ -63,6 +63,6 @@ ts = [threading.Thread(target=loop, args=(i,)) for i in range(clients)]
 for t in ts: t.start()
 for t in ts: t.join()
 print(f"{clients} clients, {secs:g} s: {sum(n)} scrapes answered 200")' "$CLIENTS" "$SECS"
-grep 'metrics: page rendered in' "$LOG" | awk -v s="$SECS" '{ ms += $(NF - 3); n++ }
+grep 'http: /metrics rendered in' "$LOG" | awk -v s="$SECS" '{ ms += $(NF - 3); n++ }
 	END { printf "%d pages rendered, %.1f ms each, %.1f ms in all: %.1f%% of the run\n",
 	      n, n ? ms / n : 0, ms, ms / (s * 10) }'

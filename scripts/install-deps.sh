@@ -8,6 +8,8 @@ PKGS=(
 	# libFuzzer and the sanitizer runtimes for clang (make fuzz, make check)
 	libclang-rt-14-dev
 	libbpf-dev libelf-dev zlib1g-dev libmnl-dev libnftables-dev libjansson-dev libyaml-dev libcurl4-openssl-dev
+	# xcnid's HTTP server (metrics, UI); libmicrohttpd12 is its runtime library
+	libmicrohttpd-dev libmicrohttpd12
 	libcmocka-dev bpftool
 	iproute2 iputils-ping procps util-linux socat iptables nftables kmod
 	containernetworking-plugins

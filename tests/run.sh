@@ -23,6 +23,7 @@ suites=(
 	"unit-cnp:$BUILD/tests/test_cnp"
 	"unit-prefilter:$BUILD/tests/test_prefilter"
 	"unit-masq:$BUILD/tests/test_masq"
+	"unit-http:$BUILD/tests/test_http"
 	"unit-maglev:$BUILD/tests/test_maglev"
 	"unit-svcsync:$BUILD/tests/test_svcsync"
 	"unit-svc:$BUILD/tests/test_svc"

@@ -1,12 +1,16 @@
 #!/bin/bash
 # xcnid's observability, end to end on one node: the Prometheus endpoint
 # (counts that match the traffic sent, map pressure, policy verdicts, the agent's
-# own state, 404s, clients that stall or send garbage) and JSON logs.
+# own state), its HTTP server's bounds (4xx for unknown paths, other methods,
+# bodies and oversized requests; floods, stalled and slowloris clients; a
+# non-loopback address only with --http-allow-remote) and JSON logs.
 #
 #   netns <tag>-node: xcnid --manifests M --metrics-addr 127.0.0.1:9962
 #     lo 127.0.0.1:9962 <── scrapes (python3, in the node netns)
 #     xc<hash> ──veth── eth0  <tag>-a  x/a  (ingress: only UDP 7777 from b)
 #     xc<hash> ──veth── eth0  <tag>-b  x/b
+#   netns <tag>-rem: a second xcnid --metrics-addr 0.0.0.0:9962 --http-allow-remote
+#     10.93.0.1/30 ──veth── 10.93.0.2/30  <tag>-cli (scrapes it from outside)
 #
 # Everything runs inside namespaces this suite creates, under its own pin dir.
 set -uo pipefail
@@ -16,6 +20,9 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 NODE=$XCT_TAG-node
 PIN=/sys/fs/bpf/$XCT_TAG
 PIN_ONCE=/sys/fs/bpf/$XCT_TAG-once
+PIN_REM=/sys/fs/bpf/$XCT_TAG-rem
+REM=$XCT_TAG-rem CLI=$XCT_TAG-cli
+REM_PID=
 T=$(mktemp -d /tmp/xcni-metrics.XXXXXX)
 M=$T/manifests
 SUBNET=10.95.0
@@ -38,7 +45,10 @@ cleanup() {
 		ip netns del "$XCT_TAG-$p" 2>/dev/null
 	done
 	stop_xcnid
-	rm -rf "$PIN_ONCE"
+	[ -n "$REM_PID" ] && { kill "$REM_PID" 2>/dev/null; wait "$REM_PID" 2>/dev/null; }
+	rm -rf "$PIN_ONCE" "$PIN_REM"
+	ip netns del "$REM" 2>/dev/null
+	ip netns del "$CLI" 2>/dev/null
 	ip netns del "$NODE" 2>/dev/null
 	rm -rf "$T"
 }
@@ -339,8 +349,9 @@ except OSError:
     pass  # the server may close as soon as it has had enough
 print(s.recv(100).split(b"\r\n")[0].decode())' "$PORT"
 }
-garbage_431() { garbage | tee /dev/stderr | grep -q '^HTTP/1.1 431 '; }
-check "16 KiB of garbage: 431" garbage_431
+# A request line that never ends: 414 (URI Too Long) or 431 (header fields) from the library.
+garbage_4xx() { garbage | tee /dev/stderr | grep -Eq '^HTTP/1.1 (414|431) '; }
+check "16 KiB of garbage: 414 or 431" garbage_4xx
 put more.yaml <<'EOF'
 apiVersion: v1
 kind: Namespace
@@ -348,6 +359,217 @@ metadata: {name: y}
 EOF
 check "the agent still applies cluster state meanwhile" sync_gen
 check "a page within 1 s after all that" status_is 200 /metrics 1
+
+# -- the HTTP server's bounds (libmicrohttpd on the agent's loop). Clients come
+# from other loopback addresses (127.0.0.2-6: all of 127/8 is lo's) so that one
+# address's flood and another's requests can be told apart.
+# raw SRC REQUEST [BODY_BYTES]: REQUEST (printf escapes) sent from SRC; the
+# status line and headers of the answer, then "closed after S s".
+cat >"$T/raw.py" <<'EOF'
+import socket, sys, time
+port, src = int(sys.argv[1]), sys.argv[2]
+req = sys.argv[3].encode().decode("unicode_escape").encode("latin1")
+extra = int(sys.argv[4]) if len(sys.argv) > 4 else 0
+s = socket.socket()
+s.settimeout(5)
+s.bind((src, 0))
+s.connect(("127.0.0.1", port))
+t0 = time.monotonic()
+try:
+    s.sendall(req + b"x" * extra)
+except OSError:
+    pass  # the server may answer and close before taking it all
+data = b""
+try:
+    while True:
+        d = s.recv(65536)
+        if not d:
+            break
+        data += d
+except OSError:
+    pass
+print("\n".join(l.decode(errors="replace") for l in data.split(b"\r\n\r\n")[0].split(b"\r\n")))
+print(f"closed after {time.monotonic() - t0:.1f} s")
+EOF
+raw() { nsenter --net="/var/run/netns/$NODE" /usr/bin/python3 "$T/raw.py" "$PORT" "$@"; }
+# answers CODE SRC REQUEST [BODY_BYTES]: the status is CODE, and came within 1 s.
+answers() {
+	local code=$1; shift
+	raw "$@" >"$T/raw.out"
+	cat "$T/raw.out"
+	head -1 "$T/raw.out" | grep -q "^HTTP/1.1 $code " &&
+		awk '/^closed after/ { exit !($3 < 1) }' "$T/raw.out"
+}
+put_405() {
+	answers 405 127.0.0.2 'PUT /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n' &&
+		grep -q '^Allow: GET, HEAD' "$T/raw.out"
+}
+check "PUT /metrics: 405, Allow: GET, HEAD" put_405
+check "DELETE /metrics: 405" answers 405 127.0.0.2 'DELETE /metrics HTTP/1.1\r\nHost: x\r\n\r\n'
+check "HEAD /nope: 404" answers 404 127.0.0.2 'HEAD /nope HTTP/1.1\r\nHost: x\r\n\r\n'
+exact_paths() {
+	answers 404 127.0.0.2 'GET /metrics/ HTTP/1.1\r\nHost: x\r\n\r\n' &&
+		answers 404 127.0.0.2 'GET //metrics HTTP/1.1\r\nHost: x\r\n\r\n'
+}
+check "GET /metrics/ and //metrics: 404 (exact paths)" exact_paths
+check "GET /metrics?x=1: 200 (a query string changes nothing)" \
+	answers 200 127.0.0.2 'GET /metrics?x=1 HTTP/1.1\r\nHost: x\r\n\r\n'
+check "GET /metrics with a body: 413" \
+	answers 413 127.0.0.2 'GET /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello'
+check "POST /metrics announcing 100 MB: 405 at once, the body not waited for" \
+	answers 405 127.0.0.2 'POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000\r\n\r\n' 65536
+check "16 KiB of headers: 431" answers 431 127.0.0.2 \
+	"GET /metrics HTTP/1.1\r\nHost: x\r\n$(for i in $(seq 64); do printf 'X-Pad-%02d: %0250d\\r\\n' "$i" 0; done)\r\n"
+
+# A flood from one address: 4 connections from 127.0.0.2 first, then 60 from
+# 127.0.0.1. The server keeps at most 8 of one address (pushing out its own
+# oldest), so the flood costs the other address nothing: its connections are
+# still open and answered.
+cat >"$T/flood.py" <<'EOF'
+import socket, subprocess, sys, time
+port = int(sys.argv[1])
+def conn(src):
+    s = socket.socket()
+    s.bind((src, 0))
+    s.connect(("127.0.0.1", port))
+    return s
+keep = [conn("127.0.0.2") for _ in range(4)]
+flood = []
+for _ in range(60):
+    try:
+        flood.append(conn("127.0.0.1"))
+    except OSError:
+        pass
+time.sleep(0.5)
+out = subprocess.run(["ss", "-Htn", "state", "established", f"( sport = :{port} )"],
+                     capture_output=True, text=True).stdout.split("\n")
+peers = [l.split()[-1].rsplit(":", 1)[0] for l in out if l.strip()]
+print("held", len(peers), "from-1", peers.count("127.0.0.1"), "from-2", peers.count("127.0.0.2"), flush=True)
+keep[0].settimeout(2)
+keep[0].sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+print("keep", keep[0].recv(100).split(b"\r\n")[0].decode(), flush=True)
+print("open", flush=True)
+time.sleep(float(sys.argv[2]))
+EOF
+nsenter --net="/var/run/netns/$NODE" /usr/bin/python3 "$T/flood.py" "$PORT" 4 >"$T/flood.out" 2>&1 &
+BG+=($!)
+for _ in $(seq 50); do grep -q open "$T/flood.out" && break; sleep 0.1; done
+cat "$T/flood.out"
+held=($(grep '^held' "$T/flood.out"))
+check "60 connections from 127.0.0.1: the server holds at most 8 of them (got ${held[3]:-none})" \
+	test "${held[3]:-99}" -le 8
+check "... and the 4 from 127.0.0.2 that came first (got ${held[5]:-none}), 16 at most in all (got ${held[1]:-none})" \
+	test "${held[5]:-0}" = 4 -a "${held[1]:-99}" -le 16
+check "... one of those answered 200 during the flood" grep -q '^keep HTTP/1.1 200' "$T/flood.out"
+check "... a scrape from a third address within 1 s" \
+	answers 200 127.0.0.3 'GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n'
+put flood.yaml <<'EOF'
+apiVersion: v1
+kind: Namespace
+metadata: {name: flood}
+EOF
+check "... and the agent applies cluster state meanwhile" sync_gen
+
+# Slowloris: a request trickled a byte every 0.2 s never finishes. The library's
+# idle timeout would never fire; the deadline from accept (5 s) closes it, and
+# others are answered meanwhile.
+cat >"$T/slow.py" <<'EOF'
+import socket, select, sys, time
+s = socket.socket()
+s.bind(("127.0.0.4", 0))
+s.connect(("127.0.0.1", int(sys.argv[1])))
+t0 = time.monotonic()
+req = b"GET /metrics HTTP/1.1\r\nHost: x\r\n" + b"X-Slow: " + b"a" * 4000
+for b in req:
+    if time.monotonic() - t0 > 10:
+        break  # still open: no deadline closed it (a failure; the check says so)
+    try:
+        s.send(bytes([b]))
+    except OSError:
+        break
+    r, _, _ = select.select([s], [], [], 0.2)
+    if r:
+        try:
+            if not s.recv(100):
+                break
+        except OSError:
+            break
+print(f"closed after {time.monotonic() - t0:.1f} s", flush=True)
+EOF
+nsenter --net="/var/run/netns/$NODE" /usr/bin/python3 "$T/slow.py" "$PORT" >"$T/slow.out" 2>&1 &
+slow=$!
+BG+=($slow)
+sleep 1
+check "a slowloris client trickling: a scrape from another address within 1 s" \
+	answers 200 127.0.0.5 'GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n'
+wait "$slow"
+cat "$T/slow.out"
+check "the slowloris connection closed 5 s after it opened (4.5-7 s), bytes and all" \
+	awk '/^closed after/ { f = 1; exit !($3 >= 4.5 && $3 <= 7) } END { exit !f }' "$T/slow.out"
+
+# Requests the server refuses cost the agent no render: 300 of them (404, 405,
+# 413, 414) take less CPU of xcnid than a quarter of what 300 renders of the page
+# cost (xcni_scrape_duration_seconds: the last page's own figure).
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$XCNID_PID/stat"; }
+refused_cost() {
+	local c0 c1 render
+	scrape /metrics "$T/cost" >/dev/null || return 1
+	render=$(val "$T/cost" xcni_scrape_duration_seconds)
+	c0=$(cpu_ticks)
+	nsenter --net="/var/run/netns/$NODE" /usr/bin/python3 -c '
+import socket, sys
+reqs = [b"GET /nope HTTP/1.1\r\nHost: x\r\n\r\n", b"POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n",
+        b"GET /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc", b"GET /" + b"a" * 9000]
+bad = 0
+for i in range(300):
+    s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=3)
+    s.sendall(reqs[i % 4])
+    if not s.recv(100).startswith(b"HTTP/1.1 4"):
+        bad += 1
+    s.close()
+sys.exit(1 if bad else 0)' "$PORT" || { echo "an answer was not a 4xx"; return 1; }
+	c1=$(cpu_ticks)
+	echo "xcnid CPU for 300 refused requests: $((c1 - c0)) ticks of 1/$(getconf CLK_TCK) s; one render: $render s" >"$T/cost.txt"
+	awk -v c=$((c1 - c0)) -v r="$render" -v hz="$(getconf CLK_TCK)" \
+		'BEGIN { exit !(c / hz < 300 * r / 4) }'
+}
+check "300 refused requests (4xx): xcnid CPU < 1/4 of 300 renders" refused_cost
+sed "s/^/# /" "$T/cost.txt" 2>/dev/null
+
+# The address: loopback unless told otherwise.
+for a in 0.0.0.0:$PORT :$PORT "[::]:$PORT" 10.95.0.1:$PORT; do
+	nsenter --net="/var/run/netns/$NODE" "$BUILD/xcnid" --metrics-addr "$a" >/dev/null 2>"$T/bad.log"
+	rc=$?
+	check "--metrics-addr $a without --http-allow-remote: exit 2, naming the flag" \
+		bash -c "test $rc = 2 && grep -q -- '--http-allow-remote' $T/bad.log"
+done
+# With --http-allow-remote: a second agent in its own netns serves 0.0.0.0,
+# and a client in another netns over a veth reads the page.
+#   <tag>-rem 10.93.0.1/30 (xcnid --metrics-addr 0.0.0.0:PORT --http-allow-remote)
+#     ──veth── 10.93.0.2/30 <tag>-cli (python3 http.client)
+ip netns add "$REM" && ip netns add "$CLI" &&
+	ip -n "$REM" link set lo up && ip -n "$CLI" link set lo up &&
+	ip link add "$XCT_TAG-r" netns "$REM" type veth peer name "$XCT_TAG-c" netns "$CLI" &&
+	ip -n "$REM" addr add 10.93.0.1/30 dev "$XCT_TAG-r" && ip -n "$REM" link set "$XCT_TAG-r" up &&
+	ip -n "$CLI" addr add 10.93.0.2/30 dev "$XCT_TAG-c" && ip -n "$CLI" link set "$XCT_TAG-c" up
+nsenter --net="/var/run/netns/$REM" "$BUILD/xcnid" --pin-dir "$PIN_REM" --pod-cidr 10.94.1.0/24 \
+	--node-name n2 --metrics-addr "0.0.0.0:$PORT" --http-allow-remote >"$T/rem.log" 2>&1 &
+REM_PID=$!
+for _ in $(seq 100); do grep -q 'xcnid: ready' "$T/rem.log" && break; sleep 0.1; done
+remote_scrape() {
+	nsenter --net="/var/run/netns/$CLI" /usr/bin/python3 -c '
+import http.client, sys
+c = http.client.HTTPConnection("10.93.0.1", int(sys.argv[1]), timeout=3)
+c.request("GET", "/metrics")
+r = c.getresponse()
+body = r.read()
+print(r.status, len(body))
+sys.exit(0 if r.status == 200 and b"xcni_agent_info{node=\"n2\"" in body else 1)' "$PORT" || { cat "$T/rem.log"; return 1; }
+}
+check "--metrics-addr 0.0.0.0:$PORT --http-allow-remote: a client in another netns reads the page" remote_scrape
+kill "$REM_PID" 2>/dev/null
+wait "$REM_PID" 2>/dev/null
+REM_PID=
 
 # Logs: JSON, one object per line, every line.
 nsenter --net="/var/run/netns/$NODE" "$BUILD/xcnid" --pin-dir "$PIN_ONCE" --pod-cidr 10.94.0.0/24 \

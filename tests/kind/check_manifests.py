@@ -99,6 +99,8 @@ def check_metrics(docs, ds):
     check("DaemonSet agent: metrics on the node's loopback only (pods cannot reach them)",
           args.count("--metrics-addr") == 1 and args[args.index("--metrics-addr") + 1] in ("127.0.0.1:9962", "[::1]:9962"),
           args)
+    check("DaemonSet agent: no --http-allow-remote (xcnid serves loopback only)",
+          "--http-allow-remote" not in args, args)
     check("DaemonSet: no prometheus.io annotations by default (they would point a scraper at a closed port)",
           not any(k.startswith("prometheus.io/") for k in ann), ann)
     ops = (docs.get("metrics-patch.yaml") or [[]])[0]
@@ -112,6 +114,9 @@ def check_metrics(docs, ds):
     gargs = gt["spec"]["containers"][0]["args"]
     check("metrics-patch.yaml: --metrics-addr 0.0.0.0:9962 (the node's addresses), the flag once",
           gargs.count("--metrics-addr") == 1 and gargs[gargs.index("--metrics-addr") + 1] == "0.0.0.0:9962", gargs)
+    # Without it xcnid refuses a non-loopback address (exit 2): the pod would crash-loop.
+    check("metrics-patch.yaml: --http-allow-remote, once (xcnid's consent to 0.0.0.0)",
+          gargs.count("--http-allow-remote") == 1, gargs)
     check("metrics-patch.yaml: prometheus.io/scrape and port 9962 annotations",
           (gt.get("metadata") or {}).get("annotations") == {"prometheus.io/scrape": "true", "prometheus.io/port": "9962"},
           gt.get("metadata"))

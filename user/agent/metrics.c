@@ -1,29 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * xcnid's Prometheus endpoint (text exposition format 0.0.4).
- *
- * The agent is single-threaded and its loop must keep applying cluster state,
- * so the server never waits on a client: the listener and every connection
- * are non-blocking and sit in one epoll set, whose fd is all the agent's
- * poll(2) sees. A client has MS_CLIENT_MS to send its request and take the
- * answer; a request has at most MS_REQ_MAX bytes; at most MS_MAX_CLIENTS
- * connections are held, a new one pushing out the oldest. One request per
- * connection ("Connection: close"), which is how Prometheus scrapes anyway.
+ * xcnid's Prometheus page (text exposition format 0.0.4), served at /metrics
+ * by the agent's HTTP server (agent/http.c: which spaces renders so that they
+ * take at most a tenth of the agent's time, and renders a page only after
+ * its request arrived).
  *
  * The page is read from the pinned maps when asked for. Counting entries
  * means walking the maps, in batches (BPF_MAP_LOOKUP_BATCH, one syscall per
  * MS_WALK_CHUNK entries): on this kernel ~0.4 us an entry for a hash and
  * ~0.65 us for an LPM trie, so a full conntrack table (262144) costs ~100 ms
  * of the agent's time. Arrays (always full) and the ring buffer are not walked.
- *
- * Every answer is a page rendered after its request arrived: a counter that
- * another reader (xcnictl) saw is on the next page, never an older one.
- * Requests that arrived before a render share it, and renders are spaced so
- * that they take at most 1/MS_DUTY of the agent's time (a page that cost
- * 100 ms, the full conntrack table, at most once every MS_DUTY * 100 ms, at
- * most MS_GAP_MAX_MS apart): a request in that gap waits for the next render
- * (C_WAIT; the timer fires when it is allowed), so a scrape storm costs the
- * agent no more than that share of its loop.
  */
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
@@ -35,9 +21,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/socket.h>
-#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -45,41 +28,17 @@
 #include "lib/ctstat.h"
 #include "lib/log.h"
 #include "lib/reasons.h"
+#include "agent/http.h"
 #include "agent/metrics.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
-#define MS_MAX_CLIENTS 16
-#define MS_REQ_MAX 8192 /* request line and headers; Prometheus sends ~300 bytes */
-#define MS_CLIENT_MS 5000 /* to send the request and read the answer */
-#define MS_DRAIN_MS 1000 /* after the answer, for the client to close first */
-#define MS_TICK_MS 250 /* how often deadlines are checked while there are clients */
-#define MS_DUTY 10 /* renders take at most 1/MS_DUTY of the agent's time */
-#define MS_GAP_MAX_MS 1000 /* the longest a request waits for a render to be allowed */
 #define MS_WALK_CHUNK 1024
 #define MS_MAX_MAPS 64
-#define MS_ACCEPT_BURST 32 /* accepts per dispatch, so a connect flood cannot hold the loop */
 
 #ifndef ENOTSUPP
 #define ENOTSUPP 524 /* the kernel's "no batch ops for this map type" */
 #endif
-
-/* epoll tags: the listener, the deadline timer, then client slots. */
-enum { TAG_LISTEN = 0, TAG_TIMER = 1, TAG_CLIENT = 2 };
-
-enum cstate { C_FREE, C_READ, C_WAIT, C_WRITE, C_DRAIN };
-
-struct client {
-	int fd;
-	enum cstate state;
-	__u64 deadline_ms;
-	__u64 req_ns; /* when the request was complete: a page rendered before it will not do */
-	bool head; /* C_WAIT: a HEAD request (headers only) */
-	size_t req_len;
-	char *resp;
-	size_t resp_len, resp_off;
-	char req[MS_REQ_MAX];
-};
 
 /* Sums of xcni_policy_val.packets per (pod, version): see policy_counter(). */
 struct grp {
@@ -95,17 +54,11 @@ struct grpset {
 };
 
 struct metrics {
-	int lfd, epfd, tfd;
-	bool timer_on, listen_paused;
 	int ncpus;
 	char *pin_dir;
-	char *page; /* the last body rendered, when its render began, when the next may */
-	size_t page_len;
-	__u64 page_ns, next_render_ns;
 	struct grpset pol_prev;
 	__u64 pol_base;
 	__u64 ct_evicted; /* the highest evictions figure shown: the counter never goes back */
-	struct client c[MS_MAX_CLIENTS];
 };
 
 static __u64 mono_ns(void)
@@ -114,11 +67,6 @@ static __u64 mono_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec;
-}
-
-static __u64 mono_ms(void)
-{
-	return mono_ns() / 1000000;
 }
 
 /* ---- output buffer ---------------------------------------------------- */
@@ -728,444 +676,31 @@ static int render(struct metrics *m, struct buf *b)
 	return b->err;
 }
 
-/* ---- HTTP ------------------------------------------------------------- */
+/* ---- setup ------------------------------------------------------------ */
 
-static void arm_timer(struct metrics *m)
+static int metrics_render(void *ctx, const struct http_args *args, char **body, size_t *len)
 {
-	bool want = m->listen_paused;
-	struct itimerspec its = {};
-
-	for (int i = 0; i < MS_MAX_CLIENTS && !want; i++)
-		want = m->c[i].state != C_FREE;
-	if (want == m->timer_on)
-		return;
-	if (want) {
-		its.it_value.tv_nsec = MS_TICK_MS * 1000000L;
-		its.it_interval = its.it_value;
-	}
-	if (!timerfd_settime(m->tfd, 0, &its, NULL))
-		m->timer_on = want;
-}
-
-static void client_close(struct client *c)
-{
-	if (c->state == C_FREE)
-		return;
-	close(c->fd); /* also leaves the epoll set: the fd is not shared */
-	free(c->resp);
-	c->fd = -1;
-	c->state = C_FREE;
-	c->resp = NULL;
-	c->resp_len = c->resp_off = c->req_len = 0;
-}
-
-static void client_watch(struct metrics *m, struct client *c, __u32 events)
-{
-	struct epoll_event ev = { .events = events, .data.u64 = TAG_CLIENT + (__u64)(c - m->c) };
-
-	if (epoll_ctl(m->epfd, EPOLL_CTL_MOD, c->fd, &ev))
-		client_close(c);
-}
-
-static void client_send(struct metrics *m, struct client *c)
-{
-	while (c->resp_off < c->resp_len) {
-		ssize_t w = send(c->fd, c->resp + c->resp_off, c->resp_len - c->resp_off,
-				 MSG_NOSIGNAL | MSG_DONTWAIT);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			if (c->state != C_WRITE) {
-				c->state = C_WRITE;
-				client_watch(m, c, EPOLLOUT);
-			}
-			return;
-		}
-		if (w <= 0) {
-			client_close(c);
-			return;
-		}
-		c->resp_off += (size_t)w;
-	}
-	/*
-	 * All sent: half-close and wait (briefly) for the client to close. Closing
-	 * with its bytes unread would reset the connection, and a reset can throw
-	 * away the answer before the client read it.
-	 */
-	free(c->resp);
-	c->resp = NULL;
-	shutdown(c->fd, SHUT_WR);
-	c->state = C_DRAIN;
-	c->deadline_ms = mono_ms() + MS_DRAIN_MS;
-	client_watch(m, c, EPOLLIN);
-}
-
-static void respond(struct metrics *m, struct client *c, int code, const char *reason,
-		    const char *extra_hdr, const char *body, size_t body_len, bool head)
-{
-	struct buf b = {};
-
-	bprintf(&b,
-		"HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s"
-		"Connection: close\r\n\r\n",
-		code, reason,
-		code == 200 ? "text/plain; version=0.0.4; charset=utf-8" : "text/plain; charset=utf-8",
-		body_len, extra_hdr ? extra_hdr : "");
-	if (!head)
-		bput(&b, body, body_len);
-	if (b.err) {
-		free(b.p);
-		client_close(c);
-		return;
-	}
-	c->resp = b.p;
-	c->resp_len = b.len;
-	c->resp_off = 0;
-	client_send(m, c);
-}
-
-static void respond_text(struct metrics *m, struct client *c, int code, const char *reason,
-			 const char *extra_hdr, const char *text)
-{
-	respond(m, c, code, reason, extra_hdr, text, strlen(text), false);
-}
-
-/* The page rendered anew; the next render is allowed MS_DUTY - 1 times its cost later. */
-static int page(struct metrics *m)
-{
-	__u64 t0 = mono_ns(), t1, gap;
 	struct buf b = {};
 	int err;
 
-	err = render(m, &b);
-	t1 = mono_ns();
-	gap = (t1 - t0) * (MS_DUTY - 1);
-	if (gap > MS_GAP_MAX_MS * 1000000ULL)
-		gap = MS_GAP_MAX_MS * 1000000ULL;
-	m->next_render_ns = t1 + gap;
+	(void)args; /* a query string changes nothing */
+	err = render(ctx, &b);
 	if (err) {
 		free(b.p);
 		return err;
 	}
-	free(m->page);
-	m->page = b.p;
-	m->page_len = b.len;
-	m->page_ns = t0;
-	pr_debug("metrics: page rendered in %.1f ms, %zu bytes\n", (double)(t1 - t0) / 1e6, b.len);
+	*body = b.p;
+	*len = b.len;
 	return 0;
 }
 
-/* The last page was rendered after c's request came. */
-static bool page_fresh(const struct metrics *m, const struct client *c)
+int metrics_open(const char *pin_dir, struct http *h, struct metrics **out)
 {
-	return m->page && m->page_ns >= c->req_ns;
-}
-
-/* c's answer: the page, or 500 when the render for it failed (err). */
-static void answer(struct metrics *m, struct client *c, int err)
-{
-	if (err || !page_fresh(m, c)) {
-		respond_text(m, c, 500, "Internal Server Error", NULL, "cannot read the maps\n");
-		return;
-	}
-	respond(m, c, 200, "OK", NULL, m->page, m->page_len, c->head);
-}
-
-/* The clients waiting for a render, once one is allowed: one render for them all. */
-static void answer_waiting(struct metrics *m)
-{
-	bool need = false;
-	int err = 0;
-
-	for (int i = 0; i < MS_MAX_CLIENTS; i++)
-		need |= m->c[i].state == C_WAIT;
-	if (!need || mono_ns() < m->next_render_ns)
-		return;
-	err = page(m);
-	if (err)
-		pr_warn("metrics: cannot render the page: %s\n", strerror(-err));
-	for (int i = 0; i < MS_MAX_CLIENTS; i++)
-		if (m->c[i].state == C_WAIT)
-			answer(m, &m->c[i], err);
-}
-
-/* The tick's next expiry where the next render is allowed, for the clients waiting on it. */
-static void arm_wait(struct metrics *m)
-{
-	__u64 now = mono_ns(), wait = m->next_render_ns > now ? m->next_render_ns - now : 1;
-	struct itimerspec its = { .it_interval.tv_nsec = MS_TICK_MS * 1000000L };
-
-	its.it_value.tv_sec = (time_t)(wait / 1000000000ULL);
-	its.it_value.tv_nsec = (long)(wait % 1000000000ULL);
-	if (!timerfd_settime(m->tfd, 0, &its, NULL))
-		m->timer_on = true;
-}
-
-static void handle_request(struct metrics *m, struct client *c)
-{
-	char *line = c->req, *eol = memchr(c->req, '\n', c->req_len), *sp1, *sp2, *q;
+	struct metrics *m = calloc(1, sizeof(*m));
 	int err;
 
-	*eol = '\0';
-	if (eol > line && eol[-1] == '\r')
-		eol[-1] = '\0';
-	sp1 = strchr(line, ' ');
-	sp2 = sp1 ? strchr(sp1 + 1, ' ') : NULL;
-	if (!sp1 || !sp2 || strncmp(sp2 + 1, "HTTP/1.", 7)) {
-		respond_text(m, c, 400, "Bad Request", NULL, "bad request\n");
-		return;
-	}
-	*sp1 = *sp2 = '\0';
-	q = strchr(sp1 + 1, '?'); /* a query string changes nothing */
-	if (q)
-		*q = '\0';
-	pr_debug("metrics: %s %s\n", line, sp1 + 1);
-	if (strcmp(sp1 + 1, "/metrics")) {
-		respond_text(m, c, 404, "Not Found", NULL, "not found: the metrics are at /metrics\n");
-		return;
-	}
-	c->head = !strcmp(line, "HEAD");
-	if (!c->head && strcmp(line, "GET")) {
-		respond_text(m, c, 405, "Method Not Allowed", "Allow: GET, HEAD\r\n",
-			     "method not allowed\n");
-		return;
-	}
-	if (page_fresh(m, c)) {
-		answer(m, c, 0);
-		return;
-	}
-	/* A render too soon after the last one: wait for the timer (nothing to read meanwhile). */
-	if (mono_ns() < m->next_render_ns) {
-		c->state = C_WAIT;
-		client_watch(m, c, 0);
-		arm_wait(m);
-		return;
-	}
-	err = page(m);
-	if (err)
-		pr_warn("metrics: cannot render the page: %s\n", strerror(-err));
-	answer(m, c, err);
-}
-
-static void client_read(struct metrics *m, struct client *c)
-{
-	char junk[1024];
-	ssize_t r;
-
-	if (c->state == C_DRAIN) {
-		while ((r = recv(c->fd, junk, sizeof(junk), MSG_DONTWAIT)) > 0)
-			;
-		if (r == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
-			client_close(c);
-		return;
-	}
-	r = recv(c->fd, c->req + c->req_len, sizeof(c->req) - 1 - c->req_len, MSG_DONTWAIT);
-	if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-		return;
-	if (r <= 0) {
-		client_close(c); /* gone, or failed, before asking */
-		return;
-	}
-	c->req_len += (size_t)r;
-	c->req[c->req_len] = '\0';
-	if (memmem(c->req, c->req_len, "\r\n\r\n", 4) || memmem(c->req, c->req_len, "\n\n", 2)) {
-		c->req_ns = mono_ns();
-		handle_request(m, c);
-		return;
-	}
-	if (c->req_len >= sizeof(c->req) - 1)
-		respond_text(m, c, 431, "Request Header Fields Too Large", NULL,
-			     "request too large\n");
-}
-
-static void on_accept(struct metrics *m)
-{
-	for (int burst = 0; burst < MS_ACCEPT_BURST; burst++) {
-		struct epoll_event ev = { .events = EPOLLIN };
-		struct client *c = NULL;
-		int fd = accept4(m->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-
-		if (fd < 0) {
-			if (errno == EINTR || errno == ECONNABORTED)
-				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				return;
-			/*
-			 * Out of fds or memory: the listener would stay readable and spin
-			 * the agent's loop. Leave it alone until the next tick.
-			 */
-			pr_warn("metrics: accept: %s; pausing the listener\n", strerror(errno));
-			ev.events = 0;
-			ev.data.u64 = TAG_LISTEN;
-			if (!epoll_ctl(m->epfd, EPOLL_CTL_MOD, m->lfd, &ev))
-				m->listen_paused = true;
-			arm_timer(m);
-			return;
-		}
-		/* A free slot, or the oldest connection's: idle clients cannot lock scrapers out. */
-		for (int i = 0; i < MS_MAX_CLIENTS; i++) {
-			struct client *s = &m->c[i];
-
-			if (s->state == C_FREE) {
-				c = s;
-				break;
-			}
-			if (!c || s->deadline_ms < c->deadline_ms)
-				c = s;
-		}
-		if (c->state != C_FREE) {
-			pr_debug("metrics: %d connections open, closing the oldest\n", MS_MAX_CLIENTS);
-			client_close(c);
-		}
-		ev.data.u64 = TAG_CLIENT + (__u64)(c - m->c);
-		if (epoll_ctl(m->epfd, EPOLL_CTL_ADD, fd, &ev)) {
-			close(fd);
-			continue;
-		}
-		c->fd = fd;
-		c->state = C_READ;
-		c->deadline_ms = mono_ms() + MS_CLIENT_MS;
-		arm_timer(m);
-	}
-}
-
-static void on_tick(struct metrics *m)
-{
-	__u64 expirations, now = mono_ms();
-
-	if (read(m->tfd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
-		pr_debug("metrics: timerfd: %s\n", strerror(errno));
-	for (int i = 0; i < MS_MAX_CLIENTS; i++) {
-		struct client *c = &m->c[i];
-
-		if (c->state != C_FREE && c->deadline_ms <= now) {
-			if (c->state != C_DRAIN)
-				pr_debug("metrics: client timed out (%s)\n",
-					 c->state == C_READ ? "no complete request" :
-					 c->state == C_WAIT ? "waiting for a render" : "not reading");
-			client_close(c);
-		}
-	}
-	answer_waiting(m);
-	if (m->listen_paused) {
-		struct epoll_event ev = { .events = EPOLLIN, .data.u64 = TAG_LISTEN };
-
-		if (!epoll_ctl(m->epfd, EPOLL_CTL_MOD, m->lfd, &ev))
-			m->listen_paused = false;
-	}
-	arm_timer(m);
-}
-
-void metrics_dispatch(struct metrics *m)
-{
-	struct epoll_event evs[MS_MAX_CLIENTS + 2];
-	int n;
-
-	if (!m)
-		return;
-	n = epoll_wait(m->epfd, evs, ARRAY_SIZE(evs), 0);
-	for (int i = 0; i < n; i++) {
-		__u64 tag = evs[i].data.u64;
-		struct client *c;
-
-		if (tag == TAG_LISTEN) {
-			on_accept(m);
-			continue;
-		}
-		if (tag == TAG_TIMER) {
-			on_tick(m);
-			continue;
-		}
-		c = &m->c[tag - TAG_CLIENT];
-		/* A slot closed (and maybe reused) earlier in this batch: a spurious wakeup is harmless. */
-		if (c->state == C_WRITE)
-			client_send(m, c);
-		else if (c->state == C_READ || c->state == C_DRAIN)
-			client_read(m, c);
-		else if (c->state == C_WAIT && (evs[i].events & (EPOLLHUP | EPOLLERR)))
-			client_close(c); /* gone while waiting: reported however it is watched */
-	}
-	arm_timer(m);
-}
-
-/* ---- setup ------------------------------------------------------------ */
-
-static int parse_addr(const char *s, struct sockaddr_storage *ss, socklen_t *sl)
-{
-	struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
-	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
-	char host[INET6_ADDRSTRLEN + 2];
-	const char *colon, *h = s;
-	unsigned long port;
-	size_t hl;
-	char *end;
-
-	if (s[0] == '[') {
-		const char *rb = strchr(s, ']');
-
-		if (!rb || rb[1] != ':')
-			return -EINVAL;
-		h = s + 1;
-		hl = (size_t)(rb - h);
-		colon = rb + 1;
-	} else {
-		colon = strrchr(s, ':');
-		if (!colon)
-			return -EINVAL;
-		hl = (size_t)(colon - s);
-	}
-	if (hl >= sizeof(host))
-		return -EINVAL;
-	memcpy(host, h, hl);
-	host[hl] = '\0';
-	errno = 0;
-	port = strtoul(colon + 1, &end, 10);
-	if (!colon[1] || *end || errno || port == 0 || port > 65535)
-		return -EINVAL;
-	memset(ss, 0, sizeof(*ss));
-	if (s[0] != '[' && inet_pton(AF_INET, hl ? host : "0.0.0.0", &in4->sin_addr) == 1) {
-		in4->sin_family = AF_INET;
-		in4->sin_port = htons((__u16)port);
-		*sl = sizeof(*in4);
-		return 0;
-	}
-	if (s[0] == '[' && inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
-		in6->sin6_family = AF_INET6;
-		in6->sin6_port = htons((__u16)port);
-		*sl = sizeof(*in6);
-		return 0;
-	}
-	return -EINVAL;
-}
-
-int metrics_check_addr(const char *addr)
-{
-	struct sockaddr_storage ss;
-	socklen_t sl;
-
-	return parse_addr(addr, &ss, &sl);
-}
-
-int metrics_open(const char *addr, const char *pin_dir, struct metrics **out)
-{
-	struct epoll_event ev = { .events = EPOLLIN };
-	struct sockaddr_storage ss;
-	struct metrics *m;
-	socklen_t sl;
-	int one = 1, err;
-
-	err = parse_addr(addr, &ss, &sl);
-	if (err) {
-		pr_err("--metrics-addr %s: HOST:PORT with an IPv4 or [IPv6] address\n", addr);
-		return err;
-	}
-	m = calloc(1, sizeof(*m));
 	if (!m)
 		return -ENOMEM;
-	m->lfd = m->epfd = m->tfd = -1;
-	for (int i = 0; i < MS_MAX_CLIENTS; i++)
-		m->c[i].fd = -1;
 	m->ncpus = libbpf_num_possible_cpus();
 	if (m->ncpus < 0) {
 		err = m->ncpus;
@@ -1177,63 +712,21 @@ int metrics_open(const char *addr, const char *pin_dir, struct metrics **out)
 		err = -ENOMEM;
 		goto fail;
 	}
-	m->lfd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (m->lfd < 0) {
-		err = -errno;
-		pr_err("metrics: socket: %s\n", strerror(errno));
+	err = http_route(h, "/metrics", METRICS_CONTENT_TYPE, metrics_render, m);
+	if (err)
 		goto fail;
-	}
-	/* A restarted agent rebinds while its predecessor's connections sit in TIME_WAIT. */
-	setsockopt(m->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(m->lfd, (struct sockaddr *)&ss, sl) || listen(m->lfd, 64)) {
-		err = -errno;
-		pr_err("metrics: cannot listen on %s: %s\n", addr, strerror(errno));
-		goto fail;
-	}
-	m->epfd = epoll_create1(EPOLL_CLOEXEC);
-	m->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	if (m->epfd < 0 || m->tfd < 0) {
-		err = -errno;
-		pr_err("metrics: epoll/timerfd: %s\n", strerror(errno));
-		goto fail;
-	}
-	ev.data.u64 = TAG_LISTEN;
-	if (epoll_ctl(m->epfd, EPOLL_CTL_ADD, m->lfd, &ev)) {
-		err = -errno;
-		goto fail;
-	}
-	ev.data.u64 = TAG_TIMER;
-	if (epoll_ctl(m->epfd, EPOLL_CTL_ADD, m->tfd, &ev)) {
-		err = -errno;
-		goto fail;
-	}
-	pr_info("metrics: serving http://%s/metrics\n", addr);
 	*out = m;
 	return 0;
 fail:
-	metrics_free(m); /* takes a half-built server: every fd starts at -1 */
+	metrics_free(m);
 	return err;
-}
-
-int metrics_fd(const struct metrics *m)
-{
-	return m ? m->epfd : -1;
 }
 
 void metrics_free(struct metrics *m)
 {
 	if (!m)
 		return;
-	for (int i = 0; i < MS_MAX_CLIENTS; i++)
-		client_close(&m->c[i]);
-	if (m->tfd >= 0)
-		close(m->tfd);
-	if (m->epfd >= 0)
-		close(m->epfd);
-	if (m->lfd >= 0)
-		close(m->lfd);
 	free(m->pol_prev.v);
-	free(m->page);
 	free(m->pin_dir);
 	free(m);
 }

@@ -39,6 +39,7 @@
 #include "to_pod.skel.h"
 #include "agent/flows.h"
 #include "agent/masq.h"
+#include "agent/http.h"
 #include "agent/metrics.h"
 #include "agent/overlay.h"
 #include "agent/probe.h"
@@ -61,6 +62,7 @@ struct opts {
 	int in_cluster; /* ... or through the pod's service account */
 	struct overlay *ov; /* ov->underlay NULL: no overlay */
 	const char *metrics_addr; /* NULL: no metrics endpoint */
+	int http_remote; /* --http-allow-remote: a non-loopback metrics address is meant */
 	__u32 trace_sample; /* trace one forwarded packet in N; 0: off */
 	__u32 events_rate; /* events per CPU per second; 0: no limit */
 	struct masq *mq; /* mq->on: masquerade pods' traffic leaving the cluster */
@@ -861,7 +863,7 @@ static int sync_masq(const struct opts *o, struct store *st)
 }
 
 /* Follows the manifest directory until asked to stop. */
-static int watch_cluster(const struct opts *o, struct from_pod *fp, struct metrics *ms,
+static int watch_cluster(const struct opts *o, struct from_pod *fp, struct http *hs,
 			 struct flowd *fd)
 {
 	struct store *st = store_new();
@@ -927,7 +929,7 @@ static int watch_cluster(const struct opts *o, struct from_pod *fp, struct metri
 	 */
 	while (!stop) {
 		struct pollfd pfd[3] = { { .fd = b->ops->fd(b), .events = POLLIN },
-					 { .fd = metrics_fd(ms), .events = POLLIN },
+					 { .fd = http_fd(hs), .events = POLLIN },
 					 { .fd = flowd_fd(fd), .events = POLLIN } };
 		__u64 gen = b->sync_gen;
 		int timeout = -1, n;
@@ -950,7 +952,7 @@ static int watch_cluster(const struct opts *o, struct from_pod *fp, struct metri
 			break;
 		}
 		if (n > 0 && pfd[1].revents)
-			metrics_dispatch(ms);
+			http_dispatch(hs);
 		if (n > 0 && pfd[2].revents)
 			flowd_dispatch(fd);
 		if (n > 0 && pfd[0].revents) {
@@ -999,6 +1001,7 @@ static int run(const struct opts *o)
 	struct to_pod *tp = NULL;
 	struct metrics *ms = NULL;
 	struct flowd *fd = NULL;
+	struct http *hs = NULL;
 	struct sock_lb *sl = NULL;
 	char links[512];
 	int err;
@@ -1134,7 +1137,9 @@ static int run(const struct opts *o)
 		pr_err("pinning programs under %s: %s\n", o->pin_dir, strerror(-err));
 		goto out;
 	}
-	if (o->metrics_addr && !o->once && (err = metrics_open(o->metrics_addr, o->pin_dir, &ms)))
+	if (o->metrics_addr && !o->once &&
+	    ((err = http_open(o->metrics_addr, o->http_remote, &hs)) ||
+	     (err = metrics_open(o->pin_dir, hs, &ms))))
 		goto out;
 	if (o->flows.window && !o->once &&
 	    (err = flowd_open(&o->flows, o->pin_dir, o->node_name, &fd)))
@@ -1150,16 +1155,16 @@ static int run(const struct opts *o)
 	fflush(stdout);
 
 	if ((o->manifests || o->kubeconfig || o->in_cluster) && !o->once) {
-		err = watch_cluster(o, fp, ms, fd);
+		err = watch_cluster(o, fp, hs, fd);
 	} else {
 		/* poll(2) skips fd -1: without metrics this waits for a signal, as pause(2) would. */
 		while (!o->once && !stop) {
-			struct pollfd pfd[2] = { { .fd = metrics_fd(ms), .events = POLLIN },
+			struct pollfd pfd[2] = { { .fd = http_fd(hs), .events = POLLIN },
 						 { .fd = flowd_fd(fd), .events = POLLIN } };
 
 			if (poll(pfd, 2, -1) > 0) {
 				if (pfd[0].revents)
-					metrics_dispatch(ms);
+					http_dispatch(hs);
 				if (pfd[1].revents)
 					flowd_dispatch(fd);
 			}
@@ -1167,6 +1172,7 @@ static int run(const struct opts *o)
 	}
 out:
 	flowd_free(fd);
+	http_free(hs);
 	metrics_free(ms);
 	/* Programs, maps and the masquerade table stay: the data plane outlives the agent. */
 	masq_free(o->mq);
@@ -1259,6 +1265,9 @@ static void usage(FILE *f)
 		"                     Node's pod CIDRs and InternalIPs), IPv4 or IPv6; repeatable\n"
 		"\nobservability:\n"
 		"  --metrics-addr HOST:PORT  serve Prometheus metrics at http://HOST:PORT/metrics\n"
+		"                     (a loopback address, e.g. 127.0.0.1:9962 or [::1]:9962)\n"
+		"  --http-allow-remote  let --metrics-addr be another address (e.g. 0.0.0.0:9962):\n"
+		"                     whoever reaches it reads the pages\n"
 		"  --trace-sample N   trace one forwarded packet in N on the event ring (0: off, the\n"
 		"                     default); `xcnictl config set trace-sample` changes it live\n"
 		"  --events-rate N    at most N events (drops, verdicts, traces) per CPU per second\n"
@@ -1303,6 +1312,7 @@ int main(int argc, char **argv)
 		{ "vni", required_argument, NULL, 'V' },
 		{ "xdp-mode", required_argument, NULL, 'X' },
 		{ "metrics-addr", required_argument, NULL, 'A' },
+		{ "http-allow-remote", no_argument, NULL, 1047 },
 		{ "masquerade", no_argument, NULL, 'M' },
 		{ "no-masquerade", no_argument, NULL, 1001 },
 		{ "cluster-cidr", required_argument, NULL, 'C' },
@@ -1428,13 +1438,14 @@ int main(int argc, char **argv)
 			}
 			break;
 		case 'A':
-			if (metrics_check_addr(optarg)) {
+			if (http_check_addr(optarg, true)) {
 				pr_err("--metrics-addr %s: HOST:PORT, e.g. 127.0.0.1:9962 or [::1]:9962\n",
 				       optarg);
 				return 2;
 			}
 			o.metrics_addr = optarg;
 			break;
+		case 1047: o.http_remote = 1; break;
 		case 'M': masquerade = 1; break;
 		case 1001: masquerade = 0; break;
 		case 1003: o.kpr = 1; break;
@@ -1571,6 +1582,11 @@ int main(int argc, char **argv)
 	}
 	if (flowd_check_opts(&o.flows))
 		return 2;
+	if (o.metrics_addr && http_check_addr(o.metrics_addr, o.http_remote)) {
+		pr_err("--metrics-addr %s: not a loopback address: every client that reaches it "
+		       "reads the page; give --http-allow-remote to mean that\n", o.metrics_addr);
+		return 2;
+	}
 	if (o.cgroup_root && !o.kpr) {
 		pr_err("--cgroup-root %s: socket-level load balancing needs --kube-proxy-replacement "
 		       "(the Service maps it reads): give both\n", o.cgroup_root);

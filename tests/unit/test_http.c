@@ -1,0 +1,305 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * xcnid's HTTP server (user/agent/http.c): the address rule (loopback unless
+ * allowed), query arguments, and the server itself on real sockets in a
+ * private network namespace (needs root), driven by a poll loop as the agent
+ * drives it while client threads send requests: renders come after their
+ * request, waiting requests share one, renders take at most a tenth of the
+ * loop's time however hard clients press, and refused requests render nothing.
+ */
+#include <errno.h>
+#include <net/if.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "../../user/agent/http.h"
+
+#define PORT 18962
+#define RENDER_MS 20
+
+static void test_check_addr(void **state)
+{
+	static const struct {
+		const char *addr;
+		int local, remote; /* http_check_addr without and with consent */
+	} rows[] = {
+		{ "127.0.0.1:9962", 0, 0 },
+		{ "127.3.4.5:1", 0, 0 },
+		{ "[::1]:9962", 0, 0 },
+		{ "0.0.0.0:9962", -EPERM, 0 },
+		{ ":9962", -EPERM, 0 },
+		{ "[::]:9962", -EPERM, 0 },
+		{ "10.0.0.1:80", -EPERM, 0 },
+		{ "[fd00::1]:80", -EPERM, 0 },
+		{ "[::ffff:127.0.0.1]:80", -EPERM, 0 }, /* mapped: not the v6 loopback */
+		{ "localhost", -EINVAL, -EINVAL },
+		{ "localhost:80", -EINVAL, -EINVAL },
+		{ "1.2.3.4", -EINVAL, -EINVAL },
+		{ "1.2.3.4:0", -EINVAL, -EINVAL },
+		{ "1.2.3.4:65536", -EINVAL, -EINVAL },
+		{ "1.2.3.4:80x", -EINVAL, -EINVAL },
+		{ "::1:9962", -EINVAL, -EINVAL },
+		{ "[::1]9962", -EINVAL, -EINVAL },
+		{ "[::1]:", -EINVAL, -EINVAL },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		int l = http_check_addr(rows[i].addr, false), r = http_check_addr(rows[i].addr, true);
+
+		if (l != rows[i].local || r != rows[i].remote)
+			fail_msg("%s: %d/%d, want %d/%d", rows[i].addr, l, r, rows[i].local,
+				 rows[i].remote);
+	}
+}
+
+static void test_arg(void **state)
+{
+	const struct http_arg v[] = { { "a", "1" }, { "b", "" } };
+	const struct http_args a = { 2, v };
+
+	(void)state;
+	assert_string_equal(http_arg(&a, "a"), "1");
+	assert_string_equal(http_arg(&a, "b"), "");
+	assert_null(http_arg(&a, "c"));
+}
+
+/* ---- the server --------------------------------------------------------- */
+
+static atomic_uint renders; /* started renders: the page says which one it is */
+static atomic_ullong render_ns; /* their time in all */
+static atomic_int clients_left;
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* A page that costs RENDER_MS of the loop's time, numbered. */
+static int slow_render(void *ctx, const struct http_args *a, char **body, size_t *len)
+{
+	unsigned int n = ++renders;
+	uint64_t t0 = now_ns();
+	const char *x = http_arg(a, "x");
+
+	(void)ctx;
+	while (now_ns() - t0 < RENDER_MS * 1000000ULL)
+		;
+	render_ns += now_ns() - t0;
+	if (x && !strcmp(x, "bad")) {
+		*body = strdup("x: bad\n");
+		*len = strlen(*body);
+		return -EINVAL;
+	}
+	if (asprintf(body, "%u %s\n", n, x ? x : "-") < 0)
+		return -ENOMEM;
+	*len = strlen(*body);
+	return 0;
+}
+
+/* One request on its own connection: the status, the body in out. */
+static int request(const char *req, char *out, size_t outlen)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(PORT) };
+	struct timeval tv = { .tv_sec = 5 };
+	char buf[4096], *body;
+	size_t n = 0;
+	ssize_t r;
+	int fd = socket(AF_INET, SOCK_STREAM, 0), status = -1;
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) || send(fd, req, strlen(req), 0) < 0)
+		goto out;
+	while (n < sizeof(buf) - 1 && (r = recv(fd, buf + n, sizeof(buf) - 1 - n, 0)) > 0)
+		n += (size_t)r;
+	buf[n] = '\0';
+	if (sscanf(buf, "HTTP/1.1 %d", &status) != 1)
+		status = -1;
+	body = strstr(buf, "\r\n\r\n");
+	snprintf(out, outlen, "%s", body ? body + 4 : "");
+out:
+	close(fd);
+	return status;
+}
+
+struct client {
+	pthread_t t;
+	const char *req;
+	uint64_t until_ns; /* 0: one request */
+	int status, stale, count;
+	char body[256];
+};
+
+/* Requests in a row; a page numbered no later than the renders begun before it was sent is stale. */
+static void *client_run(void *arg)
+{
+	struct client *c = arg;
+
+	do {
+		unsigned int before = renders;
+		unsigned int n = 0;
+
+		c->status = request(c->req, c->body, sizeof(c->body));
+		if (c->status == 200 && c->body[0] && (sscanf(c->body, "%u", &n) != 1 || n <= before))
+			c->stale++;
+		c->count++;
+	} while (c->until_ns && now_ns() < c->until_ns && c->status == 200);
+	clients_left--;
+	return NULL;
+}
+
+/* The agent's side: poll the one fd, dispatch, until the clients are done. */
+static void serve(struct http *h, struct client *cs, int n)
+{
+	clients_left = n;
+	for (int i = 0; i < n; i++)
+		pthread_create(&cs[i].t, NULL, client_run, &cs[i]);
+	while (clients_left > 0) {
+		struct pollfd p = { .fd = http_fd(h), .events = POLLIN };
+
+		if (poll(&p, 1, 100) > 0)
+			http_dispatch(h);
+	}
+	for (int i = 0; i < n; i++)
+		pthread_join(cs[i].t, NULL);
+}
+
+static int setup_server(void **state)
+{
+	struct ifreq ifr = { .ifr_name = "lo" };
+	struct http *h = NULL;
+	int fd;
+
+	if (unshare(CLONE_NEWNET) < 0)
+		fail_msg("unshare(CLONE_NEWNET): %s (needs root)", strerror(errno));
+	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	ifr.ifr_flags = IFF_UP;
+	if (fd < 0 || ioctl(fd, SIOCSIFFLAGS, &ifr))
+		fail_msg("lo up: %s", strerror(errno));
+	close(fd);
+	assert_int_equal(http_open("127.0.0.1:18962", false, &h), 0);
+	assert_int_equal(http_route(h, "/p", "text/plain", slow_render, NULL), 0);
+	assert_int_equal(http_route(h, "/p", "text/plain", slow_render, NULL), -EEXIST);
+	*state = h;
+	return 0;
+}
+
+static int teardown_server(void **state)
+{
+	http_free(*state);
+	return 0;
+}
+
+static void test_refused(void **state)
+{
+	struct client cs[4] = {
+		{ .req = "GET /q HTTP/1.1\r\nHost: x\r\n\r\n" },
+		{ .req = "POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n" },
+		{ .req = "GET /p HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nab" },
+		{ .req = "GET /p?x=bad HTTP/1.1\r\nHost: x\r\n\r\n" },
+	};
+	unsigned int r0 = renders;
+
+	serve(*state, cs, 4);
+	assert_int_equal(cs[0].status, 404);
+	assert_int_equal(cs[1].status, 405);
+	assert_int_equal(cs[2].status, 413);
+	/* Only the known path with a GET renders: its -EINVAL is a 400 with its message. */
+	assert_int_equal(cs[3].status, 400);
+	assert_string_equal(cs[3].body, "x: bad\n");
+	assert_int_equal(renders - r0, 1);
+}
+
+static void test_shared(void **state)
+{
+	struct client cs[8];
+	unsigned int r0;
+
+	/* One render first, so that the next is not allowed for 9 x RENDER_MS. */
+	memset(cs, 0, sizeof(cs));
+	cs[0].req = "GET /p HTTP/1.1\r\nHost: x\r\n\r\n";
+	serve(*state, cs, 1);
+	assert_int_equal(cs[0].status, 200);
+	r0 = renders;
+	for (int i = 0; i < 8; i++) {
+		memset(&cs[i], 0, sizeof(cs[i]));
+		cs[i].req = i < 6 ? "GET /p?x=1 HTTP/1.1\r\nHost: x\r\n\r\n" :
+				    "HEAD /p?x=2 HTTP/1.1\r\nHost: x\r\n\r\n";
+	}
+	serve(*state, cs, 8);
+	for (int i = 0; i < 8; i++) {
+		assert_int_equal(cs[i].status, 200);
+		assert_int_equal(cs[i].stale, 0);
+		if (i < 6)
+			assert_non_null(strstr(cs[i].body, " 1\n"));
+		else
+			assert_string_equal(cs[i].body, ""); /* HEAD: no body */
+	}
+	/* Six waiting with x=1 share a render, two with x=2 another (and one may not have waited). */
+	if (renders - r0 > 3)
+		fail_msg("%u renders for 8 requests of 2 kinds", renders - r0);
+}
+
+static void test_duty(void **state)
+{
+	struct client cs[4];
+	uint64_t t0 = now_ns(), wall, busy0 = render_ns;
+	unsigned int r0 = renders;
+	int answered = 0;
+
+	memset(cs, 0, sizeof(cs));
+	for (int i = 0; i < 4; i++) {
+		cs[i].req = "GET /p HTTP/1.1\r\nHost: x\r\n\r\n";
+		cs[i].until_ns = t0 + 1500000000ULL;
+	}
+	serve(*state, cs, 4);
+	wall = now_ns() - t0;
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(cs[i].status, 200);
+		assert_int_equal(cs[i].stale, 0);
+		answered += cs[i].count;
+	}
+	print_message("duty: %d requests answered, %u renders, %.1f%% of %.2f s rendering\n",
+		      answered, renders - r0, 100.0 * (double)(render_ns - busy0) / (double)wall,
+		      (double)wall / 1e9);
+	/* A tenth of the time, and a render's slack: its first one costs before spacing. */
+	if ((render_ns - busy0) > wall / 10 + RENDER_MS * 1000000ULL * 2)
+		fail_msg("renders took %.1f%% of the loop", 100.0 * (double)(render_ns - busy0) / (double)wall);
+	assert_true(answered > (int)(renders - r0));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_check_addr),
+		cmocka_unit_test(test_arg),
+	};
+	const struct CMUnitTest server[] = {
+		cmocka_unit_test(test_refused),
+		cmocka_unit_test(test_shared),
+		cmocka_unit_test(test_duty),
+	};
+	int fails = cmocka_run_group_tests(tests, NULL, NULL);
+
+	return fails + cmocka_run_group_tests_name("server", server, setup_server, teardown_server);
+}

@@ -1,0 +1,666 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * xcnid's HTTP server: libmicrohttpd in its external epoll mode, driven from
+ * the agent's loop.
+ *
+ * The agent is single-threaded and its loop must keep applying cluster state,
+ * so nothing here waits on a client. libmicrohttpd's epoll fd and a timerfd
+ * (its timeouts, the deadlines below, the next render allowed) sit in one
+ * epoll set, whose fd is all the agent's poll(2) sees; MHD_run() does only
+ * what is ready.
+ *
+ * Bounds: a request line and headers fit in HTTP_MEM bytes (more: 4xx from
+ * the library); a request has no body (413). At most HTTP_MAX_CONNS
+ * connections are held, a new one pushing out the oldest, and one address at
+ * most HTTP_MAX_PER_IP of them (past that its own oldest goes), so a flood
+ * from one client neither locks out the others nor holds the agent. A
+ * connection has HTTP_CLIENT_MS from its accept to send its request and take
+ * the answer, however slowly it trickles bytes. One request per connection
+ * ("Connection: close"), which is how Prometheus scrapes anyway.
+ *
+ * Every answer is a page rendered after its request arrived: a counter that
+ * another reader (xcnictl) saw is on the next page, never an older one.
+ * Renders are spaced so that they take at most 1/HTTP_DUTY of the agent's time
+ * (a page that cost 100 ms, a full conntrack table's walk, at most once every
+ * HTTP_DUTY * 100 ms, at most HTTP_GAP_MAX_MS apart): a request in that gap is
+ * suspended until the next render is allowed, and the requests waiting then
+ * for the same path and arguments share one render. A scrape storm costs the
+ * agent no more than that share of its loop.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
+#include "lib/log.h"
+#include "agent/http.h"
+
+#define HTTP_MAX_CONNS 16
+#define HTTP_MAX_PER_IP 8
+/* The library's own cap: what one accept burst may open before the oldest are pushed out. */
+#define HTTP_MHD_CONNS 64
+#define HTTP_MEM 8192 /* request line and headers; Prometheus sends ~300 bytes */
+#define HTTP_CLIENT_MS 5000 /* from accept, to send the request and read the answer */
+#define HTTP_DUTY 10 /* renders take at most 1/HTTP_DUTY of the agent's time */
+#define HTTP_GAP_MAX_MS 1000 /* the longest a request waits for a render to be allowed */
+#define HTTP_MAX_ARGS 32
+
+#define TEXT "text/plain; charset=utf-8"
+
+struct route {
+	char *path, *ctype;
+	http_render_fn fn;
+	void *ctx;
+};
+
+/* A rendered answer, shared by the requests that waited for it. */
+struct page {
+	unsigned int users;
+	unsigned int status;
+	struct MHD_Response *resp;
+};
+
+struct conn {
+	struct conn *prev, *next;
+	struct MHD_Connection *mc;
+	int fd;
+	struct sockaddr_storage peer;
+	uint64_t accept_ns;
+	bool killed; /* shut down by us: the library closes it on its next look */
+	bool waiting; /* suspended until a render is allowed */
+	const struct route *route;
+	struct page *page; /* rendered for it, to be queued when it is resumed */
+	struct http_arg argv[HTTP_MAX_ARGS];
+	struct http_args args; /* point into the library's request memory */
+	bool args_over;
+};
+
+struct http {
+	struct MHD_Daemon *d;
+	int epfd, tfd;
+	struct route routes[HTTP_MAX_ROUTES];
+	size_t nroutes;
+	struct conn *conns; /* newest first */
+	unsigned int nwaiting;
+	uint64_t next_render_ns;
+};
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- addresses --------------------------------------------------------- */
+
+static int parse_addr(const char *s, struct sockaddr_storage *ss)
+{
+	struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+	char host[INET6_ADDRSTRLEN + 2];
+	const char *colon, *h = s;
+	unsigned long port;
+	size_t hl;
+	char *end;
+
+	if (s[0] == '[') {
+		const char *rb = strchr(s, ']');
+
+		if (!rb || rb[1] != ':')
+			return -EINVAL;
+		h = s + 1;
+		hl = (size_t)(rb - h);
+		colon = rb + 1;
+	} else {
+		colon = strrchr(s, ':');
+		if (!colon)
+			return -EINVAL;
+		hl = (size_t)(colon - s);
+	}
+	if (hl >= sizeof(host))
+		return -EINVAL;
+	memcpy(host, h, hl);
+	host[hl] = '\0';
+	errno = 0;
+	port = strtoul(colon + 1, &end, 10);
+	if (!colon[1] || *end || errno || port == 0 || port > 65535)
+		return -EINVAL;
+	memset(ss, 0, sizeof(*ss));
+	if (s[0] != '[' && inet_pton(AF_INET, hl ? host : "0.0.0.0", &in4->sin_addr) == 1) {
+		in4->sin_family = AF_INET;
+		in4->sin_port = htons((uint16_t)port);
+		return 0;
+	}
+	if (s[0] == '[' && inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons((uint16_t)port);
+		return 0;
+	}
+	return -EINVAL;
+}
+
+static bool loopback(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET)
+		return (ntohl(((const struct sockaddr_in *)ss)->sin_addr.s_addr) >> 24) == 127;
+	return IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)ss)->sin6_addr);
+}
+
+int http_check_addr(const char *addr, bool remote)
+{
+	struct sockaddr_storage ss;
+	int err = parse_addr(addr, &ss);
+
+	if (err)
+		return err;
+	return remote || loopback(&ss) ? 0 : -EPERM;
+}
+
+static bool same_host(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+		       ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+	if (a->ss_family == AF_INET6)
+		return !memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+			       &((const struct sockaddr_in6 *)b)->sin6_addr, sizeof(struct in6_addr));
+	return false;
+}
+
+/* ---- connections ------------------------------------------------------- */
+
+/*
+ * The library has no call to drop a connection from outside a request; a
+ * shutdown makes the socket read EOF, and the library closes it on its next
+ * look (a suspended one is never picked: it waits at most HTTP_GAP_MAX_MS).
+ */
+static void conn_kill(struct conn *c)
+{
+	if (c->killed)
+		return;
+	shutdown(c->fd, SHUT_RDWR);
+	c->killed = true;
+}
+
+static void page_put(struct page *p)
+{
+	if (p && !--p->users) {
+		MHD_destroy_response(p->resp); /* queued copies keep their own reference */
+		free(p);
+	}
+}
+
+/* A new connection made one address, or all of them, hold too many: the oldest goes. */
+static void make_room(struct http *h, struct conn *nc)
+{
+	struct conn *old_ip = NULL, *old = NULL;
+	unsigned int n_ip = 0, n = 0;
+
+	for (struct conn *c = h->conns; c; c = c->next) {
+		if (c->killed)
+			continue;
+		n++;
+		if (same_host(&c->peer, &nc->peer)) {
+			n_ip++;
+			if (c != nc && !c->waiting)
+				old_ip = c; /* the list is newest first */
+		}
+		if (c != nc && !c->waiting)
+			old = c;
+	}
+	if (n_ip > HTTP_MAX_PER_IP && old_ip) {
+		pr_debug("http: %u connections from one address, closing its oldest\n", n_ip);
+		conn_kill(old_ip);
+	} else if (n > HTTP_MAX_CONNS && old) {
+		pr_debug("http: %u connections, closing the oldest\n", n);
+		conn_kill(old);
+	}
+}
+
+static void on_conn(void *cls, struct MHD_Connection *mc, void **socket_ctx,
+		    enum MHD_ConnectionNotificationCode what)
+{
+	struct http *h = cls;
+	struct conn *c = *socket_ctx;
+	const union MHD_ConnectionInfo *fd, *peer;
+
+	if (what == MHD_CONNECTION_NOTIFY_CLOSED) {
+		if (!c)
+			return;
+		if (c->prev)
+			c->prev->next = c->next;
+		else
+			h->conns = c->next;
+		if (c->next)
+			c->next->prev = c->prev;
+		if (c->waiting)
+			h->nwaiting--;
+		page_put(c->page);
+		free(c);
+		*socket_ctx = NULL;
+		return;
+	}
+	fd = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CONNECTION_FD);
+	peer = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	c = calloc(1, sizeof(*c));
+	if (!c || !fd || !peer) {
+		/* Without its record it could not be bounded: it goes at once. */
+		if (fd)
+			shutdown(fd->connect_fd, SHUT_RDWR);
+		free(c);
+		return;
+	}
+	c->mc = mc;
+	c->fd = fd->connect_fd;
+	memcpy(&c->peer, peer->client_addr,
+	       peer->client_addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) :
+							  sizeof(struct sockaddr_in));
+	c->accept_ns = mono_ns();
+	c->next = h->conns;
+	if (h->conns)
+		h->conns->prev = c;
+	h->conns = c;
+	*socket_ctx = c;
+	make_room(h, c);
+}
+
+/* ---- answers ----------------------------------------------------------- */
+
+static enum MHD_Result reply(struct MHD_Connection *mc, unsigned int status, const char *text,
+			     const char *allow)
+{
+	struct MHD_Response *r = MHD_create_response_from_buffer(strlen(text), (void *)text,
+								 MHD_RESPMEM_PERSISTENT);
+	enum MHD_Result ret;
+
+	if (!r)
+		return MHD_NO;
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, TEXT);
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+	if (allow)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
+	ret = MHD_queue_response(mc, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static bool same_args(const struct http_args *a, const struct http_args *b)
+{
+	if (a->n != b->n)
+		return false;
+	for (size_t i = 0; i < a->n; i++)
+		if (strcmp(a->v[i].key, b->v[i].key) || strcmp(a->v[i].value, b->v[i].value))
+			return false;
+	return true;
+}
+
+/* c's route rendered now, for c and any other waiting request that asks the same. */
+static struct page *render(struct http *h, struct conn *c)
+{
+	const struct route *r = c->route;
+	uint64_t t0 = mono_ns(), t1, gap;
+	struct page *p = calloc(1, sizeof(*p));
+	char *body = NULL;
+	size_t len = 0;
+	int err;
+
+	if (!p)
+		return NULL;
+	err = r->fn(r->ctx, &c->args, &body, &len);
+	t1 = mono_ns();
+	gap = (t1 - t0) * (HTTP_DUTY - 1);
+	if (gap > HTTP_GAP_MAX_MS * 1000000ULL)
+		gap = HTTP_GAP_MAX_MS * 1000000ULL;
+	h->next_render_ns = t1 + gap;
+	p->status = err == 0 ? MHD_HTTP_OK :
+		    err == -EINVAL ? MHD_HTTP_BAD_REQUEST :
+		    err == -ENOENT ? MHD_HTTP_NOT_FOUND : MHD_HTTP_INTERNAL_SERVER_ERROR;
+	if (err && !(err == -EINVAL && body)) {
+		free(body);
+		body = NULL;
+	}
+	if (p->status == MHD_HTTP_INTERNAL_SERVER_ERROR)
+		pr_warn("http: %s: cannot render the page: %s\n", r->path, strerror(-err));
+	if (body)
+		p->resp = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+	else
+		p->resp = MHD_create_response_from_buffer(
+			err == -ENOENT ? 10 : err ? 15 : 0,
+			(void *)(err == -ENOENT ? "not found\n" : err ? "cannot render\n" : ""),
+			MHD_RESPMEM_PERSISTENT);
+	if (!p->resp) {
+		free(body);
+		free(p);
+		return NULL;
+	}
+	MHD_add_response_header(p->resp, MHD_HTTP_HEADER_CONTENT_TYPE, err ? TEXT : r->ctype);
+	MHD_add_response_header(p->resp, MHD_HTTP_HEADER_CONNECTION, "close");
+	pr_debug("http: %s rendered in %.1f ms, %zu bytes\n", r->path, (double)(t1 - t0) / 1e6, len);
+	p->users = 1; /* the caller's */
+	for (struct conn *w = h->conns; w; w = w->next)
+		if (w != c && w->waiting && !w->page && w->route == r && same_args(&w->args, &c->args)) {
+			w->page = p;
+			p->users++;
+		}
+	return p;
+}
+
+/* Queues c's page (taking it off c), or a 500 when there is none. */
+static enum MHD_Result answer(struct conn *c)
+{
+	struct page *p = c->page;
+	enum MHD_Result ret;
+
+	if (!p)
+		return reply(c->mc, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot render\n", NULL);
+	c->page = NULL;
+	ret = MHD_queue_response(c->mc, p->status, p->resp);
+	page_put(p);
+	return ret;
+}
+
+/* Waiting requests that have their page (or all: those without get a 500) go on. */
+static void resume_served(struct http *h, bool all)
+{
+	for (struct conn *c = h->conns; c; c = c->next)
+		if (c->waiting && (c->page || all)) {
+			c->waiting = false;
+			h->nwaiting--;
+			MHD_resume_connection(c->mc);
+		}
+}
+
+/* The requests waiting for a render, once one is allowed: resumed with their pages. */
+static void render_waiting(struct http *h)
+{
+	for (struct conn *c = h->conns; c; c = c->next)
+		if (c->waiting && !c->page)
+			c->page = render(h, c); /* NULL: a 500 when it is resumed */
+	resume_served(h, true);
+}
+
+static enum MHD_Result add_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+			       const char *value)
+{
+	struct conn *c = cls;
+
+	(void)kind;
+	if (c->args.n == HTTP_MAX_ARGS) {
+		c->args_over = true;
+		return MHD_NO;
+	}
+	c->argv[c->args.n].key = key;
+	c->argv[c->args.n].value = value ? value : "";
+	c->args.n++;
+	return MHD_YES;
+}
+
+static const struct route *find_route(const struct http *h, const char *path)
+{
+	for (size_t i = 0; i < h->nroutes; i++)
+		if (!strcmp(h->routes[i].path, path))
+			return &h->routes[i];
+	return NULL;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const char *url,
+				  const char *method, const char *version, const char *upload,
+				  size_t *upload_len, void **req_ctx)
+{
+	struct http *h = cls;
+	struct conn *c = *req_ctx;
+	const union MHD_ConnectionInfo *ci;
+	const char *cl;
+
+	(void)version;
+	(void)upload;
+	if (c) {
+		if (*upload_len)
+			return MHD_NO; /* a body after the answer was queued: not ours to read */
+		return answer(c); /* resumed after its render */
+	}
+	ci = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	c = ci ? ci->socket_context : NULL;
+	if (!c)
+		return MHD_NO;
+	*req_ctx = c;
+	page_put(c->page);
+	c->page = NULL;
+	pr_debug("http: %s %s\n", method, url);
+	c->route = find_route(h, url);
+	if (!c->route)
+		return reply(mc, MHD_HTTP_NOT_FOUND, "not found\n", NULL);
+	if (strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD))
+		return reply(mc, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n", "GET, HEAD");
+	cl = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if ((cl && strcmp(cl, "0")) ||
+	    MHD_lookup_connection_value(mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING))
+		return reply(mc, MHD_HTTP_CONTENT_TOO_LARGE, "a GET has no body\n", NULL);
+	c->args = (struct http_args){ .v = c->argv };
+	MHD_get_connection_values(mc, MHD_GET_ARGUMENT_KIND, add_arg, c);
+	if (c->args_over)
+		return reply(mc, MHD_HTTP_BAD_REQUEST, "too many query arguments\n", NULL);
+	if (mono_ns() >= h->next_render_ns) {
+		c->page = render(h, c);
+		resume_served(h, false); /* waiting for the same page: it came after them too */
+		return answer(c);
+	}
+	/* A render too soon after the last one: the timer resumes it when one is allowed. */
+	MHD_suspend_connection(mc);
+	c->waiting = true;
+	h->nwaiting++;
+	return MHD_YES;
+}
+
+/* ---- the loop ---------------------------------------------------------- */
+
+/* Connections past their time, whatever they are doing (a trickle resets no clock here). */
+static void expire(struct http *h, uint64_t now)
+{
+	for (struct conn *c = h->conns; c; c = c->next)
+		if (!c->killed && !c->waiting && now - c->accept_ns >= HTTP_CLIENT_MS * 1000000ULL) {
+			pr_debug("http: a client took over %d ms, closing it\n", HTTP_CLIENT_MS);
+			conn_kill(c);
+		}
+}
+
+/* The timer at the soonest of: the library's timeout, a deadline, the next render allowed. */
+static void arm(struct http *h)
+{
+	uint64_t now = mono_ns(), next = UINT64_MAX, rel;
+	struct itimerspec its = {};
+	MHD_UNSIGNED_LONG_LONG to;
+
+	if (MHD_get_timeout(h->d, &to) == MHD_YES)
+		next = now + (to < 3600000 ? (uint64_t)to : 3600000) * 1000000ULL;
+	for (struct conn *c = h->conns; c; c = c->next)
+		if (!c->killed && !c->waiting && c->accept_ns + HTTP_CLIENT_MS * 1000000ULL < next)
+			next = c->accept_ns + HTTP_CLIENT_MS * 1000000ULL;
+	if (h->nwaiting && h->next_render_ns < next)
+		next = h->next_render_ns;
+	if (next != UINT64_MAX) {
+		rel = next > now ? next - now : 1; /* 0 would disarm it */
+		its.it_value.tv_sec = (time_t)(rel / 1000000000ULL);
+		its.it_value.tv_nsec = (long)(rel % 1000000000ULL);
+	}
+	if (timerfd_settime(h->tfd, 0, &its, NULL))
+		pr_warn("http: timerfd: %s\n", strerror(errno));
+}
+
+void http_dispatch(struct http *h)
+{
+	uint64_t expirations, now;
+
+	if (!h)
+		return;
+	if (read(h->tfd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
+		pr_debug("http: timerfd: %s\n", strerror(errno));
+	now = mono_ns();
+	expire(h, now);
+	if (h->nwaiting && now >= h->next_render_ns)
+		render_waiting(h);
+	MHD_run(h->d);
+	arm(h);
+}
+
+int http_fd(const struct http *h)
+{
+	return h ? h->epfd : -1;
+}
+
+/* ---- setup ------------------------------------------------------------- */
+
+static char last_log[256]; /* the library's last message: why a start failed */
+
+static void on_log(void *cls, const char *fmt, va_list ap)
+{
+	size_t n;
+
+	(void)cls;
+	vsnprintf(last_log, sizeof(last_log), fmt, ap);
+	n = strlen(last_log);
+	while (n && last_log[n - 1] == '\n')
+		last_log[--n] = '\0';
+	pr_debug("http: libmicrohttpd: %s\n", last_log);
+}
+
+int http_route(struct http *h, const char *path, const char *content_type, http_render_fn fn,
+	       void *ctx)
+{
+	struct route *r;
+
+	if (find_route(h, path))
+		return -EEXIST;
+	if (h->nroutes == HTTP_MAX_ROUTES)
+		return -ENOSPC;
+	r = &h->routes[h->nroutes];
+	r->path = strdup(path);
+	r->ctype = strdup(content_type);
+	if (!r->path || !r->ctype) {
+		free(r->path);
+		free(r->ctype);
+		return -ENOMEM;
+	}
+	r->fn = fn;
+	r->ctx = ctx;
+	h->nroutes++;
+	return 0;
+}
+
+int http_open(const char *addr, bool remote, struct http **out)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	const union MHD_DaemonInfo *di;
+	struct sockaddr_storage ss;
+	struct http *h;
+	int err;
+
+	err = http_check_addr(addr, remote);
+	if (err) {
+		pr_err("http: %s: %s\n", addr,
+		       err == -EPERM ? "not a loopback address (allow it explicitly)" :
+				       "HOST:PORT with an IPv4 or [IPv6] address");
+		return err;
+	}
+	parse_addr(addr, &ss);
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		return -ENOMEM;
+	h->epfd = epoll_create1(EPOLL_CLOEXEC);
+	h->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (h->epfd < 0 || h->tfd < 0) {
+		err = -errno;
+		pr_err("http: epoll/timerfd: %s\n", strerror(errno));
+		goto fail;
+	}
+	last_log[0] = '\0';
+	errno = 0;
+	h->d = MHD_start_daemon(
+		MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
+			(ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
+		ntohs(((struct sockaddr_in *)&ss)->sin_port), NULL, NULL, on_request, h,
+		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+		/* A restarted agent rebinds while its predecessor's connections sit in TIME_WAIT. */
+		MHD_OPTION_LISTENING_ADDRESS_REUSE, 1U,
+		MHD_OPTION_LISTEN_BACKLOG_SIZE, 64U,
+		MHD_OPTION_CONNECTION_LIMIT, (unsigned int)HTTP_MHD_CONNS,
+		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)(HTTP_CLIENT_MS / 1000),
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_MEM,
+		MHD_OPTION_NOTIFY_CONNECTION, on_conn, h,
+		MHD_OPTION_EXTERNAL_LOGGER, on_log, NULL,
+		MHD_OPTION_END);
+	if (!h->d) {
+		err = errno ? -errno : -EIO;
+		pr_err("http: cannot listen on %s: %s\n", addr,
+		       last_log[0] ? last_log : strerror(-err));
+		goto fail;
+	}
+	di = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_EPOLL_FD);
+	if (!di) {
+		err = -EIO;
+		goto fail;
+	}
+	ev.data.fd = di->epoll_fd;
+	if (epoll_ctl(h->epfd, EPOLL_CTL_ADD, di->epoll_fd, &ev)) {
+		err = -errno;
+		goto fail;
+	}
+	ev.data.fd = h->tfd;
+	if (epoll_ctl(h->epfd, EPOLL_CTL_ADD, h->tfd, &ev)) {
+		err = -errno;
+		goto fail;
+	}
+	pr_info("http: serving http://%s/\n", addr);
+	*out = h;
+	return 0;
+fail:
+	http_free(h);
+	return err;
+}
+
+void http_free(struct http *h)
+{
+	if (!h)
+		return;
+	if (h->d) {
+		/* The library closes suspended connections only once resumed. */
+		for (struct conn *c = h->conns; c; c = c->next)
+			if (c->waiting) {
+				c->waiting = false;
+				MHD_resume_connection(c->mc);
+			}
+		h->nwaiting = 0;
+		MHD_stop_daemon(h->d);
+	}
+	if (h->tfd >= 0)
+		close(h->tfd);
+	if (h->epfd >= 0)
+		close(h->epfd);
+	for (size_t i = 0; i < h->nroutes; i++) {
+		free(h->routes[i].path);
+		free(h->routes[i].ctype);
+	}
+	free(h);
+}
+
+const char *http_arg(const struct http_args *a, const char *key)
+{
+	for (size_t i = 0; i < a->n; i++)
+		if (!strcmp(a->v[i].key, key))
+			return a->v[i].value;
+	return NULL;
+}

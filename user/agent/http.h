@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * xcnid's HTTP server (the Prometheus metrics, the UI): libmicrohttpd driven
+ * from the agent's own loop through one fd, with a table of paths. A page is
+ * a render function: xcnid calls it after the request arrived (never serves
+ * an older page), and spaces renders so that they take at most a tenth of the
+ * agent's time. Only GET and HEAD on a registered path are answered with a
+ * page; the rest get a 4xx without a render.
+ *
+ * Adding a page is one line, after http_open and before the loop:
+ *
+ *	http_route(h, "/flows", "application/json", flows_render, flows);
+ *
+ * with
+ *
+ *	static int flows_render(void *ctx, const struct http_args *a, char **body, size_t *len)
+ *	{
+ *		const char *ns = http_arg(a, "namespace"); // ?namespace=x, or NULL
+ *		...
+ *		*body = malloc'd text; *len = its length;
+ *		return 0;
+ *	}
+ */
+#ifndef XCNID_HTTP_H
+#define XCNID_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct http;
+
+/* The query string, decoded: ?a=1&b sends { "a", "1" }, { "b", "" }. */
+struct http_arg {
+	const char *key, *value;
+};
+struct http_args {
+	size_t n;
+	const struct http_arg *v;
+};
+
+/* The value of key in the query, or NULL. */
+const char *http_arg(const struct http_args *a, const char *key);
+
+/*
+ * Renders the page for a request with these arguments: *body (malloc'd, taken
+ * over, may hold '\0's) and *len. Returns 0 (200), or -errno: -EINVAL a 400
+ * (*body, if set, the message saying which argument is wrong), -ENOENT a 404,
+ * anything else a 500. Requests waiting at the same time for the same path
+ * and arguments share one render. It runs on the agent's loop: it must not
+ * wait on anything.
+ */
+typedef int (*http_render_fn)(void *ctx, const struct http_args *args, char **body, size_t *len);
+
+/*
+ * addr "HOST:PORT": an IPv4 address, [IPv6], or ":PORT" (every address).
+ * 0, -EINVAL if it is not one, -EPERM if it is not loopback and remote is
+ * false: a page is served to whoever reaches the address, so leaving the
+ * node needs the caller's explicit consent (xcnid's --http-allow-remote).
+ */
+int http_check_addr(const char *addr, bool remote);
+/* Listens on addr (checked as above). 0 or -errno (logged). */
+int http_open(const char *addr, bool remote, struct http **out);
+/*
+ * GET/HEAD path (exact; a query string does not change the match) answers
+ * fn's page as content_type (e.g. "application/json"). 0, -EEXIST, -ENOSPC
+ * (at most HTTP_MAX_ROUTES paths), -ENOMEM.
+ */
+#define HTTP_MAX_ROUTES 16
+int http_route(struct http *h, const char *path, const char *content_type, http_render_fn fn,
+	       void *ctx);
+/*
+ * One fd for the caller's poll(2) (POLLIN): readable whenever the server has
+ * something to do, timeouts included. -1 for a NULL server (poll skips it).
+ */
+int http_fd(const struct http *h);
+/* Does what is due, never waiting on a client. NULL: nothing. */
+void http_dispatch(struct http *h);
+void http_free(struct http *h);
+
+#endif
