@@ -442,11 +442,12 @@ static int get_json(struct lab *lab)
 		const struct lab_pod *p = &lab->pods[i];
 
 		ports_str(p, ports, sizeof(ports));
-		json_array_append_new(pods, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:s}", "namespace",
-						      p->ns, "name", p->name, "node", p->node,
+		json_array_append_new(pods, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:s,s:b,s:i}",
+						      "namespace", p->ns, "name", p->name, "node", p->node,
 						      "ip", p->ip, "ip6", p->ip6, "netns", p->netns, "containerId",
 						      p->cid, "serverPid", (int)p->server.pid,
-						      "ports", ports));
+						      "ports", ports, "terminating", p->term_until != 0,
+						      "terminationGracePeriodSeconds", (int)p->grace_s));
 	}
 	json_object_set(root, "nodes", nodes);
 	json_object_set(root, "pods", pods);
