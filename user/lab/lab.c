@@ -85,6 +85,9 @@ static int lab_teardown(struct lab *lab)
 	lab_path(lab, path, sizeof(path), "services");
 	if (lab_rm_tree(path))
 		err = -EIO;
+	lab_path(lab, path, sizeof(path), "slices");
+	if (lab_rm_tree(path))
+		err = -EIO;
 	lab_path(lab, path, sizeof(path), "dns");
 	if (lab_rm_tree(path))
 		err = -EIO;
