@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * xcnictl lab apply / delete: what kubectl, the API server and the kubelet do
- * between them, for Namespaces, Pods, NetworkPolicies and (the lab's own)
- * Nodes. Everything given is
+ * between them, for Namespaces, Pods, NetworkPolicies, Services,
+ * EndpointSlices and (the lab's own) Nodes. Everything given is
  * loaded and validated before anything changes; then pods are wired by the
  * real xcni binary and every object is written into the cluster-state
  * directory xcnid watches, followed by the sync token, and the command waits

@@ -11,7 +11,9 @@
  * filter table for a port with no endpoints; NodePorts through KUBE-NODEPORTS
  * and spec.externalIPs through KUBE-SERVICES to a KUBE-EXT chain per
  * port (KUBE-SVL for externalTrafficPolicy Local), per node; the ClusterIP to
- * KUBE-SVL too for internalTrafficPolicy Local (none on the node: DROP); UDP conntrack
+ * KUBE-SVL too for internalTrafficPolicy Local (none on the node: DROP); the
+ * endpoints those of the selected pods and of slices written by hand, falling
+ * back to terminating ones as kube-proxy does (seps_pick); UDP conntrack
  * entries to endpoints that went away deleted (udp_flush). It is loaded the
  * way kube-proxy
  * loads it too: iptables-restore --noflush, in the node's netns. A lab with
