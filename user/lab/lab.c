@@ -571,7 +571,8 @@ static int get_text(struct lab *lab)
 		const struct lab_pod *p = &lab->pods[i];
 
 		ports_str(p, ports, sizeof(ports));
-		pt_strf(ptab, "%s/%s", p->ns, p->name);
+		/* A pod in its grace period (lab delete): its listener still serves. */
+		pt_strf(ptab, "%s/%s%s", p->ns, p->name, p->term_until ? " (terminating)" : "");
 		pt_str(ptab, p->node);
 		if (*p->ip && *p->ip6)
 			pt_strf(ptab, "%s,%s", p->ip, p->ip6);
