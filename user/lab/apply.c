@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * xcnictl lab apply / delete: what kubectl, the API server and the kubelet do
- * between them, for Namespaces, Pods, NetworkPolicies and (the lab's own)
- * Nodes. Everything given is
+ * between them, for Namespaces, Pods, NetworkPolicies, Services,
+ * EndpointSlices and (the lab's own) Nodes. Everything given is
  * loaded and validated before anything changes; then pods are wired by the
  * real xcni binary and every object is written into the cluster-state
  * directory xcnid watches, followed by the sync token, and the command waits
@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "lab/apply.h"
@@ -228,6 +229,31 @@ static int pod_create(struct lab *lab, const struct k8s_object *obj, struct lab_
 	return 0;
 }
 
+/*
+ * spec.terminationGracePeriodSeconds: how long a deleted pod keeps serving
+ * while terminating; -1 not a non-negative integer. Unset: 0 in the lab, not
+ * upstream's 30 s: every delete would otherwise wait for it.
+ */
+static long long pod_grace_raw(const struct k8s_object *obj)
+{
+	json_t *v = json_object_get(json_object_get(obj->raw, "spec"),
+				    "terminationGracePeriodSeconds");
+
+	if (!v || json_is_null(v))
+		return 0;
+	return json_is_integer(v) && json_integer_value(v) >= 0 ? json_integer_value(v) : -1;
+}
+
+/* Bounded: a lab's grace period is an hour at most. */
+#define LAB_GRACE_MAX 3600
+
+static unsigned int pod_grace(const struct k8s_object *obj)
+{
+	long long g = pod_grace_raw(obj);
+
+	return g < 0 ? 0 : g > LAB_GRACE_MAX ? LAB_GRACE_MAX : (unsigned int)g;
+}
+
 static int pod_apply(struct lab *lab, const struct k8s_object *obj, bool *changed)
 {
 	struct lab_pod *p = lab_pod_find(lab, obj->meta.ns, obj->meta.name);
@@ -262,6 +288,13 @@ static int pod_apply(struct lab *lab, const struct k8s_object *obj, bool *change
 		}
 		free(ports);
 	}
+	/* Validated (pod_grace): kept for the pod's delete. */
+	if (pod_grace(obj) != p->grace_s) {
+		p->grace_s = pod_grace(obj);
+		err = lab_state_save(lab);
+		if (err)
+			return err;
+	}
 	err = lab_pod_object_write(lab, obj, p, &res);
 	if (err)
 		return err;
@@ -280,7 +313,8 @@ static const char *kind_word(enum k8s_kind kind)
 {
 	return kind == K8S_NAMESPACE ? "namespace" : kind == K8S_POD ? "pod" :
 	       kind == K8S_NODE ? "node" : kind == K8S_SERVICE ? "service" :
-	       kind == K8S_CLUSTERNETPOL ? "clusternetworkpolicy" : "networkpolicy";
+	       kind == K8S_CLUSTERNETPOL ? "clusternetworkpolicy" :
+	       kind == K8S_ENDPOINTSLICE ? "endpointslice" : "networkpolicy";
 }
 
 /* A Node of the lab (lab_validate made sure): registered again, with the manifest's labels. */
@@ -312,6 +346,8 @@ static int lab_apply_one(struct lab *lab, const struct k8s_object *o, bool *chan
 		return node_apply(lab, o, changed);
 	if (o->kind == K8S_SERVICE)
 		return lab_svc_apply(lab, o, changed, stdout);
+	if (o->kind == K8S_ENDPOINTSLICE)
+		return lab_slice_apply(lab, o, changed);
 	/* Namespaces and policies are only state: the agents act on them. */
 	doc = lab_object_doc(o);
 	if (!doc)
@@ -335,6 +371,46 @@ static int pod_delete(struct lab *lab, struct lab_pod *p, bool *changed)
 	lab_pod_remove(lab, p);
 	*changed = true;
 	return lab_state_save(lab) ?: err;
+}
+
+/*
+ * A pod's delete with a grace period (grace, s: the pod's, or --grace-period):
+ * the kubelet's graceful termination. The pod stays, its listener serving,
+ * its endpoints ready false, serving and terminating (slice.c, kproxy.c),
+ * until the grace period ends; the first apply or delete after that removes
+ * it (pods_reap). 0: at once. Deleting it again changes nothing, unless with
+ * a shorter grace period (--now: 0).
+ */
+static int pod_delete_graceful(struct lab *lab, struct lab_pod *p, long long grace, bool *changed)
+{
+	long long now = (long long)time(NULL);
+
+	if (grace < 0)
+		grace = p->grace_s;
+	if (!grace)
+		return pod_delete(lab, p, changed);
+	if (p->term_until && p->term_until <= now + grace) {
+		printf("pod %s/%s terminating (%llds left)\n", p->ns, p->name, p->term_until - now);
+		return 0;
+	}
+	p->terminating = true;
+	p->term_until = now + grace;
+	*changed = true;
+	printf("pod %s/%s terminating (grace period %llds)\n", p->ns, p->name, grace);
+	return lab_state_save(lab);
+}
+
+/* Pods whose grace period ended: removed, as the kubelet ends them. */
+static int pods_reap(struct lab *lab, bool *changed)
+{
+	long long now = (long long)time(NULL);
+	int err = 0;
+
+	for (size_t i = lab->npods; i-- > 0;)
+		if (lab->pods[i].term_until && lab->pods[i].term_until <= now &&
+		    pod_delete(lab, &lab->pods[i], changed))
+			err = -EIO;
+	return err;
 }
 
 /* A namespace's policies: every networkpolicy.<ns>.*.json of the cluster state. */
@@ -395,23 +471,27 @@ static int pods_terminate(struct lab *lab, const struct batch *b)
 	return err ? err : any ? lab_services_sync(lab, true) : 0;
 }
 
-static int lab_delete_one(struct lab *lab, const struct k8s_object *o, bool *changed)
+static int lab_delete_one(struct lab *lab, const struct k8s_object *o, long long grace,
+			   bool *changed)
 {
 	struct lab_pod *p;
 	char path[PATH_MAX];
 	bool did = false;
 	int err = 0, r;
 
-	if (o->kind != K8S_SERVICE)
+	if (o->kind != K8S_SERVICE && o->kind != K8S_ENDPOINTSLICE)
 		lab_object_file(lab, o->kind, o->meta.ns, o->meta.name, path, sizeof(path));
 	switch (o->kind) {
 	case K8S_SERVICE:
 		r = lab_svc_delete(lab, o->meta.ns, o->meta.name);
 		break;
+	case K8S_ENDPOINTSLICE:
+		r = lab_slice_delete(lab, o->meta.ns, o->meta.name);
+		break;
 	case K8S_POD:
 		p = lab_pod_find(lab, o->meta.ns, o->meta.name);
 		if (p)
-			return pod_delete(lab, p, changed);
+			return pod_delete_graceful(lab, p, grace, changed);
 		r = lab_object_unlink(path);
 		break;
 	case K8S_NAMESPACE:
@@ -421,7 +501,8 @@ static int lab_delete_one(struct lab *lab, const struct k8s_object *o, bool *cha
 			    pod_delete(lab, &lab->pods[i], &did))
 				err = -EIO;
 		if (ns_policies_delete(lab, o->meta.name, &did) ||
-		    lab_svc_delete_ns(lab, o->meta.name, &did))
+		    lab_svc_delete_ns(lab, o->meta.name, &did) ||
+		    lab_slice_delete_ns(lab, o->meta.name, &did))
 			err = -EIO;
 		*changed |= did;
 		r = lab_object_unlink(path);
@@ -521,8 +602,16 @@ static int lab_validate(struct lab *lab, const struct batch *b, const char *verb
 		if (o->kind == K8S_SERVICE && !strcmp(verb, "apply") &&
 		    lab_svc_validate(lab, o, b->obj_src[i]))
 			err = -EINVAL;
+		if (o->kind == K8S_ENDPOINTSLICE && lab_slice_validate(lab, o, b->obj_src[i], verb))
+			err = -EINVAL;
 		if (o->kind != K8S_POD || strcmp(verb, "apply"))
 			continue;
+		if (pod_grace_raw(o) < 0 || pod_grace_raw(o) > LAB_GRACE_MAX) {
+			fprintf(stderr, "lab apply: %s: Pod %s/%s: spec.terminationGracePeriodSeconds: "
+					"must be an integer from 0 to %d (the lab's bound)\n",
+				b->obj_src[i], o->meta.ns, o->meta.name, LAB_GRACE_MAX);
+			err = -EINVAL;
+		}
 		if (o->pod.host_network) {
 			fprintf(stderr, "lab apply: %s: Pod %s/%s: spec.hostNetwork: not supported by the lab\n",
 				b->obj_src[i], o->meta.ns, o->meta.name);
@@ -534,6 +623,13 @@ static int lab_validate(struct lab *lab, const struct batch *b, const char *verb
 			err = -EINVAL;
 		}
 		p = lab_pod_find(lab, o->meta.ns, o->meta.name);
+		/* Unless its grace period ended: the reap before the apply removes it. */
+		if (p && p->term_until && p->term_until > (long long)time(NULL)) {
+			fprintf(stderr, "lab apply: %s: Pod %s/%s: is terminating (%llds left of its "
+					"grace period): lab delete --now, or wait\n", b->obj_src[i],
+				o->meta.ns, o->meta.name, p->term_until - (long long)time(NULL));
+			err = -EINVAL;
+		}
 		if (p && o->pod.node_name && strcmp(p->node, o->pod.node_name)) {
 			fprintf(stderr, "lab apply: %s: Pod %s/%s: spec.nodeName: the pod runs on %s; "
 					"the field is immutable (delete the pod first)\n",
@@ -546,7 +642,8 @@ static int lab_validate(struct lab *lab, const struct batch *b, const char *verb
 
 static void usage_apply(FILE *f, const char *verb)
 {
-	fprintf(f, "Usage: xcnictl lab %s -f FILE|DIR|- [-f ...]\n", verb);
+	fprintf(f, "Usage: xcnictl lab %s -f FILE|DIR|- [-f ...]%s\n", verb,
+		strcmp(verb, "apply") ? " [--now | --grace-period SECONDS]" : "");
 	if (!strcmp(verb, "apply"))
 		fprintf(f, "Creates or updates Namespaces, Pods and NetworkPolicies from YAML or JSON\n"
 			   "manifests (multi-document; DIR: every *.yaml, *.yml, *.json in it, sorted).\n"
@@ -554,10 +651,20 @@ static void usage_apply(FILE *f, const char *verb)
 			   "its netns and IP through xcni on spec.nodeName or the least loaded node, and a\n"
 			   "listener on each containerPort (TCP answers \"<ns>/<pod>\", UDP echoes).\n"
 			   "A Node (one of the lab's, n1..nN) puts a deleted node's object back: the\n"
-			   "lab fills in spec.podCIDR and its InternalIP; the manifest's labels are kept.\n");
+			   "lab fills in spec.podCIDR and its InternalIP; the manifest's labels are kept.\n"
+			   "Services get a ClusterIP; an EndpointSlice (discovery.k8s.io/v1, written by\n"
+			   "hand: a Service without a selector has no others) is kept whether its\n"
+			   "Service (label kubernetes.io/service-name) exists or not, and used when it does.\n"
+			   "A pod's spec.terminationGracePeriodSeconds (the lab's default 0) is how long\n"
+			   "lab delete leaves it terminating.\n");
 	else
 		fprintf(f, "Deletes the objects the manifests name (a Namespace takes its pods and\n"
 			   "policies along): pods through CNI DEL, their netns and listeners.\n"
+			   "A pod with spec.terminationGracePeriodSeconds goes terminating first: its\n"
+			   "listener keeps serving, its endpoints are ready false, serving and\n"
+			   "terminating (Services fall back to them when no ready one is left), until\n"
+			   "the period ends: the first apply or delete after that removes it.\n"
+			   "--now: at once (--grace-period 0); --grace-period N: N s instead of the pod's.\n"
 			   "A Node (one of the lab's) loses only its object in the cluster state: its\n"
 			   "netns, agent and pods stay, the other nodes drop traffic to its pods\n"
 			   "(drop-no-tunnel) and new pods are not scheduled on it, until lab apply -f\n"
@@ -570,14 +677,18 @@ static int apply_or_delete(int argc, char **argv, bool apply)
 {
 	static const struct option lo[] = {
 		{ "filename", required_argument, NULL, 'f' },
+		{ "now", no_argument, NULL, 'n' },
+		{ "grace-period", required_argument, NULL, 'g' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
+	long long grace = -1; /* the pod's */
+	char *end;
 	const char *verb = apply ? "apply" : "delete";
 	/* Apply in this order, delete in the reverse one (a node is back before its pods). */
 	static const enum k8s_kind order[] = { K8S_NODE, K8S_NAMESPACE, K8S_POD,
 					       K8S_NETWORKPOLICY, K8S_CLUSTERNETPOL,
-					       K8S_SERVICE };
+					       K8S_SERVICE, K8S_ENDPOINTSLICE };
 	struct batch b = {};
 	bool changed = false;
 	const char **files;
@@ -592,11 +703,29 @@ static int apply_or_delete(int argc, char **argv, bool apply)
 	while ((c = getopt_long(argc, argv, "f:h", lo, NULL)) != -1) {
 		switch (c) {
 		case 'f': files[nfiles++] = optarg; break;
+		case 'n':
+			if (apply)
+				goto bad_usage;
+			grace = 0;
+			break;
+		case 'g':
+			errno = 0;
+			grace = strtoll(optarg, &end, 10);
+			if (apply || errno || end == optarg || *end || grace < 0 || grace > LAB_GRACE_MAX) {
+				fprintf(stderr, "lab delete: --grace-period %s: want 0 to %d seconds\n",
+					optarg, LAB_GRACE_MAX);
+				goto bad_usage;
+			}
+			break;
 		case 'h':
 			usage_apply(stdout, verb);
 			ret = 0;
 			goto out_files;
-		default: usage_apply(stderr, verb); ret = 2; goto out_files;
+		default:
+bad_usage:
+			usage_apply(stderr, verb);
+			ret = 2;
+			goto out_files;
 		}
 	}
 	if (!nfiles || optind < argc) {
@@ -620,6 +749,8 @@ static int apply_or_delete(int argc, char **argv, bool apply)
 		goto out_lab;
 	}
 	ret = 0;
+	if (pods_reap(&lab, &changed))
+		ret = 1;
 	if (!apply && pods_terminate(&lab, &b))
 		ret = 1;
 	for (size_t k = 0; k < ARRAY_SIZE(order); k++) {
@@ -630,7 +761,8 @@ static int apply_or_delete(int argc, char **argv, bool apply)
 
 			if (o->kind != kind)
 				continue;
-			err = apply ? lab_apply_one(&lab, o, &changed) : lab_delete_one(&lab, o, &changed);
+			err = apply ? lab_apply_one(&lab, o, &changed) :
+				      lab_delete_one(&lab, o, grace, &changed);
 			if (err)
 				ret = 1;
 		}

@@ -11,7 +11,9 @@
  * filter table for a port with no endpoints; NodePorts through KUBE-NODEPORTS
  * and spec.externalIPs through KUBE-SERVICES to a KUBE-EXT chain per
  * port (KUBE-SVL for externalTrafficPolicy Local), per node; the ClusterIP to
- * KUBE-SVL too for internalTrafficPolicy Local (none on the node: DROP); UDP conntrack
+ * KUBE-SVL too for internalTrafficPolicy Local (none on the node: DROP); the
+ * endpoints those of the selected pods and of slices written by hand, falling
+ * back to terminating ones as kube-proxy does (seps_pick); UDP conntrack
  * entries to endpoints that went away deleted (udp_flush). It is loaded the
  * way kube-proxy
  * loads it too: iptables-restore --noflush, in the node's netns. A lab with
@@ -28,6 +30,7 @@
 
 #include "lab/ctflush.h"
 #include "lab/kproxy.h"
+#include "lab/slice.h"
 #include "lab/underlay.h"
 
 /* kube-proxy's masquerade mark (--iptables-masquerade-bit 14). */
@@ -71,7 +74,8 @@ struct sep {
 	char addr[INET6_ADDRSTRLEN];
 	uint16_t port;
 	char dest[INET6_ADDRSTRLEN + 8]; /* ADDR:PORT, [ADDR]:PORT for IPv6 (as DNAT takes it) */
-	bool local; /* on the node the rules are for */
+	bool cluster; /* in the cluster-wide set (KUBE-SVC) */
+	bool local; /* on the node the rules are for, in its set (KUBE-SVL) */
 };
 
 /* The family's: a host's prefix length, the recent match's mask, the pods' CIDR, REJECT's ICMP. */
@@ -93,12 +97,6 @@ static const char *cluster_cidr(const struct rules *r)
 static const char *reject_with(const struct rules *r)
 {
 	return r->fam == LAB_FAM_V6 ? "icmp6-port-unreachable" : "icmp-port-unreachable";
-}
-
-/* The pod's address of the rules' family ("" if it has none). */
-static const char *pod_addr(const struct rules *r, const struct lab_pod *p)
-{
-	return r->fam == LAB_FAM_V6 ? p->ip6 : p->ip;
 }
 
 /* How many spec.externalIPs svc has of the rules' family. */
@@ -128,14 +126,14 @@ static void pick_rules(struct rules *r, const char *chain, const char *spn, cons
 	size_t n = 0, k = 0;
 
 	for (size_t i = 0; i < nsep; i++)
-		n += !local_only || seps[i].local;
+		n += local_only ? seps[i].local : seps[i].cluster;
 	for (size_t i = 0; aff && i < nsep; i++)
-		if (!local_only || seps[i].local)
+		if (local_only ? seps[i].local : seps[i].cluster)
 			fprintf(r->fnat, "-A %s -m comment --comment \"%s -> %s\" -m recent --name %s "
 					 "--mask %s --rsource --rcheck --seconds %u --reap -j %s\n",
 				chain, spn, seps[i].dest, seps[i].chain, host_mask(r), aff, seps[i].chain);
 	for (size_t i = 0; i < nsep; i++) {
-		if (local_only && !seps[i].local)
+		if (local_only ? !seps[i].local : !seps[i].cluster)
 			continue;
 		fprintf(r->fnat, "-A %s -m comment --comment \"%s -> %s\"", chain, spn, seps[i].dest);
 		if (k + 1 < n)
@@ -215,45 +213,72 @@ static void ext_rules(struct rules *r, const struct k8s_object *svc, const struc
 	fprintf(r->fnat, "-A %s -j %s\n", ext, svl);
 }
 
-/* Service port sp of svc on node n (its NodePort and local endpoints are the node's). */
-static void svc_port_rules(struct rules *r, const struct lab_node *n, const struct k8s_object *svc,
-			   const char *ip, const struct k8s_svc_port *sp, const struct lab_ep_pod *pods,
-			   size_t npods)
+/*
+ * The endpoints kube-proxy uses for a port on node n (its CategorizeEndpoints):
+ * cluster-wide the ready ones, else (none ready anywhere) the serving
+ * terminating ones; this node's likewise on their own: its ready ones, else
+ * its serving terminating ones, even where another node has a ready one. So a
+ * Service whose only backends are terminating keeps serving through them; an
+ * endpoint neither ready nor serving is none. Into seps, sorted as eps.
+ */
+static size_t seps_pick(struct rules *r, const struct lab_node *n, const char *spn,
+			const char *proto, const struct lab_ep *eps, size_t neps, struct sep *seps)
 {
-	char spn[512], svcchain[32], svl[32] = "", what[600], cmt[600];
-	const char *proto = proto_name(sp->proto), *hl = host_len(r), *internal;
-	struct sep *seps = calloc(npods + 1, sizeof(*seps));
-	unsigned int aff = svc->svc.affinity_client_ip ? svc->svc.affinity_s : 0;
-	/* NodePorts on the nodes' underlay addresses: IPv6 where the node has one. */
-	bool np = svc->svc.node_ports && sp->node_port && (r->fam == LAB_FAM_V4 || *r->node_ip6);
-	size_t nsep = 0, nlocal = 0;
+	bool ready = false, local_ready = false;
+	char what[600];
+	size_t nsep = 0;
 
-	if (!seps)
-		return;
-	/* The servicePortName: ns/name:port. */
-	snprintf(spn, sizeof(spn), "%s/%s:%s", svc->meta.ns, svc->meta.name,
-		 sp->name ? sp->name : "");
-	bool ready = false;
+	for (size_t i = 0; i < neps; i++) {
+		ready |= eps[i].ready;
+		local_ready |= eps[i].ready && !strcmp(eps[i].node, n->name);
+	}
+	for (size_t i = 0; i < neps; i++) {
+		const struct lab_ep *e = &eps[i];
+		bool usable = ready ? e->ready : e->serving && e->terminating;
+		bool here = !strcmp(e->node, n->name);
+		bool local = here && (local_ready ? e->ready : e->serving && e->terminating);
 
-	/* Terminating endpoints only when no ready one is left (kube-proxy's fallback). */
-	for (size_t i = 0; i < npods && !ready; i++)
-		ready = !pods[i].pod->terminating && *pod_addr(r, pods[i].pod) &&
-			lab_endpoint_port(svc, sp, &pods[i]);
-	for (size_t i = 0; i < npods; i++) {
-		uint16_t tp = lab_endpoint_port(svc, sp, &pods[i]);
-		const char *pa = pod_addr(r, pods[i].pod);
-
-		if (!tp || !*pa || (ready && pods[i].pod->terminating))
+		if (!usable && !local)
 			continue;
-		snprintf(seps[nsep].addr, sizeof(seps[nsep].addr), "%s", pa);
-		seps[nsep].port = tp;
+		snprintf(seps[nsep].addr, sizeof(seps[nsep].addr), "%s", e->addr);
+		seps[nsep].port = e->port;
 		snprintf(seps[nsep].dest, sizeof(seps[nsep].dest), r->fam == LAB_FAM_V6 ? "[%s]:%u" :
-			 "%s:%u", pa, tp);
-		seps[nsep].local = !strcmp(pods[i].pod->node, n->name);
+			 "%s:%u", e->addr, e->port);
+		seps[nsep].cluster = usable;
+		seps[nsep].local = local;
 		snprintf(what, sizeof(what), "%s%s%s", spn, proto, seps[nsep].dest);
 		chain_name(seps[nsep].chain, sizeof(seps[nsep].chain), "KUBE-SEP-", what);
 		nsep++;
 	}
+	return nsep;
+}
+
+/* Service port sp of svc on node n (its NodePort and local endpoints are the node's). */
+static void svc_port_rules(struct rules *r, const struct lab_node *n, const struct k8s_object *svc,
+			   const char *ip, const struct k8s_svc_port *sp, const struct lab_ep_pod *pods,
+			   size_t npods, const struct lab_slice_list *sl)
+{
+	char spn[512], svcchain[32], svl[32] = "", what[600], cmt[600];
+	const char *proto = proto_name(sp->proto), *hl = host_len(r), *internal;
+	unsigned int aff = svc->svc.affinity_client_ip ? svc->svc.affinity_s : 0;
+	/* NodePorts on the nodes' underlay addresses: IPv6 where the node has one. */
+	bool np = svc->svc.node_ports && sp->node_port && (r->fam == LAB_FAM_V4 || *r->node_ip6);
+	size_t nsep = 0, nlocal = 0, neps = 0;
+	struct lab_ep *eps = NULL;
+	struct sep *seps;
+
+	if (lab_port_endpoints(svc, sp, r->fam, pods, npods, sl, &eps, &neps))
+		return;
+	seps = calloc(neps + 1, sizeof(*seps));
+	if (!seps) {
+		free(eps);
+		return;
+	}
+	/* The servicePortName: ns/name:port. */
+	snprintf(spn, sizeof(spn), "%s/%s:%s", svc->meta.ns, svc->meta.name,
+		 sp->name ? sp->name : "");
+	nsep = seps_pick(r, n, spn, proto, eps, neps, seps);
+	free(eps);
 	if (!nsep) {
 		/* No endpoints: refused at once, as kube-proxy does. */
 		fprintf(r->ffilter,
@@ -280,6 +305,7 @@ static void svc_port_rules(struct rules *r, const struct lab_node *n, const stru
 	}
 	snprintf(what, sizeof(what), "%s%s", spn, proto);
 	nat_chain(r, svcchain, sizeof(svcchain), "KUBE-SVC-", what);
+	/* Some picked: the cluster-wide set has some (a local one is ready or serving, terminating). */
 	for (size_t i = 0; i < nsep; i++)
 		nlocal += seps[i].local;
 	/*
@@ -356,6 +382,7 @@ static void rules_free(struct rules *r)
 /* kube-proxy's rules for node n. */
 static int rules_build(struct lab *lab, const struct lab_node *n, struct rules *r)
 {
+	struct lab_slice_list sl = {};
 	struct lab_ep_pod *pods = NULL;
 	struct lab_svc_list l;
 	size_t npods = 0;
@@ -374,6 +401,8 @@ static int rules_build(struct lab *lab, const struct lab_node *n, struct rules *
 	if (err)
 		return err;
 	err = lab_ep_pods_load(lab, &pods, &npods);
+	if (!err)
+		err = lab_slice_list_load(lab, &sl);
 	if (err)
 		goto out;
 	fputs(":KUBE-SERVICES - [0:0]\n:KUBE-POSTROUTING - [0:0]\n:KUBE-MARK-MASQ - [0:0]\n"
@@ -394,7 +423,7 @@ static int rules_build(struct lab *lab, const struct lab_node *n, struct rules *
 		    !*lab_svc_ip_str(&ips, r->fam, ip, sizeof(ip)))
 			continue;
 		for (size_t j = 0; j < l.v[i]->svc.nports; j++)
-			svc_port_rules(r, n, l.v[i], ip, &l.v[i]->svc.ports[j], pods, npods);
+			svc_port_rules(r, n, l.v[i], ip, &l.v[i]->svc.ports[j], pods, npods, &sl);
 	}
 	/* After every ClusterIP: the node's own address (--nodeport-addresses primary). */
 	if (r->fam == LAB_FAM_V4 || *r->node_ip6)
@@ -406,6 +435,7 @@ static int rules_build(struct lab *lab, const struct lab_node *n, struct rules *
 	    fflush(r->fudp))
 		err = -ENOMEM;
 out:
+	lab_slice_list_free(&sl);
 	lab_ep_pods_free(pods, npods);
 	lab_svc_list_free(&l);
 	return err;

@@ -85,6 +85,9 @@ static int lab_teardown(struct lab *lab)
 	lab_path(lab, path, sizeof(path), "services");
 	if (lab_rm_tree(path))
 		err = -EIO;
+	lab_path(lab, path, sizeof(path), "slices");
+	if (lab_rm_tree(path))
+		err = -EIO;
 	lab_path(lab, path, sizeof(path), "dns");
 	if (lab_rm_tree(path))
 		err = -EIO;
@@ -462,11 +465,12 @@ static int get_json(struct lab *lab)
 		const struct lab_pod *p = &lab->pods[i];
 
 		ports_str(p, ports, sizeof(ports));
-		json_array_append_new(pods, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:s}", "namespace",
-						      p->ns, "name", p->name, "node", p->node,
+		json_array_append_new(pods, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:s,s:b,s:i}",
+						      "namespace", p->ns, "name", p->name, "node", p->node,
 						      "ip", p->ip, "ip6", p->ip6, "netns", p->netns, "containerId",
 						      p->cid, "serverPid", (int)p->server.pid,
-						      "ports", ports));
+						      "ports", ports, "terminating", p->term_until != 0,
+						      "terminationGracePeriodSeconds", (int)p->grace_s));
 	}
 	json_object_set(root, "nodes", nodes);
 	json_object_set(root, "pods", pods);
@@ -588,7 +592,8 @@ static int get_text(struct lab *lab)
 		const struct lab_pod *p = &lab->pods[i];
 
 		ports_str(p, ports, sizeof(ports));
-		pt_strf(ptab, "%s/%s", p->ns, p->name);
+		/* A pod in its grace period (lab delete): its listener still serves. */
+		pt_strf(ptab, "%s/%s%s", p->ns, p->name, p->term_until ? " (terminating)" : "");
 		pt_str(ptab, p->node);
 		if (*p->ip && *p->ip6)
 			pt_strf(ptab, "%s,%s", p->ip, p->ip6);

@@ -22,13 +22,19 @@
  * label service.kubernetes.io/headless, one without a selector none at all
  * (its slices are written by hand). H is a hash of the port set, so the same
  * pods give the same file and re-applying changes nothing.
+ *
+ *   manifests/endpointslice.NS.NAME.json   a slice written by hand (lab apply),
+ *                                          as it was applied
  */
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "lab/slice.h"
 #include "lib/proto.h"
@@ -235,6 +241,7 @@ static int sweep(struct lab *lab, const struct wanted *w, bool *changed)
 
 int lab_slices_sync(struct lab *lab, bool *changed)
 {
+	struct lab_slice_list hand = {};
 	struct lab_ep_pod *pods = NULL;
 	struct wanted w = {};
 	struct lab_svc_list l;
@@ -257,6 +264,14 @@ int lab_slices_sync(struct lab *lab, bool *changed)
 		if (!err && l.v[i]->svc.has_selector && (lab->family & LAB_FAM_V6))
 			err = slices_put(lab, l.v[i], pods, npods, true, &w, changed);
 	}
+	if (!err)
+		err = lab_slice_list_load(lab, &hand);
+	for (size_t i = 0; !err && i < hand.n; i++) {
+		lab_object_file(lab, K8S_ENDPOINTSLICE, hand.v[i]->meta.ns, hand.v[i]->meta.name,
+				path, sizeof(path));
+		err = put(path, lab_object_doc(hand.v[i]), &w, changed);
+	}
+	lab_slice_list_free(&hand);
 	/* Nothing is removed after a failure: a half-written set is better than a lost one. */
 	wanted_sort(&w);
 	if (!err)
@@ -268,4 +283,229 @@ int lab_slices_sync(struct lab *lab, bool *changed)
 	lab_ep_pods_free(pods, npods);
 	lab_svc_list_free(&l);
 	return err;
+}
+
+/* ---- slices written by hand --------------------------------------------------- */
+
+static void hand_file(const struct lab *lab, const char *ns, const char *name, char *out, size_t len)
+{
+	lab_path(lab, out, len, "slices/%s.%s.json", ns, name);
+}
+
+void lab_slice_list_free(struct lab_slice_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		k8s_free(l->v[i]);
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+static int json_file(const struct dirent *d)
+{
+	size_t n = strlen(d->d_name);
+
+	return d->d_name[0] != '.' && n > 5 && !strcmp(d->d_name + n - 5, ".json");
+}
+
+int lab_slice_list_load(struct lab *lab, struct lab_slice_list *l)
+{
+	char dir[PATH_MAX], path[PATH_MAX + 256];
+	struct dirent **ents;
+	int n, err = 0;
+
+	l->n = 0;
+	l->v = NULL;
+	lab_path(lab, dir, sizeof(dir), "slices");
+	n = scandir(dir, &ents, json_file, alphasort);
+	if (n < 0)
+		return errno == ENOENT ? 0 : -errno;
+	l->v = calloc((size_t)n + 1, sizeof(*l->v));
+	if (!l->v)
+		err = -ENOMEM;
+	for (int i = 0; i < n; i++) {
+		struct k8s_error kerr;
+		json_t *doc;
+
+		snprintf(path, sizeof(path), "%s/%s", dir, ents[i]->d_name);
+		free(ents[i]);
+		if (err)
+			continue;
+		doc = json_load_file(path, 0, NULL);
+		/* One that cannot be read is said and left out, as a Service's file is. */
+		if (!doc || k8s_parse_lb(doc, &l->v[l->n], &kerr))
+			fprintf(stderr, "lab: %s: %s\n", path, doc ? kerr.msg : "not JSON");
+		else if (l->v[l->n]->kind != K8S_ENDPOINTSLICE)
+			k8s_free(l->v[l->n]);
+		else
+			l->n++;
+		json_decref(doc);
+	}
+	free(ents);
+	if (err)
+		lab_slice_list_free(l);
+	return err;
+}
+
+int lab_slice_validate(struct lab *lab, const struct k8s_object *o, const char *src,
+		       const char *verb)
+{
+	char mine[PATH_MAX], theirs[PATH_MAX];
+
+	if (strcmp(verb, "apply"))
+		return 0;
+	/* The controller's slices share the cluster state's names (NAME-HASH). */
+	hand_file(lab, o->meta.ns, o->meta.name, mine, sizeof(mine));
+	lab_object_file(lab, K8S_ENDPOINTSLICE, o->meta.ns, o->meta.name, theirs, sizeof(theirs));
+	if (access(mine, F_OK) && !access(theirs, F_OK)) {
+		fprintf(stderr, "lab apply: %s: EndpointSlice %s/%s: metadata.name: taken by a slice "
+				"the EndpointSlice controller manages (of Service %s/%s)\n", src,
+			o->meta.ns, o->meta.name, o->meta.ns, o->eps.service ? o->eps.service : "?");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int lab_slice_apply(struct lab *lab, const struct k8s_object *o, bool *changed)
+{
+	struct lab_svc_ips ips;
+	const char *note = "";
+	char path[PATH_MAX];
+	enum lab_wr res;
+	json_t *doc;
+	int err;
+
+	lab_path(lab, path, sizeof(path), "slices");
+	if (mkdir(path, 0755) && errno != EEXIST)
+		return -errno;
+	doc = lab_object_doc(o);
+	if (!doc)
+		return -ENOMEM;
+	hand_file(lab, o->meta.ns, o->meta.name, path, sizeof(path));
+	err = lab_object_write(path, doc, &res);
+	json_decref(doc);
+	if (err)
+		return err;
+	*changed |= res != LAB_WR_UNCHANGED;
+	/* Kept, as the API server keeps it; said, as nothing will use it yet. */
+	if (!o->eps.service)
+		note = " (no kubernetes.io/service-name label: no Service uses it)";
+	else if (lab_svc_lookup(lab, o->meta.ns, o->eps.service, &ips) == -ENOENT)
+		note = " (its Service does not exist yet: kept for when it does)";
+	printf("endpointslice %s/%s %s%s\n", o->meta.ns, o->meta.name, lab_wr_word[res], note);
+	return 0;
+}
+
+int lab_slice_delete(struct lab *lab, const char *ns, const char *name)
+{
+	char path[PATH_MAX];
+
+	hand_file(lab, ns, name, path, sizeof(path));
+	return lab_object_unlink(path);
+}
+
+int lab_slice_delete_ns(struct lab *lab, const char *ns, bool *changed)
+{
+	struct lab_slice_list l;
+	int err = lab_slice_list_load(lab, &l), r;
+
+	for (size_t i = 0; !err && i < l.n; i++) {
+		if (strcmp(l.v[i]->meta.ns, ns))
+			continue;
+		r = lab_slice_delete(lab, ns, l.v[i]->meta.name);
+		if (r < 0)
+			err = r;
+		else if (r > 0) {
+			*changed = true;
+			printf("endpointslice %s/%s deleted\n", ns, l.v[i]->meta.name);
+		}
+	}
+	lab_slice_list_free(&l);
+	return err;
+}
+
+/* ---- a Service port's endpoints ------------------------------------------------- */
+
+/* Appends (or merges: ready if either is) one endpoint into v. */
+static void ep_add(struct lab_ep *v, size_t *n, const char *addr, uint16_t port, const char *node,
+		   bool ready, bool serving, bool terminating)
+{
+	for (size_t i = 0; i < *n; i++) {
+		if (v[i].port != port || strcmp(v[i].addr, addr))
+			continue;
+		if (ready && !v[i].ready) {
+			v[i].ready = true;
+			v[i].serving = serving;
+			v[i].terminating = terminating;
+			v[i].node = node;
+		}
+		return;
+	}
+	snprintf(v[*n].addr, sizeof(v[*n].addr), "%s", addr);
+	v[*n].port = port;
+	v[*n].node = node ? node : "";
+	v[*n].ready = ready;
+	v[*n].serving = serving;
+	v[*n].terminating = terminating;
+	(*n)++;
+}
+
+static int ep_cmp(const void *a, const void *b)
+{
+	const struct lab_ep *x = a, *y = b;
+	int c = strcmp(x->addr, y->addr);
+
+	return c ? c : (int)x->port - (int)y->port;
+}
+
+int lab_port_endpoints(const struct k8s_object *svc, const struct k8s_svc_port *sp,
+		       unsigned int fam, const struct lab_ep_pod *pods, size_t npods,
+		       const struct lab_slice_list *sl, struct lab_ep **out, size_t *n)
+{
+	const char *want = sp->name ? sp->name : "";
+	const bool v6 = fam == LAB_FAM_V6;
+	struct lab_ep *v;
+	size_t room = npods;
+
+	for (size_t i = 0; sl && i < sl->n; i++)
+		room += sl->v[i]->eps.nendpoints;
+	*out = NULL;
+	*n = 0;
+	v = calloc(room + 1, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	for (size_t k = 0; k < npods; k++) {
+		const struct lab_pod *p = pods[k].pod;
+		const char *a = v6 ? p->ip6 : p->ip;
+		uint16_t tp = lab_endpoint_port(svc, sp, &pods[k]);
+
+		/* The controller's conditions: a terminating pod still serves. */
+		if (tp && *a)
+			ep_add(v, n, a, tp, p->node, !p->terminating, true, p->terminating);
+	}
+	for (size_t i = 0; sl && i < sl->n; i++) {
+		const struct k8s_epslice *es = &sl->v[i]->eps;
+		const struct k8s_eps_port *ep = NULL;
+		char a[INET6_ADDRSTRLEN];
+
+		if (!es->service || strcmp(es->service, svc->meta.name) ||
+		    strcmp(sl->v[i]->meta.ns, svc->meta.ns) || (v6 ? !es->ipv6 : !es->ipv4))
+			continue;
+		for (size_t j = 0; !ep && j < es->nports; j++)
+			if (es->ports[j].proto == sp->proto && !strcmp(es->ports[j].name, want))
+				ep = &es->ports[j];
+		if (!ep || !ep->has_port)
+			continue;
+		for (size_t k = 0; k < es->nendpoints; k++) {
+			const struct k8s_endpoint *e = &es->endpoints[k];
+
+			inet_ntop(v6 ? AF_INET6 : AF_INET, v6 ? (const void *)e->addr6 : &e->addr, a,
+				  sizeof(a));
+			ep_add(v, n, a, ep->port, e->node_name, e->ready, e->serving, e->terminating);
+		}
+	}
+	/* kube-proxy sorts them: the same rules for the same endpoints. */
+	qsort(v, *n, sizeof(*v), ep_cmp);
+	*out = v;
+	return 0;
 }

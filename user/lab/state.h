@@ -78,10 +78,19 @@ struct lab_pod {
 	bool dns; /* annotated LAB_DNS_ANNOTATION: its server is dnsmasq, not lab serve */
 	bool tell; /* annotated LAB_DNS_ANNOTATION tell-peer: lab serve --tell-peer */
 	/*
-	 * Being deleted (within one delete, not kept): its endpoints are terminating
-	 * (ready false, serving) while the agents and kube-proxy catch up, before it stops.
+	 * Being deleted: its endpoints are terminating (ready false, serving) while
+	 * the agents and kube-proxy catch up, before it stops. Within one delete,
+	 * or (term_until set, kept) until its grace period ends.
 	 */
 	bool terminating;
+	/* spec.terminationGracePeriodSeconds (the lab's default: 0, deleted at once). */
+	unsigned int grace_s;
+	/*
+	 * lab delete of a pod with a grace period: the time (CLOCK_REALTIME, s) it
+	 * ends; its listener serves until then. The first apply or delete after it
+	 * removes the pod (lab delete --now at once). 0: not terminating.
+	 */
+	long long term_until;
 	size_t nports;
 	struct lab_port *ports;
 };

@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lab/slice.h"
 #include "lab/svc.h"
 #include "lab/underlay.h"
 
@@ -94,8 +95,9 @@ const char *lab_svc_ip_str(const struct lab_svc_ips *ips, unsigned int fam, char
 int lab_svc_parse(json_t *doc, struct k8s_object **out, struct k8s_error *kerr)
 {
 	/* lib/k8s reads IPv6 and dual-stack clusterIPs itself now; the lab keeps
-	 * the raw document for its own reading of them (lab_svc_ips_get). */
-	return k8s_parse_all(doc, out, kerr);
+	 * the raw document for its own reading of them (lab_svc_ips_get). Hand-written
+	 * EndpointSlices too (slice.c), validated as the API server does. */
+	return k8s_parse_lb(doc, out, kerr);
 }
 
 static int svc_load_file(const char *path, struct k8s_object **out)
@@ -1069,12 +1071,14 @@ json_t *lab_svc_json(struct lab *lab)
 	char ip[INET6_ADDRSTRLEN], ep[96];
 	struct lab_ep_pod *pods = NULL;
 	json_t *arr = json_array();
+	struct lab_slice_list sl = {};
 	size_t npods = 0;
 	struct lab_svc_list l;
 
 	if (!arr || lab_svc_list_load(lab, &l))
 		return arr;
-	if (lab_ep_pods_load(lab, &pods, &npods)) {
+	if (lab_ep_pods_load(lab, &pods, &npods) || lab_slice_list_load(lab, &sl)) {
+		lab_ep_pods_free(pods, npods);
 		lab_svc_list_free(&l);
 		return arr;
 	}
@@ -1124,22 +1128,21 @@ json_t *lab_svc_json(struct lab *lab)
 			if (pj && sp->node_port)
 				json_object_set_new(pj, "nodePort", json_integer(sp->node_port));
 			json_array_append_new(ports, pj);
-			for (size_t k = 0; k < npods; k++) {
-				uint16_t tp = lab_endpoint_port(l.v[i], sp, &pods[k]);
+			/* One endpoint per family the Service has (an EndpointSlice each):
+			 * its pods' and those of slices written by hand, whatever their conditions. */
+			for (unsigned int f = LAB_FAM_V4; f <= LAB_FAM_V6; f <<= 1) {
+				struct lab_ep *e = NULL;
+				size_t ne = 0;
 
-				if (!tp)
+				if (!(f == LAB_FAM_V4 ? v4 : v6) ||
+				    lab_port_endpoints(l.v[i], sp, f, pods, npods, &sl, &e, &ne))
 					continue;
-				/* One endpoint per family the Service has (an EndpointSlice each). */
-				if (v4 && *pods[k].pod->ip) {
-					snprintf(ep, sizeof(ep), "%s:%u/%s", pods[k].pod->ip, tp,
-						 proto_name(sp->proto));
+				for (size_t k = 0; k < ne; k++) {
+					snprintf(ep, sizeof(ep), f == LAB_FAM_V6 ? "[%s]:%u/%s" : "%s:%u/%s",
+						 e[k].addr, e[k].port, proto_name(sp->proto));
 					json_array_append_new(eps, json_string(ep));
 				}
-				if (v6 && *pods[k].pod->ip6) {
-					snprintf(ep, sizeof(ep), "[%s]:%u/%s", pods[k].pod->ip6, tp,
-						 proto_name(sp->proto));
-					json_array_append_new(eps, json_string(ep));
-				}
+				free(e);
 			}
 		}
 		json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:o,s:o,s:o}",
@@ -1151,6 +1154,7 @@ json_t *lab_svc_json(struct lab *lab)
 						     "clusterIPs", cips, "ipFamilies", fams, "ports",
 						     ports, "endpoints", eps, "addresses", addrs));
 	}
+	lab_slice_list_free(&sl);
 	lab_ep_pods_free(pods, npods);
 	lab_svc_list_free(&l);
 	return arr;
