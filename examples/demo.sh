@@ -102,7 +102,7 @@ s = socket.create_connection(("web.y", 8080), timeout=2)
 print("connected; its peer is", s.getpeername()[0], "(the ClusterIP)")' || true
 say "the translation on $XA_NODE: the socket given y/b ($YB_IP:80) for $WEB_IP:8080 (xcnictl service sockets), and the flow in conntrack (xcnictl ct list)"
 node service sockets
-node ct list --pod x/a --ip "$YB_IP"
+node ct list --pod x/a | { grep -E "^PROTO|${YB_IP//./\\.}:" || true; }
 say "policy is judged on the pod behind the ClusterIP: y/b may not enter x, but x may reach y/b"
 printf 'x/c -> svc/y/web 8080/TCP: '
 "$CTL" lab probe x/c svc/y/web 8080/TCP || true
