@@ -638,12 +638,13 @@ void flowd_dispatch(struct flowd *d)
 
 void flowd_free(struct flowd *d)
 {
+	if (!d)
+		return;
+
 	int *fds[] = { &d->ct_fd,      &d->ct6_fd,	&d->podname_fd, &d->identity_fd,
 		       &d->ipcache_fd, &d->ipcache6_fd, &d->polname_fd, &d->svcname_fd,
 		       &d->polkey6_fd, &d->tfd,		&d->lfd,	&d->epfd };
 
-	if (!d)
-		return;
 	if (d->fl && d->log_path[0]) {
 		/* What the window holds and the log has not had. */
 		if (d->rb)

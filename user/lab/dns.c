@@ -29,6 +29,7 @@
 
 #include "lab/dns.h"
 #include "lab/pod.h"
+#include "lab/slice.h"
 
 #define DNS_READY_MS 5000
 

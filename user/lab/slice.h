@@ -59,4 +59,13 @@ int lab_port_endpoints(const struct k8s_object *svc, const struct k8s_svc_port *
 		       unsigned int fam, const struct lab_ep_pod *pods, size_t npods,
 		       const struct lab_slice_list *sl, struct lab_ep **out, size_t *n);
 
+/*
+ * lab get, every Service (its endpoints from its pods and from hand-written slices):
+ * [{namespace, name, type, externalTrafficPolicy, clusterIP ("None": headless),
+ *   clusterIPs, ipFamilies,
+ *   ports: [{name, port, protocol, targetPort, nodePort (NodePort only)}],
+ *   endpoints: ["IP:PORT/PROTO", "[IPv6]:PORT/PROTO"], addresses: [the selected pods' IPs]}]
+ */
+json_t *lab_svc_json(struct lab *lab);
+
 #endif

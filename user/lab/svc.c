@@ -20,7 +20,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "lab/slice.h"
 #include "lab/svc.h"
 #include "lab/underlay.h"
 
@@ -1061,101 +1060,4 @@ uint16_t lab_endpoint_port(const struct k8s_object *svc, const struct k8s_svc_po
 		    !strcmp(p->ports[i].name, sp->target_name))
 			return p->ports[i].port;
 	return 0;
-}
-
-/* ---- lab get ------------------------------------------------------------------ */
-
-/* Every Service with its ClusterIP, ports and endpoints, as JSON objects. */
-json_t *lab_svc_json(struct lab *lab)
-{
-	char ip[INET6_ADDRSTRLEN], ep[96];
-	struct lab_ep_pod *pods = NULL;
-	json_t *arr = json_array();
-	struct lab_slice_list sl = {};
-	size_t npods = 0;
-	struct lab_svc_list l;
-
-	if (!arr || lab_svc_list_load(lab, &l))
-		return arr;
-	if (lab_ep_pods_load(lab, &pods, &npods) || lab_slice_list_load(lab, &sl)) {
-		lab_ep_pods_free(pods, npods);
-		lab_svc_list_free(&l);
-		return arr;
-	}
-	for (size_t i = 0; i < l.n; i++) {
-		const struct k8s_service *s = &l.v[i]->svc;
-		json_t *ports = json_array(), *eps = json_array(), *addrs = json_array();
-		json_t *cips = json_array(), *fams = json_array();
-		struct lab_svc_ips ips = {};
-		bool v4, v6;
-
-		lab_svc_ips_get(l.v[i]->raw, &ips);
-		/* clusterIPs in the Service's order; a headless one's families are the lab's. */
-		for (unsigned int f = ips.order ?: LAB_FAM_V4, k = 0; k < 2;
-		     k++, f = f == LAB_FAM_V4 ? LAB_FAM_V6 : LAB_FAM_V4) {
-			if (!*lab_svc_ip_str(&ips, f, ip, sizeof(ip)))
-				continue;
-			json_array_append_new(cips, json_string(ip));
-			json_array_append_new(fams, json_string(f == LAB_FAM_V4 ? "IPv4" : "IPv6"));
-		}
-		v4 = ips.headless ? lab->family & LAB_FAM_V4 : ips.has4;
-		v6 = ips.headless ? lab->family & LAB_FAM_V6 : ips.has6;
-		if (ips.headless)
-			snprintf(ip, sizeof(ip), "None");
-		else
-			lab_svc_ip_str(&ips, ips.order, ip, sizeof(ip));
-		/* The selected pods' addresses, ports or not: what DNS answers for a headless one. */
-		for (size_t k = 0; k < npods; k++) {
-			if (!lab_svc_selects(l.v[i], &pods[k]))
-				continue;
-			if (v4 && *pods[k].pod->ip)
-				json_array_append_new(addrs, json_string(pods[k].pod->ip));
-			if (v6 && *pods[k].pod->ip6)
-				json_array_append_new(addrs, json_string(pods[k].pod->ip6));
-		}
-		for (size_t j = 0; j < s->nports; j++) {
-			const struct k8s_svc_port *sp = &s->ports[j];
-			char target[32];
-
-			if (sp->target_name)
-				snprintf(target, sizeof(target), "%s", sp->target_name);
-			else
-				snprintf(target, sizeof(target), "%u", sp->target_port);
-			json_t *pj = json_pack("{s:s?,s:i,s:s,s:s}", "name", sp->name, "port", sp->port,
-					       "protocol", proto_name(sp->proto), "targetPort",
-					       target);
-
-			if (pj && sp->node_port)
-				json_object_set_new(pj, "nodePort", json_integer(sp->node_port));
-			json_array_append_new(ports, pj);
-			/* One endpoint per family the Service has (an EndpointSlice each):
-			 * its pods' and those of slices written by hand, whatever their conditions. */
-			for (unsigned int f = LAB_FAM_V4; f <= LAB_FAM_V6; f <<= 1) {
-				struct lab_ep *e = NULL;
-				size_t ne = 0;
-
-				if (!(f == LAB_FAM_V4 ? v4 : v6) ||
-				    lab_port_endpoints(l.v[i], sp, f, pods, npods, &sl, &e, &ne))
-					continue;
-				for (size_t k = 0; k < ne; k++) {
-					snprintf(ep, sizeof(ep), f == LAB_FAM_V6 ? "[%s]:%u/%s" : "%s:%u/%s",
-						 e[k].addr, e[k].port, proto_name(sp->proto));
-					json_array_append_new(eps, json_string(ep));
-				}
-				free(e);
-			}
-		}
-		json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:o,s:o,s:o}",
-						     "namespace", l.v[i]->meta.ns, "name",
-						     l.v[i]->meta.name, "type",
-						     s->node_ports ? "NodePort" : "ClusterIP",
-						     "externalTrafficPolicy",
-						     s->etp_local ? "Local" : "Cluster", "clusterIP", ip,
-						     "clusterIPs", cips, "ipFamilies", fams, "ports",
-						     ports, "endpoints", eps, "addresses", addrs));
-	}
-	lab_slice_list_free(&sl);
-	lab_ep_pods_free(pods, npods);
-	lab_svc_list_free(&l);
-	return arr;
 }

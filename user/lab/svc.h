@@ -61,13 +61,6 @@ int lab_svc_delete(struct lab *lab, const char *ns, const char *name);
 int lab_svc_delete_ns(struct lab *lab, const char *ns, bool *changed);
 /* The Service's ClusterIPs: 0, -ENOENT (no such Service), -ENXIO (headless: none), -errno. */
 int lab_svc_lookup(struct lab *lab, const char *ns, const char *name, struct lab_svc_ips *ips);
-/*
- * [{namespace, name, type, externalTrafficPolicy, clusterIP ("None": headless),
- *   clusterIPs, ipFamilies,
- *   ports: [{name, port, protocol, targetPort, nodePort (NodePort only)}],
- *   endpoints: ["IP:PORT/PROTO", "[IPv6]:PORT/PROTO"], addresses: [the selected pods' IPs]}]
- */
-json_t *lab_svc_json(struct lab *lab);
 
 /*
  * Every Service of the lab, sorted by namespace and name: the objects are

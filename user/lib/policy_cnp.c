@@ -882,12 +882,14 @@ static int splice(struct pol_ep *ep, uint8_t dir, struct out *o)
 	for (size_t i = 0; i < ep->nentries; i++)
 		if (ep->entries[i].key.dir != dir)
 			e[n++] = ep->entries[i];
-	memcpy(&e[n], o->e, o->n * sizeof(*e));
+	if (o->n)
+		memcpy(&e[n], o->e, o->n * sizeof(*e));
 	n += o->n;
 	for (size_t i = 0; i < ep->ncidrs; i++)
 		if (ep->cidrs[i].key.dir != dir)
 			c[nc++] = ep->cidrs[i];
-	memcpy(&c[nc], o->c, o->nc * sizeof(*c));
+	if (o->nc)
+		memcpy(&c[nc], o->c, o->nc * sizeof(*c));
 	nc += o->nc;
 	qsort(e, n, sizeof(*e), cmp_entry);
 	qsort(c, nc, sizeof(*c), cmp_cidr_key);

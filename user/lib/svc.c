@@ -1165,7 +1165,8 @@ static bool same_node(const struct svc_incr *si, const struct svc_node *node, un
 	    (npeers && memcmp(node->peers6, si->addrs6 + naddrs, npeers * 16)))
 		return false;
 	if (node && (!pnames_eq(node->peer_names, si->pnames, si->npeers) ||
-		     !pnames_eq(node->peer_names6, si->pnames + si->npeers, si->npeers6)))
+		     !pnames_eq(node->peer_names6, si->pnames ? si->pnames + si->npeers : NULL,
+			       si->npeers6)))
 		return false;
 	return (node ? node->np_min : 0) == si->np_min && (node ? node->np_max : 0) == si->np_max;
 }
