@@ -159,7 +159,9 @@ for s in "${suites[@]}"; do
 	# One suite at a time on the machine: other runs (a second checkout's make
 	# check, a benchmark) take the same lock, and the suites' netns, pins and
 	# lab names would collide. bench/svc.sh takes it itself.
-	lock=(flock -w 3600 /tmp/xcni-test.lock)
+	# -o: the suite does not inherit the lock's descriptor, so a process it leaves
+	# behind cannot hold the lock against the suites after it.
+	lock=(flock -o -w 3600 /tmp/xcni-test.lock)
 	[ "$name" = svc-bench-check ] && lock=()
 	[ "$held_above" = 1 ] && lock=()
 	CMOCKA_MESSAGE_OUTPUT=TAP "${lock[@]}" timeout --kill-after=30 1200 $cmd 2>&1 | tee "$log"

@@ -166,7 +166,9 @@ check "--node n9: exit 2 naming the node" bad "no node n9" --node n9
 
 # --follow: a flow that starts while it follows shows up, once per change.
 follow() {
-	flows --node n1 --follow --json --port 40005 >"$T/follow" 2>&1 &
+	# The binary itself in the background (not the flows function: killing its
+	# subshell would leave xcnictl running, holding the test lock).
+	"$XCNICTL" flows --node n1 --follow --json --port 40005 >"$T/follow" 2>&1 &
 	local fp=$!
 	MINE+=("$fp")
 	sleep 1.5
