@@ -158,6 +158,37 @@ check "--node n1 --from ns:x --last 2: the last two changed" count 2 --node n1 -
 check "--node all --since 1h: six" count 6 --node all --since 1h
 text() { flows --node n1 --from x/b --protocol tcp >"$T/out" && grep -q "x/b.*x/a.*allowed.*ingress x/web-ingress rule 0.*SYN" "$T/out" || { cat "$T/out"; return 1; }; }
 check "text columns: x/b x/a allowed ingress x/web-ingress rule 0 [SYN,...]" text
+
+# A ClusterNetworkPolicy Deny on x/c from role=friend, first in audit mode
+# (it passes, the record says audit and names the rule), then enforced (the
+# record says denied by the Admin tier, naming the same rule).
+cnp_c() {
+	cat <<EOF
+apiVersion: policy.networking.k8s.io/v1alpha2
+kind: ClusterNetworkPolicy
+metadata: {name: no-friend-c$1}
+spec:
+  tier: Admin
+  priority: 10
+  subject: {pods: {namespaceSelector: {}, podSelector: {matchLabels: {role: stranger}}}}
+  ingress:
+    - {name: no-friend, action: Deny, from: [{pods: {namespaceSelector: {}, podSelector: {matchLabels: {role: friend}}}}]}
+EOF
+}
+cnp_c ", annotations: {xcni.io/policy-mode: audit}" >"$T/cnp-audit.yaml"
+cnp_c "" >"$T/cnp.yaml"
+check "apply ClusterNetworkPolicy no-friend-c (Admin, audit mode)" lab apply -f "$T/cnp-audit.yaml"
+check "x/b -> x/c 81/udp (v4) under the audited Deny: 2 of 2 answered" answered 2 x/b 40006 "$C4" 81 2 50
+check "ClusterNetworkPolicy no-friend-c enforced" lab apply -f "$T/cnp.yaml"
+check "x/b -> x/c 81/udp (v4) under the enforced Deny: 0 of 2 answered" answered 0 x/b 40007 "$C4" 81 2 50
+sleep 2.5
+check "n2: x/b -> x/c from 40006: verdict audit, by no-friend-c [Admin 10] rule 0" \
+	has n2 40006 "r['verdict'] == 'audit' and r['policy'] == 'no-friend-c [Admin 10]' and r['rule'] == 0 and r['packets'] == 2 and r['reply_packets'] == 2"
+check "n2: x/b -> x/c from 40007: denied (drop-policy-admin) by no-friend-c [Admin 10] rule 0" \
+	has n2 40007 "r['verdict'] == 'denied' and r['drop_reason'] == 'drop-policy-admin' and r['policy'] == 'no-friend-c [Admin 10]' and r['rule'] == 0 and r['policy_side'] == 'ingress' and r['reply_packets'] == 0"
+audited() { local got; got=$(flows --node n2 --verdict audit --json | /usr/bin/python3 -c 'import json, sys; print(" ".join(str(json.loads(l)["source"]["port"]) for l in sys.stdin if l.strip() and "source" in json.loads(l)))'); [ "$got" = 40006 ] || { echo "audit records from ports: '$got'"; return 1; }; }
+check "--node n2 --verdict audit: the audited flow alone" audited
+check "delete ClusterNetworkPolicy no-friend-c" lab delete -f "$T/cnp.yaml"
 bad() { local re=$1; shift; flows "$@" >"$T/out" 2>&1; local rc=$?; [ $rc = 2 ] && grep -q -- "$re" "$T/out" || { echo "exit $rc"; cat "$T/out"; return 1; }; }
 check "--verdict maybe: exit 2 naming it" bad "--verdict maybe" --node n1 --verdict maybe
 check "--from x/a/b: exit 2 naming it" bad "--from x/a/b" --node n1 --from x/a/b

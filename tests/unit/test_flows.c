@@ -113,7 +113,7 @@ static void test_merge(void **state)
 	assert_int_equal(r->last_ns, 9500);
 	assert_int_equal(r->tcp_flags, 0); /* UDP has none */
 	/* The verdict event of the same flow lands on the record. */
-	flows_verdict(f, r, 1001, XCNI_DIR_TO_POD, 7, "x/allow-dns", 2);
+	flows_verdict(f, r, 1001, XCNI_DIR_TO_POD, 7, "x/allow-dns", 2, false);
 	assert_int_equal(r->verdict, FLOW_ALLOWED);
 	assert_string_equal(r->policy, "x/allow-dns");
 	assert_int_equal(r->rule, 2);
@@ -145,6 +145,40 @@ static void test_drop(void **state)
 	assert_int_equal(r->first_ns, 5000);
 	assert_int_equal(r->last_ns, 6000);
 	assert_int_equal(flows_stats(f)->events, 2);
+	assert_null(r->policy);
+	/* A tier's Deny names the policy and rule that denied. */
+	flows_denied_by(f, r, 9, "admin-deny-dns", 3);
+	assert_string_equal(r->policy, "admin-deny-dns");
+	assert_int_equal(r->rule, 3);
+	assert_int_equal(r->verdict, FLOW_DENIED);
+	flows_free(f);
+}
+
+/* Audit: a flow a policy in audit mode would deny passed; --verdict audit finds it, allowed does not. */
+static void test_audit(void **state)
+{
+	struct flow_key k = key4("10.0.0.1", 40002, "10.0.0.2", 82, IPPROTO_TCP);
+	struct flow_filter ff;
+	char err[256];
+	struct flows *f;
+	struct flow_rec *r;
+	bool created;
+
+	(void)state;
+	assert_int_equal(flows_new(16, &f), 0);
+	r = flows_get(f, &k, &created);
+	flows_verdict(f, r, 1000, XCNI_DIR_TO_POD, 5, "x/deny-b", 1, true);
+	assert_int_equal(r->verdict, FLOW_AUDIT);
+	assert_string_equal(r->policy, "x/deny-b");
+	flow_filter_init(&ff);
+	assert_int_equal(flow_filter_set(&ff, "verdict", "audit", err, sizeof(err)), 0);
+	assert_true(flow_filter_match(&ff, r, 3000));
+	flow_filter_init(&ff);
+	assert_int_equal(flow_filter_set(&ff, "verdict", "allowed", err, sizeof(err)), 0);
+	assert_false(flow_filter_match(&ff, r, 3000));
+	/* The same flow later allowed outright (the policy enforced no longer denies). */
+	flows_verdict(f, r, 2000, XCNI_DIR_TO_POD, 6, "x/allow-b", 0, false);
+	assert_int_equal(r->verdict, FLOW_ALLOWED);
 	flows_free(f);
 }
 
@@ -383,7 +417,7 @@ int main(void)
 		cmocka_unit_test(test_direction),   cmocka_unit_test(test_merge),
 		cmocka_unit_test(test_drop),	    cmocka_unit_test(test_window),
 		cmocka_unit_test(test_filter_parse), cmocka_unit_test(test_filter_match),
-		cmocka_unit_test(test_render_bound),
+		cmocka_unit_test(test_render_bound), cmocka_unit_test(test_audit),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -25,6 +25,7 @@
 #include "xcni_shared.h"
 #include "lib/flows.h"
 #include "lib/log.h"
+#include "lib/polsync.h"
 #include "agent/flows.h"
 
 #define FLOWD_CLIENTS 4
@@ -300,6 +301,12 @@ static void ct_walks(struct flowd *d)
 
 /* ---- events ----------------------------------------------------------------- */
 
+/* A policy's name as the views give it (policy_name), NULL for none (0). */
+static const char *policy_label(struct flowd *d, uint32_t id, char *buf, size_t len)
+{
+	return id ? policy_name(d->polname_fd, id, buf, len) : NULL;
+}
+
 static int on_event(void *arg, void *data, size_t len)
 {
 	struct flowd *d = arg;
@@ -334,28 +341,26 @@ static int on_event(void *arg, void *data, size_t len)
 		return 0;
 	set_service(d, r, ev->rev_nat);
 	if (ev->type == XCNI_EV_VERDICT) {
-		struct xcni_polname pn;
-		const char *pol = NULL;
+		/* Deny and audit flags together: it passed only because the
+		 * policy that would deny it is in audit mode. */
+		bool audit = (ev->pol_flags & XCNI_POLV_DENY) && (ev->pol_flags & XCNI_POLV_AUDIT);
 
-		if (ev->policy_id && d->polname_fd >= 0 &&
-		    !bpf_map_lookup_elem(d->polname_fd, &ev->policy_id, &pn)) {
-			snprintf(name, sizeof(name), "%.*s/%.*s", (int)strnlen(pn.ns, sizeof(pn.ns)),
-				 pn.ns, (int)strnlen(pn.name, sizeof(pn.name)), pn.name);
-			pol = name;
-		} else if (ev->policy_id) {
-			snprintf(name, sizeof(name), "policy#%u", ev->policy_id);
-			pol = name;
-		}
-		flows_verdict(d->fl, r, ev->ts_ns, ev->pol_dir ? 1 : 0, ev->policy_id, pol,
-			      ev->rule);
+		flows_verdict(d->fl, r, ev->ts_ns, ev->pol_dir ? 1 : 0, ev->policy_id,
+			      policy_label(d, ev->policy_id, name, sizeof(name)), ev->rule, audit);
 	} else {
-		bool policy = ev->reason == XCNI_DROP_POLICY_EGRESS ||
+		/* A tier's Deny names its rule; NetworkPolicy's drops are "nothing allows". */
+		bool tier = ev->reason == XCNI_DROP_POLICY_ADMIN ||
+			    ev->reason == XCNI_DROP_POLICY_BASELINE;
+		bool policy = tier || ev->reason == XCNI_DROP_POLICY_EGRESS ||
 			      ev->reason == XCNI_DROP_POLICY_INGRESS ||
 			      ev->reason == XCNI_DROP_POLICY_PENDING ||
 			      ev->reason == XCNI_DROP_POLICY_OVERFLOW;
 
 		flows_drop(d->fl, r, ev->ts_ns, policy ? (ev->pol_dir ? 1 : 0) : 0xff, ev->reason,
 			   ev->len);
+		if (tier)
+			flows_denied_by(d->fl, r, ev->policy_id,
+					policy_label(d, ev->policy_id, name, sizeof(name)), ev->rule);
 	}
 	return 0;
 }

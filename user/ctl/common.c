@@ -597,24 +597,6 @@ void pt_addr6_port(struct ptable *t, __u8 proto, const __u8 ip6[16], __u16 port)
 		pt_str(t, buf);
 }
 
-const char *policy_name(int fd, __u32 id, char *buf, size_t len)
-{
-	struct xcni_polname pn;
-
-	size_t pl = strlen(XCNI_POLNAME_CNP);
-
-	/* A ClusterNetworkPolicy: "name [Admin 10]". */
-	if (fd >= 0 && bpf_map_lookup_elem(fd, &id, &pn) == 0 && !strncmp(pn.ns, XCNI_POLNAME_CNP, pl))
-		snprintf(buf, len, "%.*s [%.*s]", (int)strnlen(pn.name, sizeof(pn.name)), pn.name,
-			 (int)strnlen(pn.ns + pl, sizeof(pn.ns) - pl), pn.ns + pl);
-	else if (fd >= 0 && bpf_map_lookup_elem(fd, &id, &pn) == 0)
-		snprintf(buf, len, "%.*s/%.*s", (int)strnlen(pn.ns, sizeof(pn.ns)), pn.ns,
-			 (int)strnlen(pn.name, sizeof(pn.name)), pn.name);
-	else
-		snprintf(buf, len, "policy#%u", id);
-	return buf;
-}
-
 unsigned int isolating_policies(int selfd, int namefd, __u32 ip, __u8 dir, bool json, char *buf,
 				size_t len)
 {

@@ -26,6 +26,7 @@
 #include "xcni_shared.h"
 #include "lib/cidr.h"
 #include "lib/log.h"
+#include "lib/polsync.h"
 #include "lib/print.h"
 #include "lib/proto.h"
 #include "lib/reasons.h"
@@ -190,8 +191,6 @@ struct ct_rec {
 };
 int ct_cmp(const void *a, const void *b);
 int ct6_cmp(const void *a, const void *b);
-/* "ns/name" of a policy id, or "policy#id" when the name is not (yet) known. */
-const char *policy_name(int fd, __u32 id, char *buf, size_t len);
 /*
  * The NetworkPolicies that select local pod ip for dir (xcni_polsel, names
  * from xcni_polname) into buf: "x/a, x/b" ("x/a,x/b" for JSON), the first

@@ -347,12 +347,12 @@ static void seen(struct flow_rec *r, uint64_t ts_ns)
 }
 
 void flows_verdict(struct flows *f, struct flow_rec *r, uint64_t ts_ns, uint8_t pol_dir,
-		   uint32_t policy_id, const char *policy, uint16_t rule)
+		   uint32_t policy_id, const char *policy, uint16_t rule, bool audit)
 {
 	f->st.events++;
 	seen(r, ts_ns);
 	/* An allow after a drop: the policy changed and the flow got through. */
-	r->verdict = FLOW_ALLOWED;
+	r->verdict = audit ? FLOW_AUDIT : FLOW_ALLOWED;
 	r->reason = 0;
 	r->pol_dir = pol_dir;
 	r->policy_id = policy_id;
@@ -377,6 +377,16 @@ void flows_drop(struct flows *f, struct flow_rec *r, uint64_t ts_ns, uint8_t pol
 	}
 	flows_touch(f, r);
 }
+
+void flows_denied_by(struct flows *f, struct flow_rec *r, uint32_t policy_id, const char *policy,
+		     uint16_t rule)
+{
+	r->policy_id = policy_id;
+	r->rule = rule;
+	flows_set_str(f, &r->policy, policy);
+	flows_touch(f, r);
+}
+
 
 /* ---- filters ------------------------------------------------------------- */
 

@@ -33,7 +33,7 @@ struct flow_key {
 enum flow_verdict {
 	FLOW_ALLOWED = 0,
 	FLOW_DENIED = 1,
-	FLOW_AUDIT = 2, /* would have been denied; no audit mode emits it yet */
+	FLOW_AUDIT = 2, /* passed, but a policy in audit mode would have denied it */
 };
 
 /* TCP flags seen, as conntrack's states tell them (the ct entry has no flag bits). */
@@ -116,12 +116,18 @@ int flows_set_str(struct flows *f, const char **slot, const char *s);
 bool flows_ct_update(struct flows *f, struct flow_rec *r, uint64_t created_ns,
 		     uint64_t last_ns, const uint64_t pkts[2], const uint64_t bytes[2],
 		     uint8_t state, bool fin_orig, bool fin_reply);
-/* A policy verdict event: allowed by policy_id (its name, "ns/name") rule. */
+/*
+ * A policy verdict event: allowed by policy_id (its name, "ns/name") rule; with
+ * audit, it passed only because that policy is in audit mode (it would deny).
+ */
 void flows_verdict(struct flows *f, struct flow_rec *r, uint64_t ts_ns, uint8_t pol_dir,
-		   uint32_t policy_id, const char *policy, uint16_t rule);
+		   uint32_t policy_id, const char *policy, uint16_t rule, bool audit);
 /* A drop event of len bytes: the record becomes denied with that reason. */
 void flows_drop(struct flows *f, struct flow_rec *r, uint64_t ts_ns, uint8_t pol_dir,
 		int32_t reason, uint32_t len);
+/* The rule that denied a dropped flow, where one did (a ClusterNetworkPolicy Deny). */
+void flows_denied_by(struct flows *f, struct flow_rec *r, uint32_t policy_id, const char *policy,
+		     uint16_t rule);
 
 /* ---- filters: what xcnictl flows asks for, parsed in one place ---------- */
 

@@ -1277,3 +1277,20 @@ int polsync_apply6(struct polsync *ps, const struct pol_v6 *v, size_t *changed)
 				 offsetof(struct pol_key6, key), KV_BOTH, changed);
 	return err;
 }
+
+const char *policy_name(int fd, uint32_t id, char *buf, size_t len)
+{
+	struct xcni_polname pn;
+	size_t pl = strlen(XCNI_POLNAME_CNP);
+
+	/* A ClusterNetworkPolicy: "name [Admin 10]". */
+	if (fd >= 0 && bpf_map_lookup_elem(fd, &id, &pn) == 0 && !strncmp(pn.ns, XCNI_POLNAME_CNP, pl))
+		snprintf(buf, len, "%.*s [%.*s]", (int)strnlen(pn.name, sizeof(pn.name)), pn.name,
+			 (int)strnlen(pn.ns + pl, sizeof(pn.ns) - pl), pn.ns + pl);
+	else if (fd >= 0 && bpf_map_lookup_elem(fd, &id, &pn) == 0)
+		snprintf(buf, len, "%.*s/%.*s", (int)strnlen(pn.ns, sizeof(pn.ns)), pn.ns,
+			 (int)strnlen(pn.name, sizeof(pn.name)), pn.name);
+	else
+		snprintf(buf, len, "policy#%u", id);
+	return buf;
+}

@@ -79,4 +79,11 @@ const struct polsync_over *polsync_overflows(const struct polsync *ps, size_t *n
  */
 int polsync_apply6(struct polsync *ps, const struct pol_v6 *v, size_t *changed);
 
+/*
+ * A policy id as the views name it, from xcni_polname (fd): "ns/name" for a
+ * NetworkPolicy, "name [Admin 10]" for a ClusterNetworkPolicy, "policy#id"
+ * when the name is not (yet) known.
+ */
+const char *policy_name(int fd, uint32_t id, char *buf, size_t len);
+
 #endif
