@@ -168,7 +168,8 @@ static int ref_tier(enum k8s_cnp_tier tier, const struct k8s_pod *pod, int dir,
 		const struct k8s_cnp_rule *rules = dir == IN ? p->ingress : p->egress;
 		int got = R_NONE;
 
-		if (p->tier != tier ||
+		/* In audit mode a policy decides nothing (it is only reported). */
+		if (p->tier != tier || p->meta.audit ||
 		    !k8s_selector_matches(p->subj_ns, ref_ns_labels(pod->meta.ns)) ||
 		    (p->subj_pod && !k8s_selector_matches(p->subj_pod, &pod->meta.labels)))
 			continue;
@@ -241,11 +242,23 @@ static int ref_np(const struct k8s_pod *pod, int dir, const struct rpeer *peer, 
 	return res;
 }
 
-/* Admin, then NetworkPolicy, then Baseline, else allowed. */
+static bool ref_ns_audit(const char *ns)
+{
+	for (size_t i = 0; i < nobjs[K8S_NAMESPACE]; i++)
+		if (!strcmp(objs[K8S_NAMESPACE][i]->meta.name, ns))
+			return objs[K8S_NAMESPACE][i]->meta.audit;
+	return false;
+}
+
+/* Admin, then NetworkPolicy, then Baseline, else allowed; a namespace in audit mode drops nothing. */
 static bool ref_side(const struct k8s_pod *pod, int dir, const struct rpeer *peer, uint8_t proto,
 		     uint16_t port)
 {
-	int a = ref_tier(ADMIN, pod, dir, peer, proto, port), n;
+	int a, n;
+
+	if (ref_ns_audit(pod->meta.ns))
+		return true;
+	a = ref_tier(ADMIN, pod, dir, peer, proto, port);
 
 	if (a == R_ACCEPT || a == R_DENY)
 		return a == R_ACCEPT;
@@ -496,6 +509,52 @@ static void test_audit(void **state)
 	assert_false(allowed(DEVCLIENT, WEB, TCP, 80)); /* prod is not audited */
 }
 
+/*
+ * A policy in audit mode changes no packet's fate: its Deny does not end the
+ * walk before an enforced Deny or an enforced NetworkPolicy's isolation, and
+ * its Accept does not open what an enforced policy closes.
+ */
+static void test_audit_neutral(void **state)
+{
+	struct k8s_cnp *a, *b;
+	const struct pol_entry *h;
+
+	(void)state;
+	cast();
+	a = cnp_add("a-audit", ADMIN, 1, sel("team=a"), NULL);
+	cpeer_ns(crule(a, IN, DENY), sel("team=b"));
+	a->meta.audit = true;
+	b = cnp_add("b-enforce", ADMIN, 2, sel("team=a"), NULL);
+	cpeer_ns(crule(b, IN, DENY), sel("team=b"));
+	compile();
+	assert_false(allowed(DEVCLIENT, WEB, TCP, 80));
+	h = hit_in(DEVCLIENT, WEB, TCP, 80);
+	assert_int_equal(h->val.flags, XCNI_POLV_DENY | XCNI_TIER_ADMIN << XCNI_POLV_TIER_SHIFT);
+	/* the audited Deny over an enforced NetworkPolicy that isolates web */
+	b->ningress = 0;
+	np_add("prod", "lock", sel("app=web"), IN);
+	compile();
+	assert_false(allowed(DEVCLIENT, WEB, TCP, 80));
+	/* an audited Accept from everyone over the same isolation */
+	a->ingress[0].action = ACCEPT;
+	cpeer_ns(&a->ingress[0], sel(""));
+	compile();
+	assert_false(allowed(DEVCLIENT, WEB, TCP, 80));
+	/* an audited Pass over an enforced Deny (the NetworkPolicy would then decide) */
+	a->ingress[0].action = PASS;
+	cpeer_ns(crule(b, IN, DENY), sel(""));
+	compile();
+	assert_false(allowed(DEVCLIENT, WEB, TCP, 80));
+	/* and where the enforced policies allow, the audited Deny is reported, not applied */
+	b->ningress = 0;
+	a->ingress[0].action = DENY;
+	ingress(np_add("prod", "open", sel("app=web"), IN)); /* admits everyone */
+	compile();
+	assert_true(allowed(DEVCLIENT, WEB, TCP, 80));
+	assert_int_equal(hit_in(DEVCLIENT, WEB, TCP, 80)->val.flags,
+			 XCNI_POLV_DENY | XCNI_POLV_AUDIT | XCNI_TIER_ADMIN << XCNI_POLV_TIER_SHIFT);
+}
+
 /* Without ClusterNetworkPolicies the entries are NetworkPolicy's, untouched. */
 static void test_no_tiers_unchanged(void **state)
 {
@@ -662,6 +721,7 @@ static void rnd_cluster(void)
 	ns_add("a", "team=x");
 	ns_add("b", "team=y");
 	ns_add("c", "team=x");
+	objs[K8S_NAMESPACE][nobjs[K8S_NAMESPACE] - 1]->meta.audit = rnd(4) == 0;
 	node_add("n1", "192.168.0.1");
 	node6_add("n2", "192.168.0.2", "fd00::2")->meta.labels = labels("zone=b");
 	for (int i = 0; i < 7; i++) {
@@ -686,6 +746,7 @@ static void rnd_cluster(void)
 		snprintf(name, sizeof(name), "c%u", n);
 		p = cnp_add(name, tier, rnd(3), rnd_sel("team", teams, 2),
 			    rnd(2) ? rnd_sel("app", apps, 3) : NULL);
+		p->meta.audit = rnd(4) == 0;
 		for (int dir = IN; dir <= EG; dir++)
 			for (uint32_t k = rnd(3); k; k--) {
 				enum k8s_cnp_action a = tier == ADMIN ? rnd(3) : rnd(2);
@@ -913,6 +974,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_ports, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_networks_nodes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_audit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_audit_neutral, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_tiers_unchanged, setup, teardown),
 		cmocka_unit_test(test_parse),
 		cmocka_unit_test_setup_teardown(test_random_agree, setup, teardown),

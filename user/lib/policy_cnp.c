@@ -225,10 +225,17 @@ static uint16_t tier_flags(enum xcni_tier t)
 	return (uint16_t)(t << XCNI_POLV_TIER_SHIFT);
 }
 
-static struct vd decide(const struct cnpctx *cc, const struct peer *pr, uint8_t proto,
-			uint16_t port)
+/*
+ * One evaluation of the tiers and NetworkPolicy for (peer, proto, port). With
+ * enforced_only, the policies in audit mode (their own annotation, or the
+ * pod's namespace's) are not there at all: that is what the data plane does.
+ * Without it, they count as enforced: what would happen if they were.
+ */
+static struct vd evaluate(const struct cnpctx *cc, const struct peer *pr, uint8_t proto,
+			  uint16_t port, bool enforced_only)
 {
 	const struct ctx *x = cc->x;
+	bool np_audit = cc->np_audit || cc->ns_audit;
 	bool passed = false;
 	size_t i = 0;
 
@@ -237,25 +244,25 @@ static struct vd decide(const struct cnpctx *cc, const struct peer *pr, uint8_t 
 		     i++) {
 			const struct k8s_cnp_rule *r = rule_of(cc, i);
 			const struct k8s_cnp *p = x->cnps[cc->rules[i].cnp];
+			bool audit = p->meta.audit || cc->ns_audit;
 			struct vd v = { x->cnp_id[cc->rules[i].cnp], (uint16_t)cc->rules[i].rule,
 					tier_flags(tier == K8S_CNP_ADMIN ? XCNI_TIER_ADMIN :
 									   XCNI_TIER_BASELINE) };
 
-			if (passed || !rule_matches(cc, r, pr, proto, port))
+			if (passed || (enforced_only && audit) || !rule_matches(cc, r, pr, proto, port))
 				continue;
 			if (r->action == K8S_CNP_PASS) {
 				passed = true; /* the rest of the Admin tier is skipped */
 				continue;
 			}
-			if (r->action == K8S_CNP_DENY) {
-				v.flags |= XCNI_POLV_DENY;
-				if (p->meta.audit || cc->ns_audit)
-					v.flags |= XCNI_POLV_AUDIT;
-			}
+			if (r->action == K8S_CNP_DENY)
+				v.flags |= XCNI_POLV_DENY | (audit ? XCNI_POLV_AUDIT : 0);
 			return v;
 		}
 		passed = false;
-		if (tier == K8S_CNP_ADMIN && (cc->ep->state.isolated & XCNI_ISOLATED(cc->dir))) {
+		/* Isolated only by audited NetworkPolicies: enforced, nothing isolates it. */
+		if (tier == K8S_CNP_ADMIN && (cc->ep->state.isolated & XCNI_ISOLATED(cc->dir)) &&
+		    !(enforced_only && np_audit)) {
 			const struct pol_entry *e = np_lookup(cc->ep, cc->dir, pr, proto, port);
 			struct vd v = { 0, 0, tier_flags(XCNI_TIER_NP) };
 
@@ -263,14 +270,37 @@ static struct vd decide(const struct cnpctx *cc, const struct peer *pr, uint8_t 
 				v.policy_id = e->val.policy_id;
 				v.rule = e->val.rule;
 			} else {
-				v.flags |= XCNI_POLV_DENY;
-				if (cc->np_audit || cc->ns_audit)
-					v.flags |= XCNI_POLV_AUDIT;
+				v.flags |= XCNI_POLV_DENY | (np_audit ? XCNI_POLV_AUDIT : 0);
 			}
 			return v;
 		}
 	}
 	return (struct vd){ 0, 0, tier_flags(XCNI_TIER_DEFAULT) };
+}
+
+/*
+ * The decision written for (peer, proto, port). A policy in audit mode never
+ * changes what happens to a packet, neither by its denials nor by its Accept
+ * and Pass rules: the verdict is the one without audited policies. Where that
+ * allows but the audited policies would deny, the entry passes marked AUDIT
+ * with the rule that would have denied it (what monitor, explain and flows
+ * report).
+ */
+static struct vd decide(const struct cnpctx *cc, const struct peer *pr, uint8_t proto,
+			uint16_t port)
+{
+	struct vd enforced = evaluate(cc, pr, proto, port, true), would;
+
+	if (enforced.flags & XCNI_POLV_DENY)
+		return enforced;
+	if (!cc->ns_audit && !cc->np_audit && !cc->x->cnp_audit_any)
+		return enforced;
+	would = evaluate(cc, pr, proto, port, false);
+	if (would.flags & XCNI_POLV_DENY) {
+		would.flags |= XCNI_POLV_DENY | XCNI_POLV_AUDIT;
+		return would;
+	}
+	return enforced;
 }
 
 /* ---- port intervals ----------------------------------------------------- */
@@ -1008,8 +1038,10 @@ int cnp_ctx_init(struct ctx *x, const struct cluster *c)
 	x->nsaudit = calloc(c->n[K8S_NAMESPACE] + 1, sizeof(*x->nsaudit));
 	if (!x->cnps || !x->cnp_id || !x->nsaudit)
 		return -ENOMEM;
-	for (size_t i = 0; i < x->ncnps; i++)
+	for (size_t i = 0; i < x->ncnps; i++) {
 		x->cnps[i] = &c->objs[K8S_CLUSTERNETPOL][i]->cnp;
+		x->cnp_audit_any |= x->cnps[i]->meta.audit;
+	}
 	/* Equal priorities in a tier: by name, so every node orders them alike. */
 	qsort(x->cnps, x->ncnps, sizeof(*x->cnps), cmp_cnp);
 	for (size_t i = 0; i < c->n[K8S_NAMESPACE]; i++)

@@ -94,13 +94,15 @@ struct ctx {
 	 * an egress rule names a port, whose entries depend on every pod). */
 	bool peers_only;
 	/* ClusterNetworkPolicies by (tier, priority, name), their policy ids
-	 * (policy_cnp.c); the Namespaces in audit mode; a NetworkPolicy is. */
+	 * (policy_cnp.c); the Namespaces in audit mode; whether a NetworkPolicy,
+	 * a ClusterNetworkPolicy is. */
 	size_t ncnps;
 	const struct k8s_cnp **cnps;
 	uint32_t *cnp_id;
 	size_t nnsaudit;
 	const char **nsaudit;
 	bool np_audit_any;
+	bool cnp_audit_any;
 };
 
 struct labix;
