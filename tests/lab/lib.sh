@@ -14,7 +14,18 @@ LAB_PINS=/sys/fs/bpf/xcni-lab
 PIDS=()
 MINE=()
 
-lab() { "$XCNICTL" lab "$@"; }
+# The suites were written against kube-proxy's iptables layout, the lab's
+# default until it became --kube-proxy none: a `lab up` that names no mode
+# keeps that one here ($LAB_UP_KP, iptables), so their coverage stays what it
+# was; the ones for xcnid's Services pass --kube-proxy none themselves, and
+# tests/lab/run.sh checks the real default by calling xcnictl directly.
+lab() {
+	if [ "${1:-}" = up ] && [[ " $* " != *" --kube-proxy "* ]]; then
+		shift
+		set -- up --kube-proxy "${LAB_UP_KP:-iptables}" "$@"
+	fi
+	"$XCNICTL" lab "$@"
+}
 jq_() { /usr/bin/python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 # in_node N CMD...: CMD in node n<N>'s network namespace (its host stack).
 in_node() { local n=$1; shift; nsenter --net="/run/netns/xcl-n$n" "$@"; }

@@ -26,8 +26,13 @@ exited() {
 lab_start "$XCNICTL" "$XCNI_BIN" "$XCNID_BIN"
 
 # ---- up --------------------------------------------------------------------------
-check "lab up --nodes 1" lab up --nodes 1
+check "lab up --nodes 1 (xcnictl itself: the default mode)" "$XCNICTL" lab up --nodes 1
 remember_pids
+default_none() {
+	[ "$("$XCNICTL" lab get --json | jq_ 'd["kubeProxy"]')" = none ] &&
+		[ "$("$XCNICTL" --node n1 config --json | jq_ 'd[0]["node_port_mode"] if isinstance(d, list) else d["node_port_mode"]')" = snat ]
+}
+check "the default mode is kube-proxy none: lab get says so, n1's xcnid translates Services (NODE-PORT-MODE snat)" default_none
 PIN=$LAB_PINS/n1
 check "node n1: netns xcl-n1, xcnid pinned its programs under $PIN" \
 	bash -c "ip netns list | grep -q '^xcl-n1' && [ -e $PIN/prog_from_pod ] && [ -e $PIN/prog_to_pod ]"
@@ -83,7 +88,9 @@ check "Pod object x/a written as the API server holds it: spec.nodeName n1, stat
 check "no half-written files in the cluster state (only .xcni-generation is hidden)" \
 	bash -c "[ -z \"\$(ls -A $XCNI_LAB_DIR/manifests | grep '^\.' | grep -v '^\.xcni-generation$')\" ]"
 applied=$("$XCNICTL" --pin-dir "$PIN" config --json 2>/dev/null | jq_ 'd["applied_gen"]' 2>/dev/null)
-if [ "${XCNI_LAB_NO_WAIT:-}" != 1 ] && "$XCNID_BIN" --help 2>&1 | grep -q -- --manifests; then
+# grep reads all of it: with -q it could stop early, and under pipefail the
+# help's SIGPIPE would fail the test.
+if [ "${XCNI_LAB_NO_WAIT:-}" != 1 ] && "$XCNID_BIN" --help 2>&1 | grep -- --manifests >/dev/null; then
 	check "apply returned once xcnid applied the sync token (applied_gen $applied = .xcni-generation)" \
 		test "$applied" = "$(cat "$XCNI_LAB_DIR/manifests/.xcni-generation")"
 else

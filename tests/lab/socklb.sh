@@ -18,12 +18,6 @@ set -uo pipefail
 lab_suite socklb
 CG=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/self/mounts)/xcni-lab
 
-if ! "$XCNICTL" lab up --help 2>&1 | grep -q -- '--kube-proxy'; then
-	ok "# SKIP xcnictl lab up has no --kube-proxy none here"
-	rm -rf "$T"
-	finish
-	exit 0
-fi
 lab_start "$XCNICTL" "$XCNI_BIN" "$XCNID_BIN"
 
 check "lab up --nodes 2 --kube-proxy none" lab up --nodes 2 --kube-proxy none || { finish; exit 1; }

@@ -166,12 +166,13 @@ static void usage_up(FILE *f)
 		   "--dns: the cluster's DNS too, as kind runs CoreDNS: pod kube-system/dns (dnsmasq)\n"
 		   "behind Service kube-system/kube-dns at " LAB_DNS_IP ", answering\n"
 		   "SERVICE.NAMESPACE.svc." LAB_DNS_DOMAIN "; `lab exec` gives pods the kubelet's resolv.conf.\n"
-		   "--kube-proxy MODE: who translates Services. iptables (default): the lab plays\n"
-		   "kube-proxy's iptables mode, its NAT rules in every node's netns. none: no\n"
-		   "kube-proxy; every xcnid runs --kube-proxy-replacement and the lab writes the\n"
-		   "Services and their EndpointSlices (as the EndpointSlice controller would) into\n"
-		   "the manifest directory the agents read; no iptables rule anywhere. Kept in\n"
-		   "lab.json for later commands; lab get shows it.\n"
+		   "--kube-proxy MODE: who translates Services. none (default): no kube-proxy;\n"
+		   "every xcnid runs --kube-proxy-replacement (Services in BPF) and the lab writes\n"
+		   "the Services and their EndpointSlices (as the EndpointSlice controller would)\n"
+		   "into the manifest directory the agents read; no iptables rule anywhere.\n"
+		   "iptables: the lab plays kube-proxy's iptables mode, its NAT rules in every\n"
+		   "node's netns (a kind cluster with kube-proxy). Kept in lab.json for later\n"
+		   "commands; lab get shows it.\n"
 		   "--node-port-range MIN-MAX: the API server's --service-node-port-range (default\n"
 		   "30000-32767): apply gives a NodePort Service's ports a free nodePort from it and\n"
 		   "refuses one outside it; NodePorts are served on every node's " LAB_UL_DEV " address\n"
@@ -334,7 +335,8 @@ static int up_build(struct lab *lab, unsigned long nodes, const char *xcnid, con
 static int cmd_up(int argc, char **argv)
 {
 	char xcnid[PATH_MAX], xcni[PATH_MAX], nip[LAB_ADDR6_LEN];
-	bool dns = false, kp_none = false;
+	/* Services translated by xcnid in BPF unless told otherwise: the mode the README recommends. */
+	bool dns = false, kp_none = true;
 	const char *xdp = getenv("XCNI_LAB_XDP");
 	unsigned long nodes = 1;
 	struct lab lab = { .lock_fd = -1, .np_min = SVC_NODEPORT_MIN, .np_max = SVC_NODEPORT_MAX,
