@@ -28,7 +28,8 @@
 #   xcni-entrypoint uninstall      (examples/kind/uninstall.yaml's init container)
 #       what install and the agent put on the node goes: the conflist, the
 #       plugin and the reference plugins install added (not the node's own),
-#       `xcnid --uninstall` (tc filters, XDP, xcni0, nftables tables, pins),
+#       `xcnid --uninstall` (tc filters, XDP, xcni0, socket LB's cgroup links,
+#       nftables tables, pins),
 #       $XCNI_RUN_DIR. The node is then as kind made it: no CNI.
 #
 # The conflist is 05-xcni.conflist: the runtime (containerd, CRI-O) takes the
