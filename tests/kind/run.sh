@@ -21,6 +21,8 @@ EP=$KIND/entrypoint.sh
 IT=$KIND/imagetool.sh
 TMP=$(mktemp -d)
 API_PID=
+# The entry point reads it; the checks below set it where they mean to.
+unset XCNI_CGROUP_ROOT
 
 cleanup() {
 	[ -n "$API_PID" ] && kill "$API_PID" 2>/dev/null && wait "$API_PID" 2>/dev/null
@@ -286,7 +288,9 @@ ROOTFS=$ROOTFS_V4
 cgroup_agent() {
 	printf '#!/bin/sh\necho "$@"\n' >"$TMP/bin/xcnid"
 	chmod 0755 "$TMP/bin/xcnid"
-	env ${1:+XCNI_CGROUP_ROOT="$1"} PATH=$TMP/bin:$PATH XCNI_RUN_DIR="$ROOTFS/run/xcni" \
+	local cg=()
+	[ -z "$1" ] || cg=(XCNI_CGROUP_ROOT="$1")
+	env -u XCNI_CGROUP_ROOT "${cg[@]}" PATH=$TMP/bin:$PATH XCNI_RUN_DIR="$ROOTFS/run/xcni" \
 		XCNI_CNI_CONF_DIR="$ROOTFS/etc/cni/net.d" \
 		bash "$EP" agent --node-name n7 --kube-proxy-replacement >"$TMP/cg.out" 2>"$TMP/cg.err" || return 1
 	cat "$TMP/cg.out" "$TMP/cg.err"
