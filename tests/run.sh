@@ -62,10 +62,13 @@ suites=(
 	"lab-overlay:bash tests/lab/overlay.sh"
 	# The older attach path forced (tc clsact for the agent's and the plugin's
 	# programs, XDP through netlink), as on a kernel without TCX: the overlay,
-	# and policy judged on Services translated in BPF (NodePort, ClusterIP, socket LB).
+	# policy judged on Services translated in BPF (NodePort, ClusterIP, socket
+	# LB), socket LB itself, and kube-proxy's Service cases translated in BPF.
 	"lab-overlay-tc:env XCNI_ATTACH=tc bash tests/lab/overlay.sh"
 	"lab-netpol-svc-kpr-tc:env XCNI_ATTACH=tc LAB_KUBE_PROXY=none NETPOL_VIA_SERVICE=1 bash tests/lab/netpol.sh"
 	"lab-nodeport-kpr-3nodes-tc:env XCNI_ATTACH=tc LAB_KUBE_PROXY=none LAB_NODES=3 LAB_IP_FAMILY=dual bash tests/lab/nodeport.sh"
+	"lab-socklb-tc:env XCNI_ATTACH=tc bash tests/lab/socklb.sh"
+	"lab-services-kpr-tc:env XCNI_ATTACH=tc LAB_KUBE_PROXY=none bash tests/lab/services.sh"
 	"lab-socklb:bash tests/lab/socklb.sh"
 	"lab-explain:bash tests/lab/explain.sh"
 	"lab-flows:bash tests/lab/flows.sh"

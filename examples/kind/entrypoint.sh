@@ -13,8 +13,9 @@
 #       agent in $XCNI_RUN_DIR (node.env, the conflist).
 #   xcni-entrypoint agent [XCNID-ARGS...]   (the agent container)
 #       xcnid --once --pod-cidr <this node's IPv4> --pod-cidr6 <its IPv6>
-#       XCNID-ARGS... (programs loaded and pinned; each flag only for a family the
-#       node has), then the network configuration into the node's CNI conf dir,
+#       [--cgroup-root $XCNI_CGROUP_ROOT] XCNID-ARGS... (programs loaded and
+#       pinned; each --pod-cidr flag only for a family the node has), then the
+#       network configuration into the node's CNI conf dir,
 #       then exec xcnid with the same flags. The runtime reports the
 #       network ready once a configuration exists, so no pod is ever handed to
 #       the plugin before the data plane it needs is there.
@@ -27,7 +28,8 @@
 #   xcni-entrypoint uninstall      (examples/kind/uninstall.yaml's init container)
 #       what install and the agent put on the node goes: the conflist, the
 #       plugin and the reference plugins install added (not the node's own),
-#       `xcnid --uninstall` (tc filters, XDP, xcni0, nftables tables, pins),
+#       `xcnid --uninstall` (tc filters, XDP, xcni0, socket LB's cgroup links,
+#       nftables tables, pins),
 #       $XCNI_RUN_DIR. The node is then as kind made it: no CNI.
 #
 # The conflist is 05-xcni.conflist: the runtime (containerd, CRI-O) takes the
@@ -48,6 +50,11 @@
 #   XCNI_ATTACH        tc: the older attach path for the agent and the plugin
 #                      (tc clsact, where the kernel has no TCX it is taken anyway);
 #                      written into the conflist ("attach") and read by xcnid
+#   XCNI_CGROUP_ROOT   the node's cgroup v2 root as mounted in this container
+#                      (kpr-patch.yaml: /host/sys/fs/cgroup): agent gives xcnid
+#                      --cgroup-root with it (socket LB) when it is a cgroup2
+#                      mount, and logs that socket LB is off otherwise (a cgroup
+#                      v1 host, whose hierarchy is not the node's own)
 #   XCNI_UNDERLAY_DEV  the underlay device uninstall cleans (default eth0, as
 #                      xcni.yaml's --underlay-dev)
 #   XCNI_SA_DIR        service account token and CA (default: where the kubelet
@@ -198,6 +205,22 @@ do_install() {
 	log "installed xcni into $CNI_BIN_DIR; the agent writes $CNI_CONF_DIR/$CONFLIST once it is up"
 }
 
+# --cgroup-root for xcnid in CGROUP (none when XCNI_CGROUP_ROOT is unset): the
+# node's cgroup v2 root holds the node's processes and its pods' (a kind node
+# has a cgroup namespace of its own), so socket LB reaches this node alone. On
+# a cgroup v1 (or hybrid) host it is a tmpfs of v1 hierarchies: socket LB off.
+cgroup_root() {
+	local dir=${XCNI_CGROUP_ROOT:-} fs
+	CGROUP=()
+	[ -n "$dir" ] || return 0
+	fs=$(stat -f -c %T "$dir" 2>/dev/null) || fs=
+	if [ "$fs" = cgroup2fs ]; then
+		CGROUP=(--cgroup-root "$dir")
+	else
+		log "socket LB off: $dir is ${fs:-missing}, not a cgroup v2 mount (a cgroup v1 host): no --cgroup-root for xcnid, so host-network clients do not reach ClusterIPs"
+	fi
+}
+
 do_agent() {
 	local cidr=${POD_CIDR:-} pod=()
 
@@ -209,8 +232,9 @@ do_agent() {
 	[ -z "$CIDR4" ] || pod+=(--pod-cidr "$CIDR4")
 	[ -z "$CIDR6" ] || pod+=(--pod-cidr6 "$CIDR6")
 	[ -r "$RUN_DIR/$CONFLIST" ] || die "no $RUN_DIR/$CONFLIST (the init container writes it)"
+	cgroup_root
 	# Programs and maps first (xcnid --once pins them and leaves them running)...
-	xcnid --once "${pod[@]}" "$@" || die "xcnid --once failed: no network configuration written"
+	xcnid --once "${pod[@]}" "${CGROUP[@]}" "$@" || die "xcnid --once failed: no network configuration written"
 	# ... then the configuration that makes the runtime start handing pods to xcni.
 	mkdir -p "$CNI_CONF_DIR"
 	cp "$RUN_DIR/$CONFLIST" "$CNI_CONF_DIR/.$CONFLIST.tmp"
@@ -218,7 +242,7 @@ do_agent() {
 	for f in $OLD_CONFLISTS; do rm -f "$CNI_CONF_DIR/$f"; done
 	others=$(cd "$CNI_CONF_DIR" && ls -1 | grep -E '\.(conf|conflist|json)$' | grep -vx "$CONFLIST" | paste -sd' ' || true)
 	log "data plane pinned; wrote $CNI_CONF_DIR/$CONFLIST${others:+ (first in order: the runtime uses it, not $others)}"
-	exec xcnid "${pod[@]}" "$@"
+	exec xcnid "${pod[@]}" "${CGROUP[@]}" "$@"
 }
 
 # Ready: xcnid is this container's PID 1 (the entry point exec'd it), and its

@@ -173,15 +173,44 @@ def check_kpr(docs, ds):
               len(c.get("env") or []) == len(env), c.get("env"))
     check("kpr DaemonSet: dnsPolicy Default (CoreDNS's ClusterIP is out of a host-network pod's reach)",
           pod.get("dnsPolicy") == "Default", pod.get("dnsPolicy"))
+    # Socket LB: the node's cgroup2 root (a kind node's own cgroup namespace:
+    # this node's processes, pods included) mounted into the agent, and
+    # XCNI_CGROUP_ROOT telling the entry point where, which gives xcnid
+    # --cgroup-root when it is a cgroup2 mount (tests/kind/run.sh runs that).
+    aenv = {e.get("name"): e.get("value") for e in agent.get("env") or []}
+    cgdir = aenv.get("XCNI_CGROUP_ROOT")
+    check("kpr DaemonSet agent: XCNI_CGROUP_ROOT=/host/sys/fs/cgroup (the entry point gives xcnid --cgroup-root)",
+          cgdir == "/host/sys/fs/cgroup", aenv)
+    vols = {v.get("name"): v for v in pod.get("volumes") or []}
+    cgvols = [n for n, v in vols.items() if (v.get("hostPath") or {}).get("path") == "/sys/fs/cgroup"]
+    cgvol = vols.get(cgvols[0]) if len(cgvols) == 1 else {}
+    check("kpr DaemonSet: one hostPath volume of the node's /sys/fs/cgroup, type Directory",
+          len(cgvols) == 1 and (cgvol.get("hostPath") or {}).get("type") == "Directory", cgvols or list(vols))
+    am = [m for m in agent.get("volumeMounts") or [] if cgvols and m.get("name") == cgvols[0]]
+    check("kpr DaemonSet agent: mounts it at XCNI_CGROUP_ROOT, read-only (attaching needs no write)",
+          len(am) == 1 and am[0].get("mountPath") == cgdir and am[0].get("readOnly") is True
+          and "mountPropagation" not in am[0], am)
+    check("kpr DaemonSet init container: does not mount it",
+          not any(cgvols and m.get("name") == cgvols[0] for m in init.get("volumeMounts") or []),
+          init.get("volumeMounts"))
+    check("kpr DaemonSet agent: no --cgroup-root in the arguments (the entry point adds it, cgroup v2 only)",
+          not any(a.startswith("--cgroup-root") for a in args), args)
+    check("xcnid has --cgroup-root (user/agent/xcnid.c)", '"cgroup-root"' in src)
     rest = json_patch(got, [])
     for k in ("dnsPolicy",):
         rest["spec"]["template"]["spec"][k] = ds["spec"]["template"]["spec"][k]
+    rest_pod = rest["spec"]["template"]["spec"]
+    rest_pod["volumes"] = [v for v in rest_pod.get("volumes") or [] if v.get("name") not in cgvols]
+    rest_agent = rest_pod["containers"][0]
+    rest_agent["volumeMounts"] = [m for m in rest_agent.get("volumeMounts") or [] if m.get("name") not in cgvols]
+    rest_agent["env"] = [e for e in rest_agent.get("env") or [] if e.get("name") != "XCNI_CGROUP_ROOT"]
     check("kpr DaemonSet: nothing else differs from xcni.yaml's",
           json_patch(ds, []) == json_patch(rest, [
               {"op": "replace", "path": "/spec/template/spec/containers/0/args", "value": args[:-1]},
-              {"op": "replace", "path": "/spec/template/spec/containers/0/env", "value": (agent.get("env") or [])[:-2]},
+              {"op": "replace", "path": "/spec/template/spec/containers/0/env", "value": rest_agent["env"][:-2]},
               {"op": "replace", "path": "/spec/template/spec/initContainers/0/env", "value": (init.get("env") or [])[:-2]},
-          ]) and args[-1] == "--kube-proxy-replacement", "more than args, env and dnsPolicy changed")
+          ]) and args[-1] == "--kube-proxy-replacement",
+          "more than args, env, the cgroup volume and mount, and dnsPolicy changed")
     # kubectl's own kustomize, when there is one: it renders the same DaemonSet.
     import shutil
     if not shutil.which("kubectl"):

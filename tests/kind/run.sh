@@ -21,6 +21,8 @@ EP=$KIND/entrypoint.sh
 IT=$KIND/imagetool.sh
 TMP=$(mktemp -d)
 API_PID=
+# The entry point reads it; the checks below set it where they mean to.
+unset XCNI_CGROUP_ROOT
 
 cleanup() {
 	[ -n "$API_PID" ] && kill "$API_PID" 2>/dev/null && wait "$API_PID" 2>/dev/null
@@ -278,6 +280,64 @@ check "entrypoint IPv6-only: POD_CIDR empty, POD_CIDR6, the IPv6 range set, xcni
 	family_ok fd00:10:244:8::/64 'POD_CIDR=\nPOD_CIDR6=fd00:10:244:8::/64' \
 	'[[{"subnet": "fd00:10:244:8::/64"}]]' '--pod-cidr6 fd00:10:244:8::/64'
 ROOTFS=$ROOTFS_V4
+
+# Socket LB (kpr-patch.yaml's XCNI_CGROUP_ROOT): --cgroup-root in both xcnid
+# calls when the directory is a cgroup v2 mount, else left out with one line
+# saying why. cgroup_agent DIR: the agent with XCNI_CGROUP_ROOT=DIR (empty:
+# unset), xcnid's arguments in $TMP/cg.out, the entry point's log in $TMP/cg.err.
+cgroup_agent() {
+	printf '#!/bin/sh\necho "$@"\n' >"$TMP/bin/xcnid"
+	chmod 0755 "$TMP/bin/xcnid"
+	local cg=()
+	[ -z "$1" ] || cg=(XCNI_CGROUP_ROOT="$1")
+	env -u XCNI_CGROUP_ROOT "${cg[@]}" PATH=$TMP/bin:$PATH XCNI_RUN_DIR="$ROOTFS/run/xcni" \
+		XCNI_CNI_CONF_DIR="$ROOTFS/etc/cni/net.d" \
+		bash "$EP" agent --node-name n7 --kube-proxy-replacement >"$TMP/cg.out" 2>"$TMP/cg.err" || return 1
+	cat "$TMP/cg.out" "$TMP/cg.err"
+}
+# cgroup_on DIR: both calls get --cgroup-root DIR after the pod CIDR, nothing logged about it.
+cgroup_on() {
+	cgroup_agent "$1" || return 1
+	[ "$(cat "$TMP/cg.out")" = "--once --pod-cidr 10.244.7.0/24 --cgroup-root $1 --node-name n7 --kube-proxy-replacement
+--pod-cidr 10.244.7.0/24 --cgroup-root $1 --node-name n7 --kube-proxy-replacement" ] &&
+		! grep -q 'socket LB' "$TMP/cg.err"
+}
+# cgroup_off DIR FS: neither call gets --cgroup-root; one line says socket LB is
+# off, naming DIR, its file system type FS and the cgroup v1 host.
+cgroup_off() {
+	cgroup_agent "$1" || return 1
+	[ "$(cat "$TMP/cg.out")" = "--once --pod-cidr 10.244.7.0/24 --node-name n7 --kube-proxy-replacement
+--pod-cidr 10.244.7.0/24 --node-name n7 --kube-proxy-replacement" ] &&
+		[ "$(grep -c 'socket LB' "$TMP/cg.err")" = 1 ] &&
+		grep -qxF "xcni-entrypoint: socket LB off: $1 is $2, not a cgroup v2 mount (a cgroup v1 host): no --cgroup-root for xcnid, so host-network clients do not reach ClusterIPs" "$TMP/cg.err"
+}
+# A cgroup v2 mount of this machine: /sys/fs/cgroup on a unified host, else the
+# hybrid layout's cgroup2 (/sys/fs/cgroup/unified), as stat -f reports it.
+CG2=
+for d in /sys/fs/cgroup $(awk '$3 == "cgroup2" { print $2 }' /proc/self/mounts); do
+	if [ "$(stat -f -c %T "$d" 2>/dev/null)" = cgroup2fs ]; then CG2=$d; break; fi
+done
+if [ -n "$CG2" ]; then
+	check "entrypoint agent: XCNI_CGROUP_ROOT a cgroup v2 mount ($CG2): --cgroup-root in xcnid --once and the exec'd xcnid" \
+		cgroup_on "$CG2"
+else
+	skip "entrypoint agent: XCNI_CGROUP_ROOT a cgroup v2 mount" "no cgroup2 mount on this machine"
+fi
+mkdir -p "$TMP/notcg"
+check "entrypoint agent: XCNI_CGROUP_ROOT not a cgroup v2 mount (a scratch directory): no --cgroup-root, one line saying socket LB is off" \
+	cgroup_off "$TMP/notcg" "$(stat -f -c %T "$TMP/notcg")"
+fs=$(stat -f -c %T /sys/fs/cgroup 2>/dev/null)
+if [ -n "$fs" ] && [ "$fs" != cgroup2fs ]; then
+	check "entrypoint agent: XCNI_CGROUP_ROOT this cgroup v1 host's /sys/fs/cgroup ($fs): no --cgroup-root, one line saying socket LB is off" \
+		cgroup_off /sys/fs/cgroup "$fs"
+fi
+check "entrypoint agent: XCNI_CGROUP_ROOT missing: no --cgroup-root, one line saying socket LB is off" \
+	cgroup_off "$TMP/nonexistent" missing
+no_cgroup_ok() {
+	cgroup_agent "" || return 1
+	! grep -q -- --cgroup-root "$TMP/cg.out" && ! grep -q 'socket LB' "$TMP/cg.err"
+}
+check "entrypoint agent: XCNI_CGROUP_ROOT unset (xcni.yaml): no --cgroup-root, nothing said about socket LB" no_cgroup_ok
 
 # The pod CIDR from a (fake) API server over TLS: the request must be a list of
 # nodes with a field selector (the ClusterRole has no get) carrying the token.
