@@ -95,11 +95,11 @@ cat >"$T/bad.yaml" <<EOF
 apiVersion: policy.networking.k8s.io/v1alpha2
 kind: ClusterNetworkPolicy
 metadata: {name: bad}
-spec: {tier: Baseline, priority: 1, subject: {namespaces: {}}, ingress: [{action: Pass, from: [{namespaces: {}}]}]}
+spec: {tier: Baseline, priority: 1001, subject: {namespaces: {}}, ingress: [{action: Deny, from: [{namespaces: {}}]}]}
 EOF
 lab apply -f "$T/bad.yaml" >"$T/out" 2>&1
-check "lab apply: a Pass in the Baseline tier refused, naming the field" \
-	grep -q "ClusterNetworkPolicy bad: spec.ingress\[0\].action: Pass is only allowed in the Admin tier" "$T/out"
+check "lab apply: priority 1001 refused, naming the field" \
+	grep -q "ClusterNetworkPolicy bad: spec.priority: 1001 must be between 0 and 1000" "$T/out"
 matrix "  ... nothing applied" 80/tcp "True"
 
 # A NetworkPolicy in x that admits everyone; the Admin tier denies y above it.

@@ -112,6 +112,8 @@ static bool ref_in(const struct k8s_cidr *a, const struct k8s_cidr *c)
 /* "namespaces", "pods", "nodes", "networks": exactly one is set. */
 static bool ref_cnp_peer(const struct k8s_cnp_peer *p, const struct rpeer *x)
 {
+	if (p->unknown) /* "fail closed": an Accept through it matches no traffic */
+		return false;
 	if (p->nnets) {
 		for (size_t i = 0; i < p->nnets; i++)
 			if (ref_in(&x->addr, &p->nets[i]))
@@ -176,6 +178,14 @@ static int ref_tier(enum k8s_cnp_tier tier, const struct k8s_pod *pod, int dir,
 		for (size_t ri = 0; !got && ri < n; ri++) {
 			bool m = false;
 
+			/* "fail closed": a Deny or Pass with a peer of an unknown kind is "Deny all". */
+			for (size_t j = 0; rules[ri].action != ACCEPT && j < rules[ri].npeers; j++)
+				if (rules[ri].peers[j].unknown) {
+					got = R_DENY;
+					break;
+				}
+			if (got)
+				break;
 			for (size_t j = 0; !m && j < rules[ri].npeers; j++)
 				m = ref_cnp_peer(&rules[ri].peers[j], peer);
 			if (m && ref_cnp_ports(&rules[ri], dir == IN ? pod : peer->pod, proto, port))
@@ -555,6 +565,51 @@ static void test_audit_neutral(void **state)
 			 XCNI_POLV_DENY | XCNI_POLV_AUDIT | XCNI_TIER_ADMIN << XCNI_POLV_TIER_SHIFT);
 }
 
+/*
+ * The API's "fail closed" for a peer of a kind xcni does not know: an Accept
+ * matches nothing through it, a Deny or a Pass denies everything. And a Pass
+ * in the Baseline tier skips the rest of that tier (allowed by default).
+ */
+static void test_fail_closed(void **state)
+{
+	struct k8s_cnp *p, *q;
+	struct k8s_cnp_rule *r;
+
+	(void)state;
+	cast();
+	p = cnp_add("accept-b", ADMIN, 1, sel("team=a"), NULL);
+	r = crule(p, IN, ACCEPT);
+	cpeer_ns(r, sel("team=b"));
+	r->peers[r->npeers++].unknown = true;
+	q = cnp_add("deny-b", ADMIN, 2, sel("team=a"), NULL);
+	cpeer_ns(crule(q, IN, DENY), sel("team=b"));
+	compile();
+	assert_true(allowed(DEVCLIENT, WEB, TCP, 80)); /* the Accept through its known peer */
+	assert_true(allowed(OTHER, WEB, TCP, 80)); /* nothing else matched the unknown peer */
+	/* A Deny with an unknown peer: everything, every port, whatever its other peers say. */
+	r->action = DENY;
+	compile();
+	assert_false(allowed(OTHER, WEB, TCP, 80));
+	assert_false(allowed(OTHER, WEB, UDP, 53));
+	assert_false(allowed(DEVCLIENT, WEB, TCP, 443));
+	/* A Pass with one: the same. */
+	r->action = PASS;
+	compile();
+	assert_false(allowed(OTHER, WEB, TCP, 80));
+	/* Baseline: Pass (priority 1) skips its Deny (priority 2): allowed. */
+	p->ningress = 0;
+	q->ningress = 0;
+	p = cnp_add("base-pass", BASELINE, 1, sel("team=a"), NULL);
+	cpeer_ns(crule(p, IN, PASS), sel(""));
+	q = cnp_add("base-deny", BASELINE, 2, sel("team=a"), NULL);
+	cpeer_ns(crule(q, IN, DENY), sel(""));
+	compile();
+	assert_true(allowed(DEVCLIENT, WEB, TCP, 80));
+	p->ningress = 0;
+	compile();
+	assert_false(allowed(DEVCLIENT, WEB, TCP, 80));
+}
+
 /* Without ClusterNetworkPolicies the entries are NetworkPolicy's, untouched. */
 static void test_no_tiers_unchanged(void **state)
 {
@@ -604,9 +659,6 @@ static void test_parse(void **state)
 		  "ClusterNetworkPolicy c1: spec.tier: \"Top\" is not a tier (Admin, Baseline)" },
 		{ "spec: {tier: Admin, priority: 1001, subject: {namespaces: {}}}",
 		  "spec.priority: 1001 must be between 0 and 1000" },
-		{ "spec: {tier: Baseline, priority: 1, subject: {namespaces: {}},"
-		  " ingress: [{action: Pass, from: [{namespaces: {}}]}]}",
-		  "spec.ingress[0].action: Pass is only allowed in the Admin tier" },
 		{ "spec: {tier: Admin, priority: 1, subject: {namespaces: {}},"
 		  " egress: [{action: Deny, to: [{networks: [10.0.0.0/33]}]}]}",
 		  "spec.egress[0].to[0].networks[0]: \"10.0.0.0/33\" is not a valid" },
@@ -663,6 +715,16 @@ static void test_parse(void **state)
 			       "  - {action: Pass, to: [{nodes: {}}, {networks: [10.0.0.0/8, fd00::/8]}]}\n",
 			  &err),
 		0);
+	/* A Pass in the Baseline tier is the API's (it skips the rest of the tier). */
+	assert_int_equal(parse_doc(HEAD "spec: {tier: Baseline, priority: 1, subject: {namespaces: {}},"
+					" ingress: [{action: Pass, from: [{namespaces: {}}]}]}\n",
+				   &err),
+			 0);
+	/* A peer of a kind this xcni does not know (a newer CRD's) is kept: it fails closed. */
+	assert_int_equal(parse_doc(HEAD "spec: {tier: Admin, priority: 1, subject: {namespaces: {}},"
+					" egress: [{action: Deny, to: [{futurePeer: {a: b}}]}]}\n",
+				   &err),
+			 0);
 }
 
 /* ---- agreement on random clusters ---------------------------------------- */
@@ -749,13 +811,15 @@ static void rnd_cluster(void)
 		p->meta.audit = rnd(4) == 0;
 		for (int dir = IN; dir <= EG; dir++)
 			for (uint32_t k = rnd(3); k; k--) {
-				enum k8s_cnp_action a = tier == ADMIN ? rnd(3) : rnd(2);
+				enum k8s_cnp_action a = rnd(3); /* Pass in both tiers */
 				struct k8s_cnp_rule *r = crule(p, dir, a);
 
 				for (uint32_t j = rnd(2) + 1; j; j--) {
 					uint32_t kind = rnd(dir == EG ? 4 : 2);
 
-					if (kind == 0)
+					if (!rnd(16)) /* a newer CRD's peer: fails closed */
+						r->peers[r->npeers++].unknown = true;
+					else if (kind == 0)
 						cpeer_ns(r, rnd_sel("team", teams, 2));
 					else if (kind == 1)
 						cpeer_pods(r, rnd_sel("team", teams, 2),
@@ -975,6 +1039,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_networks_nodes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_audit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_audit_neutral, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fail_closed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_tiers_unchanged, setup, teardown),
 		cmocka_unit_test(test_parse),
 		cmocka_unit_test_setup_teardown(test_random_agree, setup, teardown),

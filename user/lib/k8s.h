@@ -165,6 +165,10 @@ struct k8s_cnp_peer {
 	struct k8s_selector *node_sel; /* nodes (egress) */
 	size_t nnets; /* networks (egress): CIDRs of both families */
 	struct k8s_cidr *nets;
+	/* None of the kinds xcni knows is set (a newer CRD's peer): the rule fails
+	 * closed, as the API says: an Accept matches nothing through it, a Deny or
+	 * a Pass is a Deny of everything. */
+	bool unknown;
 };
 
 /* One protocols[] entry: proto with a port or range (port 0: every port), or a named port. */

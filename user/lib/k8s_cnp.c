@@ -3,7 +3,9 @@
  * ClusterNetworkPolicy (kubernetes-sigs/network-policy-api v1alpha2) from
  * its JSON tree, validated as the CRD's schema and CEL rules do: tier Admin
  * or Baseline, priority 0..1000, a subject of namespaces or pods, rules with
- * an action (Pass only in the Admin tier), exactly one kind per peer,
+ * an action (a Pass in the Baseline tier skips the rest of that tier, so
+ * the default, allowed, decides), at most one kind per peer (none: a kind of
+ * a newer CRD, and the rule fails closed),
  * networks as CIDRs, protocols with one port, a range or a named port.
  * domainNames peers are refused: xcni resolves no names (README).
  */
@@ -109,9 +111,12 @@ static int parse_peer(struct ctx *c, json_t *j, bool egress, struct k8s_cnp_peer
 				    kinds[i]);
 		which = kinds[i];
 	}
-	if (!which)
-		return fail(c, "must set one of namespaces, pods%s",
-			    egress ? ", nodes, networks" : "");
+	if (!which) {
+		/* A kind this xcni does not know (the object comes from a newer CRD):
+		 * kept, and the rule fails closed (policy_cnp.c). */
+		p->unknown = true;
+		return 0;
+	}
 	if (!strcmp(which, "domainNames"))
 		return fail_in(c, "domainNames", "domainNames peers are not supported by xcni "
 						 "(it resolves no names); use networks");
@@ -229,8 +234,7 @@ static int parse_protocol(struct ctx *c, json_t *j, struct k8s_cnp_proto *p)
 	return err;
 }
 
-static int parse_rule(struct ctx *c, json_t *j, bool egress, enum k8s_cnp_tier tier,
-		      struct k8s_cnp_rule *r)
+static int parse_rule(struct ctx *c, json_t *j, bool egress, struct k8s_cnp_rule *r)
 {
 	const char *peers_key = egress ? "to" : "from", *action, *name;
 	json_t *peers, *protos, *v;
@@ -258,9 +262,6 @@ static int parse_rule(struct ctx *c, json_t *j, bool egress, enum k8s_cnp_tier t
 		r->action = K8S_CNP_PASS;
 	else
 		return fail_in(c, "action", "\"%s\" is not an action (Accept, Deny, Pass)", action);
-	if (r->action == K8S_CNP_PASS && tier == K8S_CNP_BASELINE)
-		return fail_in(c, "action", "Pass is only allowed in the Admin tier (nothing "
-					    "follows the Baseline tier to pass to)");
 	err = get_arr(c, j, peers_key, &peers);
 	if (!err)
 		err = get_arr(c, j, "protocols", &protos);
@@ -301,8 +302,8 @@ static int parse_rule(struct ctx *c, json_t *j, bool egress, enum k8s_cnp_tier t
 	return err;
 }
 
-static int parse_rules(struct ctx *c, json_t *spec, bool egress, enum k8s_cnp_tier tier,
-		       struct k8s_cnp_rule **out, size_t *n)
+static int parse_rules(struct ctx *c, json_t *spec, bool egress, struct k8s_cnp_rule **out,
+		       size_t *n)
 {
 	const char *key = egress ? "egress" : "ingress";
 	json_t *rules, *v;
@@ -322,7 +323,7 @@ static int parse_rules(struct ctx *c, json_t *spec, bool egress, enum k8s_cnp_ti
 	json_array_foreach(rules, i, v) {
 		size_t o = idx(c, i);
 
-		err = parse_rule(c, v, egress, tier, &(*out)[i]);
+		err = parse_rule(c, v, egress, &(*out)[i]);
 		pop(c, o);
 		if (err)
 			break;
@@ -390,9 +391,9 @@ int parse_cnp(struct ctx *c, json_t *doc, struct k8s_cnp *p)
 	p->priority = (uint32_t)prio;
 	err = parse_subject(c, spec, p);
 	if (!err)
-		err = parse_rules(c, spec, false, p->tier, &p->ingress, &p->ningress);
+		err = parse_rules(c, spec, false, &p->ingress, &p->ningress);
 	if (!err)
-		err = parse_rules(c, spec, true, p->tier, &p->egress, &p->negress);
+		err = parse_rules(c, spec, true, &p->egress, &p->negress);
 out:
 	pop(c, old);
 	return err;

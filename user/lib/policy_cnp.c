@@ -161,6 +161,8 @@ static const struct k8s_cnp_rule *rule_of(const struct cnpctx *cc, size_t i)
 
 static bool peer_matches(const struct k8s_cnp_peer *p, const struct peer *pr)
 {
+	if (p->unknown) /* fails closed: through it, an Accept matches nothing */
+		return false;
 	if (p->nnets) {
 		/* Every prefix a rule names has its own polcidr entry, so an address
 		 * that reaches "any peer" is in none of them (a /0 too: the address
@@ -210,6 +212,17 @@ static bool protos_match(const struct cnpctx *cc, const struct k8s_cnp_rule *r,
 	return false;
 }
 
+/* A Deny or Pass with a peer of a kind xcni does not know is a Deny of everything. */
+static bool fails_closed(const struct k8s_cnp_rule *r)
+{
+	if (r->action == K8S_CNP_ACCEPT)
+		return false;
+	for (size_t i = 0; i < r->npeers; i++)
+		if (r->peers[i].unknown)
+			return true;
+	return false;
+}
+
 static bool rule_matches(const struct cnpctx *cc, const struct k8s_cnp_rule *r,
 			 const struct peer *pr, uint8_t proto, uint16_t port)
 {
@@ -249,7 +262,13 @@ static struct vd evaluate(const struct cnpctx *cc, const struct peer *pr, uint8_
 					tier_flags(tier == K8S_CNP_ADMIN ? XCNI_TIER_ADMIN :
 									   XCNI_TIER_BASELINE) };
 
-			if (passed || (enforced_only && audit) || !rule_matches(cc, r, pr, proto, port))
+			if (passed || (enforced_only && audit))
+				continue;
+			if (fails_closed(r)) {
+				v.flags |= XCNI_POLV_DENY | (audit ? XCNI_POLV_AUDIT : 0);
+				return v;
+			}
+			if (!rule_matches(cc, r, pr, proto, port))
 				continue;
 			if (r->action == K8S_CNP_PASS) {
 				passed = true; /* the rest of the Admin tier is skipped */
