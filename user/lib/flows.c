@@ -12,6 +12,7 @@
 
 #include "xcni_shared.h"
 #include "lib/flows.h"
+#include "lib/proto.h"
 #include "lib/reasons.h"
 
 /*
@@ -880,23 +881,6 @@ static void json_str(struct fbuf *b, const char *s)
 	fbuf_printf(b, "\"");
 }
 
-static const char *proto_str(uint8_t p)
-{
-	switch (p) {
-	case IPPROTO_TCP:
-		return "TCP";
-	case IPPROTO_UDP:
-		return "UDP";
-	case IPPROTO_ICMP:
-		return "ICMP";
-	case IPPROTO_ICMPV6:
-		return "ICMPv6";
-	case IPPROTO_SCTP:
-		return "SCTP";
-	}
-	return NULL;
-}
-
 /* What an end is when it is no pod: the reserved identity's name. */
 static const char *peer_kind(const struct flow_peer *p)
 {
@@ -944,7 +928,7 @@ void flow_rec_json(struct fbuf *b, const struct flow_rec *r, const struct flow_r
 {
 	static const char *const verdicts[] = { "allowed", "denied", "audit" };
 	const struct xcni_reason_info *ri = r->reason ? xcni_reason_info(r->reason) : NULL;
-	const char *ps = proto_str(r->key.proto);
+	const char *ps = proto_label(r->key.proto);
 	char flags[24] = "";
 
 	fbuf_printf(b, "{\"node\":");

@@ -10,5 +10,7 @@ const char *proto_name(uint8_t proto);
 /* Kubernetes' spelling, as a Service or EndpointSlice port writes it: "TCP", "UDP",
  * "SCTP"; NULL for any other number (Kubernetes has no name for it). */
 const char *proto_k8s_name(uint8_t proto);
+/* As flow records write it: "TCP", "UDP", "SCTP", "ICMP", "ICMPv6"; NULL for any other. */
+const char *proto_label(uint8_t proto);
 
 #endif
