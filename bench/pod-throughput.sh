@@ -5,7 +5,7 @@
 # with XCNI_BASE_BIN, vs another xcni build). See bench/README.md.  Must run
 # as root.
 #
-#   bash bench/pod-throughput.sh [-r ROUNDS] [-t SECONDS] [-n N] [-w WARMUP] [-c SECS] [-f FAMILY] [-U] [-x]
+#   bash bench/pod-throughput.sh [-r ROUNDS] [-t SECONDS] [-n N] [-w WARMUP] [-c SECS] [-f FAMILY] [-U] [-T] [-x]
 #
 #   -r  rounds; each round measures every setup once (default 3)
 #   -t  iperf3 duration per measurement, seconds (default 5)
@@ -18,8 +18,15 @@
 #       bridge6: the same pods over IPv6, measured in the same rounds
 #   -U  don't pin clients to CPU 0 and servers to CPU 1 (default: pinned,
 #       when the machine has 2+ CPUs)
-#   -x  only the xcni setups (xcni, and xcni-base with XCNI_BASE_BIN): no
-#       bridge, no ptp; a short A/B run
+#   -T  add the setup xcni-tc (xcni-tc6 with -f dual): xcni with every
+#       program on tc clsact ("attach":"tc" for the plugin, --attach tc for
+#       xcnid), as on a kernel without TCX (< 6.6), own node netns, pin dir
+#       /sys/fs/bpf/xpt<pid>-tc and subnet 10.99.36.0/24 (fd00:99:36::/64),
+#       measured beside xcni (TCX) in the same rounds; checks each pod's
+#       attach point (state record and the host veth's tc filters) and adds
+#       the line "A/B xcni-tc/xcni"
+#   -x  only the xcni setups (xcni, xcni-base with XCNI_BASE_BIN, xcni-tc
+#       with -T): no bridge, no ptp; a short A/B run
 #
 # Environment:
 #   XCNI_BIN  plugin under test   (default <repo>/build/xcni; xcnid next to it)
@@ -54,14 +61,15 @@ PIN_CPUS=1
 CR_SECS=2
 FAMILY=ipv4
 XCNI_ONLY=0
+TC_SETUP=0
 XCNI_BASE_BIN=${XCNI_BASE_BIN:-}
 
 usage() {
-	sed -n '2,40p' "$0" | sed 's/^# \{0,1\}//' >&2
+	sed -n '2,47p' "$0" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 }
 
-while getopts "r:t:n:w:c:f:Uxh" opt; do
+while getopts "r:t:n:w:c:f:UTxh" opt; do
 	case $opt in
 	r) ROUNDS=$OPTARG ;;
 	t) SECS=$OPTARG ;;
@@ -70,6 +78,7 @@ while getopts "r:t:n:w:c:f:Uxh" opt; do
 	c) CR_SECS=$OPTARG ;;
 	f) FAMILY=$OPTARG ;;
 	U) PIN_CPUS=0 ;;
+	T) TC_SETUP=1 ;;
 	x) XCNI_ONLY=1 ;;
 	*) usage ;;
 	esac
@@ -87,6 +96,9 @@ num_in "$PP_WARMUP" 0 1000000 || die "-w must be 0..1000000 (got '$PP_WARMUP')"
 num_in "$CR_SECS" 0 60 || die "-c must be 0..60 (got '$CR_SECS')"
 [[ $FAMILY == ipv4 || $FAMILY == dual ]] || die "-f must be ipv4 or dual (got '$FAMILY')"
 need ip nsenter timeout taskset iperf3 python3 "$CC"
+((TC_SETUP == 0)) || need tc
+# The plugin takes XCNI_ATTACH over its config: both xcni setups would get it.
+((TC_SETUP == 0)) || [[ -z ${XCNI_ATTACH:-} ]] || die "-T: unset XCNI_ATTACH (xcni-tc forces tc, xcni keeps the default)"
 for p in host-local $( ((XCNI_ONLY)) || echo bridge ptp); do
 	[[ -x $CNI_DIR/$p ]] || die "reference plugin not found: $CNI_DIR/$p"
 done
@@ -124,13 +136,14 @@ $CC -O2 -std=gnu11 -Wall -Wextra -Werror -o "$CONN_RATE" "$HERE/conn_rate.c"
 PREFIX="xpt$$"
 SETUPS=(xcni)
 [[ -z $XCNI_BASE_BIN ]] || SETUPS+=(xcni-base)
+((TC_SETUP == 0)) || SETUPS+=(xcni-tc)
 ((XCNI_ONLY)) || SETUPS+=(bridge ptp)
 declare -A SUBNET=([xcni]=10.99.32.0/24 [bridge]=10.99.33.0/24 [ptp]=10.99.34.0/24
-	[xcni-base]=10.99.35.0/24)
-# IPv6 (-f dual): xcni, xcni-base and bridge only (ptp stays the IPv4 reference).
+	[xcni-base]=10.99.35.0/24 [xcni-tc]=10.99.36.0/24)
+# IPv6 (-f dual): xcni, xcni-base, xcni-tc and bridge only (ptp stays the IPv4 reference).
 declare -A SUBNET6=()
 [[ $FAMILY == ipv4 ]] ||
-	SUBNET6=([xcni]=fd00:99:32::/64 [bridge]=fd00:99:33::/64 [xcni-base]=fd00:99:35::/64)
+	SUBNET6=([xcni]=fd00:99:32::/64 [bridge]=fd00:99:33::/64 [xcni-base]=fd00:99:35::/64 [xcni-tc]=fd00:99:36::/64)
 # What one round measures: a setup's pods over IPv4 ("xcni"), or over IPv6
 # ("xcni6", the same pods, their IPv6 addresses).
 LEGS=()
@@ -149,6 +162,8 @@ if [[ -n $XCNI_BASE_BIN ]]; then
 	XCNICTL[xcni-base]=$(dirname "$XCNI_BASE_BIN")/xcnictl
 	PIN[xcni-base]=/sys/fs/bpf/$PREFIX-base
 fi
+# xcni-tc: this build, every program forced onto tc clsact.
+BIN[xcni-tc]=$XCNI_BIN XCNID[xcni-tc]=$XCNID_BIN XCNICTL[xcni-tc]=$XCNICTL_BIN PIN[xcni-tc]=/sys/fs/bpf/$PREFIX-tc
 declare -A IP=()     # [leg-pod] -> pod address (leg xcni: IPv4, xcni6: IPv6)
 declare -A CNI_PATH_DIRS=()
 for s in "${SETUPS[@]}"; do
@@ -214,8 +229,10 @@ ipam() {
 }
 for s in "${SETUPS[@]}"; do
 	[[ $s == xcni* ]] || continue
+	att=""
+	[[ $s != xcni-tc ]] || att='"attach":"tc",'
 	cat >"$TMP/$s.conf" <<EOF
-{"cniVersion":"1.0.0","name":"$PREFIX-$s","type":"$(basename "${BIN[$s]}")","mtu":1500,"stateDir":"$TMP/$s-state","pinDir":"${PIN[$s]}","ipam":$(ipam "$s")}
+{"cniVersion":"1.0.0","name":"$PREFIX-$s","type":"$(basename "${BIN[$s]}")","mtu":1500,$att"stateDir":"$TMP/$s-state","pinDir":"${PIN[$s]}","ipam":$(ipam "$s")}
 EOF
 done
 cat >"$TMP/bridge.conf" <<EOF
@@ -242,7 +259,7 @@ wait_listen() { # wait_listen NETNS PORT PID
 
 # build_setup SETUP: node netns, two pod netns wired by CNI ADD, servers in pod b.
 build_setup() {
-	local s=$1 node p res pid v6 l port fam pin
+	local s=$1 node p res pid v6 xa att hif h n want l port fam pin
 	local -a legs=("$s")
 	node=$(node_ns "$s")
 	add_ns "$node" || die "$s: creating netns $node failed"
@@ -252,7 +269,9 @@ build_setup() {
 		PINS_OURS+=("$pin")
 		v6=()
 		[[ -z ${SUBNET6[$s]:-} ]] || v6=(--pod-cidr6 "${SUBNET6[$s]}")
-		nsenter --net="/var/run/netns/$node" "${XCNID[$s]}" --pin-dir "$pin" \
+		xa=()
+		[[ $s != xcni-tc ]] || xa=(--attach tc)
+		nsenter --net="/var/run/netns/$node" "${XCNID[$s]}" --pin-dir "$pin" "${xa[@]}" \
 			--pod-cidr "${SUBNET[$s]}" "${v6[@]}" >"$TMP/$s-xcnid.log" 2>&1 &
 		pid=$!
 		XCNID_PIDS+=("$pid")
@@ -278,6 +297,23 @@ build_setup() {
 		fi
 		[[ $(ip -n "$(pod_ns "$s" "$p")" -o link show eth0) == *"mtu 1500 "* ]] ||
 			die "$s: pod $p eth0 MTU is not 1500"
+		# -T compares tc clsact with TCX: each side must have attached the way it says.
+		[[ $TC_SETUP == 1 && ($s == xcni || $s == xcni-tc) ]] || continue
+		att="" hif=""
+		read -r att hif < <(python3 -c '
+import json, os, sys
+for f in os.listdir(sys.argv[1]):
+    r = json.load(open(os.path.join(sys.argv[1], f))) if not f.startswith(".") else {}
+    if r.get("containerID") == sys.argv[2]:
+        print(r.get("attach") or "-", f)' "$TMP/$s-state/$PREFIX-$s" "$PREFIX-$s-$p") || true
+		[[ -n ${hif:-} ]] || die "$s: pod $p: no state record in $TMP/$s-state"
+		n=$(for h in ingress egress; do ip netns exec "$node" tc filter show dev "$hif" $h 2>/dev/null; done |
+			grep -c ' bpf .*direct-action') || true
+		want="tcx 0"
+		[[ $s == xcni ]] || want="tc 2"
+		[[ "$att $n" == "$want" ]] ||
+			die "$s: pod $p: attached \"$att\" with $n tc bpf filters on $hif, not \"${want% *}\" with ${want#* }$([[ $s == xcni ]] && echo ' (no TCX in this kernel? -T would compare tc with tc)')"
+		say "$s: pod $p: $hif attached through $att ($n tc bpf filters)"
 	done
 	# conn_rate's client closes first: TIME_WAIT piles up in pod a.
 	ip netns exec "$(pod_ns "$s" a)" sysctl -qw net.ipv4.ip_local_port_range="1024 65535" \
@@ -425,7 +461,8 @@ for s in setups:
 keys = [("throughput_gbps", "tput"), ("latency_p50_us", "p50"), ("latency_p99_us", "p99")]
 if int(cr_secs):
     keys.append(("conn_rate_per_s", "conn/s"))
-pairs = [("xcni", "xcni-base"), ("xcni6", "xcni-base6"), ("xcni", "bridge"), ("xcni", "ptp")]
+pairs = [("xcni", "xcni-base"), ("xcni6", "xcni-base6"), ("xcni-tc", "xcni"), ("xcni-tc6", "xcni6"),
+         ("xcni", "bridge"), ("xcni", "ptp")]
 if family != "ipv4":
     pairs += [("xcni6", "xcni"), ("xcni6", "bridge6"), ("bridge6", "bridge")]
 pairs = [(a, b) for a, b in pairs if a in res and b in res]
@@ -452,7 +489,7 @@ if family != "ipv4" and "xcni6/bridge6" in ratio:  # issue 14: IPv6 within 5% of
 # A/B: this build (XCNI_BIN) over the base (XCNI_BASE_BIN), in the same rounds.
 ab = {}
 field = {"latency_p50_us": "p50_us", "throughput_gbps": "gbps", "conn_rate_per_s": "conn_rate"}
-for a, b in (("xcni", "xcni-base"), ("xcni6", "xcni-base6")):
+for a, b in (("xcni", "xcni-base"), ("xcni6", "xcni-base6"), ("xcni-tc", "xcni"), ("xcni-tc6", "xcni6")):
     if a not in res or b not in res:
         continue
     ra = {x["round"]: x for x in res[a]["rounds"]}
@@ -475,7 +512,7 @@ if int(cr_secs):
     names.append(("conn_rate_per_s", "conn/s"))
 for name, v in ab.items():
     m, pr = v["median"], v["rounds"]
-    print(f"A/B {name} (new/base): " + ", ".join(f"{h} {m[k]:.2f}x" for k, h in names)
+    print(f"A/B {name} ({'tc/TCX' if name.startswith('xcni-tc') else 'new/base'}): " + ", ".join(f"{h} {m[k]:.2f}x" for k, h in names)
           + "  (per round: " + "; ".join(f"{h} " + " ".join(f"{x:.2f}" for x in pr[k]) for k, h in names) + ")")
 if targets:
     print()
@@ -500,8 +537,12 @@ doc = {
     "ratio": ratio,
     "targets": targets,
 }
+if "xcni-tc" in fwd:
+    doc["xcni_tc_fwd_local"] = fl("xcni-tc")
+if ab:
+    doc["ab"] = ab
 if basebin:
-    doc.update({"xcni_base_bin": basebin, "xcni_base_fwd_local": fl("xcni-base"), "ab": ab})
+    doc.update({"xcni_base_bin": basebin, "xcni_base_fwd_local": fl("xcni-base")})
 json.dump(doc, open(out, "w"), indent=2)
 print(f"wrote {out}")
 PY
