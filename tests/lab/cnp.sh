@@ -215,6 +215,7 @@ scrape "$T/p0"
 matrix "audit mode: the Admin Deny drops nothing" 80/tcp "True"
 scrape "$T/p1"
 pcheck "audit mode: the 9 pairs y -> x audited" "$T/p0" "$T/p1" admin audit ingress -ge 9
+cp "$T/p1" "$T/audited"
 pstill "$T/p0" "$T/p1" ingress admin/accept admin/deny networkpolicy/deny networkpolicy/audit \
 	baseline/accept baseline/deny baseline/audit default/accept
 out=$("$XCNICTL" --node n1 explain y/b x/a 80/tcp 2>&1)
@@ -229,6 +230,7 @@ matrix "enforce again" 80/tcp "not (dns == 'x' and sns == 'y')"
 scrape "$T/p1"
 # The audit entries are gone: the counter keeps what they counted (no negative growth).
 pcheck "enforce again: denied" "$T/p0" "$T/p1" admin deny ingress -ge 9
+pcheck "  ... the audit entries replaced, what they counted kept" "$T/audited" "$T/p1" admin audit ingress -eq 0
 pstill "$T/p0" "$T/p1" ingress admin/accept admin/audit networkpolicy/deny networkpolicy/audit \
 	baseline/accept baseline/deny baseline/audit default/accept
 unpolicy deny-y

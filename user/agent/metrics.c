@@ -45,7 +45,8 @@
  * cell) for xcni_policy_flows_total: see grp_carry().
  */
 struct grp {
-	__u64 key; /* GRP_USED | ep << 8 | version, or GRP_USED | ep << 16 | version << 8 | cell; 0 = empty slot */
+	/* GRP_USED | ep << 8 | version, or (cells) GRP_USED | ep << 16 | version << 8 | cell; 0 = empty */
+	__u64 key;
 	__u64 sum;
 };
 #define GRP_USED (1ULL << 63)
@@ -64,6 +65,8 @@ enum { ACT_ACCEPT, ACT_DENY, ACT_AUDIT, NR_ACTS };
 #define NR_TIERS 4
 #define NR_CELLS (NR_TIERS * NR_ACTS * XCNI_NR_POLICY_DIRS)
 #define CELL(tier, act, dir) (((tier) * NR_ACTS + (act)) * XCNI_NR_POLICY_DIRS + (dir))
+_Static_assert(NR_CELLS <= 256, "a cell is the low byte of its group's key");
+_Static_assert(XCNI_TIER_DEFAULT == NR_TIERS - 1, "XCNI_POLV_TIER has two bits");
 
 /* What one walk of the policy maps found. */
 struct polscan {
