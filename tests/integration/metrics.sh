@@ -206,6 +206,15 @@ d=$(delta "$(by fwd-local from-pod)")
 check "... fwd-local bytes by >= 5 x 98 (got $d)" test "$d" -ge 490
 d=$(delta xcni_policy_allowed_flows_total)
 check "4 UDP flows b -> a:7777: xcni_policy_allowed_flows_total grew by exactly 4 (got $d)" test "$d" = 4
+pf() { echo "xcni_policy_flows_total{tier=\"$1\",action=\"$2\",direction=\"$3\"}"; }
+d=$(delta "$(pf networkpolicy accept ingress)")
+check "... and xcni_policy_flows_total{networkpolicy,accept,ingress} by exactly 4 (got $d)" test "$d" = 4
+# Only NetworkPolicy isolates a: its denials are no entries, counted as drops alone.
+d=$(for c in "networkpolicy deny ingress" "networkpolicy accept egress" "admin deny ingress" "default accept ingress"; do
+	# shellcheck disable=SC2086 # "TIER ACTION DIRECTION"
+	delta "$(pf $c)"
+done | tr '\n' ' ')
+check "... the other cells stay (networkpolicy deny, egress, admin, default: got $d)" test "$d" = "0 0 0 0 "
 pol_drops() {
 	local f=$1
 	[ -r "$f" ] && awk '$1 ~ /^xcni_packets_total\{reason="drop-policy-ingress",/ { s += $2 } END { print s + 0 }' "$f"

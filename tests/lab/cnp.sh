@@ -6,6 +6,11 @@
 # applies policies with `xcnictl lab apply`, probes every ordered pod pair
 # (`lab matrix`) and compares the table with what the API's text says.
 #
+# Every node's xcnid serves metrics (--metrics-addr 127.0.0.1:9962 in its
+# netns): around the Admin Deny, Pass, audit and Baseline cases the counters
+# xcni_policy_flows_total{tier,action,direction}, summed over the nodes, move
+# in the cells those cases decide and in no other.
+#
 # CNP_NODES=N (default 1) spreads the pods over N nodes; CNP_FAMILY=ipv4|dual
 # (default ipv4) runs the lab in that family (dual: every pair over both).
 set -uo pipefail
@@ -84,7 +89,51 @@ EOF
 	} | policy "$1"
 }
 
-check "lab up --nodes $NODES --ip-family $FAMILY" lab up --nodes "$NODES" --ip-family "$FAMILY" ||
+# Prometheus: xcni_policy_flows_total of every node, summed (scrape FILE), and
+# a cell's growth between two scrapes (pflows A B TIER ACTION [DIRECTION]).
+MPORT=9962
+scrape() {
+	local n
+	: >"$1"
+	for n in $(seq 1 "$NODES"); do
+		in_node "$n" /usr/bin/python3 -c '
+import sys, urllib.request
+sys.stdout.write(urllib.request.urlopen("http://127.0.0.1:%s/metrics" % sys.argv[1], timeout=5).read().decode())
+' "$MPORT" >>"$1" || echo "scrape-failed n$n" >>"$1"
+	done
+}
+pflows() {
+	local a b
+	a=$(pfsum "$1" "$3" "$4" "${5:-ingress}") b=$(pfsum "$2" "$3" "$4" "${5:-ingress}")
+	[ "$a" = missing ] || [ "$b" = missing ] && { echo missing; return; }
+	echo $((b - a))
+}
+pfsum() {
+	awk -v s="xcni_policy_flows_total{tier=\"$2\",action=\"$3\",direction=\"$4\"}" '
+		/^scrape-failed/ { bad = 1 } $1 == s { t += $2; f++ } END { print (bad || !f) ? "missing" : t }' "$1"
+}
+# pcheck NAME A B TIER ACTION DIRECTION OP N: the growth of a cell compared with N (test OP).
+pcheck() {
+	local d
+	d=$(pflows "$2" "$3" "$4" "$5" "$6")
+	check "$1: $4/$5/$6 flows grew $7 $8 (got $d)" test "$d" "$7" "$8"
+}
+# pstill A B DIRECTION CELL...: those cells (TIER/ACTION) did not move.
+pstill() {
+	local a=$1 b=$2 dir=$3 c d got="" bad=0
+	shift 3
+	for c in "$@"; do
+		d=$(pflows "$a" "$b" "${c%/*}" "${c#*/}" "$dir")
+		got+=" $c=$d"
+		[ "$d" = 0 ] || bad=1
+	done
+	check "  ... and no other $dir cell moved:$got" test "$bad" = 0
+}
+ALLCELLS=(admin/accept admin/deny admin/audit networkpolicy/accept networkpolicy/deny
+	networkpolicy/audit baseline/accept baseline/deny baseline/audit default/accept)
+
+check "lab up --nodes $NODES --ip-family $FAMILY (xcnid --metrics-addr 127.0.0.1:$MPORT)" \
+	lab up --nodes "$NODES" --ip-family "$FAMILY" --agent-arg "--metrics-addr=127.0.0.1:$MPORT" ||
 	{ finish; exit 1; }
 check "apply namespaces x, y, z" lab apply -f "$EX/00-namespaces.yaml"
 check "apply pods a, b, c in each" lab apply -f "$EX/10-pods.yaml" || { finish; exit 1; }
@@ -115,7 +164,14 @@ check "apply NetworkPolicy x/allow-all" lab apply -f "$T/np-x.yaml"
 cnp deny-y Admin 10 x <<'EOF'
   - {name: no-y, action: Deny, from: [{namespaces: {matchLabels: {ns: y}}}]}
 EOF
+scrape "$T/p0"
 matrix "Admin Deny y -> x over a NetworkPolicy allow" 80/tcp "not (dns == 'x' and sns == 'y')"
+scrape "$T/p1"
+pcheck "Admin Deny (9 pairs y -> x)" "$T/p0" "$T/p1" admin deny ingress -ge 9
+pcheck "  ... x's NetworkPolicy admitting x and z" "$T/p0" "$T/p1" networkpolicy accept ingress -ge 6
+pstill "$T/p0" "$T/p1" ingress admin/accept admin/audit networkpolicy/deny networkpolicy/audit \
+	baseline/accept baseline/deny baseline/audit default/accept
+pstill "$T/p0" "$T/p1" egress "${ALLCELLS[@]}"
 
 # Pass at a lower priority number: y/a skips the rest of the Admin tier; x's NetworkPolicy admits it.
 cnp pass-ya Admin 5 x <<'EOF'
@@ -123,6 +179,18 @@ cnp pass-ya Admin 5 x <<'EOF'
 EOF
 matrix "Pass (priority 5) for y/a, then the NetworkPolicy" 80/tcp \
 	"not (dns == 'x' and sns == 'y' and spod != 'a')"
+# One flow each: y/a passes to the NetworkPolicy (no Admin cell), y/b is denied by the Admin tier.
+scrape "$T/p0"
+lab probe y/a x/a 80/tcp --timeout-ms "$TIMEOUT" >/dev/null 2>&1
+scrape "$T/p1"
+lab probe y/b x/a 80/tcp --timeout-ms "$TIMEOUT" >/dev/null 2>&1
+scrape "$T/p2"
+pcheck "Pass: y/a -> x/a counts as the NetworkPolicy's" "$T/p0" "$T/p1" networkpolicy accept ingress -ge 1
+pstill "$T/p0" "$T/p1" ingress admin/accept admin/deny admin/audit networkpolicy/deny \
+	baseline/accept baseline/deny default/accept
+pcheck "  ... y/b -> x/a: the Admin Deny" "$T/p1" "$T/p2" admin deny ingress -ge 1
+pstill "$T/p1" "$T/p2" ingress admin/accept admin/audit networkpolicy/accept networkpolicy/deny \
+	baseline/accept baseline/deny default/accept
 # The same Pass at priority 20: deny-y (10) decides first.
 sed -i 's/priority: 5/priority: 20/' "$T/pass-ya.yaml"
 check "pass-ya to priority 20" lab apply -f "$T/pass-ya.yaml"
@@ -143,7 +211,13 @@ matrix "  ... 81 untouched" 81/tcp "True"
 cnp deny-y Admin 10 x "{xcni.io/policy-mode: audit}" <<'EOF'
   - {name: no-y, action: Deny, from: [{namespaces: {matchLabels: {ns: y}}}]}
 EOF
+scrape "$T/p0"
 matrix "audit mode: the Admin Deny drops nothing" 80/tcp "True"
+scrape "$T/p1"
+pcheck "audit mode: the 9 pairs y -> x audited" "$T/p0" "$T/p1" admin audit ingress -ge 9
+cp "$T/p1" "$T/audited"
+pstill "$T/p0" "$T/p1" ingress admin/accept admin/deny networkpolicy/deny networkpolicy/audit \
+	baseline/accept baseline/deny baseline/audit default/accept
 out=$("$XCNICTL" --node n1 explain y/b x/a 80/tcp 2>&1)
 check "explain y/b x/a 80/tcp: audit, would deny, by deny-y rule 0 (no-y)" \
 	bash -c "grep -q 'audit: would deny' <<<\"\$1\" && grep -q 'deny-y' <<<\"\$1\"" _ "$out"
@@ -151,7 +225,14 @@ echo "$out" | sed 's/^/#   /' | head -12
 cnp deny-y Admin 10 x <<'EOF'
   - {name: no-y, action: Deny, from: [{namespaces: {matchLabels: {ns: y}}}]}
 EOF
+scrape "$T/p0"
 matrix "enforce again" 80/tcp "not (dns == 'x' and sns == 'y')"
+scrape "$T/p1"
+# The audit entries are gone: the counter keeps what they counted (no negative growth).
+pcheck "enforce again: denied" "$T/p0" "$T/p1" admin deny ingress -ge 9
+pcheck "  ... the audit entries replaced, what they counted kept" "$T/audited" "$T/p1" admin audit ingress -eq 0
+pstill "$T/p0" "$T/p1" ingress admin/accept admin/audit networkpolicy/deny networkpolicy/audit \
+	baseline/accept baseline/deny baseline/audit default/accept
 unpolicy deny-y
 lab delete -f "$T/np-x.yaml" >/dev/null 2>&1 || not_ok "delete x/allow-all"
 matrix "all removed" 80/tcp "True"
@@ -161,7 +242,14 @@ cnp base-z Baseline 100 z <<'EOF'
   - {name: same-ns, action: Accept, from: [{namespaces: {matchLabels: {ns: z}}}]}
   - {name: others, action: Deny, from: [{namespaces: {}}]}
 EOF
+scrape "$T/p0"
 matrix "Baseline: z admits only z" 80/tcp "dns != 'z' or sns == 'z'"
+scrape "$T/p1"
+pcheck "Baseline: x and y -> z (18 pairs) denied" "$T/p0" "$T/p1" baseline deny ingress -ge 18
+pcheck "  ... z -> z accepted" "$T/p0" "$T/p1" baseline accept ingress -ge 3
+pstill "$T/p0" "$T/p1" ingress admin/accept admin/deny admin/audit networkpolicy/accept \
+	networkpolicy/deny networkpolicy/audit baseline/audit default/accept
+pstill "$T/p0" "$T/p1" egress "${ALLCELLS[@]}"
 cat >"$T/np-za.yaml" <<EOF
 apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
@@ -177,8 +265,11 @@ matrix "a NetworkPolicy on z/a decides before Baseline" 80/tcp \
 cnp y-in-z Admin 1 z <<'EOF'
   - {action: Accept, from: [{namespaces: {matchLabels: {ns: y}}}]}
 EOF
+scrape "$T/p0"
 matrix "Admin Accept above NetworkPolicy and Baseline" 80/tcp \
 	"dns != 'z' or sns == 'y' or (sns == 'z' and dpod != 'a') or (dpod == 'a' and sns == 'x')"
+scrape "$T/p1"
+pcheck "Admin Accept: y -> z (9 pairs)" "$T/p0" "$T/p1" admin accept ingress -ge 9
 unpolicy y-in-z base-z
 lab delete -f "$T/np-za.yaml" >/dev/null 2>&1 || not_ok "delete z/za-from-x"
 

@@ -40,9 +40,13 @@
 #define ENOTSUPP 524 /* the kernel's "no batch ops for this map type" */
 #endif
 
-/* Sums of xcni_policy_val.packets per (pod, version): see policy_counter(). */
+/*
+ * Sums of xcni_policy_val.packets per (pod, version), and per (pod, version,
+ * cell) for xcni_policy_flows_total: see grp_carry().
+ */
 struct grp {
-	__u64 key; /* GRP_USED | ep << 8 | version; 0 = empty slot */
+	/* GRP_USED | ep << 8 | version, or (cells) GRP_USED | ep << 16 | version << 8 | cell; 0 = empty */
+	__u64 key;
 	__u64 sum;
 };
 #define GRP_USED (1ULL << 63)
@@ -50,14 +54,32 @@ struct grpset {
 	struct grp *v;
 	size_t cap, n; /* cap a power of two */
 	int err;
+};
+
+/*
+ * xcni_policy_flows_total's cells: what decided (the entry's tier), what it
+ * did (accept, deny, or audit: a denial in audit mode, which passes) and the
+ * side of the pod it judged (direction).
+ */
+enum { ACT_ACCEPT, ACT_DENY, ACT_AUDIT, NR_ACTS };
+#define NR_TIERS 4
+#define NR_CELLS (NR_TIERS * NR_ACTS * XCNI_NR_POLICY_DIRS)
+#define CELL(tier, act, dir) (((tier) * NR_ACTS + (act)) * XCNI_NR_POLICY_DIRS + (dir))
+_Static_assert(NR_CELLS <= 256, "a cell is the low byte of its group's key");
+_Static_assert(XCNI_TIER_DEFAULT == NR_TIERS - 1, "XCNI_POLV_TIER has two bits");
+
+/* What one walk of the policy maps found. */
+struct polscan {
+	struct grpset allowed; /* per (pod, version): xcni_policy_allowed_flows_total */
+	struct grpset cells; /* per (pod, version, cell): xcni_policy_flows_total */
 	__u64 audited; /* flows of entries in audit mode (XCNI_POLV_AUDIT) */
 };
 
 struct metrics {
 	int ncpus;
 	char *pin_dir;
-	struct grpset pol_prev;
-	__u64 pol_base;
+	struct grpset pol_prev, cell_prev;
+	__u64 pol_base, cell_base[NR_CELLS];
 	__u64 ct_evicted; /* the highest evictions figure shown: the counter never goes back */
 };
 
@@ -258,9 +280,8 @@ static struct grp *grp_slot(const struct grpset *s, __u64 key)
 	return &s->v[i];
 }
 
-static void grp_add(struct grpset *s, __u32 ep, __u8 version, __u64 packets)
+static void grp_add(struct grpset *s, __u64 key, __u64 packets)
 {
-	__u64 key = GRP_USED | (__u64)ep << 8 | version;
 	struct grp *g;
 
 	if (s->err)
@@ -288,13 +309,30 @@ static void grp_add(struct grpset *s, __u32 ep, __u8 version, __u64 packets)
 	g->sum += packets;
 }
 
-/* A verdict entry's flows: allowed ones (audited denials pass) to the counter, audits apart. */
-static void pol_add(struct grpset *s, __u32 ep, __u8 version, const struct xcni_policy_val *v)
+static unsigned int pol_cell(__u8 dir, __u16 flags)
 {
+	unsigned int act = !(flags & XCNI_POLV_DENY)	 ? ACT_ACCEPT :
+			   (flags & XCNI_POLV_AUDIT) ? ACT_AUDIT :
+						       ACT_DENY;
+
+	return CELL(XCNI_POLV_TIER(flags), act, dir & 1);
+}
+
+/*
+ * A verdict entry's flows: allowed ones (audited denials pass) to the
+ * allowed counter, audits apart, and every one to its cell.
+ */
+static void pol_add(struct polscan *s, __u32 ep, __u8 version, __u8 dir,
+		    const struct xcni_policy_val *v)
+{
+	__u64 grp = GRP_USED | (__u64)ep << 8 | version;
+
 	if (v->flags & XCNI_POLV_AUDIT)
 		s->audited += v->packets;
 	if (!(v->flags & XCNI_POLV_DENY) || (v->flags & XCNI_POLV_AUDIT))
-		grp_add(s, ep, version, v->packets);
+		grp_add(&s->allowed, grp, v->packets);
+	grp_add(&s->cells, GRP_USED | (__u64)ep << 16 | (__u64)version << 8 | pol_cell(dir, v->flags),
+		v->packets);
 }
 
 static void polhash_fn(void *ctx, const void *key, const void *val)
@@ -304,7 +342,7 @@ static void polhash_fn(void *ctx, const void *key, const void *val)
 
 	memcpy(&k, key, sizeof(k));
 	memcpy(&v, val, sizeof(v));
-	pol_add(ctx, k.ep, k.version, &v);
+	pol_add(ctx, k.ep, k.version, k.dir, &v);
 }
 
 static void polrange_fn(void *ctx, const void *key, const void *val)
@@ -314,37 +352,87 @@ static void polrange_fn(void *ctx, const void *key, const void *val)
 
 	memcpy(&k, key, sizeof(k));
 	memcpy(&v, val, sizeof(v));
-	pol_add(ctx, k.ep, k.version, &v);
+	pol_add(ctx, k.ep, k.version, k.dir, &v);
 }
 
 /*
- * Flows allowed by policy entries, as a counter that never goes down. The
+ * Flows counted by policy entries, as counters that never go down. The
  * entries count themselves, but an update of a pod's policy writes it afresh
  * under the other version and deletes the old entries with their counts. The
  * entries of one (pod, version) come and go together, so the last count seen
- * of a group that vanished (or restarted lower) is kept in pol_base. What a
- * vanished group counted after the previous scrape is lost.
+ * of a group that vanished (or restarted lower) is kept in base (base[cell]
+ * with cells: the group key's low byte). What a vanished group counted after
+ * the previous scrape is lost. totals[cell] (totals[0] without cells): the
+ * counters now.
  */
-static __u64 policy_counter(struct metrics *m, struct grpset *cur)
+static void grp_carry(struct grpset *prev, struct grpset *cur, __u64 *base, bool cells,
+		      __u64 *totals)
 {
-	__u64 total = 0;
-
-	for (size_t i = 0; i < m->pol_prev.cap; i++) {
-		const struct grp *p = &m->pol_prev.v[i];
+	for (size_t i = 0; i < prev->cap; i++) {
+		const struct grp *p = &prev->v[i];
 		const struct grp *g;
 
 		if (!p->key)
 			continue;
 		g = cur->cap ? grp_slot(cur, p->key) : NULL;
 		if (!g || !g->key || g->sum < p->sum)
-			m->pol_base += p->sum;
+			base[cells ? p->key & 0xff : 0] += p->sum;
 	}
+	for (unsigned int c = 0; c < (cells ? NR_CELLS : 1); c++)
+		totals[c] = base[c];
 	for (size_t i = 0; i < cur->cap; i++)
-		total += cur->v[i].sum;
-	free(m->pol_prev.v);
-	m->pol_prev = *cur;
+		if (cur->v[i].key)
+			totals[cells ? cur->v[i].key & 0xff : 0] += cur->v[i].sum;
+	free(prev->v);
+	*prev = *cur;
 	*cur = (struct grpset){};
-	return m->pol_base + total;
+}
+
+static void render_policy_flows(struct metrics *m, struct buf *b, struct polscan *pol)
+{
+	static const char *const tiers[NR_TIERS] = {
+		[XCNI_TIER_NP] = "networkpolicy",
+		[XCNI_TIER_ADMIN] = "admin",
+		[XCNI_TIER_BASELINE] = "baseline",
+		[XCNI_TIER_DEFAULT] = "default",
+	};
+	static const char *const acts[NR_ACTS] = {
+		[ACT_ACCEPT] = "accept",
+		[ACT_DENY] = "deny",
+		[ACT_AUDIT] = "audit",
+	};
+	__u64 allowed, cell[NR_CELLS];
+
+	grp_carry(&m->pol_prev, &pol->allowed, &m->pol_base, false, &allowed);
+	grp_carry(&m->cell_prev, &pol->cells, m->cell_base, true, cell);
+
+	family(b, "xcni_policy_audited_flows", "gauge",
+	       "New flows a policy in audit mode (xcni.io/policy-mode: audit) would have "
+	       "denied and let pass, counted by the entries present now (rewritten, so a "
+	       "gauge, when the policy changes).");
+	bprintf(b, "xcni_policy_audited_flows %llu\n", (unsigned long long)pol->audited);
+
+	family(b, "xcni_policy_allowed_flows_total", "counter",
+	       "New flows NetworkPolicy rules allowed (each isolated side that allowed "
+	       "counts; denials are xcni_packets_total{reason=~\"drop-policy-.*\"}).");
+	bprintf(b, "xcni_policy_allowed_flows_total %llu\n", (unsigned long long)allowed);
+
+	family(b, "xcni_policy_flows_total", "counter",
+	       "New flows a policy entry decided, by what decided (tier: admin, networkpolicy, "
+	       "baseline, default: no tier did), what it did (action: accept, deny, audit: a "
+	       "denial in audit mode, which passes) and the side of the pod judged (direction). "
+	       "Each isolated side counts.");
+	for (unsigned int t = 0; t < NR_TIERS; t++)
+		for (unsigned int a = 0; a < NR_ACTS; a++) {
+			if (t == XCNI_TIER_DEFAULT && a != ACT_ACCEPT)
+				continue; /* no tier decided: the flow is allowed */
+			for (unsigned int d = 0; d < XCNI_NR_POLICY_DIRS; d++)
+				bprintf(b,
+					"xcni_policy_flows_total{tier=\"%s\",action=\"%s\","
+					"direction=\"%s\"} %llu\n",
+					tiers[t], acts[a], d == XCNI_DIR_TO_POD ? "ingress" : "egress",
+					(unsigned long long)cell[CELL(t, a, d)]);
+		}
 }
 
 /* ---- the page --------------------------------------------------------- */
@@ -557,7 +645,7 @@ static int render(struct metrics *m, struct buf *b)
 	};
 	struct mapstat *ms = calloc(MS_MAX_MAPS, sizeof(*ms));
 	struct ct_count cc = { .now = mono_ns() };
-	struct grpset pol = {};
+	struct polscan pol = {};
 	bool have_ct = false, have_pol = false;
 	long endpoints = -1, ct_entries = -1;
 	int nmaps = 0, pol_maps = 0;
@@ -628,23 +716,11 @@ static int render(struct metrics *m, struct buf *b)
 	if (d)
 		closedir(d);
 	/* Both policy maps read, or the sum would look like a reset. */
-	have_pol = pol_maps == 2 && !pol.err;
+	have_pol = pol_maps == 2 && !pol.allowed.err && !pol.cells.err;
 	qsort(ms, (size_t)nmaps, sizeof(*ms), mapstat_cmp);
 
-	if (have_pol) {
-		__u64 audited = pol.audited, allowed = policy_counter(m, &pol);
-
-		family(b, "xcni_policy_audited_flows", "gauge",
-		       "New flows a policy in audit mode (xcni.io/policy-mode: audit) would have "
-		       "denied and let pass, counted by the entries present now (rewritten, so a "
-		       "gauge, when the policy changes).");
-		bprintf(b, "xcni_policy_audited_flows %llu\n", (unsigned long long)audited);
-
-		family(b, "xcni_policy_allowed_flows_total", "counter",
-		       "New flows NetworkPolicy rules allowed (each isolated side that allowed "
-		       "counts; denials are xcni_packets_total{reason=~\"drop-policy-.*\"}).");
-		bprintf(b, "xcni_policy_allowed_flows_total %llu\n", (unsigned long long)allowed);
-	}
+	if (have_pol)
+		render_policy_flows(m, b, &pol);
 	if (have_ct) {
 		family(b, "xcni_ct_entries", "gauge",
 		       "Live conntrack entries (not past their lifetime), by state.");
@@ -671,7 +747,8 @@ static int render(struct metrics *m, struct buf *b)
 	family(b, "xcni_scrape_duration_seconds", "gauge",
 	       "Time this page took to read from the maps (the agent does nothing else meanwhile).");
 	bprintf(b, "xcni_scrape_duration_seconds %.6f\n", (double)(mono_ns() - t0) / 1e9);
-	free(pol.v);
+	free(pol.allowed.v);
+	free(pol.cells.v);
 	free(ms);
 	return b->err;
 }
@@ -727,6 +804,7 @@ void metrics_free(struct metrics *m)
 	if (!m)
 		return;
 	free(m->pol_prev.v);
+	free(m->cell_prev.v);
 	free(m->pin_dir);
 	free(m);
 }
