@@ -337,6 +337,34 @@ static void emit(struct ipfix *x)
 		tcp_progress(x);
 }
 
+/*
+ * The templates, in a message of their own: libfixbuf in manual mode keeps
+ * template and data sets in separate messages, and says so with FB_ERROR_EOM
+ * (the first template after data, the first data after templates), after
+ * which the same call goes through.
+ */
+static bool export_templates(struct ipfix *x)
+{
+	static const uint16_t tids[] = { TID_V4, TID_V6 };
+	GError *gerr = NULL;
+
+	emit(x);
+	for (size_t i = 0; i < sizeof(tids) / sizeof(tids[0]); i++) {
+		if (!fbSessionExportTemplate(x->session, tids[i], &gerr) &&
+		    g_error_matches(gerr, FB_ERROR_DOMAIN, FB_ERROR_EOM)) {
+			g_clear_error(&gerr);
+			fbSessionExportTemplate(x->session, tids[i], &gerr);
+		}
+		if (gerr) {
+			fail(x, "templates", gerr);
+			return false;
+		}
+		x->in_msg++;
+	}
+	x->need_templates = false;
+	return true;
+}
+
 /* ---- the agent's side ------------------------------------------------------- */
 
 bool ipfix_ready(struct ipfix *x)
@@ -374,25 +402,8 @@ bool ipfix_add(struct ipfix *x, const struct flow_rec *r, const struct flow_rend
 
 	if (!ipfix_ready(x))
 		return false;
-	if (x->need_templates) {
-		/* In manual mode libfixbuf may want a fresh message for them
-		 * (FB_ERROR_EOM, and before the first one ever): it gets one. */
-		if (!fbSessionExportTemplates(x->session, &gerr) &&
-		    g_error_matches(gerr, FB_ERROR_DOMAIN, FB_ERROR_EOM)) {
-			g_clear_error(&gerr);
-			x->in_msg = x->in_msg ? x->in_msg : 1;
-			emit(x);
-			if (!ipfix_ready(x))
-				return false;
-			fbSessionExportTemplates(x->session, &gerr);
-		}
-		if (gerr) {
-			fail(x, "templates", gerr);
-			return false;
-		}
-		x->need_templates = false;
-		x->in_msg++;
-	}
+	if (x->need_templates && !export_templates(x))
+		return false;
 	memset(&rec, 0, sizeof(rec));
 	rec.start_ms = wall_ms(r->first_ns, rc);
 	rec.end_ms = wall_ms(r->last_ns, rc);
