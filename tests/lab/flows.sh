@@ -341,6 +341,8 @@ print(len({l["sourceTransportPort"] for l in map(json.loads, open(sys.argv[1])) 
 check "IPFIX: the 60 flows reached the collector from n1, 1 + 1 packets each" ipfix60
 evict() { flows --node n1 --json --last 1 -v 2>"$T/err" >/dev/null; grep -q '"window":16384' "$T/err" || { cat "$T/err"; return 1; }; }
 check "the trailer says the window (16384) and what it pushed out" evict
+ipfixcount() { flows --node n1 --json --last 1 -v 2>"$T/err" >/dev/null; grep -q '"ipfix_records":[1-9][0-9]*,"ipfix_messages":[1-9]' "$T/err" || { cat "$T/err"; return 1; }; }
+check "the trailer counts the IPFIX records and messages sent" ipfixcount
 
 kill "$COLLECTOR_PID" 2>/dev/null
 wait "$COLLECTOR_PID" 2>/dev/null

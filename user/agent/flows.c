@@ -100,6 +100,16 @@ static void render_ctx(const struct flowd *d, struct flow_render_ctx *rc, char *
 			 "\"log_rotations\":%llu",
 			 (unsigned long long)d->log_written, (unsigned long long)d->log_rotated_out,
 			 (unsigned long long)d->log_errors, (unsigned long long)d->log_rotations);
+		if (d->ipx) {
+			const struct ipfix_stats *st = ipfix_stats(d->ipx);
+			size_t n = strlen(extra);
+
+			snprintf(extra + n, len - n,
+				 ",\"ipfix_records\":%llu,\"ipfix_messages\":%llu,"
+				 "\"ipfix_errors\":%llu,\"ipfix_connects\":%llu",
+				 (unsigned long long)st->records, (unsigned long long)st->messages,
+				 (unsigned long long)st->send_errors, (unsigned long long)st->connects);
+		}
 		rc->trailer_extra = extra;
 	}
 }
@@ -498,7 +508,7 @@ static void client_answer(struct flowd *d, struct client *c)
 	struct epoll_event ev = { .events = EPOLLOUT, .data.u64 = TAG_CLIENT + (uint64_t)(c - d->c) };
 	struct flow_render_ctx rc;
 	struct flow_filter ff;
-	char err[300], extra[256];
+	char err[300], extra[512];
 	int n;
 
 	c->req[c->reqlen] = '\0';

@@ -289,6 +289,11 @@ static void send_msg(struct ipfix *x, const uint8_t *m, size_t len)
 			return;
 		}
 	} else {
+		if (!x->connected) {
+			/* The connection broke under this batch: its records are lost. */
+			x->st.send_errors++;
+			return;
+		}
 		if (x->qlen + len > x->qcap) {
 			size_t cap = x->qcap ? x->qcap : 65536;
 			uint8_t *q;
