@@ -17,6 +17,9 @@ PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lmnl -ljansson
 NFT_LIBS = $(shell pkg-config --libs libnftables 2>/dev/null || echo -lnftables)
 # libmicrohttpd: only xcnid (its HTTP server: metrics, UI).
 MHD_LIBS = $(shell pkg-config --libs libmicrohttpd 2>/dev/null || echo -lmicrohttpd)
+# libfixbuf (and its GLib): only xcnid (its IPFIX exporter, user/agent/ipfix.c).
+FIXBUF_CFLAGS = $(shell pkg-config --cflags libfixbuf 2>/dev/null)
+FIXBUF_LIBS = $(shell pkg-config --libs libfixbuf 2>/dev/null || echo -lfixbuf -lglib-2.0)
 
 ifeq ($(V),1)
 Q :=
@@ -62,9 +65,10 @@ $(LIBXCNI): $(LIB_OBJS)
 	$(Q)ar rcs $@ $^
 
 $(XCNID_OBJS): $(SKELS)
+$(BUILD)/obj/user/agent/ipfix.o: PKG_CFLAGS += $(FIXBUF_CFLAGS)
 $(BUILD)/xcnid: $(XCNID_OBJS) $(LIBXCNI)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(XCFLAGS) -o $@ $^ $(PKG_LIBS) $(NFT_LIBS) $(MHD_LIBS)
+	$(Q)$(CC) $(XCFLAGS) -o $@ $^ $(PKG_LIBS) $(NFT_LIBS) $(MHD_LIBS) $(FIXBUF_LIBS)
 
 # BPF: .bpf.c -> .bpf.o -> bpftool gen skeleton -> .skel.h (nothing generated in the tree).
 $(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h bpf/lib/*.h)
@@ -86,6 +90,8 @@ $(BUILD)/tests/test_masq: $(BUILD)/obj/user/agent/masq.o
 $(BUILD)/tests/test_masq: TEST_LIBS = $(NFT_LIBS)
 $(BUILD)/tests/test_http: $(BUILD)/obj/user/agent/http.o
 $(BUILD)/tests/test_http: TEST_LIBS = $(MHD_LIBS) -lpthread
+$(BUILD)/tests/test_ipfix: $(BUILD)/obj/user/agent/ipfix.o
+$(BUILD)/tests/test_ipfix: TEST_LIBS = $(FIXBUF_LIBS)
 
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(LIBXCNI) $(wildcard user/lib/*.h tests/unit/*.h)
 	$(call msg,CC,$@)

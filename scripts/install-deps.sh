@@ -10,6 +10,8 @@ PKGS=(
 	libbpf-dev libelf-dev zlib1g-dev libmnl-dev libnftables-dev libjansson-dev libyaml-dev libcurl4-openssl-dev
 	# xcnid's HTTP server (metrics, UI); libmicrohttpd12 is its runtime library
 	libmicrohttpd-dev libmicrohttpd12
+	# xcnid's IPFIX exporter (--ipfix); libfixbuf9 is its runtime library
+	libfixbuf-dev libfixbuf9
 	libcmocka-dev bpftool
 	iproute2 iputils-ping procps util-linux socat iptables nftables kmod
 	containernetworking-plugins

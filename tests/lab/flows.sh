@@ -5,12 +5,16 @@
 # policy or drop reason, packets each way and bytes (the payload plus at most
 # the frames' headers); the flows the filters select must be exactly those.
 # Then the flow log: small limits, many flows, and the files rotate at them
-# and hold every line xcnid says it kept.
+# and hold every line xcnid says it kept. And IPFIX: every agent exports to a
+# collector in the outside netns (tests/lab/ipfix_collect.py, a decoder
+# written from RFC 7011), which must receive each of those flows with the
+# same ends, ports, counts and verdict.
 #
 #   n1: x/a (app=web; 80/tcp, 81/udp)   x/b (role=friend; 81/udp)
 #   n2: x/c (role=stranger; 81/udp)
 #   NetworkPolicy x/web-ingress: app=web takes 80/TCP and 81/UDP from role=friend
 #   dual stack; every xcnid: --flows --flow-log $T/flows-{node}.log (4 KiB x 3)
+#   and --ipfix udp://198.51.100.1:4739 (the collector in netns xcl-out)
 #
 #   b -> a  81/udp v4, 5 x 100 B   n1: allowed by x/web-ingress (ingress)
 #   c -> a  81/udp v4, 3 x 100 B   n1: denied (drop-policy-ingress); n2: allowed, no reply
@@ -23,12 +27,27 @@ set -uo pipefail
 lab_suite flows
 lab_start "$XCNICTL" "$XCNI_BIN" "$XCNID_BIN"
 LOGMAX=4096
+COLLECTOR=198.51.100.1 IPFIX_PORT=4739
+T0_MS=$(($(date +%s) * 1000))
 
-check "lab up --nodes 2 --ip-family dual, agents with --flows and a flow log" \
+# --ipfix's value is checked before anything starts.
+badopt() { local re=$1; shift; "$XCNID_BIN" "$@" >"$T/out" 2>&1; local rc=$?; [ $rc = 2 ] && grep -q -- "$re" "$T/out" || { echo "exit $rc"; cat "$T/out"; return 1; }; }
+check "xcnid --ipfix ftp://h:1: exit 2 naming --ipfix" badopt "--ipfix ftp://h:1" --flows --ipfix ftp://h:1
+check "xcnid --ipfix udp://h (no port): exit 2 naming --ipfix" badopt "--ipfix udp://h" --flows --ipfix udp://h
+check "xcnid --ipfix udp://h:70000: exit 2 naming --ipfix" badopt "--ipfix udp://h:70000" --flows --ipfix udp://h:70000
+
+check "lab up --nodes 2 --ip-family dual, agents with --flows, a flow log and --ipfix" \
 	lab up --nodes 2 --ip-family dual --agent-arg --flows --agent-arg "--flow-log=$T/flows-{node}.log" \
 	--agent-arg --flow-log-max-bytes=$LOGMAX --agent-arg --flow-log-files=3 \
-	--agent-arg --flow-log-interval=1 || { finish; exit 1; }
+	--agent-arg --flow-log-interval=1 --agent-arg "--ipfix=udp://$COLLECTOR:$IPFIX_PORT" || { finish; exit 1; }
 remember_pids
+# The collector, in the outside (every node's default route leads there).
+# Over UDP every batch starts with the templates: it may start after the agents.
+: >"$T/ipfix.jsonl"
+ip netns exec xcl-out /usr/bin/python3 "$(dirname "$0")/ipfix_collect.py" $COLLECTOR $IPFIX_PORT "$T/ipfix.jsonl" \
+	2>"$T/ipfix.err" &
+COLLECTOR_PID=$!
+MINE+=("$COLLECTOR_PID")
 
 cat >"$T/pods.yaml" <<'EOF'
 apiVersion: v1
@@ -138,6 +157,52 @@ check "n2: x/b -> x/c 81/udp (v6): the same flow as n2 saw it, x/b's labels and 
 	has n2 40003 "r['family'] == 'ipv6' and r['packets'] == 4 and r['reply_packets'] == 4 and 4 * (200 + $HDR6) <= r['bytes'] <= 4 * (200 + $HDR6 + $ENC) and r['reply_bytes'] == 4 * (200 + $HDR6) and r['source']['namespace'] == 'x' and 'role=friend' in r['source']['labels'] and r['destination']['pod'] == 'c'"
 check "n1: x/b -> x/a 80/tcp: allowed by x/web-ingress rule 0, SYN ACK FIN, data back" \
 	has n1 40004 "r['protocol'] == 'TCP' and r['verdict'] == 'allowed' and r['policy'] == 'x/web-ingress' and set(r['tcp_flags']) >= {'SYN', 'ACK', 'FIN'} and r['bytes'] >= r['packets'] * 54 + 6 and r['reply_bytes'] > r['reply_packets'] * 54"
+
+# IPFIX: the collector's last record of each flow (by node and source port)
+# against what the suite sent, and against xcnictl flows' record of it.
+cat >"$T/ipfix_has.py" <<'EOF'
+import json, sys, time
+path, node, sport, expr, t0 = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], int(sys.argv[5])
+lines = [json.loads(l) for l in open(path) if l.strip()]
+bad = [l for l in lines if "unknown_template" in l or "bad_message" in l]
+if bad:
+    print(f"the collector could not decode: {bad[:3]}"); sys.exit(1)
+mine = [l for l in lines if l.get("xcniNode") == node and l.get("sourceTransportPort") == sport]
+if not mine:
+    print(f"no IPFIX record from {node} for source port {sport}; {len(lines)} lines, templates: {[l for l in lines if 'template' in l][:2]}")
+    sys.exit(1)
+r = mine[-1]
+now = int(time.time() * 1000)
+if not (t0 - 1000 <= r["flowStartMilliseconds"] <= r["flowEndMilliseconds"] <= now + 1000):
+    print(f"times: start {r['flowStartMilliseconds']} end {r['flowEndMilliseconds']}, the suite ran {t0}..{now}"); sys.exit(1)
+j = json.loads(sys.stdin.read() or "null")
+if j is None:
+    print(f"xcnictl flows --node {node} has no one record from port {sport}"); sys.exit(1)
+if (r["packetTotalCount"], r["octetTotalCount"], r["reversePacketTotalCount"], r["reverseOctetTotalCount"]) != (j["packets"], j["bytes"], j["reply_packets"], j["reply_bytes"]):
+    print(f"IPFIX {json.dumps(r)}\nxcnictl flows {json.dumps(j)}"); sys.exit(1)
+if not eval(expr):
+    print(f"not {expr}: {json.dumps(r, indent=1)}"); sys.exit(1)
+EOF
+# ipfix_has NODE SPORT PYEXPR (on the collector's record as r)
+ipfix_has() {
+	local n=$1 sp=$2 expr=$3
+	flows --node "$n" --json | /usr/bin/python3 -c 'import json, sys
+m = [l for l in sys.stdin if l.strip() and json.loads(l).get("source", {}).get("port") == int(sys.argv[1])]
+print(m[0] if len(m) == 1 else "null")' "$sp" | /usr/bin/python3 "$T/ipfix_has.py" "$T/ipfix.jsonl" "$n" "$sp" "$expr" "$T0_MS"
+}
+check "IPFIX from n1: x/b -> x/a 81/udp (v4): $B4:40001 -> $A4:81 UDP, 5 + 5 packets, allowed by x/web-ingress rule 0 (ingress), pods x/b x/a" \
+	ipfix_has n1 40001 "r['_template'] == 257 and r['sourceIPv4Address'] == '$B4' and r['destinationIPv4Address'] == '$A4' and r['destinationTransportPort'] == 81 and r['protocolIdentifier'] == 17 and r['packetTotalCount'] == 5 and r['reversePacketTotalCount'] == 5 and r['octetTotalCount'] == 5 * (100 + $HDR4) and r['xcniVerdict'] == 0 and r['xcniPolicyName'] == 'x/web-ingress' and r['xcniRuleIndex'] == 0 and r['xcniPolicySide'] == 1 and r['xcniSourcePod'] == 'x/b' and r['xcniDestinationPod'] == 'x/a' and r['xcniDropReason'] == '' and r['xcniSourceIdentity'] > 0"
+check "IPFIX from n1: x/c -> x/a 81/udp: denied (drop-policy-ingress), 3 packets, 3 drops, no reply" \
+	ipfix_has n1 40002 "r['sourceIPv4Address'] == '$C4' and r['destinationIPv4Address'] == '$A4' and r['xcniVerdict'] == 1 and r['xcniDropReason'] == 'drop-policy-ingress' and r['xcniDropReasonCode'] < 0 and r['xcniDropCount'] == 3 and r['packetTotalCount'] == 3 and r['reversePacketTotalCount'] == 0 and r['xcniPolicySide'] == 1"
+check "IPFIX from n2: x/c -> x/a 81/udp: allowed, no policy (rule 65535), 3 packets" \
+	ipfix_has n2 40002 "r['xcniNode'] == 'n2' and r['xcniVerdict'] == 0 and r['xcniPolicyName'] == '' and r['xcniRuleIndex'] == 65535 and r['packetTotalCount'] == 3 and r['reversePacketTotalCount'] == 0 and r['xcniSourcePod'] == 'x/c'"
+ipfix_v6() {
+	ipfix_has n1 40003 "r['_template'] == 258 and r['destinationIPv6Address'] == '$C6' and r['packetTotalCount'] == 4 and r['reversePacketTotalCount'] == 4 and r['octetTotalCount'] == 4 * (200 + $HDR6) and r['xcniVerdict'] == 0" &&
+		ipfix_has n2 40003 "r['_template'] == 258 and r['destinationIPv6Address'] == '$C6' and r['packetTotalCount'] == 4 and r['reversePacketTotalCount'] == 4 and r['xcniDestinationPod'] == 'x/c'"
+}
+check "IPFIX from n1 and n2: x/b -> x/c 81/udp (v6): template 258, to $C6, 4 + 4 packets, allowed" ipfix_v6
+check "IPFIX from n1: x/b -> x/a 80/tcp: protocol 6, tcpControlBits SYN ACK FIN, allowed by x/web-ingress" \
+	ipfix_has n1 40004 "r['protocolIdentifier'] == 6 and r['destinationTransportPort'] == 80 and r['tcpControlBits'] & 0x13 == 0x13 and r['xcniPolicyName'] == 'x/web-ingress' and r['xcniVerdict'] == 0"
 
 # count WANT ARGS...: xcnictl flows ARGS --json gives WANT records from the suite's ports.
 count() {
@@ -271,9 +336,16 @@ check "n1's flow log: 3 files of at most $LOGMAX bytes, rotated, holding every l
 # The newest lines are the last changes: the 60 flows are in the log.
 inlog() { local n; n=$(cat "$T"/flows-n1.log* | grep -c '"port":410[0-5][0-9]'); [ "$n" -ge 1 ] || { echo "none of the 60 in the log"; return 1; }; }
 check "the latest flows are in the log" inlog
+ipfix60() { local n; n=$(/usr/bin/python3 -c 'import json, sys
+print(len({l["sourceTransportPort"] for l in map(json.loads, open(sys.argv[1])) if l.get("xcniNode") == "n1" and 41000 <= l.get("sourceTransportPort", 0) < 41060 and l["packetTotalCount"] == 1 and l["reversePacketTotalCount"] == 1}))' "$T/ipfix.jsonl"); [ "$n" = 60 ] || { echo "$n of the 60 at the collector with 1 + 1 packets"; return 1; }; }
+check "IPFIX: the 60 flows reached the collector from n1, 1 + 1 packets each" ipfix60
 evict() { flows --node n1 --json --last 1 -v 2>"$T/err" >/dev/null; grep -q '"window":16384' "$T/err" || { cat "$T/err"; return 1; }; }
 check "the trailer says the window (16384) and what it pushed out" evict
+ipfixcount() { flows --node n1 --json --last 1 -v 2>"$T/err" >/dev/null; grep -q '"ipfix_records":[1-9][0-9]*,"ipfix_messages":[1-9]' "$T/err" || { cat "$T/err"; return 1; }; }
+check "the trailer counts the IPFIX records and messages sent" ipfixcount
 
+kill "$COLLECTOR_PID" 2>/dev/null
+wait "$COLLECTOR_PID" 2>/dev/null
 lab_down_checked
 check "xcnid removed its flows sockets" test ! -e /run/xcni/flows-sys-fs-bpf-xcni-lab-n1.sock
 finish

@@ -27,6 +27,7 @@
 #include "lib/log.h"
 #include "lib/polsync.h"
 #include "agent/flows.h"
+#include "agent/ipfix.h"
 
 #define FLOWD_CLIENTS 4
 #define FLOWD_REQ_MAX 4096
@@ -63,6 +64,7 @@ struct flowd {
 	uint64_t log_lines[FLOWD_LOG_FILES_MAX]; /* [0] the file written, [i] path.i */
 	uint64_t log_written, log_rotated_out, log_errors, log_rotations;
 	struct fbuf line;
+	struct ipfix *ipx; /* --ipfix: NULL none */
 };
 
 static int open_pinned(const struct flowd *d, const char *name)
@@ -98,6 +100,16 @@ static void render_ctx(const struct flowd *d, struct flow_render_ctx *rc, char *
 			 "\"log_rotations\":%llu",
 			 (unsigned long long)d->log_written, (unsigned long long)d->log_rotated_out,
 			 (unsigned long long)d->log_errors, (unsigned long long)d->log_rotations);
+		if (d->ipx) {
+			const struct ipfix_stats *st = ipfix_stats(d->ipx);
+			size_t n = strlen(extra);
+
+			snprintf(extra + n, len - n,
+				 ",\"ipfix_records\":%llu,\"ipfix_messages\":%llu,"
+				 "\"ipfix_errors\":%llu,\"ipfix_connects\":%llu",
+				 (unsigned long long)st->records, (unsigned long long)st->messages,
+				 (unsigned long long)st->send_errors, (unsigned long long)st->connects);
+		}
 		rc->trailer_extra = extra;
 	}
 }
@@ -444,6 +456,17 @@ static void log_rec(struct flowd *d, const struct flow_rec *r)
 	((struct flow_rec *)r)->logged_seq = r->seq;
 }
 
+/* IPFIX: a record goes when the collector can take it; until then it stays
+ * pending (exported_seq behind), and goes on a later interval. */
+static void ipfix_rec(struct flowd *d, const struct flow_rec *r)
+{
+	struct flow_render_ctx rc;
+
+	render_ctx(d, &rc, NULL, 0);
+	if (ipfix_add(d->ipx, r, &rc))
+		((struct flow_rec *)r)->exported_seq = r->seq;
+}
+
 static void on_evict(void *arg, const struct flow_rec *r)
 {
 	struct flowd *d = arg;
@@ -451,13 +474,22 @@ static void on_evict(void *arg, const struct flow_rec *r)
 	/* Leaving the window with changes the log has not had: it gets them now. */
 	if (d->log_path[0] && r->seq > r->logged_seq)
 		log_rec(d, r);
+	/* The same for the collector (sent with the rest of this interval's);
+	 * one it cannot take now is lost. */
+	if (d->ipx && r->seq > r->exported_seq)
+		ipfix_rec(d, r);
 }
 
 static void log_changed(struct flowd *d)
 {
-	for (struct flow_rec *r = flows_head(d->fl); r; r = r->next)
-		if (r->seq > r->logged_seq)
+	for (struct flow_rec *r = flows_head(d->fl); r; r = r->next) {
+		if (d->log_path[0] && r->seq > r->logged_seq)
 			log_rec(d, r);
+		if (d->ipx && r->seq > r->exported_seq)
+			ipfix_rec(d, r);
+	}
+	if (d->ipx)
+		ipfix_flush(d->ipx);
 }
 
 /* ---- the socket ------------------------------------------------------------- */
@@ -476,7 +508,7 @@ static void client_answer(struct flowd *d, struct client *c)
 	struct epoll_event ev = { .events = EPOLLOUT, .data.u64 = TAG_CLIENT + (uint64_t)(c - d->c) };
 	struct flow_render_ctx rc;
 	struct flow_filter ff;
-	char err[300], extra[256];
+	char err[300], extra[512];
 	int n;
 
 	c->req[c->reqlen] = '\0';
@@ -626,7 +658,9 @@ void flowd_dispatch(struct flowd *d)
 			/* Events first: a verdict names the flow the walk then counts. */
 			ring_buffer__consume(d->rb);
 			ct_walks(d);
-			if (d->log_path[0] && ++d->ticks % d->log_interval == 0)
+			if (d->ipx)
+				ipfix_tick(d->ipx);
+			if ((d->log_path[0] || d->ipx) && ++d->ticks % d->log_interval == 0)
 				log_changed(d);
 			for (int j = 0; j < FLOWD_CLIENTS; j++)
 				if (d->c[j].fd >= 0 && now - d->c[j].since > FLOWD_CLIENT_TIMEOUT_S)
@@ -650,8 +684,8 @@ void flowd_free(struct flowd *d)
 		       &d->ipcache_fd, &d->ipcache6_fd, &d->polname_fd, &d->svcname_fd,
 		       &d->polkey6_fd, &d->tfd,		&d->lfd,	&d->epfd };
 
-	if (d->fl && d->log_path[0]) {
-		/* What the window holds and the log has not had. */
+	if (d->fl && (d->log_path[0] || d->ipx)) {
+		/* What the window holds and the log (the collector) has not had. */
 		if (d->rb)
 			ring_buffer__consume(d->rb);
 		ct_walks(d);
@@ -668,6 +702,7 @@ void flowd_free(struct flowd *d)
 			close(*fds[i]);
 	if (d->log_fd >= 0)
 		close(d->log_fd);
+	ipfix_free(d->ipx);
 	fbuf_free(&d->line);
 	flows_free(d->fl);
 	free(d);
@@ -761,13 +796,15 @@ int flowd_open(const struct flowd_opts *o, const char *pin_dir, const char *node
 			snprintf(d->log_path, sizeof(d->log_path), "%s", o->log_path);
 		d->log_max = o->log_max_bytes;
 		d->log_files = o->log_files;
-		d->log_interval = o->log_interval_s ? o->log_interval_s : 1;
 		err = log_open(d);
 		if (err) {
 			pr_err("flows: flow log %s: %s\n", d->log_path, strerror(-err));
 			goto fail;
 		}
 	}
+	d->log_interval = o->log_interval_s ? o->log_interval_s : 1;
+	if (o->ipfix_url && (err = ipfix_open(o->ipfix_url, &d->ipx)))
+		goto fail;
 	pr_info("flows: a window of %zu records, queries on %s%s%s\n", o->window, d->sock,
 		o->log_path ? ", log " : "", o->log_path ? o->log_path : "");
 	*out = d;
@@ -847,18 +884,33 @@ int flowd_parse_opt(int which, const char *arg, struct flowd_opts *o)
 		o->sock_path = arg;
 		return 0;
 	}
+	case FLOWD_OPT_IPFIX: {
+		char err[128];
+
+		if (ipfix_check_url(arg, err, sizeof(err))) {
+			pr_err("--ipfix %s: %s\n", arg, err);
+			return -EINVAL;
+		}
+		o->ipfix_url = arg;
+		return 0;
+	}
 	}
 	return -EINVAL;
 }
 
 int flowd_check_opts(struct flowd_opts *o)
 {
-	if (!o->log_path && (o->log_max_bytes || o->log_files || o->log_interval_s)) {
-		pr_err("--flow-log-max-bytes, --flow-log-files and --flow-log-interval are the "
-		       "flow log's: give --flow-log PATH too\n");
+	if (!o->log_path && (o->log_max_bytes || o->log_files)) {
+		pr_err("--flow-log-max-bytes and --flow-log-files are the flow log's: give "
+		       "--flow-log PATH too\n");
 		return -EINVAL;
 	}
-	if ((o->log_path || o->sock_path) && !o->window)
+	if (!o->log_path && !o->ipfix_url && o->log_interval_s) {
+		pr_err("--flow-log-interval is the flow log's and IPFIX's: give --flow-log PATH "
+		       "or --ipfix URL too\n");
+		return -EINVAL;
+	}
+	if ((o->log_path || o->sock_path || o->ipfix_url) && !o->window)
 		o->window = FLOWS_WINDOW_DEFAULT;
 	if (!o->log_max_bytes)
 		o->log_max_bytes = FLOWD_LOG_MAX_BYTES_DEFAULT;

@@ -4,7 +4,7 @@
  * second and by the events ring buffer (verdicts and drops), kept in the
  * bounded window of user/lib/flows.h, served to xcnictl flows over a Unix
  * socket (one request, one answer, then close), and written to a rotating
- * JSON-lines flow log. Driven from the agent's loop through one fd; never
+ * JSON-lines flow log, and exported over IPFIX (agent/ipfix.h). Driven from the agent's loop through one fd; never
  * waits on a client.
  *
  * While flows are on, xcnid is the reader of the events ring: a second
@@ -23,6 +23,7 @@ struct flowd_opts {
 	uint64_t log_max_bytes; /* a file is rotated before it would grow past this */
 	unsigned int log_files; /* files kept, the one written included */
 	unsigned int log_interval_s; /* changed records written every this many seconds */
+	const char *ipfix_url; /* NULL: no IPFIX export; udp://HOST:PORT or tcp://HOST:PORT */
 };
 
 #define FLOWD_LOG_MAX_BYTES_DEFAULT (16ULL << 20)
@@ -31,7 +32,7 @@ struct flowd_opts {
 
 struct flowd;
 
-/* xcnid's options, in the order of their codes (1040 + which). */
+/* xcnid's options, in the order of their codes (1040 + which; --ipfix: 1100). */
 enum {
 	FLOWD_OPT_FLOWS, /* --flows */
 	FLOWD_OPT_WINDOW, /* --flows-window N */
@@ -40,6 +41,7 @@ enum {
 	FLOWD_OPT_LOG_FILES, /* --flow-log-files K */
 	FLOWD_OPT_LOG_INTERVAL, /* --flow-log-interval S */
 	FLOWD_OPT_SOCKET, /* --flows-socket PATH */
+	FLOWD_OPT_IPFIX, /* --ipfix URL */
 };
 /* One option into o: 0 or -EINVAL (said). */
 int flowd_parse_opt(int which, const char *arg, struct flowd_opts *o);

@@ -1285,6 +1285,9 @@ static void usage(FILE *f)
 		"                     (\"{node}\" in PATH: the node's name)\n"
 		"  --flow-log-max-bytes N  rotate PATH before it grows past N bytes (default %llu)\n"
 		"  --flow-log-files K keep K files, PATH and PATH.1..PATH.K-1 (default %u)\n"
+		"  --ipfix URL        export changed records over IPFIX to a collector,\n"
+		"                     udp://HOST:PORT or tcp://HOST:PORT, every\n"
+		"                     --flow-log-interval seconds (implies --flows; docs/ipfix.md)\n"
 		"  --log-format FMT   text (default) or json (one object per line)\n"
 		"  -v, --verbose      more logging (twice: libbpf debug, verifier logs)\n"
 		"\n"
@@ -1335,6 +1338,7 @@ int main(int argc, char **argv)
 		{ "flow-log-files", required_argument, NULL, 1044 },
 		{ "flow-log-interval", required_argument, NULL, 1045 },
 		{ "flows-socket", required_argument, NULL, 1046 },
+		{ "ipfix", required_argument, NULL, 1100 },
 		{ "trace-sample", required_argument, NULL, 'S' },
 		{ "events-rate", required_argument, NULL, 'R' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -1573,6 +1577,10 @@ int main(int argc, char **argv)
 		}
 		case 1040 ... 1046:
 			if (flowd_parse_opt(c - 1040, optarg, &o.flows))
+				return 2;
+			break;
+		case 1100:
+			if (flowd_parse_opt(FLOWD_OPT_IPFIX, optarg, &o.flows))
 				return 2;
 			break;
 		case 'v': xlog_max = xlog_max < XLOG_INFO ? XLOG_INFO : XLOG_DEBUG; break;

@@ -70,6 +70,7 @@ struct flow_rec {
 	const char *backend; /* "addr:port" it was translated to, interned */
 	uint64_t seq; /* flows->seq when last changed: the order of --follow */
 	uint64_t logged_seq; /* seq when it was last written to the flow log */
+	uint64_t exported_seq; /* seq when it was last exported over IPFIX */
 	/* The window's order (least recently changed first) and its hash chain. */
 	struct flow_rec *prev, *next, *hnext;
 };

@@ -1,0 +1,403 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The IPFIX exporter (user/agent/ipfix.c) against sockets of the test's own:
+ * --ipfix URLs refused with what is wrong; over UDP the messages, decoded
+ * here from RFC 7011 (the template set, then data records read through it),
+ * hold the records given; over TCP a collector that is not there or does
+ * not read never makes the exporter wait: records are refused (they stay
+ * pending) instead, and what was queued arrives templates first.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "agent/ipfix.h"
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void test_url(void **state)
+{
+	static const char *const good[] = { "udp://127.0.0.1:4739", "tcp://collector:4739",
+					    "udp://[::1]:4739", "tcp://[fd00::1]:1" };
+	static const struct {
+		const char *url, *err;
+	} bad[] = {
+		{ "ftp://h:1", "not udp://" },	  { "udp://h", "no :PORT" },
+		{ "udp://::1:4739", "no :PORT" }, { "udp://h:0", "port" },
+		{ "udp://h:65536", "port" },	  { "udp://h:-1", "port" },
+		{ "udp://:1", "no host" },	  { "udp://[::1:1", "[]" },
+		{ "udp://h:1x", "port" },
+	};
+	char err[128];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		assert_int_equal(ipfix_check_url(good[i], err, sizeof(err)), 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		assert_int_equal(ipfix_check_url(bad[i].url, err, sizeof(err)), -EINVAL);
+		if (!strstr(err, bad[i].err))
+			fail_msg("%s: \"%s\", wanted \"%s\"", bad[i].url, err, bad[i].err);
+	}
+}
+
+static struct flow_rec rec4(uint16_t sport, uint64_t pkts, uint64_t rpkts)
+{
+	struct flow_rec r;
+
+	memset(&r, 0, sizeof(r));
+	r.key.family = 4;
+	r.key.proto = IPPROTO_UDP;
+	r.key.sport = sport;
+	r.key.dport = 81;
+	inet_pton(AF_INET, "10.244.1.3", r.key.saddr);
+	inet_pton(AF_INET, "10.244.1.2", r.key.daddr);
+	r.pkts[0] = pkts;
+	r.pkts[1] = rpkts;
+	r.bytes[0] = pkts * 142;
+	r.bytes[1] = rpkts * 142;
+	r.first_ns = 1000000000ULL;
+	r.last_ns = 3000000000ULL;
+	r.verdict = FLOW_DENIED;
+	r.reason = -120;
+	r.pol_dir = 1;
+	r.policy = "x/web-ingress";
+	r.rule = 3;
+	r.src.identity = 300;
+	r.src.ns = "x";
+	r.src.pod = "b";
+	r.dst.identity = 301;
+	r.dst.ns = "x";
+	return r;
+}
+
+/* ---- a decoder from the RFC ---------------------------------------------------- */
+
+struct field {
+	uint32_t ent;
+	uint16_t id, len;
+};
+struct tmpl {
+	uint16_t id, n;
+	struct field f[64];
+};
+
+static uint16_t be16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static uint32_t be32(const uint8_t *p)
+{
+	return (uint32_t)be16(p) << 16 | be16(p + 2);
+}
+
+static uint64_t be(const uint8_t *p, unsigned int len)
+{
+	uint64_t v = 0;
+
+	for (unsigned int i = 0; i < len; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+struct decoded {
+	uint64_t pkts, rpkts, start, end;
+	uint32_t saddr;
+	uint16_t sport, rule;
+	uint8_t verdict, proto;
+	char policy[64], spod[64], dpod[64], node[64], reason[64];
+};
+
+/* The templates of m into t (by id), its data records of template 257 into d. */
+static int decode(const uint8_t *m, size_t len, struct tmpl *t, size_t nt, struct decoded *d,
+		  int maxd)
+{
+	int nd = 0;
+
+	assert_true(len >= 16);
+	assert_int_equal(be16(m), 10);
+	assert_int_equal(be16(m + 2), len);
+	for (size_t off = 16; off + 4 <= len;) {
+		uint16_t sid = be16(m + off), slen = be16(m + off + 2);
+		const uint8_t *b = m + off + 4, *end = m + off + slen;
+
+		assert_true(slen >= 4 && off + slen <= len);
+		if (sid == 2) {
+			while (b + 4 <= end) {
+				uint16_t tid = be16(b), cnt = be16(b + 2);
+				struct tmpl *x = &t[tid - 257];
+
+				assert_true(tid >= 257 && tid < 257 + nt && cnt <= 64);
+				b += 4;
+				x->id = tid;
+				x->n = cnt;
+				for (int i = 0; i < cnt; i++) {
+					x->f[i].id = be16(b) & 0x7fff;
+					x->f[i].len = be16(b + 2);
+					x->f[i].ent = (be16(b) & 0x8000) ? be32(b + 4) : 0;
+					b += (be16(b) & 0x8000) ? 8 : 4;
+				}
+			}
+		} else if (sid == 257) {
+			struct tmpl *x = &t[0];
+
+			assert_int_equal(x->id, 257); /* the template came first */
+			while (b < end && nd < maxd) {
+				struct decoded *r = &d[nd++];
+
+				memset(r, 0, sizeof(*r));
+				for (int i = 0; i < x->n; i++) {
+					unsigned int l = x->f[i].len;
+					char *s = NULL;
+
+					if (l == 65535) {
+						l = *b++;
+						if (l == 255) {
+							l = be16(b);
+							b += 2;
+						}
+					}
+					switch (x->f[i].ent << 16 | x->f[i].id) {
+					case 86: r->pkts = be(b, l); break;
+					case 29305u << 16 | 86: r->rpkts = be(b, l); break;
+					case 152: r->start = be(b, l); break;
+					case 153: r->end = be(b, l); break;
+					case 8: r->saddr = (uint32_t)be(b, l); break;
+					case 7: r->sport = (uint16_t)be(b, l); break;
+					case 4: r->proto = (uint8_t)be(b, l); break;
+					case 32473u << 16 | 1: r->verdict = (uint8_t)be(b, l); break;
+					case 32473u << 16 | 5: r->rule = (uint16_t)be(b, l); break;
+					case 32473u << 16 | 3: s = r->reason; break;
+					case 32473u << 16 | 4: s = r->policy; break;
+					case 32473u << 16 | 9: s = r->spod; break;
+					case 32473u << 16 | 10: s = r->dpod; break;
+					case 32473u << 16 | 11: s = r->node; break;
+					}
+					if (s)
+						memcpy(s, b, l < 63 ? l : 63);
+					b += l;
+				}
+				assert_true(b <= end);
+			}
+		}
+		off += slen;
+	}
+	return nd;
+}
+
+static int udp_collector(uint16_t *port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t sl = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
+	*port = ntohs(sa.sin_port);
+	return fd;
+}
+
+static void test_udp(void **state)
+{
+	struct flow_render_ctx rc = { .wall_off_ns = 1700000000000000000LL, .node = "n1" };
+	struct tmpl t[2] = { 0 };
+	struct decoded d[200];
+	struct ipfix *x;
+	uint8_t m[65536];
+	char url[64];
+	uint16_t port;
+	int fd = udp_collector(&port), nd = 0, msgs = 0;
+	ssize_t n;
+
+	(void)state;
+	snprintf(url, sizeof(url), "udp://127.0.0.1:%u", port);
+	assert_int_equal(ipfix_open(url, &x), 0);
+	assert_true(ipfix_ready(x));
+	/* 100: more than a message holds (1400 bytes). */
+	for (int i = 0; i < 100; i++) {
+		struct flow_rec r = rec4((uint16_t)(40000 + i), 5 + (uint64_t)i, 2);
+
+		assert_true(ipfix_add(x, &r, &rc));
+	}
+	ipfix_flush(x);
+	assert_int_equal(ipfix_stats(x)->records, 100);
+	assert_int_equal(ipfix_stats(x)->send_errors, 0);
+	while ((n = recv(fd, m, sizeof(m), MSG_DONTWAIT)) > 0) {
+		assert_true(n <= 1400);
+		nd += decode(m, (size_t)n, t, 2, d + nd, 200 - nd);
+		msgs++;
+	}
+	assert_true(msgs > 1);
+	assert_int_equal(msgs, ipfix_stats(x)->messages);
+	assert_int_equal(nd, 100);
+	for (int i = 0; i < 100; i++) {
+		assert_int_equal(d[i].sport, 40000 + i);
+		assert_int_equal(d[i].pkts, 5 + i);
+		assert_int_equal(d[i].rpkts, 2);
+		assert_int_equal(d[i].saddr, 0x0af40103);
+		assert_int_equal(d[i].proto, IPPROTO_UDP);
+		assert_int_equal(d[i].start, 1700000001000ULL);
+		assert_int_equal(d[i].end, 1700000003000ULL);
+		assert_int_equal(d[i].verdict, 1);
+		assert_int_equal(d[i].rule, 3);
+		assert_string_equal(d[i].policy, "x/web-ingress");
+		assert_string_equal(d[i].reason, "drop-policy-ingress");
+		assert_string_equal(d[i].spod, "x/b");
+		assert_string_equal(d[i].dpod, "x/"); /* its namespace alone known */
+		assert_string_equal(d[i].node, "n1");
+	}
+	/* The next batch starts with the templates again (a collector that came late). */
+	memset(t, 0, sizeof(t));
+	{
+		struct flow_rec r = rec4(41000, 1, 0);
+
+		assert_true(ipfix_add(x, &r, &rc));
+	}
+	ipfix_flush(x);
+	/* libfixbuf keeps template sets in messages of their own: two messages. */
+	nd = msgs = 0;
+	while ((n = recv(fd, m, sizeof(m), MSG_DONTWAIT)) > 0) {
+		nd += decode(m, (size_t)n, t, 2, d + nd, 200 - nd);
+		msgs++;
+	}
+	assert_int_equal(msgs, 2);
+	assert_int_equal(nd, 1);
+	assert_int_equal(d[0].sport, 41000);
+	ipfix_free(x);
+	close(fd);
+}
+
+/* A port nothing listens on. */
+static uint16_t closed_port(void)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t sl = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
+	close(fd);
+	return ntohs(sa.sin_port);
+}
+
+static void test_tcp_refused(void **state)
+{
+	struct flow_render_ctx rc = { .node = "n1" };
+	struct flow_rec r = rec4(40000, 1, 1);
+	struct ipfix *x;
+	char url[64];
+	uint64_t t0 = now_ms();
+
+	(void)state;
+	snprintf(url, sizeof(url), "tcp://127.0.0.1:%u", closed_port());
+	assert_int_equal(ipfix_open(url, &x), 0);
+	for (int i = 0; i < 5; i++) {
+		ipfix_tick(x);
+		assert_false(ipfix_add(x, &r, &rc)); /* pending: it goes later */
+		ipfix_flush(x);
+	}
+	assert_false(ipfix_ready(x));
+	assert_int_equal(ipfix_stats(x)->records, 0);
+	assert_int_equal(ipfix_stats(x)->connects, 0);
+	ipfix_free(x);
+	assert_true(now_ms() - t0 < 500);
+}
+
+static void test_tcp_slow(void **state)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct flow_render_ctx rc = { .wall_off_ns = 1700000000000000000LL, .node = "n1" };
+	struct tmpl t[2] = { 0 };
+	struct decoded d[4];
+	socklen_t sl = sizeof(sa);
+	struct ipfix *x;
+	uint8_t m[1400 * 2];
+	char url[64];
+	int lfd = socket(AF_INET, SOCK_STREAM, 0), c, i;
+	uint64_t t0;
+	size_t got = 0;
+
+	(void)state;
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(lfd, 1), 0);
+	assert_int_equal(getsockname(lfd, (struct sockaddr *)&sa, &sl), 0);
+	snprintf(url, sizeof(url), "tcp://127.0.0.1:%u", ntohs(sa.sin_port));
+	assert_int_equal(ipfix_open(url, &x), 0);
+	for (i = 0; i < 50 && !ipfix_ready(x); i++) {
+		usleep(10000);
+		ipfix_tick(x);
+	}
+	assert_true(ipfix_ready(x));
+	assert_int_equal(ipfix_stats(x)->connects, 1);
+	/* The collector never reads: the socket buffers fill, then the queue,
+	 * then records are refused; no call waits. */
+	t0 = now_ms();
+	for (i = 0; i < 1000000; i++) {
+		struct flow_rec r = rec4((uint16_t)(40000 + i % 20000), 1 + (uint64_t)i, 0);
+
+		if (!ipfix_add(x, &r, &rc))
+			break;
+		if (i % 100 == 99) {
+			ipfix_flush(x);
+			ipfix_tick(x);
+		}
+	}
+	assert_true(i < 1000000);
+	assert_false(ipfix_ready(x));
+	assert_true(now_ms() - t0 < 5000);
+	assert_true(ipfix_stats(x)->bytes >= IPFIX_TCP_QUEUE_MAX);
+	/* The collector reads now: the first message has the templates. */
+	c = accept(lfd, NULL, NULL);
+	assert_true(c >= 0);
+	/* The templates' message, then the first data. */
+	for (int k = 0, nd = 0; !nd; k++) {
+		assert_true(k < 2);
+		while (got < 4 || got < be16(m + 2)) {
+			ssize_t n = recv(c, m + got, sizeof(m) - got, 0);
+
+			assert_true(n > 0);
+			got += (size_t)n;
+		}
+		nd = decode(m, be16(m + 2), t, 2, d, 4);
+		assert_true(k == 1 || t[0].id == 257); /* the first message has them */
+		got -= be16(m + 2);
+		memmove(m, m + be16(m + 2), got);
+	}
+	assert_int_equal(d[0].sport, 40000);
+	assert_int_equal(d[0].pkts, 1);
+	ipfix_free(x);
+	close(c);
+	close(lfd);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_url),
+		cmocka_unit_test(test_udp),
+		cmocka_unit_test(test_tcp_refused),
+		cmocka_unit_test(test_tcp_slow),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,607 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * IPFIX export of flow records (ipfix.h): libfixbuf's information model,
+ * session and transcoder write each message into xcni's buffer
+ * (fbExporterAllocBuffer, the fBuf in manual mode), and this file sends it
+ * on a socket that never blocks the agent.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <fixbuf/public.h>
+
+#include "lib/log.h"
+#include "lib/reasons.h"
+#include "agent/ipfix.h"
+
+#define IPFIX_MSG_MAX 1400 /* one message: within any path's MTU over UDP */
+#define TID_INTERNAL 256
+#define TID_V4 257
+#define TID_V6 258
+#define F_V4 1
+#define F_V6 2
+#define F_PAD 4
+
+/* xcni's enterprise-specific elements (docs/ipfix.md), under XCNI_IPFIX_PEN. */
+#define IE(name, num, len, flags, type, desc)                                                   \
+	FB_IE_INIT_FULL(name, XCNI_IPFIX_PEN, num, len, flags, 0, 0, type, desc)
+static fbInfoElement_t xcni_ies[] = {
+	IE("xcniVerdict", 1, 1, FB_IE_F_ENDIAN | FB_IE_IDENTIFIER, FB_UINT_8,
+	   "0 allowed, 1 denied, 2 audit (passed; a policy in audit mode would deny)"),
+	IE("xcniDropReasonCode", 2, 4, FB_IE_F_ENDIAN | FB_IE_IDENTIFIER, FB_INT_32,
+	   "enum xcni_reason of a denied flow's drops; 0 none"),
+	IE("xcniDropReason", 3, FB_IE_VARLEN, FB_IE_DEFAULT, FB_STRING,
+	   "the drop reason's name (drop-policy-ingress, ...); empty: none"),
+	IE("xcniPolicyName", 4, FB_IE_VARLEN, FB_IE_DEFAULT, FB_STRING,
+	   "the policy that decided, ns/name or name [Tier priority]; empty: none"),
+	IE("xcniRuleIndex", 5, 2, FB_IE_F_ENDIAN | FB_IE_IDENTIFIER, FB_UINT_16,
+	   "the rule of xcniPolicyName that decided; 65535: no policy"),
+	IE("xcniPolicySide", 6, 1, FB_IE_F_ENDIAN | FB_IE_IDENTIFIER, FB_UINT_8,
+	   "0 egress, 1 ingress: the side that decided; 255 none"),
+	IE("xcniSourceIdentity", 7, 4, FB_IE_F_ENDIAN | FB_IE_IDENTIFIER, FB_UINT_32,
+	   "the source's security identity"),
+	IE("xcniDestinationIdentity", 8, 4, FB_IE_F_ENDIAN | FB_IE_IDENTIFIER, FB_UINT_32,
+	   "the destination's security identity"),
+	IE("xcniSourcePod", 9, FB_IE_VARLEN, FB_IE_DEFAULT, FB_STRING,
+	   "ns/name of the source pod; ns/ when only its namespace is known; empty: no pod"),
+	IE("xcniDestinationPod", 10, FB_IE_VARLEN, FB_IE_DEFAULT, FB_STRING,
+	   "ns/name of the destination pod, as xcniSourcePod"),
+	IE("xcniNode", 11, FB_IE_VARLEN, FB_IE_DEFAULT, FB_STRING, "the node that saw the flow"),
+	IE("xcniDropCount", 12, 8, FB_IE_F_ENDIAN | FB_IE_TOTALCOUNTER | FB_UNITS_PACKETS,
+	   FB_UINT_64, "dropped packets the drop events reported"),
+	IE("xcniService", 13, FB_IE_VARLEN, FB_IE_DEFAULT, FB_STRING,
+	   "the Service it was translated for, ns/name:port; empty: none"),
+	IE("xcniBackend", 14, FB_IE_VARLEN, FB_IE_DEFAULT, FB_STRING,
+	   "the backend addr:port it was translated to; empty: none"),
+	FB_IE_NULL
+};
+#undef IE
+
+/* The record in memory: the internal template below, field for field. */
+struct xrec {
+	uint64_t start_ms, end_ms, pkts, bytes, rpkts, rbytes, drops;
+	uint8_t saddr6[16], daddr6[16];
+	uint32_t saddr4, daddr4, sid, did;
+	int32_t reason;
+	uint16_t sport, dport, rule, tcp_flags;
+	uint8_t proto, verdict, side, pad;
+	fbVarfield_t reason_name, policy, spod, dpod, node, service, backend;
+};
+_Static_assert(offsetof(struct xrec, saddr4) == 88, "xrec layout");
+_Static_assert(offsetof(struct xrec, reason_name) == 120, "xrec layout");
+_Static_assert(sizeof(struct xrec) == 232, "xrec layout");
+
+static fbInfoElementSpec_t spec[] = {
+	{ "flowStartMilliseconds", 8, 0 },
+	{ "flowEndMilliseconds", 8, 0 },
+	{ "packetTotalCount", 8, 0 },
+	{ "octetTotalCount", 8, 0 },
+	{ "reversePacketTotalCount", 8, 0 },
+	{ "reverseOctetTotalCount", 8, 0 },
+	{ "xcniDropCount", 8, 0 },
+	{ "sourceIPv6Address", 16, F_V6 },
+	{ "destinationIPv6Address", 16, F_V6 },
+	{ "sourceIPv4Address", 4, F_V4 },
+	{ "destinationIPv4Address", 4, F_V4 },
+	{ "xcniSourceIdentity", 4, 0 },
+	{ "xcniDestinationIdentity", 4, 0 },
+	{ "xcniDropReasonCode", 4, 0 },
+	{ "sourceTransportPort", 2, 0 },
+	{ "destinationTransportPort", 2, 0 },
+	{ "xcniRuleIndex", 2, 0 },
+	{ "tcpControlBits", 2, 0 },
+	{ "protocolIdentifier", 1, 0 },
+	{ "xcniVerdict", 1, 0 },
+	{ "xcniPolicySide", 1, 0 },
+	{ "paddingOctets", 1, F_PAD },
+	{ "xcniDropReason", FB_IE_VARLEN, 0 },
+	{ "xcniPolicyName", FB_IE_VARLEN, 0 },
+	{ "xcniSourcePod", FB_IE_VARLEN, 0 },
+	{ "xcniDestinationPod", FB_IE_VARLEN, 0 },
+	{ "xcniNode", FB_IE_VARLEN, 0 },
+	{ "xcniService", FB_IE_VARLEN, 0 },
+	{ "xcniBackend", FB_IE_VARLEN, 0 },
+	FB_IESPEC_NULL
+};
+
+struct ipfix {
+	bool tcp;
+	struct sockaddr_storage sa;
+	socklen_t salen;
+	int fd; /* -1: none (TCP: next try at retry_at) */
+	bool connecting, connected, was_connected, need_templates;
+	time_t retry_at;
+	fbInfoModel_t *model;
+	fbSession_t *session;
+	fBuf_t *fbuf;
+	fbExporter_t *exp;
+	uint8_t msg[IPFIX_MSG_MAX];
+	unsigned int in_msg; /* records and template sets in the message being built */
+	uint8_t *q; /* TCP: bytes not yet written */
+	size_t qlen, qcap;
+	uint64_t errors_said;
+	struct ipfix_stats st;
+};
+
+/* ---- the URL ---------------------------------------------------------------- */
+
+/* Splits url into tcp, host and port. 0 or -EINVAL (err). */
+static int split_url(const char *url, bool *tcp, char *host, size_t hlen, char *port, size_t plen,
+		     char *err, size_t errlen)
+{
+	const char *p, *colon;
+	size_t n;
+
+	if (!strncmp(url, "udp://", 6))
+		*tcp = false;
+	else if (!strncmp(url, "tcp://", 6))
+		*tcp = true;
+	else {
+		snprintf(err, errlen, "not udp://HOST:PORT or tcp://HOST:PORT");
+		return -EINVAL;
+	}
+	p = url + 6;
+	if (*p == '[') {
+		const char *end = strchr(p, ']');
+
+		if (!end || end[1] != ':') {
+			snprintf(err, errlen, "an IPv6 address in [] and then :PORT");
+			return -EINVAL;
+		}
+		n = (size_t)(end - p - 1);
+		p++;
+		colon = end + 1;
+	} else {
+		colon = strrchr(p, ':');
+		if (!colon || memchr(p, ':', (size_t)(colon - p))) {
+			snprintf(err, errlen, "no :PORT (an IPv6 address goes in [])");
+			return -EINVAL;
+		}
+		n = (size_t)(colon - p);
+	}
+	if (!n || n >= hlen) {
+		snprintf(err, errlen, "no host");
+		return -EINVAL;
+	}
+	memcpy(host, p, n);
+	host[n] = '\0';
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(colon + 1, &end, 10);
+	if (!colon[1] || *end || errno || v < 1 || v > 65535 || colon[1] == '-' ||
+	    strlen(colon + 1) >= plen) {
+		snprintf(err, errlen, "the port is not 1 to 65535");
+		return -EINVAL;
+	}
+	snprintf(port, plen, "%lu", v);
+	return 0;
+}
+
+int ipfix_check_url(const char *url, char *err, size_t errlen)
+{
+	char host[256], port[8];
+	bool tcp;
+
+	return split_url(url, &tcp, host, sizeof(host), port, sizeof(port), err, errlen);
+}
+
+/* ---- the socket ------------------------------------------------------------- */
+
+static void sock_close(struct ipfix *x)
+{
+	if (x->fd >= 0)
+		close(x->fd);
+	x->fd = -1;
+	x->connecting = x->connected = x->was_connected = false;
+	if (x->qlen)
+		x->st.send_errors++; /* what was queued is lost with the connection */
+	x->qlen = 0;
+	x->retry_at = time(NULL) + IPFIX_TCP_RETRY_S;
+}
+
+static int sock_open(struct ipfix *x)
+{
+	int fd = socket(x->sa.ss_family, (x->tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_NONBLOCK |
+						 SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&x->sa, x->salen)) {
+		if (errno != EINPROGRESS) {
+			int err = -errno;
+
+			close(fd);
+			return err;
+		}
+		x->connecting = true;
+	} else {
+		x->connected = true;
+	}
+	x->fd = fd;
+	return 0;
+}
+
+static void tcp_progress(struct ipfix *x)
+{
+	if (x->fd < 0) {
+		if (time(NULL) < x->retry_at)
+			return;
+		if (sock_open(x)) {
+			sock_close(x);
+			return;
+		}
+	}
+	if (x->connecting) {
+		struct pollfd p = { .fd = x->fd, .events = POLLOUT };
+		int soerr = 0;
+		socklen_t sl = sizeof(soerr);
+
+		if (poll(&p, 1, 0) <= 0)
+			return;
+		if (getsockopt(x->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) || soerr) {
+			sock_close(x);
+			return;
+		}
+		x->connecting = false;
+		x->connected = true;
+	}
+	if (x->connected && !x->was_connected) {
+		/* The first message of each connection has the templates. */
+		x->was_connected = true;
+		x->need_templates = true;
+		x->st.connects++;
+		pr_info("ipfix: connected to the collector\n");
+	}
+	while (x->connected && x->qlen) {
+		ssize_t n = send(x->fd, x->q, x->qlen, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (n <= 0) {
+			sock_close(x);
+			return;
+		}
+		memmove(x->q, x->q + n, x->qlen - (size_t)n);
+		x->qlen -= (size_t)n;
+	}
+}
+
+/* One message out of libfixbuf's buffer onto the socket. */
+static void send_msg(struct ipfix *x, const uint8_t *m, size_t len)
+{
+	if (!len)
+		return;
+	if (!x->tcp) {
+		if (send(x->fd, m, len, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)len) {
+			x->st.send_errors++;
+			return;
+		}
+	} else {
+		if (!x->connected) {
+			/* The connection broke under this batch: its records are lost. */
+			x->st.send_errors++;
+			return;
+		}
+		if (x->qlen + len > x->qcap) {
+			size_t cap = x->qcap ? x->qcap : 65536;
+			uint8_t *q;
+
+			while (cap < x->qlen + len)
+				cap *= 2;
+			q = realloc(x->q, cap);
+			if (!q) {
+				x->st.send_errors++;
+				return;
+			}
+			x->q = q;
+			x->qcap = cap;
+		}
+		memcpy(x->q + x->qlen, m, len);
+		x->qlen += len;
+	}
+	x->st.messages++;
+	x->st.bytes += len;
+}
+
+static void fail(struct ipfix *x, const char *what, GError *gerr)
+{
+	/* Said once a power of two: a collector away for long is not a flood. */
+	x->st.send_errors++;
+	if (!(x->errors_said & (x->errors_said + 1)))
+		pr_warn("ipfix: %s: %s\n", what, gerr ? gerr->message : "failed");
+	x->errors_said++;
+	if (gerr)
+		g_error_free(gerr);
+}
+
+static void emit(struct ipfix *x)
+{
+	GError *gerr = NULL;
+
+	if (!x->in_msg)
+		return;
+	x->in_msg = 0;
+	if (!fBufEmit(x->fbuf, &gerr)) {
+		fail(x, "emit", gerr);
+		return;
+	}
+	send_msg(x, x->msg, fbExporterGetMsgLen(x->exp));
+	if (x->tcp)
+		tcp_progress(x);
+}
+
+/*
+ * The templates, in a message of their own: libfixbuf in manual mode keeps
+ * template and data sets in separate messages, and says so with FB_ERROR_EOM
+ * (the first template after data, the first data after templates), after
+ * which the same call goes through.
+ */
+static bool export_templates(struct ipfix *x)
+{
+	static const uint16_t tids[] = { TID_V4, TID_V6 };
+	GError *gerr = NULL;
+
+	emit(x);
+	for (size_t i = 0; i < sizeof(tids) / sizeof(tids[0]); i++) {
+		if (!fbSessionExportTemplate(x->session, tids[i], &gerr) &&
+		    g_error_matches(gerr, FB_ERROR_DOMAIN, FB_ERROR_EOM)) {
+			g_clear_error(&gerr);
+			fbSessionExportTemplate(x->session, tids[i], &gerr);
+		}
+		if (gerr) {
+			fail(x, "templates", gerr);
+			return false;
+		}
+		x->in_msg++;
+	}
+	x->need_templates = false;
+	return true;
+}
+
+/* ---- the agent's side ------------------------------------------------------- */
+
+bool ipfix_ready(struct ipfix *x)
+{
+	if (!x->tcp)
+		return x->fd >= 0;
+	return x->connected && x->qlen < IPFIX_TCP_QUEUE_MAX;
+}
+
+static void varstr(fbVarfield_t *v, const char *s)
+{
+	v->buf = (uint8_t *)(s ? s : "");
+	v->len = s ? strlen(s) : 0;
+}
+
+static void pod_str(char *buf, size_t len, const struct flow_peer *p)
+{
+	if (p->ns || p->pod)
+		snprintf(buf, len, "%s/%s", p->ns ? p->ns : "", p->pod ? p->pod : "");
+	else
+		buf[0] = '\0';
+}
+
+static uint64_t wall_ms(uint64_t mono_ns, const struct flow_render_ctx *rc)
+{
+	return (uint64_t)((int64_t)mono_ns + rc->wall_off_ns) / 1000000ULL;
+}
+
+bool ipfix_add(struct ipfix *x, const struct flow_rec *r, const struct flow_render_ctx *rc)
+{
+	const struct xcni_reason_info *ri = r->reason ? xcni_reason_info(r->reason) : NULL;
+	char spod[340], dpod[340], rname[32];
+	struct xrec rec;
+	GError *gerr = NULL;
+
+	if (!ipfix_ready(x))
+		return false;
+	if (x->need_templates && !export_templates(x))
+		return false;
+	memset(&rec, 0, sizeof(rec));
+	rec.start_ms = wall_ms(r->first_ns, rc);
+	rec.end_ms = wall_ms(r->last_ns, rc);
+	rec.pkts = r->pkts[0];
+	rec.bytes = r->bytes[0];
+	rec.rpkts = r->pkts[1];
+	rec.rbytes = r->bytes[1];
+	rec.drops = r->drops;
+	if (r->key.family == 4) {
+		uint32_t a;
+
+		memcpy(&a, r->key.saddr, 4);
+		rec.saddr4 = ntohl(a);
+		memcpy(&a, r->key.daddr, 4);
+		rec.daddr4 = ntohl(a);
+	} else {
+		memcpy(rec.saddr6, r->key.saddr, 16);
+		memcpy(rec.daddr6, r->key.daddr, 16);
+	}
+	rec.sid = r->src.identity;
+	rec.did = r->dst.identity;
+	rec.reason = r->reason;
+	rec.sport = r->key.sport;
+	rec.dport = r->key.dport;
+	rec.rule = r->policy ? r->rule : 0xffff;
+	/* FLOW_TCP_* are the header's own bits (FIN 0x01, SYN 0x02, RST 0x04, ACK 0x10). */
+	rec.tcp_flags = r->tcp_flags;
+	rec.proto = r->key.proto;
+	rec.verdict = r->verdict;
+	rec.side = r->pol_dir <= 1 ? r->pol_dir : 0xff;
+	if (ri)
+		varstr(&rec.reason_name, ri->name);
+	else if (r->reason) {
+		snprintf(rname, sizeof(rname), "reason%d", r->reason);
+		varstr(&rec.reason_name, rname);
+	} else
+		varstr(&rec.reason_name, NULL);
+	varstr(&rec.policy, r->policy);
+	pod_str(spod, sizeof(spod), &r->src);
+	pod_str(dpod, sizeof(dpod), &r->dst);
+	varstr(&rec.spod, spod);
+	varstr(&rec.dpod, dpod);
+	varstr(&rec.node, rc->node);
+	varstr(&rec.service, r->service);
+	varstr(&rec.backend, r->backend);
+	if (!fBufSetExportTemplate(x->fbuf, r->key.family == 4 ? TID_V4 : TID_V6, &gerr)) {
+		fail(x, "template", gerr);
+		return true; /* never will it go: not kept pending */
+	}
+	for (int tries = 0; tries < 2; tries++) {
+		if (fBufAppend(x->fbuf, (uint8_t *)&rec, sizeof(rec), &gerr)) {
+			x->in_msg++;
+			x->st.records++;
+			return true;
+		}
+		if (!g_error_matches(gerr, FB_ERROR_DOMAIN, FB_ERROR_EOM) || tries) {
+			fail(x, "record", gerr);
+			return true;
+		}
+		g_clear_error(&gerr);
+		/* The message is full: out it goes, the record starts the next. */
+		x->in_msg = x->in_msg ? x->in_msg : 1;
+		emit(x);
+		if (!ipfix_ready(x))
+			return false;
+		fBufSetExportTemplate(x->fbuf, r->key.family == 4 ? TID_V4 : TID_V6, NULL);
+	}
+	return true;
+}
+
+void ipfix_flush(struct ipfix *x)
+{
+	emit(x);
+	/* Over UDP a collector may have started (again) since: every batch
+	 * begins with the templates (RFC 7011 8.4's periodic resend). */
+	if (!x->tcp)
+		x->need_templates = true;
+}
+
+void ipfix_tick(struct ipfix *x)
+{
+	if (x->tcp)
+		tcp_progress(x);
+}
+
+const struct ipfix_stats *ipfix_stats(const struct ipfix *x)
+{
+	return &x->st;
+}
+
+static fbTemplate_t *tmpl(struct ipfix *x, uint32_t flags, GError **gerr)
+{
+	fbTemplate_t *t = fbTemplateAlloc(x->model);
+
+	if (!fbTemplateAppendSpecArray(t, spec, flags, gerr)) {
+		fbTemplateFreeUnused(t);
+		return NULL;
+	}
+	return t;
+}
+
+int ipfix_open(const char *url, struct ipfix **out)
+{
+	struct addrinfo hints = { .ai_flags = AI_ADDRCONFIG }, *ai = NULL;
+	char host[256], port[8], err[128];
+	struct ipfix *x;
+	fbTemplate_t *ti, *t4, *t6;
+	GError *gerr = NULL;
+	int rc;
+
+	x = calloc(1, sizeof(*x));
+	if (!x)
+		return -ENOMEM;
+	x->fd = -1;
+	if (split_url(url, &x->tcp, host, sizeof(host), port, sizeof(port), err, sizeof(err))) {
+		pr_err("--ipfix %s: %s\n", url, err);
+		free(x);
+		return -EINVAL;
+	}
+	hints.ai_socktype = x->tcp ? SOCK_STREAM : SOCK_DGRAM;
+	rc = getaddrinfo(host, port, &hints, &ai);
+	if (rc || !ai) {
+		pr_err("--ipfix %s: %s\n", url, gai_strerror(rc));
+		free(x);
+		return -EHOSTUNREACH;
+	}
+	memcpy(&x->sa, ai->ai_addr, ai->ai_addrlen);
+	x->salen = ai->ai_addrlen;
+	freeaddrinfo(ai);
+
+	x->model = fbInfoModelAlloc();
+	fbInfoModelAddElementArray(x->model, xcni_ies);
+	x->session = fbSessionAlloc(x->model);
+	ti = tmpl(x, F_V4 | F_V6 | F_PAD, &gerr);
+	t4 = ti ? tmpl(x, F_V4, &gerr) : NULL;
+	t6 = t4 ? tmpl(x, F_V6, &gerr) : NULL;
+	if (!t6 || !fbSessionAddTemplate(x->session, TRUE, TID_INTERNAL, ti, &gerr) ||
+	    !fbSessionAddTemplate(x->session, FALSE, TID_V4, t4, &gerr) ||
+	    !fbSessionAddTemplate(x->session, FALSE, TID_V6, t6, &gerr)) {
+		pr_err("ipfix: the templates: %s\n", gerr ? gerr->message : "?");
+		g_clear_error(&gerr);
+		fbSessionFree(x->session);
+		fbInfoModelFree(x->model);
+		free(x);
+		return -EINVAL;
+	}
+	x->exp = fbExporterAllocBuffer(x->msg, sizeof(x->msg));
+	x->fbuf = fBufAllocForExport(x->session, x->exp);
+	fBufSetAutomaticMode(x->fbuf, FALSE);
+	if (!fBufSetInternalTemplate(x->fbuf, TID_INTERNAL, &gerr)) {
+		pr_err("ipfix: the internal template: %s\n", gerr->message);
+		g_clear_error(&gerr);
+		ipfix_free(x);
+		return -EINVAL;
+	}
+	x->need_templates = true;
+	if (x->tcp) {
+		/* Connected (or not) on the ticks: the agent never waits for it. */
+		tcp_progress(x);
+	} else if ((rc = sock_open(x))) {
+		pr_err("--ipfix %s: %s\n", url, strerror(-rc));
+		ipfix_free(x);
+		return rc;
+	}
+	pr_info("ipfix: flow records to %s (templates %u IPv4, %u IPv6; enterprise %u)\n", url,
+		TID_V4, TID_V6, XCNI_IPFIX_PEN);
+	*out = x;
+	return 0;
+}
+
+void ipfix_free(struct ipfix *x)
+{
+	if (!x)
+		return;
+	if (x->fbuf) {
+		emit(x);
+		if (x->tcp && x->connected && x->qlen) {
+			/* At shutdown, what is queued gets a moment, not more. */
+			struct pollfd p = { .fd = x->fd, .events = POLLOUT };
+
+			for (int i = 0; i < 10 && x->qlen && x->connected; i++) {
+				if (poll(&p, 1, 100) > 0)
+					tcp_progress(x);
+			}
+		}
+		fBufFree(x->fbuf); /* the session and the exporter with it */
+	} else if (x->session) {
+		fbSessionFree(x->session);
+	}
+	if (x->model)
+		fbInfoModelFree(x->model);
+	if (x->fd >= 0)
+		close(x->fd);
+	free(x->q);
+	free(x);
+}
