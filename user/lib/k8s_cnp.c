@@ -234,11 +234,22 @@ static int parse_protocol(struct ctx *c, json_t *j, struct k8s_cnp_proto *p)
 	return err;
 }
 
+/* parse_list's element parsers. */
+static int peer_at(struct ctx *c, json_t *v, void *elem, const void *egress)
+{
+	return parse_peer(c, v, *(const bool *)egress, elem);
+}
+
+static int protocol_at(struct ctx *c, json_t *v, void *elem, const void *arg)
+{
+	(void)arg;
+	return parse_protocol(c, v, elem);
+}
+
 static int parse_rule(struct ctx *c, json_t *j, bool egress, struct k8s_cnp_rule *r)
 {
 	const char *peers_key = egress ? "to" : "from", *action, *name;
-	json_t *peers, *protos, *v;
-	size_t i, old;
+	json_t *peers, *protos;
 	int err;
 
 	if (!json_is_object(j))
@@ -269,67 +280,32 @@ static int parse_rule(struct ctx *c, json_t *j, bool egress, struct k8s_cnp_rule
 		return err;
 	if (!peers || !json_array_size(peers) || json_array_size(peers) > CNP_MAX_PEERS)
 		return fail_in(c, peers_key, "required: 1 to %d peers", CNP_MAX_PEERS);
-	r->peers = calloc(json_array_size(peers), sizeof(*r->peers));
-	if (!r->peers)
-		return -ENOMEM;
-	r->npeers = json_array_size(peers);
-	old = field(c, peers_key);
-	json_array_foreach(peers, i, v) {
-		size_t o = idx(c, i);
-
-		err = parse_peer(c, v, egress, &r->peers[i]);
-		pop(c, o);
-		if (err)
-			break;
-	}
-	pop(c, old);
-	if (err || !protos || !json_array_size(protos))
-		return err;
-	r->protos = calloc(json_array_size(protos), sizeof(*r->protos));
-	if (!r->protos)
-		return -ENOMEM;
-	r->nprotos = json_array_size(protos);
-	old = field(c, "protocols");
-	json_array_foreach(protos, i, v) {
-		size_t o = idx(c, i);
-
-		err = parse_protocol(c, v, &r->protos[i]);
-		pop(c, o);
-		if (err)
-			break;
-	}
-	pop(c, old);
+	err = parse_list(c, peers_key, peers, sizeof(*r->peers), (void **)&r->peers, &r->npeers,
+			 peer_at, &egress);
+	if (!err)
+		err = parse_list(c, "protocols", protos, sizeof(*r->protos), (void **)&r->protos,
+				 &r->nprotos, protocol_at, NULL);
 	return err;
+}
+
+static int rule_at(struct ctx *c, json_t *v, void *elem, const void *egress)
+{
+	return parse_rule(c, v, *(const bool *)egress, elem);
 }
 
 static int parse_rules(struct ctx *c, json_t *spec, bool egress, struct k8s_cnp_rule **out,
 		       size_t *n)
 {
 	const char *key = egress ? "egress" : "ingress";
-	json_t *rules, *v;
-	size_t i, old;
+	json_t *rules;
 	int err;
 
 	err = get_arr(c, spec, key, &rules);
-	if (err || !rules || !json_array_size(rules))
+	if (err)
 		return err;
-	if (json_array_size(rules) > CNP_MAX_RULES)
+	if (rules && json_array_size(rules) > CNP_MAX_RULES)
 		return fail_in(c, key, "at most %d rules", CNP_MAX_RULES);
-	*out = calloc(json_array_size(rules), sizeof(**out));
-	if (!*out)
-		return -ENOMEM;
-	*n = json_array_size(rules);
-	old = field(c, key);
-	json_array_foreach(rules, i, v) {
-		size_t o = idx(c, i);
-
-		err = parse_rule(c, v, egress, &(*out)[i]);
-		pop(c, o);
-		if (err)
-			break;
-	}
-	pop(c, old);
-	return err;
+	return parse_list(c, key, rules, sizeof(**out), (void **)out, n, rule_at, &egress);
 }
 
 static int parse_subject(struct ctx *c, json_t *spec, struct k8s_cnp *p)

@@ -53,6 +53,32 @@ void pop(struct ctx *c, size_t old)
 	c->path[old] = '\0';
 }
 
+int parse_list(struct ctx *c, const char *key, json_t *arr, size_t size, void **out, size_t *n,
+	       int (*fn)(struct ctx *c, json_t *v, void *elem, const void *arg), const void *arg)
+{
+	size_t i, old;
+	json_t *v;
+	int err = 0;
+
+	if (!arr || !json_array_size(arr))
+		return 0;
+	*out = calloc(json_array_size(arr), size);
+	if (!*out)
+		return -ENOMEM;
+	*n = json_array_size(arr);
+	old = field(c, key);
+	json_array_foreach(arr, i, v) {
+		size_t o = idx(c, i);
+
+		err = fn(c, v, (char *)*out + i * size, arg);
+		pop(c, o);
+		if (err)
+			break;
+	}
+	pop(c, old);
+	return err;
+}
+
 /* "<Kind> <ns>/<name>: <path>: <what>"; -EINVAL. */
 int fail(struct ctx *c, const char *fmt, ...)
 {

@@ -42,6 +42,14 @@ enum port_name_form { PN_PORT_NAME, PN_DNS_LABEL };
 size_t field(struct ctx *c, const char *name);
 size_t idx(struct ctx *c, size_t i);
 void pop(struct ctx *c, size_t old);
+/*
+ * The list arr under key, each element parsed by fn at its own path (key[i])
+ * into a calloc'd array of size-byte elements: *out and *n set before the
+ * first element (the caller's object frees them), nothing for an empty or
+ * absent list. 0, or the first element's error.
+ */
+int parse_list(struct ctx *c, const char *key, json_t *arr, size_t size, void **out, size_t *n,
+	       int (*fn)(struct ctx *c, json_t *v, void *elem, const void *arg), const void *arg);
 /* "<Kind> <ns>/<name>: <path>: <what>"; -EINVAL. fail_in: one more field on the path. */
 int fail(struct ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int fail_in(struct ctx *c, const char *name, const char *fmt, ...)

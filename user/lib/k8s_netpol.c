@@ -138,10 +138,22 @@ static int parse_np_port(struct ctx *c, json_t *j, struct k8s_np_port *p)
 	return 0;
 }
 
+/* parse_list's element parsers. */
+static int peer_at(struct ctx *c, json_t *v, void *elem, const void *arg)
+{
+	(void)arg;
+	return parse_peer(c, v, elem);
+}
+
+static int port_at(struct ctx *c, json_t *v, void *elem, const void *arg)
+{
+	(void)arg;
+	return parse_np_port(c, v, elem);
+}
+
 static int parse_rule(struct ctx *c, json_t *j, const char *peers_key, struct k8s_np_rule *r)
 {
-	json_t *peers, *ports, *v;
-	size_t i, old;
+	json_t *peers, *ports;
 	int err;
 
 	if (!json_is_object(j))
@@ -149,69 +161,28 @@ static int parse_rule(struct ctx *c, json_t *j, const char *peers_key, struct k8
 	err = get_arr(c, j, peers_key, &peers);
 	if (!err)
 		err = get_arr(c, j, "ports", &ports);
-	if (err)
-		return err;
-	if (peers && json_array_size(peers)) {
-		r->peers = calloc(json_array_size(peers), sizeof(*r->peers));
-		if (!r->peers)
-			return -ENOMEM;
-		r->npeers = json_array_size(peers);
-	}
-	old = field(c, peers_key);
-	json_array_foreach(peers, i, v) {
-		size_t o = idx(c, i);
-
-		err = parse_peer(c, v, &r->peers[i]);
-		pop(c, o);
-		if (err)
-			break;
-	}
-	pop(c, old);
-	if (err)
-		return err;
-	if (ports && json_array_size(ports)) {
-		r->ports = calloc(json_array_size(ports), sizeof(*r->ports));
-		if (!r->ports)
-			return -ENOMEM;
-		r->nports = json_array_size(ports);
-	}
-	old = field(c, "ports");
-	json_array_foreach(ports, i, v) {
-		size_t o = idx(c, i);
-
-		err = parse_np_port(c, v, &r->ports[i]);
-		pop(c, o);
-		if (err)
-			break;
-	}
-	pop(c, old);
+	if (!err)
+		err = parse_list(c, peers_key, peers, sizeof(*r->peers), (void **)&r->peers,
+				 &r->npeers, peer_at, NULL);
+	if (!err)
+		err = parse_list(c, "ports", ports, sizeof(*r->ports), (void **)&r->ports,
+				 &r->nports, port_at, NULL);
 	return err;
+}
+
+static int rule_at(struct ctx *c, json_t *v, void *elem, const void *peers_key)
+{
+	return parse_rule(c, v, peers_key, elem);
 }
 
 static int parse_rules(struct ctx *c, json_t *spec, const char *key, const char *peers_key,
 		       struct k8s_np_rule **out, size_t *n)
 {
-	json_t *rules, *v;
-	size_t i, old;
-	int err;
+	json_t *rules;
+	int err = get_arr(c, spec, key, &rules);
 
-	err = get_arr(c, spec, key, &rules);
-	if (err || !rules || !json_array_size(rules))
-		return err;
-	*out = calloc(json_array_size(rules), sizeof(**out));
-	if (!*out)
-		return -ENOMEM;
-	*n = json_array_size(rules);
-	old = field(c, key);
-	json_array_foreach(rules, i, v) {
-		size_t o = idx(c, i);
-
-		err = parse_rule(c, v, peers_key, &(*out)[i]);
-		pop(c, o);
-		if (err)
-			break;
-	}
-	pop(c, old);
+	if (!err)
+		err = parse_list(c, key, rules, sizeof(**out), (void **)out, n, rule_at, peers_key);
 	return err;
 }
 
