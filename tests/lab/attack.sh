@@ -427,7 +427,7 @@ udp src=$F4 dst=$CV4 sport=45000 tag=ctl-ct-open | friend:45000 -> cv:7001, admi
 EOF
 ct_has() { in_node 1 "$XCNICTL" --pin-dir "$LAB_PINS/n1" ct get udp "$F4:45000" "$CV4:7001" 2>/dev/null | grep -q "$CV4"; }
 check "n1 tracks friend:45000 -> cv:7001" ct_has
-# Rounds of 60,000 new flows each (the table holds $CT_MAX; the veth's
+# Rounds of 60,000 new flows each, paced by attack.py (the table holds $CT_MAX; the veth's
 # backlog drops part of a burst), until n1 no longer has the flow.
 flood() {
 	local round out t0
