@@ -29,8 +29,8 @@ Q := @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-# libxcni: every user/lib/*.c in one archive; each binary pulls what it uses.
-LIB_SRCS := $(wildcard user/lib/*.c)
+# libxcni: every user/lib/*/*.c (one folder a domain) in one archive; each binary pulls what it uses.
+LIB_SRCS := $(wildcard user/lib/*/*.c)
 LIBXCNI := $(BUILD)/libxcni.a
 CNI_SRCS := cni/plugin.c cni/conf.c cni/result.c cni/exec.c cni/dataplane.c cni/state.c
 # tests/unit/test_<name>.c -> build/tests/test_<name> (test_cni also takes the plugin's config code).
@@ -54,7 +54,7 @@ all: $(BUILD)/xcni $(BUILD)/xcnid $(BUILD)/xcnictl $(SKELS)
 deps:
 	$(Q)bash scripts/install-deps.sh
 
-$(BUILD)/obj/%.o: %.c $(wildcard cni/*.h user/*/*.h) bpf/xcni_shared.h
+$(BUILD)/obj/%.o: %.c $(wildcard cni/*.h user/*/*.h user/lib/*/*.h) bpf/xcni_shared.h
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(XCFLAGS) $(PKG_CFLAGS) -I$(BUILD)/gen -Iuser -Ibpf -c $< -o $@
@@ -93,7 +93,7 @@ $(BUILD)/tests/test_http: TEST_LIBS = $(MHD_LIBS) -lpthread
 $(BUILD)/tests/test_ipfix: $(BUILD)/obj/user/agent/ipfix.o
 $(BUILD)/tests/test_ipfix: TEST_LIBS = $(FIXBUF_LIBS)
 
-$(BUILD)/tests/test_%: tests/unit/test_%.c $(LIBXCNI) $(wildcard user/lib/*.h tests/unit/*.h)
+$(BUILD)/tests/test_%: tests/unit/test_%.c $(LIBXCNI) $(wildcard user/lib/*/*.h tests/unit/*.h)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(XCFLAGS) $(PKG_CFLAGS) -Iuser -Ibpf -o $@ $(filter %.c %.o,$^) $(filter %.a,$^) $(PKG_LIBS) $(TEST_LIBS) -lcmocka
@@ -127,7 +127,7 @@ FUZZ_BINS := $(FUZZ_NAMES:%=$(FUZZ_BUILD)/fuzz_%)
 FUZZ_OBJS := $(patsubst %.c,$(FUZZ_BUILD)/obj/%.o,$(LIB_SRCS) cni/conf.c cni/result.c)
 FUZZ_SECONDS ?= 180
 
-$(FUZZ_BUILD)/obj/%.o: %.c $(wildcard cni/*.h user/*/*.h) bpf/xcni_shared.h
+$(FUZZ_BUILD)/obj/%.o: %.c $(wildcard cni/*.h user/*/*.h user/lib/*/*.h) bpf/xcni_shared.h
 	$(call msg,CC-FUZZ,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(SAN_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link $(PKG_CFLAGS) -Iuser -Ibpf -c $< -o $@
@@ -138,7 +138,7 @@ $(FUZZ_BUILD)/libxcni.a: $(FUZZ_OBJS)
 	$(Q)ar rcs $@ $^
 
 # A target may #include the file it fuzzes to reach its static parsers.
-$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(wildcard tests/fuzz/*.h) $(FUZZ_BUILD)/libxcni.a $(wildcard user/lib/*.c) user/ctl/args.c
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(wildcard tests/fuzz/*.h) $(FUZZ_BUILD)/libxcni.a $(wildcard user/lib/*/*.c) user/ctl/args.c
 	$(call msg,LD-FUZZ,$@)
 	$(Q)$(SAN_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $(PKG_CFLAGS) -Iuser -Ibpf -o $@ $< \
 		$(FUZZ_BUILD)/libxcni.a $(PKG_LIBS)

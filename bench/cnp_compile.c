@@ -16,8 +16,8 @@
 #include <stdlib.h>
 #include <time.h>
 #include <jansson.h>
-#include "lib/store.h"
-#include "lib/policy.h"
+#include "lib/cluster/store.h"
+#include "lib/policy/policy.h"
 
 static void put(struct store *st, const char *s)
 {

@@ -68,7 +68,7 @@ DRV=$BUILD/prefilter_bench
 say "compiling $DRV"
 # shellcheck disable=SC2046 # pkg-config's flags are separate words
 "$CC" -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -O2 -g -I"$BUILD/gen" -I"$ROOT/bpf" \
-	-I"$ROOT/user" -o "$DRV" "$HERE/prefilter_bench.c" "$ROOT/user/lib/prefilter.c" \
+	-I"$ROOT/user" -o "$DRV" "$HERE/prefilter_bench.c" "$ROOT/user/lib/policy/prefilter.c" \
 	$(pkg-config --libs libbpf 2>/dev/null || echo -lbpf) ||
 	die "compiling the driver failed"
 

@@ -46,7 +46,7 @@
 
 #include "xcni_shared.h"
 #include "xdp_underlay.skel.h"
-#include "lib/prefilter.h"
+#include "lib/policy/prefilter.h"
 
 /* The /16 and /24 hashes in front of the trie (xcnictl prefilter add fills them too). */
 static int fd16 = -1, fd24 = -1;

@@ -54,10 +54,10 @@
 #include <jansson.h>
 #include <yaml.h>
 
-#include "lib/k8s.h"
-#include "lib/store.h"
-#include "lib/svc.h"
-#include "lib/svcsync.h"
+#include "lib/cluster/k8s.h"
+#include "lib/cluster/store.h"
+#include "lib/services/svc.h"
+#include "lib/services/svcsync.h"
 
 static double now_ms(void)
 {

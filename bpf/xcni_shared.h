@@ -748,7 +748,7 @@ struct xcni_svcname {
  *            a reply's source is rewritten to
  *   affinity (LRU): (service id, client) -> backend, last used
  *   maglev:  hash of maps, (service id << 1 | version) -> array of
- *            XCNI_MAGLEV_M backend ids, built in userspace (user/lib/maglev.c)
+ *            XCNI_MAGLEV_M backend ids, built in userspace (user/lib/services/maglev.c)
  *   svcbe:   (service id, backend address, port, family) -> 1: the backends
  *            of a frontend by key, for DSR, which must accept only a backend
  *            of the frontend an option names (bpf/lib/nodeport.h) without a walk

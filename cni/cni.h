@@ -224,7 +224,7 @@ __u32 xcni_ep_id(const char *container_id, const char *ifname);
  * (SIGKILL, no unwinding) when XCNI_TEST_KILL_AT names the step: a crash at that
  * exact point, which DEL and GC must clean up after.
  */
-#include "lib/killpoint.h"
+#include "lib/system/killpoint.h"
 int xcni_failpoint(const char *step);
 
 #endif

@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../user/lib/cidr.h"
+#include "../user/lib/system/cidr.h"
 #include "cni.h"
-#include "lib/hash.h"
+#include "lib/system/hash.h"
 
 const char *const xcni_versions[] = { "0.4.0", "1.0.0", "1.1.0" };
 const size_t xcni_nversions = sizeof(xcni_versions) / sizeof(xcni_versions[0]);

@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "../bpf/xcni_shared.h"
-#include "../user/lib/bpfpin.h"
+#include "../user/lib/system/bpfpin.h"
 #include "cni.h"
 
 #ifndef BPF_TCX_INGRESS

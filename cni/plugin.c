@@ -24,8 +24,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../user/lib/cidr.h"
-#include "../user/lib/nl.h"
+#include "../user/lib/system/cidr.h"
+#include "../user/lib/system/nl.h"
 #include "cni.h"
 
 struct ctx {

@@ -106,7 +106,7 @@ static __always_inline int lb_outside_refused(const struct xcni_svc *svc, int cl
  * or another node's NodePort under externalTrafficPolicy Local (from a pod
  * the only frontend with XCNI_SVC_F_ETP_LOCAL: its own node's have an INT twin
  * without it), dropped as that node drops an outside client's packet
- * (user/lib/svc.c, add_peer_frontend).
+ * (user/lib/services/svc.c, add_peer_frontend).
  */
 static __always_inline int lb_pod_no_backend(__u8 flags)
 {

@@ -2,7 +2,7 @@
 /*
  * ClusterNetworkPolicy's verdict entries in the data plane (issue 28),
  * through BPF_PROG_TEST_RUN, last of the groups (it leaves A, B and C's
- * policy as it wants it). The entries are what user/lib/policy_cnp.c writes
+ * policy as it wants it). The entries are what user/lib/policy/policy_cnp.c writes
  * for a tiered pod: every decision an entry, denials too (XCNI_POLV_DENY,
  * the tier in the flags), the most specific entry deciding. Under policy
  * version 7, a key space no other group uses:

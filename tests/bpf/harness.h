@@ -90,7 +90,7 @@ int run_mark(int prog, int dev, uint32_t mark, uint8_t *in, size_t len, uint8_t 
 	     size_t out_len, int repeat, struct bpf_test_run_opts *o);
 int map_fd(const char *name);
 /* Service svc_id names backend backend_id (written before): its xcni_svcbe
- * entry, as user/lib/svcsync.c writes it. 0 or -errno. */
+ * entry, as user/lib/services/svcsync.c writes it. 0 or -errno. */
 int svcbe_put(uint32_t svc_id, uint32_t backend_id);
 /* One more policy revision, as xcnid writes after every policy change. */
 int polrev_bump(void);

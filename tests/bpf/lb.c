@@ -51,7 +51,7 @@
 #include <linux/pkt_cls.h>
 
 #include "harness.h"
-#include "../../user/lib/maglev.h"
+#include "../../user/lib/services/maglev.h"
 #include "lb.h"
 
 
@@ -771,7 +771,7 @@ static void lb_affinity(void **state)
 		assert_int_equal(open_flow(DEV_A, IP_A, "10.96.1.5", (uint16_t)(42100 + i)), other);
 }
 
-/* Maglev: the backend is table[hash(tuple) % M], the table from user/lib/maglev.c. */
+/* Maglev: the backend is table[hash(tuple) % M], the table from user/lib/services/maglev.c. */
 static void lb_maglev(void **state)
 {
 	struct maglev_backend mb[5];

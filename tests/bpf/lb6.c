@@ -42,7 +42,7 @@
 #include <linux/pkt_cls.h>
 
 #include "lb6.h"
-#include "../../user/lib/maglev.h"
+#include "../../user/lib/services/maglev.h"
 
 #define B6 "fd00:99::b"
 #define C6 "fd00:99::c"
@@ -665,7 +665,7 @@ static void lb6_affinity(void **state)
 	assert_int_equal(a.backend_id, 3051u + (first - 7001));
 }
 
-/* Maglev: table[xcni_lb_hash6(tuple) % M], the table from user/lib/maglev.c. */
+/* Maglev: table[xcni_lb_hash6(tuple) % M], the table from user/lib/services/maglev.c. */
 static void lb6_maglev(void **state)
 {
 	struct maglev_backend mb[5];

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * kube-proxy's packet-flow cases, through xcni: Services and EndpointSlices
- * as YAML, compiled by the real compiler (user/lib/svc.c, for node n1 with
- * its peers n2 and n3) and written by the real map writer (user/lib/svcsync.c)
+ * as YAML, compiled by the real compiler (user/lib/services/svc.c, for node n1 with
+ * its peers n2 and n3) and written by the real map writer (user/lib/services/svcsync.c)
  * into the harness's maps; then each flow {source, protocol, destination,
  * port} is a packet through from_pod (a pod's source) or from_overlay (a
  * client outside the cluster, on the underlay), 24 times with new source
@@ -28,8 +28,8 @@
 #include "harness.h"
 #include "lb.h"
 #include "lb6.h"
-#include "lib/svc.h"
-#include "lib/svcsync.h"
+#include "lib/services/svc.h"
+#include "lib/services/svcsync.h"
 
 /* The table's rows name what they need; the rest is zero. */
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"

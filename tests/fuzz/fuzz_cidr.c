@@ -8,7 +8,7 @@
 #include <arpa/inet.h>
 
 #include "fuzz.h"
-#include "lib/cidr.h"
+#include "lib/system/cidr.h"
 
 FUZZ_LOG_ALL()
 

@@ -11,7 +11,7 @@
 
 #include "fuzz.h"
 #include "ctl/args.c"
-#include "lib/prefilter.h"
+#include "lib/policy/prefilter.h"
 
 FUZZ_LOG_ALL()
 

@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "fuzz.h"
-#include "lib/k8sapi.h"
+#include "lib/cluster/k8sapi.h"
 
 static char dir[] = "/tmp/xcni-fuzz-kubeconfig.XXXXXX", path[64];
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * A manifest file as the manifest-directory backend reads it (file_parse in
- * user/lib/store.c): a YAML or JSON stream, every document through k8s_parse
+ * user/lib/cluster/store.c): a YAML or JSON stream, every document through k8s_parse
  * into the store; Services through k8s_parse_all as the lab's kube-proxy reads
  * them. Then the store's view and the policy compiled from it, as xcnid does
  * for the node named by the first pod. And as xcnid --kube-proxy-replacement
@@ -9,10 +9,10 @@
  * store whose Services become svcsync's frontends (svc_build).
  */
 #include "fuzz.h"
-#include "lib/k8s.h"
-#include "lib/policy.h"
-#include "lib/store.h"
-#include "lib/svc.h"
+#include "lib/cluster/k8s.h"
+#include "lib/policy/policy.h"
+#include "lib/cluster/store.h"
+#include "lib/services/svc.h"
 
 FUZZ_LOG_ALL()
 

@@ -1,14 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * Netlink replies as the plugin and xcnid parse them: one datagram through
- * nl_replies (user/lib/nl.c, included for its static callbacks) with each of
+ * nl_replies (user/lib/system/nl.c, included for its static callbacks) with each of
  * the reply parsers: link get and dump, address lookups, route lookups and
  * walks (IPv4 and IPv6), neighbour lookups, and the error/done control messages (extended acks) they all share.
  * The first byte picks the parser; the rest is the datagram, in a buffer of
  * exactly its size.
  */
 #include "fuzz.h"
-#include "../../user/lib/nl.c"
+#include "../../user/lib/system/nl.c"
 
 FUZZ_LOG_ALL()
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The API backend's body handling without curl: the fuzz targets include
- * user/lib/k8sapi.c and drive its write callback (on_data) the way curl does,
+ * user/lib/cluster/k8sapi.c and drive its write callback (on_data) the way curl does,
  * with the response status already known (on_data asks curl only when it is
  * not), so the bytes take the production path: buf_append, watch_lines,
  * watch_event, put_obj/del_obj into the store; list pages through list_page.
@@ -10,7 +10,7 @@
 #define XCNI_K8SAPI_FUZZ_H
 
 #include "fuzz.h"
-#include "../../user/lib/k8sapi.c"
+#include "../../user/lib/cluster/k8sapi.c"
 
 /*
  * A backend with one watcher of the kind the first byte names, the store

@@ -101,7 +101,7 @@ check "version b: c and d are blocked" bash -c "$(declare -f probe expect); IP_A
 ip netns exec "$XCT_TAG-d" python3 "$HERE/conn_prober.py" "$IP_A" 80 "$T/stop" 10 600 >"$T/probes" &
 PROBER=$!
 
-# The map writer's steps (user/lib/polsync.c, user/agent/xcnid.c): names and
+# The map writer's steps (user/lib/policy/polsync.c, user/agent/xcnid.c): names and
 # identities synced; a pod's new version written, not flipped to; flipped; every
 # map written but the policy revision not bumped; old versions half deleted.
 STEPS=(apply-names apply-entries apply-flipped applied cleanup timed)

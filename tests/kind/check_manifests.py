@@ -590,7 +590,7 @@ def main():
     # rules hold nothing it does not request).
     srcs = sorted(glob.glob(os.path.join(ROOT, "user", "lib", "k8sapi*.c")))
     if not srcs:
-        out("skip", "ClusterRole covers the API paths of user/lib/k8sapi.c", "user/lib/k8sapi.c does not exist yet")
+        out("skip", "ClusterRole covers the API paths of user/lib/cluster/k8sapi.c", "user/lib/cluster/k8sapi.c does not exist yet")
     else:
         code = "".join(read(s) for s in srcs)
         code = re.sub(r"/\*.*?\*/", " ", code, flags=re.S)

@@ -3,7 +3,7 @@
 #   - every document of examples/kind/*.yaml parses; kinds and apiVersions; the
 #     DaemonSet (host network, privileged, hostPath volumes, service account, the
 #     xcnid command line); the ClusterRole grants list and watch on exactly the
-#     resources xcnid follows, compared with the API paths of user/lib/k8sapi.c
+#     resources xcnid follows, compared with the API paths of user/lib/cluster/k8sapi.c
 #     when it exists; the kind config; the Dockerfile's stages, sources and build
 #     dependencies; no registry or mirror named anywhere (tests/kind/check_manifests.py)
 #   - the entry point: the conflist it writes, `install` into a scratch root (the

@@ -13,7 +13,7 @@
 
 #include <jansson.h>
 
-#include "lib/store.h"
+#include "lib/cluster/store.h"
 
 #define NPODS 36
 #define NNODES 5

@@ -26,7 +26,7 @@
 #include <cmocka.h>
 
 #include "../../bpf/xcni_shared.h"
-#include "../../user/lib/policy.h"
+#include "../../user/lib/policy/policy.h"
 
 #define TCP IPPROTO_TCP
 #define UDP IPPROTO_UDP

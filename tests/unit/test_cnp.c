@@ -8,7 +8,7 @@
  */
 #include "polsim.h"
 
-#include "../../user/lib/k8s.h"
+#include "../../user/lib/cluster/k8s.h"
 
 #define ADMIN K8S_CNP_ADMIN
 #define BASELINE K8S_CNP_BASELINE

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * Flow records (user/lib/flows.c): one record per connection in the direction
+ * Flow records (user/lib/observe/flows.c): one record per connection in the direction
  * of its first packet, conntrack's counters each way merged into it (a new
  * entry for the same flow adds to what the old one counted), verdict and drop
  * events on the same record, the window's bound and what it pushed out; the
@@ -19,7 +19,7 @@
 #include <cmocka.h>
 
 #include "xcni_shared.h"
-#include "lib/flows.h"
+#include "lib/observe/flows.h"
 
 static struct flow_key key4(const char *s, uint16_t sp, const char *d, uint16_t dp, uint8_t proto)
 {

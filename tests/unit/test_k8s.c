@@ -17,7 +17,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "../../user/lib/k8s.h"
+#include "../../user/lib/cluster/k8s.h"
 
 /* ---- helpers ---- */
 

@@ -13,7 +13,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "../../user/lib/k8sapi.c"
+#include "../../user/lib/cluster/k8sapi.c"
 
 struct fx {
 	struct api a;
@@ -249,7 +249,7 @@ static void kubeconfig_token_control_chars(void **state)
 
 	/* The token file: its trailing newline is not part of it; anything else is. */
 	write_file(dir, "token", "abc.def-_~+/=\n", path, sizeof(path));
-	assert_int_equal(read_token(path, &tok), 0);
+	assert_int_equal(k8s_read_token(path, &tok), 0);
 	assert_string_equal(tok, "abc.def-_~+/=");
 	free(tok);
 	tok = NULL;
@@ -257,7 +257,7 @@ static void kubeconfig_token_control_chars(void **state)
 							     "abc\tX\n", "abc\x1bX", "\n", NULL };
 	     *b; b++) {
 		write_file(dir, "token", *b, path, sizeof(path));
-		if (read_token(path, &tok) != -EINVAL)
+		if (k8s_read_token(path, &tok) != -EINVAL)
 			fail_msg("token file with \"%s\" was read", *b);
 	}
 	unlink(path);

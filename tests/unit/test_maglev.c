@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * user/lib/maglev.c against the paper's pseudocode written out plainly here
+ * user/lib/services/maglev.c against the paper's pseudocode written out plainly here
  * (the whole permutation matrix stored, the loop as printed), then the two
  * properties Maglev is chosen for: balance (every backend within a few % of
  * m/n entries) and minimal disruption (taking one backend of n away moves
@@ -17,7 +17,7 @@
 
 #include <cmocka.h>
 
-#include "lib/maglev.h"
+#include "lib/services/maglev.h"
 #include "xcni_shared.h"
 
 /* Backends named as the agent names them: 10.x.y.z:8080 (the key's bytes). */

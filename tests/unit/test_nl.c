@@ -15,7 +15,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "../../user/lib/nl.h"
+#include "../../user/lib/system/nl.h"
 
 static int setup(void **state)
 {

@@ -22,8 +22,8 @@
 
 #include <cmocka.h>
 
-#include "lib/policy.h"
-#include "lib/store.h"
+#include "lib/policy/policy.h"
+#include "lib/cluster/store.h"
 
 #include "clustergen.h"
 

@@ -21,8 +21,8 @@
 #include <bpf/bpf.h>
 #include <cmocka.h>
 
-#include "lib/polsync.h"
-#include "lib/store.h"
+#include "lib/policy/polsync.h"
+#include "lib/cluster/store.h"
 
 #include "clustergen.h"
 

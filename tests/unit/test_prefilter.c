@@ -17,7 +17,7 @@
 #include <bpf/bpf.h>
 #include <cmocka.h>
 
-#include "lib/prefilter.h"
+#include "lib/policy/prefilter.h"
 
 static int fd16 = -1, fd24 = -1;
 

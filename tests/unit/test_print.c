@@ -14,8 +14,8 @@
 #include <cmocka.h>
 
 #include "../../bpf/xcni_shared.h"
-#include "../../user/lib/print.h"
-#include "../../user/lib/reasons.h"
+#include "../../user/lib/system/print.h"
+#include "../../user/lib/observe/reasons.h"
 
 static const struct pt_col cols[] = {
 	{ "NAME", "name", PT_STR },

@@ -18,8 +18,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "../../user/lib/log.h"
-#include "../../user/lib/store.h"
+#include "../../user/lib/system/log.h"
+#include "../../user/lib/cluster/store.h"
 
 static struct k8s_object *obj_of(const char *yaml)
 {

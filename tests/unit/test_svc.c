@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-/* Services + EndpointSlices -> svcsync frontends (user/lib/svc.c). */
+/* Services + EndpointSlices -> svcsync frontends (user/lib/services/svc.c). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
-#include "lib/svc.h"
+#include "lib/services/svc.h"
 
 static struct store *st;
 static struct svc_list l;

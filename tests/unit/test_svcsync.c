@@ -23,8 +23,8 @@
 #include <bpf/bpf.h>
 #include <cmocka.h>
 
-#include "lib/maglev.h"
-#include "lib/svcsync.h"
+#include "lib/services/maglev.h"
+#include "lib/services/svcsync.h"
 
 #define SLOT_MAX 24
 #define BE_MAX 12

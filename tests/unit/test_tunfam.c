@@ -15,7 +15,7 @@
 
 #include <cmocka.h>
 
-#include "lib/policy.h"
+#include "lib/policy/policy.h"
 
 static const uint8_t none6[16];
 

@@ -23,9 +23,9 @@
 #include <unistd.h>
 
 #include "xcni_shared.h"
-#include "lib/flows.h"
-#include "lib/log.h"
-#include "lib/polsync.h"
+#include "lib/observe/flows.h"
+#include "lib/system/log.h"
+#include "lib/policy/polsync.h"
 #include "agent/flows.h"
 #include "agent/ipfix.h"
 

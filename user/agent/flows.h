@@ -2,7 +2,7 @@
 /*
  * xcnid's flow records (xcnid --flows): fed by a walk of conntrack every
  * second and by the events ring buffer (verdicts and drops), kept in the
- * bounded window of user/lib/flows.h, served to xcnictl flows over a Unix
+ * bounded window of user/lib/observe/flows.h, served to xcnictl flows over a Unix
  * socket (one request, one answer, then close), and written to a rotating
  * JSON-lines flow log, and exported over IPFIX (agent/ipfix.h). Driven from the agent's loop through one fd; never
  * waits on a client.

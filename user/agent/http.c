@@ -42,7 +42,7 @@
 
 #include <microhttpd.h>
 
-#include "lib/log.h"
+#include "lib/system/log.h"
 #include "agent/http.h"
 
 #define HTTP_MAX_CONNS 16

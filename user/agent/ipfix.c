@@ -20,8 +20,8 @@
 
 #include <fixbuf/public.h>
 
-#include "lib/log.h"
-#include "lib/reasons.h"
+#include "lib/system/log.h"
+#include "lib/observe/reasons.h"
 #include "agent/ipfix.h"
 
 #define IPFIX_MSG_MAX 1400 /* one message: within any path's MTU over UDP */

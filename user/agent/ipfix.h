@@ -15,7 +15,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "lib/flows.h"
+#include "lib/observe/flows.h"
 
 /* RFC 5612's enterprise number for documentation: xcni has none registered. */
 #define XCNI_IPFIX_PEN 32473

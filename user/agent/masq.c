@@ -38,9 +38,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lib/cidr.h"
-#include "lib/ctnl.h"
-#include "lib/log.h"
+#include "lib/system/cidr.h"
+#include "lib/system/ctnl.h"
+#include "lib/system/log.h"
 #include "agent/masq.h"
 
 int masq_add_cluster_cidrs(struct masq *m, const char *list)

@@ -15,8 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "lib/ctnl.h"
-#include "lib/store.h"
+#include "lib/system/ctnl.h"
+#include "lib/cluster/store.h"
 
 #define MASQ_TABLE "xcni"
 #define MASQ_SET "nomasq"

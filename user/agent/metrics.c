@@ -25,9 +25,9 @@
 #include <unistd.h>
 
 #include "xcni_shared.h"
-#include "lib/ctstat.h"
-#include "lib/log.h"
-#include "lib/reasons.h"
+#include "lib/observe/ctstat.h"
+#include "lib/system/log.h"
+#include "lib/observe/reasons.h"
 #include "agent/http.h"
 #include "agent/metrics.h"
 

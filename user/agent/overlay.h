@@ -12,11 +12,11 @@
 #include <string.h>
 
 #include "xcni_shared.h"
-#include "lib/attach.h"
+#include "lib/system/attach.h"
 
 struct bpf_object;
 
-#include "lib/store.h"
+#include "lib/cluster/store.h"
 
 struct from_pod;
 struct from_overlay;

@@ -18,7 +18,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
-#include "lib/log.h"
+#include "lib/system/log.h"
 #include "agent/probe.h"
 
 enum probe_kind { P_PROG, P_MAP, P_HELPER, P_ATTACH, P_RUN };

@@ -17,8 +17,8 @@
 #include <unistd.h>
 
 #include "xcni_shared.h"
-#include "lib/bpfpin.h"
-#include "lib/log.h"
+#include "lib/system/bpfpin.h"
+#include "lib/system/log.h"
 #include "sock_lb.skel.h"
 #include "agent/overlay.h"
 #include "agent/socklb.h"

@@ -5,7 +5,7 @@
 #include <bpf/btf.h>
 
 #include "ctl.h"
-#include "lib/bpfpin.h"
+#include "lib/system/bpfpin.h"
 
 static const struct pt_col config_cols[] = {
 	{ "ABI-VERSION", "abi_version", PT_UINT },

@@ -24,12 +24,12 @@
 #include <bpf/libbpf.h>
 
 #include "xcni_shared.h"
-#include "lib/cidr.h"
-#include "lib/log.h"
-#include "lib/polsync.h"
-#include "lib/print.h"
-#include "lib/proto.h"
-#include "lib/reasons.h"
+#include "lib/system/cidr.h"
+#include "lib/system/log.h"
+#include "lib/policy/polsync.h"
+#include "lib/system/print.h"
+#include "lib/system/proto.h"
+#include "lib/observe/reasons.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 

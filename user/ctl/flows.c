@@ -2,7 +2,7 @@
 /*
  * xcnictl flows: the flow records xcnid keeps (xcnid --flows), asked for over
  * its Unix socket, with filters as hubble observe has them. The filters are
- * parsed here first (user/lib/flows.c, so a bad one is refused before
+ * parsed here first (user/lib/observe/flows.c, so a bad one is refused before
  * anything is asked) and sent as they were given; xcnid parses them again
  * with the same code and answers the matching records as JSON lines and a
  * trailer with the cursor --follow passes back.
@@ -16,7 +16,7 @@
 #include <time.h>
 
 #include "ctl.h"
-#include "lib/flows.h"
+#include "lib/observe/flows.h"
 
 #define FLOWS_MAX_NODES 64
 #define FLOWS_REQ_MAX 4096

@@ -3,7 +3,7 @@
 #include <signal.h>
 
 #include "ctl.h"
-#include "lib/flows.h"
+#include "lib/observe/flows.h"
 
 static const struct pt_col event_cols[] = {
 	{ "TIME", NULL, PT_STR },

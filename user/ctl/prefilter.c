@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /* xcnictl prefilter list/add/del: the underlay's XDP deny list. */
 #include "ctl.h"
-#include "lib/prefilter.h"
+#include "lib/policy/prefilter.h"
 
 /* CIDR into p, or -EINVAL with the reason said (xcni_prefilter_parse). */
 static int parse_cidr(const char *s, struct xcni_pf_prefix *p)

@@ -13,7 +13,7 @@
 #include <getopt.h>
 
 #include "ctl.h"
-#include "lib/bpfpin.h"
+#include "lib/system/bpfpin.h"
 #include "lab/lab.h"
 
 /* In the order --help lists them. */

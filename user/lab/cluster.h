@@ -9,7 +9,7 @@
 #include <jansson.h>
 
 #include "lab/state.h"
-#include "lib/k8s.h"
+#include "lib/cluster/k8s.h"
 
 /* What writing an object did, as kubectl says it. */
 enum lab_wr { LAB_WR_UNCHANGED, LAB_WR_CREATED, LAB_WR_CONFIGURED };

@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "lab/ctflush.h"
-#include "lib/ctnl.h"
+#include "lib/system/ctnl.h"
 
 struct udp_pick {
 	int family;

@@ -43,9 +43,9 @@
 #include "lab/svc.h"
 #include "lab/sys.h"
 #include "lab/underlay.h"
-#include "lib/bpfpin.h"
-#include "lib/svc.h"
-#include "lib/print.h"
+#include "lib/system/bpfpin.h"
+#include "lib/services/svc.h"
+#include "lib/system/print.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -19,7 +19,7 @@
 
 #include "xcni_shared.h"
 #include "lab/node.h"
-#include "lib/bpfpin.h"
+#include "lib/system/bpfpin.h"
 
 #define PIN_WAIT_MS 15000
 

@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "lab/pod.h"
-#include "lib/hash.h"
+#include "lib/system/hash.h"
 
 /* ---- names ------------------------------------------------------------------- */
 

@@ -12,7 +12,7 @@
 #include "lab/serve.h"
 #include "lab/state.h"
 #include "lab/sys.h"
-#include "lib/k8s.h"
+#include "lib/cluster/k8s.h"
 
 /* CNI ADD/DEL of pod through xcni in its node's netns. ADD fills pod->ip. */
 int lab_cni(struct lab *lab, struct lab_pod *pod, const char *cmd);

@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #include "lab/sys.h"
-#include "lib/proto.h"
+#include "lib/system/proto.h"
 
 /* A port a listener serves, or a probe tries. */
 struct lab_port {

@@ -37,7 +37,7 @@
 #include <unistd.h>
 
 #include "lab/slice.h"
-#include "lib/proto.h"
+#include "lib/system/proto.h"
 
 /* What the sync wrote this time: every other service.* and endpointslice.* file goes. */
 struct wanted {

@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "lab/state.h"
-#include "lib/svc.h"
+#include "lib/services/svc.h"
 
 static const char *lab_dir(void)
 {

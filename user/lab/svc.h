@@ -15,7 +15,7 @@
 #include "lab/serve.h"
 #include "lab/state.h"
 #include "lab/sys.h"
-#include "lib/k8s.h"
+#include "lib/cluster/k8s.h"
 
 /* The pods' addresses (node i: 10.244.i.0/24), kube-proxy's --cluster-cidr. */
 #define LAB_CLUSTER_CIDR "10.244.0.0/16"

@@ -26,7 +26,7 @@
 #include <unistd.h>
 
 #include "lab/sys.h"
-#include "lib/nl.h"
+#include "lib/system/nl.h"
 
 #define NETNS_RUN_DIR "/run/netns"
 #define STOP_GRACE_MS 3000

@@ -41,7 +41,7 @@
 #include <unistd.h>
 
 #include "lab/underlay.h"
-#include "lib/nl.h"
+#include "lib/system/nl.h"
 
 /* The bridge stands for a switch, not a firewall: bridged IPv4 must not go through iptables. */
 #define BR_NF_CALL "/proc/sys/net/bridge/bridge-nf-call-iptables"

@@ -23,7 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cidr.h"
+#include "../system/cidr.h"
 #include "policy_int.h"
 
 struct vd {

@@ -43,7 +43,7 @@
 #ifndef XCNI_SVC_H
 #define XCNI_SVC_H
 
-#include "store.h"
+#include "../cluster/store.h"
 #include "svcsync.h"
 
 #define SVC_BUILD_MAGLEV 1u /* every frontend picks by Maglev table */

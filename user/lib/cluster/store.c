@@ -19,7 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "log.h"
+#include "../system/log.h"
 #include "store.h"
 
 struct entry {

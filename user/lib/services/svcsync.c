@@ -32,9 +32,9 @@
 
 #include <bpf/bpf.h>
 
-#include "bpfpin.h"
-#include "ctstat.h"
-#include "log.h"
+#include "../system/bpfpin.h"
+#include "../observe/ctstat.h"
+#include "../system/log.h"
 #include "maglev.h"
 #include "svcsync.h"
 

@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cidr.h"
+#include "../system/cidr.h"
 #include "k8s.h"
 #include "k8s_json.h"
 

@@ -15,8 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
-#include "cidr.h"
+#include "../system/log.h"
+#include "../system/cidr.h"
 #include "policy.h"
 #include "policy_int.h"
 

@@ -46,6 +46,9 @@ int k8s_api_conf_in_cluster(struct k8s_api_conf *c);
  */
 int k8s_api_conf_kubeconfig(const char *path, struct k8s_api_conf *c);
 void k8s_api_conf_free(struct k8s_api_conf *c);
+/* A service-account token file: the token without its newline; -EINVAL if it
+ * holds a byte no HTTP header may carry. 0 or -errno; *out is the caller's. */
+int k8s_read_token(const char *path, char **out);
 
 /*
  * Starts following the API server; does no network I/O before returning, and

@@ -15,7 +15,7 @@
 #include "k8s.h"
 #include "k8s_int.h"
 #include "k8s_json.h"
-#include "proto.h"
+#include "../system/proto.h"
 
 /* ---- Service ---- */
 

@@ -16,9 +16,9 @@
 
 #include <bpf/bpf.h>
 
-#include "bpfpin.h"
-#include "log.h"
-#include "killpoint.h"
+#include "../system/bpfpin.h"
+#include "../system/log.h"
+#include "../system/killpoint.h"
 #include "polsync.h"
 
 /* A map's contents as sorted (key, value) records. */

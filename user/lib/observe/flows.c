@@ -11,9 +11,9 @@
 #include <strings.h>
 
 #include "xcni_shared.h"
-#include "lib/flows.h"
-#include "lib/proto.h"
-#include "lib/reasons.h"
+#include "lib/observe/flows.h"
+#include "lib/system/proto.h"
+#include "lib/observe/reasons.h"
 
 /*
  * Names (pods, label sets, policies, Services) shared among records: a

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "lib/killpoint.h"
+#include "lib/system/killpoint.h"
 
 static int armed_by_file(const char *path, const char *step)
 {

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <stddef.h>
 
-#include "../../bpf/xcni_shared.h"
+#include "../../../bpf/xcni_shared.h"
 #include "reasons.h"
 
 #define R(code, n, d) [XCNI_REASON_IDX(code)] = { .name = n, .desc = d }

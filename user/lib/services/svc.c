@@ -1,0 +1,734 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Services + EndpointSlices -> svcsync's frontends (svc.h).
+ *
+ * Each Service is built alone into its candidates (struct item): the
+ * frontends it asks for and the problems only it has, in the order
+ * svc_build reports them. Which Service gets a frontend two of them ask for
+ * (the first in name order) is settled afterwards: by a walk in order
+ * (svc_build), or by the claims on each frontend key (svc_incr, where one
+ * Service changing touches only its own candidates and the keys they claim).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../system/proto.h"
+#include "svc.h"
+#include "svc_int.h"
+
+static void spec_free(struct svc_spec *s)
+{
+	free((char *)s->name);
+	free((void *)s->be);
+	s->name = NULL;
+	s->be = NULL;
+}
+
+static void item_free(struct item *it)
+{
+	free(it->err);
+	spec_free(&it->fe);
+	spec_free(&it->twin);
+}
+
+void svc_items_free(struct items *v)
+{
+	for (size_t i = 0; i < v->n; i++)
+		item_free(&v->v[i]);
+	free(v->v);
+	memset(v, 0, sizeof(*v));
+}
+
+/* Room for one more item, zeroed; NULL on -ENOMEM. */
+static struct item *item_new(struct items *v)
+{
+	if (v->n == v->cap) {
+		size_t cap = v->cap ? 2 * v->cap : 4;
+		struct item *n = realloc(v->v, cap * sizeof(*n));
+
+		if (!n)
+			return NULL;
+		v->v = n;
+		v->cap = cap;
+	}
+	memset(&v->v[v->n], 0, sizeof(v->v[0]));
+	return &v->v[v->n++];
+}
+
+static int item_err(struct items *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int item_err(struct items *v, const char *fmt, ...)
+{
+	struct item *it = item_new(v);
+	va_list ap;
+	int n;
+
+	if (!it)
+		return -ENOMEM;
+	va_start(ap, fmt);
+	n = vasprintf(&it->err, fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		it->err = NULL;
+		v->n--;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static int add_err(struct svc_list *l, char *msg)
+{
+	char **v = realloc(l->errs, (l->nerrs + 1) * sizeof(*v));
+
+	if (!v) {
+		free(msg);
+		return -ENOMEM;
+	}
+	l->errs = v;
+	v[l->nerrs++] = msg;
+	return 0;
+}
+
+/* The field a candidate comes from, as its messages name it. */
+static void field_name(uint8_t field, size_t i, char *buf, size_t len)
+{
+	static const char *const fmt[] = { "spec.ports[%zu]", "spec.ports[%zu].nodePort",
+					   "spec.externalIPs[%zu]",
+					   "status.loadBalancer.ingress[%zu].ip",
+					   "spec.ports[%zu].nodePort" };
+
+	snprintf(buf, len, fmt[field], i);
+}
+
+/* Candidate it of Service ns/name asks for a frontend another (owner) has: the words for it. */
+char *svc_clash_msg(const struct item *it, const char *ns, const char *name, const char *owner)
+{
+	char fld[96], ip[INET6_ADDRSTRLEN], *m;
+
+	field_name(it->field, it->fidx, fld, sizeof(fld));
+	inet_ntop(it->fe.key.family == XCNI_AF_INET6 ? AF_INET6 : AF_INET, it->fe.key.addr, ip,
+		  sizeof(ip));
+	if (asprintf(&m, "Service %s/%s: %s: frontend %s:%u/%s is another Service's already (%s); "
+		     "left out", ns, name, fld, ip, ntohs(it->fe.key.port), proto_k8s_name(it->fe.key.proto),
+		     owner) < 0)
+		return NULL;
+	return m;
+}
+
+int svc_nodeport_range_parse(const char *s, uint16_t *min, uint16_t *max)
+{
+	unsigned long lo, hi;
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	lo = strtoul(s, &end, 10);
+	if (errno || *end != '-' || end[1] < '0' || end[1] > '9')
+		return -EINVAL;
+	hi = strtoul(end + 1, &end, 10);
+	if (errno || *end || lo < 1 || lo > hi || hi > 65535)
+		return -EINVAL;
+	*min = (uint16_t)lo;
+	*max = (uint16_t)hi;
+	return 0;
+}
+
+void svc_list_free(struct svc_list *l)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		free((char *)l->specs[i].name);
+		free((void *)l->specs[i].be);
+	}
+	free(l->specs);
+	for (size_t i = 0; i < l->nerrs; i++)
+		free(l->errs[i]);
+	free(l->errs);
+	memset(l, 0, sizeof(*l));
+}
+
+/* The slice's port for Service port p: by p's name, else by a named targetPort. */
+static const struct k8s_eps_port *slice_port(const struct k8s_epslice *s,
+					     const struct k8s_svc_port *p)
+{
+	const char *name = p->name ? p->name : "";
+
+	for (int pass = 0; pass < 2; pass++) {
+		if (pass == 1 && (!p->target_name || !strcmp(p->target_name, name)))
+			break;
+		for (size_t i = 0; i < s->nports; i++) {
+			const struct k8s_eps_port *ep = &s->ports[i];
+
+			if (ep->proto == p->proto && !strcmp(ep->name, pass ? p->target_name : name))
+				return ep;
+		}
+	}
+	return NULL;
+}
+
+/* Adds one endpoint of a slice of family (XCNI_AF_*) as a backend of the
+ * frontend being built (be, *nbe, room for it). */
+static void add_backend(struct svc_be_spec *be, size_t *nbe, const struct k8s_endpoint *e,
+			uint8_t family, uint16_t port)
+{
+	const void *addr = family == XCNI_AF_INET6 ? (const void *)e->addr6 : &e->addr;
+	size_t alen = family == XCNI_AF_INET6 ? 16 : 4;
+	uint8_t state;
+
+	if (e->ready)
+		state = XCNI_BE_ACTIVE;
+	else if (e->serving && e->terminating)
+		state = XCNI_BE_TERMINATING;
+	else
+		return;
+	for (size_t i = 0; i < *nbe; i++) {
+		if (!memcmp(be[i].addr, addr, alen) && be[i].port == htons(port)) {
+			if (state == XCNI_BE_ACTIVE)
+				be[i].state = XCNI_BE_ACTIVE;
+			return;
+		}
+	}
+	memset(&be[*nbe], 0, sizeof(be[*nbe]));
+	memcpy(be[*nbe].addr, addr, alen);
+	be[*nbe].port = htons(port);
+	be[*nbe].family = family;
+	be[*nbe].state = state;
+	(*nbe)++;
+}
+
+size_t svc_key_hash(const struct xcni_svc_key *k)
+{
+	const unsigned char *p = (const unsigned char *)k;
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (size_t i = 0; i < sizeof(*k); i++)
+		h = (h ^ p[i]) * 0x100000001b3ULL;
+	return (size_t)(h ^ (h >> 32));
+}
+
+/* The backends one Service port has: every one, and those on this node;
+ * node_of[i]: all[i]'s endpoint's nodeName (NULL: none), for another node's
+ * NodePort under externalTrafficPolicy Local. */
+struct port_bes {
+	struct svc_be_spec *all, *local;
+	size_t nall, nlocal;
+	const char **node_of;
+};
+
+/* A frontend spec with a copy of be. 0 or -ENOMEM (name freed then). */
+static int spec_set(struct svc_spec *sp, char *name, const struct xcni_svc_key *key,
+		    uint8_t flags, uint32_t affinity_s, const struct svc_be_spec *be, size_t nbe)
+{
+	struct svc_be_spec *copy = NULL;
+
+	if (nbe && !(copy = malloc(nbe * sizeof(*copy)))) {
+		free(name);
+		return -ENOMEM;
+	}
+	if (nbe)
+		memcpy(copy, be, nbe * sizeof(*copy));
+	memset(sp, 0, sizeof(*sp));
+	sp->name = name;
+	sp->key = *key;
+	sp->flags = flags;
+	sp->affinity_s = affinity_s;
+	sp->be = copy;
+	sp->nbe = nbe;
+	return 0;
+}
+
+/* What every frontend of one Service port shares. */
+struct port_ctx {
+	const struct k8s_object *so;
+	size_t i; /* spec.ports[i] */
+	const struct k8s_svc_port *p;
+	uint8_t flags; /* affinity, Maglev */
+	const struct port_bes *b;
+};
+
+/* Who a frontend belongs to, for the name map (xcni_svcname); names longer
+ * than the map holds (none the API server accepts) are cut. */
+static void set_who(struct svc_spec *sp, const struct port_ctx *pc)
+{
+	snprintf(sp->who.ns, sizeof(sp->who.ns), "%s", pc->so->meta.ns);
+	snprintf(sp->who.name, sizeof(sp->who.name), "%s", pc->so->meta.name);
+	snprintf(sp->who.port, sizeof(sp->who.port), "%s", pc->p->name ? pc->p->name : "");
+}
+
+/*
+ * A frontend at addr:port of the port in pc; field names where it comes from
+ * for messages. External ones (NodePort, externalIPs, load-balancer IPs)
+ * follow externalTrafficPolicy: under Local the EXT entry holds only this
+ * node's backends (no other node's, the client's address is kept), and an
+ * INT entry holds them all, for pods of this node reaching it (as kube-proxy
+ * sends pods' traffic to external frontends cluster-wide). The ClusterIP
+ * follows internalTrafficPolicy (Local: this node's backends only).
+ */
+static int add_frontend(struct items *v, const struct port_ctx *pc, const void *addr,
+			uint8_t family, uint16_t port, bool external, uint8_t field, size_t fidx)
+{
+	const struct k8s_service *s = &pc->so->svc;
+	struct xcni_svc_key k = {};
+	char ip[INET6_ADDRSTRLEN], *name;
+	uint8_t flags = pc->flags;
+	bool local = external ? s->etp_local : s->itp_local;
+	struct item *it;
+	int err;
+
+	memcpy(k.addr, addr, family == XCNI_AF_INET6 ? 16 : 4);
+	k.port = htons(port);
+	k.family = family;
+	k.proto = pc->p->proto;
+	k.scope = XCNI_SCOPE_EXT;
+	inet_ntop(family == XCNI_AF_INET6 ? AF_INET6 : AF_INET, addr, ip, sizeof(ip));
+	/* The flag is what makes a frontend with no backend here drop (the
+	 * Service has endpoints elsewhere: kube-proxy's DROP); with no
+	 * endpoint anywhere it is refused, as kube-proxy REJECTs. */
+	if (local && pc->b->nall)
+		flags |= external ? XCNI_SVC_F_ETP_LOCAL : XCNI_SVC_F_ITP_LOCAL;
+	if (external && local)
+		flags |= XCNI_SVC_F_TWO_SCOPES;
+	/* The cluster's own: from_overlay refuses it to outside clients by default. */
+	if (!external)
+		flags |= XCNI_SVC_F_CLUSTERIP;
+	/* A dual-stack Service's IPv6 ClusterIP is told from its IPv4 one. */
+	if (!external)
+		err = asprintf(&name, "%s/%s:%u/%s%s", pc->so->meta.ns, pc->so->meta.name, port,
+			       proto_k8s_name(k.proto), family == XCNI_AF_INET6 ? " (IPv6)" : "");
+	else
+		err = asprintf(&name, "%s/%s %s:%u/%s", pc->so->meta.ns, pc->so->meta.name, ip,
+			       port, proto_k8s_name(k.proto));
+	if (err < 0)
+		return -ENOMEM;
+	if (!(it = item_new(v))) {
+		free(name);
+		return -ENOMEM;
+	}
+	err = spec_set(&it->fe, name, &k, flags, s->affinity_s, local ? pc->b->local : pc->b->all,
+		       local ? pc->b->nlocal : pc->b->nall);
+	if (err)
+		goto fail;
+	set_who(&it->fe, pc);
+	it->field = field;
+	it->fidx = (uint16_t)fidx;
+	err = -ENOMEM;
+	if (!(flags & XCNI_SVC_F_TWO_SCOPES))
+		return 0;
+	k.scope = XCNI_SCOPE_INT;
+	if (asprintf(&name, "%s/%s %s:%u/%s (inside)", pc->so->meta.ns, pc->so->meta.name, ip,
+		     port, proto_k8s_name(k.proto)) < 0)
+		goto fail;
+	if ((err = spec_set(&it->twin, name, &k, pc->flags, s->affinity_s, pc->b->all, pc->b->nall)))
+		goto fail;
+	set_who(&it->twin, pc);
+	return 0;
+fail:
+	item_free(it);
+	v->n--;
+	return err;
+}
+
+/*
+ * Another node's NodePort (peer: that Node's name, NULL if not known), for
+ * this node's pods. Under externalTrafficPolicy Cluster every backend (as
+ * kube-proxy sends a pod's traffic to every endpoint). Under Local only
+ * that node's own endpoints, with XCNI_SVC_F_ETP_LOCAL when the Service has
+ * some elsewhere (none here then: the data plane drops): that node takes the connection as external (upstream masquerades
+ * a pod's traffic to a node address), and has no other to give it. In the
+ * EXT scope the programs look up first: traffic from outside to another
+ * node's address never reaches this node's underlay.
+ */
+static int add_peer_frontend(struct items *v, const struct port_ctx *pc, const void *addr,
+			     const char *peer, uint8_t family, uint16_t port, size_t fidx)
+{
+	struct xcni_svc_key k = { .family = family, .proto = pc->p->proto,
+				  .scope = XCNI_SCOPE_EXT };
+	char ip[INET6_ADDRSTRLEN], *name;
+	const struct svc_be_spec *be = pc->b->all;
+	size_t nbe = pc->b->nall;
+	struct svc_be_spec *theirs = NULL;
+	uint8_t flags = pc->flags;
+	struct item *it;
+	int err;
+
+	if (pc->so->svc.etp_local && peer) {
+		nbe = 0;
+		if (pc->b->nall && !(theirs = calloc(pc->b->nall, sizeof(*theirs))))
+			return -ENOMEM;
+		for (size_t i = 0; i < pc->b->nall; i++)
+			if (pc->b->node_of[i] && !strcmp(pc->b->node_of[i], peer))
+				theirs[nbe++] = pc->b->all[i];
+		be = theirs;
+		/* No endpoint anywhere is refused there as here (kube-proxy's
+		 * REJECT); endpoints elsewhere only, dropped (its DROP). */
+		if (pc->b->nall)
+			flags |= XCNI_SVC_F_ETP_LOCAL;
+	}
+
+	memcpy(k.addr, addr, family == XCNI_AF_INET6 ? 16 : 4);
+	k.port = htons(port);
+	inet_ntop(family == XCNI_AF_INET6 ? AF_INET6 : AF_INET, addr, ip, sizeof(ip));
+	if (asprintf(&name, "%s/%s %s:%u/%s (another node's)", pc->so->meta.ns, pc->so->meta.name,
+		     ip, port, proto_k8s_name(k.proto)) < 0) {
+		free(theirs);
+		return -ENOMEM;
+	}
+	if (!(it = item_new(v))) {
+		free(theirs);
+		free(name);
+		return -ENOMEM;
+	}
+	err = spec_set(&it->fe, name, &k, flags, pc->so->svc.affinity_s, be, nbe);
+	free(theirs);
+	if (err) {
+		item_free(it);
+		v->n--;
+		return err;
+	}
+	set_who(&it->fe, pc);
+	it->field = FIELD_PEER;
+	it->fidx = (uint16_t)fidx;
+	return 0;
+}
+
+/* How many frontends (with their INT twins) one Service can have: room in out. */
+static size_t frontends_max(const struct k8s_service *s, const struct svc_node *node)
+{
+	size_t per_port = 1 + s->has_ip6 + s->nexternal_ips + s->nexternal_ips6 + s->nlb_ips +
+			  s->nlb_ips6;
+
+	if (s->node_ports && node)
+		per_port += node->naddrs + node->npeers + node->naddrs6 + node->npeers6;
+	return 2 * per_port * s->nports;
+}
+
+static void port_bes_free(struct port_bes *b)
+{
+	free(b->all);
+	free(b->local);
+	free(b->node_of);
+}
+
+/*
+ * The port's backends from the slices. A slice with ports but not this one is
+ * normal when some of the pods do not name the port (the EndpointSlice
+ * controller groups endpoints by the ports they resolve); only a port that no
+ * slice with ports carries is a mismatch worth saying.
+ */
+static int port_backends(const struct k8s_object *so, size_t i, uint8_t family,
+			 const struct k8s_object *const *slices, size_t nslices,
+			 const struct svc_node *node, size_t room, struct port_bes *b,
+			 struct items *v)
+{
+	const struct k8s_svc_port *p = &so->svc.ports[i];
+	const struct k8s_epslice *miss = NULL;
+	bool matched = false;
+
+	memset(b, 0, sizeof(*b));
+	if (room && (!(b->all = calloc(room, sizeof(*b->all))) ||
+		     !(b->local = calloc(room, sizeof(*b->local))) ||
+		     !(b->node_of = calloc(room, sizeof(*b->node_of)))))
+		return -ENOMEM;
+	for (size_t j = 0; j < nslices; j++) {
+		const struct k8s_epslice *es = &slices[j]->eps;
+		const struct k8s_eps_port *ep;
+
+		/* A dual-stack Service has a slice per family: each family's
+		 * frontends get that family's endpoints (FQDN slices none). */
+		if (!(family == XCNI_AF_INET6 ? es->ipv6 : es->ipv4))
+			continue;
+		ep = slice_port(es, p);
+		if (!ep) {
+			/* A slice without ports serves none (upstream). */
+			if (es->nports && !miss)
+				miss = es;
+			continue;
+		}
+		matched = true;
+		if (!ep->has_port)
+			continue;
+		for (size_t k = 0; k < es->nendpoints; k++) {
+			const struct k8s_endpoint *e = &es->endpoints[k];
+
+			size_t before = b->nall;
+
+			add_backend(b->all, &b->nall, e, family, ep->port);
+			if (b->nall > before)
+				b->node_of[before] = e->node_name;
+			/* Node-local: the endpoint's nodeName is this node's. */
+			if (node && node->name && e->node_name && !strcmp(e->node_name, node->name))
+				add_backend(b->local, &b->nlocal, e, family, ep->port);
+		}
+	}
+	if (miss && !matched)
+		return item_err(v,
+				"Service %s/%s: spec.ports[%zu].name: \"%s\" names no %s port of "
+				"EndpointSlice %s/%s",
+				so->meta.ns, so->meta.name, i, p->name ? p->name : "",
+				proto_k8s_name(p->proto), miss->meta.ns, miss->meta.name);
+	return 0;
+}
+
+/* Does the Service get frontends at all? Not headless, ExternalName or unallocated ones (DNS's). */
+bool svc_has_frontends(const struct k8s_service *s)
+{
+	return !s->headless && !s->external_name && (s->cluster_ip || s->has_ip6);
+}
+
+/* One Service's candidates (slices: its EndpointSlices by name), appended to v. */
+int svc_build_one(const struct k8s_object *so, const struct k8s_object *const *slices,
+		     size_t nslices, const struct svc_node *node, unsigned int flags,
+		     struct items *v)
+{
+	const struct k8s_service *s = &so->svc;
+	uint16_t np_min = node && node->np_max ? node->np_min : SVC_NODEPORT_MIN;
+	uint16_t np_max = node && node->np_max ? node->np_max : SVC_NODEPORT_MAX;
+	size_t room = 0;
+	int err = 0;
+
+	for (size_t j = 0; j < nslices; j++)
+		room += slices[j]->eps.nendpoints;
+	for (size_t i = 0; i < s->nports && !err; i++) {
+		const struct k8s_svc_port *p = &s->ports[i];
+		struct port_bes b;
+		struct port_ctx pc = { .so = so, .i = i, .p = p, .b = &b };
+		char fld[96];
+
+		if (s->affinity_client_ip)
+			pc.flags |= XCNI_SVC_F_AFFINITY;
+		if (flags & SVC_BUILD_MAGLEV)
+			pc.flags |= XCNI_SVC_F_MAGLEV;
+		/* IPv4 frontends: the IPv4 ClusterIP and every external one (their
+		 * addresses are IPv4 only). An IPv6-only Service has none. */
+		memset(&b, 0, sizeof(b));
+		if (s->cluster_ip)
+			err = port_backends(so, i, XCNI_AF_INET, slices, nslices, node, room, &b, v);
+		if (!err && s->cluster_ip)
+			err = add_frontend(v, &pc, &s->cluster_ip, XCNI_AF_INET, p->port, false,
+					   FIELD_PORT, i);
+		if (!err && s->has_ip6) {
+			struct port_bes b6;
+			struct port_ctx pc6 = pc;
+
+			/* The port's mismatch with the slices is said once, by the IPv4 pass. */
+			struct items quiet = {};
+
+			pc6.b = &b6;
+			err = port_backends(so, i, XCNI_AF_INET6, slices, nslices, node, room, &b6,
+					    s->cluster_ip ? &quiet : v);
+			if (!err)
+				err = add_frontend(v, &pc6, s->cluster_ip6, XCNI_AF_INET6, p->port,
+						   false, FIELD_PORT, i);
+			/* IPv6 NodePorts: the node's IPv6 addresses, then its peers'; a
+			 * nodePort out of range is said by the IPv4 pass, if any. */
+			field_name(FIELD_NODEPORT, i, fld, sizeof(fld));
+			if (!err && s->node_ports && p->node_port && node && node->naddrs6 &&
+			    (p->node_port < np_min || p->node_port > np_max)) {
+				if (!s->cluster_ip)
+					err = item_err(v,
+						       "Service %s/%s: %s: %u is outside the NodePort "
+						       "range %u-%u; that frontend is refused",
+						       so->meta.ns, so->meta.name, fld, p->node_port,
+						       np_min, np_max);
+			} else if (s->node_ports && p->node_port && node) {
+				for (size_t a = 0; a < node->naddrs6 + node->npeers6 && !err; a++)
+					err = a < node->naddrs6 ?
+					      add_frontend(v, &pc6, node->addrs6[a], XCNI_AF_INET6,
+							   p->node_port, true, FIELD_NODEPORT, i) :
+					      add_peer_frontend(v, &pc6, node->peers6[a - node->naddrs6],
+								node->peer_names6 ?
+								node->peer_names6[a - node->naddrs6] :
+								NULL,
+								XCNI_AF_INET6, p->node_port, i);
+			}
+			/* IPv6 externalIPs and load-balancer IPs, with the IPv6 backends;
+			 * messages name each one's index in its list. */
+			for (size_t a = 0; a < s->nexternal_ips6 && !err; a++)
+				err = add_frontend(v, &pc6, s->external_ips6[a], XCNI_AF_INET6, p->port,
+						   true, FIELD_EXTERNAL_IP,
+						   s->external_ips6_at ? s->external_ips6_at[a] : a);
+			for (size_t a = 0; a < s->nlb_ips6 && !err; a++)
+				err = add_frontend(v, &pc6, s->lb_ips6[a], XCNI_AF_INET6, p->port,
+						   true, FIELD_LB_IP,
+						   s->lb_ips6_at ? s->lb_ips6_at[a] : a);
+			port_bes_free(&b6);
+			svc_items_free(&quiet);
+		}
+		if (!s->cluster_ip) {
+			port_bes_free(&b);
+			continue;
+		}
+		field_name(FIELD_NODEPORT, i, fld, sizeof(fld));
+		if (!err && s->node_ports && p->node_port && node && node->naddrs &&
+		    (p->node_port < np_min || p->node_port > np_max))
+			err = item_err(v,
+				       "Service %s/%s: %s: %u is outside the NodePort range %u-%u; "
+				       "that frontend is refused",
+				       so->meta.ns, so->meta.name, fld, p->node_port, np_min, np_max);
+		else if (s->node_ports && p->node_port && node)
+			for (size_t a = 0; a < node->naddrs + node->npeers && !err; a++)
+				err = a < node->naddrs ?
+				      add_frontend(v, &pc, &node->addrs[a], XCNI_AF_INET, p->node_port,
+						   true, FIELD_NODEPORT, i) :
+				      add_peer_frontend(v, &pc, &node->peers[a - node->naddrs],
+							node->peer_names ?
+							node->peer_names[a - node->naddrs] : NULL,
+							XCNI_AF_INET, p->node_port, i);
+		for (size_t a = 0; a < s->nexternal_ips && !err; a++)
+			err = add_frontend(v, &pc, &s->external_ips[a], XCNI_AF_INET, p->port, true,
+					   FIELD_EXTERNAL_IP,
+					   s->external_ips_at ? s->external_ips_at[a] : a);
+		for (size_t a = 0; a < s->nlb_ips && !err; a++)
+			err = add_frontend(v, &pc, &s->lb_ips[a], XCNI_AF_INET, p->port, true,
+					   FIELD_LB_IP, s->lb_ips_at ? s->lb_ips_at[a] : a);
+		port_bes_free(&b);
+	}
+	return err;
+}
+
+/*
+ * The frontends taken so far, by key: open addressing over indexes into
+ * out->specs (+1; 0 empty), so telling a frontend another Service has is
+ * one lookup, not a walk over every frontend (10k Services: 50M compares).
+ */
+struct fe_set {
+	uint32_t *slot;
+	size_t mask;
+};
+
+/* The slot holding k, or the empty one where it goes. */
+static uint32_t *fe_set_find(const struct fe_set *fs, const struct svc_list *out,
+			     const struct xcni_svc_key *k)
+{
+	for (size_t i = svc_key_hash(k) & fs->mask;; i = (i + 1) & fs->mask)
+		if (!fs->slot[i] || !memcmp(&out->specs[fs->slot[i] - 1].key, k, sizeof(*k)))
+			return &fs->slot[i];
+}
+
+/* Moves spec into out (room made by the caller); its slot in fs set. */
+static void take_spec(struct svc_list *out, struct fe_set *fs, struct svc_spec *sp)
+{
+	uint32_t *slot = fe_set_find(fs, out, &sp->key);
+
+	out->specs[out->n++] = *sp;
+	*slot = (uint32_t)out->n;
+	sp->name = NULL;
+	sp->be = NULL;
+}
+
+/* Service so's candidates in order into out: a frontend taken first keeps it. */
+static int settle(const struct k8s_object *so, struct items *v, struct fe_set *fs,
+		  struct svc_list *out)
+{
+	for (size_t i = 0; i < v->n; i++) {
+		struct item *it = &v->v[i];
+		uint32_t *slot;
+		int err;
+
+		if (it->err) {
+			err = add_err(out, it->err);
+			it->err = NULL;
+			if (err)
+				return err;
+			continue;
+		}
+		slot = fe_set_find(fs, out, &it->fe.key);
+		if (*slot && it->field == FIELD_PEER)
+			continue; /* one of this node's own, or another Service's: unsaid */
+		if (*slot) {
+			char *m = svc_clash_msg(it, so->meta.ns, so->meta.name, out->specs[*slot - 1].name);
+
+			if (!m || add_err(out, m))
+				return -ENOMEM;
+			continue;
+		}
+		take_spec(out, fs, &it->fe);
+		if (it->twin.name)
+			take_spec(out, fs, &it->twin);
+	}
+	return 0;
+}
+
+/* ns/service/name order: the slices that name a Service, next to each other. */
+static int slice_cmp(const void *a, const void *b)
+{
+	const struct k8s_object *x = *(const struct k8s_object *const *)a;
+	const struct k8s_object *y = *(const struct k8s_object *const *)b;
+	int c = strcmp(x->meta.ns, y->meta.ns);
+
+	if (!c)
+		c = strcmp(x->eps.service, y->eps.service);
+	return c ? c : strcmp(x->meta.name, y->meta.name);
+}
+
+int svc_build(const struct cluster *c, const struct svc_node *node, unsigned int flags,
+	      struct svc_list *out)
+{
+	const struct k8s_object **sl = NULL;
+	size_t nports = 0, nsl = 0, j = 0;
+	struct fe_set fs = { NULL, 1 };
+	struct items v = {};
+	int err = 0;
+
+	memset(out, 0, sizeof(*out));
+	for (size_t i = 0; i < c->n[K8S_SERVICE]; i++)
+		nports += frontends_max(&c->objs[K8S_SERVICE][i]->svc, node);
+	if (nports && !(out->specs = calloc(nports, sizeof(*out->specs))))
+		return -ENOMEM;
+	/* At most half full: a power of two >= 2 x the frontends there can be. */
+	while (fs.mask + 1 < 2 * nports)
+		fs.mask = 2 * fs.mask + 1;
+	if (!(fs.slot = calloc(fs.mask + 1, sizeof(*fs.slot)))) {
+		err = -ENOMEM;
+		goto out;
+	}
+	/* The slices that name a Service, by (namespace, service), then their own name. */
+	if (c->n[K8S_ENDPOINTSLICE] && !(sl = calloc(c->n[K8S_ENDPOINTSLICE], sizeof(*sl)))) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < c->n[K8S_ENDPOINTSLICE]; i++)
+		if (c->objs[K8S_ENDPOINTSLICE][i]->eps.service)
+			sl[nsl++] = c->objs[K8S_ENDPOINTSLICE][i];
+	/* The view is sorted by (namespace, name) and qsort is not stable: keep it a total order. */
+	if (nsl)
+		qsort(sl, nsl, sizeof(*sl), slice_cmp);
+	for (size_t i = 0; i < c->n[K8S_SERVICE] && !err; i++) {
+		const struct k8s_object *so = c->objs[K8S_SERVICE][i];
+		int cmp = 1;
+		size_t k;
+
+		/* Both lists in (namespace, name) order: walk the slices along. */
+		for (; j < nsl; j++) {
+			cmp = strcmp(sl[j]->meta.ns, so->meta.ns);
+			if (!cmp)
+				cmp = strcmp(sl[j]->eps.service, so->meta.name);
+			if (cmp >= 0)
+				break;
+		}
+		for (k = j; k < nsl && !strcmp(sl[k]->meta.ns, so->meta.ns) &&
+			    !strcmp(sl[k]->eps.service, so->meta.name);
+		     k++)
+			;
+		if (!svc_has_frontends(&so->svc))
+			continue;
+		v.n = 0;
+		err = svc_build_one(so, sl ? sl + j : NULL, k - j, node, flags, &v);
+		if (!err)
+			err = settle(so, &v, &fs, out);
+		for (size_t x = 0; x < v.n; x++)
+			item_free(&v.v[x]);
+		v.n = 0;
+	}
+out:
+	svc_items_free(&v);
+	free(fs.slot);
+	free(sl);
+	if (err)
+		svc_list_free(out);
+	return err;
+}

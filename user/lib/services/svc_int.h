@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * What svc.c (the whole build) and svc_incr.c (the same list kept up to date
+ * by what changed) share: a Service's candidates and the steps that make them.
+ */
+#ifndef XCNI_SVC_INT_H
+#define XCNI_SVC_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "svc.h"
+
+/* One candidate of a Service: a problem of its own, or a frontend it asks for. */
+struct item {
+	char *err; /* set: a problem (no frontend) */
+	struct svc_spec fe; /* else: the frontend (its name and backends owned) */
+	struct svc_spec twin; /* its INT twin under externalTrafficPolicy Local (name NULL: none) */
+	/* Where it comes from, for when another has it (said then, not kept as text:
+	 * 10k Services, 10k strings nobody reads): FIELD_* and its index. */
+	uint8_t field;
+	uint16_t fidx;
+};
+
+struct items {
+	struct item *v;
+	size_t n, cap;
+};
+
+/* FIELD_PEER: another node's NodePort frontend, for pods; when taken, left out unsaid. */
+enum { FIELD_PORT, FIELD_NODEPORT, FIELD_EXTERNAL_IP, FIELD_LB_IP, FIELD_PEER };
+
+void svc_items_free(struct items *v);
+char *svc_clash_msg(const struct item *it, const char *ns, const char *name, const char *owner);
+size_t svc_key_hash(const struct xcni_svc_key *k);
+bool svc_has_frontends(const struct k8s_service *s);
+int svc_build_one(const struct k8s_object *so, const struct k8s_object *const *slices,
+		     size_t nslices, const struct svc_node *node, unsigned int flags,
+		     struct items *v);
+
+#endif
