@@ -28,6 +28,7 @@
 #include "lib/policy/polsync.h"
 #include "agent/flows.h"
 #include "agent/ipfix.h"
+#include "agent/evfan.h"
 
 #define FLOWD_CLIENTS 4
 #define FLOWD_REQ_MAX 4096
@@ -37,7 +38,7 @@
 #define FLOWD_LOG_FILES_MAX 100
 #define CT_BATCH 512
 
-enum { TAG_TIMER, TAG_RING, TAG_LISTEN, TAG_CLIENT };
+enum { TAG_TIMER, TAG_RING, TAG_LISTEN, TAG_EVFAN, TAG_CLIENT };
 
 struct client {
 	int fd; /* -1: free */
@@ -65,6 +66,7 @@ struct flowd {
 	uint64_t log_written, log_rotated_out, log_errors, log_rotations;
 	struct fbuf line;
 	struct ipfix *ipx; /* --ipfix: NULL none */
+	struct evfan *fan; /* monitor's subscribers to the ring this reads */
 };
 
 static int open_pinned(const struct flowd *d, const char *name)
@@ -100,6 +102,12 @@ static void render_ctx(const struct flowd *d, struct flow_render_ctx *rc, char *
 			 "\"log_rotations\":%llu",
 			 (unsigned long long)d->log_written, (unsigned long long)d->log_rotated_out,
 			 (unsigned long long)d->log_errors, (unsigned long long)d->log_rotations);
+		{
+			size_t n = strlen(extra);
+
+			snprintf(extra + n, len - n, ",\"monitor_subscribers\":%u,\"monitor_lost\":%llu",
+				 evfan_subscribers(d->fan), (unsigned long long)evfan_lost(d->fan));
+		}
 		if (d->ipx) {
 			const struct ipfix_stats *st = ipfix_stats(d->ipx);
 			size_t n = strlen(extra);
@@ -328,6 +336,8 @@ static int on_event(void *arg, void *data, size_t len)
 	struct flow_key k = {};
 	struct flow_rec *r;
 
+	/* Every record, as read: this is the ring's one reader now. */
+	evfan_send(d->fan, data, len);
 	if (len < XCNI_EVENT_LEN_V1)
 		return 0;
 	memcpy(&ev6, data, len < sizeof(ev6) ? len : sizeof(ev6));
@@ -669,6 +679,8 @@ void flowd_dispatch(struct flowd *d)
 			ring_buffer__consume(d->rb);
 		} else if (tag == TAG_LISTEN) {
 			on_listen(d);
+		} else if (tag == TAG_EVFAN) {
+			evfan_accept(d->fan);
 		} else if (tag - TAG_CLIENT < FLOWD_CLIENTS && d->c[tag - TAG_CLIENT].fd >= 0) {
 			client_io(d, &d->c[tag - TAG_CLIENT]);
 		}
@@ -703,6 +715,7 @@ void flowd_free(struct flowd *d)
 	if (d->log_fd >= 0)
 		close(d->log_fd);
 	ipfix_free(d->ipx);
+	evfan_free(d->fan);
 	fbuf_free(&d->line);
 	flows_free(d->fl);
 	free(d);
@@ -784,6 +797,22 @@ int flowd_open(const struct flowd_opts *o, const char *pin_dir, const char *node
 	if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->lfd, &ev)) {
 		err = -errno;
 		goto fail;
+	}
+	{
+		char evpath[sizeof(d->sock) + 8];
+
+		err = flows_events_path(d->sock, evpath, sizeof(evpath));
+		if (!err)
+			err = evfan_open(evpath, &d->fan);
+		if (err) {
+			pr_err("flows: events socket beside %s: %s\n", d->sock, strerror(-err));
+			goto fail;
+		}
+		ev.data.u64 = TAG_EVFAN;
+		if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, evfan_fd(d->fan), &ev)) {
+			err = -errno;
+			goto fail;
+		}
 	}
 	if (o->log_path) {
 		const char *at = strstr(o->log_path, "{node}");

@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 /* xcnictl monitor: drop, verdict and trace events from the ring buffer, as they come. */
+#include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include "ctl.h"
 #include "lib/observe/flows.h"
@@ -343,12 +347,67 @@ static int on_event(void *arg, void *data, size_t len)
 	return m->err ? m->err : (m->c->count && m->seen >= m->c->count);
 }
 
+/* xcnid --flows's event stream for this node (flows.h, struct flows_evmsg): the
+ * connected socket, or -1 where there is none (no --flows: read the ring). */
+static int subscribe(const struct ctx *c)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char sock[108];
+	int fd;
+
+	if (flows_sock_path(c->pin_dir, sock, sizeof(sock)) ||
+	    flows_events_path(sock, sa.sun_path, sizeof(sa.sun_path)) || access(sa.sun_path, F_OK))
+		return -1;
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		/* A socket left by an agent that is gone: the ring has no other reader. */
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* One poll of the stream: each record through on_event. 0, or -errno (the
+ * agent went away: -ECONNRESET). */
+static int sub_poll(int fd, struct monitor *m, int timeout_ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	unsigned char buf[sizeof(struct flows_evmsg) + FLOWS_EVMSG_MAX];
+	struct flows_evmsg h;
+	ssize_t n;
+	int r = poll(&p, 1, timeout_ms);
+
+	if (r < 0)
+		return -errno;
+	while (r > 0) {
+		n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n < 0)
+			return errno == EAGAIN ? 0 : -errno;
+		if (n == 0) {
+			pr_warn("xcnid's event stream ended (the agent stopped): reading the ring\n");
+			return -ECONNRESET;
+		}
+		if ((size_t)n < sizeof(h))
+			continue;
+		memcpy(&h, buf, sizeof(h));
+		if (h.lost)
+			pr_warn("%u events lost before this one (monitor read too slowly)\n", h.lost);
+		if (h.len > (size_t)n - sizeof(h))
+			continue;
+		if (on_event(m, buf + sizeof(h), h.len))
+			return 0;
+	}
+	return 0;
+}
+
 static int cmd_monitor(const struct ctx *c, char **argv)
 {
 	struct monitor m = { .c = c, .polname_fd = -1, .polsel_fd = -1, .podname_fd = -1 };
 	struct ring_buffer *rb = NULL;
 	__u64 deadline = 0;
-	int fd, err = 0;
+	int fd = -1, sub, err = 0;
 
 	(void)argv;
 	/* Names are resolved before the stream starts: an unknown pod is an
@@ -356,18 +415,15 @@ static int cmd_monitor(const struct ctx *c, char **argv)
 	err = filter_open(c, &m.f, 0);
 	if (err)
 		return err;
-	fd = map_open(c, &m_events);
-	if (fd < 0) {
-		filter_close(&m.f);
-		return fd;
-	}
-	{
-		char sock[108];
-
-		/* The ring has one reader position: two readers each see part of it. */
-		if (!flows_sock_path(c->pin_dir, sock, sizeof(sock)) && !access(sock, F_OK))
-			pr_warn("xcnid --flows reads this node's event ring too (%s is there): "
-				"monitor and it each see part of the events\n", sock);
+	/* The ring has one reader position: where xcnid --flows reads it, the
+	 * events come from xcnid (every record it reads, passed on), not the ring. */
+	sub = subscribe(c);
+	if (sub < 0) {
+		fd = map_open(c, &m_events);
+		if (fd < 0) {
+			filter_close(&m.f);
+			return fd;
+		}
 	}
 	m.since_ns = now_ns();
 	m.t = pt_new(event_cols, ARRAY_SIZE(event_cols), 0);
@@ -376,9 +432,10 @@ static int cmd_monitor(const struct ctx *c, char **argv)
 	m.polsel_fd = map_open_quiet(c, &m_polsel);
 	m.podname_fd = map_open_quiet(c, &m_podname);
 	svcnames_open(c, &m.sn);
-	rb = ring_buffer__new(fd, on_event, &m, NULL);
-	if (!rb || !m.t) {
-		err = rb ? -ENOMEM : -errno;
+	if (sub < 0)
+		rb = ring_buffer__new(fd, on_event, &m, NULL);
+	if ((sub < 0 && !rb) || !m.t) {
+		err = sub >= 0 || rb ? -ENOMEM : -errno;
 		pr_err("%s: %s\n", m_events.name, strerror(-err));
 		goto out;
 	}
@@ -388,8 +445,21 @@ static int cmd_monitor(const struct ctx *c, char **argv)
 	signal(SIGTERM, on_sigint);
 	/* Short polls, so a signal or the deadline ends the stream promptly. */
 	while (!monitor_stop && (!deadline || now_ns() < deadline)) {
-		err = ring_buffer__poll(rb, 100);
+		err = sub >= 0 ? sub_poll(sub, &m, 100) : ring_buffer__poll(rb, 100);
 		if (err == -EINTR) {
+			err = 0;
+			continue;
+		}
+		if (err == -ECONNRESET && sub >= 0) {
+			/* The agent stopped: the ring has no reader but this one now. */
+			close(sub);
+			sub = -1;
+			fd = map_open(c, &m_events);
+			rb = fd >= 0 ? ring_buffer__new(fd, on_event, &m, NULL) : NULL;
+			if (!rb) {
+				err = fd < 0 ? fd : -errno;
+				break;
+			}
 			err = 0;
 			continue;
 		}
@@ -405,13 +475,16 @@ static int cmd_monitor(const struct ctx *c, char **argv)
 		err = 0;
 out:
 	ring_buffer__free(rb);
+	if (sub >= 0)
+		close(sub);
 	pt_free(m.t);
 	for (int *p = (int[]){ m.polname_fd, m.polsel_fd, m.podname_fd, -2 }; *p != -2; p++)
 		if (*p >= 0)
 			close(*p);
 	svcnames_close(&m.sn);
 	filter_close(&m.f);
-	close(fd);
+	if (fd >= 0)
+		close(fd);
 	return err;
 }
 

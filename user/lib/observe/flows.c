@@ -1029,3 +1029,15 @@ int flows_sock_path(const char *pin_dir, char *buf, size_t len)
 	memcpy(buf + off, ".sock", sizeof(".sock"));
 	return 0;
 }
+
+int flows_events_path(const char *sock_path, char *buf, size_t len)
+{
+	size_t n = strlen(sock_path);
+	const char *ext = ".sock";
+
+	if (n > strlen(ext) && !strcmp(sock_path + n - strlen(ext), ext))
+		n -= strlen(ext);
+	if (snprintf(buf, len, "%.*s.events", (int)n, sock_path) >= (int)len)
+		return -ENAMETOOLONG;
+	return 0;
+}

@@ -206,4 +206,19 @@ int flows_render_json(struct flows *f, const struct flow_filter *ff,
 /* Where xcnid listens for flow queries for a pin dir: /run/xcni/flows<pin dir, / as ->.sock */
 int flows_sock_path(const char *pin_dir, char *buf, size_t len);
 
+/*
+ * The ring of events (xcni_events) has one reader position: with xcnid --flows
+ * reading it, `xcnictl monitor` takes the events from xcnid instead, through
+ * a SOCK_SEQPACKET socket beside the query socket (its path with .events for
+ * .sock). Each message is this header and one record as the ring held it;
+ * lost counts the records this subscriber missed before it (its socket was
+ * full: xcnid never waits on a reader).
+ */
+struct flows_evmsg {
+	uint32_t lost;
+	uint32_t len; /* of the record after the header */
+};
+#define FLOWS_EVMSG_MAX 512 /* a record's bytes at most (struct xcni_event6 fits) */
+int flows_events_path(const char *sock_path, char *buf, size_t len);
+
 #endif
