@@ -6,6 +6,8 @@
  *
  *   to_pod4      to_pod, IPv4 UDP from the node (192.168.77.1) into pod A
  *   to_pod6      to_pod, IPv6 UDP from the node (fc00:77::1) into pod A
+ *   to_pod[6] mark  the same from pod R (R6) of node n2 with skb->mark
+ *                XCNI_MARK_TRUSTED (what from_overlay hands the stack)
  *   gnv4[-lb]    from_overlay, Geneve over the IPv4 underlay from node n2,
  *                IPv4 inside (pod R -> pod A), Services in BPF off / on
  *   gnv6[-lb]    the same with IPv6 inside (R6 -> A6)
@@ -66,6 +68,12 @@
 #define ID_B 1001
 #define ID_R 2000
 #define FRAME 256
+/* XCNI_MARK_TRUSTED where the tree has it (the base has no such bit: any value) */
+#ifdef XCNI_MARK_TRUSTED
+#define TRUSTED_MARK XCNI_MARK_TRUSTED
+#else
+#define TRUSTED_MARK 0x00100000u
+#endif
 
 enum { DEV_A, DEV_B, DEV_U, NR_DEVS };
 static const char *const devs[NR_DEVS] = { "xpba", "xpbb", "xpbu" };
@@ -228,6 +236,7 @@ static size_t geneve4(uint8_t *b, const uint8_t *inner, size_t ilen, const char 
 struct row {
 	const char *name;
 	int fd, dev, repeat;
+	uint32_t mark; /* skb->mark the packet arrives with */
 	uint8_t in[FRAME];
 	size_t len;
 	int ret, reason, dir;
@@ -299,7 +308,7 @@ static int to_n2(const struct row *r, const uint8_t *out, uint32_t len)
 static int run(struct row *r, int calls, int measure)
 {
 	uint8_t out[FRAME + 128];
-	struct __sk_buff ctx = { .ifindex = (uint32_t)ifindex[r->dev] };
+	struct __sk_buff ctx = { .ifindex = (uint32_t)ifindex[r->dev], .mark = r->mark };
 	uint64_t before = metric(r->reason, r->dir);
 
 	for (int i = 0; i < calls; i++) {
@@ -463,7 +472,7 @@ int main(int argc, char **argv)
 	int rounds = argc > 2 ? atoi(argv[2]) : 20, calls = 5000;
 	uint8_t inner[FRAME];
 	size_t ilen;
-	struct row rows[8] = {};
+	struct row rows[10] = {};
 	int nr = 0, err = 1;
 
 	if (argc < 2 || rounds < 1) {
@@ -512,6 +521,21 @@ int main(int argc, char **argv)
 				 DEV_A, 100, .ret = TC_ACT_OK, .reason = XCNI_FWD_LOCAL,
 				 .dir = XCNI_DIR_TO_POD, .check = same };
 	rows[nr].len = udp6(rows[nr].in, pod_mac[DEV_A], host_mac[DEV_A], NODE6, A6, 40000, 7001);
+	nr++;
+	/* R's UDP into A through the stack, as from_overlay hands the stack what
+	 * it decapsulates for it: with the trusted mark (the tree after issue
+	 * 26 takes a pod's source only with it; the tree before ignores it). */
+	rows[nr] = (struct row){ "to_pod IPv4, R's UDP into A, the trusted mark",
+				 bpf_program__fd(tp->progs.to_pod), DEV_A, 100, TRUSTED_MARK,
+				 .ret = TC_ACT_OK, .reason = XCNI_FWD_LOCAL, .dir = XCNI_DIR_TO_POD,
+				 .check = same };
+	rows[nr].len = udp4(rows[nr].in, pod_mac[DEV_A], host_mac[DEV_A], IP_R, IP_A, 40001, 7001);
+	nr++;
+	rows[nr] = (struct row){ "to_pod IPv6, R6's UDP into A, the trusted mark",
+				 bpf_program__fd(tp->progs.to_pod), DEV_A, 100, TRUSTED_MARK,
+				 .ret = TC_ACT_OK, .reason = XCNI_FWD_LOCAL, .dir = XCNI_DIR_TO_POD,
+				 .check = same };
+	rows[nr].len = udp6(rows[nr].in, pod_mac[DEV_A], host_mac[DEV_A], R6, A6, 40001, 7001);
 	nr++;
 	for (int lb = 0; lb < 2; lb++) {
 		rows[nr] = (struct row){ lb ? "from_overlay Geneve/IPv4 underlay, IPv4 R->A, Services on"
