@@ -49,8 +49,9 @@
  * RFC 6666: no real peer ever has it; its last word is IPv4's 169.254.42.1).
  *
  * TCP, UDP and SCTP frontends. SCTP's CRC32c has no pseudo-header: a new
- * address leaves it alone, a new port updates it (sctp_nat_port_len, the
- * SCTP packet's length from the IPv6 payload length). Global functions taking
+ * address leaves it alone, a new port updates it inside lb6_nat (lb6_sctp_port,
+ * the SCTP packet's length from the IPv6 payload length), as inside lb_nat
+ * for IPv4. Global functions taking
  * the packet's struct pkt6 by pointer: each verified once, on its own, so
  * from_pod6's frame and path count hardly grow.
  */
@@ -314,11 +315,43 @@ static __always_inline int lb_nat(struct __sk_buff *skb, const struct pkt *p, __
 }
 
 /*
+ * lb6_nat's SCTP port, as lb_nat's is sctp_nat_port: the port at port_off
+ * (0 source, 2 destination) goes from the old to the new (SCTP_PORTS(old,
+ * new)) with its CRC updated. The SCTP packet's length: the IPv6 payload
+ * after the extension headers. Nothing for another protocol, a later
+ * fragment (no common header) or the same port. 0; -2 for a first fragment
+ * (the reassembled length unknown, nothing written: drop-fragment, as
+ * IPv4's); -1 (drop it). Inline, not global as IPv4's: a frame of its own
+ * below lb6_translate's would take from_pod6's chain past the verifier's 512
+ * bytes (from_pod6 368 + lb6_translate 144 is 512 exactly).
+ */
+static __always_inline int lb6_sctp_port(struct __sk_buff *skb, const struct pkt6 *p,
+					    __u32 port_off, __u32 ports)
+{
+	__be16 plen;
+	__u32 len;
+
+	if (!skb || !p)
+		return -1;
+	if (p->tuple.proto != IPPROTO_SCTP || p->frag_later || !((ports ^ (ports >> 16)) & 0xffff))
+		return 0;
+	if (p->frag_first)
+		return -2;
+	if (bpf_skb_load_bytes(skb, ETH_HLEN + offsetof(struct xcni_ip6hdr, payload_len), &plen, 2))
+		return -1;
+	len = bpf_ntohs(plen) + ETH_HLEN + sizeof(struct xcni_ip6hdr);
+	if (len < p->l4_off)
+		return -1;
+	return sctp_nat_port_len(skb, p->l4_off, port_off, ports, len - p->l4_off);
+}
+
+/*
  * One address (at addr_off) and the port beside it (port_off in the L4
  * header: 0 source, 2 destination) rewritten, the TCP/UDP checksum updated
  * for both (the address through the pseudo-header). A later fragment has no
- * L4 header: the address only. A UDP checksum of 0 stays 0. SCTP: the
- * address only (see lb6_sctp_port). 0 or -1.
+ * L4 header: the address only. A UDP checksum of 0 stays 0. SCTP: the CRC
+ * is updated for a new port only (lb6_sctp_port; -2: a first fragment, whose
+ * port cannot be rewritten), as lb_nat does for IPv4. 0 or -1.
  */
 static __always_inline int lb6_nat(struct __sk_buff *skb, const struct pkt6 *p, __u32 addr_off,
 				   const __u8 *old_addr, const __u8 *new_addr, __u32 port_off,
@@ -330,13 +363,13 @@ static __always_inline int lb6_nat(struct __sk_buff *skb, const struct pkt6 *p, 
 	__s64 diff;
 
 	/* SCTP: no pseudo-header, the address alone; the port and its CRC are
-	 * lb6_sctp_port's, called by the caller of lb6_translate or lb6_rev_nat:
-	 * its frame below lb6_translate's would pass the verifier's 512 bytes. */
-	if (p->tuple.proto == IPPROTO_SCTP)
-		return !in6_eq(old_addr, new_addr) &&
-				       bpf_skb_store_bytes(skb, addr_off, new_addr, 16, 0)
-			       ? -1
-			       : 0;
+	 * lb6_sctp_port's. */
+	if (p->tuple.proto == IPPROTO_SCTP) {
+		if (!in6_eq(old_addr, new_addr) &&
+		    bpf_skb_store_bytes(skb, addr_off, new_addr, 16, 0))
+			return -1;
+		return lb6_sctp_port(skb, p, port_off, SCTP_PORTS(old_port, new_port));
+	}
 	if (!in6_eq(old_addr, new_addr)) {
 		if (l4) {
 			diff = bpf_csum_diff((__be32 *)old_addr, 16, (__be32 *)new_addr, 16, 0);
@@ -482,6 +515,7 @@ __attribute__((noinline)) int lb6_translate(struct __sk_buff *skb, struct pkt6 *
 	struct lb6_tmp *tmp;
 	__u32 id = 0;
 	__u8 lo[16];
+	int ret;
 
 	if (!skb || !p || !st)
 		return 0;
@@ -551,8 +585,9 @@ __attribute__((noinline)) int lb6_translate(struct __sk_buff *skb, struct pkt6 *
 		return XCNI_DROP_NO_BACKEND;
 	st->backend_id = id;
 	st->translated = 1;
-	if (lb6_nat(skb, p, IP6_DADDR_OFF, p->tuple.daddr, be->addr, 2, p->tuple.dport, be->port))
-		return XCNI_DROP_REDIRECT;
+	ret = lb6_nat(skb, p, IP6_DADDR_OFF, p->tuple.daddr, be->addr, 2, p->tuple.dport, be->port);
+	if (ret)
+		return ret == -2 ? XCNI_DROP_FRAGMENT : XCNI_DROP_REDIRECT;
 	/* Hairpin: the pod is its own backend; never from outside (lb_translate's rule). */
 	if (!outside && in6_eq(be->addr, p->tuple.saddr)) {
 		in6_set_lb_loopback(lo);
@@ -1024,35 +1059,6 @@ static __always_inline struct lb6_state *lb6_state_get(void)
 		return NULL;
 	__builtin_memset(&t->st, 0, sizeof(t->st));
 	return &t->st;
-}
-
-/*
- * The SCTP port at port_off (0 source, 2 destination) goes from the old to
- * the new (SCTP_PORTS(old, new)) with its CRC updated, after lb6_translate
- * (destination) or lb6_rev_nat (source) rewrote the address. The SCTP
- * packet's length: the IPv6 payload after the extension headers. Nothing for
- * another protocol, a later fragment (no common header) or the same port. 0;
- * -2 for a first fragment (the reassembled length unknown, nothing written:
- * drop-fragment, as IPv4's); -1 (drop it).
- */
-__attribute__((noinline)) int lb6_sctp_port(struct __sk_buff *skb, const struct pkt6 *p,
-					    __u32 port_off, __u32 ports)
-{
-	__be16 plen;
-	__u32 len;
-
-	if (!skb || !p)
-		return -1;
-	if (p->tuple.proto != IPPROTO_SCTP || p->frag_later || !((ports ^ (ports >> 16)) & 0xffff))
-		return 0;
-	if (p->frag_first)
-		return -2;
-	if (bpf_skb_load_bytes(skb, ETH_HLEN + offsetof(struct xcni_ip6hdr, payload_len), &plen, 2))
-		return -1;
-	len = bpf_ntohs(plen) + ETH_HLEN + sizeof(struct xcni_ip6hdr);
-	if (len < p->l4_off)
-		return -1;
-	return sctp_nat_port_len(skb, p->l4_off, port_off, ports, len - p->l4_off);
 }
 
 #endif

@@ -1086,6 +1086,7 @@ __attribute__((noinline)) int np6_too_big(struct __sk_buff *skb, struct pkt6 *p,
 {
 	const struct xcni_ipcache_val *dipc;
 	__u32 tunnel, room = 0, len;
+	int sctp;
 	__be16 plen;
 
 	if (!skb || !p || !st)
@@ -1105,11 +1106,12 @@ __attribute__((noinline)) int np6_too_big(struct __sk_buff *skb, struct pkt6 *p,
 	if (len < PTB6_LEN || room < PTB6_LEN)
 		return TC_ACT_SHOT;
 	/* The packet as the client sent it, for the quote. SCTP: the address
-	 * (lb6_nat) and the port, its CRC left (lb6_sctp_port's call would take
-	 * the chain past the verifier's 512 bytes; nobody checks a quote's CRC). */
+	 * (lb6_nat, its port left as it is) and the port, its CRC left as
+	 * np_too_big leaves IPv4's (nobody checks a quote's CRC). */
+	sctp = p->tuple.proto == IPPROTO_SCTP;
 	if (lb6_nat(skb, p, IP6_DADDR_OFF, p->tuple.daddr, st->orig.daddr, 2, p->tuple.dport,
-		    st->orig.dport) ||
-	    (p->tuple.proto == IPPROTO_SCTP && !p->frag_later &&
+		    sctp ? p->tuple.dport : st->orig.dport) ||
+	    (sctp && !p->frag_later &&
 	     bpf_skb_store_bytes(skb, p->l4_off + 2, &st->orig.dport, 2, 0)))
 		return TC_ACT_SHOT;
 	__builtin_memcpy(p->tuple.daddr, st->orig.daddr, 16);
@@ -1156,8 +1158,7 @@ __attribute__((noinline)) int nodeport6_snat(struct __sk_buff *skb, struct pkt6 
 		e->nat_port = nport;
 	__builtin_memcpy(t->sn.client, p->tuple.saddr, 16);
 	t->sn.cport = sport = p->tuple.sport;
-	if (lb6_nat(skb, p, IP6_SADDR_OFF, p->tuple.saddr, self, 0, sport, nport) ||
-	    lb6_sctp_port(skb, p, 0, SCTP_PORTS(sport, nport)))
+	if (lb6_nat(skb, p, IP6_SADDR_OFF, p->tuple.saddr, self, 0, sport, nport))
 		return XCNI_DROP_REDIRECT;
 	__builtin_memcpy(p->tuple.saddr, self, 16);
 	p->tuple.sport = nport;
@@ -1247,13 +1248,11 @@ __attribute__((noinline)) int nodeport6_reply_nat(struct __sk_buff *skb, struct 
 	if (!sn)
 		return XCNI_DROP_REDIRECT;
 	port = p->tuple.dport;
-	if (lb6_nat(skb, p, IP6_DADDR_OFF, p->tuple.daddr, sn->client, 2, port, sn->cport) ||
-	    lb6_sctp_port(skb, p, 2, SCTP_PORTS(port, sn->cport)))
+	if (lb6_nat(skb, p, IP6_DADDR_OFF, p->tuple.daddr, sn->client, 2, port, sn->cport))
 		return XCNI_DROP_REDIRECT;
 	__builtin_memcpy(p->tuple.daddr, sn->client, 16);
 	p->tuple.dport = sn->cport;
-	port = p->tuple.sport;
-	if (lb6_rev_nat(skb, p, 0) || lb6_sctp_port(skb, p, 0, SCTP_PORTS(port, p->tuple.sport)))
+	if (lb6_rev_nat(skb, p, 0))
 		return XCNI_DROP_REDIRECT;
 	return bpf_redirect_neigh(skb->ifindex, NULL, 0, 0) == TC_ACT_REDIRECT ? XCNI_FWD_REPLY :
 										  XCNI_DROP_REDIRECT;
@@ -1710,12 +1709,7 @@ __attribute__((noinline)) int from_outside6(struct __sk_buff *skb)
 	}
 	if (reason < 0)
 		goto out;
-	/* SCTP: the port's CRC update, out of lb6_translate's frame. */
-	reason = lb6_sctp_port(skb, &p, 2, SCTP_PORTS(st->orig.dport, p.tuple.dport));
-	if (reason) {
-		reason = reason == -2 ? XCNI_DROP_FRAGMENT : XCNI_DROP_REDIRECT;
-		goto out;
-	}
+	reason = 0;
 	dst = bpf_map_lookup_elem(&xcni_endpoints6, p.tuple.daddr);
 	/* To another node, too big for the underlay once encapsulated: the
 	 * client is told (np6_too_big). np_maybe_over with the larger encapsulation
