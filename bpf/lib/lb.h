@@ -116,55 +116,46 @@ static __always_inline int lb_pod_no_backend(__u8 flags)
 }
 
 /*
- * The frontend of t's destination, or NULL. outside: the packet came from
+ * The frontend of k (its address, port, family and protocol filled in), or
+ * NULL; one algorithm for both families. outside: the packet came from
  * outside the cluster (the underlay), which gets the EXT entry only; a pod
  * (and a socket of this node) gets the INT one where the two differ.
  */
-static __always_inline const struct xcni_svc *lb_frontend(const struct xcni_ct_key *t,
-							  int outside)
+static __always_inline const struct xcni_svc *lb_frontend_of(struct xcni_svc_key *k,
+							     __u32 outside)
 {
-	struct xcni_svc_key k = {};
 	const struct xcni_svc *svc, *in;
 
-	if (t->proto != IPPROTO_TCP && t->proto != IPPROTO_UDP && t->proto != IPPROTO_SCTP)
+	if (k->proto != IPPROTO_TCP && k->proto != IPPROTO_UDP && k->proto != IPPROTO_SCTP)
 		return NULL;
-	__builtin_memcpy(k.addr, &t->daddr, 4);
-	k.port = t->dport;
-	k.family = XCNI_AF_INET;
-	k.proto = t->proto;
-	k.scope = XCNI_SCOPE_EXT;
-	svc = bpf_map_lookup_elem(&xcni_svc, &k);
+	k->scope = XCNI_SCOPE_EXT;
+	svc = bpf_map_lookup_elem(&xcni_svc, k);
 	if (!svc || outside || !(svc->flags & XCNI_SVC_F_TWO_SCOPES))
 		return svc;
 	/* Traffic policies differ inside and outside: a pod is inside. */
-	k.scope = XCNI_SCOPE_INT;
-	in = bpf_map_lookup_elem(&xcni_svc, &k);
+	k->scope = XCNI_SCOPE_INT;
+	in = bpf_map_lookup_elem(&xcni_svc, k);
 	return in ? in : svc;
 }
 
-/*
- * The frontend of t's destination (a pod is inside: INT where the two scopes
- * differ; outside: from the underlay, the EXT entry alone), or NULL.
- */
+/* The frontend of t's destination (lb_frontend_of), or NULL. */
+static __always_inline const struct xcni_svc *lb_frontend(const struct xcni_ct_key *t,
+							  __u32 outside)
+{
+	struct xcni_svc_key k = { .port = t->dport, .family = XCNI_AF_INET, .proto = t->proto };
+
+	__builtin_memcpy(k.addr, &t->daddr, 4);
+	return lb_frontend_of(&k, outside);
+}
+
+/* The frontend of t's destination (lb_frontend_of), or NULL. */
 static __always_inline const struct xcni_svc *lb6_frontend(const struct xcni_ct6_key *t,
 							   __u32 outside)
 {
-	struct xcni_svc_key k = {};
-	const struct xcni_svc *svc, *in;
+	struct xcni_svc_key k = { .port = t->dport, .family = XCNI_AF_INET6, .proto = t->proto };
 
-	if (t->proto != IPPROTO_TCP && t->proto != IPPROTO_UDP && t->proto != IPPROTO_SCTP)
-		return NULL;
 	__builtin_memcpy(k.addr, t->daddr, 16);
-	k.port = t->dport;
-	k.family = XCNI_AF_INET6;
-	k.proto = t->proto;
-	k.scope = XCNI_SCOPE_EXT;
-	svc = bpf_map_lookup_elem(&xcni_svc, &k);
-	if (!svc || outside || !(svc->flags & XCNI_SVC_F_TWO_SCOPES))
-		return svc;
-	k.scope = XCNI_SCOPE_INT;
-	in = bpf_map_lookup_elem(&xcni_svc, &k);
-	return in ? in : svc;
+	return lb_frontend_of(&k, outside);
 }
 
 /* A backend new flows may get: it exists, and is active unless none is. */
@@ -258,6 +249,27 @@ static __always_inline __u32 lb_select(const struct xcni_svc *svc, const struct 
 {
 	return lb_select_h(svc, xcni_lb_hash(t->saddr, t->daddr, t->sport, t->dport, t->proto),
 			   ak, now);
+}
+
+/*
+ * The service entry e (the flow's tuple as the client sent it, either
+ * family's map) still names the flow's backend: a live XCNI_CT_F_SVC entry
+ * whose backend exists (even terminating: open flows drain), unless a SYN
+ * reopens a closed TCP or SCTP tuple. Then it is counted (len bytes at now)
+ * and 1 returned, else 0. One rule for lb_translate and lb6_translate.
+ */
+static __always_inline int lb_flow_keeps(struct xcni_ct_entry *e, __u64 now, __u8 proto,
+					 __u8 tcp_flags, __u32 len)
+{
+	if (!e || !(e->flags & XCNI_CT_F_SVC) || !ct_alive(e, now, proto) ||
+	    ((proto == IPPROTO_TCP || proto == IPPROTO_SCTP) && e->state == XCNI_CT_CLOSED &&
+	     (tcp_flags & XCNI_TCP_SYN)) ||
+	    !bpf_map_lookup_elem(&xcni_backend, &e->backend_id))
+		return 0;
+	e->last_ns = now;
+	e->pkts_orig++;
+	e->bytes_orig += len;
+	return 1;
 }
 
 /* What a translation did, for the rest of the program. */
@@ -426,15 +438,8 @@ static __always_inline int lb_translate(struct __sk_buff *skb, struct pkt *p, __
 	/* ClientIP affinity: the client is the packet's source. */
 	__builtin_memcpy(ak.client, &p->tuple.saddr, 4);
 	e = bpf_map_lookup_elem(&xcni_ct, &p->tuple);
-	if (e && (e->flags & XCNI_CT_F_SVC) && ct_alive(e, now, p->tuple.proto) &&
-	    !((p->tuple.proto == IPPROTO_TCP || p->tuple.proto == IPPROTO_SCTP) &&
-	      e->state == XCNI_CT_CLOSED && (p->tcp_flags & XCNI_TCP_SYN)) &&
-	    bpf_map_lookup_elem(&xcni_backend, &e->backend_id)) {
-		/* The flow's backend, even terminating: open flows drain. */
+	if (lb_flow_keeps(e, now, p->tuple.proto, p->tcp_flags, p->len)) {
 		id = e->backend_id;
-		e->last_ns = now;
-		e->pkts_orig++;
-		e->bytes_orig += p->len;
 	} else if (p->frag_later) {
 		/* A later fragment follows its first one's translation, never opens
 		 * one: untranslated, it finds no flow in ct_track and is dropped. */
@@ -540,16 +545,8 @@ __attribute__((noinline)) int lb6_translate(struct __sk_buff *skb, struct pkt6 *
 		}
 	}
 	e = bpf_map_lookup_elem(&xcni_ct6, &p->tuple);
-	if (e && (e->flags & XCNI_CT_F_SVC) && ct_alive(e, now, p->tuple.proto) &&
-	    !((p->tuple.proto == IPPROTO_TCP || p->tuple.proto == IPPROTO_SCTP) &&
-	      e->state == XCNI_CT_CLOSED &&
-	      (p->tcp_flags & XCNI_TCP_SYN)) &&
-	    bpf_map_lookup_elem(&xcni_backend, &e->backend_id)) {
-		/* The flow's backend, even terminating: open flows drain. */
+	if (lb_flow_keeps(e, now, p->tuple.proto, p->tcp_flags, p->len)) {
 		id = e->backend_id;
-		e->last_ns = now;
-		e->pkts_orig++;
-		e->bytes_orig += p->len;
 	} else if (p->frag_later) {
 		/* Never opens a translation: untranslated, ct6_track drops it. */
 		return 0;

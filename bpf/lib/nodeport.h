@@ -1419,6 +1419,52 @@ static __attribute__((noinline)) void dsr6_record(const struct xcni_ct6_key *t, 
 }
 
 /*
+ * Into a pod of this node, routed as the host would (l3_forward_rewrite: TTL
+ * down by one, the pod link's MACs), then into its netns. The reason
+ * (XCNI_FWD_LOCAL), the verdict in *verdict; np6_into_pod's IPv4 twin.
+ * from_outside and from_outside_icmp end so.
+ */
+static __always_inline int np_into_pod(struct __sk_buff *skb, struct pkt *p,
+				       const struct xcni_endpoint *dst, int *verdict)
+{
+	if (p->ip->ttl <= 1 || l3_forward_rewrite(skb, p, dst))
+		return XCNI_DROP_REDIRECT;
+	*verdict = bpf_redirect_peer(dst->ifindex, 0);
+	return *verdict == TC_ACT_REDIRECT ? XCNI_FWD_LOCAL : XCNI_DROP_REDIRECT;
+}
+
+/* The node of a backend that is another node's pod (the overlay reaches it), or 0. */
+static __always_inline __u32 np_tunnel(__u32 daddr)
+{
+	const struct xcni_ipcache_val *dipc = ipcache_lookup(daddr);
+
+	return dipc && (dipc->flags & XCNI_IPC_POD) && node_ip ? dipc->tunnel_ip : 0;
+}
+
+/*
+ * The packet (translated, tracked) to the backend's node at tunnel: TTL down
+ * by one, Geneve, out of the underlay, counted. The reason (XCNI_FWD_ENCAP:
+ * redirected, the verdict in *verdict). from_outside and from_outside_icmp
+ * end so.
+ */
+static __always_inline int nodeport_encap(struct __sk_buff *skb, struct pkt *p, __u32 tunnel,
+					  int *verdict)
+{
+	struct encap_in in;
+	int reason;
+
+	encap_in_take(p, &in);
+	if (!in.inner_len || p->ip->ttl <= 1 || ttl_decrement(skb, p))
+		return XCNI_DROP_ENCAP;
+	reason = geneve_encap(skb, &in, node_ip, tunnel, vni);
+	if (reason)
+		return reason;
+	tunnel_count(tunnel, skb->len, 0);
+	*verdict = bpf_redirect_neigh(skb->ifindex, NULL, 0, 0);
+	return *verdict == TC_ACT_REDIRECT ? XCNI_FWD_ENCAP : XCNI_DROP_REDIRECT;
+}
+
+/*
  * From outside (lb_enabled): an ICMP error about a reply this node sent for a
  * NodePort flow (lb_icmp_np_rev), for its backend: into the pod when it is
  * here (related to the flow the pod accepted: not judged again), else
@@ -1428,10 +1474,8 @@ static __attribute__((noinline)) void dsr6_record(const struct xcni_ct6_key *t, 
  */
 __attribute__((noinline)) int from_outside_icmp(struct __sk_buff *skb)
 {
-	struct xcni_ipcache_val *dipc;
 	struct xcni_endpoint *dst;
 	struct verdict v = {};
-	struct encap_in in;
 	struct pkt p = {};
 	struct cursor c;
 	__u32 tunnel;
@@ -1453,31 +1497,11 @@ __attribute__((noinline)) int from_outside_icmp(struct __sk_buff *skb)
 		goto out;
 	dst = bpf_map_lookup_elem(&xcni_endpoints, &p.tuple.daddr);
 	if (dst) {
-		if (p.ip->ttl <= 1 || l3_forward_rewrite(skb, &p, dst)) {
-			reason = XCNI_DROP_REDIRECT;
-			goto out;
-		}
-		verdict = bpf_redirect_peer(dst->ifindex, 0);
-		reason = verdict == TC_ACT_REDIRECT ? XCNI_FWD_LOCAL : XCNI_DROP_REDIRECT;
+		reason = np_into_pod(skb, &p, dst, &verdict);
 		goto out;
 	}
-	dipc = ipcache_lookup(p.tuple.daddr);
-	tunnel = dipc && (dipc->flags & XCNI_IPC_POD) ? dipc->tunnel_ip : 0;
-	if (!tunnel || !node_ip) {
-		reason = XCNI_DROP_NO_TUNNEL;
-		goto out;
-	}
-	encap_in_take(&p, &in);
-	if (!in.inner_len || p.ip->ttl <= 1 || ttl_decrement(skb, &p)) {
-		reason = XCNI_DROP_ENCAP;
-		goto out;
-	}
-	reason = geneve_encap(skb, &in, node_ip, tunnel, vni);
-	if (reason)
-		goto out;
-	tunnel_count(tunnel, skb->len, 0);
-	verdict = bpf_redirect_neigh(skb->ifindex, NULL, 0, 0);
-	reason = verdict == TC_ACT_REDIRECT ? XCNI_FWD_ENCAP : XCNI_DROP_REDIRECT;
+	tunnel = np_tunnel(p.tuple.daddr);
+	reason = tunnel ? nodeport_encap(skb, &p, tunnel, &verdict) : XCNI_DROP_NO_TUNNEL;
 out:
 	return finish(skb, reason, XCNI_DIR_FROM_OVERLAY, 0, &p, verdict, &v);
 }
@@ -1534,11 +1558,9 @@ out:
 __attribute__((noinline)) int from_outside(struct __sk_buff *skb)
 {
 	struct xcni_endpoint *dst;
-	struct xcni_ipcache_val *dipc;
 	struct xcni_ct_entry *e;
 	struct lb_state lb = {};
 	struct verdict v = {};
-	struct encap_in in;
 	struct pkt p = {};
 	struct cursor c;
 	__u32 tunnel;
@@ -1587,18 +1609,12 @@ __attribute__((noinline)) int from_outside(struct __sk_buff *skb)
 				goto out;
 		}
 		lb_follow(&lb, &p);
-		if (p.ip->ttl <= 1 || l3_forward_rewrite(skb, &p, dst)) {
-			reason = XCNI_DROP_REDIRECT;
-			goto out;
-		}
-		verdict = bpf_redirect_peer(dst->ifindex, 0);
-		reason = verdict == TC_ACT_REDIRECT ? XCNI_FWD_LOCAL : XCNI_DROP_REDIRECT;
+		reason = np_into_pod(skb, &p, dst, &verdict);
 		goto out;
 	}
 	/* A backend on another node (a pod: the overlay reaches it). */
-	dipc = ipcache_lookup(p.tuple.daddr);
-	tunnel = dipc && (dipc->flags & XCNI_IPC_POD) ? dipc->tunnel_ip : 0;
-	if (!tunnel || !node_ip) {
+	tunnel = np_tunnel(p.tuple.daddr);
+	if (!tunnel) {
 		reason = XCNI_DROP_NO_TUNNEL;
 		goto out;
 	}
@@ -1655,17 +1671,7 @@ __attribute__((noinline)) int from_outside(struct __sk_buff *skb)
 		}
 	}
 	lb_follow(&lb, &p);
-	encap_in_take(&p, &in);
-	if (!in.inner_len || p.ip->ttl <= 1 || ttl_decrement(skb, &p)) {
-		reason = XCNI_DROP_ENCAP;
-		goto out;
-	}
-	reason = geneve_encap(skb, &in, node_ip, tunnel, vni);
-	if (reason)
-		goto out;
-	tunnel_count(tunnel, skb->len, 0);
-	verdict = bpf_redirect_neigh(skb->ifindex, NULL, 0, 0);
-	reason = verdict == TC_ACT_REDIRECT ? XCNI_FWD_ENCAP : XCNI_DROP_REDIRECT;
+	reason = nodeport_encap(skb, &p, tunnel, &verdict);
 out:
 	if (reason_is_drop(reason))
 		lb_forget(&lb);
