@@ -304,13 +304,11 @@ void v6_setup(void **state)
 
 	(void)state;
 	for (int i = 0; i < NR_DEVS; i++) {
-		struct xcni_endpoint ep = { .ifindex = env.ifindex[i], .ep_id = 201 + i };
+		struct xcni_endpoint ep = { .ifindex = env.ifindex[i], .ep_id = pod_ep6_id(i) };
 		uint32_t ifindex = env.ifindex[i];
 
 		if (!ip6s[i])
 			continue;
-		if (pods[i].ep_id)
-			ep.ep_id = pods[i].ep_id;
 		memcpy(ep.pod_mac, pods[i].mac, ETH_ALEN);
 		memcpy(ep.host_mac, pods[i].host_mac, ETH_ALEN);
 		in6(ip6s[i], key.addr);
@@ -328,125 +326,74 @@ void v6_setup(void **state)
 
 #define F(p, d, s, t, n) struct f6 f = { .prog = p, .dev = d, .src = s, .dst = t, .nh = n }
 
+/*
+ * The row table (harness.h's struct row, IPv6 by its addresses): each row one
+ * packet, its frame built by the harness, checked by check_row (verdict,
+ * counter, output bytes, event, conntrack entry). A test runs its rows in
+ * order: later ones answer earlier ones.
+ */
+static const struct row v6_tcp_rows[] = {
+	{ "A->B SYN: a new flow", .dev = DEV_A, TCP(A6, 40000, B6, 80, TH_SYN), REDIR(FWD_LOCAL),
+	  .ct = XCNI_CT_NEW },
+	{ "B->A SYN+ACK: the reply establishes it", .dev = DEV_B, TCP(B6, 80, A6, 40000,
+	  TH_SYN | TH_ACK), REDIR(FWD_REPLY), .ct = XCNI_CT_ESTABLISHED, .ct_rev = true },
+	{ "A->B data", .dev = DEV_A, TCP(A6, 40000, B6, 80, TH_ACK | TH_PUSH), REDIR(FWD_LOCAL) },
+	{ "B->A SYN+ACK of no flow: invalid, nothing left", .dev = DEV_B,
+	  TCP(B6, 80, A6, 40001, TH_SYN | TH_ACK), SHOT(DROP_CT_INVALID, EV_FULL), .no_ct = true },
+	{ "A->B hop limit 1: the stack answers", .dev = DEV_A, TCP(A6, 40000, B6, 80, TH_SYN),
+	  .ttl = 1, OK(FWD_STACK) },
+};
+
 static void v6_tcp_flow(void **state)
 {
 	(void)state;
-	{
-		F(FROM_POD, DEV_A, A6, B6, IPPROTO_TCP);
-		tcp(&f, 40000, 80, TH_SYN);
-		expect(&f, FWD(FWD_LOCAL), NULL);
-		assert_int_equal(ct6_state(A6, 40000, B6, 80, IPPROTO_TCP), XCNI_CT_NEW);
-	}
-	{
-		F(FROM_POD, DEV_B, B6, A6, IPPROTO_TCP);
-		tcp(&f, 80, 40000, TH_SYN | TH_ACK);
-		expect(&f, FWD(FWD_REPLY), NULL);
-		assert_int_equal(ct6_state(A6, 40000, B6, 80, IPPROTO_TCP), XCNI_CT_ESTABLISHED);
-	}
-	{
-		F(FROM_POD, DEV_A, A6, B6, IPPROTO_TCP);
-		tcp(&f, 40000, 80, TH_ACK | TH_PUSH);
-		expect(&f, FWD(FWD_LOCAL), NULL);
-	}
-	{
-		F(FROM_POD, DEV_B, B6, A6, IPPROTO_TCP);
-		tcp(&f, 80, 40001, TH_SYN | TH_ACK);
-		expect(&f, DROP(DROP_CT_INVALID), NULL);
-		assert_int_equal(ct6_state(B6, 80, A6, 40001, IPPROTO_TCP), -1);
-	}
-	{
-		F(FROM_POD, DEV_A, A6, B6, IPPROTO_TCP);
-		tcp(&f, 40000, 80, TH_SYN);
-		f.hop = 1;
-		expect(&f, PASS(FWD_STACK), NULL);
-	}
+	check_rows(v6_tcp_rows, ARRAY_SIZE(v6_tcp_rows));
 }
+
+static const struct row v6_udp_echo_rows[] = {
+	{ "UDP A->B", .dev = DEV_A, UDP(A6, 5353, B6, 53), REDIR(FWD_LOCAL) },
+	{ "UDP B->A: the reply", .dev = DEV_B, UDP(B6, 53, A6, 5353), REDIR(FWD_REPLY),
+	  .ct = XCNI_CT_ESTABLISHED, .ct_rev = true },
+	{ "echo request A->B", .dev = DEV_A, ICMPV6(A6, B6, 128, 7), REDIR(FWD_LOCAL),
+	  .ct = XCNI_CT_NEW },
+	{ "echo reply B->A", .dev = DEV_B, ICMPV6(B6, A6, 129, 7), REDIR(FWD_REPLY) },
+	{ "echo reply of no request", .dev = DEV_B, ICMPV6(B6, A6, 129, 8),
+	  SHOT(DROP_CT_INVALID, EV_FULL) },
+	/* To the world through the stack, and the reply back through to_pod. */
+	{ "UDP A->world: the stack's", .dev = DEV_A, UDP(A6, 40053, WORLD6, 53), OK(FWD_STACK) },
+	{ "UDP world->A in to_pod: the reply", .prog = TO_POD, .dev = DEV_A,
+	  UDP(WORLD6, 53, A6, 40053), OK(FWD_REPLY) },
+};
 
 static void v6_udp_echo(void **state)
 {
 	(void)state;
-	{
-		F(FROM_POD, DEV_A, A6, B6, IPPROTO_UDP);
-		udp(&f, 5353, 53);
-		expect(&f, FWD(FWD_LOCAL), NULL);
-	}
-	{
-		F(FROM_POD, DEV_B, B6, A6, IPPROTO_UDP);
-		udp(&f, 53, 5353);
-		expect(&f, FWD(FWD_REPLY), NULL);
-		assert_int_equal(ct6_state(A6, 5353, B6, 53, IPPROTO_UDP), XCNI_CT_ESTABLISHED);
-	}
-	{
-		F(FROM_POD, DEV_A, A6, B6, 58);
-		icmp6(&f, 128, 7);
-		expect(&f, FWD(FWD_LOCAL), NULL);
-		assert_int_equal(ct6_state(A6, 7, B6, 7, 58), XCNI_CT_NEW);
-	}
-	{
-		F(FROM_POD, DEV_B, B6, A6, 58);
-		icmp6(&f, 129, 7);
-		expect(&f, FWD(FWD_REPLY), NULL);
-	}
-	{
-		F(FROM_POD, DEV_B, B6, A6, 58);
-		icmp6(&f, 129, 8);
-		expect(&f, DROP(DROP_CT_INVALID), NULL);
-	}
-	/* To the world through the stack, and the reply back through to_pod. */
-	{
-		F(FROM_POD, DEV_A, A6, WORLD6, IPPROTO_UDP);
-		udp(&f, 40053, 53);
-		expect(&f, PASS(FWD_STACK), NULL);
-	}
-	{
-		F(TO_POD, DEV_A, WORLD6, A6, IPPROTO_UDP);
-		udp(&f, 53, 40053);
-		expect(&f, PASS(FWD_REPLY), NULL);
-	}
+	check_rows(v6_udp_echo_rows, ARRAY_SIZE(v6_udp_echo_rows));
 }
+
+static const struct row v6_spoof_rows[] = {
+	{ "A with B's address", .dev = DEV_A, UDP(B6, 1000, C6, 53), SHOT(DROP_SPOOF_IP, EV_FULL) },
+	{ "A with another MAC", .dev = DEV_A, UDP(A6, 1000, B6, 53), .smac = mac_evil,
+	  SHOT(DROP_SPOOF_MAC, EV_ZERO) },
+	/* A link-local source speaks neighbour discovery and to the gateway only. */
+	{ "link-local source to B", .dev = DEV_A, UDP(LL_A, 1000, B6, 53),
+	  SHOT(DROP_SPOOF_IP, EV_FULL) },
+	{ "link-local source, echo to the gateway", .dev = DEV_A, ICMPV6(LL_A, GW6, 128, 9),
+	  OK(FWD_STACK) },
+	/* ... tracked: the gateway's answer is a reply. */
+	{ "the gateway's echo reply", .prog = TO_POD, .dev = DEV_A, ICMPV6(GW6, LL_A, 129, 9),
+	  OK(FWD_REPLY) },
+	{ "X with an address not its own", .dev = DEV_X, UDP("fd00:99::e", 1000, A6, 53),
+	  SHOT(DROP_SPOOF_IP, EV_FULL) },
+	/* A device without an IPv6 endpoint. */
+	{ "a device without an IPv6 endpoint", .dev = DEV_U, UDP(A6, 1000, B6, 53),
+	  SHOT(DROP_NO_ENDPOINT, EV_ZERO) },
+};
 
 static void v6_spoof(void **state)
 {
 	(void)state;
-	{
-		F(FROM_POD, DEV_A, B6, C6, IPPROTO_UDP);
-		udp(&f, 1000, 53);
-		expect(&f, DROP(DROP_SPOOF_IP), NULL);
-	}
-	{
-		F(FROM_POD, DEV_A, A6, B6, IPPROTO_UDP);
-		udp(&f, 1000, 53);
-		f.smac = mac_evil;
-		expect(&f, DROP0(DROP_SPOOF_MAC), NULL);
-	}
-	{
-		/* A link-local source speaks neighbour discovery and to the gateway only. */
-		F(FROM_POD, DEV_A, LL_A, B6, IPPROTO_UDP);
-		udp(&f, 1000, 53);
-		expect(&f, DROP(DROP_SPOOF_IP), NULL);
-	}
-	{
-		F(FROM_POD, DEV_A, LL_A, GW6, 58);
-		icmp6(&f, 128, 9);
-		expect(&f, PASS(FWD_STACK), NULL);
-	}
-	{
-		/* ... tracked: the gateway's answer is a reply. */
-		F(TO_POD, DEV_A, GW6, LL_A, 58);
-		icmp6(&f, 129, 9);
-		expect(&f, PASS(FWD_REPLY), NULL);
-	}
-	{
-		F(FROM_POD, DEV_X, "fd00:99::e", A6, IPPROTO_UDP);
-		udp(&f, 1000, 53);
-		expect(&f, DROP(DROP_SPOOF_IP), NULL);
-	}
-	{
-		/* A device without an IPv6 endpoint. */
-		F(FROM_POD, DEV_U, A6, B6, IPPROTO_UDP);
-		udp(&f, 1000, 53);
-		expect(&f, DROP0(DROP_NO_ENDPOINT), NULL);
-	}
+	check_rows(v6_spoof_rows, ARRAY_SIZE(v6_spoof_rows));
 }
 
 /* A Neighbor Solicitation from A for target, options: a source link-layer address. */
@@ -988,7 +935,7 @@ int bench6(void)
 	int err, n = 4000, repeat = 250;
 
 	for (int i = DEV_A; i <= DEV_B; i++) {
-		struct xcni_endpoint ep = { .ifindex = env.ifindex[i], .ep_id = 201 + i };
+		struct xcni_endpoint ep = { .ifindex = env.ifindex[i], .ep_id = pod_ep6_id(i) };
 		struct xcni_in6 key;
 
 		memcpy(ep.pod_mac, pods[i].mac, ETH_ALEN);
