@@ -843,55 +843,58 @@ static int ct6_flags(const char *s, uint16_t sp, const char *d, uint16_t dp, uin
 	return e.flags;
 }
 
+/* v6_svc_cidr's steps: X isolated for egress (a new revision each time), B allowed, X open. */
+static int x_egress_isolated(void)
+{
+	isolate(ip4(KEY_X), ID_X, XCNI_ISOLATED(FROM_POD));
+	return 0;
+}
+
+static int x_egress_b80(void)
+{
+	allow6(ip4(KEY_X), FROM_POD, ID_B, IPPROTO_TCP, 80, 79);
+	return 0;
+}
+
+static int x_open(void)
+{
+	open_up(ip4(KEY_X));
+	return 0;
+}
+
 /*
  * Kube-proxy (ip6tables) and an IPv6 ClusterIP: X, isolated for egress with
  * nothing allowed, reaches a ClusterIP all the same; the flow goes to the
  * stack untouched (its DNAT picks the backend) and egress is judged on the
  * backend where the stack hands it to that pod's to_pod6.
  */
+static const struct row v6_svc_cidr_rows[] = {
+	{ "X egress isolated", .step = x_egress_isolated },
+	{ "X->ClusterIP SYN: the stack's, tracked as such", .dev = DEV_X,
+	  TCP(X6, 42100, SVC6, 80, TH_SYN), OK(FWD_STACK), .ct = XCNI_CT_NEW, .ct_stack = true },
+	/* Outside the range: judged here, and refused. */
+	{ "X->fd00:10:97::a SYN: egress refuses", .dev = DEV_X,
+	  TCP(X6, 42100, "fd00:10:97::a", 80, TH_SYN), POLICY_DROP(DROP_POLICY_EGRESS) },
+	/* A new policy revision: the flow stays the stack's, not judged on the ClusterIP. */
+	{ "a new revision", .step = x_egress_isolated },
+	{ "X->ClusterIP ACK", .dev = DEV_X, TCP(X6, 42100, SVC6, 80, TH_ACK), OK(FWD_STACK) },
+	/* After the DNAT, at the backend B: X's egress refuses it... */
+	{ "to_pod B, X->B via the stack: egress refuses", .prog = TO_POD, .dev = DEV_B, VIA_STACK,
+	  TCP(X6, 42100, B6, 80, TH_SYN), SHOT(DROP_POLICY_EGRESS, EV_FULL) },
+	/* ...until it allows B on TCP 80 (policy 79). */
+	{ "X egress: B on TCP 80", .step = x_egress_b80 },
+	{ "to_pod B, X->B via the stack: allowed by 79", .prog = TO_POD, .dev = DEV_B, VIA_STACK,
+	  TCP(X6, 42101, B6, 80, TH_SYN), OK(FWD_LOCAL), BY(79, 0, FROM_POD) },
+	{ "X open", .step = x_open },
+};
+
 static void v6_svc_cidr(void **state)
 {
-	uint32_t kx = ip4(KEY_X);
-
 	(void)state;
-	isolate(kx, ID_X, XCNI_ISOLATED(FROM_POD));
-	{
-		F(FROM_POD, DEV_X, X6, SVC6, IPPROTO_TCP);
-		tcp(&f, 42100, 80, TH_SYN);
-		expect(&f, PASS(FWD_STACK), NULL);
-		assert_int_equal(ct6_state(X6, 42100, SVC6, 80, IPPROTO_TCP), XCNI_CT_NEW);
-		assert_int_equal(ct6_flags(X6, 42100, SVC6, 80, IPPROTO_TCP), XCNI_CT_F_STACK);
-	}
-	{
-		/* Outside the range: judged here, and refused. */
-		F(FROM_POD, DEV_X, X6, "fd00:10:97::a", IPPROTO_TCP);
-		tcp(&f, 42100, 80, TH_SYN);
-		expect(&f, DROP(DROP_POLICY_EGRESS), NULL);
-	}
-	/* A new policy revision: the flow stays the stack's, not judged on the ClusterIP. */
-	isolate(kx, ID_X, XCNI_ISOLATED(FROM_POD));
-	{
-		F(FROM_POD, DEV_X, X6, SVC6, IPPROTO_TCP);
-		tcp(&f, 42100, 80, TH_ACK);
-		expect(&f, PASS(FWD_STACK), NULL);
-	}
-	{
-		/* After the DNAT, at the backend B: X's egress refuses it... */
-		F(TO_POD, DEV_B, X6, B6, IPPROTO_TCP);
-		f.mark = XCNI_MARK_TRUSTED; /* from_pod handed it to the stack */
-		tcp(&f, 42100, 80, TH_SYN);
-		expect(&f, DROP(DROP_POLICY_EGRESS), NULL);
-	}
-	/* ...until it allows B on TCP 80 (policy 79). */
-	allow6(kx, FROM_POD, ID_B, IPPROTO_TCP, 80, 79);
-	{
-		F(TO_POD, DEV_B, X6, B6, IPPROTO_TCP);
-		f.mark = XCNI_MARK_TRUSTED;
-		tcp(&f, 42101, 80, TH_SYN);
-		expect(&f, &(struct want){ .ret = TC_ACT_OK, .reason = XCNI_FWD_LOCAL,
-					   .vev = true, .policy_id = 79 }, NULL);
-	}
-	open_up(kx);
+	check_rows(v6_svc_cidr_rows, 2);
+	/* The stack's and nothing else. */
+	assert_int_equal(ct6_flags(X6, 42100, SVC6, 80, IPPROTO_TCP), XCNI_CT_F_STACK);
+	check_rows(v6_svc_cidr_rows + 2, ARRAY_SIZE(v6_svc_cidr_rows) - 2);
 }
 
 static const struct CMUnitTest v6_tests[] = {
