@@ -121,10 +121,18 @@ static void addr6(const char *s, uint8_t out[16])
 	assert_int_equal(inet_pton(AF_INET6, s, out), 1);
 }
 
+static bool icmp6_echo(const struct row *r)
+{
+	return r->type == 128 || r->type == 129;
+}
+
 /* An ICMP error's quote starts right after its 8-byte header (RFC 792). IPv6
- * rows: TCP 20, UDP and ICMPv6 8 (no payload). */
+ * rows: TCP 20, UDP and ICMPv6 echo 8 (no payload); an ICMPv6 error 4, its
+ * tail the rest (MTU, pointer or unused, then the quote). */
 static size_t row_l4_len(const struct row *r)
 {
+	if (row_v6(r) && r->proto == IPPROTO_ICMPV6 && r->tail_len && !icmp6_echo(r))
+		return 4;
 	if (row_v6(r))
 		return r->proto == IPPROTO_TCP ? 20 : 8;
 	if (r->proto == IPPROTO_ICMP && r->tail_len && r->type != ICMP_ECHO &&
@@ -140,6 +148,10 @@ static size_t row_l4_len(const struct row *r)
  */
 static void build_l4(const struct row *r, uint8_t *l4)
 {
+	if (r->proto == IPPROTO_ICMPV6 && !icmp6_echo(r)) {
+		l4[0] = r->type;
+		return;
+	}
 	if (r->proto == IPPROTO_ICMP || r->proto == IPPROTO_ICMPV6) {
 		l4[0] = r->type;
 		*(uint16_t *)(l4 + 4) = htons(r->sport);
@@ -206,13 +218,15 @@ static size_t build_inner(const struct row *r, uint8_t buf[FRAME_MAX])
 
 		eth->h_proto = htons(ETH_P_IPV6);
 		l3[0] = 0x60;
-		*(uint16_t *)(l3 + 4) = htons(l4n);
+		*(uint16_t *)(l3 + 4) = htons(l4n + r->tail_len);
 		l3[6] = r->proto;
 		l3[7] = r->ttl ? r->ttl : 64;
 		addr6(r->src, l3 + 8);
 		addr6(r->dst, l3 + 24);
 		build_l4(r, l3 + 40);
-		len = ETH_HLEN + 40 + l4n;
+		if (r->tail_len)
+			memcpy(l3 + 40 + l4n, r->tail, r->tail_len);
+		len = ETH_HLEN + 40 + l4n + r->tail_len;
 	} else if (type != ETH_P_IP) {
 		l3[0] = 0x60; /* an IPv6 header, as far as anyone here looks */
 		len = ETH_HLEN + 40;
@@ -345,7 +359,7 @@ struct xcni_ct6_key tuple6_of(const struct row *r, bool rev)
 	if (r->proto != IPPROTO_ICMPV6) {
 		k.sport = htons(rev ? r->dport : r->sport);
 		k.dport = htons(rev ? r->sport : r->dport);
-	} else if (r->type == 128 || r->type == 129) { /* echo: by its id */
+	} else if (icmp6_echo(r)) { /* by its id */
 		k.sport = k.dport = htons(r->sport);
 	}
 	return k;
@@ -594,6 +608,8 @@ void check_rows(const struct row *rows, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		void *state = (void *)&rows[i];
 
+		/* cmocka names the test; the row that failed is the last one named here. */
+		print_message("# row: %s\n", rows[i].name);
 		check_row(&state);
 	}
 }

@@ -615,127 +615,99 @@ static void v6_fragments(void **state)
 	}
 }
 
-/* An ICMPv6 error from B to A quoting A -> B UDP sp -> dp. */
-static void icmp6_error(struct f6 *f, uint8_t type, uint16_t sp, uint16_t dp)
-{
-	uint8_t m[8 + 40 + 8] = { type };
 
-	m[6] = 0x05, m[7] = 0x00; /* PTB: MTU 1280 */
-	m[8] = 0x60;
-	m[13] = 8;
-	m[14] = IPPROTO_UDP;
-	m[15] = 64;
-	in6(A6, m + 16);
-	in6(B6, m + 32);
-	m[48] = sp >> 8, m[49] = sp & 0xff, m[50] = dp >> 8, m[51] = dp & 0xff;
-	put(f, m, sizeof(m));
+/* v6_policy's steps. */
+static int a_ingress_b80(void)
+{
+	/* A isolated for ingress, version 0: B on TCP 80 (policy 77). The one
+	 * rule, keyed by A's IPv4, judges both families. */
+	allow6(ip4(IP_A), TO_POD, ID_B, IPPROTO_TCP, 80, 77);
+	isolate(ip4(IP_A), ID_A, XCNI_ISOLATED(TO_POD));
+	return 0;
 }
+
+static int a_open(void)
+{
+	open_up(ip4(IP_A));
+	return 0;
+}
+
+static int x_ingress_a80(void)
+{
+	/* X, IPv6-only: its key from polkey6; A on TCP 80 only (policy 78). */
+	allow6(ip4(KEY_X), TO_POD, ID_A, IPPROTO_TCP, 80, 78);
+	isolate(ip4(KEY_X), ID_X, XCNI_ISOLATED(TO_POD));
+	return 0;
+}
+
+static int x_both_isolated(void)
+{
+	isolate(ip4(KEY_X), ID_X, XCNI_ISOLATED(TO_POD) | XCNI_ISOLATED(FROM_POD));
+	return 0;
+}
+
+static int x_open(void);
+
+/*
+ * An ICMPv6 error's tail (struct row: after type, code and checksum): MTU
+ * 1280 (the Packet Too Big's; unused in the others), then its quote: A's
+ * UDP from port sp to B's port dp, IPv6 header and UDP header.
+ */
+#define FD99(x) 0xfd, 0, 0, 0x99, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, x
+#define ICMP6_QUOTE_AB(sp, dp)                                                            \
+	(const uint8_t[]){ 0, 0, 0x05, 0, 0x60, 0, 0, 0, 0, 8, IPPROTO_UDP, 64, FD99(0xa), \
+			   FD99(0xb), (sp) >> 8, (sp) & 0xff, (dp) >> 8, (dp) & 0xff, 0, 0, 0, 0 }
+#define ICMP6_ERR(s, d, t, sp, dp) \
+	ICMPV6(s, d, t, 0), .tail = ICMP6_QUOTE_AB(sp, dp), .tail_len = 4 + 40 + 8
+
+static const struct row v6_policy_rows[] = {
+	{ "A: ingress from B on TCP 80", .step = a_ingress_b80 },
+	{ "B->A 80: allowed by 77", .dev = DEV_B, TCP(B6, 41000, A6, 80, TH_SYN), REDIR(FWD_LOCAL),
+	  BY(77, 0, TO_POD) },
+	{ "B->A 81: refused, nothing left", .dev = DEV_B, TCP(B6, 41000, A6, 81, TH_SYN),
+	  POLICY_DROP(DROP_POLICY_INGRESS) },
+	/* The same refusal over IPv4 (the same table). */
+	{ "v4", .dev = DEV_B, TCP(IP_B, 41000, IP_A, 81, TH_SYN), SHOT(DROP_POLICY_INGRESS, EV_FULL),
+	  .no_ct = true },
+	{ "C->A 80: refused", .dev = DEV_C, TCP(C6, 41000, A6, 80, TH_SYN),
+	  SHOT(DROP_POLICY_INGRESS, EV_FULL) },
+	/* The world through the stack: judged as world. */
+	{ "world->A 80 in to_pod: refused", .prog = TO_POD, .dev = DEV_A,
+	  TCP(WORLD6, 41000, A6, 80, TH_SYN), SHOT(DROP_POLICY_INGRESS, EV_FULL) },
+	/* The node (link-local) always may. */
+	{ "the gateway->A 80 in to_pod", .prog = TO_POD, .dev = DEV_A,
+	  TCP(GW6, 41001, A6, 80, TH_SYN), OK(FWD_LOCAL) },
+	/* ICMPv6 errors: about a live flow A -> B, one passes as related;
+	 * about none, it is judged (and refused) like any packet. */
+	{ "UDP A->B 7", .dev = DEV_A, UDP(A6, 46101, B6, 7), REDIR(FWD_LOCAL) },
+	{ "B->A Packet Too Big about it: related", .dev = DEV_B,
+	  ICMP6_ERR(B6, A6, 2, 46101, 7), REDIR(FWD_REPLY) },
+	{ "B->A unreachable about it: related", .dev = DEV_B, ICMP6_ERR(B6, A6, 1, 46101, 7),
+	  REDIR(FWD_REPLY) },
+	{ "B->A Packet Too Big about no flow: refused", .dev = DEV_B,
+	  ICMP6_ERR(B6, A6, 2, 46101, 8), SHOT(DROP_POLICY_INGRESS, EV_FULL) },
+	/* C is on no path of that flow. */
+	{ "C->A Packet Too Big about A->B: refused", .dev = DEV_C,
+	  ICMP6_ERR(C6, A6, 2, 46101, 7), SHOT(DROP_POLICY_INGRESS, EV_FULL) },
+	{ "A open", .step = a_open },
+	{ "X: ingress from A on TCP 80", .step = x_ingress_a80 },
+	{ "A->X 80: allowed by 78", .dev = DEV_A, TCP(A6, 42000, X6, 80, TH_SYN), REDIR(FWD_LOCAL),
+	  BY(78, 0, TO_POD) },
+	{ "B->X 80: refused", .dev = DEV_B, TCP(B6, 42000, X6, 80, TH_SYN),
+	  SHOT(DROP_POLICY_INGRESS, EV_FULL) },
+	{ "X->A SYN+ACK: the reply", .dev = DEV_X, TCP(X6, 80, A6, 42000, TH_SYN | TH_ACK),
+	  REDIR(FWD_REPLY) },
+	/* X isolated for egress too, nothing allowed: its SYN to B refused. */
+	{ "X isolated both ways", .step = x_both_isolated },
+	{ "X->B 80: egress refuses", .dev = DEV_X, TCP(X6, 42001, B6, 80, TH_SYN),
+	  SHOT(DROP_POLICY_EGRESS, EV_FULL) },
+	{ "X open", .step = x_open },
+};
 
 static void v6_policy(void **state)
 {
-	uint32_t ka = ip4(IP_A), kx = ip4(KEY_X);
-
 	(void)state;
-	/* A isolated for ingress, version 0: B on TCP 80 (policy 77). The one
-	 * rule, keyed by A's IPv4, judges both families. */
-	allow6(ka, TO_POD, ID_B, IPPROTO_TCP, 80, 77);
-	isolate(ka, ID_A, XCNI_ISOLATED(TO_POD));
-	{
-		F(FROM_POD, DEV_B, B6, A6, IPPROTO_TCP);
-		tcp(&f, 41000, 80, TH_SYN);
-		expect(&f, &(struct want){ .ret = TC_ACT_REDIRECT, .reason = XCNI_FWD_LOCAL,
-					   .vev = true, .policy_id = 77 }, NULL);
-	}
-	{
-		F(FROM_POD, DEV_B, B6, A6, IPPROTO_TCP);
-		tcp(&f, 41000, 81, TH_SYN);
-		expect(&f, DROP(DROP_POLICY_INGRESS), NULL);
-		assert_int_equal(ct6_state(B6, 41000, A6, 81, IPPROTO_TCP), -1);
-	}
-	{
-		/* The same refusal over IPv4 (the row machinery's frame). */
-		struct row r = { .name = "v4", .dev = DEV_B, .src = IP_B, .sport = 41000,
-				 .dst = IP_A, .dport = 81, .proto = IPPROTO_TCP, .flags = TH_SYN,
-				 .ret = TC_ACT_SHOT, .reason = XCNI_DROP_POLICY_INGRESS,
-				 .ev = EV_FULL, .no_ct = true };
-		const struct row *rp = &r;
-
-		check_row((void **)&rp);
-	}
-	{
-		F(FROM_POD, DEV_C, C6, A6, IPPROTO_TCP);
-		tcp(&f, 41000, 80, TH_SYN);
-		expect(&f, DROP(DROP_POLICY_INGRESS), NULL);
-	}
-	{
-		/* The world through the stack: judged as world. */
-		F(TO_POD, DEV_A, WORLD6, A6, IPPROTO_TCP);
-		tcp(&f, 41000, 80, TH_SYN);
-		expect(&f, DROP(DROP_POLICY_INGRESS), NULL);
-	}
-	{
-		/* The node (link-local) always may. */
-		F(TO_POD, DEV_A, GW6, A6, IPPROTO_TCP);
-		tcp(&f, 41001, 80, TH_SYN);
-		expect(&f, PASS(FWD_LOCAL), NULL);
-	}
-	/* ICMPv6 errors: about a live flow A -> B, one passes as related;
-	 * about none, it is judged (and refused) like any packet. */
-	{
-		F(FROM_POD, DEV_A, A6, B6, IPPROTO_UDP);
-		udp(&f, 46101, 7);
-		expect(&f, FWD(FWD_LOCAL), NULL);
-	}
-	{
-		F(FROM_POD, DEV_B, B6, A6, 58);
-		icmp6_error(&f, 2, 46101, 7);
-		expect(&f, FWD(FWD_REPLY), NULL);
-	}
-	{
-		F(FROM_POD, DEV_B, B6, A6, 58);
-		icmp6_error(&f, 1, 46101, 7);
-		expect(&f, FWD(FWD_REPLY), NULL);
-	}
-	{
-		F(FROM_POD, DEV_B, B6, A6, 58);
-		icmp6_error(&f, 2, 46101, 8);
-		expect(&f, DROP(DROP_POLICY_INGRESS), NULL);
-	}
-	{
-		/* C is on no path of that flow. */
-		F(FROM_POD, DEV_C, C6, A6, 58);
-		icmp6_error(&f, 2, 46101, 7);
-		expect(&f, DROP(DROP_POLICY_INGRESS), NULL);
-	}
-	open_up(ka);
-
-	/* X, IPv6-only: its key from polkey6; A on TCP 80 only (policy 78). */
-	allow6(kx, TO_POD, ID_A, IPPROTO_TCP, 80, 78);
-	isolate(kx, ID_X, XCNI_ISOLATED(TO_POD));
-	{
-		F(FROM_POD, DEV_A, A6, X6, IPPROTO_TCP);
-		tcp(&f, 42000, 80, TH_SYN);
-		expect(&f, &(struct want){ .ret = TC_ACT_REDIRECT, .reason = XCNI_FWD_LOCAL,
-					   .vev = true, .policy_id = 78 }, NULL);
-	}
-	{
-		F(FROM_POD, DEV_B, B6, X6, IPPROTO_TCP);
-		tcp(&f, 42000, 80, TH_SYN);
-		expect(&f, DROP(DROP_POLICY_INGRESS), NULL);
-	}
-	{
-		F(FROM_POD, DEV_X, X6, A6, IPPROTO_TCP);
-		tcp(&f, 80, 42000, TH_SYN | TH_ACK);
-		expect(&f, FWD(FWD_REPLY), NULL);
-	}
-	/* X isolated for egress too, nothing allowed: its SYN to B refused. */
-	isolate(kx, ID_X, XCNI_ISOLATED(TO_POD) | XCNI_ISOLATED(FROM_POD));
-	{
-		F(FROM_POD, DEV_X, X6, B6, IPPROTO_TCP);
-		tcp(&f, 42001, 80, TH_SYN);
-		expect(&f, DROP(DROP_POLICY_EGRESS), NULL);
-	}
-	open_up(kx);
+	check_rows(v6_policy_rows, ARRAY_SIZE(v6_policy_rows));
 }
 
 /* An ipBlock prefix of ep's ingress (version 0): IPv6 (v6) or IPv4. */
