@@ -84,15 +84,6 @@ static void put(struct f6 *f, const void *b, size_t n)
 	f->pll += n;
 }
 
-static void tcp(struct f6 *f, uint16_t sp, uint16_t dp, uint8_t flags)
-{
-	uint8_t t[20] = { sp >> 8, sp & 0xff, dp >> 8, dp & 0xff };
-
-	t[12] = 5 << 4;
-	t[13] = flags;
-	put(f, t, sizeof(t));
-}
-
 static void udp(struct f6 *f, uint16_t sp, uint16_t dp)
 {
 	uint8_t u[8] = { sp >> 8, sp & 0xff, dp >> 8, dp & 0xff, 0, 8 };
@@ -729,11 +720,6 @@ static void cidr6(uint32_t ep, const char *addr, int len, uint32_t group, bool d
 		assert_int_equal(bpf_map_update_elem(fd, &k, &group, BPF_NOEXIST), 0);
 }
 
-static void v4_row(const struct row *r)
-{
-	check_row((void **)&r);
-}
-
 /*
  * ipBlock on the IPv6 path. A isolated for ingress, its prefixes:
  *   fd00:77::/32    G0 TCP 80 (policy 80)    fd00:77:1::/48 G1 (its except: nothing)
@@ -741,65 +727,65 @@ static void v4_row(const struct row *r)
  * An address of one family never falls in a prefix of the other, not even
  * the /0s: the trie keys carry the family.
  */
-static void v6_ipblock(void **state)
+static const struct {
+	const char *a;
+	int len;
+} ipblock_pfx[] = {
+	{ "fd00:77::", 32 }, { "fd00:77:1::", 48 }, { "::", 0 }, { "0.0.0.0", 0 },
+};
+
+static int a_ipblocks(void)
 {
-	static const struct { const char *a; int len; } pfx[] = {
-		{ "fd00:77::", 32 }, { "fd00:77:1::", 48 }, { "::", 0 }, { "0.0.0.0", 0 },
-	};
 	uint32_t ka = ip4(IP_A), g = XCNI_ID_CIDR_BASE;
 	struct xcni_polep pe = { .identity = ID_A, .isolated = XCNI_ISOLATED(TO_POD) };
 
-	(void)state;
-	for (size_t i = 0; i < ARRAY_SIZE(pfx); i++)
-		cidr6(ka, pfx[i].a, pfx[i].len, g + i, false);
+	for (size_t i = 0; i < ARRAY_SIZE(ipblock_pfx); i++)
+		cidr6(ka, ipblock_pfx[i].a, ipblock_pfx[i].len, g + i, false);
 	allow6(ka, TO_POD, g, IPPROTO_TCP, 80, 80);
 	allow6(ka, TO_POD, g + 2, IPPROTO_TCP, 8080, 83);
 	allow6(ka, TO_POD, g + 3, IPPROTO_TCP, 443, 82);
 	pe.has[TO_POD & 1] = XCNI_HAS_CIDR;
 	assert_int_equal(bpf_map_update_elem(map_fd("xcni_polep"), &ka, &pe, BPF_ANY), 0);
-	assert_int_equal(polrev_bump(), 0);
-	{
-		F(TO_POD, DEV_A, "fd00:77:5::1", A6, IPPROTO_TCP);
-		tcp(&f, 43000, 80, TH_SYN);
-		expect(&f, &(struct want){ .ret = TC_ACT_OK, .reason = XCNI_FWD_LOCAL,
-					   .vev = true, .policy_id = 80 }, NULL);
-		assert_int_equal(ct6_state("fd00:77:5::1", 43000, A6, 80, IPPROTO_TCP), XCNI_CT_NEW);
-	}
-	{
-		/* In the except: the /48 hides the /32. */
-		F(TO_POD, DEV_A, "fd00:77:1::5", A6, IPPROTO_TCP);
-		tcp(&f, 43001, 80, TH_SYN);
-		expect(&f, DROP(DROP_POLICY_INGRESS), NULL);
-		assert_int_equal(ct6_state("fd00:77:1::5", 43001, A6, 80, IPPROTO_TCP), -1);
-	}
-	{
-		F(TO_POD, DEV_A, "fd00:78::1", A6, IPPROTO_TCP);
-		tcp(&f, 43002, 80, TH_SYN);
-		expect(&f, DROP(DROP_POLICY_INGRESS), NULL);
-	}
-	{
-		/* A pod peer (B, by identity no rule names) inside ::/0 on 8080. */
-		F(FROM_POD, DEV_B, B6, A6, IPPROTO_TCP);
-		tcp(&f, 43003, 8080, TH_SYN);
-		expect(&f, &(struct want){ .ret = TC_ACT_REDIRECT, .reason = XCNI_FWD_LOCAL,
-					   .vev = true, .policy_id = 83 }, NULL);
-	}
-	{
-		/* IPv4 0.0.0.0/0 on 443 leaves IPv6 alone. */
-		F(TO_POD, DEV_A, WORLD6, A6, IPPROTO_TCP);
-		tcp(&f, 43004, 443, TH_SYN);
-		expect(&f, DROP(DROP_POLICY_INGRESS), NULL);
-	}
+	return polrev_bump();
+}
+
+static int a_ipblocks_gone(void)
+{
+	open_up(ip4(IP_A));
+	for (size_t i = 0; i < ARRAY_SIZE(ipblock_pfx); i++)
+		cidr6(ip4(IP_A), ipblock_pfx[i].a, ipblock_pfx[i].len, 0, true);
+	return 0;
+}
+
+static const struct row v6_ipblock_rows[] = {
+	{ "A: its ipBlocks", .step = a_ipblocks },
+	{ "fd00:77:5::1->A 80: fd00:77::/32, policy 80", .prog = TO_POD, .dev = DEV_A,
+	  TCP("fd00:77:5::1", 43000, A6, 80, TH_SYN), OK(FWD_LOCAL), BY(80, 0, TO_POD),
+	  .ct = XCNI_CT_NEW, .ct_stack = true },
+	/* In the except: the /48 hides the /32. */
+	{ "fd00:77:1::5->A 80: in the except, refused", .prog = TO_POD, .dev = DEV_A,
+	  TCP("fd00:77:1::5", 43001, A6, 80, TH_SYN), POLICY_DROP(DROP_POLICY_INGRESS) },
+	{ "fd00:78::1->A 80: in no prefix of 80", .prog = TO_POD, .dev = DEV_A,
+	  TCP("fd00:78::1", 43002, A6, 80, TH_SYN), SHOT(DROP_POLICY_INGRESS, EV_FULL) },
+	/* A pod peer (B, by identity no rule names) inside ::/0 on 8080. */
+	{ "B->A 8080: ::/0, policy 83", .dev = DEV_B, TCP(B6, 43003, A6, 8080, TH_SYN),
+	  REDIR(FWD_LOCAL), BY(83, 0, TO_POD) },
+	/* IPv4 0.0.0.0/0 on 443 leaves IPv6 alone. */
+	{ "world6->A 443: 0.0.0.0/0 is IPv4's", .prog = TO_POD, .dev = DEV_A,
+	  TCP(WORLD6, 43004, A6, 443, TH_SYN), SHOT(DROP_POLICY_INGRESS, EV_FULL) },
 	/* ...and IPv6 ::/0 on 8080 leaves IPv4 alone; IPv4 0/0 on 443 admits it. */
-	v4_row(&(struct row){ .name = "v4 world->A 8080: ::/0 is IPv6's", .prog = TO_POD,
-			      .dev = DEV_A, TCP("192.0.2.9", 43005, IP_A, 8080, TH_SYN),
-			      POLICY_DROP(DROP_POLICY_INGRESS) });
-	v4_row(&(struct row){ .name = "v4 world->A 443: 0.0.0.0/0", .prog = TO_POD, .dev = DEV_A,
-			      TCP("192.0.2.9", 43006, IP_A, 443, TH_SYN), OK(FWD_LOCAL),
-			      .ct = XCNI_CT_NEW, .ct_stack = true, BY(82, 0, TO_POD) });
-	open_up(ka);
-	for (size_t i = 0; i < ARRAY_SIZE(pfx); i++)
-		cidr6(ka, pfx[i].a, pfx[i].len, 0, true);
+	{ "v4 world->A 8080: ::/0 is IPv6's", .prog = TO_POD, .dev = DEV_A,
+	  TCP("192.0.2.9", 43005, IP_A, 8080, TH_SYN), POLICY_DROP(DROP_POLICY_INGRESS) },
+	{ "v4 world->A 443: 0.0.0.0/0", .prog = TO_POD, .dev = DEV_A,
+	  TCP("192.0.2.9", 43006, IP_A, 443, TH_SYN), OK(FWD_LOCAL), .ct = XCNI_CT_NEW,
+	  .ct_stack = true, BY(82, 0, TO_POD) },
+	{ "A: ipBlocks gone", .step = a_ipblocks_gone },
+};
+
+static void v6_ipblock(void **state)
+{
+	(void)state;
+	check_rows(v6_ipblock_rows, ARRAY_SIZE(v6_ipblock_rows));
 }
 
 /* The conntrack flags of a flow, or -1 when there is none. */
