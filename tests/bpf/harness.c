@@ -134,7 +134,9 @@ static size_t row_l4_len(const struct row *r)
 	if (row_v6(r) && r->proto == IPPROTO_ICMPV6 && r->tail_len && !icmp6_echo(r))
 		return 4;
 	if (row_v6(r))
-		return r->proto == IPPROTO_TCP ? 20 : 8;
+		return r->proto == IPPROTO_TCP				       ? 20
+		       : r->proto == IPPROTO_UDP || r->proto == IPPROTO_ICMPV6 ? 8
+									       : 0;
 	if (r->proto == IPPROTO_ICMP && r->tail_len && r->type != ICMP_ECHO &&
 	    r->type != ICMP_ECHOREPLY)
 		return 8;
@@ -213,20 +215,34 @@ static size_t build_inner(const struct row *r, uint8_t buf[FRAME_MAX])
 		l3[3] = 0;
 		len += 4;
 	} else if (row_v6(r)) {
-		/* IPv6: no extension headers, traffic class and flow label 0. */
-		size_t l4n = row_l4_len(r);
+		/* IPv6, traffic class and flow label 0, the row's extension headers
+		 * (EXTHDRS), its L4 header (TCP, UDP, ICMPv6; none for another protocol),
+		 * its tail. tot_len: the payload length it claims instead. */
+		size_t l4n = row_l4_len(r), ext = 8 * (size_t)r->n_ext6;
+		uint8_t *h = l3 + 40;
 
 		eth->h_proto = htons(ETH_P_IPV6);
 		l3[0] = 0x60;
-		*(uint16_t *)(l3 + 4) = htons(l4n + r->tail_len);
-		l3[6] = r->proto;
+		*(uint16_t *)(l3 + 4) = htons(r->tot_len ? r->tot_len : ext + l4n + r->tail_len);
+		l3[6] = r->n_ext6 ? r->ext6[0] : r->proto;
 		l3[7] = r->ttl ? r->ttl : 64;
 		addr6(r->src, l3 + 8);
 		addr6(r->dst, l3 + 24);
-		build_l4(r, l3 + 40);
+		for (int i = 0; i < r->n_ext6; i++, h += 8) {
+			h[0] = i + 1 < r->n_ext6 ? r->ext6[i + 1] : r->proto;
+			if (r->ext6[i] == IPPROTO_FRAGMENT) {
+				*(uint16_t *)(h + 2) = htons(r->frag);
+				*(uint32_t *)(h + 4) = htonl(r->ipid);
+			} else {
+				h[2] = 1; /* PadN over the rest */
+				h[3] = 4;
+			}
+		}
+		if (l4n)
+			build_l4(r, h);
 		if (r->tail_len)
-			memcpy(l3 + 40 + l4n, r->tail, r->tail_len);
-		len = ETH_HLEN + 40 + l4n + r->tail_len;
+			memcpy(h + l4n, r->tail, r->tail_len);
+		len = ETH_HLEN + 40 + ext + l4n + r->tail_len;
 	} else if (type != ETH_P_IP) {
 		l3[0] = 0x60; /* an IPv6 header, as far as anyone here looks */
 		len = ETH_HLEN + 40;
@@ -563,8 +579,10 @@ static void check_ev_tuple(const struct row *r, int i, int what, bool addrs_only
 		assert_true(what != EV_OUTER);
 		if (what != EV_ZERO)
 			k6 = tuple6_of(r, false);
-		if (what == EV_ADDRS)
+		if (what == EV_ADDRS || what == EV_ADDRS_ONLY)
 			k6.sport = k6.dport = 0;
+		if (what == EV_ADDRS_ONLY)
+			k6.proto = 0;
 		assert_memory_equal(env.ev6[i].saddr6, k6.saddr, 16);
 		assert_memory_equal(env.ev6[i].daddr6, k6.daddr, 16);
 		k.proto = k6.proto;

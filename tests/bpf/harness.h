@@ -106,7 +106,13 @@ size_t geneve_wrap(struct xcni_ct_key t, const uint8_t *inner, size_t inner_len,
 		   unsigned int optwords, uint8_t out[FRAME_MAX]);
 
 /* Which part of the tuple a drop event carries: it reports what was parsed. */
-enum { EV_ZERO, EV_ADDRS, EV_FULL, EV_OUTER /* the outer Geneve tuple */ };
+enum {
+	EV_ZERO,
+	EV_ADDRS, /* the addresses and protocol, no ports */
+	EV_FULL,
+	EV_OUTER, /* the outer Geneve tuple */
+	EV_ADDRS_ONLY, /* IPv6: the addresses, not what the extension headers hide */
+};
 
 struct row {
 	const char *name;
@@ -117,7 +123,11 @@ struct row {
 	const char *src, *dst; /* IPv4 or IPv6 (by the address); ARP: sender and target */
 	uint8_t proto, flags, type, ttl, ihl; /* flags: TCP; type: ICMP, ICMPv6; ttl: hop limit */
 	uint16_t sport, dport, frag, tot_len; /* ICMP echo id in sport */
-	uint16_t ipid; /* IPv4 id, default 0x1234 */
+	uint16_t ipid; /* IPv4 id, default 0x1234; IPv6: a fragment header's id */
+	/* IPv6 extension headers after the IPv6 one, in order (EXTHDRS): 44 a fragment
+	 * header (.frag: offset in 8-byte units << 3 | more), any other 8 bytes of
+	 * PadN; the last names .proto */
+	uint8_t ext6[8], n_ext6;
 	size_t cut; /* truncate the frame to this many bytes */
 	/* expected */
 	int err; /* from the test run itself */
@@ -163,6 +173,7 @@ struct row {
 #define TCP(s, sp, d, dp, f) .src = s, .sport = sp, .dst = d, .dport = dp, .proto = IPPROTO_TCP, .flags = f
 #define UDP(s, sp, d, dp) .src = s, .sport = sp, .dst = d, .dport = dp, .proto = IPPROTO_UDP
 #define ICMP(s, d, t, id) .src = s, .dst = d, .proto = IPPROTO_ICMP, .type = t, .sport = id
+#define EXTHDRS(...) .ext6 = { __VA_ARGS__ }, .n_ext6 = sizeof((uint8_t[]){ __VA_ARGS__ })
 #define ICMPV6(s, d, t, id) .src = s, .dst = d, .proto = IPPROTO_ICMPV6, .type = t, .sport = id
 #define ARP(sender, target) .eth = ETH_P_ARP, .src = sender, .dst = target
 #define OK(r) .ret = TC_ACT_OK, .reason = XCNI_##r

@@ -98,23 +98,6 @@ static void icmp6(struct f6 *f, uint8_t type, uint16_t id)
 	put(f, i, sizeof(i));
 }
 
-/* An extension header of 8 bytes (hop-by-hop, routing, destination options: padding). */
-static void ext(struct f6 *f, uint8_t next)
-{
-	uint8_t e[8] = { next, 0, 1, 4 }; /* PadN over the rest */
-
-	put(f, e, sizeof(e));
-}
-
-static void fraghdr(struct f6 *f, uint8_t next, uint16_t offset8, bool more, uint32_t id)
-{
-	uint16_t fo = offset8 << 3 | more;
-	uint8_t e[8] = { next, 0, fo >> 8, fo & 0xff, id >> 24, id >> 16 & 0xff, id >> 8 & 0xff,
-			 id & 0xff };
-
-	put(f, e, sizeof(e));
-}
-
 /* The ICMPv6 checksum (RFC 4443 2.3) over frame buf of len bytes, computed here. */
 static uint16_t icmp6_csum(const uint8_t *buf, size_t len)
 {
@@ -238,19 +221,6 @@ static void expect(const struct f6 *f, const struct want *w, uint8_t *outp)
 #define DROP(r) &(struct want){ .ret = TC_ACT_SHOT, .reason = XCNI_##r, .ev = 1 }
 /* Dropped before the addresses were parsed: the event carries none. */
 #define DROP0(r) &(struct want){ .ret = TC_ACT_SHOT, .reason = XCNI_##r, .ev = 2 }
-
-/* The conntrack entry of a flow: its state, or -1 when there is none. */
-static int ct6_state(const char *s, uint16_t sp, const char *d, uint16_t dp, uint8_t proto)
-{
-	struct xcni_ct6_key k = { .sport = htons(sp), .dport = htons(dp), .proto = proto };
-	struct xcni_ct_entry e;
-
-	in6(s, k.saddr);
-	in6(d, k.daddr);
-	if (bpf_map_lookup_elem(map_fd("xcni_ct6"), &k, &e))
-		return -1;
-	return e.state;
-}
 
 /* An allow entry (exact port) of ep's policy version 0 in dir. */
 static void allow6(uint32_t ep, uint8_t dir, uint32_t peer, uint8_t proto, uint16_t port,
@@ -503,109 +473,58 @@ static void v6_ndp(void **state)
 	}
 }
 
+static const struct row v6_exthdr_rows[] = {
+	/* Hop-by-hop, destination options, routing, then UDP: ports found. */
+	{ "hop-by-hop, destination options, routing, UDP", .dev = DEV_A, UDP(A6, 6000, B6, 6001),
+	  EXTHDRS(0, 60, 43), REDIR(FWD_LOCAL), .ct = XCNI_CT_NEW },
+	/* XCNI_V6_MAX_EXT headers: the most walked. */
+	{ "XCNI_V6_MAX_EXT headers: walked", .dev = DEV_A, UDP(A6, 6002, B6, 6003),
+	  EXTHDRS(60, 60, 60, 60, 60, 60), REDIR(FWD_LOCAL) },
+	/* One more: dropped and counted. */
+	{ "one more: dropped", .dev = DEV_A, UDP(A6, 6004, B6, 6005),
+	  EXTHDRS(60, 60, 60, 60, 60, 60, 60), SHOT(DROP_EXTHDR, EV_ADDRS_ONLY), .no_ct = true },
+	/* A chain cut short: a hop-by-hop header of 4 bytes. */
+	{ "a chain cut short", .dev = DEV_A, .src = A6, .dst = B6, .proto = 0,
+	  .tail = (const uint8_t[]){ 60, 0, 1, 0 }, .tail_len = 4, SHOT(DROP_EXTHDR, EV_ADDRS_ONLY) },
+	/* Payload length beyond the packet. */
+	{ "payload length beyond the packet", .dev = DEV_A, UDP(A6, 6006, B6, 6007), .tot_len = 9,
+	  SHOT(DROP_BAD_IHL, EV_ADDRS_ONLY) },
+};
+
 static void v6_exthdr(void **state)
 {
+	_Static_assert(XCNI_V6_MAX_EXT == 6, "v6_exthdr_rows: EXT6 lists of 6 and 7 headers");
 	(void)state;
-	{
-		/* Hop-by-hop, destination options, routing, then UDP: ports found. */
-		F(FROM_POD, DEV_A, A6, B6, 0);
-		ext(&f, 60);
-		ext(&f, 43);
-		ext(&f, IPPROTO_UDP);
-		udp(&f, 6000, 6001);
-		expect(&f, FWD(FWD_LOCAL), NULL);
-		assert_int_equal(ct6_state(A6, 6000, B6, 6001, IPPROTO_UDP), XCNI_CT_NEW);
-	}
-	{
-		/* XCNI_V6_MAX_EXT headers: the most walked. */
-		F(FROM_POD, DEV_A, A6, B6, 60);
-		for (int i = 0; i < XCNI_V6_MAX_EXT - 1; i++)
-			ext(&f, 60);
-		ext(&f, IPPROTO_UDP);
-		udp(&f, 6002, 6003);
-		expect(&f, FWD(FWD_LOCAL), NULL);
-	}
-	{
-		/* One more: dropped and counted. */
-		F(FROM_POD, DEV_A, A6, B6, 60);
-		for (int i = 0; i < XCNI_V6_MAX_EXT; i++)
-			ext(&f, 60);
-		ext(&f, IPPROTO_UDP);
-		udp(&f, 6004, 6005);
-		expect(&f, DROP(DROP_EXTHDR), NULL);
-		assert_int_equal(ct6_state(A6, 6004, B6, 6005, IPPROTO_UDP), -1);
-	}
-	{
-		/* A chain cut short. */
-		F(FROM_POD, DEV_A, A6, B6, 0);
-		uint8_t e[4] = { 60, 0, 1, 0 };
-
-		put(&f, e, sizeof(e));
-		expect(&f, DROP(DROP_EXTHDR), NULL);
-	}
-	{
-		/* Payload length beyond the packet. */
-		F(FROM_POD, DEV_A, A6, B6, IPPROTO_UDP);
-		udp(&f, 6006, 6007);
-		uint8_t in[FRAME_MAX], out[FRAME_MAX];
-		size_t len = frame(&f, in);
-		struct bpf_test_run_opts o = {};
-
-		in[19] = 9;
-		assert_int_equal(run(FROM_POD, DEV_A, in, len, out, sizeof(out), 0, &o), 0);
-		assert_int_equal(o.retval, TC_ACT_SHOT);
-		assert_true(ring_buffer__consume(env.rb) >= 0);
-	}
+	check_rows(v6_exthdr_rows, ARRAY_SIZE(v6_exthdr_rows));
 }
+
+/* A fragment header: offset in 8-byte units, more fragments, the datagram's id. */
+#define FRAG6(off, more, id) EXTHDRS(IPPROTO_FRAGMENT), .frag = (off) << 3 | (more), .ipid = (id)
+
+static const struct row v6_fragments_rows[] = {
+	/* A later fragment whose first was never seen. */
+	{ "a later fragment, no first", .dev = DEV_A, UDP(A6, 1, B6, 2), FRAG6(185, 0, 0x77),
+	  SHOT(DROP_FRAGMENT, EV_ADDRS) },
+	{ "a first fragment", .dev = DEV_A, UDP(A6, 7000, B6, 7001), FRAG6(0, 1, 0x78),
+	  REDIR(FWD_LOCAL), .ct = XCNI_CT_NEW },
+	/* Its bytes where ports would be say 1/2: payload, ports from the first. */
+	{ "its later fragment", .dev = DEV_A, UDP(A6, 1, B6, 2), FRAG6(185, 0, 0x78),
+	  REDIR(FWD_LOCAL) },
+	/* Behind a destination options header, the first fragment's too. */
+	{ "a first fragment behind destination options", .dev = DEV_A, UDP(A6, 7002, B6, 7003),
+	  EXTHDRS(60, IPPROTO_FRAGMENT), .frag = 0 << 3 | 1, .ipid = 0x79, REDIR(FWD_LOCAL) },
+	{ "its later fragment, behind destination options", .dev = DEV_A, UDP(A6, 9, B6, 9),
+	  EXTHDRS(60, IPPROTO_FRAGMENT), .frag = 100 << 3, .ipid = 0x79, REDIR(FWD_LOCAL) },
+	/* Another datagram's later fragment. */
+	{ "another datagram's later fragment", .dev = DEV_A, UDP(A6, 7000, B6, 7001),
+	  FRAG6(185, 0, 0x7a), SHOT(DROP_FRAGMENT, EV_ADDRS) },
+};
 
 static void v6_fragments(void **state)
 {
 	(void)state;
-	{
-		/* A later fragment whose first was never seen. */
-		F(FROM_POD, DEV_A, A6, B6, 44);
-		fraghdr(&f, IPPROTO_UDP, 185, false, 0x77);
-		udp(&f, 1, 2);
-		expect(&f, DROP(DROP_FRAGMENT), NULL);
-	}
-	{
-		F(FROM_POD, DEV_A, A6, B6, 44);
-		fraghdr(&f, IPPROTO_UDP, 0, true, 0x78);
-		udp(&f, 7000, 7001);
-		expect(&f, FWD(FWD_LOCAL), NULL);
-		assert_int_equal(ct6_state(A6, 7000, B6, 7001, IPPROTO_UDP), XCNI_CT_NEW);
-	}
-	{
-		/* Its bytes where ports would be say 1/2: payload, ports from the first. */
-		F(FROM_POD, DEV_A, A6, B6, 44);
-		fraghdr(&f, IPPROTO_UDP, 185, false, 0x78);
-		udp(&f, 1, 2);
-		expect(&f, FWD(FWD_LOCAL), NULL);
-	}
-	{
-		/* Behind a destination options header, the first fragment's too. */
-		F(FROM_POD, DEV_A, A6, B6, 60);
-		ext(&f, 44);
-		fraghdr(&f, IPPROTO_UDP, 0, true, 0x79);
-		udp(&f, 7002, 7003);
-		expect(&f, FWD(FWD_LOCAL), NULL);
-	}
-	{
-		F(FROM_POD, DEV_A, A6, B6, 60);
-		ext(&f, 44);
-		fraghdr(&f, IPPROTO_UDP, 100, false, 0x79);
-		udp(&f, 9, 9);
-		expect(&f, FWD(FWD_LOCAL), NULL);
-	}
-	{
-		/* Another datagram's later fragment. */
-		F(FROM_POD, DEV_A, A6, B6, 44);
-		fraghdr(&f, IPPROTO_UDP, 185, false, 0x7a);
-		udp(&f, 7000, 7001);
-		expect(&f, DROP(DROP_FRAGMENT), NULL);
-	}
+	check_rows(v6_fragments_rows, ARRAY_SIZE(v6_fragments_rows));
 }
-
 
 /* v6_policy's steps. */
 static int a_ingress_b80(void)
