@@ -130,6 +130,8 @@ struct row {
 	uint8_t ext6[8], n_ext6;
 	size_t cut; /* truncate the frame to this many bytes */
 	/* expected */
+	const uint8_t *want; /* the output bytes, where the program writes a frame of its own */
+	size_t want_len;
 	int err; /* from the test run itself */
 	int ret, reason, ev;
 	uint8_t ct; /* state of the flow's entry afterwards */
@@ -211,9 +213,6 @@ int env_reset(void);
 int map_clear(int fd, size_t ksz);
 /* --bench: from_pod's forwarding path. */
 int bench(void);
-
-/* tests/bpf/v6.c: v6_event takes IPv6 events. */
-void v6_event(const void *data);
 
 /* tests/bpf/v6ovl.c: IPv6 in Geneve; v6ovl_event takes IPv6 events. */
 /* Geneve around an inner Ethernet + IPv6 frame over the IPv4 underlay, and its
