@@ -253,14 +253,10 @@ __attribute__((noinline)) int from_overlay6(struct __sk_buff *skb, __u32 hdr_len
 	/* A reply of a flow from_pod6 translated to a backend on another node: the
 	 * frontend back as its source, as to_pod6 does for one on this node (the
 	 * redirect below passes to_pod by); an ICMPv6 error about one: its quote. */
-	if (lb_enabled && ct == CT_REPLY && p.rev_nat) {
-		__be16 sport = p.tuple.sport;
-
-		if (!lb6_rev_nat(skb, &p, ctf))
-			lb6_sctp_port(skb, &p, 0, SCTP_PORTS(sport, p.tuple.sport));
-	} else if (lb_enabled && ct == CT_RELATED && p.tuple.proto == XCNI_IPPROTO_ICMPV6) {
+	if (lb_enabled && ct == CT_REPLY && p.rev_nat)
+		lb6_rev_nat(skb, &p, ctf);
+	else if (lb_enabled && ct == CT_RELATED && p.tuple.proto == XCNI_IPPROTO_ICMPV6)
 		lb6_icmp_rev_nat(skb, p.l4_off);
-	}
 	reason = XCNI_FWD_DECAP;
 	verdict = bpf_redirect_peer(dst->ifindex, 0);
 	if (verdict != TC_ACT_REDIRECT)

@@ -131,7 +131,8 @@ __attribute__((noinline)) int from_pod6(struct __sk_buff *skb)
 	struct lb6_state *lb = NULL;
 	struct verdict v = {};
 	struct pkt6 p = {};
-	__u8 ep_ip6[16], smac[ETH_ALEN];
+	const struct ethhdr *eth;
+	const __u8 *ep_ip6 = NULL;
 	__u32 ep_id = 0, tunnel = 0;
 	int reason, verdict = TC_ACT_OK, ct, nd;
 	__u8 ctf;
@@ -139,17 +140,20 @@ __attribute__((noinline)) int from_pod6(struct __sk_buff *skb)
 	if (!skb)
 		return TC_ACT_SHOT;
 	p.len = skb->len;
-	src = endpoint6_of_dev(skb->ifindex, ep_ip6);
+	src = endpoint6_of_dev(skb->ifindex, &ep_ip6);
 	if (!src) {
 		reason = XCNI_DROP_NO_ENDPOINT;
 		goto out;
 	}
 	ep_id = src->ep_id;
-	if (bpf_skb_load_bytes(skb, ETH_ALEN, smac, ETH_ALEN)) {
+	/* Read in place: a copy would cost the frame 8 bytes, which lb6_translate
+	 * needs below it (the verifier's 512 for the chain). */
+	eth = (const struct ethhdr *)(long)skb->data;
+	if ((const void *)(eth + 1) > (const void *)(long)skb->data_end) {
 		reason = XCNI_DROP_SHORT;
 		goto out;
 	}
-	if (!mac_eq(smac, src->pod_mac)) {
+	if (!mac_eq(eth->h_source, src->pod_mac)) {
 		reason = XCNI_DROP_SPOOF_MAC;
 		goto out;
 	}
@@ -197,13 +201,20 @@ __attribute__((noinline)) int from_pod6(struct __sk_buff *skb)
 		}
 		if (reason < 0)
 			goto out;
-		/* SCTP: the port's CRC update, out of lb6_translate's frame. */
-		if (reason == 1 && (reason = lb6_sctp_port(skb, &p, 2,
-							    SCTP_PORTS(lb->orig.dport, p.tuple.dport)))) {
-			reason = reason == -2 ? XCNI_DROP_FRAGMENT : XCNI_DROP_REDIRECT;
-			goto out;
-		}
 		reason = 0;
+	}
+	/* Refused packets must not touch conntrack (from_pod4's order): a packet
+	 * dropped for where it goes (Geneve into the overlay, a pod whose node is
+	 * gone) is dropped before ct6_track would refresh, count or advance
+	 * (a FIN, an RST) the flow its tuple names. On the link: the node's. */
+	dst = NULL;
+	dipc = NULL;
+	if (!in6_linklocal(p.tuple.daddr)) {
+		dst = bpf_map_lookup_elem(&xcni_endpoints6, p.tuple.daddr);
+		/* Remote: a pod on another node (the overlay's), or a node itself. */
+		if (!dst && (dipc = ipcache6_lookup(p.tuple.daddr)) &&
+		    (reason = remote6_check(&p, dipc, node_ip, &tunnel)))
+			goto out;
 	}
 	ct = ct6_track(skb, &p, &ctf);
 	if (ct == CT_INVALID) {
@@ -216,11 +227,15 @@ __attribute__((noinline)) int from_pod6(struct __sk_buff *skb)
 		 * (hairpin: the pod back as its destination); an ICMPv6 error
 		 * about one: its quote back to the frontend. */
 		if (ct == CT_REPLY && p.rev_nat) {
-			__be16 sport = p.tuple.sport;
+			int err = lb6_rev_nat(skb, &p, ctf);
 
-			if (!lb6_rev_nat(skb, &p, ctf) &&
-			    !lb6_sctp_port(skb, &p, 0, SCTP_PORTS(sport, p.tuple.sport)) &&
-			    (ctf & XCNI_CT_F_DSR) && underlay_ifindex) {
+			/* Hairpin: the reply's destination is the pod itself. */
+			if (!err && (ctf & XCNI_CT_F_HAIRPIN)) {
+				dst = src;
+				dipc = NULL;
+				tunnel = 0;
+			}
+			if (!err && (ctf & XCNI_CT_F_DSR) && underlay_ifindex) {
 				/* A DSR flow's client (bpf/lib/nodeport.h): straight out of
 				 * this node's underlay, from the other node's frontend. */
 				verdict = bpf_redirect_neigh(underlay_ifindex, NULL, 0, 0);
@@ -238,17 +253,6 @@ __attribute__((noinline)) int from_pod6(struct __sk_buff *skb)
 			ct6_commit(&p, ct, ep_id, 0);
 		reason = ct_answers(ct) ? XCNI_FWD_REPLY : XCNI_FWD_STACK;
 		goto out;
-	}
-	dst = bpf_map_lookup_elem(&xcni_endpoints6, p.tuple.daddr);
-	/* Remote: a pod on another node (the overlay's), or a node itself. */
-	dipc = NULL;
-	if (!dst) {
-		dipc = ipcache6_lookup(p.tuple.daddr);
-		if (dipc) {
-			reason = remote6_check(&p, dipc, node_ip, &tunnel);
-			if (reason)
-				goto out;
-		}
 	}
 	if (ct == CT_NEW && !dst && !(dipc && (dipc->flags & XCNI_IPC_POD)) &&
 	    in_svc_cidr6(p.tuple.daddr)) {

@@ -50,7 +50,7 @@ __attribute__((noinline)) int to_pod6(struct __sk_buff *skb)
 	struct xcni_endpoint *ep, *src;
 	struct verdict v = {};
 	struct pkt6 p = {};
-	__u8 ep_ip6[16];
+	const __u8 *ep_ip6 = NULL;
 	__u32 ep_id = 0;
 	int reason, ct;
 	__u8 ctf;
@@ -58,7 +58,7 @@ __attribute__((noinline)) int to_pod6(struct __sk_buff *skb)
 	if (!skb)
 		return TC_ACT_SHOT;
 	p.len = skb->len;
-	ep = endpoint6_of_dev(skb->ifindex, ep_ip6);
+	ep = endpoint6_of_dev(skb->ifindex, &ep_ip6);
 	if (!ep) {
 		reason = XCNI_DROP_NO_ENDPOINT;
 		goto out;
@@ -98,12 +98,8 @@ __attribute__((noinline)) int to_pod6(struct __sk_buff *skb)
 			goto out;
 	}
 	/* A reply of a flow from_pod6 translated to a backend the stack reaches. */
-	if (lb_enabled && ct == CT_REPLY && p.rev_nat) {
-		__be16 sport = p.tuple.sport;
-
-		if (!lb6_rev_nat(skb, &p, ctf))
-			lb6_sctp_port(skb, &p, 0, SCTP_PORTS(sport, p.tuple.sport));
-	}
+	if (lb_enabled && ct == CT_REPLY && p.rev_nat)
+		lb6_rev_nat(skb, &p, ctf);
 	reason = ct_answers(ct) ? XCNI_FWD_REPLY : XCNI_FWD_LOCAL;
 out:
 	return finish6(skb, reason, XCNI_DIR_TO_POD, ep_id, &p, TC_ACT_OK, &v);

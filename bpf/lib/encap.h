@@ -195,6 +195,42 @@ static __always_inline int encap_room(struct __sk_buff *skb, __u32 len, __u64 fl
 }
 
 /*
+ * What follows the outer IP header, either underlay: UDP (udp_len long, its
+ * source port the inner flow's hash, its checksum zero: see geneve_encap_in
+ * and geneve_encap_ul6), the Geneve header with the VNI, the inner Ethernet
+ * header. The caller zeroed them.
+ */
+static __always_inline void geneve_tail_fill(struct udphdr *udp, struct geneve_hdr *gnv,
+					     struct ethhdr *inner_eth, const struct encap_in *in,
+					     __u32 udp_len, __u32 vni)
+{
+	__builtin_memcpy(inner_eth->h_dest, in->macs, ETH_ALEN);
+	__builtin_memcpy(inner_eth->h_source, in->macs + ETH_ALEN, ETH_ALEN);
+	inner_eth->h_proto = in->inner_proto;
+	udp->source = bpf_htons(in->sport);
+	udp->dest = bpf_htons(XCNI_GENEVE_PORT);
+	udp->len = bpf_htons(udp_len);
+	gnv->proto = bpf_htons(XCNI_GENEVE_PROTO_ETH);
+	gnv->vni_rsvd = bpf_htonl(vni << 8);
+}
+
+/*
+ * After the room and the headers: the outer Ethernet header (the one the
+ * packet came with) says the outer family (proto) when the inner packet is
+ * of the other one (adjust_room set skb->protocol already), and the packet
+ * gets the Geneve mark. 0 or XCNI_DROP_ENCAP.
+ */
+static __always_inline int geneve_outer_done(struct __sk_buff *skb, const struct encap_in *in,
+					     __be16 proto)
+{
+	if (in->inner_proto != proto &&
+	    bpf_skb_store_bytes(skb, offsetof(struct ethhdr, h_proto), &proto, sizeof(proto), 0))
+		return XCNI_DROP_ENCAP;
+	geneve_mark(skb);
+	return 0;
+}
+
+/*
  * Encapsulates the packet for the node at tunnel_ip, its headers built in
  * *hp (a caller's frame). The outer UDP
  * source port is a hash of the inner flow, so ECMP spreads flows; the outer
@@ -215,9 +251,8 @@ static __always_inline int geneve_encap_in(struct __sk_buff *skb, const struct e
 	__u16 inner_len = in->inner_len;
 
 	__builtin_memset(hp, 0, sizeof(*hp));
-	__builtin_memcpy(hp->inner_eth.h_dest, in->macs, ETH_ALEN);
-	__builtin_memcpy(hp->inner_eth.h_source, in->macs + ETH_ALEN, ETH_ALEN);
-	hp->inner_eth.h_proto = in->inner_proto;
+	geneve_tail_fill(&hp->udp, &hp->gnv, &hp->inner_eth, in,
+			 inner_len + XCNI_ENCAP_LEN - sizeof(struct iphdr), vni);
 	hp->ip.version = 4;
 	hp->ip.ihl = 5;
 	hp->ip.tos = in->tos;
@@ -228,27 +263,12 @@ static __always_inline int geneve_encap_in(struct __sk_buff *skb, const struct e
 	hp->ip.saddr = node_ip;
 	hp->ip.daddr = tunnel_ip;
 	hp->ip.check = csum_fold(bpf_csum_diff(NULL, 0, (__be32 *)&hp->ip, sizeof(hp->ip), 0));
-	hp->udp.source = bpf_htons(in->sport);
-	hp->udp.dest = bpf_htons(XCNI_GENEVE_PORT);
-	hp->udp.len = bpf_htons(inner_len + XCNI_ENCAP_LEN - sizeof(struct iphdr));
-	hp->gnv.proto = bpf_htons(XCNI_GENEVE_PROTO_ETH);
-	hp->gnv.vni_rsvd = bpf_htonl(vni << 8);
 
 	if (encap_room(skb, XCNI_ENCAP_LEN, flags))
 		return XCNI_DROP_ENCAP;
 	if (bpf_skb_store_bytes(skb, ETH_HLEN, hp, XCNI_ENCAP_LEN, 0))
 		return XCNI_DROP_ENCAP;
-	/* An IPv6 inner packet: the outer Ethernet header (the one it came
-	 * with) now carries IPv4 (adjust_room set skb->protocol already). */
-	if (in->inner_proto != bpf_htons(ETH_P_IP)) {
-		__be16 proto = bpf_htons(ETH_P_IP);
-
-		if (bpf_skb_store_bytes(skb, offsetof(struct ethhdr, h_proto), &proto,
-					sizeof(proto), 0))
-			return XCNI_DROP_ENCAP;
-	}
-	geneve_mark(skb);
-	return 0;
+	return geneve_outer_done(skb, in, bpf_htons(ETH_P_IP));
 }
 
 /* geneve_encap_in with the headers in the caller's frame (hp: one
@@ -261,11 +281,9 @@ static __always_inline int geneve_encap(struct __sk_buff *skb, const struct enca
 	return geneve_encap_in(skb, in, node_ip, tunnel_ip, vni, &h);
 }
 
-/* Counts a packet to or from a remote node. */
-static __always_inline void tunnel_count(__u32 node_ip, __u32 len, int rx)
+/* One packet of len bytes into a node's counters (s: NULL, none), either underlay. */
+static __always_inline void tunstat_add(struct xcni_tunstat *s, __u32 len, int rx)
 {
-	struct xcni_tunstat *s = bpf_map_lookup_elem(&xcni_tunstat, &node_ip);
-
 	if (!s)
 		return;
 	if (rx) {
@@ -277,23 +295,19 @@ static __always_inline void tunnel_count(__u32 node_ip, __u32 len, int rx)
 	}
 }
 
+/* Counts a packet to or from a remote node. */
+static __always_inline void tunnel_count(__u32 node_ip, __u32 len, int rx)
+{
+	tunstat_add(bpf_map_lookup_elem(&xcni_tunstat, &node_ip), len, rx);
+}
+
 /* Counts a packet to or from a node behind the IPv6 underlay. */
 static __always_inline void tunnel_count6(const __u8 *node, __u32 len, int rx)
 {
 	struct xcni_in6 k;
-	struct xcni_tunstat *s;
 
 	__builtin_memcpy(k.addr, node, 16);
-	s = bpf_map_lookup_elem(&xcni_tunstat6, &k);
-	if (!s)
-		return;
-	if (rx) {
-		s->rx_packets++;
-		s->rx_bytes += len;
-	} else {
-		s->tx_packets++;
-		s->tx_bytes += len;
-	}
+	tunstat_add(bpf_map_lookup_elem(&xcni_tunstat6, &k), len, rx);
 }
 
 /*
@@ -382,9 +396,7 @@ static __always_inline int geneve_encap_ul6(struct __sk_buff *skb, const struct 
 	if (plen > 0xffff)
 		return XCNI_DROP_ENCAP;
 	__builtin_memset(hp, 0, sizeof(*hp));
-	__builtin_memcpy(hp->inner_eth.h_dest, in->macs, ETH_ALEN);
-	__builtin_memcpy(hp->inner_eth.h_source, in->macs + ETH_ALEN, ETH_ALEN);
-	hp->inner_eth.h_proto = in->inner_proto;
+	geneve_tail_fill(&hp->udp, &hp->gnv, &hp->inner_eth, in, plen, vni);
 	hp->ip6_head[0] = 0x60 | in->tos >> 4;
 	hp->ip6_head[1] = (__u8)((in->tos & 0xf) << 4 | ((in->label >> 16) & 0xf));
 	hp->ip6_head[2] = (__u8)(in->label >> 8);
@@ -393,11 +405,6 @@ static __always_inline int geneve_encap_ul6(struct __sk_buff *skb, const struct 
 	hp->ip6_head[5] = (__u8)plen;
 	hp->ip6_head[6] = IPPROTO_UDP;
 	hp->ip6_head[7] = 64; /* hop limit */
-	hp->udp.source = bpf_htons(in->sport);
-	hp->udp.dest = bpf_htons(XCNI_GENEVE_PORT);
-	hp->udp.len = bpf_htons(plen);
-	hp->gnv.proto = bpf_htons(XCNI_GENEVE_PROTO_ETH);
-	hp->gnv.vni_rsvd = bpf_htonl(vni << 8);
 
 	if (encap_room(skb, XCNI_ENCAP6_LEN, flags))
 		return XCNI_DROP_ENCAP;
@@ -408,16 +415,7 @@ static __always_inline int geneve_encap_ul6(struct __sk_buff *skb, const struct 
 	    bpf_skb_store_bytes(skb, ETH_HLEN + sizeof(struct xcni_ip6hdr), &hp->udp,
 				OUTER6_TAIL_LEN, 0))
 		return XCNI_DROP_ENCAP;
-	/* An IPv4 inner packet: the outer Ethernet header now carries IPv6. */
-	if (in->inner_proto != bpf_htons(ETH_P_IPV6)) {
-		__be16 proto = bpf_htons(ETH_P_IPV6);
-
-		if (bpf_skb_store_bytes(skb, offsetof(struct ethhdr, h_proto), &proto,
-					sizeof(proto), 0))
-			return XCNI_DROP_ENCAP;
-	}
-	geneve_mark(skb);
-	return 0;
+	return geneve_outer_done(skb, in, bpf_htons(ETH_P_IPV6));
 }
 
 /*

@@ -173,14 +173,14 @@ static __always_inline struct xcni_endpoint *endpoint_of_dev(__u32 ifindex, __u3
 	return bpf_map_lookup_elem(&xcni_endpoints, a);
 }
 
-/* The endpoint behind the device, and its IPv6 (copied to addr). */
-static __always_inline struct xcni_endpoint *endpoint6_of_dev(__u32 ifindex, __u8 *addr)
+/* The endpoint behind the device, and its IPv6 (*addr: in the map value, not copied). */
+static __always_inline struct xcni_endpoint *endpoint6_of_dev(__u32 ifindex, const __u8 **addr)
 {
 	struct xcni_in6 *a = bpf_map_lookup_elem(&xcni_ifindex6, &ifindex);
 
 	if (!a)
 		return NULL;
-	__builtin_memcpy(addr, a->addr, 16);
+	*addr = a->addr;
 	return bpf_map_lookup_elem(&xcni_endpoints6, a);
 }
 

@@ -49,8 +49,9 @@
  * RFC 6666: no real peer ever has it; its last word is IPv4's 169.254.42.1).
  *
  * TCP, UDP and SCTP frontends. SCTP's CRC32c has no pseudo-header: a new
- * address leaves it alone, a new port updates it (sctp_nat_port_len, the
- * SCTP packet's length from the IPv6 payload length). Global functions taking
+ * address leaves it alone, a new port updates it inside lb6_nat (lb6_sctp_port,
+ * the SCTP packet's length from the IPv6 payload length), as inside lb_nat
+ * for IPv4. Global functions taking
  * the packet's struct pkt6 by pointer: each verified once, on its own, so
  * from_pod6's frame and path count hardly grow.
  */
@@ -115,55 +116,46 @@ static __always_inline int lb_pod_no_backend(__u8 flags)
 }
 
 /*
- * The frontend of t's destination, or NULL. outside: the packet came from
+ * The frontend of k (its address, port, family and protocol filled in), or
+ * NULL; one algorithm for both families. outside: the packet came from
  * outside the cluster (the underlay), which gets the EXT entry only; a pod
  * (and a socket of this node) gets the INT one where the two differ.
  */
-static __always_inline const struct xcni_svc *lb_frontend(const struct xcni_ct_key *t,
-							  int outside)
+static __always_inline const struct xcni_svc *lb_frontend_of(struct xcni_svc_key *k,
+							     __u32 outside)
 {
-	struct xcni_svc_key k = {};
 	const struct xcni_svc *svc, *in;
 
-	if (t->proto != IPPROTO_TCP && t->proto != IPPROTO_UDP && t->proto != IPPROTO_SCTP)
+	if (k->proto != IPPROTO_TCP && k->proto != IPPROTO_UDP && k->proto != IPPROTO_SCTP)
 		return NULL;
-	__builtin_memcpy(k.addr, &t->daddr, 4);
-	k.port = t->dport;
-	k.family = XCNI_AF_INET;
-	k.proto = t->proto;
-	k.scope = XCNI_SCOPE_EXT;
-	svc = bpf_map_lookup_elem(&xcni_svc, &k);
+	k->scope = XCNI_SCOPE_EXT;
+	svc = bpf_map_lookup_elem(&xcni_svc, k);
 	if (!svc || outside || !(svc->flags & XCNI_SVC_F_TWO_SCOPES))
 		return svc;
 	/* Traffic policies differ inside and outside: a pod is inside. */
-	k.scope = XCNI_SCOPE_INT;
-	in = bpf_map_lookup_elem(&xcni_svc, &k);
+	k->scope = XCNI_SCOPE_INT;
+	in = bpf_map_lookup_elem(&xcni_svc, k);
 	return in ? in : svc;
 }
 
-/*
- * The frontend of t's destination (a pod is inside: INT where the two scopes
- * differ; outside: from the underlay, the EXT entry alone), or NULL.
- */
+/* The frontend of t's destination (lb_frontend_of), or NULL. */
+static __always_inline const struct xcni_svc *lb_frontend(const struct xcni_ct_key *t,
+							  __u32 outside)
+{
+	struct xcni_svc_key k = { .port = t->dport, .family = XCNI_AF_INET, .proto = t->proto };
+
+	__builtin_memcpy(k.addr, &t->daddr, 4);
+	return lb_frontend_of(&k, outside);
+}
+
+/* The frontend of t's destination (lb_frontend_of), or NULL. */
 static __always_inline const struct xcni_svc *lb6_frontend(const struct xcni_ct6_key *t,
 							   __u32 outside)
 {
-	struct xcni_svc_key k = {};
-	const struct xcni_svc *svc, *in;
+	struct xcni_svc_key k = { .port = t->dport, .family = XCNI_AF_INET6, .proto = t->proto };
 
-	if (t->proto != IPPROTO_TCP && t->proto != IPPROTO_UDP && t->proto != IPPROTO_SCTP)
-		return NULL;
 	__builtin_memcpy(k.addr, t->daddr, 16);
-	k.port = t->dport;
-	k.family = XCNI_AF_INET6;
-	k.proto = t->proto;
-	k.scope = XCNI_SCOPE_EXT;
-	svc = bpf_map_lookup_elem(&xcni_svc, &k);
-	if (!svc || outside || !(svc->flags & XCNI_SVC_F_TWO_SCOPES))
-		return svc;
-	k.scope = XCNI_SCOPE_INT;
-	in = bpf_map_lookup_elem(&xcni_svc, &k);
-	return in ? in : svc;
+	return lb_frontend_of(&k, outside);
 }
 
 /* A backend new flows may get: it exists, and is active unless none is. */
@@ -259,6 +251,27 @@ static __always_inline __u32 lb_select(const struct xcni_svc *svc, const struct 
 			   ak, now);
 }
 
+/*
+ * The service entry e (the flow's tuple as the client sent it, either
+ * family's map) still names the flow's backend: a live XCNI_CT_F_SVC entry
+ * whose backend exists (even terminating: open flows drain), unless a SYN
+ * reopens a closed TCP or SCTP tuple. Then it is counted (len bytes at now)
+ * and 1 returned, else 0. One rule for lb_translate and lb6_translate.
+ */
+static __always_inline int lb_flow_keeps(struct xcni_ct_entry *e, __u64 now, __u8 proto,
+					 __u8 tcp_flags, __u32 len)
+{
+	if (!e || !(e->flags & XCNI_CT_F_SVC) || !ct_alive(e, now, proto) ||
+	    ((proto == IPPROTO_TCP || proto == IPPROTO_SCTP) && e->state == XCNI_CT_CLOSED &&
+	     (tcp_flags & XCNI_TCP_SYN)) ||
+	    !bpf_map_lookup_elem(&xcni_backend, &e->backend_id))
+		return 0;
+	e->last_ns = now;
+	e->pkts_orig++;
+	e->bytes_orig += len;
+	return 1;
+}
+
 /* What a translation did, for the rest of the program. */
 struct lb_state {
 	struct xcni_ct_entry *svc_ct; /* the service entry: its state follows the flow's */
@@ -314,11 +327,43 @@ static __always_inline int lb_nat(struct __sk_buff *skb, const struct pkt *p, __
 }
 
 /*
+ * lb6_nat's SCTP port, as lb_nat's is sctp_nat_port: the port at port_off
+ * (0 source, 2 destination) goes from the old to the new (SCTP_PORTS(old,
+ * new)) with its CRC updated. The SCTP packet's length: the IPv6 payload
+ * after the extension headers. Nothing for another protocol, a later
+ * fragment (no common header) or the same port. 0; -2 for a first fragment
+ * (the reassembled length unknown, nothing written: drop-fragment, as
+ * IPv4's); -1 (drop it). Inline, not global as IPv4's: a frame of its own
+ * below lb6_translate's would take from_pod6's chain past the verifier's 512
+ * bytes (from_pod6 368 + lb6_translate 144 is 512 exactly).
+ */
+static __always_inline int lb6_sctp_port(struct __sk_buff *skb, const struct pkt6 *p,
+					    __u32 port_off, __u32 ports)
+{
+	__be16 plen;
+	__u32 len;
+
+	if (!skb || !p)
+		return -1;
+	if (p->tuple.proto != IPPROTO_SCTP || p->frag_later || !((ports ^ (ports >> 16)) & 0xffff))
+		return 0;
+	if (p->frag_first)
+		return -2;
+	if (bpf_skb_load_bytes(skb, ETH_HLEN + offsetof(struct xcni_ip6hdr, payload_len), &plen, 2))
+		return -1;
+	len = bpf_ntohs(plen) + ETH_HLEN + sizeof(struct xcni_ip6hdr);
+	if (len < p->l4_off)
+		return -1;
+	return sctp_nat_port_len(skb, p->l4_off, port_off, ports, len - p->l4_off);
+}
+
+/*
  * One address (at addr_off) and the port beside it (port_off in the L4
  * header: 0 source, 2 destination) rewritten, the TCP/UDP checksum updated
  * for both (the address through the pseudo-header). A later fragment has no
- * L4 header: the address only. A UDP checksum of 0 stays 0. SCTP: the
- * address only (see lb6_sctp_port). 0 or -1.
+ * L4 header: the address only. A UDP checksum of 0 stays 0. SCTP: the CRC
+ * is updated for a new port only (lb6_sctp_port; -2: a first fragment, whose
+ * port cannot be rewritten), as lb_nat does for IPv4. 0 or -1.
  */
 static __always_inline int lb6_nat(struct __sk_buff *skb, const struct pkt6 *p, __u32 addr_off,
 				   const __u8 *old_addr, const __u8 *new_addr, __u32 port_off,
@@ -330,13 +375,13 @@ static __always_inline int lb6_nat(struct __sk_buff *skb, const struct pkt6 *p, 
 	__s64 diff;
 
 	/* SCTP: no pseudo-header, the address alone; the port and its CRC are
-	 * lb6_sctp_port's, called by the caller of lb6_translate or lb6_rev_nat:
-	 * its frame below lb6_translate's would pass the verifier's 512 bytes. */
-	if (p->tuple.proto == IPPROTO_SCTP)
-		return !in6_eq(old_addr, new_addr) &&
-				       bpf_skb_store_bytes(skb, addr_off, new_addr, 16, 0)
-			       ? -1
-			       : 0;
+	 * lb6_sctp_port's. */
+	if (p->tuple.proto == IPPROTO_SCTP) {
+		if (!in6_eq(old_addr, new_addr) &&
+		    bpf_skb_store_bytes(skb, addr_off, new_addr, 16, 0))
+			return -1;
+		return lb6_sctp_port(skb, p, port_off, SCTP_PORTS(old_port, new_port));
+	}
 	if (!in6_eq(old_addr, new_addr)) {
 		if (l4) {
 			diff = bpf_csum_diff((__be32 *)old_addr, 16, (__be32 *)new_addr, 16, 0);
@@ -393,15 +438,8 @@ static __always_inline int lb_translate(struct __sk_buff *skb, struct pkt *p, __
 	/* ClientIP affinity: the client is the packet's source. */
 	__builtin_memcpy(ak.client, &p->tuple.saddr, 4);
 	e = bpf_map_lookup_elem(&xcni_ct, &p->tuple);
-	if (e && (e->flags & XCNI_CT_F_SVC) && ct_alive(e, now, p->tuple.proto) &&
-	    !((p->tuple.proto == IPPROTO_TCP || p->tuple.proto == IPPROTO_SCTP) &&
-	      e->state == XCNI_CT_CLOSED && (p->tcp_flags & XCNI_TCP_SYN)) &&
-	    bpf_map_lookup_elem(&xcni_backend, &e->backend_id)) {
-		/* The flow's backend, even terminating: open flows drain. */
+	if (lb_flow_keeps(e, now, p->tuple.proto, p->tcp_flags, p->len)) {
 		id = e->backend_id;
-		e->last_ns = now;
-		e->pkts_orig++;
-		e->bytes_orig += p->len;
 	} else if (p->frag_later) {
 		/* A later fragment follows its first one's translation, never opens
 		 * one: untranslated, it finds no flow in ct_track and is dropped. */
@@ -482,6 +520,7 @@ __attribute__((noinline)) int lb6_translate(struct __sk_buff *skb, struct pkt6 *
 	struct lb6_tmp *tmp;
 	__u32 id = 0;
 	__u8 lo[16];
+	int ret;
 
 	if (!skb || !p || !st)
 		return 0;
@@ -506,16 +545,8 @@ __attribute__((noinline)) int lb6_translate(struct __sk_buff *skb, struct pkt6 *
 		}
 	}
 	e = bpf_map_lookup_elem(&xcni_ct6, &p->tuple);
-	if (e && (e->flags & XCNI_CT_F_SVC) && ct_alive(e, now, p->tuple.proto) &&
-	    !((p->tuple.proto == IPPROTO_TCP || p->tuple.proto == IPPROTO_SCTP) &&
-	      e->state == XCNI_CT_CLOSED &&
-	      (p->tcp_flags & XCNI_TCP_SYN)) &&
-	    bpf_map_lookup_elem(&xcni_backend, &e->backend_id)) {
-		/* The flow's backend, even terminating: open flows drain. */
+	if (lb_flow_keeps(e, now, p->tuple.proto, p->tcp_flags, p->len)) {
 		id = e->backend_id;
-		e->last_ns = now;
-		e->pkts_orig++;
-		e->bytes_orig += p->len;
 	} else if (p->frag_later) {
 		/* Never opens a translation: untranslated, ct6_track drops it. */
 		return 0;
@@ -551,8 +582,9 @@ __attribute__((noinline)) int lb6_translate(struct __sk_buff *skb, struct pkt6 *
 		return XCNI_DROP_NO_BACKEND;
 	st->backend_id = id;
 	st->translated = 1;
-	if (lb6_nat(skb, p, IP6_DADDR_OFF, p->tuple.daddr, be->addr, 2, p->tuple.dport, be->port))
-		return XCNI_DROP_REDIRECT;
+	ret = lb6_nat(skb, p, IP6_DADDR_OFF, p->tuple.daddr, be->addr, 2, p->tuple.dport, be->port);
+	if (ret)
+		return ret == -2 ? XCNI_DROP_FRAGMENT : XCNI_DROP_REDIRECT;
 	/* Hairpin: the pod is its own backend; never from outside (lb_translate's rule). */
 	if (!outside && in6_eq(be->addr, p->tuple.saddr)) {
 		in6_set_lb_loopback(lo);
@@ -1024,35 +1056,6 @@ static __always_inline struct lb6_state *lb6_state_get(void)
 		return NULL;
 	__builtin_memset(&t->st, 0, sizeof(t->st));
 	return &t->st;
-}
-
-/*
- * The SCTP port at port_off (0 source, 2 destination) goes from the old to
- * the new (SCTP_PORTS(old, new)) with its CRC updated, after lb6_translate
- * (destination) or lb6_rev_nat (source) rewrote the address. The SCTP
- * packet's length: the IPv6 payload after the extension headers. Nothing for
- * another protocol, a later fragment (no common header) or the same port. 0;
- * -2 for a first fragment (the reassembled length unknown, nothing written:
- * drop-fragment, as IPv4's); -1 (drop it).
- */
-__attribute__((noinline)) int lb6_sctp_port(struct __sk_buff *skb, const struct pkt6 *p,
-					    __u32 port_off, __u32 ports)
-{
-	__be16 plen;
-	__u32 len;
-
-	if (!skb || !p)
-		return -1;
-	if (p->tuple.proto != IPPROTO_SCTP || p->frag_later || !((ports ^ (ports >> 16)) & 0xffff))
-		return 0;
-	if (p->frag_first)
-		return -2;
-	if (bpf_skb_load_bytes(skb, ETH_HLEN + offsetof(struct xcni_ip6hdr, payload_len), &plen, 2))
-		return -1;
-	len = bpf_ntohs(plen) + ETH_HLEN + sizeof(struct xcni_ip6hdr);
-	if (len < p->l4_off)
-		return -1;
-	return sctp_nat_port_len(skb, p->l4_off, port_off, ports, len - p->l4_off);
 }
 
 #endif

@@ -1086,6 +1086,7 @@ __attribute__((noinline)) int np6_too_big(struct __sk_buff *skb, struct pkt6 *p,
 {
 	const struct xcni_ipcache_val *dipc;
 	__u32 tunnel, room = 0, len;
+	int sctp;
 	__be16 plen;
 
 	if (!skb || !p || !st)
@@ -1105,11 +1106,12 @@ __attribute__((noinline)) int np6_too_big(struct __sk_buff *skb, struct pkt6 *p,
 	if (len < PTB6_LEN || room < PTB6_LEN)
 		return TC_ACT_SHOT;
 	/* The packet as the client sent it, for the quote. SCTP: the address
-	 * (lb6_nat) and the port, its CRC left (lb6_sctp_port's call would take
-	 * the chain past the verifier's 512 bytes; nobody checks a quote's CRC). */
+	 * (lb6_nat, its port left as it is) and the port, its CRC left as
+	 * np_too_big leaves IPv4's (nobody checks a quote's CRC). */
+	sctp = p->tuple.proto == IPPROTO_SCTP;
 	if (lb6_nat(skb, p, IP6_DADDR_OFF, p->tuple.daddr, st->orig.daddr, 2, p->tuple.dport,
-		    st->orig.dport) ||
-	    (p->tuple.proto == IPPROTO_SCTP && !p->frag_later &&
+		    sctp ? p->tuple.dport : st->orig.dport) ||
+	    (sctp && !p->frag_later &&
 	     bpf_skb_store_bytes(skb, p->l4_off + 2, &st->orig.dport, 2, 0)))
 		return TC_ACT_SHOT;
 	__builtin_memcpy(p->tuple.daddr, st->orig.daddr, 16);
@@ -1156,8 +1158,7 @@ __attribute__((noinline)) int nodeport6_snat(struct __sk_buff *skb, struct pkt6 
 		e->nat_port = nport;
 	__builtin_memcpy(t->sn.client, p->tuple.saddr, 16);
 	t->sn.cport = sport = p->tuple.sport;
-	if (lb6_nat(skb, p, IP6_SADDR_OFF, p->tuple.saddr, self, 0, sport, nport) ||
-	    lb6_sctp_port(skb, p, 0, SCTP_PORTS(sport, nport)))
+	if (lb6_nat(skb, p, IP6_SADDR_OFF, p->tuple.saddr, self, 0, sport, nport))
 		return XCNI_DROP_REDIRECT;
 	__builtin_memcpy(p->tuple.saddr, self, 16);
 	p->tuple.sport = nport;
@@ -1247,13 +1248,11 @@ __attribute__((noinline)) int nodeport6_reply_nat(struct __sk_buff *skb, struct 
 	if (!sn)
 		return XCNI_DROP_REDIRECT;
 	port = p->tuple.dport;
-	if (lb6_nat(skb, p, IP6_DADDR_OFF, p->tuple.daddr, sn->client, 2, port, sn->cport) ||
-	    lb6_sctp_port(skb, p, 2, SCTP_PORTS(port, sn->cport)))
+	if (lb6_nat(skb, p, IP6_DADDR_OFF, p->tuple.daddr, sn->client, 2, port, sn->cport))
 		return XCNI_DROP_REDIRECT;
 	__builtin_memcpy(p->tuple.daddr, sn->client, 16);
 	p->tuple.dport = sn->cport;
-	port = p->tuple.sport;
-	if (lb6_rev_nat(skb, p, 0) || lb6_sctp_port(skb, p, 0, SCTP_PORTS(port, p->tuple.sport)))
+	if (lb6_rev_nat(skb, p, 0))
 		return XCNI_DROP_REDIRECT;
 	return bpf_redirect_neigh(skb->ifindex, NULL, 0, 0) == TC_ACT_REDIRECT ? XCNI_FWD_REPLY :
 										  XCNI_DROP_REDIRECT;
@@ -1420,6 +1419,52 @@ static __attribute__((noinline)) void dsr6_record(const struct xcni_ct6_key *t, 
 }
 
 /*
+ * Into a pod of this node, routed as the host would (l3_forward_rewrite: TTL
+ * down by one, the pod link's MACs), then into its netns. The reason
+ * (XCNI_FWD_LOCAL), the verdict in *verdict; np6_into_pod's IPv4 twin.
+ * from_outside and from_outside_icmp end so.
+ */
+static __always_inline int np_into_pod(struct __sk_buff *skb, struct pkt *p,
+				       const struct xcni_endpoint *dst, int *verdict)
+{
+	if (p->ip->ttl <= 1 || l3_forward_rewrite(skb, p, dst))
+		return XCNI_DROP_REDIRECT;
+	*verdict = bpf_redirect_peer(dst->ifindex, 0);
+	return *verdict == TC_ACT_REDIRECT ? XCNI_FWD_LOCAL : XCNI_DROP_REDIRECT;
+}
+
+/* The node of a backend that is another node's pod (the overlay reaches it), or 0. */
+static __always_inline __u32 np_tunnel(__u32 daddr)
+{
+	const struct xcni_ipcache_val *dipc = ipcache_lookup(daddr);
+
+	return dipc && (dipc->flags & XCNI_IPC_POD) && node_ip ? dipc->tunnel_ip : 0;
+}
+
+/*
+ * The packet (translated, tracked) to the backend's node at tunnel: TTL down
+ * by one, Geneve, out of the underlay, counted. The reason (XCNI_FWD_ENCAP:
+ * redirected, the verdict in *verdict). from_outside and from_outside_icmp
+ * end so.
+ */
+static __always_inline int nodeport_encap(struct __sk_buff *skb, struct pkt *p, __u32 tunnel,
+					  int *verdict)
+{
+	struct encap_in in;
+	int reason;
+
+	encap_in_take(p, &in);
+	if (!in.inner_len || p->ip->ttl <= 1 || ttl_decrement(skb, p))
+		return XCNI_DROP_ENCAP;
+	reason = geneve_encap(skb, &in, node_ip, tunnel, vni);
+	if (reason)
+		return reason;
+	tunnel_count(tunnel, skb->len, 0);
+	*verdict = bpf_redirect_neigh(skb->ifindex, NULL, 0, 0);
+	return *verdict == TC_ACT_REDIRECT ? XCNI_FWD_ENCAP : XCNI_DROP_REDIRECT;
+}
+
+/*
  * From outside (lb_enabled): an ICMP error about a reply this node sent for a
  * NodePort flow (lb_icmp_np_rev), for its backend: into the pod when it is
  * here (related to the flow the pod accepted: not judged again), else
@@ -1429,10 +1474,8 @@ static __attribute__((noinline)) void dsr6_record(const struct xcni_ct6_key *t, 
  */
 __attribute__((noinline)) int from_outside_icmp(struct __sk_buff *skb)
 {
-	struct xcni_ipcache_val *dipc;
 	struct xcni_endpoint *dst;
 	struct verdict v = {};
-	struct encap_in in;
 	struct pkt p = {};
 	struct cursor c;
 	__u32 tunnel;
@@ -1454,31 +1497,11 @@ __attribute__((noinline)) int from_outside_icmp(struct __sk_buff *skb)
 		goto out;
 	dst = bpf_map_lookup_elem(&xcni_endpoints, &p.tuple.daddr);
 	if (dst) {
-		if (p.ip->ttl <= 1 || l3_forward_rewrite(skb, &p, dst)) {
-			reason = XCNI_DROP_REDIRECT;
-			goto out;
-		}
-		verdict = bpf_redirect_peer(dst->ifindex, 0);
-		reason = verdict == TC_ACT_REDIRECT ? XCNI_FWD_LOCAL : XCNI_DROP_REDIRECT;
+		reason = np_into_pod(skb, &p, dst, &verdict);
 		goto out;
 	}
-	dipc = ipcache_lookup(p.tuple.daddr);
-	tunnel = dipc && (dipc->flags & XCNI_IPC_POD) ? dipc->tunnel_ip : 0;
-	if (!tunnel || !node_ip) {
-		reason = XCNI_DROP_NO_TUNNEL;
-		goto out;
-	}
-	encap_in_take(&p, &in);
-	if (!in.inner_len || p.ip->ttl <= 1 || ttl_decrement(skb, &p)) {
-		reason = XCNI_DROP_ENCAP;
-		goto out;
-	}
-	reason = geneve_encap(skb, &in, node_ip, tunnel, vni);
-	if (reason)
-		goto out;
-	tunnel_count(tunnel, skb->len, 0);
-	verdict = bpf_redirect_neigh(skb->ifindex, NULL, 0, 0);
-	reason = verdict == TC_ACT_REDIRECT ? XCNI_FWD_ENCAP : XCNI_DROP_REDIRECT;
+	tunnel = np_tunnel(p.tuple.daddr);
+	reason = tunnel ? nodeport_encap(skb, &p, tunnel, &verdict) : XCNI_DROP_NO_TUNNEL;
 out:
 	return finish(skb, reason, XCNI_DIR_FROM_OVERLAY, 0, &p, verdict, &v);
 }
@@ -1535,11 +1558,9 @@ out:
 __attribute__((noinline)) int from_outside(struct __sk_buff *skb)
 {
 	struct xcni_endpoint *dst;
-	struct xcni_ipcache_val *dipc;
 	struct xcni_ct_entry *e;
 	struct lb_state lb = {};
 	struct verdict v = {};
-	struct encap_in in;
 	struct pkt p = {};
 	struct cursor c;
 	__u32 tunnel;
@@ -1588,18 +1609,12 @@ __attribute__((noinline)) int from_outside(struct __sk_buff *skb)
 				goto out;
 		}
 		lb_follow(&lb, &p);
-		if (p.ip->ttl <= 1 || l3_forward_rewrite(skb, &p, dst)) {
-			reason = XCNI_DROP_REDIRECT;
-			goto out;
-		}
-		verdict = bpf_redirect_peer(dst->ifindex, 0);
-		reason = verdict == TC_ACT_REDIRECT ? XCNI_FWD_LOCAL : XCNI_DROP_REDIRECT;
+		reason = np_into_pod(skb, &p, dst, &verdict);
 		goto out;
 	}
 	/* A backend on another node (a pod: the overlay reaches it). */
-	dipc = ipcache_lookup(p.tuple.daddr);
-	tunnel = dipc && (dipc->flags & XCNI_IPC_POD) ? dipc->tunnel_ip : 0;
-	if (!tunnel || !node_ip) {
+	tunnel = np_tunnel(p.tuple.daddr);
+	if (!tunnel) {
 		reason = XCNI_DROP_NO_TUNNEL;
 		goto out;
 	}
@@ -1656,17 +1671,7 @@ __attribute__((noinline)) int from_outside(struct __sk_buff *skb)
 		}
 	}
 	lb_follow(&lb, &p);
-	encap_in_take(&p, &in);
-	if (!in.inner_len || p.ip->ttl <= 1 || ttl_decrement(skb, &p)) {
-		reason = XCNI_DROP_ENCAP;
-		goto out;
-	}
-	reason = geneve_encap(skb, &in, node_ip, tunnel, vni);
-	if (reason)
-		goto out;
-	tunnel_count(tunnel, skb->len, 0);
-	verdict = bpf_redirect_neigh(skb->ifindex, NULL, 0, 0);
-	reason = verdict == TC_ACT_REDIRECT ? XCNI_FWD_ENCAP : XCNI_DROP_REDIRECT;
+	reason = nodeport_encap(skb, &p, tunnel, &verdict);
 out:
 	if (reason_is_drop(reason))
 		lb_forget(&lb);
@@ -1710,12 +1715,7 @@ __attribute__((noinline)) int from_outside6(struct __sk_buff *skb)
 	}
 	if (reason < 0)
 		goto out;
-	/* SCTP: the port's CRC update, out of lb6_translate's frame. */
-	reason = lb6_sctp_port(skb, &p, 2, SCTP_PORTS(st->orig.dport, p.tuple.dport));
-	if (reason) {
-		reason = reason == -2 ? XCNI_DROP_FRAGMENT : XCNI_DROP_REDIRECT;
-		goto out;
-	}
+	reason = 0;
 	dst = bpf_map_lookup_elem(&xcni_endpoints6, p.tuple.daddr);
 	/* To another node, too big for the underlay once encapsulated: the
 	 * client is told (np6_too_big). np_maybe_over with the larger encapsulation

@@ -35,12 +35,25 @@
 
 
 const struct pod pods[NR_DEVS] = {
-	[DEV_A] = { "xta", IP_A, 101, { 2, 0, 0, 0, 0, 0xa }, { 2, 0, 0, 0, 1, 0xa } },
-	[DEV_B] = { "xtb", IP_B, 102, { 2, 0, 0, 0, 0, 0xb }, { 2, 0, 0, 0, 1, 0xb } },
-	[DEV_C] = { "xtc", IP_C, 103, { 2, 0, 0, 0, 0, 0xc }, { 2, 0, 0, 0, 1, 0xc } },
-	[DEV_X] = { "xtx", NULL, 0, { 2, 0, 0, 0, 0, 0xe }, { 2, 0, 0, 0, 1, 0xe } },
+	[DEV_A] = { "xta", IP_A, 101, { 2, 0, 0, 0, 0, 0xa }, { 2, 0, 0, 0, 1, 0xa }, "fd00:99::a" },
+	[DEV_B] = { "xtb", IP_B, 102, { 2, 0, 0, 0, 0, 0xb }, { 2, 0, 0, 0, 1, 0xb }, "fd00:99::b" },
+	[DEV_C] = { "xtc", IP_C, 103, { 2, 0, 0, 0, 0, 0xc }, { 2, 0, 0, 0, 1, 0xc }, "fd00:99::c" },
+	[DEV_X] = { "xtx", NULL, 0, { 2, 0, 0, 0, 0, 0xe }, { 2, 0, 0, 0, 1, 0xe }, "fd00:99::d" },
 	[DEV_U] = { "xtu", NULL, 0, { 2, 0, 0, 0, 2, 2 }, { 2, 0, 0, 0, 2, 1 } },
 };
+
+uint32_t pod_ep6_id(int dev)
+{
+	if (!pods[dev].ip6)
+		return 0;
+	return pods[dev].ep_id ? pods[dev].ep_id : 201 + (uint32_t)dev;
+}
+
+/* The endpoint id the row's events and new entries name for device dev. */
+static uint32_t row_ep_id(const struct row *r, int dev)
+{
+	return row_v6(r) ? pod_ep6_id(dev) : pods[dev].ep_id;
+}
 
 unsigned int prog_dir(int prog)
 {
@@ -98,13 +111,67 @@ static size_t l4_len(uint8_t proto)
 	return 0;
 }
 
-/* An ICMP error's quote starts right after its 8-byte header (RFC 792). */
+bool row_v6(const struct row *r)
+{
+	return r->src && strchr(r->src, ':');
+}
+
+static void addr6(const char *s, uint8_t out[16])
+{
+	assert_int_equal(inet_pton(AF_INET6, s, out), 1);
+}
+
+static bool icmp6_echo(const struct row *r)
+{
+	return r->type == 128 || r->type == 129;
+}
+
+/* An ICMP error's quote starts right after its 8-byte header (RFC 792). IPv6
+ * rows: TCP 20, UDP and ICMPv6 echo 8 (no payload); an ICMPv6 error 4, its
+ * tail the rest (MTU, pointer or unused, then the quote). */
 static size_t row_l4_len(const struct row *r)
 {
+	if (row_v6(r) && r->proto == IPPROTO_ICMPV6 && r->tail_len && !icmp6_echo(r))
+		return 4;
+	if (row_v6(r))
+		return r->proto == IPPROTO_TCP				       ? 20
+		       : r->proto == IPPROTO_UDP || r->proto == IPPROTO_ICMPV6 ? 8
+									       : 0;
 	if (r->proto == IPPROTO_ICMP && r->tail_len && r->type != ICMP_ECHO &&
 	    r->type != ICMP_ECHOREPLY)
 		return 8;
 	return l4_len(r->proto);
+}
+
+/*
+ * The row's L4 header at l4, either family: ports (an ICMP or ICMPv6 echo's id
+ * in sport, an ICMPv6 echo's sequence 1), TCP's flags, UDP's length, an SCTP
+ * INIT. Checksums are left 0: no program here checks one it does not rewrite.
+ */
+static void build_l4(const struct row *r, uint8_t *l4)
+{
+	if (r->proto == IPPROTO_ICMPV6 && !icmp6_echo(r)) {
+		l4[0] = r->type;
+		return;
+	}
+	if (r->proto == IPPROTO_ICMP || r->proto == IPPROTO_ICMPV6) {
+		l4[0] = r->type;
+		*(uint16_t *)(l4 + 4) = htons(r->sport);
+		if (r->proto == IPPROTO_ICMPV6)
+			l4[7] = 1;
+		return;
+	}
+	*(uint16_t *)l4 = htons(r->sport);
+	*(uint16_t *)(l4 + 2) = htons(r->dport);
+	if (r->proto == IPPROTO_TCP) {
+		l4[12] = 5 << 4;
+		l4[13] = r->flags;
+	} else if (r->proto == IPPROTO_UDP) {
+		*(uint16_t *)(l4 + 4) = htons(row_l4_len(r));
+	} else if (r->proto == IPPROTO_SCTP) {
+		l4[12] = 1; /* INIT */
+		*(uint16_t *)(l4 + 14) = htons(20);
+	}
 }
 
 /* Writes the row's frame, before any encapsulation or cut, into buf; returns its length. */
@@ -147,6 +214,35 @@ static size_t build_inner(const struct row *r, uint8_t buf[FRAME_MAX])
 		l3[2] = 8;
 		l3[3] = 0;
 		len += 4;
+	} else if (row_v6(r)) {
+		/* IPv6, traffic class and flow label 0, the row's extension headers
+		 * (EXTHDRS), its L4 header (TCP, UDP, ICMPv6; none for another protocol),
+		 * its tail. tot_len: the payload length it claims instead. */
+		size_t l4n = row_l4_len(r), ext = 8 * (size_t)r->n_ext6;
+		uint8_t *h = l3 + 40;
+
+		eth->h_proto = htons(ETH_P_IPV6);
+		l3[0] = 0x60;
+		*(uint16_t *)(l3 + 4) = htons(r->tot_len ? r->tot_len : ext + l4n + r->tail_len);
+		l3[6] = r->n_ext6 ? r->ext6[0] : r->proto;
+		l3[7] = r->ttl ? r->ttl : 64;
+		addr6(r->src, l3 + 8);
+		addr6(r->dst, l3 + 24);
+		for (int i = 0; i < r->n_ext6; i++, h += 8) {
+			h[0] = i + 1 < r->n_ext6 ? r->ext6[i + 1] : r->proto;
+			if (r->ext6[i] == IPPROTO_FRAGMENT) {
+				*(uint16_t *)(h + 2) = htons(r->frag);
+				*(uint32_t *)(h + 4) = htonl(r->ipid);
+			} else {
+				h[2] = 1; /* PadN over the rest */
+				h[3] = 4;
+			}
+		}
+		if (l4n)
+			build_l4(r, h);
+		if (r->tail_len)
+			memcpy(h + l4n, r->tail, r->tail_len);
+		len = ETH_HLEN + 40 + ext + l4n + r->tail_len;
 	} else if (type != ETH_P_IP) {
 		l3[0] = 0x60; /* an IPv6 header, as far as anyone here looks */
 		len = ETH_HLEN + 40;
@@ -169,22 +265,7 @@ static size_t build_inner(const struct row *r, uint8_t buf[FRAME_MAX])
 		ip->saddr = ip4(r->src);
 		ip->daddr = ip4(r->dst);
 		ip->check = csum(ip, hlen);
-		if (r->proto == IPPROTO_ICMP) {
-			l4[0] = r->type;
-			*(uint16_t *)(l4 + 4) = htons(r->sport);
-		} else {
-			*(uint16_t *)l4 = htons(r->sport);
-			*(uint16_t *)(l4 + 2) = htons(r->dport);
-		}
-		if (r->proto == IPPROTO_TCP) {
-			l4[12] = 5 << 4;
-			l4[13] = r->flags;
-		} else if (r->proto == IPPROTO_UDP) {
-			*(uint16_t *)(l4 + 4) = htons(l4_len(r->proto));
-		} else if (r->proto == IPPROTO_SCTP) {
-			l4[12] = 1; /* INIT */
-			*(uint16_t *)(l4 + 14) = htons(20);
-		}
+		build_l4(r, l4);
 		len = ETH_HLEN + hlen + row_l4_len(r);
 		if (r->tail_len) {
 			memcpy(buf + len, r->tail, r->tail_len);
@@ -285,6 +366,21 @@ struct xcni_ct_key tuple_of(const struct row *r, bool rev)
 	return k;
 }
 
+struct xcni_ct6_key tuple6_of(const struct row *r, bool rev)
+{
+	struct xcni_ct6_key k = { .proto = r->proto };
+
+	addr6(rev ? r->dst : r->src, k.saddr);
+	addr6(rev ? r->src : r->dst, k.daddr);
+	if (r->proto != IPPROTO_ICMPV6) {
+		k.sport = htons(rev ? r->dport : r->sport);
+		k.dport = htons(rev ? r->sport : r->dport);
+	} else if (icmp6_echo(r)) { /* by its id */
+		k.sport = k.dport = htons(r->sport);
+	}
+	return k;
+}
+
 const char *reason_name(int idx)
 {
 	static const char *const names[XCNI_NR_REASONS] = {
@@ -332,12 +428,12 @@ static int on_event(void *ctx, void *data, size_t size)
 {
 	(void)ctx;
 	/* An IPv6 event: the IPv4 record (addresses 0) and the IPv6 addresses. */
-	if (size == sizeof(struct xcni_event6)) {
-		v6_event(data);
+	if (size == sizeof(struct xcni_event6))
 		v6ovl_event(data);
-	}
 	else if (size != sizeof(struct xcni_event))
 		return -EINVAL;
+	if (env.nev < (int)ARRAY_SIZE(env.ev6))
+		memcpy(&env.ev6[env.nev], data, size);
 	size = sizeof(struct xcni_event);
 	if (env.nev < (int)ARRAY_SIZE(env.ev))
 		memcpy(&env.ev[env.nev], data, size);
@@ -394,7 +490,34 @@ static size_t expected(const struct row *r, const uint8_t *in, size_t len, uint8
 	const struct pod *dst = NULL;
 	size_t n;
 
+	if (r->want) {
+		memcpy(want, r->want, r->want_len);
+		return r->want_len;
+	}
 	memcpy(want, in, len);
+	if (row_v6(r)) {
+		/* Redirected: into the pod that has the destination, its MACs, hop
+		 * limit - 1 (no header checksum). The IPv6 rows go no further yet. */
+		uint8_t a[16];
+
+		if (r->ret != TC_ACT_REDIRECT)
+			return len;
+		if (r->reason != XCNI_FWD_LOCAL && r->reason != XCNI_FWD_REPLY)
+			fail_msg("an IPv6 row redirected as %s: not built here",
+				 reason_name(XCNI_REASON_IDX(r->reason)));
+		for (int i = 0; i < NR_DEVS; i++) {
+			if (!pods[i].ip6)
+				continue;
+			addr6(pods[i].ip6, a);
+			if (!memcmp(a, want + ETH_HLEN + 24, 16))
+				dst = &pods[i];
+		}
+		assert_non_null(dst);
+		memcpy(want, dst->mac, ETH_ALEN);
+		memcpy(want + ETH_ALEN, dst->host_mac, ETH_ALEN);
+		want[ETH_HLEN + 7]--;
+		return len;
+	}
 	/* Geneve with IPv6 inside is taken apart before it is judged
 	 * (from_overlay6): the inner frame, whatever the verdict. */
 	if ((r->prog == FROM_OVERLAY || r->prog == FROM_OVERLAY_LB) && !r->plain &&
@@ -442,10 +565,78 @@ static size_t expected(const struct row *r, const uint8_t *in, size_t len, uint8
 	return len;
 }
 
+/*
+ * Event i's tuple against the row's, as much of it as what (EV_*) says was
+ * parsed: IPv4 in the record itself; IPv6 in the record's addresses (0) and
+ * the event's saddr6/daddr6, its protocol and ports in the record.
+ */
+static void check_ev_tuple(const struct row *r, int i, int what, bool addrs_only)
+{
+	const struct xcni_event *e = &env.ev[i];
+	struct xcni_ct_key k = {};
+
+	if (row_v6(r)) {
+		struct xcni_ct6_key k6 = {};
+
+		assert_true(what != EV_OUTER);
+		if (what != EV_ZERO)
+			k6 = tuple6_of(r, false);
+		if (what == EV_ADDRS || what == EV_ADDRS_ONLY)
+			k6.sport = k6.dport = 0;
+		if (what == EV_ADDRS_ONLY)
+			k6.proto = 0;
+		assert_memory_equal(env.ev6[i].saddr6, k6.saddr, 16);
+		assert_memory_equal(env.ev6[i].daddr6, k6.daddr, 16);
+		k.proto = k6.proto;
+		k.sport = k6.sport;
+		k.dport = k6.dport;
+	} else {
+		if (what != EV_ZERO)
+			k = tuple_of(r, false);
+		if (what == EV_ADDRS)
+			k.sport = k.dport = 0;
+		if (what == EV_OUTER)
+			k = (struct xcni_ct_key){ .saddr = ip4(r->node), .daddr = ip4(NODE_IP),
+						  .sport = htons(flow_sport(&k)),
+						  .dport = htons(XCNI_GENEVE_PORT),
+						  .proto = IPPROTO_UDP };
+	}
+	assert_int_equal(e->saddr, k.saddr);
+	assert_int_equal(e->daddr, k.daddr);
+	if (addrs_only)
+		return;
+	assert_int_equal(e->proto, k.proto);
+	assert_int_equal(e->sport, k.sport);
+	assert_int_equal(e->dport, k.dport);
+}
+
+/* The row's conntrack entry (the opening direction's tuple, or the other way): 0 or -errno. */
+static int row_ct(const struct row *r, bool rev, struct xcni_ct_entry *ce)
+{
+	if (row_v6(r)) {
+		struct xcni_ct6_key k = tuple6_of(r, rev);
+
+		return bpf_map_lookup_elem(map_fd("xcni_ct6"), &k, ce);
+	}
+	struct xcni_ct_key k = tuple_of(r, rev);
+
+	return bpf_map_lookup_elem(bpf_map__fd(env.from->maps.xcni_ct), &k, ce);
+}
+
+void check_rows(const struct row *rows, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		void *state = (void *)&rows[i];
+
+		/* cmocka names the test; the row that failed is the last one named here. */
+		print_message("# row: %s\n", rows[i].name);
+		check_row(&state);
+	}
+}
+
 void check_row(void **state)
 {
 	const struct row *r = *state;
-	const struct pod *pd = &pods[r->dev];
 	struct xcni_metric before[XCNI_NR_METRICS], after[XCNI_NR_METRICS];
 	uint8_t in[FRAME_MAX], out[FRAME_MAX], want[FRAME_MAX];
 	size_t len = build(r, in);
@@ -500,20 +691,15 @@ void check_row(void **state)
 
 	if (r->trace) {
 		struct xcni_event *e = &env.ev[0];
-		struct xcni_ct_key k = tuple_of(r, false);
 
 		assert_int_equal(env.nev, 1);
 		assert_int_equal(e->type, XCNI_EV_TRACE);
 		assert_int_equal(e->reason, r->reason);
 		assert_int_equal(e->dir, prog_dir(r->prog));
-		assert_int_equal(e->ep_id, pd->ep_id);
+		assert_int_equal(e->ep_id, row_ep_id(r, r->dev));
 		assert_int_equal(e->ifindex, env.ifindex[r->dev]);
 		assert_int_equal(e->len, len);
-		assert_int_equal(e->saddr, k.saddr);
-		assert_int_equal(e->daddr, k.daddr);
-		assert_int_equal(e->proto, k.proto);
-		assert_int_equal(e->sport, k.sport);
-		assert_int_equal(e->dport, k.dport);
+		check_ev_tuple(r, 0, EV_FULL, false);
 	} else if (r->ret != TC_ACT_SHOT && !r->vev) {
 		assert_int_equal(env.nev, 0);
 	} else if (r->vev) {
@@ -525,35 +711,20 @@ void check_row(void **state)
 		assert_int_equal(e->policy_id, r->policy_id);
 		assert_int_equal(e->rule, r->rule);
 		assert_int_equal(e->pol_dir, r->pol_dir);
-		assert_int_equal(e->saddr, ip4(r->src));
-		assert_int_equal(e->daddr, ip4(r->dst));
+		check_ev_tuple(r, 0, EV_FULL, true);
 		if (r->flags_set)
 			assert_int_equal(e->pol_flags, r->pol_flags);
 	} else {
 		struct xcni_event *e = &env.ev[0];
-		struct xcni_ct_key k = {};
 
 		assert_int_equal(env.nev, 1);
 		assert_int_equal(e->type, XCNI_EV_DROP);
 		assert_int_equal(e->reason, r->reason);
 		assert_int_equal(e->dir, prog_dir(r->prog));
-		assert_int_equal(e->ep_id, r->ep_of ? pods[r->ep_of - 1].ep_id : pd->ep_id);
+		assert_int_equal(e->ep_id, row_ep_id(r, r->ep_of ? r->ep_of - 1 : r->dev));
 		assert_int_equal(e->ifindex, env.ifindex[r->dev]);
 		assert_int_equal(e->len, len);
-		if (r->ev != EV_ZERO)
-			k = tuple_of(r, false);
-		if (r->ev == EV_ADDRS)
-			k.sport = k.dport = 0;
-		if (r->ev == EV_OUTER)
-			k = (struct xcni_ct_key){ .saddr = ip4(r->node), .daddr = ip4(NODE_IP),
-						  .sport = htons(flow_sport(&k)),
-						  .dport = htons(XCNI_GENEVE_PORT),
-						  .proto = IPPROTO_UDP };
-		assert_int_equal(e->saddr, k.saddr);
-		assert_int_equal(e->daddr, k.daddr);
-		assert_int_equal(e->proto, k.proto);
-		assert_int_equal(e->sport, k.sport);
-		assert_int_equal(e->dport, k.dport);
+		check_ev_tuple(r, 0, r->ev, false);
 		if (r->reason == XCNI_DROP_POLICY_INGRESS || r->reason == XCNI_DROP_POLICY_EGRESS) {
 			/* "isolated, nothing allows", with both identities. */
 			assert_int_equal(e->policy_id, 0);
@@ -570,19 +741,16 @@ void check_row(void **state)
 		}
 	}
 	if (r->no_ct) {
-		struct xcni_ct_key k = tuple_of(r, false);
 		struct xcni_ct_entry ce;
 
-		assert_int_not_equal(bpf_map_lookup_elem(bpf_map__fd(env.from->maps.xcni_ct), &k, &ce),
-				     0);
+		assert_int_not_equal(row_ct(r, false, &ce), 0);
 	}
 
 	if (r->ct || r->ct_stack) {
-		struct xcni_ct_key k = tuple_of(r, r->ct_rev);
 		struct xcni_ct_entry ce;
 		uint32_t zero = 0, rev = 0;
 
-		assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(env.from->maps.xcni_ct), &k, &ce), 0);
+		assert_int_equal(row_ct(r, r->ct_rev, &ce), 0);
 		assert_int_equal(!!(ce.flags & XCNI_CT_F_STACK), r->ct_stack);
 		/* A packet in the opening direction passed: judged under the revision now. */
 		assert_int_equal(bpf_map_lookup_elem(map_fd("xcni_polrev"), &zero, &rev), 0);
@@ -590,14 +758,13 @@ void check_row(void **state)
 			assert_int_equal(ce.policy_rev, rev);
 	}
 	if (r->ct) {
-		struct xcni_ct_key k = tuple_of(r, r->ct_rev);
 		struct xcni_ct_entry ce;
 
-		assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(env.from->maps.xcni_ct), &k, &ce), 0);
+		assert_int_equal(row_ct(r, r->ct_rev, &ce), 0);
 		assert_int_equal(ce.state, r->ct);
 		if (r->ct == XCNI_CT_NEW) {
-			assert_int_equal(ce.ep_id, r->ep_of			  ? pods[r->ep_of - 1].ep_id
-						   : prog_dir(r->prog) == FROM_POD ? pd->ep_id
+			assert_int_equal(ce.ep_id, r->ep_of			  ? row_ep_id(r, r->ep_of - 1)
+						   : prog_dir(r->prog) == FROM_POD ? row_ep_id(r, r->dev)
 										     : 0);
 			assert_int_equal(ce.pkts_orig, 1);
 			assert_int_equal(ce.bytes_orig, len);

@@ -57,8 +57,11 @@ struct pod {
 	const char *dev, *ip;
 	uint32_t ep_id;
 	uint8_t mac[ETH_ALEN], host_mac[ETH_ALEN];
+	const char *ip6; /* its IPv6 (tests/bpf/v6.c's v6_setup gives it) */
 };
 extern const struct pod pods[NR_DEVS];
+/* The pod's IPv6 endpoint id (v6_setup's): its IPv4 one, else 201 + dev; 0 without IPv6. */
+uint32_t pod_ep6_id(int dev);
 
 struct env {
 	char pin_dir[64];
@@ -76,6 +79,7 @@ struct env {
 	struct ring_buffer *rb;
 	int ifindex[NR_DEVS];
 	struct xcni_event ev[8]; /* the first 8 */
+	struct xcni_event6 ev6[8]; /* an IPv6 event's whole record, at the same index */
 	int nev; /* all of them */
 };
 extern struct env env;
@@ -102,7 +106,13 @@ size_t geneve_wrap(struct xcni_ct_key t, const uint8_t *inner, size_t inner_len,
 		   unsigned int optwords, uint8_t out[FRAME_MAX]);
 
 /* Which part of the tuple a drop event carries: it reports what was parsed. */
-enum { EV_ZERO, EV_ADDRS, EV_FULL, EV_OUTER /* the outer Geneve tuple */ };
+enum {
+	EV_ZERO,
+	EV_ADDRS, /* the addresses and protocol, no ports */
+	EV_FULL,
+	EV_OUTER, /* the outer Geneve tuple */
+	EV_ADDRS_ONLY, /* IPv6: the addresses, not what the extension headers hide */
+};
 
 struct row {
 	const char *name;
@@ -110,12 +120,18 @@ struct row {
 	/* the frame */
 	uint16_t eth; /* ethertype, default IPv4 */
 	const uint8_t *smac; /* default: the pod's (from_pod) or the host's (to_pod) */
-	const char *src, *dst; /* ARP: sender and target */
-	uint8_t proto, flags, type, ttl, ihl; /* flags: TCP; type: ICMP */
+	const char *src, *dst; /* IPv4 or IPv6 (by the address); ARP: sender and target */
+	uint8_t proto, flags, type, ttl, ihl; /* flags: TCP; type: ICMP, ICMPv6; ttl: hop limit */
 	uint16_t sport, dport, frag, tot_len; /* ICMP echo id in sport */
-	uint16_t ipid; /* IPv4 id, default 0x1234 */
+	uint16_t ipid; /* IPv4 id, default 0x1234; IPv6: a fragment header's id */
+	/* IPv6 extension headers after the IPv6 one, in order (EXTHDRS): 44 a fragment
+	 * header (.frag: offset in 8-byte units << 3 | more), any other 8 bytes of
+	 * PadN; the last names .proto */
+	uint8_t ext6[8], n_ext6;
 	size_t cut; /* truncate the frame to this many bytes */
 	/* expected */
+	const uint8_t *want; /* the output bytes, where the program writes a frame of its own */
+	size_t want_len;
 	int err; /* from the test run itself */
 	int ret, reason, ev;
 	uint8_t ct; /* state of the flow's entry afterwards */
@@ -159,6 +175,8 @@ struct row {
 #define TCP(s, sp, d, dp, f) .src = s, .sport = sp, .dst = d, .dport = dp, .proto = IPPROTO_TCP, .flags = f
 #define UDP(s, sp, d, dp) .src = s, .sport = sp, .dst = d, .dport = dp, .proto = IPPROTO_UDP
 #define ICMP(s, d, t, id) .src = s, .dst = d, .proto = IPPROTO_ICMP, .type = t, .sport = id
+#define EXTHDRS(...) .ext6 = { __VA_ARGS__ }, .n_ext6 = sizeof((uint8_t[]){ __VA_ARGS__ })
+#define ICMPV6(s, d, t, id) .src = s, .dst = d, .proto = IPPROTO_ICMPV6, .type = t, .sport = id
 #define ARP(sender, target) .eth = ETH_P_ARP, .src = sender, .dst = target
 #define OK(r) .ret = TC_ACT_OK, .reason = XCNI_##r
 #define REDIR(r) .ret = TC_ACT_REDIRECT, .reason = XCNI_##r
@@ -176,7 +194,12 @@ struct row {
 #define SVC_IP "10.96.0.10"
 
 void check_row(void **state);
+/* check_row on each of n rows in turn: a test made of steps that build on each other. */
+void check_rows(const struct row *rows, size_t n);
 struct xcni_ct_key tuple_of(const struct row *r, bool rev);
+/* An IPv6 row (its addresses are IPv6), and its tuple as xcni_ct6 keys it. */
+bool row_v6(const struct row *r);
+struct xcni_ct6_key tuple6_of(const struct row *r, bool rev);
 /* The row's frame (Geneve around it for FROM_OVERLAY rows, cut), into buf; its length. */
 size_t build(const struct row *r, uint8_t buf[FRAME_MAX]);
 
@@ -190,9 +213,6 @@ int env_reset(void);
 int map_clear(int fd, size_t ksz);
 /* --bench: from_pod's forwarding path. */
 int bench(void);
-
-/* tests/bpf/v6.c: v6_event takes IPv6 events. */
-void v6_event(const void *data);
 
 /* tests/bpf/v6ovl.c: IPv6 in Geneve; v6ovl_event takes IPv6 events. */
 /* Geneve around an inner Ethernet + IPv6 frame over the IPv4 underlay, and its

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * IPv6 through from_pod and to_pod (BPF_PROG_TEST_RUN), on the IPv4 node
- * the rows of conntrack.c to events.c leave (prep node4_state). Each check: the input frame,
- * the verdict, the one (reason, direction) counter it bumps, the output
- * bytes, the event, the conntrack entry.
+ * the rows of conntrack.c to events.c leave (prep node4_state). Every test is
+ * a table of rows (harness.h's struct row, IPv6 by its addresses, frames by
+ * the harness's one builder) run in order by check_rows: the verdict, the one
+ * (reason, direction) counter it bumps, the output bytes, the event, the
+ * conntrack entry; policy changes are step rows.
  *
  *   xta  A 10.99.5.10  fd00:99::a   dual stack: its policy key is its IPv4
  *   xtb  B 10.99.5.11  fd00:99::b
@@ -37,91 +39,10 @@
 #define SVC6 "fd00:10:96::a" /* in from_pod's IPv6 Service range fd00:10:96::/108 */
 
 static const uint8_t mac_evil[ETH_ALEN] = { 2, 0xba, 0xd, 0, 0, 1 };
-static const char *const ip6s[NR_DEVS] = { [DEV_A] = A6, [DEV_B] = B6, [DEV_C] = C6, [DEV_X] = X6 };
 
 static void in6(const char *s, uint8_t out[16])
 {
 	assert_int_equal(inet_pton(AF_INET6, s, out), 1);
-}
-
-/* A frame: Ethernet (from the pod, or from the host for to_pod), IPv6, payload. */
-struct f6 {
-	int prog, dev;
-	const uint8_t *smac;
-	const char *src, *dst;
-	uint8_t nh, hop;
-	uint8_t pl[160];
-	size_t pll;
-	uint32_t mark; /* skb->mark it arrives with (VIA_STACK: from_pod handed it to the stack) */
-};
-
-static size_t frame(const struct f6 *f, uint8_t *buf)
-{
-	const struct pod *pd = &pods[f->dev];
-	bool from = f->prog == FROM_POD;
-
-	memset(buf, 0, FRAME_MAX);
-	memcpy(buf, from ? pd->host_mac : pd->mac, ETH_ALEN);
-	memcpy(buf + ETH_ALEN, f->smac ? f->smac : from ? pd->mac : pd->host_mac, ETH_ALEN);
-	buf[12] = 0x86;
-	buf[13] = 0xdd;
-	buf[14] = 0x60;
-	buf[18] = f->pll >> 8;
-	buf[19] = f->pll & 0xff;
-	buf[20] = f->nh;
-	buf[21] = f->hop ? f->hop : 64;
-	in6(f->src, buf + 22);
-	in6(f->dst, buf + 38);
-	memcpy(buf + 54, f->pl, f->pll);
-	return 54 + f->pll;
-}
-
-/* Payload builders: append to f's payload. */
-static void put(struct f6 *f, const void *b, size_t n)
-{
-	assert_true(f->pll + n <= sizeof(f->pl));
-	memcpy(f->pl + f->pll, b, n);
-	f->pll += n;
-}
-
-static void tcp(struct f6 *f, uint16_t sp, uint16_t dp, uint8_t flags)
-{
-	uint8_t t[20] = { sp >> 8, sp & 0xff, dp >> 8, dp & 0xff };
-
-	t[12] = 5 << 4;
-	t[13] = flags;
-	put(f, t, sizeof(t));
-}
-
-static void udp(struct f6 *f, uint16_t sp, uint16_t dp)
-{
-	uint8_t u[8] = { sp >> 8, sp & 0xff, dp >> 8, dp & 0xff, 0, 8 };
-
-	put(f, u, sizeof(u));
-}
-
-static void icmp6(struct f6 *f, uint8_t type, uint16_t id)
-{
-	uint8_t i[8] = { type, 0, 0, 0, id >> 8, id & 0xff, 0, 1 };
-
-	put(f, i, sizeof(i));
-}
-
-/* An extension header of 8 bytes (hop-by-hop, routing, destination options: padding). */
-static void ext(struct f6 *f, uint8_t next)
-{
-	uint8_t e[8] = { next, 0, 1, 4 }; /* PadN over the rest */
-
-	put(f, e, sizeof(e));
-}
-
-static void fraghdr(struct f6 *f, uint8_t next, uint16_t offset8, bool more, uint32_t id)
-{
-	uint16_t fo = offset8 << 3 | more;
-	uint8_t e[8] = { next, 0, fo >> 8, fo & 0xff, id >> 24, id >> 16 & 0xff, id >> 8 & 0xff,
-			 id & 0xff };
-
-	put(f, e, sizeof(e));
 }
 
 /* The ICMPv6 checksum (RFC 4443 2.3) over frame buf of len bytes, computed here. */
@@ -137,128 +58,6 @@ static uint16_t icmp6_csum(const uint8_t *buf, size_t len)
 	memcpy(ph + 40, buf + 54, plen);
 	ph[42] = ph[43] = 0;
 	return csum(ph, 40 + plen);
-}
-
-struct want {
-	int ret, reason;
-	const uint8_t *out; /* expected output; NULL: by verdict (see below) */
-	size_t out_len;
-	int ev; /* a drop event: 1 with the packet's addresses, 2 before they were parsed */
-	bool vev;
-	uint32_t policy_id;
-};
-
-static int dev_of6(const uint8_t *a)
-{
-	uint8_t b[16];
-
-	for (int i = 0; i < NR_DEVS; i++) {
-		if (!ip6s[i])
-			continue;
-		in6(ip6s[i], b);
-		if (!memcmp(a, b, 16))
-			return i;
-	}
-	return -1;
-}
-
-static struct xcni_event6 ev6[4];
-static int nev6;
-
-/* harness.c's ring reader hands IPv6 events here too. */
-void v6_event(const void *data)
-{
-	if (nev6 < 4)
-		memcpy(&ev6[nev6], data, sizeof(ev6[0]));
-	nev6++;
-}
-
-/* Runs f, checks w; returns the output in out (if given). */
-static void expect(const struct f6 *f, const struct want *w, uint8_t *outp)
-{
-	struct xcni_metric before[XCNI_NR_METRICS], after[XCNI_NR_METRICS];
-	uint8_t in[FRAME_MAX], out[FRAME_MAX], want[FRAME_MAX];
-	size_t len = frame(f, in), want_len = len;
-	struct bpf_test_run_opts o = {};
-	unsigned int dir = f->prog == FROM_POD ? XCNI_DIR_FROM_POD : XCNI_DIR_TO_POD;
-	__u32 idx = XCNI_METRIC_IDX(w->reason, dir);
-
-	assert_int_equal(read_metrics(before), 0);
-	nev6 = 0;
-	assert_int_equal(run_mark(f->prog, f->dev, f->mark, in, len, out, sizeof(out), 0, &o), 0);
-	assert_true(ring_buffer__consume(env.rb) >= 0);
-	assert_int_equal(read_metrics(after), 0);
-	if ((int)o.retval != w->ret || after[idx].packets - before[idx].packets != 1) {
-		for (__u32 i = 0; i < XCNI_NR_METRICS; i++)
-			if (after[i].packets != before[i].packets)
-				fprintf(stderr, "counted %s/%s\n", reason_name(i / XCNI_NR_DIRS),
-					dir_name(i % XCNI_NR_DIRS));
-		fail_msg("verdict %d, want %d (%s)", o.retval, w->ret,
-			 reason_name(XCNI_REASON_IDX(w->reason)));
-	}
-	for (__u32 i = 0; i < XCNI_NR_METRICS; i++)
-		assert_int_equal(after[i].packets - before[i].packets, i == idx);
-	assert_int_equal(after[idx].bytes - before[idx].bytes, len);
-
-	memcpy(want, in, len);
-	if (w->out) {
-		memcpy(want, w->out, w->out_len);
-		want_len = w->out_len;
-	} else if (w->ret == TC_ACT_REDIRECT) {
-		int d = dev_of6(in + 38);
-
-		assert_true(d >= 0);
-		memcpy(want, pods[d].mac, ETH_ALEN);
-		memcpy(want + ETH_ALEN, pods[d].host_mac, ETH_ALEN);
-		want[21]--;
-	}
-	assert_int_equal(o.data_size_out, want_len);
-	for (size_t i = 0; i < want_len; i++)
-		if (out[i] != want[i])
-			fail_msg("output differs first at byte %zu: 0x%02x, want 0x%02x", i, out[i],
-				 want[i]);
-	if (outp)
-		memcpy(outp, out, want_len);
-
-	if (w->ev || w->vev) {
-		assert_int_equal(nev6, 1);
-		assert_int_equal(ev6[0].ev.type, w->vev ? XCNI_EV_VERDICT : XCNI_EV_DROP);
-		assert_int_equal(ev6[0].ev.reason, w->reason);
-		assert_int_equal(ev6[0].ev.dir, dir);
-		assert_int_equal(ev6[0].ev.len, len);
-		if (w->ev == 2) {
-			uint8_t zero[16] = { 0 };
-
-			assert_memory_equal(ev6[0].saddr6, zero, 16);
-			assert_memory_equal(ev6[0].daddr6, zero, 16);
-		} else {
-			assert_memory_equal(ev6[0].saddr6, in + 22, 16);
-			assert_memory_equal(ev6[0].daddr6, in + 38, 16);
-		}
-		if (w->vev)
-			assert_int_equal(ev6[0].ev.policy_id, w->policy_id);
-	} else {
-		assert_int_equal(nev6, 0);
-	}
-}
-
-#define FWD(r) &(struct want){ .ret = TC_ACT_REDIRECT, .reason = XCNI_##r }
-#define PASS(r) &(struct want){ .ret = TC_ACT_OK, .reason = XCNI_##r }
-#define DROP(r) &(struct want){ .ret = TC_ACT_SHOT, .reason = XCNI_##r, .ev = 1 }
-/* Dropped before the addresses were parsed: the event carries none. */
-#define DROP0(r) &(struct want){ .ret = TC_ACT_SHOT, .reason = XCNI_##r, .ev = 2 }
-
-/* The conntrack entry of a flow: its state, or -1 when there is none. */
-static int ct6_state(const char *s, uint16_t sp, const char *d, uint16_t dp, uint8_t proto)
-{
-	struct xcni_ct6_key k = { .sport = htons(sp), .dport = htons(dp), .proto = proto };
-	struct xcni_ct_entry e;
-
-	in6(s, k.saddr);
-	in6(d, k.daddr);
-	if (bpf_map_lookup_elem(map_fd("xcni_ct6"), &k, &e))
-		return -1;
-	return e.state;
 }
 
 /* An allow entry (exact port) of ep's policy version 0 in dir. */
@@ -304,19 +103,17 @@ void v6_setup(void **state)
 
 	(void)state;
 	for (int i = 0; i < NR_DEVS; i++) {
-		struct xcni_endpoint ep = { .ifindex = env.ifindex[i], .ep_id = 201 + i };
+		struct xcni_endpoint ep = { .ifindex = env.ifindex[i], .ep_id = pod_ep6_id(i) };
 		uint32_t ifindex = env.ifindex[i];
 
-		if (!ip6s[i])
+		if (!pods[i].ip6)
 			continue;
-		if (pods[i].ep_id)
-			ep.ep_id = pods[i].ep_id;
 		memcpy(ep.pod_mac, pods[i].mac, ETH_ALEN);
 		memcpy(ep.host_mac, pods[i].host_mac, ETH_ALEN);
-		in6(ip6s[i], key.addr);
+		in6(pods[i].ip6, key.addr);
 		assert_int_equal(bpf_map_update_elem(efd, &key, &ep, BPF_NOEXIST), 0);
 		assert_int_equal(bpf_map_update_elem(ifd, &ifindex, &key, BPF_NOEXIST), 0);
-		ipc6(ip6s[i], ids[i]);
+		ipc6(pods[i].ip6, ids[i]);
 	}
 	/* X is IPv6-only: its policy key is the agent's, from 0.0.0.0/8. */
 	in6(X6, key.addr);
@@ -326,469 +123,304 @@ void v6_setup(void **state)
 	open_up(kx);
 }
 
-#define F(p, d, s, t, n) struct f6 f = { .prog = p, .dev = d, .src = s, .dst = t, .nh = n }
+/*
+ * The row table (harness.h's struct row, IPv6 by its addresses): each row one
+ * packet, its frame built by the harness, checked by check_row (verdict,
+ * counter, output bytes, event, conntrack entry). A test runs its rows in
+ * order: later ones answer earlier ones.
+ */
+static const struct row v6_tcp_rows[] = {
+	{ "A->B SYN: a new flow", .dev = DEV_A, TCP(A6, 40000, B6, 80, TH_SYN), REDIR(FWD_LOCAL),
+	  .ct = XCNI_CT_NEW },
+	{ "B->A SYN+ACK: the reply establishes it", .dev = DEV_B, TCP(B6, 80, A6, 40000,
+	  TH_SYN | TH_ACK), REDIR(FWD_REPLY), .ct = XCNI_CT_ESTABLISHED, .ct_rev = true },
+	{ "A->B data", .dev = DEV_A, TCP(A6, 40000, B6, 80, TH_ACK | TH_PUSH), REDIR(FWD_LOCAL) },
+	{ "B->A SYN+ACK of no flow: invalid, nothing left", .dev = DEV_B,
+	  TCP(B6, 80, A6, 40001, TH_SYN | TH_ACK), SHOT(DROP_CT_INVALID, EV_FULL), .no_ct = true },
+	{ "A->B hop limit 1: the stack answers", .dev = DEV_A, TCP(A6, 40000, B6, 80, TH_SYN),
+	  .ttl = 1, OK(FWD_STACK) },
+};
 
 static void v6_tcp_flow(void **state)
 {
 	(void)state;
-	{
-		F(FROM_POD, DEV_A, A6, B6, IPPROTO_TCP);
-		tcp(&f, 40000, 80, TH_SYN);
-		expect(&f, FWD(FWD_LOCAL), NULL);
-		assert_int_equal(ct6_state(A6, 40000, B6, 80, IPPROTO_TCP), XCNI_CT_NEW);
-	}
-	{
-		F(FROM_POD, DEV_B, B6, A6, IPPROTO_TCP);
-		tcp(&f, 80, 40000, TH_SYN | TH_ACK);
-		expect(&f, FWD(FWD_REPLY), NULL);
-		assert_int_equal(ct6_state(A6, 40000, B6, 80, IPPROTO_TCP), XCNI_CT_ESTABLISHED);
-	}
-	{
-		F(FROM_POD, DEV_A, A6, B6, IPPROTO_TCP);
-		tcp(&f, 40000, 80, TH_ACK | TH_PUSH);
-		expect(&f, FWD(FWD_LOCAL), NULL);
-	}
-	{
-		F(FROM_POD, DEV_B, B6, A6, IPPROTO_TCP);
-		tcp(&f, 80, 40001, TH_SYN | TH_ACK);
-		expect(&f, DROP(DROP_CT_INVALID), NULL);
-		assert_int_equal(ct6_state(B6, 80, A6, 40001, IPPROTO_TCP), -1);
-	}
-	{
-		F(FROM_POD, DEV_A, A6, B6, IPPROTO_TCP);
-		tcp(&f, 40000, 80, TH_SYN);
-		f.hop = 1;
-		expect(&f, PASS(FWD_STACK), NULL);
-	}
+	check_rows(v6_tcp_rows, ARRAY_SIZE(v6_tcp_rows));
 }
+
+static const struct row v6_udp_echo_rows[] = {
+	{ "UDP A->B", .dev = DEV_A, UDP(A6, 5353, B6, 53), REDIR(FWD_LOCAL) },
+	{ "UDP B->A: the reply", .dev = DEV_B, UDP(B6, 53, A6, 5353), REDIR(FWD_REPLY),
+	  .ct = XCNI_CT_ESTABLISHED, .ct_rev = true },
+	{ "echo request A->B", .dev = DEV_A, ICMPV6(A6, B6, 128, 7), REDIR(FWD_LOCAL),
+	  .ct = XCNI_CT_NEW },
+	{ "echo reply B->A", .dev = DEV_B, ICMPV6(B6, A6, 129, 7), REDIR(FWD_REPLY) },
+	{ "echo reply of no request", .dev = DEV_B, ICMPV6(B6, A6, 129, 8),
+	  SHOT(DROP_CT_INVALID, EV_FULL) },
+	/* To the world through the stack, and the reply back through to_pod. */
+	{ "UDP A->world: the stack's", .dev = DEV_A, UDP(A6, 40053, WORLD6, 53), OK(FWD_STACK) },
+	{ "UDP world->A in to_pod: the reply", .prog = TO_POD, .dev = DEV_A,
+	  UDP(WORLD6, 53, A6, 40053), OK(FWD_REPLY) },
+};
 
 static void v6_udp_echo(void **state)
 {
 	(void)state;
-	{
-		F(FROM_POD, DEV_A, A6, B6, IPPROTO_UDP);
-		udp(&f, 5353, 53);
-		expect(&f, FWD(FWD_LOCAL), NULL);
-	}
-	{
-		F(FROM_POD, DEV_B, B6, A6, IPPROTO_UDP);
-		udp(&f, 53, 5353);
-		expect(&f, FWD(FWD_REPLY), NULL);
-		assert_int_equal(ct6_state(A6, 5353, B6, 53, IPPROTO_UDP), XCNI_CT_ESTABLISHED);
-	}
-	{
-		F(FROM_POD, DEV_A, A6, B6, 58);
-		icmp6(&f, 128, 7);
-		expect(&f, FWD(FWD_LOCAL), NULL);
-		assert_int_equal(ct6_state(A6, 7, B6, 7, 58), XCNI_CT_NEW);
-	}
-	{
-		F(FROM_POD, DEV_B, B6, A6, 58);
-		icmp6(&f, 129, 7);
-		expect(&f, FWD(FWD_REPLY), NULL);
-	}
-	{
-		F(FROM_POD, DEV_B, B6, A6, 58);
-		icmp6(&f, 129, 8);
-		expect(&f, DROP(DROP_CT_INVALID), NULL);
-	}
-	/* To the world through the stack, and the reply back through to_pod. */
-	{
-		F(FROM_POD, DEV_A, A6, WORLD6, IPPROTO_UDP);
-		udp(&f, 40053, 53);
-		expect(&f, PASS(FWD_STACK), NULL);
-	}
-	{
-		F(TO_POD, DEV_A, WORLD6, A6, IPPROTO_UDP);
-		udp(&f, 53, 40053);
-		expect(&f, PASS(FWD_REPLY), NULL);
-	}
+	check_rows(v6_udp_echo_rows, ARRAY_SIZE(v6_udp_echo_rows));
 }
+
+static const struct row v6_spoof_rows[] = {
+	{ "A with B's address", .dev = DEV_A, UDP(B6, 1000, C6, 53), SHOT(DROP_SPOOF_IP, EV_FULL) },
+	{ "A with another MAC", .dev = DEV_A, UDP(A6, 1000, B6, 53), .smac = mac_evil,
+	  SHOT(DROP_SPOOF_MAC, EV_ZERO) },
+	/* A link-local source speaks neighbour discovery and to the gateway only. */
+	{ "link-local source to B", .dev = DEV_A, UDP(LL_A, 1000, B6, 53),
+	  SHOT(DROP_SPOOF_IP, EV_FULL) },
+	{ "link-local source, echo to the gateway", .dev = DEV_A, ICMPV6(LL_A, GW6, 128, 9),
+	  OK(FWD_STACK) },
+	/* ... tracked: the gateway's answer is a reply. */
+	{ "the gateway's echo reply", .prog = TO_POD, .dev = DEV_A, ICMPV6(GW6, LL_A, 129, 9),
+	  OK(FWD_REPLY) },
+	{ "X with an address not its own", .dev = DEV_X, UDP("fd00:99::e", 1000, A6, 53),
+	  SHOT(DROP_SPOOF_IP, EV_FULL) },
+	/* A device without an IPv6 endpoint. */
+	{ "a device without an IPv6 endpoint", .dev = DEV_U, UDP(A6, 1000, B6, 53),
+	  SHOT(DROP_NO_ENDPOINT, EV_ZERO) },
+};
 
 static void v6_spoof(void **state)
 {
 	(void)state;
-	{
-		F(FROM_POD, DEV_A, B6, C6, IPPROTO_UDP);
-		udp(&f, 1000, 53);
-		expect(&f, DROP(DROP_SPOOF_IP), NULL);
-	}
-	{
-		F(FROM_POD, DEV_A, A6, B6, IPPROTO_UDP);
-		udp(&f, 1000, 53);
-		f.smac = mac_evil;
-		expect(&f, DROP0(DROP_SPOOF_MAC), NULL);
-	}
-	{
-		/* A link-local source speaks neighbour discovery and to the gateway only. */
-		F(FROM_POD, DEV_A, LL_A, B6, IPPROTO_UDP);
-		udp(&f, 1000, 53);
-		expect(&f, DROP(DROP_SPOOF_IP), NULL);
-	}
-	{
-		F(FROM_POD, DEV_A, LL_A, GW6, 58);
-		icmp6(&f, 128, 9);
-		expect(&f, PASS(FWD_STACK), NULL);
-	}
-	{
-		/* ... tracked: the gateway's answer is a reply. */
-		F(TO_POD, DEV_A, GW6, LL_A, 58);
-		icmp6(&f, 129, 9);
-		expect(&f, PASS(FWD_REPLY), NULL);
-	}
-	{
-		F(FROM_POD, DEV_X, "fd00:99::e", A6, IPPROTO_UDP);
-		udp(&f, 1000, 53);
-		expect(&f, DROP(DROP_SPOOF_IP), NULL);
-	}
-	{
-		/* A device without an IPv6 endpoint. */
-		F(FROM_POD, DEV_U, A6, B6, IPPROTO_UDP);
-		udp(&f, 1000, 53);
-		expect(&f, DROP0(DROP_NO_ENDPOINT), NULL);
-	}
+	check_rows(v6_spoof_rows, ARRAY_SIZE(v6_spoof_rows));
 }
 
 /* A Neighbor Solicitation from A for target, options: a source link-layer address. */
-static void ns(struct f6 *f, const char *target, const uint8_t *slla)
+/* IPv6 addresses as bytes, for the tails below. */
+#define FE80(x) 0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, x
+#define FD99A 0xfd, 0, 0, 0x99, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xa
+#define FD99B 0xfd, 0, 0, 0x99, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xb
+/* A Neighbor Solicitation's tail (after type, code, checksum): reserved, the
+ * target, a source link-layer address option with mac. */
+#define NS_TAIL(target, mac...) \
+	.tail = (const uint8_t[]){ 0, 0, 0, 0, target, 1, 1, mac }, .tail_len = 4 + 16 + 8
+#define MAC_A 2, 0, 0, 0, 0, 0xa
+#define MAC_A_HOST 2, 0, 0, 0, 1, 0xa
+#define MAC_EVIL 2, 0xba, 0xd, 0, 0, 1
+/* A Neighbor Advertisement's (Override) for target. */
+#define NA_TAIL(target) .tail = (const uint8_t[]){ 0x60, 0, 0, 0, target }, .tail_len = 4 + 16
+
+/* The advertisements the gateway answers with, written by v6_ndp (their checksums). */
+static uint8_t na_ll[86], na_a[86];
+
+static const struct row v6_ndp_rows[] = {
+	{ "NS for the gateway from A's link-local: answered", .dev = DEV_A,
+	  ICMPV6(LL_A, "ff02::1:ff00:1", 135, 0), .ttl = 255, NS_TAIL(FE80(1), MAC_A),
+	  REDIR(PASS_ARP), .want = na_ll, .want_len = sizeof(na_ll) },
+	/* From the pod's own address, unicast (the reachability probe). */
+	{ "NS for the gateway from A's own address, unicast: answered", .dev = DEV_A,
+	  ICMPV6(A6, GW6, 135, 0), .ttl = 255, NS_TAIL(FE80(1), MAC_A), REDIR(PASS_ARP),
+	  .want = na_a, .want_len = sizeof(na_a) },
+	/* Hop limit not 255: not from the link (RFC 4861 7.1.1), not answered:
+	 * dropped (tests/bpf/attack_nd.c has the other types). */
+	{ "NS with hop limit 64: not from the link", .dev = DEV_A,
+	  ICMPV6(LL_A, "ff02::1:ff00:1", 135, 0), .ttl = 64, NS_TAIL(FE80(1), MAC_A),
+	  SHOT(DROP_BAD_ND, EV_FULL) },
+	/* Soliciting another address: the host's to answer. */
+	{ "NS for fe80::2: the host's", .dev = DEV_A, ICMPV6(LL_A, "ff02::1:ff00:2", 135, 0),
+	  .ttl = 255, NS_TAIL(FE80(2), MAC_A), OK(PASS_ARP) },
+	/* A solicitation whose link-layer option names another MAC. */
+	{ "NS naming another MAC", .dev = DEV_A, ICMPV6(LL_A, "ff02::1:ff00:1", 135, 0),
+	  .ttl = 255, NS_TAIL(FE80(1), MAC_EVIL), SHOT(DROP_SPOOF_MAC, EV_FULL) },
+	/* An advertisement for B's address from A: a spoof. */
+	{ "NA for B's address from A", .dev = DEV_A, ICMPV6(A6, GW6, 136, 0), .ttl = 255,
+	  NA_TAIL(FD99B), SHOT(DROP_SPOOF_IP, EV_FULL) },
+	/* ... for its own: passed. */
+	{ "NA for its own", .dev = DEV_A, ICMPV6(A6, GW6, 136, 0), .ttl = 255, NA_TAIL(FD99A),
+	  OK(PASS_ARP) },
+	/* A pod is no router. */
+	{ "a router advertisement from A", .dev = DEV_A, ICMPV6(LL_A, "ff02::1", 134, 0),
+	  .ttl = 255, .tail = (const uint8_t[]){ 0, 0, 0, 1 }, .tail_len = 4,
+	  SHOT(DROP_SPOOF_IP, EV_FULL) },
+	/* The host solicits the pod: to_pod passes it. */
+	{ "the host's NS for A, in to_pod", .prog = TO_POD, .dev = DEV_A,
+	  ICMPV6(GW6, "ff02::1:ff00:a", 135, 0), .ttl = 255, NS_TAIL(FD99A, MAC_A_HOST),
+	  OK(PASS_ARP) },
+};
+
+/* The gateway's advertisement to dst, written out byte by byte from RFC 4861 4.4. */
+static void na_of(uint8_t na[86], const char *dst)
 {
-	uint8_t m[32] = { 135 };
+	uint16_t c;
 
-	in6(target, m + 8);
-	m[24] = 1;
-	m[25] = 1;
-	memcpy(m + 26, slla, ETH_ALEN);
-	put(f, m, sizeof(m));
-}
-
-static void v6_ndp(void **state)
-{
-	uint8_t out[FRAME_MAX], na[86] = { 0 };
-
-	(void)state;
-	/* The advertisement, written out byte by byte from RFC 4861 4.4. */
+	memset(na, 0, 86);
 	memcpy(na, pods[DEV_A].mac, ETH_ALEN);
 	memcpy(na + 6, pods[DEV_A].host_mac, ETH_ALEN);
 	na[12] = 0x86, na[13] = 0xdd, na[14] = 0x60;
 	na[19] = 32; /* payload: NA 24 + target link-layer option 8 */
 	na[20] = 58, na[21] = 255;
 	in6(GW6, na + 22);
-	in6(LL_A, na + 38);
+	in6(dst, na + 38);
 	na[54] = 136; /* Neighbor Advertisement, code 0 */
 	na[58] = 0xe0; /* Router, Solicited, Override */
 	in6(GW6, na + 62);
 	na[78] = 2, na[79] = 1; /* target link-layer address, 8 bytes */
 	memcpy(na + 80, pods[DEV_A].host_mac, ETH_ALEN);
-	uint16_t c = icmp6_csum(na, sizeof(na));
-
+	c = icmp6_csum(na, 86);
 	memcpy(na + 56, &c, 2);
-	{
-		F(FROM_POD, DEV_A, LL_A, "ff02::1:ff00:1", 58);
-		f.hop = 255;
-		ns(&f, GW6, pods[DEV_A].mac);
-		struct want w = { .ret = TC_ACT_REDIRECT, .reason = XCNI_PASS_ARP, .out = na,
-				  .out_len = sizeof(na) };
-
-		expect(&f, &w, out);
-	}
-	{
-		/* From the pod's own address, unicast (the reachability probe). */
-		F(FROM_POD, DEV_A, A6, GW6, 58);
-		f.hop = 255;
-		ns(&f, GW6, pods[DEV_A].mac);
-		struct want w = { .ret = TC_ACT_REDIRECT, .reason = XCNI_PASS_ARP, .out_len = 86 };
-		uint8_t want[86];
-
-		memcpy(want, na, sizeof(na));
-		in6(A6, want + 38);
-		memset(want + 56, 0, 2);
-		c = icmp6_csum(want, sizeof(want));
-		memcpy(want + 56, &c, 2);
-		w.out = want;
-		expect(&f, &w, NULL);
-	}
-	{
-		/* Hop limit not 255: not from the link (RFC 4861 7.1.1), not answered:
-		 * dropped (tests/bpf/attack_nd.c has the other types). */
-		F(FROM_POD, DEV_A, LL_A, "ff02::1:ff00:1", 58);
-		f.hop = 64;
-		ns(&f, GW6, pods[DEV_A].mac);
-		expect(&f, DROP(DROP_BAD_ND), NULL);
-	}
-	{
-		/* Soliciting another address: the host's to answer. */
-		F(FROM_POD, DEV_A, LL_A, "ff02::1:ff00:2", 58);
-		f.hop = 255;
-		ns(&f, "fe80::2", pods[DEV_A].mac);
-		expect(&f, PASS(PASS_ARP), NULL);
-	}
-	{
-		/* A solicitation whose link-layer option names another MAC. */
-		F(FROM_POD, DEV_A, LL_A, "ff02::1:ff00:1", 58);
-		f.hop = 255;
-		ns(&f, GW6, mac_evil);
-		expect(&f, DROP(DROP_SPOOF_MAC), NULL);
-	}
-	{
-		/* An advertisement for B's address from A: a spoof. */
-		F(FROM_POD, DEV_A, A6, GW6, 58);
-		uint8_t m[24] = { 136, 0, 0, 0, 0x60 };
-
-		f.hop = 255;
-		in6(B6, m + 8);
-		put(&f, m, sizeof(m));
-		expect(&f, DROP(DROP_SPOOF_IP), NULL);
-	}
-	{
-		/* ... for its own: passed. */
-		F(FROM_POD, DEV_A, A6, GW6, 58);
-		uint8_t m[24] = { 136, 0, 0, 0, 0x60 };
-
-		f.hop = 255;
-		in6(A6, m + 8);
-		put(&f, m, sizeof(m));
-		expect(&f, PASS(PASS_ARP), NULL);
-	}
-	{
-		/* A pod is no router. */
-		F(FROM_POD, DEV_A, LL_A, "ff02::1", 58);
-		f.hop = 255;
-		icmp6(&f, 134, 0);
-		expect(&f, DROP(DROP_SPOOF_IP), NULL);
-	}
-	{
-		/* The host solicits the pod: to_pod passes it. */
-		F(TO_POD, DEV_A, GW6, "ff02::1:ff00:a", 58);
-		f.hop = 255;
-		ns(&f, A6, pods[DEV_A].host_mac);
-		expect(&f, PASS(PASS_ARP), NULL);
-	}
 }
+
+static void v6_ndp(void **state)
+{
+	(void)state;
+	na_of(na_ll, LL_A);
+	na_of(na_a, A6);
+	check_rows(v6_ndp_rows, ARRAY_SIZE(v6_ndp_rows));
+}
+
+static const struct row v6_exthdr_rows[] = {
+	/* Hop-by-hop, destination options, routing, then UDP: ports found. */
+	{ "hop-by-hop, destination options, routing, UDP", .dev = DEV_A, UDP(A6, 6000, B6, 6001),
+	  EXTHDRS(0, 60, 43), REDIR(FWD_LOCAL), .ct = XCNI_CT_NEW },
+	/* XCNI_V6_MAX_EXT headers: the most walked. */
+	{ "XCNI_V6_MAX_EXT headers: walked", .dev = DEV_A, UDP(A6, 6002, B6, 6003),
+	  EXTHDRS(60, 60, 60, 60, 60, 60), REDIR(FWD_LOCAL) },
+	/* One more: dropped and counted. */
+	{ "one more: dropped", .dev = DEV_A, UDP(A6, 6004, B6, 6005),
+	  EXTHDRS(60, 60, 60, 60, 60, 60, 60), SHOT(DROP_EXTHDR, EV_ADDRS_ONLY), .no_ct = true },
+	/* A chain cut short: a hop-by-hop header of 4 bytes. */
+	{ "a chain cut short", .dev = DEV_A, .src = A6, .dst = B6, .proto = 0,
+	  .tail = (const uint8_t[]){ 60, 0, 1, 0 }, .tail_len = 4, SHOT(DROP_EXTHDR, EV_ADDRS_ONLY) },
+	/* Payload length beyond the packet. */
+	{ "payload length beyond the packet", .dev = DEV_A, UDP(A6, 6006, B6, 6007), .tot_len = 9,
+	  SHOT(DROP_BAD_IHL, EV_ADDRS_ONLY) },
+};
 
 static void v6_exthdr(void **state)
 {
+	_Static_assert(XCNI_V6_MAX_EXT == 6, "v6_exthdr_rows: EXT6 lists of 6 and 7 headers");
 	(void)state;
-	{
-		/* Hop-by-hop, destination options, routing, then UDP: ports found. */
-		F(FROM_POD, DEV_A, A6, B6, 0);
-		ext(&f, 60);
-		ext(&f, 43);
-		ext(&f, IPPROTO_UDP);
-		udp(&f, 6000, 6001);
-		expect(&f, FWD(FWD_LOCAL), NULL);
-		assert_int_equal(ct6_state(A6, 6000, B6, 6001, IPPROTO_UDP), XCNI_CT_NEW);
-	}
-	{
-		/* XCNI_V6_MAX_EXT headers: the most walked. */
-		F(FROM_POD, DEV_A, A6, B6, 60);
-		for (int i = 0; i < XCNI_V6_MAX_EXT - 1; i++)
-			ext(&f, 60);
-		ext(&f, IPPROTO_UDP);
-		udp(&f, 6002, 6003);
-		expect(&f, FWD(FWD_LOCAL), NULL);
-	}
-	{
-		/* One more: dropped and counted. */
-		F(FROM_POD, DEV_A, A6, B6, 60);
-		for (int i = 0; i < XCNI_V6_MAX_EXT; i++)
-			ext(&f, 60);
-		ext(&f, IPPROTO_UDP);
-		udp(&f, 6004, 6005);
-		expect(&f, DROP(DROP_EXTHDR), NULL);
-		assert_int_equal(ct6_state(A6, 6004, B6, 6005, IPPROTO_UDP), -1);
-	}
-	{
-		/* A chain cut short. */
-		F(FROM_POD, DEV_A, A6, B6, 0);
-		uint8_t e[4] = { 60, 0, 1, 0 };
-
-		put(&f, e, sizeof(e));
-		expect(&f, DROP(DROP_EXTHDR), NULL);
-	}
-	{
-		/* Payload length beyond the packet. */
-		F(FROM_POD, DEV_A, A6, B6, IPPROTO_UDP);
-		udp(&f, 6006, 6007);
-		uint8_t in[FRAME_MAX], out[FRAME_MAX];
-		size_t len = frame(&f, in);
-		struct bpf_test_run_opts o = {};
-
-		in[19] = 9;
-		assert_int_equal(run(FROM_POD, DEV_A, in, len, out, sizeof(out), 0, &o), 0);
-		assert_int_equal(o.retval, TC_ACT_SHOT);
-		assert_true(ring_buffer__consume(env.rb) >= 0);
-	}
+	check_rows(v6_exthdr_rows, ARRAY_SIZE(v6_exthdr_rows));
 }
+
+/* A fragment header: offset in 8-byte units, more fragments, the datagram's id. */
+#define FRAG6(off, more, id) EXTHDRS(IPPROTO_FRAGMENT), .frag = (off) << 3 | (more), .ipid = (id)
+
+static const struct row v6_fragments_rows[] = {
+	/* A later fragment whose first was never seen. */
+	{ "a later fragment, no first", .dev = DEV_A, UDP(A6, 1, B6, 2), FRAG6(185, 0, 0x77),
+	  SHOT(DROP_FRAGMENT, EV_ADDRS) },
+	{ "a first fragment", .dev = DEV_A, UDP(A6, 7000, B6, 7001), FRAG6(0, 1, 0x78),
+	  REDIR(FWD_LOCAL), .ct = XCNI_CT_NEW },
+	/* Its bytes where ports would be say 1/2: payload, ports from the first. */
+	{ "its later fragment", .dev = DEV_A, UDP(A6, 1, B6, 2), FRAG6(185, 0, 0x78),
+	  REDIR(FWD_LOCAL) },
+	/* Behind a destination options header, the first fragment's too. */
+	{ "a first fragment behind destination options", .dev = DEV_A, UDP(A6, 7002, B6, 7003),
+	  EXTHDRS(60, IPPROTO_FRAGMENT), .frag = 0 << 3 | 1, .ipid = 0x79, REDIR(FWD_LOCAL) },
+	{ "its later fragment, behind destination options", .dev = DEV_A, UDP(A6, 9, B6, 9),
+	  EXTHDRS(60, IPPROTO_FRAGMENT), .frag = 100 << 3, .ipid = 0x79, REDIR(FWD_LOCAL) },
+	/* Another datagram's later fragment. */
+	{ "another datagram's later fragment", .dev = DEV_A, UDP(A6, 7000, B6, 7001),
+	  FRAG6(185, 0, 0x7a), SHOT(DROP_FRAGMENT, EV_ADDRS) },
+};
 
 static void v6_fragments(void **state)
 {
 	(void)state;
-	{
-		/* A later fragment whose first was never seen. */
-		F(FROM_POD, DEV_A, A6, B6, 44);
-		fraghdr(&f, IPPROTO_UDP, 185, false, 0x77);
-		udp(&f, 1, 2);
-		expect(&f, DROP(DROP_FRAGMENT), NULL);
-	}
-	{
-		F(FROM_POD, DEV_A, A6, B6, 44);
-		fraghdr(&f, IPPROTO_UDP, 0, true, 0x78);
-		udp(&f, 7000, 7001);
-		expect(&f, FWD(FWD_LOCAL), NULL);
-		assert_int_equal(ct6_state(A6, 7000, B6, 7001, IPPROTO_UDP), XCNI_CT_NEW);
-	}
-	{
-		/* Its bytes where ports would be say 1/2: payload, ports from the first. */
-		F(FROM_POD, DEV_A, A6, B6, 44);
-		fraghdr(&f, IPPROTO_UDP, 185, false, 0x78);
-		udp(&f, 1, 2);
-		expect(&f, FWD(FWD_LOCAL), NULL);
-	}
-	{
-		/* Behind a destination options header, the first fragment's too. */
-		F(FROM_POD, DEV_A, A6, B6, 60);
-		ext(&f, 44);
-		fraghdr(&f, IPPROTO_UDP, 0, true, 0x79);
-		udp(&f, 7002, 7003);
-		expect(&f, FWD(FWD_LOCAL), NULL);
-	}
-	{
-		F(FROM_POD, DEV_A, A6, B6, 60);
-		ext(&f, 44);
-		fraghdr(&f, IPPROTO_UDP, 100, false, 0x79);
-		udp(&f, 9, 9);
-		expect(&f, FWD(FWD_LOCAL), NULL);
-	}
-	{
-		/* Another datagram's later fragment. */
-		F(FROM_POD, DEV_A, A6, B6, 44);
-		fraghdr(&f, IPPROTO_UDP, 185, false, 0x7a);
-		udp(&f, 7000, 7001);
-		expect(&f, DROP(DROP_FRAGMENT), NULL);
-	}
+	check_rows(v6_fragments_rows, ARRAY_SIZE(v6_fragments_rows));
 }
 
-/* An ICMPv6 error from B to A quoting A -> B UDP sp -> dp. */
-static void icmp6_error(struct f6 *f, uint8_t type, uint16_t sp, uint16_t dp)
+/* v6_policy's steps. */
+static int a_ingress_b80(void)
 {
-	uint8_t m[8 + 40 + 8] = { type };
-
-	m[6] = 0x05, m[7] = 0x00; /* PTB: MTU 1280 */
-	m[8] = 0x60;
-	m[13] = 8;
-	m[14] = IPPROTO_UDP;
-	m[15] = 64;
-	in6(A6, m + 16);
-	in6(B6, m + 32);
-	m[48] = sp >> 8, m[49] = sp & 0xff, m[50] = dp >> 8, m[51] = dp & 0xff;
-	put(f, m, sizeof(m));
+	/* A isolated for ingress, version 0: B on TCP 80 (policy 77). The one
+	 * rule, keyed by A's IPv4, judges both families. */
+	allow6(ip4(IP_A), TO_POD, ID_B, IPPROTO_TCP, 80, 77);
+	isolate(ip4(IP_A), ID_A, XCNI_ISOLATED(TO_POD));
+	return 0;
 }
+
+static int a_open(void)
+{
+	open_up(ip4(IP_A));
+	return 0;
+}
+
+static int x_ingress_a80(void)
+{
+	/* X, IPv6-only: its key from polkey6; A on TCP 80 only (policy 78). */
+	allow6(ip4(KEY_X), TO_POD, ID_A, IPPROTO_TCP, 80, 78);
+	isolate(ip4(KEY_X), ID_X, XCNI_ISOLATED(TO_POD));
+	return 0;
+}
+
+static int x_both_isolated(void)
+{
+	isolate(ip4(KEY_X), ID_X, XCNI_ISOLATED(TO_POD) | XCNI_ISOLATED(FROM_POD));
+	return 0;
+}
+
+static int x_open(void);
+
+/*
+ * An ICMPv6 error's tail (struct row: after type, code and checksum): MTU
+ * 1280 (the Packet Too Big's; unused in the others), then its quote: A's
+ * UDP from port sp to B's port dp, IPv6 header and UDP header.
+ */
+#define FD99(x) 0xfd, 0, 0, 0x99, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, x
+#define ICMP6_QUOTE_AB(sp, dp)                                                            \
+	(const uint8_t[]){ 0, 0, 0x05, 0, 0x60, 0, 0, 0, 0, 8, IPPROTO_UDP, 64, FD99(0xa), \
+			   FD99(0xb), (sp) >> 8, (sp) & 0xff, (dp) >> 8, (dp) & 0xff, 0, 0, 0, 0 }
+#define ICMP6_ERR(s, d, t, sp, dp) \
+	ICMPV6(s, d, t, 0), .tail = ICMP6_QUOTE_AB(sp, dp), .tail_len = 4 + 40 + 8
+
+static const struct row v6_policy_rows[] = {
+	{ "A: ingress from B on TCP 80", .step = a_ingress_b80 },
+	{ "B->A 80: allowed by 77", .dev = DEV_B, TCP(B6, 41000, A6, 80, TH_SYN), REDIR(FWD_LOCAL),
+	  BY(77, 0, TO_POD) },
+	{ "B->A 81: refused, nothing left", .dev = DEV_B, TCP(B6, 41000, A6, 81, TH_SYN),
+	  POLICY_DROP(DROP_POLICY_INGRESS) },
+	/* The same refusal over IPv4 (the same table). */
+	{ "v4", .dev = DEV_B, TCP(IP_B, 41000, IP_A, 81, TH_SYN), SHOT(DROP_POLICY_INGRESS, EV_FULL),
+	  .no_ct = true },
+	{ "C->A 80: refused", .dev = DEV_C, TCP(C6, 41000, A6, 80, TH_SYN),
+	  SHOT(DROP_POLICY_INGRESS, EV_FULL) },
+	/* The world through the stack: judged as world. */
+	{ "world->A 80 in to_pod: refused", .prog = TO_POD, .dev = DEV_A,
+	  TCP(WORLD6, 41000, A6, 80, TH_SYN), SHOT(DROP_POLICY_INGRESS, EV_FULL) },
+	/* The node (link-local) always may. */
+	{ "the gateway->A 80 in to_pod", .prog = TO_POD, .dev = DEV_A,
+	  TCP(GW6, 41001, A6, 80, TH_SYN), OK(FWD_LOCAL) },
+	/* ICMPv6 errors: about a live flow A -> B, one passes as related;
+	 * about none, it is judged (and refused) like any packet. */
+	{ "UDP A->B 7", .dev = DEV_A, UDP(A6, 46101, B6, 7), REDIR(FWD_LOCAL) },
+	{ "B->A Packet Too Big about it: related", .dev = DEV_B,
+	  ICMP6_ERR(B6, A6, 2, 46101, 7), REDIR(FWD_REPLY) },
+	{ "B->A unreachable about it: related", .dev = DEV_B, ICMP6_ERR(B6, A6, 1, 46101, 7),
+	  REDIR(FWD_REPLY) },
+	{ "B->A Packet Too Big about no flow: refused", .dev = DEV_B,
+	  ICMP6_ERR(B6, A6, 2, 46101, 8), SHOT(DROP_POLICY_INGRESS, EV_FULL) },
+	/* C is on no path of that flow. */
+	{ "C->A Packet Too Big about A->B: refused", .dev = DEV_C,
+	  ICMP6_ERR(C6, A6, 2, 46101, 7), SHOT(DROP_POLICY_INGRESS, EV_FULL) },
+	{ "A open", .step = a_open },
+	{ "X: ingress from A on TCP 80", .step = x_ingress_a80 },
+	{ "A->X 80: allowed by 78", .dev = DEV_A, TCP(A6, 42000, X6, 80, TH_SYN), REDIR(FWD_LOCAL),
+	  BY(78, 0, TO_POD) },
+	{ "B->X 80: refused", .dev = DEV_B, TCP(B6, 42000, X6, 80, TH_SYN),
+	  SHOT(DROP_POLICY_INGRESS, EV_FULL) },
+	{ "X->A SYN+ACK: the reply", .dev = DEV_X, TCP(X6, 80, A6, 42000, TH_SYN | TH_ACK),
+	  REDIR(FWD_REPLY) },
+	/* X isolated for egress too, nothing allowed: its SYN to B refused. */
+	{ "X isolated both ways", .step = x_both_isolated },
+	{ "X->B 80: egress refuses", .dev = DEV_X, TCP(X6, 42001, B6, 80, TH_SYN),
+	  SHOT(DROP_POLICY_EGRESS, EV_FULL) },
+	{ "X open", .step = x_open },
+};
 
 static void v6_policy(void **state)
 {
-	uint32_t ka = ip4(IP_A), kx = ip4(KEY_X);
-
 	(void)state;
-	/* A isolated for ingress, version 0: B on TCP 80 (policy 77). The one
-	 * rule, keyed by A's IPv4, judges both families. */
-	allow6(ka, TO_POD, ID_B, IPPROTO_TCP, 80, 77);
-	isolate(ka, ID_A, XCNI_ISOLATED(TO_POD));
-	{
-		F(FROM_POD, DEV_B, B6, A6, IPPROTO_TCP);
-		tcp(&f, 41000, 80, TH_SYN);
-		expect(&f, &(struct want){ .ret = TC_ACT_REDIRECT, .reason = XCNI_FWD_LOCAL,
-					   .vev = true, .policy_id = 77 }, NULL);
-	}
-	{
-		F(FROM_POD, DEV_B, B6, A6, IPPROTO_TCP);
-		tcp(&f, 41000, 81, TH_SYN);
-		expect(&f, DROP(DROP_POLICY_INGRESS), NULL);
-		assert_int_equal(ct6_state(B6, 41000, A6, 81, IPPROTO_TCP), -1);
-	}
-	{
-		/* The same refusal over IPv4 (the row machinery's frame). */
-		struct row r = { .name = "v4", .dev = DEV_B, .src = IP_B, .sport = 41000,
-				 .dst = IP_A, .dport = 81, .proto = IPPROTO_TCP, .flags = TH_SYN,
-				 .ret = TC_ACT_SHOT, .reason = XCNI_DROP_POLICY_INGRESS,
-				 .ev = EV_FULL, .no_ct = true };
-		const struct row *rp = &r;
-
-		check_row((void **)&rp);
-	}
-	{
-		F(FROM_POD, DEV_C, C6, A6, IPPROTO_TCP);
-		tcp(&f, 41000, 80, TH_SYN);
-		expect(&f, DROP(DROP_POLICY_INGRESS), NULL);
-	}
-	{
-		/* The world through the stack: judged as world. */
-		F(TO_POD, DEV_A, WORLD6, A6, IPPROTO_TCP);
-		tcp(&f, 41000, 80, TH_SYN);
-		expect(&f, DROP(DROP_POLICY_INGRESS), NULL);
-	}
-	{
-		/* The node (link-local) always may. */
-		F(TO_POD, DEV_A, GW6, A6, IPPROTO_TCP);
-		tcp(&f, 41001, 80, TH_SYN);
-		expect(&f, PASS(FWD_LOCAL), NULL);
-	}
-	/* ICMPv6 errors: about a live flow A -> B, one passes as related;
-	 * about none, it is judged (and refused) like any packet. */
-	{
-		F(FROM_POD, DEV_A, A6, B6, IPPROTO_UDP);
-		udp(&f, 46101, 7);
-		expect(&f, FWD(FWD_LOCAL), NULL);
-	}
-	{
-		F(FROM_POD, DEV_B, B6, A6, 58);
-		icmp6_error(&f, 2, 46101, 7);
-		expect(&f, FWD(FWD_REPLY), NULL);
-	}
-	{
-		F(FROM_POD, DEV_B, B6, A6, 58);
-		icmp6_error(&f, 1, 46101, 7);
-		expect(&f, FWD(FWD_REPLY), NULL);
-	}
-	{
-		F(FROM_POD, DEV_B, B6, A6, 58);
-		icmp6_error(&f, 2, 46101, 8);
-		expect(&f, DROP(DROP_POLICY_INGRESS), NULL);
-	}
-	{
-		/* C is on no path of that flow. */
-		F(FROM_POD, DEV_C, C6, A6, 58);
-		icmp6_error(&f, 2, 46101, 7);
-		expect(&f, DROP(DROP_POLICY_INGRESS), NULL);
-	}
-	open_up(ka);
-
-	/* X, IPv6-only: its key from polkey6; A on TCP 80 only (policy 78). */
-	allow6(kx, TO_POD, ID_A, IPPROTO_TCP, 80, 78);
-	isolate(kx, ID_X, XCNI_ISOLATED(TO_POD));
-	{
-		F(FROM_POD, DEV_A, A6, X6, IPPROTO_TCP);
-		tcp(&f, 42000, 80, TH_SYN);
-		expect(&f, &(struct want){ .ret = TC_ACT_REDIRECT, .reason = XCNI_FWD_LOCAL,
-					   .vev = true, .policy_id = 78 }, NULL);
-	}
-	{
-		F(FROM_POD, DEV_B, B6, X6, IPPROTO_TCP);
-		tcp(&f, 42000, 80, TH_SYN);
-		expect(&f, DROP(DROP_POLICY_INGRESS), NULL);
-	}
-	{
-		F(FROM_POD, DEV_X, X6, A6, IPPROTO_TCP);
-		tcp(&f, 80, 42000, TH_SYN | TH_ACK);
-		expect(&f, FWD(FWD_REPLY), NULL);
-	}
-	/* X isolated for egress too, nothing allowed: its SYN to B refused. */
-	isolate(kx, ID_X, XCNI_ISOLATED(TO_POD) | XCNI_ISOLATED(FROM_POD));
-	{
-		F(FROM_POD, DEV_X, X6, B6, IPPROTO_TCP);
-		tcp(&f, 42001, 80, TH_SYN);
-		expect(&f, DROP(DROP_POLICY_EGRESS), NULL);
-	}
-	open_up(kx);
+	check_rows(v6_policy_rows, ARRAY_SIZE(v6_policy_rows));
 }
 
 /* An ipBlock prefix of ep's ingress (version 0): IPv6 (v6) or IPv4. */
@@ -810,11 +442,6 @@ static void cidr6(uint32_t ep, const char *addr, int len, uint32_t group, bool d
 		assert_int_equal(bpf_map_update_elem(fd, &k, &group, BPF_NOEXIST), 0);
 }
 
-static void v4_row(const struct row *r)
-{
-	check_row((void **)&r);
-}
-
 /*
  * ipBlock on the IPv6 path. A isolated for ingress, its prefixes:
  *   fd00:77::/32    G0 TCP 80 (policy 80)    fd00:77:1::/48 G1 (its except: nothing)
@@ -822,65 +449,65 @@ static void v4_row(const struct row *r)
  * An address of one family never falls in a prefix of the other, not even
  * the /0s: the trie keys carry the family.
  */
-static void v6_ipblock(void **state)
+static const struct {
+	const char *a;
+	int len;
+} ipblock_pfx[] = {
+	{ "fd00:77::", 32 }, { "fd00:77:1::", 48 }, { "::", 0 }, { "0.0.0.0", 0 },
+};
+
+static int a_ipblocks(void)
 {
-	static const struct { const char *a; int len; } pfx[] = {
-		{ "fd00:77::", 32 }, { "fd00:77:1::", 48 }, { "::", 0 }, { "0.0.0.0", 0 },
-	};
 	uint32_t ka = ip4(IP_A), g = XCNI_ID_CIDR_BASE;
 	struct xcni_polep pe = { .identity = ID_A, .isolated = XCNI_ISOLATED(TO_POD) };
 
-	(void)state;
-	for (size_t i = 0; i < ARRAY_SIZE(pfx); i++)
-		cidr6(ka, pfx[i].a, pfx[i].len, g + i, false);
+	for (size_t i = 0; i < ARRAY_SIZE(ipblock_pfx); i++)
+		cidr6(ka, ipblock_pfx[i].a, ipblock_pfx[i].len, g + i, false);
 	allow6(ka, TO_POD, g, IPPROTO_TCP, 80, 80);
 	allow6(ka, TO_POD, g + 2, IPPROTO_TCP, 8080, 83);
 	allow6(ka, TO_POD, g + 3, IPPROTO_TCP, 443, 82);
 	pe.has[TO_POD & 1] = XCNI_HAS_CIDR;
 	assert_int_equal(bpf_map_update_elem(map_fd("xcni_polep"), &ka, &pe, BPF_ANY), 0);
-	assert_int_equal(polrev_bump(), 0);
-	{
-		F(TO_POD, DEV_A, "fd00:77:5::1", A6, IPPROTO_TCP);
-		tcp(&f, 43000, 80, TH_SYN);
-		expect(&f, &(struct want){ .ret = TC_ACT_OK, .reason = XCNI_FWD_LOCAL,
-					   .vev = true, .policy_id = 80 }, NULL);
-		assert_int_equal(ct6_state("fd00:77:5::1", 43000, A6, 80, IPPROTO_TCP), XCNI_CT_NEW);
-	}
-	{
-		/* In the except: the /48 hides the /32. */
-		F(TO_POD, DEV_A, "fd00:77:1::5", A6, IPPROTO_TCP);
-		tcp(&f, 43001, 80, TH_SYN);
-		expect(&f, DROP(DROP_POLICY_INGRESS), NULL);
-		assert_int_equal(ct6_state("fd00:77:1::5", 43001, A6, 80, IPPROTO_TCP), -1);
-	}
-	{
-		F(TO_POD, DEV_A, "fd00:78::1", A6, IPPROTO_TCP);
-		tcp(&f, 43002, 80, TH_SYN);
-		expect(&f, DROP(DROP_POLICY_INGRESS), NULL);
-	}
-	{
-		/* A pod peer (B, by identity no rule names) inside ::/0 on 8080. */
-		F(FROM_POD, DEV_B, B6, A6, IPPROTO_TCP);
-		tcp(&f, 43003, 8080, TH_SYN);
-		expect(&f, &(struct want){ .ret = TC_ACT_REDIRECT, .reason = XCNI_FWD_LOCAL,
-					   .vev = true, .policy_id = 83 }, NULL);
-	}
-	{
-		/* IPv4 0.0.0.0/0 on 443 leaves IPv6 alone. */
-		F(TO_POD, DEV_A, WORLD6, A6, IPPROTO_TCP);
-		tcp(&f, 43004, 443, TH_SYN);
-		expect(&f, DROP(DROP_POLICY_INGRESS), NULL);
-	}
+	return polrev_bump();
+}
+
+static int a_ipblocks_gone(void)
+{
+	open_up(ip4(IP_A));
+	for (size_t i = 0; i < ARRAY_SIZE(ipblock_pfx); i++)
+		cidr6(ip4(IP_A), ipblock_pfx[i].a, ipblock_pfx[i].len, 0, true);
+	return 0;
+}
+
+static const struct row v6_ipblock_rows[] = {
+	{ "A: its ipBlocks", .step = a_ipblocks },
+	{ "fd00:77:5::1->A 80: fd00:77::/32, policy 80", .prog = TO_POD, .dev = DEV_A,
+	  TCP("fd00:77:5::1", 43000, A6, 80, TH_SYN), OK(FWD_LOCAL), BY(80, 0, TO_POD),
+	  .ct = XCNI_CT_NEW, .ct_stack = true },
+	/* In the except: the /48 hides the /32. */
+	{ "fd00:77:1::5->A 80: in the except, refused", .prog = TO_POD, .dev = DEV_A,
+	  TCP("fd00:77:1::5", 43001, A6, 80, TH_SYN), POLICY_DROP(DROP_POLICY_INGRESS) },
+	{ "fd00:78::1->A 80: in no prefix of 80", .prog = TO_POD, .dev = DEV_A,
+	  TCP("fd00:78::1", 43002, A6, 80, TH_SYN), SHOT(DROP_POLICY_INGRESS, EV_FULL) },
+	/* A pod peer (B, by identity no rule names) inside ::/0 on 8080. */
+	{ "B->A 8080: ::/0, policy 83", .dev = DEV_B, TCP(B6, 43003, A6, 8080, TH_SYN),
+	  REDIR(FWD_LOCAL), BY(83, 0, TO_POD) },
+	/* IPv4 0.0.0.0/0 on 443 leaves IPv6 alone. */
+	{ "world6->A 443: 0.0.0.0/0 is IPv4's", .prog = TO_POD, .dev = DEV_A,
+	  TCP(WORLD6, 43004, A6, 443, TH_SYN), SHOT(DROP_POLICY_INGRESS, EV_FULL) },
 	/* ...and IPv6 ::/0 on 8080 leaves IPv4 alone; IPv4 0/0 on 443 admits it. */
-	v4_row(&(struct row){ .name = "v4 world->A 8080: ::/0 is IPv6's", .prog = TO_POD,
-			      .dev = DEV_A, TCP("192.0.2.9", 43005, IP_A, 8080, TH_SYN),
-			      POLICY_DROP(DROP_POLICY_INGRESS) });
-	v4_row(&(struct row){ .name = "v4 world->A 443: 0.0.0.0/0", .prog = TO_POD, .dev = DEV_A,
-			      TCP("192.0.2.9", 43006, IP_A, 443, TH_SYN), OK(FWD_LOCAL),
-			      .ct = XCNI_CT_NEW, .ct_stack = true, BY(82, 0, TO_POD) });
-	open_up(ka);
-	for (size_t i = 0; i < ARRAY_SIZE(pfx); i++)
-		cidr6(ka, pfx[i].a, pfx[i].len, 0, true);
+	{ "v4 world->A 8080: ::/0 is IPv6's", .prog = TO_POD, .dev = DEV_A,
+	  TCP("192.0.2.9", 43005, IP_A, 8080, TH_SYN), POLICY_DROP(DROP_POLICY_INGRESS) },
+	{ "v4 world->A 443: 0.0.0.0/0", .prog = TO_POD, .dev = DEV_A,
+	  TCP("192.0.2.9", 43006, IP_A, 443, TH_SYN), OK(FWD_LOCAL), .ct = XCNI_CT_NEW,
+	  .ct_stack = true, BY(82, 0, TO_POD) },
+	{ "A: ipBlocks gone", .step = a_ipblocks_gone },
+};
+
+static void v6_ipblock(void **state)
+{
+	(void)state;
+	check_rows(v6_ipblock_rows, ARRAY_SIZE(v6_ipblock_rows));
 }
 
 /* The conntrack flags of a flow, or -1 when there is none. */
@@ -896,55 +523,58 @@ static int ct6_flags(const char *s, uint16_t sp, const char *d, uint16_t dp, uin
 	return e.flags;
 }
 
+/* v6_svc_cidr's steps: X isolated for egress (a new revision each time), B allowed, X open. */
+static int x_egress_isolated(void)
+{
+	isolate(ip4(KEY_X), ID_X, XCNI_ISOLATED(FROM_POD));
+	return 0;
+}
+
+static int x_egress_b80(void)
+{
+	allow6(ip4(KEY_X), FROM_POD, ID_B, IPPROTO_TCP, 80, 79);
+	return 0;
+}
+
+static int x_open(void)
+{
+	open_up(ip4(KEY_X));
+	return 0;
+}
+
 /*
  * Kube-proxy (ip6tables) and an IPv6 ClusterIP: X, isolated for egress with
  * nothing allowed, reaches a ClusterIP all the same; the flow goes to the
  * stack untouched (its DNAT picks the backend) and egress is judged on the
  * backend where the stack hands it to that pod's to_pod6.
  */
+static const struct row v6_svc_cidr_rows[] = {
+	{ "X egress isolated", .step = x_egress_isolated },
+	{ "X->ClusterIP SYN: the stack's, tracked as such", .dev = DEV_X,
+	  TCP(X6, 42100, SVC6, 80, TH_SYN), OK(FWD_STACK), .ct = XCNI_CT_NEW, .ct_stack = true },
+	/* Outside the range: judged here, and refused. */
+	{ "X->fd00:10:97::a SYN: egress refuses", .dev = DEV_X,
+	  TCP(X6, 42100, "fd00:10:97::a", 80, TH_SYN), POLICY_DROP(DROP_POLICY_EGRESS) },
+	/* A new policy revision: the flow stays the stack's, not judged on the ClusterIP. */
+	{ "a new revision", .step = x_egress_isolated },
+	{ "X->ClusterIP ACK", .dev = DEV_X, TCP(X6, 42100, SVC6, 80, TH_ACK), OK(FWD_STACK) },
+	/* After the DNAT, at the backend B: X's egress refuses it... */
+	{ "to_pod B, X->B via the stack: egress refuses", .prog = TO_POD, .dev = DEV_B, VIA_STACK,
+	  TCP(X6, 42100, B6, 80, TH_SYN), SHOT(DROP_POLICY_EGRESS, EV_FULL) },
+	/* ...until it allows B on TCP 80 (policy 79). */
+	{ "X egress: B on TCP 80", .step = x_egress_b80 },
+	{ "to_pod B, X->B via the stack: allowed by 79", .prog = TO_POD, .dev = DEV_B, VIA_STACK,
+	  TCP(X6, 42101, B6, 80, TH_SYN), OK(FWD_LOCAL), BY(79, 0, FROM_POD) },
+	{ "X open", .step = x_open },
+};
+
 static void v6_svc_cidr(void **state)
 {
-	uint32_t kx = ip4(KEY_X);
-
 	(void)state;
-	isolate(kx, ID_X, XCNI_ISOLATED(FROM_POD));
-	{
-		F(FROM_POD, DEV_X, X6, SVC6, IPPROTO_TCP);
-		tcp(&f, 42100, 80, TH_SYN);
-		expect(&f, PASS(FWD_STACK), NULL);
-		assert_int_equal(ct6_state(X6, 42100, SVC6, 80, IPPROTO_TCP), XCNI_CT_NEW);
-		assert_int_equal(ct6_flags(X6, 42100, SVC6, 80, IPPROTO_TCP), XCNI_CT_F_STACK);
-	}
-	{
-		/* Outside the range: judged here, and refused. */
-		F(FROM_POD, DEV_X, X6, "fd00:10:97::a", IPPROTO_TCP);
-		tcp(&f, 42100, 80, TH_SYN);
-		expect(&f, DROP(DROP_POLICY_EGRESS), NULL);
-	}
-	/* A new policy revision: the flow stays the stack's, not judged on the ClusterIP. */
-	isolate(kx, ID_X, XCNI_ISOLATED(FROM_POD));
-	{
-		F(FROM_POD, DEV_X, X6, SVC6, IPPROTO_TCP);
-		tcp(&f, 42100, 80, TH_ACK);
-		expect(&f, PASS(FWD_STACK), NULL);
-	}
-	{
-		/* After the DNAT, at the backend B: X's egress refuses it... */
-		F(TO_POD, DEV_B, X6, B6, IPPROTO_TCP);
-		f.mark = XCNI_MARK_TRUSTED; /* from_pod handed it to the stack */
-		tcp(&f, 42100, 80, TH_SYN);
-		expect(&f, DROP(DROP_POLICY_EGRESS), NULL);
-	}
-	/* ...until it allows B on TCP 80 (policy 79). */
-	allow6(kx, FROM_POD, ID_B, IPPROTO_TCP, 80, 79);
-	{
-		F(TO_POD, DEV_B, X6, B6, IPPROTO_TCP);
-		f.mark = XCNI_MARK_TRUSTED;
-		tcp(&f, 42101, 80, TH_SYN);
-		expect(&f, &(struct want){ .ret = TC_ACT_OK, .reason = XCNI_FWD_LOCAL,
-					   .vev = true, .policy_id = 79 }, NULL);
-	}
-	open_up(kx);
+	check_rows(v6_svc_cidr_rows, 2);
+	/* The stack's and nothing else. */
+	assert_int_equal(ct6_flags(X6, 42100, SVC6, 80, IPPROTO_TCP), XCNI_CT_F_STACK);
+	check_rows(v6_svc_cidr_rows + 2, ARRAY_SIZE(v6_svc_cidr_rows) - 2);
 }
 
 static const struct CMUnitTest v6_tests[] = {
@@ -981,28 +611,26 @@ int bench6(void)
 	int ifd = bpf_map__fd(env.from->maps.xcni_ifindex6);
 	uint8_t in[FRAME_MAX], out[FRAME_MAX];
 	struct bpf_test_run_opts o = {};
-	struct f6 f = { .prog = FROM_POD, .dev = DEV_A, .src = A6, .dst = B6,
-			.nh = IPPROTO_UDP, .hop = 255 };
+	const struct row r = { .dev = DEV_A, UDP(A6, 7000, B6, 7001), .ttl = 255 };
 	uint64_t ns = 0;
 	size_t len;
 	int err, n = 4000, repeat = 250;
 
 	for (int i = DEV_A; i <= DEV_B; i++) {
-		struct xcni_endpoint ep = { .ifindex = env.ifindex[i], .ep_id = 201 + i };
+		struct xcni_endpoint ep = { .ifindex = env.ifindex[i], .ep_id = pod_ep6_id(i) };
 		struct xcni_in6 key;
 
 		memcpy(ep.pod_mac, pods[i].mac, ETH_ALEN);
 		/* bench()'s trick: B's host MAC is A's pod MAC, so from_pod's
 		 * rewritten frame is again A's and the repeats keep forwarding. */
 		memcpy(ep.host_mac, i == DEV_B ? pods[DEV_A].mac : pods[i].host_mac, ETH_ALEN);
-		in6(ip6s[i], key.addr);
+		in6(pods[i].ip6, key.addr);
 		/* from_pod6 checks the source against the veth's own address. */
 		if (bpf_map_update_elem(efd, &key, &ep, BPF_ANY) ||
 		    bpf_map_update_elem(ifd, &ep.ifindex, &key, BPF_ANY))
 			return -errno;
 	}
-	udp(&f, 7000, 7001);
-	len = frame(&f, in);
+	len = build(&r, in);
 	for (int i = 0; i < n; i++) {
 		if ((err = run(FROM_POD, DEV_A, in, len, out, sizeof(out), repeat, &o)))
 			return err;

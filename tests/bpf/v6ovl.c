@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <linux/pkt_cls.h>
 
@@ -320,6 +321,37 @@ static void v6ovl_encap(void **state)
 		fail_msg("tshark: %swant:   %s", got, cmd);
 }
 
+/*
+ * A pod's packet refused for where it goes leaves the conntrack entry its
+ * tuple names as it was: dropped before ct6_track, which would count it and
+ * keep the flow alive (from_pod4's order). pkts_orig and last_ns as put.
+ */
+static void ct6_untouched_by(const char *d, uint16_t dp, int reason)
+{
+	struct xcni_ct6_key k = { .sport = htons(40009), .dport = htons(dp),
+				  .proto = IPPROTO_UDP };
+	struct xcni_ct_entry e = { .pkts_orig = 7, .state = XCNI_CT_ESTABLISHED }, got;
+	uint8_t in[FRAME_MAX];
+	struct timespec ts;
+	size_t len;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	e.created_ns = e.last_ns = (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec - 1000;
+	in6(A6, k.saddr);
+	in6(d, k.daddr);
+	assert_int_equal(bpf_map_update_elem(map_fd("xcni_ct6"), &k, &e, BPF_ANY), 0);
+	FROM_A(A6, d, IPPROTO_UDP);
+	f.sport = 40009;
+	f.dport = dp;
+	len = frame6(&f, in);
+	expect6(FROM_POD_OV, DEV_A, in, len,
+		&(struct want6){ TC_ACT_SHOT, reason, XCNI_DIR_FROM_POD, NULL, 0, 1 }, NULL, NULL);
+	assert_int_equal(bpf_map_lookup_elem(map_fd("xcni_ct6"), &k, &got), 0);
+	assert_int_equal(got.pkts_orig, 7);
+	assert_int_equal(got.last_ns, e.last_ns);
+	assert_int_equal(bpf_map_delete_elem(map_fd("xcni_ct6"), &k), 0);
+}
+
 /* The paths that do not encapsulate. */
 static void v6ovl_not_encap(void **state)
 {
@@ -361,6 +393,9 @@ static void v6ovl_not_encap(void **state)
 					 NULL, 0, 1 },
 			NULL, NULL);
 	}
+	/* Neither touches the flow its tuple names. */
+	ct6_untouched_by(GONE6, 53, XCNI_DROP_NO_TUNNEL);
+	ct6_untouched_by(N2_6, XCNI_GENEVE_PORT, XCNI_DROP_GENEVE_INJECT);
 	{
 		/* 1500 bytes of IPv6 do not fit the underlay's 1500 once wrapped: to
 		 * the stack untouched, which routes it to xcni0 (MTU - 50) and answers
