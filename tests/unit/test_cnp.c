@@ -213,7 +213,9 @@ static int ref_np(const struct k8s_pod *pod, int dir, const struct rpeer *peer, 
 		size_t n = dir == IN ? np->ningress : np->negress;
 		const struct k8s_np_rule *rules = dir == IN ? np->ingress : np->egress;
 
-		if (strcmp(np->meta.ns, pod->meta.ns) || !(dir == IN ? np->type_ingress : np->type_egress) ||
+		/* In audit mode a NetworkPolicy neither isolates nor allows. */
+		if (np->meta.audit || strcmp(np->meta.ns, pod->meta.ns) ||
+		    !(dir == IN ? np->type_ingress : np->type_egress) ||
 		    !k8s_selector_matches(&np->pod_sel, &pod->meta.labels))
 			continue;
 		if (res < 0)
@@ -566,6 +568,54 @@ static void test_audit_neutral(void **state)
 }
 
 /*
+ * An audited NetworkPolicy beside an enforced one that isolates the same pod:
+ * the audited one's allows must not open anything (NetworkPolicy merges the
+ * allows of every policy selecting a pod, audited or not, unless audit is
+ * kept apart), with or without tiers, in both directions.
+ */
+static void test_audit_np_beside_enforced(void **state)
+{
+	struct k8s_netpol *lock, *open, *elock, *eopen;
+	const struct pol_entry *h;
+
+	(void)state;
+	cast();
+	lock = np_add("prod", "lock", sel("app=web"), IN); /* enforced: nothing allowed */
+	open = np_add("prod", "open", sel("app=web"), IN); /* audited: everyone allowed */
+	ingress(open);
+	open->meta.audit = true;
+	ingress(lock);
+	peer(&lock->ingress[0], sel("app=db"), NULL); /* enforced: db only */
+	elock = np_add("dev", "elock", sel("app=client"), EG);
+	eopen = np_add("dev", "eopen", sel("app=client"), EG);
+	egress(eopen); /* audited: anywhere */
+	eopen->meta.audit = true;
+	compile();
+	assert_true(allowed(DB, WEB, TCP, 80));
+	assert_false(allowed(DEVCLIENT, WEB, TCP, 80));
+	assert_false(allowed(OTHER, WEB, UDP, 53));
+	h = hit_in(OTHER, WEB, TCP, 80);
+	assert_non_null(h);
+	assert_true(h->val.flags & XCNI_POLV_DENY);
+	assert_false(h->val.flags & XCNI_POLV_AUDIT);
+	assert_false(allowed(DEVCLIENT, DEVWEB, TCP, 80));
+	assert_false(allowed(DEVCLIENT, OUTSIDE, TCP, 443));
+	/* with a tier present the NetworkPolicy step is read back from the entries */
+	cpeer_ns(crule(cnp_add("base", BASELINE, 5, sel(""), NULL), IN, ACCEPT), sel(""));
+	compile();
+	assert_true(allowed(DB, WEB, TCP, 80));
+	assert_false(allowed(DEVCLIENT, WEB, TCP, 80));
+	assert_false(allowed(DEVCLIENT, DEVWEB, TCP, 80));
+	/* the audited policy enforced: now it opens */
+	open->meta.audit = false;
+	eopen->meta.audit = false;
+	compile();
+	assert_true(allowed(DEVCLIENT, WEB, TCP, 80));
+	assert_true(allowed(DEVCLIENT, DEVWEB, TCP, 80));
+	(void)elock;
+}
+
+/*
  * The API's "fail closed" for a peer of a kind xcni does not know: an Accept
  * matches nothing through it, a Deny or a Pass denies everything. And a Pass
  * in the Baseline tier skips the rest of that tier (allowed by default).
@@ -832,11 +882,13 @@ static void rnd_cluster(void)
 				rnd_protos(r);
 			}
 	}
-	for (uint32_t n = rnd(3); n; n--) {
+	/* Up to two a namespace: an audited one beside an enforced one. */
+	for (uint32_t n = rnd(5); n; n--) {
 		struct k8s_netpol *np;
 
 		snprintf(name, sizeof(name), "np%u", n);
 		np = np_add(n % 2 ? "a" : "b", name, rnd_sel("app", apps, 3), rnd(2) ? IN : IN | EG);
+		np->meta.audit = rnd(4) == 0;
 		for (int dir = IN; dir <= EG; dir++)
 			for (uint32_t k = rnd(3); k; k--) {
 				struct k8s_np_rule *r = dir == IN ? ingress(np) : egress(np);
@@ -1039,6 +1091,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_networks_nodes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_audit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_audit_neutral, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_audit_np_beside_enforced, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fail_closed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_tiers_unchanged, setup, teardown),
 		cmocka_unit_test(test_parse),

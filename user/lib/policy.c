@@ -1356,8 +1356,13 @@ bool np_peers_match_any(const struct ctx *x, const struct k8s_netpol *np)
 	return false;
 }
 
-int compile_ep(const struct ctx *x, const struct k8s_pod *pod, uint32_t identity,
-		      struct epbuild *eb, struct pol_ep *ep)
+/*
+ * pod's NetworkPolicy entries, CIDRs, isolation and selecting policies. With
+ * enforced_only, the policies in audit mode (their own annotation or their
+ * namespace's) are left out: what the data plane may act on.
+ */
+static int compile_np(const struct ctx *x, const struct k8s_pod *pod, uint32_t identity,
+		      struct epbuild *eb, struct pol_ep *ep, bool enforced_only)
 {
 	uint32_t seq = 0;
 	size_t u = 0;
@@ -1383,6 +1388,7 @@ int compile_ep(const struct ctx *x, const struct k8s_pod *pod, uint32_t identity
 
 			if (!(in ? np->type_ingress : np->type_egress) ||
 			    cmp_str(np->meta.ns, pod->meta.ns) ||
+			    (enforced_only && np->meta.audit) ||
 			    !k8s_selector_matches(&np->pod_sel, &pod->meta.labels))
 				continue;
 			ep->state.isolated |= XCNI_ISOLATED(dir);
@@ -1418,7 +1424,27 @@ int compile_ep(const struct ctx *x, const struct k8s_pod *pod, uint32_t identity
 		memcpy(ep->cidrs, eb->pc, eb->npc * sizeof(*eb->pc));
 	}
 	ep->ncidrs = eb->npc;
-	return x->peers_only ? 0 : cnp_apply(x, pod, ep);
+	return 0;
+}
+
+int compile_np_enforced(const struct ctx *x, const struct k8s_pod *pod, uint32_t identity,
+			struct pol_ep *ep)
+{
+	struct epbuild eb = { 0 };
+	int ret = compile_np(x, pod, identity, &eb, ep, true);
+
+	free(eb.c);
+	free(eb.cr);
+	free(eb.pc);
+	return ret;
+}
+
+int compile_ep(const struct ctx *x, const struct k8s_pod *pod, uint32_t identity,
+	       struct epbuild *eb, struct pol_ep *ep)
+{
+	int ret = compile_np(x, pod, identity, eb, ep, false);
+
+	return ret || x->peers_only ? ret : cnp_apply(x, pod, ep);
 }
 
 int cmp_ep(const void *a, const void *b)

@@ -54,6 +54,10 @@ struct cnpctx {
 	const struct k8s_pod *pod;
 	const struct k8s_labels *ns_labels;
 	const struct pol_ep *ep;
+	/* The NetworkPolicy entries without the audited policies, when some but
+	 * not all of those isolating the pod here are audited; else NULL (ep's
+	 * are the enforced ones, or np_audit says none is). */
+	const struct pol_ep *ep_enf;
 	uint8_t dir;
 	bool ns_audit;
 	bool np_audit; /* every NetworkPolicy isolating the pod here is in audit mode */
@@ -279,10 +283,12 @@ static struct vd evaluate(const struct cnpctx *cc, const struct peer *pr, uint8_
 			return v;
 		}
 		passed = false;
-		/* Isolated only by audited NetworkPolicies: enforced, nothing isolates it. */
+		/* Isolated only by audited NetworkPolicies: enforced, nothing isolates it.
+		 * Beside enforced ones, the audited ones' allows open nothing. */
 		if (tier == K8S_CNP_ADMIN && (cc->ep->state.isolated & XCNI_ISOLATED(cc->dir)) &&
 		    !(enforced_only && np_audit)) {
-			const struct pol_entry *e = np_lookup(cc->ep, cc->dir, pr, proto, port);
+			const struct pol_ep *nep = enforced_only && cc->ep_enf ? cc->ep_enf : cc->ep;
+			const struct pol_entry *e = np_lookup(nep, cc->dir, pr, proto, port);
 			struct vd v = { 0, 0, tier_flags(XCNI_TIER_NP) };
 
 			if (e) {
@@ -985,6 +991,7 @@ int cnp_apply(const struct ctx *x, const struct k8s_pod *pod, struct pol_ep *ep)
 		return 0;
 	for (uint8_t dir = 0; !ret && dir < XCNI_NR_POLICY_DIRS; dir++) {
 		struct cnpctx cc = { .x = x, .pod = pod, .ep = ep, .dir = dir };
+		struct pol_ep enf = { 0 };
 		struct out o = { 0 };
 		size_t cap = 0, nisol = 0, naudit = 0;
 		bool in = dir == XCNI_DIR_TO_POD;
@@ -1017,8 +1024,14 @@ int cnp_apply(const struct ctx *x, const struct k8s_pod *pod, struct pol_ep *ep)
 		}
 		if (!ret && cc.nrules)
 			qsort(cc.rules, cc.nrules, sizeof(*cc.rules), cmp_rref);
+		/* An audited NetworkPolicy beside an enforced one: the decision is
+		 * the enforced ones' alone (compile_ep merged both's allows). */
+		if (!ret && naudit && !cc.np_audit && !cc.ns_audit) {
+			ret = compile_np_enforced(x, pod, ep->state.identity, &enf);
+			cc.ep_enf = &enf;
+		}
 		/* Nothing tiered, nothing audited here: NetworkPolicy's entries as they are. */
-		if (!ret && (cc.nrules || (nisol && (cc.np_audit || cc.ns_audit)))) {
+		if (!ret && (cc.nrules || (nisol && (naudit || cc.ns_audit)))) {
 			ret = build_atoms(&cc);
 			if (!ret)
 				ret = compile_dir(&cc, &o);
@@ -1030,6 +1043,8 @@ int cnp_apply(const struct ctx *x, const struct k8s_pod *pod, struct pol_ep *ep)
 		for (int pi = 0; pi < 3; pi++)
 			free(cc.at.lo[pi]);
 		free(cc.rules);
+		free(enf.entries);
+		free(enf.cidrs);
 		free(o.groups);
 		free(o.e);
 		free(o.c);

@@ -129,6 +129,13 @@ int cmp_podname(const void *a, const void *b);
 int cmp_str(const char *a, const char *b);
 int compile_ep(const struct ctx *x, const struct k8s_pod *pod, uint32_t identity,
 	       struct epbuild *eb, struct pol_ep *ep);
+/*
+ * pod's NetworkPolicy entries without the policies in audit mode (by their
+ * own annotation; the namespace's is the caller's): what an audited policy
+ * beside an enforced one must not open. ep is the caller's to free.
+ */
+int compile_np_enforced(const struct ctx *x, const struct k8s_pod *pod, uint32_t identity,
+			struct pol_ep *ep);
 int compile_full(const struct cluster *c, const struct pol_opts *o, struct pol_result *out,
 		 struct k8s_error *err, struct ctx *x);
 void copy_str(char *dst, size_t size, const char *src);
