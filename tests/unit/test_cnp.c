@@ -759,7 +759,8 @@ static void test_parse(void **state)
 			       "  ingress:\n"
 			       "  - {name: r0, action: Accept, from: [{pods: {namespaceSelector: {}, "
 			       "podSelector: {}}}], protocols: [{tcp: {destinationPort: {number: 80}}},"
-			       " {udp: {destinationPort: {range: {start: 1, end: 9}}}}, {sctp: {}},"
+			       " {udp: {destinationPort: {range: {start: 1, end: 9}}}},"
+			       " {sctp: {destinationPort: {number: 9}}},"
 			       " {destinationNamedPort: http}]}\n"
 			       "  egress:\n"
 			       "  - {action: Pass, to: [{nodes: {}}, {networks: [10.0.0.0/8, fd00::/8]}]}\n",
@@ -775,6 +776,120 @@ static void test_parse(void **state)
 					" egress: [{action: Deny, to: [{futurePeer: {a: b}}]}]}\n",
 				   &err),
 			 0);
+}
+
+/* "spec: {...PRE (ITEM, n times) POST}" and what parsing it says. */
+static int parse_repeated(const char *pre, const char *item, size_t n, const char *post,
+			  struct k8s_error *err)
+{
+	char buf[16384];
+	size_t o = (size_t)snprintf(buf, sizeof(buf), HEAD "spec: {tier: Admin, priority: 1, "
+							   "subject: {namespaces: {}}, %s",
+				    pre);
+
+	for (size_t i = 0; i < n; i++) {
+		o += (size_t)snprintf(buf + o, sizeof(buf) - o, "%s", i ? ", " : "");
+		/* item may number itself (%zu: 1, 2, ...): a set's items differ */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+		o += (size_t)snprintf(buf + o, sizeof(buf) - o, item, i + 1);
+#pragma GCC diagnostic pop
+	}
+	snprintf(buf + o, sizeof(buf) - o, "%s}\n", post);
+	assert_true(strlen(buf) < sizeof(buf) - 1);
+	return parse_doc(buf, err);
+}
+
+/*
+ * The CRD's limits (apis/v1alpha2 clusternetworkpolicy_types.go): MaxItems 25
+ * for rules, peers, protocols and networks; networks a set; tcp/udp/sctp
+ * MinProperties=1; a range's start below its end; no named port towards
+ * networks or nodes. The last allowed count parses, one more is refused,
+ * naming the field.
+ */
+static void test_parse_limits(void **state)
+{
+	static const struct {
+		const char *pre, *item, *post;
+		const char *err;
+	} lim[] = {
+		{ "ingress: [", "{action: Deny, from: [{namespaces: {}}]}", "]",
+		  "ClusterNetworkPolicy c1: spec.ingress: at most 25 rules" },
+		{ "egress: [", "{action: Deny, to: [{namespaces: {}}]}", "]",
+		  "spec.egress: at most 25 rules" },
+		{ "ingress: [{action: Deny, from: [", "{namespaces: {}}", "]}]",
+		  "spec.ingress[0].from: required: 1 to 25 peers" },
+		{ "egress: [{action: Deny, to: [{namespaces: {}}], protocols: [",
+		  "{tcp: {destinationPort: {number: 80}}}", "]}]",
+		  "spec.egress[0].protocols: 1 to 25 protocols" },
+		{ "egress: [{action: Deny, to: [{networks: [", "10.0.%zu.0/24", "]}]}]",
+		  "spec.egress[0].to[0].networks: must be a list of 1 to 25 CIDRs" },
+		{ "egress: [{action: Deny, to: [{namespaces: {}}], protocols: [",
+		  "{tcp: {destinationPort: {range: {start: %zu, end: 1000}}}}", "]}]",
+		  "spec.egress[0].protocols: 1 to 25 protocols" },
+	};
+	static const struct {
+		const char *spec, *err;
+	} bad[] = {
+		{ "ingress: [{action: Deny, from: [{namespaces: {}}], protocols: []}]",
+		  "spec.ingress[0].protocols: 1 to 25 protocols" },
+		{ "ingress: [{action: Deny, from: [{namespaces: {}}], protocols: [{tcp: {}}]}]",
+		  "spec.ingress[0].protocols[0].tcp.destinationPort: required (the CRD refuses an "
+		  "empty tcp" },
+		{ "ingress: [{action: Deny, from: [{namespaces: {}}], protocols: [{sctp: {}}]}]",
+		  "spec.ingress[0].protocols[0].sctp.destinationPort: required" },
+		{ "ingress: [{action: Deny, from: [{namespaces: {}}],"
+		  " protocols: [{udp: {destinationPort: {range: {start: 80, end: 80}}}}]}]",
+		  "spec.ingress[0].protocols[0].udp.destinationPort.range.end: 80 must be greater "
+		  "than start (80); a single port is {number: N}" },
+		{ "ingress: [{action: Deny, from: [{namespaces: {}}],"
+		  " protocols: [{tcp: {destinationPort: {range: {start: 90, end: 80}}}}]}]",
+		  "range.end: 80 must be greater than start (90)" },
+		{ "ingress: [{action: Deny, from: [{namespaces: {}}],"
+		  " protocols: [{tcp: {destinationPort: {number: 0}}}]}]",
+		  "spec.ingress[0].protocols[0].tcp.destinationPort.number" },
+		{ "egress: [{action: Deny, to: [{networks: [10.0.0.0/8, 10.0.0.0/8]}]}]",
+		  "spec.egress[0].to[0].networks[1]: \"10.0.0.0/8\" is networks[0] again" },
+		{ "egress: [{action: Deny, to: [{networks: "
+		  "[\"0000:0000:0000:0000:0000:0000:0000:0000/0128\"]}]}]",
+		  "spec.egress[0].to[0].networks[0]: must be at most 43 characters" },
+		{ "egress: [{action: Accept, to: [{pods: {namespaceSelector: {}, podSelector: {}}},"
+		  " {networks: [10.0.0.0/8]}], protocols: [{destinationNamedPort: http}]}]",
+		  "spec.egress[0].protocols[0].destinationNamedPort: cannot be used with a networks "
+		  "peer (to[1])" },
+		{ "egress: [{action: Accept, to: [{nodes: {}}],"
+		  " protocols: [{tcp: {destinationPort: {number: 1}}}, {destinationNamedPort: http}]}]",
+		  "spec.egress[0].protocols[1].destinationNamedPort: cannot be used with a nodes" },
+	};
+	struct k8s_error err;
+	char buf[1024];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(lim) / sizeof(lim[0]); i++) {
+		if (parse_repeated(lim[i].pre, lim[i].item, 25, lim[i].post, &err))
+			fail_msg("limit %zu: 25 refused: %s", i, err.msg);
+		assert_int_equal(parse_repeated(lim[i].pre, lim[i].item, 26, lim[i].post, &err),
+				 -EINVAL);
+		if (!strstr(err.msg, lim[i].err))
+			fail_msg("limit %zu: got \"%s\", want \"%s\"", i, err.msg, lim[i].err);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(buf, sizeof(buf),
+			 HEAD "spec: {tier: Admin, priority: 1, subject: {namespaces: {}}, %s}\n",
+			 bad[i].spec);
+		if (parse_doc(buf, &err) != -EINVAL)
+			fail_msg("case %zu: accepted", i);
+		if (!strstr(err.msg, bad[i].err))
+			fail_msg("case %zu: got \"%s\", want \"%s\"", i, err.msg, bad[i].err);
+	}
+	/* named ports towards pods, ranges of two ports, distinct networks: fine */
+	snprintf(buf, sizeof(buf),
+		 HEAD "spec: {tier: Admin, priority: 1, subject: {namespaces: {}}, egress: ["
+		      "{action: Accept, to: [{pods: {namespaceSelector: {}, podSelector: {}}}],"
+		      " protocols: [{destinationNamedPort: http},"
+		      " {tcp: {destinationPort: {range: {start: 80, end: 81}}}}]},"
+		      " {action: Deny, to: [{networks: [10.0.0.0/8, 10.0.0.0/16]}]}]}\n");
+	assert_int_equal(parse_doc(buf, &err), 0);
 }
 
 /* ---- agreement on random clusters ---------------------------------------- */
@@ -1095,6 +1210,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fail_closed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_tiers_unchanged, setup, teardown),
 		cmocka_unit_test(test_parse),
+		cmocka_unit_test(test_parse_limits),
 		cmocka_unit_test_setup_teardown(test_random_agree, setup, teardown),
 	};
 
