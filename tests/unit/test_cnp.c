@@ -350,6 +350,7 @@ static void test_pass_falls_through(void **state)
 	cast();
 	a = cnp_add("a-pass", ADMIN, 1, sel("team=a"), NULL);
 	cpeer_ns(crule(a, IN, PASS), sel("team=b"));
+	a->ingress[0].name = tstr("dev-to-np");
 	b = cnp_add("b-deny", ADMIN, 2, sel("team=a"), NULL);
 	cpeer_ns(crule(b, IN, DENY), sel(""));
 	/* web: a NetworkPolicy allows dev's client only */
@@ -365,9 +366,27 @@ static void test_pass_falls_through(void **state)
 	cpeer_ns(crule(b, IN, DENY), sel("team=b"));
 	compile();
 	assert_false(allowed(DEVWEB, DB, TCP, 80));
+	/* the entry names the Pass it went through (Pass number 1, a-pass's rule 0) */
 	assert_int_equal(hit_in(DEVWEB, DB, TCP, 80)->val.flags,
-			 XCNI_POLV_DENY | XCNI_TIER_BASELINE << XCNI_POLV_TIER_SHIFT);
+			 XCNI_POLV_DENY | XCNI_TIER_BASELINE << XCNI_POLV_TIER_SHIFT |
+				 1 << XCNI_POLV_PASS_SHIFT);
+	assert_int_equal(XCNI_POLV_TIER(hit_in(DEVCLIENT, WEB, TCP, 80)->val.flags), XCNI_TIER_NP);
+	assert_int_equal(XCNI_POLV_PASS(hit_in(DEVCLIENT, WEB, TCP, 80)->val.flags), 1);
+	assert_int_equal(XCNI_POLV_PASS(hit_in(DB, WEB, TCP, 80)->val.flags), 0); /* b-deny */
 	assert_true(allowed(DEVCLIENT, WEB, TCP, 80)); /* NetworkPolicy decided before Baseline */
+	/* names for people: a-pass's rule by (policy, rule, dir), and Pass number 1 */
+	assert_int_equal(R.nrulenames, 2);
+	assert_int_equal(R.rulenames[0].key.policy_id, 0);
+	assert_int_equal(R.rulenames[0].key.rule, 1);
+	assert_int_equal(R.rulenames[0].key.dir, XCNI_RULENAME_PASS);
+	assert_int_equal(R.rulenames[1].key.dir, XCNI_DIR_TO_POD);
+	assert_int_equal(R.rulenames[1].key.rule, 0);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(R.rulenames[i].val.policy_id, R.rulenames[1].key.policy_id);
+		assert_int_equal(R.rulenames[i].val.action, PASS);
+		assert_string_equal(R.rulenames[i].val.name, "dev-to-np");
+	}
+	assert_int_not_equal(R.rulenames[1].key.policy_id, 0);
 }
 
 /* Baseline applies only where no NetworkPolicy selects the pod. */

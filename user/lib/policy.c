@@ -492,6 +492,68 @@ void copy_str(char *dst, size_t size, const char *src)
 	return;
 }
 
+static int cmp_rulename(const void *a, const void *b)
+{
+	return memcmp(&((const struct pol_rulename *)a)->key, &((const struct pol_rulename *)b)->key,
+		      sizeof(struct xcni_rulename_key));
+}
+
+/*
+ * ClusterNetworkPolicies' rule names and Pass numbers (xcni_shared.h:
+ * rulename): Pass rules numbered 1, 2, ... in evaluation order (tier,
+ * priority, name, ingress then egress, rule order), 0 past
+ * XCNI_POLV_PASS_MAX. The maps keep indexes; people read these.
+ */
+static int build_rulenames(struct ctx *x)
+{
+	struct pol_result *r = x->r;
+	size_t n = 0, cap = 0;
+	unsigned pass = 0;
+
+	x->pass_ref = calloc(x->ncnps + 1, sizeof(*x->pass_ref));
+	if (!x->pass_ref)
+		return -ENOMEM;
+	for (size_t i = 0; i < x->ncnps; i++) {
+		const struct k8s_cnp *p = x->cnps[i];
+
+		x->pass_ref[i] = calloc(p->ningress + p->negress + 1, sizeof(**x->pass_ref));
+		if (!x->pass_ref[i])
+			return -ENOMEM;
+		for (size_t k = 0; k < p->ningress + p->negress; k++) {
+			bool eg = k >= p->ningress;
+			const struct k8s_cnp_rule *ru = eg ? &p->egress[k - p->ningress] :
+							     &p->ingress[k];
+			struct xcni_rulename v = { .policy_id = x->cnp_id[i],
+						   .rule = (uint16_t)(eg ? k - p->ningress : k),
+						   .dir = eg ? XCNI_DIR_FROM_POD : XCNI_DIR_TO_POD,
+						   .action = (uint8_t)ru->action };
+
+			copy_str(v.name, sizeof(v.name), ru->name);
+			if (ru->action == K8S_CNP_PASS && pass < XCNI_POLV_PASS_MAX)
+				x->pass_ref[i][k] = (uint16_t)++pass;
+			for (int e = 0; e < 2; e++) {
+				struct pol_rulename *rn;
+
+				if (e ? !x->pass_ref[i][k] : !ru->name)
+					continue;
+				if (grow(&r->rulenames, &cap, n, sizeof(*r->rulenames)))
+					return -ENOMEM;
+				rn = &r->rulenames[n++];
+				memset(rn, 0, sizeof(*rn));
+				rn->key = e ? (struct xcni_rulename_key){ 0, x->pass_ref[i][k],
+									  XCNI_RULENAME_PASS, 0 } :
+					      (struct xcni_rulename_key){ v.policy_id, v.rule,
+									  v.dir, 0 };
+				rn->val = v;
+			}
+		}
+	}
+	r->nrulenames = n;
+	if (n)
+		qsort(r->rulenames, n, sizeof(*r->rulenames), cmp_rulename);
+	return 0;
+}
+
 int build_policies(struct ctx *x)
 {
 	struct pol_result *r = x->r;
@@ -531,7 +593,7 @@ int build_policies(struct ctx *x)
 	r->npolicies = x->nnps + x->ncnps;
 	qsort(r->policies, r->npolicies, sizeof(*r->policies), cmp_u32_first);
 	free(used.v);
-	return 0;
+	return build_rulenames(x);
 }
 
 /* ---- ipcache and pod names ------------------------------------------- */
@@ -1501,6 +1563,9 @@ void ctx_free(struct ctx *x)
 	free(x->id_pods);
 	free(x->np_id);
 	free(x->nps);
+	for (size_t i = 0; x->pass_ref && i < x->ncnps; i++)
+		free(x->pass_ref[i]);
+	free(x->pass_ref);
 	free(x->cnps);
 	free(x->cnp_id);
 	free(x->nsaudit);
@@ -1596,5 +1661,6 @@ void pol_result_free(struct pol_result *r)
 	free(r->ipcache);
 	free(r->policies);
 	free(r->podnames);
+	free(r->rulenames);
 	memset(r, 0, sizeof(*r));
 }

@@ -237,6 +237,15 @@ static bool rule_matches(const struct cnpctx *cc, const struct k8s_cnp_rule *r,
 	return peer && protos_match(cc, r, pr, proto, port);
 }
 
+/* The Pass number of the i-th rule of cc (0: not numbered). */
+static uint16_t pass_of(const struct cnpctx *cc, size_t i)
+{
+	const struct k8s_cnp *p = cc->x->cnps[cc->rules[i].cnp];
+	size_t k = cc->rules[i].rule + (cc->dir == XCNI_DIR_TO_POD ? 0 : p->ningress);
+
+	return cc->x->pass_ref ? cc->x->pass_ref[cc->rules[i].cnp][k] : 0;
+}
+
 static uint16_t tier_flags(enum xcni_tier t)
 {
 	return (uint16_t)(t << XCNI_POLV_TIER_SHIFT);
@@ -254,6 +263,7 @@ static struct vd evaluate(const struct cnpctx *cc, const struct peer *pr, uint8_
 	const struct ctx *x = cc->x;
 	bool np_audit = cc->np_audit || cc->ns_audit;
 	bool passed = false;
+	uint16_t pass = 0; /* the first Pass on the way, for people (XCNI_POLV_PASS) */
 	size_t i = 0;
 
 	for (int tier = K8S_CNP_ADMIN; tier <= K8S_CNP_BASELINE; tier++) {
@@ -276,10 +286,13 @@ static struct vd evaluate(const struct cnpctx *cc, const struct peer *pr, uint8_
 				continue;
 			if (r->action == K8S_CNP_PASS) {
 				passed = true; /* the rest of the Admin tier is skipped */
+				if (!pass)
+					pass = pass_of(cc, i);
 				continue;
 			}
 			if (r->action == K8S_CNP_DENY)
 				v.flags |= XCNI_POLV_DENY | (audit ? XCNI_POLV_AUDIT : 0);
+			v.flags |= (uint16_t)(pass << XCNI_POLV_PASS_SHIFT);
 			return v;
 		}
 		passed = false;
@@ -289,7 +302,9 @@ static struct vd evaluate(const struct cnpctx *cc, const struct peer *pr, uint8_
 		    !(enforced_only && np_audit)) {
 			const struct pol_ep *nep = enforced_only && cc->ep_enf ? cc->ep_enf : cc->ep;
 			const struct pol_entry *e = np_lookup(nep, cc->dir, pr, proto, port);
-			struct vd v = { 0, 0, tier_flags(XCNI_TIER_NP) };
+			struct vd v = { 0, 0,
+					(uint16_t)(tier_flags(XCNI_TIER_NP) |
+						   pass << XCNI_POLV_PASS_SHIFT) };
 
 			if (e) {
 				v.policy_id = e->val.policy_id;
@@ -300,7 +315,8 @@ static struct vd evaluate(const struct cnpctx *cc, const struct peer *pr, uint8_
 			return v;
 		}
 	}
-	return (struct vd){ 0, 0, tier_flags(XCNI_TIER_DEFAULT) };
+	return (struct vd){ 0, 0,
+			    (uint16_t)(tier_flags(XCNI_TIER_DEFAULT) | pass << XCNI_POLV_PASS_SHIFT) };
 }
 
 /*

@@ -99,6 +99,9 @@ struct ctx {
 	size_t ncnps;
 	const struct k8s_cnp **cnps;
 	uint32_t *cnp_id;
+	/* per ClusterNetworkPolicy, per rule (ingress, then egress): its Pass
+	 * number (XCNI_POLV_PASS), 0 for other actions (build_policies) */
+	uint16_t **pass_ref;
 	size_t nnsaudit;
 	const char **nsaudit;
 	bool np_audit_any;
