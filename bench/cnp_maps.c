@@ -9,9 +9,10 @@
  * ClusterNetworkPolicies (Admin and Baseline alternating).
  *
  *   (a) from empty: the first update (whole) and its map writes;
- *   (b) one change: one ClusterNetworkPolicy edited (its port), and one
- *       NetworkPolicy edited (its port), each ROUNDS times alternately; the
- *       median and the spread of compile, write, total.
+ *   (b) one change: one ClusterNetworkPolicy edited (c2's port: its subject
+ *       holds 50 of the 100 local pods), and one NetworkPolicy edited (np0's
+ *       port: it selects 50 local pods), each ROUNDS times; the median and
+ *       the spread of compile, write, total.
  *
  *   make && cc -O2 -I user -I bpf -o /tmp/cnp_maps bench/cnp_maps.c build/libxcni.a \
  *      $(pkg-config --libs jansson libbpf libmnl) -lyaml -lcurl -lz -lelf
@@ -57,6 +58,10 @@ static const struct mapdef defs[] = {
 	{ "xcni_polsel", BPF_MAP_TYPE_HASH, 4, sizeof(struct xcni_polsel), XCNI_MAX_ENDPOINTS, 0 },
 	{ "xcni_rulename", BPF_MAP_TYPE_HASH, sizeof(struct xcni_rulename_key),
 	  sizeof(struct xcni_rulename), XCNI_MAX_RULENAMES, BPF_F_NO_PREALLOC },
+	{ "xcni_ipcache6", BPF_MAP_TYPE_LPM_TRIE, sizeof(struct xcni_ipcache6_key),
+	  sizeof(struct xcni_ipcache_val), XCNI_MAX_IPCACHE, BPF_F_NO_PREALLOC },
+	{ "xcni_polkey6", BPF_MAP_TYPE_HASH, sizeof(struct xcni_in6), sizeof(__u32),
+	  XCNI_MAX_ENDPOINTS, 0 },
 };
 
 static void maps_remove(void)
@@ -263,7 +268,7 @@ int main(int argc, char **argv)
 			if (kind == 0)
 				cnp_put(2, k % 2 ? 80 + 2 % 60 : 1000 + k);
 			else
-				np_put(1, k % 2 ? 80 + 1 % 50 : 2000 + k);
+				np_put(0, k % 2 ? 80 : 2000 + k);
 			if (generation(pi, ps, &p))
 				return 1;
 			c[k] = p.compile;
