@@ -16,9 +16,14 @@
  *
  *   make && cc -O2 -I user -I bpf -o /tmp/cnp_maps bench/cnp_maps.c build/libxcni.a \
  *      $(pkg-config --libs jansson libbpf libmnl) -lyaml -lcurl -lz -lelf
- *   /tmp/cnp_maps 100 [ROUNDS]; /tmp/cnp_maps 0 [ROUNDS]     (root)
+ *   /tmp/cnp_maps 100 [ROUNDS] [unique]; /tmp/cnp_maps 0 [ROUNDS]     (root)
+ *
+ * unique: every pod gets a label of its own (id=pN), so no two pods share an
+ * identity: the local pods' tiered decisions are compiled once each instead
+ * of once per identity (the worst case for the compile).
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -209,6 +214,8 @@ static void report(const char *what, double *v, size_t n)
 int main(int argc, char **argv)
 {
 	int ncnp = argc > 1 ? atoi(argv[1]) : 100, rounds = argc > 2 ? atoi(argv[2]) : 9;
+	bool unique = argc > 3 && !strcmp(argv[3], "unique");
+	char idl[32] = "";
 	struct pol_incr *pi = pol_incr_new();
 	struct polsync *ps = NULL;
 	struct pass p;
@@ -236,12 +243,14 @@ int main(int argc, char **argv)
 		put(b);
 	}
 	for (int i = 0; i < 1000; i++) {
+		if (unique)
+			snprintf(idl, sizeof(idl), ",\"id\":\"p%d\"", i);
 		snprintf(b, sizeof(b),
 			 "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"p%d\","
-			 "\"namespace\":\"ns%d\",\"labels\":{\"app\":\"a%d\"}},\"spec\":{\"nodeName\":"
+			 "\"namespace\":\"ns%d\",\"labels\":{\"app\":\"a%d\"%s}},\"spec\":{\"nodeName\":"
 			 "\"n%d\",\"containers\":[{\"name\":\"c\",\"ports\":[{\"name\":\"http\","
 			 "\"containerPort\":%d}]}]},\"status\":{\"podIP\":\"10.244.%d.%d\"}}",
-			 i, i % 20, i % 10, i % 10 + 1, 8080 + i % 2, i / 250, i % 250 + 1);
+			 i, i % 20, i % 10, idl, i % 10 + 1, 8080 + i % 2, i / 250, i % 250 + 1);
 		put(b);
 	}
 	for (int i = 0; i < 1000; i++)
@@ -251,7 +260,8 @@ int main(int argc, char **argv)
 
 	if (generation(pi, ps, &p))
 		return 1;
-	printf("%d ClusterNetworkPolicies, 1000 NetworkPolicies, 1000 pods (100 local):\n", ncnp);
+	printf("%d ClusterNetworkPolicies, 1000 NetworkPolicies, 1000 pods (100 local%s):\n", ncnp,
+	       unique ? ", every pod its own identity" : "");
 	printf("(a) from empty: compile %.1f ms + write %.1f ms = %.1f ms (%zu policy entries "
 	       "written)\n",
 	       p.compile, p.write, p.total, p.written);

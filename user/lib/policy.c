@@ -1505,8 +1505,14 @@ int compile_ep(const struct ctx *x, const struct k8s_pod *pod, uint32_t identity
 	       struct epbuild *eb, struct pol_ep *ep)
 {
 	int ret = compile_np(x, pod, identity, eb, ep, false);
+	bool hit = false;
 
-	return ret || x->peers_only ? ret : cnp_apply(x, pod, ep);
+	if (ret || x->peers_only)
+		return ret;
+	if (x->cnp_memo && ((ret = cnp_memo_get(x, pod, ep, &hit)) || hit))
+		return ret;
+	ret = cnp_apply(x, pod, ep);
+	return !ret && x->cnp_memo ? cnp_memo_put(x, pod, ep) : ret;
 }
 
 int cmp_ep(const void *a, const void *b)
@@ -1524,6 +1530,9 @@ static int build_eps(struct ctx *x)
 	r->eps = calloc(x->npods ? x->npods : 1, sizeof(*r->eps));
 	if (!r->eps)
 		return -ENOMEM;
+	/* Tiers: pods alike (a Deployment's replicas) compiled once. */
+	if ((x->ncnps || x->nnsaudit || x->np_audit_any) && !(x->cnp_memo = cnp_memo_new()))
+		return -ENOMEM;
 	for (size_t i = 0; !ret && i < x->npods; i++) {
 		const struct k8s_pod *p = x->pods[i];
 
@@ -1532,6 +1541,8 @@ static int build_eps(struct ctx *x)
 		ret = compile_ep(x, p, x->pod_id[i], &eb, &r->eps[r->neps++]);
 	}
 	qsort(r->eps, r->neps, sizeof(*r->eps), cmp_ep);
+	cnp_memo_free(x->cnp_memo);
+	x->cnp_memo = NULL;
 	free(eb.c);
 	free(eb.cr);
 	free(eb.pc);

@@ -1101,3 +1101,106 @@ int cnp_ctx_init(struct ctx *x, const struct cluster *c)
 		x->np_audit_any |= c->objs[K8S_NETWORKPOLICY][i]->meta.audit;
 	return 0;
 }
+
+/* ---- pods alike ---------------------------------------------------------- */
+
+struct cnp_memo_ent {
+	uint32_t identity;
+	const struct k8s_pod *pod; /* the first pod alike: its ports */
+	uint8_t isolated;
+	size_t n, nc;
+	struct pol_entry *e;
+	struct pol_cidr *c;
+};
+
+struct cnp_memo {
+	size_t n, cap;
+	struct cnp_memo_ent *v;
+};
+
+struct cnp_memo *cnp_memo_new(void)
+{
+	return calloc(1, sizeof(struct cnp_memo));
+}
+
+void cnp_memo_free(struct cnp_memo *m)
+{
+	for (size_t i = 0; m && i < m->n; i++) {
+		free(m->v[i].e);
+		free(m->v[i].c);
+	}
+	if (m)
+		free(m->v);
+	free(m);
+}
+
+static struct cnp_memo_ent *memo_find(const struct cnp_memo *m, const struct k8s_pod *pod,
+				      uint32_t identity)
+{
+	for (size_t i = 0; i < m->n; i++)
+		if (m->v[i].identity == identity && same_ports(m->v[i].pod, pod))
+			return &m->v[i];
+	return NULL;
+}
+
+int cnp_memo_get(const struct ctx *x, const struct k8s_pod *pod, struct pol_ep *ep, bool *hit)
+{
+	const struct cnp_memo_ent *m = memo_find(x->cnp_memo, pod, ep->state.identity);
+	struct pol_entry *e;
+	struct pol_cidr *c;
+
+	*hit = false;
+	if (!m || !ep->state.identity)
+		return 0;
+	e = calloc(m->n + 1, sizeof(*e));
+	c = calloc(m->nc + 1, sizeof(*c));
+	if (!e || !c) {
+		free(e);
+		free(c);
+		return -ENOMEM;
+	}
+	/* The same keys under this pod's address: ep is one field, so the order holds. */
+	for (size_t i = 0; i < m->n; i++) {
+		e[i] = m->e[i];
+		e[i].key.ep = ep->ip;
+	}
+	for (size_t i = 0; i < m->nc; i++) {
+		c[i] = m->c[i];
+		c[i].key.ep = ep->ip;
+	}
+	free(ep->entries);
+	free(ep->cidrs);
+	ep->entries = e;
+	ep->nentries = m->n;
+	ep->cidrs = c;
+	ep->ncidrs = m->nc;
+	ep->state.isolated = m->isolated;
+	*hit = true;
+	return 0;
+}
+
+int cnp_memo_put(const struct ctx *x, const struct k8s_pod *pod, const struct pol_ep *ep)
+{
+	struct cnp_memo *m = x->cnp_memo;
+	struct cnp_memo_ent *v;
+
+	if (!ep->state.identity || memo_find(m, pod, ep->state.identity))
+		return 0;
+	if (grow(&m->v, &m->cap, m->n, sizeof(*m->v)))
+		return -ENOMEM;
+	v = &m->v[m->n];
+	*v = (struct cnp_memo_ent){ .identity = ep->state.identity, .pod = pod,
+				    .isolated = ep->state.isolated, .n = ep->nentries,
+				    .nc = ep->ncidrs };
+	v->e = malloc((ep->nentries + 1) * sizeof(*v->e));
+	v->c = malloc((ep->ncidrs + 1) * sizeof(*v->c));
+	if (!v->e || !v->c) {
+		free(v->e);
+		free(v->c);
+		return -ENOMEM;
+	}
+	memcpy(v->e, ep->entries, ep->nentries * sizeof(*v->e));
+	memcpy(v->c, ep->cidrs, ep->ncidrs * sizeof(*v->c));
+	m->n++;
+	return 0;
+}
