@@ -11,9 +11,10 @@
 # new connection is decided through them; "none": the same lab without them.
 # Rounds alternate the order (none first, then tiers first, ...); each
 # measurement SECONDS of one connection at a time. Must run as root, under
-# the lab lock (flock /tmp/xcni-test.lock).
+# the lab lock, with any time limit inside it (so a wait for the lock never
+# cuts the teardown short):
 #
-#   bash bench/cnp-connrate.sh [-r ROUNDS] [-t SECONDS]
+#   flock -o /tmp/xcni-test.lock timeout 600 bash bench/cnp-connrate.sh [-r ROUNDS] [-t SECONDS]
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
@@ -32,11 +33,14 @@ TMP=$(mktemp -d /tmp/xcni-cnp-connrate.XXXXXX)
 export XCNI_LAB_DIR=$TMP/lab
 SRV=
 cleanup() {
+	trap - EXIT INT TERM
+	# lab exec execs the server: SRV is conn_rate itself
 	[ -n "$SRV" ] && kill "$SRV" 2>/dev/null && wait "$SRV" 2>/dev/null
-	"$XCNICTL" lab down >/dev/null 2>&1 || true
+	"$XCNICTL" lab down >/dev/null 2>&1 || echo "lab down failed: XCNI_LAB_DIR=$XCNI_LAB_DIR" >&2
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
+trap 'exit 1' INT TERM
 lab() { "$XCNICTL" lab "$@"; }
 
 cc -O2 -std=gnu11 -Wall -Wextra -Werror -o "$TMP/conn_rate" "$HERE/conn_rate.c"

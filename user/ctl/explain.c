@@ -879,6 +879,21 @@ static const char *rule_words(const struct node_maps *m, __u32 policy_id, __u16 
 	return buf;
 }
 
+static void tiers_add(char *buf, size_t size, size_t *o, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void tiers_add(char *buf, size_t size, size_t *o, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (*o >= size)
+		return; /* full: cut short */
+	va_start(ap, fmt);
+	n = vsnprintf(buf + *o, size - *o, fmt, ap);
+	va_end(ap);
+	*o += n > 0 ? (size_t)n : 0;
+}
+
 /*
  * The walk the compiler made for this side, read back from the entry that
  * decides (its tier, and the Pass it went through, XCNI_POLV_PASS): Admin,
@@ -924,7 +939,7 @@ static void tier_walk(const struct node_maps *m, struct side *s, const char *who
 		rule_words(m, pass.policy_id, pass.rule, pass.name, pw, sizeof(pw));
 	}
 	rule_words(m, s->hit.policy_id, s->hit.rule, s->rule_name, dw, sizeof(dw));
-#define STEP(...) (o += (size_t)snprintf(s->tiers + o, o < sizeof(s->tiers) ? sizeof(s->tiers) - o : 0, __VA_ARGS__))
+#define STEP(...) tiers_add(s->tiers, sizeof(s->tiers), &o, __VA_ARGS__)
 	if (tier == XCNI_TIER_ADMIN) {
 		STEP("Admin: %s %s: decides", dw, act);
 		return;
