@@ -33,6 +33,8 @@ TMP=$(mktemp -d /tmp/xcni-cnp-connrate.XXXXXX)
 export XCNI_LAB_DIR=$TMP/lab
 SRV=
 cleanup() {
+	# not under set -e: wait returns the killed server's status
+	set +e
 	trap - EXIT INT TERM
 	# lab exec execs the server: SRV is conn_rate itself
 	[ -n "$SRV" ] && kill "$SRV" 2>/dev/null && wait "$SRV" 2>/dev/null
