@@ -37,7 +37,10 @@ cleanup() {
 	set +e
 	trap - EXIT INT TERM
 	# lab exec execs the server: SRV is conn_rate itself
-	[ -n "$SRV" ] && kill "$SRV" 2>/dev/null && wait "$SRV" 2>/dev/null
+	if [ -n "$SRV" ]; then
+		kill "$SRV" 2>/dev/null
+		wait "$SRV" 2>/dev/null
+	fi
 	"$XCNICTL" lab down >/dev/null 2>&1 || echo "lab down failed: XCNI_LAB_DIR=$XCNI_LAB_DIR" >&2
 	rm -rf "$TMP"
 }
@@ -52,7 +55,9 @@ lab apply -f "$ROOT/examples/lab/10-pods.yaml" >/dev/null
 lab get --json >"$TMP/lab.json"
 XA=$(python3 -c 'import json,sys; print([p["ip"] for p in json.load(open(sys.argv[1]))["pods"] if p["namespace"] == "x" and p["name"] == "a"][0].split("/")[0])' "$TMP/lab.json")
 lab exec y/b -- sysctl -qw net.ipv4.tcp_tw_reuse=1 "net.ipv4.ip_local_port_range=1024 65000"
-lab exec x/a -- "$TMP/conn_rate" server -b "$XA" -p 9100 &
+# Not through lab(): a function runs in a subshell of its own when sent to the
+# background, and $! would be that shell, not the server lab exec becomes.
+"$XCNICTL" lab exec x/a -- "$TMP/conn_rate" server -b "$XA" -p 9100 &
 SRV=$!
 sleep 0.5
 
