@@ -645,6 +645,15 @@ struct xcni_polhash_key {
 #define XCNI_POLV_AUDIT (1u << 1) /* ... in audit mode only: it passes, reported */
 #define XCNI_POLV_TIER_SHIFT 2 /* bits 2-3: enum xcni_tier, what decided */
 #define XCNI_POLV_TIER(f) (((f) >> XCNI_POLV_TIER_SHIFT) & 3)
+/*
+ * bits 7-15: for people only, the Pass the walk went through before what
+ * decided (the number of an xcni_rulename entry keyed {0, pass, RULENAME_PASS};
+ * 0: none, or more Pass rules than fit). Above the 7 bits a verdict's events
+ * carry, so the programs never see it.
+ */
+#define XCNI_POLV_PASS_SHIFT 7
+#define XCNI_POLV_PASS_MAX 511
+#define XCNI_POLV_PASS(f) (((f) >> XCNI_POLV_PASS_SHIFT) & XCNI_POLV_PASS_MAX)
 enum xcni_tier {
 	XCNI_TIER_NP = 0, /* NetworkPolicy (policy_id 0 with DENY: isolated, nothing allows) */
 	XCNI_TIER_ADMIN = 1,
@@ -691,6 +700,32 @@ struct xcni_polcidr_key {
 struct xcni_polname {
 	char ns[64];
 	char name[256];
+};
+
+/*
+ * rulename: the rules of ClusterNetworkPolicies, for people (xcnictl, flows;
+ * the programs never read it): {policy id, rule index, direction} -> the
+ * rule's action and name (rules with a name only), and {0, pass number,
+ * XCNI_RULENAME_PASS} -> the Pass rule a verdict entry's XCNI_POLV_PASS
+ * names (policy_id, rule and dir in the value say which).
+ */
+#define XCNI_RULENAME_PASS 0xff
+#define XCNI_RULENAME_LEN 104 /* the API's 100 characters and a NUL */
+#ifndef XCNI_MAX_RULENAMES
+#define XCNI_MAX_RULENAMES 16384
+#endif
+struct xcni_rulename_key {
+	__u32 policy_id;
+	__u16 rule;
+	__u8 dir; /* enum xcni_dir, or XCNI_RULENAME_PASS */
+	__u8 pad;
+};
+struct xcni_rulename {
+	__u32 policy_id;
+	__u16 rule;
+	__u8 dir;
+	__u8 action; /* 0 Accept, 1 Deny, 2 Pass */
+	char name[XCNI_RULENAME_LEN];
 };
 
 /*

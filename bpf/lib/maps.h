@@ -392,6 +392,15 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XCNI_MAX_RULENAMES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct xcni_rulename_key);
+	__type(value, struct xcni_rulename);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xcni_rulename SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, XCNI_MAX_ENDPOINTS);
 	__type(key, __u32);
 	__type(value, struct xcni_polsel);

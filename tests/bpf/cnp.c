@@ -168,3 +168,107 @@ static const struct CMUnitTest cnp_tests[] = {
 	cmocka_unit_test(cnp_audit_counted),
 };
 const struct group cnp_group = { "cnp", TESTS(cnp_tests), .prep = node4_state };
+
+/*
+ * --bench-tiers (issue 28: per-packet cost unchanged within 5%): new flows
+ * into A (each run one, its ct entry removed in between), A's ingress policy
+ * as the compiler writes it without tiers (version 8: NetworkPolicy's
+ * allow for B on TCP 80, nothing for C) and with them (version 9: B's
+ * allow passed by an Admin Pass, an Admin Deny for C, every other peer
+ * denied by entry: what policy_cnp.c writes), the polep flipped between
+ * rounds. Two flows: B->A TCP 80 allowed, C->A TCP 80 denied. Rounds
+ * alternate the two versions; per flow the median of the rounds and the ratio.
+ */
+static int bench_put(uint8_t ver, uint32_t peer, uint8_t proto, uint16_t port, int bits,
+		     uint32_t id, uint16_t rule, uint16_t flags)
+{
+	struct xcni_polhash_key hk = { .ep = ip4(IP_A), .peer = peer, .version = ver, .dir = TO_POD,
+				       .proto = proto, .port = bits ? htons(port) : 0 };
+	struct xcni_policy_val v = { .policy_id = id, .rule = rule, .flags = flags };
+
+	return bpf_map_update_elem(map_fd("xcni_policy"), &hk, &v, BPF_ANY) ? -errno : 0;
+}
+
+static int bench_polep(uint8_t ver, uint8_t has)
+{
+	struct xcni_polep v = { .identity = ID_A, .version = ver, .isolated = XCNI_ISOLATED(TO_POD) };
+	uint32_t ip = ip4(IP_A);
+
+	v.has[TO_POD] = has;
+	return bpf_map_update_elem(map_fd("xcni_polep"), &ip, &v, BPF_ANY) ? -errno : 0;
+}
+
+static int cmp_dbl(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+int bench_tiers(void)
+{
+	enum { ROUNDS = 12, RUNS = 20000 };
+	const uint16_t pass = 1 << XCNI_POLV_PASS_SHIFT;
+	struct row flows[2] = {
+		{ .dev = DEV_B, TCP(IP_B, 45100, IP_A, 80, TH_SYN) },
+		{ .dev = DEV_C, TCP(IP_C, 45101, IP_A, 80, TH_SYN) },
+	};
+	const char *const fname[2] = { "B->A TCP 80, allowed", "C->A TCP 80, denied" };
+	const int want[2] = { TC_ACT_REDIRECT, TC_ACT_SHOT };
+	double per[2][2][ROUNDS]; /* [flow][tiers][round] */
+	int cfd = bpf_map__fd(env.from->maps.xcni_ct);
+	int err = 0;
+
+	err = err ?: ipc(IP_A, ID_A);
+	err = err ?: ipc(IP_B, ID_B);
+	err = err ?: ipc(IP_C, ID_C);
+	/* version 8: NetworkPolicy alone */
+	err = err ?: bench_put(8, ID_B, TCP_P, 80, 16, 7, 0, 0);
+	/* version 9: the same pod with tiers */
+	err = err ?: bench_put(9, ID_B, TCP_P, 80, 16, 7, 0, pass);
+	err = err ?: bench_put(9, ID_B, 0, 0, 0, 0, 0, DENYF | pass);
+	err = err ?: bench_put(9, ID_C, TCP_P, 80, 16, 301, 1, DENYF | ADM);
+	err = err ?: bench_put(9, ID_C, 0, 0, 0, 301, 1, DENYF | ADM);
+	err = err ?: bench_put(9, XCNI_ID_ANY, 0, 0, 0, 0, 0, DENYF);
+	if (err)
+		return err;
+	for (int round = 0; round < 2 * ROUNDS; round++) {
+		int tiers = (round + round / 2) % 2; /* N T T N N T ...: neither always first */
+
+		if ((err = tiers ? bench_polep(9, XCNI_HAS_ANY_PROTO) : bench_polep(8, 0)))
+			return err;
+		for (int f = 0; f < 2; f++) {
+			struct xcni_ct_key ck = tuple_of(&flows[f], false);
+			uint8_t in[FRAME_MAX], out[FRAME_MAX];
+			size_t len = build(&flows[f], in);
+			struct bpf_test_run_opts o = {};
+			uint64_t ns = 0;
+
+			for (int i = -RUNS / 4; i < RUNS; i++) {
+				bpf_map_delete_elem(cfd, &ck);
+				if ((err = run(FROM_POD, flows[f].dev, in, len, out, sizeof(out), 1, &o)))
+					return err;
+				if ((int)o.retval != want[f])
+					return -EPROTO;
+				if (i >= 0)
+					ns += o.duration;
+			}
+			per[f][tiers][round / 2] = (double)ns / RUNS;
+		}
+	}
+	printf("policy verdict of a new flow, %d rounds of %d runs a side, interleaved:\n", ROUNDS,
+	       RUNS);
+	for (int f = 0; f < 2; f++) {
+		double m[2];
+
+		for (int t = 0; t < 2; t++) {
+			qsort(per[f][t], ROUNDS, sizeof(double), cmp_dbl);
+			m[t] = (per[f][t][ROUNDS / 2 - 1] + per[f][t][ROUNDS / 2]) / 2;
+		}
+		printf("  %-22s without tiers %6.1f ns  with tiers %6.1f ns  ratio %.3f  "
+		       "(rounds %.1f-%.1f / %.1f-%.1f)\n",
+		       fname[f], m[0], m[1], m[1] / m[0], per[f][0][0], per[f][0][ROUNDS - 1],
+		       per[f][1][0], per[f][1][ROUNDS - 1]);
+	}
+	return 0;
+}

@@ -283,6 +283,8 @@ int policy_a_v1_again(void);
 int policy_a_egress_nothing(void);
 int policy4_state(void);
 int bench_policy(void);
+/* cnp.c: a new flow's verdict with and without tiers compiled (--bench-tiers). */
+int bench_tiers(void);
 /* encap.c: node n2 hosting R (IP_R), a pod whose node is gone (IP_GONE). */
 int overlay_setup(void);
 /* prefilter.c: 203.0.113.0/24 on the deny list. */

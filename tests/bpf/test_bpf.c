@@ -84,6 +84,14 @@ int main(int argc, char **argv)
 		env_teardown(NULL);
 		return err ? 1 : 0;
 	}
+	if (argc > 1 && !strcmp(argv[1], "--bench-tiers")) {
+		if ((err = env_setup(NULL)))
+			fprintf(stderr, "setup: %s\n", strerror(-err));
+		else if ((err = node4_state()) || (err = bench_tiers()))
+			fprintf(stderr, "bench: %s\n", strerror(-err));
+		env_teardown(NULL);
+		return err ? 1 : 0;
+	}
 	if (argc > 1 && !strcmp(argv[1], "--bench")) {
 		if ((err = env_setup(NULL)))
 			fprintf(stderr, "setup: %s\n", strerror(-err));

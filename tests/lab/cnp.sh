@@ -6,6 +6,12 @@
 # applies policies with `xcnictl lab apply`, probes every ordered pod pair
 # (`lab matrix`) and compares the table with what the API's text says.
 #
+# The views name what decided: `policy get` (TIER, ACTION, RULE-NAME, passed_by),
+# `explain` (the walk Admin -> NetworkPolicy -> Baseline, a Pass included),
+# `monitor` (tier and rule name of verdicts and tier drops) on x/a's node
+# (flows' rule_name: test_flows; xcnid --flows would share the events ring
+# with monitor).
+#
 # Every node's xcnid serves metrics (--metrics-addr 127.0.0.1:9962 in its
 # netns): around the Admin Deny, Pass, audit and Baseline cases the counters
 # xcni_policy_flows_total{tier,action,direction}, summed over the nodes, move
@@ -137,6 +143,27 @@ check "lab up --nodes $NODES --ip-family $FAMILY (xcnid --metrics-addr 127.0.0.1
 	{ finish; exit 1; }
 check "apply namespaces x, y, z" lab apply -f "$EX/00-namespaces.yaml"
 check "apply pods a, b, c in each" lab apply -f "$EX/10-pods.yaml" || { finish; exit 1; }
+lab get --json >"$T/lab.json"
+XA_NODE=$(/usr/bin/python3 -c 'import json,sys; print([p["node"] for p in json.load(open(sys.argv[1]))["pods"] if p["namespace"] == "x" and p["name"] == "a"][0])' "$T/lab.json")
+
+# jsonok EXPR CMD...: CMD's JSON output (one document, or one per line) as j (a
+# list for lines: l) makes EXPR true; else both are shown.
+jsonok() {
+	local expr=$1
+	shift
+	"$@" >"$T/j.out" 2>&1 || { echo "exit $?"; head -20 "$T/j.out"; return 1; }
+	/usr/bin/python3 -c '
+import json, sys
+t = open(sys.argv[1]).read()
+try:
+    j = json.loads(t)
+except ValueError:
+    j = None
+l = [json.loads(x) for x in t.splitlines() if x.strip().startswith("{")]
+if not eval(sys.argv[2]):
+    print(t[:3000]); sys.exit(1)' "$T/j.out" "$expr"
+}
+xa() { "$XCNICTL" --node "$XA_NODE" "$@"; }
 matrix "no policy" 80/tcp "True"
 
 # Bad input: refused naming the object and the field, nothing applied.
@@ -191,6 +218,40 @@ pstill "$T/p0" "$T/p1" ingress admin/accept admin/deny admin/audit networkpolicy
 pcheck "  ... y/b -> x/a: the Admin Deny" "$T/p1" "$T/p2" admin deny ingress -ge 1
 pstill "$T/p1" "$T/p2" ingress admin/accept admin/audit networkpolicy/accept networkpolicy/deny \
 	baseline/accept baseline/deny default/accept
+
+# The views, on x/a's node: policy get's tiers, actions, rule names and the Pass.
+check "policy get x/a: y's entries Admin/deny by deny-y rule 0 \"no-y\"" \
+	jsonok "[r for r in j if r.get('tier') == 'Admin' and r.get('action') == 'deny' and r.get('policy') == 'deny-y [Admin 10]' and r.get('rule_name') == 'no-y']" \
+	xa policy get x/a --json
+check "  ... y/a's: NetworkPolicy/allow by x/allow-all, passed_by pass-ya rule 0 (ya)" \
+	jsonok "[r for r in j if r.get('tier') == 'NetworkPolicy' and r.get('action') == 'allow' and r.get('policy') == 'x/allow-all' and r.get('rule_name') is None and r.get('passed_by') == 'pass-ya [Admin 5] rule 0 (ya)']" \
+	xa policy get x/a --json
+check "  ... the text table has TIER, ACTION and RULE-NAME" \
+	bash -c '"$@" | grep -q "RULE-NAME.*TIER.*ACTION" && "$@" | grep -q "no-y  *Admin  *deny"' _ \
+	"$XCNICTL" --node "$XA_NODE" policy get x/a
+# explain walks the tiers: a Pass, then the NetworkPolicy that decides; a Deny that decides.
+check "explain y/a x/a 80/tcp: Admin Pass by pass-ya rule 0 \"ya\", then x/allow-all decides" \
+	jsonok "j['ingress_tiers'] == 'Admin: Pass by pass-ya [Admin 5] rule 0 \"ya\" -> NetworkPolicy: x/allow-all rule 0 allows: decides' and j['ingress_tier'] == 'networkpolicy' and j['ingress_action'] == 'accept' and j['verdict'] == 'allowed'" \
+	xa explain y/a x/a 80/tcp --json
+check "explain y/b x/a 80/tcp: the Admin Deny decides, rule name no-y" \
+	jsonok "j['ingress_tiers'] == 'Admin: deny-y [Admin 10] rule 0 \"no-y\" Deny: decides' and j['ingress_rule_name'] == 'no-y' and j['ingress_tier'] == 'admin' and j['ingress_action'] == 'deny' and j['verdict'] == 'denied'" \
+	xa explain y/b x/a 80/tcp --json
+out=$(xa explain y/a x/a 80/tcp 2>&1)
+check "  ... the text shows INGRESS-TIERS" grep -q '^INGRESS-TIERS *Admin: Pass by pass-ya' <<<"$out"
+echo "$out" | grep -i tiers | sed 's/^/#   /'
+# monitor names tier and rule: y/b's Admin drop and y/a's NetworkPolicy verdict.
+xa monitor --json --timeout-ms 2500 >"$T/ev.json" 2>"$T/ev.err" &
+mon=$!
+sleep 0.5
+lab probe y/b x/a 80/tcp --timeout-ms "$TIMEOUT" >/dev/null 2>&1
+lab probe y/a x/a 80/tcp --timeout-ms "$TIMEOUT" >/dev/null 2>&1
+wait "$mon" || { echo "# monitor exited $?"; sed 's/^/#   /' "$T/ev.err"; }
+check "monitor: y/b -> x/a drop-policy-admin, tier admin, 'deny ingress by deny-y [Admin 10] rule 0 \"no-y\"'" \
+	jsonok "[e for e in l if e['reason'] == 'drop-policy-admin' and e['tier'] == 'admin' and e['rule_name'] == 'no-y' and e['verdict'] == 'deny ingress by deny-y [Admin 10] rule 0 \"no-y\"']" \
+	cat "$T/ev.json"
+check "  ... y/a -> x/a: a verdict by x/allow-all, tier networkpolicy" \
+	jsonok "[e for e in l if e['type'] == 'verdict' and e['tier'] == 'networkpolicy' and e['policy'] == 'x/allow-all' and e['rule_name'] is None]" \
+	cat "$T/ev.json"
 # The same Pass at priority 20: deny-y (10) decides first.
 sed -i 's/priority: 5/priority: 20/' "$T/pass-ya.yaml"
 check "pass-ya to priority 20" lab apply -f "$T/pass-ya.yaml"
@@ -237,6 +298,28 @@ unpolicy deny-y
 lab delete -f "$T/np-x.yaml" >/dev/null 2>&1 || not_ok "delete x/allow-all"
 matrix "all removed" 80/tcp "True"
 
+# An audited NetworkPolicy beside an enforced one isolating the same pods opens
+# nothing: x admits z only, whatever the audited allow-all says.
+cat >"$T/np-audit.yaml" <<EOF
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: only-z, namespace: x}
+spec:
+  podSelector: {}
+  ingress: [{from: [{namespaceSelector: {matchLabels: {ns: z}}}]}]
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: open-audit, namespace: x, annotations: {xcni.io/policy-mode: audit}}
+spec:
+  podSelector: {}
+  ingress: [{from: [{namespaceSelector: {}}]}]
+EOF
+check "apply x/only-z (enforced) and x/open-audit (audit mode)" lab apply -f "$T/np-audit.yaml"
+matrix "an audited allow-all beside an enforced NetworkPolicy opens nothing" 80/tcp \
+	"dns != 'x' or sns == 'z'"
+lab delete -f "$T/np-audit.yaml" >/dev/null 2>&1 || not_ok "delete x/only-z, x/open-audit"
+
 # Baseline: z denies every namespace but its own, unless a NetworkPolicy selects the pod.
 cnp base-z Baseline 100 z <<'EOF'
   - {name: same-ns, action: Accept, from: [{namespaces: {matchLabels: {ns: z}}}]}
@@ -250,6 +333,10 @@ pcheck "  ... z -> z accepted" "$T/p0" "$T/p1" baseline accept ingress -ge 3
 pstill "$T/p0" "$T/p1" ingress admin/accept admin/deny admin/audit networkpolicy/accept \
 	networkpolicy/deny networkpolicy/audit baseline/audit default/accept
 pstill "$T/p0" "$T/p1" egress "${ALLCELLS[@]}"
+ZB_NODE=$(/usr/bin/python3 -c 'import json,sys; print([p["node"] for p in json.load(open(sys.argv[1]))["pods"] if p["namespace"] == "z" and p["name"] == "b"][0])' "$T/lab.json")
+check "explain x/a z/b 80/tcp: no Admin rule, no NetworkPolicy, base-z rule 1 \"others\" denies" \
+	jsonok "j['ingress_tiers'] == 'Admin: no rule decides -> NetworkPolicy: none isolates z/b for ingress -> Baseline: base-z [Baseline 100] rule 1 \"others\" Deny: decides' and j['ingress_tier'] == 'baseline'" \
+	"$XCNICTL" --node "$ZB_NODE" explain x/a z/b 80/tcp --json
 cat >"$T/np-za.yaml" <<EOF
 apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy

@@ -43,6 +43,24 @@ static void put(struct store *st, json_t *doc)
 }
 
 static const char *const apps[] = { "a", "b", "c", "d" };
+
+/*
+ * Audit mode and ClusterNetworkPolicies in the changes (test_polincr's audit
+ * runs): NetworkPolicies and Namespaces now and then annotated
+ * xcni.io/policy-mode: audit (an audited policy beside an enforced one among
+ * them), and ClusterNetworkPolicies of both tiers written and removed. Off,
+ * the sequences are the ones the other runs were tuned with.
+ */
+static bool gen_audit;
+#define NCNPS 3
+
+static json_t *audit_meta(json_t *meta, unsigned *seed)
+{
+	if (gen_audit && !rnd(seed, 16))
+		json_object_set_new(meta, "annotations",
+				    json_pack("{s:s}", "xcni.io/policy-mode", "audit"));
+	return meta;
+}
 static const char *const tiers[] = { "x", "y" };
 static const char *const teams[] = { "red", "blue" };
 
@@ -118,6 +136,14 @@ static void ns_put(struct store *st, unsigned *seed, unsigned i)
 	char name[8];
 
 	snprintf(name, sizeof(name), "ns%u", i);
+	if (gen_audit && !rnd(seed, 2)) {
+		put(st, json_pack("{s:s, s:s, s:o}", "apiVersion", "v1", "kind", "Namespace",
+				  "metadata",
+				  audit_meta(json_pack("{s:s, s:{s:s}}", "name", name, "labels",
+						       "team", pick(seed, teams, 2)),
+					     seed)));
+		return;
+	}
 	put(st, json_pack("{s:s, s:s, s:{s:s, s:{s:s}}}", "apiVersion", "v1", "kind", "Namespace",
 			  "metadata", "name", name, "labels", "team", pick(seed, teams, 2)));
 }
@@ -202,16 +228,55 @@ static void np_put(struct store *st, unsigned *seed, unsigned i)
 		json_array_append_new(types, json_string(dir ? "Egress" : "Ingress"));
 	}
 	json_object_set_new(spec, "policyTypes", types);
-	put(st, json_pack("{s:s, s:s, s:{s:s, s:s}, s:o}", "apiVersion", "networking.k8s.io/v1",
-			  "kind", "NetworkPolicy", "metadata", "name", name, "namespace", ns,
+	put(st, json_pack("{s:s, s:s, s:o, s:o}", "apiVersion", "networking.k8s.io/v1", "kind",
+			  "NetworkPolicy", "metadata",
+			  audit_meta(json_pack("{s:s, s:s}", "name", name, "namespace", ns), seed),
 			  "spec", spec));
+}
+
+/* A ClusterNetworkPolicy of either tier: one or two rules each way, any action. */
+static void cnp_put(struct store *st, unsigned *seed, unsigned i)
+{
+	static const char *const actions[] = { "Accept", "Deny", "Pass" };
+	char name[8];
+	json_t *spec;
+
+	snprintf(name, sizeof(name), "c%u", i);
+	spec = json_pack("{s:s, s:i, s:{s:{s:{s:s}}}}", "tier", rnd(seed, 2) ? "Admin" : "Baseline",
+			 "priority", (int)rnd(seed, 4), "subject", "namespaces", "matchLabels",
+			 "team", pick(seed, teams, 2));
+	for (int dir = 0; dir < 2; dir++) {
+		json_t *rules = json_array();
+
+		for (unsigned r = 1 + rnd(seed, 2); r > 0; r--) {
+			json_t *to = rnd(seed, 2) ?
+					     json_pack("[{s:{s:{s:s}}}]", "namespaces", "matchLabels",
+						       "team", pick(seed, teams, 2)) :
+					     json_pack("[{s:{s:{}, s:{s:{s:s}}}}]", "pods",
+						       "namespaceSelector", "podSelector",
+						       "matchLabels", "app", pick(seed, apps, 4));
+			json_t *rule = json_pack("{s:s, s:o}", "action", actions[rnd(seed, 3)],
+						 dir ? "to" : "from", to);
+
+			if (rnd(seed, 2))
+				json_object_set_new(rule, "protocols",
+						    json_pack("[{s:{s:{s:i}}}]", "tcp",
+							      "destinationPort", "number", 80));
+			json_array_append_new(rules, rule);
+		}
+		json_object_set_new(spec, dir ? "egress" : "ingress", rules);
+	}
+	put(st, json_pack("{s:s, s:s, s:o, s:o}", "apiVersion",
+			  "policy.networking.k8s.io/v1alpha2", "kind", "ClusterNetworkPolicy",
+			  "metadata", audit_meta(json_pack("{s:s}", "name", name), seed), "spec",
+			  spec));
 }
 
 /* One batch of 1..4 random changes. */
 static void random_changes(struct store *st, unsigned *seed)
 {
 	for (unsigned n = 1 + rnd(seed, 4); n > 0; n--) {
-		unsigned what = rnd(seed, 100);
+		unsigned what = rnd(seed, gen_audit ? 104 : 100);
 		char name[8], ns[8];
 
 		if (what < 45) {
@@ -237,6 +302,14 @@ static void random_changes(struct store *st, unsigned *seed)
 			store_del(st, K8S_NETWORKPOLICY, ns, name);
 		} else if (what < 98) {
 			ns_put(st, seed, rnd(seed, NNS));
+		} else if (what >= 100) {
+			/* gen_audit's: a tier comes (one in four) or goes */
+			if (!rnd(seed, 4)) {
+				cnp_put(st, seed, rnd(seed, NCNPS));
+			} else {
+				snprintf(name, sizeof(name), "c%u", rnd(seed, NCNPS));
+				store_del(st, K8S_CLUSTERNETPOL, NULL, name);
+			}
 		} else {
 			snprintf(name, sizeof(name), "ns%u", rnd(seed, NNS));
 			store_del(st, K8S_NAMESPACE, NULL, name);

@@ -213,7 +213,9 @@ static int ref_np(const struct k8s_pod *pod, int dir, const struct rpeer *peer, 
 		size_t n = dir == IN ? np->ningress : np->negress;
 		const struct k8s_np_rule *rules = dir == IN ? np->ingress : np->egress;
 
-		if (strcmp(np->meta.ns, pod->meta.ns) || !(dir == IN ? np->type_ingress : np->type_egress) ||
+		/* In audit mode a NetworkPolicy neither isolates nor allows. */
+		if (np->meta.audit || strcmp(np->meta.ns, pod->meta.ns) ||
+		    !(dir == IN ? np->type_ingress : np->type_egress) ||
 		    !k8s_selector_matches(&np->pod_sel, &pod->meta.labels))
 			continue;
 		if (res < 0)
@@ -348,6 +350,7 @@ static void test_pass_falls_through(void **state)
 	cast();
 	a = cnp_add("a-pass", ADMIN, 1, sel("team=a"), NULL);
 	cpeer_ns(crule(a, IN, PASS), sel("team=b"));
+	a->ingress[0].name = tstr("dev-to-np");
 	b = cnp_add("b-deny", ADMIN, 2, sel("team=a"), NULL);
 	cpeer_ns(crule(b, IN, DENY), sel(""));
 	/* web: a NetworkPolicy allows dev's client only */
@@ -363,9 +366,27 @@ static void test_pass_falls_through(void **state)
 	cpeer_ns(crule(b, IN, DENY), sel("team=b"));
 	compile();
 	assert_false(allowed(DEVWEB, DB, TCP, 80));
+	/* the entry names the Pass it went through (Pass number 1, a-pass's rule 0) */
 	assert_int_equal(hit_in(DEVWEB, DB, TCP, 80)->val.flags,
-			 XCNI_POLV_DENY | XCNI_TIER_BASELINE << XCNI_POLV_TIER_SHIFT);
+			 XCNI_POLV_DENY | XCNI_TIER_BASELINE << XCNI_POLV_TIER_SHIFT |
+				 1 << XCNI_POLV_PASS_SHIFT);
+	assert_int_equal(XCNI_POLV_TIER(hit_in(DEVCLIENT, WEB, TCP, 80)->val.flags), XCNI_TIER_NP);
+	assert_int_equal(XCNI_POLV_PASS(hit_in(DEVCLIENT, WEB, TCP, 80)->val.flags), 1);
+	assert_int_equal(XCNI_POLV_PASS(hit_in(DB, WEB, TCP, 80)->val.flags), 0); /* b-deny */
 	assert_true(allowed(DEVCLIENT, WEB, TCP, 80)); /* NetworkPolicy decided before Baseline */
+	/* names for people: a-pass's rule by (policy, rule, dir), and Pass number 1 */
+	assert_int_equal(R.nrulenames, 2);
+	assert_int_equal(R.rulenames[0].key.policy_id, 0);
+	assert_int_equal(R.rulenames[0].key.rule, 1);
+	assert_int_equal(R.rulenames[0].key.dir, XCNI_RULENAME_PASS);
+	assert_int_equal(R.rulenames[1].key.dir, XCNI_DIR_TO_POD);
+	assert_int_equal(R.rulenames[1].key.rule, 0);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(R.rulenames[i].val.policy_id, R.rulenames[1].key.policy_id);
+		assert_int_equal(R.rulenames[i].val.action, PASS);
+		assert_string_equal(R.rulenames[i].val.name, "dev-to-np");
+	}
+	assert_int_not_equal(R.rulenames[1].key.policy_id, 0);
 }
 
 /* Baseline applies only where no NetworkPolicy selects the pod. */
@@ -566,6 +587,54 @@ static void test_audit_neutral(void **state)
 }
 
 /*
+ * An audited NetworkPolicy beside an enforced one that isolates the same pod:
+ * the audited one's allows must not open anything (NetworkPolicy merges the
+ * allows of every policy selecting a pod, audited or not, unless audit is
+ * kept apart), with or without tiers, in both directions.
+ */
+static void test_audit_np_beside_enforced(void **state)
+{
+	struct k8s_netpol *lock, *open, *elock, *eopen;
+	const struct pol_entry *h;
+
+	(void)state;
+	cast();
+	lock = np_add("prod", "lock", sel("app=web"), IN); /* enforced: nothing allowed */
+	open = np_add("prod", "open", sel("app=web"), IN); /* audited: everyone allowed */
+	ingress(open);
+	open->meta.audit = true;
+	ingress(lock);
+	peer(&lock->ingress[0], sel("app=db"), NULL); /* enforced: db only */
+	elock = np_add("dev", "elock", sel("app=client"), EG);
+	eopen = np_add("dev", "eopen", sel("app=client"), EG);
+	egress(eopen); /* audited: anywhere */
+	eopen->meta.audit = true;
+	compile();
+	assert_true(allowed(DB, WEB, TCP, 80));
+	assert_false(allowed(DEVCLIENT, WEB, TCP, 80));
+	assert_false(allowed(OTHER, WEB, UDP, 53));
+	h = hit_in(OTHER, WEB, TCP, 80);
+	assert_non_null(h);
+	assert_true(h->val.flags & XCNI_POLV_DENY);
+	assert_false(h->val.flags & XCNI_POLV_AUDIT);
+	assert_false(allowed(DEVCLIENT, DEVWEB, TCP, 80));
+	assert_false(allowed(DEVCLIENT, OUTSIDE, TCP, 443));
+	/* with a tier present the NetworkPolicy step is read back from the entries */
+	cpeer_ns(crule(cnp_add("base", BASELINE, 5, sel(""), NULL), IN, ACCEPT), sel(""));
+	compile();
+	assert_true(allowed(DB, WEB, TCP, 80));
+	assert_false(allowed(DEVCLIENT, WEB, TCP, 80));
+	assert_false(allowed(DEVCLIENT, DEVWEB, TCP, 80));
+	/* the audited policy enforced: now it opens */
+	open->meta.audit = false;
+	eopen->meta.audit = false;
+	compile();
+	assert_true(allowed(DEVCLIENT, WEB, TCP, 80));
+	assert_true(allowed(DEVCLIENT, DEVWEB, TCP, 80));
+	(void)elock;
+}
+
+/*
  * The API's "fail closed" for a peer of a kind xcni does not know: an Accept
  * matches nothing through it, a Deny or a Pass denies everything. And a Pass
  * in the Baseline tier skips the rest of that tier (allowed by default).
@@ -709,7 +778,8 @@ static void test_parse(void **state)
 			       "  ingress:\n"
 			       "  - {name: r0, action: Accept, from: [{pods: {namespaceSelector: {}, "
 			       "podSelector: {}}}], protocols: [{tcp: {destinationPort: {number: 80}}},"
-			       " {udp: {destinationPort: {range: {start: 1, end: 9}}}}, {sctp: {}},"
+			       " {udp: {destinationPort: {range: {start: 1, end: 9}}}},"
+			       " {sctp: {destinationPort: {number: 9}}},"
 			       " {destinationNamedPort: http}]}\n"
 			       "  egress:\n"
 			       "  - {action: Pass, to: [{nodes: {}}, {networks: [10.0.0.0/8, fd00::/8]}]}\n",
@@ -725,6 +795,120 @@ static void test_parse(void **state)
 					" egress: [{action: Deny, to: [{futurePeer: {a: b}}]}]}\n",
 				   &err),
 			 0);
+}
+
+/* "spec: {...PRE (ITEM, n times) POST}" and what parsing it says. */
+static int parse_repeated(const char *pre, const char *item, size_t n, const char *post,
+			  struct k8s_error *err)
+{
+	char buf[16384];
+	size_t o = (size_t)snprintf(buf, sizeof(buf), HEAD "spec: {tier: Admin, priority: 1, "
+							   "subject: {namespaces: {}}, %s",
+				    pre);
+
+	for (size_t i = 0; i < n; i++) {
+		o += (size_t)snprintf(buf + o, sizeof(buf) - o, "%s", i ? ", " : "");
+		/* item may number itself (%zu: 1, 2, ...): a set's items differ */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+		o += (size_t)snprintf(buf + o, sizeof(buf) - o, item, i + 1);
+#pragma GCC diagnostic pop
+	}
+	snprintf(buf + o, sizeof(buf) - o, "%s}\n", post);
+	assert_true(strlen(buf) < sizeof(buf) - 1);
+	return parse_doc(buf, err);
+}
+
+/*
+ * The CRD's limits (apis/v1alpha2 clusternetworkpolicy_types.go): MaxItems 25
+ * for rules, peers, protocols and networks; networks a set; tcp/udp/sctp
+ * MinProperties=1; a range's start below its end; no named port towards
+ * networks or nodes. The last allowed count parses, one more is refused,
+ * naming the field.
+ */
+static void test_parse_limits(void **state)
+{
+	static const struct {
+		const char *pre, *item, *post;
+		const char *err;
+	} lim[] = {
+		{ "ingress: [", "{action: Deny, from: [{namespaces: {}}]}", "]",
+		  "ClusterNetworkPolicy c1: spec.ingress: at most 25 rules" },
+		{ "egress: [", "{action: Deny, to: [{namespaces: {}}]}", "]",
+		  "spec.egress: at most 25 rules" },
+		{ "ingress: [{action: Deny, from: [", "{namespaces: {}}", "]}]",
+		  "spec.ingress[0].from: required: 1 to 25 peers" },
+		{ "egress: [{action: Deny, to: [{namespaces: {}}], protocols: [",
+		  "{tcp: {destinationPort: {number: 80}}}", "]}]",
+		  "spec.egress[0].protocols: 1 to 25 protocols" },
+		{ "egress: [{action: Deny, to: [{networks: [", "10.0.%zu.0/24", "]}]}]",
+		  "spec.egress[0].to[0].networks: must be a list of 1 to 25 CIDRs" },
+		{ "egress: [{action: Deny, to: [{namespaces: {}}], protocols: [",
+		  "{tcp: {destinationPort: {range: {start: %zu, end: 1000}}}}", "]}]",
+		  "spec.egress[0].protocols: 1 to 25 protocols" },
+	};
+	static const struct {
+		const char *spec, *err;
+	} bad[] = {
+		{ "ingress: [{action: Deny, from: [{namespaces: {}}], protocols: []}]",
+		  "spec.ingress[0].protocols: 1 to 25 protocols" },
+		{ "ingress: [{action: Deny, from: [{namespaces: {}}], protocols: [{tcp: {}}]}]",
+		  "spec.ingress[0].protocols[0].tcp.destinationPort: required (the CRD refuses an "
+		  "empty tcp" },
+		{ "ingress: [{action: Deny, from: [{namespaces: {}}], protocols: [{sctp: {}}]}]",
+		  "spec.ingress[0].protocols[0].sctp.destinationPort: required" },
+		{ "ingress: [{action: Deny, from: [{namespaces: {}}],"
+		  " protocols: [{udp: {destinationPort: {range: {start: 80, end: 80}}}}]}]",
+		  "spec.ingress[0].protocols[0].udp.destinationPort.range.end: 80 must be greater "
+		  "than start (80); a single port is {number: N}" },
+		{ "ingress: [{action: Deny, from: [{namespaces: {}}],"
+		  " protocols: [{tcp: {destinationPort: {range: {start: 90, end: 80}}}}]}]",
+		  "range.end: 80 must be greater than start (90)" },
+		{ "ingress: [{action: Deny, from: [{namespaces: {}}],"
+		  " protocols: [{tcp: {destinationPort: {number: 0}}}]}]",
+		  "spec.ingress[0].protocols[0].tcp.destinationPort.number" },
+		{ "egress: [{action: Deny, to: [{networks: [10.0.0.0/8, 10.0.0.0/8]}]}]",
+		  "spec.egress[0].to[0].networks[1]: \"10.0.0.0/8\" is networks[0] again" },
+		{ "egress: [{action: Deny, to: [{networks: "
+		  "[\"0000:0000:0000:0000:0000:0000:0000:0000/0128\"]}]}]",
+		  "spec.egress[0].to[0].networks[0]: must be at most 43 characters" },
+		{ "egress: [{action: Accept, to: [{pods: {namespaceSelector: {}, podSelector: {}}},"
+		  " {networks: [10.0.0.0/8]}], protocols: [{destinationNamedPort: http}]}]",
+		  "spec.egress[0].protocols[0].destinationNamedPort: cannot be used with a networks "
+		  "peer (to[1])" },
+		{ "egress: [{action: Accept, to: [{nodes: {}}],"
+		  " protocols: [{tcp: {destinationPort: {number: 1}}}, {destinationNamedPort: http}]}]",
+		  "spec.egress[0].protocols[1].destinationNamedPort: cannot be used with a nodes" },
+	};
+	struct k8s_error err;
+	char buf[1024];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(lim) / sizeof(lim[0]); i++) {
+		if (parse_repeated(lim[i].pre, lim[i].item, 25, lim[i].post, &err))
+			fail_msg("limit %zu: 25 refused: %s", i, err.msg);
+		assert_int_equal(parse_repeated(lim[i].pre, lim[i].item, 26, lim[i].post, &err),
+				 -EINVAL);
+		if (!strstr(err.msg, lim[i].err))
+			fail_msg("limit %zu: got \"%s\", want \"%s\"", i, err.msg, lim[i].err);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(buf, sizeof(buf),
+			 HEAD "spec: {tier: Admin, priority: 1, subject: {namespaces: {}}, %s}\n",
+			 bad[i].spec);
+		if (parse_doc(buf, &err) != -EINVAL)
+			fail_msg("case %zu: accepted", i);
+		if (!strstr(err.msg, bad[i].err))
+			fail_msg("case %zu: got \"%s\", want \"%s\"", i, err.msg, bad[i].err);
+	}
+	/* named ports towards pods, ranges of two ports, distinct networks: fine */
+	snprintf(buf, sizeof(buf),
+		 HEAD "spec: {tier: Admin, priority: 1, subject: {namespaces: {}}, egress: ["
+		      "{action: Accept, to: [{pods: {namespaceSelector: {}, podSelector: {}}}],"
+		      " protocols: [{destinationNamedPort: http},"
+		      " {tcp: {destinationPort: {range: {start: 80, end: 81}}}}]},"
+		      " {action: Deny, to: [{networks: [10.0.0.0/8, 10.0.0.0/16]}]}]}\n");
+	assert_int_equal(parse_doc(buf, &err), 0);
 }
 
 /* ---- agreement on random clusters ---------------------------------------- */
@@ -832,11 +1016,13 @@ static void rnd_cluster(void)
 				rnd_protos(r);
 			}
 	}
-	for (uint32_t n = rnd(3); n; n--) {
+	/* Up to two a namespace: an audited one beside an enforced one. */
+	for (uint32_t n = rnd(5); n; n--) {
 		struct k8s_netpol *np;
 
 		snprintf(name, sizeof(name), "np%u", n);
 		np = np_add(n % 2 ? "a" : "b", name, rnd_sel("app", apps, 3), rnd(2) ? IN : IN | EG);
+		np->meta.audit = rnd(4) == 0;
 		for (int dir = IN; dir <= EG; dir++)
 			for (uint32_t k = rnd(3); k; k--) {
 				struct k8s_np_rule *r = dir == IN ? ingress(np) : egress(np);
@@ -1039,9 +1225,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_networks_nodes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_audit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_audit_neutral, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_audit_np_beside_enforced, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fail_closed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_tiers_unchanged, setup, teardown),
 		cmocka_unit_test(test_parse),
+		cmocka_unit_test(test_parse_limits),
 		cmocka_unit_test_setup_teardown(test_random_agree, setup, teardown),
 	};
 

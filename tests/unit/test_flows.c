@@ -337,7 +337,7 @@ static void test_filter_match(void **state)
 {
 	uint64_t s = 1000000000ULL;
 	struct flows *f;
-	struct flow_rec *r;
+	struct flow_rec *r, *dr;
 	struct fbuf b = {};
 	char req[128];
 
@@ -348,6 +348,7 @@ static void test_filter_match(void **state)
 	r = named(f, key4("10.0.1.1", 40001, "10.0.2.3", 81, IPPROTO_TCP), "x", "a",
 		  "k8s:app=web,k8s:io.kubernetes.pod.namespace=x", "y", "c", 20 * s);
 	flows_drop(f, r, 20 * s, XCNI_DIR_TO_POD, XCNI_DROP_POLICY_INGRESS, 74);
+	dr = r;
 	named(f, key6("fd00::1:1", 5000, "fd00::2:3", 53, IPPROTO_UDP), "y", "c",
 	      "k8s:app=db", "y", "d", 30 * s);
 	r = named(f, key4("10.0.1.2", 1234, "8.8.8.8", 443, IPPROTO_TCP), "x", "b", NULL, NULL,
@@ -387,6 +388,18 @@ static void test_filter_match(void **state)
 	flows_touch(f, r);
 	snprintf(req, sizeof(req), "after=%llu\n", (unsigned long long)flows_seq(f) - 1);
 	assert_int_equal(render_count(f, req, 40 * s, &b), 1);
+	/* The denied flow: no rule name, then a ClusterNetworkPolicy's named rule. */
+	assert_int_equal(render_count(f, "from=x/a\nverdict=denied\n", 40 * s, &b), 1);
+	assert_non_null(strstr(b.p, "\"rule\":null,\"rule_name\":null"));
+	/* A ClusterNetworkPolicy's named rule: its name beside the index. */
+	flows_denied_by(f, dr, 9, "deny-y [Admin 10]", 0);
+	flows_rule_name(f, dr, "no-y");
+	assert_int_equal(render_count(f, "from=x/a\nverdict=denied\n", 40 * s, &b), 1);
+	assert_non_null(strstr(b.p, "\"policy\":\"deny-y [Admin 10]\""));
+	assert_non_null(strstr(b.p, "\"rule\":0,\"rule_name\":\"no-y\""));
+	flows_rule_name(f, dr, NULL);
+	assert_int_equal(render_count(f, "from=x/a\nverdict=denied\n", 40 * s, &b), 1);
+	assert_non_null(strstr(b.p, "\"rule\":0,\"rule_name\":null"));
 	fbuf_free(&b);
 	flows_free(f);
 }

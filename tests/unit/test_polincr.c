@@ -286,13 +286,15 @@ static void v6_follow(struct pol_incr *pi, const struct cluster *c, const struct
 
 /* Steps whose identities born were added to local pods' policy as a delta. */
 static size_t born_steps;
+/* test_random_audit's: steps with audit or tiers, and deltas right after one. */
+static size_t audit_steps, audit_delta_after;
 
 static void run(unsigned seed, uint32_t (*hash)(const char *), size_t *resets, size_t *steps)
 {
 	struct store *st = store_new();
 	struct pol_incr *pi = pol_incr_new();
 	struct pol_opts o = { .node_name = "n0", .gateway_ip = htonl(0x0a010001), .hash = hash };
-	bool maps_known = false;
+	bool maps_known = false, was_tiered = false;
 
 	assert_non_null(st);
 	assert_non_null(pi);
@@ -319,6 +321,17 @@ static void run(unsigned seed, uint32_t (*hash)(const char *), size_t *resets, s
 		store_changes_free(ch, nch);
 		want = pol_compile(&c, &o, &full, &e2);
 		assert_int_equal(ret, want);
+		{
+			bool tiered = c.n[K8S_CLUSTERNETPOL] > 0;
+
+			for (size_t i = 0; i < c.n[K8S_NAMESPACE]; i++)
+				tiered |= c.objs[K8S_NAMESPACE][i]->meta.audit;
+			for (size_t i = 0; i < c.n[K8S_NETWORKPOLICY]; i++)
+				tiered |= c.objs[K8S_NETWORKPOLICY][i]->meta.audit;
+			audit_steps += tiered;
+			audit_delta_after += !ret && !tiered && was_tiered && !d->full;
+			was_tiered = tiered;
+		}
 		if (ret) {
 			assert_string_equal(e1.msg, e2.msg);
 			maps_known = false; /* the writer refuses, the next sync is whole */
@@ -401,6 +414,29 @@ static void test_random_births(void **state)
 		      born_steps);
 	assert_true(born_steps * 10 > steps);
 	assert_true(resets * 3 < steps);
+}
+
+/*
+ * Audit mode and tiers come and go: an audited NetworkPolicy beside enforced
+ * ones, audited Namespaces, ClusterNetworkPolicies of both tiers. While any
+ * is there the update compiles whole; every step's result must still be the
+ * whole compile's, and the steps after the last one leaves must pick the
+ * incremental path up from what the whole compile left.
+ */
+static void test_random_audit(void **state)
+{
+	size_t resets = 0, steps = 0;
+
+	(void)state;
+	gen_audit = true;
+	for (unsigned seed = 300; seed <= 330; seed++)
+		run(seed, NULL, &resets, &steps);
+	gen_audit = false;
+	print_message("%zu steps, %zu whole compiles, %zu with audit or tiers, %zu deltas right "
+		      "after one\n", steps, resets, audit_steps, audit_delta_after);
+	/* Both sides taken: steps with audit or tiers, and deltas right after them. */
+	assert_true(audit_steps * 4 > steps);
+	assert_true(audit_delta_after > 10);
 }
 
 /* Hash collisions: numbering depends on every label set, so it starts over. */
@@ -612,6 +648,7 @@ int main(void)
 		cmocka_unit_test(test_birth_after_relabel),
 		cmocka_unit_test(test_random_sequences),
 		cmocka_unit_test(test_random_births),
+		cmocka_unit_test(test_random_audit),
 		cmocka_unit_test(test_random_collisions),
 	};
 

@@ -51,6 +51,8 @@ static const struct mapdef defs[] = {
 	{ "xcni_polname", BPF_MAP_TYPE_HASH, 4, sizeof(struct xcni_polname), 64, 0 },
 	{ "xcni_podname", BPF_MAP_TYPE_HASH, 4, sizeof(struct xcni_podname), 64, 0 },
 	{ "xcni_polsel", BPF_MAP_TYPE_HASH, 4, sizeof(struct xcni_polsel), 64, 0 },
+	{ "xcni_rulename", BPF_MAP_TYPE_HASH, sizeof(struct xcni_rulename_key),
+	  sizeof(struct xcni_rulename), 64, BPF_F_NO_PREALLOC },
 };
 
 static int fd_of(const char *name)

@@ -54,7 +54,7 @@ struct flowd {
 	int epfd, tfd, lfd;
 	struct ring_buffer *rb;
 	int ct_fd, ct6_fd, podname_fd, identity_fd, ipcache_fd, ipcache6_fd, polname_fd,
-		svcname_fd, polkey6_fd;
+		svcname_fd, polkey6_fd, rulename_fd;
 	struct client c[FLOWD_CLIENTS];
 	unsigned int ticks;
 	/* The flow log. */
@@ -332,7 +332,7 @@ static int on_event(void *arg, void *data, size_t len)
 	struct flowd *d = arg;
 	struct xcni_event6 ev6 = {};
 	const struct xcni_event *ev = &ev6.ev;
-	char name[340];
+	char name[340], rn[XCNI_RULENAME_LEN];
 	struct flow_key k = {};
 	struct flow_rec *r;
 
@@ -369,6 +369,8 @@ static int on_event(void *arg, void *data, size_t len)
 
 		flows_verdict(d->fl, r, ev->ts_ns, ev->pol_dir ? 1 : 0, ev->policy_id,
 			      policy_label(d, ev->policy_id, name, sizeof(name)), ev->rule, audit);
+		flows_rule_name(d->fl, r, rule_name(d->rulename_fd, ev->policy_id, ev->pol_dir,
+						    ev->rule, rn, sizeof(rn)));
 	} else {
 		/* A tier's Deny names its rule; NetworkPolicy's drops are "nothing allows". */
 		bool tier = ev->reason == XCNI_DROP_POLICY_ADMIN ||
@@ -380,9 +382,12 @@ static int on_event(void *arg, void *data, size_t len)
 
 		flows_drop(d->fl, r, ev->ts_ns, policy ? (ev->pol_dir ? 1 : 0) : 0xff, ev->reason,
 			   ev->len);
-		if (tier)
+		if (tier) {
 			flows_denied_by(d->fl, r, ev->policy_id,
 					policy_label(d, ev->policy_id, name, sizeof(name)), ev->rule);
+			flows_rule_name(d->fl, r, rule_name(d->rulename_fd, ev->policy_id,
+							    ev->pol_dir, ev->rule, rn, sizeof(rn)));
+		}
 	}
 	return 0;
 }
@@ -694,7 +699,8 @@ void flowd_free(struct flowd *d)
 
 	int *fds[] = { &d->ct_fd,      &d->ct6_fd,	&d->podname_fd, &d->identity_fd,
 		       &d->ipcache_fd, &d->ipcache6_fd, &d->polname_fd, &d->svcname_fd,
-		       &d->polkey6_fd, &d->tfd,		&d->lfd,	&d->epfd };
+		       &d->polkey6_fd, &d->tfd,		&d->lfd,	&d->epfd,
+		       &d->rulename_fd };
 
 	if (d->fl && (d->log_path[0] || d->ipx)) {
 		/* What the window holds and the log (the collector) has not had. */
@@ -734,7 +740,7 @@ int flowd_open(const struct flowd_opts *o, const char *pin_dir, const char *node
 		return -ENOMEM;
 	d->ct_fd = d->ct6_fd = d->podname_fd = d->identity_fd = d->ipcache_fd = d->ipcache6_fd =
 		d->polname_fd = d->svcname_fd = d->polkey6_fd = d->tfd = d->lfd = d->epfd =
-			d->log_fd = -1;
+			d->log_fd = d->rulename_fd = -1;
 	for (int i = 0; i < FLOWD_CLIENTS; i++)
 		d->c[i].fd = -1;
 	snprintf(d->pin_dir, sizeof(d->pin_dir), "%s", pin_dir);
@@ -754,6 +760,7 @@ int flowd_open(const struct flowd_opts *o, const char *pin_dir, const char *node
 	d->ipcache_fd = open_pinned(d, "xcni_ipcache");
 	d->ipcache6_fd = open_pinned(d, "xcni_ipcache6");
 	d->polname_fd = open_pinned(d, "xcni_polname");
+	d->rulename_fd = open_pinned(d, "xcni_rulename");
 	d->svcname_fd = open_pinned(d, "xcni_svcname");
 	d->polkey6_fd = open_pinned(d, "xcni_polkey6");
 	evfd = open_pinned(d, "xcni_events");

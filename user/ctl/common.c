@@ -64,6 +64,10 @@ const struct map_spec m_polcidr = {
 const struct map_spec m_polname = {
 	"xcni_polname", BPF_MAP_TYPE_HASH, sizeof(__u32), sizeof(struct xcni_polname), 0
 };
+const struct map_spec m_rulename = {
+	"xcni_rulename", BPF_MAP_TYPE_HASH, sizeof(struct xcni_rulename_key),
+	sizeof(struct xcni_rulename), 0
+};
 const struct map_spec m_polsel = {
 	"xcni_polsel", BPF_MAP_TYPE_HASH, sizeof(__u32), sizeof(struct xcni_polsel), 0
 };

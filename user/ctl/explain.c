@@ -23,7 +23,8 @@ static void node_maps_close(struct node_maps *m)
 {
 	int *const fds[] = { &m->ipcache, &m->podname, &m->polep, &m->policy,
 			     &m->polrange, &m->polcidr, &m->polname, &m->identity, &m->polsel,
-			     &m->ipcache6, &m->polkey6, &m->endpoints6, &m->ifindex, &m->tunnel };
+			     &m->ipcache6, &m->polkey6, &m->endpoints6, &m->ifindex, &m->tunnel,
+			     &m->rulename };
 
 	for (size_t i = 0; i < ARRAY_SIZE(fds); i++) {
 		if (*fds[i] >= 0)
@@ -47,7 +48,7 @@ static int node_maps_open(const struct ctx *c, const char *dir, struct node_maps
 	memset(m, 0, sizeof(*m));
 	m->dir = dir;
 	m->polname = m->identity = m->polsel = m->ipcache6 = m->polkey6 = -1;
-	m->endpoints6 = m->ifindex = m->tunnel = -1;
+	m->endpoints6 = m->ifindex = m->tunnel = m->rulename = -1;
 	for (size_t i = 0; i < ARRAY_SIZE(fds); i++)
 		*fds[i] = -1;
 	fd = map_open(&at, &m_config);
@@ -81,6 +82,7 @@ static int node_maps_open(const struct ctx *c, const char *dir, struct node_maps
 	m->polname = map_open_quiet(&at, &m_polname);
 	m->identity = map_open_quiet(&at, &m_identity);
 	m->polsel = map_open_quiet(&at, &m_polsel);
+	m->rulename = map_open_quiet(&at, &m_rulename);
 	/* IPv6 flows only: an IPv6 end without them is refused where it is resolved. */
 	m->ipcache6 = map_open_quiet(&at, &m_ipcache6);
 	m->polkey6 = map_open_quiet(&at, &m_polkey6);
@@ -434,6 +436,9 @@ struct side {
 	__u32 peer_id; /* the peer's identity in the deciding node's ipcache */
 	struct xcni_policy_val hit; /* WHY_RULE */
 	char policy[340];
+	char rule_name[XCNI_RULENAME_LEN]; /* WHY_RULE: the rule's name, "" if none */
+	/* Admin -> NetworkPolicy -> Baseline, each tier's step ("" where no tier applies) */
+	char tiers[1400];
 	char match[1400]; /* WHY_RULE: the entry that matched, in words */
 	char walk[1536]; /* the lookups, "; "-separated */
 	/* WHY_ISOLATED: the policies that isolate the pod, if the maps say */
@@ -803,6 +808,9 @@ static int explain_side(const struct node_maps *m, struct side *s, const struct 
 	}
 	s->why = WHY_RULE;
 	policy_name(m->polname, s->hit.policy_id, s->policy, sizeof(s->policy));
+	if (!rule_name(m->rulename, s->hit.policy_id, s->dir, s->hit.rule, s->rule_name,
+		       sizeof(s->rule_name)))
+		s->rule_name[0] = '\0';
 	side_match(m, s, f, k.peer, cidr, how, k.port);
 	return 0;
 }
@@ -848,8 +856,9 @@ static void rule_text(struct ptable *t, const struct side *s, const char *who)
 		snprintf(by, sizeof(by), "NetworkPolicy: %s is isolated for %s, nothing allows", who,
 			 s->name);
 	else
-		snprintf(by, sizeof(by), "%s%s%s rule %u (%s)", tier == XCNI_TIER_NP ? "" : tname,
+		snprintf(by, sizeof(by), "%s%s%s rule %u%s%s%s (%s)", tier == XCNI_TIER_NP ? "" : tname,
 			 tier == XCNI_TIER_NP ? "" : " tier: ", s->policy, s->hit.rule,
+			 s->rule_name[0] ? " \"" : "", s->rule_name, s->rule_name[0] ? "\"" : "",
 			 fl & XCNI_POLV_DENY ? "Deny" : tier == XCNI_TIER_NP ? "allows" : "Accept");
 	if ((fl & XCNI_POLV_DENY) && (fl & XCNI_POLV_AUDIT))
 		pt_strf(t, "audit: would deny, by %s, by its entry for %s; allowed (audit mode, node %s)",
@@ -857,6 +866,106 @@ static void rule_text(struct ptable *t, const struct side *s, const char *who)
 	else
 		pt_strf(t, "%s: %s, by its entry for %s (node %s)", fl & XCNI_POLV_DENY ? "deny" : "allow",
 			by, s->match, s->node);
+}
+
+/* "name [Admin 5] rule 2 "ya"": a rule as the walk names it. */
+static const char *rule_words(const struct node_maps *m, __u32 policy_id, __u16 rule,
+			      const char *rname, char *buf, size_t len)
+{
+	char pn[340];
+
+	snprintf(buf, len, "%s rule %u%s%s%s", policy_name(m->polname, policy_id, pn, sizeof(pn)),
+		 rule, rname[0] ? " \"" : "", rname, rname[0] ? "\"" : "");
+	return buf;
+}
+
+static void tiers_add(char *buf, size_t size, size_t *o, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void tiers_add(char *buf, size_t size, size_t *o, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (*o >= size)
+		return; /* full: cut short */
+	va_start(ap, fmt);
+	n = vsnprintf(buf + *o, size - *o, fmt, ap);
+	va_end(ap);
+	*o += n > 0 ? (size_t)n : 0;
+}
+
+/*
+ * The walk the compiler made for this side, read back from the entry that
+ * decides (its tier, and the Pass it went through, XCNI_POLV_PASS): Admin,
+ * then NetworkPolicy, then Baseline, then the default, each step named,
+ * ending at the one that decided. Audit entries hold the decision the
+ * audited policies would make: the step says so.
+ */
+static void tier_walk(const struct node_maps *m, struct side *s, const char *who)
+{
+	struct xcni_rulename pass = { 0 };
+	__u16 fl = s->hit.flags;
+	unsigned int tier = XCNI_POLV_TIER(fl);
+	bool audit = (fl & XCNI_POLV_DENY) && (fl & XCNI_POLV_AUDIT);
+	bool has_pass = s->why == WHY_RULE && !rule_pass(m->rulename, XCNI_POLV_PASS(fl), &pass);
+	bool pass_admin = false;
+	const char *act = fl & XCNI_POLV_DENY ? (audit ? "would Deny (audit mode: allowed)" : "Deny") :
+						"Accept";
+	char pw[600] = "", dw[600];
+	size_t o = 0;
+
+	s->tiers[0] = '\0';
+	if (s->why == WHY_DEFAULT) {
+		snprintf(s->tiers, sizeof(s->tiers),
+			 "Admin: no rule for %s -> NetworkPolicy: none selects it for %s -> "
+			 "Baseline: no rule -> default: allowed",
+			 who, s->name);
+		return;
+	}
+	if (s->why == WHY_ISOLATED) {
+		snprintf(s->tiers, sizeof(s->tiers),
+			 "Admin: no rule for %s -> NetworkPolicy: isolated for %s, nothing allows: "
+			 "Deny",
+			 who, s->name);
+		return;
+	}
+	if (s->why != WHY_RULE)
+		return;
+	if (has_pass) {
+		struct xcni_polname pn;
+
+		pass_admin = m->polname < 0 || bpf_map_lookup_elem(m->polname, &pass.policy_id, &pn) ||
+			     strncmp(pn.ns, XCNI_POLNAME_CNP "Baseline", strlen(XCNI_POLNAME_CNP) + 8);
+		rule_words(m, pass.policy_id, pass.rule, pass.name, pw, sizeof(pw));
+	}
+	rule_words(m, s->hit.policy_id, s->hit.rule, s->rule_name, dw, sizeof(dw));
+#define STEP(...) tiers_add(s->tiers, sizeof(s->tiers), &o, __VA_ARGS__)
+	if (tier == XCNI_TIER_ADMIN) {
+		STEP("Admin: %s %s: decides", dw, act);
+		return;
+	}
+	if (has_pass && pass_admin)
+		STEP("Admin: Pass by %s -> ", pw);
+	else
+		STEP("Admin: no rule decides -> ");
+	if (tier == XCNI_TIER_NP) {
+		if (!s->hit.policy_id)
+			STEP("NetworkPolicy: %s is isolated for %s, nothing allows: %s", who, s->name,
+			     audit ? "would Deny (audit mode: allowed)" : "Deny");
+		else
+			STEP("NetworkPolicy: %s allows: decides", dw);
+		return;
+	}
+	STEP("NetworkPolicy: none isolates %s for %s -> ", who, s->name);
+	if (tier == XCNI_TIER_BASELINE) {
+		STEP("Baseline: %s %s: decides", dw, act);
+		return;
+	}
+	if (has_pass && !pass_admin)
+		STEP("Baseline: Pass by %s -> default: allowed", pw);
+	else
+		STEP("Baseline: no rule decides -> default: allowed");
+#undef STEP
 }
 
 /* The sentence for one side: "allow: ..." or "deny: ...". */
@@ -910,10 +1019,17 @@ static void side_text(struct ptable *t, const struct side *s, const struct flow_
 	}
 }
 
-static void side_row(struct ptable *t, const struct side *s, const struct flow_end *pod,
-		     const char *flag)
+static void side_row(struct ptable *t, const struct node_maps *m, struct side *s,
+		     const struct flow_end *pod, const char *flag)
 {
+	char a[INET6_ADDRSTRLEN];
+	const char *who = pod->pod[0] ? pod->pod :
+			  pod->v6 ? inet_ntop(AF_INET6, pod->ip6, a, sizeof(a)) : ip_str(pod->ip, a);
+	static const char *const tw[] = { "networkpolicy", "admin", "baseline", "default" };
+
 	side_text(t, s, pod, flag);
+	tier_walk(m, s, who);
+	pt_str(t, s->tiers[0] ? s->tiers : NULL);
 	if (side_decided(s))
 		pt_str(t, side_allows(s) ? "allow" : "deny");
 	else
@@ -923,20 +1039,26 @@ static void side_row(struct ptable *t, const struct side *s, const struct flow_e
 	if (s->why == WHY_RULE) {
 		pt_str(t, s->policy);
 		pt_uint(t, s->hit.rule);
+		pt_str(t, s->rule_name[0] ? s->rule_name : NULL);
+		pt_str(t, tw[XCNI_POLV_TIER(s->hit.flags)]);
+		pt_str(t, !(s->hit.flags & XCNI_POLV_DENY) ? "accept" :
+			  s->hit.flags & XCNI_POLV_AUDIT ? "audit" : "deny");
 		pt_str(t, s->match);
 	} else {
-		pt_null(t);
-		pt_null(t);
-		pt_null(t);
+		for (int i = 0; i < 6; i++)
+			pt_null(t);
 	}
 	pt_str(t, s->why == WHY_ISOLATED && s->nisolators ? s->isolators_json : NULL);
 	pt_str(t, s->off ? s->walk : NULL);
 }
 
 #define EXPLAIN_SIDE_COLS(T, k)                                                       \
-	{ T, NULL, PT_STR }, { NULL, k, PT_STR }, { NULL, k "_reason", PT_STR },         \
+	{ T, NULL, PT_STR }, { T "-TIERS", k "_tiers", PT_STR },                         \
+	{ NULL, k, PT_STR }, { NULL, k "_reason", PT_STR },                              \
 	{ NULL, k "_node", PT_STR }, { NULL, k "_policy", PT_STR },                      \
-	{ NULL, k "_rule", PT_UINT }, { NULL, k "_match", PT_STR },                      \
+	{ NULL, k "_rule", PT_UINT }, { NULL, k "_rule_name", PT_STR },                  \
+	{ NULL, k "_tier", PT_STR }, { NULL, k "_action", PT_STR },                      \
+	{ NULL, k "_match", PT_STR },                                                    \
 	{ NULL, k "_isolated_by", PT_STR },                                              \
 	{ T "-LOOKUPS", k "_lookups", PT_STR }
 
@@ -1043,8 +1165,8 @@ int explain_flow(const struct node_maps *sm, const struct node_maps *dm, const s
 		pt_null(t);
 		pt_null(t);
 	}
-	side_row(t, &eg, &f->src, "--pin-dir");
-	side_row(t, &in, &f->dst, "--pin-dir-dst");
+	side_row(t, sm, &eg, &f->src, "--pin-dir");
+	side_row(t, dm, &in, &f->dst, "--pin-dir-dst");
 	eg_deny = side_decided(&eg) && !side_allows(&eg);
 	in_deny = side_decided(&in) && !side_allows(&in);
 	/* Both ends must allow; one that denies decides even if the other is unknown. */

@@ -16,6 +16,7 @@ struct node_maps {
 	__u32 pod_cidr; /* this node's, network order */
 	__u8 pod_cidr_len;
 	int ipcache, podname, polep, policy, polrange, polcidr, polname, identity, polsel;
+	int rulename; /* -1: an agent without rule names */
 	int ipcache6, polkey6; /* -1: maps of an agent without IPv6 */
 	/* -1 when absent: a local pod's policy key as the programs find it
 	 * (endpoints6, then ifindex), and the node names behind tunnel_ip. */

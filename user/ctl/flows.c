@@ -134,10 +134,14 @@ static void print_text(struct fopts *fo, const char *line)
 	reason = json_string_value(json_object_get(o, "drop_reason"));
 	svc = json_string_value(json_object_get(o, "service"));
 	be = json_string_value(json_object_get(o, "backend"));
-	if (policy)
-		snprintf(by, sizeof(by), "%s %s rule %lld",
+	if (policy) {
+		const char *rn = json_string_value(json_object_get(o, "rule_name"));
+
+		snprintf(by, sizeof(by), "%s %s rule %lld%s%s%s",
 			 json_string_value(json_object_get(o, "policy_side")) ?: "", policy,
-			 (long long)json_integer_value(json_object_get(o, "rule")));
+			 (long long)json_integer_value(json_object_get(o, "rule")), rn ? " \"" : "",
+			 rn ? rn : "", rn ? "\"" : "");
+	}
 	else if (reason)
 		snprintf(by, sizeof(by), "%s", reason);
 	else

@@ -31,6 +31,9 @@ static const struct pt_col event_cols[] = {
 	{ NULL, "dst_identity", PT_UINT },
 	{ NULL, "policy", PT_STR },
 	{ NULL, "rule", PT_INT },
+	/* A ClusterNetworkPolicy rule's name; the tier that decided (verdicts, tier drops). */
+	{ NULL, "rule_name", PT_STR },
+	{ NULL, "tier", PT_STR },
 	/* A policy drop: the policies that isolate the pod ("x/a,x/b"). */
 	{ NULL, "isolated_by", PT_STR },
 	/*
@@ -114,7 +117,7 @@ struct monitor {
 	unsigned long seen;
 	int err;
 	int polname_fd; /* -1 when the agent predates policy */
-	int polsel_fd, podname_fd; /* -1 when the agent predates them */
+	int polsel_fd, podname_fd, rulename_fd; /* -1 when the agent predates them */
 	struct svcnames sn; /* Services' names, frontends, backends */
 	struct filter f; /* --ip, --pod, --namespace, --identity */
 	__u64 since_ns; /* events queued before monitor started are old news */
@@ -185,26 +188,43 @@ static const char *drop_isolators(const struct monitor *m, const struct xcni_eve
 	return pod;
 }
 
+/* ` "name"` for a named ClusterNetworkPolicy rule, "" otherwise. */
+static const char *quoted_rule(const struct monitor *m, const struct xcni_event *ev, char *buf,
+			       size_t len)
+{
+	char rn[XCNI_RULENAME_LEN];
+
+	if (!rule_name(m->rulename_fd, ev->policy_id, ev->pol_dir, ev->rule, rn, sizeof(rn)))
+		return "";
+	snprintf(buf, len, " \"%s\"", rn);
+	return buf;
+}
+
 /* The policy side of an event: which rule allowed it, or that nothing did. */
 static void monitor_verdict(struct monitor *m, const struct xcni_event *ev)
 {
+	static const char *const tw[] = { "networkpolicy", "admin", "baseline", "default" };
 	const char *side = ev->pol_dir == XCNI_DIR_FROM_POD ? "egress" : "ingress";
-	char name[340], by[800] = "", by_json[800] = "", pod[340];
+	char name[340], by[800] = "", by_json[800] = "", pod[340], qr[XCNI_RULENAME_LEN + 4];
+	char rn[XCNI_RULENAME_LEN];
 
 	if (ev->type == XCNI_EV_VERDICT && (ev->pol_flags & XCNI_POLV_DENY) &&
 	    (ev->pol_flags & XCNI_POLV_AUDIT)) {
 		/* allowed, but a policy in audit mode would have denied it */
 		policy_name(m->polname_fd, ev->policy_id, name, sizeof(name));
-		pt_strf(m->t, "audit %s: would deny, by %s rule %u", side, name, ev->rule);
+		pt_strf(m->t, "audit %s: would deny, by %s rule %u%s", side, name, ev->rule,
+			quoted_rule(m, ev, qr, sizeof(qr)));
 	} else if (ev->type == XCNI_EV_VERDICT && XCNI_POLV_TIER(ev->pol_flags) == XCNI_TIER_DEFAULT) {
 		pt_strf(m->t, "allow %s: no tier decided (allowed by default)", side);
 	} else if (ev->type == XCNI_EV_VERDICT) {
 		policy_name(m->polname_fd, ev->policy_id, name, sizeof(name));
-		pt_strf(m->t, "allow %s by %s rule %u", side, name, ev->rule);
+		pt_strf(m->t, "allow %s by %s rule %u%s", side, name, ev->rule,
+			quoted_rule(m, ev, qr, sizeof(qr)));
 	} else if ((ev->reason == XCNI_DROP_POLICY_ADMIN || ev->reason == XCNI_DROP_POLICY_BASELINE) &&
 		   ev->type == XCNI_EV_DROP) {
 		policy_name(m->polname_fd, ev->policy_id, name, sizeof(name));
-		pt_strf(m->t, "deny %s by %s rule %u", side, name, ev->rule);
+		pt_strf(m->t, "deny %s by %s rule %u%s", side, name, ev->rule,
+			quoted_rule(m, ev, qr, sizeof(qr)));
 	} else if (is_policy_drop(ev->reason)) {
 		/* "deny ingress: x/deny isolates x/b, nothing allows" */
 		drop_isolators(m, ev, by, by_json, sizeof(by) - 16, pod);
@@ -221,9 +241,12 @@ static void monitor_verdict(struct monitor *m, const struct xcni_event *ev)
 	    ev->reason == XCNI_DROP_POLICY_BASELINE) {
 		pt_str(m->t, policy_name(m->polname_fd, ev->policy_id, name, sizeof(name)));
 		pt_int(m->t, ev->rule);
+		pt_str(m->t, rule_name(m->rulename_fd, ev->policy_id, ev->pol_dir, ev->rule, rn,
+				       sizeof(rn)));
+		pt_str(m->t, tw[XCNI_POLV_TIER(ev->pol_flags)]);
 	} else {
-		pt_null(m->t);
-		pt_null(m->t);
+		for (int i = 0; i < 4; i++)
+			pt_null(m->t);
 	}
 	pt_str(m->t, by_json[0] ? by_json : NULL);
 }
@@ -404,7 +427,8 @@ static int sub_poll(int fd, struct monitor *m, int timeout_ms)
 
 static int cmd_monitor(const struct ctx *c, char **argv)
 {
-	struct monitor m = { .c = c, .polname_fd = -1, .polsel_fd = -1, .podname_fd = -1 };
+	struct monitor m = { .c = c, .polname_fd = -1, .polsel_fd = -1, .podname_fd = -1,
+			     .rulename_fd = -1 };
 	struct ring_buffer *rb = NULL;
 	__u64 deadline = 0;
 	int fd = -1, sub, err = 0;
@@ -430,6 +454,7 @@ static int cmd_monitor(const struct ctx *c, char **argv)
 	event_widths(m.t);
 	m.polname_fd = map_open_quiet(c, &m_polname);
 	m.polsel_fd = map_open_quiet(c, &m_polsel);
+	m.rulename_fd = map_open_quiet(c, &m_rulename);
 	m.podname_fd = map_open_quiet(c, &m_podname);
 	svcnames_open(c, &m.sn);
 	if (sub < 0)
@@ -478,7 +503,8 @@ out:
 	if (sub >= 0)
 		close(sub);
 	pt_free(m.t);
-	for (int *p = (int[]){ m.polname_fd, m.polsel_fd, m.podname_fd, -2 }; *p != -2; p++)
+	for (int *p = (int[]){ m.polname_fd, m.polsel_fd, m.podname_fd, m.rulename_fd, -2 };
+	     *p != -2; p++)
 		if (*p >= 0)
 			close(*p);
 	svcnames_close(&m.sn);

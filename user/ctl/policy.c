@@ -10,6 +10,8 @@ static const struct pt_col pol_cols[] = {
 	{ "PORT", "port", PT_STR },
 	{ "POLICY", "policy", PT_STR },
 	{ "RULE", "rule", PT_UINT },
+	/* A ClusterNetworkPolicy rule's name (xcni_rulename), when it has one. */
+	{ "RULE-NAME", "rule_name", PT_STR },
 	/* Who decides (Admin, NetworkPolicy, Baseline, default) and how: allow, deny,
 	 * audit (a denial only counted and reported). */
 	{ "TIER", "tier", PT_STR },
@@ -17,6 +19,8 @@ static const struct pt_col pol_cols[] = {
 	{ "FLOWS", "flows", PT_UINT },
 	/* The policies that isolate the pod in the row's direction ("x/a,x/b"). */
 	{ NULL, "isolated_by", PT_STR },
+	/* The Admin (or Baseline) Pass the walk went through before what decided. */
+	{ NULL, "passed_by", PT_STR },
 };
 
 struct pol_rec {
@@ -160,9 +164,11 @@ static const char *action_word(__u16 flags)
 }
 
 /* The cells of one allow entry under pol_cols (isolated_by: its direction's). */
-static void pol_row(struct ptable *t, const struct pol_rec *r, int idfd, int nfd,
+static void pol_row(struct ptable *t, const struct pol_rec *r, int idfd, int nfd, int rnfd,
 		    const struct cidr_rec *cidrs, size_t nc, const char *isolated_by)
 {
+	struct xcni_rulename pass;
+	char rn[XCNI_RULENAME_LEN];
 	const struct xcni_policy_key *pk = &r->k;
 	int bits = (int)pk->prefixlen - XCNI_POLICY_PREFIX_ANY_PORT;
 	char name[340];
@@ -188,10 +194,16 @@ static void pol_row(struct ptable *t, const struct pol_rec *r, int idfd, int nfd
 	}
 	pt_str(t, policy_name(nfd, r->v.policy_id, name, sizeof(name)));
 	pt_uint(t, r->v.rule);
+	pt_str(t, rule_name(rnfd, r->v.policy_id, pk->dir, r->v.rule, rn, sizeof(rn)));
 	pt_str(t, tier_word(r->v.flags));
 	pt_str(t, action_word(r->v.flags));
 	pt_uint(t, r->v.packets);
 	pt_str(t, isolated_by[0] ? isolated_by : NULL);
+	if (!rule_pass(rnfd, XCNI_POLV_PASS(r->v.flags), &pass))
+		pt_strf(t, "%s rule %u%s%s%s", policy_name(nfd, pass.policy_id, name, sizeof(name)),
+			pass.rule, pass.name[0] ? " (" : "", pass.name, pass.name[0] ? ")" : "");
+	else
+		pt_null(t);
 }
 
 /* What isolates the pod, per direction (XCNI_DIR_*): text and JSON. */
@@ -250,7 +262,7 @@ static int cmd_policy_get(const struct ctx *c, char **argv)
 	struct pol_isolation iso;
 	struct ptable *t = NULL;
 	size_t n = 0, nc = 0;
-	int fd, idfd = -1, nfd = -1, sfd = -1, err;
+	int fd, idfd = -1, nfd = -1, sfd = -1, rnfd = -1, err;
 	char in[900], eg[900];
 	struct filter f = { .podname_fd = -1, .ipcache_fd = -1 };
 	__u32 ip;
@@ -282,6 +294,7 @@ static int cmd_policy_get(const struct ctx *c, char **argv)
 	idfd = map_open_quiet(c, &m_identity);
 	nfd = map_open_quiet(c, &m_polname);
 	sfd = map_open_quiet(c, &m_polsel);
+	rnfd = map_open_quiet(c, &m_rulename);
 	for (__u8 dir = 0; dir < XCNI_NR_POLICY_DIRS; dir++) {
 		isolating_policies(sfd, nfd, ip, dir, false, iso.text[dir], sizeof(iso.text[dir]));
 		isolating_policies(sfd, nfd, ip, dir, true, iso.json[dir], sizeof(iso.json[dir]));
@@ -296,7 +309,8 @@ static int cmd_policy_get(const struct ctx *c, char **argv)
 		struct frow r = { .id = { recs[i].k.peer }, .nid = 1 };
 
 		if (filter_match(&f, &r))
-			pol_row(t, &recs[i], idfd, nfd, cidrs, nc, iso.json[recs[i].k.dir & 1]);
+			pol_row(t, &recs[i], idfd, nfd, rnfd, cidrs, nc,
+				iso.json[recs[i].k.dir & 1]);
 	}
 	/* JSON: a direction isolated with no allow entry still says what isolates
 	 * it, in a row of its own (the text says so above the table). */
@@ -316,7 +330,7 @@ static int cmd_policy_get(const struct ctx *c, char **argv)
 out:
 	free(recs);
 	free(cidrs);
-	for (int *p = (int[]){ idfd, nfd, sfd, -2 }; *p != -2; p++)
+	for (int *p = (int[]){ idfd, nfd, sfd, rnfd, -2 }; *p != -2; p++)
 		if (*p >= 0)
 			close(*p);
 	return err;
@@ -491,7 +505,10 @@ const struct cmd policy_cmds[] = {
 	{ "policy", "get", cmd_policy_get, 1, OPT_IDENTITY, "POD [--identity ID]",
 	  "Show what NetworkPolicy lets into and out of POD (NAMESPACE/NAME or IP).\n\n"
 	  "One row per allow entry of the pod's live version, with the policy and\n"
-	  "rule it came from and how many flows it let through (FLOWS).\n\n"
+	  "rule it came from and how many flows it let through (FLOWS). With\n"
+	  "ClusterNetworkPolicies: RULE-NAME is the rule's name when it has one, TIER\n"
+	  "who decided (Admin, NetworkPolicy, Baseline, default), ACTION allow, deny or\n"
+	  "audit; JSON's passed_by names the Pass rule the walk went through first.\n\n"
 	  "  --identity ID        only entries for peer identity ID (0: any peer)", NULL },
 	{}
 };

@@ -8,6 +8,16 @@
  * a newer CRD, and the rule fails closed),
  * networks as CIDRs, protocols with one port, a range or a named port.
  * domainNames peers are refused: xcni resolves no names (README).
+ *
+ * The CRD's limits, refused here as the API server would refuse them (so a
+ * manifest directory cannot hold what a cluster could not): at most 25 rules
+ * each way (MaxItems), 1 to 25 peers a rule, 1 to 25 protocols when given,
+ * 1 to 25 networks a peer with no duplicates (listType=set), a CIDR at most
+ * 43 characters; tcp/udp/sctp with a destinationPort (MinProperties=1: `tcp:
+ * {}` is invalid; leave protocols out to match every port), a range with
+ * start < end (CEL "self.start < self.end": one port is number); and no
+ * destinationNamedPort in an egress rule with a networks or nodes peer (CEL:
+ * they have no named ports).
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -17,9 +27,11 @@
 #include "k8s.h"
 #include "k8s_int.h"
 
-#define CNP_MAX_RULES 100
-#define CNP_MAX_PEERS 100
+#define CNP_MAX_RULES 25
+#define CNP_MAX_PEERS 25
+#define CNP_MAX_PROTOS 25
 #define CNP_MAX_NETS 25
+#define CNP_MAX_CIDR_LEN 43
 
 static int opt_selector(struct ctx *c, json_t *j, const char *key, struct k8s_selector **out)
 {
@@ -80,9 +92,15 @@ static int parse_networks(struct ctx *c, json_t *arr, struct k8s_cnp_peer *p)
 
 		if (!json_is_string(v) || has_nul(v))
 			err = fail(c, "must be a string");
+		else if (strlen(json_string_value(v)) > CNP_MAX_CIDR_LEN)
+			err = fail(c, "must be at most %d characters", CNP_MAX_CIDR_LEN);
 		else if (parse_cidr(json_string_value(v), &p->nets[i]))
 			err = fail(c, "\"%s\" is not a valid IPv4 or IPv6 CIDR",
 				   json_string_value(v));
+		for (size_t k = 0; !err && k < i; k++)
+			if (json_equal(v, json_array_get(arr, k)))
+				err = fail(c, "\"%s\" is networks[%zu] again (a set)",
+					   json_string_value(v), k);
 		pop(c, o);
 		if (err)
 			break;
@@ -173,8 +191,9 @@ static int parse_dport(struct ctx *c, json_t *j, struct k8s_cnp_proto *p)
 		goto out;
 	if (!has_a || !has_b)
 		err = fail_in(c, has_a ? "end" : "start", "required");
-	else if (b < a)
-		err = fail_in(c, "end", "%lld must be greater than or equal to start (%lld)", b, a);
+	else if (b <= a)
+		err = fail_in(c, "end", "%lld must be greater than start (%lld)%s", b, a,
+			      b == a ? "; a single port is {number: N}" : "");
 	else
 		p->port = (uint16_t)a, p->end_port = (uint16_t)b;
 out:
@@ -224,7 +243,13 @@ static int parse_protocol(struct ctx *c, json_t *j, struct k8s_cnp_proto *p)
 	v = get(j, which);
 	if (!json_is_object(v)) {
 		err = fail(c, "must be an object");
-	} else if ((dp = get(v, "destinationPort"))) {
+	} else if (!(dp = get(v, "destinationPort"))) {
+		/* MinProperties=1: "every port" is a rule without protocols. */
+		err = fail_in(c, "destinationPort",
+			      "required (the CRD refuses an empty %s; leave protocols out to "
+			      "match every port)",
+			      which);
+	} else {
 		size_t o = field(c, "destinationPort");
 
 		err = parse_dport(c, dp, p);
@@ -280,11 +305,34 @@ static int parse_rule(struct ctx *c, json_t *j, bool egress, struct k8s_cnp_rule
 		return err;
 	if (!peers || !json_array_size(peers) || json_array_size(peers) > CNP_MAX_PEERS)
 		return fail_in(c, peers_key, "required: 1 to %d peers", CNP_MAX_PEERS);
+	if (protos && (!json_array_size(protos) || json_array_size(protos) > CNP_MAX_PROTOS))
+		return fail_in(c, "protocols", "1 to %d protocols when given (leave it out to "
+					       "match every protocol and port)",
+			       CNP_MAX_PROTOS);
 	err = parse_list(c, peers_key, peers, sizeof(*r->peers), (void **)&r->peers, &r->npeers,
 			 peer_at, &egress);
 	if (!err)
 		err = parse_list(c, "protocols", protos, sizeof(*r->protos), (void **)&r->protos,
 				 &r->nprotos, protocol_at, NULL);
+	/* The CRD's CEL rule: networks and nodes have no named ports. */
+	for (size_t i = 0; !err && egress && i < r->nprotos; i++) {
+		if (!r->protos[i].port_name)
+			continue;
+		for (size_t j = 0; !err && j < r->npeers; j++) {
+			size_t o1, o2;
+
+			if (!r->peers[j].nnets && !r->peers[j].node_sel)
+				continue;
+			o1 = field(c, "protocols");
+			o2 = idx(c, i);
+			err = fail_in(c, "destinationNamedPort",
+				      "cannot be used with a %s peer (to[%zu]): only pods have "
+				      "named ports",
+				      r->peers[j].nnets ? "networks" : "nodes", j);
+			pop(c, o2);
+			pop(c, o1);
+		}
+	}
 	return err;
 }
 

@@ -144,7 +144,7 @@ static void rec_strs_put(struct flows *f, struct flow_rec *r)
 {
 	const char **s[] = { &r->src.ns,    &r->src.pod,     &r->src.labels, &r->dst.ns,
 			     &r->dst.pod,   &r->dst.labels,  &r->policy,     &r->service,
-			     &r->backend };
+			     &r->backend,   &r->rule_name };
 
 	for (size_t i = 0; i < sizeof(s) / sizeof(s[0]); i++)
 		flows_set_str(f, s[i], NULL);
@@ -377,6 +377,11 @@ void flows_drop(struct flows *f, struct flow_rec *r, uint64_t ts_ns, uint8_t pol
 		r->bytes[0] += len;
 	}
 	flows_touch(f, r);
+}
+
+void flows_rule_name(struct flows *f, struct flow_rec *r, const char *name)
+{
+	flows_set_str(f, &r->rule_name, name);
 }
 
 void flows_denied_by(struct flows *f, struct flow_rec *r, uint32_t policy_id, const char *policy,
@@ -954,6 +959,8 @@ void flow_rec_json(struct fbuf *b, const struct flow_rec *r, const struct flow_r
 		fbuf_printf(b, ",\"rule\":%u", r->rule);
 	else
 		fbuf_printf(b, ",\"rule\":null");
+	fbuf_printf(b, ",\"rule_name\":");
+	json_str(b, r->policy ? r->rule_name : NULL);
 	fbuf_printf(b, ",\"drop_reason\":");
 	if (ri)
 		json_str(b, ri->name);

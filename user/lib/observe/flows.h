@@ -66,6 +66,7 @@ struct flow_rec {
 	uint32_t policy_id;
 	uint16_t rule;
 	const char *policy; /* "ns/name", interned; NULL: no policy decided (not isolated) */
+	const char *rule_name; /* a ClusterNetworkPolicy rule's name, interned; NULL: none */
 	const char *service; /* "ns/name:port", interned; NULL: not translated */
 	const char *backend; /* "addr:port" it was translated to, interned */
 	uint64_t seq; /* flows->seq when last changed: the order of --follow */
@@ -126,6 +127,8 @@ void flows_verdict(struct flows *f, struct flow_rec *r, uint64_t ts_ns, uint8_t 
 /* A drop event of len bytes: the record becomes denied with that reason. */
 void flows_drop(struct flows *f, struct flow_rec *r, uint64_t ts_ns, uint8_t pol_dir,
 		int32_t reason, uint32_t len);
+/* The deciding rule's name (flows_verdict's, flows_denied_by's), NULL for none. */
+void flows_rule_name(struct flows *f, struct flow_rec *r, const char *name);
 /* The rule that denied a dropped flow, where one did (a ClusterNetworkPolicy Deny). */
 void flows_denied_by(struct flows *f, struct flow_rec *r, uint32_t policy_id, const char *policy,
 		     uint16_t rule);

@@ -492,6 +492,68 @@ void copy_str(char *dst, size_t size, const char *src)
 	return;
 }
 
+static int cmp_rulename(const void *a, const void *b)
+{
+	return memcmp(&((const struct pol_rulename *)a)->key, &((const struct pol_rulename *)b)->key,
+		      sizeof(struct xcni_rulename_key));
+}
+
+/*
+ * ClusterNetworkPolicies' rule names and Pass numbers (xcni_shared.h:
+ * rulename): Pass rules numbered 1, 2, ... in evaluation order (tier,
+ * priority, name, ingress then egress, rule order), 0 past
+ * XCNI_POLV_PASS_MAX. The maps keep indexes; people read these.
+ */
+static int build_rulenames(struct ctx *x)
+{
+	struct pol_result *r = x->r;
+	size_t n = 0, cap = 0;
+	unsigned pass = 0;
+
+	x->pass_ref = calloc(x->ncnps + 1, sizeof(*x->pass_ref));
+	if (!x->pass_ref)
+		return -ENOMEM;
+	for (size_t i = 0; i < x->ncnps; i++) {
+		const struct k8s_cnp *p = x->cnps[i];
+
+		x->pass_ref[i] = calloc(p->ningress + p->negress + 1, sizeof(**x->pass_ref));
+		if (!x->pass_ref[i])
+			return -ENOMEM;
+		for (size_t k = 0; k < p->ningress + p->negress; k++) {
+			bool eg = k >= p->ningress;
+			const struct k8s_cnp_rule *ru = eg ? &p->egress[k - p->ningress] :
+							     &p->ingress[k];
+			struct xcni_rulename v = { .policy_id = x->cnp_id[i],
+						   .rule = (uint16_t)(eg ? k - p->ningress : k),
+						   .dir = eg ? XCNI_DIR_FROM_POD : XCNI_DIR_TO_POD,
+						   .action = (uint8_t)ru->action };
+
+			copy_str(v.name, sizeof(v.name), ru->name);
+			if (ru->action == K8S_CNP_PASS && pass < XCNI_POLV_PASS_MAX)
+				x->pass_ref[i][k] = (uint16_t)++pass;
+			for (int e = 0; e < 2; e++) {
+				struct pol_rulename *rn;
+
+				if (e ? !x->pass_ref[i][k] : !ru->name)
+					continue;
+				if (grow(&r->rulenames, &cap, n, sizeof(*r->rulenames)))
+					return -ENOMEM;
+				rn = &r->rulenames[n++];
+				memset(rn, 0, sizeof(*rn));
+				rn->key = e ? (struct xcni_rulename_key){ 0, x->pass_ref[i][k],
+									  XCNI_RULENAME_PASS, 0 } :
+					      (struct xcni_rulename_key){ v.policy_id, v.rule,
+									  v.dir, 0 };
+				rn->val = v;
+			}
+		}
+	}
+	r->nrulenames = n;
+	if (n)
+		qsort(r->rulenames, n, sizeof(*r->rulenames), cmp_rulename);
+	return 0;
+}
+
 int build_policies(struct ctx *x)
 {
 	struct pol_result *r = x->r;
@@ -531,7 +593,7 @@ int build_policies(struct ctx *x)
 	r->npolicies = x->nnps + x->ncnps;
 	qsort(r->policies, r->npolicies, sizeof(*r->policies), cmp_u32_first);
 	free(used.v);
-	return 0;
+	return build_rulenames(x);
 }
 
 /* ---- ipcache and pod names ------------------------------------------- */
@@ -1356,8 +1418,13 @@ bool np_peers_match_any(const struct ctx *x, const struct k8s_netpol *np)
 	return false;
 }
 
-int compile_ep(const struct ctx *x, const struct k8s_pod *pod, uint32_t identity,
-		      struct epbuild *eb, struct pol_ep *ep)
+/*
+ * pod's NetworkPolicy entries, CIDRs, isolation and selecting policies. With
+ * enforced_only, the policies in audit mode (their own annotation or their
+ * namespace's) are left out: what the data plane may act on.
+ */
+static int compile_np(const struct ctx *x, const struct k8s_pod *pod, uint32_t identity,
+		      struct epbuild *eb, struct pol_ep *ep, bool enforced_only)
 {
 	uint32_t seq = 0;
 	size_t u = 0;
@@ -1383,6 +1450,7 @@ int compile_ep(const struct ctx *x, const struct k8s_pod *pod, uint32_t identity
 
 			if (!(in ? np->type_ingress : np->type_egress) ||
 			    cmp_str(np->meta.ns, pod->meta.ns) ||
+			    (enforced_only && np->meta.audit) ||
 			    !k8s_selector_matches(&np->pod_sel, &pod->meta.labels))
 				continue;
 			ep->state.isolated |= XCNI_ISOLATED(dir);
@@ -1418,7 +1486,33 @@ int compile_ep(const struct ctx *x, const struct k8s_pod *pod, uint32_t identity
 		memcpy(ep->cidrs, eb->pc, eb->npc * sizeof(*eb->pc));
 	}
 	ep->ncidrs = eb->npc;
-	return x->peers_only ? 0 : cnp_apply(x, pod, ep);
+	return 0;
+}
+
+int compile_np_enforced(const struct ctx *x, const struct k8s_pod *pod, uint32_t identity,
+			struct pol_ep *ep)
+{
+	struct epbuild eb = { 0 };
+	int ret = compile_np(x, pod, identity, &eb, ep, true);
+
+	free(eb.c);
+	free(eb.cr);
+	free(eb.pc);
+	return ret;
+}
+
+int compile_ep(const struct ctx *x, const struct k8s_pod *pod, uint32_t identity,
+	       struct epbuild *eb, struct pol_ep *ep)
+{
+	int ret = compile_np(x, pod, identity, eb, ep, false);
+	bool hit = false;
+
+	if (ret || x->peers_only)
+		return ret;
+	if (x->cnp_memo && ((ret = cnp_memo_get(x, pod, ep, &hit)) || hit))
+		return ret;
+	ret = cnp_apply(x, pod, ep);
+	return !ret && x->cnp_memo ? cnp_memo_put(x, pod, ep) : ret;
 }
 
 int cmp_ep(const void *a, const void *b)
@@ -1436,6 +1530,9 @@ static int build_eps(struct ctx *x)
 	r->eps = calloc(x->npods ? x->npods : 1, sizeof(*r->eps));
 	if (!r->eps)
 		return -ENOMEM;
+	/* Tiers: pods alike (a Deployment's replicas) compiled once. */
+	if ((x->ncnps || x->nnsaudit || x->np_audit_any) && !(x->cnp_memo = cnp_memo_new()))
+		return -ENOMEM;
 	for (size_t i = 0; !ret && i < x->npods; i++) {
 		const struct k8s_pod *p = x->pods[i];
 
@@ -1444,6 +1541,8 @@ static int build_eps(struct ctx *x)
 		ret = compile_ep(x, p, x->pod_id[i], &eb, &r->eps[r->neps++]);
 	}
 	qsort(r->eps, r->neps, sizeof(*r->eps), cmp_ep);
+	cnp_memo_free(x->cnp_memo);
+	x->cnp_memo = NULL;
 	free(eb.c);
 	free(eb.cr);
 	free(eb.pc);
@@ -1475,6 +1574,9 @@ void ctx_free(struct ctx *x)
 	free(x->id_pods);
 	free(x->np_id);
 	free(x->nps);
+	for (size_t i = 0; x->pass_ref && i < x->ncnps; i++)
+		free(x->pass_ref[i]);
+	free(x->pass_ref);
 	free(x->cnps);
 	free(x->cnp_id);
 	free(x->nsaudit);
@@ -1570,5 +1672,6 @@ void pol_result_free(struct pol_result *r)
 	free(r->ipcache);
 	free(r->policies);
 	free(r->podnames);
+	free(r->rulenames);
 	memset(r, 0, sizeof(*r));
 }

@@ -92,6 +92,12 @@ struct pol_podname {
 	struct xcni_podname name;
 };
 
+/* A ClusterNetworkPolicy rule's name or a Pass number (xcni_shared.h: rulename). */
+struct pol_rulename {
+	struct xcni_rulename_key key;
+	struct xcni_rulename val;
+};
+
 struct pol_result {
 	size_t nidentities; /* sorted by id */
 	struct identity *identities;
@@ -103,6 +109,10 @@ struct pol_result {
 	struct pol_name *policies;
 	size_t npodnames; /* sorted by ip */
 	struct pol_podname *podnames;
+	/* sorted by key (memcmp); only ClusterNetworkPolicies have any, and
+	 * with any of those every update is whole (pol_delta.full). */
+	size_t nrulenames;
+	struct pol_rulename *rulenames;
 };
 
 struct pol_opts {

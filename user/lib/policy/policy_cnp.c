@@ -54,6 +54,10 @@ struct cnpctx {
 	const struct k8s_pod *pod;
 	const struct k8s_labels *ns_labels;
 	const struct pol_ep *ep;
+	/* The NetworkPolicy entries without the audited policies, when some but
+	 * not all of those isolating the pod here are audited; else NULL (ep's
+	 * are the enforced ones, or np_audit says none is). */
+	const struct pol_ep *ep_enf;
 	uint8_t dir;
 	bool ns_audit;
 	bool np_audit; /* every NetworkPolicy isolating the pod here is in audit mode */
@@ -233,6 +237,15 @@ static bool rule_matches(const struct cnpctx *cc, const struct k8s_cnp_rule *r,
 	return peer && protos_match(cc, r, pr, proto, port);
 }
 
+/* The Pass number of the i-th rule of cc (0: not numbered). */
+static uint16_t pass_of(const struct cnpctx *cc, size_t i)
+{
+	const struct k8s_cnp *p = cc->x->cnps[cc->rules[i].cnp];
+	size_t k = cc->rules[i].rule + (cc->dir == XCNI_DIR_TO_POD ? 0 : p->ningress);
+
+	return cc->x->pass_ref ? cc->x->pass_ref[cc->rules[i].cnp][k] : 0;
+}
+
 static uint16_t tier_flags(enum xcni_tier t)
 {
 	return (uint16_t)(t << XCNI_POLV_TIER_SHIFT);
@@ -250,6 +263,7 @@ static struct vd evaluate(const struct cnpctx *cc, const struct peer *pr, uint8_
 	const struct ctx *x = cc->x;
 	bool np_audit = cc->np_audit || cc->ns_audit;
 	bool passed = false;
+	uint16_t pass = 0; /* the first Pass on the way, for people (XCNI_POLV_PASS) */
 	size_t i = 0;
 
 	for (int tier = K8S_CNP_ADMIN; tier <= K8S_CNP_BASELINE; tier++) {
@@ -272,18 +286,25 @@ static struct vd evaluate(const struct cnpctx *cc, const struct peer *pr, uint8_
 				continue;
 			if (r->action == K8S_CNP_PASS) {
 				passed = true; /* the rest of the Admin tier is skipped */
+				if (!pass)
+					pass = pass_of(cc, i);
 				continue;
 			}
 			if (r->action == K8S_CNP_DENY)
 				v.flags |= XCNI_POLV_DENY | (audit ? XCNI_POLV_AUDIT : 0);
+			v.flags |= (uint16_t)(pass << XCNI_POLV_PASS_SHIFT);
 			return v;
 		}
 		passed = false;
-		/* Isolated only by audited NetworkPolicies: enforced, nothing isolates it. */
+		/* Isolated only by audited NetworkPolicies: enforced, nothing isolates it.
+		 * Beside enforced ones, the audited ones' allows open nothing. */
 		if (tier == K8S_CNP_ADMIN && (cc->ep->state.isolated & XCNI_ISOLATED(cc->dir)) &&
 		    !(enforced_only && np_audit)) {
-			const struct pol_entry *e = np_lookup(cc->ep, cc->dir, pr, proto, port);
-			struct vd v = { 0, 0, tier_flags(XCNI_TIER_NP) };
+			const struct pol_ep *nep = enforced_only && cc->ep_enf ? cc->ep_enf : cc->ep;
+			const struct pol_entry *e = np_lookup(nep, cc->dir, pr, proto, port);
+			struct vd v = { 0, 0,
+					(uint16_t)(tier_flags(XCNI_TIER_NP) |
+						   pass << XCNI_POLV_PASS_SHIFT) };
 
 			if (e) {
 				v.policy_id = e->val.policy_id;
@@ -294,7 +315,8 @@ static struct vd evaluate(const struct cnpctx *cc, const struct peer *pr, uint8_
 			return v;
 		}
 	}
-	return (struct vd){ 0, 0, tier_flags(XCNI_TIER_DEFAULT) };
+	return (struct vd){ 0, 0,
+			    (uint16_t)(tier_flags(XCNI_TIER_DEFAULT) | pass << XCNI_POLV_PASS_SHIFT) };
 }
 
 /*
@@ -985,6 +1007,7 @@ int cnp_apply(const struct ctx *x, const struct k8s_pod *pod, struct pol_ep *ep)
 		return 0;
 	for (uint8_t dir = 0; !ret && dir < XCNI_NR_POLICY_DIRS; dir++) {
 		struct cnpctx cc = { .x = x, .pod = pod, .ep = ep, .dir = dir };
+		struct pol_ep enf = { 0 };
 		struct out o = { 0 };
 		size_t cap = 0, nisol = 0, naudit = 0;
 		bool in = dir == XCNI_DIR_TO_POD;
@@ -1017,8 +1040,14 @@ int cnp_apply(const struct ctx *x, const struct k8s_pod *pod, struct pol_ep *ep)
 		}
 		if (!ret && cc.nrules)
 			qsort(cc.rules, cc.nrules, sizeof(*cc.rules), cmp_rref);
+		/* An audited NetworkPolicy beside an enforced one: the decision is
+		 * the enforced ones' alone (compile_ep merged both's allows). */
+		if (!ret && naudit && !cc.np_audit && !cc.ns_audit) {
+			ret = compile_np_enforced(x, pod, ep->state.identity, &enf);
+			cc.ep_enf = &enf;
+		}
 		/* Nothing tiered, nothing audited here: NetworkPolicy's entries as they are. */
-		if (!ret && (cc.nrules || (nisol && (cc.np_audit || cc.ns_audit)))) {
+		if (!ret && (cc.nrules || (nisol && (naudit || cc.ns_audit)))) {
 			ret = build_atoms(&cc);
 			if (!ret)
 				ret = compile_dir(&cc, &o);
@@ -1030,6 +1059,8 @@ int cnp_apply(const struct ctx *x, const struct k8s_pod *pod, struct pol_ep *ep)
 		for (int pi = 0; pi < 3; pi++)
 			free(cc.at.lo[pi]);
 		free(cc.rules);
+		free(enf.entries);
+		free(enf.cidrs);
 		free(o.groups);
 		free(o.e);
 		free(o.c);
@@ -1068,5 +1099,108 @@ int cnp_ctx_init(struct ctx *x, const struct cluster *c)
 			x->nsaudit[x->nnsaudit++] = c->objs[K8S_NAMESPACE][i]->meta.name;
 	for (size_t i = 0; i < c->n[K8S_NETWORKPOLICY]; i++)
 		x->np_audit_any |= c->objs[K8S_NETWORKPOLICY][i]->meta.audit;
+	return 0;
+}
+
+/* ---- pods alike ---------------------------------------------------------- */
+
+struct cnp_memo_ent {
+	uint32_t identity;
+	const struct k8s_pod *pod; /* the first pod alike: its ports */
+	uint8_t isolated;
+	size_t n, nc;
+	struct pol_entry *e;
+	struct pol_cidr *c;
+};
+
+struct cnp_memo {
+	size_t n, cap;
+	struct cnp_memo_ent *v;
+};
+
+struct cnp_memo *cnp_memo_new(void)
+{
+	return calloc(1, sizeof(struct cnp_memo));
+}
+
+void cnp_memo_free(struct cnp_memo *m)
+{
+	for (size_t i = 0; m && i < m->n; i++) {
+		free(m->v[i].e);
+		free(m->v[i].c);
+	}
+	if (m)
+		free(m->v);
+	free(m);
+}
+
+static struct cnp_memo_ent *memo_find(const struct cnp_memo *m, const struct k8s_pod *pod,
+				      uint32_t identity)
+{
+	for (size_t i = 0; i < m->n; i++)
+		if (m->v[i].identity == identity && same_ports(m->v[i].pod, pod))
+			return &m->v[i];
+	return NULL;
+}
+
+int cnp_memo_get(const struct ctx *x, const struct k8s_pod *pod, struct pol_ep *ep, bool *hit)
+{
+	const struct cnp_memo_ent *m = memo_find(x->cnp_memo, pod, ep->state.identity);
+	struct pol_entry *e;
+	struct pol_cidr *c;
+
+	*hit = false;
+	if (!m || !ep->state.identity)
+		return 0;
+	e = calloc(m->n + 1, sizeof(*e));
+	c = calloc(m->nc + 1, sizeof(*c));
+	if (!e || !c) {
+		free(e);
+		free(c);
+		return -ENOMEM;
+	}
+	/* The same keys under this pod's address: ep is one field, so the order holds. */
+	for (size_t i = 0; i < m->n; i++) {
+		e[i] = m->e[i];
+		e[i].key.ep = ep->ip;
+	}
+	for (size_t i = 0; i < m->nc; i++) {
+		c[i] = m->c[i];
+		c[i].key.ep = ep->ip;
+	}
+	free(ep->entries);
+	free(ep->cidrs);
+	ep->entries = e;
+	ep->nentries = m->n;
+	ep->cidrs = c;
+	ep->ncidrs = m->nc;
+	ep->state.isolated = m->isolated;
+	*hit = true;
+	return 0;
+}
+
+int cnp_memo_put(const struct ctx *x, const struct k8s_pod *pod, const struct pol_ep *ep)
+{
+	struct cnp_memo *m = x->cnp_memo;
+	struct cnp_memo_ent *v;
+
+	if (!ep->state.identity || memo_find(m, pod, ep->state.identity))
+		return 0;
+	if (grow(&m->v, &m->cap, m->n, sizeof(*m->v)))
+		return -ENOMEM;
+	v = &m->v[m->n];
+	*v = (struct cnp_memo_ent){ .identity = ep->state.identity, .pod = pod,
+				    .isolated = ep->state.isolated, .n = ep->nentries,
+				    .nc = ep->ncidrs };
+	v->e = malloc((ep->nentries + 1) * sizeof(*v->e));
+	v->c = malloc((ep->ncidrs + 1) * sizeof(*v->c));
+	if (!v->e || !v->c) {
+		free(v->e);
+		free(v->c);
+		return -ENOMEM;
+	}
+	memcpy(v->e, ep->entries, ep->nentries * sizeof(*v->e));
+	memcpy(v->c, ep->cidrs, ep->ncidrs * sizeof(*v->c));
+	m->n++;
 	return 0;
 }

@@ -1534,7 +1534,10 @@ static int incr_apply(struct pol_incr *pi, const struct cluster *c, const struct
 		pi->r.eps[i].changed = false;
 	pi->ids_changed = pi->pols_changed = pi->nodes_changed = pi->pods_changed = false;
 	/* A tiered or audited pod's entries depend on every pod's and node's
-	 * address (policy_cnp.c): followed whole, not piece by piece. */
+	 * address (policy_cnp.c): followed whole, not piece by piece. The
+	 * contexts below never set up cnp_apply's state either, so without
+	 * this an audited NetworkPolicy's allows would be merged in as enforced
+	 * (test_polincr's audit runs check both paths agree). */
 	if (c->n[K8S_CLUSTERNETPOL] || cnp_any_audit(c)) {
 		pi->d.why = "ClusterNetworkPolicies or audit mode: compiled whole";
 		return 1;

@@ -99,10 +99,16 @@ struct ctx {
 	size_t ncnps;
 	const struct k8s_cnp **cnps;
 	uint32_t *cnp_id;
+	/* per ClusterNetworkPolicy, per rule (ingress, then egress): its Pass
+	 * number (XCNI_POLV_PASS), 0 for other actions (build_policies) */
+	uint16_t **pass_ref;
 	size_t nnsaudit;
 	const char **nsaudit;
 	bool np_audit_any;
 	bool cnp_audit_any;
+	/* Local pods' tiered results by identity and ports (cnp_memo_*), during
+	 * a whole compile's build_eps; NULL elsewhere. */
+	struct cnp_memo *cnp_memo;
 };
 
 struct labix;
@@ -113,6 +119,17 @@ struct peer_memo;
 int cnp_ctx_init(struct ctx *x, const struct cluster *c);
 /* The tiers and audit mode laid over ep's NetworkPolicy entries (compile_ep's last step). */
 int cnp_apply(const struct ctx *x, const struct k8s_pod *pod, struct pol_ep *ep);
+/*
+ * A tiered pod's entries depend on its identity (labels, namespace's labels:
+ * which policies select it), its container ports (ingress named ports) and
+ * its address only as the key's ep: pods alike share one compile. get fills
+ * ep from an earlier pod alike (its keys moved to ep's address): true; put
+ * remembers ep. 0 or -ENOMEM. new/free: build_eps's.
+ */
+struct cnp_memo *cnp_memo_new(void);
+void cnp_memo_free(struct cnp_memo *m);
+int cnp_memo_get(const struct ctx *x, const struct k8s_pod *pod, struct pol_ep *ep, bool *hit);
+int cnp_memo_put(const struct ctx *x, const struct k8s_pod *pod, const struct pol_ep *ep);
 /* Does a Namespace or NetworkPolicy of c ask for audit mode? */
 bool cnp_any_audit(const struct cluster *c);
 
@@ -129,6 +146,13 @@ int cmp_podname(const void *a, const void *b);
 int cmp_str(const char *a, const char *b);
 int compile_ep(const struct ctx *x, const struct k8s_pod *pod, uint32_t identity,
 	       struct epbuild *eb, struct pol_ep *ep);
+/*
+ * pod's NetworkPolicy entries without the policies in audit mode (by their
+ * own annotation; the namespace's is the caller's): what an audited policy
+ * beside an enforced one must not open. ep is the caller's to free.
+ */
+int compile_np_enforced(const struct ctx *x, const struct k8s_pod *pod, uint32_t identity,
+			struct pol_ep *ep);
 int compile_full(const struct cluster *c, const struct pol_opts *o, struct pol_result *out,
 		 struct k8s_error *err, struct ctx *x);
 void copy_str(char *dst, size_t size, const char *src);

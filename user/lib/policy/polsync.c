@@ -7,6 +7,7 @@
  * goes. A packet therefore meets the old policy or the new one, never a mix.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stddef.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -51,6 +52,11 @@ struct polsync {
 	struct kvset ipcache, identity, polname, podname, polsel;
 	/* IPv6: ipcache6 and polkey6 (-1 under programs without IPv6). */
 	int fd_ipcache6, fd_polkey6;
+	/* ClusterNetworkPolicies' rule names (-1 under programs without the
+	 * map); synced with every whole apply only: deltas come only without
+	 * ClusterNetworkPolicies, when there are none. */
+	int fd_rulename;
+	struct kvset rulename;
 	struct kvset ipcache6, polkey6;
 	/* Old versions to delete in polsync_cleanup. */
 	size_t ndel, ndelc;
@@ -436,6 +442,7 @@ bool polsync_needs_full(const struct polsync *ps)
 int polsync_open(const char *pin_dir, struct polsync **out)
 {
 	struct polsync *ps = calloc(1, sizeof(*ps));
+	char path[PATH_MAX];
 	size_t swept = 0;
 	int err;
 
@@ -443,7 +450,7 @@ int polsync_open(const char *pin_dir, struct polsync **out)
 		return -ENOMEM;
 	ps->fd_policy = ps->fd_polrange = ps->fd_polcidr = ps->fd_polep = ps->fd_ipcache = -1;
 	ps->fd_identity = ps->fd_polname = ps->fd_podname = ps->fd_polsel = -1;
-	ps->fd_ipcache6 = ps->fd_polkey6 = -1;
+	ps->fd_ipcache6 = ps->fd_polkey6 = ps->fd_rulename = -1;
 	ps->share = 100;
 	if ((err = ps->fd_policy = xcni_map_open_pinned(pin_dir, "xcni_policy", &ps->max_policy)) < 0 ||
 	    (err = ps->fd_polrange = xcni_map_open_pinned(pin_dir, "xcni_polrange", &ps->max_polrange)) < 0 ||
@@ -471,6 +478,14 @@ int polsync_open(const char *pin_dir, struct polsync **out)
 		goto fail;
 	if (ps->fd_polkey6 >= 0 &&
 	    (err = kvset_load(ps->fd_polkey6, sizeof(struct xcni_in6), sizeof(__u32), &ps->polkey6)))
+		goto fail;
+	/* Quietly absent under programs from before rule names. */
+	snprintf(path, sizeof(path), "%s/xcni_rulename", pin_dir);
+	if (!access(path, F_OK))
+		ps->fd_rulename = xcni_map_open_pinned(pin_dir, "xcni_rulename", NULL);
+	if (ps->fd_rulename >= 0 &&
+	    (err = kvset_load(ps->fd_rulename, sizeof(struct xcni_rulename_key),
+			      sizeof(struct xcni_rulename), &ps->rulename)))
 		goto fail;
 	count_keys(ps->fd_policy, sizeof(struct xcni_polhash_key), &ps->n_policy);
 	count_keys(ps->fd_polrange, sizeof(struct xcni_policy_key), &ps->n_polrange);
@@ -508,6 +523,9 @@ void polsync_free(struct polsync *ps)
 	free(ps->polsel.d);
 	free(ps->ipcache6.d);
 	free(ps->polkey6.d);
+	free(ps->rulename.d);
+	if (ps->fd_rulename >= 0)
+		close(ps->fd_rulename);
 	if (ps->fd_ipcache6 >= 0)
 		close(ps->fd_ipcache6);
 	if (ps->fd_polkey6 >= 0)
@@ -1056,6 +1074,11 @@ static int apply(struct polsync *ps, const struct pol_result *r, const struct po
 	    (err = kvset_sync(ps->fd_podname, &ps->podname, r->podnames, r->npodnames,
 			      sizeof(*r->podnames), offsetof(struct pol_podname, name), KV_BOTH,
 			      &st->other_changed)) ||
+	    (ps->fd_rulename >= 0 &&
+	     (err = kvset_sync(ps->fd_rulename, &ps->rulename, r->rulenames,
+			       r->nrulenames < XCNI_MAX_RULENAMES ? r->nrulenames : 0,
+			       sizeof(*r->rulenames), offsetof(struct pol_rulename, val),
+			       KV_BOTH, &st->other_changed))) ||
 	    /* Names for people: before the flips, so a drop can name its policies. */
 	    (err = kvset_sync(ps->fd_polsel, &ps->polsel, r->eps, r->neps, sizeof(*r->eps),
 			      offsetof(struct pol_ep, sel), KV_BOTH, &st->other_changed)))
@@ -1293,4 +1316,26 @@ const char *policy_name(int fd, uint32_t id, char *buf, size_t len)
 	else
 		snprintf(buf, len, "policy#%u", id);
 	return buf;
+}
+
+const char *rule_name(int fd, uint32_t policy_id, uint8_t dir, uint16_t rule, char *buf,
+		      size_t len)
+{
+	struct xcni_rulename_key k = { .policy_id = policy_id, .rule = rule, .dir = dir };
+	struct xcni_rulename v;
+
+	if (fd < 0 || !policy_id || bpf_map_lookup_elem(fd, &k, &v) || !v.name[0])
+		return NULL;
+	snprintf(buf, len, "%.*s", (int)strnlen(v.name, sizeof(v.name)), v.name);
+	return buf;
+}
+
+int rule_pass(int fd, unsigned int pass, struct xcni_rulename *out)
+{
+	struct xcni_rulename_key k = { .rule = (__u16)pass, .dir = XCNI_RULENAME_PASS };
+
+	if (fd < 0 || !pass || bpf_map_lookup_elem(fd, &k, out))
+		return -ENOENT;
+	out->name[sizeof(out->name) - 1] = '\0';
+	return 0;
 }
