@@ -23,7 +23,8 @@
 #   b -> Service x/web (ClusterIP, xcnid translating it: --kube-proxy none)
 #        8181/udp v4, connected socket (translated per packet), 3 x 120 B:
 #        n1: the Service x/web:echo, backend x/a's A4:81, allowed by x/web-ingress
-#   b -> Service x/web 8080/tcp: translated at connect (socket LB, --cgroup-root)
+#   b -> Service x/web 8080/tcp: translated at connect (socket LB, --cgroup-root):
+#        n1: the Service x/web:http (the sockops program's record), backend A4:80
 #   the matrix 80/tcp (--svg): allowed, denied, and mixed (c -> a: IPv4 only)
 set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
@@ -160,8 +161,8 @@ check "n1: x/b -> x/c 81/udp (v6): allowed, no policy, 4 + 4 packets, 4 x (200 +
 	has n1 40003 "r['family'] == 'ipv6' and r['destination']['ip'] == '$C6' and r['verdict'] == 'allowed' and r['policy'] is None and r['packets'] == 4 and r['reply_packets'] == 4 and r['bytes'] == 4 * (200 + $HDR6) and 4 * (200 + $HDR6) <= r['reply_bytes'] <= 4 * (200 + $HDR6 + $ENC) and r['source']['pod'] == 'b'"
 check "n2: x/b -> x/c 81/udp (v6): the same flow as n2 saw it, x/b's labels and namespace from its identity" \
 	has n2 40003 "r['family'] == 'ipv6' and r['packets'] == 4 and r['reply_packets'] == 4 and 4 * (200 + $HDR6) <= r['bytes'] <= 4 * (200 + $HDR6 + $ENC) and r['reply_bytes'] == 4 * (200 + $HDR6) and r['source']['namespace'] == 'x' and 'role=friend' in r['source']['labels'] and r['destination']['pod'] == 'c'"
-check "n1: x/b -> x/a 80/tcp: allowed by x/web-ingress rule 0, SYN ACK FIN, data back" \
-	has n1 40004 "r['protocol'] == 'TCP' and r['verdict'] == 'allowed' and r['policy'] == 'x/web-ingress' and set(r['tcp_flags']) >= {'SYN', 'ACK', 'FIN'} and r['bytes'] >= r['packets'] * 54 + 6 and r['reply_bytes'] > r['reply_packets'] * 54"
+check "n1: x/b -> x/a 80/tcp: allowed by x/web-ingress rule 0, SYN ACK FIN, data back, no Service" \
+	has n1 40004 "r['service'] is None and r['backend'] is None and r['protocol'] == 'TCP' and r['verdict'] == 'allowed' and r['policy'] == 'x/web-ingress' and set(r['tcp_flags']) >= {'SYN', 'ACK', 'FIN'} and r['bytes'] >= r['packets'] * 54 + 6 and r['reply_bytes'] > r['reply_packets'] * 54"
 
 # IPFIX: the collector's last record of each flow (by node and source port)
 # against what the suite sent, and against xcnictl flows' record of it.
@@ -306,19 +307,23 @@ sleep 2.5
 check "n1: x/b -> x/web 8181/udp: Service x/web:echo, backend $A4:81 (x/a), allowed by x/web-ingress, 3 + 3 packets, 3 x (120 + headers) bytes each way" \
 	has n1 40010 "r['service'] == 'x/web:echo' and r['backend'] == '$A4:81' and r['destination']['pod'] == 'a' and r['destination']['namespace'] == 'x' and r['destination']['ip'] == '$A4' and r['destination']['port'] == 81 and r['source']['pod'] == 'b' and r['verdict'] == 'allowed' and r['policy'] == 'x/web-ingress' and r['packets'] == 3 and r['reply_packets'] == 3 and r['bytes'] == 3 * (120 + $HDR4) and r['reply_bytes'] == 3 * (120 + $HDR4)"
 # Translated at connect, the TCP flow's packets carry the backend from the
-# first one: the record is x/b -> x/a:80, its data both ways counted.
-check "n1: x/b -> x/web 8080/tcp (socket LB): to x/a:80, allowed by x/web-ingress, data both ways" \
-	has n1 40011 "r['destination']['pod'] == 'a' and r['destination']['port'] == 80 and r['verdict'] == 'allowed' and r['policy'] == 'x/web-ingress' and set(r['tcp_flags']) >= {'SYN', 'ACK', 'FIN'} and r['bytes'] >= r['packets'] * 54 + 6 and r['reply_bytes'] > r['reply_packets'] * 54"
+# first one: the record is x/b -> x/a:80, its data both ways counted, and its
+# Service what the sockops program recorded for the tuple (conntrack has none).
+check "n1: x/b -> x/web 8080/tcp (socket LB): Service x/web:http, backend $A4:80 (x/a), allowed by x/web-ingress, data both ways" \
+	has n1 40011 "r['service'] == 'x/web:http' and r['backend'] == '$A4:80' and r['destination']['pod'] == 'a' and r['destination']['port'] == 80 and r['verdict'] == 'allowed' and r['policy'] == 'x/web-ingress' and set(r['tcp_flags']) >= {'SYN', 'ACK', 'FIN'} and r['bytes'] >= r['packets'] * 54 + 6 and r['reply_bytes'] > r['reply_packets'] * 54"
 svcsel() {
 	local got
 	got=$(flows --node all --service "$1" --json | /usr/bin/python3 -c 'import json, sys; print(" ".join(sorted("%s:%s" % (r["node"], r["source"]["port"]) for r in map(json.loads, sys.stdin) if r.get("source"))))') || return 1
 	[ "$got" = "$2" ] || { echo "--service $1: '$got', wanted '$2'"; return 1; }
 }
-check "--node all --service x/web: the UDP flow through it alone" svcsel x/web "n1:40010"
-check "--node all --service x/web:echo: the same" svcsel x/web:echo "n1:40010"
-check "--node all --service x/web:http: none" svcsel x/web:http ""
+check "--node all --service x/web: the two flows through it, nothing else" svcsel x/web "n1:40010 n1:40011"
+check "--node all --service x/web:echo: the UDP one" svcsel x/web:echo "n1:40010"
+check "--node all --service x/web:http: the TCP one" svcsel x/web:http "n1:40011"
+check "--node all --service x/other: none" svcsel x/other ""
 check "IPFIX from n1: x/b -> x/web 8181/udp: xcniService x/web:echo, xcniBackend $A4:81, pods x/b x/a, 3 + 3 packets" \
 	ipfix_has n1 40010 "r['xcniService'] == 'x/web:echo' and r['xcniBackend'] == '$A4:81' and r['destinationIPv4Address'] == '$A4' and r['destinationTransportPort'] == 81 and r['xcniSourcePod'] == 'x/b' and r['xcniDestinationPod'] == 'x/a' and r['xcniVerdict'] == 0 and r['packetTotalCount'] == 3 and r['reversePacketTotalCount'] == 3"
+check "IPFIX from n1: x/b -> x/web 8080/tcp (socket LB): xcniService x/web:http, xcniBackend $A4:80" \
+	ipfix_has n1 40011 "r['xcniService'] == 'x/web:http' and r['xcniBackend'] == '$A4:80' and r['protocolIdentifier'] == 6 and r['xcniDestinationPod'] == 'x/a'"
 check "IPFIX from n1: a flow with no Service has xcniService and xcniBackend empty" \
 	ipfix_has n1 40001 "r['xcniService'] == '' and r['xcniBackend'] == ''"
 
