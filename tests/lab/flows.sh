@@ -462,6 +462,8 @@ print(f"# {len(cells)} cells: {sorted(seen)}")
 EOF
 svgmatrix() {
 	lab matrix 80/tcp --json --svg "$T/m.svg" --timeout-ms 1000 >"$T/m.json" 2>"$T/m.err" || { cat "$T/m.err"; return 1; }
+	# Written through a temporary file beside it: none left.
+	! ls "$T"/m.svg.* 2>/dev/null || { echo "temporary files left"; return 1; }
 	/usr/bin/python3 "$T/svgcheck.py" "$T/m.svg" "$T/m.json"
 }
 check "lab matrix 80/tcp --svg: every cell's colour and title match the table; x/b -> x/a allowed, x/c -> x/a mixed, x/b -> x/c denied" svgmatrix
