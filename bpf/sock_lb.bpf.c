@@ -308,4 +308,87 @@ int sock6_getpeername(struct bpf_sock_addr *ctx)
 	return 1;
 }
 
+/* ---- sockops: which Service a translated TCP connection is for ------------- */
+
+/*
+ * A TCP socket connecting, its SYN about to leave (BPF_SOCK_OPS_TCP_CONNECT_CB:
+ * the source port is chosen by now, unlike at connect4). If connect4/connect6
+ * gave it a backend (its xcni_sock_rn[6] record), its tuple as conntrack keys
+ * it is recorded with the Service for the flow records (xcni_sock_flow[6]);
+ * any other connection removes what an earlier socket with the same tuple
+ * left, so a direct connection never inherits a Service. Once per
+ * connection, nothing per packet. remote_port is in network order in the
+ * upper half (bpf_ntohl gives the port), local_port in host order.
+ */
+/* One whole 32-bit load of a sock_ops field: the context takes no other size,
+ * and clang would narrow a port's half or merge two address words. */
+#define CTX_U32(f) (*(volatile __u32 *)&(f))
+
+SEC("sockops")
+int sock_ops(struct bpf_sock_ops *skops)
+{
+	struct xcni_sock_flow v = {};
+	__u16 dport, sport;
+	__u32 family;
+	__u64 cookie;
+
+	if (CTX_U32(skops->op) != BPF_SOCK_OPS_TCP_CONNECT_CB)
+		return 1;
+	cookie = bpf_get_socket_cookie(skops);
+	dport = bpf_htons((__u16)bpf_ntohl(CTX_U32(skops->remote_port)));
+	sport = bpf_htons((__u16)CTX_U32(skops->local_port));
+	family = CTX_U32(skops->family);
+	if (family == 2 /* AF_INET */) {
+		struct xcni_sock_rn_key rk = {};
+		struct xcni_ct_key k = {};
+		const struct xcni_sock_rn *rn;
+
+		rk.cookie = cookie;
+		rk.addr = CTX_U32(skops->remote_ip4);
+		rk.port = dport;
+		k.saddr = CTX_U32(skops->local_ip4);
+		k.daddr = rk.addr;
+		k.sport = sport;
+		k.dport = dport;
+		k.proto = IPPROTO_TCP;
+		rn = bpf_map_lookup_elem(&xcni_sock_rn, &rk);
+		if (!rn) {
+			bpf_map_delete_elem(&xcni_sock_flow, &k);
+			return 1;
+		}
+		v.rev_nat = rn->rev_nat;
+		bpf_map_update_elem(&xcni_sock_flow, &k, &v, BPF_ANY);
+	} else if (family == 10 /* AF_INET6 */) {
+		struct xcni_sock_rn6_key rk = {};
+		struct xcni_ct6_key k = {};
+		const struct xcni_sock_rn6 *rn;
+		__u32 w[4];
+
+		w[0] = CTX_U32(skops->remote_ip6[0]);
+		w[1] = CTX_U32(skops->remote_ip6[1]);
+		w[2] = CTX_U32(skops->remote_ip6[2]);
+		w[3] = CTX_U32(skops->remote_ip6[3]);
+		__builtin_memcpy(rk.addr, w, 16);
+		__builtin_memcpy(k.daddr, w, 16);
+		w[0] = CTX_U32(skops->local_ip6[0]);
+		w[1] = CTX_U32(skops->local_ip6[1]);
+		w[2] = CTX_U32(skops->local_ip6[2]);
+		w[3] = CTX_U32(skops->local_ip6[3]);
+		__builtin_memcpy(k.saddr, w, 16);
+		rk.cookie = cookie;
+		rk.port = dport;
+		k.sport = sport;
+		k.dport = dport;
+		k.proto = IPPROTO_TCP;
+		rn = bpf_map_lookup_elem(&xcni_sock_rn6, &rk);
+		if (!rn) {
+			bpf_map_delete_elem(&xcni_sock_flow6, &k);
+			return 1;
+		}
+		v.rev_nat = rn->rev_nat;
+		bpf_map_update_elem(&xcni_sock_flow6, &k, &v, BPF_ANY);
+	}
+	return 1;
+}
+
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -925,6 +925,18 @@ struct xcni_sock_rn6 {
 	__u16 rev_nat;
 };
 
+/*
+ * sock_flow, sock_flow6 (LRU): the TCP connections socket LB gave a backend,
+ * keyed by their tuple as conntrack keys them (xcni_ct_key / xcni_ct6_key:
+ * pod -> backend), -> the Service's xcni_revnat index. The sockops program
+ * writes it as the SYN is about to leave (the source port chosen); xcnid's
+ * flow records read it, as those flows' conntrack entries name no Service
+ * (their packets carry the backend from the first one).
+ */
+struct xcni_sock_flow {
+	__u32 rev_nat;
+};
+
 /* Maglev outer key of a service's table under one version. */
 static inline __u32 xcni_maglev_key(__u32 svc_id, __u8 version)
 {

@@ -357,6 +357,23 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xcni_sock_rn6 SEC(".maps");
 
+/* TCP connections socket LB translated, by their conntrack tuple -> the Service. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, XCNI_MAX_SOCK_RN);
+	__type(key, struct xcni_ct_key);
+	__type(value, struct xcni_sock_flow);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xcni_sock_flow SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, XCNI_MAX_SOCK_RN);
+	__type(key, struct xcni_ct6_key);
+	__type(value, struct xcni_sock_flow);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xcni_sock_flow6 SEC(".maps");
+
 /* One Maglev table: XCNI_MAGLEV_M backend ids. */
 struct xcni_maglev_inner {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

@@ -20,6 +20,12 @@
 #   c -> a  81/udp v4, 3 x 100 B   n1: denied (drop-policy-ingress); n2: allowed, no reply
 #   b -> c  81/udp v6, 4 x 200 B   n1 and n2: allowed, no policy (none selects c)
 #   b -> a  80/tcp v4              n1: allowed, SYN ACK FIN
+#   b -> Service x/web (ClusterIP, xcnid translating it: --kube-proxy none)
+#        8181/udp v4, connected socket (translated per packet), 3 x 120 B:
+#        n1: the Service x/web:echo, backend x/a's A4:81, allowed by x/web-ingress
+#   b -> Service x/web 8080/tcp: translated at connect (socket LB, --cgroup-root):
+#        n1: the Service x/web:http (the sockops program's record), backend A4:80
+#   the matrix 80/tcp (--svg): allowed, denied, and mixed (c -> a: IPv4 only)
 set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
 
@@ -36,8 +42,8 @@ check "xcnid --ipfix ftp://h:1: exit 2 naming --ipfix" badopt "--ipfix ftp://h:1
 check "xcnid --ipfix udp://h (no port): exit 2 naming --ipfix" badopt "--ipfix udp://h" --flows --ipfix udp://h
 check "xcnid --ipfix udp://h:70000: exit 2 naming --ipfix" badopt "--ipfix udp://h:70000" --flows --ipfix udp://h:70000
 
-check "lab up --nodes 2 --ip-family dual, agents with --flows, a flow log and --ipfix" \
-	lab up --nodes 2 --ip-family dual --agent-arg --flows --agent-arg "--flow-log=$T/flows-{node}.log" \
+check "lab up --nodes 2 --ip-family dual --kube-proxy none, agents with --flows, a flow log and --ipfix" \
+	lab up --nodes 2 --ip-family dual --kube-proxy none --agent-arg --flows --agent-arg "--flow-log=$T/flows-{node}.log" \
 	--agent-arg --flow-log-max-bytes=$LOGMAX --agent-arg --flow-log-files=3 \
 	--agent-arg --flow-log-interval=1 --agent-arg "--ipfix=udp://$COLLECTOR:$IPFIX_PORT" || { finish; exit 1; }
 remember_pids
@@ -155,8 +161,8 @@ check "n1: x/b -> x/c 81/udp (v6): allowed, no policy, 4 + 4 packets, 4 x (200 +
 	has n1 40003 "r['family'] == 'ipv6' and r['destination']['ip'] == '$C6' and r['verdict'] == 'allowed' and r['policy'] is None and r['packets'] == 4 and r['reply_packets'] == 4 and r['bytes'] == 4 * (200 + $HDR6) and 4 * (200 + $HDR6) <= r['reply_bytes'] <= 4 * (200 + $HDR6 + $ENC) and r['source']['pod'] == 'b'"
 check "n2: x/b -> x/c 81/udp (v6): the same flow as n2 saw it, x/b's labels and namespace from its identity" \
 	has n2 40003 "r['family'] == 'ipv6' and r['packets'] == 4 and r['reply_packets'] == 4 and 4 * (200 + $HDR6) <= r['bytes'] <= 4 * (200 + $HDR6 + $ENC) and r['reply_bytes'] == 4 * (200 + $HDR6) and r['source']['namespace'] == 'x' and 'role=friend' in r['source']['labels'] and r['destination']['pod'] == 'c'"
-check "n1: x/b -> x/a 80/tcp: allowed by x/web-ingress rule 0, SYN ACK FIN, data back" \
-	has n1 40004 "r['protocol'] == 'TCP' and r['verdict'] == 'allowed' and r['policy'] == 'x/web-ingress' and set(r['tcp_flags']) >= {'SYN', 'ACK', 'FIN'} and r['bytes'] >= r['packets'] * 54 + 6 and r['reply_bytes'] > r['reply_packets'] * 54"
+check "n1: x/b -> x/a 80/tcp: allowed by x/web-ingress rule 0, SYN ACK FIN, data back, no Service" \
+	has n1 40004 "r['service'] is None and r['backend'] is None and r['protocol'] == 'TCP' and r['verdict'] == 'allowed' and r['policy'] == 'x/web-ingress' and set(r['tcp_flags']) >= {'SYN', 'ACK', 'FIN'} and r['bytes'] >= r['packets'] * 54 + 6 and r['reply_bytes'] > r['reply_packets'] * 54"
 
 # IPFIX: the collector's last record of each flow (by node and source port)
 # against what the suite sent, and against xcnictl flows' record of it.
@@ -260,6 +266,67 @@ check "--from x/a/b: exit 2 naming it" bad "--from x/a/b" --node n1 --from x/a/b
 check "--to 10.0.0.0/40: exit 2 naming it" bad "--to 10.0.0.0/40" --node n1 --to 10.0.0.0/40
 check "--node n9: exit 2 naming the node" bad "no node n9" --node n9
 
+# A Service translated by xcnid: x/b -> x/web's ClusterIP. A connected UDP
+# socket is left to the per-packet translation (sock_lb.bpf.c), whose
+# conntrack entry names the Service: the record is the translated flow, its
+# destination the backend pod, its Service and backend said.
+cat >"$T/svc.yaml" <<'EOF'
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: x}
+spec:
+  selector: {app: web}
+  ports:
+  - {name: http, port: 8080, targetPort: 80}
+  - {name: echo, port: 8181, protocol: UDP, targetPort: 81}
+EOF
+check "apply Service x/web (8080/tcp -> 80, 8181/udp -> 81; backend x/a)" lab apply -f "$T/svc.yaml"
+CIP=$(lab get --json | jq_ '[s["clusterIP"] for s in d["services"] if s["name"] == "web"][0]')
+diag "x/web's ClusterIP $CIP"
+cat >"$T/usend.py" <<'EOF'
+import socket, sys
+sport, dst, dport, n, size = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", sport))
+s.connect((dst, dport))
+s.settimeout(1)
+got = 0
+for i in range(n):
+    s.send(b"s" * size)
+    try:
+        s.recv(65536)
+        got += 1
+    except OSError:
+        pass
+print(got)
+EOF
+svc_udp() { local got; got=$(lab exec x/b -- /usr/bin/python3 "$T/usend.py" 40010 "$CIP" 8181 3 120) || return 1; [ "$got" = 3 ] || { echo "answered $got of 3"; return 1; }; }
+check "x/b -> x/web $CIP:8181/udp (connected socket) from 40010: 3 of 3 answered" svc_udp
+check "x/b -> x/web $CIP:8080/tcp from 40011" lab exec x/b -- /usr/bin/python3 "$T/tcp.py" "$CIP" 8080 40011
+sleep 2.5
+check "n1: x/b -> x/web 8181/udp: Service x/web:echo, backend $A4:81 (x/a), allowed by x/web-ingress, 3 + 3 packets, 3 x (120 + headers) bytes each way" \
+	has n1 40010 "r['service'] == 'x/web:echo' and r['backend'] == '$A4:81' and r['destination']['pod'] == 'a' and r['destination']['namespace'] == 'x' and r['destination']['ip'] == '$A4' and r['destination']['port'] == 81 and r['source']['pod'] == 'b' and r['verdict'] == 'allowed' and r['policy'] == 'x/web-ingress' and r['packets'] == 3 and r['reply_packets'] == 3 and r['bytes'] == 3 * (120 + $HDR4) and r['reply_bytes'] == 3 * (120 + $HDR4)"
+# Translated at connect, the TCP flow's packets carry the backend from the
+# first one: the record is x/b -> x/a:80, its data both ways counted, and its
+# Service what the sockops program recorded for the tuple (conntrack has none).
+check "n1: x/b -> x/web 8080/tcp (socket LB): Service x/web:http, backend $A4:80 (x/a), allowed by x/web-ingress, data both ways" \
+	has n1 40011 "r['service'] == 'x/web:http' and r['backend'] == '$A4:80' and r['destination']['pod'] == 'a' and r['destination']['port'] == 80 and r['verdict'] == 'allowed' and r['policy'] == 'x/web-ingress' and set(r['tcp_flags']) >= {'SYN', 'ACK', 'FIN'} and r['bytes'] >= r['packets'] * 54 + 6 and r['reply_bytes'] > r['reply_packets'] * 54"
+svcsel() {
+	local got
+	got=$(flows --node all --service "$1" --json | /usr/bin/python3 -c 'import json, sys; print(" ".join(sorted("%s:%s" % (r["node"], r["source"]["port"]) for r in map(json.loads, sys.stdin) if r.get("source"))))') || return 1
+	[ "$got" = "$2" ] || { echo "--service $1: '$got', wanted '$2'"; return 1; }
+}
+check "--node all --service x/web: the two flows through it, nothing else" svcsel x/web "n1:40010 n1:40011"
+check "--node all --service x/web:echo: the UDP one" svcsel x/web:echo "n1:40010"
+check "--node all --service x/web:http: the TCP one" svcsel x/web:http "n1:40011"
+check "--node all --service x/other: none" svcsel x/other ""
+check "IPFIX from n1: x/b -> x/web 8181/udp: xcniService x/web:echo, xcniBackend $A4:81, pods x/b x/a, 3 + 3 packets" \
+	ipfix_has n1 40010 "r['xcniService'] == 'x/web:echo' and r['xcniBackend'] == '$A4:81' and r['destinationIPv4Address'] == '$A4' and r['destinationTransportPort'] == 81 and r['xcniSourcePod'] == 'x/b' and r['xcniDestinationPod'] == 'x/a' and r['xcniVerdict'] == 0 and r['packetTotalCount'] == 3 and r['reversePacketTotalCount'] == 3"
+check "IPFIX from n1: x/b -> x/web 8080/tcp (socket LB): xcniService x/web:http, xcniBackend $A4:80" \
+	ipfix_has n1 40011 "r['xcniService'] == 'x/web:http' and r['xcniBackend'] == '$A4:80' and r['protocolIdentifier'] == 6 and r['xcniDestinationPod'] == 'x/a'"
+check "IPFIX from n1: a flow with no Service has xcniService and xcniBackend empty" \
+	ipfix_has n1 40001 "r['xcniService'] == '' and r['xcniBackend'] == ''"
+
 # --follow: a flow that starts while it follows shows up, once per change.
 follow() {
 	# The binary itself in the background (not the flows function: killing its
@@ -343,6 +410,73 @@ evict() { flows --node n1 --json --last 1 -v 2>"$T/err" >/dev/null; grep -q '"wi
 check "the trailer says the window (16384) and what it pushed out" evict
 ipfixcount() { flows --node n1 --json --last 1 -v 2>"$T/err" >/dev/null; grep -q '"ipfix_records":[1-9][0-9]*,"ipfix_messages":[1-9]' "$T/err" || { cat "$T/err"; return 1; }; }
 check "the trailer counts the IPFIX records and messages sent" ipfixcount
+
+# The matrix as a heat map: 80/tcp over both families, with x/c let in over
+# IPv4 alone (an ipBlock), so a cell of each kind: x/b -> x/a allowed, x/c ->
+# x/a mixed, x/b -> x/c denied (nothing listens on 80 there). Every cell's
+# colour and title against the same run's --json table.
+cat >"$T/c4.yaml" <<EOF
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: c-over-ipv4, namespace: x}
+spec:
+  podSelector: {matchLabels: {app: web}}
+  policyTypes: [Ingress]
+  ingress:
+  - from: [{ipBlock: {cidr: $C4/32}}]
+    ports: [{port: 80, protocol: TCP}]
+EOF
+check "apply NetworkPolicy x/c-over-ipv4 (x/c's IPv4 address to x/a 80/tcp)" lab apply -f "$T/c4.yaml"
+cat >"$T/svgcheck.py" <<'EOF'
+import json, sys
+import xml.etree.ElementTree as ET
+svg, js = sys.argv[1], sys.argv[2]
+ns = {"s": "http://www.w3.org/2000/svg"}
+m = json.load(open(js))
+root = ET.parse(svg).getroot()
+assert root.tag == "{http://www.w3.org/2000/svg}svg", root.tag
+legend = {r.get("data-result"): r.get("fill") for r in root.iterfind(".//s:rect[@class='legend']", ns)}
+assert set(legend) == {"allowed", "denied", "mixed"} and len(set(legend.values())) == 3, legend
+cells = {(r.get("data-from"), r.get("data-to")): r for r in root.iterfind(".//s:rect[@class='cell']", ns)}
+pods = m["pods"]
+assert len(cells) == len(pods) ** 2, (len(cells), len(pods))
+seen = set()
+for s in pods:
+    for d in pods:
+        fams = [m["families"][f]["rows"][s][d] for f in ("4", "6")]
+        want = "allowed" if all(fams) else "mixed" if any(fams) else "denied"
+        r = cells[(s, d)]
+        title = r.find("s:title", ns).text
+        if r.get("data-result") != want or r.get("fill") != legend[want] or not title.startswith(f"{s} -> {d}: {want}"):
+            print(f"{s} -> {d}: {r.attrib} '{title}', the table says {want} ({fams})"); sys.exit(1)
+        seen.add(want)
+# The cells the suite knows, besides agreeing with the table.
+for (s, d), want in ((("x/b", "x/a"), "allowed"), (("x/c", "x/a"), "mixed"), (("x/b", "x/c"), "denied")):
+    if cells[(s, d)].get("data-result") != want:
+        print(f"{s} -> {d}: {cells[(s, d)].get('data-result')}, wanted {want}"); sys.exit(1)
+t = cells[("x/c", "x/a")].find("s:title", ns).text
+assert t == "x/c -> x/a: mixed (IPv4 connected, IPv6 blocked)", t
+labels = [t.text for t in root.iterfind(".//s:g[@class='rows']/s:text", ns)]
+assert labels == pods, labels
+print(f"# {len(cells)} cells: {sorted(seen)}")
+EOF
+svgmatrix() {
+	lab matrix 80/tcp --json --svg "$T/m.svg" --timeout-ms 1000 >"$T/m.json" 2>"$T/m.err" || { cat "$T/m.err"; return 1; }
+	# Written through a temporary file beside it: none left.
+	! ls "$T"/m.svg.* 2>/dev/null || { echo "temporary files left"; return 1; }
+	/usr/bin/python3 "$T/svgcheck.py" "$T/m.svg" "$T/m.json"
+}
+check "lab matrix 80/tcp --svg: every cell's colour and title match the table; x/b -> x/a allowed, x/c -> x/a mixed, x/b -> x/c denied" svgmatrix
+# A bad --svg is refused before any probe: exit 2, naming it, no table.
+badsvg() {
+	local re=$1; shift
+	lab matrix 80/tcp --svg "$@" >"$T/out" 2>&1
+	local rc=$?
+	[ $rc = 2 ] && grep -q -- "$re" "$T/out" && ! grep -q "x/a" "$T/out" || { echo "exit $rc"; cat "$T/out"; return 1; }
+}
+check "--svg /nonexistent/m.svg: exit 2 naming --svg and the path, before any probe" badsvg "--svg /nonexistent/m.svg: .*No such file" /nonexistent/m.svg
+check "--svg $T (a directory): exit 2, is a directory" badsvg "--svg $T: Is a directory" "$T"
+check "--svg '': exit 2" badsvg "--svg: a file name" ""
 
 kill "$COLLECTOR_PID" 2>/dev/null
 wait "$COLLECTOR_PID" 2>/dev/null

@@ -54,7 +54,7 @@ struct flowd {
 	int epfd, tfd, lfd;
 	struct ring_buffer *rb;
 	int ct_fd, ct6_fd, podname_fd, identity_fd, ipcache_fd, ipcache6_fd, polname_fd,
-		svcname_fd, polkey6_fd, rulename_fd;
+		svcname_fd, polkey6_fd, rulename_fd, sockflow_fd, sockflow6_fd;
 	struct client c[FLOWD_CLIENTS];
 	unsigned int ticks;
 	/* The flow log. */
@@ -214,9 +214,16 @@ static void set_service(struct flowd *d, struct flow_rec *r, __u16 rev_nat)
 
 /* ---- conntrack -------------------------------------------------------------- */
 
-static void ct_entry(struct flowd *d, const struct flow_key *k, const struct xcni_ct_entry *e)
+/*
+ * ck: the conntrack key as the map holds it (struct xcni_ct_key or
+ * xcni_ct6_key), for the socket LB's record of the flow's Service.
+ */
+static void ct_entry(struct flowd *d, const struct flow_key *k, const void *ck,
+		     const struct xcni_ct_entry *e)
 {
 	uint64_t p[2] = { e->pkts_orig, e->pkts_reply }, b[2] = { e->bytes_orig, e->bytes_reply };
+	int sfd = k->family == 4 ? d->sockflow_fd : d->sockflow6_fd;
+	struct xcni_sock_flow sf;
 	struct flow_rec *r;
 
 	/* The Service's entry (keyed by the frontend): the flow's own entry counts it. */
@@ -226,6 +233,12 @@ static void ct_entry(struct flowd *d, const struct flow_key *k, const struct xcn
 	if (!r)
 		return;
 	set_service(d, r, e->rev_nat);
+	/* Given its backend at connect (socket LB), a TCP flow's entry names no
+	 * Service: the sockops program recorded it by the tuple. Asked once, when
+	 * the walk first finds the flow. */
+	if (!e->rev_nat && !r->service && !r->in_ct && k->proto == IPPROTO_TCP && sfd >= 0 &&
+	    !bpf_map_lookup_elem(sfd, ck, &sf))
+		set_service(d, r, (__u16)sf.rev_nat);
 	flows_ct_update(d->fl, r, e->created_ns, e->last_ns, p, b, e->state, e->fin_orig,
 			e->fin_reply);
 }
@@ -291,7 +304,8 @@ static void ct_walk(struct flowd *d, int fd, bool v6)
 			/* An entry past its lifetime is absent to the programs too. */
 			if (mono_ns() - vals[i].last_ns > xcni_ct_lifetime(vals[i].state, k.proto))
 				continue;
-			ct_entry(d, &k, &vals[i]);
+			ct_entry(d, &k, v6 ? (const void *)&keys.k6[i] : (const void *)&keys.k4[i],
+				 &vals[i]);
 		}
 		if (batch && err)
 			break; /* ENOENT: that was the last batch */
@@ -700,7 +714,7 @@ void flowd_free(struct flowd *d)
 	int *fds[] = { &d->ct_fd,      &d->ct6_fd,	&d->podname_fd, &d->identity_fd,
 		       &d->ipcache_fd, &d->ipcache6_fd, &d->polname_fd, &d->svcname_fd,
 		       &d->polkey6_fd, &d->tfd,		&d->lfd,	&d->epfd,
-		       &d->rulename_fd };
+		       &d->rulename_fd, &d->sockflow_fd, &d->sockflow6_fd };
 
 	if (d->fl && (d->log_path[0] || d->ipx)) {
 		/* What the window holds and the log (the collector) has not had. */
@@ -740,7 +754,7 @@ int flowd_open(const struct flowd_opts *o, const char *pin_dir, const char *node
 		return -ENOMEM;
 	d->ct_fd = d->ct6_fd = d->podname_fd = d->identity_fd = d->ipcache_fd = d->ipcache6_fd =
 		d->polname_fd = d->svcname_fd = d->polkey6_fd = d->tfd = d->lfd = d->epfd =
-			d->log_fd = d->rulename_fd = -1;
+			d->log_fd = d->rulename_fd = d->sockflow_fd = d->sockflow6_fd = -1;
 	for (int i = 0; i < FLOWD_CLIENTS; i++)
 		d->c[i].fd = -1;
 	snprintf(d->pin_dir, sizeof(d->pin_dir), "%s", pin_dir);
@@ -763,6 +777,8 @@ int flowd_open(const struct flowd_opts *o, const char *pin_dir, const char *node
 	d->rulename_fd = open_pinned(d, "xcni_rulename");
 	d->svcname_fd = open_pinned(d, "xcni_svcname");
 	d->polkey6_fd = open_pinned(d, "xcni_polkey6");
+	d->sockflow_fd = open_pinned(d, "xcni_sock_flow");
+	d->sockflow6_fd = open_pinned(d, "xcni_sock_flow6");
 	evfd = open_pinned(d, "xcni_events");
 	if (d->ct_fd < 0 || evfd < 0) {
 		err = d->ct_fd < 0 ? d->ct_fd : evfd;

@@ -35,6 +35,7 @@ static const struct {
 	{ "recvmsg4", BPF_CGROUP_UDP4_RECVMSG },
 	{ "getpeername6", BPF_CGROUP_INET6_GETPEERNAME },
 	{ "recvmsg6", BPF_CGROUP_UDP6_RECVMSG },
+	{ "sockops", BPF_CGROUP_SOCK_OPS }, /* which Service a connection is for (flows) */
 	{ "sendmsg4", BPF_CGROUP_UDP4_SENDMSG },
 	{ "connect4", BPF_CGROUP_INET4_CONNECT },
 	{ "sendmsg6", BPF_CGROUP_UDP6_SENDMSG },
@@ -52,6 +53,7 @@ static struct bpf_program *hook_prog(struct sock_lb *s, int i)
 	case BPF_CGROUP_UDP6_RECVMSG: return s->progs.sock6_recvmsg;
 	case BPF_CGROUP_UDP6_SENDMSG: return s->progs.sock6_sendmsg;
 	case BPF_CGROUP_INET6_CONNECT: return s->progs.sock6_connect;
+	case BPF_CGROUP_SOCK_OPS: return s->progs.sock_ops;
 	default: return s->progs.sock4_connect;
 	}
 }

@@ -20,6 +20,7 @@
  *   state.h     state.c     struct lab, lab.json (its only reader and writer)
  *   serve.h     serve.c     the listener (lab serve) and starting one
  *   ctflush.h   ctflush.c   conntrack entries deleted over ctnetlink (kube-proxy's UDP flush)
+ *   svg.h       svg.c       a matrix as an SVG heat map (matrix --svg)
  *   sys.h       sys.c       netns, processes, running programs, files
  */
 #ifndef XCNI_LAB_H

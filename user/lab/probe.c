@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "lab/probe.h"
+#include "lab/svg.h"
 
 #define MATRIX_THREADS 64
 #define PROBE_DEFAULT_MS 1000
@@ -560,7 +561,7 @@ out:
 static void usage_matrix(FILE *f)
 {
 	fprintf(f, "Usage: xcnictl lab matrix PORT/PROTO [--via-service] [--family 4|6] [--json]\n"
-		   "                          [--timeout-ms N]\n"
+		   "                          [--timeout-ms N] [--svg FILE]\n"
 		   "Probes every ordered pair of pods (a pod to itself too) in parallel and prints the\n"
 		   "truth table: a row per source pod, a column per destination, '.' connected,\n"
 		   "'X' blocked; kube-system's pods (the DNS) are left out. --json:\n"
@@ -574,7 +575,58 @@ static void usage_matrix(FILE *f)
 		   "--family 4|6: the pods' (Services') addresses of that family; without it the\n"
 		   "lab's, in a dual stack lab both: a table per family, and in JSON \"rows\" true\n"
 		   "only where both connected, \"families\": {\"4\": {\"rows\", \"answers\",\n"
-		   "\"sports\"}, \"6\": {...}}, each family's own.\n");
+		   "\"sports\"}, \"6\": {...}}, each family's own.\n"
+		   "--svg FILE: the table as an SVG heat map too (rows from, columns to; a cell\n"
+		   "allowed, denied, or mixed where one family connected and the other did not),\n"
+		   "written whole or not at all; FILE's directory is checked before any probe.\n");
+}
+
+/* The tables as a heat map in path: a cell allowed, denied or mixed (two families). */
+static int matrix_svg(const struct matrix *ms, size_t nm, const char *path)
+{
+	const struct matrix *m = &ms[0];
+	size_t n = m->npods;
+	char **names = calloc(n + 1, sizeof(*names)), **note = calloc(n * n + 1, sizeof(*note));
+	unsigned char *res = calloc(n * n + 1, 1);
+	char caption[96];
+	int err = -ENOMEM;
+
+	if (!names || !note || !res)
+		goto out;
+	for (size_t i = 0; i < n; i++)
+		if (asprintf(&names[i], "%s/%s", m->pods[i]->ns, m->pods[i]->name) < 0) {
+			names[i] = NULL;
+			goto out;
+		}
+	for (size_t k = 0; k < n * n; k++) {
+		size_t yes = 0;
+
+		for (size_t f = 0; f < nm; f++)
+			yes += ms[f].res[k] > 0;
+		res[k] = yes == nm ? LAB_SVG_ALLOWED : yes ? LAB_SVG_MIXED : LAB_SVG_DENIED;
+		if (nm > 1 && asprintf(&note[k], "%s %s, %s %s", fam_name(ms[0].fam),
+				       ms[0].res[k] > 0 ? "connected" : "blocked", fam_name(ms[1].fam),
+				       ms[1].res[k] > 0 ? "connected" : "blocked") < 0) {
+			note[k] = NULL;
+			goto out;
+		}
+	}
+	snprintf(caption, sizeof(caption), "%u/%s, %s%s", m->port.port, proto_name(m->port.proto),
+		 fam_name(ms[0].fam), nm > 1 ? " and IPv6" : "");
+	err = lab_svg_write(path, &(struct lab_svg_matrix){ .n = n,
+							    .names = (const char *const *)names,
+							    .res = res,
+							    .note = (const char *const *)note,
+							    .caption = caption });
+out:
+	for (size_t i = 0; names && i < n; i++)
+		free(names[i]);
+	for (size_t k = 0; note && k < n * n; k++)
+		free(note[k]);
+	free(names);
+	free(note);
+	free(res);
+	return err;
 }
 
 /* m's rows, answers and source ports as JSON objects (set into obj). */
@@ -689,10 +741,12 @@ int lab_cmd_matrix(int argc, char **argv)
 		{ "via-service", no_argument, NULL, 's' },
 		{ "family", required_argument, NULL, 'f' },
 		{ "timeout-ms", required_argument, NULL, 't' },
+		{ "svg", required_argument, NULL, 'g' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
 	int c, timeout = PROBE_DEFAULT_MS, ret = 2;
+	const char *svg = NULL;
 	const struct lab_pod **pods = NULL;
 	struct lab_svc_ips *svcips = NULL;
 	struct matrix m[2] = {};
@@ -716,6 +770,7 @@ int lab_cmd_matrix(int argc, char **argv)
 			if (timeout_parse(optarg, &timeout))
 				return 2;
 			break;
+		case 'g': svg = optarg; break;
 		case 'h': usage_matrix(stdout); return 0;
 		default: usage_matrix(stderr); return 2;
 		}
@@ -725,6 +780,8 @@ int lab_cmd_matrix(int argc, char **argv)
 		return 2;
 	}
 	if (probe_spec(argv[optind], &port))
+		return 2;
+	if (svg && lab_svg_check_path(svg))
 		return 2;
 	/* Making Services changes the lab: that takes its lock. */
 	if (lab_open(&lab, via_svc))
@@ -770,6 +827,8 @@ int lab_cmd_matrix(int argc, char **argv)
 					strerror(-cur->res[i]));
 	}
 	ret = matrix_print(m, nm, json) ? 2 : 0;
+	if (!ret && svg && matrix_svg(m, nm, svg))
+		ret = 2;
 out_m:
 	for (size_t i = 0; i < nm; i++)
 		matrix_fini(&m[i]);
