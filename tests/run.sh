@@ -29,6 +29,7 @@ suites=(
 	"unit-svc:$BUILD/tests/test_svc"
 	"unit-tunfam:$BUILD/tests/test_tunfam"
 	"unit-flows:$BUILD/tests/test_flows"
+	"unit-flowgraph:$BUILD/tests/test_flowgraph"
 	"unit-ipfix:$BUILD/tests/test_ipfix"
 	"lab-layers:bash tests/lab/layers.sh"
 	"bpf-packets:$BUILD/tests/test_bpf"
