@@ -19,6 +19,8 @@
 #ifndef XCNI_FLOWGRAPH_H
 #define XCNI_FLOWGRAPH_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "lib/flows.h"
@@ -72,5 +74,15 @@ int fg_add(struct fgraph *g, const struct fg_flow *f);
 int fg_render(struct fgraph *g, const char *extra, struct fbuf *b);
 /* A string as a JSON string literal; <, > and & as \u escapes (safe inside HTML). */
 void fg_json_str(struct fbuf *b, const char *s);
+
+/*
+ * What isolates the pod at ip (a local pod of the node whose maps these are)
+ * for ingress or egress: its policies' names from xcni_polsel and
+ * xcni_polname, "ns/a, ns/b", into buf (IPv6: through xcni_polkey6, fd -1 when
+ * absent). Returns how many there are (0: none known). In flowgraph_maps.c,
+ * the one part that reads maps.
+ */
+unsigned int fg_isolators(int polsel_fd, int polname_fd, int polkey6_fd, const char *ip,
+			  bool ingress, char *buf, size_t len);
 
 #endif
