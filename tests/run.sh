@@ -74,6 +74,7 @@ suites=(
 	"lab-socklb:bash tests/lab/socklb.sh"
 	"lab-explain:bash tests/lab/explain.sh"
 	"lab-flows:bash tests/lab/flows.sh"
+	"lab-ui:bash tests/lab/ui.sh"
 	"lab-outside:bash tests/lab/outside.sh"
 	"lab-attack:bash tests/lab/attack.sh"
 	"lab-attack-kpr:env LAB_KUBE_PROXY=none bash tests/lab/attack.sh"
