@@ -19,7 +19,7 @@
 #
 #   x/b -> x/a      81/udp   allowed by x/web-ingress
 #   x/c -> x/a      81/udp   denied on n1: x/web-ingress isolates x/a
-#   x/b -> x/web    8080/tcp allowed, through the Service to x/a
+#   x/b -> x/web    8080/tcp allowed, through the Service to x/a (per packet)
 #   y/d -> x/b      81/udp   allowed, across nodes and namespaces
 set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
@@ -140,7 +140,13 @@ answered() { local want=$1 pod=$2 got; shift 2; got=$(lab exec "$pod" -- /usr/bi
 check "x/b -> x/a 81/udp: 5 of 5 answered" answered 5 x/b "$A4" 81 5
 check "x/c -> x/a 81/udp: 0 of 3 answered (x/web-ingress)" answered 0 x/c "$A4" 81 3
 check "y/d -> x/b 81/udp (n2 to n1): 2 of 2 answered" answered 2 y/d "$B4" 81 2
-check "x/b -> Service x/web $WEB:8080/tcp" lab exec x/b -- /usr/bin/python3 "$T/tcp.py" "$WEB" 8080
+# From x/b's netns but outside the node's cgroup: the Service is translated per
+# packet (from_pod), whose conntrack entry names it. A pod's own processes get
+# it at connect (socket LB), and xcnid's flow records then hold the connection
+# between the pods without the Service (a limit of the records, not the map).
+BNS=$(lab get --json | jq_ "[p for p in d['pods'] if p['namespace'] == 'x' and p['name'] == 'b'][0]['netns']")
+check "x/b -> Service x/web $WEB:8080/tcp (from netns $BNS, per packet)" \
+	ip netns exec "$BNS" /usr/bin/python3 "$T/tcp.py" "$WEB" 8080
 sleep 2.5 # a conntrack walk (every second) after the last packet
 
 # ---- xcnid --ui on n1, asked from n1's netns -------------------------------

@@ -114,6 +114,7 @@ def main():
             if st and st["updates"] >= 1 and all(w in {e["id"] for e in st["edges"]} for w in want):
                 break
             if time.time() > deadline:
+                out["state"] = st  # what it showed instead, for the checks to say
                 raise RuntimeError(f"the map never showed {want}: {json.dumps(st)}")
             time.sleep(0.3)
         out["state"] = st
