@@ -692,7 +692,7 @@ static const struct lab_cmd cmds[] = {
 	{ "matrix", lab_cmd_matrix, "matrix PORT/PROTO              every pod to every pod [--family 4|6] [--json]\n"
 				    "                                   [--timeout-ms N]" },
 	{ "exec", lab_cmd_exec, "exec NS/POD -- CMD...          run a command in a pod's network namespace" },
-	{ "ui", lab_cmd_ui, "ui [--listen HOST:PORT]         the service map of every node's flows in a browser\n"
+	{ "ui", lab_cmd_ui, "ui [--listen HOST:PORT]        the service map of every node's flows in a browser\n"
 			    "                                   (agents with --flows)" },
 	{ "serve", lab_cmd_serve, NULL },
 };
