@@ -15,7 +15,7 @@ PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lmnl -ljansson -lbpf -lyaml -lcurl)
 # libnftables: only xcnid (its masquerade table) and that table's test link it.
 NFT_LIBS = $(shell pkg-config --libs libnftables 2>/dev/null || echo -lnftables)
-# libmicrohttpd: only xcnid (its HTTP server: metrics, UI).
+# libmicrohttpd: xcnid (its HTTP server: metrics, UI) and xcnictl (lab ui).
 MHD_LIBS = $(shell pkg-config --libs libmicrohttpd 2>/dev/null || echo -lmicrohttpd)
 # libfixbuf (and its GLib): only xcnid (its IPFIX exporter, user/agent/ipfix.c).
 FIXBUF_CFLAGS = $(shell pkg-config --cflags libfixbuf 2>/dev/null)
@@ -65,6 +65,12 @@ $(LIBXCNI): $(LIB_OBJS)
 	$(Q)ar rcs $@ $^
 
 $(XCNID_OBJS): $(SKELS)
+# The service map's page, compiled into xcnid and xcnictl (nothing fetched at run time).
+$(BUILD)/gen/ui_page.h: web/ui.html
+	$(call msg,XXD,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)xxd -i -n xcni_ui_page $< > $@
+$(BUILD)/obj/user/agent/uipage.o: $(BUILD)/gen/ui_page.h
 $(BUILD)/obj/user/agent/ipfix.o: PKG_CFLAGS += $(FIXBUF_CFLAGS)
 $(BUILD)/xcnid: $(XCNID_OBJS) $(LIBXCNI)
 	$(call msg,LD,$@)
@@ -98,9 +104,11 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c $(LIBXCNI) $(wildcard user/lib/*/*.h 
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(XCFLAGS) $(PKG_CFLAGS) -Iuser -Ibpf -o $@ $(filter %.c %.o,$^) $(filter %.a,$^) $(PKG_LIBS) $(TEST_LIBS) -lcmocka
 
-$(BUILD)/xcnictl: $(XCNICTL_OBJS) $(LIBXCNI)
+# lab ui serves the agent's page through the agent's HTTP server.
+XCNICTL_AGENT_OBJS := $(BUILD)/obj/user/agent/http.o $(BUILD)/obj/user/agent/uipage.o
+$(BUILD)/xcnictl: $(XCNICTL_OBJS) $(XCNICTL_AGENT_OBJS) $(LIBXCNI)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(XCFLAGS) -o $@ $^ $(PKG_LIBS)
+	$(Q)$(CC) $(XCFLAGS) -o $@ $^ $(PKG_LIBS) $(MHD_LIBS)
 
 # Packet tests: the programs through BPF_PROG_TEST_RUN (also --bench); libxcni
 # comes along: Maglev's table builder (its choice is checked against the

@@ -33,9 +33,9 @@
 #include <bpf/bpf.h>
 #include <jansson.h>
 
-#include "lib/policy.h"
-#include "lib/polsync.h"
-#include "lib/store.h"
+#include "lib/policy/policy.h"
+#include "lib/policy/polsync.h"
+#include "lib/cluster/store.h"
 
 static struct store *st;
 static char pin_dir[64];

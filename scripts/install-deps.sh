@@ -21,6 +21,8 @@ PKGS=(
 	iperf3 tshark jq curl openssl python3 python3-yaml ethtool
 	# the lab: its cluster DNS server; conntrack: tests read the table with it (masq6.sh)
 	dnsmasq-base conntrack
+	# the service map's browser test (lab-ui): headless Chromium driven over CDP
+	chromium python3-websocket
 )
 BACKPORTS=(libbpf-dev libbpf1 bpftool linux-libc-dev)
 

@@ -662,6 +662,16 @@ static int listen_unix(struct flowd *d)
 
 /* ---- the agent's side ------------------------------------------------------- */
 
+struct flows *flowd_flows(struct flowd *d)
+{
+	return d->fl;
+}
+
+const char *flowd_node(const struct flowd *d)
+{
+	return d->node;
+}
+
 int flowd_fd(const struct flowd *d)
 {
 	return d ? d->epfd : -1;

@@ -54,6 +54,9 @@ int flowd_open(const struct flowd_opts *o, const char *pin_dir, const char *node
 /* The fd for the agent's poll(2) (POLLIN); -1 for NULL. */
 int flowd_fd(const struct flowd *d);
 void flowd_dispatch(struct flowd *d);
+/* The window and the node's name, for the UI's graph (agent/ui.c). */
+struct flows *flowd_flows(struct flowd *d);
+const char *flowd_node(const struct flowd *d);
 /* Writes what the log has not had yet, removes the socket. */
 void flowd_free(struct flowd *d);
 

@@ -41,6 +41,7 @@
 #include "agent/masq.h"
 #include "agent/http.h"
 #include "agent/metrics.h"
+#include "agent/ui.h"
 #include "agent/overlay.h"
 #include "agent/probe.h"
 #include "agent/socklb.h"
@@ -62,6 +63,7 @@ struct opts {
 	int in_cluster; /* ... or through the pod's service account */
 	struct overlay *ov; /* ov->underlay NULL: no overlay */
 	const char *metrics_addr; /* NULL: no metrics endpoint */
+	const char *ui_addr; /* --ui: NULL, no service map; else the same server as metrics */
 	int http_remote; /* --http-allow-remote: a non-loopback metrics address is meant */
 	__u32 trace_sample; /* trace one forwarded packet in N; 0: off */
 	__u32 events_rate; /* events per CPU per second; 0: no limit */
@@ -1000,6 +1002,7 @@ static int run(const struct opts *o)
 	struct from_pod *fp = NULL;
 	struct to_pod *tp = NULL;
 	struct metrics *ms = NULL;
+	struct ui *ui = NULL;
 	struct flowd *fd = NULL;
 	struct http *hs = NULL;
 	struct sock_lb *sl = NULL;
@@ -1137,12 +1140,15 @@ static int run(const struct opts *o)
 		pr_err("pinning programs under %s: %s\n", o->pin_dir, strerror(-err));
 		goto out;
 	}
-	if (o->metrics_addr && !o->once &&
-	    ((err = http_open(o->metrics_addr, o->http_remote, &hs)) ||
-	     (err = metrics_open(o->pin_dir, hs, &ms))))
+	if ((o->metrics_addr || o->ui_addr) && !o->once &&
+	    (err = http_open(o->metrics_addr ?: o->ui_addr, o->http_remote, &hs)))
+		goto out;
+	if (o->metrics_addr && !o->once && (err = metrics_open(o->pin_dir, hs, &ms)))
 		goto out;
 	if (o->flows.window && !o->once &&
 	    (err = flowd_open(&o->flows, o->pin_dir, o->node_name, &fd)))
+		goto out;
+	if (o->ui_addr && !o->once && (err = ui_open(hs, fd, o->pin_dir, &ui)))
 		goto out;
 	/* Without cluster state the set is what this node knows itself; with it,
 	 * once the state is read (an empty store would exempt too little). */
@@ -1171,8 +1177,9 @@ static int run(const struct opts *o)
 		}
 	}
 out:
-	flowd_free(fd);
 	http_free(hs);
+	ui_free(ui);
+	flowd_free(fd);
 	metrics_free(ms);
 	/* Programs, maps and the masquerade table stay: the data plane outlives the agent. */
 	masq_free(o->mq);
@@ -1266,8 +1273,12 @@ static void usage(FILE *f)
 		"\nobservability:\n"
 		"  --metrics-addr HOST:PORT  serve Prometheus metrics at http://HOST:PORT/metrics\n"
 		"                     (a loopback address, e.g. 127.0.0.1:9962 or [::1]:9962)\n"
-		"  --http-allow-remote  let --metrics-addr be another address (e.g. 0.0.0.0:9962):\n"
-		"                     whoever reaches it reads the pages\n"
+		"  --http-allow-remote  let --metrics-addr or --ui be another address (e.g.\n"
+		"                     0.0.0.0:9962): whoever reaches it reads the pages\n"
+		"  --ui HOST:PORT     serve the service map (a web page: namespaces, pods and\n"
+		"                     Services, flows as edges by verdict, live) at\n"
+		"                     http://HOST:PORT/, its graph at /api/graph; implies --flows;\n"
+		"                     with --metrics-addr, the same address (one server)\n"
 		"  --trace-sample N   trace one forwarded packet in N on the event ring (0: off, the\n"
 		"                     default); `xcnictl config set trace-sample` changes it live\n"
 		"  --events-rate N    at most N events (drops, verdicts, traces) per CPU per second\n"
@@ -1316,6 +1327,7 @@ int main(int argc, char **argv)
 		{ "xdp-mode", required_argument, NULL, 'X' },
 		{ "metrics-addr", required_argument, NULL, 'A' },
 		{ "http-allow-remote", no_argument, NULL, 1047 },
+		{ "ui", required_argument, NULL, 1048 },
 		{ "masquerade", no_argument, NULL, 'M' },
 		{ "no-masquerade", no_argument, NULL, 1001 },
 		{ "cluster-cidr", required_argument, NULL, 'C' },
@@ -1450,6 +1462,13 @@ int main(int argc, char **argv)
 			o.metrics_addr = optarg;
 			break;
 		case 1047: o.http_remote = 1; break;
+		case 1048:
+			if (http_check_addr(optarg, true)) {
+				pr_err("--ui %s: HOST:PORT, e.g. 127.0.0.1:9963 or [::1]:9963\n", optarg);
+				return 2;
+			}
+			o.ui_addr = optarg;
+			break;
 		case 'M': masquerade = 1; break;
 		case 1001: masquerade = 0; break;
 		case 1003: o.kpr = 1; break;
@@ -1590,6 +1609,19 @@ int main(int argc, char **argv)
 	}
 	if (flowd_check_opts(&o.flows))
 		return 2;
+	if (o.ui_addr && http_check_addr(o.ui_addr, o.http_remote)) {
+		pr_err("--ui %s: not a loopback address: every client that reaches it reads the "
+		       "cluster's flows; give --http-allow-remote to mean that\n", o.ui_addr);
+		return 2;
+	}
+	if (o.ui_addr && o.metrics_addr && strcmp(o.ui_addr, o.metrics_addr)) {
+		pr_err("--ui %s and --metrics-addr %s: one HTTP server serves both; give them the "
+		       "same address\n", o.ui_addr, o.metrics_addr);
+		return 2;
+	}
+	/* The map is drawn from the flow records. */
+	if (o.ui_addr && !o.flows.window)
+		o.flows.window = FLOWS_WINDOW_DEFAULT;
 	if (o.metrics_addr && http_check_addr(o.metrics_addr, o.http_remote)) {
 		pr_err("--metrics-addr %s: not a loopback address: every client that reaches it "
 		       "reads the page; give --http-allow-remote to mean that\n", o.metrics_addr);

@@ -39,6 +39,7 @@
 #include "lab/pod.h"
 #include "lab/probe.h"
 #include "lab/serve.h"
+#include "lab/ui.h"
 #include "lab/state.h"
 #include "lab/svc.h"
 #include "lab/sys.h"
@@ -691,6 +692,8 @@ static const struct lab_cmd cmds[] = {
 	{ "matrix", lab_cmd_matrix, "matrix PORT/PROTO              every pod to every pod [--family 4|6] [--json]\n"
 				    "                                   [--timeout-ms N]" },
 	{ "exec", lab_cmd_exec, "exec NS/POD -- CMD...          run a command in a pod's network namespace" },
+	{ "ui", lab_cmd_ui, "ui [--listen HOST:PORT]        the service map of every node's flows in a browser\n"
+			    "                                   (agents with --flows)" },
 	{ "serve", lab_cmd_serve, NULL },
 };
 

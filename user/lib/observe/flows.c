@@ -887,7 +887,7 @@ static void json_str(struct fbuf *b, const char *s)
 }
 
 /* What an end is when it is no pod: the reserved identity's name. */
-static const char *peer_kind(const struct flow_peer *p)
+const char *flow_peer_kind(const struct flow_peer *p)
 {
 	if (p->pod)
 		return "pod";
@@ -912,7 +912,7 @@ static void json_peer(struct fbuf *b, const char *name, const struct flow_peer *
 
 	inet_ntop(family == 4 ? AF_INET : AF_INET6, addr, ip, sizeof(ip));
 	fbuf_printf(b, "\"%s\":{\"ip\":\"%s\",\"port\":%u,\"identity\":%u,\"kind\":\"%s\","
-		       "\"namespace\":", name, ip, port, p->identity, peer_kind(p));
+		       "\"namespace\":", name, ip, port, p->identity, flow_peer_kind(p));
 	json_str(b, p->ns);
 	fbuf_printf(b, ",\"pod\":");
 	json_str(b, p->pod);

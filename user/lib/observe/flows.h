@@ -195,6 +195,8 @@ struct flow_render_ctx {
 	const char *trailer_extra;
 };
 
+/* What an end is: "pod", "world", "host", "remote-node" or "unmanaged". */
+const char *flow_peer_kind(const struct flow_peer *p);
 /* One record as a JSON object and a newline. */
 void flow_rec_json(struct fbuf *b, const struct flow_rec *r, const struct flow_render_ctx *rc);
 /*

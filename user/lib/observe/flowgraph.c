@@ -1,0 +1,653 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The service map's graph (flowgraph.h): records deduplicated by 5-tuple in
+ * one hash, then folded into nodes and edges when rendered. Nodes and edges
+ * are sorted by id, so the same flows always give the same JSON (and the page
+ * the same layout).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/observe/flowgraph.h"
+
+#define FG_BUCKETS 16384
+#define FG_NODE_BUCKETS 1024
+
+struct fgf {
+	char *key;
+	struct fg_flow f; /* its strings owned */
+	struct fgf *hnext;
+};
+
+struct fgraph {
+	struct fgf *b[FG_BUCKETS];
+	struct fgf **all;
+	size_t n, cap;
+	uint64_t dropped; /* flows past FG_MAX_FLOWS */
+};
+
+static uint32_t hash_str(const char *s)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+
+	for (; *s; s++)
+		h = (h ^ (uint8_t)*s) * 16777619u;
+	return h;
+}
+
+int fg_new(struct fgraph **out)
+{
+	*out = calloc(1, sizeof(**out));
+	return *out ? 0 : -ENOMEM;
+}
+
+static void end_free(struct fg_end *e)
+{
+	free((char *)e->kind);
+	free((char *)e->ns);
+	free((char *)e->pod);
+	free((char *)e->ip);
+}
+
+static void flow_free(struct fg_flow *f)
+{
+	end_free(&f->src);
+	end_free(&f->dst);
+	free((char *)f->node);
+	free((char *)f->family);
+	free((char *)f->proto);
+	free((char *)f->service);
+	free((char *)f->side);
+	free((char *)f->policy);
+	free((char *)f->reason);
+	free((char *)f->isolators);
+}
+
+void fg_free(struct fgraph *g)
+{
+	if (!g)
+		return;
+	for (size_t i = 0; i < g->n; i++) {
+		flow_free(&g->all[i]->f);
+		free(g->all[i]->key);
+		free(g->all[i]);
+	}
+	free(g->all);
+	free(g);
+}
+
+/* *slot = a copy of s (NULL stays NULL); false when out of memory. */
+static bool dup(const char **slot, const char *s)
+{
+	char *c = NULL;
+
+	if (s && !(c = strdup(s)))
+		return false;
+	free((char *)*slot);
+	*slot = c;
+	return true;
+}
+
+static bool end_copy(struct fg_end *d, const struct fg_end *s)
+{
+	d->port = s->port;
+	return dup(&d->kind, s->kind ?: "world") && dup(&d->ns, s->ns) && dup(&d->pod, s->pod) &&
+	       dup(&d->ip, s->ip ?: "?");
+}
+
+/* Severity: allowed < audit < denied. */
+static int severity(int verdict)
+{
+	return verdict == FLOW_DENIED ? 2 : verdict == FLOW_AUDIT ? 1 : 0;
+}
+
+static bool decision_copy(struct fg_flow *d, const struct fg_flow *s)
+{
+	d->verdict = s->verdict;
+	d->rule = s->rule;
+	return dup(&d->side, s->side) && dup(&d->policy, s->policy) && dup(&d->reason, s->reason) &&
+	       dup(&d->isolators, s->isolators);
+}
+
+static uint64_t max64(uint64_t a, uint64_t b)
+{
+	return a > b ? a : b;
+}
+
+/* Another node's record of the same connection. */
+static int merge(struct fg_flow *d, const struct fg_flow *s)
+{
+	char *nodes;
+
+	if (severity(s->verdict) > severity(d->verdict) ||
+	    (s->verdict == d->verdict && !d->policy && s->policy)) {
+		if (!decision_copy(d, s))
+			return -ENOMEM;
+	}
+	if (!d->service && s->service && !dup(&d->service, s->service))
+		return -ENOMEM;
+	if (s->node && (!d->node || !strstr(d->node, s->node))) {
+		if (asprintf(&nodes, "%s%s%s", d->node ?: "", d->node ? "," : "", s->node) < 0)
+			return -ENOMEM;
+		free((char *)d->node);
+		d->node = nodes;
+	}
+	/* The ends as the node that knows them names them (a pod's own node knows its name). */
+	if (!d->src.pod && s->src.pod && !end_copy(&d->src, &s->src))
+		return -ENOMEM;
+	if (!d->dst.pod && s->dst.pod && !end_copy(&d->dst, &s->dst))
+		return -ENOMEM;
+	d->pkts = max64(d->pkts, s->pkts);
+	d->bytes = max64(d->bytes, s->bytes);
+	d->reply_pkts = max64(d->reply_pkts, s->reply_pkts);
+	d->reply_bytes = max64(d->reply_bytes, s->reply_bytes);
+	if (s->last_seen > d->last_seen)
+		d->last_seen = s->last_seen;
+	return 0;
+}
+
+int fg_add(struct fgraph *g, const struct fg_flow *f)
+{
+	struct fgf *e, **grown;
+	uint32_t h;
+	char *key;
+
+	if (asprintf(&key, "%s|%s|%s|%u|%s|%u", f->family ?: "", f->proto ?: "", f->src.ip ?: "",
+		     f->src.port, f->dst.ip ?: "", f->dst.port) < 0)
+		return -ENOMEM;
+	h = hash_str(key) % FG_BUCKETS;
+	for (e = g->b[h]; e; e = e->hnext)
+		if (!strcmp(e->key, key)) {
+			free(key);
+			return merge(&e->f, f);
+		}
+	if (g->n >= FG_MAX_FLOWS) {
+		free(key);
+		g->dropped++;
+		return -E2BIG;
+	}
+	if (g->n == g->cap) {
+		grown = realloc(g->all, (g->cap ? g->cap * 2 : 256) * sizeof(*grown));
+		if (!grown)
+			goto nomem;
+		g->all = grown;
+		g->cap = g->cap ? g->cap * 2 : 256;
+	}
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		goto nomem;
+	e->key = key;
+	e->f.verdict = f->verdict;
+	e->f.rule = f->rule;
+	e->f.src.port = f->src.port;
+	e->f.pkts = f->pkts;
+	e->f.bytes = f->bytes;
+	e->f.reply_pkts = f->reply_pkts;
+	e->f.reply_bytes = f->reply_bytes;
+	e->f.last_seen = f->last_seen;
+	if (!end_copy(&e->f.src, &f->src) || !end_copy(&e->f.dst, &f->dst) ||
+	    !dup(&e->f.node, f->node) || !dup(&e->f.family, f->family) ||
+	    !dup(&e->f.proto, f->proto) || !dup(&e->f.service, f->service) ||
+	    !decision_copy(&e->f, f)) {
+		flow_free(&e->f);
+		free(e);
+		goto nomem;
+	}
+	e->hnext = g->b[h];
+	g->b[h] = e;
+	g->all[g->n++] = e;
+	return 0;
+nomem:
+	free(key);
+	return -ENOMEM;
+}
+
+/* ---- rendering ---------------------------------------------------------------- */
+
+void fg_json_str(struct fbuf *b, const char *s)
+{
+	if (!s) {
+		fbuf_printf(b, "null");
+		return;
+	}
+	fbuf_printf(b, "\"");
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			fbuf_printf(b, "\\%c", c);
+		else if (c < 0x20 || c == '<' || c == '>' || c == '&' || c == 0x7f)
+			fbuf_printf(b, "\\u%04x", c);
+		else
+			fbuf_printf(b, "%c", c);
+	}
+	fbuf_printf(b, "\"");
+}
+
+struct node {
+	char *id, *kind, *label, *ns;
+	struct node *hnext;
+};
+
+struct why {
+	int verdict;
+	char *text, *policies; /* policies: a JSON array's members */
+	uint64_t flows;
+};
+
+struct edge {
+	char *id;
+	const struct node *from, *to;
+	uint64_t counts[3], pkts, bytes;
+	struct why why[FG_EDGE_WHY];
+	unsigned int nwhy;
+	uint64_t why_more;
+	const struct fg_flow *recent[FG_EDGE_RECENT]; /* most recent first */
+	unsigned int nrecent;
+	struct edge *hnext;
+};
+
+struct fold {
+	struct node *nb[FG_NODE_BUCKETS];
+	struct node **nodes;
+	size_t nn, ncap;
+	struct edge *eb[FG_NODE_BUCKETS];
+	struct edge **edges;
+	size_t ne, ecap;
+	uint64_t edges_dropped;
+	int err;
+};
+
+static bool grow(void *arr, size_t *cap, size_t n)
+{
+	void **p = arr, *q;
+
+	if (n < *cap)
+		return true;
+	q = realloc(*p, (*cap ? *cap * 2 : 64) * sizeof(void *));
+	if (!q)
+		return false;
+	*p = q;
+	*cap = *cap ? *cap * 2 : 64;
+	return true;
+}
+
+/* The node id, made with its kind, label and namespace when new; NULL: out of memory. */
+static struct node *node_get(struct fold *fo, const char *id, const char *kind, const char *label,
+			     const char *ns)
+{
+	uint32_t h = hash_str(id) % FG_NODE_BUCKETS;
+	struct node *n;
+
+	for (n = fo->nb[h]; n; n = n->hnext)
+		if (!strcmp(n->id, id))
+			return n;
+	if (!grow(&fo->nodes, &fo->ncap, fo->nn) || !(n = calloc(1, sizeof(*n))))
+		return NULL;
+	n->id = strdup(id);
+	n->kind = strdup(kind);
+	n->label = strdup(label);
+	n->ns = ns ? strdup(ns) : NULL;
+	if (!n->id || !n->kind || !n->label || (ns && !n->ns)) {
+		free(n->id);
+		free(n->kind);
+		free(n->label);
+		free(n->ns);
+		free(n);
+		return NULL;
+	}
+	n->hnext = fo->nb[h];
+	fo->nb[h] = n;
+	fo->nodes[fo->nn++] = n;
+	return n;
+}
+
+static struct node *ns_node(struct fold *fo, const char *ns)
+{
+	char id[300];
+
+	snprintf(id, sizeof(id), "ns:%s", ns);
+	return node_get(fo, id, "namespace", ns, NULL);
+}
+
+/* A flow's end as a node: a pod by namespace and name, else by address; the outside by kind. */
+static struct node *end_node(struct fold *fo, const struct fg_end *e)
+{
+	char id[400];
+
+	if (strcmp(e->kind, "pod"))
+		return node_get(fo, e->kind, e->kind, e->kind, NULL);
+	if (e->ns && !ns_node(fo, e->ns))
+		return NULL;
+	snprintf(id, sizeof(id), "pod:%s%s%s", e->ns ?: "", e->ns ? "/" : "", e->pod ?: e->ip);
+	return node_get(fo, id, "pod", e->pod ?: e->ip, e->ns);
+}
+
+/* "ns/name:port" -> the Service's node (its port is the flow's, not the node's). */
+static struct node *svc_node(struct fold *fo, const char *svc)
+{
+	char id[400], ns[128], name[200];
+	const char *slash = strchr(svc, '/');
+	size_t nl;
+
+	if (!slash || (size_t)(slash - svc) >= sizeof(ns)) {
+		snprintf(id, sizeof(id), "svc:%s", svc);
+		return node_get(fo, id, "service", svc, NULL);
+	}
+	memcpy(ns, svc, (size_t)(slash - svc));
+	ns[slash - svc] = '\0';
+	nl = strcspn(slash + 1, ":");
+	snprintf(name, sizeof(name), "%.*s", (int)nl, slash + 1);
+	if (!ns_node(fo, ns))
+		return NULL;
+	snprintf(id, sizeof(id), "svc:%s/%s", ns, name);
+	return node_get(fo, id, "service", name, ns);
+}
+
+static const char *verdict_name(int v)
+{
+	return v == FLOW_DENIED ? "denied" : v == FLOW_AUDIT ? "audit" : "allowed";
+}
+
+static void end_name(const struct fg_end *e, char *buf, size_t len)
+{
+	if (e->pod)
+		snprintf(buf, len, "%s/%s", e->ns ?: "?", e->pod);
+	else
+		snprintf(buf, len, "%s", strcmp(e->kind, "pod") ? e->kind : e->ip);
+}
+
+/* What decided f, in words as xcnictl explain puts them, and the policies it names. */
+static int decision(const struct fg_flow *f, char **text, char **policies)
+{
+	char who[400], rule[32] = "", side[32] = "";
+	struct fbuf pb = {};
+	int n;
+
+	if (f->rule >= 0)
+		snprintf(rule, sizeof(rule), " rule %d", f->rule);
+	if (f->side)
+		snprintf(side, sizeof(side), " (%s)", f->side);
+	if (f->verdict == FLOW_DENIED && f->policy)
+		n = asprintf(text, "denied by %s%s%s%s%s", f->policy, rule, side,
+			     f->reason ? ": " : "", f->reason ?: "");
+	else if (f->verdict == FLOW_DENIED && f->isolators) {
+		bool in = f->side && !strcmp(f->side, "ingress");
+
+		end_name(in ? &f->dst : &f->src, who, sizeof(who));
+		n = asprintf(text, "denied (%s): %s is isolated for %s, nothing allows; %s %s it",
+			     f->reason ?: "policy", who, f->side ?: "?", f->isolators,
+			     strchr(f->isolators, ',') ? "isolate" : "isolates");
+	} else if (f->verdict == FLOW_DENIED)
+		n = asprintf(text, "denied (%s)%s", f->reason ?: "dropped", side);
+	else if (f->verdict == FLOW_AUDIT)
+		n = asprintf(text, "audit: %s%s would deny it%s; passed (audit mode)",
+			     f->policy ?: "a policy", rule, side);
+	else if (f->policy)
+		n = asprintf(text, "allowed by %s%s%s", f->policy, rule, side);
+	else
+		n = asprintf(text, "allowed: no policy isolates either end");
+	if (n < 0)
+		return -ENOMEM;
+	/* The policies named: the deciding one, or those that isolate. */
+	if (f->policy) {
+		fg_json_str(&pb, f->policy);
+	} else if (f->verdict == FLOW_DENIED && f->isolators) {
+		const char *p = f->isolators;
+
+		while (*p) {
+			size_t l = strcspn(p, ",");
+			char one[400];
+
+			snprintf(one, sizeof(one), "%.*s", (int)l, p);
+			fbuf_printf(&pb, "%s", pb.len ? "," : "");
+			fg_json_str(&pb, one);
+			p += l;
+			p += strspn(p, ", ");
+		}
+	}
+	if (pb.err) {
+		fbuf_free(&pb);
+		free(*text);
+		return pb.err;
+	}
+	*policies = pb.p ? pb.p : strdup("");
+	return *policies ? 0 : -ENOMEM;
+}
+
+static void why_add(struct edge *e, const struct fg_flow *f, struct fold *fo)
+{
+	char *text, *pol;
+
+	if (decision(f, &text, &pol)) {
+		fo->err = -ENOMEM;
+		return;
+	}
+	for (unsigned int i = 0; i < e->nwhy; i++)
+		if (e->why[i].verdict == f->verdict && !strcmp(e->why[i].text, text)) {
+			e->why[i].flows++;
+			free(text);
+			free(pol);
+			return;
+		}
+	if (e->nwhy == FG_EDGE_WHY) {
+		e->why_more++;
+		free(text);
+		free(pol);
+		return;
+	}
+	e->why[e->nwhy++] = (struct why){ .verdict = f->verdict, .text = text, .policies = pol,
+					  .flows = 1 };
+}
+
+static void recent_add(struct edge *e, const struct fg_flow *f)
+{
+	unsigned int i = e->nrecent < FG_EDGE_RECENT ? e->nrecent++ : FG_EDGE_RECENT;
+
+	/* Insertion by last_seen, most recent first; the oldest falls off the end. */
+	while (i > 0 && e->recent[i - 1]->last_seen < f->last_seen) {
+		if (i < FG_EDGE_RECENT)
+			e->recent[i] = e->recent[i - 1];
+		i--;
+	}
+	if (i < FG_EDGE_RECENT)
+		e->recent[i] = f;
+}
+
+static void edge_add(struct fold *fo, const struct node *from, const struct node *to,
+		     const struct fg_flow *f)
+{
+	char *id;
+	uint32_t h;
+	struct edge *e;
+
+	if (!from || !to) {
+		fo->err = -ENOMEM;
+		return;
+	}
+	if (asprintf(&id, "%s->%s", from->id, to->id) < 0) {
+		fo->err = -ENOMEM;
+		return;
+	}
+	h = hash_str(id) % FG_NODE_BUCKETS;
+	for (e = fo->eb[h]; e; e = e->hnext)
+		if (!strcmp(e->id, id))
+			break;
+	if (e) {
+		free(id);
+	} else {
+		if (fo->ne >= FG_MAX_EDGES) {
+			free(id);
+			fo->edges_dropped++;
+			return;
+		}
+		if (!grow(&fo->edges, &fo->ecap, fo->ne) || !(e = calloc(1, sizeof(*e)))) {
+			free(id);
+			fo->err = -ENOMEM;
+			return;
+		}
+		e->id = id;
+		e->from = from;
+		e->to = to;
+		e->hnext = fo->eb[h];
+		fo->eb[h] = e;
+		fo->edges[fo->ne++] = e;
+	}
+	e->counts[severity(f->verdict) == 2 ? 1 : severity(f->verdict) == 1 ? 2 : 0]++;
+	e->pkts += f->pkts + f->reply_pkts;
+	e->bytes += f->bytes + f->reply_bytes;
+	why_add(e, f, fo);
+	recent_add(e, f);
+}
+
+static int node_cmp(const void *a, const void *b)
+{
+	return strcmp((*(struct node *const *)a)->id, (*(struct node *const *)b)->id);
+}
+
+static int edge_cmp(const void *a, const void *b)
+{
+	return strcmp((*(struct edge *const *)a)->id, (*(struct edge *const *)b)->id);
+}
+
+static void json_end(struct fbuf *b, const struct fg_end *e)
+{
+	char name[400];
+
+	end_name(e, name, sizeof(name));
+	fbuf_printf(b, "{\"name\":");
+	fg_json_str(b, name);
+	fbuf_printf(b, ",\"ip\":");
+	fg_json_str(b, e->ip);
+	fbuf_printf(b, ",\"port\":%u}", e->port);
+}
+
+static void json_flow(struct fbuf *b, const struct fg_flow *f)
+{
+	fbuf_printf(b, "{\"node\":");
+	fg_json_str(b, f->node);
+	fbuf_printf(b, ",\"protocol\":");
+	fg_json_str(b, f->proto);
+	fbuf_printf(b, ",\"source\":");
+	json_end(b, &f->src);
+	fbuf_printf(b, ",\"destination\":");
+	json_end(b, &f->dst);
+	fbuf_printf(b, ",\"service\":");
+	fg_json_str(b, f->service);
+	fbuf_printf(b, ",\"verdict\":\"%s\",\"policy\":", verdict_name(f->verdict));
+	fg_json_str(b, f->policy);
+	if (f->rule >= 0)
+		fbuf_printf(b, ",\"rule\":%d", f->rule);
+	else
+		fbuf_printf(b, ",\"rule\":null");
+	fbuf_printf(b, ",\"policy_side\":");
+	fg_json_str(b, f->side);
+	fbuf_printf(b, ",\"drop_reason\":");
+	fg_json_str(b, f->reason);
+	fbuf_printf(b, ",\"packets\":%llu,\"bytes\":%llu,\"reply_packets\":%llu,\"reply_bytes\":%llu,"
+		       "\"last_seen\":%.3f}",
+		    (unsigned long long)f->pkts, (unsigned long long)f->bytes,
+		    (unsigned long long)f->reply_pkts, (unsigned long long)f->reply_bytes,
+		    f->last_seen);
+}
+
+static void fold_free(struct fold *fo)
+{
+	for (size_t i = 0; i < fo->nn; i++) {
+		free(fo->nodes[i]->id);
+		free(fo->nodes[i]->kind);
+		free(fo->nodes[i]->label);
+		free(fo->nodes[i]->ns);
+		free(fo->nodes[i]);
+	}
+	for (size_t i = 0; i < fo->ne; i++) {
+		for (unsigned int w = 0; w < fo->edges[i]->nwhy; w++) {
+			free(fo->edges[i]->why[w].text);
+			free(fo->edges[i]->why[w].policies);
+		}
+		free(fo->edges[i]->id);
+		free(fo->edges[i]);
+	}
+	free(fo->nodes);
+	free(fo->edges);
+	free(fo);
+}
+
+int fg_render(struct fgraph *g, const char *extra, struct fbuf *b)
+{
+	struct fold *fo = calloc(1, sizeof(*fo));
+	int err;
+
+	if (!fo)
+		return -ENOMEM;
+	for (size_t i = 0; i < g->n && !fo->err; i++) {
+		const struct fg_flow *f = &g->all[i]->f;
+		struct node *src = end_node(fo, &f->src), *dst = end_node(fo, &f->dst);
+
+		if (f->service) {
+			struct node *svc = svc_node(fo, f->service);
+
+			edge_add(fo, src, svc, f);
+			edge_add(fo, svc, dst, f);
+		} else {
+			edge_add(fo, src, dst, f);
+		}
+	}
+	if (fo->err) {
+		err = fo->err;
+		fold_free(fo);
+		return err;
+	}
+	qsort(fo->nodes, fo->nn, sizeof(*fo->nodes), node_cmp);
+	qsort(fo->edges, fo->ne, sizeof(*fo->edges), edge_cmp);
+	fbuf_printf(b, "{\"nodes\":[");
+	for (size_t i = 0; i < fo->nn; i++) {
+		const struct node *n = fo->nodes[i];
+
+		fbuf_printf(b, "%s{\"id\":", i ? "," : "");
+		fg_json_str(b, n->id);
+		fbuf_printf(b, ",\"kind\":\"%s\",\"label\":", n->kind);
+		fg_json_str(b, n->label);
+		fbuf_printf(b, ",\"namespace\":");
+		fg_json_str(b, n->ns);
+		fbuf_printf(b, "}");
+	}
+	fbuf_printf(b, "],\"edges\":[");
+	for (size_t i = 0; i < fo->ne; i++) {
+		const struct edge *e = fo->edges[i];
+		const char *v = e->counts[1] ? "denied" : e->counts[2] ? "audit" : "allowed";
+
+		fbuf_printf(b, "%s{\"id\":", i ? "," : "");
+		fg_json_str(b, e->id);
+		fbuf_printf(b, ",\"from\":");
+		fg_json_str(b, e->from->id);
+		fbuf_printf(b, ",\"to\":");
+		fg_json_str(b, e->to->id);
+		fbuf_printf(b, ",\"verdict\":\"%s\",\"flows\":%llu,\"allowed\":%llu,\"denied\":%llu,"
+			       "\"audit\":%llu,\"packets\":%llu,\"bytes\":%llu,\"why\":[",
+			    v, (unsigned long long)(e->counts[0] + e->counts[1] + e->counts[2]),
+			    (unsigned long long)e->counts[0], (unsigned long long)e->counts[1],
+			    (unsigned long long)e->counts[2], (unsigned long long)e->pkts,
+			    (unsigned long long)e->bytes);
+		for (unsigned int w = 0; w < e->nwhy; w++) {
+			fbuf_printf(b, "%s{\"verdict\":\"%s\",\"text\":", w ? "," : "",
+				    verdict_name(e->why[w].verdict));
+			fg_json_str(b, e->why[w].text);
+			fbuf_printf(b, ",\"policies\":[%s],\"flows\":%llu}", e->why[w].policies,
+				    (unsigned long long)e->why[w].flows);
+		}
+		fbuf_printf(b, "],\"why_more\":%llu,\"recent\":[", (unsigned long long)e->why_more);
+		for (unsigned int r = 0; r < e->nrecent; r++) {
+			fbuf_printf(b, "%s", r ? "," : "");
+			json_flow(b, e->recent[r]);
+		}
+		fbuf_printf(b, "]}");
+	}
+	fbuf_printf(b, "],\"flows\":%zu,\"dropped\":%llu,\"edges_dropped\":%llu%s}\n", g->n,
+		    (unsigned long long)g->dropped, (unsigned long long)fo->edges_dropped,
+		    extra ?: "");
+	fold_free(fo);
+	return b->err;
+}

@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The service map behind xcnid --ui and xcnictl lab ui: flow records folded
+ * into a graph of namespaces, pods, Services and the outside as nodes, and
+ * who-talked-to-whom as edges with their counts by verdict, the decisions
+ * behind them (the policy and rule, or what isolated the pod) and their most
+ * recent flows, rendered as one JSON object the page draws.
+ *
+ * One connection seen by two nodes (the sender's and the receiver's records
+ * of a cross-node flow) is one flow here: records with the same 5-tuple merge,
+ * the more severe verdict winning (denied over audit over allowed), so the
+ * node that dropped it is the one the edge shows. A flow translated for a
+ * Service makes two edges: client -> Service -> the backend pod.
+ *
+ * Pure: the agent feeds it its window's records, xcnictl the records of every
+ * lab node's agent; both get the same JSON. Bounded: past FG_MAX_FLOWS flows
+ * and FG_MAX_EDGES edges the rest is counted, not kept.
+ */
+#ifndef XCNI_FLOWGRAPH_H
+#define XCNI_FLOWGRAPH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/observe/flows.h"
+
+#define FG_MAX_FLOWS (1u << 20)
+#define FG_MAX_EDGES 4096
+#define FG_EDGE_RECENT 12 /* flows listed per edge, the most recently seen */
+#define FG_EDGE_WHY 8 /* distinct decisions listed per edge */
+
+/* One end of a flow, as a record names it (the strings are copied). */
+struct fg_end {
+	const char *kind; /* "pod", "world", "host", "remote-node", "unmanaged" */
+	const char *ns, *pod; /* NULL: not known */
+	const char *ip;
+	uint16_t port;
+};
+
+struct fg_flow {
+	const char *node; /* the node whose record it is */
+	const char *family; /* "ipv4", "ipv6" */
+	const char *proto; /* "TCP", "UDP", ... */
+	struct fg_end src, dst; /* dst: the backend when translated */
+	const char *service; /* "ns/name:port"; NULL: not translated */
+	int verdict; /* enum flow_verdict */
+	const char *side; /* "ingress", "egress"; NULL: none decided */
+	const char *policy; /* "ns/name" that allowed, denied or audited it; NULL none */
+	int rule; /* -1: none */
+	const char *reason; /* the drop reason's name; NULL none */
+	/* Denied for isolation: the policies that isolate the pod ("x/p, x/q"). */
+	const char *isolators;
+	uint64_t pkts, bytes, reply_pkts, reply_bytes;
+	double last_seen; /* seconds since the epoch */
+};
+
+struct fgraph;
+
+/* 0 or -ENOMEM. */
+int fg_new(struct fgraph **out);
+void fg_free(struct fgraph *g);
+/* One record, merged with an earlier one of the same 5-tuple. 0, -ENOMEM, -E2BIG (counted). */
+int fg_add(struct fgraph *g, const struct fg_flow *f);
+/*
+ * The graph as one JSON object and a newline:
+ *   {"nodes":[{"id","kind","label","namespace"}...],
+ *    "edges":[{"id","from","to","verdict","flows","allowed","denied","audit",
+ *              "packets","bytes","why":[{"verdict","text","policies":[..],"flows"}],
+ *              "recent":[{...one flow...}]}...],
+ *    "flows":N,"dropped":N, ...extra}
+ * extra: more members, ",\"name\":value..." (NULL: none). 0 or b->err.
+ */
+int fg_render(struct fgraph *g, const char *extra, struct fbuf *b);
+/* A string as a JSON string literal; <, > and & as \u escapes (safe inside HTML). */
+void fg_json_str(struct fbuf *b, const char *s);
+
+/*
+ * What isolates the pod at ip (a local pod of the node whose maps these are)
+ * for ingress or egress: its policies' names from xcni_polsel and
+ * xcni_polname, "ns/a, ns/b", into buf (IPv6: through xcni_polkey6, fd -1 when
+ * absent). Returns how many there are (0: none known). In flowgraph_maps.c,
+ * the one part that reads maps.
+ */
+unsigned int fg_isolators(int polsel_fd, int polname_fd, int polkey6_fd, const char *ip,
+			  bool ingress, char *buf, size_t len);
+
+#endif
