@@ -13,165 +13,12 @@
 
 #include "policy.h"
 #include "policy_int.h"
+#include "../system/hmap.h"
+#include "policy_incr_int.h"
 
 /* ---- the incremental compiler (policy.h) ------------------------------ */
 
-/* Open addressing, linear probing, deletion by shifting back (no tombstones). */
-struct hslot {
-	uint64_t h;
-	uintptr_t k; /* 0: free */
-	void *v;
-};
-
-struct hmap {
-	size_t mask, n;
-	struct hslot *s;
-	bool str; /* keys are strings (strcmp), else numbers (UKEY) */
-};
-
-/* A number as a key: never 0, so 0 can mean a free slot. */
-#define UKEY(u) ((uintptr_t)(u) | ((uintptr_t)1 << 32))
-_Static_assert(sizeof(uintptr_t) == 8, "UKEY needs 64-bit pointers");
-
-static uint64_t hstr(const char *s)
-{
-	uint64_t h = 0xcbf29ce484222325ull;
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
-	return h;
-}
-
-/* Addresses are in network order: their low bits barely vary, so mix. */
-static uint64_t hu32(uint32_t k)
-{
-	k ^= k >> 16;
-	k *= 0x7feb352du;
-	k ^= k >> 15;
-	k *= 0x846ca68bu;
-	k ^= k >> 16;
-	return k;
-}
-
-static int hmap_init(struct hmap *m, bool str, size_t n)
-{
-	size_t cap = 16;
-
-	while (cap < 2 * n)
-		cap *= 2;
-	m->s = calloc(cap, sizeof(*m->s));
-	if (!m->s)
-		return -ENOMEM;
-	m->mask = cap - 1;
-	m->n = 0;
-	m->str = str;
-	return 0;
-}
-
-static struct hslot *hmap_slot(const struct hmap *m, uint64_t h, uintptr_t k)
-{
-	for (size_t i = h & m->mask;; i = (i + 1) & m->mask) {
-		struct hslot *s = &m->s[i];
-
-		if (!s->k || (s->h == h && (m->str ? !strcmp((const char *)s->k, (const char *)k) :
-						   s->k == k)))
-			return s;
-	}
-}
-
-static void *hmap_get(const struct hmap *m, uint64_t h, uintptr_t k)
-{
-	const struct hslot *s = hmap_slot(m, h, k);
-
-	return s->k ? s->v : NULL;
-}
-
-static bool hmap_has(const struct hmap *m, uint64_t h, uintptr_t k)
-{
-	return hmap_slot(m, h, k)->k != 0;
-}
-
-static int hmap_grow(struct hmap *m)
-{
-	struct hmap n;
-
-	if (hmap_init(&n, m->str, m->mask + 1))
-		return -ENOMEM;
-	for (size_t i = 0; i <= m->mask; i++)
-		if (m->s[i].k)
-			*hmap_slot(&n, m->s[i].h, m->s[i].k) = m->s[i];
-	n.n = m->n;
-	free(m->s);
-	*m = n;
-	return 0;
-}
-
-/* Sets k's value; a string k must live as long as its entry. */
-static int hmap_put(struct hmap *m, uint64_t h, uintptr_t k, void *v)
-{
-	struct hslot *s;
-
-	if (2 * (m->n + 1) > m->mask + 1 && hmap_grow(m))
-		return -ENOMEM;
-	s = hmap_slot(m, h, k);
-	if (!s->k)
-		m->n++;
-	s->h = h;
-	s->k = k;
-	s->v = v;
-	return 0;
-}
-
-static void *hmap_del(struct hmap *m, uint64_t h, uintptr_t k)
-{
-	struct hslot *s = hmap_slot(m, h, k);
-	size_t i, j;
-	void *v;
-
-	if (!s->k)
-		return NULL;
-	v = s->v;
-	i = (size_t)(s - m->s);
-	for (j = i;;) {
-		size_t home;
-
-		j = (j + 1) & m->mask;
-		if (!m->s[j].k)
-			break;
-		home = m->s[j].h & m->mask;
-		/* j's entry can fill the hole at i unless its home lies in (i, j]. */
-		if (i <= j ? (home <= i || home > j) : (home <= i && home > j)) {
-			m->s[i] = m->s[j];
-			i = j;
-		}
-	}
-	m->s[i].k = 0;
-	m->n--;
-	return v;
-}
-
-static void hmap_clear(struct hmap *m)
-{
-	if (m->n)
-		memset(m->s, 0, (m->mask + 1) * sizeof(*m->s));
-	m->n = 0;
-}
-
-static void hmap_free(struct hmap *m)
-{
-	free(m->s);
-	memset(m, 0, sizeof(*m));
-}
-
-#define hmap_each(m, sl) for (struct hslot *sl = (m)->s; (m)->s && sl <= &(m)->s[(m)->mask]; sl++) if (sl->k)
-
-/* The policies that select one local pod (indexes into pol_incr.nps). */
-struct epsel {
-	size_t n;
-	uint32_t *np;
-};
-
-static void epsel_drop(struct hmap *m, uint32_t ip)
+void incr_epsel_drop(struct hmap *m, uint32_t ip)
 {
 	struct epsel *e = hmap_del(m, hu32(ip), UKEY(ip));
 
@@ -180,7 +27,7 @@ static void epsel_drop(struct hmap *m, uint32_t ip)
 	free(e);
 }
 
-static void epsel_clear(struct hmap *m)
+void incr_epsel_clear(struct hmap *m)
 {
 	hmap_each(m, s)
 	{
@@ -191,81 +38,6 @@ static void epsel_clear(struct hmap *m)
 	}
 	hmap_clear(m);
 }
-
-/* A node pods name (with or without its Node object). */
-struct inode {
-	char *name;
-	uint32_t ip; /* the Node's InternalIP; 0 without one */
-	uint8_t ip6[16]; /* its IPv6 InternalIP (the IPv6 underlay's endpoint); zero: none */
-	bool exists; /* a Node object */
-	size_t n, cap;
-	struct ipod **pods;
-};
-
-struct ipod {
-	char *key; /* "ns/name" */
-	const struct k8s_pod *pod; /* the store's; replaced whenever the pod changes */
-	uint32_t ip; /* a managed pod's address, 0 if none */
-	uint32_t id; /* 0: none (hostNetwork) */
-	bool local;
-	struct inode *node;
-	size_t nslot; /* index in node->pods */
-};
-
-/* What the last result said for one /32. */
-struct ipent {
-	bool ipc, pn;
-	struct xcni_ipcache_val val;
-	uint64_t pnd; /* digest of the podname */
-};
-
-struct nodeaddr {
-	uint32_t ip;
-	struct xcni_ipcache_val val;
-};
-
-struct pol_incr {
-	bool valid;
-	size_t resets;
-	struct pol_opts o;
-	char *node_name;
-	struct pol_result r; /* ipcache, podnames: arrays only when asked for whole */
-	size_t nipc, npn; /* /32 ipcache entries and pod names in the result */
-	struct pol_delta d;
-	size_t cap_ipc_put, cap_ipc_del, cap_id_put, cap_id_del, cap_pol_put, cap_pol_del,
-		cap_pn_put, cap_pn_del;
-	struct hmap pods; /* key -> ipod */
-	struct hmap nodes; /* name -> inode */
-	struct hmap ipx; /* address -> ipod (managed pods with an address) */
-	struct hmap v6; /* key -> ipod: managed pods with an IPv6 (pol_v6_build) */
-	struct hmap ents; /* address -> ipent */
-	struct hmap canon; /* canonical labels -> identity number */
-	struct hmap nsl; /* namespace -> struct nslabels (owned) */
-	size_t nnodeaddr; /* gateway, this node, every Node: they win over pods */
-	struct nodeaddr *nodeaddr; /* sorted by ip */
-	size_t ncollided; /* identities not on their own hash */
-	size_t nnps;
-	const struct k8s_netpol **nps; /* sorted like the view */
-	uint32_t *np_id;
-	bool named_egress; /* some egress rule names a port: eps depend on every pod */
-	/* The label index of r->identities (labix_build), kept while they stay:
-	 * built again for each local pod's compile it was most of that compile
-	 * at 100k pods (500-700 identities). */
-	size_t nlabix;
-	struct labix *labix;
-	/* Local pod address -> struct epsel: the policies selecting it, while the
-	 * pod and the policies stay (a dirty pod or any policy change drops it).
-	 * A birth then compiles only the local pods one of whose policies has a
-	 * peer matching a new identity, without matching every policy of their
-	 * namespace against each local pod again (most of a birth at 100k pods). */
-	struct hmap epsel;
-	/* one update's work */
-	struct hmap touched; /* addresses whose entries may change */
-	struct hmap dirty; /* local pods' addresses to compile again */
-	bool ids_changed, pols_changed, nodes_changed, pods_changed;
-	size_t nclash, capclash;
-	char **clash; /* keys of pods whose address was taken when they came */
-};
 
 size_t pol_incr_resets(const struct pol_incr *pi)
 {
@@ -309,7 +81,7 @@ static void incr_clear(struct pol_incr *pi)
 	}
 	hmap_each(&pi->ents, s)
 		free(s->v);
-	epsel_clear(&pi->epsel);
+	incr_epsel_clear(&pi->epsel);
 	hmap_free(&pi->epsel);
 	hmap_each(&pi->nsl, s)
 	{
@@ -369,7 +141,7 @@ static bool incr_local(const struct pol_incr *pi, const struct k8s_pod *p)
 	return !pi->o.node_name || (p->node_name && !strcmp(p->node_name, pi->o.node_name));
 }
 
-static struct identity *rid_find(const struct pol_result *r, uint32_t id)
+struct identity *incr_rid_find(const struct pol_result *r, uint32_t id)
 {
 	struct identity k = { .id = id };
 
@@ -454,12 +226,12 @@ static int touch(struct pol_incr *pi, uint32_t ip)
 	return hmap_put(&pi->touched, hu32(ip), UKEY(ip), NULL);
 }
 
-static int dirty_ep(struct pol_incr *pi, uint32_t ip)
+int incr_dirty_ep(struct pol_incr *pi, uint32_t ip)
 {
 	return hmap_put(&pi->dirty, hu32(ip), UKEY(ip), NULL);
 }
 
-static char *pod_key(const char *ns, const char *name)
+char *incr_pod_key(const char *ns, const char *name)
 {
 	size_t ln = strlen(ns ? ns : ""), lm = strlen(name);
 	char *k = malloc(ln + lm + 2);
@@ -546,7 +318,7 @@ static int v6_add(struct pol_incr *pi, struct ipod *ip)
 
 uint32_t pol_incr_pod_id(const struct pol_incr *pi, const char *ns, const char *name)
 {
-	char *key = pod_key(ns, name);
+	char *key = incr_pod_key(ns, name);
 	const struct ipod *ip = key ? hmap_get(&pi->pods, hstr(key), (uintptr_t)key) : NULL;
 
 	free(key);
@@ -750,7 +522,7 @@ static int incr_index(struct pol_incr *pi, const struct cluster *c, struct ctx *
 		const struct k8s_pod *p = x->pods[i];
 		struct ipod *ip = calloc(1, sizeof(*ip));
 
-		if (!ip || !(ip->key = pod_key(p->meta.ns, p->meta.name)) ||
+		if (!ip || !(ip->key = incr_pod_key(p->meta.ns, p->meta.name)) ||
 		    hmap_put(&pi->pods, hstr(ip->key), (uintptr_t)ip->key, ip)) {
 			if (ip)
 				free(ip->key);
@@ -762,7 +534,7 @@ static int incr_index(struct pol_incr *pi, const struct cluster *c, struct ctx *
 		ip->local = incr_local(pi, p);
 		ip->ip = pod_managed(p) ? pod_addr(p, ip->local) : 0;
 		if (ip->id)
-			rid_find(r, ip->id)->npods++;
+			incr_rid_find(r, ip->id)->npods++;
 		if (ip->ip && hmap_put(&pi->ipx, hu32(ip->ip), UKEY(ip->ip), ip))
 			return -ENOMEM;
 		if (v6_add(pi, ip))
@@ -879,7 +651,7 @@ static const struct k8s_object *view_find(const struct cluster *c, enum k8s_kind
 static void pod_unlink(struct pol_incr *pi, struct ipod *p)
 {
 	if (p->id) {
-		struct identity *id = rid_find(&pi->r, p->id);
+		struct identity *id = incr_rid_find(&pi->r, p->id);
 
 		if (id)
 			id->npods--;
@@ -888,7 +660,7 @@ static void pod_unlink(struct pol_incr *pi, struct ipod *p)
 		hmap_del(&pi->ipx, hu32(p->ip), UKEY(p->ip));
 		touch(pi, p->ip);
 		if (p->local)
-			dirty_ep(pi, p->ip);
+			incr_dirty_ep(pi, p->ip);
 	}
 	inode_remove(pi, p);
 	if (hmap_del(&pi->v6, hstr(p->key), (uintptr_t)p->key))
@@ -909,7 +681,7 @@ static int ident_new(struct pol_incr *pi, char *canon, const struct k8s_pod *p,
 	size_t at = 0;
 	int ret;
 
-	if (pi->ncollided || rid_find(r, h)) {
+	if (pi->ncollided || incr_rid_find(r, h)) {
 		free(canon);
 		pi->d.why = "a new identity's number collides";
 		return 1; /* numbering would depend on the others: the whole compile knows */
@@ -946,7 +718,7 @@ static int ipx_add(struct pol_incr *pi, struct ipod *ip, uint32_t a)
 {
 	ip->ip = a;
 	if (hmap_put(&pi->ipx, hu32(a), UKEY(a), ip) || touch(pi, a) ||
-	    (ip->local && dirty_ep(pi, a)))
+	    (ip->local && incr_dirty_ep(pi, a)))
 		return -ENOMEM;
 	return 0;
 }
@@ -986,7 +758,7 @@ static int pod_link(struct pol_incr *pi, const struct k8s_pod *p)
 	struct ipod *ip = calloc(1, sizeof(*ip));
 	int ret = -ENOMEM;
 
-	if (!ip || !(ip->key = pod_key(p->meta.ns, p->meta.name)) ||
+	if (!ip || !(ip->key = incr_pod_key(p->meta.ns, p->meta.name)) ||
 	    hmap_put(&pi->pods, hstr(ip->key), (uintptr_t)ip->key, ip)) {
 		if (ip)
 			free(ip->key);
@@ -1006,7 +778,7 @@ static int pod_link(struct pol_incr *pi, const struct k8s_pod *p)
 		id = hmap_get(&pi->canon, hstr(canon), (uintptr_t)canon);
 		if (id) {
 			ip->id = (uint32_t)(uintptr_t)id;
-			rid_find(&pi->r, ip->id)->npods++;
+			incr_rid_find(&pi->r, ip->id)->npods++;
 			free(canon);
 		} else if ((ret = ident_new(pi, canon, p, l, &ip->id))) {
 			return ret;
@@ -1043,7 +815,7 @@ static int pod_link(struct pol_incr *pi, const struct k8s_pod *p)
 static int pod_changed(struct pol_incr *pi, const struct cluster *c, const struct store_change *ch)
 {
 	const struct k8s_object *o = view_find(c, K8S_POD, ch->ns, ch->name);
-	char *key = pod_key(ch->ns, ch->name);
+	char *key = incr_pod_key(ch->ns, ch->name);
 	struct ipod *old;
 
 	if (!key)
@@ -1252,275 +1024,6 @@ static int policies_resync(struct pol_incr *pi, const struct cluster *c)
 	return 0;
 }
 
-static void ep_free(struct pol_ep *ep)
-{
-	free(ep->entries);
-	free(ep->cidrs);
-}
-
-static bool id_dead(const struct pol_delta *d, uint32_t id)
-{
-	for (size_t i = 0; i < d->nid_del; i++)
-		if (d->id_del[i] == id)
-			return true;
-	return false;
-}
-
-/*
- * Identities gone: a local pod's policy loses the entries naming them and
- * nothing else (entries are per peer identity; ports, CIDRs and isolation do
- * not depend on which others exist).
- */
-static void eps_drop_dead(struct pol_incr *pi)
-{
-	const struct pol_delta *d = &pi->d;
-	struct pol_result *r = &pi->r;
-
-	for (size_t i = 0; i < r->neps; i++) {
-		struct pol_ep *ep = &r->eps[i];
-		size_t u = 0;
-
-		for (size_t j = 0; j < ep->nentries; j++)
-			if (!id_dead(d, ep->entries[j].key.peer))
-				ep->entries[u++] = ep->entries[j];
-		ep->changed |= u != ep->nentries;
-		ep->nentries = u;
-	}
-}
-
-/* ep's entries and add's (sorted, no key in both: their peers differ) as one. */
-static int ep_merge(struct pol_ep *ep, const struct pol_ep *add)
-{
-	struct pol_entry *v = malloc((ep->nentries + add->nentries) * sizeof(*v));
-	size_t i = 0, j = 0, n = 0;
-
-	if (!v)
-		return -ENOMEM;
-	while (i < ep->nentries || j < add->nentries) {
-		bool mine = j == add->nentries ||
-			    (i < ep->nentries && memcmp(&ep->entries[i].key, &add->entries[j].key,
-							sizeof(ep->entries[i].key)) < 0);
-
-		v[n++] = mine ? ep->entries[i++] : add->entries[j++];
-	}
-	free(ep->entries);
-	ep->entries = v;
-	ep->nentries = n;
-	return 0;
-}
-
-/*
- * Identities born (a label set new to the cluster): a local pod's policy
- * gains the entries naming them and nothing else, for the reason deaths only
- * take theirs away. Those entries come from the policy peers selecting a new
- * identity, so only the new ones are matched against the pod's policies:
- * compile_ep over a result holding just them, with peers_only. Not when an
- * egress rule names a port (every pod's ports count; eps_resync compiles all).
- * The pods to be compiled again anyway (dirty) are left to that.
- * At 100k pods most label events are a birth or a death, and compiling every
- * local pod against every identity for one cost 6-7 ms.
- */
-static int eps_add_born(struct pol_incr *pi)
-{
-	const struct pol_delta *d = &pi->d;
-	struct pol_result born = { 0 }, *r = &pi->r;
-	struct ctx x = { .o = &pi->o,
-			 .hash = pi->o.hash ? pi->o.hash : fnv1a,
-			 .r = &born,
-			 .nnps = pi->nnps,
-			 .nps = pi->nps,
-			 .np_id = pi->np_id,
-			 .peers_only = true };
-	struct epbuild eb = { 0 };
-	int ret = -ENOMEM;
-
-	born.identities = calloc(d->nid_put, sizeof(*born.identities));
-	if (!born.identities)
-		goto out;
-	for (size_t i = 0; i < d->nid_put; i++) {
-		const struct identity *id = rid_find(r, d->id_put[i].id);
-
-		if (id)
-			born.identities[born.nidentities++] = *id; /* borrowed */
-	}
-	/* By number, as a result's are (the label index looks them up so). */
-	qsort(born.identities, born.nidentities, sizeof(*born.identities), cmp_id);
-	if (memo_init(&x) || labix_build(&x))
-		goto out;
-	ret = 0;
-	for (size_t i = 0; !ret && i < r->neps; i++) {
-		struct pol_ep *ep = &r->eps[i], add = { 0 };
-		const struct ipod *p;
-
-		struct epsel *sel;
-		bool hit = false;
-
-		if (hmap_has(&pi->dirty, hu32(ep->ip), UKEY(ep->ip)))
-			continue;
-		p = hmap_get(&pi->ipx, hu32(ep->ip), UKEY(ep->ip));
-		if (!p || !p->local) {
-			ret = dirty_ep(pi, ep->ip); /* cannot be: a pod gone is dirty */
-			continue;
-		}
-		sel = hmap_get(&pi->epsel, hu32(ep->ip), UKEY(ep->ip));
-		if (!sel) {
-			sel = calloc(1, sizeof(*sel));
-			if (!sel || pod_policies(&x, p->pod, &sel->np, &sel->n) ||
-			    hmap_put(&pi->epsel, hu32(ep->ip), UKEY(ep->ip), sel)) {
-				if (sel)
-					free(sel->np);
-				free(sel);
-				ret = -ENOMEM;
-				break;
-			}
-		}
-		pi->d.neps_born++;
-		/* No policy of the pod names a new identity: nothing to add. */
-		for (size_t k = 0; k < sel->n && !hit; k++)
-			hit = np_peers_match_any(&x, pi->nps[sel->np[k]]);
-		if (!hit)
-			continue;
-		ret = compile_ep(&x, p->pod, p->id, &eb, &add);
-		if (!ret && add.nentries) {
-			ret = ep_merge(ep, &add);
-			ep->changed = true;
-		}
-		ep_free(&add);
-	}
-out:
-	free(eb.c);
-	free(eb.cr);
-	free(eb.pc);
-	free(born.identities);
-	x.nps = NULL; /* pi's */
-	x.np_id = NULL;
-	x.r = NULL;
-	ctx_free(&x);
-	return ret;
-}
-
-/* Compiles again the local pods that need it; the others keep their policy. */
-static int eps_resync(struct pol_incr *pi, const struct cluster *c)
-{
-	struct ctx x = { .o = &pi->o, .hash = pi->o.hash ? pi->o.hash : fnv1a, .r = &pi->r };
-	/* Identities born or gone change local pods' policy by their own entries
-	 * only, unless everything is compiled again anyway. */
-	bool all = pi->pols_changed || (pi->named_egress && pi->pods_changed);
-	struct pol_result *r = &pi->r;
-	struct epbuild eb = { 0 };
-	struct pol_ep *v = NULL;
-	size_t n = 0;
-	int ret = -ENOMEM;
-
-	/* Which policies select a pod: moves with the policies (and their
-	 * indexes), and with the pod (it is dirty then). */
-	if (pi->pols_changed)
-		epsel_clear(&pi->epsel);
-	hmap_each(&pi->dirty, s)
-		epsel_drop(&pi->epsel, (uint32_t)s->k);
-	if (!all && pi->d.nid_del)
-		eps_drop_dead(pi);
-	if (!all && pi->d.nid_put && (ret = eps_add_born(pi)))
-		return ret;
-	ret = -ENOMEM;
-	/* The label index follows the identities born and gone: hashing and
-	 * sorting every identity's labels again after each was ~6% of the agent's
-	 * CPU under churn at 100k pods. */
-	if (pi->ids_changed && pi->labix &&
-	    labix_update(&pi->labix, &pi->nlabix, r, pi->d.id_del, pi->d.nid_del, pi->d.id_put,
-			 pi->d.nid_put)) {
-		free(pi->labix);
-		pi->labix = NULL;
-		pi->nlabix = 0;
-	}
-	if (!all && !pi->dirty.n)
-		return 0;
-	if (all)
-		for (size_t i = 0; i < r->neps; i++)
-			if (dirty_ep(pi, r->eps[i].ip))
-				return -ENOMEM;
-	x.nps = pi->nps;
-	x.np_id = pi->np_id;
-	x.nnps = pi->nnps;
-	if (pi->named_egress) {
-		/* Egress named ports resolve against every pod of an identity (and
-		 * ipBlock ones against every pod): the whole pod index, once. */
-		x.npods = c->n[K8S_POD];
-		x.pods = calloc(x.npods ? x.npods : 1, sizeof(*x.pods));
-		x.pod_id = calloc(x.npods ? x.npods : 1, sizeof(*x.pod_id));
-		if (!x.pods || !x.pod_id)
-			goto out;
-		for (size_t i = 0; i < x.npods; i++) {
-			const struct k8s_pod *p = &c->objs[K8S_POD][i]->pod;
-			char *key = pod_key(p->meta.ns, p->meta.name);
-			const struct ipod *ip = key ? hmap_get(&pi->pods, hstr(key), (uintptr_t)key) :
-						      NULL;
-
-			free(key);
-			x.pods[i] = p;
-			x.pod_id[i] = ip ? ip->id : 0;
-		}
-		if (build_id_pods(&x))
-			goto out;
-	}
-	if (memo_init(&x))
-		goto out;
-	if (!pi->labix) {
-		if (labix_build(&x))
-			goto out;
-		pi->labix = x.labix;
-		pi->nlabix = x.nlabix;
-	}
-	x.labix = pi->labix;
-	x.nlabix = pi->nlabix;
-	v = calloc(r->neps + pi->dirty.n + 1, sizeof(*v));
-	if (!v)
-		goto out;
-	for (size_t i = 0; i < r->neps; i++)
-		if (!hmap_has(&pi->dirty, hu32(r->eps[i].ip), UKEY(r->eps[i].ip)))
-			v[n++] = r->eps[i];
-	ret = 0;
-	hmap_each(&pi->dirty, s)
-	{
-		uint32_t a = (uint32_t)s->k;
-		const struct ipod *p = hmap_get(&pi->ipx, hu32(a), UKEY(a));
-
-		if (!p || !p->local)
-			continue;
-		ret = compile_ep(&x, p->pod, p->id, &eb, &v[n]);
-		v[n].changed = true;
-		n++;
-		pi->d.neps_compiled++;
-		if (ret)
-			break;
-	}
-	if (ret) {
-		for (size_t i = 0; i < n; i++)
-			if (hmap_has(&pi->dirty, hu32(v[i].ip), UKEY(v[i].ip)))
-				ep_free(&v[i]);
-		free(v);
-		goto out;
-	}
-	for (size_t i = 0; i < r->neps; i++)
-		if (hmap_has(&pi->dirty, hu32(r->eps[i].ip), UKEY(r->eps[i].ip)))
-			ep_free(&r->eps[i]);
-	free(r->eps);
-	if (n)
-		qsort(v, n, sizeof(*v), cmp_ep);
-	r->eps = v;
-	r->neps = n;
-out:
-	free(eb.c);
-	free(eb.cr);
-	free(eb.pc);
-	x.nps = NULL; /* pi's */
-	x.np_id = NULL;
-	x.labix = NULL;
-	x.r = NULL;
-	ctx_free(&x);
-	return ret;
-}
-
 /* 0, 1: follow no further, compile everything; -errno. */
 static int incr_apply(struct pol_incr *pi, const struct cluster *c, const struct store_change *ch,
 		      size_t nch)
@@ -1585,7 +1088,7 @@ static int incr_apply(struct pol_incr *pi, const struct cluster *c, const struct
 	if (!ret && pi->pols_changed)
 		ret = policies_resync(pi, c);
 	if (!ret)
-		ret = eps_resync(pi, c);
+		ret = incr_eps_resync(pi, c);
 	return ret;
 }
 

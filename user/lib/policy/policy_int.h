@@ -185,4 +185,11 @@ bool pod_managed(const struct k8s_pod *p);
 void set_err(struct k8s_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void sort_unless_sorted(void *base, size_t n, size_t sz, int (*cmp)(const void *, const void *));
 
+/* policy_ident.c: what every endpoint's compile reads, built first. */
+bool pol_pod_local(const struct ctx *x, const struct k8s_pod *p);
+int pol_build_nslabels(struct ctx *x, const struct cluster *c);
+int pol_build_identities(struct ctx *x);
+/* policy.c: a policy's hash with the hash function given (ctx's, or fnv1a). */
+uint32_t pol_policy_hash_raw(uint32_t (*hash)(const char *), const char *ns, const char *name);
+
 #endif

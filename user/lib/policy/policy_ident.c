@@ -1,0 +1,647 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * What every endpoint's compile reads, built first for the whole cluster:
+ * label sets and their canonical strings, the namespaces' labels, identities
+ * (one per distinct set of pod and namespace labels, numbered by probing a
+ * hash), the pods of each identity, the policies' ids and names, and the
+ * ipcache (every pod's and node's address with its identity) with the pods'
+ * names. pol_compile (policy.c) and the incremental compiler (policy_incr.c)
+ * both start from these.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../system/log.h"
+#include "../system/cidr.h"
+#include "policy.h"
+#include "policy_int.h"
+
+/* ---- label sets ------------------------------------------------------ */
+
+static int label_dup(struct k8s_labels *dst, const char *key, const char *value)
+{
+	struct k8s_label *l = &dst->v[dst->n++];
+
+	l->key = strdup(key);
+	l->value = strdup(value);
+	return l->key && l->value ? 0 : -ENOMEM;
+}
+
+/* Deep copy of src, plus key=value in its sorted place if src lacks key. */
+int labels_copy(struct k8s_labels *dst, const struct k8s_labels *src, const char *key,
+		       const char *value)
+{
+	bool add = key && !k8s_label_get(src, key);
+	int ret = 0;
+
+	dst->n = 0;
+	dst->v = calloc(src->n + add + 1, sizeof(*dst->v));
+	if (!dst->v)
+		return -ENOMEM;
+	for (size_t i = 0; !ret && i < src->n; i++) {
+		if (add && strcmp(key, src->v[i].key) < 0) {
+			ret = label_dup(dst, key, value);
+			add = false;
+		}
+		if (!ret)
+			ret = label_dup(dst, src->v[i].key, src->v[i].value);
+	}
+	if (!ret && add)
+		ret = label_dup(dst, key, value);
+	if (ret)
+		k8s_labels_free(dst);
+	return ret;
+}
+
+/* "k8s:a=1,k8s:b=2,ns:kubernetes.io/metadata.name=x" (see policy.h). */
+static char *canon_put(char *s, const char *prefix, const char *k, const char *v, bool comma)
+{
+	size_t lp = strlen(prefix), lk = strlen(k), lv = strlen(v);
+
+	if (comma)
+		*s++ = ',';
+	memcpy(s, prefix, lp);
+	s += lp;
+	memcpy(s, k, lk);
+	s += lk;
+	*s++ = '=';
+	memcpy(s, v, lv);
+	return s + lv;
+}
+
+/* Built with memcpy: this runs for every pod on every compile. */
+char *canon_string(const struct k8s_labels *pod, const struct k8s_labels *ns)
+{
+	size_t len = 1;
+	char *s, *p;
+
+	for (size_t i = 0; i < pod->n; i++)
+		len += strlen(pod->v[i].key) + strlen(pod->v[i].value) + 6;
+	for (size_t i = 0; i < ns->n; i++)
+		len += strlen(ns->v[i].key) + strlen(ns->v[i].value) + 5;
+	p = s = malloc(len);
+	if (!s)
+		return NULL;
+	for (size_t i = 0; i < pod->n; i++)
+		p = canon_put(p, "k8s:", pod->v[i].key, pod->v[i].value, p != s);
+	for (size_t i = 0; i < ns->n; i++)
+		p = canon_put(p, "ns:", ns->v[i].key, ns->v[i].value, p != s);
+	*p = '\0';
+	return s;
+}
+
+/* ---- a set of u32 (never 0) for probing ------------------------------ */
+
+struct u32set {
+	size_t mask;
+	uint32_t *v;
+};
+
+static int u32set_init(struct u32set *s, size_t n)
+{
+	size_t cap = 16;
+
+	while (cap < 2 * n + 16)
+		cap *= 2;
+	s->mask = cap - 1;
+	s->v = calloc(cap, sizeof(*s->v));
+	return s->v ? 0 : -ENOMEM;
+}
+
+/* Sized at init for every key it will hold, so it never fills up. */
+static bool u32set_add(struct u32set *s, uint32_t k)
+{
+	size_t i = (k * 2654435761u) & s->mask;
+
+	while (s->v[i]) {
+		if (s->v[i] == k)
+			return false;
+		i = (i + 1) & s->mask;
+	}
+	s->v[i] = k;
+	return true;
+}
+
+/* First free number from h on, wrapping in [min, min + span). */
+static uint32_t probe(struct u32set *used, uint32_t h, uint32_t min, uint32_t span)
+{
+	uint32_t id = h;
+
+	while (!u32set_add(used, id))
+		id = min + (id - min + 1) % span;
+	return id;
+}
+
+int cmp_str(const char *a, const char *b)
+{
+	return strcmp(a ? a : "", b ? b : "");
+}
+
+int cmp_meta(const void *a, const void *b)
+{
+	const struct k8s_meta *x = *(const struct k8s_meta *const *)a;
+	const struct k8s_meta *y = *(const struct k8s_meta *const *)b;
+	int d = cmp_str(x->ns, y->ns);
+
+	return d ? d : cmp_str(x->name, y->name);
+}
+
+static int cmp_nslabels(const void *a, const void *b)
+{
+	return strcmp(((const struct nslabels *)a)->name, ((const struct nslabels *)b)->name);
+}
+
+static const struct nslabels *nsl_find(const struct ctx *x, const char *name)
+{
+	struct nslabels k = { .name = name };
+
+	return bsearch(&k, x->nsl, x->nnsl, sizeof(k), cmp_nslabels);
+}
+
+static const struct k8s_node *node_find(const struct ctx *x, const char *name)
+{
+	struct k8s_meta m = { .name = (char *)name };
+	const struct k8s_meta *mp = &m;
+	const struct k8s_node *const *n;
+
+	if (!name)
+		return NULL;
+	n = bsearch(&mp, x->nodes, x->nnodes, sizeof(*x->nodes), cmp_meta);
+	return n ? *n : NULL;
+}
+
+int cmp_id(const void *a, const void *b)
+{
+	uint32_t x = ((const struct identity *)a)->id, y = ((const struct identity *)b)->id;
+
+	return (x > y) - (x < y);
+}
+
+static struct identity *identity_find(const struct ctx *x, uint32_t id)
+{
+	struct identity k = { .id = id };
+
+	return bsearch(&k, x->r->identities, x->r->nidentities, sizeof(k), cmp_id);
+}
+
+bool pol_pod_local(const struct ctx *x, const struct k8s_pod *p)
+{
+	return !x->o->node_name || (p->node_name && !strcmp(p->node_name, x->o->node_name));
+}
+
+bool pod_managed(const struct k8s_pod *p)
+{
+	return !p->host_network;
+}
+
+uint32_t pol_polkey6(const uint8_t ip6[16])
+{
+	uint32_t k = (uint32_t)ip6[13] << 16 | (uint32_t)ip6[14] << 8 | ip6[15];
+
+	/* 0 means "no pod" to the programs: 0.255.255.255 stands in (and
+	 * collides, reported, only with an address ending in ff:ffff). */
+	return htonl(k ? k : 0x00ffffff);
+}
+
+/*
+ * The 32-bit address a pod's policy and ipcache entries are keyed by: its
+ * IPv4, or for an IPv6-only pod of this node its policy key (pol_polkey6);
+ * 0 for an IPv6-only pod elsewhere (its node keys it) and a pod with none.
+ */
+uint32_t pod_addr(const struct k8s_pod *p, bool local)
+{
+	if (p->ip)
+		return p->ip;
+	return local && p->has_ip6 ? pol_polkey6(p->ip6) : 0;
+}
+
+/* ---- namespaces and identities --------------------------------------- */
+
+/* The labels selectors see for every namespace a pod or Namespace names. */
+int pol_build_nslabels(struct ctx *x, const struct cluster *c)
+{
+	size_t cap = c->n[K8S_NAMESPACE] + x->npods;
+	int ret;
+
+	x->nsl = calloc(cap ? cap : 1, sizeof(*x->nsl));
+	if (!x->nsl)
+		return -ENOMEM;
+	for (size_t i = 0; i < c->n[K8S_NAMESPACE]; i++) {
+		const struct k8s_namespace *ns = &c->objs[K8S_NAMESPACE][i]->ns;
+		struct nslabels *l = &x->nsl[x->nnsl];
+
+		l->name = ns->meta.name;
+		/* The API server always sets it; a hand-made object may not. */
+		ret = labels_copy(&l->labels, &ns->meta.labels, NS_NAME_LABEL, ns->meta.name);
+		if (ret)
+			return ret;
+		x->nnsl++;
+	}
+	qsort(x->nsl, x->nnsl, sizeof(*x->nsl), cmp_nslabels);
+	for (size_t i = 0; i < x->npods; i++) {
+		const struct k8s_labels none = { 0 };
+		const char *name = x->pods[i]->meta.ns;
+		struct nslabels *l;
+
+		if (!name || nsl_find(x, name))
+			continue;
+		l = &x->nsl[x->nnsl];
+		l->name = name;
+		ret = labels_copy(&l->labels, &none, NS_NAME_LABEL, name);
+		if (ret)
+			return ret;
+		x->nnsl++;
+		qsort(x->nsl, x->nnsl, sizeof(*x->nsl), cmp_nslabels);
+	}
+	return 0;
+}
+
+struct podcanon {
+	char *canon;
+	size_t pod;
+};
+
+static int cmp_podcanon(const void *a, const void *b)
+{
+	const struct podcanon *x = a, *y = b;
+	int d = strcmp(x->canon, y->canon);
+
+	return d ? d : (x->pod > y->pod) - (x->pod < y->pod);
+}
+
+/*
+ * One identity per distinct canonical label string. Numbers are handed out
+ * in the strings' sorted order, so of two strings whose hashes collide the
+ * one sorting first keeps its hash on every node, whatever order the pods
+ * arrived in.
+ */
+int pol_build_identities(struct ctx *x)
+{
+	struct podcanon *pc = calloc(x->npods ? x->npods : 1, sizeof(*pc));
+	/* pod -> the first pod with the same string */
+	size_t *first = calloc(x->npods ? x->npods : 1, sizeof(*first));
+	struct pol_result *r = x->r;
+	struct u32set used = { 0 };
+	size_t npc = 0, cap, *tab = NULL;
+	int ret = -ENOMEM;
+
+	if (!pc || !first)
+		goto out;
+	/*
+	 * Distinct strings first, through a hash table: sorting one string per
+	 * pod (100k pods, a few hundred label sets) was most of a compile.
+	 */
+	for (cap = 16; cap < 2 * x->npods; cap *= 2)
+		;
+	tab = malloc(cap * sizeof(*tab));
+	if (!tab)
+		goto out;
+	memset(tab, 0xff, cap * sizeof(*tab));
+	for (size_t i = 0; i < x->npods; i++) {
+		const struct k8s_pod *p = x->pods[i];
+		const struct nslabels *nsl;
+		char *canon;
+		size_t h;
+
+		first[i] = SIZE_MAX;
+		if (!pod_managed(p) || !p->meta.ns)
+			continue;
+		nsl = nsl_find(x, p->meta.ns);
+		canon = canon_string(&p->meta.labels, &nsl->labels);
+		if (!canon)
+			goto out;
+		for (h = fnv1a(canon) & (cap - 1); tab[h] != SIZE_MAX; h = (h + 1) & (cap - 1))
+			if (!strcmp(pc[tab[h]].canon, canon))
+				break;
+		if (tab[h] != SIZE_MAX) {
+			free(canon);
+		} else {
+			tab[h] = npc;
+			pc[npc].canon = canon;
+			pc[npc++].pod = i; /* the first pod with it: labels are the same for all */
+		}
+		first[i] = pc[tab[h]].pod;
+	}
+	/* Numbers handed out in sorted order of the distinct strings. */
+	qsort(pc, npc, sizeof(*pc), cmp_podcanon);
+	r->identities = calloc(npc ? npc : 1, sizeof(*r->identities));
+	if (!r->identities || u32set_init(&used, npc))
+		goto out;
+	for (size_t i = 0; i < npc; i++) {
+		const struct k8s_pod *p = x->pods[pc[i].pod];
+		struct identity *id = &r->identities[r->nidentities];
+		uint32_t h;
+
+		h = XCNI_ID_MIN_LABELS + x->hash(pc[i].canon) % ID_SPAN;
+		id->id = probe(&used, h, XCNI_ID_MIN_LABELS, ID_SPAN);
+		if (id->id != h)
+			pr_info("identity %s: hash %u taken, using %u\n", pc[i].canon, h, id->id);
+		id->canon = pc[i].canon;
+		pc[i].canon = NULL;
+		id->ns = p->meta.ns;
+		r->nidentities++;
+		ret = labels_copy(&id->pod_labels, &p->meta.labels, NULL, NULL);
+		if (!ret)
+			ret = labels_copy(&id->ns_labels, &nsl_find(x, p->meta.ns)->labels, NULL,
+					  NULL);
+		if (ret)
+			goto out;
+		x->pod_id[pc[i].pod] = id->id;
+	}
+	/* Every pod: the identity of its string's first pod. */
+	for (size_t i = 0; i < x->npods; i++)
+		if (first[i] != SIZE_MAX)
+			x->pod_id[i] = x->pod_id[first[i]];
+	qsort(r->identities, r->nidentities, sizeof(*r->identities), cmp_id);
+	ret = 0;
+out:
+	free(used.v);
+	for (size_t i = 0; i < npc; i++)
+		free(pc[i].canon);
+	free(pc);
+	free(tab);
+	free(first);
+	return ret;
+}
+
+/* For egress named ports: which pods (with an address) carry each identity. */
+int build_id_pods(struct ctx *x)
+{
+	size_t nid = x->r->nidentities;
+
+	x->id_off = calloc(nid + 2, sizeof(*x->id_off));
+	x->id_pods = calloc(x->npods ? x->npods : 1, sizeof(*x->id_pods));
+	if (!x->id_off || !x->id_pods)
+		return -ENOMEM;
+	/* Pods with an address of either family: IPv6-only pods name ports too. */
+	for (size_t i = 0; i < x->npods; i++)
+		if (x->pod_id[i] && (x->pods[i]->ip || x->pods[i]->has_ip6))
+			x->id_off[identity_find(x, x->pod_id[i]) - x->r->identities + 2]++;
+	for (size_t k = 2; k < nid + 2; k++)
+		x->id_off[k] += x->id_off[k - 1];
+	/* id_off[k + 1] is the fill cursor of identity k, then its end. */
+	for (size_t i = 0; i < x->npods; i++) {
+		size_t k;
+
+		if (!x->pod_id[i] || !(x->pods[i]->ip || x->pods[i]->has_ip6))
+			continue;
+		k = identity_find(x, x->pod_id[i]) - x->r->identities;
+		x->id_pods[x->id_off[k + 1]++] = i;
+	}
+	return 0;
+}
+
+/* ---- policy ids and names -------------------------------------------- */
+
+static int cmp_u32_first(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+void copy_str(char *dst, size_t size, const char *src)
+{
+	size_t n = src ? strnlen(src, size - 1) : 0;
+
+	/* Not snprintf: three per pod on every compile showed in profiles. */
+	if (n)
+		memcpy(dst, src, n);
+	dst[n] = '\0';
+	return;
+}
+
+static int cmp_rulename(const void *a, const void *b)
+{
+	return memcmp(&((const struct pol_rulename *)a)->key, &((const struct pol_rulename *)b)->key,
+		      sizeof(struct xcni_rulename_key));
+}
+
+/*
+ * ClusterNetworkPolicies' rule names and Pass numbers (xcni_shared.h:
+ * rulename): Pass rules numbered 1, 2, ... in evaluation order (tier,
+ * priority, name, ingress then egress, rule order), 0 past
+ * XCNI_POLV_PASS_MAX. The maps keep indexes; people read these.
+ */
+static int build_rulenames(struct ctx *x)
+{
+	struct pol_result *r = x->r;
+	size_t n = 0, cap = 0;
+	unsigned pass = 0;
+
+	x->pass_ref = calloc(x->ncnps + 1, sizeof(*x->pass_ref));
+	if (!x->pass_ref)
+		return -ENOMEM;
+	for (size_t i = 0; i < x->ncnps; i++) {
+		const struct k8s_cnp *p = x->cnps[i];
+
+		x->pass_ref[i] = calloc(p->ningress + p->negress + 1, sizeof(**x->pass_ref));
+		if (!x->pass_ref[i])
+			return -ENOMEM;
+		for (size_t k = 0; k < p->ningress + p->negress; k++) {
+			bool eg = k >= p->ningress;
+			const struct k8s_cnp_rule *ru = eg ? &p->egress[k - p->ningress] :
+							     &p->ingress[k];
+			struct xcni_rulename v = { .policy_id = x->cnp_id[i],
+						   .rule = (uint16_t)(eg ? k - p->ningress : k),
+						   .dir = eg ? XCNI_DIR_FROM_POD : XCNI_DIR_TO_POD,
+						   .action = (uint8_t)ru->action };
+
+			copy_str(v.name, sizeof(v.name), ru->name);
+			if (ru->action == K8S_CNP_PASS && pass < XCNI_POLV_PASS_MAX)
+				x->pass_ref[i][k] = (uint16_t)++pass;
+			for (int e = 0; e < 2; e++) {
+				struct pol_rulename *rn;
+
+				if (e ? !x->pass_ref[i][k] : !ru->name)
+					continue;
+				if (grow(&r->rulenames, &cap, n, sizeof(*r->rulenames)))
+					return -ENOMEM;
+				rn = &r->rulenames[n++];
+				memset(rn, 0, sizeof(*rn));
+				rn->key = e ? (struct xcni_rulename_key){ 0, x->pass_ref[i][k],
+									  XCNI_RULENAME_PASS, 0 } :
+					      (struct xcni_rulename_key){ v.policy_id, v.rule,
+									  v.dir, 0 };
+				rn->val = v;
+			}
+		}
+	}
+	r->nrulenames = n;
+	if (n)
+		qsort(r->rulenames, n, sizeof(*r->rulenames), cmp_rulename);
+	return 0;
+}
+
+int build_policies(struct ctx *x)
+{
+	struct pol_result *r = x->r;
+	struct u32set used = { 0 };
+
+	x->np_id = calloc(x->nnps ? x->nnps : 1, sizeof(*x->np_id));
+	r->policies = calloc(x->nnps + x->ncnps + 1, sizeof(*r->policies));
+	if (!x->np_id || !r->policies || u32set_init(&used, x->nnps + x->ncnps)) {
+		free(used.v);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < x->nnps; i++) {
+		const struct k8s_meta *m = &x->nps[i]->meta;
+		uint32_t h = pol_policy_hash_raw(x->hash, m->ns, m->name);
+		struct pol_name *pn = &r->policies[i];
+
+		x->np_id[i] = probe(&used, h, 1, POLICY_ID_SPAN);
+		if (x->np_id[i] != h)
+			pr_info("NetworkPolicy %s/%s: id %u taken, using %u\n", m->ns, m->name, h,
+				x->np_id[i]);
+		pn->id = x->np_id[i];
+		copy_str(pn->name.ns, sizeof(pn->name.ns), m->ns);
+		copy_str(pn->name.name, sizeof(pn->name.name), m->name);
+	}
+	/* ClusterNetworkPolicies are cluster-scoped: namespace "" (no NetworkPolicy has it). */
+	for (size_t i = 0; i < x->ncnps; i++) {
+		const struct k8s_meta *m = &x->cnps[i]->meta;
+		uint32_t h = pol_policy_hash_raw(x->hash, "", m->name);
+		struct pol_name *pn = &r->policies[x->nnps + i];
+
+		x->cnp_id[i] = probe(&used, h, 1, POLICY_ID_SPAN);
+		pn->id = x->cnp_id[i];
+		snprintf(pn->name.ns, sizeof(pn->name.ns), XCNI_POLNAME_CNP "%s %u",
+			 x->cnps[i]->tier == K8S_CNP_ADMIN ? "Admin" : "Baseline", x->cnps[i]->priority);
+		copy_str(pn->name.name, sizeof(pn->name.name), m->name);
+	}
+	r->npolicies = x->nnps + x->ncnps;
+	qsort(r->policies, r->npolicies, sizeof(*r->policies), cmp_u32_first);
+	free(used.v);
+	return build_rulenames(x);
+}
+
+/* ---- ipcache and pod names ------------------------------------------- */
+
+int cmp_ipcache(const void *a, const void *b)
+{
+	return memcmp(&((const struct pol_ipcache *)a)->key, &((const struct pol_ipcache *)b)->key,
+		      sizeof(struct xcni_ipcache_key));
+}
+
+int cmp_ipcache_rank(const void *a, const void *b)
+{
+	uint32_t x = ((const struct pol_ipcache *)a)->val.identity;
+	uint32_t y = ((const struct pol_ipcache *)b)->val.identity;
+	int d = cmp_ipcache(a, b);
+
+	return d ? d : (x > y) - (x < y);
+}
+
+int ipcache_add(struct pol_result *r, size_t *cap, uint32_t addr, uint32_t plen,
+		       uint32_t identity, uint32_t tunnel)
+{
+	struct pol_ipcache *e;
+
+	if (grow(&r->ipcache, cap, r->nipcache, sizeof(*r->ipcache)))
+		return -ENOMEM;
+	e = &r->ipcache[r->nipcache++];
+	memset(e, 0, sizeof(*e));
+	e->key.prefixlen = plen;
+	e->key.addr = addr;
+	e->val.identity = identity;
+	e->val.tunnel_ip = tunnel;
+	return 0;
+}
+
+int cmp_podname(const void *a, const void *b)
+{
+	return memcmp(&((const struct pol_podname *)a)->ip, &((const struct pol_podname *)b)->ip,
+		      sizeof(uint32_t));
+}
+
+/*
+ * When a pod claims a node's or the gateway's address (a misconfiguration)
+ * the node keeps it: the data plane must not mistake the node for a pod.
+ */
+int build_ipcache(struct ctx *x, struct k8s_error *err)
+{
+	const struct pol_opts *o = x->o;
+	struct pol_result *r = x->r;
+	size_t cap = 0, n = 0;
+
+	r->podnames = calloc(x->npods ? x->npods : 1, sizeof(*r->podnames));
+	if (!r->podnames)
+		return -ENOMEM;
+	if (o->gateway_ip && ipcache_add(r, &cap, o->gateway_ip, 32, XCNI_ID_HOST, 0))
+		return -ENOMEM;
+	if (o->node_ip && ipcache_add(r, &cap, o->node_ip, 32, XCNI_ID_HOST, 0))
+		return -ENOMEM;
+	for (size_t i = 0; i < x->nnodes; i++) {
+		const struct k8s_node *nd = x->nodes[i];
+		bool self = o->node_name && nd->meta.name && !strcmp(nd->meta.name, o->node_name);
+
+		/* Another node's own address is reached through the overlay too,
+		 * so its replies to pods come back the way the pods' traffic went. */
+		if (!nd->internal_ip)
+			continue;
+		if (ipcache_add(r, &cap, nd->internal_ip, 32,
+				self ? XCNI_ID_HOST : XCNI_ID_REMOTE_NODE, 0))
+			return -ENOMEM;
+		if (!self)
+			pol_tunnel_set(&r->ipcache[r->nipcache - 1].val, nd->internal_ip,
+				       nd->internal_ip6, o->underlay6);
+	}
+	for (size_t i = 0; i < x->npods; i++) {
+		const struct k8s_pod *p = x->pods[i];
+		const struct k8s_node *nd = node_find(x, p->node_name);
+		struct pol_podname *pn;
+		uint32_t a = pod_addr(p, pol_pod_local(x, p));
+
+		if (!pod_managed(p) || !a)
+			continue;
+		if (ipcache_add(r, &cap, a, 32, x->pod_id[i], 0))
+			return -ENOMEM;
+		r->ipcache[r->nipcache - 1].val.flags = XCNI_IPC_POD;
+		if (!pol_pod_local(x, p) && nd)
+			pol_tunnel_set(&r->ipcache[r->nipcache - 1].val, nd->internal_ip,
+				       nd->internal_ip6, o->underlay6);
+		pn = &r->podnames[r->npodnames++];
+		pn->ip = a;
+		copy_str(pn->name.ns, sizeof(pn->name.ns), p->meta.ns);
+		copy_str(pn->name.name, sizeof(pn->name.name), p->meta.name);
+		copy_str(pn->name.node, sizeof(pn->name.node), p->node_name);
+	}
+	qsort(r->podnames, r->npodnames, sizeof(*r->podnames), cmp_podname);
+	for (size_t i = 1; i < r->npodnames; i++) {
+		const struct xcni_podname *a = &r->podnames[i - 1].name, *b = &r->podnames[i].name;
+		char ip[INET_ADDRSTRLEN];
+
+		if (r->podnames[i].ip != r->podnames[i - 1].ip)
+			continue;
+		inet_ntop(AF_INET, &r->podnames[i].ip, ip, sizeof(ip));
+		set_err(err, "Pod %s/%s: status.podIP: %s is also the address of Pod %s/%s", b->ns,
+			b->name, ip, a->ns, a->name);
+		return -EINVAL;
+	}
+	if (ipcache_add(r, &cap, 0, 0, XCNI_ID_WORLD, 0))
+		return -ENOMEM;
+	/* Reserved identities sort below label identities: host addresses win. */
+	qsort(r->ipcache, r->nipcache, sizeof(*r->ipcache), cmp_ipcache_rank);
+	for (size_t i = 0; i < r->nipcache; i++) {
+		if (n && !cmp_ipcache(&r->ipcache[n - 1], &r->ipcache[i])) {
+			char ip[INET_ADDRSTRLEN];
+
+			if (!memcmp(&r->ipcache[n - 1].val, &r->ipcache[i].val,
+				    sizeof(r->ipcache[i].val)))
+				continue; /* the node's own address, told twice */
+			inet_ntop(AF_INET, &r->ipcache[i].key.addr, ip, sizeof(ip));
+			pr_warn("%s: a node or gateway address and a pod's: kept as identity %u\n",
+				ip, r->ipcache[n - 1].val.identity);
+			continue;
+		}
+		r->ipcache[n++] = r->ipcache[i];
+	}
+	r->nipcache = n;
+	return 0;
+}

@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * What policy_incr.c (the incremental compiler's state and its index of the
+ * cluster) and policy_incr_eps.c (the local pods' endpoints compiled again
+ * when what they depend on changed) share.
+ */
+#ifndef XCNI_POLICY_INCR_INT_H
+#define XCNI_POLICY_INCR_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "policy.h"
+#include "policy_int.h"
+#include "../system/hmap.h"
+
+/* The policies that select one local pod (indexes into pol_incr.nps). */
+struct epsel {
+	size_t n;
+	uint32_t *np;
+};
+
+/* A node pods name (with or without its Node object). */
+struct inode {
+	char *name;
+	uint32_t ip; /* the Node's InternalIP; 0 without one */
+	uint8_t ip6[16]; /* its IPv6 InternalIP (the IPv6 underlay's endpoint); zero: none */
+	bool exists; /* a Node object */
+	size_t n, cap;
+	struct ipod **pods;
+};
+
+struct ipod {
+	char *key; /* "ns/name" */
+	const struct k8s_pod *pod; /* the store's; replaced whenever the pod changes */
+	uint32_t ip; /* a managed pod's address, 0 if none */
+	uint32_t id; /* 0: none (hostNetwork) */
+	bool local;
+	struct inode *node;
+	size_t nslot; /* index in node->pods */
+};
+
+/* What the last result said for one /32. */
+struct ipent {
+	bool ipc, pn;
+	struct xcni_ipcache_val val;
+	uint64_t pnd; /* digest of the podname */
+};
+
+struct nodeaddr {
+	uint32_t ip;
+	struct xcni_ipcache_val val;
+};
+
+struct pol_incr {
+	bool valid;
+	size_t resets;
+	struct pol_opts o;
+	char *node_name;
+	struct pol_result r; /* ipcache, podnames: arrays only when asked for whole */
+	size_t nipc, npn; /* /32 ipcache entries and pod names in the result */
+	struct pol_delta d;
+	size_t cap_ipc_put, cap_ipc_del, cap_id_put, cap_id_del, cap_pol_put, cap_pol_del,
+		cap_pn_put, cap_pn_del;
+	struct hmap pods; /* key -> ipod */
+	struct hmap nodes; /* name -> inode */
+	struct hmap ipx; /* address -> ipod (managed pods with an address) */
+	struct hmap v6; /* key -> ipod: managed pods with an IPv6 (pol_v6_build) */
+	struct hmap ents; /* address -> ipent */
+	struct hmap canon; /* canonical labels -> identity number */
+	struct hmap nsl; /* namespace -> struct nslabels (owned) */
+	size_t nnodeaddr; /* gateway, this node, every Node: they win over pods */
+	struct nodeaddr *nodeaddr; /* sorted by ip */
+	size_t ncollided; /* identities not on their own hash */
+	size_t nnps;
+	const struct k8s_netpol **nps; /* sorted like the view */
+	uint32_t *np_id;
+	bool named_egress; /* some egress rule names a port: eps depend on every pod */
+	/* The label index of r->identities (labix_build), kept while they stay:
+	 * built again for each local pod's compile it was most of that compile
+	 * at 100k pods (500-700 identities). */
+	size_t nlabix;
+	struct labix *labix;
+	/* Local pod address -> struct epsel: the policies selecting it, while the
+	 * pod and the policies stay (a dirty pod or any policy change drops it).
+	 * A birth then compiles only the local pods one of whose policies has a
+	 * peer matching a new identity, without matching every policy of their
+	 * namespace against each local pod again (most of a birth at 100k pods). */
+	struct hmap epsel;
+	/* one update's work */
+	struct hmap touched; /* addresses whose entries may change */
+	struct hmap dirty; /* local pods' addresses to compile again */
+	bool ids_changed, pols_changed, nodes_changed, pods_changed;
+	size_t nclash, capclash;
+	char **clash; /* keys of pods whose address was taken when they came */
+};
+
+void incr_epsel_drop(struct hmap *m, uint32_t ip);
+void incr_epsel_clear(struct hmap *m);
+struct identity *incr_rid_find(const struct pol_result *r, uint32_t id);
+int incr_dirty_ep(struct pol_incr *pi, uint32_t ip);
+char *incr_pod_key(const char *ns, const char *name);
+int incr_eps_resync(struct pol_incr *pi, const struct cluster *c);
+
+#endif
