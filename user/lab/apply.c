@@ -612,11 +612,6 @@ static int lab_validate(struct lab *lab, const struct batch *b, const char *verb
 				b->obj_src[i], o->meta.ns, o->meta.name, LAB_GRACE_MAX);
 			err = -EINVAL;
 		}
-		if (o->pod.host_network) {
-			fprintf(stderr, "lab apply: %s: Pod %s/%s: spec.hostNetwork: not supported by the lab\n",
-				b->obj_src[i], o->meta.ns, o->meta.name);
-			err = -EINVAL;
-		}
 		if (o->pod.node_name && !lab_node_find(lab, o->pod.node_name)) {
 			fprintf(stderr, "lab apply: %s: Pod %s/%s: spec.nodeName: %s is not a lab node (n1..n%zu)\n",
 				b->obj_src[i], o->meta.ns, o->meta.name, o->pod.node_name, lab->nnodes);
@@ -628,6 +623,13 @@ static int lab_validate(struct lab *lab, const struct batch *b, const char *verb
 			fprintf(stderr, "lab apply: %s: Pod %s/%s: is terminating (%llds left of its "
 					"grace period): lab delete --now, or wait\n", b->obj_src[i],
 				o->meta.ns, o->meta.name, p->term_until - (long long)time(NULL));
+			err = -EINVAL;
+		}
+		if (p && p->host_network != o->pod.host_network) {
+			fprintf(stderr, "lab apply: %s: Pod %s/%s: spec.hostNetwork: the pod runs %s; "
+					"the field is immutable (delete the pod first)\n",
+				b->obj_src[i], o->meta.ns, o->meta.name,
+				p->host_network ? "in its node's netns" : "in a netns of its own");
 			err = -EINVAL;
 		}
 		if (p && o->pod.node_name && strcmp(p->node, o->pod.node_name)) {
