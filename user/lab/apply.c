@@ -658,7 +658,9 @@ static void usage_apply(FILE *f, const char *verb)
 			   "hand: a Service without a selector has no others) is kept whether its\n"
 			   "Service (label kubernetes.io/service-name) exists or not, and used when it does.\n"
 			   "A pod's spec.terminationGracePeriodSeconds (the lab's default 0) is how long\n"
-			   "lab delete leaves it terminating.\n");
+			   "lab delete leaves it terminating. A pod with spec.hostNetwork: true runs in\n"
+			   "its node's netns: its IPs are the node's, its listener the node's ports (two\n"
+			   "such pods on one node cannot serve the same port), no veth, no IPAM.\n");
 	else
 		fprintf(f, "Deletes the objects the manifests name (a Namespace takes its pods and\n"
 			   "policies along): pods through CNI DEL, their netns and listeners.\n"
