@@ -66,7 +66,7 @@ judge() {
 				sed 's/^/#   /' "$T/m.err" | head -5
 			elif /usr/bin/python3 "$C/conf.py" check "$T/m.json" "$T/lab.json" "$T/cluster.yaml" \
 				"$T"/pol/*.yaml -- "$@" >"$T/diff"; then
-				ok "$name: $pp${try/#2/ (RE-PROBED)} ($(tail -1 "$T/diff" | sed 's/^# [^:]*: //'))"
+				ok "$name: $pp$([ "$try" = 2 ] && echo " (RE-PROBED)") ($(tail -1 "$T/diff" | sed 's/^# [^:]*: //'))"
 				break
 			fi
 			if [ "$try" = 2 ]; then
