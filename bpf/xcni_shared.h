@@ -583,6 +583,15 @@ struct xcni_prefilter6_key {
  * Closed and named until a generation fits it: never open.
  */
 #define XCNI_POLEP_OVERFLOW (1u << 7)
+/*
+ * In isolated too: the pod's egress to its own node is judged. A node always
+ * reaches its pods and they it (NetworkPolicy cannot stop it), unless a
+ * ClusterNetworkPolicy's tiers compiled the pod's egress: its `nodes` and
+ * `networks` peers name the node's addresses as much as any other node's
+ * (network-policy-api v1alpha2), so those addresses have polcidr groups,
+ * looked up as another peer's; any other address of the host stays allowed.
+ */
+#define XCNI_POLEP_HOST_EGRESS (1u << 6)
 /* has[dir]: which kinds of policy entries the pod has, so lookups that cannot hit are skipped. */
 #define XCNI_HAS_CIDR (1u << 0) /* polcidr groups */
 #define XCNI_HAS_RANGE (1u << 1) /* port ranges (polrange) */

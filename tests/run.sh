@@ -61,6 +61,8 @@ suites=(
 	"lab-netpol:bash tests/lab/netpol.sh"
 	"lab-cnp:bash tests/lab/cnp.sh"
 	"lab-cnp-dual-3nodes:env CNP_FAMILY=dual CNP_NODES=3 bash tests/lab/cnp.sh"
+	"lab-cnp-conf-1node-dual:env CNPCONF_FAMILY=dual CNPCONF_NODES=1 bash tests/lab/cnpconf.sh"
+	"lab-cnp-conf-3nodes:env CNPCONF_FAMILY=ipv4 CNPCONF_NODES=3 bash tests/lab/cnpconf.sh"
 	"lab-overlay:bash tests/lab/overlay.sh"
 	# The older attach path forced (tc clsact for the agent's and the plugin's
 	# programs, XDP through netlink), as on a kernel without TCX: the overlay,

@@ -143,8 +143,12 @@ static __always_inline int policy_judge(__u32 ep, __u8 dir, __u32 peer_id, __u32
 	__u8 has;
 
 	/* The pod's own node may always reach it and be reached (kubelet probes),
-	 * under any policy, and so before its policy is known or when it did not fit. */
-	if (peer_id == XCNI_ID_HOST)
+	 * under any policy, and so before its policy is known or when it did not
+	 * fit; but the pod's egress to it as its tiers say (XCNI_POLEP_HOST_EGRESS):
+	 * the host identity has no entries, the node's addresses have groups. */
+	if (peer_id == XCNI_ID_HOST &&
+	    (dir != XCNI_DIR_FROM_POD || !pe ||
+	     (pe->isolated & (XCNI_POLEP_HOST_EGRESS | XCNI_POLEP_OVERFLOW)) != XCNI_POLEP_HOST_EGRESS))
 		return 1;
 	if (!pe)
 		return XCNI_DROP_POLICY_PENDING; /* flow_judge: unless no agent judges here */

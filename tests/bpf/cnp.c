@@ -17,6 +17,10 @@
  *   A egress (no NetworkPolicy selects it), to C: UDP Baseline 302/0 Deny,
  *     anything else allowed by default (no tier decided)
  *   B egress, to A: TCP 5555 Admin 303/0 Deny in audit mode, else allowed
+ *   A egress to its own node (XCNI_POLEP_HOST_EGRESS: its tiers judge it):
+ *     the node's address (NODE_IP, host identity) in group G_NODE: TCP 10250
+ *     Admin 304/0 Deny, anything else allowed; the gateway (host identity
+ *     too, no group) as any peer; B (not flagged) reaches its node unjudged
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -63,6 +67,16 @@ static int polep(const char *ep, uint32_t id, uint8_t isolated, uint8_t has_in, 
 	return bpf_map_update_elem(map_fd("xcni_polep"), &ip, &v, BPF_ANY) ? -errno : 0;
 }
 
+#define G_NODE (XCNI_ID_CIDR_BASE + 70)
+
+static int cidr_group(const char *ep, uint8_t dir, const char *addr, uint32_t group)
+{
+	struct xcni_polcidr_key k = { .prefixlen = XCNI_POLCIDR_PREFIX_BASE + 32, .ep = ip4(ep),
+				      .version = V, .dir = dir, .addr = ip4(addr) };
+
+	return bpf_map_update_elem(map_fd("xcni_polcidr"), &k, &group, BPF_ANY) ? -errno : 0;
+}
+
 static int ipc(const char *addr, uint32_t identity)
 {
 	struct xcni_ipcache_key k = { .prefixlen = 32, .addr = ip4(addr) };
@@ -96,11 +110,18 @@ static void cnp_setup(void **state)
 	err = err ?: put(IP_A, out, ID_C, IPPROTO_UDP, 0, 0, 302, 0, DENYF | BASE);
 	err = err ?: put(IP_A, out, ID_C, 0, 0, 0, 0, 0, DEF);
 	err = err ?: put(IP_A, out, XCNI_ID_ANY, 0, 0, 0, 0, 0, DEF);
+	/* A's egress to its node: by the node's address */
+	err = err ?: ipc(NODE_IP, XCNI_ID_HOST);
+	err = err ?: ipc(IP_GW, XCNI_ID_HOST);
+	err = err ?: cidr_group(IP_A, out, NODE_IP, G_NODE);
+	err = err ?: put(IP_A, out, G_NODE, TCP_P, 10250, 16, 304, 0, DENYF | ADM);
+	err = err ?: put(IP_A, out, G_NODE, 0, 0, 0, 0, 0, DEF);
 	/* B's egress: an audited Admin Deny */
 	err = err ?: put(IP_B, out, ID_A, TCP_P, 5555, 16, 303, 0, DENYF | AUDITF | ADM);
 	err = err ?: put(IP_B, out, XCNI_ID_ANY, 0, 0, 0, 0, 0, DEF);
-	err = err ?: polep(IP_A, ID_A, XCNI_ISOLATED(TO_POD) | XCNI_ISOLATED(FROM_POD), all,
-			   XCNI_HAS_ANY_PORT | XCNI_HAS_ANY_PROTO);
+	err = err ?: polep(IP_A, ID_A,
+			   XCNI_ISOLATED(TO_POD) | XCNI_ISOLATED(FROM_POD) | XCNI_POLEP_HOST_EGRESS,
+			   all, XCNI_HAS_ANY_PORT | XCNI_HAS_ANY_PROTO | XCNI_HAS_CIDR);
 	err = err ?: polep(IP_B, ID_B, XCNI_ISOLATED(FROM_POD), 0, XCNI_HAS_ANY_PROTO);
 	err = err ?: polep(IP_C, ID_C, 0, 0, 0);
 	err = err ?: polrev_bump();
@@ -137,6 +158,15 @@ static const struct row rows[] = {
 	{ "cnp: B->A TCP 5555: B's audited Admin Deny passes, the event names it", .dev = DEV_B,
 	  TCP(IP_B, 28111, IP_A, 5555, TH_SYN), REDIR(FWD_LOCAL), .ct = XCNI_CT_NEW,
 	  BY(303, 0, FROM_POD), FLAGS(DENYF | AUDITF | ADM) },
+	{ "cnp: A->its node TCP 10250: its tiers deny the node's address", .dev = DEV_A,
+	  TCP(IP_A, 28112, NODE_IP, 10250, TH_SYN),
+	  DENIED(DROP_POLICY_ADMIN, 304, 0, FROM_POD, DENYF | ADM) },
+	{ "cnp: A->its node TCP 22: the node's group allows", .dev = DEV_A,
+	  TCP(IP_A, 28113, NODE_IP, 22, TH_SYN), OK(FWD_STACK), BY(0, 0, FROM_POD), FLAGS(DEF) },
+	{ "cnp: A->the gateway TCP 10250: a host address no rule names: any peer's entry", .dev = DEV_A,
+	  TCP(IP_A, 28114, IP_GW, 10250, TH_SYN), OK(FWD_STACK), BY(0, 0, FROM_POD), FLAGS(DEF) },
+	{ "cnp: B->its node TCP 10250: B's tiers did not compile its egress: allowed", .dev = DEV_B,
+	  TCP(IP_B, 28115, NODE_IP, 10250, TH_SYN), OK(FWD_STACK) },
 };
 
 /* An audit counts: the entry's packets, as every verdict entry's. */

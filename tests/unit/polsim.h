@@ -410,6 +410,14 @@ static inline bool polv_passes(uint16_t flags)
 	return !(flags & XCNI_POLV_DENY) || (flags & XCNI_POLV_AUDIT);
 }
 
+/* The pod's egress to its own node is judged (bpf/lib/policy.h, XCNI_POLEP_HOST_EGRESS). */
+static inline bool host_judged(const struct pol_ep *ep, int dir)
+{
+	return dir == XCNI_DIR_FROM_POD &&
+	       (ep->state.isolated & (XCNI_POLEP_HOST_EGRESS | XCNI_POLEP_OVERFLOW)) ==
+		       XCNI_POLEP_HOST_EGRESS;
+}
+
 /* One side's verdict; *hit says which entry allowed it (NULL: default allow). */
 static inline bool side(const struct pol_result *r, uint32_t self, int dir, uint32_t peer_ip,
 			uint8_t proto, uint16_t dport, const struct pol_entry **hit)
@@ -421,7 +429,8 @@ static inline bool side(const struct pol_result *r, uint32_t self, int dir, uint
 	if (!ep || !(ep->state.isolated & XCNI_ISOLATED(dir)))
 		return true;
 	peers[0] = ipcache_identity(r, peer_ip);
-	if (peers[0] == XCNI_ID_HOST)
+	/* Its own node: as any peer where the tiers compiled its egress. */
+	if (peers[0] == XCNI_ID_HOST && !host_judged(ep, dir))
 		return true;
 	peers[1] = polcidr_group(ep, dir, peer_ip);
 	peers[2] = XCNI_ID_ANY;
@@ -448,7 +457,7 @@ static inline bool side6(const struct pol_result *r, uint32_t self, int dir, con
 
 	if (!ep || !(ep->state.isolated & XCNI_ISOLATED(dir)))
 		return true;
-	if (peer_id == XCNI_ID_HOST)
+	if (peer_id == XCNI_ID_HOST && !host_judged(ep, dir))
 		return true;
 	peers[0] = peer_id;
 	peers[1] = polcidr_group6(ep, dir, peer6);

@@ -505,6 +505,63 @@ static void test_networks_nodes(void **state)
 	assert_true(allowed(DEVCLIENT, "192.168.0.1", TCP, 10250));
 }
 
+/*
+ * The pod's own node: its egress to it is the tiers' as much as to any other
+ * node (a nodes peer selects it, a networks peer holds its address); its
+ * ingress from it, and a NetworkPolicy's view of it, always allowed.
+ */
+static void test_own_node(void **state)
+{
+	struct pol_opts o = { .node_name = "n1", .node_ip = ip4("192.168.0.1"),
+			      .gateway_ip = ip4("169.254.1.1") };
+	struct k8s_cnp *p;
+	struct k8s_cnp_rule *r;
+	const struct pol_ep *ep;
+	uint32_t cl;
+
+	(void)state;
+	cast();
+	node6_add("n1", "192.168.0.1", "fd00::1")->meta.labels = labels("os=linux");
+	node6_add("n2", "192.168.0.2", "fd00::2")->meta.labels = labels("os=linux");
+	p = cnp_add("nodes", ADMIN, 1, sel("team=b"), NULL);
+	r = crule(p, EG, ACCEPT);
+	cpeer_nodes(r, sel("os=linux"));
+	cproto(r, TCP, 10250, 10250);
+	cpeer_nodes(crule(p, EG, DENY), sel("os=linux"));
+	assert_int_equal(compile_opts(&R, &o), 0);
+	cl = ip4(DEVCLIENT);
+	ep = ep_find(&R, cl);
+	assert_non_null(ep);
+	assert_true(ep->state.isolated & XCNI_POLEP_HOST_EGRESS);
+	assert_true(allowed(DEVCLIENT, "192.168.0.1", TCP, 10250));
+	assert_false(allowed(DEVCLIENT, "192.168.0.1", TCP, 22));
+	assert_false(allowed(DEVCLIENT, "192.168.0.2", TCP, 22));
+	assert_false(side6(&R, cl, XCNI_DIR_FROM_POD, "fd00::1", XCNI_ID_HOST, TCP, 22));
+	assert_true(side6(&R, cl, XCNI_DIR_FROM_POD, "fd00::1", XCNI_ID_HOST, TCP, 10250));
+	/* an address of the host no rule names: as before */
+	assert_true(allowed(DEVCLIENT, "169.254.1.1", TCP, 22));
+	/* the node reaches the pod whatever its egress says */
+	assert_true(allowed("192.168.0.1", DEVCLIENT, TCP, 22));
+	/* not a subject: nothing changes for it */
+	assert_false(ep_find(&R, ip4(WEB))->state.isolated & XCNI_POLEP_HOST_EGRESS);
+	assert_true(allowed(WEB, "192.168.0.1", TCP, 22));
+	/* a networks peer holds the node's address */
+	p->egress[1].peers[0].node_sel = NULL;
+	cpeer_net(&p->egress[1], "192.168.0.0/24");
+	p->egress[1].peers[0] = p->egress[1].peers[1];
+	p->egress[1].npeers = 1;
+	assert_int_equal(compile_opts(&R, &o), 0);
+	assert_false(allowed(DEVCLIENT, "192.168.0.1", TCP, 22));
+	assert_true(side6(&R, cl, XCNI_DIR_FROM_POD, "fd00::1", XCNI_ID_HOST, TCP, 22));
+	/* Pass, then a NetworkPolicy isolating the egress: the own node stays
+	 * allowed (NetworkPolicy never stops it), the other node is not */
+	p->egress[1].action = K8S_CNP_PASS;
+	np_add("dev", "lock", sel(""), EG);
+	assert_int_equal(compile_opts(&R, &o), 0);
+	assert_true(allowed(DEVCLIENT, "192.168.0.1", TCP, 22));
+	assert_false(allowed(DEVCLIENT, "192.168.0.2", TCP, 22));
+}
+
 /* Audit: the would-be denial passes, marked; the namespace annotation does it for all. */
 static void test_audit(void **state)
 {
@@ -1223,6 +1280,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_priorities, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ports, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_networks_nodes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_own_node, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_audit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_audit_neutral, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_audit_np_beside_enforced, setup, teardown),

@@ -612,11 +612,6 @@ static int lab_validate(struct lab *lab, const struct batch *b, const char *verb
 				b->obj_src[i], o->meta.ns, o->meta.name, LAB_GRACE_MAX);
 			err = -EINVAL;
 		}
-		if (o->pod.host_network) {
-			fprintf(stderr, "lab apply: %s: Pod %s/%s: spec.hostNetwork: not supported by the lab\n",
-				b->obj_src[i], o->meta.ns, o->meta.name);
-			err = -EINVAL;
-		}
 		if (o->pod.node_name && !lab_node_find(lab, o->pod.node_name)) {
 			fprintf(stderr, "lab apply: %s: Pod %s/%s: spec.nodeName: %s is not a lab node (n1..n%zu)\n",
 				b->obj_src[i], o->meta.ns, o->meta.name, o->pod.node_name, lab->nnodes);
@@ -628,6 +623,13 @@ static int lab_validate(struct lab *lab, const struct batch *b, const char *verb
 			fprintf(stderr, "lab apply: %s: Pod %s/%s: is terminating (%llds left of its "
 					"grace period): lab delete --now, or wait\n", b->obj_src[i],
 				o->meta.ns, o->meta.name, p->term_until - (long long)time(NULL));
+			err = -EINVAL;
+		}
+		if (p && p->host_network != o->pod.host_network) {
+			fprintf(stderr, "lab apply: %s: Pod %s/%s: spec.hostNetwork: the pod runs %s; "
+					"the field is immutable (delete the pod first)\n",
+				b->obj_src[i], o->meta.ns, o->meta.name,
+				p->host_network ? "in its node's netns" : "in a netns of its own");
 			err = -EINVAL;
 		}
 		if (p && o->pod.node_name && strcmp(p->node, o->pod.node_name)) {
@@ -656,7 +658,9 @@ static void usage_apply(FILE *f, const char *verb)
 			   "hand: a Service without a selector has no others) is kept whether its\n"
 			   "Service (label kubernetes.io/service-name) exists or not, and used when it does.\n"
 			   "A pod's spec.terminationGracePeriodSeconds (the lab's default 0) is how long\n"
-			   "lab delete leaves it terminating.\n");
+			   "lab delete leaves it terminating. A pod with spec.hostNetwork: true runs in\n"
+			   "its node's netns: its IPs are the node's, its listener the node's ports (two\n"
+			   "such pods on one node cannot serve the same port), no veth, no IPAM.\n");
 	else
 		fprintf(f, "Deletes the objects the manifests name (a Namespace takes its pods and\n"
 			   "policies along): pods through CNI DEL, their netns and listeners.\n"

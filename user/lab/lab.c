@@ -468,12 +468,13 @@ static int get_json(struct lab *lab)
 		const struct lab_pod *p = &lab->pods[i];
 
 		ports_str(p, ports, sizeof(ports));
-		json_array_append_new(pods, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:s,s:b,s:i}",
+		json_array_append_new(pods, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:s,s:b,s:i,s:b}",
 						      "namespace", p->ns, "name", p->name, "node", p->node,
 						      "ip", p->ip, "ip6", p->ip6, "netns", p->netns, "containerId",
 						      p->cid, "serverPid", (int)p->server.pid,
 						      "ports", ports, "terminating", p->term_until != 0,
-						      "terminationGracePeriodSeconds", (int)p->grace_s));
+						      "terminationGracePeriodSeconds", (int)p->grace_s,
+						      "hostNetwork", p->host_network));
 	}
 	json_object_set(root, "nodes", nodes);
 	json_object_set(root, "pods", pods);
@@ -602,7 +603,11 @@ static int get_text(struct lab *lab)
 			pt_strf(ptab, "%s,%s", p->ip, p->ip6);
 		else
 			pt_str(ptab, *p->ip ? p->ip : p->ip6);
-		pt_str(ptab, p->netns);
+		/* A hostNetwork pod is its node's netns (and addresses). */
+		if (p->host_network)
+			pt_strf(ptab, "%s (hostNetwork)", p->netns);
+		else
+			pt_str(ptab, p->netns);
 		if (p->server.pid)
 			pt_strf(ptab, "%d%s", (int)p->server.pid,
 				lab_proc_alive(&p->server) ? "" : " (gone)");

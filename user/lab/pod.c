@@ -259,16 +259,57 @@ int lab_pod_teardown(struct lab *lab, struct lab_pod *pod)
 	int err = 0;
 
 	lab_proc_stop(&pod->server);
-	/* DEL is idempotent: it cleans up whatever part of ADD happened. */
-	if (lab_cni(lab, pod, "DEL"))
+	/* DEL is idempotent: it cleans up whatever part of ADD happened. A
+	 * hostNetwork pod had neither: its netns is its node's. */
+	if (!pod->host_network && lab_cni(lab, pod, "DEL"))
 		err = -EIO;
-	if (lab_netns_delete(pod->netns))
+	if (!pod->host_network && lab_netns_delete(pod->netns))
 		err = -EIO;
 	lab_object_file(lab, K8S_POD, pod->ns, pod->name, path, sizeof(path));
 	unlink(path);
 	lab_path(lab, path, sizeof(path), "pods/%s.%s.log", pod->ns, pod->name);
 	unlink(path);
 	return err;
+}
+
+/*
+ * A hostNetwork pod p on its node: the node's netns and addresses, as the
+ * kubelet runs one. Its listener shares the node's ports with every other
+ * hostNetwork pod there: -EADDRINUSE (said) if one of them serves a port of
+ * p's already.
+ */
+static int host_network_place(struct lab *lab, const struct k8s_object *obj, struct lab_pod *p)
+{
+	const struct lab_node *n = lab_node_find(lab, p->node);
+
+	if (!n)
+		return -ENOENT;
+	for (size_t i = 0; i < lab->npods; i++) {
+		const struct lab_pod *q = &lab->pods[i];
+
+		if (!q->host_network || strcmp(q->node, p->node))
+			continue;
+		for (size_t j = 0; j < p->nports; j++)
+			for (size_t k = 0; k < q->nports; k++)
+				if (p->ports[j].port == q->ports[k].port &&
+				    p->ports[j].proto == q->ports[k].proto) {
+					fprintf(stderr, "lab apply: Pod %s/%s: spec.hostNetwork: port "
+							"%u/%s of node %s is taken by hostNetwork pod %s/%s\n",
+						obj->meta.ns, obj->meta.name, p->ports[j].port,
+						p->ports[j].proto == IPPROTO_UDP ? "UDP" : "TCP", n->name,
+						q->ns, q->name);
+					return -EADDRINUSE;
+				}
+	}
+	p->host_network = true;
+	snprintf(p->netns, sizeof(p->netns), "%s", n->netns);
+	p->cid[0] = '\0';
+	/* An ipv6 lab's n->ip only numbers the node: no link carries it. */
+	if (!lab_ul_v6only(lab))
+		snprintf(p->ip, sizeof(p->ip), "%s", n->ip);
+	if (lab->family & LAB_FAM_V6)
+		return lab_node_ip6(lab, n, p->ip6, sizeof(p->ip6));
+	return 0;
 }
 
 int lab_pod_create(struct lab *lab, const struct k8s_object *obj, struct lab_pod **out)
@@ -303,6 +344,19 @@ int lab_pod_create(struct lab *lab, const struct k8s_object *obj, struct lab_pod
 	p->dns = !strcmp(server, "dnsmasq");
 	p->tell = !strcmp(server, "tell-peer");
 	pod_names(p);
+	if (obj->pod.host_network) {
+		err = host_network_place(lab, obj, p);
+		if (err) {
+			lab_pod_clear(p);
+			return err;
+		}
+		lab->npods++;
+		err = lab_state_save(lab);
+		if (err)
+			goto err_undo;
+		*out = p;
+		return 0;
+	}
 	err = lab_netns_create(p->netns);
 	if (err) {
 		lab_pod_clear(p);

@@ -81,7 +81,11 @@ static int serve_socket(const struct lab_port *p)
 	    (v6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero))) ||
 	    (v6 ? bind(fd, (struct sockaddr *)&sa6, sizeof(sa6)) :
 		  bind(fd, (struct sockaddr *)&sa, sizeof(sa))) ||
-	    (p->proto == IPPROTO_TCP && listen(fd, 1024))) {
+	    (p->proto == IPPROTO_TCP && listen(fd, 1024)) ||
+	    /* UDP answers from the address it was sent to (serve_udp). */
+	    (p->proto == IPPROTO_UDP && setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one))) ||
+	    (p->proto == IPPROTO_UDP && v6 &&
+	     setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one)))) {
 		err = -errno;
 		close(fd);
 		return err;
@@ -134,6 +138,47 @@ static const char *tell_peer(char *buf, size_t len, const char *name,
 	return buf;
 }
 
+/*
+ * The answer leaves from the address the datagram came to (its pktinfo, in
+ * cin, copied into cout as the source to send from): a socket on every address
+ * of a host with several (a hostNetwork pod's, its node's) would otherwise
+ * answer from the one its route to the peer prefers, which the peer's
+ * connected socket does not take. The control length to send (0: none).
+ */
+static size_t reply_from(const struct msghdr *in, char *cin, char *cout, size_t len)
+{
+	struct msghdr src = { .msg_control = cin, .msg_controllen = in->msg_controllen };
+	struct cmsghdr *c, *o = (struct cmsghdr *)cout;
+
+	memset(cout, 0, len);
+	for (c = CMSG_FIRSTHDR(&src); c; c = CMSG_NXTHDR(&src, c)) {
+		if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+			struct in_pktinfo pi;
+
+			memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+			pi.ipi_spec_dst = pi.ipi_addr;
+			pi.ipi_ifindex = 0;
+			o->cmsg_level = IPPROTO_IP;
+			o->cmsg_type = IP_PKTINFO;
+			o->cmsg_len = CMSG_LEN(sizeof(pi));
+			memcpy(CMSG_DATA(o), &pi, sizeof(pi));
+			return CMSG_SPACE(sizeof(pi));
+		}
+		if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
+			struct in6_pktinfo pi;
+
+			memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+			pi.ipi6_ifindex = 0;
+			o->cmsg_level = IPPROTO_IPV6;
+			o->cmsg_type = IPV6_PKTINFO;
+			o->cmsg_len = CMSG_LEN(sizeof(pi));
+			memcpy(CMSG_DATA(o), &pi, sizeof(pi));
+			return CMSG_SPACE(sizeof(pi));
+		}
+	}
+	return 0;
+}
+
 /* Echoes each datagram, or with name (--tell-peer) answers who sent it. */
 static void serve_udp(int fd, const char *name)
 {
@@ -143,15 +188,30 @@ static void serve_udp(int fd, const char *name)
 	ssize_t n;
 
 	for (;;) {
-		flen = sizeof(from);
-		n = recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &flen);
+		union {
+			char b[CMSG_SPACE(sizeof(struct in6_pktinfo))];
+			struct cmsghdr align;
+		} cin, cout;
+		struct iovec iov = { buf, sizeof(buf) };
+		struct msghdr m = { .msg_name = &from, .msg_namelen = sizeof(from), .msg_iov = &iov,
+				    .msg_iovlen = 1, .msg_control = cin.b,
+				    .msg_controllen = sizeof(cin.b) };
+
+		n = recvmsg(fd, &m, 0);
 		if (n < 0)
 			return;
+		flen = m.msg_namelen;
 		if (name) {
 			tell_peer(ans, sizeof(ans), name, &from);
-			sendto(fd, ans, strlen(ans), MSG_DONTWAIT, (struct sockaddr *)&from, flen);
+			iov = (struct iovec){ ans, strlen(ans) };
 		} else
-			sendto(fd, buf, (size_t)n, MSG_DONTWAIT, (struct sockaddr *)&from, flen);
+			iov = (struct iovec){ buf, (size_t)n };
+		m.msg_namelen = flen;
+		m.msg_control = cout.b;
+		m.msg_controllen = reply_from(&m, cin.b, cout.b, sizeof(cout.b));
+		if (!m.msg_controllen)
+			m.msg_control = NULL;
+		sendmsg(fd, &m, MSG_DONTWAIT);
 	}
 }
 

@@ -151,13 +151,14 @@ int lab_state_save(const struct lab *lab)
 			json_array_append_new(ports, json_sprintf("%u/%s", p->ports[j].port,
 								  proto_name(p->ports[j].proto)));
 		if (!ports ||
-		    json_array_append_new(pods, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:b,s:b,s:i,s:I}",
+		    json_array_append_new(pods, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:b,s:b,s:b,s:i,s:I}",
 							  "namespace", p->ns, "name", p->name,
 							  "node", p->node, "netns", p->netns,
 							  "containerId", p->cid, "ip", p->ip,
 							  "ip6", p->ip6,
 							  "server", proc_json(&p->server), "ports",
 							  ports, "dns", p->dns, "tellPeer", p->tell,
+							  "hostNetwork", p->host_network,
 							  "gracePeriod", (int)p->grace_s,
 							  "terminatingUntil", (json_int_t)p->term_until)))
 			goto out;
@@ -259,6 +260,7 @@ static int state_load(struct lab *lab, json_t *root)
 		proc_from_json(json_object_get(v, "server"), &p->server);
 		p->dns = json_is_true(json_object_get(v, "dns"));
 		p->tell = json_is_true(json_object_get(v, "tellPeer"));
+		p->host_network = json_is_true(json_object_get(v, "hostNetwork"));
 		p->grace_s = (unsigned int)json_integer_value(json_object_get(v, "gracePeriod"));
 		p->term_until = json_integer_value(json_object_get(v, "terminatingUntil"));
 		p->terminating = p->term_until != 0;

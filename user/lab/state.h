@@ -78,6 +78,11 @@ struct lab_pod {
 	bool dns; /* annotated LAB_DNS_ANNOTATION: its server is dnsmasq, not lab serve */
 	bool tell; /* annotated LAB_DNS_ANNOTATION tell-peer: lab serve --tell-peer */
 	/*
+	 * spec.hostNetwork: the pod is its node's netns (netns is the node's, its
+	 * addresses the node's): no netns of its own, no CNI, only its listener.
+	 */
+	bool host_network;
+	/*
 	 * Being deleted: its endpoints are terminating (ready false, serving) while
 	 * the agents and kube-proxy catch up, before it stops. Within one delete,
 	 * or (term_until set, kept) until its grace period ends.

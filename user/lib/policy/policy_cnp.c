@@ -300,13 +300,17 @@ static struct vd evaluate(const struct cnpctx *cc, const struct peer *pr, uint8_
 		 * Beside enforced ones, the audited ones' allows open nothing. */
 		if (tier == K8S_CNP_ADMIN && (cc->ep->state.isolated & XCNI_ISOLATED(cc->dir)) &&
 		    !(enforced_only && np_audit)) {
+			/* NetworkPolicy never stops the pod's own node (XCNI_ID_HOST). */
 			const struct pol_ep *nep = enforced_only && cc->ep_enf ? cc->ep_enf : cc->ep;
-			const struct pol_entry *e = np_lookup(nep, cc->dir, pr, proto, port);
+			const struct pol_entry *e = pr->id == XCNI_ID_HOST ? NULL :
+						    np_lookup(nep, cc->dir, pr, proto, port);
 			struct vd v = { 0, 0,
 					(uint16_t)(tier_flags(XCNI_TIER_NP) |
 						   pass << XCNI_POLV_PASS_SHIFT) };
 
-			if (e) {
+			if (pr->id == XCNI_ID_HOST) {
+				/* allowed: no policy decided (the node always reaches its pods) */
+			} else if (e) {
 				v.policy_id = e->val.policy_id;
 				v.rule = e->val.rule;
 			} else {
@@ -832,12 +836,15 @@ static int compile_dir(struct cnpctx *cc, struct out *o)
 		const struct k8s_node *nd = x->nodes[i];
 		static const uint8_t zero[16];
 
-		/* This node is always allowed (the data plane asks no policy). */
-		if (x->o->node_name && !strcmp(nd->meta.name, x->o->node_name))
+		bool self = x->o->node_name && !strcmp(nd->meta.name, x->o->node_name);
+
+		/* This node always reaches its pods (the data plane asks no policy);
+		 * their egress to it is the tiers' (XCNI_POLEP_HOST_EGRESS). */
+		if (self && cc->dir != XCNI_DIR_FROM_POD)
 			continue;
 		memset(&pr, 0, sizeof(pr));
 		pr.node = nd;
-		pr.id = XCNI_ID_REMOTE_NODE;
+		pr.id = self ? XCNI_ID_HOST : XCNI_ID_REMOTE_NODE;
 		if (nd->internal_ip) {
 			pr.addr = (struct k8s_cidr){ .addr = nd->internal_ip, .len = 32 };
 			ret = peer_out(o, cc, &pr, buf, NULL);
@@ -847,6 +854,13 @@ static int compile_dir(struct cnpctx *cc, struct out *o)
 			memcpy(pr.addr.addr6, nd->internal_ip6, 16);
 			ret = peer_out(o, cc, &pr, buf, NULL);
 		}
+	}
+	/* The pods' gateway: an address of this node's too, not one of its InternalIPs. */
+	if (!ret && cc->dir == XCNI_DIR_FROM_POD && x->o->gateway_ip) {
+		memset(&pr, 0, sizeof(pr));
+		pr.id = XCNI_ID_HOST;
+		pr.addr = (struct k8s_cidr){ .addr = x->o->gateway_ip, .len = 32 };
+		ret = peer_out(o, cc, &pr, buf, NULL);
 	}
 	/* Every prefix a rule names, standing for the addresses it is the longest of. */
 	for (size_t i = 0; !ret && i < cc->nrules; i++) {
@@ -1054,7 +1068,8 @@ int cnp_apply(const struct ctx *x, const struct k8s_pod *pod, struct pol_ep *ep)
 			if (!ret)
 				ret = splice(ep, dir, &o);
 			if (!ret)
-				ep->state.isolated |= XCNI_ISOLATED(dir);
+				ep->state.isolated |= XCNI_ISOLATED(dir) |
+						      (in ? 0 : XCNI_POLEP_HOST_EGRESS);
 		}
 		for (int pi = 0; pi < 3; pi++)
 			free(cc.at.lo[pi]);
