@@ -417,6 +417,25 @@ spec:
 EOF
 judge "Admin nodes peers: Accept 34346, Pass 34348, Deny the rest" $HOSTP $TCP -- g1\>c1:34346/tcp=y \
 	g1\>c1:34348/udp=y g1\>c1:34347/tcp=n g1\>c1:34350/udp=n
+# explain agrees with the data plane on a pod's egress to its own node (a tier names it).
+own_node_explain() {
+	local port=$1 want=$2 node ip
+	node=$(lab get --json | jq_ "[p['node'] for p in d['pods'] if p['name'] == 'harry-potter-0'][0]")
+	ip=$(lab get --json | jq_ "[n['internalIP'] for n in d['nodes'] if n['name'] == '$node'][0]")
+	"$XCNICTL" --node "$node" explain gryffindor/harry-potter-0 "$ip" "$port" --json >"$T/ex.json" 2>&1 &&
+		/usr/bin/python3 -c '
+import json, sys
+e = json.load(open(sys.argv[1]))
+e = e[0] if isinstance(e, list) else e
+s = json.dumps(e)
+ok = (e.get("verdict") == sys.argv[2]) and ("node-and-cidr-as-peers-example" in s)
+if not ok: print(s[:1500])
+sys.exit(0 if ok else 1)' "$T/ex.json" "$2" || { cat "$T/ex.json" | head -c 800; return 1; }
+}
+check "explain harry-potter-0 -> its own node 34347/tcp: denied by node-and-cidr-as-peers-example (not 'the host, always allowed')" \
+	own_node_explain 34347/tcp denied
+check "explain harry-potter-0 -> its own node 34346/tcp: allowed by node-and-cidr-as-peers-example" \
+	own_node_explain 34346/tcp allowed
 unpol node-peers
 # CNPBaselineTierEgressNodePeers: a port range.
 pol node-range <<EOF

@@ -701,6 +701,7 @@ static int explain_side(const struct node_maps *m, struct side *s, const struct 
 	char cidr[INET6_ADDRSTRLEN + 4] = "", a[INET_ADDRSTRLEN], pa[INET6_ADDRSTRLEN];
 	const char *how = NULL;
 	__u32 group = 0;
+	bool host_judged;
 	int hit, err;
 	__u8 has;
 
@@ -734,7 +735,11 @@ static int explain_side(const struct node_maps *m, struct side *s, const struct 
 	err = lookup_step(m->polep, m_polep.name, &pod->ip, &pe);
 	if (err < 0)
 		return err;
-	/* As policy_judge: the node first, then a pod not judged yet or closed. */
+	/* As policy_judge: the node first (but the pod's egress to it as its tiers
+	 * say, XCNI_POLEP_HOST_EGRESS), then a pod not judged yet or closed. */
+	host_judged = s->peer_id == XCNI_ID_HOST && s->dir == XCNI_DIR_FROM_POD && err > 0 &&
+		      (pe.isolated & (XCNI_POLEP_HOST_EGRESS | XCNI_POLEP_OVERFLOW)) ==
+			      XCNI_POLEP_HOST_EGRESS;
 	if (s->peer_id == XCNI_ID_HOST && (!err || (pe.isolated & XCNI_POLEP_OVERFLOW))) {
 		walk_add(s, "polep[%s] %s", ip_str(pod->ip, a), err ? "overflow" : "none");
 		s->why = WHY_HOST;
@@ -762,11 +767,14 @@ static int explain_side(const struct node_maps *m, struct side *s, const struct 
 		 has & XCNI_HAS_ANY_PORT ? ", any-port" : "",
 		 has & XCNI_HAS_ANY_PROTO ? ", any-proto" : "", has & XCNI_HAS_RANGE ? ", range" : "",
 		 has & XCNI_HAS_CIDR ? ", cidr" : "");
-	/* The pod's own node may always reach it and be reached (kubelet probes). */
-	if (s->peer_id == XCNI_ID_HOST) {
+	/* The pod's own node may always reach it and be reached (kubelet probes);
+	 * the pod's egress to it is judged where a tier names the node's addresses. */
+	if (s->peer_id == XCNI_ID_HOST && !host_judged) {
 		s->why = WHY_HOST;
 		return 0;
 	}
+	if (host_judged)
+		walk_add(s, "egress to its own node: judged by address (a ClusterNetworkPolicy names it)");
 	k.ep = pod->ip;
 	k.version = pe.version;
 	k.dir = s->dir;
