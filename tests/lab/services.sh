@@ -347,7 +347,7 @@ if [ "$KP" = iptables ]; then
 		test "$(in_node 1 iptables-save -t nat | grep -c '^:KUBE-SVC-')" = 3
 else
 	check "its Service and EndpointSlice are gone from the manifests" \
-		bash -c "! ls $XCNI_LAB_DIR/manifests | grep -qE '^(service|endpointslice)\.y\.web[.-]'"
+		bash -c "A='/usr/bin/python3 $XCNI_ROOT/tests/lab/agent_objs.py $XCNI_LAB_DIR/manifests'; [ -z \"\$(\$A Service y web)\$(\$A EndpointSlice y 'web-*')\" ] && \$A Service y bsvc | grep -q ."
 	check "still no KUBE-* chain or nat rule on either node" no_kube_rules
 fi
 check_fails "web.y no longer resolves" lab exec x/a -- getent hosts web.y
