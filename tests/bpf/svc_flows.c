@@ -16,7 +16,7 @@
  * xcni chooses otherwise the row says what kube-proxy does (kp) and
  * expects xcni's choice. Runs last: it replaces every Service the files before wrote.
  *
- *   n1 (this node, 192.168.77.1, fc00:77::1): pods A, B, C    n2 (.2, fc00:77::2): pod R
+ *   n1 (this node, 192.168.77.1, fc00:77::1): pods A, B, C (B6, C6)   n2 (.2, fc00:77::2): pod R (R6N)
  *   n3 (.3, fc00:77::3): no pod
  */
 #include <arpa/inet.h>
@@ -39,6 +39,9 @@
 #define N3_6 "fc00:77::3"
 #define B6 "fd00:99::b"
 #define C6 "fd00:99::c"
+#define R6N "fd00:98::2" /* lb6.c's pod of n2 (ipcache6: tunnel to n2) */
+#define EXT6 "2001:db8:7::7"
+#define LB6 "2001:db8:7::8"
 #define OUTC "203.0.113.9" /* a client outside the cluster (world) */
 #define EXT_IP "198.51.100.7"
 #define LB_IP "198.51.100.8"
@@ -66,6 +69,13 @@
 	"{addresses: [" ip "], nodeName: " #node ", conditions: {ready: false, serving: " \
 	"false, terminating: true}}"
 #define EP6(ip, node) "{addresses: [\"" ip "\"], nodeName: " #node "}"
+#define EP6_TERM(ip, node)                                                                   \
+	"{addresses: [\"" ip "\"], nodeName: " #node ", conditions: {ready: false, serving: " \
+	"true, terminating: true}}"
+#define EP6_GONE(ip, node)                                                                   \
+	"{addresses: [\"" ip "\"], nodeName: " #node ", conditions: {ready: false, serving: " \
+	"false, terminating: true}}"
+#define V6 "ipFamilies: [IPv6], "
 
 static const char manifest[] =
 	/* ClusterIP, endpoints on both nodes */
@@ -128,7 +138,32 @@ static const char manifest[] =
 	EPS_AT("npl6-1", "npl6", "IPv6", "[" EP6(B6, n1) ", " EP6(C6, n2) "]")
 	/* IPv6, ETP Local, no endpoint anywhere */
 	SVC("npl6n", "{type: NodePort, clusterIP: \"fd00:96::61\", ipFamilies: [IPv6], "
-		     "externalTrafficPolicy: Local, " NPORT("30013") "}");
+		     "externalTrafficPolicy: Local, " NPORT("30013") "}")
+	/* IPv6 ClusterIP, endpoints on both nodes */
+	SVC("cip6", "{clusterIP: \"fd00:96::62\", " V6 PORTS "}")
+	EPS_AT("cip6-1", "cip6", "IPv6", "[" EP6(B6, n1) ", " EP6(R6N, n2) "]")
+	/* IPv6 NodePort, ETP Cluster */
+	SVC("np6", "{type: NodePort, clusterIP: \"fd00:96::63\", " V6 NPORT("30014") "}")
+	EPS_AT("np6-1", "np6", "IPv6", "[" EP6(B6, n1) ", " EP6(R6N, n2) "]")
+	/* IPv6 LoadBalancer with an externalIP, ETP Cluster */
+	SVC_ST("lb6", "{type: LoadBalancer, clusterIP: \"fd00:96::64\", " V6
+		      "externalIPs: [\"" EXT6 "\"], " NPORT("30015") "}",
+	       "{loadBalancer: {ingress: [{ip: \"" LB6 "\"}]}}")
+	EPS_AT("lb6-1", "lb6", "IPv6", "[" EP6(B6, n1) ", " EP6(R6N, n2) "]")
+	/* IPv6 ClusterIP and NodePort (ETP Cluster) without endpoints */
+	SVC("none6", "{clusterIP: \"fd00:96::65\", " V6 PORTS "}")
+	EPS_AT("none6-1", "none6", "IPv6", "[]")
+	SVC("npn6", "{type: NodePort, clusterIP: \"fd00:96::66\", " V6 NPORT("30016") "}")
+	/* IPv6, only terminating endpoints: the serving one is the fallback, the other never */
+	SVC("term6", "{clusterIP: \"fd00:96::67\", " V6 PORTS "}")
+	EPS_AT("term6-1", "term6", "IPv6", "[" EP6_TERM(B6, n1) ", " EP6_GONE(C6, n1) "]")
+	/* IPv6, ETP Local, the local endpoint terminating: the local fallback */
+	SVC("nplt6", "{type: NodePort, clusterIP: \"fd00:96::68\", " V6
+		     "externalTrafficPolicy: Local, " NPORT("30017") "}")
+	EPS_AT("nplt6-1", "nplt6", "IPv6", "[" EP6_TERM(B6, n1) ", " EP6(R6N, n2) "]")
+	/* ETP Cluster, only terminating endpoints (both nodes; one not serving): the serving ones */
+	SVC("npct", "{type: NodePort, clusterIP: 10.96.10.17, " NPORT("30009") "}")
+	EPS("npct-1", "npct", "[" EP_TERM(IP_B, n1) ", " EP_TERM(IP_R, n2) ", " EP_GONE(IP_C, n1) "]");
 
 /* What a flow becomes. */
 enum { TO_BACKENDS, REJECT, DROP };
@@ -235,6 +270,43 @@ static const struct flow flows[] = {
 	  DROP, .reason = XCNI_DROP_NO_LOCAL_BACKEND },
 	{ "IPv6: pod -> n3's NodePort (ETP Local) without endpoints: REJECT", false, true, N3_6,
 	  30013, TCP_, REJECT },
+	/* IPv6 ClusterIP */
+	{ "IPv6: pod -> ClusterIP: every endpoint", false, true, "fd00:96::62", 80, TCP_,
+	  TO_BACKENDS, { "[" B6 "]:8080", "[" R6N "]:8080" } },
+	{ "IPv6: outside -> ClusterIP: not served outside the cluster", true, true, "fd00:96::62", 80,
+	  TCP_, DROP, .reason = XCNI_DROP_CLUSTERIP_OUTSIDE,
+	  .kp = "DNAT to an endpoint, masqueraded (xcnid --external-clusterip does so)" },
+	/* IPv6 NodePort, ETP Cluster */
+	{ "IPv6: outside -> NodePort (ETP Cluster): every endpoint", true, true, NODE6, 30014, TCP_,
+	  TO_BACKENDS, { "[" B6 "]:8080", "[" R6N "]:8080" }, SNAT,
+	  .kp = "the local endpoint's flows masqueraded too (xcni keeps the client there)" },
+	{ "IPv6: pod -> n2's NodePort (ETP Cluster): every endpoint", false, true, N2_6, 30014, TCP_,
+	  TO_BACKENDS, { "[" B6 "]:8080", "[" R6N "]:8080" } },
+	/* IPv6 LoadBalancer and externalIPs */
+	{ "IPv6: outside -> externalIP (ETP Cluster)", true, true, EXT6, 80, TCP_, TO_BACKENDS,
+	  { "[" B6 "]:8080", "[" R6N "]:8080" }, SNAT,
+	  .kp = "the local endpoint's flows masqueraded too" },
+	{ "IPv6: outside -> load-balancer IP (ETP Cluster)", true, true, LB6, 80, TCP_, TO_BACKENDS,
+	  { "[" B6 "]:8080", "[" R6N "]:8080" }, SNAT,
+	  .kp = "the local endpoint's flows masqueraded too" },
+	{ "IPv6: pod -> load-balancer IP: every endpoint", false, true, LB6, 80, TCP_, TO_BACKENDS,
+	  { "[" B6 "]:8080", "[" R6N "]:8080" } },
+	/* IPv6, no endpoints */
+	{ "IPv6: pod -> ClusterIP without endpoints: REJECT", false, true, "fd00:96::65", 80, TCP_,
+	  REJECT },
+	{ "IPv6: outside -> NodePort without endpoints: REJECT", true, true, NODE6, 30016, TCP_,
+	  REJECT },
+	/* IPv6, terminating endpoints */
+	{ "IPv6: pod -> ClusterIP, only terminating endpoints: the serving one", false, true,
+	  "fd00:96::67", 80, TCP_, TO_BACKENDS, { "[" B6 "]:8080" } },
+	{ "IPv6: outside -> NodePort (ETP Local, local endpoint terminating): the local fallback",
+	  true, true, NODE6, 30017, TCP_, TO_BACKENDS, { "[" B6 "]:8080" }, KEEP },
+	/* ETP Cluster, only terminating endpoints: every serving one, cluster-wide */
+	{ "outside -> NodePort (ETP Cluster, only terminating): the serving ones", true, false,
+	  NODE_IP, 30009, TCP_, TO_BACKENDS, { BE_B, BE_R }, SNAT,
+	  .kp = "the local endpoint's flows masqueraded too" },
+	{ "pod -> n2's NodePort (ETP Cluster, only terminating): the serving ones", false, false, N2,
+	  30009, TCP_, TO_BACKENDS, { BE_B, BE_R } },
 };
 
 /* Every key of the named map deleted (the Services the files before wrote, their flows). */
@@ -288,6 +360,13 @@ static void flows_setup(void **state)
 	open_up(ip4(IP_A));
 	open_up(ip4(IP_B));
 	open_up(ip4(IP_C));
+	/* This node's IPv6 address, as xcnid writes it (write_self6): the SNAT
+	 * source of IPv6 externalIPs and load-balancer IPs with a remote backend. */
+	{
+		uint32_t zero = 0;
+
+		assert_int_equal(bpf_map_update_elem(map_fd("xcni_self6"), &zero, a6[0], BPF_ANY), 0);
+	}
 	s = store_new();
 	assert_non_null(s);
 	if (k8s_load_stream(manifest, strlen(manifest), &docs, &n, &kerr))

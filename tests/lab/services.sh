@@ -92,12 +92,17 @@ layout_ok() {
 }
 # kube-proxy none: what the agents read instead, and no kube-proxy rule anywhere.
 slices_ok() {
-	/usr/bin/python3 - "$XCNI_LAB_DIR/manifests" "$WEB1" "$WEB2" <<'PY'
-import glob, json, sys
-d, w1, w2 = sys.argv[1:]
-svc = json.load(open(f"{d}/service.y.web.json"))
+	/usr/bin/python3 - "$XCNI_LAB_DIR/manifests" "$WEB1" "$WEB2" "$XCNI_ROOT/tests/lab" <<'PY'
+import fnmatch, sys
+d, w1, w2 = sys.argv[1:4]
+sys.path.insert(0, sys.argv[4])
+from agent_objs import objects
+objs = [o for _, o in objects(d) if o["metadata"].get("namespace") == "y"]
+svc = [o for o in objs if o["kind"] == "Service" and o["metadata"]["name"] == "web"]
+assert len(svc) == 1, f"want Service y/web once, got {len(svc)}"
+svc = svc[0]
 assert svc["spec"]["clusterIP"] and svc["spec"]["selector"] == {"app": "web"}, svc
-sl = [json.load(open(f)) for f in glob.glob(f"{d}/endpointslice.y.web-*.json")]
+sl = [o for o in objs if o["kind"] == "EndpointSlice" and fnmatch.fnmatchcase(o["metadata"]["name"], "web-*")]
 assert len(sl) == 1, f"want one slice, got {len(sl)}"
 s = sl[0]
 assert s["apiVersion"] == "discovery.k8s.io/v1" and s["addressType"] == "IPv4", s
@@ -125,10 +130,12 @@ if [ "$KP" = iptables ]; then
 else
 	check "manifests: Service y/web and one EndpointSlice (service-name label, ports http 80/TCP and echo 81/UDP resolved, web1 and web2 ready on their nodes)" slices_ok
 	check "no KUBE-* chain, no iptables nat rule, no kube nftables rule on either node" no_kube_rules
-	before=$(stat -c %Y "$XCNI_LAB_DIR"/manifests/endpointslice.y.web-*.json)
+	# The file holding the slice (a shard, services-XX.json), by content.
+	slice_file=$(/usr/bin/python3 "$XCNI_ROOT/tests/lab/agent_objs.py" "$XCNI_LAB_DIR/manifests" EndpointSlice y 'web-*' | cut -f1)
+	before=$(stat -c %Y.%y "$slice_file")
 	out=$(lab apply -f "$T/web-svc.yaml" -f "$T/web-pods.yaml" 2>&1)
-	check "re-applying changes nothing: the slice file untouched" \
-		test "$(stat -c %Y "$XCNI_LAB_DIR"/manifests/endpointslice.y.web-*.json)" = "$before"
+	check "re-applying changes nothing: the slice's file ($(basename "$slice_file")) untouched" \
+		test -n "$slice_file" -a "$(stat -c %Y.%y "$slice_file" 2>/dev/null)" = "$before"
 fi
 
 # ---- reaching it -----------------------------------------------------------------------
@@ -166,7 +173,7 @@ if [ "$KP" = iptables ]; then
 		bash -c "nsenter --net=/run/netns/xcl-n1 iptables-save -t filter | grep -q -- '-A KUBE-SERVICES .*y/empty: has no endpoints.*-j REJECT --reject-with icmp-port-unreachable'"
 else
 	check "no endpoints: one placeholder EndpointSlice, no endpoints, no ports" \
-		bash -c "cat $XCNI_LAB_DIR/manifests/endpointslice.y.empty-*.json | /usr/bin/python3 -c 'import json,sys; s=json.load(sys.stdin); assert s[\"endpoints\"] == [] and s[\"ports\"] == []'"
+		bash -c "/usr/bin/python3 $XCNI_ROOT/tests/lab/agent_objs.py $XCNI_LAB_DIR/manifests EndpointSlice y 'empty-*' | cut -f2 | /usr/bin/python3 -c 'import json,sys; s=[json.loads(l) for l in sys.stdin]; assert len(s) == 1 and s[0][\"endpoints\"] == [] and s[0][\"ports\"] == [], s'"
 fi
 out=$(lab probe x/a svc/y/empty 80/tcp --timeout-ms 2000); RC=$?
 check "x/a -> svc/y/empty: blocked" test "$RC" = 1
@@ -192,7 +199,7 @@ check "delete the 5000 Services" bash -c "$XCNICTL lab delete -f $T/scale.yaml >
 t1=$(date +%s.%N)
 diag "lab delete of 5000 Services ($KP): $(echo "$t1 - $t0" | bc) s"
 check "... gone: no scale-* Service left, in the lab or for the agents" \
-	bash -c "! ls $XCNI_LAB_DIR/services $XCNI_LAB_DIR/manifests | grep -q 'scale-'"
+	bash -c "! ls $XCNI_LAB_DIR/services | grep -q 'scale-' && ! /usr/bin/python3 $XCNI_ROOT/tests/lab/agent_objs.py $XCNI_LAB_DIR/manifests | cut -f2 | grep -q '\"scale-'"
 if [ "$KP" = iptables ]; then
 	check "... and from kube-proxy's rules on n1" bash -c "! nsenter --net=/run/netns/xcl-n1 iptables-save -t nat | grep -q 'y/scale-'"
 fi
@@ -340,7 +347,7 @@ if [ "$KP" = iptables ]; then
 		test "$(in_node 1 iptables-save -t nat | grep -c '^:KUBE-SVC-')" = 3
 else
 	check "its Service and EndpointSlice are gone from the manifests" \
-		bash -c "! ls $XCNI_LAB_DIR/manifests | grep -qE '^(service|endpointslice)\.y\.web[.-]'"
+		bash -c "A='/usr/bin/python3 $XCNI_ROOT/tests/lab/agent_objs.py $XCNI_LAB_DIR/manifests'; [ -z \"\$(\$A Service y web)\$(\$A EndpointSlice y 'web-*')\" ] && \$A Service y bsvc | grep -q ."
 	check "still no KUBE-* chain or nat rule on either node" no_kube_rules
 fi
 check_fails "web.y no longer resolves" lab exec x/a -- getent hosts web.y

@@ -120,7 +120,7 @@ expect s/c svc/s/manual 8081/tcp 6 "s/b1" "alt 8081 -> b1 alone (slice A has the
 [ "$NODES" -gt 1 ] && expect "$CN" svc/s/manual 8080/tcp 16 "s/b1 s/b2" "from $LAST too"
 if [ "$KP" = none ]; then
 	check "cluster state: the hand-written slices as applied, beside the Service" \
-		test -e "$XCNI_LAB_DIR/manifests/endpointslice.s.a.json" -a -e "$XCNI_LAB_DIR/manifests/endpointslice.s.c.json" -a -e "$XCNI_LAB_DIR/manifests/service.s.manual.json"
+		bash -c "test -e $XCNI_LAB_DIR/manifests/endpointslice.s.a.json -a -e $XCNI_LAB_DIR/manifests/endpointslice.s.c.json && /usr/bin/python3 $XCNI_ROOT/tests/lab/agent_objs.py $XCNI_LAB_DIR/manifests Service s manual | grep -q ."
 else
 	check "kube-proxy rules: no DNAT to b3 on n1" bash -c "! nsenter --net=/run/netns/xcl-n1 iptables-save -t nat | grep -q -- '--to-destination $(ip_of b3 4):'"
 fi
@@ -171,10 +171,14 @@ out=$(lab delete -f "$T/t1.yaml" 2>&1)
 check "lab delete s/t1: terminating, not deleted (got: $out)" grep -qx 'pod s/t1 terminating (grace period 120s)' <<<"$out"
 check "lab get: s/t1 is there, terminating" test "$(lab get --json | jq_ "[p['terminating'] for p in d['pods'] if p['name'] == 't1'][0]")" = True
 if [ "$KP" = none ]; then
-	conds() { /usr/bin/python3 - "$XCNI_LAB_DIR/manifests" <<'PY'
-import glob, json, sys
-for f in glob.glob(f"{sys.argv[1]}/endpointslice.s.tc-*.json"):
-    for e in json.load(open(f))["endpoints"]:
+	conds() { /usr/bin/python3 - "$XCNI_LAB_DIR/manifests" "$XCNI_ROOT/tests/lab" <<'PY'
+import fnmatch, sys
+sys.path.insert(0, sys.argv[2])
+from agent_objs import objects
+for _, o in objects(sys.argv[1]):
+    if o["kind"] != "EndpointSlice" or o["metadata"]["namespace"] != "s" or not fnmatch.fnmatchcase(o["metadata"]["name"], "tc-*"):
+        continue
+    for e in o["endpoints"]:
         c = e["conditions"]
         print(e["targetRef"]["name"], c["ready"], c["serving"], c["terminating"])
 PY

@@ -435,6 +435,93 @@ static void dir_two_files_define_one_object(void **state)
 	assert_int_equal(p3_ip(fx), 0x0a000023);
 }
 
+/*
+ * A directory of one file per object, as the lab writes its Services: files
+ * are found through an index (store.c, fidx) whose slots move when a file
+ * goes. Files removed from the middle, rewritten and added back in batches of
+ * every kind must leave each pod as its own file last said, and only them.
+ */
+#define MANY 300
+
+static void many_write(struct fixture *fx, int i, int gen)
+{
+	char name[32], text[256];
+
+	snprintf(name, sizeof(name), "m-%03d.yaml", i);
+	snprintf(text, sizeof(text),
+		 "apiVersion: v1\nkind: Pod\nmetadata: {name: m%d, namespace: a}\n"
+		 "status: {podIP: 10.%d.%d.%d}\n", i, gen, i / 256, i % 256);
+	write_renamed(fx->dir, name, text);
+}
+
+static void many_check(struct fixture *fx, const int *gen)
+{
+	struct cluster c;
+	char name[16];
+	int live = 0;
+
+	for (int i = 0; i < MANY; i++) {
+		const struct k8s_object *o;
+
+		snprintf(name, sizeof(name), "m%d", i);
+		o = store_get(fx->st, K8S_POD, "a", name);
+		if (!gen[i]) {
+			assert_null(o);
+			continue;
+		}
+		live++;
+		assert_non_null(o);
+		assert_int_equal(ntohl(o->pod.ip),
+				 (10u << 24) | ((unsigned)gen[i] << 16) | (unsigned)i);
+	}
+	store_view(fx->st, &c);
+	assert_int_equal(c.n[K8S_POD], live + 1); /* and a.yaml's p1 */
+}
+
+static void dir_many_files(void **state)
+{
+	struct fixture *fx = *state;
+	int gen[MANY] = { 0 };
+	char name[32];
+
+	for (int i = 0; i < MANY; i++)
+		many_write(fx, i, gen[i] = 1);
+	assert_int_equal(dispatch(fx->b), MANY);
+	many_check(fx, gen);
+	/* One batch: every third file goes, every other one is rewritten. */
+	for (int i = 0; i < MANY; i++) {
+		if (i % 3 == 1) {
+			snprintf(name, sizeof(name), "m-%03d.yaml", i);
+			rm_at(fx->dir, name);
+			gen[i] = 0;
+		} else if (i % 2) {
+			many_write(fx, i, gen[i] = 2);
+		}
+	}
+	assert_true(dispatch(fx->b) > 0);
+	many_check(fx, gen);
+	/* Then, after the slots moved: each remaining file rewritten alone, the
+	 * removed ones back, then the first half gone. */
+	for (int i = 0; i < MANY; i++) {
+		if (gen[i])
+			many_write(fx, i, gen[i] = 3);
+		assert_int_equal(dispatch(fx->b), gen[i] ? 1 : 0);
+	}
+	many_check(fx, gen);
+	for (int i = 0; i < MANY; i++)
+		if (!gen[i])
+			many_write(fx, i, gen[i] = 4);
+	assert_int_equal(dispatch(fx->b), MANY / 3);
+	many_check(fx, gen);
+	for (int i = 0; i < MANY / 2; i++) {
+		snprintf(name, sizeof(name), "m-%03d.yaml", i);
+		rm_at(fx->dir, name);
+		gen[i] = 0;
+	}
+	assert_int_equal(dispatch(fx->b), MANY / 2);
+	many_check(fx, gen);
+}
+
 static void dir_delete_file(void **state)
 {
 	struct fixture *fx = *state;
@@ -611,6 +698,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(dir_two_files_define_one_object, dir_setup,
 						dir_teardown),
 		cmocka_unit_test_setup_teardown(dir_delete_file, dir_setup, dir_teardown),
+		cmocka_unit_test_setup_teardown(dir_many_files, dir_setup, dir_teardown),
 		cmocka_unit_test_setup_teardown(dir_bad_file_keeps_previous, dir_setup,
 						dir_teardown),
 		cmocka_unit_test_setup_teardown(dir_bad_new_file_adds_nothing, dir_setup,

@@ -5,8 +5,15 @@
  * EndpointSlices of the cluster state. This layer puts them there after
  * every change, as the API server and the EndpointSlice controller would:
  *
- *   manifests/service.NS.NAME.json         the Service with its ClusterIP
- *   manifests/endpointslice.NS.NAME-H.json one slice per set of resolved ports
+ *   manifests/services-XX.json   a List: the Services whose namespace/name
+ *                                hash to XX (LAB_SVC_SHARDS of them), each
+ *                                with its ClusterIP and then its slices,
+ *                                one per set of resolved ports (NAME-H)
+ *
+ * Shards, not a file per object: a file is an inode to make and an inotify
+ * event and a load for every agent, and 10k Services with their slices as
+ * 20k files cost 3 s of file creation alone on an ext4 state directory
+ * without a journal; a change to one Service rewrites its shard (1/64 of them).
  *
  * A slice holds the running pods the Service selects (one address each, a
  * slice of addressType IPv4 and one of IPv6 per port set as the lab's family has them,
@@ -39,7 +46,10 @@
 #include "lab/slice.h"
 #include "lib/system/proto.h"
 
-/* What the sync wrote this time: every other service.* and endpointslice.* file goes. */
+/* Files the Services of the agents are spread over (by a hash of namespace/name). */
+#define LAB_SVC_SHARDS 64
+
+/* What the sync wrote this time: every other services-*, service.* and endpointslice.* file goes. */
 struct wanted {
 	size_t n, cap;
 	char **v;
@@ -146,14 +156,23 @@ static json_t *slice_json(const struct k8s_object *svc, const struct group *g, c
 	return doc;
 }
 
-/* The Service's slices of one family: its selected pods (of that family) grouped by resolved ports. */
-static int slices_put(struct lab *lab, const struct k8s_object *svc, const struct lab_ep_pod *pods,
-		      size_t npods, bool v6, struct wanted *w, bool *changed)
+/* Appends doc (a reference taken) to items: 0 or -ENOMEM. */
+static int item_add(json_t *items, json_t *doc)
+{
+	return doc && !json_array_append_new(items, doc) ? 0 : -ENOMEM;
+}
+
+/*
+ * The Service's slices of one family, appended to items: its selected pods
+ * (of that family) grouped by resolved ports.
+ */
+static int slices_put(const struct k8s_object *svc, const struct lab_ep_pod *pods, size_t npods,
+		      bool v6, json_t *items)
 {
 	const size_t np = svc->svc.nports;
 	struct group *g = calloc(npods + 1, sizeof(*g));
 	uint16_t *ports = calloc((npods + 1) * (np + 1), sizeof(*ports));
-	char name[300], path[PATH_MAX];
+	char name[300];
 	size_t ng = 0;
 	int err = -ENOMEM;
 
@@ -195,8 +214,7 @@ static int slices_put(struct lab *lab, const struct k8s_object *svc, const struc
 			h = (h ^ ((const uint8_t *)g[i].port)[j]) * 0x01000193;
 		/* The IPv6 slice of the same ports beside the IPv4 one. */
 		snprintf(name, sizeof(name), "%.250s-%s%08x", svc->meta.name, v6 ? "v6-" : "", h);
-		lab_object_file(lab, K8S_ENDPOINTSLICE, svc->meta.ns, name, path, sizeof(path));
-		err = put(path, slice_json(svc, &g[i], name, v6), w, changed);
+		err = item_add(items, slice_json(svc, &g[i], name, v6));
 	}
 out:
 	for (size_t i = 0; g && i < ng; i++)
@@ -211,7 +229,8 @@ static int lb_file(const struct dirent *d)
 	size_t n = strlen(d->d_name);
 
 	return n > 5 && !strcmp(d->d_name + n - 5, ".json") &&
-	       (!strncmp(d->d_name, "service.", 8) || !strncmp(d->d_name, "endpointslice.", 14));
+	       (!strncmp(d->d_name, "services-", 9) || !strncmp(d->d_name, "service.", 8) ||
+		!strncmp(d->d_name, "endpointslice.", 14));
 }
 
 /* The objects of Services and slices that are no more. */
@@ -239,8 +258,22 @@ static int sweep(struct lab *lab, const struct wanted *w, bool *changed)
 	return err;
 }
 
+/* The shard of Service ns/name: FNV-1a of "ns/name". */
+static unsigned int svc_shard(const char *ns, const char *name)
+{
+	uint32_t h = 0x811c9dc5;
+
+	for (const char *s = ns; *s; s++)
+		h = (h ^ (uint8_t)*s) * 0x01000193;
+	h = (h ^ '/') * 0x01000193;
+	for (const char *s = name; *s; s++)
+		h = (h ^ (uint8_t)*s) * 0x01000193;
+	return h % LAB_SVC_SHARDS;
+}
+
 int lab_slices_sync(struct lab *lab, bool *changed)
 {
+	json_t *shard[LAB_SVC_SHARDS] = { NULL };
 	struct lab_slice_list hand = {};
 	struct lab_ep_pod *pods = NULL;
 	struct wanted w = {};
@@ -254,16 +287,30 @@ int lab_slices_sync(struct lab *lab, bool *changed)
 		return err;
 	err = lab_ep_pods_load(lab, &pods, &npods);
 	for (size_t i = 0; !err && i < l.n; i++) {
-		lab_object_file(lab, K8S_SERVICE, l.v[i]->meta.ns, l.v[i]->meta.name, path,
-				sizeof(path));
-		err = put(path, lab_object_doc(l.v[i]), &w, changed);
+		unsigned int k = svc_shard(l.v[i]->meta.ns, l.v[i]->meta.name);
+
+		if (!shard[k] && !(shard[k] = json_array())) {
+			err = -ENOMEM;
+			break;
+		}
+		err = item_add(shard[k], lab_object_doc(l.v[i]));
 		/* A slice per family of the lab, as the EndpointSlice controller
 		 * writes one per addressType (the IPv4 one as ever in an IPv4 lab). */
 		if (!err && l.v[i]->svc.has_selector && (lab->family & LAB_FAM_V4))
-			err = slices_put(lab, l.v[i], pods, npods, false, &w, changed);
+			err = slices_put(l.v[i], pods, npods, false, shard[k]);
 		if (!err && l.v[i]->svc.has_selector && (lab->family & LAB_FAM_V6))
-			err = slices_put(lab, l.v[i], pods, npods, true, &w, changed);
+			err = slices_put(l.v[i], pods, npods, true, shard[k]);
 	}
+	for (unsigned int k = 0; !err && k < LAB_SVC_SHARDS; k++) {
+		if (!shard[k])
+			continue;
+		lab_path(lab, path, sizeof(path), "manifests/services-%02x.json", k);
+		err = put(path, json_pack("{s:s,s:s,s:O}", "apiVersion", "v1", "kind", "List",
+					  "items", shard[k]),
+			  &w, changed);
+	}
+	for (unsigned int k = 0; k < LAB_SVC_SHARDS; k++)
+		json_decref(shard[k]);
 	if (!err)
 		err = lab_slice_list_load(lab, &hand);
 	for (size_t i = 0; !err && i < hand.n; i++) {
