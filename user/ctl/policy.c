@@ -322,9 +322,11 @@ static int cmd_policy_get(const struct ctx *c, char **argv)
 		if (i < n || !(pe.isolated & XCNI_ISOLATED(dir)))
 			continue;
 		pt_str(t, dir == XCNI_DIR_TO_POD ? "ingress" : "egress");
-		for (size_t k = 2; k < ARRAY_SIZE(pol_cols); k++) /* all but the first and last */
+		/* All but the direction, isolated_by and passed_by (the last two). */
+		for (size_t k = 3; k < ARRAY_SIZE(pol_cols); k++)
 			pt_null(t);
 		pt_str(t, iso.json[dir][0] ? iso.json[dir] : NULL);
+		pt_null(t);
 	}
 	err = show(c, t);
 out:

@@ -1006,6 +1006,9 @@ static int policies_resync(struct pol_incr *pi, const struct cluster *c)
 		i += d <= 0;
 		j += d >= 0;
 	}
+	/* No ClusterNetworkPolicy here (they compile whole): no rule names kept. */
+	free(x.pass_ref);
+	free(tmp.rulenames);
 	if (ret) {
 		free(x.nps);
 		free(x.np_id);
