@@ -301,6 +301,11 @@ int lb6_state(void);
 int svc_state(void);
 int v6ovl_state(void); /* v6_state and v6ovl.c's overlay */
 int dsr6_state(void); /* svc_state and dsr6.c's DSR NodePorts */
+/* tests/bpf/nodeport.c: the IPv6 NodePorts and externalIPs (np6_setup, which
+ * lb6_state and svc_state write too); v6_state with them and the pods' policy
+ * opened (np6_state). */
+void np6_setup(void **state);
+int np6_state(void);
 int run_groups(const struct group *const *groups, size_t n, int argc, char **argv);
 
 #endif

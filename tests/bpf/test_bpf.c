@@ -55,6 +55,7 @@ int node4_state(void)
 	G(v6ovl) /* IPv6 across nodes */                                                                  \
 	G(v6ul) /* the IPv6 underlay */                                                                   \
 	G(lb6) /* IPv6 Services in BPF */                                                                 \
+	G(nodeport) /* NodePorts: local, SNAT to n2, externalIPs, ETP Local */                            \
 	G(lb6_v6ul) /* IPv6 NodePorts over the IPv6 underlay */                                           \
 	G(lb6_icmp_ovl) /* from_overlay6's ICMPv6 reverse NAT */                                          \
 	G(lb6_icmp_np) /* IPv6 NodePort replies' ICMPv6 errors */                                         \
