@@ -230,7 +230,7 @@ size_t geneve_wrap_ul6(const uint8_t *inner, size_t inner_len, const char *src, 
 		       uint32_t hash, uint32_t vni, uint8_t *out);
 uint32_t geneve_hash6(const char *s, uint16_t sp, const char *d, uint16_t dp, uint8_t proto);
 
-/* tests/bpf/lb6_v6ul.c: ul6_bench, --bench's from_overlay rows. */
+/* tests/bpf/nodeport.c: ul6_bench, --bench's from_overlay rows. */
 int ul6_bench(void);
 
 /* tests/bpf/lb.c: --bench-lb. */
@@ -302,10 +302,10 @@ int svc_state(void);
 int v6ovl_state(void); /* v6_state and v6ovl.c's overlay */
 int dsr6_state(void); /* svc_state and dsr6.c's DSR NodePorts */
 /* tests/bpf/nodeport.c: the IPv6 NodePorts and externalIPs (np6_setup, which
- * lb6_state and svc_state write too); v6_state with them and the pods' policy
- * opened (np6_state). */
+ * lb6_state and svc_state write too); lb_state, v6_state's endpoints with
+ * their policy opened and np6_setup's NodePorts (np_state). */
 void np6_setup(void **state);
-int np6_state(void);
+int np_state(void);
 int run_groups(const struct group *const *groups, size_t n, int argc, char **argv);
 
 #endif

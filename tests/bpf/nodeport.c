@@ -1,10 +1,24 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * NodePorts (bpf/lib/nodeport.h) through BPF_PROG_TEST_RUN: from_overlay
- * with lb_enabled taking the client's packet from the underlay (the client
- * CLIENT6 outside), on tests/bpf/v6.c's IPv6 endpoints (prep np6_state:
- * v6_state, the endpoints' policy opened, np6_setup's frontends), on this
- * node's IPv6 address NODE6:
+ * NodePorts and externalIPs (bpf/lib/nodeport.h) through BPF_PROG_TEST_RUN,
+ * both families side by side: from_overlay with lb_enabled taking a client's
+ * packet from the underlay into a backend on this node (DNAT only) or on
+ * another (DNAT, SNAT to this node, Geneve over the IPv4 underlay, or over
+ * the IPv6 one), the replies made the frontend's again, the backend's ICMP
+ * error about a SNATed flow, externalTrafficPolicy Local, SCTP. DSR is
+ * nodeport_dsr.c's, ICMP errors from outside nodeport_icmp.c's, path MTU
+ * np_mtu.c's.
+ *
+ * The group's prep (np_state) starts from lb.c's frontends (lb_state, the
+ * NODE_IP rows of the table atop lb.c):
+ *   NODE_IP:30080/TCP     11: B:8080 (this node)
+ *   NODE_IP:30081/TCP     101: R:80 (on n2, through Geneve)
+ *   NODE_IP:30083/TCP     B:8080                                   ETP Local
+ *   NODE_IP:30084/TCP     R:80 (INT only)                          ETP Local
+ *   NODE_IP:30085/TCP     none                                     -
+ *   NODE_IP:30132,30133/SCTP  B:3868, R:3868
+ * and adds v6.c's IPv6 endpoints (policy opened, as lb6.c's Services have
+ * it) and np6_setup's IPv6 NodePorts on this node's IPv6 address NODE6:
  *   [NODE6]:30080/TCP     3201: B:8080 (this node)                  -
  *   [NODE6]:30081/TCP     3211: R6N:80 (on n2, through Geneve)      -
  *   [NODE6]:30082/UDP     3221: R6N:5353 (on n2)                    -
@@ -14,25 +28,52 @@
  *   [EXT6]:80/TCP         3231: R6N:80 (on n2)                      -
  *   [EXT6]:53/UDP         3241: R6N:5353 (on n2)                    -
  *   [EXT6B]:80/TCP        none here                                 ETP Local
- * and a ClusterIP whose backend is on n2:
+ * lb6_remote_reply's ClusterIP with its backend on n2:
  *   [VIPR]:80/TCP         3301: R6N:80 (on n2)                      -
+ * and, over the IPv6 underlay (a from_overlay of this file's with node_ip6
+ * NODE6 on the harness's maps; lb6u_setup):
+ *   NV    fc00:77::2   node nv, behind the IPv6 underlay (tunnel6, tunstat6)
+ *   RV6   fd00:95::2   a pod of nv, ipcache6 TUN6 -> NV
+ *   [NODE6]:30181/TCP  3401: RV6:80                 -
+ *   [NODE6]:30182/UDP  3411: RV6:5353               -
+ *   [NODE6]:30190/TCP  none here                    ETP Local
+ *   [EXTV]:80/TCP      3421: RV6:80 (an externalIP)  -
  *
  * Frames carry real L4 checksums; what the programs must leave is built from
- * scratch here and compared byte for byte.
+ * scratch with the translated fields and every checksum computed in full
+ * (lb.c's frame(), lb6.c's frame6(); the outer headers from the harness's
+ * geneve_wrap, v6ovl.c's geneve_wrap6, v6ul.c's geneve_wrap_ul6) and
+ * compared byte for byte.
+ *
+ * `test_bpf --bench` adds ul6_bench's rows: from_overlay decapsulating
+ * Geneve over IPv6 for a pod here, without and with Services in BPF.
  */
 #include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <linux/pkt_cls.h>
 
-#include "lb6.h"
+#include "nodeport.h"
 
-#define B6 "fd00:99::b"
-#define R6N "fd00:98::2" /* a pod of n2 */
 #define CLIENT6B "2001:db8:1::8"
 #define EXT6 "2001:db8:100::1" /* an externalIP */
 #define EXT6B "2001:db8:100::2" /* an externalIP, externalTrafficPolicy Local */
 #define KEY_X "0.0.0.7"
+#define VIPR "fd00:96::11"
+#define NV "fc00:77::2"
+#define RV6 "fd00:95::2"
+#define EXTV "2001:db8:100::9"
+#define ID_RV 0x3100
 
+/* ---- The clients, the IPv6 frontends ------------------------------------- */
+
+struct fr from_outside(const char *src, uint16_t sp, uint16_t dp, uint8_t flags)
+{
+	return (struct fr){ .smac = pods[DEV_U].mac, .dmac = pods[DEV_U].host_mac,
+			    .saddr = ip4(src), .daddr = ip4(NODE_IP), .sport = sp, .dport = dp,
+			    .proto = IPPROTO_TCP, .flags = flags };
+}
 
 void ipc6_put(const char *a, uint32_t id, const char *tunnel, uint8_t flags)
 {
@@ -76,6 +117,55 @@ void np6_setup(void **state)
 	svc6(EXT6, 80, IPPROTO_TCP, 324, 0, (const uint32_t[]){ 3231 }, 1);
 	svc6(EXT6, 53, IPPROTO_UDP, 325, 0, (const uint32_t[]){ 3241 }, 1);
 	svc6(EXT6B, 80, IPPROTO_TCP, 326, XCNI_SVC_F_ETP_LOCAL, NULL, 0);
+}
+
+/* ---- A backend on this node ---------------------------------------------- */
+
+/*
+ * NodePort, a backend on this node: DNAT only (the client's address kept),
+ * into B; B's reply gets the NodePort back as source and leaves by the
+ * underlay (redirect_neigh fills the MACs when it sends: unchanged here).
+ */
+static void lb_nodeport_local(void **state)
+{
+	uint8_t in[FRAME_MAX], want[FRAME_MAX];
+	struct fr f = from_outside(CLIENT, 50000, 30080, TH_SYN), t;
+	struct xcni_ct_entry e;
+	size_t len, wlen;
+	int found;
+
+	(void)state;
+	len = frame(&f, in);
+	t = into(f, DEV_B);
+	t.daddr = ip4(IP_B);
+	t.dport = 8080;
+	wlen = frame(&t, want);
+	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_LOCAL, want, wlen);
+	e = ct_get(ip4(CLIENT), ip4(NODE_IP), 50000, 30080, IPPROTO_TCP, &found);
+	assert_true(found);
+	assert_int_equal(e.flags, XCNI_CT_F_SVC);
+	assert_int_equal(e.backend_id, 11);
+	e = ct_get(ip4(CLIENT), ip4(IP_B), 50000, 8080, IPPROTO_TCP, &found);
+	assert_true(found);
+	assert_int_equal(e.flags, XCNI_CT_F_NODEPORT);
+	assert_int_equal(e.rev_nat, 14);
+
+	f = from_dev(DEV_B, IP_B, 8080, CLIENT, 50000, IPPROTO_TCP, TH_SYN | TH_ACK);
+	len = frame(&f, in);
+	t = f;
+	t.saddr = ip4(NODE_IP);
+	t.sport = 30080;
+	wlen = frame(&t, want);
+	expect(FROM_POD_LB, DEV_B, in, len, TC_ACT_REDIRECT, XCNI_FWD_REPLY, want, wlen);
+
+	/* The same under externalTrafficPolicy=Local (EXT holds B only). */
+	f = from_outside(CLIENT, 50002, 30083, TH_SYN);
+	len = frame(&f, in);
+	t = into(f, DEV_B);
+	t.daddr = ip4(IP_B);
+	t.dport = 8080;
+	wlen = frame(&t, want);
+	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_LOCAL, want, wlen);
 }
 
 /*
@@ -131,6 +221,98 @@ static void lb6_nodeport_local(void **state)
 		assert_int_equal(o.retval, TC_ACT_OK);
 		assert_memory_equal(out, in, len);
 	}
+}
+
+/* ---- A backend on n2: SNAT, Geneve over the IPv4 underlay ---------------- */
+
+/* The SNATed, encapsulated frame from_outside sends for f to R:bport with source port sp. */
+static size_t nodeport_remote_want_to(const struct fr *f, const uint8_t *in, uint16_t sp,
+				      uint16_t bport, uint8_t *want)
+{
+	uint8_t inner[FRAME_MAX];
+	struct fr t = *f;
+	struct xcni_ct_key tuple = { .saddr = ip4(NODE_IP), .daddr = ip4(IP_R), .sport = htons(sp),
+				     .dport = htons(bport), .proto = f->proto };
+	size_t ilen;
+
+	t.saddr = ip4(NODE_IP);
+	t.sport = sp;
+	t.daddr = ip4(IP_R);
+	t.dport = bport;
+	t.ttl = 63;
+	ilen = frame(&t, inner);
+	return geneve_wrap(tuple, inner, ilen, in, NODE_IP, N2, VNI, 0, want);
+}
+
+static size_t nodeport_remote_want(const struct fr *f, const uint8_t *in, uint16_t sp,
+				   uint8_t *want)
+{
+	return nodeport_remote_want_to(f, in, sp, 80, want);
+}
+
+/*
+ * NodePort, a backend on node n2: DNAT to R, SNAT to this node (the client's
+ * port while free), Geneve to n2; R's reply through n2's Geneve is undone
+ * (frontend -> client) and leaves by the underlay. A second client on the
+ * same port gets another: the port from the flow's hash.
+ */
+static void lb_nodeport_remote(void **state)
+{
+	uint8_t in[FRAME_MAX], inner[FRAME_MAX], want[FRAME_MAX];
+	struct fr f = from_outside(CLIENT, 50001, 30081, TH_SYN), t;
+	struct xcni_ct_key tuple;
+	struct xcni_ct_entry e;
+	size_t len, ilen, wlen;
+	uint16_t sp2;
+	int found;
+
+	(void)state;
+	len = frame(&f, in);
+	wlen = nodeport_remote_want(&f, in, 50001, want);
+	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
+	e = ct_get(ip4(CLIENT), ip4(NODE_IP), 50001, 30081, IPPROTO_TCP, &found);
+	assert_true(found);
+	assert_int_equal(e.flags, XCNI_CT_F_SVC);
+	assert_int_equal(e.backend_id, 101);
+	assert_int_equal(e.nat_port, htons(50001));
+	e = ct_get(ip4(NODE_IP), ip4(IP_R), 50001, 80, IPPROTO_TCP, &found);
+	assert_true(found);
+	assert_int_equal(e.flags, XCNI_CT_F_NODEPORT | XCNI_CT_F_SNAT);
+	assert_int_equal(e.rev_nat, 15);
+	assert_int_equal(e.nat_addr, ip4(CLIENT));
+	assert_int_equal(e.nat_port, htons(50001));
+
+	/* R's SYN-ACK from n2: decapsulated, frontend -> client, out the underlay. */
+	f = (struct fr){ .smac = pods[DEV_U].mac, .dmac = pods[DEV_U].host_mac, .saddr = ip4(IP_R),
+			 .daddr = ip4(NODE_IP), .sport = 80, .dport = 50001, .proto = IPPROTO_TCP,
+			 .flags = TH_SYN | TH_ACK };
+	ilen = frame(&f, inner);
+	tuple = (struct xcni_ct_key){ .saddr = ip4(IP_R), .daddr = ip4(NODE_IP), .sport = htons(80),
+				      .dport = htons(50001), .proto = IPPROTO_TCP };
+	len = geneve_wrap(tuple, inner, ilen, inner, N2, NODE_IP, VNI, 0, in);
+	t = f;
+	t.saddr = ip4(NODE_IP);
+	t.sport = 30081;
+	t.daddr = ip4(CLIENT);
+	t.dport = 50001;
+	wlen = frame(&t, want);
+	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_REPLY, want, wlen);
+	e = ct_get(ip4(NODE_IP), ip4(IP_R), 50001, 80, IPPROTO_TCP, &found);
+	assert_int_equal(e.state, XCNI_CT_ESTABLISHED);
+
+	/* The client's ACK: the same port again (from the service entry). */
+	f = from_outside(CLIENT, 50001, 30081, TH_ACK);
+	len = frame(&f, in);
+	wlen = nodeport_remote_want(&f, in, 50001, want);
+	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
+
+	/* Another client, the same source port: NODE_IP:50001 -> R:80 is taken. */
+	f = from_outside(CLIENT2, 50001, 30081, TH_SYN);
+	sp2 = (uint16_t)(32768 + (xcni_lb_hash(ip4(CLIENT2), ip4(IP_R), htons(50001), htons(80),
+					       IPPROTO_TCP) + 7919) % 28232);
+	len = frame(&f, in);
+	wlen = nodeport_remote_want(&f, in, sp2, want);
+	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
 }
 
 size_t frame6_as(const struct g6 *f, const char *src, uint16_t sp, const char *dst, uint16_t dp,
@@ -257,6 +439,49 @@ static void lb6_nodeport_remote(void **state)
 	expect6(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_REPLY, want, wlen);
 }
 
+/* ---- The backend's ICMP error about the SNATed flow ---------------------- */
+
+/*
+ * An ICMP error about a NodePort flow SNATed to R (lb_nodeport_remote's:
+ * CLIENT:50001 -> NODE_IP:30081, sent as NODE_IP:50001 -> R:80): R's
+ * fragmentation-needed comes through n2's Geneve to this node, and leaves
+ * by the underlay to the client, from the NodePort, quoting the packet as
+ * the client sent it (its IP and the ICMP checksums computed in full here).
+ * An error quoting a flow this node never SNATed goes to the stack as before.
+ */
+static void lb_nodeport_icmp(void **state)
+{
+	uint8_t q[FRAME_MAX], qw[FRAME_MAX], inner[FRAME_MAX], in[FRAME_MAX], want[FRAME_MAX];
+	struct xcni_ct_key tuple = { .saddr = ip4(IP_R), .daddr = ip4(NODE_IP),
+				     .proto = IPPROTO_ICMP };
+	struct fr sent = from_outside(CLIENT, 50001, 30081, TH_ACK), err, t;
+	size_t len, ilen, wlen;
+
+	(void)state;
+	sent.ttl = 63;
+	frame(&sent, qw);
+	sent.saddr = ip4(NODE_IP);
+	sent.daddr = ip4(IP_R);
+	sent.dport = 80;
+	frame(&sent, q);
+	err = (struct fr){ .smac = pods[DEV_U].mac, .dmac = pods[DEV_U].host_mac,
+			   .saddr = ip4(IP_R), .daddr = ip4(NODE_IP), .proto = IPPROTO_ICMP };
+	ilen = icmp_error(&err, 3, 4, q, inner);
+	len = geneve_wrap(tuple, inner, ilen, inner, N2, NODE_IP, VNI, 0, in);
+	t = err;
+	t.saddr = ip4(NODE_IP);
+	t.daddr = ip4(CLIENT);
+	wlen = icmp_error(&t, 3, 4, qw, want);
+	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_REPLY, want, wlen);
+
+	/* About a port this node did not SNAT: decapsulated for the stack, untouched. */
+	sent.sport = 50999;
+	frame(&sent, q);
+	ilen = icmp_error(&err, 3, 4, q, inner);
+	len = geneve_wrap(tuple, inner, ilen, inner, N2, NODE_IP, VNI, 0, in);
+	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_OK, XCNI_FWD_DECAP_HOST, inner, ilen);
+}
+
 /*
  * An ICMPv6 port unreachable from R6N (through n2's Geneve) about the SNATed
  * UDP flow of lb6_nodeport_remote (quoting NODE6:50020 -> R6N:5353): the
@@ -332,6 +557,8 @@ static void lb6_nodeport_icmp(void **state)
 	(void)state;
 	np6_icmp_check(50020, 5353, NODE6, 30082);
 }
+
+/* ---- externalIPs --------------------------------------------------------- */
 
 void self6_put_fd(int fd, const char *a)
 {
@@ -423,6 +650,103 @@ static void lb6_extip_remote(void **state)
 	assert_false(found);
 }
 
+/* ---- externalTrafficPolicy Local, no backend ----------------------------- */
+
+/*
+ * externalTrafficPolicy=Local with no backend here: from outside, dropped
+ * with its own reason (no SNAT to another node's), nothing left in
+ * conntrack; a pod of this node reaching the same NodePort takes the INT
+ * entry, every backend (R). No backend at all (policy Cluster): refused
+ * back out the underlay (TCP RST).
+ */
+static void lb_nodeport_etp_local(void **state)
+{
+	uint8_t in[FRAME_MAX], inner[FRAME_MAX], want[FRAME_MAX];
+	struct fr f = from_outside(CLIENT, 50003, 30084, TH_SYN), t;
+	struct xcni_ct_key tuple = { .saddr = ip4(IP_A), .daddr = ip4(IP_R), .sport = htons(50004),
+				     .dport = htons(80), .proto = IPPROTO_TCP };
+	size_t len, ilen, wlen;
+	int found;
+
+	(void)state;
+	len = frame(&f, in);
+	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_SHOT, XCNI_DROP_NO_LOCAL_BACKEND, NULL, 0);
+	ct_get(ip4(CLIENT), ip4(NODE_IP), 50003, 30084, IPPROTO_TCP, &found);
+	assert_false(found);
+
+	f = from_dev(DEV_A, IP_A, 50004, NODE_IP, 30084, IPPROTO_TCP, TH_SYN);
+	len = frame(&f, in);
+	t = f;
+	t.ttl = 63;
+	t.daddr = ip4(IP_R);
+	t.dport = 80;
+	ilen = frame(&t, inner);
+	wlen = geneve_wrap(tuple, inner, ilen, in, NODE_IP, N2, VNI, 0, want);
+	expect(FROM_POD_LB, DEV_A, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
+
+	f = from_outside(CLIENT, 50005, 30085, TH_SYN);
+	len = frame(&f, in);
+	rst_want(&f, want);
+	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_DROP_NO_BACKEND, want,
+	       ETH_HLEN + 40);
+}
+
+/* ---- SCTP ---------------------------------------------------------------- */
+
+/*
+ * SCTP NodePorts from the underlay: to B on this node (30132 -> 3868: DNAT
+ * and a new port, the CRC updated) and B's INIT ACK back out; to R on n2
+ * (DNAT, SNAT to this node, Geneve) and R's INIT ACK undone both ways.
+ */
+static void lb_sctp_nodeport(void **state)
+{
+	uint8_t in[FRAME_MAX], inner[FRAME_MAX], want[FRAME_MAX];
+	struct fr f = from_outside(CLIENT, 50100, 30132, SC_INIT), t;
+	struct xcni_ct_key tuple = { .saddr = ip4(IP_R), .daddr = ip4(NODE_IP), .sport = htons(3868),
+				     .dport = htons(50101), .proto = IPPROTO_SCTP };
+	size_t len, ilen, wlen;
+
+	(void)state;
+	f.proto = IPPROTO_SCTP;
+	f.payload = 16;
+	len = frame(&f, in);
+	t = into(f, DEV_B);
+	t.daddr = ip4(IP_B);
+	t.dport = 3868;
+	wlen = frame(&t, want);
+	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_LOCAL, want, wlen);
+
+	f = from_dev(DEV_B, IP_B, 3868, CLIENT, 50100, IPPROTO_SCTP, SC_INIT_ACK);
+	f.payload = 20;
+	len = frame(&f, in);
+	t = f;
+	t.saddr = ip4(NODE_IP);
+	t.sport = 30132;
+	wlen = frame(&t, want);
+	expect(FROM_POD_LB, DEV_B, in, len, TC_ACT_REDIRECT, XCNI_FWD_REPLY, want, wlen);
+
+	f = from_outside(CLIENT, 50101, 30133, SC_INIT);
+	f.proto = IPPROTO_SCTP;
+	f.payload = 16;
+	len = frame(&f, in);
+	wlen = nodeport_remote_want_to(&f, in, 50101, 3868, want);
+	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
+
+	f = (struct fr){ .smac = pods[DEV_U].mac, .dmac = pods[DEV_U].host_mac, .saddr = ip4(IP_R),
+			 .daddr = ip4(NODE_IP), .sport = 3868, .dport = 50101,
+			 .proto = IPPROTO_SCTP, .flags = SC_INIT_ACK, .payload = 20 };
+	ilen = frame(&f, inner);
+	len = geneve_wrap(tuple, inner, ilen, inner, N2, NODE_IP, VNI, 0, in);
+	t = f;
+	t.saddr = ip4(NODE_IP);
+	t.sport = 30133;
+	t.daddr = ip4(CLIENT);
+	wlen = frame(&t, want);
+	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_REPLY, want, wlen);
+}
+
+/* ---- A ClusterIP's backend on n2: from_overlay's reverse NAT ------------- */
+
 /*
  * A ClusterIP whose backend is a pod of n2 (R6N): from_pod translates and
  * sends the SYN in Geneve; the SYN-ACK comes back decapsulated by
@@ -430,7 +754,6 @@ static void lb6_extip_remote(void **state)
  * (from_overlay6's reverse NAT: to_pod, which would do it for a backend
  * reached through the stack, is passed by). Hop limit as sent, A's MACs.
  */
-#define VIPR "fd00:96::11"
 static void lb6_remote_reply(void **state)
 {
 	struct g6 f = from6(DEV_A, A6, 40700, VIPR, 80, IPPROTO_TCP, T_SYN), r, t;
@@ -463,6 +786,239 @@ static void lb6_remote_reply(void **state)
 	expect6(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_DECAP, want, wlen);
 }
 
+/* ---- The IPv6 underlay --------------------------------------------------- */
+
+/* NODE6 (lb6.h): this node's IPv6 InternalIP, here its underlay address */
+
+static struct from_overlay *fo; /* lb_enabled, node_ip6 */
+
+/* This node's from_overlay on the IPv6 underlay; lb: with Services in BPF. */
+struct from_overlay *ul6_load(int lb)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = env.pin_dir);
+	struct from_overlay *o = from_overlay__open_opts(&opts);
+	uint32_t n6[4];
+
+	if (!o)
+		return NULL;
+	if (inet_pton(AF_INET6, NODE6, n6) != 1)
+		goto fail;
+	o->rodata->vni = VNI;
+	o->rodata->lb_enabled = (uint32_t)lb;
+	memcpy((void *)o->rodata->node_ip6, n6, 16);
+	if (from_overlay__load(o))
+		goto fail;
+	return o;
+fail:
+	from_overlay__destroy(o);
+	return NULL;
+}
+
+/* Node a behind the IPv6 underlay (its tunnel and counters), its pod p (identity id). */
+int ul6_node(const char *a, const char *name, const char *p, uint32_t id)
+{
+	struct xcni_tunnel t = { 0 };
+	int ncpu = libbpf_num_possible_cpus();
+	struct xcni_tunstat zero[ncpu];
+	struct xcni_ipcache_val v = { .identity = id, .flags = XCNI_IPC_POD | XCNI_IPC_TUN6 };
+	struct xcni_ipcache6_key k = { .prefixlen = 128 };
+	struct xcni_in6 n;
+
+	memset(zero, 0, sizeof(zero));
+	snprintf(t.node, sizeof(t.node), "%s", name);
+	if (inet_pton(AF_INET6, a, n.addr) != 1 || inet_pton(AF_INET6, p, k.addr) != 1)
+		return -EINVAL;
+	memcpy(v.tunnel_ip6, n.addr, 16);
+	if (bpf_map_update_elem(map_fd("xcni_tunnel6"), &n, &t, BPF_ANY) ||
+	    bpf_map_update_elem(map_fd("xcni_tunstat6"), &n, zero, BPF_ANY) ||
+	    bpf_map_update_elem(map_fd("xcni_ipcache6"), &k, &v, BPF_ANY))
+		return -errno;
+	/* The node's own address: a remote node, reached through its tunnel. */
+	memcpy(k.addr, n.addr, 16);
+	v.identity = XCNI_ID_REMOTE_NODE;
+	v.flags = XCNI_IPC_TUN6;
+	return bpf_map_update_elem(map_fd("xcni_ipcache6"), &k, &v, BPF_ANY) ? -errno : 0;
+}
+
+/* A frontend with one backend (bid: ip:bport) or none, as the agent writes it. */
+static void fe6(const char *vip, uint16_t port, uint8_t proto, uint32_t id, uint8_t flags,
+		uint32_t bid, const char *ip, uint16_t bport)
+{
+	if (bid)
+		be6(bid, ip, bport);
+	svc6(vip, port, proto, id, flags, &bid, bid ? 1 : 0);
+}
+
+static uint64_t tx_to(const char *node)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct xcni_tunstat s[ncpu];
+	struct xcni_in6 k;
+	uint64_t tx = 0;
+
+	in6(node, k.addr);
+	assert_int_equal(bpf_map_lookup_elem(map_fd("xcni_tunstat6"), &k, s), 0);
+	for (int i = 0; i < ncpu; i++)
+		tx += s[i].tx_packets;
+	return tx;
+}
+
+/* One packet through this file's from_overlay on the underlay device (lb6.h's expect6). */
+static void ul_expect(const uint8_t *in, size_t len, int ret, int reason, const uint8_t *want,
+		      size_t want_len)
+{
+	expect6_fd(bpf_program__fd(fo->progs.from_overlay), XCNI_DIR_FROM_OVERLAY, DEV_U, in, len,
+		   ret, reason, want, want_len);
+}
+
+/*
+ * What must leave for f (from outside) to RV6:bport: SNATed to NODE6:sp, one
+ * hop less, in Geneve over IPv6 from NODE6 to NV (the outer label and port
+ * the SNATed flow's hash, traffic class 0 as the inner's).
+ */
+static size_t ul_remote_want(const struct g6 *f, uint16_t sp, uint16_t bport, uint8_t *want)
+{
+	uint8_t inner[FRAME_MAX];
+	size_t ilen = np6_snat_inner(f, sp, RV6, bport, inner);
+
+	return geneve_wrap_ul6(inner, ilen, NODE6, NV,
+			       geneve_hash6(NODE6, sp, RV6, bport, f->proto), VNI, want);
+}
+
+/* RV6's answer (sport -> NODE6:dport) in nv's Geneve over IPv6; r: the inner frame. */
+static size_t ul_reply_in(struct g6 *r, uint16_t sport, uint16_t dport, uint8_t proto,
+			  uint8_t flags, uint8_t *in)
+{
+	uint8_t inner[FRAME_MAX];
+	size_t ilen;
+
+	*r = outside6_to(RV6, sport, NODE6, dport, proto, flags);
+	ilen = frame6(r, inner);
+	return geneve_wrap_ul6(inner, ilen, NV, NODE6, geneve_hash6(RV6, sport, NODE6, dport, proto),
+			       VNI, in);
+}
+
+static void lb6u_setup(void **state)
+{
+	(void)state;
+	fo = ul6_load(1);
+	assert_non_null(fo);
+	assert_int_equal(ul6_node(NV, "nv", RV6, ID_RV), 0);
+	fe6(NODE6, 30181, IPPROTO_TCP, 340, 0, 3401, RV6, 80);
+	fe6(NODE6, 30182, IPPROTO_UDP, 341, 0, 3411, RV6, 5353);
+	fe6(NODE6, 30190, IPPROTO_TCP, 343, XCNI_SVC_F_ETP_LOCAL, 0, NULL, 0);
+	fe6(EXTV, 80, IPPROTO_TCP, 342, 0, 3421, RV6, 80);
+	assert_int_equal(polrev_bump(), 0);
+}
+
+static void lb6u_teardown(void **state)
+{
+	(void)state;
+	from_overlay__destroy(fo);
+	fo = NULL;
+}
+
+/*
+ * TCP to [NODE6]:30181, the backend RV6 on nv: DNAT, SNAT to NODE6 (the
+ * client's port, free), Geneve over IPv6 to nv, counted towards it; RV6's
+ * SYN-ACK in nv's Geneve over IPv6 is decapsulated, made the frontend's to
+ * the client and sent out the underlay; the client's ACK goes the same way
+ * as its SYN. UDP likewise.
+ */
+static void lb6u_nodeport_remote(void **state)
+{
+	struct g6 f = outside6_to(CLIENT6, 50110, NODE6, 30181, IPPROTO_TCP, T_SYN), r;
+	uint8_t in[FRAME_MAX], want[FRAME_MAX];
+	uint64_t tx = tx_to(NV);
+	size_t len, wlen;
+
+	(void)state;
+	len = frame6(&f, in);
+	wlen = ul_remote_want(&f, 50110, 80, want);
+	ul_expect(in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
+	assert_int_equal(tx_to(NV), tx + 1);
+	snat6_check(bpf_map__fd(fo->maps.xcni_snat6), 50110, RV6, 80, IPPROTO_TCP, CLIENT6, 50110);
+
+	len = ul_reply_in(&r, 80, 50110, IPPROTO_TCP, T_SYN | T_ACK, in);
+	wlen = frame6_as(&r, NODE6, 30181, CLIENT6, 50110, want);
+	ul_expect(in, len, TC_ACT_REDIRECT, XCNI_FWD_REPLY, want, wlen);
+
+	f = outside6_to(CLIENT6, 50110, NODE6, 30181, IPPROTO_TCP, T_ACK);
+	len = frame6(&f, in);
+	wlen = ul_remote_want(&f, 50110, 80, want);
+	ul_expect(in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
+
+	f = outside6_to(CLIENT6, 50120, NODE6, 30182, IPPROTO_UDP, 0);
+	len = frame6(&f, in);
+	wlen = ul_remote_want(&f, 50120, 5353, want);
+	ul_expect(in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
+	len = ul_reply_in(&r, 5353, 50120, IPPROTO_UDP, 0, in);
+	wlen = frame6_as(&r, NODE6, 30182, CLIENT6, 50120, want);
+	ul_expect(in, len, TC_ACT_REDIRECT, XCNI_FWD_REPLY, want, wlen);
+
+	/* externalTrafficPolicy Local, no backend here: still a drop of its own. */
+	f = outside6_to(CLIENT6, 50121, NODE6, 30190, IPPROTO_TCP, T_SYN);
+	len = frame6(&f, in);
+	ul_expect(in, len, TC_ACT_SHOT, XCNI_DROP_NO_LOCAL_BACKEND, NULL, 0);
+}
+
+/*
+ * An externalIP with its backend on nv, xcni_self6 not written yet: the
+ * SNAT source is the node's underlay address (node_ip6, the host's in the
+ * ipcache6); RV6's reply leaves from the externalIP to the client. Written,
+ * xcni_self6 is the source again (here the same address).
+ */
+static void lb6u_extip_remote(void **state)
+{
+	struct g6 f = outside6_to(CLIENT6, 50130, EXTV, 80, IPPROTO_TCP, T_SYN), r;
+	uint8_t in[FRAME_MAX], want[FRAME_MAX];
+	size_t len, wlen;
+
+	(void)state;
+	self6_put_fd(bpf_map__fd(fo->maps.xcni_self6), NULL);
+	len = frame6(&f, in);
+	wlen = ul_remote_want(&f, 50130, 80, want);
+	ul_expect(in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
+	len = ul_reply_in(&r, 80, 50130, IPPROTO_TCP, T_SYN | T_ACK, in);
+	wlen = frame6_as(&r, EXTV, 80, CLIENT6, 50130, want);
+	ul_expect(in, len, TC_ACT_REDIRECT, XCNI_FWD_REPLY, want, wlen);
+
+	/* A written address that is not the host's: refused, not node_ip6 instead. */
+	self6_put_fd(bpf_map__fd(fo->maps.xcni_self6), CLIENT6);
+	f = outside6_to(CLIENT6, 50131, EXTV, 80, IPPROTO_TCP, T_SYN);
+	len = frame6(&f, in);
+	ul_expect(in, len, TC_ACT_SHOT, XCNI_DROP_NO_TUNNEL, NULL, 0);
+	self6_put_fd(bpf_map__fd(fo->maps.xcni_self6), NODE6);
+	wlen = ul_remote_want(&f, 50131, 80, want);
+	ul_expect(in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
+}
+
+/*
+ * Geneve for this node's underlay address is Geneve (the entry's
+ * ul6_geneve), as on the IPv4 underlay, even with a frontend on its port
+ * ([NODE6]:6081/UDP, which the API server's range would not give): RV6's
+ * packet for A is decapsulated into A, not taken for the Service.
+ */
+static void lb6u_geneve_first(void **state)
+{
+	struct g6 r = { .smac = pods[DEV_U].mac, .dmac = pods[DEV_U].host_mac, .src = RV6,
+			.dst = A6, .sport = 7000, .dport = 7001, .proto = IPPROTO_UDP,
+			.payload = 12 };
+	struct xcni_svc_key k = { .port = htons(XCNI_GENEVE_PORT), .family = XCNI_AF_INET6,
+				  .proto = IPPROTO_UDP };
+	uint8_t inner[FRAME_MAX], in[FRAME_MAX];
+	size_t ilen = frame6(&r, inner), len;
+
+	(void)state;
+	fe6(NODE6, XCNI_GENEVE_PORT, IPPROTO_UDP, 344, 0, 3441, RV6, 5353);
+	len = geneve_wrap_ul6(inner, ilen, NV, NODE6,
+			      geneve_hash6(RV6, 7000, A6, 7001, IPPROTO_UDP), VNI, in);
+	ul_expect(in, len, TC_ACT_REDIRECT, XCNI_FWD_DECAP, NULL, 0);
+	in6(NODE6, k.addr);
+	assert_int_equal(bpf_map_delete_elem(map_fd("xcni_svc"), &k), 0);
+}
+
+/* ---- The group ----------------------------------------------------------- */
 
 /* The endpoint's policy entry gone: not isolated (as lb6.c's Services have it). */
 static void open_up(uint32_t ep)
@@ -471,12 +1027,13 @@ static void open_up(uint32_t ep)
 	assert_int_equal(polrev_bump(), 0);
 }
 
-/* v6_state, the pods' policy opened, np6_setup's NodePorts and externalIPs. */
-int np6_state(void)
+/* lb_state, v6.c's IPv6 endpoints with their policy opened, np6_setup's NodePorts. */
+int np_state(void)
 {
-	int err = v6_state();
+	int err = lb_state();
 
 	if (!err) {
+		v6_setup(NULL);
 		open_up(ip4(IP_A));
 		open_up(ip4(IP_B));
 		open_up(ip4(IP_C));
@@ -487,11 +1044,82 @@ int np6_state(void)
 }
 
 static const struct CMUnitTest nodeport_tests[] = {
+	cmocka_unit_test(lb_nodeport_local),
 	cmocka_unit_test(lb6_nodeport_local),
+	cmocka_unit_test(lb_nodeport_remote),
 	cmocka_unit_test(lb6_nodeport_remote),
+	cmocka_unit_test(lb_nodeport_icmp),
 	cmocka_unit_test(lb6_nodeport_icmp),
 	cmocka_unit_test(lb6_extip_remote),
+	cmocka_unit_test(lb_nodeport_etp_local),
+	cmocka_unit_test(lb_sctp_nodeport),
 	cmocka_unit_test(lb6_remote_reply),
+	cmocka_unit_test(lb6u_setup),
+	cmocka_unit_test(lb6u_nodeport_remote),
+	cmocka_unit_test(lb6u_extip_remote),
+	cmocka_unit_test(lb6u_geneve_first),
+	cmocka_unit_test(lb6u_teardown),
 };
+const struct group nodeport_group = { "nodeport", TESTS(nodeport_tests), .prep = np_state };
 
-const struct group nodeport_group = { "nodeport", TESTS(nodeport_tests), .prep = np6_state };
+/*
+ * --bench: from_overlay taking Geneve over IPv6 from nv (RV6:7000 -> A6:7001,
+ * UDP, A's endpoint as bench6 left it) for a pod of this node, with Services
+ * in BPF off and on, side by side from one run. Each run decapsulates its own
+ * copy (repeat 1: a repeat would rerun the decapsulated skb).
+ */
+int ul6_bench(void)
+{
+	struct from_overlay *p[2] = { ul6_load(0), ul6_load(1) };
+	struct g6 r = { .smac = pods[DEV_U].mac, .dmac = pods[DEV_U].host_mac, .src = RV6,
+			.dst = A6, .sport = 7000, .dport = 7001, .proto = IPPROTO_UDP,
+			.payload = 12 };
+	uint8_t inner[FRAME_MAX], in[FRAME_MAX], out[FRAME_MAX];
+	struct __sk_buff ctx = { .ifindex = env.ifindex[DEV_U] };
+	size_t ilen = frame6(&r, inner), len;
+	uint64_t ns[2] = { 0, 0 };
+	double per[2];
+	int err = 0, n = 200000, rounds = 20;
+
+	if (!p[0] || !p[1]) {
+		err = -ENOENT;
+		goto out;
+	}
+	if ((err = ul6_node(NV, "nv", RV6, ID_RV)))
+		goto out;
+	len = geneve_wrap_ul6(inner, ilen, NV, NODE6,
+			      geneve_hash6(RV6, 7000, A6, 7001, IPPROTO_UDP), VNI, in);
+	/* Warm up (conntrack's entry, caches), then measure in alternating
+	 * rounds, so that a change of the machine's load falls on both. */
+	for (int i = -1; i < rounds * 2; i++) {
+		int k = i < 0 ? 0 : i % 2;
+
+		for (int j = 0; j < (i < 0 ? n : n / rounds); j++) {
+			LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in, .data_size_in = (__u32)len,
+				    .data_out = out, .data_size_out = sizeof(out), .ctx_in = &ctx,
+				    .ctx_size_in = sizeof(ctx), .repeat = 1);
+
+			if (bpf_prog_test_run_opts(bpf_program__fd(p[k]->progs.from_overlay), &o)) {
+				err = -errno;
+				goto out;
+			}
+			if (o.retval != TC_ACT_REDIRECT) {
+				fprintf(stderr, "from_overlay (lb %d): verdict %u, want %d\n", k,
+					o.retval, TC_ACT_REDIRECT);
+				err = -EPROTO;
+				goto out;
+			}
+			if (i >= 0)
+				ns[k] += o.duration;
+		}
+	}
+	per[0] = (double)ns[0] / n;
+	per[1] = (double)ns[1] / n;
+	printf("from_overlay, Geneve over IPv6 to a pod, %d runs each: %.1f ns/packet; with "
+	       "Services in BPF: %.1f ns/packet (%.2fx)\n",
+	       n, per[0], per[1], per[1] / per[0]);
+out:
+	from_overlay__destroy(p[1]);
+	from_overlay__destroy(p[0]);
+	return err;
+}

@@ -48,18 +48,14 @@ int node4_state(void)
 	G(prefilter) /* XDP on the underlay, both families */                                             \
 	G(events) /* traces, the event budget */                                                          \
 	G(lb) /* Services in BPF */                                                                       \
-	G(lb_nodeport) /* NodePort and DSR */                                                             \
-	G(lb_icmp_np) /* NodePort replies' ICMP errors */                                                 \
 	G(hostile) /* the hostile-packet matrix */                                                        \
 	G(v6) /* IPv6 */                                                                                  \
 	G(v6ovl) /* IPv6 across nodes */                                                                  \
 	G(v6ul) /* the IPv6 underlay */                                                                   \
 	G(lb6) /* IPv6 Services in BPF */                                                                 \
-	G(nodeport) /* NodePorts: local, SNAT to n2, externalIPs, ETP Local */                            \
-	G(lb6_v6ul) /* IPv6 NodePorts over the IPv6 underlay */                                           \
-	G(lb6_icmp_ovl) /* from_overlay6's ICMPv6 reverse NAT */                                          \
-	G(lb6_icmp_np) /* IPv6 NodePort replies' ICMPv6 errors */                                         \
-	G(dsr6) /* IPv6 NodePort DSR */                                                                   \
+	G(nodeport) /* NodePorts and externalIPs, both families and underlays */                          \
+	G(nodeport_dsr) /* NodePort DSR, both families */                                                 \
+	G(nodeport_icmp) /* ICMP errors about NodePort and Service flows */                               \
 	G(np_mtu) /* NodePorts' path MTU */                                                               \
 	G(attack_nd) /* ND/MLD beyond the link, outside hairpin */                                        \
 	G(attack_ul) /* the underlay attacker */                                                          \

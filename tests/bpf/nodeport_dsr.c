@@ -1,40 +1,47 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * NodePort DSR for IPv6 frontends (bpf/lib/nodeport.h) through
- * BPF_PROG_TEST_RUN, on the IPv6 NodePorts tests/bpf/lb6.c's np6_setup
- * writes (prep lb6_state):
- *   [NODE6]:30081/TCP -> R6N:80 (on n2), [NODE6]:30082/UDP -> R6N:5353
- * and here the frontend of another node's address, as every node holds it:
- *   [N2_6]:30085/TCP  -> B:8080 (this node), [N2_6]:30086/UDP -> B:5353
+ * NodePort DSR (bpf/lib/nodeport.h, --node-port-mode dsr) through
+ * BPF_PROG_TEST_RUN, both families side by side: the node taking the
+ * request sends it to the backend's node in Geneve with the frontend in the
+ * DSR option (RFC 8926 3.5: class 0xfff0, type 0x81), the client's address
+ * kept; the backend's node takes the option, keeps the frontend in the flow's
+ * entry, and the backend's reply leaves from the frontend, straight out the
+ * underlay. Refused: options naming a frontend this node lacks, an outside
+ * source with no option and no flow, an inner source that is a pod, unknown
+ * critical options, the option where Services are not in BPF.
  *
- * Both ends of a DSR flow on one node's programs: from_overlay (lb_dsr) as
- * the node taking the request for R6N on n2; from_overlay and from_pod as n2
- * did for B: the option taken, the client kept, B's reply from N2_6's
- * NodePort. Then the same over an IPv6 underlay, on a from_overlay of this
- * file's with node_ip6 (UL_SELF) and the harness's maps:
+ * On the frontends lb.c and lb6.c write (prep svc_state):
+ *   NODE_IP:30081/TCP -> R:80 (on n2), N2:30080/TCP -> B:8080 (n2's, here)
+ *   [NODE6]:30081/TCP -> R6N:80 (on n2), [NODE6]:30082/UDP -> R6N:5353
+ * and here (dsr6_setup) the frontend of another node's address, as every
+ * node holds it:
+ *   [N2_6]:30085/TCP  -> B:8080 (this node), [N2_6]:30086/UDP -> B:5353
+ * Then the same over an IPv6 underlay, on a from_overlay of this file's with
+ * node_ip6 (UL_SELF) and the harness's maps:
  *   [NODE6]:30087/TCP -> R6V:80 (a pod of the node at UL_N, behind it)
  * Every frame the programs must leave is built from scratch here
- * (checksums computed in full over the IPv6 pseudo-header, the option byte
- * by byte as RFC 8926 3.5 lays it out) and compared byte for byte.
+ * (checksums computed in full, the option byte by byte) and compared byte
+ * for byte.
  */
 #include <arpa/inet.h>
 #include <string.h>
 #include <linux/pkt_cls.h>
 
-#include "lb.h"
-#include "lb6.h"
+#include "nodeport.h"
 
-/* lb6.c's names for its np6_setup state (NODE6 from lb6.h). */
-#define R6N "fd00:98::2" /* a pod of n2 */
-#define B6 "fd00:99::b"
 /* Here. */
 #define N2_6 "fc00:77::2" /* n2's IPv6 InternalIP: its NodePorts' frontends */
 #define DCLIENT "2001:db8:2::9" /* outside the cluster: world */
 #define DCLIENT2 "2001:db8:2::a"
-/* The IPv6 underlay. */
 #define UL_SELF "fc00:79::1" /* this node's underlay address (node_ip6) */
 #define UL_N "fc00:79::2" /* another node's, in xcni_tunnel6 */
 #define R6V "fd00:95::7" /* a pod of UL_N */
+
+/* ---- The option, the Geneve around it ------------------------------------ */
+
+/* lb6.c's names for its np6_setup state (NODE6 from lb6.h). */
+/* Here. */
+/* The IPv6 underlay. */
 
 /*
  * The DSR option for [fe]:fport/proto at o, as RFC 8926 3.5 lays it out:
@@ -103,6 +110,19 @@ static size_t with_dsr_opt(uint8_t *pkt, size_t len, bool ip6, const char *fe, u
 	return len + 24;
 }
 
+/* geneve_wrap with the DSR option for fe:fport: 6 option words, the header's C bit set. */
+static size_t dsr_wrap(struct xcni_ct_key t, const uint8_t *inner, size_t ilen, const uint8_t *eth,
+		       const char *src, const char *dst, const char *fe, uint16_t fport,
+		       uint8_t *out)
+{
+	size_t len = geneve_wrap(t, inner, ilen, eth, src, dst, VNI, 6, out);
+	uint8_t *g = out + ETH_HLEN + 20 + 8;
+
+	g[1] = 0x40; /* C: a critical option is present */
+	dsr_opt(g + 8, fe, fport, t.proto, XCNI_AF_INET);
+	return len;
+}
+
 /* Geneve from node src to dst around inner (Ethernet + IPv6), with_dsr_opt. */
 static size_t dwrap(const uint8_t *inner, size_t ilen, const char *src, const char *dst,
 		    uint16_t sport, const char *fe, uint16_t fport, uint8_t proto, uint8_t family,
@@ -169,6 +189,59 @@ static void dsr6_setup(void **state)
 	}
 }
 
+/* ---- The node taking the request ----------------------------------------- */
+
+/*
+ * NodePort DSR, the node that takes the request: DNAT to R on n2 (the
+ * client's address kept, no SNAT), Geneve to n2 with the frontend in the
+ * option, every byte as written out here.
+ */
+static void lb_nodeport_dsr(void **state)
+{
+	uint8_t in[FRAME_MAX], inner[FRAME_MAX], want[FRAME_MAX];
+	struct fr f = from_outside(CLIENT, 50021, 30081, TH_SYN), t;
+	struct xcni_ct_key tuple = { .saddr = ip4(CLIENT), .daddr = ip4(IP_R),
+				     .sport = htons(50021), .dport = htons(80),
+				     .proto = IPPROTO_TCP };
+	struct xcni_ct_entry e;
+	size_t len, ilen, wlen;
+	int found;
+
+	(void)state;
+	len = frame(&f, in);
+	t = f;
+	t.daddr = ip4(IP_R);
+	t.dport = 80;
+	t.ttl = 63;
+	ilen = frame(&t, inner);
+	wlen = dsr_wrap(tuple, inner, ilen, in, NODE_IP, N2, NODE_IP, 30081, want);
+	assert_int_equal(wlen, len + XCNI_ENCAP_DSR_LEN);
+	expect(FROM_OVERLAY_DSR, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
+	e = ct_get(ip4(CLIENT), ip4(NODE_IP), 50021, 30081, IPPROTO_TCP, &found);
+	assert_true(found);
+	assert_int_equal(e.flags, XCNI_CT_F_SVC);
+	assert_int_equal(e.backend_id, 101);
+	assert_int_equal(e.nat_port, 0); /* no SNAT port */
+	e = ct_get(ip4(CLIENT), ip4(IP_R), 50021, 80, IPPROTO_TCP, &found);
+	assert_true(found);
+	assert_int_equal(e.flags, XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR);
+	assert_int_equal(e.rev_nat, 15);
+	/* Nothing SNATed: no entry from this node to R. */
+	ct_get(ip4(NODE_IP), ip4(IP_R), 50021, 80, IPPROTO_TCP, &found);
+	assert_false(found);
+
+	/* The client's ACK: the same again, option included. */
+	f = from_outside(CLIENT, 50021, 30081, TH_ACK);
+	len = frame(&f, in);
+	t = f;
+	t.daddr = ip4(IP_R);
+	t.dport = 80;
+	t.ttl = 63;
+	ilen = frame(&t, inner);
+	wlen = dsr_wrap(tuple, inner, ilen, in, NODE_IP, N2, NODE_IP, 30081, want);
+	expect(FROM_OVERLAY_DSR, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
+}
+
 /* What the node taking f (for [NODE6]:fport) sends n2: Geneve, the option, the client kept. */
 static size_t front_want(const struct g6 *f, uint16_t bport, uint8_t *want)
 {
@@ -231,6 +304,102 @@ static void dsr6_frontend(void **state)
 	e = ct6_get(DCLIENT, 51001, R6N, 5353, IPPROTO_UDP, &found);
 	assert_true(found);
 	assert_int_equal(e.flags, XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR);
+}
+
+/* ---- The backend's node -------------------------------------------------- */
+
+/*
+ * NodePort DSR, the backend's node: n2 sends CLIENT -> B:8080 with the option
+ * naming N2:30080. The flow's entry records the frontend (its reverse-NAT
+ * index here) and n2; B's reply leaves with N2:30080 as source, out the
+ * underlay; a later packet without the option (one that did not fit) is
+ * taken on the strength of that entry. Refused: an option naming a frontend
+ * this node lacks, an outside source with no option and no flow, an inner
+ * source that is a pod, an unknown critical option, and the option where
+ * Services are not in BPF.
+ */
+static void lb_dsr_backend(void **state)
+{
+	uint8_t in[FRAME_MAX], inner[FRAME_MAX], want[FRAME_MAX];
+	struct fr f = { .smac = pods[DEV_U].mac, .dmac = pods[DEV_U].host_mac,
+			.saddr = ip4(CLIENT), .daddr = ip4(IP_B), .sport = 50022, .dport = 8080,
+			.proto = IPPROTO_TCP, .flags = TH_SYN, .ttl = 63 },
+		  t;
+	struct xcni_ct_key tuple = { .saddr = ip4(CLIENT), .daddr = ip4(IP_B),
+				     .sport = htons(50022), .dport = htons(8080),
+				     .proto = IPPROTO_TCP };
+	struct xcni_ct_entry e;
+	size_t len, ilen, wlen;
+	int found;
+
+	(void)state;
+	ilen = frame(&f, inner);
+	len = dsr_wrap(tuple, inner, ilen, inner, N2, NODE_IP, N2, 30080, in);
+	t = into(f, DEV_B);
+	wlen = frame(&t, want);
+	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_DECAP, want, wlen);
+	e = ct_get(ip4(CLIENT), ip4(IP_B), 50022, 8080, IPPROTO_TCP, &found);
+	assert_true(found);
+	assert_int_equal(e.flags, XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR);
+	assert_int_equal(e.rev_nat, 25);
+	assert_int_equal(e.nat_addr, ip4(N2));
+
+	/* B's SYN-ACK: from the frontend, straight out the underlay. */
+	f = from_dev(DEV_B, IP_B, 8080, CLIENT, 50022, IPPROTO_TCP, TH_SYN | TH_ACK);
+	len = frame(&f, in);
+	t = f;
+	t.saddr = ip4(N2);
+	t.sport = 30080;
+	wlen = frame(&t, want);
+	expect(FROM_POD_LB, DEV_B, in, len, TC_ACT_REDIRECT, XCNI_FWD_REPLY, want, wlen);
+	e = ct_get(ip4(CLIENT), ip4(IP_B), 50022, 8080, IPPROTO_TCP, &found);
+	assert_int_equal(e.state, XCNI_CT_ESTABLISHED);
+
+	/* The client's ACK without the option: the flow n2 opened. */
+	f = (struct fr){ .smac = pods[DEV_U].mac, .dmac = pods[DEV_U].host_mac,
+			 .saddr = ip4(CLIENT), .daddr = ip4(IP_B), .sport = 50022, .dport = 8080,
+			 .proto = IPPROTO_TCP, .flags = TH_ACK, .ttl = 63 };
+	ilen = frame(&f, inner);
+	len = geneve_wrap(tuple, inner, ilen, inner, N2, NODE_IP, VNI, 0, in);
+	t = into(f, DEV_B);
+	wlen = frame(&t, want);
+	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_DECAP, want, wlen);
+
+	/* No option, no such flow: n2 does not speak for the client. */
+	f.sport = 50023;
+	tuple.sport = htons(50023);
+	ilen = frame(&f, inner);
+	len = geneve_wrap(tuple, inner, ilen, inner, N2, NODE_IP, VNI, 0, in);
+	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_SHOT, XCNI_DROP_INNER_SPOOF, NULL, 0);
+
+	/* An option naming a frontend this node does not have. */
+	f.flags = TH_SYN;
+	ilen = frame(&f, inner);
+	len = dsr_wrap(tuple, inner, ilen, inner, N2, NODE_IP, N2, 30099, in);
+	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_SHOT, XCNI_DROP_BAD_GENEVE, NULL, 0);
+	ct_get(ip4(CLIENT), ip4(IP_B), 50023, 8080, IPPROTO_TCP, &found);
+	assert_false(found);
+
+	/* Where Services are kube-proxy's, the option is an unknown critical one. */
+	len = dsr_wrap(tuple, inner, ilen, inner, N2, NODE_IP, N2, 30080, in);
+	expect(FROM_OVERLAY, DEV_U, in, len, TC_ACT_SHOT, XCNI_DROP_BAD_GENEVE, NULL, 0);
+
+	/* An unknown critical option (class 0x0101, type 0x81): dropped (RFC 8926 3.5). */
+	len = geneve_wrap(tuple, inner, ilen, inner, N2, NODE_IP, VNI, 2, in);
+	in[ETH_HLEN + 20 + 8 + 1] = 0x40;
+	in[ETH_HLEN + 20 + 8 + 8 + 4 + 2] = 0x81;
+	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_SHOT, XCNI_DROP_BAD_GENEVE, NULL, 0);
+	/* ... but the same non-critical with the C bit set is skipped (the client is still
+	 * not n2's to speak for without our option). */
+	in[ETH_HLEN + 20 + 8 + 8 + 4 + 2] = 0x01;
+	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_SHOT, XCNI_DROP_INNER_SPOOF, NULL, 0);
+
+	/* A pod of this node as the inner source: a node never speaks for another's pods. */
+	f.saddr = ip4(IP_A);
+	tuple.saddr = ip4(IP_A);
+	ilen = frame(&f, inner);
+	len = dsr_wrap(tuple, inner, ilen, inner, N2, NODE_IP, N2, 30080, in);
+	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_SHOT, XCNI_DROP_INNER_SPOOF, NULL, 0);
 }
 
 /* n2's Geneve to this node around f (the client -> B), with the option for [N2_6]:fport or none. */
@@ -374,6 +543,8 @@ static void dsr6_family_v4(void **state)
 	assert_false(found);
 }
 
+/* ---- The IPv6 underlay --------------------------------------------------- */
+
 /* ---- over an IPv6 underlay ------------------------------------------------- */
 
 /*
@@ -501,9 +672,13 @@ static void dsr6_ul6_teardown(void **state)
 	ul6 = NULL;
 }
 
-static const struct CMUnitTest dsr6_tests[] = {
+/* ---- The group ----------------------------------------------------------- */
+
+static const struct CMUnitTest nodeport_dsr_tests[] = {
 	cmocka_unit_test(dsr6_setup),
+	cmocka_unit_test(lb_nodeport_dsr),
 	cmocka_unit_test(dsr6_frontend),
+	cmocka_unit_test(lb_dsr_backend),
 	cmocka_unit_test(dsr6_backend),
 	cmocka_unit_test(dsr6_refused),
 	cmocka_unit_test(dsr6_family_v4),
@@ -512,6 +687,7 @@ static const struct CMUnitTest dsr6_tests[] = {
 	cmocka_unit_test(dsr6_ul6_backend),
 	cmocka_unit_test(dsr6_ul6_teardown),
 };
+
 /* svc_state with dsr6_setup's DSR NodePorts: what attack_geneve.c starts from. */
 int dsr6_state(void)
 {
@@ -522,4 +698,4 @@ int dsr6_state(void)
 	return err;
 }
 
-const struct group dsr6_group = { "dsr6", TESTS(dsr6_tests), .prep = lb6_state };
+const struct group nodeport_dsr_group = { "nodeport_dsr", TESTS(nodeport_dsr_tests), .prep = svc_state };

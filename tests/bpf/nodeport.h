@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * What the NodePort files share: tests/bpf/nodeport.c (local and remote
+ * backends, externalIPs, ETP Local, SCTP, both underlays), nodeport_dsr.c
+ * (DSR), nodeport_icmp.c (ICMP errors about NodePort flows). Both families:
+ * lb.h's IPv4 frame builder, lb6.h's IPv6 one.
+ */
+#ifndef XCNI_TESTS_BPF_NODEPORT_H
+#define XCNI_TESTS_BPF_NODEPORT_H
+
+#include <stdint.h>
+
+#include "lb.h"
+#include "lb6.h"
+
+#define CLIENT "203.0.113.9" /* outside the cluster: no ipcache entry (world) */
+#define CLIENT2 "203.0.113.10"
+#define B6 "fd00:99::b" /* v6.c's pod B */
+#define R6N "fd00:98::2" /* a pod of n2 (np6_setup) */
+
+/* TCP from outside, on the underlay (the router's MAC -> the node's), to NODE_IP:dp. */
+struct fr from_outside(const char *src, uint16_t sp, uint16_t dp, uint8_t flags);
+
+#endif
