@@ -121,6 +121,36 @@ void np6_setup(void **state)
 
 /* ---- A backend on this node ---------------------------------------------- */
 
+/* f (from outside) DNATed to B:bport (the client's address kept), into B. */
+static void local4_in(const struct fr *f, uint16_t bport)
+{
+	uint8_t in[FRAME_MAX], want[FRAME_MAX];
+	struct fr t = into(*f, DEV_B);
+	size_t len = frame(f, in), wlen;
+
+	t.daddr = ip4(IP_B);
+	t.dport = bport;
+	wlen = frame(&t, want);
+	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_LOCAL, want, wlen);
+}
+
+/* B's answer to f (flags, payload bytes) leaves from the NodePort f went to. */
+static void local4_reply(const struct fr *f, uint16_t bport, uint8_t flags, uint16_t payload)
+{
+	uint8_t in[FRAME_MAX], want[FRAME_MAX];
+	struct fr r = from_dev(DEV_B, IP_B, bport, CLIENT, f->sport, f->proto, flags), t;
+	size_t len, wlen;
+
+	r.daddr = f->saddr;
+	r.payload = payload;
+	len = frame(&r, in);
+	t = r;
+	t.saddr = ip4(NODE_IP);
+	t.sport = f->dport;
+	wlen = frame(&t, want);
+	expect(FROM_POD_LB, DEV_B, in, len, TC_ACT_REDIRECT, XCNI_FWD_REPLY, want, wlen);
+}
+
 /*
  * NodePort, a backend on this node: DNAT only (the client's address kept),
  * into B; B's reply gets the NodePort back as source and leaves by the
@@ -128,19 +158,12 @@ void np6_setup(void **state)
  */
 static void lb_nodeport_local(void **state)
 {
-	uint8_t in[FRAME_MAX], want[FRAME_MAX];
-	struct fr f = from_outside(CLIENT, 50000, 30080, TH_SYN), t;
+	struct fr f = from_outside(CLIENT, 50000, 30080, TH_SYN);
 	struct xcni_ct_entry e;
-	size_t len, wlen;
 	int found;
 
 	(void)state;
-	len = frame(&f, in);
-	t = into(f, DEV_B);
-	t.daddr = ip4(IP_B);
-	t.dport = 8080;
-	wlen = frame(&t, want);
-	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_LOCAL, want, wlen);
+	local4_in(&f, 8080);
 	e = ct_get(ip4(CLIENT), ip4(NODE_IP), 50000, 30080, IPPROTO_TCP, &found);
 	assert_true(found);
 	assert_int_equal(e.flags, XCNI_CT_F_SVC);
@@ -149,23 +172,11 @@ static void lb_nodeport_local(void **state)
 	assert_true(found);
 	assert_int_equal(e.flags, XCNI_CT_F_NODEPORT);
 	assert_int_equal(e.rev_nat, 14);
-
-	f = from_dev(DEV_B, IP_B, 8080, CLIENT, 50000, IPPROTO_TCP, TH_SYN | TH_ACK);
-	len = frame(&f, in);
-	t = f;
-	t.saddr = ip4(NODE_IP);
-	t.sport = 30080;
-	wlen = frame(&t, want);
-	expect(FROM_POD_LB, DEV_B, in, len, TC_ACT_REDIRECT, XCNI_FWD_REPLY, want, wlen);
+	local4_reply(&f, 8080, TH_SYN | TH_ACK, 0);
 
 	/* The same under externalTrafficPolicy=Local (EXT holds B only). */
 	f = from_outside(CLIENT, 50002, 30083, TH_SYN);
-	len = frame(&f, in);
-	t = into(f, DEV_B);
-	t.daddr = ip4(IP_B);
-	t.dport = 8080;
-	wlen = frame(&t, want);
-	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_LOCAL, want, wlen);
+	local4_in(&f, 8080);
 }
 
 /*
@@ -234,6 +245,26 @@ static size_t nodeport_remote_want(const struct fr *f, const uint8_t *in, uint16
 	return nodeport_remote_want_to(f, in, sp, 80, want);
 }
 
+/* R's answer to f (flags, payload bytes) through n2's Geneve: from the frontend to the client. */
+static void remote4_reply(const struct fr *f, uint16_t bport, uint8_t flags, uint16_t payload)
+{
+	uint8_t in[FRAME_MAX], inner[FRAME_MAX], want[FRAME_MAX];
+	struct fr r = { .smac = pods[DEV_U].mac, .dmac = pods[DEV_U].host_mac, .saddr = ip4(IP_R),
+			.daddr = ip4(NODE_IP), .sport = bport, .dport = f->sport, .proto = f->proto,
+			.flags = flags, .payload = payload },
+		  t = r;
+	struct xcni_ct_key tuple = { .saddr = r.saddr, .daddr = r.daddr, .sport = htons(bport),
+				     .dport = htons(f->sport), .proto = f->proto };
+	size_t ilen = frame(&r, inner), len, wlen;
+
+	len = geneve_wrap(tuple, inner, ilen, inner, N2, NODE_IP, VNI, 0, in);
+	t.saddr = ip4(NODE_IP);
+	t.sport = f->dport;
+	t.daddr = f->saddr;
+	wlen = frame(&t, want);
+	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_REPLY, want, wlen);
+}
+
 /*
  * NodePort, a backend on node n2: DNAT to R, SNAT to this node (the client's
  * port while free), Geneve to n2; R's reply through n2's Geneve is undone
@@ -242,11 +273,10 @@ static size_t nodeport_remote_want(const struct fr *f, const uint8_t *in, uint16
  */
 static void lb_nodeport_remote(void **state)
 {
-	uint8_t in[FRAME_MAX], inner[FRAME_MAX], want[FRAME_MAX];
-	struct fr f = from_outside(CLIENT, 50001, 30081, TH_SYN), t;
-	struct xcni_ct_key tuple;
+	uint8_t in[FRAME_MAX], want[FRAME_MAX];
+	struct fr f = from_outside(CLIENT, 50001, 30081, TH_SYN);
 	struct xcni_ct_entry e;
-	size_t len, ilen, wlen;
+	size_t len, wlen;
 	uint16_t sp2;
 	int found;
 
@@ -267,20 +297,7 @@ static void lb_nodeport_remote(void **state)
 	assert_int_equal(e.nat_port, htons(50001));
 
 	/* R's SYN-ACK from n2: decapsulated, frontend -> client, out the underlay. */
-	f = (struct fr){ .smac = pods[DEV_U].mac, .dmac = pods[DEV_U].host_mac, .saddr = ip4(IP_R),
-			 .daddr = ip4(NODE_IP), .sport = 80, .dport = 50001, .proto = IPPROTO_TCP,
-			 .flags = TH_SYN | TH_ACK };
-	ilen = frame(&f, inner);
-	tuple = (struct xcni_ct_key){ .saddr = ip4(IP_R), .daddr = ip4(NODE_IP), .sport = htons(80),
-				      .dport = htons(50001), .proto = IPPROTO_TCP };
-	len = geneve_wrap(tuple, inner, ilen, inner, N2, NODE_IP, VNI, 0, in);
-	t = f;
-	t.saddr = ip4(NODE_IP);
-	t.sport = 30081;
-	t.daddr = ip4(CLIENT);
-	t.dport = 50001;
-	wlen = frame(&t, want);
-	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_REPLY, want, wlen);
+	remote4_reply(&f, 80, TH_SYN | TH_ACK, 0);
 	e = ct_get(ip4(NODE_IP), ip4(IP_R), 50001, 80, IPPROTO_TCP, &found);
 	assert_int_equal(e.state, XCNI_CT_ESTABLISHED);
 
@@ -756,30 +773,15 @@ static void lb_nodeport_etp_local(void **state)
  */
 static void lb_sctp_nodeport(void **state)
 {
-	uint8_t in[FRAME_MAX], inner[FRAME_MAX], want[FRAME_MAX];
-	struct fr f = from_outside(CLIENT, 50100, 30132, SC_INIT), t;
-	struct xcni_ct_key tuple = { .saddr = ip4(IP_R), .daddr = ip4(NODE_IP), .sport = htons(3868),
-				     .dport = htons(50101), .proto = IPPROTO_SCTP };
-	size_t len, ilen, wlen;
+	uint8_t in[FRAME_MAX], want[FRAME_MAX];
+	struct fr f = from_outside(CLIENT, 50100, 30132, SC_INIT);
+	size_t len, wlen;
 
 	(void)state;
 	f.proto = IPPROTO_SCTP;
 	f.payload = 16;
-	len = frame(&f, in);
-	t = into(f, DEV_B);
-	t.daddr = ip4(IP_B);
-	t.dport = 3868;
-	wlen = frame(&t, want);
-	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_LOCAL, want, wlen);
-
-	f = from_dev(DEV_B, IP_B, 3868, CLIENT, 50100, IPPROTO_SCTP, SC_INIT_ACK);
-	f.payload = 20;
-	len = frame(&f, in);
-	t = f;
-	t.saddr = ip4(NODE_IP);
-	t.sport = 30132;
-	wlen = frame(&t, want);
-	expect(FROM_POD_LB, DEV_B, in, len, TC_ACT_REDIRECT, XCNI_FWD_REPLY, want, wlen);
+	local4_in(&f, 3868);
+	local4_reply(&f, 3868, SC_INIT_ACK, 20);
 
 	f = from_outside(CLIENT, 50101, 30133, SC_INIT);
 	f.proto = IPPROTO_SCTP;
@@ -787,18 +789,7 @@ static void lb_sctp_nodeport(void **state)
 	len = frame(&f, in);
 	wlen = nodeport_remote_want_to(&f, in, 50101, 3868, want);
 	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
-
-	f = (struct fr){ .smac = pods[DEV_U].mac, .dmac = pods[DEV_U].host_mac, .saddr = ip4(IP_R),
-			 .daddr = ip4(NODE_IP), .sport = 3868, .dport = 50101,
-			 .proto = IPPROTO_SCTP, .flags = SC_INIT_ACK, .payload = 20 };
-	ilen = frame(&f, inner);
-	len = geneve_wrap(tuple, inner, ilen, inner, N2, NODE_IP, VNI, 0, in);
-	t = f;
-	t.saddr = ip4(NODE_IP);
-	t.sport = 30133;
-	t.daddr = ip4(CLIENT);
-	wlen = frame(&t, want);
-	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_REPLY, want, wlen);
+	remote4_reply(&f, 3868, SC_INIT_ACK, 20);
 }
 
 /* ---- A ClusterIP's backend on n2: from_overlay's reverse NAT ------------- */

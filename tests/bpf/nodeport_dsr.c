@@ -196,25 +196,33 @@ static void dsr6_setup(void **state)
  * client's address kept, no SNAT), Geneve to n2 with the frontend in the
  * option, every byte as written out here.
  */
-static void lb_nodeport_dsr(void **state)
+/* What the node taking f (from outside, for NODE_IP:30081) sends n2: to R:80, the option. */
+static size_t front4_want(const struct fr *f, const uint8_t *in, uint8_t *want)
 {
-	uint8_t in[FRAME_MAX], inner[FRAME_MAX], want[FRAME_MAX];
-	struct fr f = from_outside(CLIENT, 50021, 30081, TH_SYN), t;
-	struct xcni_ct_key tuple = { .saddr = ip4(CLIENT), .daddr = ip4(IP_R),
-				     .sport = htons(50021), .dport = htons(80),
-				     .proto = IPPROTO_TCP };
-	struct xcni_ct_entry e;
-	size_t len, ilen, wlen;
-	int found;
+	struct xcni_ct_key tuple = { .saddr = f->saddr, .daddr = ip4(IP_R), .sport = htons(f->sport),
+				     .dport = htons(80), .proto = f->proto };
+	uint8_t inner[FRAME_MAX];
+	struct fr t = *f;
+	size_t ilen;
 
-	(void)state;
-	len = frame(&f, in);
-	t = f;
 	t.daddr = ip4(IP_R);
 	t.dport = 80;
 	t.ttl = 63;
 	ilen = frame(&t, inner);
-	wlen = dsr_wrap(tuple, inner, ilen, in, NODE_IP, N2, NODE_IP, 30081, want);
+	return dsr_wrap(tuple, inner, ilen, in, NODE_IP, N2, NODE_IP, 30081, want);
+}
+
+static void lb_nodeport_dsr(void **state)
+{
+	uint8_t in[FRAME_MAX], want[FRAME_MAX];
+	struct fr f = from_outside(CLIENT, 50021, 30081, TH_SYN);
+	struct xcni_ct_entry e;
+	size_t len, wlen;
+	int found;
+
+	(void)state;
+	len = frame(&f, in);
+	wlen = front4_want(&f, in, want);
 	assert_int_equal(wlen, len + XCNI_ENCAP_DSR_LEN);
 	expect(FROM_OVERLAY_DSR, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
 	e = ct_get(ip4(CLIENT), ip4(NODE_IP), 50021, 30081, IPPROTO_TCP, &found);
@@ -233,12 +241,7 @@ static void lb_nodeport_dsr(void **state)
 	/* The client's ACK: the same again, option included. */
 	f = from_outside(CLIENT, 50021, 30081, TH_ACK);
 	len = frame(&f, in);
-	t = f;
-	t.daddr = ip4(IP_R);
-	t.dport = 80;
-	t.ttl = 63;
-	ilen = frame(&t, inner);
-	wlen = dsr_wrap(tuple, inner, ilen, in, NODE_IP, N2, NODE_IP, 30081, want);
+	wlen = front4_want(&f, in, want);
 	expect(FROM_OVERLAY_DSR, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
 }
 

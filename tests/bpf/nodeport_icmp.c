@@ -436,177 +436,155 @@ static void lb6_icmp_np_local_udp(void **state)
 /* ---- From outside, about a reply of a backend on n2 ---------------------- */
 
 /*
- * A backend on n2 (TCP 30081 -> R:80, SNATed to NODE_IP:51001): the error
- * goes to R through Geneve, from this node, quoting R:80 -> NODE_IP:51001 as
- * R sent it.
+ * A backend on n2 (TCP 30081 -> R:80), the router's error about the reply
+ * the client got from NODE_IP:30081. SNATed: the client's SYN went to R as
+ * NODE_IP:port -> R:80 (the port the service entry keeps); the error goes
+ * to R through Geneve, from this node, quoting R:80 -> NODE_IP:port as R
+ * sent it. DSR (--node-port-mode dsr, the client kept): n2 answered the
+ * client from NODE_IP:30081, so the router's error comes here; it goes to
+ * R the same way (n2 takes inner sources of this node only), quoting
+ * R:80 -> client as R sent it.
  */
+static void np_icmp_to_r(int prog, uint16_t cport, bool dsr)
+{
+	uint8_t in[FRAME_MAX], q[FRAME_MAX], qw[FRAME_MAX], inner[FRAME_MAX], want[FRAME_MAX];
+	struct npf f = np_from_outside(cport, 30081, IPPROTO_TCP, TH_SYN), r, e;
+	struct xcni_ct_key tuple = { .saddr = ip4(NODE_IP), .daddr = ip4(IP_R),
+				     .proto = IPPROTO_ICMP };
+	struct xcni_ct_entry ce;
+	size_t len, ilen, wlen;
+
+	len = np_frame(&f, in);
+	np_expect(prog, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, NULL, 0);
+	if (dsr) {
+		assert_int_equal(np_ct_get(ip4(NP_CLIENT), ip4(IP_R), cport, 80, IPPROTO_TCP, &ce),
+				 0);
+		assert_int_equal(ce.flags, XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR);
+	} else {
+		assert_int_equal(
+			np_ct_get(ip4(NP_CLIENT), ip4(NODE_IP), cport, 30081, IPPROTO_TCP, &ce), 0);
+		assert_int_equal(ce.nat_port, htons(cport));
+	}
+
+	r = np_reply(30081, cport, IPPROTO_TCP);
+	np_frame(&r, q);
+	e = np_router();
+	len = np_icmp_error(&e, q, 0, in);
+	r.saddr = ip4(IP_R);
+	r.sport = 80;
+	if (!dsr) {
+		r.daddr = ip4(NODE_IP);
+		r.dport = cport;
+	}
+	np_frame(&r, qw);
+	e.saddr = ip4(NODE_IP);
+	e.daddr = ip4(IP_R);
+	e.ttl = 63;
+	ilen = np_icmp_error(&e, qw, 0, inner);
+	wlen = geneve_wrap(tuple, inner, ilen, in, NODE_IP, N2, VNI, 0, want);
+	np_expect(prog, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
+}
+
 static void np_icmp_remote(void **state)
 {
-	uint8_t in[FRAME_MAX], q[FRAME_MAX], qw[FRAME_MAX], inner[FRAME_MAX], want[FRAME_MAX];
-	struct npf f = np_from_outside(51001, 30081, IPPROTO_TCP, TH_SYN), r, e;
-	struct xcni_ct_key tuple = { .saddr = ip4(NODE_IP), .daddr = ip4(IP_R),
-				     .proto = IPPROTO_ICMP };
-	struct xcni_ct_entry ce;
-	size_t len, ilen, wlen;
-
 	(void)state;
-	len = np_frame(&f, in);
-	np_expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, NULL, 0);
-	assert_int_equal(np_ct_get(ip4(NP_CLIENT), ip4(NODE_IP), 51001, 30081, IPPROTO_TCP, &ce), 0);
-	assert_int_equal(ce.nat_port, htons(51001));
-
-	r = np_reply(30081, 51001, IPPROTO_TCP);
-	np_frame(&r, q);
-	e = np_router();
-	len = np_icmp_error(&e, q, 0, in);
-	r.saddr = ip4(IP_R);
-	r.sport = 80;
-	r.daddr = ip4(NODE_IP);
-	r.dport = 51001;
-	np_frame(&r, qw);
-	e.saddr = ip4(NODE_IP);
-	e.daddr = ip4(IP_R);
-	e.ttl = 63;
-	ilen = np_icmp_error(&e, qw, 0, inner);
-	wlen = geneve_wrap(tuple, inner, ilen, in, NODE_IP, N2, VNI, 0, want);
-	np_expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
+	np_icmp_to_r(FROM_OVERLAY_LB, 51001, false);
 }
 
 /*
- * Remote backend, SNATed: the client's SYN goes to R6N on n2 as
- * NODE6:51010 -> R6N:80; a Packet Too Big about the reply (which left from
- * the NodePort) goes to n2 in Geneve over the IPv4 underlay, from NODE6 to
- * R6N, quoting [R6N]:80 -> [NODE6]:51010 as R6N sent it.
+ * A backend on another node, the router's error (Packet Too Big) about the
+ * reply the client got from [NODE6]:fe, either underlay. SNATed: the
+ * client's SYN went to the backend as NODE6:port -> backend:80 (the port
+ * SNAT gave it, the service entry's: the client's own, free); the error goes
+ * to the backend's node in Geneve, from NODE6 to the backend, quoting
+ * [backend]:80 -> [NODE6]:port as the backend sent it. DSR
+ * (--node-port-mode dsr): n2 answered the client itself, from this node's
+ * NodePort, so the router's error comes here; the flow's entry (client ->
+ * backend, XCNI_CT_F_DSR) names the backend: to it in Geneve, from NODE6
+ * (n2 takes inner sources of this node only), quoting
+ * [backend]:80 -> [client]:port as the backend sent it.
  */
-static void lb6_icmp_np_remote(void **state)
+struct icmp6_np_case {
+	const char *node, *backend;
+	uint16_t fe, cport;
+	bool dsr, ul6; /* DSR, else SNAT; Geneve over IPv6, else over IPv4 */
+};
+
+static void icmp6_np_backend(int fd, const struct icmp6_np_case *c)
 {
-	struct g6 f = outside6_to(CLIENT6, 51010, NODE6, 30181, IPPROTO_TCP, T_SYN);
+	struct g6 f = outside6_to(CLIENT6, c->cport, NODE6, c->fe, IPPROTO_TCP, T_SYN);
 	uint8_t in[FRAME_MAX], want[FRAME_MAX], q[FRAME_MAX], inner[FRAME_MAX];
-	struct xcni_ct_entry e;
-	struct xcni_ct6_key k = { .sport = htons(51010), .dport = htons(30181),
-				  .proto = IPPROTO_TCP };
-	size_t len, qlen, ilen, wlen;
-
-	(void)state;
-	len = frame6(&f, in);
-	expect6(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, NULL, 0);
-	/* The port SNAT gave it (the service entry's): the client's own, free. */
-	in6(CLIENT6, k.saddr);
-	in6(NODE6, k.daddr);
-	assert_int_equal(bpf_map_lookup_elem(map_fd("xcni_ct6"), &k, &e), 0);
-	assert_int_equal(e.nat_port, htons(51010));
-
-	qlen = quote6(q, NODE6, 30181, CLIENT6, 51010, IPPROTO_TCP, T_SYN | T_ACK);
-	len = from_router(in, PTB, 0, 1280, NODE6, q, qlen);
-	requote(q, R6N, 80, NODE6, 51010);
-	ilen = icmp6_err(inner, pods[DEV_U].mac, pods[DEV_U].host_mac, NODE6, R6N, 63, PTB, 0, 1280, q,
-			 qlen);
-	wlen = geneve_wrap6(inner, ilen, NODE_IP, N2, geneve_sport6(NODE6, 0, R6N, 0, ICMP6), VNI,
-			    want);
-	expect6(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
-}
-
-/*
- * DSR (--node-port-mode dsr, TCP 30081 -> R:80 on n2, the client kept): n2
- * answered the client from NODE_IP:30081, so the router's error comes here.
- * It goes to R through Geneve, from this node (n2 takes inner sources of
- * this node only), quoting R:80 -> client as R sent it.
- */
-static void np_icmp_dsr(void **state)
-{
-	uint8_t in[FRAME_MAX], q[FRAME_MAX], qw[FRAME_MAX], inner[FRAME_MAX], want[FRAME_MAX];
-	struct npf f = np_from_outside(51003, 30081, IPPROTO_TCP, TH_SYN), r, e;
-	struct xcni_ct_key tuple = { .saddr = ip4(NODE_IP), .daddr = ip4(IP_R),
-				     .proto = IPPROTO_ICMP };
-	struct xcni_ct_entry ce;
-	size_t len, ilen, wlen;
-
-	(void)state;
-	len = np_frame(&f, in);
-	np_expect(FROM_OVERLAY_DSR, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, NULL, 0);
-	assert_int_equal(np_ct_get(ip4(NP_CLIENT), ip4(IP_R), 51003, 80, IPPROTO_TCP, &ce), 0);
-	assert_int_equal(ce.flags, XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR);
-
-	r = np_reply(30081, 51003, IPPROTO_TCP);
-	np_frame(&r, q);
-	e = np_router();
-	len = np_icmp_error(&e, q, 0, in);
-	r.saddr = ip4(IP_R);
-	r.sport = 80;
-	np_frame(&r, qw);
-	e.saddr = ip4(NODE_IP);
-	e.daddr = ip4(IP_R);
-	e.ttl = 63;
-	ilen = np_icmp_error(&e, qw, 0, inner);
-	wlen = geneve_wrap(tuple, inner, ilen, in, NODE_IP, N2, VNI, 0, want);
-	np_expect(FROM_OVERLAY_DSR, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
-}
-
-/*
- * DSR (--node-port-mode dsr): n2 answered the client itself, from this
- * node's NodePort, so the router's error comes here; the flow's entry
- * (client -> R6N, XCNI_CT_F_DSR) names the backend: to R6N in Geneve, from
- * NODE6 (n2 takes inner sources of this node only), quoting
- * [R6N]:80 -> [client]:port as R6N sent it.
- */
-static void lb6_icmp_np_dsr(void **state)
-{
-	struct g6 f = outside6_to(CLIENT6, 51020, NODE6, 30181, IPPROTO_TCP, T_SYN);
-	uint8_t in[FRAME_MAX], want[FRAME_MAX], q[FRAME_MAX], inner[FRAME_MAX];
-	struct xcni_ct6_key k = { .sport = htons(51020), .dport = htons(80), .proto = IPPROTO_TCP };
+	struct xcni_ct6_key k = { .sport = htons(c->cport), .proto = IPPROTO_TCP };
 	struct xcni_ct_entry e;
 	size_t len, qlen, ilen, wlen;
 
-	(void)state;
-	len = frame6(&f, in);
-	expect6(FROM_OVERLAY_DSR, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, NULL, 0);
-	in6(CLIENT6, k.saddr);
-	in6(R6N, k.daddr);
-	assert_int_equal(bpf_map_lookup_elem(map_fd("xcni_ct6"), &k, &e), 0);
-	assert_int_equal(e.flags, XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR);
-
-	qlen = quote6(q, NODE6, 30181, CLIENT6, 51020, IPPROTO_TCP, T_SYN | T_ACK);
-	len = from_router(in, PTB, 0, 1280, NODE6, q, qlen);
-	requote(q, R6N, 80, CLIENT6, 51020);
-	ilen = icmp6_err(inner, pods[DEV_U].mac, pods[DEV_U].host_mac, NODE6, R6N, 63, PTB, 0, 1280, q,
-			 qlen);
-	wlen = geneve_wrap6(inner, ilen, NODE_IP, N2, geneve_sport6(NODE6, 0, R6N, 0, ICMP6), VNI,
-			    want);
-	expect6(FROM_OVERLAY_DSR, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
-}
-
-/*
- * The same over the IPv6 underlay (a from_overlay with node_ip6 = NODE6, as
- * lb6_v6ul.c's): the backend RV6 on nv, behind it; the error goes in Geneve
- * over IPv6 from NODE6 to NV (nodeport6_encap's tunnel_encap), counted there.
- */
-static void lb6_icmp_np_ul6(void **state)
-{
-	struct from_overlay *fo = ul6_load(1);
-	int fd;
-	struct g6 f = outside6_to(CLIENT6, 51030, NODE6, 30183, IPPROTO_TCP, T_SYN);
-	uint8_t in[FRAME_MAX], want[FRAME_MAX], q[FRAME_MAX], inner[FRAME_MAX];
-	size_t len, qlen, ilen, wlen;
-
-	(void)state;
-	assert_non_null(fo);
-	fd = bpf_program__fd(fo->progs.from_overlay);
-	assert_int_equal(ul6_node(NV, "nv", RV6, 0x3100), 0);
-	be6(3604, RV6, 80);
-	svc6(NODE6, 30183, IPPROTO_TCP, 363, 0, (const uint32_t[]){ 3604 }, 1);
 	len = frame6(&f, in);
 	expect6_fd(fd, XCNI_DIR_FROM_OVERLAY, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, NULL,
 		   0);
+	in6(CLIENT6, k.saddr);
+	in6(c->dsr ? c->backend : NODE6, k.daddr);
+	k.dport = htons(c->dsr ? 80 : c->fe);
+	assert_int_equal(bpf_map_lookup_elem(map_fd("xcni_ct6"), &k, &e), 0);
+	if (c->dsr)
+		assert_int_equal(e.flags, XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR);
+	else
+		assert_int_equal(e.nat_port, htons(c->cport));
 
-	qlen = quote6(q, NODE6, 30183, CLIENT6, 51030, IPPROTO_TCP, T_SYN | T_ACK);
+	qlen = quote6(q, NODE6, c->fe, CLIENT6, c->cport, IPPROTO_TCP, T_SYN | T_ACK);
 	len = from_router(in, PTB, 0, 1280, NODE6, q, qlen);
-	requote(q, RV6, 80, NODE6, 51030);
-	ilen = icmp6_err(inner, pods[DEV_U].mac, pods[DEV_U].host_mac, NODE6, RV6, 63, PTB, 0, 1280,
-			 q, qlen);
-	wlen = geneve_wrap_ul6(inner, ilen, NODE6, NV, geneve_hash6(NODE6, 0, RV6, 0, ICMP6), VNI,
-			       want);
+	requote(q, c->backend, 80, c->dsr ? CLIENT6 : NODE6, c->cport);
+	ilen = icmp6_err(inner, pods[DEV_U].mac, pods[DEV_U].host_mac, NODE6, c->backend, 63, PTB, 0,
+			 1280, q, qlen);
+	if (c->ul6)
+		wlen = geneve_wrap_ul6(inner, ilen, NODE6, c->node,
+				       geneve_hash6(NODE6, 0, c->backend, 0, ICMP6), VNI, want);
+	else
+		wlen = geneve_wrap6(inner, ilen, NODE_IP, c->node,
+				    geneve_sport6(NODE6, 0, c->backend, 0, ICMP6), VNI, want);
 	expect6_fd(fd, XCNI_DIR_FROM_OVERLAY, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want,
 		   wlen);
+}
+
+/* [NODE6]:30181 -> R6N:80 on n2, SNATed, Geneve over the IPv4 underlay. */
+static void lb6_icmp_np_remote(void **state)
+{
+	static const struct icmp6_np_case c = { N2, R6N, 30181, 51010, false, false };
+
+	(void)state;
+	icmp6_np_backend(prog_fd(FROM_OVERLAY_LB), &c);
+}
+
+static void np_icmp_dsr(void **state)
+{
+	(void)state;
+	np_icmp_to_r(FROM_OVERLAY_DSR, 51003, true);
+}
+
+/* The same frontend, DSR. */
+static void lb6_icmp_np_dsr(void **state)
+{
+	static const struct icmp6_np_case c = { N2, R6N, 30181, 51020, true, false };
+
+	(void)state;
+	icmp6_np_backend(prog_fd(FROM_OVERLAY_DSR), &c);
+}
+
+/*
+ * Over the IPv6 underlay (a from_overlay with node_ip6 = NODE6, as
+ * nodeport.c's): [NODE6]:30183 -> RV6:80 on nv, behind it; the error goes in
+ * Geneve over IPv6 from NODE6 to NV (nodeport6_encap's tunnel_encap).
+ */
+static void lb6_icmp_np_ul6(void **state)
+{
+	static const struct icmp6_np_case c = { NV, RV6, 30183, 51030, false, true };
+	struct from_overlay *fo = ul6_load(1);
+
+	(void)state;
+	assert_non_null(fo);
+	assert_int_equal(ul6_node(NV, "nv", RV6, 0x3100), 0);
+	be6(3604, RV6, 80);
+	svc6(NODE6, 30183, IPPROTO_TCP, 363, 0, (const uint32_t[]){ 3604 }, 1);
+	icmp6_np_backend(bpf_program__fd(fo->progs.from_overlay), &c);
 	from_overlay__destroy(fo);
 }
 
