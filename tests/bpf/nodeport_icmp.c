@@ -40,18 +40,17 @@
 #include <string.h>
 #include <linux/pkt_cls.h>
 
+#include "lb.h"
 #include "lb6.h"
 
 #define NP_CLIENT "203.0.113.21" /* outside the cluster (world) */
 #define NP_ROUTER "203.0.113.1" /* a router on the way to it */
 /* np_expect: no counter may move (every reason is a negative number). */
 #define NP_UNCOUNTED 1
-#define TH_SYN 0x02
-#define TH_ACK 0x10
 #define B6 "fd00:99::b" /* lb6.c's pod B */
 #define R6N "fd00:98::2" /* lb6.c's pod of n2 */
 #define ROUTER6 "2001:db8:ff::1" /* a router between this node and the client */
-#define NV "fc00:77::2" /* lb6_v6ul.c's node nv, behind the IPv6 underlay */
+#define NV "fc00:77::2" /* nodeport.c's node nv, behind the IPv6 underlay */
 #define RV6 "fd00:95::2" /* its pod */
 #define ICMP6 58
 #define PTB 2 /* Packet Too Big */
@@ -64,118 +63,44 @@
 
 /* ---- IPv4 frames, the check ---------------------------------------------- */
 
-struct npf {
-	const uint8_t *smac, *dmac;
-	uint32_t saddr, daddr;
-	uint16_t sport, dport; /* host order */
-	uint8_t proto, flags, ttl;
-};
-
-static uint16_t l4_sum(uint32_t s, uint32_t d, uint8_t proto, const uint8_t *l4, size_t len)
-{
-	uint8_t tmp[12 + FRAME_MAX];
-
-	memcpy(tmp, &s, 4);
-	memcpy(tmp + 4, &d, 4);
-	tmp[8] = 0;
-	tmp[9] = proto;
-	tmp[10] = (uint8_t)(len >> 8);
-	tmp[11] = (uint8_t)len;
-	memcpy(tmp + 12, l4, len);
-	return csum(tmp, 12 + len);
-}
-
-/* Ethernet, IPv4 (no options), TCP (20 bytes) or UDP (8 bytes, 4 of payload), real checksums. */
-static size_t np_frame(const struct npf *f, uint8_t *buf)
-{
-	uint8_t *ip = buf + ETH_HLEN, *l4 = ip + 20;
-	size_t l4len = f->proto == IPPROTO_TCP ? 20 : 12;
-	uint16_t c;
-
-	memset(buf, 0, FRAME_MAX);
-	memcpy(buf, f->dmac, ETH_ALEN);
-	memcpy(buf + ETH_ALEN, f->smac, ETH_ALEN);
-	*(uint16_t *)(buf + 12) = htons(ETH_P_IP);
-	ip[0] = 0x45;
-	*(uint16_t *)(ip + 2) = htons(20 + l4len);
-	*(uint16_t *)(ip + 4) = htons(0x1234);
-	*(uint16_t *)(ip + 6) = htons(0x4000);
-	ip[8] = f->ttl ? f->ttl : 64;
-	ip[9] = f->proto;
-	memcpy(ip + 12, &f->saddr, 4);
-	memcpy(ip + 16, &f->daddr, 4);
-	*(uint16_t *)(ip + 10) = csum(ip, 20);
-	*(uint16_t *)l4 = htons(f->sport);
-	*(uint16_t *)(l4 + 2) = htons(f->dport);
-	if (f->proto == IPPROTO_TCP) {
-		*(uint32_t *)(l4 + 4) = htonl(0x01020304);
-		if (f->flags & TH_ACK)
-			*(uint32_t *)(l4 + 8) = htonl(0x0a0b0c0d);
-		l4[12] = 5 << 4;
-		l4[13] = f->flags;
-		*(uint16_t *)(l4 + 14) = htons(64240);
-		*(uint16_t *)(l4 + 16) = l4_sum(f->saddr, f->daddr, IPPROTO_TCP, l4, l4len);
-	} else {
-		*(uint16_t *)(l4 + 4) = htons(l4len);
-		memcpy(l4 + 8, "ping", 4);
-		c = l4_sum(f->saddr, f->daddr, IPPROTO_UDP, l4, l4len);
-		*(uint16_t *)(l4 + 6) = c ? c : 0xffff;
-	}
-	return ETH_HLEN + 20 + l4len;
-}
-
-/*
- * An ICMP error (type 3 code 4, next-hop MTU 1400) with f's addresses, MACs
- * and TTL, quoting the first 28 bytes of the IP packet in frame quoted.
- * udp_check, when not 0: the quoted UDP checksum (the programs leave it).
- */
-static size_t np_icmp_error(const struct npf *f, const uint8_t *quoted, uint16_t udp_check,
+/* lb.h's fragmentation needed (next-hop MTU 1400) answering the quoted frame;
+ * udp_check, when given, the quoted UDP checksum instead of the frame's. */
+static size_t np_icmp_error(const struct fr *f, const uint8_t *quoted, uint16_t udp_check,
 			    uint8_t *buf)
 {
-	uint8_t *ip = buf + ETH_HLEN, *icmp = ip + 20;
+	size_t len = icmp_error(f, 3, 4, quoted, buf);
+	uint8_t *icmp = buf + ETH_HLEN + 20;
 
-	memset(buf, 0, FRAME_MAX);
-	memcpy(buf, f->dmac, ETH_ALEN);
-	memcpy(buf + ETH_ALEN, f->smac, ETH_ALEN);
-	*(uint16_t *)(buf + 12) = htons(ETH_P_IP);
-	ip[0] = 0x45;
-	*(uint16_t *)(ip + 2) = htons(20 + 8 + 28);
-	*(uint16_t *)(ip + 4) = htons(0x4321);
-	ip[8] = f->ttl ? f->ttl : 64;
-	ip[9] = IPPROTO_ICMP;
-	memcpy(ip + 12, &f->saddr, 4);
-	memcpy(ip + 16, &f->daddr, 4);
-	*(uint16_t *)(ip + 10) = csum(ip, 20);
-	icmp[0] = 3; /* destination unreachable */
-	icmp[1] = 4; /* fragmentation needed */
-	*(uint16_t *)(icmp + 6) = htons(1400);
-	memcpy(icmp + 8, quoted + ETH_HLEN, 28);
-	if (udp_check)
+	if (udp_check) {
 		memcpy(icmp + 8 + 20 + 6, &udp_check, 2);
-	*(uint16_t *)(icmp + 2) = csum(icmp, 36);
-	return ETH_HLEN + 20 + 36;
+		memset(icmp + 2, 0, 2);
+		*(uint16_t *)(icmp + 2) = csum(icmp, 36);
+	}
+	return len;
 }
 
-static struct npf np_from_outside(uint16_t sp, uint16_t dp, uint8_t proto, uint8_t flags)
+static struct fr np_from_outside(uint16_t sp, uint16_t dp, uint8_t proto, uint8_t flags)
 {
-	return (struct npf){ .smac = pods[DEV_U].mac, .dmac = pods[DEV_U].host_mac,
-			     .saddr = ip4(NP_CLIENT), .daddr = ip4(NODE_IP), .sport = sp, .dport = dp,
-			     .proto = proto, .flags = flags };
+	return (struct fr){ .smac = pods[DEV_U].mac, .dmac = pods[DEV_U].host_mac,
+			    .saddr = ip4(NP_CLIENT), .daddr = ip4(NODE_IP), .sport = sp, .dport = dp,
+			    .proto = proto, .flags = flags,
+			    .payload = proto == IPPROTO_UDP ? 4 : 0 };
 }
 
 /* The reply the node sent the client for a NodePort flow (the frame the router quotes). */
-static struct npf np_reply(uint16_t np, uint16_t cport, uint8_t proto)
+static struct fr np_reply(uint16_t np, uint16_t cport, uint8_t proto)
 {
-	return (struct npf){ .smac = pods[DEV_U].host_mac, .dmac = pods[DEV_U].mac,
-			     .saddr = ip4(NODE_IP), .daddr = ip4(NP_CLIENT), .sport = np,
-			     .dport = cport, .proto = proto, .flags = TH_SYN | TH_ACK, .ttl = 63 };
+	return (struct fr){ .smac = pods[DEV_U].host_mac, .dmac = pods[DEV_U].mac,
+			    .saddr = ip4(NODE_IP), .daddr = ip4(NP_CLIENT), .sport = np,
+			    .dport = cport, .proto = proto, .flags = TH_SYN | TH_ACK, .ttl = 63,
+			    .payload = proto == IPPROTO_UDP ? 4 : 0 };
 }
 
 /* The router's error about frame q, to this node, on the underlay. */
-static struct npf np_router(void)
+static struct fr np_router(void)
 {
-	return (struct npf){ .smac = pods[DEV_U].mac, .dmac = pods[DEV_U].host_mac,
-			     .saddr = ip4(NP_ROUTER), .daddr = ip4(NODE_IP) };
+	return (struct fr){ .smac = pods[DEV_U].mac, .dmac = pods[DEV_U].host_mac,
+			    .saddr = ip4(NP_ROUTER), .daddr = ip4(NODE_IP) };
 }
 
 /*
@@ -341,24 +266,24 @@ static int np_udp_setup(void **state)
 static void np_icmp_local(void **state)
 {
 	uint8_t in[FRAME_MAX], q[FRAME_MAX], qw[FRAME_MAX], want[FRAME_MAX];
-	struct npf f = np_from_outside(51000, 30080, IPPROTO_TCP, TH_SYN), r, e;
+	struct fr f = np_from_outside(51000, 30080, IPPROTO_TCP, TH_SYN), r, e;
 	struct xcni_ct_entry ce;
 	uint16_t udp_check;
 	size_t len, wlen;
 
 	(void)state;
-	len = np_frame(&f, in);
+	len = frame(&f, in);
 	np_expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_LOCAL, NULL, 0);
 	assert_int_equal(np_ct_get(ip4(NP_CLIENT), ip4(IP_B), 51000, 8080, IPPROTO_TCP, &ce), 0);
 	assert_int_equal(ce.flags, XCNI_CT_F_NODEPORT);
 
 	r = np_reply(30080, 51000, IPPROTO_TCP);
-	np_frame(&r, q);
+	frame(&r, q);
 	e = np_router();
 	len = np_icmp_error(&e, q, 0, in);
 	r.saddr = ip4(IP_B);
 	r.sport = 8080;
-	np_frame(&r, qw);
+	frame(&r, qw);
 	e.daddr = ip4(IP_B);
 	e.smac = pods[DEV_B].host_mac;
 	e.dmac = pods[DEV_B].mac;
@@ -368,16 +293,16 @@ static void np_icmp_local(void **state)
 
 	/* UDP. */
 	f = np_from_outside(51002, 30086, IPPROTO_UDP, 0);
-	len = np_frame(&f, in);
+	len = frame(&f, in);
 	np_expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_LOCAL, NULL, 0);
 	r = np_reply(30086, 51002, IPPROTO_UDP);
-	np_frame(&r, q);
+	frame(&r, q);
 	memcpy(&udp_check, q + ETH_HLEN + 20 + 6, 2);
 	e = np_router();
 	len = np_icmp_error(&e, q, 0, in);
 	r.saddr = ip4(IP_B);
 	r.sport = 5353;
-	np_frame(&r, qw);
+	frame(&r, qw);
 	e.daddr = ip4(IP_B);
 	e.smac = pods[DEV_B].host_mac;
 	e.dmac = pods[DEV_B].mac;
@@ -387,50 +312,51 @@ static void np_icmp_local(void **state)
 }
 
 /*
- * Local backend, TCP: the client's SYN into B (DNAT only), B's SYN-ACK leaves
- * from the NodePort; a router's Packet Too Big about that SYN-ACK reaches B
- * from the router, quoting [B6]:8080 -> client, one hop less.
+ * A backend on this node (B6): the client's packet into B (DNAT only); for
+ * TCP, B's SYN-ACK leaves from the NodePort. A router's error (type, its
+ * word: PTB's MTU) about B's answer reaches B from the router, quoting
+ * [B6]:bport -> client, one hop less.
  */
-static void lb6_icmp_np_local_tcp(void **state)
+static void icmp6_np_local(uint8_t proto, uint16_t fe, uint16_t bport, uint16_t cport,
+			   uint8_t type, uint32_t word)
 {
-	struct g6 f = outside6_to(CLIENT6, 51000, NODE6, 30180, IPPROTO_TCP, T_SYN);
-	struct g6 r = { .smac = pods[DEV_B].mac, .dmac = pods[DEV_B].host_mac, .src = B6,
-			.dst = CLIENT6, .sport = 8080, .dport = 51000, .proto = IPPROTO_TCP,
-			.flags = T_SYN | T_ACK };
+	uint8_t flags = proto == IPPROTO_TCP ? T_SYN : 0;
+	struct g6 f = outside6_to(CLIENT6, cport, NODE6, fe, proto, flags);
 	uint8_t in[FRAME_MAX], want[FRAME_MAX], q[FRAME_MAX];
 	size_t len, qlen, wlen;
 
-	(void)state;
 	len = frame6(&f, in);
 	expect6(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_LOCAL, NULL, 0);
-	len = frame6(&r, in);
-	expect6(FROM_POD_LB, DEV_B, in, len, TC_ACT_OK, XCNI_FWD_REPLY, NULL, 0);
+	if (proto == IPPROTO_TCP) {
+		struct g6 r = { .smac = pods[DEV_B].mac, .dmac = pods[DEV_B].host_mac, .src = B6,
+				.dst = CLIENT6, .sport = bport, .dport = cport, .proto = proto,
+				.flags = T_SYN | T_ACK };
 
-	qlen = quote6(q, NODE6, 30180, CLIENT6, 51000, IPPROTO_TCP, T_SYN | T_ACK);
-	len = from_router(in, PTB, 0, 1280, NODE6, q, qlen);
-	requote(q, B6, 8080, CLIENT6, 51000);
-	wlen = icmp6_err(want, pods[DEV_B].host_mac, pods[DEV_B].mac, ROUTER6, B6, 63, PTB, 0, 1280,
+		flags = T_SYN | T_ACK;
+		len = frame6(&r, in);
+		expect6(FROM_POD_LB, DEV_B, in, len, TC_ACT_OK, XCNI_FWD_REPLY, NULL, 0);
+	}
+
+	qlen = quote6(q, NODE6, fe, CLIENT6, cport, proto, flags);
+	len = from_router(in, type, 0, word, NODE6, q, qlen);
+	requote(q, B6, bport, CLIENT6, cport);
+	wlen = icmp6_err(want, pods[DEV_B].host_mac, pods[DEV_B].mac, ROUTER6, B6, 63, type, 0, word,
 			 q, qlen);
 	expect6(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_LOCAL, want, wlen);
 }
 
-/* Local backend, UDP: time exceeded about B's answer, into B likewise. */
+/* TCP: Packet Too Big about B's SYN-ACK. */
+static void lb6_icmp_np_local_tcp(void **state)
+{
+	(void)state;
+	icmp6_np_local(IPPROTO_TCP, 30180, 8080, 51000, PTB, 1280);
+}
+
+/* UDP: time exceeded about B's answer. */
 static void lb6_icmp_np_local_udp(void **state)
 {
-	struct g6 f = outside6_to(CLIENT6, 51001, NODE6, 30182, IPPROTO_UDP, 0);
-	uint8_t in[FRAME_MAX], want[FRAME_MAX], q[FRAME_MAX];
-	size_t len, qlen, wlen;
-
 	(void)state;
-	len = frame6(&f, in);
-	expect6(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_LOCAL, NULL, 0);
-
-	qlen = quote6(q, NODE6, 30182, CLIENT6, 51001, IPPROTO_UDP, 0);
-	len = from_router(in, TIME_EXCEEDED, 0, 0, NODE6, q, qlen);
-	requote(q, B6, 5354, CLIENT6, 51001);
-	wlen = icmp6_err(want, pods[DEV_B].host_mac, pods[DEV_B].mac, ROUTER6, B6, 63, TIME_EXCEEDED,
-			 0, 0, q, qlen);
-	expect6(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_LOCAL, want, wlen);
+	icmp6_np_local(IPPROTO_UDP, 30182, 5354, 51001, TIME_EXCEEDED, 0);
 }
 
 /* ---- From outside, about a reply of a backend on n2 ---------------------- */
@@ -448,13 +374,13 @@ static void lb6_icmp_np_local_udp(void **state)
 static void np_icmp_to_r(int prog, uint16_t cport, bool dsr)
 {
 	uint8_t in[FRAME_MAX], q[FRAME_MAX], qw[FRAME_MAX], inner[FRAME_MAX], want[FRAME_MAX];
-	struct npf f = np_from_outside(cport, 30081, IPPROTO_TCP, TH_SYN), r, e;
+	struct fr f = np_from_outside(cport, 30081, IPPROTO_TCP, TH_SYN), r, e;
 	struct xcni_ct_key tuple = { .saddr = ip4(NODE_IP), .daddr = ip4(IP_R),
 				     .proto = IPPROTO_ICMP };
 	struct xcni_ct_entry ce;
 	size_t len, ilen, wlen;
 
-	len = np_frame(&f, in);
+	len = frame(&f, in);
 	np_expect(prog, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, NULL, 0);
 	if (dsr) {
 		assert_int_equal(np_ct_get(ip4(NP_CLIENT), ip4(IP_R), cport, 80, IPPROTO_TCP, &ce),
@@ -467,7 +393,7 @@ static void np_icmp_to_r(int prog, uint16_t cport, bool dsr)
 	}
 
 	r = np_reply(30081, cport, IPPROTO_TCP);
-	np_frame(&r, q);
+	frame(&r, q);
 	e = np_router();
 	len = np_icmp_error(&e, q, 0, in);
 	r.saddr = ip4(IP_R);
@@ -476,7 +402,7 @@ static void np_icmp_to_r(int prog, uint16_t cport, bool dsr)
 		r.daddr = ip4(NODE_IP);
 		r.dport = cport;
 	}
-	np_frame(&r, qw);
+	frame(&r, qw);
 	e.saddr = ip4(NODE_IP);
 	e.daddr = ip4(IP_R);
 	e.ttl = 63;
@@ -599,22 +525,22 @@ static void lb6_icmp_np_ul6(void **state)
 static void np_icmp_unknown(void **state)
 {
 	uint8_t in[FRAME_MAX], q[FRAME_MAX];
-	struct npf r = np_reply(30080, 51999, IPPROTO_TCP), e = np_router();
+	struct fr r = np_reply(30080, 51999, IPPROTO_TCP), e = np_router();
 	size_t len;
 
 	(void)state;
-	np_frame(&r, q);
+	frame(&r, q);
 	len = np_icmp_error(&e, q, 0, in);
 	np_expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_OK, NP_UNCOUNTED, in, len);
 	/* A quote from another address than the error's destination. */
 	r = np_reply(30080, 51000, IPPROTO_TCP);
 	r.saddr = ip4(N2);
-	np_frame(&r, q);
+	frame(&r, q);
 	len = np_icmp_error(&e, q, 0, in);
 	np_expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_OK, NP_UNCOUNTED, in, len);
 	/* Where Services are kube-proxy's, the stack has it whatever it is. */
 	r = np_reply(30080, 51000, IPPROTO_TCP);
-	np_frame(&r, q);
+	frame(&r, q);
 	len = np_icmp_error(&e, q, 0, in);
 	np_expect(FROM_OVERLAY, DEV_U, in, len, TC_ACT_OK, NP_UNCOUNTED, in, len);
 }
