@@ -300,7 +300,7 @@ int v6_state(void);
 int lb6_state(void);
 int svc_state(void);
 int v6ovl_state(void); /* v6_state and v6ovl.c's overlay */
-int dsr6_state(void); /* svc_state and dsr6.c's DSR NodePorts */
+int dsr6_state(void); /* svc_state and nodeport_dsr.c's DSR NodePorts (dsr6_setup) */
 /* tests/bpf/nodeport.c: the IPv6 NodePorts and externalIPs (np6_setup, which
  * lb6_state and svc_state write too); lb_state, v6_state's endpoints with
  * their policy opened and np6_setup's NodePorts (np_state). */

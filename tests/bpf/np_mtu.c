@@ -9,22 +9,18 @@
  * and one of its own over the IPv6 underlay (a from_overlay with node_ip6):
  *   [NODE6]:30282/UDP     3501: RW6:5353 on node nw behind it (70 bytes, 1430 fit)
  *
- * A packet that fits is encapsulated (byte for byte as lb_nodeport.c's and
- * lb6.c's); one byte more is answered, from the frontend, with ICMP
- * fragmentation-needed (IPv4 with DF) or ICMPv6 Packet Too Big, every byte of
- * which (checksums in full, the quote as the client sent its packet) is
- * written out here; IPv4 without DF is dropped. All counted drop-too-big, and
+ * A packet that fits is encapsulated (byte for byte as nodeport.c's); one
+ * byte more is answered, from the frontend, with ICMP fragmentation-needed
+ * (IPv4 with DF) or ICMPv6 Packet Too Big, every byte of which (checksums in
+ * full, the quote as the client sent its packet) is written out here; IPv4 without DF is dropped. All counted drop-too-big, and
  * the flow leaves no conntrack entry behind.
  */
 #include <arpa/inet.h>
 #include <string.h>
 #include <linux/pkt_cls.h>
 
-#include "harness.h"
-#include "lb.h"
-#include "lb6.h"
+#include "nodeport.h"
 
-#define CLIENT "203.0.113.9"
 #define NW "fc00:77::3"
 #define RW6 "fd00:94::2"
 #define BIG 2048
@@ -218,9 +214,9 @@ static void np_mtu_ipv6(void **state)
 
 	(void)state;
 	len = frame6(&f, in);
-	ilen = np6_snat_inner(&f, 46201, "fd00:98::2", 5353, inner);
+	ilen = np6_snat_inner(&f, 46201, R6N, 5353, inner);
 	wlen = geneve_wrap6(inner, ilen, NODE_IP, N2,
-			    geneve_sport6(NODE6, 46201, "fd00:98::2", 5353, IPPROTO_UDP), VNI, want);
+			    geneve_sport6(NODE6, 46201, R6N, 5353, IPPROTO_UDP), VNI, want);
 	olen = run6(fd, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, out);
 	same(out, olen, want, wlen);
 	assert_int_equal(olen, ETH_HLEN + 1500);
@@ -232,26 +228,6 @@ static void np_mtu_ipv6(void **state)
 	same(out, olen, want, wlen);
 }
 
-/* This node's from_overlay on the IPv6 underlay (node_ip6 NODE6), Services in BPF. */
-static struct from_overlay *ul6_lb(void)
-{
-	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = env.pin_dir);
-	struct from_overlay *o = from_overlay__open_opts(&opts);
-	uint32_t n6[4];
-
-	if (!o)
-		return NULL;
-	in6(NODE6, (uint8_t *)n6);
-	o->rodata->vni = VNI;
-	o->rodata->lb_enabled = 1;
-	memcpy((void *)o->rodata->node_ip6, n6, 16);
-	if (from_overlay__load(o)) {
-		from_overlay__destroy(o);
-		return NULL;
-	}
-	return o;
-}
-
 /*
  * IPv6 over the IPv6 underlay (70 bytes of Geneve): 1430 bytes fit, 1431 get
  * Packet Too Big with MTU 1430.
@@ -261,7 +237,7 @@ static void np_mtu_ul6(void **state)
 	struct xcni_ipcache_val v = { .identity = 0x3500, .flags = XCNI_IPC_POD | XCNI_IPC_TUN6 };
 	struct xcni_ipcache6_key k = { .prefixlen = 128 };
 	uint8_t in[BIG], want[BIG], out[BIG];
-	struct from_overlay *o = ul6_lb();
+	struct from_overlay *o = ul6_load(1); /* nodeport.c's */
 	struct g6 f = big6(46301, 30282, 1430);
 	size_t len, wlen, olen;
 	int fd;
