@@ -571,68 +571,6 @@ static void lb6_icmp_np_not_ours(void **state)
 
 /* ---- Through Geneve, about a ClusterIP's flow ---------------------------- */
 
-/* An IPv6 packet (no Ethernet) src:sp -> dst:dp, TCP SYN or UDP with 4 bytes, checksum in full. */
-static size_t pkt6(uint8_t *ip, const char *src, uint16_t sp, const char *dst, uint16_t dp,
-		   uint8_t proto, uint8_t hop)
-{
-	uint8_t *l4 = ip + 40;
-	size_t l4len = proto == IPPROTO_TCP ? 20 : 12;
-	uint16_t v;
-
-	ip6_hdr(ip, src, dst, proto, hop, l4len);
-	memset(l4, 0, l4len);
-	v = htons(sp);
-	memcpy(l4, &v, 2);
-	v = htons(dp);
-	memcpy(l4 + 2, &v, 2);
-	if (proto == IPPROTO_TCP) {
-		l4[7] = 1; /* seq 1 */
-		l4[12] = 5 << 4;
-		l4[13] = 0x02; /* SYN */
-		l4[14] = 0xfa;
-		l4[15] = 0xf0;
-	} else {
-		v = htons((uint16_t)l4len);
-		memcpy(l4 + 4, &v, 2);
-		memcpy(l4 + 8, "ping", 4);
-	}
-	v = csum6(ip, proto, l4, l4len);
-	memcpy(l4 + (proto == IPPROTO_TCP ? 16 : 6), &v, 2);
-	return 40 + l4len;
-}
-
-/* Ethernet smac -> dmac around the IPv6 packet ip (len bytes), into frame. */
-static size_t eth6(uint8_t *frame, const uint8_t *smac, const uint8_t *dmac, const uint8_t *ip,
-		   size_t len)
-{
-	memset(frame, 0, FRAME_MAX);
-	memcpy(frame, dmac, ETH_ALEN);
-	memcpy(frame + ETH_ALEN, smac, ETH_ALEN);
-	frame[12] = 0x86;
-	frame[13] = 0xdd;
-	memcpy(frame + ETH_HLEN, ip, len);
-	return ETH_HLEN + len;
-}
-
-/* The ICMPv6 error type/code (word: its 4 bytes after the checksum) src -> dst quoting q. */
-static size_t ovl_icmp6_err(uint8_t *ip, const char *src, const char *dst, uint8_t type,
-			    uint8_t code, uint32_t word, const uint8_t *q, size_t qlen)
-{
-	uint8_t *l4 = ip + 40;
-	uint16_t c;
-
-	ip6_hdr(ip, src, dst, ICMP6, 64, 8 + qlen);
-	l4[0] = type;
-	l4[1] = code;
-	l4[2] = l4[3] = 0;
-	word = htonl(word);
-	memcpy(l4 + 4, &word, 4);
-	memcpy(l4 + 8, q, qlen);
-	c = csum6(ip, ICMP6, l4, 8 + qlen);
-	memcpy(l4 + 2, &c, 2);
-	return 40 + 8 + qlen;
-}
-
 /* The agent's writes: R6M a pod of n2, N2_6 n2 itself; the two frontends, each one backend. */
 static void icmp_ovl_setup(void **state)
 {
@@ -654,15 +592,15 @@ static void icmp_about(uint16_t sp, const char *vip, uint16_t port, uint16_t bpo
 		       const char *from, uint8_t type, uint8_t code, uint32_t word,
 		       const char *want_src)
 {
-	uint8_t ip[FRAME_MAX], q[FRAME_MAX], in[FRAME_MAX], inner[FRAME_MAX], want[FRAME_MAX];
+	struct g6 g = from6(DEV_A, A6, sp, vip, port, proto, proto == IPPROTO_TCP ? T_SYN : 0);
+	uint8_t f[FRAME_MAX], q[FRAME_MAX], in[FRAME_MAX], inner[FRAME_MAX], want[FRAME_MAX];
 	struct xcni_ct6_key ck = { .sport = htons(sp), .dport = htons(bport), .proto = proto };
 	struct xcni_ct_entry e;
 	size_t len, qlen, ilen, wlen;
 	uint16_t v;
 
 	/* The request: from_pod's DNAT and Geneve to n2. */
-	len = pkt6(ip, A6, sp, vip, port, proto, 64);
-	len = eth6(in, pods[DEV_A].mac, pods[DEV_A].host_mac, ip, len);
+	len = frame6(&g, in);
 	expect6(FROM_POD_LB, DEV_A, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, NULL, 0);
 	in6(A6, ck.saddr);
 	in6(R6M, ck.daddr);
@@ -670,9 +608,13 @@ static void icmp_about(uint16_t sp, const char *vip, uint16_t port, uint16_t bpo
 	assert_int_not_equal(e.rev_nat, 0);
 
 	/* The error as n2 sends it: quoting the packet as R6M got it (one hop less). */
-	qlen = pkt6(q, A6, sp, R6M, bport, proto, 63);
-	ilen = ovl_icmp6_err(ip, from, A6, type, code, word, q, qlen);
-	ilen = eth6(inner, pods[DEV_U].mac, pods[DEV_U].host_mac, ip, ilen);
+	g.dst = R6M;
+	g.dport = bport;
+	g.hop = 63;
+	qlen = frame6(&g, f) - ETH_HLEN;
+	memcpy(q, f + ETH_HLEN, qlen);
+	ilen = icmp6_err(inner, pods[DEV_U].mac, pods[DEV_U].host_mac, from, A6, 64, type, code, word,
+			 q, qlen);
 	len = geneve_wrap6(inner, ilen, N2, NODE_IP, geneve_sport6(from, 0, A6, 0, ICMP6), VNI, in);
 
 	/* What A must get: the quote's destination and port the frontend's (its L4
@@ -680,8 +622,8 @@ static void icmp_about(uint16_t sp, const char *vip, uint16_t port, uint16_t bpo
 	in6(vip, q + 24);
 	v = htons(port);
 	memcpy(q + 40 + 2, &v, 2);
-	wlen = ovl_icmp6_err(ip, want_src, A6, type, code, word, q, qlen);
-	wlen = eth6(want, pods[DEV_A].host_mac, pods[DEV_A].mac, ip, wlen);
+	wlen = icmp6_err(want, pods[DEV_A].host_mac, pods[DEV_A].mac, want_src, A6, 64, type, code,
+			 word, q, qlen);
 	expect6(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_DECAP, want, wlen);
 }
 
