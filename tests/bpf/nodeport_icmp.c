@@ -259,49 +259,34 @@ static int np_udp_setup(void **state)
 }
 
 /*
- * A backend on this node (TCP 30080 -> B:8080, the client's address kept):
- * the error goes into B, from the router still, quoting B:8080 -> client.
- * UDP (30086 -> B:5353) the same, its quoted checksum left as it was.
+ * A backend on this node (the client's address kept): the client's packet
+ * (to fe, for B:bport) into B; the router's error about the reply from fe
+ * goes into B, from the router still, quoting B:bport -> client; UDP's
+ * quoted checksum left as it was.
  */
-static void np_icmp_local(void **state)
+static void np_icmp_local4(uint8_t proto, uint16_t fe, uint16_t bport, uint16_t cport)
 {
 	uint8_t in[FRAME_MAX], q[FRAME_MAX], qw[FRAME_MAX], want[FRAME_MAX];
-	struct fr f = np_from_outside(51000, 30080, IPPROTO_TCP, TH_SYN), r, e;
+	struct fr f = np_from_outside(cport, fe, proto, proto == IPPROTO_TCP ? TH_SYN : 0), r, e;
 	struct xcni_ct_entry ce;
-	uint16_t udp_check;
+	uint16_t udp_check = 0;
 	size_t len, wlen;
 
-	(void)state;
 	len = frame(&f, in);
 	np_expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_LOCAL, NULL, 0);
-	assert_int_equal(np_ct_get(ip4(NP_CLIENT), ip4(IP_B), 51000, 8080, IPPROTO_TCP, &ce), 0);
-	assert_int_equal(ce.flags, XCNI_CT_F_NODEPORT);
+	if (proto == IPPROTO_TCP) {
+		assert_int_equal(np_ct_get(ip4(NP_CLIENT), ip4(IP_B), cport, bport, proto, &ce), 0);
+		assert_int_equal(ce.flags, XCNI_CT_F_NODEPORT);
+	}
 
-	r = np_reply(30080, 51000, IPPROTO_TCP);
+	r = np_reply(fe, cport, proto);
 	frame(&r, q);
+	if (proto == IPPROTO_UDP)
+		memcpy(&udp_check, q + ETH_HLEN + 20 + 6, 2);
 	e = np_router();
 	len = np_icmp_error(&e, q, 0, in);
 	r.saddr = ip4(IP_B);
-	r.sport = 8080;
-	frame(&r, qw);
-	e.daddr = ip4(IP_B);
-	e.smac = pods[DEV_B].host_mac;
-	e.dmac = pods[DEV_B].mac;
-	e.ttl = 63;
-	wlen = np_icmp_error(&e, qw, 0, want);
-	np_expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_LOCAL, want, wlen);
-
-	/* UDP. */
-	f = np_from_outside(51002, 30086, IPPROTO_UDP, 0);
-	len = frame(&f, in);
-	np_expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_LOCAL, NULL, 0);
-	r = np_reply(30086, 51002, IPPROTO_UDP);
-	frame(&r, q);
-	memcpy(&udp_check, q + ETH_HLEN + 20 + 6, 2);
-	e = np_router();
-	len = np_icmp_error(&e, q, 0, in);
-	r.saddr = ip4(IP_B);
-	r.sport = 5353;
+	r.sport = bport;
 	frame(&r, qw);
 	e.daddr = ip4(IP_B);
 	e.smac = pods[DEV_B].host_mac;
@@ -309,6 +294,14 @@ static void np_icmp_local(void **state)
 	e.ttl = 63;
 	wlen = np_icmp_error(&e, qw, udp_check, want);
 	np_expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_LOCAL, want, wlen);
+}
+
+/* TCP 30080 -> B:8080; UDP 30086 -> B:5353 (np_udp_setup). */
+static void np_icmp_local(void **state)
+{
+	(void)state;
+	np_icmp_local4(IPPROTO_TCP, 30080, 8080, 51000);
+	np_icmp_local4(IPPROTO_UDP, 30086, 5353, 51002);
 }
 
 /*
