@@ -119,6 +119,28 @@ void np6_setup(void **state)
 	svc6(EXT6B, 80, IPPROTO_TCP, 326, XCNI_SVC_F_ETP_LOCAL, NULL, 0);
 }
 
+/* The TCP flow s:sp -> d:dp's conntrack entry, which must be there with flags. */
+struct xcni_ct_entry flow_entry4(uint32_t s, uint32_t d, uint16_t sp, uint16_t dp, uint8_t flags)
+{
+	int found;
+	struct xcni_ct_entry e = ct_get(s, d, sp, dp, IPPROTO_TCP, &found);
+
+	assert_true(found);
+	assert_int_equal(e.flags, flags);
+	return e;
+}
+
+struct xcni_ct_entry flow_entry6(const char *s, uint16_t sp, const char *d, uint16_t dp,
+				 uint8_t flags)
+{
+	int found;
+	struct xcni_ct_entry e = ct6_get(s, sp, d, dp, IPPROTO_TCP, &found);
+
+	assert_true(found);
+	assert_int_equal(e.flags, flags);
+	return e;
+}
+
 /* ---- A backend on this node ---------------------------------------------- */
 
 /* f (from outside) DNATed to B:bport (the client's address kept), into B. */
@@ -160,17 +182,12 @@ static void lb_nodeport_local(void **state)
 {
 	struct fr f = from_outside(CLIENT, 50000, 30080, TH_SYN);
 	struct xcni_ct_entry e;
-	int found;
 
 	(void)state;
 	local4_in(&f, 8080);
-	e = ct_get(ip4(CLIENT), ip4(NODE_IP), 50000, 30080, IPPROTO_TCP, &found);
-	assert_true(found);
-	assert_int_equal(e.flags, XCNI_CT_F_SVC);
+	e = flow_entry4(ip4(CLIENT), ip4(NODE_IP), 50000, 30080, XCNI_CT_F_SVC);
 	assert_int_equal(e.backend_id, 11);
-	e = ct_get(ip4(CLIENT), ip4(IP_B), 50000, 8080, IPPROTO_TCP, &found);
-	assert_true(found);
-	assert_int_equal(e.flags, XCNI_CT_F_NODEPORT);
+	e = flow_entry4(ip4(CLIENT), ip4(IP_B), 50000, 8080, XCNI_CT_F_NODEPORT);
 	assert_int_equal(e.rev_nat, 14);
 	local4_reply(&f, 8080, TH_SYN | TH_ACK, 0);
 
@@ -191,7 +208,6 @@ static void lb6_nodeport_local(void **state)
 	uint8_t in[FRAME_MAX], want[FRAME_MAX];
 	struct xcni_ct_entry e;
 	size_t len, wlen;
-	int found;
 
 	(void)state;
 	t = into6(f, DEV_B);
@@ -200,13 +216,9 @@ static void lb6_nodeport_local(void **state)
 	len = frame6(&f, in);
 	wlen = frame6(&t, want);
 	expect6(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_LOCAL, want, wlen);
-	e = ct6_get(CLIENT6, 50000, NODE6, 30080, IPPROTO_TCP, &found);
-	assert_true(found);
-	assert_int_equal(e.flags, XCNI_CT_F_SVC);
+	e = flow_entry6(CLIENT6, 50000, NODE6, 30080, XCNI_CT_F_SVC);
 	assert_int_equal(e.backend_id, 3201);
-	e = ct6_get(CLIENT6, 50000, B6, 8080, IPPROTO_TCP, &found);
-	assert_true(found);
-	assert_int_equal(e.flags, XCNI_CT_F_NODEPORT);
+	e = flow_entry6(CLIENT6, 50000, B6, 8080, XCNI_CT_F_NODEPORT);
 	assert_int_equal(e.rev_nat, 320);
 	/* B's SYN-ACK: from the NodePort, to the stack (it leaves by the underlay). */
 	r = from6(DEV_B, B6, 8080, CLIENT6, 50000, IPPROTO_TCP, T_SYN | T_ACK);
@@ -284,14 +296,10 @@ static void lb_nodeport_remote(void **state)
 	len = frame(&f, in);
 	wlen = nodeport_remote_want(&f, in, 50001, want);
 	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
-	e = ct_get(ip4(CLIENT), ip4(NODE_IP), 50001, 30081, IPPROTO_TCP, &found);
-	assert_true(found);
-	assert_int_equal(e.flags, XCNI_CT_F_SVC);
+	e = flow_entry4(ip4(CLIENT), ip4(NODE_IP), 50001, 30081, XCNI_CT_F_SVC);
 	assert_int_equal(e.backend_id, 101);
 	assert_int_equal(e.nat_port, htons(50001));
-	e = ct_get(ip4(NODE_IP), ip4(IP_R), 50001, 80, IPPROTO_TCP, &found);
-	assert_true(found);
-	assert_int_equal(e.flags, XCNI_CT_F_NODEPORT | XCNI_CT_F_SNAT);
+	e = flow_entry4(ip4(NODE_IP), ip4(IP_R), 50001, 80, XCNI_CT_F_NODEPORT | XCNI_CT_F_SNAT);
 	assert_int_equal(e.rev_nat, 15);
 	assert_int_equal(e.nat_addr, ip4(CLIENT));
 	assert_int_equal(e.nat_port, htons(50001));
@@ -459,14 +467,10 @@ static void np6_remote(const struct np6_ul *u)
 	ul_expect(u, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
 	if (u->ul6)
 		assert_int_equal(tx_to(u->node), tx + 1);
-	e = ct6_get(CLIENT6, cp, NODE6, u->tcp_fe, IPPROTO_TCP, &found);
-	assert_true(found);
-	assert_int_equal(e.flags, XCNI_CT_F_SVC);
+	e = flow_entry6(CLIENT6, cp, NODE6, u->tcp_fe, XCNI_CT_F_SVC);
 	assert_int_equal(e.backend_id, u->tcp_be);
 	assert_int_equal(e.nat_port, htons(cp));
-	e = ct6_get(NODE6, cp, u->backend, 80, IPPROTO_TCP, &found);
-	assert_true(found);
-	assert_int_equal(e.flags, XCNI_CT_F_NODEPORT | XCNI_CT_F_SNAT);
+	e = flow_entry6(NODE6, cp, u->backend, 80, XCNI_CT_F_NODEPORT | XCNI_CT_F_SNAT);
 	assert_int_equal(e.rev_nat, u->tcp_svc);
 	/* The program's own map (pinned by name: one per node, as the others). */
 	snat6_check(bpf_map__fd((*u->prog)->maps.xcni_snat6), cp, u->backend, 80, IPPROTO_TCP,
@@ -695,14 +699,10 @@ static void lb6_extip_remote(void **state)
 	self6_put(NODE6);
 	wlen = ul_remote_want(&ul4, &f, 50030, 80, want);
 	expect6(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
-	e = ct6_get(CLIENT6, 50030, EXT6, 80, IPPROTO_TCP, &found);
-	assert_true(found);
-	assert_int_equal(e.flags, XCNI_CT_F_SVC);
+	e = flow_entry6(CLIENT6, 50030, EXT6, 80, XCNI_CT_F_SVC);
 	assert_int_equal(e.backend_id, 3231);
 	assert_int_equal(e.nat_port, htons(50030));
-	e = ct6_get(NODE6, 50030, R6N, 80, IPPROTO_TCP, &found);
-	assert_true(found);
-	assert_int_equal(e.flags, XCNI_CT_F_NODEPORT | XCNI_CT_F_SNAT);
+	e = flow_entry6(NODE6, 50030, R6N, 80, XCNI_CT_F_NODEPORT | XCNI_CT_F_SNAT);
 	assert_int_equal(e.rev_nat, 324);
 
 	/* R6N's SYN-ACK from n2: from the externalIP to the client, out the underlay. */

@@ -20,5 +20,9 @@
 
 /* TCP from outside, on the underlay (the router's MAC -> the node's), to NODE_IP:dp. */
 struct fr from_outside(const char *src, uint16_t sp, uint16_t dp, uint8_t flags);
+/* The TCP flow's conntrack entry (s:sp -> d:dp), which must be there with flags. */
+struct xcni_ct_entry flow_entry4(uint32_t s, uint32_t d, uint16_t sp, uint16_t dp, uint8_t flags);
+struct xcni_ct_entry flow_entry6(const char *s, uint16_t sp, const char *d, uint16_t dp,
+				 uint8_t flags);
 
 #endif

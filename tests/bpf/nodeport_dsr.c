@@ -225,14 +225,10 @@ static void lb_nodeport_dsr(void **state)
 	wlen = front4_want(&f, in, want);
 	assert_int_equal(wlen, len + XCNI_ENCAP_DSR_LEN);
 	expect(FROM_OVERLAY_DSR, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
-	e = ct_get(ip4(CLIENT), ip4(NODE_IP), 50021, 30081, IPPROTO_TCP, &found);
-	assert_true(found);
-	assert_int_equal(e.flags, XCNI_CT_F_SVC);
+	e = flow_entry4(ip4(CLIENT), ip4(NODE_IP), 50021, 30081, XCNI_CT_F_SVC);
 	assert_int_equal(e.backend_id, 101);
 	assert_int_equal(e.nat_port, 0); /* no SNAT port */
-	e = ct_get(ip4(CLIENT), ip4(IP_R), 50021, 80, IPPROTO_TCP, &found);
-	assert_true(found);
-	assert_int_equal(e.flags, XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR);
+	e = flow_entry4(ip4(CLIENT), ip4(IP_R), 50021, 80, XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR);
 	assert_int_equal(e.rev_nat, 15);
 	/* Nothing SNATed: no entry from this node to R. */
 	ct_get(ip4(NODE_IP), ip4(IP_R), 50021, 80, IPPROTO_TCP, &found);
@@ -281,13 +277,9 @@ static void dsr6_frontend(void **state)
 	wlen = front_want(&f, 80, want);
 	assert_int_equal(wlen, len + XCNI_ENCAP_DSR_LEN);
 	expect6(FROM_OVERLAY_DSR, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
-	e = ct6_get(DCLIENT, 51000, NODE6, 30081, IPPROTO_TCP, &found);
-	assert_true(found);
-	assert_int_equal(e.flags, XCNI_CT_F_SVC);
+	e = flow_entry6(DCLIENT, 51000, NODE6, 30081, XCNI_CT_F_SVC);
 	assert_int_equal(e.backend_id, 3211);
-	e = ct6_get(DCLIENT, 51000, R6N, 80, IPPROTO_TCP, &found);
-	assert_true(found);
-	assert_int_equal(e.flags, XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR);
+	e = flow_entry6(DCLIENT, 51000, R6N, 80, XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR);
 	assert_int_equal(e.nat_port, 0);
 	in6(DCLIENT, sk.saddr);
 	in6(R6N, sk.daddr);
@@ -341,9 +333,7 @@ static void lb_dsr_backend(void **state)
 	t = into(f, DEV_B);
 	wlen = frame(&t, want);
 	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_DECAP, want, wlen);
-	e = ct_get(ip4(CLIENT), ip4(IP_B), 50022, 8080, IPPROTO_TCP, &found);
-	assert_true(found);
-	assert_int_equal(e.flags, XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR);
+	e = flow_entry4(ip4(CLIENT), ip4(IP_B), 50022, 8080, XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR);
 	assert_int_equal(e.rev_nat, 25);
 	assert_int_equal(e.nat_addr, ip4(N2));
 
@@ -466,9 +456,7 @@ static void dsr6_backend(void **state)
 	len = from_n2(&f, N2_6, 30085, 0, in);
 	wlen = at_b(&f, want);
 	expect6(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_DECAP, want, wlen);
-	e = ct6_get(DCLIENT, 52000, B6, 8080, IPPROTO_TCP, &found);
-	assert_true(found);
-	assert_int_equal(e.flags, XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR);
+	e = flow_entry6(DCLIENT, 52000, B6, 8080, XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR);
 	assert_int_equal(e.rev_nat, 330);
 	assert_int_equal(e.nat_addr, ip4(N2));
 
@@ -608,9 +596,7 @@ static void dsr6_ul6_frontend(void **state)
 {
 	struct g6 f = outside6_to(DCLIENT, 55000, NODE6, 30087, IPPROTO_TCP, T_SYN), t;
 	uint8_t in[FRAME_MAX], inner[FRAME_MAX], want[FRAME_MAX];
-	struct xcni_ct_entry e;
 	size_t len, ilen, wlen;
-	int found;
 
 	(void)state;
 	for (int ack = 0; ack < 2; ack++) {
@@ -627,9 +613,7 @@ static void dsr6_ul6_frontend(void **state)
 		assert_int_equal(wlen, len + 94);
 		expect_ul6(in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
 	}
-	e = ct6_get(DCLIENT, 55000, R6V, 80, IPPROTO_TCP, &found);
-	assert_true(found);
-	assert_int_equal(e.flags, XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR);
+	flow_entry6(DCLIENT, 55000, R6V, 80, XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR);
 }
 
 /*
@@ -645,7 +629,6 @@ static void dsr6_ul6_backend(void **state)
 	struct xcni_ct_entry e;
 	size_t len, ilen, wlen;
 	uint32_t w[4];
-	int found;
 
 	(void)state;
 	for (int ack = 0; ack < 2; ack++) {
@@ -658,9 +641,7 @@ static void dsr6_ul6_backend(void **state)
 		expect_ul6(in, len, TC_ACT_REDIRECT, XCNI_FWD_DECAP, want, wlen);
 		if (ack)
 			break;
-		e = ct6_get(DCLIENT2, 56000, B6, 8080, IPPROTO_TCP, &found);
-		assert_true(found);
-		assert_int_equal(e.flags, XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR);
+		e = flow_entry6(DCLIENT2, 56000, B6, 8080, XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR);
 		assert_int_equal(e.rev_nat, 330);
 		in6(UL_N, (uint8_t *)w);
 		assert_int_equal(e.nat_addr, w[0] ^ w[1] ^ w[2] ^ w[3]);
