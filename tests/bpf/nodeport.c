@@ -823,7 +823,8 @@ static void lb6_remote_reply(void **state)
 			 .dst = A6, .sport = 80, .dport = 40700, .proto = IPPROTO_TCP,
 			 .flags = T_SYN | T_ACK };
 	ilen = frame6(&r, inner);
-	len = geneve_wrap6(inner, ilen, N2, NODE_IP, geneve_sport6(R6N, 80, A6, 40700, IPPROTO_TCP), VNI, in);
+	len = geneve_wrap6(inner, ilen, N2, NODE_IP, geneve_sport6(R6N, 80, A6, 40700, IPPROTO_TCP),
+			   VNI, in);
 	t = r;
 	t.smac = pods[DEV_A].host_mac;
 	t.dmac = pods[DEV_A].mac;

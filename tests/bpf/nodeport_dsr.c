@@ -199,8 +199,9 @@ static void dsr6_setup(void **state)
 /* What the node taking f (from outside, for NODE_IP:30081) sends n2: to R:80, the option. */
 static size_t front4_want(const struct fr *f, const uint8_t *in, uint8_t *want)
 {
-	struct xcni_ct_key tuple = { .saddr = f->saddr, .daddr = ip4(IP_R), .sport = htons(f->sport),
-				     .dport = htons(80), .proto = f->proto };
+	struct xcni_ct_key tuple = { .saddr = f->saddr, .daddr = ip4(IP_R),
+				     .sport = htons(f->sport), .dport = htons(80),
+				     .proto = f->proto };
 	uint8_t inner[FRAME_MAX];
 	struct fr t = *f;
 	size_t ilen;
@@ -682,4 +683,5 @@ int dsr6_state(void)
 	return err;
 }
 
-const struct group nodeport_dsr_group = { "nodeport_dsr", TESTS(nodeport_dsr_tests), .prep = svc_state };
+const struct group nodeport_dsr_group = { "nodeport_dsr", TESTS(nodeport_dsr_tests),
+					   .prep = svc_state };

@@ -82,8 +82,8 @@ static size_t np_icmp_error(const struct fr *f, const uint8_t *quoted, uint16_t 
 static struct fr np_from_outside(uint16_t sp, uint16_t dp, uint8_t proto, uint8_t flags)
 {
 	return (struct fr){ .smac = pods[DEV_U].mac, .dmac = pods[DEV_U].host_mac,
-			    .saddr = ip4(NP_CLIENT), .daddr = ip4(NODE_IP), .sport = sp, .dport = dp,
-			    .proto = proto, .flags = flags,
+			    .saddr = ip4(NP_CLIENT), .daddr = ip4(NODE_IP), .sport = sp,
+			    .dport = dp, .proto = proto, .flags = flags,
 			    .payload = proto == IPPROTO_UDP ? 4 : 0 };
 }
 
@@ -333,8 +333,8 @@ static void icmp6_np_local(uint8_t proto, uint16_t fe, uint16_t bport, uint16_t 
 	qlen = quote6(q, NODE6, fe, CLIENT6, cport, proto, flags);
 	len = from_router(in, type, 0, word, NODE6, q, qlen);
 	requote(q, B6, bport, CLIENT6, cport);
-	wlen = icmp6_err(want, pods[DEV_B].host_mac, pods[DEV_B].mac, ROUTER6, B6, 63, type, 0, word,
-			 q, qlen);
+	wlen = icmp6_err(want, pods[DEV_B].host_mac, pods[DEV_B].mac, ROUTER6, B6, 63, type, 0,
+			 word, q, qlen);
 	expect6(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_LOCAL, want, wlen);
 }
 
@@ -452,8 +452,8 @@ static void icmp6_np_backend(int fd, const struct icmp6_np_case *c)
 	qlen = quote6(q, NODE6, c->fe, CLIENT6, c->cport, IPPROTO_TCP, T_SYN | T_ACK);
 	len = from_router(in, PTB, 0, 1280, NODE6, q, qlen);
 	requote(q, c->backend, 80, c->dsr ? CLIENT6 : NODE6, c->cport);
-	ilen = icmp6_err(inner, pods[DEV_U].mac, pods[DEV_U].host_mac, NODE6, c->backend, 63, PTB, 0,
-			 1280, q, qlen);
+	ilen = icmp6_err(inner, pods[DEV_U].mac, pods[DEV_U].host_mac, NODE6, c->backend, 63, PTB,
+			 0, 1280, q, qlen);
 	if (c->ul6)
 		wlen = geneve_wrap_ul6(inner, ilen, NODE6, c->node,
 				       geneve_hash6(NODE6, 0, c->backend, 0, ICMP6), VNI, want);
@@ -606,8 +606,8 @@ static void icmp_about(uint16_t sp, const char *vip, uint16_t port, uint16_t bpo
 	g.hop = 63;
 	qlen = frame6(&g, f) - ETH_HLEN;
 	memcpy(q, f + ETH_HLEN, qlen);
-	ilen = icmp6_err(inner, pods[DEV_U].mac, pods[DEV_U].host_mac, from, A6, 64, type, code, word,
-			 q, qlen);
+	ilen = icmp6_err(inner, pods[DEV_U].mac, pods[DEV_U].host_mac, from, A6, 64, type, code,
+			 word, q, qlen);
 	len = geneve_wrap6(inner, ilen, N2, NODE_IP, geneve_sport6(from, 0, A6, 0, ICMP6), VNI, in);
 
 	/* What A must get: the quote's destination and port the frontend's (its L4
@@ -652,4 +652,5 @@ static const struct CMUnitTest nodeport_icmp_tests[] = {
 	cmocka_unit_test(lb6_icmp_ovl_ptb),
 	cmocka_unit_test(lb6_icmp_ovl_unreach),
 };
-const struct group nodeport_icmp_group = { "nodeport_icmp", TESTS(nodeport_icmp_tests), .prep = svc_state };
+const struct group nodeport_icmp_group = { "nodeport_icmp", TESTS(nodeport_icmp_tests),
+					    .prep = svc_state };

@@ -12,8 +12,9 @@
  * A packet that fits is encapsulated (byte for byte as nodeport.c's); one
  * byte more is answered, from the frontend, with ICMP fragmentation-needed
  * (IPv4 with DF) or ICMPv6 Packet Too Big, every byte of which (checksums in
- * full, the quote as the client sent its packet) is written out here; IPv4 without DF is dropped. All counted drop-too-big, and
- * the flow leaves no conntrack entry behind.
+ * full, the quote as the client sent its packet) is written out here; IPv4
+ * without DF is dropped. All counted drop-too-big, and the flow leaves no
+ * conntrack entry behind.
  */
 #include <arpa/inet.h>
 #include <string.h>
