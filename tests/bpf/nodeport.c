@@ -56,15 +56,16 @@
 
 #include "nodeport.h"
 
-#define CLIENT6B "2001:db8:1::8"
+#define CLIENT6B "2001:db8:1::8" /* a second client */
 #define EXT6 "2001:db8:100::1" /* an externalIP */
 #define EXT6B "2001:db8:100::2" /* an externalIP, externalTrafficPolicy Local */
-#define KEY_X "0.0.0.7"
-#define VIPR "fd00:96::11"
-#define NV "fc00:77::2"
-#define RV6 "fd00:95::2"
-#define EXTV "2001:db8:100::9"
-#define ID_RV 0x3100
+#define KEY_X "0.0.0.7" /* pod X's policy key */
+#define VIPR "fd00:96::11" /* lb6_remote_reply's ClusterIP */
+/* The IPv6 underlay. */
+#define NV "fc00:77::2" /* node nv, behind it */
+#define RV6 "fd00:95::2" /* a pod of nv */
+#define EXTV "2001:db8:100::9" /* an externalIP whose backend is RV6 */
+#define ID_RV 0x3100 /* RV6's identity */
 
 /* ---- The clients, the IPv6 frontends ------------------------------------- */
 
@@ -836,9 +837,11 @@ static void lb6_remote_reply(void **state)
 
 /* ---- The IPv6 underlay --------------------------------------------------- */
 
-/* NODE6 (lb6.h): this node's IPv6 InternalIP, here its underlay address */
-
-/* This node's from_overlay on the IPv6 underlay; lb: with Services in BPF. */
+/*
+ * This node's from_overlay on the IPv6 underlay, node_ip6 NODE6 (lb6.h's:
+ * this node's IPv6 InternalIP, here its underlay address); lb: with Services
+ * in BPF.
+ */
 struct from_overlay *ul6_load(int lb)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = env.pin_dir);

@@ -29,19 +29,16 @@
 
 #include "nodeport.h"
 
-/* Here. */
+/* Besides nodeport.h's and lb6.h's names: */
 #define N2_6 "fc00:77::2" /* n2's IPv6 InternalIP: its NodePorts' frontends */
 #define DCLIENT "2001:db8:2::9" /* outside the cluster: world */
 #define DCLIENT2 "2001:db8:2::a"
+/* The IPv6 underlay. */
 #define UL_SELF "fc00:79::1" /* this node's underlay address (node_ip6) */
 #define UL_N "fc00:79::2" /* another node's, in xcni_tunnel6 */
 #define R6V "fd00:95::7" /* a pod of UL_N */
 
 /* ---- The option, the Geneve around it ------------------------------------ */
-
-/* lb6.c's names for its np6_setup state (NODE6 from lb6.h). */
-/* Here. */
-/* The IPv6 underlay. */
 
 /*
  * The DSR option for [fe]:fport/proto at o, as RFC 8926 3.5 lays it out:
@@ -191,11 +188,6 @@ static void dsr6_setup(void **state)
 
 /* ---- The node taking the request ----------------------------------------- */
 
-/*
- * NodePort DSR, the node that takes the request: DNAT to R on n2 (the
- * client's address kept, no SNAT), Geneve to n2 with the frontend in the
- * option, every byte as written out here.
- */
 /* What the node taking f (from outside, for NODE_IP:30081) sends n2: to R:80, the option. */
 static size_t front4_want(const struct fr *f, const uint8_t *in, uint8_t *want)
 {
@@ -213,6 +205,11 @@ static size_t front4_want(const struct fr *f, const uint8_t *in, uint8_t *want)
 	return dsr_wrap(tuple, inner, ilen, in, NODE_IP, N2, NODE_IP, 30081, want);
 }
 
+/*
+ * NodePort DSR, the node that takes the request: DNAT to R on n2 (the
+ * client's address kept, no SNAT), Geneve to n2 with the frontend in the
+ * option, every byte as written out here.
+ */
 static void lb_nodeport_dsr(void **state)
 {
 	uint8_t in[FRAME_MAX], want[FRAME_MAX];
