@@ -231,7 +231,7 @@ static void lb6_nodeport_local(void **state)
 	expect6(FROM_POD_LB, DEV_B, in, len, TC_ACT_OK, XCNI_FWD_REPLY, want, wlen);
 }
 
-/* ---- A backend on n2: SNAT, Geneve over the IPv4 underlay ---------------- */
+/* ---- A backend on another node: SNAT, Geneve over either underlay -------- */
 
 /* The SNATed, encapsulated frame from_outside sends for f to R:bport with source port sp. */
 static size_t nodeport_remote_want_to(const struct fr *f, const uint8_t *in, uint16_t sp,
