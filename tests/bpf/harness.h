@@ -233,10 +233,11 @@ uint32_t geneve_hash6(const char *s, uint16_t sp, const char *d, uint16_t dp, ui
 /* tests/bpf/lb6_v6ul.c: ul6_bench, --bench's from_overlay rows. */
 int ul6_bench(void);
 
-/* tests/bpf/lb.c: --bench-lb. */
+/* tests/bpf/svc_bench.c: --bench-lb. */
 int lb_bench(void);
 int bench6(void); /* tests/bpf/v6.c: --bench's IPv6 row */
-/* lb.c's SCTP checks, shared with lb6.c: the bit-at-a-time CRC32c, a pcap, tshark's verdicts. */
+/* svc_lib.c's, for both families' SCTP checks: the bit-at-a-time CRC32c, a pcap,
+ * tshark's verdicts. */
 uint32_t crc32c_ref(const uint8_t *d, size_t n);
 void pcap_write(const char *path, uint8_t *const *frames, const size_t *lens, int n);
 void tshark_sctp_status(const char *path, char *out, size_t cap);
@@ -292,8 +293,8 @@ int prefilter_add(void);
 /* test_bpf.c: the maps the IPv4 groups leave (their flows aside). */
 int node4_state(void);
 /* What the groups written on top of others start from (their setups, no flows):
- * lb.c's Services (lb_state), v6.c's IPv6 endpoints (v6_state), lb6.c's
- * Services and NodePorts (lb6_state), all of them (svc_state). */
+ * svc_lib.c's Services (lb_state), v6.c's IPv6 endpoints (v6_state), svc_lib.c's
+ * IPv6 Services and lb6.c's NodePorts (lb6_state), all of them (svc_state). */
 int lb_state(void);
 void v6_setup(void **state);
 int v6_state(void);

@@ -47,7 +47,11 @@ int node4_state(void)
 	G(encap) /* the overlay */                                                                        \
 	G(prefilter) /* XDP on the underlay, both families */                                             \
 	G(events) /* traces, the event budget */                                                          \
-	G(lb) /* Services in BPF */                                                                       \
+	G(svc_xlate) /* ClusterIP translation, both families */                                           \
+	G(svc_reject) /* ClusterIP without backends, both families */                                     \
+	G(svc_backend) /* backend choice, both families */                                                \
+	G(svc_sctp) /* SCTP to a ClusterIP, both families */                                              \
+	G(svc_policy) /* policy on translated flows */                                                    \
 	G(lb_nodeport) /* NodePort and DSR */                                                             \
 	G(lb_icmp_np) /* NodePort replies' ICMP errors */                                                 \
 	G(hostile) /* the hostile-packet matrix */                                                        \

@@ -1,0 +1,314 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * SCTP to a ClusterIP, both families (svc_lib.c's tables; prep
+ * svc_both_state): the association through conntrack as TCP's flow, the
+ * address translated alone where the backend's port is the frontend's (the
+ * CRC has no pseudo-header: untouched), the CRC updated for a new port and
+ * held against the bit-at-a-time reference (crc32c_ref) at every length bit
+ * up to 2^11, corrupted CRCs kept corrupted, zero CRCs (RFC 9653) zero, and
+ * tshark's verdict on what the programs sent. Without backends: svc_reject.c.
+ */
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <linux/pkt_cls.h>
+
+#include "svc.h"
+
+/* The stored CRC of the SCTP packet in frame buf (IPv4 without options). */
+static uint32_t crc_of(const uint8_t *buf)
+{
+	uint32_t c;
+
+	memcpy(&c, buf + ETH_HLEN + 20 + 8, 4);
+	return c;
+}
+
+/* Pod A's SCTP packet from sport to vip:3868, one chunk of type chunk with payload bytes. */
+static struct fr sctp_from_a(uint16_t sport, const char *vip, uint8_t chunk, uint16_t payload)
+{
+	struct fr f = from_dev(DEV_A, IP_A, sport, vip, 3868, IPPROTO_SCTP, chunk);
+
+	f.payload = payload;
+	return f;
+}
+
+/* f (from A) must reach B at B's address and port bport: the CRC (or its error) computed in full. */
+static void sctp_to_b(const struct fr *f, uint16_t bport)
+{
+	static uint8_t in[BIG_MAX], want[BIG_MAX];
+	struct fr t = into(*f, DEV_B);
+	size_t len = frame(f, in);
+
+	t.daddr = ip4(IP_B);
+	t.dport = bport;
+	expect(FROM_POD_LB, DEV_A, in, len, TC_ACT_REDIRECT, XCNI_FWD_LOCAL, want, frame(&t, want));
+}
+
+/* B's reply from bport to A's sport must reach A from vip:3868. */
+static void sctp_to_a(uint16_t bport, uint16_t sport, const char *vip, uint8_t chunk)
+{
+	uint8_t in[FRAME_MAX], want[FRAME_MAX];
+	struct fr f = from_dev(DEV_B, IP_B, bport, IP_A, sport, IPPROTO_SCTP, chunk), t;
+	size_t len;
+
+	f.payload = 20;
+	len = frame(&f, in);
+	t = into(f, DEV_A);
+	t.saddr = ip4(vip);
+	t.sport = 3868;
+	expect(FROM_POD_LB, DEV_B, in, len, TC_ACT_REDIRECT, XCNI_FWD_REPLY, want, frame(&t, want));
+}
+
+/*
+ * SCTP to a ClusterIP whose backend listens on the frontend's port: only
+ * the destination address changes, and with it the IP checksum; the CRC has
+ * no pseudo header, so the packet's stays as A computed it. The association
+ * runs through conntrack as TCP does: INIT opens, INIT ACK establishes,
+ * ABORT closes, an INIT after it opens again, an ABORT of nothing opens
+ * nothing.
+ */
+static void lb_sctp(void **state)
+{
+	static const uint8_t check[] = "123456789";
+	struct xcni_ct_entry e;
+	uint32_t vip = ip4("10.96.2.1"), a = ip4(IP_A), b = ip4(IP_B);
+	uint8_t in[FRAME_MAX];
+	struct fr f;
+	size_t len;
+	int found;
+
+	(void)state;
+	/* The reference itself: CRC-32C's check value (RFC 3720 B.4's catalogue value). */
+	assert_int_equal(crc32c_ref(check, 9), 0xe3069283);
+
+	f = sctp_from_a(36412, "10.96.2.1", SC_INIT, 16);
+	sctp_to_b(&f, 3868);
+	/* The same port: the CRC is the one A sent, untouched. */
+	len = frame(&f, in);
+	assert_int_equal(crc_of(last_out), crc_of(in));
+	e = ct_get(a, vip, 36412, 3868, IPPROTO_SCTP, &found);
+	assert_true(found);
+	assert_int_equal(e.flags, XCNI_CT_F_SVC);
+	assert_int_equal(e.backend_id, 201);
+	e = ct_get(a, b, 36412, 3868, IPPROTO_SCTP, &found);
+	assert_true(found);
+	assert_int_equal(e.rev_nat, 20);
+	assert_int_equal(e.state, XCNI_CT_NEW);
+
+	/* B's INIT ACK: the frontend back as its source. */
+	sctp_to_a(3868, 36412, "10.96.2.1", SC_INIT_ACK);
+	e = ct_get(a, b, 36412, 3868, IPPROTO_SCTP, &found);
+	assert_int_equal(e.state, XCNI_CT_ESTABLISHED);
+
+	/* COOKIE ECHO, then A's ABORT: the association and both entries closed. */
+	f = sctp_from_a(36412, "10.96.2.1", SC_COOKIE_ECHO, 8);
+	sctp_to_b(&f, 3868);
+	f = sctp_from_a(36412, "10.96.2.1", SC_ABORT, 0);
+	sctp_to_b(&f, 3868);
+	e = ct_get(a, b, 36412, 3868, IPPROTO_SCTP, &found);
+	assert_int_equal(e.state, XCNI_CT_CLOSED);
+	e = ct_get(a, vip, 36412, 3868, IPPROTO_SCTP, &found);
+	assert_int_equal(e.state, XCNI_CT_CLOSED);
+
+	/* A new INIT on the closed tuple: a new association. */
+	f = sctp_from_a(36412, "10.96.2.1", SC_INIT, 16);
+	sctp_to_b(&f, 3868);
+	e = ct_get(a, b, 36412, 3868, IPPROTO_SCTP, &found);
+	assert_int_equal(e.state, XCNI_CT_NEW);
+
+	/* An ABORT of no association opens none, and leaves no entry. */
+	f = sctp_from_a(36413, "10.96.2.1", SC_ABORT, 0);
+	len = frame(&f, in);
+	expect(FROM_POD_LB, DEV_A, in, len, TC_ACT_SHOT, XCNI_DROP_CT_INVALID, NULL, 0);
+	ct_get(a, vip, 36413, 3868, IPPROTO_SCTP, &found);
+	assert_false(found);
+	ct_get(a, b, 36413, 3868, IPPROTO_SCTP, &found);
+	assert_false(found);
+}
+
+/*
+ * SCTP to a ClusterIP whose backend listens on another port: the CRC is
+ * updated for the port (sctp_nat_port) and must equal the reference CRC of
+ * the translated packet, both ways, at lengths that set every bit of the
+ * packet's length up to 2^11; a corrupted CRC stays corrupted by the same
+ * error (nothing is "fixed"); a zero CRC (RFC 9653) stays zero. tshark,
+ * given the programs' translated frames in a pcap, finds the CRC good where it must
+ * be and bad where it was bad. Then B's port unreachable about the flow
+ * reaches A quoting the frontend; a first fragment cannot get a new port.
+ */
+static void lb_sctp_port(void **state)
+{
+	static const uint16_t payloads[] = { 0, 4, 20, 52, 116, 244, 500, 1012, 1464, 2036 };
+	static uint8_t in[BIG_MAX], want[BIG_MAX], keep[4][BIG_MAX];
+	uint8_t q[FRAME_MAX], qw[FRAME_MAX];
+	uint8_t *frames[4] = { keep[0], keep[1], keep[2], keep[3] };
+	size_t len, wlen, lens[4];
+	char path[] = "/tmp/xcni-sctp-XXXXXX", status[64];
+	uint32_t vip = ip4("10.96.2.2");
+	struct fr f, t, err;
+	int fd, found;
+
+	(void)state;
+	f = sctp_from_a(36420, "10.96.2.2", SC_INIT, 16);
+	sctp_to_b(&f, 38680);
+	len = frame(&f, in);
+	assert_int_not_equal(crc_of(last_out), crc_of(in));
+	memcpy(keep[0], last_out, last_len);
+	lens[0] = last_len;
+
+	sctp_to_a(38680, 36420, "10.96.2.2", SC_INIT_ACK);
+	memcpy(keep[1], last_out, last_len);
+	lens[1] = last_len;
+
+	/* DATA of every length: the update is right for each bit of it. */
+	for (size_t i = 0; i < ARRAY_SIZE(payloads); i++) {
+		f = sctp_from_a(36420, "10.96.2.2", SC_DATA, payloads[i]);
+		sctp_to_b(&f, 38680);
+		if (payloads[i] == 1464) {
+			memcpy(keep[3], last_out, last_len);
+			lens[3] = last_len;
+		}
+	}
+
+	/* Corrupted on its way: the error goes through as it came. */
+	f = sctp_from_a(36420, "10.96.2.2", SC_DATA, 100);
+	f.crc_err = 0x00040001;
+	sctp_to_b(&f, 38680);
+	assert_int_not_equal(crc_of(last_out),
+			     sctp_crc(last_out + ETH_HLEN + 20, last_len - ETH_HLEN - 20));
+	memcpy(keep[2], last_out, last_len);
+	lens[2] = last_len;
+
+	/* No CRC (0, RFC 9653): none made up. */
+	f.crc_err = 0;
+	f.no_csum = true;
+	sctp_to_b(&f, 38680);
+	assert_int_equal(crc_of(last_out), 0);
+
+	/* What the programs sent out, as tshark sees it: INIT, INIT ACK, the
+	 * corrupted DATA, a DATA of 1464 bytes. */
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	pcap_write(path, frames, lens, 4);
+	tshark_sctp_status(path, status, sizeof(status));
+	unlink(path);
+	assert_string_equal(status, "1\n1\n0\n1\n");
+
+	/* B's port unreachable about it: A sees it about 10.96.2.2:3868, from there. */
+	f = from_dev(DEV_A, IP_A, 36420, IP_B, 38680, IPPROTO_SCTP, SC_DATA);
+	f.payload = 8;
+	f.ttl = 63;
+	frame(&f, q);
+	f.daddr = vip;
+	f.dport = 3868;
+	frame(&f, qw);
+	err = from_dev(DEV_B, IP_B, 0, IP_A, 0, IPPROTO_ICMP, 0);
+	len = icmp_error(&err, 3, 3, q, in);
+	t = into(err, DEV_A);
+	t.saddr = vip;
+	wlen = icmp_error(&t, 3, 3, qw, want);
+	expect(FROM_POD_LB, DEV_B, in, len, TC_ACT_REDIRECT, XCNI_FWD_REPLY, want, wlen);
+
+	/* The first of IPv4 fragments: its CRC covers a length it does not tell.
+	 * A new port cannot be given (dropped, no entry left); the same port can. */
+	f = sctp_from_a(36422, "10.96.2.2", SC_DATA, 40);
+	len = frame(&f, in);
+	set_frag(in, 0x2000, 0x5c01);
+	expect(FROM_POD_LB, DEV_A, in, len, TC_ACT_SHOT, XCNI_DROP_FRAGMENT, NULL, 0);
+	ct_get(ip4(IP_A), vip, 36422, 3868, IPPROTO_SCTP, &found);
+	assert_false(found);
+	f = sctp_from_a(36422, "10.96.2.1", SC_DATA, 40);
+	len = frame(&f, in);
+	set_frag(in, 0x2000, 0x5c02);
+	t = into(f, DEV_B);
+	t.daddr = ip4(IP_B);
+	wlen = frame(&t, want);
+	set_frag(want, 0x2000, 0x5c02);
+	expect(FROM_POD_LB, DEV_A, in, len, TC_ACT_REDIRECT, XCNI_FWD_LOCAL, want, wlen);
+}
+
+/*
+ * SCTP over IPv6 to a frontend whose backend listens on another port: the
+ * address changes alone (no pseudo-header), the CRC is updated for the port
+ * and must equal the bit-at-a-time reference over the translated packet,
+ * both ways, at lengths that set every bit of the SCTP packet's length from
+ * 2^2 to 2^11. A corrupted CRC stays corrupted by the same error; a zero CRC
+ * stays zero. tshark finds the CRCs of the programs' output good, and the
+ * corrupted one bad.
+ */
+static void lb6_sctp(void **state)
+{
+	static const uint16_t payloads[] = { 0, 4, 20, 52, 116, 244, 500, 1012, 2036 };
+	static uint8_t in[SCTP6_MAX], want[SCTP6_MAX], keep[3][SCTP6_MAX];
+	uint8_t *frames[3] = { keep[0], keep[1], keep[2] };
+	struct g6 f = from6(DEV_A, A6, 36420, VIPE, 3868, IPPROTO_SCTP, 0), t, r, rt;
+	char path[] = "/tmp/xcni-sctp6-XXXXXX", status[64];
+	size_t len, wlen, lens[3];
+	struct xcni_ct_entry e;
+	int fd, found;
+
+	(void)state;
+	t = into6(f, DEV_B);
+	t.dst = B6;
+	t.dport = 38680;
+	len = sframe6(&f, SC6_INIT, 16, 0, 0, in);
+	wlen = sframe6(&t, SC6_INIT, 16, 0, 0, want);
+	spass6(DEV_A, in, len, want, wlen, keep[0]);
+	lens[0] = wlen;
+	assert_int_not_equal(scrc6(keep[0]), scrc6(in));
+	e = ct6_get(A6, 36420, VIPE, 3868, IPPROTO_SCTP, &found);
+	assert_true(found);
+	assert_int_equal(e.flags, XCNI_CT_F_SVC);
+	assert_int_equal(e.backend_id, 3141);
+	e = ct6_get(A6, 36420, B6, 38680, IPPROTO_SCTP, &found);
+	assert_true(found);
+	assert_int_equal(e.rev_nat, 314);
+
+	/* B's INIT ACK: from the frontend's address and port, its CRC updated. */
+	r = from6(DEV_B, B6, 38680, A6, 36420, IPPROTO_SCTP, 0);
+	rt = into6(r, DEV_A);
+	rt.src = VIPE;
+	rt.sport = 3868;
+	len = sframe6(&r, SC6_INIT_ACK, 24, 0, 0, in);
+	wlen = sframe6(&rt, SC6_INIT_ACK, 24, 0, 0, want);
+	spass6(DEV_B, in, len, want, wlen, keep[1]);
+	lens[1] = wlen;
+
+	/* DATA of every length, both ways. */
+	for (size_t i = 0; i < ARRAY_SIZE(payloads); i++) {
+		len = sframe6(&f, SC6_DATA, payloads[i], 0, 0, in);
+		wlen = sframe6(&t, SC6_DATA, payloads[i], 0, 0, want);
+		spass6(DEV_A, in, len, want, wlen, keep[2]);
+		len = sframe6(&r, SC6_DATA, payloads[i], 0, 0, in);
+		wlen = sframe6(&rt, SC6_DATA, payloads[i], 0, 0, want);
+		spass6(DEV_B, in, len, want, wlen, keep[2]);
+	}
+	/* Corrupted: the same error after the update (nothing made to pass). */
+	len = sframe6(&f, SC6_DATA, 52, 0x00010000, 0, in);
+	wlen = sframe6(&t, SC6_DATA, 52, 0x00010000, 0, want);
+	spass6(DEV_A, in, len, want, wlen, keep[2]);
+	lens[2] = wlen;
+	/* A CRC of 0 stays 0. */
+	len = sframe6(&f, SC6_DATA, 20, 0, 1, in);
+	wlen = sframe6(&t, SC6_DATA, 20, 0, 1, want);
+	spass6(DEV_A, in, len, want, wlen, want + SCTP6_MAX / 2);
+
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	pcap_write(path, frames, lens, 3);
+	tshark_sctp_status(path, status, sizeof(status));
+	unlink(path);
+	assert_string_equal(status, "1\n1\n0\n");
+}
+
+static const struct CMUnitTest svc_sctp_tests[] = {
+	cmocka_unit_test(lb_sctp),
+	cmocka_unit_test(lb_sctp_port),
+	cmocka_unit_test(lb6_sctp),
+};
+
+const struct group svc_sctp_group = { "svc_sctp", TESTS(svc_sctp_tests), .prep = svc_both_state };
