@@ -50,9 +50,10 @@ extern uint8_t last_out[BIG_MAX]; /* the last output expect() saw */
 extern size_t last_len;
 uint16_t out_dport(const uint8_t *out); /* a translated TCP/UDP frame's destination port */
 void set_frag(uint8_t *buf, uint16_t frag_off, uint16_t id);
-/* The ICMP port unreachable from the frontend answering in (kube-proxy's REJECT); its length. */
-size_t unreach_want(const uint8_t *in, uint8_t *want);
 int lb_setup(void **state);
+
+/* The frames' SCTP checksums as tshark finds them ("1\n" good, "0\n" bad, each in turn): want. */
+void tshark_sctp_expect(uint8_t *const *frames, const size_t *lens, int n, const char *want);
 
 /* IPv6 (struct g6). */
 void pass6(int d, const struct g6 *f, int to, const struct g6 *t, int reason);
@@ -79,6 +80,8 @@ struct fam {
 	const char *a, *b, *c, *loop, *out;
 	const char *vip1, *vip3, *vip5, *vip7, *vip9, *vipd;
 	uint32_t svc, be;
+	const char *sctp_none; /* the SCTP frontend without backends, port 3868 */
+	uint32_t sctp_none_id;
 };
 extern const struct fam fam4, fam6;
 /* A test body run once per family: a cmocka test NAME_v4 and NAME_v6 of fn. */
@@ -103,9 +106,26 @@ struct pk pk_from(int d, const char *src, uint16_t sp, const char *dst, uint16_t
 struct pk pk_into(struct pk p, int d);
 /* expect() or expect6() on p's frame; want (when given) the frame it must leave. */
 void pk_expect(int prog, int dev, const struct pk *p, int ret, int reason, const struct pk *want);
+/* expect() or expect6() by the frame's ethertype, the events counted from 0. */
+void fam_expect(int prog, int dev, const uint8_t *in, size_t len, int ret, int reason,
+		const uint8_t *want, size_t want_len);
+/* What a Service without backends answers the TCP segment (the IP packet) in,
+ * either family, into want: a RST from its destination (RFC 9293 3.10.7.1: a
+ * segment with ACK gets seq = its ACK; else RST|ACK acknowledging it, a SYN
+ * taking one), MACs swapped; an ICMP port unreachable (ICMPv6 1/4) quoting
+ * its IP header and 8 bytes. Their lengths. */
+size_t rst_answer(const uint8_t *in, uint8_t *want);
+size_t unreach_answer(const uint8_t *in, uint8_t *want);
+/* The drop event the last packet left names the Service rev_nat, backend, and dst. */
+void ev_names(const char *dst, uint32_t rev_nat, uint32_t backend);
 /* The conntrack entry of s:sp -> d:dp/proto of either family. */
 struct xcni_ct_entry pk_ct(const char *s, uint16_t sp, const char *d, uint16_t dp, uint8_t proto,
 			   int *found);
+/* A new flow from pod A, s:sp -> vip:vp translated to be:bp: its service
+ * entry (the tuple as sent) names the backend and Service, its flow's entry
+ * (NEW) the Service and backend too. */
+void svc_entries(const char *s, uint16_t sp, const char *vip, uint16_t vp, const char *be,
+		 uint16_t bp, uint8_t proto, uint32_t backend, uint32_t rev_nat);
 /* The destination port of the last frame pk_expect saw of family v6. */
 uint16_t pk_out_dport(bool v6);
 /* A new TCP flow from pod A to vip:80 from sport, delivered locally: the backend's port. */

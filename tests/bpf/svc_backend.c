@@ -16,16 +16,98 @@
 #include "svc.h"
 #include "../../user/lib/services/maglev.h"
 
-/* Opens a TCP flow from pod dev (address src) to vip:80 from sport; the backend's port. */
-static uint16_t open_flow(int dev, const char *src, const char *vip, uint16_t sport)
+/* ClientIP affinity: one client, many source ports, one backend, in the
+ * family's own affinity entry; IPv4: a backend that turned terminating while
+ * others are active is left for another (lb6_setup's writer has no versions). */
+static void svc_affinity(void **state)
 {
-	uint8_t in[FRAME_MAX], out[FRAME_MAX];
-	struct fr f = from_dev(dev, src, sport, vip, 80, IPPROTO_TCP, TH_SYN);
-	size_t len = frame(&f, in), out_len;
+	static const uint32_t next[] = { 51, 53, 52 };
+	const struct fam *fa = *state;
+	struct xcni_affinity_key ak = { .svc_id = fa->svc + 5,
+					.family = fa->v6 ? XCNI_AF_INET6 : XCNI_AF_INET };
+	struct xcni_affinity a;
+	uint16_t got = pk_open(fa, fa->vip5, 42000), other;
+	uint32_t id, slots[3];
+	int k = 0;
 
-	assert_int_equal(lb_send(FROM_POD_LB, dev, in, len, out, &out_len), TC_ACT_REDIRECT);
-	assert_int_equal(out_len, len);
-	return out_dport(out);
+	assert_true(got >= 7001 && got <= 7003);
+	for (int i = 1; i < 60; i++)
+		assert_int_equal(pk_open(fa, fa->vip5, (uint16_t)(42000 + i)), got);
+	if (fa->v6) {
+		in6(fa->a, ak.client);
+	} else {
+		uint32_t ip = ip4(fa->a);
+
+		memcpy(ak.client, &ip, 4);
+	}
+	assert_int_equal(bpf_map_lookup_elem(map_fd("xcni_affinity"), &ak, &a), 0);
+	id = 51u + (got - 7001u);
+	assert_int_equal(a.backend_id, fa->be + id);
+	if (fa->v6)
+		return;
+
+	/* The affine backend terminating, the two others active (a new version). */
+	for (int i = 0; i < 3; i++)
+		if (next[i] != id)
+			slots[k++] = next[i];
+	slots[2] = id;
+	assert_int_equal(be_set(id, id == 53 ? IP_C : IP_B, got, XCNI_BE_TERMINATING), 0);
+	assert_int_equal(svc_set("10.96.1.5", 80, IPPROTO_TCP, 5, 1, XCNI_SVC_F_AFFINITY, 10800, slots,
+				 2, 1),
+			 0);
+	other = pk_open(fa, fa->vip5, 42100);
+	assert_int_not_equal(other, got);
+	for (int i = 1; i < 20; i++)
+		assert_int_equal(pk_open(fa, fa->vip5, (uint16_t)(42100 + i)), other);
+}
+
+/* Maglev: the backend is table[hash(tuple) % M] (xcni_lb_hash, xcni_lb_hash6),
+ * the table from user/lib/services/maglev.c. */
+static void svc_maglev(void **state)
+{
+	const struct fam *fa = *state;
+	struct maglev_backend mb[5];
+	struct xcni_backend b[5];
+	uint32_t *table = calloc(XCNI_MAGLEV_M, sizeof(*table));
+	uint32_t key = xcni_maglev_key(fa->svc + 7, 0), be = fa->be + 71;
+	uint8_t sa[16], da[16];
+	int inner, used = 0, seen[5] = {};
+
+	assert_non_null(table);
+	for (int i = 0; i < 5; i++) {
+		assert_int_equal(bpf_map_lookup_elem(map_fd("xcni_backend"), &(uint32_t){ be + i },
+						     &b[i]),
+				 0);
+		mb[i] = (struct maglev_backend){ .key = &b[i],
+						 .key_len = offsetof(struct xcni_backend, state),
+						 .id = be + i };
+	}
+	assert_int_equal(maglev_build(mb, 5, XCNI_MAGLEV_M, table), 0);
+	inner = bpf_map_create(BPF_MAP_TYPE_ARRAY, "ut_maglev", 4, 4, XCNI_MAGLEV_M, NULL);
+	assert_true(inner >= 0);
+	for (uint32_t i = 0; i < XCNI_MAGLEV_M; i++)
+		assert_int_equal(bpf_map_update_elem(inner, &i, &table[i], BPF_ANY), 0);
+	assert_int_equal(bpf_map_update_elem(map_fd("xcni_maglev"), &key, &inner, BPF_ANY), 0);
+	close(inner);
+	if (fa->v6) {
+		in6(fa->a, sa);
+		in6(fa->vip7, da);
+	}
+	for (int i = 0; i < 100; i++) {
+		uint16_t sport = (uint16_t)(43000 + i * 7);
+		uint32_t h = fa->v6 ? xcni_lb_hash6((const __u32 *)sa, (const __u32 *)da,
+						    htons(sport), htons(80), IPPROTO_TCP)
+				    : xcni_lb_hash(ip4(fa->a), ip4(fa->vip7), htons(sport),
+						   htons(80), IPPROTO_TCP);
+		uint32_t want = table[h % XCNI_MAGLEV_M];
+
+		assert_int_equal(pk_open(fa, fa->vip7, sport), 7101 + (want - be));
+		seen[want - be]++;
+	}
+	for (int i = 0; i < 5; i++)
+		used += seen[i] > 0;
+	assert_true(used >= 4);
+	free(table);
 }
 
 /* Random: flows spread; every packet of a flow goes where its first went. */
@@ -36,7 +118,7 @@ static void lb_random_sticky(void **state)
 
 	(void)state;
 	for (int i = 0; i < 20; i++) {
-		first[i] = open_flow(DEV_A, IP_A, "10.96.1.6", (uint16_t)(41000 + i));
+		first[i] = pk_open(&fam4, "10.96.1.6", (uint16_t)(41000 + i));
 		assert_true(first[i] >= 7001 && first[i] <= 7003);
 		used[first[i] - 7001]++;
 	}
@@ -55,85 +137,6 @@ static void lb_random_sticky(void **state)
 		}
 }
 
-/* ClientIP affinity: one client, many source ports, one backend; a backend that
- * turned terminating while others are active is left for another. */
-static void lb_affinity(void **state)
-{
-	static const uint32_t next[] = { 51, 53, 52 };
-	struct xcni_affinity_key ak = { .svc_id = 5, .family = XCNI_AF_INET };
-	struct xcni_affinity a;
-	uint32_t ip = ip4(IP_A);
-	uint16_t got = open_flow(DEV_A, IP_A, "10.96.1.5", 42000), other;
-	uint32_t id;
-
-	(void)state;
-	for (int i = 1; i < 60; i++)
-		assert_int_equal(open_flow(DEV_A, IP_A, "10.96.1.5", (uint16_t)(42000 + i)), got);
-	memcpy(ak.client, &ip, 4);
-	assert_int_equal(bpf_map_lookup_elem(map_fd("xcni_affinity"), &ak, &a), 0);
-	id = got == 7001 ? 51 : got == 7002 ? 52 : 53;
-	assert_int_equal(a.backend_id, id);
-
-	/* The affine backend terminating, the two others active (a new version). */
-	uint32_t slots[3];
-	int k = 0;
-
-	for (int i = 0; i < 3; i++)
-		if (next[i] != id)
-			slots[k++] = next[i];
-	slots[2] = id;
-	assert_int_equal(be_set(id, id == 53 ? IP_C : IP_B, got, XCNI_BE_TERMINATING), 0);
-	assert_int_equal(svc_set("10.96.1.5", 80, IPPROTO_TCP, 5, 1, XCNI_SVC_F_AFFINITY, 10800, slots,
-				 2, 1),
-			 0);
-	other = open_flow(DEV_A, IP_A, "10.96.1.5", 42100);
-	assert_int_not_equal(other, got);
-	for (int i = 1; i < 20; i++)
-		assert_int_equal(open_flow(DEV_A, IP_A, "10.96.1.5", (uint16_t)(42100 + i)), other);
-}
-
-/* Maglev: the backend is table[hash(tuple) % M], the table from user/lib/services/maglev.c. */
-static void lb_maglev(void **state)
-{
-	struct maglev_backend mb[5];
-	struct xcni_backend b[5];
-	uint32_t *table = calloc(XCNI_MAGLEV_M, sizeof(*table));
-	uint32_t key = xcni_maglev_key(7, 0);
-	int inner, used = 0, seen[5] = {};
-
-	(void)state;
-	assert_non_null(table);
-	for (int i = 0; i < 5; i++) {
-		assert_int_equal(bpf_map_lookup_elem(map_fd("xcni_backend"), &(uint32_t){ 71u + i },
-						     &b[i]),
-				 0);
-		mb[i] = (struct maglev_backend){ .key = &b[i], .key_len = offsetof(struct xcni_backend,
-										     state),
-						 .id = 71u + i };
-	}
-	assert_int_equal(maglev_build(mb, 5, XCNI_MAGLEV_M, table), 0);
-	inner = bpf_map_create(BPF_MAP_TYPE_ARRAY, "ut_maglev", 4, 4, XCNI_MAGLEV_M, NULL);
-	assert_true(inner >= 0);
-	for (uint32_t i = 0; i < XCNI_MAGLEV_M; i++)
-		assert_int_equal(bpf_map_update_elem(inner, &i, &table[i], BPF_ANY), 0);
-	assert_int_equal(bpf_map_update_elem(map_fd("xcni_maglev"), &key, &inner, BPF_ANY), 0);
-	close(inner);
-	for (int i = 0; i < 100; i++) {
-		uint16_t sport = (uint16_t)(43000 + i * 7);
-		uint32_t h = xcni_lb_hash(ip4(IP_A), ip4("10.96.1.7"), htons(sport), htons(80),
-					  IPPROTO_TCP);
-		uint32_t want = table[h % XCNI_MAGLEV_M];
-		uint16_t got = open_flow(DEV_A, IP_A, "10.96.1.7", sport);
-
-		assert_int_equal(got, 7101 + (want - 71));
-		seen[want - 71]++;
-	}
-	for (int i = 0; i < 5; i++)
-		used += seen[i] > 0;
-	assert_true(used >= 4);
-	free(table);
-}
-
 /* Terminating endpoints serve only when no active one is left; open flows drain. */
 static void lb_terminating(void **state)
 {
@@ -145,11 +148,11 @@ static void lb_terminating(void **state)
 
 	(void)state;
 	for (int i = 0; i < 30; i++)
-		assert_int_equal(open_flow(DEV_A, IP_A, "10.96.1.8", (uint16_t)(44000 + i)), 7201);
+		assert_int_equal(pk_open(&fam4, "10.96.1.8", (uint16_t)(44000 + i)), 7201);
 	/* The active one is gone from the slots (a new version): the terminating ones serve. */
 	assert_int_equal(svc_set("10.96.1.8", 80, IPPROTO_TCP, 8, 1, 0, 0, term, 0, 2), 0);
 	for (int i = 0; i < 30; i++) {
-		uint16_t p = open_flow(DEV_A, IP_A, "10.96.1.8", (uint16_t)(44100 + i));
+		uint16_t p = pk_open(&fam4, "10.96.1.8", (uint16_t)(44100 + i));
 
 		assert_true(p == 7202 || p == 7203);
 		seen[p - 7202]++;
@@ -167,83 +170,10 @@ static void lb_terminating(void **state)
 	expect(FROM_POD_LB, DEV_A, in, len, TC_ACT_REDIRECT, XCNI_DROP_NO_BACKEND, NULL, 0);
 }
 
-/* A new TCP flow from A to vip:80 with sport: the backend port it got. */
-static uint16_t open6(const char *vip, uint16_t sport)
-{
-	struct g6 f = from6(DEV_A, A6, sport, vip, 80, IPPROTO_TCP, T_SYN);
-	uint8_t in[FRAME_MAX];
-	size_t len = frame6(&f, in);
-
-	expect6(FROM_POD_LB, DEV_A, in, len, TC_ACT_REDIRECT, XCNI_FWD_LOCAL, NULL, 0);
-	return out_dport6();
-}
-
-/* ClientIP affinity: every flow of the client gets its first backend; the entry is IPv6's. */
-static void lb6_affinity(void **state)
-{
-	struct xcni_affinity_key ak = { .svc_id = 305, .family = XCNI_AF_INET6 };
-	struct xcni_affinity a;
-	uint16_t first = open6(VIP5, 41000);
-
-	(void)state;
-	assert_true(first >= 7001 && first <= 7003);
-	for (int i = 1; i < 20; i++)
-		assert_int_equal(open6(VIP5, (uint16_t)(41000 + i)), first);
-	in6(A6, ak.client);
-	assert_int_equal(bpf_map_lookup_elem(map_fd("xcni_affinity"), &ak, &a), 0);
-	assert_int_equal(a.backend_id, 3051u + (first - 7001));
-}
-
-/* Maglev: table[xcni_lb_hash6(tuple) % M], the table from user/lib/services/maglev.c. */
-static void lb6_maglev(void **state)
-{
-	struct maglev_backend mb[5];
-	struct xcni_backend b[5];
-	uint32_t *table = calloc(XCNI_MAGLEV_M, sizeof(*table));
-	uint32_t key = xcni_maglev_key(307, 0);
-	uint8_t sa[16], da[16];
-	int inner, used = 0, seen[5] = {};
-
-	(void)state;
-	assert_non_null(table);
-	for (int i = 0; i < 5; i++) {
-		assert_int_equal(bpf_map_lookup_elem(map_fd("xcni_backend"),
-						     &(uint32_t){ 3071u + i }, &b[i]),
-				 0);
-		mb[i] = (struct maglev_backend){ .key = &b[i],
-						 .key_len = offsetof(struct xcni_backend, state),
-						 .id = 3071u + i };
-	}
-	assert_int_equal(maglev_build(mb, 5, XCNI_MAGLEV_M, table), 0);
-	inner = bpf_map_create(BPF_MAP_TYPE_ARRAY, "ut_maglev6", 4, 4, XCNI_MAGLEV_M, NULL);
-	assert_true(inner >= 0);
-	for (uint32_t i = 0; i < XCNI_MAGLEV_M; i++)
-		assert_int_equal(bpf_map_update_elem(inner, &i, &table[i], BPF_ANY), 0);
-	assert_int_equal(bpf_map_update_elem(map_fd("xcni_maglev"), &key, &inner, BPF_ANY), 0);
-	close(inner);
-	in6(A6, sa);
-	in6(VIP7, da);
-	for (int i = 0; i < 100; i++) {
-		uint16_t sport = (uint16_t)(43000 + i * 7);
-		uint32_t h = xcni_lb_hash6((const __u32 *)sa, (const __u32 *)da, htons(sport),
-					   htons(80), IPPROTO_TCP);
-		uint32_t want = table[h % XCNI_MAGLEV_M];
-
-		assert_int_equal(open6(VIP7, sport), 7101 + (want - 3071));
-		seen[want - 3071]++;
-	}
-	for (int i = 0; i < 5; i++)
-		used += seen[i] > 0;
-	assert_true(used >= 4);
-	free(table);
-}
-
 static const struct CMUnitTest svc_backend_tests[] = {
 	cmocka_unit_test(lb_random_sticky),
-	cmocka_unit_test(lb_affinity),
-	cmocka_unit_test(lb6_affinity),
-	cmocka_unit_test(lb_maglev),
-	cmocka_unit_test(lb6_maglev),
+	TWIN(svc_affinity),
+	TWIN(svc_maglev),
 	cmocka_unit_test(lb_terminating),
 };
 

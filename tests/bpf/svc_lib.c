@@ -180,6 +180,18 @@ struct fr into(struct fr f, int d)
 	return f;
 }
 
+/* A program's output out (len bytes) is exactly want. */
+static void same_bytes(const uint8_t *out, size_t len, const uint8_t *want, size_t want_len)
+{
+	size_t i = 0;
+
+	assert_int_equal(len, want_len);
+	while (i < want_len && out[i] == want[i])
+		i++;
+	if (i < want_len)
+		fail_msg("output differs first at byte %zu: 0x%02x, want 0x%02x", i, out[i], want[i]);
+}
+
 /* Runs in (from device dev's side) through prog; output into out (cap bytes). Returns the verdict. */
 int lb_send_n(int prog, int dev, const uint8_t *in, size_t len, uint8_t *out, size_t cap,
 	      size_t *out_len)
@@ -238,11 +250,7 @@ void expect(int prog, int dev, const uint8_t *in, size_t len, int ret, int reaso
 	}
 	if (!want)
 		return;
-	assert_int_equal(out_len, want_len);
-	for (size_t i = 0; i < want_len; i++)
-		if (out[i] != want[i])
-			fail_msg("output differs first at byte %zu: 0x%02x, want 0x%02x", i, out[i],
-				 want[i]);
+	same_bytes(out, out_len, want, want_len);
 }
 
 /* The backend a translated TCP/UDP frame went to: its destination port. */
@@ -398,54 +406,11 @@ void set_frag(uint8_t *buf, uint16_t frag_off, uint16_t id)
 /* The RST answering f (a SYN): from its destination back to its source, MACs swapped. */
 void rst_want(const struct fr *f, uint8_t *want)
 {
-	uint8_t *ip = want + ETH_HLEN, *l4 = ip + 20;
+	uint8_t in[BIG_MAX];
 
-	memset(want, 0, FRAME_MAX);
-	memcpy(want, f->smac, ETH_ALEN);
-	memcpy(want + ETH_ALEN, f->dmac, ETH_ALEN);
-	*(uint16_t *)(want + 12) = htons(ETH_P_IP);
-	ip[0] = 0x45;
-	*(uint16_t *)(ip + 2) = htons(40);
-	*(uint16_t *)(ip + 6) = htons(0x4000);
-	ip[8] = 64;
-	ip[9] = IPPROTO_TCP;
-	*(uint32_t *)(ip + 12) = f->daddr;
-	*(uint32_t *)(ip + 16) = f->saddr;
-	*(uint16_t *)(ip + 10) = csum(ip, 20);
-	*(uint16_t *)l4 = htons(f->dport);
-	*(uint16_t *)(l4 + 2) = htons(f->sport);
-	*(uint32_t *)(l4 + 8) = htonl(TCP_SEQ + 1); /* a SYN takes one sequence number */
-	l4[12] = 5 << 4;
-	l4[13] = TH_RST | TH_ACK;
-	*(uint16_t *)(l4 + 16) = l4_csum(*(uint32_t *)(ip + 12), *(uint32_t *)(ip + 16), IPPROTO_TCP,
-					 l4, 20);
+	frame(f, in);
+	rst_answer(in, want);
 }
-
-/* The ICMP port unreachable from the frontend answering in: MACs and addresses
- * swapped, quoting its IP header and 8 bytes (kube-proxy's REJECT). Its length. */
-size_t unreach_want(const uint8_t *in, uint8_t *want)
-{
-	uint8_t *ip = want + ETH_HLEN, *l4 = ip + 20;
-
-	memset(want, 0, FRAME_MAX);
-	memcpy(want, in + ETH_ALEN, ETH_ALEN);
-	memcpy(want + ETH_ALEN, in, ETH_ALEN);
-	*(uint16_t *)(want + 12) = htons(ETH_P_IP);
-	ip[0] = 0x45;
-	*(uint16_t *)(ip + 2) = htons(56);
-	*(uint16_t *)(ip + 6) = htons(0x4000);
-	ip[8] = 64;
-	ip[9] = IPPROTO_ICMP;
-	memcpy(ip + 12, in + ETH_HLEN + 16, 4);
-	memcpy(ip + 16, in + ETH_HLEN + 12, 4);
-	*(uint16_t *)(ip + 10) = csum(ip, 20);
-	l4[0] = 3;
-	l4[1] = 3;
-	memcpy(l4 + 8, in + ETH_HLEN, 28);
-	*(uint16_t *)(l4 + 2) = csum(l4, 36);
-	return ETH_HLEN + 56;
-}
-
 
 /* An ICMP error frame: outer (as f, TTL 64 unless set), type/code, quoting the
  * first 28 bytes of the IP packet in quoted (a frame, from its IP header). */
@@ -478,12 +443,12 @@ size_t icmp_error(const struct fr *f, uint8_t type, uint8_t code, const uint8_t 
 /* A pcap file of frames, for tshark (DLT_EN10MB). */
 void pcap_write(const char *path, uint8_t *const *frames, const size_t *lens, int n)
 {
-	struct {
+	struct pcap_file_header {
 		uint32_t magic;
 		uint16_t major, minor;
 		int32_t zone;
 		uint32_t sigfigs, snaplen, linktype;
-	} gh = { 0xa1b2c3d4, 2, 4, 0, 0, 65535, 1 };
+	} gh = { .magic = 0xa1b2c3d4, .major = 2, .minor = 4, .snaplen = 65535, .linktype = 1 };
 	FILE *fp = fopen(path, "wb");
 
 	assert_non_null(fp);
@@ -513,6 +478,19 @@ void tshark_sctp_status(const char *path, char *out, size_t cap)
 	n = fread(out, 1, cap - 1, p);
 	out[n] = 0;
 	assert_int_equal(pclose(p), 0);
+}
+
+void tshark_sctp_expect(uint8_t *const *frames, const size_t *lens, int n, const char *want)
+{
+	char path[] = "/tmp/xcni-sctp-XXXXXX", status[64];
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	close(fd);
+	pcap_write(path, frames, lens, n);
+	tshark_sctp_status(path, status, sizeof(status));
+	unlink(path);
+	assert_string_equal(status, want);
 }
 
 /* The IPv4 node and lb_setup's Services: what the groups on these frontends start from. */
@@ -642,11 +620,7 @@ void expect6_fd(int fd, unsigned int dir, int dev, const uint8_t *in, size_t len
 	assert_int_equal((int)o.retval, ret);
 	if (!want)
 		return;
-	assert_int_equal(last6_len, want_len);
-	for (size_t i = 0; i < want_len; i++)
-		if (last[i] != want[i])
-			fail_msg("output differs first at byte %zu: 0x%02x, want 0x%02x", i, last[i],
-				 want[i]);
+	same_bytes(last, last6_len, want, want_len);
 }
 
 void expect6(int prog, int dev, const uint8_t *in, size_t len, int ret, int reason,
@@ -809,33 +783,30 @@ void spass6(int d, const uint8_t *in, size_t len, const uint8_t *want, size_t wl
 	assert_int_equal(run(FROM_POD_LB, d, buf, len, out, SCTP6_MAX, 0, &o), 0);
 	assert_true(ring_buffer__consume(env.rb) >= 0);
 	assert_int_equal((int)o.retval, TC_ACT_REDIRECT);
-	assert_int_equal(o.data_size_out, wlen);
-	for (size_t i = 0; i < wlen; i++)
-		if (out[i] != want[i])
-			fail_msg("SCTP output differs first at byte %zu: 0x%02x, want 0x%02x", i,
-				 out[i], want[i]);
+	same_bytes(out, o.data_size_out, want, wlen);
+}
+
+static int v6_services(void)
+{
+	v6_setup(NULL);
+	lb6_setup(NULL);
+	return 0;
 }
 
 /* lb_state, then v6.c's IPv6 endpoints and lb6_setup's Services (which open
  * the pods' policy: it is one entry for both families). */
 int svc_both_state(void)
 {
-	int err = lb_state();
-
-	if (!err) {
-		v6_setup(NULL);
-		lb6_setup(NULL);
-	}
-	return err;
+	return lb_state() ?: v6_services();
 }
 
 /* ---- both families ------------------------------------------------------- */
 
 const struct fam fam4 = { "IPv4", false, IP_A, IP_B, IP_C, LB_LOOPBACK, "192.0.2.50",
 			  "10.96.1.1", "10.96.1.3", "10.96.1.5", "10.96.1.7", "10.96.1.9",
-			  "10.96.1.13", 0, 0 };
+			  "10.96.1.13", 0, 0, "10.96.2.3", 22 };
 const struct fam fam6 = { "IPv6", true, A6, B6, C6, LOOP6, OUT6, VIP1, VIP3, VIP5, VIP7, VIP9,
-			  VIPD, 300, 3000 };
+			  VIPD, 300, 3000, VIPF, 315 };
 
 bool pk_v6(const struct pk *p)
 {
@@ -915,4 +886,124 @@ void hairpin_syn(int dev, const char *ip, uint16_t sport, const char *vip, uint1
 	t.dst = ip;
 	t.dport = bport;
 	pk_expect(FROM_POD_LB, dev, &p, TC_ACT_REDIRECT, XCNI_FWD_LOCAL, &t);
+}
+
+void fam_expect(int prog, int dev, const uint8_t *in, size_t len, int ret, int reason,
+		const uint8_t *want, size_t want_len)
+{
+	env.nev = 0;
+	if (in[12] == 0x86)
+		expect6(prog, dev, in, len, ret, reason, want, want_len);
+	else
+		expect(prog, dev, in, len, ret, reason, want, want_len);
+}
+
+/* The answer's Ethernet and IP headers: MACs and addresses of in swapped,
+ * TTL or hop limit 64, IPv4 id 0 with DF; l4len bytes of protocol proto
+ * follow. The IP header's length. */
+static size_t answer_hdr(const uint8_t *in, uint8_t *want, uint8_t proto, size_t l4len)
+{
+	const uint8_t *iip = in + ETH_HLEN;
+	uint8_t *ip = want + ETH_HLEN;
+
+	memset(want, 0, FRAME_MAX);
+	memcpy(want, in + ETH_ALEN, ETH_ALEN);
+	memcpy(want + ETH_ALEN, in, ETH_ALEN);
+	memcpy(want + 12, in + 12, 2);
+	if (in[12] == 0x86) {
+		ip[0] = 0x60;
+		*(uint16_t *)(ip + 4) = htons((uint16_t)l4len);
+		ip[6] = proto;
+		ip[7] = 64;
+		memcpy(ip + 8, iip + 24, 16);
+		memcpy(ip + 24, iip + 8, 16);
+		return 40;
+	}
+	ip[0] = 0x45;
+	*(uint16_t *)(ip + 2) = htons((uint16_t)(20 + l4len));
+	*(uint16_t *)(ip + 6) = htons(0x4000);
+	ip[8] = 64;
+	ip[9] = proto;
+	memcpy(ip + 12, iip + 16, 4);
+	memcpy(ip + 16, iip + 12, 4);
+	*(uint16_t *)(ip + 10) = csum(ip, 20);
+	return 20;
+}
+
+/* The checksum of the L4 bytes at l4 (len) under the answer's IP header ip. */
+static uint16_t answer_csum(const uint8_t *ip, uint8_t proto, const uint8_t *l4, size_t len)
+{
+	if (ip[0] == 0x60)
+		return csum6(ip, proto, l4, len);
+	return l4_csum(*(const uint32_t *)(ip + 12), *(const uint32_t *)(ip + 16), proto, l4, len);
+}
+
+size_t rst_answer(const uint8_t *in, uint8_t *want)
+{
+	size_t hl = answer_hdr(in, want, IPPROTO_TCP, 20);
+	const uint8_t *il4 = in + ETH_HLEN + hl;
+	uint8_t *ip = want + ETH_HLEN, *l4 = ip + hl;
+
+	*(uint16_t *)l4 = *(const uint16_t *)(il4 + 2);
+	*(uint16_t *)(l4 + 2) = *(const uint16_t *)il4;
+	l4[12] = 5 << 4;
+	if (il4[13] & TH_ACK) {
+		memcpy(l4 + 4, il4 + 8, 4);
+		l4[13] = TH_RST;
+	} else {
+		*(uint32_t *)(l4 + 8) = htonl(ntohl(*(const uint32_t *)(il4 + 4)) +
+					      !!(il4[13] & TH_SYN));
+		l4[13] = TH_RST | TH_ACK;
+	}
+	*(uint16_t *)(l4 + 16) = answer_csum(ip, IPPROTO_TCP, l4, 20);
+	return ETH_HLEN + hl + 20;
+}
+
+size_t unreach_answer(const uint8_t *in, uint8_t *want)
+{
+	bool v6 = in[12] == 0x86;
+	size_t q = v6 ? 48 : 28, hl = answer_hdr(in, want, v6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP, 8 + q);
+	uint8_t *ip = want + ETH_HLEN, *m = ip + hl;
+
+	m[0] = v6 ? 1 : 3; /* destination unreachable */
+	m[1] = v6 ? 4 : 3; /* port unreachable */
+	memcpy(m + 8, in + ETH_HLEN, q);
+	*(uint16_t *)(m + 2) = v6 ? csum6(ip, IPPROTO_ICMPV6, m, 8 + q) : csum(m, 8 + q);
+	return ETH_HLEN + hl + 8 + q;
+}
+
+void ev_names(const char *dst, uint32_t rev_nat, uint32_t backend)
+{
+	assert_int_equal(env.nev, 1);
+	assert_int_equal(env.ev[0].type, XCNI_EV_DROP);
+	if (strchr(dst, ':')) {
+		uint8_t a[16];
+
+		in6(dst, a);
+		assert_memory_equal(env.ev6[0].daddr6, a, 16);
+	} else {
+		assert_int_equal(env.ev[0].daddr, ip4(dst));
+	}
+	assert_int_equal(env.ev[0].rev_nat, rev_nat);
+	assert_int_equal(env.ev[0].backend_id, backend);
+}
+
+void svc_entries(const char *s, uint16_t sp, const char *vip, uint16_t vp, const char *be,
+		 uint16_t bp, uint8_t proto, uint32_t backend, uint32_t rev_nat)
+{
+	struct xcni_ct_entry e;
+	int found;
+
+	e = pk_ct(s, sp, vip, vp, proto, &found);
+	assert_true(found);
+	assert_int_equal(e.flags, XCNI_CT_F_SVC);
+	assert_int_equal(e.backend_id, backend);
+	assert_int_equal(e.rev_nat, rev_nat);
+	assert_int_equal(e.ep_id, pods[DEV_A].ep_id);
+	e = pk_ct(s, sp, be, bp, proto, &found);
+	assert_true(found);
+	assert_int_equal(e.flags, 0);
+	assert_int_equal(e.rev_nat, rev_nat);
+	assert_int_equal(e.backend_id, backend); /* for the events of its replies */
+	assert_int_equal(e.state, XCNI_CT_NEW);
 }

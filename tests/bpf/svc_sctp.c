@@ -88,14 +88,7 @@ static void lb_sctp(void **state)
 	/* The same port: the CRC is the one A sent, untouched. */
 	len = frame(&f, in);
 	assert_int_equal(crc_of(last_out), crc_of(in));
-	e = ct_get(a, vip, 36412, 3868, IPPROTO_SCTP, &found);
-	assert_true(found);
-	assert_int_equal(e.flags, XCNI_CT_F_SVC);
-	assert_int_equal(e.backend_id, 201);
-	e = ct_get(a, b, 36412, 3868, IPPROTO_SCTP, &found);
-	assert_true(found);
-	assert_int_equal(e.rev_nat, 20);
-	assert_int_equal(e.state, XCNI_CT_NEW);
+	svc_entries(IP_A, 36412, "10.96.2.1", 3868, IP_B, 3868, IPPROTO_SCTP, 201, 20);
 
 	/* B's INIT ACK: the frontend back as its source. */
 	sctp_to_a(3868, 36412, "10.96.2.1", SC_INIT_ACK);
@@ -145,10 +138,9 @@ static void lb_sctp_port(void **state)
 	uint8_t q[FRAME_MAX], qw[FRAME_MAX];
 	uint8_t *frames[4] = { keep[0], keep[1], keep[2], keep[3] };
 	size_t len, wlen, lens[4];
-	char path[] = "/tmp/xcni-sctp-XXXXXX", status[64];
 	uint32_t vip = ip4("10.96.2.2");
 	struct fr f, t, err;
-	int fd, found;
+	int found;
 
 	(void)state;
 	f = sctp_from_a(36420, "10.96.2.2", SC_INIT, 16);
@@ -189,13 +181,7 @@ static void lb_sctp_port(void **state)
 
 	/* What the programs sent out, as tshark sees it: INIT, INIT ACK, the
 	 * corrupted DATA, a DATA of 1464 bytes. */
-	fd = mkstemp(path);
-	assert_true(fd >= 0);
-	close(fd);
-	pcap_write(path, frames, lens, 4);
-	tshark_sctp_status(path, status, sizeof(status));
-	unlink(path);
-	assert_string_equal(status, "1\n1\n0\n1\n");
+	tshark_sctp_expect(frames, lens, 4, "1\n1\n0\n1\n");
 
 	/* B's port unreachable about it: A sees it about 10.96.2.2:3868, from there. */
 	f = from_dev(DEV_A, IP_A, 36420, IP_B, 38680, IPPROTO_SCTP, SC_DATA);
@@ -230,6 +216,19 @@ static void lb_sctp_port(void **state)
 	expect(FROM_POD_LB, DEV_A, in, len, TC_ACT_REDIRECT, XCNI_FWD_LOCAL, want, wlen);
 }
 
+/* The SCTP frame of f (chunk, payload, CRC error bad, or zero) from pod d must
+ * leave as t's, exactly (what came out into out): its length. */
+static size_t sctp6_through(int d, const struct g6 *f, const struct g6 *t, uint8_t chunk,
+			    uint16_t payload, uint32_t bad, int zero, uint8_t *out)
+{
+	static uint8_t in[SCTP6_MAX], want[SCTP6_MAX];
+	size_t len = sframe6(f, chunk, payload, bad, zero, in);
+	size_t wlen = sframe6(t, chunk, payload, bad, zero, want);
+
+	spass6(d, in, len, want, wlen, out);
+	return wlen;
+}
+
 /*
  * SCTP over IPv6 to a frontend whose backend listens on another port: the
  * address changes alone (no pseudo-header), the CRC is updated for the port
@@ -242,67 +241,35 @@ static void lb_sctp_port(void **state)
 static void lb6_sctp(void **state)
 {
 	static const uint16_t payloads[] = { 0, 4, 20, 52, 116, 244, 500, 1012, 2036 };
-	static uint8_t in[SCTP6_MAX], want[SCTP6_MAX], keep[3][SCTP6_MAX];
+	static uint8_t keep[4][SCTP6_MAX];
 	uint8_t *frames[3] = { keep[0], keep[1], keep[2] };
-	struct g6 f = from6(DEV_A, A6, 36420, VIPE, 3868, IPPROTO_SCTP, 0), t, r, rt;
-	char path[] = "/tmp/xcni-sctp6-XXXXXX", status[64];
-	size_t len, wlen, lens[3];
-	struct xcni_ct_entry e;
-	int fd, found;
+	struct g6 f = from6(DEV_A, A6, 36420, VIPE, 3868, IPPROTO_SCTP, 0), t = into6(f, DEV_B);
+	struct g6 r = from6(DEV_B, B6, 38680, A6, 36420, IPPROTO_SCTP, 0), rt = into6(r, DEV_A);
+	size_t lens[3];
 
 	(void)state;
-	t = into6(f, DEV_B);
 	t.dst = B6;
 	t.dport = 38680;
-	len = sframe6(&f, SC6_INIT, 16, 0, 0, in);
-	wlen = sframe6(&t, SC6_INIT, 16, 0, 0, want);
-	spass6(DEV_A, in, len, want, wlen, keep[0]);
-	lens[0] = wlen;
-	assert_int_not_equal(scrc6(keep[0]), scrc6(in));
-	e = ct6_get(A6, 36420, VIPE, 3868, IPPROTO_SCTP, &found);
-	assert_true(found);
-	assert_int_equal(e.flags, XCNI_CT_F_SVC);
-	assert_int_equal(e.backend_id, 3141);
-	e = ct6_get(A6, 36420, B6, 38680, IPPROTO_SCTP, &found);
-	assert_true(found);
-	assert_int_equal(e.rev_nat, 314);
-
-	/* B's INIT ACK: from the frontend's address and port, its CRC updated. */
-	r = from6(DEV_B, B6, 38680, A6, 36420, IPPROTO_SCTP, 0);
-	rt = into6(r, DEV_A);
-	rt.src = VIPE;
+	rt.src = VIPE; /* the reply from the frontend's address and port */
 	rt.sport = 3868;
-	len = sframe6(&r, SC6_INIT_ACK, 24, 0, 0, in);
-	wlen = sframe6(&rt, SC6_INIT_ACK, 24, 0, 0, want);
-	spass6(DEV_B, in, len, want, wlen, keep[1]);
-	lens[1] = wlen;
+	lens[0] = sctp6_through(DEV_A, &f, &t, SC6_INIT, 16, 0, 0, keep[0]);
+	sframe6(&f, SC6_INIT, 16, 0, 0, keep[3]);
+	assert_int_not_equal(scrc6(keep[0]), scrc6(keep[3]));
+	svc_entries(A6, 36420, VIPE, 3868, B6, 38680, IPPROTO_SCTP, 3141, 314);
 
+	/* B's INIT ACK, its CRC updated. */
+	lens[1] = sctp6_through(DEV_B, &r, &rt, SC6_INIT_ACK, 24, 0, 0, keep[1]);
 	/* DATA of every length, both ways. */
 	for (size_t i = 0; i < ARRAY_SIZE(payloads); i++) {
-		len = sframe6(&f, SC6_DATA, payloads[i], 0, 0, in);
-		wlen = sframe6(&t, SC6_DATA, payloads[i], 0, 0, want);
-		spass6(DEV_A, in, len, want, wlen, keep[2]);
-		len = sframe6(&r, SC6_DATA, payloads[i], 0, 0, in);
-		wlen = sframe6(&rt, SC6_DATA, payloads[i], 0, 0, want);
-		spass6(DEV_B, in, len, want, wlen, keep[2]);
+		sctp6_through(DEV_A, &f, &t, SC6_DATA, payloads[i], 0, 0, keep[2]);
+		sctp6_through(DEV_B, &r, &rt, SC6_DATA, payloads[i], 0, 0, keep[2]);
 	}
 	/* Corrupted: the same error after the update (nothing made to pass). */
-	len = sframe6(&f, SC6_DATA, 52, 0x00010000, 0, in);
-	wlen = sframe6(&t, SC6_DATA, 52, 0x00010000, 0, want);
-	spass6(DEV_A, in, len, want, wlen, keep[2]);
-	lens[2] = wlen;
+	lens[2] = sctp6_through(DEV_A, &f, &t, SC6_DATA, 52, 0x00010000, 0, keep[2]);
 	/* A CRC of 0 stays 0. */
-	len = sframe6(&f, SC6_DATA, 20, 0, 1, in);
-	wlen = sframe6(&t, SC6_DATA, 20, 0, 1, want);
-	spass6(DEV_A, in, len, want, wlen, want + SCTP6_MAX / 2);
+	sctp6_through(DEV_A, &f, &t, SC6_DATA, 20, 0, 1, keep[3]);
 
-	fd = mkstemp(path);
-	assert_true(fd >= 0);
-	close(fd);
-	pcap_write(path, frames, lens, 3);
-	tshark_sctp_status(path, status, sizeof(status));
-	unlink(path);
-	assert_string_equal(status, "1\n1\n0\n");
+	tshark_sctp_expect(frames, lens, 3, "1\n1\n0\n");
 }
 
 static const struct CMUnitTest svc_sctp_tests[] = {

@@ -18,46 +18,45 @@
 
 #include "svc.h"
 
+/* p (from A to the frontend) must reach B at B's port bport. */
+static void to_b(const struct fam *fa, const struct pk *p, uint16_t bport)
+{
+	struct pk t = pk_into(*p, DEV_B);
+
+	t.dst = fa->b;
+	t.dport = bport;
+	pk_expect(FROM_POD_LB, DEV_A, p, TC_ACT_REDIRECT, XCNI_FWD_LOCAL, &t);
+}
+
+/* p (from B to A) must reach A from the frontend vip:port. */
+static void to_a(const struct pk *p, const char *vip, uint16_t port)
+{
+	struct pk t = pk_into(*p, DEV_A);
+
+	t.src = vip;
+	t.sport = port;
+	pk_expect(FROM_POD_LB, DEV_B, p, TC_ACT_REDIRECT, XCNI_FWD_REPLY, &t);
+}
+
 /* TCP: DNAT to the one backend, then its reply gets the frontend back. */
 static void svc_tcp(void **state)
 {
 	const struct fam *fa = *state;
-	struct pk p = pk_from(DEV_A, fa->a, 40500, fa->vip1, 80, IPPROTO_TCP, TH_SYN), t;
+	struct pk p = pk_from(DEV_A, fa->a, 40500, fa->vip1, 80, IPPROTO_TCP, TH_SYN);
 	struct xcni_ct_entry e;
 	int found;
 
-	t = pk_into(p, DEV_B);
-	t.dst = fa->b;
-	t.dport = 8080;
-	pk_expect(FROM_POD_LB, DEV_A, &p, TC_ACT_REDIRECT, XCNI_FWD_LOCAL, &t);
-	/* The service entry (the tuple as sent) names the backend; the flow's, rev_nat. */
-	e = pk_ct(fa->a, 40500, fa->vip1, 80, IPPROTO_TCP, &found);
-	assert_true(found);
-	assert_int_equal(e.flags, XCNI_CT_F_SVC);
-	assert_int_equal(e.backend_id, fa->be + 11);
-	assert_int_equal(e.rev_nat, fa->svc + 1);
-	assert_int_equal(e.ep_id, pods[DEV_A].ep_id);
-	e = pk_ct(fa->a, 40500, fa->b, 8080, IPPROTO_TCP, &found);
-	assert_true(found);
-	assert_int_equal(e.flags, 0);
-	assert_int_equal(e.rev_nat, fa->svc + 1);
-	assert_int_equal(e.backend_id, fa->be + 11); /* for the events of its replies */
-	assert_int_equal(e.state, XCNI_CT_NEW);
+	to_b(fa, &p, 8080);
+	svc_entries(fa->a, 40500, fa->vip1, 80, fa->b, 8080, IPPROTO_TCP, fa->be + 11, fa->svc + 1);
 
 	/* B's SYN-ACK: from B's device, source rewritten to the frontend, into A. */
 	p = pk_from(DEV_B, fa->b, 8080, fa->a, 40500, IPPROTO_TCP, TH_SYN | TH_ACK);
-	t = pk_into(p, DEV_A);
-	t.src = fa->vip1;
-	t.sport = 80;
-	pk_expect(FROM_POD_LB, DEV_B, &p, TC_ACT_REDIRECT, XCNI_FWD_REPLY, &t);
+	to_a(&p, fa->vip1, 80);
 
 	/* A's ACK with 100 bytes: the same translation, and the service entry follows the flow. */
 	p = pk_from(DEV_A, fa->a, 40500, fa->vip1, 80, IPPROTO_TCP, TH_ACK);
 	p.payload = 100;
-	t = pk_into(p, DEV_B);
-	t.dst = fa->b;
-	t.dport = 8080;
-	pk_expect(FROM_POD_LB, DEV_A, &p, TC_ACT_REDIRECT, XCNI_FWD_LOCAL, &t);
+	to_b(fa, &p, 8080);
 	e = pk_ct(fa->a, 40500, fa->vip1, 80, IPPROTO_TCP, &found);
 	assert_true(found);
 	assert_int_equal(e.state, XCNI_CT_ESTABLISHED);
@@ -72,70 +71,60 @@ static void svc_udp(void **state)
 
 	for (int nocsum = 0; nocsum < (fa->v6 ? 1 : 2); nocsum++) {
 		uint16_t sport = (uint16_t)(40600 + nocsum);
-		struct pk p = pk_from(DEV_A, fa->a, sport, fa->vip1, 53, IPPROTO_UDP, 0), t;
+		struct pk p = pk_from(DEV_A, fa->a, sport, fa->vip1, 53, IPPROTO_UDP, 0);
 
 		p.payload = 33; /* odd: the checksum's last byte is padded */
 		p.no_csum = nocsum;
-		t = pk_into(p, DEV_B);
-		t.dst = fa->b;
-		t.dport = 5353;
-		pk_expect(FROM_POD_LB, DEV_A, &p, TC_ACT_REDIRECT, XCNI_FWD_LOCAL, &t);
-
+		to_b(fa, &p, 5353);
 		p = pk_from(DEV_B, fa->b, 5353, fa->a, sport, IPPROTO_UDP, 0);
 		p.payload = 20;
 		p.no_csum = nocsum;
-		t = pk_into(p, DEV_A);
-		t.src = fa->vip1;
-		t.sport = 53;
-		pk_expect(FROM_POD_LB, DEV_B, &p, TC_ACT_REDIRECT, XCNI_FWD_REPLY, &t);
+		to_a(&p, fa->vip1, 53);
 	}
 }
 
+/* An ICMPv6 port unreachable from g's source to its destination (its MACs,
+ * hop limit) quoting 48 bytes of quote, the checksum computed in full: into buf, its length. */
+static size_t icmp6_unreach(const struct g6 *g, const uint8_t *quote, uint8_t *buf)
+{
+	uint8_t *ip = buf + ETH_HLEN, *m = ip + 40;
+	uint16_t c;
+
+	memset(buf, 0, FRAME_MAX);
+	memcpy(buf, g->dmac, ETH_ALEN);
+	memcpy(buf + ETH_ALEN, g->smac, ETH_ALEN);
+	*(uint16_t *)(buf + 12) = htons(ETH_P_IPV6);
+	ip6_hdr(ip, g->src, g->dst, IPPROTO_ICMPV6, g->hop ? g->hop : 64, 8 + 48);
+	m[0] = 1; /* destination unreachable */
+	m[1] = 4; /* port unreachable */
+	memcpy(m + 8, quote, 48);
+	c = csum6(ip, IPPROTO_ICMPV6, m, 8 + 48);
+	memcpy(m + 2, &c, 2);
+	return ETH_HLEN + 40 + 8 + 48;
+}
+
 /*
- * An ICMPv6 port unreachable from the UDP backend about the flow above
+ * An ICMPv6 port unreachable from the UDP backend about svc_udp_v6's flow
  * quotes client -> backend: the client gets it from the frontend, quoting
- * client -> frontend (ICMPv6 checksum computed here over all of it).
+ * client -> frontend (ICMPv6 checksum computed here over all of it; the
+ * quoted UDP checksum is the backend's view, left as it was).
  */
 static void lb6_icmp_error(void **state)
 {
 	struct g6 q = from6(DEV_A, A6, 40600, B6, 5353, IPPROTO_UDP, 0);
-	uint8_t qf[FRAME_MAX], in[FRAME_MAX], want[FRAME_MAX];
-	size_t qlen = frame6(&q, qf), len, mlen = 8 + 48;
-	uint16_t c;
+	struct g6 err = from6(DEV_B, B6, 0, A6, 0, IPPROTO_ICMPV6, 0), t = into6(err, DEV_A);
+	uint8_t qf[FRAME_MAX], in[FRAME_MAX], want[FRAME_MAX], *qw = qf + ETH_HLEN;
+	size_t len, wlen;
 
 	(void)state;
-	/* The error as B sends it: B -> A, type 1 code 4, quoting 48 bytes. */
-	memset(in, 0, sizeof(in));
-	memcpy(in, pods[DEV_B].host_mac, ETH_ALEN);
-	memcpy(in + ETH_ALEN, pods[DEV_B].mac, ETH_ALEN);
-	in[12] = 0x86;
-	in[13] = 0xdd;
-	in[14] = 0x60;
-	in[19] = (uint8_t)mlen;
-	in[20] = 58;
-	in[21] = 64;
-	in6(B6, in + 22);
-	in6(A6, in + 38);
-	in[54] = 1;
-	in[55] = 4;
-	assert_true(qlen >= ETH_HLEN + 48);
-	memcpy(in + 62, qf + ETH_HLEN, 48);
-	c = csum6(in + ETH_HLEN, 58, in + 54, mlen);
-	memcpy(in + 56, &c, 2);
-	len = 54 + mlen;
+	assert_true(frame6(&q, qf) >= ETH_HLEN + 48);
+	len = icmp6_unreach(&err, qw, in);
 	/* What A must get: from the frontend, the quote to the frontend's port. */
-	memcpy(want, in, len);
-	memcpy(want, pods[DEV_A].mac, ETH_ALEN);
-	memcpy(want + ETH_ALEN, pods[DEV_A].host_mac, ETH_ALEN);
-	want[21] = 63;
-	in6(VIP1, want + 22);
-	in6(VIP1, want + 62 + 24);
-	want[62 + 40 + 2] = 0;
-	want[62 + 40 + 3] = 53;
-	want[56] = want[57] = 0;
-	c = csum6(want + ETH_HLEN, 58, want + 54, mlen);
-	memcpy(want + 56, &c, 2);
-	expect6(FROM_POD_LB, DEV_B, in, len, TC_ACT_REDIRECT, XCNI_FWD_REPLY, want, len);
+	in6(VIP1, qw + 24);
+	*(uint16_t *)(qw + 40 + 2) = htons(53);
+	t.src = VIP1;
+	wlen = icmp6_unreach(&t, qw, want);
+	expect6(FROM_POD_LB, DEV_B, in, len, TC_ACT_REDIRECT, XCNI_FWD_REPLY, want, wlen);
 }
 
 /*
@@ -210,36 +199,29 @@ static void svc_hairpin(void **state)
 /* A remote backend: DNAT, then Geneve to its node; its reply decapsulated and reverse-NATed. */
 static void lb_remote(void **state)
 {
-	uint8_t in[FRAME_MAX], inner[FRAME_MAX], want[FRAME_MAX], tmp[FRAME_MAX];
-	struct fr f = from_dev(DEV_A, IP_A, 46000, "10.96.1.10", 80, IPPROTO_TCP, TH_SYN), t;
-	struct xcni_ct_key tuple = { .saddr = ip4(IP_A), .daddr = ip4(IP_R), .sport = htons(46000),
-				     .dport = htons(80), .proto = IPPROTO_TCP };
-	size_t len, ilen, wlen;
+	uint8_t in[FRAME_MAX], inner[FRAME_MAX], want[FRAME_MAX];
+	struct pk p = pk_from(DEV_A, IP_A, 46000, "10.96.1.10", 80, IPPROTO_TCP, TH_SYN), t = p;
+	struct row r = { TCP(IP_A, 46000, IP_R, 80, 0) };
+	size_t len = pk_frame(&p, in), ilen, wlen;
 
 	(void)state;
-	len = frame(&f, in);
-	t = f; /* the inner frame keeps the pod's MACs; routed: TTL - 1 */
-	t.ttl = 63;
-	t.daddr = ip4(IP_R);
-	ilen = frame(&t, inner);
-	wlen = geneve_wrap(tuple, inner, ilen, in, NODE_IP, N2, VNI, 0, want);
+	t.ttl = 63; /* the inner frame keeps the pod's MACs; routed: TTL - 1 */
+	t.dst = IP_R;
+	ilen = pk_frame(&t, inner);
+	wlen = geneve_wrap(tuple_of(&r, false), inner, ilen, in, NODE_IP, N2, VNI, 0, want);
 	expect(FROM_POD_LB, DEV_A, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
 
-	/* R's SYN-ACK through n2's Geneve. */
-	f = (struct fr){ .smac = pods[DEV_U].mac, .dmac = pods[DEV_U].host_mac, .saddr = ip4(IP_R),
-			 .daddr = ip4(IP_A), .sport = 80, .dport = 46000, .proto = IPPROTO_TCP,
+	/* R's SYN-ACK through n2's Geneve, into A from the frontend. */
+	p = (struct pk){ .smac = pods[DEV_U].mac, .dmac = pods[DEV_U].host_mac, .src = IP_R,
+			 .dst = IP_A, .sport = 80, .dport = 46000, .proto = IPPROTO_TCP,
 			 .flags = TH_SYN | TH_ACK };
-	ilen = frame(&f, inner);
-	tuple = (struct xcni_ct_key){ .saddr = ip4(IP_R), .daddr = ip4(IP_A), .sport = htons(80),
-				      .dport = htons(46000), .proto = IPPROTO_TCP };
-	len = geneve_wrap(tuple, inner, ilen, inner, N2, NODE_IP, VNI, 0, in);
-	t = f;
-	t.smac = pods[DEV_A].host_mac;
-	t.dmac = pods[DEV_A].mac;
-	t.saddr = ip4("10.96.1.10");
-	wlen = frame(&t, tmp);
-	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_DECAP, tmp, wlen);
-	(void)want;
+	ilen = pk_frame(&p, inner);
+	len = geneve_wrap(tuple_of(&r, true), inner, ilen, inner, N2, NODE_IP, VNI, 0, in);
+	t = pk_into(p, DEV_A);
+	t.ttl = 0;
+	t.src = "10.96.1.10";
+	wlen = pk_frame(&t, want);
+	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_DECAP, want, wlen);
 }
 
 /*
