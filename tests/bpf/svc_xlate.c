@@ -5,7 +5,8 @@
  * rebuilt, the replies given the frontend back, the ICMP errors about
  * translated flows made the client's, IPv4 fragments, hairpin (a pod
  * through its own Service), a backend on another node (Geneve), one outside
- * the pod network (through the stack), and the replacement off.
+ * the pod network (through the stack), and the replacement off; the
+ * single-packet checks are rows (svc_xlate_rows).
  *
  * Frames carry real L4 checksums, and what the programs must leave is built
  * from scratch with the translated fields and checksums computed in full: an
@@ -280,52 +281,29 @@ static void lb_icmp_error(void **state)
 	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_DECAP, want, wlen);
 }
 
-/* A backend outside the pod network: DNATed and handed to the stack; the reply,
- * through the stack into to_pod, gets the frontend back. */
-static void svc_via_stack(void **state)
-{
-	const struct fam *fa = *state;
-	struct pk p = pk_from(DEV_A, fa->a, 48000, fa->vipd, 443, IPPROTO_TCP, TH_SYN), t = p;
-
-	t.dst = fa->out;
-	t.dport = 8443;
-	pk_expect(FROM_POD_LB, DEV_A, &p, TC_ACT_OK, XCNI_FWD_STACK, &t);
-	/* The reply, as the stack sends it into A. */
-	p = pk_into(pk_from(DEV_A, fa->out, 8443, fa->a, 48000, IPPROTO_TCP, TH_SYN | TH_ACK),
-		    DEV_A);
-	p.ttl = 0;
-	t = p;
-	t.src = fa->vipd;
-	t.sport = 443;
-	pk_expect(TO_POD_LB, DEV_A, &p, TC_ACT_OK, XCNI_FWD_REPLY, &t);
-}
-
-/* With the replacement off (xcnid without it) a ClusterIP flow is kube-proxy's, as
- * before; with it on, a port no frontend has is too. */
-static void lb_off(void **state)
-{
-	uint8_t in[FRAME_MAX];
-	struct fr f = from_dev(DEV_A, IP_A, 49000, "10.96.1.1", 80, IPPROTO_TCP, TH_SYN);
-	struct xcni_ct_entry e;
-	size_t len;
-	int found;
-
-	(void)state;
-	len = frame(&f, in);
-	expect(FROM_POD, DEV_A, in, len, TC_ACT_OK, XCNI_FWD_STACK, in, len);
-	e = ct_get(ip4(IP_A), ip4("10.96.1.1"), 49000, 80, IPPROTO_TCP, &found);
-	assert_true(found);
-	assert_int_equal(e.flags, XCNI_CT_F_STACK);
-	assert_int_equal(e.rev_nat, 0);
-
-	f.sport = 49001;
-	f.dport = 81;
-	len = frame(&f, in);
-	expect(FROM_POD_LB, DEV_A, in, len, TC_ACT_OK, XCNI_FWD_STACK, in, len);
-	e = ct_get(ip4(IP_A), ip4("10.96.1.1"), 49001, 81, IPPROTO_TCP, &found);
-	assert_true(found);
-	assert_int_equal(e.flags, XCNI_CT_F_STACK);
-}
+/*
+ * Single packets as rows (harness.h's struct row, check_row), run before the
+ * tests: a backend outside the pod network (DNATed and handed to the stack;
+ * the reply, through the stack into to_pod, gets the frontend back), and the
+ * replacement off (xcnid without it: a ClusterIP flow is kube-proxy's, as
+ * before; with it on, a port no frontend has is too: the stack's, its entry
+ * naming no Service).
+ */
+static const struct row svc_xlate_rows[] = {
+	{ "svc_via_stack_v4", FROM_POD_LB, DEV_A, TCP(IP_A, 48000, "10.96.1.13", 443, TH_SYN),
+	  NAT_DST("192.0.2.50", 8443), OK(FWD_STACK) },
+	{ "svc_via_stack_reply_v4", TO_POD_LB, DEV_A,
+	  TCP("192.0.2.50", 8443, IP_A, 48000, TH_SYN | TH_ACK), NAT_SRC("10.96.1.13", 443),
+	  OK(FWD_REPLY) },
+	{ "svc_via_stack_v6", FROM_POD_LB, DEV_A, TCP(A6, 48000, VIPD, 443, TH_SYN),
+	  NAT_DST(OUT6, 8443), OK(FWD_STACK) },
+	{ "svc_via_stack_reply_v6", TO_POD_LB, DEV_A, TCP(OUT6, 8443, A6, 48000, TH_SYN | TH_ACK),
+	  NAT_SRC(VIPD, 443), OK(FWD_REPLY) },
+	{ "svc_lb_off_v4", FROM_POD, DEV_A, TCP(IP_A, 49000, "10.96.1.1", 80, TH_SYN), OK(FWD_STACK),
+	  .ct_stack = true, .ct_no_svc = true },
+	{ "svc_no_frontend_v4", FROM_POD_LB, DEV_A, TCP(IP_A, 49001, "10.96.1.1", 81, TH_SYN),
+	  OK(FWD_STACK), .ct_stack = true, .ct_no_svc = true },
+};
 
 static const struct CMUnitTest svc_xlate_tests[] = {
 	TWIN(svc_tcp),
@@ -335,9 +313,7 @@ static const struct CMUnitTest svc_xlate_tests[] = {
 	TWIN(svc_hairpin),
 	cmocka_unit_test(lb_remote),
 	cmocka_unit_test(lb_icmp_error), /* the second about lb_remote's flow */
-	TWIN(svc_via_stack),
-	cmocka_unit_test(lb_off),
 };
 
-const struct group svc_xlate_group = { "svc_xlate", TESTS(svc_xlate_tests),
+const struct group svc_xlate_group = { "svc_xlate", ROWS(svc_xlate_rows), TESTS(svc_xlate_tests),
 				       .prep = svc_both_state };
