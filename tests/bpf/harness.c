@@ -174,7 +174,7 @@ static void build_l4(const struct row *r, uint8_t *l4)
 	}
 }
 
-/* A row with l4csum: its TCP or UDP checksum over the pseudo-header, in full. */
+/* A row with l4csum (or a translation): its TCP or UDP checksum over the pseudo-header, in full. */
 static void fill_l4csum(const struct row *r, uint8_t *buf, size_t len)
 {
 	bool v6 = row_v6(r);
@@ -296,7 +296,7 @@ static size_t build_inner(const struct row *r, uint8_t buf[FRAME_MAX])
 			len += r->tail_len;
 		}
 	}
-	if (r->l4csum)
+	if (r->l4csum || r->nat_src || r->nat_dst)
 		fill_l4csum(r, buf, len);
 	return len;
 }
@@ -508,6 +508,24 @@ int run_mark(int prog, int dev, uint32_t mark, uint8_t *in, size_t len, uint8_t 
 	return bpf_prog_test_run_opts(prog_fd(prog), o);
 }
 
+/* The row as its program translates it (NAT_SRC, NAT_DST), without them. */
+static struct row nat_row(const struct row *r)
+{
+	struct row t = *r;
+
+	if (r->nat_src) {
+		t.src = r->nat_src;
+		t.sport = r->nat_sport;
+	}
+	if (r->nat_dst) {
+		t.dst = r->nat_dst;
+		t.dport = r->nat_dport;
+	}
+	t.l4csum = r->l4csum || r->nat_src || r->nat_dst;
+	t.nat_src = t.nat_dst = NULL;
+	return t;
+}
+
 /* The bytes the row's program must leave: want; returns their length. */
 static size_t expected(const struct row *r, const uint8_t *in, size_t len, uint8_t *want)
 {
@@ -521,16 +539,8 @@ static size_t expected(const struct row *r, const uint8_t *in, size_t len, uint8
 		return r->want_len;
 	}
 	if (r->nat_src || r->nat_dst) { /* the row's frame translated, then as below */
-		struct row t = *r;
+		struct row t = nat_row(r);
 
-		if (r->nat_src) {
-			t.src = r->nat_src;
-			t.sport = r->nat_sport;
-		}
-		if (r->nat_dst) {
-			t.dst = r->nat_dst;
-			t.dport = r->nat_dport;
-		}
 		assert_int_equal(build_inner(&t, nat), len);
 		in = nat;
 	}
@@ -614,6 +624,9 @@ static void check_ev_tuple(const struct row *r, int i, int what, bool addrs_only
 {
 	const struct xcni_event *e = &env.ev[i];
 	struct xcni_ct_key k = {};
+	struct row t = nat_row(r); /* a translated flow's events name what it became */
+
+	r = &t;
 
 	if (row_v6(r)) {
 		struct xcni_ct6_key k6 = {};
@@ -782,8 +795,14 @@ void check_row(void **state)
 	}
 	if (r->no_ct) {
 		struct xcni_ct_entry ce;
+		struct row t = nat_row(r);
 
 		assert_int_not_equal(row_ct(r, false, &ce), 0);
+		assert_int_not_equal(row_ct(&t, false, &ce), 0);
+	}
+	if (r->ev_rev_nat) {
+		assert_int_equal(env.ev[0].rev_nat, r->ev_rev_nat);
+		assert_int_equal(env.ev[0].backend_id, r->ev_backend);
 	}
 
 	if (r->ct || r->ct_stack) {

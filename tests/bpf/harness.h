@@ -169,13 +169,19 @@ struct row {
 	uint32_t mark; /* skb->mark it arrives with (to_pod, to_overlay: XCNI_MARK_TRUSTED when
 			* from_pod handed it to the stack) */
 	/* Services (tests/bpf/svc_*.c): the TCP or UDP checksum computed in full (a
-	 * translating program updates it), the frame the program must leave the
-	 * row's with the source and/or destination translated (NAT_SRC, NAT_DST),
-	 * and its entry naming no Service (rev_nat 0, no flag but ct_stack's) */
+	 * translating program updates it; implied by nat_*), the frame the program
+	 * must leave the row's with the source and/or destination translated
+	 * (NAT_SRC, NAT_DST), and its entry naming no Service (rev_nat 0, no flag
+	 * but ct_stack's) */
 	bool l4csum;
 	const char *nat_src, *nat_dst;
 	uint16_t nat_sport, nat_dport;
 	bool ct_no_svc;
+	/* a translated flow's event (its tuple the translated one) names Service
+	 * ev_rev_nat (when not 0) and backend ev_backend; no_ct: nor is there an
+	 * entry of the translated tuple */
+	uint16_t ev_rev_nat;
+	uint32_t ev_backend;
 };
 /* A pod's packet from_pod handed to the stack (kube-proxy's DNAT), now in to_pod or to_overlay. */
 #define VIA_STACK .mark = XCNI_MARK_TRUSTED
@@ -197,9 +203,11 @@ struct row {
 /* Dropped by a tier's Deny (or NetworkPolicy's, id 0): the event names policy, rule, side. */
 #define DENIED(r, id, ru, d, f) POLICY_DROP(r), .policy_id = id, .rule = ru, .pol_dir = d, FLAGS(f)
 #define EP_OF(d) .ep_of = (d) + 1
-/* Services rows: real checksums, the output translated to a:p. */
-#define NAT_SRC(a, p) .l4csum = true, .nat_src = a, .nat_sport = p
-#define NAT_DST(a, p) .l4csum = true, .nat_dst = a, .nat_dport = p
+/* Services rows: the output translated to a:p (real checksums, l4csum's, both ways). */
+#define NAT_SRC(a, p) .nat_src = a, .nat_sport = p
+#define NAT_DST(a, p) .nat_dst = a, .nat_dport = p
+/* The event names Service (rev-NAT index) s and backend b. */
+#define EV_SVC(s, b) .ev_rev_nat = s, .ev_backend = b
 /* A ClusterIP. The Service range, 10.96.0.0/12, also covers the test pods (10.99.x):
  * a pod, local or remote, is never taken for a Service. */
 #define SVC_IP "10.96.0.10"
