@@ -192,7 +192,8 @@ static void same_bytes(const uint8_t *out, size_t len, const uint8_t *want, size
 		fail_msg("output differs first at byte %zu: 0x%02x, want 0x%02x", i, out[i], want[i]);
 }
 
-/* Runs in (from device dev's side) through prog; output into out (cap bytes). Returns the verdict. */
+/* Runs in (from device dev's side) through prog; output into out (cap bytes).
+ * Returns the verdict. */
 int lb_send_n(int prog, int dev, const uint8_t *in, size_t len, uint8_t *out, size_t cap,
 	      size_t *out_len)
 {

@@ -34,7 +34,8 @@ static struct fr sctp_from_a(uint16_t sport, const char *vip, uint8_t chunk, uin
 	return f;
 }
 
-/* f (from A) must reach B at B's address and port bport: the CRC (or its error) computed in full. */
+/* f (from A) must reach B at B's address and port bport: the CRC (or its
+ * error) computed in full. */
 static void sctp_to_b(const struct fr *f, uint16_t bport)
 {
 	static uint8_t in[BIG_MAX], want[BIG_MAX];

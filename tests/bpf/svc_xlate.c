@@ -227,8 +227,9 @@ static void lb_remote(void **state)
 
 /*
  * ICMP errors about translated flows reach the client as about its own
- * packet: C's port unreachable for A's UDP to 10.96.1.11:53, and from node n2, R's fragmentation-needed for A's TCP to
- * 10.96.1.10:80 (lb_remote's): the quote's destination the frontend again
+ * packet: C's port unreachable for A's UDP to 10.96.1.11:53, and from node
+ * n2, R's fragmentation-needed for A's TCP to 10.96.1.10:80 (lb_remote's):
+ * the quote's destination the frontend again
  * (its checksum and the ICMP checksum computed in full here), the outer source
  * too when the backend sent it.
  */
