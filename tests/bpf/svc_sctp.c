@@ -122,68 +122,134 @@ static void lb_sctp(void **state)
 	assert_false(found);
 }
 
+/* The SCTP frame of either family from pod dev (into_pod: as delivered into
+ * it), src:sp -> dst:dp, one chunk (payload bytes), its CRC XORed with bad,
+ * or 0 (zero): IPv4 by frame(), IPv6 by sframe6(). Its length. */
+static size_t sctp_pkt(bool v6, int dev, bool into_pod, const char *src, uint16_t sp,
+		       const char *dst, uint16_t dp, uint8_t chunk, uint16_t payload, uint32_t bad,
+		       bool zero, uint8_t *buf)
+{
+	if (v6) {
+		struct g6 g = from6(dev, src, sp, dst, dp, IPPROTO_SCTP, 0);
+
+		if (into_pod)
+			g = into6(g, dev);
+		return sframe6(&g, chunk, payload, bad, zero, buf);
+	}
+	struct fr f = from_dev(dev, src, sp, dst, dp, IPPROTO_SCTP, chunk);
+
+	if (into_pod)
+		f = into(f, dev);
+	f.payload = payload;
+	f.crc_err = bad;
+	f.no_csum = zero;
+	return frame(&f, buf);
+}
+
+/* The frontend whose backend (B:38680) listens on another port: 10.96.2.2, fd00:96::e. */
+static const char *port_vip(const struct fam *fa)
+{
+	return fa->v6 ? VIPE : "10.96.2.2";
+}
+
 /*
- * SCTP to a ClusterIP whose backend listens on another port: the CRC is
- * updated for the port (sctp_nat_port) and must equal the reference CRC of
- * the translated packet, both ways, at lengths that set every bit of the
- * packet's length up to 2^11; a corrupted CRC stays corrupted by the same
- * error (nothing is "fixed"); a zero CRC (RFC 9653) stays zero. tshark,
- * given the programs' translated frames in a pcap, finds the CRC good where it must
- * be and bad where it was bad. Then B's port unreachable about the flow
- * reaches A quoting the frontend; a first fragment cannot get a new port.
+ * A's packet (chunk, payload, CRC error bad, or zero) from 36420 to the
+ * frontend must reach B at B:38680, or (reply) B's from 38680 reach A from
+ * the frontend, exactly: the CRC (or its error) computed in full. What came
+ * out into out; its length.
  */
-static void lb_sctp_port(void **state)
+static size_t sctp_xlate(const struct fam *fa, bool reply, uint8_t chunk, uint16_t payload,
+			 uint32_t bad, bool zero, uint8_t *out)
+{
+	static uint8_t in[BIG_MAX], want[BIG_MAX];
+	const char *vip = port_vip(fa);
+	int dev = reply ? DEV_B : DEV_A;
+	size_t len, wlen;
+
+	if (reply) {
+		len = sctp_pkt(fa->v6, DEV_B, false, fa->b, 38680, fa->a, 36420, chunk, payload, bad,
+			       zero, in);
+		wlen = sctp_pkt(fa->v6, DEV_A, true, vip, 3868, fa->a, 36420, chunk, payload, bad,
+				zero, want);
+	} else {
+		len = sctp_pkt(fa->v6, DEV_A, false, fa->a, 36420, vip, 3868, chunk, payload, bad,
+			       zero, in);
+		wlen = sctp_pkt(fa->v6, DEV_B, true, fa->a, 36420, fa->b, 38680, chunk, payload, bad,
+				zero, want);
+	}
+	if (fa->v6) { /* past expect6's FRAME_MAX: verdict and bytes */
+		spass6(dev, in, len, want, wlen, out);
+		return wlen;
+	}
+	expect(FROM_POD_LB, dev, in, len, TC_ACT_REDIRECT, reply ? XCNI_FWD_REPLY : XCNI_FWD_LOCAL,
+	       want, wlen);
+	memcpy(out, last_out, last_len);
+	return wlen;
+}
+
+/*
+ * SCTP to a ClusterIP whose backend listens on another port, both families:
+ * the address changes alone (no pseudo-header), the CRC is updated for the
+ * port (sctp_nat_port) and must equal the reference CRC of the translated
+ * packet, both ways, at lengths that set every bit of the packet's length up
+ * to 2^11; a corrupted CRC stays corrupted by the same error (nothing is
+ * "fixed"); a zero CRC (RFC 9653) stays zero. tshark, given the programs'
+ * translated frames in a pcap, finds the CRC good where it must be and bad
+ * where it was bad.
+ */
+static void svc_sctp_port(void **state)
 {
 	static const uint16_t payloads[] = { 0, 4, 20, 52, 116, 244, 500, 1012, 1464, 2036 };
-	static uint8_t in[BIG_MAX], want[BIG_MAX], keep[4][BIG_MAX];
-	uint8_t q[FRAME_MAX], qw[FRAME_MAX];
+	static uint8_t keep[5][BIG_MAX];
 	uint8_t *frames[4] = { keep[0], keep[1], keep[2], keep[3] };
-	size_t len, wlen, lens[4];
-	uint32_t vip = ip4("10.96.2.2");
-	struct fr f, t, err;
-	int found;
+	const struct fam *fa = *state;
+	size_t lens[4], hl = ETH_HLEN + (fa->v6 ? 40u : 20u), n;
+	uint32_t c;
 
-	(void)state;
-	f = sctp_from_a(36420, "10.96.2.2", SC_INIT, 16);
-	sctp_to_b(&f, 38680);
-	len = frame(&f, in);
-	assert_int_not_equal(crc_of(last_out), crc_of(in));
-	memcpy(keep[0], last_out, last_len);
-	lens[0] = last_len;
+	lens[0] = sctp_xlate(fa, false, SC_INIT, 16, 0, false, keep[0]);
+	sctp_pkt(fa->v6, DEV_A, false, fa->a, 36420, port_vip(fa), 3868, SC_INIT, 16, 0, false,
+		 keep[4]);
+	assert_memory_not_equal(keep[0] + hl + 8, keep[4] + hl + 8, 4);
+	svc_entries(fa->a, 36420, port_vip(fa), 3868, fa->b, 38680, IPPROTO_SCTP,
+		    fa->v6 ? 3141 : 202, fa->v6 ? 314 : 21);
+	lens[1] = sctp_xlate(fa, true, SC_INIT_ACK, 20, 0, false, keep[1]);
 
-	sctp_to_a(38680, 36420, "10.96.2.2", SC_INIT_ACK);
-	memcpy(keep[1], last_out, last_len);
-	lens[1] = last_len;
-
-	/* DATA of every length: the update is right for each bit of it. */
+	/* DATA of every length, both ways: the update is right for each bit of it. */
 	for (size_t i = 0; i < ARRAY_SIZE(payloads); i++) {
-		f = sctp_from_a(36420, "10.96.2.2", SC_DATA, payloads[i]);
-		sctp_to_b(&f, 38680);
+		n = sctp_xlate(fa, false, SC_DATA, payloads[i], 0, false, keep[4]);
 		if (payloads[i] == 1464) {
-			memcpy(keep[3], last_out, last_len);
-			lens[3] = last_len;
+			memcpy(keep[3], keep[4], n);
+			lens[3] = n;
 		}
+		sctp_xlate(fa, true, SC_DATA, payloads[i], 0, false, keep[4]);
 	}
 
 	/* Corrupted on its way: the error goes through as it came. */
-	f = sctp_from_a(36420, "10.96.2.2", SC_DATA, 100);
-	f.crc_err = 0x00040001;
-	sctp_to_b(&f, 38680);
-	assert_int_not_equal(crc_of(last_out),
-			     sctp_crc(last_out + ETH_HLEN + 20, last_len - ETH_HLEN - 20));
-	memcpy(keep[2], last_out, last_len);
-	lens[2] = last_len;
-
+	lens[2] = sctp_xlate(fa, false, SC_DATA, 100, 0x00040001, false, keep[2]);
+	memcpy(&c, keep[2] + hl + 8, 4);
+	assert_int_not_equal(c, sctp_crc(keep[2] + hl, lens[2] - hl));
 	/* No CRC (0, RFC 9653): none made up. */
-	f.crc_err = 0;
-	f.no_csum = true;
-	sctp_to_b(&f, 38680);
-	assert_int_equal(crc_of(last_out), 0);
+	sctp_xlate(fa, false, SC_DATA, 100, 0, true, keep[4]);
+	memcpy(&c, keep[4] + hl + 8, 4);
+	assert_int_equal(c, 0);
 
 	/* What the programs sent out, as tshark sees it: INIT, INIT ACK, the
 	 * corrupted DATA, a DATA of 1464 bytes. */
 	tshark_sctp_expect(frames, lens, 4, "1\n1\n0\n1\n");
+}
 
+/* After svc_sctp_port_v4: B's port unreachable about its flow reaches A
+ * quoting the frontend; the first of IPv4 fragments cannot get a new port. */
+static void lb_sctp_port_icmp_frag(void **state)
+{
+	static uint8_t in[BIG_MAX], want[BIG_MAX];
+	uint8_t q[FRAME_MAX], qw[FRAME_MAX];
+	uint32_t vip = ip4("10.96.2.2");
+	struct fr f, t, err;
+	size_t len, wlen;
+	int found;
+
+	(void)state;
 	/* B's port unreachable about it: A sees it about 10.96.2.2:3868, from there. */
 	f = from_dev(DEV_A, IP_A, 36420, IP_B, 38680, IPPROTO_SCTP, SC_DATA);
 	f.payload = 8;
@@ -217,66 +283,10 @@ static void lb_sctp_port(void **state)
 	expect(FROM_POD_LB, DEV_A, in, len, TC_ACT_REDIRECT, XCNI_FWD_LOCAL, want, wlen);
 }
 
-/* The SCTP frame of f (chunk, payload, CRC error bad, or zero) from pod d must
- * leave as t's, exactly (what came out into out): its length. */
-static size_t sctp6_through(int d, const struct g6 *f, const struct g6 *t, uint8_t chunk,
-			    uint16_t payload, uint32_t bad, int zero, uint8_t *out)
-{
-	static uint8_t in[SCTP6_MAX], want[SCTP6_MAX];
-	size_t len = sframe6(f, chunk, payload, bad, zero, in);
-	size_t wlen = sframe6(t, chunk, payload, bad, zero, want);
-
-	spass6(d, in, len, want, wlen, out);
-	return wlen;
-}
-
-/*
- * SCTP over IPv6 to a frontend whose backend listens on another port: the
- * address changes alone (no pseudo-header), the CRC is updated for the port
- * and must equal the bit-at-a-time reference over the translated packet,
- * both ways, at lengths that set every bit of the SCTP packet's length from
- * 2^2 to 2^11. A corrupted CRC stays corrupted by the same error; a zero CRC
- * stays zero. tshark finds the CRCs of the programs' output good, and the
- * corrupted one bad.
- */
-static void lb6_sctp(void **state)
-{
-	static const uint16_t payloads[] = { 0, 4, 20, 52, 116, 244, 500, 1012, 2036 };
-	static uint8_t keep[4][SCTP6_MAX];
-	uint8_t *frames[3] = { keep[0], keep[1], keep[2] };
-	struct g6 f = from6(DEV_A, A6, 36420, VIPE, 3868, IPPROTO_SCTP, 0), t = into6(f, DEV_B);
-	struct g6 r = from6(DEV_B, B6, 38680, A6, 36420, IPPROTO_SCTP, 0), rt = into6(r, DEV_A);
-	size_t lens[3];
-
-	(void)state;
-	t.dst = B6;
-	t.dport = 38680;
-	rt.src = VIPE; /* the reply from the frontend's address and port */
-	rt.sport = 3868;
-	lens[0] = sctp6_through(DEV_A, &f, &t, SC6_INIT, 16, 0, 0, keep[0]);
-	sframe6(&f, SC6_INIT, 16, 0, 0, keep[3]);
-	assert_int_not_equal(scrc6(keep[0]), scrc6(keep[3]));
-	svc_entries(A6, 36420, VIPE, 3868, B6, 38680, IPPROTO_SCTP, 3141, 314);
-
-	/* B's INIT ACK, its CRC updated. */
-	lens[1] = sctp6_through(DEV_B, &r, &rt, SC6_INIT_ACK, 24, 0, 0, keep[1]);
-	/* DATA of every length, both ways. */
-	for (size_t i = 0; i < ARRAY_SIZE(payloads); i++) {
-		sctp6_through(DEV_A, &f, &t, SC6_DATA, payloads[i], 0, 0, keep[2]);
-		sctp6_through(DEV_B, &r, &rt, SC6_DATA, payloads[i], 0, 0, keep[2]);
-	}
-	/* Corrupted: the same error after the update (nothing made to pass). */
-	lens[2] = sctp6_through(DEV_A, &f, &t, SC6_DATA, 52, 0x00010000, 0, keep[2]);
-	/* A CRC of 0 stays 0. */
-	sctp6_through(DEV_A, &f, &t, SC6_DATA, 20, 0, 1, keep[3]);
-
-	tshark_sctp_expect(frames, lens, 3, "1\n1\n0\n");
-}
-
 static const struct CMUnitTest svc_sctp_tests[] = {
 	cmocka_unit_test(lb_sctp),
-	cmocka_unit_test(lb_sctp_port),
-	cmocka_unit_test(lb6_sctp),
+	TWIN(svc_sctp_port),
+	cmocka_unit_test(lb_sctp_port_icmp_frag),
 };
 
 const struct group svc_sctp_group = { "svc_sctp", TESTS(svc_sctp_tests), .prep = svc_both_state };
