@@ -62,7 +62,7 @@ static __always_inline __u32 crc32c_mul(__u32 a, __u32 b)
 /*
  * x^(8 * 2^k) mod P(x), reflected, k = 0..15: the shift of a CRC by 2^k zero
  * bytes. Each is the square of the one before (the first is x^8);
- * tests/bpf/lb.c checks the update against a plain CRC32c at lengths that
+ * tests/bpf/svc_sctp.c checks the update against a plain CRC32c at lengths that
  * set every bit up to 2^10.
  */
 static const __u32 crc32c_x8pow[16] = {

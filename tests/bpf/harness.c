@@ -174,6 +174,30 @@ static void build_l4(const struct row *r, uint8_t *l4)
 	}
 }
 
+/* A row with l4csum (or a translation): its TCP or UDP checksum over the pseudo-header, in full. */
+static void fill_l4csum(const struct row *r, uint8_t *buf, size_t len)
+{
+	bool v6 = row_v6(r);
+	uint8_t *l3 = buf + ETH_HLEN, *l4 = l3 + (v6 ? 40 + 8u * r->n_ext6 : (l3[0] & 0xf) * 4u);
+	uint8_t *at = l4 + (r->proto == IPPROTO_TCP ? 16 : 6), tmp[40 + FRAME_MAX] = { 0 };
+	size_t n = (size_t)(buf + len - l4), ph = v6 ? 40 : 12;
+	uint16_t c;
+
+	if (r->proto != IPPROTO_TCP && r->proto != IPPROTO_UDP)
+		return;
+	/* IPv4: addresses, 0, protocol, length; IPv6: addresses, length (32 bits), 0, next header. */
+	memcpy(tmp, l3 + (v6 ? 8 : 12), v6 ? 32 : 8);
+	tmp[v6 ? 34 : 10] = (uint8_t)(n >> 8);
+	tmp[v6 ? 35 : 11] = (uint8_t)n;
+	tmp[v6 ? 39 : 9] = r->proto;
+	memset(at, 0, 2);
+	memcpy(tmp + ph, l4, n);
+	c = csum(tmp, ph + n);
+	if (!c && r->proto == IPPROTO_UDP)
+		c = 0xffff;
+	memcpy(at, &c, 2);
+}
+
 /* Writes the row's frame, before any encapsulation or cut, into buf; returns its length. */
 static size_t build_inner(const struct row *r, uint8_t buf[FRAME_MAX])
 {
@@ -272,6 +296,8 @@ static size_t build_inner(const struct row *r, uint8_t buf[FRAME_MAX])
 			len += r->tail_len;
 		}
 	}
+	if (r->l4csum || r->nat_src || r->nat_dst)
+		fill_l4csum(r, buf, len);
 	return len;
 }
 
@@ -482,10 +508,28 @@ int run_mark(int prog, int dev, uint32_t mark, uint8_t *in, size_t len, uint8_t 
 	return bpf_prog_test_run_opts(prog_fd(prog), o);
 }
 
+/* The row as its program translates it (NAT_SRC, NAT_DST), without them. */
+static struct row nat_row(const struct row *r)
+{
+	struct row t = *r;
+
+	if (r->nat_src) {
+		t.src = r->nat_src;
+		t.sport = r->nat_sport;
+	}
+	if (r->nat_dst) {
+		t.dst = r->nat_dst;
+		t.dport = r->nat_dport;
+	}
+	t.l4csum = r->l4csum || r->nat_src || r->nat_dst;
+	t.nat_src = t.nat_dst = NULL;
+	return t;
+}
+
 /* The bytes the row's program must leave: want; returns their length. */
 static size_t expected(const struct row *r, const uint8_t *in, size_t len, uint8_t *want)
 {
-	uint8_t inner[FRAME_MAX];
+	uint8_t inner[FRAME_MAX], nat[FRAME_MAX];
 	struct iphdr *ip = (struct iphdr *)(want + ETH_HLEN);
 	const struct pod *dst = NULL;
 	size_t n;
@@ -493,6 +537,12 @@ static size_t expected(const struct row *r, const uint8_t *in, size_t len, uint8
 	if (r->want) {
 		memcpy(want, r->want, r->want_len);
 		return r->want_len;
+	}
+	if (r->nat_src || r->nat_dst) { /* the row's frame translated, then as below */
+		struct row t = nat_row(r);
+
+		assert_int_equal(build_inner(&t, nat), len);
+		in = nat;
 	}
 	memcpy(want, in, len);
 	if (row_v6(r)) {
@@ -574,6 +624,9 @@ static void check_ev_tuple(const struct row *r, int i, int what, bool addrs_only
 {
 	const struct xcni_event *e = &env.ev[i];
 	struct xcni_ct_key k = {};
+	struct row t = nat_row(r); /* a translated flow's events name what it became */
+
+	r = &t;
 
 	if (row_v6(r)) {
 		struct xcni_ct6_key k6 = {};
@@ -742,8 +795,14 @@ void check_row(void **state)
 	}
 	if (r->no_ct) {
 		struct xcni_ct_entry ce;
+		struct row t = nat_row(r);
 
 		assert_int_not_equal(row_ct(r, false, &ce), 0);
+		assert_int_not_equal(row_ct(&t, false, &ce), 0);
+	}
+	if (r->ev_rev_nat) {
+		assert_int_equal(env.ev[0].rev_nat, r->ev_rev_nat);
+		assert_int_equal(env.ev[0].backend_id, r->ev_backend);
 	}
 
 	if (r->ct || r->ct_stack) {
@@ -756,6 +815,13 @@ void check_row(void **state)
 		assert_int_equal(bpf_map_lookup_elem(map_fd("xcni_polrev"), &zero, &rev), 0);
 		if (!r->ct_rev)
 			assert_int_equal(ce.policy_rev, rev);
+	}
+	if (r->ct_no_svc) {
+		struct xcni_ct_entry ce;
+
+		assert_int_equal(row_ct(r, r->ct_rev, &ce), 0);
+		assert_int_equal(ce.flags & ~XCNI_CT_F_STACK, 0);
+		assert_int_equal(ce.rev_nat, 0);
 	}
 	if (r->ct) {
 		struct xcni_ct_entry ce;

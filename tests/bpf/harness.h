@@ -168,6 +168,20 @@ struct row {
 	bool trace; /* forwarded with traces on: one trace event */
 	uint32_t mark; /* skb->mark it arrives with (to_pod, to_overlay: XCNI_MARK_TRUSTED when
 			* from_pod handed it to the stack) */
+	/* Services (tests/bpf/svc_*.c): the TCP or UDP checksum computed in full (a
+	 * translating program updates it; implied by nat_*), the frame the program
+	 * must leave the row's with the source and/or destination translated
+	 * (NAT_SRC, NAT_DST), and its entry naming no Service (rev_nat 0, no flag
+	 * but ct_stack's) */
+	bool l4csum;
+	const char *nat_src, *nat_dst;
+	uint16_t nat_sport, nat_dport;
+	bool ct_no_svc;
+	/* a translated flow's event (its tuple the translated one) names Service
+	 * ev_rev_nat (when not 0) and backend ev_backend; no_ct: nor is there an
+	 * entry of the translated tuple */
+	uint16_t ev_rev_nat;
+	uint32_t ev_backend;
 };
 /* A pod's packet from_pod handed to the stack (kube-proxy's DNAT), now in to_pod or to_overlay. */
 #define VIA_STACK .mark = XCNI_MARK_TRUSTED
@@ -189,6 +203,11 @@ struct row {
 /* Dropped by a tier's Deny (or NetworkPolicy's, id 0): the event names policy, rule, side. */
 #define DENIED(r, id, ru, d, f) POLICY_DROP(r), .policy_id = id, .rule = ru, .pol_dir = d, FLAGS(f)
 #define EP_OF(d) .ep_of = (d) + 1
+/* Services rows: the output translated to a:p (real checksums, l4csum's, both ways). */
+#define NAT_SRC(a, p) .nat_src = a, .nat_sport = p
+#define NAT_DST(a, p) .nat_dst = a, .nat_dport = p
+/* The event names Service (rev-NAT index) s and backend b. */
+#define EV_SVC(s, b) .ev_rev_nat = s, .ev_backend = b
 /* A ClusterIP. The Service range, 10.96.0.0/12, also covers the test pods (10.99.x):
  * a pod, local or remote, is never taken for a Service. */
 #define SVC_IP "10.96.0.10"
@@ -233,10 +252,11 @@ uint32_t geneve_hash6(const char *s, uint16_t sp, const char *d, uint16_t dp, ui
 /* tests/bpf/nodeport.c: ul6_bench, --bench's from_overlay rows. */
 int ul6_bench(void);
 
-/* tests/bpf/lb.c: --bench-lb. */
+/* tests/bpf/svc_bench.c: --bench-lb. */
 int lb_bench(void);
 int bench6(void); /* tests/bpf/v6.c: --bench's IPv6 row */
-/* lb.c's SCTP checks, shared with lb6.c: the bit-at-a-time CRC32c, a pcap, tshark's verdicts. */
+/* svc_lib.c's, for both families' SCTP checks: the bit-at-a-time CRC32c, a pcap,
+ * tshark's verdicts. */
 uint32_t crc32c_ref(const uint8_t *d, size_t n);
 void pcap_write(const char *path, uint8_t *const *frames, const size_t *lens, int n);
 void tshark_sctp_status(const char *path, char *out, size_t cap);
@@ -292,17 +312,16 @@ int prefilter_add(void);
 /* test_bpf.c: the maps the IPv4 groups leave (their flows aside). */
 int node4_state(void);
 /* What the groups written on top of others start from (their setups, no flows):
- * lb.c's Services (lb_state), v6.c's IPv6 endpoints (v6_state), lb6.c's
- * Services and NodePorts (lb6_state), all of them (svc_state). */
+ * svc_lib.c's Services (lb_state), v6.c's IPv6 endpoints (v6_state), both
+ * families' Services and nodeport.c's IPv6 NodePorts (svc_state, svc_lib.c). */
 int lb_state(void);
 void v6_setup(void **state);
 int v6_state(void);
-int lb6_state(void);
 int svc_state(void);
 int v6ovl_state(void); /* v6_state and v6ovl.c's overlay */
 int dsr6_state(void); /* svc_state and nodeport_dsr.c's DSR NodePorts (dsr6_setup) */
 /* tests/bpf/nodeport.c: the IPv6 NodePorts and externalIPs (np6_setup, which
- * lb6_state and svc_state write too); lb_state, v6_state's endpoints with
+ * svc_state writes too); lb_state, v6_state's endpoints with
  * their policy opened and np6_setup's NodePorts (np_state). */
 void np6_setup(void **state);
 int np_state(void);

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * What tests/bpf/lb.c (Services in BPF: ClusterIP, SCTP, the bench) and
- * tests/bpf/lb_nodeport.c (NodePort, DSR, external traffic) share: the IPv4
- * frame builder, the one-packet check and the conntrack lookup. Both run on
- * the frontends and backends lb.c's lb_setup writes (the table atop lb.c).
+ * What the IPv4 Services tests (tests/bpf/svc_*.c: ClusterIP, SCTP, the bench;
+ * tests/bpf/lb_nodeport.c: NodePort, DSR, external traffic) share: the IPv4
+ * frame builder, the one-packet check and the conntrack lookup, in
+ * tests/bpf/svc_lib.c. They run on the frontends and backends its lb_setup
+ * writes (the table atop svc_lib.c).
  */
 #ifndef XCNI_TESTS_BPF_LB_H
 #define XCNI_TESTS_BPF_LB_H

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * What tests/bpf/lb6.c (IPv6 Services in BPF, IPv6 NodePorts over the IPv4
- * underlay) shares with the IPv6 groups built on it: tests/bpf/lb6_v6ul.c
+ * What the IPv6 Services tests (tests/bpf/svc_*.c: ClusterIPs; tests/bpf/lb6.c:
+ * NodePorts over the IPv4 underlay) share with the IPv6 groups built on it: tests/bpf/lb6_v6ul.c
  * (NodePorts over the IPv6 underlay, a from_overlay of its own),
  * tests/bpf/lb6_icmp_ovl.c (ICMPv6 errors back through Geneve), and
  * tests/bpf/dsr6.c (NodePort DSR for IPv6 frontends). The frame
@@ -88,6 +88,8 @@ void svc6(const char *vip, uint16_t port, uint8_t proto, uint32_t id, uint8_t fl
 	  const uint32_t *ids, uint16_t count);
 void ipc6_put(const char *a, uint32_t id, const char *tunnel, uint8_t flags);
 void self6_put_fd(int fd, const char *a);
+/* tests/bpf/svc_lib.c's IPv6 ClusterIPs (its table), the pods' policy opened. */
+void lb6_setup(void **state);
 
 /* tests/bpf/lb6_v6ul.c's, shared with lb6_icmp_np.c: a from_overlay of the IPv6
  * underlay (node_ip6 NODE6; lb: Services in BPF) on the harness's maps, and node

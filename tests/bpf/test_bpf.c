@@ -47,12 +47,15 @@ int node4_state(void)
 	G(encap) /* the overlay */                                                                        \
 	G(prefilter) /* XDP on the underlay, both families */                                             \
 	G(events) /* traces, the event budget */                                                          \
-	G(lb) /* Services in BPF */                                                                       \
+	G(svc_xlate) /* ClusterIP translation, both families */                                           \
+	G(svc_reject) /* ClusterIP without backends, both families */                                     \
+	G(svc_backend) /* backend choice, both families */                                                \
+	G(svc_sctp) /* SCTP to a ClusterIP, both families */                                              \
+	G(svc_policy) /* policy on translated flows */                                                    \
 	G(hostile) /* the hostile-packet matrix */                                                        \
 	G(v6) /* IPv6 */                                                                                  \
 	G(v6ovl) /* IPv6 across nodes */                                                                  \
 	G(v6ul) /* the IPv6 underlay */                                                                   \
-	G(lb6) /* IPv6 Services in BPF */                                                                 \
 	G(nodeport) /* NodePorts and externalIPs, both families and underlays */                          \
 	G(nodeport_dsr) /* NodePort DSR, both families */                                                 \
 	G(nodeport_icmp) /* ICMP errors about NodePort and Service flows */                               \
