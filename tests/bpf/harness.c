@@ -905,7 +905,7 @@ int env_setup(void **state)
 	env.from->rodata->gateway_ip = ip4(IP_GW);
 	env.from->rodata->svc_cidr = ip4("10.96.0.0");
 	env.from->rodata->svc_cidr_mask = htonl(0xfff00000);
-	/* fd00:10:96::/108 (v6.c's v6_svc_cidr). */
+	/* fd00:10:96::/108 (policy.c's IPv6 ClusterIP rows). */
 	env.from->rodata->svc_cidr6[0] = htonl(0xfd000010);
 	env.from->rodata->svc_cidr6[1] = htonl(0x00960000);
 	env.from->rodata->svc_mask6[0] = env.from->rodata->svc_mask6[1] = 0xffffffff;

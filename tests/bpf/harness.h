@@ -57,7 +57,7 @@ struct pod {
 	const char *dev, *ip;
 	uint32_t ep_id;
 	uint8_t mac[ETH_ALEN], host_mac[ETH_ALEN];
-	const char *ip6; /* its IPv6 (tests/bpf/v6.c's v6_setup gives it) */
+	const char *ip6; /* its IPv6 (tests/bpf/parse.c's v6_setup gives it) */
 };
 extern const struct pod pods[NR_DEVS];
 /* The pod's IPv6 endpoint id (v6_setup's): its IPv4 one, else 201 + dev; 0 without IPv6. */
@@ -214,15 +214,15 @@ int map_clear(int fd, size_t ksz);
 /* --bench: from_pod's forwarding path. */
 int bench(void);
 
-/* tests/bpf/v6ovl.c: IPv6 in Geneve; v6ovl_event takes IPv6 events. */
+/* tests/bpf/encap.c: IPv6 in Geneve; v6ovl_event takes IPv6 events. */
 /* Geneve around an inner Ethernet + IPv6 frame over the IPv4 underlay, and its
- * outer source port (bpf/lib/encap.h's flow_sport6): v6ovl.c's, lb6.c's tests use them too. */
+ * outer source port (bpf/lib/encap.h's flow_sport6): encap.c's, lb6.c's tests use them too. */
 uint16_t geneve_sport6(const char *s, uint16_t sp, const char *d, uint16_t dp, uint8_t proto);
 size_t geneve_wrap6(const uint8_t *inner, size_t inner_len, const char *src, const char *dst,
 		    uint16_t sport, uint32_t vni, uint8_t *out);
 void v6ovl_event(const void *data);
 
-/* tests/bpf/v6ul.c: Geneve over an IPv6 underlay (programs of its own). */
+/* tests/bpf/underlay6.c: Geneve over an IPv6 underlay (programs of its own). */
 /* Its Geneve over IPv6 around an inner frame (no options), from src to dst, the
  * outer label and port from hash: the flow hash of an IPv4 or IPv6 5-tuple
  * (ports in host order), as bpf/lib/encap.h's flow_hash_of. */
@@ -235,7 +235,7 @@ int ul6_bench(void);
 
 /* tests/bpf/lb.c: --bench-lb. */
 int lb_bench(void);
-int bench6(void); /* tests/bpf/v6.c: --bench's IPv6 row */
+int bench6(void); /* tests/bpf/conntrack.c: --bench's IPv6 row */
 /* lb.c's SCTP checks, shared with lb6.c: the bit-at-a-time CRC32c, a pcap, tshark's verdicts. */
 uint32_t crc32c_ref(const uint8_t *d, size_t n);
 void pcap_write(const char *path, uint8_t *const *frames, const size_t *lens, int n);
@@ -292,15 +292,18 @@ int prefilter_add(void);
 /* test_bpf.c: the maps the IPv4 groups leave (their flows aside). */
 int node4_state(void);
 /* What the groups written on top of others start from (their setups, no flows):
- * lb.c's Services (lb_state), v6.c's IPv6 endpoints (v6_state), lb6.c's
+ * lb.c's Services (lb_state), parse.c's IPv6 endpoints (v6_state), lb6.c's
  * Services and NodePorts (lb6_state), all of them (svc_state). */
 int lb_state(void);
 void v6_setup(void **state);
 int v6_state(void);
 int lb6_state(void);
 int svc_state(void);
-int v6ovl_state(void); /* v6_state and v6ovl.c's overlay */
+int v6ovl_state(void); /* v6_state and encap.c's IPv6 overlay */
 int dsr6_state(void); /* svc_state and dsr6.c's DSR NodePorts */
 int run_groups(const struct group *const *groups, size_t n, int argc, char **argv);
+
+/* parse.c: v6_setup as a group's prep or a step row (0). */
+int v6_endpoints(void);
 
 #endif

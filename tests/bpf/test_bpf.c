@@ -39,21 +39,19 @@ int node4_state(void)
 /* The groups in the order `test_bpf` runs them; each starts on fresh maps.
  * A new file of tests adds one line at the bottom. */
 #define GROUPS(G)                                                                                  \
-	G(conntrack) /* IPv4 flows, start to end */                                                       \
-	G(parse) /* spoofed, unknown, malformed */                                                        \
-	G(neigh) /* ARP */                                                                                \
-	G(frag) /* IPv4 fragments */                                                                      \
-	G(policy) /* NetworkPolicy */                                                                     \
-	G(encap) /* the overlay */                                                                        \
+	G(conntrack) /* flows, start to end, both families */                                             \
+	G(parse) /* spoofed, unknown, malformed; IPv6 extension headers */                                \
+	G(neigh) /* ARP, IPv6 neighbour discovery */                                                      \
+	G(frag) /* fragments, both families */                                                            \
+	G(policy) /* NetworkPolicy, both families */                                                      \
+	G(encap) /* the overlay over the IPv4 underlay, both inner families */                            \
 	G(prefilter) /* XDP on the underlay, both families */                                             \
 	G(events) /* traces, the event budget */                                                          \
 	G(lb) /* Services in BPF */                                                                       \
 	G(lb_nodeport) /* NodePort and DSR */                                                             \
 	G(lb_icmp_np) /* NodePort replies' ICMP errors */                                                 \
 	G(hostile) /* the hostile-packet matrix */                                                        \
-	G(v6) /* IPv6 */                                                                                  \
-	G(v6ovl) /* IPv6 across nodes */                                                                  \
-	G(v6ul) /* the IPv6 underlay */                                                                   \
+	G(underlay6) /* the overlay over the IPv6 underlay */                                             \
 	G(lb6) /* IPv6 Services in BPF */                                                                 \
 	G(lb6_v6ul) /* IPv6 NodePorts over the IPv6 underlay */                                           \
 	G(lb6_icmp_ovl) /* from_overlay6's ICMPv6 reverse NAT */                                          \
@@ -63,8 +61,8 @@ int node4_state(void)
 	G(attack_nd) /* ND/MLD beyond the link, outside hairpin */                                        \
 	G(attack_ul) /* the underlay attacker */                                                          \
 	G(attack_geneve) /* Geneve from a node's process */                                               \
-	G(attack_ct) /* conntrack and fragments attacked, both families */                              \
-	G(svc_flows) /* kube-proxy's flows, the maps from Service YAML by the compiler */                \
+	G(attack_ct) /* conntrack and fragments attacked, both families */                                \
+	G(svc_flows) /* kube-proxy's flows, the maps from Service YAML by the compiler */                 \
 	G(cnp) /* tiered verdict entries and audit */
 
 #define G_DECL(n) extern const struct group n##_group;

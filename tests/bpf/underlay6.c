@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * Geneve over an IPv6 underlay (ABI 9): a node whose underlay address is
+ * The overlay over an IPv6 underlay (Geneve over IPv6, ABI 9): a node whose underlay address is
  * NODE6 (node_ip6 set, no IPv4 underlay), its programs loaded here beside the
- * harness's on the same pinned maps, BPF_PROG_TEST_RUN. Run after
- * tests/bpf/v6ovl.c on the endpoints v6.c left (A with IP_A and A6).
+ * harness's on the same pinned maps, BPF_PROG_TEST_RUN. Runs on
+ * encap.c's IPv6 overlay (v6ovl_state) and the endpoints parse.c's v6_setup gives (A with IP_A and A6).
  * Every expected outer byte is written out here, the flow hash (port and
  * label) computed from its definition (bpf/lib/encap.h), and an
  * encapsulated frame read back by tshark.
@@ -30,7 +30,7 @@
 #define R6U "fd00:96::5"
 #define R4U "10.99.9.5"
 #define A6 "fd00:99::a"
-#define SELF6 "fc00:77::1" /* v6ovl.c's: this node's IPv6 InternalIP, host */
+#define SELF6 "fc00:77::1" /* encap.c's: this node's IPv6 InternalIP, host */
 #define UL6_HDRS 70 /* outer IPv6, UDP, Geneve, inner Ethernet */
 
 static struct from_pod *fp;
@@ -760,7 +760,7 @@ static const struct CMUnitTest v6ul_tests[] = {
 	cmocka_unit_test(v6ul_refused),	   cmocka_unit_test(v6ul_to_overlay),
 	cmocka_unit_test(v6ul_teardown),
 };
-const struct group v6ul_group = { "v6ul", TESTS(v6ul_tests), .prep = v6ovl_state };
+const struct group underlay6_group = { "underlay6", TESTS(v6ul_tests), .prep = v6ovl_state };
 
 /* wrap_ul6 and flow_hash for tests/bpf/lb6_v6ul.c (harness.h). */
 size_t geneve_wrap_ul6(const uint8_t *inner, size_t inner_len, const char *src, const char *dst,
