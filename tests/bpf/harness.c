@@ -222,7 +222,8 @@ static size_t build_inner(const struct row *r, uint8_t buf[FRAME_MAX])
 		uint8_t *h = l3 + 40;
 
 		eth->h_proto = htons(ETH_P_IPV6);
-		l3[0] = 0x60;
+		l3[0] = 0x60 | r->tclass >> 4;
+		l3[1] = (uint8_t)(r->tclass << 4);
 		*(uint16_t *)(l3 + 4) = htons(r->tot_len ? r->tot_len : ext + l4n + r->tail_len);
 		l3[6] = r->n_ext6 ? r->ext6[0] : r->proto;
 		l3[7] = r->ttl ? r->ttl : 64;
@@ -289,6 +290,14 @@ uint16_t flow_sport(const struct xcni_ct_key *t)
 	return 49152 | (h & 0x3fff);
 }
 
+/* The outer source port of an IPv6 row's flow over the IPv4 underlay (flow_sport6). */
+static uint16_t row_sport6(const struct row *r)
+{
+	struct xcni_ct6_key k = tuple6_of(r, false);
+
+	return geneve_sport6(r->src, ntohs(k.sport), r->dst, ntohs(k.dport), r->proto);
+}
+
 
 /*
  * Geneve around an inner frame (Ethernet + IPv4): outer Ethernet eth, outer
@@ -338,6 +347,10 @@ size_t build(const struct row *r, uint8_t buf[FRAME_MAX])
 
 	if (r->prog != FROM_OVERLAY || r->plain) {
 		len = build_inner(r, buf);
+	} else if (row_v6(r)) {
+		len = build_inner(r, inner);
+		len = geneve_wrap6(inner, len, r->node, NODE_IP, row_sport6(r), r->vni ? r->vni : VNI,
+				   buf);
 	} else {
 		len = build_inner(r, inner);
 		len = geneve_wrap(tuple_of(r, false), inner, len, inner, r->node, NODE_IP, r->vni ? r->vni : VNI,
@@ -482,6 +495,57 @@ int run_mark(int prog, int dev, uint32_t mark, uint8_t *in, size_t len, uint8_t 
 	return bpf_prog_test_run_opts(prog_fd(prog), o);
 }
 
+/* The pod whose IPv6 is the frame's destination (at l3), or NULL. */
+static const struct pod *pod_of6(const uint8_t *l3)
+{
+	uint8_t a[16];
+
+	for (int i = 0; i < NR_DEVS; i++) {
+		if (!pods[i].ip6)
+			continue;
+		addr6(pods[i].ip6, a);
+		if (!memcmp(a, l3 + 24, 16))
+			return &pods[i];
+	}
+	return NULL;
+}
+
+/*
+ * IPv6 in Geneve over the IPv4 underlay: encapsulated (a pod's routed: hop
+ * limit - 1) to the row's node; decapsulated into the pod (its MACs) or for
+ * the stack (the outer MACs stay); refused by from_overlay6 after taking it
+ * apart (the inner frame) or before (an unknown node, bad Geneve: untouched).
+ */
+static size_t expected_ovl6(const struct row *r, const uint8_t *in, size_t len, uint8_t *want)
+{
+	uint8_t inner[FRAME_MAX];
+	const struct pod *dst;
+	size_t n;
+
+	switch (r->reason) {
+	case XCNI_FWD_ENCAP:
+		memcpy(inner, in, len);
+		if (r->prog == FROM_POD_OV)
+			inner[ETH_HLEN + 7]--;
+		return geneve_wrap6(inner, len, NODE_IP, r->node, row_sport6(r), VNI, want);
+	case XCNI_FWD_DECAP:
+		n = build_inner(r, want);
+		dst = pod_of6(want + ETH_HLEN);
+		assert_non_null(dst);
+		memcpy(want, dst->mac, ETH_ALEN);
+		memcpy(want + ETH_ALEN, dst->host_mac, ETH_ALEN);
+		return n;
+	case XCNI_FWD_DECAP_HOST:
+		n = build_inner(r, want);
+		memcpy(want, in, 2 * ETH_ALEN);
+		return n;
+	case XCNI_DROP_UNKNOWN_NODE:
+	case XCNI_DROP_BAD_GENEVE:
+		return len;
+	}
+	return r->prog == FROM_OVERLAY ? build_inner(r, want) : len;
+}
+
 /* The bytes the row's program must leave: want; returns their length. */
 static size_t expected(const struct row *r, const uint8_t *in, size_t len, uint8_t *want)
 {
@@ -495,6 +559,8 @@ static size_t expected(const struct row *r, const uint8_t *in, size_t len, uint8
 		return r->want_len;
 	}
 	memcpy(want, in, len);
+	if (row_v6(r) && (r->prog == FROM_OVERLAY || r->reason == XCNI_FWD_ENCAP))
+		return expected_ovl6(r, in, len, want);
 	if (row_v6(r)) {
 		/* Redirected: into the pod that has the destination, its MACs, hop
 		 * limit - 1 (no header checksum). The IPv6 rows go no further yet. */
@@ -575,10 +641,14 @@ static void check_ev_tuple(const struct row *r, int i, int what, bool addrs_only
 	const struct xcni_event *e = &env.ev[i];
 	struct xcni_ct_key k = {};
 
-	if (row_v6(r)) {
+	if (row_v6(r) && what == EV_OUTER) {
+		/* IPv6 inside Geneve over IPv4: the outer tuple. */
+		k = (struct xcni_ct_key){ .saddr = ip4(r->node), .daddr = ip4(NODE_IP),
+					  .sport = htons(row_sport6(r)),
+					  .dport = htons(XCNI_GENEVE_PORT), .proto = IPPROTO_UDP };
+	} else if (row_v6(r)) {
 		struct xcni_ct6_key k6 = {};
 
-		assert_true(what != EV_OUTER);
 		if (what != EV_ZERO)
 			k6 = tuple6_of(r, false);
 		if (what == EV_ADDRS || what == EV_ADDRS_ONLY)
@@ -1231,4 +1301,9 @@ out:
 		if (run[g]->free)
 			run[g]->free();
 	return err;
+}
+
+size_t row_want(const struct row *r, uint8_t in[FRAME_MAX], uint8_t want[FRAME_MAX])
+{
+	return expected(r, in, build(r, in), want);
 }

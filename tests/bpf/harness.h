@@ -167,7 +167,7 @@ struct row {
 	uint8_t tail_len;
 	bool trace; /* forwarded with traces on: one trace event */
 	uint32_t mark; /* skb->mark it arrives with (to_pod, to_overlay: XCNI_MARK_TRUSTED when
-			* from_pod handed it to the stack) */
+			* from_pod handed it to the stack) */	uint8_t tclass; /* IPv6 traffic class (Geneve carries it to the outer TOS) */
 };
 /* A pod's packet from_pod handed to the stack (kube-proxy's DNAT), now in to_pod or to_overlay. */
 #define VIA_STACK .mark = XCNI_MARK_TRUSTED
@@ -305,5 +305,9 @@ int run_groups(const struct group *const *groups, size_t n, int argc, char **arg
 
 /* parse.c: v6_setup as a group's prep or a step row (0). */
 int v6_endpoints(void);
+
+/* The row's frame into in and the bytes check_row wants its program to leave
+ * into want (what it compares the output with); want's length. */
+size_t row_want(const struct row *r, uint8_t in[FRAME_MAX], uint8_t want[FRAME_MAX]);
 
 #endif
