@@ -35,6 +35,11 @@ enum {
 	FROM_OVERLAY_LB, /* from_overlay with lb_enabled */
 	FROM_OVERLAY_DSR, /* from_overlay with lb_enabled, --node-port-mode dsr */
 	XDP, /* xdp_underlay */
+	/* tests/bpf/underlay6.c's node of the IPv6 underlay (UL6_NODE, node_ip6, no IPv4 underlay) */
+	FROM_POD_UL6,
+	FROM_OVERLAY_UL6,
+	FROM_OVERLAY_UL6_LB, /* with lb_enabled */
+	TO_OVERLAY_UL6,
 };
 enum { DEV_A, DEV_B, DEV_C, DEV_X, DEV_U, NR_DEVS };
 
@@ -167,7 +172,8 @@ struct row {
 	uint8_t tail_len;
 	bool trace; /* forwarded with traces on: one trace event */
 	uint32_t mark; /* skb->mark it arrives with (to_pod, to_overlay: XCNI_MARK_TRUSTED when
-			* from_pod handed it to the stack) */	uint8_t tclass; /* IPv6 traffic class (Geneve carries it to the outer TOS) */
+			* from_pod handed it to the stack) */	uint8_t tclass; /* IPv6 traffic class, IPv4 TOS (Geneve carries it to the outer header) */
+	bool gnv_crit; /* Geneve's critical-options bit */
 };
 /* A pod's packet from_pod handed to the stack (kube-proxy's DNAT), now in to_pod or to_overlay. */
 #define VIA_STACK .mark = XCNI_MARK_TRUSTED
@@ -305,6 +311,15 @@ int run_groups(const struct group *const *groups, size_t n, int argc, char **arg
 
 /* parse.c: v6_setup as a group's prep or a step row (0). */
 int v6_endpoints(void);
+
+/* underlay6.c: the node of the IPv6 underlay's address (the outer destination of
+ * rows whose .node is IPv6), its programs' fds, its Geneve over IPv6 with
+ * optwords zero option words (crit: the C bit). */
+#define UL6_NODE "fc00:78::1"
+int ul6_prog_fd(int prog);
+size_t geneve_wrap_ul6_opt(const uint8_t *inner, size_t inner_len, const char *src,
+			   const char *dst, uint32_t hash, uint32_t vni, unsigned int optwords,
+			   bool crit, uint8_t *out);
 
 /* The row's frame into in and the bytes check_row wants its program to leave
  * into want (what it compares the output with); want's length. */
