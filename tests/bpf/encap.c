@@ -202,6 +202,43 @@ static int a_admits_r_gone(void)
 	return polrev_bump();
 }
 
+/*
+ * The rows both inner families share, written once: fam names the family,
+ * the flow (or the addresses) is the family's. From a pod of this node
+ * (FROM_POD_OV), from n2 in Geneve (FROM_OVERLAY), from the host through the
+ * overlay device (TO_OVERLAY, dev: a device with no endpoint of the family).
+ */
+#define OV_POD(fam, what, flow...) { fam what, .prog = FROM_POD_OV, .dev = DEV_A, flow }
+#define OV_N2(fam, what, flow...) { fam what, .prog = FROM_OVERLAY, .dev = DEV_U, .node = N2, flow }
+/* A pod of n2 opens a flow to A (a, r: their addresses, port A's): tracked
+ * here too; A's answer goes back encapsulated. */
+#define REMOTE_OPEN_ROWS(fam, a, r, port)                                                          \
+	OV_N2(fam, "R->A SYN from n2: a new flow, tracked here too",                              \
+	      TCP(r, 43000, a, port, TH_SYN), REDIR(FWD_DECAP), .ct = XCNI_CT_NEW),               \
+	OV_POD(fam, "A->R SYN-ACK: the reply goes back encapsulated",                             \
+	       TCP(a, port, r, 43000, TH_SYN | TH_ACK), REDIR(FWD_ENCAP), .node = N2,            \
+	       .ct = XCNI_CT_ESTABLISHED, .ct_rev = true)
+#define GONE_ROW(fam, flow...)                                                                    \
+	OV_POD(fam, "A->pod of a node that is gone: dropped, not black-holed", flow,               \
+	       SHOT(DROP_NO_TUNNEL, EV_FULL), .no_ct = true)
+#define INJECT_ROW(fam, flow...)                                                                  \
+	OV_POD(fam, "A->n2 UDP 6081: a pod may not inject Geneve", flow,                           \
+	       SHOT(DROP_GENEVE_INJECT, EV_FULL))
+#define UNKNOWN_NODE_ROW(fam, node_, flow...)                                                      \
+	{ fam "R->A from an unknown node: refused before the inner packet is looked at",           \
+	  .prog = FROM_OVERLAY, .dev = DEV_U, .node = node_, flow,                                 \
+	  SHOT(DROP_UNKNOWN_NODE, EV_OUTER), .no_ct = true }
+#define INNER_SPOOF_ROW(fam, flow...)                                                             \
+	OV_N2(fam, "B's address inside n2's Geneve: not n2's to claim", flow,                      \
+	      SHOT(DROP_INNER_SPOOF, EV_FULL), .no_ct = true)
+#define DECAP_HOST_ROW(fam, flow...)                                                              \
+	OV_N2(fam, "Geneve for this node: decapsulated to its stack", flow, OK(FWD_DECAP_HOST))
+#define HOST_TO_R_ROWS(fam, dev_, host, r, gone)                                          \
+	{ fam "host->R via the overlay device: encapsulated", .prog = TO_OVERLAY, .dev = dev_,    \
+	  TCP(host, 44000, r, 80, TH_SYN), REDIR(FWD_ENCAP), .node = N2 },                          \
+	{ fam "host->address no node hosts via the overlay device", .prog = TO_OVERLAY,            \
+	  .dev = dev_, TCP(host, 44001, gone, 80, TH_SYN), SHOT(DROP_NO_TUNNEL, EV_FULL) }
+
 static const struct row encap_rows[] = {
 	/* The overlay. Expected output bytes are built from the input: outer IPv4,
 	 * UDP (source port the flow hash, checksum 0), Geneve, inner Ethernet. */
@@ -212,31 +249,21 @@ static const struct row encap_rows[] = {
 	  REDIR(FWD_ENCAP), .node = N2, .ct = XCNI_CT_NEW },
 	{ "A->R echo: encapsulated", .prog = FROM_POD_OV, .dev = DEV_A,
 	  ICMP(IP_A, IP_R, ICMP_ECHO, 77), REDIR(FWD_ENCAP), .node = N2, .ct = XCNI_CT_NEW },
-	{ "A->n2 UDP 6081: a pod may not inject Geneve", .prog = FROM_POD_OV, .dev = DEV_A,
-	  UDP(IP_A, 42002, N2, XCNI_GENEVE_PORT), SHOT(DROP_GENEVE_INJECT, EV_FULL) },
-	{ "A->pod of a node that is gone: dropped, not black-holed", .prog = FROM_POD_OV,
-	  .dev = DEV_A, UDP(IP_A, 42003, IP_GONE, 53), SHOT(DROP_NO_TUNNEL, EV_FULL) },
+	INJECT_ROW("", UDP(IP_A, 42002, N2, XCNI_GENEVE_PORT)),
+	GONE_ROW("", UDP(IP_A, 42003, IP_GONE, 53)),
 	{ "R->A SYN-ACK from n2: the reply, decapsulated into A", .prog = FROM_OVERLAY,
 	  .dev = DEV_U, .node = N2, TCP(IP_R, 80, IP_A, 42000, TH_SYN | TH_ACK), REDIR(FWD_DECAP),
 	  .ct = XCNI_CT_ESTABLISHED, .ct_rev = true },
-	{ "R->A SYN from n2: a new flow, tracked here too", .prog = FROM_OVERLAY, .dev = DEV_U,
-	  .node = N2, TCP(IP_R, 43000, IP_A, 8080, TH_SYN), REDIR(FWD_DECAP), .ct = XCNI_CT_NEW },
-	{ "A->R SYN-ACK: the reply goes back encapsulated", .prog = FROM_POD_OV, .dev = DEV_A,
-	  TCP(IP_A, 8080, IP_R, 43000, TH_SYN | TH_ACK), REDIR(FWD_ENCAP), .node = N2,
-	  .ct = XCNI_CT_ESTABLISHED, .ct_rev = true },
-	{ "R->A from an unknown node", .prog = FROM_OVERLAY, .dev = DEV_U, .node = "192.168.77.9",
-	  TCP(IP_R, 43001, IP_A, 80, TH_SYN), SHOT(DROP_UNKNOWN_NODE, EV_OUTER), .no_ct = true },
-	{ "B's address inside n2's Geneve: not n2's to claim", .prog = FROM_OVERLAY, .dev = DEV_U,
-	  .node = N2, TCP(IP_B, 43002, IP_A, 80, TH_SYN), SHOT(DROP_INNER_SPOOF, EV_FULL),
-	  .no_ct = true },
+	REMOTE_OPEN_ROWS("", IP_A, IP_R, 8080),
+	UNKNOWN_NODE_ROW("", "192.168.77.9", TCP(IP_R, 43001, IP_A, 80, TH_SYN)),
+	INNER_SPOOF_ROW("", TCP(IP_B, 43002, IP_A, 80, TH_SYN)),
 	{ "Geneve with 8 bytes of options: skipped", .prog = FROM_OVERLAY, .dev = DEV_U, .node = N2,
 	  .optwords = 2, UDP(IP_R, 43003, IP_A, 53), REDIR(FWD_DECAP), .ct = XCNI_CT_NEW },
 	{ "Geneve with another VNI", .prog = FROM_OVERLAY, .dev = DEV_U, .node = N2, .vni = 7,
 	  UDP(IP_R, 43004, IP_A, 53), SHOT(DROP_BAD_GENEVE, EV_OUTER) },
 	{ "truncated Geneve header", .prog = FROM_OVERLAY, .dev = DEV_U, .node = N2,
 	  UDP(IP_R, 43005, IP_A, 53), .cut = ETH_HLEN + 20 + 8 + 4, SHOT(DROP_BAD_GENEVE, EV_OUTER) },
-	{ "Geneve for this node: decapsulated to its stack", .prog = FROM_OVERLAY, .dev = DEV_U,
-	  .node = N2, UDP(IP_R, 43006, NODE_IP, 53), OK(FWD_DECAP_HOST) },
+	DECAP_HOST_ROW("", UDP(IP_R, 43006, NODE_IP, 53)),
 	{ "plain UDP on the underlay: not ours, untouched", .prog = FROM_OVERLAY, .dev = DEV_U,
 	  .plain = true, UDP(N2, 5000, NODE_IP, 53), .ret = TC_ACT_OK, .uncounted = true },
 	{ "policy: A admits R on TCP 80 only (12/0)", .step = policy_a_from_r },
@@ -250,10 +277,7 @@ static const struct row encap_rows[] = {
 	  .dev = DEV_U, .node = N2, TCP(IP_R, 43007, IP_A, 80, TH_ACK),
 	  POLICY_DROP(DROP_POLICY_INGRESS) },
 	{ "policy: A no longer isolated", .step = policy_a_off },
-	{ "host->R via the overlay device: encapsulated", .prog = TO_OVERLAY, .dev = DEV_X,
-	  TCP(NODE_IP, 44000, IP_R, 80, TH_SYN), REDIR(FWD_ENCAP), .node = N2 },
-	{ "host->address no node hosts via the overlay device", .prog = TO_OVERLAY, .dev = DEV_X,
-	  TCP(NODE_IP, 44001, "10.99.9.9", 80, TH_SYN), SHOT(DROP_NO_TUNNEL, EV_FULL) },
+	HOST_TO_R_ROWS("", DEV_X, NODE_IP, IP_R, "10.99.9.9"),
 	{ "A->R via the overlay device (a Service DNATed to R): tracked as the stack's",
 	  .prog = TO_OVERLAY, .dev = DEV_X, TCP(IP_A, 44002, IP_R, 80, TH_SYN), REDIR(FWD_ENCAP),
 	  .node = N2, .ct = XCNI_CT_NEW, .ct_stack = true, EP_OF(DEV_A), VIA_STACK },
@@ -274,34 +298,22 @@ static const struct row encap_rows[] = {
 	{ "IPv6: the pods' endpoints, n2's pods", .step = encap6_state },
 	{ "IPv6: A->R hop limit 1: the stack answers time exceeded", .prog = FROM_POD_OV,
 	  .dev = DEV_A, UDP(A6, 40001, R6, 53), .ttl = 1, OK(FWD_STACK) },
-	{ "IPv6: A->pod of a node that is gone: dropped, not sent into the void",
-	  .prog = FROM_POD_OV, .dev = DEV_A, UDP(A6, 40002, GONE6, 53),
-	  SHOT(DROP_NO_TUNNEL, EV_FULL), .no_ct = true },
-	{ "IPv6: A->n2's IPv6 UDP 6081: a pod may not inject Geneve", .prog = FROM_POD_OV,
-	  .dev = DEV_A, UDP(A6, 40003, N2_6, XCNI_GENEVE_PORT), SHOT(DROP_GENEVE_INJECT, EV_FULL) },
+	GONE_ROW("IPv6: ", UDP(A6, 40002, GONE6, 53)),
+	INJECT_ROW("IPv6: ", UDP(A6, 40003, N2_6, XCNI_GENEVE_PORT)),
 	/* Another node's IPv6 address, another port: through the overlay too, as
 	 * IPv4's, so its replies to a flow it opened to the pod (an IPv6 NodePort
 	 * it SNATed) go back the way it came. */
 	{ "IPv6: A->n2's IPv6 TCP 22: encapsulated", .prog = FROM_POD_OV, .dev = DEV_A,
 	  TCP(A6, 40004, N2_6, 22, TH_SYN), REDIR(FWD_ENCAP), .node = N2 },
-	{ "IPv6: R->A SYN from n2: decapsulated into A", .prog = FROM_OVERLAY, .dev = DEV_U,
-	  .node = N2, TCP(R6, 43000, A6, 80, TH_SYN), REDIR(FWD_DECAP), .ct = XCNI_CT_NEW },
-	{ "IPv6: A->R SYN-ACK: the reply goes back encapsulated", .prog = FROM_POD_OV,
-	  .dev = DEV_A, TCP(A6, 80, R6, 43000, TH_SYN | TH_ACK), REDIR(FWD_ENCAP), .node = N2,
-	  .ct = XCNI_CT_ESTABLISHED, .ct_rev = true },
-	{ "IPv6: R->this node's IPv6, echo: decapsulated to its stack", .prog = FROM_OVERLAY,
-	  .dev = DEV_U, .node = N2, ICMPV6(R6, SELF6, 128, 7), OK(FWD_DECAP_HOST) },
+	REMOTE_OPEN_ROWS("IPv6: ", A6, R6, 80),
+	DECAP_HOST_ROW("IPv6: ", ICMPV6(R6, SELF6, 128, 7)),
 	{ "IPv6: n2 itself (its IPv6 InternalIP) speaks for itself", .prog = FROM_OVERLAY,
 	  .dev = DEV_U, .node = N2, UDP(N2_6, 43001, A6, 53), REDIR(FWD_DECAP) },
 	/* Who may send what: the inner source must be the outer node's; the node must be known. */
-	{ "IPv6: B's address inside n2's Geneve: not n2's to claim", .prog = FROM_OVERLAY,
-	  .dev = DEV_U, .node = N2, UDP(B6, 44000, A6, 53), SHOT(DROP_INNER_SPOOF, EV_FULL),
-	  .no_ct = true },
+	INNER_SPOOF_ROW("IPv6: ", UDP(B6, 44000, A6, 53)),
 	{ "IPv6: an address no node owns inside n2's Geneve", .prog = FROM_OVERLAY, .dev = DEV_U,
 	  .node = N2, UDP(WORLD6, 44001, A6, 53), SHOT(DROP_INNER_SPOOF, EV_FULL) },
-	{ "IPv6: R->A from an address that is no node: refused untouched", .prog = FROM_OVERLAY,
-	  .dev = DEV_U, .node = N3, UDP(R6, 44002, A6, 53), SHOT(DROP_UNKNOWN_NODE, EV_OUTER),
-	  .no_ct = true },
+	UNKNOWN_NODE_ROW("IPv6: ", N3, UDP(R6, 44002, A6, 53)),
 	{ "IPv6: R->an address here that is no pod", .prog = FROM_OVERLAY, .dev = DEV_U, .node = N2,
 	  UDP(R6, 44003, "fd00:99::77", 53), SHOT(DROP_UNKNOWN_DST, EV_FULL) },
 	{ "IPv6: policy: A admits R on TCP 80 only (79/0)", .step = a_admits_r },
@@ -313,10 +325,8 @@ static const struct row encap_rows[] = {
 	  POLICY_DROP(DROP_POLICY_INGRESS) },
 	{ "IPv6: policy: A not isolated again", .step = a_admits_r_gone },
 	/* The host's IPv6 to a remote pod, routed to xcni0: encapsulated as it is. */
-	{ "IPv6: host->R via the overlay device: encapsulated", .prog = TO_OVERLAY, .dev = DEV_U,
-	  TCP(SELF6, 46000, R6, 80, TH_SYN), REDIR(FWD_ENCAP), .node = N2 },
-	{ "IPv6: host->a pod whose node is gone via the overlay device", .prog = TO_OVERLAY,
-	  .dev = DEV_U, UDP(SELF6, 46001, GONE6, 53), SHOT(DROP_NO_TUNNEL, EV_FULL) },
+	/* (the device: X has an IPv6 endpoint, U none) */
+	HOST_TO_R_ROWS("IPv6: ", DEV_U, SELF6, R6, GONE6),
 };
 
 /* Encapsulation: the row (every outer byte), the tunnel's counter, what tshark reads. */

@@ -566,13 +566,14 @@ static const struct pod *pod_of4(const uint8_t *l3)
 }
 
 /*
- * Geneve over the IPv6 underlay, either inner family: encapsulated (a pod's
- * routed: TTL or hop limit - 1) from UL6_NODE to the row's node; decapsulated
- * into the pod (its MACs, the inner Ethernet type) or for the stack (the
- * outer MACs stay); refused after taking it apart (the inner frame) or
- * before (an unknown node, bad Geneve: untouched).
+ * Geneve of an IPv6 row, or over the IPv6 underlay (either inner family):
+ * encapsulated to the row's node (a pod's routed first: TTL or hop limit
+ * - 1), over IPv4 from NODE_IP or over IPv6 from UL6_NODE; decapsulated into
+ * the pod (its MACs, the inner Ethernet type) or for the stack (the outer
+ * MACs stay); refused after from_overlay took it apart (the inner frame) or
+ * before (an unknown node, bad Geneve: untouched); anything else untouched.
  */
-static size_t expected_ul6(const struct row *r, const uint8_t *in, size_t len, uint8_t *want)
+static size_t expected_tunnel(const struct row *r, const uint8_t *in, size_t len, uint8_t *want)
 {
 	uint8_t inner[FRAME_MAX];
 	const struct pod *dst;
@@ -590,46 +591,13 @@ static size_t expected_ul6(const struct row *r, const uint8_t *in, size_t len, u
 			ip->check = 0;
 			ip->check = csum(ip, ip->ihl * 4);
 		}
-		return geneve_wrap_ul6_opt(inner, len, UL6_NODE, r->node, row_hash(r), VNI, 0, false,
-					   want);
-	case XCNI_FWD_DECAP:
-		n = build_inner(r, want);
-		dst = row_v6(r) ? pod_of6(want + ETH_HLEN) : pod_of4(want + ETH_HLEN);
-		assert_non_null(dst);
-		memcpy(want, dst->mac, ETH_ALEN);
-		memcpy(want + ETH_ALEN, dst->host_mac, ETH_ALEN);
-		return n;
-	case XCNI_FWD_DECAP_HOST:
-		n = build_inner(r, want);
-		memcpy(want, in, 2 * ETH_ALEN);
-		return n;
-	case XCNI_DROP_INNER_SPOOF:
-		return build_inner(r, want);
-	}
-	return len;
-}
-
-/*
- * IPv6 in Geneve over the IPv4 underlay: encapsulated (a pod's routed: hop
- * limit - 1) to the row's node; decapsulated into the pod (its MACs) or for
- * the stack (the outer MACs stay); refused by from_overlay6 after taking it
- * apart (the inner frame) or before (an unknown node, bad Geneve: untouched).
- */
-static size_t expected_ovl6(const struct row *r, const uint8_t *in, size_t len, uint8_t *want)
-{
-	uint8_t inner[FRAME_MAX];
-	const struct pod *dst;
-	size_t n;
-
-	switch (r->reason) {
-	case XCNI_FWD_ENCAP:
-		memcpy(inner, in, len);
-		if (r->prog == FROM_POD_OV)
-			inner[ETH_HLEN + 7]--;
+		if (row_ul6(r))
+			return geneve_wrap_ul6_opt(inner, len, UL6_NODE, r->node, row_hash(r), VNI,
+						   0, false, want);
 		return geneve_wrap6(inner, len, NODE_IP, r->node, row_sport6(r), VNI, want);
 	case XCNI_FWD_DECAP:
 		n = build_inner(r, want);
-		dst = pod_of6(want + ETH_HLEN);
+		dst = row_v6(r) ? pod_of6(want + ETH_HLEN) : pod_of4(want + ETH_HLEN);
 		assert_non_null(dst);
 		memcpy(want, dst->mac, ETH_ALEN);
 		memcpy(want + ETH_ALEN, dst->host_mac, ETH_ALEN);
@@ -642,7 +610,7 @@ static size_t expected_ovl6(const struct row *r, const uint8_t *in, size_t len, 
 	case XCNI_DROP_BAD_GENEVE:
 		return len;
 	}
-	return r->prog == FROM_OVERLAY ? build_inner(r, want) : len;
+	return prog_dir(r->prog) == XCNI_DIR_FROM_OVERLAY ? build_inner(r, want) : len;
 }
 
 /* The bytes the row's program must leave: want; returns their length. */
@@ -658,10 +626,8 @@ static size_t expected(const struct row *r, const uint8_t *in, size_t len, uint8
 		return r->want_len;
 	}
 	memcpy(want, in, len);
-	if (row_ul6(r))
-		return expected_ul6(r, in, len, want);
-	if (row_v6(r) && (r->prog == FROM_OVERLAY || r->reason == XCNI_FWD_ENCAP))
-		return expected_ovl6(r, in, len, want);
+	if (row_ul6(r) || (row_v6(r) && (r->prog == FROM_OVERLAY || r->reason == XCNI_FWD_ENCAP)))
+		return expected_tunnel(r, in, len, want);
 	if (row_v6(r)) {
 		/* Redirected: into the pod that has the destination, its MACs, hop
 		 * limit - 1 (no header checksum). The IPv6 rows go no further yet. */
