@@ -449,20 +449,34 @@ static int x_svc_stack_only(void)
 	return ct6_flags(X6, 42100, SVC6, 80, IPPROTO_TCP) == XCNI_CT_F_STACK ? 0 : -EPROTO;
 }
 
+/*
+ * The verdicts both families share, written once (fam: the family, the
+ * flow: its addresses): a peer a rule admits (policy id, rule 0), one none
+ * admits, the world through the stack refused, the node always admitted.
+ */
+#define ALLOWED_ROW(fam, what, id, flow...)                                                        \
+	{ fam what, .dev = DEV_B, flow, REDIR(FWD_LOCAL), .ct = XCNI_CT_NEW, BY(id, 0, TO_POD) }
+#define REFUSED_ROW(fam, what, dev_, flow...)                                                      \
+	{ fam what, .dev = dev_, flow, POLICY_DROP(DROP_POLICY_INGRESS) }
+#define WORLD_REFUSED_ROW(fam, flow...)                                                           \
+	{ fam "world->A TCP 80 via to_pod: refused", .prog = TO_POD, .dev = DEV_A, flow,          \
+	  POLICY_DROP(DROP_POLICY_INGRESS) }
+#define NODE_ADMITTED_ROW(fam, flow...)                                                           \
+	{ fam "host->A via to_pod: the node may always reach its pods", .prog = TO_POD,           \
+	  .dev = DEV_A, flow, OK(FWD_LOCAL), .ct = XCNI_CT_NEW, .ct_stack = true }
+
 static const struct row policy_rows[] = {
 	/* NetworkPolicy. A isolated for ingress: B on TCP 80 (policy 7 rule 0),
 	 * anyone on UDP (7/1), C on TCP 8000-8003 (8/0), ipBlock 10.99.5.0/24
 	 * except 10.99.5.12/32 on TCP 9000 (9/2), B on SCTP 5000 (8/1). */
 	{ "policy: A isolated for ingress", .step = policy_ingress_a },
-	{ "B->A TCP 80: allowed by 7/0, tracked", .dev = DEV_B, TCP(IP_B, 41000, IP_A, 80, TH_SYN),
-	  REDIR(FWD_LOCAL), .ct = XCNI_CT_NEW, BY(7, 0, TO_POD) },
+	ALLOWED_ROW("", "B->A TCP 80: allowed by 7/0, tracked", 7, TCP(IP_B, 41000, IP_A, 80, TH_SYN)),
 	{ "A->B SYN-ACK: reply passes, no decision", .dev = DEV_A,
 	  TCP(IP_A, 80, IP_B, 41000, TH_SYN | TH_ACK), REDIR(FWD_REPLY), .ct = XCNI_CT_ESTABLISHED,
 	  .ct_rev = true },
 	{ "B->A data: established, no decision", .dev = DEV_B, TCP(IP_B, 41000, IP_A, 80, TH_ACK),
 	  REDIR(FWD_LOCAL), .ct = XCNI_CT_ESTABLISHED },
-	{ "C->A TCP 80: nothing allows C", .dev = DEV_C, TCP(IP_C, 41001, IP_A, 80, TH_SYN),
-	  POLICY_DROP(DROP_POLICY_INGRESS) },
+	REFUSED_ROW("", "C->A TCP 80: nothing allows C", DEV_C, TCP(IP_C, 41001, IP_A, 80, TH_SYN)),
 	{ "C->A TCP 80 in fragments: the first is judged and refused", .dev = DEV_C,
 	  .frag = 0x2000, .ipid = 0x0f04, TCP(IP_C, 41001, IP_A, 80, TH_SYN),
 	  POLICY_DROP(DROP_POLICY_INGRESS) },
@@ -504,10 +518,8 @@ static const struct row policy_rows[] = {
 	  POLICY_DROP(DROP_POLICY_INGRESS) },
 	{ "A->B echo: A's egress is not isolated", .dev = DEV_A, ICMP(IP_A, IP_B, ICMP_ECHO, 42),
 	  REDIR(FWD_LOCAL), .ct = XCNI_CT_NEW },
-	{ "host->A via to_pod: the node may always reach its pods", .prog = TO_POD, .dev = DEV_A,
-	  TCP(IP_GW, 41012, IP_A, 22, TH_SYN), OK(FWD_LOCAL), .ct = XCNI_CT_NEW, .ct_stack = true },
-	{ "world->A TCP 80 via to_pod: only B may", .prog = TO_POD, .dev = DEV_A,
-	  TCP("192.0.2.7", 41013, IP_A, 80, TH_SYN), POLICY_DROP(DROP_POLICY_INGRESS) },
+	NODE_ADMITTED_ROW("", TCP(IP_GW, 41012, IP_A, 22, TH_SYN)),
+	WORLD_REFUSED_ROW("", TCP("192.0.2.7", 41013, IP_A, 80, TH_SYN)),
 	{ "world->A UDP via to_pod: any peer on UDP", .prog = TO_POD, .dev = DEV_A,
 	  UDP("192.0.2.7", 41014, IP_A, 53), OK(FWD_LOCAL), .ct = XCNI_CT_NEW, BY(7, 1, TO_POD),
 	  .ct_stack = true },
@@ -618,21 +630,18 @@ static const struct row policy_rows[] = {
 	/* IPv6: A, B and X open again (v6_setup's endpoints). */
 	{ "IPv6: the pods' endpoints", .step = v6_endpoints },
 	{ "IPv6: A: ingress from B on TCP 80", .step = a_ingress_b80 },
-	{ "IPv6: B->A 80: allowed by 77", .dev = DEV_B, TCP(B6, 41000, A6, 80, TH_SYN), REDIR(FWD_LOCAL),
-	  BY(77, 0, TO_POD) },
+	ALLOWED_ROW("IPv6: ", "B->A TCP 80: allowed by 77/0, tracked", 77,
+		    TCP(B6, 41000, A6, 80, TH_SYN)),
 	{ "IPv6: B->A 81: refused, nothing left", .dev = DEV_B, TCP(B6, 41000, A6, 81, TH_SYN),
 	  POLICY_DROP(DROP_POLICY_INGRESS) },
 	/* The same refusal over IPv4: the one rule judges both families. */
 	{ "IPv4 beside it: B->A 81 refused", .dev = DEV_B, TCP(IP_B, 41000, IP_A, 81, TH_SYN), SHOT(DROP_POLICY_INGRESS, EV_FULL),
 	  .no_ct = true },
-	{ "IPv6: C->A 80: refused", .dev = DEV_C, TCP(C6, 41000, A6, 80, TH_SYN),
-	  SHOT(DROP_POLICY_INGRESS, EV_FULL) },
+	REFUSED_ROW("IPv6: ", "C->A TCP 80: nothing allows C", DEV_C, TCP(C6, 41000, A6, 80, TH_SYN)),
 	/* The world through the stack: judged as world. */
-	{ "IPv6: world->A 80 in to_pod: refused", .prog = TO_POD, .dev = DEV_A,
-	  TCP(WORLD6, 41000, A6, 80, TH_SYN), SHOT(DROP_POLICY_INGRESS, EV_FULL) },
+	WORLD_REFUSED_ROW("IPv6: ", TCP(WORLD6, 41000, A6, 80, TH_SYN)),
 	/* The node (link-local) always may. */
-	{ "IPv6: the gateway->A 80 in to_pod", .prog = TO_POD, .dev = DEV_A,
-	  TCP(GW6, 41001, A6, 80, TH_SYN), OK(FWD_LOCAL) },
+	NODE_ADMITTED_ROW("IPv6: ", TCP(GW6, 41001, A6, 80, TH_SYN)),
 	/* ICMPv6 errors: about a live flow A -> B, one passes as related;
 	 * about none, it is judged (and refused) like any packet. */
 	{ "IPv6: UDP A->B 7", .dev = DEV_A, UDP(A6, 46101, B6, 7), REDIR(FWD_LOCAL) },

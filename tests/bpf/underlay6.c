@@ -484,6 +484,13 @@ static int n6_rx4_tx1(void)
 }
 
 #define FROM_N6(node_) .prog = FROM_OVERLAY_UL6, .dev = DEV_U, .node = node_
+/* n6's pod R (r: its address of the family) to A (a), both inner families:
+ * decapsulated into A; claimed by n7 instead, refused. */
+#define R_TO_A_ROWS(fam, r, a, port)                                                              \
+	{ fam "R->A SYN from n6: decapsulated into A (the inner Ethernet type)", FROM_N6(N6),     \
+	  TCP(r, port, a, 80, TH_SYN), REDIR(FWD_DECAP) },                                        \
+	{ fam "R from n7: n6's pod, not n7's to claim", FROM_N6(N7), UDP(r, port + 1000, a, 53), \
+	  SHOT(DROP_INNER_SPOOF, EV_FULL), .no_ct = true }
 
 static const struct row underlay6_rows[] = {
 	/* What is not encapsulated: a node of the other family. */
@@ -496,13 +503,11 @@ static const struct row underlay6_rows[] = {
 
 	/* Decapsulation of both inner families into A, A's answers back; the node itself. */
 	{ "n6's counters noted", .step = n6_noted },
-	{ "IPv6 R6U->A SYN from n6: decapsulated into A", FROM_N6(N6),
-	  TCP(R6U, 43100, A6, 80, TH_SYN), REDIR(FWD_DECAP), .ct = XCNI_CT_NEW },
+	R_TO_A_ROWS("IPv6 ", R6U, A6, 43100),
 	{ "IPv6 A->R6U SYN-ACK: the reply, back over the IPv6 underlay", .prog = FROM_POD_UL6,
 	  .dev = DEV_A, TCP(A6, 80, R6U, 43100, TH_SYN | TH_ACK), REDIR(FWD_ENCAP), .node = N6,
 	  .ct = XCNI_CT_ESTABLISHED, .ct_rev = true },
-	{ "IPv4 R4U->A SYN from n6: decapsulated, Ethernet type IPv4 again", FROM_N6(N6),
-	  TCP(R4U, 43101, IP_A, 80, TH_SYN), REDIR(FWD_DECAP) },
+	R_TO_A_ROWS("IPv4 ", R4U, IP_A, 43101),
 	{ "IPv4 R4U->A SYN from n6, Services in BPF, 8 bytes of options: the same",
 	  .prog = FROM_OVERLAY_UL6_LB, .dev = DEV_U, .node = N6, .optwords = 2,
 	  TCP(R4U, 43102, IP_A, 80, TH_SYN), REDIR(FWD_DECAP) },
@@ -511,10 +516,6 @@ static const struct row underlay6_rows[] = {
 	{ "n6 received 4, sent 1", .step = n6_rx4_tx1 },
 
 	/* Who may send what over the IPv6 underlay. */
-	{ "IPv6 R6U from n7: n6's pod, not n7's to claim", FROM_N6(N7), UDP(R6U, 44100, A6, 53),
-	  SHOT(DROP_INNER_SPOOF, EV_FULL), .no_ct = true },
-	{ "IPv4 R4U from n7: nor its IPv4", FROM_N6(N7), UDP(R4U, 44101, IP_A, 53),
-	  SHOT(DROP_INNER_SPOOF, EV_FULL), .no_ct = true },
 	{ "IPv4 R (n2's, the IPv4 underlay) from n6", FROM_N6(N6), UDP(IP_R, 44102, IP_A, 53),
 	  SHOT(DROP_INNER_SPOOF, EV_FULL), .no_ct = true },
 	{ "an outer source that is no node: refused, untouched", FROM_N6(NX),
