@@ -42,36 +42,36 @@ static int ct_future_stamp(void)
 }
 
 /* A TCP flow A -> B opened, answered, carried on; the same in both families. */
-#define TCP_OPEN_ROWS(fam, a, b)                                                                \
-	{ fam "A->B SYN: new flow, redirected to B, rewritten", .dev = DEV_A,                  \
-	  TCP(a, 40000, b, 80, TH_SYN), REDIR(FWD_LOCAL), .ct = XCNI_CT_NEW },                  \
-	{ fam "B->A SYN-ACK: reply, redirected to A", .dev = DEV_B,                             \
-	  TCP(b, 80, a, 40000, TH_SYN | TH_ACK), REDIR(FWD_REPLY), .ct = XCNI_CT_ESTABLISHED,   \
-	  .ct_rev = true },                                                                     \
-	{ fam "A->B data: orig direction", .dev = DEV_A, TCP(a, 40000, b, 80, TH_ACK | TH_PUSH), \
+#define TCP_OPEN_ROWS(fam, a, b)                                                                   \
+	{ fam "A->B SYN: new flow, redirected to B, rewritten", .dev = DEV_A,                      \
+	  TCP(a, 40000, b, 80, TH_SYN), REDIR(FWD_LOCAL), .ct = XCNI_CT_NEW },                     \
+	{ fam "B->A SYN-ACK: reply, redirected to A", .dev = DEV_B,                                \
+	  TCP(b, 80, a, 40000, TH_SYN | TH_ACK), REDIR(FWD_REPLY), .ct = XCNI_CT_ESTABLISHED,      \
+	  .ct_rev = true },                                                                        \
+	{ fam "A->B data: orig direction", .dev = DEV_A, TCP(a, 40000, b, 80, TH_ACK | TH_PUSH),   \
 	  REDIR(FWD_LOCAL), .ct = XCNI_CT_ESTABLISHED }
 
 /* A SYN-ACK no SYN opened: invalid, nothing left behind. */
-#define SYNACK_INVALID_ROW(fam, a, b, port)                                                      \
-	{ fam "B->A SYN-ACK of no flow: invalid", .dev = DEV_B,                                 \
+#define SYNACK_INVALID_ROW(fam, a, b, port)                                                        \
+	{ fam "B->A SYN-ACK of no flow: invalid", .dev = DEV_B,                                    \
 	  TCP(b, 80, a, port, TH_SYN | TH_ACK), SHOT(DROP_CT_INVALID, EV_FULL), .no_ct = true }
 
 /* UDP and echo A -> B and their replies (p: ICMP or ICMPV6, with its echo types). */
-#define UDP_ECHO_ROWS(fam, a, b, p, req, rep)                                                   \
-	{ fam "A->B UDP: new", .dev = DEV_A, UDP(a, 5353, b, 53), REDIR(FWD_LOCAL),             \
-	  .ct = XCNI_CT_NEW },                                                                  \
-	{ fam "B->A UDP: reply", .dev = DEV_B, UDP(b, 53, a, 5353), REDIR(FWD_REPLY),           \
-	  .ct = XCNI_CT_ESTABLISHED, .ct_rev = true },                                          \
-	{ fam "A->B echo request: new", .dev = DEV_A, p(a, b, req, 7), REDIR(FWD_LOCAL),        \
-	  .ct = XCNI_CT_NEW },                                                                  \
-	{ fam "B->A echo reply: reply", .dev = DEV_B, p(b, a, rep, 7), REDIR(FWD_REPLY),        \
+#define UDP_ECHO_ROWS(fam, a, b, p, req, rep)                                                      \
+	{ fam "A->B UDP: new", .dev = DEV_A, UDP(a, 5353, b, 53), REDIR(FWD_LOCAL),                \
+	  .ct = XCNI_CT_NEW },                                                                     \
+	{ fam "B->A UDP: reply", .dev = DEV_B, UDP(b, 53, a, 5353), REDIR(FWD_REPLY),              \
+	  .ct = XCNI_CT_ESTABLISHED, .ct_rev = true },                                             \
+	{ fam "A->B echo request: new", .dev = DEV_A, p(a, b, req, 7), REDIR(FWD_LOCAL),           \
+	  .ct = XCNI_CT_NEW },                                                                     \
+	{ fam "B->A echo reply: reply", .dev = DEV_B, p(b, a, rep, 7), REDIR(FWD_REPLY),           \
 	  .ct = XCNI_CT_ESTABLISHED, .ct_rev = true }
 
 /* To the world through the stack, and the reply back through to_pod. */
-#define WORLD_ROWS(fam, a, w)                                                                   \
-	{ fam "A->outside: to the stack", .dev = DEV_A, UDP(a, 40053, w, 53), OK(FWD_STACK),    \
-	  .ct = XCNI_CT_NEW },                                                                  \
-	{ fam "outside->A via to_pod: reply", .prog = TO_POD, .dev = DEV_A, UDP(w, 53, a, 40053), \
+#define WORLD_ROWS(fam, a, w)                                                                      \
+	{ fam "A->outside: to the stack", .dev = DEV_A, UDP(a, 40053, w, 53), OK(FWD_STACK),       \
+	  .ct = XCNI_CT_NEW },                                                                     \
+	{ fam "outside->A via to_pod: reply", .prog = TO_POD, .dev = DEV_A, UDP(w, 53, a, 40053),  \
 	  OK(FWD_REPLY), .ct = XCNI_CT_ESTABLISHED, .ct_rev = true }
 
 static const struct row conntrack_rows[] = {

@@ -213,29 +213,29 @@ static int a_admits_r_gone(void)
 /* A pod of n2 opens a flow to A (a, r: their addresses, port A's): tracked
  * here too; A's answer goes back encapsulated. */
 #define REMOTE_OPEN_ROWS(fam, a, r, port)                                                          \
-	OV_N2(fam, "R->A SYN from n2: a new flow, tracked here too",                              \
-	      TCP(r, 43000, a, port, TH_SYN), REDIR(FWD_DECAP), .ct = XCNI_CT_NEW),               \
-	OV_POD(fam, "A->R SYN-ACK: the reply goes back encapsulated",                             \
-	       TCP(a, port, r, 43000, TH_SYN | TH_ACK), REDIR(FWD_ENCAP), .node = N2,            \
+	OV_N2(fam, "R->A SYN from n2: a new flow, tracked here too",                               \
+	      TCP(r, 43000, a, port, TH_SYN), REDIR(FWD_DECAP), .ct = XCNI_CT_NEW),                \
+	OV_POD(fam, "A->R SYN-ACK: the reply goes back encapsulated",                              \
+	       TCP(a, port, r, 43000, TH_SYN | TH_ACK), REDIR(FWD_ENCAP), .node = N2,              \
 	       .ct = XCNI_CT_ESTABLISHED, .ct_rev = true)
-#define GONE_ROW(fam, flow...)                                                                    \
+#define GONE_ROW(fam, flow...)                                                                     \
 	OV_POD(fam, "A->pod of a node that is gone: dropped, not black-holed", flow,               \
 	       SHOT(DROP_NO_TUNNEL, EV_FULL), .no_ct = true)
-#define INJECT_ROW(fam, flow...)                                                                  \
+#define INJECT_ROW(fam, flow...)                                                                   \
 	OV_POD(fam, "A->n2 UDP 6081: a pod may not inject Geneve", flow,                           \
 	       SHOT(DROP_GENEVE_INJECT, EV_FULL))
 #define UNKNOWN_NODE_ROW(fam, node_, flow...)                                                      \
 	{ fam "R->A from an unknown node: refused before the inner packet is looked at",           \
 	  .prog = FROM_OVERLAY, .dev = DEV_U, .node = node_, flow,                                 \
 	  SHOT(DROP_UNKNOWN_NODE, EV_OUTER), .no_ct = true }
-#define INNER_SPOOF_ROW(fam, flow...)                                                             \
+#define INNER_SPOOF_ROW(fam, flow...)                                                              \
 	OV_N2(fam, "B's address inside n2's Geneve: not n2's to claim", flow,                      \
 	      SHOT(DROP_INNER_SPOOF, EV_FULL), .no_ct = true)
-#define DECAP_HOST_ROW(fam, flow...)                                                              \
+#define DECAP_HOST_ROW(fam, flow...)                                                               \
 	OV_N2(fam, "Geneve for this node: decapsulated to its stack", flow, OK(FWD_DECAP_HOST))
-#define HOST_TO_R_ROWS(fam, dev_, host, r, gone)                                          \
-	{ fam "host->R via the overlay device: encapsulated", .prog = TO_OVERLAY, .dev = dev_,    \
-	  TCP(host, 44000, r, 80, TH_SYN), REDIR(FWD_ENCAP), .node = N2 },                          \
+#define HOST_TO_R_ROWS(fam, dev_, host, r, gone)                                                   \
+	{ fam "host->R via the overlay device: encapsulated", .prog = TO_OVERLAY, .dev = dev_,     \
+	  TCP(host, 44000, r, 80, TH_SYN), REDIR(FWD_ENCAP), .node = N2 },                         \
 	{ fam "host->address no node hosts via the overlay device", .prog = TO_OVERLAY,            \
 	  .dev = dev_, TCP(host, 44001, gone, 80, TH_SYN), SHOT(DROP_NO_TUNNEL, EV_FULL) }
 

@@ -30,21 +30,21 @@
  * datagrams' ids: none seen first, the flow's, another, the reply's): the first opens the flow and leaves its ports; the later ones (their
  * L4 bytes here claim other ports: they are payload) follow it.
  */
-#define FRAG_ROWS(fam, a, b, F, id0, id, other, reply)                                                            \
-	{ fam "fragment: offset 8 with no first fragment seen: dropped", .dev = DEV_A,           \
-	  UDP(a, 1, b, 2), F(1, 0, id0), SHOT(DROP_FRAGMENT, EV_ADDRS) },                 \
-	{ fam "fragment: first (MF set) opens the flow", .dev = DEV_A, F(0, 1, id),             \
-	  UDP(a, 1, b, 2), REDIR(FWD_LOCAL), .ct = XCNI_CT_NEW },                               \
-	{ fam "fragment: a later one of the same datagram follows it (ports from the first)",   \
-	  .dev = DEV_A, F(185, 1, id), UDP(a, 1, b, 2), REDIR(FWD_LOCAL) },                     \
-	{ fam "fragment: the last one, its bytes where ports would be say 7/8", .dev = DEV_A,   \
-	  F(370, 0, id), UDP(a, 7, b, 8), REDIR(FWD_LOCAL), .no_ct = true },                    \
-	{ fam "fragment: a later one of another datagram (id): dropped", .dev = DEV_A,          \
-	  F(185, 0, other), UDP(a, 1, b, 2), SHOT(DROP_FRAGMENT, EV_ADDRS) },                 \
-	{ fam "fragment: the reply's first fragment", .dev = DEV_B, F(0, 1, reply),          \
-	  UDP(b, 2, a, 1), REDIR(FWD_REPLY), .ct = XCNI_CT_ESTABLISHED, .ct_rev = true },       \
-	{ fam "fragment: the reply's later fragment passes as a reply", .dev = DEV_B,           \
-	  F(185, 0, reply), UDP(b, 2, a, 1), REDIR(FWD_REPLY), .ct = XCNI_CT_ESTABLISHED,    \
+#define FRAG_ROWS(fam, a, b, F, id0, id, other, reply)                                             \
+	{ fam "fragment: offset 8 with no first fragment seen: dropped", .dev = DEV_A,             \
+	  UDP(a, 1, b, 2), F(1, 0, id0), SHOT(DROP_FRAGMENT, EV_ADDRS) },                          \
+	{ fam "fragment: first (MF set) opens the flow", .dev = DEV_A, F(0, 1, id),                \
+	  UDP(a, 1, b, 2), REDIR(FWD_LOCAL), .ct = XCNI_CT_NEW },                                  \
+	{ fam "fragment: a later one of the same datagram follows it (ports from the first)",      \
+	  .dev = DEV_A, F(185, 1, id), UDP(a, 1, b, 2), REDIR(FWD_LOCAL) },                        \
+	{ fam "fragment: the last one, its bytes where ports would be say 7/8", .dev = DEV_A,      \
+	  F(370, 0, id), UDP(a, 7, b, 8), REDIR(FWD_LOCAL), .no_ct = true },                       \
+	{ fam "fragment: a later one of another datagram (id): dropped", .dev = DEV_A,             \
+	  F(185, 0, other), UDP(a, 1, b, 2), SHOT(DROP_FRAGMENT, EV_ADDRS) },                      \
+	{ fam "fragment: the reply's first fragment", .dev = DEV_B, F(0, 1, reply),                \
+	  UDP(b, 2, a, 1), REDIR(FWD_REPLY), .ct = XCNI_CT_ESTABLISHED, .ct_rev = true },          \
+	{ fam "fragment: the reply's later fragment passes as a reply", .dev = DEV_B,              \
+	  F(185, 0, reply), UDP(b, 2, a, 1), REDIR(FWD_REPLY), .ct = XCNI_CT_ESTABLISHED,          \
 	  .ct_rev = true }
 
 static const struct row frag_rows[] = {

@@ -94,11 +94,11 @@ int v6_state(void)
 
 /* A pod sending with a sibling's address, or with a MAC not its own: the
  * same refusal in both families (a: the pod, b: its sibling, d: anywhere). */
-#define SPOOF_ROWS(fam, a, b, d)                                                                  \
-	{ fam "A with B's IP: spoofed", .dev = DEV_A, UDP(b, 1000, d, 53),                       \
-	  SHOT(DROP_SPOOF_IP, EV_FULL) },                                                        \
-	{ fam "A with a foreign MAC: spoofed", .dev = DEV_A, .smac = mac_evil, UDP(a, 1000, d, 53), \
-	  SHOT(DROP_SPOOF_MAC, EV_ZERO) }
+#define SPOOF_ROWS(fam, a, b, d)                                                                   \
+	{ fam "A with B's IP: spoofed", .dev = DEV_A, UDP(b, 1000, d, 53),                         \
+	  SHOT(DROP_SPOOF_IP, EV_FULL) },                                                          \
+	{ fam "A with a foreign MAC: spoofed", .dev = DEV_A, .smac = mac_evil,                     \
+	  UDP(a, 1000, d, 53), SHOT(DROP_SPOOF_MAC, EV_ZERO) }
 
 static const struct row parse_rows[] = {
 	/* Anti-spoofing and unknown parties. */

@@ -348,10 +348,10 @@ static int x_both_isolated(void)
  * UDP from port sp to B's port dp, IPv6 header and UDP header.
  */
 #define FD99(x) 0xfd, 0, 0, 0x99, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, x
-#define ICMP6_QUOTE_AB(sp, dp)                                                            \
-	(const uint8_t[]){ 0, 0, 0x05, 0, 0x60, 0, 0, 0, 0, 8, IPPROTO_UDP, 64, FD99(0xa), \
+#define ICMP6_QUOTE_AB(sp, dp)                                                                     \
+	(const uint8_t[]){ 0, 0, 0x05, 0, 0x60, 0, 0, 0, 0, 8, IPPROTO_UDP, 64, FD99(0xa),         \
 			   FD99(0xb), (sp) >> 8, (sp) & 0xff, (dp) >> 8, (dp) & 0xff, 0, 0, 0, 0 }
-#define ICMP6_ERR(s, d, t, sp, dp) \
+#define ICMP6_ERR(s, d, t, sp, dp)                                                                 \
 	ICMPV6(s, d, t, 0), .tail = ICMP6_QUOTE_AB(sp, dp), .tail_len = 4 + 40 + 8
 
 /* An ipBlock prefix of ep's ingress (version 0): IPv6 (v6) or IPv4. */
@@ -458,11 +458,11 @@ static int x_svc_stack_only(void)
 	{ fam what, .dev = DEV_B, flow, REDIR(FWD_LOCAL), .ct = XCNI_CT_NEW, BY(id, 0, TO_POD) }
 #define REFUSED_ROW(fam, what, dev_, flow...)                                                      \
 	{ fam what, .dev = dev_, flow, POLICY_DROP(DROP_POLICY_INGRESS) }
-#define WORLD_REFUSED_ROW(fam, flow...)                                                           \
-	{ fam "world->A TCP 80 via to_pod: refused", .prog = TO_POD, .dev = DEV_A, flow,          \
+#define WORLD_REFUSED_ROW(fam, flow...)                                                            \
+	{ fam "world->A TCP 80 via to_pod: refused", .prog = TO_POD, .dev = DEV_A, flow,           \
 	  POLICY_DROP(DROP_POLICY_INGRESS) }
-#define NODE_ADMITTED_ROW(fam, flow...)                                                           \
-	{ fam "host->A via to_pod: the node may always reach its pods", .prog = TO_POD,           \
+#define NODE_ADMITTED_ROW(fam, flow...)                                                            \
+	{ fam "host->A via to_pod: the node may always reach its pods", .prog = TO_POD,            \
 	  .dev = DEV_A, flow, OK(FWD_LOCAL), .ct = XCNI_CT_NEW, .ct_stack = true }
 
 static const struct row policy_rows[] = {

@@ -486,10 +486,10 @@ static int n6_rx4_tx1(void)
 #define FROM_N6(node_) .prog = FROM_OVERLAY_UL6, .dev = DEV_U, .node = node_
 /* n6's pod R (r: its address of the family) to A (a), both inner families:
  * decapsulated into A; claimed by n7 instead, refused. */
-#define R_TO_A_ROWS(fam, r, a, port)                                                              \
-	{ fam "R->A SYN from n6: decapsulated into A (the inner Ethernet type)", FROM_N6(N6),     \
-	  TCP(r, port, a, 80, TH_SYN), REDIR(FWD_DECAP) },                                        \
-	{ fam "R from n7: n6's pod, not n7's to claim", FROM_N6(N7), UDP(r, port + 1000, a, 53), \
+#define R_TO_A_ROWS(fam, r, a, port)                                                               \
+	{ fam "R->A SYN from n6: decapsulated into A (the inner Ethernet type)", FROM_N6(N6),      \
+	  TCP(r, port, a, 80, TH_SYN), REDIR(FWD_DECAP) },                                         \
+	{ fam "R from n7: n6's pod, not n7's to claim", FROM_N6(N7), UDP(r, port + 1000, a, 53),   \
 	  SHOT(DROP_INNER_SPOOF, EV_FULL), .no_ct = true }
 
 static const struct row underlay6_rows[] = {
