@@ -172,7 +172,8 @@ struct row {
 	uint8_t tail_len;
 	bool trace; /* forwarded with traces on: one trace event */
 	uint32_t mark; /* skb->mark it arrives with (to_pod, to_overlay: XCNI_MARK_TRUSTED when
-			* from_pod handed it to the stack) */	uint8_t tclass; /* IPv6 traffic class, IPv4 TOS (Geneve carries it to the outer header) */
+			* from_pod handed it to the stack) */
+	uint8_t tclass; /* IPv6 traffic class, IPv4 TOS (Geneve carries it to the outer header) */
 	bool gnv_crit; /* Geneve's critical-options bit */
 };
 /* A pod's packet from_pod handed to the stack (kube-proxy's DNAT), now in to_pod or to_overlay. */
