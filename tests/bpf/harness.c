@@ -66,7 +66,13 @@ unsigned int prog_dir(int prog)
 	case FROM_OVERLAY_LB:
 	case FROM_OVERLAY_DSR:
 	case XDP:
+	case FROM_OVERLAY_UL6:
+	case FROM_OVERLAY_UL6_LB:
 		return XCNI_DIR_FROM_OVERLAY;
+	case FROM_POD_UL6:
+		return XCNI_DIR_FROM_POD;
+	case TO_OVERLAY_UL6:
+		return XCNI_DIR_TO_OVERLAY;
 	}
 	return prog;
 }
@@ -246,7 +252,8 @@ static size_t build_inner(const struct row *r, uint8_t buf[FRAME_MAX])
 		uint8_t *h = l3 + 40;
 
 		eth->h_proto = htons(ETH_P_IPV6);
-		l3[0] = 0x60;
+		l3[0] = 0x60 | r->tclass >> 4;
+		l3[1] = (uint8_t)(r->tclass << 4);
 		*(uint16_t *)(l3 + 4) = htons(r->tot_len ? r->tot_len : ext + l4n + r->tail_len);
 		l3[6] = r->n_ext6 ? r->ext6[0] : r->proto;
 		l3[7] = r->ttl ? r->ttl : 64;
@@ -280,6 +287,7 @@ static size_t build_inner(const struct row *r, uint8_t buf[FRAME_MAX])
 		if (hlen > 20)
 			l3[hlen - 1] = IPOPT_END;
 		ip->version = r->ver ? r->ver : 4;
+		ip->tos = r->tclass;
 		ip->ihl = ihl;
 		ip->tot_len = htons(r->tot_len ? r->tot_len : hlen + row_l4_len(r) + r->tail_len);
 		ip->id = htons(r->ipid ? r->ipid : 0x1234);
@@ -313,6 +321,45 @@ uint16_t flow_sport(const struct xcni_ct_key *t)
 	h *= 0xc2b2ae35;
 	h ^= h >> 16;
 	return 49152 | (h & 0x3fff);
+}
+
+/* A row arriving in Geneve over the IPv6 underlay: from a node of IPv6 address. */
+static bool row_outer6(const struct row *r)
+{
+	return !r->plain && r->node && strchr(r->node, ':') &&
+	       prog_dir(r->prog) == XCNI_DIR_FROM_OVERLAY;
+}
+
+/* A row of the IPv6 underlay's node, or arriving over the IPv6 underlay. */
+static bool row_ul6(const struct row *r)
+{
+	return r->prog == FROM_POD_UL6 || r->prog == FROM_OVERLAY_UL6 ||
+	       r->prog == FROM_OVERLAY_UL6_LB || r->prog == TO_OVERLAY_UL6 || row_outer6(r);
+}
+
+/* The flow hash of a row of either family (the IPv6 underlay's label and port). */
+static uint32_t row_hash(const struct row *r)
+{
+	uint16_t sp, dp;
+
+	if (row_v6(r)) {
+		struct xcni_ct6_key k = tuple6_of(r, false);
+
+		sp = k.sport, dp = k.dport;
+	} else {
+		struct xcni_ct_key k = tuple_of(r, false);
+
+		sp = k.sport, dp = k.dport;
+	}
+	return geneve_hash6(r->src, ntohs(sp), r->dst, ntohs(dp), r->proto);
+}
+
+/* The outer source port of an IPv6 row's flow over the IPv4 underlay (flow_sport6). */
+static uint16_t row_sport6(const struct row *r)
+{
+	struct xcni_ct6_key k = tuple6_of(r, false);
+
+	return geneve_sport6(r->src, ntohs(k.sport), r->dst, ntohs(k.dport), r->proto);
 }
 
 
@@ -362,8 +409,16 @@ size_t build(const struct row *r, uint8_t buf[FRAME_MAX])
 	uint8_t inner[FRAME_MAX];
 	size_t len;
 
-	if (r->prog != FROM_OVERLAY || r->plain) {
+	if (row_outer6(r)) {
+		len = build_inner(r, inner);
+		len = geneve_wrap_ul6_opt(inner, len, r->node, UL6_NODE, row_hash(r),
+					  r->vni ? r->vni : VNI, r->optwords, r->gnv_crit, buf);
+	} else if (r->prog != FROM_OVERLAY || r->plain) {
 		len = build_inner(r, buf);
+	} else if (row_v6(r)) {
+		len = build_inner(r, inner);
+		len = geneve_wrap6(inner, len, r->node, NODE_IP, row_sport6(r), r->vni ? r->vni : VNI,
+				   buf);
 	} else {
 		len = build_inner(r, inner);
 		len = geneve_wrap(tuple_of(r, false), inner, len, inner, r->node, NODE_IP, r->vni ? r->vni : VNI,
@@ -480,6 +535,10 @@ int prog_fd(int prog)
 	case TO_POD_LB: return bpf_program__fd(env.to_lb->progs.to_pod);
 	case FROM_OVERLAY_LB: return bpf_program__fd(env.ovin_lb->progs.from_overlay);
 	case FROM_OVERLAY_DSR: return bpf_program__fd(env.ovin_dsr->progs.from_overlay);
+	case FROM_POD_UL6:
+	case FROM_OVERLAY_UL6:
+	case FROM_OVERLAY_UL6_LB:
+	case TO_OVERLAY_UL6: return ul6_prog_fd(prog);
 	}
 	return -1;
 }
@@ -526,6 +585,78 @@ static struct row nat_row(const struct row *r)
 	return t;
 }
 
+/* The pod whose IPv6 is the frame's destination (at l3), or NULL. */
+static const struct pod *pod_of6(const uint8_t *l3)
+{
+	uint8_t a[16];
+
+	for (int i = 0; i < NR_DEVS; i++) {
+		if (!pods[i].ip6)
+			continue;
+		addr6(pods[i].ip6, a);
+		if (!memcmp(a, l3 + 24, 16))
+			return &pods[i];
+	}
+	return NULL;
+}
+
+/* The pod whose IPv4 is the frame's destination (at l3), or NULL. */
+static const struct pod *pod_of4(const uint8_t *l3)
+{
+	for (int i = 0; i < NR_DEVS; i++)
+		if (pods[i].ip && ip4(pods[i].ip) == ((const struct iphdr *)l3)->daddr)
+			return &pods[i];
+	return NULL;
+}
+
+/*
+ * Geneve of an IPv6 row, or over the IPv6 underlay (either inner family):
+ * encapsulated to the row's node (a pod's routed first: TTL or hop limit
+ * - 1), over IPv4 from NODE_IP or over IPv6 from UL6_NODE; decapsulated into
+ * the pod (its MACs, the inner Ethernet type) or for the stack (the outer
+ * MACs stay); refused after from_overlay took it apart (the inner frame) or
+ * before (an unknown node, bad Geneve: untouched); anything else untouched.
+ */
+static size_t expected_tunnel(const struct row *r, const uint8_t *in, size_t len, uint8_t *want)
+{
+	uint8_t inner[FRAME_MAX];
+	const struct pod *dst;
+	size_t n;
+
+	switch (r->reason) {
+	case XCNI_FWD_ENCAP:
+		memcpy(inner, in, len);
+		if (prog_dir(r->prog) == XCNI_DIR_FROM_POD && row_v6(r)) {
+			inner[ETH_HLEN + 7]--;
+		} else if (prog_dir(r->prog) == XCNI_DIR_FROM_POD) {
+			struct iphdr *ip = (struct iphdr *)(inner + ETH_HLEN);
+
+			ip->ttl--;
+			ip->check = 0;
+			ip->check = csum(ip, ip->ihl * 4);
+		}
+		if (row_ul6(r))
+			return geneve_wrap_ul6_opt(inner, len, UL6_NODE, r->node, row_hash(r), VNI,
+						   0, false, want);
+		return geneve_wrap6(inner, len, NODE_IP, r->node, row_sport6(r), VNI, want);
+	case XCNI_FWD_DECAP:
+		n = build_inner(r, want);
+		dst = row_v6(r) ? pod_of6(want + ETH_HLEN) : pod_of4(want + ETH_HLEN);
+		assert_non_null(dst);
+		memcpy(want, dst->mac, ETH_ALEN);
+		memcpy(want + ETH_ALEN, dst->host_mac, ETH_ALEN);
+		return n;
+	case XCNI_FWD_DECAP_HOST:
+		n = build_inner(r, want);
+		memcpy(want, in, 2 * ETH_ALEN);
+		return n;
+	case XCNI_DROP_UNKNOWN_NODE:
+	case XCNI_DROP_BAD_GENEVE:
+		return len;
+	}
+	return prog_dir(r->prog) == XCNI_DIR_FROM_OVERLAY ? build_inner(r, want) : len;
+}
+
 /* The bytes the row's program must leave: want; returns their length. */
 static size_t expected(const struct row *r, const uint8_t *in, size_t len, uint8_t *want)
 {
@@ -545,6 +676,8 @@ static size_t expected(const struct row *r, const uint8_t *in, size_t len, uint8
 		in = nat;
 	}
 	memcpy(want, in, len);
+	if (row_ul6(r) || (row_v6(r) && (r->prog == FROM_OVERLAY || r->reason == XCNI_FWD_ENCAP)))
+		return expected_tunnel(r, in, len, want);
 	if (row_v6(r)) {
 		/* Redirected: into the pod that has the destination, its MACs, hop
 		 * limit - 1 (no header checksum). The IPv6 rows go no further yet. */
@@ -628,10 +761,26 @@ static void check_ev_tuple(const struct row *r, int i, int what, bool addrs_only
 
 	r = &t;
 
-	if (row_v6(r)) {
+	if (what == EV_OUTER && row_outer6(r)) {
+		/* Geneve over the IPv6 underlay: the outer tuple, IPv6. */
+		struct xcni_ct6_key k6 = { .sport = htons(49152 | (row_hash(r) & 0x3fff)),
+					   .dport = htons(XCNI_GENEVE_PORT), .proto = IPPROTO_UDP };
+
+		addr6(r->node, k6.saddr);
+		addr6(UL6_NODE, k6.daddr);
+		assert_memory_equal(env.ev6[i].saddr6, k6.saddr, 16);
+		assert_memory_equal(env.ev6[i].daddr6, k6.daddr, 16);
+		k.proto = k6.proto;
+		k.sport = k6.sport;
+		k.dport = k6.dport;
+	} else if (row_v6(r) && what == EV_OUTER) {
+		/* IPv6 inside Geneve over IPv4: the outer tuple. */
+		k = (struct xcni_ct_key){ .saddr = ip4(r->node), .daddr = ip4(NODE_IP),
+					  .sport = htons(row_sport6(r)),
+					  .dport = htons(XCNI_GENEVE_PORT), .proto = IPPROTO_UDP };
+	} else if (row_v6(r)) {
 		struct xcni_ct6_key k6 = {};
 
-		assert_true(what != EV_OUTER);
 		if (what != EV_ZERO)
 			k6 = tuple6_of(r, false);
 		if (what == EV_ADDRS || what == EV_ADDRS_ONLY)
@@ -971,7 +1120,7 @@ int env_setup(void **state)
 	env.from->rodata->gateway_ip = ip4(IP_GW);
 	env.from->rodata->svc_cidr = ip4("10.96.0.0");
 	env.from->rodata->svc_cidr_mask = htonl(0xfff00000);
-	/* fd00:10:96::/108 (v6.c's v6_svc_cidr). */
+	/* fd00:10:96::/108 (policy.c's IPv6 ClusterIP rows). */
 	env.from->rodata->svc_cidr6[0] = htonl(0xfd000010);
 	env.from->rodata->svc_cidr6[1] = htonl(0x00960000);
 	env.from->rodata->svc_mask6[0] = env.from->rodata->svc_mask6[1] = 0xffffffff;
@@ -1297,4 +1446,9 @@ out:
 		if (run[g]->free)
 			run[g]->free();
 	return err;
+}
+
+size_t row_want(const struct row *r, uint8_t in[FRAME_MAX], uint8_t want[FRAME_MAX])
+{
+	return expected(r, in, build(r, in), want);
 }

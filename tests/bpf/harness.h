@@ -35,6 +35,11 @@ enum {
 	FROM_OVERLAY_LB, /* from_overlay with lb_enabled */
 	FROM_OVERLAY_DSR, /* from_overlay with lb_enabled, --node-port-mode dsr */
 	XDP, /* xdp_underlay */
+	/* tests/bpf/underlay6.c's node of the IPv6 underlay (UL6_NODE, node_ip6, no IPv4 underlay) */
+	FROM_POD_UL6,
+	FROM_OVERLAY_UL6,
+	FROM_OVERLAY_UL6_LB, /* with lb_enabled */
+	TO_OVERLAY_UL6,
 };
 enum { DEV_A, DEV_B, DEV_C, DEV_X, DEV_U, NR_DEVS };
 
@@ -57,7 +62,7 @@ struct pod {
 	const char *dev, *ip;
 	uint32_t ep_id;
 	uint8_t mac[ETH_ALEN], host_mac[ETH_ALEN];
-	const char *ip6; /* its IPv6 (tests/bpf/v6.c's v6_setup gives it) */
+	const char *ip6; /* its IPv6 (tests/bpf/parse.c's v6_setup gives it) */
 };
 extern const struct pod pods[NR_DEVS];
 /* The pod's IPv6 endpoint id (v6_setup's): its IPv4 one, else 201 + dev; 0 without IPv6. */
@@ -182,6 +187,8 @@ struct row {
 	 * entry of the translated tuple */
 	uint16_t ev_rev_nat;
 	uint32_t ev_backend;
+	uint8_t tclass; /* IPv6 traffic class, IPv4 TOS (Geneve carries it to the outer header) */
+	bool gnv_crit; /* Geneve's critical-options bit */
 };
 /* A pod's packet from_pod handed to the stack (kube-proxy's DNAT), now in to_pod or to_overlay. */
 #define VIA_STACK .mark = XCNI_MARK_TRUSTED
@@ -233,15 +240,15 @@ int map_clear(int fd, size_t ksz);
 /* --bench: from_pod's forwarding path. */
 int bench(void);
 
-/* tests/bpf/v6ovl.c: IPv6 in Geneve; v6ovl_event takes IPv6 events. */
+/* tests/bpf/encap.c: IPv6 in Geneve; v6ovl_event takes IPv6 events. */
 /* Geneve around an inner Ethernet + IPv6 frame over the IPv4 underlay, and its
- * outer source port (bpf/lib/encap.h's flow_sport6): v6ovl.c's, lb6.c's tests use them too. */
+ * outer source port (bpf/lib/encap.h's flow_sport6): encap.c's, lb6.c's tests use them too. */
 uint16_t geneve_sport6(const char *s, uint16_t sp, const char *d, uint16_t dp, uint8_t proto);
 size_t geneve_wrap6(const uint8_t *inner, size_t inner_len, const char *src, const char *dst,
 		    uint16_t sport, uint32_t vni, uint8_t *out);
 void v6ovl_event(const void *data);
 
-/* tests/bpf/v6ul.c: Geneve over an IPv6 underlay (programs of its own). */
+/* tests/bpf/underlay6.c: Geneve over an IPv6 underlay (programs of its own). */
 /* Its Geneve over IPv6 around an inner frame (no options), from src to dst, the
  * outer label and port from hash: the flow hash of an IPv4 or IPv6 5-tuple
  * (ports in host order), as bpf/lib/encap.h's flow_hash_of. */
@@ -254,7 +261,7 @@ int ul6_bench(void);
 
 /* tests/bpf/svc_bench.c: --bench-lb. */
 int lb_bench(void);
-int bench6(void); /* tests/bpf/v6.c: --bench's IPv6 row */
+int bench6(void); /* tests/bpf/conntrack.c: --bench's IPv6 row */
 /* svc_lib.c's, for both families' SCTP checks: the bit-at-a-time CRC32c, a pcap,
  * tshark's verdicts. */
 uint32_t crc32c_ref(const uint8_t *d, size_t n);
@@ -312,13 +319,13 @@ int prefilter_add(void);
 /* test_bpf.c: the maps the IPv4 groups leave (their flows aside). */
 int node4_state(void);
 /* What the groups written on top of others start from (their setups, no flows):
- * svc_lib.c's Services (lb_state), v6.c's IPv6 endpoints (v6_state), both
+ * svc_lib.c's Services (lb_state), parse.c's IPv6 endpoints (v6_state), both
  * families' Services and nodeport.c's IPv6 NodePorts (svc_state, svc_lib.c). */
 int lb_state(void);
 void v6_setup(void **state);
 int v6_state(void);
 int svc_state(void);
-int v6ovl_state(void); /* v6_state and v6ovl.c's overlay */
+int v6ovl_state(void); /* v6_state and encap.c's IPv6 overlay */
 int dsr6_state(void); /* svc_state and nodeport_dsr.c's DSR NodePorts (dsr6_setup) */
 /* tests/bpf/nodeport.c: the IPv6 NodePorts and externalIPs (np6_setup, which
  * svc_state writes too); lb_state, v6_state's endpoints with
@@ -326,5 +333,21 @@ int dsr6_state(void); /* svc_state and nodeport_dsr.c's DSR NodePorts (dsr6_setu
 void np6_setup(void **state);
 int np_state(void);
 int run_groups(const struct group *const *groups, size_t n, int argc, char **argv);
+
+/* parse.c: v6_setup as a group's prep or a step row (0). */
+int v6_endpoints(void);
+
+/* underlay6.c: the node of the IPv6 underlay's address (the outer destination of
+ * rows whose .node is IPv6), its programs' fds, its Geneve over IPv6 with
+ * optwords zero option words (crit: the C bit). */
+#define UL6_NODE "fc00:78::1"
+int ul6_prog_fd(int prog);
+size_t geneve_wrap_ul6_opt(const uint8_t *inner, size_t inner_len, const char *src,
+			   const char *dst, uint32_t hash, uint32_t vni, unsigned int optwords,
+			   bool crit, uint8_t *out);
+
+/* The row's frame into in and the bytes check_row wants its program to leave
+ * into want (what it compares the output with); want's length. */
+size_t row_want(const struct row *r, uint8_t in[FRAME_MAX], uint8_t want[FRAME_MAX]);
 
 #endif

@@ -1,8 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * NetworkPolicy, IPv4: A isolated for ingress, B for egress, versions
- * flipped, revisions re-judging open flows, Services through the stack,
- * a pod not judged yet or whose policy did not fit. The rows run in order.
+ * NetworkPolicy, both families: A isolated for ingress, B for egress,
+ * versions flipped, revisions re-judging open flows, Services through the
+ * stack, a pod not judged yet or whose policy did not fit; then IPv6 (the
+ * pods' IPv6 addresses parse.c's v6_setup gives): one rule keyed by a
+ * dual-stack pod's IPv4 judging both families, an IPv6-only pod's policy key
+ * (polkey6), ICMPv6 errors as related, ipBlocks of both families side by
+ * side, an IPv6 ClusterIP through the stack. The rows run in order.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -15,6 +19,21 @@
 #include <linux/pkt_cls.h>
 
 #include "harness.h"
+
+#define ID_X 1003
+#define A6 "fd00:99::a"
+#define B6 "fd00:99::b"
+#define C6 "fd00:99::c"
+#define X6 "fd00:99::d"
+#define GW6 "fe80::1"
+#define WORLD6 "2001:db8::53"
+#define KEY_X "0.0.0.7"
+#define SVC6 "fd00:10:96::a" /* in from_pod's IPv6 Service range fd00:10:96::/108 */
+
+static void in6(const char *s, uint8_t out[16])
+{
+	assert_int_equal(inet_pton(AF_INET6, s, out), 1);
+}
 
 /* One policy entry: ep's rule (dir) for peer, proto and a port prefix of k
  * bits, where the map writer would put it (ranges in polrange). */
@@ -268,20 +287,196 @@ int policy4_state(void)
 	return policy_ingress_a() ?: policy_egress_b() ?: policy_a_v1() ?: policy_a_off();
 }
 
+/* An allow entry (exact port) of ep's policy version 0 in dir. */
+static void allow6(uint32_t ep, uint8_t dir, uint32_t peer, uint8_t proto, uint16_t port,
+		   uint32_t policy_id)
+{
+	struct xcni_polhash_key k = { .ep = ep, .peer = peer, .dir = dir, .proto = proto,
+				      .port = htons(port) };
+	struct xcni_policy_val v = { .policy_id = policy_id };
+
+	assert_int_equal(bpf_map_update_elem(map_fd("xcni_policy"), &k, &v, BPF_ANY), 0);
+}
+
+static void isolate(uint32_t ep, uint32_t id, uint8_t isolated)
+{
+	struct xcni_polep v = { .identity = id, .isolated = isolated };
+
+	assert_int_equal(bpf_map_update_elem(map_fd("xcni_polep"), &ep, &v, BPF_ANY), 0);
+	assert_int_equal(polrev_bump(), 0);
+}
+
+static void open_up(uint32_t ep)
+{
+	bpf_map_delete_elem(map_fd("xcni_polep"), &ep);
+	assert_int_equal(polrev_bump(), 0);
+}
+
+/* v6_policy's steps. */
+static int a_ingress_b80(void)
+{
+	/* A isolated for ingress, version 0: B on TCP 80 (policy 77). The one
+	 * rule, keyed by A's IPv4, judges both families. */
+	allow6(ip4(IP_A), TO_POD, ID_B, IPPROTO_TCP, 80, 77);
+	isolate(ip4(IP_A), ID_A, XCNI_ISOLATED(TO_POD));
+	return 0;
+}
+
+static int a_open(void)
+{
+	open_up(ip4(IP_A));
+	return 0;
+}
+
+static int x_ingress_a80(void)
+{
+	/* X, IPv6-only: its key from polkey6; A on TCP 80 only (policy 78). */
+	allow6(ip4(KEY_X), TO_POD, ID_A, IPPROTO_TCP, 80, 78);
+	isolate(ip4(KEY_X), ID_X, XCNI_ISOLATED(TO_POD));
+	return 0;
+}
+
+static int x_both_isolated(void)
+{
+	isolate(ip4(KEY_X), ID_X, XCNI_ISOLATED(TO_POD) | XCNI_ISOLATED(FROM_POD));
+	return 0;
+}
+
+/*
+ * An ICMPv6 error's tail (struct row: after type, code and checksum): MTU
+ * 1280 (the Packet Too Big's; unused in the others), then its quote: A's
+ * UDP from port sp to B's port dp, IPv6 header and UDP header.
+ */
+#define FD99(x) 0xfd, 0, 0, 0x99, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, x
+#define ICMP6_QUOTE_AB(sp, dp)                                                                     \
+	(const uint8_t[]){ 0, 0, 0x05, 0, 0x60, 0, 0, 0, 0, 8, IPPROTO_UDP, 64, FD99(0xa),         \
+			   FD99(0xb), (sp) >> 8, (sp) & 0xff, (dp) >> 8, (dp) & 0xff, 0, 0, 0, 0 }
+#define ICMP6_ERR(s, d, t, sp, dp)                                                                 \
+	ICMPV6(s, d, t, 0), .tail = ICMP6_QUOTE_AB(sp, dp), .tail_len = 4 + 40 + 8
+
+/* An ipBlock prefix of ep's ingress (version 0): IPv6 (v6) or IPv4. */
+static void cidr6(uint32_t ep, const char *addr, int len, uint32_t group, bool del)
+{
+	struct xcni_polcidr_key k = { .prefixlen = XCNI_POLCIDR_PREFIX_BASE + len, .ep = ep,
+				      .dir = TO_POD };
+	int fd = map_fd("xcni_polcidr");
+
+	if (strchr(addr, ':')) {
+		k.v6 = 1;
+		in6(addr, k.addr6);
+	} else {
+		k.addr = ip4(addr);
+	}
+	if (del)
+		assert_int_equal(bpf_map_delete_elem(fd, &k), 0);
+	else
+		assert_int_equal(bpf_map_update_elem(fd, &k, &group, BPF_NOEXIST), 0);
+}
+
+/*
+ * ipBlock on the IPv6 path. A isolated for ingress, its prefixes:
+ *   fd00:77::/32    G0 TCP 80 (policy 80)    fd00:77:1::/48 G1 (its except: nothing)
+ *   ::/0            G2 TCP 8080 (policy 83)  0.0.0.0/0      G3 TCP 443 (policy 82)
+ * An address of one family never falls in a prefix of the other, not even
+ * the /0s: the trie keys carry the family.
+ */
+static const struct {
+	const char *a;
+	int len;
+} ipblock_pfx[] = {
+	{ "fd00:77::", 32 }, { "fd00:77:1::", 48 }, { "::", 0 }, { "0.0.0.0", 0 },
+};
+
+static int a_ipblocks(void)
+{
+	uint32_t ka = ip4(IP_A), g = XCNI_ID_CIDR_BASE;
+	struct xcni_polep pe = { .identity = ID_A, .isolated = XCNI_ISOLATED(TO_POD) };
+
+	for (size_t i = 0; i < ARRAY_SIZE(ipblock_pfx); i++)
+		cidr6(ka, ipblock_pfx[i].a, ipblock_pfx[i].len, g + i, false);
+	allow6(ka, TO_POD, g, IPPROTO_TCP, 80, 80);
+	allow6(ka, TO_POD, g + 2, IPPROTO_TCP, 8080, 83);
+	allow6(ka, TO_POD, g + 3, IPPROTO_TCP, 443, 82);
+	pe.has[TO_POD & 1] = XCNI_HAS_CIDR;
+	assert_int_equal(bpf_map_update_elem(map_fd("xcni_polep"), &ka, &pe, BPF_ANY), 0);
+	return polrev_bump();
+}
+
+static int a_ipblocks_gone(void)
+{
+	open_up(ip4(IP_A));
+	for (size_t i = 0; i < ARRAY_SIZE(ipblock_pfx); i++)
+		cidr6(ip4(IP_A), ipblock_pfx[i].a, ipblock_pfx[i].len, 0, true);
+	return 0;
+}
+
+
+/* The conntrack flags of a flow, or -1 when there is none. */
+static int ct6_flags(const char *s, uint16_t sp, const char *d, uint16_t dp, uint8_t proto)
+{
+	struct xcni_ct6_key k = { .sport = htons(sp), .dport = htons(dp), .proto = proto };
+	struct xcni_ct_entry e;
+
+	in6(s, k.saddr);
+	in6(d, k.daddr);
+	if (bpf_map_lookup_elem(map_fd("xcni_ct6"), &k, &e))
+		return -1;
+	return e.flags;
+}
+
+/* v6_svc_cidr's steps: X isolated for egress (a new revision each time), B allowed, X open. */
+static int x_egress_isolated(void)
+{
+	isolate(ip4(KEY_X), ID_X, XCNI_ISOLATED(FROM_POD));
+	return 0;
+}
+
+static int x_egress_b80(void)
+{
+	allow6(ip4(KEY_X), FROM_POD, ID_B, IPPROTO_TCP, 80, 79);
+	return 0;
+}
+
+static int x_open(void)
+{
+	open_up(ip4(KEY_X));
+	return 0;
+}
+
+/* The X->ClusterIP flow's entry: the stack's and nothing else. */
+static int x_svc_stack_only(void)
+{
+	return ct6_flags(X6, 42100, SVC6, 80, IPPROTO_TCP) == XCNI_CT_F_STACK ? 0 : -EPROTO;
+}
+
+/*
+ * The verdicts both families share, written once (fam: the family, the
+ * flow: its addresses): a peer a rule admits (policy id, rule 0), one none
+ * admits, the world through the stack refused, the node always admitted.
+ */
+#define ALLOWED_ROW(fam, what, id, flow...)                                                        \
+	{ fam what, .dev = DEV_B, flow, REDIR(FWD_LOCAL), .ct = XCNI_CT_NEW, BY(id, 0, TO_POD) }
+#define REFUSED_ROW(fam, what, dev_, flow...)                                                      \
+	{ fam what, .dev = dev_, flow, POLICY_DROP(DROP_POLICY_INGRESS) }
+#define WORLD_REFUSED_ROW(fam, flow...)                                                            \
+	{ fam "world->A TCP 80 via to_pod: refused", .prog = TO_POD, .dev = DEV_A, flow,           \
+	  POLICY_DROP(DROP_POLICY_INGRESS) }
+#define NODE_ADMITTED_ROW(fam, flow...)                                                            \
+	{ fam "host->A via to_pod: the node may always reach its pods", .prog = TO_POD,            \
+	  .dev = DEV_A, flow, OK(FWD_LOCAL), .ct = XCNI_CT_NEW, .ct_stack = true }
+
 static const struct row policy_rows[] = {
 	/* NetworkPolicy. A isolated for ingress: B on TCP 80 (policy 7 rule 0),
 	 * anyone on UDP (7/1), C on TCP 8000-8003 (8/0), ipBlock 10.99.5.0/24
 	 * except 10.99.5.12/32 on TCP 9000 (9/2), B on SCTP 5000 (8/1). */
 	{ "policy: A isolated for ingress", .step = policy_ingress_a },
-	{ "B->A TCP 80: allowed by 7/0, tracked", .dev = DEV_B, TCP(IP_B, 41000, IP_A, 80, TH_SYN),
-	  REDIR(FWD_LOCAL), .ct = XCNI_CT_NEW, BY(7, 0, TO_POD) },
+	ALLOWED_ROW("", "B->A TCP 80: allowed by 7/0, tracked", 7, TCP(IP_B, 41000, IP_A, 80, TH_SYN)),
 	{ "A->B SYN-ACK: reply passes, no decision", .dev = DEV_A,
 	  TCP(IP_A, 80, IP_B, 41000, TH_SYN | TH_ACK), REDIR(FWD_REPLY), .ct = XCNI_CT_ESTABLISHED,
 	  .ct_rev = true },
 	{ "B->A data: established, no decision", .dev = DEV_B, TCP(IP_B, 41000, IP_A, 80, TH_ACK),
 	  REDIR(FWD_LOCAL), .ct = XCNI_CT_ESTABLISHED },
-	{ "C->A TCP 80: nothing allows C", .dev = DEV_C, TCP(IP_C, 41001, IP_A, 80, TH_SYN),
-	  POLICY_DROP(DROP_POLICY_INGRESS) },
+	REFUSED_ROW("", "C->A TCP 80: nothing allows C", DEV_C, TCP(IP_C, 41001, IP_A, 80, TH_SYN)),
 	{ "C->A TCP 80 in fragments: the first is judged and refused", .dev = DEV_C,
 	  .frag = 0x2000, .ipid = 0x0f04, TCP(IP_C, 41001, IP_A, 80, TH_SYN),
 	  POLICY_DROP(DROP_POLICY_INGRESS) },
@@ -323,10 +518,8 @@ static const struct row policy_rows[] = {
 	  POLICY_DROP(DROP_POLICY_INGRESS) },
 	{ "A->B echo: A's egress is not isolated", .dev = DEV_A, ICMP(IP_A, IP_B, ICMP_ECHO, 42),
 	  REDIR(FWD_LOCAL), .ct = XCNI_CT_NEW },
-	{ "host->A via to_pod: the node may always reach its pods", .prog = TO_POD, .dev = DEV_A,
-	  TCP(IP_GW, 41012, IP_A, 22, TH_SYN), OK(FWD_LOCAL), .ct = XCNI_CT_NEW, .ct_stack = true },
-	{ "world->A TCP 80 via to_pod: only B may", .prog = TO_POD, .dev = DEV_A,
-	  TCP("192.0.2.7", 41013, IP_A, 80, TH_SYN), POLICY_DROP(DROP_POLICY_INGRESS) },
+	NODE_ADMITTED_ROW("", TCP(IP_GW, 41012, IP_A, 22, TH_SYN)),
+	WORLD_REFUSED_ROW("", TCP("192.0.2.7", 41013, IP_A, 80, TH_SYN)),
 	{ "world->A UDP via to_pod: any peer on UDP", .prog = TO_POD, .dev = DEV_A,
 	  UDP("192.0.2.7", 41014, IP_A, 53), OK(FWD_LOCAL), .ct = XCNI_CT_NEW, BY(7, 1, TO_POD),
 	  .ct_stack = true },
@@ -433,6 +626,92 @@ static const struct row policy_rows[] = {
 	{ "policy: no agent enforcing policy here, A has no polep entry", .step = policy_pending_off },
 	{ "no agent: A->C UDP: open, as before", .dev = DEV_A, UDP(IP_A, 44107, IP_C, 53),
 	  REDIR(FWD_LOCAL), .ct = XCNI_CT_NEW },
+
+	/* IPv6: A, B and X open again (v6_setup's endpoints). */
+	{ "IPv6: the pods' endpoints", .step = v6_endpoints },
+	{ "IPv6: A: ingress from B on TCP 80", .step = a_ingress_b80 },
+	ALLOWED_ROW("IPv6: ", "B->A TCP 80: allowed by 77/0, tracked", 77,
+		    TCP(B6, 41000, A6, 80, TH_SYN)),
+	{ "IPv6: B->A 81: refused, nothing left", .dev = DEV_B, TCP(B6, 41000, A6, 81, TH_SYN),
+	  POLICY_DROP(DROP_POLICY_INGRESS) },
+	/* The same refusal over IPv4: the one rule judges both families. */
+	{ "IPv4 beside it: B->A 81 refused", .dev = DEV_B, TCP(IP_B, 41000, IP_A, 81, TH_SYN), SHOT(DROP_POLICY_INGRESS, EV_FULL),
+	  .no_ct = true },
+	REFUSED_ROW("IPv6: ", "C->A TCP 80: nothing allows C", DEV_C, TCP(C6, 41000, A6, 80, TH_SYN)),
+	/* The world through the stack: judged as world. */
+	WORLD_REFUSED_ROW("IPv6: ", TCP(WORLD6, 41000, A6, 80, TH_SYN)),
+	/* The node (link-local) always may. */
+	NODE_ADMITTED_ROW("IPv6: ", TCP(GW6, 41001, A6, 80, TH_SYN)),
+	/* ICMPv6 errors: about a live flow A -> B, one passes as related;
+	 * about none, it is judged (and refused) like any packet. */
+	{ "IPv6: UDP A->B 7", .dev = DEV_A, UDP(A6, 46101, B6, 7), REDIR(FWD_LOCAL) },
+	{ "IPv6: B->A Packet Too Big about it: related", .dev = DEV_B,
+	  ICMP6_ERR(B6, A6, 2, 46101, 7), REDIR(FWD_REPLY) },
+	{ "IPv6: B->A unreachable about it: related", .dev = DEV_B, ICMP6_ERR(B6, A6, 1, 46101, 7),
+	  REDIR(FWD_REPLY) },
+	{ "IPv6: B->A Packet Too Big about no flow: refused", .dev = DEV_B,
+	  ICMP6_ERR(B6, A6, 2, 46101, 8), SHOT(DROP_POLICY_INGRESS, EV_FULL) },
+	/* C is on no path of that flow. */
+	{ "IPv6: C->A Packet Too Big about A->B: refused", .dev = DEV_C,
+	  ICMP6_ERR(C6, A6, 2, 46101, 7), SHOT(DROP_POLICY_INGRESS, EV_FULL) },
+	{ "IPv6: A open", .step = a_open },
+	{ "IPv6: X: ingress from A on TCP 80", .step = x_ingress_a80 },
+	{ "IPv6: A->X 80: allowed by 78", .dev = DEV_A, TCP(A6, 42000, X6, 80, TH_SYN), REDIR(FWD_LOCAL),
+	  BY(78, 0, TO_POD) },
+	{ "IPv6: B->X 80: refused", .dev = DEV_B, TCP(B6, 42000, X6, 80, TH_SYN),
+	  SHOT(DROP_POLICY_INGRESS, EV_FULL) },
+	{ "IPv6: X->A SYN+ACK: the reply", .dev = DEV_X, TCP(X6, 80, A6, 42000, TH_SYN | TH_ACK),
+	  REDIR(FWD_REPLY) },
+	/* X isolated for egress too, nothing allowed: its SYN to B refused. */
+	{ "IPv6: X isolated both ways", .step = x_both_isolated },
+	{ "IPv6: X->B 80: egress refuses", .dev = DEV_X, TCP(X6, 42001, B6, 80, TH_SYN),
+	  SHOT(DROP_POLICY_EGRESS, EV_FULL) },
+	{ "IPv6: X open", .step = x_open },
+
+	{ "IPv6: A: its ipBlocks", .step = a_ipblocks },
+	{ "IPv6: fd00:77:5::1->A 80: fd00:77::/32, policy 80", .prog = TO_POD, .dev = DEV_A,
+	  TCP("fd00:77:5::1", 43000, A6, 80, TH_SYN), OK(FWD_LOCAL), BY(80, 0, TO_POD),
+	  .ct = XCNI_CT_NEW, .ct_stack = true },
+	/* In the except: the /48 hides the /32. */
+	{ "IPv6: fd00:77:1::5->A 80: in the except, refused", .prog = TO_POD, .dev = DEV_A,
+	  TCP("fd00:77:1::5", 43001, A6, 80, TH_SYN), POLICY_DROP(DROP_POLICY_INGRESS) },
+	{ "IPv6: fd00:78::1->A 80: in no prefix of 80", .prog = TO_POD, .dev = DEV_A,
+	  TCP("fd00:78::1", 43002, A6, 80, TH_SYN), SHOT(DROP_POLICY_INGRESS, EV_FULL) },
+	/* A pod peer (B, by identity no rule names) inside ::/0 on 8080. */
+	{ "IPv6: B->A 8080: ::/0, policy 83", .dev = DEV_B, TCP(B6, 43003, A6, 8080, TH_SYN),
+	  REDIR(FWD_LOCAL), BY(83, 0, TO_POD) },
+	/* IPv4 0.0.0.0/0 on 443 leaves IPv6 alone. */
+	{ "IPv6: world6->A 443: 0.0.0.0/0 is IPv4's", .prog = TO_POD, .dev = DEV_A,
+	  TCP(WORLD6, 43004, A6, 443, TH_SYN), SHOT(DROP_POLICY_INGRESS, EV_FULL) },
+	/* ...and IPv6 ::/0 on 8080 leaves IPv4 alone; IPv4 0/0 on 443 admits it. */
+	{ "IPv6: v4 world->A 8080: ::/0 is IPv6's", .prog = TO_POD, .dev = DEV_A,
+	  TCP("192.0.2.9", 43005, IP_A, 8080, TH_SYN), POLICY_DROP(DROP_POLICY_INGRESS) },
+	{ "IPv6: v4 world->A 443: 0.0.0.0/0", .prog = TO_POD, .dev = DEV_A,
+	  TCP("192.0.2.9", 43006, IP_A, 443, TH_SYN), OK(FWD_LOCAL), .ct = XCNI_CT_NEW,
+	  .ct_stack = true, BY(82, 0, TO_POD) },
+	{ "IPv6: A: ipBlocks gone", .step = a_ipblocks_gone },
+	/* Kube-proxy (ip6tables) and an IPv6 ClusterIP: X, isolated for egress
+	 * with nothing allowed, reaches a ClusterIP all the same; the flow goes to
+	 * the stack untouched (its DNAT picks the backend) and egress is judged on
+	 * the backend where the stack hands it to that pod's to_pod6. */
+	{ "IPv6: X egress isolated", .step = x_egress_isolated },
+	{ "IPv6: X->ClusterIP SYN: the stack's, tracked as such", .dev = DEV_X,
+	  TCP(X6, 42100, SVC6, 80, TH_SYN), OK(FWD_STACK), .ct = XCNI_CT_NEW, .ct_stack = true },
+	{ "IPv6: that flow is the stack's and nothing else", .step = x_svc_stack_only },
+	/* Outside the range: judged here, and refused. */
+	{ "IPv6: X->fd00:10:97::a SYN: egress refuses", .dev = DEV_X,
+	  TCP(X6, 42100, "fd00:10:97::a", 80, TH_SYN), POLICY_DROP(DROP_POLICY_EGRESS) },
+	/* A new policy revision: the flow stays the stack's, not judged on the ClusterIP. */
+	{ "IPv6: a new revision", .step = x_egress_isolated },
+	{ "IPv6: X->ClusterIP ACK", .dev = DEV_X, TCP(X6, 42100, SVC6, 80, TH_ACK), OK(FWD_STACK) },
+	/* After the DNAT, at the backend B: X's egress refuses it... */
+	{ "IPv6: to_pod B, X->B via the stack: egress refuses", .prog = TO_POD, .dev = DEV_B, VIA_STACK,
+	  TCP(X6, 42100, B6, 80, TH_SYN), SHOT(DROP_POLICY_EGRESS, EV_FULL) },
+	/* ...until it allows B on TCP 80 (policy 79). */
+	{ "IPv6: X egress: B on TCP 80", .step = x_egress_b80 },
+	{ "IPv6: to_pod B, X->B via the stack: allowed by 79", .prog = TO_POD, .dev = DEV_B, VIA_STACK,
+	  TCP(X6, 42101, B6, 80, TH_SYN), OK(FWD_LOCAL), BY(79, 0, FROM_POD) },
+	{ "IPv6: X open", .step = x_open },
 };
 
 const struct group policy_group = { "policy", ROWS(policy_rows), .prep = overlay_setup };

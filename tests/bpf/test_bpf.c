@@ -39,12 +39,12 @@ int node4_state(void)
 /* The groups in the order `test_bpf` runs them; each starts on fresh maps.
  * A new file of tests adds one line at the bottom. */
 #define GROUPS(G)                                                                                  \
-	G(conntrack) /* IPv4 flows, start to end */                                                       \
-	G(parse) /* spoofed, unknown, malformed */                                                        \
-	G(neigh) /* ARP */                                                                                \
-	G(frag) /* IPv4 fragments */                                                                      \
-	G(policy) /* NetworkPolicy */                                                                     \
-	G(encap) /* the overlay */                                                                        \
+	G(conntrack) /* flows, start to end, both families */                                             \
+	G(parse) /* spoofed, unknown, malformed; IPv6 extension headers */                                \
+	G(neigh) /* ARP, IPv6 neighbour discovery */                                                      \
+	G(frag) /* fragments, both families */                                                            \
+	G(policy) /* NetworkPolicy, both families */                                                      \
+	G(encap) /* the overlay over the IPv4 underlay, both inner families */                            \
 	G(prefilter) /* XDP on the underlay, both families */                                             \
 	G(events) /* traces, the event budget */                                                          \
 	G(svc_xlate) /* ClusterIP translation, both families */                                           \
@@ -53,9 +53,7 @@ int node4_state(void)
 	G(svc_sctp) /* SCTP to a ClusterIP, both families */                                              \
 	G(svc_policy) /* policy on translated flows */                                                    \
 	G(hostile) /* the hostile-packet matrix */                                                        \
-	G(v6) /* IPv6 */                                                                                  \
-	G(v6ovl) /* IPv6 across nodes */                                                                  \
-	G(v6ul) /* the IPv6 underlay */                                                                   \
+	G(underlay6) /* the overlay over the IPv6 underlay */                                             \
 	G(nodeport) /* NodePorts and externalIPs, both families and underlays */                          \
 	G(nodeport_dsr) /* NodePort DSR, both families */                                                 \
 	G(nodeport_icmp) /* ICMP errors about NodePort and Service flows */                               \
@@ -63,8 +61,8 @@ int node4_state(void)
 	G(attack_nd) /* ND/MLD beyond the link, outside hairpin */                                        \
 	G(attack_ul) /* the underlay attacker */                                                          \
 	G(attack_geneve) /* Geneve from a node's process */                                               \
-	G(attack_ct) /* conntrack and fragments attacked, both families */                              \
-	G(svc_flows) /* kube-proxy's flows, the maps from Service YAML by the compiler */                \
+	G(attack_ct) /* conntrack and fragments attacked, both families */                                \
+	G(svc_flows) /* kube-proxy's flows, the maps from Service YAML by the compiler */                 \
 	G(cnp) /* tiered verdict entries and audit */
 
 #define G_DECL(n) extern const struct group n##_group;
