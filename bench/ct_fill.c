@@ -27,6 +27,8 @@
 
 #include "xcni_shared.h"
 
+#define FILL_BATCH 1024
+
 static __u64 mono_ns(void)
 {
 	struct timespec ts;
@@ -44,30 +46,6 @@ static struct xcni_ct_key key_of(unsigned int i, unsigned int port0)
 	k.sport = htons((__u16)(1024 + i % 60000));
 	k.dport = htons((__u16)(port0 + i / 60000));
 	return k;
-}
-
-/* n entries whose last packet was last_age ns ago, created created_age ago. */
-static int put(int fd, unsigned int n, unsigned int port0, __u8 state, __u64 created_age,
-	       __u64 last_age)
-{
-	struct xcni_ct_entry e = { .state = state, .pkts_orig = 6, .bytes_orig = 400,
-				   .pkts_reply = 4, .bytes_reply = 300, .ep_id = 1 };
-
-	if (state == XCNI_CT_CLOSED)
-		e.fin_orig = e.fin_reply = 1;
-	for (unsigned int i = 0; i < n; i++) {
-		struct xcni_ct_key k = key_of(i, port0);
-
-		/* As a program does: stamped when written (the agent's walk
-		 * takes an older stamp for an entry it has already read). */
-		e.last_ns = mono_ns() - last_age;
-		e.created_ns = e.last_ns + last_age - created_age;
-		if (bpf_map_update_elem(fd, &k, &e, BPF_ANY)) {
-			fprintf(stderr, "ct_fill: update %u: %s\n", i, strerror(errno));
-			return 1;
-		}
-	}
-	return 0;
 }
 
 /* The packets that would have written them, as the programs' exits count them. */
@@ -93,6 +71,47 @@ static int count_packets(const char *pin_dir, __u64 n)
 	return err;
 }
 
+/* n entries whose last packet was last_age ns ago, created created_age ago, in batches. */
+static int put(const char *pin_dir, int fd, unsigned int n, unsigned int port0, __u8 state,
+	       __u64 created_age, __u64 last_age)
+{
+	static struct xcni_ct_key keys[FILL_BATCH];
+	static struct xcni_ct_entry vals[FILL_BATCH];
+
+	for (unsigned int i = 0; i < n;) {
+		__u32 c = n - i < FILL_BATCH ? n - i : FILL_BATCH;
+		/* As a program does: stamped when written. */
+		__u64 last = mono_ns() - last_age;
+
+		LIBBPF_OPTS(bpf_map_batch_opts, bo);
+		for (__u32 j = 0; j < c; j++) {
+			struct xcni_ct_entry *e = &vals[j];
+
+			keys[j] = key_of(i + j, port0);
+			memset(e, 0, sizeof(*e));
+			e->state = state;
+			e->pkts_orig = 6;
+			e->bytes_orig = 400;
+			e->pkts_reply = 4;
+			e->bytes_reply = 300;
+			e->ep_id = 1;
+			e->fin_orig = e->fin_reply = state == XCNI_CT_CLOSED;
+			e->last_ns = last;
+			e->created_ns = last + last_age - created_age;
+		}
+		if (bpf_map_update_batch(fd, keys, vals, &c, &bo)) {
+			fprintf(stderr, "ct_fill: update batch at %u: %s\n", i, strerror(errno));
+			return 1;
+		}
+		i += c;
+		/* Counted as they go, as the programs count each packet: the
+		 * agent looks at what was written while it is written. */
+		if (count_packets(pin_dir, 10ULL * c))
+			return 1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	char path[512];
@@ -112,10 +131,10 @@ int main(int argc, char **argv)
 		/* Ages when written: created 1 ms before the last packet. */
 		__u64 dead = 2 * XCNI_CT_TCP_CLOSE_NS;
 
-		return put(fd, (unsigned int)atoi(argv[3]), 7000, XCNI_CT_CLOSED, 1000000, 0) ||
-		       put(fd, (unsigned int)atoi(argv[4]), 8000, XCNI_CT_CLOSED, dead + 1000000,
-			   dead) ||
-		       count_packets(argv[1], 10ULL * (__u64)(atoi(argv[3]) + atoi(argv[4])));
+		return put(argv[1], fd, (unsigned int)atoi(argv[3]), 7000, XCNI_CT_CLOSED, 1000000,
+			   0) ||
+		       put(argv[1], fd, (unsigned int)atoi(argv[4]), 8000, XCNI_CT_CLOSED,
+			   dead + 1000000, dead);
 	}
 	if (strcmp(argv[2], "touch"))
 		return 2;

@@ -92,7 +92,9 @@ for s in "${SIDES[@]}"; do
 	grep -q "xcnid: ready" "$TMP/$s-xcnid.log" || { cat "$TMP/$s-xcnid.log" >&2; die "$s: xcnid did not start"; }
 done
 say "A: $XA ($(sha1sum <"$XA" | cut -c1-12)), B: $XB ($(sha1sum <"$XB" | cut -c1-12)); live $LIVE, dead $DEAD, window $WINDOW"
+t0=$SECONDS
 for s in "${SIDES[@]}"; do "$FILL" "$(pin "$s")" fill "$LIVE" "$DEAD" || die "$s: filling failed"; done
+say "filled both in $((SECONDS - t0)) s"
 # The walks make the live entries' records, then (10 s on) see them end.
 sleep $((10 + 3))
 HZ=$(getconf CLK_TCK)
