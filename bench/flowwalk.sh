@@ -17,7 +17,7 @@
 #   -s      seconds per measurement (default 10)
 #   -t      the busy leg: N established entries get a packet every 100 ms and
 #           xcni_metrics counts them (default 100; 0 skips the leg)
-#   -p      perf record each agent over the idle leg (perf report after)
+#   -p      perf record each agent over each leg (perf report after)
 #
 # Legs: idle (nothing changes; the window full of ended records, the map of
 # expired entries) and busy (-t's trickle beside them). Figure: utime + stime
@@ -110,9 +110,9 @@ leg() { # NAME
 		for s in "${SIDES[@]}"; do "$FILL" "$(pin "$s")" touch "$TOUCH" "$SECS" & fills+=($!); done
 		sleep 1
 	fi
-	if [[ $1 == idle ]] && ((PERF)); then
+	if ((PERF)); then
 		for s in "${SIDES[@]}"; do
-			perf record -q -g -p "${XPID[$s]}" -o "$TMP/../$TAG-perf-$s.data" -- sleep "$SECS" >/dev/null 2>&1 &
+			perf record -q -g -p "${XPID[$s]}" -o "/tmp/$TAG-perf-$1-$s.data" -- sleep "$SECS" >/dev/null 2>&1 &
 			perfs+=($!)
 		done
 	fi
@@ -131,6 +131,6 @@ leg() { # NAME
 leg idle
 ((TOUCH)) && leg busy
 for s in "${SIDES[@]}"; do say "$s window after: $(trailer "$s")"; done
-((PERF)) && say "perf data: /tmp/$TAG-perf-A.data /tmp/$TAG-perf-B.data"
+((PERF)) && say "perf data: /tmp/$TAG-perf-{idle,busy}-{A,B}.data"
 [[ -n ${KEEP_LOGS:-} ]] && cp "$TMP"/*-xcnid.log /tmp/ || true
 exit 0
