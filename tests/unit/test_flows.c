@@ -227,6 +227,71 @@ static void test_window(void **state)
 	flows_free(f);
 }
 
+/*
+ * A record is active while its entry lives: ended by the entry's lifetime
+ * (the state and last_ns the walk read), or by a walk that read every live
+ * entry and not its; found again, active again. The window pushing an active
+ * record out leaves the others' accounting whole.
+ */
+static void test_ct_sweep(void **state)
+{
+	const uint64_t s = 1000000000ULL;
+	struct flow_key est = key4("10.0.0.1", 1, "10.0.0.2", 80, IPPROTO_TCP);
+	struct flow_key closed = key4("10.0.0.1", 2, "10.0.0.2", 80, IPPROTO_TCP);
+	struct flow_key udp = key4("10.0.0.1", 3, "10.0.0.2", 53, IPPROTO_UDP);
+	struct flow_rec *re, *rc, *ru;
+	struct flows *f;
+	uint64_t seq;
+
+	(void)state;
+	assert_int_equal(flows_new(3, &f), 0);
+	re = ct(f, est, 1 * s, 100 * s, 5, 500, 5, 500, XCNI_CT_ESTABLISHED);
+	rc = ct(f, closed, 1 * s, 100 * s, 5, 500, 5, 500, XCNI_CT_CLOSED);
+	ru = ct(f, udp, 1 * s, 100 * s, 1, 60, 0, 0, XCNI_CT_NEW);
+	assert_true(re->in_ct && rc->in_ct && ru->in_ct);
+	assert_int_equal(flows_ct_count(f), 3);
+	/* Within every lifetime: nothing ends, nothing is touched. */
+	seq = flows_seq(f);
+	assert_int_equal(flows_ct_sweep(f, false, 105 * s), 0);
+	assert_int_equal(flows_seq(f), seq);
+	/* A stamp after now (another CPU's clock) is fresh. */
+	assert_int_equal(flows_ct_sweep(f, false, 99 * s), 0);
+	/* The closed entry's 10 s pass: it ends, touched (the log sees it). */
+	assert_int_equal(flows_ct_sweep(f, false, 100 * s + XCNI_CT_TCP_CLOSE_NS + 1), 1);
+	assert_false(rc->in_ct);
+	assert_true(rc->seq > seq);
+	assert_true(re->in_ct && ru->in_ct);
+	assert_int_equal(flows_ct_count(f), 2);
+	/* A walk that read all live entries and found only the UDP one's. */
+	flows_ct_update(f, ru, 1 * s, 120 * s, (uint64_t[2]){ 2, 0 }, (uint64_t[2]){ 120, 0 },
+			XCNI_CT_NEW, false, false);
+	assert_int_equal(flows_ct_sweep(f, true, 120 * s), 1);
+	assert_false(re->in_ct);
+	assert_true(ru->in_ct);
+	/* The next walk that reads all finds none: the UDP flow ends too. */
+	assert_int_equal(flows_ct_sweep(f, true, 121 * s), 1);
+	assert_false(ru->in_ct);
+	assert_int_equal(flows_ct_count(f), 0);
+	/* Found again: active again; then the window pushes it out while active. */
+	flows_ct_update(f, re, 1 * s, 130 * s, (uint64_t[2]){ 6, 5 }, (uint64_t[2]){ 560, 500 },
+			XCNI_CT_ESTABLISHED, false, false);
+	assert_true(re->in_ct);
+	ct(f, closed, 1 * s, 130 * s, 5, 500, 5, 500, XCNI_CT_CLOSED);
+	ct(f, udp, 1 * s, 130 * s, 3, 180, 0, 0, XCNI_CT_NEW);
+	assert_int_equal(flows_ct_count(f), 3);
+	for (uint16_t p = 10; p < 13; p++)
+		ct(f, key4("10.0.0.3", p, "10.0.0.2", 80, IPPROTO_TCP), 1 * s, 131 * s, 1, 60, 0,
+		   0, XCNI_CT_NEW);
+	assert_int_equal(flows_count(f), 3);
+	assert_int_equal(flows_ct_count(f), 3);
+	/* The three left are the new ones, all active; past the SYN lifetime all end. */
+	assert_int_equal(flows_ct_sweep(f, false, 131 * s + XCNI_CT_TCP_SYN_NS + 1), 3);
+	assert_int_equal(flows_ct_count(f), 0);
+	for (struct flow_rec *r = flows_head(f); r; r = r->next)
+		assert_false(r->in_ct);
+	flows_free(f);
+}
+
 static int set(struct flow_filter *ff, const char *n, const char *v, char *err)
 {
 	return flow_filter_set(ff, n, v, err, 256);
@@ -431,6 +496,7 @@ int main(void)
 		cmocka_unit_test(test_drop),	    cmocka_unit_test(test_window),
 		cmocka_unit_test(test_filter_parse), cmocka_unit_test(test_filter_match),
 		cmocka_unit_test(test_render_bound), cmocka_unit_test(test_audit),
+		cmocka_unit_test(test_ct_sweep),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

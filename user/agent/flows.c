@@ -26,6 +26,7 @@
 #include "lib/observe/flows.h"
 #include "lib/system/log.h"
 #include "lib/policy/polsync.h"
+#include "lib/observe/ctstat.h"
 #include "agent/flows.h"
 #include "agent/ipfix.h"
 #include "agent/evfan.h"
@@ -37,6 +38,21 @@
 #define FLOWD_CLIENT_TIMEOUT_S 10
 #define FLOWD_LOG_FILES_MAX 100
 #define CT_BATCH 512
+/*
+ * A walk reads every live entry (and ends the records whose entry it did not
+ * find) at least this often, even when the counters say nothing was deleted
+ * or evicted: what bounds how late an end they cannot tell is noticed.
+ */
+#define CT_ALL_READ_S 30
+/*
+ * An entry whose last_ns is older than the previous walk's start by more
+ * than this was read by that walk as it is now: its packet's program stamped
+ * it (bpf_ktime_get_ns) microseconds before writing it. The margin is for
+ * writers that are not programs (a tool writing entries from userspace may
+ * be preempted between its stamp and its write); such an entry written more
+ * than this after its stamp waits for a walk that reads all.
+ */
+#define CT_SINCE_SLACK_NS 1000000000ULL
 
 enum { TAG_TIMER, TAG_RING, TAG_LISTEN, TAG_EVFAN, TAG_CLIENT };
 
@@ -54,7 +70,21 @@ struct flowd {
 	int epfd, tfd, lfd;
 	struct ring_buffer *rb;
 	int ct_fd, ct6_fd, podname_fd, identity_fd, ipcache_fd, ipcache6_fd, polname_fd,
-		svcname_fd, polkey6_fd, rulename_fd, sockflow_fd, sockflow6_fd;
+		svcname_fd, polkey6_fd, rulename_fd, sockflow_fd, sockflow6_fd, metrics_fd,
+		ctstat_fd;
+	/* What the previous walk saw, so that a walk costs what changed since. */
+	struct ct_seen {
+		bool valid; /* a walk read every live entry since the agent started */
+		uint64_t packets; /* xcni_metrics' packets, summed: the programs ran */
+		struct xcni_ctstat st; /* created, deleted */
+		uint64_t evicted; /* created - deleted - present at that walk */
+		uint64_t since_ns; /* entries stamped before it are as that walk read them */
+		uint64_t all_read_ns; /* when a walk last read them all */
+		bool all_next; /* the next walk reads them all (an eviction was seen) */
+	} seen;
+	struct xcni_metric *mvals; /* XCNI_NR_METRICS x CPUs */
+	__u32 *mkeys;
+	int ncpus;
 	struct client c[FLOWD_CLIENTS];
 	unsigned int ticks;
 	/* The flow log. */
@@ -243,8 +273,13 @@ static void ct_entry(struct flowd *d, const struct flow_key *k, const void *ck,
 			e->fin_reply);
 }
 
-/* One conntrack map, in batches; a kernel without batch lookups key by key. */
-static void ct_walk(struct flowd *d, int fd, bool v6)
+/*
+ * One conntrack map, in batches; a kernel without batch lookups key by key.
+ * Entries stamped before since_ns are left alone (0: none is): the walk
+ * before read them as they are. Returns the entries in the map, expired ones
+ * too.
+ */
+static uint64_t ct_walk(struct flowd *d, int fd, bool v6, uint64_t since_ns)
 {
 	size_t ksz = v6 ? sizeof(struct xcni_ct6_key) : sizeof(struct xcni_ct_key);
 	static union {
@@ -254,10 +289,11 @@ static void ct_walk(struct flowd *d, int fd, bool v6)
 	static struct xcni_ct_entry vals[CT_BATCH];
 	__u8 in[sizeof(struct xcni_ct6_key)], out[sizeof(struct xcni_ct6_key)];
 	bool first = true, batch = true;
+	uint64_t present = 0, now;
 	int err;
 
 	if (fd < 0)
-		return;
+		return 0;
 	for (;;) {
 		__u32 n = CT_BATCH;
 
@@ -279,9 +315,20 @@ static void ct_walk(struct flowd *d, int fd, bool v6)
 			memcpy(v6 ? (void *)keys.k6 : (void *)keys.k4, in, ksz);
 		}
 		first = false;
+		present += n;
+		now = mono_ns();
 		for (__u32 i = 0; i < n; i++) {
 			struct flow_key k = {};
 
+			/* An entry past its lifetime is absent to the programs too;
+			 * one not stamped since the last walk has nothing new. The
+			 * sweep ends the records of both by their own lifetime. */
+			if (vals[i].last_ns < since_ns ||
+			    (now > vals[i].last_ns &&
+			     now - vals[i].last_ns > xcni_ct_lifetime(vals[i].state,
+								      v6 ? keys.k6[i].proto :
+									   keys.k4[i].proto)))
+				continue;
 			if (v6) {
 				const struct xcni_ct6_key *ck = &keys.k6[i];
 
@@ -301,35 +348,79 @@ static void ct_walk(struct flowd *d, int fd, bool v6)
 				k.dport = ntohs(ck->dport);
 				k.proto = ck->proto;
 			}
-			/* An entry past its lifetime is absent to the programs too. */
-			if (mono_ns() - vals[i].last_ns > xcni_ct_lifetime(vals[i].state, k.proto))
-				continue;
 			ct_entry(d, &k, v6 ? (const void *)&keys.k6[i] : (const void *)&keys.k4[i],
 				 &vals[i]);
 		}
 		if (batch && err)
 			break; /* ENOENT: that was the last batch */
 	}
+	return present;
 }
 
-static void ct_walks(struct flowd *d)
+/* The packets the programs counted (xcni_metrics, every reason, every CPU). false: unread. */
+static bool packets_read(struct flowd *d, uint64_t *out)
 {
-	struct flow_rec *r;
+	__u32 in = 0, n = XCNI_NR_METRICS;
+	size_t per_key = (size_t)d->ncpus;
+	int err;
 
-	/* in_ct 2: not found yet in this walk. Those still 2 after it have ended. */
-	for (r = flows_head(d->fl); r; r = r->next)
-		if (r->in_ct)
-			r->in_ct = 2;
-	ct_walk(d, d->ct_fd, false);
-	ct_walk(d, d->ct6_fd, true);
-	for (r = flows_head(d->fl); r;) {
-		struct flow_rec *next = r->next;
+	LIBBPF_OPTS(bpf_map_batch_opts, bo);
+	if (d->metrics_fd < 0 || !d->mvals)
+		return false;
+	/* One call for the whole array (an array's batch starts at key 0). */
+	err = bpf_map_lookup_batch(d->metrics_fd, NULL, &in, d->mkeys, d->mvals, &n, &bo);
+	if (err && errno != ENOENT)
+		return false;
+	if (n != XCNI_NR_METRICS)
+		return false;
+	*out = 0;
+	for (size_t i = 0; i < (size_t)XCNI_NR_METRICS * per_key; i++)
+		*out += d->mvals[i].packets;
+	return true;
+}
 
-		if (r->in_ct == 2) {
-			r->in_ct = 0;
-			flows_touch(d->fl, r); /* moves r to the end: next was taken first */
-		}
-		r = next;
+/*
+ * Once a second: what conntrack says of the flows. The cost follows what
+ * changed, not the maps' size: a second in which no program ran (the packet
+ * counters and conntrack's created and deleted have not moved) reads no
+ * entry; otherwise the walk reads the maps but does the per-flow work only
+ * for entries stamped since the walk before. Records whose entry expired end
+ * by their own lifetime (flows_ct_sweep); one whose entry went without
+ * expiring is noticed by a walk that reads every live entry: the walk right
+ * after xcni_ctstat counted a delete (the same walk) or an LRU eviction (the
+ * next, a second later than a full walk would), and one every CT_ALL_READ_S
+ * whatever the counters say (an entry deleted behind their back: 30 s late
+ * at most). all: read everything now (the agent's last walk).
+ */
+static void ct_walks(struct flowd *d, bool all)
+{
+	struct ct_seen *sn = &d->seen;
+	struct xcni_ctstat st = {};
+	uint64_t now = mono_ns(), packets = 0, present, evicted;
+	bool counted = packets_read(d, &packets) && d->ctstat_fd >= 0 &&
+		       !ctstat_read(d->ctstat_fd, &st);
+
+	all = all || !counted || !sn->valid || sn->all_next || st.deleted != sn->st.deleted ||
+	      now - sn->all_read_ns >= CT_ALL_READ_S * 1000000000ULL;
+	if (!all && packets == sn->packets && st.created == sn->st.created) {
+		/* Nothing ran: the entries are as the last walk read them. */
+		flows_ct_sweep(d->fl, false, now);
+		return;
+	}
+	present = ct_walk(d, d->ct_fd, false, all ? 0 : sn->since_ns);
+	present += ct_walk(d, d->ct6_fd, true, all ? 0 : sn->since_ns);
+	flows_ct_sweep(d->fl, all, now);
+	/* Evicted entries are what the counters leave unexplained; a rise means
+	 * some went while the walk skipped theirs: the next walk reads all. */
+	evicted = st.created > st.deleted + present ? st.created - st.deleted - present : 0;
+	sn->all_next = !all && evicted > sn->evicted;
+	sn->evicted = evicted;
+	sn->packets = packets;
+	sn->st = st;
+	sn->since_ns = now > CT_SINCE_SLACK_NS ? now - CT_SINCE_SLACK_NS : 0;
+	if (all) {
+		sn->valid = counted;
+		sn->all_read_ns = now;
 	}
 }
 
@@ -696,7 +787,7 @@ void flowd_dispatch(struct flowd *d)
 				continue;
 			/* Events first: a verdict names the flow the walk then counts. */
 			ring_buffer__consume(d->rb);
-			ct_walks(d);
+			ct_walks(d, false);
 			if (d->ipx)
 				ipfix_tick(d->ipx);
 			if ((d->log_path[0] || d->ipx) && ++d->ticks % d->log_interval == 0)
@@ -724,13 +815,14 @@ void flowd_free(struct flowd *d)
 	int *fds[] = { &d->ct_fd,      &d->ct6_fd,	&d->podname_fd, &d->identity_fd,
 		       &d->ipcache_fd, &d->ipcache6_fd, &d->polname_fd, &d->svcname_fd,
 		       &d->polkey6_fd, &d->tfd,		&d->lfd,	&d->epfd,
-		       &d->rulename_fd, &d->sockflow_fd, &d->sockflow6_fd };
+		       &d->rulename_fd, &d->sockflow_fd, &d->sockflow6_fd, &d->metrics_fd,
+		       &d->ctstat_fd };
 
 	if (d->fl && (d->log_path[0] || d->ipx)) {
 		/* What the window holds and the log (the collector) has not had. */
 		if (d->rb)
 			ring_buffer__consume(d->rb);
-		ct_walks(d);
+		ct_walks(d, true);
 		log_changed(d);
 	}
 	for (int i = 0; i < FLOWD_CLIENTS; i++)
@@ -748,6 +840,8 @@ void flowd_free(struct flowd *d)
 	evfan_free(d->fan);
 	fbuf_free(&d->line);
 	flows_free(d->fl);
+	free(d->mvals);
+	free(d->mkeys);
 	free(d);
 }
 
@@ -764,7 +858,8 @@ int flowd_open(const struct flowd_opts *o, const char *pin_dir, const char *node
 		return -ENOMEM;
 	d->ct_fd = d->ct6_fd = d->podname_fd = d->identity_fd = d->ipcache_fd = d->ipcache6_fd =
 		d->polname_fd = d->svcname_fd = d->polkey6_fd = d->tfd = d->lfd = d->epfd =
-			d->log_fd = d->rulename_fd = d->sockflow_fd = d->sockflow6_fd = -1;
+			d->log_fd = d->rulename_fd = d->sockflow_fd = d->sockflow6_fd =
+				d->metrics_fd = d->ctstat_fd = -1;
 	for (int i = 0; i < FLOWD_CLIENTS; i++)
 		d->c[i].fd = -1;
 	snprintf(d->pin_dir, sizeof(d->pin_dir), "%s", pin_dir);
@@ -789,6 +884,14 @@ int flowd_open(const struct flowd_opts *o, const char *pin_dir, const char *node
 	d->polkey6_fd = open_pinned(d, "xcni_polkey6");
 	d->sockflow_fd = open_pinned(d, "xcni_sock_flow");
 	d->sockflow6_fd = open_pinned(d, "xcni_sock_flow6");
+	/* Whether anything ran since the last walk. Without them every walk reads all. */
+	d->metrics_fd = open_pinned(d, "xcni_metrics");
+	d->ctstat_fd = open_pinned(d, "xcni_ctstat");
+	d->ncpus = libbpf_num_possible_cpus();
+	if (d->ncpus > 0) {
+		d->mvals = calloc((size_t)XCNI_NR_METRICS * (size_t)d->ncpus, sizeof(*d->mvals));
+		d->mkeys = calloc(XCNI_NR_METRICS, sizeof(*d->mkeys));
+	}
 	evfd = open_pinned(d, "xcni_events");
 	if (d->ct_fd < 0 || evfd < 0) {
 		err = d->ct_fd < 0 ? d->ct_fd : evfd;

@@ -36,6 +36,9 @@ struct flows {
 	size_t nstrs_buckets;
 	uint64_t seq;
 	struct flows_stats st;
+	/* The records in_ct, each at its ct_idx: what a walk's sweep looks at. */
+	struct flow_rec **ct;
+	size_t nct, ct_cap;
 	void (*on_evict)(void *arg, const struct flow_rec *r);
 	void *evict_arg;
 };
@@ -163,6 +166,7 @@ void flows_free(struct flows *f)
 	}
 	free(f->tab);
 	free(f->strs);
+	free(f->ct);
 	free(f);
 }
 
@@ -226,8 +230,37 @@ static void list_append(struct flows *f, struct flow_rec *r)
 	f->tail = r;
 }
 
+/* r is in_ct from now on: among the records a sweep looks at. false: no memory. */
+static bool ct_add(struct flows *f, struct flow_rec *r)
+{
+	if (f->nct == f->ct_cap) {
+		size_t cap = f->ct_cap ? 2 * f->ct_cap : 1024;
+		struct flow_rec **p = realloc(f->ct, cap * sizeof(*p));
+
+		if (!p)
+			return false;
+		f->ct = p;
+		f->ct_cap = cap;
+	}
+	r->ct_idx = (uint32_t)f->nct;
+	f->ct[f->nct++] = r;
+	r->in_ct = 1;
+	return true;
+}
+
+static void ct_del(struct flows *f, struct flow_rec *r)
+{
+	struct flow_rec *last = f->ct[--f->nct];
+
+	f->ct[r->ct_idx] = last;
+	last->ct_idx = r->ct_idx;
+	r->in_ct = 0;
+}
+
 static void rec_remove(struct flows *f, struct flow_rec *r)
 {
+	if (r->in_ct)
+		ct_del(f, r);
 	struct flow_rec **pp = &f->tab[key_hash(&r->key) & (f->nbuckets - 1)];
 
 	for (; *pp; pp = &(*pp)->hnext)
@@ -331,12 +364,44 @@ bool flows_ct_update(struct flows *f, struct flow_rec *r, uint64_t created_ns,
 		changed |= flags != r->tcp_flags;
 		r->tcp_flags = flags;
 	}
-	if (!r->in_ct)
+	r->ct_state = state;
+	r->ct_last = last_ns;
+	r->ct_seen = 1;
+	/* Out of memory for the list, the record stays as it was: not active,
+	 * and the next walk tries again. */
+	if (!r->in_ct && ct_add(f, r))
 		changed = true;
-	r->in_ct = 1;
 	if (changed)
 		flows_touch(f, r);
 	return changed;
+}
+
+size_t flows_ct_sweep(struct flows *f, bool all_read, uint64_t now_ns)
+{
+	size_t ended = 0;
+
+	/* From the end: an ended record's slot takes the last one, already looked at. */
+	for (size_t i = f->nct; i-- > 0;) {
+		struct flow_rec *r = f->ct[i];
+		uint64_t life = xcni_ct_lifetime(r->ct_state, r->key.proto);
+		/* A stamp after now_ns is fresh (another CPU's clock), as the programs take it. */
+		bool alive = now_ns <= r->ct_last || now_ns - r->ct_last <= life;
+
+		if (alive && (r->ct_seen || !all_read)) {
+			r->ct_seen = 0;
+			continue;
+		}
+		ct_del(f, r);
+		r->ct_seen = 0;
+		flows_touch(f, r);
+		ended++;
+	}
+	return ended;
+}
+
+size_t flows_ct_count(const struct flows *f)
+{
+	return f->nct;
 }
 
 static void seen(struct flow_rec *r, uint64_t ts_ns)

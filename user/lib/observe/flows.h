@@ -65,6 +65,11 @@ struct flow_rec {
 	int32_t reason; /* the drop reason (enum xcni_reason) when denied; 0 none */
 	uint32_t policy_id;
 	uint16_t rule;
+	/* Its conntrack entry as the walk last read it (in_ct only): the state
+	 * and last_ns its lifetime runs from, whether this walk has seen it. */
+	uint8_t ct_state, ct_seen;
+	uint32_t ct_idx; /* its slot among the in_ct records (flows_ct_sweep's) */
+	uint64_t ct_last;
 	const char *policy; /* "ns/name", interned; NULL: no policy decided (not isolated) */
 	const char *rule_name; /* a ClusterNetworkPolicy rule's name, interned; NULL: none */
 	const char *service; /* "ns/name:port", interned; NULL: not translated */
@@ -118,6 +123,17 @@ int flows_set_str(struct flows *f, const char **slot, const char *s);
 bool flows_ct_update(struct flows *f, struct flow_rec *r, uint64_t created_ns,
 		     uint64_t last_ns, const uint64_t pkts[2], const uint64_t bytes[2],
 		     uint8_t state, bool fin_orig, bool fin_reply);
+/*
+ * After a walk of the conntrack maps (flows_ct_update for the entries it
+ * read): the records in_ct whose entry has ended are no longer (and touched).
+ * An entry ends when its lifetime (xcni_ct_lifetime, from the state and
+ * last_ns the walk last read) has passed at now_ns, or, with all_read (the
+ * walk read every live entry), when the walk did not read it: deleted or
+ * evicted. Costs the records in_ct, not the window. Returns how many ended.
+ */
+size_t flows_ct_sweep(struct flows *f, bool all_read, uint64_t now_ns);
+/* How many records are in_ct. */
+size_t flows_ct_count(const struct flows *f);
 /*
  * A policy verdict event: allowed by policy_id (its name, "ns/name") rule; with
  * audit, it passed only because that policy is in audit mode (it would deny).
