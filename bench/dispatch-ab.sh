@@ -17,8 +17,10 @@
 #
 # The scratch tree (and its build) is left in $SCRATCH (default a new
 # /tmp/xcni-dispatch.XXXXXX) for `build/tests/test_bpf GROUP...` there;
-# remove it when done. Outputs in $OUT (pkt-bench.sh's, default a new
-# /tmp/pkt-bench.XXXXXX).
+# remove it when done. Outputs in $OUT (default a new /tmp/pkt-bench.XXXXXX).
+# After pkt-bench.sh's table, a second: each from_overlay row's paired ratio
+# over the same run's to_pod ratio (to_pod is the same program in both trees:
+# the patch touches from_overlay only), which takes out what moves a whole run.
 set -euo pipefail
 BENCH=dispatch-ab
 here=$(cd "$(dirname "$0")" && pwd)
@@ -57,5 +59,23 @@ for ((i = 1; i <= vruns; i++)); do
 	done
 done
 
+export OUT=${OUT:-$(mktemp -d /tmp/pkt-bench.XXXXXX)}
 bash "$here/pkt-bench.sh" "$tree" "$scratch" "$runs" "$rounds"
+python3 - "$OUT" "$runs" <<'PY'
+import statistics as st, sys
+out, runs = sys.argv[1], int(sys.argv[2])
+def read(side, i):
+    return {l.rsplit(None, 2)[0]: float(l.split()[-2]) for l in open(f"{out}/{side}.{i}")}
+enum = [read("base", i) for i in range(1, runs + 1)]
+tail = [read("head", i) for i in range(1, runs + 1)]
+ctl = [st.mean(t[k] / e[k] for k in e if k.startswith("to_pod")) for e, t in zip(enum, tail)]
+print("to_pod (the control) tail/enum per run:", " ".join(f"{c:.3f}" for c in ctl))
+print("| row | tail/enum over the run's control (median, min-max) |")
+print("|---|---|")
+for k in enum[0]:
+    if k.startswith("to_pod"):
+        continue
+    q = [t[k] / e[k] / c for e, t, c in zip(enum, tail, ctl)]
+    print(f"| {k} | {st.median(q):.3f}, {min(q):.3f}-{max(q):.3f} |")
+PY
 say "scratch tree left in $scratch (rm -rf it when done)"
