@@ -15,6 +15,14 @@
  *                underlay to this node's NodePort 30080, backend B:8080 here
  *   np-remote    the same to NodePort 30081, backend R:80 on n2 (DNAT, SNAT
  *                to this node, Geneve to n2)
+ *   gnv6ul4[-lb] from_overlay of a node on the IPv6 underlay (node_ip6
+ *                NODE6), Geneve over IPv6 from node n3 (N3_6), IPv4 inside
+ *                (pod R3 -> pod A), Services off / on
+ *   gnv6ul6[-lb] the same with IPv6 inside (R36 -> A6)
+ *   ul6-plain[-lb] the same from_overlay, a plain IPv6 UDP packet from a host
+ *                on the underlay (N3_6) to the node's port 53: not Geneve,
+ *                nothing counted, passed to the stack untouched (what
+ *                bench/ul6_plain_bench.c measures alone)
  *
  * It fills only the map entries these rows need (endpoints, ipcache, n2's
  * tunnel, the two NodePort frontends and their backends), with fields both
@@ -63,6 +71,9 @@
 #define NODE6 "fc00:77::1"
 #define N2 "192.168.77.2"
 #define CLIENT "203.0.113.9"
+#define IP_R3 "10.99.7.5"
+#define R36 "fd00:97::5"
+#define N3_6 "fc00:77::3" /* node n3, on the IPv6 underlay only */
 #define VNI 42
 #define ID_A 1000
 #define ID_B 1001
@@ -86,7 +97,7 @@ static int ifindex[NR_DEVS];
 
 static const char *pin;
 static struct to_pod *tp;
-static struct from_overlay *fo[2]; /* Services in BPF off, on */
+static struct from_overlay *fo[4]; /* Services in BPF off, on; the same on the IPv6 underlay */
 
 static uint32_t ip4(const char *s)
 {
@@ -233,30 +244,66 @@ static size_t geneve4(uint8_t *b, const uint8_t *inner, size_t ilen, const char 
 	return 14 + 36 + ilen;
 }
 
+/* Geneve over IPv6 from src to dst (the underlay's MACs) around an inner frame. */
+static size_t geneve6(uint8_t *b, const uint8_t *inner, size_t ilen, const char *src,
+		      const char *dst)
+{
+	uint8_t *ip = b + 14, *u = ip + 40, *g = u + 8;
+	uint32_t ps;
+
+	memset(b, 0, 14 + 56);
+	memcpy(b, host_mac[DEV_U], 6);
+	memcpy(b + 6, n2_mac, 6);
+	put16(b + 12, ETH_P_IPV6);
+	ip[0] = 0x60;
+	put16(ip + 4, (uint16_t)(16 + ilen));
+	ip[6] = IPPROTO_UDP;
+	ip[7] = 64;
+	ip6(src, ip + 8);
+	ip6(dst, ip + 24);
+	put16(u, 49999);
+	put16(u + 2, XCNI_GENEVE_PORT);
+	put16(u + 4, (uint16_t)(16 + ilen));
+	put16(g + 2, XCNI_GENEVE_PROTO_ETH);
+	g[4] = (VNI >> 16) & 0xff;
+	g[5] = (VNI >> 8) & 0xff;
+	g[6] = VNI & 0xff;
+	memcpy(g + 8, inner, ilen);
+	ps = sum16(ip + 8, 32) + IPPROTO_UDP + (uint32_t)(16 + ilen) + sum16(u, 16 + ilen);
+	put16(u + 6, ~fold(ps) & 0xffff);
+	return 14 + 56 + ilen;
+}
+
 struct row {
 	const char *name;
 	int fd, dev, repeat;
 	uint32_t mark; /* skb->mark the packet arrives with */
 	uint8_t in[FRAME];
 	size_t len;
-	int ret, reason, dir;
+	int ret, reason, dir; /* reason 0: nothing counted in dir */
 	int (*check)(const struct row *r, const uint8_t *out, uint32_t out_len);
 	uint64_t ns, pkts;
 };
 
+/* The packets counted under reason in dir; reason 0: under any reason in dir. */
 static uint64_t metric(int reason, int dir)
 {
 	int ncpu = libbpf_num_possible_cpus();
 	struct xcni_metric v[ncpu];
-	uint32_t idx = XCNI_METRIC_IDX(reason, dir);
 	uint64_t n = 0;
 
-	if (bpf_map_lookup_elem(map_fd("xcni_metrics"), &idx, v)) {
-		fprintf(stderr, "pkt_bench: metrics: %s\n", strerror(errno));
-		exit(1);
+	for (int r = XCNI_REASON_MIN; r <= XCNI_REASON_MAX; r++) {
+		uint32_t idx = XCNI_METRIC_IDX(r, dir);
+
+		if (reason && r != reason)
+			continue;
+		if (bpf_map_lookup_elem(map_fd("xcni_metrics"), &idx, v)) {
+			fprintf(stderr, "pkt_bench: metrics: %s\n", strerror(errno));
+			exit(1);
+		}
+		for (int c = 0; c < ncpu; c++)
+			n += v[c].packets;
 	}
-	for (int c = 0; c < ncpu; c++)
-		n += v[c].packets;
 	return n;
 }
 
@@ -273,6 +320,24 @@ static int into_a4(const struct row *r, const uint8_t *out, uint32_t len)
 
 	return len == r->len - 50 && !memcmp(out, pod_mac[DEV_A], 6) &&
 	       !memcmp(out + 14 + 16, &a, 4);
+}
+
+/* The same after the IPv6 underlay's 70 bytes of outer headers. */
+static int into_a4_ul6(const struct row *r, const uint8_t *out, uint32_t len)
+{
+	uint32_t a = ip4(IP_A);
+
+	return len == r->len - 70 && !memcmp(out, pod_mac[DEV_A], 6) &&
+	       !memcmp(out + 14 + 16, &a, 4);
+}
+
+static int into_a6_ul6(const struct row *r, const uint8_t *out, uint32_t len)
+{
+	uint8_t a[16];
+
+	ip6(A6, a);
+	return len == r->len - 70 && !memcmp(out, pod_mac[DEV_A], 6) &&
+	       !memcmp(out + 14 + 24, a, 16);
 }
 
 static int into_a6(const struct row *r, const uint8_t *out, uint32_t len)
@@ -330,10 +395,10 @@ static int run(struct row *r, int calls, int measure)
 			r->pkts += r->repeat;
 		}
 	}
-	if (metric(r->reason, r->dir) - before != (uint64_t)calls * r->repeat) {
+	if (metric(r->reason, r->dir) - before != (r->reason ? (uint64_t)calls * r->repeat : 0)) {
 		fprintf(stderr, "%s: %llu counted under the intended reason, want %llu\n", r->name,
 			(unsigned long long)(metric(r->reason, r->dir) - before),
-			(unsigned long long)calls * r->repeat);
+			r->reason ? (unsigned long long)calls * r->repeat : 0ull);
 		return -1;
 	}
 	return 0;
@@ -347,19 +412,19 @@ static void cleanup(void)
 		bpf_object__for_each_map(m, tp->obj)
 			if (bpf_map__is_pinned(m))
 				bpf_map__unpin(m, NULL);
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < 4; i++)
 		if (fo[i])
 			bpf_object__for_each_map(m, fo[i]->obj)
 				if (bpf_map__is_pinned(m))
 					bpf_map__unpin(m, NULL);
-	from_overlay__destroy(fo[1]);
-	from_overlay__destroy(fo[0]);
+	for (int i = 3; i >= 0; i--)
+		from_overlay__destroy(fo[i]);
 	to_pod__destroy(tp);
 	if (rmdir(pin))
 		fprintf(stderr, "pkt_bench: rmdir %s: %s (left behind)\n", pin, strerror(errno));
 }
 
-static struct from_overlay *load_fo(int lb)
+static struct from_overlay *load_fo(int lb, int ul6)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = pin);
 	struct from_overlay *o = from_overlay__open_opts(&oo);
@@ -369,6 +434,8 @@ static struct from_overlay *load_fo(int lb)
 	o->rodata->node_ip = ip4(NODE_IP);
 	o->rodata->vni = VNI;
 	o->rodata->lb_enabled = (uint32_t)lb;
+	if (ul6)
+		ip6(NODE6, (void *)o->rodata->node_ip6);
 	if (from_overlay__load(o)) {
 		from_overlay__destroy(o);
 		return NULL;
@@ -427,6 +494,28 @@ static void node_n2(void)
 	put("xcni_tunstat", &n2, zero);
 }
 
+/* Node n3, on the IPv6 underlay only (its tunnel6 and counters), and its pod R3 (R36). */
+static void node_n3(void)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct xcni_tunstat zero[ncpu];
+	struct xcni_tunnel t = { .pod_cidr = ip4("10.99.7.0"), .pod_cidr_len = 24 };
+	struct xcni_ipcache_key k = { .prefixlen = 32, .addr = ip4(IP_R3) };
+	struct xcni_ipcache_val v = { .identity = ID_R, .flags = XCNI_IPC_POD | XCNI_IPC_TUN6 };
+	struct xcni_ipcache6_key k6 = { .prefixlen = 128 };
+	struct xcni_in6 n3;
+
+	memset(zero, 0, sizeof(zero));
+	snprintf(t.node, sizeof(t.node), "n3");
+	ip6(N3_6, n3.addr);
+	memcpy(v.tunnel_ip6, n3.addr, 16);
+	put("xcni_ipcache", &k, &v);
+	ip6(R36, k6.addr);
+	put("xcni_ipcache6", &k6, &v);
+	put("xcni_tunnel6", &n3, &t);
+	put("xcni_tunstat6", &n3, zero);
+}
+
 /* NODE_IP:port/UDP -> backend id (ip:bport), service id sid, as the agent writes it. */
 static void nodeport(uint16_t port, uint32_t sid, uint32_t bid, const char *ip, uint16_t bport)
 {
@@ -472,7 +561,7 @@ int main(int argc, char **argv)
 	int rounds = argc > 2 ? atoi(argv[2]) : 20, calls = 5000;
 	uint8_t inner[FRAME];
 	size_t ilen;
-	struct row rows[10] = {};
+	struct row rows[16] = {};
 	int nr = 0, err = 1;
 
 	if (argc < 2 || rounds < 1) {
@@ -500,14 +589,15 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
-	fo[0] = load_fo(0);
-	fo[1] = load_fo(1);
-	if (!fo[0] || !fo[1]) {
+	for (int i = 0; i < 4; i++)
+		fo[i] = load_fo(i & 1, i >> 1);
+	if (!fo[0] || !fo[1] || !fo[2] || !fo[3]) {
 		fprintf(stderr, "pkt_bench: from_overlay: %s\n", strerror(errno));
 		return 1;
 	}
 	endpoints();
 	node_n2();
+	node_n3();
 	nodeport(30080, 14, 11, IP_B, 8080);
 	nodeport(30081, 15, 101, IP_R, 80);
 
@@ -567,6 +657,33 @@ int main(int argc, char **argv)
 				 .dir = XCNI_DIR_FROM_OVERLAY, .check = to_n2 };
 	rows[nr].len = udp4(rows[nr].in, host_mac[DEV_U], pod_mac[DEV_U], CLIENT, NODE_IP, 50001, 30081);
 	nr++;
+
+	for (int lb = 0; lb < 2; lb++) {
+		rows[nr] = (struct row){ lb ? "from_overlay Geneve/IPv6 underlay, IPv4 R3->A, Services on"
+					    : "from_overlay Geneve/IPv6 underlay, IPv4 R3->A, Services off",
+					 bpf_program__fd(fo[2 + lb]->progs.from_overlay), DEV_U, 1,
+					 .ret = TC_ACT_REDIRECT, .reason = XCNI_FWD_DECAP,
+					 .dir = XCNI_DIR_FROM_OVERLAY, .check = into_a4_ul6 };
+		ilen = udp4(inner, host_mac[DEV_A], n2_mac, IP_R3, IP_A, 7000, 7002);
+		rows[nr].len = geneve6(rows[nr].in, inner, ilen, N3_6, NODE6);
+		nr++;
+		rows[nr] = (struct row){ lb ? "from_overlay Geneve/IPv6 underlay, IPv6 R36->A6, Services on"
+					    : "from_overlay Geneve/IPv6 underlay, IPv6 R36->A6, Services off",
+					 bpf_program__fd(fo[2 + lb]->progs.from_overlay), DEV_U, 1,
+					 .ret = TC_ACT_REDIRECT, .reason = XCNI_FWD_DECAP,
+					 .dir = XCNI_DIR_FROM_OVERLAY, .check = into_a6_ul6 };
+		ilen = udp6(inner, host_mac[DEV_A], n2_mac, R36, A6, 7000, 7002);
+		rows[nr].len = geneve6(rows[nr].in, inner, ilen, N3_6, NODE6);
+		nr++;
+		/* Nothing rewritten: repeat 100, as to_pod. */
+		rows[nr] = (struct row){ lb ? "from_overlay plain IPv6 to the node, IPv6 underlay, Services on"
+					    : "from_overlay plain IPv6 to the node, IPv6 underlay, Services off",
+					 bpf_program__fd(fo[2 + lb]->progs.from_overlay), DEV_U, 100,
+					 .ret = TC_ACT_OK, .reason = 0, .dir = XCNI_DIR_FROM_OVERLAY,
+					 .check = same };
+		rows[nr].len = udp6(rows[nr].in, host_mac[DEV_U], n2_mac, N3_6, NODE6, 40002, 53);
+		nr++;
+	}
 
 	/* Warm up: each flow's first packet (conntrack, NAT), caches. */
 	for (int i = 0; i < nr; i++)
