@@ -21,6 +21,9 @@
 #       more legs: NodePort from outside (a client netns on the underlay ->
 #       n1's address, a NodePort whose one backend is pod c on n2)
 #   -U  don't pin clients to CPU 0 and servers to CPU 1
+#   -P  run clients and servers SCHED_FIFO (chrt -f 1): on a machine shared
+#       with builds, they (and the softirqs they carry) are not left waiting
+#       for a CPU; the kernel's RT throttling still leaves others 5%
 #
 # Two sides, the same in all but the tree, each its own netns:
 #
@@ -41,11 +44,11 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 CNI_DIR=${CNI_DIR:-/usr/lib/cni}
 CC=${CC:-gcc}
-ROUNDS=5 PP_N=20000 PP_WARMUP=2000 CR_SECS=3 KPR=0 PIN_CPUS=1
+ROUNDS=5 PP_N=20000 PP_WARMUP=2000 CR_SECS=3 KPR=0 PIN_CPUS=1 PRIO=0
 PP_PORT=7000 CR_PORT=7107 NP_PP=30070 NP_CR=30107
 
-usage() { sed -n '2,37p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
-while getopts "r:n:w:c:kUh" opt; do
+usage() { sed -n '2,39p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+while getopts "r:n:w:c:kUPh" opt; do
 	case $opt in
 	r) ROUNDS=$OPTARG ;;
 	n) PP_N=$OPTARG ;;
@@ -53,6 +56,7 @@ while getopts "r:n:w:c:kUh" opt; do
 	c) CR_SECS=$OPTARG ;;
 	k) KPR=1 ;;
 	U) PIN_CPUS=0 ;;
+	P) PRIO=1 ;;
 	*) usage ;;
 	esac
 done
@@ -64,7 +68,7 @@ num_in "$ROUNDS" 1 50 || die "-r must be 1..50 (got '$ROUNDS')"
 num_in "$PP_N" 100 1000000 || die "-n must be 100..1000000 (got '$PP_N')"
 num_in "$PP_WARMUP" 0 1000000 || die "-w must be 0..1000000 (got '$PP_WARMUP')"
 num_in "$CR_SECS" 1 60 || die "-c must be 1..60 (got '$CR_SECS')"
-need ip nsenter timeout taskset jq python3 "$CC"
+need ip nsenter timeout taskset chrt jq python3 "$CC"
 declare -A BUILD=([base]=$(cd "$1" && pwd)/build [head]=$(cd "$2" && pwd)/build)
 for s in base head; do
 	for b in xcni xcnid xcnictl; do
@@ -74,6 +78,7 @@ done
 [[ -x $CNI_DIR/host-local ]] || die "$CNI_DIR/host-local not found"
 ON_CLIENT=() ON_SERVER=()
 if ((PIN_CPUS)) && (($(nproc) >= 2)); then ON_CLIENT=(taskset -c 0) ON_SERVER=(taskset -c 1); fi
+if ((PRIO)); then ON_CLIENT=(chrt -f 1 "${ON_CLIENT[@]}") ON_SERVER=(chrt -f 1 "${ON_SERVER[@]}"); fi
 
 TAG=xab$$
 SIDES=(base head)
@@ -237,7 +242,7 @@ build() {
 for s in "${SIDES[@]}"; do build "$s"; done
 LEGS=(rr-same rr-cross cr-same cr-cross)
 ((KPR)) && LEGS+=(rr-np cr-np)
-say "start: $(date -u '+%F %T') UTC, load $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) CPUs"
+say "start: $(date -u '+%F %T') UTC, load $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) CPUs, clients and servers $( ((PRIO)) && echo SCHED_FIFO 1 || echo SCHED_OTHER)"
 
 # One measurement: ROUND SIDE LEG -> a tsv line.
 echo -e "round\tside\tleg\tvalue" >"$TMP/results.tsv"
