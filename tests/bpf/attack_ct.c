@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * Conntrack and fragments under attack (issue 26 items 5 and 9), both
- * families, through from_pod on the rows' and v6.c's endpoints, last of the
- * groups:
+ * families, through from_pod on the rows' endpoints and parse.c's IPv6 ones
+ * (v6_setup; the group's prep, svc_state):
  *
  *   xta  A 10.99.5.10  fd00:99::a   the client (ID_A)
  *   xtb  B 10.99.5.11  fd00:99::b   the server V (ID_B)

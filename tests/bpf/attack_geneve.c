@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * A process on a node sending Geneve (issue 26 item 6), through
- * BPF_PROG_TEST_RUN, on the frontends lb.c and dsr6.c write (prep
- * dsr6_state):
- *   N2:30080/TCP      -> IP_B:8080 (lb.c's: n2's NodePort, EXT scope here)
- *   [N2_6]:30085/TCP  -> B6:8080   (dsr6.c's)
+ * BPF_PROG_TEST_RUN, on the frontends svc_lib.c and nodeport_dsr.c write
+ * (prep dsr6_state):
+ *   N2:30080/TCP      -> IP_B:8080 (svc_lib.c's: n2's NodePort, EXT scope here)
+ *   [N2_6]:30085/TCP  -> B6:8080   (nodeport_dsr.c's dsr6_setup)
  *
  * What such a process can try, and what the node must refuse:
  *  - DSR Geneve from n2's address naming a frontend this node has, its
@@ -28,7 +28,7 @@
 #include "lb6.h"
 #include "to_underlay.skel.h"
 
-#define N2_6 "fc00:77::2" /* dsr6.c's: n2's IPv6 InternalIP, its NodePorts' frontends */
+#define N2_6 "fc00:77::2" /* nodeport_dsr.c's: n2's IPv6 InternalIP, its NodePorts' frontends */
 #define B6 "fd00:99::b"
 #define EVIL4 "198.51.100.66" /* an outside address the sender names as the client */
 #define EVIL6 "2001:db8:66::1"

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * The attacker's ND/MLD and hairpin rows (issue 26 items 1 and 7), through
- * BPF_PROG_TEST_RUN, on tests/bpf/v6.c's IPv6 endpoints (the group's prep,
- * svc_state) and the frontends of their own written here:
+ * BPF_PROG_TEST_RUN, on tests/bpf/parse.c's IPv6 endpoints (the group's
+ * prep, svc_state) and the frontends of their own written here:
  *
  *   xta  A 10.99.5.10  fd00:99::a   (policy key: its IPv4)
  *   xtb  B 10.99.5.11  fd00:99::b
@@ -32,7 +32,7 @@
 #include "lb.h"
 #include "lb6.h"
 
-#define ID_A 1000 /* v6.c's identities */
+#define ID_A 1000 /* parse.c's identities (v6_setup) */
 #define ID_B 1001
 #define ID_C 1002
 #define B6 "fd00:99::b"

@@ -3,8 +3,9 @@
  * A hostile host on the underlay (issue 26 items 2 and 3; DESIGN.md, trust
  * boundaries): it reaches pods only as the outside world does, and a pod,
  * node, gateway, link-local or martian source it claims is a forgery. Run
- * last, on the frontends lb.c and lb6.c wrote and the nodes of the files
- * before (n2 and its pod R, R6N; nv and RV6 behind the IPv6 underlay):
+ * on the frontends and nodes the group's prep (svc_state: svc_lib.c's
+ * lb_setup, lb6_setup, nodeport.c's np6_setup) writes, n2 and its pod R,
+ * R6N, and nv and RV6 behind the IPv6 underlay (nodeport.c's ul6_node):
  *
  *   from the underlay (plain, not Geneve), each forged source to
  *     NODE_IP:30080 (B: a local backend)   NODE_IP:30081 (R: SNAT + Geneve)
@@ -33,9 +34,9 @@
 
 #define CLIENT "203.0.113.77" /* outside the cluster */
 #define B6 "fd00:99::b"
-#define R6N "fd00:98::2" /* lb6.c's pod of n2 (IPv4 underlay) */
+#define R6N "fd00:98::2" /* np6_setup's pod of n2 (IPv4 underlay) */
 #define N2_6 "fc00:77::3" /* n2's IPv6 InternalIP (written here: a remote node) */
-#define NV "fc00:77::2" /* lb6_v6ul.c's node behind the IPv6 underlay */
+#define NV "fc00:77::2" /* nodeport.c's node behind the IPv6 underlay */
 #define RV6 "fd00:95::2" /* its pod */
 #define VIP1 "fd00:96::1"
 #define CIP "10.96.1.1" /* a ClusterIP: B:8080 */
@@ -183,9 +184,9 @@ static void check_ul(void **state)
 }
 
 /*
- * What the files before did not write: n2's IPv6 InternalIP (a remote node),
+ * What the prep does not write: n2's IPv6 InternalIP (a remote node),
  * ClusterIPs marked as such (as xcnid writes them), the IPv6 underlay's
- * from_overlay (lb6_v6ul.c's ul6_load, on the same maps).
+ * from_overlay (nodeport.c's ul6_load, on the same maps).
  */
 static void mark_clusterip(const char *vip, uint16_t port, bool v6)
 {
@@ -222,8 +223,9 @@ static void ul_setup(void **state)
 	mark_clusterip(VIP1, 80, true);
 	ul6 = ul6_load(1);
 	assert_non_null(ul6);
-	/* nv and its pod as lb6_v6ul.c wrote them, a NodePort of its own to RV6 (lb6_icmp_np.c
-	 * took 30181 for n2's R6N since), this node's addresses the host's, as xcnid writes them. */
+	/* nv and its pod as nodeport.c's ul6_node writes them, a NodePort of its own to RV6
+	 * (nodeport_icmp.c takes 30181 for n2's R6N), this node's addresses the host's, as xcnid
+	 * writes them. */
 	assert_int_equal(ul6_node(NV, "nv", RV6, 0x3100), 0);
 	be6(3901, RV6, 80);
 	svc6(NODE6, 30191, IPPROTO_TCP, 390, 0, (const uint32_t[]){ 3901 }, 1);

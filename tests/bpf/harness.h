@@ -242,7 +242,8 @@ int bench(void);
 
 /* tests/bpf/encap.c: IPv6 in Geneve; v6ovl_event takes IPv6 events. */
 /* Geneve around an inner Ethernet + IPv6 frame over the IPv4 underlay, and its
- * outer source port (bpf/lib/encap.h's flow_sport6): encap.c's, lb6.c's tests use them too. */
+ * outer source port (bpf/lib/encap.h's flow_sport6): encap.c's; the NodePort files,
+ * attack_geneve.c and attack_ul.c use them too. */
 uint16_t geneve_sport6(const char *s, uint16_t sp, const char *d, uint16_t dp, uint8_t proto);
 size_t geneve_wrap6(const uint8_t *inner, size_t inner_len, const char *src, const char *dst,
 		    uint16_t sport, uint32_t vni, uint8_t *out);

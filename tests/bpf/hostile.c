@@ -3,7 +3,7 @@
  * The hostile-packet matrix: what a pod, the host or another node can put on
  * the wire that nobody meant to send, through every program, each row with
  * its verdict and the one counter it bumps (check_row in harness.c), on the
- * maps lb.c's tests write (prep lb_state):
+ * maps svc_lib.c's lb_setup writes for the Services tests (prep lb_state):
  *
  *   xta (A 10.99.5.10)  xtb (B .11)  xtc (C .12)   from_pod / to_pod
  *   xtx (no endpoint)                               to_overlay

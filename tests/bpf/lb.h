@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * What the IPv4 Services tests (tests/bpf/svc_*.c: ClusterIP, SCTP, the bench;
- * tests/bpf/lb_nodeport.c: NodePort, DSR, external traffic) share: the IPv4
+ * tests/bpf/nodeport*.c, np_mtu.c: NodePort, DSR, external traffic) share: the IPv4
  * frame builder, the one-packet check and the conntrack lookup, in
  * tests/bpf/svc_lib.c. They run on the frontends and backends its lb_setup
  * writes (the table atop svc_lib.c).

@@ -1,12 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * What the IPv6 Services tests (tests/bpf/svc_*.c: ClusterIPs; tests/bpf/lb6.c:
- * NodePorts over the IPv4 underlay) share with the IPv6 groups built on it: tests/bpf/lb6_v6ul.c
- * (NodePorts over the IPv6 underlay, a from_overlay of its own),
- * tests/bpf/lb6_icmp_ovl.c (ICMPv6 errors back through Geneve), and
- * tests/bpf/dsr6.c (NodePort DSR for IPv6 frontends). The frame
- * builder, the one-packet check and the map writers, as tests/bpf/lb.h is for
- * the IPv4 files.
+ * What the IPv6 Services tests (tests/bpf/svc_*.c: ClusterIPs) share with the
+ * IPv6 NodePort tests (tests/bpf/nodeport.c: over both underlays, the IPv6
+ * one on a from_overlay of its own; nodeport_dsr.c: DSR; nodeport_icmp.c:
+ * ICMPv6 errors, from outside and back through Geneve; np_mtu.c) and the
+ * attackers: the frame builder, the one-packet check and the map writers, in
+ * tests/bpf/svc_lib.c, as tests/bpf/lb.h is for the IPv4 files.
  */
 #ifndef XCNI_TESTS_BPF_LB6_H
 #define XCNI_TESTS_BPF_LB6_H
@@ -16,7 +15,7 @@
 
 #include "harness.h"
 
-#define A6 "fd00:99::a" /* v6.c's pod A */
+#define A6 "fd00:99::a" /* parse.c's pod A (v6_setup) */
 #define NODE6 "fc00:77::1" /* this node's IPv6 InternalIP */
 #define CLIENT6 "2001:db8:1::7" /* outside the cluster: world */
 #define SEQ 0x01020304u
@@ -91,9 +90,10 @@ void self6_put_fd(int fd, const char *a);
 /* tests/bpf/svc_lib.c's IPv6 ClusterIPs (its table), the pods' policy opened. */
 void lb6_setup(void **state);
 
-/* tests/bpf/lb6_v6ul.c's, shared with lb6_icmp_np.c: a from_overlay of the IPv6
- * underlay (node_ip6 NODE6; lb: Services in BPF) on the harness's maps, and node
- * a behind that underlay (xcni_tunnel6, its counters) with its pod p. */
+/* tests/bpf/nodeport.c's, shared with nodeport_icmp.c, np_mtu.c and attack_ul.c: a
+ * from_overlay of the IPv6 underlay (node_ip6 NODE6; lb: Services in BPF) on the
+ * harness's maps, and node a behind that underlay (xcni_tunnel6, its counters) with
+ * its pod p. */
 struct from_overlay *ul6_load(int lb);
 int ul6_node(const char *a, const char *name, const char *p, uint32_t id);
 

@@ -9,16 +9,17 @@
  * nodeport_dsr.c's, ICMP errors from outside nodeport_icmp.c's, path MTU
  * np_mtu.c's.
  *
- * The group's prep (np_state) starts from lb.c's frontends (lb_state, the
- * NODE_IP rows of the table atop lb.c):
+ * The group's prep (np_state) starts from svc_lib.c's frontends (lb_state,
+ * the NODE_IP rows of the table atop svc_lib.c):
  *   NODE_IP:30080/TCP     11: B:8080 (this node)
  *   NODE_IP:30081/TCP     101: R:80 (on n2, through Geneve)
  *   NODE_IP:30083/TCP     B:8080                                   ETP Local
  *   NODE_IP:30084/TCP     R:80 (INT only)                          ETP Local
  *   NODE_IP:30085/TCP     none                                     -
  *   NODE_IP:30132,30133/SCTP  B:3868, R:3868
- * and adds v6.c's IPv6 endpoints (policy opened, as lb6.c's Services have
- * it) and np6_setup's IPv6 NodePorts on this node's IPv6 address NODE6:
+ * and adds parse.c's IPv6 endpoints (v6_setup; policy opened, as
+ * svc_lib.c's lb6_setup has it) and np6_setup's IPv6 NodePorts on this
+ * node's IPv6 address NODE6:
  *   [NODE6]:30080/TCP     3201: B:8080 (this node)                  -
  *   [NODE6]:30081/TCP     3211: R6N:80 (on n2, through Geneve)      -
  *   [NODE6]:30082/UDP     3221: R6N:5353 (on n2)                    -
@@ -41,8 +42,8 @@
  *
  * Frames carry real L4 checksums; what the programs must leave is built from
  * scratch with the translated fields and every checksum computed in full
- * (lb.c's frame(), lb6.c's frame6(); the outer headers from the harness's
- * geneve_wrap, v6ovl.c's geneve_wrap6, v6ul.c's geneve_wrap_ul6) and
+ * (svc_lib.c's frame() and frame6(); the outer headers from the harness's
+ * geneve_wrap, encap.c's geneve_wrap6, underlay6.c's geneve_wrap_ul6) and
  * compared byte for byte.
  *
  * `test_bpf --bench` adds ul6_bench's rows: from_overlay decapsulating
@@ -385,7 +386,7 @@ static uint64_t tx_to(const char *node)
  */
 struct np6_ul {
 	struct from_overlay **prog;
-	bool ul6; /* Geneve over IPv6 (v6ul.c's geneve_wrap_ul6), else over IPv4 */
+	bool ul6; /* Geneve over IPv6 (underlay6.c's geneve_wrap_ul6), else over IPv4 */
 	const char *node, *backend;
 	uint16_t tcp_fe, udp_fe, tcp_cport, udp_cport;
 	uint32_t tcp_be, tcp_svc;
@@ -997,14 +998,14 @@ static const struct row nodeport_rows[] = {
 
 /* ---- The group ----------------------------------------------------------- */
 
-/* The endpoint's policy entry gone: not isolated (as lb6.c's Services have it). */
+/* The endpoint's policy entry gone: not isolated (as svc_lib.c's lb6_setup has it). */
 static void open_up(uint32_t ep)
 {
 	bpf_map_delete_elem(map_fd("xcni_polep"), &ep);
 	assert_int_equal(polrev_bump(), 0);
 }
 
-/* lb_state, v6.c's IPv6 endpoints with their policy opened, np6_setup's NodePorts. */
+/* lb_state, parse.c's IPv6 endpoints with their policy opened, np6_setup's NodePorts. */
 int np_state(void)
 {
 	int err = lb_state();

@@ -15,7 +15,7 @@
 
 #define CLIENT "203.0.113.9" /* outside the cluster: no ipcache entry (world) */
 #define CLIENT2 "203.0.113.10"
-#define B6 "fd00:99::b" /* v6.c's pod B */
+#define B6 "fd00:99::b" /* parse.c's pod B (v6_setup) */
 #define R6N "fd00:98::2" /* a pod of n2 (np6_setup) */
 
 /* TCP from outside, on the underlay (the router's MAC -> the node's), to NODE_IP:dp. */

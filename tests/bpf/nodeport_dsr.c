@@ -10,7 +10,8 @@
  * source with no option and no flow, an inner source that is a pod, unknown
  * critical options, the option where Services are not in BPF.
  *
- * On the frontends lb.c and lb6.c write (prep svc_state):
+ * On the frontends svc_lib.c's lb_setup and nodeport.c's np6_setup write
+ * (prep svc_state):
  *   NODE_IP:30081/TCP -> R:80 (on n2), N2:30080/TCP -> B:8080 (n2's, here)
  *   [NODE6]:30081/TCP -> R6N:80 (on n2), [NODE6]:30082/UDP -> R6N:5353
  * and here (dsr6_setup) the frontend of another node's address, as every
@@ -496,7 +497,7 @@ static void dsr6_refused(void **state)
 	expect6(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_SHOT, XCNI_DROP_INNER_SPOOF, NULL, 0);
 	len = from_n2(&f, N2_6, 30099, 0, in);
 	expect6(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_SHOT, XCNI_DROP_BAD_GENEVE, NULL, 0);
-	/* N2:30080/TCP is a frontend here (lb.c's), but an IPv4 one. */
+	/* N2:30080/TCP is a frontend here (lb_setup's), but an IPv4 one. */
 	len = from_n2(&f, N2, 30080, XCNI_AF_INET, in);
 	expect6(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_SHOT, XCNI_DROP_BAD_GENEVE, NULL, 0);
 	ct6_get(DCLIENT2, 53000, B6, 8080, IPPROTO_TCP, &found);

@@ -2,13 +2,14 @@
 /*
  * ICMP errors about NodePort and Service flows (bpf/lib/nodeport.h,
  * bpf/lib/lb.h), both families side by side, through BPF_PROG_TEST_RUN on
- * the frontends lb.c and lb6.c write (prep svc_state) and those written here.
+ * the frontends svc_lib.c's lb_setup and nodeport.c's np6_setup write (prep
+ * svc_state) and those written here.
  *
  * From outside (from_overlay's from_outside_icmp, from_outside_icmp6): a
  * router between this node and the client answers a reply the node sent
  * (the frontend -> client) with an error; it must reach the backend quoting
  * the reply as the backend sent it:
- *   NODE_IP:30080/TCP     B:8080 (this node)           lb.c
+ *   NODE_IP:30080/TCP     B:8080 (this node)           lb_setup
  *   NODE_IP:30081/TCP     R:80 (on n2: SNAT, Geneve; or DSR)
  *   NODE_IP:30086/UDP     B:5353                       np_udp_setup
  *   [NODE6]:30180/TCP     3601: B6:8080 (this node)    PTB -> B from ROUTER6
@@ -47,8 +48,8 @@
 #define NP_ROUTER "203.0.113.1" /* a router on the way to it */
 /* np_expect: no counter may move (every reason is a negative number). */
 #define NP_UNCOUNTED 1
-#define B6 "fd00:99::b" /* lb6.c's pod B */
-#define R6N "fd00:98::2" /* lb6.c's pod of n2 */
+#define B6 "fd00:99::b" /* parse.c's pod B (v6_setup) */
+#define R6N "fd00:98::2" /* np6_setup's pod of n2 */
 #define ROUTER6 "2001:db8:ff::1" /* a router between this node and the client */
 #define NV "fc00:77::2" /* nodeport.c's node nv, behind the IPv6 underlay */
 #define RV6 "fd00:95::2" /* its pod */
@@ -237,7 +238,7 @@ static void icmp6np_setup(void **state)
 
 /* ---- From outside, about a reply of a backend on this node --------------- */
 
-/* NODE_IP:30086/UDP -> B:5353 (backend 12, lb.c's), frontend id 40. */
+/* NODE_IP:30086/UDP -> B:5353 (backend 12, lb_setup's), frontend id 40. */
 static int np_udp_setup(void **state)
 {
 	struct xcni_svc_key k = { .port = htons(30086), .family = XCNI_AF_INET,

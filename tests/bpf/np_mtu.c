@@ -2,7 +2,8 @@
 /*
  * Path MTU for NodePorts to a backend on another node (bpf/lib/nodeport.h), through
  * BPF_PROG_TEST_RUN on the underlay device (DEV_U, a veth of MTU 1500: the
- * MTU bpf_check_mtu reads), on the frontends lb.c and lb6.c write (prep svc_state):
+ * MTU bpf_check_mtu reads), on the frontends svc_lib.c's lb_setup and nodeport.c's
+ * np6_setup write (prep svc_state):
  *
  *   NODE_IP:30081/TCP     101: R:80 on n2 (IPv4 underlay: 50 bytes, 1450 fit)
  *   [NODE6]:30082/UDP     3221: R6N:5353 on n2 (IPv4 underlay: 50 bytes)
@@ -202,7 +203,7 @@ static struct g6 big6(uint16_t sp, uint16_t dp, uint16_t len)
 }
 
 /*
- * IPv6 over the IPv4 underlay (lb6.c's [NODE6]:30082/UDP, R6N on n2): 1450
+ * IPv6 over the IPv4 underlay (np6_setup's [NODE6]:30082/UDP, R6N on n2): 1450
  * bytes fit; 1451 get Packet Too Big, MTU 1450, quoting the first 1232 bytes
  * of the packet as the client sent it.
  */

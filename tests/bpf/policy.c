@@ -312,7 +312,7 @@ static void open_up(uint32_t ep)
 	assert_int_equal(polrev_bump(), 0);
 }
 
-/* v6_policy's steps. */
+/* The steps of policy_rows' IPv6 rows ("IPv6: A: ingress from B on TCP 80" on). */
 static int a_ingress_b80(void)
 {
 	/* A isolated for ingress, version 0: B on TCP 80 (policy 77). The one
@@ -424,7 +424,8 @@ static int ct6_flags(const char *s, uint16_t sp, const char *d, uint16_t dp, uin
 	return e.flags;
 }
 
-/* v6_svc_cidr's steps: X isolated for egress (a new revision each time), B allowed, X open. */
+/* The IPv6 ClusterIP rows' steps ("IPv6: X egress isolated" on): X isolated for egress (a new
+ * revision each time), B allowed, X open. */
 static int x_egress_isolated(void)
 {
 	isolate(ip4(KEY_X), ID_X, XCNI_ISOLATED(FROM_POD));

@@ -2,7 +2,7 @@
 /*
  * What the ClusterIP tests of both families (tests/bpf/svc_*.c) share beyond
  * lb.h (IPv4) and lb6.h (IPv6), all of it in tests/bpf/svc_lib.c: the IPv6
- * table's addresses, the helpers lb.c and lb6.c kept to themselves, and a
+ * table's addresses, the helpers both families' tests use, and a
  * frame of either family (struct pk) with the family table (struct fam) that
  * lets one test body run on IPv4 and on IPv6.
  */
@@ -66,7 +66,7 @@ uint32_t scrc6(const uint8_t *frame);
 void spass6(int d, const uint8_t *in, size_t len, const uint8_t *want, size_t wlen,
 	    uint8_t *out);
 
-/* lb_state, then v6.c's IPv6 endpoints and lb6_setup's Services: both tables. */
+/* lb_state, then parse.c's IPv6 endpoints and lb6_setup's Services: both tables. */
 int svc_both_state(void);
 
 /* ---- both families ------------------------------------------------------- */

@@ -14,7 +14,8 @@
  * NodePort, LoadBalancer, externalIPs, both traffic policies, terminating
  * endpoints, no endpoints) written again from the Service semantics; where
  * xcni chooses otherwise the row says what kube-proxy does (kp) and
- * expects xcni's choice. Runs last: it replaces every Service the files before wrote.
+ * expects xcni's choice. It replaces every Service its prep (dsr6_state: svc_state and
+ * nodeport_dsr.c's dsr6_setup) wrote.
  *
  *   n1 (this node, 192.168.77.1, fc00:77::1): pods A, B, C (B6, C6)   n2 (.2, fc00:77::2): pod R (R6N)
  *   n3 (.3, fc00:77::3): no pod
@@ -39,7 +40,7 @@
 #define N3_6 "fc00:77::3"
 #define B6 "fd00:99::b"
 #define C6 "fd00:99::c"
-#define R6N "fd00:98::2" /* lb6.c's pod of n2 (ipcache6: tunnel to n2) */
+#define R6N "fd00:98::2" /* np6_setup's pod of n2 (ipcache6: tunnel to n2) */
 #define EXT6 "2001:db8:7::7"
 #define LB6 "2001:db8:7::8"
 #define OUTC "203.0.113.9" /* a client outside the cluster (world) */
@@ -309,7 +310,7 @@ static const struct flow flows[] = {
 	  30009, TCP_, TO_BACKENDS, { BE_B, BE_R } },
 };
 
-/* Every key of the named map deleted (the Services the files before wrote, their flows). */
+/* Every key of the named map deleted (the Services the prep wrote, their flows). */
 static void wipe(const char *name)
 {
 	uint8_t key[64];

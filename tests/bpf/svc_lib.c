@@ -7,7 +7,8 @@
  * lb6_setup). The ClusterIP tests are in svc_xlate.c (translation, replies,
  * ICMP errors, hairpin, remote and outside backends), svc_reject.c (no
  * backend), svc_backend.c (backend choice), svc_sctp.c (SCTP), svc_policy.c
- * (policy on translated flows); NodePorts in lb_nodeport.c and the lb6_* files.
+ * (policy on translated flows); NodePorts in nodeport.c, nodeport_dsr.c,
+ * nodeport_icmp.c and np_mtu.c.
  *
  * IPv4 (lb_setup; lb_state: node4_state and these):
  *   frontend              backends (id: address:port, state)            flags
@@ -36,7 +37,7 @@
  *   NODE_IP:30133/SCTP    203: R:3868 (NodePort, a remote backend)        -
  *   N2:30080/TCP          11: B:8080 (another node's NodePort: a DSR option names it)
  *
- * IPv6 (lb6_setup, on v6.c's endpoints A fd00:99::a, B ::b, C ::c, policy
+ * IPv6 (lb6_setup, on parse.c's endpoints (v6_setup) A fd00:99::a, B ::b, C ::c, policy
  * opened): the IPv4 table's ClusterIPs 10.96.1.N as fd00:96::N (hex), service
  * id 300 + N's id, backend id 3000 + the IPv4 one, the same ports:
  *   [fd00:96::1]:80/TCP   3011: B:8080                              -
@@ -794,7 +795,7 @@ static int v6_services(void)
 	return 0;
 }
 
-/* lb_state, then v6.c's IPv6 endpoints and lb6_setup's Services (which open
+/* lb_state, then parse.c's IPv6 endpoints and lb6_setup's Services (which open
  * the pods' policy: it is one entry for both families). */
 int svc_both_state(void)
 {

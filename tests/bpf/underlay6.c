@@ -545,7 +545,7 @@ static const struct CMUnitTest underlay6_tests[] = {
 const struct group underlay6_group = { "underlay6", ROWS(underlay6_rows), TESTS(underlay6_tests),
 				       .prep = underlay6_prep, .free = underlay6_free };
 
-/* The wrap without options and flow_hash for lb6_v6ul.c, dsr6.c (harness.h). */
+/* The wrap without options and flow_hash for the NodePort files (harness.h). */
 size_t geneve_wrap_ul6(const uint8_t *inner, size_t inner_len, const char *src, const char *dst,
 		       uint32_t hash, uint32_t vni, uint8_t *out)
 {
