@@ -177,11 +177,28 @@
 #define OUTSIDE (external_clusterip ? LB_OUTSIDE | LB_OUTSIDE_CIP : LB_OUTSIDE)
 
 /*
+ * May a new flow take the SNAT tuple whose conntrack entry is e? When no live
+ * flow holds it, or when the packet opens a connection (a SYN, SCTP's INIT)
+ * and the TCP or SCTP flow holding it has closed (RST, or FIN both ways): as
+ * conntrack reopens a closed tuple on a SYN, and as the kernel's NAT reuses a
+ * closed tuple, so that a busy client's closed connections (alive for
+ * XCNI_CT_TCP_CLOSE_NS) do not use up the port range. e's remaining packets
+ * (a late ACK) then meet the new flow's mapping, as they would in the kernel.
+ */
+static __always_inline int snat_port_free(const struct xcni_ct_entry *e, __u64 now, __u8 proto,
+					  __u8 tcp_flags)
+{
+	return !e || !ct_alive(e, now, proto) ||
+	       ((proto == IPPROTO_TCP || proto == IPPROTO_SCTP) && e->state == XCNI_CT_CLOSED &&
+		(tcp_flags & XCNI_TCP_SYN));
+}
+
+/*
  * NodePort SNAT to a remote backend: the source port this node gives the
  * flow p (translated: client -> backend). The client's own port when no
- * other live flow holds node_ip:port -> backend:port, else one of a few
- * ports from the flow's hash in 32768-60999 (never the same for every
- * client that collides). 0, or -1 when all are taken.
+ * other live flow holds node_ip:port -> backend:port (snat_port_free), else
+ * one of a few ports from the flow's hash in 32768-60999 (never the same for
+ * every client that collides). 0, or -1 when all are taken.
  */
 static __always_inline int lb_snat_port(const struct pkt *p, __u32 node_ip, __u16 *out)
 {
@@ -197,7 +214,7 @@ static __always_inline int lb_snat_port(const struct pkt *p, __u32 node_ip, __u1
 		if (i)
 			k.sport = bpf_htons(32768 + (h + i * 7919) % 28232);
 		e = bpf_map_lookup_elem(&xcni_ct, &k);
-		if (!e || !ct_alive(e, now, k.proto) ||
+		if (snat_port_free(e, now, k.proto, p->tcp_flags) ||
 		    (e->nat_addr == p->tuple.saddr && e->nat_port == p->tuple.sport)) {
 			*out = k.sport;
 			return 0;
@@ -229,7 +246,7 @@ static __always_inline int lb6_snat_port(const struct pkt6 *p, const __u8 *self,
 			k->sport = bpf_htons(32768 + (h + i * 7919) % 28232);
 		e = bpf_map_lookup_elem(&xcni_ct6, k);
 		sn = bpf_map_lookup_elem(&xcni_snat6, k);
-		if (!e || !ct_alive(e, now, k->proto) ||
+		if (snat_port_free(e, now, k->proto, p->tcp_flags) ||
 		    (sn && in6_eq(sn->client, p->tuple.saddr) && sn->cport == p->tuple.sport)) {
 			*out = k->sport;
 			return 0;

@@ -53,6 +53,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <linux/pkt_cls.h>
 
 #include "nodeport.h"
@@ -326,6 +327,68 @@ static void lb_nodeport_remote(void **state)
 	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
 }
 
+/* NODE_IP:sp -> R:80/TCP held by another client's SNATed flow in state st, stamped now. */
+static void snat_hold(uint16_t sp, uint8_t st)
+{
+	struct xcni_ct_key k = { .saddr = ip4(NODE_IP), .daddr = ip4(IP_R), .sport = htons(sp),
+				 .dport = htons(80), .proto = IPPROTO_TCP };
+	struct xcni_ct_entry e = { .state = st, .flags = XCNI_CT_F_NODEPORT | XCNI_CT_F_SNAT,
+				   .rev_nat = 15, .nat_addr = ip4(CLIENT2), .nat_port = htons(sp),
+				   .fin_orig = st == XCNI_CT_CLOSED, .fin_reply = st == XCNI_CT_CLOSED };
+	struct timespec ts;
+
+	assert_int_equal(clock_gettime(CLOCK_MONOTONIC, &ts), 0);
+	e.created_ns = e.last_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	assert_int_equal(bpf_map_update_elem(map_fd("xcni_ct"), &k, &e, BPF_ANY), 0);
+}
+
+/*
+ * The SNAT's ports against a busy client: every port a new flow may get (its
+ * own, then three from its hash) held by another client's live flow: refused
+ * (drop-nat-no-port), none of them taken. The same flows closed (FIN both
+ * ways, still within their 10 s): a SYN takes the first, its own port, as
+ * conntrack reopens a closed tuple (before, the drop again: one client making
+ * connections one after another filled 28k ports in seconds).
+ */
+static void lb_nodeport_snat_reuse(void **state)
+{
+	uint8_t in[FRAME_MAX], want[FRAME_MAX];
+	struct fr f = from_outside(CLIENT, 50061, 30081, TH_SYN);
+	uint32_t h = xcni_lb_hash(ip4(CLIENT), ip4(IP_R), htons(50061), htons(80), IPPROTO_TCP);
+	uint16_t port[4] = { 50061 };
+	struct xcni_ct_entry e;
+	size_t len, wlen;
+
+	(void)state;
+	for (int i = 1; i < 4; i++)
+		port[i] = (uint16_t)(32768 + (h + i * 7919) % 28232);
+	for (int i = 0; i < 4; i++)
+		snat_hold(port[i], XCNI_CT_ESTABLISHED);
+	len = frame(&f, in);
+	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_SHOT, XCNI_DROP_NAT_NO_PORT, NULL, 0);
+	for (int i = 0; i < 4; i++) {
+		e = flow_entry4(ip4(NODE_IP), ip4(IP_R), port[i], 80,
+				XCNI_CT_F_NODEPORT | XCNI_CT_F_SNAT);
+		assert_int_equal(e.nat_addr, ip4(CLIENT2));
+		assert_int_equal(e.state, XCNI_CT_ESTABLISHED);
+	}
+
+	for (int i = 0; i < 4; i++)
+		snat_hold(port[i], XCNI_CT_CLOSED);
+	wlen = nodeport_remote_want(&f, in, 50061, want);
+	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
+	e = flow_entry4(ip4(NODE_IP), ip4(IP_R), 50061, 80, XCNI_CT_F_NODEPORT | XCNI_CT_F_SNAT);
+	assert_int_equal(e.nat_addr, ip4(CLIENT));
+	assert_int_equal(e.nat_port, htons(50061));
+	assert_int_equal(e.state, XCNI_CT_NEW);
+	/* The other three closed flows are left as they were. */
+	for (int i = 1; i < 4; i++) {
+		e = flow_entry4(ip4(NODE_IP), ip4(IP_R), port[i], 80,
+				XCNI_CT_F_NODEPORT | XCNI_CT_F_SNAT);
+		assert_int_equal(e.nat_addr, ip4(CLIENT2));
+	}
+}
+
 size_t frame6_as(const struct g6 *f, const char *src, uint16_t sp, const char *dst, uint16_t dp,
 		 uint8_t *buf)
 {
@@ -516,6 +579,65 @@ static void np6_remote(const struct np6_ul *u)
 }
 
 /* Over the IPv4 underlay to n2 (its ETP Local frontend: nodeport_rows). */
+/* NODE6:sp -> u's backend:80/TCP held by another client's SNATed flow in state st, stamped now. */
+static void snat6_hold(const struct np6_ul *u, uint16_t sp, uint8_t st)
+{
+	struct xcni_ct6_key k = { .sport = htons(sp), .dport = htons(80), .proto = IPPROTO_TCP };
+	struct xcni_ct_entry e = { .state = st, .flags = XCNI_CT_F_NODEPORT | XCNI_CT_F_SNAT,
+				   .rev_nat = u->tcp_svc, .nat_port = htons(sp),
+				   .fin_orig = st == XCNI_CT_CLOSED, .fin_reply = st == XCNI_CT_CLOSED };
+	struct timespec ts;
+
+	in6(NODE6, k.saddr);
+	in6(u->backend, k.daddr);
+	assert_int_equal(clock_gettime(CLOCK_MONOTONIC, &ts), 0);
+	e.created_ns = e.last_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	assert_int_equal(bpf_map_update_elem(map_fd("xcni_ct6"), &k, &e, BPF_ANY), 0);
+}
+
+/* lb_nodeport_snat_reuse for an IPv6 NodePort (the IPv4 underlay): live
+ * flows on every candidate port refuse a new one, closed ones give way to a SYN. */
+static void lb6_nodeport_snat_reuse(void **state)
+{
+	const struct np6_ul *u = &ul4;
+	uint16_t cp = 50071, port[4] = { cp };
+	struct g6 f = outside6_to(CLIENT6, cp, NODE6, u->tcp_fe, IPPROTO_TCP, T_SYN);
+	uint8_t in[FRAME_MAX], want[FRAME_MAX];
+	struct xcni_ct_entry e;
+	uint32_t a[4], b[4], h;
+	size_t len, wlen;
+	int found;
+
+	(void)state;
+	in6(CLIENT6, (uint8_t *)a);
+	in6(u->backend, (uint8_t *)b);
+	h = xcni_lb_hash6(a, b, htons(cp), htons(80), IPPROTO_TCP);
+	for (int i = 1; i < 4; i++)
+		port[i] = (uint16_t)(32768 + (h + i * 7919) % 28232);
+	for (int i = 0; i < 4; i++)
+		snat6_hold(u, port[i], XCNI_CT_ESTABLISHED);
+	len = frame6(&f, in);
+	ul_expect(u, in, len, TC_ACT_SHOT, XCNI_DROP_NAT_NO_PORT, NULL, 0);
+	for (int i = 0; i < 4; i++) {
+		e = ct6_get(NODE6, port[i], u->backend, 80, IPPROTO_TCP, &found);
+		assert_true(found);
+		assert_int_equal(e.state, XCNI_CT_ESTABLISHED);
+	}
+
+	for (int i = 0; i < 4; i++)
+		snat6_hold(u, port[i], XCNI_CT_CLOSED);
+	wlen = ul_remote_want(u, &f, cp, 80, want);
+	ul_expect(u, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
+	e = flow_entry6(NODE6, cp, u->backend, 80, XCNI_CT_F_NODEPORT | XCNI_CT_F_SNAT);
+	assert_int_equal(e.state, XCNI_CT_NEW);
+	snat6_check(bpf_map__fd((*u->prog)->maps.xcni_snat6), cp, u->backend, 80, IPPROTO_TCP,
+		    CLIENT6, cp);
+	for (int i = 1; i < 4; i++) {
+		e = ct6_get(NODE6, port[i], u->backend, 80, IPPROTO_TCP, &found);
+		assert_int_equal(e.state, XCNI_CT_CLOSED);
+	}
+}
+
 static void lb6_nodeport_remote(void **state)
 {
 	(void)state;
@@ -1025,7 +1147,9 @@ static const struct CMUnitTest nodeport_tests[] = {
 	cmocka_unit_test(lb_nodeport_local),
 	cmocka_unit_test(lb6_nodeport_local),
 	cmocka_unit_test(lb_nodeport_remote),
+	cmocka_unit_test(lb_nodeport_snat_reuse),
 	cmocka_unit_test(lb6_nodeport_remote),
+	cmocka_unit_test(lb6_nodeport_snat_reuse),
 	cmocka_unit_test(lb_nodeport_icmp),
 	cmocka_unit_test(lb6_nodeport_icmp),
 	cmocka_unit_test(lb6_extip_remote),
