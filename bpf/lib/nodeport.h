@@ -1228,7 +1228,7 @@ __attribute__((noinline)) int nodeport6_encap(struct __sk_buff *skb, struct pkt6
 
 /*
  * Decapsulated IPv6 from a backend's node for this node's own address: the
- * reply of a NodePort flow nodeport6_remote SNATed? 1 (tracked as its reply,
+ * reply of a NodePort flow nodeport6_snat SNATed? 1 (tracked as its reply,
  * p->rev_nat set), else 0 (nothing touched). Apart from nodeport6_reply_nat:
  * conntrack's frame and the rewrites' never sit under from_overlay6 together.
  * Inline: with the IPv6 underlay's outer source in from_overlay6's frame, a
@@ -1819,7 +1819,7 @@ static __always_inline int nodeport_icmp(struct __sk_buff *skb, const struct pkt
 
 /*
  * An ICMPv6 error for this node's own address (decapsulated, from a backend's
- * node) quoting a NodePort flow nodeport6_remote SNATed (this node's
+ * node) quoting a NodePort flow nodeport6_snat SNATed (this node's
  * address:port -> the backend, in xcni_snat6): port unreachable from a UDP
  * backend, Packet Too Big on the way. Made the client's: the quote's source
  * back to the client, its destination to the frontend; the error to the

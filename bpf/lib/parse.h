@@ -72,7 +72,7 @@ struct pkt {
 struct pkt6 {
 	struct xcni_ct6_key tuple; /* ports in network order */
 	__u32 len; /* skb->len on arrival */
-	__u32 policy_rev; /* set by ct6_lookup */
+	__u32 policy_rev; /* set by ct6_track */
 	__u32 l4_off; /* the L4 header's offset in the frame */
 	__u8 hop_limit;
 	__u8 tcp_flags;
