@@ -233,6 +233,27 @@ static void test_window(void **state)
  * entry and not its; found again, active again. The window pushing an active
  * record out leaves the others' accounting whole.
  */
+/* Walks of a small map every tick; of a big one, spaced to FLOWS_CT_WALK_RATE entries a second. */
+static void test_ct_walk_due(void **state)
+{
+	const uint64_t s = 1000000000ULL, t0 = 50 * s;
+
+	(void)state;
+	/* Up to the rate: every tick, even one a little early. */
+	assert_true(flows_ct_walk_due(t0, t0 + s, 1000));
+	assert_true(flows_ct_walk_due(t0, t0 + s - s / 20, FLOWS_CT_WALK_RATE));
+	/* 4x the rate: 4 s apart (a tenth early counts), not 3. */
+	assert_false(flows_ct_walk_due(t0, t0 + s, 4 * FLOWS_CT_WALK_RATE));
+	assert_false(flows_ct_walk_due(t0, t0 + 3 * s, 4 * FLOWS_CT_WALK_RATE));
+	assert_true(flows_ct_walk_due(t0, t0 + 4 * s - s / 20, 4 * FLOWS_CT_WALK_RATE));
+	assert_true(flows_ct_walk_due(t0, t0 + 4 * s, 4 * FLOWS_CT_WALK_RATE));
+	/* 1.5x: 1.5 s, so every other tick. */
+	assert_false(flows_ct_walk_due(t0, t0 + s, FLOWS_CT_WALK_RATE * 3 / 2));
+	assert_true(flows_ct_walk_due(t0, t0 + 2 * s, FLOWS_CT_WALK_RATE * 3 / 2));
+	/* A clock behind the last walk (never): due. */
+	assert_true(flows_ct_walk_due(t0, t0 - s, 4 * FLOWS_CT_WALK_RATE));
+}
+
 static void test_ct_sweep(void **state)
 {
 	const uint64_t s = 1000000000ULL;
@@ -497,6 +518,7 @@ int main(void)
 		cmocka_unit_test(test_filter_parse), cmocka_unit_test(test_filter_match),
 		cmocka_unit_test(test_render_bound), cmocka_unit_test(test_audit),
 		cmocka_unit_test(test_ct_sweep),
+		cmocka_unit_test(test_ct_walk_due),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -80,6 +80,8 @@ struct flowd {
 		uint64_t evicted; /* created - deleted - present at that walk */
 		uint64_t since_ns; /* entries stamped before it are as that walk read them */
 		uint64_t all_read_ns; /* when a walk last read them all */
+		uint64_t walk_ns; /* when the last walk began */
+		uint64_t present; /* the entries it read (flows_ct_walk_due) */
 		bool all_next; /* the next walk reads them all (an eviction was seen) */
 	} seen;
 	struct xcni_metric *mvals; /* XCNI_NR_METRICS x CPUs */
@@ -390,10 +392,15 @@ static bool packets_read(struct flowd *d, uint64_t *out)
  * after xcni_ctstat counted a delete (the same walk) or an LRU eviction (the
  * next, a second later than a full walk would), and one every CT_ALL_READ_S
  * whatever the counters say (an entry deleted behind their back: 30 s late
- * at most). all: read everything now (the agent's last walk).
+ * at most). With more than FLOWS_CT_WALK_RATE entries in the maps, walks are
+ * spaced so they read at most that many a second (flows_ct_walk_due): a
+ * busy node's conntrack costs the agent a bounded share of a CPU, its flows'
+ * counters then a few seconds old. final: read everything now (the agent's
+ * last walk).
  */
-static void ct_walks(struct flowd *d, bool all)
+static void ct_walks(struct flowd *d, bool final)
 {
+	bool all = final;
 	struct ct_seen *sn = &d->seen;
 	struct xcni_ctstat st = {};
 	uint64_t now = mono_ns(), packets = 0, present, evicted;
@@ -402,13 +409,18 @@ static void ct_walks(struct flowd *d, bool all)
 
 	all = all || !counted || !sn->valid || sn->all_next || st.deleted != sn->st.deleted ||
 	      now - sn->all_read_ns >= CT_ALL_READ_S * 1000000000ULL;
-	if (!all && packets == sn->packets && st.created == sn->st.created) {
-		/* Nothing ran: the entries are as the last walk read them. */
+	if ((!all && packets == sn->packets && st.created == sn->st.created) ||
+	    (!final && sn->valid && !flows_ct_walk_due(sn->walk_ns, now, sn->present))) {
+		/* Nothing ran: the entries are as the last walk read them. Or the
+		 * maps are big and the last walk was too recent for another: what
+		 * asked for this one (all) still holds at the next tick. */
 		flows_ct_sweep(d->fl, false, now);
 		return;
 	}
+	sn->walk_ns = now;
 	present = ct_walk(d, d->ct_fd, false, all ? 0 : sn->since_ns);
 	present += ct_walk(d, d->ct6_fd, true, all ? 0 : sn->since_ns);
+	sn->present = present;
 	flows_ct_sweep(d->fl, all, now);
 	/* Evicted entries are what the counters leave unexplained; a rise means
 	 * some went while the walk skipped theirs: the next walk reads all. */

@@ -1113,3 +1113,13 @@ int flows_events_path(const char *sock_path, char *buf, size_t len)
 		return -ENAMETOOLONG;
 	return 0;
 }
+
+bool flows_ct_walk_due(uint64_t last_ns, uint64_t now_ns, uint64_t entries)
+{
+	uint64_t gap = entries / FLOWS_CT_WALK_RATE * 1000000000ULL +
+		       entries % FLOWS_CT_WALK_RATE * 1000000000ULL / FLOWS_CT_WALK_RATE;
+
+	if (gap <= 1000000000ULL || now_ns < last_ns)
+		return true;
+	return now_ns - last_ns + 100000000ULL >= gap;
+}

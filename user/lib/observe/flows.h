@@ -135,6 +135,17 @@ size_t flows_ct_sweep(struct flows *f, bool all_read, uint64_t now_ns);
 /* How many records are in_ct. */
 size_t flows_ct_count(const struct flows *f);
 /*
+ * Reading the conntrack maps costs the entries read (the kernel copies every
+ * one, live or expired, whatever the walk then skips): with more than
+ * FLOWS_CT_WALK_RATE entries, walks are spaced so that they read at most that
+ * many a second. Is a walk of entries entries (the last walk's count) due at
+ * now_ns, the last one having begun at last_ns? Below the rate, every tick
+ * (a second apart); above it, entries / rate seconds apart (a tenth of a
+ * second early counts: the timer's jitter).
+ */
+#define FLOWS_CT_WALK_RATE 65536
+bool flows_ct_walk_due(uint64_t last_ns, uint64_t now_ns, uint64_t entries);
+/*
  * A policy verdict event: allowed by policy_id (its name, "ns/name") rule; with
  * audit, it passed only because that policy is in audit mode (it would deny).
  */
