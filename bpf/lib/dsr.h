@@ -1,0 +1,399 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * NodePort DSR (direct server return) in Geneve, both families and both
+ * underlays: the DSR option (the frontend a client's packet was meant for),
+ * its encapsulation to the backend's node (geneve_encap_dsr, _dsr6,
+ * geneve_encap_ul6_dsr), reading it on the backend's node
+ * (dsr_opt_frontend: only to a backend of the frontend it names,
+ * drop-dsr-not-backend) and the flow it opens there (dsr_open,
+ * nodeport6_dsr_track). The NodePort paths that use it are in nodeport.h.
+ */
+#ifndef XCNI_DSR_H
+#define XCNI_DSR_H
+
+#include <stddef.h>
+
+#include "compat.h"
+#include "config.h"
+#include "conntrack.h"
+#include "encap.h"
+#include "exit.h"
+#include "frag.h"
+#include "ipcache.h"
+#include "l2.h"
+#include "lb.h"
+#include "maps.h"
+#include "parse.h"
+#include "policy.h"
+#include "sctp.h"
+
+/* Options walked in a header with its critical bit set: more is a drop (one
+ * beyond them could be an unknown critical one). */
+#define GENEVE_OPTS_WALK 8
+
+/* What DSR encapsulation writes after the outer Ethernet header: these,
+ * then the inner Ethernet header (two stores: the frame stays small). */
+struct outer_hdrs_dsr {
+	struct iphdr ip;
+	struct udphdr udp;
+	struct geneve_hdr gnv;
+	struct xcni_geneve_dsr opt;
+};
+
+/* What it writes after the outer IPv6 header's addresses (see outer6_hdrs). */
+struct outer6_hdrs_dsr {
+	__u8 ip6_head[8];
+	struct udphdr udp;
+	struct geneve_hdr gnv;
+	struct xcni_geneve_dsr opt;
+	struct ethhdr inner_eth;
+};
+
+_Static_assert(sizeof(struct xcni_geneve_dsr) == 24, "the DSR option is 6 words");
+_Static_assert(sizeof(struct outer_hdrs_dsr) + sizeof(struct ethhdr) == XCNI_ENCAP_DSR_LEN,
+	       "DSR encapsulation is 74 bytes");
+
+/* The DSR option for a frontend: family, protocol, port (network order) and
+ * its address, addr_len bytes of it (4 or 16; the rest stays zero). */
+static __always_inline void dsr_opt_fill(struct xcni_geneve_dsr *o, __u8 family, __u8 proto,
+					 __be16 port, const void *addr, __u32 addr_len)
+{
+	o->opt_class = bpf_htons(XCNI_GENEVE_OPT_CLASS);
+	o->type = XCNI_GENEVE_OPT_DSR;
+	o->len = (sizeof(*o) - 4) / 4;
+	o->family = family;
+	o->proto = proto;
+	o->port = port;
+	__builtin_memcpy(o->addr, addr, addr_len);
+}
+
+/* The Geneve header in front of the DSR option: 6 words of options, the C bit. */
+static __always_inline void dsr_geneve_fill(struct geneve_hdr *g, __u32 vni)
+{
+	g->ver_optlen = sizeof(struct xcni_geneve_dsr) / 4;
+	g->flags = XCNI_GENEVE_F_CRIT;
+	g->proto = bpf_htons(XCNI_GENEVE_PROTO_ETH);
+	g->vni_rsvd = bpf_htonl(vni << 8);
+}
+
+/*
+ * The outer IPv4, UDP and Geneve headers in front of h->opt (the caller's,
+ * dsr_opt_fill), node_vni this node's address << 32 | VNI, then the inner
+ * Ethernet (the packet's own addresses, type inner_proto, network order).
+ * An IPv6 inner packet's outer Ethernet header, the one it came with, is
+ * made to say IPv4. Inlined into the encapsulations of either family: their
+ * frames stay their own.
+ */
+static __always_inline int dsr_encap_ip4(struct __sk_buff *skb, const struct encap_in *in,
+					 struct outer_hdrs_dsr *h, __u32 tunnel_ip, __u64 node_vni,
+					 __be16 inner_proto)
+{
+	__u64 flags = BPF_F_ADJ_ROOM_FIXED_GSO | BPF_F_ADJ_ROOM_ENCAP_L3_IPV4 |
+		      BPF_F_ADJ_ROOM_ENCAP_L4_UDP | BPF_F_ADJ_ROOM_ENCAP_L2_ETH |
+		      BPF_F_ADJ_ROOM_ENCAP_L2(ETH_HLEN);
+	__u16 inner_len = in->inner_len;
+	__be16 ip_proto = bpf_htons(ETH_P_IP);
+
+	h->ip.version = 4;
+	h->ip.ihl = 5;
+	h->ip.tos = in->tos;
+	h->ip.tot_len = bpf_htons(inner_len + XCNI_ENCAP_DSR_LEN);
+	h->ip.frag_off = bpf_htons(0x4000);
+	h->ip.ttl = 64;
+	h->ip.protocol = IPPROTO_UDP;
+	h->ip.saddr = node_vni >> 32;
+	h->ip.daddr = tunnel_ip;
+	h->ip.check = csum_fold(bpf_csum_diff(NULL, 0, (__be32 *)&h->ip, sizeof(h->ip), 0));
+	h->udp.source = bpf_htons(in->sport);
+	h->udp.dest = bpf_htons(XCNI_GENEVE_PORT);
+	h->udp.len = bpf_htons(inner_len + XCNI_ENCAP_DSR_LEN - sizeof(struct iphdr));
+	dsr_geneve_fill(&h->gnv, node_vni & 0xffffff);
+
+	if (encap_room(skb, XCNI_ENCAP_DSR_LEN, flags) ||
+	    bpf_skb_store_bytes(skb, ETH_HLEN, h, sizeof(*h), 0))
+		return XCNI_DROP_ENCAP;
+	/* The inner Ethernet: the packet's own addresses (in->macs, in order),
+	 * in the option's room (stored already). */
+	__builtin_memcpy(h->opt.addr, in->macs, 2 * ETH_ALEN);
+	*(__be16 *)(h->opt.addr + 2 * ETH_ALEN) = inner_proto;
+	if (bpf_skb_store_bytes(skb, ETH_HLEN + sizeof(*h), h->opt.addr, sizeof(struct ethhdr), 0))
+		return XCNI_DROP_ENCAP;
+	if (inner_proto != ip_proto &&
+	    bpf_skb_store_bytes(skb, offsetof(struct ethhdr, h_proto), &ip_proto, sizeof(ip_proto), 0))
+		return XCNI_DROP_ENCAP;
+	geneve_mark(skb);
+	return 0;
+}
+
+/*
+ * geneve_encap with the DSR option for the IPv4 frontend the client asked
+ * for (st->orig's destination), node_vni this node's address << 32 | VNI,
+ * between the Geneve header and the inner Ethernet (the
+ * header's option length 6 words, its critical bit set). 0 or a drop
+ * reason; packet pointers are stale afterwards. A function of its own: its
+ * frame sits on top of from_overlay's, which is near the verifier's limit.
+ */
+static __attribute__((noinline)) int geneve_encap_dsr(struct __sk_buff *skb,
+						       const struct encap_in *in,
+						       const struct lb_state *st, __u32 tunnel_ip,
+						       __u64 node_vni)
+{
+	struct outer_hdrs_dsr h = {};
+
+	dsr_opt_fill(&h.opt, XCNI_AF_INET, st->orig.proto, st->orig.dport, &st->orig.daddr, 4);
+	return dsr_encap_ip4(skb, in, &h, tunnel_ip, node_vni, bpf_htons(ETH_P_IP));
+}
+
+/*
+ * geneve_encap_dsr for an IPv6 inner packet: the option names the IPv6
+ * frontend fe (the tuple as the client sent it: its destination and port),
+ * the inner Ethernet says IPv6, the outer IPv4. node_vni: this node's
+ * address << 32 | VNI. 0 or a drop reason; packet pointers are stale.
+ */
+static __attribute__((noinline)) int geneve_encap_dsr6(struct __sk_buff *skb,
+							const struct encap_in *in,
+							const struct xcni_ct6_key *fe,
+							__u32 tunnel_ip, __u64 node_vni)
+{
+	struct outer_hdrs_dsr h = {};
+
+	dsr_opt_fill(&h.opt, XCNI_AF_INET6, fe->proto, fe->dport, fe->daddr, 16);
+	return dsr_encap_ip4(skb, in, &h, tunnel_ip, node_vni, bpf_htons(ETH_P_IPV6));
+}
+
+/*
+ * The options of a Geneve header whose critical bit is set (RFC 8926 3.4:
+ * the bit says at least one option is critical), optlen bytes at off: ours
+ * is read into *dsr (family 0 when absent). 0, or XCNI_DROP_BAD_GENEVE for an
+ * unknown critical option (the RFC's MUST drop), a list that does not add up
+ * to optlen, a malformed DSR option, or more options than are walked.
+ */
+static __always_inline int geneve_opts_read(struct __sk_buff *skb, __u32 off, __u32 optlen,
+					    struct xcni_geneve_dsr *dsr)
+{
+	struct {
+		__be16 cls;
+		__u8 type;
+		__u8 len;
+	} h;
+	__u32 pos = 0, dlen;
+
+	dsr->family = 0;
+	for (int i = 0; i < GENEVE_OPTS_WALK; i++) {
+		if (pos >= optlen)
+			return 0;
+		if (pos + 4 > optlen || bpf_skb_load_bytes(skb, off + pos, &h, sizeof(h)))
+			return XCNI_DROP_BAD_GENEVE;
+		dlen = (h.len & 0x1f) * 4;
+		if (pos + 4 + dlen > optlen)
+			return XCNI_DROP_BAD_GENEVE;
+		if (h.cls == bpf_htons(XCNI_GENEVE_OPT_CLASS) && h.type == XCNI_GENEVE_OPT_DSR) {
+			if (dlen != sizeof(*dsr) - 4 ||
+			    bpf_skb_load_bytes(skb, off + pos, dsr, sizeof(*dsr)) ||
+			    (dsr->family != XCNI_AF_INET && dsr->family != XCNI_AF_INET6))
+				return XCNI_DROP_BAD_GENEVE;
+		} else if (h.type & XCNI_GENEVE_OPT_CRIT) {
+			return XCNI_DROP_BAD_GENEVE;
+		}
+		pos += 4 + dlen;
+	}
+	return pos >= optlen ? 0 : XCNI_DROP_BAD_GENEVE;
+}
+
+/* The external frontend an option names, as this node's maps have it (EXT scope). */
+static __always_inline const struct xcni_svc *dsr_frontend(const struct xcni_geneve_dsr *o)
+{
+	struct xcni_svc_key k = {};
+
+	__builtin_memcpy(k.addr, o->addr, sizeof(k.addr));
+	k.port = o->port;
+	k.family = o->family;
+	k.proto = o->proto;
+	k.scope = XCNI_SCOPE_EXT;
+	return bpf_map_lookup_elem(&xcni_svc, &k);
+}
+
+/* What from_overlay4/6 learnt of DSR (one word: their frames are at the verifier's limit). */
+#define DSR_FE (1u << 16) /* this node has the frontend; its rev_nat in the low 16 bits */
+#define DSR_OPT (1u << 17) /* the packet carries the option */
+#define DSR_FLOW (1u << 18) /* its source is an outside client the sending node speaks for */
+
+/*
+ * The options of a Geneve packet that has some (optlen bytes after the
+ * Geneve header, outer_len the outer IP header's length: IPv4's, or IPv6's
+ * over the IPv6 underlay), when its header says a critical one is present
+ * (geneve_opts_read), read before the decapsulation takes them away: 0
+ * (*dsr DSR_OPT, and DSR_FE | the frontend's reverse-NAT index when this
+ * node has it; 0 without the option), or a drop reason: an unknown critical
+ * option, a malformed list, or a DSR option naming a frontend of another
+ * family than the inner packet's (family, XCNI_AF_*). For from_overlay4 and
+ * from_overlay6 both; a function of its own: the option and the key sit in
+ * its frame, not in theirs.
+ */
+static __attribute__((noinline)) int dsr_opt_frontend(struct __sk_buff *skb, __u32 optlen,
+						       __u32 outer_len, __u32 family, __u32 *dsr)
+{
+	__u32 off = ETH_HLEN + outer_len + sizeof(struct udphdr);
+	struct xcni_geneve_dsr opt;
+	const struct xcni_svc *svc;
+	struct geneve_hdr g;
+	int r;
+
+	*dsr = 0;
+	if (bpf_skb_load_bytes(skb, off, &g, sizeof(g)))
+		return XCNI_DROP_BAD_GENEVE;
+	if (!(g.flags & XCNI_GENEVE_F_CRIT))
+		return 0;
+	r = geneve_opts_read(skb, off + sizeof(g), optlen, &opt);
+	if (r || !opt.family)
+		return r;
+	/* The other family's frontend: its index must not rewrite this flow's replies. */
+	if (opt.family != family)
+		return XCNI_DROP_BAD_GENEVE;
+	*dsr = DSR_OPT;
+	svc = dsr_frontend(&opt);
+	if (svc)
+		*dsr |= DSR_FE | svc->rev_nat;
+	return 0;
+}
+
+/*
+ * A flow from_overlay4/6 is about to open: one opened by the option alone
+ * (DSR_FLOW, a new entry) must name a frontend this node knows, whose index
+ * then rewrites the replies (*rev_nat, from_pod's); any other keeps no DSR
+ * mark (*dsr 0). 0 or XCNI_DROP_BAD_GENEVE.
+ */
+static __always_inline int dsr_open(__u32 *dsr, int ct, __u16 *rev_nat)
+{
+	if (!(*dsr & DSR_FLOW) || ct != CT_NEW) {
+		*dsr = 0;
+		return 0;
+	}
+	if (!(*dsr & DSR_FE))
+		return XCNI_DROP_BAD_GENEVE;
+	*rev_nat = *dsr & 0xffff;
+	return 0;
+}
+
+/*
+ * A flow a DSR option opens must go to a backend of the frontend it names
+ * (svc_id: its index, the low 16 bits of *dsr with DSR_FE): else a node's
+ * process could send Geneve from its node's address that opens a flow from
+ * any outside address into any pod here, whose replies then leave from the
+ * frontend (a reflector past ipBlock rules). One lookup in xcni_svcbe, the
+ * backends by key; addr is the inner destination (4 or 16 bytes by family),
+ * port in network order. 0 or XCNI_DROP_DSR_NOT_BACKEND. A function of its
+ * own: the key sits in its frame, not in from_overlay4/6's.
+ */
+static __attribute__((noinline)) int dsr_to_backend(__u32 svc_id, __u32 family, const __u8 *addr,
+						    __u32 port)
+{
+	struct xcni_svcbe_key k = {};
+
+	k.svc_id = svc_id;
+	k.port = (__u16)port;
+	k.family = (__u8)family;
+	if (family == XCNI_AF_INET6)
+		__builtin_memcpy(k.addr, addr, 16);
+	else
+		__builtin_memcpy(k.addr, addr, 4);
+	return bpf_map_lookup_elem(&xcni_svcbe, &k) ? 0 : XCNI_DROP_DSR_NOT_BACKEND;
+}
+
+/* DSR's encapsulation over the IPv6 underlay: 70 + the option's 24 bytes. */
+#define XCNI_ENCAP6_DSR_LEN (XCNI_ENCAP6_LEN + 24)
+
+/* Stored from udp to the end of inner_eth (the struct's tail is padding). */
+#define OUTER6_DSR_TAIL_LEN                                                                    \
+	(offsetof(struct outer6_hdrs_dsr, inner_eth) + sizeof(struct ethhdr) -                 \
+	 offsetof(struct outer6_hdrs_dsr, udp))
+
+_Static_assert(sizeof(struct xcni_ip6hdr) + OUTER6_DSR_TAIL_LEN == XCNI_ENCAP6_DSR_LEN,
+	       "DSR encapsulation over IPv6 is 94 bytes");
+
+/* nodeport6_dsr_track's answer: tracked, nodeport6_dsr sends it. */
+#define DSR6_TRACKED 1
+
+/*
+ * geneve_encap_ul6 with the DSR option for the IPv6 frontend fe, to the node
+ * at dst6 (its ipcache entry's tunnel_ip6), the Geneve header's option length
+ * 6 words and its C bit. The outer Ethernet already says IPv6. 0 or a drop
+ * reason; packet pointers are stale.
+ */
+static __attribute__((noinline)) int geneve_encap_ul6_dsr(struct __sk_buff *skb,
+							   const struct encap_in *in,
+							   const struct xcni_ct6_key *fe,
+							   const __u8 *dst6)
+{
+	__u64 flags = BPF_F_ADJ_ROOM_FIXED_GSO | BPF_F_ADJ_ROOM_ENCAP_L3_IPV6 |
+		      BPF_F_ADJ_ROOM_ENCAP_L4_UDP | BPF_F_ADJ_ROOM_ENCAP_L2_ETH |
+		      BPF_F_ADJ_ROOM_ENCAP_L2(ETH_HLEN);
+	__u32 plen = (__u32)in->inner_len + XCNI_ENCAP6_DSR_LEN - sizeof(struct xcni_ip6hdr);
+	struct outer6_hdrs_dsr h = {};
+
+	if (plen > 0xffff)
+		return XCNI_DROP_ENCAP;
+	dsr_opt_fill(&h.opt, XCNI_AF_INET6, fe->proto, fe->dport, fe->daddr, 16);
+	__builtin_memcpy(h.inner_eth.h_dest, in->macs, ETH_ALEN);
+	__builtin_memcpy(h.inner_eth.h_source, in->macs + ETH_ALEN, ETH_ALEN);
+	h.inner_eth.h_proto = bpf_htons(ETH_P_IPV6);
+	h.ip6_head[0] = 0x60 | in->tos >> 4;
+	h.ip6_head[1] = (__u8)((in->tos & 0xf) << 4 | ((in->label >> 16) & 0xf));
+	h.ip6_head[2] = (__u8)(in->label >> 8);
+	h.ip6_head[3] = (__u8)in->label;
+	h.ip6_head[4] = (__u8)(plen >> 8);
+	h.ip6_head[5] = (__u8)plen;
+	h.ip6_head[6] = IPPROTO_UDP;
+	h.ip6_head[7] = 64;
+	h.udp.source = bpf_htons(in->sport);
+	h.udp.dest = bpf_htons(XCNI_GENEVE_PORT);
+	h.udp.len = bpf_htons(plen);
+	dsr_geneve_fill(&h.gnv, vni);
+
+	if (encap_room(skb, XCNI_ENCAP6_DSR_LEN, flags) ||
+	    bpf_skb_store_bytes(skb, ETH_HLEN, h.ip6_head, sizeof(h.ip6_head), 0) ||
+	    bpf_skb_store_bytes(skb, ETH_HLEN + offsetof(struct xcni_ip6hdr, saddr),
+				(const void *)node_ip6, 16, 0) ||
+	    bpf_skb_store_bytes(skb, ETH_HLEN + offsetof(struct xcni_ip6hdr, daddr), dst6, 16, 0) ||
+	    bpf_skb_store_bytes(skb, ETH_HLEN + sizeof(struct xcni_ip6hdr), &h.udp,
+				OUTER6_DSR_TAIL_LEN, 0))
+		return XCNI_DROP_ENCAP;
+	geneve_mark(skb);
+	return 0;
+}
+
+/*
+ * From outside (from_outside6, --node-port-mode dsr), translated to a
+ * backend on another node (p: client -> backend): 0 when that node is not
+ * reachable (no tunnel of either underlay: nothing touched, the caller
+ * decides), else the
+ * flow tracked here (DSR6_TRACKED) or a drop reason. This node sees the
+ * requests only: its entry keeps the flow visible (ct list) and ends with
+ * them; the backend's node judges its ingress. Apart from nodeport6_dsr,
+ * both called from from_outside6: conntrack's frame (ct6_icmp_related
+ * under it) and the encapsulation's are never on the stack together, which
+ * the verifier's 512 bytes would not hold.
+ */
+__attribute__((noinline)) int nodeport6_dsr_track(struct __sk_buff *skb, struct pkt6 *p,
+						  struct lb6_state *st)
+{
+	struct xcni_ipcache_val *dipc;
+	int ct;
+	__u8 ctf;
+
+	if (!skb || !p || !st)
+		return XCNI_DROP_ENCAP;
+	dipc = ipcache6_lookup(p->tuple.daddr);
+	if (!dipc || !(dipc->flags & XCNI_IPC_POD) ||
+	    !((dipc->tunnel_ip && node_ip) || ((dipc->flags & XCNI_IPC_TUN6) && ul6_on())))
+		return 0;
+	ct = ct6_track(skb, p, &ctf);
+	if (ct == CT_INVALID)
+		return p->frag_later ? XCNI_DROP_FRAGMENT : XCNI_DROP_CT_INVALID;
+	if (ct == CT_NEW || ct == CT_STALE)
+		ct6_commit(p, ct, 0, XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR);
+	lb6_follow(st, p);
+	return DSR6_TRACKED;
+}
+
+#endif
