@@ -197,8 +197,11 @@ run_suite() {
 	[[ $solo == *" $name "* ]] || box=(bash tests/sandbox.sh "$name")
 	# cmocka writes TAP when asked; the shell suites always do. 9 (the lock)
 	# stays with the runner: a process a suite leaves behind cannot hold it.
-	CMOCKA_MESSAGE_OUTPUT=TAP timeout --kill-after=30 1200 "${box[@]}" $cmd >"$OUT/$i.log" 2>&1 9>&-
+	CMOCKA_MESSAGE_OUTPUT=TAP timeout --kill-after=30 1200 "${box[@]}" $cmd >"$OUT/$i.log" 2>&1 9>&- &
+	echo $! >"$OUT/$i.pid"
+	wait $!
 	echo $? >"$OUT/$i.rc"
+	rm -f "$OUT/$i.pid"
 }
 # report I: suite I's output and its line, added to the totals.
 report() {
@@ -224,6 +227,20 @@ reap() {
 	report "${running[$pid]}"
 	unset "running[$pid]"
 }
+
+# Stopped (a CI timeout, ^C): the running suites are stopped too (their
+# sandboxes kill what they started), and the totals so far are said.
+stop_run() {
+	local pid
+	trap - TERM INT HUP
+	# timeout(1) passes TERM on to the suite (tests/sandbox.sh cleans up after it).
+	for pid in "$OUT"/*.pid; do [ -e "$pid" ] && kill -TERM "$(cat "$pid")" 2>/dev/null; done
+	wait
+	echo "tests/run.sh: stopped; $pass passed, $fail failed until then"
+	rm -rf "$OUT"
+	exit 143
+}
+trap stop_run TERM INT HUP
 
 run_start=$SECONDS
 for i in "${!suites[@]}"; do

@@ -42,10 +42,31 @@ remove_cgroup() {
 }
 
 # The suite runs in a child moved into the cgroup; this shell stays outside to
-# clean up after it.
+# clean up after it, also when it is stopped itself (timeout(1) sends TERM):
+# every process of the suite is then killed through the cgroup.
+child=
+stopping=
+stopped() {
+	local i st
+	[ -n "$stopping" ] && return
+	stopping=1
+	# The suite's own EXIT trap first (it takes its lab down), 20 s at most.
+	# The suite has a session of its own (below): timeout(1)'s TERM to its
+	# process group does not reach it a second time, in the middle of that trap.
+	if [ -n "$child" ] && kill -TERM "$child" 2>/dev/null; then
+		for i in $(seq 100); do
+			st=$(awk '{ print $3 }' "/proc/$child/stat" 2>/dev/null)
+			[ -z "$st" ] || [ "$st" = Z ] && break
+			sleep 0.2
+		done
+	fi
+	remove_cgroup
+	exit 143
+}
+trap stopped TERM INT HUP
 (
 	echo "$BASHPID" >"$cg/cgroup.procs" || exit 2
-	exec unshare --mount --propagation private --net --cgroup -- bash -c '
+	exec setsid unshare --mount --propagation private --net --cgroup -- bash -c '
 		cg2=$1 name=$2
 		shift 2
 		set -e
@@ -60,7 +81,10 @@ remove_cgroup() {
 		ip link set lo up
 		set +e
 		exec "$@"' sandbox "$cg2" "$name" "$@"
-)
+) &
+child=$!
+wait "$child"
 rc=$?
+child=
 remove_cgroup
 exit "$rc"
