@@ -108,15 +108,17 @@ sync_gen() {
 	return 1
 }
 
-# pcap_start NETNS DEV FILTER FILE: tshark in netns NETNS on DEV, frames
+# pcap_start NETNS DEV FILTER FILE: dumpcap (tshark's capture engine: tshark
+# itself starts its eight extcap helpers twice first, ~1 s of CPU a capture)
+# in netns NETNS on DEV, frames
 # matching the capture FILTER, 160 bytes a frame, into FILE (its messages in
 # FILE.err); CAP is its PID, set before it is known to capture (the caller
 # kills it either way). geneve_capture_start NETNS DEV FILE: Geneve's port only.
-# pcap_stop FILE (geneve_capture_stop): the last frames in, tshark stopped,
+# pcap_stop FILE (geneve_capture_stop): the last frames in, dumpcap stopped,
 # FILE not empty. (Suites keep capture_start/capture_stop for their own wrappers.)
 pcap_start() {
 	rm -f "$4" "$4.err"
-	nsenter --net="/run/netns/$1" tshark -n -i "$2" -s 160 -f "$3" -w "$4" -q 2>"$4.err" &
+	nsenter --net="/run/netns/$1" dumpcap -i "$2" -s 160 -f "$3" -w "$4" -q 2>"$4.err" &
 	CAP=$!
 	for _ in $(seq 100); do
 		grep -q 'Capturing on' "$4.err" 2>/dev/null && [ -s "$4" ] && return 0

@@ -67,7 +67,7 @@ wire() {
 	local filter=$1 cap=$T/cap.pcap pid
 	shift
 	rm -f "$cap"
-	ip netns exec "$XCT_TAG-b" tshark -q -i eth0 -w "$cap" -f "tcp or udp" 2>/dev/null &
+	ip netns exec "$XCT_TAG-b" dumpcap -q -i eth0 -w "$cap" -f "tcp or udp" 2>/dev/null &
 	pid=$!
 	for _ in $(seq 50); do [ -s "$cap" ] && break; sleep 0.1; done
 	"$@" >"$T/wire.out" 2>&1

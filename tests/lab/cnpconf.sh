@@ -53,19 +53,25 @@ UDP="53/udp 5353/udp"
 HOSTP="34346/tcp 34347/tcp 34348/udp 34350/udp"
 
 # judge NAME PORT/PROTO... [-- POKE...]: every cell of each port's matrix
-# against conf.py (the policies in $T/pol), and upstream's probes; re-probed once.
+# against conf.py (the policies in $T/pol), and upstream's probes; the ports
+# probed at once (one `lab matrix`), a port that disagrees re-probed alone once.
 judge() {
-	local name=$1 pp try ports=()
+	local name=$1 pp try i ports=()
 	shift
 	while [ $# -gt 0 ] && [ "$1" != -- ]; do ports+=("$1"); shift; done
 	[ $# -gt 0 ] && shift
 	lab get --json >"$T/lab.json" || { not_ok "$name: lab get"; return; }
+	if ! lab matrix "${ports[@]}" --json --timeout-ms "$TIMEOUT" >"$T/all.json" 2>"$T/m.err"; then
+		sed 's/^/#   /' "$T/m.err" | head -5
+		: >"$T/all.json"
+	fi
+	i=0
 	for pp in "${ports[@]}"; do
+		i=$((i + 1))
+		sed -n "${i}p" "$T/all.json" >"$T/m.json"
 		for try in 1 2; do
-			if ! lab matrix "$pp" --json --timeout-ms "$TIMEOUT" >"$T/m.json" 2>"$T/m.err"; then
-				sed 's/^/#   /' "$T/m.err" | head -5
-			elif /usr/bin/python3 "$C/conf.py" check "$T/m.json" "$T/lab.json" "$T/cluster.yaml" \
-				"$T"/pol/*.yaml -- "$@" >"$T/diff"; then
+			if [ -s "$T/m.json" ] && /usr/bin/python3 "$C/conf.py" check "$T/m.json" "$T/lab.json" \
+				"$T/cluster.yaml" "$T"/pol/*.yaml -- "$@" >"$T/diff"; then
 				ok "$name: $pp$([ "$try" = 2 ] && echo " (RE-PROBED)") ($(tail -1 "$T/diff" | sed 's/^# [^:]*: //'))"
 				break
 			fi
@@ -73,8 +79,11 @@ judge() {
 				not_ok "$name: $pp"
 				head -40 "$T/diff"
 				"$XCNICTL" --node n1 policy list 2>&1 | sed 's/^/#   /' | head -20
+				break
 			fi
 			sleep 1
+			lab matrix "$pp" --json --timeout-ms "$TIMEOUT" >"$T/m.json" 2>"$T/m.err" ||
+				sed 's/^/#   /' "$T/m.err" | head -5
 		done
 	done
 }

@@ -17,6 +17,13 @@
 #include "lab/pod.h"
 #include "lib/system/hash.h"
 
+/*
+ * How long a terminating pod's listener may finish the connections it holds
+ * before it is stopped (lab_pod_teardown); bounded, so a client that keeps
+ * its connection open does not hold up the delete.
+ */
+#define LAB_DRAIN_MS 1000
+
 /* ---- names ------------------------------------------------------------------- */
 
 /* A namespace has no dot, so "<ns>.<name>" is unambiguous; very long ones get a hash. */
@@ -258,6 +265,16 @@ int lab_pod_teardown(struct lab *lab, struct lab_pod *pod)
 	char path[PATH_MAX];
 	int err = 0;
 
+	/* A pod that went terminating (no new connection is sent to it any
+	 * more) first finishes the ones it holds, as a server draining on
+	 * SIGTERM would: a request already in flight gets its answer. */
+	if (pod->terminating && !pod->host_network) {
+		long long until = lab_now_ms() + LAB_DRAIN_MS;
+
+		lab_netns_path(pod->netns, path, sizeof(path));
+		while (lab_netns_tcp_open(path) > 0 && lab_now_ms() < until)
+			usleep(20 * 1000);
+	}
 	lab_proc_stop(&pod->server);
 	/* DEL is idempotent: it cleans up whatever part of ADD happened. A
 	 * hostNetwork pod had neither: its netns is its node's. */

@@ -28,7 +28,14 @@
 #include "lab/probe.h"
 #include "lab/svg.h"
 
-#define MATRIX_THREADS 64
+/*
+ * Probe threads of one matrix run: a blocked probe holds its thread until the
+ * timeout, so as many as there are probes (every port's and family's at once)
+ * up to this many: the run then waits about one timeout, not one per round.
+ */
+#define MATRIX_THREADS 256
+/* Ports one `lab matrix` probes at once. */
+#define MATRIX_MAX_PORTS 16
 #define PROBE_DEFAULT_MS 1000
 
 static int timeout_parse(const char *s, int *out)
@@ -206,21 +213,29 @@ struct matrix {
 	unsigned int fam;
 	struct lab_port port;
 	int timeout_ms;
-	atomic_size_t next; /* the jobs to run: next .. end-1, job = src * npods + dst */
-	size_t end;
 	int *res; /* [src * npods + dst]: 1 connected, 0 blocked, -errno */
 	char (*answer)[64]; /* [src * npods + dst]: what the listener answered */
 	uint16_t *sport; /* [src * npods + dst]: the probe's source port */
 };
 
+/* The probes of several matrices (same pods) run as one pool: job j is
+ * ms[j / per] cell j % per. */
+struct matrix_set {
+	struct matrix *ms;
+	size_t per; /* jobs of one matrix: npods * npods */
+	atomic_size_t next;
+	size_t end;
+};
+
 static void *matrix_worker(void *arg)
 {
-	struct matrix *m = arg;
-	size_t job;
+	struct matrix_set *set = arg;
+	size_t j;
 	int cur = -1;
 
-	while ((job = atomic_fetch_add(&m->next, 1)) < m->end) {
-		size_t src = job / m->npods, dst = job % m->npods;
+	while ((j = atomic_fetch_add(&set->next, 1)) < set->end) {
+		struct matrix *m = &set->ms[j / set->per];
+		size_t job = j % set->per, src = job / m->npods, dst = job % m->npods;
 
 		/* setns moves only this thread: each worker hops into the pod it probes from. */
 		if (cur != m->nsfd[src]) {
@@ -246,17 +261,28 @@ static int pod_cmp(const void *a, const void *b)
 	return c ? c : strcmp(x->name, y->name);
 }
 
-/* Runs the probes of m over up to nthreads threads; 0 or -errno (results in m->res). */
-static int matrix_run(struct matrix *m, size_t nthreads)
+/*
+ * Runs the probes of the nm matrices ms (same pods) together, over as many
+ * threads as there are probes up to MATRIX_THREADS; 0 or -errno (results in
+ * each ms[i].res).
+ */
+static int matrix_run(struct matrix *ms, size_t nm)
 {
-	pthread_t *t = calloc(nthreads, sizeof(*t));
-	size_t started = 0;
+	struct matrix_set set = { .ms = ms, .per = ms[0].npods * ms[0].npods };
+	size_t nthreads, started = 0;
+	pthread_t *t;
 	int err = 0;
 
+	set.end = set.per * nm;
+	atomic_init(&set.next, 0);
+	if (!set.end)
+		return 0;
+	nthreads = set.end < MATRIX_THREADS ? set.end : MATRIX_THREADS;
+	t = calloc(nthreads, sizeof(*t));
 	if (!t)
 		return -ENOMEM;
 	for (; started < nthreads; started++) {
-		err = -pthread_create(&t[started], NULL, matrix_worker, m);
+		err = -pthread_create(&t[started], NULL, matrix_worker, &set);
 		if (err)
 			break;
 	}
@@ -560,11 +586,14 @@ out:
 
 static void usage_matrix(FILE *f)
 {
-	fprintf(f, "Usage: xcnictl lab matrix PORT/PROTO [--via-service] [--family 4|6] [--json]\n"
+	fprintf(f, "Usage: xcnictl lab matrix PORT/PROTO... [--via-service] [--family 4|6] [--json]\n"
 		   "                          [--timeout-ms N] [--svg FILE]\n"
 		   "Probes every ordered pair of pods (a pod to itself too) in parallel and prints the\n"
 		   "truth table: a row per source pod, a column per destination, '.' connected,\n"
-		   "'X' blocked; kube-system's pods (the DNS) are left out. --json:\n"
+		   "'X' blocked; kube-system's pods (the DNS) are left out. Several PORT/PROTO (up\n"
+		   "to %d) are probed at once, every family too: a blocked probe costs the run one\n"
+		   "timeout, not one per port; a table per port (text: under its name; JSON: one\n"
+		   "object per line, in the order given). --json:\n"
 		   "{\"pods\": [...], \"rows\": {\"NS/POD\": {\"NS/POD\": bool}}, \"port\": N,\n"
 		   "\"protocol\": \"tcp\"|\"udp\", \"answers\": {SRC: {DST: what the listener said}},\n"
 		   "\"sports\": {SRC: {DST: the probe's source port}}} (the lab's TCP listeners\n"
@@ -578,7 +607,9 @@ static void usage_matrix(FILE *f)
 		   "\"sports\"}, \"6\": {...}}, each family's own.\n"
 		   "--svg FILE: the table as an SVG heat map too (rows from, columns to; a cell\n"
 		   "allowed, denied, or mixed where one family connected and the other did not),\n"
-		   "written whole or not at all; FILE's directory is checked before any probe.\n");
+		   "written whole or not at all; FILE's directory is checked before any probe (one\n"
+		   "PORT/PROTO only).\n",
+		MATRIX_MAX_PORTS);
 }
 
 /* The tables as a heat map in path: a cell allowed, denied or mixed (two families). */
@@ -749,12 +780,12 @@ int lab_cmd_matrix(int argc, char **argv)
 	const char *svg = NULL;
 	const struct lab_pod **pods = NULL;
 	struct lab_svc_ips *svcips = NULL;
-	struct matrix m[2] = {};
-	unsigned int fam = 0;
-	struct lab_port port;
+	struct matrix *m = NULL;
+	unsigned int fam = 0, fams[2];
+	struct lab_port ports[MATRIX_MAX_PORTS];
 	bool json = false, via_svc = false, changed = false;
 	struct lab lab;
-	size_t n, nm = 0;
+	size_t n, np, nf = 0, nm = 0;
 
 	optind = 0;
 	while ((c = getopt_long(argc, argv, "jt:h", lo, NULL)) != -1) {
@@ -775,12 +806,23 @@ int lab_cmd_matrix(int argc, char **argv)
 		default: usage_matrix(stderr); return 2;
 		}
 	}
-	if (argc - optind != 1) {
+	np = (size_t)(argc - optind);
+	if (np < 1) {
 		usage_matrix(stderr);
 		return 2;
 	}
-	if (probe_spec(argv[optind], &port))
+	if (np > MATRIX_MAX_PORTS) {
+		fprintf(stderr, "lab matrix: %zu PORT/PROTO given: at most %d at once\n", np,
+			MATRIX_MAX_PORTS);
 		return 2;
+	}
+	for (size_t i = 0; i < np; i++)
+		if (probe_spec(argv[optind + (int)i], &ports[i]))
+			return 2;
+	if (svg && np > 1) {
+		fprintf(stderr, "lab matrix: --svg %s: draws one PORT/PROTO's table (%zu given)\n", svg, np);
+		return 2;
+	}
 	if (svg && lab_svg_check_path(svg))
 		return 2;
 	/* Making Services changes the lab: that takes its lock. */
@@ -801,37 +843,50 @@ int lab_cmd_matrix(int argc, char **argv)
 		if (strcmp(lab.pods[i].ns, "kube-system"))
 			pods[n++] = &lab.pods[i];
 	qsort(pods, n, sizeof(*pods), pod_cmp);
-	for (size_t i = 0; via_svc && i < n; i++)
-		if (lab_svc_for_pod(&lab, pods[i], &port, &svcips[i], &changed))
-			goto out;
+	/* A pod's Service serves every port asked (made or completed); one ClusterIP. */
+	for (size_t p = 0; via_svc && p < np; p++)
+		for (size_t i = 0; i < n; i++)
+			if (lab_svc_for_pod(&lab, pods[i], &ports[p], &svcips[i], &changed))
+				goto out;
 	if (lab_services_sync(&lab, changed))
 		goto out;
-	/* A table per family, IPv4's first. */
-	for (unsigned int f = LAB_FAM_V4; f <= LAB_FAM_V6; f <<= 1) {
-		struct matrix *cur = &m[nm];
+	/* A table per port and family (IPv4's first), every probe of them at once. */
+	for (unsigned int f = LAB_FAM_V4; f <= LAB_FAM_V6; f <<= 1)
+		if ((fam ? fam : lab.family) & f)
+			fams[nf++] = f;
+	m = calloc(np * nf, sizeof(*m));
+	if (!m)
+		goto out;
+	for (size_t p = 0; p < np; p++)
+		for (size_t f = 0; f < nf; f++) {
+			struct matrix *cur = &m[nm++];
 
-		if (!((fam ? fam : lab.family) & f))
-			continue;
-		nm++;
-		if (matrix_init(cur, pods, n, f, via_svc ? svcips : NULL))
-			goto out_m;
-		cur->port = port;
-		cur->timeout_ms = timeout;
-		cur->end = n * n;
-		if (n && matrix_run(cur, n * n < MATRIX_THREADS ? n * n : MATRIX_THREADS))
-			goto out_m;
+			if (matrix_init(cur, pods, n, fams[f], via_svc ? svcips : NULL))
+				goto out_m;
+			cur->port = ports[p];
+			cur->timeout_ms = timeout;
+		}
+	if (n && matrix_run(m, nm))
+		goto out_m;
+	for (size_t k = 0; k < nm; k++)
 		for (size_t i = 0; i < n * n; i++)
-			if (cur->res[i] < 0)
-				fprintf(stderr, "lab matrix: %s %s -> %s: %s (counted as blocked)\n",
-					fam_name(f), pods[i / n]->name, pods[i % n]->name,
-					strerror(-cur->res[i]));
+			if (m[k].res[i] < 0)
+				fprintf(stderr, "lab matrix: %u/%s %s %s -> %s: %s (counted as blocked)\n",
+					m[k].port.port, proto_name(m[k].port.proto), fam_name(m[k].fam),
+					pods[i / n]->name, pods[i % n]->name, strerror(-m[k].res[i]));
+	/* Each port's tables: JSON a line each, text under the port's name. */
+	ret = 0;
+	for (size_t p = 0; !ret && p < np; p++) {
+		if (!json && np > 1)
+			printf("%s%u/%s:\n", p ? "\n" : "", ports[p].port, proto_name(ports[p].proto));
+		ret = matrix_print(&m[p * nf], nf, json) ? 2 : 0;
 	}
-	ret = matrix_print(m, nm, json) ? 2 : 0;
-	if (!ret && svg && matrix_svg(m, nm, svg))
+	if (!ret && svg && matrix_svg(m, nf, svg))
 		ret = 2;
 out_m:
 	for (size_t i = 0; i < nm; i++)
 		matrix_fini(&m[i]);
+	free(m);
 out:
 	free(svcips);
 	free(pods);

@@ -555,6 +555,52 @@ int lab_rm_tree(const char *path)
 	return err < 0 ? -errno : err;
 }
 
+/* TCP states of /proc/net/tcp[6] (hex) that are a connection being served. */
+#define TCP_ST_ESTABLISHED 0x01
+#define TCP_ST_SYN_RECV 0x03
+
+/* Connections in one /proc/net/tcp[6] file (its header line skipped). */
+static int tcp_open_in(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	char line[256];
+	unsigned int st;
+	int n = 0;
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, " %*u: %*s %*s %x", &st) == 1 &&
+		    (st == TCP_ST_ESTABLISHED || st == TCP_ST_SYN_RECV))
+			n++;
+	fclose(f);
+	return n;
+}
+
+int lab_netns_tcp_open(const char *netns)
+{
+	int status, n;
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		int fd = open(netns, O_RDONLY | O_CLOEXEC);
+
+		/* /proc/thread-self/net is the netns of the thread that reads it. */
+		if (fd < 0 || setns(fd, CLONE_NEWNET))
+			_exit(255);
+		n = tcp_open_in("/proc/thread-self/net/tcp") + tcp_open_in("/proc/thread-self/net/tcp6");
+		_exit(n > 254 ? 254 : n);
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) == 255)
+		return -EIO;
+	return WEXITSTATUS(status);
+}
+
 int lab_run_quiet(const char *netns, char *const argv[])
 {
 	int status;

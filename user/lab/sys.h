@@ -53,6 +53,11 @@ unsigned long long lab_starttime(pid_t pid);
  * ours. 0 if it exited 0, -EIO if it failed, -errno.
  */
 int lab_run(const char *netns, char *const argv[], const char *in, char **out);
+/*
+ * TCP connections being served in the netns at path netns (established, or a
+ * handshake under way), up to 254; -errno.
+ */
+int lab_netns_tcp_open(const char *netns);
 /* argv in netns with no input and its output thrown away: its exit status, or -errno. */
 int lab_run_quiet(const char *netns, char *const argv[]);
 /*
