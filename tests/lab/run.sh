@@ -109,6 +109,31 @@ check "matrix 80/TCP: all 16 pairs connected (no policy yet)" matrix_all 80/tcp
 check "matrix 81/UDP: all 16 pairs connected" matrix_all 81/udp
 check "matrix text: a header row and one row per pod, all '.'" \
 	bash -c "out=\$(\"$XCNICTL\" lab matrix 80/tcp); echo \"\$out\"; [ \$(echo \"\$out\" | wc -l) -eq 5 ] && [ \$(echo \"\$out\" | tail -n +2 | grep -o '\.' | wc -l) -eq 16 ] && ! echo \"\$out\" | grep -q X"
+# Several ports at once: a JSON line per port in the order given, every pair of
+# 80/tcp and 81/udp connected, 9999/tcp (nobody serves it) blocked everywhere;
+# one timeout for all of them, not one per port.
+matrix_multi() {
+	local t0 t1
+	t0=$(date +%s%N)
+	lab matrix 80/tcp 9999/tcp 81/udp --json --timeout-ms 700 >"$T/multi.json" || return 1
+	t1=$(date +%s%N)
+	echo "took $(((t1 - t0) / 1000000)) ms"
+	/usr/bin/python3 - "$T/multi.json" <<'PY'
+import json, sys
+ls = [json.loads(l) for l in open(sys.argv[1])]
+assert [(m["port"], m["protocol"]) for m in ls] == [(80, "tcp"), (9999, "tcp"), (81, "udp")], ls
+want = [True, False, True]
+for m, w in zip(ls, want):
+    assert len(m["rows"]) == 4 and all(len(r) == 4 and all(v == w for v in r.values()) for r in m["rows"].values()), m
+PY
+}
+check "matrix 80/tcp 9999/tcp 81/udp: a JSON line each, in order; 9999 blocked, the others connected" matrix_multi
+out=$(lab matrix 80/tcp 81/udp --svg "$T/two.svg" 2>&1); RC=$?
+check "matrix with two ports and --svg: exit 2, said, nothing written" \
+	bash -c '[ "$1" = 2 ] && grep -q "one PORT/PROTO" <<<"$2" && [ ! -e "$3" ]' _ "$RC" "$out" "$T/two.svg"
+out=$(lab matrix $(seq -f '%g/tcp' 1 17) 2>&1); RC=$?
+check "matrix with 17 ports: exit 2, saying at most 16" \
+	bash -c '[ "$1" = 2 ] && grep -q "at most 16" <<<"$2"' _ "$RC" "$out"
 check "probe x/a -> y/b 80/tcp: connected, exit 0" \
 	bash -c "[ \"\$(\"$XCNICTL\" lab probe x/a y/b 80/tcp)\" = connected ]"
 check "the TCP listener of y/b answers with its name" \
