@@ -9,7 +9,7 @@
 # bench/README.md ("RR and connection rate, before and after the re-cut").
 # Must run as root, after `make all` in both trees.
 #
-#   bash bench/ab-rr.sh [-r ROUNDS] [-n N] [-w WARMUP] [-c SECONDS] [-k] [-U] BASE HEAD
+#   bash bench/ab-rr.sh [-r ROUNDS] [-n N] [-w WARMUP] [-c SECONDS] [-k] [-p "LOW HIGH"] [-U] BASE HEAD
 #
 #   BASE, HEAD  two source trees, each built (`make -j2 all`): TREE/build/xcni,
 #               xcnid, xcnictl are used (the BPF objects are inside xcnid)
@@ -20,6 +20,10 @@
 #   -k  the agents with --kube-proxy-replacement (Services in BPF), and two
 #       more legs: NodePort from outside (a client netns on the underlay ->
 #       n1's address, a NodePort whose one backend is pod c on n2)
+#   -p  the outside client's ip_local_port_range (default "1024 65535"); a
+#       base before the NodePort SNAT fix (branch npstall) stalls on the
+#       cr-np leg when the client comes to port 30070 (bench/np-stall.sh):
+#       "32768 60999" compares such a base
 #   -U  don't pin clients to CPU 0 and servers to CPU 1
 #   -P  run clients and servers SCHED_FIFO (chrt -f 1): on a machine shared
 #       with builds, they (and the softirqs they carry) are not left waiting
@@ -45,16 +49,17 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 CNI_DIR=${CNI_DIR:-/usr/lib/cni}
 CC=${CC:-gcc}
 ROUNDS=5 PP_N=20000 PP_WARMUP=2000 CR_SECS=3 KPR=0 PIN_CPUS=1 PRIO=0
-PP_PORT=7000 CR_PORT=7107 NP_PP=30070 NP_CR=30107
+PP_PORT=7000 CR_PORT=7107 NP_PP=30070 NP_CR=30107 OUT_RANGE="1024 65535"
 
-usage() { sed -n '2,39p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
-while getopts "r:n:w:c:kUPh" opt; do
+usage() { sed -n '2,43p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+while getopts "r:n:w:c:kp:UPh" opt; do
 	case $opt in
 	r) ROUNDS=$OPTARG ;;
 	n) PP_N=$OPTARG ;;
 	w) PP_WARMUP=$OPTARG ;;
 	c) CR_SECS=$OPTARG ;;
 	k) KPR=1 ;;
+	p) OUT_RANGE=$OPTARG ;;
 	U) PIN_CPUS=0 ;;
 	P) PRIO=1 ;;
 	*) usage ;;
@@ -205,7 +210,7 @@ build() {
 		ip -n "$(ns "$s" ul)" link set p3 master br0 up
 		ip -n "$(ns "$s" out)" addr add 192.168.78.100/24 dev eth0
 		ip -n "$(ns "$s" out)" link set eth0 up
-		ip netns exec "$(ns "$s" out)" sysctl -qw net.ipv4.ip_local_port_range="1024 65535" net.ipv4.tcp_tw_reuse=1
+		ip netns exec "$(ns "$s" out)" sysctl -qw net.ipv4.ip_local_port_range="$OUT_RANGE" net.ipv4.tcp_tw_reuse=1
 	fi
 	for n in 1 2; do
 		for _ in $(seq 100); do [[ -e $(pin "$s" $n)/prog_to_pod ]] && break; sleep 0.1; done

@@ -534,6 +534,7 @@ struct {
  */
 struct np6_tmp {
 	struct xcni_ct6_key k; /* lb6_snat_port's candidate */
+	struct xcni_svc_key fk; /* ... and the frontend it must not be (snat_port_ok) */
 	struct xcni_snat6 sn;
 	struct encap_in in;
 	__u8 ul6[16]; /* node_ip6, copied where a pointer to it may be kept */

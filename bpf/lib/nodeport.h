@@ -195,25 +195,62 @@ static __always_inline int snat_port_free(const struct xcni_ct_entry *e, __u64 n
 }
 
 /*
+ * The ports the SNAT to this node gives: 32768-60999, Linux's default
+ * ephemeral range, above the NodePort range (30000-32767), as Cilium's SNAT
+ * keeps above it.
+ */
+#define NP_SNAT_PORT_MIN 32768
+#define NP_SNAT_PORTS 28232
+
+/*
+ * May the SNAT to this node give a flow the source port fk->port (fk: this
+ * node's address, the flow's family and protocol, scope EXT)? Only from the
+ * SNAT's range, and never a port at which this node's address is a frontend.
+ * The backend answers to this node's address at that port, and its node
+ * takes a packet to a node's address and NodePort for a Service flow of its
+ * own (every node has the other nodes' NodePorts, for its pods): a client
+ * whose port was a NodePort (1024-65535 on the underlay; 30070 in ab-rr)
+ * had the backend's SYN-ACK translated into a hairpin flow to that
+ * NodePort's backend on the backend's node, dropped there (drop-ct-invalid)
+ * and the connection stalled; a hostile client could pick that port to
+ * turn the backend's replies into another Service's flow from the backend.
+ * A NodePort range set to overlap the SNAT's is kept out by the lookup.
+ */
+static __always_inline int snat_port_ok(const struct xcni_svc_key *fk)
+{
+	__u16 port = bpf_ntohs(fk->port);
+
+	return port >= NP_SNAT_PORT_MIN && port < NP_SNAT_PORT_MIN + NP_SNAT_PORTS &&
+	       !bpf_map_lookup_elem(&xcni_svc, fk);
+}
+
+/*
  * NodePort SNAT to a remote backend: the source port this node gives the
- * flow p (translated: client -> backend). The client's own port when no
- * other live flow holds node_ip:port -> backend:port (snat_port_free), else
- * one of a few ports from the flow's hash in 32768-60999 (never the same for
- * every client that collides). 0, or -1 when all are taken.
+ * flow p (translated: client -> backend). The client's own port when it may
+ * be given (snat_port_ok) and no other live flow holds node_ip:port ->
+ * backend:port (snat_port_free), else one of a few ports from the flow's
+ * hash in 32768-60999 (never the same for every client that collides). 0,
+ * or -1 when all are taken.
  */
 static __always_inline int lb_snat_port(const struct pkt *p, __u32 node_ip, __u16 *out)
 {
 	struct xcni_ct_key k = p->tuple;
+	struct xcni_svc_key fk = { .family = XCNI_AF_INET, .proto = p->tuple.proto,
+				   .scope = XCNI_SCOPE_EXT };
 	__u32 h = xcni_lb_hash(p->tuple.saddr, p->tuple.daddr, p->tuple.sport, p->tuple.dport,
 			       p->tuple.proto);
 	__u64 now = bpf_ktime_get_ns();
 
 	k.saddr = node_ip;
+	__builtin_memcpy(fk.addr, &node_ip, 4);
 	for (int i = 0; i < 4; i++) {
 		const struct xcni_ct_entry *e;
 
 		if (i)
-			k.sport = bpf_htons(32768 + (h + i * 7919) % 28232);
+			k.sport = bpf_htons(NP_SNAT_PORT_MIN + (h + i * 7919) % NP_SNAT_PORTS);
+		fk.port = k.sport;
+		if (!snat_port_ok(&fk))
+			continue;
 		e = bpf_map_lookup_elem(&xcni_ct, &k);
 		if (snat_port_free(e, now, k.proto, p->tcp_flags) ||
 		    (e->nat_addr == p->tuple.saddr && e->nat_port == p->tuple.sport)) {
@@ -226,12 +263,14 @@ static __always_inline int lb_snat_port(const struct pkt *p, __u32 node_ip, __u1
 
 /*
  * The source port of the SNAT to self (this node's address) for flow p
- * (translated: client -> backend), as lb_snat_port: the client's own when no
- * other live flow holds self:port -> backend:port, else one of a few from
- * the flow's hash in 32768-60999. 0, or -1 when all are taken.
+ * (translated: client -> backend), as lb_snat_port: the client's own when
+ * it may be given (snat_port_ok) and no other live flow holds self:port ->
+ * backend:port, else one of a few from the flow's hash in 32768-60999. 0,
+ * or -1 when all are taken.
  */
 static __always_inline int lb6_snat_port(const struct pkt6 *p, const __u8 *self,
-					 struct xcni_ct6_key *k, __u16 *out)
+					 struct xcni_ct6_key *k, struct xcni_svc_key *fk,
+					 __u16 *out)
 {
 	__u32 h = xcni_lb_hash6((const __u32 *)p->tuple.saddr, (const __u32 *)p->tuple.daddr,
 				p->tuple.sport, p->tuple.dport, p->tuple.proto);
@@ -239,12 +278,20 @@ static __always_inline int lb6_snat_port(const struct pkt6 *p, const __u8 *self,
 
 	*k = p->tuple;
 	__builtin_memcpy(k->saddr, self, 16);
+	__builtin_memset(fk, 0, sizeof(*fk));
+	__builtin_memcpy(fk->addr, self, 16);
+	fk->family = XCNI_AF_INET6;
+	fk->proto = p->tuple.proto;
+	fk->scope = XCNI_SCOPE_EXT;
 	for (int i = 0; i < 4; i++) {
 		const struct xcni_ct_entry *e;
 		const struct xcni_snat6 *sn;
 
 		if (i)
-			k->sport = bpf_htons(32768 + (h + i * 7919) % 28232);
+			k->sport = bpf_htons(NP_SNAT_PORT_MIN + (h + i * 7919) % NP_SNAT_PORTS);
+		fk->port = k->sport;
+		if (!snat_port_ok(fk))
+			continue;
 		e = bpf_map_lookup_elem(&xcni_ct6, k);
 		sn = bpf_map_lookup_elem(&xcni_snat6, k);
 		if (snat_port_free(e, now, k->proto, p->tcp_flags) ||
@@ -801,7 +848,7 @@ __attribute__((noinline)) int nodeport6_snat(struct __sk_buff *skb, struct pkt6 
 	e = bpf_map_lookup_elem(&xcni_ct6, &st->orig);
 	if (e)
 		nport = e->nat_port;
-	if (!nport && lb6_snat_port(p, self, &t->k, &nport))
+	if (!nport && lb6_snat_port(p, self, &t->k, &t->fk, &nport))
 		return XCNI_DROP_NAT_NO_PORT;
 	if (e)
 		e->nat_port = nport;

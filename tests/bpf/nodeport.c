@@ -260,24 +260,33 @@ static size_t nodeport_remote_want(const struct fr *f, const uint8_t *in, uint16
 	return nodeport_remote_want_to(f, in, sp, 80, want);
 }
 
-/* R's answer to f (flags, payload bytes) through n2's Geneve: from the frontend to the client. */
-static void remote4_reply(const struct fr *f, uint16_t bport, uint8_t flags, uint16_t payload)
+/* R's answer to f (flags, payload bytes) through n2's Geneve, to NODE_IP:sp (the
+ * SNAT's port): from the frontend to the client. */
+static void remote4_reply_sp(const struct fr *f, uint16_t bport, uint16_t sp, uint8_t flags,
+			     uint16_t payload)
 {
 	uint8_t in[FRAME_MAX], inner[FRAME_MAX], want[FRAME_MAX];
 	struct fr r = { .smac = pods[DEV_U].mac, .dmac = pods[DEV_U].host_mac, .saddr = ip4(IP_R),
-			.daddr = ip4(NODE_IP), .sport = bport, .dport = f->sport, .proto = f->proto,
+			.daddr = ip4(NODE_IP), .sport = bport, .dport = sp, .proto = f->proto,
 			.flags = flags, .payload = payload },
 		  t = r;
 	struct xcni_ct_key tuple = { .saddr = r.saddr, .daddr = r.daddr, .sport = htons(bport),
-				     .dport = htons(f->sport), .proto = f->proto };
+				     .dport = htons(sp), .proto = f->proto };
 	size_t ilen = frame(&r, inner), len, wlen;
 
 	len = geneve_wrap(tuple, inner, ilen, inner, N2, NODE_IP, VNI, 0, in);
 	t.saddr = ip4(NODE_IP);
 	t.sport = f->dport;
 	t.daddr = f->saddr;
+	t.dport = f->sport;
 	wlen = frame(&t, want);
 	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_REPLY, want, wlen);
+}
+
+/* remote4_reply for a flow SNATed to the client's own port. */
+static void remote4_reply(const struct fr *f, uint16_t bport, uint8_t flags, uint16_t payload)
+{
+	remote4_reply_sp(f, bport, f->sport, flags, payload);
 }
 
 /*
@@ -387,6 +396,80 @@ static void lb_nodeport_snat_reuse(void **state)
 				XCNI_CT_F_NODEPORT | XCNI_CT_F_SNAT);
 		assert_int_equal(e.nat_addr, ip4(CLIENT2));
 	}
+}
+
+/* A frontend at NODE_IP:port/TCP (id: its id and rev_nat), to R:80; or none (id 0). */
+static void np_frontend_at(uint16_t port, uint32_t id)
+{
+	struct xcni_svc_key k = { .port = htons(port), .family = XCNI_AF_INET,
+				  .proto = IPPROTO_TCP, .scope = XCNI_SCOPE_EXT };
+	uint32_t a = ip4(NODE_IP);
+
+	if (id) {
+		assert_int_equal(svc_set(NODE_IP, port, IPPROTO_TCP, id, 0, 0, 0,
+					 (const uint32_t[]){ 101 }, 1, 0),
+				 0);
+		return;
+	}
+	memcpy(k.addr, &a, 4);
+	assert_int_equal(bpf_map_delete_elem(map_fd("xcni_svc"), &k), 0);
+}
+
+/* The i-th port (1..3) lb_snat_port draws from the hash of client:cp -> R:80/TCP. */
+static uint16_t snat_alt(const char *client, uint16_t cp, int i)
+{
+	uint32_t h = xcni_lb_hash(ip4(client), ip4(IP_R), htons(cp), htons(80), IPPROTO_TCP);
+
+	return (uint16_t)(32768 + (h + (uint32_t)i * 7919) % 28232);
+}
+
+/*
+ * The SNAT's port is never one at which this node's address is a frontend,
+ * nor below 32768 (the NodePort range, 30000-32767, is under it): the
+ * backend answers to NODE_IP at that port, and its node (which has every
+ * node's NodePorts, for its pods) took the SYN-ACK to NODE_IP:30080 for a
+ * new flow to that NodePort: translated, dropped there (drop-ct-invalid),
+ * the client's connection stalled (bench/np-stall.sh: a client on the
+ * underlay with ports 1024-65535 came to port 30070, ab-rr's other
+ * NodePort). Before, a client at port 30080 kept it. A client port under
+ * 32768 that is no frontend, and a frontend in the SNAT's range (a NodePort
+ * range set to overlap it), are passed over alike for the hash's ports.
+ */
+static void lb_nodeport_snat_not_frontend(void **state)
+{
+	uint8_t in[FRAME_MAX], want[FRAME_MAX];
+	struct fr f = from_outside(CLIENT, 30080, 30081, TH_SYN);
+	struct xcni_ct_entry e;
+	size_t len, wlen;
+	uint16_t sp;
+
+	(void)state;
+	/* NODE_IP:30080 is a NodePort (B:8080). */
+	sp = snat_alt(CLIENT, 30080, 1);
+	len = frame(&f, in);
+	wlen = nodeport_remote_want(&f, in, sp, want);
+	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
+	e = flow_entry4(ip4(CLIENT), ip4(NODE_IP), 30080, 30081, XCNI_CT_F_SVC);
+	assert_int_equal(e.nat_port, htons(sp));
+	e = flow_entry4(ip4(NODE_IP), ip4(IP_R), sp, 80, XCNI_CT_F_NODEPORT | XCNI_CT_F_SNAT);
+	assert_int_equal(e.nat_addr, ip4(CLIENT));
+	assert_int_equal(e.nat_port, htons(30080));
+	/* R's SYN-ACK to that port comes back to the client. */
+	remote4_reply_sp(&f, 80, sp, TH_SYN | TH_ACK, 0);
+
+	/* Under 32768, no frontend: the hash's port all the same. */
+	f = from_outside(CLIENT, 20000, 30081, TH_SYN);
+	len = frame(&f, in);
+	wlen = nodeport_remote_want(&f, in, snat_alt(CLIENT, 20000, 1), want);
+	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
+
+	/* A frontend at the hash's first port: the second. */
+	np_frontend_at(snat_alt(CLIENT, 30083, 1), 902);
+	f = from_outside(CLIENT, 30083, 30081, TH_SYN);
+	len = frame(&f, in);
+	wlen = nodeport_remote_want(&f, in, snat_alt(CLIENT, 30083, 2), want);
+	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
+	np_frontend_at(snat_alt(CLIENT, 30083, 1), 0);
 }
 
 size_t frame6_as(const struct g6 *f, const char *src, uint16_t sp, const char *dst, uint16_t dp,
@@ -636,6 +719,33 @@ static void lb6_nodeport_snat_reuse(void **state)
 		e = ct6_get(NODE6, port[i], u->backend, 80, IPPROTO_TCP, &found);
 		assert_int_equal(e.state, XCNI_CT_CLOSED);
 	}
+}
+
+/*
+ * lb_nodeport_snat_not_frontend for an IPv6 NodePort: a client at port 30080
+ * ([NODE6]:30080 is a NodePort) gets the hash's port, not its own, for the
+ * backend's node would take [NODE6]:30080 for that NodePort.
+ */
+static void lb6_nodeport_snat_not_frontend(void **state)
+{
+	const struct np6_ul *u = &ul4;
+	uint16_t cp = 30080, sp;
+	struct g6 f = outside6_to(CLIENT6, cp, NODE6, u->tcp_fe, IPPROTO_TCP, T_SYN);
+	uint8_t in[FRAME_MAX], want[FRAME_MAX];
+	uint32_t a[4], b[4];
+	size_t len, wlen;
+
+	(void)state;
+	in6(CLIENT6, (uint8_t *)a);
+	in6(u->backend, (uint8_t *)b);
+	sp = (uint16_t)(32768 + (xcni_lb_hash6(a, b, htons(cp), htons(80), IPPROTO_TCP) + 7919) %
+				       28232);
+	len = frame6(&f, in);
+	wlen = ul_remote_want(u, &f, sp, 80, want);
+	ul_expect(u, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
+	flow_entry6(NODE6, sp, u->backend, 80, XCNI_CT_F_NODEPORT | XCNI_CT_F_SNAT);
+	snat6_check(bpf_map__fd((*u->prog)->maps.xcni_snat6), sp, u->backend, 80, IPPROTO_TCP,
+		    CLIENT6, cp);
 }
 
 static void lb6_nodeport_remote(void **state)
@@ -1148,8 +1258,10 @@ static const struct CMUnitTest nodeport_tests[] = {
 	cmocka_unit_test(lb6_nodeport_local),
 	cmocka_unit_test(lb_nodeport_remote),
 	cmocka_unit_test(lb_nodeport_snat_reuse),
+	cmocka_unit_test(lb_nodeport_snat_not_frontend),
 	cmocka_unit_test(lb6_nodeport_remote),
 	cmocka_unit_test(lb6_nodeport_snat_reuse),
+	cmocka_unit_test(lb6_nodeport_snat_not_frontend),
 	cmocka_unit_test(lb_nodeport_icmp),
 	cmocka_unit_test(lb6_nodeport_icmp),
 	cmocka_unit_test(lb6_extip_remote),
