@@ -238,6 +238,7 @@ stop_run() {
 	wait
 	echo "tests/run.sh: stopped; $pass passed, $fail failed until then"
 	rm -rf "$OUT"
+	[ "$mounted_bpffs" = 1 ] && umount /sys/fs/bpf
 	exit 143
 }
 trap stop_run TERM INT HUP
