@@ -166,8 +166,11 @@ fuzz: deps
 	$(Q)$(MAKE) --no-print-directory fuzz-build
 	$(Q)BUILD=$(abspath $(BUILD)) FUZZ_SECONDS=$(FUZZ_SECONDS) bash tests/fuzz/run.sh
 
+# The build on every CPU (make check's own -j, unless one was given).
+BUILD_JOBS ?= $(shell nproc 2>/dev/null || echo 1)
+
 check: deps
-	$(Q)$(MAKE) --no-print-directory all unit fuzz-build sanitize
+	$(Q)$(MAKE) --no-print-directory -j$(BUILD_JOBS) all unit fuzz-build sanitize
 	$(Q)BUILD=$(abspath $(BUILD)) bash tests/run.sh
 
 demo: deps

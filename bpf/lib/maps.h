@@ -398,10 +398,18 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xcni_polkey6 SEC(".maps");
 
-/* Names for people (xcnictl, events); the programs never read them. */
+/*
+ * Names for people (xcnictl, events); the programs never read them. Not
+ * preallocated: sized for a big cluster, they held ~207 MiB of kernel memory
+ * a node from the start (xcni_podname 114, xcni_identity 68.5, xcni_polname
+ * 24.5) and took ~0.6 s of each xcnid start to fill free lists; the agent
+ * writes them from user space, where an allocation per entry costs nothing
+ * that matters. Pinned ones of an older build are made again (names_migrate).
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, XCNI_MAX_POLICIES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, __u32);
 	__type(value, struct xcni_polname);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
@@ -419,6 +427,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, XCNI_MAX_ENDPOINTS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, __u32);
 	__type(value, struct xcni_polsel);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
@@ -436,6 +445,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, XCNI_MAX_IDENTITIES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, __u32);
 	__type(value, struct xcni_idlabels);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
@@ -444,6 +454,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, XCNI_MAX_IPCACHE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, __u32);
 	__type(value, struct xcni_podname);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);

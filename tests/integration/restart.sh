@@ -71,5 +71,24 @@ check "no packet of the flow was dropped as ct-invalid" \
 	bash -c "! $BUILD/xcnictl --pin-dir $PIN metrics --json | grep -q drop-ct-invalid"
 check "the links now run the new programs (TCX link shows the pinned program id)" \
 	bash -c "id=\$(bpftool prog show pinned $PIN/prog_from_pod | cut -d: -f1); bpftool link show | grep -q \"prog \$id\""
+
+# An older build's map of names (preallocated, flags 0) pinned where this one
+# makes it without preallocation: the new xcnid makes it again and reuses the rest.
+mapinfo() { bpftool -j map show pinned "$PIN/$1" | /usr/bin/python3 -c "import json,sys; m=json.load(sys.stdin); print($2)"; }
+kill "$XCNID_PID"
+wait "$XCNID_PID" 2>/dev/null
+XCNID_PID=
+ctid=$(mapinfo xcni_ct 'm["id"]')
+vsz=$(mapinfo xcni_podname 'm["bytes_value"]') n=$(mapinfo xcni_podname 'm["max_entries"]')
+rm -f "$PIN/xcni_podname"
+check "an older build's xcni_podname pinned in its place (preallocated)" \
+	bash -c "bpftool map create $PIN/xcni_podname type hash key 4 value $vsz entries $n name xcni_podname &&
+		[ \"\$(bpftool -j map show pinned $PIN/xcni_podname | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)[\"flags\"])')\" = 0 ]"
+restart_ready() { start_xcnid "$PIN" --pod-cidr "$SUBNET.0/24" && wait_xcnid_ready; }
+check "xcnid starts over it and is ready" restart_ready
+check "... made xcni_podname again, not preallocated (flags 1), and said so" \
+	bash -c "[ \"\$(bpftool -j map show pinned $PIN/xcni_podname | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)[\"flags\"])')\" = 1 ] &&
+		grep -q 'xcni_podname has flags 0' /tmp/xcnid-$XCT_TAG.log"
+check "... and reused the conntrack map (same map id $ctid)" test "$(mapinfo xcni_ct 'm["id"]')" = "$ctid"
 for p in pa pb; do cni DEL "$p" >/dev/null; done
 finish

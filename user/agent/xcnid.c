@@ -211,9 +211,40 @@ set:
 }
 
 /*
+ * The maps of names for people (bpf/lib/maps.h): the agent writes every entry
+ * again from the cluster's state, so a pinned one made by an older build with
+ * other flags (preallocated) may be made again, losing nothing.
+ */
+static bool names_map(const char *name)
+{
+	static const char *const names[] = { "xcni_polname", "xcni_polsel", "xcni_identity",
+					     "xcni_podname" };
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (!strcmp(name, names[i]))
+			return true;
+	return false;
+}
+
+/*
+ * A pinned map of names whose flags differ from this build's is unpinned, so
+ * that the load makes it again (names_map). 0, or -errno.
+ */
+static int names_migrate(const char *path, const struct bpf_map *m, const struct bpf_map_info *info)
+{
+	if (info->map_flags == bpf_map__map_flags(m) || !names_map(bpf_map__name(m)))
+		return 0;
+	pr_warn("pinned map %s has flags %#x, this xcnid makes it with %#x: making it again "
+		"(its names are written again from the cluster's state)\n",
+		path, info->map_flags, bpf_map__map_flags(m));
+	return unlink(path) ? -errno : 0;
+}
+
+/*
  * Refuses, with the map and field named, a pinned map whose layout differs
  * from what this build expects: silently recreating it would drop every
- * conntrack entry and endpoint.
+ * conntrack entry and endpoint. A map of names of an older build is made
+ * again (names_migrate).
  */
 static int check_pinned_layout(const char *pin_dir, struct bpf_object *obj)
 {
@@ -223,7 +254,7 @@ static int check_pinned_layout(const char *pin_dir, struct bpf_object *obj)
 		struct bpf_map_info info = {};
 		__u32 len = sizeof(info);
 		char path[512];
-		int fd;
+		int fd, err;
 
 		if (!bpf_map__is_pinned(m) && bpf_map__pin_path(m) == NULL)
 			continue;
@@ -246,6 +277,12 @@ static int check_pinned_layout(const char *pin_dir, struct bpf_object *obj)
 			       bpf_map__type(m), bpf_map__key_size(m), bpf_map__value_size(m),
 			       bpf_map__max_entries(m), path);
 			return -EEXIST;
+		}
+		err = names_migrate(path, m, &info);
+		if (err) {
+			pr_err("pinned map %s: cannot remove it to make it again: %s\n", path,
+			       strerror(-err));
+			return err;
 		}
 	}
 	return 0;
