@@ -151,7 +151,7 @@ $(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(wildcard tests/fuzz/*.h) $(FUZZ_BUIL
 	$(Q)$(SAN_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $(PKG_CFLAGS) -Iuser -Ibpf -o $@ $< \
 		$(FUZZ_BUILD)/libxcni.a $(PKG_LIBS)
 
-.PHONY: fuzz fuzz-build sanitize
+.PHONY: fuzz fuzz-build sanitize check-full
 fuzz-build: $(FUZZ_BINS)
 
 sanitize:
@@ -172,6 +172,11 @@ BUILD_JOBS ?= $(shell nproc 2>/dev/null || echo 1)
 check: deps
 	$(Q)$(MAKE) --no-print-directory -j$(BUILD_JOBS) all unit fuzz-build sanitize
 	$(Q)BUILD=$(abspath $(BUILD)) bash tests/run.sh
+
+# make check and the suites it leaves to this one (tests/run.sh full_only).
+check-full: deps
+	$(Q)$(MAKE) --no-print-directory -j$(BUILD_JOBS) all unit fuzz-build sanitize
+	$(Q)XCNI_FULL=1 BUILD=$(abspath $(BUILD)) bash tests/run.sh
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all

@@ -159,6 +159,19 @@ fi
 # on the host as it is: they measure time (scale-small, svc-bench-check), or
 # drive the machine's own containerd and libcni caches (cri, libcni).
 solo=" scale-small svc-bench-check cri libcni "
+# Variants whose every dimension another suite of make check covers (IPv4 on 3
+# nodes: lab-netpol-dual-3nodes's IPv4 tables; through Services on 3 nodes with
+# kube-proxy: lab-netpol-v6-svc-3nodes and lab-netpol-svc): `make check-full`
+# (XCNI_FULL=1) runs them too, and XCNI_SUITES names them one by one.
+full_only=" lab-netpol-3nodes lab-netpol-svc-3nodes "
+if [ "${XCNI_FULL:-0}" != 1 ] && [ -z "${XCNI_SUITES:-}" ]; then
+	keep=()
+	for s in "${suites[@]}"; do
+		[[ $full_only == *" ${s%%:*} "* ]] && echo "=== suite ${s%%:*}: not in this run (make check-full runs it)" && continue
+		keep+=("$s")
+	done
+	suites=("${keep[@]}")
+fi
 JOBS=${XCNI_JOBS:-2}
 case $JOBS in '' | *[!0-9]* | 0) echo "tests/run.sh: XCNI_JOBS must be a positive number, not '$JOBS'" >&2; exit 2 ;; esac
 
