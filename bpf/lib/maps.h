@@ -404,7 +404,8 @@ struct {
  * a node from the start (xcni_podname 114, xcni_identity 68.5, xcni_polname
  * 24.5) and took ~0.6 s of each xcnid start to fill free lists; the agent
  * writes them from user space, where an allocation per entry costs nothing
- * that matters. Pinned ones of an older build are made again (names_migrate).
+ * that matters. Pinned ones of an older build are made again (names_map,
+ * user/agent/xcnid.c).
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

@@ -227,24 +227,11 @@ static bool names_map(const char *name)
 }
 
 /*
- * A pinned map of names whose flags differ from this build's is unpinned, so
- * that the load makes it again (names_map). 0, or -errno.
- */
-static int names_migrate(const char *path, const struct bpf_map *m, const struct bpf_map_info *info)
-{
-	if (info->map_flags == bpf_map__map_flags(m) || !names_map(bpf_map__name(m)))
-		return 0;
-	pr_warn("pinned map %s has flags %#x, this xcnid makes it with %#x: making it again "
-		"(its names are written again from the cluster's state)\n",
-		path, info->map_flags, bpf_map__map_flags(m));
-	return unlink(path) ? -errno : 0;
-}
-
-/*
  * Refuses, with the map and field named, a pinned map whose layout differs
  * from what this build expects: silently recreating it would drop every
- * conntrack entry and endpoint. A map of names of an older build is made
- * again (names_migrate).
+ * conntrack entry and endpoint. The flags count too (libbpf would refuse
+ * such a map later, naming nothing); a map of names of an older build, whose
+ * flags alone differ, is made again instead (names_map).
  */
 static int check_pinned_layout(const char *pin_dir, struct bpf_object *obj)
 {
@@ -267,23 +254,31 @@ static int check_pinned_layout(const char *pin_dir, struct bpf_object *obj)
 			continue;
 		}
 		close(fd);
-		if (info.type != bpf_map__type(m) || info.key_size != bpf_map__key_size(m) ||
-		    info.value_size != bpf_map__value_size(m) ||
-		    info.max_entries != bpf_map__max_entries(m)) {
-			pr_err("pinned map %s has another layout (type %u key %u value %u entries %u; "
-			       "this xcnid needs type %u key %u value %u entries %u): refusing to "
-			       "replace it, which would lose its entries; migrate it or remove %s\n",
-			       path, info.type, info.key_size, info.value_size, info.max_entries,
-			       bpf_map__type(m), bpf_map__key_size(m), bpf_map__value_size(m),
-			       bpf_map__max_entries(m), path);
-			return -EEXIST;
+		if (info.type == bpf_map__type(m) && info.key_size == bpf_map__key_size(m) &&
+		    info.value_size == bpf_map__value_size(m) &&
+		    info.max_entries == bpf_map__max_entries(m) &&
+		    info.map_flags == bpf_map__map_flags(m))
+			continue;
+		/* Names only (flags of an older build): made again, losing nothing. */
+		if (names_map(bpf_map__name(m)) && info.map_flags != bpf_map__map_flags(m)) {
+			pr_warn("pinned map %s has flags %#x, this xcnid makes it with %#x: making it "
+				"again (its names are written again from the cluster's state)\n",
+				path, info.map_flags, bpf_map__map_flags(m));
+			if (unlink(path)) {
+				err = -errno;
+				pr_err("pinned map %s: cannot remove it to make it again: %s\n", path,
+				       strerror(-err));
+				return err;
+			}
+			continue;
 		}
-		err = names_migrate(path, m, &info);
-		if (err) {
-			pr_err("pinned map %s: cannot remove it to make it again: %s\n", path,
-			       strerror(-err));
-			return err;
-		}
+		pr_err("pinned map %s has another layout (type %u key %u value %u entries %u flags %#x; "
+		       "this xcnid needs type %u key %u value %u entries %u flags %#x): refusing to "
+		       "replace it, which would lose its entries; migrate it or remove %s\n",
+		       path, info.type, info.key_size, info.value_size, info.max_entries,
+		       info.map_flags, bpf_map__type(m), bpf_map__key_size(m), bpf_map__value_size(m),
+		       bpf_map__max_entries(m), bpf_map__map_flags(m), path);
+		return -EEXIST;
 	}
 	return 0;
 }
