@@ -228,6 +228,62 @@ static void test_window(void **state)
 }
 
 /*
+ * A peer named once serves many records (the agent names an address once a
+ * tick): the records share its strings, which outlive the peer's own hold
+ * and go with the last record that has them (ASan's run sees a string freed
+ * while a record points at it, or one never freed).
+ */
+static void test_peer_share(void **state)
+{
+	struct flow_peer peer = {}, other = {};
+	struct flow_rec *r[3];
+	struct flows *f;
+	const char *again = NULL;
+	bool created;
+
+	(void)state;
+	assert_int_equal(flows_new(2, &f), 0);
+	peer.identity = 4242;
+	assert_int_equal(flows_set_str(f, &peer.ns, "team-a"), 0);
+	assert_int_equal(flows_set_str(f, &peer.pod, "web-1"), 0);
+	assert_int_equal(flows_set_str(f, &peer.labels, "app=web"), 0);
+	for (int i = 0; i < 3; i++) {
+		struct flow_key k = key4("10.0.0.1", (uint16_t)(100 + i), "10.0.0.2", 80,
+					 IPPROTO_TCP);
+
+		r[i] = flows_get(f, &k, &created);
+		assert_non_null(r[i]);
+		assert_true(created);
+		flows_peer_copy(f, &r[i]->src, &peer);
+	}
+	/* r[0] went out of the window (2) with its hold on the strings. */
+	assert_int_equal(flows_stats(f)->evicted, 1);
+	assert_ptr_equal(r[1]->src.ns, peer.ns);
+	assert_ptr_equal(r[2]->src.labels, peer.labels);
+	assert_int_equal(r[2]->src.identity, 4242);
+	flows_peer_put(f, &peer);
+	assert_null(peer.ns);
+	assert_null(peer.pod);
+	assert_int_equal(peer.identity, 0);
+	assert_string_equal(r[1]->src.ns, "team-a");
+	assert_string_equal(r[2]->src.pod, "web-1");
+	/* Still interned: the same string is the same pointer. */
+	assert_int_equal(flows_set_str(f, &again, "app=web"), 0);
+	assert_ptr_equal(again, r[2]->src.labels);
+	flows_set_str(f, &again, NULL);
+	/* Copying another peer over a record's releases what it had. */
+	assert_int_equal(flows_set_str(f, &other.ns, "team-b"), 0);
+	flows_peer_copy(f, &r[2]->src, &other);
+	assert_string_equal(r[2]->src.ns, "team-b");
+	assert_null(r[2]->src.pod);
+	assert_null(r[2]->src.labels);
+	assert_int_equal(r[2]->src.identity, 0);
+	assert_string_equal(r[1]->src.pod, "web-1");
+	flows_peer_put(f, &other);
+	flows_free(f);
+}
+
+/*
  * A record is active while its entry lives: ended by the entry's lifetime
  * (the state and last_ns the walk read), or by a walk that read every live
  * entry and not its; found again, active again. The window pushing an active
@@ -519,6 +575,7 @@ int main(void)
 		cmocka_unit_test(test_render_bound), cmocka_unit_test(test_audit),
 		cmocka_unit_test(test_ct_sweep),
 		cmocka_unit_test(test_ct_walk_due),
+		cmocka_unit_test(test_peer_share),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

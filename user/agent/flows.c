@@ -53,6 +53,13 @@
  * than this after its stamp waits for a walk that reads all.
  */
 #define CT_SINCE_SLACK_NS 1000000000ULL
+/*
+ * Peers named within the current tick, by address (a power of two): naming
+ * one takes two or three map lookups, a system call each, and the records of
+ * a busy pair of pods are many where their peers are two. A tick's names are
+ * at most a second old when a record gets them.
+ */
+#define PEER_CACHE 256
 
 enum { TAG_TIMER, TAG_RING, TAG_LISTEN, TAG_EVFAN, TAG_CLIENT };
 
@@ -99,6 +106,15 @@ struct flowd {
 	struct fbuf line;
 	struct ipfix *ipx; /* --ipfix: NULL none */
 	struct evfan *fan; /* monitor's subscribers to the ring this reads */
+	struct peer_slot {
+		uint32_t gen; /* named in tick gen; 0: never */
+		uint8_t family, addr[16];
+		struct flow_peer p; /* holds its strings */
+	} peers[PEER_CACHE];
+	uint32_t peer_gen; /* the tick's, from 1 */
+	/* Entries created before this (ktime) have no socket LB record to ask
+	 * for: both xcni_sock_flow maps were empty then. 0: ask for each. */
+	uint64_t sock_none_before;
 };
 
 static int open_pinned(const struct flowd *d, const char *name)
@@ -210,6 +226,27 @@ static void fill_peer(struct flowd *d, struct flow_peer *p, uint8_t family, cons
 	}
 }
 
+/* An address's peer as named this tick (fill_peer once a tick an address). */
+static const struct flow_peer *peer_of(struct flowd *d, uint8_t family, const uint8_t *addr)
+{
+	size_t alen = family == 4 ? 4 : 16;
+	uint32_t h = 2166136261u ^ family;
+	struct peer_slot *s;
+
+	for (size_t i = 0; i < alen; i++)
+		h = (h ^ addr[i]) * 16777619u;
+	s = &d->peers[(h ^ h >> 16) & (PEER_CACHE - 1)];
+	if (s->gen == d->peer_gen && s->family == family && !memcmp(s->addr, addr, alen))
+		return &s->p;
+	flows_peer_put(d->fl, &s->p);
+	fill_peer(d, &s->p, family, addr);
+	s->gen = d->peer_gen;
+	s->family = family;
+	memset(s->addr, 0, sizeof(s->addr));
+	memcpy(s->addr, addr, alen);
+	return &s->p;
+}
+
 /* The record of a tuple, made and named if new. NULL: out of memory. */
 static struct flow_rec *rec_of(struct flowd *d, const struct flow_key *k)
 {
@@ -217,8 +254,8 @@ static struct flow_rec *rec_of(struct flowd *d, const struct flow_key *k)
 	struct flow_rec *r = flows_get(d->fl, k, &created);
 
 	if (r && created) {
-		fill_peer(d, &r->src, k->family, k->saddr);
-		fill_peer(d, &r->dst, k->family, k->daddr);
+		flows_peer_copy(d->fl, &r->src, peer_of(d, k->family, k->saddr));
+		flows_peer_copy(d->fl, &r->dst, peer_of(d, k->family, k->daddr));
 	}
 	return r;
 }
@@ -267,9 +304,11 @@ static void ct_entry(struct flowd *d, const struct flow_key *k, const void *ck,
 	set_service(d, r, e->rev_nat);
 	/* Given its backend at connect (socket LB), a TCP flow's entry names no
 	 * Service: the sockops program recorded it by the tuple. Asked once, when
-	 * the walk first finds the flow. */
+	 * the walk first finds the flow, unless no record could be there: the
+	 * sockops program records a flow at connect, before its first packet
+	 * makes the entry. */
 	if (!e->rev_nat && !r->service && !r->in_ct && k->proto == IPPROTO_TCP && sfd >= 0 &&
-	    !bpf_map_lookup_elem(sfd, ck, &sf))
+	    e->created_ns >= d->sock_none_before && !bpf_map_lookup_elem(sfd, ck, &sf))
 		set_service(d, r, (__u16)sf.rev_nat);
 	flows_ct_update(d->fl, r, e->created_ns, e->last_ns, p, b, e->state, e->fin_orig,
 			e->fin_reply);
@@ -381,6 +420,15 @@ static bool packets_read(struct flowd *d, uint64_t *out)
 	return true;
 }
 
+/* No entry in map fd (or no map); false when unsure. */
+static bool map_empty(int fd)
+{
+	__u8 key[64];
+
+	_Static_assert(sizeof(struct xcni_ct6_key) <= sizeof(key), "a sock_flow key fits");
+	return fd < 0 || (bpf_map_get_next_key(fd, NULL, key) && errno == ENOENT);
+}
+
 /*
  * Once a second: what conntrack says of the flows. The cost follows what
  * changed, not the maps' size: a second in which no program ran (the packet
@@ -418,6 +466,8 @@ static void ct_walks(struct flowd *d, bool final)
 		return;
 	}
 	sn->walk_ns = now;
+	/* One look at the socket LB's maps a walk, not one a new TCP flow. */
+	d->sock_none_before = map_empty(d->sockflow_fd) && map_empty(d->sockflow6_fd) ? now : 0;
 	present = ct_walk(d, d->ct_fd, false, all ? 0 : sn->since_ns);
 	present += ct_walk(d, d->ct6_fd, true, all ? 0 : sn->since_ns);
 	sn->present = present;
@@ -797,6 +847,8 @@ void flowd_dispatch(struct flowd *d)
 
 			if (read(d->tfd, &exp, sizeof(exp)) < 0)
 				continue;
+			/* Names are looked up again each tick. */
+			d->peer_gen++;
 			/* Events first: a verdict names the flow the walk then counts. */
 			ring_buffer__consume(d->rb);
 			ct_walks(d, false);
@@ -851,6 +903,8 @@ void flowd_free(struct flowd *d)
 	ipfix_free(d->ipx);
 	evfan_free(d->fan);
 	fbuf_free(&d->line);
+	for (size_t i = 0; d->fl && i < PEER_CACHE; i++)
+		flows_peer_put(d->fl, &d->peers[i].p);
 	flows_free(d->fl);
 	free(d->mvals);
 	free(d->mkeys);
@@ -874,6 +928,7 @@ int flowd_open(const struct flowd_opts *o, const char *pin_dir, const char *node
 				d->metrics_fd = d->ctstat_fd = -1;
 	for (int i = 0; i < FLOWD_CLIENTS; i++)
 		d->c[i].fd = -1;
+	d->peer_gen = 1;
 	snprintf(d->pin_dir, sizeof(d->pin_dir), "%s", pin_dir);
 	snprintf(d->node, sizeof(d->node), "%s", node ? node : "");
 	err = flows_new(o->window, &d->fl);

@@ -143,6 +143,33 @@ int flows_set_str(struct flows *f, const char **slot, const char *s)
 	return 0;
 }
 
+/* *slot holds s, an interned string of f (or NULL), whose count it takes. */
+static void str_share(struct flows *f, const char **slot, const char *s)
+{
+	if (*slot == s)
+		return;
+	str_put(f, *slot);
+	*slot = s;
+	if (s)
+		((struct istr *)(s - offsetof(struct istr, s)))->refs++;
+}
+
+void flows_peer_copy(struct flows *f, struct flow_peer *dst, const struct flow_peer *src)
+{
+	dst->identity = src->identity;
+	str_share(f, &dst->ns, src->ns);
+	str_share(f, &dst->pod, src->pod);
+	str_share(f, &dst->labels, src->labels);
+}
+
+void flows_peer_put(struct flows *f, struct flow_peer *p)
+{
+	str_share(f, &p->ns, NULL);
+	str_share(f, &p->pod, NULL);
+	str_share(f, &p->labels, NULL);
+	p->identity = 0;
+}
+
 static void rec_strs_put(struct flows *f, struct flow_rec *r)
 {
 	const char **s[] = { &r->src.ns,    &r->src.pod,     &r->src.labels, &r->dst.ns,

@@ -113,6 +113,13 @@ struct flow_rec *flows_head(struct flows *f);
 void flows_touch(struct flows *f, struct flow_rec *r);
 /* A string for a record's field, shared among records (*slot's old one released). */
 int flows_set_str(struct flows *f, const char **slot, const char *s);
+/*
+ * dst gets src's identity and strings (strings of f, each counted once more:
+ * a peer named once serves many records). flows_peer_put releases a peer's
+ * strings (one not in a record: a record's go with it).
+ */
+void flows_peer_copy(struct flows *f, struct flow_peer *dst, const struct flow_peer *src);
+void flows_peer_put(struct flows *f, struct flow_peer *p);
 
 /*
  * What a conntrack entry says of r's flow: counters since created_ns (a
