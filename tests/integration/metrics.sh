@@ -598,6 +598,25 @@ for l in lines:
     assert o["component"] == "xcnid" and isinstance(o["msg"], str) and o["msg"], o
 print(len(lines), "lines")' "$T/json.log"
 rm -rf "$PIN_ONCE"
+# --map-max takes lists (the lab's suites size every big map in one option).
+nsenter --net="/var/run/netns/$NODE" "$BUILD/xcnid" --pin-dir "$PIN_ONCE" --pod-cidr 10.94.0.0/24 \
+	--node-name n1 --once --map-max xcni_ct=4096,xcni_affinity=2048,xcni_ct6=8192 \
+	--map-max xcni_ct6=1024 >/dev/null 2>"$T/mm.log"
+rc=$?
+map_sized() { bpftool map show pinned "$PIN_ONCE/$1" | grep -q "max_entries $2 "; }
+check "--map-max xcni_ct=4096,xcni_affinity=2048,xcni_ct6=8192 --map-max xcni_ct6=1024: exit 0" \
+	test "$rc" = 0
+check "... xcni_ct holds 4096" map_sized xcni_ct 4096
+check "... xcni_affinity 2048" map_sized xcni_affinity 2048
+check "... xcni_ct6 1024: a later size for a map wins" map_sized xcni_ct6 1024
+rm -rf "$PIN_ONCE"
+for bad in "xcni_ct=4096,,xcni_ct6=1:''" "xcni_ct=4096,xcni_ct6=0:'xcni_ct6=0'" "xcni_ct=4096,:''"; do
+	nsenter --net="/var/run/netns/$NODE" "$BUILD/xcnid" --pin-dir "$PIN_ONCE" \
+		--pod-cidr 10.94.0.0/24 --node-name n1 --once --map-max "${bad%:*}" >/dev/null 2>"$T/bad.log"
+	rc=$?
+	check "--map-max ${bad%:*}: exit 2 naming the item ${bad##*:}, nothing pinned" \
+		bash -c "test $rc = 2 && grep -qF -- \"--map-max ${bad%:*}: ${bad##*:} is not MAP=N\" $T/bad.log && ! test -e $PIN_ONCE"
+done
 nsenter --net="/var/run/netns/$NODE" "$BUILD/xcnid" --log-format yaml >/dev/null 2>"$T/bad.log"
 rc=$?
 check "--log-format yaml: exit 2, says text or json" \

@@ -19,10 +19,22 @@ MINE=()
 # keeps that one here ($LAB_UP_KP, iptables), so their coverage stays what it
 # was; the ones for xcnid's Services pass --kube-proxy none themselves, and
 # tests/lab/run.sh checks the real default by calling xcnictl directly.
+#
+# Every node's maps sized for a lab's few pods, not the defaults' node of
+# hundreds of pods and 250k flows: an xcnid with its defaults makes ~250 MiB of
+# maps, preallocated and zeroed, about half of its start's CPU (perf of a
+# lab up; the verifier is the rest). LAB_SMALL_MAPS=0 keeps the defaults;
+# tests/lab/run.sh and the cni-netns suites start xcnid with them. A suite's
+# own --map-max comes after these, and wins.
+LAB_MAPS_A=xcni_ct=16384,xcni_ct6=16384,xcni_affinity=4096,xcni_svcbe=65536,xcni_svcslot=65536,xcni_policy=65536,xcni_pf24=65536,xcni_backend=65536,xcni_podname=16384
+LAB_MAPS_B=xcni_endpoints=4096,xcni_endpoints6=4096,xcni_ifindex=4096,xcni_ifindex6=4096,xcni_polep=4096,xcni_polkey6=4096,xcni_sock_rn=4096,xcni_sock_rn6=4096,xcni_sock_flow=4096,xcni_sock_flow6=4096
 lab() {
-	if [ "${1:-}" = up ] && [[ " $* " != *" --kube-proxy "* ]]; then
+	if [ "${1:-}" = up ]; then
 		shift
-		set -- up --kube-proxy "${LAB_UP_KP:-iptables}" "$@"
+		[[ " $* " == *" --kube-proxy "* ]] || set -- --kube-proxy "${LAB_UP_KP:-iptables}" "$@"
+		[ "${LAB_SMALL_MAPS:-1}" = 0 ] ||
+			set -- --agent-arg "--map-max=$LAB_MAPS_A" --agent-arg "--map-max=$LAB_MAPS_B" "$@"
+		set -- up "$@"
 	fi
 	"$XCNICTL" lab "$@"
 }

@@ -36,7 +36,7 @@ struct map_max {
 	char name[16];
 	__u32 n;
 };
-#define MAP_MAX_OVERRIDES 16
+#define MAP_MAX_OVERRIDES 48
 
 /* Sets every override that names a map of obj; the number of maps set. */
 int map_max_apply(struct bpf_object *obj, const struct map_max *mm, int n);

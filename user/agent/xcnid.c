@@ -1248,9 +1248,10 @@ static void usage(FILE *f)
 		"                     tcx (or fail), or tc (the older path forced: tc clsact\n"
 		"                     filters, XDP through netlink); also XCNI_ATTACH=MODE\n"
 		"  --xdp-mode MODE    auto (native, else generic), native, generic or off\n"
-		"  --map-max MAP=N    size map MAP for N entries instead of its default (e.g.\n"
-		"                     xcni_ipcache=524288; repeatable; see bench/README.md for what\n"
-		"                     each holds); a pinned map of another size is refused\n"
+		"  --map-max MAP=N[,MAP=N]...  size map MAP for N entries instead of its default\n"
+		"                     (e.g. xcni_ipcache=524288; repeatable, the last for a map\n"
+		"                     wins; see bench/README.md for what each holds); a pinned\n"
+		"                     map of another size is refused\n"
 		"  --once             load and pin, then exit (the data plane keeps running)\n"
 		"  --uninstall        remove what xcnid made on this node (pins, tc filters and\n"
 		"                     links, xcni0, XDP, cgroup links, nftables tables ip/ip6\n"
@@ -1535,28 +1536,34 @@ int main(int argc, char **argv)
 			}
 			lb_alg = 1;
 			break;
-		case 1002: {
-			const char *eq = strchr(optarg, '=');
-			char *end;
-			unsigned long v = 0;
+		case 1002:
+			/* MAP=N, or several: MAP=N,MAP=N (a later one for a map wins). */
+			for (const char *it = optarg; it;) {
+				const char *comma = strchr(it, ',');
+				size_t len = comma ? (size_t)(comma - it) : strlen(it);
+				const char *eq = memchr(it, '=', len);
+				char num[16] = "", *end = num;
+				unsigned long v = 0;
 
-			if (eq) {
-				errno = 0;
-				v = strtoul(eq + 1, &end, 10);
+				if (eq && (size_t)(it + len - eq - 1) < sizeof(num)) {
+					snprintf(num, sizeof(num), "%.*s", (int)(it + len - eq - 1), eq + 1);
+					errno = 0;
+					v = strtoul(num, &end, 10);
+				}
+				if (!eq || eq == it || (size_t)(eq - it) >= sizeof(map_max[0].name) ||
+				    !num[0] || end == num || *end || errno || v == 0 || v > (1ul << 28) ||
+				    ov.nmap_max == MAP_MAX_OVERRIDES) {
+					pr_err("--map-max %s: '%.*s' is not MAP=N (N from 1 to %lu, at "
+					       "most %d maps in all; e.g. xcni_ipcache=524288)\n",
+					       optarg, (int)len, it, 1ul << 28, MAP_MAX_OVERRIDES);
+					return 2;
+				}
+				snprintf(map_max[ov.nmap_max].name, sizeof(map_max[0].name), "%.*s",
+					 (int)(eq - it), it);
+				map_max[ov.nmap_max++].n = (__u32)v;
+				it = comma ? comma + 1 : NULL;
 			}
-			if (!eq || eq == optarg || (size_t)(eq - optarg) >= sizeof(map_max[0].name) ||
-			    !eq[1] || *end || errno || v == 0 || v > (1ul << 28) ||
-			    ov.nmap_max == MAP_MAX_OVERRIDES) {
-				pr_err("--map-max %s: MAP=N, N from 1 to %lu, at most %d maps "
-				       "(e.g. xcni_ipcache=524288)\n", optarg, 1ul << 28,
-				       MAP_MAX_OVERRIDES);
-				return 2;
-			}
-			snprintf(map_max[ov.nmap_max].name, sizeof(map_max[0].name), "%.*s",
-				 (int)(eq - optarg), optarg);
-			map_max[ov.nmap_max++].n = (__u32)v;
 			break;
-		}
 		case 'C': {
 			int e = masq_add_cluster_cidrs(&mq, optarg);
 

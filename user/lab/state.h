@@ -30,7 +30,7 @@
 #define LAB_PIN_ROOT "/sys/fs/bpf/xcni-lab"
 #define LAB_MAX_NODES 200
 /* lab up --agent-arg: how many, and how long each. */
-#define LAB_MAX_AGENT_ARGS 8
+#define LAB_MAX_AGENT_ARGS 16
 #define LAB_AGENT_ARG_LEN 256
 /*
  * A pod annotated with this runs, value "dnsmasq", the cluster's DNS server;
