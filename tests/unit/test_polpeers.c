@@ -6,6 +6,7 @@
  * polsim.h.
  */
 #include "polsim.h"
+#include "lib/system/cidr.h"
 
 /* ---- peers ------------------------------------------------------------- */
 
@@ -358,6 +359,127 @@ static void ipblock_egress_nested(void **state)
 }
 
 /*
+ * ipBlocks with excepts, nested and overlapping, drawn at random (seeded: the
+ * same each run), against the definition: a rule lets an address in when
+ * one of its blocks holds it and none of that block's excepts does. The
+ * compiler finds each prefix's rules through sorted indexes (build_groups);
+ * this is the brute force it must agree with, probed at random addresses and
+ * at every prefix's edges.
+ */
+static uint32_t lcg;
+
+static uint32_t rnd(uint32_t n)
+{
+	lcg = lcg * 1103515245u + 12345u;
+	return (lcg >> 8) % n;
+}
+
+struct mblock {
+	uint32_t net, mask, ex_net[3], ex_mask[3];
+	int nex;
+};
+
+struct mrule {
+	struct mblock b[3];
+	int nb;
+	uint16_t port;
+};
+
+static bool model_allows(const struct mrule *rs, int nr, uint32_t a, uint16_t port)
+{
+	for (int i = 0; i < nr; i++) {
+		if (rs[i].port != port)
+			continue;
+		for (int j = 0; j < rs[i].nb; j++) {
+			const struct mblock *b = &rs[i].b[j];
+			bool out = (a & b->mask) != b->net;
+
+			for (int k = 0; !out && k < b->nex; k++)
+				out = (a & b->ex_mask[k]) == b->ex_net[k];
+			if (!out)
+				return true;
+		}
+	}
+	return false;
+}
+
+static void ipblock_random_vs_model(void **state)
+{
+	static const uint16_t ports[] = { 53, 80, 443 };
+	static const uint8_t lens[] = { 16, 18, 20, 22, 24, 26, 28, 30, 32 };
+
+	(void)state;
+	for (uint32_t seed = 1; seed <= 12; seed++) {
+		struct mrule rs[24];
+		uint32_t edges[24 * 3 * 4];
+		int nr = 0, nedges = 0;
+		char buf[32], name[16];
+
+		lcg = seed;
+		teardown(NULL);
+		setup(NULL);
+		ns_add("x", "");
+		pod_add("x", "cli", NULL, "10.244.0.5", "app=cli");
+		for (int pi = 0; pi < 6; pi++) {
+			struct k8s_netpol *np;
+
+			snprintf(name, sizeof(name), "p%d", pi);
+			np = np_add("x", name, sel("app=cli"), EG);
+			for (int ri = 0; ri < 4; ri++, nr++) {
+				struct k8s_np_rule *r = egress(np);
+				struct mrule *m = &rs[nr];
+
+				m->nb = 1 + (int)rnd(3);
+				m->port = ports[rnd(3)];
+				for (int bi = 0; bi < m->nb; bi++) {
+					struct mblock *b = &m->b[bi];
+					uint8_t len = lens[rnd(sizeof(lens))];
+					struct k8s_ipblock *kb = tmem(sizeof(*kb));
+
+					b->mask = xcni_prefix_mask(len);
+					b->net = (0x64400000u | rnd(1u << 16)) & b->mask;
+					kb->cidr = (struct k8s_cidr){ .addr = htonl(b->net), .len = len };
+					kb->except = tmem(3 * sizeof(*kb->except));
+					edges[nedges++] = b->net;
+					edges[nedges++] = b->net | ~b->mask;
+					b->nex = len < 32 ? (int)rnd(4) : 0;
+					for (int k = 0; k < b->nex; k++) {
+						uint8_t el = (uint8_t)(len + 1 + rnd(32 - len));
+
+						b->ex_mask[k] = xcni_prefix_mask(el);
+						b->ex_net[k] = (b->net | rnd(1u << 16)) & b->ex_mask[k];
+						if ((b->ex_net[k] & b->mask) != b->net)
+							b->ex_net[k] = (b->net | (b->ex_net[k] & ~b->mask)) &
+								       b->ex_mask[k];
+						kb->except[kb->nexcept++] = (struct k8s_cidr){
+							.addr = htonl(b->ex_net[k]), .len = el
+						};
+						if (k < 1) {
+							edges[nedges++] = b->ex_net[k];
+							edges[nedges++] = b->ex_net[k] | ~b->ex_mask[k];
+						}
+					}
+					r->peers[r->npeers++].ipblock = kb;
+				}
+				port(r, TCP, m->port, 0);
+			}
+		}
+		compile();
+		for (int i = 0; i < 600 + nedges; i++) {
+			uint32_t a = i < 600 ? 0x64400000u | rnd(1u << 16) : edges[i - 600];
+			struct in_addr ia = { .s_addr = htonl(a) };
+			uint16_t pt = ports[rnd(3)];
+
+			inet_ntop(AF_INET, &ia, buf, sizeof(buf));
+			if (allowed("10.244.0.5", buf, TCP, pt) != model_allows(rs, nr, a, pt))
+				fail_msg("seed %u: 10.244.0.5 -> %s:%u: compiled %d, by definition %d",
+					 seed, buf, pt, allowed("10.244.0.5", buf, TCP, pt),
+					 model_allows(rs, nr, a, pt));
+		}
+	}
+}
+
+/*
  * IPv6 ipBlock: prefixes of both families in one trie, told apart by v6;
  * IPv4 groups first, then IPv6 ones; an except carves its part out; a
  * block of one family never admits an address of the other.
@@ -478,6 +600,7 @@ int main(void)
 		T(namespace_without_object),
 		T(ipblock_except),
 		T(ipblock_egress_nested),
+		T(ipblock_random_vs_model),
 		T(ipblock6_except),
 		T(named_port_egress_ipv6_only),
 #undef T
