@@ -43,6 +43,7 @@
 #include "lib/lb.h"
 #include "lib/maps.h"
 #include "lib/nodeport.h"
+#include "lib/nodeport_icmp.h"
 #include "lib/parse.h"
 #include "lib/policy.h"
 #include "lib/sctp.h"

@@ -21,7 +21,7 @@ static __always_inline int reason_is_drop(int reason)
 /*
  * A drop whose packet the program turned into an answer to its sender: a
  * connection refused for want of a backend (lb.h, lb.h: TCP RST, ICMP
- * unreachable), a packet too big for the underlay once encapsulated (nodeport.h:
+ * unreachable), a packet too big for the underlay once encapsulated (nodeport_icmp.h:
  * ICMP fragmentation needed, Packet Too Big). Counted and reported as a
  * drop; the caller's verdict sends the answer.
  */

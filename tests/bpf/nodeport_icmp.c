@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * ICMP errors about NodePort and Service flows (bpf/lib/nodeport.h,
+ * ICMP errors about NodePort and Service flows (bpf/lib/nodeport_icmp.h,
  * bpf/lib/lb.h), both families side by side, through BPF_PROG_TEST_RUN on
  * the frontends svc_lib.c's lb_setup and nodeport.c's np6_setup write (prep
  * svc_state) and those written here.

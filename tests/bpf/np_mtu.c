@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * Path MTU for NodePorts to a backend on another node (bpf/lib/nodeport.h), through
+ * Path MTU for NodePorts to a backend on another node (bpf/lib/nodeport_icmp.h), through
  * BPF_PROG_TEST_RUN on the underlay device (DEV_U, a veth of MTU 1500: the
  * MTU bpf_check_mtu reads), on the frontends svc_lib.c's lb_setup and nodeport.c's
  * np6_setup write (prep svc_state):

@@ -221,7 +221,7 @@ on_wire() {
 		grep -q "^${UIP[n2]},${IP[r]} ${UIP[n1]},${UIP[n1]} 8080 [0-9]* 0x000001$" "$T/wire.txt"
 }
 check "on the wire: Geneve n1 -> n2 with inner n1 -> r:8080 (SNAT, DNAT), and r's reply back" on_wire
-# Path MTU (bpf/lib/nodeport.h): a 1500-byte SYN with DF from outside to n1:30081
+# Path MTU (bpf/lib/nodeport_icmp.h): a 1500-byte SYN with DF from outside to n1:30081
 # (r on n2) would be 1550 in Geneve; n1 answers ICMP fragmentation needed,
 # next-hop MTU 1450, from the NodePort, quoting the packet as it was sent.
 frag_needed() {
