@@ -42,6 +42,8 @@ suites=(
 	"unit-asan:bash tests/fuzz/asan.sh"
 	"fuzz:bash tests/fuzz/run.sh"
 	"xcnictl:bash tests/xcnictl/run.sh"
+	"libcni:bash tests/libcni/run.sh"
+	"cri:bash tests/cri/run.sh"
 	"cni-netns:bash tests/integration/cni.sh"
 	"cni-netns-tc:env ATTACH=tc bash tests/integration/cni.sh"
 	"cni-netns-v6:env FAMILY=6 bash tests/integration/cni.sh"
@@ -121,8 +123,6 @@ suites=(
 	"apiwatch:bash tests/apiwatch/run.sh"
 	"scale-small:bash bench/scale.sh --check"
 	"svc-bench-check:bash bench/svc.sh --check"
-	"libcni:bash tests/libcni/run.sh"
-	"cri:bash tests/cri/run.sh"
 )
 # XCNI_SUITES="NAME ..." runs the named suites of the list above (their
 # commands may hold spaces: `env A=B bash ...`); a word with a colon is a
@@ -155,10 +155,12 @@ fi
 # cores and a lab suite keeps about half of one busy, the rest is waiting on
 # probes and timers), each in a machine of its own (tests/sandbox.sh: its own
 # network, mount and cgroup namespaces, bpffs and /run), so their netns, pins,
-# links, lab names and loopback ports never meet. The suites below run alone and
-# on the host as it is: they measure time (scale-small, svc-bench-check), or
-# drive the machine's own containerd and libcni caches (cri, libcni).
-solo=" scale-small svc-bench-check cri libcni "
+# links, lab names and loopback ports never meet. The solo suites run alone: they
+# measure time (scale-small, svc-bench-check). The host suites run on the host
+# as it is, one at a time, beside sandboxed ones: they drive the machine's own
+# containerd and libcni caches (cri, libcni), which no sandbox sees.
+solo=" scale-small svc-bench-check "
+host=" cri libcni "
 # Variants whose every dimension another suite of make check covers (IPv4 on 3
 # nodes: lab-netpol-dual-3nodes's IPv4 tables; through Services on 3 nodes with
 # kube-proxy: lab-netpol-v6-svc-3nodes and lab-netpol-svc): `make check-full`
@@ -207,7 +209,7 @@ declare -A started=()
 # $OUT/I.log, its exit status in $OUT/I.rc.
 run_suite() {
 	local i=$1 name=${suites[$1]%%:*} cmd=${suites[$1]#*:} box=()
-	[[ $solo == *" $name "* ]] || box=(bash tests/sandbox.sh "$name")
+	[[ $solo$host == *" $name "* ]] || box=(bash tests/sandbox.sh "$name")
 	# cmocka writes TAP when asked; the shell suites always do. 9 (the lock)
 	# stays with the runner: a process a suite leaves behind cannot hold it.
 	CMOCKA_MESSAGE_OUTPUT=TAP timeout --kill-after=30 1200 "${box[@]}" $cmd >"$OUT/$i.log" 2>&1 9>&- &
@@ -238,8 +240,10 @@ reap() {
 	local pid
 	wait -n -p pid "${!running[@]}"
 	report "${running[$pid]}"
+	[ "$pid" = "$host_pid" ] && host_pid=
 	unset "running[$pid]"
 }
+host_pid= # the host suite running, if one is
 
 # Stopped (a CI timeout, ^C): the running suites are stopped too (their
 # sandboxes kill what they started), and the totals so far are said.
@@ -268,9 +272,13 @@ for i in "${!suites[@]}"; do
 		continue
 	fi
 	while [ ${#running[@]} -ge "$JOBS" ]; do reap; done
+	if [[ $host == *" $name "* ]]; then
+		while [ -n "$host_pid" ]; do reap; done
+	fi
 	started[$i]=$(date +%s)
 	run_suite "$i" &
 	running[$!]=$i
+	[[ $host == *" $name "* ]] && host_pid=$!
 done
 while [ ${#running[@]} -gt 0 ]; do reap; done
 rmdir "$OUT"
