@@ -1,0 +1,628 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * xcnid's command line (xcnid_opts.h): the options and their help, each
+ * checked as it comes and then together; nothing here touches the node.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "xcni_shared.h"
+#include "lib/system/cidr.h"
+#include "lib/system/log.h"
+#include "lib/services/svc.h"
+#include "lib/observe/flows.h"
+#include "agent/http.h"
+#include "agent/socklb.h"
+#include "agent/xcnid_opts.h"
+
+static int parse_cidr(const char *s, __u32 *net, __u32 *mask, __u8 *len)
+{
+	int err = xcni_cidr4_parse(s, net, len);
+
+	if (err)
+		return err;
+	*mask = htonl(xcni_prefix_mask(*len));
+	*net &= *mask;
+	return 0;
+}
+
+/*
+ * --node-ip A[,B]: this node's underlay address of each family, once per
+ * family (given twice, or comma-separated as the downward API's
+ * status.hostIPs is). Only IPv6: the IPv6 underlay. Both: IPv4 to the nodes
+ * that have an IPv4 InternalIP, IPv6 to the IPv6-only ones. *fams collects
+ * the families given (bit 4, bit 6). 0, or -EINVAL said why.
+ */
+static int parse_node_ip(const char *arg, struct overlay *ov, unsigned int *fams)
+{
+	char buf[2 * INET6_ADDRSTRLEN + 2], *save = NULL, *tok;
+	struct in_addr a;
+	__u8 a6[16];
+	int n = 0;
+
+	if (snprintf(buf, sizeof(buf), "%s", arg) >= (int)sizeof(buf)) {
+		pr_err("--node-ip %s: an IPv4 or IPv6 address, or one of each comma-separated\n",
+		       arg);
+		return -EINVAL;
+	}
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save), n++) {
+		unsigned int f = inet_pton(AF_INET6, tok, a6) == 1 ? 6 :
+				 inet_pton(AF_INET, tok, &a) == 1 ? 4 : 0;
+
+		if (!f) {
+			pr_err("--node-ip %s: %s is not an IPv4 or IPv6 address\n", arg, tok);
+			return -EINVAL;
+		}
+		if (*fams & (1u << f)) {
+			pr_err("--node-ip %s: a second IPv%u address (one per family: IPv4, IPv6)\n",
+			       arg, f);
+			return -EINVAL;
+		}
+		*fams |= 1u << f;
+		if (f == 6)
+			memcpy(ov->node_ip6, a6, 16);
+		else
+			ov->node_ip = a.s_addr;
+	}
+	if (!n) {
+		pr_err("--node-ip %s: an IPv4 or IPv6 address, or one of each comma-separated\n",
+		       arg);
+		return -EINVAL;
+	}
+	/* Only IPv6 given: the IPv6 underlay, as before; with IPv4 too: both. */
+	ov->underlay6 = !(*fams & (1u << 4));
+	return 0;
+}
+
+/*
+ * --service-cidr: "none", or up to one IPv4 and one IPv6 CIDR, comma-separated
+ * (kube-apiserver's --service-cluster-ip-range). Replaces the default; o is
+ * only written when the whole list parses. 0 or -EINVAL.
+ */
+static int parse_svc_cidrs(const char *arg, struct opts *o)
+{
+	char buf[128], *tok, *save = NULL;
+	struct in6_addr a6 = {};
+	__u32 net = 0, mask = 0;
+	__u8 len = 0, len6 = 0;
+	int has4 = 0, has6 = 0;
+
+	if (!strcmp(arg, "none"))
+		goto set;
+	/* strtok_r would skip an empty element: refused, as a typo. */
+	if (!*arg || strlen(arg) >= sizeof(buf) || *arg == ',' || arg[strlen(arg) - 1] == ',' ||
+	    strstr(arg, ",,"))
+		return -EINVAL;
+	strcpy(buf, arg);
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (strchr(tok, ':')) {
+			/* A /0 would take every destination for a Service. */
+			if (has6++ || xcni_cidr6_parse(tok, &a6, &len6) || !len6)
+				return -EINVAL;
+			cidr6_mask(a6.s6_addr, len6);
+		} else if (has4++ || parse_cidr(tok, &net, &mask, &len) || !len) {
+			return -EINVAL;
+		}
+	}
+	if (!has4 && !has6)
+		return -EINVAL;
+set:
+	o->svc_cidr = net;
+	o->svc_mask = mask;
+	o->svc_len = len;
+	o->svc6 = a6;
+	o->svc6_len = len6;
+	return 0;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: xcnid [options]\n"
+		"\ncluster source:\n"
+		"  --manifests DIR    cluster state (Namespaces, Pods, Nodes, NetworkPolicies) from\n"
+		"                     the YAML/JSON manifests in DIR, followed with inotify\n"
+		"  --kubeconfig PATH  cluster state from the API server in PATH's current context\n"
+		"                     (list and watch over HTTPS)\n"
+		"  --k8s-api in-cluster  the same through the pod's service account\n"
+		"  --sync-delay MS    gather the cluster changes that arrive within MS ms of a\n"
+		"                     first one into one compile and map write (default %u;\n"
+		"                     0: every change at once)\n"
+		"\nthis node and its pods:\n"
+		"  --node-name NAME   this node's name (default: the host name)\n"
+		"  --pod-cidr CIDR    this node's pod CIDR (drops traffic to unknown pods in it)\n"
+		"  --gateway IP       the pods' gateway address (default: first address of the CIDR)\n"
+		"  --pod-cidr6 CIDR   this node's IPv6 pod CIDR (dual stack, IPv6-only): its pods'\n"
+		"                     IPv6 traffic leaving the cluster is masqueraded (table ip6 xcni)\n"
+		"\ndata plane:\n"
+		"  --pin-dir DIR      where programs and maps are pinned (default %s)\n"
+		"  --attach MODE      how programs go onto the node's devices: auto (default:\n"
+		"                     TCX links, tc clsact filters where the kernel has no TCX),\n"
+		"                     tcx (or fail), or tc (the older path forced: tc clsact\n"
+		"                     filters, XDP through netlink); also XCNI_ATTACH=MODE\n"
+		"  --xdp-mode MODE    auto (native, else generic), native, generic or off\n"
+		"  --map-max MAP=N[,MAP=N]...  size map MAP for N entries instead of its default\n"
+		"                     (e.g. xcni_ipcache=524288; repeatable, the last for a map\n"
+		"                     wins; see bench/README.md for what each holds); a pinned\n"
+		"                     map of another size is refused\n"
+		"  --once             load and pin, then exit (the data plane keeps running)\n"
+		"  --uninstall        remove what xcnid made on this node (pins, tc filters and\n"
+		"                     links, xcni0, XDP, cgroup links, nftables tables ip/ip6\n"
+		"                     xcni), then exit; give --pin-dir and --underlay-dev as the\n"
+		"                     agent had them\n"
+		"\npolicy:\n"
+		"  --policy-ns-share PCT  one namespace's pods may take at most PCT percent of\n"
+		"                     each policy map (xcni_policy, xcni_polrange, xcni_polcidr;\n"
+		"                     1-100, default %u); a pod whose policy would take its\n"
+		"                     namespace past that is closed (drop-policy-overflow)\n"
+		"\nServices:\n"
+		"  --service-cidr CIDR[,CIDR6]  the cluster's Service (ClusterIP) ranges, one of each\n"
+		"                     family at most, kube-apiserver's --service-cluster-ip-range\n"
+		"                     (default 10.96.0.0/12 alone, \"none\" for none): pods' flows to\n"
+		"                     them are handed to kube-proxy in the host stack, and egress\n"
+		"                     policy is judged on the pod it picks\n"
+		"  --kube-proxy-replacement  translate Services in BPF (ClusterIP frontends from the\n"
+		"                     Services and EndpointSlices of the cluster state, which it\n"
+		"                     then reads too); kube-proxy's rules are then not needed\n"
+		"  --lb-algorithm ALG random (default) or maglev: how a new flow picks a backend\n"
+		"                     (maglev: consistent hashing, the same backend on every node)\n"
+		"  --cgroup-root DIR  with --kube-proxy-replacement: socket-level load balancing for\n"
+		"                     the processes of cgroup v2 directory DIR and below (their\n"
+		"                     sockets connect to a Service's backend directly)\n"
+		"  --node-port-range MIN-MAX  with --kube-proxy-replacement: the nodePorts served (the\n"
+		"                     API server's --service-node-port-range; default 30000-32767);\n"
+		"                     a Service's nodePort outside it is logged and not served\n"
+		"  --node-port-mode MODE  with --kube-proxy-replacement and --underlay-dev: snat\n"
+		"                     (default: a request for a NodePort or external IP sent to\n"
+		"                     another node's backend is SNATed to this node, its replies\n"
+		"                     come back through here) or dsr (the client's address kept,\n"
+		"                     the frontend in a Geneve option: the backend's node answers\n"
+		"                     the client directly, with the frontend as source)\n"
+		"  --external-clusterip  with --kube-proxy-replacement and --underlay-dev: serve\n"
+		"                     ClusterIPs to clients outside the cluster (routed to a node);\n"
+		"                     by default they are dropped (drop-clusterip-outside)\n"
+		"\noverlay:\n"
+		"  --underlay-dev DEV the device to the other nodes: Geneve overlay (in BPF) over it,\n"
+		"                     XDP prefilter on it, remote pod CIDRs routed to xcni0\n"
+		"  --node-ip IP[,IP]  this node's underlay address, IPv4 or IPv6; once per family\n"
+		"                     (given twice or comma-separated): both, IPv4 to nodes with an\n"
+		"                     IPv4 InternalIP, IPv6 to IPv6-only nodes (default: DEV's first\n"
+		"                     IPv4 and its first global IPv6, whichever it has)\n"
+		"  --vni N            Geneve VNI (default 1)\n"
+		"\nleaving the cluster:\n"
+		"  --masquerade       masquerade pods' traffic to outside the cluster to the node's\n"
+		"                     address (default with --pod-cidr or --pod-cidr6): nftables\n"
+		"                     tables ip xcni and ip6 xcni\n"
+		"  --no-masquerade    do not; removes the tables an earlier xcnid left\n"
+		"  --cluster-cidr CIDR[,CIDR...]  more destinations never masqueraded (besides every\n"
+		"                     Node's pod CIDRs and InternalIPs), IPv4 or IPv6; repeatable\n"
+		"\nobservability:\n"
+		"  --metrics-addr HOST:PORT  serve Prometheus metrics at http://HOST:PORT/metrics\n"
+		"                     (a loopback address, e.g. 127.0.0.1:9962 or [::1]:9962)\n"
+		"  --http-allow-remote  let --metrics-addr or --ui be another address (e.g.\n"
+		"                     0.0.0.0:9962): whoever reaches it reads the pages\n"
+		"  --ui HOST:PORT     serve the service map (a web page: namespaces, pods and\n"
+		"                     Services, flows as edges by verdict, live) at\n"
+		"                     http://HOST:PORT/, its graph at /api/graph; implies --flows;\n"
+		"                     with --metrics-addr, the same address (one server)\n"
+		"  --trace-sample N   trace one forwarded packet in N on the event ring (0: off, the\n"
+		"                     default); `xcnictl config set trace-sample` changes it live\n"
+		"  --events-rate N    at most N events (drops, verdicts, traces) per CPU per second\n"
+		"                     (default %u; 0: no limit); the rest are counted as lost\n"
+		"  --flows            keep flow records (xcnictl flows): conntrack and verdict\n"
+		"                     events per connection, in a window of the last records;\n"
+		"                     xcnid then reads the events ring (xcnictl monitor would\n"
+		"                     share it)\n"
+		"  --flows-window N   at most N records (default %u; implies --flows); the\n"
+		"                     oldest make room and are counted (evicted)\n"
+		"  --flows-socket PATH  where xcnictl flows asks (default /run/xcni/flows<pin dir\n"
+		"                     with / as ->.sock)\n"
+		"  --flow-log PATH    write changed records as JSON lines to PATH every\n"
+		"                     --flow-log-interval seconds (default %u; implies --flows)\n"
+		"                     (\"{node}\" in PATH: the node's name)\n"
+		"  --flow-log-max-bytes N  rotate PATH before it grows past N bytes (default %llu)\n"
+		"  --flow-log-files K keep K files, PATH and PATH.1..PATH.K-1 (default %u)\n"
+		"  --ipfix URL        export changed records over IPFIX to a collector,\n"
+		"                     udp://HOST:PORT or tcp://HOST:PORT, every\n"
+		"                     --flow-log-interval seconds (implies --flows; docs/ipfix.md)\n"
+		"  --log-format FMT   text (default) or json (one object per line)\n"
+		"  -v, --verbose      more logging (twice: libbpf debug, verifier logs)\n"
+		"\n"
+		"  -h, --help\n",
+		XCNID_SYNC_DELAY_DEFAULT, XCNI_PIN_ROOT, XCNID_NS_SHARE_DEFAULT,
+		XCNI_EVENTS_RATE_DEFAULT, FLOWS_WINDOW_DEFAULT, FLOWD_LOG_INTERVAL_DEFAULT,
+		(unsigned long long)FLOWD_LOG_MAX_BYTES_DEFAULT, FLOWD_LOG_FILES_DEFAULT);
+}
+
+int xcnid_cmdline(int argc, char **argv, struct xcnid_cmdline *cl)
+{
+	static const struct option lo[] = {
+		{ "pin-dir", required_argument, NULL, 'p' },
+		{ "pod-cidr", required_argument, NULL, 'c' },
+		{ "pod-cidr6", required_argument, NULL, 1006 },
+		{ "gateway", required_argument, NULL, 'g' },
+		{ "service-cidr", required_argument, NULL, 's' },
+		{ "node-name", required_argument, NULL, 'n' },
+		{ "once", no_argument, NULL, 'o' },
+		{ "manifests", required_argument, NULL, 'm' },
+		{ "kubeconfig", required_argument, NULL, 'K' },
+		{ "k8s-api", required_argument, NULL, 'k' },
+		{ "underlay-dev", required_argument, NULL, 'u' },
+		{ "node-ip", required_argument, NULL, 'N' },
+		{ "vni", required_argument, NULL, 'V' },
+		{ "xdp-mode", required_argument, NULL, 'X' },
+		{ "metrics-addr", required_argument, NULL, 'A' },
+		{ "http-allow-remote", no_argument, NULL, 1047 },
+		{ "ui", required_argument, NULL, 1048 },
+		{ "masquerade", no_argument, NULL, 'M' },
+		{ "no-masquerade", no_argument, NULL, 1001 },
+		{ "cluster-cidr", required_argument, NULL, 'C' },
+		{ "log-format", required_argument, NULL, 'L' },
+		{ "map-max", required_argument, NULL, 1002 },
+		{ "kube-proxy-replacement", no_argument, NULL, 1003 },
+		{ "lb-algorithm", required_argument, NULL, 1004 },
+		{ "cgroup-root", required_argument, NULL, 1005 },
+		{ "node-port-range", required_argument, NULL, 1007 },
+		{ "node-port-mode", required_argument, NULL, 1008 },
+		{ "external-clusterip", no_argument, NULL, 1012 },
+		{ "sync-delay", required_argument, NULL, 1009 },
+		{ "attach", required_argument, NULL, 1010 },
+		{ "uninstall", no_argument, NULL, 1011 },
+		{ "policy-ns-share", required_argument, NULL, 1013 },
+		{ "flows", no_argument, NULL, 1040 },
+		{ "flows-window", required_argument, NULL, 1041 },
+		{ "flow-log", required_argument, NULL, 1042 },
+		{ "flow-log-max-bytes", required_argument, NULL, 1043 },
+		{ "flow-log-files", required_argument, NULL, 1044 },
+		{ "flow-log-interval", required_argument, NULL, 1045 },
+		{ "flows-socket", required_argument, NULL, 1046 },
+		{ "ipfix", required_argument, NULL, 1100 },
+		{ "trace-sample", required_argument, NULL, 'S' },
+		{ "events-rate", required_argument, NULL, 'R' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	struct overlay *ov = &cl->ov;
+	struct masq *mq = &cl->mq;
+	struct opts *o = &cl->o;
+	unsigned int node_ip_fams = 0;
+	int lb_alg = 0; /* --lb-algorithm given */
+	int np_mode = 0; /* --node-port-mode given */
+	const char *gw = NULL;
+	int c;
+
+	*ov = (struct overlay){ .vni = 1, .map_max = cl->map_max };
+	*mq = (struct masq){ .table = MASQ_TABLE };
+	*o = (struct opts){ .pin_dir = XCNI_PIN_ROOT, .ov = ov, .mq = mq,
+			    .events_rate = XCNI_EVENTS_RATE_DEFAULT };
+	cl->masquerade = -1;
+	snprintf(cl->host, sizeof(cl->host), "node");
+
+	o->sync_delay_ms = XCNID_SYNC_DELAY_DEFAULT;
+	o->ns_share = XCNID_NS_SHARE_DEFAULT;
+	xlog_set_prefix("xcnid");
+	xlog_max = XLOG_WARN;
+	/* kubeadm's and kind's default --service-cluster-ip-range. */
+	parse_cidr(XCNI_DEFAULT_SVC_CIDR, &o->svc_cidr, &o->svc_mask, &o->svc_len);
+	/* No IPv6 default: kube-apiserver has none either. */
+	if (xcni_attach_from_env(&ov->attach))
+		return 2;
+	while ((c = getopt_long(argc, argv, "vh", lo, NULL)) != -1) {
+		switch (c) {
+		case 'p': o->pin_dir = optarg; break;
+		case 'c':
+			if (parse_cidr(optarg, &o->pod_cidr, &o->pod_mask, &o->pod_len)) {
+				pr_err("--pod-cidr %s: not an IPv4 CIDR\n", optarg);
+				return 2;
+			}
+			break;
+		case 'g': gw = optarg; break;
+		case 1006: {
+			struct in6_addr a;
+			__u8 len;
+
+			if (xcni_cidr6_parse(optarg, &a, &len) || !len) {
+				pr_err("--pod-cidr6 %s: not an IPv6 CIDR (e.g. fd00:10:244:1::/64)\n",
+				       optarg);
+				return 2;
+			}
+			mq->pod6 = (struct masq_prefix6){ a, len };
+			/* Host bits off, as --pod-cidr's: the CIDR is the network. */
+			masq_normalize6(&mq->pod6, 1);
+			break;
+		}
+		case 's':
+			if (parse_svc_cidrs(optarg, o)) {
+				pr_err("--service-cidr %s: one CIDR of each family at most, comma-"
+				       "separated (e.g. 10.96.0.0/12,fd00:10:96::/108), or none\n",
+				       optarg);
+				return 2;
+			}
+			break;
+		case 'n': o->node_name = optarg; break;
+		case 'o': o->once = 1; break;
+		case 'm': o->manifests = optarg; break;
+		case 'K': o->kubeconfig = optarg; break;
+		case 'k':
+			if (strcmp(optarg, "in-cluster")) {
+				pr_err("--k8s-api %s: only \"in-cluster\" (the pod's service account); "
+				       "for a kubeconfig use --kubeconfig PATH\n", optarg);
+				return 2;
+			}
+			o->in_cluster = 1;
+			break;
+		case 'u': ov->underlay = optarg; break;
+		case 'N':
+			if (parse_node_ip(optarg, ov, &node_ip_fams))
+				return 2;
+			break;
+		case 'V': {
+			char *end;
+			unsigned long v = strtoul(optarg, &end, 0);
+
+			if (!*optarg || *end || v == 0 || v > 0xffffff) {
+				pr_err("--vni %s: a Geneve VNI is 1 to 16777215\n", optarg);
+				return 2;
+			}
+			ov->vni = (__u32)v;
+			break;
+		}
+		case 'X':
+			if (!strcmp(optarg, "auto"))
+				ov->xdp_want = XDP_WANT_AUTO;
+			else if (!strcmp(optarg, "native"))
+				ov->xdp_want = XDP_WANT_NATIVE;
+			else if (!strcmp(optarg, "generic"))
+				ov->xdp_want = XDP_WANT_GENERIC;
+			else if (!strcmp(optarg, "off"))
+				ov->xdp_want = XDP_WANT_OFF;
+			else {
+				pr_err("--xdp-mode %s: auto, native, generic or off\n", optarg);
+				return 2;
+			}
+			break;
+		case 'A':
+			if (http_check_addr(optarg, true)) {
+				pr_err("--metrics-addr %s: HOST:PORT, e.g. 127.0.0.1:9962 or [::1]:9962\n",
+				       optarg);
+				return 2;
+			}
+			o->metrics_addr = optarg;
+			break;
+		case 1047: o->http_remote = 1; break;
+		case 1048:
+			if (http_check_addr(optarg, true)) {
+				pr_err("--ui %s: HOST:PORT, e.g. 127.0.0.1:9963 or [::1]:9963\n", optarg);
+				return 2;
+			}
+			o->ui_addr = optarg;
+			break;
+		case 'M': cl->masquerade = 1; break;
+		case 1001: cl->masquerade = 0; break;
+		case 1003: o->kpr = 1; break;
+		case 1012: o->ext_cip = 1; break;
+		case 1005: o->cgroup_root = optarg; break;
+		case 1007:
+			if (svc_nodeport_range_parse(optarg, &o->np_min, &o->np_max)) {
+				pr_err("--node-port-range %s: MIN-MAX, 1 <= MIN <= MAX <= 65535 "
+				       "(e.g. 30000-32767)\n", optarg);
+				return 2;
+			}
+			break;
+		case 1008:
+			if (!strcmp(optarg, "dsr")) {
+				o->np_dsr = 1;
+			} else if (!strcmp(optarg, "snat")) {
+				o->np_dsr = 0;
+			} else {
+				pr_err("--node-port-mode %s: snat or dsr\n", optarg);
+				return 2;
+			}
+			np_mode = 1;
+			break;
+		case 1004:
+			if (!strcmp(optarg, "maglev")) {
+				o->lb_flags |= SVC_BUILD_MAGLEV;
+			} else if (!strcmp(optarg, "random")) {
+				o->lb_flags &= ~SVC_BUILD_MAGLEV;
+			} else {
+				pr_err("--lb-algorithm %s: random or maglev\n", optarg);
+				return 2;
+			}
+			lb_alg = 1;
+			break;
+		case 1002:
+			/* MAP=N, or several: MAP=N,MAP=N (a later one for a map wins). */
+			for (const char *it = optarg; it;) {
+				const char *comma = strchr(it, ',');
+				size_t len = comma ? (size_t)(comma - it) : strlen(it);
+				const char *eq = memchr(it, '=', len);
+				char num[16] = "", *end = num;
+				unsigned long v = 0;
+
+				if (eq && (size_t)(it + len - eq - 1) < sizeof(num)) {
+					snprintf(num, sizeof(num), "%.*s", (int)(it + len - eq - 1), eq + 1);
+					errno = 0;
+					v = strtoul(num, &end, 10);
+				}
+				if (!eq || eq == it || (size_t)(eq - it) >= sizeof(cl->map_max[0].name) ||
+				    !num[0] || end == num || *end || errno || v == 0 || v > (1ul << 28) ||
+				    ov->nmap_max == MAP_MAX_OVERRIDES) {
+					pr_err("--map-max %s: '%.*s' is not MAP=N (N from 1 to %lu, at "
+					       "most %d maps in all; e.g. xcni_ipcache=524288)\n",
+					       optarg, (int)len, it, 1ul << 28, MAP_MAX_OVERRIDES);
+					return 2;
+				}
+				snprintf(cl->map_max[ov->nmap_max].name, sizeof(cl->map_max[0].name), "%.*s",
+					 (int)(eq - it), it);
+				cl->map_max[ov->nmap_max++].n = (__u32)v;
+				it = comma ? comma + 1 : NULL;
+			}
+			break;
+		case 'C': {
+			int e = masq_add_cluster_cidrs(mq, optarg);
+
+			if (e) {
+				pr_err("--cluster-cidr %s: %s\n", optarg,
+				       e == -E2BIG ? "more than 32 CIDRs of a family in all" :
+						     "not CIDR[,CIDR...] (IPv4 or IPv6 CIDRs)");
+				return 2;
+			}
+			break;
+		}
+		case 'L': {
+			enum xlog_format f;
+
+			if (xlog_parse_format(optarg, &f)) {
+				pr_err("--log-format %s: text or json\n", optarg);
+				return 2;
+			}
+			xlog_set_format(f);
+			break;
+		}
+		case 1009: {
+			char *end;
+			unsigned long v;
+
+			errno = 0;
+			v = strtoul(optarg, &end, 10);
+			if (!*optarg || *end || *optarg == '-' || errno || v > 1000) {
+				pr_err("--sync-delay %s: milliseconds, 0 to 1000\n", optarg);
+				return 2;
+			}
+			o->sync_delay_ms = (unsigned int)v;
+			break;
+		}
+		case 1010:
+			if (xcni_attach_parse(optarg, &ov->attach)) {
+				pr_err("--attach %s: auto, tcx or tc\n", optarg);
+				return 2;
+			}
+			break;
+		case 1011: o->uninstall = 1; break;
+		case 1013: {
+			char *end;
+			unsigned long v;
+
+			errno = 0;
+			v = strtoul(optarg, &end, 10);
+			if (!*optarg || *end || *optarg == '-' || errno || v < 1 || v > 100) {
+				pr_err("--policy-ns-share %s: a percentage, 1 to 100\n", optarg);
+				return 2;
+			}
+			o->ns_share = (unsigned int)v;
+			break;
+		}
+		case 'S':
+		case 'R': {
+			char *end;
+			unsigned long v;
+
+			errno = 0;
+			v = strtoul(optarg, &end, 10);
+			if (!*optarg || *end || *optarg == '-' || errno || v > UINT32_MAX) {
+				pr_err("--%s %s: a number, 0 to %u\n",
+				       c == 'S' ? "trace-sample" : "events-rate", optarg, UINT32_MAX);
+				return 2;
+			}
+			*(c == 'S' ? &o->trace_sample : &o->events_rate) = (__u32)v;
+			break;
+		}
+		case 1040 ... 1046:
+			if (flowd_parse_opt(c - 1040, optarg, &o->flows))
+				return 2;
+			break;
+		case 1100:
+			if (flowd_parse_opt(FLOWD_OPT_IPFIX, optarg, &o->flows))
+				return 2;
+			break;
+		case 'v': xlog_max = xlog_max < XLOG_INFO ? XLOG_INFO : XLOG_DEBUG; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (flowd_check_opts(&o->flows))
+		return 2;
+	if (o->ui_addr && http_check_addr(o->ui_addr, o->http_remote)) {
+		pr_err("--ui %s: not a loopback address: every client that reaches it reads the "
+		       "cluster's flows; give --http-allow-remote to mean that\n", o->ui_addr);
+		return 2;
+	}
+	if (o->ui_addr && o->metrics_addr && strcmp(o->ui_addr, o->metrics_addr)) {
+		pr_err("--ui %s and --metrics-addr %s: one HTTP server serves both; give them the "
+		       "same address\n", o->ui_addr, o->metrics_addr);
+		return 2;
+	}
+	/* The map is drawn from the flow records. */
+	if (o->ui_addr && !o->flows.window)
+		o->flows.window = FLOWS_WINDOW_DEFAULT;
+	if (o->metrics_addr && http_check_addr(o->metrics_addr, o->http_remote)) {
+		pr_err("--metrics-addr %s: not a loopback address: every client that reaches it "
+		       "reads the page; give --http-allow-remote to mean that\n", o->metrics_addr);
+		return 2;
+	}
+	if (o->cgroup_root && !o->kpr) {
+		pr_err("--cgroup-root %s: socket-level load balancing needs --kube-proxy-replacement "
+		       "(the Service maps it reads): give both\n", o->cgroup_root);
+		return 2;
+	}
+	if (o->cgroup_root && socklb_check_cgroup(o->cgroup_root))
+		return 2;
+	if (o->np_max && !o->kpr) {
+		pr_err("--node-port-range is the NodePorts --kube-proxy-replacement serves: give both\n");
+		return 2;
+	}
+	if (np_mode && (!o->kpr || !ov->underlay)) {
+		pr_err("--node-port-mode is how --kube-proxy-replacement sends NodePort requests "
+		       "to other nodes' backends, through the overlay (--underlay-dev): give all three\n");
+		return 2;
+	}
+	if (o->ext_cip && (!o->kpr || !ov->underlay)) {
+		pr_err("--external-clusterip is for ClusterIPs --kube-proxy-replacement serves on the "
+		       "underlay (--underlay-dev): give all three\n");
+		return 2;
+	}
+	if (lb_alg && !o->kpr) {
+		pr_err("--lb-algorithm chooses backends for --kube-proxy-replacement: give both\n");
+		return 2;
+	}
+	if (!!o->manifests + !!o->kubeconfig + o->in_cluster > 1) {
+		pr_err("--manifests, --kubeconfig and --k8s-api in-cluster are alternative sources "
+		       "of cluster state: give one\n");
+		return 2;
+	}
+	if (gw) {
+		struct in_addr a;
+
+		if (inet_pton(AF_INET, gw, &a) != 1) {
+			pr_err("--gateway %s: not an IPv4 address\n", gw);
+			return 2;
+		}
+		o->gateway = a.s_addr;
+	} else if (o->pod_mask) {
+		o->gateway = htonl(ntohl(o->pod_cidr) + 1);
+	}
+	if (cl->masquerade == 1 && !o->pod_mask && !mq->pod6.len) {
+		pr_err("--masquerade needs --pod-cidr or --pod-cidr6: it masquerades traffic from "
+		       "the pod CIDR\n");
+		return 2;
+	}
+	/* Without a pod CIDR there is nothing to masquerade, and nothing to remove either. */
+	mq->on = cl->masquerade != 0 && (o->pod_mask || mq->pod6.len);
+	if (cl->masquerade != 0 && !mq->on)
+		mq->table = NULL;
+	mq->pod = (struct masq_prefix){ o->pod_cidr, o->pod_len };
+	mq->node_ip = ov->node_ip;
+	if (!o->node_name) {
+		gethostname(cl->host, sizeof(cl->host) - 1);
+		o->node_name = cl->host;
+	}
+	return -1;
+}

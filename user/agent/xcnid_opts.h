@@ -1,0 +1,78 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * xcnid's command line: its options, each checked alone and together, into
+ * struct opts (and the overlay, masquerade and map sizes it points at). Bad
+ * input is refused naming the option, before anything on the node changes.
+ */
+#ifndef XCNI_AGENT_XCNID_OPTS_H
+#define XCNI_AGENT_XCNID_OPTS_H
+
+#include <netinet/in.h>
+#include <stdint.h>
+
+#include <linux/types.h>
+
+#include "agent/flows.h"
+#include "agent/masq.h"
+#include "agent/overlay.h"
+
+#define XCNI_DEFAULT_SVC_CIDR "10.96.0.0/12"
+
+struct opts {
+	const char *pin_dir;
+	const char *node_name;
+	__u32 pod_cidr, pod_mask, gateway;
+	__u8 pod_len;
+	__u32 svc_cidr, svc_mask; /* the ClusterIP range; 0/0: none */
+	__u8 svc_len;
+	struct in6_addr svc6; /* the IPv6 ClusterIP range (host bits off); svc6_len 0: none */
+	__u8 svc6_len;
+	int once;
+	const char *manifests; /* cluster state from a manifest directory */
+	const char *kubeconfig; /* ... or from the API server, found through this file */
+	int in_cluster; /* ... or through the pod's service account */
+	struct overlay *ov; /* ov->underlay NULL: no overlay */
+	const char *metrics_addr; /* NULL: no metrics endpoint */
+	const char *ui_addr; /* --ui: NULL, no service map; else the same server as metrics */
+	int http_remote; /* --http-allow-remote: a non-loopback metrics address is meant */
+	__u32 trace_sample; /* trace one forwarded packet in N; 0: off */
+	__u32 events_rate; /* events per CPU per second; 0: no limit */
+	struct masq *mq; /* mq->on: masquerade pods' traffic leaving the cluster */
+	int kpr; /* --kube-proxy-replacement: Services translated in BPF, their maps written here */
+	unsigned int lb_flags; /* svc_build's: SVC_BUILD_MAGLEV with --lb-algorithm maglev */
+	const char *cgroup_root; /* --cgroup-root: socket-level load balancing on it */
+	uint16_t np_min, np_max; /* --node-port-range; np_max 0: the API server's default */
+	int np_dsr; /* --node-port-mode dsr: remote backends answer external clients directly */
+	int ext_cip; /* --external-clusterip: ClusterIPs served from outside the cluster too */
+	unsigned int sync_delay_ms; /* --sync-delay: events gathered this long into one sync */
+	int uninstall; /* --uninstall: remove what agents made on this node, then exit */
+	unsigned int ns_share; /* --policy-ns-share: percent of each policy map one namespace may take */
+	struct flowd_opts flows; /* --flows...: window 0, off */
+};
+
+/* What --policy-ns-share is without the flag: one namespace may take half of
+ * each policy map, so a tenant's policy never leaves the others less than half. */
+#define XCNID_NS_SHARE_DEFAULT 50
+
+/* What --sync-delay is without the flag: none. At 100 events/s against 100k
+ * pods 10 ms halves the syncs but not the CPU (bench/README.md, scale): the
+ * cost is per event, so the latency it adds buys nothing by default. */
+#define XCNID_SYNC_DELAY_DEFAULT 0
+
+/* What the command line gave, and the storage opts points at. */
+struct xcnid_cmdline {
+	struct opts o;
+	struct overlay ov;
+	struct masq mq;
+	struct map_max map_max[MAP_MAX_OVERRIDES];
+	int masquerade; /* -1: the default (on with a pod CIDR), 0 --no-masquerade, 1 --masquerade */
+	char host[64]; /* the node's name when --node-name is not given */
+};
+
+/*
+ * Parses and checks argv into *cl. -1: go on (run the agent); otherwise the
+ * status to exit with: 0 after --help, 2 for bad input (said on stderr).
+ */
+int xcnid_cmdline(int argc, char **argv, struct xcnid_cmdline *cl);
+
+#endif
