@@ -401,6 +401,53 @@ static __always_inline int lb6_nat(struct __sk_buff *skb, const struct pkt6 *p, 
 }
 
 /*
+ * A pod's packet to a frontend that is the reply of a flow this node tracks:
+ * the flow's peer is at an address and port that happen to be a frontend
+ * (another node's address at a NodePort's number: a host client bound to it,
+ * or a SNAT that kept its client's port). It goes back as it is. Translated,
+ * it would open a new flow to the Service's backend and the tracked one
+ * would never see its reply (its node took a backend's SYN-ACK to such a
+ * port for a new NodePort flow: bench/np-stall.sh). Only a new translation
+ * asks, so a flow through the Service costs no more.
+ */
+static __always_inline int lb_is_reply(struct xcni_ct_key *t, __u64 now)
+{
+	const struct xcni_ct_entry *e;
+	__u32 a = t->saddr;
+	__u16 port = t->sport;
+
+	/* Reversed in place and back: from_pod has no stack to spare. */
+	t->saddr = t->daddr;
+	t->daddr = a;
+	t->sport = t->dport;
+	t->dport = port;
+	e = bpf_map_lookup_elem(&xcni_ct, t);
+	t->daddr = t->saddr;
+	t->saddr = a;
+	t->dport = t->sport;
+	t->sport = port;
+	return e && ct_alive(e, now, t->proto);
+}
+
+static __always_inline int lb6_is_reply(struct xcni_ct6_key *t, __u64 now)
+{
+	const struct xcni_ct_entry *e;
+	__u8 a[16];
+	__u16 port = t->sport;
+
+	__builtin_memcpy(a, t->saddr, 16);
+	__builtin_memcpy(t->saddr, t->daddr, 16);
+	__builtin_memcpy(t->daddr, a, 16);
+	t->sport = t->dport;
+	t->dport = port;
+	e = bpf_map_lookup_elem(&xcni_ct6, t);
+	__builtin_memcpy(t->daddr, t->saddr, 16);
+	__builtin_memcpy(t->saddr, a, 16);
+	t->dport = t->sport;
+	t->sport = port;
+	return e && ct_alive(e, now, t->proto);
+}
+/*
  * A packet to a frontend, from a pod (or from outside: outside LB_OUTSIDE, ep_id 0,
  * refused first when lb_outside_refused says so):
  * the flow's backend (the one it got before,
@@ -443,6 +490,8 @@ static __always_inline int lb_translate(struct __sk_buff *skb, struct pkt *p, __
 	} else if (p->frag_later) {
 		/* A later fragment follows its first one's translation, never opens
 		 * one: untranslated, it finds no flow in ct_track and is dropped. */
+		return 0;
+	} else if (!outside && lb_is_reply(&p->tuple, now)) {
 		return 0;
 	} else {
 		id = lb_select(svc, &p->tuple, &ak, now);
@@ -549,6 +598,8 @@ __attribute__((noinline)) int lb6_translate(struct __sk_buff *skb, struct pkt6 *
 		id = e->backend_id;
 	} else if (p->frag_later) {
 		/* Never opens a translation: untranslated, ct6_track drops it. */
+		return 0;
+	} else if (!outside && lb6_is_reply(&p->tuple, now)) {
 		return 0;
 	} else {
 		/* ClientIP affinity: the client is the packet's source. */

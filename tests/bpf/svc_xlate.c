@@ -15,6 +15,7 @@
  */
 #include <arpa/inet.h>
 #include <string.h>
+#include <time.h>
 #include <linux/pkt_cls.h>
 
 #include "svc.h"
@@ -197,6 +198,67 @@ static void svc_hairpin(void **state)
 	pk_expect(FROM_POD_LB, DEV_A, &p, TC_ACT_REDIRECT, XCNI_FWD_REPLY, &t);
 }
 
+/* A live TCP flow s:sp -> d:dp (SYN seen) in conntrack, as a packet into d would leave it. */
+static void ct_seed(const char *s, uint16_t sp, const char *d, uint16_t dp)
+{
+	struct xcni_ct_entry e = { .state = XCNI_CT_NEW, .pkts_orig = 1, .bytes_orig = 60 };
+	struct timespec ts;
+
+	assert_int_equal(clock_gettime(CLOCK_MONOTONIC, &ts), 0);
+	e.created_ns = e.last_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	if (strchr(s, ':')) {
+		struct xcni_ct6_key k = { .sport = htons(sp), .dport = htons(dp),
+					  .proto = IPPROTO_TCP };
+
+		in6(s, k.saddr);
+		in6(d, k.daddr);
+		assert_int_equal(bpf_map_update_elem(map_fd("xcni_ct6"), &k, &e, BPF_ANY), 0);
+	} else {
+		struct xcni_ct_key k = { .saddr = ip4(s), .daddr = ip4(d), .sport = htons(sp),
+					 .dport = htons(dp), .proto = IPPROTO_TCP };
+
+		assert_int_equal(bpf_map_update_elem(map_fd("xcni_ct"), &k, &e, BPF_ANY), 0);
+	}
+}
+
+/*
+ * A pod's reply to a flow whose peer is at a frontend's address and port (a
+ * client on another node bound to a NodePort's number, 30080, or a SNAT
+ * that kept its client's port; a flow into a pod from a ClusterIP:port)
+ * goes back untranslated, the tracked flow's reply. Before, from_pod took it
+ * for a new flow to the Service: DNAT to a backend (here B itself,
+ * hairpin), a service entry for it, the tracked flow never answered (the
+ * NodePort stall of bench/np-stall.sh, seen from the backend's node).
+ */
+static void svc_reply_at_frontend(void **state)
+{
+	const struct fam *fa = *state;
+	struct xcni_ct_entry e;
+	int found;
+	/* To a ClusterIP: the stack's (no route of ours); to another node: Geneve
+	 * to it, where its flow came from. */
+	struct {
+		const char *peer;
+		uint16_t port;
+		int ret, reason;
+	} cases[] = { { fa->vip1, 80, TC_ACT_OK, XCNI_FWD_REPLY },
+		      { N2, 30080, TC_ACT_REDIRECT, XCNI_FWD_ENCAP } };
+
+	for (size_t i = 0; i < (fa->v6 ? 1 : 2); i++) {
+		struct pk p;
+
+		ct_seed(cases[i].peer, cases[i].port, fa->b, 8080);
+		p = pk_from(DEV_B, fa->b, 8080, cases[i].peer, cases[i].port, IPPROTO_TCP,
+			    TH_SYN | TH_ACK);
+		pk_expect(FROM_POD_LB, DEV_B, &p, cases[i].ret, cases[i].reason, NULL);
+		(void)pk_ct(fa->b, 8080, cases[i].peer, cases[i].port, IPPROTO_TCP, &found);
+		assert_false(found); /* no service entry: not a new flow to the Service */
+		e = pk_ct(cases[i].peer, cases[i].port, fa->b, 8080, IPPROTO_TCP, &found);
+		assert_true(found);
+		assert_int_equal(e.pkts_reply, 1); /* the tracked flow's reply */
+	}
+}
+
 /* A remote backend: DNAT, then Geneve to its node; its reply decapsulated and reverse-NATed. */
 static void lb_remote(void **state)
 {
@@ -308,6 +370,7 @@ static const struct row svc_xlate_rows[] = {
 
 static const struct CMUnitTest svc_xlate_tests[] = {
 	TWIN(svc_tcp),
+	TWIN(svc_reply_at_frontend),
 	TWIN(svc_udp),
 	cmocka_unit_test(lb6_icmp_error), /* about svc_udp_v6's flow */
 	cmocka_unit_test(lb_frag),
