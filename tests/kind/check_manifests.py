@@ -160,8 +160,8 @@ def check_kpr(docs, ds):
     init = (pod.get("initContainers") or [{}])[0]
     args = agent.get("args") or []
     check("kpr DaemonSet: xcnid --kube-proxy-replacement", "--kube-proxy-replacement" in args, args)
-    src = read(os.path.join(ROOT, "user", "agent", "xcnid.c"))
-    check("kpr DaemonSet: xcnid has --kube-proxy-replacement (user/agent/xcnid.c)",
+    src = read(os.path.join(ROOT, "user", "agent", "xcnid_opts.c"))
+    check("kpr DaemonSet: xcnid has --kube-proxy-replacement (user/agent/xcnid_opts.c)",
           '"kube-proxy-replacement"' in src)
     for what, c in (("agent", agent), ("init container", init)):
         env = {e.get("name"): e.get("value") for e in c.get("env") or []}
@@ -195,7 +195,7 @@ def check_kpr(docs, ds):
           init.get("volumeMounts"))
     check("kpr DaemonSet agent: no --cgroup-root in the arguments (the entry point adds it, cgroup v2 only)",
           not any(a.startswith("--cgroup-root") for a in args), args)
-    check("xcnid has --cgroup-root (user/agent/xcnid.c)", '"cgroup-root"' in src)
+    check("xcnid has --cgroup-root (user/agent/xcnid_opts.c)", '"cgroup-root"' in src)
     rest = json_patch(got, [])
     for k in ("dnsPolicy",):
         rest["spec"]["template"]["spec"][k] = ds["spec"]["template"]["spec"][k]
@@ -301,12 +301,12 @@ def check_families(docs):
     check("entrypoint.sh: reads spec.podCIDRs (both families), not podCIDR alone",
           ".podCIDRs" in ep, "no podCIDRs in entrypoint.sh")
     check("entrypoint.sh: gives xcnid --pod-cidr6 for the IPv6 pod CIDR", "--pod-cidr6" in ep)
-    src = read(os.path.join(ROOT, "user", "agent", "xcnid.c"))
-    check("xcnid has --pod-cidr6 (user/agent/xcnid.c)", '"pod-cidr6"' in src)
+    src = read(os.path.join(ROOT, "user", "agent", "xcnid_opts.c"))
+    check("xcnid has --pod-cidr6 (user/agent/xcnid_opts.c)", '"pod-cidr6"' in src)
     # The underlay family each config's nodes get from --node-ip $(HOST_IP):
     # status.hostIP is the first of the Node's InternalIPs, in kind's order
     # (the ipFamily's first: IPv4 for ipv4 and dual, IPv6 for ipv6), and xcnid
-    # takes an address of either family there (user/agent/xcnid.c).
+    # takes an address of either family there (user/agent/xcnid_opts.c).
     for name, first in (("kind-config.yaml", 4), ("kind-config-dual.yaml", 4), ("kind-config-ipv6.yaml", 6)):
         net = (((docs.get(name) or [{}])[0]) or {}).get("networking") or {}
         fam = {"ipv4": 4, None: 4, "dual": 4, "ipv6": 6}.get(net.get("ipFamily"))
@@ -317,7 +317,7 @@ def check_families(docs):
         check(f"{name}: nodes' status.hostIP is IPv{first} (ipFamily {net.get('ipFamily') or 'ipv4'}, "
               "first podSubnet family): the underlay xcnid runs Geneve over", fam == first and pod0 == first,
               (net.get("ipFamily"), pod0))
-    check("xcnid --node-ip takes IPv4 and IPv6, once per family (user/agent/xcnid.c parse_node_ip)",
+    check("xcnid --node-ip takes IPv4 and IPv6, once per family (user/agent/xcnid_opts.c parse_node_ip)",
           "parse_node_ip" in src and "AF_INET6" in src and "once per family" in src)
     readme = " ".join(read(os.path.join(ROOT, "docs", "kind.md")).split())
     check("docs/kind.md: says how to use both configs, and which underlay address xcnid takes",
@@ -474,8 +474,8 @@ def main():
     check("DaemonSet agent: HOST_IP from the downward API's status.hostIP",
           ((aenv.get("HOST_IP") or {}).get("valueFrom") or {}).get("fieldRef", {}).get("fieldPath") == "status.hostIP"
           and "value" not in (aenv.get("HOST_IP") or {}), aenv.get("HOST_IP"))
-    # Every option the agent passes is one xcnid has (user/agent/xcnid.c's option table).
-    src = read(os.path.join(ROOT, "user", "agent", "xcnid.c"))
+    # Every option the agent passes is one xcnid has (user/agent/xcnid_opts.c's option table).
+    src = read(os.path.join(ROOT, "user", "agent", "xcnid_opts.c"))
     longopts = set(re.findall(r'\{\s*"([a-z0-9-]+)"\s*,\s*(?:no|required|optional)_argument', src))
     for a in args:
         if not a.startswith("--"):
@@ -484,9 +484,9 @@ def main():
         if o in longopts:
             out("ok", f"DaemonSet agent: xcnid has --{o}")
         elif o in ("k8s-api", "kubeconfig"):
-            out("skip", f"DaemonSet agent: xcnid has --{o}", "the Kubernetes API backend is not in user/agent/xcnid.c yet")
+            out("skip", f"DaemonSet agent: xcnid has --{o}", "the Kubernetes API backend is not in user/agent/xcnid_opts.c yet")
         else:
-            out("not ok", f"DaemonSet agent: xcnid has --{o}", f"not in user/agent/xcnid.c's options {sorted(longopts)}")
+            out("not ok", f"DaemonSet agent: xcnid has --{o}", f"not in user/agent/xcnid_opts.c's options {sorted(longopts)}")
     probe = ((agent.get("readinessProbe") or {}).get("exec") or {}).get("command") or []
     # Ready means this container's agent applied a generation, not that a pin
     # (which outlives the agent) exists: the entry point's `ready`.
