@@ -361,9 +361,12 @@ check "greedy/g1 is closed: b is blocked (though the policy names b)" expect_to 
 more_overflow() { [ "$(drops drop-policy-overflow)" -gt "$before" ]; }
 check "counted as drop-policy-overflow" more_overflow
 gauge() {
+	# The line is looked for by the scraper itself: a grep -q that stops
+	# reading at its match left python3 writing into a closed pipe
+	# (BrokenPipeError, the check failed under pipefail).
 	nsenter --net="/var/run/netns/$NODE" python3 -c "import urllib.request,sys
-print(urllib.request.urlopen('http://127.0.0.1:$MPORT/metrics', timeout=3).read().decode())" |
-		grep -q '^xcni_policy_endpoints_overflow 2$'
+page = urllib.request.urlopen('http://127.0.0.1:$MPORT/metrics', timeout=3).read().decode()
+sys.exit(0 if 'xcni_policy_endpoints_overflow 2' in page.splitlines() else 1)"
 }
 check "metric xcni_policy_endpoints_overflow 2" gauge
 
