@@ -59,7 +59,7 @@ struct cnpctx {
 	 * are the enforced ones, or np_audit says none is). */
 	const struct pol_ep *ep_enf;
 	uint8_t dir;
-	bool ns_audit;
+	bool ns_audit; /* the pod's Namespace audits its NetworkPolicies (not the tiers) */
 	bool np_audit; /* every NetworkPolicy isolating the pod here is in audit mode */
 	size_t nrules; /* the rules selecting the pod in dir, in evaluation order */
 	struct rref {
@@ -253,9 +253,12 @@ static uint16_t tier_flags(enum xcni_tier t)
 
 /*
  * One evaluation of the tiers and NetworkPolicy for (peer, proto, port). With
- * enforced_only, the policies in audit mode (their own annotation, or the
- * pod's namespace's) are not there at all: that is what the data plane does.
- * Without it, they count as enforced: what would happen if they were.
+ * enforced_only, the policies in audit mode are not there at all: that is
+ * what the data plane does. Without it, they count as enforced: what would
+ * happen if they were. A ClusterNetworkPolicy is in audit mode by its own
+ * annotation only; the pod's Namespace's audits its NetworkPolicies, never
+ * the tiers an administrator set over it (a tenant who may annotate its own
+ * Namespace would otherwise turn an Admin Deny into counting).
  */
 static struct vd evaluate(const struct cnpctx *cc, const struct peer *pr, uint8_t proto,
 			  uint16_t port, bool enforced_only)
@@ -271,7 +274,7 @@ static struct vd evaluate(const struct cnpctx *cc, const struct peer *pr, uint8_
 		     i++) {
 			const struct k8s_cnp_rule *r = rule_of(cc, i);
 			const struct k8s_cnp *p = x->cnps[cc->rules[i].cnp];
-			bool audit = p->meta.audit || cc->ns_audit;
+			bool audit = p->meta.audit;
 			struct vd v = { x->cnp_id[cc->rules[i].cnp], (uint16_t)cc->rules[i].rule,
 					tier_flags(tier == K8S_CNP_ADMIN ? XCNI_TIER_ADMIN :
 									   XCNI_TIER_BASELINE) };
