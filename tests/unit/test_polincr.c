@@ -286,8 +286,9 @@ static void v6_follow(struct pol_incr *pi, const struct cluster *c, const struct
 
 /* Steps whose identities born were added to local pods' policy as a delta. */
 static size_t born_steps;
-/* test_random_audit's: steps with audit or tiers, and deltas right after one. */
-static size_t audit_steps, audit_delta_after;
+/* test_random_audit's: steps with audit or tiers, deltas right after one, and
+ * steps with audit but no tiers followed as a delta. */
+static size_t audit_steps, audit_delta_after, audit_deltas;
 
 static void run(unsigned seed, uint32_t (*hash)(const char *), size_t *resets, size_t *steps)
 {
@@ -322,12 +323,14 @@ static void run(unsigned seed, uint32_t (*hash)(const char *), size_t *resets, s
 		want = pol_compile(&c, &o, &full, &e2);
 		assert_int_equal(ret, want);
 		{
-			bool tiered = c.n[K8S_CLUSTERNETPOL] > 0;
+			bool tiered = c.n[K8S_CLUSTERNETPOL] > 0, audit = false;
 
 			for (size_t i = 0; i < c.n[K8S_NAMESPACE]; i++)
-				tiered |= c.objs[K8S_NAMESPACE][i]->meta.audit;
+				audit |= c.objs[K8S_NAMESPACE][i]->meta.audit;
 			for (size_t i = 0; i < c.n[K8S_NETWORKPOLICY]; i++)
-				tiered |= c.objs[K8S_NETWORKPOLICY][i]->meta.audit;
+				audit |= c.objs[K8S_NETWORKPOLICY][i]->meta.audit;
+			audit_deltas += !ret && audit && !tiered && !d->full;
+			tiered |= audit;
 			audit_steps += tiered;
 			audit_delta_after += !ret && !tiered && was_tiered && !d->full;
 			was_tiered = tiered;
@@ -418,10 +421,12 @@ static void test_random_births(void **state)
 
 /*
  * Audit mode and tiers come and go: an audited NetworkPolicy beside enforced
- * ones, audited Namespaces, ClusterNetworkPolicies of both tiers. While any
- * is there the update compiles whole; every step's result must still be the
- * whole compile's, and the steps after the last one leaves must pick the
- * incremental path up from what the whole compile left.
+ * ones, audited Namespaces, ClusterNetworkPolicies of both tiers. While a
+ * ClusterNetworkPolicy is there the update compiles whole; audit alone is
+ * followed as deltas, the pods it is laid over compiled again. Every step's
+ * result must still be the whole compile's, and the steps after the last
+ * ClusterNetworkPolicy leaves must pick the incremental path up from what the
+ * whole compile left.
  */
 static void test_random_audit(void **state)
 {
@@ -433,10 +438,13 @@ static void test_random_audit(void **state)
 		run(seed, NULL, &resets, &steps);
 	gen_audit = false;
 	print_message("%zu steps, %zu whole compiles, %zu with audit or tiers, %zu deltas right "
-		      "after one\n", steps, resets, audit_steps, audit_delta_after);
-	/* Both sides taken: steps with audit or tiers, and deltas right after them. */
+		      "after one, %zu deltas with audit\n", steps, resets, audit_steps,
+		      audit_delta_after, audit_deltas);
+	/* Both sides taken: steps with audit or tiers, and deltas right after them;
+	 * audit without tiers is followed as deltas (issue 41, item 5). */
 	assert_true(audit_steps * 4 > steps);
 	assert_true(audit_delta_after > 10);
+	assert_true(audit_deltas * 10 > steps);
 }
 
 /* Hash collisions: numbering depends on every label set, so it starts over. */
@@ -609,6 +617,91 @@ static void test_birth_after_relabel(void **state)
 	store_free(st);
 }
 
+static json_t *audited(json_t *o)
+{
+	json_object_set_new(json_object_get(o, "metadata"), "annotations",
+			    json_pack("{s:s}", "xcni.io/policy-mode", "audit"));
+	return o;
+}
+
+/*
+ * Audit mode (issue 41, item 5): one audited Namespace or NetworkPolicy does
+ * not make every change in the cluster a whole compile. The local pods an
+ * audited policy isolates take the slower path (their entries name every
+ * pod: compiled again on each change of pods, nodes or policies); the
+ * others and the cluster-wide maps follow the change as before. update()
+ * checks each result against the whole compile.
+ */
+static void test_audit_stays_incremental(void **state)
+{
+	const struct pol_delta *d;
+	struct pol_incr *pi = pol_incr_new();
+	struct store *st = store_new();
+	json_t *lock = from_app("lock", "a", "x");
+
+	(void)state;
+	put(st, audited(json_pack("{s:s, s:s, s:{s:s}}", "apiVersion", "v1", "kind", "Namespace",
+				  "metadata", "name", "ns0")));
+	json_incref(lock);
+	put(st, lock);
+	put(st, lpod("l1", "n0", "a", NULL, "10.1.0.10")); /* isolated by lock: audited */
+	put(st, lpod("l2", "n0", "b", NULL, "10.1.0.11")); /* no policy: not audited */
+	put(st, lpod("l3", "n0", "c", NULL, "10.1.0.12"));
+	put(st, lpod("x", "n1", "x", NULL, "10.1.0.20"));
+	assert_int_equal(update(st, pi, &d), 0);
+	assert_true(d->full);
+	/* A pod elsewhere, of a new label set: a delta; only l1 compiled again. */
+	put(st, lpod("y1", "n1", "y", NULL, "10.1.0.21"));
+	assert_int_equal(update(st, pi, &d), 0);
+	assert_false(d->full);
+	assert_null(d->why);
+	assert_int_equal(pol_incr_resets(pi), 1);
+	assert_int_equal(d->neps_compiled, 1);
+	/* Another pod of a known label set, then one readdressed: the same. */
+	put(st, lpod("x2", "n1", "x", NULL, "10.1.0.22"));
+	assert_int_equal(update(st, pi, &d), 0);
+	assert_false(d->full);
+	assert_int_equal(d->neps_compiled, 1);
+	put(st, lpod("x2", "n1", "x", NULL, "10.1.0.23"));
+	assert_int_equal(update(st, pi, &d), 0);
+	assert_false(d->full);
+	assert_int_equal(d->neps_compiled, 1);
+	/* A local pod relabelled: it and l1; l3 keeps its entries. */
+	put(st, lpod("l2", "n0", "b", "t", "10.1.0.11"));
+	assert_int_equal(update(st, pi, &d), 0);
+	assert_false(d->full);
+	assert_int_equal(d->neps_compiled, 2);
+	/* l2 into lock's selection: now audited too. */
+	put(st, lpod("l2", "n0", "a", NULL, "10.1.0.11"));
+	assert_int_equal(update(st, pi, &d), 0);
+	assert_int_equal(d->neps_compiled, 2);
+	store_del(st, K8S_POD, "ns0", "y1");
+	assert_int_equal(update(st, pi, &d), 0);
+	assert_false(d->full);
+	assert_int_equal(d->neps_compiled, 2);
+	/* The Namespace enforcing again (whole: its labels are in identities) and
+	 * the NetworkPolicy audited by its own annotation: the same path. */
+	put(st, json_pack("{s:s, s:s, s:{s:s}}", "apiVersion", "v1", "kind", "Namespace",
+			  "metadata", "name", "ns0"));
+	put(st, audited(lock));
+	assert_int_equal(update(st, pi, &d), 0);
+	assert_true(d->full);
+	put(st, lpod("y2", "n1", "y", "u", "10.1.0.24"));
+	assert_int_equal(update(st, pi, &d), 0);
+	assert_false(d->full);
+	assert_int_equal(pol_incr_resets(pi), 2);
+	assert_int_equal(d->neps_compiled, 2); /* l1 and l2 */
+	/* Nothing audited any more: nothing compiled again for a remote pod. */
+	put(st, from_app("lock", "a", "x"));
+	assert_int_equal(update(st, pi, &d), 0);
+	put(st, lpod("y3", "n1", "x", NULL, "10.1.0.25"));
+	assert_int_equal(update(st, pi, &d), 0);
+	assert_false(d->full);
+	assert_int_equal(d->neps_compiled, 0);
+	pol_incr_free(pi);
+	store_free(st);
+}
+
 /* What made a generation whole is said (xcnid's log), and a delta says nothing. */
 static void test_whole_says_why(void **state)
 {
@@ -646,6 +739,7 @@ int main(void)
 		cmocka_unit_test(test_address_reused_in_one_batch),
 		cmocka_unit_test(test_whole_says_why),
 		cmocka_unit_test(test_birth_after_relabel),
+		cmocka_unit_test(test_audit_stays_incremental),
 		cmocka_unit_test(test_random_sequences),
 		cmocka_unit_test(test_random_births),
 		cmocka_unit_test(test_random_audit),

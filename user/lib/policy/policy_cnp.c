@@ -1016,6 +1016,38 @@ static bool ns_audit(const struct ctx *x, const char *ns)
 	return false;
 }
 
+/* NetworkPolicies isolating pod (in: for ingress), and how many by their own annotation audited. */
+static void np_isolating(const struct ctx *x, const struct k8s_pod *pod, bool in, size_t *nisol,
+			 size_t *naudit)
+{
+	*nisol = *naudit = 0;
+	for (size_t i = 0; i < x->nnps; i++) {
+		const struct k8s_netpol *np = x->nps[i];
+
+		if (cmp_str(np->meta.ns, pod->meta.ns) || !(in ? np->type_ingress : np->type_egress) ||
+		    !k8s_selector_matches(&np->pod_sel, &pod->meta.labels))
+			continue;
+		(*nisol)++;
+		*naudit += np->meta.audit;
+	}
+}
+
+bool cnp_audited(const struct ctx *x, const struct k8s_pod *pod)
+{
+	bool ns = false;
+	size_t nisol, naudit;
+
+	if (!x->nnsaudit && !x->np_audit_any)
+		return false;
+	ns = ns_audit(x, pod->meta.ns);
+	for (int in = 0; in < 2; in++) {
+		np_isolating(x, pod, in, &nisol, &naudit);
+		if (nisol && (naudit || ns))
+			return true;
+	}
+	return false;
+}
+
 int cnp_apply(const struct ctx *x, const struct k8s_pod *pod, struct pol_ep *ep)
 {
 	int ret = 0;
@@ -1026,21 +1058,12 @@ int cnp_apply(const struct ctx *x, const struct k8s_pod *pod, struct pol_ep *ep)
 		struct cnpctx cc = { .x = x, .pod = pod, .ep = ep, .dir = dir };
 		struct pol_ep enf = { 0 };
 		struct out o = { 0 };
-		size_t cap = 0, nisol = 0, naudit = 0;
+		size_t cap = 0, nisol, naudit;
 		bool in = dir == XCNI_DIR_TO_POD;
 
 		cc.ns_labels = ns_labels_of(x, pod->meta.ns);
 		cc.ns_audit = ns_audit(x, pod->meta.ns);
-		for (size_t i = 0; i < x->nnps; i++) {
-			const struct k8s_netpol *np = x->nps[i];
-
-			if (cmp_str(np->meta.ns, pod->meta.ns) ||
-			    !(in ? np->type_ingress : np->type_egress) ||
-			    !k8s_selector_matches(&np->pod_sel, &pod->meta.labels))
-				continue;
-			nisol++;
-			naudit += np->meta.audit;
-		}
+		np_isolating(x, pod, in, &nisol, &naudit);
 		cc.np_audit = nisol && nisol == naudit;
 		for (size_t i = 0; !ret && i < x->ncnps; i++) {
 			const struct k8s_cnp *p = x->cnps[i];

@@ -533,6 +533,7 @@ static int incr_index(struct pol_incr *pi, const struct cluster *c, struct ctx *
 		ip->id = x->pod_id[i];
 		ip->local = incr_local(pi, p);
 		ip->ip = pod_managed(p) ? pod_addr(p, ip->local) : 0;
+		ip->audited = ip->local && ip->ip && pod_managed(p) && cnp_audited(x, p);
 		if (ip->id)
 			incr_rid_find(r, ip->id)->npods++;
 		if (ip->ip && hmap_put(&pi->ipx, hu32(ip->ip), UKEY(ip->ip), ip))
@@ -587,6 +588,7 @@ static int incr_index(struct pol_incr *pi, const struct cluster *c, struct ctx *
 	x->np_id = NULL;
 	x->labix = NULL;
 	pi->named_egress = any_named_egress(pi->nps, pi->nnps);
+	pi->audit_any = x->nnsaudit || x->np_audit_any;
 	return 0;
 }
 
@@ -1039,15 +1041,18 @@ static int incr_apply(struct pol_incr *pi, const struct cluster *c, const struct
 	for (size_t i = 0; i < pi->r.neps; i++)
 		pi->r.eps[i].changed = false;
 	pi->ids_changed = pi->pols_changed = pi->nodes_changed = pi->pods_changed = false;
-	/* A tiered or audited pod's entries depend on every pod's and node's
-	 * address (policy_cnp.c): followed whole, not piece by piece. The
-	 * contexts below never set up cnp_apply's state either, so without
-	 * this an audited NetworkPolicy's allows would be merged in as enforced
-	 * (test_polincr's audit runs check both paths agree). */
-	if (c->n[K8S_CLUSTERNETPOL] || cnp_any_audit(c)) {
-		pi->d.why = "ClusterNetworkPolicies or audit mode: compiled whole";
+	/* A tiered pod's entries depend on every pod's and node's address
+	 * (policy_cnp.c): with ClusterNetworkPolicies, followed whole. Audit
+	 * mode alone is not: only the local pods it is laid over are compiled
+	 * again on every change (ipod.audited, incr_eps_resync), so one audited
+	 * object does not make the whole cluster's changes whole compiles
+	 * (test_polincr test_audit_stays_incremental; the audit runs check
+	 * both paths agree). */
+	if (c->n[K8S_CLUSTERNETPOL]) {
+		pi->d.why = "ClusterNetworkPolicies: compiled whole";
 		return 1;
 	}
+	pi->audit_any = cnp_any_audit(c);
 	for (size_t i = 0; !ret && i < nch; i++) {
 		if (ch[i].kind == K8S_CLUSTERNETPOL) {
 			pi->d.why = "a ClusterNetworkPolicy changed";
