@@ -428,6 +428,7 @@ static void report_gen(const struct opts *o, struct from_pod *fp, __u64 gen,
 		cfg.nr_policies = (__u32)r->npolicies;
 		cfg.nr_endpoints_policy = (__u32)r->neps;
 		cfg.nr_endpoints_overflow = (__u32)nover;
+		cfg.nr_addr_contested = r->ncontested > 0xffff ? 0xffff : (__u16)r->ncontested;
 	}
 	bpf_map__update_elem(fp->maps.xcni_config, &k, sizeof(k), &cfg, sizeof(cfg), 0);
 out:
@@ -625,6 +626,46 @@ static void report_overflows(struct polsync *ps, __u64 gen)
 }
 
 /*
+ * Addresses two live pods claim (pol_contest): each pod named, once per
+ * change of the set, not at every generation; the metric and `xcnictl
+ * endpoint list` show them meanwhile.
+ */
+static void report_contested(const struct pol_result *r, __u64 gen)
+{
+	static size_t last_n;
+	static uint64_t last_sum;
+	uint64_t sum = 0;
+	char ip[INET_ADDRSTRLEN];
+
+	for (size_t i = 0; i < r->ncontested; i++) {
+		const struct pol_contest *c = &r->contested[i];
+
+		sum = sum * 31 + c->ip + c->owner;
+		for (const char *s = c->name.name; *s; s++)
+			sum = sum * 131 + (unsigned char)*s;
+	}
+	if (r->ncontested == last_n && sum == last_sum)
+		return;
+	if (!r->ncontested) {
+		pr_info("generation %llu: no address is claimed by two pods any more\n",
+			(unsigned long long)gen);
+	}
+	last_n = r->ncontested;
+	last_sum = sum;
+	for (size_t i = 0; i < r->ncontested; i++) {
+		const struct pol_contest *c = &r->contested[i];
+
+		inet_ntop(AF_INET, &c->ip, ip, sizeof(ip));
+		pr_err("generation %llu: address %s claimed by pod %s/%s (%s, node %s)%s\n",
+		       (unsigned long long)gen, ip, c->name.ns, c->name.name,
+		       k8s_pod_phase_name(c->phase)[0] ? k8s_pod_phase_name(c->phase) : "no phase",
+		       c->name.node[0] ? c->name.node : "none",
+		       c->owner ? ": its owner, closed (drop-addr-contested) until the others are gone" :
+				  ": not its owner, holds nothing");
+	}
+}
+
+/*
  * *retry: set when some pod was closed only for room that the cleanup of
  * this generation frees: sync again soon.
  * *nodes_changed: set when a Node may have changed (the masquerade set reads them).
@@ -678,8 +719,10 @@ static int sync_policy(const struct opts *o, struct from_pod *fp, struct store *
 	t1 = now_msf();
 	*v6_due |= d->v6_changed;
 	err = polsync_apply(ps, r, d, &ss, msg, sizeof(msg));
-	if (!err)
+	if (!err) {
 		report_overflows(ps, gen);
+		report_contested(r, gen);
+	}
 	if (!err && ss.retry)
 		*retry = true;
 	if (err) {
