@@ -402,6 +402,60 @@ check "other/o3 judged (no policy selects it): b reaches it" expect_to b "$IP_O3
 rm -f "$M/greedy.yaml"
 check "the greedy policy removed" sync_gen_slow
 check "greedy/g1 reopened: b reaches it" expect_to b "$IP_G1" connected
+# The cluster's life (issue 41). A Job's pod finished (Succeeded keeps
+# status.podIP in the API until it is collected) on the address IPAM then gave
+# other/o3: that must not stop any generation. Before, every generation failed
+# ("is also the address of Pod"), so other's new deny-all below never came in.
+{
+	printf -- '---\napiVersion: v1\nkind: Pod\nmetadata: {name: done, namespace: job, labels: {job: j1},\n'
+	printf '  creationTimestamp: "2026-11-26T00:00:00Z"}\nspec: {nodeName: n1}\n'
+	printf 'status: {phase: Succeeded, podIP: %s}\n' "$IP_O3"
+} | put job.yaml
+put o3deny.yaml <<'EOF'
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: deny-o3, namespace: other}
+spec: {podSelector: {matchLabels: {pod: o3}}}
+EOF
+check "a finished Job pod on other/o3's address, and o3's deny-all: applied" sync_gen_slow
+check "o3's deny-all is enforced: b is blocked" expect_to b "$IP_O3" blocked
+o3_named() { ctl ipcache list | grep -q "^$IP_O3/32 .* other/o3"; }
+check "the address is o3's in the ipcache, not the finished pod's" o3_named
+rm -f "$M/o3deny.yaml"
+check "o3's deny-all removed" sync_gen_slow
+check "o3 open again: b reaches it" expect_to b "$IP_O3" connected
+# Two live pods claim the address (a stale API cache, IPAM lost on a restart):
+# no generation fails; the address is closed and both pods named.
+{
+	printf -- '---\napiVersion: v1\nkind: Pod\nmetadata: {name: twin, namespace: job, labels: {job: j2},\n'
+	printf '  creationTimestamp: "2026-11-26T00:10:00Z"}\nspec: {nodeName: n1}\n'
+	printf 'status: {phase: Pending, podIP: %s}\n' "$IP_O3"
+} | put twin.yaml
+before=$(drops drop-addr-contested)
+check "a second live pod on o3's address: applied" sync_gen_slow
+check "the contested address is closed: b is blocked" expect_to b "$IP_O3" blocked
+more_contested() { [ "$(drops drop-addr-contested)" -gt "$before" ]; }
+check "counted as drop-addr-contested" more_contested
+contested_listed() { ctl endpoint list | grep -q "^$IP_O3 .* contested$"; }
+check "xcnictl endpoint list marks it contested" contested_listed
+contested_explained() { ctl explain x/b other/o3 80/TCP | grep -q 'another live pod claims'; }
+check "xcnictl explain says another pod claims the address" contested_explained
+contested_logged() {
+	grep -q "address $IP_O3 claimed by pod other/o3 (no phase, node n1): its owner" "/tmp/xcnid-$XCT_TAG.log" &&
+		grep -q "address $IP_O3 claimed by pod job/twin (Pending, node n1): not its owner" "/tmp/xcnid-$XCT_TAG.log"
+}
+check "xcnid names both pods, the owner by the rule (Running/no phase over Pending)" contested_logged
+conflicts() {
+	nsenter --net="/var/run/netns/$NODE" python3 -c "import urllib.request,sys
+page = urllib.request.urlopen('http://127.0.0.1:$MPORT/metrics', timeout=3).read().decode()
+sys.exit(0 if 'xcni_pod_address_conflicts $1' in page.splitlines() else 1)"
+}
+check "metric xcni_pod_address_conflicts 2" conflicts 2
+rm -f "$M/twin.yaml" "$M/job.yaml"
+check "the second pod gone: applied" sync_gen_slow
+check "o3 reopened: b reaches it" expect_to b "$IP_O3" connected
+check "metric xcni_pod_address_conflicts 0" conflicts 0
+
 echo "# the generations since the greedy policy:" \
 	"$(grep -o 'applied in [0-9.]* ms (compile [0-9.]* ms, [a-z]*' "/tmp/xcnid-$XCT_TAG.log" |
 		tail -7 | sed 's/applied in //' | tr '\n' ';')"
