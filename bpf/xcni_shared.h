@@ -1104,7 +1104,10 @@ struct xcni_config {
 	__u64 started_ns; /* CLOCK_MONOTONIC when xcnid last loaded programs */
 	__u32 pod_cidr; /* this node's pod CIDR, network order */
 	__u8 pod_cidr_len;
-	__u8 pad[3];
+	__u8 pad;
+	/* Names for people (identities, policies, pods) the maps of names could
+	 * not hold in the applied generation: policy applied all the same; saturates. */
+	__u16 nr_names_missing;
 	char node_name[64];
 	__u64 applied_gen; /* cluster-state generation whose policy is in the maps */
 	__u64 failed_gen; /* the last generation that could not be applied */

@@ -116,11 +116,14 @@ static int check_pinned_layout(const char *pin_dir, struct bpf_object *obj)
 		    info.max_entries == bpf_map__max_entries(m) &&
 		    info.map_flags == bpf_map__map_flags(m))
 			continue;
-		/* Names only (flags of an older build): made again, losing nothing. */
-		if (names_map(bpf_map__name(m)) && info.map_flags != bpf_map__map_flags(m)) {
-			pr_warn("pinned map %s has flags %#x, this xcnid makes it with %#x: making it "
-				"again (its names are written again from the cluster's state)\n",
-				path, info.map_flags, bpf_map__map_flags(m));
+		/* Names only (flags of an older build, another --map-max): made
+		 * again, losing nothing. */
+		if (names_map(bpf_map__name(m))) {
+			pr_warn("pinned map %s has flags %#x and %u entries, this xcnid makes it with "
+				"%#x and %u: making it again (its names are written again from the "
+				"cluster's state)\n",
+				path, info.map_flags, info.max_entries, bpf_map__map_flags(m),
+				bpf_map__max_entries(m));
 			if (unlink(path)) {
 				err = -errno;
 				pr_err("pinned map %s: cannot remove it to make it again: %s\n", path,
@@ -402,7 +405,8 @@ static int bump_policy_rev(struct from_pod *fp)
 
 /* Records in the node config how far the maps follow the cluster state. */
 static void report_gen(const struct opts *o, struct from_pod *fp, __u64 gen,
-		       const struct pol_result *r, size_t nover, const char *error)
+		       const struct pol_result *r, size_t nover, size_t names_missing,
+		       const char *error)
 {
 	struct xcni_config cfg;
 	__u32 k = 0;
@@ -429,6 +433,8 @@ static void report_gen(const struct opts *o, struct from_pod *fp, __u64 gen,
 		cfg.nr_endpoints_policy = (__u32)r->neps;
 		cfg.nr_endpoints_overflow = (__u32)nover;
 		cfg.nr_addr_contested = r->ncontested > 0xffff ? 0xffff : (__u16)r->ncontested;
+		if (!error)
+			cfg.nr_names_missing = names_missing > 0xffff ? 0xffff : (__u16)names_missing;
 	}
 	bpf_map__update_elem(fp->maps.xcni_config, &k, sizeof(k), &cfg, sizeof(cfg), 0);
 out:
@@ -672,6 +678,8 @@ static void report_contested(const struct pol_result *r, __u64 gen)
  * *v6_due: the IPv6 maps are to be built and written (set by the compiler's
  * delta, cleared once they are written; starts true).
  */
+static size_t last_names_missing; /* said once per change */
+
 static int sync_policy(const struct opts *o, struct from_pod *fp, struct store *st,
 		       struct pol_incr *pi, struct polsync *ps, struct svc_incr *si,
 		       struct svcsync *svs, __u64 gen, bool *nodes_changed, bool *v6_due,
@@ -713,7 +721,7 @@ static int sync_policy(const struct opts *o, struct from_pod *fp, struct store *
 			svc_incr_invalidate(si);
 		pr_err("compiling policy (generation %llu): %s\n", (unsigned long long)gen,
 		       kerr.msg[0] ? kerr.msg : strerror(-err));
-		report_gen(o, fp, gen, r, 0, kerr.msg[0] ? kerr.msg : strerror(-err));
+		report_gen(o, fp, gen, r, 0, 0, kerr.msg[0] ? kerr.msg : strerror(-err));
 		return err;
 	}
 	t1 = now_msf();
@@ -732,7 +740,7 @@ static int sync_policy(const struct opts *o, struct from_pod *fp, struct store *
 		if (!msg[0])
 			snprintf(msg, sizeof(msg), "writing the policy maps: %s", strerror(-err));
 		pr_err("generation %llu not applied: %s\n", (unsigned long long)gen, msg);
-		report_gen(o, fp, gen, r, 0, msg);
+		report_gen(o, fp, gen, r, 0, 0, msg);
 		return err;
 	}
 	/* IPv6 addresses: identities (ipcache6) and this node's policy keys (polkey6).
@@ -750,7 +758,7 @@ static int sync_policy(const struct opts *o, struct from_pod *fp, struct store *
 			snprintf(msg, sizeof(msg), "writing the IPv6 maps (ipcache6, polkey6): %s",
 				 strerror(-err));
 			pr_err("generation %llu not applied: %s\n", (unsigned long long)gen, msg);
-			report_gen(o, fp, gen, r, 0, msg);
+			report_gen(o, fp, gen, r, 0, 0, msg);
 			return err;
 		}
 		*v6_due = false;
@@ -769,10 +777,15 @@ static int sync_policy(const struct opts *o, struct from_pod *fp, struct store *
 	store_changes_free(ch, nch);
 	if (o->kpr && err) {
 		pr_err("generation %llu not applied: %s\n", (unsigned long long)gen, msg);
-		report_gen(o, fp, gen, r, 0, msg);
+		report_gen(o, fp, gen, r, 0, 0, msg);
 		return err;
 	}
-	report_gen(o, fp, gen, r, ss.eps_overflow, NULL);
+	if (ss.names_missing != last_names_missing)
+		pr_warn("generation %llu: %zu names for people (identities, policies, pods) do not fit "
+			"the maps of names: shown as numbers; policy is applied all the same\n",
+			(unsigned long long)gen, ss.names_missing);
+	last_names_missing = ss.names_missing;
+	report_gen(o, fp, gen, r, ss.eps_overflow, ss.names_missing, NULL);
 	pr_info("generation %llu applied in %.2f ms (compile %.2f ms, %s%s%s%s, %zu pods compiled, %zu given new identities): "
 		"%zu pods rewritten (%zu in place), %zu entries written, %zu deleted, %zu other map changes; "
 		"%zu identities, %zu policies\n",
@@ -914,7 +927,7 @@ static int watch_cluster(const struct opts *o, struct from_pod *fp, struct http 
 				masq_due = false;
 		} else if (b->sync_gen != gen) {
 			/* A new token and no object change: the maps already hold it. */
-			report_gen(o, fp, b->sync_gen, NULL, 0, NULL);
+			report_gen(o, fp, b->sync_gen, NULL, 0, 0, NULL);
 		}
 	}
 out:
