@@ -170,6 +170,19 @@ fi
 [ "$(id -u)" -eq 0 ] || die "run as root (apt-get, /var/cache)"
 export DEBIAN_FRONTEND=noninteractive
 mkdir -p "$CACHE/logs" "$CACHE/src/dl"
+# One build at a time: they share the tree's path. One that waited may find
+# the binaries built by the other.
+exec 9>"$CACHE/.build.lock"
+if ! flock -n 9; then
+	log "another build holds $CACHE/.build.lock: waiting"
+	flock 9
+	if [ $FORCE -eq 0 ] && built; then
+		log "built meanwhile ($OUT): nothing to do"
+		summary
+		echo "$BIN"
+		exit 0
+	fi
+fi
 LOG=$CACHE/logs/build-${K8S_GIT_VERSION#v}-$KEY-$(date -u +%Y%m%dT%H%M%SZ).log
 log "building Kubernetes $K8S_GIT_VERSION (Debian $K8S_DEB_VERSION) into $OUT; log: $LOG"
 T0=$(date +%s)
