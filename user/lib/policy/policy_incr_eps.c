@@ -302,6 +302,8 @@ int incr_eps_resync(struct pol_incr *pi, const struct cluster *c)
 			continue;
 		ret = compile_ep(&x, p->pod, p->id, &eb, &v[n]);
 		((struct ipod *)p)->audited = pi->audit_any && cnp_audited(&x, p->pod);
+		if (!ret && p->contested)
+			pol_ep_contest(&v[n]);
 		v[n].changed = true;
 		n++;
 		pi->d.neps_compiled++;

@@ -41,6 +41,7 @@ struct ipod {
 	 * they name every pod and node, so it is compiled again whenever a pod,
 	 * a node or a policy changes. Set when its entries are compiled. */
 	bool audited;
+	bool contested; /* owns an address another live pod claims (pol_contest) */
 	struct inode *node;
 	size_t nslot; /* index in node->pods */
 };
