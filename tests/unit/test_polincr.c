@@ -284,6 +284,47 @@ static void v6_follow(struct pol_incr *pi, const struct cluster *c, const struct
 	pol_v6_free(&now);
 }
 
+/*
+ * The allocation a result leaves (policy.h: struct identity), for the whole
+ * compile of the next step: numbers are kept from one generation to the next,
+ * so the reference is pol_compile from the previous reference's identities.
+ */
+struct idprev {
+	size_t n;
+	struct pol_idprev *v;
+};
+
+static int cmp_idprev(const void *a, const void *b)
+{
+	return strcmp(((const struct pol_idprev *)a)->labels,
+		      ((const struct pol_idprev *)b)->labels);
+}
+
+static void idprev_free(struct idprev *p)
+{
+	for (size_t i = 0; i < p->n; i++)
+		free((char *)p->v[i].labels);
+	free(p->v);
+	p->v = NULL;
+	p->n = 0;
+}
+
+static void idprev_of(struct idprev *p, const struct pol_result *r)
+{
+	idprev_free(p);
+	p->v = calloc(r->nidentities + 1, sizeof(*p->v));
+	assert_non_null(p->v);
+	for (size_t i = 0; i < r->nidentities; i++) {
+		struct xcni_idlabels l;
+
+		pol_ident_label(r->identities[i].canon, l.labels);
+		p->v[i].labels = strdup(l.labels);
+		p->v[i].id = r->identities[i].id;
+	}
+	p->n = r->nidentities;
+	qsort(p->v, p->n, sizeof(*p->v), cmp_idprev);
+}
+
 /* Steps whose identities born were added to local pods' policy as a delta. */
 static size_t born_steps;
 /* test_random_audit's: steps with audit or tiers, and deltas right after one. */
@@ -295,6 +336,7 @@ static void run(unsigned seed, uint32_t (*hash)(const char *), size_t *resets, s
 	struct pol_incr *pi = pol_incr_new();
 	struct pol_opts o = { .node_name = "n0", .gateway_ip = htonl(0x0a010001), .hash = hash };
 	bool maps_known = false, was_tiered = false;
+	struct idprev prev = { 0 };
 
 	assert_non_null(st);
 	assert_non_null(pi);
@@ -319,8 +361,16 @@ static void run(unsigned seed, uint32_t (*hash)(const char *), size_t *resets, s
 			node_changed |= ch[i].kind == K8S_NODE;
 		ret = pol_incr_update(pi, &c, &o, ch, nch, all, whole, &r, &d, &e1);
 		store_changes_free(ch, nch);
-		want = pol_compile(&c, &o, &full, &e2);
+		{
+			struct pol_opts fo = o;
+
+			fo.prev = prev.v;
+			fo.nprev = prev.n;
+			want = pol_compile(&c, &fo, &full, &e2);
+		}
 		assert_int_equal(ret, want);
+		if (!want)
+			idprev_of(&prev, &full);
 		{
 			bool tiered = c.n[K8S_CLUSTERNETPOL] > 0;
 
@@ -372,6 +422,7 @@ static void run(unsigned seed, uint32_t (*hash)(const char *), size_t *resets, s
 		(*steps)++;
 	}
 	*resets += pol_incr_resets(pi);
+	idprev_free(&prev);
 	pol_v6_free(&held6);
 	pol_incr_free(pi);
 	store_free(st);
