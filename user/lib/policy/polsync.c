@@ -147,7 +147,7 @@ static int kvset_load(int fd, size_t ksz, size_t vsz, struct kvset *s)
 	return 0;
 }
 
-enum { KV_UPSERT = 1, KV_DELETE = 2, KV_BOTH = 3 };
+enum { KV_UPSERT = 1, KV_DELETE = 2, KV_BOTH = 3, KV_BORN = 4 };
 
 /*
  * Upserts gathered for one BPF_MAP_UPDATE_BATCH: a whole fill (start, 100k
@@ -753,9 +753,25 @@ static int ep_state_set(struct ep_state *e, const struct pol_ep *w, __u8 ver)
 	return 0;
 }
 
-/* One delta's writes (KV_UPSERT: puts of every kind; KV_DELETE: the ipcache's deletes). */
+/*
+ * One delta's writes. KV_UPSERT: puts of every kind, but the ipcache's naming
+ * an identity born in this generation; KV_BORN: those, after the flips (a new
+ * owner is named only once the policy about it is in place); KV_DELETE: the
+ * ipcache's deletes.
+ */
 static int delta_write(struct polsync *ps, const struct pol_delta *d, int phase, size_t *changed)
 {
+	if (phase == KV_BORN) {
+		for (size_t i = 0; i < d->nipc_put; i++) {
+			if (!id_in(d->ipc_put[i].val.identity, d->id_put, d->nid_put, NULL, 0))
+				continue;
+			if (bpf_map_update_elem(ps->fd_ipcache, &d->ipc_put[i].key,
+						&d->ipc_put[i].val, BPF_ANY))
+				return -errno;
+			(*changed)++;
+		}
+		return 0;
+	}
 	if (phase == KV_DELETE) {
 		for (size_t i = 0; i < d->nipc_del; i++) {
 			if (bpf_map_delete_elem(ps->fd_ipcache, &d->ipc_del[i]) && errno != ENOENT)
@@ -765,6 +781,8 @@ static int delta_write(struct polsync *ps, const struct pol_delta *d, int phase,
 		return 0;
 	}
 	for (size_t i = 0; i < d->nipc_put; i++) {
+		if (id_in(d->ipc_put[i].val.identity, d->id_put, d->nid_put, NULL, 0))
+			continue; /* KV_BORN */
 		if (bpf_map_update_elem(ps->fd_ipcache, &d->ipc_put[i].key, &d->ipc_put[i].val,
 					BPF_ANY))
 			return -errno;
@@ -773,8 +791,7 @@ static int delta_write(struct polsync *ps, const struct pol_delta *d, int phase,
 	for (size_t i = 0; i < d->nid_put; i++) {
 		struct xcni_idlabels l;
 
-		snprintf(l.labels, sizeof(l.labels), "%s", d->id_put[i].canon);
-		memset(l.labels + strlen(l.labels), 0, sizeof(l.labels) - strlen(l.labels));
+		pol_ident_label(d->id_put[i].canon, l.labels);
 		if (bpf_map_update_elem(ps->fd_identity, &d->id_put[i].id, &l, BPF_ANY))
 			return -errno;
 		(*changed)++;
@@ -807,6 +824,88 @@ static int delta_write(struct polsync *ps, const struct pol_delta *d, int phase,
 		(*changed)++;
 	}
 	return 0;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	__u32 x = *(const __u32 *)a, y = *(const __u32 *)b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * A whole apply's ipcache in the order a number's meaning allows (DESIGN.md:
+ * "A number keeps its meaning"). An identity the maps do not hold, or hold
+ * for another label set, is born: the entries naming it (*late) go in after
+ * the flips, once every pod's policy about it is in place; the rest (*early)
+ * before. Where the maps give a number to another label set, the addresses
+ * they give it are taken out first (gone-after: the old owner is forgotten
+ * before any policy about the number changes). The compiler never renumbers
+ * so within a generation (quarantine); this covers what it cannot see: maps
+ * left by a failed apply or another agent's allocation.
+ */
+static int ipc_order(struct polsync *ps, const struct pol_result *r, struct pol_ipcache **early,
+		     size_t *nearly, struct pol_ipcache **late, size_t *nlate, size_t *changed)
+{
+	const size_t rec = ps->identity.ksz + ps->identity.vsz;
+	const size_t irec = ps->ipcache.ksz + ps->ipcache.vsz;
+	__u32 *born = calloc(r->nidentities + 1, sizeof(*born));
+	__u32 *renamed = calloc(r->nidentities + 1, sizeof(*renamed));
+	char lab[sizeof(struct xcni_idlabels)];
+	size_t nb = 0, nr = 0, w = 0;
+	int err = -ENOMEM;
+
+	*early = calloc(r->nipcache + 1, sizeof(**early));
+	*late = calloc(r->nipcache + 1, sizeof(**late));
+	*nearly = *nlate = 0;
+	if (!born || !renamed || !*early || !*late)
+		goto out;
+	kv_cmp_len = (int)ps->identity.ksz;
+	for (size_t k = 0; k < r->nidentities; k++) {
+		__u32 id = r->identities[k].id;
+		const unsigned char *m = ps->identity.n ?
+			bsearch(&id, ps->identity.d, ps->identity.n, rec, kv_cmp) : NULL;
+
+		pol_ident_label(r->identities[k].canon, lab);
+		if (m && !memcmp(m + ps->identity.ksz, lab, sizeof(lab)))
+			continue;
+		born[nb++] = id;
+		if (m)
+			renamed[nr++] = id;
+	}
+	qsort(born, nb, sizeof(*born), cmp_u32);
+	qsort(renamed, nr, sizeof(*renamed), cmp_u32);
+	for (size_t j = 0; j < ps->ipcache.n; j++) {
+		unsigned char *c = KV_REC(&ps->ipcache, j);
+		struct xcni_ipcache_val v;
+
+		memcpy(&v, c + ps->ipcache.ksz, sizeof(v));
+		if (nr && bsearch(&v.identity, renamed, nr, sizeof(*renamed), cmp_u32)) {
+			if (bpf_map_delete_elem(ps->fd_ipcache, c) && errno != ENOENT) {
+				err = -errno;
+				goto out;
+			}
+			(*changed)++;
+			continue;
+		}
+		if (w != j)
+			memmove(KV_REC(&ps->ipcache, w), c, irec);
+		w++;
+	}
+	ps->ipcache.n = w;
+	for (size_t i = 0; i < r->nipcache; i++) {
+		bool b = nb && bsearch(&r->ipcache[i].val.identity, born, nb, sizeof(*born), cmp_u32);
+
+		if (b)
+			(*late)[(*nlate)++] = r->ipcache[i];
+		else
+			(*early)[(*nearly)++] = r->ipcache[i];
+	}
+	err = 0;
+out:
+	free(born);
+	free(renamed);
+	return err;
 }
 
 /*
@@ -979,7 +1078,8 @@ static int apply(struct polsync *ps, const struct pol_result *r, const struct po
 		struct xcni_idlabels l;
 	} *idl = NULL;
 	struct ep_state *neps = NULL;
-	size_t nneps = 0;
+	struct pol_ipcache *ipc_early = NULL, *ipc_late = NULL;
+	size_t nneps = 0, nipc_early = 0, nipc_late = 0;
 	int err = 0;
 
 	memset(st, 0, sizeof(*st));
@@ -1061,10 +1161,13 @@ static int apply(struct polsync *ps, const struct pol_result *r, const struct po
 		return -ENOMEM;
 	for (size_t i = 0; i < nidl; i++) {
 		idl[i].id = r->identities[i].id;
-		snprintf(idl[i].l.labels, sizeof(idl[i].l.labels), "%s", r->identities[i].canon);
+		pol_ident_label(r->identities[i].canon, idl[i].l.labels);
 	}
-	if ((err = kvset_sync(ps->fd_ipcache, &ps->ipcache, r->ipcache, r->nipcache,
-			      sizeof(*r->ipcache), offsetof(struct pol_ipcache, val), KV_UPSERT,
+	/* Before the identities' names: it compares with what the maps call them. */
+	if ((err = ipc_order(ps, r, &ipc_early, &nipc_early, &ipc_late, &nipc_late,
+			     &st->other_changed)) ||
+	    (err = kvset_sync(ps->fd_ipcache, &ps->ipcache, ipc_early, nipc_early,
+			      sizeof(*ipc_early), offsetof(struct pol_ipcache, val), KV_UPSERT,
 			      &st->other_changed)) ||
 	    (err = kvset_sync(ps->fd_identity, &ps->identity, idl, nidl, sizeof(*idl),
 			      offsetof(typeof(*idl), l), KV_BOTH, &st->other_changed)) ||
@@ -1204,6 +1307,13 @@ names_done:
 	neps = NULL;
 	if (ps->neps)
 		qsort(ps->eps, ps->neps, sizeof(*ps->eps), ep_cmp);
+	/* The addresses of identities born: their policy is in place now. */
+	if ((err = delta ? delta_write(ps, d, KV_BORN, &st->other_changed) :
+			   kvset_sync(ps->fd_ipcache, &ps->ipcache, ipc_late, nipc_late,
+				      sizeof(*ipc_late), offsetof(struct pol_ipcache, val),
+				      KV_UPSERT, &st->other_changed)))
+		goto out;
+	xcni_killpoint("apply-born"); /* born identities named, stale addresses not gone */
 	/* Stale ipcache entries (pods gone) once nothing refers to them. */
 	if (delta)
 		err = delta_write(ps, d, KV_DELETE, &st->other_changed);
@@ -1226,6 +1336,8 @@ out:
 		ps->scan = true;
 	}
 	free(idl);
+	free(ipc_early);
+	free(ipc_late);
 	return err;
 }
 
