@@ -434,6 +434,39 @@ static int mirrors_load(struct polsync *ps)
 	return 0;
 }
 
+static int cmp_idprev(const void *a, const void *b)
+{
+	return strcmp(((const struct pol_idprev *)a)->labels,
+		      ((const struct pol_idprev *)b)->labels);
+}
+
+int polsync_identities(const struct polsync *ps, struct pol_idprev **out, size_t *n)
+{
+	const struct kvset *s = &ps->identity;
+	struct pol_idprev *v = calloc(s->n + 1, sizeof(*v));
+	size_t m = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < s->n; i++) {
+		const unsigned char *rec = KV_REC(s, i);
+		const char *l = (const char *)rec + s->ksz;
+		__u32 id;
+
+		memcpy(&id, rec, sizeof(id));
+		if (!l[0] || memchr(l, '\0', s->vsz) == NULL)
+			continue; /* not a string: not ours to keep */
+		v[m++] = (struct pol_idprev){ l, id };
+	}
+	if (m)
+		qsort(v, m, sizeof(*v), cmp_idprev);
+	*out = v;
+	*n = m;
+	return 0;
+}
+
 bool polsync_needs_full(const struct polsync *ps)
 {
 	return ps->need_full;
