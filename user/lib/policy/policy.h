@@ -217,9 +217,10 @@ void pol_result_free(struct pol_result *r);
  * identity and node; per identity its pod count; per address what the last
  * result said. Local pods' policy is compiled again only when the pod, the
  * identities (their set) or the NetworkPolicies changed. Anything it cannot
- * follow exactly (a Namespace's labels, this node, an identity hash
- * collision, two pods on one address, the journal overflowing) makes it run
- * the whole compile again, so the result is always pol_compile's.
+ * follow exactly (a Namespace's labels, this node, two pods on one address,
+ * the journal overflowing) makes it run the whole compile again, from the
+ * last result's identities (struct identity), so the result is always
+ * pol_compile's given that allocation.
  */
 struct pol_idput {
 	uint32_t id;
