@@ -24,6 +24,7 @@
 #include <cmocka.h>
 
 #include "lib/policy/polsync.h"
+#include "lib/system/killpoint.h"
 #include "lib/cluster/store.h"
 
 #include "clustergen.h"
@@ -221,6 +222,11 @@ static int polsel_in(const char *ip, __u32 *first)
 	}
 	close(fd);
 	return n;
+}
+
+static int cmp_pn(const void *a, const void *b)
+{
+	return memcmp(&((const struct pol_podname *)a)->ip, &((const struct pol_podname *)b)->ip, 4);
 }
 
 static void test_apply_flip_cleanup(void **state)
@@ -1059,6 +1065,113 @@ static void test_renamed_number_forgotten_first(void **state)
 	strcpy(pin_dir, saved);
 }
 
+/*
+ * A tenant with more NetworkPolicies (and pods, and label sets) than the maps
+ * of names hold: policy still applies, another namespace's names all go in,
+ * the tenant's are cut to what is left (issue 41 item 2). Before: -ENOSPC,
+ * "nothing was applied", for every namespace. Then a failing name write (a
+ * map not preallocated under memory pressure) fails nothing either.
+ */
+#define GREEDY 100 /* each of polname, podname, identity: 64 */
+static void test_name_maps_never_refuse(void **state)
+{
+	struct fixture f;
+	struct polsync *ps;
+	struct polsync_stats st;
+	struct pol_name *names = calloc(GREEDY + 1, sizeof(*names));
+	struct pol_podname *pns = calloc(GREEDY + 2, sizeof(*pns));
+	struct identity *ids = calloc(GREEDY + 2, sizeof(*ids));
+	char (*canon)[64] = calloc(GREEDY, sizeof(*canon));
+	char msg[256] = "";
+	int fd;
+
+	(void)state;
+	assert_non_null(names);
+	assert_non_null(pns);
+	assert_non_null(ids);
+	assert_non_null(canon);
+	fixture(&f, 2, 80);
+	/* x's: one policy, two pods, two identities; greedy's: GREEDY of each. */
+	names[0] = f.names[0];
+	for (size_t i = 0; i < GREEDY; i++) {
+		names[i + 1].id = 1000 + (uint32_t)i;
+		strcpy(names[i + 1].name.ns, "greedy");
+		snprintf(names[i + 1].name.name, sizeof(names[i + 1].name.name), "np-%zu", i);
+		pns[i].ip = htonl(0x0a090000 + (uint32_t)i);
+		strcpy(pns[i].name.ns, "greedy");
+		snprintf(pns[i].name.name, sizeof(pns[i].name.name), "pod-%zu", i);
+		snprintf(canon[i], sizeof(canon[i]), "k8s:n=%zu,ns:kubernetes.io/metadata.name=greedy", i);
+		ids[i + 2] = (struct identity){ .id = 2000 + (uint32_t)i, .canon = canon[i],
+						.ns = "greedy" };
+	}
+	pns[GREEDY].ip = ip4("10.0.0.1");
+	strcpy(pns[GREEDY].name.ns, "x");
+	strcpy(pns[GREEDY].name.name, "a");
+	pns[GREEDY + 1].ip = ip4("10.0.0.2");
+	strcpy(pns[GREEDY + 1].name.ns, "x");
+	strcpy(pns[GREEDY + 1].name.name, "b");
+	ids[0] = f.ids[0];
+	ids[0].ns = "x";
+	ids[1] = f.ids[1];
+	ids[1].ns = "x";
+	f.r.policies = names;
+	f.r.npolicies = GREEDY + 1;
+	f.r.podnames = pns;
+	f.r.npodnames = GREEDY + 2;
+	f.r.identities = ids;
+	f.r.nidentities = GREEDY + 2;
+	qsort(pns, GREEDY + 2, sizeof(*pns), cmp_pn);
+	assert_int_equal(polsync_open(pin_dir, &ps), 0);
+	assert_int_equal(polsync_apply(ps, &f.r, NULL, &st, msg, sizeof(msg)), 0);
+	assert_string_equal(msg, "");
+	/* Policy applied: a's entries live, both pods isolated. */
+	assert_true(allowed("10.0.0.1", 300, 80));
+	assert_int_equal(polep("10.0.0.2").isolated, XCNI_ISOLATED(XCNI_DIR_TO_POD));
+	/* x's names all there; greedy's what is left. */
+	fd = fd_of("xcni_polname");
+	{
+		struct xcni_polname n;
+		__u32 k = 7;
+
+		assert_int_equal(bpf_map_lookup_elem(fd, &k, &n), 0);
+		assert_string_equal(n.name, "allow-a");
+	}
+	close(fd);
+	fd = fd_of("xcni_podname");
+	{
+		struct xcni_podname n;
+		__u32 k = ip4("10.0.0.2");
+
+		assert_int_equal(bpf_map_lookup_elem(fd, &k, &n), 0);
+		assert_string_equal(n.name, "b");
+	}
+	close(fd);
+	assert_true(identity_has(300));
+	assert_true(identity_has(301));
+	assert_int_equal(count("xcni_polname", 4), 64);
+	assert_int_equal(count("xcni_podname", 4), 64);
+	assert_int_equal(count("xcni_identity", 4), 64);
+	assert_int_equal(st.names_missing, 3 * (GREEDY + 2) - 1 - 3 * 64);
+	/* The same again: nothing to write, the same names missing. */
+	assert_int_equal(polsync_apply(ps, &f.r, NULL, &st, msg, sizeof(msg)), 0);
+	assert_int_equal(st.other_changed, 0);
+	assert_int_equal(st.names_missing, 3 * (GREEDY + 2) - 1 - 3 * 64);
+	/* A write of the names failing (ENOMEM, a map not preallocated): policy still applied. */
+	f.eb[0] = entry("10.0.0.2", 301, 54, 8);
+	xcni_inject_arm("names-sync", 1, ENOMEM);
+	assert_int_equal(polsync_apply(ps, &f.r, NULL, &st, msg, sizeof(msg)), 0);
+	xcni_inject_arm(NULL, 0, 0);
+	assert_true(st.names_missing >= GREEDY);
+	assert_int_equal(polsync_cleanup(ps, &st), 0);
+	assert_true(allowed("10.0.0.2", 301, 54));
+	assert_false(allowed("10.0.0.2", 301, 53));
+	polsync_free(ps);
+	free(names);
+	free(pns);
+	free(ids);
+	free(canon);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1069,6 +1182,7 @@ int main(void)
 		cmocka_unit_test(test_in_place_only_for_new_peers),
 		cmocka_unit_test_teardown(test_incremental_matches_whole, two_dirs_teardown),
 		cmocka_unit_test(test_overflow_closes_only_its_pods),
+		cmocka_unit_test(test_name_maps_never_refuse),
 		cmocka_unit_test(test_born_named_after_policy),
 		cmocka_unit_test(test_renamed_number_forgotten_first),
 	};

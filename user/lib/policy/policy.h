@@ -108,6 +108,20 @@ struct pol_rulename {
 	struct xcni_rulename val;
 };
 
+/*
+ * One pod of an address two or more live pods claim (an IPAM bug, a stale
+ * API cache, a node restarted without its leases). The owner (rule:
+ * pol_contest_owner) keeps the address's name; the address is closed (the
+ * ipcache names it XCNI_ID_UNMANAGED, the local owner's polep
+ * XCNI_POLEP_CONTESTED) until one is gone; the others hold nothing.
+ */
+struct pol_contest {
+	uint32_t ip; /* network order: pod_addr's key */
+	bool owner;
+	enum k8s_pod_phase phase;
+	struct xcni_podname name;
+};
+
 struct pol_result {
 	size_t nidentities; /* sorted by id */
 	struct identity *identities;
@@ -123,6 +137,8 @@ struct pol_result {
 	 * with any of those every update is whole (pol_delta.full). */
 	size_t nrulenames;
 	struct pol_rulename *rulenames;
+	size_t ncontested; /* by ip, the owner first */
+	struct pol_contest *contested;
 };
 
 /* A number a label set held: labels as xcni_identity holds them (pol_ident_label). */

@@ -297,9 +297,11 @@ bool pol_pod_local(const struct ctx *x, const struct k8s_pod *p)
 	return !x->o->node_name || (p->node_name && !strcmp(p->node_name, x->o->node_name));
 }
 
+/* A pod of xcni's with an address and an identity: not the node's own
+ * network, and not finished (k8s_pod_finished: its address may be another's). */
 bool pod_managed(const struct k8s_pod *p)
 {
-	return !p->host_network;
+	return !p->host_network && !k8s_pod_finished(p);
 }
 
 uint32_t pol_polkey6(const uint8_t ip6[16])
@@ -321,6 +323,120 @@ uint32_t pod_addr(const struct k8s_pod *p, bool local)
 	if (p->ip)
 		return p->ip;
 	return local && p->has_ip6 ? pol_polkey6(p->ip6) : 0;
+}
+
+/* ---- addresses claimed twice ------------------------------------------ */
+
+static const struct ctx *contest_x; /* qsort has no context */
+
+static int cmp_pod_addr(const void *a, const void *b)
+{
+	const struct k8s_pod *p = contest_x->pods[*(const size_t *)a];
+	const struct k8s_pod *q = contest_x->pods[*(const size_t *)b];
+	uint32_t x = ntohl(pod_addr(p, pol_pod_local(contest_x, p)));
+	uint32_t y = ntohl(pod_addr(q, pol_pod_local(contest_x, q)));
+
+	if (x != y)
+		return (x > y) - (x < y);
+	return (*(const size_t *)a > *(const size_t *)b) - (*(const size_t *)a < *(const size_t *)b);
+}
+
+/* A Running pod (or one whose phase nobody wrote: a manifest) over a Pending one. */
+static int phase_rank(enum k8s_pod_phase ph)
+{
+	return ph == K8S_POD_RUNNING || ph == K8S_POD_PHASE_UNSET ? 2 : 1;
+}
+
+/*
+ * The owner of a contested address, of pods[a] and pods[b] (a before b in
+ * name order): Running over Pending, then the newer (creationTimestamp), then
+ * the first by namespace and name. True when b wins. Every node decides the
+ * same from the same view.
+ */
+static bool contest_beats(const struct k8s_pod *b, const struct k8s_pod *a)
+{
+	if (phase_rank(b->phase) != phase_rank(a->phase))
+		return phase_rank(b->phase) > phase_rank(a->phase);
+	return b->created > a->created;
+}
+
+int pol_resolve_contested(struct ctx *x)
+{
+	struct pol_result *r = x->r;
+	size_t *ix, n = 0, cap = 0, kept = 0;
+	bool *drop;
+	int ret = -ENOMEM;
+
+	x->pod_contested = calloc(x->npods ? x->npods : 1, sizeof(*x->pod_contested));
+	ix = calloc(x->npods ? x->npods : 1, sizeof(*ix));
+	drop = calloc(x->npods ? x->npods : 1, sizeof(*drop));
+	if (!x->pod_contested || !ix || !drop)
+		goto out;
+	for (size_t i = 0; i < x->npods; i++)
+		if (pod_managed(x->pods[i]) && pod_addr(x->pods[i], pol_pod_local(x, x->pods[i])))
+			ix[n++] = i;
+	contest_x = x;
+	qsort(ix, n, sizeof(*ix), cmp_pod_addr);
+	for (size_t a = 0, b; a < n; a = b) {
+		const struct k8s_pod *p = x->pods[ix[a]];
+		uint32_t addr = pod_addr(p, pol_pod_local(x, p));
+		size_t own = a;
+
+		for (b = a + 1; b < n; b++) {
+			const struct k8s_pod *q = x->pods[ix[b]];
+
+			if (pod_addr(q, pol_pod_local(x, q)) != addr)
+				break;
+			if (contest_beats(q, x->pods[ix[own]]))
+				own = b;
+		}
+		if (b - a < 2)
+			continue;
+		for (size_t k = a; k < b; k++) {
+			const struct k8s_pod *q = x->pods[ix[k]];
+			struct pol_contest *c;
+
+			if (grow(&r->contested, &cap, r->ncontested, sizeof(*r->contested)))
+				goto out;
+			c = &r->contested[r->ncontested++];
+			memset(c, 0, sizeof(*c));
+			c->ip = addr;
+			c->owner = k == own;
+			c->phase = q->phase;
+			copy_str(c->name.ns, sizeof(c->name.ns), q->meta.ns);
+			copy_str(c->name.name, sizeof(c->name.name), q->meta.name);
+			copy_str(c->name.node, sizeof(c->name.node), q->node_name);
+			if (k == own)
+				x->pod_contested[ix[k]] = true;
+			else
+				drop[ix[k]] = true;
+		}
+	}
+	/* The owner first within each address. */
+	for (size_t i = 0; i < r->ncontested; i++) {
+		size_t j = i;
+
+		while (j > 0 && r->contested[j].owner && r->contested[j - 1].ip == r->contested[j].ip) {
+			struct pol_contest t = r->contested[j - 1];
+
+			r->contested[j - 1] = r->contested[j];
+			r->contested[j] = t;
+			j--;
+		}
+	}
+	/* The others hold nothing: out of the view this compile sees. */
+	for (size_t i = 0; i < x->npods; i++) {
+		if (drop[i])
+			continue;
+		x->pod_contested[kept] = x->pod_contested[i];
+		x->pods[kept++] = x->pods[i];
+	}
+	x->npods = kept;
+	ret = 0;
+out:
+	free(ix);
+	free(drop);
+	return ret;
 }
 
 /* ---- namespaces and identities --------------------------------------- */
@@ -721,7 +837,9 @@ int build_ipcache(struct ctx *x, struct k8s_error *err)
 
 		if (!pod_managed(p) || !a)
 			continue;
-		if (ipcache_add(r, &cap, a, 32, x->pod_id[i], 0))
+		/* A contested address: no label set's policy may be judged on it. */
+		if (ipcache_add(r, &cap, a, 32, x->pod_contested[i] ? XCNI_ID_UNMANAGED : x->pod_id[i],
+				0))
 			return -ENOMEM;
 		r->ipcache[r->nipcache - 1].val.flags = XCNI_IPC_POD;
 		if (!pol_pod_local(x, p) && nd)

@@ -467,7 +467,7 @@ int pol_v6_build(const struct pol_incr *pi, const struct cluster *c, struct pol_
 
 		e->key.prefixlen = 128;
 		memcpy(e->key.addr, p->ip6, 16);
-		e->val.identity = ip->id ? ip->id : XCNI_ID_UNMANAGED;
+		e->val.identity = ip->id && !ip->contested ? ip->id : XCNI_ID_UNMANAGED;
 		e->val.flags = XCNI_IPC_POD;
 		/* Another node's pod: reached through Geneve to that node's
 		 * underlay IPv4, and only it may send from this address. */
@@ -605,6 +605,7 @@ static int incr_index(struct pol_incr *pi, const struct cluster *c, struct ctx *
 		ip->id = x->pod_id[i];
 		ip->local = incr_local(pi, p);
 		ip->ip = pod_managed(p) ? pod_addr(p, ip->local) : 0;
+		ip->contested = x->pod_contested[i];
 		if (ip->id)
 			incr_rid_find(r, ip->id)->npods++;
 		if (ip->ip && hmap_put(&pi->ipx, hu32(ip->ip), UKEY(ip->ip), ip))
@@ -960,13 +961,31 @@ static int pod_link(struct pol_incr *pi, const struct k8s_pod *p, char *canon)
 	return 0;
 }
 
+/* ns/name is one of the pods of a contested address (pol_contest). */
+static bool incr_contested(const struct pol_incr *pi, const char *ns, const char *name)
+{
+	for (size_t i = 0; i < pi->r.ncontested; i++)
+		if (!cmp_str(pi->r.contested[i].name.ns, ns) &&
+		    !cmp_str(pi->r.contested[i].name.name, name))
+			return true;
+	return false;
+}
+
 static int pod_changed(struct pol_incr *pi, const struct cluster *c, const struct store_change *ch,
 		       char *canon)
 {
 	const struct k8s_object *o = view_find(c, K8S_POD, ch->ns, ch->name);
-	char *key = incr_pod_key(ch->ns, ch->name);
+	char *key;
 	struct ipod *old;
 
+	/* Who owns a contested address, and whether it still is: the whole
+	 * compile decides, for every pod of it at once. */
+	if (incr_contested(pi, ch->ns, ch->name)) {
+		free(canon);
+		pi->d.why = "a pod of a contested address changed";
+		return 1;
+	}
+	key = incr_pod_key(ch->ns, ch->name);
 	if (!key) {
 		free(canon);
 		return -ENOMEM;
@@ -1083,7 +1102,7 @@ static int ent_update(struct pol_incr *pi, uint32_t a)
 		want.val = na->val;
 	} else if (p) {
 		want.ipc = true;
-		want.val.identity = p->id;
+		want.val.identity = p->contested ? XCNI_ID_UNMANAGED : p->id;
 		want.val.flags = XCNI_IPC_POD;
 		if (!p->local && p->node)
 			pol_tunnel_set(&want.val, p->node->ip, p->node->ip6, pi->o.underlay6);

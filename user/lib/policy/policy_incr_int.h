@@ -37,6 +37,7 @@ struct ipod {
 	uint32_t ip; /* a managed pod's address, 0 if none */
 	uint32_t id; /* 0: none (hostNetwork) */
 	bool local;
+	bool contested; /* owns an address another live pod claims (pol_contest) */
 	struct inode *node;
 	size_t nslot; /* index in node->pods */
 };

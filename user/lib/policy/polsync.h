@@ -22,6 +22,9 @@ struct polsync_stats {
 	size_t entries_deleted;
 	size_t other_changed; /* ipcache, identity, name entries written or deleted */
 	size_t eps_overflow; /* pods closed: their policy did not fit (polsync_overflows) */
+	/* Names for people (identities' labels, policies', pods') the maps of
+	 * names could not take: shown as numbers; policy applied all the same. */
+	size_t names_missing;
 	/* Some pod was closed only for want of room the old versions this apply
 	 * replaced still take: apply again once polsync_cleanup has run. */
 	bool retry;
