@@ -1172,6 +1172,48 @@ static void test_name_maps_never_refuse(void **state)
 	free(canon);
 }
 
+/*
+ * The allocation a restarted agent reads back (polsync_identities, into
+ * pol_incr_seed): every identity the maps name, sorted by labels, a label
+ * set longer than the map's field by its cut form with a digest.
+ */
+static void test_identities_read_back(void **state)
+{
+	char saved[64], dir[64] = DIR_TEMPLATE, msg[256], lab[sizeof(struct xcni_idlabels)];
+	struct polsync *ps;
+	struct polsync_stats st;
+	struct pol_idprev *prev;
+	struct order_fx f;
+	char *big = malloc(2000);
+	size_t n;
+
+	(void)state;
+	assert_non_null(big);
+	memset(big, 'z', 1999);
+	memcpy(big, "k8s:app=", 8);
+	big[1999] = '\0';
+	order_dir(saved, dir);
+	assert_int_equal(polsync_open(pin_dir, &ps), 0);
+	order_fx(&f, false, 0);
+	f.ids[1].canon = big;
+	assert_int_equal(polsync_apply(ps, &f.r, NULL, &st, msg, sizeof(msg)), 0);
+	assert_int_equal(polsync_cleanup(ps, &st), 0);
+	polsync_free(ps);
+	assert_int_equal(polsync_open(pin_dir, &ps), 0);
+	assert_int_equal(polsync_identities(ps, &prev, &n), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(prev[0].labels, f.ids[0].canon);
+	assert_int_equal(prev[0].id, 300);
+	pol_ident_label(big, lab);
+	assert_string_equal(prev[1].labels, lab);
+	assert_int_equal(prev[1].id, 301);
+	free(prev);
+	polsync_free(ps);
+	free(big);
+	maps_remove(dir);
+	strcpy(pin_dir, saved);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1185,6 +1227,7 @@ int main(void)
 		cmocka_unit_test(test_name_maps_never_refuse),
 		cmocka_unit_test(test_born_named_after_policy),
 		cmocka_unit_test(test_renamed_number_forgotten_first),
+		cmocka_unit_test(test_identities_read_back),
 	};
 
 	return cmocka_run_group_tests_name("polsync", tests, setup, teardown);
