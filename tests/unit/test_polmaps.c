@@ -293,6 +293,7 @@ static void ipcache_contents(void **state)
 	assert_string_equal(R.policies[0].name.name, "deny");
 }
 
+/* Two live pods on one address (was: the compile refused, -EINVAL). */
 static void duplicate_pod_ip(void **state)
 {
 	struct pol_opts o = { 0 };
@@ -300,9 +301,20 @@ static void duplicate_pod_ip(void **state)
 	(void)state;
 	cast();
 	pod_add("prod", "twin", "n1", WEB, "app=twin");
-	assert_int_equal(compile_opts(&R, &o), -EINVAL);
-	assert_non_null(strstr(Err.msg, "10.244.0.10"));
-	assert_int_equal(R.neps, 0);
+	/* No error: the address is closed, both pods named (pol_contest). */
+	assert_int_equal(compile_opts(&R, &o), 0);
+	assert_int_equal(R.ncontested, 2);
+	assert_int_equal(R.contested[0].ip, R.contested[1].ip);
+	assert_true(R.contested[0].owner);
+	assert_false(R.contested[1].owner);
+	for (size_t i = 0; i < R.nipcache; i++)
+		if (R.ipcache[i].key.prefixlen == 32 && R.ipcache[i].key.addr == R.contested[0].ip)
+			assert_int_equal(R.ipcache[i].val.identity, XCNI_ID_UNMANAGED);
+	for (size_t i = 0; i < R.neps; i++)
+		if (R.eps[i].ip == R.contested[0].ip) {
+			assert_true(R.eps[i].state.isolated & XCNI_POLEP_CONTESTED);
+			assert_int_equal(R.eps[i].nentries, 0);
+		}
 }
 
 /* ---- determinism and incrementality ------------------------------------ */
