@@ -699,6 +699,7 @@ static int sync_policy(const struct opts *o, struct from_pod *fp, struct store *
 	double t0 = now_msf(), t1;
 	int err;
 
+	memcpy(po.id_key, o->id_key, sizeof(po.id_key));
 	if (node)
 		po.node_ip = node->node.internal_ip;
 	if (o->ov->underlay) {
@@ -835,6 +836,21 @@ static int watch_cluster(const struct opts *o, struct from_pod *fp, struct http 
 		goto out;
 	}
 	polsync_set_ns_share(ps, o->ns_share);
+	/* A restarted agent gives every label set the number the maps give it. */
+	{
+		struct pol_idprev *prev = NULL;
+		size_t nprev = 0;
+
+		err = polsync_identities(ps, &prev, &nprev);
+		if (!err)
+			err = pol_incr_seed(pi, prev, nprev);
+		free(prev);
+		if (err)
+			goto out;
+		if (nprev)
+			pr_info("%zu identities found in the maps: their label sets keep them\n",
+				nprev);
+	}
 	/* Reads what the maps hold: a restart keeps every translation until the state is read. */
 	if (o->kpr && (err = svcsync_open(o->pin_dir, &ss))) {
 		pr_err("opening the Service maps under %s: %s\n", o->pin_dir, strerror(-err));

@@ -148,7 +148,7 @@ static int kvset_load(int fd, size_t ksz, size_t vsz, struct kvset *s)
 	return 0;
 }
 
-enum { KV_UPSERT = 1, KV_DELETE = 2, KV_BOTH = 3, KV_DELFIRST = 4 };
+enum { KV_UPSERT = 1, KV_DELETE = 2, KV_BOTH = 3, KV_DELFIRST = 4, KV_BORN = 8 };
 
 /* names_fit's qsort context (qsort has none). */
 static const void *names_recs;
@@ -589,6 +589,39 @@ static int mirrors_load(struct polsync *ps)
 	return 0;
 }
 
+static int cmp_idprev(const void *a, const void *b)
+{
+	return strcmp(((const struct pol_idprev *)a)->labels,
+		      ((const struct pol_idprev *)b)->labels);
+}
+
+int polsync_identities(const struct polsync *ps, struct pol_idprev **out, size_t *n)
+{
+	const struct kvset *s = &ps->identity;
+	struct pol_idprev *v = calloc(s->n + 1, sizeof(*v));
+	size_t m = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < s->n; i++) {
+		const unsigned char *rec = KV_REC(s, i);
+		const char *l = (const char *)rec + s->ksz;
+		__u32 id;
+
+		memcpy(&id, rec, sizeof(id));
+		if (!l[0] || memchr(l, '\0', s->vsz) == NULL)
+			continue; /* not a string: not ours to keep */
+		v[m++] = (struct pol_idprev){ l, id };
+	}
+	if (m)
+		qsort(v, m, sizeof(*v), cmp_idprev);
+	*out = v;
+	*n = m;
+	return 0;
+}
+
 bool polsync_needs_full(const struct polsync *ps)
 {
 	return ps->need_full;
@@ -908,7 +941,6 @@ static int ep_state_set(struct ep_state *e, const struct pol_ep *w, __u8 ver)
 	return 0;
 }
 
-/* One delta's writes (KV_UPSERT: puts of every kind; KV_DELETE: the ipcache's deletes). */
 /*
  * A name written as a delta: a map of names that is full (E2BIG) or cannot
  * take one more entry now (ENOMEM: not preallocated) refuses nothing; the
@@ -932,11 +964,28 @@ static int name_put(struct polsync *ps, int fd, const void *k, const void *v, si
 	return 0;
 }
 
+/*
+ * One delta's writes. KV_UPSERT: puts of every kind, but the ipcache's naming
+ * an identity born in this generation; KV_BORN: those, after the flips (a new
+ * owner is named only once the policy about it is in place); KV_DELETE: the
+ * ipcache's deletes.
+ */
 static int delta_write(struct polsync *ps, const struct pol_delta *d, int phase, size_t *changed,
 		       size_t *missing)
 {
 	int err;
 
+	if (phase == KV_BORN) {
+		for (size_t i = 0; i < d->nipc_put; i++) {
+			if (!id_in(d->ipc_put[i].val.identity, d->id_put, d->nid_put, NULL, 0))
+				continue;
+			if (bpf_map_update_elem(ps->fd_ipcache, &d->ipc_put[i].key,
+						&d->ipc_put[i].val, BPF_ANY))
+				return -errno;
+			(*changed)++;
+		}
+		return 0;
+	}
 	if (phase == KV_DELETE) {
 		for (size_t i = 0; i < d->nipc_del; i++) {
 			if (bpf_map_delete_elem(ps->fd_ipcache, &d->ipc_del[i]) && errno != ENOENT)
@@ -946,6 +995,8 @@ static int delta_write(struct polsync *ps, const struct pol_delta *d, int phase,
 		return 0;
 	}
 	for (size_t i = 0; i < d->nipc_put; i++) {
+		if (id_in(d->ipc_put[i].val.identity, d->id_put, d->nid_put, NULL, 0))
+			continue; /* KV_BORN */
 		if (bpf_map_update_elem(ps->fd_ipcache, &d->ipc_put[i].key, &d->ipc_put[i].val,
 					BPF_ANY))
 			return -errno;
@@ -954,8 +1005,7 @@ static int delta_write(struct polsync *ps, const struct pol_delta *d, int phase,
 	for (size_t i = 0; i < d->nid_put; i++) {
 		struct xcni_idlabels l;
 
-		snprintf(l.labels, sizeof(l.labels), "%s", d->id_put[i].canon);
-		memset(l.labels + strlen(l.labels), 0, sizeof(l.labels) - strlen(l.labels));
+		pol_ident_label(d->id_put[i].canon, l.labels);
 		if ((err = name_put(ps, ps->fd_identity, &d->id_put[i].id, &l, changed, missing)))
 			return err;
 	}
@@ -985,6 +1035,88 @@ static int delta_write(struct polsync *ps, const struct pol_delta *d, int phase,
 		(*changed)++;
 	}
 	return 0;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	__u32 x = *(const __u32 *)a, y = *(const __u32 *)b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * A whole apply's ipcache in the order a number's meaning allows (DESIGN.md:
+ * "A number keeps its meaning"). An identity the maps do not hold, or hold
+ * for another label set, is born: the entries naming it (*late) go in after
+ * the flips, once every pod's policy about it is in place; the rest (*early)
+ * before. Where the maps give a number to another label set, the addresses
+ * they give it are taken out first (gone-after: the old owner is forgotten
+ * before any policy about the number changes). The compiler never renumbers
+ * so within a generation (quarantine); this covers what it cannot see: maps
+ * left by a failed apply or another agent's allocation.
+ */
+static int ipc_order(struct polsync *ps, const struct pol_result *r, struct pol_ipcache **early,
+		     size_t *nearly, struct pol_ipcache **late, size_t *nlate, size_t *changed)
+{
+	const size_t rec = ps->identity.ksz + ps->identity.vsz;
+	const size_t irec = ps->ipcache.ksz + ps->ipcache.vsz;
+	__u32 *born = calloc(r->nidentities + 1, sizeof(*born));
+	__u32 *renamed = calloc(r->nidentities + 1, sizeof(*renamed));
+	char lab[sizeof(struct xcni_idlabels)];
+	size_t nb = 0, nr = 0, w = 0;
+	int err = -ENOMEM;
+
+	*early = calloc(r->nipcache + 1, sizeof(**early));
+	*late = calloc(r->nipcache + 1, sizeof(**late));
+	*nearly = *nlate = 0;
+	if (!born || !renamed || !*early || !*late)
+		goto out;
+	kv_cmp_len = (int)ps->identity.ksz;
+	for (size_t k = 0; k < r->nidentities; k++) {
+		__u32 id = r->identities[k].id;
+		const unsigned char *m = ps->identity.n ?
+			bsearch(&id, ps->identity.d, ps->identity.n, rec, kv_cmp) : NULL;
+
+		pol_ident_label(r->identities[k].canon, lab);
+		if (m && !memcmp(m + ps->identity.ksz, lab, sizeof(lab)))
+			continue;
+		born[nb++] = id;
+		if (m)
+			renamed[nr++] = id;
+	}
+	qsort(born, nb, sizeof(*born), cmp_u32);
+	qsort(renamed, nr, sizeof(*renamed), cmp_u32);
+	for (size_t j = 0; j < ps->ipcache.n; j++) {
+		unsigned char *c = KV_REC(&ps->ipcache, j);
+		struct xcni_ipcache_val v;
+
+		memcpy(&v, c + ps->ipcache.ksz, sizeof(v));
+		if (nr && bsearch(&v.identity, renamed, nr, sizeof(*renamed), cmp_u32)) {
+			if (bpf_map_delete_elem(ps->fd_ipcache, c) && errno != ENOENT) {
+				err = -errno;
+				goto out;
+			}
+			(*changed)++;
+			continue;
+		}
+		if (w != j)
+			memmove(KV_REC(&ps->ipcache, w), c, irec);
+		w++;
+	}
+	ps->ipcache.n = w;
+	for (size_t i = 0; i < r->nipcache; i++) {
+		bool b = nb && bsearch(&r->ipcache[i].val.identity, born, nb, sizeof(*born), cmp_u32);
+
+		if (b)
+			(*late)[(*nlate)++] = r->ipcache[i];
+		else
+			(*early)[(*nearly)++] = r->ipcache[i];
+	}
+	err = 0;
+out:
+	free(born);
+	free(renamed);
+	return err;
 }
 
 /*
@@ -1178,7 +1310,8 @@ static int apply(struct polsync *ps, const struct pol_result *r, const struct po
 	size_t nidl = r->nidentities;
 	struct idl *idl = NULL;
 	struct ep_state *neps = NULL;
-	size_t nneps = 0;
+	struct pol_ipcache *ipc_early = NULL, *ipc_late = NULL;
+	size_t nneps = 0, nipc_early = 0, nipc_late = 0;
 	int err = 0;
 
 	memset(st, 0, sizeof(*st));
@@ -1249,11 +1382,14 @@ static int apply(struct polsync *ps, const struct pol_result *r, const struct po
 	for (size_t i = 0; i < nidl; i++) {
 		idl[i].id = r->identities[i].id;
 		idl[i].ns = r->identities[i].ns;
-		snprintf(idl[i].l.labels, sizeof(idl[i].l.labels), "%s", r->identities[i].canon);
+		pol_ident_label(r->identities[i].canon, idl[i].l.labels);
 	}
+	/* Before the identities' names: it compares with what the maps call them. */
 	if ((err = xcni_inject("apply-ipcache")) ||
-	    (err = kvset_sync(ps->fd_ipcache, &ps->ipcache, r->ipcache, r->nipcache,
-			      sizeof(*r->ipcache), offsetof(struct pol_ipcache, val), KV_UPSERT,
+	    (err = ipc_order(ps, r, &ipc_early, &nipc_early, &ipc_late, &nipc_late,
+			     &st->other_changed)) ||
+	    (err = kvset_sync(ps->fd_ipcache, &ps->ipcache, ipc_early, nipc_early,
+			      sizeof(*ipc_early), offsetof(struct pol_ipcache, val), KV_UPSERT,
 			      &st->other_changed)))
 		goto out;
 	/* Names for people: what fits, never a refusal (names_sync). */
@@ -1399,6 +1535,13 @@ names_done:
 	neps = NULL;
 	if (ps->neps)
 		qsort(ps->eps, ps->neps, sizeof(*ps->eps), ep_cmp);
+	/* The addresses of identities born: their policy is in place now. */
+	if ((err = delta ? delta_write(ps, d, KV_BORN, &st->other_changed, &st->names_missing) :
+			   kvset_sync(ps->fd_ipcache, &ps->ipcache, ipc_late, nipc_late,
+				      sizeof(*ipc_late), offsetof(struct pol_ipcache, val),
+				      KV_UPSERT, &st->other_changed)))
+		goto out;
+	xcni_killpoint("apply-born"); /* born identities named, stale addresses not gone */
 	/* Stale ipcache entries (pods gone) once nothing refers to them. */
 	if (delta)
 		err = delta_write(ps, d, KV_DELETE, &st->other_changed, &st->names_missing);
@@ -1422,6 +1565,8 @@ out:
 		ps->scan = true;
 	}
 	free(idl);
+	free(ipc_early);
+	free(ipc_late);
 	return err;
 }
 
