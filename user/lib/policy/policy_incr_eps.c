@@ -183,24 +183,34 @@ static int eps_dirty_audited(struct pol_incr *pi)
 	return 0;
 }
 
-/* Every pod and node of the view, in its order, for cnp_apply or egress named ports. */
+/*
+ * Every pod and node of the view, in its order, for cnp_apply or egress named
+ * ports: the pods the index holds, as the whole compile's view (a contested
+ * address's other pods hold nothing: pol_resolve_contested left them out).
+ */
 static int ctx_all_pods(struct pol_incr *pi, const struct cluster *c, struct ctx *x)
 {
-	x->npods = c->n[K8S_POD];
-	x->pods = calloc(x->npods ? x->npods : 1, sizeof(*x->pods));
-	x->pod_id = calloc(x->npods ? x->npods : 1, sizeof(*x->pod_id));
+	size_t n = c->n[K8S_POD];
+
+	x->pods = calloc(n ? n : 1, sizeof(*x->pods));
+	x->pod_id = calloc(n ? n : 1, sizeof(*x->pod_id));
 	x->nnodes = c->n[K8S_NODE];
 	x->nodes = calloc(x->nnodes ? x->nnodes : 1, sizeof(*x->nodes));
 	if (!x->pods || !x->pod_id || !x->nodes)
 		return -ENOMEM;
-	for (size_t i = 0; i < x->npods; i++) {
+	for (size_t i = 0; i < n; i++) {
 		const struct k8s_pod *p = &c->objs[K8S_POD][i]->pod;
 		char *key = incr_pod_key(p->meta.ns, p->meta.name);
-		const struct ipod *ip = key ? hmap_get(&pi->pods, hstr(key), (uintptr_t)key) : NULL;
+		const struct ipod *ip;
 
+		if (!key)
+			return -ENOMEM;
+		ip = hmap_get(&pi->pods, hstr(key), (uintptr_t)key);
 		free(key);
-		x->pods[i] = p;
-		x->pod_id[i] = ip ? ip->id : 0;
+		if (!ip)
+			continue;
+		x->pods[x->npods] = p;
+		x->pod_id[x->npods++] = ip->id;
 	}
 	for (size_t i = 0; i < x->nnodes; i++)
 		x->nodes[i] = &c->objs[K8S_NODE][i]->node;
