@@ -118,7 +118,7 @@ first_again() {
 	[ "$(log_count "hooks: $VETH ingress: xcni's from_pod runs first again")" -eq 1 ] &&
 		[ "$(log_count "hooks: ul0 egress: xcni's to_underlay runs first again")" -eq 1 ]
 }
-seen_total() { metrics | grep -qx "xcni_hook_foreign_first_seen_total $1"; }
+seen_total() { metrics | grep -x "xcni_hook_foreign_first_seen_total $1" || { metrics | grep '^xcni_hook'; grep hooks: "$LOG"; return 1; }; }
 if [ "$MODE" = tc ]; then WHO='tc bpf filter foreign_first (prio 1 handle 0xf0'; else WHO='TCX program foreign_first (id'; fi
 
 # ---- a fresh device with another program already on it ----------------------------
@@ -146,6 +146,23 @@ check "  ... xcni_hook_foreign_first{device=\"$VETH\",hook=\"ingress\"} 1 within
 check "  ... xcni_hook_foreign_first{device=\"ul0\",hook=\"egress\"} 1" gauge_is ul0 egress 1
 check "  ... none for the hooks where xcni is still first; seen_total 2, hooks_checked 5" only_those
 check "  ... the log names the device, the hook, what runs first and the xcni program it precedes" logged
+ctl_rows() { # ctl_rows: xcnictl hook list --json as "device hook program first before" lines
+	in_node "$BUILD/xcnictl" --pin-dir "$PIN" --json hook list |
+		jq -r '.[] | "\(.device) \(.hook) \(.program) \(.xcni_first) \(.before // "-")"'
+}
+ctl_shows() {
+	local r; r=$(ctl_rows) || return 1
+	echo "$r"
+	[ "$(wc -l <<<"$r")" = 5 ] &&
+		grep -q "^$VETH ingress from_pod no ${WHO//(/\(}" <<<"$r" &&
+		grep -q "^$VETH egress to_pod yes -$" <<<"$r" &&
+		grep -q "^ul0 egress to_underlay no ${WHO//(/\(}" <<<"$r" &&
+		grep -q "^ul0 ingress from_overlay yes -$" <<<"$r" &&
+		grep -q "^xcni0 egress to_overlay yes -$" <<<"$r"
+}
+check "  ... xcnictl hook list: 5 hooks, the two with foreign_first first name it" ctl_shows
+check "  ... and says so on stderr" \
+	bash -c "nsenter --net=/var/run/netns/$NODE $BUILD/xcnictl --pin-dir $PIN hook list 2>&1 >/dev/null | grep -q '^xcnictl: 2 hooks where another program runs before'"
 sleep 2.2 # two more checks
 check "  ... logged once per change: one line each after more checks" logged_once
 check "  ... xcni did not move itself back ahead (reports, does not fight)" foreign_runs

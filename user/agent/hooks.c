@@ -3,7 +3,6 @@
  * The hooks xcni owns, looked at one by one: who runs first on each. See
  * hooks.h for what is done about it (reported, never fought over).
  */
-#include <bpf/bpf.h>
 #include <errno.h>
 #include <net/if.h>
 #include <stdbool.h>
@@ -13,7 +12,6 @@
 #include <unistd.h>
 
 #include "lib/system/attach.h"
-#include "lib/system/bpfpin.h"
 #include "lib/system/log.h"
 #include "agent/hooks.h"
 #include "agent/overlay.h"
@@ -60,88 +58,54 @@ static struct hook *hook_get(struct hooks *hk, const char *dev, bool egress)
 }
 
 /* One of xcni's hooks: its state now, logged when it changed. */
-static void look(struct hooks *hk, const char *dev, int ifindex, bool egress, const char *prog,
-		 const char *link)
+static void look(const struct xcni_hook *x, void *arg)
 {
-	const struct xcni_tc_point p = { .prog = prog, .dev = dev, .ifindex = ifindex,
-					 .egress = egress, .pin_dir = hk->pin_dir, .link = link };
-	const char *dir = egress ? "egress" : "ingress";
-	char who[160];
+	struct hooks *hk = arg;
+	const char *dir = x->egress ? "egress" : "ingress";
 	struct hook *h;
-	int r = xcni_tc_first(&p, who, sizeof(who));
 
-	if (r < 0) {
-		/* Not attached (yet, or any more): nothing of ours to be first. */
-		if (r != -ENOENT && r != -ENODEV)
-			pr_debug("hooks: %s %s: %s\n", dev, dir, strerror(-r));
-		return;
-	}
-	hk->checked++;
-	h = hook_get(hk, dev, egress);
+	h = hook_get(hk, x->dev, x->egress);
 	if (!h)
 		return;
 	h->seen = true;
-	if (!r && (!h->foreign || strcmp(h->who, who))) {
+	if (x->first < 0) {
+		/* Not known this time: what was known stays (no second warning later). */
+		pr_debug("hooks: %s %s: %s\n", x->dev, dir, strerror(-x->first));
+		return;
+	}
+	hk->checked++;
+	if (!x->first && (!h->foreign || strcmp(h->who, x->who))) {
 		pr_warn("hooks: %s %s: %s runs before xcni's %s: it sees, and may change or drop, "
 			"packets before xcni's policy does; xcni does not move itself back ahead "
 			"(docs/agent.md, \"Hook order\")\n",
-			dev, dir, who, prog);
+			x->dev, dir, x->who, x->prog);
 		if (!h->foreign)
 			hk->seen_total++;
 		h->foreign = true;
-		snprintf(h->who, sizeof(h->who), "%s", who);
-	} else if (r && h->foreign) {
+		snprintf(h->who, sizeof(h->who), "%s", x->who);
+	} else if (x->first && h->foreign) {
 		/* At the warning's level: whoever saw it going wrong sees it end. */
-		pr_warn("hooks: %s %s: xcni's %s runs first again\n", dev, dir, prog);
+		pr_warn("hooks: %s %s: xcni's %s runs first again\n", x->dev, dir, x->prog);
 		h->foreign = false;
 		h->who[0] = '\0';
 	}
 }
 
-/* The pods' host veths: the devices of xcni_ifindex that are visibly a pod's. */
-static void look_pods(struct hooks *hk)
-{
-	char path[512];
-	__u32 key, next, *prev = NULL;
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/xcni_ifindex", hk->pin_dir);
-	fd = bpf_obj_get(path);
-	while (fd >= 0 && bpf_map_get_next_key(fd, prev, &next) == 0) {
-		char ifname[IF_NAMESIZE], in[IF_NAMESIZE + 8], out[IF_NAMESIZE + 8];
-
-		key = next;
-		prev = &key;
-		/* As take_over_attachments: ifindexes are per netns, names say whose. */
-		if (!if_indextoname(key, ifname) || strncmp(ifname, "xc", 2) || strlen(ifname) != 14)
-			continue;
-		snprintf(in, sizeof(in), "%s-in", ifname);
-		snprintf(out, sizeof(out), "%s-out", ifname);
-		look(hk, ifname, (int)key, false, "from_pod", in);
-		look(hk, ifname, (int)key, true, "to_pod", out);
-	}
-	if (fd >= 0)
-		close(fd);
-}
-
 void hooks_check(struct hooks *hk)
 {
 	size_t j = 0;
+	int err;
 
 	if (!hk)
 		return;
 	for (size_t i = 0; i < hk->n; i++)
 		hk->v[i].seen = false;
 	hk->checked = 0;
-	look_pods(hk);
-	if (hk->ov && hk->ov->underlay) {
-		look(hk, hk->ov->underlay, hk->ov->underlay_ifindex, false, "from_overlay",
-		     XCNI_LINK_UNDERLAY_IN);
-		look(hk, hk->ov->underlay, hk->ov->underlay_ifindex, true, "to_underlay",
-		     XCNI_LINK_UNDERLAY_OUT);
-		if (hk->ov->dev_ifindex)
-			look(hk, XCNI_OVERLAY_DEV, hk->ov->dev_ifindex, true, "to_overlay",
-			     XCNI_LINK_OVERLAY_OUT);
+	err = xcni_hooks_walk(hk->pin_dir, hk->ov && hk->ov->underlay ? hk->ov->underlay_ifindex : 0,
+			      look, hk);
+	if (err) {
+		pr_warn("hooks: cannot look at the pods' hooks: %s\n", strerror(-err));
+		return; /* what was known stays */
 	}
 	/* A hook not found this time (the pod went) is forgotten, its gauge with it. */
 	for (size_t i = 0; i < hk->n; i++)

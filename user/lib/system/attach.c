@@ -3,6 +3,7 @@
 #include <bpf/libbpf.h>
 #include <errno.h>
 #include <linux/pkt_sched.h>
+#include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -313,5 +314,58 @@ int xcni_tc_first(const struct xcni_tc_point *p, char *who, size_t len)
 			 f.name, f.prio, f.handle, f.prog_id);
 	else
 		snprintf(who, len, "tc %s filter (prio %u handle %#x)", f.kind, f.prio, f.handle);
+	return 0;
+}
+
+static void hook_one(const char *pin_dir, const char *dev, int ifindex, bool egress,
+		     const char *prog, const char *link, xcni_hook_fn fn, void *arg)
+{
+	const struct xcni_tc_point p = { .prog = prog, .dev = dev, .ifindex = ifindex,
+					 .egress = egress, .pin_dir = pin_dir, .link = link };
+	struct xcni_hook h = { .ifindex = ifindex, .egress = egress, .prog = prog };
+
+	h.first = xcni_tc_first(&p, h.who, sizeof(h.who));
+	if (h.first == -ENOENT || h.first == -ENODEV)
+		return; /* nothing of ours there (yet, or any more) */
+	snprintf(h.dev, sizeof(h.dev), "%s", dev);
+	fn(&h, arg);
+}
+
+int xcni_hooks_walk(const char *pin_dir, int underlay_ifindex, xcni_hook_fn fn, void *arg)
+{
+	__u32 key, next, *prev = NULL;
+	char path[512], dev[IF_NAMESIZE];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/xcni_ifindex", pin_dir);
+	fd = bpf_obj_get(path);
+	if (fd < 0 && errno != ENOENT)
+		return -errno;
+	while (fd >= 0 && bpf_map_get_next_key(fd, prev, &next) == 0) {
+		char ifname[IF_NAMESIZE], in[IF_NAMESIZE + 8], out[IF_NAMESIZE + 8];
+
+		key = next;
+		prev = &key;
+		/* As xcnid's takeover: ifindexes are per netns, the plugin's names say whose. */
+		if (!if_indextoname(key, ifname) || strncmp(ifname, "xc", 2) || strlen(ifname) != 14)
+			continue;
+		snprintf(in, sizeof(in), "%s-in", ifname);
+		snprintf(out, sizeof(out), "%s-out", ifname);
+		hook_one(pin_dir, ifname, (int)key, false, "from_pod", in, fn, arg);
+		hook_one(pin_dir, ifname, (int)key, true, "to_pod", out, fn, arg);
+	}
+	if (fd >= 0)
+		close(fd);
+	if (underlay_ifindex > 0 && if_indextoname((unsigned int)underlay_ifindex, dev)) {
+		unsigned int ovl = if_nametoindex(XCNI_OVERLAY_DEV);
+
+		hook_one(pin_dir, dev, underlay_ifindex, false, "from_overlay",
+			 XCNI_LINK_UNDERLAY_IN, fn, arg);
+		hook_one(pin_dir, dev, underlay_ifindex, true, "to_underlay",
+			 XCNI_LINK_UNDERLAY_OUT, fn, arg);
+		if (ovl)
+			hook_one(pin_dir, XCNI_OVERLAY_DEV, (int)ovl, true, "to_overlay",
+				 XCNI_LINK_OVERLAY_OUT, fn, arg);
+	}
 	return 0;
 }

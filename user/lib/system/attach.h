@@ -63,6 +63,24 @@ int xcni_tc_detach(const struct xcni_tc_point *p);
  */
 int xcni_tc_first(const struct xcni_tc_point *p, char *who, size_t len);
 
+/* One tc hook of xcni's on this node, and what runs first there. */
+struct xcni_hook {
+	char dev[16]; /* IF_NAMESIZE */
+	int ifindex;
+	bool egress;
+	const char *prog; /* xcni's program there: from_pod, to_pod, from_overlay, ... */
+	int first; /* xcni_tc_first's answer: 1, 0 (who says what), or -errno */
+	char who[160];
+};
+typedef void (*xcni_hook_fn)(const struct xcni_hook *h, void *arg);
+/*
+ * fn for every hook where xcni has a program attached (-ENOENT answers are
+ * skipped): the pods' host veths (found through xcni_ifindex under pin_dir,
+ * named as the plugin names them), then, with an underlay (its ifindex; 0:
+ * none), the underlay's ingress and egress and xcni0's egress. 0 or -errno.
+ */
+int xcni_hooks_walk(const char *pin_dir, int underlay_ifindex, xcni_hook_fn fn, void *arg);
+
 /* 1 if err is how a kernel without TCX (< 6.6) answers BPF_TCX_* link creation. */
 int xcni_tcx_unsupported(int err);
 
