@@ -154,9 +154,9 @@ ctl_shows() {
 	local r; r=$(ctl_rows) || return 1
 	echo "$r"
 	[ "$(wc -l <<<"$r")" = 5 ] &&
-		grep -q "^$VETH ingress from_pod no ${WHO//(/\(}" <<<"$r" &&
+		grep -q "^$VETH ingress from_pod no $WHO" <<<"$r" &&
 		grep -q "^$VETH egress to_pod yes -$" <<<"$r" &&
-		grep -q "^ul0 egress to_underlay no ${WHO//(/\(}" <<<"$r" &&
+		grep -q "^ul0 egress to_underlay no $WHO" <<<"$r" &&
 		grep -q "^ul0 ingress from_overlay yes -$" <<<"$r" &&
 		grep -q "^xcni0 egress to_overlay yes -$" <<<"$r"
 }

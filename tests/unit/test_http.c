@@ -121,7 +121,7 @@ static int slow_render(void *ctx, const struct http_args *a, char **body, size_t
 static int request(const char *req, char *out, size_t outlen)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(PORT) };
-	struct timeval tv = { .tv_sec = 5 };
+	struct timeval tv = { .tv_sec = 10 }; /* a guard: test_busy waits 5.5 s */
 	char buf[4096], *body;
 	size_t n = 0;
 	ssize_t r;
@@ -401,6 +401,52 @@ static void test_host_any(void **state)
 }
 
 /*
+ * The agent busy for 5.5 s (a compile at 100k pods takes 7) while a request
+ * waits in its socket: read first, then judged; answered, not closed for its
+ * connection's age.
+ */
+static void test_busy(void **state)
+{
+	static const char req[] = "GET /p HTTP/1.1\r\nHost: 127.0.0.1:18962\r\n\r\n";
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(PORT) };
+	struct pollfd p = { .fd = http_fd(*state), .events = POLLIN };
+	char buf[512] = "";
+	uint64_t t0;
+	ssize_t n = 0, r;
+	int fd = socket(AF_INET, SOCK_STREAM, 0), status = -1;
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	/* The agent accepts it, then the request comes, then the agent is busy. */
+	t0 = now_ns();
+	while (now_ns() - t0 < 200000000ULL)
+		if (poll(&p, 1, 20) > 0)
+			http_dispatch(*state);
+	assert_int_equal(send(fd, req, strlen(req), 0), (ssize_t)strlen(req));
+	usleep(5500000);
+	fcntl(fd, F_SETFL, O_NONBLOCK);
+	t0 = now_ns();
+	while (now_ns() - t0 < 3000000000ULL) {
+		struct pollfd q[2] = { { .fd = http_fd(*state), .events = POLLIN },
+				       { .fd = fd, .events = POLLIN } };
+
+		poll(q, 2, 50);
+		if (q[0].revents)
+			http_dispatch(*state);
+		if (q[1].revents) {
+			r = recv(fd, buf + n, sizeof(buf) - 1 - (size_t)n, 0);
+			if (r <= 0)
+				break;
+			n += r;
+		}
+	}
+	close(fd);
+	buf[n] = '\0';
+	if (sscanf(buf, "HTTP/1.1 %d", &status) != 1 || status != 200)
+		fail_msg("a request that waited 5.5 s for a busy agent: %d (%zd bytes)", status, n);
+}
+
+/*
  * Another local process churning idle connections from many loopback
  * addresses (each a process may bind: per-address limits cannot single it
  * out) while a scraper on 127.0.0.1 asks for the page again and again: every
@@ -492,6 +538,7 @@ int main(void)
 		cmocka_unit_test(test_host),
 		cmocka_unit_test(test_host_any),
 		cmocka_unit_test(test_flood),
+		cmocka_unit_test(test_busy),
 	};
 	int fails = cmocka_run_group_tests(tests, NULL, NULL);
 

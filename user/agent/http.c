@@ -29,8 +29,10 @@
  * opens connections around it: every loopback address is a local process's
  * to bind, so per-address limits alone cannot tell a scraper from an
  * attacker on 127.0.0.2, 127.0.0.3, ... A connection has HTTP_IDLE_MS from
- * its accept to send its request, and HTTP_CLIENT_MS to send it and take the
- * answer, however slowly it trickles bytes. One request per connection
+ * its accept to send its request, however slowly it trickles bytes, and
+ * HTTP_CLIENT_MS from its request to take the answer; both are looked at
+ * after the reads, so a request that arrived while the agent was busy is
+ * read before its connection is judged. One request per connection
  * ("Connection: close"), which is how Prometheus scrapes anyway.
  *
  * Every answer is a page rendered after its request arrived: a counter that
@@ -66,9 +68,10 @@
 /* The library's own cap: what the accepts between two looks may open before the
  * bounds above are applied; past it the library closes new connections itself. */
 #define HTTP_MHD_CONNS 256
+#define HTTP_BACKLOG 1024 /* the kernel caps it at net.core.somaxconn (4096) */
 #define HTTP_MEM 8192 /* request line and headers; Prometheus sends ~300 bytes */
-#define HTTP_CLIENT_MS 5000 /* from accept, to send the request and read the answer */
 #define HTTP_IDLE_MS 1000 /* from accept, to send the request (a scraper sends it at once) */
+#define HTTP_CLIENT_MS 5000 /* from the request, to read the answer */
 #define HTTP_DUTY 10 /* renders take at most 1/HTTP_DUTY of the agent's time */
 #define HTTP_GAP_MAX_MS 1000 /* the longest a request waits for a render to be allowed */
 #define HTTP_MAX_ARGS 32
@@ -94,6 +97,7 @@ struct conn {
 	int fd;
 	struct sockaddr_storage peer;
 	uint64_t accept_ns;
+	uint64_t asked_ns; /* when its request arrived */
 	bool killed; /* shut down by us: the library closes it on its next look */
 	bool asked; /* its request arrived */
 	bool answered; /* its answer is queued: what is left is the client's reading */
@@ -565,6 +569,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
 	page_put(c->page);
 	c->page = NULL;
 	c->asked = true;
+	c->asked_ns = mono_ns();
 	pr_debug("http: %s %s\n", method, url);
 	host = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
 	if (!host && strcmp(version, MHD_HTTP_VERSION_1_0))
@@ -603,7 +608,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
 /* Connections past their time, whatever they are doing (a trickle resets no clock here). */
 static uint64_t deadline(const struct conn *c)
 {
-	return c->accept_ns + (c->asked ? HTTP_CLIENT_MS : HTTP_IDLE_MS) * 1000000ULL;
+	return c->asked ? c->asked_ns + HTTP_CLIENT_MS * 1000000ULL :
+			  c->accept_ns + HTTP_IDLE_MS * 1000000ULL;
 }
 
 static void expire(struct http *h, uint64_t now)
@@ -612,7 +618,7 @@ static void expire(struct http *h, uint64_t now)
 		if (!c->killed && !c->waiting && now >= deadline(c)) {
 			pr_debug("http: a client took over %d ms %s, closing it\n",
 				 c->asked ? HTTP_CLIENT_MS : HTTP_IDLE_MS,
-				 c->asked ? "in all" : "to send its request");
+				 c->asked ? "to read its answer" : "to send its request");
 			conn_kill(c);
 		}
 }
@@ -649,11 +655,15 @@ void http_dispatch(struct http *h)
 	if (read(h->tfd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
 		pr_debug("http: timerfd: %s\n", strerror(errno));
 	now = mono_ns();
-	expire(h, now);
 	if (h->nwaiting && now >= h->next_render_ns)
 		render_waiting(h);
 	MHD_run(h->d);
-	/* After the reads: a request that came in with its connection has arrived. */
+	/*
+	 * After the reads: a request that came in while the agent was busy (a
+	 * long compile) has arrived, and so has one sent with its connection.
+	 * What goes now the library closes on its next look.
+	 */
+	expire(h, mono_ns());
 	make_room(h);
 	arm(h);
 }
@@ -742,9 +752,13 @@ int http_open(const char *addr, bool remote, struct http **out)
 		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 		/* A restarted agent rebinds while its predecessor's connections sit in TIME_WAIT. */
 		MHD_OPTION_LISTENING_ADDRESS_REUSE, 1U,
-		MHD_OPTION_LISTEN_BACKLOG_SIZE, 64U,
+		/* Deep enough that a flood between two looks does not fill it: a
+		 * scraper's SYN dropped there comes again only a second later. */
+		MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)HTTP_BACKLOG,
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned int)HTTP_MHD_CONNS,
-		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)(HTTP_CLIENT_MS / 1000),
+		/* None of the library's own: it would close, before reading it, a
+		 * request that came while the agent was busy; expire() keeps time. */
+		MHD_OPTION_CONNECTION_TIMEOUT, 0U,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_MEM,
 		MHD_OPTION_NOTIFY_CONNECTION, on_conn, h,
 		MHD_OPTION_EXTERNAL_LOGGER, on_log, NULL,
