@@ -306,7 +306,9 @@ enum xcni_reason {
 	XCNI_DROP_POLICY_ADMIN = -141,
 	/* a ClusterNetworkPolicy of the Baseline tier denies it */
 	XCNI_DROP_POLICY_BASELINE = -142,
-	XCNI_REASON_MIN = -142,
+	/* another live pod claims the endpoint's address: closed until one is gone */
+	XCNI_DROP_ADDR_CONTESTED = -143,
+	XCNI_REASON_MIN = -143,
 	XCNI_REASON_MAX = -100,
 };
 
@@ -592,6 +594,12 @@ struct xcni_prefilter6_key {
  * looked up as another peer's; any other address of the host stays allowed.
  */
 #define XCNI_POLEP_HOST_EGRESS (1u << 6)
+/*
+ * In isolated too, always with XCNI_POLEP_OVERFLOW: another live pod claims
+ * the pod's address (an IPAM bug, a stale API cache); closed like an overflow,
+ * its drops XCNI_DROP_ADDR_CONTESTED, until one of the two is gone.
+ */
+#define XCNI_POLEP_CONTESTED (1u << 5)
 /* has[dir]: which kinds of policy entries the pod has, so lookups that cannot hit are skipped. */
 #define XCNI_HAS_CIDR (1u << 0) /* polcidr groups */
 #define XCNI_HAS_RANGE (1u << 1) /* port ranges (polrange) */
@@ -1096,7 +1104,10 @@ struct xcni_config {
 	__u64 started_ns; /* CLOCK_MONOTONIC when xcnid last loaded programs */
 	__u32 pod_cidr; /* this node's pod CIDR, network order */
 	__u8 pod_cidr_len;
-	__u8 pad[3];
+	__u8 pad;
+	/* Names for people (identities, policies, pods) the maps of names could
+	 * not hold in the applied generation: policy applied all the same; saturates. */
+	__u16 nr_names_missing;
 	char node_name[64];
 	__u64 applied_gen; /* cluster-state generation whose policy is in the maps */
 	__u64 failed_gen; /* the last generation that could not be applied */
@@ -1118,7 +1129,10 @@ struct xcni_config {
 	/* The Service (ClusterIP) range, network order: flows to it are judged after kube-proxy's DNAT. */
 	__u32 svc_cidr;
 	__u8 svc_cidr_len;
-	__u8 pad3[3];
+	__u8 pad3;
+	/* Pods of the applied generation whose address another live pod claims
+	 * (the owners' closed, XCNI_POLEP_CONTESTED), every node's; saturates. */
+	__u16 nr_addr_contested;
 	/* This node's underlay IPv6 (zero: none, the underlay is IPv4): the
 	 * outer source towards XCNI_IPC_TUN6 nodes. */
 	__u8 node_ip6[16];

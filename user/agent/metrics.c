@@ -629,6 +629,14 @@ static void render_config(struct metrics *m, struct buf *b)
 	       "Pods of this node closed because their policy did not fit the maps "
 	       "(drop-policy-overflow; named in xcnid's log and `xcnictl policy`).");
 	bprintf(b, "xcni_policy_endpoints_overflow %u\n", cfg.nr_endpoints_overflow);
+	family(b, "xcni_names_missing", "gauge",
+	       "Names for people (identities, policies, pods) the maps of names could not hold: "
+	       "shown as numbers; policy is applied all the same.");
+	bprintf(b, "xcni_names_missing %u\n", (unsigned)cfg.nr_names_missing);
+	family(b, "xcni_pod_address_conflicts", "gauge",
+	       "Pods claiming an address another live pod claims too (each address closed, "
+	       "drop-addr-contested, until one is gone; named in xcnid's log).");
+	bprintf(b, "xcni_pod_address_conflicts %u\n", (unsigned)cfg.nr_addr_contested);
 	family(b, "xcni_trace_sample", "gauge",
 	       "Traces: one forwarded packet in N goes to the event ring (0: off).");
 	bprintf(b, "xcni_trace_sample %u\n", cfg.trace_sample);

@@ -135,11 +135,14 @@ static int check_pinned_layout(const char *pin_dir, struct bpf_object *obj)
 		    info.max_entries == bpf_map__max_entries(m) &&
 		    info.map_flags == bpf_map__map_flags(m))
 			continue;
-		/* Names only (flags of an older build): made again, losing nothing. */
-		if (names_map(bpf_map__name(m)) && info.map_flags != bpf_map__map_flags(m)) {
-			pr_warn("pinned map %s has flags %#x, this xcnid makes it with %#x: making it "
-				"again (its names are written again from the cluster's state)\n",
-				path, info.map_flags, bpf_map__map_flags(m));
+		/* Names only (flags of an older build, another --map-max): made
+		 * again, losing nothing. */
+		if (names_map(bpf_map__name(m))) {
+			pr_warn("pinned map %s has flags %#x and %u entries, this xcnid makes it with "
+				"%#x and %u: making it again (its names are written again from the "
+				"cluster's state)\n",
+				path, info.map_flags, info.max_entries, bpf_map__map_flags(m),
+				bpf_map__max_entries(m));
 			if (unlink(path)) {
 				err = -errno;
 				pr_err("pinned map %s: cannot remove it to make it again: %s\n", path,
@@ -421,7 +424,8 @@ static int bump_policy_rev(struct from_pod *fp)
 
 /* Records in the node config how far the maps follow the cluster state. */
 static void report_gen(const struct opts *o, struct from_pod *fp, __u64 gen,
-		       const struct pol_result *r, size_t nover, const char *error)
+		       const struct pol_result *r, size_t nover, size_t names_missing,
+		       const char *error)
 {
 	struct xcni_config cfg;
 	__u32 k = 0;
@@ -447,6 +451,9 @@ static void report_gen(const struct opts *o, struct from_pod *fp, __u64 gen,
 		cfg.nr_policies = (__u32)r->npolicies;
 		cfg.nr_endpoints_policy = (__u32)r->neps;
 		cfg.nr_endpoints_overflow = (__u32)nover;
+		cfg.nr_addr_contested = r->ncontested > 0xffff ? 0xffff : (__u16)r->ncontested;
+		if (!error)
+			cfg.nr_names_missing = names_missing > 0xffff ? 0xffff : (__u16)names_missing;
 	}
 	bpf_map__update_elem(fp->maps.xcni_config, &k, sizeof(k), &cfg, sizeof(cfg), 0);
 out:
@@ -644,12 +651,54 @@ static void report_overflows(struct polsync *ps, __u64 gen)
 }
 
 /*
+ * Addresses two live pods claim (pol_contest): each pod named, once per
+ * change of the set, not at every generation; the metric and `xcnictl
+ * endpoint list` show them meanwhile.
+ */
+static void report_contested(const struct pol_result *r, __u64 gen)
+{
+	static size_t last_n;
+	static uint64_t last_sum;
+	uint64_t sum = 0;
+	char ip[INET_ADDRSTRLEN];
+
+	for (size_t i = 0; i < r->ncontested; i++) {
+		const struct pol_contest *c = &r->contested[i];
+
+		sum = sum * 31 + c->ip + c->owner;
+		for (const char *s = c->name.name; *s; s++)
+			sum = sum * 131 + (unsigned char)*s;
+	}
+	if (r->ncontested == last_n && sum == last_sum)
+		return;
+	if (!r->ncontested) {
+		pr_info("generation %llu: no address is claimed by two pods any more\n",
+			(unsigned long long)gen);
+	}
+	last_n = r->ncontested;
+	last_sum = sum;
+	for (size_t i = 0; i < r->ncontested; i++) {
+		const struct pol_contest *c = &r->contested[i];
+
+		inet_ntop(AF_INET, &c->ip, ip, sizeof(ip));
+		pr_err("generation %llu: address %s claimed by pod %s/%s (%s, node %s)%s\n",
+		       (unsigned long long)gen, ip, c->name.ns, c->name.name,
+		       k8s_pod_phase_name(c->phase)[0] ? k8s_pod_phase_name(c->phase) : "no phase",
+		       c->name.node[0] ? c->name.node : "none",
+		       c->owner ? ": its owner, closed (drop-addr-contested) until the others are gone" :
+				  ": not its owner, holds nothing");
+	}
+}
+
+/*
  * *retry: set when some pod was closed only for room that the cleanup of
  * this generation frees: sync again soon.
  * *nodes_changed: set when a Node may have changed (the masquerade set reads them).
  * *v6_due: the IPv6 maps are to be built and written (set by the compiler's
  * delta, cleared once they are written; starts true).
  */
+static size_t last_names_missing; /* said once per change */
+
 static int sync_policy(const struct opts *o, struct from_pod *fp, struct store *st,
 		       struct pol_incr *pi, struct polsync *ps, struct svc_incr *si,
 		       struct svcsync *svs, __u64 gen, bool *nodes_changed, bool *v6_due,
@@ -669,6 +718,7 @@ static int sync_policy(const struct opts *o, struct from_pod *fp, struct store *
 	double t0 = now_msf(), t1;
 	int err;
 
+	memcpy(po.id_key, o->id_key, sizeof(po.id_key));
 	if (node)
 		po.node_ip = node->node.internal_ip;
 	if (o->ov->underlay) {
@@ -691,14 +741,16 @@ static int sync_policy(const struct opts *o, struct from_pod *fp, struct store *
 			svc_incr_invalidate(si);
 		pr_err("compiling policy (generation %llu): %s\n", (unsigned long long)gen,
 		       kerr.msg[0] ? kerr.msg : strerror(-err));
-		report_gen(o, fp, gen, r, 0, kerr.msg[0] ? kerr.msg : strerror(-err));
+		report_gen(o, fp, gen, r, 0, 0, kerr.msg[0] ? kerr.msg : strerror(-err));
 		return err;
 	}
 	t1 = now_msf();
 	*v6_due |= d->v6_changed;
 	err = polsync_apply(ps, r, d, &ss, msg, sizeof(msg));
-	if (!err)
+	if (!err) {
 		report_overflows(ps, gen);
+		report_contested(r, gen);
+	}
 	if (!err && ss.retry)
 		*retry = true;
 	if (err) {
@@ -708,7 +760,7 @@ static int sync_policy(const struct opts *o, struct from_pod *fp, struct store *
 		if (!msg[0])
 			snprintf(msg, sizeof(msg), "writing the policy maps: %s", strerror(-err));
 		pr_err("generation %llu not applied: %s\n", (unsigned long long)gen, msg);
-		report_gen(o, fp, gen, r, 0, msg);
+		report_gen(o, fp, gen, r, 0, 0, msg);
 		return err;
 	}
 	/* IPv6 addresses: identities (ipcache6) and this node's policy keys (polkey6).
@@ -726,7 +778,7 @@ static int sync_policy(const struct opts *o, struct from_pod *fp, struct store *
 			snprintf(msg, sizeof(msg), "writing the IPv6 maps (ipcache6, polkey6): %s",
 				 strerror(-err));
 			pr_err("generation %llu not applied: %s\n", (unsigned long long)gen, msg);
-			report_gen(o, fp, gen, r, 0, msg);
+			report_gen(o, fp, gen, r, 0, 0, msg);
 			return err;
 		}
 		*v6_due = false;
@@ -745,10 +797,15 @@ static int sync_policy(const struct opts *o, struct from_pod *fp, struct store *
 	store_changes_free(ch, nch);
 	if (o->kpr && err) {
 		pr_err("generation %llu not applied: %s\n", (unsigned long long)gen, msg);
-		report_gen(o, fp, gen, r, 0, msg);
+		report_gen(o, fp, gen, r, 0, 0, msg);
 		return err;
 	}
-	report_gen(o, fp, gen, r, ss.eps_overflow, NULL);
+	if (ss.names_missing != last_names_missing)
+		pr_warn("generation %llu: %zu names for people (identities, policies, pods) do not fit "
+			"the maps of names: shown as numbers; policy is applied all the same\n",
+			(unsigned long long)gen, ss.names_missing);
+	last_names_missing = ss.names_missing;
+	report_gen(o, fp, gen, r, ss.eps_overflow, ss.names_missing, NULL);
 	pr_info("generation %llu applied in %.2f ms (compile %.2f ms, %s%s%s%s, %zu pods compiled, %zu given new identities): "
 		"%zu pods rewritten (%zu in place), %zu entries written, %zu deleted, %zu other map changes; "
 		"%zu identities, %zu policies\n",
@@ -799,6 +856,21 @@ static int watch_cluster(const struct opts *o, struct from_pod *fp, struct http 
 		goto out;
 	}
 	polsync_set_ns_share(ps, o->ns_share);
+	/* A restarted agent gives every label set the number the maps give it. */
+	{
+		struct pol_idprev *prev = NULL;
+		size_t nprev = 0;
+
+		err = polsync_identities(ps, &prev, &nprev);
+		if (!err)
+			err = pol_incr_seed(pi, prev, nprev);
+		free(prev);
+		if (err)
+			goto out;
+		if (nprev)
+			pr_info("%zu identities found in the maps: their label sets keep them\n",
+				nprev);
+	}
 	/* Reads what the maps hold: a restart keeps every translation until the state is read. */
 	if (o->kpr && (err = svcsync_open(o->pin_dir, &ss))) {
 		pr_err("opening the Service maps under %s: %s\n", o->pin_dir, strerror(-err));
@@ -892,7 +964,7 @@ static int watch_cluster(const struct opts *o, struct from_pod *fp, struct http 
 				masq_due = false;
 		} else if (b->sync_gen != gen) {
 			/* A new token and no object change: the maps already hold it. */
-			report_gen(o, fp, b->sync_gen, NULL, 0, NULL);
+			report_gen(o, fp, b->sync_gen, NULL, 0, 0, NULL);
 		}
 	}
 out:

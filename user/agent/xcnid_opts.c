@@ -21,6 +21,37 @@
 #include "agent/http.h"
 #include "agent/socklb.h"
 #include "agent/xcnid_opts.h"
+#include "lib/policy/policy.h"
+
+/*
+ * The identity hash's key from a file of any contents (a random string in a
+ * Secret): two SipHash-2-4 of it under fixed keys, so its length and form do
+ * not matter. An empty file or one that cannot be read is refused.
+ */
+static int identity_key_read(const char *path, uint8_t key[16])
+{
+	static const uint8_t k0[16] = "xcni-idkey-0", k1[16] = "xcni-idkey-1";
+	unsigned char buf[4096];
+	FILE *f = fopen(path, "r");
+	size_t n;
+	uint64_t a, b;
+
+	if (!f) {
+		pr_err("--identity-key-file %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	n = fread(buf, 1, sizeof(buf), f);
+	fclose(f);
+	if (!n) {
+		pr_err("--identity-key-file %s: empty\n", path);
+		return -1;
+	}
+	a = pol_siphash(k0, buf, n);
+	b = pol_siphash(k1, buf, n);
+	memcpy(key, &a, 8);
+	memcpy(key + 8, &b, 8);
+	return 0;
+}
 
 static int parse_cidr(const char *s, __u32 *net, __u32 *mask, __u8 *len)
 {
@@ -166,6 +197,9 @@ static void usage(FILE *f)
 		"                     each policy map (xcni_policy, xcni_polrange, xcni_polcidr;\n"
 		"                     1-100, default %u); a pod whose policy would take its\n"
 		"                     namespace past that is closed (drop-policy-overflow)\n"
+		"  --identity-key-file FILE  key the identity hash with FILE's contents (a\n"
+		"                     Secret every node mounts, tenants cannot read): new label\n"
+		"                     sets' numbers cannot be aimed at; default: a built-in key\n"
 		"\nServices:\n"
 		"  --service-cidr CIDR[,CIDR6]  the cluster's Service (ClusterIP) ranges, one of each\n"
 		"                     family at most, kube-apiserver's --service-cluster-ip-range\n"
@@ -280,7 +314,8 @@ int xcnid_cmdline(int argc, char **argv, struct xcnid_cmdline *cl)
 		{ "attach", required_argument, NULL, 1010 },
 		{ "uninstall", no_argument, NULL, 1011 },
 		{ "policy-ns-share", required_argument, NULL, 1013 },
-		{ "hook-check", required_argument, NULL, 1014 },
+		{ "identity-key-file", required_argument, NULL, 1014 },
+		{ "hook-check", required_argument, NULL, 1015 },
 		{ "flows", no_argument, NULL, 1040 },
 		{ "flows-window", required_argument, NULL, 1041 },
 		{ "flow-log", required_argument, NULL, 1042 },
@@ -514,7 +549,7 @@ int xcnid_cmdline(int argc, char **argv, struct xcnid_cmdline *cl)
 			}
 			break;
 		case 1011: o->uninstall = 1; break;
-		case 1014: {
+		case 1015: {
 			char *end;
 			unsigned long v;
 
@@ -527,6 +562,10 @@ int xcnid_cmdline(int argc, char **argv, struct xcnid_cmdline *cl)
 			o->hook_check_s = (unsigned int)v;
 			break;
 		}
+		case 1014:
+			if (identity_key_read(optarg, o->id_key))
+				return 2;
+			break;
 		case 1013: {
 			char *end;
 			unsigned long v;

@@ -78,6 +78,8 @@ static const struct xcni_reason_info reasons[] = {
 	  "a ClusterNetworkPolicy of the Admin tier denies it"),
 	R(XCNI_DROP_POLICY_BASELINE, "drop-policy-baseline",
 	  "a ClusterNetworkPolicy of the Baseline tier denies it"),
+	R(XCNI_DROP_ADDR_CONTESTED, "drop-addr-contested",
+	  "another live pod claims the endpoint's address: closed until one of them is gone"),
 };
 
 /* A reason added at the bottom of the enum without a name here fails the build. */

@@ -251,6 +251,8 @@ int incr_eps_resync(struct pol_incr *pi, const struct cluster *c)
 		if (!p || !p->local)
 			continue;
 		ret = compile_ep(&x, p->pod, p->id, &eb, &v[n]);
+		if (!ret && p->contested)
+			pol_ep_contest(&v[n]);
 		v[n].changed = true;
 		n++;
 		pi->d.neps_compiled++;

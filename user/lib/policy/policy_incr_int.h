@@ -37,6 +37,7 @@ struct ipod {
 	uint32_t ip; /* a managed pod's address, 0 if none */
 	uint32_t id; /* 0: none (hostNetwork) */
 	bool local;
+	bool contested; /* owns an address another live pod claims (pol_contest) */
 	struct inode *node;
 	size_t nslot; /* index in node->pods */
 };
@@ -72,7 +73,10 @@ struct pol_incr {
 	struct hmap nsl; /* namespace -> struct nslabels (owned) */
 	size_t nnodeaddr; /* gateway, this node, every Node: they win over pods */
 	struct nodeaddr *nodeaddr; /* sorted by ip */
-	size_t ncollided; /* identities not on their own hash */
+	/* The allocation a whole compile starts from when the last result is not
+	 * at hand (pol_incr_seed, or prev_keep before it fell back or failed). */
+	size_t nprev;
+	struct pol_idprev *prev;
 	size_t nnps;
 	const struct k8s_netpol **nps; /* sorted like the view */
 	uint32_t *np_id;

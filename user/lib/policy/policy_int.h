@@ -69,6 +69,9 @@ struct ctx {
 	size_t npods;
 	const struct k8s_pod **pods;
 	uint32_t *pod_id; /* identity of pods[i], 0 for hostNetwork pods */
+	/* pods[i] owns an address other live pods claim too (pol_contest): its
+	 * address is closed; those others are not in pods[] at all */
+	bool *pod_contested;
 	size_t nnodes;
 	const struct k8s_node **nodes; /* sorted by name */
 	size_t nnps;
@@ -189,6 +192,10 @@ void sort_unless_sorted(void *base, size_t n, size_t sz, int (*cmp)(const void *
 bool pol_pod_local(const struct ctx *x, const struct k8s_pod *p);
 int pol_build_nslabels(struct ctx *x, const struct cluster *c);
 int pol_build_identities(struct ctx *x);
+/* Addresses two live pods claim: the owners marked, the others taken out of
+ * x->pods, each reported in x->r->contested. 0 or -ENOMEM. */
+int pol_resolve_contested(struct ctx *x);
+void pol_ep_contest(struct pol_ep *ep);
 /* policy.c: a policy's hash with the hash function given (ctx's, or fnv1a). */
 uint32_t pol_policy_hash_raw(uint32_t (*hash)(const char *), const char *ns, const char *name);
 
