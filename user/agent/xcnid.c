@@ -38,6 +38,7 @@
 #include "to_pod.skel.h"
 #include "agent/flows.h"
 #include "agent/masq.h"
+#include "agent/hooks.h"
 #include "agent/http.h"
 #include "agent/metrics.h"
 #include "agent/ui.h"
@@ -58,6 +59,24 @@ static __u64 mono_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (__u64)ts.tv_sec * 1000 + (__u64)ts.tv_nsec / 1000000;
+}
+
+/*
+ * The hooks' order looked at when its time came (--hook-check); *at is when
+ * the next look is due (0: never). The poll timeout until then, or -1.
+ */
+static int hooks_tick(const struct opts *o, struct hooks *hk, __u64 *at)
+{
+	__u64 now = mono_ms();
+
+	if (!hk || !o->hook_check_s)
+		return -1;
+	if (!*at || now >= *at) {
+		if (*at)
+			hooks_check(hk);
+		*at = now + (__u64)o->hook_check_s * 1000;
+	}
+	return (int)(*at - now);
 }
 
 static void on_signal(int sig)
@@ -812,8 +831,9 @@ static int sync_masq(const struct opts *o, struct store *st)
 
 /* Follows the manifest directory until asked to stop. */
 static int watch_cluster(const struct opts *o, struct from_pod *fp, struct http *hs,
-			 struct flowd *fd)
+			 struct flowd *fd, struct hooks *hk)
 {
+	__u64 hook_at = 0;
 	struct store *st = store_new();
 	struct cs_backend *b = NULL;
 	struct pol_incr *pi = pol_incr_new();
@@ -895,7 +915,7 @@ static int watch_cluster(const struct opts *o, struct from_pod *fp, struct http 
 					 { .fd = http_fd(hs), .events = POLLIN },
 					 { .fd = flowd_fd(fd), .events = POLLIN } };
 		__u64 gen = b->sync_gen;
-		int timeout = -1, n;
+		int timeout = hooks_tick(o, hk, &hook_at), n;
 
 		if (retry && !due) {
 			/* Pods closed for room the last cleanup freed: judge them again. */
@@ -904,8 +924,9 @@ static int watch_cluster(const struct opts *o, struct from_pod *fp, struct http 
 		}
 		if (due) {
 			__u64 now = mono_ms();
+			int t = due > now ? (int)(due - now) : 0;
 
-			timeout = due > now ? (int)(due - now) : 0;
+			timeout = timeout < 0 || t < timeout ? t : timeout;
 		}
 		n = poll(pfd, 3, timeout);
 		if (n < 0 && errno == EINTR)
@@ -967,6 +988,7 @@ static int run(const struct opts *o)
 	struct flowd *fd = NULL;
 	struct http *hs = NULL;
 	struct sock_lb *sl = NULL;
+	struct hooks *hk = NULL;
 	char links[512];
 	int err;
 
@@ -1101,11 +1123,16 @@ static int run(const struct opts *o)
 		pr_err("pinning programs under %s: %s\n", o->pin_dir, strerror(-err));
 		goto out;
 	}
+	/* Attached first; looked at now, and every --hook-check seconds after. */
+	if ((err = hooks_open(o->pin_dir, o->ov, &hk)))
+		goto out;
+	hooks_check(hk);
 	if ((o->metrics_addr || o->ui_addr) && !o->once &&
 	    (err = http_open(o->metrics_addr ?: o->ui_addr, o->http_remote, &hs)))
 		goto out;
 	if (o->metrics_addr && !o->once && (err = metrics_open(o->pin_dir, hs, &ms)))
 		goto out;
+	metrics_set_hooks(ms, hk);
 	if (o->flows.window && !o->once &&
 	    (err = flowd_open(&o->flows, o->pin_dir, o->node_name, &fd)))
 		goto out;
@@ -1122,14 +1149,16 @@ static int run(const struct opts *o)
 	fflush(stdout);
 
 	if ((o->manifests || o->kubeconfig || o->in_cluster) && !o->once) {
-		err = watch_cluster(o, fp, hs, fd);
+		err = watch_cluster(o, fp, hs, fd, hk);
 	} else {
+		__u64 hook_at = 0;
+
 		/* poll(2) skips fd -1: without metrics this waits for a signal, as pause(2) would. */
 		while (!o->once && !stop) {
 			struct pollfd pfd[2] = { { .fd = http_fd(hs), .events = POLLIN },
 						 { .fd = flowd_fd(fd), .events = POLLIN } };
 
-			if (poll(pfd, 2, -1) > 0) {
+			if (poll(pfd, 2, hooks_tick(o, hk, &hook_at)) > 0) {
 				if (pfd[0].revents)
 					http_dispatch(hs);
 				if (pfd[1].revents)
@@ -1142,6 +1171,7 @@ out:
 	ui_free(ui);
 	flowd_free(fd);
 	metrics_free(ms);
+	hooks_free(hk);
 	/* Programs, maps and the masquerade table stay: the data plane outlives the agent. */
 	masq_free(o->mq);
 	overlay_free(o->ov);

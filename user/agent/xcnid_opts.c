@@ -17,6 +17,7 @@
 #include "lib/system/log.h"
 #include "lib/services/svc.h"
 #include "lib/observe/flows.h"
+#include "agent/hooks.h"
 #include "agent/http.h"
 #include "agent/socklb.h"
 #include "agent/xcnid_opts.h"
@@ -178,6 +179,10 @@ static void usage(FILE *f)
 		"                     tcx (or fail), or tc (the older path forced: tc clsact\n"
 		"                     filters, XDP through netlink); also XCNI_ATTACH=MODE\n"
 		"  --xdp-mode MODE    auto (native, else generic), native, generic or off\n"
+		"  --hook-check S     every S seconds (default %u; 0: at start only) look whether\n"
+		"                     another program runs before xcni's on the pods' veths, the\n"
+		"                     underlay or xcni0: logged and counted\n"
+		"                     (xcni_hook_foreign_first), never fought over\n"
 		"  --map-max MAP=N[,MAP=N]...  size map MAP for N entries instead of its default\n"
 		"                     (e.g. xcni_ipcache=524288; repeatable, the last for a map\n"
 		"                     wins; see bench/README.md for what each holds); a pinned\n"
@@ -269,7 +274,7 @@ static void usage(FILE *f)
 		"  -v, --verbose      more logging (twice: libbpf debug, verifier logs)\n"
 		"\n"
 		"  -h, --help\n",
-		XCNID_SYNC_DELAY_DEFAULT, XCNI_PIN_ROOT, XCNID_NS_SHARE_DEFAULT,
+		XCNID_SYNC_DELAY_DEFAULT, XCNI_PIN_ROOT, HOOKS_CHECK_S_DEFAULT, XCNID_NS_SHARE_DEFAULT,
 		XCNI_EVENTS_RATE_DEFAULT, FLOWS_WINDOW_DEFAULT, FLOWD_LOG_INTERVAL_DEFAULT,
 		(unsigned long long)FLOWD_LOG_MAX_BYTES_DEFAULT, FLOWD_LOG_FILES_DEFAULT);
 }
@@ -310,6 +315,7 @@ int xcnid_cmdline(int argc, char **argv, struct xcnid_cmdline *cl)
 		{ "uninstall", no_argument, NULL, 1011 },
 		{ "policy-ns-share", required_argument, NULL, 1013 },
 		{ "identity-key-file", required_argument, NULL, 1014 },
+		{ "hook-check", required_argument, NULL, 1015 },
 		{ "flows", no_argument, NULL, 1040 },
 		{ "flows-window", required_argument, NULL, 1041 },
 		{ "flow-log", required_argument, NULL, 1042 },
@@ -342,6 +348,7 @@ int xcnid_cmdline(int argc, char **argv, struct xcnid_cmdline *cl)
 
 	o->sync_delay_ms = XCNID_SYNC_DELAY_DEFAULT;
 	o->ns_share = XCNID_NS_SHARE_DEFAULT;
+	o->hook_check_s = HOOKS_CHECK_S_DEFAULT;
 	xlog_set_prefix("xcnid");
 	xlog_max = XLOG_WARN;
 	/* kubeadm's and kind's default --service-cluster-ip-range. */
@@ -542,6 +549,19 @@ int xcnid_cmdline(int argc, char **argv, struct xcnid_cmdline *cl)
 			}
 			break;
 		case 1011: o->uninstall = 1; break;
+		case 1015: {
+			char *end;
+			unsigned long v;
+
+			errno = 0;
+			v = strtoul(optarg, &end, 10);
+			if (!*optarg || *end || *optarg == '-' || errno || v > 86400) {
+				pr_err("--hook-check %s: seconds, 0 to 86400\n", optarg);
+				return 2;
+			}
+			o->hook_check_s = (unsigned int)v;
+			break;
+		}
 		case 1014:
 			if (identity_key_read(optarg, o->id_key))
 				return 2;
