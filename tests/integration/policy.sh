@@ -412,7 +412,12 @@ check "greedy/g1 reopened: b reaches it" expect_to b "$IP_G1" connected
 	printf 'status: {phase: Succeeded, podIP: %s}\n' "$IP_O3"
 } | put job.yaml
 o3_deny() { # other/o3 isolated for ingress, nothing allowed
-	o3_deny
+	put o3deny.yaml <<'EOF'
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: deny-o3, namespace: other}
+spec: {podSelector: {matchLabels: {pod: o3}}}
+EOF
 }
 o3_deny
 check "a finished Job pod on other/o3's address, and o3's deny-all: applied" sync_gen_slow
