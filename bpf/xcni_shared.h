@@ -85,7 +85,7 @@
 #endif
 
 /* Bump when a key or value below changes layout; xcnid refuses a mismatch. */
-#define XCNI_ABI_VERSION 13 /* 5: ct entry grew backend_id and rev_nat; 6: two reasons more
+#define XCNI_ABI_VERSION 14 /* 5: ct entry grew backend_id and rev_nat; 6: two reasons more
 			     * (the metrics array grew), ct pad fields became nat_port/nat_addr;
 			     * 7: the IPv6 maps (endpoints6, ifindex6, polkey6, ct6, frag6,
 			     * ipcache6, prefilter6) and XCNI_DROP_EXTHDR (the metrics array grew);
@@ -98,7 +98,8 @@
 			     * backends by key); 13: policy values carry a verdict
 			     * (XCNI_POLV_*), the policy lookup goes exact, range, any port,
 			     * any protocol; XCNI_DROP_POLICY_ADMIN/BASELINE (the metrics
-			     * array grew); events' pol_flags */
+			     * array grew); events' pol_flags; 14: XCNI_DROP_ADDR_CONTESTED,
+			     * XCNI_DROP_SRC_FRONTEND (the metrics array grew) */
 
 /*
  * frag: an IPv4 datagram in fragments -> the ports its first fragment carried
@@ -308,7 +309,11 @@ enum xcni_reason {
 	XCNI_DROP_POLICY_BASELINE = -142,
 	/* another live pod claims the endpoint's address: closed until one is gone */
 	XCNI_DROP_ADDR_CONTESTED = -143,
-	XCNI_REASON_MIN = -143,
+	/* from outside (plain on the underlay): a source that is a Service
+	 * frontend (the Service range, a frontend of the Service maps at its
+	 * port, this node's NodePort): never a client, only a forged reply */
+	XCNI_DROP_SRC_FRONTEND = -144,
+	XCNI_REASON_MIN = -144,
 	XCNI_REASON_MAX = -100,
 };
 

@@ -1043,7 +1043,11 @@ static int run(const struct opts *o)
 		cidr6_mask(m.s6_addr, o->svc6_len);
 		memcpy((void *)fp->rodata->svc_cidr6, o->svc6.s6_addr, 16);
 		memcpy((void *)fp->rodata->svc_mask6, m.s6_addr, 16);
+		memcpy(o->ov->svc6, o->svc6.s6_addr, 16);
+		memcpy(o->ov->svc6_mask, m.s6_addr, 16);
 	}
+	o->ov->svc_cidr = o->svc_cidr;
+	o->ov->svc_mask = o->svc_mask;
 	memcpy((void *)fp->rodata->pod_cidr6, o->mq->pod6.net.s6_addr, 16);
 	fp->rodata->pod_cidr6_len = o->mq->pod6.len;
 	fp->rodata->gateway_ip = o->gateway;
