@@ -477,12 +477,7 @@ for i in $(seq 40); do
 	printf -- '---\napiVersion: v1\nkind: Pod\nmetadata: {name: p-%s, namespace: flood, labels: {n: "%s"}}\n' "$i" "$i"
 	printf 'spec: {nodeName: n2}\nstatus: {podIP: 10.98.%s.%s}\n' "$((i / 200))" "$((i % 200 + 1))"
 done | put flood.yaml
-put o3deny.yaml <<'EOF'
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: deny-o3, namespace: other}
-spec: {podSelector: {matchLabels: {pod: o3}}}
-EOF
+o3_deny
 check "flood: 40 policies, 40 pods, 40 label sets; other's deny-all beside them: applied" sync_gen_slow
 check "other's deny-all enforced: b is blocked" expect_to b "$IP_O3" blocked
 names_missing() {
