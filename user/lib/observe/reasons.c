@@ -78,6 +78,9 @@ static const struct xcni_reason_info reasons[] = {
 	  "a ClusterNetworkPolicy of the Admin tier denies it"),
 	R(XCNI_DROP_POLICY_BASELINE, "drop-policy-baseline",
 	  "a ClusterNetworkPolicy of the Baseline tier denies it"),
+	R(XCNI_DROP_FRAG_SHARE, "drop-frag-share",
+	  "a first fragment whose share of the fragment map (its endpoint's, or the node's) "
+	  "already holds as many datagrams in flight as it may"),
 };
 
 /* A reason added at the bottom of the enum without a name here fails the build. */
