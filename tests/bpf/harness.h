@@ -327,6 +327,7 @@ void v6_setup(void **state);
 int v6_state(void);
 int svc_state(void);
 int v6ovl_state(void); /* v6_state and encap.c's IPv6 overlay */
+void v6ovl_setup(void **state); /* encap.c's IPv6 overlay alone: n2's R6, R6B */
 int dsr6_state(void); /* svc_state and nodeport_dsr.c's DSR NodePorts (dsr6_setup) */
 /* tests/bpf/nodeport.c: the IPv6 NodePorts and externalIPs (np6_setup, which
  * svc_state writes too); lb_state, v6_state's endpoints with
