@@ -184,6 +184,7 @@ struct xcni_dp {
 	int from_fd, to_fd; /* pinned programs */
 	int ep_fd, if_fd; /* endpoints and ifindex maps */
 	int ep6_fd, if6_fd; /* endpoints6 and ifindex6; -1 under an xcnid without IPv6 */
+	int frag_fd, frag6_fd; /* the fragment shares (by ep_id); -1 under an xcnid before them */
 	unsigned int pod_mtu; /* what the node's overlay leaves pods, 0: no limit */
 };
 

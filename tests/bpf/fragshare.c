@@ -56,6 +56,47 @@ static const struct share_case cases[] = {
 	  XCNI_FWD_DECAP, true },
 };
 
+/* The entry of IPv4 datagram k in any share (1, f its first fragment's ports), 0 for none. */
+int frag_held(const struct xcni_frag_key *k, struct xcni_frag *f)
+{
+	int fd = map_fd("xcni_frag");
+	uint32_t key, next, *prev = NULL;
+	struct xcni_frag_share sh;
+
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, &sh))
+			continue;
+		for (int i = 0; i < XCNI_FRAG_PER_EP; i++)
+			if (sh.s[i].ts_ns && !memcmp(&sh.s[i].k, k, sizeof(*k))) {
+				*f = sh.s[i].f;
+				return 1;
+			}
+	}
+	return 0;
+}
+
+int frag6_held(const struct xcni_frag6_key *k, struct xcni_frag6 *f)
+{
+	int fd = map_fd("xcni_frag6");
+	uint32_t key, next, *prev = NULL;
+	struct xcni_frag6_share sh;
+
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, &sh))
+			continue;
+		for (int i = 0; i < XCNI_FRAG_PER_EP; i++)
+			if (sh.s[i].ts_ns && !memcmp(&sh.s[i].k, k, sizeof(*k))) {
+				*f = sh.s[i].f;
+				return 1;
+			}
+	}
+	return 0;
+}
+
 /* A fragment of UDP datagram id, s:sp -> d:dp: offset in 8-byte units, more to come. */
 static struct row frag_row(const struct share_case *c, int dev, const char *s, const char *d,
 			   uint16_t sp, uint16_t dp, uint16_t id, uint16_t off, int more)
@@ -97,11 +138,12 @@ static int send_row(const struct row *r, int *reason_out)
 	return (int)o.retval;
 }
 
-/* The packet meets verdict ret under reason. */
-static void expect(const struct row *r, int ret, int reason)
+/* The packet (what: said, for a failure) meets verdict ret under reason. */
+static void expect(const char *what, const struct row *r, int ret, int reason)
 {
 	int got;
 
+	print_message("# %s\n", what);
 	assert_int_equal(send_row(r, &got), ret);
 	assert_int_equal(got, reason);
 }
@@ -153,28 +195,32 @@ static void share_case(const struct share_case *c, bool expiry)
 	/* Each case from empty shares (a pod's share is the same whichever way). */
 	assert_int_equal(map_clear(map_fd("xcni_frag"), sizeof(uint32_t)), 0);
 	assert_int_equal(map_clear(map_fd("xcni_frag6"), sizeof(uint32_t)), 0);
-	expect(&vfirst, c->ret, c->reason);
+	expect("the victim's first fragment", &vfirst, c->ret, c->reason);
 	refused = metric(XCNI_DROP_FRAG_SHARE, dir);
 	passed = flood(c, 1, FLOOD);
 	refused = metric(XCNI_DROP_FRAG_SHARE, dir) - refused;
 	/* The victim's datagram is whole: its last fragment finds the first's ports. */
-	expect(&vlast, c->ret, c->reason);
+	expect("after the flood, the victim's last fragment: its datagram found", &vlast, c->ret,
+	       c->reason);
 	/* The flooder got its share and no more; the rest was refused, named. */
+	print_message("# the flood: %d of %d passed, %llu refused\n", passed, FLOOD,
+		      (unsigned long long)refused);
 	assert_int_equal(passed, XCNI_FRAG_PER_EP);
 	assert_int_equal(refused, FLOOD - XCNI_FRAG_PER_EP);
 	/* Its own datagrams that passed were kept; one refused has nothing to follow. */
-	expect(&fx_last, TC_ACT_SHOT, XCNI_DROP_FRAGMENT);
-	expect(&f1_last, c->ret, c->reason);
+	expect("a refused datagram's last fragment: nothing to follow", &fx_last, TC_ACT_SHOT,
+	       XCNI_DROP_FRAGMENT);
+	expect("the flooder's first datagram's last fragment: kept", &f1_last, c->ret, c->reason);
 	/* That last fragment freed its place: one more datagram, and no more. */
-	expect(&fnew, c->ret, c->reason);
-	expect(&fnew2, TC_ACT_SHOT, XCNI_DROP_FRAG_SHARE);
+	expect("a new datagram in the place it freed", &fnew, c->ret, c->reason);
+	expect("and one more: refused", &fnew2, TC_ACT_SHOT, XCNI_DROP_FRAG_SHARE);
 	if (expiry) {
 		struct timespec t = { .tv_sec = XCNI_FRAG_LIFE_NS / 1000000000ULL,
 				      .tv_nsec = 100000000 };
 
 		/* Places whose last fragment never came are free once they aged. */
 		nanosleep(&t, NULL);
-		expect(&fnew2, c->ret, c->reason);
+		expect("after XCNI_FRAG_LIFE_NS: a place again", &fnew2, c->ret, c->reason);
 	}
 }
 

@@ -336,6 +336,11 @@ void np6_setup(void **state);
 int np_state(void);
 int run_groups(const struct group *const *groups, size_t n, int argc, char **argv);
 
+/* fragshare.c: datagram k's entry in any fragment share (1, its first
+ * fragment's ports in f), 0 when it has none. */
+int frag_held(const struct xcni_frag_key *k, struct xcni_frag *f);
+int frag6_held(const struct xcni_frag6_key *k, struct xcni_frag6 *f);
+
 /* parse.c: v6_setup as a group's prep or a step row (0). */
 int v6_endpoints(void);
 
