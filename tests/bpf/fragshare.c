@@ -8,6 +8,8 @@
  *   from_pod      A floods A->C        B's datagram B->C      (shares: A, B)
  *   to_pod        the host floods ->A  the host's ->B         (shares: A, B)
  *   from_overlay  R on n2 floods R->A  R's datagram R->B      (shares: A, B)
+ *   to_overlay    the host floods ->R  A's datagram A->R       (shares: the node, A)
+ *                                      (from_pod of the overlay)
  *
  * The victim's first fragment passes; the flood (3 x XCNI_MAX_FRAG first
  * fragments, more than the one LRU of before held) follows; the victim's last
@@ -31,6 +33,7 @@
 #define C6 "fd00:99::c"
 #define R6 "fd00:98::5" /* encap.c's pod of n2 (v6ovl_setup) */
 #define HOST6 "fd00:77:5::1"
+#define SELF6 "fc00:77::1" /* encap.c's: this node (v6ovl_setup) */
 #define FLOOD (3 * XCNI_MAX_FRAG)
 
 struct share_case {
@@ -39,21 +42,30 @@ struct share_case {
 	const char *fsrc, *fdst, *vsrc, *vdst;
 	int ret, reason; /* what a packet let through meets */
 	bool v6;
+	/* the victim's program and fate when not the flooder's (vret 0: the same) */
+	int vprog, vret, vreason;
 };
 
 static const struct share_case cases[] = {
 	{ "from_pod IPv4", FROM_POD, DEV_A, DEV_B, IP_A, IP_C, IP_B, IP_C, TC_ACT_REDIRECT,
-	  XCNI_FWD_LOCAL, false },
+	  XCNI_FWD_LOCAL, false, 0, 0, 0 },
 	{ "from_pod IPv6", FROM_POD, DEV_A, DEV_B, A6, C6, B6, C6, TC_ACT_REDIRECT,
-	  XCNI_FWD_LOCAL, true },
+	  XCNI_FWD_LOCAL, true, 0, 0, 0 },
 	{ "to_pod IPv4", TO_POD, DEV_A, DEV_B, IP_GW, IP_A, IP_GW, IP_B, TC_ACT_OK,
-	  XCNI_FWD_LOCAL, false },
+	  XCNI_FWD_LOCAL, false, 0, 0, 0 },
 	{ "to_pod IPv6", TO_POD, DEV_A, DEV_B, HOST6, A6, HOST6, B6, TC_ACT_OK, XCNI_FWD_LOCAL,
-	  true },
+	  true, 0, 0, 0 },
 	{ "from_overlay IPv4", FROM_OVERLAY, DEV_U, DEV_U, IP_R, IP_A, IP_R, IP_B, TC_ACT_REDIRECT,
-	  XCNI_FWD_DECAP, false },
+	  XCNI_FWD_DECAP, false, 0, 0, 0 },
 	{ "from_overlay IPv6", FROM_OVERLAY, DEV_U, DEV_U, R6, A6, R6, B6, TC_ACT_REDIRECT,
-	  XCNI_FWD_DECAP, true },
+	  XCNI_FWD_DECAP, true, 0, 0, 0 },
+	/* the node's share (no local endpoint sends or receives) is not a pod's */
+	{ "to_overlay IPv4: the host floods R, A's datagram to R", TO_OVERLAY, DEV_X, DEV_A, NODE_IP,
+	  IP_R, IP_A, IP_R, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, false, FROM_POD_OV, TC_ACT_REDIRECT,
+	  XCNI_FWD_ENCAP },
+	{ "to_overlay IPv6: the host floods R6, A6's datagram to R6", TO_OVERLAY, DEV_U, DEV_A,
+	  SELF6, R6, A6, R6, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, true, FROM_POD_OV, TC_ACT_REDIRECT,
+	  XCNI_FWD_ENCAP },
 };
 
 /* The entry of IPv4 datagram k in any share (1, f its first fragment's ports), 0 for none. */
@@ -183,6 +195,7 @@ static void share_case(const struct share_case *c, bool expiry)
 	unsigned int dir = prog_dir(c->prog);
 	struct row vfirst = frag_row(c, c->vdev, c->vsrc, c->vdst, 42000, 5001, 0x7001, 0, 1);
 	struct row vlast = frag_row(c, c->vdev, c->vsrc, c->vdst, 42000, 5001, 0x7001, 185, 0);
+	int vret = c->vret ? c->vret : c->ret, vreason = c->vret ? c->vreason : c->reason;
 	/* the flooder's first datagram (id 1), and one beyond its share */
 	struct row f1_last = frag_row(c, c->fdev, c->fsrc, c->fdst, 41000, 5000, 1, 185, 0);
 	struct row fx_last = frag_row(c, c->fdev, c->fsrc, c->fdst, 41000, 5000, FLOOD, 185, 0);
@@ -191,17 +204,19 @@ static void share_case(const struct share_case *c, bool expiry)
 	uint64_t refused;
 	int passed;
 
+	if (c->vret)
+		vfirst.prog = vlast.prog = c->vprog;
 	print_message("# case: %s\n", c->name);
 	/* Each case from empty shares (a pod's share is the same whichever way). */
 	assert_int_equal(map_clear(map_fd("xcni_frag"), sizeof(uint32_t)), 0);
 	assert_int_equal(map_clear(map_fd("xcni_frag6"), sizeof(uint32_t)), 0);
-	expect("the victim's first fragment", &vfirst, c->ret, c->reason);
+	expect("the victim's first fragment", &vfirst, vret, vreason);
 	refused = metric(XCNI_DROP_FRAG_SHARE, dir);
 	passed = flood(c, 1, FLOOD);
 	refused = metric(XCNI_DROP_FRAG_SHARE, dir) - refused;
 	/* The victim's datagram is whole: its last fragment finds the first's ports. */
-	expect("after the flood, the victim's last fragment: its datagram found", &vlast, c->ret,
-	       c->reason);
+	expect("after the flood, the victim's last fragment: its datagram found", &vlast, vret,
+	       vreason);
 	/* The flooder got its share and no more; the rest was refused, named. */
 	print_message("# the flood: %d of %d passed, %llu refused\n", passed, FLOOD,
 		      (unsigned long long)refused);
@@ -230,11 +245,14 @@ static void share_to_pod4(void **state) { (void)state; share_case(&cases[2], fal
 static void share_to_pod6(void **state) { (void)state; share_case(&cases[3], false); }
 static void share_from_overlay4(void **state) { (void)state; share_case(&cases[4], false); }
 static void share_from_overlay6(void **state) { (void)state; share_case(&cases[5], false); }
+static void share_node4(void **state) { (void)state; share_case(&cases[6], false); }
+static void share_node6(void **state) { (void)state; share_case(&cases[7], false); }
 
 static const struct CMUnitTest fragshare_tests[] = {
 	cmocka_unit_test(share_from_pod4),	cmocka_unit_test(share_from_pod6),
 	cmocka_unit_test(share_to_pod4),	cmocka_unit_test(share_to_pod6),
 	cmocka_unit_test(share_from_overlay4), cmocka_unit_test(share_from_overlay6),
+	cmocka_unit_test(share_node4),		cmocka_unit_test(share_node6),
 };
 
 /* The pods of both families open, n2 with R and R6 (encap.c's). */
