@@ -192,6 +192,8 @@ struct xcni_dp {
 unsigned int xcni_dp_pod_mtu(const struct xcni_dp *dp, unsigned int conf_mtu);
 
 int xcni_dp_open(struct xcni_dp *dp, const char *pin_dir, struct cni_err *e);
+/* GC: the fragment shares of ep_ids no endpoint holds (the node's kept). */
+void xcni_dp_share_gc(const struct xcni_dp *dp);
 void xcni_dp_close(struct xcni_dp *dp);
 /*
  * mode: "auto" (TCX, else tc clsact, saying why on stderr), "tcx" or "tc".

@@ -387,6 +387,56 @@ static size_t gc_collect(int fd, size_t ksz, const __u32 *stale, size_t n, unsig
 	return nd;
 }
 
+/* Adds the ep_ids of endpoint map fd (keys of ksz bytes) to ids (n of cap). */
+static size_t live_ids(int fd, size_t ksz, __u32 *ids, size_t n, size_t cap)
+{
+	unsigned char key[16], next[16];
+	struct xcni_endpoint ep;
+	bool first = true;
+
+	while (fd >= 0 && n < cap && bpf_map_get_next_key(fd, first ? NULL : key, next) == 0) {
+		first = false;
+		memcpy(key, next, ksz);
+		if (bpf_map_lookup_elem(fd, key, &ep) == 0)
+			ids[n++] = ep.ep_id;
+	}
+	return n;
+}
+
+/*
+ * Fragment shares of no endpoint (0, the node's, aside): a pod's last packets
+ * can make its share again after its DEL removed it. The endpoints first,
+ * then the shares: a pod added in between has sent nothing yet, or loses the
+ * datagrams it has in flight.
+ */
+void xcni_dp_share_gc(const struct xcni_dp *dp)
+{
+	static __u32 ids[2 * XCNI_MAX_ENDPOINTS];
+	int fds[] = { dp->frag_fd, dp->frag6_fd };
+	size_t n = live_ids(dp->ep_fd, sizeof(__u32), ids, 0, sizeof(ids) / sizeof(ids[0]));
+
+	n = live_ids(dp->ep6_fd, sizeof(struct in6_addr), ids, n, sizeof(ids) / sizeof(ids[0]));
+	for (size_t f = 0; f < sizeof(fds) / sizeof(fds[0]); f++) {
+		__u32 key, next, dead[256];
+		size_t nd = 0;
+		bool first = true;
+
+		while (fds[f] >= 0 && nd < 256 &&
+		       bpf_map_get_next_key(fds[f], first ? NULL : &key, &next) == 0) {
+			bool live = next == 0;
+
+			first = false;
+			key = next;
+			for (size_t i = 0; i < n && !live; i++)
+				live = ids[i] == key;
+			if (!live)
+				dead[nd++] = key;
+		}
+		for (size_t i = 0; i < nd; i++)
+			bpf_map_delete_elem(fds[f], &dead[i]);
+	}
+}
+
 /* GC of endpoints6 alone (DEL of an IPv6 entry, whose address the record does not keep). */
 int xcni_dp_gc6(const struct xcni_dp *dp, const __u32 *stale, size_t n)
 {
