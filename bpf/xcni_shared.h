@@ -94,7 +94,7 @@
 #endif
 
 /* Bump when a key or value below changes layout; xcnid refuses a mismatch. */
-#define XCNI_ABI_VERSION 14 /* 5: ct entry grew backend_id and rev_nat; 6: two reasons more
+#define XCNI_ABI_VERSION 15 /* 5: ct entry grew backend_id and rev_nat; 6: two reasons more
 			     * (the metrics array grew), ct pad fields became nat_port/nat_addr;
 			     * 7: the IPv6 maps (endpoints6, ifindex6, polkey6, ct6, frag6,
 			     * ipcache6, prefilter6) and XCNI_DROP_EXTHDR (the metrics array grew);
@@ -107,9 +107,10 @@
 			     * backends by key); 13: policy values carry a verdict
 			     * (XCNI_POLV_*), the policy lookup goes exact, range, any port,
 			     * any protocol; XCNI_DROP_POLICY_ADMIN/BASELINE (the metrics
-			     * array grew); events' pol_flags; 14: the fragment maps keyed
-			     * by share (struct xcni_frag_share), XCNI_DROP_FRAG_SHARE (the
-			     * metrics array grew) */
+			     * array grew); events' pol_flags; 14: XCNI_DROP_ADDR_CONTESTED,
+			     * XCNI_DROP_SRC_FRONTEND (the metrics array grew); 15: the
+			     * fragment maps keyed by share (struct xcni_frag_share),
+			     * XCNI_DROP_FRAG_SHARE (the metrics array grew) */
 
 /*
  * frag: an IPv4 datagram in fragments -> the ports its first fragment carried.
@@ -338,10 +339,16 @@ enum xcni_reason {
 	XCNI_DROP_POLICY_ADMIN = -141,
 	/* a ClusterNetworkPolicy of the Baseline tier denies it */
 	XCNI_DROP_POLICY_BASELINE = -142,
+	/* another live pod claims the endpoint's address: closed until one is gone */
+	XCNI_DROP_ADDR_CONTESTED = -143,
+	/* from outside (plain on the underlay): a source that is a Service
+	 * frontend (the Service range, a frontend of the Service maps at its
+	 * port, this node's NodePort): never a client, only a forged reply */
+	XCNI_DROP_SRC_FRONTEND = -144,
 	/* a first fragment whose share of the fragment map (its endpoint's, or the
 	 * node's) has no free place: XCNI_FRAG_PER_EP datagrams of it in flight */
-	XCNI_DROP_FRAG_SHARE = -143,
-	XCNI_REASON_MIN = -143,
+	XCNI_DROP_FRAG_SHARE = -145,
+	XCNI_REASON_MIN = -145,
 	XCNI_REASON_MAX = -100,
 };
 
@@ -627,6 +634,12 @@ struct xcni_prefilter6_key {
  * looked up as another peer's; any other address of the host stays allowed.
  */
 #define XCNI_POLEP_HOST_EGRESS (1u << 6)
+/*
+ * In isolated too, always with XCNI_POLEP_OVERFLOW: another live pod claims
+ * the pod's address (an IPAM bug, a stale API cache); closed like an overflow,
+ * its drops XCNI_DROP_ADDR_CONTESTED, until one of the two is gone.
+ */
+#define XCNI_POLEP_CONTESTED (1u << 5)
 /* has[dir]: which kinds of policy entries the pod has, so lookups that cannot hit are skipped. */
 #define XCNI_HAS_CIDR (1u << 0) /* polcidr groups */
 #define XCNI_HAS_RANGE (1u << 1) /* port ranges (polrange) */
@@ -1142,7 +1155,10 @@ struct xcni_config {
 	__u64 started_ns; /* CLOCK_MONOTONIC when xcnid last loaded programs */
 	__u32 pod_cidr; /* this node's pod CIDR, network order */
 	__u8 pod_cidr_len;
-	__u8 pad[3];
+	__u8 pad;
+	/* Names for people (identities, policies, pods) the maps of names could
+	 * not hold in the applied generation: policy applied all the same; saturates. */
+	__u16 nr_names_missing;
 	char node_name[64];
 	__u64 applied_gen; /* cluster-state generation whose policy is in the maps */
 	__u64 failed_gen; /* the last generation that could not be applied */
@@ -1164,7 +1180,10 @@ struct xcni_config {
 	/* The Service (ClusterIP) range, network order: flows to it are judged after kube-proxy's DNAT. */
 	__u32 svc_cidr;
 	__u8 svc_cidr_len;
-	__u8 pad3[3];
+	__u8 pad3;
+	/* Pods of the applied generation whose address another live pod claims
+	 * (the owners' closed, XCNI_POLEP_CONTESTED), every node's; saturates. */
+	__u16 nr_addr_contested;
 	/* This node's underlay IPv6 (zero: none, the underlay is IPv4): the
 	 * outer source towards XCNI_IPC_TUN6 nodes. */
 	__u8 node_ip6[16];

@@ -23,6 +23,10 @@
 #define BPF_TCX_INGRESS 46
 #define BPF_TCX_EGRESS 47
 #endif
+/* The UAPI of Linux < 6.6 lacks it; the kernel's value (include/uapi/linux/bpf.h). */
+#ifndef BPF_F_BEFORE
+#define BPF_F_BEFORE (1U << 3)
+#endif
 
 static int pin_get(const struct xcni_dp *dp, const char *name)
 {
@@ -141,12 +145,15 @@ static void link_pin_path(const struct xcni_dp *dp, const char *ifname, int egre
 
 static int attach_tcx(const struct xcni_dp *dp, int ifindex, const char *ifname)
 {
+	/* First on the hook, before whatever is there: the pod's policy is
+	 * judged before anyone else's program can redirect or drop its packets. */
+	LIBBPF_OPTS(bpf_link_create_opts, o, .flags = BPF_F_BEFORE);
 	char path[PATH_MAX];
 	int egress, lfd, err;
 
 	for (egress = 0; egress < 2; egress++) {
 		lfd = bpf_link_create(egress ? dp->to_fd : dp->from_fd, ifindex,
-				      egress ? BPF_TCX_EGRESS : BPF_TCX_INGRESS, NULL);
+				      egress ? BPF_TCX_EGRESS : BPF_TCX_INGRESS, &o);
 		if (lfd < 0)
 			return -errno;
 		/* Pinned, so the attachment outlives this process and xcnid can swap it. */

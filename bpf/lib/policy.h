@@ -152,8 +152,9 @@ static __always_inline int policy_judge(__u32 ep, __u8 dir, __u32 peer_id, __u32
 		return 1;
 	if (!pe)
 		return XCNI_DROP_POLICY_PENDING; /* flow_judge: unless no agent judges here */
-	if (pe->isolated & XCNI_POLEP_OVERFLOW)
-		return XCNI_DROP_POLICY_OVERFLOW; /* the drop names it */
+	if (pe->isolated & XCNI_POLEP_OVERFLOW) /* the drop names it */
+		return pe->isolated & XCNI_POLEP_CONTESTED ? XCNI_DROP_ADDR_CONTESTED :
+							     XCNI_DROP_POLICY_OVERFLOW;
 	if (!(pe->isolated & XCNI_ISOLATED(dir)))
 		return 1; /* no policy selects the pod in this direction */
 	if (!VERDICT_AUDITED(v)) {

@@ -219,6 +219,19 @@ struct row {
  * a pod, local or remote, is never taken for a Service. */
 #define SVC_IP "10.96.0.10"
 
+/* The Service ranges the underlay's programs are given (from_overlay, xdp_underlay: xcnid
+ * --service-cidr, user/agent/overlay.c), in their rodata rd: 10.96.0.0/16 (kind's) and
+ * fd00:96::/112, which hold svc_lib.c's ClusterIPs and no pod (10.99.x, fd00:9x::). */
+#define UL_SVC_RANGES(rd)                                                                          \
+	do {                                                                                       \
+		(rd)->svc_cidr = ip4("10.96.0.0");                                                 \
+		(rd)->svc_cidr_mask = htonl(0xffff0000);                                           \
+		((uint32_t *)(rd)->svc_cidr6)[0] = htonl(0xfd000096);                              \
+		((uint32_t *)(rd)->svc_mask6)[0] = ((uint32_t *)(rd)->svc_mask6)[1] = 0xffffffff;  \
+		((uint32_t *)(rd)->svc_mask6)[2] = 0xffffffff;                                     \
+		((uint32_t *)(rd)->svc_mask6)[3] = htonl(0xffff0000);                              \
+	} while (0)
+
 void check_row(void **state);
 /* check_row on each of n rows in turn: a test made of steps that build on each other. */
 void check_rows(const struct row *rows, size_t n);

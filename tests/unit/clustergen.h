@@ -102,9 +102,22 @@ static void pod_put(struct store *st, unsigned *seed, unsigned i)
 					    json_pack("[{s:s}, {s:s}]", "ip", ip, "ip", ip6));
 		}
 	}
-	put(st, json_pack("{s:s, s:s, s:{s:s, s:s, s:o}, s:o, s:o}", "apiVersion", "v1", "kind",
-			  "Pod", "metadata", "name", name, "namespace", ns, "labels", labels,
-			  "spec", spec, "status", status));
+	/* The cluster's life: now and then a finished pod (its address kept in
+	 * the API, another pod's to take) or a pending one; ages that differ, so
+	 * that who owns a contested address is decided on them too. */
+	{
+		static const char *const phases[] = { "Succeeded", "Failed", "Pending", "Running",
+						      "Running", "Running" };
+		char created[32];
+
+		json_object_set_new(status, "phase", json_string(pick(seed, phases, 6)));
+		snprintf(created, sizeof(created), "2026-11-26T00:%02u:%02uZ", rnd(seed, 60),
+			 rnd(seed, 60));
+		put(st, json_pack("{s:s, s:s, s:{s:s, s:s, s:o, s:s}, s:o, s:o}", "apiVersion", "v1",
+				  "kind", "Pod", "metadata", "name", name, "namespace", ns, "labels",
+				  labels, "creationTimestamp", created, "spec", spec, "status",
+				  status));
+	}
 }
 
 static void node_put(struct store *st, unsigned *seed, unsigned i)

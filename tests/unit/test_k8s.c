@@ -1366,9 +1366,52 @@ static void kind_names(void **state)
 	assert_string_equal(k8s_kind_name(K8S_NR_ALL_KINDS), "Unknown");
 }
 
+/* ---- a pod's life: phase and times ---- */
+
+static void pod_phase_and_times(void **state)
+{
+	struct k8s_object *o;
+
+	(void)state;
+	o = must_parse("apiVersion: v1\nkind: Pod\nmetadata: {name: j, namespace: x,\n"
+		       "  creationTimestamp: '2026-11-26T00:28:34Z'}\n"
+		       "spec: {containers: [{name: c, image: i}]}\n"
+		       "status: {phase: Succeeded, podIP: 10.1.0.5}\n");
+	assert_int_equal(o->pod.phase, K8S_POD_SUCCEEDED);
+	assert_true(k8s_pod_finished(&o->pod));
+	assert_int_equal(o->pod.created, 1795652914); /* date -u -d 2026-11-26T00:28:34Z +%s */
+	assert_false(o->pod.deleting);
+	assert_int_equal(o->pod.ip, inet_addr("10.1.0.5")); /* kept: the compiler ignores it */
+	k8s_free(o);
+	o = must_parse("apiVersion: v1\nkind: Pod\nmetadata: {name: d, namespace: x,\n"
+		       "  deletionTimestamp: '2026-11-26T00:28:34.123456Z'}\n"
+		       "spec: {containers: [{name: c, image: i}]}\nstatus: {phase: Running}\n");
+	assert_int_equal(o->pod.phase, K8S_POD_RUNNING);
+	assert_false(k8s_pod_finished(&o->pod));
+	assert_true(o->pod.deleting);
+	k8s_free(o);
+	/* A phase of a later API is neither finished nor running; none is unset. */
+	o = must_parse("apiVersion: v1\nkind: Pod\nmetadata: {name: u, namespace: x}\n"
+		       "spec: {containers: [{name: c, image: i}]}\nstatus: {phase: Hibernating}\n");
+	assert_int_equal(o->pod.phase, K8S_POD_UNKNOWN);
+	assert_false(k8s_pod_finished(&o->pod));
+	k8s_free(o);
+	o = must_parse("apiVersion: v1\nkind: Pod\nmetadata: {name: n, namespace: x}\n"
+		       "spec: {containers: [{name: c, image: i}]}\n");
+	assert_int_equal(o->pod.phase, K8S_POD_PHASE_UNSET);
+	k8s_free(o);
+	must_fail("apiVersion: v1\nkind: Pod\nmetadata: {name: b, namespace: x,\n"
+		  "  creationTimestamp: yesterday}\nspec: {containers: [{name: c, image: i}]}\n",
+		  "metadata.creationTimestamp: \"yesterday\" is not a time");
+	must_fail("apiVersion: v1\nkind: Pod\nmetadata: {name: b, namespace: x}\n"
+		  "spec: {containers: [{name: c, image: i}]}\nstatus: {phase: 3}\n",
+		  "status.phase");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(pod_phase_and_times),
 		cmocka_unit_test(yaml_plain_scalars_are_typed),
 		cmocka_unit_test(quoted_port_is_not_a_number),
 		cmocka_unit_test(multi_document_skips_empty_ones),

@@ -16,12 +16,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
 #include <cmocka.h>
 
 #include "lib/policy/polsync.h"
+#include "lib/system/killpoint.h"
 #include "lib/cluster/store.h"
 
 #include "clustergen.h"
@@ -219,6 +222,11 @@ static int polsel_in(const char *ip, __u32 *first)
 	}
 	close(fd);
 	return n;
+}
+
+static int cmp_pn(const void *a, const void *b)
+{
+	return memcmp(&((const struct pol_podname *)a)->ip, &((const struct pol_podname *)b)->ip, 4);
 }
 
 static void test_apply_flip_cleanup(void **state)
@@ -865,6 +873,347 @@ static void test_overflow_closes_only_its_pods(void **state)
 	free(t);
 }
 
+/* ---- a number's meaning across the writes of one apply ---- */
+
+/* The identity the ipcache gives ip (longest match: world without a /32). */
+static __u32 ipc_id(const char *ip)
+{
+	struct xcni_ipcache_key k = { .prefixlen = 32, .addr = ip4(ip) };
+	struct xcni_ipcache_val v = { .identity = 0 };
+	int fd = fd_of("xcni_ipcache");
+
+	if (bpf_map_lookup_elem(fd, &k, &v))
+		v.identity = 0;
+	close(fd);
+	return v.identity;
+}
+
+/*
+ * polsync_apply(r, d) by a child that dies (SIGKILL, as a crash) at step:
+ * the maps are left as a packet finds them at that moment. ps: the parent's
+ * writer (the child works on its copy), or NULL: a writer opened anew
+ * (a restarted agent, whose first apply is whole).
+ */
+static void apply_killed_at(struct polsync *ps, const struct pol_result *r,
+			    const struct pol_delta *d, const char *step)
+{
+	pid_t pid = fork();
+	int status = 0;
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct polsync_stats st;
+		char msg[256];
+
+		if (!ps && polsync_open(pin_dir, &ps))
+			_exit(2);
+		setenv("XCNI_TEST_KILL_AT", step, 1);
+		polsync_apply(ps, r, d, &st, msg, sizeof(msg));
+		_exit(3); /* the step never came */
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL)
+		fail_msg("the apply was to die at %s: exit status %d", step,
+			 WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+}
+
+/*
+ * Pods a (10.0.0.1, identity 300) and b (10.0.0.2, 301); a admits 301 on
+ * port 80. next: b is gone, c (10.0.0.3) has a label set of its own numbered
+ * cid, and a admits it on port 443; a's policy flips (it also moves 301's port
+ * to 81, so the change is not in place).
+ */
+struct order_fx {
+	struct pol_result r;
+	struct pol_ep ep;
+	struct pol_entry e[2];
+	struct pol_ipcache ipc[4];
+	struct identity ids[3];
+};
+
+static void order_fx(struct order_fx *f, bool next, __u32 cid)
+{
+	memset(f, 0, sizeof(*f));
+	f->ids[0] = (struct identity){ .id = 300, .canon = "k8s:app=a,ns:kubernetes.io/metadata.name=x" };
+	f->ids[1] = (struct identity){ .id = 301, .canon = "k8s:app=b,ns:kubernetes.io/metadata.name=x" };
+	f->ipc[0] = (struct pol_ipcache){ { 0, 0 }, { XCNI_ID_WORLD, 0, 0, { 0 } } };
+	f->ipc[1] = (struct pol_ipcache){ { 32, ip4("10.0.0.1") }, { 300, 0, 0, { 0 } } };
+	f->e[0] = entry("10.0.0.1", 301, 80, 7);
+	f->ep = (struct pol_ep){ .ip = ip4("10.0.0.1"),
+				 .state = { .identity = 300, .isolated = XCNI_ISOLATED(XCNI_DIR_TO_POD) },
+				 .nentries = 1, .entries = f->e, .changed = next };
+	f->r = (struct pol_result){ .nidentities = 2, .identities = f->ids, .neps = 1,
+				    .eps = &f->ep, .nipcache = 3, .ipcache = f->ipc };
+	if (!next) {
+		f->ipc[2] = (struct pol_ipcache){ { 32, ip4("10.0.0.2") }, { 301, 0, 0, { 0 } } };
+		return;
+	}
+	f->ipc[2] = (struct pol_ipcache){ { 32, ip4("10.0.0.3") }, { cid, 0, 0, { 0 } } };
+	f->ids[1] = (struct identity){ .id = cid, .canon = "k8s:app=c,ns:kubernetes.io/metadata.name=y" };
+	if (cid < 300)
+		f->ids[1].id = cid; /* kept sorted below */
+	f->e[0] = entry("10.0.0.1", 301, 81, 7);
+	f->e[1] = entry("10.0.0.1", cid, 443, 7);
+	f->ep.nentries = 2;
+	if (memcmp(&f->e[0].key, &f->e[1].key, sizeof(f->e[0].key)) > 0) {
+		struct pol_entry t = f->e[0];
+
+		f->e[0] = f->e[1];
+		f->e[1] = t;
+	}
+	if (cid == 301) { /* b's number given to c: the entry for 301 is c's now */
+		f->e[0] = entry("10.0.0.1", 301, 443, 7);
+		f->ep.nentries = 1;
+	}
+}
+
+static void order_dir(char *saved, char *dir)
+{
+	strcpy(saved, pin_dir);
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(maps_create(dir, 1), 0);
+	strcpy(pin_dir, dir);
+}
+
+/*
+ * A new identity's address is named in the ipcache only after the policy
+ * about it is in place: at the first flip (a on its new version, admitting
+ * c), c's address is not yet c's. Whole applies (a restarted writer) and
+ * deltas alike. Before: the ipcache was written first, so c's packets were
+ * judged under a's old version until its flip.
+ */
+static void test_born_named_after_policy(void **state)
+{
+	char saved[64], dir[64] = DIR_TEMPLATE, msg[256];
+	struct polsync *ps;
+	struct polsync_stats st;
+	struct order_fx f;
+	struct pol_idput born = { 302, "k8s:app=c,ns:kubernetes.io/metadata.name=y" };
+	struct xcni_ipcache_key gone = { 32, ip4("10.0.0.2") };
+	struct pol_ipcache put = { { 32, ip4("10.0.0.3") }, { 302, 0, 0, { 0 } } };
+	struct pol_delta d = { .nid_put = 1, .id_put = &born, .nipc_put = 1, .ipc_put = &put,
+			       .nipc_del = 1, .ipc_del = &gone, .nid_del = 1,
+			       .id_del = (uint32_t[]){ 301 } };
+	bool early[2] = { false, false };
+
+	(void)state;
+	for (int delta = 0; delta < 2; delta++) {
+		strcpy(dir, DIR_TEMPLATE);
+		order_dir(saved, dir);
+		assert_int_equal(polsync_open(pin_dir, &ps), 0);
+		order_fx(&f, false, 0);
+		assert_int_equal(polsync_apply(ps, &f.r, NULL, &st, msg, sizeof(msg)), 0);
+		assert_int_equal(polsync_cleanup(ps, &st), 0);
+		assert_int_equal(ipc_id("10.0.0.2"), 301);
+		order_fx(&f, true, 302);
+		apply_killed_at(delta ? ps : NULL, &f.r, delta ? &d : NULL, "apply-flipped");
+		/* a flipped: its policy about 302 is in place ... */
+		assert_int_equal(polep("10.0.0.1").version, 1);
+		assert_true(allowed("10.0.0.1", 302, 443));
+		/* ... and c's address is not 302's yet. */
+		early[delta] = ipc_id("10.0.0.3") == 302;
+		/* The rest of the apply names it. */
+		apply_killed_at(delta ? ps : NULL, &f.r, delta ? &d : NULL, "apply-born");
+		assert_int_equal(ipc_id("10.0.0.3"), 302);
+		polsync_free(ps);
+		maps_remove(dir);
+		strcpy(pin_dir, saved);
+	}
+	if (early[0] || early[1])
+		fail_msg("10.0.0.3 named identity 302 before a's policy about it was in place: "
+			 "%s%s", early[0] ? "whole apply " : "", early[1] ? "delta apply" : "");
+}
+
+/*
+ * A number the maps give one label set, given to another (b gone, c numbered
+ * 301 by an allocation that did not know b: maps a failed apply left, another
+ * agent's): b's address is forgotten before a's policy about 301 becomes c's,
+ * and c's named only after. Before: b's address kept 301 until the end of the
+ * apply, judged as c by a's new version.
+ */
+static void test_renamed_number_forgotten_first(void **state)
+{
+	char saved[64], dir[64] = DIR_TEMPLATE, msg[256];
+	struct polsync *ps;
+	struct polsync_stats st;
+	struct order_fx f;
+
+	(void)state;
+	order_dir(saved, dir);
+	assert_int_equal(polsync_open(pin_dir, &ps), 0);
+	order_fx(&f, false, 0);
+	assert_int_equal(polsync_apply(ps, &f.r, NULL, &st, msg, sizeof(msg)), 0);
+	assert_int_equal(polsync_cleanup(ps, &st), 0);
+	polsync_free(ps);
+	order_fx(&f, true, 301);
+	apply_killed_at(NULL, &f.r, NULL, "apply-flipped");
+	assert_int_equal(polep("10.0.0.1").version, 1);
+	assert_true(allowed("10.0.0.1", 301, 443));
+	if (ipc_id("10.0.0.2") == 301)
+		fail_msg("10.0.0.2 (b, gone) still 301 while a's policy about 301 is c's");
+	if (ipc_id("10.0.0.3") == 301)
+		fail_msg("10.0.0.3 named 301 before a's policy about it was in place");
+	/* And a writer finishing the job leaves the new state. */
+	assert_int_equal(polsync_open(pin_dir, &ps), 0);
+	assert_int_equal(polsync_apply(ps, &f.r, NULL, &st, msg, sizeof(msg)), 0);
+	assert_int_equal(polsync_cleanup(ps, &st), 0);
+	assert_int_equal(ipc_id("10.0.0.3"), 301);
+	assert_int_equal(ipc_id("10.0.0.2"), XCNI_ID_WORLD);
+	assert_true(allowed("10.0.0.1", 301, 443));
+	polsync_free(ps);
+	maps_remove(dir);
+	strcpy(pin_dir, saved);
+}
+
+/*
+ * A tenant with more NetworkPolicies (and pods, and label sets) than the maps
+ * of names hold: policy still applies, another namespace's names all go in,
+ * the tenant's are cut to what is left (issue 41 item 2). Before: -ENOSPC,
+ * "nothing was applied", for every namespace. Then a failing name write (a
+ * map not preallocated under memory pressure) fails nothing either.
+ */
+#define GREEDY 100 /* each of polname, podname, identity: 64 */
+static void test_name_maps_never_refuse(void **state)
+{
+	struct fixture f;
+	struct polsync *ps;
+	struct polsync_stats st;
+	struct pol_name *names = calloc(GREEDY + 1, sizeof(*names));
+	struct pol_podname *pns = calloc(GREEDY + 2, sizeof(*pns));
+	struct identity *ids = calloc(GREEDY + 2, sizeof(*ids));
+	char (*canon)[64] = calloc(GREEDY, sizeof(*canon));
+	char msg[256] = "";
+	int fd;
+
+	(void)state;
+	assert_non_null(names);
+	assert_non_null(pns);
+	assert_non_null(ids);
+	assert_non_null(canon);
+	fixture(&f, 2, 80);
+	/* x's: one policy, two pods, two identities; greedy's: GREEDY of each. */
+	names[0] = f.names[0];
+	for (size_t i = 0; i < GREEDY; i++) {
+		names[i + 1].id = 1000 + (uint32_t)i;
+		strcpy(names[i + 1].name.ns, "greedy");
+		snprintf(names[i + 1].name.name, sizeof(names[i + 1].name.name), "np-%zu", i);
+		pns[i].ip = htonl(0x0a090000 + (uint32_t)i);
+		strcpy(pns[i].name.ns, "greedy");
+		snprintf(pns[i].name.name, sizeof(pns[i].name.name), "pod-%zu", i);
+		snprintf(canon[i], sizeof(canon[i]), "k8s:n=%zu,ns:kubernetes.io/metadata.name=greedy", i);
+		ids[i + 2] = (struct identity){ .id = 2000 + (uint32_t)i, .canon = canon[i],
+						.ns = "greedy" };
+	}
+	pns[GREEDY].ip = ip4("10.0.0.1");
+	strcpy(pns[GREEDY].name.ns, "x");
+	strcpy(pns[GREEDY].name.name, "a");
+	pns[GREEDY + 1].ip = ip4("10.0.0.2");
+	strcpy(pns[GREEDY + 1].name.ns, "x");
+	strcpy(pns[GREEDY + 1].name.name, "b");
+	ids[0] = f.ids[0];
+	ids[0].ns = "x";
+	ids[1] = f.ids[1];
+	ids[1].ns = "x";
+	f.r.policies = names;
+	f.r.npolicies = GREEDY + 1;
+	f.r.podnames = pns;
+	f.r.npodnames = GREEDY + 2;
+	f.r.identities = ids;
+	f.r.nidentities = GREEDY + 2;
+	qsort(pns, GREEDY + 2, sizeof(*pns), cmp_pn);
+	assert_int_equal(polsync_open(pin_dir, &ps), 0);
+	assert_int_equal(polsync_apply(ps, &f.r, NULL, &st, msg, sizeof(msg)), 0);
+	assert_string_equal(msg, "");
+	/* Policy applied: a's entries live, both pods isolated. */
+	assert_true(allowed("10.0.0.1", 300, 80));
+	assert_int_equal(polep("10.0.0.2").isolated, XCNI_ISOLATED(XCNI_DIR_TO_POD));
+	/* x's names all there; greedy's what is left. */
+	fd = fd_of("xcni_polname");
+	{
+		struct xcni_polname n;
+		__u32 k = 7;
+
+		assert_int_equal(bpf_map_lookup_elem(fd, &k, &n), 0);
+		assert_string_equal(n.name, "allow-a");
+	}
+	close(fd);
+	fd = fd_of("xcni_podname");
+	{
+		struct xcni_podname n;
+		__u32 k = ip4("10.0.0.2");
+
+		assert_int_equal(bpf_map_lookup_elem(fd, &k, &n), 0);
+		assert_string_equal(n.name, "b");
+	}
+	close(fd);
+	assert_true(identity_has(300));
+	assert_true(identity_has(301));
+	assert_int_equal(count("xcni_polname", 4), 64);
+	assert_int_equal(count("xcni_podname", 4), 64);
+	assert_int_equal(count("xcni_identity", 4), 64);
+	assert_int_equal(st.names_missing, 3 * (GREEDY + 2) - 1 - 3 * 64);
+	/* The same again: nothing to write, the same names missing. */
+	assert_int_equal(polsync_apply(ps, &f.r, NULL, &st, msg, sizeof(msg)), 0);
+	assert_int_equal(st.other_changed, 0);
+	assert_int_equal(st.names_missing, 3 * (GREEDY + 2) - 1 - 3 * 64);
+	/* A write of the names failing (ENOMEM, a map not preallocated): policy still applied. */
+	f.eb[0] = entry("10.0.0.2", 301, 54, 8);
+	xcni_inject_arm("names-sync", 1, ENOMEM);
+	assert_int_equal(polsync_apply(ps, &f.r, NULL, &st, msg, sizeof(msg)), 0);
+	xcni_inject_arm(NULL, 0, 0);
+	assert_true(st.names_missing >= GREEDY);
+	assert_int_equal(polsync_cleanup(ps, &st), 0);
+	assert_true(allowed("10.0.0.2", 301, 54));
+	assert_false(allowed("10.0.0.2", 301, 53));
+	polsync_free(ps);
+	free(names);
+	free(pns);
+	free(ids);
+	free(canon);
+}
+
+/*
+ * The allocation a restarted agent reads back (polsync_identities, into
+ * pol_incr_seed): every identity the maps name, sorted by labels, a label
+ * set longer than the map's field by its cut form with a digest.
+ */
+static void test_identities_read_back(void **state)
+{
+	char saved[64], dir[64] = DIR_TEMPLATE, msg[256], lab[sizeof(struct xcni_idlabels)];
+	struct polsync *ps;
+	struct polsync_stats st;
+	struct pol_idprev *prev;
+	struct order_fx f;
+	char *big = malloc(2000);
+	size_t n;
+
+	(void)state;
+	assert_non_null(big);
+	memset(big, 'z', 1999);
+	memcpy(big, "k8s:app=", 8);
+	big[1999] = '\0';
+	order_dir(saved, dir);
+	assert_int_equal(polsync_open(pin_dir, &ps), 0);
+	order_fx(&f, false, 0);
+	f.ids[1].canon = big;
+	assert_int_equal(polsync_apply(ps, &f.r, NULL, &st, msg, sizeof(msg)), 0);
+	assert_int_equal(polsync_cleanup(ps, &st), 0);
+	polsync_free(ps);
+	assert_int_equal(polsync_open(pin_dir, &ps), 0);
+	assert_int_equal(polsync_identities(ps, &prev, &n), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(prev[0].labels, f.ids[0].canon);
+	assert_int_equal(prev[0].id, 300);
+	pol_ident_label(big, lab);
+	assert_string_equal(prev[1].labels, lab);
+	assert_int_equal(prev[1].id, 301);
+	free(prev);
+	polsync_free(ps);
+	free(big);
+	maps_remove(dir);
+	strcpy(pin_dir, saved);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -875,6 +1224,10 @@ int main(void)
 		cmocka_unit_test(test_in_place_only_for_new_peers),
 		cmocka_unit_test_teardown(test_incremental_matches_whole, two_dirs_teardown),
 		cmocka_unit_test(test_overflow_closes_only_its_pods),
+		cmocka_unit_test(test_name_maps_never_refuse),
+		cmocka_unit_test(test_born_named_after_policy),
+		cmocka_unit_test(test_renamed_number_forgotten_first),
+		cmocka_unit_test(test_identities_read_back),
 	};
 
 	return cmocka_run_group_tests_name("polsync", tests, setup, teardown);

@@ -53,7 +53,9 @@ MAN=$(mktemp -d)
 DEST=$(mktemp -d) # make install's staging tree
 
 # Sizes from bpf/xcni_shared.h; a change there must show up here.
-EP_SZ=44 CTK_SZ=16 CTV_SZ=72 MET_SZ=16 CFG_SZ=432 NR_METRICS=176 PFK_SZ=8 PFV_SZ=16 PF6K_SZ=20
+# Metrics: one slot per reason and direction, as xcni_shared.h counts them.
+NR_METRICS=$(( (-100 - $(awk '/XCNI_REASON_MIN = / { sub(",", "", $3); print $3 }' "$XCNI_ROOT/bpf/xcni_shared.h") + 1) * 4 ))
+EP_SZ=44 CTK_SZ=16 CTV_SZ=72 MET_SZ=16 CFG_SZ=432 PFK_SZ=8 PFV_SZ=16 PF6K_SZ=20
 PN_SZ=384 IPK_SZ=8 IPV_SZ=28 ID_SZ=1024 EVR_SZ=40
 PE_SZ=8 PHK_SZ=16 PRK_SZ=20 PV_SZ=16 PCK_SZ=28 CT6K_SZ=40 IP6K_SZ=20
 PS_SZ=72 POLN_SZ=320
@@ -232,21 +234,31 @@ check "value size mismatch exits 1" exits 1 "$XCNICTL" --pin-dir "$BAD" endpoint
 check "endpoint list: header and 3 rows" lines 4 x endpoint list
 check "endpoint list: the name the plugin recorded, not this netns' ifindex 1" \
 	has '^10\.244\.1\.11 +- +1 +xc0123456789ab +9 ' x endpoint list
-check "endpoint list: lo resolved" has '^10\.244\.1\.5 +- +1 +lo +7 +42 +02:00:0a:f4:01:05 +ee:ee:ee:ee:ee:01 +0x0$' x endpoint list
-check "endpoint list: gone veth shows -" has '^10\.244\.1\.10 +- +999999 +- +8 +0 +02:00:0a:f4:01:0a +ee:ee:ee:ee:ee:02 +0x3$' x endpoint list
+check "endpoint list: lo resolved" has '^10\.244\.1\.5 +- +1 +lo +7 +42 +02:00:0a:f4:01:05 +ee:ee:ee:ee:ee:01 +0x0 +isolated$' x endpoint list
+check "endpoint list: gone veth shows -" has '^10\.244\.1\.10 +- +999999 +- +8 +0 +02:00:0a:f4:01:0a +ee:ee:ee:ee:ee:02 +0x3 +isolated$' x endpoint list
 check "endpoint list --json: exactly the entries" json_is '
 	sorted(j, key=lambda e: e["ep_id"]) == [
 	{"ip": "10.244.1.5", "ip6": None, "ifindex": 1, "ifname": "lo", "ep_id": 7, "identity": 42,
-	 "pod_mac": "02:00:0a:f4:01:05", "host_mac": "ee:ee:ee:ee:ee:01", "flags": 0},
+	 "pod_mac": "02:00:0a:f4:01:05", "host_mac": "ee:ee:ee:ee:ee:01", "flags": 0, "policy": "isolated"},
 	{"ip": "10.244.1.10", "ip6": None, "ifindex": 999999, "ifname": None, "ep_id": 8, "identity": 0,
-	 "pod_mac": "02:00:0a:f4:01:0a", "host_mac": "ee:ee:ee:ee:ee:02", "flags": 3},
+	 "pod_mac": "02:00:0a:f4:01:0a", "host_mac": "ee:ee:ee:ee:ee:02", "flags": 3, "policy": "isolated"},
 	{"ip": "10.244.1.11", "ip6": None, "ifindex": 1, "ifname": "xc0123456789ab", "ep_id": 9, "identity": 0,
-	 "pod_mac": "02:00:0a:f4:01:0b", "host_mac": "ee:ee:ee:ee:ee:03", "flags": 0}]' x endpoint list --json
+	 "pod_mac": "02:00:0a:f4:01:0b", "host_mac": "ee:ee:ee:ee:ee:03", "flags": 0, "policy": "isolated"}]' x endpoint list --json
 check "endpoint get: one record" has '^EP-ID +8$' x endpoint get 10.244.1.10
 check "endpoint get --json: one object" json_is 'j["ifindex"] == 1 and j["identity"] == 42' x -j endpoint get 10.244.1.5
 check "endpoint get of an unknown IP fails" has 'no such endpoint' x endpoint get 10.244.1.99
 check "endpoint get of a bad IP fails" exits 1 x endpoint get 10.244.1
 check "endpoint list: columns line up" aligned x endpoint list
+# Another live pod claims 10.244.1.11's address (XCNI_POLEP_OVERFLOW | CONTESTED | egress):
+# marked contested in the list, named in policy; then back.
+contested_mark() { put xcni_polep "$(ip4 10.244.1.11)" "$(pev 0 0 $((0x80 | 0x20 | 1)) 0 0)"; }
+contested_unmark() { put xcni_polep "$(ip4 10.244.1.11)" "$(pev 0 0 1 0 0)"; }
+check "a contested address's polep (bpftool)" contested_mark
+check "endpoint list: the contested pod marked" has '^10\.244\.1\.11 +- .* +0x0 +contested$' x endpoint list
+check "endpoint list: the others are not" has '^10\.244\.1\.5 .* +isolated$' x endpoint list
+check "endpoint get: contested" has '^POLICY +contested$' x endpoint get 10.244.1.11
+check "policy list: contested both ways" has '^- +10\.244\.1\.11 +0 +0 +contested +contested ' x policy list
+check "put it back (bpftool)" contested_unmark
 
 # -- ct
 check "ct list: header and 3 rows" lines 4 x ct list
@@ -555,7 +567,7 @@ check "config set of 2^32 exits 2" exits 2 x config set events-rate 4294967296
 check "config set --help lists the keys" has '^  trace-sample N' "$XCNICTL" config set --help
 
 # -- filters: one layer for every view
-check "endpoint list --pod x/a: its endpoint" rows_are '10.244.1.5 - 1 lo 7 42 02:00:0a:f4:01:05 ee:ee:ee:ee:ee:01 0x0' \
+check "endpoint list --pod x/a: its endpoint" rows_are '10.244.1.5 - 1 lo 7 42 02:00:0a:f4:01:05 ee:ee:ee:ee:ee:01 0x0 isolated' \
 	x endpoint list --pod x/a
 check "endpoint list --pod by address" lines 2 x endpoint list --pod 10.244.1.10
 check "endpoint list --namespace y" json_is '[e["ip"] for e in j] == ["10.244.1.10"]' x endpoint list --namespace y --json

@@ -545,7 +545,8 @@ static int on_event(void *arg, void *data, size_t len)
 		bool policy = tier || ev->reason == XCNI_DROP_POLICY_EGRESS ||
 			      ev->reason == XCNI_DROP_POLICY_INGRESS ||
 			      ev->reason == XCNI_DROP_POLICY_PENDING ||
-			      ev->reason == XCNI_DROP_POLICY_OVERFLOW;
+			      ev->reason == XCNI_DROP_POLICY_OVERFLOW ||
+			      ev->reason == XCNI_DROP_ADDR_CONTESTED;
 
 		flows_drop(d->fl, r, ev->ts_ns, policy ? (ev->pol_dir ? 1 : 0) : 0xff, ev->reason,
 			   ev->len);

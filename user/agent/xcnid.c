@@ -38,6 +38,7 @@
 #include "to_pod.skel.h"
 #include "agent/flows.h"
 #include "agent/masq.h"
+#include "agent/hooks.h"
 #include "agent/http.h"
 #include "agent/metrics.h"
 #include "agent/ui.h"
@@ -58,6 +59,24 @@ static __u64 mono_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (__u64)ts.tv_sec * 1000 + (__u64)ts.tv_nsec / 1000000;
+}
+
+/*
+ * The hooks' order looked at when its time came (--hook-check); *at is when
+ * the next look is due (0: never). The poll timeout until then, or -1.
+ */
+static int hooks_tick(const struct opts *o, struct hooks *hk, __u64 *at)
+{
+	__u64 now = mono_ms();
+
+	if (!hk || !o->hook_check_s)
+		return -1;
+	if (!*at || now >= *at) {
+		if (*at)
+			hooks_check(hk);
+		*at = now + (__u64)o->hook_check_s * 1000;
+	}
+	return (int)(*at - now);
 }
 
 static void on_signal(int sig)
@@ -141,11 +160,14 @@ static int check_pinned_layout(const char *pin_dir, struct bpf_object *obj)
 			}
 			continue;
 		}
-		/* Names only (flags of an older build): made again, losing nothing. */
-		if (names_map(bpf_map__name(m)) && info.map_flags != bpf_map__map_flags(m)) {
-			pr_warn("pinned map %s has flags %#x, this xcnid makes it with %#x: making it "
-				"again (its names are written again from the cluster's state)\n",
-				path, info.map_flags, bpf_map__map_flags(m));
+		/* Names only (flags of an older build, another --map-max): made
+		 * again, losing nothing. */
+		if (names_map(bpf_map__name(m))) {
+			pr_warn("pinned map %s has flags %#x and %u entries, this xcnid makes it with "
+				"%#x and %u: making it again (its names are written again from the "
+				"cluster's state)\n",
+				path, info.map_flags, info.max_entries, bpf_map__map_flags(m),
+				bpf_map__max_entries(m));
 			if (unlink(path)) {
 				err = -errno;
 				pr_err("pinned map %s: cannot remove it to make it again: %s\n", path,
@@ -427,7 +449,8 @@ static int bump_policy_rev(struct from_pod *fp)
 
 /* Records in the node config how far the maps follow the cluster state. */
 static void report_gen(const struct opts *o, struct from_pod *fp, __u64 gen,
-		       const struct pol_result *r, size_t nover, const char *error)
+		       const struct pol_result *r, size_t nover, size_t names_missing,
+		       const char *error)
 {
 	struct xcni_config cfg;
 	__u32 k = 0;
@@ -453,6 +476,9 @@ static void report_gen(const struct opts *o, struct from_pod *fp, __u64 gen,
 		cfg.nr_policies = (__u32)r->npolicies;
 		cfg.nr_endpoints_policy = (__u32)r->neps;
 		cfg.nr_endpoints_overflow = (__u32)nover;
+		cfg.nr_addr_contested = r->ncontested > 0xffff ? 0xffff : (__u16)r->ncontested;
+		if (!error)
+			cfg.nr_names_missing = names_missing > 0xffff ? 0xffff : (__u16)names_missing;
 	}
 	bpf_map__update_elem(fp->maps.xcni_config, &k, sizeof(k), &cfg, sizeof(cfg), 0);
 out:
@@ -650,12 +676,54 @@ static void report_overflows(struct polsync *ps, __u64 gen)
 }
 
 /*
+ * Addresses two live pods claim (pol_contest): each pod named, once per
+ * change of the set, not at every generation; the metric and `xcnictl
+ * endpoint list` show them meanwhile.
+ */
+static void report_contested(const struct pol_result *r, __u64 gen)
+{
+	static size_t last_n;
+	static uint64_t last_sum;
+	uint64_t sum = 0;
+	char ip[INET_ADDRSTRLEN];
+
+	for (size_t i = 0; i < r->ncontested; i++) {
+		const struct pol_contest *c = &r->contested[i];
+
+		sum = sum * 31 + c->ip + c->owner;
+		for (const char *s = c->name.name; *s; s++)
+			sum = sum * 131 + (unsigned char)*s;
+	}
+	if (r->ncontested == last_n && sum == last_sum)
+		return;
+	if (!r->ncontested) {
+		pr_info("generation %llu: no address is claimed by two pods any more\n",
+			(unsigned long long)gen);
+	}
+	last_n = r->ncontested;
+	last_sum = sum;
+	for (size_t i = 0; i < r->ncontested; i++) {
+		const struct pol_contest *c = &r->contested[i];
+
+		inet_ntop(AF_INET, &c->ip, ip, sizeof(ip));
+		pr_err("generation %llu: address %s claimed by pod %s/%s (%s, node %s)%s\n",
+		       (unsigned long long)gen, ip, c->name.ns, c->name.name,
+		       k8s_pod_phase_name(c->phase)[0] ? k8s_pod_phase_name(c->phase) : "no phase",
+		       c->name.node[0] ? c->name.node : "none",
+		       c->owner ? ": its owner, closed (drop-addr-contested) until the others are gone" :
+				  ": not its owner, holds nothing");
+	}
+}
+
+/*
  * *retry: set when some pod was closed only for room that the cleanup of
  * this generation frees: sync again soon.
  * *nodes_changed: set when a Node may have changed (the masquerade set reads them).
  * *v6_due: the IPv6 maps are to be built and written (set by the compiler's
  * delta, cleared once they are written; starts true).
  */
+static size_t last_names_missing; /* said once per change */
+
 static int sync_policy(const struct opts *o, struct from_pod *fp, struct store *st,
 		       struct pol_incr *pi, struct polsync *ps, struct svc_incr *si,
 		       struct svcsync *svs, __u64 gen, bool *nodes_changed, bool *v6_due,
@@ -675,6 +743,7 @@ static int sync_policy(const struct opts *o, struct from_pod *fp, struct store *
 	double t0 = now_msf(), t1;
 	int err;
 
+	memcpy(po.id_key, o->id_key, sizeof(po.id_key));
 	if (node)
 		po.node_ip = node->node.internal_ip;
 	if (o->ov->underlay) {
@@ -697,14 +766,16 @@ static int sync_policy(const struct opts *o, struct from_pod *fp, struct store *
 			svc_incr_invalidate(si);
 		pr_err("compiling policy (generation %llu): %s\n", (unsigned long long)gen,
 		       kerr.msg[0] ? kerr.msg : strerror(-err));
-		report_gen(o, fp, gen, r, 0, kerr.msg[0] ? kerr.msg : strerror(-err));
+		report_gen(o, fp, gen, r, 0, 0, kerr.msg[0] ? kerr.msg : strerror(-err));
 		return err;
 	}
 	t1 = now_msf();
 	*v6_due |= d->v6_changed;
 	err = polsync_apply(ps, r, d, &ss, msg, sizeof(msg));
-	if (!err)
+	if (!err) {
 		report_overflows(ps, gen);
+		report_contested(r, gen);
+	}
 	if (!err && ss.retry)
 		*retry = true;
 	if (err) {
@@ -714,7 +785,7 @@ static int sync_policy(const struct opts *o, struct from_pod *fp, struct store *
 		if (!msg[0])
 			snprintf(msg, sizeof(msg), "writing the policy maps: %s", strerror(-err));
 		pr_err("generation %llu not applied: %s\n", (unsigned long long)gen, msg);
-		report_gen(o, fp, gen, r, 0, msg);
+		report_gen(o, fp, gen, r, 0, 0, msg);
 		return err;
 	}
 	/* IPv6 addresses: identities (ipcache6) and this node's policy keys (polkey6).
@@ -732,7 +803,7 @@ static int sync_policy(const struct opts *o, struct from_pod *fp, struct store *
 			snprintf(msg, sizeof(msg), "writing the IPv6 maps (ipcache6, polkey6): %s",
 				 strerror(-err));
 			pr_err("generation %llu not applied: %s\n", (unsigned long long)gen, msg);
-			report_gen(o, fp, gen, r, 0, msg);
+			report_gen(o, fp, gen, r, 0, 0, msg);
 			return err;
 		}
 		*v6_due = false;
@@ -751,10 +822,15 @@ static int sync_policy(const struct opts *o, struct from_pod *fp, struct store *
 	store_changes_free(ch, nch);
 	if (o->kpr && err) {
 		pr_err("generation %llu not applied: %s\n", (unsigned long long)gen, msg);
-		report_gen(o, fp, gen, r, 0, msg);
+		report_gen(o, fp, gen, r, 0, 0, msg);
 		return err;
 	}
-	report_gen(o, fp, gen, r, ss.eps_overflow, NULL);
+	if (ss.names_missing != last_names_missing)
+		pr_warn("generation %llu: %zu names for people (identities, policies, pods) do not fit "
+			"the maps of names: shown as numbers; policy is applied all the same\n",
+			(unsigned long long)gen, ss.names_missing);
+	last_names_missing = ss.names_missing;
+	report_gen(o, fp, gen, r, ss.eps_overflow, ss.names_missing, NULL);
 	pr_info("generation %llu applied in %.2f ms (compile %.2f ms, %s%s%s%s, %zu pods compiled, %zu given new identities): "
 		"%zu pods rewritten (%zu in place), %zu entries written, %zu deleted, %zu other map changes; "
 		"%zu identities, %zu policies\n",
@@ -780,8 +856,9 @@ static int sync_masq(const struct opts *o, struct store *st)
 
 /* Follows the manifest directory until asked to stop. */
 static int watch_cluster(const struct opts *o, struct from_pod *fp, struct http *hs,
-			 struct flowd *fd)
+			 struct flowd *fd, struct hooks *hk)
 {
+	__u64 hook_at = 0;
 	struct store *st = store_new();
 	struct cs_backend *b = NULL;
 	struct pol_incr *pi = pol_incr_new();
@@ -804,6 +881,21 @@ static int watch_cluster(const struct opts *o, struct from_pod *fp, struct http 
 		goto out;
 	}
 	polsync_set_ns_share(ps, o->ns_share);
+	/* A restarted agent gives every label set the number the maps give it. */
+	{
+		struct pol_idprev *prev = NULL;
+		size_t nprev = 0;
+
+		err = polsync_identities(ps, &prev, &nprev);
+		if (!err)
+			err = pol_incr_seed(pi, prev, nprev);
+		free(prev);
+		if (err)
+			goto out;
+		if (nprev)
+			pr_info("%zu identities found in the maps: their label sets keep them\n",
+				nprev);
+	}
 	/* Reads what the maps hold: a restart keeps every translation until the state is read. */
 	if (o->kpr && (err = svcsync_open(o->pin_dir, &ss))) {
 		pr_err("opening the Service maps under %s: %s\n", o->pin_dir, strerror(-err));
@@ -848,7 +940,7 @@ static int watch_cluster(const struct opts *o, struct from_pod *fp, struct http 
 					 { .fd = http_fd(hs), .events = POLLIN },
 					 { .fd = flowd_fd(fd), .events = POLLIN } };
 		__u64 gen = b->sync_gen;
-		int timeout = -1, n;
+		int timeout = hooks_tick(o, hk, &hook_at), n;
 
 		if (retry && !due) {
 			/* Pods closed for room the last cleanup freed: judge them again. */
@@ -857,8 +949,9 @@ static int watch_cluster(const struct opts *o, struct from_pod *fp, struct http 
 		}
 		if (due) {
 			__u64 now = mono_ms();
+			int t = due > now ? (int)(due - now) : 0;
 
-			timeout = due > now ? (int)(due - now) : 0;
+			timeout = timeout < 0 || t < timeout ? t : timeout;
 		}
 		n = poll(pfd, 3, timeout);
 		if (n < 0 && errno == EINTR)
@@ -896,7 +989,7 @@ static int watch_cluster(const struct opts *o, struct from_pod *fp, struct http 
 				masq_due = false;
 		} else if (b->sync_gen != gen) {
 			/* A new token and no object change: the maps already hold it. */
-			report_gen(o, fp, b->sync_gen, NULL, 0, NULL);
+			report_gen(o, fp, b->sync_gen, NULL, 0, 0, NULL);
 		}
 	}
 out:
@@ -920,6 +1013,7 @@ static int run(const struct opts *o)
 	struct flowd *fd = NULL;
 	struct http *hs = NULL;
 	struct sock_lb *sl = NULL;
+	struct hooks *hk = NULL;
 	char links[512];
 	int err;
 
@@ -974,7 +1068,11 @@ static int run(const struct opts *o)
 		cidr6_mask(m.s6_addr, o->svc6_len);
 		memcpy((void *)fp->rodata->svc_cidr6, o->svc6.s6_addr, 16);
 		memcpy((void *)fp->rodata->svc_mask6, m.s6_addr, 16);
+		memcpy(o->ov->svc6, o->svc6.s6_addr, 16);
+		memcpy(o->ov->svc6_mask, m.s6_addr, 16);
 	}
+	o->ov->svc_cidr = o->svc_cidr;
+	o->ov->svc_mask = o->svc_mask;
 	memcpy((void *)fp->rodata->pod_cidr6, o->mq->pod6.net.s6_addr, 16);
 	fp->rodata->pod_cidr6_len = o->mq->pod6.len;
 	fp->rodata->gateway_ip = o->gateway;
@@ -1054,11 +1152,16 @@ static int run(const struct opts *o)
 		pr_err("pinning programs under %s: %s\n", o->pin_dir, strerror(-err));
 		goto out;
 	}
+	/* Attached first; looked at now, and every --hook-check seconds after. */
+	if ((err = hooks_open(o->pin_dir, o->ov, &hk)))
+		goto out;
+	hooks_check(hk);
 	if ((o->metrics_addr || o->ui_addr) && !o->once &&
 	    (err = http_open(o->metrics_addr ?: o->ui_addr, o->http_remote, &hs)))
 		goto out;
 	if (o->metrics_addr && !o->once && (err = metrics_open(o->pin_dir, hs, &ms)))
 		goto out;
+	metrics_set_hooks(ms, hk);
 	if (o->flows.window && !o->once &&
 	    (err = flowd_open(&o->flows, o->pin_dir, o->node_name, &fd)))
 		goto out;
@@ -1075,14 +1178,16 @@ static int run(const struct opts *o)
 	fflush(stdout);
 
 	if ((o->manifests || o->kubeconfig || o->in_cluster) && !o->once) {
-		err = watch_cluster(o, fp, hs, fd);
+		err = watch_cluster(o, fp, hs, fd, hk);
 	} else {
+		__u64 hook_at = 0;
+
 		/* poll(2) skips fd -1: without metrics this waits for a signal, as pause(2) would. */
 		while (!o->once && !stop) {
 			struct pollfd pfd[2] = { { .fd = http_fd(hs), .events = POLLIN },
 						 { .fd = flowd_fd(fd), .events = POLLIN } };
 
-			if (poll(pfd, 2, -1) > 0) {
+			if (poll(pfd, 2, hooks_tick(o, hk, &hook_at)) > 0) {
 				if (pfd[0].revents)
 					http_dispatch(hs);
 				if (pfd[1].revents)
@@ -1095,6 +1200,7 @@ out:
 	ui_free(ui);
 	flowd_free(fd);
 	metrics_free(ms);
+	hooks_free(hk);
 	/* Programs, maps and the masquerade table stay: the data plane outlives the agent. */
 	masq_free(o->mq);
 	overlay_free(o->ov);

@@ -21,7 +21,31 @@ static const struct pt_col ep_cols[] = {
 	{ "POD-MAC", "pod_mac", PT_STR },
 	{ "HOST-MAC", "host_mac", PT_STR },
 	{ "FLAGS", "flags", PT_HEX },
+	{ "POLICY", "policy", PT_STR },
 };
+
+/*
+ * The pod's policy state as xcnid left it in xcni_polep (keyed by the IPv4,
+ * or an IPv6-only pod's polkey6): "contested" (another live pod claims its
+ * address), "overflow" (its policy did not fit), "pending" (not judged yet, or
+ * no agent enforces policy here), "isolated" (some direction), "open".
+ */
+static const char *ep_policy(int polep_fd, int polkey6_fd, __u32 ip, const __u8 *ip6)
+{
+	struct xcni_polep pe;
+	__u32 key = ip;
+
+	if (!key && ip6 && (polkey6_fd < 0 || bpf_map_lookup_elem(polkey6_fd, ip6, &key)))
+		return "pending";
+	if (polep_fd < 0 || bpf_map_lookup_elem(polep_fd, &key, &pe))
+		return "pending";
+	if (pe.isolated & XCNI_POLEP_CONTESTED)
+		return "contested";
+	if (pe.isolated & XCNI_POLEP_OVERFLOW)
+		return "overflow";
+	return pe.isolated & (XCNI_ISOLATED(XCNI_DIR_TO_POD) | XCNI_ISOLATED(XCNI_DIR_FROM_POD)) ?
+		       "isolated" : "open";
+}
 
 struct ep_rec {
 	__u32 ip; /* network order */
@@ -35,7 +59,8 @@ struct ep6_rec {
 };
 
 /* ip 0: an IPv6-only pod; ip6 NULL: no IPv6. The rest from ep (the IPv4 entry's if both). */
-static void ep_row(struct ptable *t, __u32 ip, const __u8 *ip6, const struct xcni_endpoint *ep)
+static void ep_row(struct ptable *t, __u32 ip, const __u8 *ip6, const struct xcni_endpoint *ep,
+		   const char *policy)
 {
 	char buf[INET6_ADDRSTRLEN], ifname[IF_NAMESIZE];
 
@@ -59,6 +84,7 @@ static void ep_row(struct ptable *t, __u32 ip, const __u8 *ip6, const struct xcn
 	pt_mac(t, ep->pod_mac);
 	pt_mac(t, ep->host_mac);
 	pt_uint(t, ep->flags);
+	pt_str(t, policy);
 }
 
 static int ep_cmp(const void *a, const void *b)
@@ -101,7 +127,7 @@ static struct ep6_rec *ep6_pair(struct ep6_rec *recs, size_t n, const struct xcn
 }
 
 static void ep_show(struct ptable *t, const struct filter *f, __u32 ip, const __u8 *ip6,
-		    const struct xcni_endpoint *ep)
+		    const struct xcni_endpoint *ep, const int fds[2])
 {
 	/* Identity 0: policy has not assigned one; the ipcache may know it. */
 	struct frow r = { .addr = { ip }, .plen = { 32 }, .naddr = !!ip,
@@ -109,7 +135,7 @@ static void ep_show(struct ptable *t, const struct filter *f, __u32 ip, const __
 			  .id = { ep->identity }, .nid = !!ep->identity };
 
 	if (filter_match(f, &r))
-		ep_row(t, ip, ip6, ep);
+		ep_row(t, ip, ip6, ep, ep_policy(fds[0], fds[1], ip, ip6));
 }
 
 static int cmd_endpoint_list(const struct ctx *c, char **argv)
@@ -119,6 +145,7 @@ static int cmd_endpoint_list(const struct ctx *c, char **argv)
 	struct ptable *t = NULL;
 	struct filter f;
 	size_t n, n6, i;
+	int fds[2] = { -1, -1 };
 	int err;
 
 	(void)argv;
@@ -134,19 +161,24 @@ static int cmd_endpoint_list(const struct ctx *c, char **argv)
 		pr_err("%s: %s\n", m_endpoints6.name, strerror(-err));
 		goto out;
 	}
+	fds[0] = map_open_quiet(c, &m_polep);
+	fds[1] = map_open_quiet(c, &m_polkey6);
 	t = pt_new(ep_cols, ARRAY_SIZE(ep_cols), 0);
 	/* Dual-stack pods by their IPv4, then IPv6-only ones by their IPv6. */
 	for (i = 0; i < n; i++) {
 		p = ep6_pair(recs6, n6, &recs[i].ep);
 		if (p)
 			p->paired = true;
-		ep_show(t, &f, recs[i].ip, p ? p->ip.addr : NULL, &recs[i].ep);
+		ep_show(t, &f, recs[i].ip, p ? p->ip.addr : NULL, &recs[i].ep, fds);
 	}
 	for (i = 0; i < n6; i++)
 		if (!recs6[i].paired)
-			ep_show(t, &f, 0, recs6[i].ip.addr, &recs6[i].ep);
+			ep_show(t, &f, 0, recs6[i].ip.addr, &recs6[i].ep, fds);
 	err = show(c, t);
 out:
+	for (i = 0; i < 2; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
 	free(recs);
 	free(recs6);
 	filter_close(&f);
@@ -209,7 +241,15 @@ static int cmd_endpoint_get(const struct ctx *c, char **argv)
 	}
 	ip6 = p ? p->ip.addr : NULL;
 	t = pt_new(ep_cols, ARRAY_SIZE(ep_cols), PT_RECORD);
-	ep_row(t, ip, ip6, &ep);
+	{
+		int pfd = map_open_quiet(c, &m_polep), kfd = map_open_quiet(c, &m_polkey6);
+
+		ep_row(t, ip, ip6, &ep, ep_policy(pfd, kfd, ip, ip6));
+		if (pfd >= 0)
+			close(pfd);
+		if (kfd >= 0)
+			close(kfd);
+	}
 	err = show(c, t);
 	goto close;
 lookup:

@@ -419,12 +419,13 @@ enum side_why {
 	WHY_ISOLATED, /* isolated, nothing allows */
 	WHY_PENDING, /* no polep entry where xcnid enforces policy: not judged yet */
 	WHY_OVERFLOW, /* its policy did not fit the maps: closed */
+	WHY_CONTESTED, /* another live pod claims its address: closed */
 };
 
 static const char *const why_names[] = {
 	[WHY_SELF] = "self", [WHY_NOT_POD] = "not-a-pod", [WHY_REMOTE] = "remote",
 	[WHY_DEFAULT] = "default", [WHY_HOST] = "host", [WHY_RULE] = "rule",
-	[WHY_ISOLATED] = "isolated", [WHY_PENDING] = "pending", [WHY_OVERFLOW] = "overflow",
+	[WHY_ISOLATED] = "isolated", [WHY_PENDING] = "pending", [WHY_OVERFLOW] = "overflow", [WHY_CONTESTED] = "contested",
 };
 
 /* What one side decided, and the lookups that decided it. */
@@ -750,6 +751,12 @@ static int explain_side(const struct node_maps *m, struct side *s, const struct 
 		s->why = WHY_PENDING;
 		return 0;
 	}
+	if (err && (pe.isolated & XCNI_POLEP_CONTESTED)) {
+		walk_add(s, "polep[%s] contested: another live pod claims the address",
+			 ip_str(pod->ip, a));
+		s->why = WHY_CONTESTED;
+		return 0;
+	}
 	if (err && (pe.isolated & XCNI_POLEP_OVERFLOW)) {
 		walk_add(s, "polep[%s] overflow: its policy did not fit the maps", ip_str(pod->ip, a));
 		s->why = WHY_OVERFLOW;
@@ -838,7 +845,7 @@ static bool rule_denies(const struct side *s)
 static bool side_allows(const struct side *s)
 {
 	return s->why != WHY_ISOLATED && s->why != WHY_REMOTE && s->why != WHY_PENDING &&
-	       s->why != WHY_OVERFLOW && !rule_denies(s);
+	       s->why != WHY_OVERFLOW && s->why != WHY_CONTESTED && !rule_denies(s);
 }
 
 /*
@@ -1014,6 +1021,10 @@ static void side_text(struct ptable *t, const struct side *s, const struct flow_
 	case WHY_OVERFLOW:
 		pt_strf(t, "deny: %s's policy did not fit the maps: closed (drop-policy-overflow, "
 			   "node %s)", who, s->node);
+		break;
+	case WHY_CONTESTED:
+		pt_strf(t, "deny: another live pod claims %s's address: closed until one is gone "
+			   "(drop-addr-contested, node %s)", who, s->node);
 		break;
 	case WHY_ISOLATED:
 		if (s->nisolators)

@@ -216,6 +216,8 @@ struct pol_isolation {
 static const char *isolation_words(const struct xcni_polep *pe, __u8 dir, const char *by,
 				   char *buf, size_t len)
 {
+	if (pe->isolated & XCNI_POLEP_CONTESTED)
+		return "closed: another live pod claims its address (drop-addr-contested)";
 	if (pe->isolated & XCNI_POLEP_OVERFLOW)
 		return "closed: its policy did not fit the maps (drop-policy-overflow)";
 	if (!(pe->isolated & XCNI_ISOLATED(dir)))
@@ -472,9 +474,11 @@ static int cmd_policy_list(const struct ctx *c, char **argv)
 		pt_uint(t, pe->identity);
 		pt_uint(t, pe->version);
 		/* A closed pod's policy did not fit: nothing in or out (drop-policy-overflow). */
-		pt_str(t, pe->isolated & XCNI_POLEP_OVERFLOW ? "overflow" :
+		pt_str(t, pe->isolated & XCNI_POLEP_CONTESTED ? "contested" :
+			  pe->isolated & XCNI_POLEP_OVERFLOW ? "overflow" :
 			  pe->isolated & XCNI_ISOLATED(XCNI_DIR_TO_POD) ? "isolated" : "allow-all");
-		pt_str(t, pe->isolated & XCNI_POLEP_OVERFLOW ? "overflow" :
+		pt_str(t, pe->isolated & XCNI_POLEP_CONTESTED ? "contested" :
+			  pe->isolated & XCNI_POLEP_OVERFLOW ? "overflow" :
 			  pe->isolated & XCNI_ISOLATED(XCNI_DIR_FROM_POD) ? "isolated" : "allow-all");
 		pt_uint(t, pol_entries(recs, nr, eps[i].ip, pe->version, &first));
 		pt_str(t, tiers_of(recs, nr, eps[i].ip, pe->version, tiers, sizeof(tiers)));

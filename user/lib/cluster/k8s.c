@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../system/cidr.h"
 #include "k8s.h"
@@ -220,6 +221,67 @@ static int pod_ip_take(struct ctx *c, struct k8s_pod *pod, const char *s, const 
 	return fail_in(c, name, "\"%s\" is not a valid IPv4 or IPv6 address", s);
 }
 
+/* An RFC 3339 time as the API server writes it ("2026-11-26T00:28:34Z"). */
+static int parse_time(struct ctx *c, json_t *meta, const char *key, int64_t *out)
+{
+	const char *s, *end;
+	struct tm tm = { 0 };
+	int err = get_str(c, meta, key, &s);
+
+	if (err || !s || !*s)
+		return err;
+	end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+	/* Fractions of a second and a zone other than Z: the API sends neither. */
+	if (end && *end == '.')
+		while (*++end >= '0' && *end <= '9')
+			;
+	if (!end || strcmp(end, "Z"))
+		return fail_in(c, key, "\"%s\" is not a time (RFC 3339, as 2006-01-02T15:04:05Z)",
+			       s);
+	*out = (int64_t)timegm(&tm);
+	return 0;
+}
+
+static const char *const pod_phases[] = {
+	[K8S_POD_PENDING] = "Pending", [K8S_POD_RUNNING] = "Running",
+	[K8S_POD_SUCCEEDED] = "Succeeded", [K8S_POD_FAILED] = "Failed",
+	[K8S_POD_UNKNOWN] = "Unknown",
+};
+
+/* What decides whether a pod holds its address: its phase and its times. */
+static int parse_pod_life(struct ctx *c, json_t *doc, json_t *status, struct k8s_pod *pod)
+{
+	json_t *meta = get(doc, "metadata");
+	const char *phase;
+	int64_t deleted = 0;
+	size_t old;
+	int err;
+
+	old = field(c, "metadata");
+	err = parse_time(c, meta, "creationTimestamp", &pod->created);
+	if (!err)
+		err = parse_time(c, meta, "deletionTimestamp", &deleted);
+	pop(c, old);
+	if (err)
+		return err;
+	pod->deleting = deleted != 0;
+	old = field(c, "status");
+	err = get_str(c, status, "phase", &phase);
+	pop(c, old);
+	if (err || !phase || !*phase)
+		return err;
+	pod->phase = K8S_POD_UNKNOWN; /* a phase of a later API: neither finished nor running */
+	for (size_t i = 1; i < sizeof(pod_phases) / sizeof(*pod_phases); i++)
+		if (!strcmp(phase, pod_phases[i]))
+			pod->phase = (enum k8s_pod_phase)i;
+	return 0;
+}
+
+const char *k8s_pod_phase_name(enum k8s_pod_phase p)
+{
+	return p > K8S_POD_PHASE_UNSET && p <= K8S_POD_UNKNOWN ? pod_phases[p] : "";
+}
+
 static int parse_pod(struct ctx *c, json_t *doc, struct k8s_pod *pod)
 {
 	json_t *spec, *status, *containers, *ct, *ports = NULL, *port, *names, *ips, *v;
@@ -230,6 +292,8 @@ static int parse_pod(struct ctx *c, json_t *doc, struct k8s_pod *pod)
 	err = get_obj(c, doc, "spec", &spec);
 	if (!err)
 		err = get_obj(c, doc, "status", &status);
+	if (!err)
+		err = parse_pod_life(c, doc, status, pod);
 	if (err)
 		return err;
 
@@ -536,7 +600,8 @@ static int parse_any(json_t *doc, struct k8s_object **out, struct k8s_error *err
 	}
 	/* A known kind under another version is an error, not a skip: silently ignoring a
 	 * NetworkPolicy (say an old extensions/v1beta1 one) would leave pods unprotected. */
-	if (strcmp(api, kind_api[k]))
+	if (strcmp(api, kind_api[k]) &&
+	    !(k == K8S_ENDPOINTSLICE && !strcmp(api, K8S_ENDPOINTSLICE_V1BETA1)))
 		return fail_in(&c, "apiVersion", "\"%s\" is not served for %s (want %s)", api, kind,
 			       kind_api[k]);
 	if (meta && !json_is_object(meta))

@@ -76,6 +76,8 @@ struct k8s_meta {
 };
 
 #define K8S_POLICY_MODE_ANNOTATION "xcni.io/policy-mode"
+/* EndpointSlices as 1.19 and 1.20 serve them; read as discovery.k8s.io/v1. */
+#define K8S_ENDPOINTSLICE_V1BETA1 "discovery.k8s.io/v1beta1"
 
 
 struct k8s_namespace {
@@ -88,6 +90,15 @@ struct k8s_container_port {
 	uint8_t proto; /* IPPROTO_TCP (default), IPPROTO_UDP, IPPROTO_SCTP */
 };
 
+enum k8s_pod_phase {
+	K8S_POD_PHASE_UNSET = 0, /* no status.phase (a manifest as written) */
+	K8S_POD_PENDING,
+	K8S_POD_RUNNING,
+	K8S_POD_SUCCEEDED,
+	K8S_POD_FAILED,
+	K8S_POD_UNKNOWN, /* "Unknown", or a phase this build does not know */
+};
+
 struct k8s_pod {
 	struct k8s_meta meta;
 	char *node_name; /* spec.nodeName, NULL if unset */
@@ -97,7 +108,24 @@ struct k8s_pod {
 	uint8_t ip6[16]; /* ... that one */
 	size_t nports; /* every spec.containers[].ports[] entry */
 	struct k8s_container_port *ports;
+	enum k8s_pod_phase phase; /* status.phase */
+	int64_t created; /* metadata.creationTimestamp, seconds since the epoch; 0 if unset */
+	bool deleting; /* metadata.deletionTimestamp is set: it keeps its address until gone */
 };
+
+/*
+ * A pod whose containers have all ended for good (Succeeded, Failed) keeps
+ * status.podIP in the API until it is collected, which may take days, while
+ * IPAM hands that address to a new pod: a finished pod holds no address and
+ * no identity. A pod being deleted keeps both until it is gone.
+ */
+/* "Running", ...; "" when unset. */
+const char *k8s_pod_phase_name(enum k8s_pod_phase p);
+
+static inline bool k8s_pod_finished(const struct k8s_pod *p)
+{
+	return p->phase == K8S_POD_SUCCEEDED || p->phase == K8S_POD_FAILED;
+}
 
 struct k8s_node {
 	struct k8s_meta meta;

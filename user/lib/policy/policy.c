@@ -37,11 +37,6 @@ uint32_t fnv1a(const char *s)
 	return h;
 }
 
-uint32_t pol_identity_hash(const char *canon)
-{
-	return XCNI_ID_MIN_LABELS + fnv1a(canon) % ID_SPAN;
-}
-
 uint32_t pol_policy_hash_raw(uint32_t (*hash)(const char *), const char *ns, const char *name)
 {
 	char buf[512];
@@ -1035,6 +1030,18 @@ int cmp_ep(const void *a, const void *b)
 		      sizeof(uint32_t));
 }
 
+/* A contested address's owner: closed, no entries (pol_contest). */
+void pol_ep_contest(struct pol_ep *ep)
+{
+	free(ep->entries);
+	free(ep->cidrs);
+	ep->entries = NULL;
+	ep->cidrs = NULL;
+	ep->nentries = ep->ncidrs = 0;
+	ep->state.isolated |= XCNI_POLEP_OVERFLOW | XCNI_POLEP_CONTESTED;
+	memset(ep->state.has, 0, sizeof(ep->state.has));
+}
+
 static int build_eps(struct ctx *x)
 {
 	struct pol_result *r = x->r;
@@ -1053,6 +1060,8 @@ static int build_eps(struct ctx *x)
 		if (!pod_managed(p) || !pol_pod_local(x, p) || !pod_addr(p, true))
 			continue;
 		ret = compile_ep(x, p, x->pod_id[i], &eb, &r->eps[r->neps++]);
+		if (!ret && x->pod_contested[i])
+			pol_ep_contest(&r->eps[r->neps - 1]);
 	}
 	qsort(r->eps, r->neps, sizeof(*r->eps), cmp_ep);
 	cnp_memo_free(x->cnp_memo);
@@ -1096,6 +1105,7 @@ void ctx_free(struct ctx *x)
 	free(x->nsaudit);
 	free(x->nodes);
 	free(x->pod_id);
+	free(x->pod_contested);
 	free(x->pods);
 	memset(x, 0, sizeof(*x));
 }
@@ -1134,7 +1144,9 @@ int compile_full(const struct cluster *c, const struct pol_opts *o, struct pol_r
 	sort_unless_sorted(x->nodes, x->nnodes, sizeof(*x->nodes), cmp_meta);
 	sort_unless_sorted(x->nps, x->nnps, sizeof(*x->nps), cmp_meta);
 
-	ret = pol_build_nslabels(x, c);
+	ret = pol_resolve_contested(x);
+	if (!ret)
+		ret = pol_build_nslabels(x, c);
 	if (!ret)
 		ret = cnp_ctx_init(x, c);
 	if (!ret)
@@ -1187,5 +1199,6 @@ void pol_result_free(struct pol_result *r)
 	free(r->policies);
 	free(r->podnames);
 	free(r->rulenames);
+	free(r->contested);
 	memset(r, 0, sizeof(*r));
 }

@@ -138,6 +138,108 @@ static uint32_t probe(struct u32set *used, uint32_t h, uint32_t min, uint32_t sp
 	return id;
 }
 
+/* ---- identity numbers ------------------------------------------------ */
+
+#define ROTL64(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
+#define SIPROUND                                                              \
+	do {                                                                  \
+		v0 += v1, v1 = ROTL64(v1, 13), v1 ^= v0, v0 = ROTL64(v0, 32); \
+		v2 += v3, v3 = ROTL64(v3, 16), v3 ^= v2;                      \
+		v0 += v3, v3 = ROTL64(v3, 21), v3 ^= v0;                      \
+		v2 += v1, v1 = ROTL64(v1, 17), v1 ^= v2, v2 = ROTL64(v2, 32); \
+	} while (0)
+
+static uint64_t le64(const uint8_t *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 7; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/* SipHash-2-4 (Aumasson and Bernstein, 2012), as in the paper's reference. */
+uint64_t pol_siphash(const uint8_t key[16], const void *data, size_t len)
+{
+	const uint8_t *in = data, *end = in + len - len % 8;
+	uint64_t k0 = le64(key), k1 = le64(key + 8), b = (uint64_t)len << 56;
+	uint64_t v0 = 0x736f6d6570736575ull ^ k0, v1 = 0x646f72616e646f6dull ^ k1;
+	uint64_t v2 = 0x6c7967656e657261ull ^ k0, v3 = 0x7465646279746573ull ^ k1;
+
+	for (; in != end; in += 8) {
+		uint64_t m = le64(in);
+
+		v3 ^= m;
+		SIPROUND;
+		SIPROUND;
+		v0 ^= m;
+	}
+	for (size_t i = 0; i < len % 8; i++)
+		b |= (uint64_t)in[i] << (8 * i);
+	v3 ^= b;
+	SIPROUND;
+	SIPROUND;
+	v0 ^= b;
+	v2 ^= 0xff;
+	SIPROUND;
+	SIPROUND;
+	SIPROUND;
+	SIPROUND;
+	return v0 ^ v1 ^ v2 ^ v3;
+}
+
+uint32_t pol_ident_number(const struct pol_opts *o, const char *canon)
+{
+	uint64_t h = o->hash ? o->hash(canon) : pol_siphash(o->id_key, canon, strlen(canon));
+
+	return XCNI_ID_MIN_LABELS + (uint32_t)(h % ID_SPAN);
+}
+
+uint32_t pol_identity_hash(const char *canon)
+{
+	const struct pol_opts o = { 0 };
+
+	return pol_ident_number(&o, canon);
+}
+
+void pol_ident_label(const char *canon, char *out)
+{
+	const size_t size = sizeof(((struct xcni_idlabels *)0)->labels);
+	static const uint8_t key[16] = "xcni-idlabel-dg";
+	size_t n = strlen(canon);
+
+	memset(out, 0, size);
+	if (n < size) {
+		memcpy(out, canon, n);
+		return;
+	}
+	/* A digest beside the cut: two long sets sharing their first bytes are
+	 * told apart after a restart. */
+	memcpy(out, canon, size - 18);
+	snprintf(out + size - 18, 18, "#%016llx",
+		 (unsigned long long)pol_siphash(key, canon, n));
+}
+
+static int cmp_idprev(const void *a, const void *b)
+{
+	return strcmp(((const struct pol_idprev *)a)->labels,
+		      ((const struct pol_idprev *)b)->labels);
+}
+
+/* The number the previous allocation gave canon; 0: none. */
+static uint32_t idprev_find(const struct pol_opts *o, const char *canon)
+{
+	char lab[sizeof(((struct xcni_idlabels *)0)->labels)];
+	struct pol_idprev k = { .labels = lab };
+	const struct pol_idprev *p;
+
+	if (!o->nprev)
+		return 0;
+	pol_ident_label(canon, lab);
+	p = bsearch(&k, o->prev, o->nprev, sizeof(k), cmp_idprev);
+	return p && p->id >= XCNI_ID_MIN_LABELS && p->id < XCNI_ID_CIDR_BASE ? p->id : 0;
+}
+
 int cmp_str(const char *a, const char *b)
 {
 	return strcmp(a ? a : "", b ? b : "");
@@ -195,9 +297,11 @@ bool pol_pod_local(const struct ctx *x, const struct k8s_pod *p)
 	return !x->o->node_name || (p->node_name && !strcmp(p->node_name, x->o->node_name));
 }
 
+/* A pod of xcni's with an address and an identity: not the node's own
+ * network, and not finished (k8s_pod_finished: its address may be another's). */
 bool pod_managed(const struct k8s_pod *p)
 {
-	return !p->host_network;
+	return !p->host_network && !k8s_pod_finished(p);
 }
 
 uint32_t pol_polkey6(const uint8_t ip6[16])
@@ -219,6 +323,120 @@ uint32_t pod_addr(const struct k8s_pod *p, bool local)
 	if (p->ip)
 		return p->ip;
 	return local && p->has_ip6 ? pol_polkey6(p->ip6) : 0;
+}
+
+/* ---- addresses claimed twice ------------------------------------------ */
+
+static const struct ctx *contest_x; /* qsort has no context */
+
+static int cmp_pod_addr(const void *a, const void *b)
+{
+	const struct k8s_pod *p = contest_x->pods[*(const size_t *)a];
+	const struct k8s_pod *q = contest_x->pods[*(const size_t *)b];
+	uint32_t x = ntohl(pod_addr(p, pol_pod_local(contest_x, p)));
+	uint32_t y = ntohl(pod_addr(q, pol_pod_local(contest_x, q)));
+
+	if (x != y)
+		return (x > y) - (x < y);
+	return (*(const size_t *)a > *(const size_t *)b) - (*(const size_t *)a < *(const size_t *)b);
+}
+
+/* A Running pod (or one whose phase nobody wrote: a manifest) over a Pending one. */
+static int phase_rank(enum k8s_pod_phase ph)
+{
+	return ph == K8S_POD_RUNNING || ph == K8S_POD_PHASE_UNSET ? 2 : 1;
+}
+
+/*
+ * The owner of a contested address, of pods[a] and pods[b] (a before b in
+ * name order): Running over Pending, then the newer (creationTimestamp), then
+ * the first by namespace and name. True when b wins. Every node decides the
+ * same from the same view.
+ */
+static bool contest_beats(const struct k8s_pod *b, const struct k8s_pod *a)
+{
+	if (phase_rank(b->phase) != phase_rank(a->phase))
+		return phase_rank(b->phase) > phase_rank(a->phase);
+	return b->created > a->created;
+}
+
+int pol_resolve_contested(struct ctx *x)
+{
+	struct pol_result *r = x->r;
+	size_t *ix, n = 0, cap = 0, kept = 0;
+	bool *drop;
+	int ret = -ENOMEM;
+
+	x->pod_contested = calloc(x->npods ? x->npods : 1, sizeof(*x->pod_contested));
+	ix = calloc(x->npods ? x->npods : 1, sizeof(*ix));
+	drop = calloc(x->npods ? x->npods : 1, sizeof(*drop));
+	if (!x->pod_contested || !ix || !drop)
+		goto out;
+	for (size_t i = 0; i < x->npods; i++)
+		if (pod_managed(x->pods[i]) && pod_addr(x->pods[i], pol_pod_local(x, x->pods[i])))
+			ix[n++] = i;
+	contest_x = x;
+	qsort(ix, n, sizeof(*ix), cmp_pod_addr);
+	for (size_t a = 0, b; a < n; a = b) {
+		const struct k8s_pod *p = x->pods[ix[a]];
+		uint32_t addr = pod_addr(p, pol_pod_local(x, p));
+		size_t own = a;
+
+		for (b = a + 1; b < n; b++) {
+			const struct k8s_pod *q = x->pods[ix[b]];
+
+			if (pod_addr(q, pol_pod_local(x, q)) != addr)
+				break;
+			if (contest_beats(q, x->pods[ix[own]]))
+				own = b;
+		}
+		if (b - a < 2)
+			continue;
+		for (size_t k = a; k < b; k++) {
+			const struct k8s_pod *q = x->pods[ix[k]];
+			struct pol_contest *c;
+
+			if (grow(&r->contested, &cap, r->ncontested, sizeof(*r->contested)))
+				goto out;
+			c = &r->contested[r->ncontested++];
+			memset(c, 0, sizeof(*c));
+			c->ip = addr;
+			c->owner = k == own;
+			c->phase = q->phase;
+			copy_str(c->name.ns, sizeof(c->name.ns), q->meta.ns);
+			copy_str(c->name.name, sizeof(c->name.name), q->meta.name);
+			copy_str(c->name.node, sizeof(c->name.node), q->node_name);
+			if (k == own)
+				x->pod_contested[ix[k]] = true;
+			else
+				drop[ix[k]] = true;
+		}
+	}
+	/* The owner first within each address. */
+	for (size_t i = 0; i < r->ncontested; i++) {
+		size_t j = i;
+
+		while (j > 0 && r->contested[j].owner && r->contested[j - 1].ip == r->contested[j].ip) {
+			struct pol_contest t = r->contested[j - 1];
+
+			r->contested[j - 1] = r->contested[j];
+			r->contested[j] = t;
+			j--;
+		}
+	}
+	/* The others hold nothing: out of the view this compile sees. */
+	for (size_t i = 0; i < x->npods; i++) {
+		if (drop[i])
+			continue;
+		x->pod_contested[kept] = x->pod_contested[i];
+		x->pods[kept++] = x->pods[i];
+	}
+	x->npods = kept;
+	ret = 0;
+out:
+	free(ix);
+	free(drop);
+	return ret;
 }
 
 /* ---- namespaces and identities --------------------------------------- */
@@ -276,10 +494,10 @@ static int cmp_podcanon(const void *a, const void *b)
 }
 
 /*
- * One identity per distinct canonical label string. Numbers are handed out
- * in the strings' sorted order, so of two strings whose hashes collide the
- * one sorting first keeps its hash on every node, whatever order the pods
- * arrived in.
+ * One identity per distinct canonical label string (policy.h: struct
+ * identity): the sets the previous allocation names keep their numbers, the
+ * others hash and probe past every number it held, in their strings' sorted
+ * order (the same on every node that starts from the same allocation).
  */
 int pol_build_identities(struct ctx *x)
 {
@@ -289,6 +507,7 @@ int pol_build_identities(struct ctx *x)
 	struct pol_result *r = x->r;
 	struct u32set used = { 0 };
 	size_t npc = 0, cap, *tab = NULL;
+	uint32_t *kept = NULL; /* per distinct string: its previous number, 0 */
 	int ret = -ENOMEM;
 
 	if (!pc || !first)
@@ -328,20 +547,37 @@ int pol_build_identities(struct ctx *x)
 		}
 		first[i] = pc[tab[h]].pod;
 	}
-	/* Numbers handed out in sorted order of the distinct strings. */
+	/* New sets numbered in sorted order of the distinct strings. */
 	qsort(pc, npc, sizeof(*pc), cmp_podcanon);
 	r->identities = calloc(npc ? npc : 1, sizeof(*r->identities));
-	if (!r->identities || u32set_init(&used, npc))
+	kept = calloc(npc ? npc : 1, sizeof(*kept));
+	if (!r->identities || !kept || u32set_init(&used, npc + x->o->nprev))
 		goto out;
+	/* Kept first: a set holding a number is never moved by a newcomer. */
+	for (size_t i = 0; i < npc; i++) {
+		kept[i] = idprev_find(x->o, pc[i].canon);
+		if (kept[i] && !u32set_add(&used, kept[i]))
+			kept[i] = 0; /* two sets on one stored label: the first keeps it */
+	}
+	/* The rest of the previous numbers: their sets are gone, the writer
+	 * takes their addresses out in this generation; reused in a later one. */
+	for (size_t i = 0; i < x->o->nprev; i++)
+		if (x->o->prev[i].id >= XCNI_ID_MIN_LABELS && x->o->prev[i].id < XCNI_ID_CIDR_BASE)
+			u32set_add(&used, x->o->prev[i].id);
 	for (size_t i = 0; i < npc; i++) {
 		const struct k8s_pod *p = x->pods[pc[i].pod];
 		struct identity *id = &r->identities[r->nidentities];
 		uint32_t h;
 
-		h = XCNI_ID_MIN_LABELS + x->hash(pc[i].canon) % ID_SPAN;
-		id->id = probe(&used, h, XCNI_ID_MIN_LABELS, ID_SPAN);
-		if (id->id != h)
-			pr_info("identity %s: hash %u taken, using %u\n", pc[i].canon, h, id->id);
+		if (kept[i]) {
+			id->id = kept[i];
+		} else {
+			h = pol_ident_number(x->o, pc[i].canon);
+			id->id = probe(&used, h, XCNI_ID_MIN_LABELS, ID_SPAN);
+			if (id->id != h)
+				pr_info("identity %s: hash %u taken, using %u\n", pc[i].canon, h,
+					id->id);
+		}
 		id->canon = pc[i].canon;
 		pc[i].canon = NULL;
 		id->ns = p->meta.ns;
@@ -362,6 +598,7 @@ int pol_build_identities(struct ctx *x)
 	ret = 0;
 out:
 	free(used.v);
+	free(kept);
 	for (size_t i = 0; i < npc; i++)
 		free(pc[i].canon);
 	free(pc);
@@ -600,7 +837,9 @@ int build_ipcache(struct ctx *x, struct k8s_error *err)
 
 		if (!pod_managed(p) || !a)
 			continue;
-		if (ipcache_add(r, &cap, a, 32, x->pod_id[i], 0))
+		/* A contested address: no label set's policy may be judged on it. */
+		if (ipcache_add(r, &cap, a, 32, x->pod_contested[i] ? XCNI_ID_UNMANAGED : x->pod_id[i],
+				0))
 			return -ENOMEM;
 		r->ipcache[r->nipcache - 1].val.flags = XCNI_IPC_POD;
 		if (!pol_pod_local(x, p) && nd)

@@ -69,6 +69,9 @@ struct ctx {
 	size_t npods;
 	const struct k8s_pod **pods;
 	uint32_t *pod_id; /* identity of pods[i], 0 for hostNetwork pods */
+	/* pods[i] owns an address other live pods claim too (pol_contest): its
+	 * address is closed; those others are not in pods[] at all */
+	bool *pod_contested;
 	size_t nnodes;
 	const struct k8s_node **nodes; /* sorted by name */
 	size_t nnps;
@@ -132,6 +135,12 @@ int cnp_memo_get(const struct ctx *x, const struct k8s_pod *pod, struct pol_ep *
 int cnp_memo_put(const struct ctx *x, const struct k8s_pod *pod, const struct pol_ep *ep);
 /* Does a Namespace or NetworkPolicy of c ask for audit mode? */
 bool cnp_any_audit(const struct cluster *c);
+/*
+ * Does cnp_apply lay audit mode over pod's entries without any
+ * ClusterNetworkPolicy (a NetworkPolicy isolating it is audited, by its own
+ * annotation or its Namespace's)? Such entries name every pod and node.
+ */
+bool cnp_audited(const struct ctx *x, const struct k8s_pod *pod);
 
 int build_id_pods(struct ctx *x);
 int build_ipcache(struct ctx *x, struct k8s_error *err);
@@ -189,6 +198,10 @@ void sort_unless_sorted(void *base, size_t n, size_t sz, int (*cmp)(const void *
 bool pol_pod_local(const struct ctx *x, const struct k8s_pod *p);
 int pol_build_nslabels(struct ctx *x, const struct cluster *c);
 int pol_build_identities(struct ctx *x);
+/* Addresses two live pods claim: the owners marked, the others taken out of
+ * x->pods, each reported in x->r->contested. 0 or -ENOMEM. */
+int pol_resolve_contested(struct ctx *x);
+void pol_ep_contest(struct pol_ep *ep);
 /* policy.c: a policy's hash with the hash function given (ctx's, or fnv1a). */
 uint32_t pol_policy_hash_raw(uint32_t (*hash)(const char *), const char *ns, const char *name);
 

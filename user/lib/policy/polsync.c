@@ -68,6 +68,7 @@ struct polsync {
 	/* ipcache, identity, polname, podname mirrors are not what the maps hold
 	 * (changes went in as deltas): read the maps again before a whole diff. */
 	bool mirror_stale;
+	bool names_short; /* a delta could not write some names: the next apply is whole */
 	/* A namespace's share of each policy map, percent (100: none). */
 	unsigned int share;
 	/* The pods the last apply closed. */
@@ -147,7 +148,21 @@ static int kvset_load(int fd, size_t ksz, size_t vsz, struct kvset *s)
 	return 0;
 }
 
-enum { KV_UPSERT = 1, KV_DELETE = 2, KV_BOTH = 3 };
+enum { KV_UPSERT = 1, KV_DELETE = 2, KV_BOTH = 3, KV_DELFIRST = 4, KV_BORN = 8 };
+
+/* names_fit's qsort context (qsort has none). */
+static const void *names_recs;
+static size_t names_stride;
+static const char *(*names_ns_of)(const void *rec);
+
+static int names_cmp(const void *a, const void *b)
+{
+	size_t i = *(const size_t *)a, j = *(const size_t *)b;
+	int c = strcmp(names_ns_of((const char *)names_recs + i * names_stride),
+		       names_ns_of((const char *)names_recs + j * names_stride));
+
+	return c ? c : (i > j) - (i < j);
+}
 
 /*
  * Upserts gathered for one BPF_MAP_UPDATE_BATCH: a whole fill (start, 100k
@@ -209,12 +224,55 @@ static int kvbatch_add(struct kvbatch *b, const unsigned char *k, const unsigned
  * or changed, KV_DELETE removes what is no longer wanted and records want
  * as the map's contents.
  */
+/* One merge of want (nd: n sorted records) against cur: the writes ops asks for. */
+static int kv_merge(int fd, const struct kvset *cur, const unsigned char *nd, size_t n, int ops,
+		    size_t *changed)
+{
+	size_t ksz = cur->ksz, vsz = cur->vsz, i, j;
+	struct kvbatch b = { .fd = fd, .ksz = ksz, .vsz = vsz };
+	int err = 0;
+
+	for (i = 0, j = 0; i < n || j < cur->n;) {
+		const unsigned char *w = i < n ? nd + i * (ksz + vsz) : NULL;
+		const unsigned char *c = j < cur->n ? KV_REC(cur, j) : NULL;
+		int cmp = !w ? 1 : !c ? -1 : memcmp(w, c, ksz);
+
+		if ((ops & KV_UPSERT) && (cmp < 0 || (cmp == 0 && memcmp(w + ksz, c + ksz, vsz)))) {
+			if ((err = kvbatch_add(&b, w, w + ksz)))
+				goto out;
+			(*changed)++;
+		}
+		if (cmp > 0 && (ops & KV_DELETE)) {
+			if (bpf_map_delete_elem(fd, c) && errno != ENOENT) {
+				err = -errno;
+				goto out;
+			}
+			(*changed)++;
+		}
+		if (cmp <= 0)
+			i++;
+		if (cmp >= 0)
+			j++;
+	}
+	err = kvbatch_flush(&b);
+out:
+	free(b.k);
+	free(b.v);
+	return err;
+}
+
+/*
+ * Makes the map hold want (n records of stride bytes: key at 0, value at
+ * voff), in two phases that may be run apart: KV_UPSERT writes what is new
+ * or changed, KV_DELETE removes what is no longer wanted and records want
+ * as the map's contents. KV_DELFIRST (with both): the deletes before the
+ * upserts, for a map whose old and new contents together may not fit.
+ */
 static int kvset_sync(int fd, struct kvset *cur, const void *want, size_t n, size_t stride,
 		      size_t voff, int phase, size_t *changed)
 {
-	size_t ksz = cur->ksz, vsz = cur->vsz, i = 0, j = 0;
+	size_t ksz = cur->ksz, vsz = cur->vsz, i;
 	unsigned char *nd = n ? malloc(n * (ksz + vsz)) : NULL;
-	struct kvbatch b = { .fd = fd, .ksz = ksz, .vsz = vsz };
 	int err = 0;
 
 	if (n && !nd)
@@ -233,47 +291,144 @@ static int kvset_sync(int fd, struct kvset *cur, const void *want, size_t n, siz
 			break;
 		}
 	}
-	/* Merge the two sorted lists. */
-	for (i = 0, j = 0; i < n || j < cur->n;) {
-		unsigned char *w = i < n ? nd + i * (ksz + vsz) : NULL;
-		unsigned char *c = j < cur->n ? KV_REC(cur, j) : NULL;
-		int cmp = !w ? 1 : !c ? -1 : memcmp(w, c, ksz);
-
-		if ((phase & KV_UPSERT) && (cmp < 0 || (cmp == 0 && memcmp(w + ksz, c + ksz, vsz)))) {
-			if ((err = kvbatch_add(&b, w, w + ksz)))
-				goto fail;
-			(*changed)++;
-		}
-		if (cmp > 0 && (phase & KV_DELETE)) {
-			if (bpf_map_delete_elem(fd, c) && errno != ENOENT) {
-				err = -errno;
-				goto fail;
-			}
-			(*changed)++;
-		}
-		if (cmp <= 0)
-			i++;
-		if (cmp >= 0)
-			j++;
-	}
-	if ((err = kvbatch_flush(&b)))
-		goto fail;
-	free(b.k);
-	free(b.v);
-	if (!(phase & KV_DELETE)) {
+	if ((phase & KV_DELFIRST) && (phase & KV_BOTH) == KV_BOTH)
+		err = kv_merge(fd, cur, nd, n, KV_DELETE, changed) ?:
+		      kv_merge(fd, cur, nd, n, KV_UPSERT, changed);
+	else
+		err = kv_merge(fd, cur, nd, n, phase & KV_BOTH, changed);
+	if (err || !(phase & KV_DELETE)) {
 		/* cur still describes the map's old keys, for the delete phase. */
 		free(nd);
-		return 0;
+		return err;
 	}
 	free(cur->d);
 	cur->d = nd;
 	cur->n = n;
 	return 0;
-fail:
-	free(b.k);
-	free(b.v);
-	free(nd);
-	return err;
+}
+
+/*
+ * The names for people (identity labels, policy and pod names) serve xcnictl
+ * and the flow records, never the data plane: a map of them that cannot hold
+ * the cluster's never refuses policy. What fits is written, each namespace
+ * given an equal part of the map when some want more (water-filling: a
+ * namespace under the share keeps all of its names, the rest split what is
+ * left), so one namespace's many objects cost only its own names. keep[i]
+ * says which of the n records (namespace ns_of(rec)) go in; returns how many
+ * do not.
+ */
+static size_t names_fit(const void *recs, size_t n, size_t stride,
+			const char *(*ns_of)(const void *rec), size_t max, bool *keep)
+{
+	size_t *ix, ngroups = 0, *start = NULL, lo = 0, hi = max, cap, left, dropped = 0;
+
+	for (size_t i = 0; i < n; i++)
+		keep[i] = true;
+	if (n <= max)
+		return 0;
+	ix = malloc(n * sizeof(*ix));
+	start = malloc((n + 1) * sizeof(*start));
+	if (!ix || !start) {
+		/* No memory to be fair: the first max. */
+		for (size_t i = max; i < n; i++)
+			keep[i] = false;
+		free(ix);
+		free(start);
+		return n - max;
+	}
+	for (size_t i = 0; i < n; i++)
+		ix[i] = i;
+	/* By namespace, then record order (insertion sort would be quadratic). */
+	names_recs = recs;
+	names_stride = stride;
+	names_ns_of = ns_of;
+	qsort(ix, n, sizeof(*ix), names_cmp);
+	for (size_t i = 0; i < n; i++)
+		if (!i || strcmp(ns_of((const char *)recs + ix[i] * stride),
+				 ns_of((const char *)recs + ix[i - 1] * stride)))
+			start[ngroups++] = i;
+	start[ngroups] = n;
+	/* The largest part per namespace that fits: sum(min(size, cap)) <= max. */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo + 1) / 2, sum = 0;
+
+		for (size_t g = 0; g < ngroups && sum <= max; g++) {
+			size_t sz = start[g + 1] - start[g];
+
+			sum += sz < mid ? sz : mid;
+		}
+		if (sum <= max)
+			lo = mid;
+		else
+			hi = mid - 1;
+	}
+	cap = lo;
+	left = max;
+	for (size_t g = 0; g < ngroups; g++) {
+		size_t sz = start[g + 1] - start[g];
+
+		left -= sz < cap ? sz : cap;
+	}
+	for (size_t g = 0; g < ngroups; g++) {
+		size_t sz = start[g + 1] - start[g], take = sz < cap ? sz : cap;
+
+		/* What the parts leave over: one more to the namespaces cut, in order. */
+		if (take < sz && left) {
+			take++;
+			left--;
+		}
+		for (size_t k = start[g] + take; k < start[g + 1]; k++) {
+			keep[ix[k]] = false;
+			dropped++;
+		}
+	}
+	free(ix);
+	free(start);
+	return dropped;
+}
+
+/*
+ * A map of names synced to what fits of want (names_fit), deletes first. Its
+ * failures (a map not preallocated may fail an insert under memory
+ * pressure) are counted and the map is read again next time; they never
+ * stop the apply. *missing: names not in the map.
+ */
+static void names_sync(struct polsync *ps, int fd, struct kvset *cur, const void *want, size_t n,
+		       size_t stride, size_t voff, const char *(*ns_of)(const void *rec), size_t max,
+		       size_t *missing, size_t *changed)
+{
+	bool *keep = n ? malloc(n * sizeof(*keep)) : NULL;
+	unsigned char *fit = NULL;
+	size_t nfit = 0, dropped;
+	int err;
+
+	if (n && !keep) {
+		*missing += n;
+		ps->mirror_stale = true;
+		return;
+	}
+	dropped = names_fit(want, n, stride, ns_of, max, keep);
+	if (dropped && !(fit = malloc((n - dropped) * stride))) {
+		free(keep);
+		*missing += n;
+		ps->mirror_stale = true;
+		return;
+	}
+	for (size_t i = 0; fit && i < n; i++)
+		if (keep[i])
+			memcpy(fit + nfit++ * stride, (const char *)want + i * stride, stride);
+	err = xcni_inject("names-sync") ?:
+	      kvset_sync(fd, cur, fit ? fit : want, fit ? nfit : n, stride, voff,
+			 KV_BOTH | KV_DELFIRST, changed);
+	if (err) {
+		/* Which of them went in is not known: counted as missing, read again. */
+		*missing += n;
+		ps->mirror_stale = true;
+	} else {
+		*missing += dropped;
+	}
+	free(fit);
+	free(keep);
 }
 
 static int count_keys(int fd, size_t ksz, size_t *n)
@@ -431,6 +586,39 @@ static int mirrors_load(struct polsync *ps)
 			      &ps->podname)))
 		return err;
 	ps->mirror_stale = false;
+	return 0;
+}
+
+static int cmp_idprev(const void *a, const void *b)
+{
+	return strcmp(((const struct pol_idprev *)a)->labels,
+		      ((const struct pol_idprev *)b)->labels);
+}
+
+int polsync_identities(const struct polsync *ps, struct pol_idprev **out, size_t *n)
+{
+	const struct kvset *s = &ps->identity;
+	struct pol_idprev *v = calloc(s->n + 1, sizeof(*v));
+	size_t m = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < s->n; i++) {
+		const unsigned char *rec = KV_REC(s, i);
+		const char *l = (const char *)rec + s->ksz;
+		__u32 id;
+
+		memcpy(&id, rec, sizeof(id));
+		if (!l[0] || memchr(l, '\0', s->vsz) == NULL)
+			continue; /* not a string: not ours to keep */
+		v[m++] = (struct pol_idprev){ l, id };
+	}
+	if (m)
+		qsort(v, m, sizeof(*v), cmp_idprev);
+	*out = v;
+	*n = m;
 	return 0;
 }
 
@@ -753,9 +941,51 @@ static int ep_state_set(struct ep_state *e, const struct pol_ep *w, __u8 ver)
 	return 0;
 }
 
-/* One delta's writes (KV_UPSERT: puts of every kind; KV_DELETE: the ipcache's deletes). */
-static int delta_write(struct polsync *ps, const struct pol_delta *d, int phase, size_t *changed)
+/*
+ * A name written as a delta: a map of names that is full (E2BIG) or cannot
+ * take one more entry now (ENOMEM: not preallocated) refuses nothing; the
+ * name is missing until a whole apply fits what it can (names_sync).
+ */
+static int name_put(struct polsync *ps, int fd, const void *k, const void *v, size_t *changed,
+		    size_t *missing)
 {
+	int err = xcni_inject("names-delta");
+
+	if (!err && bpf_map_update_elem(fd, k, v, BPF_ANY))
+		err = -errno;
+	if (!err) {
+		(*changed)++;
+		return 0;
+	}
+	if (err != -E2BIG && err != -ENOMEM && err != -ENOSPC && err != -EIO)
+		return err;
+	(*missing)++;
+	ps->names_short = true; /* the next apply diffs whole and shares what fits */
+	return 0;
+}
+
+/*
+ * One delta's writes. KV_UPSERT: puts of every kind, but the ipcache's naming
+ * an identity born in this generation; KV_BORN: those, after the flips (a new
+ * owner is named only once the policy about it is in place); KV_DELETE: the
+ * ipcache's deletes.
+ */
+static int delta_write(struct polsync *ps, const struct pol_delta *d, int phase, size_t *changed,
+		       size_t *missing)
+{
+	int err;
+
+	if (phase == KV_BORN) {
+		for (size_t i = 0; i < d->nipc_put; i++) {
+			if (!id_in(d->ipc_put[i].val.identity, d->id_put, d->nid_put, NULL, 0))
+				continue;
+			if (bpf_map_update_elem(ps->fd_ipcache, &d->ipc_put[i].key,
+						&d->ipc_put[i].val, BPF_ANY))
+				return -errno;
+			(*changed)++;
+		}
+		return 0;
+	}
 	if (phase == KV_DELETE) {
 		for (size_t i = 0; i < d->nipc_del; i++) {
 			if (bpf_map_delete_elem(ps->fd_ipcache, &d->ipc_del[i]) && errno != ENOENT)
@@ -765,6 +995,8 @@ static int delta_write(struct polsync *ps, const struct pol_delta *d, int phase,
 		return 0;
 	}
 	for (size_t i = 0; i < d->nipc_put; i++) {
+		if (id_in(d->ipc_put[i].val.identity, d->id_put, d->nid_put, NULL, 0))
+			continue; /* KV_BORN */
 		if (bpf_map_update_elem(ps->fd_ipcache, &d->ipc_put[i].key, &d->ipc_put[i].val,
 					BPF_ANY))
 			return -errno;
@@ -773,11 +1005,9 @@ static int delta_write(struct polsync *ps, const struct pol_delta *d, int phase,
 	for (size_t i = 0; i < d->nid_put; i++) {
 		struct xcni_idlabels l;
 
-		snprintf(l.labels, sizeof(l.labels), "%s", d->id_put[i].canon);
-		memset(l.labels + strlen(l.labels), 0, sizeof(l.labels) - strlen(l.labels));
-		if (bpf_map_update_elem(ps->fd_identity, &d->id_put[i].id, &l, BPF_ANY))
-			return -errno;
-		(*changed)++;
+		pol_ident_label(d->id_put[i].canon, l.labels);
+		if ((err = name_put(ps, ps->fd_identity, &d->id_put[i].id, &l, changed, missing)))
+			return err;
 	}
 	for (size_t i = 0; i < d->nid_del; i++) {
 		if (bpf_map_delete_elem(ps->fd_identity, &d->id_del[i]) && errno != ENOENT)
@@ -785,10 +1015,9 @@ static int delta_write(struct polsync *ps, const struct pol_delta *d, int phase,
 		(*changed)++;
 	}
 	for (size_t i = 0; i < d->npol_put; i++) {
-		if (bpf_map_update_elem(ps->fd_polname, &d->pol_put[i].id, &d->pol_put[i].name,
-					BPF_ANY))
-			return -errno;
-		(*changed)++;
+		if ((err = name_put(ps, ps->fd_polname, &d->pol_put[i].id, &d->pol_put[i].name,
+				    changed, missing)))
+			return err;
 	}
 	for (size_t i = 0; i < d->npol_del; i++) {
 		if (bpf_map_delete_elem(ps->fd_polname, &d->pol_del[i]) && errno != ENOENT)
@@ -796,10 +1025,9 @@ static int delta_write(struct polsync *ps, const struct pol_delta *d, int phase,
 		(*changed)++;
 	}
 	for (size_t i = 0; i < d->npn_put; i++) {
-		if (bpf_map_update_elem(ps->fd_podname, &d->pn_put[i].ip, &d->pn_put[i].name,
-					BPF_ANY))
-			return -errno;
-		(*changed)++;
+		if ((err = name_put(ps, ps->fd_podname, &d->pn_put[i].ip, &d->pn_put[i].name,
+				    changed, missing)))
+			return err;
 	}
 	for (size_t i = 0; i < d->npn_del; i++) {
 		if (bpf_map_delete_elem(ps->fd_podname, &d->pn_del[i]) && errno != ENOENT)
@@ -807,6 +1035,88 @@ static int delta_write(struct polsync *ps, const struct pol_delta *d, int phase,
 		(*changed)++;
 	}
 	return 0;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	__u32 x = *(const __u32 *)a, y = *(const __u32 *)b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * A whole apply's ipcache in the order a number's meaning allows (DESIGN.md:
+ * "A number keeps its meaning"). An identity the maps do not hold, or hold
+ * for another label set, is born: the entries naming it (*late) go in after
+ * the flips, once every pod's policy about it is in place; the rest (*early)
+ * before. Where the maps give a number to another label set, the addresses
+ * they give it are taken out first (gone-after: the old owner is forgotten
+ * before any policy about the number changes). The compiler never renumbers
+ * so within a generation (quarantine); this covers what it cannot see: maps
+ * left by a failed apply or another agent's allocation.
+ */
+static int ipc_order(struct polsync *ps, const struct pol_result *r, struct pol_ipcache **early,
+		     size_t *nearly, struct pol_ipcache **late, size_t *nlate, size_t *changed)
+{
+	const size_t rec = ps->identity.ksz + ps->identity.vsz;
+	const size_t irec = ps->ipcache.ksz + ps->ipcache.vsz;
+	__u32 *born = calloc(r->nidentities + 1, sizeof(*born));
+	__u32 *renamed = calloc(r->nidentities + 1, sizeof(*renamed));
+	char lab[sizeof(struct xcni_idlabels)];
+	size_t nb = 0, nr = 0, w = 0;
+	int err = -ENOMEM;
+
+	*early = calloc(r->nipcache + 1, sizeof(**early));
+	*late = calloc(r->nipcache + 1, sizeof(**late));
+	*nearly = *nlate = 0;
+	if (!born || !renamed || !*early || !*late)
+		goto out;
+	kv_cmp_len = (int)ps->identity.ksz;
+	for (size_t k = 0; k < r->nidentities; k++) {
+		__u32 id = r->identities[k].id;
+		const unsigned char *m = ps->identity.n ?
+			bsearch(&id, ps->identity.d, ps->identity.n, rec, kv_cmp) : NULL;
+
+		pol_ident_label(r->identities[k].canon, lab);
+		if (m && !memcmp(m + ps->identity.ksz, lab, sizeof(lab)))
+			continue;
+		born[nb++] = id;
+		if (m)
+			renamed[nr++] = id;
+	}
+	qsort(born, nb, sizeof(*born), cmp_u32);
+	qsort(renamed, nr, sizeof(*renamed), cmp_u32);
+	for (size_t j = 0; j < ps->ipcache.n; j++) {
+		unsigned char *c = KV_REC(&ps->ipcache, j);
+		struct xcni_ipcache_val v;
+
+		memcpy(&v, c + ps->ipcache.ksz, sizeof(v));
+		if (nr && bsearch(&v.identity, renamed, nr, sizeof(*renamed), cmp_u32)) {
+			if (bpf_map_delete_elem(ps->fd_ipcache, c) && errno != ENOENT) {
+				err = -errno;
+				goto out;
+			}
+			(*changed)++;
+			continue;
+		}
+		if (w != j)
+			memmove(KV_REC(&ps->ipcache, w), c, irec);
+		w++;
+	}
+	ps->ipcache.n = w;
+	for (size_t i = 0; i < r->nipcache; i++) {
+		bool b = nb && bsearch(&r->ipcache[i].val.identity, born, nb, sizeof(*born), cmp_u32);
+
+		if (b)
+			(*late)[(*nlate)++] = r->ipcache[i];
+		else
+			(*early)[(*nearly)++] = r->ipcache[i];
+	}
+	err = 0;
+out:
+	free(born);
+	free(renamed);
+	return err;
 }
 
 /*
@@ -969,17 +1279,39 @@ static int room_judge(struct polsync *ps, const struct pol_result *r, struct ep_
 	return 0;
 }
 
+/* An identity's labels as xcni_identity holds them, and its namespace. */
+struct idl {
+	__u32 id;
+	struct xcni_idlabels l;
+	const char *ns;
+};
+
+static const char *idl_ns(const void *rec)
+{
+	const char *ns = ((const struct idl *)rec)->ns;
+
+	return ns ? ns : "";
+}
+
+static const char *polname_ns(const void *rec)
+{
+	return ((const struct pol_name *)rec)->name.ns;
+}
+
+static const char *podname_ns(const void *rec)
+{
+	return ((const struct pol_podname *)rec)->name.ns;
+}
+
 static int apply(struct polsync *ps, const struct pol_result *r, const struct pol_delta *d,
 		 struct ep_memo *m, struct polsync_stats *st, char *msg, size_t msglen)
 {
 	bool delta = d && !d->full && !ps->need_full, closed_global = false;
 	size_t nidl = r->nidentities;
-	struct {
-		__u32 id;
-		struct xcni_idlabels l;
-	} *idl = NULL;
+	struct idl *idl = NULL;
 	struct ep_state *neps = NULL;
-	size_t nneps = 0;
+	struct pol_ipcache *ipc_early = NULL, *ipc_late = NULL;
+	size_t nneps = 0, nipc_early = 0, nipc_late = 0;
 	int err = 0;
 
 	memset(st, 0, sizeof(*st));
@@ -1023,18 +1355,6 @@ static int apply(struct polsync *ps, const struct pol_result *r, const struct po
 		memcpy(o[ps->nover - 1].need, m[i].need, sizeof(m[i].need));
 	}
 	st->eps_overflow = ps->nover;
-	/* These are synced whole (upsert, then delete): they must hold the new state. */
-	if (nidl > ps->max_identity || r->npolicies > ps->max_polname ||
-	    r->npodnames > ps->max_podname) {
-		snprintf(msg, msglen,
-			 "the maps cannot hold this state: %zu identities (xcni_identity max %zu), "
-			 "%zu policies (xcni_polname max %zu), %zu pods (xcni_podname max %zu); "
-			 "nothing was applied",
-			 nidl, ps->max_identity, r->npolicies, ps->max_polname, r->npodnames,
-			 ps->max_podname);
-		return -ENOSPC;
-	}
-
 	/* Identities and names before the policy that refers to them. The
 	 * records of r are taken as (key at 0, value at voff). */
 	_Static_assert(offsetof(struct pol_ep, ip) == 0, "pol_ep's key is its first field");
@@ -1049,7 +1369,7 @@ static int apply(struct polsync *ps, const struct pol_result *r, const struct po
 			    (err = ep_add_in_place(ps, cur, &r->eps[i], &st->entries_written)))
 				goto out;
 		}
-		if ((err = delta_write(ps, d, KV_UPSERT, &st->other_changed)) ||
+		if ((err = delta_write(ps, d, KV_UPSERT, &st->other_changed, &st->names_missing)) ||
 		    (err = kvset_sync(ps->fd_polsel, &ps->polsel, r->eps, r->neps,
 				      sizeof(*r->eps), offsetof(struct pol_ep, sel), KV_BOTH,
 				      &st->other_changed)))
@@ -1061,20 +1381,28 @@ static int apply(struct polsync *ps, const struct pol_result *r, const struct po
 		return -ENOMEM;
 	for (size_t i = 0; i < nidl; i++) {
 		idl[i].id = r->identities[i].id;
-		snprintf(idl[i].l.labels, sizeof(idl[i].l.labels), "%s", r->identities[i].canon);
+		idl[i].ns = r->identities[i].ns;
+		pol_ident_label(r->identities[i].canon, idl[i].l.labels);
 	}
-	if ((err = kvset_sync(ps->fd_ipcache, &ps->ipcache, r->ipcache, r->nipcache,
-			      sizeof(*r->ipcache), offsetof(struct pol_ipcache, val), KV_UPSERT,
-			      &st->other_changed)) ||
-	    (err = kvset_sync(ps->fd_identity, &ps->identity, idl, nidl, sizeof(*idl),
-			      offsetof(typeof(*idl), l), KV_BOTH, &st->other_changed)) ||
-	    (err = kvset_sync(ps->fd_polname, &ps->polname, r->policies, r->npolicies,
-			      sizeof(*r->policies), offsetof(struct pol_name, name), KV_BOTH,
-			      &st->other_changed)) ||
-	    (err = kvset_sync(ps->fd_podname, &ps->podname, r->podnames, r->npodnames,
-			      sizeof(*r->podnames), offsetof(struct pol_podname, name), KV_BOTH,
-			      &st->other_changed)) ||
-	    (ps->fd_rulename >= 0 &&
+	/* Before the identities' names: it compares with what the maps call them. */
+	if ((err = xcni_inject("apply-ipcache")) ||
+	    (err = ipc_order(ps, r, &ipc_early, &nipc_early, &ipc_late, &nipc_late,
+			     &st->other_changed)) ||
+	    (err = kvset_sync(ps->fd_ipcache, &ps->ipcache, ipc_early, nipc_early,
+			      sizeof(*ipc_early), offsetof(struct pol_ipcache, val), KV_UPSERT,
+			      &st->other_changed)))
+		goto out;
+	/* Names for people: what fits, never a refusal (names_sync). */
+	names_sync(ps, ps->fd_identity, &ps->identity, idl, nidl, sizeof(*idl),
+		   offsetof(typeof(*idl), l), idl_ns, ps->max_identity, &st->names_missing,
+		   &st->other_changed);
+	names_sync(ps, ps->fd_polname, &ps->polname, r->policies, r->npolicies,
+		   sizeof(*r->policies), offsetof(struct pol_name, name), polname_ns,
+		   ps->max_polname, &st->names_missing, &st->other_changed);
+	names_sync(ps, ps->fd_podname, &ps->podname, r->podnames, r->npodnames,
+		   sizeof(*r->podnames), offsetof(struct pol_podname, name), podname_ns,
+		   ps->max_podname, &st->names_missing, &st->other_changed);
+	if ((ps->fd_rulename >= 0 &&
 	     (err = kvset_sync(ps->fd_rulename, &ps->rulename, r->rulenames,
 			       r->nrulenames < XCNI_MAX_RULENAMES ? r->nrulenames : 0,
 			       sizeof(*r->rulenames), offsetof(struct pol_rulename, val),
@@ -1198,15 +1526,25 @@ names_done:
 	 * has run, the next apply may fit them. Only while something is to be
 	 * deleted, so it cannot go round for ever. */
 	st->retry = closed_global && (ps->ndel || ps->ndelc || ps->scan);
+	/* Names a delta could not write: a whole apply soon shares what fits fairly. */
+	if (delta && st->names_missing)
+		st->retry = true;
 	free(ps->eps);
 	ps->eps = neps;
 	ps->neps = nneps;
 	neps = NULL;
 	if (ps->neps)
 		qsort(ps->eps, ps->neps, sizeof(*ps->eps), ep_cmp);
+	/* The addresses of identities born: their policy is in place now. */
+	if ((err = delta ? delta_write(ps, d, KV_BORN, &st->other_changed, &st->names_missing) :
+			   kvset_sync(ps->fd_ipcache, &ps->ipcache, ipc_late, nipc_late,
+				      sizeof(*ipc_late), offsetof(struct pol_ipcache, val),
+				      KV_UPSERT, &st->other_changed)))
+		goto out;
+	xcni_killpoint("apply-born"); /* born identities named, stale addresses not gone */
 	/* Stale ipcache entries (pods gone) once nothing refers to them. */
 	if (delta)
-		err = delta_write(ps, d, KV_DELETE, &st->other_changed);
+		err = delta_write(ps, d, KV_DELETE, &st->other_changed, &st->names_missing);
 	else
 		err = kvset_sync(ps->fd_ipcache, &ps->ipcache, r->ipcache, r->nipcache,
 				 sizeof(*r->ipcache), offsetof(struct pol_ipcache, val), KV_DELETE,
@@ -1216,7 +1554,8 @@ out:
 	if (err)
 		ps->mirror_stale = true;
 	else
-		ps->need_full = false;
+		ps->need_full = ps->names_short;
+	ps->names_short = false;
 	if (neps) {
 		/* Failed half way: forget what is known and re-read what the maps say. */
 		for (size_t i = 0; i < nneps; i++)
@@ -1226,6 +1565,8 @@ out:
 		ps->scan = true;
 	}
 	free(idl);
+	free(ipc_early);
+	free(ipc_late);
 	return err;
 }
 

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,4 +29,35 @@ void xcni_killpoint(const char *step)
 
 	if ((at && strcmp(at, step) == 0) || (file && armed_by_file(file, step)))
 		raise(SIGKILL);
+}
+
+static const char *armed_step;
+static unsigned armed_nth, passed;
+static int armed_err;
+
+void xcni_inject_arm(const char *step, unsigned nth, int err)
+{
+	armed_step = step;
+	armed_nth = nth;
+	armed_err = err;
+	passed = 0;
+}
+
+unsigned xcni_inject_passed(void)
+{
+	return passed;
+}
+
+int xcni_inject(const char *step)
+{
+	const char *at = getenv("XCNI_TEST_FAIL_AT");
+	size_t n = strlen(step);
+
+	passed++;
+	if (armed_step && armed_nth && (!strcmp(armed_step, "*") || !strcmp(armed_step, step)) &&
+	    !--armed_nth)
+		return armed_err ? -armed_err : -EIO;
+	if (at && !strncmp(at, step, n) && (at[n] == '\0' || at[n] == ':'))
+		return at[n] == ':' && atoi(at + n + 1) > 0 ? -atoi(at + n + 1) : -EIO;
+	return 0;
 }

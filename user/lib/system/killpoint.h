@@ -12,4 +12,16 @@
  */
 void xcni_killpoint(const char *step);
 
+/*
+ * Failure injection for the tests: -errno when this step is to fail, else 0.
+ * A step fails when XCNI_TEST_FAIL_AT names it ("step" or "step:ERRNO",
+ * EIO by default), or when a unit test armed it (xcni_inject_arm: the nth
+ * time any step matching `step` is reached, "*" matching every step, once).
+ * Neither is set outside the tests; then this is one getenv per step.
+ */
+int xcni_inject(const char *step);
+void xcni_inject_arm(const char *step, unsigned nth, int err);
+/* How many injection points were passed since the last arm (the tests walk them). */
+unsigned xcni_inject_passed(void);
+
 #endif
