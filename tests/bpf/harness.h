@@ -340,6 +340,7 @@ void v6_setup(void **state);
 int v6_state(void);
 int svc_state(void);
 int v6ovl_state(void); /* v6_state and encap.c's IPv6 overlay */
+void v6ovl_setup(void **state); /* encap.c's IPv6 overlay alone: n2's R6, R6B */
 int dsr6_state(void); /* svc_state and nodeport_dsr.c's DSR NodePorts (dsr6_setup) */
 /* tests/bpf/nodeport.c: the IPv6 NodePorts and externalIPs (np6_setup, which
  * svc_state writes too); lb_state, v6_state's endpoints with
@@ -347,6 +348,11 @@ int dsr6_state(void); /* svc_state and nodeport_dsr.c's DSR NodePorts (dsr6_setu
 void np6_setup(void **state);
 int np_state(void);
 int run_groups(const struct group *const *groups, size_t n, int argc, char **argv);
+
+/* fragshare.c: datagram k's entry in any fragment share (1, its first
+ * fragment's ports in f), 0 when it has none. */
+int frag_held(const struct xcni_frag_key *k, struct xcni_frag *f);
+int frag6_held(const struct xcni_frag6_key *k, struct xcni_frag6 *f);
 
 /* parse.c: v6_setup as a group's prep or a step row (0). */
 int v6_endpoints(void);

@@ -199,6 +199,21 @@ big() { ip netns exec "$XCT_TAG-$1" python3 "$HERE/udp_big.py" send "$IP_A" 5353
 sleep 0.3
 check "no policy: a 4000-byte UDP datagram from c arrives whole (in fragments)" \
 	bash -c "[ \"\$($(declare -f big); HERE=$HERE XCT_TAG=$XCT_TAG IP_A=$IP_A big c)\" = 4000 ]"
+# Fragments per endpoint (bpf/lib/frag.h): b sends 200 first fragments to a
+# whose later fragments never come. b's share holds 16 datagrams; the rest are
+# refused (drop-frag-share), and nobody else's datagrams are pushed out: c's
+# large datagram still arrives whole, b's own waits for its places to age (2 s).
+share_drops() { ctl metrics --json | jq '[.[] | select(.reason == "drop-frag-share") | .packets] | add // 0'; }
+ip netns exec "$XCT_TAG-b" python3 "$HERE/udp_big.py" flood "$IP_A" 5353 200
+check "b's 200 first fragments: its 16 places taken, 184 refused (drop-frag-share: $(share_drops))" \
+	test "$(share_drops)" -eq 184
+check "c's 4000-byte datagram still arrives whole" \
+	bash -c "[ \"\$($(declare -f big); HERE=$HERE XCT_TAG=$XCT_TAG IP_A=$IP_A big c)\" = 4000 ]"
+check "b's own is refused while its share is full" \
+	bash -c "[ \"\$($(declare -f big); HERE=$HERE XCT_TAG=$XCT_TAG IP_A=$IP_A big b)\" = lost ]"
+sleep 2.2
+check "b's arrives whole once its places aged" \
+	bash -c "[ \"\$($(declare -f big); HERE=$HERE XCT_TAG=$XCT_TAG IP_A=$IP_A big b)\" = 4000 ]"
 put udp.yaml <<'EOF'
 apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy

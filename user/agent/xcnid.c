@@ -103,11 +103,23 @@ static bool names_map(const char *name)
 }
 
 /*
+ * The fragment maps (bpf/lib/maps.h, struct xcni_frag_share): an entry lives
+ * for one datagram's fragments, so a pinned one of another layout (an older
+ * build's one LRU of datagrams, another size) is made again, losing at most
+ * the datagrams in flight.
+ */
+static bool frag_map(const char *name)
+{
+	return !strcmp(name, "xcni_frag") || !strcmp(name, "xcni_frag6");
+}
+
+/*
  * Refuses, with the map and field named, a pinned map whose layout differs
  * from what this build expects: silently recreating it would drop every
  * conntrack entry and endpoint. The flags count too (libbpf would refuse
  * such a map later, naming nothing); a map of names of an older build, whose
- * flags alone differ, is made again instead (names_map).
+ * flags alone differ, is made again instead (names_map), and so is a fragment
+ * map of any other layout (frag_map).
  */
 static int check_pinned_layout(const char *pin_dir, struct bpf_object *obj)
 {
@@ -135,6 +147,19 @@ static int check_pinned_layout(const char *pin_dir, struct bpf_object *obj)
 		    info.max_entries == bpf_map__max_entries(m) &&
 		    info.map_flags == bpf_map__map_flags(m))
 			continue;
+		if (frag_map(bpf_map__name(m))) {
+			pr_warn("pinned map %s has another layout (type %u key %u value %u entries %u "
+				"flags %#x): making it again (fragments in flight are lost)\n",
+				path, info.type, info.key_size, info.value_size, info.max_entries,
+				info.map_flags);
+			if (unlink(path)) {
+				err = -errno;
+				pr_err("pinned map %s: cannot remove it to make it again: %s\n", path,
+				       strerror(-err));
+				return err;
+			}
+			continue;
+		}
 		/* Names only (flags of an older build, another --map-max): made
 		 * again, losing nothing. */
 		if (names_map(bpf_map__name(m))) {
