@@ -248,6 +248,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         c = self.server.cluster
         with c.cond:
             c.stats["connections"] += 1
+        # The certificate this connection was made under: after a "cert"
+        # change, a kept-alive connection is dropped at its next request, as
+        # if the server had restarted, so no answer passes under the old one.
+        self.cert_gen = getattr(self.server, "cert_gen", 0)
         try:
             self.request = self.server.ctx.wrap_socket(self.request, server_side=True)
         except (ssl.SSLError, OSError):
@@ -276,6 +280,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self):
         c = self.server.cluster
+        if self.cert_gen != getattr(self.server, "cert_gen", 0):
+            self.close_connection = True
+            return
         want = "Bearer " + open(self.server.token_file).read().strip()
         if self.headers.get("Authorization") != want:
             with c.cond:
@@ -474,6 +481,7 @@ class Ctl(http.server.BaseHTTPRequestHandler):
                 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
                 ctx.load_cert_chain(arg["cert"], arg["key"])
                 srv.ctx = ctx
+                srv.cert_gen = getattr(srv, "cert_gen", 0) + 1
             elif op == "stats":
                 with c.cond:
                     out = dict(c.stats, rv=c.rv)

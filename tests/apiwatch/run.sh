@@ -257,8 +257,11 @@ close_all
 jq '.metadata.name = "web-7d9c6b5f4d-while-tls" | .status.podIP = "10.97.0.19" | .status.podIPs = [{"ip": "10.97.0.19"}]' \
 	"$NEWPOD" | api apply - >/dev/null
 wrong_ca() {
-	wait_for 10 log_has "TLS: cannot verify the API server's certificate .*wrong CA\? check certificate-authority.* in .*kubeconfig" &&
-		wait_for 10 stat_at_least tls_failures $((tls0 + 6)) && [ "$(ipc)" = "$before" ]
+	wait_for 10 log_has "TLS: cannot verify the API server's certificate .*wrong CA\? check certificate-authority.* in .*kubeconfig" ||
+		return 1
+	wait_for 10 stat_at_least tls_failures $((tls0 + 6)) ||
+		{ echo "tls_failures $(stat_of tls_failures), from $tls0"; return 1; }
+	[ "$(ipc)" = "$before" ] || { diff <(echo "$before" | jq -c '.[]') <(ipc | jq -c '.[]'); return 1; }
 }
 check "certificate from another CA: clear message, retried, maps untouched" wrong_ca
 api cert "{\"cert\": \"$T/srv1.crt\", \"key\": \"$T/srv1.key\"}" >/dev/null
