@@ -183,6 +183,7 @@ up() {
 		--client-ca-file "$p/ca.crt" \
 		--kubelet-client-certificate "$p/apiserver-kubelet-client.crt" \
 		--kubelet-client-key "$p/apiserver-kubelet-client.key" \
+		--kubelet-preferred-address-types InternalIP,ExternalIP,Hostname \
 		--service-account-key-file "$p/sa.pub" --service-account-signing-key-file "$p/sa.key" \
 		--service-account-issuer https://kubernetes.default.svc.cluster.local \
 		--service-cluster-ip-range "$SERVICE_CIDR" \

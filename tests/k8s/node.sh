@@ -37,7 +37,8 @@
 #   system:node:NAME (group system:nodes) from the control plane's CA, remote
 #   runtime, --node-ip, its root dir under the run dir; x509 + webhook auth
 #   for the API server's calls (logs, exec).
-# - xcni: xcnid as a plain process of the node (not the DaemonSet), with the
+# - xcni: xcnid as a plain process of the node (not the DaemonSet; -v: each
+#   generation applied is logged, in xcnid.log of the run dir), with the
 #   service account and ClusterRole of examples/kind/xcni.yaml (applied, less
 #   the DaemonSet) through a kubeconfig holding that account's token; pins under
 #   /sys/fs/bpf/xcni-k8s/NAME; Geneve over eth0. The conflist (xcni + host-local
@@ -383,7 +384,9 @@ images() {
 	local img tar
 	for img in "$IMAGE_PAUSE" "$IMAGE_BUSYBOX"; do
 		tar=$RUN/image-${img//[:\/]/_}.tar
-		python3 "$ROOT/tests/cri/mkimage.py" "$tar" "$img" /bin/busybox
+		# The pods' image has every applet in /bin (sleep, httpd, wget...).
+		python3 "$ROOT/tests/cri/mkimage.py" $([ "$img" = "$IMAGE_BUSYBOX" ] && echo --applets) \
+			"$tar" "$img" /bin/busybox
 		timeout 60 ctr -a "$SOCK" -n k8s.io images import --snapshotter overlayfs "$tar" >/dev/null
 		rm -f "$tar"
 	done
@@ -500,7 +503,7 @@ up() {
 	start xcnid xcnid "$BUILD/xcnid" --pin-dir "$PIN" --kubeconfig "$RUN/xcnid.kubeconfig" \
 		--node-name "$NAME" --pod-cidr "$cidr" --underlay-dev eth0 --node-ip "$NODE_IP" \
 		--xdp-mode generic --service-cidr "$K8S_SERVICE_CIDR" --metrics-addr 127.0.0.1:9962 \
-		--map-max "$MAPS_A" --map-max "$MAPS_B" ${XCNI_K8S_XCNID_ARGS:-}
+		--map-max "$MAPS_A" --map-max "$MAPS_B" -v ${XCNI_K8S_XCNID_ARGS:-}
 	wait_for 60 "xcnid's pins" test -e "$PIN/prog_to_pod" ||
 		{ tail -n 30 "$RUN/xcnid.log" >&2; die "xcnid did not pin its programs"; }
 	wait_for 60 "xcnid ready" grep -q 'xcnid: ready' "$RUN/xcnid.log" ||
