@@ -160,6 +160,21 @@ check "node n1's netns fetches b on n2 (host to a remote pod over Geneve)" \
 B_NS=$(pod_netns web b)
 check "b's netns found through its cgroup ($B_NS)" test -n "$B_NS"
 
+# ---- pod start, one after another ----
+# Create to Ready as kubectl sees it (scheduling is skipped: nodeName), each pod
+# alone on n1: the kubelet, containerd, the CNI ADD (xcni, host-local), the
+# container start and the status back to the API server.
+starts=()
+for i in $(seq "${XCNI_K8S_START_PODS:-10}"); do
+	if t=$(pod "s$i" web n1 "app: s" "exec sleep 2147483647"); then starts+=("$t"); fi
+done
+if [ ${#starts[@]} -eq "${XCNI_K8S_START_PODS:-10}" ]; then
+	ok "pod start on n1, ${#starts[@]} pods one at a time: $(printf '%s\n' "${starts[@]}" | sort -n | awk '{a[NR]=$1} END {printf "min %d, p50 %d, max %d ms", a[1], a[int((NR+1)/2)], a[NR]}')"
+else
+	not_ok "pod start on n1: ${#starts[@]} of ${XCNI_K8S_START_PODS:-10} pods Ready"
+fi
+kc -n web delete pods -l app=s --wait=true --timeout=60s >/dev/null 2>&1
+
 # ---- a NetworkPolicy ----
 policy() {
 	cat <<'EOF'
