@@ -46,6 +46,7 @@
 #   a tiny range makes host-local reuse addresses) is written once xcnid has
 #   pinned its programs, so the runtime reports the network ready then, as the
 #   DaemonSet's entry point does.
+# XCNI_K8S_CNI=ptp: the reference ptp plugin instead, no xcnid (comparisons).
 # Every process runs under `nice -n 10`, is started with a pid file and stopped
 # by its PID; down kills what is left in the node's cgroups by PID, runs
 # `xcnid --uninstall`, deletes the netns (its veth goes with it), the cgroups,
@@ -63,6 +64,9 @@ PIN_TOP=/sys/fs/bpf/xcni-k8s
 IMAGE_PAUSE=xcni.test/pause:1
 IMAGE_BUSYBOX=xcni.test/busybox:1
 READY_TIMEOUT=${XCNI_K8S_NODE_TIMEOUT:-180}
+# xcni, or ptp: the reference plugin in xcni's place (no agent; a node of its
+# own, for comparisons such as pod start; nothing routes to other nodes).
+CNI=${XCNI_K8S_CNI:-xcni}
 NICE=(nice -n 10)
 # Sized for a node of tens of pods, as the lab's agents are (tests/lab/lib.sh):
 # the defaults preallocate ~250 MiB per agent.
@@ -332,6 +336,7 @@ containerd_conf() {
 	mkdir -p "$RUN/containerd/"{root,state,tmp,plugins,opt} "$RUN/runc" "$RUN/cni/bin" "$RUN/cni/net.d" \
 		"$RUN/cni/ipam" "$RUN/cni/xcni-state"
 	ln -sf "$BUILD/xcni" "$RUN/cni/bin/xcni"
+	ln -sf /usr/lib/cni/ptp "$RUN/cni/bin/ptp"
 	ln -sf /usr/lib/cni/host-local "$RUN/cni/bin/host-local"
 	ln -sf /usr/lib/cni/loopback "$RUN/cni/bin/loopback"
 	cat >"$RUN/containerd/config.toml" <<EOF
@@ -428,18 +433,21 @@ EOF
 node_cidr() { kc get node "$NAME" -o jsonpath='{.spec.podCIDR}' 2>/dev/null; }
 
 conflist() { # the node's pod CIDR
-	python3 - "$1" "${XCNI_K8S_POD_RANGE:-0}" "$RUN" "$PIN" >"$RUN/cni/.05-xcni.conflist" <<'EOF'
+	python3 - "$1" "${XCNI_K8S_POD_RANGE:-0}" "$RUN" "$PIN" "$CNI" >"$RUN/cni/.05-xcni.conflist" <<'EOF'
 import ipaddress, json, sys
-cidr, n, run, pin = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+cidr, n, run, pin, cni = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
 r = {"subnet": cidr}
 if n:
     net = ipaddress.ip_network(cidr)
     # The gateway is the CIDR's first address: pods from the second on.
     r["rangeStart"] = str(net.network_address + 2)
     r["rangeEnd"] = str(net.network_address + 1 + n)
-print(json.dumps({"cniVersion": "1.0.0", "name": "xcni", "plugins": [{
-    "type": "xcni", "stateDir": run + "/cni/xcni-state", "pinDir": pin,
-    "ipam": {"type": "host-local", "ranges": [[r]], "dataDir": run + "/cni/ipam"}}]}, indent=1))
+ipam = {"type": "host-local", "ranges": [[r]], "dataDir": run + "/cni/ipam"}
+if cni == "ptp":
+    plugin = {"type": "ptp", "ipMasq": False, "ipam": ipam}
+else:
+    plugin = {"type": "xcni", "stateDir": run + "/cni/xcni-state", "pinDir": pin, "ipam": ipam}
+print(json.dumps({"cniVersion": "1.0.0", "name": cni, "plugins": [plugin]}, indent=1))
 EOF
 	# Through a temporary name in the conf dir itself, as the DaemonSet's entry
 	# point does: containerd 1.6 (since 1.6.?: "ignore event from cni conf dir:
@@ -459,6 +467,7 @@ up() {
 	local t0 t_kubelet t_reg t_xcnid t_ready cidr
 	cp_env
 	cp_up || die "the control plane is not up (tests/k8s/controlplane.sh up)"
+	case $CNI in xcni | ptp) ;; *) die "XCNI_K8S_CNI: xcni or ptp, not '$CNI'" ;; esac
 	[ -x "$BUILD/xcnid" ] && [ -x "$BUILD/xcni" ] || die "$BUILD/xcnid or $BUILD/xcni missing (make)"
 	if pid_of kubelet >/dev/null; then
 		log "already up ($RUN)"
@@ -477,7 +486,7 @@ up() {
 
 	underlay_up
 	node_pki
-	xcni_identity
+	[ "$CNI" = ptp ] || xcni_identity
 	mnt_up
 	containerd_conf
 	start containerd containerd containerd --config "$RUN/containerd/config.toml"
@@ -499,18 +508,24 @@ up() {
 	echo "$cidr" >"$RUN/node.cidr"
 	log "registered, pod CIDR $cidr ($((t_reg - t_kubelet)) ms after the kubelet started)"
 
-	mkdir -p "$PIN_TOP"
-	start xcnid xcnid "$BUILD/xcnid" --pin-dir "$PIN" --kubeconfig "$RUN/xcnid.kubeconfig" \
-		--node-name "$NAME" --pod-cidr "$cidr" --underlay-dev eth0 --node-ip "$NODE_IP" \
-		--xdp-mode generic --service-cidr "$K8S_SERVICE_CIDR" --metrics-addr 127.0.0.1:9962 \
-		--map-max "$MAPS_A" --map-max "$MAPS_B" -v ${XCNI_K8S_XCNID_ARGS:-}
-	wait_for 60 "xcnid's pins" test -e "$PIN/prog_to_pod" ||
-		{ tail -n 30 "$RUN/xcnid.log" >&2; die "xcnid did not pin its programs"; }
-	wait_for 60 "xcnid ready" grep -q 'xcnid: ready' "$RUN/xcnid.log" ||
-		{ tail -n 30 "$RUN/xcnid.log" >&2; die "xcnid not ready"; }
-	t_xcnid=$(now_ms)
-	conflist "$cidr"
-	log "xcnid ready in $((t_xcnid - t_reg)) ms; $RUN/cni/net.d/05-xcni.conflist written"
+	if [ "$CNI" = ptp ]; then
+		t_xcnid=$(now_ms)
+		conflist "$cidr"
+		log "CNI: the reference ptp plugin (no xcnid, no routes to other nodes); conflist written"
+	else
+		mkdir -p "$PIN_TOP"
+		start xcnid xcnid "$BUILD/xcnid" --pin-dir "$PIN" --kubeconfig "$RUN/xcnid.kubeconfig" \
+			--node-name "$NAME" --pod-cidr "$cidr" --underlay-dev eth0 --node-ip "$NODE_IP" \
+			--xdp-mode generic --service-cidr "$K8S_SERVICE_CIDR" --metrics-addr 127.0.0.1:9962 \
+			--map-max "$MAPS_A" --map-max "$MAPS_B" -v ${XCNI_K8S_XCNID_ARGS:-}
+		wait_for 60 "xcnid's pins" test -e "$PIN/prog_to_pod" ||
+			{ tail -n 30 "$RUN/xcnid.log" >&2; die "xcnid did not pin its programs"; }
+		wait_for 60 "xcnid ready" grep -q 'xcnid: ready' "$RUN/xcnid.log" ||
+			{ tail -n 30 "$RUN/xcnid.log" >&2; die "xcnid not ready"; }
+		t_xcnid=$(now_ms)
+		conflist "$cidr"
+		log "xcnid ready in $((t_xcnid - t_reg)) ms; $RUN/cni/net.d/05-xcni.conflist written"
+	fi
 	wait_for "${XCNI_K8S_NODE_READY_TIMEOUT:-$READY_TIMEOUT}" "the Node Ready" node_ready ||
 		{ tail -n 30 "$RUN/kubelet.log" >&2; die "Node $NAME not Ready"; }
 	t_ready=$(now_ms)

@@ -22,6 +22,9 @@ set -uo pipefail
 CP=$XCNI_ROOT/tests/k8s/controlplane.sh
 NODE=$XCNI_ROOT/tests/k8s/node.sh
 NODES=(n1 n2)
+# A third node with the reference ptp plugin in xcni's place: pod start on it
+# is the comparison (XCNI_K8S_REF=0: none).
+REF=${XCNI_K8S_REF:-1}
 SYSCTLS="vm.overcommit_memory kernel.panic kernel.panic_on_oops kernel.keys.root_maxkeys kernel.keys.root_maxbytes vm.panic_on_oom"
 now_ms() { date +%s%3N; }
 
@@ -43,7 +46,7 @@ PIDS=()
 
 teardown() {
 	local n
-	for n in "${NODES[@]}"; do bash "$NODE" down "$n" >/dev/null 2>&1; done
+	for n in "${NODES[@]}" r1; do bash "$NODE" down "$n" >/dev/null 2>&1; done
 	bash "$CP" down >/dev/null 2>&1
 }
 trap teardown EXIT
@@ -96,6 +99,8 @@ diag "$(kc get nodes -o wide 2>&1 | sed 's/   */  /g' | paste -sd'|')"
 
 # ---- pods ----
 # pod NAME NS NODE LABELS COMMAND: applied; the ms from apply to Ready on stdout.
+# pod_starts NODE N: N pods made one at a time on NODE, then deleted; "min p50 max"
+# of their create-to-Ready times on stdout, or nothing if one was not Ready.
 pod() {
 	local name=$1 ns=$2 node=$3 labels=$4 cmd=$5 t
 	t=$(now_ms)
@@ -164,16 +169,21 @@ check "b's netns found through its cgroup ($B_NS)" test -n "$B_NS"
 # Create to Ready as kubectl sees it (scheduling is skipped: nodeName), each pod
 # alone on n1: the kubelet, containerd, the CNI ADD (xcni, host-local), the
 # container start and the status back to the API server.
-starts=()
-for i in $(seq "${XCNI_K8S_START_PODS:-10}"); do
-	if t=$(pod "s$i" web n1 "app: s" "exec sleep 2147483647"); then starts+=("$t"); fi
-done
-if [ ${#starts[@]} -eq "${XCNI_K8S_START_PODS:-10}" ]; then
-	ok "pod start on n1, ${#starts[@]} pods one at a time: $(printf '%s\n' "${starts[@]}" | sort -n | awk '{a[NR]=$1} END {printf "min %d, p50 %d, max %d ms", a[1], a[int((NR+1)/2)], a[NR]}')"
+pod_starts() {
+	local node=$1 n=$2 i t starts=()
+	for i in $(seq "$n"); do
+		t=$(pod "s$node-$i" web "$node" "app: s-$node" "exec sleep 2147483647") && starts+=("$t")
+	done
+	kc -n web delete pods -l "app=s-$node" --wait=true --timeout=60s >/dev/null 2>&1
+	[ ${#starts[@]} -eq "$n" ] || return 1
+	printf '%s\n' "${starts[@]}" | sort -n | awk '{a[NR]=$1} END {printf "min %d, p50 %d, max %d ms", a[1], a[int((NR+1)/2)], a[NR]}'
+}
+NSTART=${XCNI_K8S_START_PODS:-10}
+if st=$(pod_starts n1 "$NSTART"); then
+	ok "pod start on n1 (xcni), $NSTART pods one at a time: $st"
 else
-	not_ok "pod start on n1: ${#starts[@]} of ${XCNI_K8S_START_PODS:-10} pods Ready"
+	not_ok "pod start on n1: $NSTART pods Ready"
 fi
-kc -n web delete pods -l app=s --wait=true --timeout=60s >/dev/null 2>&1
 
 # ---- a NetworkPolicy ----
 policy() {
@@ -288,6 +298,23 @@ if [ -n "$back" ]; then
 	ok "policy deleted: b reaches a again ${back} ms after kubectl delete began"
 else
 	not_ok "b reaches a again within 20 s of the policy's delete"
+fi
+
+# ---- the same pod start with the reference ptp plugin ----
+if [ "$REF" = 1 ]; then
+	if out=$(XCNI_K8S_CNI=ptp bash "$NODE" up r1 2>&1); then
+		ok "node r1 (ptp) up and Ready: $(cat /run/xcni-k8s/r1/times)"
+		PIDS+=($(cat /run/xcni-k8s/r1/*.pid))
+		if st=$(pod_starts r1 "$NSTART"); then
+			ok "pod start on r1 (ptp), $NSTART pods one at a time: $st"
+		else
+			not_ok "pod start on r1: $NSTART pods Ready"
+		fi
+	else
+		not_ok "node r1 (ptp) up"
+		tail -n 20 <<<"$out" | sed 's/^/#   /'
+	fi
+	NODES+=(r1)
 fi
 
 # ---- down ----
