@@ -484,6 +484,7 @@ up() {
 	t0=$(now_ms)
 	trap 'rc=$?; trap - EXIT; if [ $rc -ne 0 ]; then keep=/tmp/xcni-k8s-$NAME-failed.$$; mkdir -p $keep; cp $RUN/*.log $keep/ 2>/dev/null; if [ "${XCNI_K8S_KEEP_FAILED:-0}" = 1 ]; then log "up failed: logs in $keep; left up (XCNI_K8S_KEEP_FAILED)"; else log "up failed: logs in $keep; cleaning up"; down; fi; fi; exit $rc' EXIT
 
+	trap 'exit 130' INT TERM
 	underlay_up
 	node_pki
 	[ "$CNI" = ptp ] || xcni_identity

@@ -50,6 +50,7 @@ teardown() {
 	bash "$CP" down >/dev/null 2>&1
 }
 trap teardown EXIT
+trap 'exit 130' INT TERM
 
 t0=$SECONDS
 if ! bash "$CP" up >/dev/null; then
