@@ -197,12 +197,15 @@ bench: deps
 # e2e: a real Kubernetes 1.20 built from Debian's source (issue 37), apart from
 # make check: the binaries are built once into /var/cache/xcni/k8s (~15 min on
 # 2 cores from a cold Go cache; nothing to do once built), then the control
-# plane's smoke (tests/k8s/smoke.sh). docs/testing.md says what it covers.
+# plane's smoke (tests/k8s/smoke.sh), then two kubelet nodes with xcni as
+# their CNI running pods (tests/k8s/pods.sh). docs/testing.md says what they cover.
 .PHONY: e2e
 e2e:
 	$(Q)bash scripts/k8s-deps.sh
 	$(Q)bash scripts/k8s-build.sh >/dev/null
+	$(Q)$(MAKE) --no-print-directory all
 	$(Q)bash tests/k8s/smoke.sh
+	$(Q)BUILD=$(abspath $(BUILD)) bash tests/k8s/pods.sh
 
 # install: the agent and the CLI into $(PREFIX)/bin, the plugin into
 # $(PREFIX)/lib/cni, the man pages. Runtimes (containerd, CRI-O) look for CNI

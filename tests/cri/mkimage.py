@@ -5,12 +5,16 @@ that `ctr images import` understands.
 The image has one layer: /bin/busybox (Debian's busybox-static) plus a few
 empty directories; its entrypoint sleeps forever. Nothing is downloaded.
 
-usage: mkimage.py OUT.tar IMAGE_NAME [BUSYBOX_PATH]
+usage: mkimage.py [--applets] OUT.tar IMAGE_NAME [BUSYBOX_PATH]
+
+--applets: a symlink in /bin for every applet busybox lists (sleep, wget,
+httpd, ip...), so a container's command may name one directly.
 """
 import hashlib
 import io
 import json
 import platform
+import subprocess
 import sys
 import tarfile
 
@@ -26,7 +30,7 @@ def tar_add_bytes(tf, name, data, mode=0o644):
     tf.addfile(ti, io.BytesIO(data))
 
 
-def build_layer(busybox):
+def build_layer(busybox, applets=()):
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tf:
         for d in ("bin", "dev", "etc", "proc", "sys", "tmp"):
@@ -37,22 +41,30 @@ def build_layer(busybox):
             tf.addfile(ti)
         with open(busybox, "rb") as f:
             tar_add_bytes(tf, "bin/busybox", f.read(), 0o755)
-        ti = tarfile.TarInfo("bin/sh")
-        ti.type = tarfile.SYMTYPE
-        ti.linkname = "busybox"
-        ti.mode = 0o777
-        ti.mtime = 0
-        tf.addfile(ti)
+        for name in sorted({"sh", *applets} - {"busybox"}):
+            ti = tarfile.TarInfo("bin/" + name)
+            ti.type = tarfile.SYMTYPE
+            ti.linkname = "busybox"
+            ti.mode = 0o777
+            ti.mtime = 0
+            tf.addfile(ti)
     return buf.getvalue()
 
 
 def main():
-    if len(sys.argv) not in (3, 4):
+    args = sys.argv[1:]
+    with_applets = "--applets" in args
+    args = [a for a in args if a != "--applets"]
+    if len(args) not in (2, 3):
         sys.exit(__doc__)
-    out, name = sys.argv[1], sys.argv[2]
-    busybox = sys.argv[3] if len(sys.argv) == 4 else "/bin/busybox"
+    out, name = args[0], args[1]
+    busybox = args[2] if len(args) == 3 else "/bin/busybox"
+    applets = ()
+    if with_applets:
+        applets = [a for a in subprocess.run([busybox, "--list"], check=True, capture_output=True,
+                                             text=True).stdout.split() if "/" not in a]
 
-    layer = build_layer(busybox)
+    layer = build_layer(busybox, applets)
     layer_sha = hashlib.sha256(layer).hexdigest()
     config = {
         "architecture": ARCH.get(platform.machine(), platform.machine()),

@@ -57,8 +57,9 @@ pid_of() { # component -> its PID if that process is still the one started
 start() { # component binary args... ; in the namespace, its own session
 	local name=$1
 	shift
-	# ip netns exec execs the command in place: $! is the component's PID.
-	ip netns exec "$NS" "$@" >"$RUN/$name.log" 2>&1 </dev/null &
+	# ip netns exec and nice exec the command in place: $! is the component's PID.
+	# Niced: the machine is shared.
+	ip netns exec "$NS" nice -n 10 "$@" >"$RUN/$name.log" 2>&1 </dev/null &
 	echo $! >"$RUN/$name.pid"
 	sleep 0.5
 	pid_of "$name" >/dev/null || { tail -n 20 "$RUN/$name.log" >&2; die "$name did not start"; }
@@ -182,6 +183,7 @@ up() {
 		--client-ca-file "$p/ca.crt" \
 		--kubelet-client-certificate "$p/apiserver-kubelet-client.crt" \
 		--kubelet-client-key "$p/apiserver-kubelet-client.key" \
+		--kubelet-preferred-address-types InternalIP,ExternalIP,Hostname \
 		--service-account-key-file "$p/sa.pub" --service-account-signing-key-file "$p/sa.key" \
 		--service-account-issuer https://kubernetes.default.svc.cluster.local \
 		--service-cluster-ip-range "$SERVICE_CIDR" \
@@ -231,8 +233,8 @@ up) up ;;
 down) down ;;
 env)
 	K8S_BIN=$(cat "$RUN/bin" 2>/dev/null || bin_dir)
-	printf 'KUBECONFIG=%s\nK8S_BIN=%s\nK8S_NETNS=%s\nK8S_ADVERTISE=%s\n' \
-		"$RUN/admin.kubeconfig" "$K8S_BIN" "$NS" "$ADV"
+	printf 'KUBECONFIG=%s\nK8S_BIN=%s\nK8S_NETNS=%s\nK8S_ADVERTISE=%s\nK8S_SERVICE_CIDR=%s\nK8S_CLUSTER_CIDR=%s\n' \
+		"$RUN/admin.kubeconfig" "$K8S_BIN" "$NS" "$ADV" "$SERVICE_CIDR" "$CLUSTER_CIDR"
 	;;
 *) die "usage: $0 up|down|env" ;;
 esac
