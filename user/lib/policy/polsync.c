@@ -30,6 +30,23 @@ struct kvset {
 
 #define KV_REC(s, i) ((s)->d + (i) * ((s)->ksz + (s)->vsz))
 
+/*
+ * Every write and delete the apply and the cleanup make goes through these,
+ * so a failure can be injected before each (xcni_inject, one step name per
+ * kind of write: "apply-ipcache", "apply-entry", "apply-flip", ...) and a
+ * test can walk them all (test_polsync's test_failure_at_every_write).
+ * 0 or -errno; map_del says -ENOENT too, which most callers take as done.
+ */
+static int map_put(int fd, const void *k, const void *v, const char *step)
+{
+	return xcni_inject(step) ?: (bpf_map_update_elem(fd, k, v, BPF_ANY) ? -errno : 0);
+}
+
+static int map_del(int fd, const void *k, const char *step)
+{
+	return xcni_inject(step) ?: (bpf_map_delete_elem(fd, k) ? -errno : 0);
+}
+
 struct ep_state {
 	uint32_t ip;
 	struct xcni_polep st;
@@ -69,6 +86,7 @@ struct polsync {
 	 * (changes went in as deltas): read the maps again before a whole diff. */
 	bool mirror_stale;
 	bool names_short; /* a delta could not write some names: the next apply is whole */
+	bool v6_stale; /* an apply6 failed: ipcache6, polkey6 read again first */
 	/* A namespace's share of each policy map, percent (100: none). */
 	unsigned int share;
 	/* The pods the last apply closed. */
@@ -174,6 +192,7 @@ static int names_cmp(const void *a, const void *b)
 
 struct kvbatch {
 	int fd;
+	const char *step; /* xcni_inject's, before each write */
 	size_t ksz, vsz, n;
 	unsigned char *k, *v;
 };
@@ -186,10 +205,12 @@ static int kvbatch_flush(struct kvbatch *b)
 
 	while (done < b->n && !kv_no_batch) {
 		__u32 cnt = (__u32)(b->n - done);
-		int ret = bpf_map_update_batch(b->fd, b->k + done * b->ksz, b->v + done * b->vsz,
-					       &cnt, NULL);
+		int ret = xcni_inject(b->step);
 
-		if (!ret) {
+		if (ret)
+			return ret;
+		if (!bpf_map_update_batch(b->fd, b->k + done * b->ksz, b->v + done * b->vsz, &cnt,
+					  NULL)) {
 			done += cnt;
 			continue;
 		}
@@ -198,9 +219,12 @@ static int kvbatch_flush(struct kvbatch *b)
 			return ret; /* the polsync caller diffs whole next time */
 		kv_no_batch = true; /* ENOTSUPP (524) and EINVAL: no batch ops here */
 	}
-	for (; done < b->n; done++)
-		if (bpf_map_update_elem(b->fd, b->k + done * b->ksz, b->v + done * b->vsz, BPF_ANY))
-			return -errno;
+	for (; done < b->n; done++) {
+		int ret = map_put(b->fd, b->k + done * b->ksz, b->v + done * b->vsz, b->step);
+
+		if (ret)
+			return ret;
+	}
 	b->n = 0;
 	return 0;
 }
@@ -226,10 +250,10 @@ static int kvbatch_add(struct kvbatch *b, const unsigned char *k, const unsigned
  */
 /* One merge of want (nd: n sorted records) against cur: the writes ops asks for. */
 static int kv_merge(int fd, const struct kvset *cur, const unsigned char *nd, size_t n, int ops,
-		    size_t *changed)
+		    const char *step, size_t *changed)
 {
 	size_t ksz = cur->ksz, vsz = cur->vsz, i, j;
-	struct kvbatch b = { .fd = fd, .ksz = ksz, .vsz = vsz };
+	struct kvbatch b = { .fd = fd, .step = step, .ksz = ksz, .vsz = vsz };
 	int err = 0;
 
 	for (i = 0, j = 0; i < n || j < cur->n;) {
@@ -243,10 +267,9 @@ static int kv_merge(int fd, const struct kvset *cur, const unsigned char *nd, si
 			(*changed)++;
 		}
 		if (cmp > 0 && (ops & KV_DELETE)) {
-			if (bpf_map_delete_elem(fd, c) && errno != ENOENT) {
-				err = -errno;
+			if ((err = map_del(fd, c, step)) && err != -ENOENT)
 				goto out;
-			}
+			err = 0;
 			(*changed)++;
 		}
 		if (cmp <= 0)
@@ -269,7 +292,7 @@ out:
  * upserts, for a map whose old and new contents together may not fit.
  */
 static int kvset_sync(int fd, struct kvset *cur, const void *want, size_t n, size_t stride,
-		      size_t voff, int phase, size_t *changed)
+		      size_t voff, int phase, const char *step, size_t *changed)
 {
 	size_t ksz = cur->ksz, vsz = cur->vsz, i;
 	unsigned char *nd = n ? malloc(n * (ksz + vsz)) : NULL;
@@ -292,10 +315,10 @@ static int kvset_sync(int fd, struct kvset *cur, const void *want, size_t n, siz
 		}
 	}
 	if ((phase & KV_DELFIRST) && (phase & KV_BOTH) == KV_BOTH)
-		err = kv_merge(fd, cur, nd, n, KV_DELETE, changed) ?:
-		      kv_merge(fd, cur, nd, n, KV_UPSERT, changed);
+		err = kv_merge(fd, cur, nd, n, KV_DELETE, step, changed) ?:
+		      kv_merge(fd, cur, nd, n, KV_UPSERT, step, changed);
 	else
-		err = kv_merge(fd, cur, nd, n, phase & KV_BOTH, changed);
+		err = kv_merge(fd, cur, nd, n, phase & KV_BOTH, step, changed);
 	if (err || !(phase & KV_DELETE)) {
 		/* cur still describes the map's old keys, for the delete phase. */
 		free(nd);
@@ -419,7 +442,7 @@ static void names_sync(struct polsync *ps, int fd, struct kvset *cur, const void
 			memcpy(fit + nfit++ * stride, (const char *)want + i * stride, stride);
 	err = xcni_inject("names-sync") ?:
 	      kvset_sync(fd, cur, fit ? fit : want, fit ? nfit : n, stride, voff,
-			 KV_BOTH | KV_DELFIRST, changed);
+			 KV_BOTH | KV_DELFIRST, "apply-names", changed);
 	if (err) {
 		/* Which of them went in is not known: counted as missing, read again. */
 		*missing += n;
@@ -480,10 +503,19 @@ static bool live(struct polsync *ps, __u32 ep, __u8 version)
 	return bpf_map_lookup_elem(ps->fd_polep, &ep, &pe) == 0 && pe.version == version;
 }
 
+/* A delete of the cleanup: 1 deleted, 0 gone already, or -errno (kept for later). */
+static int clean_del(int fd, const void *k)
+{
+	int err = map_del(fd, k, "cleanup-del");
+
+	return !err ? 1 : err == -ENOENT ? 0 : err;
+}
+
+/* Every entry of a version no pod uses deleted; -errno if one could not be. */
 static int sweep(struct polsync *ps, size_t *deleted)
 {
 	struct kvset pol = {}, range = {}, cidr = {};
-	int err;
+	int err, ret = 0;
 
 	/* Collected first: deleting while walking a trie restarts the walk. */
 	if ((err = kvset_load(ps->fd_policy, sizeof(struct xcni_polhash_key),
@@ -496,7 +528,11 @@ static int sweep(struct polsync *ps, size_t *deleted)
 	for (size_t i = 0; i < pol.n; i++) {
 		const struct xcni_polhash_key *k = (const void *)KV_REC(&pol, i);
 
-		if (!live(ps, k->ep, k->version) && bpf_map_delete_elem(ps->fd_policy, k) == 0) {
+		if (live(ps, k->ep, k->version))
+			continue;
+		if ((err = clean_del(ps->fd_policy, k)) < 0)
+			ret = err;
+		else if (err) {
 			(*deleted)++;
 			ps->n_policy--;
 		}
@@ -504,7 +540,11 @@ static int sweep(struct polsync *ps, size_t *deleted)
 	for (size_t i = 0; i < range.n; i++) {
 		const struct xcni_policy_key *k = (const void *)KV_REC(&range, i);
 
-		if (!live(ps, k->ep, k->version) && bpf_map_delete_elem(ps->fd_polrange, k) == 0) {
+		if (live(ps, k->ep, k->version))
+			continue;
+		if ((err = clean_del(ps->fd_polrange, k)) < 0)
+			ret = err;
+		else if (err) {
 			(*deleted)++;
 			ps->n_polrange--;
 		}
@@ -512,11 +552,16 @@ static int sweep(struct polsync *ps, size_t *deleted)
 	for (size_t i = 0; i < cidr.n; i++) {
 		const struct xcni_polcidr_key *k = (const void *)KV_REC(&cidr, i);
 
-		if (!live(ps, k->ep, k->version) && bpf_map_delete_elem(ps->fd_polcidr, k) == 0) {
+		if (live(ps, k->ep, k->version))
+			continue;
+		if ((err = clean_del(ps->fd_polcidr, k)) < 0)
+			ret = err;
+		else if (err) {
 			(*deleted)++;
 			ps->n_polcidr--;
 		}
 	}
+	err = ret;
 out:
 	free(pol.d);
 	free(range.d);
@@ -585,6 +630,20 @@ static int mirrors_load(struct polsync *ps)
 	    (err = kvset_load(ps->fd_podname, sizeof(__u32), sizeof(struct xcni_podname),
 			      &ps->podname)))
 		return err;
+	/* Synced by deltas too, so not freed with the others; a failed write
+	 * may have left anything in them. */
+	free(ps->polsel.d);
+	ps->polsel.d = NULL;
+	if ((err = kvset_load(ps->fd_polsel, sizeof(__u32), sizeof(struct xcni_polsel),
+			      &ps->polsel)))
+		return err;
+	if (ps->fd_rulename >= 0) {
+		free(ps->rulename.d);
+		ps->rulename.d = NULL;
+		if ((err = kvset_load(ps->fd_rulename, sizeof(struct xcni_rulename_key),
+				      sizeof(struct xcni_rulename), &ps->rulename)))
+			return err;
+	}
 	ps->mirror_stale = false;
 	return 0;
 }
@@ -619,10 +678,7 @@ int polsync_open(const char *pin_dir, struct polsync **out)
 		goto fail;
 	/* What an earlier agent left: kept, and replaced by the first apply. */
 	ps->need_full = true;
-	if ((err = mirrors_load(ps)) ||
-	    (err = kvset_load(ps->fd_polsel, sizeof(__u32), sizeof(struct xcni_polsel),
-			      &ps->polsel)) ||
-	    (err = load_eps(ps)))
+	if ((err = mirrors_load(ps)) || (err = load_eps(ps)))
 		goto fail;
 	/* IPv6's maps: what an earlier agent left, replaced by the first apply. */
 	ps->fd_ipcache6 = xcni_map_open_pinned(pin_dir, "xcni_ipcache6", NULL);
@@ -647,7 +703,8 @@ int polsync_open(const char *pin_dir, struct polsync **out)
 	count_keys(ps->fd_polcidr, sizeof(struct xcni_polcidr_key), &ps->n_polcidr);
 	/* A crash between writing a version and flipping to it leaves entries no
 	 * pod uses; they must go before that version is written again. */
-	sweep(ps, &swept);
+	if (sweep(ps, &swept))
+		ps->scan = true; /* done before the first apply writes (clean_versions) */
 	if (swept)
 		pr_info("dropped %zu policy entries of unfinished updates\n", swept);
 	*out = ps;
@@ -742,15 +799,17 @@ static int write_entry(struct polsync *ps, const struct pol_entry *e, __u8 ver)
 	struct xcni_policy_key k = e->key;
 	struct xcni_polhash_key h;
 
+	int err;
+
 	k.version = ver;
 	if (is_range(&k)) {
-		if (bpf_map_update_elem(ps->fd_polrange, &k, &e->val, BPF_ANY))
-			return -errno;
+		if ((err = map_put(ps->fd_polrange, &k, &e->val, "apply-entry")))
+			return err;
 		ps->n_polrange++;
 	} else {
 		h = hash_key(&k);
-		if (bpf_map_update_elem(ps->fd_policy, &h, &e->val, BPF_ANY))
-			return -errno;
+		if ((err = map_put(ps->fd_policy, &h, &e->val, "apply-entry")))
+			return err;
 		ps->n_policy++;
 	}
 	return 0;
@@ -761,10 +820,11 @@ static int write_ep(struct polsync *ps, const struct pol_ep *w, __u8 ver, size_t
 {
 	for (size_t i = 0; i < w->ncidrs; i++) {
 		struct xcni_polcidr_key k = w->cidrs[i].key;
+		int err;
 
 		k.version = ver;
-		if (bpf_map_update_elem(ps->fd_polcidr, &k, &w->cidrs[i].group, BPF_ANY))
-			return -errno;
+		if ((err = map_put(ps->fd_polcidr, &k, &w->cidrs[i].group, "apply-entry")))
+			return err;
 		ps->n_polcidr++;
 		(*written)++;
 	}
@@ -850,8 +910,10 @@ static int ep_add_in_place(struct polsync *ps, struct ep_state *cur, const struc
 	for (int dir = 0; dir < XCNI_NR_POLICY_DIRS; dir++)
 		pe.has[dir] |= nw.has[dir];
 	if (memcmp(&pe, &cur->st, sizeof(pe))) {
-		if (bpf_map_update_elem(ps->fd_polep, &w->ip, &pe, BPF_ANY))
-			return -errno;
+		int err = map_put(ps->fd_polep, &w->ip, &pe, "apply-flip");
+
+		if (err)
+			return err;
 		cur->st = pe;
 	}
 	return 0;
@@ -917,10 +979,8 @@ static int ep_state_set(struct ep_state *e, const struct pol_ep *w, __u8 ver)
 static int name_put(struct polsync *ps, int fd, const void *k, const void *v, size_t *changed,
 		    size_t *missing)
 {
-	int err = xcni_inject("names-delta");
+	int err = xcni_inject("names-delta") ?: map_put(fd, k, v, "apply-names");
 
-	if (!err && bpf_map_update_elem(fd, k, v, BPF_ANY))
-		err = -errno;
 	if (!err) {
 		(*changed)++;
 		return 0;
@@ -939,16 +999,17 @@ static int delta_write(struct polsync *ps, const struct pol_delta *d, int phase,
 
 	if (phase == KV_DELETE) {
 		for (size_t i = 0; i < d->nipc_del; i++) {
-			if (bpf_map_delete_elem(ps->fd_ipcache, &d->ipc_del[i]) && errno != ENOENT)
-				return -errno;
+			if ((err = map_del(ps->fd_ipcache, &d->ipc_del[i], "apply-ipcache-del")) &&
+			    err != -ENOENT)
+				return err;
 			(*changed)++;
 		}
 		return 0;
 	}
 	for (size_t i = 0; i < d->nipc_put; i++) {
-		if (bpf_map_update_elem(ps->fd_ipcache, &d->ipc_put[i].key, &d->ipc_put[i].val,
-					BPF_ANY))
-			return -errno;
+		if ((err = map_put(ps->fd_ipcache, &d->ipc_put[i].key, &d->ipc_put[i].val,
+				   "apply-ipcache")))
+			return err;
 		(*changed)++;
 	}
 	for (size_t i = 0; i < d->nid_put; i++) {
@@ -960,8 +1021,8 @@ static int delta_write(struct polsync *ps, const struct pol_delta *d, int phase,
 			return err;
 	}
 	for (size_t i = 0; i < d->nid_del; i++) {
-		if (bpf_map_delete_elem(ps->fd_identity, &d->id_del[i]) && errno != ENOENT)
-			return -errno;
+		if ((err = map_del(ps->fd_identity, &d->id_del[i], "apply-names")) && err != -ENOENT)
+			return err;
 		(*changed)++;
 	}
 	for (size_t i = 0; i < d->npol_put; i++) {
@@ -970,8 +1031,8 @@ static int delta_write(struct polsync *ps, const struct pol_delta *d, int phase,
 			return err;
 	}
 	for (size_t i = 0; i < d->npol_del; i++) {
-		if (bpf_map_delete_elem(ps->fd_polname, &d->pol_del[i]) && errno != ENOENT)
-			return -errno;
+		if ((err = map_del(ps->fd_polname, &d->pol_del[i], "apply-names")) && err != -ENOENT)
+			return err;
 		(*changed)++;
 	}
 	for (size_t i = 0; i < d->npn_put; i++) {
@@ -980,8 +1041,8 @@ static int delta_write(struct polsync *ps, const struct pol_delta *d, int phase,
 			return err;
 	}
 	for (size_t i = 0; i < d->npn_del; i++) {
-		if (bpf_map_delete_elem(ps->fd_podname, &d->pn_del[i]) && errno != ENOENT)
-			return -errno;
+		if ((err = map_del(ps->fd_podname, &d->pn_del[i], "apply-names")) && err != -ENOENT)
+			return err;
 		(*changed)++;
 	}
 	return 0;
@@ -1171,6 +1232,8 @@ static const char *podname_ns(const void *rec)
 	return ((const struct pol_podname *)rec)->name.ns;
 }
 
+static int clean_versions(struct polsync *ps, bool only_dead, size_t *deleted);
+
 static int apply(struct polsync *ps, const struct pol_result *r, const struct pol_delta *d,
 		 struct ep_memo *m, struct polsync_stats *st, char *msg, size_t msglen)
 {
@@ -1187,6 +1250,12 @@ static int apply(struct polsync *ps, const struct pol_result *r, const struct po
 	if (!delta && !r->ipcache && r->nipcache)
 		return -EINVAL; /* a whole diff needs the whole result */
 	if (!delta && ps->mirror_stale && (err = mirrors_load(ps)))
+		return err;
+	/* A version is written only once it is known empty: what a failed
+	 * apply left under versions no pod uses (or a cleanup not run) goes
+	 * first. Nothing is written while that fails. */
+	if ((ps->ndel || ps->ndelc || ps->scan) &&
+	    (err = clean_versions(ps, true, &st->entries_deleted)))
 		return err;
 	/* Room first: a pod's policy that does not fit is not applied in part;
 	 * the pod is closed instead, and the other pods' policy goes in. */
@@ -1239,7 +1308,7 @@ static int apply(struct polsync *ps, const struct pol_result *r, const struct po
 		if ((err = delta_write(ps, d, KV_UPSERT, &st->other_changed, &st->names_missing)) ||
 		    (err = kvset_sync(ps->fd_polsel, &ps->polsel, r->eps, r->neps,
 				      sizeof(*r->eps), offsetof(struct pol_ep, sel), KV_BOTH,
-				      &st->other_changed)))
+				      "apply-polsel", &st->other_changed)))
 			goto out;
 		goto names_done;
 	}
@@ -1251,10 +1320,9 @@ static int apply(struct polsync *ps, const struct pol_result *r, const struct po
 		idl[i].ns = r->identities[i].ns;
 		snprintf(idl[i].l.labels, sizeof(idl[i].l.labels), "%s", r->identities[i].canon);
 	}
-	if ((err = xcni_inject("apply-ipcache")) ||
-	    (err = kvset_sync(ps->fd_ipcache, &ps->ipcache, r->ipcache, r->nipcache,
+	if ((err = kvset_sync(ps->fd_ipcache, &ps->ipcache, r->ipcache, r->nipcache,
 			      sizeof(*r->ipcache), offsetof(struct pol_ipcache, val), KV_UPSERT,
-			      &st->other_changed)))
+			      "apply-ipcache", &st->other_changed)))
 		goto out;
 	/* Names for people: what fits, never a refusal (names_sync). */
 	names_sync(ps, ps->fd_identity, &ps->identity, idl, nidl, sizeof(*idl),
@@ -1270,10 +1338,11 @@ static int apply(struct polsync *ps, const struct pol_result *r, const struct po
 	     (err = kvset_sync(ps->fd_rulename, &ps->rulename, r->rulenames,
 			       r->nrulenames < XCNI_MAX_RULENAMES ? r->nrulenames : 0,
 			       sizeof(*r->rulenames), offsetof(struct pol_rulename, val),
-			       KV_BOTH, &st->other_changed))) ||
+			       KV_BOTH, "apply-rulename", &st->other_changed))) ||
 	    /* Names for people: before the flips, so a drop can name its policies. */
 	    (err = kvset_sync(ps->fd_polsel, &ps->polsel, r->eps, r->neps, sizeof(*r->eps),
-			      offsetof(struct pol_ep, sel), KV_BOTH, &st->other_changed)))
+			      offsetof(struct pol_ep, sel), KV_BOTH, "apply-polsel",
+			      &st->other_changed)))
 		goto out;
 names_done:
 	xcni_killpoint("apply-names");
@@ -1294,10 +1363,8 @@ names_done:
 			/* Same entries: only identity or isolation may differ. */
 			pe.version = ver;
 			if (memcmp(&pe, &cur->st, sizeof(pe)) &&
-			    bpf_map_update_elem(ps->fd_polep, &w->ip, &pe, BPF_ANY)) {
-				err = -errno;
+			    (err = map_put(ps->fd_polep, &w->ip, &pe, "apply-flip")))
 				goto out;
-			}
 			neps[nneps++] = *cur;
 			cur->e = NULL;
 			cur->c = NULL;
@@ -1313,10 +1380,8 @@ names_done:
 			memset(pe.has, 0, sizeof(pe.has));
 			pe.version = cur && !cur->over ? ver ^ 1 : ver;
 			if ((!cur || memcmp(&pe, &cur->st, sizeof(pe))) &&
-			    bpf_map_update_elem(ps->fd_polep, &w->ip, &pe, BPF_ANY)) {
-				err = -errno;
+			    (err = map_put(ps->fd_polep, &w->ip, &pe, "apply-flip")))
 				goto out;
-			}
 			if (!cur || memcmp(&pe, &cur->st, sizeof(pe)))
 				st->eps_changed++;
 			if (cur) {
@@ -1335,10 +1400,8 @@ names_done:
 			 * removed entries once the ipcache has forgotten their peers. */
 			pe.version = ver;
 			if (memcmp(&pe, &cur->st, sizeof(pe)) &&
-			    bpf_map_update_elem(ps->fd_polep, &w->ip, &pe, BPF_ANY)) {
-				err = -errno;
+			    (err = map_put(ps->fd_polep, &w->ip, &pe, "apply-flip")))
 				goto out;
-			}
 			if ((err = ep_defer_removed(ps, cur, w)))
 				goto out;
 			st->eps_changed++;
@@ -1356,10 +1419,8 @@ names_done:
 		xcni_killpoint("apply-entries"); /* a version written, not flipped to */
 		pe.version = ver;
 		/* The flip: from here on, packets see the new version. */
-		if (bpf_map_update_elem(ps->fd_polep, &w->ip, &pe, BPF_ANY)) {
-			err = -errno;
+		if ((err = map_put(ps->fd_polep, &w->ip, &pe, "apply-flip")))
 			goto out;
-		}
 		st->eps_changed++;
 		xcni_killpoint("apply-flipped"); /* one pod on its new version */
 		if (cur) {
@@ -1377,10 +1438,9 @@ names_done:
 
 		if (cur->done)
 			continue; /* carried over or replaced above */
-		if (bpf_map_delete_elem(ps->fd_polep, &cur->ip) && errno != ENOENT) {
-			err = -errno;
+		if ((err = map_del(ps->fd_polep, &cur->ip, "apply-polep-del")) && err != -ENOENT)
 			goto out;
-		}
+		err = 0;
 		st->eps_changed++;
 		if ((err = defer_delete(ps, cur)))
 			goto out;
@@ -1405,22 +1465,24 @@ names_done:
 	else
 		err = kvset_sync(ps->fd_ipcache, &ps->ipcache, r->ipcache, r->nipcache,
 				 sizeof(*r->ipcache), offsetof(struct pol_ipcache, val), KV_DELETE,
-				 &st->other_changed);
+				 "apply-ipcache-del", &st->other_changed);
 out:
-	/* Half written: what the maps hold is known no more; diff whole next time. */
-	if (err)
-		ps->mirror_stale = true;
-	else
-		ps->need_full = ps->names_short;
-	ps->names_short = false;
 	if (neps) {
-		/* Failed half way: forget what is known and re-read what the maps say. */
 		for (size_t i = 0; i < nneps; i++)
 			ep_state_clear(&neps[i]);
 		free(neps);
+	}
+	if (err) {
+		/* Half written: what the maps hold is known no more. Diff whole
+		 * next time, every pod rewritten under its other version, which
+		 * the next apply first empties (clean_versions). */
+		ps->mirror_stale = true;
 		load_eps(ps);
 		ps->scan = true;
+	} else {
+		ps->need_full = ps->names_short;
 	}
+	ps->names_short = false;
 	free(idl);
 	return err;
 }
@@ -1442,35 +1504,68 @@ int polsync_apply(struct polsync *ps, const struct pol_result *r, const struct p
 	return err;
 }
 
-int polsync_cleanup(struct polsync *ps, struct polsync_stats *st)
+/*
+ * The queued deletes of old versions (all, or with only_dead those of
+ * versions no pod uses now), then the sweep if one is due. A delete that
+ * fails stays queued, so no entry is forgotten in a map: 0 or the first
+ * -errno.
+ */
+static int clean_versions(struct polsync *ps, bool only_dead, size_t *deleted)
 {
+	size_t keep = 0, keepc = 0;
+	int err, ret = 0;
+
 	for (size_t i = 0; i < ps->ndel; i++) {
 		const struct xcni_policy_key *k = &ps->del[i].key;
 		struct xcni_polhash_key h = hash_key(k);
 
-		if (is_range(k)) {
-			if (bpf_map_delete_elem(ps->fd_polrange, k))
-				continue;
-			ps->n_polrange--;
-		} else {
-			if (bpf_map_delete_elem(ps->fd_policy, &h))
-				continue;
-			ps->n_policy--;
+		if (only_dead && live(ps, k->ep, k->version)) {
+			ps->del[keep++] = ps->del[i];
+			continue;
 		}
-		st->entries_deleted++;
+		err = is_range(k) ? clean_del(ps->fd_polrange, k) : clean_del(ps->fd_policy, &h);
+		if (err < 0) {
+			ret = ret ?: err;
+			ps->del[keep++] = ps->del[i];
+			continue;
+		}
+		if (err) {
+			if (is_range(k))
+				ps->n_polrange--;
+			else
+				ps->n_policy--;
+			(*deleted)++;
+		}
 		xcni_killpoint("cleanup"); /* old versions half deleted */
 	}
-	for (size_t i = 0; i < ps->ndelc; i++)
-		if (bpf_map_delete_elem(ps->fd_polcidr, &ps->delc[i].key) == 0) {
-			ps->n_polcidr--;
-			st->entries_deleted++;
+	for (size_t i = 0; i < ps->ndelc; i++) {
+		const struct xcni_polcidr_key *k = &ps->delc[i].key;
+
+		if (only_dead && live(ps, k->ep, k->version)) {
+			ps->delc[keepc++] = ps->delc[i];
+			continue;
 		}
-	ps->ndel = ps->ndelc = 0;
-	if (ps->scan) {
-		ps->scan = false;
-		return sweep(ps, &st->entries_deleted);
+		if ((err = clean_del(ps->fd_polcidr, k)) < 0) {
+			ret = ret ?: err;
+			ps->delc[keepc++] = ps->delc[i];
+		} else if (err) {
+			ps->n_polcidr--;
+			(*deleted)++;
+		}
 	}
-	return 0;
+	ps->ndel = keep;
+	ps->ndelc = keepc;
+	if (ps->scan) {
+		err = sweep(ps, deleted);
+		ps->scan = err != 0;
+		ret = ret ?: err;
+	}
+	return ret;
+}
+
+int polsync_cleanup(struct polsync *ps, struct polsync_stats *st)
+{
+	return clean_versions(ps, false, &st->entries_deleted);
 }
 
 void polsync_set_ns_share(struct polsync *ps, unsigned int percent)
@@ -1488,12 +1583,28 @@ int polsync_apply6(struct polsync *ps, const struct pol_v6 *v, size_t *changed)
 {
 	int err = 0;
 
+	if (ps->v6_stale) {
+		free(ps->ipcache6.d);
+		free(ps->polkey6.d);
+		ps->ipcache6 = ps->polkey6 = (struct kvset){ 0 };
+		if ((ps->fd_ipcache6 >= 0 &&
+		     (err = kvset_load(ps->fd_ipcache6, sizeof(struct xcni_ipcache6_key),
+				       sizeof(struct xcni_ipcache_val), &ps->ipcache6))) ||
+		    (ps->fd_polkey6 >= 0 &&
+		     (err = kvset_load(ps->fd_polkey6, sizeof(struct xcni_in6), sizeof(__u32),
+				       &ps->polkey6))))
+			return err;
+		ps->v6_stale = false;
+	}
+
 	if (ps->fd_ipcache6 >= 0)
 		err = kvset_sync(ps->fd_ipcache6, &ps->ipcache6, v->ipc, v->nipc, sizeof(*v->ipc),
-				 offsetof(struct pol_ipc6, val), KV_BOTH, changed);
+				 offsetof(struct pol_ipc6, val), KV_BOTH, "apply6-ipcache6", changed);
 	if (!err && ps->fd_polkey6 >= 0)
 		err = kvset_sync(ps->fd_polkey6, &ps->polkey6, v->keys, v->nkeys, sizeof(*v->keys),
-				 offsetof(struct pol_key6, key), KV_BOTH, changed);
+				 offsetof(struct pol_key6, key), KV_BOTH, "apply6-polkey6", changed);
+	/* Half written: the mirrors are the old contents, the maps are not. */
+	ps->v6_stale = err != 0;
 	return err;
 }
 

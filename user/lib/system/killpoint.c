@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,14 +51,23 @@ unsigned xcni_inject_passed(void)
 
 int xcni_inject(const char *step)
 {
-	const char *at = getenv("XCNI_TEST_FAIL_AT");
-	size_t n = strlen(step);
+	/* Read once: the apply passes a step per map write (200k at a start). */
+	static const char *at;
+	static bool looked;
+	size_t n;
 
 	passed++;
 	if (armed_step && armed_nth && (!strcmp(armed_step, "*") || !strcmp(armed_step, step)) &&
 	    !--armed_nth)
 		return armed_err ? -armed_err : -EIO;
-	if (at && !strncmp(at, step, n) && (at[n] == '\0' || at[n] == ':'))
+	if (!looked) {
+		at = getenv("XCNI_TEST_FAIL_AT");
+		looked = true;
+	}
+	if (!at)
+		return 0;
+	n = strlen(step);
+	if (!strncmp(at, step, n) && (at[n] == '\0' || at[n] == ':'))
 		return at[n] == ':' && atoi(at + n + 1) > 0 ? -atoi(at + n + 1) : -EIO;
 	return 0;
 }
