@@ -85,7 +85,7 @@ struct polsync {
 	/* ipcache, identity, polname, podname mirrors are not what the maps hold
 	 * (changes went in as deltas): read the maps again before a whole diff. */
 	bool mirror_stale;
-	bool names_short; /* a delta could not write some names: the next apply is whole */
+	bool names_short; /* some names could not be written: the next apply is whole */
 	bool v6_stale; /* an apply6 failed: ipcache6, polkey6 read again first */
 	/* A namespace's share of each policy map, percent (100: none). */
 	unsigned int share;
@@ -427,14 +427,14 @@ static void names_sync(struct polsync *ps, int fd, struct kvset *cur, const void
 
 	if (n && !keep) {
 		*missing += n;
-		ps->mirror_stale = true;
+		ps->mirror_stale = ps->names_short = true;
 		return;
 	}
 	dropped = names_fit(want, n, stride, ns_of, max, keep);
 	if (dropped && !(fit = malloc((n - dropped) * stride))) {
 		free(keep);
 		*missing += n;
-		ps->mirror_stale = true;
+		ps->mirror_stale = ps->names_short = true;
 		return;
 	}
 	for (size_t i = 0; fit && i < n; i++)
@@ -444,9 +444,12 @@ static void names_sync(struct polsync *ps, int fd, struct kvset *cur, const void
 	      kvset_sync(fd, cur, fit ? fit : want, fit ? nfit : n, stride, voff,
 			 KV_BOTH | KV_DELFIRST, "apply-names", changed);
 	if (err) {
-		/* Which of them went in is not known: counted as missing, read again. */
+		/* Which of them went in is not known: counted as missing, read
+		 * again by a whole apply soon (one that does not fail too: the
+		 * agent's next would be a delta and leave them so). */
 		*missing += n;
 		ps->mirror_stale = true;
+		ps->names_short = true;
 	} else {
 		*missing += dropped;
 	}
@@ -1450,8 +1453,8 @@ names_done:
 	 * has run, the next apply may fit them. Only while something is to be
 	 * deleted, so it cannot go round for ever. */
 	st->retry = closed_global && (ps->ndel || ps->ndelc || ps->scan);
-	/* Names a delta could not write: a whole apply soon shares what fits fairly. */
-	if (delta && st->names_missing)
+	/* Names that could not be written: a whole apply soon writes what fits. */
+	if (ps->names_short)
 		st->retry = true;
 	free(ps->eps);
 	ps->eps = neps;
@@ -1565,7 +1568,13 @@ static int clean_versions(struct polsync *ps, bool only_dead, size_t *deleted)
 
 int polsync_cleanup(struct polsync *ps, struct polsync_stats *st)
 {
-	return clean_versions(ps, false, &st->entries_deleted);
+	int err = clean_versions(ps, false, &st->entries_deleted);
+
+	/* What failed stays queued (dead versions go before the next writes);
+	 * the next apply diffs whole, so nothing is changed in place meanwhile. */
+	if (err)
+		ps->need_full = true;
+	return err;
 }
 
 void polsync_set_ns_share(struct polsync *ps, unsigned int percent)
