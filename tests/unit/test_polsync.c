@@ -1249,7 +1249,7 @@ static void check_opens(const struct view *w, const struct view *b, const struct
 	char a1[INET_ADDRSTRLEN], a2[INET_ADDRSTRLEN];
 
 	for (size_t i = 0; i < p->neps; i++)
-		for (__u8 dir = XCNI_DIR_TO_POD; dir <= XCNI_DIR_FROM_POD; dir++)
+		for (__u8 dir = 0; dir < XCNI_NR_POLICY_DIRS; dir++)
 			for (size_t j = 0; j < p->npeers; j++)
 				for (size_t q = 0; q < sizeof(probe_ports) / sizeof(probe_ports[0]); q++) {
 					__u8 pr = probe_ports[q].proto;
@@ -1457,6 +1457,135 @@ static void test_failure_at_every_write(void **state)
 	assert_true(points > 100);
 }
 
+/* dir made to hold r0 (applied whole, cleaned up), its writer left open in *ps. */
+static void fixed_before(const char *dir, const struct pol_result *r0, struct polsync **ps)
+{
+	struct polsync_stats ss;
+	char msg[256];
+
+	assert_int_equal(polsync_open(dir, ps), 0);
+	assert_int_equal(polsync_apply(*ps, r0, NULL, &ss, msg, sizeof(msg)), 0);
+	assert_int_equal(polsync_cleanup(*ps, &ss), 0);
+}
+
+static int fixed_sync(struct polsync *ps, const struct pol_result *r1)
+{
+	struct polsync_stats ss;
+	char msg[256];
+	int err = polsync_apply(ps, r1, NULL, &ss, msg, sizeof(msg));
+
+	return err ?: polsync_cleanup(ps, &ss);
+}
+
+/* walk() for two results built by hand: r0 before, r1 the generation under test. */
+static size_t walk_fixed(const struct pol_result *r0, const struct pol_result *r1)
+{
+	static const int errs[] = { ENOMEM, EPERM, E2BIG };
+	struct polsync *ps;
+	struct view vb, vc, vw;
+	struct probes *p = calloc(1, sizeof(*p));
+	char what[128];
+	unsigned n;
+
+	assert_non_null(p);
+	dir_fresh(dir_bf, "b");
+	fixed_before(dir_bf, r0, &ps);
+	polsync_free(ps);
+	dir_fresh(dir_c, "c");
+	fixed_before(dir_c, r0, &ps);
+	xcni_inject_arm(NULL, 0, 0);
+	assert_int_equal(fixed_sync(ps, r1), 0);
+	n = xcni_inject_passed();
+	polsync_free(ps);
+	vb = view_open(dir_bf);
+	vc = view_open(dir_c);
+	probes_of(&vb, &vc, p);
+	for (unsigned k = 1; k <= n; k++) {
+		for (size_t e = 0; e < sizeof(errs) / sizeof(errs[0]); e++) {
+			int err;
+
+			dir_fresh(dir_w, "w");
+			fixed_before(dir_w, r0, &ps);
+			xcni_inject_arm("*", k, errs[e]);
+			fixed_sync(ps, r1);
+			xcni_inject_arm(NULL, 0, 0);
+			snprintf(what, sizeof(what), "relabel, write %u of %u failing with %s", k, n,
+				 strerror(errs[e]));
+			vw = view_open(dir_w);
+			check_versions(what, p);
+			check_opens(&vw, &vb, &vc, p, what);
+			view_close(&vw);
+			if ((err = fixed_sync(ps, r1)))
+				fail_msg("%s: the retry failed: %s", what, strerror(-err));
+			strcat(what, ", then the retry: ");
+			maps_ctx = what;
+			maps_equal(dir_w, dir_c);
+			maps_ctx = "";
+			polsync_free(ps);
+		}
+	}
+	view_close(&vb);
+	view_close(&vc);
+	free(p);
+	return n;
+}
+
+/*
+ * An address changing owner while the policy about the owners changes, in
+ * one generation: remote pod x (10.0.5.5) relabelled from identity 300 to
+ * 301 (which pod q has too), remote pod y (10.0.5.6, 300) deleted; local pod
+ * p1 allowed 301 and now nothing, p2 allowed nothing and now 300. Neither
+ * generation lets x or y into p1 or p2 on TCP 80. Written in one order,
+ * identities first, a failure between leaves x as 301 under p1's old policy
+ * (open); policies first leaves x and y as 300 under p2's new one (open).
+ */
+static void test_failure_relabel_never_opens(void **state)
+{
+	struct pol_entry e1 = entry("10.0.0.1", 301, 80, 7), e2 = entry("10.0.0.2", 300, 80, 8);
+	struct pol_ep eps0[3], eps1[3];
+	struct pol_ipcache ipc0[5] = {
+		{ { 0, 0 }, { XCNI_ID_WORLD, 0, 0, { 0 } } },
+		{ { 32, ip4("10.0.0.1") }, { 302, 0, 0, { 0 } } },
+		{ { 32, ip4("10.0.0.2") }, { 302, 0, 0, { 0 } } },
+		{ { 32, ip4("10.0.5.5") }, { 300, 0, 0, { 0 } } },
+		{ { 32, ip4("10.0.5.6") }, { 300, 0, 0, { 0 } } },
+	}, ipc1[5];
+	struct pol_ipcache q = { { 32, ip4("10.0.5.9") }, { 301, 0, 0, { 0 } } };
+	struct identity ids[3] = { { .id = 300, .canon = "k8s:app=a" },
+				   { .id = 301, .canon = "k8s:app=b" },
+				   { .id = 302, .canon = "k8s:app=p" } };
+	struct pol_result r0, r1;
+	size_t n;
+
+	(void)state;
+	for (int i = 0; i < 3; i++)
+		eps0[i] = (struct pol_ep){ .ip = ip4(i == 0 ? "10.0.0.1" : i == 1 ? "10.0.0.2" : "10.0.0.3"),
+					   .state = { .identity = 302,
+						      .isolated = XCNI_ISOLATED(XCNI_DIR_TO_POD) } };
+	memcpy(eps1, eps0, sizeof(eps1));
+	eps0[0].entries = &e1;
+	eps0[0].nentries = 1;
+	eps1[1].entries = &e2;
+	eps1[1].nentries = 1;
+	/* q (10.0.5.9, 301) in both; x relabelled; y gone. Sorted by key. */
+	memcpy(ipc1, ipc0, 3 * sizeof(*ipc0));
+	ipc1[3] = (struct pol_ipcache){ { 32, ip4("10.0.5.5") }, { 301, 0, 0, { 0 } } };
+	ipc1[4] = q;
+	ipc0[4 + 0] = ipc0[4];
+	{
+		struct pol_ipcache before[6];
+
+		memcpy(before, ipc0, 5 * sizeof(*ipc0));
+		before[5] = q;
+		r0 = (struct pol_result){ .nidentities = 3, .identities = ids, .neps = 3,
+					  .eps = eps0, .nipcache = 6, .ipcache = before };
+		r1 = (struct pol_result){ .nidentities = 3, .identities = ids, .neps = 3,
+					  .eps = eps1, .nipcache = 5, .ipcache = ipc1 };
+		n = walk_fixed(&r0, &r1);
+	}
+	print_message("%zu injection points walked (x3 errnos)\n", n);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1469,6 +1598,7 @@ int main(void)
 		cmocka_unit_test(test_overflow_closes_only_its_pods),
 		cmocka_unit_test(test_name_maps_never_refuse),
 		cmocka_unit_test_teardown(test_failure_at_every_write, walk_teardown),
+		cmocka_unit_test_teardown(test_failure_relabel_never_opens, walk_teardown),
 	};
 
 	return cmocka_run_group_tests_name("polsync", tests, setup, teardown);

@@ -995,8 +995,115 @@ static int name_put(struct polsync *ps, int fd, const void *k, const void *v, si
 	return 0;
 }
 
+/*
+ * An address that changes owner (it held a pod identity, it is to hold
+ * another) or goes is closed while the policies about its owners change:
+ * XCNI_ID_UNMANAGED, which no policy names, before the pods' flips; its new
+ * identity, or its delete, after them. Written in one order instead, a
+ * failure between leaves it under its new owner and a pod's old policy, or
+ * under its old owner and a pod's new one: open to flows neither generation
+ * allows (test_failure_relabel_never_opens). The final values, for after.
+ */
+struct ipc_moves {
+	size_t n;
+	struct pol_ipcache *v;
+};
+
+static bool ipc_pod_id(__u32 id)
+{
+	return id == XCNI_ID_UNMANAGED || (id >= XCNI_ID_MIN_LABELS && id < XCNI_ID_CIDR_BASE);
+}
+
+/* cur (the entry now) closed by a write, unless it is so already. */
+static int ipc_close(struct polsync *ps, const struct xcni_ipcache_key *k,
+		     const struct xcni_ipcache_val *cur, size_t *changed)
+{
+	struct xcni_ipcache_val t = *cur;
+	int err;
+
+	if (cur->identity == XCNI_ID_UNMANAGED)
+		return 0;
+	t.identity = XCNI_ID_UNMANAGED;
+	if ((err = map_put(ps->fd_ipcache, k, &t, "apply-ipcache-close")))
+		return err;
+	(*changed)++;
+	return 0;
+}
+
+static int ipc_move_add(struct ipc_moves *mv, const struct pol_ipcache *fin)
+{
+	struct pol_ipcache *v = realloc(mv->v, (mv->n + 1) * sizeof(*v));
+
+	if (!v)
+		return -ENOMEM;
+	mv->v = v;
+	v[mv->n++] = *fin;
+	return 0;
+}
+
+/* After the flips: the moved addresses get their new identities. */
+static int ipc_moves_finish(struct polsync *ps, const struct ipc_moves *mv, size_t *changed)
+{
+	for (size_t i = 0; i < mv->n; i++) {
+		int err = map_put(ps->fd_ipcache, &mv->v[i].key, &mv->v[i].val, "apply-ipcache");
+
+		if (err)
+			return err;
+		(*changed)++;
+	}
+	return 0;
+}
+
+/*
+ * A whole diff's ipcache before the flips: want (r's, n records) as written
+ * now, sorted, with the addresses that change owner closed (their final
+ * values in mv) and those that go closed by a write here. *out: a copy the
+ * caller frees.
+ */
+static int ipc_whole_close(struct polsync *ps, const struct pol_ipcache *want, size_t n,
+			   struct pol_ipcache **out, struct ipc_moves *mv, size_t *changed)
+{
+	const struct kvset *cur = &ps->ipcache;
+	struct pol_ipcache *w = n ? malloc(n * sizeof(*w)) : NULL;
+	size_t ksz = sizeof(struct xcni_ipcache_key), i = 0, j = 0;
+	int err = 0;
+
+	*out = w;
+	if (n && !w)
+		return -ENOMEM;
+	if (n)
+		memcpy(w, want, n * sizeof(*w));
+	kv_cmp_len = (int)ksz;
+	for (size_t x = 1; x < n; x++) {
+		if (memcmp(&w[x - 1].key, &w[x].key, ksz) > 0) {
+			qsort(w, n, sizeof(*w), kv_cmp);
+			break;
+		}
+	}
+	while (i < n || j < cur->n) {
+		const unsigned char *c = j < cur->n ? KV_REC(cur, j) : NULL;
+		int cmp = i == n ? 1 : !c ? -1 : memcmp(&w[i].key, c, ksz);
+		struct xcni_ipcache_val cv;
+
+		if (c)
+			memcpy(&cv, c + ksz, sizeof(cv));
+		if (cmp == 0 && ipc_pod_id(cv.identity) && cv.identity != w[i].val.identity) {
+			if ((err = ipc_move_add(mv, &w[i])))
+				return err;
+			w[i].val = cv;
+			w[i].val.identity = XCNI_ID_UNMANAGED; /* unchanged if it was */
+		}
+		if (cmp > 0 && ipc_pod_id(cv.identity) &&
+		    (err = ipc_close(ps, (const void *)c, &cv, changed)))
+			return err;
+		i += cmp <= 0;
+		j += cmp >= 0;
+	}
+	return 0;
+}
+
 static int delta_write(struct polsync *ps, const struct pol_delta *d, int phase, size_t *changed,
-		       size_t *missing)
+		       size_t *missing, struct ipc_moves *mv)
 {
 	int err;
 
@@ -1010,10 +1117,27 @@ static int delta_write(struct polsync *ps, const struct pol_delta *d, int phase,
 		return 0;
 	}
 	for (size_t i = 0; i < d->nipc_put; i++) {
+		struct xcni_ipcache_val cur;
+
+		/* The entry holding the address now (the longest prefix): an owner's? */
+		if (!bpf_map_lookup_elem(ps->fd_ipcache, &d->ipc_put[i].key, &cur) &&
+		    ipc_pod_id(cur.identity) && cur.identity != d->ipc_put[i].val.identity) {
+			if ((err = ipc_move_add(mv, &d->ipc_put[i])) ||
+			    (err = ipc_close(ps, &d->ipc_put[i].key, &cur, changed)))
+				return err;
+			continue;
+		}
 		if ((err = map_put(ps->fd_ipcache, &d->ipc_put[i].key, &d->ipc_put[i].val,
 				   "apply-ipcache")))
 			return err;
 		(*changed)++;
+	}
+	for (size_t i = 0; i < d->nipc_del; i++) {
+		struct xcni_ipcache_val cur;
+
+		if (!bpf_map_lookup_elem(ps->fd_ipcache, &d->ipc_del[i], &cur) &&
+		    ipc_pod_id(cur.identity) && (err = ipc_close(ps, &d->ipc_del[i], &cur, changed)))
+			return err;
 	}
 	for (size_t i = 0; i < d->nid_put; i++) {
 		struct xcni_idlabels l;
@@ -1244,6 +1368,8 @@ static int apply(struct polsync *ps, const struct pol_result *r, const struct po
 	size_t nidl = r->nidentities;
 	struct idl *idl = NULL;
 	struct ep_state *neps = NULL;
+	struct ipc_moves mv = { 0 };
+	struct pol_ipcache *ipc_now = NULL;
 	size_t nneps = 0;
 	int err = 0;
 
@@ -1308,7 +1434,8 @@ static int apply(struct polsync *ps, const struct pol_result *r, const struct po
 			    (err = ep_add_in_place(ps, cur, &r->eps[i], &st->entries_written)))
 				goto out;
 		}
-		if ((err = delta_write(ps, d, KV_UPSERT, &st->other_changed, &st->names_missing)) ||
+		if ((err = delta_write(ps, d, KV_UPSERT, &st->other_changed, &st->names_missing,
+				       &mv)) ||
 		    (err = kvset_sync(ps->fd_polsel, &ps->polsel, r->eps, r->neps,
 				      sizeof(*r->eps), offsetof(struct pol_ep, sel), KV_BOTH,
 				      "apply-polsel", &st->other_changed)))
@@ -1323,8 +1450,10 @@ static int apply(struct polsync *ps, const struct pol_result *r, const struct po
 		idl[i].ns = r->identities[i].ns;
 		snprintf(idl[i].l.labels, sizeof(idl[i].l.labels), "%s", r->identities[i].canon);
 	}
-	if ((err = kvset_sync(ps->fd_ipcache, &ps->ipcache, r->ipcache, r->nipcache,
-			      sizeof(*r->ipcache), offsetof(struct pol_ipcache, val), KV_UPSERT,
+	if ((err = ipc_whole_close(ps, r->ipcache, r->nipcache, &ipc_now, &mv,
+				   &st->other_changed)) ||
+	    (err = kvset_sync(ps->fd_ipcache, &ps->ipcache, ipc_now, r->nipcache,
+			      sizeof(*ipc_now), offsetof(struct pol_ipcache, val), KV_UPSERT,
 			      "apply-ipcache", &st->other_changed)))
 		goto out;
 	/* Names for people: what fits, never a refusal (names_sync). */
@@ -1462,9 +1591,12 @@ names_done:
 	neps = NULL;
 	if (ps->neps)
 		qsort(ps->eps, ps->neps, sizeof(*ps->eps), ep_cmp);
-	/* Stale ipcache entries (pods gone) once nothing refers to them. */
+	/* The addresses that changed owner get their new one; stale ipcache
+	 * entries (pods gone) go, once nothing refers to them. */
+	if ((err = ipc_moves_finish(ps, &mv, &st->other_changed)))
+		goto out;
 	if (delta)
-		err = delta_write(ps, d, KV_DELETE, &st->other_changed, &st->names_missing);
+		err = delta_write(ps, d, KV_DELETE, &st->other_changed, &st->names_missing, &mv);
 	else
 		err = kvset_sync(ps->fd_ipcache, &ps->ipcache, r->ipcache, r->nipcache,
 				 sizeof(*r->ipcache), offsetof(struct pol_ipcache, val), KV_DELETE,
@@ -1487,6 +1619,8 @@ out:
 	}
 	ps->names_short = false;
 	free(idl);
+	free(ipc_now);
+	free(mv.v);
 	return err;
 }
 
