@@ -1361,6 +1361,23 @@ static const char *podname_ns(const void *rec)
 
 static int clean_versions(struct polsync *ps, bool only_dead, size_t *deleted);
 
+/*
+ * The order of the writes: dead versions emptied (clean_versions); in place
+ * additions (delta); new addresses, and addresses changing owner or going
+ * closed (XCNI_ID_UNMANAGED); names; each pod's other version, then its flip;
+ * gone pods' polep; the moved addresses' new identities; the ipcache's
+ * deletes; after the caller reported the generation, the old versions
+ * (polsync_cleanup). Any write may fail (ENOMEM of a map not preallocated,
+ * EPERM, E2BIG: each has an xcni_inject point); the apply stops there and the
+ * maps are consistent (docs/architecture.md, "A write that fails half way"):
+ *  1. each pod's polep names a version holding its old policy or its new
+ *     one, whole (in place: old and new differ only by peers nobody carries);
+ *  2. no address is judged by a policy written for another owner of it:
+ *     what a failure leaves may be closed until the retry, never open;
+ *  3. the next apply, whole (need_full, every pod unknown, mirrors read
+ *     again), makes the maps exactly what a clean apply would.
+ * test_polsync's test_failure_at_every_write walks every point.
+ */
 static int apply(struct polsync *ps, const struct pol_result *r, const struct pol_delta *d,
 		 struct ep_memo *m, struct polsync_stats *st, char *msg, size_t msglen)
 {
