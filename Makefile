@@ -48,7 +48,7 @@ XCNICTL_OBJS := $(XCNICTL_SRCS:%.c=$(BUILD)/obj/%.o)
 CNI_OBJS := $(CNI_SRCS:%.c=$(BUILD)/obj/%.o)
 
 .PHONY: all deps check unit unit-cmocka demo bench clean
-all: $(BUILD)/xcni $(BUILD)/xcnid $(BUILD)/xcnictl $(SKELS)
+all: $(BUILD)/xcni $(BUILD)/xcnid $(BUILD)/xcnictl $(SKELS) $(BUILD)/tests/foreign_hook
 
 # Every entry point installs what it needs first (Debian 12, as root).
 deps:
@@ -118,7 +118,14 @@ $(BUILD)/tests/test_bpf: $(wildcard tests/bpf/*.c tests/bpf/*.h) bpf/xcni_shared
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(XCFLAGS) $(PKG_CFLAGS) -I$(BUILD)/gen -Ibpf -Iuser -o $@ $(filter %.c,$^) $(filter %.a,$^) $(PKG_LIBS) -lcmocka
 
-unit: $(UNIT_TESTS)
+# The tests' own tools (tests/tools/*.c): what the suites run beside the product.
+TEST_TOOLS := $(patsubst tests/tools/%.c,$(BUILD)/tests/%,$(wildcard tests/tools/*.c))
+$(TEST_TOOLS): $(BUILD)/tests/%: tests/tools/%.c
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(XCFLAGS) $(PKG_CFLAGS) -o $@ $< $(PKG_LIBS)
+
+unit: $(UNIT_TESTS) $(TEST_TOOLS)
 # The cmocka tests alone (no BPF skeletons): what the sanitizer build runs.
 unit-cmocka: $(filter-out %/test_bpf,$(UNIT_TESTS))
 

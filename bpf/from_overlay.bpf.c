@@ -54,17 +54,24 @@
  * address (host: the node, its pod gateway; the wire never brings them) or,
  * to a pod (an endpoint here, the ipcache's pod of another node), any
  * source outside_client_ok refuses: pods and nodes reach pods inside Geneve
- * from their node, and nothing else may claim to be one. UL_NEXT for the
- * rest, untouched and uncounted (the stack's, or from_outside's).
+ * from their node, and nothing else may claim to be one. Dropped
+ * (drop-src-frontend), whatever its destination, when its source is a
+ * Service frontend: in the Service range, or with Services in BPF a
+ * frontend at its port (lb_src_frontend): a forged Service reply, which
+ * would seed conntrack (xcni's, or the kernel's under kube-proxy) for the
+ * pod's next request to the Service. UL_NEXT for the rest, untouched and
+ * uncounted (the stack's, or from_outside's).
  * Global: a frame of its own.
  */
 __attribute__((noinline)) int from_plain(struct __sk_buff *skb)
 {
 	struct xcni_ipcache_val *sipc, *dipc;
+	struct xcni_svc_key k = { .family = XCNI_AF_INET };
 	struct verdict v = {};
 	struct pkt p = {};
 	struct cursor c;
 	__u32 a[2]; /* source, destination */
+	int reason = XCNI_DROP_SRC_FRONTEND;
 
 	if (!skb)
 		return TC_ACT_SHOT;
@@ -72,6 +79,19 @@ __attribute__((noinline)) int from_plain(struct __sk_buff *skb)
 	    bpf_skb_load_bytes(skb, ETH_HLEN + offsetof(struct iphdr, saddr), a, sizeof(a)))
 		return UL_NEXT;
 	sipc = ipcache_lookup(a[0]);
+	if (in_svc_cidr4(a[0]))
+		goto drop;
+	/* The source port: the parse from_outside does again (a later
+	 * fragment has none: its first one was judged). */
+	p.len = skb->len;
+	if (lb_enabled && !reparse(skb, &c, &p)) {
+		__builtin_memcpy(k.addr, &a[0], 4);
+		k.port = p.tuple.sport;
+		k.proto = p.tuple.proto;
+		if (lb_src_frontend(&k, sipc))
+			goto drop;
+	}
+	reason = XCNI_DROP_OUTSIDE_SPOOF;
 	if (sipc && sipc->identity == XCNI_ID_HOST)
 		goto drop;
 	if (a[1] == node_ip)
@@ -87,23 +107,36 @@ drop:
 	/* The tuple for the drop's event. */
 	p.len = skb->len;
 	reparse(skb, &c, &p);
-	return finish(skb, XCNI_DROP_OUTSIDE_SPOOF, XCNI_DIR_FROM_OVERLAY, 0, &p, TC_ACT_OK, &v);
+	return finish(skb, reason, XCNI_DIR_FROM_OVERLAY, 0, &p, TC_ACT_OK, &v);
 }
 
 /* from_plain for a plain IPv6 packet (link-local and ND to the node itself pass). */
 __attribute__((noinline)) int from_plain6(struct __sk_buff *skb)
 {
 	struct xcni_ipcache_val *sipc, *dipc;
+	struct xcni_svc_key k = { .family = XCNI_AF_INET6 };
 	struct verdict v = {};
 	struct pkt6 p = {};
 	__u8 a[32]; /* source, destination */
 	const __u32 *d = (const __u32 *)(a + 16);
+	int reason = XCNI_DROP_SRC_FRONTEND;
 
 	if (!skb)
 		return TC_ACT_SHOT;
 	if (bpf_skb_load_bytes(skb, ETH_HLEN + offsetof(struct xcni_ip6hdr, saddr), a, sizeof(a)))
 		return UL_NEXT;
 	sipc = ipcache6_exact(a);
+	if (in_svc_cidr6(a))
+		goto drop;
+	p.len = skb->len;
+	if (lb_enabled && !parse_ipv6(skb, &p)) {
+		__builtin_memcpy(k.addr, a, 16);
+		k.port = p.tuple.sport;
+		k.proto = p.tuple.proto;
+		if (lb_src_frontend(&k, sipc))
+			goto drop;
+	}
+	reason = XCNI_DROP_OUTSIDE_SPOOF;
 	if (sipc && sipc->identity == XCNI_ID_HOST)
 		goto drop;
 	if (d[0] == node_ip6[0] && d[1] == node_ip6[1] && d[2] == node_ip6[2] &&
@@ -119,7 +152,7 @@ __attribute__((noinline)) int from_plain6(struct __sk_buff *skb)
 drop:
 	p.len = skb->len;
 	parse_ipv6(skb, &p);
-	return finish6(skb, XCNI_DROP_OUTSIDE_SPOOF, XCNI_DIR_FROM_OVERLAY, 0, &p, TC_ACT_OK, &v);
+	return finish6(skb, reason, XCNI_DIR_FROM_OVERLAY, 0, &p, TC_ACT_OK, &v);
 }
 
 /*

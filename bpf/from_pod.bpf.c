@@ -105,17 +105,6 @@ static __attribute__((noinline)) int to_remote_node6(struct __sk_buff *skb, stru
 		       XCNI_FWD_ENCAP : XCNI_DROP_REDIRECT;
 }
 
-/* In the IPv6 Service range (never, when the node has none: an all-0 mask). */
-static __always_inline int in_svc_cidr6(const __u8 *a)
-{
-	const __u32 *x = (const __u32 *)a;
-
-	if (!(svc_mask6[0] | svc_mask6[1] | svc_mask6[2] | svc_mask6[3]))
-		return 0;
-	return (x[0] & svc_mask6[0]) == svc_cidr6[0] && (x[1] & svc_mask6[1]) == svc_cidr6[1] &&
-	       (x[2] & svc_mask6[2]) == svc_cidr6[2] && (x[3] & svc_mask6[3]) == svc_cidr6[3];
-}
-
 /*
  * IPv6 from a pod. Anti-spoofing (the pod's IPv6, or a link-local source for
  * neighbour discovery and its gateway only; its MAC), neighbour discovery on

@@ -47,8 +47,17 @@
 #ifndef XCNI_MAX_PF24
 #define XCNI_MAX_PF24 1048576
 #endif
+/* Fragments: the shares (one an endpoint, one the node's: xcni_frag, xcni_frag6),
+ * the datagrams a share tracks at once, and how long a datagram whose last
+ * fragment was not seen holds its place (see struct xcni_frag_share). */
 #ifndef XCNI_MAX_FRAG
 #define XCNI_MAX_FRAG 8192
+#endif
+#ifndef XCNI_FRAG_PER_EP
+#define XCNI_FRAG_PER_EP 16
+#endif
+#ifndef XCNI_FRAG_LIFE_NS
+#define XCNI_FRAG_LIFE_NS 2000000000ULL
 #endif
 #ifndef XCNI_MAX_IDENTITIES
 #define XCNI_MAX_IDENTITIES 65536
@@ -85,7 +94,7 @@
 #endif
 
 /* Bump when a key or value below changes layout; xcnid refuses a mismatch. */
-#define XCNI_ABI_VERSION 13 /* 5: ct entry grew backend_id and rev_nat; 6: two reasons more
+#define XCNI_ABI_VERSION 15 /* 5: ct entry grew backend_id and rev_nat; 6: two reasons more
 			     * (the metrics array grew), ct pad fields became nat_port/nat_addr;
 			     * 7: the IPv6 maps (endpoints6, ifindex6, polkey6, ct6, frag6,
 			     * ipcache6, prefilter6) and XCNI_DROP_EXTHDR (the metrics array grew);
@@ -98,11 +107,14 @@
 			     * backends by key); 13: policy values carry a verdict
 			     * (XCNI_POLV_*), the policy lookup goes exact, range, any port,
 			     * any protocol; XCNI_DROP_POLICY_ADMIN/BASELINE (the metrics
-			     * array grew); events' pol_flags */
+			     * array grew); events' pol_flags; 14: XCNI_DROP_ADDR_CONTESTED,
+			     * XCNI_DROP_SRC_FRONTEND (the metrics array grew); 15: the
+			     * fragment maps keyed by share (struct xcni_frag_share),
+			     * XCNI_DROP_FRAG_SHARE (the metrics array grew) */
 
 /*
- * frag: an IPv4 datagram in fragments -> the ports its first fragment carried
- * (LRU). Only the first fragment has the L4 header; the later ones are given its
+ * frag: an IPv4 datagram in fragments -> the ports its first fragment carried.
+ * Only the first fragment has the L4 header; the later ones are given its
  * ports from here and then must find the flow the first one opened in conntrack:
  * a later fragment never opens a flow, and one whose first fragment was never
  * seen is dropped (XCNI_DROP_FRAGMENT).
@@ -120,6 +132,27 @@ struct xcni_frag {
 	__u8 icmp_type;
 	__u8 is_echo;
 	__u8 pad[2];
+};
+
+/*
+ * The fragment maps (xcni_frag, xcni_frag6) hold shares, not datagrams: one
+ * share per local endpoint (keyed by its ep_id) and one for the node (key 0),
+ * each with XCNI_FRAG_PER_EP places. A datagram belongs to the local endpoint
+ * that sends it, else to the one it goes to, else to the node (bpf/lib/frag.h,
+ * frag_owner): a pod, or a remote sender flooding one pod, fills that share and
+ * no other. A first fragment takes a free place (never used, its datagram's
+ * last fragment passed, or older than XCNI_FRAG_LIFE_NS); with none, it is
+ * refused (XCNI_DROP_FRAG_SHARE): nothing is evicted. ts_ns 0: never used.
+ */
+struct xcni_frag_slot {
+	struct xcni_frag_key k;
+	struct xcni_frag f;
+	__u8 last; /* the datagram's last fragment passed: the place may be taken */
+	__u8 pad[3];
+	__u64 ts_ns; /* when its first fragment passed */
+};
+struct xcni_frag_share {
+	struct xcni_frag_slot s[XCNI_FRAG_PER_EP];
 };
 
 /* endpoints: local pod IPv4 (network byte order) -> endpoint.
@@ -308,7 +341,14 @@ enum xcni_reason {
 	XCNI_DROP_POLICY_BASELINE = -142,
 	/* another live pod claims the endpoint's address: closed until one is gone */
 	XCNI_DROP_ADDR_CONTESTED = -143,
-	XCNI_REASON_MIN = -143,
+	/* from outside (plain on the underlay): a source that is a Service
+	 * frontend (the Service range, a frontend of the Service maps at its
+	 * port, this node's NodePort): never a client, only a forged reply */
+	XCNI_DROP_SRC_FRONTEND = -144,
+	/* a first fragment whose share of the fragment map (its endpoint's, or the
+	 * node's) has no free place: XCNI_FRAG_PER_EP datagrams of it in flight */
+	XCNI_DROP_FRAG_SHARE = -145,
+	XCNI_REASON_MIN = -145,
 	XCNI_REASON_MAX = -100,
 };
 
@@ -1026,7 +1066,7 @@ static inline __u32 xcni_lb_hash6(const __u32 *saddr, const __u32 *daddr, __u16 
  *               pod IPv4 can be (written by xcnid). So one identity rule covers
  *               both families and the policy maps keep their layout.
  *   ct6 (LRU):  struct xcni_ct6_key -> struct xcni_ct_entry
- *   frag6 (LRU): a fragmented datagram -> its first fragment's ports
+ *   frag6:      shares of fragmented datagrams -> their first fragments' L4
  *   ipcache6:   LPM trie, IPv6 prefix -> struct xcni_ipcache_val (tunnel_ip 0)
  * An IPv6 peer the ipcache6 does not know is XCNI_ID_WORLD; IPv6 ipBlock
  * prefixes are in polcidr (v6 = 1) beside the IPv4 ones.
@@ -1081,6 +1121,17 @@ struct xcni_frag6 {
 	__u8 is_echo;
 	__u8 proto; /* the L4 protocol after any extension headers */
 	__u8 pad;
+};
+/* frag6's shares, as IPv4's (struct xcni_frag_share). */
+struct xcni_frag6_slot {
+	struct xcni_frag6_key k;
+	struct xcni_frag6 f;
+	__u8 last;
+	__u8 pad[3];
+	__u64 ts_ns;
+};
+struct xcni_frag6_share {
+	struct xcni_frag6_slot s[XCNI_FRAG_PER_EP];
 };
 
 /*

@@ -11,6 +11,12 @@
  * Up to two VLAN tags (802.1ad, 802.1Q) are looked through: the stack hands
  * tagged frames to VLAN devices on this one, and a tag must not carry a
  * deny-listed source past the list.
+ * A source in the node's Service range (rodata svc_cidr, svc_cidr6: xcnid
+ * --service-cidr) is dropped here too, counted drop-src-frontend: no packet
+ * from the wire comes from a ClusterIP (a forged Service reply), and the
+ * test is two compares. The rest of that rule needs the L4 header and the
+ * Service maps (a frontend at its port, lib/lb.h's lb_src_frontend): tc's
+ * from_plain, which also applies the range where XDP is off.
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -20,6 +26,8 @@
 #include <bpf/bpf_helpers.h>
 
 #include "lib/compat.h"
+#include "lib/config.h"
+#include "lib/ipcache.h"
 #include "lib/maps.h"
 
 struct vlan_tag {
@@ -27,20 +35,26 @@ struct vlan_tag {
 	__be16 proto; /* what follows the tag */
 };
 
-/* A listed source: counted on its entry and under drop-prefilter, dropped. */
-static __always_inline int drop(struct xcni_prefilter_val *hit, __u64 len)
+/* Counted under reason (from-overlay), dropped. */
+static __always_inline int drop_as(int reason, __u64 len)
 {
-	__u32 idx = XCNI_METRIC_IDX(XCNI_DROP_PREFILTER, XCNI_DIR_FROM_OVERLAY);
+	__u32 idx = XCNI_METRIC_IDX(reason, XCNI_DIR_FROM_OVERLAY);
 	struct xcni_metric *m;
 
-	__sync_fetch_and_add(&hit->packets, 1);
-	__sync_fetch_and_add(&hit->bytes, len);
 	m = bpf_map_lookup_elem(&xcni_metrics, &idx);
 	if (m) {
 		m->packets++;
 		m->bytes += len;
 	}
 	return XDP_DROP;
+}
+
+/* A listed source: counted on its entry and under drop-prefilter, dropped. */
+static __always_inline int drop(struct xcni_prefilter_val *hit, __u64 len)
+{
+	__sync_fetch_and_add(&hit->packets, 1);
+	__sync_fetch_and_add(&hit->bytes, len);
+	return drop_as(XCNI_DROP_PREFILTER, len);
 }
 
 static __always_inline int judge_ipv4(struct iphdr *ip, void *end, __u64 len)
@@ -51,6 +65,8 @@ static __always_inline int judge_ipv4(struct iphdr *ip, void *end, __u64 len)
 
 	if ((void *)(ip + 1) > end)
 		return XDP_PASS;
+	if (in_svc_cidr4(ip->saddr))
+		return drop_as(XCNI_DROP_SRC_FRONTEND, len);
 	/* Two hash lookups say "no prefix can match" for most sources. */
 	net = ip->saddr & bpf_htonl(XCNI_PF16_MASK);
 	if (!bpf_map_lookup_elem(&xcni_pf16, &net)) {
@@ -70,6 +86,8 @@ static __always_inline int judge_ipv6(struct ipv6hdr *ip6, void *end, __u64 len)
 
 	if ((void *)(ip6 + 1) > end)
 		return XDP_PASS;
+	if (in_svc_cidr6((const __u8 *)&ip6->saddr))
+		return drop_as(XCNI_DROP_SRC_FRONTEND, len);
 	__builtin_memcpy(k.addr, &ip6->saddr, sizeof(k.addr));
 	hit = bpf_map_lookup_elem(&xcni_prefilter6, &k);
 	return hit ? drop(hit, len) : XDP_PASS;

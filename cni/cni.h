@@ -184,6 +184,7 @@ struct xcni_dp {
 	int from_fd, to_fd; /* pinned programs */
 	int ep_fd, if_fd; /* endpoints and ifindex maps */
 	int ep6_fd, if6_fd; /* endpoints6 and ifindex6; -1 under an xcnid without IPv6 */
+	int frag_fd, frag6_fd; /* the fragment shares (by ep_id); -1 under an xcnid before them */
 	unsigned int pod_mtu; /* what the node's overlay leaves pods, 0: no limit */
 };
 
@@ -191,6 +192,8 @@ struct xcni_dp {
 unsigned int xcni_dp_pod_mtu(const struct xcni_dp *dp, unsigned int conf_mtu);
 
 int xcni_dp_open(struct xcni_dp *dp, const char *pin_dir, struct cni_err *e);
+/* GC: the fragment shares of ep_ids no endpoint holds (the node's kept). */
+void xcni_dp_share_gc(const struct xcni_dp *dp);
 void xcni_dp_close(struct xcni_dp *dp);
 /*
  * mode: "auto" (TCX, else tc clsact, saying why on stderr), "tcx" or "tc".

@@ -23,6 +23,10 @@
 #define BPF_TCX_INGRESS 46
 #define BPF_TCX_EGRESS 47
 #endif
+/* The UAPI of Linux < 6.6 lacks it; the kernel's value (include/uapi/linux/bpf.h). */
+#ifndef BPF_F_BEFORE
+#define BPF_F_BEFORE (1U << 3)
+#endif
 
 static int pin_get(const struct xcni_dp *dp, const char *name)
 {
@@ -48,10 +52,41 @@ static void read_pod_mtu(struct xcni_dp *dp)
 	close(fd);
 }
 
+/*
+ * A map of fragment shares (bpf/lib/maps.h: keyed by ep_id), or -1: absent,
+ * or pinned by an xcnid from before the shares (another key), whose entries
+ * are no endpoint's to remove.
+ */
+static int share_map_get(const struct xcni_dp *dp, const char *name)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	int fd = pin_get(dp, name);
+
+	if (fd < 0)
+		return -1;
+	if (bpf_map_get_info_by_fd(fd, &info, &len) || info.key_size != sizeof(__u32)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* An endpoint's fragment shares go with it (the data plane makes one at its
+ * first fragment; see struct xcni_frag_share). */
+static void share_del(const struct xcni_dp *dp, __u32 ep_id)
+{
+	if (dp->frag_fd >= 0)
+		bpf_map_delete_elem(dp->frag_fd, &ep_id);
+	if (dp->frag6_fd >= 0)
+		bpf_map_delete_elem(dp->frag6_fd, &ep_id);
+}
+
 int xcni_dp_open(struct xcni_dp *dp, const char *pin_dir, struct cni_err *e)
 {
 	memset(dp, 0, sizeof(*dp));
 	dp->from_fd = dp->to_fd = dp->ep_fd = dp->if_fd = dp->ep6_fd = dp->if6_fd = -1;
+	dp->frag_fd = dp->frag6_fd = -1;
 	snprintf(dp->pin_dir, sizeof(dp->pin_dir), "%s", pin_dir);
 	libbpf_set_print(NULL);
 	dp->from_fd = pin_get(dp, XCNI_PIN_PROG_FROM_POD);
@@ -78,6 +113,8 @@ int xcni_dp_open(struct xcni_dp *dp, const char *pin_dir, struct cni_err *e)
 	 * get no IPv6 entry, and its programs drop their IPv6 as they always did. */
 	dp->ep6_fd = pin_get(dp, "xcni_endpoints6");
 	dp->if6_fd = pin_get(dp, "xcni_ifindex6");
+	dp->frag_fd = share_map_get(dp, "xcni_frag");
+	dp->frag6_fd = share_map_get(dp, "xcni_frag6");
 	read_pod_mtu(dp);
 	return 0;
 }
@@ -89,7 +126,8 @@ unsigned int xcni_dp_pod_mtu(const struct xcni_dp *dp, unsigned int conf_mtu)
 
 void xcni_dp_close(struct xcni_dp *dp)
 {
-	int *fds[] = { &dp->from_fd, &dp->to_fd, &dp->ep_fd, &dp->if_fd, &dp->ep6_fd, &dp->if6_fd };
+	int *fds[] = { &dp->from_fd, &dp->to_fd,    &dp->ep_fd,	  &dp->if_fd,
+		       &dp->ep6_fd,  &dp->if6_fd, &dp->frag_fd, &dp->frag6_fd };
 
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
 		if (*fds[i] >= 0)
@@ -107,12 +145,15 @@ static void link_pin_path(const struct xcni_dp *dp, const char *ifname, int egre
 
 static int attach_tcx(const struct xcni_dp *dp, int ifindex, const char *ifname)
 {
+	/* First on the hook, before whatever is there: the pod's policy is
+	 * judged before anyone else's program can redirect or drop its packets. */
+	LIBBPF_OPTS(bpf_link_create_opts, o, .flags = BPF_F_BEFORE);
 	char path[PATH_MAX];
 	int egress, lfd, err;
 
 	for (egress = 0; egress < 2; egress++) {
 		lfd = bpf_link_create(egress ? dp->to_fd : dp->from_fd, ifindex,
-				      egress ? BPF_TCX_EGRESS : BPF_TCX_INGRESS, NULL);
+				      egress ? BPF_TCX_EGRESS : BPF_TCX_INGRESS, &o);
 		if (lfd < 0)
 			return -errno;
 		/* Pinned, so the attachment outlives this process and xcnid can swap it. */
@@ -274,6 +315,7 @@ void xcni_dp_endpoint_del(const struct xcni_dp *dp, __u32 ip, __u32 ep_id)
 	if (bpf_map_lookup_elem(dp->if_fd, &ep.ifindex, &cur) == 0 && cur == ip)
 		bpf_map_delete_elem(dp->if_fd, &ep.ifindex);
 	bpf_map_delete_elem(dp->ep_fd, &ip);
+	share_del(dp, ep_id);
 }
 
 int xcni_dp_endpoint_get(const struct xcni_dp *dp, __u32 ip, struct xcni_endpoint *ep)
@@ -312,6 +354,7 @@ void xcni_dp_endpoint6_del(const struct xcni_dp *dp, const struct in6_addr *ip6,
 	if (bpf_map_lookup_elem(dp->if6_fd, &ep.ifindex, &cur) == 0 && !memcmp(&cur, ip6, 16))
 		bpf_map_delete_elem(dp->if6_fd, &ep.ifindex);
 	bpf_map_delete_elem(dp->ep6_fd, ip6);
+	share_del(dp, ep_id);
 }
 
 int xcni_dp_endpoint6_get(const struct xcni_dp *dp, const struct in6_addr *ip6,
@@ -349,6 +392,56 @@ static size_t gc_collect(int fd, size_t ksz, const __u32 *stale, size_t n, unsig
 			memcpy(dead + nd++ * ksz, key, ksz);
 	}
 	return nd;
+}
+
+/* Adds the ep_ids of endpoint map fd (keys of ksz bytes) to ids (n of cap). */
+static size_t live_ids(int fd, size_t ksz, __u32 *ids, size_t n, size_t cap)
+{
+	unsigned char key[16], next[16];
+	struct xcni_endpoint ep;
+	bool first = true;
+
+	while (fd >= 0 && n < cap && bpf_map_get_next_key(fd, first ? NULL : key, next) == 0) {
+		first = false;
+		memcpy(key, next, ksz);
+		if (bpf_map_lookup_elem(fd, key, &ep) == 0)
+			ids[n++] = ep.ep_id;
+	}
+	return n;
+}
+
+/*
+ * Fragment shares of no endpoint (0, the node's, aside): a pod's last packets
+ * can make its share again after its DEL removed it. The endpoints first,
+ * then the shares: a pod added in between has sent nothing yet, or loses the
+ * datagrams it has in flight.
+ */
+void xcni_dp_share_gc(const struct xcni_dp *dp)
+{
+	static __u32 ids[2 * XCNI_MAX_ENDPOINTS];
+	int fds[] = { dp->frag_fd, dp->frag6_fd };
+	size_t n = live_ids(dp->ep_fd, sizeof(__u32), ids, 0, sizeof(ids) / sizeof(ids[0]));
+
+	n = live_ids(dp->ep6_fd, sizeof(struct in6_addr), ids, n, sizeof(ids) / sizeof(ids[0]));
+	for (size_t f = 0; f < sizeof(fds) / sizeof(fds[0]); f++) {
+		__u32 key, next, dead[256];
+		size_t nd = 0;
+		bool first = true;
+
+		while (fds[f] >= 0 && nd < 256 &&
+		       bpf_map_get_next_key(fds[f], first ? NULL : &key, &next) == 0) {
+			bool live = next == 0;
+
+			first = false;
+			key = next;
+			for (size_t i = 0; i < n && !live; i++)
+				live = ids[i] == key;
+			if (!live)
+				dead[nd++] = key;
+		}
+		for (size_t i = 0; i < nd; i++)
+			bpf_map_delete_elem(fds[f], &dead[i]);
+	}
 }
 
 /* GC of endpoints6 alone (DEL of an IPv6 entry, whose address the record does not keep). */

@@ -1173,9 +1173,11 @@ static int cmd_gc(struct ctx *c)
 		if (err)
 			goto out;
 	}
-	/* Entries whose device vanished without a DEL. */
-	if (have_dp)
+	/* Entries whose device vanished without a DEL, fragment shares of no endpoint. */
+	if (have_dp) {
 		xcni_dp_gc(&dp, NULL, 0);
+		xcni_dp_share_gc(&dp);
+	}
 	/* IPAM plugins that know GC (spec 1.1.0) clean up what we never recorded. */
 	if (ipam_supports(c, "1.1.0")) {
 		c->ipam_ver = NULL;

@@ -42,6 +42,27 @@ check() {
 	return "$rc"
 }
 
+# wait_until SECONDS command...: runs the command until it succeeds, every 0.1 s,
+# for at most SECONDS; its last output is shown when it never did. For a check
+# whose condition the system reaches in its own time (an agent taking over, an
+# entry evicted): a loaded machine gets there later, not differently, so the
+# check waits for the condition, never for a fixed time. The command runs in
+# this shell (its output through a file), so it may keep state between tries.
+wait_until() {
+	local deadline=$((SECONDS + $1)) f
+	shift
+	f=$(mktemp /tmp/xcni-wait.XXXXXX) || return 1
+	until "$@" >"$f" 2>&1; do
+		if [ "$SECONDS" -ge "$deadline" ]; then
+			cat "$f"
+			rm -f "$f"
+			return 1
+		fi
+		sleep 0.1
+	done
+	rm -f "$f"
+}
+
 # check_fails "description" command...: the command must exit non-zero.
 check_fails() {
 	local what=$1; shift
@@ -79,11 +100,20 @@ start_xcnid() {
 	return 1
 }
 # wait_xcnid_ready: after start_xcnid, until the agent said it is ready (its
-# pins may be there from an earlier agent; the log line is this one's).
+# pins may be there from an earlier agent; the log line is this one's), at
+# most XCNID_READY_S seconds (60: the verifier on a loaded machine is slow).
+_xcnid_ready() {
+	grep -q 'xcnid: ready' "/tmp/xcnid-$XCT_TAG.log" && return 0
+	kill -0 "$XCNID_PID" 2>/dev/null || return 2
+	return 1
+}
 wait_xcnid_ready() {
-	for _ in $(seq 100); do
-		grep -q 'xcnid: ready' "/tmp/xcnid-$XCT_TAG.log" && return 0
-		kill -0 "$XCNID_PID" 2>/dev/null || break
+	local deadline=$((SECONDS + ${XCNID_READY_S:-60})) rc
+	while :; do
+		_xcnid_ready
+		rc=$?
+		[ "$rc" = 0 ] && return 0
+		[ "$rc" = 2 ] || [ "$SECONDS" -ge "$deadline" ] && break
 		sleep 0.1
 	done
 	cat "/tmp/xcnid-$XCT_TAG.log"

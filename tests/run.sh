@@ -62,6 +62,8 @@ suites=(
 	"ct-pressure:bash tests/integration/ctpressure.sh"
 	"socklb-netns:bash tests/integration/socklb.sh"
 	"attach-netns:bash tests/integration/attach.sh"
+	"hooks-netns:bash tests/integration/hooks.sh"
+	"hooks-netns-tc:env ATTACH=tc bash tests/integration/hooks.sh"
 	"nodeport-netns:bash tests/integration/nodeport.sh"
 	"metrics-netns:bash tests/integration/metrics.sh"
 	"masq6-netns:bash tests/integration/masq6.sh"

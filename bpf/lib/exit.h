@@ -221,15 +221,16 @@ static __always_inline int finish(struct __sk_buff *skb, int reason, __u8 dir, _
 	__u32 zero = 0;
 	const struct xcni_config *cfg = bpf_map_lookup_elem(&xcni_config, &zero);
 
+	/* Only a first fragment let through leaves its ports for the others,
+	 * and only while its share has room; a last one frees its place. */
+	if ((p->frag_first || p->frag_last) && !reason_is_drop(reason))
+		reason = frag_commit(p->frag_first, p->frag_last) ? XCNI_DROP_FRAG_SHARE : reason;
 	count(reason, dir, p->len ? p->len : skb->len);
 	if (reason_is_drop(reason)) {
 		report(skb, XCNI_EV_DROP, reason, dir, ep_id, p, v, cfg);
 		return reason_answered(reason) ? verdict : TC_ACT_SHOT;
 	}
 	stack_mark(skb, dir, verdict);
-	/* Only a first fragment let through leaves its ports for the others. */
-	if (p->frag_first)
-		frag_commit(p);
 	/* A verdict event already tells where the flow's first packet went. */
 	if (v->enforced)
 		report(skb, XCNI_EV_VERDICT, reason, dir, ep_id, p, v, cfg);
@@ -245,14 +246,14 @@ static __always_inline int finish6(struct __sk_buff *skb, int reason, __u8 dir, 
 	__u32 zero = 0;
 	const struct xcni_config *cfg = bpf_map_lookup_elem(&xcni_config, &zero);
 
+	if ((p->frag_first || p->frag_last) && !reason_is_drop(reason))
+		reason = frag6_commit(p->frag_first, p->frag_last) ? XCNI_DROP_FRAG_SHARE : reason;
 	count(reason, dir, p->len);
 	if (reason_is_drop(reason)) {
 		report6(skb, XCNI_EV_DROP, reason, dir, ep_id, p, v, cfg);
 		return reason_answered(reason) ? verdict : TC_ACT_SHOT;
 	}
 	stack_mark(skb, dir, verdict);
-	if (p->frag_first)
-		frag6_commit(p);
 	if (v->enforced)
 		report6(skb, XCNI_EV_VERDICT, reason, dir, ep_id, p, v, cfg);
 	else if (cfg && cfg->trace_sample && sampled(cfg->trace_sample))

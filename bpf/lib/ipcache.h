@@ -87,6 +87,27 @@ static __always_inline int martian6(const __u8 *a)
 }
 
 /*
+ * The node's Service (ClusterIP) ranges, rodata svc_cidr and svc_cidr6
+ * (xcnid --service-cidr): from_pod hands a new flow to one to kube-proxy;
+ * from outside the cluster no packet comes from one (src_frontend4/6,
+ * lib/lb.h; xdp_underlay). Never, when the node has none (a 0 mask).
+ */
+static __always_inline int in_svc_cidr4(__u32 a)
+{
+	return svc_cidr_mask && (a & svc_cidr_mask) == svc_cidr;
+}
+
+static __always_inline int in_svc_cidr6(const __u8 *a)
+{
+	const __u32 *x = (const __u32 *)a;
+
+	if (!(svc_mask6[0] | svc_mask6[1] | svc_mask6[2] | svc_mask6[3]))
+		return 0;
+	return (x[0] & svc_mask6[0]) == svc_cidr6[0] && (x[1] & svc_mask6[1]) == svc_cidr6[1] &&
+	       (x[2] & svc_mask6[2]) == svc_cidr6[2] && (x[3] & svc_mask6[3]) == svc_cidr6[3];
+}
+
+/*
  * A source a packet from outside the cluster may carry (sipc: its ipcache
  * entry): an address outside it. Never this node (its own address, the pod
  * gateway: host), another node, a pod (of any node, or an endpoint here the

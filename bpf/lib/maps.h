@@ -62,19 +62,28 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xcni_ct6 SEC(".maps");
 
+/*
+ * Fragments: an endpoint's share (or the node's, key 0) -> its datagrams (see
+ * struct xcni_frag_share). Not an LRU, where one sender's first fragments evict
+ * everyone's; not preallocated: a share is made by the first fragment of its
+ * owner (from xcni_fragstage's empty one) and removed with the endpoint
+ * (cni/dataplane.c).
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, XCNI_MAX_FRAG);
-	__type(key, struct xcni_frag_key);
-	__type(value, struct xcni_frag);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u32);
+	__type(value, struct xcni_frag_share);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xcni_frag SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, XCNI_MAX_FRAG);
-	__type(key, struct xcni_frag6_key);
-	__type(value, struct xcni_frag6);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u32);
+	__type(value, struct xcni_frag6_share);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xcni_frag6 SEC(".maps");
 
@@ -96,8 +105,9 @@ struct {
  * A first fragment's entry for xcni_frag or xcni_frag6, staged by the parser
  * and written at the program's exit only when the packet was let through
  * (frag_commit, frag6_commit): a forged or refused first fragment must not
- * overwrite another source's entry nor leave one of its own. Per CPU, off the
- * stack, not pinned: it lives for one packet.
+ * overwrite another source's entry nor leave one of its own. A last fragment
+ * is staged too, so that the exit frees its datagram's place once it passed.
+ * Per CPU, off the stack, not pinned: it lives for one packet.
  */
 struct xcni_fragstage {
 	/* [0] the packet as it arrived; [1] as parsed again after a rewrite
@@ -107,6 +117,23 @@ struct xcni_fragstage {
 	struct xcni_frag f[2];
 	struct xcni_frag6_key k6[2];
 	struct xcni_frag6 f6[2];
+	/* a later fragment's key (frag_later, frag6_later), the share being
+	 * looked at (a map key off the stack) */
+	struct xcni_frag_key lk;
+	struct xcni_frag6_key lk6;
+	/* what frag_find, frag6_find found for it */
+	struct xcni_frag lf;
+	struct xcni_frag6 lf6;
+	__u32 owner;
+	__u64 now; /* frag_commit's */
+	/* a last fragment's datagram: its share and place (frag_later's), the
+	 * first fragment's time there, as [0] and [1] above */
+	__u32 last_owner[2];
+	__u32 last_idx[2];
+	__u64 last_ts[2];
+	/* never written: what a new share starts from */
+	struct xcni_frag_share empty;
+	struct xcni_frag6_share empty6;
 };
 
 struct {

@@ -117,9 +117,10 @@ static __always_inline int np_maybe_over(struct __sk_buff *skb, __u32 encap)
  */
 __attribute__((noinline)) int np_too_big(struct __sk_buff *skb, const struct xcni_ct_key *orig)
 {
-	/* A second look at the caller's packet: a first fragment's ports are
-	 * the caller's parses' to stage (frag_first), not this one's. */
-	struct pkt p = { .frag_first = 2 };
+	/* A second look at the caller's packet: a first fragment's ports, a
+	 * last fragment's place, are the caller's parses' to stage (frag_first,
+	 * frag_later), not this one's. */
+	struct pkt p = { .frag_first = 2, .frag_last = 2 };
 	struct cursor c;
 	__u32 room = 0, csum_off;
 	__u64 mangled;

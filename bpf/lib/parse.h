@@ -55,6 +55,7 @@ struct pkt {
 	__u8 tcp_flags; /* TCP_FLAG_* bits of byte 13; for SCTP, its first chunk's meaning */
 	__u8 icmp_type;
 	__u8 is_echo; /* ICMP echo request or reply: tracked like a flow */
+	__u8 frag_last; /* the last fragment (frag_later): its place staged to be freed; 2: twice */
 	__u32 len; /* skb->len on arrival: counters and events report that */
 	__u32 policy_rev; /* set by ct_track: the policy revision the packet is judged under */
 	__u8 frag_later; /* a fragment after the first: ports from xcni_frag, no L4 header */
@@ -82,6 +83,7 @@ struct pkt6 {
 	__u8 frag_first; /* the first of fragments (SCTP's CRC cannot follow a port change);
 			  * its L4 staged for xcni_frag6 (frag6_first; 2: twice) */
 	__u8 ct_state; /* as struct pkt's */
+	__u8 frag_last; /* as struct pkt's (frag6_later) */
 	__u16 rev_nat; /* a translated flow's xcni_revnat index (ct6_track, lb6_translate) */
 	__u32 backend_id; /* and its backend (bpf/lib/lb.h) */
 };
@@ -292,7 +294,7 @@ static __always_inline int nh_is_ext(__u8 nh)
 	       nh == XCNI_NH_AH || nh == XCNI_NH_DSTOPTS;
 }
 
-static __always_inline int frag6_later(struct pkt6 *p, __u32 id);
+static __always_inline int frag6_later(struct pkt6 *p, __u32 id, int last);
 static __always_inline void frag6_first(struct pkt6 *p, __u32 id);
 
 /*
@@ -312,7 +314,7 @@ static __always_inline int parse_ipv6(struct __sk_buff *skb, struct pkt6 *p)
 		__be32 id;
 	} x;
 	__u32 off = ETH_HLEN + sizeof(ip), plen, room, frag_id = 0;
-	int frag = 0; /* 1: the first fragment, 2: a later one */
+	int frag = 0; /* 1: the first fragment, 2: a later one, 3: the last one */
 	__u8 nh;
 
 	if (bpf_skb_load_bytes(skb, ETH_HLEN, &ip, sizeof(ip)))
@@ -332,7 +334,7 @@ static __always_inline int parse_ipv6(struct __sk_buff *skb, struct pkt6 *p)
 	nh = ip.nexthdr;
 #pragma unroll
 	for (int i = 0; i < XCNI_V6_MAX_EXT; i++) {
-		if (!nh_is_ext(nh) || frag == 2)
+		if (!nh_is_ext(nh) || frag >= 2)
 			break;
 		/* Every extension header is at least 8 bytes. */
 		if (bpf_skb_load_bytes(skb, off, &x, sizeof(x)))
@@ -341,7 +343,7 @@ static __always_inline int parse_ipv6(struct __sk_buff *skb, struct pkt6 *p)
 			__u16 fo = bpf_ntohs(x.frag_off);
 
 			frag_id = x.id;
-			frag = fo & 0xfff8 ? 2 : fo & 1 ? 1 : 0;
+			frag = fo & 0xfff8 ? (fo & 1 ? 2 : 3) : fo & 1 ? 1 : 0;
 			off += 8;
 		} else if (nh == XCNI_NH_AH) {
 			off += ((__u32)x.len + 2) * 4;
@@ -351,12 +353,12 @@ static __always_inline int parse_ipv6(struct __sk_buff *skb, struct pkt6 *p)
 		nh = x.nh;
 	}
 	/* After a later fragment's header comes payload, whatever nh says. */
-	if (frag != 2 && nh_is_ext(nh))
+	if (frag < 2 && nh_is_ext(nh))
 		return XCNI_DROP_EXTHDR;
 	p->tuple.proto = nh;
 	p->l4_off = off;
-	if (frag == 2)
-		return frag6_later(p, frag_id);
+	if (frag >= 2)
+		return frag6_later(p, frag_id, frag == 3);
 
 	switch (nh) {
 	case IPPROTO_TCP: {

@@ -78,6 +78,11 @@ class Cluster:
         self.stats = {"connections": 0, "tls_failures": 0, "unauthorized": 0, "lists": 0,
                       "watches": 0, "bookmark_watches": 0, "watch_410": 0}
         self.paused = set()  # kinds whose watches hold events back
+        # Set through the control port ("set"): resources answered 403 (RBAC
+        # forbids them), and EndpointSlices served as 1.20 does, at
+        # discovery.k8s.io/v1beta1 only (v1 is a 404).
+        self.forbidden = []
+        self.slices_beta = False
         self.directives = []  # (seq, resource, op)
         self.http410 = False
         self.bookmark_s = 1.0
@@ -135,6 +140,8 @@ class Cluster:
         # Stored objects are never changed in place (apply and delete store
         # copies), so a shallow copy is enough to add kind and apiVersion.
         kind, api = KINDS[r][0], KINDS[r][1]
+        if r == "endpointslices" and self.slices_beta:
+            api = "discovery.k8s.io/v1beta1"
         return {"kind": kind, "apiVersion": api, **{k: v for k, v in o.items()
                                                      if k not in ("kind", "apiVersion")}}
 
@@ -277,9 +284,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
         u = urllib.parse.urlsplit(self.path)
         q = dict(urllib.parse.parse_qsl(u.query, keep_blank_values=True))
         r = PATHS.get(u.path)
+        if c.slices_beta:
+            r = ("endpointslices" if u.path == "/apis/discovery.k8s.io/v1beta1/endpointslices"
+                 else None if r == "endpointslices" else r)
         if not r:
             return self.send_json(404, status(404, "NotFound",
                                               "the server could not find the requested resource"))
+        if r in c.forbidden:
+            return self.send_json(403, status(
+                403, "Forbidden", '%s is forbidden: User "xcnid" cannot list resource "%s" '
+                "at the cluster scope" % (r, r)))
         if q.get("watch") in ("1", "true"):
             return self.watch(r, q)
         return self.list(r, q)

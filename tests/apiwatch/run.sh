@@ -365,6 +365,46 @@ lb_svc_delete() {
 check "a Service deleted: its frontends (ClusterIP, NodePort) and backend deleted" lb_svc_delete
 lb_clean() { ! grep -qE "not applied|Service|EndpointSlice" "$T/xcnid-lb.log" || { grep -E "not applied|Service|EndpointSlice" "$T/xcnid-lb.log"; return 1; }; }
 check "--kube-proxy-replacement: every generation applied, no Service or EndpointSlice refused" lb_clean
+
+# ---- one kind the server does not serve, or RBAC forbids, never stops the rest ----
+# (issue 37: 1.20 serves EndpointSlices as discovery.k8s.io/v1beta1 only, and
+# xcnid --kube-proxy-replacement programmed nothing at all, not even policy.)
+lb_fresh() { # lb_fresh: a new agent on a new pin dir, its log from the start
+	[ -n "$LB_PID" ] && kill "$LB_PID" 2>/dev/null && wait "$LB_PID" 2>/dev/null
+	rm -rf "$PIN-lb"
+	nsenter --net="/var/run/netns/$NS" "$BUILD/xcnid" --pin-dir "$PIN-lb" --pod-cidr 10.97.0.0/24 \
+		--node-name n1 --kubeconfig "$T/kubeconfig" --kube-proxy-replacement -v \
+		>"$T/xcnid-lb.log" 2>&1 &
+	LB_PID=$!
+}
+lb_ipc_some() { [ "$(nmap xcni_ipcache)" -ge 4 ]; }
+slices_beta() {
+	api set '{"slices_beta": true}' >/dev/null && lb_fresh &&
+		wait_for 15 grep -q "discovery.k8s.io/v1 is not served (404): using discovery.k8s.io/v1beta1" "$T/xcnid-lb.log" &&
+		wait_for 15 grep -q "every kind listed" "$T/xcnid-lb.log" &&
+		wait_for 10 nmap_is xcni_svc 4 && nmap_is xcni_backend 3 || { tail -20 "$T/xcnid-lb.log"; return 1; }
+}
+check "1.20's EndpointSlices (v1beta1 only): xcnid says so once, lists them there, 4 frontends, 3 backends" slices_beta
+slices_forbidden() {
+	api set '{"slices_beta": false, "forbidden": ["endpointslices"]}' >/dev/null && lb_fresh &&
+		wait_for 20 grep -q "endpointslices.discovery.k8s.io cannot be listed (HTTP 403): programming everything else" "$T/xcnid-lb.log" &&
+		wait_for 10 lb_ipc_some && wait_for 10 nmap_is xcni_svc 4 && nmap_is xcni_backend 0 ||
+		{ tail -20 "$T/xcnid-lb.log"; return 1; }
+}
+check "EndpointSlices forbidden (403): named, policy and Services programmed without them (no backend)" slices_forbidden
+slices_granted() {
+	api set '{"forbidden": []}' >/dev/null &&
+		wait_for 45 nmap_is xcni_backend 3 || { tail -20 "$T/xcnid-lb.log"; return 1; }
+}
+check "... granted again: listed on the next try, the 3 backends programmed" slices_granted
+policy_forbidden() {
+	api set '{"forbidden": ["networkpolicies"]}' >/dev/null && lb_fresh &&
+		wait_for 15 grep -q "403 Forbidden.*networkpolicies" "$T/xcnid-lb.log" && sleep 2 &&
+		! grep -q "every kind listed\|programming everything else" "$T/xcnid-lb.log" &&
+		[ "$(nmap xcni_ipcache)" = 0 ] || { tail -20 "$T/xcnid-lb.log"; return 1; }
+}
+check "NetworkPolicies forbidden: nothing is programmed from half the policy (pods would be opened)" policy_forbidden
+api set '{"forbidden": []}' >/dev/null
 [ -n "$LB_PID" ] && kill "$LB_PID" 2>/dev/null && wait "$LB_PID" 2>/dev/null
 LB_PID=
 rm -rf "$PIN-lb"

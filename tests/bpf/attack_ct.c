@@ -341,14 +341,14 @@ static void flip6_revoked(void **state)
 
 /* ---- fragments ----------------------------------------------------------- */
 
-/* The IPv4 fragment map's entry for (s, d, id, UDP): 1 with its ports, 0 when none. */
+/* The IPv4 fragment shares' entry for (s, d, id, UDP): 1 with its ports, 0 when none. */
 static int frag4(const char *s, const char *d, uint16_t id, uint16_t *sp, uint16_t *dp)
 {
 	struct xcni_frag_key k = { .saddr = ip4(s), .daddr = ip4(d), .id = htons(id),
 				   .proto = IPPROTO_UDP };
 	struct xcni_frag f;
 
-	if (bpf_map_lookup_elem(map_fd("xcni_frag"), &k, &f))
+	if (!frag_held(&k, &f))
 		return 0;
 	*sp = ntohs(f.sport);
 	*dp = ntohs(f.dport);
@@ -427,7 +427,7 @@ static int frag6(const char *s, const char *d, uint32_t id, uint16_t *sp, uint16
 
 	in6(s, k.saddr);
 	in6(d, k.daddr);
-	if (bpf_map_lookup_elem(map_fd("xcni_frag6"), &k, &f))
+	if (!frag6_held(&k, &f))
 		return 0;
 	*sp = ntohs(f.sport);
 	*dp = ntohs(f.dport);

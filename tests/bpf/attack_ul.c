@@ -217,6 +217,7 @@ static void ul_setup(void **state)
 	cip->rodata->vni = VNI;
 	cip->rodata->lb_enabled = 1;
 	cip->rodata->external_clusterip = 1;
+	UL_SVC_RANGES(cip->rodata);
 	assert_int_equal(from_overlay__load(cip), 0);
 	ipc6_put(N2_6, XCNI_ID_REMOTE_NODE, N2, 0);
 	mark_clusterip(CIP, 80, false);

@@ -156,7 +156,7 @@ static uint64_t tun_tx(void)
 }
 
 /* n2's IPv6 pods and addresses, this node's (the pods' own: v6_setup). */
-static void v6ovl_setup(void **state)
+void v6ovl_setup(void **state)
 {
 	(void)state;
 	ipc6(R6, ID_R, N2, XCNI_IPC_POD);

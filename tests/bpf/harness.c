@@ -475,7 +475,8 @@ const char *reason_name(int idx)
 		"DROP_EXTHDR", "DROP_TUNNEL_FAMILY", "DROP_TOO_BIG", "DROP_BAD_ND",
 		"DROP_OUTSIDE_SPOOF", "DROP_CLUSTERIP_OUTSIDE", "DROP_GENEVE_SOCKET",
 		"DROP_DSR_NOT_BACKEND", "DROP_POLICY_PENDING", "DROP_POLICY_OVERFLOW",
-		"DROP_POLICY_ADMIN", "DROP_POLICY_BASELINE",
+		"DROP_POLICY_ADMIN", "DROP_POLICY_BASELINE", "DROP_ADDR_CONTESTED",
+		"DROP_SRC_FRONTEND", "DROP_FRAG_SHARE",
 	};
 	return idx >= 0 && idx < XCNI_NR_REASONS ? names[idx] : "?";
 }
@@ -1150,6 +1151,7 @@ int env_setup(void **state)
 		goto fail;
 	env.ovin->rodata->node_ip = ip4(NODE_IP);
 	env.ovin->rodata->vni = VNI;
+	UL_SVC_RANGES(env.ovin->rodata);
 	if ((err = from_overlay__load(env.ovin)))
 		goto fail;
 	env.ovout = to_overlay__open_opts(&opts);
@@ -1161,7 +1163,10 @@ int env_setup(void **state)
 	if ((err = to_overlay__load(env.ovout)))
 		goto fail;
 	env.xdp = xdp_underlay__open_opts(&opts);
-	if (!env.xdp || (err = xdp_underlay__load(env.xdp)))
+	if (!env.xdp)
+		goto fail;
+	UL_SVC_RANGES(env.xdp->rodata);
+	if ((err = xdp_underlay__load(env.xdp)))
 		goto fail;
 	/* Services in BPF: the kube-proxy replacement on, with the overlay. */
 	env.from_lb = from_pod__open_opts(&opts);
@@ -1190,6 +1195,7 @@ int env_setup(void **state)
 		goto fail;
 	env.ovin_lb->rodata->node_ip = ip4(NODE_IP);
 	env.ovin_lb->rodata->vni = VNI;
+	UL_SVC_RANGES(env.ovin_lb->rodata);
 	env.ovin_lb->rodata->lb_enabled = 1;
 	if ((err = from_overlay__load(env.ovin_lb)))
 		goto fail;
@@ -1198,6 +1204,7 @@ int env_setup(void **state)
 		goto fail;
 	env.ovin_dsr->rodata->node_ip = ip4(NODE_IP);
 	env.ovin_dsr->rodata->vni = VNI;
+	UL_SVC_RANGES(env.ovin_dsr->rodata);
 	env.ovin_dsr->rodata->lb_enabled = 1;
 	env.ovin_dsr->rodata->lb_dsr = 1;
 	if ((err = from_overlay__load(env.ovin_dsr)))

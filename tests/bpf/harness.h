@@ -219,6 +219,19 @@ struct row {
  * a pod, local or remote, is never taken for a Service. */
 #define SVC_IP "10.96.0.10"
 
+/* The Service ranges the underlay's programs are given (from_overlay, xdp_underlay: xcnid
+ * --service-cidr, user/agent/overlay.c), in their rodata rd: 10.96.0.0/16 (kind's) and
+ * fd00:96::/112, which hold svc_lib.c's ClusterIPs and no pod (10.99.x, fd00:9x::). */
+#define UL_SVC_RANGES(rd)                                                                          \
+	do {                                                                                       \
+		(rd)->svc_cidr = ip4("10.96.0.0");                                                 \
+		(rd)->svc_cidr_mask = htonl(0xffff0000);                                           \
+		((uint32_t *)(rd)->svc_cidr6)[0] = htonl(0xfd000096);                              \
+		((uint32_t *)(rd)->svc_mask6)[0] = ((uint32_t *)(rd)->svc_mask6)[1] = 0xffffffff;  \
+		((uint32_t *)(rd)->svc_mask6)[2] = 0xffffffff;                                     \
+		((uint32_t *)(rd)->svc_mask6)[3] = htonl(0xffff0000);                              \
+	} while (0)
+
 void check_row(void **state);
 /* check_row on each of n rows in turn: a test made of steps that build on each other. */
 void check_rows(const struct row *rows, size_t n);
@@ -327,6 +340,7 @@ void v6_setup(void **state);
 int v6_state(void);
 int svc_state(void);
 int v6ovl_state(void); /* v6_state and encap.c's IPv6 overlay */
+void v6ovl_setup(void **state); /* encap.c's IPv6 overlay alone: n2's R6, R6B */
 int dsr6_state(void); /* svc_state and nodeport_dsr.c's DSR NodePorts (dsr6_setup) */
 /* tests/bpf/nodeport.c: the IPv6 NodePorts and externalIPs (np6_setup, which
  * svc_state writes too); lb_state, v6_state's endpoints with
@@ -334,6 +348,11 @@ int dsr6_state(void); /* svc_state and nodeport_dsr.c's DSR NodePorts (dsr6_setu
 void np6_setup(void **state);
 int np_state(void);
 int run_groups(const struct group *const *groups, size_t n, int argc, char **argv);
+
+/* fragshare.c: datagram k's entry in any fragment share (1, its first
+ * fragment's ports in f), 0 when it has none. */
+int frag_held(const struct xcni_frag_key *k, struct xcni_frag *f);
+int frag6_held(const struct xcni_frag6_key *k, struct xcni_frag6 *f);
 
 /* parse.c: v6_setup as a group's prep or a step row (0). */
 int v6_endpoints(void);

@@ -1088,6 +1088,7 @@ struct from_overlay *ul6_load(int lb)
 	o->rodata->vni = VNI;
 	o->rodata->lb_enabled = (uint32_t)lb;
 	memcpy((void *)o->rodata->node_ip6, n6, 16);
+	UL_SVC_RANGES(o->rodata);
 	if (from_overlay__load(o))
 		goto fail;
 	return o;

@@ -222,27 +222,30 @@ static void ct_seed(const char *s, uint16_t sp, const char *d, uint16_t dp)
 }
 
 /*
- * A pod's reply to a flow whose peer is at a frontend's address and port (a
- * client on another node bound to a NodePort's number, 30080, or a SNAT
- * that kept its client's port; a flow into a pod from a ClusterIP:port)
- * goes back untranslated, the tracked flow's reply. Before, from_pod took it
- * for a new flow to the Service: DNAT to a backend (here B itself,
- * hairpin), a service entry for it, the tracked flow never answered (the
- * NodePort stall of bench/np-stall.sh, seen from the backend's node).
+ * A pod's reply to a flow whose peer is a node at a NodePort's number (a
+ * client on another node bound to it, 30080, or a SNAT that kept its
+ * client's port) goes back untranslated, the tracked flow's reply. Before,
+ * from_pod took it for a new flow to the Service: DNAT to a backend (here B
+ * itself, hairpin), a service entry for it, the tracked flow never answered
+ * (the NodePort stall of bench/np-stall.sh, seen from the backend's node).
+ * A ClusterIP:port as the peer is no such flow (no node's client has that
+ * address; only a forged packet from outside makes the entry: frontsrc.c):
+ * B's SYN-ACK to it is a new flow to the Service, translated (to B itself)
+ * and dropped as no flow's (drop-ct-invalid); the entry gets no reply.
  */
 static void svc_reply_at_frontend(void **state)
 {
 	const struct fam *fa = *state;
 	struct xcni_ct_entry e;
 	int found;
-	/* To a ClusterIP: the stack's (no route of ours); to another node: Geneve
-	 * to it, where its flow came from. */
+	/* To another node: Geneve to it, where its flow came from. */
 	struct {
 		const char *peer;
 		uint16_t port;
 		int ret, reason;
-	} cases[] = { { fa->vip1, 80, TC_ACT_OK, XCNI_FWD_REPLY },
-		      { N2, 30080, TC_ACT_REDIRECT, XCNI_FWD_ENCAP } };
+		uint64_t replies;
+	} cases[] = { { fa->vip1, 80, TC_ACT_SHOT, XCNI_DROP_CT_INVALID, 0 },
+		      { N2, 30080, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, 1 } };
 
 	for (size_t i = 0; i < (fa->v6 ? 1 : 2); i++) {
 		struct pk p;
@@ -252,10 +255,10 @@ static void svc_reply_at_frontend(void **state)
 			    TH_SYN | TH_ACK);
 		pk_expect(FROM_POD_LB, DEV_B, &p, cases[i].ret, cases[i].reason, NULL);
 		(void)pk_ct(fa->b, 8080, cases[i].peer, cases[i].port, IPPROTO_TCP, &found);
-		assert_false(found); /* no service entry: not a new flow to the Service */
+		assert_false(found); /* no service entry: none made, or the refused flow's forgotten */
 		e = pk_ct(cases[i].peer, cases[i].port, fa->b, 8080, IPPROTO_TCP, &found);
 		assert_true(found);
-		assert_int_equal(e.pkts_reply, 1); /* the tracked flow's reply */
+		assert_int_equal(e.pkts_reply, cases[i].replies);
 	}
 }
 

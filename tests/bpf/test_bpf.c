@@ -63,7 +63,9 @@ int node4_state(void)
 	G(attack_geneve) /* Geneve from a node's process */                                               \
 	G(attack_ct) /* conntrack and fragments attacked, both families */                                \
 	G(svc_flows) /* kube-proxy's flows, the maps from Service YAML by the compiler */                 \
-	G(cnp) /* tiered verdict entries and audit */
+	G(cnp) /* tiered verdict entries and audit */                                                     \
+	G(frontsrc) /* a Service frontend as a source from the underlay, both families */                \
+	G(fragshare) /* fragments per endpoint, both families */
 
 #define G_DECL(n) extern const struct group n##_group;
 #define G_REF(n) &n##_group,

@@ -289,6 +289,7 @@ static int underlay6_prep(void)
 		}
 		fo->rodata->vni = VNI;
 		memcpy((void *)fo->rodata->node_ip6, n6, 16);
+		UL_SVC_RANGES(fo->rodata);
 		if ((err = from_overlay__load(fo)))
 			goto fail;
 		fo_lb = from_overlay__open_opts(&opts);
@@ -299,6 +300,7 @@ static int underlay6_prep(void)
 		fo_lb->rodata->vni = VNI;
 		fo_lb->rodata->lb_enabled = 1;
 		memcpy((void *)fo_lb->rodata->node_ip6, n6, 16);
+		UL_SVC_RANGES(fo_lb->rodata);
 		if ((err = from_overlay__load(fo_lb)))
 			goto fail;
 		to = to_overlay__open_opts(&opts);

@@ -442,8 +442,21 @@ else
 	check "GC kept the valid attachment's host route and neighbour entry" \
 		bash -c "ip -n $NODE -6 route show $gc2ip | grep -q dev && ip -n $NODE -6 neigh show $gc2ip | grep -q PERMANENT"
 fi
+# A fragment share of an endpoint gone (a pod's last packets after its DEL
+# make one again; bpf/lib/maps.h): GC removes it, the node's (key 0) stays.
+share_put() { # MAP KEY
+	local vsz
+	vsz=$(bpftool map show pinned "$PIN/$1" -j | jq .bytes_value)
+	bpftool map update pinned "$PIN/$1" key hex $2 value hex $(printf '00 %.0s' $(seq "$vsz"))
+}
+share_has() { bpftool map lookup pinned "$PIN/$1" key hex $2 >/dev/null 2>&1; }
+for m in xcni_frag xcni_frag6; do
+	share_put $m "77 77 00 00" && share_put $m "00 00 00 00" || echo "share_put $m failed"
+done
 cni GC "" "" <<<"$(conf 1.1.0 '"cni.dev/valid-attachments":[],')"
 check "GC with no valid attachments clears everything" same_as_baseline_pods_aside
+check "GC removed the fragment shares of an endpoint gone, kept the node's" \
+	bash -c "$(declare -f share_has); PIN=$PIN; ! share_has xcni_frag '77 77 00 00' && ! share_has xcni_frag6 '77 77 00 00' && share_has xcni_frag '00 00 00 00' && share_has xcni_frag6 '00 00 00 00'"
 for p in g1 g2 g3; do ip netns del "$XCT_TAG-$p"; done
 cni GC "" "" <<<"$(conf 1.0.0 '"cni.dev/valid-attachments":[],')"
 check "GC with cniVersion 1.0.0 is refused (code 1)" bash -c "[ $RC -ne 0 ] && echo '$OUT' | grep -q '\"code\":1'"

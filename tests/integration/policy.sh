@@ -222,6 +222,21 @@ big() { ip netns exec "$XCT_TAG-$1" python3 "$HERE/udp_big.py" send "$IP_A" 5353
 sleep 0.3
 check "no policy: a 4000-byte UDP datagram from c arrives whole (in fragments)" \
 	bash -c "[ \"\$($(declare -f big); HERE=$HERE XCT_TAG=$XCT_TAG IP_A=$IP_A big c)\" = 4000 ]"
+# Fragments per endpoint (bpf/lib/frag.h): b sends 200 first fragments to a
+# whose later fragments never come. b's share holds 16 datagrams; the rest are
+# refused (drop-frag-share), and nobody else's datagrams are pushed out: c's
+# large datagram still arrives whole, b's own waits for its places to age (2 s).
+share_drops() { ctl metrics --json | jq '[.[] | select(.reason == "drop-frag-share") | .packets] | add // 0'; }
+ip netns exec "$XCT_TAG-b" python3 "$HERE/udp_big.py" flood "$IP_A" 5353 200
+check "b's 200 first fragments: its 16 places taken, 184 refused (drop-frag-share: $(share_drops))" \
+	test "$(share_drops)" -eq 184
+check "c's 4000-byte datagram still arrives whole" \
+	bash -c "[ \"\$($(declare -f big); HERE=$HERE XCT_TAG=$XCT_TAG IP_A=$IP_A big c)\" = 4000 ]"
+check "b's own is refused while its share is full" \
+	bash -c "[ \"\$($(declare -f big); HERE=$HERE XCT_TAG=$XCT_TAG IP_A=$IP_A big b)\" = lost ]"
+sleep 2.2
+check "b's arrives whole once its places aged" \
+	bash -c "[ \"\$($(declare -f big); HERE=$HERE XCT_TAG=$XCT_TAG IP_A=$IP_A big b)\" = 4000 ]"
 put udp.yaml <<'EOF'
 apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
@@ -434,12 +449,15 @@ check "greedy/g1 reopened: b reaches it" expect_to b "$IP_G1" connected
 	printf '  creationTimestamp: "2026-11-26T00:00:00Z"}\nspec: {nodeName: n1}\n'
 	printf 'status: {phase: Succeeded, podIP: %s}\n' "$IP_O3"
 } | put job.yaml
-put o3deny.yaml <<'EOF'
+o3_deny() { # other/o3 isolated for ingress, nothing allowed
+	put o3deny.yaml <<'EOF'
 apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
 metadata: {name: deny-o3, namespace: other}
 spec: {podSelector: {matchLabels: {pod: o3}}}
 EOF
+}
+o3_deny
 check "a finished Job pod on other/o3's address, and o3's deny-all: applied" sync_gen_slow
 check "o3's deny-all is enforced: b is blocked" expect_to b "$IP_O3" blocked
 o3_named() { ctl ipcache list | grep -q "^$IP_O3/32 .* other/o3"; }
@@ -497,12 +515,7 @@ for i in $(seq 40); do
 	printf -- '---\napiVersion: v1\nkind: Pod\nmetadata: {name: p-%s, namespace: flood, labels: {n: "%s"}}\n' "$i" "$i"
 	printf 'spec: {nodeName: n2}\nstatus: {podIP: 10.98.%s.%s}\n' "$((i / 200))" "$((i % 200 + 1))"
 done | put flood.yaml
-put o3deny.yaml <<'EOF'
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: deny-o3, namespace: other}
-spec: {podSelector: {matchLabels: {pod: o3}}}
-EOF
+o3_deny
 check "flood: 40 policies, 40 pods, 40 label sets; other's deny-all beside them: applied" sync_gen_slow
 check "other's deny-all enforced: b is blocked" expect_to b "$IP_O3" blocked
 names_missing() {

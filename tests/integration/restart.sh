@@ -44,10 +44,18 @@ ok "two pods wired ($ipb serves)"
 ip netns exec "$XCT_TAG-pb" timeout 30 iperf3 -s -1 -B "$ipb" >/dev/null 2>&1 &
 SRV=$!
 for _ in $(seq 50); do ip netns exec "$XCT_TAG-pb" ss -ltn | grep -q ':5201' && break; sleep 0.1; done
-ip netns exec "$XCT_TAG-pa" timeout 30 iperf3 -c "$ipb" -t 6 -J >"$T/iperf.json" 2>&1 &
+# Long enough for both restarts to fall inside the transfer when each waits
+# for its agent to be ready (seconds of verifier on a loaded machine).
+ip netns exec "$XCT_TAG-pa" timeout 60 iperf3 -c "$ipb" -t 12 -J >"$T/iperf.json" 2>&1 &
 CLI=$!
-sleep 1.5
-ct_before=$(ctl ct list --json | /usr/bin/python3 -c 'import json,sys; print(sum(1 for e in json.load(sys.stdin) if e.get("dport") == 5201))')
+ct_flows() { ctl ct list --json | /usr/bin/python3 -c 'import json,sys; print(sum(1 for e in json.load(sys.stdin) if e.get("dport") == 5201))'; }
+# The transfer's flows tracked (iperf3 connected): waited for, not slept for.
+ct_seen() { [ "$(ct_flows)" -ge 1 ]; }
+wait_until 30 ct_seen
+ct_before=$(ct_flows)
+# start_xcnid returns at once here (the pins are the last agent's): the new
+# agent took over once it says it is ready (links swapped, then programs pinned).
+took_over() { start_xcnid "$PIN" --pod-cidr "$SUBNET.0/24" && wait_xcnid_ready; }
 for round in 1 2; do
 	old=$XCNID_PID
 	kill "$old"
@@ -56,7 +64,7 @@ for round in 1 2; do
 	check "round $round: programs and maps stay pinned while no xcnid runs" \
 		test -e "$PIN/prog_from_pod" -a -e "$PIN/xcni_ct"
 	sleep 0.5
-	check "round $round: a new xcnid took over" start_xcnid "$PIN" --pod-cidr "$SUBNET.0/24"
+	check "round $round: a new xcnid took over (ready)" took_over
 	sleep 1
 done
 wait "$CLI"
@@ -69,8 +77,26 @@ check "the flow's conntrack entries survived the restarts ($ct_before before, $c
 	bash -c "[ $ct_before -ge 1 ] && [ $ct_after -ge $ct_before ]"
 check "no packet of the flow was dropped as ct-invalid" \
 	bash -c "! $BUILD/xcnictl --pin-dir $PIN metrics --json | grep -q drop-ct-invalid"
-check "the links now run the new programs (TCX link shows the pinned program id)" \
-	bash -c "id=\$(bpftool prog show pinned $PIN/prog_from_pod | cut -d: -f1); bpftool link show | grep -q \"prog \$id\""
+# Every TCX link the plugin pinned (links/<host-if>-in: from_pod, -out: to_pod)
+# runs the program pinned now; polled, the agent swaps links before pinning.
+links_run_pinned() {
+	local from to l want got n=0
+	from=$(bpftool -j prog show pinned "$PIN/prog_from_pod" | jq -r .id) || return 1
+	to=$(bpftool -j prog show pinned "$PIN/prog_to_pod" | jq -r .id) || return 1
+	for l in "$PIN"/links/*; do
+		case ${l##*/} in
+		*-in) want=$from ;;
+		*-out) want=$to ;;
+		*) continue ;;
+		esac
+		got=$(bpftool -j link show pinned "$l" | jq -r .prog_id)
+		[ "$got" = "$want" ] || { echo "${l##*/} runs program $got, the pinned one is $want"; return 1; }
+		n=$((n + 1))
+	done
+	[ "$n" -ge 4 ] || { echo "$n pod links pinned under $PIN/links (4 wanted)"; return 1; }
+}
+check "the links now run the new programs (every pod's TCX link runs the pinned program)" \
+	wait_until 30 links_run_pinned
 
 # An older build's map of names (preallocated, flags 0) pinned where this one
 # makes it without preallocation: the new xcnid makes it again and reuses the rest.

@@ -32,7 +32,10 @@
 # NodePorts and ClusterIPs; Geneve from a non-node, and from a node's address
 # with a forged inner source or DSR option; Geneve from a node's own socket);
 # a hostile tenant (a policy too big for the maps, then a new pod elsewhere
-# that must come up isolated, and a change elsewhere that must apply).
+# that must come up isolated, and a change elsewhere that must apply); the
+# hostile host again, forging Service frontends as sources (ClusterIP:port,
+# the Service range's :53, a NodePort) to a pod without policy, whose next
+# request to the Service must still be translated.
 # At the end: no forbidden tag in any receiver's log, and every kind of drop
 # counted under its named reason on the nodes (xcnictl metrics).
 #
@@ -226,7 +229,7 @@ reason_sum() {
 }
 REASONS="drop-spoof-ip drop-spoof-mac drop-bad-nd drop-policy-egress drop-policy-ingress drop-fragment
 drop-geneve-inject drop-unknown-node drop-inner-spoof drop-outside-spoof drop-geneve-socket
-drop-policy-overflow drop-clusterip-outside drop-dsr-not-backend"
+drop-policy-overflow drop-clusterip-outside drop-dsr-not-backend drop-src-frontend"
 declare -A BASE
 for r in $REASONS; do BASE[$r]=$(( $(reason_sum 1 "$r") + $(reason_sum 2 "$r") )); done
 
@@ -427,21 +430,29 @@ udp src=$F4 dst=$CV4 sport=45000 tag=ctl-ct-open | friend:45000 -> cv:7001, admi
 EOF
 ct_has() { in_node 1 "$XCNICTL" --pin-dir "$LAB_PINS/n1" ct get udp "$F4:45000" "$CV4:7001" 2>/dev/null | grep -q "$CV4"; }
 check "n1 tracks friend:45000 -> cv:7001" ct_has
-# Rounds of 60,000 new flows each, paced by attack.py (the table holds $CT_MAX; the veth's
-# backlog drops part of a burst), until n1 no longer has the flow.
+# Rounds of 60,000 new flows each (new ports every round), paced by attack.py (the
+# table holds $CT_MAX), until n1 no longer has the flow. How many rounds that takes
+# is how much of each burst the veth's backlog keeps, which a loaded machine
+# changes: the check waits for the eviction (at most FLOOD_S, 300 s), not for a
+# number of rounds.
+FLOOD_ROUND=0
+flood_round() {
+	local out t0=$SECONDS
+	out=$(echo "flood src=$E4 dst=$S4 dport=$((20000 + FLOOD_ROUND % 4000 * 10)) count=60000" |
+		ip netns exec xcl-atk.evil /usr/bin/python3 "$HERE/attack.py" eth0 "$(gwmac xcl-atk.evil)" 2>&1)
+	FLOOD_ROUND=$((FLOOD_ROUND + 1))
+	echo "round $FLOOD_ROUND: $out in $((SECONDS - t0)) s"
+	! ct_has
+}
 flood() {
-	local round out t0
-	for round in 0 1 2 3; do
-		t0=$SECONDS
-		out=$(echo "flood src=$E4 dst=$S4 dport=$((20000 + round * 10)) count=60000" |
-			ip netns exec xcl-atk.evil /usr/bin/python3 "$HERE/attack.py" eth0 "$(gwmac xcl-atk.evil)" 2>&1)
-		echo "round $round: $out in $((SECONDS - t0)) s"
-		ct_has || return 0
-	done
-	echo "friend:45000 -> cv:7001 still tracked after 4 rounds"
+	local t0=$SECONDS
+	wait_until "${FLOOD_S:-300}" flood_round && return 0
+	echo "friend:45000 -> cv:7001 still tracked after $FLOOD_ROUND rounds, $((SECONDS - t0)) s"
 	return 1
 }
+t0=$SECONDS
 check "a conntrack flood from evil (UDP flows to atk/sink) evicts friend:45000 -> cv:7001 from n1's table" flood
+diag "conntrack flood: $FLOOD_ROUND rounds of 60000 flows, $((SECONDS - t0)) s"
 pod_probes xcl-vic.cv <<EOF
 udp src=$CV4 dst=$F4 sport=7001 dport=45000 tag=ct-reply | cv:7001 -> friend:45000: the reply direction first
 EOF
@@ -507,6 +518,24 @@ host_probes "$M1" <<EOF
 udp src=$A4 dst=$V14 dport=7004 tag=ctl-postchange | its own -> v1 7004: another namespace's change applied despite greedy
 EOF
 
+# ---- attacker 2 again: a Service frontend as the source (issue 41 item 6) ----------------------
+# A forged "reply" from a ClusterIP:port (or kube-dns's 10.96.0.10:53, or n1's NodePort) to
+# vic/friend, which no policy selects: it must not arrive, and it must not leave a conntrack
+# entry (xcni's, the kernel's under kube-proxy) that makes friend's next request from that
+# port to the Service a "reply" sent on untranslated: that request must reach v1.
+check "receiver in xcl-vic.friend, a pod without policy" recv friend xcl-vic.friend
+host_probes "$M1" <<EOF
+udp src=$CIP4 dst=$F4 sport=7001 dport=7002 tag=atk-ul-cipsrc4 | forged ClusterIP $CIP4:7001 (vic/np) -> friend 7002
+udp src=$CIP6 dst=$F6 sport=7001 dport=7002 tag=atk-ul-cipsrc6 | forged ClusterIP [$CIP6]:7001 -> friend 7002
+udp src=10.96.0.10 dst=$F4 sport=53 dport=7003 tag=atk-ul-dnssrc4 | a "DNS answer" from 10.96.0.10:53 (the Service range) -> friend
+udp src=$N1 dst=$F4 sport=30071 dport=7004 tag=atk-ul-npsrc4 | forged NodePort $N1:30071 -> friend
+udp src=$A4 dst=$F4 sport=53 dport=7003 tag=ctl-ul-dns-friend | the host's own $A4:53 -> friend: a DNS server outside answers
+EOF
+pod_probes xcl-vic.friend <<EOF
+udp src=$F4 dst=$CIP4 sport=7002 dport=7001 tag=ctl-F-friend-cip4 | friend:7002 -> ClusterIP $CIP4:7001 after the forged reply: translated, to v1
+udp src=$F6 dst=$CIP6 sport=7002 dport=7001 tag=ctl-F-friend-cip6 | friend:7002 -> ClusterIP [$CIP6]:7001 after the forged reply
+EOF
+
 # ---- the invariant --------------------------------------------------------------------------------
 sleep 0.5
 forbidden_seen() {
@@ -537,6 +566,7 @@ want_reason drop-inner-spoof "Geneve from $N2 with n1's pod inside"
 want_reason drop-outside-spoof "plain underlay packets with pod, node, gateway, link-local, martian sources"
 want_reason drop-geneve-socket "Geneve from n2's UDP socket"
 want_reason drop-policy-overflow "greedy's pods, their policy too big"
+want_reason drop-src-frontend "the host's ClusterIP and Service-range sources to friend"
 if [ "$KP" = none ]; then
 	want_reason drop-clusterip-outside "the host's own address to a ClusterIP"
 	want_reason drop-dsr-not-backend "a DSR option naming a frontend v1 is no backend of"

@@ -294,6 +294,21 @@ pcheck "enforce again: denied" "$T/p0" "$T/p1" admin deny ingress -ge 9
 pcheck "  ... the audit entries replaced, what they counted kept" "$T/audited" "$T/p1" admin audit ingress -eq 0
 pstill "$T/p0" "$T/p1" ingress admin/accept admin/audit networkpolicy/deny networkpolicy/audit \
 	baseline/accept baseline/deny baseline/audit default/accept
+# A tenant who may annotate its own Namespace puts x in audit mode: that
+# audits x's NetworkPolicies, never the Admin Deny an administrator set over x.
+cat >"$T/ns-x-audit.yaml" <<EOF
+apiVersion: v1
+kind: Namespace
+metadata: {name: x, labels: {ns: x}, annotations: {xcni.io/policy-mode: audit}}
+EOF
+check "the tenant annotates Namespace x xcni.io/policy-mode: audit" lab apply -f "$T/ns-x-audit.yaml"
+scrape "$T/p0"
+matrix "Namespace x in audit mode: the Admin Deny y -> x still drops" 80/tcp \
+	"not (dns == 'x' and sns == 'y')"
+scrape "$T/p1"
+pcheck "  ... denied by the Admin tier" "$T/p0" "$T/p1" admin deny ingress -ge 9
+pcheck "  ... not audited" "$T/p0" "$T/p1" admin audit ingress -eq 0
+check "Namespace x back to enforce" lab apply -f "$EX/00-namespaces.yaml"
 unpolicy deny-y
 lab delete -f "$T/np-x.yaml" >/dev/null 2>&1 || not_ok "delete x/allow-all"
 matrix "all removed" 80/tcp "True"

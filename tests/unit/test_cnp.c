@@ -202,6 +202,18 @@ static int ref_tier(enum k8s_cnp_tier tier, const struct k8s_pod *pod, int dir,
 	return best;
 }
 
+/*
+ * A Namespace in audit mode audits its own NetworkPolicies, nothing else: the
+ * tiers a cluster administrator set over it are not its to turn off.
+ */
+static bool ref_ns_audit(const char *ns)
+{
+	for (size_t i = 0; i < nobjs[K8S_NAMESPACE]; i++)
+		if (!strcmp(objs[K8S_NAMESPACE][i]->meta.name, ns))
+			return objs[K8S_NAMESPACE][i]->meta.audit;
+	return false;
+}
+
 /* NetworkPolicy: -1 no policy selects pod in dir, else 0/1 as the union of its rules says. */
 static int ref_np(const struct k8s_pod *pod, int dir, const struct rpeer *peer, uint8_t proto,
 		  uint16_t port)
@@ -213,8 +225,8 @@ static int ref_np(const struct k8s_pod *pod, int dir, const struct rpeer *peer, 
 		size_t n = dir == IN ? np->ningress : np->negress;
 		const struct k8s_np_rule *rules = dir == IN ? np->ingress : np->egress;
 
-		/* In audit mode a NetworkPolicy neither isolates nor allows. */
-		if (np->meta.audit || strcmp(np->meta.ns, pod->meta.ns) ||
+		/* In audit mode (its own or its namespace's) a NetworkPolicy neither isolates nor allows. */
+		if (np->meta.audit || ref_ns_audit(np->meta.ns) || strcmp(np->meta.ns, pod->meta.ns) ||
 		    !(dir == IN ? np->type_ingress : np->type_egress) ||
 		    !k8s_selector_matches(&np->pod_sel, &pod->meta.labels))
 			continue;
@@ -254,22 +266,12 @@ static int ref_np(const struct k8s_pod *pod, int dir, const struct rpeer *peer, 
 	return res;
 }
 
-static bool ref_ns_audit(const char *ns)
-{
-	for (size_t i = 0; i < nobjs[K8S_NAMESPACE]; i++)
-		if (!strcmp(objs[K8S_NAMESPACE][i]->meta.name, ns))
-			return objs[K8S_NAMESPACE][i]->meta.audit;
-	return false;
-}
-
-/* Admin, then NetworkPolicy, then Baseline, else allowed; a namespace in audit mode drops nothing. */
+/* Admin, then NetworkPolicy, then Baseline, else allowed. */
 static bool ref_side(const struct k8s_pod *pod, int dir, const struct rpeer *peer, uint8_t proto,
 		     uint16_t port)
 {
 	int a, n;
 
-	if (ref_ns_audit(pod->meta.ns))
-		return true;
 	a = ref_tier(ADMIN, pod, dir, peer, proto, port);
 
 	if (a == R_ACCEPT || a == R_DENY)
@@ -590,11 +592,66 @@ static void test_audit(void **state)
 	compile();
 	assert_false(allowed(DEVCLIENT, WEB, TCP, 80));
 	assert_false(allowed(DEVCLIENT, DEVWEB, TCP, 80));
-	/* the namespace's annotation audits every denial of its pods */
+	/* the namespace's annotation audits its own NetworkPolicies' denials */
 	objs[K8S_NAMESPACE][1]->meta.audit = true; /* dev */
 	compile();
 	assert_true(allowed(DEVCLIENT, DEVWEB, TCP, 80));
 	assert_false(allowed(DEVCLIENT, WEB, TCP, 80)); /* prod is not audited */
+}
+
+/*
+ * A Namespace's audit annotation is its own NetworkPolicies' only (issue 41,
+ * item 5): a tenant who may annotate its Namespace does not turn the Admin
+ * Deny (or the Baseline Deny) an administrator set over it into counting.
+ * Tier audit comes from the ClusterNetworkPolicy's own annotation.
+ */
+static void test_audit_ns_scope(void **state)
+{
+	struct k8s_cnp *adm, *base;
+	const struct pol_entry *h;
+
+	(void)state;
+	cast();
+	adm = cnp_add("no-prod", ADMIN, 10, sel("team=b"), NULL); /* over dev */
+	cpeer_pods(crule(adm, IN, DENY), sel("team=a"), sel("app=web"));
+	base = cnp_add("base-no-prod", BASELINE, 10, sel("team=b"), NULL);
+	cpeer_ns(crule(base, IN, DENY), sel("team=a"));
+	np_add("dev", "lock", sel("app=web"), IN); /* isolates dev/web: nothing allowed */
+	objs[K8S_NAMESPACE][1]->meta.audit = true; /* dev: the tenant's annotation */
+	compile();
+	/* the Admin Deny over dev drops, its entry not marked AUDIT */
+	assert_false(allowed(WEB, DEVWEB, TCP, 80));
+	h = hit_in(WEB, DEVWEB, TCP, 80);
+	assert_non_null(h);
+	assert_int_equal(h->val.policy_id, policy_id("cnp:Admin 10", "no-prod"));
+	assert_int_equal(h->val.flags, XCNI_POLV_DENY | XCNI_TIER_ADMIN << XCNI_POLV_TIER_SHIFT);
+	assert_false(allowed(WEB, DEVCLIENT, TCP, 80));
+	/* the Baseline Deny too, where no enforced NetworkPolicy isolates */
+	assert_false(allowed(DB, DEVCLIENT, TCP, 80));
+	h = hit_in(DB, DEVCLIENT, TCP, 80);
+	assert_non_null(h);
+	assert_int_equal(h->val.flags,
+			 XCNI_POLV_DENY | XCNI_TIER_BASELINE << XCNI_POLV_TIER_SHIFT);
+	/* the namespace's own NetworkPolicy: audited, passes, reported */
+	assert_true(allowed(DEVCLIENT, DEVWEB, TCP, 80));
+	assert_int_equal(hit_in(DEVCLIENT, DEVWEB, TCP, 80)->val.flags,
+			 XCNI_POLV_DENY | XCNI_POLV_AUDIT);
+	/* the ClusterNetworkPolicies' own annotations still audit them */
+	adm->meta.audit = true;
+	base->meta.audit = true;
+	compile();
+	assert_true(allowed(WEB, DEVWEB, TCP, 80));
+	assert_int_equal(hit_in(WEB, DEVWEB, TCP, 80)->val.flags,
+			 XCNI_POLV_DENY | XCNI_POLV_AUDIT | XCNI_TIER_ADMIN << XCNI_POLV_TIER_SHIFT);
+	assert_true(allowed(DB, DEVCLIENT, TCP, 80));
+	assert_int_equal(hit_in(DB, DEVCLIENT, TCP, 80)->val.flags,
+			 XCNI_POLV_DENY | XCNI_POLV_AUDIT |
+				 XCNI_TIER_BASELINE << XCNI_POLV_TIER_SHIFT);
+	/* the namespace enforcing again, the Admin one still audited: its NetworkPolicy drops */
+	objs[K8S_NAMESPACE][1]->meta.audit = false;
+	compile();
+	assert_false(allowed(DEVCLIENT, DEVWEB, TCP, 80));
+	assert_true(allowed(WEB, DEVCLIENT, TCP, 80));
 }
 
 /*
@@ -1282,6 +1339,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_networks_nodes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_own_node, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_audit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_audit_ns_scope, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_audit_neutral, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_audit_np_beside_enforced, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fail_closed, setup, teardown),

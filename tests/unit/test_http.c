@@ -8,6 +8,7 @@
  * loop's time however hard clients press, and refused requests render nothing.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <net/if.h>
 #include <poll.h>
 #include <pthread.h>
@@ -120,7 +121,7 @@ static int slow_render(void *ctx, const struct http_args *a, char **body, size_t
 static int request(const char *req, char *out, size_t outlen)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(PORT) };
-	struct timeval tv = { .tv_sec = 5 };
+	struct timeval tv = { .tv_sec = 10 }; /* a guard: test_busy waits 5.5 s */
 	char buf[4096], *body;
 	size_t n = 0;
 	ssize_t r;
@@ -130,10 +131,13 @@ static int request(const char *req, char *out, size_t outlen)
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) || send(fd, req, strlen(req), 0) < 0)
 		goto out;
+	/* HTTP/1.0 answers say 1.0 */
+	if (!strncmp(req + strcspn(req, "\r") - 8, "HTTP/1.0", 8))
+		shutdown(fd, SHUT_WR);
 	while (n < sizeof(buf) - 1 && (r = recv(fd, buf + n, sizeof(buf) - 1 - n, 0)) > 0)
 		n += (size_t)r;
 	buf[n] = '\0';
-	if (sscanf(buf, "HTTP/1.1 %d", &status) != 1)
+	if (sscanf(buf, "HTTP/1.%*d %d", &status) != 1)
 		status = -1;
 	body = strstr(buf, "\r\n\r\n");
 	snprintf(out, outlen, "%s", body ? body + 4 : "");
@@ -147,6 +151,7 @@ struct client {
 	const char *req;
 	uint64_t until_ns; /* 0: one request */
 	int status, stale, count;
+	uint64_t max_ns; /* the slowest request's time */
 	char body[256];
 };
 
@@ -158,8 +163,11 @@ static void *client_run(void *arg)
 	do {
 		unsigned int before = renders;
 		unsigned int n = 0;
+		uint64_t t0 = now_ns();
 
 		c->status = request(c->req, c->body, sizeof(c->body));
+		if (now_ns() - t0 > c->max_ns)
+			c->max_ns = now_ns() - t0;
 		if (c->status == 200 && c->body[0] && (sscanf(c->body, "%u", &n) != 1 || n <= before))
 			c->stale++;
 		c->count++;
@@ -213,10 +221,10 @@ static int teardown_server(void **state)
 static void test_refused(void **state)
 {
 	struct client cs[4] = {
-		{ .req = "GET /q HTTP/1.1\r\nHost: x\r\n\r\n" },
-		{ .req = "POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n" },
-		{ .req = "GET /p HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nab" },
-		{ .req = "GET /p?x=bad HTTP/1.1\r\nHost: x\r\n\r\n" },
+		{ .req = "GET /q HTTP/1.1\r\nHost: 127.0.0.1:18962\r\n\r\n" },
+		{ .req = "POST /p HTTP/1.1\r\nHost: 127.0.0.1:18962\r\nContent-Length: 0\r\n\r\n" },
+		{ .req = "GET /p HTTP/1.1\r\nHost: 127.0.0.1:18962\r\nContent-Length: 2\r\n\r\nab" },
+		{ .req = "GET /p?x=bad HTTP/1.1\r\nHost: 127.0.0.1:18962\r\n\r\n" },
 	};
 	unsigned int r0 = renders;
 
@@ -237,14 +245,14 @@ static void test_shared(void **state)
 
 	/* One render first, so that the next is not allowed for 9 x RENDER_MS. */
 	memset(cs, 0, sizeof(cs));
-	cs[0].req = "GET /p HTTP/1.1\r\nHost: x\r\n\r\n";
+	cs[0].req = "GET /p HTTP/1.1\r\nHost: 127.0.0.1:18962\r\n\r\n";
 	serve(*state, cs, 1);
 	assert_int_equal(cs[0].status, 200);
 	r0 = renders;
 	for (int i = 0; i < 8; i++) {
 		memset(&cs[i], 0, sizeof(cs[i]));
-		cs[i].req = i < 6 ? "GET /p?x=1 HTTP/1.1\r\nHost: x\r\n\r\n" :
-				    "HEAD /p?x=2 HTTP/1.1\r\nHost: x\r\n\r\n";
+		cs[i].req = i < 6 ? "GET /p?x=1 HTTP/1.1\r\nHost: 127.0.0.1:18962\r\n\r\n" :
+				    "HEAD /p?x=2 HTTP/1.1\r\nHost: 127.0.0.1:18962\r\n\r\n";
 	}
 	serve(*state, cs, 8);
 	for (int i = 0; i < 8; i++) {
@@ -269,7 +277,7 @@ static void test_duty(void **state)
 
 	memset(cs, 0, sizeof(cs));
 	for (int i = 0; i < 4; i++) {
-		cs[i].req = "GET /p HTTP/1.1\r\nHost: x\r\n\r\n";
+		cs[i].req = "GET /p HTTP/1.1\r\nHost: 127.0.0.1:18962\r\n\r\n";
 		cs[i].until_ns = t0 + 1500000000ULL;
 	}
 	serve(*state, cs, 4);
@@ -288,6 +296,235 @@ static void test_duty(void **state)
 	assert_true(answered > (int)(renders - r0));
 }
 
+/* Host names this server, or the request is refused (421) without a render. */
+static void test_host(void **state)
+{
+	static const struct {
+		const char *host; /* the header's value; NULL: no header */
+		const char *version;
+		int status;
+	} rows[] = {
+		{ "127.0.0.1:18962", "1.1", 200 },
+		{ "127.0.0.1", "1.1", 200 },
+		{ "localhost:18962", "1.1", 200 },
+		{ "LocalHost", "1.1", 200 },
+		{ "localhost.:8080", "1.1", 200 }, /* a port-forward's own port */
+		{ "[::1]:18962", "1.1", 200 },
+		{ "[::1]", "1.1", 200 },
+		{ "evil.example", "1.1", 421 },
+		{ "evil.example:18962", "1.1", 421 },
+		{ "localhost.evil.example", "1.1", 421 },
+		{ "127.0.0.1.nip.io:18962", "1.1", 421 },
+		{ "127.0.0.2:18962", "1.1", 421 }, /* loopback, but not this server's address */
+		{ "10.0.0.1", "1.1", 421 },
+		{ "[::2]:18962", "1.1", 421 },
+		{ "::1", "1.1", 421 }, /* IPv6 without brackets */
+		{ "[::1", "1.1", 421 },
+		{ "127.0.0.1:", "1.1", 421 },
+		{ "127.0.0.1:80x", "1.1", 421 },
+		{ "127.0.0.1:123456", "1.1", 421 },
+		{ "", "1.1", 421 },
+		{ NULL, "1.0", 200 }, /* HTTP/1.0 without Host: from loopback, answered */
+		{ NULL, "1.1", 400 },
+	};
+	unsigned int r0 = renders, want = 0;
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct client c = {};
+		char req[256];
+
+		if (rows[i].host)
+			snprintf(req, sizeof(req), "GET /p HTTP/%s\r\nHost: %s\r\n\r\n", rows[i].version,
+				 rows[i].host);
+		else
+			snprintf(req, sizeof(req), "GET /p HTTP/%s\r\n\r\n", rows[i].version);
+		c.req = req;
+		serve(*state, &c, 1);
+		if (c.status != rows[i].status)
+			fail_msg("Host %s (HTTP/%s): %d, want %d", rows[i].host ?: "(none)",
+				 rows[i].version, c.status, rows[i].status);
+		if (c.status == 421 && !strstr(c.body, "misdirected request: the Host header names another server; this one answers to 127.0.0.1:18962, localhost"))
+			fail_msg("Host %s: the 421 does not say why: %s", rows[i].host, c.body);
+		want += c.status == 200;
+	}
+	/* Refused requests rendered nothing. */
+	assert_int_equal(renders - r0, want);
+}
+
+/* On a wildcard address (allowed remote) any address literal is a name of it; no DNS name is. */
+static void test_host_any(void **state)
+{
+	static const struct {
+		const char *host;
+		int status;
+	} rows[] = {
+		{ "10.1.2.3:18963", 200 }, { "127.0.0.1:18963", 200 }, { "[fd00::1]:18963", 200 },
+		{ "localhost", 200 },	   { "evil.example", 421 },	 { "node1.cluster.local:18963", 421 },
+	};
+	struct http *h = NULL;
+
+	(void)state;
+	assert_int_equal(http_open("0.0.0.0:18963", true, &h), 0);
+	assert_int_equal(http_route(h, "/p", "text/plain", slow_render, NULL), 0);
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(18963) };
+		char req[160], buf[512] = "";
+		int fd = socket(AF_INET, SOCK_STREAM, 0), status = -1;
+		uint64_t t0 = now_ns();
+		ssize_t n = 0, r;
+
+		sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		snprintf(req, sizeof(req), "GET /p HTTP/1.1\r\nHost: %s\r\n\r\n", rows[i].host);
+		assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+		assert_true(send(fd, req, strlen(req), 0) > 0);
+		fcntl(fd, F_SETFL, O_NONBLOCK);
+		while (now_ns() - t0 < 3000000000ULL) {
+			struct pollfd p[2] = { { .fd = http_fd(h), .events = POLLIN },
+					       { .fd = fd, .events = POLLIN } };
+
+			poll(p, 2, 50);
+			if (p[0].revents)
+				http_dispatch(h);
+			if (p[1].revents) {
+				r = recv(fd, buf + n, sizeof(buf) - 1 - (size_t)n, 0);
+				if (r <= 0)
+					break;
+				n += r;
+			}
+		}
+		close(fd);
+		buf[n] = '\0';
+		if (sscanf(buf, "HTTP/1.1 %d", &status) != 1 || status != rows[i].status)
+			fail_msg("0.0.0.0, Host %s: %d, want %d", rows[i].host, status, rows[i].status);
+	}
+	http_free(h);
+}
+
+/*
+ * The agent busy for 5.5 s (a compile at 100k pods takes 7) while a request
+ * waits in its socket: read first, then judged; answered, not closed for its
+ * connection's age.
+ */
+static void test_busy(void **state)
+{
+	static const char req[] = "GET /p HTTP/1.1\r\nHost: 127.0.0.1:18962\r\n\r\n";
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(PORT) };
+	struct pollfd p = { .fd = http_fd(*state), .events = POLLIN };
+	char buf[512] = "";
+	uint64_t t0;
+	ssize_t n = 0, r;
+	int fd = socket(AF_INET, SOCK_STREAM, 0), status = -1;
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	/* The agent accepts it, then the request comes, then the agent is busy. */
+	t0 = now_ns();
+	while (now_ns() - t0 < 200000000ULL)
+		if (poll(&p, 1, 20) > 0)
+			http_dispatch(*state);
+	assert_int_equal(send(fd, req, strlen(req), 0), (ssize_t)strlen(req));
+	usleep(5500000);
+	fcntl(fd, F_SETFL, O_NONBLOCK);
+	t0 = now_ns();
+	while (now_ns() - t0 < 3000000000ULL) {
+		struct pollfd q[2] = { { .fd = http_fd(*state), .events = POLLIN },
+				       { .fd = fd, .events = POLLIN } };
+
+		poll(q, 2, 50);
+		if (q[0].revents)
+			http_dispatch(*state);
+		if (q[1].revents) {
+			r = recv(fd, buf + n, sizeof(buf) - 1 - (size_t)n, 0);
+			if (r <= 0)
+				break;
+			n += r;
+		}
+	}
+	close(fd);
+	buf[n] = '\0';
+	if (sscanf(buf, "HTTP/1.1 %d", &status) != 1 || status != 200)
+		fail_msg("a request that waited 5.5 s for a busy agent: %d (%zd bytes)", status, n);
+}
+
+/*
+ * Another local process churning idle connections from many loopback
+ * addresses (each a process may bind: per-address limits cannot single it
+ * out) while a scraper on 127.0.0.1 asks for the page again and again: every
+ * scrape is answered, none slower than a second.
+ */
+static atomic_int flood_stop, flood_open;
+static atomic_ullong flood_made;
+
+static void *flood_run(void *arg)
+{
+	enum { HOLD = 200 };
+	int fds[HOLD], next = 0;
+
+	(void)arg;
+	for (int i = 0; i < HOLD; i++)
+		fds[i] = -1;
+	while (!flood_stop) {
+		struct sockaddr_in src = { .sin_family = AF_INET }, dst = { .sin_family = AF_INET,
+									   .sin_port = htons(PORT) };
+		int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+
+		/* 127.0.0.2 ... 127.0.0.201, round and round */
+		src.sin_addr.s_addr = htonl(INADDR_LOOPBACK + 1 + (uint32_t)(flood_made % HOLD));
+		dst.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		if (fd < 0 || bind(fd, (struct sockaddr *)&src, sizeof(src)) ||
+		    (connect(fd, (struct sockaddr *)&dst, sizeof(dst)) && errno != EINPROGRESS)) {
+			if (fd >= 0)
+				close(fd);
+			usleep(100);
+			continue;
+		}
+		if (fds[next] >= 0)
+			close(fds[next]);
+		fds[next] = fd;
+		next = (next + 1) % HOLD;
+		flood_made++;
+		flood_open = flood_made < HOLD ? (int)flood_made : HOLD;
+		usleep(50);
+	}
+	for (int i = 0; i < HOLD; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	return NULL;
+}
+
+static void test_flood(void **state)
+{
+	struct client scraper = { .req = "GET /p HTTP/1.1\r\nHost: 127.0.0.1:18962\r\n\r\n" };
+	pthread_t t;
+	uint64_t t0;
+
+	flood_stop = 0;
+	flood_made = 0;
+	pthread_create(&t, NULL, flood_run, NULL);
+	t0 = now_ns();
+	/* The flood holds its connections before the scraper starts. */
+	while (flood_open < 100 && now_ns() - t0 < 2000000000ULL) {
+		struct pollfd p = { .fd = http_fd(*state), .events = POLLIN };
+
+		if (poll(&p, 1, 10) > 0)
+			http_dispatch(*state);
+	}
+	scraper.until_ns = now_ns() + 3000000000ULL;
+	serve(*state, &scraper, 1);
+	flood_stop = 1;
+	pthread_join(t, NULL);
+	print_message("flood: %llu connections opened, scraper: %d requests, the slowest %.0f ms, last status %d\n",
+		      (unsigned long long)flood_made, scraper.count, (double)scraper.max_ns / 1e6,
+		      scraper.status);
+	if (scraper.status != 200)
+		fail_msg("scrape %d under the flood: status %d (connection closed under it)",
+			 scraper.count, scraper.status);
+	if (scraper.max_ns > 1000000000ULL)
+		fail_msg("a scrape took %.0f ms under the flood", (double)scraper.max_ns / 1e6);
+	assert_true(scraper.count >= 10);
+	assert_true(flood_made > 1000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -298,6 +535,10 @@ int main(void)
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_shared),
 		cmocka_unit_test(test_duty),
+		cmocka_unit_test(test_host),
+		cmocka_unit_test(test_host_any),
+		cmocka_unit_test(test_flood),
+		cmocka_unit_test(test_busy),
 	};
 	int fails = cmocka_run_group_tests(tests, NULL, NULL);
 

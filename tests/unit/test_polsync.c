@@ -17,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -886,6 +888,198 @@ static void test_overflow_closes_only_its_pods(void **state)
 	free(t);
 }
 
+/* ---- a number's meaning across the writes of one apply ---- */
+
+/* The identity the ipcache gives ip (longest match: world without a /32). */
+static __u32 ipc_id(const char *ip)
+{
+	struct xcni_ipcache_key k = { .prefixlen = 32, .addr = ip4(ip) };
+	struct xcni_ipcache_val v = { .identity = 0 };
+	int fd = fd_of("xcni_ipcache");
+
+	if (bpf_map_lookup_elem(fd, &k, &v))
+		v.identity = 0;
+	close(fd);
+	return v.identity;
+}
+
+/*
+ * polsync_apply(r, d) by a child that dies (SIGKILL, as a crash) at step:
+ * the maps are left as a packet finds them at that moment. ps: the parent's
+ * writer (the child works on its copy), or NULL: a writer opened anew
+ * (a restarted agent, whose first apply is whole).
+ */
+static void apply_killed_at(struct polsync *ps, const struct pol_result *r,
+			    const struct pol_delta *d, const char *step)
+{
+	pid_t pid = fork();
+	int status = 0;
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct polsync_stats st;
+		char msg[256];
+
+		if (!ps && polsync_open(pin_dir, &ps))
+			_exit(2);
+		setenv("XCNI_TEST_KILL_AT", step, 1);
+		polsync_apply(ps, r, d, &st, msg, sizeof(msg));
+		_exit(3); /* the step never came */
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL)
+		fail_msg("the apply was to die at %s: exit status %d", step,
+			 WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+}
+
+/*
+ * Pods a (10.0.0.1, identity 300) and b (10.0.0.2, 301); a admits 301 on
+ * port 80. next: b is gone, c (10.0.0.3) has a label set of its own numbered
+ * cid, and a admits it on port 443; a's policy flips (it also moves 301's port
+ * to 81, so the change is not in place).
+ */
+struct order_fx {
+	struct pol_result r;
+	struct pol_ep ep;
+	struct pol_entry e[2];
+	struct pol_ipcache ipc[4];
+	struct identity ids[3];
+};
+
+static void order_fx(struct order_fx *f, bool next, __u32 cid)
+{
+	memset(f, 0, sizeof(*f));
+	f->ids[0] = (struct identity){ .id = 300, .canon = "k8s:app=a,ns:kubernetes.io/metadata.name=x" };
+	f->ids[1] = (struct identity){ .id = 301, .canon = "k8s:app=b,ns:kubernetes.io/metadata.name=x" };
+	f->ipc[0] = (struct pol_ipcache){ { 0, 0 }, { XCNI_ID_WORLD, 0, 0, { 0 } } };
+	f->ipc[1] = (struct pol_ipcache){ { 32, ip4("10.0.0.1") }, { 300, 0, 0, { 0 } } };
+	f->e[0] = entry("10.0.0.1", 301, 80, 7);
+	f->ep = (struct pol_ep){ .ip = ip4("10.0.0.1"),
+				 .state = { .identity = 300, .isolated = XCNI_ISOLATED(XCNI_DIR_TO_POD) },
+				 .nentries = 1, .entries = f->e, .changed = next };
+	f->r = (struct pol_result){ .nidentities = 2, .identities = f->ids, .neps = 1,
+				    .eps = &f->ep, .nipcache = 3, .ipcache = f->ipc };
+	if (!next) {
+		f->ipc[2] = (struct pol_ipcache){ { 32, ip4("10.0.0.2") }, { 301, 0, 0, { 0 } } };
+		return;
+	}
+	f->ipc[2] = (struct pol_ipcache){ { 32, ip4("10.0.0.3") }, { cid, 0, 0, { 0 } } };
+	f->ids[1] = (struct identity){ .id = cid, .canon = "k8s:app=c,ns:kubernetes.io/metadata.name=y" };
+	if (cid < 300)
+		f->ids[1].id = cid; /* kept sorted below */
+	f->e[0] = entry("10.0.0.1", 301, 81, 7);
+	f->e[1] = entry("10.0.0.1", cid, 443, 7);
+	f->ep.nentries = 2;
+	if (memcmp(&f->e[0].key, &f->e[1].key, sizeof(f->e[0].key)) > 0) {
+		struct pol_entry t = f->e[0];
+
+		f->e[0] = f->e[1];
+		f->e[1] = t;
+	}
+	if (cid == 301) { /* b's number given to c: the entry for 301 is c's now */
+		f->e[0] = entry("10.0.0.1", 301, 443, 7);
+		f->ep.nentries = 1;
+	}
+}
+
+static void order_dir(char *saved, char *dir)
+{
+	strcpy(saved, pin_dir);
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(maps_create(dir, 1), 0);
+	strcpy(pin_dir, dir);
+}
+
+/*
+ * A new identity's address is named in the ipcache only after the policy
+ * about it is in place: at the first flip (a on its new version, admitting
+ * c), c's address is not yet c's. Whole applies (a restarted writer) and
+ * deltas alike. Before: the ipcache was written first, so c's packets were
+ * judged under a's old version until its flip.
+ */
+static void test_born_named_after_policy(void **state)
+{
+	char saved[64], dir[64] = DIR_TEMPLATE, msg[256];
+	struct polsync *ps;
+	struct polsync_stats st;
+	struct order_fx f;
+	struct pol_idput born = { 302, "k8s:app=c,ns:kubernetes.io/metadata.name=y" };
+	struct xcni_ipcache_key gone = { 32, ip4("10.0.0.2") };
+	struct pol_ipcache put = { { 32, ip4("10.0.0.3") }, { 302, 0, 0, { 0 } } };
+	struct pol_delta d = { .nid_put = 1, .id_put = &born, .nipc_put = 1, .ipc_put = &put,
+			       .nipc_del = 1, .ipc_del = &gone, .nid_del = 1,
+			       .id_del = (uint32_t[]){ 301 } };
+	bool early[2] = { false, false };
+
+	(void)state;
+	for (int delta = 0; delta < 2; delta++) {
+		strcpy(dir, DIR_TEMPLATE);
+		order_dir(saved, dir);
+		assert_int_equal(polsync_open(pin_dir, &ps), 0);
+		order_fx(&f, false, 0);
+		assert_int_equal(polsync_apply(ps, &f.r, NULL, &st, msg, sizeof(msg)), 0);
+		assert_int_equal(polsync_cleanup(ps, &st), 0);
+		assert_int_equal(ipc_id("10.0.0.2"), 301);
+		order_fx(&f, true, 302);
+		apply_killed_at(delta ? ps : NULL, &f.r, delta ? &d : NULL, "apply-flipped");
+		/* a flipped: its policy about 302 is in place ... */
+		assert_int_equal(polep("10.0.0.1").version, 1);
+		assert_true(allowed("10.0.0.1", 302, 443));
+		/* ... and c's address is not 302's yet. */
+		early[delta] = ipc_id("10.0.0.3") == 302;
+		/* The rest of the apply names it. */
+		apply_killed_at(delta ? ps : NULL, &f.r, delta ? &d : NULL, "apply-born");
+		assert_int_equal(ipc_id("10.0.0.3"), 302);
+		polsync_free(ps);
+		maps_remove(dir);
+		strcpy(pin_dir, saved);
+	}
+	if (early[0] || early[1])
+		fail_msg("10.0.0.3 named identity 302 before a's policy about it was in place: "
+			 "%s%s", early[0] ? "whole apply " : "", early[1] ? "delta apply" : "");
+}
+
+/*
+ * A number the maps give one label set, given to another (b gone, c numbered
+ * 301 by an allocation that did not know b: maps a failed apply left, another
+ * agent's): b's address is forgotten before a's policy about 301 becomes c's,
+ * and c's named only after. Before: b's address kept 301 until the end of the
+ * apply, judged as c by a's new version.
+ */
+static void test_renamed_number_forgotten_first(void **state)
+{
+	char saved[64], dir[64] = DIR_TEMPLATE, msg[256];
+	struct polsync *ps;
+	struct polsync_stats st;
+	struct order_fx f;
+
+	(void)state;
+	order_dir(saved, dir);
+	assert_int_equal(polsync_open(pin_dir, &ps), 0);
+	order_fx(&f, false, 0);
+	assert_int_equal(polsync_apply(ps, &f.r, NULL, &st, msg, sizeof(msg)), 0);
+	assert_int_equal(polsync_cleanup(ps, &st), 0);
+	polsync_free(ps);
+	order_fx(&f, true, 301);
+	apply_killed_at(NULL, &f.r, NULL, "apply-flipped");
+	assert_int_equal(polep("10.0.0.1").version, 1);
+	assert_true(allowed("10.0.0.1", 301, 443));
+	if (ipc_id("10.0.0.2") == 301)
+		fail_msg("10.0.0.2 (b, gone) still 301 while a's policy about 301 is c's");
+	if (ipc_id("10.0.0.3") == 301)
+		fail_msg("10.0.0.3 named 301 before a's policy about it was in place");
+	/* And a writer finishing the job leaves the new state. */
+	assert_int_equal(polsync_open(pin_dir, &ps), 0);
+	assert_int_equal(polsync_apply(ps, &f.r, NULL, &st, msg, sizeof(msg)), 0);
+	assert_int_equal(polsync_cleanup(ps, &st), 0);
+	assert_int_equal(ipc_id("10.0.0.3"), 301);
+	assert_int_equal(ipc_id("10.0.0.2"), XCNI_ID_WORLD);
+	assert_true(allowed("10.0.0.1", 301, 443));
+	polsync_free(ps);
+	maps_remove(dir);
+	strcpy(pin_dir, saved);
+}
+
 /*
  * A tenant with more NetworkPolicies (and pods, and label sets) than the maps
  * of names hold: policy still applies, another namespace's names all go in,
@@ -1586,6 +1780,48 @@ static void test_failure_relabel_never_opens(void **state)
 	print_message("%zu injection points walked (x3 errnos)\n", n);
 }
 
+/*
+ * The allocation a restarted agent reads back (polsync_identities, into
+ * pol_incr_seed): every identity the maps name, sorted by labels, a label
+ * set longer than the map's field by its cut form with a digest.
+ */
+static void test_identities_read_back(void **state)
+{
+	char saved[64], dir[64] = DIR_TEMPLATE, msg[256], lab[sizeof(struct xcni_idlabels)];
+	struct polsync *ps;
+	struct polsync_stats st;
+	struct pol_idprev *prev;
+	struct order_fx f;
+	char *big = malloc(2000);
+	size_t n;
+
+	(void)state;
+	assert_non_null(big);
+	memset(big, 'z', 1999);
+	memcpy(big, "k8s:app=", 8);
+	big[1999] = '\0';
+	order_dir(saved, dir);
+	assert_int_equal(polsync_open(pin_dir, &ps), 0);
+	order_fx(&f, false, 0);
+	f.ids[1].canon = big;
+	assert_int_equal(polsync_apply(ps, &f.r, NULL, &st, msg, sizeof(msg)), 0);
+	assert_int_equal(polsync_cleanup(ps, &st), 0);
+	polsync_free(ps);
+	assert_int_equal(polsync_open(pin_dir, &ps), 0);
+	assert_int_equal(polsync_identities(ps, &prev, &n), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(prev[0].labels, f.ids[0].canon);
+	assert_int_equal(prev[0].id, 300);
+	pol_ident_label(big, lab);
+	assert_string_equal(prev[1].labels, lab);
+	assert_int_equal(prev[1].id, 301);
+	free(prev);
+	polsync_free(ps);
+	free(big);
+	maps_remove(dir);
+	strcpy(pin_dir, saved);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1599,6 +1835,9 @@ int main(void)
 		cmocka_unit_test(test_name_maps_never_refuse),
 		cmocka_unit_test_teardown(test_failure_at_every_write, walk_teardown),
 		cmocka_unit_test_teardown(test_failure_relabel_never_opens, walk_teardown),
+		cmocka_unit_test(test_born_named_after_policy),
+		cmocka_unit_test(test_renamed_number_forgotten_first),
+		cmocka_unit_test(test_identities_read_back),
 	};
 
 	return cmocka_run_group_tests_name("polsync", tests, setup, teardown);

@@ -9,13 +9,30 @@
  * epoll set, whose fd is all the agent's poll(2) sees; MHD_run() does only
  * what is ready.
  *
+ * Names: a request is answered only when its Host header names this server:
+ * the address it listens on, or localhost, 127.0.0.1, [::1] (any port: a
+ * port-forward changes it); on a wildcard address (0.0.0.0, [::], allowed
+ * remote), any IP address literal. Anything else, a DNS name above all, gets
+ * 421 without a render: a page an operator's browser opened cannot point a
+ * name of its own at this address and read the answers (DNS rebinding). A
+ * request without Host (HTTP/1.0) is answered from a loopback peer only;
+ * HTTP/1.1 without one is a 400, as the RFC says.
+ *
  * Bounds: a request line and headers fit in HTTP_MEM bytes (more: 4xx from
  * the library); a request has no body (413). At most HTTP_MAX_CONNS
- * connections are held, a new one pushing out the oldest, and one address at
- * most HTTP_MAX_PER_IP of them (past that its own oldest goes), so a flood
- * from one client neither locks out the others nor holds the agent. A
- * connection has HTTP_CLIENT_MS from its accept to send its request and take
- * the answer, however slowly it trickles bytes. One request per connection
+ * connections are held, and one address at most HTTP_MAX_PER_IP of them;
+ * past either, the oldest connections that have not sent a request go (then
+ * answered ones still being read); one whose request arrived and is being
+ * answered never does. The bounds are applied after the library has read
+ * what came in (not at accept), so a client that sends its request as it
+ * connects, as a scraper does, is answered however fast another process
+ * opens connections around it: every loopback address is a local process's
+ * to bind, so per-address limits alone cannot tell a scraper from an
+ * attacker on 127.0.0.2, 127.0.0.3, ... A connection has HTTP_IDLE_MS from
+ * its accept to send its request, however slowly it trickles bytes, and
+ * HTTP_CLIENT_MS from its request to take the answer; both are looked at
+ * after the reads, so a request that arrived while the agent was busy is
+ * read before its connection is judged. One request per connection
  * ("Connection: close"), which is how Prometheus scrapes anyway.
  *
  * Every answer is a page rendered after its request arrived: a counter that
@@ -34,6 +51,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
@@ -47,10 +65,13 @@
 
 #define HTTP_MAX_CONNS 16
 #define HTTP_MAX_PER_IP 8
-/* The library's own cap: what one accept burst may open before the oldest are pushed out. */
-#define HTTP_MHD_CONNS 64
+/* The library's own cap: what the accepts between two looks may open before the
+ * bounds above are applied; past it the library closes new connections itself. */
+#define HTTP_MHD_CONNS 256
+#define HTTP_BACKLOG 1024 /* the kernel caps it at net.core.somaxconn (4096) */
 #define HTTP_MEM 8192 /* request line and headers; Prometheus sends ~300 bytes */
-#define HTTP_CLIENT_MS 5000 /* from accept, to send the request and read the answer */
+#define HTTP_IDLE_MS 1000 /* from accept, to send the request (a scraper sends it at once) */
+#define HTTP_CLIENT_MS 5000 /* from the request, to read the answer */
 #define HTTP_DUTY 10 /* renders take at most 1/HTTP_DUTY of the agent's time */
 #define HTTP_GAP_MAX_MS 1000 /* the longest a request waits for a render to be allowed */
 #define HTTP_MAX_ARGS 32
@@ -76,7 +97,10 @@ struct conn {
 	int fd;
 	struct sockaddr_storage peer;
 	uint64_t accept_ns;
+	uint64_t asked_ns; /* when its request arrived */
 	bool killed; /* shut down by us: the library closes it on its next look */
+	bool asked; /* its request arrived */
+	bool answered; /* its answer is queued: what is left is the client's reading */
 	bool waiting; /* suspended until a render is allowed */
 	const struct route *route;
 	struct page *page; /* rendered for it, to be queued when it is resumed */
@@ -87,6 +111,8 @@ struct conn {
 
 struct http {
 	struct MHD_Daemon *d;
+	struct sockaddr_storage addr; /* where it listens: the Host it answers to */
+	char misdirected[160]; /* the 421's text, naming the names it answers to */
 	int epfd, tfd;
 	struct route routes[HTTP_MAX_ROUTES];
 	size_t nroutes;
@@ -181,6 +207,76 @@ static bool same_host(const struct sockaddr_storage *a, const struct sockaddr_st
 	return false;
 }
 
+/* ---- names ------------------------------------------------------------- */
+
+/*
+ * The host of a Host header's value, its port (digits) cut: "[::1]:80" ->
+ * "::1" (*v6 true), "localhost" -> "localhost". 0 or -EINVAL.
+ */
+static int host_part(const char *v, char *out, size_t len, bool *v6)
+{
+	const char *end, *port;
+
+	*v6 = v[0] == '[';
+	if (*v6) {
+		end = strchr(++v, ']');
+		if (!end)
+			return -EINVAL;
+		port = end + 1;
+	} else {
+		end = strchr(v, ':');
+		if (!end)
+			end = v + strlen(v);
+		else if (strchr(end + 1, ':'))
+			return -EINVAL; /* an IPv6 address without brackets */
+		port = end;
+	}
+	if (*port && (*port != ':' || !port[1] || strlen(port + 1) > 5 ||
+		      strspn(port + 1, "0123456789") != strlen(port + 1)))
+		return -EINVAL;
+	if (end == v || (size_t)(end - v) >= len)
+		return -EINVAL;
+	memcpy(out, v, (size_t)(end - v));
+	out[end - v] = '\0';
+	return 0;
+}
+
+static bool any_addr(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)ss)->sin_addr.s_addr == htonl(INADDR_ANY);
+	return IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)ss)->sin6_addr);
+}
+
+/*
+ * Whether a request naming Host v is for this server: localhost, 127.0.0.1,
+ * [::1] or the address it listens on, any port; on a wildcard address, any IP
+ * literal (names are what rebinding needs; a scraper reaching a node by its
+ * address sends that address).
+ */
+static bool host_ok(const struct http *h, const char *v)
+{
+	struct sockaddr_storage ss = {};
+	char host[INET6_ADDRSTRLEN + 1];
+	bool v6;
+
+	if (host_part(v, host, sizeof(host), &v6))
+		return false;
+	if (!v6 && (!strcasecmp(host, "localhost") || !strcasecmp(host, "localhost.")))
+		return true;
+	if (v6 && inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1)
+		ss.ss_family = AF_INET6;
+	else if (!v6 && inet_pton(AF_INET, host, &((struct sockaddr_in *)&ss)->sin_addr) == 1)
+		ss.ss_family = AF_INET;
+	else
+		return false;
+	if (any_addr(&h->addr) || same_host(&ss, &h->addr))
+		return true;
+	if (ss.ss_family == AF_INET)
+		return ((struct sockaddr_in *)&ss)->sin_addr.s_addr == htonl(INADDR_LOOPBACK);
+	return IN6_IS_ADDR_LOOPBACK(&((struct sockaddr_in6 *)&ss)->sin6_addr);
+}
+
 /* ---- connections ------------------------------------------------------- */
 
 /*
@@ -204,31 +300,55 @@ static void page_put(struct page *p)
 	}
 }
 
-/* A new connection made one address, or all of them, hold too many: the oldest goes. */
-static void make_room(struct http *h, struct conn *nc)
+/* May go for room: has not sent its request, or its answer is queued (a slow reader). */
+static bool evictable(const struct conn *c)
 {
-	struct conn *old_ip = NULL, *old = NULL;
-	unsigned int n_ip = 0, n = 0;
+	return !c->killed && !c->waiting && (!c->asked || c->answered);
+}
 
-	for (struct conn *c = h->conns; c; c = c->next) {
+/*
+ * Past HTTP_MAX_PER_IP connections of one address, its oldest evictable ones
+ * go; past HTTP_MAX_CONNS in all, the oldest that have not sent a request,
+ * then the oldest slow readers. One being answered always stays.
+ */
+static void make_room(struct http *h)
+{
+	struct conn *live[HTTP_MHD_CONNS + 16];
+	unsigned int per[HTTP_MHD_CONNS + 16];
+	size_t n = 0;
+
+	/* Newest first: an address's first HTTP_MAX_PER_IP are its newest. */
+	for (struct conn *c = h->conns; c && n < sizeof(live) / sizeof(live[0]); c = c->next) {
+		size_t i;
+
 		if (c->killed)
 			continue;
-		n++;
-		if (same_host(&c->peer, &nc->peer)) {
-			n_ip++;
-			if (c != nc && !c->waiting)
-				old_ip = c; /* the list is newest first */
+		for (i = 0; i < n && !same_host(&live[i]->peer, &c->peer); i++)
+			;
+		per[n] = i < n ? per[i] + 1 : 1;
+		if (i < n)
+			per[i] = per[n]; /* the address's count lives at its first (newest) entry */
+		if (per[n] > HTTP_MAX_PER_IP && evictable(c)) {
+			pr_debug("http: %u connections from one address, closing its oldest\n",
+				 per[n]);
+			conn_kill(c);
+			if (i < n)
+				per[i]--;
+			continue;
 		}
-		if (c != nc && !c->waiting)
-			old = c;
+		live[n++] = c;
 	}
-	if (n_ip > HTTP_MAX_PER_IP && old_ip) {
-		pr_debug("http: %u connections from one address, closing its oldest\n", n_ip);
-		conn_kill(old_ip);
-	} else if (n > HTTP_MAX_CONNS && old) {
-		pr_debug("http: %u connections, closing the oldest\n", n);
-		conn_kill(old);
-	}
+	for (int pass = 0; pass < 2 && n > HTTP_MAX_CONNS; pass++)
+		for (size_t i = n; i-- > 0 && n > HTTP_MAX_CONNS;) {
+			struct conn *c = live[i];
+
+			if (c->killed || !evictable(c) || (pass == 0 && c->asked))
+				continue;
+			pr_debug("http: %zu connections, closing the oldest %s\n", n,
+				 pass ? "slow reader" : "without a request");
+			conn_kill(c);
+			n--;
+		}
 }
 
 static void on_conn(void *cls, struct MHD_Connection *mc, void **socket_ctx,
@@ -275,7 +395,7 @@ static void on_conn(void *cls, struct MHD_Connection *mc, void **socket_ctx,
 		h->conns->prev = c;
 	h->conns = c;
 	*socket_ctx = c;
-	make_room(h, c);
+	/* Room is made once the library has read what came in (http_dispatch). */
 }
 
 /* ---- answers ----------------------------------------------------------- */
@@ -296,6 +416,14 @@ static enum MHD_Result reply(struct MHD_Connection *mc, unsigned int status, con
 	ret = MHD_queue_response(mc, status, r);
 	MHD_destroy_response(r);
 	return ret;
+}
+
+/* An answer without a page: what is left of c is the client's reading. */
+static enum MHD_Result refuse(struct conn *c, unsigned int status, const char *text,
+			      const char *allow)
+{
+	c->answered = true;
+	return reply(c->mc, status, text, allow);
 }
 
 static bool same_args(const struct http_args *a, const struct http_args *b)
@@ -365,6 +493,7 @@ static enum MHD_Result answer(struct conn *c)
 	struct page *p = c->page;
 	enum MHD_Result ret;
 
+	c->answered = true;
 	if (!p)
 		return reply(c->mc, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot render\n", NULL);
 	c->page = NULL;
@@ -424,9 +553,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
 	struct http *h = cls;
 	struct conn *c = *req_ctx;
 	const union MHD_ConnectionInfo *ci;
-	const char *cl;
+	const char *cl, *host;
 
-	(void)version;
 	(void)upload;
 	if (c) {
 		if (*upload_len)
@@ -440,20 +568,29 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
 	*req_ctx = c;
 	page_put(c->page);
 	c->page = NULL;
+	c->asked = true;
+	c->asked_ns = mono_ns();
 	pr_debug("http: %s %s\n", method, url);
+	host = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+	if (!host && strcmp(version, MHD_HTTP_VERSION_1_0))
+		return refuse(c, MHD_HTTP_BAD_REQUEST, "HTTP/1.1 needs a Host header\n", NULL);
+	if (host ? !host_ok(h, host) : !loopback(&c->peer)) {
+		pr_debug("http: Host %s: not this server's name\n", host ? host : "(none)");
+		return refuse(c, MHD_HTTP_MISDIRECTED_REQUEST, h->misdirected, NULL);
+	}
 	c->route = find_route(h, url);
 	if (!c->route)
-		return reply(mc, MHD_HTTP_NOT_FOUND, "not found\n", NULL);
+		return refuse(c, MHD_HTTP_NOT_FOUND, "not found\n", NULL);
 	if (strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD))
-		return reply(mc, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n", "GET, HEAD");
+		return refuse(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n", "GET, HEAD");
 	cl = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	if ((cl && strcmp(cl, "0")) ||
 	    MHD_lookup_connection_value(mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING))
-		return reply(mc, MHD_HTTP_CONTENT_TOO_LARGE, "a GET has no body\n", NULL);
+		return refuse(c, MHD_HTTP_CONTENT_TOO_LARGE, "a GET has no body\n", NULL);
 	c->args = (struct http_args){ .v = c->argv };
 	MHD_get_connection_values(mc, MHD_GET_ARGUMENT_KIND, add_arg, c);
 	if (c->args_over)
-		return reply(mc, MHD_HTTP_BAD_REQUEST, "too many query arguments\n", NULL);
+		return refuse(c, MHD_HTTP_BAD_REQUEST, "too many query arguments\n", NULL);
 	if (mono_ns() >= h->next_render_ns) {
 		c->page = render(h, c);
 		resume_served(h, false); /* waiting for the same page: it came after them too */
@@ -469,11 +606,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
 /* ---- the loop ---------------------------------------------------------- */
 
 /* Connections past their time, whatever they are doing (a trickle resets no clock here). */
+static uint64_t deadline(const struct conn *c)
+{
+	return c->asked ? c->asked_ns + HTTP_CLIENT_MS * 1000000ULL :
+			  c->accept_ns + HTTP_IDLE_MS * 1000000ULL;
+}
+
 static void expire(struct http *h, uint64_t now)
 {
 	for (struct conn *c = h->conns; c; c = c->next)
-		if (!c->killed && !c->waiting && now - c->accept_ns >= HTTP_CLIENT_MS * 1000000ULL) {
-			pr_debug("http: a client took over %d ms, closing it\n", HTTP_CLIENT_MS);
+		if (!c->killed && !c->waiting && now >= deadline(c)) {
+			pr_debug("http: a client took over %d ms %s, closing it\n",
+				 c->asked ? HTTP_CLIENT_MS : HTTP_IDLE_MS,
+				 c->asked ? "to read its answer" : "to send its request");
 			conn_kill(c);
 		}
 }
@@ -488,8 +633,8 @@ static void arm(struct http *h)
 	if (MHD_get_timeout(h->d, &to) == MHD_YES)
 		next = now + (to < 3600000 ? (uint64_t)to : 3600000) * 1000000ULL;
 	for (struct conn *c = h->conns; c; c = c->next)
-		if (!c->killed && !c->waiting && c->accept_ns + HTTP_CLIENT_MS * 1000000ULL < next)
-			next = c->accept_ns + HTTP_CLIENT_MS * 1000000ULL;
+		if (!c->killed && !c->waiting && deadline(c) < next)
+			next = deadline(c);
 	if (h->nwaiting && h->next_render_ns < next)
 		next = h->next_render_ns;
 	if (next != UINT64_MAX) {
@@ -510,10 +655,16 @@ void http_dispatch(struct http *h)
 	if (read(h->tfd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
 		pr_debug("http: timerfd: %s\n", strerror(errno));
 	now = mono_ns();
-	expire(h, now);
 	if (h->nwaiting && now >= h->next_render_ns)
 		render_waiting(h);
 	MHD_run(h->d);
+	/*
+	 * After the reads: a request that came in while the agent was busy (a
+	 * long compile) has arrived, and so has one sent with its connection.
+	 * What goes now the library closes on its next look.
+	 */
+	expire(h, mono_ns());
+	make_room(h);
 	arm(h);
 }
 
@@ -580,6 +731,11 @@ int http_open(const char *addr, bool remote, struct http **out)
 	h = calloc(1, sizeof(*h));
 	if (!h)
 		return -ENOMEM;
+	h->addr = ss;
+	snprintf(h->misdirected, sizeof(h->misdirected),
+		 "misdirected request: the Host header names another server; this one answers "
+		 "to %s%s, localhost, 127.0.0.1 or [::1]\n",
+		 any_addr(&ss) ? "an IP address on " : "", addr);
 	h->epfd = epoll_create1(EPOLL_CLOEXEC);
 	h->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	if (h->epfd < 0 || h->tfd < 0) {
@@ -596,9 +752,13 @@ int http_open(const char *addr, bool remote, struct http **out)
 		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 		/* A restarted agent rebinds while its predecessor's connections sit in TIME_WAIT. */
 		MHD_OPTION_LISTENING_ADDRESS_REUSE, 1U,
-		MHD_OPTION_LISTEN_BACKLOG_SIZE, 64U,
+		/* Deep enough that a flood between two looks does not fill it: a
+		 * scraper's SYN dropped there comes again only a second later. */
+		MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)HTTP_BACKLOG,
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned int)HTTP_MHD_CONNS,
-		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)(HTTP_CLIENT_MS / 1000),
+		/* None of the library's own: it would close, before reading it, a
+		 * request that came while the agent was busy; expire() keeps time. */
+		MHD_OPTION_CONNECTION_TIMEOUT, 0U,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_MEM,
 		MHD_OPTION_NOTIFY_CONNECTION, on_conn, h,
 		MHD_OPTION_EXTERNAL_LOGGER, on_log, NULL,

@@ -29,6 +29,7 @@
 #include "lib/system/log.h"
 #include "lib/observe/reasons.h"
 #include "agent/http.h"
+#include "agent/hooks.h"
 #include "agent/metrics.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -81,6 +82,7 @@ struct metrics {
 	struct grpset pol_prev, cell_prev;
 	__u64 pol_base, cell_base[NR_CELLS];
 	__u64 ct_evicted; /* the highest evictions figure shown: the counter never goes back */
+	const struct hooks *hooks; /* who runs first on xcni's hooks; NULL: not shown */
 };
 
 static __u64 mono_ns(void)
@@ -752,6 +754,16 @@ static int render(struct metrics *m, struct buf *b)
 	for (int i = 0; i < nmaps; i++)
 		bprintf(b, "xcni_map_max_entries{map=\"%s\"} %u\n", ms[i].name, ms[i].max_entries);
 	render_config(m, b);
+	if (m->hooks) {
+		char *t;
+		size_t tl;
+
+		if (hooks_render(m->hooks, &t, &tl))
+			b->err = b->err ?: -ENOMEM;
+		else
+			bput(b, t, tl);
+		free(t);
+	}
 	family(b, "xcni_scrape_duration_seconds", "gauge",
 	       "Time this page took to read from the maps (the agent does nothing else meanwhile).");
 	bprintf(b, "xcni_scrape_duration_seconds %.6f\n", (double)(mono_ns() - t0) / 1e9);
@@ -805,6 +817,12 @@ int metrics_open(const char *pin_dir, struct http *h, struct metrics **out)
 fail:
 	metrics_free(m);
 	return err;
+}
+
+void metrics_set_hooks(struct metrics *m, const struct hooks *hk)
+{
+	if (m)
+		m->hooks = hk;
 }
 
 void metrics_free(struct metrics *m)

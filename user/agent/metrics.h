@@ -16,5 +16,8 @@ struct metrics;
 /* Serves /metrics on h, reading maps pinned under pin_dir. 0 or -errno (logged). */
 int metrics_open(const char *pin_dir, struct http *h, struct metrics **out);
 void metrics_free(struct metrics *m);
+struct hooks;
+/* The hooks' order (agent/hooks.h) on the page too; NULL: not shown. */
+void metrics_set_hooks(struct metrics *m, const struct hooks *hk);
 
 #endif

@@ -135,6 +135,12 @@ int overlay_load(struct overlay *ov, const char *pin_dir)
 	ov->out->rodata->vni = ov->vni;
 	memcpy((void *)ov->in->rodata->node_ip6, ov->node_ip6, 16);
 	memcpy((void *)ov->out->rodata->node_ip6, ov->node_ip6, 16);
+	ov->in->rodata->svc_cidr = ov->xdp->rodata->svc_cidr = ov->svc_cidr;
+	ov->in->rodata->svc_cidr_mask = ov->xdp->rodata->svc_cidr_mask = ov->svc_mask;
+	memcpy((void *)ov->in->rodata->svc_cidr6, ov->svc6, 16);
+	memcpy((void *)ov->in->rodata->svc_mask6, ov->svc6_mask, 16);
+	memcpy((void *)ov->xdp->rodata->svc_cidr6, ov->svc6, 16);
+	memcpy((void *)ov->xdp->rodata->svc_mask6, ov->svc6_mask, 16);
 	err = from_overlay__load(ov->in);
 	if (!err)
 		err = to_overlay__load(ov->out);

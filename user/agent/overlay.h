@@ -60,6 +60,10 @@ struct overlay {
 	bool lb; /* from_overlay's lb_enabled (--kube-proxy-replacement) */
 	bool dsr; /* from_overlay's lb_dsr (--node-port-mode dsr) */
 	bool ext_cip; /* from_overlay's external_clusterip (--external-clusterip) */
+	/* The Service ranges (--service-cidr, network order; masks 0: none), no
+	 * source from the underlay (from_overlay, xdp_underlay: drop-src-frontend). */
+	__u32 svc_cidr, svc_mask;
+	__u8 svc6[16], svc6_mask[16];
 	/* --attach / XCNI_ATTACH: TCX (else tc clsact where missing), or tc forced;
 	 * tc also puts XDP on through netlink rather than a bpf_link. */
 	enum xcni_attach attach;

@@ -38,6 +38,7 @@
 #include "to_pod.skel.h"
 #include "agent/flows.h"
 #include "agent/masq.h"
+#include "agent/hooks.h"
 #include "agent/http.h"
 #include "agent/metrics.h"
 #include "agent/ui.h"
@@ -58,6 +59,24 @@ static __u64 mono_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (__u64)ts.tv_sec * 1000 + (__u64)ts.tv_nsec / 1000000;
+}
+
+/*
+ * The hooks' order looked at when its time came (--hook-check); *at is when
+ * the next look is due (0: never). The poll timeout until then, or -1.
+ */
+static int hooks_tick(const struct opts *o, struct hooks *hk, __u64 *at)
+{
+	__u64 now = mono_ms();
+
+	if (!hk || !o->hook_check_s)
+		return -1;
+	if (!*at || now >= *at) {
+		if (*at)
+			hooks_check(hk);
+		*at = now + (__u64)o->hook_check_s * 1000;
+	}
+	return (int)(*at - now);
 }
 
 static void on_signal(int sig)
@@ -84,11 +103,23 @@ static bool names_map(const char *name)
 }
 
 /*
+ * The fragment maps (bpf/lib/maps.h, struct xcni_frag_share): an entry lives
+ * for one datagram's fragments, so a pinned one of another layout (an older
+ * build's one LRU of datagrams, another size) is made again, losing at most
+ * the datagrams in flight.
+ */
+static bool frag_map(const char *name)
+{
+	return !strcmp(name, "xcni_frag") || !strcmp(name, "xcni_frag6");
+}
+
+/*
  * Refuses, with the map and field named, a pinned map whose layout differs
  * from what this build expects: silently recreating it would drop every
  * conntrack entry and endpoint. The flags count too (libbpf would refuse
  * such a map later, naming nothing); a map of names of an older build, whose
- * flags alone differ, is made again instead (names_map).
+ * flags alone differ, is made again instead (names_map), and so is a fragment
+ * map of any other layout (frag_map).
  */
 static int check_pinned_layout(const char *pin_dir, struct bpf_object *obj)
 {
@@ -116,6 +147,19 @@ static int check_pinned_layout(const char *pin_dir, struct bpf_object *obj)
 		    info.max_entries == bpf_map__max_entries(m) &&
 		    info.map_flags == bpf_map__map_flags(m))
 			continue;
+		if (frag_map(bpf_map__name(m))) {
+			pr_warn("pinned map %s has another layout (type %u key %u value %u entries %u "
+				"flags %#x): making it again (fragments in flight are lost)\n",
+				path, info.type, info.key_size, info.value_size, info.max_entries,
+				info.map_flags);
+			if (unlink(path)) {
+				err = -errno;
+				pr_err("pinned map %s: cannot remove it to make it again: %s\n", path,
+				       strerror(-err));
+				return err;
+			}
+			continue;
+		}
 		/* Names only (flags of an older build, another --map-max): made
 		 * again, losing nothing. */
 		if (names_map(bpf_map__name(m))) {
@@ -699,6 +743,7 @@ static int sync_policy(const struct opts *o, struct from_pod *fp, struct store *
 	double t0 = now_msf(), t1;
 	int err;
 
+	memcpy(po.id_key, o->id_key, sizeof(po.id_key));
 	if (node)
 		po.node_ip = node->node.internal_ip;
 	if (o->ov->underlay) {
@@ -813,8 +858,9 @@ static int sync_masq(const struct opts *o, struct store *st)
 
 /* Follows the manifest directory until asked to stop. */
 static int watch_cluster(const struct opts *o, struct from_pod *fp, struct http *hs,
-			 struct flowd *fd)
+			 struct flowd *fd, struct hooks *hk)
 {
+	__u64 hook_at = 0;
 	struct store *st = store_new();
 	struct cs_backend *b = NULL;
 	struct pol_incr *pi = pol_incr_new();
@@ -838,6 +884,21 @@ static int watch_cluster(const struct opts *o, struct from_pod *fp, struct http 
 		goto out;
 	}
 	polsync_set_ns_share(ps, o->ns_share);
+	/* A restarted agent gives every label set the number the maps give it. */
+	{
+		struct pol_idprev *prev = NULL;
+		size_t nprev = 0;
+
+		err = polsync_identities(ps, &prev, &nprev);
+		if (!err)
+			err = pol_incr_seed(pi, prev, nprev);
+		free(prev);
+		if (err)
+			goto out;
+		if (nprev)
+			pr_info("%zu identities found in the maps: their label sets keep them\n",
+				nprev);
+	}
 	/* Reads what the maps hold: a restart keeps every translation until the state is read. */
 	if (o->kpr && (err = svcsync_open(o->pin_dir, &ss))) {
 		pr_err("opening the Service maps under %s: %s\n", o->pin_dir, strerror(-err));
@@ -882,7 +943,7 @@ static int watch_cluster(const struct opts *o, struct from_pod *fp, struct http 
 					 { .fd = http_fd(hs), .events = POLLIN },
 					 { .fd = flowd_fd(fd), .events = POLLIN } };
 		__u64 gen = b->sync_gen;
-		int timeout = -1, n;
+		int timeout = hooks_tick(o, hk, &hook_at), n;
 
 		if (!synced && !due) {
 			/* A failed generation (a map write that failed: the maps hold
@@ -900,8 +961,9 @@ static int watch_cluster(const struct opts *o, struct from_pod *fp, struct http 
 		}
 		if (due) {
 			__u64 now = mono_ms();
+			int t = due > now ? (int)(due - now) : 0;
 
-			timeout = due > now ? (int)(due - now) : 0;
+			timeout = timeout < 0 || t < timeout ? t : timeout;
 		}
 		n = poll(pfd, 3, timeout);
 		if (n < 0 && errno == EINTR)
@@ -963,6 +1025,7 @@ static int run(const struct opts *o)
 	struct flowd *fd = NULL;
 	struct http *hs = NULL;
 	struct sock_lb *sl = NULL;
+	struct hooks *hk = NULL;
 	char links[512];
 	int err;
 
@@ -1017,7 +1080,11 @@ static int run(const struct opts *o)
 		cidr6_mask(m.s6_addr, o->svc6_len);
 		memcpy((void *)fp->rodata->svc_cidr6, o->svc6.s6_addr, 16);
 		memcpy((void *)fp->rodata->svc_mask6, m.s6_addr, 16);
+		memcpy(o->ov->svc6, o->svc6.s6_addr, 16);
+		memcpy(o->ov->svc6_mask, m.s6_addr, 16);
 	}
+	o->ov->svc_cidr = o->svc_cidr;
+	o->ov->svc_mask = o->svc_mask;
 	memcpy((void *)fp->rodata->pod_cidr6, o->mq->pod6.net.s6_addr, 16);
 	fp->rodata->pod_cidr6_len = o->mq->pod6.len;
 	fp->rodata->gateway_ip = o->gateway;
@@ -1097,11 +1164,16 @@ static int run(const struct opts *o)
 		pr_err("pinning programs under %s: %s\n", o->pin_dir, strerror(-err));
 		goto out;
 	}
+	/* Attached first; looked at now, and every --hook-check seconds after. */
+	if ((err = hooks_open(o->pin_dir, o->ov, &hk)))
+		goto out;
+	hooks_check(hk);
 	if ((o->metrics_addr || o->ui_addr) && !o->once &&
 	    (err = http_open(o->metrics_addr ?: o->ui_addr, o->http_remote, &hs)))
 		goto out;
 	if (o->metrics_addr && !o->once && (err = metrics_open(o->pin_dir, hs, &ms)))
 		goto out;
+	metrics_set_hooks(ms, hk);
 	if (o->flows.window && !o->once &&
 	    (err = flowd_open(&o->flows, o->pin_dir, o->node_name, &fd)))
 		goto out;
@@ -1118,14 +1190,16 @@ static int run(const struct opts *o)
 	fflush(stdout);
 
 	if ((o->manifests || o->kubeconfig || o->in_cluster) && !o->once) {
-		err = watch_cluster(o, fp, hs, fd);
+		err = watch_cluster(o, fp, hs, fd, hk);
 	} else {
+		__u64 hook_at = 0;
+
 		/* poll(2) skips fd -1: without metrics this waits for a signal, as pause(2) would. */
 		while (!o->once && !stop) {
 			struct pollfd pfd[2] = { { .fd = http_fd(hs), .events = POLLIN },
 						 { .fd = flowd_fd(fd), .events = POLLIN } };
 
-			if (poll(pfd, 2, -1) > 0) {
+			if (poll(pfd, 2, hooks_tick(o, hk, &hook_at)) > 0) {
 				if (pfd[0].revents)
 					http_dispatch(hs);
 				if (pfd[1].revents)
@@ -1138,6 +1212,7 @@ out:
 	ui_free(ui);
 	flowd_free(fd);
 	metrics_free(ms);
+	hooks_free(hk);
 	/* Programs, maps and the masquerade table stay: the data plane outlives the agent. */
 	masq_free(o->mq);
 	overlay_free(o->ov);

@@ -17,9 +17,41 @@
 #include "lib/system/log.h"
 #include "lib/services/svc.h"
 #include "lib/observe/flows.h"
+#include "agent/hooks.h"
 #include "agent/http.h"
 #include "agent/socklb.h"
 #include "agent/xcnid_opts.h"
+#include "lib/policy/policy.h"
+
+/*
+ * The identity hash's key from a file of any contents (a random string in a
+ * Secret): two SipHash-2-4 of it under fixed keys, so its length and form do
+ * not matter. An empty file or one that cannot be read is refused.
+ */
+static int identity_key_read(const char *path, uint8_t key[16])
+{
+	static const uint8_t k0[16] = "xcni-idkey-0", k1[16] = "xcni-idkey-1";
+	unsigned char buf[4096];
+	FILE *f = fopen(path, "r");
+	size_t n;
+	uint64_t a, b;
+
+	if (!f) {
+		pr_err("--identity-key-file %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	n = fread(buf, 1, sizeof(buf), f);
+	fclose(f);
+	if (!n) {
+		pr_err("--identity-key-file %s: empty\n", path);
+		return -1;
+	}
+	a = pol_siphash(k0, buf, n);
+	b = pol_siphash(k1, buf, n);
+	memcpy(key, &a, 8);
+	memcpy(key + 8, &b, 8);
+	return 0;
+}
 
 static int parse_cidr(const char *s, __u32 *net, __u32 *mask, __u8 *len)
 {
@@ -147,6 +179,10 @@ static void usage(FILE *f)
 		"                     tcx (or fail), or tc (the older path forced: tc clsact\n"
 		"                     filters, XDP through netlink); also XCNI_ATTACH=MODE\n"
 		"  --xdp-mode MODE    auto (native, else generic), native, generic or off\n"
+		"  --hook-check S     every S seconds (default %u; 0: at start only) look whether\n"
+		"                     another program runs before xcni's on the pods' veths, the\n"
+		"                     underlay or xcni0: logged and counted\n"
+		"                     (xcni_hook_foreign_first), never fought over\n"
 		"  --map-max MAP=N[,MAP=N]...  size map MAP for N entries instead of its default\n"
 		"                     (e.g. xcni_ipcache=524288; repeatable, the last for a map\n"
 		"                     wins; see bench/README.md for what each holds); a pinned\n"
@@ -161,12 +197,16 @@ static void usage(FILE *f)
 		"                     each policy map (xcni_policy, xcni_polrange, xcni_polcidr;\n"
 		"                     1-100, default %u); a pod whose policy would take its\n"
 		"                     namespace past that is closed (drop-policy-overflow)\n"
+		"  --identity-key-file FILE  key the identity hash with FILE's contents (a\n"
+		"                     Secret every node mounts, tenants cannot read): new label\n"
+		"                     sets' numbers cannot be aimed at; default: a built-in key\n"
 		"\nServices:\n"
 		"  --service-cidr CIDR[,CIDR6]  the cluster's Service (ClusterIP) ranges, one of each\n"
 		"                     family at most, kube-apiserver's --service-cluster-ip-range\n"
 		"                     (default 10.96.0.0/12 alone, \"none\" for none): pods' flows to\n"
 		"                     them are handed to kube-proxy in the host stack, and egress\n"
-		"                     policy is judged on the pod it picks\n"
+		"                     policy is judged on the pod it picks; from the underlay no\n"
+		"                     packet may come from them (drop-src-frontend)\n"
 		"  --kube-proxy-replacement  translate Services in BPF (ClusterIP frontends from the\n"
 		"                     Services and EndpointSlices of the cluster state, which it\n"
 		"                     then reads too); kube-proxy's rules are then not needed\n"
@@ -235,7 +275,7 @@ static void usage(FILE *f)
 		"  -v, --verbose      more logging (twice: libbpf debug, verifier logs)\n"
 		"\n"
 		"  -h, --help\n",
-		XCNID_SYNC_DELAY_DEFAULT, XCNI_PIN_ROOT, XCNID_NS_SHARE_DEFAULT,
+		XCNID_SYNC_DELAY_DEFAULT, XCNI_PIN_ROOT, HOOKS_CHECK_S_DEFAULT, XCNID_NS_SHARE_DEFAULT,
 		XCNI_EVENTS_RATE_DEFAULT, FLOWS_WINDOW_DEFAULT, FLOWD_LOG_INTERVAL_DEFAULT,
 		(unsigned long long)FLOWD_LOG_MAX_BYTES_DEFAULT, FLOWD_LOG_FILES_DEFAULT);
 }
@@ -275,6 +315,8 @@ int xcnid_cmdline(int argc, char **argv, struct xcnid_cmdline *cl)
 		{ "attach", required_argument, NULL, 1010 },
 		{ "uninstall", no_argument, NULL, 1011 },
 		{ "policy-ns-share", required_argument, NULL, 1013 },
+		{ "identity-key-file", required_argument, NULL, 1014 },
+		{ "hook-check", required_argument, NULL, 1015 },
 		{ "flows", no_argument, NULL, 1040 },
 		{ "flows-window", required_argument, NULL, 1041 },
 		{ "flow-log", required_argument, NULL, 1042 },
@@ -307,6 +349,7 @@ int xcnid_cmdline(int argc, char **argv, struct xcnid_cmdline *cl)
 
 	o->sync_delay_ms = XCNID_SYNC_DELAY_DEFAULT;
 	o->ns_share = XCNID_NS_SHARE_DEFAULT;
+	o->hook_check_s = HOOKS_CHECK_S_DEFAULT;
 	xlog_set_prefix("xcnid");
 	xlog_max = XLOG_WARN;
 	/* kubeadm's and kind's default --service-cluster-ip-range. */
@@ -507,6 +550,23 @@ int xcnid_cmdline(int argc, char **argv, struct xcnid_cmdline *cl)
 			}
 			break;
 		case 1011: o->uninstall = 1; break;
+		case 1015: {
+			char *end;
+			unsigned long v;
+
+			errno = 0;
+			v = strtoul(optarg, &end, 10);
+			if (!*optarg || *end || *optarg == '-' || errno || v > 86400) {
+				pr_err("--hook-check %s: seconds, 0 to 86400\n", optarg);
+				return 2;
+			}
+			o->hook_check_s = (unsigned int)v;
+			break;
+		}
+		case 1014:
+			if (identity_key_read(optarg, o->id_key))
+				return 2;
+			break;
 		case 1013: {
 			char *end;
 			unsigned long v;

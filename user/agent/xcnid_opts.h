@@ -46,7 +46,9 @@ struct opts {
 	int ext_cip; /* --external-clusterip: ClusterIPs served from outside the cluster too */
 	unsigned int sync_delay_ms; /* --sync-delay: events gathered this long into one sync */
 	int uninstall; /* --uninstall: remove what agents made on this node, then exit */
+	unsigned int hook_check_s; /* --hook-check: seconds between looks at the hooks' order; 0 at start only */
 	unsigned int ns_share; /* --policy-ns-share: percent of each policy map one namespace may take */
+	uint8_t id_key[16]; /* --identity-key-file: the identity hash's key; zero: the default */
 	struct flowd_opts flows; /* --flows...: window 0, off */
 };
 

@@ -97,7 +97,7 @@ struct cmd {
 /* The tables, one per noun, in the order --help lists them (xcnictl.c). */
 extern const struct cmd endpoint_cmds[], ct_cmds[], metrics_cmds[], config_cmds[],
 	tunnel_cmds[], prefilter_cmds[], identity_cmds[], ipcache_cmds[], policy_cmds[],
-	monitor_cmds[], explain_cmds[], service_cmds[], nodeport_cmds[];
+	monitor_cmds[], explain_cmds[], service_cmds[], nodeport_cmds[], hook_cmds[];
 
 /* The help lines of the filters, for the command tables. */
 #define HELP_IP "  --ip IP              rows about IP (an address or a prefix holding it; IPv4 or IPv6)\n"

@@ -18,7 +18,7 @@
 
 /* In the order --help lists them. */
 static const struct cmd *const tables[] = {
-	endpoint_cmds, ct_cmds, metrics_cmds, config_cmds, tunnel_cmds, prefilter_cmds,
+	endpoint_cmds, ct_cmds, metrics_cmds, config_cmds, tunnel_cmds, prefilter_cmds, hook_cmds,
 	identity_cmds, ipcache_cmds, policy_cmds, service_cmds, nodeport_cmds, monitor_cmds, explain_cmds,
 };
 

@@ -600,7 +600,8 @@ static int parse_any(json_t *doc, struct k8s_object **out, struct k8s_error *err
 	}
 	/* A known kind under another version is an error, not a skip: silently ignoring a
 	 * NetworkPolicy (say an old extensions/v1beta1 one) would leave pods unprotected. */
-	if (strcmp(api, kind_api[k]))
+	if (strcmp(api, kind_api[k]) &&
+	    !(k == K8S_ENDPOINTSLICE && !strcmp(api, K8S_ENDPOINTSLICE_V1BETA1)))
 		return fail_in(&c, "apiVersion", "\"%s\" is not served for %s (want %s)", api, kind,
 			       kind_api[k]);
 	if (meta && !json_is_object(meta))

@@ -76,6 +76,8 @@ struct k8s_meta {
 };
 
 #define K8S_POLICY_MODE_ANNOTATION "xcni.io/policy-mode"
+/* EndpointSlices as 1.19 and 1.20 serve them; read as discovery.k8s.io/v1. */
+#define K8S_ENDPOINTSLICE_V1BETA1 "discovery.k8s.io/v1beta1"
 
 
 struct k8s_namespace {

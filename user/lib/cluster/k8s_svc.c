@@ -511,6 +511,9 @@ static int parse_endpoint(struct ctx *c, json_t *j, bool ipv4, bool ipv6, struct
 	if (err)
 		return err;
 	err = get_str(c, j, "nodeName", &node);
+	/* v1beta1 (1.20 and before) names the node in topology only. */
+	if (!err && (!node || !*node) && json_is_object(get(j, "topology")))
+		node = json_string_value(get(get(j, "topology"), "kubernetes.io/hostname"));
 	if (!err && node && *node && !(e->node_name = strdup(node)))
 		err = -ENOMEM;
 	return err;

@@ -81,6 +81,12 @@ static const struct kind_info kinds[K8S_NR_ALL_KINDS] = {
 				"endpointslices.discovery.k8s.io" },
 };
 
+/* What an API server older than 1.21 serves EndpointSlices as (1.19, 1.20). */
+static const struct kind_info slices_v1beta1 = {
+	"/apis/discovery.k8s.io/v1beta1/endpointslices", "discovery.k8s.io/v1beta1",
+	"endpointslices.discovery.k8s.io"
+};
+
 enum wstate { W_IDLE, W_LIST, W_WATCH };
 
 /* Why a transfer was cut short from inside the write callback. */
@@ -111,6 +117,8 @@ struct watcher {
 	int64_t started_ms;
 	unsigned long events; /* of the current watch */
 	unsigned int fails; /* consecutive, for the backoff */
+	long last_status; /* HTTP status of the last failed request (0: not HTTP) */
+	const struct kind_info *ki; /* the path and version this server serves it at */
 	int64_t retry_at; /* W_IDLE: when to start again */
 };
 
@@ -148,7 +156,12 @@ static struct store *cur_store(struct api *a)
 
 static const char *kind_plural(const struct watcher *w)
 {
-	return kinds[w->kind].plural;
+	return w->ki ? w->ki->plural : kinds[w->kind].plural;
+}
+
+static const struct kind_info *kind_of(const struct watcher *w)
+{
+	return w->ki ? w->ki : &kinds[w->kind];
 }
 
 static void arm(int tfd, int64_t ms)
@@ -322,13 +335,13 @@ static void trim(json_t *obj)
 }
 
 /* List items come without kind and apiVersion; watch objects have them, but be sure. */
-static int set_type(json_t *obj, enum k8s_kind kind)
+static int set_type(json_t *obj, const struct watcher *w)
 {
 	if (!json_object_get(obj, "kind") &&
-	    json_object_set_new(obj, "kind", json_string(k8s_kind_name(kind))))
+	    json_object_set_new(obj, "kind", json_string(k8s_kind_name(w->kind))))
 		return -ENOMEM;
 	if (!json_object_get(obj, "apiVersion") &&
-	    json_object_set_new(obj, "apiVersion", json_string(kinds[kind].api_version)))
+	    json_object_set_new(obj, "apiVersion", json_string(kind_of(w)->api_version)))
 		return -ENOMEM;
 	return 0;
 }
@@ -341,7 +354,7 @@ static int put_obj(struct watcher *w, json_t *obj)
 	struct k8s_error err;
 	int ret;
 
-	ret = set_type(obj, w->kind);
+	ret = set_type(obj, w);
 	if (ret)
 		return ret;
 	trim(obj);
@@ -619,7 +632,7 @@ err_nomem:
 static int start(struct watcher *w)
 {
 	struct api *a = w->api;
-	const struct kind_info *ki = &kinds[w->kind];
+	const struct kind_info *ki = kind_of(w);
 	bool list = !w->rv;
 	char *url = NULL, *esc = NULL;
 	long timeout;
@@ -753,6 +766,7 @@ static void failed(struct watcher *w, CURLcode res, long status)
 	int64_t d = schedule(w, true);
 	double secs = (double)d / 1000;
 
+	w->last_status = res == CURLE_OK ? status : 0;
 	/* Per kind only where the answer is about the kind (403 names its resource). */
 	snprintf(key, sizeof(key), "curl-%d-%ld-%s", (int)res, status,
 		 res == CURLE_OK && status != 401 ? plural : "");
@@ -1128,6 +1142,15 @@ static void done(struct watcher *w, CURLcode res)
 			schedule(w, false);
 		} else if (res == CURLE_OK && status == 404 && w->kind == K8S_CLUSTERNETPOL) {
 			crd_missing(w);
+		} else if (res == CURLE_OK && status == 404 && w->kind == K8S_ENDPOINTSLICE &&
+			   kind_of(w) == &kinds[K8S_ENDPOINTSLICE]) {
+			/* 1.19 and 1.20 serve them as v1beta1 only: the fields xcnid reads
+			 * are the same (k8s_svc.c reads the node from either). */
+			pr_info("k8s api: list %s: discovery.k8s.io/v1 is not served (404): "
+				"using discovery.k8s.io/v1beta1\n", kind_plural(w));
+			w->ki = &slices_v1beta1;
+			list_reset(w);
+			schedule(w, false);
 		} else if (ab == AB_TOO_BIG || ab == AB_NOMEM) {
 			pr_err("k8s api: list %s: %s; retrying\n", kind_plural(w),
 			       ab == AB_TOO_BIG ? "the answer is larger than 512 MiB" : "out of memory");
@@ -1224,9 +1247,28 @@ static int promote(struct api *a)
 	struct cluster cl;
 	int ret;
 
+	for (int k = 0; k < a->nkinds; k++) {
+		const struct watcher *w = &a->w[k];
+
+		if (w->listed)
+			continue;
+		/*
+		 * Services and EndpointSlices the server does not serve (404) or
+		 * RBAC forbids (403) do not hold policy back: their lists are
+		 * asked for again, and a Service without its slices has no
+		 * backend (refused), never a wrong one. Policy's own kinds do:
+		 * pods without their NetworkPolicies would be opened.
+		 */
+		if ((k == K8S_SERVICE || k == K8S_ENDPOINTSLICE) &&
+		    (w->last_status == 403 || w->last_status == 404))
+			continue;
+		return 0;
+	}
 	for (int k = 0; k < a->nkinds; k++)
 		if (!a->w[k].listed)
-			return 0;
+			pr_err("k8s api: %s cannot be listed (HTTP %ld): programming everything "
+			       "else without them; asked again with back-off\n",
+			       kind_plural(&a->w[k]), a->w[k].last_status);
 	store_view(a->staging, &cl);
 	/* Moved, not parsed again: the staging store kept no JSON trees. */
 	ret = store_take(a->b.store, a->staging);

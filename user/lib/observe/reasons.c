@@ -80,6 +80,12 @@ static const struct xcni_reason_info reasons[] = {
 	  "a ClusterNetworkPolicy of the Baseline tier denies it"),
 	R(XCNI_DROP_ADDR_CONTESTED, "drop-addr-contested",
 	  "another live pod claims the endpoint's address: closed until one of them is gone"),
+	R(XCNI_DROP_SRC_FRONTEND, "drop-src-frontend",
+	  "from the underlay, outside Geneve: a source that is a Service frontend (the Service "
+	  "range, a frontend at its port, this node's NodePort): a forged Service reply"),
+	R(XCNI_DROP_FRAG_SHARE, "drop-frag-share",
+	  "a first fragment whose share of the fragment map (its endpoint's, or the node's) "
+	  "already holds as many datagrams in flight as it may"),
 };
 
 /* A reason added at the bottom of the enum without a name here fails the build. */

@@ -37,11 +37,6 @@ uint32_t fnv1a(const char *s)
 	return h;
 }
 
-uint32_t pol_identity_hash(const char *canon)
-{
-	return XCNI_ID_MIN_LABELS + fnv1a(canon) % ID_SPAN;
-}
-
 uint32_t pol_policy_hash_raw(uint32_t (*hash)(const char *), const char *ns, const char *name)
 {
 	char buf[512];

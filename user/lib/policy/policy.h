@@ -19,11 +19,21 @@
  * One identity per label set: the pod's labels as "k8s:<key>=<value>" and its
  * namespace's labels (kubernetes.io/metadata.name always among them) as
  * "ns:<key>=<value>", each group sorted by key, pod labels first, joined by
- * ','. The number is a hash of that canonical string in [XCNI_ID_MIN_LABELS,
- * XCNI_ID_CIDR_BASE), so every node computes the same number from the same
- * labels without talking to the others. Two label sets that collide: the one
- * whose canonical string sorts first keeps the hash, the other probes on
- * (deterministic given the same cluster state, logged).
+ * ','. A label set keeps its number for as long as it exists (DESIGN.md: "A
+ * number keeps its meaning"); numbers are node-local (the ipcache maps a
+ * source address to one; nothing on the wire carries it), so they are
+ * allocated per node:
+ *  - a set the previous allocation names (the last result, or xcni_identity
+ *    as a restarted agent finds it: pol_opts.prev) keeps that number;
+ *  - a new set takes a keyed hash of its canonical string (SipHash-2-4 under
+ *    pol_opts.id_key) in [XCNI_ID_MIN_LABELS, XCNI_ID_CIDR_BASE), or the next
+ *    number up that is free; new sets of one generation in their strings'
+ *    sorted order;
+ *  - a number the previous allocation held is not given to a new set in the
+ *    next generation (quarantine): the writer removes the old owner's
+ *    addresses and entries in one generation, the new owner appears in a
+ *    later one.
+ * So a colliding label set, crafted or not, only ever moves itself.
  */
 struct identity {
 	uint32_t id;
@@ -131,6 +141,12 @@ struct pol_result {
 	struct pol_contest *contested;
 };
 
+/* A number a label set held: labels as xcni_identity holds them (pol_ident_label). */
+struct pol_idprev {
+	const char *labels;
+	uint32_t id;
+};
+
 struct pol_opts {
 	const char *node_name; /* pods with spec.nodeName == this are local */
 	uint32_t node_ip; /* this node's InternalIP (network order) or 0 */
@@ -146,6 +162,14 @@ struct pol_opts {
 	 * force collisions.
 	 */
 	uint32_t (*hash)(const char *s);
+	/* The key of the identity hash (SipHash-2-4); all zero: the built-in
+	 * default (xcnid --identity-key-file). Nodes with one key mostly agree
+	 * on numbers; a tenant who does not know it cannot aim a collision. */
+	uint8_t id_key[16];
+	/* The allocation to keep (pol_compile; the incremental compiler keeps its
+	 * own and takes one only through pol_incr_seed): sorted by labels. */
+	const struct pol_idprev *prev;
+	size_t nprev;
 };
 
 /*
@@ -209,9 +233,10 @@ void pol_result_free(struct pol_result *r);
  * identity and node; per identity its pod count; per address what the last
  * result said. Local pods' policy is compiled again only when the pod, the
  * identities (their set) or the NetworkPolicies changed. Anything it cannot
- * follow exactly (a Namespace's labels, this node, an identity hash
- * collision, two pods on one address, the journal overflowing) makes it run
- * the whole compile again, so the result is always pol_compile's.
+ * follow exactly (a Namespace's labels, this node, two pods on one address,
+ * the journal overflowing) makes it run the whole compile again, from the
+ * last result's identities (struct identity), so the result is always
+ * pol_compile's given that allocation.
  */
 struct pol_idput {
 	uint32_t id;
@@ -301,7 +326,21 @@ size_t pol_incr_resets(const struct pol_incr *pi);
 
 /* The id NetworkPolicy ns/name gets: a hash in [1, 1 << 31), probed like identities. */
 uint32_t pol_policy_hash(const char *ns, const char *name);
-/* The identity a canonical label string gets when nothing collides with it. */
+/* The identity a canonical label string gets when nothing collides with it
+ * (under the default key). */
 uint32_t pol_identity_hash(const char *canon);
+/* ... under o's key (o->hash when set, as tests force collisions). */
+uint32_t pol_ident_number(const struct pol_opts *o, const char *canon);
+/* SipHash-2-4 of len bytes under a 16-byte key (policy_ident.c). */
+uint64_t pol_siphash(const uint8_t key[16], const void *data, size_t len);
+/*
+ * canon as xcni_identity holds it (out: sizeof(struct xcni_idlabels), zero
+ * padded): itself when it fits; else its first bytes, '#' and 16 hex digits
+ * of its hash, so a restarted agent tells long sets apart (pol_opts.prev).
+ */
+void pol_ident_label(const char *canon, char *out);
+/* The previous allocation for the first compile (xcnid: read from xcni_identity
+ * at start); copied. 0 or -ENOMEM. */
+int pol_incr_seed(struct pol_incr *pi, const struct pol_idprev *prev, size_t n);
 
 #endif

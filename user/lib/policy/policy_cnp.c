@@ -59,7 +59,7 @@ struct cnpctx {
 	 * are the enforced ones, or np_audit says none is). */
 	const struct pol_ep *ep_enf;
 	uint8_t dir;
-	bool ns_audit;
+	bool ns_audit; /* the pod's Namespace audits its NetworkPolicies (not the tiers) */
 	bool np_audit; /* every NetworkPolicy isolating the pod here is in audit mode */
 	size_t nrules; /* the rules selecting the pod in dir, in evaluation order */
 	struct rref {
@@ -253,9 +253,12 @@ static uint16_t tier_flags(enum xcni_tier t)
 
 /*
  * One evaluation of the tiers and NetworkPolicy for (peer, proto, port). With
- * enforced_only, the policies in audit mode (their own annotation, or the
- * pod's namespace's) are not there at all: that is what the data plane does.
- * Without it, they count as enforced: what would happen if they were.
+ * enforced_only, the policies in audit mode are not there at all: that is
+ * what the data plane does. Without it, they count as enforced: what would
+ * happen if they were. A ClusterNetworkPolicy is in audit mode by its own
+ * annotation only; the pod's Namespace's audits its NetworkPolicies, never
+ * the tiers an administrator set over it (a tenant who may annotate its own
+ * Namespace would otherwise turn an Admin Deny into counting).
  */
 static struct vd evaluate(const struct cnpctx *cc, const struct peer *pr, uint8_t proto,
 			  uint16_t port, bool enforced_only)
@@ -271,7 +274,7 @@ static struct vd evaluate(const struct cnpctx *cc, const struct peer *pr, uint8_
 		     i++) {
 			const struct k8s_cnp_rule *r = rule_of(cc, i);
 			const struct k8s_cnp *p = x->cnps[cc->rules[i].cnp];
-			bool audit = p->meta.audit || cc->ns_audit;
+			bool audit = p->meta.audit;
 			struct vd v = { x->cnp_id[cc->rules[i].cnp], (uint16_t)cc->rules[i].rule,
 					tier_flags(tier == K8S_CNP_ADMIN ? XCNI_TIER_ADMIN :
 									   XCNI_TIER_BASELINE) };
@@ -1013,6 +1016,38 @@ static bool ns_audit(const struct ctx *x, const char *ns)
 	return false;
 }
 
+/* NetworkPolicies isolating pod (in: for ingress), and how many by their own annotation audited. */
+static void np_isolating(const struct ctx *x, const struct k8s_pod *pod, bool in, size_t *nisol,
+			 size_t *naudit)
+{
+	*nisol = *naudit = 0;
+	for (size_t i = 0; i < x->nnps; i++) {
+		const struct k8s_netpol *np = x->nps[i];
+
+		if (cmp_str(np->meta.ns, pod->meta.ns) || !(in ? np->type_ingress : np->type_egress) ||
+		    !k8s_selector_matches(&np->pod_sel, &pod->meta.labels))
+			continue;
+		(*nisol)++;
+		*naudit += np->meta.audit;
+	}
+}
+
+bool cnp_audited(const struct ctx *x, const struct k8s_pod *pod)
+{
+	bool ns = false;
+	size_t nisol, naudit;
+
+	if (!x->nnsaudit && !x->np_audit_any)
+		return false;
+	ns = ns_audit(x, pod->meta.ns);
+	for (int in = 0; in < 2; in++) {
+		np_isolating(x, pod, in, &nisol, &naudit);
+		if (nisol && (naudit || ns))
+			return true;
+	}
+	return false;
+}
+
 int cnp_apply(const struct ctx *x, const struct k8s_pod *pod, struct pol_ep *ep)
 {
 	int ret = 0;
@@ -1023,21 +1058,12 @@ int cnp_apply(const struct ctx *x, const struct k8s_pod *pod, struct pol_ep *ep)
 		struct cnpctx cc = { .x = x, .pod = pod, .ep = ep, .dir = dir };
 		struct pol_ep enf = { 0 };
 		struct out o = { 0 };
-		size_t cap = 0, nisol = 0, naudit = 0;
+		size_t cap = 0, nisol, naudit;
 		bool in = dir == XCNI_DIR_TO_POD;
 
 		cc.ns_labels = ns_labels_of(x, pod->meta.ns);
 		cc.ns_audit = ns_audit(x, pod->meta.ns);
-		for (size_t i = 0; i < x->nnps; i++) {
-			const struct k8s_netpol *np = x->nps[i];
-
-			if (cmp_str(np->meta.ns, pod->meta.ns) ||
-			    !(in ? np->type_ingress : np->type_egress) ||
-			    !k8s_selector_matches(&np->pod_sel, &pod->meta.labels))
-				continue;
-			nisol++;
-			naudit += np->meta.audit;
-		}
+		np_isolating(x, pod, in, &nisol, &naudit);
 		cc.np_audit = nisol && nisol == naudit;
 		for (size_t i = 0; !ret && i < x->ncnps; i++) {
 			const struct k8s_cnp *p = x->cnps[i];

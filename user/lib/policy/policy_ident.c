@@ -138,6 +138,108 @@ static uint32_t probe(struct u32set *used, uint32_t h, uint32_t min, uint32_t sp
 	return id;
 }
 
+/* ---- identity numbers ------------------------------------------------ */
+
+#define ROTL64(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
+#define SIPROUND                                                              \
+	do {                                                                  \
+		v0 += v1, v1 = ROTL64(v1, 13), v1 ^= v0, v0 = ROTL64(v0, 32); \
+		v2 += v3, v3 = ROTL64(v3, 16), v3 ^= v2;                      \
+		v0 += v3, v3 = ROTL64(v3, 21), v3 ^= v0;                      \
+		v2 += v1, v1 = ROTL64(v1, 17), v1 ^= v2, v2 = ROTL64(v2, 32); \
+	} while (0)
+
+static uint64_t le64(const uint8_t *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 7; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/* SipHash-2-4 (Aumasson and Bernstein, 2012), as in the paper's reference. */
+uint64_t pol_siphash(const uint8_t key[16], const void *data, size_t len)
+{
+	const uint8_t *in = data, *end = in + len - len % 8;
+	uint64_t k0 = le64(key), k1 = le64(key + 8), b = (uint64_t)len << 56;
+	uint64_t v0 = 0x736f6d6570736575ull ^ k0, v1 = 0x646f72616e646f6dull ^ k1;
+	uint64_t v2 = 0x6c7967656e657261ull ^ k0, v3 = 0x7465646279746573ull ^ k1;
+
+	for (; in != end; in += 8) {
+		uint64_t m = le64(in);
+
+		v3 ^= m;
+		SIPROUND;
+		SIPROUND;
+		v0 ^= m;
+	}
+	for (size_t i = 0; i < len % 8; i++)
+		b |= (uint64_t)in[i] << (8 * i);
+	v3 ^= b;
+	SIPROUND;
+	SIPROUND;
+	v0 ^= b;
+	v2 ^= 0xff;
+	SIPROUND;
+	SIPROUND;
+	SIPROUND;
+	SIPROUND;
+	return v0 ^ v1 ^ v2 ^ v3;
+}
+
+uint32_t pol_ident_number(const struct pol_opts *o, const char *canon)
+{
+	uint64_t h = o->hash ? o->hash(canon) : pol_siphash(o->id_key, canon, strlen(canon));
+
+	return XCNI_ID_MIN_LABELS + (uint32_t)(h % ID_SPAN);
+}
+
+uint32_t pol_identity_hash(const char *canon)
+{
+	const struct pol_opts o = { 0 };
+
+	return pol_ident_number(&o, canon);
+}
+
+void pol_ident_label(const char *canon, char *out)
+{
+	const size_t size = sizeof(((struct xcni_idlabels *)0)->labels);
+	static const uint8_t key[16] = "xcni-idlabel-dg";
+	size_t n = strlen(canon);
+
+	memset(out, 0, size);
+	if (n < size) {
+		memcpy(out, canon, n);
+		return;
+	}
+	/* A digest beside the cut: two long sets sharing their first bytes are
+	 * told apart after a restart. */
+	memcpy(out, canon, size - 18);
+	snprintf(out + size - 18, 18, "#%016llx",
+		 (unsigned long long)pol_siphash(key, canon, n));
+}
+
+static int cmp_idprev(const void *a, const void *b)
+{
+	return strcmp(((const struct pol_idprev *)a)->labels,
+		      ((const struct pol_idprev *)b)->labels);
+}
+
+/* The number the previous allocation gave canon; 0: none. */
+static uint32_t idprev_find(const struct pol_opts *o, const char *canon)
+{
+	char lab[sizeof(((struct xcni_idlabels *)0)->labels)];
+	struct pol_idprev k = { .labels = lab };
+	const struct pol_idprev *p;
+
+	if (!o->nprev)
+		return 0;
+	pol_ident_label(canon, lab);
+	p = bsearch(&k, o->prev, o->nprev, sizeof(k), cmp_idprev);
+	return p && p->id >= XCNI_ID_MIN_LABELS && p->id < XCNI_ID_CIDR_BASE ? p->id : 0;
+}
+
 int cmp_str(const char *a, const char *b)
 {
 	return strcmp(a ? a : "", b ? b : "");
@@ -392,10 +494,10 @@ static int cmp_podcanon(const void *a, const void *b)
 }
 
 /*
- * One identity per distinct canonical label string. Numbers are handed out
- * in the strings' sorted order, so of two strings whose hashes collide the
- * one sorting first keeps its hash on every node, whatever order the pods
- * arrived in.
+ * One identity per distinct canonical label string (policy.h: struct
+ * identity): the sets the previous allocation names keep their numbers, the
+ * others hash and probe past every number it held, in their strings' sorted
+ * order (the same on every node that starts from the same allocation).
  */
 int pol_build_identities(struct ctx *x)
 {
@@ -405,6 +507,7 @@ int pol_build_identities(struct ctx *x)
 	struct pol_result *r = x->r;
 	struct u32set used = { 0 };
 	size_t npc = 0, cap, *tab = NULL;
+	uint32_t *kept = NULL; /* per distinct string: its previous number, 0 */
 	int ret = -ENOMEM;
 
 	if (!pc || !first)
@@ -444,20 +547,37 @@ int pol_build_identities(struct ctx *x)
 		}
 		first[i] = pc[tab[h]].pod;
 	}
-	/* Numbers handed out in sorted order of the distinct strings. */
+	/* New sets numbered in sorted order of the distinct strings. */
 	qsort(pc, npc, sizeof(*pc), cmp_podcanon);
 	r->identities = calloc(npc ? npc : 1, sizeof(*r->identities));
-	if (!r->identities || u32set_init(&used, npc))
+	kept = calloc(npc ? npc : 1, sizeof(*kept));
+	if (!r->identities || !kept || u32set_init(&used, npc + x->o->nprev))
 		goto out;
+	/* Kept first: a set holding a number is never moved by a newcomer. */
+	for (size_t i = 0; i < npc; i++) {
+		kept[i] = idprev_find(x->o, pc[i].canon);
+		if (kept[i] && !u32set_add(&used, kept[i]))
+			kept[i] = 0; /* two sets on one stored label: the first keeps it */
+	}
+	/* The rest of the previous numbers: their sets are gone, the writer
+	 * takes their addresses out in this generation; reused in a later one. */
+	for (size_t i = 0; i < x->o->nprev; i++)
+		if (x->o->prev[i].id >= XCNI_ID_MIN_LABELS && x->o->prev[i].id < XCNI_ID_CIDR_BASE)
+			u32set_add(&used, x->o->prev[i].id);
 	for (size_t i = 0; i < npc; i++) {
 		const struct k8s_pod *p = x->pods[pc[i].pod];
 		struct identity *id = &r->identities[r->nidentities];
 		uint32_t h;
 
-		h = XCNI_ID_MIN_LABELS + x->hash(pc[i].canon) % ID_SPAN;
-		id->id = probe(&used, h, XCNI_ID_MIN_LABELS, ID_SPAN);
-		if (id->id != h)
-			pr_info("identity %s: hash %u taken, using %u\n", pc[i].canon, h, id->id);
+		if (kept[i]) {
+			id->id = kept[i];
+		} else {
+			h = pol_ident_number(x->o, pc[i].canon);
+			id->id = probe(&used, h, XCNI_ID_MIN_LABELS, ID_SPAN);
+			if (id->id != h)
+				pr_info("identity %s: hash %u taken, using %u\n", pc[i].canon, h,
+					id->id);
+		}
 		id->canon = pc[i].canon;
 		pc[i].canon = NULL;
 		id->ns = p->meta.ns;
@@ -478,6 +598,7 @@ int pol_build_identities(struct ctx *x)
 	ret = 0;
 out:
 	free(used.v);
+	free(kept);
 	for (size_t i = 0; i < npc; i++)
 		free(pc[i].canon);
 	free(pc);

@@ -113,11 +113,19 @@ static void incr_clear(struct pol_incr *pi)
 	pi->labix = NULL;
 	pi->nlabix = 0;
 	pi->nipc = pi->npn = 0;
-	pi->ncollided = 0;
 	pi->valid = false;
 }
 
 static void clash_drop(struct pol_incr *pi);
+
+static void prev_free(struct pol_incr *pi)
+{
+	for (size_t i = 0; i < pi->nprev; i++)
+		free((char *)pi->prev[i].labels);
+	free(pi->prev);
+	pi->prev = NULL;
+	pi->nprev = 0;
+}
 
 void pol_incr_free(struct pol_incr *pi)
 {
@@ -126,14 +134,79 @@ void pol_incr_free(struct pol_incr *pi)
 	incr_clear(pi);
 	delta_free(&pi->d);
 	clash_drop(pi);
+	prev_free(pi);
 	free(pi->clash);
 	free(pi->node_name);
 	free(pi);
 }
 
-static uint32_t incr_hash_id(const struct pol_incr *pi, const char *canon)
+static int cmp_prev_labels(const void *a, const void *b)
 {
-	return XCNI_ID_MIN_LABELS + (pi->o.hash ? pi->o.hash : fnv1a)(canon) % ID_SPAN;
+	return strcmp(((const struct pol_idprev *)a)->labels,
+		      ((const struct pol_idprev *)b)->labels);
+}
+
+static int prev_push(struct pol_incr *pi, size_t *cap, const char *labels, uint32_t id)
+{
+	char *l;
+
+	if (grow(&pi->prev, cap, pi->nprev, sizeof(*pi->prev)) || !(l = strdup(labels)))
+		return -ENOMEM;
+	pi->prev[pi->nprev++] = (struct pol_idprev){ l, id };
+	return 0;
+}
+
+int pol_incr_seed(struct pol_incr *pi, const struct pol_idprev *prev, size_t n)
+{
+	size_t cap = 0;
+
+	prev_free(pi);
+	for (size_t i = 0; i < n; i++)
+		if (prev_push(pi, &cap, prev[i].labels, prev[i].id)) {
+			prev_free(pi);
+			return -ENOMEM;
+		}
+	if (pi->nprev)
+		qsort(pi->prev, pi->nprev, sizeof(*pi->prev), cmp_prev_labels);
+	return 0;
+}
+
+/*
+ * The allocation of the last result, before an update that does not finish
+ * as a delta: the whole compile that follows (now, or after a failure) starts
+ * from it. The sets born in this update are left out: the whole compile
+ * numbers them again, as it would have from the last result.
+ */
+static int prev_keep(struct pol_incr *pi)
+{
+	const struct pol_result *r = &pi->r;
+	char lab[sizeof(((struct xcni_idlabels *)0)->labels)];
+	size_t cap = 0;
+
+	prev_free(pi);
+	for (size_t k = 0; k < r->nidentities; k++) {
+		bool born = false;
+
+		for (size_t i = 0; i < pi->d.nid_put && !born; i++)
+			born = pi->d.id_put[i].id == r->identities[k].id;
+		if (born)
+			continue;
+		pol_ident_label(r->identities[k].canon, lab);
+		if (prev_push(pi, &cap, lab, r->identities[k].id)) {
+			prev_free(pi);
+			return -ENOMEM;
+		}
+	}
+	/* ... and the numbers that went in it: still in the maps until this
+	 * generation is written, so not free for the next one either. */
+	for (size_t i = 0; i < pi->d.nid_del; i++)
+		if (prev_push(pi, &cap, "", pi->d.id_del[i])) {
+			prev_free(pi);
+			return -ENOMEM;
+		}
+	if (pi->nprev)
+		qsort(pi->prev, pi->nprev, sizeof(*pi->prev), cmp_prev_labels);
+	return 0;
 }
 
 static bool incr_local(const struct pol_incr *pi, const struct k8s_pod *p)
@@ -503,7 +576,6 @@ static int incr_index(struct pol_incr *pi, const struct cluster *c, struct ctx *
 
 		id->ns = l->name; /* the pod's string goes with the pod */
 		id->npods = 0;
-		pi->ncollided += id->id != incr_hash_id(pi, id->canon);
 		if (hmap_put(&pi->canon, hstr(id->canon), (uintptr_t)id->canon,
 			     (void *)(uintptr_t)id->id))
 			return -ENOMEM;
@@ -533,6 +605,7 @@ static int incr_index(struct pol_incr *pi, const struct cluster *c, struct ctx *
 		ip->id = x->pod_id[i];
 		ip->local = incr_local(pi, p);
 		ip->ip = pod_managed(p) ? pod_addr(p, ip->local) : 0;
+		ip->audited = ip->local && ip->ip && pod_managed(p) && cnp_audited(x, p);
 		ip->contested = x->pod_contested[i];
 		if (ip->id)
 			incr_rid_find(r, ip->id)->npods++;
@@ -588,17 +661,21 @@ static int incr_index(struct pol_incr *pi, const struct cluster *c, struct ctx *
 	x->np_id = NULL;
 	x->labix = NULL;
 	pi->named_egress = any_named_egress(pi->nps, pi->nnps);
+	pi->audit_any = x->nnsaudit || x->np_audit_any;
 	return 0;
 }
 
 static int incr_reset(struct pol_incr *pi, const struct cluster *c, struct k8s_error *err)
 {
+	struct pol_opts o = pi->o;
 	struct ctx x;
 	int ret;
 
 	incr_clear(pi);
 	pi->resets++;
-	ret = compile_full(c, &pi->o, &pi->r, err, &x);
+	o.prev = pi->prev;
+	o.nprev = pi->nprev;
+	ret = compile_full(c, &o, &pi->r, err, &x);
 	if (!ret)
 		ret = incr_index(pi, c, &x);
 	ctx_free(&x);
@@ -608,6 +685,8 @@ static int incr_reset(struct pol_incr *pi, const struct cluster *c, struct k8s_e
 		incr_clear(pi);
 		return ret;
 	}
+	/* The allocation is the result's now; kept (above) if it failed. */
+	prev_free(pi);
 	pi->d.full = true;
 	pi->valid = true;
 	return 0;
@@ -672,37 +751,36 @@ static void pod_unlink(struct pol_incr *pi, struct ipod *p)
 	pi->pods_changed = true;
 }
 
-/* A label set no pod had: a new identity, on its own hash (else 1: start over). */
-static int ident_new(struct pol_incr *pi, char *canon, const struct k8s_pod *p,
-		     const struct nslabels *l, uint32_t *out)
+/* A label set no pod had, numbered id: a new identity (no pod counted yet). */
+static int ident_add(struct pol_incr *pi, char *canon, const struct k8s_pod *p,
+		     const struct nslabels *l, uint32_t h)
 {
 	struct pol_result *r = &pi->r;
-	uint32_t h = incr_hash_id(pi, canon);
 	struct identity *v, *id;
-	size_t at = 0;
+	size_t lo = 0, hi = r->nidentities;
 	int ret;
 
-	if (pi->ncollided || incr_rid_find(r, h)) {
-		free(canon);
-		pi->d.why = "a new identity's number collides";
-		return 1; /* numbering would depend on the others: the whole compile knows */
-	}
 	v = realloc(r->identities, (r->nidentities + 1) * sizeof(*v));
 	if (!v) {
 		free(canon);
 		return -ENOMEM;
 	}
 	r->identities = v;
-	while (at < r->nidentities && v[at].id < h)
-		at++;
-	memmove(&v[at + 1], &v[at], (r->nidentities - at) * sizeof(*v));
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (v[mid].id < h)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	memmove(&v[lo + 1], &v[lo], (r->nidentities - lo) * sizeof(*v));
 	r->nidentities++;
-	id = &v[at];
+	id = &v[lo];
 	memset(id, 0, sizeof(*id));
 	id->id = h;
 	id->canon = canon;
 	id->ns = l->name;
-	id->npods = 1;
 	ret = labels_copy(&id->pod_labels, &p->meta.labels, NULL, NULL);
 	if (!ret)
 		ret = labels_copy(&id->ns_labels, &l->labels, NULL, NULL);
@@ -711,7 +789,75 @@ static int ident_new(struct pol_incr *pi, char *canon, const struct k8s_pod *p,
 	if (!ret)
 		ret = DPUSH(pi, id_put, ((struct pol_idput){ h, canon }));
 	pi->ids_changed = true;
-	*out = h;
+	return ret;
+}
+
+struct born {
+	char *canon;
+	const struct k8s_pod *pod;
+	const struct nslabels *l;
+};
+
+static int cmp_born(const void *a, const void *b)
+{
+	return strcmp(((const struct born *)a)->canon, ((const struct born *)b)->canon);
+}
+
+/*
+ * The label sets this update's pods bring that no identity has, numbered
+ * before any pod is unlinked, so as the whole compile numbers them from the
+ * last result (policy.h: struct identity): in sorted order, each at its hash
+ * or the next number up that no identity of the last result (gone in this
+ * update or not: quarantine) and no earlier newcomer has. canons[i]: the
+ * canonical string of change i's pod (NULL: none), for pod_link.
+ */
+static int idents_born(struct pol_incr *pi, const struct cluster *c,
+		       const struct store_change *ch, size_t nch, char **canons)
+{
+	struct born *b = NULL;
+	size_t nb = 0, cap = 0;
+	int ret = 0;
+
+	for (size_t i = 0; i < nch; i++) {
+		const struct k8s_object *o;
+		const struct nslabels *l;
+		const struct k8s_pod *p;
+
+		if (ch[i].kind != K8S_POD || !(o = view_find(c, K8S_POD, ch[i].ns, ch[i].name)))
+			continue;
+		p = &o->pod;
+		if (!pod_managed(p) || !p->meta.ns)
+			continue;
+		if (!(l = incr_nsl(pi, p->meta.ns)) ||
+		    !(canons[i] = canon_string(&p->meta.labels, &l->labels))) {
+			ret = -ENOMEM;
+			break;
+		}
+		if (hmap_has(&pi->canon, hstr(canons[i]), (uintptr_t)canons[i]))
+			continue;
+		if (grow(&b, &cap, nb, sizeof(*b))) {
+			ret = -ENOMEM;
+			break;
+		}
+		b[nb++] = (struct born){ canons[i], p, l };
+	}
+	if (nb > 1)
+		qsort(b, nb, sizeof(*b), cmp_born);
+	for (size_t i = 0; !ret && i < nb; i++) {
+		uint32_t h, id;
+		char *canon;
+
+		if (i && !strcmp(b[i].canon, b[i - 1].canon))
+			continue; /* two pods of one new set */
+		h = pol_ident_number(&pi->o, b[i].canon);
+		for (id = h; incr_rid_find(&pi->r, id);)
+			id = XCNI_ID_MIN_LABELS + (id - XCNI_ID_MIN_LABELS + 1) % ID_SPAN;
+		if (!(canon = strdup(b[i].canon)))
+			ret = -ENOMEM;
+		else
+			ret = ident_add(pi, canon, b[i].pod, b[i].l, id);
+	}
+	free(b);
 	return ret;
 }
 
@@ -754,7 +900,8 @@ static int clashes_settle(struct pol_incr *pi)
 	return ret;
 }
 
-static int pod_link(struct pol_incr *pi, const struct k8s_pod *p)
+/* canon: p's canonical string (idents_born's, taken over) or NULL. */
+static int pod_link(struct pol_incr *pi, const struct k8s_pod *p, char *canon)
 {
 	struct ipod *ip = calloc(1, sizeof(*ip));
 	int ret = -ENOMEM;
@@ -764,26 +911,29 @@ static int pod_link(struct pol_incr *pi, const struct k8s_pod *p)
 		if (ip)
 			free(ip->key);
 		free(ip);
+		free(canon);
 		return -ENOMEM;
 	}
 	pi->pods_changed = true;
 	ip->pod = p;
 	ip->local = incr_local(pi, p);
 	if (pod_managed(p) && p->meta.ns) {
-		const struct nslabels *l = incr_nsl(pi, p->meta.ns);
-		char *canon = l ? canon_string(&p->meta.labels, &l->labels) : NULL;
+		const struct nslabels *l = canon ? NULL : incr_nsl(pi, p->meta.ns);
 		void *id;
 
-		if (!canon)
+		if (!canon && (!l || !(canon = canon_string(&p->meta.labels, &l->labels))))
 			return -ENOMEM;
+		/* Every new set was numbered first (idents_born). */
 		id = hmap_get(&pi->canon, hstr(canon), (uintptr_t)canon);
-		if (id) {
-			ip->id = (uint32_t)(uintptr_t)id;
-			incr_rid_find(&pi->r, ip->id)->npods++;
-			free(canon);
-		} else if ((ret = ident_new(pi, canon, p, l, &ip->id))) {
-			return ret;
+		free(canon);
+		if (!id) {
+			pi->d.why = "a pod's label set was not numbered";
+			return 1; /* idents_born numbers every one: not reached */
 		}
+		ip->id = (uint32_t)(uintptr_t)id;
+		incr_rid_find(&pi->r, ip->id)->npods++;
+	} else {
+		free(canon);
 	}
 	uint32_t a = pod_addr(p, ip->local);
 
@@ -823,7 +973,8 @@ static bool incr_contested(const struct pol_incr *pi, const char *ns, const char
 	return false;
 }
 
-static int pod_changed(struct pol_incr *pi, const struct cluster *c, const struct store_change *ch)
+static int pod_changed(struct pol_incr *pi, const struct cluster *c, const struct store_change *ch,
+		       char *canon)
 {
 	const struct k8s_object *o = view_find(c, K8S_POD, ch->ns, ch->name);
 	char *key;
@@ -832,17 +983,24 @@ static int pod_changed(struct pol_incr *pi, const struct cluster *c, const struc
 	/* Who owns a contested address, and whether it still is: the whole
 	 * compile decides, for every pod of it at once. */
 	if (incr_contested(pi, ch->ns, ch->name)) {
+		free(canon);
 		pi->d.why = "a pod of a contested address changed";
 		return 1;
 	}
 	key = incr_pod_key(ch->ns, ch->name);
-	if (!key)
+	if (!key) {
+		free(canon);
 		return -ENOMEM;
+	}
 	old = hmap_get(&pi->pods, hstr(key), (uintptr_t)key);
 	free(key);
 	if (old)
 		pod_unlink(pi, old);
-	return o ? pod_link(pi, &o->pod) : 0;
+	if (!o) {
+		free(canon);
+		return 0;
+	}
+	return pod_link(pi, &o->pod, canon);
 }
 
 static int node_changed(struct pol_incr *pi, const struct cluster *c, const char *name)
@@ -884,10 +1042,6 @@ static int idents_gc(struct pol_incr *pi)
 		if (id->npods) {
 			r->identities[u++] = *id;
 			continue;
-		}
-		if (pi->ncollided) {
-			pi->d.why = "a colliding identity is gone";
-			return 1; /* another's number may move back to its hash */
 		}
 		/* Born and gone in this update: never in the maps. */
 		for (size_t i = 0; i < pi->d.nid_put; i++) {
@@ -1049,6 +1203,7 @@ static int policies_resync(struct pol_incr *pi, const struct cluster *c)
 static int incr_apply(struct pol_incr *pi, const struct cluster *c, const struct store_change *ch,
 		      size_t nch)
 {
+	char **canons;
 	int ret = 0;
 
 	hmap_clear(&pi->touched);
@@ -1057,43 +1212,58 @@ static int incr_apply(struct pol_incr *pi, const struct cluster *c, const struct
 	for (size_t i = 0; i < pi->r.neps; i++)
 		pi->r.eps[i].changed = false;
 	pi->ids_changed = pi->pols_changed = pi->nodes_changed = pi->pods_changed = false;
-	/* A tiered or audited pod's entries depend on every pod's and node's
-	 * address (policy_cnp.c): followed whole, not piece by piece. The
-	 * contexts below never set up cnp_apply's state either, so without
-	 * this an audited NetworkPolicy's allows would be merged in as enforced
-	 * (test_polincr's audit runs check both paths agree). */
-	if (c->n[K8S_CLUSTERNETPOL] || cnp_any_audit(c)) {
-		pi->d.why = "ClusterNetworkPolicies or audit mode: compiled whole";
+	/* A tiered pod's entries depend on every pod's and node's address
+	 * (policy_cnp.c): with ClusterNetworkPolicies, followed whole. Audit
+	 * mode alone is not: only the local pods it is laid over are compiled
+	 * again on every change (ipod.audited, incr_eps_resync), so one audited
+	 * object does not make the whole cluster's changes whole compiles
+	 * (test_polincr test_audit_stays_incremental; the audit runs check
+	 * both paths agree). */
+	if (c->n[K8S_CLUSTERNETPOL]) {
+		pi->d.why = "ClusterNetworkPolicies: compiled whole";
 		return 1;
 	}
+	pi->audit_any = cnp_any_audit(c);
+	/* What it cannot follow, before anything is changed: the whole compile
+	 * then starts from the last result's identities as they are. */
 	for (size_t i = 0; !ret && i < nch; i++) {
 		if (ch[i].kind == K8S_CLUSTERNETPOL) {
 			pi->d.why = "a ClusterNetworkPolicy changed";
 			return 1;
 		}
-	}
-	for (size_t i = 0; !ret && i < nch; i++) {
-		switch (ch[i].kind) {
-		case K8S_NAMESPACE:
+		if (ch[i].kind == K8S_NAMESPACE) {
 			pi->d.why = "a Namespace changed";
 			return 1; /* its labels are in every identity of its pods */
+		}
+		if (ch[i].kind == K8S_NODE && pi->o.node_name &&
+		    !strcmp(ch[i].name, pi->o.node_name)) {
+			pi->d.why = "this node's Node changed";
+			return 1; /* this node: which pods are local */
+		}
+	}
+	canons = calloc(nch ? nch : 1, sizeof(*canons));
+	if (!canons)
+		return -ENOMEM;
+	ret = idents_born(pi, c, ch, nch, canons);
+	for (size_t i = 0; !ret && i < nch; i++) {
+		switch (ch[i].kind) {
 		case K8S_NODE:
-			if (pi->o.node_name && !strcmp(ch[i].name, pi->o.node_name)) {
-				pi->d.why = "this node's Node changed";
-				return 1; /* this node: which pods are local */
-			}
 			ret = node_changed(pi, c, ch[i].name);
 			break;
 		case K8S_NETWORKPOLICY:
 			pi->pols_changed = true;
 			break;
 		case K8S_POD:
-			ret = pod_changed(pi, c, &ch[i]);
+			ret = pod_changed(pi, c, &ch[i], canons[i]);
+			canons[i] = NULL;
 			break;
 		default:
 			break; /* Services, EndpointSlices: not policy's */
 		}
 	}
+	for (size_t i = 0; i < nch; i++)
+		free(canons[i]);
+	free(canons);
 	if (!ret)
 		ret = clashes_settle(pi);
 	if (!ret)
@@ -1157,7 +1327,8 @@ int pol_incr_update(struct pol_incr *pi, const struct cluster *c, const struct p
 		err->msg[0] = '\0';
 	dl->why = NULL;
 	if (cmp_str(o->node_name, pi->node_name) || o->node_ip != pi->o.node_ip ||
-	    o->gateway_ip != pi->o.gateway_ip || o->hash != pi->o.hash) {
+	    o->gateway_ip != pi->o.gateway_ip || o->hash != pi->o.hash ||
+	    memcmp(o->id_key, pi->o.id_key, sizeof(o->id_key))) {
 		char *nn = o->node_name ? strdup(o->node_name) : NULL;
 
 		if (o->node_name && !nn)
@@ -1166,6 +1337,8 @@ int pol_incr_update(struct pol_incr *pi, const struct cluster *c, const struct p
 		pi->node_name = nn;
 		pi->o = *o;
 		pi->o.node_name = nn;
+		pi->o.prev = NULL; /* its own (pol_incr_seed, prev_keep) */
+		pi->o.nprev = 0;
 		all = true;
 		if (pi->valid)
 			dl->why = "this node's options changed";
@@ -1180,6 +1353,12 @@ int pol_incr_update(struct pol_incr *pi, const struct cluster *c, const struct p
 	dl->neps_born = 0;
 	dl->v6_changed = false;
 	ret = pi->valid && !all ? incr_apply(pi, c, ch, nch) : 1;
+	/* Not a delta: what follows starts from the last result's allocation. */
+	if (ret && pi->valid) {
+		int e = prev_keep(pi);
+
+		ret = e ? e : ret;
+	}
 	if (ret == 1 && !dl->why)
 		dl->why = !pi->valid ? "first compile, or after a failure" :
 			  all	     ? "the store lost track of its changes: a new list, or the journal overflowed" :

@@ -162,6 +162,61 @@ out:
 	return ret;
 }
 
+/*
+ * The local pods audit mode is laid over (ipod.audited): their entries name
+ * every pod and node (cnp_apply), so any change of those, or of the
+ * policies, compiles them again. The others stay on the incremental path.
+ */
+static int eps_dirty_audited(struct pol_incr *pi)
+{
+	const struct pol_result *r = &pi->r;
+
+	if (!pi->audit_any || !(pi->pods_changed || pi->nodes_changed || pi->pols_changed ||
+				pi->ids_changed || pi->touched.n))
+		return 0;
+	for (size_t i = 0; i < r->neps; i++) {
+		const struct ipod *p = hmap_get(&pi->ipx, hu32(r->eps[i].ip), UKEY(r->eps[i].ip));
+
+		if (p && p->audited && incr_dirty_ep(pi, r->eps[i].ip))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/*
+ * Every pod and node of the view, in its order, for cnp_apply or egress named
+ * ports: the pods the index holds, as the whole compile's view (a contested
+ * address's other pods hold nothing: pol_resolve_contested left them out).
+ */
+static int ctx_all_pods(struct pol_incr *pi, const struct cluster *c, struct ctx *x)
+{
+	size_t n = c->n[K8S_POD];
+
+	x->pods = calloc(n ? n : 1, sizeof(*x->pods));
+	x->pod_id = calloc(n ? n : 1, sizeof(*x->pod_id));
+	x->nnodes = c->n[K8S_NODE];
+	x->nodes = calloc(x->nnodes ? x->nnodes : 1, sizeof(*x->nodes));
+	if (!x->pods || !x->pod_id || !x->nodes)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		const struct k8s_pod *p = &c->objs[K8S_POD][i]->pod;
+		char *key = incr_pod_key(p->meta.ns, p->meta.name);
+		const struct ipod *ip;
+
+		if (!key)
+			return -ENOMEM;
+		ip = hmap_get(&pi->pods, hstr(key), (uintptr_t)key);
+		free(key);
+		if (!ip)
+			continue;
+		x->pods[x->npods] = p;
+		x->pod_id[x->npods++] = ip->id;
+	}
+	for (size_t i = 0; i < x->nnodes; i++)
+		x->nodes[i] = &c->objs[K8S_NODE][i]->node;
+	return 0;
+}
+
 /* Compiles again the local pods that need it; the others keep their policy. */
 int incr_eps_resync(struct pol_incr *pi, const struct cluster *c)
 {
@@ -169,12 +224,16 @@ int incr_eps_resync(struct pol_incr *pi, const struct cluster *c)
 	/* Identities born or gone change local pods' policy by their own entries
 	 * only, unless everything is compiled again anyway. */
 	bool all = pi->pols_changed || (pi->named_egress && pi->pods_changed);
+	bool every_pod = pi->named_egress;
 	struct pol_result *r = &pi->r;
 	struct epbuild eb = { 0 };
 	struct pol_ep *v = NULL;
 	size_t n = 0;
 	int ret = -ENOMEM;
 
+	/* Before births and deaths: an audited pod's are its whole compile's. */
+	if (eps_dirty_audited(pi))
+		return -ENOMEM;
 	/* Which policies select a pod: moves with the policies (and their
 	 * indexes), and with the pod (it is dirty then). */
 	if (pi->pols_changed)
@@ -205,27 +264,28 @@ int incr_eps_resync(struct pol_incr *pi, const struct cluster *c)
 	x.nps = pi->nps;
 	x.np_id = pi->np_id;
 	x.nnps = pi->nnps;
-	if (pi->named_egress) {
-		/* Egress named ports resolve against every pod of an identity (and
-		 * ipBlock ones against every pod): the whole pod index, once. */
-		x.npods = c->n[K8S_POD];
-		x.pods = calloc(x.npods ? x.npods : 1, sizeof(*x.pods));
-		x.pod_id = calloc(x.npods ? x.npods : 1, sizeof(*x.pod_id));
-		if (!x.pods || !x.pod_id)
+	/* Audit mode's state (no ClusterNetworkPolicy here: they compile whole);
+	 * a pod it is laid over names every pod and node. */
+	if (pi->audit_any) {
+		if (cnp_ctx_init(&x, c))
 			goto out;
-		for (size_t i = 0; i < x.npods; i++) {
-			const struct k8s_pod *p = &c->objs[K8S_POD][i]->pod;
-			char *key = incr_pod_key(p->meta.ns, p->meta.name);
-			const struct ipod *ip = key ? hmap_get(&pi->pods, hstr(key), (uintptr_t)key) :
-						      NULL;
+		hmap_each(&pi->dirty, s)
+		{
+			uint32_t a = (uint32_t)s->k;
+			const struct ipod *p = hmap_get(&pi->ipx, hu32(a), UKEY(a));
 
-			free(key);
-			x.pods[i] = p;
-			x.pod_id[i] = ip ? ip->id : 0;
+			if (p && p->local && cnp_audited(&x, p->pod)) {
+				every_pod = true;
+				break;
+			}
 		}
-		if (build_id_pods(&x))
-			goto out;
 	}
+	/* Egress named ports resolve against every pod of an identity (and
+	 * ipBlock ones against every pod): the whole pod index, once. */
+	if (every_pod && ctx_all_pods(pi, c, &x))
+		goto out;
+	if (pi->named_egress && build_id_pods(&x))
+		goto out;
 	if (memo_init(&x))
 		goto out;
 	if (!pi->labix) {
@@ -251,6 +311,7 @@ int incr_eps_resync(struct pol_incr *pi, const struct cluster *c)
 		if (!p || !p->local)
 			continue;
 		ret = compile_ep(&x, p->pod, p->id, &eb, &v[n]);
+		((struct ipod *)p)->audited = pi->audit_any && cnp_audited(&x, p->pod);
 		if (!ret && p->contested)
 			pol_ep_contest(&v[n]);
 		v[n].changed = true;

@@ -37,6 +37,10 @@ struct ipod {
 	uint32_t ip; /* a managed pod's address, 0 if none */
 	uint32_t id; /* 0: none (hostNetwork) */
 	bool local;
+	/* A local pod whose entries cnp_apply lays audit mode over (cnp_audited):
+	 * they name every pod and node, so it is compiled again whenever a pod,
+	 * a node or a policy changes. Set when its entries are compiled. */
+	bool audited;
 	bool contested; /* owns an address another live pod claims (pol_contest) */
 	struct inode *node;
 	size_t nslot; /* index in node->pods */
@@ -73,11 +77,15 @@ struct pol_incr {
 	struct hmap nsl; /* namespace -> struct nslabels (owned) */
 	size_t nnodeaddr; /* gateway, this node, every Node: they win over pods */
 	struct nodeaddr *nodeaddr; /* sorted by ip */
-	size_t ncollided; /* identities not on their own hash */
+	/* The allocation a whole compile starts from when the last result is not
+	 * at hand (pol_incr_seed, or prev_keep before it fell back or failed). */
+	size_t nprev;
+	struct pol_idprev *prev;
 	size_t nnps;
 	const struct k8s_netpol **nps; /* sorted like the view */
 	uint32_t *np_id;
 	bool named_egress; /* some egress rule names a port: eps depend on every pod */
+	bool audit_any; /* a Namespace or NetworkPolicy in audit mode (cnp_any_audit) */
 	/* The label index of r->identities (labix_build), kept while they stay:
 	 * built again for each local pod's compile it was most of that compile
 	 * at 100k pods (500-700 identities). */

@@ -135,6 +135,12 @@ int cnp_memo_get(const struct ctx *x, const struct k8s_pod *pod, struct pol_ep *
 int cnp_memo_put(const struct ctx *x, const struct k8s_pod *pod, const struct pol_ep *ep);
 /* Does a Namespace or NetworkPolicy of c ask for audit mode? */
 bool cnp_any_audit(const struct cluster *c);
+/*
+ * Does cnp_apply lay audit mode over pod's entries without any
+ * ClusterNetworkPolicy (a NetworkPolicy isolating it is audited, by its own
+ * annotation or its Namespace's)? Such entries name every pod and node.
+ */
+bool cnp_audited(const struct ctx *x, const struct k8s_pod *pod);
 
 int build_id_pods(struct ctx *x);
 int build_ipcache(struct ctx *x, struct k8s_error *err);

@@ -166,7 +166,7 @@ static int kvset_load(int fd, size_t ksz, size_t vsz, struct kvset *s)
 	return 0;
 }
 
-enum { KV_UPSERT = 1, KV_DELETE = 2, KV_BOTH = 3, KV_DELFIRST = 4 };
+enum { KV_UPSERT = 1, KV_DELETE = 2, KV_BOTH = 3, KV_DELFIRST = 4, KV_BORN = 8 };
 
 /* names_fit's qsort context (qsort has none). */
 static const void *names_recs;
@@ -651,6 +651,39 @@ static int mirrors_load(struct polsync *ps)
 	return 0;
 }
 
+static int cmp_idprev(const void *a, const void *b)
+{
+	return strcmp(((const struct pol_idprev *)a)->labels,
+		      ((const struct pol_idprev *)b)->labels);
+}
+
+int polsync_identities(const struct polsync *ps, struct pol_idprev **out, size_t *n)
+{
+	const struct kvset *s = &ps->identity;
+	struct pol_idprev *v = calloc(s->n + 1, sizeof(*v));
+	size_t m = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < s->n; i++) {
+		const unsigned char *rec = KV_REC(s, i);
+		const char *l = (const char *)rec + s->ksz;
+		__u32 id;
+
+		memcpy(&id, rec, sizeof(id));
+		if (!l[0] || memchr(l, '\0', s->vsz) == NULL)
+			continue; /* not a string: not ours to keep */
+		v[m++] = (struct pol_idprev){ l, id };
+	}
+	if (m)
+		qsort(v, m, sizeof(*v), cmp_idprev);
+	*out = v;
+	*n = m;
+	return 0;
+}
+
 bool polsync_needs_full(const struct polsync *ps)
 {
 	return ps->need_full;
@@ -973,7 +1006,6 @@ static int ep_state_set(struct ep_state *e, const struct pol_ep *w, __u8 ver)
 	return 0;
 }
 
-/* One delta's writes (KV_UPSERT: puts of every kind; KV_DELETE: the ipcache's deletes). */
 /*
  * A name written as a delta: a map of names that is full (E2BIG) or cannot
  * take one more entry now (ENOMEM: not preallocated) refuses nothing; the
@@ -1055,13 +1087,16 @@ static int ipc_moves_finish(struct polsync *ps, const struct ipc_moves *mv, size
 }
 
 /*
- * A whole diff's ipcache before the flips: want (r's, n records) as written
- * now, sorted, with the addresses that change owner closed (their final
- * values in mv) and those that go closed by a write here. *out: a copy the
+ * A whole diff's ipcache before the flips: want (n records, those written
+ * before the flips) as written now, sorted, with the addresses that change
+ * owner closed (their final values in mv); those in neither want nor late
+ * (nlate, sorted: written after the flips) as they are, which go, and those
+ * in late for another identity, closed by a write here. *out: a copy the
  * caller frees.
  */
 static int ipc_whole_close(struct polsync *ps, const struct pol_ipcache *want, size_t n,
-			   struct pol_ipcache **out, struct ipc_moves *mv, size_t *changed)
+			   struct pol_ipcache *late, size_t nlate, struct pol_ipcache **out,
+			   struct ipc_moves *mv, size_t *changed)
 {
 	const struct kvset *cur = &ps->ipcache;
 	struct pol_ipcache *w = n ? malloc(n * sizeof(*w)) : NULL;
@@ -1074,6 +1109,8 @@ static int ipc_whole_close(struct polsync *ps, const struct pol_ipcache *want, s
 	if (n)
 		memcpy(w, want, n * sizeof(*w));
 	kv_cmp_len = (int)ksz;
+	if (nlate > 1)
+		qsort(late, nlate, sizeof(*late), kv_cmp);
 	for (size_t x = 1; x < n; x++) {
 		if (memcmp(&w[x - 1].key, &w[x].key, ksz) > 0) {
 			qsort(w, n, sizeof(*w), kv_cmp);
@@ -1093,20 +1130,42 @@ static int ipc_whole_close(struct polsync *ps, const struct pol_ipcache *want, s
 			w[i].val = cv;
 			w[i].val.identity = XCNI_ID_UNMANAGED; /* unchanged if it was */
 		}
-		if (cmp > 0 && ipc_pod_id(cv.identity) &&
-		    (err = ipc_close(ps, (const void *)c, &cv, changed)))
-			return err;
+		if (cmp > 0 && ipc_pod_id(cv.identity)) {
+			const struct pol_ipcache *l =
+				nlate ? bsearch(c, late, nlate, sizeof(*late), kv_cmp) : NULL;
+
+			if ((!l || l->val.identity != cv.identity) &&
+			    (err = ipc_close(ps, (const void *)c, &cv, changed)))
+				return err;
+		}
 		i += cmp <= 0;
 		j += cmp >= 0;
 	}
 	return 0;
 }
 
+/*
+ * One delta's writes. KV_UPSERT: puts of every kind, but the ipcache's naming
+ * an identity born in this generation; KV_BORN: those, after the flips (a new
+ * owner is named only once the policy about it is in place); KV_DELETE: the
+ * ipcache's deletes.
+ */
 static int delta_write(struct polsync *ps, const struct pol_delta *d, int phase, size_t *changed,
 		       size_t *missing, struct ipc_moves *mv)
 {
 	int err;
 
+	if (phase == KV_BORN) {
+		for (size_t i = 0; i < d->nipc_put; i++) {
+			if (!id_in(d->ipc_put[i].val.identity, d->id_put, d->nid_put, NULL, 0))
+				continue;
+			if ((err = map_put(ps->fd_ipcache, &d->ipc_put[i].key, &d->ipc_put[i].val,
+					   "apply-ipcache")))
+				return err;
+			(*changed)++;
+		}
+		return 0;
+	}
 	if (phase == KV_DELETE) {
 		for (size_t i = 0; i < d->nipc_del; i++) {
 			if ((err = map_del(ps->fd_ipcache, &d->ipc_del[i], "apply-ipcache-del")) &&
@@ -1118,15 +1177,16 @@ static int delta_write(struct polsync *ps, const struct pol_delta *d, int phase,
 	}
 	for (size_t i = 0; i < d->nipc_put; i++) {
 		struct xcni_ipcache_val cur;
-
+		bool born = id_in(d->ipc_put[i].val.identity, d->id_put, d->nid_put, NULL, 0);
 		/* The entry holding the address now (the longest prefix): an owner's? */
-		if (!bpf_map_lookup_elem(ps->fd_ipcache, &d->ipc_put[i].key, &cur) &&
-		    ipc_pod_id(cur.identity) && cur.identity != d->ipc_put[i].val.identity) {
-			if ((err = ipc_move_add(mv, &d->ipc_put[i])) ||
-			    (err = ipc_close(ps, &d->ipc_put[i].key, &cur, changed)))
-				return err;
-			continue;
-		}
+		bool moved = !bpf_map_lookup_elem(ps->fd_ipcache, &d->ipc_put[i].key, &cur) &&
+			     ipc_pod_id(cur.identity) && cur.identity != d->ipc_put[i].val.identity;
+
+		if (moved && ((!born && (err = ipc_move_add(mv, &d->ipc_put[i]))) ||
+			      (err = ipc_close(ps, &d->ipc_put[i].key, &cur, changed))))
+			return err;
+		if (moved || born)
+			continue; /* after the flips: ipc_moves_finish, KV_BORN */
 		if ((err = map_put(ps->fd_ipcache, &d->ipc_put[i].key, &d->ipc_put[i].val,
 				   "apply-ipcache")))
 			return err;
@@ -1142,8 +1202,7 @@ static int delta_write(struct polsync *ps, const struct pol_delta *d, int phase,
 	for (size_t i = 0; i < d->nid_put; i++) {
 		struct xcni_idlabels l;
 
-		snprintf(l.labels, sizeof(l.labels), "%s", d->id_put[i].canon);
-		memset(l.labels + strlen(l.labels), 0, sizeof(l.labels) - strlen(l.labels));
+		pol_ident_label(d->id_put[i].canon, l.labels);
 		if ((err = name_put(ps, ps->fd_identity, &d->id_put[i].id, &l, changed, missing)))
 			return err;
 	}
@@ -1173,6 +1232,87 @@ static int delta_write(struct polsync *ps, const struct pol_delta *d, int phase,
 		(*changed)++;
 	}
 	return 0;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	__u32 x = *(const __u32 *)a, y = *(const __u32 *)b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * A whole apply's ipcache in the order a number's meaning allows (DESIGN.md:
+ * "A number keeps its meaning"). An identity the maps do not hold, or hold
+ * for another label set, is born: the entries naming it (*late) go in after
+ * the flips, once every pod's policy about it is in place; the rest (*early)
+ * before. Where the maps give a number to another label set, the addresses
+ * they give it are taken out first (gone-after: the old owner is forgotten
+ * before any policy about the number changes). The compiler never renumbers
+ * so within a generation (quarantine); this covers what it cannot see: maps
+ * left by a failed apply or another agent's allocation.
+ */
+static int ipc_order(struct polsync *ps, const struct pol_result *r, struct pol_ipcache **early,
+		     size_t *nearly, struct pol_ipcache **late, size_t *nlate, size_t *changed)
+{
+	const size_t rec = ps->identity.ksz + ps->identity.vsz;
+	const size_t irec = ps->ipcache.ksz + ps->ipcache.vsz;
+	__u32 *born = calloc(r->nidentities + 1, sizeof(*born));
+	__u32 *renamed = calloc(r->nidentities + 1, sizeof(*renamed));
+	char lab[sizeof(struct xcni_idlabels)];
+	size_t nb = 0, nr = 0, w = 0;
+	int err = -ENOMEM;
+
+	*early = calloc(r->nipcache + 1, sizeof(**early));
+	*late = calloc(r->nipcache + 1, sizeof(**late));
+	*nearly = *nlate = 0;
+	if (!born || !renamed || !*early || !*late)
+		goto out;
+	kv_cmp_len = (int)ps->identity.ksz;
+	for (size_t k = 0; k < r->nidentities; k++) {
+		__u32 id = r->identities[k].id;
+		const unsigned char *m = ps->identity.n ?
+			bsearch(&id, ps->identity.d, ps->identity.n, rec, kv_cmp) : NULL;
+
+		pol_ident_label(r->identities[k].canon, lab);
+		if (m && !memcmp(m + ps->identity.ksz, lab, sizeof(lab)))
+			continue;
+		born[nb++] = id;
+		if (m)
+			renamed[nr++] = id;
+	}
+	qsort(born, nb, sizeof(*born), cmp_u32);
+	qsort(renamed, nr, sizeof(*renamed), cmp_u32);
+	for (size_t j = 0; j < ps->ipcache.n; j++) {
+		unsigned char *c = KV_REC(&ps->ipcache, j);
+		struct xcni_ipcache_val v;
+
+		memcpy(&v, c + ps->ipcache.ksz, sizeof(v));
+		if (nr && bsearch(&v.identity, renamed, nr, sizeof(*renamed), cmp_u32)) {
+			if ((err = map_del(ps->fd_ipcache, c, "apply-ipcache-del")) &&
+			    err != -ENOENT)
+				goto out;
+			(*changed)++;
+			continue;
+		}
+		if (w != j)
+			memmove(KV_REC(&ps->ipcache, w), c, irec);
+		w++;
+	}
+	ps->ipcache.n = w;
+	for (size_t i = 0; i < r->nipcache; i++) {
+		bool b = nb && bsearch(&r->ipcache[i].val.identity, born, nb, sizeof(*born), cmp_u32);
+
+		if (b)
+			(*late)[(*nlate)++] = r->ipcache[i];
+		else
+			(*early)[(*nearly)++] = r->ipcache[i];
+	}
+	err = 0;
+out:
+	free(born);
+	free(renamed);
+	return err;
 }
 
 /*
@@ -1386,8 +1526,8 @@ static int apply(struct polsync *ps, const struct pol_result *r, const struct po
 	struct idl *idl = NULL;
 	struct ep_state *neps = NULL;
 	struct ipc_moves mv = { 0 };
-	struct pol_ipcache *ipc_now = NULL;
-	size_t nneps = 0;
+	struct pol_ipcache *ipc_early = NULL, *ipc_late = NULL, *ipc_now = NULL;
+	size_t nneps = 0, nipc_early = 0, nipc_late = 0;
 	int err = 0;
 
 	memset(st, 0, sizeof(*st));
@@ -1465,11 +1605,14 @@ static int apply(struct polsync *ps, const struct pol_result *r, const struct po
 	for (size_t i = 0; i < nidl; i++) {
 		idl[i].id = r->identities[i].id;
 		idl[i].ns = r->identities[i].ns;
-		snprintf(idl[i].l.labels, sizeof(idl[i].l.labels), "%s", r->identities[i].canon);
+		pol_ident_label(r->identities[i].canon, idl[i].l.labels);
 	}
-	if ((err = ipc_whole_close(ps, r->ipcache, r->nipcache, &ipc_now, &mv,
-				   &st->other_changed)) ||
-	    (err = kvset_sync(ps->fd_ipcache, &ps->ipcache, ipc_now, r->nipcache,
+	/* Before the identities' names: it compares with what the maps call them. */
+	if ((err = ipc_order(ps, r, &ipc_early, &nipc_early, &ipc_late, &nipc_late,
+			     &st->other_changed)) ||
+	    (err = ipc_whole_close(ps, ipc_early, nipc_early, ipc_late, nipc_late, &ipc_now,
+				   &mv, &st->other_changed)) ||
+	    (err = kvset_sync(ps->fd_ipcache, &ps->ipcache, ipc_now, nipc_early,
 			      sizeof(*ipc_now), offsetof(struct pol_ipcache, val), KV_UPSERT,
 			      "apply-ipcache", &st->other_changed)))
 		goto out;
@@ -1608,10 +1751,17 @@ names_done:
 	neps = NULL;
 	if (ps->neps)
 		qsort(ps->eps, ps->neps, sizeof(*ps->eps), ep_cmp);
-	/* The addresses that changed owner get their new one; stale ipcache
-	 * entries (pods gone) go, once nothing refers to them. */
-	if ((err = ipc_moves_finish(ps, &mv, &st->other_changed)))
+	/* The addresses that changed owner get their new identity, those of
+	 * identities born theirs: their policy is in place now. */
+	if ((err = ipc_moves_finish(ps, &mv, &st->other_changed)) ||
+	    (err = delta ? delta_write(ps, d, KV_BORN, &st->other_changed, &st->names_missing,
+				       &mv) :
+			   kvset_sync(ps->fd_ipcache, &ps->ipcache, ipc_late, nipc_late,
+				      sizeof(*ipc_late), offsetof(struct pol_ipcache, val),
+				      KV_UPSERT, "apply-ipcache", &st->other_changed)))
 		goto out;
+	xcni_killpoint("apply-born"); /* born identities named, stale addresses not gone */
+	/* Stale ipcache entries (pods gone) once nothing refers to them. */
 	if (delta)
 		err = delta_write(ps, d, KV_DELETE, &st->other_changed, &st->names_missing, &mv);
 	else
@@ -1637,6 +1787,8 @@ out:
 	ps->names_short = false;
 	free(idl);
 	free(ipc_now);
+	free(ipc_early);
+	free(ipc_late);
 	free(mv.v);
 	return err;
 }

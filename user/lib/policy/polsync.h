@@ -65,6 +65,12 @@ int polsync_apply(struct polsync *ps, const struct pol_result *r, const struct p
  * polsync_needs_full says so, and the next apply must be whole.
  */
 bool polsync_needs_full(const struct polsync *ps);
+/*
+ * The identities the maps held when the writer opened them (a restarted
+ * agent's allocation, for pol_incr_seed): *out malloc'd, sorted by labels,
+ * pointing into the writer (valid until its first apply). 0 or -ENOMEM.
+ */
+int polsync_identities(const struct polsync *ps, struct pol_idprev **out, size_t *n);
 int polsync_cleanup(struct polsync *ps, struct polsync_stats *st);
 
 /*

@@ -3,6 +3,7 @@
 #include <bpf/libbpf.h>
 #include <errno.h>
 #include <linux/pkt_sched.h>
+#include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,10 @@
 #ifndef BPF_TCX_INGRESS
 #define BPF_TCX_INGRESS 46
 #define BPF_TCX_EGRESS 47
+#endif
+/* The UAPI of Linux < 6.6 lacks it; the kernel's value (include/uapi/linux/bpf.h). */
+#ifndef BPF_F_BEFORE
+#define BPF_F_BEFORE (1U << 3)
 #endif
 
 int xcni_attach_parse(const char *s, enum xcni_attach *out)
@@ -125,9 +130,12 @@ int xcni_tc_attach(const struct xcni_tc_point *p, int prog_fd, enum xcni_attach 
 	if ((err = path_of(path, sizeof(path), p, "", p->link)))
 		return err;
 	if (mode != XCNI_ATTACH_TC) {
+		/* First on the hook (no relative program: before all of them);
+		 * a link that exists is updated in place and keeps its place. */
 		err = tcx_failpoint() ? -EOPNOTSUPP :
 					xcni_link_pinned(path, prog_fd, p->ifindex,
-							 p->egress ? BPF_TCX_EGRESS : BPF_TCX_INGRESS, 0);
+							 p->egress ? BPF_TCX_EGRESS : BPF_TCX_INGRESS,
+							 BPF_F_BEFORE);
 		if (!err) {
 			/* An earlier agent's tc filter (older path, or forced) goes now. */
 			tc_filter_del(p);
@@ -203,4 +211,161 @@ int xcni_tc_detach(const struct xcni_tc_point *p)
 		}
 	}
 	return n;
+}
+
+/* "TCX program NAME (id N)" for the program the kernel knows as id. */
+static void tcx_who(__u32 id, __u32 link_id, char *who, size_t len)
+{
+	struct bpf_prog_info info = {};
+	__u32 ilen = sizeof(info);
+	int fd = bpf_prog_get_fd_by_id(id);
+
+	if (fd >= 0 && !bpf_prog_get_info_by_fd(fd, &info, &ilen))
+		snprintf(who, len, "TCX program %s (id %u%s)", info.name[0] ? info.name : "?", id,
+			 link_id ? "" : ", no link");
+	else
+		snprintf(who, len, "TCX program id %u", id);
+	if (fd >= 0)
+		close(fd);
+}
+
+/* The id of the TCX link xcni pinned for p, if it is attached at p; else 0. */
+static __u32 our_link_id(const struct xcni_tc_point *p)
+{
+	struct bpf_link_info info = {};
+	__u32 len = sizeof(info);
+	char path[512];
+	__u32 id = 0;
+	int fd;
+
+	if (path_of(path, sizeof(path), p, "", p->link) || (fd = bpf_obj_get(path)) < 0)
+		return 0;
+	if (!bpf_link_get_info_by_fd(fd, &info, &len) && info.type == BPF_LINK_TYPE_TCX &&
+	    (int)info.tcx.ifindex == p->ifindex &&
+	    info.tcx.attach_type == (__u32)(p->egress ? BPF_TCX_EGRESS : BPF_TCX_INGRESS))
+		id = info.id;
+	close(fd);
+	return id;
+}
+
+int xcni_tc_first(const struct xcni_tc_point *p, char *who, size_t len)
+{
+	__u32 progs[8] = {}, links[8] = {}, ours = our_link_id(p);
+	LIBBPF_OPTS(bpf_prog_query_opts, q, .prog_ids = progs, .link_ids = links,
+		    .count = sizeof(progs) / sizeof(progs[0]));
+	struct nl_tc_filter f;
+	struct nl nl;
+	int err;
+
+	who[0] = '\0';
+	err = bpf_prog_query_opts(p->ifindex, p->egress ? BPF_TCX_EGRESS : BPF_TCX_INGRESS, &q) ?
+		      -errno :
+		      0;
+	/* ENOSPC: more than fit, the first ones given all the same. */
+	if (err == -ENOSPC)
+		err = 0;
+	else if (err && xcni_tcx_unsupported(err))
+		err = 0, q.count = 0; /* no TCX in this kernel: nothing runs there */
+	if (err)
+		return err;
+	if (ours) {
+		if (!q.count)
+			return -ENOENT;
+		if (links[0] == ours)
+			return 1;
+		tcx_who(progs[0], links[0], who, len);
+		return 0;
+	}
+	/*
+	 * Our tc filter, if any: every TCX program of the hook runs before the
+	 * clsact filters (the kernel's tcx_run, then tc_run), then the filter
+	 * with the lowest priority.
+	 */
+	if ((err = nl_open(&nl)))
+		return err;
+	err = nl_tc_filter_first(&nl, p->ifindex,
+				 TC_H_MAKE(TC_H_CLSACT, p->egress ? TC_H_MIN_EGRESS : TC_H_MIN_INGRESS),
+				 &f);
+	nl_close(&nl);
+	if (err < 0)
+		return err == -EINVAL ? -ENOENT : err; /* no clsact there */
+	{
+		DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = p->ifindex,
+				    .attach_point = p->egress ? BPF_TC_EGRESS : BPF_TC_INGRESS);
+		DECLARE_LIBBPF_OPTS(bpf_tc_opts, o, .handle = XCNI_TC_HANDLE,
+				    .priority = XCNI_TC_PRIO);
+		libbpf_print_fn_t print = libbpf_set_print(NULL);
+		int qerr = bpf_tc_query(&hook, &o);
+
+		libbpf_set_print(print);
+		if (qerr)
+			return -ENOENT; /* neither kind of ours here */
+	}
+	if (q.count) {
+		tcx_who(progs[0], links[0], who, len);
+		return 0;
+	}
+	if (!err)
+		return -ENOENT; /* gone between the two looks */
+	if (f.handle == XCNI_TC_HANDLE && f.prio == XCNI_TC_PRIO && !strcmp(f.kind, "bpf"))
+		return 1;
+	if (f.name[0])
+		snprintf(who, len, "tc %s filter %s (prio %u handle %#x, program id %u)", f.kind,
+			 f.name, f.prio, f.handle, f.prog_id);
+	else
+		snprintf(who, len, "tc %s filter (prio %u handle %#x)", f.kind, f.prio, f.handle);
+	return 0;
+}
+
+static void hook_one(const char *pin_dir, const char *dev, int ifindex, bool egress,
+		     const char *prog, const char *link, xcni_hook_fn fn, void *arg)
+{
+	const struct xcni_tc_point p = { .prog = prog, .dev = dev, .ifindex = ifindex,
+					 .egress = egress, .pin_dir = pin_dir, .link = link };
+	struct xcni_hook h = { .ifindex = ifindex, .egress = egress, .prog = prog };
+
+	h.first = xcni_tc_first(&p, h.who, sizeof(h.who));
+	if (h.first == -ENOENT || h.first == -ENODEV)
+		return; /* nothing of ours there (yet, or any more) */
+	snprintf(h.dev, sizeof(h.dev), "%s", dev);
+	fn(&h, arg);
+}
+
+int xcni_hooks_walk(const char *pin_dir, int underlay_ifindex, xcni_hook_fn fn, void *arg)
+{
+	__u32 key, next, *prev = NULL;
+	char path[512], dev[IF_NAMESIZE];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/xcni_ifindex", pin_dir);
+	fd = bpf_obj_get(path);
+	if (fd < 0 && errno != ENOENT)
+		return -errno;
+	while (fd >= 0 && bpf_map_get_next_key(fd, prev, &next) == 0) {
+		char ifname[IF_NAMESIZE], in[IF_NAMESIZE + 8], out[IF_NAMESIZE + 8];
+
+		key = next;
+		prev = &key;
+		/* As xcnid's takeover: ifindexes are per netns, the plugin's names say whose. */
+		if (!if_indextoname(key, ifname) || strncmp(ifname, "xc", 2) || strlen(ifname) != 14)
+			continue;
+		snprintf(in, sizeof(in), "%s-in", ifname);
+		snprintf(out, sizeof(out), "%s-out", ifname);
+		hook_one(pin_dir, ifname, (int)key, false, "from_pod", in, fn, arg);
+		hook_one(pin_dir, ifname, (int)key, true, "to_pod", out, fn, arg);
+	}
+	if (fd >= 0)
+		close(fd);
+	if (underlay_ifindex > 0 && if_indextoname((unsigned int)underlay_ifindex, dev)) {
+		unsigned int ovl = if_nametoindex(XCNI_OVERLAY_DEV);
+
+		hook_one(pin_dir, dev, underlay_ifindex, false, "from_overlay",
+			 XCNI_LINK_UNDERLAY_IN, fn, arg);
+		hook_one(pin_dir, dev, underlay_ifindex, true, "to_underlay",
+			 XCNI_LINK_UNDERLAY_OUT, fn, arg);
+		if (ovl)
+			hook_one(pin_dir, XCNI_OVERLAY_DEV, (int)ovl, true, "to_overlay",
+				 XCNI_LINK_OVERLAY_OUT, fn, arg);
+	}
+	return 0;
 }

@@ -53,6 +53,34 @@ int xcni_tc_attach(const struct xcni_tc_point *p, int prog_fd, enum xcni_attach 
  */
 int xcni_tc_detach(const struct xcni_tc_point *p);
 
+/*
+ * Whether xcni's program runs first at p: 1 it does; 0 something else runs
+ * before it, described in who ("TCX program NAME (id N)", "tc KIND filter ...");
+ * -ENOENT nothing of xcni's is attached there (either kind); or -errno
+ * (-ENODEV: the device went). Under TCX the first program of the hook must be
+ * the one of xcni's pinned link; under tc, no TCX program at all (they all
+ * run before clsact's filters) and xcni's filter first of chain 0.
+ */
+int xcni_tc_first(const struct xcni_tc_point *p, char *who, size_t len);
+
+/* One tc hook of xcni's on this node, and what runs first there. */
+struct xcni_hook {
+	char dev[16]; /* IF_NAMESIZE */
+	int ifindex;
+	bool egress;
+	const char *prog; /* xcni's program there: from_pod, to_pod, from_overlay, ... */
+	int first; /* xcni_tc_first's answer: 1, 0 (who says what), or -errno */
+	char who[160];
+};
+typedef void (*xcni_hook_fn)(const struct xcni_hook *h, void *arg);
+/*
+ * fn for every hook where xcni has a program attached (-ENOENT answers are
+ * skipped): the pods' host veths (found through xcni_ifindex under pin_dir,
+ * named as the plugin names them), then, with an underlay (its ifindex; 0:
+ * none), the underlay's ingress and egress and xcni0's egress. 0 or -errno.
+ */
+int xcni_hooks_walk(const char *pin_dir, int underlay_ifindex, xcni_hook_fn fn, void *arg);
+
 /* 1 if err is how a kernel without TCX (< 6.6) answers BPF_TCX_* link creation. */
 int xcni_tcx_unsupported(int err);
 

@@ -3,6 +3,8 @@
 #include <libmnl/libmnl.h>
 #include <linux/if_link.h>
 #include <linux/neighbour.h>
+#include <linux/pkt_cls.h>
+#include <linux/pkt_sched.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <linux/veth.h>
@@ -865,6 +867,82 @@ int nl_tc_filter_count(struct nl *nl, int ifindex, uint32_t parent)
 	tcm->tcm_parent = parent;
 	err = nl_talk(nl, nlh, tc_count_cb, &n);
 	return err ? err : n;
+}
+
+struct tc_first {
+	struct nl_tc_filter *f;
+	int found;
+};
+
+static void tc_bpf_opts(const struct nlattr *opts, struct nl_tc_filter *f)
+{
+	const struct nlattr *a;
+
+	mnl_attr_for_each_nested(a, opts) {
+		if (mnl_attr_get_type(a) == TCA_BPF_NAME && mnl_attr_get_payload_len(a) > 0) {
+			char *id;
+
+			snprintf(f->name, sizeof(f->name), "%.*s",
+				 (int)mnl_attr_get_payload_len(a), (const char *)mnl_attr_get_payload(a));
+			/* libbpf names it "NAME:[ID]": the id is said apart. */
+			if ((id = strstr(f->name, ":[")))
+				*id = '\0';
+		} else if (mnl_attr_get_type(a) == TCA_BPF_ID && mnl_attr_get_payload_len(a) == 4)
+			f->prog_id = mnl_attr_get_u32(a);
+	}
+}
+
+static int tc_first_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct tc_first *t = ((struct nl_cbarg *)data)->user;
+	const struct tcmsg *tcm = mnl_nlmsg_get_payload(nlh);
+	const struct nlattr *a, *opts = NULL;
+	struct nl_tc_filter f = {};
+
+	if (t->found || nlh->nlmsg_type != RTM_NEWTFILTER || too_short(nlh, sizeof(*tcm)))
+		return MNL_CB_OK;
+	/* Each priority's classifier comes first as a header without a handle. */
+	if (!tcm->tcm_handle)
+		return MNL_CB_OK;
+	mnl_attr_for_each(a, nlh, sizeof(*tcm)) {
+		switch (mnl_attr_get_type(a)) {
+		case TCA_CHAIN:
+			if (mnl_attr_get_payload_len(a) == 4 && mnl_attr_get_u32(a) != 0)
+				return MNL_CB_OK; /* runs only when a filter jumps there */
+			break;
+		case TCA_KIND:
+			snprintf(f.kind, sizeof(f.kind), "%s", mnl_attr_get_str(a));
+			break;
+		case TCA_OPTIONS:
+			opts = a;
+			break;
+		}
+	}
+	if (opts && !strcmp(f.kind, "bpf"))
+		tc_bpf_opts(opts, &f);
+	f.prio = TC_H_MAJ(tcm->tcm_info) >> 16;
+	f.handle = tcm->tcm_handle;
+	*t->f = f;
+	t->found = 1;
+	return MNL_CB_OK;
+}
+
+int nl_tc_filter_first(struct nl *nl, int ifindex, uint32_t parent, struct nl_tc_filter *out)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct tc_first t = { .f = out };
+	struct nlmsghdr *nlh;
+	struct tcmsg *tcm;
+	int err;
+
+	memset(buf, 0, sizeof(buf));
+	nlh = nl_req(buf, RTM_GETTFILTER, NLM_F_DUMP, sizeof(*tcm));
+	tcm = mnl_nlmsg_get_payload(nlh);
+	tcm->tcm_family = AF_UNSPEC;
+	tcm->tcm_ifindex = ifindex;
+	tcm->tcm_parent = parent;
+	err = nl_talk(nl, nlh, tc_first_cb, &t);
+	return err ? err : t.found;
 }
 
 int nl_neigh6_add(struct nl *nl, int ifindex, const struct in6_addr *ip, const uint8_t mac[6])

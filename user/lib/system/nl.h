@@ -117,6 +117,23 @@ int nl_neigh6_has(struct nl *nl, int ifindex, const struct in6_addr *ip, const u
  */
 int nl_tc_filter_count(struct nl *nl, int ifindex, uint32_t parent);
 
+/* One tc filter as a dump shows it. */
+struct nl_tc_filter {
+	uint32_t prio; /* the lower runs first */
+	uint32_t handle;
+	char kind[16]; /* "bpf", "u32", "flower", ... */
+	char name[64]; /* a bpf filter's program name (TCA_BPF_NAME), else "" */
+	uint32_t prog_id; /* a bpf filter's program id, else 0 */
+};
+
+/*
+ * The filter that runs first on parent (chain 0: the others run only when a
+ * filter jumps there): the kernel dumps a hook's filters in the order it runs
+ * them (by priority, then each classifier's own list). 1 with *out filled, 0
+ * when there is none, or -errno.
+ */
+int nl_tc_filter_first(struct nl *nl, int ifindex, uint32_t parent, struct nl_tc_filter *out);
+
 /* Enters the network namespace behind fd (setns). */
 int nl_netns_enter(int fd);
 

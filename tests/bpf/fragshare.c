@@ -1,0 +1,271 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Fragments per endpoint (issue 41 item 7): one sender flooding first
+ * fragments, from a pod or toward one, fills its own share of the fragment
+ * maps and no other. Each case, both families, on the paths that track
+ * fragments for a pod:
+ *
+ *   from_pod      A floods A->C        B's datagram B->C      (shares: A, B)
+ *   to_pod        the host floods ->A  the host's ->B         (shares: A, B)
+ *   from_overlay  R on n2 floods R->A  R's datagram R->B      (shares: A, B)
+ *   to_overlay    the host floods ->R  A's datagram A->R       (shares: the node, A)
+ *                                      (from_pod of the overlay)
+ *
+ * The victim's first fragment passes; the flood (3 x XCNI_MAX_FRAG first
+ * fragments, more than the one LRU of before held) follows; the victim's last
+ * fragment must still find its datagram. The flooder had XCNI_FRAG_PER_EP
+ * places: that many passed, the rest were refused as drop-frag-share, and its
+ * own datagrams that passed were not evicted by its excess either. A last
+ * fragment that passed frees its place; a place is free again after
+ * XCNI_FRAG_LIFE_NS.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <time.h>
+#include <linux/pkt_cls.h>
+
+#include "harness.h"
+
+#define A6 "fd00:99::a"
+#define B6 "fd00:99::b"
+#define C6 "fd00:99::c"
+#define R6 "fd00:98::5" /* encap.c's pod of n2 (v6ovl_setup) */
+#define HOST6 "fd00:77:5::1"
+#define SELF6 "fc00:77::1" /* encap.c's: this node (v6ovl_setup) */
+#define FLOOD (3 * XCNI_MAX_FRAG)
+
+struct share_case {
+	const char *name;
+	int prog, fdev, vdev; /* the program, the flooder's and the victim's devices */
+	const char *fsrc, *fdst, *vsrc, *vdst;
+	int ret, reason; /* what a packet let through meets */
+	bool v6;
+	/* the victim's program and fate when not the flooder's (vret 0: the same) */
+	int vprog, vret, vreason;
+};
+
+static const struct share_case cases[] = {
+	{ "from_pod IPv4", FROM_POD, DEV_A, DEV_B, IP_A, IP_C, IP_B, IP_C, TC_ACT_REDIRECT,
+	  XCNI_FWD_LOCAL, false, 0, 0, 0 },
+	{ "from_pod IPv6", FROM_POD, DEV_A, DEV_B, A6, C6, B6, C6, TC_ACT_REDIRECT,
+	  XCNI_FWD_LOCAL, true, 0, 0, 0 },
+	{ "to_pod IPv4", TO_POD, DEV_A, DEV_B, IP_GW, IP_A, IP_GW, IP_B, TC_ACT_OK,
+	  XCNI_FWD_LOCAL, false, 0, 0, 0 },
+	{ "to_pod IPv6", TO_POD, DEV_A, DEV_B, HOST6, A6, HOST6, B6, TC_ACT_OK, XCNI_FWD_LOCAL,
+	  true, 0, 0, 0 },
+	{ "from_overlay IPv4", FROM_OVERLAY, DEV_U, DEV_U, IP_R, IP_A, IP_R, IP_B, TC_ACT_REDIRECT,
+	  XCNI_FWD_DECAP, false, 0, 0, 0 },
+	{ "from_overlay IPv6", FROM_OVERLAY, DEV_U, DEV_U, R6, A6, R6, B6, TC_ACT_REDIRECT,
+	  XCNI_FWD_DECAP, true, 0, 0, 0 },
+	/* the node's share (no local endpoint sends or receives) is not a pod's */
+	{ "to_overlay IPv4: the host floods R, A's datagram to R", TO_OVERLAY, DEV_X, DEV_A, NODE_IP,
+	  IP_R, IP_A, IP_R, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, false, FROM_POD_OV, TC_ACT_REDIRECT,
+	  XCNI_FWD_ENCAP },
+	{ "to_overlay IPv6: the host floods R6, A6's datagram to R6", TO_OVERLAY, DEV_U, DEV_A,
+	  SELF6, R6, A6, R6, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, true, FROM_POD_OV, TC_ACT_REDIRECT,
+	  XCNI_FWD_ENCAP },
+};
+
+/* The entry of IPv4 datagram k in any share (1, f its first fragment's ports), 0 for none. */
+int frag_held(const struct xcni_frag_key *k, struct xcni_frag *f)
+{
+	int fd = map_fd("xcni_frag");
+	uint32_t key, next, *prev = NULL;
+	struct xcni_frag_share sh;
+
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, &sh))
+			continue;
+		for (int i = 0; i < XCNI_FRAG_PER_EP; i++)
+			if (sh.s[i].ts_ns && !memcmp(&sh.s[i].k, k, sizeof(*k))) {
+				*f = sh.s[i].f;
+				return 1;
+			}
+	}
+	return 0;
+}
+
+int frag6_held(const struct xcni_frag6_key *k, struct xcni_frag6 *f)
+{
+	int fd = map_fd("xcni_frag6");
+	uint32_t key, next, *prev = NULL;
+	struct xcni_frag6_share sh;
+
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, &sh))
+			continue;
+		for (int i = 0; i < XCNI_FRAG_PER_EP; i++)
+			if (sh.s[i].ts_ns && !memcmp(&sh.s[i].k, k, sizeof(*k))) {
+				*f = sh.s[i].f;
+				return 1;
+			}
+	}
+	return 0;
+}
+
+/* A fragment of UDP datagram id, s:sp -> d:dp: offset in 8-byte units, more to come. */
+static struct row frag_row(const struct share_case *c, int dev, const char *s, const char *d,
+			   uint16_t sp, uint16_t dp, uint16_t id, uint16_t off, int more)
+{
+	struct row r = { .prog = c->prog, .dev = dev, UDP(s, sp, d, dp), .ipid = id };
+
+	if (c->prog == FROM_OVERLAY)
+		r.node = N2;
+	if (c->v6) {
+		r.ext6[0] = IPPROTO_FRAGMENT;
+		r.n_ext6 = 1;
+		r.frag = (uint16_t)(off << 3 | more);
+	} else {
+		r.frag = (uint16_t)(off | more << 13);
+	}
+	return r;
+}
+
+/* The row's packet through its program: its verdict; *reason_out the reason counted. */
+static int send_row(const struct row *r, int *reason_out)
+{
+	struct xcni_metric before[XCNI_NR_METRICS], after[XCNI_NR_METRICS];
+	uint8_t in[FRAME_MAX], out[FRAME_MAX];
+	struct bpf_test_run_opts o = {};
+	size_t len = build(r, in);
+
+	assert_int_equal(read_metrics(before), 0);
+	assert_int_equal(run(r->prog, r->dev, in, len, out, sizeof(out), 0, &o), 0);
+	assert_true(ring_buffer__consume(env.rb) >= 0);
+	assert_int_equal(read_metrics(after), 0);
+	*reason_out = 0;
+	for (int i = 0; i < XCNI_NR_METRICS; i++)
+		if (after[i].packets != before[i].packets) {
+			assert_int_equal(after[i].packets, before[i].packets + 1);
+			assert_int_equal(*reason_out, 0); /* one counter only */
+			assert_int_equal((unsigned)i % XCNI_NR_DIRS, prog_dir(r->prog));
+			*reason_out = XCNI_REASON_MAX - i / XCNI_NR_DIRS;
+		}
+	return (int)o.retval;
+}
+
+/* The packet (what: said, for a failure) meets verdict ret under reason. */
+static void expect(const char *what, const struct row *r, int ret, int reason)
+{
+	int got;
+
+	print_message("# %s\n", what);
+	assert_int_equal(send_row(r, &got), ret);
+	assert_int_equal(got, reason);
+}
+
+static uint64_t metric(int reason, unsigned int dir)
+{
+	struct xcni_metric m[XCNI_NR_METRICS];
+
+	assert_int_equal(read_metrics(m), 0);
+	return m[XCNI_METRIC_IDX(reason, dir)].packets;
+}
+
+/* A flood of n first fragments (ids from id0) of fsrc -> fdst: how many passed. */
+static int flood(const struct share_case *c, uint16_t id0, int n)
+{
+	uint8_t in[FRAME_MAX], out[FRAME_MAX];
+	int passed = 0;
+
+	for (int i = 0; i < n; i++) {
+		struct row r = frag_row(c, c->fdev, c->fsrc, c->fdst, 41000, 5000,
+					(uint16_t)(id0 + i), 0, 1);
+		struct bpf_test_run_opts o = {};
+		size_t len = build(&r, in);
+
+		assert_int_equal(run(r.prog, r.dev, in, len, out, sizeof(out), 0, &o), 0);
+		if ((int)o.retval == c->ret)
+			passed++;
+		else
+			assert_int_equal(o.retval, TC_ACT_SHOT);
+	}
+	assert_true(ring_buffer__consume(env.rb) >= 0);
+	return passed;
+}
+
+static void share_case(const struct share_case *c, bool expiry)
+{
+	unsigned int dir = prog_dir(c->prog);
+	struct row vfirst = frag_row(c, c->vdev, c->vsrc, c->vdst, 42000, 5001, 0x7001, 0, 1);
+	struct row vlast = frag_row(c, c->vdev, c->vsrc, c->vdst, 42000, 5001, 0x7001, 185, 0);
+	int vret = c->vret ? c->vret : c->ret, vreason = c->vret ? c->vreason : c->reason;
+	/* the flooder's first datagram (id 1), and one beyond its share */
+	struct row f1_last = frag_row(c, c->fdev, c->fsrc, c->fdst, 41000, 5000, 1, 185, 0);
+	struct row fx_last = frag_row(c, c->fdev, c->fsrc, c->fdst, 41000, 5000, FLOOD, 185, 0);
+	struct row fnew = frag_row(c, c->fdev, c->fsrc, c->fdst, 41000, 5000, FLOOD + 1, 0, 1);
+	struct row fnew2 = frag_row(c, c->fdev, c->fsrc, c->fdst, 41000, 5000, FLOOD + 2, 0, 1);
+	uint64_t refused;
+	int passed;
+
+	if (c->vret)
+		vfirst.prog = vlast.prog = c->vprog;
+	print_message("# case: %s\n", c->name);
+	/* Each case from empty shares (a pod's share is the same whichever way). */
+	assert_int_equal(map_clear(map_fd("xcni_frag"), sizeof(uint32_t)), 0);
+	assert_int_equal(map_clear(map_fd("xcni_frag6"), sizeof(uint32_t)), 0);
+	expect("the victim's first fragment", &vfirst, vret, vreason);
+	refused = metric(XCNI_DROP_FRAG_SHARE, dir);
+	passed = flood(c, 1, FLOOD);
+	refused = metric(XCNI_DROP_FRAG_SHARE, dir) - refused;
+	/* The victim's datagram is whole: its last fragment finds the first's ports. */
+	expect("after the flood, the victim's last fragment: its datagram found", &vlast, vret,
+	       vreason);
+	/* The flooder got its share and no more; the rest was refused, named. */
+	print_message("# the flood: %d of %d passed, %llu refused\n", passed, FLOOD,
+		      (unsigned long long)refused);
+	assert_int_equal(passed, XCNI_FRAG_PER_EP);
+	assert_int_equal(refused, FLOOD - XCNI_FRAG_PER_EP);
+	/* Its own datagrams that passed were kept; one refused has nothing to follow. */
+	expect("a refused datagram's last fragment: nothing to follow", &fx_last, TC_ACT_SHOT,
+	       XCNI_DROP_FRAGMENT);
+	expect("the flooder's first datagram's last fragment: kept", &f1_last, c->ret, c->reason);
+	/* That last fragment freed its place: one more datagram, and no more. */
+	expect("a new datagram in the place it freed", &fnew, c->ret, c->reason);
+	expect("and one more: refused", &fnew2, TC_ACT_SHOT, XCNI_DROP_FRAG_SHARE);
+	if (expiry) {
+		struct timespec t = { .tv_sec = XCNI_FRAG_LIFE_NS / 1000000000ULL,
+				      .tv_nsec = 100000000 };
+
+		/* Places whose last fragment never came are free once they aged. */
+		nanosleep(&t, NULL);
+		expect("after XCNI_FRAG_LIFE_NS: a place again", &fnew2, c->ret, c->reason);
+	}
+}
+
+static void share_from_pod4(void **state) { (void)state; share_case(&cases[0], true); }
+static void share_from_pod6(void **state) { (void)state; share_case(&cases[1], false); }
+static void share_to_pod4(void **state) { (void)state; share_case(&cases[2], false); }
+static void share_to_pod6(void **state) { (void)state; share_case(&cases[3], false); }
+static void share_from_overlay4(void **state) { (void)state; share_case(&cases[4], false); }
+static void share_from_overlay6(void **state) { (void)state; share_case(&cases[5], false); }
+static void share_node4(void **state) { (void)state; share_case(&cases[6], false); }
+static void share_node6(void **state) { (void)state; share_case(&cases[7], false); }
+
+static const struct CMUnitTest fragshare_tests[] = {
+	cmocka_unit_test(share_from_pod4),	cmocka_unit_test(share_from_pod6),
+	cmocka_unit_test(share_to_pod4),	cmocka_unit_test(share_to_pod6),
+	cmocka_unit_test(share_from_overlay4), cmocka_unit_test(share_from_overlay6),
+	cmocka_unit_test(share_node4),		cmocka_unit_test(share_node6),
+};
+
+/* The pods of both families open, n2 with R and R6 (encap.c's). */
+static int fragshare_state(void)
+{
+	int err = overlay_setup();
+
+	if (err)
+		return err;
+	v6_setup(NULL);
+	v6ovl_setup(NULL);
+	return 0;
+}
+
+const struct group fragshare_group = { "fragshare", TESTS(fragshare_tests),
+				       .prep = fragshare_state };
