@@ -1503,11 +1503,12 @@ static int clean_versions(struct polsync *ps, bool only_dead, size_t *deleted);
 
 /*
  * The order of the writes: dead versions emptied (clean_versions); in place
- * additions (delta); new addresses, and addresses changing owner or going
+ * additions (delta); addresses of renamed numbers removed (ipc_order); new
+ * addresses of identities not born, and addresses changing owner or going
  * closed (XCNI_ID_UNMANAGED); names; each pod's other version, then its flip;
- * gone pods' polep; the moved addresses' new identities; the ipcache's
- * deletes; after the caller reported the generation, the old versions
- * (polsync_cleanup). Any write may fail (ENOMEM of a map not preallocated,
+ * gone pods' polep; the moved addresses' new identities and the born
+ * identities' addresses; the ipcache's deletes; after the caller reported
+ * the generation, the old versions (polsync_cleanup). Any write may fail (ENOMEM of a map not preallocated,
  * EPERM, E2BIG: each has an xcni_inject point); the apply stops there and the
  * maps are consistent (docs/architecture.md, "A write that fails half way"):
  *  1. each pod's polep names a version holding its old policy or its new
