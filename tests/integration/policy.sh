@@ -147,14 +147,37 @@ kill "$XCNID_PID" && wait "$XCNID_PID" 2>/dev/null
 XCNID_PID=
 check "no agent: c still blocked" expect c blocked
 check "no agent: b still connects" expect b connected
-check "xcnid restarted" start_xcnid "$PIN" --pod-cidr "$SUBNET.0/24" --node-name n1 --manifests "$M" -v
+# XCNI_TEST_FAIL_FILE: a map write made to fail once, below.
+start_failable() { XCNI_TEST_FAIL_FILE="$T/fail" start_xcnid "$@"; }
+check "xcnid restarted" start_failable "$PIN" --pod-cidr "$SUBNET.0/24" --node-name n1 \
+	--manifests "$M" -v
 check "restarted agent applies the state" sync_gen
 wait "$PROBES"
 check "c was blocked on every probe during the restart" sh -c "! grep -q connected '$T/during'"
 b_in_c_out() { expect b connected && expect c blocked; }
 check "after restart: b reaches a, c is blocked" b_in_c_out
 
+# A map write failing in the middle of an apply (issue 41 item 4: ENOMEM at
+# a's flip): the generation is said not applied, the maps keep a consistent
+# one (test_polsync walks every write for that), and xcnid tries it again by
+# itself, 0.5 s later, with no new change to wake it (the generation token
+# is bumped only after).
+failed_then_retried() {
+	local log="/tmp/xcnid-$XCT_TAG.log" n
+	for _ in $(seq 100); do
+		n=$(grep -n 'not applied: writing the policy maps: Cannot allocate memory' "$log" |
+			head -1 | cut -d: -f1)
+		[ -n "$n" ] && [ ! -e "$T/fail" ] &&
+			tail -n +"$n" "$log" | grep -q 'generation [0-9]* applied' && return 0
+		sleep 0.1
+	done
+	grep generation "$log" | tail -5
+	return 1
+}
+echo "apply-flip:12" >"$T/fail"
 rm -f "$M/deny.yaml" "$M/allow.yaml"
+check "a's flip failing once (ENOMEM): said not applied, then applied by xcnid's own retry" \
+	failed_then_retried
 check "policies removed" sync_gen
 check "no policy again: c reaches a" expect c connected
 check "no policy again: the pod's policy entries are gone" default_allow

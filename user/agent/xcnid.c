@@ -815,7 +815,9 @@ static int sync_policy(const struct opts *o, struct from_pod *fp, struct store *
 	if (err)
 		pr_err("policy revision not counted (flows open before keep their old "
 		       "verdict): %s\n", strerror(-err));
-	polsync_cleanup(ps, &ss);
+	/* A failed delete stays queued: the next sync, soon, deletes it first. */
+	if (polsync_cleanup(ps, &ss))
+		*retry = true;
 	/* After policy: a new backend's flows are judged by the policy of this generation. */
 	if (o->kpr)
 		err = sync_services(o, &c, si, svs, ch, nch, all, gen, msg, sizeof(msg));
@@ -868,6 +870,7 @@ static int watch_cluster(const struct opts *o, struct from_pod *fp, struct http 
 	__u64 version = 0;
 	bool synced, masq_due = true, v6_due = true, retry = false;
 	__u64 due = 0; /* a sync is pending: CLOCK_MONOTONIC ms when it runs; 0: none */
+	unsigned backoff = 0; /* ms before a failed sync is tried again; 0: the last one worked */
 	int err;
 
 	if (!st || !pi) {
@@ -942,6 +945,15 @@ static int watch_cluster(const struct opts *o, struct from_pod *fp, struct http 
 		__u64 gen = b->sync_gen;
 		int timeout = hooks_tick(o, hk, &hook_at), n;
 
+		if (!synced && !due) {
+			/* A failed generation (a map write that failed: the maps hold
+			 * a consistent one, polsync.c) is tried again by itself, not
+			 * only at the next change: 0.5 s, doubling to 10 s. */
+			backoff = !backoff ? 500 : backoff >= 5000 ? 10000 : backoff * 2;
+			due = mono_ms() + backoff;
+		} else if (synced) {
+			backoff = 0;
+		}
 		if (retry && !due) {
 			/* Pods closed for room the last cleanup freed: judge them again. */
 			retry = false;

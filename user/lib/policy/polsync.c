@@ -30,6 +30,23 @@ struct kvset {
 
 #define KV_REC(s, i) ((s)->d + (i) * ((s)->ksz + (s)->vsz))
 
+/*
+ * Every write and delete the apply and the cleanup make goes through these,
+ * so a failure can be injected before each (xcni_inject, one step name per
+ * kind of write: "apply-ipcache", "apply-entry", "apply-flip", ...) and a
+ * test can walk them all (test_polsync's test_failure_at_every_write).
+ * 0 or -errno; map_del says -ENOENT too, which most callers take as done.
+ */
+static int map_put(int fd, const void *k, const void *v, const char *step)
+{
+	return xcni_inject(step) ?: (bpf_map_update_elem(fd, k, v, BPF_ANY) ? -errno : 0);
+}
+
+static int map_del(int fd, const void *k, const char *step)
+{
+	return xcni_inject(step) ?: (bpf_map_delete_elem(fd, k) ? -errno : 0);
+}
+
 struct ep_state {
 	uint32_t ip;
 	struct xcni_polep st;
@@ -68,7 +85,8 @@ struct polsync {
 	/* ipcache, identity, polname, podname mirrors are not what the maps hold
 	 * (changes went in as deltas): read the maps again before a whole diff. */
 	bool mirror_stale;
-	bool names_short; /* a delta could not write some names: the next apply is whole */
+	bool names_short; /* some names could not be written: the next apply is whole */
+	bool v6_stale; /* an apply6 failed: ipcache6, polkey6 read again first */
 	/* A namespace's share of each policy map, percent (100: none). */
 	unsigned int share;
 	/* The pods the last apply closed. */
@@ -174,6 +192,7 @@ static int names_cmp(const void *a, const void *b)
 
 struct kvbatch {
 	int fd;
+	const char *step; /* xcni_inject's, before each write */
 	size_t ksz, vsz, n;
 	unsigned char *k, *v;
 };
@@ -186,10 +205,12 @@ static int kvbatch_flush(struct kvbatch *b)
 
 	while (done < b->n && !kv_no_batch) {
 		__u32 cnt = (__u32)(b->n - done);
-		int ret = bpf_map_update_batch(b->fd, b->k + done * b->ksz, b->v + done * b->vsz,
-					       &cnt, NULL);
+		int ret = xcni_inject(b->step);
 
-		if (!ret) {
+		if (ret)
+			return ret;
+		if (!bpf_map_update_batch(b->fd, b->k + done * b->ksz, b->v + done * b->vsz, &cnt,
+					  NULL)) {
 			done += cnt;
 			continue;
 		}
@@ -198,9 +219,12 @@ static int kvbatch_flush(struct kvbatch *b)
 			return ret; /* the polsync caller diffs whole next time */
 		kv_no_batch = true; /* ENOTSUPP (524) and EINVAL: no batch ops here */
 	}
-	for (; done < b->n; done++)
-		if (bpf_map_update_elem(b->fd, b->k + done * b->ksz, b->v + done * b->vsz, BPF_ANY))
-			return -errno;
+	for (; done < b->n; done++) {
+		int ret = map_put(b->fd, b->k + done * b->ksz, b->v + done * b->vsz, b->step);
+
+		if (ret)
+			return ret;
+	}
 	b->n = 0;
 	return 0;
 }
@@ -226,10 +250,10 @@ static int kvbatch_add(struct kvbatch *b, const unsigned char *k, const unsigned
  */
 /* One merge of want (nd: n sorted records) against cur: the writes ops asks for. */
 static int kv_merge(int fd, const struct kvset *cur, const unsigned char *nd, size_t n, int ops,
-		    size_t *changed)
+		    const char *step, size_t *changed)
 {
 	size_t ksz = cur->ksz, vsz = cur->vsz, i, j;
-	struct kvbatch b = { .fd = fd, .ksz = ksz, .vsz = vsz };
+	struct kvbatch b = { .fd = fd, .step = step, .ksz = ksz, .vsz = vsz };
 	int err = 0;
 
 	for (i = 0, j = 0; i < n || j < cur->n;) {
@@ -243,10 +267,9 @@ static int kv_merge(int fd, const struct kvset *cur, const unsigned char *nd, si
 			(*changed)++;
 		}
 		if (cmp > 0 && (ops & KV_DELETE)) {
-			if (bpf_map_delete_elem(fd, c) && errno != ENOENT) {
-				err = -errno;
+			if ((err = map_del(fd, c, step)) && err != -ENOENT)
 				goto out;
-			}
+			err = 0;
 			(*changed)++;
 		}
 		if (cmp <= 0)
@@ -269,7 +292,7 @@ out:
  * upserts, for a map whose old and new contents together may not fit.
  */
 static int kvset_sync(int fd, struct kvset *cur, const void *want, size_t n, size_t stride,
-		      size_t voff, int phase, size_t *changed)
+		      size_t voff, int phase, const char *step, size_t *changed)
 {
 	size_t ksz = cur->ksz, vsz = cur->vsz, i;
 	unsigned char *nd = n ? malloc(n * (ksz + vsz)) : NULL;
@@ -292,10 +315,10 @@ static int kvset_sync(int fd, struct kvset *cur, const void *want, size_t n, siz
 		}
 	}
 	if ((phase & KV_DELFIRST) && (phase & KV_BOTH) == KV_BOTH)
-		err = kv_merge(fd, cur, nd, n, KV_DELETE, changed) ?:
-		      kv_merge(fd, cur, nd, n, KV_UPSERT, changed);
+		err = kv_merge(fd, cur, nd, n, KV_DELETE, step, changed) ?:
+		      kv_merge(fd, cur, nd, n, KV_UPSERT, step, changed);
 	else
-		err = kv_merge(fd, cur, nd, n, phase & KV_BOTH, changed);
+		err = kv_merge(fd, cur, nd, n, phase & KV_BOTH, step, changed);
 	if (err || !(phase & KV_DELETE)) {
 		/* cur still describes the map's old keys, for the delete phase. */
 		free(nd);
@@ -404,14 +427,14 @@ static void names_sync(struct polsync *ps, int fd, struct kvset *cur, const void
 
 	if (n && !keep) {
 		*missing += n;
-		ps->mirror_stale = true;
+		ps->mirror_stale = ps->names_short = true;
 		return;
 	}
 	dropped = names_fit(want, n, stride, ns_of, max, keep);
 	if (dropped && !(fit = malloc((n - dropped) * stride))) {
 		free(keep);
 		*missing += n;
-		ps->mirror_stale = true;
+		ps->mirror_stale = ps->names_short = true;
 		return;
 	}
 	for (size_t i = 0; fit && i < n; i++)
@@ -419,11 +442,14 @@ static void names_sync(struct polsync *ps, int fd, struct kvset *cur, const void
 			memcpy(fit + nfit++ * stride, (const char *)want + i * stride, stride);
 	err = xcni_inject("names-sync") ?:
 	      kvset_sync(fd, cur, fit ? fit : want, fit ? nfit : n, stride, voff,
-			 KV_BOTH | KV_DELFIRST, changed);
+			 KV_BOTH | KV_DELFIRST, "apply-names", changed);
 	if (err) {
-		/* Which of them went in is not known: counted as missing, read again. */
+		/* Which of them went in is not known: counted as missing, read
+		 * again by a whole apply soon (one that does not fail too: the
+		 * agent's next would be a delta and leave them so). */
 		*missing += n;
 		ps->mirror_stale = true;
+		ps->names_short = true;
 	} else {
 		*missing += dropped;
 	}
@@ -480,10 +506,19 @@ static bool live(struct polsync *ps, __u32 ep, __u8 version)
 	return bpf_map_lookup_elem(ps->fd_polep, &ep, &pe) == 0 && pe.version == version;
 }
 
+/* A delete of the cleanup: 1 deleted, 0 gone already, or -errno (kept for later). */
+static int clean_del(int fd, const void *k)
+{
+	int err = map_del(fd, k, "cleanup-del");
+
+	return !err ? 1 : err == -ENOENT ? 0 : err;
+}
+
+/* Every entry of a version no pod uses deleted; -errno if one could not be. */
 static int sweep(struct polsync *ps, size_t *deleted)
 {
 	struct kvset pol = {}, range = {}, cidr = {};
-	int err;
+	int err, ret = 0;
 
 	/* Collected first: deleting while walking a trie restarts the walk. */
 	if ((err = kvset_load(ps->fd_policy, sizeof(struct xcni_polhash_key),
@@ -496,7 +531,11 @@ static int sweep(struct polsync *ps, size_t *deleted)
 	for (size_t i = 0; i < pol.n; i++) {
 		const struct xcni_polhash_key *k = (const void *)KV_REC(&pol, i);
 
-		if (!live(ps, k->ep, k->version) && bpf_map_delete_elem(ps->fd_policy, k) == 0) {
+		if (live(ps, k->ep, k->version))
+			continue;
+		if ((err = clean_del(ps->fd_policy, k)) < 0)
+			ret = err;
+		else if (err) {
 			(*deleted)++;
 			ps->n_policy--;
 		}
@@ -504,7 +543,11 @@ static int sweep(struct polsync *ps, size_t *deleted)
 	for (size_t i = 0; i < range.n; i++) {
 		const struct xcni_policy_key *k = (const void *)KV_REC(&range, i);
 
-		if (!live(ps, k->ep, k->version) && bpf_map_delete_elem(ps->fd_polrange, k) == 0) {
+		if (live(ps, k->ep, k->version))
+			continue;
+		if ((err = clean_del(ps->fd_polrange, k)) < 0)
+			ret = err;
+		else if (err) {
 			(*deleted)++;
 			ps->n_polrange--;
 		}
@@ -512,11 +555,16 @@ static int sweep(struct polsync *ps, size_t *deleted)
 	for (size_t i = 0; i < cidr.n; i++) {
 		const struct xcni_polcidr_key *k = (const void *)KV_REC(&cidr, i);
 
-		if (!live(ps, k->ep, k->version) && bpf_map_delete_elem(ps->fd_polcidr, k) == 0) {
+		if (live(ps, k->ep, k->version))
+			continue;
+		if ((err = clean_del(ps->fd_polcidr, k)) < 0)
+			ret = err;
+		else if (err) {
 			(*deleted)++;
 			ps->n_polcidr--;
 		}
 	}
+	err = ret;
 out:
 	free(pol.d);
 	free(range.d);
@@ -585,6 +633,20 @@ static int mirrors_load(struct polsync *ps)
 	    (err = kvset_load(ps->fd_podname, sizeof(__u32), sizeof(struct xcni_podname),
 			      &ps->podname)))
 		return err;
+	/* Synced by deltas too, so not freed with the others; a failed write
+	 * may have left anything in them. */
+	free(ps->polsel.d);
+	ps->polsel.d = NULL;
+	if ((err = kvset_load(ps->fd_polsel, sizeof(__u32), sizeof(struct xcni_polsel),
+			      &ps->polsel)))
+		return err;
+	if (ps->fd_rulename >= 0) {
+		free(ps->rulename.d);
+		ps->rulename.d = NULL;
+		if ((err = kvset_load(ps->fd_rulename, sizeof(struct xcni_rulename_key),
+				      sizeof(struct xcni_rulename), &ps->rulename)))
+			return err;
+	}
 	ps->mirror_stale = false;
 	return 0;
 }
@@ -652,10 +714,7 @@ int polsync_open(const char *pin_dir, struct polsync **out)
 		goto fail;
 	/* What an earlier agent left: kept, and replaced by the first apply. */
 	ps->need_full = true;
-	if ((err = mirrors_load(ps)) ||
-	    (err = kvset_load(ps->fd_polsel, sizeof(__u32), sizeof(struct xcni_polsel),
-			      &ps->polsel)) ||
-	    (err = load_eps(ps)))
+	if ((err = mirrors_load(ps)) || (err = load_eps(ps)))
 		goto fail;
 	/* IPv6's maps: what an earlier agent left, replaced by the first apply. */
 	ps->fd_ipcache6 = xcni_map_open_pinned(pin_dir, "xcni_ipcache6", NULL);
@@ -680,7 +739,8 @@ int polsync_open(const char *pin_dir, struct polsync **out)
 	count_keys(ps->fd_polcidr, sizeof(struct xcni_polcidr_key), &ps->n_polcidr);
 	/* A crash between writing a version and flipping to it leaves entries no
 	 * pod uses; they must go before that version is written again. */
-	sweep(ps, &swept);
+	if (sweep(ps, &swept))
+		ps->scan = true; /* done before the first apply writes (clean_versions) */
 	if (swept)
 		pr_info("dropped %zu policy entries of unfinished updates\n", swept);
 	*out = ps;
@@ -775,15 +835,17 @@ static int write_entry(struct polsync *ps, const struct pol_entry *e, __u8 ver)
 	struct xcni_policy_key k = e->key;
 	struct xcni_polhash_key h;
 
+	int err;
+
 	k.version = ver;
 	if (is_range(&k)) {
-		if (bpf_map_update_elem(ps->fd_polrange, &k, &e->val, BPF_ANY))
-			return -errno;
+		if ((err = map_put(ps->fd_polrange, &k, &e->val, "apply-entry")))
+			return err;
 		ps->n_polrange++;
 	} else {
 		h = hash_key(&k);
-		if (bpf_map_update_elem(ps->fd_policy, &h, &e->val, BPF_ANY))
-			return -errno;
+		if ((err = map_put(ps->fd_policy, &h, &e->val, "apply-entry")))
+			return err;
 		ps->n_policy++;
 	}
 	return 0;
@@ -794,10 +856,11 @@ static int write_ep(struct polsync *ps, const struct pol_ep *w, __u8 ver, size_t
 {
 	for (size_t i = 0; i < w->ncidrs; i++) {
 		struct xcni_polcidr_key k = w->cidrs[i].key;
+		int err;
 
 		k.version = ver;
-		if (bpf_map_update_elem(ps->fd_polcidr, &k, &w->cidrs[i].group, BPF_ANY))
-			return -errno;
+		if ((err = map_put(ps->fd_polcidr, &k, &w->cidrs[i].group, "apply-entry")))
+			return err;
 		ps->n_polcidr++;
 		(*written)++;
 	}
@@ -883,8 +946,10 @@ static int ep_add_in_place(struct polsync *ps, struct ep_state *cur, const struc
 	for (int dir = 0; dir < XCNI_NR_POLICY_DIRS; dir++)
 		pe.has[dir] |= nw.has[dir];
 	if (memcmp(&pe, &cur->st, sizeof(pe))) {
-		if (bpf_map_update_elem(ps->fd_polep, &w->ip, &pe, BPF_ANY))
-			return -errno;
+		int err = map_put(ps->fd_polep, &w->ip, &pe, "apply-flip");
+
+		if (err)
+			return err;
 		cur->st = pe;
 	}
 	return 0;
@@ -949,10 +1014,8 @@ static int ep_state_set(struct ep_state *e, const struct pol_ep *w, __u8 ver)
 static int name_put(struct polsync *ps, int fd, const void *k, const void *v, size_t *changed,
 		    size_t *missing)
 {
-	int err = xcni_inject("names-delta");
+	int err = xcni_inject("names-delta") ?: map_put(fd, k, v, "apply-names");
 
-	if (!err && bpf_map_update_elem(fd, k, v, BPF_ANY))
-		err = -errno;
 	if (!err) {
 		(*changed)++;
 		return 0;
@@ -965,13 +1028,130 @@ static int name_put(struct polsync *ps, int fd, const void *k, const void *v, si
 }
 
 /*
+ * An address that changes owner (it held a pod identity, it is to hold
+ * another) or goes is closed while the policies about its owners change:
+ * XCNI_ID_UNMANAGED, which no policy names, before the pods' flips; its new
+ * identity, or its delete, after them. Written in one order instead, a
+ * failure between leaves it under its new owner and a pod's old policy, or
+ * under its old owner and a pod's new one: open to flows neither generation
+ * allows (test_failure_relabel_never_opens). The final values, for after.
+ */
+struct ipc_moves {
+	size_t n;
+	struct pol_ipcache *v;
+};
+
+static bool ipc_pod_id(__u32 id)
+{
+	return id == XCNI_ID_UNMANAGED || (id >= XCNI_ID_MIN_LABELS && id < XCNI_ID_CIDR_BASE);
+}
+
+/* cur (the entry now) closed by a write, unless it is so already. */
+static int ipc_close(struct polsync *ps, const struct xcni_ipcache_key *k,
+		     const struct xcni_ipcache_val *cur, size_t *changed)
+{
+	struct xcni_ipcache_val t = *cur;
+	int err;
+
+	if (cur->identity == XCNI_ID_UNMANAGED)
+		return 0;
+	t.identity = XCNI_ID_UNMANAGED;
+	if ((err = map_put(ps->fd_ipcache, k, &t, "apply-ipcache-close")))
+		return err;
+	(*changed)++;
+	return 0;
+}
+
+static int ipc_move_add(struct ipc_moves *mv, const struct pol_ipcache *fin)
+{
+	struct pol_ipcache *v = realloc(mv->v, (mv->n + 1) * sizeof(*v));
+
+	if (!v)
+		return -ENOMEM;
+	mv->v = v;
+	v[mv->n++] = *fin;
+	return 0;
+}
+
+/* After the flips: the moved addresses get their new identities. */
+static int ipc_moves_finish(struct polsync *ps, const struct ipc_moves *mv, size_t *changed)
+{
+	for (size_t i = 0; i < mv->n; i++) {
+		int err = map_put(ps->fd_ipcache, &mv->v[i].key, &mv->v[i].val, "apply-ipcache");
+
+		if (err)
+			return err;
+		(*changed)++;
+	}
+	return 0;
+}
+
+/*
+ * A whole diff's ipcache before the flips: want (n records, those written
+ * before the flips) as written now, sorted, with the addresses that change
+ * owner closed (their final values in mv); those in neither want nor late
+ * (nlate, sorted: written after the flips) as they are, which go, and those
+ * in late for another identity, closed by a write here. *out: a copy the
+ * caller frees.
+ */
+static int ipc_whole_close(struct polsync *ps, const struct pol_ipcache *want, size_t n,
+			   struct pol_ipcache *late, size_t nlate, struct pol_ipcache **out,
+			   struct ipc_moves *mv, size_t *changed)
+{
+	const struct kvset *cur = &ps->ipcache;
+	struct pol_ipcache *w = n ? malloc(n * sizeof(*w)) : NULL;
+	size_t ksz = sizeof(struct xcni_ipcache_key), i = 0, j = 0;
+	int err = 0;
+
+	*out = w;
+	if (n && !w)
+		return -ENOMEM;
+	if (n)
+		memcpy(w, want, n * sizeof(*w));
+	kv_cmp_len = (int)ksz;
+	if (nlate > 1)
+		qsort(late, nlate, sizeof(*late), kv_cmp);
+	for (size_t x = 1; x < n; x++) {
+		if (memcmp(&w[x - 1].key, &w[x].key, ksz) > 0) {
+			qsort(w, n, sizeof(*w), kv_cmp);
+			break;
+		}
+	}
+	while (i < n || j < cur->n) {
+		const unsigned char *c = j < cur->n ? KV_REC(cur, j) : NULL;
+		int cmp = i == n ? 1 : !c ? -1 : memcmp(&w[i].key, c, ksz);
+		struct xcni_ipcache_val cv;
+
+		if (c)
+			memcpy(&cv, c + ksz, sizeof(cv));
+		if (cmp == 0 && ipc_pod_id(cv.identity) && cv.identity != w[i].val.identity) {
+			if ((err = ipc_move_add(mv, &w[i])))
+				return err;
+			w[i].val = cv;
+			w[i].val.identity = XCNI_ID_UNMANAGED; /* unchanged if it was */
+		}
+		if (cmp > 0 && ipc_pod_id(cv.identity)) {
+			const struct pol_ipcache *l =
+				nlate ? bsearch(c, late, nlate, sizeof(*late), kv_cmp) : NULL;
+
+			if ((!l || l->val.identity != cv.identity) &&
+			    (err = ipc_close(ps, (const void *)c, &cv, changed)))
+				return err;
+		}
+		i += cmp <= 0;
+		j += cmp >= 0;
+	}
+	return 0;
+}
+
+/*
  * One delta's writes. KV_UPSERT: puts of every kind, but the ipcache's naming
  * an identity born in this generation; KV_BORN: those, after the flips (a new
  * owner is named only once the policy about it is in place); KV_DELETE: the
  * ipcache's deletes.
  */
 static int delta_write(struct polsync *ps, const struct pol_delta *d, int phase, size_t *changed,
-		       size_t *missing)
+		       size_t *missing, struct ipc_moves *mv)
 {
 	int err;
 
@@ -979,28 +1159,45 @@ static int delta_write(struct polsync *ps, const struct pol_delta *d, int phase,
 		for (size_t i = 0; i < d->nipc_put; i++) {
 			if (!id_in(d->ipc_put[i].val.identity, d->id_put, d->nid_put, NULL, 0))
 				continue;
-			if (bpf_map_update_elem(ps->fd_ipcache, &d->ipc_put[i].key,
-						&d->ipc_put[i].val, BPF_ANY))
-				return -errno;
+			if ((err = map_put(ps->fd_ipcache, &d->ipc_put[i].key, &d->ipc_put[i].val,
+					   "apply-ipcache")))
+				return err;
 			(*changed)++;
 		}
 		return 0;
 	}
 	if (phase == KV_DELETE) {
 		for (size_t i = 0; i < d->nipc_del; i++) {
-			if (bpf_map_delete_elem(ps->fd_ipcache, &d->ipc_del[i]) && errno != ENOENT)
-				return -errno;
+			if ((err = map_del(ps->fd_ipcache, &d->ipc_del[i], "apply-ipcache-del")) &&
+			    err != -ENOENT)
+				return err;
 			(*changed)++;
 		}
 		return 0;
 	}
 	for (size_t i = 0; i < d->nipc_put; i++) {
-		if (id_in(d->ipc_put[i].val.identity, d->id_put, d->nid_put, NULL, 0))
-			continue; /* KV_BORN */
-		if (bpf_map_update_elem(ps->fd_ipcache, &d->ipc_put[i].key, &d->ipc_put[i].val,
-					BPF_ANY))
-			return -errno;
+		struct xcni_ipcache_val cur;
+		bool born = id_in(d->ipc_put[i].val.identity, d->id_put, d->nid_put, NULL, 0);
+		/* The entry holding the address now (the longest prefix): an owner's? */
+		bool moved = !bpf_map_lookup_elem(ps->fd_ipcache, &d->ipc_put[i].key, &cur) &&
+			     ipc_pod_id(cur.identity) && cur.identity != d->ipc_put[i].val.identity;
+
+		if (moved && ((!born && (err = ipc_move_add(mv, &d->ipc_put[i]))) ||
+			      (err = ipc_close(ps, &d->ipc_put[i].key, &cur, changed))))
+			return err;
+		if (moved || born)
+			continue; /* after the flips: ipc_moves_finish, KV_BORN */
+		if ((err = map_put(ps->fd_ipcache, &d->ipc_put[i].key, &d->ipc_put[i].val,
+				   "apply-ipcache")))
+			return err;
 		(*changed)++;
+	}
+	for (size_t i = 0; i < d->nipc_del; i++) {
+		struct xcni_ipcache_val cur;
+
+		if (!bpf_map_lookup_elem(ps->fd_ipcache, &d->ipc_del[i], &cur) &&
+		    ipc_pod_id(cur.identity) && (err = ipc_close(ps, &d->ipc_del[i], &cur, changed)))
+			return err;
 	}
 	for (size_t i = 0; i < d->nid_put; i++) {
 		struct xcni_idlabels l;
@@ -1010,8 +1207,8 @@ static int delta_write(struct polsync *ps, const struct pol_delta *d, int phase,
 			return err;
 	}
 	for (size_t i = 0; i < d->nid_del; i++) {
-		if (bpf_map_delete_elem(ps->fd_identity, &d->id_del[i]) && errno != ENOENT)
-			return -errno;
+		if ((err = map_del(ps->fd_identity, &d->id_del[i], "apply-names")) && err != -ENOENT)
+			return err;
 		(*changed)++;
 	}
 	for (size_t i = 0; i < d->npol_put; i++) {
@@ -1020,8 +1217,8 @@ static int delta_write(struct polsync *ps, const struct pol_delta *d, int phase,
 			return err;
 	}
 	for (size_t i = 0; i < d->npol_del; i++) {
-		if (bpf_map_delete_elem(ps->fd_polname, &d->pol_del[i]) && errno != ENOENT)
-			return -errno;
+		if ((err = map_del(ps->fd_polname, &d->pol_del[i], "apply-names")) && err != -ENOENT)
+			return err;
 		(*changed)++;
 	}
 	for (size_t i = 0; i < d->npn_put; i++) {
@@ -1030,8 +1227,8 @@ static int delta_write(struct polsync *ps, const struct pol_delta *d, int phase,
 			return err;
 	}
 	for (size_t i = 0; i < d->npn_del; i++) {
-		if (bpf_map_delete_elem(ps->fd_podname, &d->pn_del[i]) && errno != ENOENT)
-			return -errno;
+		if ((err = map_del(ps->fd_podname, &d->pn_del[i], "apply-names")) && err != -ENOENT)
+			return err;
 		(*changed)++;
 	}
 	return 0;
@@ -1092,10 +1289,9 @@ static int ipc_order(struct polsync *ps, const struct pol_result *r, struct pol_
 
 		memcpy(&v, c + ps->ipcache.ksz, sizeof(v));
 		if (nr && bsearch(&v.identity, renamed, nr, sizeof(*renamed), cmp_u32)) {
-			if (bpf_map_delete_elem(ps->fd_ipcache, c) && errno != ENOENT) {
-				err = -errno;
+			if ((err = map_del(ps->fd_ipcache, c, "apply-ipcache-del")) &&
+			    err != -ENOENT)
 				goto out;
-			}
 			(*changed)++;
 			continue;
 		}
@@ -1303,6 +1499,26 @@ static const char *podname_ns(const void *rec)
 	return ((const struct pol_podname *)rec)->name.ns;
 }
 
+static int clean_versions(struct polsync *ps, bool only_dead, size_t *deleted);
+
+/*
+ * The order of the writes: dead versions emptied (clean_versions); in place
+ * additions (delta); addresses of renamed numbers removed (ipc_order); new
+ * addresses of identities not born, and addresses changing owner or going
+ * closed (XCNI_ID_UNMANAGED); names; each pod's other version, then its flip;
+ * gone pods' polep; the moved addresses' new identities and the born
+ * identities' addresses; the ipcache's deletes; after the caller reported
+ * the generation, the old versions (polsync_cleanup). Any write may fail (ENOMEM of a map not preallocated,
+ * EPERM, E2BIG: each has an xcni_inject point); the apply stops there and the
+ * maps are consistent (docs/architecture.md, "A write that fails half way"):
+ *  1. each pod's polep names a version holding its old policy or its new
+ *     one, whole (in place: old and new differ only by peers nobody carries);
+ *  2. no address is judged by a policy written for another owner of it:
+ *     what a failure leaves may be closed until the retry, never open;
+ *  3. the next apply, whole (need_full, every pod unknown, mirrors read
+ *     again), makes the maps exactly what a clean apply would.
+ * test_polsync's test_failure_at_every_write walks every point.
+ */
 static int apply(struct polsync *ps, const struct pol_result *r, const struct pol_delta *d,
 		 struct ep_memo *m, struct polsync_stats *st, char *msg, size_t msglen)
 {
@@ -1310,7 +1526,8 @@ static int apply(struct polsync *ps, const struct pol_result *r, const struct po
 	size_t nidl = r->nidentities;
 	struct idl *idl = NULL;
 	struct ep_state *neps = NULL;
-	struct pol_ipcache *ipc_early = NULL, *ipc_late = NULL;
+	struct ipc_moves mv = { 0 };
+	struct pol_ipcache *ipc_early = NULL, *ipc_late = NULL, *ipc_now = NULL;
 	size_t nneps = 0, nipc_early = 0, nipc_late = 0;
 	int err = 0;
 
@@ -1320,6 +1537,12 @@ static int apply(struct polsync *ps, const struct pol_result *r, const struct po
 	if (!delta && !r->ipcache && r->nipcache)
 		return -EINVAL; /* a whole diff needs the whole result */
 	if (!delta && ps->mirror_stale && (err = mirrors_load(ps)))
+		return err;
+	/* A version is written only once it is known empty: what a failed
+	 * apply left under versions no pod uses (or a cleanup not run) goes
+	 * first. Nothing is written while that fails. */
+	if ((ps->ndel || ps->ndelc || ps->scan) &&
+	    (err = clean_versions(ps, true, &st->entries_deleted)))
 		return err;
 	/* Room first: a pod's policy that does not fit is not applied in part;
 	 * the pod is closed instead, and the other pods' policy goes in. */
@@ -1369,10 +1592,11 @@ static int apply(struct polsync *ps, const struct pol_result *r, const struct po
 			    (err = ep_add_in_place(ps, cur, &r->eps[i], &st->entries_written)))
 				goto out;
 		}
-		if ((err = delta_write(ps, d, KV_UPSERT, &st->other_changed, &st->names_missing)) ||
+		if ((err = delta_write(ps, d, KV_UPSERT, &st->other_changed, &st->names_missing,
+				       &mv)) ||
 		    (err = kvset_sync(ps->fd_polsel, &ps->polsel, r->eps, r->neps,
 				      sizeof(*r->eps), offsetof(struct pol_ep, sel), KV_BOTH,
-				      &st->other_changed)))
+				      "apply-polsel", &st->other_changed)))
 			goto out;
 		goto names_done;
 	}
@@ -1385,12 +1609,13 @@ static int apply(struct polsync *ps, const struct pol_result *r, const struct po
 		pol_ident_label(r->identities[i].canon, idl[i].l.labels);
 	}
 	/* Before the identities' names: it compares with what the maps call them. */
-	if ((err = xcni_inject("apply-ipcache")) ||
-	    (err = ipc_order(ps, r, &ipc_early, &nipc_early, &ipc_late, &nipc_late,
+	if ((err = ipc_order(ps, r, &ipc_early, &nipc_early, &ipc_late, &nipc_late,
 			     &st->other_changed)) ||
-	    (err = kvset_sync(ps->fd_ipcache, &ps->ipcache, ipc_early, nipc_early,
-			      sizeof(*ipc_early), offsetof(struct pol_ipcache, val), KV_UPSERT,
-			      &st->other_changed)))
+	    (err = ipc_whole_close(ps, ipc_early, nipc_early, ipc_late, nipc_late, &ipc_now,
+				   &mv, &st->other_changed)) ||
+	    (err = kvset_sync(ps->fd_ipcache, &ps->ipcache, ipc_now, nipc_early,
+			      sizeof(*ipc_now), offsetof(struct pol_ipcache, val), KV_UPSERT,
+			      "apply-ipcache", &st->other_changed)))
 		goto out;
 	/* Names for people: what fits, never a refusal (names_sync). */
 	names_sync(ps, ps->fd_identity, &ps->identity, idl, nidl, sizeof(*idl),
@@ -1406,10 +1631,11 @@ static int apply(struct polsync *ps, const struct pol_result *r, const struct po
 	     (err = kvset_sync(ps->fd_rulename, &ps->rulename, r->rulenames,
 			       r->nrulenames < XCNI_MAX_RULENAMES ? r->nrulenames : 0,
 			       sizeof(*r->rulenames), offsetof(struct pol_rulename, val),
-			       KV_BOTH, &st->other_changed))) ||
+			       KV_BOTH, "apply-rulename", &st->other_changed))) ||
 	    /* Names for people: before the flips, so a drop can name its policies. */
 	    (err = kvset_sync(ps->fd_polsel, &ps->polsel, r->eps, r->neps, sizeof(*r->eps),
-			      offsetof(struct pol_ep, sel), KV_BOTH, &st->other_changed)))
+			      offsetof(struct pol_ep, sel), KV_BOTH, "apply-polsel",
+			      &st->other_changed)))
 		goto out;
 names_done:
 	xcni_killpoint("apply-names");
@@ -1430,10 +1656,8 @@ names_done:
 			/* Same entries: only identity or isolation may differ. */
 			pe.version = ver;
 			if (memcmp(&pe, &cur->st, sizeof(pe)) &&
-			    bpf_map_update_elem(ps->fd_polep, &w->ip, &pe, BPF_ANY)) {
-				err = -errno;
+			    (err = map_put(ps->fd_polep, &w->ip, &pe, "apply-flip")))
 				goto out;
-			}
 			neps[nneps++] = *cur;
 			cur->e = NULL;
 			cur->c = NULL;
@@ -1449,10 +1673,8 @@ names_done:
 			memset(pe.has, 0, sizeof(pe.has));
 			pe.version = cur && !cur->over ? ver ^ 1 : ver;
 			if ((!cur || memcmp(&pe, &cur->st, sizeof(pe))) &&
-			    bpf_map_update_elem(ps->fd_polep, &w->ip, &pe, BPF_ANY)) {
-				err = -errno;
+			    (err = map_put(ps->fd_polep, &w->ip, &pe, "apply-flip")))
 				goto out;
-			}
 			if (!cur || memcmp(&pe, &cur->st, sizeof(pe)))
 				st->eps_changed++;
 			if (cur) {
@@ -1471,10 +1693,8 @@ names_done:
 			 * removed entries once the ipcache has forgotten their peers. */
 			pe.version = ver;
 			if (memcmp(&pe, &cur->st, sizeof(pe)) &&
-			    bpf_map_update_elem(ps->fd_polep, &w->ip, &pe, BPF_ANY)) {
-				err = -errno;
+			    (err = map_put(ps->fd_polep, &w->ip, &pe, "apply-flip")))
 				goto out;
-			}
 			if ((err = ep_defer_removed(ps, cur, w)))
 				goto out;
 			st->eps_changed++;
@@ -1492,10 +1712,8 @@ names_done:
 		xcni_killpoint("apply-entries"); /* a version written, not flipped to */
 		pe.version = ver;
 		/* The flip: from here on, packets see the new version. */
-		if (bpf_map_update_elem(ps->fd_polep, &w->ip, &pe, BPF_ANY)) {
-			err = -errno;
+		if ((err = map_put(ps->fd_polep, &w->ip, &pe, "apply-flip")))
 			goto out;
-		}
 		st->eps_changed++;
 		xcni_killpoint("apply-flipped"); /* one pod on its new version */
 		if (cur) {
@@ -1513,10 +1731,9 @@ names_done:
 
 		if (cur->done)
 			continue; /* carried over or replaced above */
-		if (bpf_map_delete_elem(ps->fd_polep, &cur->ip) && errno != ENOENT) {
-			err = -errno;
+		if ((err = map_del(ps->fd_polep, &cur->ip, "apply-polep-del")) && err != -ENOENT)
 			goto out;
-		}
+		err = 0;
 		st->eps_changed++;
 		if ((err = defer_delete(ps, cur)))
 			goto out;
@@ -1526,8 +1743,8 @@ names_done:
 	 * has run, the next apply may fit them. Only while something is to be
 	 * deleted, so it cannot go round for ever. */
 	st->retry = closed_global && (ps->ndel || ps->ndelc || ps->scan);
-	/* Names a delta could not write: a whole apply soon shares what fits fairly. */
-	if (delta && st->names_missing)
+	/* Names that could not be written: a whole apply soon writes what fits. */
+	if (ps->names_short)
 		st->retry = true;
 	free(ps->eps);
 	ps->eps = neps;
@@ -1535,38 +1752,45 @@ names_done:
 	neps = NULL;
 	if (ps->neps)
 		qsort(ps->eps, ps->neps, sizeof(*ps->eps), ep_cmp);
-	/* The addresses of identities born: their policy is in place now. */
-	if ((err = delta ? delta_write(ps, d, KV_BORN, &st->other_changed, &st->names_missing) :
+	/* The addresses that changed owner get their new identity, those of
+	 * identities born theirs: their policy is in place now. */
+	if ((err = ipc_moves_finish(ps, &mv, &st->other_changed)) ||
+	    (err = delta ? delta_write(ps, d, KV_BORN, &st->other_changed, &st->names_missing,
+				       &mv) :
 			   kvset_sync(ps->fd_ipcache, &ps->ipcache, ipc_late, nipc_late,
 				      sizeof(*ipc_late), offsetof(struct pol_ipcache, val),
-				      KV_UPSERT, &st->other_changed)))
+				      KV_UPSERT, "apply-ipcache", &st->other_changed)))
 		goto out;
 	xcni_killpoint("apply-born"); /* born identities named, stale addresses not gone */
 	/* Stale ipcache entries (pods gone) once nothing refers to them. */
 	if (delta)
-		err = delta_write(ps, d, KV_DELETE, &st->other_changed, &st->names_missing);
+		err = delta_write(ps, d, KV_DELETE, &st->other_changed, &st->names_missing, &mv);
 	else
 		err = kvset_sync(ps->fd_ipcache, &ps->ipcache, r->ipcache, r->nipcache,
 				 sizeof(*r->ipcache), offsetof(struct pol_ipcache, val), KV_DELETE,
-				 &st->other_changed);
+				 "apply-ipcache-del", &st->other_changed);
 out:
-	/* Half written: what the maps hold is known no more; diff whole next time. */
-	if (err)
-		ps->mirror_stale = true;
-	else
-		ps->need_full = ps->names_short;
-	ps->names_short = false;
 	if (neps) {
-		/* Failed half way: forget what is known and re-read what the maps say. */
 		for (size_t i = 0; i < nneps; i++)
 			ep_state_clear(&neps[i]);
 		free(neps);
+	}
+	if (err) {
+		/* Half written: what the maps hold is known no more. Diff whole
+		 * next time, every pod rewritten under its other version, which
+		 * the next apply first empties (clean_versions). */
+		ps->mirror_stale = true;
 		load_eps(ps);
 		ps->scan = true;
+	} else {
+		ps->need_full = ps->names_short;
 	}
+	ps->names_short = false;
 	free(idl);
+	free(ipc_now);
 	free(ipc_early);
 	free(ipc_late);
+	free(mv.v);
 	return err;
 }
 
@@ -1587,35 +1811,74 @@ int polsync_apply(struct polsync *ps, const struct pol_result *r, const struct p
 	return err;
 }
 
-int polsync_cleanup(struct polsync *ps, struct polsync_stats *st)
+/*
+ * The queued deletes of old versions (all, or with only_dead those of
+ * versions no pod uses now), then the sweep if one is due. A delete that
+ * fails stays queued, so no entry is forgotten in a map: 0 or the first
+ * -errno.
+ */
+static int clean_versions(struct polsync *ps, bool only_dead, size_t *deleted)
 {
+	size_t keep = 0, keepc = 0;
+	int err, ret = 0;
+
 	for (size_t i = 0; i < ps->ndel; i++) {
 		const struct xcni_policy_key *k = &ps->del[i].key;
 		struct xcni_polhash_key h = hash_key(k);
 
-		if (is_range(k)) {
-			if (bpf_map_delete_elem(ps->fd_polrange, k))
-				continue;
-			ps->n_polrange--;
-		} else {
-			if (bpf_map_delete_elem(ps->fd_policy, &h))
-				continue;
-			ps->n_policy--;
+		if (only_dead && live(ps, k->ep, k->version)) {
+			ps->del[keep++] = ps->del[i];
+			continue;
 		}
-		st->entries_deleted++;
+		err = is_range(k) ? clean_del(ps->fd_polrange, k) : clean_del(ps->fd_policy, &h);
+		if (err < 0) {
+			ret = ret ?: err;
+			ps->del[keep++] = ps->del[i];
+			continue;
+		}
+		if (err) {
+			if (is_range(k))
+				ps->n_polrange--;
+			else
+				ps->n_policy--;
+			(*deleted)++;
+		}
 		xcni_killpoint("cleanup"); /* old versions half deleted */
 	}
-	for (size_t i = 0; i < ps->ndelc; i++)
-		if (bpf_map_delete_elem(ps->fd_polcidr, &ps->delc[i].key) == 0) {
-			ps->n_polcidr--;
-			st->entries_deleted++;
+	for (size_t i = 0; i < ps->ndelc; i++) {
+		const struct xcni_polcidr_key *k = &ps->delc[i].key;
+
+		if (only_dead && live(ps, k->ep, k->version)) {
+			ps->delc[keepc++] = ps->delc[i];
+			continue;
 		}
-	ps->ndel = ps->ndelc = 0;
-	if (ps->scan) {
-		ps->scan = false;
-		return sweep(ps, &st->entries_deleted);
+		if ((err = clean_del(ps->fd_polcidr, k)) < 0) {
+			ret = ret ?: err;
+			ps->delc[keepc++] = ps->delc[i];
+		} else if (err) {
+			ps->n_polcidr--;
+			(*deleted)++;
+		}
 	}
-	return 0;
+	ps->ndel = keep;
+	ps->ndelc = keepc;
+	if (ps->scan) {
+		err = sweep(ps, deleted);
+		ps->scan = err != 0;
+		ret = ret ?: err;
+	}
+	return ret;
+}
+
+int polsync_cleanup(struct polsync *ps, struct polsync_stats *st)
+{
+	int err = clean_versions(ps, false, &st->entries_deleted);
+
+	/* What failed stays queued (dead versions go before the next writes);
+	 * the next apply diffs whole, so nothing is changed in place meanwhile. */
+	if (err)
+		ps->need_full = true;
+	return err;
 }
 
 void polsync_set_ns_share(struct polsync *ps, unsigned int percent)
@@ -1633,12 +1896,28 @@ int polsync_apply6(struct polsync *ps, const struct pol_v6 *v, size_t *changed)
 {
 	int err = 0;
 
+	if (ps->v6_stale) {
+		free(ps->ipcache6.d);
+		free(ps->polkey6.d);
+		ps->ipcache6 = ps->polkey6 = (struct kvset){ 0 };
+		if ((ps->fd_ipcache6 >= 0 &&
+		     (err = kvset_load(ps->fd_ipcache6, sizeof(struct xcni_ipcache6_key),
+				       sizeof(struct xcni_ipcache_val), &ps->ipcache6))) ||
+		    (ps->fd_polkey6 >= 0 &&
+		     (err = kvset_load(ps->fd_polkey6, sizeof(struct xcni_in6), sizeof(__u32),
+				       &ps->polkey6))))
+			return err;
+		ps->v6_stale = false;
+	}
+
 	if (ps->fd_ipcache6 >= 0)
 		err = kvset_sync(ps->fd_ipcache6, &ps->ipcache6, v->ipc, v->nipc, sizeof(*v->ipc),
-				 offsetof(struct pol_ipc6, val), KV_BOTH, changed);
+				 offsetof(struct pol_ipc6, val), KV_BOTH, "apply6-ipcache6", changed);
 	if (!err && ps->fd_polkey6 >= 0)
 		err = kvset_sync(ps->fd_polkey6, &ps->polkey6, v->keys, v->nkeys, sizeof(*v->keys),
-				 offsetof(struct pol_key6, key), KV_BOTH, changed);
+				 offsetof(struct pol_key6, key), KV_BOTH, "apply6-polkey6", changed);
+	/* Half written: the mirrors are the old contents, the maps are not. */
+	ps->v6_stale = err != 0;
 	return err;
 }
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,16 +49,47 @@ unsigned xcni_inject_passed(void)
 	return passed;
 }
 
+/* "step" or "step:ERRNO" in the first line of path, which is removed: -errno, once. */
+static int failed_by_file(const char *path, const char *step)
+{
+	char line[64] = "";
+	size_t n = strlen(step);
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return 0;
+	if (!fgets(line, sizeof(line), f))
+		line[0] = '\0';
+	fclose(f);
+	line[strcspn(line, "\n")] = '\0';
+	if (strncmp(line, step, n) || (line[n] != '\0' && line[n] != ':') || unlink(path))
+		return 0;
+	return line[n] == ':' && atoi(line + n + 1) > 0 ? -atoi(line + n + 1) : -EIO;
+}
+
 int xcni_inject(const char *step)
 {
-	const char *at = getenv("XCNI_TEST_FAIL_AT");
-	size_t n = strlen(step);
+	/* Read once: the apply passes a step per map write (200k at a start). */
+	static const char *at, *file;
+	static bool looked;
+	size_t n;
+	int err;
 
 	passed++;
 	if (armed_step && armed_nth && (!strcmp(armed_step, "*") || !strcmp(armed_step, step)) &&
 	    !--armed_nth)
 		return armed_err ? -armed_err : -EIO;
-	if (at && !strncmp(at, step, n) && (at[n] == '\0' || at[n] == ':'))
+	if (!looked) {
+		at = getenv("XCNI_TEST_FAIL_AT");
+		file = getenv("XCNI_TEST_FAIL_FILE");
+		looked = true;
+	}
+	if (file && (err = failed_by_file(file, step)))
+		return err;
+	if (!at)
+		return 0;
+	n = strlen(step);
+	if (!strncmp(at, step, n) && (at[n] == '\0' || at[n] == ':'))
 		return at[n] == ':' && atoi(at + n + 1) > 0 ? -atoi(at + n + 1) : -EIO;
 	return 0;
 }
