@@ -32,6 +32,19 @@ DS=${XCNI_K8S_DS:-kpr}
 now_ms() { date +%s%3N; }
 T0=$(now_ms)
 
+# Without the Kubernetes binaries (scripts/k8s-build.sh, which make check runs
+# first unless XCNI_K8S_BUILD=0) or the node's packages (scripts/k8s-deps.sh):
+# skipped, neither passed nor failed.
+skip() {
+	echo "ok 1 # SKIP $*"
+	echo "0 passed, 0 failed"
+	exit 0
+}
+bash "$XCNI_ROOT/scripts/k8s-build.sh" --bin-dir >/dev/null 2>&1 ||
+	skip "Kubernetes 1.20 not built (scripts/k8s-build.sh; make check builds it unless XCNI_K8S_BUILD=0)"
+for c in etcd containerd runc ctr /usr/lib/cni/host-local /usr/lib/cni/portmap; do
+	command -v "$c" >/dev/null || skip "$c missing (scripts/k8s-deps.sh)"
+done
 for b in "$BUILD/xcnid" "$BUILD/xcni" /bin/busybox; do
 	[ -x "$b" ] || { not_ok "$b exists (make; busybox-static)"; finish; exit 1; }
 done
@@ -64,6 +77,9 @@ else
 	exit 1
 fi
 
+# Each node's pod CIDR a /29 (host-local: .2-.6): the Job's address comes back
+# after three more pods on n2.
+export XCNI_K8S_NODE_CIDR_MASK=${XCNI_K8S_NODE_CIDR_MASK:-29}
 t0=$SECONDS
 if ! bash "$CP" up >/dev/null; then
 	not_ok "control plane up"
@@ -86,9 +102,8 @@ eventually() {
 	done
 }
 
-declare -A RANGE=([n1]=0 [n2]=2)
 for n in "${NODES[@]}"; do
-	if out=$(XCNI_K8S_CNI=daemonset XCNI_K8S_IMAGE=$TMP/xcni.tar XCNI_K8S_POD_RANGE=${RANGE[$n]} bash "$NODE" up "$n" 2>&1); then
+	if out=$(XCNI_K8S_CNI=daemonset XCNI_K8S_IMAGE=$TMP/xcni.tar bash "$NODE" up "$n" 2>&1); then
 		eval "$(bash "$NODE" env "$n" | sed "s/^/${n}_/")"
 		ok "node $n up (registered; xcni image imported)"
 		PIDS+=($(cat /run/xcni-k8s/"$n"/*.pid))
@@ -236,6 +251,11 @@ check "the Job's pod on n2 Succeeded" \
 J=$(kc -n batch get pods -l job-name=done -o jsonpath='{.items[0].status.podIP}')
 check "n2's host-local released the Job's address $J" \
 	eventually 30 bash -c "[ -n '$J' ] && ! in_node n2 test -e /var/lib/cni/networks/xcni/$J"
+# n2's other free addresses taken (host-local goes round its range).
+for i in 1 2 3; do
+	check "filler pod f$i on n2 Ready" pod "f$i" web n2 "app: f" "exec sleep 2147483647"
+done
+diag "n2's pods: $(kc -n web get pods -o jsonpath='{range .items[*]}{.metadata.name}={.status.podIP} {end}')"
 kc apply -f - >/dev/null <<'EOF2' &
 apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
@@ -266,6 +286,9 @@ check "kubectl delete -f: the xcni pods are gone" \
 kc apply -f "$XCNI_ROOT/examples/kind/uninstall.yaml" >/dev/null
 check "uninstall.yaml: its pods ran the uninstall on both nodes" \
 	eventually 120 bash -c "[ \"\$(kc -n kube-system get pods -l app.kubernetes.io/name=xcni-uninstall -o jsonpath='{range .items[*]}{.status.phase}{end}')\" = RunningRunning ]"
+for p in $(kc -n kube-system get pods -l app.kubernetes.io/name=xcni-uninstall -o name); do
+	diag "$p: $(kc -n kube-system logs "$p" -c uninstall 2>&1 | tail -n 3 | paste -sd'|')"
+done
 kc delete -f "$XCNI_ROOT/examples/kind/uninstall.yaml" --wait=true --timeout=60s >/dev/null
 diag "uninstalled in $(($(now_ms) - t)) ms"
 for n in "${NODES[@]}"; do
@@ -273,7 +296,8 @@ for n in "${NODES[@]}"; do
 	check "$n: no 05-xcni.conflist; /etc/cni/net.d empty" bash -c "[ -z \"\$(ls -A /run/xcni-k8s/$n/cni/net.d)\" ]"
 	check "$n: /opt/cni/bin as it was (host-local loopback portmap)" \
 		test "$(ls -A "/run/xcni-k8s/$n/cni/bin" | paste -sd' ')" = "host-local loopback portmap"
-	check "$n: no xcni link" bash -c "! ip -n xcni-k8s-$n -o link show | grep -q xcni"
+	check "$n: no xcni link" bash -c "! ip -n xcni-k8s-$n -o link show | grep -q xcni" ||
+		ip -n "xcni-k8s-$n" -o link show | grep xcni | cut -c1-160 | sed 's/^/#   /'
 	check "$n: no nftables table of xcni" bash -c "! ip netns exec xcni-k8s-$n nft list tables | grep -q xcni"
 	check "$n: no tc filter or XDP program on eth0" \
 		bash -c "[ -z \"\$(ip netns exec xcni-k8s-$n tc filter show dev eth0 ingress)\$(ip netns exec xcni-k8s-$n tc filter show dev eth0 egress)\" ] && ! ip -n xcni-k8s-$n link show eth0 | grep -q xdp"
