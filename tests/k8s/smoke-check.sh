@@ -296,8 +296,8 @@ for n in "${NODES[@]}"; do
 	check "$n: no 05-xcni.conflist; /etc/cni/net.d empty" bash -c "[ -z \"\$(ls -A /run/xcni-k8s/$n/cni/net.d)\" ]"
 	check "$n: /opt/cni/bin as it was (host-local loopback portmap)" \
 		test "$(ls -A "/run/xcni-k8s/$n/cni/bin" | paste -sd' ')" = "host-local loopback portmap"
-	check "$n: no xcni link" bash -c "! ip -n xcni-k8s-$n -o link show | grep -q xcni" ||
-		ip -n "xcni-k8s-$n" -o link show | grep xcni | cut -c1-160 | sed 's/^/#   /'
+	links=$(ip -n "xcni-k8s-$n" -o link show | awk -F': ' '{print $2}' | cut -d@ -f1 | paste -sd' ')
+	check "$n: no link of xcni (xcni0...): the node's links are $links" test "$links" = "lo eth0"
 	check "$n: no nftables table of xcni" bash -c "! ip netns exec xcni-k8s-$n nft list tables | grep -q xcni"
 	check "$n: no tc filter or XDP program on eth0" \
 		bash -c "[ -z \"\$(ip netns exec xcni-k8s-$n tc filter show dev eth0 ingress)\$(ip netns exec xcni-k8s-$n tc filter show dev eth0 egress)\" ] && ! ip -n xcni-k8s-$n link show eth0 | grep -q xdp"
