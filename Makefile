@@ -196,6 +196,7 @@ k8s-cache:
 # make check and the suites it leaves to this one (tests/run.sh full_only).
 check-full: deps
 	$(Q)$(MAKE) --no-print-directory -j$(BUILD_JOBS) all unit fuzz-build sanitize
+	$(Q)$(MAKE) --no-print-directory k8s-cache
 	$(Q)XCNI_FULL=1 BUILD=$(abspath $(BUILD)) bash tests/run.sh
 
 demo: deps
@@ -211,7 +212,10 @@ bench: deps
 # make check: the binaries are built once into /var/cache/xcni/k8s (~15 min on
 # 2 cores from a cold Go cache; nothing to do once built), then the control
 # plane's smoke (tests/k8s/smoke.sh), then two kubelet nodes with xcni as
-# their CNI running pods (tests/k8s/pods.sh). docs/testing.md says what they cover.
+# their CNI running pods (tests/k8s/pods.sh), Services through xcnid without
+# kube-proxy (tests/k8s/services.sh), and xcni.yaml's DaemonSet itself installed
+# and uninstalled (tests/k8s/smoke-check.sh, XCNI_K8S_DS=plain; make check runs
+# its kube-proxy-free variant). docs/testing.md says what they cover.
 .PHONY: e2e
 e2e:
 	$(Q)bash scripts/k8s-deps.sh
@@ -219,6 +223,8 @@ e2e:
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)bash tests/k8s/smoke.sh
 	$(Q)BUILD=$(abspath $(BUILD)) bash tests/k8s/pods.sh
+	$(Q)BUILD=$(abspath $(BUILD)) bash tests/k8s/services.sh
+	$(Q)XCNI_K8S_DS=plain BUILD=$(abspath $(BUILD)) bash tests/k8s/smoke-check.sh
 
 # install: the agent and the CLI into $(PREFIX)/bin, the plugin into
 # $(PREFIX)/lib/cni, the man pages. Runtimes (containerd, CRI-O) look for CNI

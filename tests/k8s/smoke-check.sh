@@ -146,12 +146,17 @@ if ds == "kpr":
 print(yaml.safe_dump_all(docs), end="")
 PY
 if [ "$DS" = plain ]; then
-	# kube-proxy's one rule this cluster needs: the kubernetes Service.
-	ip netns exec "$K8S_NETNS" nft -f - <<EOF2
-table ip xcni-k8s-svc {
-	chain pre { type nat hook prerouting priority -100; ip daddr 10.96.0.1 tcp dport 443 dnat to $K8S_ADVERTISE:6443; }
+	# kube-proxy's one rule this cluster needs, on each node as kube-proxy has
+	# it (in the node's own stack: the wire then carries the API server's own
+	# address; a DNAT off the node would bring replies from 10.96.0.1 up the
+	# underlay, which xcnid drops, drop-src-frontend).
+	for n in "${NODES[@]}"; do
+		ip netns exec "xcni-k8s-$n" nft -f - <<EOF2
+table ip kube-proxy-emul {
+	chain out { type nat hook output priority -100; ip daddr 10.96.0.1 tcp dport 443 dnat to $K8S_ADVERTISE:6443; }
 }
 EOF2
+	done
 fi
 diag "manifest: examples/kind/xcni.yaml$([ "$DS" = kpr ] && echo " + kpr-patch.yaml (API server $K8S_ADVERTISE)")"
 t=$(now_ms)
@@ -299,6 +304,7 @@ for n in "${NODES[@]}"; do
 	links=$(ip -n "xcni-k8s-$n" -o link show | awk -F': ' '{print $2}' | cut -d@ -f1 | paste -sd' ')
 	check "$n: no link of xcni (xcni0...): the node's links are $links" test "$links" = "lo eth0"
 	check "$n: no nftables table of xcni" bash -c "! ip netns exec xcni-k8s-$n nft list tables | grep -q xcni"
+	[ "$DS" = plain ] && ip netns exec "xcni-k8s-$n" nft delete table ip kube-proxy-emul
 	check "$n: no tc filter or XDP program on eth0" \
 		bash -c "[ -z \"\$(ip netns exec xcni-k8s-$n tc filter show dev eth0 ingress)\$(ip netns exec xcni-k8s-$n tc filter show dev eth0 egress)\" ] && ! ip -n xcni-k8s-$n link show eth0 | grep -q xdp"
 	check "$n: /run/xcni empty" bash -c "[ -z \"\$(in_node $n ls -A /run/xcni 2>/dev/null)\" ]"
