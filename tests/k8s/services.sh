@@ -3,14 +3,19 @@
 # nodes. The control plane of tests/k8s/controlplane.sh (its controller-manager's
 # EndpointSlice controller makes the slices, discovery.k8s.io/v1beta1 on 1.20)
 # and two nodes of tests/k8s/node.sh whose xcnid runs with
-# --kube-proxy-replacement (as examples/kind/kpr-patch.yaml's; no kube-proxy
-# anywhere), then:
+# --kube-proxy-replacement and socket LB on the node's cgroup v2 directory
+# (--cgroup-root, as examples/kind/kpr-patch.yaml gives a kind node's cgroup v2
+# root; no kube-proxy anywhere), then:
 # - a Deployment of two HTTP servers pinned to n1, a ClusterIP Service and a
 #   NodePort Service in front of them; their EndpointSlice (v1beta1) lists both;
 # - a pod on n2 reaches the ClusterIP (kubectl exec wget, several times: both
 #   backends answer) and the NodePort Service's ClusterIP;
-# - node n2's netns reaches the NodePort on n1's address and on its own (the
-#   backends are on n1: forwarded over Geneve);
+# - a process of node n2 (in its cgroup: socket LB) reaches the NodePort on
+#   n1's address, n1's the NodePort on n2's (no backend there), n2's the
+#   ClusterIP; a process of n2's netns outside the node's cgroup (no socket LB)
+#   is refused at n1 as a spoof (drop-outside-spoof: a plain packet on the
+#   underlay claiming a node's address, by design); the control plane's netns
+#   (a client off the nodes) reaches the NodePort on n2;
 # - a backend deleted: the Deployment's new pod is in the slice and the
 #   ClusterIP still answers; the Service deleted: the ClusterIP stops answering;
 # - xcnid said once it reads EndpointSlices as v1beta1, refused no generation;
@@ -65,10 +70,13 @@ eventually() {
 	done
 }
 
+# The node's cgroup in the v2 hierarchy (hybrid: /sys/fs/cgroup/unified).
+CG2=/sys/fs/cgroup/unified
+[ "$(stat -f -c %T $CG2 2>/dev/null)" = cgroup2fs ] || CG2=/sys/fs/cgroup
 for n in "${NODES[@]}"; do
-	if out=$(XCNI_K8S_XCNID_ARGS="--kube-proxy-replacement ${XCNI_K8S_XCNID_ARGS:-}" bash "$NODE" up "$n" 2>&1); then
+	if out=$(XCNI_K8S_XCNID_ARGS="--kube-proxy-replacement --cgroup-root $CG2/xcni-k8s-$n ${XCNI_K8S_XCNID_ARGS:-}" bash "$NODE" up "$n" 2>&1); then
 		eval "$(bash "$NODE" env "$n" | sed "s/^/${n}_/")"
-		ok "node $n up and Ready, xcnid --kube-proxy-replacement: $(cat "/run/xcni-k8s/$n/times")"
+		ok "node $n up and Ready, xcnid --kube-proxy-replacement --cgroup-root $CG2/xcni-k8s-$n: $(cat "/run/xcni-k8s/$n/times")"
 		PIDS+=($(cat /run/xcni-k8s/"$n"/*.pid))
 	else
 		not_ok "node $n up"
@@ -159,10 +167,26 @@ diag "12 requests to $CIP answered by: $(paste -sd' ' <<<"$seen")"
 check "both backends answered through the ClusterIP (12 requests)" test "$(grep -c '^hello-from-web-' <<<"$seen")" = 2
 check "client on n2 reaches the NodePort Service's ClusterIP $NPIP:81" \
 	bash -c "from_client http://$NPIP:81/ | grep -q '^hello-from-web-'"
-check "node n2's netns reaches NodePort $n1_NODE_IP:30080 (n1, where the backends are)" \
-	eventually 10 bash -c "nsenter --net=/run/netns/xcni-k8s-n2 curl -s --max-time 2 http://$n1_NODE_IP:30080/ | grep -q '^hello-from-web-'"
-check "node n1's netns reaches NodePort $n2_NODE_IP:30080 (n2, no backend there: forwarded to n1)" \
-	eventually 10 bash -c "nsenter --net=/run/netns/xcni-k8s-n1 curl -s --max-time 2 http://$n2_NODE_IP:30080/ | grep -q '^hello-from-web-'"
+# on_node NODE CMD: a process of the node (its netns, its cgroup: socket LB's).
+on_node() {
+	nsenter --net="/run/netns/xcni-k8s-$1" sh -c 'echo $$ >"$1/cgroup.procs"; shift; exec "$@"' \
+		sh "$CG2/xcni-k8s-$1/node" "${@:2}"
+}
+export -f on_node
+export CG2
+check "a process of node n2 reaches NodePort $n1_NODE_IP:30080 (n1, where the backends are; socket LB)" \
+	eventually 10 bash -c "on_node n2 curl -s --max-time 2 http://$n1_NODE_IP:30080/ | grep -q '^hello-from-web-'"
+check "a process of node n1 reaches NodePort $n2_NODE_IP:30080 (n2, no backend there)" \
+	eventually 10 bash -c "on_node n1 curl -s --max-time 2 http://$n2_NODE_IP:30080/ | grep -q '^hello-from-web-'"
+check "a process of node n2 reaches ClusterIP $CIP:80" \
+	bash -c "on_node n2 curl -s --max-time 2 http://$CIP/ | grep -q '^hello-from-web-'"
+spoof() { nsenter --net=/run/netns/xcni-k8s-n1 "$BUILD/xcnictl" --pin-dir /sys/fs/bpf/xcni-k8s/n1 metrics get drop-outside-spoof 2>/dev/null | awk '$1 ~ /^drop-outside-spoof/ && $2 == "from-overlay" {print $3}'; }
+sp0=$(spoof)
+check "n2's netns outside the node's cgroup (no socket LB) to NodePort $n1_NODE_IP:30080: refused" \
+	bash -c "! nsenter --net=/run/netns/xcni-k8s-n2 curl -s --max-time 2 http://$n1_NODE_IP:30080/"
+sp1=$(spoof)
+check "... at n1 as drop-outside-spoof from-overlay (a plain packet claiming node n2's address: ${sp0:-0} -> ${sp1:-0})" \
+	test "${sp1:-0}" -gt "${sp0:-0}"
 check "the control plane's netns reaches NodePort $n2_NODE_IP:30080 (a client off the nodes)" \
 	eventually 10 bash -c "ip netns exec $K8S_NETNS curl -s --max-time 2 http://$n2_NODE_IP:30080/ | grep -q '^hello-from-web-'"
 
