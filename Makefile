@@ -178,11 +178,25 @@ BUILD_JOBS ?= $(shell nproc 2>/dev/null || echo 1)
 
 check: deps
 	$(Q)$(MAKE) --no-print-directory -j$(BUILD_JOBS) all unit fuzz-build sanitize
+	$(Q)$(MAKE) --no-print-directory k8s-cache
 	$(Q)BUILD=$(abspath $(BUILD)) bash tests/run.sh
+
+# The Kubernetes 1.20 binaries of make check's k8s-smoke suite (issue 37), built
+# once into /var/cache/xcni/k8s (~12 min on 2 cores from cold, niced; at once
+# when cached). XCNI_K8S_BUILD=0: not built, and the suite skips. A failed build
+# is said and the suite skips too: make check goes on.
+.PHONY: k8s-cache
+k8s-cache:
+	$(Q)if [ "$${XCNI_K8S_BUILD:-1}" = 0 ]; then \
+		echo "k8s-cache: XCNI_K8S_BUILD=0: Kubernetes not built (k8s-smoke skips)"; \
+	elif ! { bash scripts/k8s-deps.sh && nice -n 10 bash scripts/k8s-build.sh >/dev/null; }; then \
+		echo "k8s-cache: Kubernetes 1.20 build failed (see /var/cache/xcni/k8s/logs): k8s-smoke skips"; \
+	fi
 
 # make check and the suites it leaves to this one (tests/run.sh full_only).
 check-full: deps
 	$(Q)$(MAKE) --no-print-directory -j$(BUILD_JOBS) all unit fuzz-build sanitize
+	$(Q)$(MAKE) --no-print-directory k8s-cache
 	$(Q)XCNI_FULL=1 BUILD=$(abspath $(BUILD)) bash tests/run.sh
 
 demo: deps
@@ -198,7 +212,10 @@ bench: deps
 # make check: the binaries are built once into /var/cache/xcni/k8s (~15 min on
 # 2 cores from a cold Go cache; nothing to do once built), then the control
 # plane's smoke (tests/k8s/smoke.sh), then two kubelet nodes with xcni as
-# their CNI running pods (tests/k8s/pods.sh). docs/testing.md says what they cover.
+# their CNI running pods (tests/k8s/pods.sh), Services through xcnid without
+# kube-proxy (tests/k8s/services.sh), and xcni.yaml's DaemonSet itself installed
+# and uninstalled (tests/k8s/smoke-check.sh, XCNI_K8S_DS=plain; make check runs
+# its kube-proxy-free variant). docs/testing.md says what they cover.
 .PHONY: e2e
 e2e:
 	$(Q)bash scripts/k8s-deps.sh
@@ -206,6 +223,8 @@ e2e:
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)bash tests/k8s/smoke.sh
 	$(Q)BUILD=$(abspath $(BUILD)) bash tests/k8s/pods.sh
+	$(Q)BUILD=$(abspath $(BUILD)) bash tests/k8s/services.sh
+	$(Q)XCNI_K8S_DS=plain BUILD=$(abspath $(BUILD)) bash tests/k8s/smoke-check.sh
 
 # install: the agent and the CLI into $(PREFIX)/bin, the plugin into
 # $(PREFIX)/lib/cni, the man pages. Runtimes (containerd, CRI-O) look for CNI

@@ -26,6 +26,8 @@ NS=${XCNI_K8S_NETNS:-xcni-k8s-cp}
 ADV=${XCNI_K8S_ADVERTISE:-192.0.2.1}
 SERVICE_CIDR=${XCNI_K8S_SERVICE_CIDR:-10.96.0.0/16}
 CLUSTER_CIDR=${XCNI_K8S_CLUSTER_CIDR:-10.244.0.0/16}
+# Each node's spec.podCIDR is a /$XCNI_K8S_NODE_CIDR_MASK of it (default 24; the
+# smoke's /29 makes host-local reuse an address within a few pods).
 KUBERNETES_SVC_IP=${SERVICE_CIDR%.*/*}.1 # 10.96.0.1: the first of the range
 APISERVER_PORT=6443
 READY_TIMEOUT=${XCNI_K8S_READY_TIMEOUT:-180}
@@ -199,6 +201,7 @@ up() {
 		--cluster-signing-cert-file "$p/ca.crt" --cluster-signing-key-file "$p/ca.key" \
 		--use-service-account-credentials=true \
 		--allocate-node-cidrs=true --cluster-cidr "$CLUSTER_CIDR" --service-cluster-ip-range "$SERVICE_CIDR" \
+		--node-cidr-mask-size "${XCNI_K8S_NODE_CIDR_MASK:-24}" \
 		--controllers '*,bootstrapsigner,tokencleaner' --profiling=false
 	start kube-scheduler "$K8S_BIN/kube-scheduler" \
 		--kubeconfig "$RUN/scheduler.kubeconfig" \

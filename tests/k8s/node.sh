@@ -47,6 +47,17 @@
 #   pinned its programs, so the runtime reports the network ready then, as the
 #   DaemonSet's entry point does.
 # XCNI_K8S_CNI=ptp: the reference ptp plugin instead, no xcnid (comparisons).
+# XCNI_K8S_CNI=daemonset: no xcnid and no conflist of the node's own: xcni comes
+# from examples/kind/xcni.yaml's DaemonSet, applied by the caller, from the image
+# XCNI_K8S_IMAGE (a docker archive, tests/k8s/xcni-image.sh) imported here with
+# ctr. The node then has what a kind node has for it: /opt/cni/bin (host-local,
+# loopback, portmap copied in), /etc/cni/net.d (overlays of the host's /opt and
+# /etc in the node's mount namespace, their upper dirs in the run dir, each bound
+# to the node's own $RUN/cni/bin and $RUN/cni/net.d), a bpffs of its own on
+# /sys/fs/bpf, and every mount of the namespace shared (within it) for the
+# DaemonSet's mountPropagation: Bidirectional. containerd's CNI dirs are then
+# /opt/cni/bin and /etc/cni/net.d. up returns once the Node has its pod CIDR
+# (it turns Ready when the DaemonSet's agent writes its conflist).
 # Every process runs under `nice -n 10`, is started with a pid file and stopped
 # by its PID; down kills what is left in the node's cgroups by PID, runs
 # `xcnid --uninstall`, deletes the netns (its veth goes with it), the cgroups,
@@ -307,6 +318,17 @@ mount -n -t tmpfs -o mode=0755,size=64m xcni-k8s-run /run
 mkdir -p "$top" /run/containerd /run/lock /var/lib/cni
 mount -n --move /var/lib/.xcni-k8s "$top"
 rmdir /var/lib/.xcni-k8s
+if [ "$3" = daemonset ]; then
+	for d in etc opt; do
+		mkdir -p "$run/ovl/$d-up" "$run/ovl/$d-work"
+		mount -n -t overlay -o "lowerdir=/$d,upperdir=$run/ovl/$d-up,workdir=$run/ovl/$d-work" "xcni-k8s-$d" "/$d"
+	done
+	mkdir -p /etc/cni/net.d /opt/cni/bin
+	mount -n --bind "$run/cni/net.d" /etc/cni/net.d
+	mount -n --bind "$run/cni/bin" /opt/cni/bin
+	mount -n -t bpf xcni-k8s-bpf /sys/fs/bpf
+	mount -n --make-rshared /
+fi
 for kv in vm/overcommit_memory=1 kernel/panic=10 kernel/panic_on_oops=1; do
 	f=$run/sysctl/$(echo "${kv%=*}" | tr / .)
 	echo "${kv#*=}" >"$f"
@@ -317,12 +339,12 @@ exec sleep 2147483647
 '
 
 mnt_up() {
-	mkdir -p "$RUN/sysctl"
+	mkdir -p "$RUN/sysctl" "$RUN/cni/bin" "$RUN/cni/net.d"
 	cg_make node
 	# The holder in the node's cgroup too: what it starts stays there.
 	nsenter --net="/run/netns/$NS" -- unshare --mount --propagation private -- /bin/sh -c \
 		'cgs=$1; shift; for f in $cgs; do echo $$ >"$f"; done; exec /bin/sh -c "$@"' \
-		sh "$(cg_dirs node | sed 's|$|/cgroup.procs|' | paste -sd' ')" "$MNT_SETUP" sh "$RUN" "$TOP" \
+		sh "$(cg_dirs node | sed 's|$|/cgroup.procs|' | paste -sd' ')" "$MNT_SETUP" sh "$RUN" "$TOP" "$CNI" \
 		>"$RUN/holder.log" 2>&1 </dev/null &
 	echo $! >"$RUN/holder.pid"
 	wait_for 10 "the mount namespace" test -e "$RUN/mnt.ready" ||
@@ -335,10 +357,18 @@ mnt_up() {
 containerd_conf() {
 	mkdir -p "$RUN/containerd/"{root,state,tmp,plugins,opt} "$RUN/runc" "$RUN/cni/bin" "$RUN/cni/net.d" \
 		"$RUN/cni/ipam" "$RUN/cni/xcni-state"
-	ln -sf "$BUILD/xcni" "$RUN/cni/bin/xcni"
-	ln -sf /usr/lib/cni/ptp "$RUN/cni/bin/ptp"
-	ln -sf /usr/lib/cni/host-local "$RUN/cni/bin/host-local"
-	ln -sf /usr/lib/cni/loopback "$RUN/cni/bin/loopback"
+	local bin_dir=$RUN/cni/bin conf_dir=$RUN/cni/net.d
+	if [ "$CNI" = daemonset ]; then
+		# A kind node's own reference plugins (files: the entry point leaves
+		# those it finds, and removes only what it installed).
+		cp /usr/lib/cni/host-local /usr/lib/cni/loopback /usr/lib/cni/portmap "$RUN/cni/bin/"
+		bin_dir=/opt/cni/bin conf_dir=/etc/cni/net.d
+	else
+		ln -sf "$BUILD/xcni" "$RUN/cni/bin/xcni"
+		ln -sf /usr/lib/cni/ptp "$RUN/cni/bin/ptp"
+		ln -sf /usr/lib/cni/host-local "$RUN/cni/bin/host-local"
+		ln -sf /usr/lib/cni/loopback "$RUN/cni/bin/loopback"
+	fi
 	cat >"$RUN/containerd/config.toml" <<EOF
 version = 2
 root = "$RUN/containerd/root"
@@ -371,8 +401,8 @@ disabled_plugins = [
     stream_server_address = "127.0.0.1"
     stream_server_port = "0"
     [plugins."io.containerd.grpc.v1.cri".cni]
-      bin_dir = "$RUN/cni/bin"
-      conf_dir = "$RUN/cni/net.d"
+      bin_dir = "$bin_dir"
+      conf_dir = "$conf_dir"
       max_conf_num = 1
     [plugins."io.containerd.grpc.v1.cri".containerd]
       snapshotter = "overlayfs"
@@ -396,6 +426,10 @@ images() {
 		rm -f "$tar"
 	done
 	log "images $IMAGE_PAUSE and $IMAGE_BUSYBOX built offline and imported"
+	if [ "$CNI" = daemonset ]; then
+		timeout 120 ctr -a "$SOCK" -n k8s.io images import --snapshotter overlayfs "$XCNI_K8S_IMAGE" >/dev/null
+		log "image $XCNI_K8S_IMAGE imported"
+	fi
 }
 
 # ---- kubelet ----
@@ -467,7 +501,7 @@ up() {
 	local t0 t_kubelet t_reg t_xcnid t_ready cidr
 	cp_env
 	cp_up || die "the control plane is not up (tests/k8s/controlplane.sh up)"
-	case $CNI in xcni | ptp) ;; *) die "XCNI_K8S_CNI: xcni or ptp, not '$CNI'" ;; esac
+	case $CNI in xcni | ptp) ;; daemonset) [ -r "${XCNI_K8S_IMAGE:-}" ] || die "XCNI_K8S_CNI=daemonset: XCNI_K8S_IMAGE (tests/k8s/xcni-image.sh) missing" ;; *) die "XCNI_K8S_CNI: xcni, ptp or daemonset, not '$CNI'" ;; esac
 	[ -x "$BUILD/xcnid" ] && [ -x "$BUILD/xcni" ] || die "$BUILD/xcnid or $BUILD/xcni missing (make)"
 	if pid_of kubelet >/dev/null; then
 		log "already up ($RUN)"
@@ -481,13 +515,14 @@ up() {
 	NODE_IP=$(pick_ip)
 	mkdir -p "$RUN"
 	echo "$NODE_IP" >"$RUN/node.ip"
+	echo "$CNI" >"$RUN/cni.mode"
 	t0=$(now_ms)
 	trap 'rc=$?; trap - EXIT; if [ $rc -ne 0 ]; then keep=/tmp/xcni-k8s-$NAME-failed.$$; mkdir -p $keep; cp $RUN/*.log $keep/ 2>/dev/null; if [ "${XCNI_K8S_KEEP_FAILED:-0}" = 1 ]; then log "up failed: logs in $keep; left up (XCNI_K8S_KEEP_FAILED)"; else log "up failed: logs in $keep; cleaning up"; down; fi; fi; exit $rc' EXIT
 
 	trap 'exit 130' INT TERM
 	underlay_up
 	node_pki
-	[ "$CNI" = ptp ] || xcni_identity
+	[ "$CNI" != xcni ] || xcni_identity
 	mnt_up
 	containerd_conf
 	start containerd containerd containerd --config "$RUN/containerd/config.toml"
@@ -509,7 +544,12 @@ up() {
 	echo "$cidr" >"$RUN/node.cidr"
 	log "registered, pod CIDR $cidr ($((t_reg - t_kubelet)) ms after the kubelet started)"
 
-	if [ "$CNI" = ptp ]; then
+	if [ "$CNI" = daemonset ]; then
+		log "xcni comes from the DaemonSet: not waiting for Ready"
+		trap - EXIT
+		echo "$RUN"
+		return 0
+	elif [ "$CNI" = ptp ]; then
 		t_xcnid=$(now_ms)
 		conflist "$cidr"
 		log "CNI: the reference ptp plugin (no xcnid, no routes to other nodes); conflist written"
@@ -554,6 +594,15 @@ down() {
 		kill -KILL $pids 2>/dev/null || true
 		sleep 0.3
 	done
+	# The DaemonSet's pins, in the node's own bpffs (normally gone with
+	# uninstall.yaml): xcnid --uninstall while the mount namespace is there.
+	if [ "$(cat "$RUN/cni.mode" 2>/dev/null)" = daemonset ] && [ -n "$holder" ] &&
+		nsenter --mount="/proc/$holder/ns/mnt" test -e /sys/fs/bpf/xcni; then
+		nsenter --net="/run/netns/$NS" --mount="/proc/$holder/ns/mnt" "$BUILD/xcnid" --uninstall \
+			--pin-dir /sys/fs/bpf/xcni --underlay-dev eth0 >"$RUN/uninstall.log" 2>&1 ||
+			log "xcnid --uninstall: $(tail -n 3 "$RUN/uninstall.log" | paste -sd' ')"
+		log "the DaemonSet's pins were left: xcnid --uninstall run"
+	fi
 	stop holder sleep
 	if [ -e "/run/netns/$NS" ]; then
 		if [ -e "$PIN" ]; then
