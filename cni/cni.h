@@ -222,8 +222,8 @@ int xcni_dp_endpoint6_get(const struct xcni_dp *dp, const struct in6_addr *ip6,
 __u32 xcni_ep_id(const char *container_id, const char *ifname);
 
 /*
- * Fault injection for tests: xcni_failpoint is -EIO when XCNI_TEST_FAIL_AT names
- * the step. Both it and xcni_killpoint (lib/killpoint.h) kill the plugin
+ * Fault injection for tests: xcni_failpoint is xcni_inject's (-EIO when
+ * XCNI_TEST_FAIL_AT names the step). Both it and xcni_killpoint (lib/killpoint.h) kill the plugin
  * (SIGKILL, no unwinding) when XCNI_TEST_KILL_AT names the step: a crash at that
  * exact point, which DEL and GC must clean up after.
  */

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "attach.h"
+#include "killpoint.h"
 #include "bpfpin.h"
 #include "log.h"
 #include "nl.h"
@@ -71,12 +72,10 @@ static int path_of(char *buf, size_t len, const struct xcni_tc_point *p, const c
 		       0;
 }
 
-/* Tests stand in for a kernel without TCX: XCNI_TEST_FAIL_AT=tcx (as the plugin's). */
+/* Tests stand in for a kernel without TCX: XCNI_TEST_FAIL_AT=tcx (xcni_inject). */
 static int tcx_failpoint(void)
 {
-	const char *f = getenv("XCNI_TEST_FAIL_AT");
-
-	return f && !strcmp(f, "tcx");
+	return xcni_inject("tcx") != 0;
 }
 
 static int tc_filter_del(const struct xcni_tc_point *p)

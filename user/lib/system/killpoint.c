@@ -9,17 +9,35 @@
 
 #include "lib/system/killpoint.h"
 
-static int armed_by_file(const char *path, const char *step)
+/* The first line of path, without its newline; "" when it cannot be read. */
+static void first_line(const char *path, char *line, size_t len)
 {
-	char line[64] = "";
 	FILE *f = fopen(path, "r");
 
+	line[0] = '\0';
 	if (!f)
-		return 0;
-	if (!fgets(line, sizeof(line), f))
+		return;
+	if (!fgets(line, (int)len, f))
 		line[0] = '\0';
 	fclose(f);
 	line[strcspn(line, "\n")] = '\0';
+}
+
+/* spec names step ("step" or "step:ERRNO"): -ERRNO (EIO by default); else 0. */
+static int spec_err(const char *spec, const char *step)
+{
+	size_t n = strlen(step);
+
+	if (strncmp(spec, step, n) || (spec[n] != '\0' && spec[n] != ':'))
+		return 0;
+	return spec[n] == ':' && atoi(spec + n + 1) > 0 ? -atoi(spec + n + 1) : -EIO;
+}
+
+static int armed_by_file(const char *path, const char *step)
+{
+	char line[64];
+
+	first_line(path, line, sizeof(line));
 	return strcmp(line, step) == 0 && unlink(path) == 0;
 }
 
@@ -49,22 +67,15 @@ unsigned xcni_inject_passed(void)
 	return passed;
 }
 
-/* "step" or "step:ERRNO" in the first line of path, which is removed: -errno, once. */
+/* spec_err of the first line of path, which is removed when it names step: once. */
 static int failed_by_file(const char *path, const char *step)
 {
-	char line[64] = "";
-	size_t n = strlen(step);
-	FILE *f = fopen(path, "r");
+	char line[64];
+	int err;
 
-	if (!f)
-		return 0;
-	if (!fgets(line, sizeof(line), f))
-		line[0] = '\0';
-	fclose(f);
-	line[strcspn(line, "\n")] = '\0';
-	if (strncmp(line, step, n) || (line[n] != '\0' && line[n] != ':') || unlink(path))
-		return 0;
-	return line[n] == ':' && atoi(line + n + 1) > 0 ? -atoi(line + n + 1) : -EIO;
+	first_line(path, line, sizeof(line));
+	err = spec_err(line, step);
+	return err && !unlink(path) ? err : 0;
 }
 
 int xcni_inject(const char *step)
@@ -72,7 +83,6 @@ int xcni_inject(const char *step)
 	/* Read once: the apply passes a step per map write (200k at a start). */
 	static const char *at, *file;
 	static bool looked;
-	size_t n;
 	int err;
 
 	passed++;
@@ -86,10 +96,5 @@ int xcni_inject(const char *step)
 	}
 	if (file && (err = failed_by_file(file, step)))
 		return err;
-	if (!at)
-		return 0;
-	n = strlen(step);
-	if (!strncmp(at, step, n) && (at[n] == '\0' || at[n] == ':'))
-		return at[n] == ':' && atoi(at + n + 1) > 0 ? -atoi(at + n + 1) : -EIO;
-	return 0;
+	return at ? spec_err(at, step) : 0;
 }
