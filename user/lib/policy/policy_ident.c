@@ -327,18 +327,19 @@ uint32_t pod_addr(const struct k8s_pod *p, bool local)
 
 /* ---- addresses claimed twice ------------------------------------------ */
 
-static const struct ctx *contest_x; /* qsort has no context */
+/* A pod's address key, worked out once (pod_addr asks the node's name). */
+struct addr_ix {
+	uint32_t addr; /* host order: sorted numerically */
+	uint32_t i; /* index in x->pods */
+};
 
-static int cmp_pod_addr(const void *a, const void *b)
+static int cmp_addr_ix(const void *a, const void *b)
 {
-	const struct k8s_pod *p = contest_x->pods[*(const size_t *)a];
-	const struct k8s_pod *q = contest_x->pods[*(const size_t *)b];
-	uint32_t x = ntohl(pod_addr(p, pol_pod_local(contest_x, p)));
-	uint32_t y = ntohl(pod_addr(q, pol_pod_local(contest_x, q)));
+	const struct addr_ix *x = a, *y = b;
 
-	if (x != y)
-		return (x > y) - (x < y);
-	return (*(const size_t *)a > *(const size_t *)b) - (*(const size_t *)a < *(const size_t *)b);
+	if (x->addr != y->addr)
+		return (x->addr > y->addr) - (x->addr < y->addr);
+	return (x->i > y->i) - (x->i < y->i);
 }
 
 /* A Running pod (or one whose phase nobody wrote: a manifest) over a Pending one. */
@@ -360,69 +361,63 @@ static bool contest_beats(const struct k8s_pod *b, const struct k8s_pod *a)
 	return b->created > a->created;
 }
 
-int pol_resolve_contested(struct ctx *x)
+/* The pods of one contested address into r->contested, the owner first. */
+static int contest_report(struct ctx *x, const struct addr_ix *v, size_t n, size_t own,
+			  size_t *cap, bool *drop)
 {
 	struct pol_result *r = x->r;
-	size_t *ix, n = 0, cap = 0, kept = 0;
+
+	for (size_t j = 0; j < n; j++) {
+		size_t k = j == 0 ? own : j <= own ? j - 1 : j; /* own, then the rest in order */
+		const struct k8s_pod *q = x->pods[v[k].i];
+		struct pol_contest *c;
+
+		if (grow(&r->contested, cap, r->ncontested, sizeof(*r->contested)))
+			return -ENOMEM;
+		c = &r->contested[r->ncontested++];
+		memset(c, 0, sizeof(*c));
+		c->ip = htonl(v[k].addr);
+		c->owner = k == own;
+		c->phase = q->phase;
+		copy_str(c->name.ns, sizeof(c->name.ns), q->meta.ns);
+		copy_str(c->name.name, sizeof(c->name.name), q->meta.name);
+		copy_str(c->name.node, sizeof(c->name.node), q->node_name);
+		if (k == own)
+			x->pod_contested[v[k].i] = true;
+		else
+			drop[v[k].i] = true;
+	}
+	return 0;
+}
+
+int pol_resolve_contested(struct ctx *x)
+{
+	struct addr_ix *v;
+	size_t n = 0, cap = 0, kept = 0;
 	bool *drop;
 	int ret = -ENOMEM;
 
 	x->pod_contested = calloc(x->npods ? x->npods : 1, sizeof(*x->pod_contested));
-	ix = calloc(x->npods ? x->npods : 1, sizeof(*ix));
+	v = calloc(x->npods ? x->npods : 1, sizeof(*v));
 	drop = calloc(x->npods ? x->npods : 1, sizeof(*drop));
-	if (!x->pod_contested || !ix || !drop)
+	if (!x->pod_contested || !v || !drop)
 		goto out;
-	for (size_t i = 0; i < x->npods; i++)
-		if (pod_managed(x->pods[i]) && pod_addr(x->pods[i], pol_pod_local(x, x->pods[i])))
-			ix[n++] = i;
-	contest_x = x;
-	qsort(ix, n, sizeof(*ix), cmp_pod_addr);
-	for (size_t a = 0, b; a < n; a = b) {
-		const struct k8s_pod *p = x->pods[ix[a]];
-		uint32_t addr = pod_addr(p, pol_pod_local(x, p));
-		size_t own = a;
+	for (size_t i = 0; i < x->npods; i++) {
+		const struct k8s_pod *p = x->pods[i];
+		uint32_t a = pod_managed(p) ? pod_addr(p, pol_pod_local(x, p)) : 0;
 
-		for (b = a + 1; b < n; b++) {
-			const struct k8s_pod *q = x->pods[ix[b]];
-
-			if (pod_addr(q, pol_pod_local(x, q)) != addr)
-				break;
-			if (contest_beats(q, x->pods[ix[own]]))
-				own = b;
-		}
-		if (b - a < 2)
-			continue;
-		for (size_t k = a; k < b; k++) {
-			const struct k8s_pod *q = x->pods[ix[k]];
-			struct pol_contest *c;
-
-			if (grow(&r->contested, &cap, r->ncontested, sizeof(*r->contested)))
-				goto out;
-			c = &r->contested[r->ncontested++];
-			memset(c, 0, sizeof(*c));
-			c->ip = addr;
-			c->owner = k == own;
-			c->phase = q->phase;
-			copy_str(c->name.ns, sizeof(c->name.ns), q->meta.ns);
-			copy_str(c->name.name, sizeof(c->name.name), q->meta.name);
-			copy_str(c->name.node, sizeof(c->name.node), q->node_name);
-			if (k == own)
-				x->pod_contested[ix[k]] = true;
-			else
-				drop[ix[k]] = true;
-		}
+		if (a)
+			v[n++] = (struct addr_ix){ ntohl(a), (uint32_t)i };
 	}
-	/* The owner first within each address. */
-	for (size_t i = 0; i < r->ncontested; i++) {
-		size_t j = i;
+	qsort(v, n, sizeof(*v), cmp_addr_ix);
+	for (size_t a = 0, b; a < n; a = b) {
+		size_t own = 0;
 
-		while (j > 0 && r->contested[j].owner && r->contested[j - 1].ip == r->contested[j].ip) {
-			struct pol_contest t = r->contested[j - 1];
-
-			r->contested[j - 1] = r->contested[j];
-			r->contested[j] = t;
-			j--;
-		}
+		for (b = a + 1; b < n && v[b].addr == v[a].addr; b++)
+			if (contest_beats(x->pods[v[b].i], x->pods[v[a + own].i]))
+				own = b - a;
+		if (b - a > 1 && (ret = contest_report(x, v + a, b - a, own, &cap, drop)))
+			goto out;
 	}
 	/* The others hold nothing: out of the view this compile sees. */
 	for (size_t i = 0; i < x->npods; i++) {
@@ -434,7 +429,7 @@ int pol_resolve_contested(struct ctx *x)
 	x->npods = kept;
 	ret = 0;
 out:
-	free(ix);
+	free(v);
 	free(drop);
 	return ret;
 }
