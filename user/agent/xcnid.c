@@ -944,6 +944,10 @@ static int watch_cluster(const struct opts *o, struct from_pod *fp, struct http 
 					 { .fd = flowd_fd(fd), .events = POLLIN } };
 		__u64 gen = b->sync_gen;
 		int timeout = hooks_tick(o, hk, &hook_at), n;
+		int flush_in = o->mq->on ? masq_flush_tick(o->mq, mono_ms()) : -1;
+
+		if (flush_in >= 0 && (timeout < 0 || flush_in < timeout))
+			timeout = flush_in;
 
 		if (!synced && !due) {
 			/* A failed generation (a map write that failed: the maps hold
