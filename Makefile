@@ -111,7 +111,7 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c $(LIBXCNI) $(wildcard user/lib/*/*.h 
 XCNICTL_AGENT_OBJS := $(BUILD)/obj/user/agent/http.o $(BUILD)/obj/user/agent/uipage.o
 $(BUILD)/xcnictl: $(XCNICTL_OBJS) $(XCNICTL_AGENT_OBJS) $(LIBXCNI)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(XCFLAGS) -o $@ $^ $(PKG_LIBS) $(MHD_LIBS)
+	$(Q)$(CC) $(XCFLAGS) -o $@ $^ $(PKG_LIBS) $(MHD_LIBS) -lz
 
 # Packet tests: the programs through BPF_PROG_TEST_RUN (also --bench); libxcni
 # comes along: Maglev's table builder (its choice is checked against the

@@ -90,6 +90,7 @@ suites=(
 	"lab-socklb:bash tests/lab/socklb.sh"
 	"lab-explain:bash tests/lab/explain.sh"
 	"lab-flows:bash tests/lab/flows.sh"
+	"lab-status:bash tests/lab/status.sh"
 	"lab-monitor-flows:bash tests/lab/monflows.sh"
 	"lab-ui:bash tests/lab/ui.sh"
 	"lab-outside:bash tests/lab/outside.sh"
