@@ -424,7 +424,9 @@ static void render_policy_flows(struct metrics *m, struct buf *b, struct polscan
 	       "New flows a policy entry decided, by what decided (tier: admin, networkpolicy, "
 	       "baseline, default: no tier did), what it did (action: accept, deny, audit: a "
 	       "denial in audit mode, which passes) and the side of the pod judged (direction). "
-	       "Each isolated side counts.");
+	       "Each isolated side counts. action=\"deny\" counts deny rules only: a pod's "
+	       "default-deny isolation (no rule allows) is no entry, and its drops are "
+	       "xcni_packets_total{reason=~\"drop-policy-(ingress|egress)\"}.");
 	for (unsigned int t = 0; t < NR_TIERS; t++)
 		for (unsigned int a = 0; a < NR_ACTS; a++) {
 			if (t == XCNI_TIER_DEFAULT && a != ACT_ACCEPT)
