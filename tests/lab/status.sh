@@ -265,5 +265,19 @@ sd_bad() {
 check "sysdump -f into a directory that does not exist: exit 1, said, nothing left" sd_bad
 check "sysdump --node n1 --agent-log F: exit 2 (a lab node's log is the lab's)" usage_rc sysdump --node n1 --agent-log /dev/null
 
+# -- attach mode per hook: a pod wired under tc (XCNI_ATTACH=tc: what a kernel
+# without TCX, or TCX refused, leaves) beside pods under TCX
+cat >"$T/d.yaml" <<'EOF'
+apiVersion: v1
+kind: Pod
+metadata: {name: d, namespace: x}
+spec: {nodeName: n1, containers: [{name: c}]}
+EOF
+check "XCNI_ATTACH=tc lab apply: pod x/d on n1 wired under tc" env XCNI_ATTACH=tc "$XCNICTL" lab apply -f "$T/d.yaml"
+check "status --node n1 -j: exit 0" st_json 0 --node n1
+check "... x/d's two hooks in mode tc, the others' in tcx, xcni first on all" \
+	jcheck "sorted(h['mode'] for h in d['nodes'][0]['hooks'] if h['program'] in ('from_pod', 'to_pod')) == ['tc', 'tc', 'tcx', 'tcx', 'tcx', 'tcx'] and all(h['xcni_first'] for h in d['nodes'][0]['hooks'])"
+check "... the text: 4 TCX, 2 tc (and the underlay's)" bash -c "\"$XCNICTL\" status --node n1 | grep -E '^Hooks: +[0-9]+ TCX, [2-9] tc; xcni first on every one'"
+
 lab_down_checked
 finish
