@@ -583,6 +583,10 @@ static void print_node(json_t *n, bool header)
 								   sizeof(b1)));
 			if (jint(cl, "kinds_unavailable"))
 				printf(", %lld kinds unavailable", jint(cl, "kinds_unavailable"));
+			if (json_is_string(json_object_get(cl, "last_error")))
+				printf(", last error %s ago: %s",
+				       dur((long long)json_number_value(json_object_get(cl, "last_error_age_s")),
+					   b1, sizeof(b1)), jstr(cl, "last_error"));
 		}
 		printf("; generation %lld applied, %lld of %lld syncs failed\n", jint(cfg, "applied_generation"),
 		       jint(a, "syncs_failed"), jint(a, "syncs"));

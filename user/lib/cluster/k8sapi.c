@@ -140,6 +140,8 @@ struct api {
 	int64_t last_err_ms;
 	int64_t open_ms; /* for the time the first list took */
 	int64_t last_event_ms; /* when a dispatch last applied something (0: never) */
+	char last_msg[512]; /* the last problem as logged, for xcnictl status */
+	int64_t last_msg_ms;
 };
 
 static int64_t now_ms(void)
@@ -221,6 +223,8 @@ static void log_problem(struct api *a, const char *key, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	snprintf(a->last_msg, sizeof(a->last_msg), "%s", msg);
+	a->last_msg_ms = t;
 	if (!strcmp(a->last_err, key) && t - a->last_err_ms < ERROR_REPEAT_MS) {
 		pr_debug("%s\n", msg);
 		return;
@@ -1409,10 +1413,10 @@ static json_t *api_status(struct cs_backend *b)
 	json_object_set_new(o, "last_event_age_s",
 			    a->last_event_ms ? json_real((double)(now - a->last_event_ms) / 1000) :
 					       json_null());
-	if (a->last_err[0]) {
-		json_object_set_new(o, "last_error", json_string(a->last_err));
+	if (a->last_msg[0]) {
+		json_object_set_new(o, "last_error", json_string(a->last_msg));
 		json_object_set_new(o, "last_error_age_s",
-				    json_real((double)(now - a->last_err_ms) / 1000));
+				    json_real((double)(now - a->last_msg_ms) / 1000));
 	}
 	return o;
 }
