@@ -140,7 +140,7 @@ struct api {
 	int64_t last_err_ms;
 	int64_t open_ms; /* for the time the first list took */
 	int64_t last_event_ms; /* when a dispatch last applied something (0: never) */
-	char last_msg[512]; /* the last problem as logged, for xcnictl status */
+	char last_msg[1024]; /* the last problem as logged, for xcnictl status */
 	int64_t last_msg_ms;
 };
 
