@@ -37,6 +37,7 @@ suites=(
 	"unit-flows:$BUILD/tests/test_flows"
 	"unit-flowgraph:$BUILD/tests/test_flowgraph"
 	"unit-ipfix:$BUILD/tests/test_ipfix"
+	"unit-redact:$BUILD/tests/test_redact"
 	"lab-layers:bash tests/lab/layers.sh"
 	"bpf-packets:$BUILD/tests/test_bpf"
 	"unit-asan:bash tests/fuzz/asan.sh"
