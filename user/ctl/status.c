@@ -870,6 +870,13 @@ int ctl_status_main(int argc, char **argv)
 			ntg++;
 		}
 	}
+	/* No agent's maps where they would be outside a lab, and a lab up: say which --node. */
+	if (!nnodes && !pin_given && !getenv("XCNI_PIN_DIR") && access(c.pin_dir, F_OK)) {
+		char *hint[] = { "xcnictl", "status", NULL };
+
+		if (ctl_lab_hint(c.pin_dir, 2, hint))
+			return 1;
+	}
 	for (;;) {
 		all = collect(&c, tg, ntg, nnodes > 0);
 		v = overall(all);
