@@ -637,17 +637,19 @@ static void print_node(json_t *n, bool header)
 		json_t *fl = json_object_get(a, "flows"), *ft = json_object_get(n, "flows");
 		json_t *dr = json_object_get(a, "drops_last_minute");
 
-		if (json_is_true(json_object_get(fl, "on")))
-			printf("Flows:       on (window %lld)%s%s%s, log %lld lines (%lld errors), IPFIX %s",
-			       jint(fl, "window"), ft ? "" : " ", ft ? "" : "NOT ANSWERING", "",
-			       jint(ft, "log_lines"), jint(ft, "log_errors"),
-			       json_is_string(json_object_get(fl, "ipfix")) ? jstr(fl, "ipfix") : "off");
+		if (!json_is_true(json_object_get(fl, "on")))
+			printf("Flows:       off (xcnid --flows)\n");
+		else if (!ft)
+			printf("Flows:       on (window %lld), but the flows socket does not answer\n",
+			       jint(fl, "window"));
+		else if (json_is_string(json_object_get(fl, "ipfix")))
+			printf("Flows:       on (window %lld), flow log %lld lines (%lld errors), IPFIX to "
+			       "%s: %lld records, %lld send errors\n", jint(fl, "window"),
+			       jint(ft, "log_lines"), jint(ft, "log_errors"), jstr(fl, "ipfix"),
+			       jint(ft, "ipfix_records"), jint(ft, "ipfix_errors"));
 		else
-			printf("Flows:       off");
-		if (json_is_string(json_object_get(fl, "ipfix")))
-			printf(" (%lld records, %lld send errors)", jint(ft, "ipfix_records"),
-			       jint(ft, "ipfix_errors"));
-		printf("\n");
+			printf("Flows:       on (window %lld), flow log %lld lines (%lld errors), IPFIX off\n",
+			       jint(fl, "window"), jint(ft, "log_lines"), jint(ft, "log_errors"));
 		printf("Drops (%llds): %lld", jint(dr, "window_s"), jint(dr, "packets"));
 		json_array_foreach(json_object_get(dr, "by_reason"), i, v)
 			printf("%s%lld %s %s", i ? ", " : ": ", jint(v, "packets"), jstr(v, "reason"),
