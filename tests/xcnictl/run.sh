@@ -814,6 +814,16 @@ check "status --node n1 -j (the pretend lab): verdict DOWN, node n1, its endpoin
 	bash -c "lx() { env -u XCNI_PIN_DIR XCNI_LAB_DIR='$LAB' '$XCNICTL' \"\$@\"; }; lx status --node n1 -j | python3 -c 'import json,sys; d=json.load(sys.stdin); n=d[\"nodes\"][0]; sys.exit(0 if d[\"verdict\"] == \"DOWN\" and n[\"node\"] == \"n1\" and n[\"counts\"][\"endpoints\"] == 2 else 1)'"
 check "status on a pin dir with no maps: exit 1, DOWN: no xcni maps pinned" \
 	has "^Verdict: +DOWN: no xcni maps pinned under $PIN-none" "$XCNICTL" --pin-dir "$PIN-none" status
+# A pod closed because its policy did not fit (XCNI_POLEP_OVERFLOW, 0x80): its namespace named.
+overflow_named() {
+	put xcni_polep "$(ip4 10.244.1.10)" "$(pev 43 0 $((0x80 | 3)) 0 0)" || return 1
+	local out; out=$("$XCNICTL" --pin-dir "$PIN" status -j)
+	put xcni_polep "$(ip4 10.244.1.10)" "$(pev 43 0 3 4 0)"
+	python3 -c 'import json,sys; d=json.load(sys.stdin); n=d["nodes"][0]
+ok = n["overflow"] == {"pods": ["y/b"], "namespaces": {"y": 1}} and any("namespaces over their share of the policy maps: y (1)" in p for p in n["problems"])
+print(n["overflow"], n["problems"]); sys.exit(0 if ok else 1)' <<<"$out"
+}
+check "status: y/b closed for room (polep overflow): overflow names it, problems name namespace y" overflow_named
 check "status --wait --timeout 1: exit 1 (never OK)" exits 1 "$XCNICTL" --pin-dir "$PIN" status --wait --timeout 1
 check "status --timeout without --wait: exit 2" exits 2 "$XCNICTL" --pin-dir "$PIN" status --timeout 1
 check "status --bogus: exit 2" exits 2 "$XCNICTL" status --bogus
