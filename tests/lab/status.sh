@@ -80,6 +80,8 @@ st_json() { # st_json RC ARGS...: status -j in $T/st.json, exit RC, JSON that pa
 	/usr/bin/python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$T/st.json"
 }
 check "status --node all -j: exit 0, JSON" st_json 0 --node all
+t0=$(date +%s%N); ctl status --node all >/dev/null 2>&1; t1=$(date +%s%N)
+diag "xcnictl status --node all (2 nodes): $(( (t1 - t0) / 1000000 )) ms"
 jcheck() { # jcheck PYTHON-EXPR over d (the JSON)
 	/usr/bin/python3 -c "
 import json, sys
@@ -236,7 +238,10 @@ sd() {
 	cat "$T/sd.err"
 	[ "$rc" = 0 ] && [ -s "$T/sd.tar.gz" ] && ! [ -e "$T/sd.tar.gz.tmp" ]
 }
+t0=$(date +%s%N)
 check "sysdump --node all -f FILE: exit 0, the archive written" sd
+t1=$(date +%s%N)
+diag "xcnictl sysdump --node all: $(( (t1 - t0) / 1000000 )) ms, $(stat -c %s "$T/sd.tar.gz") bytes"
 check "... tar lists it (gzip, ustar)" bash -c "tar tzf '$T/sd.tar.gz' >'$T/sd.list'"
 for f in kernel.txt versions.txt commands.txt n1/status.json n1/status.txt n1/config.json n1/endpoint-list.json \
 	n1/ct-list.json n1/policy-list.json n1/identity-list.json n1/hook-list.json n1/metrics-list.json \
