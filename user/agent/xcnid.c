@@ -1013,6 +1013,8 @@ static int watch_cluster(const struct opts *o, struct from_pod *fp, struct http 
 		} else if (b->sync_gen != gen) {
 			/* A new token and no object change: the maps already hold it. */
 			report_gen(o, fp, b->sync_gen, NULL, 0, 0, NULL);
+			if (synced)
+				status_synced(sts, true, b->sync_gen);
 		}
 	}
 out:
