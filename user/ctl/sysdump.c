@@ -250,7 +250,6 @@ static void add_node(struct tgz *t, struct runlog *rl, const char *node, const c
 	size_t len = 0;
 
 	{
-		const char *args[] = { "status", "-j", NULL };
 		char *argv[] = { "xcnictl", (char *)opt, (char *)where, "status", "-j", NULL };
 		int rc = run_self(argv, &out, &len);
 
@@ -260,7 +259,6 @@ static void add_node(struct tgz *t, struct runlog *rl, const char *node, const c
 		if (out)
 			add_agent_cmdline(t, dir, out, len);
 		free(out);
-		(void)args;
 	}
 	{
 		const char *args[] = { "status", NULL };
