@@ -178,7 +178,11 @@ degraded_podname() {
 check "status --node n2: exit 1, DEGRADED naming xcni_podname 2/2 and the names missing" degraded_podname
 check "... the Maps line puts it first" has '^Maps: +xcni_podname 2/2 \(100%\)'
 check "status --node all: exit 1, Overall DEGRADED" bash -c "\"$XCNICTL\" status --node all >'$T/st.txt'; test \$? = 1 && grep -q '^Overall: *DEGRADED' '$T/st.txt'"
-check "n2's xcnid restarted as it was" agent_restart n2 "$T/n2-back.log" "${ARGS2[@]}"
+check "n2's xcnid restarted as it was, with --flows" agent_restart n2 "$T/n2-back.log" "${ARGS2[@]}" --flows
+check "status --node n2 -j: OK, flows on, the flows socket's figures read (log, monitor)" st_json 0 --node n2
+check "... flows.on, the window, the trailer's log_lines and monitor_subscribers" \
+	jcheck "d['verdict'] == 'OK' and n['n2']['agent']['flows']['on'] and n['n2']['agent']['flows']['window'] > 0 and 'log_lines' in n['n2']['flows'] and 'monitor_subscribers' in n['n2']['flows']"
+check "... the text: Flows: on, IPFIX off" bash -c "\"$XCNICTL\" status --node n2 | grep -E '^Flows: +on \(window [0-9]+\), flow log [0-9]+ lines \(0 errors\), IPFIX off$'"
 
 # -- n1's agent stopped: DOWN; --wait returns once it is back
 XPID1=$(lab get --json | jq_ "[n['xcnidPid'] for n in d['nodes'] if n['name'] == 'n1'][0]")
