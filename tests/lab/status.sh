@@ -289,5 +289,17 @@ check "... x/d's two hooks in mode tc, the others' in tcx, xcni first on all" \
 	jcheck "sorted(h['mode'] for h in d['nodes'][0]['hooks'] if h['program'] in ('from_pod', 'to_pod')) == ['tc', 'tc', 'tcx', 'tcx', 'tcx', 'tcx'] and all(h['xcni_first'] for h in d['nodes'][0]['hooks'])"
 check "... the text: 4 TCX, 2 tc (and the underlay's)" bash -c "\"$XCNICTL\" status --node n1 | grep -E '^Hooks: +[0-9]+ TCX, [2-9] tc; xcni first on every one'"
 
+# -- a feature asked for and switched off: socket load balancing on a kernel
+# without the getpeername hooks (XCNI_PROBE_FAIL stands in for it)
+CG=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
+check "n1's xcnid restarted with --kube-proxy-replacement --cgroup-root, its kernel lacking getpeername-hook" \
+	agent_restart n1 "$T/n1-nolb.log" env XCNI_PROBE_FAIL=getpeername-hook "${ARGS1[@]}" \
+	--kube-proxy-replacement --cgroup-root "$CG"
+check "status --node n1: exit 1" st_text 1 --node n1
+check "... DEGRADED: switched off: socket load balancing, naming what the kernel lacks and since when" \
+	has '^Verdict: +DEGRADED: switched off: socket load balancing \(--cgroup-root\): kernel lacks getpeername-hook \(Linux >= 5\.8\)$'
+check "... the Kernel line: socket LB no, switched off named" \
+	has '^Kernel: .*socket LB no, .*switched off: socket load balancing'
+
 lab_down_checked
 finish
