@@ -1388,7 +1388,7 @@ static int room_judge(struct polsync *ps, const struct pol_result *r, struct ep_
 	const size_t max[POLSYNC_NR_MAPS] = { ps->max_policy, ps->max_polrange, ps->max_polcidr };
 	const size_t used[POLSYNC_NR_MAPS] = { ps->n_policy, ps->n_polrange, ps->n_polcidr };
 	size_t add[POLSYNC_NR_MAPS] = { 0 }, *ix = NULL;
-	bool fits = true;
+	bool fits = true, sorted = false;
 
 	*global = false;
 	for (size_t i = 0; i < r->neps; i++) {
@@ -1410,7 +1410,23 @@ static int room_judge(struct polsync *ps, const struct pol_result *r, struct ep_
 		ix[i] = i;
 	room_r = r;
 	room_m = m;
+	/* All the node's pods together within one share: so is every namespace,
+	 * and no pod is over it (the common case, and the sort by namespace
+	 * below was ~8% of the agent's CPU per event under churn at 100k pods). */
+	{
+		size_t all[POLSYNC_NR_MAPS] = { 0 };
+		bool within = true;
+
+		for (size_t i = 0; i < r->neps; i++)
+			for (int k = 0; k < POLSYNC_NR_MAPS; k++)
+				all[k] += m[i].need[k];
+		for (int k = 0; k < POLSYNC_NR_MAPS; k++)
+			within = within && all[k] * 100 <= max[k] * ps->share;
+		if (within)
+			goto shares_done;
+	}
 	qsort(ix, r->neps, sizeof(*ix), share_cmp);
+	sorted = true;
 	for (size_t a = 0, b; a < r->neps; a = b) {
 		size_t tot[POLSYNC_NR_MAPS] = { 0 };
 
@@ -1429,6 +1445,7 @@ static int room_judge(struct polsync *ps, const struct pol_result *r, struct ep_
 				tot[k] += e->need[k];
 		}
 	}
+shares_done:
 	for (size_t i = 0; i < r->neps; i++) {
 		if (m[i].over)
 			m[i].same = false;
@@ -1444,6 +1461,8 @@ static int room_judge(struct polsync *ps, const struct pol_result *r, struct ep_
 	}
 	/* Each namespace's demand, as parts of the maps (2^20ths of each, summed):
 	 * who gives way first. */
+	if (!sorted)
+		qsort(ix, r->neps, sizeof(*ix), share_cmp);
 	for (size_t a = 0, b; a < r->neps; a = b) {
 		size_t tot = 0;
 
@@ -1651,9 +1670,12 @@ names_done:
 		struct xcni_polep pe = w->state;
 		__u8 ver = cur ? cur->st.version : 0;
 
-		ep_has(w, &pe);
 		if (m[i].same) {
-			/* Same entries: only identity or isolation may differ. */
+			/* Same entries: only identity or isolation may differ (and
+			 * the kinds of entries are those the maps hold: walking every
+			 * pod's entries again for them was ~6% of the agent's CPU
+			 * per event under churn at 100k pods). */
+			memcpy(pe.has, cur->st.has, sizeof(pe.has));
 			pe.version = ver;
 			if (memcmp(&pe, &cur->st, sizeof(pe)) &&
 			    (err = map_put(ps->fd_polep, &w->ip, &pe, "apply-flip")))
@@ -1665,6 +1687,7 @@ names_done:
 			cur->done = true;
 			continue;
 		}
+		ep_has(w, &pe);
 		if (m[i].over) {
 			/* Closed: no entries; the old ones go at cleanup, under a
 			 * version the pod no longer uses (a sweep would keep them
