@@ -46,6 +46,7 @@
 #include "agent/probe.h"
 #include "agent/socklb.h"
 #include "agent/xcnid_opts.h"
+#include "lib/system/version.h"
 
 /* The service loopback: a hairpin flow's source (Cilium's default). */
 #define XCNI_LB_LOOPBACK "169.254.42.1"
@@ -1228,6 +1229,9 @@ int main(int argc, char **argv)
 	struct opts *o = &cl.o;
 	int err;
 
+	err = xcni_version_main("xcnid", argc, argv);
+	if (err >= 0)
+		return err;
 	err = xcnid_cmdline(argc, argv, &cl);
 	if (err >= 0)
 		return err;
