@@ -277,13 +277,16 @@ static void flags_try(struct closest *cl, const char *flags)
 	}
 }
 
-/* The global flags, "--pin-dir= ... -o= --output=" as a flag list. */
-static void global_flags(char *buf, size_t n)
+/* The global flags, "--pin-dir= ... -o= --output=" as a flag list; the
+ * lab's commands act on the whole lab: no --pin-dir, no --node (no_maps). */
+static void global_flags(char *buf, size_t n, bool no_maps)
 {
 	size_t off = 0;
 
 	buf[0] = 0;
 	for (const struct ctl_opt *o = ctl_opts; o->name && !o->bit && off < n; o++) {
+		if (no_maps && (o->val == 'P' || o->val == 'N'))
+			continue;
 		off += (size_t)snprintf(buf + off, n - off, "%s--%s%s", off ? " " : "", o->name,
 					o->arg ? "=" : "");
 		if (o->short_name && off < n)
@@ -294,11 +297,11 @@ static void global_flags(char *buf, size_t n)
 
 int ctl_cmd_flags(const struct cmd *cmd, const char *sub, char *buf, size_t n)
 {
+	const struct own *own = own_of(cmd);
 	size_t off;
 
-	global_flags(buf, n);
+	global_flags(buf, n, own && own->fn == lab_own);
 	off = strlen(buf);
-	const struct own *own = own_of(cmd);
 
 	if (own && own->fn == lab_own) {
 		const char *lf = sub ? lab_cmd_flags(sub) : "";
@@ -526,18 +529,21 @@ static int own_main(const struct cmd *cmd, int argc, char **argv, int cw, struct
 	const struct own *own = own_of(cmd);
 	bool lab = own->fn == lab_own, arg, takes_json;
 	char **out = calloc((size_t)argc + 2 * ARRAY_SIZE(g->nodes) + 8, sizeof(*out));
+	char **pass = calloc((size_t)argc + 1, sizeof(*pass));
 	char flags[2048], where[96];
 	const char *sub = NULL;
-	int n = 0, dashes = argc, rc, i;
+	int n = 0, npass = 0, npos = 0, dashes = argc, rc = 1, i;
 
-	if (!out)
-		return 1;
+	if (!out || !pass)
+		goto out;
 	/* The lab's command: the first word after "lab" that is no option's. */
 	for (i = cw + 1; lab && i < argc && strcmp(argv[i], "--"); i++) {
 		if (argv[i][0] != '-' || !argv[i][1]) {
 			sub = argv[i];
 			break;
 		}
+		if (table_opt_takes_value(argv[i]))
+			i++;
 	}
 	if (sub && !lab_cmd_flags(sub)) {
 		struct closest cl = { .word = sub };
@@ -562,7 +568,8 @@ static int own_main(const struct cmd *cmd, int argc, char **argv, int cw, struct
 
 		if (i == cw || w == sub)
 			continue;
-		if (!strcmp(w, "--")) {
+		/* lab exec NS/POD CMD...: the command's words are its own, "--" or not. */
+		if (!strcmp(w, "--") || (sub && !strcmp(sub, "exec") && npos)) {
 			dashes = i;
 			break;
 		}
@@ -571,9 +578,11 @@ static int own_main(const struct cmd *cmd, int argc, char **argv, int cw, struct
 			continue;
 		if (rc == 2)
 			goto out;
-		out[n++] = argv[i];
-		if (w[0] != '-' || !w[1])
+		pass[npass++] = argv[i];
+		if (w[0] != '-' || !w[1]) {
+			npos++;
 			continue;
+		}
 		len = w[1] == '-' ? strcspn(w, "=") : 2;
 		if (!flag_in(flags, w, len, &arg)) {
 			rc = bad_flag(w, flags, where);
@@ -586,7 +595,7 @@ static int own_main(const struct cmd *cmd, int argc, char **argv, int cw, struct
 				rc = 2;
 				goto out;
 			}
-			out[n++] = argv[++i];
+			pass[npass++] = argv[++i];
 		}
 	}
 	/* Whether it writes JSON (then -o has a meaning): flows, and the lab's that say so. */
@@ -628,12 +637,15 @@ static int own_main(const struct cmd *cmd, int argc, char **argv, int cw, struct
 			out[n++] = (char *)g->nodes[k];
 		}
 	}
+	for (i = 0; i < npass; i++)
+		out[n++] = pass[i];
 	for (i = dashes; i < argc; i++)
 		out[n++] = argv[i];
 	out[n] = NULL;
 	optind = 0;
 	rc = own->fn(n, out);
 out:
+	free(pass);
 	free(out);
 	return rc;
 }
@@ -828,7 +840,7 @@ static int getopt_error(int argc, char **argv, int opt)
 		ctl_cmd_flags(cmd, NULL, flags, sizeof(flags));
 	} else {
 		/* No command yet: any of them. */
-		global_flags(flags, sizeof(flags));
+		global_flags(flags, sizeof(flags), false);
 		for (const struct ctl_opt *o = ctl_opts; o->name; o++)
 			if (o->bit)
 				snprintf(flags + strlen(flags), sizeof(flags) - strlen(flags),

@@ -58,8 +58,9 @@ static int scalar(yaml_emitter_t *em, const char *s, bool is_string)
 	yaml_event_t ev;
 	bool plain = !is_string || plain_ok(s);
 
+	/* Quoted is always implicit (a string); plain only where it reads back as one. */
 	if (!yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)s, (int)strlen(s),
-					  plain, !plain,
+					  plain, 1,
 					  plain ? YAML_PLAIN_SCALAR_STYLE :
 						  YAML_DOUBLE_QUOTED_SCALAR_STYLE))
 		return -ENOMEM;
