@@ -205,6 +205,11 @@ check "completion: a lab command's flags" comp 'lab up --no' --nodes --node-port
 check "completion: flows' filters" comp 'flows --fr' --from
 check "completion: completion's shells" comp 'completion ' bash zsh
 check "completion: no flag of another command" comp 'metrics --i'
+check "completion zsh: #compdef, bashcompinit, then the bash function" bash -c "
+	z=\$('$XCNICTL' completion zsh) && b=\$('$XCNICTL' completion bash) &&
+	[ \"\$(head -1 <<<\"\$z\")\" = '#compdef xcnictl' ] && grep -q '^autoload -U +X bashcompinit && bashcompinit\$' <<<\"\$z\" &&
+	[ \"\$(tail -n \$(wc -l <<<\"\$b\") <<<\"\$z\")\" = \"\$b\" ]"
+check "completion fish: exit 2, naming it" has '^xcnictl: error: completion fish: no such shell \(bash or zsh\)$' x completion fish
 if command -v zsh >/dev/null; then
 	check "completion zsh: loads in zsh" zsh -fc "source <('$XCNICTL' completion zsh) && whence -w _xcnictl"
 fi
