@@ -910,6 +910,10 @@ int main(int argc, char **argv)
 	cmd = cmd_check(&c, &g, words, nwords);
 	if (!cmd)
 		return 2;
+	if (!cmd->fn) { /* lab or flows after a "--": its options would be lost */
+		pr_err("%s: give it before any --\n", cmd->name);
+		return 2;
+	}
 	if (g.version && strcmp(cmd->name, "version")) {
 		pr_err("--version: give it alone (xcnictl --version)\n");
 		return 2;
