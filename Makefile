@@ -64,6 +64,25 @@ $(LIBXCNI): $(LIB_OBJS)
 	$(Q)rm -f $@
 	$(Q)ar rcs $@ $^
 
+# What the binaries say of themselves (version, --version): the release, the
+# commit and its date (not the build's: two builds of one commit say the same).
+# Rewritten only when it changes, so a build with nothing new relinks nothing.
+# A tree without git (a source copy in an image build) takes XCNI_COMMIT and
+# XCNI_COMMIT_DATE from the command line, else says unknown.
+XCNI_RELEASE := 0.1.0
+$(BUILD)/gen/xcni_version.h: FORCE
+	$(Q)mkdir -p $(@D)
+	$(Q)c='$(XCNI_COMMIT)'; d='$(XCNI_COMMIT_DATE)'; \
+	if [ -z "$$c" ] && c=$$(git rev-parse --short=12 HEAD 2>/dev/null); then \
+		git diff --quiet HEAD -- 2>/dev/null || c="$$c-dirty"; fi; \
+	[ -n "$$d" ] || d=$$(TZ=UTC git log -1 --date=format-local:%Y-%m-%dT%H:%M:%SZ --format=%cd 2>/dev/null); \
+	printf '#define XCNI_VERSION "%s"\n#define XCNI_GIT_COMMIT "%s"\n#define XCNI_BUILD_DATE "%s"\n' \
+		'$(XCNI_RELEASE)' "$${c:-unknown}" "$${d:-unknown}" > $@.tmp; \
+	if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
+$(BUILD)/obj/user/lib/system/version.o: $(BUILD)/gen/xcni_version.h
+.PHONY: FORCE
+FORCE:
+
 $(XCNID_OBJS): $(SKELS)
 # The service map's page, compiled into xcnid and xcnictl (nothing fetched at run time).
 $(BUILD)/gen/ui_page.h: web/ui.html

@@ -26,6 +26,7 @@
 
 #include "../user/lib/system/cidr.h"
 #include "../user/lib/system/nl.h"
+#include "../user/lib/system/version.h"
 #include "cni.h"
 
 struct ctx {
@@ -1279,13 +1280,17 @@ static int need_env(struct ctx *c)
 	return 0;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	struct ctx c = { 0 };
 	const char *ver = "1.1.0";
 	size_t len = 0;
 	char *in;
 	int err;
+
+	/* For people (a runtime speaks CNI_COMMAND=VERSION): xcni --version, xcni version. */
+	if (argc > 1 && (err = xcni_version_main("xcni", argc, argv)) >= 0)
+		return err;
 
 	c.env.command = env_nonempty("CNI_COMMAND");
 	c.env.container_id = env_nonempty("CNI_CONTAINERID");

@@ -122,6 +122,11 @@ same_as_baseline() {
 cni VERSION "" "" <<<'{"cniVersion":"1.1.0"}'
 check "VERSION lists 0.4.0, 1.0.0, 1.1.0" \
 	test "$(echo "$OUT" | jq_ '",".join(d["supportedVersions"])')" = "0.4.0,1.0.0,1.1.0"
+# For people: xcni --version (no CNI_COMMAND), as xcnid's and xcnictl's.
+check "xcni --version: version, commit, build date, libbpf, BPF ABI" \
+	bash -c "'$XCNI_BIN' --version | grep -Eq '^xcni [0-9.]+ \\(commit [0-9a-f]{12}(-dirty)?, built [0-9T:Z-]+\\) libbpf v[0-9.]+, BPF ABI [0-9]+\$'"
+check "xcni version -o json: the same fields" \
+	bash -c "'$XCNI_BIN' version -o json | python3 -c 'import json, sys; j = json.load(sys.stdin); sys.exit(0 if set(j) == {\"program\", \"version\", \"commit\", \"build_date\", \"libbpf\", \"bpf_abi\"} else 1)'"
 
 # ---- without the agent, ADD refuses (and STATUS says not ready) ------------------
 newpod early

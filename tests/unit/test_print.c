@@ -88,6 +88,96 @@ static void json_is_an_array_of_objects(void **state)
 	pt_free(t);
 }
 
+/* What t prints in fmt (pt_print_fmt), in a string the caller frees. */
+static char *render_fmt(struct ptable *t, enum pt_format fmt, int *err)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	assert_non_null(f);
+	*err = pt_print_fmt(t, f, fmt);
+	fclose(f);
+	return buf;
+}
+
+static void wide_adds_the_json_only_columns(void **state)
+{
+	struct ptable *t = sample();
+	char *out;
+	int err;
+
+	(void)state;
+	out = render_fmt(t, PT_WIDE, &err);
+	assert_int_equal(err, 0);
+	/* CODE, JSON-only, titled by its key; NOTE (text-only) stays. */
+	assert_string_equal(out, "NAME       PACKETS  CODE  FLAGS  NOTE\n"
+				 "fwd-local        7  -100   0x1f  short\n"
+				 "-           123456  -108    0x0  longer-2\n");
+	free(out);
+	pt_free(t);
+}
+
+static void jsonl_is_one_object_a_line(void **state)
+{
+	struct ptable *t = sample();
+	char *out;
+	int err;
+
+	(void)state;
+	out = render_fmt(t, PT_JSONL, &err);
+	assert_int_equal(err, 0);
+	assert_string_equal(out, "{\"name\":\"fwd-local\",\"packets\":7,\"code\":-100,\"flags\":31}\n"
+				 "{\"name\":null,\"packets\":123456,\"code\":-108,\"flags\":0}\n");
+	free(out);
+	pt_free(t);
+}
+
+static void yaml_reads_back_as_the_json(void **state)
+{
+	static const struct pt_col ycols[] = {
+		{ "S", "s", PT_STR }, { "U", "u", PT_UINT },
+	};
+	struct ptable *t = pt_new(ycols, 2, 0);
+	char *out;
+	int err;
+
+	(void)state;
+	/* Strings that would read back as something else are quoted. */
+	pt_str(t, "10.0.0.1");
+	pt_uint(t, 1);
+	pt_str(t, "yes");
+	pt_uint(t, 2);
+	pt_str(t, "x/a");
+	pt_uint(t, 3);
+	pt_str(t, "a: b");
+	pt_null(t);
+	out = render_fmt(t, PT_YAML, &err);
+	assert_int_equal(err, 0);
+	assert_string_equal(out, "---\n"
+				 "- s: \"10.0.0.1\"\n  u: 1\n"
+				 "- s: \"yes\"\n  u: 2\n"
+				 "- s: x/a\n  u: 3\n"
+				 "- s: 'a: b'\n  u: null\n");
+	free(out);
+	pt_free(t);
+}
+
+static void formats_by_name(void **state)
+{
+	static const char *const names[] = { "text", "wide", "json", "jsonl", "yaml" };
+	enum pt_format fmt;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		assert_int_equal(pt_format_parse(names[i], &fmt), 0);
+		assert_string_equal(pt_format_name(fmt), names[i]);
+	}
+	assert_int_equal(pt_format_parse("xml", &fmt), -EINVAL);
+	assert_int_equal(pt_format_parse("JSON", &fmt), -EINVAL);
+	assert_int_equal(pt_format_parse(NULL, &fmt), -EINVAL);
+}
+
 static void empty_table(void **state)
 {
 	struct ptable *t = pt_new(cols, sizeof(cols) / sizeof(cols[0]), 0);
@@ -296,6 +386,10 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(text_columns_align),
+		cmocka_unit_test(wide_adds_the_json_only_columns),
+		cmocka_unit_test(jsonl_is_one_object_a_line),
+		cmocka_unit_test(yaml_reads_back_as_the_json),
+		cmocka_unit_test(formats_by_name),
 		cmocka_unit_test(json_is_an_array_of_objects),
 		cmocka_unit_test(empty_table),
 		cmocka_unit_test(record_is_one_object),

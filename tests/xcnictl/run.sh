@@ -1291,6 +1291,10 @@ else
 fi
 
 # -- make install: what goes where (DESTDIR stages it, PREFIX and CNI_BIN_DIR place it)
+# -- CLI conventions: global options, -o, suggestions, version, completion
+# shellcheck source=tests/xcnictl/cli.sh
+source "$(dirname "$0")/cli.sh"
+
 # installed 'MAKE ARGS' 'FILES': the staged tree holds exactly FILES ("mode path" lines).
 installed() {
 	local out

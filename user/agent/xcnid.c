@@ -47,6 +47,7 @@
 #include "agent/socklb.h"
 #include "agent/status.h"
 #include "agent/xcnid_opts.h"
+#include "lib/system/version.h"
 
 /* The service loopback: a hairpin flow's source (Cilium's default). */
 #define XCNI_LB_LOOPBACK "169.254.42.1"
@@ -1261,6 +1262,9 @@ int main(int argc, char **argv)
 	struct opts *o = &cl.o;
 	int err;
 
+	err = xcni_version_main("xcnid", argc, argv);
+	if (err >= 0)
+		return err;
 	err = xcnid_cmdline(argc, argv, &cl);
 	if (err >= 0)
 		return err;

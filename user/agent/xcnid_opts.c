@@ -274,6 +274,8 @@ static void usage(FILE *f)
 		"  --log-format FMT   text (default) or json (one object per line)\n"
 		"  -v, --verbose      more logging (twice: libbpf debug, verifier logs)\n"
 		"\n"
+		"  --version [-o json|yaml]  version, git commit, build date, libbpf, BPF ABI\n"
+		"                     (also: xcnid version)\n"
 		"  -h, --help\n",
 		XCNID_SYNC_DELAY_DEFAULT, XCNI_PIN_ROOT, HOOKS_CHECK_S_DEFAULT, XCNID_NS_SHARE_DEFAULT,
 		XCNI_EVENTS_RATE_DEFAULT, FLOWS_WINDOW_DEFAULT, FLOWD_LOG_INTERVAL_DEFAULT,

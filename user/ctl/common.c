@@ -292,7 +292,7 @@ __u64 secs_since(__u64 now, __u64 ns)
 
 int show(const struct ctx *c, struct ptable *t)
 {
-	int err = pt_print(t, stdout, c->json);
+	int err = pt_print_fmt(t, stdout, c->out);
 
 	if (err)
 		pr_err("writing output: %s\n", strerror(-err));

@@ -12,6 +12,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <getopt.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <stdbool.h>
@@ -61,7 +62,8 @@ struct ctl_addr {
 
 struct ctx {
 	const char *pin_dir;
-	bool json;
+	bool json; /* -o json (yaml and jsonl are written as JSON, then converted) */
+	enum pt_format out; /* -o: text, wide or json here */
 	unsigned int opts; /* OPT_* given on the command line */
 	const char *ip; /* --ip, as given */
 	__u32 ip_addr; /* --ip, parsed (network order), when IPv4 */
@@ -97,7 +99,27 @@ struct cmd {
 /* The tables, one per noun, in the order --help lists them (xcnictl.c). */
 extern const struct cmd endpoint_cmds[], ct_cmds[], metrics_cmds[], config_cmds[],
 	tunnel_cmds[], prefilter_cmds[], identity_cmds[], ipcache_cmds[], policy_cmds[],
-	monitor_cmds[], explain_cmds[], service_cmds[], nodeport_cmds[], hook_cmds[];
+	monitor_cmds[], explain_cmds[], service_cmds[], nodeport_cmds[], hook_cmds[],
+	completion_cmds[];
+/* All of them, NULL-terminated: what --help, dispatch and completion go by. */
+extern const struct cmd *const ctl_tables[];
+
+/* An option of the table commands (xcnictl.c's ctl_opts[], ended by an empty one). */
+struct ctl_opt {
+	const char *name; /* --name */
+	char short_name; /* -c; 0: none */
+	bool arg; /* takes a value */
+	int val; /* getopt's */
+	unsigned int bit; /* OPT_*; 0: a global option, taken by every command */
+	const char *metavar; /* its value in messages */
+};
+extern const struct ctl_opt ctl_opts[];
+/*
+ * The flags of cmd (sub: the lab's command, or NULL) into buf, the global
+ * ones first: space-separated, "=" after those that take a value
+ * ("--pin-dir= ... --ip= --pod="). 0 or -ENOSPC.
+ */
+int ctl_cmd_flags(const struct cmd *cmd, const char *sub, char *buf, size_t n);
 
 /* The help lines of the filters, for the command tables. */
 #define HELP_IP "  --ip IP              rows about IP (an address or a prefix holding it; IPv4 or IPv6)\n"
@@ -329,6 +351,7 @@ struct ctl_lab_node {
 int ctl_lab_nodes(const char *name, struct ctl_lab_node *out, size_t max, size_t *n);
 /* xcnictl flows: its own options (filters as hubble observe's), parsed there. */
 int ctl_flows_main(int argc, char **argv);
+extern const struct option ctl_flows_opts[]; /* its options (flows.c) */
 /* xcnictl status and sysdump (status.c, sysdump.c): their own options, parsed there. */
 int ctl_status_main(int argc, char **argv);
 int ctl_sysdump_main(int argc, char **argv);

@@ -282,9 +282,8 @@ out:
 	return err;
 }
 
-int ctl_flows_main(int argc, char **argv)
-{
-	static const struct option lo[] = {
+/* flows' options: also what xcnictl's parser checks and completes (ctl.h). */
+const struct option ctl_flows_opts[] = {
 		{ "pin-dir", required_argument, NULL, 'P' },
 		{ "node", required_argument, NULL, 'N' },
 		{ "json", no_argument, NULL, 'j' },
@@ -302,6 +301,10 @@ int ctl_flows_main(int argc, char **argv)
 		{ "last", required_argument, NULL, 1 },
 		{}
 	};
+
+int ctl_flows_main(int argc, char **argv)
+{
+	const struct option *lo = ctl_flows_opts;
 	static struct target tg[FLOWS_MAX_NODES];
 	static struct ctl_lab_node ln[FLOWS_MAX_NODES];
 	const char *pin_dir = getenv("XCNI_PIN_DIR"), *sock = NULL;

@@ -364,7 +364,7 @@ static int on_event(void *arg, void *data, size_t len)
 		pt_strf(m->t, "%u", ev->type);
 	monitor_verdict(m, ev);
 	monitor_service(m, ev);
-	m->err = pt_flush(m->t, stdout, m->c->json);
+	m->err = pt_flush_fmt(m->t, stdout, m->c->out);
 	m->seen++;
 	/* Non-zero ends ring_buffer__poll(): the count is reached or output failed. */
 	return m->err ? m->err : (m->c->count && m->seen >= m->c->count);

@@ -7,25 +7,146 @@
  * not cluster state xcnid follows: the underlay's prefilter deny list, and
  * the event settings of the node config (config set).
  *
- * This file parses the global options and dispatches; each command noun
- * lives in a file of its own (endpoint.c, ct.c, ...) that exports its table.
+ * This file parses the options and dispatches; each command noun lives in a
+ * file of its own (endpoint.c, ct.c, ...) that exports its table. One rule
+ * for the global options (--pin-dir, --node, -o/-j, -v, -h, --version):
+ * anywhere on the line, before or after the command, also for the commands
+ * that parse their own arguments (lab, flows; up to a "--"). The tables and
+ * the option table below are the one source of --help, of dispatch, of the
+ * checks and their suggestions, and of the shell completion (completion.c).
  */
 #include <getopt.h>
 
 #include "ctl.h"
 #include "lib/system/bpfpin.h"
 #include "lab/lab.h"
+#include "lib/system/version.h"
+
+/* ---- the options ------------------------------------------------------------ */
+
+/* Every option of the table commands, the global ones first (bit 0). */
+const struct ctl_opt ctl_opts[] = {
+	{ "pin-dir", 0, true, 'P', 0, "DIR" },
+	{ "node", 0, true, 'N', 0, "NAME" },
+	{ "output", 'o', true, 'o', 0, "FMT" },
+	{ "json", 'j', false, 'j', 0, NULL },
+	{ "verbose", 'v', false, 'v', 0, NULL },
+	{ "help", 'h', false, 'h', 0, NULL },
+	{ "version", 0, false, 'W', 0, NULL },
+	{ "ip", 0, true, 'I', OPT_IP, "IP" },
+	{ "all", 0, false, 'A', OPT_ALL, NULL },
+	{ "count", 0, true, 'C', OPT_COUNT, "N" },
+	{ "timeout-ms", 0, true, 'T', OPT_TIMEOUT, "MS" },
+	{ "pod", 0, true, 'p', OPT_POD, "POD" },
+	{ "namespace", 0, true, 'n', OPT_NAMESPACE, "NS" },
+	{ "reason", 0, true, 'r', OPT_REASON, "REASON" },
+	{ "verdict", 0, true, 'V', OPT_VERDICT, "V" },
+	{ "type", 0, true, 't', OPT_TYPE, "TYPE" },
+	{ "pin-dir-dst", 0, true, 'D', OPT_PIN_DIR_DST, "DIR" },
+	{ "identity", 0, true, 'i', OPT_IDENTITY, "ID" },
+	{ "sport", 0, true, 'S', OPT_SPORT, "PORT" },
+	{ "family", 0, true, 'F', OPT_FAMILY, "4|6" },
+	{}
+};
+
+static const struct ctl_opt *opt_long(const char *name, size_t len)
+{
+	for (const struct ctl_opt *o = ctl_opts; o->name; o++)
+		if (strlen(o->name) == len && !strncmp(o->name, name, len))
+			return o;
+	return NULL;
+}
+
+static const struct ctl_opt *opt_short(char ch)
+{
+	for (const struct ctl_opt *o = ctl_opts; o->name; o++)
+		if (o->short_name && o->short_name == ch)
+			return o;
+	return NULL;
+}
+
+/* ---- the commands ----------------------------------------------------------- */
+
+static int cmd_version(const struct ctx *c, char **argv)
+{
+	(void)argv;
+	return xcni_version_print(stdout, "xcnictl", c->json);
+}
+
+static int lab_own(int argc, char **argv)
+{
+	return ctl_lab_main(argc, argv);
+}
+
+static int flows_own(int argc, char **argv)
+{
+	return ctl_flows_main(argc, argv);
+}
+
+static int status_own(int argc, char **argv)
+{
+	return ctl_status_main(argc, argv);
+}
+
+static int sysdump_own(int argc, char **argv)
+{
+	return ctl_sysdump_main(argc, argv);
+}
+
+/* The commands that are their own noun: flows, lab (with parsers of their own), version. */
+static const struct cmd main_cmds[] = {
+	{ "flows", NULL, NULL, 0, 0, "[FILTERS]",
+	  "Flow records of xcnid --flows, filtered as hubble observe's (flows --help: the filters)",
+	  NULL },
+	{ "lab", NULL, NULL, 0, 0, "COMMAND [ARGS]",
+	  "A Kubernetes cluster of network namespaces on this machine (lab --help: its commands)",
+	  NULL },
+	{ "status", NULL, NULL, 0, 0, "[--wait [--timeout D]]",
+	  "The node's health and a verdict: OK, DEGRADED (why) or DOWN (status --help)", NULL },
+	{ "sysdump", NULL, NULL, 0, 0, "[-f FILE|-] [--agent-log FILE]",
+	  "One tar.gz with what a bug report needs, secrets left out (sysdump --help)", NULL },
+	{ "version", NULL, cmd_version, 0, 0, "",
+	  "Show xcnictl's version, git commit, build date, libbpf and BPF ABI versions.\n\n"
+	  "The build date is the commit's, so two builds of one commit say the same.\n"
+	  "-o json (or yaml) writes them as one object; --version is the same.", NULL },
+	{}
+};
+
+/*
+ * The commands with a parser of their own: argv from the command's name on,
+ * the global options taken out and given back in its spelling (own_main);
+ * their flags beside those of their option tables (lab.c's, flows').
+ */
+static const struct own {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *flags; /* space-separated, "=" after those taking a value */
+} owns[] = {
+	{ "lab", lab_own, "" },
+	{ "flows", flows_own, "-f" },
+	{ "status", status_own, "--wait --timeout=" },
+	{ "sysdump", sysdump_own, "-f= --file= --agent-log=" },
+};
+
+static const struct own *own_of(const struct cmd *cmd)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(owns); i++)
+		if (!strcmp(cmd->name, owns[i].name))
+			return &owns[i];
+	return NULL;
+}
 
 /* In the order --help lists them. */
-static const struct cmd *const tables[] = {
+const struct cmd *const ctl_tables[] = {
 	endpoint_cmds, ct_cmds, metrics_cmds, config_cmds, tunnel_cmds, prefilter_cmds, hook_cmds,
-	identity_cmds, ipcache_cmds, policy_cmds, service_cmds, nodeport_cmds, monitor_cmds, explain_cmds,
+	identity_cmds, ipcache_cmds, policy_cmds, service_cmds, nodeport_cmds, monitor_cmds,
+	explain_cmds, main_cmds, completion_cmds, NULL,
 };
 
 /* Every command, table by table. */
-#define for_each_cmd(i, cmd)                          \
-	for (size_t i = 0; i < ARRAY_SIZE(tables); i++) \
-		for (cmd = tables[i]; cmd->name; cmd++)
+#define for_each_cmd(i, cmd)                         \
+	for (size_t i = 0; ctl_tables[i]; i++) \
+		for (cmd = ctl_tables[i]; cmd->name; cmd++)
 
 /* "ct list [--ip IP]" */
 static const char *synopsis(const struct cmd *cmd, char *buf, size_t n)
@@ -47,20 +168,20 @@ static const struct cmd *cmd_find(char **words, int nwords)
 			return cmd;
 	return NULL;
 }
-static bool cmd_known(const char *name)
+static const struct cmd *cmd_named(const char *name)
 {
 	const struct cmd *cmd;
 	for_each_cmd(i, cmd)
 		if (!strcmp(name, cmd->name))
-			return true;
-	return false;
+			return cmd;
+	return NULL;
 }
 /* The commands called name, or all when there are none such. */
 static void usage(FILE *f, const char *name)
 {
 	const struct cmd *cmd;
 	char buf[128];
-	if (name && !cmd_known(name))
+	if (name && !cmd_named(name))
 		name = NULL;
 	fprintf(f, "Usage: xcnictl [OPTIONS] COMMAND [ARGS]\n\n"
 		   "Shows the xcni data plane's pinned maps, explains its policy verdicts and\n"
@@ -74,28 +195,478 @@ static void usage(FILE *f, const char *name)
 				strlen(buf) > 22 ? "\n                         " : " ",
 				(int)strcspn(cmd->help, ".\n"), cmd->help);
 		}
-	if (!name)
-		fprintf(f, "  %-22s %s\n  %-22s %s\n  %-22s %s\n", "flows [FILTERS]",
-			"Flow records of xcnid --flows (flows --help: the filters)",
-			"status [--wait]", "The node's health and a verdict (status --help)",
-			"sysdump [-f FILE]", "One tar.gz with what a bug report needs");
-	fprintf(f, "\nOptions (anywhere on the line):\n"
+	fprintf(f, "\nOptions (anywhere on the line, before or after the command):\n"
 		   "  --pin-dir DIR   where the maps are pinned (default $XCNI_PIN_DIR, else "
 		   XCNI_PIN_ROOT ")\n"
 		   "  --node NAME     a lab node's maps, seen from its network namespace\n"
-		   "  -j, --json      JSON output\n"
+		   "  -o, --output FMT  text (default), wide (more columns), json, jsonl or yaml\n"
+		   "  -j, --json      -o json\n"
 		   "  -v, --verbose   more messages; twice for debug\n"
-		   "  -h, --help      this help; after a command, that command's help\n");
+		   "  -h, --help      this help; after a command, that command's help\n"
+		   "  --version       xcnictl version\n");
 }
 
+/* ---- suggestions ------------------------------------------------------------- */
+
+/* Edits from a to b: insertions, deletions, substitutions, swaps of neighbours. */
+static size_t edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), d[40][40];
+
+	if (la >= 40 || lb >= 40)
+		return SIZE_MAX;
+	for (size_t i = 0; i <= la; i++)
+		d[i][0] = i;
+	for (size_t j = 0; j <= lb; j++)
+		d[0][j] = j;
+	for (size_t i = 1; i <= la; i++)
+		for (size_t j = 1; j <= lb; j++) {
+			size_t v = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+
+			if (d[i - 1][j] + 1 < v)
+				v = d[i - 1][j] + 1;
+			if (d[i][j - 1] + 1 < v)
+				v = d[i][j - 1] + 1;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+			    d[i - 2][j - 2] + 1 < v)
+				v = d[i - 2][j - 2] + 1;
+			d[i][j] = v;
+		}
+	return d[la][lb];
+}
+
+struct closest {
+	const char *word;
+	const char *best; /* NULL, or best_buf */
+	size_t dist;
+	char best_buf[64];
+};
+
+/*
+ * Offers cand; the nearest so far is kept. Flags are compared without their
+ * dashes, and only long with long, short with short. Near enough to be a
+ * slip: one edit, or one in three letters; or cand starts with the word.
+ */
+static void closest_try(struct closest *cl, const char *cand)
+{
+	const char *w = cl->word, *c = cand;
+	size_t dw = strspn(w, "-"), dc = strspn(c, "-"), d, lw;
+
+	if (dw != dc)
+		return;
+	w += dw;
+	c += dc;
+	lw = strlen(w);
+	d = edit_distance(w, c);
+	if (lw >= 3 && !strncmp(c, w, lw))
+		d = 1;
+	if (d > (lw / 3 > 1 ? lw / 3 : 1) || (dw == 1 && d))
+		return;
+	if (!cl->best || d < cl->dist) {
+		snprintf(cl->best_buf, sizeof(cl->best_buf), "%s", cand);
+		cl->best = cl->best_buf;
+		cl->dist = d;
+	}
+}
+
+/* "; did you mean X?" or "" into buf. */
+static const char *did_you_mean(const struct closest *cl, const char *pfx, char *buf, size_t n)
+{
+	if (!cl->best)
+		return "";
+	snprintf(buf, n, "; did you mean %s%s?", pfx, cl->best);
+	return buf;
+}
+
+/* Each flag of a space-separated list ("--a= -b"), without the '='. */
+static void flags_try(struct closest *cl, const char *flags)
+{
+	char f[64];
+
+	for (const char *p = flags; p && *p;) {
+		size_t n = strcspn(p, " ");
+
+		snprintf(f, sizeof(f), "%.*s", (int)(n && p[n - 1] == '=' ? n - 1 : n), p);
+		if (f[0])
+			closest_try(cl, f);
+		p += n + (p[n] == ' ');
+	}
+}
+
+/* The global flags, "--pin-dir= ... -o= --output=" as a flag list; the
+ * lab's commands act on the whole lab: no --pin-dir, no --node (no_maps). */
+static void global_flags(char *buf, size_t n, bool no_maps)
+{
+	size_t off = 0;
+
+	buf[0] = 0;
+	for (const struct ctl_opt *o = ctl_opts; o->name && !o->bit && off < n; o++) {
+		if (no_maps && (o->val == 'P' || o->val == 'N'))
+			continue;
+		off += (size_t)snprintf(buf + off, n - off, "%s--%s%s", off ? " " : "", o->name,
+					o->arg ? "=" : "");
+		if (o->short_name && off < n)
+			off += (size_t)snprintf(buf + off, n - off, " -%c%s", o->short_name,
+						o->arg ? "=" : "");
+	}
+}
+
+int ctl_cmd_flags(const struct cmd *cmd, const char *sub, char *buf, size_t n)
+{
+	const struct own *own = own_of(cmd);
+	size_t off;
+
+	global_flags(buf, n, own && own->fn == lab_own);
+	off = strlen(buf);
+
+	if (own && own->fn == lab_own) {
+		const char *lf = sub ? lab_cmd_flags(sub) : "";
+
+		if (lf && *lf)
+			off += (size_t)snprintf(buf + off, n - off, " %s", lf);
+	} else if (own && own->fn == flows_own) {
+		for (const struct option *o = ctl_flows_opts; o->name && off < n; o++)
+			off += (size_t)snprintf(buf + off, n - off, " --%s%s", o->name,
+						o->has_arg ? "=" : "");
+	} else {
+		for (const struct ctl_opt *o = ctl_opts; o->name && off < n; o++)
+			if (o->bit & cmd->opts)
+				off += (size_t)snprintf(buf + off, n - off, " --%s%s", o->name,
+							o->arg ? "=" : "");
+	}
+	if (own && *own->flags && off < n)
+		off += (size_t)snprintf(buf + off, n - off, " %s", own->flags);
+	return off >= n ? -ENOSPC : 0;
+}
+
+/* Whether flag ("--x", "-x") is in the list, and if so whether it takes a value. */
+static bool flag_in(const char *flags, const char *flag, size_t len, bool *arg)
+{
+	for (const char *p = flags; p && *p;) {
+		size_t n = strcspn(p, " "), m = n && p[n - 1] == '=' ? n - 1 : n;
+
+		if (m == len && !strncmp(p, flag, len)) {
+			*arg = m < n;
+			return true;
+		}
+		p += n + (p[n] == ' ');
+	}
+	return false;
+}
+
+/* An unknown flag, said with the nearest the command takes; exit code 2. */
+static int bad_flag(const char *word, const char *flags, const char *where)
+{
+	struct closest cl = { .word = word };
+	char f[64], buf[96];
+
+	snprintf(f, sizeof(f), "%.*s", (int)strcspn(word, "="), word);
+	cl.word = f;
+	flags_try(&cl, flags);
+	pr_err("unknown flag %s%s%s%s\n", f, where ? " for " : "", where ?: "",
+	       did_you_mean(&cl, "", buf, sizeof(buf)));
+	if (!cl.best)
+		fprintf(stderr, "  (xcnictl %s%s--help lists the flags)\n", where ?: "", where ? " " : "");
+	return 2;
+}
+
+/* An unknown command word, said with the nearest; exit code 2. */
+static int bad_cmd(char **words, int nwords)
+{
+	const struct cmd *cmd, *known = cmd_named(words[0]);
+	struct closest cl = { .word = words[0] };
+	char buf[96], subs[256] = "";
+	size_t off = 0;
+
+	if (!known) {
+		for_each_cmd(i, cmd)
+			closest_try(&cl, cmd->name);
+		pr_err("unknown command %s%s\n", words[0], did_you_mean(&cl, "", buf, sizeof(buf)));
+		fprintf(stderr, "  (xcnictl --help lists the commands)\n");
+		return 2;
+	}
+	cl.word = nwords > 1 ? words[1] : "";
+	for_each_cmd(i, cmd)
+		if (!strcmp(cmd->name, words[0]) && cmd->sub) {
+			closest_try(&cl, cmd->sub);
+			off += (size_t)snprintf(subs + off, sizeof(subs) - off, "%s%s", off ? ", " : "",
+						cmd->sub);
+		}
+	if (nwords > 1)
+		pr_err("%s: unknown subcommand %s%s\n", words[0], words[1],
+		       did_you_mean(&cl, "", buf, sizeof(buf)));
+	else
+		pr_err("%s: missing subcommand (one of %s)\n", words[0], subs);
+	return 2;
+}
+
+/* ---- the global options ---------------------------------------------------- */
 
 /* The options given once for all commands, and how they were given. */
 struct global {
-	bool help;
+	bool help, version;
 	bool pin_dir_opt; /* --pin-dir */
 	bool pin_dir_env; /* $XCNI_PIN_DIR */
-	const char *node; /* --node */
+	bool out_given; /* -o or -j */
+	enum pt_format out;
+	const char *node; /* --node (the last) */
+	const char *nodes[16]; /* every --node (flows takes several) */
+	size_t nnodes;
+	const char *pin_dir;
 };
+
+/* One global option (opt: its getopt value) into g: 0, or 2 (said). */
+static int global_opt(int opt, const char *arg, struct global *g)
+{
+	switch (opt) {
+	case 'P':
+		g->pin_dir = arg;
+		g->pin_dir_opt = true;
+		return 0;
+	case 'N':
+		if (g->nnodes == ARRAY_SIZE(g->nodes)) {
+			pr_err("--node: at most %zu\n", ARRAY_SIZE(g->nodes));
+			return 2;
+		}
+		g->node = g->nodes[g->nnodes++] = arg;
+		return 0;
+	case 'j':
+		g->out = PT_JSON;
+		g->out_given = true;
+		return 0;
+	case 'o':
+		if (pt_format_parse(arg, &g->out)) {
+			pr_err("-o %s: not an output format (text, wide, json, jsonl or yaml)\n", arg);
+			return 2;
+		}
+		g->out_given = true;
+		return 0;
+	case 'v':
+		if (xlog_max < XLOG_DEBUG)
+			xlog_max++;
+		return 0;
+	case 'h':
+		g->help = true;
+		return 0;
+	case 'W':
+		g->version = true;
+		return 0;
+	}
+	return -1; /* not a global one */
+}
+
+/*
+ * argv[i] as a global option, its value taken from argv[i + 1] if it needs
+ * one (*i moves past it). 1: it is not one (or is "-oX" of another kind);
+ * 0: taken; 2: bad (said).
+ */
+static int global_word(int argc, char **argv, int *i, struct global *g)
+{
+	const char *w = argv[*i], *eq;
+	const struct ctl_opt *o;
+
+	if (w[0] != '-' || !w[1])
+		return 1;
+	if (w[1] == '-') {
+		eq = strchr(w, '=');
+		o = opt_long(w + 2, eq ? (size_t)(eq - w - 2) : strlen(w + 2));
+		if (!o || o->bit)
+			return 1;
+		if (o->arg && !eq) {
+			if (*i + 1 >= argc) {
+				pr_err("%s: needs a value (%s)\n", w, o->metavar);
+				return 2;
+			}
+			return global_opt(o->val, argv[++*i], g);
+		}
+		if (!o->arg && eq) {
+			pr_err("%.*s takes no value\n", (int)(eq - w), w);
+			return 2;
+		}
+		return global_opt(o->val, eq ? eq + 1 : NULL, g);
+	}
+	/* "-vj", "-o json", "-ojson": only when every letter is a global one. */
+	for (const char *p = w + 1; *p; p++) {
+		o = opt_short(*p);
+		if (!o)
+			return 1;
+		if (o->arg)
+			break;
+	}
+	for (const char *p = w + 1; *p; p++) {
+		o = opt_short(*p);
+		if (!o->arg) {
+			global_opt(o->val, NULL, g);
+			continue;
+		}
+		if (p[1])
+			return global_opt(o->val, p + 1, g);
+		if (*i + 1 >= argc) {
+			pr_err("-%c: needs a value (%s)\n", *p, o->metavar);
+			return 2;
+		}
+		return global_opt(o->val, argv[++*i], g);
+	}
+	return 0;
+}
+
+/* Whether word (an option) takes a value by the table options: skips it when scanning. */
+static bool table_opt_takes_value(const char *w)
+{
+	const struct ctl_opt *o;
+
+	if (w[1] == '-')
+		return !strchr(w, '=') && (o = opt_long(w + 2, strlen(w + 2))) && o->arg;
+	o = opt_short(w[1]);
+	return o && o->arg && !w[2];
+}
+
+/* The first word of the command line that is not an option: its index, or 0. */
+static int command_word(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--"))
+			return 0;
+		if (argv[i][0] != '-' || !argv[i][1])
+			return i;
+		if (table_opt_takes_value(argv[i]))
+			i++;
+	}
+	return 0;
+}
+
+/*
+ * A command with a parser of its own (lab, flows): the global options taken
+ * out of the whole line (up to "--"), the others checked against its flags,
+ * then the line handed over with the globals in its own spelling.
+ */
+static int own_main(const struct cmd *cmd, int argc, char **argv, int cw, struct global *g)
+{
+	const struct own *own = own_of(cmd);
+	bool lab = own->fn == lab_own, arg, takes_json;
+	char **out = calloc((size_t)argc + 2 * ARRAY_SIZE(g->nodes) + 8, sizeof(*out));
+	char **pass = calloc((size_t)argc + 1, sizeof(*pass));
+	char flags[2048], where[96];
+	const char *sub = NULL;
+	int n = 0, npass = 0, npos = 0, dashes = argc, rc = 1, i;
+
+	if (!out || !pass)
+		goto out;
+	/* The lab's command: the first word after "lab" that is no option's. */
+	for (i = cw + 1; lab && i < argc && strcmp(argv[i], "--"); i++) {
+		if (argv[i][0] != '-' || !argv[i][1]) {
+			sub = argv[i];
+			break;
+		}
+		if (table_opt_takes_value(argv[i]))
+			i++;
+	}
+	if (sub && !lab_cmd_flags(sub)) {
+		struct closest cl = { .word = sub };
+		const char *name;
+		char buf[96];
+
+		for (size_t k = 0; (name = lab_cmd_name(k)); k++)
+			closest_try(&cl, name);
+		pr_err("lab: unknown command %s%s\n", sub, did_you_mean(&cl, "", buf, sizeof(buf)));
+		fprintf(stderr, "  (xcnictl lab --help lists them)\n");
+		rc = 2;
+		goto out;
+	}
+	ctl_cmd_flags(cmd, sub, flags, sizeof(flags));
+	snprintf(where, sizeof(where), "%s%s%s", cmd->name, sub ? " " : "", sub ?: "");
+	out[n++] = argv[cw];
+	if (sub)
+		out[n++] = (char *)sub;
+	for (i = 1; i < argc; i++) {
+		const char *w = argv[i];
+		size_t len;
+
+		if (i == cw || w == sub)
+			continue;
+		/* lab exec NS/POD CMD...: the command's words are its own, "--" or not. */
+		if (!strcmp(w, "--") || (sub && !strcmp(sub, "exec") && npos)) {
+			dashes = i;
+			break;
+		}
+		rc = global_word(argc, argv, &i, g);
+		if (rc == 0)
+			continue;
+		if (rc == 2)
+			goto out;
+		pass[npass++] = argv[i];
+		if (w[0] != '-' || !w[1]) {
+			npos++;
+			continue;
+		}
+		len = w[1] == '-' ? strcspn(w, "=") : 2;
+		if (!flag_in(flags, w, len, &arg)) {
+			rc = bad_flag(w, flags, where);
+			goto out;
+		}
+		/* Its value: the next word, unless given in this one ("--x=v", "-fFILE"). */
+		if (arg && !(w[1] == '-' ? w[len] == '=' : w[2] != 0)) {
+			if (i + 1 >= argc || (i + 1 == dashes)) {
+				pr_err("%.*s: needs a value\n", (int)len, w);
+				rc = 2;
+				goto out;
+			}
+			pass[npass++] = argv[++i];
+		}
+	}
+	/* Whether it writes JSON (then -o has a meaning): flows, and the lab's that say so. */
+	takes_json = !lab || (sub && flag_in(lab_cmd_flags(sub), "--json", 6, &arg));
+	if (g->version) {
+		pr_err("--version: give it alone (xcnictl --version)\n");
+		rc = 2;
+		goto out;
+	}
+	if (lab && (g->node || g->pin_dir_opt)) {
+		pr_err("%s: the lab's commands act on the whole lab (no --node or --pin-dir)\n",
+		       g->node ? "--node" : "--pin-dir");
+		rc = 2;
+		goto out;
+	}
+	if (g->out_given && !takes_json && !g->help) {
+		pr_err("-o %s: xcnictl %s writes no table\n", pt_format_name(g->out), where);
+		rc = 2;
+		goto out;
+	}
+	if (pt_format_structured(g->out)) {
+		out[n++] = "--json";
+		rc = pt_stdout_filter(g->out);
+		if (rc) {
+			pr_err("-o %s: %s\n", pt_format_name(g->out), strerror(-rc));
+			rc = 1;
+			goto out;
+		}
+	}
+	if (g->help)
+		out[n++] = "--help";
+	if (!lab) {
+		if (g->pin_dir_opt) {
+			out[n++] = "--pin-dir";
+			out[n++] = (char *)g->pin_dir;
+		}
+		for (size_t k = 0; k < g->nnodes; k++) {
+			out[n++] = "--node";
+			out[n++] = (char *)g->nodes[k];
+		}
+	}
+	for (i = 0; i < npass; i++)
+		out[n++] = pass[i];
+	for (i = dashes; i < argc; i++)
+		out[n++] = argv[i];
+	out[n] = NULL;
+	optind = 0;
+	rc = own->fn(n, out);
+out:
+	free(pass);
+	free(out);
+	return rc;
+}
+
+/* ---- the table commands ------------------------------------------------------ */
 
 /* A number of --count or --timeout-ms. */
 static int parse_count(int opt, const char *arg, unsigned long *v)
@@ -116,24 +687,11 @@ static int parse_count(int opt, const char *arg, unsigned long *v)
  */
 static int parse_opt(int opt, const char *arg, struct ctx *c, struct global *g)
 {
+	int r = global_opt(opt, arg, g);
+
+	if (r >= 0)
+		return r ? -EINVAL : 0;
 	switch (opt) {
-	case 'P':
-		c->pin_dir = arg;
-		g->pin_dir_opt = true;
-		return 0;
-	case 'N':
-		g->node = arg;
-		return 0;
-	case 'j':
-		c->json = true;
-		return 0;
-	case 'v':
-		if (xlog_max < XLOG_DEBUG)
-			xlog_max++;
-		return 0;
-	case 'h':
-		g->help = true;
-		return 0;
 	case 'I':
 		if (parse_ip_any(arg, &c->ip_any)) {
 			pr_err("--ip %s: not an IPv4 or IPv6 address\n", arg);
@@ -217,7 +775,6 @@ static int parse_opt(int opt, const char *arg, struct ctx *c, struct global *g)
 		c->opts |= OPT_TIMEOUT;
 		return parse_count(opt, arg, &c->timeout_ms);
 	}
-	usage(stderr, NULL);
 	return -EINVAL;
 }
 
@@ -227,20 +784,29 @@ static const struct cmd *cmd_check(const struct ctx *c, const struct global *g, 
 {
 	const struct cmd *cmd = cmd_find(words, nwords);
 	char buf[128];
+	unsigned int extra;
 
 	if (!cmd) {
-		if (nwords && cmd_known(words[0]))
-			pr_err("%s: %s subcommand\n", words[0], nwords > 1 ? "unknown" : "missing");
-		else if (nwords)
-			pr_err("unknown command: %s\n", words[0]);
-		usage(stderr, nwords ? words[0] : NULL);
+		if (nwords)
+			bad_cmd(words, nwords);
+		else
+			usage(stderr, NULL);
 		return NULL;
 	}
 	words += cmd->sub ? 2 : 1;
 	nwords -= cmd->sub ? 2 : 1;
-	if ((unsigned int)nwords != cmd->nargs || c->opts & ~cmd->opts) {
-		pr_err("%s\n", (unsigned int)nwords != cmd->nargs ? "wrong number of arguments" :
-			       "option not taken by this command");
+	extra = c->opts & ~cmd->opts;
+	if (extra) {
+		const struct ctl_opt *o = ctl_opts;
+
+		while (o->name && !(o->bit & extra))
+			o++;
+		snprintf(buf, sizeof(buf), "%s%s%s", cmd->name, cmd->sub ? " " : "", cmd->sub ?: "");
+		pr_err("%s takes no --%s (xcnictl %s --help lists its flags)\n", buf, o->name, buf);
+		return NULL;
+	}
+	if ((unsigned int)nwords != cmd->nargs) {
+		pr_err("wrong number of arguments\n");
 		fprintf(stderr, "Usage: xcnictl [OPTIONS] %s\n", synopsis(cmd, buf, sizeof(buf)));
 		return NULL;
 	}
@@ -252,70 +818,101 @@ static const struct cmd *cmd_check(const struct ctx *c, const struct global *g, 
 		pr_err("--node and --pin-dir both say where the maps are: give one\n");
 		return NULL;
 	}
+	if (g->nnodes > 1) {
+		pr_err("--node given %zu times: give one (flows takes several)\n", g->nnodes);
+		return NULL;
+	}
 	if (cmd->check && cmd->check(words))
 		return NULL;
 	return cmd;
 }
 
+/* The words of the command line that are not options, as getopt will leave them. */
+static int precmd_words(int argc, char **argv, char **words, int max)
+{
+	int n = 0;
+
+	for (int i = 1; i < argc && n < max; i++) {
+		if (!strcmp(argv[i], "--"))
+			break;
+		if (argv[i][0] != '-' || !argv[i][1])
+			words[n++] = argv[i];
+		else if (table_opt_takes_value(argv[i]))
+			i++;
+	}
+	return n;
+}
+
+/* getopt's complaint about argv, said our way: the flag, and the nearest. */
+static int getopt_error(int argc, char **argv, int opt)
+{
+	char *words[2], flags[1024], where[128] = "", w[64];
+	const struct cmd *cmd = cmd_find(words, precmd_words(argc, argv, words, 2));
+	const char *word = argv[optind - 1];
+
+	if (cmd) {
+		synopsis(cmd, where, sizeof(where));
+		where[strcspn(where, " ") + (cmd->sub ? 1 + strlen(cmd->sub) : 0)] = 0;
+		ctl_cmd_flags(cmd, NULL, flags, sizeof(flags));
+	} else {
+		/* No command yet: any of them. */
+		global_flags(flags, sizeof(flags), false);
+		for (const struct ctl_opt *o = ctl_opts; o->name; o++)
+			if (o->bit)
+				snprintf(flags + strlen(flags), sizeof(flags) - strlen(flags),
+					 " --%s", o->name);
+	}
+	if (opt == ':') {
+		pr_err("%s: needs a value\n", word);
+		return 2;
+	}
+	if (optopt && word[0] == '-' && word[1] != '-') {
+		snprintf(w, sizeof(w), "-%c", optopt);
+		word = w;
+	}
+	return bad_flag(word, flags, cmd ? where : NULL);
+}
+
 int main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "pin-dir", required_argument, NULL, 'P' },
-		{ "node", required_argument, NULL, 'N' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "ip", required_argument, NULL, 'I' },
-		{ "all", no_argument, NULL, 'A' },
-		{ "count", required_argument, NULL, 'C' },
-		{ "timeout-ms", required_argument, NULL, 'T' },
-		{ "pod", required_argument, NULL, 'p' },
-		{ "namespace", required_argument, NULL, 'n' },
-		{ "reason", required_argument, NULL, 'r' },
-		{ "verdict", required_argument, NULL, 'V' },
-		{ "type", required_argument, NULL, 't' },
-		{ "pin-dir-dst", required_argument, NULL, 'D' },
-		{ "identity", required_argument, NULL, 'i' },
-		{ "sport", required_argument, NULL, 'S' },
-		{ "family", required_argument, NULL, 'F' },
-		{}
-	};
+	struct option longopts[ARRAY_SIZE(ctl_opts)];
 	struct ctx c = { .pin_dir = getenv("XCNI_PIN_DIR") };
 	struct global g = { .pin_dir_env = c.pin_dir && *c.pin_dir };
 	const struct cmd *cmd;
 	char **words, *given[argc + 1], buf[128], node_pin[PATH_MAX];
-	int opt, nwords, err;
+	static char *version_words[] = { "version", NULL };
+	int opt, nwords, err, cw;
+	size_t k = 0;
 
 	xlog_set_prefix("xcnictl");
 	xcni_libbpf_log_init();
-	/* The lab has options and argument shapes of its own (-f FILE, -- CMD...). */
-	if (argc > 1 && !strcmp(argv[1], "lab"))
-		return ctl_lab_main(argc - 1, argv + 1);
-	/* So does flows (hubble observe's filters): after the global options, if any. */
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--pin-dir") || !strcmp(argv[i], "--node")) {
-			i++;
-			continue;
-		}
-		if (!strncmp(argv[i], "--pin-dir=", 10) || !strncmp(argv[i], "--node=", 7) ||
-		    !strcmp(argv[i], "--json") || !strcmp(argv[i], "-j") ||
-		    !strcmp(argv[i], "--verbose") || !strcmp(argv[i], "-v"))
-			continue;
-		if (!strcmp(argv[i], "flows"))
-			return ctl_flows_main(argc, argv);
-		if (!strcmp(argv[i], "status") || !strcmp(argv[i], "sysdump"))
-			return (argv[i][1] == 't' ? ctl_status_main : ctl_sysdump_main)(argc, argv);
-		break;
-	}
+	/* The commands with parsers of their own: lab (-f FILE, -- CMD...), flows. */
+	cw = command_word(argc, argv);
+	if (cw && (cmd = cmd_named(argv[cw])) && own_of(cmd))
+		return own_main(cmd, argc, argv, cw, &g);
 	if (!g.pin_dir_env)
 		c.pin_dir = XCNI_PIN_ROOT;
+	for (const struct ctl_opt *o = ctl_opts; o->name; o++)
+		longopts[k++] = (struct option){ o->name, o->arg ? required_argument : no_argument,
+						 NULL, o->val };
+	longopts[k] = (struct option){};
 	/* The command line as typed, for the lab hint: getopt permutes argv. */
 	memcpy(given, argv, (argc + 1) * sizeof(*argv));
-	while ((opt = getopt_long(argc, argv, "jvh", longopts, NULL)) != -1)
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":jvho:", longopts, NULL)) != -1) {
+		if (opt == '?' || opt == ':')
+			return getopt_error(argc, given, opt);
 		if (parse_opt(opt, optarg, &c, &g))
 			return 2;
+	}
+	if (g.pin_dir_opt)
+		c.pin_dir = g.pin_dir;
 	words = argv + optind;
 	nwords = argc - optind;
+	if (g.version && !nwords && !g.help) {
+		words = version_words;
+		nwords = 1;
+	}
 	cmd = cmd_find(words, nwords);
 	if (g.help) {
 		/* "xcnictl endpoint --help" lists the endpoint commands. */
@@ -329,7 +926,26 @@ int main(int argc, char **argv)
 	cmd = cmd_check(&c, &g, words, nwords);
 	if (!cmd)
 		return 2;
+	if (!cmd->fn) { /* lab or flows after a "--": its options would be lost */
+		pr_err("%s: give it before any --\n", cmd->name);
+		return 2;
+	}
+	if (g.version && strcmp(cmd->name, "version")) {
+		pr_err("--version: give it alone (xcnictl --version)\n");
+		return 2;
+	}
 	words += cmd->sub ? 2 : 1;
+	/* yaml and jsonl: the views write JSON, converted on its way out. */
+	c.out = g.out == PT_YAML || g.out == PT_JSONL ? PT_JSON : g.out;
+	c.json = c.out == PT_JSON;
+	err = pt_stdout_filter(g.out);
+	if (err) {
+		pr_err("-o %s: %s\n", pt_format_name(g.out), strerror(-err));
+		return 1;
+	}
+	/* Commands of no maps (version, completion) need no pin dir. */
+	if (!strcmp(cmd->name, "version") || !strcmp(cmd->name, "completion"))
+		return cmd->fn(&c, words) ? 1 : 0;
 	if (g.node) {
 		err = ctl_node_enter(g.node, node_pin, sizeof(node_pin));
 		if (err)

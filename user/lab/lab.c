@@ -680,27 +680,53 @@ struct lab_cmd {
 	const char *name;
 	int (*fn)(int argc, char **argv);
 	const char *help; /* NULL: hidden */
+	/* Its flags for xcnictl's parser (checks, suggestions, completion):
+	 * space-separated, "=" after one that takes a value. */
+	const char *flags;
 };
 
 static const struct lab_cmd cmds[] = {
 	{ "up", cmd_up, "up [--nodes N] [--dns] [--kube-proxy iptables|none]\n"
 			"   [--node-port-range MIN-MAX] [--ip-family ipv4|ipv6|dual]\n"
-			"                                 create the nodes and their agents" },
-	{ "down", cmd_down, "down                           remove everything the lab made" },
-	{ "apply", lab_cmd_apply, "apply -f FILE|DIR|-            create/update Namespaces, Pods, NetworkPolicies, Nodes" },
+			"                                 create the nodes and their agents",
+	  "--nodes= -n= --dns --kube-proxy= --node-port-range= --node-port-mode= --ip-family= "
+	  "--agent-arg=" },
+	{ "down", cmd_down, "down                           remove everything the lab made", "" },
+	{ "apply", lab_cmd_apply, "apply -f FILE|DIR|-            create/update Namespaces, Pods, NetworkPolicies, Nodes",
+	  "--filename= -f=" },
 	{ "delete", lab_cmd_delete, "delete -f FILE|DIR|-           delete them (a Namespace takes its pods along;\n"
-				    "                                   a Node only its object: see delete --help)" },
-	{ "get", cmd_get, "get [--json]                   nodes and pods (alias: status)" },
-	{ "status", cmd_get, NULL },
+				    "                                   a Node only its object: see delete --help)",
+	  "--filename= -f= --now --grace-period=" },
+	{ "get", cmd_get, "get [--json]                   nodes and pods (alias: status)", "--json -j" },
+	{ "status", cmd_get, NULL, "--json -j" },
 	{ "probe", lab_cmd_probe, "probe NS/POD NS/POD|IP PORT/PROTO  can the pod reach the other? [--family 4|6]\n"
-				  "                                   [--json] [--timeout-ms N]" },
+				  "                                   [--json] [--timeout-ms N]",
+	  "--family= --timeout-ms= -t= --json -j" },
 	{ "matrix", lab_cmd_matrix, "matrix PORT/PROTO              every pod to every pod [--family 4|6] [--json]\n"
-				    "                                   [--timeout-ms N]" },
-	{ "exec", lab_cmd_exec, "exec NS/POD -- CMD...          run a command in a pod's network namespace" },
+				    "                                   [--timeout-ms N]",
+	  "--family= --timeout-ms= -t= --via-service --svg= --json -j" },
+	{ "exec", lab_cmd_exec, "exec NS/POD -- CMD...          run a command in a pod's network namespace", "" },
 	{ "ui", lab_cmd_ui, "ui [--listen HOST:PORT]        the service map of every node's flows in a browser\n"
-			    "                                   (agents with --flows)" },
-	{ "serve", lab_cmd_serve, NULL },
+			    "                                   (agents with --flows)",
+	  "--listen= --http-allow-remote" },
+	{ "serve", lab_cmd_serve, NULL, "--ready-fd= --name= --tell-peer" },
 };
+
+const char *lab_cmd_flags(const char *name)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(cmds); i++)
+		if (!strcmp(name, cmds[i].name))
+			return cmds[i].flags;
+	return NULL;
+}
+
+const char *lab_cmd_name(size_t i)
+{
+	for (size_t j = 0; j < ARRAY_SIZE(cmds); j++)
+		if (cmds[j].help && !i--)
+			return cmds[j].name;
+	return NULL;
+}
 
 static void usage(FILE *f)
 {

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -26,6 +27,8 @@ struct ptable {
 	int err; /* first failure, returned by pt_print() */
 	size_t *w; /* pt_flush(): column widths so far; the header went out */
 	size_t *minw; /* pt_min_width(); NULL: none set */
+	bool wide; /* while printing: JSON-only columns shown too (-o wide) */
+	char (*wtitle)[32]; /* their titles, made from the keys */
 };
 
 struct ptable *pt_new(const struct pt_col *cols, unsigned int ncols, unsigned int flags)
@@ -65,6 +68,7 @@ void pt_free(struct ptable *t)
 	free(t->cells);
 	free(t->w);
 	free(t->minw);
+	free(t->wtitle);
 	free(t);
 }
 
@@ -79,10 +83,36 @@ void pt_min_width(struct ptable *t, unsigned int col, size_t w)
 	t->minw[col] = w;
 }
 
+/* Column i's text title; NULL: not shown (JSON-only, unless -o wide). */
+static const char *title(const struct ptable *t, unsigned int i)
+{
+	if (t->cols[i].title || !t->wide || !t->cols[i].key || !t->wtitle)
+		return t->cols[i].title;
+	return t->wtitle[i];
+}
+
+/* -o wide: titles for the JSON-only columns, "rev_nat" -> "REV-NAT". */
+static int wide_begin(struct ptable *t, bool wide)
+{
+	t->wide = wide;
+	if (!wide || t->wtitle)
+		return 0;
+	t->wtitle = calloc(t->ncols, sizeof(*t->wtitle));
+	if (!t->wtitle)
+		return -ENOMEM;
+	for (unsigned int i = 0; i < t->ncols; i++)
+		for (size_t j = 0; t->cols[i].key && t->cols[i].key[j] && j < sizeof(t->wtitle[i]) - 1; j++) {
+			char ch = t->cols[i].key[j];
+
+			t->wtitle[i][j] = ch == '_' ? '-' : (char)toupper((unsigned char)ch);
+		}
+	return 0;
+}
+
 /* The width of column i before any cell: its title's, or more if set. */
 static size_t col_width(const struct ptable *t, unsigned int i)
 {
-	size_t w = t->cols[i].title ? strlen(t->cols[i].title) : 0;
+	size_t w = title(t, i) ? strlen(title(t, i)) : 0;
 
 	return t->minw && t->minw[i] > w ? t->minw[i] : w;
 }
@@ -203,11 +233,11 @@ static int print_record(const struct ptable *t, FILE *f)
 	char buf[24];
 
 	for (i = 0; i < t->ncols; i++)
-		if (t->cols[i].title && strlen(t->cols[i].title) > w)
-			w = strlen(t->cols[i].title);
+		if (title(t, i) && strlen(title(t, i)) > w)
+			w = strlen(title(t, i));
 	for (i = 0; i < t->ncols; i++)
-		if (t->cols[i].title)
-			fprintf(f, "%-*s  %s\n", (int)w, t->cols[i].title, cell_text(t, i, buf));
+		if (title(t, i))
+			fprintf(f, "%-*s  %s\n", (int)w, title(t, i), cell_text(t, i, buf));
 	return 0;
 }
 
@@ -222,7 +252,7 @@ static int print_table(const struct ptable *t, FILE *f)
 	if (!w)
 		return -ENOMEM;
 	for (i = 0; i < t->ncols; i++) {
-		if (!t->cols[i].title)
+		if (!title(t, i))
 			continue;
 		if (first == t->ncols)
 			first = i;
@@ -239,9 +269,9 @@ static int print_table(const struct ptable *t, FILE *f)
 		for (i = first; i <= last; i++) {
 			const char *s;
 
-			if (!t->cols[i].title)
+			if (!title(t, i))
 				continue;
-			s = r < 0 ? t->cols[i].title : cell_text(t, r * t->ncols + i, buf);
+			s = r < 0 ? title(t, i) : cell_text(t, r * t->ncols + i, buf);
 			if (i > first)
 				fputs("  ", f);
 			if (t->cols[i].type != PT_STR)
@@ -293,33 +323,35 @@ static json_t *row_json(const struct ptable *t, size_t row)
 	return o;
 }
 
-static int print_json(const struct ptable *t, FILE *f)
+/* The table as JSON: an array of objects, or one object for PT_RECORD; NULL on failure. */
+static json_t *table_json(const struct ptable *t)
 {
 	json_t *root;
-	size_t r;
-	int err = -EINVAL; /* out of memory or a string that is not UTF-8 */
 
-	if (t->flags & PT_RECORD) {
-		root = row_json(t, 0);
-	} else {
-		root = json_array();
-		for (r = 0; root && r < pt_rows(t); r++)
-			if (json_array_append_new(root, row_json(t, r))) {
-				json_decref(root);
-				root = NULL;
-			}
-	}
+	if (t->flags & PT_RECORD)
+		return row_json(t, 0);
+	root = json_array();
+	for (size_t r = 0; root && r < pt_rows(t); r++)
+		if (json_array_append_new(root, row_json(t, r))) {
+			json_decref(root);
+			root = NULL;
+		}
+	return root;
+}
+
+static int print_json(const struct ptable *t, FILE *f, enum pt_format fmt)
+{
+	json_t *root = table_json(t);
+	int err;
+
 	if (!root)
-		return err;
-	if (json_dumpf(root, f, JSON_COMPACT) == 0 && fputc('\n', f) != EOF)
-		err = 0;
-	else
-		err = -EIO;
+		return -EINVAL; /* out of memory or a string that is not UTF-8 */
+	err = pt_dump_json(root, f, fmt);
 	json_decref(root);
 	return err;
 }
 
-int pt_print(const struct ptable *t, FILE *f, bool json)
+static int print_fmt(const struct ptable *t, FILE *f, enum pt_format fmt)
 {
 	int err;
 
@@ -329,8 +361,8 @@ int pt_print(const struct ptable *t, FILE *f, bool json)
 		return t->err;
 	if (t->ncells % t->ncols || (t->flags & PT_RECORD && pt_rows(t) != 1))
 		return -EINVAL; /* a view bug: a row left incomplete */
-	if (json)
-		err = print_json(t, f);
+	if (pt_format_structured(fmt))
+		err = print_json(t, f, fmt);
 	else if (t->flags & PT_RECORD)
 		err = print_record(t, f);
 	else
@@ -338,6 +370,18 @@ int pt_print(const struct ptable *t, FILE *f, bool json)
 	if (!err && (fflush(f) == EOF || ferror(f)))
 		err = -EIO;
 	return err;
+}
+
+int pt_print(const struct ptable *t, FILE *f, bool json)
+{
+	return print_fmt(t, f, json ? PT_JSON : PT_TEXT);
+}
+
+int pt_print_fmt(struct ptable *t, FILE *f, enum pt_format fmt)
+{
+	int err = t && !t->err ? wide_begin(t, fmt == PT_WIDE) : 0;
+
+	return err ?: print_fmt(t, f, fmt);
 }
 
 /* One text row; row -1 is the header. Widths only grow, so columns stay aligned
@@ -349,15 +393,15 @@ static void stream_row(struct ptable *t, FILE *f, ssize_t r)
 	char buf[24];
 
 	for (i = 0; i < t->ncols; i++)
-		if (t->cols[i].title)
+		if (title(t, i))
 			last = i;
 	for (i = 0; i < t->ncols; i++) {
 		const char *s;
 		size_t len;
 
-		if (!t->cols[i].title)
+		if (!title(t, i))
 			continue;
-		s = r < 0 ? t->cols[i].title : cell_text(t, r * t->ncols + i, buf);
+		s = r < 0 ? title(t, i) : cell_text(t, r * t->ncols + i, buf);
 		len = strlen(s);
 		if (len > t->w[i])
 			t->w[i] = len;
@@ -374,6 +418,12 @@ static void stream_row(struct ptable *t, FILE *f, ssize_t r)
 
 int pt_flush(struct ptable *t, FILE *f, bool json)
 {
+	return pt_flush_fmt(t, f, json ? PT_JSONL : PT_TEXT);
+}
+
+int pt_flush_fmt(struct ptable *t, FILE *f, enum pt_format fmt)
+{
+	bool structured = pt_format_structured(fmt);
 	size_t r, nrows;
 	int err = 0;
 
@@ -382,7 +432,9 @@ int pt_flush(struct ptable *t, FILE *f, bool json)
 	if (t->err)
 		return t->err;
 	nrows = pt_rows(t);
-	if (!json && !t->w) {
+	if (!structured && !t->w) {
+		if (wide_begin(t, fmt == PT_WIDE))
+			return -ENOMEM;
 		t->w = calloc(t->ncols, sizeof(*t->w));
 		if (!t->w)
 			return -ENOMEM;
@@ -391,11 +443,11 @@ int pt_flush(struct ptable *t, FILE *f, bool json)
 		stream_row(t, f, -1);
 	}
 	for (r = 0; r < nrows && !err; r++) {
-		if (json) {
+		if (structured) {
 			json_t *o = row_json(t, r);
 
-			if (!o || json_dumpf(o, f, JSON_COMPACT) || fputc('\n', f) == EOF)
-				err = o ? -EIO : -EINVAL;
+			/* A stream: JSON is JSON Lines, YAML one document a row. */
+			err = o ? pt_dump_json(o, f, fmt == PT_YAML ? PT_YAML : PT_JSONL) : -EINVAL;
 			json_decref(o);
 		} else {
 			stream_row(t, f, (ssize_t)r);

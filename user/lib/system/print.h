@@ -32,6 +32,38 @@ struct pt_col {
 #define PT_RECORD 0x1u
 
 struct ptable;
+struct json_t;
+
+/* -o: how a table is written. */
+enum pt_format {
+	PT_TEXT, /* aligned columns (the default) */
+	PT_WIDE, /* the same with the JSON-only columns too, titled by their keys */
+	PT_JSON, /* one JSON value: an array of objects, or an object */
+	PT_JSONL, /* JSON Lines: one object a line */
+	PT_YAML, /* the JSON value as a YAML document */
+};
+
+/* "json", "yaml", "wide", "jsonl", "text": 0, or -EINVAL (not said). */
+int pt_format_parse(const char *s, enum pt_format *fmt);
+const char *pt_format_name(enum pt_format fmt);
+/* JSON, JSON Lines or YAML: the views' JSON rows, not their text. */
+static inline bool pt_format_structured(enum pt_format fmt)
+{
+	return fmt == PT_JSON || fmt == PT_JSONL || fmt == PT_YAML;
+}
+/* A JSON value as one YAML document (libyaml's emitter), "---" first. 0 or -errno. */
+int pt_yaml_dump(const struct json_t *j, FILE *f);
+/* A JSON value in fmt: JSON (compact, a line), JSON Lines (an array's
+ * elements one a line) or YAML; text formats write JSON. 0 or -errno. */
+int pt_dump_json(const struct json_t *j, FILE *f, enum pt_format fmt);
+/*
+ * -o yaml and -o jsonl for output that is written as JSON (one compact JSON
+ * value a line, as jansson's JSON_COMPACT and the views write it): stdout
+ * becomes a filter that turns each such line into a YAML document, or an
+ * array's elements into lines; other lines pass unchanged. Undone at exit.
+ * 0 or -errno.
+ */
+int pt_stdout_filter(enum pt_format fmt);
 
 /* NULL on failure; the cell functions then do nothing and pt_print() says -ENOMEM. */
 struct ptable *pt_new(const struct pt_col *cols, unsigned int ncols, unsigned int flags);
@@ -52,11 +84,15 @@ size_t pt_rows(const struct ptable *t);
 void pt_min_width(struct ptable *t, unsigned int col, size_t w);
 /* 0, or the first error of building or writing the table (-errno). */
 int pt_print(const struct ptable *t, FILE *f, bool json);
+/* pt_print in any format. */
+int pt_print_fmt(struct ptable *t, FILE *f, enum pt_format fmt);
 /*
  * For streams (xcnictl monitor): writes the rows added since the last call and
  * drops them. Text: a header once, then one line per row; JSON: one object per
  * line (JSON Lines).
  */
 int pt_flush(struct ptable *t, FILE *f, bool json);
+/* pt_flush in any format: JSON is JSON Lines here, YAML a document a row. */
+int pt_flush_fmt(struct ptable *t, FILE *f, enum pt_format fmt);
 
 #endif
