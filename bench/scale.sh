@@ -130,6 +130,10 @@ t0=$(ms_now)
 srv_t0=$(cpu_ticks "$SRV")
 # XCNID_WRAP: a profiler in front of xcnid (e.g. "valgrind --tool=massif");
 # XCNID_ARGS: more options (e.g. "--map-max xcni_ipcache=524288").
+# XCNID_CALLGRIND=FILE: xcnid under callgrind, counting only during the churn:
+# instructions per event, the same whatever else the machine runs (use a
+# smaller cluster and rate: xcnid runs ~50x slower).
+[ -n "${XCNID_CALLGRIND:-}" ] && XCNID_WRAP="valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file=$XCNID_CALLGRIND"
 nsenter --net="/var/run/netns/$NS" $RT ${XCNID_WRAP:-} "$BUILD/xcnid" --pin-dir "$PIN" --pod-cidr 10.64.0.0/24 \
 	--node-name node-0000 --kubeconfig "$T/kubeconfig" -v $KPR ${XCNID_ARGS:-} >"$T/xcnid.log" 2>&1 &
 XPID=$!
@@ -206,8 +210,10 @@ if [ -n "${XCNID_PERF:-}" ]; then
 	perf record -q -F 499 ${XCNID_PERF_CG:--g} -p "$XPID" -o "$XCNID_PERF" >/dev/null 2>&1 &
 	PERF=$!
 fi
+[ -n "${XCNID_CALLGRIND:-}" ] && callgrind_control -i on "$XPID" >/dev/null
 in_ns $RT "$PY" "$SIM" churn "${simargs[@]}" --ctl 6444 --pin "$PIN" --rate "$RATE" --seconds "$SECS" \
 	--out "$T/churn.json" >/dev/null || die "churn failed"
+[ -n "${XCNID_CALLGRIND:-}" ] && sleep 2 && callgrind_control -d "$XPID" >/dev/null && callgrind_control -i off "$XPID" >/dev/null
 c1=$(cpu_ticks "$XPID")
 [ -n "$PERF" ] && kill -INT "$PERF" && wait "$PERF"
 sleep 1
