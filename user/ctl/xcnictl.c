@@ -77,6 +77,9 @@ static void usage(FILE *f, const char *name)
 	if (!name)
 		fprintf(f, "  %-22s %s\n", "flows [FILTERS]",
 			"Flow records of xcnid --flows (flows --help: the filters)");
+	if (!name)
+		fprintf(f, "  %-22s %s\n", "connectivity test",
+			"Deploy probe pods in the lab, test every path, clean up");
 	fprintf(f, "\nOptions (anywhere on the line):\n"
 		   "  --pin-dir DIR   where the maps are pinned (default $XCNI_PIN_DIR, else "
 		   XCNI_PIN_ROOT ")\n"
@@ -289,6 +292,8 @@ int main(int argc, char **argv)
 	/* The lab has options and argument shapes of its own (-f FILE, -- CMD...). */
 	if (argc > 1 && !strcmp(argv[1], "lab"))
 		return ctl_lab_main(argc - 1, argv + 1);
+	if (argc > 1 && !strcmp(argv[1], "connectivity"))
+		return ctl_connectivity_main(argc - 1, argv + 1);
 	/* So does flows (hubble observe's filters): after the global options, if any. */
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--pin-dir") || !strcmp(argv[i], "--node")) {
