@@ -48,6 +48,7 @@ enum {
 	OPT_IDENTITY = 1 << 10,
 	OPT_SPORT = 1 << 11,
 	OPT_FAMILY = 1 << 12,
+	OPT_WIDE = 1 << 13, /* --wide: every text column (endpoint list) */
 };
 
 /* The filters of the map views and monitor, served by one layer (filter_*). */

@@ -156,6 +156,9 @@ static int parse_opt(int opt, const char *arg, struct ctx *c, struct global *g)
 	case 'A':
 		c->opts |= OPT_ALL;
 		return 0;
+	case 'W':
+		c->opts |= OPT_WIDE;
+		return 0;
 	case 'p':
 		c->opts |= OPT_POD;
 		c->pod = arg;
@@ -279,6 +282,7 @@ int main(int argc, char **argv)
 		{ "identity", required_argument, NULL, 'i' },
 		{ "sport", required_argument, NULL, 'S' },
 		{ "family", required_argument, NULL, 'F' },
+		{ "wide", no_argument, NULL, 'W' },
 		{}
 	};
 	struct ctx c = { .pin_dir = getenv("XCNI_PIN_DIR") };
