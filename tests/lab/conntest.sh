@@ -119,6 +119,26 @@ check "--node n2 --node n1: the client on n2" out_has '^connectivity test: names
 check "--manifest: the probe namespace as a cluster would take it" \
 	out_has '^  ports: \[\{port: 80, targetPort: 8080, nodePort: 30039, protocol: TCP\}\]$' CT --manifest
 
+# cluster_manifest: --manifest with no lab up and two nodes: every object, on those nodes.
+cluster_manifest() {
+	XCNI_LAB_DIR=$T/nolab "$XCNICTL" connectivity test --manifest --node kind-worker --node kind-worker2 |
+		/usr/bin/python3 -c '
+import sys, yaml
+d = list(yaml.safe_load_all(sys.stdin))
+kinds = [x["kind"] + "/" + x["metadata"]["name"] for x in d]
+print(kinds)
+assert kinds == ["Namespace/xcni-conntest", "Pod/client", "Pod/stranger", "Pod/echo-same", "Pod/echo-other",
+                 "Pod/guarded", "NetworkPolicy/guard", "Service/echo", "Service/echo-np"], kinds
+nodes = {x["metadata"]["name"]: x["spec"]["nodeName"] for x in d if x["kind"] == "Pod"}
+assert nodes == {"client": "kind-worker", "stranger": "kind-worker", "echo-same": "kind-worker",
+                 "echo-other": "kind-worker2", "guarded": "kind-worker2"}, nodes
+assert d[4]["spec"]["containers"][0]["command"][:3] == ["xcnictl", "lab", "serve"]
+assert d[-1]["spec"]["ipFamilyPolicy"] == "PreferDualStack"'
+}
+check "--manifest with no lab up, --node kind-worker --node kind-worker2: a cluster's manifest" cluster_manifest
+check "  ... without the two nodes: exit 2, saying to name them" \
+	out_has 'no lab is up; for a cluster, name its two nodes' env XCNI_LAB_DIR="$T/nolab" "$XCNICTL" connectivity test --manifest
+
 # ---- endpoint list against the maps (the probe namespace kept) ------------------------------------------
 check "connectivity test --keep: the namespace stays" out_has 'namespace xcni-conntest kept' CT --keep --test 'pod-to-pod/same-node/ipv4'
 # ep_check N: every pod row of node n<N> has the ipcache's identity for its IPv4 and IPv6,

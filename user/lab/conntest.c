@@ -50,6 +50,9 @@
 #define CT_MAX_GLOBS 32
 /* The NodePort: this far into the lab's range (lab up --node-port-range). */
 #define CT_NODEPORT_OFF 39
+/* The pods' image in a cluster (the lab runs its own listener and ignores it):
+ * examples/kind's, which has xcnictl for the listener (lab serve) and sleep. */
+#define CT_DEFAULT_IMAGE "xcni:dev"
 
 enum ct_from { FROM_CLIENT, FROM_STRANGER, FROM_OUTSIDE };
 enum ct_to {
@@ -93,21 +96,24 @@ static const char ct_manifest[] =
 	"apiVersion: v1\nkind: Namespace\nmetadata: {name: " LAB_CONNTEST_NS "}\n"
 	"---\napiVersion: v1\nkind: Pod\n"
 	"metadata: {name: client, namespace: " LAB_CONNTEST_NS ", labels: {app: client, access: \"yes\"}}\n"
-	"spec: {nodeName: %1$s, containers: [{name: c, image: probe}]}\n"
+	"spec: {nodeName: %1$s, containers: [{name: c, image: %5$s, command: [sleep, infinity]}]}\n"
 	"---\napiVersion: v1\nkind: Pod\n"
 	"metadata: {name: stranger, namespace: " LAB_CONNTEST_NS ", labels: {app: stranger}}\n"
-	"spec: {nodeName: %1$s, containers: [{name: c, image: probe}]}\n"
+	"spec: {nodeName: %1$s, containers: [{name: c, image: %5$s, command: [sleep, infinity]}]}\n"
 	"---\napiVersion: v1\nkind: Pod\n"
 	"metadata: {name: echo-same, namespace: " LAB_CONNTEST_NS ", labels: {app: echo-same}}\n"
-	"spec:\n  nodeName: %1$s\n  containers:\n  - name: echo\n    image: echo\n    ports:\n"
+	"spec:\n  nodeName: %1$s\n  containers:\n  - name: echo\n    image: %5$s\n"
+	"    command: [xcnictl, lab, serve, --name, " LAB_CONNTEST_NS "/echo-same, 8080/tcp, 8081/udp]\n    ports:\n"
 	"    - {containerPort: 8080, protocol: TCP}\n    - {containerPort: 8081, protocol: UDP}\n"
 	"---\napiVersion: v1\nkind: Pod\n"
 	"metadata: {name: echo-other, namespace: " LAB_CONNTEST_NS ", labels: {app: echo-other}}\n"
-	"spec:\n  nodeName: %2$s\n  containers:\n  - name: echo\n    image: echo\n    ports:\n"
+	"spec:\n  nodeName: %2$s\n  containers:\n  - name: echo\n    image: %5$s\n"
+	"    command: [xcnictl, lab, serve, --name, " LAB_CONNTEST_NS "/echo-other, 8080/tcp, 8081/udp]\n    ports:\n"
 	"    - {containerPort: 8080, protocol: TCP}\n    - {containerPort: 8081, protocol: UDP}\n"
 	"---\napiVersion: v1\nkind: Pod\n"
 	"metadata: {name: guarded, namespace: " LAB_CONNTEST_NS ", labels: {app: guarded}}\n"
-	"spec:\n  nodeName: %2$s\n  containers:\n  - name: echo\n    image: echo\n    ports:\n"
+	"spec:\n  nodeName: %2$s\n  containers:\n  - name: echo\n    image: %5$s\n"
+	"    command: [xcnictl, lab, serve, --name, " LAB_CONNTEST_NS "/guarded, 8080/tcp]\n    ports:\n"
 	"    - {containerPort: 8080, protocol: TCP}\n"
 	"---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\n"
 	"metadata: {name: guard, namespace: " LAB_CONNTEST_NS "}\n"
@@ -380,6 +386,7 @@ struct ct_opts {
 	size_t nglobs;
 	const char *nodes[2];
 	size_t nnodes;
+	const char *image;
 	int timeout_ms;
 	bool keep, verbose, list, manifest;
 };
@@ -473,23 +480,41 @@ static int ct_cleanup(bool verbose)
 	return ret || left ? -EIO : 0;
 }
 
-static char *ct_manifest_text(const struct lab *lab, const char *a, const char *b)
+/*
+ * The probe namespace's manifest. lab NULL: for a cluster (--manifest without
+ * a lab): the API server's default NodePort range, Services of every family
+ * the cluster has (PreferDualStack).
+ */
+static char *ct_manifest_text(const struct lab *lab, const char *a, const char *b,
+			      const char *image)
 {
-	const char *fams = lab->family == LAB_FAM_DUAL ? "  ipFamilyPolicy: RequireDualStack\n" : "";
-	unsigned int np = lab->np_min + CT_NODEPORT_OFF;
+	const char *fams = !lab ? "  ipFamilyPolicy: PreferDualStack\n" :
+			   lab->family == LAB_FAM_DUAL ? "  ipFamilyPolicy: RequireDualStack\n" : "";
+	unsigned int np = (lab ? lab->np_min : 30000) + CT_NODEPORT_OFF;
 	char *doc = NULL;
 
-	if (np > lab->np_max)
+	if (lab && np > lab->np_max)
 		np = lab->np_min;
-	if (asprintf(&doc, ct_manifest, a, b, fams, np) < 0)
+	if (asprintf(&doc, ct_manifest, a, b, fams, np, image) < 0)
 		return NULL;
 	return doc;
+}
+
+/* Whether no lab is up in $XCNI_LAB_DIR (or the default): its lab.json is missing. */
+static bool lab_open_quiet_dir(void)
+{
+	const char *d = getenv("XCNI_LAB_DIR");
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/lab.json", d && *d ? d : LAB_DEFAULT_DIR);
+	return access(path, F_OK) != 0;
 }
 
 static void usage(FILE *f)
 {
 	fprintf(f, "Usage: xcnictl connectivity test [--test GLOB]... [--node A [--node B]]\n"
-		   "                                 [--timeout-ms N] [--keep] [--list] [--manifest] [-v]\n"
+		   "                                 [--timeout-ms N] [--keep] [--list] [-v]\n"
+		   "       xcnictl connectivity test --manifest [--node A --node B] [--image IMAGE]\n"
 		   "In the lab: deploys namespace " LAB_CONNTEST_NS " (pods client, stranger, echo-same on\n"
 		   "node A; echo-other, guarded on node B; Services echo (ClusterIP) and echo-np\n"
 		   "(NodePort); NetworkPolicy guard letting only access=yes pods reach guarded),\n"
@@ -506,7 +531,9 @@ static void usage(FILE *f)
 		   "two nodes; other-node tests are skipped in a 1-node lab, outside tests in a\n"
 		   "lab without an outside, DNS without lab up --dns). --keep: leave the\n"
 		   "namespace (a later run reuses it, and removes it). --manifest: print the\n"
-		   "probe namespace's manifest (what a cluster would be given) and exit.\n"
+		   "probe namespace's manifest and exit: the lab's, or with no lab up and two\n"
+		   "--node, a cluster's (kubectl apply -f -; the pods run IMAGE, default\n"
+		   CT_DEFAULT_IMAGE ", examples/kind's: sleep, and xcnictl lab serve as the listener).\n"
 		   "Exit 0 every test passed, 1 a test failed, 2 usage or the lab failed.\n");
 }
 
@@ -519,6 +546,7 @@ static int ct_parse(int argc, char **argv, struct ct_opts *o)
 		{ "keep", no_argument, NULL, 'k' },
 		{ "list", no_argument, NULL, 'l' },
 		{ "manifest", no_argument, NULL, 'm' },
+		{ "image", required_argument, NULL, 'i' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
@@ -527,7 +555,7 @@ static int ct_parse(int argc, char **argv, struct ct_opts *o)
 	long v;
 	int c;
 
-	*o = (struct ct_opts){ .timeout_ms = CT_DEFAULT_MS };
+	*o = (struct ct_opts){ .timeout_ms = CT_DEFAULT_MS, .image = CT_DEFAULT_IMAGE };
 	optind = 0;
 	while ((c = getopt_long(argc, argv, "t:n:vh", lo, NULL)) != -1) {
 		switch (c) {
@@ -558,6 +586,7 @@ static int ct_parse(int argc, char **argv, struct ct_opts *o)
 		case 'k': o->keep = true; break;
 		case 'l': o->list = true; break;
 		case 'm': o->manifest = true; break;
+		case 'i': o->image = optarg; break;
 		case 'v': o->verbose = true; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
@@ -635,6 +664,20 @@ int lab_cmd_conntest(int argc, char **argv)
 				printf("%s/%s\n", ct_cases[i].name, f ? "ipv6" : "ipv4");
 		return 0;
 	}
+	/* --manifest for a cluster: no lab needed, the nodes named. */
+	if (o.manifest && o.nnodes == 2 && lab_open_quiet_dir()) {
+		doc = ct_manifest_text(NULL, o.nodes[0], o.nodes[1], o.image);
+		if (!doc)
+			return 2;
+		fputs(doc, stdout);
+		free(doc);
+		return 0;
+	}
+	if (o.manifest && lab_open_quiet_dir()) {
+		fprintf(stderr, "connectivity test --manifest: no lab is up; for a cluster, name its "
+				"two nodes: --node A --node B\n");
+		return 2;
+	}
 	if (lab_open(&lab, false))
 		return 2;
 	if (!lab.nnodes) {
@@ -654,7 +697,7 @@ int lab_cmd_conntest(int argc, char **argv)
 		 strcmp(a, lab.nodes[0].name) ? lab.nodes[0].name : lab.nodes[1].name);
 	b = bn;
 	two = strcmp(a, b) != 0;
-	doc = ct_manifest_text(&lab, a, b);
+	doc = ct_manifest_text(&lab, a, b, o.image);
 	if (!doc)
 		goto err_lab;
 	if (o.manifest) {
