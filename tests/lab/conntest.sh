@@ -89,13 +89,17 @@ check "  ... a Service and a NetworkPolicy too, each named" \
 	out_lines lab apply -f "$T/svc-np-q.yaml" -- 'Service q/s: metadata.namespace: namespace "q" not found$' \
 	'NetworkPolicy r/p: metadata.namespace: namespace "r" not found$' '^lab apply: nothing changed$' 
 # The Namespace after its pod in the file: applied first all the same, as kubectl orders them.
-{ cat "$T/pod-q.yaml"; printf -- '---\napiVersion: v1\nkind: Namespace\nmetadata: {name: q}\n'; } >"$T/pod-then-ns.yaml"
+{ cat "$T/pod-q.yaml"; printf -- '---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: p, namespace: q}\nspec: {podSelector: {}}\n'
+  printf -- '---\napiVersion: v1\nkind: Namespace\nmetadata: {name: q}\n'; } >"$T/pod-then-ns.yaml"
 check "the Pod before its Namespace in one manifest: applied (Namespaces first)" \
 	out_lines lab apply -f "$T/pod-then-ns.yaml" -- '^namespace q created$' '^pod q/b created'
 printf 'apiVersion: v1\nkind: Pod\nmetadata: {name: d}\nspec: {containers: [{name: c}]}\n' >"$T/pod-d.yaml"
 check "  ... the default namespace needs no manifest (the API server makes it)" lab apply -f "$T/pod-d.yaml"
+printf '{"apiVersion":"networking.k8s.io/v1","kind":"NetworkPolicy","metadata":{"name":"p","namespace":"q"}}\n' >"$T/id-np.json"
+check "lab delete -f of an identity-only NetworkPolicy (kind, name, namespace; no spec): deleted" \
+	out_has '^networkpolicy q/p deleted$' lab delete -f "$T/id-np.json"
 printf '{"apiVersion":"v1","kind":"Pod","metadata":{"name":"b","namespace":"q"}}\n' >"$T/id-pod.json"
-check "lab delete -f of an identity-only Pod (kind, name, namespace): deleted" \
+check "lab delete -f of an identity-only Pod: deleted" \
 	out_has '^pod q/b deleted$' lab delete -f "$T/id-pod.json"
 printf 'apiVersion: v1\nkind: Pod\nmetadata: {name: d, namespace: default}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: q}\n' >"$T/id-ns.yaml"
 check "  ... and of an identity-only Pod and Namespace, in YAML" \
