@@ -179,6 +179,18 @@ check "endpoint list on n2: the same" ep_check 2
 check "  ... guarded (its ingress isolated by policy guard): POLICY ingress" \
 	out_has '^.*xcni-conntest +guarded +n2 .* ingress$' "$XCNICTL" --node n2 endpoint list
 check "  ... echo-other: open" out_has '^.*xcni-conntest +echo-other +n2 .* open$' "$XCNICTL" --node n2 endpoint list
+cat >"$T/audit.yaml" <<EOF
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: aud, namespace: $NS, annotations: {xcni.io/policy-mode: audit}}
+spec: {podSelector: {matchLabels: {app: echo-other}}, policyTypes: [Ingress]}
+EOF
+check "an audit-mode NetworkPolicy isolating echo-other's ingress" lab apply -f "$T/audit.yaml"
+check "  ... endpoint list: echo-other ingress,audit" \
+	out_has '^.*xcni-conntest +echo-other +n2 .* ingress,audit$' "$XCNICTL" --node n2 endpoint list
+printf 'apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: aud, namespace: %s}\n' "$NS" >"$T/audit-id.yaml"
+check "  ... deleted by its identity alone; echo-other open again" \
+	bash -c "$XCNICTL lab delete -f $T/audit-id.yaml && $XCNICTL --node n2 endpoint list | grep -Eq '^.*xcni-conntest +echo-other +n2 .* open$'"
 check "endpoint list --pod $NS/guarded on n1: a hint naming n2" \
 	out_has "pod $NS/guarded: not an endpoint of this node; it runs on node n2 \\(xcnictl --node n2 endpoint list --pod $NS/guarded" \
 	"$XCNICTL" --node n1 endpoint list --pod "$NS/guarded"
