@@ -113,6 +113,18 @@ check "connectivity test --list: 10 tests per family" test "$(CT --list | wc -l)
 check "connectivity test: every test passes (exit 0)" \
 	out_has '^20 passed, 0 failed, 0 skipped .*namespace xcni-conntest removed$' CT
 check "  ... nothing of $NS left (pods, Services, policy, Namespace)" nothing_of_ns
+# A run stopped by SIGTERM midway (a blocked test holds it 3 s): no more tests, the namespace still goes.
+"$XCNICTL" connectivity test --timeout-ms 3000 --test 'policy/denied/*' --test 'pod-to-pod/*' >"$T/term.out" 2>&1 &
+CTPID=$!; MINE+=("$CTPID")
+wait_until 20 grep -q 'PASS  pod-to-pod/other-node-udp/ipv6' "$T/term.out"
+sleep 0.5
+kill -TERM "$CTPID"
+wait "$CTPID"; RC=$?
+sed 's/^/#   /' "$T/term.out"
+check "connectivity test stopped by SIGTERM: exit 2" test "$RC" = 2
+check "  ... said, and the namespace removed all the same" \
+	grep -q 'interrupted: the tests stop here' "$T/term.out"
+check "  ... nothing of $NS left" nothing_of_ns
 check "--test 'policy/*': the four policy tests alone" out_has '^4 passed, 0 failed, 0 skipped' CT --test 'policy/*'
 check "  ... policy/denied passes by a policy drop, named" \
 	out_has 'by n2 drop-policy-ingress' CT --test 'policy/denied/ipv4'

@@ -381,6 +381,15 @@ static int ct_probe(struct lab *lab, const struct lab_pod *src, const char *to, 
 
 /* ---- the run ---------------------------------------------------------------------- */
 
+/* SIGINT or SIGTERM during the tests: stop running them, and still clean up. */
+static volatile sig_atomic_t ct_stop;
+
+static void ct_on_signal(int sig)
+{
+	(void)sig;
+	ct_stop = 1;
+}
+
 struct ct_opts {
 	const char *globs[CT_MAX_GLOBS];
 	size_t nglobs;
@@ -652,8 +661,9 @@ int lab_cmd_conntest(int argc, char **argv)
 	struct lab lab;
 	__u64 *before = NULL;
 	long long t0 = lab_now_ms();
+	struct sigaction old_int, old_term;
 	int ret, saved;
-	bool two, removed = false;
+	bool two, removed = false, handlers = false;
 
 	ret = ct_parse(argc, argv, &o);
 	if (ret >= 0)
@@ -697,15 +707,6 @@ int lab_cmd_conntest(int argc, char **argv)
 		 strcmp(a, lab.nodes[0].name) ? lab.nodes[0].name : lab.nodes[1].name);
 	b = bn;
 	two = strcmp(a, b) != 0;
-	doc = ct_manifest_text(&lab, a, b, o.image);
-	if (!doc)
-		goto err_lab;
-	if (o.manifest) {
-		fputs(doc, stdout);
-		free(doc);
-		lab_close(&lab);
-		return 0;
-	}
 	/* Every glob must name a test: a misspelt one would pass by running nothing. */
 	for (size_t g = 0; g < o.nglobs; g++) {
 		bool any = false;
@@ -722,6 +723,30 @@ int lab_cmd_conntest(int argc, char **argv)
 					"them)\n", o.globs[g]);
 			goto err_lab;
 		}
+	}
+	/* ... and together they must select one of this lab's families. */
+	for (size_t i = 0; i < ARRAY_SIZE(ct_cases) && !nrun; i++)
+		for (unsigned int fam = LAB_FAM_V4; fam <= LAB_FAM_V6; fam <<= 1) {
+			char full[96];
+
+			snprintf(full, sizeof(full), "%s/%s", ct_cases[i].name,
+				 fam == LAB_FAM_V6 ? "ipv6" : "ipv4");
+			nrun += (lab.family & fam) && ct_selected(&o, full);
+		}
+	if (!nrun) {
+		fprintf(stderr, "connectivity test: --test: no test of this lab's families (%s) "
+				"matches\n", lab_family_word(lab.family));
+		goto err_lab;
+	}
+	nrun = 0;
+	doc = ct_manifest_text(&lab, a, b, o.image);
+	if (!doc)
+		goto err_lab;
+	if (o.manifest) {
+		fputs(doc, stdout);
+		free(doc);
+		lab_close(&lab);
+		return 0;
 	}
 	lab_path(&lab, path, sizeof(path), "conntest.yaml");
 	lab_close(&lab);
@@ -750,7 +775,15 @@ int lab_cmd_conntest(int argc, char **argv)
 		ret = 2;
 		goto close;
 	}
-	for (size_t i = 0; i < ARRAY_SIZE(ct_cases); i++) {
+	{
+		struct sigaction sa = { .sa_handler = ct_on_signal };
+
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGINT, &sa, &old_int);
+		sigaction(SIGTERM, &sa, &old_term);
+		handlers = true;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(ct_cases) && !ct_stop; i++) {
 		const struct ct_case *t = &ct_cases[i];
 
 		for (unsigned int fam = LAB_FAM_V4; fam <= LAB_FAM_V6; fam <<= 1) {
@@ -764,7 +797,7 @@ int lab_cmd_conntest(int argc, char **argv)
 			int err;
 
 			snprintf(full, sizeof(full), "%s/%s", t->name, fw);
-			if (!(lab.family & fam) || !ct_selected(&o, full))
+			if (!(lab.family & fam) || !ct_selected(&o, full) || ct_stop)
 				continue;
 			nrun++;
 			skip = ct_skip(&lab, t, two);
@@ -827,14 +860,21 @@ int lab_cmd_conntest(int argc, char **argv)
 			       "listener, the outside)");
 		}
 	}
-	if (!nrun)
-		fprintf(stderr, "connectivity test: no test of this lab's families matched\n");
 	ret = failed ? 1 : 0;
+	if (ct_stop) {
+		fprintf(stderr, "connectivity test: interrupted: the tests stop here, the namespace "
+				"goes\n");
+		ret = 2;
+	}
 close:
 	drops_close(&d);
 	free(before);
 	lab_close(&lab);
 cleanup:
+	if (handlers) {
+		sigaction(SIGINT, &old_int, NULL);
+		sigaction(SIGTERM, &old_term, NULL);
+	}
 	if (!o.keep) {
 		if (ct_cleanup(o.verbose)) {
 			fprintf(stderr, "connectivity test: removing namespace %s failed\n",
