@@ -109,6 +109,10 @@ check "  ... a manifest without kind is still refused, naming the field" \
 	out_has 'kind: required' lab delete -f "$T/no-kind.json"
 
 # ---- connectivity test: green ------------------------------------------------------------------------------
+check "xcnictl --help lists connectivity test" out_has '^  connectivity test +Deploy probe pods' "$XCNICTL" --help
+check "connectivity with no subcommand or another: exit 2, naming it" \
+	out_has 'unknown subcommand bogus' exits_with 2 "$XCNICTL" connectivity bogus
+check "connectivity test --help: the tests and options" out_has '^  policy/denied +stranger -> blocked by policy$' CT --help
 check "connectivity test --list: 10 tests per family" test "$(CT --list | wc -l)" = 20
 check "connectivity test: every test passes (exit 0)" \
 	out_has '^20 passed, 0 failed, 0 skipped .*namespace xcni-conntest removed$' CT
