@@ -56,10 +56,12 @@ exits_with() {
 }
 # nothing_of_ns: no pod, Service, policy or Namespace of the probe namespace left.
 nothing_of_ns() {
-	local left
+	local left f
 	left=$(lab get --json | jq_ "[p['name'] for p in d['pods'] if p['namespace'] == '$NS'] + [s['name'] for s in d.get('services', []) if s['namespace'] == '$NS']")
 	echo "pods and Services of $NS: $left"
-	ls "$XCNI_LAB_DIR/manifests" | grep -F ".$NS." && return 1
+	for f in "$XCNI_LAB_DIR"/manifests/*".$NS."*; do
+		[ -e "$f" ] && { echo "left: $f"; return 1; }
+	done
 	[ "$left" = "[]" ]
 }
 
