@@ -72,6 +72,9 @@ $(BUILD)/gen/ui_page.h: web/ui.html
 	$(Q)xxd -i -n xcni_ui_page $< > $@
 $(BUILD)/obj/user/agent/uipage.o: $(BUILD)/gen/ui_page.h
 $(BUILD)/obj/user/agent/ipfix.o: PKG_CFLAGS += $(FIXBUF_CFLAGS)
+# The build's git commit: xcnid's status answer and xcni_build_info.
+XCNI_COMMIT := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+$(BUILD)/obj/user/agent/status.o: XCFLAGS += -DXCNI_COMMIT='"$(XCNI_COMMIT)"'
 $(BUILD)/xcnid: $(XCNID_OBJS) $(LIBXCNI)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(XCFLAGS) -o $@ $^ $(PKG_LIBS) $(NFT_LIBS) $(MHD_LIBS) $(FIXBUF_LIBS)
@@ -108,7 +111,7 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c $(LIBXCNI) $(wildcard user/lib/*/*.h 
 XCNICTL_AGENT_OBJS := $(BUILD)/obj/user/agent/http.o $(BUILD)/obj/user/agent/uipage.o
 $(BUILD)/xcnictl: $(XCNICTL_OBJS) $(XCNICTL_AGENT_OBJS) $(LIBXCNI)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(XCFLAGS) -o $@ $^ $(PKG_LIBS) $(MHD_LIBS)
+	$(Q)$(CC) $(XCFLAGS) -o $@ $^ $(PKG_LIBS) $(MHD_LIBS) -lz
 
 # Packet tests: the programs through BPF_PROG_TEST_RUN (also --bench); libxcni
 # comes along: Maglev's table builder (its choice is checked against the

@@ -56,6 +56,11 @@ done
 num_in "$NODES" 1 4000 && num_in "$PODS" 1 250000 && num_in "$RATE" 1 10000 &&
 	num_in "$SECS" 1 3600 || die "--nodes 1..4000, --pods 1..250000, --rate, --seconds: numbers"
 need jq openssl nsenter ip "$PY"
+# SCALE_RT=1: the API server, xcnid and the simulator run SCHED_FIFO (chrt -f
+# 10), so that other work on a shared machine stays out of the latency tail;
+# none of them spins (the simulator's watcher sleeps 0.2 ms between looks).
+RT=
+[ "${SCALE_RT:-0}" = 1 ] && { need chrt; RT="chrt -f 10"; }
 [ -x "$BUILD/xcnid" ] || die "build first: make all"
 
 TAG=xcsc$$
@@ -111,7 +116,7 @@ users:
   user: {tokenFile: token}
 EOF
 ip netns add "$NS" && ip -n "$NS" link set lo up || die "cannot make netns $NS"
-nsenter --net="/var/run/netns/$NS" "$PY" "$ROOT/tests/apiwatch/apiserver.py" serve --port 6443 \
+nsenter --net="/var/run/netns/$NS" $RT "$PY" "$ROOT/tests/apiwatch/apiserver.py" serve --port 6443 \
 	--ctl-port 6444 --cert "$T/srv.crt" --key "$T/srv.key" --token-file "$T/token" \
 	--state "$T/state.json" --volatile >"$T/server.log" 2>&1 &
 SRV=$!
@@ -125,7 +130,7 @@ t0=$(ms_now)
 srv_t0=$(cpu_ticks "$SRV")
 # XCNID_WRAP: a profiler in front of xcnid (e.g. "valgrind --tool=massif");
 # XCNID_ARGS: more options (e.g. "--map-max xcni_ipcache=524288").
-nsenter --net="/var/run/netns/$NS" ${XCNID_WRAP:-} "$BUILD/xcnid" --pin-dir "$PIN" --pod-cidr 10.64.0.0/24 \
+nsenter --net="/var/run/netns/$NS" $RT ${XCNID_WRAP:-} "$BUILD/xcnid" --pin-dir "$PIN" --pod-cidr 10.64.0.0/24 \
 	--node-name node-0000 --kubeconfig "$T/kubeconfig" -v $KPR ${XCNID_ARGS:-} >"$T/xcnid.log" 2>&1 &
 XPID=$!
 conv=
@@ -201,7 +206,7 @@ if [ -n "${XCNID_PERF:-}" ]; then
 	perf record -q -F 499 ${XCNID_PERF_CG:--g} -p "$XPID" -o "$XCNID_PERF" >/dev/null 2>&1 &
 	PERF=$!
 fi
-in_ns "$PY" "$SIM" churn "${simargs[@]}" --ctl 6444 --pin "$PIN" --rate "$RATE" --seconds "$SECS" \
+in_ns $RT "$PY" "$SIM" churn "${simargs[@]}" --ctl 6444 --pin "$PIN" --rate "$RATE" --seconds "$SECS" \
 	--out "$T/churn.json" >/dev/null || die "churn failed"
 c1=$(cpu_ticks "$XPID")
 [ -n "$PERF" ] && kill -INT "$PERF" && wait "$PERF"

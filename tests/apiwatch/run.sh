@@ -395,11 +395,26 @@ slices_forbidden() {
 		{ tail -20 "$T/xcnid-lb.log"; return 1; }
 }
 check "EndpointSlices forbidden (403): named, policy and Services programmed without them (no backend)" slices_forbidden
+# st_lb PY-EXPR: xcnictl status -j of the agent on $PIN-lb, as d (exit status in rc), checked.
+st_lb() {
+	local out rc
+	out=$(nsenter --net="/var/run/netns/$NS" "$BUILD/xcnictl" --pin-dir "$PIN-lb" status -j); rc=$?
+	python3 -c "
+import json, sys
+d = json.loads(sys.argv[1]); rc = int(sys.argv[2]); n = d['nodes'][0]; cl = n['agent']['cluster']
+ok = bool($1)
+if not ok: print(rc, d['verdict'], n['problems'], {k: v for k, v in cl.items() if k != 'kinds'})
+sys.exit(0 if ok else 1)" "$out" "$rc"
+}
+check "... xcnictl status: exit 1, DEGRADED, 1 kind unavailable, endpointslices named with its 403" \
+	st_lb "rc == 1 and d['verdict'] == 'DEGRADED' and cl['kinds_unavailable'] == 1 and cl['synced'] and any('endpointslices.discovery.k8s.io unavailable (HTTP 403)' in p for p in n['problems'])"
 slices_granted() {
 	api set '{"forbidden": []}' >/dev/null &&
 		wait_for 45 nmap_is xcni_backend 3 || { tail -20 "$T/xcnid-lb.log"; return 1; }
 }
 check "... granted again: listed on the next try, the 3 backends programmed" slices_granted
+check "... xcnictl status: OK again, no kind unavailable, every kind listed, an event seen" \
+	st_lb "rc == 0 and d['verdict'] == 'OK' and cl['kinds_unavailable'] == 0 and cl['kinds_unlisted'] == 0 and cl['last_event_age_s'] is not None"
 policy_forbidden() {
 	api set '{"forbidden": ["networkpolicies"]}' >/dev/null && lb_fresh &&
 		wait_for 15 grep -q "403 Forbidden.*networkpolicies" "$T/xcnid-lb.log" && sleep 2 &&
@@ -407,6 +422,8 @@ policy_forbidden() {
 		[ "$(nmap xcni_ipcache)" = 0 ] || { tail -20 "$T/xcnid-lb.log"; return 1; }
 }
 check "NetworkPolicies forbidden: nothing is programmed from half the policy (pods would be opened)" policy_forbidden
+check "... xcnictl status: exit 1, DEGRADED: not ready (no generation applied), the 403 the last error" \
+	st_lb "rc == 1 and d['verdict'] == 'DEGRADED' and not n['agent']['ready'] and not cl['synced'] and '403' in cl.get('last_error', '')"
 api set '{"forbidden": []}' >/dev/null
 [ -n "$LB_PID" ] && kill "$LB_PID" 2>/dev/null && wait "$LB_PID" 2>/dev/null
 LB_PID=

@@ -74,6 +74,12 @@ EOF
 scrape() {
 	nsenter --net="/var/run/netns/$NODE" /usr/bin/python3 "$T/scrape.py" "$PORT" "$1" "$2" "${3:-3}" "${4:-GET}"
 }
+# scrape_ PATH: "STATUS FIRST-LINE-OF-BODY".
+scrape_() {
+	local st
+	st=$(scrape "$1" "$T/page_") || return 1
+	echo "${st%% *} $(head -1 "$T/page_")"
+}
 # status_is CODE PATH [TIMEOUT] [METHOD]: the answer's status is CODE.
 status_is() {
 	local got
@@ -86,10 +92,15 @@ val() {
 	[ -r "$1" ] || { echo missing; return; }
 	awk -v s="$2" '$1 == s { print $2; f = 1 } END { if (!f) print "missing" }' "$1"
 }
-# delta SERIES: its growth from s0 to s1.
+# delta SERIES: its growth from s0 to s1. A packet counter appears with its
+# first packet: absent from a page that was read, it is 0.
 delta() {
 	local a b
 	a=$(val "$T/s0" "$1") b=$(val "$T/s1" "$1")
+	if [[ "$1" == xcni_packets_total* || "$1" == xcni_bytes_total* ]]; then
+		[ "$a" = missing ] && [ -r "$T/s0" ] && a=0
+		[ "$b" = missing ] && [ -r "$T/s1" ] && b=0
+	fi
 	[ "$a" = missing ] || [ "$b" = missing ] && { echo missing; return; }
 	echo $((b - a))
 }
@@ -162,8 +173,8 @@ for n, l in enumerate(open(sys.argv[1]), 1):
     name = m.group(1)
     if name not in fam or (name, "HELP") not in seen:
         print(f"line {n}: {name} has no TYPE/HELP before it"); ok = False
-    if not name.startswith("xcni_"):
-        print(f"line {n}: {name} lacks the xcni_ prefix"); ok = False
+    if not name.startswith("xcni_") and not name.startswith("process_"):
+        print(f"line {n}: {name} lacks the xcni_ (or Prometheus' process_) prefix"); ok = False
     float(m.group(5))
     key = l.rsplit(" ", 1)[0]
     if key in seen:
@@ -173,6 +184,54 @@ sys.exit(0 if ok and fam else 1)
 EOF
 check "exposition format: HELP/TYPE per family, well-formed samples, no duplicates" \
 	/usr/bin/python3 "$T/lint.py" "$T/s0"
+if command -v promtool >/dev/null; then
+	check "promtool check metrics: no problem" bash -c "promtool check metrics <'$T/s0'"
+fi
+# Packets and bytes by reason: a series only for a combination that counted
+# something (184 all-zero series each before: 46 reasons x 4 directions).
+zero_series() {
+	awk '$1 ~ /^xcni_(packets|bytes)_total\{/ { n++; if ($2 == 0) { z++; print "zero: " $0 } }
+		END { print n + 0, "series"; exit !(n > 0 && z == 0) }' "$T/s0"
+}
+check "xcni_packets_total and xcni_bytes_total: no all-zero series, some series" zero_series
+build_info() {
+	local abi
+	abi=$(ctl config --json | jq -r .abi_version)
+	grep '^xcni_build_info' "$T/s0"
+	grep -qE "^xcni_build_info\{version=\"[^\"]+\",commit=\"([0-9a-f]{7,}|unknown)\",abi=\"$abi\",libbpf=\"[0-9]+\.[0-9]+\"\} 1$" "$T/s0"
+}
+check "xcni_build_info{version,commit,abi,libbpf} 1, the ABI the maps say" build_info
+process_ok() {
+	local pid
+	pid=$(ip netns pids "$NODE" | while read -r p; do
+		[ "$(readlink "/proc/$p/exe")" = "$(readlink -f "$BUILD/xcnid")" ] && echo "$p"; done | head -1)
+	/usr/bin/python3 - "$T/s0" "$pid" <<'PY'
+import os, sys, time
+v = {l.split()[0]: float(l.split()[1]) for l in open(sys.argv[1]) if l.startswith("process_")}
+pid = int(sys.argv[2])
+need = ["process_cpu_seconds_total", "process_resident_memory_bytes", "process_virtual_memory_bytes",
+        "process_open_fds", "process_max_fds", "process_start_time_seconds"]
+miss = [n for n in need if n not in v]
+assert not miss, f"missing {miss}"
+fds = len(os.listdir(f"/proc/{pid}/fd"))
+assert abs(v["process_open_fds"] - fds) <= 3, (v["process_open_fds"], fds)
+rss = int(open(f"/proc/{pid}/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+assert 0.5 * rss <= v["process_resident_memory_bytes"] <= 2 * rss, (v["process_resident_memory_bytes"], rss)
+assert time.time() - 3600 < v["process_start_time_seconds"] <= time.time() + 1, v["process_start_time_seconds"]
+assert 0 < v["process_cpu_seconds_total"] < 3600, v
+print({k: v[k] for k in need})
+PY
+}
+check "process_*: cpu seconds, resident and virtual memory, open/max fds, start time (as /proc has them)" process_ok
+check "GET /healthz: 200 ok" test "$(scrape_ /healthz)" = "200 ok"
+check "GET /readyz: 200 ok (pinned, attached, the manifests' generation applied)" \
+	test "$(scrape_ /readyz)" = "200 ok"
+status_ok() {
+	ctl status >"$T/status.txt"; local rc=$?
+	cat "$T/status.txt"
+	[ $rc = 0 ] && grep -q '^Verdict: *OK' "$T/status.txt"
+}
+check "xcnictl status against this agent: OK, exit 0" status_ok
 
 # Known traffic: 5 pings a -> b (forwarded), 3 pings to an address of the pod
 # CIDR nobody has (drop-unknown-dst), 4 UDP flows b -> a:7777 (allowed by the
@@ -626,8 +685,19 @@ ip netns add "$REM" && ip netns add "$CLI" &&
 	ip link add "$XCT_TAG-r" netns "$REM" type veth peer name "$XCT_TAG-c" netns "$CLI" &&
 	ip -n "$REM" addr add 10.93.0.1/30 dev "$XCT_TAG-r" && ip -n "$REM" link set "$XCT_TAG-r" up &&
 	ip -n "$CLI" addr add 10.93.0.2/30 dev "$XCT_TAG-c" && ip -n "$CLI" link set "$XCT_TAG-c" up
+# Its cluster state from an API server that never answers (nothing listens
+# on 127.0.0.1:1 in its netns): alive, never ready.
+cat >"$T/kubeconfig" <<'KC'
+apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:1", insecure-skip-tls-verify: true}}]
+users: [{name: u, user: {token: not-a-secret}}]
+contexts: [{name: x, context: {cluster: c, user: u}}]
+current-context: x
+KC
 nsenter --net="/var/run/netns/$REM" "$BUILD/xcnid" --pin-dir "$PIN_REM" --pod-cidr 10.94.1.0/24 \
-	--node-name n2 --metrics-addr "0.0.0.0:$PORT" --http-allow-remote >"$T/rem.log" 2>&1 &
+	--node-name n2 --metrics-addr "0.0.0.0:$PORT" --http-allow-remote \
+	--kubeconfig "$T/kubeconfig" >"$T/rem.log" 2>&1 &
 REM_PID=$!
 for _ in $(seq 100); do grep -q 'xcnid: ready' "$T/rem.log" && break; sleep 0.1; done
 remote_scrape() {
@@ -649,6 +719,17 @@ s.sendall(sys.argv[2].encode().decode("unicode_escape").encode("latin1"))
 print(s.recv(100).split(b"\r\n")[0].decode())' "$PORT" "$1"
 }
 remote_is() { local got; got=$(remote_raw "$2"); echo "$got"; [[ "$got" == "HTTP/1."?" $1 "* ]]; }
+check "an agent whose API server never answers: GET /healthz 200 (its loop runs)" \
+	remote_is 200 "GET /healthz HTTP/1.1\\r\\nHost: 10.93.0.1:$PORT\\r\\n\\r\\n"
+check "... GET /readyz 503 (no generation applied)" \
+	remote_is 503 "GET /readyz HTTP/1.1\\r\\nHost: 10.93.0.1:$PORT\\r\\n\\r\\n"
+rem_status() {
+	nsenter --net="/var/run/netns/$REM" "$BUILD/xcnictl" --pin-dir "$PIN_REM" status >"$T/rstatus.txt" 2>&1
+	local rc=$?
+	cat "$T/rstatus.txt"
+	[ $rc = 1 ] && grep -q '^Verdict: *DEGRADED.*not ready' "$T/rstatus.txt"
+}
+check "... xcnictl status: DEGRADED naming readiness, exit 1" rem_status
 check "... Host: 10.93.0.1:$PORT (an address of a wildcard listener): 200" \
 	remote_is 200 "GET /metrics HTTP/1.1\\r\\nHost: 10.93.0.1:$PORT\\r\\n\\r\\n"
 check "... Host: node2.evil.example: 421" \

@@ -425,14 +425,18 @@ static void kernel_set_deltas(void **state)
 	c.n[K8S_NODE] = 1;
 	assert_int_equal(masq_sync(&m, &c), 0);
 	assert_int_equal(m.nwhole, 1);
+	assert_int_equal(m.nflush, 2); /* the rule goes in: both families' conntrack looked at */
 	set_is(&m, "ip", "10.244.1.0/24,10.244.2.0/24,192.168.77.1,192.168.77.2");
 	set_is(&m, "ip6", "2001:db8:77::2,fd00:10:244:1::/64");
 
-	/* A Node joins, another one's address moves (both families). */
+	/* A Node joins, another one's address moves (both families). A set that
+	 * only grew leaves no flow to flush (a conntrack dump per Node join was
+	 * the cluster-life benchmark's p99); one that lost a prefix does. */
 	c.n[K8S_NODE] = 2;
 	assert_int_equal(masq_sync(&m, &c), 0);
 	set_is(&m, "ip", "10.244.1.0/24,10.244.2.0/24,10.244.3.0/24,192.168.77.1,"
 			 "192.168.77.2,192.168.77.3");
+	assert_int_equal(m.nflush, 2);
 	inet_pton(AF_INET6, "2001:db8:77::12", n[0].node.internal_ip6);
 	n[0].node.internal_ip = a4("192.168.77.12");
 	assert_int_equal(masq_sync(&m, &c), 0);
@@ -441,17 +445,33 @@ static void kernel_set_deltas(void **state)
 	set_is(&m, "ip6", "2001:db8:77::12,fd00:10:244:1::/64");
 	assert_int_equal(m.nwhole, 1);
 	assert_int_equal(m.ndelta, 2);
+	/* 192.168.77.2 and 2001:db8:77::2 left: both families' flush due, once,
+	 * MASQ_FLUSH_DELAY_MS after the change, not in it. */
+	assert_true(m.flush_due[0] && m.flush_due[1]);
+	assert_int_equal(m.nflush, 2);
+	assert_true(m.flush_at > 0);
+	assert_int_equal(masq_flush_tick(&m, m.flush_at - 1), 1);
+	assert_int_equal(m.nflush, 2);
+	assert_int_equal(masq_flush_tick(&m, m.flush_at), -1);
+	assert_int_equal(m.nflush, 4);
+	assert_int_equal(masq_flush_tick(&m, UINT64_MAX), -1);
+	assert_int_equal(m.nflush, 4);
 
-	/* A cluster CIDR covering the pod CIDRs: they go, it comes, in one go. */
+	/* A cluster CIDR covering the pod CIDRs: they go, it comes, in one go
+	 * (nothing left the exempt set: no flush); then it goes (a flush, IPv4). */
 	assert_int_equal(masq_add_cluster_cidrs(&m, "10.244.0.0/16"), 0);
 	assert_int_equal(masq_sync(&m, &c), 0);
 	set_is(&m, "ip", "10.244.0.0/16,192.168.77.1,192.168.77.3,192.168.77.12");
+	assert_int_equal(m.nflush, 4);
 	m.ncluster = 0;
 	assert_int_equal(masq_sync(&m, &c), 0);
 	set_is(&m, "ip", "10.244.1.0/24,10.244.2.0/24,10.244.3.0/24,192.168.77.1,"
 			 "192.168.77.3,192.168.77.12");
 	assert_int_equal(m.nwhole, 1);
 	assert_int_equal(m.ndelta, 4);
+	assert_true(m.flush_due[0] && !m.flush_due[1]);
+	assert_int_equal(masq_flush_tick(&m, UINT64_MAX), -1);
+	assert_int_equal(m.nflush, 5);
 
 	/* Someone else took an element away: the delta that deletes it fails,
 	 * the tables are replaced whole and hold the right set. */

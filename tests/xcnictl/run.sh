@@ -827,6 +827,31 @@ check "--node of a node whose netns is gone: exit 1, naming it" \
 check "--node of a node whose netns is gone exits 1" exits 1 lx --node n2 ct list
 check "--node and --pin-dir together exit 2" exits 2 lx --node n1 --pin-dir "$PIN" ct list
 check "--help lists --node" has '^  --node NAME ' "$XCNICTL" --help
+# status on maps no agent serves: DOWN, the maps read all the same; each lab node in its netns.
+check "status: maps pinned, no agent: exit 1" exits 1 "$XCNICTL" --pin-dir "$PIN" status
+check "... Verdict DOWN naming the status socket it asked" \
+	has "^Verdict: +DOWN: no agent answers on /run/xcni/status-sys-fs-bpf-$XCT_TAG-ctl.sock" "$XCNICTL" --pin-dir "$PIN" status
+NEP=$(bpftool -j map dump pinned "$PIN/xcni_endpoints" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
+check "... the maps read: $NEP endpoints (as bpftool counts xcni_endpoints), its Agent line DOWN" \
+	bash -c "out=\$(\"$XCNICTL\" --pin-dir '$PIN' status); grep -qE '^Counts: +$NEP endpoints' <<<\"\$out\" && grep -qE '^Agent: +DOWN' <<<\"\$out\" || { echo \"\$out\"; exit 1; }"
+check "status --node n1 -j (the pretend lab): verdict DOWN, node n1, its $NEP endpoints counted" \
+	bash -c "lx() { env -u XCNI_PIN_DIR XCNI_LAB_DIR='$LAB' '$XCNICTL' \"\$@\"; }; lx status --node n1 -j | python3 -c 'import json,sys; d=json.load(sys.stdin); n=d[\"nodes\"][0]; ok = d[\"verdict\"] == \"DOWN\" and n[\"node\"] == \"n1\" and n[\"counts\"][\"endpoints\"] == $NEP; ok or print(json.dumps(d)[:1500]); sys.exit(0 if ok else 1)'"
+check "status on a pin dir with no maps: exit 1, DOWN: no xcni maps pinned" \
+	has "^Verdict: +DOWN: no xcni maps pinned under $PIN-none" "$XCNICTL" --pin-dir "$PIN-none" status
+# A pod closed because its policy did not fit (XCNI_POLEP_OVERFLOW, 0x80): its namespace named.
+overflow_named() {
+	put xcni_polep "$(ip4 10.244.1.10)" "$(pev 43 0 $((0x80 | 3)) 0 0)" || return 1
+	local out; out=$("$XCNICTL" --pin-dir "$PIN" status -j)
+	put xcni_polep "$(ip4 10.244.1.10)" "$(pev 43 0 3 4 0)"
+	python3 -c 'import json,sys; d=json.load(sys.stdin); n=d["nodes"][0]
+ok = n["overflow"] == {"pods": ["y/b"], "namespaces": {"y": 1}} and any("namespaces over their share of the policy maps: y (1)" in p for p in n["problems"])
+print(n["overflow"], n["problems"]); sys.exit(0 if ok else 1)' <<<"$out"
+}
+check "status: y/b closed for room (polep overflow): overflow names it, problems name namespace y" overflow_named
+check "status --wait --timeout 1: exit 1 (never OK)" exits 1 "$XCNICTL" --pin-dir "$PIN" status --wait --timeout 1
+check "status --timeout without --wait: exit 2" exits 2 "$XCNICTL" --pin-dir "$PIN" status --timeout 1
+check "status --bogus: exit 2" exits 2 "$XCNICTL" status --bogus
+check "--help lists status and sysdump" bash -c "\"$XCNICTL\" --help | grep -q '^  status \[--wait\]' && \"$XCNICTL\" --help | grep -q '^  sysdump \[-f FILE\]'"
 if [ -e "$XCNI_PIN_ROOT_DEFAULT" ]; then
 	echo "ok $((_t_n + 1)) # SKIP $XCNI_PIN_ROOT_DEFAULT exists: no lab hint to see"
 	_t_n=$((_t_n + 1))

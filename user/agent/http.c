@@ -459,8 +459,9 @@ static struct page *render(struct http *h, struct conn *c)
 	h->next_render_ns = t1 + gap;
 	p->status = err == 0 ? MHD_HTTP_OK :
 		    err == -EINVAL ? MHD_HTTP_BAD_REQUEST :
-		    err == -ENOENT ? MHD_HTTP_NOT_FOUND : MHD_HTTP_INTERNAL_SERVER_ERROR;
-	if (err && !(err == -EINVAL && body)) {
+		    err == -ENOENT ? MHD_HTTP_NOT_FOUND :
+		    err == -EAGAIN ? MHD_HTTP_SERVICE_UNAVAILABLE : MHD_HTTP_INTERNAL_SERVER_ERROR;
+	if (err && !((err == -EINVAL || err == -EAGAIN) && body)) {
 		free(body);
 		body = NULL;
 	}

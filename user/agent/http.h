@@ -45,8 +45,9 @@ const char *http_arg(const struct http_args *a, const char *key);
  * Renders the page for a request with these arguments: *body (malloc'd, taken
  * over, may hold '\0's) and *len. Returns 0 (200), or -errno: -EINVAL a 400
  * (*body, if set, the message saying which argument is wrong), -ENOENT a 404,
- * anything else a 500. Requests waiting at the same time for the same path
- * and arguments share one render. It runs on the agent's loop: it must not
+ * -EAGAIN a 503 (*body, if set, saying why: not ready), anything else a 500.
+ * Requests waiting at the same time for the same path and arguments share
+ * one render. It runs on the agent's loop: it must not
  * wait on anything.
  */
 typedef int (*http_render_fn)(void *ctx, const struct http_args *args, char **body, size_t *len);

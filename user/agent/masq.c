@@ -37,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "lib/system/cidr.h"
 #include "lib/system/ctnl.h"
@@ -545,6 +546,14 @@ bool masq_ct_unmasqueraded(const struct masq *m, const struct masq_prefix *set, 
 	return false;
 }
 
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
 struct ct_pick {
 	const struct masq *m;
 	const struct masq_prefix *set;
@@ -561,13 +570,67 @@ static bool ct_pick(const struct ctnl_flow *f, void *arg)
 }
 
 /*
+ * Whether every prefix of the applied set old is inside one prefix of the new
+ * set (both sorted, merged). If so, no destination left the exempt set: a
+ * flow without source NAT to a destination outside the new set was outside
+ * the old one too, and the rule has masqueraded every such flow since the
+ * last flush. A flush then finds nothing to delete, and a conntrack dump
+ * walks the whole table (~10 ms at each Node change under churn).
+ */
+static bool set_kept(const struct masq_prefix *old, size_t nold, const struct masq_prefix *set,
+		     size_t n)
+{
+	for (size_t i = 0; i < nold; i++) {
+		__u32 a = ntohl(old[i].net);
+		size_t lo = 0, hi = n;
+
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+
+			if (ntohl(set[mid].net) <= a)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		if (!lo || set[lo - 1].len > old[i].len ||
+		    (a & xcni_prefix_mask(set[lo - 1].len)) != ntohl(set[lo - 1].net))
+			return false;
+	}
+	return true;
+}
+
+static bool set6_kept(const struct masq_prefix6 *old, size_t nold, const struct masq_prefix6 *set,
+		      size_t n)
+{
+	for (size_t i = 0; i < nold; i++) {
+		struct in6_addr a = old[i].net;
+		size_t lo = 0, hi = n;
+
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+
+			if (memcmp(&set[mid].net, &a, 16) <= 0)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		if (!lo || set[lo - 1].len > old[i].len)
+			return false;
+		mask6(&a, set[lo - 1].len);
+		if (memcmp(&a, &set[lo - 1].net, 16))
+			return false;
+	}
+	return true;
+}
+
+/*
  * The conntrack entries of flows from this node's pods that left unmasqueraded
  * to where the rule now masquerades, deleted (both families with a pod CIDR).
  * A failure is logged, not returned: the tables are in, and only flows older
  * than them are affected.
  */
 static void masq_ct_flush(const struct masq *m, const struct masq_prefix *set, size_t n,
-			  const struct masq_prefix6 *set6, size_t n6)
+			  const struct masq_prefix6 *set6, size_t n6, const bool fam_due[2])
 {
 	struct ct_pick p = { m, set, n, set6, n6 };
 	char err[256];
@@ -576,8 +639,9 @@ static void masq_ct_flush(const struct masq *m, const struct masq_prefix *set, s
 		int fam = i ? AF_INET6 : AF_INET;
 		int ret;
 
-		if (!(i ? m->pod6.len : m->pod.len))
+		if (!(i ? m->pod6.len : m->pod.len) || !fam_due[i])
 			continue;
+		((struct masq *)m)->nflush++;
 		ret = ctnl_delete(NULL, fam, ct_pick, &p, err, sizeof(err));
 		if (ret < 0)
 			pr_warn("masquerade: deleting the conntrack entries of %s flows that left "
@@ -642,7 +706,24 @@ int masq_sync(struct masq *m, const struct cluster *c)
 		goto fail;
 	}
 	free(cmds);
-	masq_ct_flush(m, set, n, set6, n6);
+	if (whole) {
+		/* The rule goes in (or is replaced): every family's flows, now. */
+		const bool all[2] = { true, true };
+
+		masq_ct_flush(m, set, n, set6, n6, all);
+		m->flush_due[0] = m->flush_due[1] = false;
+		m->flush_at = 0;
+	} else {
+		/* A delta: the families whose exempt set lost a prefix (set_kept),
+		 * flushed within MASQ_FLUSH_DELAY_MS (masq_flush_tick). */
+		bool lost4 = !set_kept(m->aset, m->naset, set, n);
+		bool lost6 = !set6_kept(m->aset6, m->naset6, set6, n6);
+
+		m->flush_due[0] |= lost4;
+		m->flush_due[1] |= lost6;
+		if ((lost4 || lost6) && !m->flush_at)
+			m->flush_at = mono_ms() + MASQ_FLUSH_DELAY_MS;
+	}
 	free(m->aset);
 	free(m->aset6);
 	m->aset = set;
@@ -672,6 +753,18 @@ fail:
 	free(set);
 	free(set6);
 	return rc;
+}
+
+int masq_flush_tick(struct masq *m, uint64_t now)
+{
+	if (!m->flush_at)
+		return -1;
+	if (now < m->flush_at)
+		return (int)(m->flush_at - now);
+	masq_ct_flush(m, m->aset, m->naset, m->aset6, m->naset6, m->flush_due);
+	m->flush_due[0] = m->flush_due[1] = false;
+	m->flush_at = 0;
+	return -1;
 }
 
 int masq_remove(struct masq *m)

@@ -63,6 +63,11 @@ struct masq {
 	size_t naset;
 	struct masq_prefix6 *aset6;
 	size_t naset6;
+	unsigned long nflush; /* conntrack flushes run (a family each), for tests */
+	/* A delta that took a prefix out of a family's exempt set: that family's
+	 * flush is due at flush_at (CLOCK_MONOTONIC ms; 0: none due). */
+	bool flush_due[2];
+	uint64_t flush_at;
 	uint64_t aframe;
 	size_t nwhole, ndelta; /* tables replaced whole, sets changed by their elements */
 	struct nft_ctx *nft;
@@ -73,6 +78,21 @@ struct masq {
  * -EINVAL / -E2BIG (more than MASQ_MAX_CLUSTER of a family); nothing added then.
  */
 int masq_add_cluster_cidrs(struct masq *m, const char *list);
+/*
+ * Node changes that take prefixes out of the exempt sets leave flows that went
+ * out unmasqueraded to them (masq.c, masq_ct_flush). Deleting those walks the
+ * whole conntrack table (every bucket, ~8-16 ms on a 262,144-bucket host,
+ * however few entries are this node's), so it is not done in the change's own
+ * sync but once within this many ms of the first such change, for all of them:
+ * under Node churn the agent's other work does not queue behind a walk per
+ * change. The first tables (and a replacement) flush at once.
+ */
+#define MASQ_FLUSH_DELAY_MS 5000
+/*
+ * Runs a due flush (now: CLOCK_MONOTONIC ms). Returns the ms until one is due,
+ * or -1 when none is.
+ */
+int masq_flush_tick(struct masq *m, uint64_t now);
 /*
  * Sorts p, drops prefixes another one covers (nft refuses overlapping
  * intervals) and duplicates; masks host bits off. Returns the new count.

@@ -31,6 +31,7 @@
 #include "agent/http.h"
 #include "agent/hooks.h"
 #include "agent/metrics.h"
+#include "agent/status.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -423,7 +424,9 @@ static void render_policy_flows(struct metrics *m, struct buf *b, struct polscan
 	       "New flows a policy entry decided, by what decided (tier: admin, networkpolicy, "
 	       "baseline, default: no tier did), what it did (action: accept, deny, audit: a "
 	       "denial in audit mode, which passes) and the side of the pod judged (direction). "
-	       "Each isolated side counts.");
+	       "Each isolated side counts. action=\"deny\" counts deny rules only: a pod's "
+	       "default-deny isolation (no rule allows) is no entry, and its drops are "
+	       "xcni_packets_total{reason=~\"drop-policy-(ingress|egress)\"}.");
 	for (unsigned int t = 0; t < NR_TIERS; t++)
 		for (unsigned int a = 0; a < NR_ACTS; a++) {
 			if (t == XCNI_TIER_DEFAULT && a != ACT_ACCEPT)
@@ -466,7 +469,8 @@ static void render_reasons(struct metrics *m, struct buf *b)
 	} fam[2] = {
 		{ "xcni_packets_total",
 		  "Packets the data plane handled, by the fate it gave them (reason: fwd-* and "
-		  "pass-* passed on, drop-* dropped) and where (direction)." },
+		  "pass-* passed on, drop-* dropped) and where (direction). A combination "
+		  "appears once it has counted a packet." },
 		{ "xcni_bytes_total", "Bytes of those packets (Ethernet frame length)." },
 	};
 	struct xcni_metric *sum = calloc(XCNI_NR_METRICS, sizeof(*sum));
@@ -498,6 +502,10 @@ static void render_reasons(struct metrics *m, struct buf *b)
 			for (unsigned int d = 0; d < XCNI_NR_DIRS; d++) {
 				const struct xcni_metric *s = &sum[XCNI_METRIC_IDX(r, d)];
 
+				/* Counters never go back: a series appears with its first
+				 * packet and stays (the map is not reset while pinned). */
+				if (!s->packets)
+					continue;
 				bprintf(b, "%s{reason=\"%s\",direction=\"%s\"} %llu\n", fam[f].name,
 					ri->name, xcni_dir_name(d),
 					(unsigned long long)(f ? s->bytes : s->packets));
@@ -759,6 +767,16 @@ static int render(struct metrics *m, struct buf *b)
 		size_t tl;
 
 		if (hooks_render(m->hooks, &t, &tl))
+			b->err = b->err ?: -ENOMEM;
+		else
+			bput(b, t, tl);
+		free(t);
+	}
+	{
+		char *t;
+		size_t tl;
+
+		if (status_metrics_render(&t, &tl))
 			b->err = b->err ?: -ENOMEM;
 		else
 			bput(b, t, tl);

@@ -45,6 +45,7 @@
 #include "agent/overlay.h"
 #include "agent/probe.h"
 #include "agent/socklb.h"
+#include "agent/status.h"
 #include "agent/xcnid_opts.h"
 
 /* The service loopback: a hairpin flow's source (Cilium's default). */
@@ -52,6 +53,9 @@
 
 
 static volatile sig_atomic_t stop;
+/* What the kernel can do (main), and whether --cgroup-root asked for socket LB, for status. */
+static struct probe_result probed;
+static bool sock_lb_wanted;
 
 static __u64 mono_ms(void)
 {
@@ -858,7 +862,7 @@ static int sync_masq(const struct opts *o, struct store *st)
 
 /* Follows the manifest directory until asked to stop. */
 static int watch_cluster(const struct opts *o, struct from_pod *fp, struct http *hs,
-			 struct flowd *fd, struct hooks *hk)
+			 struct flowd *fd, struct hooks *hk, struct agent_status *sts)
 {
 	__u64 hook_at = 0;
 	struct store *st = store_new();
@@ -923,12 +927,15 @@ static int watch_cluster(const struct opts *o, struct from_pod *fp, struct http 
 	}
 	pr_info("cluster state from %s (%s backend)\n",
 		o->manifests ?: o->kubeconfig ?: "the API server (in-cluster)", b->ops->name);
+	status_set_cluster(sts, o->manifests ?: o->kubeconfig ?: "in-cluster", b);
 	/* The API backend starts empty and fills the store only once everything is
 	 * listed: syncing now would take away what a previous agent programmed. */
 	synced = o->manifests ?
 			 sync_policy(o, fp, st, pi, ps, si, ss, b->sync_gen, &masq_due, &v6_due,
 				     &retry) == 0 :
 			 true;
+	if (o->manifests)
+		status_synced(sts, synced, b->sync_gen);
 	if (o->manifests && !sync_masq(o, st))
 		masq_due = false;
 	version = store_version(st);
@@ -939,11 +946,16 @@ static int watch_cluster(const struct opts *o, struct from_pod *fp, struct http 
 	 * fewer syncs for the same writes; a lone change waits the window once.
 	 */
 	while (!stop) {
-		struct pollfd pfd[3] = { { .fd = b->ops->fd(b), .events = POLLIN },
+		struct pollfd pfd[4] = { { .fd = b->ops->fd(b), .events = POLLIN },
 					 { .fd = http_fd(hs), .events = POLLIN },
-					 { .fd = flowd_fd(fd), .events = POLLIN } };
+					 { .fd = flowd_fd(fd), .events = POLLIN },
+					 { .fd = status_fd(sts), .events = POLLIN } };
 		__u64 gen = b->sync_gen;
 		int timeout = hooks_tick(o, hk, &hook_at), n;
+		int flush_in = o->mq->on ? masq_flush_tick(o->mq, mono_ms()) : -1;
+
+		if (flush_in >= 0 && (timeout < 0 || flush_in < timeout))
+			timeout = flush_in;
 
 		if (!synced && !due) {
 			/* A failed generation (a map write that failed: the maps hold
@@ -965,7 +977,7 @@ static int watch_cluster(const struct opts *o, struct from_pod *fp, struct http 
 
 			timeout = timeout < 0 || t < timeout ? t : timeout;
 		}
-		n = poll(pfd, 3, timeout);
+		n = poll(pfd, 4, timeout);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
@@ -976,6 +988,8 @@ static int watch_cluster(const struct opts *o, struct from_pod *fp, struct http 
 			http_dispatch(hs);
 		if (n > 0 && pfd[2].revents)
 			flowd_dispatch(fd);
+		if (n > 0 && pfd[3].revents)
+			status_dispatch(sts);
 		if (n > 0 && pfd[0].revents) {
 			n = b->ops->dispatch(b);
 			if (n < 0)
@@ -994,6 +1008,7 @@ static int watch_cluster(const struct opts *o, struct from_pod *fp, struct http 
 			version = store_version(st);
 			synced = sync_policy(o, fp, st, pi, ps, si, ss, b->sync_gen,
 					     &masq_due, &v6_due, &retry) == 0;
+			status_synced(sts, synced, b->sync_gen);
 			/* Only when a Node may have changed: digesting every Node's
 			 * prefixes to find the set unchanged cost ~5% of the agent's
 			 * CPU in pod churn at 1000 Nodes. A failed write is retried. */
@@ -1002,9 +1017,12 @@ static int watch_cluster(const struct opts *o, struct from_pod *fp, struct http 
 		} else if (b->sync_gen != gen) {
 			/* A new token and no object change: the maps already hold it. */
 			report_gen(o, fp, b->sync_gen, NULL, 0, 0, NULL);
+			if (synced)
+				status_synced(sts, true, b->sync_gen);
 		}
 	}
 out:
+	status_set_cluster(sts, NULL, NULL);
 	if (b)
 		b->ops->free(b);
 	polsync_free(ps);
@@ -1026,6 +1044,7 @@ static int run(const struct opts *o)
 	struct http *hs = NULL;
 	struct sock_lb *sl = NULL;
 	struct hooks *hk = NULL;
+	struct agent_status *sts = NULL;
 	char links[512];
 	int err;
 
@@ -1179,6 +1198,16 @@ static int run(const struct opts *o)
 		goto out;
 	if (o->ui_addr && !o->once && (err = ui_open(hs, fd, o->pin_dir, &ui)))
 		goto out;
+	/* Pinned and attached by now: what status and /readyz report. */
+	if (!o->once && (err = status_open(o->pin_dir, o->node_name, &sts)))
+		goto out;
+	if ((err = status_route(sts, hs)))
+		goto out;
+	status_set_probe(sts, &probed, sock_lb_wanted);
+	status_set_flows(sts, o->flows.window && !o->once, o->flows.window, o->flows.ipfix_url);
+	if (o->manifests || o->kubeconfig || o->in_cluster)
+		status_set_cluster(sts, o->manifests ?: o->kubeconfig ?: "in-cluster", NULL);
+	status_set_attached(sts);
 	/* Without cluster state the set is what this node knows itself; with it,
 	 * once the state is read (an empty store would exempt too little). */
 	if (o->mq->on && !(o->manifests || o->kubeconfig || o->in_cluster) &&
@@ -1190,25 +1219,29 @@ static int run(const struct opts *o)
 	fflush(stdout);
 
 	if ((o->manifests || o->kubeconfig || o->in_cluster) && !o->once) {
-		err = watch_cluster(o, fp, hs, fd, hk);
+		err = watch_cluster(o, fp, hs, fd, hk, sts);
 	} else {
 		__u64 hook_at = 0;
 
 		/* poll(2) skips fd -1: without metrics this waits for a signal, as pause(2) would. */
 		while (!o->once && !stop) {
-			struct pollfd pfd[2] = { { .fd = http_fd(hs), .events = POLLIN },
-						 { .fd = flowd_fd(fd), .events = POLLIN } };
+			struct pollfd pfd[3] = { { .fd = http_fd(hs), .events = POLLIN },
+						 { .fd = flowd_fd(fd), .events = POLLIN },
+						 { .fd = status_fd(sts), .events = POLLIN } };
 
-			if (poll(pfd, 2, hooks_tick(o, hk, &hook_at)) > 0) {
+			if (poll(pfd, 3, hooks_tick(o, hk, &hook_at)) > 0) {
 				if (pfd[0].revents)
 					http_dispatch(hs);
 				if (pfd[1].revents)
 					flowd_dispatch(fd);
+				if (pfd[2].revents)
+					status_dispatch(sts);
 			}
 		}
 	}
 out:
 	http_free(hs);
+	status_free(sts);
 	ui_free(ui);
 	flowd_free(fd);
 	metrics_free(ms);
@@ -1242,16 +1275,17 @@ int main(int argc, char **argv)
 		return uninstall(o) ? 1 : 0;
 	}
 	{
-		struct probe_result pr;
+		struct probe_result *pr = &probed;
 
 		/* A kernel without what the programs need is refused before anything changes. */
-		if (xcnid_probe(&pr))
+		if (xcnid_probe(pr))
 			return 3;
-		if (o->cgroup_root && !pr.sock_lb) {
+		sock_lb_wanted = o->cgroup_root != NULL;
+		if (o->cgroup_root && !pr->sock_lb) {
 			pr_warn("--cgroup-root %s: socket load balancing is off: kernel lacks %s "
 				"(Linux >= %s); host-network clients reach Services through the "
-				"node's pods' path only\n", o->cgroup_root, pr.sock_lb_missing,
-				pr.sock_lb_since);
+				"node's pods' path only\n", o->cgroup_root, pr->sock_lb_missing,
+				pr->sock_lb_since);
 			o->cgroup_root = NULL;
 		}
 	}

@@ -332,5 +332,8 @@ struct ctl_lab_node {
 int ctl_lab_nodes(const char *name, struct ctl_lab_node *out, size_t max, size_t *n);
 /* xcnictl flows: its own options (filters as hubble observe's), parsed there. */
 int ctl_flows_main(int argc, char **argv);
+/* xcnictl status and sysdump (status.c, sysdump.c): their own options, parsed there. */
+int ctl_status_main(int argc, char **argv);
+int ctl_sysdump_main(int argc, char **argv);
 
 #endif

@@ -75,11 +75,11 @@ static void usage(FILE *f, const char *name)
 				(int)strcspn(cmd->help, ".\n"), cmd->help);
 		}
 	if (!name)
-		fprintf(f, "  %-22s %s\n", "flows [FILTERS]",
-			"Flow records of xcnid --flows (flows --help: the filters)");
-	if (!name)
-		fprintf(f, "  %-22s %s\n", "connectivity test",
-			"Deploy probe pods in the lab, test every path, clean up");
+		fprintf(f, "  %-22s %s\n  %-22s %s\n  %-22s %s\n  %-22s %s\n", "flows [FILTERS]",
+			"Flow records of xcnid --flows (flows --help: the filters)",
+			"status [--wait]", "The node's health and a verdict (status --help)",
+			"sysdump [-f FILE]", "One tar.gz with what a bug report needs",
+			"connectivity test", "Deploy probe pods in the lab, test every path, clean up");
 	fprintf(f, "\nOptions (anywhere on the line):\n"
 		   "  --pin-dir DIR   where the maps are pinned (default $XCNI_PIN_DIR, else "
 		   XCNI_PIN_ROOT ")\n"
@@ -310,6 +310,8 @@ int main(int argc, char **argv)
 			continue;
 		if (!strcmp(argv[i], "flows"))
 			return ctl_flows_main(argc, argv);
+		if (!strcmp(argv[i], "status") || !strcmp(argv[i], "sysdump"))
+			return (argv[i][1] == 't' ? ctl_status_main : ctl_sysdump_main)(argc, argv);
 		break;
 	}
 	if (!g.pin_dir_env)

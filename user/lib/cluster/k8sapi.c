@@ -139,6 +139,9 @@ struct api {
 	char last_err[512];
 	int64_t last_err_ms;
 	int64_t open_ms; /* for the time the first list took */
+	int64_t last_event_ms; /* when a dispatch last applied something (0: never) */
+	char last_msg[1024]; /* the last problem as logged, for xcnictl status */
+	int64_t last_msg_ms;
 };
 
 static int64_t now_ms(void)
@@ -220,6 +223,8 @@ static void log_problem(struct api *a, const char *key, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	snprintf(a->last_msg, sizeof(a->last_msg), "%s", msg);
+	a->last_msg_ms = t;
 	if (!strcmp(a->last_err, key) && t - a->last_err_ms < ERROR_REPEAT_MS) {
 		pr_debug("%s\n", msg);
 		return;
@@ -1332,6 +1337,8 @@ static int api_dispatch(struct cs_backend *b)
 			a->err = ret;
 	}
 	/* Bumped only with the whole state in the store: a token says "all up to here". */
+	if (a->applied)
+		a->last_event_ms = now_ms();
 	if (!a->staging && a->applied)
 		a->b.sync_gen++;
 	return a->err ? a->err : a->changes;
@@ -1366,11 +1373,60 @@ static void api_free(struct cs_backend *b)
 	curl_global_cleanup();
 }
 
+/*
+ * For xcnictl status: every kind (listed, following a watch, the HTTP status
+ * of its last failure), how many kinds the server does not serve or RBAC
+ * forbids (404/403: Services and EndpointSlices are programmed without, see
+ * promote), the last event's age and the last error.
+ */
+static json_t *api_status(struct cs_backend *b)
+{
+	static const char *const states[] = { [W_IDLE] = "idle", [W_LIST] = "listing",
+					      [W_WATCH] = "watching" };
+	struct api *a = (struct api *)b;
+	json_t *o = json_object(), *kv = json_array();
+	int64_t now = now_ms();
+	int unavailable = 0, unlisted = 0;
+
+	if (!o || !kv) {
+		json_decref(o);
+		json_decref(kv);
+		return NULL;
+	}
+	for (int k = 0; k < a->nkinds; k++) {
+		const struct watcher *w = &a->w[k];
+		bool gone = !w->listed && (w->last_status == 403 || w->last_status == 404);
+
+		unavailable += gone;
+		unlisted += !w->listed;
+		json_array_append_new(kv, json_pack("{s:s,s:b,s:s,s:I,s:I,s:b}", "kind",
+						    kind_plural(w), "listed", w->listed, "state",
+						    states[w->state], "last_status",
+						    (json_int_t)w->last_status, "fails",
+						    (json_int_t)w->fails, "unavailable", gone));
+	}
+	json_object_set_new(o, "server", json_string(a->conf.server ? a->conf.server : ""));
+	json_object_set_new(o, "synced", json_boolean(!a->staging));
+	json_object_set_new(o, "kinds", kv);
+	json_object_set_new(o, "kinds_unlisted", json_integer(unlisted));
+	json_object_set_new(o, "kinds_unavailable", json_integer(unavailable));
+	json_object_set_new(o, "last_event_age_s",
+			    a->last_event_ms ? json_real((double)(now - a->last_event_ms) / 1000) :
+					       json_null());
+	if (a->last_msg[0]) {
+		json_object_set_new(o, "last_error", json_string(a->last_msg));
+		json_object_set_new(o, "last_error_age_s",
+				    json_real((double)(now - a->last_msg_ms) / 1000));
+	}
+	return o;
+}
+
 static const struct cs_backend_ops api_ops = {
 	.name = "k8s-api",
 	.fd = api_fd,
 	.dispatch = api_dispatch,
 	.free = api_free,
+	.status = api_status,
 };
 
 static int epoll_add(int epfd, int fd, int tag)

@@ -68,6 +68,7 @@ struct store_change {
 int store_journal_take(struct store *st, struct store_change **out, size_t *n, bool *all);
 void store_changes_free(struct store_change *v, size_t n);
 
+struct json_t;
 /* A source of cluster state. */
 struct cs_backend;
 struct cs_backend_ops {
@@ -77,6 +78,9 @@ struct cs_backend_ops {
 	/* Applies pending changes to the store. Number of objects changed, or -errno. */
 	int (*dispatch)(struct cs_backend *b);
 	void (*free)(struct cs_backend *b);
+	/* Optional: how the source is doing, for xcnictl status (a JSON object,
+	 * the caller's reference); NULL: nothing to say. */
+	struct json_t *(*status)(struct cs_backend *b);
 };
 
 struct cs_backend {

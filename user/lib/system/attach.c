@@ -324,6 +324,7 @@ static void hook_one(const char *pin_dir, const char *dev, int ifindex, bool egr
 	struct xcni_hook h = { .ifindex = ifindex, .egress = egress, .prog = prog };
 
 	h.first = xcni_tc_first(&p, h.who, sizeof(h.who));
+	h.mode = our_link_id(&p) ? "tcx" : "tc";
 	if (h.first == -ENOENT || h.first == -ENODEV)
 		return; /* nothing of ours there (yet, or any more) */
 	snprintf(h.dev, sizeof(h.dev), "%s", dev);

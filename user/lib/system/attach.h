@@ -70,6 +70,7 @@ struct xcni_hook {
 	bool egress;
 	const char *prog; /* xcni's program there: from_pod, to_pod, from_overlay, ... */
 	int first; /* xcni_tc_first's answer: 1, 0 (who says what), or -errno */
+	const char *mode; /* how xcni's program is attached there: "tcx" (its pinned link) or "tc" */
 	char who[160];
 };
 typedef void (*xcni_hook_fn)(const struct xcni_hook *h, void *arg);

@@ -1,0 +1,585 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * xcnid's status socket, /healthz and /readyz, and its build and process
+ * metrics (status.h). Nothing here waits: a client gets its answer written
+ * into a non-blocking socket at accept (a few KiB, which a Unix socket's
+ * buffer holds), then the connection is closed.
+ */
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <dirent.h>
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <sys/un.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "xcni_shared.h"
+#include "lib/cluster/store.h"
+#include "lib/observe/agentstatus.h"
+#include "lib/observe/reasons.h"
+#include "lib/system/log.h"
+#include "agent/http.h"
+#include "agent/probe.h"
+#include "agent/status.h"
+
+#ifndef XCNI_VERSION
+#define XCNI_VERSION "0.1.0-dev"
+#endif
+#ifndef XCNI_COMMIT
+#define XCNI_COMMIT "unknown"
+#endif
+
+#define NSAMPLES (AGENT_DROP_WINDOW_S / AGENT_DROP_STEP_S + 1)
+
+enum { TAG_LISTEN, TAG_TIMER };
+
+struct agent_status {
+	char pin_dir[256], node[64], sock[108];
+	int epfd, lfd, tfd, metrics_fd, ncpus;
+	time_t started; /* wall clock */
+	uint64_t started_mono_ms;
+	/* readiness */
+	bool attached, applied, cluster;
+	uint64_t applied_gen, syncs, syncs_failed;
+	bool last_sync_ok;
+	/* what the agent learnt */
+	const struct probe_result *probe;
+	bool sock_lb_wanted;
+	const char *source;
+	struct cs_backend *backend;
+	bool flows_on;
+	size_t flows_window;
+	const char *ipfix;
+	/* drop counters, summed over CPUs: a ring of samples */
+	uint64_t *samples[NSAMPLES];
+	uint64_t sample_ms[NSAMPLES];
+	unsigned int nsamples, next;
+	struct xcni_metric *vals;
+};
+
+const char *agent_version(void)
+{
+	return XCNI_VERSION;
+}
+
+const char *agent_commit(void)
+{
+	return XCNI_COMMIT;
+}
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* ---- drops of the last minute ------------------------------------------------ */
+
+static bool is_drop(int r)
+{
+	const struct xcni_reason_info *ri = xcni_reason_info(r);
+
+	return ri && !strncmp(ri->name, "drop-", 5);
+}
+
+/* The drop counters now into out (XCNI_NR_METRICS): 0 or -errno. */
+static int read_drops(struct agent_status *s, uint64_t *out)
+{
+	if (s->metrics_fd < 0) {
+		char path[300];
+
+		snprintf(path, sizeof(path), "%s/xcni_metrics", s->pin_dir);
+		s->metrics_fd = bpf_obj_get(path);
+		if (s->metrics_fd < 0)
+			return -errno;
+	}
+	for (int r = XCNI_REASON_MAX; r >= XCNI_REASON_MIN; r--) {
+		if (!is_drop(r))
+			continue;
+		for (unsigned int d = 0; d < XCNI_NR_DIRS; d++) {
+			__u32 i = XCNI_METRIC_IDX(r, d);
+			uint64_t sum = 0;
+
+			if (bpf_map_lookup_elem(s->metrics_fd, &i, s->vals))
+				return -errno;
+			for (int c = 0; c < s->ncpus; c++)
+				sum += s->vals[c].packets;
+			out[i] = sum;
+		}
+	}
+	return 0;
+}
+
+static void sample(struct agent_status *s)
+{
+	uint64_t *v = s->samples[s->next];
+
+	if (read_drops(s, v))
+		return;
+	s->sample_ms[s->next] = mono_ms();
+	s->next = (s->next + 1) % NSAMPLES;
+	if (s->nsamples < NSAMPLES)
+		s->nsamples++;
+}
+
+/* {"window_s": W, "drops": [{reason, direction, packets}...]} largest first. */
+static json_t *drops_json(struct agent_status *s)
+{
+	uint64_t *now = calloc(XCNI_NR_METRICS, sizeof(*now));
+	json_t *o = json_object(), *arr = json_array();
+	unsigned int oldest;
+	uint64_t t = mono_ms(), total = 0;
+
+	if (!now || !o || !arr || read_drops(s, now)) {
+		free(now);
+		json_decref(arr);
+		json_object_set_new(o, "error", json_string("xcni_metrics cannot be read"));
+		return o;
+	}
+	/* The oldest sample still in the window (the ring's oldest, at most one step over). */
+	oldest = s->nsamples < NSAMPLES ? 0 : s->next;
+	for (int r = XCNI_REASON_MAX; r >= XCNI_REASON_MIN; r--) {
+		if (!is_drop(r))
+			continue;
+		for (unsigned int d = 0; d < XCNI_NR_DIRS; d++) {
+			__u32 i = XCNI_METRIC_IDX(r, d);
+			uint64_t base = s->nsamples ? s->samples[oldest][i] : 0, n;
+
+			n = now[i] >= base ? now[i] - base : now[i];
+			if (!n)
+				continue;
+			total += n;
+			json_array_append_new(arr, json_pack("{s:s,s:s,s:I}", "reason",
+							    xcni_reason_info(r)->name, "direction",
+							    xcni_dir_name(d), "packets",
+							    (json_int_t)n));
+		}
+	}
+	json_object_set_new(o, "window_s",
+			    json_integer(s->nsamples ?
+						 (json_int_t)((t - s->sample_ms[oldest]) / 1000) :
+						 0));
+	json_object_set_new(o, "packets", json_integer((json_int_t)total));
+	json_object_set_new(o, "by_reason", arr);
+	free(now);
+	return o;
+}
+
+/* ---- the answer ----------------------------------------------------------------- */
+
+/* NULL when ready; else what is missing. */
+static const char *not_ready(const struct agent_status *s)
+{
+	if (!s->attached)
+		return "programs not pinned and attached yet";
+	if (!s->applied)
+		return s->syncs_failed ? "no generation of cluster state applied yet (the last "
+					 "sync failed: xcnid's log says why)" :
+					 "no generation of cluster state applied yet";
+	return NULL;
+}
+
+static json_t *answer(struct agent_status *s)
+{
+	json_t *o = json_object(), *k = json_object(), *off = json_array(), *cl;
+	struct utsname u;
+	const char *why = not_ready(s);
+
+	if (!o || !k || !off) {
+		json_decref(o);
+		json_decref(k);
+		json_decref(off);
+		return NULL;
+	}
+	json_object_set_new(o, "node", json_string(s->node));
+	json_object_set_new(o, "pid", json_integer(getpid()));
+	json_object_set_new(o, "version", json_string(agent_version()));
+	json_object_set_new(o, "commit", json_string(agent_commit()));
+	json_object_set_new(o, "abi", json_integer(XCNI_ABI_VERSION));
+	json_object_set_new(o, "libbpf", json_sprintf("%u.%u", libbpf_major_version(),
+						      libbpf_minor_version()));
+	json_object_set_new(o, "started", json_integer((json_int_t)s->started));
+	json_object_set_new(o, "uptime_s",
+			    json_integer((json_int_t)((mono_ms() - s->started_mono_ms) / 1000)));
+	json_object_set_new(o, "ready", json_boolean(!why));
+	if (why)
+		json_object_set_new(o, "not_ready", json_string(why));
+	json_object_set_new(o, "pinned_attached", json_boolean(s->attached));
+	json_object_set_new(o, "applied", json_boolean(s->applied));
+	json_object_set_new(o, "applied_generation", json_integer((json_int_t)s->applied_gen));
+	json_object_set_new(o, "syncs", json_integer((json_int_t)s->syncs));
+	json_object_set_new(o, "syncs_failed", json_integer((json_int_t)s->syncs_failed));
+	json_object_set_new(o, "last_sync_ok", json_boolean(s->last_sync_ok || !s->syncs));
+
+	cl = s->backend && s->backend->ops->status ? s->backend->ops->status(s->backend) : NULL;
+	if (!cl)
+		cl = json_object();
+	json_object_set_new(cl, "source", s->source ? json_string(s->source) : json_null());
+	json_object_set_new(cl, "backend",
+			    s->backend ? json_string(s->backend->ops->name) : json_string("none"));
+	json_object_set_new(o, "cluster", cl);
+
+	if (!uname(&u))
+		json_object_set_new(k, "release", json_string(u.release));
+	if (s->probe) {
+		json_object_set_new(k, "sock_lb", json_boolean(s->probe->sock_lb));
+		json_object_set_new(k, "decap_l3", json_boolean(s->probe->decap_l3));
+		if (!s->probe->sock_lb && s->sock_lb_wanted)
+			json_array_append_new(off, json_sprintf("socket load balancing (--cgroup-root): "
+								"kernel lacks %s (Linux >= %s)",
+								s->probe->sock_lb_missing,
+								s->probe->sock_lb_since));
+		if (!s->probe->decap_l3)
+			json_array_append_new(off, json_string("Geneve across address families: kernel "
+							       "lacks BPF_F_ADJ_ROOM_DECAP_L3 (Linux >= 6.3)"));
+	}
+	json_object_set_new(k, "switched_off", off);
+	json_object_set_new(o, "kernel", k);
+	json_object_set_new(o, "flows", json_pack("{s:b,s:I,s:s?}", "on", s->flows_on, "window",
+						  (json_int_t)s->flows_window, "ipfix", s->ipfix));
+	json_object_set_new(o, "drops_last_minute", drops_json(s));
+	return o;
+}
+
+static void serve(struct agent_status *s)
+{
+	for (;;) {
+		int fd = accept4(s->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		json_t *o;
+		char *text;
+
+		if (fd < 0)
+			return; /* EAGAIN: no one else waiting */
+		o = answer(s);
+		text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+		if (text) {
+			size_t len = strlen(text);
+
+			text[len] = '\n'; /* json_dumps' '\0' becomes the line's end */
+			if (write(fd, text, len + 1) != (ssize_t)(len + 1))
+				pr_debug("status: a client did not take its answer: %s\n", strerror(errno));
+		}
+		free(text);
+		json_decref(o);
+		close(fd);
+	}
+}
+
+/* ---- HTTP ------------------------------------------------------------------------- */
+
+static int healthz(void *ctx, const struct http_args *a, char **body, size_t *len)
+{
+	(void)ctx;
+	(void)a;
+	*body = strdup("ok\n");
+	if (!*body)
+		return -ENOMEM;
+	*len = 3;
+	return 0;
+}
+
+static int readyz(void *ctx, const struct http_args *a, char **body, size_t *len)
+{
+	struct agent_status *s = ctx;
+	const char *why = not_ready(s);
+	int n;
+
+	(void)a;
+	n = why ? asprintf(body, "not ready: %s\n", why) : asprintf(body, "ok\n");
+	if (n < 0) {
+		*body = NULL;
+		return -ENOMEM;
+	}
+	*len = (size_t)n;
+	return why ? -EAGAIN : 0;
+}
+
+int status_route(struct agent_status *s, struct http *h)
+{
+	int err;
+
+	if (!s || !h)
+		return 0;
+	err = http_route(h, "/healthz", "text/plain; charset=utf-8", healthz, s);
+	if (!err)
+		err = http_route(h, "/readyz", "text/plain; charset=utf-8", readyz, s);
+	return err;
+}
+
+/* ---- process metrics ---------------------------------------------------------------- */
+
+/* The boot time (wall clock, s) from /proc/stat's btime; 0 when unknown. */
+static long long boot_time(void)
+{
+	FILE *f = fopen("/proc/stat", "re");
+	char line[256];
+	long long bt = 0;
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "btime %lld", &bt) == 1)
+			break;
+	fclose(f);
+	return bt;
+}
+
+int status_metrics_render(char **text, size_t *len)
+{
+	long tck = sysconf(_SC_CLK_TCK), page = sysconf(_SC_PAGESIZE);
+	unsigned long long ut = 0, st = 0, start = 0, vsize = 0;
+	long long rss = 0;
+	unsigned int fds = 0;
+	struct rlimit rl = {};
+	char buf[1024], *p = NULL;
+	size_t n = 0;
+	FILE *f;
+	DIR *d;
+
+	/* /proc/self/stat: the fields after the comm's last ')' start at the 3rd. */
+	f = fopen("/proc/self/stat", "re");
+	if (f) {
+		size_t r = fread(buf, 1, sizeof(buf) - 1, f);
+		char *q;
+
+		buf[r] = '\0';
+		fclose(f);
+		q = strrchr(buf, ')');
+		if (q && sscanf(q + 2,
+				"%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d "
+				"%*d %*d %llu %llu %lld",
+				&ut, &st, &start, &vsize, &rss) != 5)
+			ut = st = start = vsize = 0, rss = 0;
+	}
+	d = opendir("/proc/self/fd");
+	if (d) {
+		struct dirent *de;
+
+		while ((de = readdir(d)))
+			fds += de->d_name[0] != '.';
+		closedir(d);
+		fds--; /* the directory's own fd */
+	}
+	getrlimit(RLIMIT_NOFILE, &rl);
+	f = open_memstream(&p, &n);
+	if (!f)
+		return -ENOMEM;
+	fprintf(f, "# HELP xcni_build_info The agent's build: version, git commit, map ABI, libbpf.\n"
+		   "# TYPE xcni_build_info gauge\n"
+		   "xcni_build_info{version=\"%s\",commit=\"%s\",abi=\"%u\",libbpf=\"%u.%u\"} 1\n",
+		agent_version(), agent_commit(), XCNI_ABI_VERSION, libbpf_major_version(),
+		libbpf_minor_version());
+	fprintf(f, "# HELP process_cpu_seconds_total Total user and system CPU time spent in seconds.\n"
+		   "# TYPE process_cpu_seconds_total counter\n"
+		   "process_cpu_seconds_total %.2f\n", tck > 0 ? (double)(ut + st) / (double)tck : 0.0);
+	fprintf(f, "# HELP process_resident_memory_bytes Resident memory size in bytes.\n"
+		   "# TYPE process_resident_memory_bytes gauge\n"
+		   "process_resident_memory_bytes %lld\n", rss * (page > 0 ? page : 4096));
+	fprintf(f, "# HELP process_virtual_memory_bytes Virtual memory size in bytes.\n"
+		   "# TYPE process_virtual_memory_bytes gauge\n"
+		   "process_virtual_memory_bytes %llu\n", vsize);
+	fprintf(f, "# HELP process_open_fds Number of open file descriptors.\n"
+		   "# TYPE process_open_fds gauge\n"
+		   "process_open_fds %u\n", fds);
+	fprintf(f, "# HELP process_max_fds Maximum number of open file descriptors.\n"
+		   "# TYPE process_max_fds gauge\n"
+		   "process_max_fds %llu\n", (unsigned long long)rl.rlim_cur);
+	fprintf(f, "# HELP process_start_time_seconds Start time of the process since unix epoch in "
+		   "seconds.\n# TYPE process_start_time_seconds gauge\n"
+		   "process_start_time_seconds %.2f\n",
+		(double)boot_time() + (tck > 0 ? (double)start / (double)tck : 0.0));
+	if (fclose(f) || !p) {
+		free(p);
+		return -ENOMEM;
+	}
+	*text = p;
+	*len = n;
+	return 0;
+}
+
+/* ---- setup ---------------------------------------------------------------------------- */
+
+static int listen_unix(struct agent_status *s)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd;
+
+	if (mkdir("/run/xcni", 0700) && errno != EEXIST)
+		return -errno;
+	if (strlen(s->sock) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	memcpy(sa.sun_path, s->sock, strlen(s->sock) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	/* A socket left by an agent that did not stop cleanly; this agent owns the pin dir. */
+	unlink(s->sock);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || chmod(s->sock, 0600) ||
+	    listen(fd, 16)) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	s->lfd = fd;
+	return 0;
+}
+
+int status_open(const char *pin_dir, const char *node, struct agent_status **out)
+{
+	struct itimerspec its = { .it_interval = { AGENT_DROP_STEP_S, 0 },
+				  .it_value = { AGENT_DROP_STEP_S, 0 } };
+	struct agent_status *s = calloc(1, sizeof(*s));
+	struct epoll_event ev = { .events = EPOLLIN };
+	int err = -ENOMEM;
+
+	if (!s)
+		return -ENOMEM;
+	s->epfd = s->lfd = s->tfd = s->metrics_fd = -1;
+	s->started = time(NULL);
+	s->started_mono_ms = mono_ms();
+	snprintf(s->pin_dir, sizeof(s->pin_dir), "%s", pin_dir);
+	snprintf(s->node, sizeof(s->node), "%s", node ? node : "");
+	s->ncpus = libbpf_num_possible_cpus();
+	if (s->ncpus <= 0 || !(s->vals = calloc((size_t)s->ncpus, sizeof(*s->vals))))
+		goto fail;
+	for (int i = 0; i < NSAMPLES; i++)
+		if (!(s->samples[i] = calloc(XCNI_NR_METRICS, sizeof(uint64_t))))
+			goto fail;
+	if ((err = agent_status_sock_path(pin_dir, s->sock, sizeof(s->sock)))) {
+		pr_err("status: pin dir %s makes a socket path too long\n", pin_dir);
+		goto fail;
+	}
+	if ((err = listen_unix(s))) {
+		pr_err("status: cannot listen on %s: %s\n", s->sock, strerror(-err));
+		goto fail;
+	}
+	s->epfd = epoll_create1(EPOLL_CLOEXEC);
+	s->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (s->epfd < 0 || s->tfd < 0 || timerfd_settime(s->tfd, 0, &its, NULL)) {
+		err = -errno;
+		goto fail;
+	}
+	ev.data.u32 = TAG_LISTEN;
+	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->lfd, &ev)) {
+		err = -errno;
+		goto fail;
+	}
+	ev.data.u32 = TAG_TIMER;
+	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->tfd, &ev)) {
+		err = -errno;
+		goto fail;
+	}
+	sample(s); /* the window starts with the agent */
+	*out = s;
+	return 0;
+fail:
+	status_free(s);
+	return err;
+}
+
+int status_fd(const struct agent_status *s)
+{
+	return s ? s->epfd : -1;
+}
+
+void status_dispatch(struct agent_status *s)
+{
+	struct epoll_event evs[4];
+	int n;
+
+	if (!s)
+		return;
+	n = epoll_wait(s->epfd, evs, 4, 0);
+	for (int i = 0; i < n; i++) {
+		if (evs[i].data.u32 == TAG_TIMER) {
+			uint64_t ticks;
+
+			if (read(s->tfd, &ticks, sizeof(ticks)) == sizeof(ticks))
+				sample(s);
+		} else {
+			serve(s);
+		}
+	}
+}
+
+void status_free(struct agent_status *s)
+{
+	if (!s)
+		return;
+	if (s->lfd >= 0) {
+		close(s->lfd);
+		unlink(s->sock);
+	}
+	if (s->tfd >= 0)
+		close(s->tfd);
+	if (s->epfd >= 0)
+		close(s->epfd);
+	if (s->metrics_fd >= 0)
+		close(s->metrics_fd);
+	for (int i = 0; i < NSAMPLES; i++)
+		free(s->samples[i]);
+	free(s->vals);
+	free(s);
+}
+
+void status_set_probe(struct agent_status *s, const struct probe_result *pr, bool sock_lb_wanted)
+{
+	if (!s)
+		return;
+	s->probe = pr;
+	s->sock_lb_wanted = sock_lb_wanted;
+}
+
+void status_set_cluster(struct agent_status *s, const char *source, struct cs_backend *b)
+{
+	if (!s)
+		return;
+	s->source = source;
+	s->backend = b;
+	s->cluster = source != NULL;
+}
+
+void status_set_flows(struct agent_status *s, bool on, size_t window, const char *ipfix)
+{
+	if (!s)
+		return;
+	s->flows_on = on;
+	s->flows_window = window;
+	s->ipfix = ipfix;
+}
+
+void status_set_attached(struct agent_status *s)
+{
+	if (!s)
+		return;
+	s->attached = true;
+	if (!s->cluster)
+		s->applied = true; /* no cluster state to wait for */
+}
+
+void status_synced(struct agent_status *s, bool ok, uint64_t gen)
+{
+	if (!s)
+		return;
+	s->syncs++;
+	s->last_sync_ok = ok;
+	if (!ok) {
+		s->syncs_failed++;
+		return;
+	}
+	s->applied = true;
+	s->applied_gen = gen;
+}

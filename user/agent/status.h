@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * What xcnid says about itself: its status socket (lib/observe/agentstatus.h:
+ * one JSON object per connection, read by `xcnictl status`), the HTTP
+ * server's /healthz and /readyz, and the build and process facts of the
+ * metrics page (xcni_build_info, process_*).
+ *
+ *   /healthz  200 "ok" whenever the agent's loop answers (it is the loop that
+ *             renders it: a loop stuck in a sync answers nothing);
+ *   /readyz   200 once the programs and maps are pinned, the hooks attached
+ *             and the first generation of cluster state applied; else 503
+ *             naming what is missing.
+ *
+ * Drops of the last minute: every AGENT_DROP_STEP_S the drop counters of
+ * xcni_metrics are sampled; the answer is now minus the oldest sample of the
+ * window (since the agent started when it is younger than that).
+ */
+#ifndef XCNID_STATUS_H
+#define XCNID_STATUS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct agent_status;
+struct cs_backend;
+struct http;
+struct probe_result;
+
+/* The build: its version, git commit, and the map ABI. */
+const char *agent_version(void);
+const char *agent_commit(void);
+
+/* The status socket for pin_dir (made and listened on now). 0 or -errno (logged). */
+int status_open(const char *pin_dir, const char *node, struct agent_status **out);
+/* /healthz and /readyz on h (NULL: none). 0 or -errno. */
+int status_route(struct agent_status *s, struct http *h);
+/* One fd for poll(2) (POLLIN): a client, or a sample due. -1 for NULL. */
+int status_fd(const struct agent_status *s);
+void status_dispatch(struct agent_status *s);
+void status_free(struct agent_status *s);
+
+/* What the agent learnt, for the answers. The pointers must outlive s. */
+void status_set_probe(struct agent_status *s, const struct probe_result *pr, bool sock_lb_wanted);
+void status_set_cluster(struct agent_status *s, const char *source, struct cs_backend *b);
+void status_set_flows(struct agent_status *s, bool on, size_t window, const char *ipfix);
+/* Attached and pinned (readiness's first two conditions). */
+void status_set_attached(struct agent_status *s);
+/* A sync of cluster state into the maps: ok or not, its generation. */
+void status_synced(struct agent_status *s, bool ok, uint64_t gen);
+
+/* The Prometheus lines xcni_build_info and process_* (malloc'd). 0 or -ENOMEM. */
+int status_metrics_render(char **text, size_t *len);
+
+#endif

@@ -1,0 +1,912 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * xcnictl status: one node's health (or every lab node's) and a verdict.
+ *
+ * The facts come from three places, each read where it lives:
+ *   - xcnid's status socket (lib/observe/agentstatus.h): what only the agent
+ *     knows (version, up since, readiness, the cluster connection, the kernel
+ *     features it probed and switched off, drops of the last minute). No
+ *     answer there: the agent is DOWN, whatever the maps still do.
+ *   - the pinned maps: the node config (generations, counts, overflow,
+ *     names missing, address conflicts), every hash and LPM map's fill.
+ *   - the kernel: who runs first on each of xcni's hooks and how xcni's
+ *     program is attached there (TCX or tc), as `xcnictl hook list` has it.
+ * With flows on, the flows socket's trailer says how the flow log and IPFIX
+ * export are doing.
+ *
+ * Verdict: DOWN (no maps, or no agent answering), DEGRADED (something named:
+ * not ready, a failed generation, a map at STATUS_FULL_PCT or more, pods
+ * closed for room, names missing, address conflicts, a foreign program
+ * first, API kinds unavailable, a feature asked for and switched off, flow
+ * export errors), else OK. Exit 0 for OK, 1 otherwise, 2 for usage.
+ *
+ * --node NAME|all: each lab node is read by a child that enters its network
+ * namespace (device names resolve as on the node) and writes its JSON back.
+ */
+#include <dirent.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <poll.h>
+#include <sched.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "ctl.h"
+#include "lib/observe/agentstatus.h"
+#include "lib/observe/flows.h"
+#include "lib/system/attach.h"
+
+#define STATUS_MAX_NODES 64
+#define STATUS_FULL_PCT 90 /* a map this full (not an LRU) is DEGRADED */
+#define STATUS_SOCK_TIMEOUT_S 5
+#define STATUS_WAIT_DEFAULT_S 120
+
+static const char status_help[] =
+	"Usage: xcnictl [--pin-dir DIR | --node NAME|all] status [--wait [--timeout D]] [--json]\n\n"
+	"The node's health and a one-line verdict: the agent (version, up since,\n"
+	"readiness, the cluster state's source and the generation applied, API kinds\n"
+	"the server does not serve or forbids), the kernel features probed and what\n"
+	"was switched off, each hook's attach mode (TCX or tc) and whether xcni runs\n"
+	"first, map fill (fullest first; pods closed for room by namespace),\n"
+	"Services, endpoints, policies and identities, flow log and IPFIX export, and\n"
+	"drops by reason in the last minute.\n\n"
+	"  --wait               ask again every second until every node is OK\n"
+	"  --timeout D          give up waiting after D (30s, 2m; default 120s)\n"
+	"  --node NAME|all      a lab node, or every node (repeatable)\n"
+	"  --json, -j           one JSON object: {\"verdict\", \"nodes\": [...]}\n\n"
+	"Verdict: OK; DEGRADED: what is wrong; DOWN: no maps, or no agent answers.\n"
+	"Exit status: 0 OK, 1 DEGRADED or DOWN (--wait: not OK in time), 2 usage.\n";
+
+/* ---- one node ----------------------------------------------------------------- */
+
+/* Reads one answer from a Unix stream socket after sending req (may be ""). */
+static int ask_unix(const char *path, const char *req, char **out)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct timeval tv = { .tv_sec = STATUS_SOCK_TIMEOUT_S };
+	size_t len = 0, cap = 65536, rl = strlen(req);
+	char *buf = malloc(cap);
+	int fd, err = 0;
+	ssize_t n;
+
+	*out = NULL;
+	if (!buf)
+		return -ENOMEM;
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		free(buf);
+		return -ENAMETOOLONG;
+	}
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		free(buf);
+		return -errno;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) ||
+	    (rl && write(fd, req, rl) != (ssize_t)rl) || shutdown(fd, SHUT_WR)) {
+		err = -errno;
+		goto out;
+	}
+	for (;;) {
+		if (cap - len < 4096) {
+			char *p = realloc(buf, cap * 2);
+
+			if (!p) {
+				err = -ENOMEM;
+				goto out;
+			}
+			buf = p;
+			cap *= 2;
+		}
+		n = read(fd, buf + len, cap - len - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			err = -errno;
+			goto out;
+		}
+		if (!n)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	if (!len)
+		err = -EIO;
+out:
+	close(fd);
+	if (err)
+		free(buf);
+	else
+		*out = buf;
+	return err;
+}
+
+struct mapfill {
+	char name[64];
+	__u32 type;
+	long entries;
+	__u32 max;
+};
+
+static int fill_cmp(const void *a, const void *b)
+{
+	const struct mapfill *x = a, *y = b;
+	double fx = x->max ? (double)x->entries / x->max : 0, fy = y->max ? (double)y->entries / y->max : 0;
+
+	if (fx != fy)
+		return fx < fy ? 1 : -1;
+	return strcmp(x->name, y->name);
+}
+
+static bool lru(__u32 type)
+{
+	return type == BPF_MAP_TYPE_LRU_HASH || type == BPF_MAP_TYPE_LRU_PERCPU_HASH;
+}
+
+/* Entries of a hash or LPM map, walked key by key. */
+static long count_entries(int fd, const struct bpf_map_info *info)
+{
+	void *k = calloc(2, info->key_size ? info->key_size : 1), *next;
+	long n = 0;
+	int err;
+
+	if (!k)
+		return -ENOMEM;
+	next = (char *)k + info->key_size;
+	err = bpf_map_get_next_key(fd, NULL, next);
+	while (!err) {
+		n++;
+		memcpy(k, next, info->key_size);
+		err = bpf_map_get_next_key(fd, k, next);
+	}
+	free(k);
+	return errno == ENOENT ? n : -errno;
+}
+
+/* Every pinned hash or LPM map of xcni's under the pin dir, fullest first. */
+static json_t *maps_json(const struct ctx *c, json_t *problems)
+{
+	struct mapfill *v = NULL;
+	size_t n = 0, cap = 0;
+	json_t *arr = json_array();
+	struct dirent *de;
+	DIR *d = opendir(c->pin_dir);
+
+	while (d && (de = readdir(d))) {
+		struct bpf_map_info info = {};
+		__u32 len = sizeof(info);
+		char path[PATH_MAX];
+		long cnt;
+		int fd;
+
+		if (strncmp(de->d_name, "xcni_", 5))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", c->pin_dir, de->d_name);
+		fd = bpf_obj_get(path);
+		if (fd < 0)
+			continue;
+		if (bpf_map_get_info_by_fd(fd, &info, &len) ||
+		    (info.type != BPF_MAP_TYPE_HASH && info.type != BPF_MAP_TYPE_LRU_HASH &&
+		     info.type != BPF_MAP_TYPE_LPM_TRIE && info.type != BPF_MAP_TYPE_PERCPU_HASH &&
+		     info.type != BPF_MAP_TYPE_LRU_PERCPU_HASH)) {
+			close(fd);
+			continue;
+		}
+		cnt = count_entries(fd, &info);
+		close(fd);
+		if (cnt < 0)
+			continue;
+		if (n == cap) {
+			struct mapfill *p = realloc(v, (cap = cap ? cap * 2 : 64) * sizeof(*v));
+
+			if (!p)
+				break;
+			v = p;
+		}
+		snprintf(v[n].name, sizeof(v[n].name), "%.63s", de->d_name);
+		v[n].type = info.type;
+		v[n].entries = cnt;
+		v[n].max = info.max_entries;
+		n++;
+	}
+	if (d)
+		closedir(d);
+	if (n)
+		qsort(v, n, sizeof(*v), fill_cmp);
+	for (size_t i = 0; i < n; i++) {
+		unsigned int pct = v[i].max ? (unsigned int)(v[i].entries * 100 / v[i].max) : 0;
+
+		json_array_append_new(arr, json_pack("{s:s,s:I,s:I,s:i,s:b}", "map", v[i].name,
+						    "entries", (json_int_t)v[i].entries, "max_entries",
+						    (json_int_t)v[i].max, "fill_pct", pct, "lru",
+						    lru(v[i].type)));
+		if (pct >= STATUS_FULL_PCT && !lru(v[i].type))
+			json_array_append_new(problems,
+					      json_sprintf("map %s %ld/%u full (%u%%): xcnid --map-max "
+							   "%s=N sizes it", v[i].name, v[i].entries,
+							   v[i].max, pct, v[i].name));
+	}
+	free(v);
+	return arr;
+}
+
+/* Pods closed because their policy did not fit (xcni_polep, XCNI_POLEP_OVERFLOW), by namespace. */
+static json_t *overflow_json(const struct ctx *c)
+{
+	json_t *o = json_object(), *pods = json_array(), *nss = json_object();
+	int fd = map_open_quiet(c, &m_polep), nfd = map_open_quiet(c, &m_podname);
+	__u32 key, next, *prev = NULL;
+	struct xcni_polep pe;
+
+	while (fd >= 0 && !bpf_map_get_next_key(fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, &pe) || !(pe.isolated & XCNI_POLEP_OVERFLOW) ||
+		    (pe.isolated & XCNI_POLEP_CONTESTED))
+			continue;
+		{
+			char name[400], ipb[INET_ADDRSTRLEN], *slash;
+
+			if (nfd < 0 || !pod_of_ip(nfd, key, name, sizeof(name)))
+				snprintf(name, sizeof(name), "%s", ip_str(key, ipb));
+			json_array_append_new(pods, json_string(name));
+			slash = strchr(name, '/');
+			if (slash) {
+				json_t *cnt;
+
+				*slash = '\0';
+				cnt = json_object_get(nss, name);
+				json_object_set_new(nss, name,
+						    json_integer(cnt ? json_integer_value(cnt) + 1 : 1));
+			}
+		}
+	}
+	if (fd >= 0)
+		close(fd);
+	if (nfd >= 0)
+		close(nfd);
+	json_object_set_new(o, "pods", pods);
+	json_object_set_new(o, "namespaces", nss);
+	return o;
+}
+
+/* A map's entries (hash), or -1 when it is not there. */
+static long map_count(const struct ctx *c, const struct map_spec *m)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	int fd = map_open_quiet(c, m);
+	long n;
+
+	if (fd < 0)
+		return -1;
+	n = bpf_map_get_info_by_fd(fd, &info, &len) ? -1 : count_entries(fd, &info);
+	close(fd);
+	return n;
+}
+
+/* Distinct Services (ns/name) in xcni_svcname, or -1. */
+static long services_count(const struct ctx *c)
+{
+	int fd = map_open_quiet(c, &m_svcname);
+	json_t *seen = json_object();
+	__u32 key, next, *prev = NULL;
+	struct xcni_svcname sn;
+	long n;
+
+	if (fd < 0) {
+		json_decref(seen);
+		return -1;
+	}
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		char nm[140];
+
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, &sn))
+			continue;
+		snprintf(nm, sizeof(nm), "%.64s/%.64s", sn.ns, sn.name);
+		json_object_set_new(seen, nm, json_true());
+	}
+	close(fd);
+	n = (long)json_object_size(seen);
+	json_decref(seen);
+	return n;
+}
+
+struct hookw {
+	json_t *arr, *problems;
+	unsigned int tcx, tc, foreign;
+};
+
+static void hook_fn(const struct xcni_hook *h, void *arg)
+{
+	struct hookw *w = arg;
+	json_t *o = json_pack("{s:s,s:s,s:s,s:s}", "device", h->dev, "hook",
+			      h->egress ? "egress" : "ingress", "program", h->prog, "mode",
+			      h->mode ? h->mode : "?");
+
+	if (h->first < 0) {
+		json_object_set_new(o, "error", json_string(strerror(-h->first)));
+	} else {
+		json_object_set_new(o, "xcni_first", json_boolean(h->first));
+		if (!h->first) {
+			json_object_set_new(o, "before", json_string(h->who));
+			json_array_append_new(w->problems,
+					      json_sprintf("%s %s: %s runs before xcni's %s",
+							   h->dev, h->egress ? "egress" : "ingress",
+							   h->who, h->prog));
+			w->foreign++;
+		}
+	}
+	if (h->mode && !strcmp(h->mode, "tcx"))
+		w->tcx++;
+	else
+		w->tc++;
+	json_array_append_new(w->arr, o);
+}
+
+/* The flows socket's trailer (the last line): log and IPFIX figures. NULL: no answer. */
+static json_t *flows_json(const char *pin_dir, json_t *problems)
+{
+	char sock[108], *ans = NULL, *last;
+	json_t *o;
+	int err;
+
+	if (flows_sock_path(pin_dir, sock, sizeof(sock)))
+		return NULL;
+	err = ask_unix(sock, "last=1\n", &ans);
+	if (err) {
+		json_array_append_new(problems, json_sprintf("flows: no answer on %s: %s", sock,
+							     strerror(-err)));
+		return NULL;
+	}
+	ans[strlen(ans) - (ans[strlen(ans) - 1] == '\n')] = '\0';
+	last = strrchr(ans, '\n');
+	o = json_loads(last ? last + 1 : ans, 0, NULL);
+	free(ans);
+	if (o && json_integer_value(json_object_get(o, "ipfix_errors")) > 0)
+		json_array_append_new(problems, json_sprintf("IPFIX: %lld messages could not be sent",
+							     (long long)json_integer_value(json_object_get(o, "ipfix_errors"))));
+	if (o && json_integer_value(json_object_get(o, "log_errors")) > 0)
+		json_array_append_new(problems, json_sprintf("flow log: %lld write errors",
+							     (long long)json_integer_value(json_object_get(o, "log_errors"))));
+	return o;
+}
+
+static const char *verdict_of(json_t *node)
+{
+	return json_string_value(json_object_get(node, "verdict"));
+}
+
+/* Everything about the node whose maps are under c->pin_dir (this netns). */
+static json_t *node_status(const struct ctx *c, const char *name)
+{
+	json_t *o = json_object(), *problems = json_array(), *agent = NULL, *cfgj;
+	struct hookw hw = { .arr = json_array() };
+	char sock[108], *ans = NULL, why[300] = "";
+	struct xcni_config cfg;
+	__u32 k = 0;
+	bool down = false;
+	int fd, err = 0;
+
+	hw.problems = problems;
+	json_object_set_new(o, "node", name ? json_string(name) : json_null());
+	json_object_set_new(o, "pin_dir", json_string(c->pin_dir));
+	fd = map_open_quiet(c, &m_config);
+	if (fd < 0 || bpf_map_lookup_elem(fd, &k, &cfg)) {
+		snprintf(why, sizeof(why), "no xcni maps pinned under %s (no agent ever started here?)",
+			 c->pin_dir);
+		if (fd >= 0)
+			close(fd);
+		json_object_set_new(o, "verdict", json_string("DOWN"));
+		json_object_set_new(o, "why", json_string(why));
+		json_decref(problems);
+		json_decref(hw.arr);
+		return o;
+	}
+	close(fd);
+
+	/* The agent. */
+	if (agent_status_sock_path(c->pin_dir, sock, sizeof(sock)) == 0 &&
+	    (err = ask_unix(sock, "", &ans)) == 0)
+		agent = json_loads(ans, 0, NULL);
+	else if (!ans)
+		err = err ? err : -ENAMETOOLONG;
+	free(ans);
+	if (!agent) {
+		down = true;
+		snprintf(why, sizeof(why), "no agent answers on %s (%s): xcnid is not running for %s",
+			 sock, strerror(err ? -err : EPROTO), c->pin_dir);
+		agent = json_pack("{s:b,s:s}", "running", 0, "error", why);
+	} else {
+		json_t *cl = json_object_get(agent, "cluster"), *off;
+		size_t i;
+		json_t *v;
+
+		json_object_set_new(agent, "running", json_true());
+		if (!json_is_true(json_object_get(agent, "ready")))
+			json_array_append_new(problems, json_sprintf("agent not ready: %s",
+				json_string_value(json_object_get(agent, "not_ready")) ?: "?"));
+		json_array_foreach(json_object_get(cl, "kinds"), i, v)
+			if (json_is_true(json_object_get(v, "unavailable")))
+				json_array_append_new(problems, json_sprintf(
+					"API server: %s unavailable (HTTP %lld): not programmed",
+					json_string_value(json_object_get(v, "kind")),
+					(long long)json_integer_value(json_object_get(v, "last_status"))));
+		off = json_object_get(json_object_get(agent, "kernel"), "switched_off");
+		json_array_foreach(off, i, v)
+			if (strstr(json_string_value(v) ?: "", "--cgroup-root"))
+				json_array_append_new(problems, json_sprintf("switched off: %s",
+									     json_string_value(v)));
+	}
+	json_object_set_new(o, "agent", agent);
+
+	/* The node config. */
+	cfg.node_name[sizeof(cfg.node_name) - 1] = '\0';
+	cfg.error[sizeof(cfg.error) - 1] = '\0';
+	cfgj = json_pack("{s:s,s:i,s:I,s:I,s:i,s:i,s:i,s:i,s:i,s:i,s:s}", "node_name", cfg.node_name,
+			 "abi", cfg.abi_version, "applied_generation", (json_int_t)cfg.applied_gen,
+			 "failed_generation", (json_int_t)cfg.failed_gen, "identities",
+			 cfg.nr_identities, "policies", cfg.nr_policies, "policy_endpoints",
+			 cfg.nr_endpoints_policy, "policy_endpoints_overflow",
+			 cfg.nr_endpoints_overflow, "names_missing", cfg.nr_names_missing,
+			 "address_conflicts", cfg.nr_addr_contested, "xdp",
+			 cfg.xdp_mode == 1u << 2 ? "native" : cfg.xdp_mode == 1u << 1 ? "generic" :
+			 cfg.xdp_mode ? "other" : "none");
+	if (cfg.failed_gen && cfg.failed_gen >= cfg.applied_gen) {
+		json_object_set_new(cfgj, "error", json_string(cfg.error));
+		json_array_append_new(problems, json_sprintf("generation %llu could not be applied: %s",
+			(unsigned long long)cfg.failed_gen, cfg.error));
+	}
+	if (cfg.nr_endpoints_overflow)
+		json_array_append_new(problems, json_sprintf("%u pods closed: their policy did not "
+			"fit the maps (drop-policy-overflow)", cfg.nr_endpoints_overflow));
+	if (cfg.nr_names_missing)
+		json_array_append_new(problems, json_sprintf("%u names missing: the maps of names "
+			"are full (shown as numbers)", cfg.nr_names_missing));
+	if (cfg.nr_addr_contested)
+		json_array_append_new(problems, json_sprintf("%u pods claim an address another "
+			"claims (drop-addr-contested)", cfg.nr_addr_contested));
+	json_object_set_new(o, "config", cfgj);
+
+	/* Counts, maps, hooks. */
+	{
+		long svcs = services_count(c);
+
+		/* No Service maps: this node's Services are kube-proxy's (null). */
+		json_object_set_new(o, "counts", json_pack("{s:I,s:o,s:i,s:i}",
+			"endpoints", (json_int_t)map_count(c, &m_endpoints),
+			"services", svcs < 0 ? json_null() : json_integer(svcs),
+			"policies", cfg.nr_policies, "identities", cfg.nr_identities));
+	}
+	json_object_set_new(o, "maps", maps_json(c, problems));
+	{
+		json_t *ov = overflow_json(c);
+		const char *ns;
+		json_t *v;
+		char nsl[300] = "";
+		size_t off = 0;
+
+		json_object_foreach(json_object_get(ov, "namespaces"), ns, v)
+			off += (size_t)snprintf(nsl + off, off < sizeof(nsl) ? sizeof(nsl) - off : 0,
+						"%s%s (%lld)", off ? ", " : "", ns,
+						(long long)json_integer_value(v));
+		if (off)
+			json_array_append_new(problems, json_sprintf("namespaces over their share of "
+				"the policy maps: %s", nsl));
+		json_object_set_new(o, "overflow", ov);
+	}
+	err = xcni_hooks_walk(c->pin_dir, (int)cfg.underlay_ifindex, hook_fn, &hw);
+	if (err)
+		json_array_append_new(problems, json_sprintf("hooks: cannot look: %s", strerror(-err)));
+	json_object_set_new(o, "hooks", hw.arr);
+	json_object_set_new(o, "hooks_summary", json_pack("{s:i,s:i,s:i}", "tcx", hw.tcx, "tc",
+							  hw.tc, "foreign_first", hw.foreign));
+	if (!down && json_is_true(json_object_get(json_object_get(agent, "flows"), "on"))) {
+		json_t *f = flows_json(c->pin_dir, problems);
+
+		if (f)
+			json_object_set_new(o, "flows", f);
+	}
+
+	json_object_set_new(o, "problems", problems);
+	if (down) {
+		json_object_set_new(o, "verdict", json_string("DOWN"));
+		json_object_set_new(o, "why", json_string(why));
+	} else if (json_array_size(problems)) {
+		json_object_set_new(o, "verdict", json_string("DEGRADED"));
+	} else {
+		json_object_set_new(o, "verdict", json_string("OK"));
+	}
+	return o;
+}
+
+/* ---- text ------------------------------------------------------------------------- */
+
+static const char *dur(long long s, char *buf, size_t len)
+{
+	if (s < 60)
+		snprintf(buf, len, "%llds", s);
+	else if (s < 3600)
+		snprintf(buf, len, "%lldm%02llds", s / 60, s % 60);
+	else if (s < 86400)
+		snprintf(buf, len, "%lldh%02lldm", s / 3600, s % 3600 / 60);
+	else
+		snprintf(buf, len, "%lldd%02lldh", s / 86400, s % 86400 / 3600);
+	return buf;
+}
+
+#define jstr(o, k) (json_string_value(json_object_get((o), (k))) ?: "")
+#define jint(o, k) ((long long)json_integer_value(json_object_get((o), (k))))
+
+static void print_node(json_t *n, bool header)
+{
+	json_t *a = json_object_get(n, "agent"), *cfg = json_object_get(n, "config"), *v;
+	json_t *cl = json_object_get(a, "cluster"), *k = json_object_get(a, "kernel");
+	json_t *hs = json_object_get(n, "hooks_summary"), *cnt = json_object_get(n, "counts");
+	const char *verdict = verdict_of(n);
+	char b1[32];
+	size_t i;
+
+	if (header)
+		printf("Node:        %s\n", json_is_string(json_object_get(n, "node")) ?
+					   jstr(n, "node") : jstr(n, "pin_dir"));
+	if (!cfg) {
+		printf("Verdict:     DOWN: %s\n", jstr(n, "why"));
+		return;
+	}
+	if (json_is_true(json_object_get(a, "running")))
+		printf("Agent:       running, pid %lld, xcnid %s (commit %s, ABI %lld, libbpf %s), up %s, %s\n",
+		       jint(a, "pid"), jstr(a, "version"), jstr(a, "commit"), jint(a, "abi"),
+		       jstr(a, "libbpf"), dur(jint(a, "uptime_s"), b1, sizeof(b1)),
+		       json_is_true(json_object_get(a, "ready")) ? "ready" : "NOT READY");
+	else
+		printf("Agent:       DOWN: %s\n", jstr(a, "error"));
+	if (cl && !json_is_string(json_object_get(cl, "source"))) {
+		printf("Cluster:     none (xcnid without --manifests or --kubeconfig): nothing to apply\n");
+	} else if (cl) {
+		printf("Cluster:     %s %s", jstr(cl, "backend"),
+		       json_is_string(json_object_get(cl, "source")) ? jstr(cl, "source") : "(none)");
+		if (json_object_get(cl, "kinds")) {
+			json_t *age = json_object_get(cl, "last_event_age_s");
+
+			printf(", %s", json_is_true(json_object_get(cl, "synced")) ?
+					       "every kind listed" : "listing");
+			if (json_is_number(age))
+				printf(", last event %s ago", dur((long long)json_number_value(age), b1,
+								   sizeof(b1)));
+			if (jint(cl, "kinds_unavailable"))
+				printf(", %lld kinds unavailable", jint(cl, "kinds_unavailable"));
+			if (json_is_string(json_object_get(cl, "last_error")))
+				printf(", last error %s ago: %s",
+				       dur((long long)json_number_value(json_object_get(cl, "last_error_age_s")),
+					   b1, sizeof(b1)), jstr(cl, "last_error"));
+		}
+		printf("; generation %lld applied, %lld of %lld syncs failed\n", jint(cfg, "applied_generation"),
+		       jint(a, "syncs_failed"), jint(a, "syncs"));
+	} else {
+		printf("Cluster:     generation %lld applied\n", jint(cfg, "applied_generation"));
+	}
+	if (k) {
+		json_t *off = json_object_get(k, "switched_off");
+
+		printf("Kernel:      %s; socket LB %s, cross-family Geneve %s; switched off: %s",
+		       jstr(k, "release"), json_is_true(json_object_get(k, "sock_lb")) ? "yes" : "no",
+		       json_is_true(json_object_get(k, "decap_l3")) ? "yes" : "no",
+		       json_array_size(off) ? "" : "nothing");
+		json_array_foreach(off, i, v)
+			printf("%s%s", i ? "; " : "", json_string_value(v));
+		printf("\n");
+	}
+	printf("Hooks:       %lld TCX, %lld tc", jint(hs, "tcx"), jint(hs, "tc"));
+	if (!jint(hs, "tcx") && !jint(hs, "tc")) {
+		printf(" (no pods, no underlay yet)");
+	} else if (jint(hs, "foreign_first")) {
+		printf("; a foreign program first on %lld:", jint(hs, "foreign_first"));
+		json_array_foreach(json_object_get(n, "hooks"), i, v)
+			if (json_is_false(json_object_get(v, "xcni_first")))
+				printf(" %s %s (%s)", jstr(v, "device"), jstr(v, "hook"), jstr(v, "before"));
+	} else {
+		printf("; xcni first on every one");
+	}
+	printf("; XDP %s\n", jstr(cfg, "xdp"));
+	printf("Maps:        ");
+	json_array_foreach(json_object_get(n, "maps"), i, v) {
+		if (i == 5)
+			break;
+		printf("%s%s %lld/%lld (%lld%%)", i ? ", " : "", jstr(v, "map"), jint(v, "entries"),
+		       jint(v, "max_entries"), jint(v, "fill_pct"));
+	}
+	printf("\n");
+	printf("Counts:      %lld endpoints, ", jint(cnt, "endpoints"));
+	if (json_is_integer(json_object_get(cnt, "services")))
+		printf("%lld Services, ", jint(cnt, "services"));
+	else
+		printf("Services kube-proxy's, ");
+	printf("%lld policies, %lld identities\n", jint(cnt, "policies"), jint(cnt, "identities"));
+	printf("Policy:      %lld pods overflowing, %lld names missing, %lld address conflicts\n",
+	       jint(cfg, "policy_endpoints_overflow"), jint(cfg, "names_missing"),
+	       jint(cfg, "address_conflicts"));
+	if (a && json_is_true(json_object_get(a, "running"))) {
+		json_t *fl = json_object_get(a, "flows"), *ft = json_object_get(n, "flows");
+		json_t *dr = json_object_get(a, "drops_last_minute");
+
+		if (!json_is_true(json_object_get(fl, "on")))
+			printf("Flows:       off (xcnid --flows)\n");
+		else if (!ft)
+			printf("Flows:       on (window %lld), but the flows socket does not answer\n",
+			       jint(fl, "window"));
+		else if (json_is_string(json_object_get(fl, "ipfix")))
+			printf("Flows:       on (window %lld), flow log %lld lines (%lld errors), IPFIX to "
+			       "%s: %lld records, %lld send errors\n", jint(fl, "window"),
+			       jint(ft, "log_lines"), jint(ft, "log_errors"), jstr(fl, "ipfix"),
+			       jint(ft, "ipfix_records"), jint(ft, "ipfix_errors"));
+		else
+			printf("Flows:       on (window %lld), flow log %lld lines (%lld errors), IPFIX off\n",
+			       jint(fl, "window"), jint(ft, "log_lines"), jint(ft, "log_errors"));
+		printf("Drops (%llds): %lld", jint(dr, "window_s"), jint(dr, "packets"));
+		json_array_foreach(json_object_get(dr, "by_reason"), i, v)
+			printf("%s%lld %s %s", i ? ", " : ": ", jint(v, "packets"), jstr(v, "reason"),
+			       jstr(v, "direction"));
+		printf("\n");
+	}
+	printf("Verdict:     %s", verdict);
+	if (!strcmp(verdict, "DOWN"))
+		printf(": %s", jstr(n, "why"));
+	json_array_foreach(json_object_get(n, "problems"), i, v)
+		printf("%s%s", i ? "; " : ": ", json_string_value(v));
+	printf("\n");
+}
+
+/* ---- nodes, --wait -------------------------------------------------------------------- */
+
+struct target {
+	char name[64];
+	char pin[PATH_MAX];
+};
+
+/* One lab node's status, read by a child in its network namespace. NULL: said. */
+static json_t *lab_node_status(const struct target *t)
+{
+	int p[2];
+	pid_t pid;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+	json_t *o;
+	int st;
+
+	if (pipe2(p, O_CLOEXEC))
+		return NULL;
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid < 0) {
+		close(p[0]);
+		close(p[1]);
+		return NULL;
+	}
+	if (!pid) {
+		char pin[PATH_MAX];
+		struct ctx c = { .pin_dir = pin };
+		json_t *n;
+		char *s;
+		int err;
+
+		close(p[0]);
+		err = ctl_node_enter(t->name, pin, sizeof(pin));
+		if (err)
+			_exit(3);
+		n = node_status(&c, t->name);
+		s = json_dumps(n, JSON_COMPACT);
+		if (!s || write(p[1], s, strlen(s)) != (ssize_t)strlen(s))
+			_exit(3);
+		_exit(0);
+	}
+	close(p[1]);
+	f = open_memstream(&buf, &len);
+	if (f) {
+		char chunk[8192];
+		ssize_t r;
+
+		while ((r = read(p[0], chunk, sizeof(chunk))) > 0 || (r < 0 && errno == EINTR))
+			if (r > 0)
+				fwrite(chunk, 1, (size_t)r, f);
+		fclose(f);
+	}
+	close(p[0]);
+	waitpid(pid, &st, 0);
+	o = buf && WIFEXITED(st) && !WEXITSTATUS(st) ? json_loads(buf, 0, NULL) : NULL;
+	free(buf);
+	return o;
+}
+
+static json_t *collect(const struct ctx *c, const struct target *tg, size_t ntg, bool lab)
+{
+	json_t *nodes = json_array();
+
+	if (!lab) {
+		json_array_append_new(nodes, node_status(c, NULL));
+		return nodes;
+	}
+	for (size_t i = 0; i < ntg; i++) {
+		json_t *n = lab_node_status(&tg[i]);
+
+		if (!n)
+			n = json_pack("{s:s,s:s,s:s}", "node", tg[i].name, "verdict", "DOWN", "why",
+				      "its status could not be read (said above)");
+		json_array_append_new(nodes, n);
+	}
+	return nodes;
+}
+
+/* The worst verdict of the nodes. */
+static const char *overall(json_t *nodes)
+{
+	const char *w = "OK";
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(nodes, i, v) {
+		const char *s = verdict_of(v) ?: "DOWN";
+
+		if (!strcmp(s, "DOWN"))
+			return "DOWN";
+		if (!strcmp(s, "DEGRADED"))
+			w = "DEGRADED";
+	}
+	return w;
+}
+
+/* "30s", "2m", "1h", "500ms", or seconds: 0 or -EINVAL. */
+static int parse_duration_ms(const char *s, unsigned long *ms)
+{
+	char *end;
+	double v = strtod(s, &end);
+
+	if (end == s || v < 0)
+		return -EINVAL;
+	if (!*end || !strcmp(end, "s"))
+		*ms = (unsigned long)(v * 1000);
+	else if (!strcmp(end, "ms"))
+		*ms = (unsigned long)v;
+	else if (!strcmp(end, "m"))
+		*ms = (unsigned long)(v * 60000);
+	else if (!strcmp(end, "h"))
+		*ms = (unsigned long)(v * 3600000);
+	else
+		return -EINVAL;
+	return 0;
+}
+
+static unsigned long long mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (unsigned long long)ts.tv_sec * 1000 + (unsigned long long)ts.tv_nsec / 1000000;
+}
+
+int ctl_status_main(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "pin-dir", required_argument, NULL, 'P' },
+		{ "node", required_argument, NULL, 'N' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "wait", no_argument, NULL, 'w' },
+		{ "timeout", required_argument, NULL, 't' },
+		{}
+	};
+	static struct target tg[STATUS_MAX_NODES];
+	static struct ctl_lab_node ln[STATUS_MAX_NODES];
+	const char *nodes[STATUS_MAX_NODES];
+	struct ctx c = { .pin_dir = getenv("XCNI_PIN_DIR") };
+	bool json = false, wait = false, timeout_given = false, pin_given = false;
+	unsigned long timeout_ms = STATUS_WAIT_DEFAULT_S * 1000UL;
+	size_t nnodes = 0, ntg = 0;
+	unsigned long long t0 = mono_ms();
+	int opt, words = 0;
+	json_t *all;
+	const char *v;
+
+	if (!c.pin_dir || !*c.pin_dir)
+		c.pin_dir = XCNI_PIN_ROOT;
+	while ((opt = getopt_long(argc, argv, "jvh", lo, NULL)) != -1) {
+		switch (opt) {
+		case 'P': c.pin_dir = optarg; pin_given = true; break;
+		case 'N':
+			if (nnodes == STATUS_MAX_NODES) {
+				pr_err("--node: at most %d\n", STATUS_MAX_NODES);
+				return 2;
+			}
+			nodes[nnodes++] = optarg;
+			break;
+		case 'j': json = true; break;
+		case 'v':
+			if (xlog_max < XLOG_DEBUG)
+				xlog_max++;
+			break;
+		case 'h': fputs(status_help, stdout); return 0;
+		case 'w': wait = true; break;
+		case 't':
+			if (parse_duration_ms(optarg, &timeout_ms)) {
+				pr_err("status --timeout %s: not a duration (30s, 2m, 1h, 500ms)\n", optarg);
+				return 2;
+			}
+			timeout_given = true;
+			break;
+		default: fputs(status_help, stderr); return 2;
+		}
+	}
+	for (int i = optind; i < argc; i++)
+		if (strcmp(argv[i], "status") || words++) {
+			pr_err("status: unexpected argument %s\n", argv[i]);
+			fputs(status_help, stderr);
+			return 2;
+		}
+	if (timeout_given && !wait) {
+		pr_err("status --timeout: only with --wait\n");
+		return 2;
+	}
+	if (nnodes && pin_given) {
+		pr_err("--node and --pin-dir both say where the maps are: give one\n");
+		return 2;
+	}
+	for (size_t i = 0; i < nnodes; i++) {
+		size_t n;
+		int err = ctl_lab_nodes(nodes[i], ln, STATUS_MAX_NODES, &n);
+
+		if (err)
+			return err == -EINVAL ? 2 : 1;
+		for (size_t j = 0; j < n && ntg < STATUS_MAX_NODES; j++) {
+			snprintf(tg[ntg].name, sizeof(tg[ntg].name), "%.63s", ln[j].name);
+			snprintf(tg[ntg].pin, sizeof(tg[ntg].pin), "%.4095s", ln[j].pin);
+			ntg++;
+		}
+	}
+	/* No agent's maps where they would be outside a lab, and a lab up: say which --node. */
+	if (!nnodes && !pin_given && !getenv("XCNI_PIN_DIR") && access(c.pin_dir, F_OK)) {
+		char *hint[] = { "xcnictl", "status", NULL };
+
+		if (ctl_lab_hint(c.pin_dir, 2, hint))
+			return 1;
+	}
+	for (;;) {
+		all = collect(&c, tg, ntg, nnodes > 0);
+		v = overall(all);
+		if (!wait || !strcmp(v, "OK") || mono_ms() - t0 >= timeout_ms)
+			break;
+		json_decref(all);
+		poll(NULL, 0, 1000);
+	}
+	if (json) {
+		json_t *o = json_pack("{s:s,s:O}", "verdict", v, "nodes", all);
+
+		json_dumpf(o, stdout, JSON_INDENT(2));
+		printf("\n");
+		json_decref(o);
+	} else {
+		size_t i;
+		json_t *n;
+
+		json_array_foreach(all, i, n) {
+			if (i)
+				printf("\n");
+			print_node(n, nnodes > 0);
+		}
+		if (json_array_size(all) > 1)
+			printf("\nOverall:     %s\n", v);
+	}
+	if (wait && strcmp(v, "OK"))
+		pr_err("status --wait: not OK after %lu ms\n", timeout_ms);
+	json_decref(all);
+	return strcmp(v, "OK") ? 1 : 0;
+}
