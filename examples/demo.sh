@@ -120,3 +120,6 @@ for n in n1 n2; do
 	say "$n's tunnels: the other node, by its underlay address (xcnictl --node $n tunnel list)"
 	on "$n" tunnel list
 done
+
+say "the connectivity test: probe pods on both nodes, every path, drops watched, cleaned up (xcnictl connectivity test)"
+"$CTL" connectivity test || true

@@ -95,6 +95,7 @@ suites=(
 	"lab-monitor-flows:bash tests/lab/monflows.sh"
 	"lab-ui:bash tests/lab/ui.sh"
 	"lab-outside:bash tests/lab/outside.sh"
+	"lab-conntest:bash tests/lab/conntest.sh"
 	"lab-attack:bash tests/lab/attack.sh"
 	"lab-attack-kpr:env LAB_KUBE_PROXY=none bash tests/lab/attack.sh"
 	"lab-netpol-3nodes:env NETPOL_NODES=3 bash tests/lab/netpol.sh"

@@ -1146,6 +1146,62 @@ static int parse_lb(const char *yaml, struct k8s_object **obj, struct k8s_error 
 	return ret;
 }
 
+/*
+ * kubectl delete -f reads kind, apiVersion and metadata: k8s_parse_ident takes
+ * a manifest of those alone, where every other parse wants the kind's fields.
+ */
+static void ident_only(void **state)
+{
+	static const char *const docs[] = {
+		"apiVersion: v1\nkind: Pod\nmetadata: {name: b, namespace: x}\n",
+		"apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: p, namespace: x}\n",
+		"apiVersion: v1\nkind: Service\nmetadata: {name: s, namespace: x}\n",
+		"apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {name: e, namespace: x}\n",
+		"apiVersion: v1\nkind: Namespace\nmetadata: {name: x}\n",
+		"apiVersion: v1\nkind: Node\nmetadata: {name: n1}\n",
+	};
+	static const char *const names[] = { "b", "p", "s", "e", "x", "n1" };
+	struct k8s_object *o = NULL;
+	struct k8s_error err;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
+		json_t *doc = load1(docs[i]);
+
+		if (k8s_parse_ident(doc, &o, &err))
+			fail_msg("%s: %s", docs[i], err.msg);
+		assert_string_equal(o->meta.name, names[i]);
+		if (i < 4)
+			assert_string_equal(o->meta.ns, "x");
+		else
+			assert_null(o->meta.ns);
+		k8s_free(o);
+		o = NULL;
+		/* The full parse of a NetworkPolicy or a Service wants its spec. */
+		if (i == 1 || i == 2) {
+			assert_int_equal(k8s_parse_lb(doc, &o, &err), -EINVAL);
+			assert_non_null(strstr(err.msg, "spec"));
+		}
+		json_decref(doc);
+	}
+	/* Identity is still checked: kind, apiVersion, name. */
+	{
+		json_t *doc = load1("apiVersion: v1\nmetadata: {name: b}\n");
+
+		assert_int_equal(k8s_parse_ident(doc, &o, &err), -EINVAL);
+		assert_non_null(strstr(err.msg, "kind: required"));
+		json_decref(doc);
+		doc = load1("apiVersion: v1\nkind: Pod\nmetadata: {namespace: x}\n");
+		assert_int_equal(k8s_parse_ident(doc, &o, &err), -EINVAL);
+		assert_non_null(strstr(err.msg, "name: required"));
+		json_decref(doc);
+		doc = load1("apiVersion: v2\nkind: Pod\nmetadata: {name: b}\n");
+		assert_int_equal(k8s_parse_ident(doc, &o, &err), -EINVAL);
+		assert_non_null(strstr(err.msg, "apiVersion"));
+		json_decref(doc);
+	}
+}
+
 #define EPS                                                                                  \
 	"apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata:\n  name: web-abc\n" \
 	"  namespace: y\n  labels: {kubernetes.io/service-name: web}\n"
@@ -1468,6 +1524,7 @@ int main(void)
 		cmocka_unit_test(service_types_lb),
 		cmocka_unit_test(service_external_ips_both_families),
 		cmocka_unit_test(kind_names),
+		cmocka_unit_test(ident_only),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

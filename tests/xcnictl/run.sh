@@ -233,17 +233,31 @@ check "value size mismatch exits 1" exits 1 "$XCNICTL" --pin-dir "$BAD" endpoint
 # -- endpoint
 check "endpoint list: header and 3 rows" lines 4 x endpoint list
 check "endpoint list: the name the plugin recorded, not this netns' ifindex 1" \
-	has '^10\.244\.1\.11 +- +1 +xc0123456789ab +9 ' x endpoint list
-check "endpoint list: lo resolved" has '^10\.244\.1\.5 +- +1 +lo +7 +42 +02:00:0a:f4:01:05 +ee:ee:ee:ee:ee:01 +0x0 +isolated$' x endpoint list
-check "endpoint list: gone veth shows -" has '^10\.244\.1\.10 +- +999999 +- +8 +0 +02:00:0a:f4:01:0a +ee:ee:ee:ee:ee:02 +0x3 +isolated$' x endpoint list
+	has '^10\.244\.1\.11 +- +- +- +- +0 +xc0123456789ab +9 ' x endpoint list
+check "endpoint list: no pod name, no ipcache entry of its own: identity 0, not the world prefix's 2" \
+	has '^10\.244\.1\.11 +- +- +- +- +0 ' x endpoint list
+check "endpoint list: pod, namespace and node from podname, identity from the ipcache (43, not the entry's 0)" \
+	has '^10\.244\.1\.10 +- +y +b +node-a +43 +- +8 +ingress,egress$' x endpoint list
+check "endpoint list: without --wide no MACs, flags or labels" \
+	has '^IP +IP6 +NAMESPACE +POD +NODE +IDENTITY +IFNAME +EP-ID +POLICY$' x endpoint list
+check "endpoint list --wide: every column" \
+	has '^IP +IP6 +NAMESPACE +POD +NODE +IDENTITY +IFINDEX +IFNAME +EP-ID +POD-MAC +HOST-MAC +FLAGS +POLICY +LABELS$' x endpoint list --wide
+check "endpoint list: lo resolved" has '^10\.244\.1\.5 +- +x +a +node-a +42 +1 +lo +7 +02:00:0a:f4:01:05 +ee:ee:ee:ee:ee:01 +0x0 +ingress +k8s:app=a,ns:kubernetes.io/metadata.name=x$' x endpoint list --wide
+check "endpoint list: gone veth shows -" has '^10\.244\.1\.10 +- +y +b +node-a +43 +999999 +- +8 +02:00:0a:f4:01:0a +ee:ee:ee:ee:ee:02 +0x3 +ingress,egress +k8s:app=b,ns:kubernetes.io/metadata.name=y$' x endpoint list --wide
 check "endpoint list --json: exactly the entries" json_is '
 	sorted(j, key=lambda e: e["ep_id"]) == [
-	{"ip": "10.244.1.5", "ip6": None, "ifindex": 1, "ifname": "lo", "ep_id": 7, "identity": 42,
-	 "pod_mac": "02:00:0a:f4:01:05", "host_mac": "ee:ee:ee:ee:ee:01", "flags": 0, "policy": "isolated"},
-	{"ip": "10.244.1.10", "ip6": None, "ifindex": 999999, "ifname": None, "ep_id": 8, "identity": 0,
-	 "pod_mac": "02:00:0a:f4:01:0a", "host_mac": "ee:ee:ee:ee:ee:02", "flags": 3, "policy": "isolated"},
-	{"ip": "10.244.1.11", "ip6": None, "ifindex": 1, "ifname": "xc0123456789ab", "ep_id": 9, "identity": 0,
-	 "pod_mac": "02:00:0a:f4:01:0b", "host_mac": "ee:ee:ee:ee:ee:03", "flags": 0, "policy": "isolated"}]' x endpoint list --json
+	{"ip": "10.244.1.5", "ip6": None, "namespace": "x", "pod": "a", "node": "node-a", "identity": 42,
+	 "ifindex": 1, "ifname": "lo", "ep_id": 7,
+	 "pod_mac": "02:00:0a:f4:01:05", "host_mac": "ee:ee:ee:ee:ee:01", "flags": 0, "policy": "ingress",
+	 "labels": "k8s:app=a,ns:kubernetes.io/metadata.name=x", "ep_identity": 42},
+	{"ip": "10.244.1.10", "ip6": None, "namespace": "y", "pod": "b", "node": "node-a", "identity": 43,
+	 "ifindex": 999999, "ifname": None, "ep_id": 8,
+	 "pod_mac": "02:00:0a:f4:01:0a", "host_mac": "ee:ee:ee:ee:ee:02", "flags": 3, "policy": "ingress,egress",
+	 "labels": "k8s:app=b,ns:kubernetes.io/metadata.name=y", "ep_identity": 0},
+	{"ip": "10.244.1.11", "ip6": None, "namespace": None, "pod": None, "node": None, "identity": 0,
+	 "ifindex": 1, "ifname": "xc0123456789ab", "ep_id": 9,
+	 "pod_mac": "02:00:0a:f4:01:0b", "host_mac": "ee:ee:ee:ee:ee:03", "flags": 0, "policy": "egress",
+	 "labels": None, "ep_identity": 0}]' x endpoint list --json
 check "endpoint get: one record" has '^EP-ID +8$' x endpoint get 10.244.1.10
 check "endpoint get --json: one object" json_is 'j["ifindex"] == 1 and j["identity"] == 42' x -j endpoint get 10.244.1.5
 check "endpoint get of an unknown IP fails" has 'no such endpoint' x endpoint get 10.244.1.99
@@ -254,8 +268,8 @@ check "endpoint list: columns line up" aligned x endpoint list
 contested_mark() { put xcni_polep "$(ip4 10.244.1.11)" "$(pev 0 0 $((0x80 | 0x20 | 1)) 0 0)"; }
 contested_unmark() { put xcni_polep "$(ip4 10.244.1.11)" "$(pev 0 0 1 0 0)"; }
 check "a contested address's polep (bpftool)" contested_mark
-check "endpoint list: the contested pod marked" has '^10\.244\.1\.11 +- .* +0x0 +contested$' x endpoint list
-check "endpoint list: the others are not" has '^10\.244\.1\.5 .* +isolated$' x endpoint list
+check "endpoint list: the contested pod marked" has '^10\.244\.1\.11 +- .* +9 +contested$' x endpoint list
+check "endpoint list: the others are not" has '^10\.244\.1\.5 .* +ingress$' x endpoint list
 check "endpoint get: contested" has '^POLICY +contested$' x endpoint get 10.244.1.11
 check "policy list: contested both ways" has '^- +10\.244\.1\.11 +0 +0 +contested +contested ' x policy list
 check "put it back (bpftool)" contested_unmark
@@ -567,9 +581,18 @@ check "config set of 2^32 exits 2" exits 2 x config set events-rate 4294967296
 check "config set --help lists the keys" has '^  trace-sample N' "$XCNICTL" config set --help
 
 # -- filters: one layer for every view
-check "endpoint list --pod x/a: its endpoint" rows_are '10.244.1.5 - 1 lo 7 42 02:00:0a:f4:01:05 ee:ee:ee:ee:ee:01 0x0 isolated' \
+check "endpoint list --pod x/a: its endpoint" rows_are '10.244.1.5 - x a node-a 42 lo 7 ingress' \
 	x endpoint list --pod x/a
 check "endpoint list --pod by address" lines 2 x endpoint list --pod 10.244.1.10
+# A pod of the cluster state on another node (podname knows where): the empty
+# table says where it lives, and how to look there.
+check "podname: x/far on node-b (bpftool)" put xcni_podname "$(ip4 10.244.2.7)" "$(str x 64)$(str far 256)$(str node-b 64)"
+check "endpoint list --pod x/far (on node-b): the header only" lines 1 x endpoint list --pod x/far
+check "... and a hint naming node-b and how to look there" \
+	has 'pod x/far: not an endpoint of this node; it runs on node node-b \(xcnictl --node node-b endpoint list --pod x/far' \
+	x endpoint list --pod x/far
+check "... exit 0 (a filter that matched nothing)" exits 0 x endpoint list --pod x/far
+check "podname: x/far gone again (bpftool)" bpftool map delete pinned "$PIN/xcni_podname" key hex $(ip4 10.244.2.7)
 check "endpoint list --namespace y" json_is '[e["ip"] for e in j] == ["10.244.1.10"]' x endpoint list --namespace y --json
 check "endpoint list --identity 42: the endpoint's own" json_is '[e["ip"] for e in j] == ["10.244.1.5"]' \
 	x endpoint list --identity 42 --json
@@ -787,8 +810,8 @@ EOF
 lx() { env -u XCNI_PIN_DIR XCNI_LAB_DIR="$LAB" "$XCNICTL" "$@"; }
 check "a pretend lab: node n1 is netns $LABNS, pin dir $PIN" lab_setup
 check "--node n1: the node's pin dir, and its netns (ifindex 999999 is xcn0 there)" \
-	has '^10\.244\.1\.10 +- +999999 +xcn0 +8 ' lx --node n1 endpoint list
-check "without --node the same ifindex is no device" has '^10\.244\.1\.10 +- +999999 +- +8 ' x endpoint list
+	has '^10\.244\.1\.10 +- +y +b +node-a +43 +999999 +xcn0 +8 ' lx --node n1 endpoint list --wide
+check "without --node the same ifindex is no device" has '^10\.244\.1\.10 +- +y +b +node-a +43 +999999 +- +8 ' x endpoint list --wide
 check "--node n1 ct list: the node's flows" lines 4 lx --node n1 ct list
 check "--node n1 --json policy list: as --pin-dir shows it" bash -c \
 	"[ \"\$(env -u XCNI_PIN_DIR XCNI_LAB_DIR=$LAB $XCNICTL --node n1 --json policy list)\" = \"\$($XCNICTL --pin-dir $PIN --json policy list)\" ]"
@@ -957,8 +980,8 @@ setup6() {
 }
 check "bpftool pins the IPv6 maps" setup6
 check "endpoint list: 4 rows (a's IPv6 on its IPv4 row, c alone)" lines 5 x endpoint list
-check "endpoint list: a with both addresses" has "^10\\.244\\.1\\.5 +$A6 +1 +lo +7 +42 " x endpoint list
-check "endpoint list: c (IPv6 only), no IPv4" has "^- +$C6 +1 +xcv6only +20 +44 +02:00:0a:f4:01:20 " x endpoint list
+check "endpoint list: a with both addresses" has "^10\\.244\\.1\\.5 +$A6 +x +a +node-a +42 +lo +7 +ingress$" x endpoint list
+check "endpoint list: c (IPv6 only), no IPv4" has "^- +$C6 +y +c +node-a +44 +xcv6only +20 +pending$" x endpoint list
 check "endpoint list --json: one field per family, null for the one a pod lacks; IPv6-only pods last" json_is \
 	'[(e["ip"], e["ip6"], e["ep_id"]) for e in j] == [("10.244.1.5", "'$A6'", 7), ("10.244.1.10", None, 8), ("10.244.1.11", None, 9), (None, "'$C6'", 20)]' \
 	x endpoint list --json

@@ -49,6 +49,7 @@ enum {
 	OPT_IDENTITY = 1 << 10,
 	OPT_SPORT = 1 << 11,
 	OPT_FAMILY = 1 << 12,
+	OPT_WIDE = 1 << 13, /* --wide: every text column (endpoint list) */
 };
 
 /* The filters of the map views and monitor, served by one layer (filter_*). */
@@ -331,6 +332,8 @@ char *pt_json_string(struct ptable *t, int *err);
 
 /* xcnictl lab ...: argv[0] is "lab"; the exit code. */
 int ctl_lab_main(int argc, char **argv);
+/* xcnictl connectivity test ... (connectivity.c): argv[0] is "connectivity"; the exit code. */
+int ctl_connectivity_main(int argc, char **argv);
 /*
  * --node NAME: enters the lab node's network namespace and puts its pin dir
  * in pin_dir. 0; -EINVAL when no lab is up or it has no such node (a usage

@@ -10,41 +10,197 @@ static void pt_mac(struct ptable *t, const __u8 m[6])
 }
 
 
-/* One row per pod: its IPv4 (xcni_endpoints) and IPv6 (xcni_endpoints6), "-" for none. */
+/*
+ * One row per pod: its IPv4 (xcni_endpoints) and IPv6 (xcni_endpoints6), "-"
+ * for none; who it is (the cluster state's podname map), the identity the
+ * ipcache gives it (what peers' policy sees), its policy state. --wide (text)
+ * adds the device's details and the identity's labels; JSON has every column.
+ */
+enum { EP_WIDE = 1 }; /* in ep_cols[].title's place: text only with --wide */
 static const struct pt_col ep_cols[] = {
 	{ "IP", "ip", PT_STR },
 	{ "IP6", "ip6", PT_STR },
+	{ "NAMESPACE", "namespace", PT_STR },
+	{ "POD", "pod", PT_STR },
+	{ "NODE", "node", PT_STR },
+	{ "IDENTITY", "identity", PT_UINT },
 	{ "IFINDEX", "ifindex", PT_UINT },
 	{ "IFNAME", "ifname", PT_STR },
 	{ "EP-ID", "ep_id", PT_UINT },
-	{ "IDENTITY", "identity", PT_UINT },
 	{ "POD-MAC", "pod_mac", PT_STR },
 	{ "HOST-MAC", "host_mac", PT_STR },
 	{ "FLAGS", "flags", PT_HEX },
 	{ "POLICY", "policy", PT_STR },
+	{ "LABELS", "labels", PT_STR },
+	{ NULL, "ep_identity", PT_UINT },
+};
+/* Text columns only --wide shows (by title). */
+static bool ep_col_wide(const char *title)
+{
+	static const char *const wide[] = { "IFINDEX", "POD-MAC", "HOST-MAC", "FLAGS", "LABELS" };
+
+	for (size_t i = 0; title && i < ARRAY_SIZE(wide); i++)
+		if (!strcmp(title, wide[i]))
+			return true;
+	return false;
+}
+
+static struct ptable *ep_table(const struct ctx *c, unsigned int flags)
+{
+	static struct pt_col cols[ARRAY_SIZE(ep_cols)];
+
+	for (size_t i = 0; i < ARRAY_SIZE(ep_cols); i++) {
+		cols[i] = ep_cols[i];
+		if (!(c->opts & OPT_WIDE) && c->out != PT_WIDE && !(flags & PT_RECORD) &&
+		    ep_col_wide(cols[i].title))
+			cols[i].title = NULL; /* JSON only */
+	}
+	return pt_new(cols, ARRAY_SIZE(cols), flags);
+}
+
+/* The maps a row reads besides the endpoints (-1: absent), and the pods with audit entries. */
+struct ep_maps {
+	int polep, polkey6, ipcache, ipcache6, identity, podname;
+	struct ep_audit *audit; /* sorted by key */
+	size_t naudit;
+};
+
+struct ep_audit {
+	__u32 ep; /* the pod's policy key */
+	__u8 version;
+	__u8 pad[3];
+};
+
+struct pol_rec {
+	struct xcni_polhash_key k;
+	struct xcni_policy_val v;
+};
+
+static int audit_cmp(const void *a, const void *b)
+{
+	const struct ep_audit *x = a, *y = b;
+
+	if (x->ep != y->ep)
+		return (x->ep > y->ep) - (x->ep < y->ep);
+	return (x->version > y->version) - (x->version < y->version);
+}
+
+/*
+ * The pods that have policy entries in audit mode (a NetworkPolicy or a
+ * namespace annotated xcni.io/policy-mode: audit): one walk of xcni_policy.
+ */
+static void ep_audit_read(const struct ctx *c, struct ep_maps *m)
+{
+	struct pol_rec *recs = NULL;
+	size_t n = 0, k = 0;
+	int fd = map_open_quiet(c, &m_policy);
+
+	if (fd < 0)
+		return;
+	if (map_collect(fd, &m_policy, sizeof(*recs), offsetof(struct pol_rec, k),
+			offsetof(struct pol_rec, v), (void **)&recs, &n))
+		n = 0;
+	close(fd);
+	m->audit = calloc(n + 1, sizeof(*m->audit));
+	for (size_t i = 0; m->audit && i < n; i++)
+		if (recs[i].v.flags & XCNI_POLV_AUDIT)
+			m->audit[k++] = (struct ep_audit){ .ep = recs[i].k.ep,
+							   .version = recs[i].k.version };
+	free(recs);
+	m->naudit = m->audit ? sort_unique(m->audit, k, sizeof(*m->audit), audit_cmp) : 0;
+}
+
+static void ep_maps_open(const struct ctx *c, struct ep_maps *m)
+{
+	*m = (struct ep_maps){};
+	m->polep = map_open_quiet(c, &m_polep);
+	m->polkey6 = map_open_quiet(c, &m_polkey6);
+	m->ipcache = map_open_quiet(c, &m_ipcache);
+	m->ipcache6 = map_open_quiet(c, &m_ipcache6);
+	m->identity = map_open_quiet(c, &m_identity);
+	m->podname = map_open_quiet(c, &m_podname);
+	ep_audit_read(c, m);
+}
+
+static void ep_maps_close(struct ep_maps *m)
+{
+	int *fds[] = { &m->polep, &m->polkey6, &m->ipcache, &m->ipcache6, &m->identity,
+		       &m->podname };
+
+	for (size_t i = 0; i < ARRAY_SIZE(fds); i++)
+		if (*fds[i] >= 0)
+			close(*fds[i]);
+	free(m->audit);
+}
+
+/* What a row shows beyond the endpoint entry. */
+struct ep_info {
+	__u32 identity; /* the ipcache's, else the policy's (polep), else the endpoint's */
+	char ns[64], pod[256], node[64];
+	char labels[sizeof(((struct xcni_idlabels *)0)->labels) + 1];
+	char policy[48];
 };
 
 /*
  * The pod's policy state as xcnid left it in xcni_polep (keyed by the IPv4,
  * or an IPv6-only pod's polkey6): "contested" (another live pod claims its
  * address), "overflow" (its policy did not fit), "pending" (not judged yet, or
- * no agent enforces policy here), "isolated" (some direction), "open".
+ * no agent enforces policy here); else the directions enforced, "ingress",
+ * "egress", "ingress,egress", or "open" for none, with ",audit" when some of
+ * its entries are in audit mode (they report, never drop).
  */
-static const char *ep_policy(int polep_fd, int polkey6_fd, __u32 ip, const __u8 *ip6)
+static void ep_info_get(const struct ep_maps *m, __u32 ip, const __u8 *ip6,
+			const struct xcni_endpoint *ep, struct ep_info *out)
 {
+	struct xcni_ipcache_key k4 = { .prefixlen = 32, .addr = ip };
+	struct xcni_ipcache6_key k6 = { .prefixlen = 128 };
+	struct xcni_ipcache_val iv;
+	struct xcni_idlabels il;
+	struct xcni_podname pn;
 	struct xcni_polep pe;
 	__u32 key = ip;
+	bool have_pe;
 
-	if (!key && ip6 && (polkey6_fd < 0 || bpf_map_lookup_elem(polkey6_fd, ip6, &key)))
-		return "pending";
-	if (polep_fd < 0 || bpf_map_lookup_elem(polep_fd, &key, &pe))
-		return "pending";
-	if (pe.isolated & XCNI_POLEP_CONTESTED)
-		return "contested";
-	if (pe.isolated & XCNI_POLEP_OVERFLOW)
-		return "overflow";
-	return pe.isolated & (XCNI_ISOLATED(XCNI_DIR_TO_POD) | XCNI_ISOLATED(XCNI_DIR_FROM_POD)) ?
-		       "isolated" : "open";
+	memset(out, 0, sizeof(*out));
+	if (!key && ip6 && m->polkey6 >= 0)
+		bpf_map_lookup_elem(m->polkey6, ip6, &key);
+	have_pe = key && m->polep >= 0 && !bpf_map_lookup_elem(m->polep, &key, &pe);
+	if (ip6)
+		memcpy(k6.addr, ip6, 16);
+	/* The ipcache's entry for the pod itself (a pod entry), not a prefix that covers it. */
+	if ((ip && m->ipcache >= 0 && !bpf_map_lookup_elem(m->ipcache, &k4, &iv) &&
+	     (iv.flags & XCNI_IPC_POD)) ||
+	    (ip6 && m->ipcache6 >= 0 && !bpf_map_lookup_elem(m->ipcache6, &k6, &iv) &&
+	     (iv.flags & XCNI_IPC_POD)))
+		out->identity = iv.identity;
+	else
+		out->identity = have_pe && pe.identity ? pe.identity : ep->identity;
+	if (out->identity && m->identity >= 0 &&
+	    !bpf_map_lookup_elem(m->identity, &out->identity, &il))
+		snprintf(out->labels, sizeof(out->labels), "%.*s",
+			 (int)strnlen(il.labels, sizeof(il.labels)), il.labels);
+	if (key && m->podname >= 0 && !bpf_map_lookup_elem(m->podname, &key, &pn)) {
+		snprintf(out->ns, sizeof(out->ns), "%.*s", (int)strnlen(pn.ns, sizeof(pn.ns)), pn.ns);
+		snprintf(out->pod, sizeof(out->pod), "%.*s", (int)strnlen(pn.name, sizeof(pn.name)),
+			 pn.name);
+		snprintf(out->node, sizeof(out->node), "%.*s",
+			 (int)strnlen(pn.node, sizeof(pn.node)), pn.node);
+	}
+	if (!have_pe) {
+		snprintf(out->policy, sizeof(out->policy), "pending");
+	} else if (pe.isolated & XCNI_POLEP_CONTESTED) {
+		snprintf(out->policy, sizeof(out->policy), "contested");
+	} else if (pe.isolated & XCNI_POLEP_OVERFLOW) {
+		snprintf(out->policy, sizeof(out->policy), "overflow");
+	} else {
+		struct ep_audit want = { .ep = key, .version = pe.version };
+		bool in = pe.isolated & XCNI_ISOLATED(XCNI_DIR_TO_POD);
+		bool eg = pe.isolated & XCNI_ISOLATED(XCNI_DIR_FROM_POD);
+		bool audit = m->naudit && bsearch(&want, m->audit, m->naudit, sizeof(want), audit_cmp);
+
+		snprintf(out->policy, sizeof(out->policy), "%s%s", in && eg ? "ingress,egress" :
+			 in ? "ingress" : eg ? "egress" : "open", audit ? ",audit" : "");
+	}
 }
 
 struct ep_rec {
@@ -60,7 +216,7 @@ struct ep6_rec {
 
 /* ip 0: an IPv6-only pod; ip6 NULL: no IPv6. The rest from ep (the IPv4 entry's if both). */
 static void ep_row(struct ptable *t, __u32 ip, const __u8 *ip6, const struct xcni_endpoint *ep,
-		   const char *policy)
+		   const struct ep_info *in)
 {
 	char buf[INET6_ADDRSTRLEN], ifname[IF_NAMESIZE];
 
@@ -72,6 +228,10 @@ static void ep_row(struct ptable *t, __u32 ip, const __u8 *ip6, const struct xcn
 		pt_str(t, inet_ntop(AF_INET6, ip6, buf, sizeof(buf)));
 	else
 		pt_null(t);
+	pt_str(t, in->ns[0] ? in->ns : NULL);
+	pt_str(t, in->pod[0] ? in->pod : NULL);
+	pt_str(t, in->node[0] ? in->node : NULL);
+	pt_uint(t, in->identity);
 	pt_uint(t, ep->ifindex);
 	/* The name the plugin recorded: this netns may not be the node's, where the
 	 * ifindex would name another device or none. */
@@ -80,11 +240,12 @@ static void ep_row(struct ptable *t, __u32 ip, const __u8 *ip6, const struct xcn
 	else
 		pt_str(t, if_indextoname(ep->ifindex, ifname));
 	pt_uint(t, ep->ep_id);
-	pt_uint(t, ep->identity);
 	pt_mac(t, ep->pod_mac);
 	pt_mac(t, ep->host_mac);
 	pt_uint(t, ep->flags);
-	pt_str(t, policy);
+	pt_str(t, in->policy);
+	pt_str(t, in->labels[0] ? in->labels : NULL);
+	pt_uint(t, ep->identity);
 }
 
 static int ep_cmp(const void *a, const void *b)
@@ -111,9 +272,14 @@ static int read_ep6(const struct ctx *c, struct ep6_rec **recs, size_t *n)
 	err = map_collect(fd, &m_endpoints6, sizeof(**recs), offsetof(struct ep6_rec, ip),
 			  offsetof(struct ep6_rec, ep), (void **)recs, n);
 	close(fd);
-	if (!err)
-		*n = sort_unique(*recs, *n, sizeof(**recs), ep6_cmp);
-	return err;
+	if (err)
+		return err;
+	/* map_collect fills key and value only: paired starts false (it was heap garbage,
+	 * so a dual-stack pod's IPv6 went missing from its row at random). */
+	for (size_t i = 0; i < *n; i++)
+		(*recs)[i].paired = false;
+	*n = sort_unique(*recs, *n, sizeof(**recs), ep6_cmp);
+	return 0;
 }
 
 /* A pod's IPv6 entry: the one on the same host veth (the plugin writes both per pod). */
@@ -127,15 +293,36 @@ static struct ep6_rec *ep6_pair(struct ep6_rec *recs, size_t n, const struct xcn
 }
 
 static void ep_show(struct ptable *t, const struct filter *f, __u32 ip, const __u8 *ip6,
-		    const struct xcni_endpoint *ep, const int fds[2])
+		    const struct xcni_endpoint *ep, const struct ep_maps *m)
 {
-	/* Identity 0: policy has not assigned one; the ipcache may know it. */
+	struct ep_info in;
 	struct frow r = { .addr = { ip }, .plen = { 32 }, .naddr = !!ip,
-			  .addr6 = { ip6 }, .plen6 = { 128 }, .naddr6 = !!ip6,
-			  .id = { ep->identity }, .nid = !!ep->identity };
+			  .addr6 = { ip6 }, .plen6 = { 128 }, .naddr6 = !!ip6 };
 
+	ep_info_get(m, ip, ip6, ep, &in);
+	r.id[0] = in.identity;
+	r.nid = !!in.identity;
 	if (filter_match(f, &r))
-		ep_row(t, ip, ip6, ep, ep_policy(fds[0], fds[1], ip, ip6));
+		ep_row(t, ip, ip6, ep, &in);
+}
+
+/*
+ * --pod NS/NAME matched no endpoint here: the cluster state knows where the
+ * pod runs (podname's node), so say so, and how to look there.
+ */
+static void ep_pod_hint(const struct ctx *c, __u32 key)
+{
+	struct xcni_podname pn;
+	int fd = map_open_quiet(c, &m_podname);
+
+	if (fd < 0)
+		return;
+	if (!bpf_map_lookup_elem(fd, &key, &pn) && pn.node[0])
+		pr_warn("--pod %s: not an endpoint of this node; it runs on node %.*s "
+		       "(xcnictl --node %.*s endpoint list --pod %s in the lab, or that node's "
+		       "agent)\n", c->pod, (int)strnlen(pn.node, sizeof(pn.node)), pn.node,
+		       (int)strnlen(pn.node, sizeof(pn.node)), pn.node, c->pod);
+	close(fd);
 }
 
 static int cmd_endpoint_list(const struct ctx *c, char **argv)
@@ -143,9 +330,10 @@ static int cmd_endpoint_list(const struct ctx *c, char **argv)
 	struct ep_rec *recs = NULL;
 	struct ep6_rec *recs6 = NULL, *p;
 	struct ptable *t = NULL;
+	struct ep_maps m = { .polep = -1, .polkey6 = -1, .ipcache = -1, .ipcache6 = -1,
+			     .identity = -1, .podname = -1 };
 	struct filter f;
 	size_t n, n6, i;
-	int fds[2] = { -1, -1 };
 	int err;
 
 	(void)argv;
@@ -161,24 +349,23 @@ static int cmd_endpoint_list(const struct ctx *c, char **argv)
 		pr_err("%s: %s\n", m_endpoints6.name, strerror(-err));
 		goto out;
 	}
-	fds[0] = map_open_quiet(c, &m_polep);
-	fds[1] = map_open_quiet(c, &m_polkey6);
-	t = pt_new(ep_cols, ARRAY_SIZE(ep_cols), 0);
+	ep_maps_open(c, &m);
+	t = ep_table(c, 0);
 	/* Dual-stack pods by their IPv4, then IPv6-only ones by their IPv6. */
 	for (i = 0; i < n; i++) {
 		p = ep6_pair(recs6, n6, &recs[i].ep);
 		if (p)
 			p->paired = true;
-		ep_show(t, &f, recs[i].ip, p ? p->ip.addr : NULL, &recs[i].ep, fds);
+		ep_show(t, &f, recs[i].ip, p ? p->ip.addr : NULL, &recs[i].ep, &m);
 	}
 	for (i = 0; i < n6; i++)
 		if (!recs6[i].paired)
-			ep_show(t, &f, 0, recs6[i].ip.addr, &recs6[i].ep, fds);
+			ep_show(t, &f, 0, recs6[i].ip.addr, &recs6[i].ep, &m);
+	if ((c->opts & OPT_POD) && !pt_rows(t) && !c->json)
+		ep_pod_hint(c, f.ip);
 	err = show(c, t);
 out:
-	for (i = 0; i < 2; i++)
-		if (fds[i] >= 0)
-			close(fds[i]);
+	ep_maps_close(&m);
 	free(recs);
 	free(recs6);
 	filter_close(&f);
@@ -240,15 +427,15 @@ static int cmd_endpoint_get(const struct ctx *c, char **argv)
 			}
 	}
 	ip6 = p ? p->ip.addr : NULL;
-	t = pt_new(ep_cols, ARRAY_SIZE(ep_cols), PT_RECORD);
+	t = ep_table(c, PT_RECORD);
 	{
-		int pfd = map_open_quiet(c, &m_polep), kfd = map_open_quiet(c, &m_polkey6);
+		struct ep_maps m;
+		struct ep_info in;
 
-		ep_row(t, ip, ip6, &ep, ep_policy(pfd, kfd, ip, ip6));
-		if (pfd >= 0)
-			close(pfd);
-		if (kfd >= 0)
-			close(kfd);
+		ep_maps_open(c, &m);
+		ep_info_get(&m, ip, ip6, &ep, &in);
+		ep_row(t, ip, ip6, &ep, &in);
+		ep_maps_close(&m);
 	}
 	err = show(c, t);
 	goto close;
@@ -266,13 +453,21 @@ close:
 }
 
 const struct cmd endpoint_cmds[] = {
-	{ "endpoint", "list", cmd_endpoint_list, 0, OPT_FILTERS, "[filters]",
+	{ "endpoint", "list", cmd_endpoint_list, 0, OPT_FILTERS | OPT_WIDE, "[filters] [--wide]",
 	  "List the endpoints (pods) of this node.\n\n"
 	  "One row per pod: IP its IPv4, IP6 its IPv6 (\"-\" for a family it lacks;\n"
 	  "in JSON, ip and ip6, null when absent). Dual-stack and IPv4 pods sorted by\n"
-	  "IP, then IPv6-only pods by IP6. IFNAME is \"-\" when the host-side veth no\n"
-	  "longer exists.\n"
-	  "IDENTITY 0: policy has not assigned one (--identity then asks the ipcache).\n\n"
+	  "IP, then IPv6-only pods by IP6. NAMESPACE, POD, NODE: the pod as the\n"
+	  "cluster state names it (xcni_podname). IDENTITY: the one the ipcache gives\n"
+	  "its address (what peers' policy sees; identity list has its labels), else\n"
+	  "the policy's. IFNAME is \"-\" when the host-side veth no longer exists.\n"
+	  "POLICY: ingress, egress or ingress,egress (the directions policy isolates\n"
+	  "and enforces), open (none), \",audit\" added when some of its policy is in\n"
+	  "audit mode (reported, not enforced); overflow (its policy did not fit the\n"
+	  "maps: closed), contested (another pod claims its address: closed), pending\n"
+	  "(not judged yet). --wide adds IFINDEX, POD-MAC, HOST-MAC, FLAGS and LABELS\n"
+	  "(the identity's); JSON always has them (ep_identity: the endpoint entry's).\n"
+	  "--pod NS/NAME of a pod on another node: says which node.\n\n"
 	  HELP_FILTERS, NULL },
 	{ "endpoint", "get", cmd_endpoint_get, 1, 0, "IP",
 	  "Show the endpoint with address IP (IPv4 or IPv6), with both its addresses.", NULL },

@@ -46,6 +46,7 @@ const struct ctl_opt ctl_opts[] = {
 	{ "identity", 0, true, 'i', OPT_IDENTITY, "ID" },
 	{ "sport", 0, true, 'S', OPT_SPORT, "PORT" },
 	{ "family", 0, true, 'F', OPT_FAMILY, "4|6" },
+	{ "wide", 0, false, 'w', OPT_WIDE, NULL },
 	{}
 };
 
@@ -105,6 +106,9 @@ static const struct cmd main_cmds[] = {
 	  "The node's health and a verdict: OK, DEGRADED (why) or DOWN (status --help)", NULL },
 	{ "sysdump", NULL, NULL, 0, 0, "[-f FILE|-] [--agent-log FILE]",
 	  "One tar.gz with what a bug report needs, secrets left out (sysdump --help)", NULL },
+	{ "connectivity", "test", NULL, 0, 0, "[--test GLOB]... [--node A [--node B]]",
+	  "Deploy probe pods in the lab, test every path, clean up (connectivity test --help)",
+	  NULL },
 	{ "version", NULL, cmd_version, 0, 0, "",
 	  "Show xcnictl's version, git commit, build date, libbpf and BPF ABI versions.\n\n"
 	  "The build date is the commit's, so two builds of one commit say the same.\n"
@@ -713,6 +717,9 @@ static int parse_opt(int opt, const char *arg, struct ctx *c, struct global *g)
 	case 'A':
 		c->opts |= OPT_ALL;
 		return 0;
+	case 'w':
+		c->opts |= OPT_WIDE;
+		return 0;
 	case 'p':
 		c->opts |= OPT_POD;
 		c->pod = arg;
@@ -888,6 +895,9 @@ int main(int argc, char **argv)
 	xcni_libbpf_log_init();
 	/* The commands with parsers of their own: lab (-f FILE, -- CMD...), flows. */
 	cw = command_word(argc, argv);
+	/* connectivity test: the lab's (lab/conntest.c), its options its own. */
+	if (cw && !strcmp(argv[cw], "connectivity"))
+		return ctl_connectivity_main(argc - cw, argv + cw);
 	if (cw && (cmd = cmd_named(argv[cw])) && own_of(cmd))
 		return own_main(cmd, argc, argv, cw, &g);
 	if (!g.pin_dir_env)

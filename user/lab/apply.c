@@ -188,8 +188,10 @@ static int batch_parse(struct batch *b, const char *verb)
 	if (!b->objs || !b->obj_src)
 		return -ENOMEM;
 	for (size_t i = 0; i < b->ndocs; i++) {
-		/* lab_svc_parse: k8s_parse_all, a Service's IPv6 ClusterIPs read by the lab. */
-		r = lab_svc_parse(b->docs[i], &b->objs[b->nobjs], &kerr);
+		/* lab_svc_parse: k8s_parse_all, a Service's IPv6 ClusterIPs read by the lab.
+		 * A delete reads what kubectl delete -f does: kind, name, namespace. */
+		r = strcmp(verb, "delete") ? lab_svc_parse(b->docs[i], &b->objs[b->nobjs], &kerr) :
+					     k8s_parse_ident(b->docs[i], &b->objs[b->nobjs], &kerr);
 		if (r) {
 			fprintf(stderr, "lab %s: %s: %s\n", verb, b->doc_src[i], kerr.msg);
 			err = err ? err : r;
@@ -588,6 +590,36 @@ static int node_validate(struct lab *lab, const struct k8s_object *o, const char
 	return 0;
 }
 
+/* The namespaces the API server makes itself: there before any manifest names them. */
+static bool ns_builtin(const char *ns)
+{
+	static const char *const builtin[] = { "default", "kube-system", "kube-public",
+					       "kube-node-lease" };
+
+	for (size_t i = 0; i < ARRAY_SIZE(builtin); i++)
+		if (!strcmp(ns, builtin[i]))
+			return true;
+	return false;
+}
+
+/*
+ * The API server refuses a namespaced object whose Namespace does not exist;
+ * one applied in the same batch counts (apply writes Namespaces first, as
+ * kubectl orders them).
+ */
+static bool ns_exists(struct lab *lab, const struct batch *b, const char *ns)
+{
+	char path[PATH_MAX];
+
+	if (ns_builtin(ns))
+		return true;
+	for (size_t i = 0; i < b->nobjs; i++)
+		if (b->objs[i]->kind == K8S_NAMESPACE && !strcmp(b->objs[i]->meta.name, ns))
+			return true;
+	lab_object_file(lab, K8S_NAMESPACE, NULL, ns, path, sizeof(path));
+	return !access(path, F_OK);
+}
+
 /* What the API server would refuse about this lab, before anything changes. */
 static int lab_validate(struct lab *lab, const struct batch *b, const char *verb)
 {
@@ -597,6 +629,12 @@ static int lab_validate(struct lab *lab, const struct batch *b, const char *verb
 		const struct k8s_object *o = b->objs[i];
 		const struct lab_pod *p;
 
+		if (o->meta.ns && !strcmp(verb, "apply") && !ns_exists(lab, b, o->meta.ns)) {
+			fprintf(stderr, "lab apply: %s: %s %s/%s: metadata.namespace: namespace \"%s\" "
+					"not found\n", b->obj_src[i], k8s_kind_name(o->kind), o->meta.ns,
+				o->meta.name, o->meta.ns);
+			err = -EINVAL;
+		}
 		if (o->kind == K8S_NODE && node_validate(lab, o, b->obj_src[i], verb))
 			err = -EINVAL;
 		if (o->kind == K8S_SERVICE && !strcmp(verb, "apply") &&

@@ -7,6 +7,7 @@
  * lower ones:
  *
  *   lab.h       lab.c       the command table; up, down, get          (commands)
+ *   conntest.h  conntest.c  xcnictl connectivity test                 (commands)
  *   probe.h     probe.c     probe, matrix, exec                       (commands)
  *   apply.h     apply.c     apply / delete of manifests
  *   dns.h       dns.c       the cluster's DNS (dnsmasq)

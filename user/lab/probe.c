@@ -461,6 +461,17 @@ static int probe_dest(struct lab *lab, const char *to, unsigned int *fams, bool 
 	return 0;
 }
 
+int lab_probe_to(struct lab *lab, const char *to, unsigned int fam, const struct lab_port *port,
+		 int timeout_ms, char *answer, size_t alen)
+{
+	unsigned int fams = fam;
+	struct dest d[2];
+
+	if (probe_dest(lab, to, &fams, true, d))
+		return -ENOENT;
+	return probe_once(&d[fam == LAB_FAM_V6], port, timeout_ms, answer, alen, NULL);
+}
+
 int lab_cmd_probe(int argc, char **argv)
 {
 	static const struct option lo[] = {

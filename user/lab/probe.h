@@ -14,6 +14,16 @@
 #include "lab/sys.h"
 #include "lab/underlay.h"
 
+/*
+ * One probe from the calling process's network namespace (the caller entered
+ * the source's) to `to` as lab probe names it (NS/POD, svc/NS/NAME, a node, an
+ * address) over family fam (LAB_FAM_V4 or LAB_FAM_V6), port/proto: 1
+ * connected (answer: the listener's first line), 0 blocked, -ENOENT when `to`
+ * is unknown or has no address of that family (said), -errno.
+ */
+int lab_probe_to(struct lab *lab, const char *to, unsigned int fam, const struct lab_port *port,
+		 int timeout_ms, char *answer, size_t alen);
+
 /* Process exit codes; argv[0] is the command's name. */
 int lab_cmd_probe(int argc, char **argv);
 int lab_cmd_matrix(int argc, char **argv);

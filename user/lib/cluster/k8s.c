@@ -556,7 +556,8 @@ void k8s_free(struct k8s_object *obj)
 	free(obj);
 }
 
-enum { PARSE_SERVICES = 1, PARSE_ENDPOINTSLICES = 2 };
+/* PARSE_IDENTITY: kind, apiVersion and metadata alone, the rest unread (what a delete needs). */
+enum { PARSE_SERVICES = 1, PARSE_ENDPOINTSLICES = 2, PARSE_IDENTITY = 4 };
 
 static int parse_any(json_t *doc, struct k8s_object **out, struct k8s_error *err, int extra)
 {
@@ -617,6 +618,10 @@ static int parse_any(json_t *doc, struct k8s_object **out, struct k8s_error *err
 	ret = parse_meta(&c, doc, k, &obj->meta);
 	if (ret)
 		goto err_obj;
+	if (extra & PARSE_IDENTITY) {
+		*out = obj;
+		return 0;
+	}
 	switch (k) {
 	case K8S_NAMESPACE:
 		ret = add_ns_name_label(&obj->meta);
@@ -668,4 +673,9 @@ int k8s_parse_all(json_t *doc, struct k8s_object **out, struct k8s_error *err)
 int k8s_parse_lb(json_t *doc, struct k8s_object **out, struct k8s_error *err)
 {
 	return parse_any(doc, out, err, PARSE_SERVICES | PARSE_ENDPOINTSLICES);
+}
+
+int k8s_parse_ident(json_t *doc, struct k8s_object **out, struct k8s_error *err)
+{
+	return parse_any(doc, out, err, PARSE_SERVICES | PARSE_ENDPOINTSLICES | PARSE_IDENTITY);
 }

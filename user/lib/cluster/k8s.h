@@ -348,6 +348,12 @@ int k8s_parse(json_t *doc, struct k8s_object **out, struct k8s_error *err);
 int k8s_parse_all(json_t *doc, struct k8s_object **out, struct k8s_error *err);
 /* k8s_parse, Services and EndpointSlices included (xcnid replacing kube-proxy). */
 int k8s_parse_lb(json_t *doc, struct k8s_object **out, struct k8s_error *err);
+/*
+ * What kubectl delete -f reads of an object: kind, apiVersion and metadata
+ * (name, namespace, labels) checked; spec and the rest neither required nor
+ * read (the kind's own fields left zero).
+ */
+int k8s_parse_ident(json_t *doc, struct k8s_object **out, struct k8s_error *err);
 void k8s_free(struct k8s_object *obj);
 const char *k8s_kind_name(enum k8s_kind kind);
 

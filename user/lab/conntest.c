@@ -1,0 +1,894 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * xcnictl connectivity test: what `cilium connectivity test` does, in the lab.
+ *
+ *   node A (--node, default the lab's first)    node B (the second; A again in a 1-node lab)
+ *     client    {app: client, access: "yes"}      echo-other {app: echo-other} 8080/tcp 8081/udp
+ *     stranger  {app: stranger}                   guarded    {app: guarded}    8080/tcp
+ *     echo-same {app: echo-same} 8080/tcp 8081/udp
+ *   Service echo     (ClusterIP) -> echo-other 80/tcp -> 8080
+ *   Service echo-np  (NodePort)  -> echo-other 80/tcp -> 8080, nodePort fixed
+ *   NetworkPolicy guard: guarded takes 8080/tcp from pods labelled access: "yes" only
+ *
+ * The probe namespace is one manifest (--manifest prints it: it is what a
+ * cluster would be given), applied through lab apply, removed at the end
+ * through lab delete of the Namespace (its pods, policy and Services go with
+ * it), then checked gone. The tests are the table below, run once per IP
+ * family of the lab; each probe runs in a child process that entered the
+ * source's netns (and its node's cgroup), while every node's drop counters
+ * (xcni_metrics) are read before and after: a test that should connect fails
+ * on any drop during it, one that should be blocked must see a policy drop.
+ * Tests run one at a time, so the counters' difference is the test's (in a
+ * lab nothing else runs meanwhile but the DNS pod).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "lab/conntest.h"
+#include "lib/observe/reasons.h"
+#include "xcni_shared.h"
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define CT_DEFAULT_MS 1000
+#define CT_MAX_GLOBS 32
+/* The NodePort: this far into the lab's range (lab up --node-port-range). */
+#define CT_NODEPORT_OFF 39
+/* The pods' image in a cluster (the lab runs its own listener and ignores it):
+ * examples/kind's, which has xcnictl for the listener (lab serve) and sleep. */
+#define CT_DEFAULT_IMAGE "xcni:dev"
+
+enum ct_from { FROM_CLIENT, FROM_STRANGER, FROM_OUTSIDE };
+enum ct_to {
+	TO_ECHO_SAME, TO_ECHO_OTHER, TO_SVC, TO_NODEPORT_A, TO_NODEPORT_B, TO_OUTSIDE, TO_DNS,
+	TO_GUARDED,
+};
+enum ct_need { NEED_2NODES = 1, NEED_OUTSIDE = 2, NEED_DNS = 4 };
+
+/* One test: run once per family of the lab, named NAME/ipv4, NAME/ipv6. */
+struct ct_case {
+	const char *name;
+	enum ct_from from;
+	enum ct_to to;
+	const char *port; /* PORT/PROTO; "" for the NodePort (the manifest's) */
+	bool allow; /* else: blocked, and by policy */
+	unsigned int needs;
+	const char *answer; /* what the listener must say (its NS/POD), or NULL */
+};
+
+static const struct ct_case ct_cases[] = {
+	{ "pod-to-pod/same-node", FROM_CLIENT, TO_ECHO_SAME, "8080/tcp", true, 0,
+	  LAB_CONNTEST_NS "/echo-same" },
+	{ "pod-to-pod/other-node", FROM_CLIENT, TO_ECHO_OTHER, "8080/tcp", true, NEED_2NODES,
+	  LAB_CONNTEST_NS "/echo-other" },
+	{ "pod-to-pod/other-node-udp", FROM_CLIENT, TO_ECHO_OTHER, "8081/udp", true, NEED_2NODES,
+	  NULL },
+	{ "pod-to-service/clusterip", FROM_CLIENT, TO_SVC, "80/tcp", true, 0,
+	  LAB_CONNTEST_NS "/echo-other" },
+	{ "outside-to-nodeport/backend-node", FROM_OUTSIDE, TO_NODEPORT_B, "", true, NEED_OUTSIDE,
+	  LAB_CONNTEST_NS "/echo-other" },
+	{ "outside-to-nodeport/other-node", FROM_OUTSIDE, TO_NODEPORT_A, "", true,
+	  NEED_OUTSIDE | NEED_2NODES, LAB_CONNTEST_NS "/echo-other" },
+	{ "pod-to-outside", FROM_CLIENT, TO_OUTSIDE, "80/tcp", true, NEED_OUTSIDE, "outside " },
+	{ "pod-to-dns", FROM_CLIENT, TO_DNS, "53/udp", true, NEED_DNS, NULL },
+	{ "policy/allowed", FROM_CLIENT, TO_GUARDED, "8080/tcp", true, 0,
+	  LAB_CONNTEST_NS "/guarded" },
+	{ "policy/denied", FROM_STRANGER, TO_GUARDED, "8080/tcp", false, 0, NULL },
+};
+
+static const char ct_manifest[] =
+	"apiVersion: v1\nkind: Namespace\nmetadata: {name: " LAB_CONNTEST_NS "}\n"
+	"---\napiVersion: v1\nkind: Pod\n"
+	"metadata: {name: client, namespace: " LAB_CONNTEST_NS ", labels: {app: client, access: \"yes\"}}\n"
+	"spec: {nodeName: %1$s, containers: [{name: c, image: %5$s, command: [sleep, infinity]}]}\n"
+	"---\napiVersion: v1\nkind: Pod\n"
+	"metadata: {name: stranger, namespace: " LAB_CONNTEST_NS ", labels: {app: stranger}}\n"
+	"spec: {nodeName: %1$s, containers: [{name: c, image: %5$s, command: [sleep, infinity]}]}\n"
+	"---\napiVersion: v1\nkind: Pod\n"
+	"metadata: {name: echo-same, namespace: " LAB_CONNTEST_NS ", labels: {app: echo-same}}\n"
+	"spec:\n  nodeName: %1$s\n  containers:\n  - name: echo\n    image: %5$s\n"
+	"    command: [xcnictl, lab, serve, --name, " LAB_CONNTEST_NS "/echo-same, 8080/tcp, 8081/udp]\n    ports:\n"
+	"    - {containerPort: 8080, protocol: TCP}\n    - {containerPort: 8081, protocol: UDP}\n"
+	"---\napiVersion: v1\nkind: Pod\n"
+	"metadata: {name: echo-other, namespace: " LAB_CONNTEST_NS ", labels: {app: echo-other}}\n"
+	"spec:\n  nodeName: %2$s\n  containers:\n  - name: echo\n    image: %5$s\n"
+	"    command: [xcnictl, lab, serve, --name, " LAB_CONNTEST_NS "/echo-other, 8080/tcp, 8081/udp]\n    ports:\n"
+	"    - {containerPort: 8080, protocol: TCP}\n    - {containerPort: 8081, protocol: UDP}\n"
+	"---\napiVersion: v1\nkind: Pod\n"
+	"metadata: {name: guarded, namespace: " LAB_CONNTEST_NS ", labels: {app: guarded}}\n"
+	"spec:\n  nodeName: %2$s\n  containers:\n  - name: echo\n    image: %5$s\n"
+	"    command: [xcnictl, lab, serve, --name, " LAB_CONNTEST_NS "/guarded, 8080/tcp]\n    ports:\n"
+	"    - {containerPort: 8080, protocol: TCP}\n"
+	"---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\n"
+	"metadata: {name: guard, namespace: " LAB_CONNTEST_NS "}\n"
+	"spec:\n  podSelector: {matchLabels: {app: guarded}}\n  policyTypes: [Ingress]\n"
+	"  ingress:\n  - from: [{podSelector: {matchLabels: {access: \"yes\"}}}]\n"
+	"    ports: [{port: 8080, protocol: TCP}]\n"
+	"---\napiVersion: v1\nkind: Service\n"
+	"metadata: {name: echo, namespace: " LAB_CONNTEST_NS "}\n"
+	"spec:\n  selector: {app: echo-other}\n%3$s"
+	"  ports: [{port: 80, targetPort: 8080, protocol: TCP}]\n"
+	"---\napiVersion: v1\nkind: Service\n"
+	"metadata: {name: echo-np, namespace: " LAB_CONNTEST_NS "}\n"
+	"spec:\n  type: NodePort\n  selector: {app: echo-other}\n%3$s"
+	"  ports: [{port: 80, targetPort: 8080, nodePort: %4$u, protocol: TCP}]\n";
+
+/* ---- drop counters ---------------------------------------------------------- */
+
+/* Every node's drop counters: packets [node][XCNI_METRIC_IDX(reason, dir)] (drops only). */
+struct ct_drops {
+	size_t nnodes;
+	int *fd; /* [node]: its xcni_metrics, -1 if it has none */
+	__u64 *pk;
+};
+
+static int drops_open(struct lab *lab, struct ct_drops *d)
+{
+	char path[PATH_MAX * 2];
+
+	d->nnodes = lab->nnodes;
+	d->fd = calloc(lab->nnodes, sizeof(*d->fd));
+	d->pk = calloc(lab->nnodes * XCNI_NR_METRICS, sizeof(*d->pk));
+	if (!d->fd || !d->pk)
+		return -ENOMEM;
+	for (size_t i = 0; i < lab->nnodes; i++) {
+		const struct lab_node *n = &lab->nodes[i];
+
+		if (n->pin[0])
+			snprintf(path, sizeof(path), "%s/xcni_metrics", n->pin);
+		else
+			snprintf(path, sizeof(path), "%s/%s/xcni_metrics", LAB_PIN_ROOT, n->name);
+		d->fd[i] = bpf_obj_get(path);
+		if (d->fd[i] < 0)
+			fprintf(stderr, "connectivity test: node %s: %s: %s (its drops are not "
+					"watched)\n", n->name, path, strerror(errno));
+	}
+	return 0;
+}
+
+static void drops_close(struct ct_drops *d)
+{
+	for (size_t i = 0; d->fd && i < d->nnodes; i++)
+		if (d->fd[i] >= 0)
+			close(d->fd[i]);
+	free(d->fd);
+	free(d->pk);
+}
+
+/* The counters now, into out[node * XCNI_NR_METRICS + idx]. */
+static int drops_read(const struct ct_drops *d, __u64 *out)
+{
+	int ncpus = libbpf_num_possible_cpus();
+	struct xcni_metric *vals;
+
+	if (ncpus < 0)
+		return ncpus;
+	vals = calloc((size_t)ncpus, sizeof(*vals));
+	if (!vals)
+		return -ENOMEM;
+	memset(out, 0, d->nnodes * XCNI_NR_METRICS * sizeof(*out));
+	for (size_t n = 0; n < d->nnodes; n++) {
+		if (d->fd[n] < 0)
+			continue;
+		for (int r = XCNI_DROP_NON_IP; r >= XCNI_REASON_MIN; r--)
+			for (unsigned int dir = 0; dir < XCNI_NR_DIRS; dir++) {
+				__u32 idx = XCNI_METRIC_IDX(r, dir);
+
+				if (bpf_map_lookup_elem(d->fd[n], &idx, vals))
+					continue;
+				for (int c = 0; c < ncpus; c++)
+					out[n * XCNI_NR_METRICS + idx] += vals[c].packets;
+			}
+	}
+	free(vals);
+	return 0;
+}
+
+/*
+ * What dropped since before[] (now in d->pk): "n2 drop-policy-ingress to-pod
+ * x2, ..." into buf. *policy: one of them was a policy's. Returns how many kinds.
+ */
+static size_t drops_diff(struct lab *lab, const struct ct_drops *d, const __u64 *before,
+			 char *buf, size_t len, bool *policy)
+{
+	size_t off = 0, kinds = 0;
+
+	buf[0] = '\0';
+	*policy = false;
+	for (size_t n = 0; n < d->nnodes; n++)
+		for (int r = XCNI_DROP_NON_IP; r >= XCNI_REASON_MIN; r--)
+			for (unsigned int dir = 0; dir < XCNI_NR_DIRS; dir++) {
+				size_t i = n * XCNI_NR_METRICS + XCNI_METRIC_IDX(r, dir);
+				const struct xcni_reason_info *ri = xcni_reason_info(r);
+				__u64 delta = d->pk[i] - before[i];
+
+				if (!delta || d->pk[i] < before[i])
+					continue;
+				kinds++;
+				*policy |= ri && !strncmp(ri->name, "drop-policy", 11);
+				if (off < len)
+					off += snprintf(buf + off, len - off, "%s%s %s %s x%llu",
+							off ? ", " : "", lab->nodes[n].name,
+							ri ? ri->name : "?", xcni_dir_name(dir) ?: "?",
+							(unsigned long long)delta);
+			}
+	return kinds;
+}
+
+/* ---- probes ------------------------------------------------------------------- */
+
+struct ct_result {
+	int res; /* 1 connected (and answered as expected), 0 blocked, -errno */
+	char answer[128];
+};
+
+/*
+ * A DNS query for qname (A or AAAA by fam) to server, from this netns: 1 an
+ * answer with records, 0 none within the timeout or an answer without
+ * (answer: its rcode), -errno.
+ */
+static int dns_query(const char *server, unsigned int fam, const char *qname, int timeout_ms,
+		     char *answer, size_t alen)
+{
+	unsigned char q[512], r[512];
+	struct sockaddr_storage sa = {};
+	socklen_t salen;
+	size_t off = 12;
+	int fd, ret = 0;
+	long long deadline = lab_now_ms() + timeout_ms;
+
+	memset(q, 0, sizeof(q));
+	q[0] = 0x39, q[1] = 0x39; /* id */
+	q[2] = 0x01; /* RD */
+	q[5] = 1; /* one question */
+	for (const char *l = qname; *l;) {
+		size_t n = strcspn(l, ".");
+
+		if (!n || n > 63 || off + n + 6 > sizeof(q))
+			return -EINVAL;
+		q[off++] = (unsigned char)n;
+		memcpy(q + off, l, n);
+		off += n;
+		l += n + (l[n] == '.');
+	}
+	q[off++] = 0;
+	q[off++] = 0, q[off++] = fam == LAB_FAM_V6 ? 28 : 1; /* AAAA or A */
+	q[off++] = 0, q[off++] = 1; /* IN */
+	if (fam == LAB_FAM_V6) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&sa;
+
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons(53);
+		if (inet_pton(AF_INET6, server, &s6->sin6_addr) != 1)
+			return -EINVAL;
+		salen = sizeof(*s6);
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&sa;
+
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons(53);
+		if (inet_pton(AF_INET, server, &s4->sin_addr) != 1)
+			return -EINVAL;
+		salen = sizeof(*s4);
+	}
+	fd = socket(sa.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sa, salen) || send(fd, q, off, 0) < 0)
+		goto out; /* unreachable: blocked */
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		long long left = deadline - lab_now_ms();
+		ssize_t n;
+
+		if (left <= 0 || poll(&p, 1, (int)left) <= 0)
+			break;
+		n = recv(fd, r, sizeof(r), 0);
+		if (n < 0)
+			break;
+		if (n < 12 || r[0] != 0x39 || r[1] != 0x39 || !(r[2] & 0x80))
+			continue;
+		if ((r[3] & 0x0f) || !(r[6] | r[7])) {
+			snprintf(answer, alen, "answered rcode %d with %d records", r[3] & 0x0f,
+				 r[6] << 8 | r[7]);
+			break;
+		}
+		snprintf(answer, alen, "%d %s record(s)", r[6] << 8 | r[7],
+			 fam == LAB_FAM_V6 ? "AAAA" : "A");
+		ret = 1;
+		break;
+	}
+out:
+	close(fd);
+	return ret;
+}
+
+/*
+ * Runs one probe in a child that joined src's node cgroup and entered its
+ * netns (src NULL: the outside's): to, or (dns) a DNS query to that server.
+ */
+static int ct_probe(struct lab *lab, const struct lab_pod *src, const char *to, bool dns,
+		    unsigned int fam, const struct lab_port *port, int timeout_ms,
+		    struct ct_result *out)
+{
+	char path[PATH_MAX];
+	struct pollfd p;
+	int pfd[2], status;
+	ssize_t got = 0;
+	pid_t pid;
+
+	memset(out, 0, sizeof(*out));
+	if (pipe2(pfd, O_CLOEXEC))
+		return -errno;
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid < 0) {
+		close(pfd[0]);
+		close(pfd[1]);
+		return -errno;
+	}
+	if (!pid) {
+		struct ct_result r = {};
+		int fd;
+
+		close(pfd[0]);
+		lab_netns_path(src ? src->netns : LAB_OUT_NETNS, path, sizeof(path));
+		if (src && lab_pod_cgroup_join(lab, src, 0))
+			_exit(3);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0 || setns(fd, CLONE_NEWNET)) {
+			fprintf(stderr, "connectivity test: %s: %s\n", path, strerror(errno));
+			_exit(3);
+		}
+		close(fd);
+		r.res = dns ? dns_query(to, fam, "echo." LAB_CONNTEST_NS ".svc." LAB_DNS_DOMAIN,
+					timeout_ms, r.answer, sizeof(r.answer)) :
+			      lab_probe_to(lab, to, fam, port, timeout_ms, r.answer,
+					   sizeof(r.answer));
+		if (write(pfd[1], &r, sizeof(r)) != (ssize_t)sizeof(r))
+			_exit(3);
+		_exit(0);
+	}
+	close(pfd[1]);
+	p = (struct pollfd){ .fd = pfd[0], .events = POLLIN };
+	/* The child is bounded by its timeout; a margin, then it is ended. */
+	if (poll(&p, 1, timeout_ms + 5000) > 0)
+		got = read(pfd[0], out, sizeof(*out));
+	close(pfd[0]);
+	if (got != (ssize_t)sizeof(*out))
+		kill(pid, SIGKILL);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	return got == (ssize_t)sizeof(*out) ? 0 : -EIO;
+}
+
+/* ---- the run ---------------------------------------------------------------------- */
+
+/* SIGINT or SIGTERM during the tests: stop running them, and still clean up. */
+static volatile sig_atomic_t ct_stop;
+
+static void ct_on_signal(int sig)
+{
+	(void)sig;
+	ct_stop = 1;
+}
+
+struct ct_opts {
+	const char *globs[CT_MAX_GLOBS];
+	size_t nglobs;
+	const char *nodes[2];
+	size_t nnodes;
+	const char *image;
+	int timeout_ms;
+	bool keep, verbose, list, manifest;
+};
+
+static bool ct_selected(const struct ct_opts *o, const char *full)
+{
+	if (!o->nglobs)
+		return true;
+	for (size_t i = 0; i < o->nglobs; i++)
+		if (!fnmatch(o->globs[i], full, 0))
+			return true;
+	return false;
+}
+
+static const char *from_word(enum ct_from f)
+{
+	return f == FROM_CLIENT ? "client" : f == FROM_STRANGER ? "stranger" : "outside";
+}
+
+/* Runs stdout into /dev/null (what apply and delete say) unless verbose; restores it. */
+static int quiet_begin(bool verbose)
+{
+	int saved, null;
+
+	if (verbose)
+		return -1;
+	fflush(stdout);
+	saved = dup(STDOUT_FILENO);
+	null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	if (saved < 0 || null < 0 || dup2(null, STDOUT_FILENO) < 0) {
+		if (null >= 0)
+			close(null);
+		if (saved >= 0)
+			close(saved);
+		return -1;
+	}
+	close(null);
+	return saved;
+}
+
+static void quiet_end(int saved)
+{
+	if (saved < 0)
+		return;
+	fflush(stdout);
+	dup2(saved, STDOUT_FILENO);
+	close(saved);
+}
+
+/* Lab delete of the probe Namespace (identity alone), then a check that nothing of it is left. */
+static int ct_cleanup(bool verbose)
+{
+	static const char doc[] = "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\","
+				  "\"metadata\":{\"name\":\"" LAB_CONNTEST_NS "\"}}\n";
+	char path[PATH_MAX], *argv[] = { "delete", "--now", "-f", path, NULL };
+	struct lab lab;
+	size_t left = 0;
+	int ret, saved;
+
+	if (lab_open(&lab, false))
+		return -ENOENT;
+	lab_path(&lab, path, sizeof(path), "conntest-ns.json");
+	lab_close(&lab);
+	if (lab_write_atomic(path, doc, sizeof(doc) - 1)) {
+		fprintf(stderr, "connectivity test: writing %s failed\n", path);
+		return -EIO;
+	}
+	saved = quiet_begin(verbose);
+	ret = lab_cmd_delete(4, argv);
+	quiet_end(saved);
+	unlink(path);
+	if (lab_open(&lab, false))
+		return -ENOENT;
+	for (size_t i = 0; i < lab.npods; i++)
+		if (!strcmp(lab.pods[i].ns, LAB_CONNTEST_NS)) {
+			fprintf(stderr, "connectivity test: pod %s/%s left behind\n", lab.pods[i].ns,
+				lab.pods[i].name);
+			left++;
+		}
+	if (!lab_svc_lookup(&lab, LAB_CONNTEST_NS, "echo", &(struct lab_svc_ips){}) ||
+	    !lab_svc_lookup(&lab, LAB_CONNTEST_NS, "echo-np", &(struct lab_svc_ips){})) {
+		fprintf(stderr, "connectivity test: a Service of %s left behind\n", LAB_CONNTEST_NS);
+		left++;
+	}
+	lab_path(&lab, path, sizeof(path), "manifests/namespace." LAB_CONNTEST_NS ".json");
+	if (!access(path, F_OK)) {
+		fprintf(stderr, "connectivity test: namespace %s left behind\n", LAB_CONNTEST_NS);
+		left++;
+	}
+	lab_close(&lab);
+	return ret || left ? -EIO : 0;
+}
+
+/*
+ * The probe namespace's manifest. lab NULL: for a cluster (--manifest without
+ * a lab): the API server's default NodePort range, Services of every family
+ * the cluster has (PreferDualStack).
+ */
+static char *ct_manifest_text(const struct lab *lab, const char *a, const char *b,
+			      const char *image)
+{
+	const char *fams = !lab ? "  ipFamilyPolicy: PreferDualStack\n" :
+			   lab->family == LAB_FAM_DUAL ? "  ipFamilyPolicy: RequireDualStack\n" : "";
+	unsigned int np = (lab ? lab->np_min : 30000) + CT_NODEPORT_OFF;
+	char *doc = NULL;
+
+	if (lab && np > lab->np_max)
+		np = lab->np_min;
+	if (asprintf(&doc, ct_manifest, a, b, fams, np, image) < 0)
+		return NULL;
+	return doc;
+}
+
+/* Whether no lab is up in $XCNI_LAB_DIR (or the default): its lab.json is missing. */
+static bool lab_open_quiet_dir(void)
+{
+	const char *d = getenv("XCNI_LAB_DIR");
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/lab.json", d && *d ? d : LAB_DEFAULT_DIR);
+	return access(path, F_OK) != 0;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "Usage: xcnictl connectivity test [--test GLOB]... [--node A [--node B]]\n"
+		   "                                 [--timeout-ms N] [--keep] [--list] [-v]\n"
+		   "       xcnictl connectivity test --manifest [--node A --node B] [--image IMAGE]\n"
+		   "In the lab: deploys namespace " LAB_CONNTEST_NS " (pods client, stranger, echo-same on\n"
+		   "node A; echo-other, guarded on node B; Services echo (ClusterIP) and echo-np\n"
+		   "(NodePort); NetworkPolicy guard letting only access=yes pods reach guarded),\n"
+		   "runs each test of the table once per IP family of the lab, watching every\n"
+		   "node's drop counters, and deletes the namespace (checking nothing is left).\n"
+		   "A test that must connect fails on any drop during it; one that must be\n"
+		   "blocked fails unless blocked and a policy drop (drop-policy-*) was counted.\n"
+		   "The tests (NAME/ipv4, NAME/ipv6; --list prints them):\n");
+	for (size_t i = 0; i < ARRAY_SIZE(ct_cases); i++)
+		fprintf(f, "  %-34s %s -> %s\n", ct_cases[i].name, from_word(ct_cases[i].from),
+			ct_cases[i].allow ? "connected" : "blocked by policy");
+	fprintf(f, "--test GLOB: only the tests whose NAME/FAMILY matches (repeatable, fnmatch:\n"
+		   "'policy/*', '*/ipv6'). --node: where the pods go (default the lab's first\n"
+		   "two nodes; other-node tests are skipped in a 1-node lab, outside tests in a\n"
+		   "lab without an outside, DNS without lab up --dns). --keep: leave the\n"
+		   "namespace (a later run reuses it, and removes it). --manifest: print the\n"
+		   "probe namespace's manifest and exit: the lab's, or with no lab up and two\n"
+		   "--node, a cluster's (kubectl apply -f -; the pods run IMAGE, default\n"
+		   CT_DEFAULT_IMAGE ", examples/kind's: sleep, and xcnictl lab serve as the listener).\n"
+		   "Exit 0 every test passed, 1 a test failed, 2 usage or the lab failed.\n");
+}
+
+static int ct_parse(int argc, char **argv, struct ct_opts *o)
+{
+	static const struct option lo[] = {
+		{ "test", required_argument, NULL, 't' },
+		{ "node", required_argument, NULL, 'n' },
+		{ "timeout-ms", required_argument, NULL, 'T' },
+		{ "keep", no_argument, NULL, 'k' },
+		{ "list", no_argument, NULL, 'l' },
+		{ "manifest", no_argument, NULL, 'm' },
+		{ "image", required_argument, NULL, 'i' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	char *end;
+	long v;
+	int c;
+
+	*o = (struct ct_opts){ .timeout_ms = CT_DEFAULT_MS, .image = CT_DEFAULT_IMAGE };
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "t:n:vh", lo, NULL)) != -1) {
+		switch (c) {
+		case 't':
+			if (o->nglobs == CT_MAX_GLOBS) {
+				fprintf(stderr, "connectivity test: --test: at most %d\n", CT_MAX_GLOBS);
+				return 2;
+			}
+			o->globs[o->nglobs++] = optarg;
+			break;
+		case 'n':
+			if (o->nnodes == 2) {
+				fprintf(stderr, "connectivity test: --node: at most two (A, B)\n");
+				return 2;
+			}
+			o->nodes[o->nnodes++] = optarg;
+			break;
+		case 'T':
+			errno = 0;
+			v = strtol(optarg, &end, 10);
+			if (errno || end == optarg || *end || v < 50 || v > 60000) {
+				fprintf(stderr, "connectivity test: --timeout-ms %s: want 50 to 60000\n",
+					optarg);
+				return 2;
+			}
+			o->timeout_ms = (int)v;
+			break;
+		case 'k': o->keep = true; break;
+		case 'l': o->list = true; break;
+		case 'm': o->manifest = true; break;
+		case 'i': o->image = optarg; break;
+		case 'v': o->verbose = true; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "connectivity test: %s: unexpected argument\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	return -1;
+}
+
+/* The test's destination as lab_probe_to names it, and its port. */
+static void ct_dest(const struct lab *lab, const struct ct_case *t, unsigned int fam,
+		    const char *a, const char *b, char *to, size_t len, struct lab_port *port)
+{
+	unsigned int np = lab->np_min + CT_NODEPORT_OFF;
+	struct lab_svc_ips ips;
+
+	if (np > lab->np_max)
+		np = lab->np_min;
+	if (*t->port)
+		lab_port_spec(t->port, port);
+	else
+		*port = (struct lab_port){ .port = (uint16_t)np, .proto = IPPROTO_TCP };
+	switch (t->to) {
+	case TO_ECHO_SAME: snprintf(to, len, LAB_CONNTEST_NS "/echo-same"); break;
+	case TO_ECHO_OTHER: snprintf(to, len, LAB_CONNTEST_NS "/echo-other"); break;
+	case TO_GUARDED: snprintf(to, len, LAB_CONNTEST_NS "/guarded"); break;
+	case TO_SVC: snprintf(to, len, "svc/" LAB_CONNTEST_NS "/echo"); break;
+	case TO_NODEPORT_A: snprintf(to, len, "%s", a); break;
+	case TO_NODEPORT_B: snprintf(to, len, "%s", b); break;
+	case TO_OUTSIDE: snprintf(to, len, "%s", fam == LAB_FAM_V6 ? LAB_OUT_IP6 : LAB_OUT_IP); break;
+	case TO_DNS:
+		snprintf(to, len, "%s", fam == LAB_FAM_V6 ? LAB_DNS_IP6 : LAB_DNS_IP);
+		if (!lab_svc_lookup((struct lab *)lab, "kube-system", "kube-dns", &ips))
+			lab_svc_ip_str(&ips, fam, to, len);
+		break;
+	}
+}
+
+/* Why the test cannot run in this lab, or NULL. */
+static const char *ct_skip(const struct lab *lab, const struct ct_case *t, bool two)
+{
+	if ((t->needs & NEED_2NODES) && !two)
+		return "one node";
+	if ((t->needs & NEED_OUTSIDE) && !lab->outside)
+		return "no outside";
+	if ((t->needs & NEED_DNS) && !lab_has_dns(lab))
+		return "no DNS (lab up --dns)";
+	return NULL;
+}
+
+int lab_cmd_conntest(int argc, char **argv)
+{
+	char to[128], drops[1024], *doc = NULL, path[PATH_MAX], an[16], bn[16];
+	char *apply_argv[] = { "apply", "-f", path, NULL };
+	size_t passed = 0, failed = 0, skipped = 0, nrun = 0;
+	const char *a, *b;
+	struct ct_drops d = {};
+	struct ct_opts o;
+	struct lab lab;
+	__u64 *before = NULL;
+	long long t0 = lab_now_ms();
+	struct sigaction old_int, old_term;
+	int ret, saved;
+	bool two, removed = false, handlers = false;
+
+	ret = ct_parse(argc, argv, &o);
+	if (ret >= 0)
+		return ret;
+	if (o.list) {
+		for (size_t i = 0; i < ARRAY_SIZE(ct_cases); i++)
+			for (int f = 0; f < 2; f++)
+				printf("%s/%s\n", ct_cases[i].name, f ? "ipv6" : "ipv4");
+		return 0;
+	}
+	/* --manifest for a cluster: no lab needed, the nodes named. */
+	if (o.manifest && o.nnodes == 2 && lab_open_quiet_dir()) {
+		doc = ct_manifest_text(NULL, o.nodes[0], o.nodes[1], o.image);
+		if (!doc)
+			return 2;
+		fputs(doc, stdout);
+		free(doc);
+		return 0;
+	}
+	if (o.manifest && lab_open_quiet_dir()) {
+		fprintf(stderr, "connectivity test --manifest: no lab is up; for a cluster, name its "
+				"two nodes: --node A --node B\n");
+		return 2;
+	}
+	if (lab_open(&lab, false))
+		return 2;
+	if (!lab.nnodes) {
+		fprintf(stderr, "connectivity test: the lab has no nodes\n");
+		goto err_lab;
+	}
+	for (size_t i = 0; i < o.nnodes; i++)
+		if (!lab_node_find(&lab, o.nodes[i])) {
+			fprintf(stderr, "connectivity test: --node %s: the lab has no node %s (n1..n%zu)\n",
+				o.nodes[i], o.nodes[i], lab.nnodes);
+			goto err_lab;
+		}
+	/* Copies: the lab is closed and opened again around the apply. */
+	snprintf(an, sizeof(an), "%s", o.nnodes ? o.nodes[0] : lab.nodes[0].name);
+	a = an;
+	snprintf(bn, sizeof(bn), "%s", o.nnodes > 1 ? o.nodes[1] : lab.nnodes < 2 ? a :
+		 strcmp(a, lab.nodes[0].name) ? lab.nodes[0].name : lab.nodes[1].name);
+	b = bn;
+	two = strcmp(a, b) != 0;
+	/* Every glob must name a test: a misspelt one would pass by running nothing. */
+	for (size_t g = 0; g < o.nglobs; g++) {
+		bool any = false;
+
+		for (size_t i = 0; i < ARRAY_SIZE(ct_cases) && !any; i++)
+			for (int f = 0; f < 2 && !any; f++) {
+				char full[96];
+
+				snprintf(full, sizeof(full), "%s/%s", ct_cases[i].name, f ? "ipv6" : "ipv4");
+				any = !fnmatch(o.globs[g], full, 0);
+			}
+		if (!any) {
+			fprintf(stderr, "connectivity test: --test %s: no test matches (--list names "
+					"them)\n", o.globs[g]);
+			goto err_lab;
+		}
+	}
+	/* ... and together they must select one of this lab's families. */
+	for (size_t i = 0; i < ARRAY_SIZE(ct_cases) && !nrun; i++)
+		for (unsigned int fam = LAB_FAM_V4; fam <= LAB_FAM_V6; fam <<= 1) {
+			char full[96];
+
+			snprintf(full, sizeof(full), "%s/%s", ct_cases[i].name,
+				 fam == LAB_FAM_V6 ? "ipv6" : "ipv4");
+			nrun += (lab.family & fam) && ct_selected(&o, full);
+		}
+	if (!nrun) {
+		fprintf(stderr, "connectivity test: --test: no test of this lab's families (%s) "
+				"matches\n", lab_family_word(lab.family));
+		goto err_lab;
+	}
+	nrun = 0;
+	doc = ct_manifest_text(&lab, a, b, o.image);
+	if (!doc)
+		goto err_lab;
+	if (o.manifest) {
+		fputs(doc, stdout);
+		free(doc);
+		lab_close(&lab);
+		return 0;
+	}
+	lab_path(&lab, path, sizeof(path), "conntest.yaml");
+	lab_close(&lab);
+	if (lab_write_atomic(path, doc, strlen(doc))) {
+		fprintf(stderr, "connectivity test: writing %s failed\n", path);
+		free(doc);
+		return 2;
+	}
+	free(doc);
+	printf("connectivity test: namespace %s on %s%s%s\n", LAB_CONNTEST_NS, a, two ? " and " : "",
+	       two ? b : " (one node)");
+	saved = quiet_begin(o.verbose);
+	ret = lab_cmd_apply(3, apply_argv);
+	quiet_end(saved);
+	unlink(path);
+	if (ret) {
+		fprintf(stderr, "connectivity test: deploying %s failed\n", LAB_CONNTEST_NS);
+		ret = 2;
+		goto cleanup;
+	}
+	if (lab_open(&lab, false)) {
+		ret = 2;
+		goto cleanup;
+	}
+	if (drops_open(&lab, &d) || !(before = calloc(d.nnodes * XCNI_NR_METRICS, sizeof(*before)))) {
+		ret = 2;
+		goto close;
+	}
+	{
+		struct sigaction sa = { .sa_handler = ct_on_signal };
+
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGINT, &sa, &old_int);
+		sigaction(SIGTERM, &sa, &old_term);
+		handlers = true;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(ct_cases) && !ct_stop; i++) {
+		const struct ct_case *t = &ct_cases[i];
+
+		for (unsigned int fam = LAB_FAM_V4; fam <= LAB_FAM_V6; fam <<= 1) {
+			const char *fw = fam == LAB_FAM_V6 ? "ipv6" : "ipv4", *skip;
+			const struct lab_pod *src = NULL;
+			struct ct_result r;
+			struct lab_port port;
+			char full[96], what[256];
+			bool policy, ok;
+			size_t nd;
+			int err;
+
+			snprintf(full, sizeof(full), "%s/%s", t->name, fw);
+			if (!(lab.family & fam) || !ct_selected(&o, full) || ct_stop)
+				continue;
+			nrun++;
+			skip = ct_skip(&lab, t, two);
+			if (skip) {
+				printf("  SKIP  %-40s (%s)\n", full, skip);
+				skipped++;
+				continue;
+			}
+			if (t->from != FROM_OUTSIDE)
+				src = lab_pod_find(&lab, LAB_CONNTEST_NS, from_word(t->from));
+			ct_dest(&lab, t, fam, a, b, to, sizeof(to), &port);
+			snprintf(what, sizeof(what), "%s -> %s %u/%s", from_word(t->from), to, port.port,
+				 port.proto == IPPROTO_UDP ? "udp" : "tcp");
+			if ((t->from != FROM_OUTSIDE && !src) || drops_read(&d, before)) {
+				printf("  FAIL  %-40s %s\n        the probe pod is missing\n", full, what);
+				failed++;
+				continue;
+			}
+			err = ct_probe(&lab, src, to, t->to == TO_DNS, fam, &port, o.timeout_ms, &r);
+			/* Late drops of a blocked probe (retransmissions) land within its timeout. */
+			if (drops_read(&d, d.pk))
+				err = -EIO;
+			if (err || r.res < 0) {
+				printf("  FAIL  %-40s %s\n        the probe failed: %s\n", full, what,
+				       strerror(-(err ? err : r.res)));
+				failed++;
+				continue;
+			}
+			nd = drops_diff(&lab, &d, before, drops, sizeof(drops), &policy);
+			/* A listener that answered is the right one, or the path is wrong. */
+			if (r.res > 0 && t->answer && strncmp(r.answer, t->answer, strlen(t->answer)))
+				r.res = 2;
+			ok = t->allow ? r.res == 1 && !nd : r.res == 0 && policy;
+			if (ok) {
+				printf("  PASS  %-40s %s: %s%s%s\n", full, what,
+				       r.res > 0 ? "connected" : "blocked",
+				       r.res > 0 && r.answer[0] ? " " : "",
+				       r.res > 0 ? r.answer : "");
+				if (!t->allow)
+					printf("        by %s\n", drops);
+				passed++;
+				continue;
+			}
+			failed++;
+			printf("  FAIL  %-40s %s\n", full, what);
+			printf("        expected: %s\n", t->allow ?
+			       (t->answer ? "connected, answered by the right listener, no drop" :
+					    "connected, no drop") :
+			       "blocked by policy (a drop-policy-* drop counted)");
+			if (r.res == 2)
+				printf("        got:      connected, but answered \"%s\" (want \"%s...\")\n",
+				       r.answer, t->answer);
+			else if (r.res == 1)
+				printf("        got:      connected%s%s\n", r.answer[0] ? ": " : "", r.answer);
+			else
+				printf("        got:      %s%s\n", r.answer[0] ? r.answer : "blocked",
+				       r.answer[0] ? "" : " (no answer within the timeout)");
+			printf("        drops:    %s\n", nd ? drops :
+			       "none counted by xcni (lost outside its programs: routing, the "
+			       "listener, the outside)");
+		}
+	}
+	ret = failed ? 1 : 0;
+	if (ct_stop) {
+		fprintf(stderr, "connectivity test: interrupted: the tests stop here, the namespace "
+				"goes\n");
+		ret = 2;
+	}
+close:
+	drops_close(&d);
+	free(before);
+	lab_close(&lab);
+cleanup:
+	if (handlers) {
+		sigaction(SIGINT, &old_int, NULL);
+		sigaction(SIGTERM, &old_term, NULL);
+	}
+	if (!o.keep) {
+		if (ct_cleanup(o.verbose)) {
+			fprintf(stderr, "connectivity test: removing namespace %s failed\n",
+				LAB_CONNTEST_NS);
+			ret = 2;
+		} else {
+			removed = true;
+		}
+	}
+	printf("%zu passed, %zu failed, %zu skipped (%.1f s); namespace %s %s\n", passed, failed,
+	       skipped, (double)(lab_now_ms() - t0) / 1000, LAB_CONNTEST_NS,
+	       o.keep ? "kept (--keep)" : removed ? "removed" : "NOT removed");
+	return ret;
+err_lab:
+	lab_close(&lab);
+	return 2;
+}
