@@ -199,6 +199,7 @@ up() {
 		--quota-backend-bytes 1073741824
 	apiserver
 	wait_ready
+	local p=$RUN/pki
 	start kube-controller-manager "$K8S_BIN/kube-controller-manager" \
 		--kubeconfig "$RUN/controller-manager.kubeconfig" \
 		--authentication-kubeconfig "$RUN/controller-manager.kubeconfig" \

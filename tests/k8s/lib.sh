@@ -13,7 +13,8 @@
 #                           server host this one's) or plain (xcni.yaml)
 #   k8s_install FILE        kubectl apply; rollout status; every node Ready
 #   pod NAME NS NODE LABELS COMMAND; ip_of NS NAME; wget_from NS POD URL
-#   k8s_agent_logs_clean    no agent refused a generation (kubectl logs)
+#   k8s_agent_logs_clean    no agent refused a generation (kubectl logs; copied
+#                           into $XCNI_K8S_KEEP when set)
 #   k8s_uninstall FILE      delete -f + uninstall.yaml; nothing of xcni left
 #   k8s_down                every node and the control plane down; checked
 # The cluster takes the whole machine's Kubernetes: run the suite under
@@ -221,6 +222,7 @@ k8s_agent_logs_clean() {
 	local p
 	for p in $(kc -n kube-system get pods -l app.kubernetes.io/name=xcni -o name); do
 		kc -n kube-system logs "$p" -c xcnid >"$TMP/${p##*/}.log" 2>&1
+		[ -z "${XCNI_K8S_KEEP:-}" ] || cp "$TMP/${p##*/}.log" "$XCNI_K8S_KEEP/"
 		check "$p: no generation refused or not applied (kubectl logs)" \
 			bash -c "! grep -E 'not applied|compiling policy \(generation|is also the address of|claimed by pod' $TMP/${p##*/}.log"
 	done
