@@ -229,7 +229,7 @@ check "no endpointslices in the role: n3's new agent $AP Ready" eventually 90 ag
 kc -n kube-system logs "$AP" -c xcnid >"$TMP/rbac-slices.log" 2>&1
 [ -z "${XCNI_K8S_KEEP:-}" ] || cp "$TMP/rbac-slices.log" "$XCNI_K8S_KEEP/"
 check "it names the kind: 403 Forbidden on endpointslices" grep -q '403 Forbidden.*endpointslices' "$TMP/rbac-slices.log"
-check "it says it programs everything else" grep -q 'endpointslices cannot be listed' "$TMP/rbac-slices.log"
+check "it says it programs everything else" grep -q 'endpointslices[.a-z]* cannot be listed (HTTP 403): programming everything else' "$TMP/rbac-slices.log"
 check "policy on n3 programmed: cl cut off from s3" eventually 15 fails_from life cl "http://${S[3]}:8080/"
 check "policy on n3 programmed: fr fetches s3" bash -c "wget_from life fr http://${S[3]}:8080/ | grep -qx hello-from-s3"
 check "pod t3 on n3 Ready under it" pod t3 life n3 "role: client" "exec sleep 2147483647"
@@ -247,11 +247,15 @@ check "no networkpolicies in the role: n3's agent names the kind (403 Forbidden 
 check "it applies nothing without them: not Ready (applied_gen 0)" bash -c "! agent_ready $AP"
 check "fail closed: what n3 had pinned stays enforced (cl cut off from s3)" fails_from life cl "http://${S[3]}:8080/"
 check "fr still fetches s3" bash -c "wget_from life fr http://${S[3]}:8080/ | grep -qx hello-from-s3"
+check "pod t4 on n3 Ready meanwhile (the plugin needs no agent)" pod t4 life n3 "app: t4" "$SERVE"
+T4=$(ip_of life t4)
+check "fail closed: t4, which no applied generation knows, is not reached ($T4)" fails_from life fr "http://$T4:8080/"
 kc apply -f "$TMP/xcni.yaml" >/dev/null
 t=$(now_ms)
 check "the role whole again: n3's agent lists and turns Ready (back-off)" eventually 120 agent_ready "$AP"
 diag "role restored -> n3's agent Ready in $(($(now_ms) - t)) ms"
 check "t3 reaches the Service again" eventually 20 bash -c "wget_from life t3 http://$CIP/ | grep -q hello-from-s"
+check "fr reaches t4 once the agent applied a generation" eventually 20 bash -c "wget_from life fr http://$T4:8080/ | grep -qx hello-from-t4"
 
 # ---- 6. a node drained; a pod recreated under the same name ----
 kc apply -f - >/dev/null <<'EOF2'
@@ -284,7 +288,7 @@ for ip in $(kc -n life get pods -l app=mover -o jsonpath='{.items[*].status.podI
 done
 check "n3: no pod address left in host-local" eventually 30 bash -c "[ -z \"\$(in_node n3 ls /var/lib/cni/networks/xcni 2>/dev/null | grep -v -e '^lock\$' -e '^last_reserved_ip')\" ] || { in_node n3 ls /var/lib/cni/networks/xcni; exit 1; }"
 links=$(ip -n xcni-k8s-n3 -o link show | awk -F': ' '{print $2}' | cut -d@ -f1 | paste -sd' ')
-check "n3: no pod link left (its links: $links)" bash -c "! ip -n xcni-k8s-n3 -o link show type veth | grep -v -e ' xcni0@' -e ' xcni0p@' | grep ."
+check "n3: no pod link left (its links: $links)" bash -c "! ip -n xcni-k8s-n3 -o link show type veth | grep -v -e ' eth0@' -e ' xcni0@' -e ' xcni0p@' | grep ."
 check "n3 uncordoned" bash -c "kc uncordon n3 >/dev/null"
 OLD1=${S[1]}
 kc -n life delete pod s1 --wait=true --timeout=60s >/dev/null
