@@ -286,7 +286,7 @@ check "mover's 3 pods Ready again, none on n3" eventually 90 bash -c "[ \"\$(kc 
 for ip in $(kc -n life get pods -l app=mover -o jsonpath='{.items[*].status.podIP}'); do
 	check "fr fetches mover $ip" eventually 15 bash -c "wget_from life fr http://$ip:8080/ | grep -qx hello-from-mover"
 done
-check "n3: no pod address left in host-local" eventually 30 bash -c "[ -z \"\$(in_node n3 ls /var/lib/cni/networks/xcni 2>/dev/null | grep -v -e '^lock\$' -e '^last_reserved_ip')\" ] || { in_node n3 ls /var/lib/cni/networks/xcni; exit 1; }"
+check "n3: no pod address left in host-local (/var/lib/cni/networks/xcni)" eventually 30 bash -c "in_node n3 test -d /var/lib/cni/networks/xcni && [ -z \"\$(in_node n3 ls /var/lib/cni/networks/xcni | grep -v -e '^lock\$' -e '^last_reserved_ip')\" ] || { in_node n3 ls /var/lib/cni/networks/xcni; exit 1; }"
 links=$(ip -n xcni-k8s-n3 -o link show | awk -F': ' '{print $2}' | cut -d@ -f1 | paste -sd' ')
 check "n3: no pod link left (its links: $links)" bash -c "! ip -n xcni-k8s-n3 -o link show type veth | grep -v -e ' eth0@' -e ' xcni0@' -e ' xcni0p@' | grep ."
 check "n3 uncordoned" bash -c "kc uncordon n3 >/dev/null"
