@@ -20,6 +20,9 @@
 #  6. n3 drained (kubectl drain): a Deployment's pods move, n3 keeps no pod
 #     address (host-local) and no pod link; a pod deleted and created again
 #     under the same name is reached and selected by policy as the new one;
+#  7. a DNS Service (UDP and TCP 53) in front of dnsmasq in a pod on n2 (its
+#     image built offline from Debian's dnsmasq): pods on n1 and n3 resolve a
+#     Service's name through it and fetch what it resolved to;
 #  then uninstall and down: nothing of xcni, of a node or of the control plane
 #  left. Figures (apply -> Ready, rollout, failed connections, kill -> Ready)
 #  are printed as "# figure:" lines. ~6 min; run under flock /tmp/xcni-test.lock.
@@ -29,6 +32,9 @@ set -uo pipefail
 T0=$(now_ms)
 k8s_preflight n1 n2 n3
 k8s_image
+# The resolver of step 7: Debian's dnsmasq and its libraries in an image.
+python3 "$XCNI_ROOT/tests/cri/mkimage.py" --applets --with /usr/sbin/dnsmasq "$TMP/dns.tar" xcni.test/dnsmasq:1 /bin/busybox ||
+	not_ok "image xcni.test/dnsmasq:1 built (dnsmasq installed?)"
 k8s_cp_up
 k8s_nodes_up
 k8s_manifest kpr >"$TMP/xcni.yaml"
@@ -298,6 +304,42 @@ diag "s1 was $OLD1 on n1, is ${S[1]} on n2"
 check "fr fetches the new s1 at ${S[1]}" eventually 15 bash -c "wget_from life fr http://${S[1]}:8080/ | grep -qx hello-from-s1"
 check "the policy selects the new s1: cl cut off" eventually 15 fails_from life cl "http://${S[1]}:8080/"
 check "s1's old address $OLD1 answers no more" fails_from life fr "http://$OLD1:8080/"
+
+# ---- 7. a DNS Service in front of a resolver pod (no CoreDNS in Debian) ----
+check "image xcni.test/dnsmasq:1 imported on n2" \
+	timeout 60 ctr -a /run/xcni-k8s/n2/containerd.sock -n k8s.io images import --snapshotter overlayfs "$TMP/dns.tar"
+kc apply -f - >/dev/null <<EOF2
+apiVersion: v1
+kind: Pod
+metadata: {name: dns, namespace: life, labels: {app: dns}}
+spec:
+  nodeName: n2
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: dnsmasq
+    image: xcni.test/dnsmasq:1
+    imagePullPolicy: Never
+    command: [/usr/sbin/dnsmasq, -k, --no-resolv, --no-hosts, --user=root, --group=root, --pid-file=,
+      --port=53, --local=/cluster.local/, --log-queries, --log-facility=-,
+      "--host-record=back.life.svc.cluster.local,$CIP"]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: dns, namespace: life}
+spec:
+  selector: {app: dns}
+  ports:
+  - {name: dns, port: 53, protocol: UDP}
+  - {name: dns-tcp, port: 53, protocol: TCP}
+EOF2
+check "resolver pod dns (dnsmasq) on n2 Ready" kc -n life wait --for=condition=Ready pod/dns --timeout=90s
+DNSIP=$(kc -n life get svc dns -o jsonpath='{.spec.clusterIP}')
+check "cl (n1) resolves back.life.svc.cluster.local through the DNS Service $DNSIP (UDP, to n2) as $CIP" \
+	eventually 20 bash -c "kc -n life exec cl -- nslookup back.life.svc.cluster.local $DNSIP 2>/dev/null | grep -q 'Address: $CIP\$'"
+check "pod q3 on n3 Ready (uncordoned)" pod q3 life n3 "role: client" "exec sleep 2147483647"
+check "q3 (n3) too" bash -c "kc -n life exec q3 -- nslookup back.life.svc.cluster.local $DNSIP 2>/dev/null | grep -q 'Address: $CIP\$'"
+check "the resolver saw the queries (kubectl logs)" bash -c "kc -n life logs dns | grep -q 'query\[A\] back.life.svc.cluster.local'"
+check "cl fetches what the name resolved to" bash -c "wget_from life cl http://\$(kc -n life exec cl -- nslookup back.life.svc.cluster.local $DNSIP 2>/dev/null | sed -n 's/^Address: \(10\.96\.[0-9.]*\)\$/\1/p' | head -1)/ | grep -q hello-from-s"
 k8s_agent_logs_clean
 
 # ---- uninstall, down ----
