@@ -22,7 +22,9 @@
 # - uninstall: kubectl delete -f, then examples/kind/uninstall.yaml applied and
 #   deleted: no pin, conflist, plugin, xcni link, tc filter, XDP program or
 #   nftables table of xcni left on either node; then everything down.
-# Needs scripts/k8s-build.sh to have run, and make.
+# The bring-up, install, uninstall and teardown checks are tests/k8s/lib.sh's
+# (life.sh, make e2e, shares them). Needs scripts/k8s-build.sh to have run, and
+# make.
 set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
