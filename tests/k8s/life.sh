@@ -235,7 +235,7 @@ check "no endpointslices in the role: n3's new agent $AP Ready" eventually 90 ag
 kc -n kube-system logs "$AP" -c xcnid >"$TMP/rbac-slices.log" 2>&1
 [ -z "${XCNI_K8S_KEEP:-}" ] || cp "$TMP/rbac-slices.log" "$XCNI_K8S_KEEP/"
 check "it names the kind: 403 Forbidden on endpointslices" grep -q '403 Forbidden.*endpointslices' "$TMP/rbac-slices.log"
-check "it says it programs everything else" grep -q 'endpointslices[.a-z]* cannot be listed (HTTP 403): programming everything else' "$TMP/rbac-slices.log"
+check "it says it programs everything else" grep -q 'endpointslices[.a-z0-9]* cannot be listed (HTTP 403): programming everything else' "$TMP/rbac-slices.log"
 check "policy on n3 programmed: cl cut off from s3" eventually 15 fails_from life cl "http://${S[3]}:8080/"
 check "policy on n3 programmed: fr fetches s3" bash -c "wget_from life fr http://${S[3]}:8080/ | grep -qx hello-from-s3"
 check "pod t3 on n3 Ready under it" pod t3 life n3 "role: client" "exec sleep 2147483647"
@@ -339,7 +339,8 @@ check "cl (n1) resolves back.life.svc.cluster.local through the DNS Service $DNS
 check "pod q3 on n3 Ready (uncordoned)" pod q3 life n3 "role: client" "exec sleep 2147483647"
 check "q3 (n3) too" bash -c "kc -n life exec q3 -- nslookup back.life.svc.cluster.local $DNSIP 2>/dev/null | grep -q 'Address: $CIP\$'"
 check "the resolver saw the queries (kubectl logs)" bash -c "kc -n life logs dns | grep -q 'query\[A\] back.life.svc.cluster.local'"
-check "cl fetches what the name resolved to" bash -c "wget_from life cl http://\$(kc -n life exec cl -- nslookup back.life.svc.cluster.local $DNSIP 2>/dev/null | sed -n 's/^Address: \(10\.96\.[0-9.]*\)\$/\1/p' | head -1)/ | grep -q hello-from-s"
+# fr: the Service's backend s2 lets only friends in (mesh-from-friends).
+check "fr fetches what the name resolved to" bash -c "wget_from life fr http://\$(kc -n life exec cl -- nslookup back.life.svc.cluster.local $DNSIP 2>/dev/null | sed -n 's/^Address: \(10\.96\.[0-9.]*\)\$/\1/p' | head -1)/ | grep -q hello-from-s"
 k8s_agent_logs_clean
 
 # ---- uninstall, down ----
