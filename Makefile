@@ -237,16 +237,20 @@ bench: deps
 # their CNI running pods (tests/k8s/pods.sh), Services through xcnid without
 # kube-proxy (tests/k8s/services.sh), and xcni.yaml's DaemonSet itself installed
 # and uninstalled (tests/k8s/smoke-check.sh, XCNI_K8S_DS=plain; make check runs
-# its kube-proxy-free variant). docs/testing.md says what they cover.
+# its kube-proxy-free variant), then the cluster's life on three nodes
+# (tests/k8s/life.sh: rollout under traffic, xcnid killed, the API server
+# restarted, RBAC missing a kind, a node drained). docs/testing.md says what
+# they cover.
 .PHONY: e2e
 e2e:
 	$(Q)bash scripts/k8s-deps.sh
 	$(Q)bash scripts/k8s-build.sh >/dev/null
 	$(Q)$(MAKE) --no-print-directory all
-	$(Q)bash tests/k8s/smoke.sh
-	$(Q)BUILD=$(abspath $(BUILD)) bash tests/k8s/pods.sh
-	$(Q)BUILD=$(abspath $(BUILD)) bash tests/k8s/services.sh
-	$(Q)XCNI_K8S_DS=plain BUILD=$(abspath $(BUILD)) bash tests/k8s/smoke-check.sh
+	$(Q)flock /tmp/xcni-test.lock bash tests/k8s/smoke.sh
+	$(Q)BUILD=$(abspath $(BUILD)) flock /tmp/xcni-test.lock bash tests/k8s/pods.sh
+	$(Q)BUILD=$(abspath $(BUILD)) flock /tmp/xcni-test.lock bash tests/k8s/services.sh
+	$(Q)XCNI_K8S_DS=plain BUILD=$(abspath $(BUILD)) flock /tmp/xcni-test.lock bash tests/k8s/smoke-check.sh
+	$(Q)BUILD=$(abspath $(BUILD)) flock /tmp/xcni-test.lock bash tests/k8s/life.sh
 
 # install: the agent and the CLI into $(PREFIX)/bin, the plugin into
 # $(PREFIX)/lib/cni, the man pages. Runtimes (containerd, CRI-O) look for CNI

@@ -7,6 +7,9 @@
 #   tests/k8s/controlplane.sh down   stop it: every process by its own PID, the
 #                                    namespace and the run dir removed
 #   tests/k8s/controlplane.sh env    print shell lines: KUBECONFIG, K8S_BIN, K8S_NETNS
+#   tests/k8s/controlplane.sh restart-apiserver
+#                                    stop kube-apiserver (TERM) and start it again,
+#                                    etcd and the rest left running
 #
 # The namespace ($XCNI_K8S_NETNS, default xcni-k8s-cp) keeps every address
 # and port off the host: etcd on its 127.0.0.1:2379, the API server on :6443
@@ -153,6 +156,23 @@ wait_ready() {
 	die "kube-apiserver not ready in $READY_TIMEOUT s"
 }
 
+apiserver() {
+	local p=$RUN/pki
+	start kube-apiserver "$K8S_BIN/kube-apiserver" \
+		--etcd-servers http://127.0.0.1:2379 \
+		--advertise-address "$ADV" --bind-address 0.0.0.0 --secure-port $APISERVER_PORT --insecure-port 0 \
+		--tls-cert-file "$p/apiserver.crt" --tls-private-key-file "$p/apiserver.key" \
+		--client-ca-file "$p/ca.crt" \
+		--kubelet-client-certificate "$p/apiserver-kubelet-client.crt" \
+		--kubelet-client-key "$p/apiserver-kubelet-client.key" \
+		--kubelet-preferred-address-types InternalIP,ExternalIP,Hostname \
+		--service-account-key-file "$p/sa.pub" --service-account-signing-key-file "$p/sa.key" \
+		--service-account-issuer https://kubernetes.default.svc.cluster.local \
+		--service-cluster-ip-range "$SERVICE_CIDR" \
+		--authorization-mode Node,RBAC --enable-admission-plugins NodeRestriction \
+		--allow-privileged=true --profiling=false
+}
+
 up() {
 	K8S_BIN=$(bin_dir)
 	if pid_of kube-apiserver >/dev/null; then
@@ -177,21 +197,9 @@ up() {
 		--listen-peer-urls http://127.0.0.1:2380 --initial-advertise-peer-urls http://127.0.0.1:2380 \
 		--initial-cluster xcni-cp=http://127.0.0.1:2380 --listen-metrics-urls http://127.0.0.1:2381 \
 		--quota-backend-bytes 1073741824
-	local p=$RUN/pki
-	start kube-apiserver "$K8S_BIN/kube-apiserver" \
-		--etcd-servers http://127.0.0.1:2379 \
-		--advertise-address "$ADV" --bind-address 0.0.0.0 --secure-port $APISERVER_PORT --insecure-port 0 \
-		--tls-cert-file "$p/apiserver.crt" --tls-private-key-file "$p/apiserver.key" \
-		--client-ca-file "$p/ca.crt" \
-		--kubelet-client-certificate "$p/apiserver-kubelet-client.crt" \
-		--kubelet-client-key "$p/apiserver-kubelet-client.key" \
-		--kubelet-preferred-address-types InternalIP,ExternalIP,Hostname \
-		--service-account-key-file "$p/sa.pub" --service-account-signing-key-file "$p/sa.key" \
-		--service-account-issuer https://kubernetes.default.svc.cluster.local \
-		--service-cluster-ip-range "$SERVICE_CIDR" \
-		--authorization-mode Node,RBAC --enable-admission-plugins NodeRestriction \
-		--allow-privileged=true --profiling=false
+	apiserver
 	wait_ready
+	local p=$RUN/pki
 	start kube-controller-manager "$K8S_BIN/kube-controller-manager" \
 		--kubeconfig "$RUN/controller-manager.kubeconfig" \
 		--authentication-kubeconfig "$RUN/controller-manager.kubeconfig" \
@@ -231,13 +239,24 @@ down() {
 	rmdir "$(dirname "$RUN")" 2>/dev/null || true
 }
 
+# The API server alone stopped (TERM) and started again with the same flags,
+# etcd and the rest left running: its clients' watches end, they re-list.
+restart_apiserver() {
+	K8S_BIN=$(cat "$RUN/bin")
+	pid_of kube-apiserver >/dev/null || die "kube-apiserver is not running"
+	stop kube-apiserver
+	apiserver
+	wait_ready
+}
+
 case ${1:-} in
 up) up ;;
 down) down ;;
+restart-apiserver) restart_apiserver ;;
 env)
 	K8S_BIN=$(cat "$RUN/bin" 2>/dev/null || bin_dir)
 	printf 'KUBECONFIG=%s\nK8S_BIN=%s\nK8S_NETNS=%s\nK8S_ADVERTISE=%s\nK8S_SERVICE_CIDR=%s\nK8S_CLUSTER_CIDR=%s\n' \
 		"$RUN/admin.kubeconfig" "$K8S_BIN" "$NS" "$ADV" "$SERVICE_CIDR" "$CLUSTER_CIDR"
 	;;
-*) die "usage: $0 up|down|env" ;;
+*) die "usage: $0 up|down|env|restart-apiserver" ;;
 esac

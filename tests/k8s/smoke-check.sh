@@ -22,185 +22,28 @@
 # - uninstall: kubectl delete -f, then examples/kind/uninstall.yaml applied and
 #   deleted: no pin, conflist, plugin, xcni link, tc filter, XDP program or
 #   nftables table of xcni left on either node; then everything down.
-# Needs scripts/k8s-build.sh to have run, and make.
+# The bring-up, install, uninstall and teardown checks are tests/k8s/lib.sh's
+# (life.sh, make e2e, shares them). Needs scripts/k8s-build.sh to have run, and
+# make.
 set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
-CP=$XCNI_ROOT/tests/k8s/controlplane.sh
-NODE=$XCNI_ROOT/tests/k8s/node.sh
-NODES=(n1 n2)
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 DS=${XCNI_K8S_DS:-kpr}
-now_ms() { date +%s%3N; }
 T0=$(now_ms)
-
-# Without the Kubernetes binaries (scripts/k8s-build.sh, which make check runs
-# first unless XCNI_K8S_BUILD=0) or the node's packages (scripts/k8s-deps.sh):
-# skipped, neither passed nor failed.
-skip() {
-	echo "ok 1 # SKIP $*"
-	echo "0 passed, 0 failed"
-	exit 0
-}
-bash "$XCNI_ROOT/scripts/k8s-build.sh" --bin-dir >/dev/null 2>&1 ||
-	skip "Kubernetes 1.20 not built (scripts/k8s-build.sh; make check builds it unless XCNI_K8S_BUILD=0)"
-for c in etcd containerd runc ctr /usr/lib/cni/host-local /usr/lib/cni/portmap; do
-	command -v "$c" >/dev/null || skip "$c missing (scripts/k8s-deps.sh)"
-done
-for b in "$BUILD/xcnid" "$BUILD/xcni" /bin/busybox; do
-	[ -x "$b" ] || { not_ok "$b exists (make; busybox-static)"; finish; exit 1; }
-done
-if ip netns list | grep -q '^xcni-k8s-' || [ -e /run/xcni-k8s ]; then
-	not_ok "no other Kubernetes of tests/k8s up (xcni-k8s-* netns or /run/xcni-k8s exist)"
-	finish
-	exit 1
-fi
-LINKS0=$(ip -o link show | grep -c 'xk8s' || true)
-MOUNTS0=$(grep -c 'xcni-k8s' /proc/self/mounts)
-PIDS=()
-TMP=$(mktemp -d /tmp/xcni-k8s-smoke.XXXXXX)
-
-teardown() {
-	local n
-	for n in "${NODES[@]}"; do bash "$NODE" down "$n" >/dev/null 2>&1; done
-	bash "$CP" down >/dev/null 2>&1
-	rm -rf "$TMP"
-}
-trap teardown EXIT
-trap 'exit 130' INT TERM
-
-t=$(now_ms)
-if BUILD=$BUILD bash "$XCNI_ROOT/tests/k8s/xcni-image.sh" "$TMP/xcni.tar" xcni:dev 2>"$TMP/image.log"; then
-	ok "image xcni:dev built offline ($(du -h "$TMP/xcni.tar" | cut -f1), $(($(now_ms) - t)) ms)"
-else
-	not_ok "image xcni:dev built"
-	sed 's/^/#   /' "$TMP/image.log"
-	finish
-	exit 1
-fi
-
+k8s_preflight n1 n2
+k8s_image
 # Each node's pod CIDR a /29 (host-local: .2-.6): the Job's address comes back
 # after three more pods on n2.
 export XCNI_K8S_NODE_CIDR_MASK=${XCNI_K8S_NODE_CIDR_MASK:-29}
-t0=$SECONDS
-if ! bash "$CP" up >/dev/null; then
-	not_ok "control plane up"
-	finish
-	exit 1
-fi
-ok "control plane up ($((SECONDS - t0)) s)"
-eval "$(bash "$CP" env)"
-kc() { ip netns exec "$K8S_NETNS" "$K8S_BIN/kubectl" --kubeconfig "$KUBECONFIG" "$@"; }
-export -f kc
-export K8S_NETNS K8S_BIN KUBECONFIG
-PIDS+=($(cat "$(dirname "$KUBECONFIG")"/*.pid))
-eventually() {
-	local t=$1 end
-	shift
-	end=$((SECONDS + t))
-	until "$@"; do
-		[ $SECONDS -lt $end ] || return 1
-		sleep 0.5
-	done
-}
-
-for n in "${NODES[@]}"; do
-	if out=$(XCNI_K8S_CNI=daemonset XCNI_K8S_IMAGE=$TMP/xcni.tar bash "$NODE" up "$n" 2>&1); then
-		eval "$(bash "$NODE" env "$n" | sed "s/^/${n}_/")"
-		ok "node $n up (registered; xcni image imported)"
-		PIDS+=($(cat /run/xcni-k8s/"$n"/*.pid))
-	else
-		not_ok "node $n up"
-		tail -n 30 <<<"$out" | sed 's/^/#   /'
-		finish
-		exit 1
-	fi
-done
-in_node() { # NODE CMD...: in that node's netns and mount namespace
-	local h=${1}_NODE_HOLDER
-	nsenter --net="/run/netns/xcni-k8s-$1" --mount="/proc/${!h}/ns/mnt" -- "${@:2}"
-}
+k8s_cp_up
+k8s_nodes_up
 
 # ---- the manifests ----
-python3 - "$XCNI_ROOT/examples/kind" "$DS" "$K8S_ADVERTISE" >"$TMP/xcni.yaml" <<'PY'
-import sys, yaml
-d, ds, adv = sys.argv[1:]
-docs = [x for x in yaml.safe_load_all(open(d + "/xcni.yaml")) if x]
-if ds == "kpr":
-    # kustomization.yaml's patch, op by op (replace, add; "-" appends).
-    for op in yaml.safe_load(open(d + "/kpr-patch.yaml")):
-        v = op["value"]
-        if isinstance(v, dict) and v.get("value") == "kind-control-plane":
-            v = dict(v, value=adv)
-        for doc in docs:
-            if doc["kind"] != "DaemonSet":
-                continue
-            *path, last = op["path"].strip("/").split("/")
-            o = doc
-            for p in path:
-                o = o[int(p)] if isinstance(o, list) else o[p]
-            if last == "-":
-                o.append(v)
-            elif isinstance(o, list):
-                o[int(last)] = v
-            else:
-                o[last] = v
-print(yaml.safe_dump_all(docs), end="")
-PY
-if [ "$DS" = plain ]; then
-	# kube-proxy's one rule this cluster needs, on each node as kube-proxy has
-	# it (in the node's own stack: the wire then carries the API server's own
-	# address; a DNAT off the node would bring replies from 10.96.0.1 up the
-	# underlay, which xcnid drops, drop-src-frontend).
-	for n in "${NODES[@]}"; do
-		ip netns exec "xcni-k8s-$n" nft -f - <<EOF2
-table ip kube-proxy-emul {
-	chain out { type nat hook output priority -100; ip daddr 10.96.0.1 tcp dport 443 dnat to $K8S_ADVERTISE:6443; }
-}
-EOF2
-	done
-fi
+k8s_manifest "$DS" >"$TMP/xcni.yaml"
 diag "manifest: examples/kind/xcni.yaml$([ "$DS" = kpr ] && echo " + kpr-patch.yaml (API server $K8S_ADVERTISE)")"
-t=$(now_ms)
-kc apply -f "$TMP/xcni.yaml" >/dev/null
-if kc -n kube-system rollout status ds/xcni --timeout=180s >/dev/null; then
-	ok "kubectl rollout status ds/xcni: rolled out $(($(now_ms) - t)) ms after kubectl apply"
-else
-	not_ok "kubectl rollout status ds/xcni"
-	kc -n kube-system get pods -o wide 2>&1 | sed 's/^/#   /'
-	kc -n kube-system describe ds xcni 2>&1 | tail -n 10 | sed 's/^/#   /'
-	for p in $(kc -n kube-system get pods -l app.kubernetes.io/name=xcni -o name); do
-		kc -n kube-system logs "$p" -c install --tail=10 2>&1 | sed "s|^|#   $p install: |"
-		kc -n kube-system logs "$p" -c xcnid --tail=10 2>&1 | sed "s|^|#   $p xcnid: |"
-	done
-fi
-ready_nodes() { [ "$(kc get nodes -o jsonpath='{range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{end}')" = TrueTrue ]; }
-export -f ready_nodes
-if eventually 120 ready_nodes; then
-	ok "both nodes Ready $(($(now_ms) - t)) ms after kubectl apply"
-else
-	not_ok "both nodes Ready"
-fi
+k8s_install "$TMP/xcni.yaml"
 
 # ---- pods ----
-pod() { # NAME NS NODE LABELS COMMAND
-	kc apply -f - >/dev/null <<EOF2 || return 1
-apiVersion: v1
-kind: Pod
-metadata: {name: $1, namespace: $2, labels: {$4}}
-spec:
-  nodeName: $3
-  terminationGracePeriodSeconds: 1
-  containers:
-  - name: main
-    image: xcni.test/busybox:1
-    imagePullPolicy: Never
-    command: ["/bin/sh", "-c", $(python3 -c 'import json,sys; print(json.dumps(sys.argv[1]))' "$5")]
-EOF2
-	kc -n "$2" wait --for=condition=Ready "pod/$1" --timeout=90s >/dev/null
-}
-ip_of() { kc -n "$1" get pod "$2" -o jsonpath='{.status.podIP}'; }
-wget_from() { kc -n "$1" exec "$2" -- timeout 3 wget -q -O - "$3"; }
-export -f wget_from
-SERVE='mkdir -p /tmp/www && echo hello-from-$(hostname) >/tmp/www/index.html && httpd -p 8080 -h /tmp/www && exec sleep 2147483647'
 kc create namespace web >/dev/null
 kc create namespace batch >/dev/null
 check "pod a on n1 Ready" pod a web n1 "app: a" "$SERVE"
@@ -276,54 +119,13 @@ C=$(ip_of web c)
 check "c got the finished Job pod's address ($C = $J)" test "$C" = "$J"
 check "c (role=friend) reaches a" eventually 15 bash -c "wget_from web c http://$A:8080/ | grep -qx hello-from-a"
 check "b is still cut off from a" bash -c "! wget_from web b http://$A:8080/ >/dev/null 2>&1"
-for p in $(kc -n kube-system get pods -l app.kubernetes.io/name=xcni -o name); do
-	kc -n kube-system logs "$p" -c xcnid >"$TMP/${p##*/}.log" 2>&1
-	check "$p: no generation refused or not applied (kubectl logs)" \
-		bash -c "! grep -E 'not applied|compiling policy \(generation|is also the address of|claimed by pod' $TMP/${p##*/}.log"
-done
+k8s_agent_logs_clean
 
 # ---- uninstall ----
 kc delete namespace web batch --wait=true --timeout=60s >/dev/null 2>&1
-t=$(now_ms)
-kc delete -f "$TMP/xcni.yaml" --wait=true --timeout=60s >/dev/null
-check "kubectl delete -f: the xcni pods are gone" \
-	eventually 60 bash -c "[ -z \"\$(kc -n kube-system get pods -l app.kubernetes.io/name=xcni -o name)\" ]"
-kc apply -f "$XCNI_ROOT/examples/kind/uninstall.yaml" >/dev/null
-check "uninstall.yaml: its pods ran the uninstall on both nodes" \
-	eventually 120 bash -c "[ \"\$(kc -n kube-system get pods -l app.kubernetes.io/name=xcni-uninstall -o jsonpath='{range .items[*]}{.status.phase}{end}')\" = RunningRunning ]"
-for p in $(kc -n kube-system get pods -l app.kubernetes.io/name=xcni-uninstall -o name); do
-	diag "$p: $(kc -n kube-system logs "$p" -c uninstall 2>&1 | tail -n 3 | paste -sd'|')"
-done
-kc delete -f "$XCNI_ROOT/examples/kind/uninstall.yaml" --wait=true --timeout=60s >/dev/null
-diag "uninstalled in $(($(now_ms) - t)) ms"
-for n in "${NODES[@]}"; do
-	check "$n: no pins in its /sys/fs/bpf/xcni" in_node "$n" test ! -e /sys/fs/bpf/xcni
-	check "$n: no 05-xcni.conflist; /etc/cni/net.d empty" bash -c "[ -z \"\$(ls -A /run/xcni-k8s/$n/cni/net.d)\" ]"
-	check "$n: /opt/cni/bin as it was (host-local loopback portmap)" \
-		test "$(ls -A "/run/xcni-k8s/$n/cni/bin" | paste -sd' ')" = "host-local loopback portmap"
-	links=$(ip -n "xcni-k8s-$n" -o link show | awk -F': ' '{print $2}' | cut -d@ -f1 | paste -sd' ')
-	check "$n: no link of xcni (xcni0...): the node's links are $links" test "$links" = "lo eth0"
-	check "$n: no nftables table of xcni" bash -c "! ip netns exec xcni-k8s-$n nft list tables | grep -q xcni"
-	[ "$DS" = plain ] && ip netns exec "xcni-k8s-$n" nft delete table ip kube-proxy-emul
-	check "$n: no tc filter or XDP program on eth0" \
-		bash -c "[ -z \"\$(ip netns exec xcni-k8s-$n tc filter show dev eth0 ingress)\$(ip netns exec xcni-k8s-$n tc filter show dev eth0 egress)\" ] && ! ip -n xcni-k8s-$n link show eth0 | grep -q xdp"
-	check "$n: /run/xcni empty" bash -c "[ -z \"\$(in_node $n ls -A /run/xcni 2>/dev/null)\" ]"
-done
+k8s_uninstall "$TMP/xcni.yaml" "$DS"
 
 # ---- down ----
-for n in "${NODES[@]}"; do
-	PIDS+=($(find "/sys/fs/cgroup/pids/xcni-k8s-$n" -name cgroup.procs -exec cat {} + 2>/dev/null))
-done
-trap - EXIT
-for n in "${NODES[@]}"; do check "node $n down" bash "$NODE" down "$n"; done
-check "control plane down" bash "$CP" down
-rm -rf "$TMP"
-check "every process gone (${#PIDS[@]})" \
-	bash -c "for p in ${PIDS[*]}; do [ ! -d /proc/\$p ] || [ \"\$(awk '{print \$3}' /proc/\$p/stat 2>/dev/null)\" = Z ] || { echo \"\$p \$(cat /proc/\$p/comm)\"; exit 1; }; done"
-check "no xcni-k8s-* netns left" bash -c "! ip netns list | grep -q '^xcni-k8s-'"
-check "no xk8s-* link left on the host" test "$(ip -o link show | grep -c xk8s || true)" = "$LINKS0"
-check "no xcni-k8s-* cgroup left" bash -c "! ls -d /sys/fs/cgroup/*/xcni-k8s-* /sys/fs/cgroup/xcni-k8s-* 2>/dev/null | grep -q ."
-check "no run dir left (/run/xcni-k8s)" test ! -e /run/xcni-k8s
-check "the host's mounts as they were" test "$(grep -c 'xcni-k8s' /proc/self/mounts)" = "$MOUNTS0"
+k8s_down
 diag "smoke ($DS) took $((($(now_ms) - T0) / 1000)) s"
 finish

@@ -1,0 +1,276 @@
+# The bring-up that tests/k8s's DaemonSet suites share (sourced after
+# tests/lib.sh): the control plane of controlplane.sh, kubelet nodes of node.sh
+# in XCNI_K8S_CNI=daemonset mode, the xcni:dev image built offline
+# (xcni-image.sh), examples/kind's manifests rendered for this cluster, and the
+# teardown checks that nothing is left. Used by smoke-check.sh (make check's
+# k8s-smoke) and life.sh (make e2e).
+#
+#   k8s_preflight NODE...   skip without the binaries; fail if another cluster
+#                           of tests/k8s is up; sets NODES, TMP; traps teardown
+#   k8s_image               build xcni:dev into $TMP/xcni.tar
+#   k8s_cp_up; k8s_nodes_up bring them up (kc, in_node, *_NODE_HOLDER set)
+#   k8s_manifest DS         examples/kind rendered: kpr (kpr-patch.yaml, API
+#                           server host this one's) or plain (xcni.yaml)
+#   k8s_install FILE        kubectl apply; rollout status; every node Ready
+#   pod NAME NS NODE LABELS COMMAND; ip_of NS NAME; wget_from NS POD URL
+#   k8s_agent_logs_clean    no agent refused a generation (kubectl logs; copied
+#                           into $XCNI_K8S_KEEP when set)
+#   k8s_uninstall FILE      delete -f + uninstall.yaml; nothing of xcni left
+#   k8s_down                every node and the control plane down; checked
+# The cluster takes the whole machine's Kubernetes: run the suite under
+# flock /tmp/xcni-test.lock (tests/run.sh does).
+K8S_DIR=$XCNI_ROOT/tests/k8s
+CP=$K8S_DIR/controlplane.sh
+NODE=$K8S_DIR/node.sh
+now_ms() { date +%s%3N; }
+
+# Without the Kubernetes binaries (scripts/k8s-build.sh, which make check runs
+# first unless XCNI_K8S_BUILD=0) or the node's packages (scripts/k8s-deps.sh):
+# skipped, neither passed nor failed.
+k8s_skip() {
+	echo "ok 1 # SKIP $*"
+	echo "0 passed, 0 failed"
+	exit 0
+}
+
+k8s_preflight() {
+	NODES=("$@")
+	bash "$XCNI_ROOT/scripts/k8s-build.sh" --bin-dir >/dev/null 2>&1 ||
+		k8s_skip "Kubernetes 1.20 not built (scripts/k8s-build.sh; make check builds it unless XCNI_K8S_BUILD=0)"
+	local c b
+	for c in etcd containerd runc ctr /usr/lib/cni/host-local /usr/lib/cni/portmap; do
+		command -v "$c" >/dev/null || k8s_skip "$c missing (scripts/k8s-deps.sh)"
+	done
+	for b in "$BUILD/xcnid" "$BUILD/xcni" /bin/busybox; do
+		[ -x "$b" ] || { not_ok "$b exists (make; busybox-static)"; finish; exit 1; }
+	done
+	if ip netns list | grep -q '^xcni-k8s-' || [ -e /run/xcni-k8s ]; then
+		not_ok "no other Kubernetes of tests/k8s up (xcni-k8s-* netns or /run/xcni-k8s exist)"
+		finish
+		exit 1
+	fi
+	LINKS0=$(ip -o link show | grep -c 'xk8s' || true)
+	MOUNTS0=$(grep -c 'xcni-k8s' /proc/self/mounts)
+	PIDS=()
+	TMP=$(mktemp -d /tmp/xcni-k8s-suite.XXXXXX)
+	trap k8s_teardown EXIT
+	trap 'exit 130' INT TERM
+}
+
+k8s_teardown() {
+	local n
+	for n in "${NODES[@]}"; do bash "$NODE" down "$n" >/dev/null 2>&1; done
+	bash "$CP" down >/dev/null 2>&1
+	rm -rf "$TMP"
+}
+
+k8s_image() {
+	local t
+	t=$(now_ms)
+	if BUILD=$BUILD bash "$K8S_DIR/xcni-image.sh" "$TMP/xcni.tar" xcni:dev 2>"$TMP/image.log"; then
+		ok "image xcni:dev built offline ($(du -h "$TMP/xcni.tar" | cut -f1), $(($(now_ms) - t)) ms)"
+	else
+		not_ok "image xcni:dev built"
+		sed 's/^/#   /' "$TMP/image.log"
+		finish
+		exit 1
+	fi
+}
+
+kc() { ip netns exec "$K8S_NETNS" "$K8S_BIN/kubectl" --kubeconfig "$KUBECONFIG" "$@"; }
+eventually() { # SECONDS CMD...: every 0.5 s until it succeeds
+	local t=$1 end
+	shift
+	end=$((SECONDS + t))
+	until "$@"; do
+		[ $SECONDS -lt $end ] || return 1
+		sleep 0.5
+	done
+}
+in_node() { # NODE CMD...: in that node's netns and mount namespace
+	local h=${1//-/_}_NODE_HOLDER
+	nsenter --net="/run/netns/xcni-k8s-$1" --mount="/proc/${!h}/ns/mnt" -- "${@:2}"
+}
+pod() { # NAME NS NODE LABELS COMMAND [OWNER-less: a bare pod on NODE]
+	kc apply -f - >/dev/null <<EOF2 || return 1
+apiVersion: v1
+kind: Pod
+metadata: {name: $1, namespace: $2, labels: {$4}}
+spec:
+  nodeName: $3
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: main
+    image: xcni.test/busybox:1
+    imagePullPolicy: Never
+    command: ["/bin/sh", "-c", $(python3 -c 'import json,sys; print(json.dumps(sys.argv[1]))' "$5")]
+EOF2
+	kc -n "$2" wait --for=condition=Ready "pod/$1" --timeout=90s >/dev/null
+}
+ip_of() { kc -n "$1" get pod "$2" -o jsonpath='{.status.podIP}'; }
+wget_from() { kc -n "$1" exec "$2" -- timeout 3 wget -q -O - "$3"; }
+SERVE='mkdir -p /tmp/www && echo hello-from-$(hostname) >/tmp/www/index.html && httpd -p 8080 -h /tmp/www && exec sleep 2147483647'
+export -f kc wget_from eventually in_node
+
+k8s_cp_up() {
+	local t0=$SECONDS
+	if ! bash "$CP" up >/dev/null; then
+		not_ok "control plane up"
+		finish
+		exit 1
+	fi
+	ok "control plane up ($((SECONDS - t0)) s)"
+	eval "$(bash "$CP" env)"
+	export K8S_NETNS K8S_BIN KUBECONFIG
+	PIDS+=($(cat "$(dirname "$KUBECONFIG")"/*.pid))
+}
+
+k8s_nodes_up() {
+	local n out v
+	for n in "${NODES[@]}"; do
+		if out=$(XCNI_K8S_CNI=daemonset XCNI_K8S_IMAGE=$TMP/xcni.tar bash "$NODE" up "$n" 2>&1); then
+			v=${n//-/_}
+			eval "$(bash "$NODE" env "$n" | sed "s/^/${v}_/")"
+			export "${v}_NODE_HOLDER"
+			ok "node $n up (registered; xcni image imported)"
+			PIDS+=($(cat /run/xcni-k8s/"$n"/*.pid))
+		else
+			not_ok "node $n up"
+			tail -n 30 <<<"$out" | sed 's/^/#   /'
+			finish
+			exit 1
+		fi
+	done
+}
+
+k8s_manifest() { # kpr|plain: examples/kind as a kind user applies it, for this cluster
+	python3 - "$XCNI_ROOT/examples/kind" "$1" "$K8S_ADVERTISE" <<'PY'
+import sys, yaml
+d, ds, adv = sys.argv[1:]
+docs = [x for x in yaml.safe_load_all(open(d + "/xcni.yaml")) if x]
+if ds == "kpr":
+    # kustomization.yaml's patch, op by op (replace, add; "-" appends).
+    for op in yaml.safe_load(open(d + "/kpr-patch.yaml")):
+        v = op["value"]
+        if isinstance(v, dict) and v.get("value") == "kind-control-plane":
+            v = dict(v, value=adv)
+        for doc in docs:
+            if doc["kind"] != "DaemonSet":
+                continue
+            *path, last = op["path"].strip("/").split("/")
+            o = doc
+            for p in path:
+                o = o[int(p)] if isinstance(o, list) else o[p]
+            if last == "-":
+                o.append(v)
+            elif isinstance(o, list):
+                o[int(last)] = v
+            else:
+                o[last] = v
+print(yaml.safe_dump_all(docs), end="")
+PY
+	if [ "$1" = plain ]; then
+		# kube-proxy's one rule this cluster needs, on each node as kube-proxy
+		# has it (in the node's own stack: the wire then carries the API
+		# server's own address; a DNAT off the node would bring replies from
+		# 10.96.0.1 up the underlay, which xcnid drops, drop-src-frontend).
+		local n
+		for n in "${NODES[@]}"; do
+			ip netns exec "xcni-k8s-$n" nft -f - <<EOF2
+table ip kube-proxy-emul {
+	chain out { type nat hook output priority -100; ip daddr 10.96.0.1 tcp dport 443 dnat to $K8S_ADVERTISE:6443; }
+}
+EOF2
+		done
+	fi
+}
+
+ready_nodes() {
+	[ "$(kc get nodes -o jsonpath='{range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{end}')" = "$(printf 'True%.0s' "${NODES[@]}")" ]
+}
+
+k8s_ds_diag() {
+	local p
+	kc -n kube-system get pods -o wide 2>&1 | sed 's/^/#   /'
+	kc -n kube-system describe ds xcni 2>&1 | tail -n 10 | sed 's/^/#   /'
+	for p in $(kc -n kube-system get pods -l app.kubernetes.io/name=xcni -o name); do
+		kc -n kube-system logs "$p" -c install --tail=10 2>&1 | sed "s|^|#   $p install: |"
+		kc -n kube-system logs "$p" -c xcnid --tail=10 2>&1 | sed "s|^|#   $p xcnid: |"
+	done
+}
+
+k8s_install() { # FILE: sets INSTALL_ROLLOUT_MS, INSTALL_READY_MS
+	local t
+	t=$(now_ms)
+	kc apply -f "$1" >/dev/null
+	if kc -n kube-system rollout status ds/xcni --timeout=180s >/dev/null; then
+		INSTALL_ROLLOUT_MS=$(($(now_ms) - t))
+		ok "kubectl rollout status ds/xcni: rolled out $INSTALL_ROLLOUT_MS ms after kubectl apply"
+	else
+		not_ok "kubectl rollout status ds/xcni"
+		k8s_ds_diag
+	fi
+	if eventually 120 ready_nodes; then
+		INSTALL_READY_MS=$(($(now_ms) - t))
+		ok "all ${#NODES[@]} nodes Ready $INSTALL_READY_MS ms after kubectl apply"
+	else
+		not_ok "all ${#NODES[@]} nodes Ready"
+	fi
+}
+
+k8s_agent_logs_clean() {
+	local p
+	for p in $(kc -n kube-system get pods -l app.kubernetes.io/name=xcni -o name); do
+		kc -n kube-system logs "$p" -c xcnid >"$TMP/${p##*/}.log" 2>&1
+		[ -z "${XCNI_K8S_KEEP:-}" ] || cp "$TMP/${p##*/}.log" "$XCNI_K8S_KEEP/"
+		check "$p: no generation refused or not applied (kubectl logs)" \
+			bash -c "! grep -E 'not applied|compiling policy \(generation|is also the address of|claimed by pod' $TMP/${p##*/}.log"
+	done
+}
+
+k8s_uninstall() { # FILE [DS]
+	local t n p links
+	t=$(now_ms)
+	kc delete -f "$1" --wait=true --timeout=60s >/dev/null
+	check "kubectl delete -f: the xcni pods are gone" \
+		eventually 60 bash -c "[ -z \"\$(kc -n kube-system get pods -l app.kubernetes.io/name=xcni -o name)\" ]"
+	kc apply -f "$XCNI_ROOT/examples/kind/uninstall.yaml" >/dev/null
+	check "uninstall.yaml: its pods ran the uninstall on every node" \
+		eventually 120 bash -c "[ \"\$(kc -n kube-system get pods -l app.kubernetes.io/name=xcni-uninstall -o jsonpath='{range .items[*]}{.status.phase}{end}')\" = $(printf 'Running%.0s' "${NODES[@]}") ]"
+	for p in $(kc -n kube-system get pods -l app.kubernetes.io/name=xcni-uninstall -o name); do
+		diag "$p: $(kc -n kube-system logs "$p" -c uninstall 2>&1 | tail -n 3 | paste -sd'|')"
+	done
+	kc delete -f "$XCNI_ROOT/examples/kind/uninstall.yaml" --wait=true --timeout=60s >/dev/null
+	diag "uninstalled in $(($(now_ms) - t)) ms"
+	for n in "${NODES[@]}"; do
+		check "$n: no pins in its /sys/fs/bpf/xcni" in_node "$n" test ! -e /sys/fs/bpf/xcni
+		check "$n: no 05-xcni.conflist; /etc/cni/net.d empty" bash -c "[ -z \"\$(ls -A /run/xcni-k8s/$n/cni/net.d)\" ]"
+		check "$n: /opt/cni/bin as it was (host-local loopback portmap)" \
+			test "$(ls -A "/run/xcni-k8s/$n/cni/bin" | paste -sd' ')" = "host-local loopback portmap"
+		links=$(ip -n "xcni-k8s-$n" -o link show | awk -F': ' '{print $2}' | cut -d@ -f1 | paste -sd' ')
+		check "$n: no link of xcni (xcni0...): the node's links are $links" test "$links" = "lo eth0"
+		check "$n: no nftables table of xcni" bash -c "! ip netns exec xcni-k8s-$n nft list tables | grep -q xcni"
+		[ "${2:-}" = plain ] && ip netns exec "xcni-k8s-$n" nft delete table ip kube-proxy-emul
+		check "$n: no tc filter or XDP program on eth0" \
+			bash -c "[ -z \"\$(ip netns exec xcni-k8s-$n tc filter show dev eth0 ingress)\$(ip netns exec xcni-k8s-$n tc filter show dev eth0 egress)\" ] && ! ip -n xcni-k8s-$n link show eth0 | grep -q xdp"
+		check "$n: /run/xcni empty" bash -c "[ -z \"\$(in_node $n ls -A /run/xcni 2>/dev/null)\" ]"
+	done
+}
+
+k8s_down() {
+	local n
+	for n in "${NODES[@]}"; do
+		PIDS+=($(find "/sys/fs/cgroup/pids/xcni-k8s-$n" -name cgroup.procs -exec cat {} + 2>/dev/null))
+	done
+	trap - EXIT
+	for n in "${NODES[@]}"; do check "node $n down" bash "$NODE" down "$n"; done
+	check "control plane down" bash "$CP" down
+	rm -rf "$TMP"
+	check "every process gone (${#PIDS[@]})" \
+		bash -c "for p in ${PIDS[*]}; do [ ! -d /proc/\$p ] || [ \"\$(awk '{print \$3}' /proc/\$p/stat 2>/dev/null)\" = Z ] || { echo \"\$p \$(cat /proc/\$p/comm)\"; exit 1; }; done"
+	check "no xcni-k8s-* netns left" bash -c "! ip netns list | grep -q '^xcni-k8s-'"
+	check "no xk8s-* link left on the host" test "$(ip -o link show | grep -c xk8s || true)" = "$LINKS0"
+	check "no xcni-k8s-* cgroup left" bash -c "! ls -d /sys/fs/cgroup/*/xcni-k8s-* /sys/fs/cgroup/xcni-k8s-* 2>/dev/null | grep -q ."
+	check "no run dir left (/run/xcni-k8s)" test ! -e /run/xcni-k8s
+	check "the host's mounts as they were" test "$(grep -c 'xcni-k8s' /proc/self/mounts)" = "$MOUNTS0"
+}
