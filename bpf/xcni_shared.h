@@ -471,7 +471,10 @@ enum xcni_identity_reserved {
 	XCNI_ID_ANY = 0, /* in policy keys: any peer */
 	XCNI_ID_HOST = 1, /* this node */
 	XCNI_ID_WORLD = 2, /* anything the ipcache does not know */
-	XCNI_ID_UNMANAGED = 3, /* a pod address xcni has no labels for (yet) */
+	/* a pod address xcni has no labels for (yet), or one closed (changing
+	 * owner in an apply, contested): an isolated pod refuses it whatever its
+	 * entries say (policy_judge) */
+	XCNI_ID_UNMANAGED = 3,
 	XCNI_ID_REMOTE_NODE = 6, /* another node of the cluster */
 	XCNI_ID_MIN_LABELS = 256, /* label-set identities: [256, 1 << 24) */
 	XCNI_ID_CIDR_BASE = 1 << 24, /* per-endpoint ipBlock groups: [1 << 24, 1 << 31) */
@@ -632,6 +635,8 @@ struct xcni_prefilter6_key {
  * `networks` peers name the node's addresses as much as any other node's
  * (network-policy-api v1alpha2), so those addresses have polcidr groups,
  * looked up as another peer's; any other address of the host stays allowed.
+ * With XCNI_POLEP_OVERFLOW beside it, the pod's egress to its node is closed
+ * as the rest (a tier's Deny of the node never lifted by the close).
  */
 #define XCNI_POLEP_HOST_EGRESS (1u << 6)
 /*
