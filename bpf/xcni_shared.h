@@ -56,6 +56,9 @@
 #ifndef XCNI_FRAG_PER_EP
 #define XCNI_FRAG_PER_EP 16
 #endif
+/* The fragment share of sources outside the cluster (bpf/lib/frag.h,
+ * frag_owner); no endpoint's ep_id (cni/conf.c xcni_ep_id). */
+#define XCNI_FRAG_OUTSIDE 0xffffffffu
 #ifndef XCNI_FRAG_LIFE_NS
 #define XCNI_FRAG_LIFE_NS 2000000000ULL
 #endif
@@ -136,11 +139,13 @@ struct xcni_frag {
 
 /*
  * The fragment maps (xcni_frag, xcni_frag6) hold shares, not datagrams: one
- * share per local endpoint (keyed by its ep_id) and one for the node (key 0),
- * each with XCNI_FRAG_PER_EP places. A datagram belongs to the local endpoint
- * that sends it, else to the one it goes to, else to the node (bpf/lib/frag.h,
- * frag_owner): a pod, or a remote sender flooding one pod, fills that share and
- * no other. A first fragment takes a free place (never used, its datagram's
+ * share per local endpoint (keyed by its ep_id), one for the node (key 0) and
+ * one for sources outside the cluster (XCNI_FRAG_OUTSIDE), each with
+ * XCNI_FRAG_PER_EP places. A datagram belongs to the local endpoint that sends
+ * it, else to the outside's when its source is no pod, node or this host,
+ * else to the endpoint it goes to, else to the node (bpf/lib/frag.h,
+ * frag_owner): a pod, a remote pod flooding one pod, or an underlay host,
+ * fills that share and no other. A first fragment takes a free place (never used, its datagram's
  * last fragment passed, or older than XCNI_FRAG_LIFE_NS); with none, it is
  * refused (XCNI_DROP_FRAG_SHARE): nothing is evicted. ts_ns 0: never used.
  */
