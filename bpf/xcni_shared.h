@@ -56,6 +56,9 @@
 #ifndef XCNI_FRAG_PER_EP
 #define XCNI_FRAG_PER_EP 16
 #endif
+/* The fragment share of sources outside the cluster (bpf/lib/frag.h,
+ * frag_owner); no endpoint's ep_id (cni/conf.c xcni_ep_id). */
+#define XCNI_FRAG_OUTSIDE 0xffffffffu
 #ifndef XCNI_FRAG_LIFE_NS
 #define XCNI_FRAG_LIFE_NS 2000000000ULL
 #endif
@@ -136,11 +139,13 @@ struct xcni_frag {
 
 /*
  * The fragment maps (xcni_frag, xcni_frag6) hold shares, not datagrams: one
- * share per local endpoint (keyed by its ep_id) and one for the node (key 0),
- * each with XCNI_FRAG_PER_EP places. A datagram belongs to the local endpoint
- * that sends it, else to the one it goes to, else to the node (bpf/lib/frag.h,
- * frag_owner): a pod, or a remote sender flooding one pod, fills that share and
- * no other. A first fragment takes a free place (never used, its datagram's
+ * share per local endpoint (keyed by its ep_id), one for the node (key 0) and
+ * one for sources outside the cluster (XCNI_FRAG_OUTSIDE), each with
+ * XCNI_FRAG_PER_EP places. A datagram belongs to the local endpoint that sends
+ * it, else to the outside's when its source is no pod, node or this host,
+ * else to the endpoint it goes to, else to the node (bpf/lib/frag.h,
+ * frag_owner): a pod, a remote pod flooding one pod, or an underlay host,
+ * fills that share and no other. A first fragment takes a free place (never used, its datagram's
  * last fragment passed, or older than XCNI_FRAG_LIFE_NS); with none, it is
  * refused (XCNI_DROP_FRAG_SHARE): nothing is evicted. ts_ns 0: never used.
  */
@@ -471,7 +476,10 @@ enum xcni_identity_reserved {
 	XCNI_ID_ANY = 0, /* in policy keys: any peer */
 	XCNI_ID_HOST = 1, /* this node */
 	XCNI_ID_WORLD = 2, /* anything the ipcache does not know */
-	XCNI_ID_UNMANAGED = 3, /* a pod address xcni has no labels for (yet) */
+	/* a pod address xcni has no labels for (yet), or one closed (changing
+	 * owner in an apply, contested): an isolated pod refuses it whatever its
+	 * entries say (policy_judge) */
+	XCNI_ID_UNMANAGED = 3,
 	XCNI_ID_REMOTE_NODE = 6, /* another node of the cluster */
 	XCNI_ID_MIN_LABELS = 256, /* label-set identities: [256, 1 << 24) */
 	XCNI_ID_CIDR_BASE = 1 << 24, /* per-endpoint ipBlock groups: [1 << 24, 1 << 31) */
@@ -632,6 +640,8 @@ struct xcni_prefilter6_key {
  * `networks` peers name the node's addresses as much as any other node's
  * (network-policy-api v1alpha2), so those addresses have polcidr groups,
  * looked up as another peer's; any other address of the host stays allowed.
+ * With XCNI_POLEP_OVERFLOW beside it, the pod's egress to its node is closed
+ * as the rest (a tier's Deny of the node never lifted by the close).
  */
 #define XCNI_POLEP_HOST_EGRESS (1u << 6)
 /*

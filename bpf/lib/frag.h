@@ -7,11 +7,13 @@
  * calls the first two kinds.
  *
  * The entries live in shares (struct xcni_frag_share): one per local
- * endpoint, one for the node, XCNI_FRAG_PER_EP datagrams each. A datagram
- * belongs to the local endpoint that sends it, else to the one it goes to,
- * else to the node (frag_owner): whoever floods first fragments, from a pod
- * or toward one, fills that share, and its first fragments beyond it are
- * refused (drop-frag-share); nothing of another share is ever evicted.
+ * endpoint, one for the node, one for the outside, XCNI_FRAG_PER_EP datagrams
+ * each. A datagram belongs to the local endpoint that sends it; else, from a
+ * source outside the cluster (the ipcache names no pod, node or this host),
+ * to the outside's share; else to the local endpoint it goes to, else to the
+ * node (frag_owner): whoever floods first fragments, from a pod, toward one,
+ * or from the underlay, fills that share, and its first fragments beyond it
+ * are refused (drop-frag-share); nothing of another share is ever evicted.
  */
 #ifndef XCNI_FRAG_H
 #define XCNI_FRAG_H
@@ -19,23 +21,48 @@
 #include "maps.h"
 #include "parse.h"
 
-/* The share a datagram belongs to: the ep_id of the local endpoint that sends
- * it, else of the one it goes to; 0, the node's, when neither is local. */
+/* A source of the cluster (by its ipcache identity): a pod (labelled, or an
+ * address closed), this host, another node. Anything else is outside. */
+static __always_inline int frag_inside(const struct xcni_ipcache_val *v)
+{
+	return v && (v->identity == XCNI_ID_HOST || v->identity == XCNI_ID_REMOTE_NODE ||
+		     v->identity == XCNI_ID_UNMANAGED ||
+		     (v->identity >= XCNI_ID_MIN_LABELS && v->identity < XCNI_ID_CIDR_BASE));
+}
+
+/*
+ * The share a datagram belongs to: the ep_id of the local endpoint that sends
+ * it; XCNI_FRAG_OUTSIDE when its source is outside the cluster (an underlay
+ * host's flood toward a pod or a NodePort fills that share, not the pod's nor
+ * the node's); else the ep_id of the local endpoint it goes to; 0, the
+ * node's, when neither end is local.
+ */
 static __always_inline __u32 frag_owner(const __be32 *saddr, const __be32 *daddr)
 {
 	const struct xcni_endpoint *ep = bpf_map_lookup_elem(&xcni_endpoints, saddr);
+	struct xcni_ipcache_key k = { .prefixlen = 32, .addr = *saddr };
 
-	if (!ep)
-		ep = bpf_map_lookup_elem(&xcni_endpoints, daddr);
+	if (ep)
+		return ep->ep_id;
+	if (!frag_inside(bpf_map_lookup_elem(&xcni_ipcache, &k)))
+		return XCNI_FRAG_OUTSIDE;
+	ep = bpf_map_lookup_elem(&xcni_endpoints, daddr);
 	return ep ? ep->ep_id : 0;
 }
 
+/* IPv6's; a link-local source is the node's (ipcache6_identity). */
 static __always_inline __u32 frag6_owner(const __u8 *saddr, const __u8 *daddr)
 {
 	const struct xcni_endpoint *ep = bpf_map_lookup_elem(&xcni_endpoints6, saddr);
+	struct xcni_ipcache6_key k = { .prefixlen = 128 };
 
-	if (!ep)
-		ep = bpf_map_lookup_elem(&xcni_endpoints6, daddr);
+	if (ep)
+		return ep->ep_id;
+	__builtin_memcpy(k.addr, saddr, 16);
+	if (!(saddr[0] == 0xfe && (saddr[1] & 0xc0) == 0x80) &&
+	    !frag_inside(bpf_map_lookup_elem(&xcni_ipcache6, &k)))
+		return XCNI_FRAG_OUTSIDE;
+	ep = bpf_map_lookup_elem(&xcni_endpoints6, daddr);
 	return ep ? ep->ep_id : 0;
 }
 

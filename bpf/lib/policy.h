@@ -145,10 +145,11 @@ static __always_inline int policy_judge(__u32 ep, __u8 dir, __u32 peer_id, __u32
 	/* The pod's own node may always reach it and be reached (kubelet probes),
 	 * under any policy, and so before its policy is known or when it did not
 	 * fit; but the pod's egress to it as its tiers say (XCNI_POLEP_HOST_EGRESS):
-	 * the host identity has no entries, the node's addresses have groups. */
+	 * the host identity has no entries, the node's addresses have groups. A
+	 * pod so judged and then closed (overflow, contested) is closed to its
+	 * node too: the close must not lift a tier's Deny of the node. */
 	if (peer_id == XCNI_ID_HOST &&
-	    (dir != XCNI_DIR_FROM_POD || !pe ||
-	     (pe->isolated & (XCNI_POLEP_HOST_EGRESS | XCNI_POLEP_OVERFLOW)) != XCNI_POLEP_HOST_EGRESS))
+	    (dir != XCNI_DIR_FROM_POD || !pe || !(pe->isolated & XCNI_POLEP_HOST_EGRESS)))
 		return 1;
 	if (!pe)
 		return XCNI_DROP_POLICY_PENDING; /* flow_judge: unless no agent judges here */
@@ -162,6 +163,20 @@ static __always_inline int policy_judge(__u32 ep, __u8 dir, __u32 peer_id, __u32
 		v->pol_dir = dir;
 		v->policy_id = 0;
 		v->rule = 0;
+	}
+	/*
+	 * A closed address (XCNI_ID_UNMANAGED: changing owner in an apply, or
+	 * contested) is judged by no entry: not by any peer's, nor by an ipBlock
+	 * group, which may stand beside a Deny of its owner's identity (an Admin
+	 * Deny of one namespace over an allow of the rest). Refused, as nothing
+	 * allowed it.
+	 */
+	if (peer_id == XCNI_ID_UNMANAGED) {
+		v->enforced = 1;
+		v->pol_dir = dir;
+		v->policy_id = 0;
+		v->rule = 0;
+		return 0;
 	}
 	has = pe->has[dir & 1];
 	k.ep = ep;

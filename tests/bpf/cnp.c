@@ -21,6 +21,11 @@
  *     the node's address (NODE_IP, host identity) in group G_NODE: TCP 10250
  *     Admin 304/0 Deny, anything else allowed; the gateway (host identity
  *     too, no group) as any peer; B (not flagged) reaches its node unjudged
+ *   then closed addresses (issue 41): C's address unmanaged (changing owner,
+ *     contested) while A's ingress allows any other peer: no entry judges it,
+ *     not the any-peer allow beside the Admin Deny of C; A closed (overflow)
+ *     with its egress to its node compiled by its tiers: closed to its node
+ *     too, the node still reaching it
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -85,10 +90,13 @@ static int ipc(const char *addr, uint32_t identity)
 	return bpf_map_update_elem(map_fd("xcni_ipcache"), &k, &v, BPF_ANY) ? -errno : 0;
 }
 
+#define A_ISOLATED (XCNI_ISOLATED(TO_POD) | XCNI_ISOLATED(FROM_POD) | XCNI_POLEP_HOST_EGRESS)
+#define A_HAS_IN (XCNI_HAS_RANGE | XCNI_HAS_ANY_PORT | XCNI_HAS_ANY_PROTO)
+#define A_HAS_OUT (XCNI_HAS_ANY_PORT | XCNI_HAS_ANY_PROTO | XCNI_HAS_CIDR)
+
 static void cnp_setup(void **state)
 {
 	const uint8_t in = TO_POD, out = FROM_POD;
-	const uint8_t all = XCNI_HAS_RANGE | XCNI_HAS_ANY_PORT | XCNI_HAS_ANY_PROTO;
 	int err = 0;
 
 	(void)state;
@@ -119,13 +127,51 @@ static void cnp_setup(void **state)
 	/* B's egress: an audited Admin Deny */
 	err = err ?: put(IP_B, out, ID_A, TCP_P, 5555, 16, 303, 0, DENYF | AUDITF | ADM);
 	err = err ?: put(IP_B, out, XCNI_ID_ANY, 0, 0, 0, 0, 0, DEF);
-	err = err ?: polep(IP_A, ID_A,
-			   XCNI_ISOLATED(TO_POD) | XCNI_ISOLATED(FROM_POD) | XCNI_POLEP_HOST_EGRESS,
-			   all, XCNI_HAS_ANY_PORT | XCNI_HAS_ANY_PROTO | XCNI_HAS_CIDR);
+	err = err ?: polep(IP_A, ID_A, A_ISOLATED, A_HAS_IN, A_HAS_OUT);
 	err = err ?: polep(IP_B, ID_B, XCNI_ISOLATED(FROM_POD), 0, XCNI_HAS_ANY_PROTO);
 	err = err ?: polep(IP_C, ID_C, 0, 0, 0);
 	err = err ?: polrev_bump();
 	assert_int_equal(err, 0);
+}
+
+/*
+ * A closed address (issue 41): C's, as polsync closes an address changing
+ * owner or the compiler a contested one (XCNI_ID_UNMANAGED), beside an allow
+ * of any other peer on A's ingress (what policy_cnp.c writes for "Admin Deny
+ * of one namespace, the rest allowed"). Then A closed itself (overflow) with
+ * its egress to its node compiled by its tiers (XCNI_POLEP_HOST_EGRESS).
+ */
+static int closed_on(void)
+{
+	int err = ipc(IP_C, XCNI_ID_UNMANAGED);
+
+	err = err ?: put(IP_A, TO_POD, XCNI_ID_ANY, 0, 0, 0, 0, 0, DEF);
+	return err ?: polrev_bump();
+}
+
+static int closed_off(void)
+{
+	struct xcni_polhash_key hk = { .ep = ip4(IP_A), .peer = XCNI_ID_ANY, .version = V,
+				       .dir = TO_POD };
+	int err = ipc(IP_C, ID_C);
+
+	if (!err && bpf_map_delete_elem(map_fd("xcni_policy"), &hk))
+		err = -errno;
+	return err ?: polrev_bump();
+}
+
+static int a_overflow(void)
+{
+	int err = polep(IP_A, ID_A, A_ISOLATED | XCNI_POLEP_OVERFLOW, 0, 0);
+
+	return err ?: polrev_bump();
+}
+
+static int a_back(void)
+{
+	int err = polep(IP_A, ID_A, A_ISOLATED, A_HAS_IN, A_HAS_OUT);
+
+	return err ?: polrev_bump();
 }
 
 static const struct row rows[] = {
@@ -167,6 +213,29 @@ static const struct row rows[] = {
 	  TCP(IP_A, 28114, IP_GW, 10250, TH_SYN), OK(FWD_STACK), BY(0, 0, FROM_POD), FLAGS(DEF) },
 	{ "cnp: B->its node TCP 10250: B's tiers did not compile its egress: allowed", .dev = DEV_B,
 	  TCP(IP_B, 28115, NODE_IP, 10250, TH_SYN), OK(FWD_STACK) },
+	{ "cnp: C's address closed (unmanaged); A's ingress allows any other peer", .step = closed_on },
+	{ "cnp: closed C->A UDP 53: no entry judges a closed address, not the any-peer allow beside "
+	  "the Admin Deny of C", .dev = DEV_C, UDP(IP_C, 28116, IP_A, 53),
+	  POLICY_DROP(DROP_POLICY_INGRESS) },
+	{ "cnp: closed C->A TCP 8080 (NetworkPolicy allowed C there): closed all the same",
+	  .dev = DEV_C, TCP(IP_C, 28117, IP_A, 8080, TH_SYN), POLICY_DROP(DROP_POLICY_INGRESS) },
+	{ "cnp: A->closed C TCP 80: A's egress, isolated by its tiers, refuses it too", .dev = DEV_A,
+	  TCP(IP_A, 28118, IP_C, 80, TH_SYN), POLICY_DROP(DROP_POLICY_EGRESS) },
+	{ "cnp: B->A TCP 80, B's address open: its entries as before", .dev = DEV_B,
+	  TCP(IP_B, 28119, IP_A, 80, TH_SYN), REDIR(FWD_LOCAL), .ct = XCNI_CT_NEW,
+	  BY(7, 0, TO_POD), FLAGS(0) },
+	{ "cnp: C's address open again", .step = closed_off },
+	{ "cnp: A closed (overflow), its egress to its node compiled by its tiers", .step = a_overflow },
+	{ "cnp: closed A->its node TCP 10250: the tiers' Deny of the node is not lifted by the close",
+	  .dev = DEV_A, TCP(IP_A, 28120, NODE_IP, 10250, TH_SYN), POLICY_DROP(DROP_POLICY_OVERFLOW) },
+	{ "cnp: closed A->the gateway TCP 53: closed", .dev = DEV_A,
+	  UDP(IP_A, 28121, IP_GW, 53), POLICY_DROP(DROP_POLICY_OVERFLOW) },
+	{ "cnp: host->closed A via to_pod: the node still reaches it (kubelet probes)",
+	  .prog = TO_POD, .dev = DEV_A, TCP(IP_GW, 28122, IP_A, 8080, TH_SYN), OK(FWD_LOCAL),
+	  .ct = XCNI_CT_NEW, .ct_stack = true },
+	{ "cnp: B->its node TCP 10250 (B not flagged): allowed", .dev = DEV_B,
+	  TCP(IP_B, 28123, NODE_IP, 10250, TH_SYN), OK(FWD_STACK) },
+	{ "cnp: A open again", .step = a_back },
 };
 
 /* An audit counts: the entry's packets, as every verdict entry's. */

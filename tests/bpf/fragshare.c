@@ -10,6 +10,14 @@
  *   from_overlay  R on n2 floods R->A  R's datagram R->B      (shares: A, B)
  *   to_overlay    the host floods ->R  A's datagram A->R       (shares: the node, A)
  *                                      (from_pod of the overlay)
+ *   to_pod        an outside client    B's datagram B->C       (shares: the outside, B)
+ *                 floods ->B (a NodePort's, through the stack)
+ *   to_overlay    an outside client    the host's ->R          (shares: the outside,
+ *                 floods ->R through this node                  the node)
+ *
+ * A source outside the cluster (the ipcache names no pod, node or this host)
+ * has a share of its own: before, its flood toward a pod filled that pod's
+ * share (the pod's own datagrams refused), through the node the node's.
  *
  * The victim's first fragment passes; the flood (3 x XCNI_MAX_FRAG first
  * fragments, more than the one LRU of before held) follows; the victim's last
@@ -46,6 +54,9 @@ struct share_case {
 	int vprog, vret, vreason;
 };
 
+#define WORLD4 "198.18.7.7"
+#define WORLD6 "2001:db8:1::7"
+
 static const struct share_case cases[] = {
 	{ "from_pod IPv4", FROM_POD, DEV_A, DEV_B, IP_A, IP_C, IP_B, IP_C, TC_ACT_REDIRECT,
 	  XCNI_FWD_LOCAL, false, 0, 0, 0 },
@@ -66,6 +77,18 @@ static const struct share_case cases[] = {
 	{ "to_overlay IPv6: the host floods R6, A6's datagram to R6", TO_OVERLAY, DEV_U, DEV_A,
 	  SELF6, R6, A6, R6, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, true, FROM_POD_OV, TC_ACT_REDIRECT,
 	  XCNI_FWD_ENCAP },
+	/* a source outside the cluster: the outside's share, not the pod's nor the node's */
+	{ "to_pod IPv4: an outside client floods B (a NodePort's, through the stack), B's "
+	  "datagram to C", TO_POD, DEV_B, DEV_B, WORLD4, IP_B, IP_B, IP_C, TC_ACT_OK, XCNI_FWD_LOCAL,
+	  false, FROM_POD, TC_ACT_REDIRECT, XCNI_FWD_LOCAL },
+	{ "to_pod IPv6: an outside client floods B6, B6's datagram to C6", TO_POD, DEV_B, DEV_B,
+	  WORLD6, B6, B6, C6, TC_ACT_OK, XCNI_FWD_LOCAL, true, FROM_POD, TC_ACT_REDIRECT,
+	  XCNI_FWD_LOCAL },
+	{ "to_overlay IPv4: an outside client floods R through this node, the host's datagram to R",
+	  TO_OVERLAY, DEV_X, DEV_X, WORLD4, IP_R, NODE_IP, IP_R, TC_ACT_REDIRECT, XCNI_FWD_ENCAP,
+	  false, 0, 0, 0 },
+	{ "to_overlay IPv6: an outside client floods R6, the host's datagram to R6", TO_OVERLAY,
+	  DEV_U, DEV_U, WORLD6, R6, SELF6, R6, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, true, 0, 0, 0 },
 };
 
 /* The entry of IPv4 datagram k in any share (1, f its first fragment's ports), 0 for none. */
@@ -201,11 +224,13 @@ static void share_case(const struct share_case *c, bool expiry)
 	struct row fx_last = frag_row(c, c->fdev, c->fsrc, c->fdst, 41000, 5000, FLOOD, 185, 0);
 	struct row fnew = frag_row(c, c->fdev, c->fsrc, c->fdst, 41000, 5000, FLOOD + 1, 0, 1);
 	struct row fnew2 = frag_row(c, c->fdev, c->fsrc, c->fdst, 41000, 5000, FLOOD + 2, 0, 1);
+	/* the victim's next datagram, begun after the flood: its share has room */
+	struct row vnext = frag_row(c, c->vdev, c->vsrc, c->vdst, 42001, 5001, 0x7002, 0, 1);
 	uint64_t refused;
 	int passed;
 
 	if (c->vret)
-		vfirst.prog = vlast.prog = c->vprog;
+		vfirst.prog = vlast.prog = vnext.prog = c->vprog;
 	print_message("# case: %s\n", c->name);
 	/* Each case from empty shares (a pod's share is the same whichever way). */
 	assert_int_equal(map_clear(map_fd("xcni_frag"), sizeof(uint32_t)), 0);
@@ -216,6 +241,8 @@ static void share_case(const struct share_case *c, bool expiry)
 	refused = metric(XCNI_DROP_FRAG_SHARE, dir) - refused;
 	/* The victim's datagram is whole: its last fragment finds the first's ports. */
 	expect("after the flood, the victim's last fragment: its datagram found", &vlast, vret,
+	       vreason);
+	expect("after the flood, the victim's next datagram: a place in its share", &vnext, vret,
 	       vreason);
 	/* The flooder got its share and no more; the rest was refused, named. */
 	print_message("# the flood: %d of %d passed, %llu refused\n", passed, FLOOD,
@@ -247,13 +274,38 @@ static void share_from_overlay4(void **state) { (void)state; share_case(&cases[4
 static void share_from_overlay6(void **state) { (void)state; share_case(&cases[5], false); }
 static void share_node4(void **state) { (void)state; share_case(&cases[6], false); }
 static void share_node6(void **state) { (void)state; share_case(&cases[7], false); }
+static void share_outside_pod4(void **state) { (void)state; share_case(&cases[8], false); }
+static void share_outside_pod6(void **state) { (void)state; share_case(&cases[9], false); }
+static void share_outside_node4(void **state) { (void)state; share_case(&cases[10], false); }
+static void share_outside_node6(void **state) { (void)state; share_case(&cases[11], false); }
 
 static const struct CMUnitTest fragshare_tests[] = {
 	cmocka_unit_test(share_from_pod4),	cmocka_unit_test(share_from_pod6),
 	cmocka_unit_test(share_to_pod4),	cmocka_unit_test(share_to_pod6),
 	cmocka_unit_test(share_from_overlay4), cmocka_unit_test(share_from_overlay6),
 	cmocka_unit_test(share_node4),		cmocka_unit_test(share_node6),
+	cmocka_unit_test(share_outside_pod4),	cmocka_unit_test(share_outside_pod6),
+	cmocka_unit_test(share_outside_node4),	cmocka_unit_test(share_outside_node6),
 };
+
+/* This node's addresses in the ipcache as the host's, as xcnid writes them
+ * (its InternalIPs, the pods' gateway): a datagram from the node is inside. */
+static int host_addrs(void)
+{
+	const char *v4[] = { NODE_IP, IP_GW }, *v6[] = { SELF6, HOST6 };
+	struct xcni_ipcache_val hv = { .identity = XCNI_ID_HOST };
+
+	for (size_t i = 0; i < 2; i++) {
+		struct xcni_ipcache_key k = { .prefixlen = 32, .addr = ip4(v4[i]) };
+		struct xcni_ipcache6_key k6 = { .prefixlen = 128 };
+
+		if (inet_pton(AF_INET6, v6[i], k6.addr) != 1 ||
+		    bpf_map_update_elem(map_fd("xcni_ipcache"), &k, &hv, BPF_ANY) ||
+		    bpf_map_update_elem(map_fd("xcni_ipcache6"), &k6, &hv, BPF_ANY))
+			return -1;
+	}
+	return 0;
+}
 
 /* The pods of both families open, n2 with R and R6 (encap.c's). */
 static int fragshare_state(void)
@@ -264,7 +316,7 @@ static int fragshare_state(void)
 		return err;
 	v6_setup(NULL);
 	v6ovl_setup(NULL);
-	return 0;
+	return host_addrs();
 }
 
 const struct group fragshare_group = { "fragshare", TESTS(fragshare_tests),

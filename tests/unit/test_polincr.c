@@ -187,8 +187,8 @@ static uint32_t tiny_hash(const char *s)
 
 /*
  * pol_v6_build (from the incremental compiler's index) against the IPv6 of
- * every managed pod of the view, in the view's order, the first of two on one
- * address kept, with the identity the compiler gave the pod.
+ * every managed pod of the view: one entry an address, with the identity the
+ * compiler gave the pod, or closed (unmanaged) where two live pods claim it.
  */
 /* p's part in a contested address of r: 0 none, 1 its owner, 2 another claimant. */
 static int contest_role(const struct pol_result *r, const struct k8s_pod *p)
@@ -209,7 +209,7 @@ static void v6_equal(struct pol_incr *pi, const struct cluster *c, const struct 
 	assert_int_equal(pol_v6_build(pi, c, &v), 0);
 	for (size_t i = 0; i < c->n[K8S_POD]; i++) {
 		const struct k8s_pod *p = &c->objs[K8S_POD][i]->pod;
-		bool seen = false, seen_local = false, found = false;
+		bool seen = false, seen_local = false, found = false, twice = false;
 		bool local = p->node_name && !strcmp(p->node_name, o->node_name);
 		uint32_t id = pol_incr_pod_id(pi, p->meta.ns, p->meta.name);
 
@@ -227,6 +227,13 @@ static void v6_equal(struct pol_incr *pi, const struct cluster *c, const struct 
 			seen = true;
 			seen_local |= q->node_name && !strcmp(q->node_name, o->node_name);
 		}
+		/* Claimed by another live pod, listed before or after: closed. */
+		for (size_t j = 0; j < c->n[K8S_POD]; j++) {
+			const struct k8s_pod *q = &c->objs[K8S_POD][j]->pod;
+
+			twice |= j != i && !q->host_network && !k8s_pod_finished(q) && q->has_ip6 &&
+				 !memcmp(q->ip6, p->ip6, 16) && contest_role(r, q) != 2;
+		}
 		if (local && !seen_local)
 			nk++;
 		ni += !seen;
@@ -235,8 +242,9 @@ static void v6_equal(struct pol_incr *pi, const struct cluster *c, const struct 
 				continue;
 			found = true;
 			assert_int_equal(v.ipc[j].key.prefixlen, 128);
-			assert_int_equal(v.ipc[j].val.identity,
-					 id && !contest_role(r, p) ? id : XCNI_ID_UNMANAGED);
+			assert_int_equal(v.ipc[j].val.identity, id && !contest_role(r, p) && !twice ?
+									 id :
+									 XCNI_ID_UNMANAGED);
 			assert_int_equal(v.ipc[j].val.flags, XCNI_IPC_POD);
 		}
 		assert_true(found || seen);
@@ -792,6 +800,97 @@ static void test_contested_address(void **state)
 	store_free(st);
 }
 
+/* A pod of node with addresses ip (either family) and ip2 (the other, or NULL). */
+static json_t *pod46(const char *name, const char *node, const char *ip, const char *ip2)
+{
+	json_t *p = life_pod(name, node, ip, "Running", "2026-11-26T00:00:00Z");
+
+	if (ip2)
+		json_object_set_new(json_object_get(p, "status"), "podIPs",
+				    json_pack("[{s:s}, {s:s}]", "ip", ip, "ip", ip2));
+	return p;
+}
+
+/* The ipcache6 entry of ip in v (NULL: none). */
+static const struct pol_ipc6 *ipc6_at(const struct pol_v6 *v, const char *ip)
+{
+	uint8_t a[16];
+
+	assert_int_equal(inet_pton(AF_INET6, ip, a), 1);
+	for (size_t i = 0; i < v->nipc; i++)
+		if (!memcmp(v->ipc[i].key.addr, a, 16))
+			return &v->ipc[i];
+	return NULL;
+}
+
+/*
+ * Two live pods on one IPv6 address (issue 41): resolved as an IPv4 is. An
+ * IPv6-only cluster's two remote pods on fd00:1::5: the address closed in
+ * the ipcache6 (unmanaged), a bystander untouched. A dual-stack pair whose
+ * IPv6 alone collides (10.1.0.7 and 10.1.0.8 on fd00:1::9, one of them this
+ * node's): fd00:1::9 closed, each IPv4 with its pod's identity, the local
+ * pod's policy not closed. Before: whichever the sort kept named the
+ * address, so one pod's traffic was judged by the other's identity. When one
+ * goes, the other has its address back. Incremental == whole throughout.
+ */
+static void test_contested_address6(void **state)
+{
+	struct pol_opts o = { .node_name = "n0" };
+	struct store *st = store_new();
+	struct pol_incr *pi = pol_incr_new();
+	const struct pol_delta *d;
+	struct pol_result full = { 0 };
+	struct k8s_error e = { "" };
+	struct cluster c;
+	struct pol_v6 v;
+	uint32_t ida, idb, idc, idd, ide;
+
+	(void)state;
+	put(st, pod46("a", "n1", "fd00:1::5", NULL));
+	put(st, pod46("b", "n2", "fd00:1::5", NULL));
+	put(st, pod46("c", "n1", "fd00:1::6", NULL));
+	put(st, pod46("d", "n0", "10.1.0.7", "fd00:1::9"));
+	put(st, pod46("e", "n1", "10.1.0.8", "fd00:1::9"));
+	assert_int_equal(update(st, pi, &d), 0);
+	ida = pol_incr_pod_id(pi, "ns0", "a");
+	idb = pol_incr_pod_id(pi, "ns0", "b");
+	idc = pol_incr_pod_id(pi, "ns0", "c");
+	idd = pol_incr_pod_id(pi, "ns0", "d");
+	ide = pol_incr_pod_id(pi, "ns0", "e");
+	assert_true(ida && idb && idc && idd && ide);
+	store_view(st, &c);
+	assert_int_equal(pol_compile(&c, &o, &full, &e), 0);
+	assert_int_equal(full.ncontested, 0); /* no IPv4 is claimed twice */
+	assert_int_equal(ipc_at(&full, "10.1.0.7")->val.identity, idd);
+	assert_int_equal(ipc_at(&full, "10.1.0.8")->val.identity, ide);
+	assert_non_null(ep_at(&full, "10.1.0.7"));
+	assert_false(ep_at(&full, "10.1.0.7")->state.isolated & XCNI_POLEP_OVERFLOW);
+	assert_int_equal(pol_v6_build(pi, &c, &v), 0);
+	print_message("fd00:1::5 identity %u (a %u, b %u), fd00:1::9 identity %u (d %u, e %u)\n",
+		      ipc6_at(&v, "fd00:1::5")->val.identity, ida, idb,
+		      ipc6_at(&v, "fd00:1::9")->val.identity, idd, ide);
+	assert_int_equal(ipc6_at(&v, "fd00:1::5")->val.identity, XCNI_ID_UNMANAGED);
+	assert_int_equal(ipc6_at(&v, "fd00:1::9")->val.identity, XCNI_ID_UNMANAGED);
+	assert_int_equal(ipc6_at(&v, "fd00:1::6")->val.identity, idc);
+	assert_int_equal(v.ncontested, 2);
+	v6_equal(pi, &c, &o, &full);
+	pol_v6_free(&v);
+	pol_result_free(&full);
+	/* b and e go: a and d have their IPv6 back. */
+	store_del(st, K8S_POD, "ns0", "b");
+	store_del(st, K8S_POD, "ns0", "e");
+	assert_int_equal(update(st, pi, &d), 0);
+	assert_true(d->v6_changed);
+	store_view(st, &c);
+	assert_int_equal(pol_v6_build(pi, &c, &v), 0);
+	assert_int_equal(ipc6_at(&v, "fd00:1::5")->val.identity, ida);
+	assert_int_equal(ipc6_at(&v, "fd00:1::9")->val.identity, idd);
+	assert_int_equal(v.ncontested, 0);
+	pol_v6_free(&v);
+	pol_incr_free(pi);
+	store_free(st);
+}
+
 static json_t *lpod(const char *name, const char *node, const char *app, const char *tier,
 		    const char *ip)
 {
@@ -1085,6 +1184,7 @@ int main(void)
 		cmocka_unit_test(test_address_reused_in_one_batch),
 		cmocka_unit_test(test_finished_pod_address_reused),
 		cmocka_unit_test(test_contested_address),
+		cmocka_unit_test(test_contested_address6),
 		cmocka_unit_test(test_whole_says_why),
 		cmocka_unit_test(test_birth_after_relabel),
 		cmocka_unit_test(test_audit_stays_incremental),

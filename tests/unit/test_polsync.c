@@ -1373,13 +1373,14 @@ static bool judge(const struct view *v, __u32 ep, __u8 dir, __u32 peer, __u8 pro
 	bool found;
 
 	if (id == XCNI_ID_HOST &&
-	    (dir != XCNI_DIR_FROM_POD || !has_pe ||
-	     (pe.isolated & (XCNI_POLEP_HOST_EGRESS | XCNI_POLEP_OVERFLOW)) != XCNI_POLEP_HOST_EGRESS))
+	    (dir != XCNI_DIR_FROM_POD || !has_pe || !(pe.isolated & XCNI_POLEP_HOST_EGRESS)))
 		return true;
 	if (!has_pe || (pe.isolated & XCNI_POLEP_OVERFLOW))
 		return false;
 	if (!(pe.isolated & XCNI_ISOLATED(dir)))
 		return true;
+	if (id == XCNI_ID_UNMANAGED) /* a closed address: no entry judges it */
+		return false;
 	k.version = ck.version = pe.version;
 	found = peer_hit(v, k, id, pe.has[dir & 1], &hit);
 	if (!found && (pe.has[dir & 1] & XCNI_HAS_CIDR) &&
@@ -1780,6 +1781,77 @@ static void test_failure_relabel_never_opens(void **state)
 	print_message("%zu injection points walked (x3 errnos)\n", n);
 }
 
+static int cmp_entry(const void *a, const void *b)
+{
+	return memcmp(&((const struct pol_entry *)a)->key, &((const struct pol_entry *)b)->key,
+		      sizeof(struct xcni_policy_key));
+}
+
+/*
+ * The close under an Admin Deny (issue 41): local pod p2 (10.0.0.2) has a
+ * ClusterNetworkPolicy's Admin Deny of identities 300 and 301 on TCP 80
+ * beside an allow of any other peer there (what policy_cnp.c writes for a
+ * namespace denied over an allow of the rest); remote pod x (10.0.5.5) is
+ * relabelled 300 -> 301. Both generations refuse x into p2 on TCP 80. The
+ * apply closes x's address (XCNI_ID_UNMANAGED) before the flips: a closed
+ * address must be judged by no entry, not by the any-peer allow beside the
+ * Deny of its owner. Also a contested address (closed the same way by the
+ * compiler) and one a failure leaves closed: the retry's maps are checked too.
+ */
+static void test_failure_admin_deny_never_opens(void **state)
+{
+	const __u16 adm = XCNI_POLV_DENY | (XCNI_TIER_ADMIN << XCNI_POLV_TIER_SHIFT);
+	struct pol_entry e2[3] = { entry("10.0.0.2", 300, 80, 9), entry("10.0.0.2", 301, 80, 9),
+				   entry("10.0.0.2", XCNI_ID_ANY, 80, 0) };
+	struct pol_ep eps[2];
+	struct pol_ipcache ipc0[4] = {
+		{ { 0, 0 }, { XCNI_ID_WORLD, 0, 0, { 0 } } },
+		{ { 32, ip4("10.0.0.1") }, { 302, 0, 0, { 0 } } },
+		{ { 32, ip4("10.0.0.2") }, { 302, 0, 0, { 0 } } },
+		{ { 32, ip4("10.0.5.5") }, { 300, 0, 0, { 0 } } },
+	}, ipc1[4];
+	struct identity ids[3] = { { .id = 300, .canon = "k8s:app=a,ns:kubernetes.io/metadata.name=evil" },
+				   { .id = 301, .canon = "k8s:app=b,ns:kubernetes.io/metadata.name=evil" },
+				   { .id = 302, .canon = "k8s:app=p,ns:kubernetes.io/metadata.name=prod" } };
+	struct pol_result r0, r1;
+	size_t n;
+
+	(void)state;
+	e2[0].val.flags = e2[1].val.flags = adm;
+	qsort(e2, 3, sizeof(*e2), cmp_entry);
+	for (int i = 0; i < 2; i++)
+		eps[i] = (struct pol_ep){ .ip = ip4(i ? "10.0.0.2" : "10.0.0.1"),
+					  .state = { .identity = 302,
+						     .isolated = XCNI_ISOLATED(XCNI_DIR_TO_POD) } };
+	eps[1].entries = e2;
+	eps[1].nentries = 3;
+	memcpy(ipc1, ipc0, sizeof(ipc1));
+	ipc1[3].val.identity = 301;
+	r0 = (struct pol_result){ .nidentities = 3, .identities = ids, .neps = 2, .eps = eps,
+				  .nipcache = 4, .ipcache = ipc0 };
+	r1 = r0;
+	r1.ipcache = ipc1;
+	n = walk_fixed(&r0, &r1);
+	print_message("%zu injection points walked (x3 errnos)\n", n);
+	/* A contested address, as the compiler closes it: p2 refuses it on TCP 80. */
+	{
+		struct polsync *ps;
+		struct view v;
+
+		ipc1[3].val.identity = XCNI_ID_UNMANAGED;
+		dir_fresh(dir_w, "w");
+		fixed_before(dir_w, &r1, &ps);
+		v = view_open(dir_w);
+		assert_false(judge(&v, ip4("10.0.0.2"), XCNI_DIR_TO_POD, ip4("10.0.5.5"),
+				   IPPROTO_TCP, htons(80)));
+		/* and a world address still by the any-peer allow */
+		assert_true(judge(&v, ip4("10.0.0.2"), XCNI_DIR_TO_POD, ip4("8.8.8.8"),
+				  IPPROTO_TCP, htons(80)));
+		view_close(&v);
+		polsync_free(ps);
+	}
+}
+
 /*
  * The allocation a restarted agent reads back (polsync_identities, into
  * pol_incr_seed): every identity the maps name, sorted by labels, a label
@@ -1835,6 +1907,7 @@ int main(void)
 		cmocka_unit_test(test_name_maps_never_refuse),
 		cmocka_unit_test_teardown(test_failure_at_every_write, walk_teardown),
 		cmocka_unit_test_teardown(test_failure_relabel_never_opens, walk_teardown),
+		cmocka_unit_test_teardown(test_failure_admin_deny_never_opens, walk_teardown),
 		cmocka_unit_test(test_born_named_after_policy),
 		cmocka_unit_test(test_renamed_number_forgotten_first),
 		cmocka_unit_test(test_identities_read_back),

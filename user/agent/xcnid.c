@@ -798,9 +798,20 @@ static int sync_policy(const struct opts *o, struct from_pod *fp, struct store *
 	 * IPv6 InternalIPs) and the IPv6 pods, and compared whole, on each pod
 	 * event it was ~4% of the agent's CPU at 1000 Nodes with no IPv6 pod. */
 	if (*v6_due) {
+		static size_t last_v6_contested;
 		struct pol_v6 v6;
 
 		err = pol_v6_build(pi, &c, &v6);
+		/* Once per change: the addresses are in the ipcache6 as unmanaged. */
+		if (!err && v6.ncontested != last_v6_contested) {
+			if (v6.ncontested)
+				pr_warn("%zu IPv6 address(es) claimed by two live pods: closed "
+					"(xcnictl ipcache shows reserved:unmanaged)\n",
+					v6.ncontested);
+			else
+				pr_info("no IPv6 address is claimed by two live pods any more\n");
+			last_v6_contested = v6.ncontested;
+		}
 		if (!err)
 			err = polsync_apply6(ps, &v6, &ss.other_changed);
 		pol_v6_free(&v6);

@@ -741,7 +741,9 @@ static int explain_side(const struct node_maps *m, struct side *s, const struct 
 	host_judged = s->peer_id == XCNI_ID_HOST && s->dir == XCNI_DIR_FROM_POD && err > 0 &&
 		      (pe.isolated & (XCNI_POLEP_HOST_EGRESS | XCNI_POLEP_OVERFLOW)) ==
 			      XCNI_POLEP_HOST_EGRESS;
-	if (s->peer_id == XCNI_ID_HOST && (!err || (pe.isolated & XCNI_POLEP_OVERFLOW))) {
+	if (s->peer_id == XCNI_ID_HOST &&
+	    (!err || ((pe.isolated & XCNI_POLEP_OVERFLOW) &&
+		      !(s->dir == XCNI_DIR_FROM_POD && (pe.isolated & XCNI_POLEP_HOST_EGRESS))))) {
 		walk_add(s, "polep[%s] %s", ip_str(pod->ip, a), err ? "overflow" : "none");
 		s->why = WHY_HOST;
 		return 0;
@@ -782,6 +784,13 @@ static int explain_side(const struct node_maps *m, struct side *s, const struct 
 	}
 	if (host_judged)
 		walk_add(s, "egress to its own node: judged by address (a ClusterNetworkPolicy names it)");
+	/* As policy_judge: a closed address is judged by no entry. */
+	if (s->peer_id == XCNI_ID_UNMANAGED) {
+		walk_add(s, "the peer's address is closed (reserved:unmanaged: changing owner, or "
+			    "contested): no entry judges it");
+		s->why = WHY_ISOLATED;
+		return 0;
+	}
 	k.ep = pod->ip;
 	k.version = pe.version;
 	k.dir = s->dir;

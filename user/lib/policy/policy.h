@@ -303,7 +303,8 @@ uint32_t pol_polkey6(const uint8_t ip6[16]);
  * this node's), every Node's IPv6 InternalIP (this node: host, others:
  * remote-node with their IPv4 InternalIP as tunnel_ip), and this node's pods' IPv6
  * -> policy key (their IPv4, or pol_polkey6). Sorted by key, one entry per
- * address (a second pod claiming one is left out). Built from the view c
+ * address: one two live pods claim is closed (XCNI_ID_UNMANAGED, counted in
+ * ncontested), as a contested IPv4, their other family untouched. Built from the view c
  * and pi's last result; pol_v6_free releases it.
  */
 struct pol_ipc6 {
@@ -316,6 +317,7 @@ struct pol_key6 {
 };
 struct pol_v6 {
 	size_t nipc, nkeys;
+	size_t ncontested; /* IPv6 addresses two live pods claim: closed (unmanaged) */
 	struct pol_ipc6 *ipc;
 	struct pol_key6 *keys;
 };

@@ -438,8 +438,9 @@ static int cmp_ipod_name(const void *a, const void *b)
 /*
  * From the index of pods with an IPv6, not the view: a walk of every pod of
  * the cluster on each generation was most of the agent's CPU in churn at 100k
- * pods (one cache miss per pod), with no IPv6 among them. In the view's order,
- * so of two pods on one address the same one is kept (the sort is stable).
+ * pods (one cache miss per pod), with no IPv6 among them. An address two
+ * pods claim is closed whichever is listed first; of two local pods' keys on
+ * one address (dual-stack: keyed by their device, not by polkey6) one is kept.
  */
 int pol_v6_build(const struct pol_incr *pi, const struct cluster *c, struct pol_v6 *out)
 {
@@ -481,6 +482,22 @@ int pol_v6_build(const struct pol_incr *pi, const struct cluster *c, struct pol_
 		}
 	}
 	free(v);
+	/*
+	 * An IPv6 address two live pods claim (an IPv6-only cluster's IPAM bug, a
+	 * dual-stack pair whose IPv4s differ): closed like a contested IPv4
+	 * (XCNI_ID_UNMANAGED), whoever sorts first; the pods' IPv4 untouched. An
+	 * IPv6-only pod of this node is contested by its policy key already.
+	 */
+	qsort(out->ipc, out->nipc, sizeof(*out->ipc), cmp_ipc6);
+	for (size_t a = 0, b; a < out->nipc; a = b) {
+		for (b = a + 1; b < out->nipc && !cmp_ipc6(&out->ipc[a], &out->ipc[b]); b++)
+			;
+		if (b - a < 2)
+			continue;
+		out->ncontested++;
+		for (size_t i = a; i < b; i++)
+			out->ipc[i].val.identity = XCNI_ID_UNMANAGED;
+	}
 	/* The Nodes' IPv6 InternalIPs, as the IPv4 ones: this node is the host,
 	 * the others remote nodes behind their underlay IPv4. */
 	for (size_t i = 0; i < nn; i++) {
@@ -510,7 +527,7 @@ void pol_v6_free(struct pol_v6 *v)
 	free(v->keys);
 	v->ipc = NULL;
 	v->keys = NULL;
-	v->nipc = v->nkeys = 0;
+	v->nipc = v->nkeys = v->ncontested = 0;
 }
 
 static void podname_of(const struct ipod *p, struct pol_podname *pn)
