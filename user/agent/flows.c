@@ -1076,8 +1076,20 @@ int flowd_parse_opt(int which, const char *arg, struct flowd_opts *o)
 
 	switch (which) {
 	case FLOWD_OPT_FLOWS:
-		if (!o->window)
-			o->window = FLOWS_WINDOW_DEFAULT;
+		if (!arg || !strcmp(arg, "true") || !strcmp(arg, "yes") || !strcmp(arg, "on") ||
+		    !strcmp(arg, "1")) {
+			o->off = false;
+			return 0;
+		}
+		if (!strcmp(arg, "false") || !strcmp(arg, "no") || !strcmp(arg, "off") ||
+		    !strcmp(arg, "0")) {
+			o->off = true;
+			return 0;
+		}
+		pr_err("--flows=%s: true or false\n", arg);
+		return -EINVAL;
+	case FLOWD_OPT_NO_FLOWS:
+		o->off = true;
 		return 0;
 	case FLOWD_OPT_WINDOW:
 		if (opt_num("flows-window", arg, 1, FLOWS_WINDOW_MAX, &v))
@@ -1133,6 +1145,26 @@ int flowd_parse_opt(int which, const char *arg, struct flowd_opts *o)
 
 int flowd_check_opts(struct flowd_opts *o)
 {
+	if (o->off) {
+		static const char *const need[] = { "--flows-window", "--flow-log",
+						    "--flows-socket", "--ipfix" };
+		const void *given[] = { o->window ? &o->window : NULL, o->log_path, o->sock_path,
+					o->ipfix_url };
+
+		for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++)
+			if (given[i]) {
+				pr_err("%s is the flow records': it does nothing with --flows=false "
+				       "(--no-flows)\n", need[i]);
+				return -EINVAL;
+			}
+		if (o->log_max_bytes || o->log_files || o->log_interval_s) {
+			pr_err("--flow-log-* are the flow log's: they do nothing with "
+			       "--flows=false (--no-flows)\n");
+			return -EINVAL;
+		}
+		o->window = 0;
+		return 0;
+	}
 	if (!o->log_path && (o->log_max_bytes || o->log_files)) {
 		pr_err("--flow-log-max-bytes and --flow-log-files are the flow log's: give "
 		       "--flow-log PATH too\n");
@@ -1143,7 +1175,8 @@ int flowd_check_opts(struct flowd_opts *o)
 		       "or --ipfix URL too\n");
 		return -EINVAL;
 	}
-	if ((o->log_path || o->sock_path || o->ipfix_url) && !o->window)
+	/* On by default: a bounded window (FLOWS_WINDOW_DEFAULT records). */
+	if (!o->window)
 		o->window = FLOWS_WINDOW_DEFAULT;
 	if (!o->log_max_bytes)
 		o->log_max_bytes = FLOWD_LOG_MAX_BYTES_DEFAULT;

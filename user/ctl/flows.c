@@ -44,7 +44,7 @@ static void on_sig(int s)
 
 static const char flows_help[] =
 	"Usage: xcnictl [--pin-dir DIR | --node NAME|all] flows [FILTERS] [--follow] [--json]\n\n"
-	"The flow records xcnid keeps (xcnid --flows): one per connection, in the\n"
+	"The flow records xcnid keeps (on unless --flows=false): one per connection, in the\n"
 	"direction of its first packet, as this node saw it: both ends (pod, namespace,\n"
 	"identity and labels, or world/host/remote-node), the Service and backend when\n"
 	"translated, the verdict with the policy and rule that allowed it or the reason\n"
@@ -213,7 +213,7 @@ static int ask(struct fopts *fo, struct target *t, bool first)
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
 		err = -errno;
-		pr_err("flows%s%s: no xcnid answers on %s: %s (is it running with --flows?)\n",
+		pr_err("flows%s%s: no xcnid answers on %s: %s (is it running, without --flows=false?)\n",
 		       t->node[0] ? " --node " : "", t->node, t->sock, strerror(-err));
 		goto out;
 	}

@@ -4,7 +4,7 @@
  * the page xcnid --ui serves (the same bytes, agent/uipage.c) through the
  * agent's HTTP server (agent/http.c), and answers /api/graph itself: at each
  * request it asks every node's xcnid for its flow records over the flows
- * socket (as xcnictl flows --node all does; the agents need --flows), folds
+ * socket (as xcnictl flows --node all does; flows are on by default), folds
  * them into one graph (lib/flowgraph.c: a cross-node connection, which both
  * ends' nodes record, is one flow, the dropping node's verdict winning) and
  * names the policies that isolate a pod from that pod's node's maps.
@@ -54,7 +54,8 @@ static const char ui_help[] =
 	"edges coloured by verdict with their counts, updated every 2 s; click an edge\n"
 	"for its flows and the policies that decided them. The graph is at /api/graph\n"
 	"(query arguments: xcnictl flows' filters, e.g. ?verdict=denied&since=5m).\n"
-	"The agents need --flows (lab up --agent-arg --flows). Runs until interrupted.\n\n"
+	"Flows are on in every agent unless lab up --agent-arg --flows=false. Runs until\n"
+	"interrupted.\n\n"
 	"  --listen HOST:PORT     where to serve (a loopback address unless...)\n"
 	"  --http-allow-remote    ...this: whoever reaches it reads the cluster's flows\n";
 
