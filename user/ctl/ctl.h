@@ -48,6 +48,7 @@ enum {
 	OPT_IDENTITY = 1 << 10,
 	OPT_SPORT = 1 << 11,
 	OPT_FAMILY = 1 << 12,
+	OPT_TIME = 1 << 13,
 };
 
 /* The filters of the map views and monitor, served by one layer (filter_*). */
@@ -78,6 +79,7 @@ struct ctx {
 	const char *pin_dir_dst; /* explain --pin-dir-dst: the destination node's maps */
 	__u16 sport; /* explain --sport: the flow's source port (host order) */
 	__u8 family; /* explain --family: 4 or 6 (0: from the ends) */
+	bool time_mono; /* --time mono: CLOCK_MONOTONIC seconds, not RFC 3339 */
 };
 
 /* One command: a noun, and a verb unless the noun is the command. */

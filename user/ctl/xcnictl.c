@@ -214,6 +214,14 @@ static int parse_opt(int opt, const char *arg, struct ctx *c, struct global *g)
 	case 'T':
 		c->opts |= OPT_TIMEOUT;
 		return parse_count(opt, arg, &c->timeout_ms);
+	case 'M':
+		if (strcmp(arg, "mono") && strcmp(arg, "rfc3339")) {
+			pr_err("--time %s: rfc3339 (wall clock, UTC) or mono\n", arg);
+			return -EINVAL;
+		}
+		c->opts |= OPT_TIME;
+		c->time_mono = !strcmp(arg, "mono");
+		return 0;
 	}
 	usage(stderr, NULL);
 	return -EINVAL;
@@ -276,6 +284,7 @@ int main(int argc, char **argv)
 		{ "identity", required_argument, NULL, 'i' },
 		{ "sport", required_argument, NULL, 'S' },
 		{ "family", required_argument, NULL, 'F' },
+		{ "time", required_argument, NULL, 'M' },
 		{}
 	};
 	struct ctx c = { .pin_dir = getenv("XCNI_PIN_DIR") };
