@@ -14,7 +14,7 @@
 #   n2: x/c (role=stranger; 81/udp)      y/d (81/udp)
 #   NetworkPolicy x/web-ingress: app=web takes 80/TCP and 81/UDP from role=friend
 #   Service x/web 8080/TCP -> app=web:80; every xcnid: --kube-proxy-replacement,
-#   --flows, --ui 127.0.0.1:9963 (in its node's netns)
+#   --ui 127.0.0.1:9963 (in its node's netns; flows on by default)
 #   netns xcni-uitest: xcnictl lab ui --listen 127.0.0.1:9964 and Chromium
 #
 #   x/b -> x/a      81/udp   allowed by x/web-ingress
@@ -49,8 +49,8 @@ check "xcnid --ui and a different --metrics-addr: exit 2 (one server)" \
 labui_bad() { "$XCNICTL" lab ui --listen 0.0.0.0:9964 >"$T/out" 2>&1; local rc=$?; [ $rc = 2 ] && grep -q "not a loopback address" "$T/out" || { echo "exit $rc"; cat "$T/out"; return 1; }; }
 check "xcnictl lab ui --listen 0.0.0.0:9964: exit 2, not a loopback address" labui_bad
 
-check "lab up --nodes 2 --kube-proxy none, agents with --flows --ui $AGENT_UI" \
-	lab up --nodes 2 --kube-proxy none --agent-arg --flows --agent-arg "--ui=$AGENT_UI" || { finish; exit 1; }
+check "lab up --nodes 2 --kube-proxy none, agents with --ui $AGENT_UI (flows on by default)" \
+	lab up --nodes 2 --kube-proxy none --agent-arg "--ui=$AGENT_UI" || { finish; exit 1; }
 remember_pids
 
 cat >"$T/objs.yaml" <<'EOF'

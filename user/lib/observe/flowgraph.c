@@ -260,7 +260,7 @@ struct why {
 struct edge {
 	char *id;
 	const struct node *from, *to;
-	uint64_t counts[3], pkts, bytes;
+	uint64_t counts[4], pkts, bytes; /* allowed, denied, audit, forwarded */
 	struct why why[FG_EDGE_WHY];
 	unsigned int nwhy;
 	uint64_t why_more;
@@ -519,7 +519,8 @@ static void edge_add(struct fold *fo, const struct node *from, const struct node
 		fo->eb[h] = e;
 		fo->edges[fo->ne++] = e;
 	}
-	e->counts[severity(f->verdict) == 3 ? 1 : severity(f->verdict) == 2 ? 2 : 0]++;
+	e->counts[severity(f->verdict) == 3 ? 1 : severity(f->verdict) == 2 ? 2 :
+		  severity(f->verdict) == 0 ? 3 : 0]++;
 	e->pkts += f->pkts + f->reply_pkts;
 	e->bytes += f->bytes + f->reply_bytes;
 	why_add(e, f, fo);
@@ -647,7 +648,9 @@ int fg_render(struct fgraph *g, const char *extra, struct fbuf *b)
 	fbuf_printf(b, "],\"edges\":[");
 	for (size_t i = 0; i < fo->ne; i++) {
 		const struct edge *e = fo->edges[i];
-		const char *v = e->counts[1] ? "denied" : e->counts[2] ? "audit" : "allowed";
+		/* Forwarded alone: the node that judged it is not among those asked. */
+		const char *v = e->counts[1] ? "denied" : e->counts[2] ? "audit" :
+				e->counts[0] ? "allowed" : "forwarded";
 
 		fbuf_printf(b, "%s{\"id\":", i ? "," : "");
 		fg_json_str(b, e->id);
@@ -656,10 +659,13 @@ int fg_render(struct fgraph *g, const char *extra, struct fbuf *b)
 		fbuf_printf(b, ",\"to\":");
 		fg_json_str(b, e->to->id);
 		fbuf_printf(b, ",\"verdict\":\"%s\",\"flows\":%llu,\"allowed\":%llu,\"denied\":%llu,"
-			       "\"audit\":%llu,\"packets\":%llu,\"bytes\":%llu,\"why\":[",
-			    v, (unsigned long long)(e->counts[0] + e->counts[1] + e->counts[2]),
+			       "\"audit\":%llu,\"forwarded\":%llu,\"packets\":%llu,\"bytes\":%llu,"
+			       "\"why\":[",
+			    v, (unsigned long long)(e->counts[0] + e->counts[1] + e->counts[2] +
+						   e->counts[3]),
 			    (unsigned long long)e->counts[0], (unsigned long long)e->counts[1],
-			    (unsigned long long)e->counts[2], (unsigned long long)e->pkts,
+			    (unsigned long long)e->counts[2], (unsigned long long)e->counts[3],
+			    (unsigned long long)e->pkts,
 			    (unsigned long long)e->bytes);
 		for (unsigned int w = 0; w < e->nwhy; w++) {
 			fbuf_printf(b, "%s{\"verdict\":\"%s\",\"text\":", w ? "," : "",
