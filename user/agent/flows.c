@@ -1112,6 +1112,8 @@ int flowd_parse_opt(int which, const char *arg, struct flowd_opts *o)
 {
 	uint64_t v;
 
+	if (which != FLOWD_OPT_NO_FLOWS)
+		o->asked = true;
 	switch (which) {
 	case FLOWD_OPT_FLOWS:
 		if (!arg || !strcmp(arg, "true") || !strcmp(arg, "yes") || !strcmp(arg, "on") ||

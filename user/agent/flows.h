@@ -20,6 +20,7 @@
 struct flowd_opts {
 	size_t window; /* 0: flows off (after flowd_check_opts) */
 	bool off; /* --flows=false, --no-flows: flows are on unless told */
+	bool asked; /* an option asked for them: failing to open them fails the agent */
 	const char *sock_path; /* NULL: flows_sock_path(pin dir) */
 	const char *log_path; /* NULL: no flow log */
 	uint64_t log_max_bytes; /* a file is rotated before it would grow past this */
