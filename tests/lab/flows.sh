@@ -315,13 +315,20 @@ cnp_c ", annotations: {xcni.io/policy-mode: audit}" >"$T/cnp-audit.yaml"
 cnp_c "" >"$T/cnp.yaml"
 check "apply ClusterNetworkPolicy no-friend-c (Admin, audit mode)" lab apply -f "$T/cnp-audit.yaml"
 check "x/b -> x/c 81/udp (v4) under the audited Deny: 2 of 2 answered" answered 2 x/b 40006 "$C4" 81 2 50
+check "x/b -> x/c 81/udp (v4) from 40009 under the audited Deny: 2 of 2 answered" answered 2 x/b 40009 "$C4" 81 2 50
 check "ClusterNetworkPolicy no-friend-c enforced" lab apply -f "$T/cnp.yaml"
 check "x/b -> x/c 81/udp (v4) under the enforced Deny: 0 of 2 answered" answered 0 x/b 40007 "$C4" 81 2 50
+# The same flow again (40009, its conntrack entry alive): judged again, cut.
+check "x/b -> x/c 81/udp from 40009 again, under the enforced Deny: 0 of 2 answered" answered 0 x/b 40009 "$C4" 81 2 50
 sleep 2.5
 check "n2: x/b -> x/c from 40006: verdict audit, by no-friend-c [Admin 10] rule 0" \
 	has n2 40006 "r['verdict'] == 'audit' and r['policy'] == 'no-friend-c [Admin 10]' and r['rule'] == 0 and r['packets'] == 2 and r['reply_packets'] == 2"
 check "n2: x/b -> x/c from 40007: denied (drop-policy-admin) by no-friend-c [Admin 10] rule 0" \
 	has n2 40007 "r['verdict'] == 'denied' and r['drop_reason'] == 'drop-policy-admin' and r['policy'] == 'no-friend-c [Admin 10]' and r['rule'] == 0 and r['policy_side'] == 'ingress' and r['reply_packets'] == 0"
+check "n2: x/b -> x/c from 40009: denied by no-friend-c, the verdict before the change said (previous_verdict audit, by the same policy)" \
+	has n2 40009 "r['verdict'] == 'denied' and r['drop_reason'] == 'drop-policy-admin' and r['policy'] == 'no-friend-c [Admin 10]' and r['previous_verdict'] == 'audit' and r['previous_policy'] == 'no-friend-c [Admin 10]' and r['reply_packets'] == 2"
+cuttext() { flows --node n2 --from-port 40009 >"$T/out" && grep -q "to-pod denied .*no-friend-c .*; was audit by no-friend-c \[Admin 10\] until a policy change" "$T/out" || { cat "$T/out"; return 1; }; }
+check "text: 40009's row says it was audit until a policy change" cuttext
 audited() { local got; got=$(flows --node n2 --verdict audit --json | /usr/bin/python3 -c 'import json, sys; print(" ".join(str(json.loads(l)["source"]["port"]) for l in sys.stdin if l.strip() and "source" in json.loads(l)))'); [ "$got" = 40006 ] || { echo "audit records from ports: '$got'"; return 1; }; }
 check "--node n2 --verdict audit: the audited flow alone" audited
 check "delete ClusterNetworkPolicy no-friend-c" lab delete -f "$T/cnp.yaml"
