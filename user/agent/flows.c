@@ -77,10 +77,9 @@ struct flowd {
 	char pin_dir[256], node[64], sock[108];
 	int epfd, tfd, lfd;
 	struct ring_buffer *rb;
-	int polsel_fd;
 	int ct_fd, ct6_fd, podname_fd, identity_fd, ipcache_fd, ipcache6_fd, polname_fd,
 		svcname_fd, polkey6_fd, rulename_fd, sockflow_fd, sockflow6_fd, metrics_fd,
-		ctstat_fd;
+		ctstat_fd, polsel_fd;
 	/* What the previous walk saw, so that a walk costs what changed since. */
 	struct ct_seen {
 		bool valid; /* a walk read every live entry since the agent started */
@@ -181,9 +180,7 @@ static void fill_peer(struct flowd *d, struct flow_peer *p, uint8_t family, cons
 	struct xcni_idlabels il;
 	char buf[340];
 	__u32 key4 = 0;
-	bool named = false;
-
-	bool found = false;
+	bool named = false, found = false;
 
 	p->identity = XCNI_ID_WORLD;
 	if (family == 4) {
