@@ -260,7 +260,7 @@ static void usage(FILE *f)
 		"                     in a window of the last records; xcnid then reads the\n"
 		"                     events ring (xcnictl monitor asks xcnid for the events)\n"
 		"  --no-flows         no flow records (the same as --flows=false)\n"
-		"  --flows-window N   at most N records (default %u, ~5 MB); the least\n"
+		"  --flows-window N   at most N records (default %u, ~6 MB); the least\n"
 		"                     recently changed make room and are counted (evicted)\n"
 		"  --flows-socket PATH  where xcnictl flows asks (default /run/xcni/flows<pin dir\n"
 		"                     with / as ->.sock)\n"

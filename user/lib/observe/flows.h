@@ -18,7 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* The window xcnid keeps without --flows-window (flows are on by default): ~5 MB. */
+/* The window xcnid keeps without --flows-window (flows are on by default): ~6 MB. */
 #define FLOWS_WINDOW_DEFAULT 16384
 /* A window larger than this is refused: 1M records is ~0.5 GB. */
 #define FLOWS_WINDOW_MAX (1u << 20)
