@@ -188,6 +188,24 @@ nsenter --net="/run/netns/$UINS" "$XCNICTL" lab ui --listen "$LAB_UI" >"$T/labui
 MINE+=("$!")
 served() { for _ in $(seq 50); do grep -q "serving http://$LAB_UI/" "$T/labui.out" && return 0; sleep 0.1; done; cat "$T/labui.out"; return 1; }
 check "xcnictl lab ui --listen $LAB_UI serves" served
+# The merged data behind the map: a cross-node connection is one flow with the
+# final verdict, the node and point that decided it and both nodes' counts.
+labgraph() {
+	nsenter --net="/run/netns/$UINS" curl -sf "http://$LAB_UI/api/graph" >"$T/lg.json" || return 1
+	/usr/bin/python3 - "$T/lg.json" <<'EOF'
+import json, sys
+g = json.load(open(sys.argv[1]))
+e = {x["id"]: x for x in g["edges"]}
+d = e["pod:x/c->pod:x/a"]["recent"][0]
+assert (d["verdict"], d["decided_by"], d["observation_point"]) == ("denied", "n1", "to-pod"), d
+assert "n1 3/0 packets" in d["counts"] and "n2 3/0 packets" in d["counts"], d
+a = e["pod:y/d->pod:x/b"]
+r = a["recent"][0]
+assert (a["verdict"], r["verdict"], r["decided_by"], r["observation_point"]) == ("allowed", "allowed", "n1", "to-pod"), a
+assert "n1 2/2 packets" in r["counts"] and "n2 2/2 packets" in r["counts"], r
+EOF
+}
+check "lab ui /api/graph: x/c -> x/a denied, decided by n1 at to-pod; y/d -> x/b allowed by n1 (n2 forwarded it), both nodes' counts" labgraph
 DENIED='pod:x/c->pod:x/a'
 browse() {
 	ip netns exec "$UINS" /usr/bin/python3 "$BROWSER" "http://$LAB_UI/" "$T" "$OUT/service-map.png" \
