@@ -170,6 +170,21 @@ check "n1 /api/graph: x/c -> x/a denied, naming x/web-ingress as what isolates x
 	graph "edge('pod:x/c->pod:x/a')['verdict'] == 'denied' and edge('pod:x/c->pod:x/a')['why'][0]['policies'] == ['x/web-ingress'] and 'x/a is isolated for ingress' in edge('pod:x/c->pod:x/a')['why'][0]['text']"
 check "n1 /api/graph: x/b -> Service x/web -> x/a, both edges allowed" \
 	graph "nodes['svc:x/web']['kind'] == 'service' and edge('pod:x/b->svc:x/web')['verdict'] == 'allowed' and edge('svc:x/web->pod:x/a')['verdict'] == 'allowed' and edge('svc:x/web->pod:x/a')['recent'][0]['service'].startswith('x/web')"
+# The sending node's own map: what it sent into the overlay is forwarded (grey),
+# not allowed, even where n1 dropped it (x/c -> x/a).
+n2graph() {
+	local code
+	code=$(in_node 2 curl -s --noproxy '*' -o "$T/body2" -w '%{http_code}' "http://$AGENT_UI/api/graph") && [ "$code" = 200 ] || { echo "HTTP $code"; return 1; }
+	/usr/bin/python3 - "$T/body2" <<'EOF'
+import json, sys
+g = json.load(open(sys.argv[1]))
+e = {x["id"]: x for x in g["edges"]}
+for i in ("pod:x/c->pod:x/a", "pod:y/d->pod:x/b"):
+    assert e[i]["verdict"] == "forwarded" and e[i]["forwarded"] == 1 and e[i]["allowed"] == 0, e[i]
+    assert e[i]["recent"][0]["observation_point"] == "to-overlay", e[i]["recent"][0]
+EOF
+}
+check "n2 /api/graph (the sender's node): x/c -> x/a and y/d -> x/b forwarded at to-overlay, not allowed" n2graph
 check "n1 /api/graph?verdict=denied: only the denied edge" \
 	graph "[e['id'] for e in g['edges']] == ['pod:x/c->pod:x/a']" -G -d verdict=denied
 code() { local want=$1 path=$2 c; shift 2; c=$(get "$@"); [[ $c == $want ]] || { echo "HTTP $c, wanted $want"; cat "$T/body"; return 1; }; }
