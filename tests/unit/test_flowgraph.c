@@ -304,6 +304,22 @@ static void test_forwarded_merge(void **state)
 		json_decref(o);
 		fg_free(g);
 	}
+	/* The sender's node alone (its own map): forwarded, not allowed. */
+	assert_int_equal(fg_new(&g), 0);
+	f = pod_flow("z", "b", "10.0.1.2", 40101, "x", "a", "10.0.2.1", 80);
+	f.verdict = FLOW_FORWARDED;
+	f.point = "to-overlay";
+	assert_int_equal(fg_add(g, &f), 0);
+	o = render(g);
+	e = find(json_object_get(o, "edges"), "pod:z/b->pod:x/a");
+	assert_string_equal(str(e, "verdict"), "forwarded");
+	assert_int_equal(num(e, "forwarded"), 1);
+	assert_int_equal(num(e, "allowed"), 0);
+	assert_int_equal(num(e, "flows"), 1);
+	assert_non_null(strstr(str(json_array_get(json_object_get(e, "why"), 0), "text"),
+			       "forwarded into the overlay"));
+	json_decref(o);
+	fg_free(g);
 }
 
 int main(void)
