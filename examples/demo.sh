@@ -121,5 +121,14 @@ for n in n1 n2; do
 	on "$n" tunnel list
 done
 
+# Flow records are on in every xcnid by default (a window of 16384 a node).
+sleep 2 # a conntrack walk (every second) after the last connection
+say "flows, merged across the nodes: z/b -> x/a denied where x/a's node judged it, the sender's part forwarded (xcnictl flows --node all --from-pod z/b --to-pod x/a)"
+"$CTL" flows --node all --from-pod z/b --to-pod x/a --to-port 80 --last 1
+say "y/b -> x/a allowed by x/allow-a-from-y-b (xcnictl flows --node all --from-pod y/b --to-pod x/a)"
+"$CTL" flows --node all --from-pod y/b --to-pod x/a --to-port 80 --last 1
+say "through Service y/web: x/c's connection to y/b, translated on x/c's node (xcnictl flows --node all --service y/web)"
+"$CTL" flows --node all --service y/web --from-pod x/c --last 1
+say "the same as a map in a browser: xcnictl lab ui, then http://127.0.0.1:9963/"
 say "the connectivity test: probe pods on both nodes, every path, drops watched, cleaned up (xcnictl connectivity test)"
 "$CTL" connectivity test || true

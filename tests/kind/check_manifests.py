@@ -101,6 +101,10 @@ def check_metrics(docs, ds):
           args)
     check("DaemonSet agent: no --http-allow-remote (xcnid serves loopback only)",
           "--http-allow-remote" not in args, args)
+    # Flows are on by default in xcnid: the manifest leaves them on, bounded.
+    check("DaemonSet agent: flow records on (no --flows=false / --no-flows), window bounded (--flows-window <= 65536)",
+          not any(a in ("--no-flows", "--flows=false") for a in args) and args.count("--flows-window") == 1
+          and 0 < int(args[args.index("--flows-window") + 1]) <= 65536, args)
     check("DaemonSet: no prometheus.io annotations by default (they would point a scraper at a closed port)",
           not any(k.startswith("prometheus.io/") for k in ann), ann)
     ops = (docs.get("metrics-patch.yaml") or [[]])[0]

@@ -13,12 +13,16 @@
 #   n1: x/a (app=web; 80/tcp, 81/udp)   x/b (role=friend; 81/udp)
 #   n2: x/c (role=stranger; 81/udp)
 #   NetworkPolicy x/web-ingress: app=web takes 80/TCP and 81/UDP from role=friend
-#   dual stack; every xcnid: --flows --flow-log $T/flows-{node}.log (4 KiB x 3)
+#   dual stack; every xcnid: flows on by default, --flow-log $T/flows-{node}.log (4 KiB x 3)
 #   and --ipfix udp://198.51.100.1:4739 (the collector in netns xcl-out)
 #
 #   b -> a  81/udp v4, 5 x 100 B   n1: allowed by x/web-ingress (ingress)
-#   c -> a  81/udp v4, 3 x 100 B   n1: denied (drop-policy-ingress); n2: allowed, no reply
-#   b -> c  81/udp v6, 4 x 200 B   n1 and n2: allowed, no policy (none selects c)
+#   c -> a  81/udp v4, 3 x 100 B   n1: denied at to-pod (drop-policy-ingress, x/a
+#                                  isolated by x/web-ingress); n2: forwarded at
+#                                  to-overlay (not judged there), no reply;
+#                                  merged (--node all): one, denied, decided by n1
+#   b -> c  81/udp v6, 4 x 200 B   n1: forwarded (to-overlay); n2: allowed at
+#                                  to-pod, no policy (none selects c); merged: allowed by n2
 #   b -> a  80/tcp v4              n1: allowed, SYN ACK FIN
 #   b -> Service x/web (ClusterIP, xcnid translating it: --kube-proxy none)
 #        8181/udp v4, connected socket (translated per packet), 3 x 120 B:
@@ -42,8 +46,10 @@ check "xcnid --ipfix ftp://h:1: exit 2 naming --ipfix" badopt "--ipfix ftp://h:1
 check "xcnid --ipfix udp://h (no port): exit 2 naming --ipfix" badopt "--ipfix udp://h" --flows --ipfix udp://h
 check "xcnid --ipfix udp://h:70000: exit 2 naming --ipfix" badopt "--ipfix udp://h:70000" --flows --ipfix udp://h:70000
 
-check "lab up --nodes 2 --ip-family dual --kube-proxy none, agents with --flows, a flow log and --ipfix" \
-	lab up --nodes 2 --ip-family dual --kube-proxy none --agent-arg --flows --agent-arg "--flow-log=$T/flows-{node}.log" \
+check "xcnid --flows=maybe: exit 2 naming --flows" badopt "--flows=maybe" --flows=maybe
+check "xcnid --no-flows --flow-log /x: exit 2 (nothing to log)" badopt "--flow-log is the flow records'" --no-flows --flow-log /x
+check "lab up --nodes 2 --ip-family dual --kube-proxy none, agents with a flow log and --ipfix (flows on by default)" \
+	lab up --nodes 2 --ip-family dual --kube-proxy none --agent-arg "--flow-log=$T/flows-{node}.log" \
 	--agent-arg --flow-log-max-bytes=$LOGMAX --agent-arg --flow-log-files=3 \
 	--agent-arg --flow-log-interval=1 --agent-arg "--ipfix=udp://$COLLECTOR:$IPFIX_PORT" || { finish; exit 1; }
 remember_pids
@@ -153,14 +159,49 @@ HDR4=42 HDR6=62 # Ethernet + IP + UDP, what each frame adds to its payload
 ENC=70
 check "n1: x/b -> x/a 81/udp: allowed by x/web-ingress rule 0 (ingress), 5 + 5 packets, 5 x (100 + headers) bytes each way" \
 	has n1 40001 "r['source']['pod'] == 'b' and r['destination']['pod'] == 'a' and r['source']['namespace'] == 'x' and r['verdict'] == 'allowed' and r['policy'] == 'x/web-ingress' and r['rule'] == 0 and r['policy_side'] == 'ingress' and r['packets'] == 5 and r['reply_packets'] == 5 and r['bytes'] == 5 * (100 + $HDR4) and r['reply_bytes'] == 5 * (100 + $HDR4) and r['protocol'] == 'UDP' and r['node'] == 'n1' and r['family'] == 'ipv4'"
-check "n1: x/c -> x/a 81/udp: denied (drop-policy-ingress, ingress), 3 drops, 3 x (100 + headers) bytes, no reply" \
-	has n1 40002 "r['verdict'] == 'denied' and r['drop_reason'] == 'drop-policy-ingress' and r['policy_side'] == 'ingress' and r['drops'] == 3 and r['packets'] == 3 and 3 * (100 + $HDR4) <= r['bytes'] <= 3 * (100 + $HDR4 + $ENC) and r['reply_packets'] == 0 and r['source']['pod'] == 'c' and r['destination']['pod'] == 'a'"
-check "n2: x/c -> x/a 81/udp: allowed out of n2 (no policy on x/c), 3 packets, no reply" \
-	has n2 40002 "r['verdict'] == 'allowed' and r['policy'] is None and r['packets'] == 3 and r['bytes'] == 3 * (100 + $HDR4) and r['reply_packets'] == 0 and r['node'] == 'n2' and r['source']['pod'] == 'c'"
-check "n1: x/b -> x/c 81/udp (v6): allowed, no policy, 4 + 4 packets, 4 x (200 + headers) bytes each way (replies with their Geneve)" \
-	has n1 40003 "r['family'] == 'ipv6' and r['destination']['ip'] == '$C6' and r['verdict'] == 'allowed' and r['policy'] is None and r['packets'] == 4 and r['reply_packets'] == 4 and r['bytes'] == 4 * (200 + $HDR6) and 4 * (200 + $HDR6) <= r['reply_bytes'] <= 4 * (200 + $HDR6 + $ENC) and r['source']['pod'] == 'b'"
-check "n2: x/b -> x/c 81/udp (v6): the same flow as n2 saw it, x/b's labels and namespace from its identity" \
-	has n2 40003 "r['family'] == 'ipv6' and r['packets'] == 4 and r['reply_packets'] == 4 and 4 * (200 + $HDR6) <= r['bytes'] <= 4 * (200 + $HDR6 + $ENC) and r['reply_bytes'] == 4 * (200 + $HDR6) and r['source']['namespace'] == 'x' and 'role=friend' in r['source']['labels'] and r['destination']['pod'] == 'c'"
+check "n1: x/c -> x/a 81/udp: denied at to-pod from-overlay (drop-policy-ingress, ingress), isolated by x/web-ingress, 3 drops, 3 x (100 + headers) bytes, no reply" \
+	has n1 40002 "r['verdict'] == 'denied' and r['observation_point'] == 'to-pod' and r['entry_point'] == 'from-overlay' and r['drop_reason'] == 'drop-policy-ingress' and r['policy_side'] == 'ingress' and r['isolated_by'] == 'x/web-ingress' and r['drops'] == 3 and r['packets'] == 3 and 3 * (100 + $HDR4) <= r['bytes'] <= 3 * (100 + $HDR4 + $ENC) and r['reply_packets'] == 0 and r['source']['pod'] == 'c' and r['destination']['pod'] == 'a'"
+check "n2 (the sending node): x/c -> x/a 81/udp: forwarded at to-overlay from-pod, never allowed (no policy on x/c), 3 packets, no reply" \
+	has n2 40002 "r['verdict'] == 'forwarded' and r['observation_point'] == 'to-overlay' and r['entry_point'] == 'from-pod' and r['policy'] is None and r['packets'] == 3 and r['bytes'] == 3 * (100 + $HDR4) and r['reply_packets'] == 0 and r['node'] == 'n2' and r['source']['pod'] == 'c'"
+check "n1 (the sending node): x/b -> x/c 81/udp (v6): forwarded at to-overlay, no policy, 4 + 4 packets, 4 x (200 + headers) bytes each way (replies with their Geneve)" \
+	has n1 40003 "r['family'] == 'ipv6' and r['destination']['ip'] == '$C6' and r['verdict'] == 'forwarded' and r['observation_point'] == 'to-overlay' and r['policy'] is None and r['packets'] == 4 and r['reply_packets'] == 4 and r['bytes'] == 4 * (200 + $HDR6) and 4 * (200 + $HDR6) <= r['reply_bytes'] <= 4 * (200 + $HDR6 + $ENC) and r['source']['pod'] == 'b'"
+check "n2: x/b -> x/c 81/udp (v6): allowed at to-pod from-overlay, x/b's labels and namespace from its identity" \
+	has n2 40003 "r['family'] == 'ipv6' and r['verdict'] == 'allowed' and r['observation_point'] == 'to-pod' and r['entry_point'] == 'from-overlay' and r['packets'] == 4 and r['reply_packets'] == 4 and 4 * (200 + $HDR6) <= r['bytes'] <= 4 * (200 + $HDR6 + $ENC) and r['reply_bytes'] == 4 * (200 + $HDR6) and r['source']['namespace'] == 'x' and 'role=friend' in r['source']['labels'] and r['destination']['pod'] == 'c'"
+check "n1: x/b -> x/a 81/udp: times are RFC 3339 UTC (first_seen, last_seen, updated)" \
+	has n1 40001 "all(__import__('re').fullmatch(r'20[0-9][0-9]-[01][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-6][0-9][.][0-9]{6}Z', r[k]) for k in ('first_seen', 'last_seen', 'updated'))"
+monojson() { flows --node n1 --port 40001 --json --time mono | /usr/bin/python3 -c 'import json, sys, time
+r = json.loads(sys.stdin.readline())
+assert isinstance(r["last_seen"], float) and 0 < r["last_seen"] <= time.clock_gettime(time.CLOCK_MONOTONIC), r["last_seen"]'; }
+check "--time mono: last_seen as seconds of CLOCK_MONOTONIC" monojson
+
+# The merged view (--node all): one record a connection, the deciding node's
+# verdict and point, every node's part.
+cat >"$T/merged.py" <<'EOF'
+import json, sys
+recs = [json.loads(l) for l in sys.stdin if l.strip()]
+mine = [r for r in recs if r["source"]["port"] in (40001, 40002, 40003, 40004)]
+by = {r["source"]["port"]: r for r in mine}
+want = {  # port: (verdict, decided_by, point, {node: (verdict, point)})
+    40001: ("allowed", "n1", "to-pod", {"n1": ("allowed", "to-pod")}),
+    40002: ("denied", "n1", "to-pod", {"n2": ("forwarded", "to-overlay"), "n1": ("denied", "to-pod")}),
+    40003: ("allowed", "n2", "to-pod", {"n1": ("forwarded", "to-overlay"), "n2": ("allowed", "to-pod")}),
+    40004: ("allowed", "n1", "to-pod", {"n1": ("allowed", "to-pod")}),
+}
+if len(mine) != 4 or set(by) != set(want):
+    print(f"{len(mine)} merged records from ports {sorted(r['source']['port'] for r in mine)}, wanted one each of {sorted(want)}"); sys.exit(1)
+for port, (v, node, pt, parts) in want.items():
+    r = by[port]
+    got = {n["node"]: (n["verdict"], n["observation_point"]) for n in r["nodes"]}
+    if (r["verdict"], r["decided_by"], r["observation_point"], got) != (v, node, pt, parts):
+        print(f"port {port}: {r['verdict']} by {r['decided_by']} at {r['observation_point']}, parts {got}; wanted {v} by {node} at {pt}, {parts}"); sys.exit(1)
+c = by[40002]
+if c["isolated_by"] != "x/web-ingress" or c["source"]["pod"] != "c" or c["destination"]["pod"] != "a" or [n["packets"] for n in c["nodes"] if n["node"] == "n2"] != [3]:
+    print(f"port 40002: {json.dumps(c)}"); sys.exit(1)
+EOF
+merged() { flows --node all --json | /usr/bin/python3 "$T/merged.py"; }
+check "--node all: every connection once, the final verdict, deciding node and point, both nodes' parts (40002 denied by n1, n2 forwarded; 40003 allowed by n2, n1 forwarded)" merged
+mergedtext() { flows --node all --from-port 40002 >"$T/out" && grep -q "^n1 .*x/c .*x/a .*to-pod denied .*drop-policy-ingress; isolated by x/web-ingress {n[12] .*, n[12] .*}" "$T/out" && grep -q "n2 to-overlay forwarded 3/0" "$T/out" || { cat "$T/out"; return 1; }; }
+check "--node all text: one row for 40002, denied by n1 at to-pod, isolated by x/web-ingress, n2's part forwarded 3/0" mergedtext
 check "n1: x/b -> x/a 80/tcp: allowed by x/web-ingress rule 0, SYN ACK FIN, data back, no Service" \
 	has n1 40004 "r['service'] is None and r['backend'] is None and r['protocol'] == 'TCP' and r['verdict'] == 'allowed' and r['policy'] == 'x/web-ingress' and set(r['tcp_flags']) >= {'SYN', 'ACK', 'FIN'} and r['bytes'] >= r['packets'] * 54 + 6 and r['reply_bytes'] > r['reply_packets'] * 54"
 
@@ -200,13 +241,13 @@ check "IPFIX from n1: x/b -> x/a 81/udp (v4): $B4:40001 -> $A4:81 UDP, 5 + 5 pac
 	ipfix_has n1 40001 "r['_template'] == 257 and r['sourceIPv4Address'] == '$B4' and r['destinationIPv4Address'] == '$A4' and r['destinationTransportPort'] == 81 and r['protocolIdentifier'] == 17 and r['packetTotalCount'] == 5 and r['reversePacketTotalCount'] == 5 and r['octetTotalCount'] == 5 * (100 + $HDR4) and r['xcniVerdict'] == 0 and r['xcniPolicyName'] == 'x/web-ingress' and r['xcniRuleIndex'] == 0 and r['xcniPolicySide'] == 1 and r['xcniSourcePod'] == 'x/b' and r['xcniDestinationPod'] == 'x/a' and r['xcniDropReason'] == '' and r['xcniSourceIdentity'] > 0"
 check "IPFIX from n1: x/c -> x/a 81/udp: denied (drop-policy-ingress), 3 packets, 3 drops, no reply" \
 	ipfix_has n1 40002 "r['sourceIPv4Address'] == '$C4' and r['destinationIPv4Address'] == '$A4' and r['xcniVerdict'] == 1 and r['xcniDropReason'] == 'drop-policy-ingress' and r['xcniDropReasonCode'] < 0 and r['xcniDropCount'] == 3 and r['packetTotalCount'] == 3 and r['reversePacketTotalCount'] == 0 and r['xcniPolicySide'] == 1"
-check "IPFIX from n2: x/c -> x/a 81/udp: allowed, no policy (rule 65535), 3 packets" \
-	ipfix_has n2 40002 "r['xcniNode'] == 'n2' and r['xcniVerdict'] == 0 and r['xcniPolicyName'] == '' and r['xcniRuleIndex'] == 65535 and r['packetTotalCount'] == 3 and r['reversePacketTotalCount'] == 0 and r['xcniSourcePod'] == 'x/c'"
+check "IPFIX from n2: x/c -> x/a 81/udp: forwarded (3), no policy (rule 65535), 3 packets" \
+	ipfix_has n2 40002 "r['xcniNode'] == 'n2' and r['xcniVerdict'] == 3 and r['xcniPolicyName'] == '' and r['xcniRuleIndex'] == 65535 and r['packetTotalCount'] == 3 and r['reversePacketTotalCount'] == 0 and r['xcniSourcePod'] == 'x/c'"
 ipfix_v6() {
-	ipfix_has n1 40003 "r['_template'] == 258 and r['destinationIPv6Address'] == '$C6' and r['packetTotalCount'] == 4 and r['reversePacketTotalCount'] == 4 and r['octetTotalCount'] == 4 * (200 + $HDR6) and r['xcniVerdict'] == 0" &&
+	ipfix_has n1 40003 "r['_template'] == 258 and r['destinationIPv6Address'] == '$C6' and r['packetTotalCount'] == 4 and r['reversePacketTotalCount'] == 4 and r['octetTotalCount'] == 4 * (200 + $HDR6) and r['xcniVerdict'] == 3" &&
 		ipfix_has n2 40003 "r['_template'] == 258 and r['destinationIPv6Address'] == '$C6' and r['packetTotalCount'] == 4 and r['reversePacketTotalCount'] == 4 and r['xcniDestinationPod'] == 'x/c'"
 }
-check "IPFIX from n1 and n2: x/b -> x/c 81/udp (v6): template 258, to $C6, 4 + 4 packets, allowed" ipfix_v6
+check "IPFIX from n1 and n2: x/b -> x/c 81/udp (v6): template 258, to $C6, 4 + 4 packets, forwarded from n1" ipfix_v6
 check "IPFIX from n1: x/b -> x/a 80/tcp: protocol 6, tcpControlBits SYN ACK FIN, allowed by x/web-ingress" \
 	ipfix_has n1 40004 "r['protocolIdentifier'] == 6 and r['destinationTransportPort'] == 80 and r['tcpControlBits'] & 0x13 == 0x13 and r['xcniPolicyName'] == 'x/web-ingress' and r['xcniVerdict'] == 0"
 
@@ -216,17 +257,41 @@ count() {
 	got=$(flows "$@" --json | /usr/bin/python3 -c 'import json, sys; print(sum(1 for l in sys.stdin if json.loads(l)["source"]["port"] in (40001, 40002, 40003, 40004)))') || return 1
 	[ "$got" = "$want" ] || { echo "$got records, wanted $want"; flows "$@"; return 1; }
 }
-check "--node all: the six records (n1: four, n2: two)" count 6 --node all
-check "--node n1 --node n2: the same" count 6 --node n1 --node n2
+check "--node all: four connections (merged)" count 4 --node all
+check "--node all --per-node: the six records (n1: four, n2: two)" count 6 --node all --per-node
+check "--node n1 --node n2: four (merged)" count 4 --node n1 --node n2
 check "--node all --verdict denied: one" count 1 --node all --verdict denied
-check "--node all --verdict allowed: five" count 5 --node all --verdict allowed
+check "--node all --verdict allowed: three (40003's final verdict is n2's)" count 3 --node all --verdict allowed
+check "--node all --verdict forwarded: none (every forwarded one was judged at its destination)" count 0 --node all --verdict forwarded
+check "--node all --per-node --verdict forwarded: two (n1's 40003, n2's 40002)" count 2 --node all --per-node --verdict forwarded
 check "--node n1 --from x/b: three" count 3 --node n1 --from x/b
-check "--node all --from label:role=friend: four (IPv6 on n2 too)" count 4 --node all --from label:role=friend
-check "--node all --to x/a --protocol udp: three" count 3 --node all --to x/a --protocol udp
-check "--node all --to $C6/128: two" count 2 --node all --to "$C6/128"
+check "--node all --from label:role=friend: three" count 3 --node all --from label:role=friend
+check "--node all --to x/a --protocol udp: two" count 2 --node all --to x/a --protocol udp
+check "--node all --to $C6/128: one" count 1 --node all --to "$C6/128"
 check "--node all --port 80: one" count 1 --node all --port 80
 check "--node n1 --from ns:x --last 2: the last two changed" count 2 --node n1 --from ns:x --last 2
-check "--node all --since 1h: six" count 6 --node all --since 1h
+check "--node all --since 1h: four" count 4 --node all --since 1h
+# Hubble's spellings (hubble observe), the same meaning.
+check "--from-pod x/b (a name prefix): three on n1" count 3 --node n1 --from-pod x/b
+check "--from-pod b (namespace default): none" count 0 --node n1 --from-pod b
+check "--to-pod x/a: three on n1 (40001, 40002, 40004)" count 3 --node n1 --to-pod x/a
+check "-n x (either end): four merged" count 4 --node all -n x
+check "--namespace y: none" count 0 --node all --namespace y
+check "--label role=stranger (either end): two merged (40002 from x/c, 40003 to x/c)" count 2 --node all --label role=stranger
+check "--verdict DROPPED: one" count 1 --node all --verdict DROPPED
+check "--verdict FORWARDED: three (allowed or forwarded)" count 3 --node all --verdict FORWARDED
+check "--per-node --verdict FORWARDED: five" count 5 --node all --per-node --verdict FORWARDED
+check "--not --from-pod x/b: one on n1 (40002)" count 1 --node n1 --not --from-pod x/b
+check "--not --verdict DROPPED --not --to-port 80: 40001, 40003 on n1" count 2 --node n1 --not --verdict DROPPED --not --to-port 80
+check "--from-port 40003 --to-port 81: one merged" count 1 --node all --from-port 40003 --to-port 81
+check "--to-port 40003: none" count 0 --node all --to-port 40003
+check "--first 1: one on n1 (of x/b's three)" count 1 --node n1 --from-pod x/b --first 1
+check "--since an RFC 3339 time an hour ago: four merged" count 4 --node all --since "$(date -u -d '-1 hour' +%Y-%m-%dT%H:%M:%SZ)"
+check "--until an RFC 3339 time an hour ago: none" count 0 --node all --until "$(date -u -d '-1 hour' +%Y-%m-%dT%H:%M:%SZ)"
+check "--until 1h (a duration): none" count 0 --node all --until 1h
+check "--print-node-name: accepted (the node is always said)" count 4 --node all --print-node-name
+nodecol() { flows --node n1 --from-port 40001 --print-node-name | grep -q "^n1 " || { flows --node n1 --from-port 40001; return 1; }; }
+check "--print-node-name: the row begins with the node" nodecol
 text() { flows --node n1 --from x/b --protocol tcp >"$T/out" && grep -q "x/b.*x/a.*allowed.*ingress x/web-ingress rule 0.*SYN" "$T/out" || { cat "$T/out"; return 1; }; }
 check "text columns: x/b x/a allowed ingress x/web-ingress rule 0 [SYN,...]" text
 
@@ -250,18 +315,31 @@ cnp_c ", annotations: {xcni.io/policy-mode: audit}" >"$T/cnp-audit.yaml"
 cnp_c "" >"$T/cnp.yaml"
 check "apply ClusterNetworkPolicy no-friend-c (Admin, audit mode)" lab apply -f "$T/cnp-audit.yaml"
 check "x/b -> x/c 81/udp (v4) under the audited Deny: 2 of 2 answered" answered 2 x/b 40006 "$C4" 81 2 50
+check "x/b -> x/c 81/udp (v4) from 40009 under the audited Deny: 2 of 2 answered" answered 2 x/b 40009 "$C4" 81 2 50
 check "ClusterNetworkPolicy no-friend-c enforced" lab apply -f "$T/cnp.yaml"
 check "x/b -> x/c 81/udp (v4) under the enforced Deny: 0 of 2 answered" answered 0 x/b 40007 "$C4" 81 2 50
+# The same flow again (40009, its conntrack entry alive): judged again, cut.
+check "x/b -> x/c 81/udp from 40009 again, under the enforced Deny: 0 of 2 answered" answered 0 x/b 40009 "$C4" 81 2 50
 sleep 2.5
 check "n2: x/b -> x/c from 40006: verdict audit, by no-friend-c [Admin 10] rule 0" \
 	has n2 40006 "r['verdict'] == 'audit' and r['policy'] == 'no-friend-c [Admin 10]' and r['rule'] == 0 and r['packets'] == 2 and r['reply_packets'] == 2"
 check "n2: x/b -> x/c from 40007: denied (drop-policy-admin) by no-friend-c [Admin 10] rule 0" \
 	has n2 40007 "r['verdict'] == 'denied' and r['drop_reason'] == 'drop-policy-admin' and r['policy'] == 'no-friend-c [Admin 10]' and r['rule'] == 0 and r['policy_side'] == 'ingress' and r['reply_packets'] == 0"
+check "n2: x/b -> x/c from 40009: denied by no-friend-c, the verdict before the change said (previous_verdict audit, by the same policy)" \
+	has n2 40009 "r['verdict'] == 'denied' and r['drop_reason'] == 'drop-policy-admin' and r['policy'] == 'no-friend-c [Admin 10]' and r['previous_verdict'] == 'audit' and r['previous_policy'] == 'no-friend-c [Admin 10]' and r['reply_packets'] == 2"
+cuttext() { flows --node n2 --from-port 40009 >"$T/out" && grep -q "to-pod denied .*no-friend-c .*; was audit by no-friend-c \[Admin 10\] until a policy change" "$T/out" || { cat "$T/out"; return 1; }; }
+check "text: 40009's row says it was audit until a policy change" cuttext
 audited() { local got; got=$(flows --node n2 --verdict audit --json | /usr/bin/python3 -c 'import json, sys; print(" ".join(str(json.loads(l)["source"]["port"]) for l in sys.stdin if l.strip() and "source" in json.loads(l)))'); [ "$got" = 40006 ] || { echo "audit records from ports: '$got'"; return 1; }; }
 check "--node n2 --verdict audit: the audited flow alone" audited
 check "delete ClusterNetworkPolicy no-friend-c" lab delete -f "$T/cnp.yaml"
 bad() { local re=$1; shift; flows "$@" >"$T/out" 2>&1; local rc=$?; [ $rc = 2 ] && grep -q -- "$re" "$T/out" || { echo "exit $rc"; cat "$T/out"; return 1; }; }
 check "--verdict maybe: exit 2 naming it" bad "--verdict maybe" --node n1 --verdict maybe
+check "--not --last 2: exit 2, a count cannot be negated" bad "--not --last" --node n1 --not --last 2
+check "--not at the end: exit 2" bad "--not: a filter after it" --node n1 --not
+check "--first 1 --last 1: exit 2" bad "give one" --node n1 --first 1 --last 1
+check "--since 2026-13-45T00:00:00Z: exit 2 naming it" bad "--since 2026-13-45T00:00:00Z" --node n1 --since 2026-13-45T00:00:00Z
+check "--time never: exit 2 naming it" bad "--time never" --node n1 --time never
+check "--from-port 0: exit 2 naming it" bad "--from-port 0" --node n1 --from-port 0
 check "--from x/a/b: exit 2 naming it" bad "--from x/a/b" --node n1 --from x/a/b
 check "--to 10.0.0.0/40: exit 2 naming it" bad "--to 10.0.0.0/40" --node n1 --to 10.0.0.0/40
 check "--node n9: exit 2 naming the node" bad "no node n9" --node n9
@@ -344,6 +422,39 @@ follow() {
 	tail -n 1 "$T/follow" | grep -q '"packets":2,"bytes":[0-9]*,"reply_packets":2' || { cat "$T/follow"; return 1; }
 }
 check "--follow: a flow started meanwhile shows up (2 + 2 packets)" follow
+# --follow --last 2: two records first (not the window), then the new flow's
+# changes, each record once a change, with its update time (UPDATED, RFC 3339).
+followlast() {
+	local start fp
+	start=$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)
+	"$XCNICTL" flows --node n1 --follow --last 2 >"$T/followl" 2>&1 &
+	fp=$!
+	MINE+=("$fp")
+	sleep 1.5
+	send x/b 40008 "$A4" 81 2 10 >/dev/null
+	sleep 3
+	kill "$fp"
+	wait "$fp"
+	/usr/bin/python3 - "$T/followl" "$start" <<'EOF' || { echo "started $start"; cat "$T/followl"; return 1; }
+import re, sys
+lines = open(sys.argv[1]).read().splitlines()
+start = sys.argv[2]
+assert lines[0].split()[:2] == ["NODE", "UPDATED"], lines[0]
+rows = lines[1:]
+for l in rows:
+    assert re.match(r"n1 +20[0-9]{2}-[0-9]{2}-[0-9]{2}T[0-9:]{8}[.][0-9]{3}Z ", l), l
+# The window holds more than two older records: --last 2 printed two of them
+# (one fewer only if one changed in the instant it started).
+old = [l for l in rows if l.split()[1] < start]
+assert 1 <= len(old) <= 2, f"{len(old)} rows changed before it started, wanted the last 2"
+new = [l for l in rows if ":40008 " in l]
+assert new, "the new flow never showed"
+# Each printed once a change: no two identical rows (same record, same update).
+assert len(rows) == len(set(rows)), "a row printed twice"
+print(f"# {len(rows)} rows, {len(old)} from before, {len(new)} of the new flow")
+EOF
+}
+check "--follow --last 2: two first, then the new flow, each row once, with its update time" followlast
 
 # The flow log: 60 flows more make it rotate many times over.
 many() { lab exec x/b -- /usr/bin/python3 -c "

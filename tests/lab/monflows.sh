@@ -18,8 +18,8 @@ lab_suite monflows
 lab_start "$XCNICTL" "$XCNI_BIN" "$XCNID_BIN"
 N=400
 
-check "lab up --nodes 1, the agent with --flows --events-rate 0" \
-	lab up --nodes 1 --kube-proxy none --agent-arg --flows --agent-arg --events-rate=0 || { finish; exit 1; }
+check "lab up --nodes 1, the agent with --events-rate 0 (flows on by default)" \
+	lab up --nodes 1 --kube-proxy none --agent-arg --events-rate=0 || { finish; exit 1; }
 remember_pids
 cat >"$T/pods.yaml" <<'EOF'
 apiVersion: v1

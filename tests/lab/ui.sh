@@ -14,7 +14,7 @@
 #   n2: x/c (role=stranger; 81/udp)      y/d (81/udp)
 #   NetworkPolicy x/web-ingress: app=web takes 80/TCP and 81/UDP from role=friend
 #   Service x/web 8080/TCP -> app=web:80; every xcnid: --kube-proxy-replacement,
-#   --flows, --ui 127.0.0.1:9963 (in its node's netns)
+#   --ui 127.0.0.1:9963 (in its node's netns; flows on by default)
 #   netns xcni-uitest: xcnictl lab ui --listen 127.0.0.1:9964 and Chromium
 #
 #   x/b -> x/a      81/udp   allowed by x/web-ingress
@@ -49,8 +49,8 @@ check "xcnid --ui and a different --metrics-addr: exit 2 (one server)" \
 labui_bad() { "$XCNICTL" lab ui --listen 0.0.0.0:9964 >"$T/out" 2>&1; local rc=$?; [ $rc = 2 ] && grep -q "not a loopback address" "$T/out" || { echo "exit $rc"; cat "$T/out"; return 1; }; }
 check "xcnictl lab ui --listen 0.0.0.0:9964: exit 2, not a loopback address" labui_bad
 
-check "lab up --nodes 2 --kube-proxy none, agents with --flows --ui $AGENT_UI" \
-	lab up --nodes 2 --kube-proxy none --agent-arg --flows --agent-arg "--ui=$AGENT_UI" || { finish; exit 1; }
+check "lab up --nodes 2 --kube-proxy none, agents with --ui $AGENT_UI (flows on by default)" \
+	lab up --nodes 2 --kube-proxy none --agent-arg "--ui=$AGENT_UI" || { finish; exit 1; }
 remember_pids
 
 cat >"$T/objs.yaml" <<'EOF'
@@ -170,6 +170,21 @@ check "n1 /api/graph: x/c -> x/a denied, naming x/web-ingress as what isolates x
 	graph "edge('pod:x/c->pod:x/a')['verdict'] == 'denied' and edge('pod:x/c->pod:x/a')['why'][0]['policies'] == ['x/web-ingress'] and 'x/a is isolated for ingress' in edge('pod:x/c->pod:x/a')['why'][0]['text']"
 check "n1 /api/graph: x/b -> Service x/web -> x/a, both edges allowed" \
 	graph "nodes['svc:x/web']['kind'] == 'service' and edge('pod:x/b->svc:x/web')['verdict'] == 'allowed' and edge('svc:x/web->pod:x/a')['verdict'] == 'allowed' and edge('svc:x/web->pod:x/a')['recent'][0]['service'].startswith('x/web')"
+# The sending node's own map: what it sent into the overlay is forwarded (grey),
+# not allowed, even where n1 dropped it (x/c -> x/a).
+n2graph() {
+	local code
+	code=$(in_node 2 curl -s --noproxy '*' -o "$T/body2" -w '%{http_code}' "http://$AGENT_UI/api/graph") && [ "$code" = 200 ] || { echo "HTTP $code"; return 1; }
+	/usr/bin/python3 - "$T/body2" <<'EOF'
+import json, sys
+g = json.load(open(sys.argv[1]))
+e = {x["id"]: x for x in g["edges"]}
+for i in ("pod:x/c->pod:x/a", "pod:y/d->pod:x/b"):
+    assert e[i]["verdict"] == "forwarded" and e[i]["forwarded"] == 1 and e[i]["allowed"] == 0, e[i]
+    assert e[i]["recent"][0]["observation_point"] == "to-overlay", e[i]["recent"][0]
+EOF
+}
+check "n2 /api/graph (the sender's node): x/c -> x/a and y/d -> x/b forwarded at to-overlay, not allowed" n2graph
 check "n1 /api/graph?verdict=denied: only the denied edge" \
 	graph "[e['id'] for e in g['edges']] == ['pod:x/c->pod:x/a']" -G -d verdict=denied
 code() { local want=$1 path=$2 c; shift 2; c=$(get "$@"); [[ $c == $want ]] || { echo "HTTP $c, wanted $want"; cat "$T/body"; return 1; }; }
@@ -188,6 +203,24 @@ nsenter --net="/run/netns/$UINS" "$XCNICTL" lab ui --listen "$LAB_UI" >"$T/labui
 MINE+=("$!")
 served() { for _ in $(seq 50); do grep -q "serving http://$LAB_UI/" "$T/labui.out" && return 0; sleep 0.1; done; cat "$T/labui.out"; return 1; }
 check "xcnictl lab ui --listen $LAB_UI serves" served
+# The merged data behind the map: a cross-node connection is one flow with the
+# final verdict, the node and point that decided it and both nodes' counts.
+labgraph() {
+	nsenter --net="/run/netns/$UINS" curl -sf "http://$LAB_UI/api/graph" >"$T/lg.json" || return 1
+	/usr/bin/python3 - "$T/lg.json" <<'EOF'
+import json, sys
+g = json.load(open(sys.argv[1]))
+e = {x["id"]: x for x in g["edges"]}
+d = e["pod:x/c->pod:x/a"]["recent"][0]
+assert (d["verdict"], d["decided_by"], d["observation_point"]) == ("denied", "n1", "to-pod"), d
+assert "n1 3/0 packets" in d["counts"] and "n2 3/0 packets" in d["counts"], d
+a = e["pod:y/d->pod:x/b"]
+r = a["recent"][0]
+assert (a["verdict"], r["verdict"], r["decided_by"], r["observation_point"]) == ("allowed", "allowed", "n1", "to-pod"), a
+assert "n1 2/2 packets" in r["counts"] and "n2 2/2 packets" in r["counts"], r
+EOF
+}
+check "lab ui /api/graph: x/c -> x/a denied, decided by n1 at to-pod; y/d -> x/b allowed by n1 (n2 forwarded it), both nodes' counts" labgraph
 DENIED='pod:x/c->pod:x/a'
 browse() {
 	ip netns exec "$UINS" /usr/bin/python3 "$BROWSER" "http://$LAB_UI/" "$T" "$OUT/service-map.png" \

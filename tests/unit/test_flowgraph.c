@@ -264,12 +264,71 @@ static void test_recent_bound(void **state)
 	fg_free(g);
 }
 
+/*
+ * A cross-node connection allowed at its destination: the source node's
+ * record is forwarded (to-overlay), the destination's allowed (to-pod); the
+ * merged flow is allowed, decided by the destination's node at to-pod, with
+ * both nodes' counts. In either order.
+ */
+static void test_forwarded_merge(void **state)
+{
+	struct fgraph *g;
+	struct fg_flow f;
+	json_t *o, *e, *r;
+
+	(void)state;
+	for (int order = 0; order < 2; order++) {
+		assert_int_equal(fg_new(&g), 0);
+		for (int i = 0; i < 2; i++) {
+			bool src = (i == 0) == (order == 0);
+
+			f = pod_flow("z", "b", "10.0.1.2", 40100, "x", "a", "10.0.2.1", 80);
+			f.node = src ? "n1" : "n2";
+			f.verdict = src ? FLOW_FORWARDED : FLOW_ALLOWED;
+			f.point = src ? "to-overlay" : "to-pod";
+			f.pkts = src ? 4 : 3;
+			f.reply_pkts = 3;
+			assert_int_equal(fg_add(g, &f), 0);
+		}
+		o = render(g);
+		e = find(json_object_get(o, "edges"), "pod:z/b->pod:x/a");
+		assert_non_null(e);
+		assert_string_equal(str(e, "verdict"), "allowed");
+		assert_int_equal(num(e, "allowed"), 1);
+		r = json_array_get(json_object_get(e, "recent"), 0);
+		assert_string_equal(str(r, "verdict"), "allowed");
+		assert_string_equal(str(r, "decided_by"), "n2");
+		assert_string_equal(str(r, "observation_point"), "to-pod");
+		assert_string_equal(str(r, "counts"), order == 0 ? "n1 4/3 packets, n2 3/3 packets" :
+								    "n2 3/3 packets, n1 4/3 packets");
+		json_decref(o);
+		fg_free(g);
+	}
+	/* The sender's node alone (its own map): forwarded, not allowed. */
+	assert_int_equal(fg_new(&g), 0);
+	f = pod_flow("z", "b", "10.0.1.2", 40101, "x", "a", "10.0.2.1", 80);
+	f.verdict = FLOW_FORWARDED;
+	f.point = "to-overlay";
+	assert_int_equal(fg_add(g, &f), 0);
+	o = render(g);
+	e = find(json_object_get(o, "edges"), "pod:z/b->pod:x/a");
+	assert_string_equal(str(e, "verdict"), "forwarded");
+	assert_int_equal(num(e, "forwarded"), 1);
+	assert_int_equal(num(e, "allowed"), 0);
+	assert_int_equal(num(e, "flows"), 1);
+	assert_non_null(strstr(str(json_array_get(json_object_get(e, "why"), 0), "text"),
+			       "forwarded into the overlay"));
+	json_decref(o);
+	fg_free(g);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_nodes_edges), cmocka_unit_test(test_merge_two_nodes),
 		cmocka_unit_test(test_service),	    cmocka_unit_test(test_escaping),
 		cmocka_unit_test(test_recent_bound),
+		cmocka_unit_test(test_forwarded_merge),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -172,10 +172,10 @@ static void test_audit(void **state)
 	assert_string_equal(r->policy, "x/deny-b");
 	flow_filter_init(&ff);
 	assert_int_equal(flow_filter_set(&ff, "verdict", "audit", err, sizeof(err)), 0);
-	assert_true(flow_filter_match(&ff, r, 3000));
+	assert_true(flow_filter_match(&ff, r, 3000, 0));
 	flow_filter_init(&ff);
 	assert_int_equal(flow_filter_set(&ff, "verdict", "allowed", err, sizeof(err)), 0);
-	assert_false(flow_filter_match(&ff, r, 3000));
+	assert_false(flow_filter_match(&ff, r, 3000, 0));
 	/* The same flow later allowed outright (the policy enforced no longer denies). */
 	flows_verdict(f, r, 2000, XCNI_DIR_TO_POD, 6, "x/allow-b", 0, false);
 	assert_int_equal(r->verdict, FLOW_ALLOWED);
@@ -470,9 +470,182 @@ static int render_count(struct flows *f, const char *req, uint64_t now, struct f
 	struct flow_filter ff;
 	char err[256];
 
+	int n;
+
 	assert_int_equal(flow_filter_parse(&ff, req, err, sizeof(err)), 0);
 	fbuf_free(b);
-	return flows_render_json(f, &ff, &rc, b);
+	n = flows_render_json(f, &ff, &rc, b);
+	flow_filter_free(&ff);
+	return n;
+}
+
+static struct flow_peer peer_at(uint8_t loc)
+{
+	return (struct flow_peer){ .identity = loc == FLOW_LOC_OUTSIDE ? XCNI_ID_WORLD : 300,
+				   .loc = loc };
+}
+
+/*
+ * Observation points: a node that sends a connection into the overlay says
+ * forwarded at to-overlay, never allowed (an egress allow keeps forwarded);
+ * the destination's node judges at to-pod; a policy change that cuts an
+ * allowed flow leaves denied with what it was before.
+ */
+static void test_points(void **state)
+{
+	struct flow_peer local = peer_at(FLOW_LOC_LOCAL), remote = peer_at(FLOW_LOC_REMOTE),
+			 world = peer_at(FLOW_LOC_OUTSIDE);
+	uint64_t p[2] = { 3, 0 }, by[2] = { 300, 0 };
+	struct fbuf b = {};
+	struct flows *f;
+	struct flow_rec *r;
+	bool created;
+	struct flow_key k = key4("10.0.1.1", 40001, "10.0.2.2", 81, IPPROTO_UDP);
+
+	(void)state;
+	assert_int_equal(flows_new(16, &f), 0);
+	/* Source node: local pod -> a pod behind the overlay. */
+	r = flows_get(f, &k, &created);
+	flows_set_ends(f, r, &local, &remote);
+	assert_int_equal(r->verdict, FLOW_FORWARDED);
+	assert_int_equal(flow_rec_entry(r), FLOW_PT_FROM_POD);
+	assert_int_equal(flow_rec_point(r), FLOW_PT_TO_OVERLAY);
+	flows_ct_update(f, r, 1000, 2000, p, by, XCNI_CT_ESTABLISHED, false, false);
+	/* Its egress policy allowed it: still forwarded, the policy kept. */
+	flows_verdict(f, r, 2000, 0, 7, "z/egress", 0, false);
+	assert_int_equal(r->verdict, FLOW_FORWARDED);
+	assert_string_equal(r->policy, "z/egress");
+	assert_int_equal(render_count(f, "verdict=forwarded\n", 3000, &b), 1);
+	assert_non_null(strstr(b.p, "\"verdict\":\"forwarded\",\"observation_point\":\"to-overlay\","
+				    "\"entry_point\":\"from-pod\""));
+	assert_int_equal(render_count(f, "verdict=allowed\n", 3000, &b), 0);
+	assert_int_equal(render_count(f, "verdict=FORWARDED\n", 3000, &b), 1);
+	assert_int_equal(render_count(f, "verdict=DROPPED\n", 3000, &b), 0);
+	/* An egress drop at the source: denied at from-pod. */
+	k.sport = 40002;
+	r = flows_get(f, &k, &created);
+	flows_set_ends(f, r, &local, &remote);
+	flows_drop(f, r, 2500, 0, XCNI_DROP_POLICY_EGRESS, 60);
+	assert_int_equal(r->verdict, FLOW_DENIED);
+	assert_int_equal(flow_rec_point(r), FLOW_PT_FROM_POD);
+	assert_int_equal(r->prev_verdict, 0); /* never passed: nothing was cut */
+	/* Destination node: from the overlay to a local pod, dropped at to-pod. */
+	k.sport = 40003;
+	r = flows_get(f, &k, &created);
+	flows_set_ends(f, r, &remote, &local);
+	assert_int_equal(r->verdict, FLOW_ALLOWED);
+	assert_int_equal(flow_rec_entry(r), FLOW_PT_FROM_OVERLAY);
+	assert_int_equal(flow_rec_point(r), FLOW_PT_TO_POD);
+	flows_drop(f, r, 2600, 1, XCNI_DROP_POLICY_INGRESS, 60);
+	flows_isolators(f, r, "x/deny-all, x/web");
+	assert_int_equal(flow_rec_point(r), FLOW_PT_TO_POD);
+	assert_int_equal(render_count(f, "verdict=denied\nfrom-port=40003\n", 3000, &b), 1);
+	assert_non_null(strstr(b.p, "\"isolated_by\":\"x/deny-all, x/web\""));
+	assert_non_null(strstr(b.p, "\"observation_point\":\"to-pod\",\"entry_point\":\"from-overlay\""));
+	/* A flow allowed by a policy, then cut by a policy change. */
+	k.sport = 40004;
+	r = flows_get(f, &k, &created);
+	flows_set_ends(f, r, &remote, &local);
+	flows_verdict(f, r, 1000, 1, 8, "x/web", 0, false);
+	flows_ct_update(f, r, 1000, 2000, p, by, XCNI_CT_ESTABLISHED, false, false);
+	assert_int_equal(r->verdict, FLOW_ALLOWED);
+	flows_drop(f, r, 2700, 1, XCNI_DROP_POLICY_INGRESS, 60);
+	assert_int_equal(r->verdict, FLOW_DENIED);
+	assert_null(r->policy);
+	assert_int_equal(render_count(f, "from-port=40004\n", 3000, &b), 1);
+	assert_non_null(strstr(b.p, "\"previous_verdict\":\"allowed\",\"previous_policy\":\"x/web\""));
+	/* To the world from a local pod: allowed at to-stack (nothing further judges). */
+	k.sport = 40005;
+	r = flows_get(f, &k, &created);
+	flows_set_ends(f, r, &local, &world);
+	assert_int_equal(r->verdict, FLOW_ALLOWED);
+	assert_int_equal(flow_rec_point(r), FLOW_PT_TO_STACK);
+	/* From outside (a NodePort client) to a backend behind the overlay: forwarded. */
+	k.sport = 40006;
+	r = flows_get(f, &k, &created);
+	flows_set_ends(f, r, &world, &remote);
+	assert_int_equal(r->verdict, FLOW_FORWARDED);
+	assert_int_equal(flow_rec_entry(r), FLOW_PT_FROM_OUTSIDE);
+	fbuf_free(&b);
+	flows_free(f);
+}
+
+/* Hubble's filter spellings: the same records as Hubble would pick. */
+static void test_hubble_filters(void **state)
+{
+	uint64_t s = 1000000000ULL;
+	struct flow_render_ctx rc = { .node = "n1" };
+	struct flow_filter ff;
+	struct fbuf b = {};
+	struct flows *f;
+	struct flow_rec *r;
+	char err[256], t[48];
+	int64_t w;
+
+	(void)state;
+	assert_int_equal(flows_new(64, &f), 0);
+	named(f, key4("10.0.1.1", 40000, "10.0.1.2", 80, IPPROTO_TCP), "x", "api-1",
+	      "k8s:app=web", "y", "db-0", 10 * s);
+	named(f, key4("10.0.1.3", 40001, "10.0.1.1", 81, IPPROTO_TCP), "default", "api-2",
+	      "k8s:app=cli", "x", "api-1", 20 * s);
+	r = named(f, key4("10.0.1.4", 40002, "10.0.1.5", 53, IPPROTO_UDP), "z", "c", NULL, "z",
+		  "d", 30 * s);
+	flows_drop(f, r, 30 * s, 1, XCNI_DROP_POLICY_INGRESS, 60);
+	assert_int_equal(render_count(f, "from-pod=x/api\n", 40 * s, &b), 1);
+	assert_int_equal(render_count(f, "from-pod=api\n", 40 * s, &b), 1); /* namespace default */
+	assert_int_equal(render_count(f, "to-pod=x/api-1\n", 40 * s, &b), 1);
+	assert_int_equal(render_count(f, "namespace=x\n", 40 * s, &b), 2); /* either end */
+	assert_int_equal(render_count(f, "label=app=cli\n", 40 * s, &b), 1);
+	assert_int_equal(render_count(f, "from-port=40001\n", 40 * s, &b), 1);
+	assert_int_equal(render_count(f, "to-port=80\n", 40 * s, &b), 1);
+	assert_int_equal(render_count(f, "to-port=40000\n", 40 * s, &b), 0);
+	assert_int_equal(render_count(f, "verdict=DROPPED\n", 40 * s, &b), 1);
+	assert_int_equal(render_count(f, "verdict=FORWARDED\n", 40 * s, &b), 2);
+	assert_int_equal(render_count(f, "not.namespace=x\n", 40 * s, &b), 1);
+	assert_int_equal(render_count(f, "not.verdict=DROPPED\nnot.to-port=80\n", 40 * s, &b), 1);
+	assert_int_equal(render_count(f, "first=1\n", 40 * s, &b), 1);
+	assert_non_null(strstr(b.p, "api-1"));
+	assert_int_equal(render_count(f, "until=15s\n", 40 * s, &b), 2); /* last seen 25 s+ ago */
+	/* Absolute times: the records' wall clock is mono + wall_off (0 here: the epoch). */
+	flow_time_fmt(25 * s, t, sizeof(t));
+	assert_string_equal(t, "1970-01-01T00:00:25.000000Z");
+	{
+		char req[96];
+
+		snprintf(req, sizeof(req), "since=%s\n", t);
+		assert_int_equal(render_count(f, req, 40 * s, &b), 1);
+		snprintf(req, sizeof(req), "until=%s\n", t);
+		assert_int_equal(render_count(f, req, 40 * s, &b), 2);
+	}
+	assert_int_equal(flow_time_parse("2026-11-26T03:04:05.5+01:00", &w), 0);
+	assert_true(w == 1795658645LL * (int64_t)s + (int64_t)s / 2);
+	assert_int_equal(flow_time_parse("2026-11-26 03:04:05", &w), -EINVAL);
+	/* Times in the answer: RFC 3339 by default, monotonic seconds with time=mono. */
+	assert_int_equal(render_count(f, "from-port=40000\n", 40 * s, &b), 1);
+	assert_non_null(strstr(b.p, "\"last_seen\":\"1970-01-01T00:00:10.000000Z\""));
+	assert_int_equal(flow_filter_parse(&ff, "from-port=40000\ntime=mono\n", err, sizeof(err)), 0);
+	rc.now_ns = 40 * s;
+	rc.mono = ff.time_mono;
+	fbuf_free(&b);
+	assert_int_equal(flows_render_json(f, &ff, &rc, &b), 1);
+	assert_non_null(strstr(b.p, "\"last_seen\":10.000000"));
+	flow_filter_free(&ff);
+	/* Bad ones, named. */
+	flow_filter_init(&ff);
+	assert_int_equal(flow_filter_set(&ff, "not.last", "3", err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "--not --last"));
+	assert_int_equal(flow_filter_set(&ff, "verdict", "MAYBE", err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "--verdict MAYBE"));
+	assert_int_equal(flow_filter_set(&ff, "since", "2026-13-40T00:00:00Z", err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "--since"));
+	assert_int_equal(flow_filter_set(&ff, "to-port", "0", err, sizeof(err)), -EINVAL);
+	assert_int_equal(flow_filter_set(&ff, "first", "2", err, sizeof(err)), 0);
+	assert_int_equal(flow_filter_set(&ff, "last", "2", err, sizeof(err)), -EINVAL);
+	assert_int_equal(flow_filter_set(&ff, "from-pod", "a/b/c", err, sizeof(err)), -EINVAL);
+	flow_filter_free(&ff);
+	fbuf_free(&b);
+	flows_free(f);
 }
 
 static void test_filter_match(void **state)
@@ -576,6 +749,8 @@ int main(void)
 		cmocka_unit_test(test_ct_sweep),
 		cmocka_unit_test(test_ct_walk_due),
 		cmocka_unit_test(test_peer_share),
+		cmocka_unit_test(test_points),
+		cmocka_unit_test(test_hubble_filters),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -30,6 +30,7 @@
 #include "agent/flows.h"
 #include "agent/ipfix.h"
 #include "agent/evfan.h"
+#include "lib/observe/flowgraph.h"
 
 #define FLOWD_CLIENTS 4
 #define FLOWD_REQ_MAX 4096
@@ -78,7 +79,7 @@ struct flowd {
 	struct ring_buffer *rb;
 	int ct_fd, ct6_fd, podname_fd, identity_fd, ipcache_fd, ipcache6_fd, polname_fd,
 		svcname_fd, polkey6_fd, rulename_fd, sockflow_fd, sockflow6_fd, metrics_fd,
-		ctstat_fd;
+		ctstat_fd, polsel_fd;
 	/* What the previous walk saw, so that a walk costs what changed since. */
 	struct ct_seen {
 		bool valid; /* a walk read every live entry since the agent started */
@@ -179,26 +180,40 @@ static void fill_peer(struct flowd *d, struct flow_peer *p, uint8_t family, cons
 	struct xcni_idlabels il;
 	char buf[340];
 	__u32 key4 = 0;
-	bool named = false;
+	bool named = false, found = false;
 
 	p->identity = XCNI_ID_WORLD;
 	if (family == 4) {
 		struct xcni_ipcache_key k = { .prefixlen = 32 };
 
 		memcpy(&k.addr, addr, 4);
-		if (d->ipcache_fd >= 0 && !bpf_map_lookup_elem(d->ipcache_fd, &k, &iv))
+		if (d->ipcache_fd >= 0 && !bpf_map_lookup_elem(d->ipcache_fd, &k, &iv)) {
 			p->identity = iv.identity;
+			found = true;
+		}
 		memcpy(&key4, addr, 4);
 	} else {
 		struct xcni_ipcache6_key k = { .prefixlen = 128 };
 
 		memcpy(k.addr, addr, 16);
-		if (d->ipcache6_fd >= 0 && !bpf_map_lookup_elem(d->ipcache6_fd, &k, &iv))
+		if (d->ipcache6_fd >= 0 && !bpf_map_lookup_elem(d->ipcache6_fd, &k, &iv)) {
 			p->identity = iv.identity;
+			found = true;
+		}
 		/* A local pod's IPv6: its name is under its policy key. */
 		if (d->polkey6_fd < 0 || bpf_map_lookup_elem(d->polkey6_fd, addr, &key4))
 			key4 = 0;
 	}
+	/* Where it is: a pod behind a tunnel is another node's (the overlay). */
+	if (!found || (p->identity >= XCNI_ID_CIDR_BASE) || p->identity == XCNI_ID_WORLD ||
+	    p->identity == XCNI_ID_ANY)
+		p->loc = FLOW_LOC_OUTSIDE;
+	else if (p->identity == XCNI_ID_HOST || p->identity == XCNI_ID_REMOTE_NODE)
+		p->loc = FLOW_LOC_HOST;
+	else if (iv.tunnel_ip || (iv.flags & XCNI_IPC_TUN6))
+		p->loc = FLOW_LOC_REMOTE;
+	else
+		p->loc = FLOW_LOC_LOCAL;
 	if (key4 && d->podname_fd >= 0 && !bpf_map_lookup_elem(d->podname_fd, &key4, &pn) &&
 	    pn.name[0]) {
 		snprintf(buf, sizeof(buf), "%.*s", (int)strnlen(pn.ns, sizeof(pn.ns)), pn.ns);
@@ -254,8 +269,9 @@ static struct flow_rec *rec_of(struct flowd *d, const struct flow_key *k)
 	struct flow_rec *r = flows_get(d->fl, k, &created);
 
 	if (r && created) {
-		flows_peer_copy(d->fl, &r->src, peer_of(d, k->family, k->saddr));
-		flows_peer_copy(d->fl, &r->dst, peer_of(d, k->family, k->daddr));
+		const struct flow_peer *src = peer_of(d, k->family, k->saddr);
+
+		flows_set_ends(d->fl, r, src, peer_of(d, k->family, k->daddr));
 	}
 	return r;
 }
@@ -550,6 +566,18 @@ static int on_event(void *arg, void *data, size_t len)
 
 		flows_drop(d->fl, r, ev->ts_ns, policy ? (ev->pol_dir ? 1 : 0) : 0xff, ev->reason,
 			   ev->len);
+		/* Nothing allows it: the policies that isolate the pod, named once a record. */
+		if (!r->isolators && (ev->reason == XCNI_DROP_POLICY_INGRESS ||
+				      ev->reason == XCNI_DROP_POLICY_EGRESS)) {
+			bool in = ev->reason == XCNI_DROP_POLICY_INGRESS;
+			char ip[INET6_ADDRSTRLEN], iso[800];
+
+			inet_ntop(k.family == 4 ? AF_INET : AF_INET6, in ? k.daddr : k.saddr, ip,
+				  sizeof(ip));
+			if (fg_isolators(d->polsel_fd, d->polname_fd, d->polkey6_fd, ip, in, iso,
+					 sizeof(iso)))
+				flows_isolators(d->fl, r, iso);
+		}
 		if (tier) {
 			flows_denied_by(d->fl, r, ev->policy_id,
 					policy_label(d, ev->policy_id, name, sizeof(name)), ev->rule);
@@ -696,6 +724,8 @@ static void client_answer(struct flowd *d, struct client *c)
 
 	c->req[c->reqlen] = '\0';
 	c->out.max = FLOWD_ANSWER_MAX;
+	ff.nots = NULL;
+	ff.nnots = 0;
 	if (flow_filter_parse(&ff, c->req, err, sizeof(err))) {
 		fbuf_printf(&c->out, "{\"error\":");
 		/* err has no quotes or control characters worth more than this. */
@@ -705,6 +735,7 @@ static void client_answer(struct flowd *d, struct client *c)
 		fbuf_printf(&c->out, "\"%s\"}\n", err);
 	} else {
 		render_ctx(d, &rc, extra, sizeof(extra));
+		rc.mono = ff.time_mono;
 		n = flows_render_json(d->fl, &ff, &rc, &c->out);
 		if (n == -E2BIG) {
 			c->out.err = 0;
@@ -712,6 +743,7 @@ static void client_answer(struct flowd *d, struct client *c)
 					     "(--last, filters)\"}\n", FLOWD_ANSWER_MAX);
 		}
 	}
+	flow_filter_free(&ff);
 	if (c->out.err) {
 		client_close(d, c);
 		return;
@@ -839,6 +871,8 @@ void flowd_dispatch(struct flowd *d)
 	if (!d)
 		return;
 	n = epoll_wait(d->epfd, evs, 8, 0);
+	/* What a change is stamped with (a record's "updated"). */
+	flows_set_now(d->fl, mono_ns());
 	for (int i = 0; i < n; i++) {
 		uint64_t tag = evs[i].data.u64;
 
@@ -881,7 +915,7 @@ void flowd_free(struct flowd *d)
 		       &d->ipcache_fd, &d->ipcache6_fd, &d->polname_fd, &d->svcname_fd,
 		       &d->polkey6_fd, &d->tfd,		&d->lfd,	&d->epfd,
 		       &d->rulename_fd, &d->sockflow_fd, &d->sockflow6_fd, &d->metrics_fd,
-		       &d->ctstat_fd };
+		       &d->ctstat_fd, &d->polsel_fd };
 
 	if (d->fl && (d->log_path[0] || d->ipx)) {
 		/* What the window holds and the log (the collector) has not had. */
@@ -926,7 +960,7 @@ int flowd_open(const struct flowd_opts *o, const char *pin_dir, const char *node
 	d->ct_fd = d->ct6_fd = d->podname_fd = d->identity_fd = d->ipcache_fd = d->ipcache6_fd =
 		d->polname_fd = d->svcname_fd = d->polkey6_fd = d->tfd = d->lfd = d->epfd =
 			d->log_fd = d->rulename_fd = d->sockflow_fd = d->sockflow6_fd =
-				d->metrics_fd = d->ctstat_fd = -1;
+				d->metrics_fd = d->ctstat_fd = d->polsel_fd = -1;
 	for (int i = 0; i < FLOWD_CLIENTS; i++)
 		d->c[i].fd = -1;
 	d->peer_gen = 1;
@@ -947,6 +981,7 @@ int flowd_open(const struct flowd_opts *o, const char *pin_dir, const char *node
 	d->ipcache_fd = open_pinned(d, "xcni_ipcache");
 	d->ipcache6_fd = open_pinned(d, "xcni_ipcache6");
 	d->polname_fd = open_pinned(d, "xcni_polname");
+	d->polsel_fd = open_pinned(d, "xcni_polsel");
 	d->rulename_fd = open_pinned(d, "xcni_rulename");
 	d->svcname_fd = open_pinned(d, "xcni_svcname");
 	d->polkey6_fd = open_pinned(d, "xcni_polkey6");
@@ -1074,10 +1109,24 @@ int flowd_parse_opt(int which, const char *arg, struct flowd_opts *o)
 {
 	uint64_t v;
 
+	if (which != FLOWD_OPT_NO_FLOWS)
+		o->asked = true;
 	switch (which) {
 	case FLOWD_OPT_FLOWS:
-		if (!o->window)
-			o->window = FLOWS_WINDOW_DEFAULT;
+		if (!arg || !strcmp(arg, "true") || !strcmp(arg, "yes") || !strcmp(arg, "on") ||
+		    !strcmp(arg, "1")) {
+			o->off = false;
+			return 0;
+		}
+		if (!strcmp(arg, "false") || !strcmp(arg, "no") || !strcmp(arg, "off") ||
+		    !strcmp(arg, "0")) {
+			o->off = true;
+			return 0;
+		}
+		pr_err("--flows=%s: true or false\n", arg);
+		return -EINVAL;
+	case FLOWD_OPT_NO_FLOWS:
+		o->off = true;
 		return 0;
 	case FLOWD_OPT_WINDOW:
 		if (opt_num("flows-window", arg, 1, FLOWS_WINDOW_MAX, &v))
@@ -1133,6 +1182,26 @@ int flowd_parse_opt(int which, const char *arg, struct flowd_opts *o)
 
 int flowd_check_opts(struct flowd_opts *o)
 {
+	if (o->off) {
+		static const char *const need[] = { "--flows-window", "--flow-log",
+						    "--flows-socket", "--ipfix" };
+		const void *given[] = { o->window ? &o->window : NULL, o->log_path, o->sock_path,
+					o->ipfix_url };
+
+		for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++)
+			if (given[i]) {
+				pr_err("%s is the flow records': it does nothing with --flows=false "
+				       "(--no-flows)\n", need[i]);
+				return -EINVAL;
+			}
+		if (o->log_max_bytes || o->log_files || o->log_interval_s) {
+			pr_err("--flow-log-* are the flow log's: they do nothing with "
+			       "--flows=false (--no-flows)\n");
+			return -EINVAL;
+		}
+		o->window = 0;
+		return 0;
+	}
 	if (!o->log_path && (o->log_max_bytes || o->log_files)) {
 		pr_err("--flow-log-max-bytes and --flow-log-files are the flow log's: give "
 		       "--flow-log PATH too\n");
@@ -1143,7 +1212,8 @@ int flowd_check_opts(struct flowd_opts *o)
 		       "or --ipfix URL too\n");
 		return -EINVAL;
 	}
-	if ((o->log_path || o->sock_path || o->ipfix_url) && !o->window)
+	/* On by default: a bounded window (FLOWS_WINDOW_DEFAULT records). */
+	if (!o->window)
 		o->window = FLOWS_WINDOW_DEFAULT;
 	if (!o->log_max_bytes)
 		o->log_max_bytes = FLOWD_LOG_MAX_BYTES_DEFAULT;

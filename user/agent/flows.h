@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * xcnid's flow records (xcnid --flows): fed by a walk of conntrack every
+ * xcnid's flow records (on unless xcnid --flows=false): fed by a walk of conntrack every
  * second and by the events ring buffer (verdicts and drops), kept in the
  * bounded window of user/lib/observe/flows.h, served to xcnictl flows over a Unix
  * socket (one request, one answer, then close), and written to a rotating
@@ -13,11 +13,14 @@
 #ifndef XCNID_FLOWS_H
 #define XCNID_FLOWS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 struct flowd_opts {
-	size_t window; /* 0: flows off */
+	size_t window; /* 0: flows off (after flowd_check_opts) */
+	bool off; /* --flows=false, --no-flows: flows are on unless told */
+	bool asked; /* an option asked for them: failing to open them fails the agent */
 	const char *sock_path; /* NULL: flows_sock_path(pin dir) */
 	const char *log_path; /* NULL: no flow log */
 	uint64_t log_max_bytes; /* a file is rotated before it would grow past this */
@@ -32,16 +35,18 @@ struct flowd_opts {
 
 struct flowd;
 
-/* xcnid's options, in the order of their codes (1040 + which; --ipfix: 1100). */
+/* xcnid's options, in the order of their codes (1040 + which; --no-flows: 1099,
+ * --ipfix: 1100). */
 enum {
-	FLOWD_OPT_FLOWS, /* --flows */
+	FLOWD_OPT_FLOWS, /* --flows[=BOOL] */
 	FLOWD_OPT_WINDOW, /* --flows-window N */
 	FLOWD_OPT_LOG, /* --flow-log PATH */
 	FLOWD_OPT_LOG_MAX_BYTES, /* --flow-log-max-bytes N */
 	FLOWD_OPT_LOG_FILES, /* --flow-log-files K */
 	FLOWD_OPT_LOG_INTERVAL, /* --flow-log-interval S */
 	FLOWD_OPT_SOCKET, /* --flows-socket PATH */
-	FLOWD_OPT_IPFIX, /* --ipfix URL */
+	FLOWD_OPT_NO_FLOWS, /* --no-flows */
+	FLOWD_OPT_IPFIX, /* --ipfix URL (its own code, 1100) */
 };
 /* One option into o: 0 or -EINVAL (said). */
 int flowd_parse_opt(int which, const char *arg, struct flowd_opts *o);

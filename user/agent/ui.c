@@ -65,6 +65,7 @@ static int add_rec(struct ui *u, struct fgraph *g, const struct flow_rec *r, int
 		.pkts = r->pkts[0], .bytes = r->bytes[0],
 		.reply_pkts = r->pkts[1], .reply_bytes = r->bytes[1],
 		.last_seen = (double)((int64_t)r->last_ns + wall_off) / 1e9,
+		.point = flow_point_name(flow_rec_point(r)),
 	};
 
 	if (!pl) {
@@ -73,8 +74,11 @@ static int add_rec(struct ui *u, struct fgraph *g, const struct flow_rec *r, int
 	}
 	end_of(&r->src, r->key.family, r->key.saddr, r->key.sport, sip, &f.src);
 	end_of(&r->dst, r->key.family, r->key.daddr, r->key.dport, dip, &f.dst);
-	/* "Nothing allows": the policies that isolate the pod, as explain names them. */
-	if (r->verdict == FLOW_DENIED && !r->policy &&
+	/* "Nothing allows": the policies that isolate the pod, as explain names them
+	 * (the record's own when the agent named them at the drop). */
+	if (r->verdict == FLOW_DENIED && r->isolators)
+		f.isolators = r->isolators;
+	else if (r->verdict == FLOW_DENIED && !r->policy &&
 	    (r->reason == XCNI_DROP_POLICY_INGRESS || r->reason == XCNI_DROP_POLICY_EGRESS) &&
 	    fg_isolators(u->polsel, u->polname, u->polkey6,
 			 r->reason == XCNI_DROP_POLICY_INGRESS ? dip : sip,
@@ -100,17 +104,21 @@ static int render_graph(void *ctx, const struct http_args *a, char **body, size_
 	for (size_t i = 0; i < a->n; i++)
 		if (flow_filter_set(&ff, a->v[i].key, a->v[i].value, err, sizeof(err))) {
 			*len = (size_t)asprintf(body, "%s\n", err);
+			flow_filter_free(&ff);
 			return *len == (size_t)-1 ? -ENOMEM : -EINVAL;
 		}
-	if (fg_new(&g))
+	if (fg_new(&g)) {
+		flow_filter_free(&ff);
 		return -ENOMEM;
+	}
 	clock_gettime(CLOCK_MONOTONIC, &m);
 	clock_gettime(CLOCK_REALTIME, &w);
 	now = (uint64_t)m.tv_sec * 1000000000ULL + (uint64_t)m.tv_nsec;
 	off = ((int64_t)w.tv_sec - m.tv_sec) * 1000000000LL + (w.tv_nsec - m.tv_nsec);
 	for (struct flow_rec *r = flows_head(fl); r && !ret; r = r->next)
-		if (flow_filter_match(&ff, r, now))
+		if (flow_filter_match(&ff, r, now, off))
 			ret = add_rec(u, g, r, off);
+	flow_filter_free(&ff);
 	if (ret == -E2BIG)
 		ret = 0; /* counted in "dropped" */
 	if (!ret) {

@@ -1206,8 +1206,15 @@ static int run(const struct opts *o)
 		goto out;
 	metrics_set_hooks(ms, hk);
 	if (o->flows.window && !o->once &&
-	    (err = flowd_open(&o->flows, o->pin_dir, o->node_name, &fd)))
-		goto out;
+	    (err = flowd_open(&o->flows, o->pin_dir, o->node_name, &fd))) {
+		/* On by default, flows are not worth the agent: without an option
+		 * that asked for them (the UI draws them), it runs without. */
+		if (o->flows.asked || o->ui_addr)
+			goto out;
+		pr_warn("flows: off (%s); xcnictl flows will not answer\n", strerror(-err));
+		err = 0;
+		fd = NULL;
+	}
 	if (o->ui_addr && !o->once && (err = ui_open(hs, fd, o->pin_dir, &ui)))
 		goto out;
 	/* Pinned and attached by now: what status and /readyz report. */

@@ -255,22 +255,23 @@ static void usage(FILE *f)
 		"                     default); `xcnictl config set trace-sample` changes it live\n"
 		"  --events-rate N    at most N events (drops, verdicts, traces) per CPU per second\n"
 		"                     (default %u; 0: no limit); the rest are counted as lost\n"
-		"  --flows            keep flow records (xcnictl flows): conntrack and verdict\n"
-		"                     events per connection, in a window of the last records;\n"
-		"                     xcnid then reads the events ring (xcnictl monitor would\n"
-		"                     share it)\n"
-		"  --flows-window N   at most N records (default %u; implies --flows); the\n"
-		"                     oldest make room and are counted (evicted)\n"
+		"  --flows[=BOOL]     keep flow records (xcnictl flows), on unless --flows=false\n"
+		"                     or --no-flows: conntrack and verdict events per connection,\n"
+		"                     in a window of the last records; xcnid then reads the\n"
+		"                     events ring (xcnictl monitor asks xcnid for the events)\n"
+		"  --no-flows         no flow records (the same as --flows=false)\n"
+		"  --flows-window N   at most N records (default %u, ~6 MB); the least\n"
+		"                     recently changed make room and are counted (evicted)\n"
 		"  --flows-socket PATH  where xcnictl flows asks (default /run/xcni/flows<pin dir\n"
 		"                     with / as ->.sock)\n"
 		"  --flow-log PATH    write changed records as JSON lines to PATH every\n"
-		"                     --flow-log-interval seconds (default %u; implies --flows)\n"
+		"                     --flow-log-interval seconds (default %u)\n"
 		"                     (\"{node}\" in PATH: the node's name)\n"
 		"  --flow-log-max-bytes N  rotate PATH before it grows past N bytes (default %llu)\n"
 		"  --flow-log-files K keep K files, PATH and PATH.1..PATH.K-1 (default %u)\n"
 		"  --ipfix URL        export changed records over IPFIX to a collector,\n"
 		"                     udp://HOST:PORT or tcp://HOST:PORT, every\n"
-		"                     --flow-log-interval seconds (implies --flows; docs/ipfix.md)\n"
+		"                     --flow-log-interval seconds (docs/ipfix.md)\n"
 		"  --log-format FMT   text (default) or json (one object per line)\n"
 		"  -v, --verbose      more logging (twice: libbpf debug, verifier logs)\n"
 		"\n"
@@ -319,7 +320,8 @@ int xcnid_cmdline(int argc, char **argv, struct xcnid_cmdline *cl)
 		{ "policy-ns-share", required_argument, NULL, 1013 },
 		{ "identity-key-file", required_argument, NULL, 1014 },
 		{ "hook-check", required_argument, NULL, 1015 },
-		{ "flows", no_argument, NULL, 1040 },
+		{ "flows", optional_argument, NULL, 1040 },
+		{ "no-flows", no_argument, NULL, 1099 },
 		{ "flows-window", required_argument, NULL, 1041 },
 		{ "flow-log", required_argument, NULL, 1042 },
 		{ "flow-log-max-bytes", required_argument, NULL, 1043 },
@@ -601,6 +603,10 @@ int xcnid_cmdline(int argc, char **argv, struct xcnid_cmdline *cl)
 			if (flowd_parse_opt(c - 1040, optarg, &o->flows))
 				return 2;
 			break;
+		case 1099:
+			if (flowd_parse_opt(FLOWD_OPT_NO_FLOWS, NULL, &o->flows))
+				return 2;
+			break;
 		case 1100:
 			if (flowd_parse_opt(FLOWD_OPT_IPFIX, optarg, &o->flows))
 				return 2;
@@ -623,8 +629,11 @@ int xcnid_cmdline(int argc, char **argv, struct xcnid_cmdline *cl)
 		return 2;
 	}
 	/* The map is drawn from the flow records. */
-	if (o->ui_addr && !o->flows.window)
-		o->flows.window = FLOWS_WINDOW_DEFAULT;
+	if (o->ui_addr && o->flows.off) {
+		pr_err("--ui %s: the service map is drawn from the flow records: drop "
+		       "--flows=false (--no-flows)\n", o->ui_addr);
+		return 2;
+	}
 	if (o->metrics_addr && http_check_addr(o->metrics_addr, o->http_remote)) {
 		pr_err("--metrics-addr %s: not a loopback address: every client that reaches it "
 		       "reads the page; give --http-allow-remote to mean that\n", o->metrics_addr);

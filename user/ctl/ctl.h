@@ -50,6 +50,7 @@ enum {
 	OPT_SPORT = 1 << 11,
 	OPT_FAMILY = 1 << 12,
 	OPT_WIDE = 1 << 13, /* --wide: every text column (endpoint list) */
+	OPT_TIME = 1 << 14, /* --time mono|wall (monitor, flows) */
 };
 
 /* The filters of the map views and monitor, served by one layer (filter_*). */
@@ -81,6 +82,7 @@ struct ctx {
 	const char *pin_dir_dst; /* explain --pin-dir-dst: the destination node's maps */
 	__u16 sport; /* explain --sport: the flow's source port (host order) */
 	__u8 family; /* explain --family: 4 or 6 (0: from the ends) */
+	bool time_mono; /* --time mono: CLOCK_MONOTONIC seconds, not RFC 3339 */
 };
 
 /* One command: a noun, and a verb unless the noun is the command. */

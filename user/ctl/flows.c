@@ -6,6 +6,13 @@
  * anything is asked) and sent as they were given; xcnid parses them again
  * with the same code and answers the matching records as JSON lines and a
  * trailer with the cursor --follow passes back.
+ *
+ * Several nodes (--node all): a connection between two nodes is recorded by
+ * both (the sender's forwarded it into the overlay, the receiver's judged
+ * it); their records are merged into one, the deciding node's (a drop over
+ * an audit over an allow over a forward), with every node's verdict, point
+ * and counts beside it ("nodes"). --follow keeps each node's last record of a
+ * connection so that a change on one node merges with what the other said.
  */
 #include <getopt.h>
 #include <jansson.h>
@@ -29,11 +36,19 @@ struct target {
 };
 
 struct fopts {
-	bool json, follow, header_done;
+	bool json, follow, header_done, per_node, negate, has_last, has_first, mono;
 	char req[FLOWS_REQ_MAX];
 	size_t reqlen;
-	bool has_last;
+	/* Several nodes merged: each node's last record of a connection, by key
+	 * then node, and the keys changed in this round, in the order they came. */
+	json_t *cache, *changed;
+	/* Merged, --verdict applies to the connection's final verdict: asked of
+	 * no node, checked here ("" any; "FORWARDED": allowed or forwarded). */
+	char verdict[16];
 };
+
+/* --follow begins with the last this many records when neither --last nor --first is given. */
+#define FLOWS_FOLLOW_LAST 20
 
 static volatile sig_atomic_t stop;
 static void on_sig(int s)
@@ -43,41 +58,71 @@ static void on_sig(int s)
 }
 
 static const char flows_help[] =
-	"Usage: xcnictl [--pin-dir DIR | --node NAME|all] flows [FILTERS] [--follow] [--json]\n\n"
-	"The flow records xcnid keeps (xcnid --flows): one per connection, in the\n"
+	"Usage: xcnictl [--pin-dir DIR | --node NAME|all] flows [FILTERS] [--follow] [--json]\n"
+	"               [--time rfc3339|mono] [--per-node]\n\n"
+	"The flow records xcnid keeps (on unless --flows=false): one per connection, in the\n"
 	"direction of its first packet, as this node saw it: both ends (pod, namespace,\n"
 	"identity and labels, or world/host/remote-node), the Service and backend when\n"
 	"translated, the verdict with the policy and rule that allowed it or the reason\n"
 	"it was dropped, packets and bytes each way (from conntrack; a denied flow's\n"
 	"from the drop events, which have a budget: --events-rate), first and last\n"
-	"seen, TCP flags its conntrack states imply. Least recently changed first.\n\n"
-	"Filters (all must hold):\n"
+	"seen, TCP flags its conntrack states imply. Least recently changed first.\n"
+	"Each record says where this node saw it (entry_point: from-pod, from-overlay,\n"
+	"from-host, from-outside) and the point of its verdict (observation_point:\n"
+	"to-pod, to-overlay, to-stack, or where a policy dropped it): a node that sent\n"
+	"the connection into the overlay says forwarded, the destination's node judges.\n"
+	"With several nodes a connection's records are merged into one: the deciding\n"
+	"node's verdict (decided_by), every node's in \"nodes\" (--per-node: unmerged).\n"
+	"Times are RFC 3339, UTC (--time mono: seconds of CLOCK_MONOTONIC).\n\n"
+	"Filters (all must hold; Hubble's spellings mean what they mean in hubble observe):\n"
 	"  --from X, --to X       the source / destination: pod:NS/NAME, ns:NS,\n"
 	"                         label:SELECTOR (k=v,k!=v,k,!k), ip:IP[/LEN]; or the\n"
 	"                         same without the prefix (NS/NAME, k=v, 10.0.0.0/8, NS)\n"
-	"  --verdict V            allowed, denied or audit\n"
+	"  --from-pod, --to-pod [NS/]NAME  the pod whose name begins so (NS: default)\n"
+	"  -n, --namespace NS     either end in NS\n"
+	"  --label SELECTOR       either end's labels match\n"
+	"  --verdict V            allowed, forwarded, denied or audit; Hubble's FORWARDED\n"
+	"                         (allowed or forwarded), DROPPED, AUDIT\n"
 	"  --port N               either end's port\n"
+	"  --from-port N, --to-port N  the source's / the destination's port\n"
 	"  --protocol P           tcp, udp, icmp, icmpv6, sctp or a number\n"
 	"  --service NS/NAME[:PORT]  flows translated for that Service\n"
-	"  --since D              changed in the last D (30s, 5m, 2h, 1d)\n"
-	"  --last N               only the last N that match\n\n"
-	"  --follow, -f           then the records as they change, until interrupted\n"
+	"  --since T, --until T   seen since / until T: an RFC 3339 time, or a duration\n"
+	"                         before now (30s, 5m, 2h, 1d)\n"
+	"  --last N, --first N    only the last / the first N that match\n"
+	"  --not                  the filter after it negated (repeatable; a record\n"
+	"                         matching any negated filter is left out)\n\n"
+	"  --follow, -f           the last 20 (--last N) then each new or changed record\n"
+	"                         once, with the time it changed, until interrupted\n"
 	"  --node NAME|all        a lab node's records, or every node's (repeatable)\n"
+	"  --per-node             with several nodes: each node's records, not merged\n"
+	"  --print-node-name      (Hubble's) the node is always printed: NODE, \"node\"\n"
+	"  --time rfc3339|mono    how times are given (default rfc3339)\n"
 	"  --flows-socket PATH    ask xcnid there (its --flows-socket)\n"
 	"  --json, -j             one JSON object per line\n";
 
 /* One filter: checked here, then sent. 0 or -EINVAL (said). */
-static int add_filter(struct fopts *fo, const char *name, const char *val)
+static int add_filter(struct fopts *fo, const char *opt, const char *val)
 {
 	struct flow_filter ff;
-	char err[300];
+	char err[300], name[40];
 	int n;
 
+	snprintf(name, sizeof(name), "%s%s", fo->negate ? "not." : "", opt);
+	fo->negate = false;
 	flow_filter_init(&ff);
 	if (flow_filter_set(&ff, name, val, err, sizeof(err))) {
+		flow_filter_free(&ff);
 		pr_err("%s\n", err);
 		return -EINVAL;
 	}
+	flow_filter_free(&ff);
+	if (!strcmp(name, "verdict"))
+		snprintf(fo->verdict, sizeof(fo->verdict), "%s", val);
+	if (!strcmp(name, "last"))
+		fo->has_last = true;
+	if (!strcmp(name, "first"))
+		fo->has_first = true;
 	if (strchr(val, '\n')) {
 		pr_err("--%s: a newline in the value\n", name);
 		return -EINVAL;
@@ -108,24 +153,39 @@ static void peer_str(json_t *p, char *buf, size_t len)
 			 v6 ? "[" : "", ip ? ip : "?", v6 ? "]" : "", (long long)port);
 }
 
-/* One record as a line of columns. */
-static void print_text(struct fopts *fo, const char *line)
+/* A record's time field as text: RFC 3339 to the millisecond, or monotonic seconds. */
+static void time_str(json_t *v, char *buf, size_t len)
 {
-	json_error_t je;
-	json_t *o = json_loads(line, 0, &je), *flags;
-	char src[400], dst[400], by[400], when[32], fl[40] = "";
-	const char *policy, *reason, *svc, *be;
-	double last;
-	time_t t;
-	struct tm tm;
+	const char *t = json_string_value(v);
+
+	if (t) {
+		/* "2026-11-26T03:04:05.123456Z": the microseconds cut to milliseconds. */
+		const char *dot = strchr(t, '.');
+
+		if (dot && strlen(dot) == 8)
+			snprintf(buf, len, "%.*sZ", (int)(dot + 4 - t), t);
+		else
+			snprintf(buf, len, "%s", t);
+	} else if (json_is_number(v)) {
+		snprintf(buf, len, "%.3f", json_number_value(v));
+	} else {
+		snprintf(buf, len, "-");
+	}
+}
+
+/* One record as a line of columns. */
+static void print_text(struct fopts *fo, json_t *o)
+{
+	json_t *flags, *nodes;
+	char src[400], dst[400], by[1200], when[48], fl[40] = "", verdict[48];
+	const char *policy, *reason, *svc, *be, *iso, *prev, *point;
 	size_t i;
 	json_t *v;
 
-	if (!o)
-		return;
 	if (!fo->header_done) {
-		printf("%-8s %-8s %-6s %-42s %-42s %-8s %-11s %-13s %s\n", "NODE", "TIME", "PROTO",
-		       "SOURCE", "DESTINATION", "VERDICT", "PKTS", "BYTES", "BY");
+		printf("%-8s %-24s %-6s %-42s %-42s %-22s %-11s %-13s %s\n", "NODE",
+		       fo->follow ? "UPDATED" : "TIME", "PROTO", "SOURCE", "DESTINATION",
+		       "POINT VERDICT", "PKTS", "BYTES", "BY");
 		fo->header_done = true;
 	}
 	peer_str(json_object_get(o, "source"), src, sizeof(src));
@@ -134,6 +194,9 @@ static void print_text(struct fopts *fo, const char *line)
 	reason = json_string_value(json_object_get(o, "drop_reason"));
 	svc = json_string_value(json_object_get(o, "service"));
 	be = json_string_value(json_object_get(o, "backend"));
+	iso = json_string_value(json_object_get(o, "isolated_by"));
+	prev = json_string_value(json_object_get(o, "previous_verdict"));
+	point = json_string_value(json_object_get(o, "observation_point"));
 	if (policy) {
 		const char *rn = json_string_value(json_object_get(o, "rule_name"));
 
@@ -141,11 +204,29 @@ static void print_text(struct fopts *fo, const char *line)
 			 json_string_value(json_object_get(o, "policy_side")) ?: "", policy,
 			 (long long)json_integer_value(json_object_get(o, "rule")), rn ? " \"" : "",
 			 rn ? rn : "", rn ? "\"" : "");
+		if (reason) {
+			size_t l = strlen(by);
+
+			snprintf(by + l, sizeof(by) - l, " (%s)", reason);
+		}
 	}
 	else if (reason)
 		snprintf(by, sizeof(by), "%s", reason);
 	else
 		snprintf(by, sizeof(by), "-");
+	/* Nothing allows it: the policies that isolate the pod, as monitor and explain name them. */
+	if (iso) {
+		size_t l = strlen(by);
+
+		snprintf(by + l, sizeof(by) - l, "; isolated by %s", iso);
+	}
+	if (prev) {
+		const char *pp = json_string_value(json_object_get(o, "previous_policy"));
+		size_t l = strlen(by);
+
+		snprintf(by + l, sizeof(by) - l, "; was %s%s%s until a policy change", prev,
+			 pp ? " by " : "", pp ? pp : "");
+	}
 	if (svc) {
 		size_t l = strlen(by);
 
@@ -158,22 +239,190 @@ static void print_text(struct fopts *fo, const char *line)
 
 		snprintf(fl + l, sizeof(fl) - l, "%s%s", l ? "," : "", json_string_value(v));
 	}
-	last = json_real_value(json_object_get(o, "last_seen"));
-	if (!last)
-		last = (double)json_integer_value(json_object_get(o, "last_seen"));
-	t = (time_t)last;
-	localtime_r(&t, &tm);
-	strftime(when, sizeof(when), "%H:%M:%S", &tm);
-	printf("%-8s %-8s %-6s %-42s %-42s %-8s %5lld/%-5lld %6lld/%-6lld %s%s%s%s\n",
+	/* Merged: every node's part, "n1 forwarded 4/3, n2 allowed 3/3". */
+	nodes = json_object_get(o, "nodes");
+	if (json_array_size(nodes) > 1) {
+		size_t l = strlen(by);
+
+		snprintf(by + l, sizeof(by) - l, " {");
+		json_array_foreach(nodes, i, v)
+		{
+			l = strlen(by);
+			snprintf(by + l, sizeof(by) - l, "%s%s %s %s %lld/%lld", i ? ", " : "",
+				 json_string_value(json_object_get(v, "node")) ?: "?",
+				 json_string_value(json_object_get(v, "observation_point")) ?: "?",
+				 json_string_value(json_object_get(v, "verdict")) ?: "?",
+				 (long long)json_integer_value(json_object_get(v, "packets")),
+				 (long long)json_integer_value(json_object_get(v, "reply_packets")));
+		}
+		l = strlen(by);
+		snprintf(by + l, sizeof(by) - l, "}");
+	}
+	time_str(json_object_get(o, fo->follow ? "updated" : "last_seen"), when, sizeof(when));
+	snprintf(verdict, sizeof(verdict), "%s %s", point ? point : "-",
+		 json_string_value(json_object_get(o, "verdict")) ?: "?");
+	printf("%-8s %-24s %-6s %-42s %-42s %-22s %5lld/%-5lld %6lld/%-6lld %s%s%s%s\n",
 	       json_string_value(json_object_get(o, "node")) ?: "-", when,
-	       json_string_value(json_object_get(o, "protocol")) ?: "?", src, dst,
-	       json_string_value(json_object_get(o, "verdict")) ?: "?",
+	       json_string_value(json_object_get(o, "protocol")) ?: "?", src, dst, verdict,
 	       (long long)json_integer_value(json_object_get(o, "packets")),
 	       (long long)json_integer_value(json_object_get(o, "reply_packets")),
 	       (long long)json_integer_value(json_object_get(o, "bytes")),
 	       (long long)json_integer_value(json_object_get(o, "reply_bytes")), by,
 	       fl[0] ? " [" : "", fl, fl[0] ? "]" : "");
-	json_decref(o);
+}
+
+static void emit(struct fopts *fo, json_t *o)
+{
+	if (fo->json) {
+		char *t = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+
+		if (t)
+			printf("%s\n", t);
+		free(t);
+	} else {
+		print_text(fo, o);
+	}
+}
+
+/* ---- several nodes: one record a connection ------------------------------------ */
+
+/* A connection's key: the 5-tuple in the direction of its first packet. */
+static void conn_key(json_t *o, char *buf, size_t len)
+{
+	json_t *s = json_object_get(o, "source"), *d = json_object_get(o, "destination");
+
+	snprintf(buf, len, "%s|%s|%s|%lld|%s|%lld",
+		 json_string_value(json_object_get(o, "family")) ?: "",
+		 json_string_value(json_object_get(o, "protocol")) ?: "",
+		 json_string_value(json_object_get(s, "ip")) ?: "",
+		 (long long)json_integer_value(json_object_get(s, "port")),
+		 json_string_value(json_object_get(d, "ip")) ?: "",
+		 (long long)json_integer_value(json_object_get(d, "port")));
+}
+
+/* Which record decides: a drop, then an audit, an allow, a forward (not judged). */
+static int severity(json_t *o)
+{
+	const char *v = json_string_value(json_object_get(o, "verdict"));
+
+	if (!v)
+		return 0;
+	return !strcmp(v, "denied") ? 4 : !strcmp(v, "audit") ? 3 : !strcmp(v, "allowed") ? 2 :
+	       !strcmp(v, "forwarded") ? 1 : 0;
+}
+
+/* The later of two times as the records give them (RFC 3339 strings sort as times). */
+static bool later(json_t *a, json_t *b)
+{
+	if (json_is_string(a) && json_is_string(b))
+		return strcmp(json_string_value(a), json_string_value(b)) > 0;
+	return json_number_value(a) > json_number_value(b);
+}
+
+/* A connection's records on every node (node -> record) as one. */
+static json_t *merge_conn(json_t *per)
+{
+	json_t *dec = NULL, *out, *nodes = json_array(), *r;
+	const char *node, *decider = NULL;
+
+	json_object_foreach(per, node, r)
+	{
+		int sv = severity(r);
+
+		if (!dec || sv > severity(dec) ||
+		    (sv == severity(dec) && json_is_null(json_object_get(dec, "policy")) &&
+		     json_is_string(json_object_get(r, "policy")))) {
+			dec = r;
+			decider = node;
+		}
+	}
+	out = json_deep_copy(dec);
+	if (!out || !nodes) {
+		json_decref(out);
+		json_decref(nodes);
+		return NULL;
+	}
+	json_object_foreach(per, node, r)
+	{
+		static const char *const keep[] = { "node", "verdict", "observation_point",
+						    "entry_point", "packets", "bytes",
+						    "reply_packets", "reply_bytes", "drops" };
+		json_t *n = json_object();
+
+		for (size_t i = 0; n && i < sizeof(keep) / sizeof(keep[0]); i++)
+			json_object_set(n, keep[i], json_object_get(r, keep[i]));
+		json_array_append_new(nodes, n);
+		if (r == dec)
+			continue;
+		/* The ends as the node that knows them names them (a pod's own node). */
+		for (const char *const *end = (const char *const[]){ "source", "destination", NULL };
+		     *end; end++)
+			if (json_is_null(json_object_get(json_object_get(out, *end), "pod")) &&
+			    json_is_string(json_object_get(json_object_get(r, *end), "pod")))
+				json_object_set(out, *end, json_object_get(r, *end));
+		for (const char *const *k = (const char *const[]){ "service", "backend", NULL }; *k;
+		     k++)
+			if (json_is_null(json_object_get(out, *k)))
+				json_object_set(out, *k, json_object_get(r, *k));
+		for (const char *const *k = (const char *const[]){ "last_seen", "updated", NULL }; *k;
+		     k++)
+			if (later(json_object_get(r, *k), json_object_get(out, *k)))
+				json_object_set(out, *k, json_object_get(r, *k));
+	}
+	json_object_set_new(out, "node", json_string(decider));
+	json_object_set_new(out, "decided_by", json_string(decider));
+	json_object_set_new(out, "nodes", nodes);
+	return out;
+}
+
+/* One node's record into the cache; its key is among the round's changes. */
+static int cache_add(struct fopts *fo, const char *node, json_t *o)
+{
+	char key[300];
+	json_t *per;
+
+	conn_key(o, key, sizeof(key));
+	per = json_object_get(fo->cache, key);
+	if (!per) {
+		per = json_object();
+		if (!per || json_object_set_new(fo->cache, key, per))
+			return -ENOMEM;
+	}
+	if (json_object_set(per, node, o) || json_object_set_new(fo->changed, key, json_true()))
+		return -ENOMEM;
+	return 0;
+}
+
+/* The round's changed connections, merged, in the order they came. */
+static void emit_changed(struct fopts *fo)
+{
+	const char *key;
+	json_t *v;
+
+	json_object_foreach(fo->changed, key, v)
+	{
+		json_t *m = merge_conn(json_object_get(fo->cache, key));
+		const char *v = m ? json_string_value(json_object_get(m, "verdict")) : NULL;
+		bool want = !fo->verdict[0];
+
+		/* As flow_filter_set reads them: Hubble's upper case, our lower. */
+		if (!want && v) {
+			if (!strcmp(fo->verdict, "FORWARDED"))
+				want = !strcmp(v, "allowed") || !strcmp(v, "forwarded");
+			else if (!strcasecmp(fo->verdict, "dropped"))
+				want = !strcmp(v, "denied");
+			else
+				want = !strcasecmp(fo->verdict, v);
+		}
+		if (m && want)
+			emit(fo, m);
+		json_decref(m);
+	}
+	json_object_clear(fo->changed);
+	/* Outside --follow nothing is asked again: nothing to keep. */
+	if (!fo->follow)
+		json_object_clear(fo->cache);
+	fflush(stdout);
 }
 
 /*
@@ -189,19 +438,17 @@ static int ask(struct fopts *fo, struct target *t, bool first)
 	int fd, err = 0;
 	ssize_t n;
 
-	rl = (size_t)snprintf(req, sizeof(req), "%.*s", (int)fo->reqlen, fo->req);
-	if (!first)
-		/* --follow: what changed since; --last only said where to begin. */
-		rl = 0;
-	if (!first)
-		for (char *p = fo->req; *p;) {
-			char *e = strchr(p, '\n');
-			size_t l = (size_t)(e - p) + 1;
+	/* --follow: what changed since (--last only said where to begin); merged,
+	 * the verdict is the connection's, checked once the records are merged. */
+	rl = 0;
+	for (char *p = fo->req; *p;) {
+		char *e = strchr(p, '\n');
+		size_t l = (size_t)(e - p) + 1;
 
-			if (strncmp(p, "last=", 5))
-				rl += (size_t)snprintf(req + rl, sizeof(req) - rl, "%.*s", (int)l, p);
-			p += l;
-		}
+		if ((first || strncmp(p, "last=", 5)) && (!fo->cache || strncmp(p, "verdict=", 8)))
+			rl += (size_t)snprintf(req + rl, sizeof(req) - rl, "%.*s", (int)l, p);
+		p += l;
+	}
 	if (t->cursor)
 		rl += (size_t)snprintf(req + rl, sizeof(req) - rl, "after=%llu\n",
 				       (unsigned long long)t->cursor);
@@ -213,7 +460,7 @@ static int ask(struct fopts *fo, struct target *t, bool first)
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
 		err = -errno;
-		pr_err("flows%s%s: no xcnid answers on %s: %s (is it running with --flows?)\n",
+		pr_err("flows%s%s: no xcnid answers on %s: %s (is it running, without --flows=false?)\n",
 		       t->node[0] ? " --node " : "", t->node, t->sock, strerror(-err));
 		goto out;
 	}
@@ -270,10 +517,21 @@ static int ask(struct fopts *fo, struct target *t, bool first)
 				fprintf(stderr, "%s%s%s\n", t->node, t->node[0] ? ": " : "", line);
 			continue;
 		}
-		if (fo->json)
-			printf("%s\n", line);
-		else
-			print_text(fo, line);
+		{
+			json_t *o = json_loads(line, 0, NULL);
+
+			if (!o)
+				continue;
+			if (fo->cache) {
+				if (cache_add(fo, t->node, o))
+					err = -ENOMEM;
+			} else if (fo->json) {
+				printf("%s\n", line);
+			} else {
+				print_text(fo, o);
+			}
+			json_decref(o);
+		}
 	}
 	fflush(stdout);
 out:
@@ -299,6 +557,19 @@ const struct option ctl_flows_opts[] = {
 		{ "service", required_argument, NULL, 1 },
 		{ "since", required_argument, NULL, 1 },
 		{ "last", required_argument, NULL, 1 },
+		/* Hubble's spellings (hubble observe), the same meaning. */
+		{ "from-pod", required_argument, NULL, 1 },
+		{ "to-pod", required_argument, NULL, 1 },
+		{ "namespace", required_argument, NULL, 'n' },
+		{ "label", required_argument, NULL, 1 },
+		{ "from-port", required_argument, NULL, 1 },
+		{ "to-port", required_argument, NULL, 1 },
+		{ "until", required_argument, NULL, 1 },
+		{ "first", required_argument, NULL, 1 },
+		{ "not", no_argument, NULL, '!' },
+		{ "print-node-name", no_argument, NULL, 'p' },
+		{ "time", required_argument, NULL, 'T' },
+		{ "per-node", no_argument, NULL, 'M' },
 		{}
 	};
 
@@ -315,7 +586,7 @@ int ctl_flows_main(int argc, char **argv)
 
 	if (!pin_dir || !*pin_dir)
 		pin_dir = XCNI_PIN_ROOT;
-	while ((opt = getopt_long(argc, argv, "jvhf", lo, &idx)) != -1) {
+	while ((opt = getopt_long(argc, argv, "jvhfn:", lo, &idx)) != -1) {
 		switch (opt) {
 		case 'P': pin_dir = optarg; break;
 		case 'N':
@@ -337,6 +608,27 @@ int ctl_flows_main(int argc, char **argv)
 			if (add_filter(&fo, lo[idx].name, optarg))
 				return 2;
 			break;
+		case 'n':
+			if (add_filter(&fo, "namespace", optarg))
+				return 2;
+			break;
+		case '!':
+			if (fo.negate) {
+				pr_err("--not --not: one --not before the filter it negates\n");
+				return 2;
+			}
+			fo.negate = true;
+			break;
+		case 'p': break; /* the node is always said */
+		case 'T':
+			if (fo.negate) {
+				pr_err("--not --time: only a filter can be negated\n");
+				return 2;
+			}
+			if (add_filter(&fo, "time", optarg))
+				return 2;
+			break;
+		case 'M': fo.per_node = true; break;
 		default: fputs(flows_help, stderr); return 2;
 		}
 	}
@@ -346,6 +638,26 @@ int ctl_flows_main(int argc, char **argv)
 			fputs(flows_help, stderr);
 			return 2;
 		}
+	if (fo.negate) {
+		pr_err("--not: a filter after it (--not --from-pod x/a)\n");
+		return 2;
+	}
+	if (fo.has_first && fo.has_last) {
+		pr_err("--first and --last: give one\n");
+		return 2;
+	}
+	if (fo.has_first && fo.follow) {
+		pr_err("--first and --follow: --follow begins with the last records (--last N)\n");
+		return 2;
+	}
+	/* --follow begins with the last few, not the whole window. */
+	if (fo.follow && !fo.has_last) {
+		char n[16];
+
+		snprintf(n, sizeof(n), "%d", FLOWS_FOLLOW_LAST);
+		if (add_filter(&fo, "last", n))
+			return 2;
+	}
 	if (nnodes && sock) {
 		pr_err("--node and --flows-socket both say which xcnid: give one\n");
 		return 2;
@@ -380,6 +692,15 @@ int ctl_flows_main(int argc, char **argv)
 		ntg = 1;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	if (ntg > 1 && !fo.per_node) {
+		fo.cache = json_object();
+		fo.changed = json_object();
+		if (!fo.cache || !fo.changed) {
+			json_decref(fo.cache);
+			json_decref(fo.changed);
+			return 1;
+		}
+	}
 	if (fo.follow) {
 		struct sigaction sa = { .sa_handler = on_sig };
 
@@ -395,6 +716,8 @@ int ctl_flows_main(int argc, char **argv)
 			if (e && !err)
 				err = e;
 		}
+		if (fo.cache)
+			emit_changed(&fo);
 		if (!fo.follow)
 			break;
 		if (first && err)
@@ -403,5 +726,7 @@ int ctl_flows_main(int argc, char **argv)
 		for (int ms = 0; ms < 1000 && !stop; ms += 100)
 			poll(NULL, 0, 100);
 	}
+	json_decref(fo.cache);
+	json_decref(fo.changed);
 	return err ? 1 : 0;
 }

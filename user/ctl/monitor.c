@@ -4,13 +4,14 @@
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ctl.h"
 #include "lib/observe/flows.h"
 
 static const struct pt_col event_cols[] = {
-	{ "TIME", NULL, PT_STR },
+	{ "TIME", "time", PT_STR },
 	{ NULL, "time_ns", PT_UINT },
 	{ "REASON", "reason", PT_STR },
 	{ NULL, "code", PT_INT },
@@ -84,7 +85,7 @@ static void event_widths(struct ptable *t)
 		const char *title;
 		size_t w;
 	} widths[] = {
-		{ "TIME", sizeof("31709791.999999") - 1 }, /* a year of uptime */
+		{ "TIME", sizeof("2026-11-26T03:04:05.123456Z") - 1 }, /* or a year of uptime */
 		{ "REASON", widest_name(XCNI_REASON_MIN, XCNI_REASON_MAX, reason_name) },
 		{ "DIRECTION", widest_name(0, XCNI_NR_DIRS - 1, dir_name) },
 		{ "EP-ID", sizeof("4294967295") - 1 }, /* a hash of the container id */
@@ -121,6 +122,7 @@ struct monitor {
 	struct svcnames sn; /* Services' names, frontends, backends */
 	struct filter f; /* --ip, --pod, --namespace, --identity */
 	__u64 since_ns; /* events queued before monitor started are old news */
+	int64_t wall_off_ns; /* CLOCK_REALTIME - CLOCK_MONOTONIC, for TIME */
 };
 
 static bool is_policy_drop(int reason)
@@ -328,8 +330,15 @@ static int on_event(void *arg, void *data, size_t len)
 	if (ev->ts_ns < m->since_ns || !monitor_match(m, ev))
 		return 0;
 	ri = xcni_reason_info(ev->reason);
-	pt_strf(m->t, "%llu.%06llu", (unsigned long long)(ev->ts_ns / 1000000000ULL),
-		(unsigned long long)(ev->ts_ns % 1000000000ULL / 1000));
+	if (m->c->time_mono) {
+		pt_strf(m->t, "%llu.%06llu", (unsigned long long)(ev->ts_ns / 1000000000ULL),
+			(unsigned long long)(ev->ts_ns % 1000000000ULL / 1000));
+	} else {
+		char t[48];
+
+		flow_time_fmt((int64_t)ev->ts_ns + m->wall_off_ns, t, sizeof(t));
+		pt_str(m->t, t);
+	}
 	pt_uint(m->t, ev->ts_ns);
 	if (ri)
 		pt_str(m->t, ri->name);
@@ -450,6 +459,13 @@ static int cmd_monitor(const struct ctx *c, char **argv)
 		}
 	}
 	m.since_ns = now_ns();
+	{
+		struct timespec w;
+
+		/* The events' clock is CLOCK_MONOTONIC: shown as the wall clock, UTC. */
+		clock_gettime(CLOCK_REALTIME, &w);
+		m.wall_off_ns = (int64_t)w.tv_sec * 1000000000LL + w.tv_nsec - (int64_t)now_ns();
+	}
 	m.t = pt_new(event_cols, ARRAY_SIZE(event_cols), 0);
 	event_widths(m.t);
 	m.polname_fd = map_open_quiet(c, &m_polname);
@@ -516,11 +532,12 @@ out:
 
 const struct cmd monitor_cmds[] = {
 	{ "monitor", NULL, cmd_monitor, 0,
-	  OPT_COUNT | OPT_TIMEOUT | OPT_FILTERS | OPT_REASON | OPT_VERDICT | OPT_TYPE,
-	  "[--count N] [--timeout-ms MS] [filters]",
+	  OPT_COUNT | OPT_TIMEOUT | OPT_FILTERS | OPT_REASON | OPT_VERDICT | OPT_TYPE | OPT_TIME,
+	  "[--count N] [--timeout-ms MS] [--time rfc3339|mono] [filters]",
 	  "Stream drop, policy verdict and trace events as the data plane reports them.\n\n"
 	  "One line per event (with --json, one object per line) until Ctrl-C.\n"
-	  "TIME is seconds since boot (CLOCK_MONOTONIC). The programs emit one event\n"
+	  "TIME (\"time\" in JSON) is the wall clock, RFC 3339 in UTC (--time mono: seconds\n"
+	  "since boot, CLOCK_MONOTONIC; time_ns is always that). The programs emit one event\n"
 	  "per dropped packet and one per new flow a policy allowed, into a ring\n"
 	  "buffer, whether anyone watches or not; monitor only reads that ring, and\n"
 	  "the filters run here, so a filter does not make the data plane emit less.\n"
@@ -537,6 +554,7 @@ const struct cmd monitor_cmds[] = {
 	  "frontend), or \": no backend\" for a connection refused (drop-no-backend).\n\n"
 	  "  --count N              stop after N events (that pass the filters)\n"
 	  "  --timeout-ms MS        stop after MS milliseconds\n"
+	  "  --time rfc3339|mono    TIME as the wall clock (default) or seconds since boot\n"
 	  "  --ip IP                events from or to IP\n"
 	  "  --pod POD              events from or to POD (NAMESPACE/NAME or IP)\n"
 	  "  --namespace NS         events from or to a pod of namespace NS\n"

@@ -47,6 +47,7 @@ const struct ctl_opt ctl_opts[] = {
 	{ "sport", 0, true, 'S', OPT_SPORT, "PORT" },
 	{ "family", 0, true, 'F', OPT_FAMILY, "4|6" },
 	{ "wide", 0, false, 'w', OPT_WIDE, NULL },
+	{ "time", 0, true, 'M', OPT_TIME, "rfc3339|mono" },
 	{}
 };
 
@@ -781,6 +782,14 @@ static int parse_opt(int opt, const char *arg, struct ctx *c, struct global *g)
 	case 'T':
 		c->opts |= OPT_TIMEOUT;
 		return parse_count(opt, arg, &c->timeout_ms);
+	case 'M':
+		if (strcmp(arg, "mono") && strcmp(arg, "rfc3339")) {
+			pr_err("--time %s: rfc3339 (wall clock, UTC) or mono\n", arg);
+			return -EINVAL;
+		}
+		c->opts |= OPT_TIME;
+		c->time_mono = !strcmp(arg, "mono");
+		return 0;
 	}
 	return -EINVAL;
 }

@@ -707,7 +707,7 @@ static const struct lab_cmd cmds[] = {
 	  "--family= --timeout-ms= -t= --via-service --svg= --json -j" },
 	{ "exec", lab_cmd_exec, "exec NS/POD -- CMD...          run a command in a pod's network namespace", "" },
 	{ "ui", lab_cmd_ui, "ui [--listen HOST:PORT]        the service map of every node's flows in a browser\n"
-			    "                                   (agents with --flows)",
+			    "                                   (flows are on in every agent by default)",
 	  "--listen= --http-allow-remote" },
 	{ "serve", lab_cmd_serve, NULL, "--ready-fd= --name= --tell-peer" },
 };

@@ -4,7 +4,7 @@
  * the page xcnid --ui serves (the same bytes, agent/uipage.c) through the
  * agent's HTTP server (agent/http.c), and answers /api/graph itself: at each
  * request it asks every node's xcnid for its flow records over the flows
- * socket (as xcnictl flows --node all does; the agents need --flows), folds
+ * socket (as xcnictl flows --node all does; flows are on by default), folds
  * them into one graph (lib/flowgraph.c: a cross-node connection, which both
  * ends' nodes record, is one flow, the dropping node's verdict winning) and
  * names the policies that isolate a pod from that pod's node's maps.
@@ -54,7 +54,8 @@ static const char ui_help[] =
 	"edges coloured by verdict with their counts, updated every 2 s; click an edge\n"
 	"for its flows and the policies that decided them. The graph is at /api/graph\n"
 	"(query arguments: xcnictl flows' filters, e.g. ?verdict=denied&since=5m).\n"
-	"The agents need --flows (lab up --agent-arg --flows). Runs until interrupted.\n\n"
+	"Flows are on in every agent unless lab up --agent-arg --flows=false. Runs until\n"
+	"interrupted.\n\n"
 	"  --listen HOST:PORT     where to serve (a loopback address unless...)\n"
 	"  --http-allow-remote    ...this: whoever reaches it reads the cluster's flows\n";
 
@@ -161,7 +162,9 @@ static int add_line(struct fgraph *g, const char *line, const struct node_maps *
 	f.service = jstr(o, "service");
 	v = jstr(o, "verdict");
 	f.verdict = !v ? FLOW_ALLOWED : !strcmp(v, "denied") ? FLOW_DENIED :
-		    !strcmp(v, "audit") ? FLOW_AUDIT : FLOW_ALLOWED;
+		    !strcmp(v, "audit") ? FLOW_AUDIT : !strcmp(v, "forwarded") ? FLOW_FORWARDED :
+		    FLOW_ALLOWED;
+	f.point = jstr(o, "observation_point");
 	f.side = side = jstr(o, "policy_side");
 	f.policy = jstr(o, "policy");
 	if (json_is_integer(json_object_get(o, "rule")))
@@ -171,8 +174,16 @@ static int add_line(struct fgraph *g, const char *line, const struct node_maps *
 	f.bytes = (uint64_t)json_integer_value(json_object_get(o, "bytes"));
 	f.reply_pkts = (uint64_t)json_integer_value(json_object_get(o, "reply_packets"));
 	f.reply_bytes = (uint64_t)json_integer_value(json_object_get(o, "reply_bytes"));
-	f.last_seen = json_number_value(json_object_get(o, "last_seen"));
-	if (f.verdict == FLOW_DENIED && !f.policy && reason &&
+	if (json_is_string(json_object_get(o, "last_seen"))) {
+		int64_t w;
+
+		if (!flow_time_parse(jstr(o, "last_seen"), &w))
+			f.last_seen = (double)w / 1e9;
+	} else {
+		f.last_seen = json_number_value(json_object_get(o, "last_seen"));
+	}
+	f.isolators = jstr(o, "isolated_by");
+	if (f.verdict == FLOW_DENIED && !f.policy && !f.isolators && reason &&
 	    (!strcmp(reason, "drop-policy-ingress") || !strcmp(reason, "drop-policy-egress"))) {
 		bool in = !strcmp(reason, "drop-policy-ingress");
 
@@ -219,16 +230,19 @@ static int render_graph(void *ctx, const struct http_args *a, char **body, size_
 	flow_filter_init(&ff);
 	for (size_t i = 0; i < a->n; i++) {
 		if (flow_filter_set(&ff, a->v[i].key, a->v[i].value, err, sizeof(err))) {
+			flow_filter_free(&ff);
 			*len = (size_t)asprintf(body, "%s\n", err);
 			return *len == (size_t)-1 ? -ENOMEM : -EINVAL;
 		}
 		rl += (size_t)snprintf(req + rl, sizeof(req) - rl, "%s=%s\n", a->v[i].key,
 				       a->v[i].value);
 		if (rl >= sizeof(req)) {
+			flow_filter_free(&ff);
 			*len = (size_t)asprintf(body, "filters: longer than %d bytes\n", UI_REQ_MAX);
 			return *len == (size_t)-1 ? -ENOMEM : -EINVAL;
 		}
 	}
+	flow_filter_free(&ff);
 	ret = lab_open(&lab, false);
 	if (ret)
 		return ret == -ENOENT ? -ENOENT : ret;

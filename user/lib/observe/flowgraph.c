@@ -63,6 +63,9 @@ static void flow_free(struct fg_flow *f)
 	free((char *)f->policy);
 	free((char *)f->reason);
 	free((char *)f->isolators);
+	free((char *)f->point);
+	free((char *)f->decider);
+	free((char *)f->counts);
 }
 
 void fg_free(struct fgraph *g)
@@ -97,10 +100,10 @@ static bool end_copy(struct fg_end *d, const struct fg_end *s)
 	       dup(&d->ip, s->ip ?: "?");
 }
 
-/* Severity: allowed < audit < denied. */
+/* Severity: forwarded (not judged) < allowed < audit < denied. */
 static int severity(int verdict)
 {
-	return verdict == FLOW_DENIED ? 2 : verdict == FLOW_AUDIT ? 1 : 0;
+	return verdict == FLOW_DENIED ? 3 : verdict == FLOW_AUDIT ? 2 : verdict == FLOW_FORWARDED ? 0 : 1;
 }
 
 static bool decision_copy(struct fg_flow *d, const struct fg_flow *s)
@@ -108,7 +111,22 @@ static bool decision_copy(struct fg_flow *d, const struct fg_flow *s)
 	d->verdict = s->verdict;
 	d->rule = s->rule;
 	return dup(&d->side, s->side) && dup(&d->policy, s->policy) && dup(&d->reason, s->reason) &&
-	       dup(&d->isolators, s->isolators);
+	       dup(&d->isolators, s->isolators) && dup(&d->point, s->point) &&
+	       dup(&d->decider, s->node);
+}
+
+/* One node's counts, appended to *counts ("n1 3/3 packets"). */
+static bool counts_add(const char **counts, const struct fg_flow *s)
+{
+	char *c;
+
+	if (asprintf(&c, "%s%s%s %llu/%llu packets", *counts ?: "", *counts ? ", " : "",
+		     s->node ?: "?", (unsigned long long)s->pkts,
+		     (unsigned long long)s->reply_pkts) < 0)
+		return false;
+	free((char *)*counts);
+	*counts = c;
+	return true;
 }
 
 static uint64_t max64(uint64_t a, uint64_t b)
@@ -126,6 +144,8 @@ static int merge(struct fg_flow *d, const struct fg_flow *s)
 		if (!decision_copy(d, s))
 			return -ENOMEM;
 	}
+	if (!counts_add(&d->counts, s))
+		return -ENOMEM;
 	if (!d->service && s->service && !dup(&d->service, s->service))
 		return -ENOMEM;
 	if (s->node && (!d->node || !strstr(d->node, s->node))) {
@@ -190,7 +210,7 @@ int fg_add(struct fgraph *g, const struct fg_flow *f)
 	if (!end_copy(&e->f.src, &f->src) || !end_copy(&e->f.dst, &f->dst) ||
 	    !dup(&e->f.node, f->node) || !dup(&e->f.family, f->family) ||
 	    !dup(&e->f.proto, f->proto) || !dup(&e->f.service, f->service) ||
-	    !decision_copy(&e->f, f)) {
+	    !decision_copy(&e->f, f) || !counts_add(&e->f.counts, f)) {
 		flow_free(&e->f);
 		free(e);
 		goto nomem;
@@ -240,7 +260,7 @@ struct why {
 struct edge {
 	char *id;
 	const struct node *from, *to;
-	uint64_t counts[3], pkts, bytes;
+	uint64_t counts[4], pkts, bytes; /* allowed, denied, audit, forwarded */
 	struct why why[FG_EDGE_WHY];
 	unsigned int nwhy;
 	uint64_t why_more;
@@ -348,7 +368,7 @@ static struct node *svc_node(struct fold *fo, const char *svc)
 
 static const char *verdict_name(int v)
 {
-	return v == FLOW_DENIED ? "denied" : v == FLOW_AUDIT ? "audit" : "allowed";
+	return flow_verdict_name(v);
 }
 
 static void end_name(const struct fg_end *e, char *buf, size_t len)
@@ -385,6 +405,10 @@ static int decision(const struct fg_flow *f, char **text, char **policies)
 	else if (f->verdict == FLOW_AUDIT)
 		n = asprintf(text, "audit: %s%s would deny it%s; passed (audit mode)",
 			     f->policy ?: "a policy", rule, side);
+	else if (f->verdict == FLOW_FORWARDED)
+		n = asprintf(text, "forwarded into the overlay%s%s, not judged by the destination's "
+				   "node (its record missing)", f->policy ? " after egress " : "",
+			     f->policy ?: "");
 	else if (f->policy)
 		n = asprintf(text, "allowed by %s%s%s", f->policy, rule, side);
 	else
@@ -495,7 +519,8 @@ static void edge_add(struct fold *fo, const struct node *from, const struct node
 		fo->eb[h] = e;
 		fo->edges[fo->ne++] = e;
 	}
-	e->counts[severity(f->verdict) == 2 ? 1 : severity(f->verdict) == 1 ? 2 : 0]++;
+	e->counts[severity(f->verdict) == 3 ? 1 : severity(f->verdict) == 2 ? 2 :
+		  severity(f->verdict) == 0 ? 3 : 0]++;
 	e->pkts += f->pkts + f->reply_pkts;
 	e->bytes += f->bytes + f->reply_bytes;
 	why_add(e, f, fo);
@@ -546,6 +571,12 @@ static void json_flow(struct fbuf *b, const struct fg_flow *f)
 	fg_json_str(b, f->side);
 	fbuf_printf(b, ",\"drop_reason\":");
 	fg_json_str(b, f->reason);
+	fbuf_printf(b, ",\"observation_point\":");
+	fg_json_str(b, f->point);
+	fbuf_printf(b, ",\"decided_by\":");
+	fg_json_str(b, f->decider);
+	fbuf_printf(b, ",\"counts\":");
+	fg_json_str(b, f->counts);
 	fbuf_printf(b, ",\"packets\":%llu,\"bytes\":%llu,\"reply_packets\":%llu,\"reply_bytes\":%llu,"
 		       "\"last_seen\":%.3f}",
 		    (unsigned long long)f->pkts, (unsigned long long)f->bytes,
@@ -617,7 +648,9 @@ int fg_render(struct fgraph *g, const char *extra, struct fbuf *b)
 	fbuf_printf(b, "],\"edges\":[");
 	for (size_t i = 0; i < fo->ne; i++) {
 		const struct edge *e = fo->edges[i];
-		const char *v = e->counts[1] ? "denied" : e->counts[2] ? "audit" : "allowed";
+		/* Forwarded alone: the node that judged it is not among those asked. */
+		const char *v = e->counts[1] ? "denied" : e->counts[2] ? "audit" :
+				e->counts[0] ? "allowed" : "forwarded";
 
 		fbuf_printf(b, "%s{\"id\":", i ? "," : "");
 		fg_json_str(b, e->id);
@@ -626,10 +659,13 @@ int fg_render(struct fgraph *g, const char *extra, struct fbuf *b)
 		fbuf_printf(b, ",\"to\":");
 		fg_json_str(b, e->to->id);
 		fbuf_printf(b, ",\"verdict\":\"%s\",\"flows\":%llu,\"allowed\":%llu,\"denied\":%llu,"
-			       "\"audit\":%llu,\"packets\":%llu,\"bytes\":%llu,\"why\":[",
-			    v, (unsigned long long)(e->counts[0] + e->counts[1] + e->counts[2]),
+			       "\"audit\":%llu,\"forwarded\":%llu,\"packets\":%llu,\"bytes\":%llu,"
+			       "\"why\":[",
+			    v, (unsigned long long)(e->counts[0] + e->counts[1] + e->counts[2] +
+						   e->counts[3]),
 			    (unsigned long long)e->counts[0], (unsigned long long)e->counts[1],
-			    (unsigned long long)e->counts[2], (unsigned long long)e->pkts,
+			    (unsigned long long)e->counts[2], (unsigned long long)e->counts[3],
+			    (unsigned long long)e->pkts,
 			    (unsigned long long)e->bytes);
 		for (unsigned int w = 0; w < e->nwhy; w++) {
 			fbuf_printf(b, "%s{\"verdict\":\"%s\",\"text\":", w ? "," : "",

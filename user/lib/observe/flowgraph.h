@@ -8,8 +8,9 @@
  *
  * One connection seen by two nodes (the sender's and the receiver's records
  * of a cross-node flow) is one flow here: records with the same 5-tuple merge,
- * the more severe verdict winning (denied over audit over allowed), so the
- * node that dropped it is the one the edge shows. A flow translated for a
+ * the more severe verdict winning (denied over audit over allowed over
+ * forwarded: a node that sent it into the overlay did not judge it), so the
+ * node that decided is the one the edge shows. A flow translated for a
  * Service makes two edges: client -> Service -> the backend pod.
  *
  * Pure: the agent feeds it its window's records, xcnictl the records of every
@@ -53,6 +54,10 @@ struct fg_flow {
 	const char *isolators;
 	uint64_t pkts, bytes, reply_pkts, reply_bytes;
 	double last_seen; /* seconds since the epoch */
+	const char *point; /* the observation point of the verdict ("to-pod" ...); NULL: none said */
+	/* Set by the merge (fg_add's copies): the node whose record decided, and
+	 * every node's counts, "n1 3/3 packets, n2 3/3 packets". */
+	const char *decider, *counts;
 };
 
 struct fgraph;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "xcni_shared.h"
 #include "lib/observe/flows.h"
@@ -41,6 +42,7 @@ struct flows {
 	size_t nct, ct_cap;
 	void (*on_evict)(void *arg, const struct flow_rec *r);
 	void *evict_arg;
+	uint64_t now_ns; /* flows_set_now's: what a change is stamped with */
 };
 
 static uint32_t fnv(const void *p, size_t len, uint32_t h)
@@ -157,6 +159,7 @@ static void str_share(struct flows *f, const char **slot, const char *s)
 void flows_peer_copy(struct flows *f, struct flow_peer *dst, const struct flow_peer *src)
 {
 	dst->identity = src->identity;
+	dst->loc = src->loc;
 	str_share(f, &dst->ns, src->ns);
 	str_share(f, &dst->pod, src->pod);
 	str_share(f, &dst->labels, src->labels);
@@ -168,13 +171,14 @@ void flows_peer_put(struct flows *f, struct flow_peer *p)
 	str_share(f, &p->pod, NULL);
 	str_share(f, &p->labels, NULL);
 	p->identity = 0;
+	p->loc = FLOW_LOC_OUTSIDE;
 }
 
 static void rec_strs_put(struct flows *f, struct flow_rec *r)
 {
 	const char **s[] = { &r->src.ns,    &r->src.pod,     &r->src.labels, &r->dst.ns,
 			     &r->dst.pod,   &r->dst.labels,  &r->policy,     &r->service,
-			     &r->backend,   &r->rule_name };
+			     &r->backend,   &r->rule_name,   &r->prev_policy, &r->isolators };
 
 	for (size_t i = 0; i < sizeof(s) / sizeof(s[0]); i++)
 		flows_set_str(f, s[i], NULL);
@@ -328,6 +332,7 @@ struct flow_rec *flows_get(struct flows *f, const struct flow_key *key, bool *cr
 	f->n++;
 	f->st.created++;
 	r->seq = ++f->seq;
+	r->updated_ns = f->now_ns;
 	*created = true;
 	return r;
 }
@@ -337,9 +342,15 @@ struct flow_rec *flows_head(struct flows *f)
 	return f->head;
 }
 
+void flows_set_now(struct flows *f, uint64_t now_ns)
+{
+	f->now_ns = now_ns;
+}
+
 void flows_touch(struct flows *f, struct flow_rec *r)
 {
 	r->seq = ++f->seq;
+	r->updated_ns = f->now_ns;
 	if (f->tail != r) {
 		list_unlink(f, r);
 		list_append(f, r);
@@ -439,13 +450,99 @@ static void seen(struct flow_rec *r, uint64_t ts_ns)
 		r->last_ns = ts_ns;
 }
 
+static const char *const verdict_names[FLOW_NR_VERDICTS] = { "allowed", "denied", "audit",
+							     "forwarded" };
+
+const char *flow_verdict_name(int v)
+{
+	return v >= 0 && v < FLOW_NR_VERDICTS ? verdict_names[v] : "allowed";
+}
+
+static const char *const point_names[] = {
+	[FLOW_PT_NONE] = "unknown",	      [FLOW_PT_FROM_POD] = "from-pod",
+	[FLOW_PT_FROM_OVERLAY] = "from-overlay", [FLOW_PT_FROM_HOST] = "from-host",
+	[FLOW_PT_FROM_OUTSIDE] = "from-outside", [FLOW_PT_TO_POD] = "to-pod",
+	[FLOW_PT_TO_OVERLAY] = "to-overlay",   [FLOW_PT_TO_STACK] = "to-stack",
+};
+
+const char *flow_point_name(int pt)
+{
+	return pt >= 0 && pt < (int)(sizeof(point_names) / sizeof(point_names[0])) ?
+		       point_names[pt] :
+		       "unknown";
+}
+
+int flow_rec_entry(const struct flow_rec *r)
+{
+	switch (r->src.loc) {
+	case FLOW_LOC_LOCAL:
+		return FLOW_PT_FROM_POD;
+	case FLOW_LOC_REMOTE:
+		return FLOW_PT_FROM_OVERLAY;
+	case FLOW_LOC_HOST:
+		return FLOW_PT_FROM_HOST;
+	}
+	return FLOW_PT_FROM_OUTSIDE;
+}
+
+int flow_rec_point(const struct flow_rec *r)
+{
+	/* A policy drop is where the policy judged: egress at the source pod,
+	 * ingress at the destination; any other drop where it came in. */
+	if (r->verdict == FLOW_DENIED) {
+		if (r->pol_dir == 1)
+			return FLOW_PT_TO_POD;
+		return flow_rec_entry(r);
+	}
+	switch (r->dst.loc) {
+	case FLOW_LOC_LOCAL:
+		return FLOW_PT_TO_POD;
+	case FLOW_LOC_REMOTE:
+		return FLOW_PT_TO_OVERLAY;
+	}
+	return FLOW_PT_TO_STACK;
+}
+
+/* What passing here is: into the overlay, forwarded (the other node judges). */
+static uint8_t passed(const struct flow_rec *r)
+{
+	return r->dst.loc == FLOW_LOC_REMOTE ? FLOW_FORWARDED : FLOW_ALLOWED;
+}
+
+void flows_set_ends(struct flows *f, struct flow_rec *r, const struct flow_peer *src,
+		    const struct flow_peer *dst)
+{
+	flows_peer_copy(f, &r->src, src);
+	flows_peer_copy(f, &r->dst, dst);
+	if (r->verdict == FLOW_ALLOWED)
+		r->verdict = passed(r);
+}
+
+void flows_isolators(struct flows *f, struct flow_rec *r, const char *isolators)
+{
+	flows_set_str(f, &r->isolators, isolators);
+}
+
+/* The verdict changes from one that passed to a drop, or back: a policy change. */
+static void verdict_turn(struct flows *f, struct flow_rec *r, uint8_t to)
+{
+	bool was_passing = r->verdict != FLOW_DENIED, passing = to != FLOW_DENIED;
+
+	if (was_passing != passing && (r->pkts[0] || r->drops || r->policy)) {
+		r->prev_verdict = r->verdict + 1;
+		flows_set_str(f, &r->prev_policy, r->policy);
+	}
+	r->verdict = to;
+}
+
 void flows_verdict(struct flows *f, struct flow_rec *r, uint64_t ts_ns, uint8_t pol_dir,
 		   uint32_t policy_id, const char *policy, uint16_t rule, bool audit)
 {
 	f->st.events++;
 	seen(r, ts_ns);
 	/* An allow after a drop: the policy changed and the flow got through. */
-	r->verdict = audit ? FLOW_AUDIT : FLOW_ALLOWED;
+	verdict_turn(f, r, audit ? FLOW_AUDIT : passed(r));
+	flows_set_str(f, &r->isolators, NULL);
 	r->reason = 0;
 	r->pol_dir = pol_dir;
 	r->policy_id = policy_id;
@@ -459,7 +556,14 @@ void flows_drop(struct flows *f, struct flow_rec *r, uint64_t ts_ns, uint8_t pol
 {
 	f->st.events++;
 	seen(r, ts_ns);
-	r->verdict = FLOW_DENIED;
+	if (r->verdict != FLOW_DENIED) {
+		/* Cut: what allowed it no longer decides (a tier's Deny names its own). */
+		verdict_turn(f, r, FLOW_DENIED);
+		r->policy_id = 0;
+		r->rule = 0;
+		flows_set_str(f, &r->policy, NULL);
+		flows_set_str(f, &r->rule_name, NULL);
+	}
 	r->reason = reason;
 	r->pol_dir = pol_dir;
 	r->drops++;
@@ -491,7 +595,16 @@ void flows_denied_by(struct flows *f, struct flow_rec *r, uint32_t policy_id, co
 void flow_filter_init(struct flow_filter *ff)
 {
 	memset(ff, 0, sizeof(*ff));
-	ff->verdict = ff->port = ff->proto = -1;
+	ff->verdict = ff->port = ff->sport = ff->dport = ff->proto = -1;
+}
+
+void flow_filter_free(struct flow_filter *ff)
+{
+	for (unsigned int i = 0; i < ff->nnots; i++)
+		flow_filter_free(&ff->nots[i]);
+	free(ff->nots);
+	ff->nots = NULL;
+	ff->nnots = 0;
 }
 
 #define FERR(...) (snprintf(err, errlen, __VA_ARGS__), -EINVAL)
@@ -691,28 +804,131 @@ static int parse_u64(const char *s, uint64_t max, uint64_t *v)
 	return 0;
 }
 
+/* Hubble's --from-pod/--to-pod: "[NAMESPACE/]NAME-PREFIX", the namespace "default" when not given. */
+static int parse_pod_prefix(struct flow_match *m, const char *name, const char *v, char *err,
+			    size_t errlen)
+{
+	const char *slash = strchr(v, '/'), *pod = slash ? slash + 1 : v;
+	size_t nl = slash ? (size_t)(slash - v) : 0;
+
+	memset(m, 0, sizeof(*m));
+	if (!*pod || (slash && !nl) || strchr(pod, '/'))
+		return FERR("--%s %s: a pod is [NAMESPACE/]NAME (a prefix of the name)", name, v);
+	if (nl >= sizeof(m->ns) || strlen(pod) >= sizeof(m->name))
+		return FERR("--%s %s: namespace or name too long", name, v);
+	if (slash)
+		memcpy(m->ns, v, nl);
+	else
+		snprintf(m->ns, sizeof(m->ns), "default");
+	snprintf(m->name, sizeof(m->name), "%s", pod);
+	m->kind = FM_POD;
+	m->prefix = 1;
+	return 0;
+}
+
+/* An RFC 3339 time, or a duration before now (Hubble's --since/--until take both). */
+static bool is_time(const char *s)
+{
+	return strlen(s) >= 10 && isdigit((unsigned char)s[0]) && s[4] == '-' && s[7] == '-';
+}
+
+/* Negated filters: what can be negated is what says which records, not how many. */
+static int filter_not(struct flow_filter *ff, const char *name, const char *value, char *err,
+		      size_t errlen)
+{
+	static const char *const never[] = { "since", "until", "last", "first", "after", "time" };
+	struct flow_filter *n;
+	int e;
+
+	for (size_t i = 0; i < sizeof(never) / sizeof(never[0]); i++)
+		if (!strcmp(name, never[i]))
+			return FERR("--not --%s: a window of time or a count cannot be negated", name);
+	if (ff->nnots == FLOW_NOT_MAX)
+		return FERR("--not --%s: at most %d negated filters", name, FLOW_NOT_MAX);
+	n = realloc(ff->nots, (ff->nnots + 1) * sizeof(*n));
+	if (!n)
+		return FERR("--not --%s: out of memory", name);
+	ff->nots = n;
+	flow_filter_init(&n[ff->nnots]);
+	e = flow_filter_set(&n[ff->nnots], name, value, err, errlen);
+	if (!e)
+		ff->nnots++;
+	return e;
+}
+
 int flow_filter_set(struct flow_filter *ff, const char *name, const char *value, char *err,
 		    size_t errlen)
 {
 	uint64_t v;
 
+	if (!strncmp(name, "not.", 4))
+		return filter_not(ff, name + 4, value, err, errlen);
 	if (!strcmp(name, "from") || !strcmp(name, "to"))
 		return parse_match(name[0] == 'f' ? &ff->from : &ff->to, name, value, err, errlen);
-	if (!strcmp(name, "verdict")) {
-		if (!strcmp(value, "allowed") || !strcmp(value, "forwarded"))
-			ff->verdict = FLOW_ALLOWED;
-		else if (!strcmp(value, "denied") || !strcmp(value, "dropped"))
-			ff->verdict = FLOW_DENIED;
-		else if (!strcmp(value, "audit"))
-			ff->verdict = FLOW_AUDIT;
-		else
-			return FERR("--verdict %s: not allowed, denied or audit", value);
+	if (!strcmp(name, "from-pod") || !strcmp(name, "to-pod"))
+		return parse_pod_prefix(name[0] == 'f' ? &ff->from : &ff->to, name, value, err,
+					errlen);
+	if (!strcmp(name, "namespace")) {
+		if (!*value || strchr(value, '/') || strlen(value) >= sizeof(ff->either[0].ns))
+			return FERR("--namespace %s: not a namespace name", value);
+		memset(&ff->either[0], 0, sizeof(ff->either[0]));
+		snprintf(ff->either[0].ns, sizeof(ff->either[0].ns), "%s", value);
+		ff->either[0].kind = FM_NS;
 		return 0;
 	}
-	if (!strcmp(name, "port")) {
+	if (!strcmp(name, "label")) {
+		memset(&ff->either[1], 0, sizeof(ff->either[1]));
+		return parse_selector(&ff->either[1], name, value, value, err, errlen);
+	}
+	if (!strcmp(name, "verdict")) {
+		/* Hubble's FORWARDED is whatever passed: allowed here, or sent on. */
+		if (!strcmp(value, "FORWARDED"))
+			ff->verdict = FLOW_VERDICT_PASSED;
+		else if (!strcmp(value, "allowed"))
+			ff->verdict = FLOW_ALLOWED;
+		else if (!strcmp(value, "forwarded"))
+			ff->verdict = FLOW_FORWARDED;
+		else if (!strcmp(value, "denied") || !strcasecmp(value, "dropped"))
+			ff->verdict = FLOW_DENIED;
+		else if (!strcasecmp(value, "audit"))
+			ff->verdict = FLOW_AUDIT;
+		else
+			return FERR("--verdict %s: not allowed, forwarded, denied, audit (or Hubble's "
+				    "FORWARDED, DROPPED, AUDIT)", value);
+		return 0;
+	}
+	if (!strcmp(name, "port") || !strcmp(name, "from-port") || !strcmp(name, "to-port")) {
 		if (parse_u64(value, 65535, &v) || !v)
-			return FERR("--port %s: not a port (1-65535)", value);
-		ff->port = (int)v;
+			return FERR("--%s %s: not a port (1-65535)", name, value);
+		*(name[0] == 'p' ? &ff->port : name[0] == 'f' ? &ff->sport : &ff->dport) = (int)v;
+		return 0;
+	}
+	if (!strcmp(name, "until")) {
+		if (is_time(value)) {
+			if (flow_time_parse(value, &ff->until_wall_ns))
+				return FERR("--until %s: not an RFC 3339 time "
+					    "(2026-11-26T03:04:05Z) or a duration", value);
+			return 0;
+		}
+		if (parse_duration(value, &ff->until_ago_ns) || !ff->until_ago_ns)
+			return FERR("--until %s: not a duration (30s, 5m, 2h, 1d) or an RFC 3339 "
+				    "time", value);
+		return 0;
+	}
+	if (!strcmp(name, "first")) {
+		if (parse_u64(value, FLOWS_WINDOW_MAX, &ff->first) || !ff->first)
+			return FERR("--first %s: not a count (1-%u)", value, FLOWS_WINDOW_MAX);
+		if (ff->last)
+			return FERR("--first and --last: give one");
+		return 0;
+	}
+	if (!strcmp(name, "time")) {
+		if (!strcmp(value, "mono"))
+			ff->time_mono = true;
+		else if (!strcmp(value, "rfc3339") || !strcmp(value, "wall"))
+			ff->time_mono = false;
+		else
+			return FERR("--time %s: rfc3339 (wall clock, UTC) or mono", value);
 		return 0;
 	}
 	if (!strcmp(name, "protocol")) {
@@ -744,6 +960,12 @@ int flow_filter_set(struct flow_filter *ff, const char *name, const char *value,
 		return 0;
 	}
 	if (!strcmp(name, "since")) {
+		if (is_time(value)) {
+			if (flow_time_parse(value, &ff->since_wall_ns))
+				return FERR("--since %s: not an RFC 3339 time "
+					    "(2026-11-26T03:04:05Z) or a duration", value);
+			return 0;
+		}
 		if (parse_duration(value, &ff->since_ns) || !ff->since_ns)
 			return FERR("--since %s: not a duration (30s, 5m, 2h, 1d)", value);
 		return 0;
@@ -751,6 +973,8 @@ int flow_filter_set(struct flow_filter *ff, const char *name, const char *value,
 	if (!strcmp(name, "last")) {
 		if (parse_u64(value, FLOWS_WINDOW_MAX, &ff->last) || !ff->last)
 			return FERR("--last %s: not a count (1-%u)", value, FLOWS_WINDOW_MAX);
+		if (ff->first)
+			return FERR("--first and --last: give one");
 		return 0;
 	}
 	if (!strcmp(name, "after")) {
@@ -848,7 +1072,9 @@ static bool match_peer(const struct flow_match *m, const struct flow_peer *p, ui
 	case FM_NS:
 		return p->ns && !strcmp(p->ns, m->ns);
 	case FM_POD:
-		return p->ns && p->pod && !strcmp(p->ns, m->ns) && !strcmp(p->pod, m->name);
+		return p->ns && p->pod && !strcmp(p->ns, m->ns) &&
+		       (m->prefix ? !strncmp(p->pod, m->name, strlen(m->name)) :
+				    !strcmp(p->pod, m->name));
 	case FM_LABELS:
 		for (unsigned int i = 0; i < m->nsel; i++) {
 			const char *v = label_value(p->labels, m->sel[i].key, buf, sizeof(buf));
@@ -877,18 +1103,39 @@ static bool match_peer(const struct flow_match *m, const struct flow_peer *p, ui
 	return false;
 }
 
-bool flow_filter_match(const struct flow_filter *ff, const struct flow_rec *r, uint64_t now_ns)
+bool flow_filter_match(const struct flow_filter *ff, const struct flow_rec *r, uint64_t now_ns,
+		       int64_t wall_off_ns)
 {
+	int64_t last_wall = (int64_t)r->last_ns + wall_off_ns;
+
 	if (r->seq <= ff->after)
 		return false;
-	if (ff->verdict >= 0 && r->verdict != ff->verdict)
+	if (ff->verdict == FLOW_VERDICT_PASSED ?
+		    r->verdict != FLOW_ALLOWED && r->verdict != FLOW_FORWARDED :
+		    ff->verdict >= 0 && r->verdict != ff->verdict)
 		return false;
 	if (ff->proto >= 0 && r->key.proto != ff->proto)
 		return false;
 	if (ff->port >= 0 && r->key.sport != ff->port && r->key.dport != ff->port)
 		return false;
+	if ((ff->sport >= 0 && r->key.sport != ff->sport) ||
+	    (ff->dport >= 0 && r->key.dport != ff->dport))
+		return false;
 	if (ff->since_ns && now_ns > ff->since_ns && r->last_ns < now_ns - ff->since_ns)
 		return false;
+	if ((ff->since_wall_ns && last_wall < ff->since_wall_ns) ||
+	    (ff->until_wall_ns && last_wall > ff->until_wall_ns) ||
+	    (ff->until_ago_ns && (now_ns < ff->until_ago_ns ||
+				  r->last_ns > now_ns - ff->until_ago_ns)))
+		return false;
+	for (int i = 0; i < 2; i++)
+		if (ff->either[i].kind != FM_NONE &&
+		    !match_peer(&ff->either[i], &r->src, r->key.family, r->key.saddr) &&
+		    !match_peer(&ff->either[i], &r->dst, r->key.family, r->key.daddr))
+			return false;
+	for (unsigned int i = 0; i < ff->nnots; i++)
+		if (flow_filter_match(&ff->nots[i], r, now_ns, wall_off_ns))
+			return false;
 	if (ff->service[0]) {
 		size_t l = strlen(ff->service);
 
@@ -1013,17 +1260,73 @@ static void json_peer(struct fbuf *b, const char *name, const struct flow_peer *
 	fbuf_printf(b, "}");
 }
 
+void flow_time_fmt(int64_t wall_ns, char *buf, size_t len)
+{
+	time_t t = (time_t)(wall_ns / 1000000000LL);
+	struct tm tm;
+	size_t n;
+
+	if (wall_ns < 0)
+		t = 0, wall_ns = 0;
+	gmtime_r(&t, &tm);
+	n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf + n, len - n, ".%06lldZ", (long long)(wall_ns % 1000000000LL / 1000));
+}
+
+int flow_time_parse(const char *s, int64_t *wall_ns)
+{
+	struct tm tm = {};
+	const char *p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+	int64_t frac = 0, off = 0;
+	time_t t;
+
+	if (!p)
+		return -EINVAL;
+	if (*p == '.') {
+		int64_t scale = 100000000LL;
+
+		if (!isdigit((unsigned char)*++p))
+			return -EINVAL;
+		for (; isdigit((unsigned char)*p); p++, scale /= 10)
+			frac += scale ? (*p - '0') * scale : 0;
+	}
+	if (*p == 'Z' || *p == 'z') {
+		p++;
+	} else if ((*p == '+' || *p == '-') && isdigit((unsigned char)p[1]) &&
+		   isdigit((unsigned char)p[2]) && p[3] == ':' && isdigit((unsigned char)p[4]) &&
+		   isdigit((unsigned char)p[5])) {
+		off = ((p[1] - '0') * 10 + (p[2] - '0')) * 3600 + ((p[4] - '0') * 10 + (p[5] - '0')) * 60;
+		if (*p == '+')
+			off = -off;
+		p += 6;
+	} else {
+		return -EINVAL;
+	}
+	if (*p)
+		return -EINVAL;
+	t = timegm(&tm);
+	if (t == (time_t)-1)
+		return -EINVAL;
+	*wall_ns = ((int64_t)t + off) * 1000000000LL + frac;
+	return 0;
+}
+
+/* RFC 3339 UTC, or CLOCK_MONOTONIC seconds with rc->mono. */
 static void json_time(struct fbuf *b, uint64_t mono_ns, const struct flow_render_ctx *rc)
 {
-	int64_t wall = (int64_t)mono_ns + rc->wall_off_ns;
+	char t[48];
 
-	fbuf_printf(b, "%lld.%06lld", (long long)(wall / 1000000000LL),
-		    (long long)(wall % 1000000000LL / 1000));
+	if (rc->mono) {
+		fbuf_printf(b, "%llu.%06llu", (unsigned long long)(mono_ns / 1000000000ULL),
+			    (unsigned long long)(mono_ns % 1000000000ULL / 1000));
+		return;
+	}
+	flow_time_fmt((int64_t)mono_ns + rc->wall_off_ns, t, sizeof(t));
+	fbuf_printf(b, "\"%s\"", t);
 }
 
 void flow_rec_json(struct fbuf *b, const struct flow_rec *r, const struct flow_render_ctx *rc)
 {
-	static const char *const verdicts[] = { "allowed", "denied", "audit" };
 	const struct xcni_reason_info *ri = r->reason ? xcni_reason_info(r->reason) : NULL;
 	const char *ps = proto_label(r->key.proto);
 	char flags[24] = "";
@@ -1039,8 +1342,10 @@ void flow_rec_json(struct fbuf *b, const struct flow_rec *r, const struct flow_r
 	json_peer(b, "source", &r->src, r->key.family, r->key.saddr, r->key.sport);
 	fbuf_printf(b, ",");
 	json_peer(b, "destination", &r->dst, r->key.family, r->key.daddr, r->key.dport);
-	fbuf_printf(b, ",\"verdict\":\"%s\",\"policy_side\":",
-		    verdicts[r->verdict < 3 ? r->verdict : 0]);
+	fbuf_printf(b, ",\"verdict\":\"%s\",\"observation_point\":\"%s\",\"entry_point\":\"%s\","
+		       "\"policy_side\":",
+		    flow_verdict_name(r->verdict), flow_point_name(flow_rec_point(r)),
+		    flow_point_name(flow_rec_entry(r)));
 	if (r->pol_dir <= 1)
 		fbuf_printf(b, "\"%s\"", r->pol_dir ? "ingress" : "egress");
 	else
@@ -1060,6 +1365,15 @@ void flow_rec_json(struct fbuf *b, const struct flow_rec *r, const struct flow_r
 		fbuf_printf(b, "\"reason%d\"", r->reason);
 	else
 		fbuf_printf(b, "null");
+	fbuf_printf(b, ",\"isolated_by\":");
+	json_str(b, r->verdict == FLOW_DENIED ? r->isolators : NULL);
+	fbuf_printf(b, ",\"previous_verdict\":");
+	if (r->prev_verdict)
+		fbuf_printf(b, "\"%s\"", flow_verdict_name(r->prev_verdict - 1));
+	else
+		fbuf_printf(b, "null");
+	fbuf_printf(b, ",\"previous_policy\":");
+	json_str(b, r->prev_verdict ? r->prev_policy : NULL);
 	fbuf_printf(b, ",\"service\":");
 	json_str(b, r->service);
 	fbuf_printf(b, ",\"backend\":");
@@ -1081,6 +1395,8 @@ void flow_rec_json(struct fbuf *b, const struct flow_rec *r, const struct flow_r
 	json_time(b, r->first_ns, rc);
 	fbuf_printf(b, ",\"last_seen\":");
 	json_time(b, r->last_ns, rc);
+	fbuf_printf(b, ",\"updated\":");
+	json_time(b, r->updated_ns ? r->updated_ns : r->last_ns, rc);
 	fbuf_printf(b, ",\"active\":%s,\"seq\":%llu}\n", r->in_ct ? "true" : "false",
 		    (unsigned long long)r->seq);
 }
@@ -1094,7 +1410,7 @@ int flows_render_json(struct flows *f, const struct flow_filter *ff,
 	if (ff->last) {
 		/* From the end: where the last N matches begin. */
 		for (r = f->tail; r; r = r->prev)
-			if (flow_filter_match(ff, r, rc->now_ns)) {
+			if (flow_filter_match(ff, r, rc->now_ns, rc->wall_off_ns)) {
 				start = r;
 				if (++n == ff->last)
 					break;
@@ -1103,8 +1419,8 @@ int flows_render_json(struct flows *f, const struct flow_filter *ff,
 			start = NULL;
 		n = 0;
 	}
-	for (r = start; r && !b->err; r = r->next)
-		if (flow_filter_match(ff, r, rc->now_ns)) {
+	for (r = start; r && !b->err && (!ff->first || n < ff->first); r = r->next)
+		if (flow_filter_match(ff, r, rc->now_ns, rc->wall_off_ns)) {
 			flow_rec_json(b, r, rc);
 			n++;
 		}

@@ -18,7 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* What xcnid keeps when --flows is given without --flows-window. */
+/* The window xcnid keeps without --flows-window (flows are on by default): ~6 MB. */
 #define FLOWS_WINDOW_DEFAULT 16384
 /* A window larger than this is refused: 1M records is ~0.5 GB. */
 #define FLOWS_WINDOW_MAX (1u << 20)
@@ -30,11 +30,48 @@ struct flow_key {
 	uint8_t saddr[16], daddr[16]; /* IPv4: the first 4 bytes, the rest 0 */
 };
 
+/*
+ * What the record's observation point did with the connection. allowed,
+ * denied and audit are policy outcomes, given where the policy judged (the
+ * destination pod's node for ingress, the source pod's for egress, both on
+ * one node); forwarded is a node that passed the connection into the overlay
+ * towards another node, which judges it: never a policy decision.
+ */
 enum flow_verdict {
 	FLOW_ALLOWED = 0,
 	FLOW_DENIED = 1,
 	FLOW_AUDIT = 2, /* passed, but a policy in audit mode would have denied it */
+	FLOW_FORWARDED = 3, /* sent on into the overlay, not judged here */
+	FLOW_NR_VERDICTS
 };
+/* "allowed", "denied", "audit", "forwarded". */
+const char *flow_verdict_name(int v);
+
+/* Where an end is, from this node: what tells its observation points. */
+enum flow_loc {
+	FLOW_LOC_OUTSIDE = 0, /* world, or not known */
+	FLOW_LOC_LOCAL = 1, /* a pod on this node */
+	FLOW_LOC_REMOTE = 2, /* a pod on another node: through the overlay */
+	FLOW_LOC_HOST = 3, /* this node, or another node's host */
+};
+
+/*
+ * Observation points, as Hubble names them: where a record's connection came
+ * into this node (from-pod, from-overlay, from-host, from-outside) and the
+ * point whose outcome its verdict is (a policy drop where it was judged,
+ * else where it left: to-pod, to-overlay, to-stack).
+ */
+enum flow_point {
+	FLOW_PT_NONE,
+	FLOW_PT_FROM_POD,
+	FLOW_PT_FROM_OVERLAY,
+	FLOW_PT_FROM_HOST,
+	FLOW_PT_FROM_OUTSIDE,
+	FLOW_PT_TO_POD,
+	FLOW_PT_TO_OVERLAY,
+	FLOW_PT_TO_STACK,
+};
+const char *flow_point_name(int pt);
 
 /* TCP flags seen, as conntrack's states tell them (the ct entry has no flag bits). */
 #define FLOW_TCP_SYN 0x02
@@ -47,12 +84,14 @@ struct flow_peer {
 	uint32_t identity;
 	const char *ns, *pod; /* interned; NULL: not a known pod */
 	const char *labels; /* interned; the identity's label set, NULL: none known */
+	uint8_t loc; /* enum flow_loc */
 };
 
 struct flow_rec {
 	struct flow_key key;
 	struct flow_peer src, dst;
 	uint64_t first_ns, last_ns; /* CLOCK_MONOTONIC (bpf_ktime_get_ns) */
+	uint64_t updated_ns; /* when the record last changed (flows_set_now's clock) */
 	uint64_t pkts[2], bytes[2]; /* [0] the opening direction, [1] its replies */
 	/* conntrack counts from its entry's creation: a flow whose entry was
 	 * replaced (evicted, expired, picked up again) keeps what it had here. */
@@ -60,6 +99,9 @@ struct flow_rec {
 	uint64_t drops; /* dropped packets the events reported (within their budget) */
 	uint8_t tcp_flags; /* FLOW_TCP_* */
 	uint8_t verdict; /* enum flow_verdict */
+	/* A policy change turned the verdict (an allowed flow cut, a denied one
+	 * let through): the verdict before, + 1 (0: none), and its policy. */
+	uint8_t prev_verdict;
 	uint8_t pol_dir; /* 0 egress, 1 ingress: the side that decided; 0xff none */
 	uint8_t in_ct; /* its conntrack entry was there at the last walk */
 	int32_t reason; /* the drop reason (enum xcni_reason) when denied; 0 none */
@@ -74,6 +116,10 @@ struct flow_rec {
 	const char *rule_name; /* a ClusterNetworkPolicy rule's name, interned; NULL: none */
 	const char *service; /* "ns/name:port", interned; NULL: not translated */
 	const char *backend; /* "addr:port" it was translated to, interned */
+	const char *prev_policy; /* the policy of prev_verdict, interned; NULL: none */
+	/* Denied for isolation (nothing allows it): the policies that isolate
+	 * the pod on the side that dropped it ("x/p, x/q"), interned. */
+	const char *isolators;
 	uint64_t seq; /* flows->seq when last changed: the order of --follow */
 	uint64_t logged_seq; /* seq when it was last written to the flow log */
 	uint64_t exported_seq; /* seq when it was last exported over IPFIX */
@@ -111,6 +157,19 @@ void flows_on_evict(struct flows *f, void (*fn)(void *arg, const struct flow_rec
 struct flow_rec *flows_head(struct flows *f);
 /* The record changed: it moves to the window's end and gets a new seq. */
 void flows_touch(struct flows *f, struct flow_rec *r);
+/* The clock (CLOCK_MONOTONIC ns) a change is stamped with from now on (updated_ns). */
+void flows_set_now(struct flows *f, uint64_t now_ns);
+/*
+ * A new record's ends (the peers copied, as flows_peer_copy): a record whose
+ * destination is a pod on another node is forwarded until this node drops it.
+ */
+void flows_set_ends(struct flows *f, struct flow_rec *r, const struct flow_peer *src,
+		    const struct flow_peer *dst);
+/* Where r's connection came into this node, and its verdict's point (enum flow_point). */
+int flow_rec_entry(const struct flow_rec *r);
+int flow_rec_point(const struct flow_rec *r);
+/* The policies that isolated the pod of a policy drop (NULL: none known). */
+void flows_isolators(struct flows *f, struct flow_rec *r, const char *isolators);
 /* A string for a record's field, shared among records (*slot's old one released). */
 int flows_set_str(struct flows *f, const char **slot, const char *s);
 /*
@@ -173,6 +232,7 @@ void flows_denied_by(struct flows *f, struct flow_rec *r, uint32_t policy_id, co
 enum flow_match_kind { FM_NONE, FM_POD, FM_NS, FM_LABELS, FM_CIDR };
 struct flow_match {
 	uint8_t kind; /* enum flow_match_kind */
+	uint8_t prefix; /* FM_POD: the name begins so (Hubble's --from-pod/--to-pod) */
 	uint8_t family, plen; /* FM_CIDR */
 	uint8_t addr[16];
 	char ns[64], name[256]; /* FM_POD (ns, name), FM_NS (ns) */
@@ -183,23 +243,45 @@ struct flow_match {
 	unsigned int nsel;
 };
 
+/* Hubble's FORWARDED: what passed here, allowed or forwarded (ff->verdict). */
+#define FLOW_VERDICT_PASSED 16
+/* --not filters in one request at most. */
+#define FLOW_NOT_MAX 8
+
 struct flow_filter {
 	struct flow_match from, to;
-	int verdict; /* enum flow_verdict, -1 any */
+	/* Either end (Hubble's --namespace, --label): [0] a namespace, [1] labels. */
+	struct flow_match either[2];
+	int verdict; /* enum flow_verdict, FLOW_VERDICT_PASSED, -1 any */
 	int port; /* either end's port, -1 any */
+	int sport, dport; /* the source's, the destination's port, -1 any */
 	int proto; /* IPPROTO_*, -1 any */
 	char service[160]; /* "ns/name" (any port) or "ns/name:port"; "" any */
 	uint64_t since_ns; /* changed in the last since_ns, 0 any */
+	/* Seen at or after / before a wall-clock time (ns since the epoch), 0 any. */
+	int64_t since_wall_ns, until_wall_ns;
+	uint64_t until_ago_ns; /* last seen more than this long ago, 0 any */
 	uint64_t last; /* at most the last N that match, 0 all */
+	uint64_t first; /* at most the first N that match, 0 all */
 	uint64_t after; /* changed after this seq (--follow's cursor), 0 all */
+	bool time_mono; /* times in the answer as CLOCK_MONOTONIC seconds, not RFC 3339 */
+	/* Hubble's --not: a record matching any of these is left out. Each holds
+	 * the one filter that followed a --not (flow_filter_set "not.NAME"). */
+	struct flow_filter *nots;
+	unsigned int nnots;
 };
 
 void flow_filter_init(struct flow_filter *ff);
+/* What flow_filter_set gave ff (its --not filters). */
+void flow_filter_free(struct flow_filter *ff);
 /*
  * One filter, as xcnictl flows takes it (name without "--": "from", "to",
- * "verdict", "port", "protocol", "service", "since", "last", "after") into
- * ff. 0, or -EINVAL with a message naming the filter and what is wrong in
- * err (errlen bytes).
+ * "verdict", "port", "protocol", "service", "since", "last", "after"; and
+ * Hubble's spellings: "from-pod", "to-pod", "namespace", "label",
+ * "from-port", "to-port", "until", "first"; "time" (mono or rfc3339) says
+ * how the answer gives times; "not.NAME" is NAME negated) into ff. 0, or
+ * -EINVAL with a message naming the filter and what is wrong in err (errlen
+ * bytes). The caller frees ff (flow_filter_free) when done.
  */
 int flow_filter_set(struct flow_filter *ff, const char *name, const char *value, char *err,
 		    size_t errlen);
@@ -208,7 +290,13 @@ int flow_filter_set(struct flow_filter *ff, const char *name, const char *value,
  * every line through flow_filter_set. 0 or -EINVAL (err says which).
  */
 int flow_filter_parse(struct flow_filter *ff, const char *req, char *err, size_t errlen);
-bool flow_filter_match(const struct flow_filter *ff, const struct flow_rec *r, uint64_t now_ns);
+/* wall_off_ns: CLOCK_REALTIME - CLOCK_MONOTONIC, for since/until given as times. */
+bool flow_filter_match(const struct flow_filter *ff, const struct flow_rec *r, uint64_t now_ns,
+		       int64_t wall_off_ns);
+/* "2026-11-26T03:04:05.123Z" (or a +hh:mm offset) into ns since the epoch. 0 or -EINVAL. */
+int flow_time_parse(const char *s, int64_t *wall_ns);
+/* ns since the epoch as RFC 3339 UTC with microseconds, into buf (at least 32 bytes). */
+void flow_time_fmt(int64_t wall_ns, char *buf, size_t len);
 
 /* ---- rendering ---------------------------------------------------------- */
 
@@ -225,6 +313,7 @@ struct flow_render_ctx {
 	uint64_t now_ns; /* CLOCK_MONOTONIC now */
 	int64_t wall_off_ns; /* CLOCK_REALTIME - CLOCK_MONOTONIC */
 	const char *node;
+	bool mono; /* times as CLOCK_MONOTONIC seconds (a number), not RFC 3339 */
 	/* More fields for the trailer, ",\"name\":value..." (the flow log's counts); NULL none. */
 	const char *trailer_extra;
 };
