@@ -851,7 +851,7 @@ check "status: y/b closed for room (polep overflow): overflow names it, problems
 check "status --wait --timeout 1: exit 1 (never OK)" exits 1 "$XCNICTL" --pin-dir "$PIN" status --wait --timeout 1
 check "status --timeout without --wait: exit 2" exits 2 "$XCNICTL" --pin-dir "$PIN" status --timeout 1
 check "status --bogus: exit 2" exits 2 "$XCNICTL" status --bogus
-check "--help lists status and sysdump" bash -c "\"$XCNICTL\" --help | grep -q '^  status \[--wait\]' && \"$XCNICTL\" --help | grep -q '^  sysdump \[-f FILE\]'"
+check "--help lists status and sysdump" bash -c "\"$XCNICTL\" --help | grep -q '^  status \[--wait' && \"$XCNICTL\" --help | grep -q '^  sysdump \[-f FILE'"
 if [ -e "$XCNI_PIN_ROOT_DEFAULT" ]; then
 	echo "ok $((_t_n + 1)) # SKIP $XCNI_PIN_ROOT_DEFAULT exists: no lab hint to see"
 	_t_n=$((_t_n + 1))
