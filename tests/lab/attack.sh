@@ -14,6 +14,7 @@
 #     vic/friend the pod the victims admit             vic/friend2 the same, on n2
 #     vic/cv     the conntrack victim (item 5)
 #     greedy/g1, g2: the hostile tenant's pods; late/l1: a pod created after it
+#     job/done (finished), reuse/r1 on its address; flood/f1
 #                  │ ul0                                      │ ul0
 #   xcl-ul br0 (the switch) ── xat-<pid> eth0 192.168.77.66, fd00:77::66: the hostile host
 #
@@ -36,6 +37,13 @@
 # hostile host again, forging Service frontends as sources (ClusterIP:port,
 # the Service range's :53, a NodePort) to a pod without policy, whose next
 # request to the Service must still be translated.
+# Then the cluster's life (issue 41; every node's xcnid with --metrics-addr
+# 127.0.0.1:9969, --hook-check 1 and a 32-entry xcni_polname): a fragment flood
+# from evil while friend's large UDP must pass (item 7); a foreign TCX program
+# before from_pod on v1's host veth (item 8); a Job's pod finished, its address
+# reused by reuse/r1 while vic gets a deny-all, then a second live pod on that
+# address (item 1); a tenant flooding NetworkPolicies past xcni_polname while
+# late's new policy must apply (item 2).
 # At the end: no forbidden tag in any receiver's log, and every kind of drop
 # counted under its named reason on the nodes (xcnictl metrics).
 #
