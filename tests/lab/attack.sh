@@ -551,6 +551,7 @@ udp src=$F6 dst=$CIP6 sport=7002 dport=7001 tag=ctl-F-friend-cip6 | friend:7002 
 EOF
 
 # ---- the cluster's life (issue 41): what attack.sh plays of it --------------------------------
+T_LIFE=$SECONDS
 # m1 N: node n<N>'s Prometheus page (--metrics-addr, in its netns).
 mpage() { in_node "$1" curl -s --max-time 3 "http://127.0.0.1:$MPORT/metrics"; }
 # gauge N LINE: node n<N>'s page has LINE (a whole line), within 5 s.
@@ -850,6 +851,7 @@ named() {
 	grep -q 'late/also-sink' <<<"$out" || { head -5 <<<"$out"; return 1; }
 }
 check "late's policies keep their names (the flood's are cut first)" named
+diag "the cluster's life (items 7, 8, 1, 2): $((SECONDS - T_LIFE)) s"
 
 # ---- the invariant --------------------------------------------------------------------------------
 sleep 0.5
