@@ -204,6 +204,16 @@ static int policy_a_overflow(void)
 	return set_polep(IP_A, ID_A, 0, XCNI_ISOLATED(TO_POD) | XCNI_POLEP_OVERFLOW, 0);
 }
 
+/*
+ * Another live pod claims A's address (issue 41 item 1): xcnid closes it,
+ * no entries, the CONTESTED bit beside OVERFLOW so its drops say why.
+ */
+static int policy_a_contested(void)
+{
+	return set_polep(IP_A, ID_A, 0,
+			 XCNI_ISOLATED(TO_POD) | XCNI_POLEP_OVERFLOW | XCNI_POLEP_CONTESTED, 0);
+}
+
 static int policy_pending_off(void)
 {
 	uint32_t ip = ip4(IP_A);
@@ -313,6 +323,12 @@ static void open_up(uint32_t ep)
 }
 
 /* The steps of policy_rows' IPv6 rows ("IPv6: A: ingress from B on TCP 80" on). */
+static int a_contested6(void)
+{
+	isolate(ip4(IP_A), ID_A, XCNI_ISOLATED(TO_POD) | XCNI_POLEP_OVERFLOW | XCNI_POLEP_CONTESTED);
+	return 0;
+}
+
 static int a_ingress_b80(void)
 {
 	/* A isolated for ingress, version 0: B on TCP 80 (policy 77). The one
@@ -624,12 +640,27 @@ static const struct row policy_rows[] = {
 	  TCP(IP_B, 44105, IP_A, 80, TH_SYN), POLICY_DROP(DROP_POLICY_OVERFLOW) },
 	{ "overflow: R->A UDP from n2: dropped", .prog = FROM_OVERLAY, .dev = DEV_U, .node = N2,
 	  UDP(IP_R, 44106, IP_A, 53), POLICY_DROP(DROP_POLICY_OVERFLOW) },
+	/* Issue 41 item 1: an address two live pods claim is closed both ways, named. */
+	{ "policy: another live pod claims A's address (contested)", .step = policy_a_contested },
+	{ "contested: A->C UDP: dropped as contested", .dev = DEV_A, UDP(IP_A, 44110, IP_C, 53),
+	  POLICY_DROP(DROP_ADDR_CONTESTED) },
+	{ "contested: B->A SYN 80 (B's egress allows it): dropped as contested", .dev = DEV_B,
+	  TCP(IP_B, 44111, IP_A, 80, TH_SYN), POLICY_DROP(DROP_ADDR_CONTESTED) },
+	{ "contested: R->A UDP from n2: dropped as contested", .prog = FROM_OVERLAY, .dev = DEV_U,
+	  .node = N2, UDP(IP_R, 44112, IP_A, 53), POLICY_DROP(DROP_ADDR_CONTESTED) },
 	{ "policy: no agent enforcing policy here, A has no polep entry", .step = policy_pending_off },
 	{ "no agent: A->C UDP: open, as before", .dev = DEV_A, UDP(IP_A, 44107, IP_C, 53),
 	  REDIR(FWD_LOCAL), .ct = XCNI_CT_NEW },
 
 	/* IPv6: A, B and X open again (v6_setup's endpoints). */
 	{ "IPv6: the pods' endpoints", .step = v6_endpoints },
+	/* The contested address closes the pod in both families (one polep entry). */
+	{ "IPv6: another live pod claims A's address (contested)", .step = a_contested6 },
+	{ "IPv6: contested: A->B UDP: dropped as contested", .dev = DEV_A, UDP(A6, 44120, B6, 53),
+	  POLICY_DROP(DROP_ADDR_CONTESTED) },
+	{ "IPv6: contested: B->A SYN 80: dropped as contested", .dev = DEV_B,
+	  TCP(B6, 44121, A6, 80, TH_SYN), POLICY_DROP(DROP_ADDR_CONTESTED) },
+	{ "IPv6: A open", .step = a_open },
 	{ "IPv6: A: ingress from B on TCP 80", .step = a_ingress_b80 },
 	ALLOWED_ROW("IPv6: ", "B->A TCP 80: allowed by 77/0, tracked", 77,
 		    TCP(B6, 41000, A6, 80, TH_SYN)),

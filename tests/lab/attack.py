@@ -28,6 +28,11 @@
 #   sock              the same Geneve packet, sent by a UDP socket to dst:6081
 #   flood             count UDP datagrams src -> dst:dport.., each of its own
 #                     ports (a conntrack entry each), untagged
+#   fragflood         count first fragments (more-fragments set, offset 0) of
+#                     UDP datagrams src -> dst:dport whose later fragments never
+#                     come, each datagram its own IP id, untagged
+#   big               one UDP datagram of len bytes to dst:dport from a plain
+#                     socket (the kernel fragments it past the MTU)
 import ipaddress
 import socket
 import struct
@@ -184,6 +189,13 @@ def main():
         if not line:
             continue
         kind, o = line[0], dict(kv.split("=", 1) for kv in line[1:])
+        if kind == "big":
+            fam = socket.AF_INET6 if v6(o["dst"]) else socket.AF_INET
+            u = socket.socket(fam, socket.SOCK_DGRAM)
+            u.sendto(payload(o["tag"], int(o.get("len", 4000))), (o["dst"], int(o.get("dport", 7001))))
+            u.close()
+            sent += 1
+            continue
         if kind == "sock":
             fam = socket.AF_INET6 if v6(o["dst"]) else socket.AF_INET
             u = socket.socket(fam, socket.SOCK_DGRAM)
@@ -211,6 +223,16 @@ def main():
                 # creates far fewer flows than it sends.
                 if i % 256 == 255:
                     time.sleep(0.001)
+            continue
+        if kind == "fragflood":
+            src, dst, dport = o["src"], o["dst"], int(o.get("dport", 7001))
+            for i in range(int(o["count"])):
+                # A first fragment of a 1408-byte datagram: its UDP header says
+                # so, the rest never comes (checksum 0: none, IPv4).
+                seg = struct.pack("!HHHH", 40000, dport, 8 + 1400, 0) + bytes(16)
+                s.send(eth + struct.pack("!H", ETH_IP) +
+                       ip4(src, dst, 17, seg, ident=0x100 + i, frag=0x2000))
+                sent += 1
             continue
         for f in frames(o, kind):
             fam = ETH_IP6 if f[0] >> 4 == 6 else ETH_IP

@@ -14,6 +14,7 @@
 #     vic/friend the pod the victims admit             vic/friend2 the same, on n2
 #     vic/cv     the conntrack victim (item 5)
 #     greedy/g1, g2: the hostile tenant's pods; late/l1: a pod created after it
+#     job/done (finished), reuse/r1 on its address; flood/f1
 #                  │ ul0                                      │ ul0
 #   xcl-ul br0 (the switch) ── xat-<pid> eth0 192.168.77.66, fd00:77::66: the hostile host
 #
@@ -36,6 +37,13 @@
 # hostile host again, forging Service frontends as sources (ClusterIP:port,
 # the Service range's :53, a NodePort) to a pod without policy, whose next
 # request to the Service must still be translated.
+# Then the cluster's life (issue 41; every node's xcnid with --metrics-addr
+# 127.0.0.1:9969, --hook-check 1 and a 32-entry xcni_polname): a fragment flood
+# from evil while friend's large UDP must pass (item 7); a foreign TCX program
+# before from_pod on v1's host veth (item 8); a Job's pod finished, its address
+# reused by reuse/r1 while vic gets a deny-all, then a second live pod on that
+# address (item 1); a tenant flooding NetworkPolicies past xcni_polname while
+# late's new policy must apply (item 2).
 # At the end: no forbidden tag in any receiver's log, and every kind of drop
 # counted under its named reason on the nodes (xcnictl metrics).
 #
@@ -51,6 +59,9 @@ lab_suite "attack-$KP"
 unset XCNI_LAB_XDP
 ATK=xat-$$ # the hostile host's netns (not xcl-*: the lab's own names are the lab's)
 RECV=() # receivers' PIDs
+FPIN=/sys/fs/bpf/xat-$$-foreign # the foreign program's TCX link (item 8)
+MPORT=9969 # every node's xcnid serves its metrics at 127.0.0.1:9969 in its netns
+POLNAME_MAX=32 # xcni_polname's entries: the policy flood (item 2) goes past them
 
 attack_cleanup() {
 	local p
@@ -59,6 +70,7 @@ attack_cleanup() {
 		wait "$p" 2>/dev/null
 	done
 	ip netns del "$ATK" 2>/dev/null
+	rm -f "$FPIN"
 	lab_cleanup
 }
 lab_preflight "$XCNICTL" "$XCNI_BIN" "$XCNID_BIN"
@@ -75,8 +87,9 @@ check "lab up --agent-arg map-max=... (no leading --): exit 2, naming the flag; 
 out=$(lab up --agent-arg --map-max=xcni_nosuch=1 2>&1); RC=$?
 check "lab up --agent-arg --map-max=xcni_nosuch=1: xcnid refuses it, lab up exits 1 with its log and removes what it made" \
 	bash -c "[ $RC = 1 ] && grep -q -- '--map-max xcni_nosuch: no such map' <<<\"\$1\" && [ ! -e \"$XCNI_LAB_DIR/lab.json\" ] && ! ip netns list | grep -q '^xcl-n1\\b'" _ "$out"
-check "lab up --nodes 2 --ip-family dual --kube-proxy $KP --agent-arg --map-max=xcni_ct=$CT_MAX" \
-	lab up --nodes 2 --ip-family dual --kube-proxy "$KP" --agent-arg "--map-max=xcni_ct=$CT_MAX" ||
+check "lab up --nodes 2 --ip-family dual --kube-proxy $KP --agent-arg --map-max=xcni_ct=$CT_MAX,xcni_polname=$POLNAME_MAX (metrics, --hook-check 1)" \
+	lab up --nodes 2 --ip-family dual --kube-proxy "$KP" --agent-arg "--map-max=xcni_ct=$CT_MAX,xcni_polname=$POLNAME_MAX" \
+	--agent-arg "--metrics-addr=127.0.0.1:$MPORT" --agent-arg --hook-check=1 ||
 	{ finish; exit 1; }
 ct_size() { bpftool map show pinned "$LAB_PINS/n1/xcni_ct" | grep -q "max_entries $CT_MAX "; }
 check "lab up --agent-arg reached n1's xcnid: its xcni_ct holds $CT_MAX" ct_size
@@ -229,7 +242,8 @@ reason_sum() {
 }
 REASONS="drop-spoof-ip drop-spoof-mac drop-bad-nd drop-policy-egress drop-policy-ingress drop-fragment
 drop-geneve-inject drop-unknown-node drop-inner-spoof drop-outside-spoof drop-geneve-socket
-drop-policy-overflow drop-clusterip-outside drop-dsr-not-backend drop-src-frontend"
+drop-policy-overflow drop-clusterip-outside drop-dsr-not-backend drop-src-frontend drop-frag-share
+drop-addr-contested"
 declare -A BASE
 for r in $REASONS; do BASE[$r]=$(( $(reason_sum 1 "$r") + $(reason_sum 2 "$r") )); done
 
@@ -536,6 +550,309 @@ udp src=$F4 dst=$CIP4 sport=7002 dport=7001 tag=ctl-F-friend-cip4 | friend:7002 
 udp src=$F6 dst=$CIP6 sport=7002 dport=7001 tag=ctl-F-friend-cip6 | friend:7002 -> ClusterIP [$CIP6]:7001 after the forged reply
 EOF
 
+# ---- the cluster's life (issue 41): what attack.sh plays of it --------------------------------
+T_LIFE=$SECONDS
+# m1 N: node n<N>'s Prometheus page (--metrics-addr, in its netns).
+mpage() { in_node "$1" curl -s --max-time 3 "http://127.0.0.1:$MPORT/metrics"; }
+# gauge N LINE: node n<N>'s page has LINE (a whole line), within 5 s.
+gauge() {
+	local m
+	for _ in $(seq 50); do
+		m=$(mpage "$1")
+		grep -qxF "$2" <<<"$m" && return 0
+		sleep 0.1
+	done
+	echo "n$1 has no line '$2':"
+	grep "^${2%% *}" <<<"$m" | head -5
+	grep "^${2%%\{*}" <<<"$m" | head -5
+	return 1
+}
+ctl1() { in_node 1 "$XCNICTL" --pin-dir "$LAB_PINS/n1" "$@"; }
+ctl2() { in_node 2 "$XCNICTL" --pin-dir "$LAB_PINS/n2" "$@"; }
+
+# ---- a fragment flood from one pod (item 7) ---------------------------------------------------
+# evil sends 200 first fragments to atk/sink whose later fragments never come:
+# its share of n1's fragment table (16 datagrams) fills and the rest are refused
+# (drop-frag-share); friend's large UDP (4000 bytes: fragments past the MTU) to v1
+# (n1) and v2 (n2) must still arrive whole, and evil's own large datagram to v1,
+# which its policy allows, must not while its share is full. Before the shares,
+# one LRU per node: evil's flood pushed everyone's datagrams out.
+pod_probes xcl-atk.evil <<EOF
+big dst=$V14 dport=7001 len=4000 tag=ctl-fs-evil-big | evil -> v1 7001/UDP, 4000 bytes in fragments, before its flood
+EOF
+fs_before=$(( $(reason_sum 1 drop-frag-share) + $(reason_sum 2 drop-frag-share) ))
+pod_probes xcl-atk.evil <<EOF
+fragflood src=$E4 dst=$S4 dport=7001 count=200 tag=fs-flood | 200 first fragments to atk/sink, never completed
+big dst=$V14 dport=7001 len=4000 tag=atk-fs-evil-big | evil's own 4000 bytes to v1, its share full
+EOF
+pod_probes xcl-vic.friend <<EOF
+big dst=$V14 dport=7001 len=4000 tag=ctl-fs-friend-v1 | friend -> v1, 4000 bytes (n1's fragment table, its own share)
+big dst=$V24 dport=7001 len=4000 tag=ctl-fs-friend-v2 | friend -> v2 on n2, 4000 bytes (through Geneve)
+big dst=$V16 dport=7001 len=4000 tag=ctl-fs-friend6-v1 | friend -> v1 over IPv6, 4000 bytes
+EOF
+fs_after=$(( $(reason_sum 1 drop-frag-share) + $(reason_sum 2 drop-frag-share) ))
+check "evil's flood filled its share: at least 150 of its 200 first fragments refused as drop-frag-share ($fs_before -> $fs_after)" \
+	test $((fs_after - fs_before)) -ge 150
+
+# ---- a foreign program before xcni's on a pod's host veth (item 8) ---------------------------
+# Another agent (a second CNI's DaemonSet, a leftover) puts a TCX program
+# (tests/tools/foreign_hook.c: foreign_first, which passes every packet on)
+# before from_pod on v1's host veth. xcnid (--hook-check 1) notices, counts it
+# (xcni_hook_foreign_first), names it (xcnictl hook list, its log), and does what
+# docs/agent.md ("Hook order") says: reports, never moves itself back ahead.
+v1_veth() {
+	local idx
+	idx=$(ip -n xcl-vic.v1 -o link show eth0 | sed -n 's/.*eth0@if\([0-9]*\):.*/\1/p')
+	ip -n xcl-n1 -o link | awk -F': ' -v i="$idx" '$1 == i {sub(/@.*/, "", $2); print $2}'
+}
+VETH1=$(v1_veth)
+first_on() { # DEV ingress|egress: the program that runs first there (n1)
+	in_node 1 bpftool -j net show dev "$1" |
+		jq -r --arg d "$2" '[.[0].tc[] | select(.kind == "tcx/" + $d or .kind == "clsact/" + $d)][0].name | sub(":\\[[0-9]+\\]$"; "")'
+}
+first_is() { local f; f=$(first_on "$1" "$2"); [ "$f" = "$3" ] || { echo "first on $1 $2: $f, want $3"; return 1; }; }
+check "v1's host veth on n1 ($VETH1): from_pod runs first on its ingress" first_is "$VETH1" ingress from_pod
+check "a foreign TCX program put before from_pod on $VETH1 ingress (pinned at $FPIN)" \
+	in_node 1 "$BUILD/tests/foreign_hook" tcx "$VETH1" ingress "$FPIN"
+check "  ... it runs first there now (bpftool's view)" first_is "$VETH1" ingress foreign_first
+check "  ... xcni_hook_foreign_first{device=\"$VETH1\",hook=\"ingress\"} 1 on n1 within 5 s" \
+	gauge 1 "xcni_hook_foreign_first{device=\"$VETH1\",hook=\"ingress\"} 1"
+hook_listed() {
+	ctl1 --json hook list | jq -e --arg d "$VETH1" \
+		'[.[] | select(.device == $d and .hook == "ingress" and .program == "from_pod" and .xcni_first == "no" and (.before // "" | test("foreign_first")))] | length == 1' >/dev/null ||
+		{ ctl1 --json hook list; return 1; }
+}
+check "  ... xcnictl hook list names it, before from_pod on $VETH1" hook_listed
+hook_logged() { grep -q "hooks: $VETH1 ingress: TCX program foreign_first (id [0-9]*) runs before xcni's from_pod" "$XCNI_LAB_DIR/n1/xcnid.log"; }
+check "  ... n1's xcnid warns, naming the device, the hook and the program" hook_logged
+pod_probes xcl-atk.evil <<EOF
+udp src=$E4 dst=$V14 dport=7002 tag=atk-hk-evil-7002 | evil -> v1 7002 (not allowed), a foreign program before xcni's on v1's veth
+udp src=$E4 dst=$V14 tag=ctl-hk-evil-7001 | evil -> v1 7001, allowed
+EOF
+pod_probes xcl-vic.v1 <<EOF
+udp src=$V14 dst=$F4 dport=7003 tag=ctl-hk-v1-friend | v1 -> friend through its veth's ingress (foreign_first, then from_pod)
+udp src=$E4 dst=$F4 dport=7003 tag=atk-hk-v1-spoof | v1 forging evil's address -> friend: from_pod still refuses it
+EOF
+sleep 1.2 # another check or more: xcnid reports, it does not fight
+check "  ... still first after more checks: xcni did not move itself back ahead" first_is "$VETH1" ingress foreign_first
+rm -f "$FPIN"
+check "the foreign program removed: the gauge goes (xcni_hook_foreign_first_seen_total 1 kept)" \
+	gauge 1 "xcni_hook_foreign_first_seen_total 1"
+no_gauge() {
+	for _ in $(seq 50); do
+		mpage 1 | grep -q "^xcni_hook_foreign_first{device=\"$VETH1\"" || return 0
+		sleep 0.1
+	done
+	return 1
+}
+check "  ... and no xcni_hook_foreign_first sample for $VETH1 within 5 s" no_gauge
+
+# ---- a Job's finished pod, its address reused, a deny-all elsewhere (item 1) ------------------
+# job/done runs on n1 and finishes (status.phase Succeeded: lab apply stops it,
+# CNI DEL releases its address, and its object stays with that phase and its
+# podIP, as the API server keeps it until it is collected). IPAM hands that
+# address to a new pod, reuse/r1, with a policy of its own, while vic gets a
+# deny-all that closes friend (n1) and friend2 (n2). Before, xcnid read no
+# phase: two pods on one address failed every compile, on every node, and
+# vic's deny-all never came in.
+check "receiver in xcl-vic.friend2 (n2)" recv friend2 xcl-vic.friend2
+{ ns job; pod job done n1 "job: j1"; } >"$T/job.yaml"
+check "a Job's pod job/done on n1" lab apply -f "$T/job.yaml"
+JOB4=$(lab get --json | jq_ "[p['ip'] for p in d['pods'] if p['name'] == 'done'][0]")
+JOB6=$(lab get --json | jq_ "[p.get('ip6', '') for p in d['pods'] if p['name'] == 'done'][0]")
+IPAM1=$XCNI_LAB_DIR/n1/ipam/xcni-lab
+{ ns job; pod job done n1 "job: j1"; echo "status: {phase: Succeeded}"; } >"$T/job-done.yaml"
+out=$(lab apply -f "$T/job-done.yaml" 2>&1); RC=$?
+check "job/done finishes (status.phase Succeeded): lab apply says so, exit 0" \
+	bash -c "[ $RC = 0 ] && grep -q 'pod job/done Succeeded (n1, $JOB4' <<<\"\$1\"" _ "$out"
+finished_obj() {
+	jq -e --arg ip "$JOB4" '.status.phase == "Succeeded" and .status.podIP == $ip' \
+		"$XCNI_LAB_DIR/manifests/pod.job.done.json" >/dev/null
+}
+check "  ... its object stays, phase Succeeded, podIP $JOB4 (as the API server keeps it)" finished_obj
+gone_pod() { ! ip netns list | grep -q '^xcl-job.done\b' && [ ! -e "$IPAM1/$JOB4" ] && ! lab get | grep -q 'job/done'; }
+check "  ... stopped: no netns, IPAM released $JOB4, lab get lists it no more" gone_pod
+out=$(lab apply -f "$T/job.yaml" 2>&1); RC=$?
+check "  ... applied again without the phase: refused (exit 1, naming the pod and the phase), nothing changed" \
+	bash -c "[ $RC = 1 ] && grep -q 'Pod job/done: it finished (Succeeded) and does not run again' <<<\"\$1\" && grep -q 'nothing changed' <<<\"\$1\"" _ "$out"
+{ ns job; pod job never n1 "job: j9"; echo "status: {phase: Failed}"; } >"$T/job-never.yaml"
+out=$(lab apply -f "$T/job-never.yaml" 2>&1); RC=$?
+check "  ... a pod the lab never ran applied as Failed: refused (exit 1, status.phase named)" \
+	bash -c "[ $RC = 1 ] && grep -q 'Pod job/never: status.phase: Failed, but the lab runs no such pod' <<<\"\$1\"" _ "$out"
+again_unchanged() { lab apply -f "$T/job-done.yaml" | grep -q 'pod job/done unchanged (Succeeded)'; }
+check "  ... applied again as Succeeded: unchanged" again_unchanged
+pod_probes xcl-atk.sink <<EOF
+udp src=$S4 dst=$F24 tag=ctl-job-sink-friend2 | atk/sink -> vic/friend2 (n2), before vic's deny-all
+EOF
+# IPAM wraps round to the released address (host-local goes on from its last
+# reservation): the next pod on n1 gets it.
+ipam_wrap() {
+	/usr/bin/python3 - "$IPAM1" "$JOB4" "$JOB6" <<'PY'
+import ipaddress, sys
+d, a4, a6 = sys.argv[1:4]
+open(d + "/last_reserved_ip.0", "w").write(str(ipaddress.ip_address(a4) - 1))
+if a6:
+    open(d + "/last_reserved_ip.1", "w").write(str(ipaddress.ip_address(a6) - 1))
+PY
+}
+check "n1's IPAM goes on from just before $JOB4 (its range wrapped)" ipam_wrap
+{
+	ns reuse
+	pod reuse r1 n1 "app: r"
+	cat <<EOF
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: r1-friend, namespace: reuse}
+spec:
+  podSelector: {matchLabels: {app: r}}
+  policyTypes: [Ingress]
+  ingress:
+    - from: [{namespaceSelector: {matchLabels: {name: vic}}, podSelector: {matchLabels: {role: friend}}}]
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: deny-all, namespace: vic}
+spec: {podSelector: {}, policyTypes: [Ingress]}
+EOF
+} >"$T/reuse.yaml"
+check "reuse/r1 on n1 (admits vic/friend*) and vic's deny-all, the finished job/done still in the API" \
+	lab apply -f "$T/reuse.yaml"
+remember_pids
+R14=$(lab get --json | jq_ "[p['ip'] for p in d['pods'] if p['name'] == 'r1'][0]")
+check "reuse/r1 got the finished pod's address $JOB4 ($R14)" test "$R14" = "$JOB4"
+check "receiver in xcl-reuse.r1" recv r1 xcl-reuse.r1
+pod_probes xcl-atk.sink <<EOF
+udp src=$S4 dst=$F4 tag=atk-job-sink-friend | atk/sink -> vic/friend (n1): vic's deny-all
+udp src=$S4 dst=$F24 tag=atk-job-sink-friend2 | atk/sink -> vic/friend2 (n2): vic's deny-all on n2 too
+udp src=$S4 dst=$R14 tag=atk-job-sink-r1 | atk/sink -> reuse/r1 on the reused address: r1's own policy
+EOF
+pod_probes xcl-vic.friend <<EOF
+udp src=$F4 dst=$R14 tag=ctl-job-friend-r1 | friend -> reuse/r1: its policy admits friend
+udp src=$F4 dst=$V24 tag=ctl-job-friend-v2 | friend -> v2: the victims still admit friend
+EOF
+ipc_r1() { # on both nodes, the reused address is r1's
+	ctl1 ipcache list | grep -q "^$JOB4/32 .*reuse/r1" && ctl2 ipcache list | grep -q "^$JOB4/32 .*reuse/r1" ||
+		{ ctl1 ipcache list | grep "^$JOB4/"; ctl2 ipcache list | grep "^$JOB4/"; return 1; }
+}
+check "the ipcache of n1 and n2 names $JOB4 reuse/r1, not the finished pod" ipc_r1
+not_contested() { ! ctl1 endpoint list | grep -q "^$JOB4 .*contested"; }
+check "xcnictl endpoint list (n1): $JOB4 not contested" not_contested
+check "xcni_pod_address_conflicts 0 on n1" gauge 1 "xcni_pod_address_conflicts 0"
+
+# Two live pods on one address: the API server lists a second, reuse/twin on n2,
+# Running at $JOB4 (a stale cache, a node whose IPAM lost its state on a
+# restart), which no kubelet of the lab runs: written into the lab's API
+# directory as the API server would hold it. No generation fails: the address
+# is closed (drop-addr-contested) and both pods named, other policy applies.
+twin() {
+	/usr/bin/python3 - "$XCNI_LAB_DIR/manifests" "$JOB4" <<'PY'
+import json, os, sys
+d, ip = sys.argv[1:3]
+doc = {"apiVersion": "v1", "kind": "Pod",
+       "metadata": {"name": "twin", "namespace": "reuse", "labels": {"app": "r"}},
+       "spec": {"nodeName": "n2", "containers": [{"name": "c"}]},
+       "status": {"phase": "Running", "hostIP": "192.168.77.2", "podIP": ip, "podIPs": [{"ip": ip}]}}
+with open(d + "/.twin.tmp", "w") as f:
+    json.dump(doc, f)
+os.rename(d + "/.twin.tmp", d + "/pod.reuse.twin.json")
+PY
+}
+ct_before=$(( $(reason_sum 1 drop-addr-contested) + $(reason_sum 2 drop-addr-contested) ))
+check "the API lists reuse/twin (n2, Running) at $JOB4 too" twin
+printf -- '---\napiVersion: v1\nkind: Namespace\nmetadata: {name: reuse, labels: {name: reuse, twin: "yes"}}\n' >"$T/reuse-ns.yaml"
+check "  ... and a change to namespace reuse: the generation with both applied on every node" lab apply -f "$T/reuse-ns.yaml"
+pod_probes xcl-vic.friend <<EOF
+udp src=$F4 dst=$R14 tag=atk-twin-friend-r1 | friend -> $JOB4, which two live pods claim: closed
+udp src=$F4 dst=$V14 tag=ctl-twin-friend-v1 | friend -> v1: the victims' policy still applies
+EOF
+pod_probes xcl-reuse.r1 <<EOF
+udp src=$R14 dst=$F4 tag=atk-twin-r1-friend | r1 -> friend from the contested address: closed too
+EOF
+pod_probes xcl-atk.sink <<EOF
+udp src=$S4 dst=$F24 tag=atk-twin-sink-friend2 | atk/sink -> friend2: vic's deny-all still in force
+EOF
+ct_after=$(( $(reason_sum 1 drop-addr-contested) + $(reason_sum 2 drop-addr-contested) ))
+check "the refusals counted as drop-addr-contested ($ct_before -> $ct_after)" test "$ct_after" -gt "$ct_before"
+contested() { ctl1 endpoint list | grep -q "^$JOB4 .* contested$" || { ctl1 endpoint list; return 1; }; }
+check "xcnictl endpoint list (n1) marks $JOB4 contested" contested
+check "xcni_pod_address_conflicts 2 on n1 (both pods)" gauge 1 "xcni_pod_address_conflicts 2"
+contest_logged() { grep -q "address $JOB4 claimed by pod reuse/twin" "$XCNI_LAB_DIR/n1/xcnid.log"; }
+check "n1's xcnid names reuse/twin as a claimant of $JOB4" contest_logged
+printf -- '---\napiVersion: v1\nkind: Pod\nmetadata: {name: twin, namespace: reuse}\n' >"$T/twin.yaml"
+check "reuse/twin deleted (lab delete: the object the lab does not run)" lab delete -f "$T/twin.yaml"
+pod_probes xcl-vic.friend <<EOF
+udp src=$F4 dst=$R14 tag=ctl-twin-gone-friend-r1 | friend -> r1 again: the conflict ended, r1's policy admits it
+EOF
+check "xcni_pod_address_conflicts 0 on n1" gauge 1 "xcni_pod_address_conflicts 0"
+check "lab delete namespace job" lab delete -f "$T/job.yaml"
+check "  ... took its finished pod's object along" test ! -e "$XCNI_LAB_DIR/manifests/pod.job.done.json"
+
+# ---- a tenant flooding NetworkPolicies past the name map (item 2) ---------------------------
+# The agents run with xcni_polname of $POLNAME_MAX entries (--map-max): namespace
+# flood brings 40 NetworkPolicies over its pod f1 (np-<i> admits vic/friend on
+# 7000+<i>/UDP: a rule of its own each),
+# with late's new policy admitting atk/sink beside them. Names are for people:
+# the flood's go missing (policy#<id> in the views, xcni_names_missing), nothing is
+# refused, and late's policy applies. Before, the generation "did not fit" and
+# every node refused it.
+{
+	ns flood
+	pod flood f1 n1 "app: f"
+	for i in $(seq 40); do
+		printf -- '---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\n'
+		printf 'metadata: {name: np-%s, namespace: flood}\n' "$i"
+		printf 'spec:\n  podSelector: {matchLabels: {app: f}}\n  policyTypes: [Ingress]\n'
+		printf '  ingress: [{from: [{namespaceSelector: {matchLabels: {name: vic}}, podSelector: {matchLabels: {role: friend}}}],\n'
+		printf '             ports: [{port: %s, protocol: UDP}]}]\n' "$((7000 + i))"
+	done
+	cat <<EOF
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: also-sink, namespace: late}
+spec:
+  podSelector: {}
+  policyTypes: [Ingress]
+  ingress:
+    - from: [{namespaceSelector: {matchLabels: {name: atk}}, podSelector: {matchLabels: {role: sink}}}]
+EOF
+} >"$T/flood.yaml"
+check "flood: 40 NetworkPolicies over flood/f1 ($POLNAME_MAX names fit), and late/also-sink beside them: applied" \
+	lab apply -f "$T/flood.yaml"
+remember_pids
+FL4=$(lab get --json | jq_ "[p['ip'] for p in d['pods'] if p['name'] == 'f1'][0]")
+check "receiver in xcl-flood.f1" recv f1 xcl-flood.f1
+pod_probes xcl-atk.sink <<EOF
+udp src=$S4 dst=$L14 tag=ctl-flood-sink-l1 | atk/sink -> late/l1: late's new policy admits it
+udp src=$S4 dst=$FL4 tag=atk-flood-sink-f1 | atk/sink -> flood/f1: the flood's policies apply, nameless
+EOF
+pod_probes xcl-vic.friend <<EOF
+udp src=$F4 dst=$FL4 tag=ctl-flood-friend-f1 | friend -> flood/f1: admitted by the flood's own policies
+EOF
+names_missing() {
+	local m
+	m=$(mpage 1 | sed -n 's/^xcni_names_missing \([0-9]*\)$/\1/p')
+	[ -n "$m" ] && [ "$m" -gt 0 ] || { echo "xcni_names_missing: ${m:-none}"; return 1; }
+	echo "xcni_names_missing $m"
+}
+check "xcni_names_missing > 0 on n1" names_missing
+nameless() {
+	local out
+	out=$(ctl1 policy get flood/f1 2>&1)
+	[ "$(grep -c 'flood/np-[0-9]* ' <<<"$out")" -ge 1 ] && grep -q ' policy#[0-9]* ' <<<"$out" &&
+		[ "$(grep -c '^ingress ' <<<"$out")" = 40 ] || { head -12 <<<"$out"; return 1; }
+	echo "$(grep -c ' policy#[0-9]* ' <<<"$out") of its 40 rules' policies nameless"
+}
+check "xcnictl policy get flood/f1: its 40 rules, the names that did not fit shown as policy#<id>" nameless
+named() {
+	local out
+	out=$(ctl1 policy get late/l1 2>&1)
+	grep -q 'late/also-sink' <<<"$out" || { head -5 <<<"$out"; return 1; }
+}
+check "late's policies keep their names (the flood's are cut first)" named
+diag "the cluster's life (items 7, 8, 1, 2): $((SECONDS - T_LIFE)) s"
+
 # ---- the invariant --------------------------------------------------------------------------------
 sleep 0.5
 forbidden_seen() {
@@ -567,6 +884,8 @@ want_reason drop-outside-spoof "plain underlay packets with pod, node, gateway, 
 want_reason drop-geneve-socket "Geneve from n2's UDP socket"
 want_reason drop-policy-overflow "greedy's pods, their policy too big"
 want_reason drop-src-frontend "the host's ClusterIP and Service-range sources to friend"
+want_reason drop-frag-share "evil's first fragments past its share"
+want_reason drop-addr-contested "the address two live pods claim"
 if [ "$KP" = none ]; then
 	want_reason drop-clusterip-outside "the host's own address to a ClusterIP"
 	want_reason drop-dsr-not-backend "a DSR option naming a frontend v1 is no backend of"

@@ -256,6 +256,56 @@ static unsigned int pod_grace(const struct k8s_object *obj)
 	return g < 0 ? 0 : g > LAB_GRACE_MAX ? LAB_GRACE_MAX : (unsigned int)g;
 }
 
+/*
+ * The phase of pod ns/name's object in the cluster state when it is a
+ * finished pod's (Succeeded, Failed: one the lab ran and ended, pod_finish),
+ * else K8S_POD_PHASE_UNSET.
+ */
+static enum k8s_pod_phase finished_phase(const struct lab *lab, const char *ns, const char *name)
+{
+	char path[PATH_MAX];
+	json_t *doc;
+	const char *ph;
+	enum k8s_pod_phase r = K8S_POD_PHASE_UNSET;
+
+	lab_object_file(lab, K8S_POD, ns, name, path, sizeof(path));
+	doc = json_load_file(path, 0, NULL);
+	ph = json_string_value(json_object_get(json_object_get(doc, "status"), "phase"));
+	if (ph && !strcmp(ph, "Succeeded"))
+		r = K8S_POD_SUCCEEDED;
+	else if (ph && !strcmp(ph, "Failed"))
+		r = K8S_POD_FAILED;
+	json_decref(doc);
+	return r;
+}
+
+/*
+ * status.phase Succeeded or Failed on a pod the lab runs: its containers
+ * ended for good, as a Job's pod's do. The kubelet stops it (its listener,
+ * CNI DEL: IPAM takes its addresses back, its netns goes) and the API server
+ * keeps its object, in that phase and with the podIP(s) it had, until it is
+ * deleted (lab delete), however long that takes: IPAM may meanwhile give its
+ * address to a new pod. The lab runs it no more (lab get does not list it).
+ */
+static int pod_finish(struct lab *lab, const struct k8s_object *obj, struct lab_pod *p,
+		      bool *changed)
+{
+	const char *phase = k8s_pod_phase_name(obj->pod.phase);
+	enum lab_wr res;
+	int err, werr;
+
+	p->terminating = false; /* ended: nothing to drain */
+	err = lab_pod_teardown(lab, p);
+	werr = lab_pod_object_write(lab, obj, p, phase, &res);
+	printf("pod %s/%s %s (%s, %s%s%s kept in its status; stopped, addresses released)\n",
+	       p->ns, p->name, phase, p->node, p->ip, *p->ip && *p->ip6 ? ", " : "", p->ip6);
+	lab_pod_remove(lab, p);
+	*changed = true;
+	err = err ? err : werr;
+	werr = lab_state_save(lab);
+	return err ? err : werr;
+}
+
 static int pod_apply(struct lab *lab, const struct k8s_object *obj, bool *changed)
 {
 	struct lab_pod *p = lab_pod_find(lab, obj->meta.ns, obj->meta.name);
@@ -265,6 +315,14 @@ static int pod_apply(struct lab *lab, const struct k8s_object *obj, bool *change
 	enum lab_wr res;
 	int err;
 
+	if (k8s_pod_finished(&obj->pod)) {
+		if (p)
+			return pod_finish(lab, obj, p, changed);
+		/* lab_validate made sure: it finished before, in this phase. */
+		printf("pod %s/%s unchanged (%s)\n", obj->meta.ns, obj->meta.name,
+		       k8s_pod_phase_name(obj->pod.phase));
+		return 0;
+	}
 	if (!p) {
 		err = pod_create(lab, obj, &p);
 		if (err)
@@ -297,7 +355,7 @@ static int pod_apply(struct lab *lab, const struct k8s_object *obj, bool *change
 		if (err)
 			return err;
 	}
-	err = lab_pod_object_write(lab, obj, p, &res);
+	err = lab_pod_object_write(lab, obj, p, "Running", &res);
 	if (err)
 		return err;
 	if (res != LAB_WR_UNCHANGED)
@@ -415,8 +473,12 @@ static int pods_reap(struct lab *lab, bool *changed)
 	return err;
 }
 
-/* A namespace's policies: every networkpolicy.<ns>.*.json of the cluster state. */
-static int ns_policies_delete(struct lab *lab, const char *ns, bool *changed)
+/*
+ * A namespace's objects of one kind that are only state: every
+ * <kind>.<ns>.*.json of the cluster state (its policies; its finished pods,
+ * which the lab runs no more).
+ */
+static int ns_objects_delete(struct lab *lab, const char *kind, const char *ns, bool *changed)
 {
 	char dir[PATH_MAX], path[PATH_MAX * 2], prefix[300];
 	struct dirent *d;
@@ -425,7 +487,7 @@ static int ns_policies_delete(struct lab *lab, const char *ns, bool *changed)
 	DIR *dh;
 
 	lab_path(lab, dir, sizeof(dir), "manifests");
-	snprintf(prefix, sizeof(prefix), "networkpolicy.%s.", ns);
+	snprintf(prefix, sizeof(prefix), "%s.%s.", kind, ns);
 	plen = strlen(prefix);
 	dh = opendir(dir);
 	if (!dh)
@@ -441,7 +503,7 @@ static int ns_policies_delete(struct lab *lab, const char *ns, bool *changed)
 			err = -EIO;
 			continue;
 		}
-		printf("networkpolicy %s/%.*s deleted\n", ns, (int)(len - plen - 5), d->d_name + plen);
+		printf("%s %s/%.*s deleted\n", kind, ns, (int)(len - plen - 5), d->d_name + plen);
 		*changed = true;
 	}
 	closedir(dh);
@@ -502,7 +564,8 @@ static int lab_delete_one(struct lab *lab, const struct k8s_object *o, long long
 			if (!strcmp(lab->pods[i].ns, o->meta.name) &&
 			    pod_delete(lab, &lab->pods[i], &did))
 				err = -EIO;
-		if (ns_policies_delete(lab, o->meta.name, &did) ||
+		if (ns_objects_delete(lab, "pod", o->meta.name, &did) ||
+		    ns_objects_delete(lab, "networkpolicy", o->meta.name, &did) ||
 		    lab_svc_delete_ns(lab, o->meta.name, &did) ||
 		    lab_slice_delete_ns(lab, o->meta.name, &did))
 			err = -EIO;
@@ -620,6 +683,38 @@ static bool ns_exists(struct lab *lab, const struct batch *b, const char *ns)
 	return !access(path, F_OK);
 }
 
+/*
+ * A finished pod (status.phase Succeeded or Failed) is one the lab ran:
+ * applied so, it ends (pod_finish); applied so again, nothing changes. It
+ * never runs again: a pod of that name is applied only after lab delete.
+ */
+static int pod_finished_validate(const struct lab *lab, const struct k8s_object *o,
+				 const struct lab_pod *p, const char *src)
+{
+	enum k8s_pod_phase was = p ? K8S_POD_PHASE_UNSET : finished_phase(lab, o->meta.ns, o->meta.name);
+
+	if (k8s_pod_finished(&o->pod) && !p && was != o->pod.phase) {
+		if (was)
+			fprintf(stderr, "lab apply: %s: Pod %s/%s: status.phase: %s, but it finished "
+					"%s (a finished pod's phase does not change)\n",
+				src, o->meta.ns, o->meta.name, k8s_pod_phase_name(o->pod.phase),
+				k8s_pod_phase_name(was));
+		else
+			fprintf(stderr, "lab apply: %s: Pod %s/%s: status.phase: %s, but the lab runs "
+					"no such pod (only a running pod can finish: apply it without "
+					"status.phase first)\n",
+				src, o->meta.ns, o->meta.name, k8s_pod_phase_name(o->pod.phase));
+		return -EINVAL;
+	}
+	if (!k8s_pod_finished(&o->pod) && was) {
+		fprintf(stderr, "lab apply: %s: Pod %s/%s: it finished (%s) and does not run again: "
+				"lab delete it first\n",
+			src, o->meta.ns, o->meta.name, k8s_pod_phase_name(was));
+		return -EINVAL;
+	}
+	return 0;
+}
+
 /* What the API server would refuse about this lab, before anything changes. */
 static int lab_validate(struct lab *lab, const struct batch *b, const char *verb)
 {
@@ -656,6 +751,8 @@ static int lab_validate(struct lab *lab, const struct batch *b, const char *verb
 			err = -EINVAL;
 		}
 		p = lab_pod_find(lab, o->meta.ns, o->meta.name);
+		if (pod_finished_validate(lab, o, p, b->obj_src[i]))
+			err = -EINVAL;
 		/* Unless its grace period ended: the reap before the apply removes it. */
 		if (p && p->term_until && p->term_until > (long long)time(NULL)) {
 			fprintf(stderr, "lab apply: %s: Pod %s/%s: is terminating (%llds left of its "
@@ -698,7 +795,10 @@ static void usage_apply(FILE *f, const char *verb)
 			   "A pod's spec.terminationGracePeriodSeconds (the lab's default 0) is how long\n"
 			   "lab delete leaves it terminating. A pod with spec.hostNetwork: true runs in\n"
 			   "its node's netns: its IPs are the node's, its listener the node's ports (two\n"
-			   "such pods on one node cannot serve the same port), no veth, no IPAM.\n");
+			   "such pods on one node cannot serve the same port), no veth, no IPAM.\n"
+			   "A running pod applied with status.phase Succeeded or Failed finishes, as a\n"
+			   "Job's pod does: stopped, CNI DEL (IPAM may give its address to a new pod);\n"
+			   "its object stays in that phase with the podIP it had until lab delete.\n");
 	else
 		fprintf(f, "Deletes the objects the manifests name (a Namespace takes its pods and\n"
 			   "policies along): pods through CNI DEL, their netns and listeners.\n"

@@ -151,9 +151,13 @@ static const char *node_internal_ip(struct lab *lab, const char *node)
 	return n ? n->ip : "";
 }
 
-/* The pod as the kubelet reports it: on its node, with its IP. */
+/*
+ * The pod as the kubelet reports it: on its node, with its IP, in phase
+ * (Running; Succeeded or Failed for a pod that finished, which keeps the IP
+ * it had, as the API server keeps a finished pod's status until it is collected).
+ */
 int lab_pod_object_write(struct lab *lab, const struct k8s_object *obj, const struct lab_pod *p,
-			 enum lab_wr *res)
+			 const char *phase, enum lab_wr *res)
 {
 	json_t *doc = lab_object_doc(obj), *spec, *status;
 	char path[PATH_MAX];
@@ -163,7 +167,7 @@ int lab_pod_object_write(struct lab *lab, const struct k8s_object *obj, const st
 		return -ENOMEM;
 	spec = json_object_get(doc, "spec");
 	/* podIP is podIPs[0]: IPv4 first in dual stack, as the kubelet reports them. */
-	status = json_pack("{s:s,s:s,s:s,s:[{s:s}]}", "phase", "Running", "hostIP",
+	status = json_pack("{s:s,s:s,s:s,s:[{s:s}]}", "phase", phase, "hostIP",
 			   node_internal_ip(lab, p->node), "podIP", *p->ip ? p->ip : p->ip6,
 			   "podIPs", "ip", *p->ip ? p->ip : p->ip6);
 	if (status && *p->ip && *p->ip6 &&

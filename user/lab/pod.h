@@ -35,9 +35,10 @@ int lab_pod_create(struct lab *lab, const struct k8s_object *obj, struct lab_pod
 int lab_pod_cgroup_join(struct lab *lab, const struct lab_pod *pod, pid_t pid);
 /* Starts pod's listener in its netns (if it has ports to serve) and waits until it listens. */
 int lab_pod_serve(struct lab *lab, struct lab_pod *pod);
-/* The pod as the kubelet reports it: on its node, with its IP. */
+/* The pod as the kubelet reports it: on its node, with its IP, in phase ("Running", or
+ * "Succeeded"/"Failed" for a finished pod, which keeps the IP it had). */
 int lab_pod_object_write(struct lab *lab, const struct k8s_object *obj, const struct lab_pod *p,
-			 enum lab_wr *res);
+			 const char *phase, enum lab_wr *res);
 /* Stops its server, CNI DEL, removes its netns, object and log; goes on past failures (-EIO). */
 int lab_pod_teardown(struct lab *lab, struct lab_pod *pod);
 /* Takes p out of lab->pods (not saved). */
