@@ -77,6 +77,9 @@ struct flow_rec {
 	uint64_t seq; /* flows->seq when last changed: the order of --follow */
 	uint64_t logged_seq; /* seq when it was last written to the flow log */
 	uint64_t exported_seq; /* seq when it was last exported over IPFIX */
+	/* IPFIX: when it was last exported (CLOCK_MONOTONIC, 0 never) and the
+	 * totals that export carried, from which the next one's deltas count. */
+	uint64_t ipfix_ns, ipfix_pkts[2], ipfix_bytes[2];
 	/* The window's order (least recently changed first) and its hash chain. */
 	struct flow_rec *prev, *next, *hnext;
 };
