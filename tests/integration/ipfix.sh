@@ -290,6 +290,16 @@ m=$(grep -c 'ForwardingStatusDropCode: Drop ACL Deny' "$T/decode.txt")
 check "tshark: the $N_DENY denied flows' forwardingStatus is dropped, ACL deny (129) (got $m)" test "$m" = "$N_DENY"
 n=$(grep -c 'ForwardingStatusForwardCode: Forwarded' "$T/decode.txt")
 check "tshark: the others' forwarded (64): $((N_TCP + 2)) or more (got $n)" test "$n" -ge $((N_TCP + 2))
+# What the two tools show (docs/ipfix.md quotes them).
+{
+	echo "nfdump -o fmt:... (a TCP, the UDP and a denied record):"
+	grep -m1 ' TCP ' "$T/records.txt"
+	grep ':41000 ' "$T/records.txt"
+	grep -m1 ':9999 ' "$T/records.txt"
+	echo "tshark -T fields -e cflow.srcaddr -e cflow.dstport -e cflow.forwarding_status -e cflow.forwarding_status_drop_code -e cflow.flow_end_reason (a denied record):"
+	tsh -T fields -e cflow.srcaddr -e cflow.dstport -e cflow.forwarding_status -e cflow.forwarding_status_drop_code -e cflow.flow_end_reason -Y "cflow.dstport == 9999" | head -1 | cut -d, -f1-3
+	grep -m3 -E 'ForwardingStatus.*Drop|Information Element Name: xcniVerdict' "$T/decode.txt"
+} | sed 's/^/# /'
 names=$(tsh -T fields -e cflow.information_element_name | tr ',' '\n' | grep '^xcni' | sort -u | paste -sd' ')
 check "tshark: RFC 5610 type records name xcni's 14 elements ($names)" \
 	bash -c "test \$(echo '$names' | wc -w) = 14 && echo '$names' | grep -q xcniVerdict && echo '$names' | grep -q xcniPolicyName"
