@@ -30,6 +30,8 @@ NF_PID= CAP_PID=
 BG=() # the pods' servers, killed by PID on exit
 mkdir -p "$M" "$T/nf"
 N_TCP=20 N_DENY=5
+# The exporter's options (IPFIX_ARGS: an older xcnid's, to see it fail).
+read -r -a IPFIX_ARGS <<<"${IPFIX_ARGS:---ipfix-idle-timeout 2 --ipfix-active-timeout 15}"
 
 cni() { # cni COMMAND POD
 	nsenter --net="/var/run/netns/$NODE" env CNI_COMMAND="$1" CNI_CONTAINERID="ipx-$2" \
@@ -97,9 +99,9 @@ check "nfcapd and tshark listening in the node's netns" \
 	bash -c "kill -0 $NF_PID && kill -0 $CAP_PID && grep -q 'Capturing on' $T/tshark.log"
 
 XCNID_NETNS=$NODE
-check "xcnid started with --ipfix udp://127.0.0.1:$PORT --ipfix-idle-timeout 2 --ipfix-active-timeout 15" \
+check "xcnid started with --ipfix udp://127.0.0.1:$PORT ${IPFIX_ARGS[*]}" \
 	start_xcnid "$PIN" --pod-cidr "$SUBNET.0/24" --node-name n1 --manifests "$M" \
-	--ipfix "udp://127.0.0.1:$PORT" --ipfix-idle-timeout 2 --ipfix-active-timeout 15 ||
+	--ipfix "udp://127.0.0.1:$PORT" "${IPFIX_ARGS[@]}" ||
 	{ finish; exit 1; }
 for p in a b; do
 	ip netns add "$XCT_TAG-$p" && ip -n "$XCT_TAG-$p" link set lo up
