@@ -85,6 +85,11 @@ done
 rc=$?
 check "xcnid --ipfix-active-timeout 0: exit 2 naming it" \
 	bash -c "test $rc = 2 && grep -q 'ipfix-active-timeout' $T/bad.log && ! test -e $PIN-bad"
+"$BUILD/xcnid" --pin-dir "$PIN-bad" --ipfix udp://127.0.0.1:1 --flow-log-interval 1 --once \
+	>/dev/null 2>"$T/bad.log"
+rc=$?
+check "xcnid --ipfix URL --flow-log-interval 1 (no --flow-log): exit 2, the interval is the log's" \
+	bash -c "test $rc = 2 && grep -q 'flow-log-interval is the flow log' $T/bad.log && ! test -e $PIN-bad"
 
 ip netns add "$NODE" && ip -n "$NODE" link set lo up
 # The collector and the capture first: they see the export from its first message.

@@ -1225,9 +1225,9 @@ int flowd_check_opts(struct flowd_opts *o)
 		       "--flow-log PATH too\n");
 		return -EINVAL;
 	}
-	if (!o->log_path && !o->ipfix_url && o->log_interval_s) {
-		pr_err("--flow-log-interval is the flow log's and IPFIX's: give --flow-log PATH "
-		       "or --ipfix URL too\n");
+	if (!o->log_path && o->log_interval_s) {
+		pr_err("--flow-log-interval is the flow log's: give --flow-log PATH too (IPFIX's "
+		       "records go by --ipfix-active-timeout and when flows end)\n");
 		return -EINVAL;
 	}
 	if (!o->ipfix_url && (o->ipfix_active_s || o->ipfix_idle_s || o->ipfix_all_nodes)) {
