@@ -17,13 +17,14 @@
 #   -B  nfcapd's socket receive buffer (default 8388608: a second's burst is
 #       ~1100 messages of 1400 bytes, more than the default 208 KiB holds)
 # Environment: BUILD (default <repo>/build), CC.
+# Run it under `flock /tmp/xcni-test.lock` beside the test suites.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(dirname "$HERE")
 BUILD=${BUILD:-$ROOT/build}
 CC=${CC:-gcc}
 RATE=10000 SECS=10 RCVBUF=8388608
-usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 while getopts "r:s:B:h" opt; do
 	case $opt in
 	r) RATE=$OPTARG ;;
