@@ -24,7 +24,7 @@ ROOT=$(dirname "$HERE")
 BUILD=${BUILD:-$ROOT/build}
 CC=${CC:-gcc}
 RATE=10000 SECS=10 RCVBUF=8388608
-usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 while getopts "r:s:B:h" opt; do
 	case $opt in
 	r) RATE=$OPTARG ;;
