@@ -187,19 +187,24 @@ static void fill_peer(struct flowd *d, struct flow_peer *p, uint8_t family, cons
 	bool named = false;
 
 	p->identity = XCNI_ID_WORLD;
+	p->remote = 0;
 	if (family == 4) {
 		struct xcni_ipcache_key k = { .prefixlen = 32 };
 
 		memcpy(&k.addr, addr, 4);
-		if (d->ipcache_fd >= 0 && !bpf_map_lookup_elem(d->ipcache_fd, &k, &iv))
+		if (d->ipcache_fd >= 0 && !bpf_map_lookup_elem(d->ipcache_fd, &k, &iv)) {
 			p->identity = iv.identity;
+			p->remote = (iv.flags & XCNI_IPC_POD) && (iv.tunnel_ip || (iv.flags & XCNI_IPC_TUN6));
+		}
 		memcpy(&key4, addr, 4);
 	} else {
 		struct xcni_ipcache6_key k = { .prefixlen = 128 };
 
 		memcpy(k.addr, addr, 16);
-		if (d->ipcache6_fd >= 0 && !bpf_map_lookup_elem(d->ipcache6_fd, &k, &iv))
+		if (d->ipcache6_fd >= 0 && !bpf_map_lookup_elem(d->ipcache6_fd, &k, &iv)) {
 			p->identity = iv.identity;
+			p->remote = (iv.flags & XCNI_IPC_POD) && (iv.tunnel_ip || (iv.flags & XCNI_IPC_TUN6));
+		}
 		/* A local pod's IPv6: its name is under its policy key. */
 		if (d->polkey6_fd < 0 || bpf_map_lookup_elem(d->polkey6_fd, addr, &key4))
 			key4 = 0;
@@ -646,19 +651,17 @@ static void log_rec(struct flowd *d, const struct flow_rec *r)
 
 /*
  * IPFIX: one exporting point per connection. A node that only forwarded a
- * connection into the overlay, to a pod on another node (a label identity
- * with no pod of this node's), does not export it: that node judges it
- * (ingress policy) and sees what arrived, and exports it. What this node
- * denied, and what goes anywhere else (a pod here, the host, outside), it
- * exports. --ipfix-all-nodes: every node exports what it saw.
+ * connection into the overlay, to a pod on another node (the ipcache names
+ * the pod's node), does not export it: that node judges it (ingress policy)
+ * and sees what arrived, and exports it. What this node denied, and what
+ * goes anywhere else (a pod here, the host, outside), it exports.
+ * --ipfix-all-nodes: every node exports what it saw.
  */
 static bool ipfix_ours(const struct flowd *d, const struct flow_rec *r)
 {
-	const struct flow_peer *p = &r->dst;
-
 	if (d->ipfix_all || r->verdict == FLOW_DENIED)
 		return true;
-	return p->pod || p->identity < XCNI_ID_MIN_LABELS || p->identity >= XCNI_ID_CIDR_BASE;
+	return !r->dst.remote;
 }
 
 /*

@@ -157,6 +157,7 @@ static void str_share(struct flows *f, const char **slot, const char *s)
 void flows_peer_copy(struct flows *f, struct flow_peer *dst, const struct flow_peer *src)
 {
 	dst->identity = src->identity;
+	dst->remote = src->remote;
 	str_share(f, &dst->ns, src->ns);
 	str_share(f, &dst->pod, src->pod);
 	str_share(f, &dst->labels, src->labels);
@@ -168,6 +169,7 @@ void flows_peer_put(struct flows *f, struct flow_peer *p)
 	str_share(f, &p->pod, NULL);
 	str_share(f, &p->labels, NULL);
 	p->identity = 0;
+	p->remote = 0;
 }
 
 static void rec_strs_put(struct flows *f, struct flow_rec *r)

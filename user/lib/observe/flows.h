@@ -47,6 +47,7 @@ struct flow_peer {
 	uint32_t identity;
 	const char *ns, *pod; /* interned; NULL: not a known pod */
 	const char *labels; /* interned; the identity's label set, NULL: none known */
+	uint8_t remote; /* a pod on another node (the ipcache names its node's underlay address) */
 };
 
 struct flow_rec {
