@@ -304,7 +304,7 @@ check "tshark: the others' forwarded (64): $((N_TCP + 2)) or more (got $n)" test
 	grep ':41000 ' "$T/records.txt"
 	grep -m1 ':9999 ' "$T/records.txt"
 	echo "tshark -T fields -e cflow.srcaddr -e cflow.dstport -e cflow.forwarding_status -e cflow.forwarding_status_drop_code -e cflow.flow_end_reason (a denied record):"
-	tsh -T fields -e cflow.srcaddr -e cflow.dstport -e cflow.forwarding_status -e cflow.forwarding_status_drop_code -e cflow.flow_end_reason -Y "cflow.dstport == 9999" | head -1 | cut -d, -f1-3
+	tshark -r "$T/cap.pcapng" -d "udp.port==$PORT,cflow" -T fields -e cflow.srcaddr -e cflow.dstport -e cflow.forwarding_status -e cflow.forwarding_status_drop_code -e cflow.flow_end_reason -Y "cflow.dstport == 9999" 2>/dev/null | head -1 | cut -d, -f1-3
 	grep -m3 -E 'ForwardingStatus.*Drop|Information Element Name: xcniVerdict' "$T/decode.txt"
 } | sed 's/^/# /'
 names=$(tsh -T fields -e cflow.information_element_name | tr ',' '\n' | grep '^xcni' | sort -u | paste -sd' ')
