@@ -12,6 +12,8 @@ PKGS=(
 	libmicrohttpd-dev libmicrohttpd12
 	# xcnid's IPFIX exporter (--ipfix); libfixbuf9 is its runtime library
 	libfixbuf-dev libfixbuf9
+	# real IPFIX collectors for its tests (ipfix-netns: nfcapd/nfdump; tshark below)
+	nfdump
 	libcmocka-dev bpftool
 	iproute2 iputils-ping procps util-linux socat iptables nftables kmod
 	containernetworking-plugins

@@ -71,6 +71,7 @@ suites=(
 	"hooks-netns-tc:env ATTACH=tc bash tests/integration/hooks.sh"
 	"nodeport-netns:bash tests/integration/nodeport.sh"
 	"metrics-netns:bash tests/integration/metrics.sh"
+	"ipfix-netns:bash tests/integration/ipfix.sh"
 	"masq6-netns:bash tests/integration/masq6.sh"
 	"lab:bash tests/lab/run.sh"
 	"lab-netpol:bash tests/lab/netpol.sh"

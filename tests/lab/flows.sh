@@ -51,7 +51,8 @@ check "xcnid --no-flows --flow-log /x: exit 2 (nothing to log)" badopt "--flow-l
 check "lab up --nodes 2 --ip-family dual --kube-proxy none, agents with a flow log and --ipfix (flows on by default)" \
 	lab up --nodes 2 --ip-family dual --kube-proxy none --agent-arg "--flow-log=$T/flows-{node}.log" \
 	--agent-arg --flow-log-max-bytes=$LOGMAX --agent-arg --flow-log-files=3 \
-	--agent-arg --flow-log-interval=1 --agent-arg "--ipfix=udp://$COLLECTOR:$IPFIX_PORT" || { finish; exit 1; }
+	--agent-arg --flow-log-interval=1 --agent-arg "--ipfix=udp://$COLLECTOR:$IPFIX_PORT" \
+	--agent-arg --ipfix-active-timeout=1 || { finish; exit 1; }
 remember_pids
 # The collector, in the outside (every node's default route leads there).
 # Over UDP every batch starts with the templates: it may start after the agents.
@@ -239,15 +240,32 @@ print(m[0] if len(m) == 1 else "null")' "$sp" | /usr/bin/python3 "$T/ipfix_has.p
 }
 check "IPFIX from n1: x/b -> x/a 81/udp (v4): $B4:40001 -> $A4:81 UDP, 5 + 5 packets, allowed by x/web-ingress rule 0 (ingress), pods x/b x/a" \
 	ipfix_has n1 40001 "r['_template'] == 257 and r['sourceIPv4Address'] == '$B4' and r['destinationIPv4Address'] == '$A4' and r['destinationTransportPort'] == 81 and r['protocolIdentifier'] == 17 and r['packetTotalCount'] == 5 and r['reversePacketTotalCount'] == 5 and r['octetTotalCount'] == 5 * (100 + $HDR4) and r['xcniVerdict'] == 0 and r['xcniPolicyName'] == 'x/web-ingress' and r['xcniRuleIndex'] == 0 and r['xcniPolicySide'] == 1 and r['xcniSourcePod'] == 'x/b' and r['xcniDestinationPod'] == 'x/a' and r['xcniDropReason'] == '' and r['xcniSourceIdentity'] > 0"
-check "IPFIX from n1: x/c -> x/a 81/udp: denied (drop-policy-ingress), 3 packets, 3 drops, no reply" \
-	ipfix_has n1 40002 "r['sourceIPv4Address'] == '$C4' and r['destinationIPv4Address'] == '$A4' and r['xcniVerdict'] == 1 and r['xcniDropReason'] == 'drop-policy-ingress' and r['xcniDropReasonCode'] < 0 and r['xcniDropCount'] == 3 and r['packetTotalCount'] == 3 and r['reversePacketTotalCount'] == 0 and r['xcniPolicySide'] == 1"
-check "IPFIX from n2: x/c -> x/a 81/udp: forwarded (3), no policy (rule 65535), 3 packets" \
-	ipfix_has n2 40002 "r['xcniNode'] == 'n2' and r['xcniVerdict'] == 3 and r['xcniPolicyName'] == '' and r['xcniRuleIndex'] == 65535 and r['packetTotalCount'] == 3 and r['reversePacketTotalCount'] == 0 and r['xcniSourcePod'] == 'x/c'"
-ipfix_v6() {
-	ipfix_has n1 40003 "r['_template'] == 258 and r['destinationIPv6Address'] == '$C6' and r['packetTotalCount'] == 4 and r['reversePacketTotalCount'] == 4 and r['octetTotalCount'] == 4 * (200 + $HDR6) and r['xcniVerdict'] == 3" &&
-		ipfix_has n2 40003 "r['_template'] == 258 and r['destinationIPv6Address'] == '$C6' and r['packetTotalCount'] == 4 and r['reversePacketTotalCount'] == 4 and r['xcniDestinationPod'] == 'x/c'"
+check "IPFIX from n1: x/c -> x/a 81/udp: denied (drop-policy-ingress), 3 packets, 3 drops, no reply, forwardingStatus 129 (dropped, ACL deny)" \
+	ipfix_has n1 40002 "r['sourceIPv4Address'] == '$C4' and r['destinationIPv4Address'] == '$A4' and r['xcniVerdict'] == 1 and r['xcniDropReason'] == 'drop-policy-ingress' and r['xcniDropReasonCode'] < 0 and r['xcniDropCount'] == 3 and r['packetTotalCount'] == 3 and r['reversePacketTotalCount'] == 0 and r['xcniPolicySide'] == 1 and r['forwardingStatus'] == 129"
+# One exporting point per connection: the node that only forwarded a flow
+# into the overlay, to a pod on another node, exports nothing of it.
+ipfix_none() { # ipfix_none NODE SPORT
+	/usr/bin/python3 -c 'import json, sys
+n = [l for l in map(json.loads, open(sys.argv[1])) if l.get("xcniNode") == sys.argv[2] and l.get("sourceTransportPort") == int(sys.argv[3])]
+n and print(f"{len(n)} records from {sys.argv[2]}: {n[-1]}")
+sys.exit(1 if n else 0)' "$T/ipfix.jsonl" "$1" "$2"
 }
-check "IPFIX from n1 and n2: x/b -> x/c 81/udp (v6): template 258, to $C6, 4 + 4 packets, forwarded from n1" ipfix_v6
+check "IPFIX: none from n2 for x/c -> x/a 81/udp (n2 forwarded it to n1, which denied it)" ipfix_none n2 40002
+ipfix_v6() {
+	ipfix_has n2 40003 "r['_template'] == 258 and r['destinationIPv6Address'] == '$C6' and r['packetTotalCount'] == 4 and r['reversePacketTotalCount'] == 4 and r['xcniDestinationPod'] == 'x/c' and r['xcniVerdict'] == 0 and r['forwardingStatus'] == 64" &&
+		ipfix_none n1 40003
+}
+check "IPFIX from n2 alone: x/b -> x/c 81/udp (v6): template 258, to $C6, 4 + 4 packets, allowed (forwarded, 64)" ipfix_v6
+# The deltas of a flow's records add up to its totals (nfdump sums them).
+ipfix_deltas() {
+	/usr/bin/python3 -c 'import json, sys
+rs = [l for l in map(json.loads, open(sys.argv[1])) if l.get("xcniNode") == "n1" and l.get("sourceTransportPort") == 40001]
+s = (sum(r["packetDeltaCount"] for r in rs), sum(r["reversePacketDeltaCount"] for r in rs), sum(r["octetDeltaCount"] for r in rs))
+t = (rs[-1]["packetTotalCount"], rs[-1]["reversePacketTotalCount"], rs[-1]["octetTotalCount"]) if rs else None
+s == t or print(f"{len(rs)} records: deltas {s}, totals {t}")
+sys.exit(0 if rs and s == t and all(r["flowEndReason"] in (1, 2, 3) for r in rs) else 1)' "$T/ipfix.jsonl"
+}
+check "IPFIX from n1: x/b -> x/a 81/udp: the records' deltas add up to the last one's totals" ipfix_deltas
 check "IPFIX from n1: x/b -> x/a 80/tcp: protocol 6, tcpControlBits SYN ACK FIN, allowed by x/web-ingress" \
 	ipfix_has n1 40004 "r['protocolIdentifier'] == 6 and r['destinationTransportPort'] == 80 and r['tcpControlBits'] & 0x13 == 0x13 and r['xcniPolicyName'] == 'x/web-ingress' and r['xcniVerdict'] == 0"
 

@@ -5,7 +5,8 @@
 # writes each as a JSON line to OUT, its fields by name (the IANA elements
 # xcni sends, RFC 5103's reverse ones, xcni's own under PEN 32473; anything
 # else as "PEN/ID" in hex). A data set whose template it has not seen is
-# counted in OUT as {"unknown_template": ID}.
+# counted in OUT as {"unknown_template": ID}. Options templates (RFC 7011
+# 3.4.2.2; xcni's RFC 5610 element type records) are read as templates.
 #
 #   ipfix_collect.py [--tcp] ADDR PORT OUT
 import json, socket, struct, sys, threading
@@ -13,13 +14,17 @@ import json, socket, struct, sys, threading
 IANA = {4: "protocolIdentifier", 6: "tcpControlBits", 7: "sourceTransportPort",
         8: "sourceIPv4Address", 11: "destinationTransportPort", 12: "destinationIPv4Address",
         27: "sourceIPv6Address", 28: "destinationIPv6Address", 85: "octetTotalCount",
-        86: "packetTotalCount", 152: "flowStartMilliseconds", 153: "flowEndMilliseconds"}
-REVERSE = {85: "reverseOctetTotalCount", 86: "reversePacketTotalCount"}  # PEN 29305
+        86: "packetTotalCount", 152: "flowStartMilliseconds", 153: "flowEndMilliseconds",
+        1: "octetDeltaCount", 2: "packetDeltaCount", 89: "forwardingStatus", 136: "flowEndReason",
+        303: "informationElementId", 339: "informationElementDataType",
+        341: "informationElementName", 346: "privateEnterpriseNumber"}
+REVERSE = {85: "reverseOctetTotalCount", 86: "reversePacketTotalCount",
+           1: "reverseOctetDeltaCount", 2: "reversePacketDeltaCount"}  # PEN 29305
 XCNI = {1: "xcniVerdict", 2: "xcniDropReasonCode", 3: "xcniDropReason", 4: "xcniPolicyName",
         5: "xcniRuleIndex", 6: "xcniPolicySide", 7: "xcniSourceIdentity",
         8: "xcniDestinationIdentity", 9: "xcniSourcePod", 10: "xcniDestinationPod",
         11: "xcniNode", 12: "xcniDropCount", 13: "xcniService", 14: "xcniBackend"}
-STRINGS = {"xcniDropReason", "xcniPolicyName", "xcniSourcePod", "xcniDestinationPod",
+STRINGS = {"informationElementName", "xcniDropReason", "xcniPolicyName", "xcniSourcePod", "xcniDestinationPod",
            "xcniNode", "xcniService", "xcniBackend"}
 SIGNED = {"xcniDropReasonCode"}
 
@@ -68,17 +73,17 @@ class Decoder:
             body = m[off + 4:off + slen]
             if slen < 4:
                 break
-            if sid == 2:
-                self.template_set(domain, body)
+            if sid in (2, 3):
+                self.template_set(domain, body, sid == 3)
             elif sid >= 256:
                 self.data_set(domain, sid, body)
             off += slen
 
-    def template_set(self, domain, b):
+    def template_set(self, domain, b, options=False):
         o = 0
         while o + 4 <= len(b):
             tid, count = struct.unpack("!HH", b[o:o + 4])
-            o += 4
+            o += 6 if options else 4  # an options template: its scope field count
             fields = []
             for _ in range(count):
                 ie, flen = struct.unpack("!HH", b[o:o + 4])

@@ -120,14 +120,20 @@ static uint64_t be(const uint8_t *p, unsigned int len)
 }
 
 struct decoded {
-	uint64_t pkts, rpkts, start, end;
+	uint64_t pkts, rpkts, start, end, dpkts, dbytes, rdpkts, rdbytes, bytes;
+	uint8_t end_reason, fwd;
 	uint32_t saddr;
 	uint16_t sport, rule;
 	uint8_t verdict, proto;
 	char policy[64], spod[64], dpod[64], node[64], reason[64];
 };
 
-/* The templates of m into t (by id), its data records of template 257 into d. */
+/* RFC 5610's records seen: the names of xcni's elements, by their number. */
+static char ie_names[64][40];
+static uint8_t ie_types[64];
+
+/* The templates of m into t (by id), its data records of template 257 into d,
+ * the information element type records (template 259) into ie_names. */
 static int decode(const uint8_t *m, size_t len, struct tmpl *t, size_t nt, struct decoded *d,
 		  int maxd)
 {
@@ -141,13 +147,13 @@ static int decode(const uint8_t *m, size_t len, struct tmpl *t, size_t nt, struc
 		const uint8_t *b = m + off + 4, *end = m + off + slen;
 
 		assert_true(slen >= 4 && off + slen <= len);
-		if (sid == 2) {
+		if (sid == 2 || sid == 3) {
 			while (b + 4 <= end) {
 				uint16_t tid = be16(b), cnt = be16(b + 2);
 				struct tmpl *x = &t[tid - 257];
 
 				assert_true(tid >= 257 && tid < 257 + nt && cnt <= 64);
-				b += 4;
+				b += sid == 3 ? 6 : 4; /* an options template: its scope count */
 				x->id = tid;
 				x->n = cnt;
 				for (int i = 0; i < cnt; i++) {
@@ -155,6 +161,42 @@ static int decode(const uint8_t *m, size_t len, struct tmpl *t, size_t nt, struc
 					x->f[i].len = be16(b + 2);
 					x->f[i].ent = (be16(b) & 0x8000) ? be32(b + 4) : 0;
 					b += (be16(b) & 0x8000) ? 8 : 4;
+				}
+			}
+		} else if (sid == 259) {
+			struct tmpl *x = &t[2];
+
+			assert_int_equal(x->id, 259);
+			while (b < end) {
+				uint32_t pen = 0;
+				uint16_t id = 0;
+				uint8_t type = 0;
+				char name[40] = "";
+
+				for (int i = 0; i < x->n; i++) {
+					unsigned int l = x->f[i].len;
+
+					if (l == 65535) {
+						l = *b++;
+						if (l == 255) {
+							l = be16(b);
+							b += 2;
+						}
+					}
+					if (x->f[i].id == 346)
+						pen = (uint32_t)be(b, l);
+					else if (x->f[i].id == 303)
+						id = (uint16_t)be(b, l);
+					else if (x->f[i].id == 339)
+						type = (uint8_t)be(b, l);
+					else if (x->f[i].id == 341)
+						memcpy(name, b, l < 39 ? l : 39);
+					b += l;
+				}
+				assert_true(b <= end);
+				if (pen == XCNI_IPFIX_PEN && id < 64) {
+					snprintf(ie_names[id], sizeof(ie_names[id]), "%s", name);
+					ie_types[id] = type;
 				}
 			}
 		} else if (sid == 257) {
@@ -178,6 +220,13 @@ static int decode(const uint8_t *m, size_t len, struct tmpl *t, size_t nt, struc
 					}
 					switch (x->f[i].ent << 16 | x->f[i].id) {
 					case 86: r->pkts = be(b, l); break;
+					case 85: r->bytes = be(b, l); break;
+					case 1: r->dbytes = be(b, l); break;
+					case 2: r->dpkts = be(b, l); break;
+					case 29305u << 16 | 1: r->rdbytes = be(b, l); break;
+					case 29305u << 16 | 2: r->rdpkts = be(b, l); break;
+					case 136: r->end_reason = (uint8_t)be(b, l); break;
+					case 89: r->fwd = (uint8_t)be(b, l); break;
 					case 29305u << 16 | 86: r->rpkts = be(b, l); break;
 					case 152: r->start = be(b, l); break;
 					case 153: r->end = be(b, l); break;
@@ -220,7 +269,7 @@ static int udp_collector(uint16_t *port)
 static void test_udp(void **state)
 {
 	struct flow_render_ctx rc = { .wall_off_ns = 1700000000000000000LL, .node = "n1" };
-	struct tmpl t[2] = { 0 };
+	struct tmpl t[3] = { 0 };
 	struct decoded d[200];
 	struct ipfix *x;
 	uint8_t m[65536];
@@ -237,14 +286,20 @@ static void test_udp(void **state)
 	for (int i = 0; i < 100; i++) {
 		struct flow_rec r = rec4((uint16_t)(40000 + i), 5 + (uint64_t)i, 2);
 
-		assert_true(ipfix_add(x, &r, &rc));
+		assert_true(ipfix_add(x, &r, &rc, IPFIX_END_IDLE));
 	}
 	ipfix_flush(x);
 	assert_int_equal(ipfix_stats(x)->records, 100);
 	assert_int_equal(ipfix_stats(x)->send_errors, 0);
 	while ((n = recv(fd, m, sizeof(m), MSG_DONTWAIT)) > 0) {
 		assert_true(n <= 1400);
-		nd += decode(m, (size_t)n, t, 2, d + nd, 200 - nd);
+		/* The flows' domain (0) numbers its flow records alone: the
+		 * element type records are in a domain of their own (1). */
+		if (be32(m + 12) == 0)
+			assert_int_equal(be32(m + 8), nd);
+		else
+			assert_int_equal(be32(m + 12), 1);
+		nd += decode(m, (size_t)n, t, 3, d + nd, 200 - nd);
 		msgs++;
 	}
 	assert_true(msgs > 1);
@@ -265,26 +320,119 @@ static void test_udp(void **state)
 		assert_string_equal(d[i].spod, "x/b");
 		assert_string_equal(d[i].dpod, "x/"); /* its namespace alone known */
 		assert_string_equal(d[i].node, "n1");
+		/* Never exported before: the deltas are the totals. */
+		assert_int_equal(d[i].dpkts, 5 + i);
+		assert_int_equal(d[i].dbytes, (5 + i) * 142);
+		assert_int_equal(d[i].bytes, (5 + i) * 142);
+		assert_int_equal(d[i].rdpkts, 2);
+		assert_int_equal(d[i].rdbytes, 2 * 142);
+		assert_int_equal(d[i].end_reason, IPFIX_END_IDLE);
+		assert_int_equal(d[i].fwd, 129); /* dropped: ACL deny (RFC 7270) */
 	}
+	/* RFC 5610: every xcni element's name and type came with the templates. */
+	assert_string_equal(ie_names[1], "xcniVerdict");
+	assert_int_equal(ie_types[1], 1); /* unsigned8 (RFC 7012 section 3.1) */
+	assert_string_equal(ie_names[4], "xcniPolicyName");
+	assert_int_equal(ie_types[4], 13); /* string */
+	assert_string_equal(ie_names[14], "xcniBackend");
 	/* The next batch starts with the templates again (a collector that came late). */
 	memset(t, 0, sizeof(t));
 	{
 		struct flow_rec r = rec4(41000, 1, 0);
 
-		assert_true(ipfix_add(x, &r, &rc));
+		assert_true(ipfix_add(x, &r, &rc, IPFIX_END_IDLE));
 	}
 	ipfix_flush(x);
-	/* libfixbuf keeps template sets in messages of their own: two messages. */
+	/* libfixbuf keeps template sets in messages of their own: the
+	 * templates, the element type records, then the data. */
 	nd = msgs = 0;
+	memset(ie_names, 0, sizeof(ie_names));
 	while ((n = recv(fd, m, sizeof(m), MSG_DONTWAIT)) > 0) {
-		nd += decode(m, (size_t)n, t, 2, d + nd, 200 - nd);
+		nd += decode(m, (size_t)n, t, 3, d + nd, 200 - nd);
 		msgs++;
 	}
-	assert_int_equal(msgs, 2);
+	assert_true(msgs >= 3);
 	assert_int_equal(nd, 1);
 	assert_int_equal(d[0].sport, 41000);
+	assert_int_equal(t[0].id, 257);
+	assert_string_equal(ie_names[11], "xcniNode");
 	ipfix_free(x);
 	close(fd);
+}
+
+/*
+ * A flow exported three times (active, active, end): each record's deltas are
+ * what came since the one before, so they add up to the totals it carries;
+ * forwardingStatus says forwarded for what passed and dropped for what not.
+ */
+static void test_deltas(void **state)
+{
+	struct flow_render_ctx rc = { .wall_off_ns = 1700000000000000000LL, .node = "n1" };
+	static const uint64_t p[3] = { 4, 9, 9 }, rp[3] = { 1, 7, 8 };
+	static const uint8_t why[3] = { IPFIX_END_ACTIVE, IPFIX_END_ACTIVE, IPFIX_END_OF_FLOW };
+	struct tmpl t[3] = { 0 };
+	struct decoded d[8];
+	struct flow_rec r = rec4(42000, 0, 0), o;
+	struct ipfix *x;
+	uint8_t m[65536];
+	char url[64];
+	uint16_t port;
+	int fd = udp_collector(&port), nd = 0;
+	uint64_t sum = 0, rsum = 0, bsum = 0;
+	ssize_t n;
+
+	(void)state;
+	snprintf(url, sizeof(url), "udp://127.0.0.1:%u", port);
+	assert_int_equal(ipfix_open(url, &x), 0);
+	r.verdict = FLOW_ALLOWED;
+	r.reason = 0;
+	for (int i = 0; i < 3; i++) {
+		r.pkts[0] = p[i];
+		r.pkts[1] = rp[i];
+		r.bytes[0] = p[i] * 100;
+		r.bytes[1] = rp[i] * 60;
+		assert_true(ipfix_add(x, &r, &rc, why[i]));
+		/* What xcnid does with a record taken (flows.c ipfix_rec). */
+		memcpy(r.ipfix_pkts, r.pkts, sizeof(r.pkts));
+		memcpy(r.ipfix_bytes, r.bytes, sizeof(r.bytes));
+		ipfix_flush(x);
+	}
+	while ((n = recv(fd, m, sizeof(m), MSG_DONTWAIT)) > 0)
+		nd += decode(m, (size_t)n, t, 3, d + nd, 8 - nd);
+	assert_int_equal(nd, 3);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(d[i].pkts, p[i]);
+		assert_int_equal(d[i].rpkts, rp[i]);
+		assert_int_equal(d[i].end_reason, why[i]);
+		assert_int_equal(d[i].fwd, IPFIX_FWD_FORWARDED);
+		sum += d[i].dpkts;
+		rsum += d[i].rdpkts;
+		bsum += d[i].dbytes;
+	}
+	assert_int_equal(d[1].dpkts, 5);
+	assert_int_equal(d[2].dpkts, 0);
+	assert_int_equal(d[2].rdpkts, 1);
+	assert_int_equal(d[2].rdbytes, 60);
+	assert_int_equal(sum, 9);
+	assert_int_equal(rsum, 8);
+	assert_int_equal(bsum, 900);
+	ipfix_free(x);
+	close(fd);
+
+	/* forwardingStatus of the drop reasons (RFC 7270's codes). */
+	o = rec4(1, 1, 0);
+	o.reason = -120; /* drop-policy-ingress */
+	assert_int_equal(ipfix_fwd_status(&o), 129);
+	o.reason = -113; /* spoofed source */
+	assert_int_equal(ipfix_fwd_status(&o), 140);
+	o.reason = -116; /* no endpoint at the address */
+	assert_int_equal(ipfix_fwd_status(&o), 131);
+	o.reason = -133; /* too big to encapsulate */
+	assert_int_equal(ipfix_fwd_status(&o), 133);
+	o.reason = -118; /* the redirect failed */
+	assert_int_equal(ipfix_fwd_status(&o), 128);
+	o.verdict = FLOW_AUDIT;
+	assert_int_equal(ipfix_fwd_status(&o), 64);
 }
 
 /* A port nothing listens on. */
@@ -313,7 +461,7 @@ static void test_tcp_refused(void **state)
 	assert_int_equal(ipfix_open(url, &x), 0);
 	for (int i = 0; i < 5; i++) {
 		ipfix_tick(x);
-		assert_false(ipfix_add(x, &r, &rc)); /* pending: it goes later */
+		assert_false(ipfix_add(x, &r, &rc, IPFIX_END_IDLE)); /* pending: it goes later */
 		ipfix_flush(x);
 	}
 	assert_false(ipfix_ready(x));
@@ -327,7 +475,7 @@ static void test_tcp_slow(void **state)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	struct flow_render_ctx rc = { .wall_off_ns = 1700000000000000000LL, .node = "n1" };
-	struct tmpl t[2] = { 0 };
+	struct tmpl t[3] = { 0 };
 	struct decoded d[4];
 	socklen_t sl = sizeof(sa);
 	struct ipfix *x;
@@ -355,7 +503,7 @@ static void test_tcp_slow(void **state)
 	for (i = 0; i < 1000000; i++) {
 		struct flow_rec r = rec4((uint16_t)(40000 + i % 20000), 1 + (uint64_t)i, 0);
 
-		if (!ipfix_add(x, &r, &rc))
+		if (!ipfix_add(x, &r, &rc, IPFIX_END_IDLE))
 			break;
 		if (i % 100 == 99) {
 			ipfix_flush(x);
@@ -371,15 +519,15 @@ static void test_tcp_slow(void **state)
 	assert_true(c >= 0);
 	/* The templates' message, then the first data. */
 	for (int k = 0, nd = 0; !nd; k++) {
-		assert_true(k < 2);
+		assert_true(k < 6); /* templates, the types' template, their records (two), data */
 		while (got < 4 || got < be16(m + 2)) {
 			ssize_t n = recv(c, m + got, sizeof(m) - got, 0);
 
 			assert_true(n > 0);
 			got += (size_t)n;
 		}
-		nd = decode(m, be16(m + 2), t, 2, d, 4);
-		assert_true(k == 1 || t[0].id == 257); /* the first message has them */
+		nd = decode(m, be16(m + 2), t, 3, d, 4);
+		assert_true(k > 0 || t[0].id == 257); /* the first message has them */
 		got -= be16(m + 2);
 		memmove(m, m + be16(m + 2), got);
 	}
@@ -395,6 +543,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_url),
 		cmocka_unit_test(test_udp),
+		cmocka_unit_test(test_deltas),
 		cmocka_unit_test(test_tcp_refused),
 		cmocka_unit_test(test_tcp_slow),
 	};

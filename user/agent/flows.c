@@ -106,6 +106,9 @@ struct flowd {
 	uint64_t log_written, log_rotated_out, log_errors, log_rotations;
 	struct fbuf line;
 	struct ipfix *ipx; /* --ipfix: NULL none */
+	bool ipfix_all; /* --ipfix-all-nodes */
+	uint64_t ipfix_active_ns, ipfix_idle_ns;
+	uint64_t ipfix_skipped; /* records another node exports (ipfix_ours) */
 	struct evfan *fan; /* monitor's subscribers to the ring this reads */
 	struct peer_slot {
 		uint32_t gen; /* named in tick gen; 0: never */
@@ -163,9 +166,11 @@ static void render_ctx(const struct flowd *d, struct flow_render_ctx *rc, char *
 
 			snprintf(extra + n, len - n,
 				 ",\"ipfix_records\":%llu,\"ipfix_messages\":%llu,"
-				 "\"ipfix_errors\":%llu,\"ipfix_connects\":%llu",
+				 "\"ipfix_errors\":%llu,\"ipfix_connects\":%llu,"
+				 "\"ipfix_skipped\":%llu",
 				 (unsigned long long)st->records, (unsigned long long)st->messages,
-				 (unsigned long long)st->send_errors, (unsigned long long)st->connects);
+				 (unsigned long long)st->send_errors, (unsigned long long)st->connects,
+				 (unsigned long long)d->ipfix_skipped);
 		}
 		rc->trailer_extra = extra;
 	}
@@ -183,6 +188,7 @@ static void fill_peer(struct flowd *d, struct flow_peer *p, uint8_t family, cons
 	bool named = false, found = false;
 
 	p->identity = XCNI_ID_WORLD;
+	p->remote = 0;
 	if (family == 4) {
 		struct xcni_ipcache_key k = { .prefixlen = 32 };
 
@@ -190,6 +196,7 @@ static void fill_peer(struct flowd *d, struct flow_peer *p, uint8_t family, cons
 		if (d->ipcache_fd >= 0 && !bpf_map_lookup_elem(d->ipcache_fd, &k, &iv)) {
 			p->identity = iv.identity;
 			found = true;
+			p->remote = (iv.flags & XCNI_IPC_POD) && (iv.tunnel_ip || (iv.flags & XCNI_IPC_TUN6));
 		}
 		memcpy(&key4, addr, 4);
 	} else {
@@ -199,6 +206,7 @@ static void fill_peer(struct flowd *d, struct flow_peer *p, uint8_t family, cons
 		if (d->ipcache6_fd >= 0 && !bpf_map_lookup_elem(d->ipcache6_fd, &k, &iv)) {
 			p->identity = iv.identity;
 			found = true;
+			p->remote = (iv.flags & XCNI_IPC_POD) && (iv.tunnel_ip || (iv.flags & XCNI_IPC_TUN6));
 		}
 		/* A local pod's IPv6: its name is under its policy key. */
 		if (d->polkey6_fd < 0 || bpf_map_lookup_elem(d->polkey6_fd, addr, &key4))
@@ -667,15 +675,62 @@ static void log_rec(struct flowd *d, const struct flow_rec *r)
 	((struct flow_rec *)r)->logged_seq = r->seq;
 }
 
-/* IPFIX: a record goes when the collector can take it; until then it stays
- * pending (exported_seq behind), and goes on a later interval. */
-static void ipfix_rec(struct flowd *d, const struct flow_rec *r)
+/*
+ * IPFIX: one exporting point per connection. A node that only forwarded a
+ * connection into the overlay, to a pod on another node (the ipcache names
+ * the pod's node), does not export it: that node judges it (ingress policy)
+ * and sees what arrived, and exports it. What this node denied, and what
+ * goes anywhere else (a pod here, the host, outside), it exports.
+ * --ipfix-all-nodes: every node exports what it saw.
+ */
+static bool ipfix_ours(const struct flowd *d, const struct flow_rec *r)
+{
+	if (d->ipfix_all || r->verdict == FLOW_DENIED)
+		return true;
+	return !r->dst.remote;
+}
+
+/*
+ * Whether r goes now, and why (flowEndReason); 0: not yet. A record goes
+ * when it changed since its last export and: its conntrack entry ended (end
+ * of flow after a FIN or RST, idle otherwise: the entry's lifetime ran out);
+ * it has no entry (denied, or not yet walked) and no packet for the idle
+ * timeout; or the active timeout passed since its start or last export.
+ */
+static uint8_t ipfix_due(const struct flowd *d, const struct flow_rec *r, uint64_t now)
+{
+	uint64_t since = r->ipfix_ns ? r->ipfix_ns : r->first_ns;
+
+	if (r->seq <= r->exported_seq)
+		return 0;
+	if (!r->in_ct && r->ct_created)
+		return r->tcp_flags & (FLOW_TCP_FIN | FLOW_TCP_RST) ? IPFIX_END_OF_FLOW :
+								      IPFIX_END_IDLE;
+	if (!r->in_ct && now > r->last_ns && now - r->last_ns >= d->ipfix_idle_ns)
+		return IPFIX_END_IDLE;
+	if (now > since && now - since >= d->ipfix_active_ns)
+		return IPFIX_END_ACTIVE;
+	return 0;
+}
+
+/* A record goes when the collector can take it; until then it stays pending
+ * (exported_seq behind), and goes on a later tick. */
+static void ipfix_rec(struct flowd *d, struct flow_rec *r, uint8_t why, uint64_t now)
 {
 	struct flow_render_ctx rc;
 
+	if (!ipfix_ours(d, r)) {
+		r->exported_seq = r->seq; /* the other node's to export */
+		d->ipfix_skipped++;
+		return;
+	}
 	render_ctx(d, &rc, NULL, 0);
-	if (ipfix_add(d->ipx, r, &rc))
-		((struct flow_rec *)r)->exported_seq = r->seq;
+	if (ipfix_add(d->ipx, r, &rc, why)) {
+		r->exported_seq = r->seq;
+		r->ipfix_ns = now ? now : 1;
+		memcpy(r->ipfix_pkts, r->pkts, sizeof(r->pkts));
+		memcpy(r->ipfix_bytes, r->bytes, sizeof(r->bytes));
+	}
 }
 
 static void on_evict(void *arg, const struct flow_rec *r)
@@ -685,22 +740,34 @@ static void on_evict(void *arg, const struct flow_rec *r)
 	/* Leaving the window with changes the log has not had: it gets them now. */
 	if (d->log_path[0] && r->seq > r->logged_seq)
 		log_rec(d, r);
-	/* The same for the collector (sent with the rest of this interval's);
-	 * one it cannot take now is lost. */
+	/* The same for the collector (sent with the rest of this tick's); one it
+	 * cannot take now is lost. The window's lack of room ended it. */
 	if (d->ipx && r->seq > r->exported_seq)
-		ipfix_rec(d, r);
+		ipfix_rec(d, (struct flow_rec *)r, IPFIX_END_LACK_OF_RESOURCES, mono_ns());
 }
 
 static void log_changed(struct flowd *d)
 {
-	for (struct flow_rec *r = flows_head(d->fl); r; r = r->next) {
-		if (d->log_path[0] && r->seq > r->logged_seq)
+	for (struct flow_rec *r = flows_head(d->fl); r; r = r->next)
+		if (r->seq > r->logged_seq)
 			log_rec(d, r);
-		if (d->ipx && r->seq > r->exported_seq)
-			ipfix_rec(d, r);
+}
+
+/* Every tick: the records due (ipfix_due); final: every changed one (xcnid
+ * stops: forced end, unless it had ended). */
+static void ipfix_export(struct flowd *d, bool final)
+{
+	uint64_t now = mono_ns();
+
+	for (struct flow_rec *r = flows_head(d->fl); r; r = r->next) {
+		uint8_t why = ipfix_due(d, r, now);
+
+		if (!why && final && r->seq > r->exported_seq)
+			why = IPFIX_END_FORCED;
+		if (why)
+			ipfix_rec(d, r, why, now);
 	}
-	if (d->ipx)
-		ipfix_flush(d->ipx);
+	ipfix_flush(d->ipx);
 }
 
 /* ---- the socket ------------------------------------------------------------- */
@@ -889,8 +956,10 @@ void flowd_dispatch(struct flowd *d)
 			ct_walks(d, false);
 			if (d->ipx)
 				ipfix_tick(d->ipx);
-			if ((d->log_path[0] || d->ipx) && ++d->ticks % d->log_interval == 0)
+			if (d->log_path[0] && ++d->ticks % d->log_interval == 0)
 				log_changed(d);
+			if (d->ipx)
+				ipfix_export(d, false);
 			for (int j = 0; j < FLOWD_CLIENTS; j++)
 				if (d->c[j].fd >= 0 && now - d->c[j].since > FLOWD_CLIENT_TIMEOUT_S)
 					client_close(d, &d->c[j]);
@@ -922,7 +991,10 @@ void flowd_free(struct flowd *d)
 		if (d->rb)
 			ring_buffer__consume(d->rb);
 		ct_walks(d, true);
-		log_changed(d);
+		if (d->log_path[0])
+			log_changed(d);
+		if (d->ipx)
+			ipfix_export(d, true);
 	}
 	for (int i = 0; i < FLOWD_CLIENTS; i++)
 		if (d->c[i].fd >= 0)
@@ -1071,6 +1143,9 @@ int flowd_open(const struct flowd_opts *o, const char *pin_dir, const char *node
 		}
 	}
 	d->log_interval = o->log_interval_s ? o->log_interval_s : 1;
+	d->ipfix_all = o->ipfix_all_nodes;
+	d->ipfix_active_ns = (uint64_t)o->ipfix_active_s * 1000000000ULL;
+	d->ipfix_idle_ns = (uint64_t)o->ipfix_idle_s * 1000000000ULL;
 	if (o->ipfix_url && (err = ipfix_open(o->ipfix_url, &d->ipx)))
 		goto fail;
 	pr_info("flows: a window of %zu records, queries on %s%s%s\n", o->window, d->sock,
@@ -1176,6 +1251,19 @@ int flowd_parse_opt(int which, const char *arg, struct flowd_opts *o)
 		o->ipfix_url = arg;
 		return 0;
 	}
+	case FLOWD_OPT_IPFIX_ACTIVE:
+		if (opt_num("ipfix-active-timeout", arg, 1, 86400, &v))
+			return -EINVAL;
+		o->ipfix_active_s = (unsigned int)v;
+		return 0;
+	case FLOWD_OPT_IPFIX_IDLE:
+		if (opt_num("ipfix-idle-timeout", arg, 1, 86400, &v))
+			return -EINVAL;
+		o->ipfix_idle_s = (unsigned int)v;
+		return 0;
+	case FLOWD_OPT_IPFIX_ALL:
+		o->ipfix_all_nodes = true;
+		return 0;
 	}
 	return -EINVAL;
 }
@@ -1207,11 +1295,20 @@ int flowd_check_opts(struct flowd_opts *o)
 		       "--flow-log PATH too\n");
 		return -EINVAL;
 	}
-	if (!o->log_path && !o->ipfix_url && o->log_interval_s) {
-		pr_err("--flow-log-interval is the flow log's and IPFIX's: give --flow-log PATH "
-		       "or --ipfix URL too\n");
+	if (!o->log_path && o->log_interval_s) {
+		pr_err("--flow-log-interval is the flow log's: give --flow-log PATH too (IPFIX's "
+		       "records go by --ipfix-active-timeout and when flows end)\n");
 		return -EINVAL;
 	}
+	if (!o->ipfix_url && (o->ipfix_active_s || o->ipfix_idle_s || o->ipfix_all_nodes)) {
+		pr_err("--ipfix-active-timeout, --ipfix-idle-timeout and --ipfix-all-nodes are "
+		       "IPFIX's: give --ipfix URL too\n");
+		return -EINVAL;
+	}
+	if (!o->ipfix_active_s)
+		o->ipfix_active_s = FLOWD_IPFIX_ACTIVE_DEFAULT;
+	if (!o->ipfix_idle_s)
+		o->ipfix_idle_s = FLOWD_IPFIX_IDLE_DEFAULT;
 	/* On by default: a bounded window (FLOWS_WINDOW_DEFAULT records). */
 	if (!o->window)
 		o->window = FLOWS_WINDOW_DEFAULT;

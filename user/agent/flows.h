@@ -15,6 +15,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 struct flowd_opts {
@@ -27,16 +28,21 @@ struct flowd_opts {
 	unsigned int log_files; /* files kept, the one written included */
 	unsigned int log_interval_s; /* changed records written every this many seconds */
 	const char *ipfix_url; /* NULL: no IPFIX export; udp://HOST:PORT or tcp://HOST:PORT */
+	unsigned int ipfix_active_s; /* a live flow's record goes at least this often */
+	unsigned int ipfix_idle_s; /* one with no conntrack entry ends after this long without packets */
+	bool ipfix_all_nodes; /* export a connection from every node that saw it */
 };
 
 #define FLOWD_LOG_MAX_BYTES_DEFAULT (16ULL << 20)
 #define FLOWD_LOG_FILES_DEFAULT 5
 #define FLOWD_LOG_INTERVAL_DEFAULT 5
+#define FLOWD_IPFIX_ACTIVE_DEFAULT 60
+#define FLOWD_IPFIX_IDLE_DEFAULT 15
 
 struct flowd;
 
 /* xcnid's options, in the order of their codes (1040 + which; --no-flows: 1099,
- * --ipfix: 1100). */
+ * --ipfix...: 1100 + which - FLOWD_OPT_IPFIX). */
 enum {
 	FLOWD_OPT_FLOWS, /* --flows[=BOOL] */
 	FLOWD_OPT_WINDOW, /* --flows-window N */
@@ -46,7 +52,10 @@ enum {
 	FLOWD_OPT_LOG_INTERVAL, /* --flow-log-interval S */
 	FLOWD_OPT_SOCKET, /* --flows-socket PATH */
 	FLOWD_OPT_NO_FLOWS, /* --no-flows */
-	FLOWD_OPT_IPFIX, /* --ipfix URL (its own code, 1100) */
+	FLOWD_OPT_IPFIX, /* --ipfix URL */
+	FLOWD_OPT_IPFIX_ACTIVE, /* --ipfix-active-timeout S */
+	FLOWD_OPT_IPFIX_IDLE, /* --ipfix-idle-timeout S */
+	FLOWD_OPT_IPFIX_ALL, /* --ipfix-all-nodes */
 };
 /* One option into o: 0 or -EINVAL (said). */
 int flowd_parse_opt(int which, const char *arg, struct flowd_opts *o);

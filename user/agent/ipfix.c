@@ -22,12 +22,21 @@
 
 #include "lib/system/log.h"
 #include "lib/observe/reasons.h"
+#include "xcni_shared.h"
 #include "agent/ipfix.h"
 
 #define IPFIX_MSG_MAX 1400 /* one message: within any path's MTU over UDP */
 #define TID_INTERNAL 256
 #define TID_V4 257
 #define TID_V6 258
+#define TID_IETYPE 259 /* RFC 5610 information element type records */
+/*
+ * The element type records go in an observation domain of their own: a
+ * collector that counts only flow records in the sequence numbers (nfcapd
+ * 1.7) would take the options records in the flows' domain for lost ones.
+ */
+#define DOMAIN_FLOWS 0
+#define DOMAIN_META 1
 #define F_V4 1
 #define F_V6 2
 #define F_PAD 4
@@ -69,25 +78,34 @@ static fbInfoElement_t xcni_ies[] = {
 
 /* The record in memory: the internal template below, field for field. */
 struct xrec {
-	uint64_t start_ms, end_ms, pkts, bytes, rpkts, rbytes, drops;
+	uint64_t start_ms, end_ms;
+	uint64_t bytes, pkts, rbytes, rpkts; /* since the flow began */
+	uint64_t dbytes, dpkts, rdbytes, rdpkts; /* since the flow's previous export */
+	uint64_t drops;
 	uint8_t saddr6[16], daddr6[16];
 	uint32_t saddr4, daddr4, sid, did;
 	int32_t reason;
 	uint16_t sport, dport, rule, tcp_flags;
-	uint8_t proto, verdict, side, pad;
+	uint8_t proto, verdict, side, end_reason, fwd, pad[7];
 	fbVarfield_t reason_name, policy, spod, dpod, node, service, backend;
 };
-_Static_assert(offsetof(struct xrec, saddr4) == 88, "xrec layout");
-_Static_assert(offsetof(struct xrec, reason_name) == 120, "xrec layout");
-_Static_assert(sizeof(struct xrec) == 232, "xrec layout");
+_Static_assert(offsetof(struct xrec, saddr4) == 120, "xrec layout");
+_Static_assert(offsetof(struct xrec, reason_name) == 160, "xrec layout");
+_Static_assert(sizeof(struct xrec) == 272, "xrec layout");
 
 static fbInfoElementSpec_t spec[] = {
 	{ "flowStartMilliseconds", 8, 0 },
 	{ "flowEndMilliseconds", 8, 0 },
-	{ "packetTotalCount", 8, 0 },
+	/* Totals, then deltas: a collector that keeps one count a direction
+	 * (nfdump puts both in its in/out bytes) keeps the one it read last. */
 	{ "octetTotalCount", 8, 0 },
-	{ "reversePacketTotalCount", 8, 0 },
+	{ "packetTotalCount", 8, 0 },
 	{ "reverseOctetTotalCount", 8, 0 },
+	{ "reversePacketTotalCount", 8, 0 },
+	{ "octetDeltaCount", 8, 0 },
+	{ "packetDeltaCount", 8, 0 },
+	{ "reverseOctetDeltaCount", 8, 0 },
+	{ "reversePacketDeltaCount", 8, 0 },
 	{ "xcniDropCount", 8, 0 },
 	{ "sourceIPv6Address", 16, F_V6 },
 	{ "destinationIPv6Address", 16, F_V6 },
@@ -103,7 +121,10 @@ static fbInfoElementSpec_t spec[] = {
 	{ "protocolIdentifier", 1, 0 },
 	{ "xcniVerdict", 1, 0 },
 	{ "xcniPolicySide", 1, 0 },
-	{ "paddingOctets", 1, F_PAD },
+	{ "flowEndReason", 1, 0 },
+	/* RFC 7270's reduced-size encoding: status and reason in one octet. */
+	{ "forwardingStatus", 1, 0 },
+	{ "paddingOctets", 7, F_PAD },
 	{ "xcniDropReason", FB_IE_VARLEN, 0 },
 	{ "xcniPolicyName", FB_IE_VARLEN, 0 },
 	{ "xcniSourcePod", FB_IE_VARLEN, 0 },
@@ -345,26 +366,69 @@ static void emit(struct ipfix *x)
 /*
  * The templates, in a message of their own: libfixbuf in manual mode keeps
  * template and data sets in separate messages, and says so with FB_ERROR_EOM
- * (the first template after data, the first data after templates), after
- * which the same call goes through.
+ * (the first template after data, the first data after templates; a full
+ * message too), after which the same call goes through. Then RFC 5610's
+ * information element type records, one for each of xcni's elements, so that
+ * a collector learns their names, types and meaning from the stream itself.
  */
-static bool export_templates(struct ipfix *x)
+static bool append_retry(struct ipfix *x, bool (*fn)(struct ipfix *x, const void *arg, GError **),
+			 const void *arg, const char *what)
 {
-	static const uint16_t tids[] = { TID_V4, TID_V6 };
 	GError *gerr = NULL;
 
-	emit(x);
-	for (size_t i = 0; i < sizeof(tids) / sizeof(tids[0]); i++) {
-		if (!fbSessionExportTemplate(x->session, tids[i], &gerr) &&
-		    g_error_matches(gerr, FB_ERROR_DOMAIN, FB_ERROR_EOM)) {
-			g_clear_error(&gerr);
-			fbSessionExportTemplate(x->session, tids[i], &gerr);
+	for (int tries = 0; tries < 2; tries++) {
+		if (fn(x, arg, &gerr)) {
+			x->in_msg++;
+			return true;
 		}
-		if (gerr) {
-			fail(x, "templates", gerr);
+		if (!g_error_matches(gerr, FB_ERROR_DOMAIN, FB_ERROR_EOM) || tries)
+			break;
+		g_clear_error(&gerr);
+		/* A full message goes; an empty one (a set of another kind
+		 * than the message's last) just starts over. */
+		emit(x);
+		if (!ipfix_ready(x))
 			return false;
-		}
-		x->in_msg++;
+	}
+	fail(x, what, gerr);
+	return false;
+}
+
+static bool put_template(struct ipfix *x, const void *tid, GError **gerr)
+{
+	return fbSessionExportTemplate(x->session, *(const uint16_t *)tid, gerr);
+}
+
+static bool put_ietype(struct ipfix *x, const void *ie, GError **gerr)
+{
+	return fbInfoElementWriteOptionsRecord(x->fbuf, ie, TID_IETYPE, TID_IETYPE, gerr);
+}
+
+static bool export_templates(struct ipfix *x)
+{
+	static const uint16_t tids[] = { TID_V4, TID_V6 }, meta = TID_IETYPE;
+	GError *gerr = NULL;
+	bool ok = true;
+
+	emit(x);
+	for (size_t i = 0; i < sizeof(tids) / sizeof(tids[0]); i++)
+		if (!append_retry(x, put_template, &tids[i], "templates"))
+			return false;
+	emit(x);
+	fbSessionSetDomain(x->session, DOMAIN_META);
+	ok = append_retry(x, put_template, &meta, "templates");
+	for (const fbInfoElement_t *ie = xcni_ies; ok && ie->ref.name; ie++) {
+		const fbInfoElement_t *mie = fbInfoModelGetElementByName(x->model, ie->ref.name);
+
+		ok = mie && append_retry(x, put_ietype, mie, "element type records");
+	}
+	emit(x);
+	fbSessionSetDomain(x->session, DOMAIN_FLOWS);
+	if (!ok)
+		return false;
+	if (!fBufSetInternalTemplate(x->fbuf, TID_INTERNAL, &gerr)) {
+		fail(x, "the internal template", gerr);
+		return false;
 	}
 	x->need_templates = false;
 	return true;
@@ -398,7 +462,57 @@ static uint64_t wall_ms(uint64_t mono_ns, const struct flow_render_ctx *rc)
 	return (uint64_t)((int64_t)mono_ns + rc->wall_off_ns) / 1000000ULL;
 }
 
-bool ipfix_add(struct ipfix *x, const struct flow_rec *r, const struct flow_render_ctx *rc)
+/* RFC 7270's forwardingStatus (IANA's registry): the two high bits say
+ * forwarded (01), dropped (10), consumed (11); the rest the reason. */
+uint8_t ipfix_fwd_status(const struct flow_rec *r)
+{
+	if (r->verdict != FLOW_DENIED)
+		return IPFIX_FWD_FORWARDED;
+	switch (r->reason) {
+	case XCNI_DROP_POLICY_EGRESS:
+	case XCNI_DROP_POLICY_INGRESS:
+	case XCNI_DROP_POLICY_PENDING:
+	case XCNI_DROP_POLICY_OVERFLOW:
+	case XCNI_DROP_POLICY_ADMIN:
+	case XCNI_DROP_POLICY_BASELINE:
+	case XCNI_DROP_ADDR_CONTESTED:
+	case XCNI_DROP_PREFILTER:
+	case XCNI_DROP_GENEVE_INJECT:
+	case XCNI_DROP_CLUSTERIP_OUTSIDE:
+	case XCNI_DROP_SRC_FRONTEND:
+	case XCNI_DROP_UNKNOWN_NODE:
+		return IPFIX_FWD_DROP_ACL_DENY;
+	case XCNI_DROP_SPOOF_IP:
+	case XCNI_DROP_SPOOF_MAC:
+	case XCNI_DROP_INNER_SPOOF:
+	case XCNI_DROP_OUTSIDE_SPOOF:
+		return IPFIX_FWD_DROP_RPF;
+	case XCNI_DROP_UNKNOWN_DST:
+	case XCNI_DROP_NO_ENDPOINT:
+	case XCNI_DROP_NO_TUNNEL:
+	case XCNI_DROP_NO_BACKEND:
+	case XCNI_DROP_NO_LOCAL_BACKEND:
+	case XCNI_DROP_TUNNEL_FAMILY:
+		return IPFIX_FWD_DROP_UNROUTABLE;
+	case XCNI_DROP_SHORT:
+	case XCNI_DROP_BAD_IHL:
+	case XCNI_DROP_EXTHDR:
+		return IPFIX_FWD_DROP_BAD_HDR_LEN;
+	case XCNI_DROP_TOO_BIG:
+		return IPFIX_FWD_DROP_FRAG_DF;
+	default:
+		return IPFIX_FWD_DROP_UNKNOWN;
+	}
+}
+
+static uint64_t delta(uint64_t now, uint64_t before)
+{
+	/* Totals only grow; one that did not (a record made again) starts over. */
+	return now >= before ? now - before : now;
+}
+
+bool ipfix_add(struct ipfix *x, const struct flow_rec *r, const struct flow_render_ctx *rc,
+	       uint8_t end_reason)
 {
 	const struct xcni_reason_info *ri = r->reason ? xcni_reason_info(r->reason) : NULL;
 	char spod[340], dpod[340], rname[32];
@@ -416,6 +530,12 @@ bool ipfix_add(struct ipfix *x, const struct flow_rec *r, const struct flow_rend
 	rec.bytes = r->bytes[0];
 	rec.rpkts = r->pkts[1];
 	rec.rbytes = r->bytes[1];
+	rec.dpkts = delta(r->pkts[0], r->ipfix_pkts[0]);
+	rec.dbytes = delta(r->bytes[0], r->ipfix_bytes[0]);
+	rec.rdpkts = delta(r->pkts[1], r->ipfix_pkts[1]);
+	rec.rdbytes = delta(r->bytes[1], r->ipfix_bytes[1]);
+	rec.end_reason = end_reason;
+	rec.fwd = ipfix_fwd_status(r);
 	rec.drops = r->drops;
 	if (r->key.family == 4) {
 		uint32_t a;
@@ -469,8 +589,8 @@ bool ipfix_add(struct ipfix *x, const struct flow_rec *r, const struct flow_rend
 			return true;
 		}
 		g_clear_error(&gerr);
-		/* The message is full: out it goes, the record starts the next. */
-		x->in_msg = x->in_msg ? x->in_msg : 1;
+		/* The message is full: out it goes, the record starts the next
+		 * (or its set is the first data after templates: it starts over). */
 		emit(x);
 		if (!ipfix_ready(x))
 			return false;
@@ -515,7 +635,7 @@ int ipfix_open(const char *url, struct ipfix **out)
 	struct addrinfo hints = { .ai_flags = AI_ADDRCONFIG }, *ai = NULL;
 	char host[256], port[8], err[128];
 	struct ipfix *x;
-	fbTemplate_t *ti, *t4, *t6;
+	fbTemplate_t *ti, *t4, *t6, *tt;
 	GError *gerr = NULL;
 	int rc;
 
@@ -545,9 +665,13 @@ int ipfix_open(const char *url, struct ipfix **out)
 	ti = tmpl(x, F_V4 | F_V6 | F_PAD, &gerr);
 	t4 = ti ? tmpl(x, F_V4, &gerr) : NULL;
 	t6 = t4 ? tmpl(x, F_V6, &gerr) : NULL;
-	if (!t6 || !fbSessionAddTemplate(x->session, TRUE, TID_INTERNAL, ti, &gerr) ||
+	tt = t6 ? fbInfoElementAllocTypeTemplate(x->model, &gerr) : NULL;
+	if (!tt || !fbSessionAddTemplate(x->session, TRUE, TID_INTERNAL, ti, &gerr) ||
 	    !fbSessionAddTemplate(x->session, FALSE, TID_V4, t4, &gerr) ||
-	    !fbSessionAddTemplate(x->session, FALSE, TID_V6, t6, &gerr)) {
+	    !fbSessionAddTemplate(x->session, FALSE, TID_V6, t6, &gerr) ||
+	    !fbSessionAddTemplate(x->session, TRUE, TID_IETYPE, tt, &gerr) ||
+	    (fbSessionSetDomain(x->session, DOMAIN_META),
+	     !fbSessionAddTemplate(x->session, FALSE, TID_IETYPE, tt, &gerr))) {
 		pr_err("ipfix: the templates: %s\n", gerr ? gerr->message : "?");
 		g_clear_error(&gerr);
 		fbSessionFree(x->session);
@@ -555,6 +679,7 @@ int ipfix_open(const char *url, struct ipfix **out)
 		free(x);
 		return -EINVAL;
 	}
+	fbSessionSetDomain(x->session, DOMAIN_FLOWS);
 	x->exp = fbExporterAllocBuffer(x->msg, sizeof(x->msg));
 	x->fbuf = fBufAllocForExport(x->session, x->exp);
 	fBufSetAutomaticMode(x->fbuf, FALSE);

@@ -42,8 +42,30 @@ void ipfix_free(struct ipfix *x);
  * the queue has room). Records not taken stay pending in the caller.
  */
 bool ipfix_ready(struct ipfix *x);
-/* One record into the message being built; true: taken (it will be sent). */
-bool ipfix_add(struct ipfix *x, const struct flow_rec *r, const struct flow_render_ctx *rc);
+/* flowEndReason (IE 136, IANA's registry): why a record goes now. */
+enum ipfix_end_reason {
+	IPFIX_END_IDLE = 1, /* no packet for the idle timeout (conntrack's lifetime ran out) */
+	IPFIX_END_ACTIVE = 2, /* still going: the active timeout's report */
+	IPFIX_END_OF_FLOW = 3, /* TCP FIN or RST seen and its entry gone */
+	IPFIX_END_FORCED = 4, /* xcnid stops */
+	IPFIX_END_LACK_OF_RESOURCES = 5, /* pushed out of the full window */
+};
+/* forwardingStatus (IE 89, RFC 7270) values xcni sends. */
+#define IPFIX_FWD_FORWARDED 64 /* forwarded, reason unknown */
+#define IPFIX_FWD_DROP_UNKNOWN 128
+#define IPFIX_FWD_DROP_ACL_DENY 129 /* a policy (or a deny list) */
+#define IPFIX_FWD_DROP_UNROUTABLE 131 /* no endpoint, tunnel or backend */
+#define IPFIX_FWD_DROP_FRAG_DF 133 /* too big to encapsulate */
+#define IPFIX_FWD_DROP_BAD_HDR_LEN 136 /* a header cut short or too long */
+#define IPFIX_FWD_DROP_RPF 140 /* a spoofed source */
+uint8_t ipfix_fwd_status(const struct flow_rec *r);
+/*
+ * One record into the message being built; true: taken (it will be sent).
+ * Its delta counts are from r's ipfix_pkts/ipfix_bytes (the totals of its
+ * previous export), which the caller moves on when it was taken.
+ */
+bool ipfix_add(struct ipfix *x, const struct flow_rec *r, const struct flow_render_ctx *rc,
+	       uint8_t end_reason);
 /* Sends the message being built, if any. */
 void ipfix_flush(struct ipfix *x);
 /* Every second: TCP's connection and queue. */

@@ -269,9 +269,15 @@ static void usage(FILE *f)
 		"                     (\"{node}\" in PATH: the node's name)\n"
 		"  --flow-log-max-bytes N  rotate PATH before it grows past N bytes (default %llu)\n"
 		"  --flow-log-files K keep K files, PATH and PATH.1..PATH.K-1 (default %u)\n"
-		"  --ipfix URL        export changed records over IPFIX to a collector,\n"
-		"                     udp://HOST:PORT or tcp://HOST:PORT, every\n"
-		"                     --flow-log-interval seconds (docs/ipfix.md)\n"
+		"  --ipfix URL        export flow records over IPFIX to a collector,\n"
+		"                     udp://HOST:PORT or tcp://HOST:PORT, when a flow ends and\n"
+		"                     every --ipfix-active-timeout S (default %u) while it lasts\n"
+		"                     (docs/ipfix.md)\n"
+		"  --ipfix-idle-timeout S  a flow with no conntrack entry (denied) ends after S\n"
+		"                     seconds without packets (default %u)\n"
+		"  --ipfix-all-nodes  export a connection from both its nodes (default: the one\n"
+		"                     that judged it, the destination pod's unless the source's\n"
+		"                     denied it)\n"
 		"  --log-format FMT   text (default) or json (one object per line)\n"
 		"  -v, --verbose      more logging (twice: libbpf debug, verifier logs)\n"
 		"\n"
@@ -280,7 +286,8 @@ static void usage(FILE *f)
 		"  -h, --help\n",
 		XCNID_SYNC_DELAY_DEFAULT, XCNI_PIN_ROOT, HOOKS_CHECK_S_DEFAULT, XCNID_NS_SHARE_DEFAULT,
 		XCNI_EVENTS_RATE_DEFAULT, FLOWS_WINDOW_DEFAULT, FLOWD_LOG_INTERVAL_DEFAULT,
-		(unsigned long long)FLOWD_LOG_MAX_BYTES_DEFAULT, FLOWD_LOG_FILES_DEFAULT);
+		(unsigned long long)FLOWD_LOG_MAX_BYTES_DEFAULT, FLOWD_LOG_FILES_DEFAULT,
+		FLOWD_IPFIX_ACTIVE_DEFAULT, FLOWD_IPFIX_IDLE_DEFAULT);
 }
 
 int xcnid_cmdline(int argc, char **argv, struct xcnid_cmdline *cl)
@@ -329,6 +336,9 @@ int xcnid_cmdline(int argc, char **argv, struct xcnid_cmdline *cl)
 		{ "flow-log-interval", required_argument, NULL, 1045 },
 		{ "flows-socket", required_argument, NULL, 1046 },
 		{ "ipfix", required_argument, NULL, 1100 },
+		{ "ipfix-active-timeout", required_argument, NULL, 1101 },
+		{ "ipfix-idle-timeout", required_argument, NULL, 1102 },
+		{ "ipfix-all-nodes", no_argument, NULL, 1103 },
 		{ "trace-sample", required_argument, NULL, 'S' },
 		{ "events-rate", required_argument, NULL, 'R' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -607,8 +617,8 @@ int xcnid_cmdline(int argc, char **argv, struct xcnid_cmdline *cl)
 			if (flowd_parse_opt(FLOWD_OPT_NO_FLOWS, NULL, &o->flows))
 				return 2;
 			break;
-		case 1100:
-			if (flowd_parse_opt(FLOWD_OPT_IPFIX, optarg, &o->flows))
+		case 1100 ... 1103:
+			if (flowd_parse_opt(FLOWD_OPT_IPFIX + c - 1100, optarg, &o->flows))
 				return 2;
 			break;
 		case 'v': xlog_max = xlog_max < XLOG_INFO ? XLOG_INFO : XLOG_DEBUG; break;

@@ -160,6 +160,7 @@ void flows_peer_copy(struct flows *f, struct flow_peer *dst, const struct flow_p
 {
 	dst->identity = src->identity;
 	dst->loc = src->loc;
+	dst->remote = src->remote;
 	str_share(f, &dst->ns, src->ns);
 	str_share(f, &dst->pod, src->pod);
 	str_share(f, &dst->labels, src->labels);
@@ -172,6 +173,7 @@ void flows_peer_put(struct flows *f, struct flow_peer *p)
 	str_share(f, &p->labels, NULL);
 	p->identity = 0;
 	p->loc = FLOW_LOC_OUTSIDE;
+	p->remote = 0;
 }
 
 static void rec_strs_put(struct flows *f, struct flow_rec *r)

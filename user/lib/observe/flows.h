@@ -85,6 +85,7 @@ struct flow_peer {
 	const char *ns, *pod; /* interned; NULL: not a known pod */
 	const char *labels; /* interned; the identity's label set, NULL: none known */
 	uint8_t loc; /* enum flow_loc */
+	uint8_t remote; /* a pod on another node (the ipcache names its node's underlay address) */
 };
 
 struct flow_rec {
@@ -123,6 +124,9 @@ struct flow_rec {
 	uint64_t seq; /* flows->seq when last changed: the order of --follow */
 	uint64_t logged_seq; /* seq when it was last written to the flow log */
 	uint64_t exported_seq; /* seq when it was last exported over IPFIX */
+	/* IPFIX: when it was last exported (CLOCK_MONOTONIC, 0 never) and the
+	 * totals that export carried, from which the next one's deltas count. */
+	uint64_t ipfix_ns, ipfix_pkts[2], ipfix_bytes[2];
 	/* The window's order (least recently changed first) and its hash chain. */
 	struct flow_rec *prev, *next, *hnext;
 };
