@@ -111,7 +111,8 @@ check "  ... a manifest without kind is still refused, naming the field" \
 	out_has 'kind: required' lab delete -f "$T/no-kind.json"
 
 # ---- connectivity test: green ------------------------------------------------------------------------------
-check "xcnictl --help lists connectivity test" out_has '^  connectivity test +Deploy probe pods' "$XCNICTL" --help
+check "xcnictl --help lists connectivity test" out_has '^  connectivity test( |$)' "$XCNICTL" --help
+check "  ... with its purpose" out_has '^ .*Deploy probe pods in the lab' "$XCNICTL" --help
 check "connectivity with no subcommand or another: exit 2, naming it" \
 	out_has 'unknown subcommand bogus' exits_with 2 "$XCNICTL" connectivity bogus
 check "connectivity test --help: the tests and options" out_has '^  policy/denied +stranger -> blocked by policy$' CT --help

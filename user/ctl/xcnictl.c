@@ -128,7 +128,7 @@ static const struct own {
 	const char *flags; /* space-separated, "=" after those taking a value */
 } owns[] = {
 	{ "lab", lab_own, "" },
-	{ "flows", flows_own, "-f" },
+	{ "flows", flows_own, "-f -n=" },
 	{ "status", status_own, "--wait --timeout=" },
 	{ "sysdump", sysdump_own, "-f= --file= --agent-log=" },
 };
