@@ -201,6 +201,27 @@ static int drops_read(const struct ct_drops *d, __u64 *out)
 }
 
 /*
+ * Waits (at most ~5 s) until no node's drop counters move for 200 ms: the
+ * probe pods' own start (a node's first packets to pods whose tunnel it is
+ * still learning: drop-no-tunnel) is not the first test's.
+ */
+static void drops_settle(const struct ct_drops *d, __u64 *prev)
+{
+	const size_t sz = d->nnodes * XCNI_NR_METRICS * sizeof(*prev);
+
+	if (drops_read(d, prev))
+		return;
+	for (int i = 0; i < 25; i++) {
+		usleep(200 * 1000);
+		if (drops_read(d, d->pk))
+			return;
+		if (!memcmp(prev, d->pk, sz))
+			return;
+		memcpy(prev, d->pk, sz);
+	}
+}
+
+/*
  * What dropped since before[] (now in d->pk): "n2 drop-policy-ingress to-pod
  * x2, ..." into buf. *policy: one of them was a policy's. Returns how many kinds.
  */
@@ -783,6 +804,7 @@ int lab_cmd_conntest(int argc, char **argv)
 		sigaction(SIGTERM, &sa, &old_term);
 		handlers = true;
 	}
+	drops_settle(&d, before);
 	for (size_t i = 0; i < ARRAY_SIZE(ct_cases) && !ct_stop; i++) {
 		const struct ct_case *t = &ct_cases[i];
 
