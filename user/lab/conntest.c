@@ -201,7 +201,7 @@ static int drops_read(const struct ct_drops *d, __u64 *out)
 }
 
 /*
- * Waits (at most ~5 s) until no node's drop counters move for 200 ms: the
+ * Waits (at most 1 s) until no node's drop counters move for 200 ms: the
  * probe pods' own start (a node's first packets to pods whose tunnel it is
  * still learning: drop-no-tunnel) is not the first test's.
  */
@@ -211,7 +211,8 @@ static void drops_settle(const struct ct_drops *d, __u64 *prev)
 
 	if (drops_read(d, prev))
 		return;
-	for (int i = 0; i < 25; i++) {
+	/* At most 1 s: traffic that goes on (a flood) is the tests' to see. */
+	for (int i = 0; i < 5; i++) {
 		usleep(200 * 1000);
 		if (drops_read(d, d->pk))
 			return;
