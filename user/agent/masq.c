@@ -494,7 +494,9 @@ static int masq_render_delta(const struct masq *m, const struct masq_prefix *set
 }
 
 /* The normalized set (sorted, disjoint) covers a: the last prefix starting at or below it. */
-static bool set_covers(const struct masq_prefix *set, size_t n, const uint8_t *a4)
+/* The prefix of the sorted, merged set that covers address a4, or NULL. */
+static const struct masq_prefix *set_cover(const struct masq_prefix *set, size_t n,
+					   const uint8_t *a4)
 {
 	__u32 a;
 	size_t lo = 0, hi = n;
@@ -509,10 +511,13 @@ static bool set_covers(const struct masq_prefix *set, size_t n, const uint8_t *a
 		else
 			hi = mid;
 	}
-	return lo && (a & xcni_prefix_mask(set[lo - 1].len)) == ntohl(set[lo - 1].net);
+	return lo && (a & xcni_prefix_mask(set[lo - 1].len)) == ntohl(set[lo - 1].net) ?
+		       &set[lo - 1] :
+		       NULL;
 }
 
-static bool set6_covers(const struct masq_prefix6 *set, size_t n, const uint8_t *a6)
+static const struct masq_prefix6 *set6_cover(const struct masq_prefix6 *set, size_t n,
+					     const uint8_t *a6)
 {
 	struct in6_addr a;
 	size_t lo = 0, hi = n;
@@ -526,10 +531,10 @@ static bool set6_covers(const struct masq_prefix6 *set, size_t n, const uint8_t 
 			hi = mid;
 	}
 	if (!lo)
-		return false;
+		return NULL;
 	memcpy(&a, a6, 16);
 	mask6(&a, set[lo - 1].len);
-	return !memcmp(&a, &set[lo - 1].net, 16);
+	return !memcmp(&a, &set[lo - 1].net, 16) ? &set[lo - 1] : NULL;
 }
 
 bool masq_ct_unmasqueraded(const struct masq *m, const struct masq_prefix *set, size_t n,
@@ -540,9 +545,9 @@ bool masq_ct_unmasqueraded(const struct masq *m, const struct masq_prefix *set, 
 	if (f->status & IPS_SRC_NAT)
 		return false;
 	if (f->family == AF_INET && m->pod.len)
-		return set_covers(&m->pod, 1, f->osrc) && !set_covers(set, n, f->rsrc);
+		return set_cover(&m->pod, 1, f->osrc) && !set_cover(set, n, f->rsrc);
 	if (f->family == AF_INET6 && m->pod6.len)
-		return set6_covers(&m->pod6, 1, f->osrc) && !set6_covers(set6, n6, f->rsrc);
+		return set6_cover(&m->pod6, 1, f->osrc) && !set6_cover(set6, n6, f->rsrc);
 	return false;
 }
 
@@ -581,19 +586,9 @@ static bool set_kept(const struct masq_prefix *old, size_t nold, const struct ma
 		     size_t n)
 {
 	for (size_t i = 0; i < nold; i++) {
-		__u32 a = ntohl(old[i].net);
-		size_t lo = 0, hi = n;
+		const struct masq_prefix *c = set_cover(set, n, (const uint8_t *)&old[i].net);
 
-		while (lo < hi) {
-			size_t mid = lo + (hi - lo) / 2;
-
-			if (ntohl(set[mid].net) <= a)
-				lo = mid + 1;
-			else
-				hi = mid;
-		}
-		if (!lo || set[lo - 1].len > old[i].len ||
-		    (a & xcni_prefix_mask(set[lo - 1].len)) != ntohl(set[lo - 1].net))
+		if (!c || c->len > old[i].len)
 			return false;
 	}
 	return true;
@@ -603,21 +598,9 @@ static bool set6_kept(const struct masq_prefix6 *old, size_t nold, const struct 
 		      size_t n)
 {
 	for (size_t i = 0; i < nold; i++) {
-		struct in6_addr a = old[i].net;
-		size_t lo = 0, hi = n;
+		const struct masq_prefix6 *c = set6_cover(set, n, old[i].net.s6_addr);
 
-		while (lo < hi) {
-			size_t mid = lo + (hi - lo) / 2;
-
-			if (memcmp(&set[mid].net, &a, 16) <= 0)
-				lo = mid + 1;
-			else
-				hi = mid;
-		}
-		if (!lo || set[lo - 1].len > old[i].len)
-			return false;
-		mask6(&a, set[lo - 1].len);
-		if (memcmp(&a, &set[lo - 1].net, 16))
+		if (!c || c->len > old[i].len)
 			return false;
 	}
 	return true;
