@@ -56,8 +56,9 @@
  * source outside_client_ok refuses: pods and nodes reach pods inside Geneve
  * from their node, and nothing else may claim to be one. Dropped
  * (drop-src-frontend), whatever its destination, when its source is a
- * Service frontend: in the Service range, or with Services in BPF a
- * frontend at its port (lb_src_frontend): a forged Service reply, which
+ * Service frontend: in the Service range, or a frontend at its port (with
+ * Services in BPF lb_src_frontend; under kube-proxy kp_src_frontend, the
+ * Services' xcni_extfe): a forged Service reply, which
  * would seed conntrack (xcni's, or the kernel's under kube-proxy) for the
  * pod's next request to the Service. UL_NEXT for the rest, untouched and
  * uncounted (the stack's, or from_outside's).
@@ -84,11 +85,11 @@ __attribute__((noinline)) int from_plain(struct __sk_buff *skb)
 	/* The source port: the parse from_outside does again (a later
 	 * fragment has none: its first one was judged). */
 	p.len = skb->len;
-	if (lb_enabled && !reparse(skb, &c, &p)) {
+	if (!reparse(skb, &c, &p)) {
 		__builtin_memcpy(k.addr, &a[0], 4);
 		k.port = p.tuple.sport;
 		k.proto = p.tuple.proto;
-		if (lb_src_frontend(&k, sipc))
+		if (lb_enabled ? lb_src_frontend(&k, sipc) : kp_src_frontend(&k, sipc))
 			goto drop;
 	}
 	reason = XCNI_DROP_OUTSIDE_SPOOF;
@@ -129,11 +130,11 @@ __attribute__((noinline)) int from_plain6(struct __sk_buff *skb)
 	if (in_svc_cidr6(a))
 		goto drop;
 	p.len = skb->len;
-	if (lb_enabled && !parse_ipv6(skb, &p)) {
+	if (!parse_ipv6(skb, &p)) {
 		__builtin_memcpy(k.addr, a, 16);
 		k.port = p.tuple.sport;
 		k.proto = p.tuple.proto;
-		if (lb_src_frontend(&k, sipc))
+		if (lb_enabled ? lb_src_frontend(&k, sipc) : kp_src_frontend(&k, sipc))
 			goto drop;
 	}
 	reason = XCNI_DROP_OUTSIDE_SPOOF;

@@ -97,7 +97,7 @@
 #endif
 
 /* Bump when a key or value below changes layout; xcnid refuses a mismatch. */
-#define XCNI_ABI_VERSION 15 /* 5: ct entry grew backend_id and rev_nat; 6: two reasons more
+#define XCNI_ABI_VERSION 16 /* 5: ct entry grew backend_id and rev_nat; 6: two reasons more
 			     * (the metrics array grew), ct pad fields became nat_port/nat_addr;
 			     * 7: the IPv6 maps (endpoints6, ifindex6, polkey6, ct6, frag6,
 			     * ipcache6, prefilter6) and XCNI_DROP_EXTHDR (the metrics array grew);
@@ -113,7 +113,8 @@
 			     * array grew); events' pol_flags; 14: XCNI_DROP_ADDR_CONTESTED,
 			     * XCNI_DROP_SRC_FRONTEND (the metrics array grew); 15: the
 			     * fragment maps keyed by share (struct xcni_frag_share),
-			     * XCNI_DROP_FRAG_SHARE (the metrics array grew) */
+			     * XCNI_DROP_FRAG_SHARE (the metrics array grew); 16: extfe
+			     * (the Service frontends under kube-proxy) */
 
 /*
  * frag: an IPv4 datagram in fragments -> the ports its first fragment carried.
@@ -875,6 +876,19 @@ enum xcni_svc_scope {
 	XCNI_SCOPE_INT = 1, /* traffic from inside the cluster, when it differs
 			     * (XCNI_SVC_F_TWO_SCOPES) */
 };
+
+/*
+ * extfe: the Service frontends xcnid reads when kube-proxy translates the
+ * Services (no --kube-proxy-replacement: no Service maps), keyed as
+ * xcni_svc (struct xcni_svc_key, scope XCNI_SCOPE_EXT, pad 0) -> 1:
+ * every ClusterIP, externalIP and load-balancer ingress IP at each of its
+ * Service's ports. Read only to refuse such a source from the underlay
+ * (drop-src-frontend, from_plain): a forged Service reply seeds the
+ * kernel's conntrack just as it would xcni's.
+ */
+#ifndef XCNI_MAX_EXTFE
+#define XCNI_MAX_EXTFE 65536
+#endif
 
 struct xcni_svc_key {
 	__u8 addr[16];

@@ -33,6 +33,7 @@ suites=(
 	"unit-maglev:$BUILD/tests/test_maglev"
 	"unit-svcsync:$BUILD/tests/test_svcsync"
 	"unit-svc:$BUILD/tests/test_svc"
+	"unit-extfe:$BUILD/tests/test_extfe"
 	"unit-tunfam:$BUILD/tests/test_tunfam"
 	"unit-flows:$BUILD/tests/test_flows"
 	"unit-flowgraph:$BUILD/tests/test_flowgraph"

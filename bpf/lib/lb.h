@@ -510,6 +510,24 @@ static __always_inline int lb_src_frontend(struct xcni_svc_key *k,
 }
 
 /*
+ * lb_src_frontend without Services in BPF (kube-proxy translates them): k
+ * a frontend of xcni_extfe, which xcnid fills from the Services (every
+ * ClusterIP, externalIP and load-balancer IP at its ports): 1 to refuse it.
+ * The kernel's conntrack is poisoned as xcni's would be. A remote node
+ * keeps its own address (a load-balancer IP may be one): host to host.
+ */
+static __always_inline int kp_src_frontend(struct xcni_svc_key *k,
+					   const struct xcni_ipcache_val *sipc)
+{
+	if (lb_enabled ||
+	    (k->proto != IPPROTO_TCP && k->proto != IPPROTO_UDP && k->proto != IPPROTO_SCTP))
+		return 0;
+	k->scope = XCNI_SCOPE_EXT;
+	return bpf_map_lookup_elem(&xcni_extfe, k) &&
+	       (!sipc || sipc->identity != XCNI_ID_REMOTE_NODE);
+}
+
+/*
  * A packet to a frontend, from a pod (or from outside: outside LB_OUTSIDE, ep_id 0,
  * refused first when lb_outside_refused says so):
  * the flow's backend (the one it got before,

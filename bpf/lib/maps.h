@@ -321,6 +321,16 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xcni_svc SEC(".maps");
 
+/* The Service frontends under kube-proxy (xcni_shared.h): from_plain's refusal only. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XCNI_MAX_EXTFE);
+	__type(key, struct xcni_svc_key);
+	__type(value, __u32);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xcni_extfe SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, XCNI_MAX_SVCSLOTS);

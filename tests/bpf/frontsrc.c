@@ -20,6 +20,8 @@
  *   [ClusterIP]:53 -> pod B           src-frontend      src-frontend              src-frontend
  *   [ClusterIP]:12345 -> pod B        src-frontend      src-frontend              src-frontend
  *   [externalIP]:53 -> pod B          src-frontend      passes (no Service maps)  passes (to tc)
+ *     ... in xcni_extfe (xcnid's)     (not read)        src-frontend              passes (to tc)
+ *   [LB ingress IP]:443 -> B, node    (not read)        src-frontend (xcni_extfe)
  *   [externalIP]:54 -> pod B          passes (an outside host's address, no frontend's port)
  *   [this node]:30080 -> B, -> node   src-frontend (was drop-outside-spoof)
  *   [node n2]:30080 -> this node      passes (n2 itself: host to host is plain)
@@ -205,7 +207,8 @@ static void fs_frontend_src(void **state)
 	fs_send(FROM_OVERLAY_LB, &p, SRC_FRONTEND);
 	no_entry(f->ext, 53, f->b, 40001, IPPROTO_UDP);
 	fs_send(XDP, &p, XDP_PASS, 0);
-	/* Without Services in BPF xcni has no Service maps: the range alone. */
+	/* Without Services in BPF xcni has no Service maps: the range, and what
+	 * xcni_extfe holds (nothing here: fs_kp_frontend_src). */
 	fs_send(FROM_OVERLAY, &p, TC_ACT_OK, 0);
 	/* The externalIP's address at a port no frontend has: an outside host's. */
 	p.sport = 54;
@@ -223,6 +226,88 @@ static void fs_frontend_src(void **state)
 	p.dst = f->b;
 	p.dport = 8080;
 	fs_send(FROM_OVERLAY_LB, &p, TC_ACT_SHOT, XCNI_DROP_OUTSIDE_SPOOF);
+}
+
+/* Frontend addr:port/proto in xcni_extfe (set) or out of it, as xcnid keeps it under kube-proxy. */
+static void extfe(const char *addr, uint16_t port, uint8_t proto, bool set)
+{
+	struct xcni_svc_key k = { .port = htons(port), .proto = proto, .scope = XCNI_SCOPE_EXT };
+	uint32_t one = 1;
+
+	if (strchr(addr, ':')) {
+		k.family = XCNI_AF_INET6;
+		in6(addr, k.addr);
+	} else {
+		uint32_t a = ip4(addr);
+
+		k.family = XCNI_AF_INET;
+		memcpy(k.addr, &a, 4);
+	}
+	if (set)
+		assert_int_equal(bpf_map_update_elem(map_fd("xcni_extfe"), &k, &one, BPF_ANY), 0);
+	else
+		assert_int_equal(bpf_map_delete_elem(map_fd("xcni_extfe"), &k), 0);
+}
+
+/*
+ * The hole fs_frontend_src left (issue 41 item 6): kube-proxy translates
+ * the Services, xcni has no Service maps, and an externalIP:port or a
+ * load-balancer ingress IP:port as a source from the underlay reached the
+ * kernel's conntrack. xcnid now keeps the Services' frontends in
+ * xcni_extfe; from_plain refuses them at their ports (before: TC_ACT_OK,
+ * uncounted, every refused row here), to a pod and to the node alike. The
+ * same address as a destination, or as a source at another port, passes;
+ * so does node n2 at its own address when it is a load-balancer IP.
+ * The program with Services in BPF reads its own maps, not this one.
+ */
+static void fs_kp_frontend_src(void **state)
+{
+	const struct fsf *f = *state;
+	const char *lbip = f->v6 ? "2001:db8:78::8" : "203.0.113.8"; /* an LB ingress IP */
+	struct pk p;
+
+	extfe(f->ext, 53, IPPROTO_UDP, true);
+	extfe(lbip, 443, IPPROTO_TCP, true);
+	extfe(f->peer, 8443, IPPROTO_TCP, true); /* n2's address as an LB ingress IP */
+	/* An externalIP:53 answering pod B, and the node. */
+	p = from_ul(f->ext, 53, f->b, 40001, IPPROTO_UDP);
+	fs_send(FROM_OVERLAY, &p, SRC_FRONTEND);
+	p.dst = f->node;
+	fs_send(FROM_OVERLAY, &p, SRC_FRONTEND);
+	/* The externalIP at a port its Service has not: an outside host's. */
+	p.dst = f->b;
+	p.sport = 54;
+	fs_send(FROM_OVERLAY, &p, TC_ACT_OK, 0);
+	/* The LB ingress IP:443, a forged SYN-ACK to pod B and to the node. */
+	p = from_ul(lbip, 443, f->b, 40002, IPPROTO_TCP);
+	p.flags = TH_SYN | TH_ACK;
+	fs_send(FROM_OVERLAY, &p, SRC_FRONTEND);
+	p.dst = f->node;
+	p.dport = 40003;
+	fs_send(FROM_OVERLAY, &p, SRC_FRONTEND);
+	/* Its address at another port, its port over UDP: pass. */
+	p.sport = 444;
+	fs_send(FROM_OVERLAY, &p, TC_ACT_OK, 0);
+	p = from_ul(lbip, 443, f->node, 40003, IPPROTO_UDP);
+	fs_send(FROM_OVERLAY, &p, TC_ACT_OK, 0);
+	/* The frontends as destinations: what kube-proxy is for. */
+	p = from_ul(f->world, 40004, f->ext, 53, IPPROTO_UDP);
+	fs_send(FROM_OVERLAY, &p, TC_ACT_OK, 0);
+	p = from_ul(f->world, 40005, lbip, 443, IPPROTO_TCP);
+	fs_send(FROM_OVERLAY, &p, TC_ACT_OK, 0);
+	/* Node n2 from its own address (an LB IP too) to this node: host to host. */
+	p = from_ul(f->peer, 8443, f->node, 40006, IPPROTO_TCP);
+	p.flags = TH_SYN | TH_ACK;
+	fs_send(FROM_OVERLAY, &p, TC_ACT_OK, 0);
+	/* Services in BPF: xcni_svc decides, not this map (no such frontend there). */
+	p = from_ul(lbip, 443, f->b, 40002, IPPROTO_TCP);
+	fs_send(FROM_OVERLAY_LB, &p, TC_ACT_OK, 0);
+	extfe(f->ext, 53, IPPROTO_UDP, false);
+	extfe(lbip, 443, IPPROTO_TCP, false);
+	extfe(f->peer, 8443, IPPROTO_TCP, false);
+	/* Out of the map: passes again (what xcnid's removal does). */
+	p.flags = TH_SYN | TH_ACK;
+	fs_send(FROM_OVERLAY, &p, TC_ACT_OK, 0);
 }
 
 /* A live flow s:sp -> d:dp/proto in conntrack, as to_pod leaves a datagram's into d. */
@@ -343,6 +428,7 @@ static const struct CMUnitTest frontsrc_tests[] = {
 	{ .name = "frontsrc: setup", .test_func = fs_setup },
 	FS_TWIN(fs_clusterip_src),
 	FS_TWIN(fs_frontend_src),
+	FS_TWIN(fs_kp_frontend_src),
 	FS_TWIN(fs_next_request),
 	FS_TWIN(fs_node_client),
 	FS_TWIN(fs_world),

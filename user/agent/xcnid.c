@@ -33,6 +33,7 @@
 #include "lib/policy/policy.h"
 #include "lib/policy/polsync.h"
 #include "lib/services/svc.h"
+#include "lib/services/extfe.h"
 #include "lib/services/svcsync.h"
 #include "lib/cluster/store.h"
 #include "to_pod.skel.h"
@@ -635,6 +636,65 @@ static int sync_services(const struct opts *o, const struct cluster *c, struct s
 }
 
 /*
+ * Beside kube-proxy (no --kube-proxy-replacement): xcni_extfe holds every
+ * Service frontend (extfe.h), which from_plain refuses as a source from
+ * outside. Built from the Services and compared whole with the map, only
+ * in a generation where a Service may have changed. Not fatal: policy is
+ * applied already; a failure is said and tried again (*retry). A full map
+ * takes what fits, said once per change of the count, and is tried again
+ * at the next generation.
+ */
+static int extfe_fd = -1;
+static size_t extfe_last_full;
+static bool extfe_due = true; /* a Service may have changed since the map was written */
+
+/* Read from the journal as soon as it is taken: a generation that stops early loses it. */
+static void extfe_note(const struct store_change *ch, size_t nch, bool all)
+{
+	extfe_due |= all;
+	for (size_t i = 0; i < nch && !extfe_due; i++)
+		extfe_due = ch[i].kind == K8S_SERVICE;
+}
+
+static void sync_extfe(const struct cluster *c, __u64 gen, bool *retry)
+{
+	struct xcni_svc_key *want = NULL;
+	struct extfe_stats st = {};
+	size_t n = 0;
+	int err;
+
+	if (extfe_fd < 0 || !extfe_due)
+		return;
+	err = extfe_build(c, &want, &n);
+	if (!err)
+		err = extfe_sync(extfe_fd, want, n, &st);
+	free(want);
+	if (!err && !st.full)
+		extfe_due = false;
+	if (err) {
+		pr_warn("generation %llu: writing xcni_extfe (the Service frontends refused as "
+			"sources from outside): %s; tried again\n",
+			(unsigned long long)gen, strerror(-err));
+		*retry = true;
+		return;
+	}
+	if (st.full != extfe_last_full) {
+		if (st.full)
+			pr_warn("generation %llu: xcni_extfe is full: %zu of %zu Service frontends "
+				"not refused as sources from outside (the Service range still is)\n",
+				(unsigned long long)gen, st.full, n);
+		else
+			pr_info("generation %llu: xcni_extfe holds every Service frontend again\n",
+				(unsigned long long)gen);
+		extfe_last_full = st.full;
+	}
+	if (st.written || st.deleted)
+		pr_info("generation %llu: %zu Service frontends refused as sources from outside "
+			"(%zu written, %zu deleted)\n",
+			(unsigned long long)gen, n - st.full, st.written, st.deleted);
+}
+
+/*
  * Cluster state -> identities and policy -> maps, for one generation. The
  * compile follows what changed since the previous one (the store's journal);
  * the maps get only its delta, unless the writer lost track of them (start,
@@ -759,6 +819,7 @@ static int sync_policy(const struct opts *o, struct from_pod *fp, struct store *
 	}
 	store_view(st, &c);
 	store_journal_take(st, &ch, &nch, &all);
+	extfe_note(ch, nch, all);
 	*nodes_changed |= all;
 	for (size_t i = 0; i < nch; i++)
 		*nodes_changed |= ch[i].kind == K8S_NODE;
@@ -837,6 +898,8 @@ static int sync_policy(const struct opts *o, struct from_pod *fp, struct store *
 	/* After policy: a new backend's flows are judged by the policy of this generation. */
 	if (o->kpr)
 		err = sync_services(o, &c, si, svs, ch, nch, all, gen, msg, sizeof(msg));
+	else
+		sync_extfe(&c, gen, retry);
 	store_changes_free(ch, nch);
 	if (o->kpr && err) {
 		pr_err("generation %llu not applied: %s\n", (unsigned long long)gen, msg);
@@ -924,8 +987,13 @@ static int watch_cluster(const struct opts *o, struct from_pod *fp, struct http 
 		err = -ENOMEM;
 		goto out;
 	}
+	/* Beside kube-proxy: the frontends refused as sources (sync_extfe). */
+	if (!o->kpr && (err = extfe_fd = xcni_map_open_pinned(o->pin_dir, "xcni_extfe", NULL)) < 0) {
+		pr_err("opening xcni_extfe under %s: %s\n", o->pin_dir, strerror(-err));
+		goto out;
+	}
 	if (o->manifests) {
-		err = manifest_dir_open_flags(o->manifests, st, o->kpr ? MANIFEST_LB : 0, &b);
+		err = manifest_dir_open_flags(o->manifests, st, o->kpr ? MANIFEST_LB : MANIFEST_SVC, &b);
 		if (err) {
 			pr_err("cluster state: cannot read manifest directory %s: %s\n",
 			       o->manifests, strerror(-err));
@@ -933,7 +1001,7 @@ static int watch_cluster(const struct opts *o, struct from_pod *fp, struct http 
 		}
 	} else {
 		/* kubeconfig NULL: in-cluster. Fails only on configuration, logged. */
-		err = k8s_api_open_flags(o->kubeconfig, st, o->kpr ? K8S_API_LB : 0, &b);
+		err = k8s_api_open_flags(o->kubeconfig, st, o->kpr ? K8S_API_LB : K8S_API_SVC, &b);
 		if (err)
 			goto out;
 	}
@@ -1040,6 +1108,9 @@ out:
 	polsync_free(ps);
 	svcsync_free(ss);
 	svc_incr_free(si);
+	if (extfe_fd >= 0)
+		close(extfe_fd);
+	extfe_fd = -1;
 	pol_incr_free(pi);
 	store_free(st);
 	return err;

@@ -130,7 +130,8 @@ struct api {
 	struct store *staging; /* until every kind is listed; then NULL */
 	CURLM *multi;
 	int epfd, curl_tfd, retry_tfd;
-	int nkinds; /* K8S_NR_KINDS, or K8S_NR_ALL_KINDS with K8S_API_LB */
+	int nkinds; /* K8S_NR_KINDS, K8S_NR_ALL_KINDS with K8S_API_LB, K8S_ENDPOINTSLICE
+		     * (Services only) with K8S_API_SVC */
 	struct watcher w[K8S_NR_ALL_KINDS];
 	/* This dispatch: events and lists applied, store changes, a callback's -ENOMEM. */
 	unsigned long applied;
@@ -363,7 +364,9 @@ static int put_obj(struct watcher *w, json_t *obj)
 	if (ret)
 		return ret;
 	trim(obj);
-	ret = a->nkinds > K8S_NR_KINDS ? k8s_parse_lb(obj, &o, &err) : k8s_parse(obj, &o, &err);
+	ret = a->nkinds == K8S_NR_ALL_KINDS ? k8s_parse_lb(obj, &o, &err) :
+	      a->nkinds > K8S_NR_KINDS	    ? k8s_parse_all(obj, &o, &err) :
+					      k8s_parse(obj, &o, &err);
 	if (ret == -EINVAL || ret == -ENOTSUP) {
 		/* As with a bad manifest: the object keeps its last good state. */
 		pr_err("k8s api: %s; skipped, keeping its last good version\n", err.msg);
@@ -1284,9 +1287,11 @@ static int promote(struct api *a)
 		"policies) in %lld ms: following the API server\n",
 		cl.n[K8S_NAMESPACE], cl.n[K8S_POD], cl.n[K8S_NODE], cl.n[K8S_NETWORKPOLICY],
 		(long long)(now_ms() - a->open_ms));
-	if (a->nkinds > K8S_NR_KINDS)
+	if (a->nkinds == K8S_NR_ALL_KINDS)
 		pr_info("k8s api: and %zu services, %zu endpoint slices\n", cl.n[K8S_SERVICE],
 			cl.n[K8S_ENDPOINTSLICE]);
+	else if (a->nkinds > K8S_NR_KINDS)
+		pr_info("k8s api: and %zu services\n", cl.n[K8S_SERVICE]);
 	store_free(a->staging);
 	a->staging = NULL;
 	a->applied++;
@@ -1459,7 +1464,9 @@ int k8s_api_open_flags(const char *kubeconfig, struct store *st, unsigned int fl
 	}
 	a->b.ops = &api_ops;
 	a->b.store = st;
-	a->nkinds = flags & K8S_API_LB ? K8S_NR_ALL_KINDS : K8S_NR_KINDS;
+	a->nkinds = flags & K8S_API_LB	  ? K8S_NR_ALL_KINDS :
+		    flags & K8S_API_SVC ? K8S_ENDPOINTSLICE :
+					  K8S_NR_KINDS;
 	/* Objects are compared by digest; their trees (most of the memory) go. */
 	store_drop_raw(st);
 	a->epfd = a->curl_tfd = a->retry_tfd = -1;

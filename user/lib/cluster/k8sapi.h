@@ -64,6 +64,9 @@ int k8s_api_open(const char *kubeconfig, struct store *st, struct cs_backend **o
 /* K8S_API_LB: Services and EndpointSlices too (xcnid replacing kube-proxy; RBAC: list and
  * watch on services and endpointslices.discovery.k8s.io). */
 #define K8S_API_LB 1u
+/* K8S_API_SVC: Services, not EndpointSlices (xcnid beside kube-proxy: the frontends it
+ * refuses as sources from outside; RBAC: list and watch on services). */
+#define K8S_API_SVC 2u
 int k8s_api_open_flags(const char *kubeconfig, struct store *st, unsigned int flags,
 		       struct cs_backend **out);
 

@@ -590,6 +590,7 @@ struct mdir {
 	bool gen_dirty;
 	bool rescan;
 	bool lb; /* Services and EndpointSlices read too (MANIFEST_LB) */
+	bool svc; /* Services read too (MANIFEST_SVC) */
 	/* How many files define each object: 0 means none, and a count of one
 	 * is the file asking (a file's objects are unique in it). */
 	struct kidx defs;
@@ -605,7 +606,9 @@ struct mdir {
 static int parse_obj(const struct mdir *md, json_t *doc, struct k8s_object **out,
 		     struct k8s_error *err)
 {
-	return md->lb ? k8s_parse_lb(doc, out, err) : k8s_parse(doc, out, err);
+	return md->lb ? k8s_parse_lb(doc, out, err) :
+	       md->svc ? k8s_parse_all(doc, out, err) :
+			 k8s_parse(doc, out, err);
 }
 
 static bool is_manifest(const char *name)
@@ -1375,6 +1378,7 @@ int manifest_dir_open_flags(const char *dir, struct store *st, unsigned int flag
 	md->b.store = st;
 	md->ifd = -1;
 	md->lb = flags & MANIFEST_LB;
+	md->svc = flags & MANIFEST_SVC;
 	md->dir = strdup(dir);
 	if (!md->dir) {
 		ret = -ENOMEM;

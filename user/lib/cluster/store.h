@@ -103,6 +103,8 @@ struct cs_backend {
 int manifest_dir_open(const char *dir, struct store *st, struct cs_backend **out);
 /* MANIFEST_LB: Services and EndpointSlices too (xcnid replacing kube-proxy). */
 #define MANIFEST_LB 1u
+/* MANIFEST_SVC: Services, not EndpointSlices (xcnid beside kube-proxy). */
+#define MANIFEST_SVC 2u
 int manifest_dir_open_flags(const char *dir, struct store *st, unsigned int flags,
 			    struct cs_backend **out);
 

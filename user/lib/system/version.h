@@ -21,7 +21,7 @@ struct xcni_version {
 };
 
 void xcni_version_get(struct xcni_version *v);
-/* "PROG 0.1.0 (commit C, built D) libbpf v1.1, BPF ABI 15", or one JSON object. */
+/* "PROG 0.1.0 (commit C, built D) libbpf v1.1, BPF ABI 16", or one JSON object. */
 int xcni_version_print(FILE *f, const char *prog, bool json);
 /*
  * A version request on argv, answered: `PROG version` or `PROG --version`

@@ -1,0 +1,243 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * xcni_extfe from the Services (user/lib/services/extfe.c): the frontends
+ * xcnid beside kube-proxy keeps for from_plain to refuse as sources from
+ * outside (issue 41 item 6). extfe_build's keys from Services parsed as
+ * xcnid reads them then (k8s_parse_all: no EndpointSlices), and extfe_sync
+ * against a real BPF hash map (root): exactly the wanted keys, a removed
+ * Service's gone, a full map takes what fits and counts the rest.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <cmocka.h>
+
+#include "lib/services/extfe.h"
+
+#define SVC(name, spec) \
+	"apiVersion: v1\nkind: Service\nmetadata: {name: " name ", namespace: y}\nspec: " spec "\n---\n"
+
+/*
+ * web: ClusterIP 10.96.0.9 (and fd00:96::9), externalIPs 203.0.113.7 and
+ * 2001:db8::1, LB ingress 198.51.100.2 and 2001:db8:2::2 (a hostname one
+ * has no address), ports 80/TCP and 53/UDP; dns: headless (no ClusterIP)
+ * with an externalIP at 5353/UDP; ext: ExternalName (none).
+ */
+static const char YAML[] =
+	SVC("web", "{type: LoadBalancer, clusterIP: 10.96.0.9, clusterIPs: [10.96.0.9, "
+		   "\"fd00:96::9\"], ipFamilies: [IPv4, IPv6], ipFamilyPolicy: RequireDualStack, "
+		   "externalIPs: [203.0.113.7, \"2001:db8::1\"], ports: [{name: h, port: 80, "
+		   "nodePort: 30080}, {name: d, port: 53, protocol: UDP, nodePort: 30053}]}\n"
+		   "status: {loadBalancer: {ingress: [{ip: 198.51.100.2}, {hostname: lb.example}, "
+		   "{ip: \"2001:db8:2::2\"}]}}")
+	SVC("dns", "{clusterIP: None, externalIPs: [192.0.2.53], ports: [{port: 5353, protocol: "
+		   "UDP}]}")
+	SVC("ext", "{type: ExternalName, externalName: db.example, ports: [{port: 5432}]}");
+
+static struct store *st;
+
+static void load(const char *yaml)
+{
+	struct k8s_error err;
+	json_t **docs;
+	size_t n;
+
+	store_free(st);
+	st = store_new();
+	assert_non_null(st);
+	if (k8s_load_stream(yaml, strlen(yaml), &docs, &n, &err))
+		fail_msg("%s", err.msg);
+	for (size_t i = 0; i < n; i++) {
+		struct k8s_object *o;
+
+		if (k8s_parse_all(docs[i], &o, &err))
+			fail_msg("%s", err.msg);
+		assert_int_equal(store_put(st, o), 1);
+	}
+	k8s_docs_free(docs, n);
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	store_free(st);
+	st = NULL;
+	return 0;
+}
+
+static struct xcni_svc_key key(const char *addr, uint16_t port, uint8_t proto)
+{
+	struct xcni_svc_key k = { .port = htons(port), .proto = proto, .scope = XCNI_SCOPE_EXT };
+
+	if (strchr(addr, ':')) {
+		k.family = XCNI_AF_INET6;
+		assert_int_equal(inet_pton(AF_INET6, addr, k.addr), 1);
+	} else {
+		k.family = XCNI_AF_INET;
+		assert_int_equal(inet_pton(AF_INET, addr, k.addr), 1);
+	}
+	return k;
+}
+
+/* What the Services of YAML give, in no particular order. */
+static const struct {
+	const char *addr;
+	uint16_t port;
+	uint8_t proto;
+} WANT[] = {
+	{ "10.96.0.9", 80, IPPROTO_TCP },	{ "10.96.0.9", 53, IPPROTO_UDP },
+	{ "fd00:96::9", 80, IPPROTO_TCP },	{ "fd00:96::9", 53, IPPROTO_UDP },
+	{ "203.0.113.7", 80, IPPROTO_TCP },	{ "203.0.113.7", 53, IPPROTO_UDP },
+	{ "2001:db8::1", 80, IPPROTO_TCP },	{ "2001:db8::1", 53, IPPROTO_UDP },
+	{ "198.51.100.2", 80, IPPROTO_TCP },	{ "198.51.100.2", 53, IPPROTO_UDP },
+	{ "2001:db8:2::2", 80, IPPROTO_TCP },	{ "2001:db8:2::2", 53, IPPROTO_UDP },
+	{ "192.0.2.53", 5353, IPPROTO_UDP },
+};
+#define NWANT (sizeof(WANT) / sizeof(WANT[0]))
+
+static bool has(const struct xcni_svc_key *k, size_t n, const struct xcni_svc_key *w)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!memcmp(&k[i], w, sizeof(*w)))
+			return true;
+	return false;
+}
+
+/* Every frontend, nothing else: no NodePort (the node's own address), no
+ * ExternalName, no headless ClusterIP; sorted and unique. */
+static void build_keys(void **state)
+{
+	struct xcni_svc_key *k, w;
+	struct cluster c;
+	size_t n;
+
+	(void)state;
+	load(YAML);
+	store_view(st, &c);
+	assert_int_equal(extfe_build(&c, &k, &n), 0);
+	if (n != NWANT)
+		fail_msg("%zu keys, want %zu", n, NWANT);
+	for (size_t i = 0; i < NWANT; i++) {
+		w = key(WANT[i].addr, WANT[i].port, WANT[i].proto);
+		if (!has(k, n, &w))
+			fail_msg("no key for %s:%u/%u", WANT[i].addr, WANT[i].port, WANT[i].proto);
+	}
+	for (size_t i = 1; i < n; i++)
+		assert_true(memcmp(&k[i - 1], &k[i], sizeof(*k)) < 0);
+	free(k);
+	/* No Services: no keys. */
+	load("");
+	store_view(st, &c);
+	assert_int_equal(extfe_build(&c, &k, &n), 0);
+	assert_int_equal(n, 0);
+	free(k);
+}
+
+/* The map's keys, counted; each checked against k[0..n). */
+static size_t map_keys(int fd, const struct xcni_svc_key *k, size_t n)
+{
+	struct xcni_svc_key cur, prev;
+	size_t got = 0;
+	__u32 v;
+
+	while (bpf_map_get_next_key(fd, got ? &prev : NULL, &cur) == 0) {
+		if (!has(k, n, &cur))
+			fail_msg("a key in the map no Service names");
+		assert_int_equal(bpf_map_lookup_elem(fd, &cur, &v), 0);
+		assert_int_equal(v, 1);
+		prev = cur;
+		got++;
+	}
+	return got;
+}
+
+/*
+ * Against a real map: written whole; a stale key (a Service gone) deleted;
+ * the same list again writes nothing; a map too small takes what fits and
+ * counts the rest, then a shorter list fits whole.
+ */
+static void sync_map(void **state)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, o, .map_flags = BPF_F_NO_PREALLOC);
+	struct xcni_svc_key *k, stale = key("192.0.2.99", 80, IPPROTO_TCP);
+	struct extfe_stats s;
+	struct cluster c;
+	__u32 one = 1;
+	size_t n;
+	int fd;
+
+	(void)state;
+	fd = bpf_map_create(BPF_MAP_TYPE_HASH, "ut_extfe", sizeof(struct xcni_svc_key),
+			    sizeof(__u32), 16, &o);
+	if (fd < 0)
+		skip(); /* not root: no BPF maps */
+	load(YAML);
+	store_view(st, &c);
+	assert_int_equal(extfe_build(&c, &k, &n), 0);
+	assert_int_equal(bpf_map_update_elem(fd, &stale, &one, BPF_ANY), 0);
+	assert_int_equal(extfe_sync(fd, k, n, &s), 0);
+	assert_int_equal(s.written, NWANT);
+	assert_int_equal(s.deleted, 1);
+	assert_int_equal(s.full, 0);
+	assert_int_equal(map_keys(fd, k, n), NWANT);
+	/* Unchanged: nothing written or deleted. */
+	assert_int_equal(extfe_sync(fd, k, n, &s), 0);
+	assert_int_equal(s.written + s.deleted + s.full, 0);
+	free(k);
+	/* dns removed: its one key goes, web's stay. */
+	load(SVC("web", "{type: LoadBalancer, clusterIP: 10.96.0.9, clusterIPs: [10.96.0.9, "
+			"\"fd00:96::9\"], ipFamilies: [IPv4, IPv6], ipFamilyPolicy: RequireDualStack, "
+			"externalIPs: [203.0.113.7, \"2001:db8::1\"], ports: [{name: h, port: 80, "
+			"nodePort: 30080}, {name: d, port: 53, protocol: UDP, nodePort: 30053}]}\n"
+			"status: {loadBalancer: {ingress: [{ip: 198.51.100.2}, {hostname: "
+			"lb.example}, {ip: \"2001:db8:2::2\"}]}}"));
+	store_view(st, &c);
+	assert_int_equal(extfe_build(&c, &k, &n), 0);
+	assert_int_equal(n, NWANT - 1);
+	assert_int_equal(extfe_sync(fd, k, n, &s), 0);
+	assert_int_equal(s.written, 0);
+	assert_int_equal(s.deleted, 1);
+	assert_int_equal(map_keys(fd, k, n), NWANT - 1);
+	free(k);
+	close(fd);
+	/* A map of 8: 8 taken, the rest counted, no error. */
+	fd = bpf_map_create(BPF_MAP_TYPE_HASH, "ut_extfe8", sizeof(struct xcni_svc_key),
+			    sizeof(__u32), 8, &o);
+	assert_true(fd >= 0);
+	load(YAML);
+	store_view(st, &c);
+	assert_int_equal(extfe_build(&c, &k, &n), 0);
+	assert_int_equal(extfe_sync(fd, k, n, &s), 0);
+	assert_int_equal(s.written, 8);
+	assert_int_equal(s.full, NWANT - 8);
+	assert_int_equal(map_keys(fd, k, n), 8);
+	free(k);
+	/* Services gone: the map emptied. */
+	load("");
+	store_view(st, &c);
+	assert_int_equal(extfe_build(&c, &k, &n), 0);
+	assert_int_equal(extfe_sync(fd, k, n, &s), 0);
+	assert_int_equal(s.deleted, 8);
+	assert_int_equal(map_keys(fd, k, n), 0);
+	free(k);
+	close(fd);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(build_keys, teardown),
+		cmocka_unit_test_teardown(sync_map, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
