@@ -118,7 +118,7 @@ int extfe_sync(int fd, const struct xcni_svc_key *want, size_t n, struct extfe_s
 		prev = &have[nh - 1];
 	}
 	for (size_t i = 0; i < nh; i++) {
-		if (bsearch(&have[i], want, n, sizeof(*want), key_cmp))
+		if (n && bsearch(&have[i], want, n, sizeof(*want), key_cmp))
 			continue;
 		if (!bpf_map_delete_elem(fd, &have[i]))
 			st->deleted++;
