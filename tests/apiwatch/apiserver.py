@@ -82,6 +82,10 @@ class Cluster:
         # forbids them), and EndpointSlices served as 1.20 does, at
         # discovery.k8s.io/v1beta1 only (v1 is a 404).
         self.forbidden = []
+        # ... and resources whose requests get no answer at all (the connection
+        # closed: a transport error for the client, as a proxy or an overloaded
+        # server gives).
+        self.dropped = []
         self.slices_beta = False
         self.directives = []  # (seq, resource, op)
         self.http410 = False
@@ -92,6 +96,12 @@ class Cluster:
                 s = json.load(f)
             self.rv, self.objs, self.history, self.compacted = (
                 s["rv"], s["objs"], s["history"], s["compacted"])
+            # A state file may hold only some kinds (the scale simulator's): the
+            # others are empty, as a real server's would be.
+            for r in KINDS:
+                self.objs.setdefault(r, {})
+                self.history.setdefault(r, [])
+                self.compacted.setdefault(r, self.rv)
             if volatile:
                 self.serialise_all()
             return
@@ -297,6 +307,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if not r:
             return self.send_json(404, status(404, "NotFound",
                                               "the server could not find the requested resource"))
+        if r in c.dropped:
+            self.close_connection = True
+            return
         if r in c.forbidden:
             return self.send_json(403, status(
                 403, "Forbidden", '%s is forbidden: User "xcnid" cannot list resource "%s" '

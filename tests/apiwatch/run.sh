@@ -404,11 +404,13 @@ check "--kube-proxy-replacement: every generation applied, no Service or Endpoin
 # ---- one kind the server does not serve, or RBAC forbids, never stops the rest ----
 # (issue 37: 1.20 serves EndpointSlices as discovery.k8s.io/v1beta1 only, and
 # xcnid --kube-proxy-replacement programmed nothing at all, not even policy.)
-lb_fresh() { # lb_fresh: a new agent on a new pin dir, its log from the start
+# lb_fresh: a new agent on a new pin dir, its log from the start (LB_KPR= lb_fresh:
+# beside kube-proxy, without --kube-proxy-replacement).
+lb_fresh() {
 	[ -n "$LB_PID" ] && kill "$LB_PID" 2>/dev/null && wait "$LB_PID" 2>/dev/null
 	rm -rf "$PIN-lb"
 	nsenter --net="/var/run/netns/$NS" "$BUILD/xcnid" --pin-dir "$PIN-lb" --pod-cidr 10.97.0.0/24 \
-		--node-name n1 --kubeconfig "$T/kubeconfig" --kube-proxy-replacement -v \
+		--node-name n1 --kubeconfig "$T/kubeconfig" ${LB_KPR---kube-proxy-replacement} -v \
 		>"$T/xcnid-lb.log" 2>&1 &
 	LB_PID=$!
 }
@@ -457,6 +459,31 @@ check "NetworkPolicies forbidden: nothing is programmed from half the policy (po
 check "... xcnictl status: exit 1, DEGRADED: not ready (no generation applied), the 403 the last error" \
 	st_lb "rc == 1 and d['verdict'] == 'DEGRADED' and not n['agent']['ready'] and not cl['synced'] and '403' in cl.get('last_error', '')"
 api set '{"forbidden": []}' >/dev/null
+# A Services list that gets no answer at all (the connection closed: a transport
+# error, not an HTTP status) holds nothing back either, beside kube-proxy (where
+# Services only feed the forged-source check, xcni_extfe) or replacing it. Before
+# issue 41's fix the kube-proxy-mode agent programmed no policy at all.
+services_dropped() {
+	api set '{"dropped": ["services"]}' >/dev/null && LB_KPR= lb_fresh &&
+		wait_for 20 grep -q "services cannot be listed (.*): programming everything else" "$T/xcnid-lb.log" &&
+		wait_for 10 lb_ipc_some && nmap_is xcni_extfe 0 || { tail -20 "$T/xcnid-lb.log"; return 1; }
+}
+check "beside kube-proxy, Services unanswered (connection closed): named, policy programmed without them" services_dropped
+check "... xcnictl status: exit 1, DEGRADED, services named unavailable (no HTTP answer)" \
+	st_lb "rc == 1 and d['verdict'] == 'DEGRADED' and cl['synced'] and any('services unavailable (no HTTP answer)' in p for p in n['problems'])"
+services_answered() {
+	api set '{"dropped": []}' >/dev/null &&
+		wait_for 45 nmap_is xcni_extfe 4 || { grep -i -E "services|extfe|frontend" "$T/xcnid-lb.log" | tail -20; return 1; }
+}
+# (3 Services since shop/web went above: kubernetes 443, kube-dns 53/UDP 53/TCP 9153.)
+check "... answered again: listed on the next try, the 4 frontends in xcni_extfe" services_answered
+services_dropped_kpr() {
+	api set '{"dropped": ["services"]}' >/dev/null && lb_fresh &&
+		wait_for 20 grep -q "services cannot be listed (.*): programming everything else" "$T/xcnid-lb.log" &&
+		wait_for 10 lb_ipc_some && nmap_is xcni_svc 0 || { tail -20 "$T/xcnid-lb.log"; return 1; }
+}
+check "--kube-proxy-replacement, Services unanswered: named, policy programmed, no frontend" services_dropped_kpr
+api set '{"dropped": []}' >/dev/null
 [ -n "$LB_PID" ] && kill "$LB_PID" 2>/dev/null && wait "$LB_PID" 2>/dev/null
 LB_PID=
 rm -rf "$PIN-lb"

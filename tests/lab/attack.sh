@@ -539,11 +539,10 @@ EOF
 # entry (xcni's, the kernel's under kube-proxy) that makes friend's next request from that
 # port to the Service a "reply" sent on untranslated: that request must reach v1.
 check "receiver in xcl-vic.friend, a pod without policy" recv friend xcl-vic.friend
-# The externalIP's forged sources: refused with kpr (xcni_svc). Beside the lab's
-# kube-proxy xcnid would refuse them from xcni_extfe, but the lab gives xcnid its
-# Services only with LAB_KUBE_PROXY=none (slice.c): said, not checked, there.
-EXT_TAG=obs
-[ "$KP" = none ] && EXT_TAG=atk
+# The externalIP's forged sources: refused with kpr (from xcni_svc) and beside the
+# lab's kube-proxy (from xcni_extfe: the lab gives the agents its Services in both
+# modes, slice.c).
+EXT_TAG=atk
 host_probes "$M1" <<EOF
 udp src=$CIP4 dst=$F4 sport=7001 dport=7002 tag=atk-ul-cipsrc4 | forged ClusterIP $CIP4:7001 (vic/np) -> friend 7002
 udp src=$CIP6 dst=$F6 sport=7001 dport=7002 tag=atk-ul-cipsrc6 | forged ClusterIP [$CIP6]:7001 -> friend 7002

@@ -433,12 +433,20 @@ static json_t *node_status(const struct ctx *c, const char *name)
 		if (!json_is_true(json_object_get(agent, "ready")))
 			json_array_append_new(problems, json_sprintf("agent not ready: %s",
 				json_string_value(json_object_get(agent, "not_ready")) ?: "?"));
-		json_array_foreach(json_object_get(cl, "kinds"), i, v)
-			if (json_is_true(json_object_get(v, "unavailable")))
+		json_array_foreach(json_object_get(cl, "kinds"), i, v) {
+			long long st = json_integer_value(json_object_get(v, "last_status"));
+
+			if (!json_is_true(json_object_get(v, "unavailable")))
+				continue;
+			if (st)
 				json_array_append_new(problems, json_sprintf(
 					"API server: %s unavailable (HTTP %lld): not programmed",
-					json_string_value(json_object_get(v, "kind")),
-					(long long)json_integer_value(json_object_get(v, "last_status"))));
+					json_string_value(json_object_get(v, "kind")), st));
+			else
+				json_array_append_new(problems, json_sprintf(
+					"API server: %s unavailable (no HTTP answer): not programmed",
+					json_string_value(json_object_get(v, "kind"))));
+		}
 		off = json_object_get(json_object_get(agent, "kernel"), "switched_off");
 		json_array_foreach(off, i, v)
 			if (strstr(json_string_value(v) ?: "", "--cgroup-root"))

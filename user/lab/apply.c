@@ -936,12 +936,11 @@ int lab_services_sync(struct lab *lab, bool changed)
 	int err = 0, r;
 
 	/*
-	 * kube-proxy none: the Services and their slices join the cluster state
-	 * before the sync token, so every agent applies pods, policy and Services
-	 * as one generation.
+	 * The Services (and with kube-proxy none their slices) join the cluster
+	 * state before the sync token, so every agent applies pods, policy and
+	 * Services as one generation.
 	 */
-	if (lab->kube_proxy_none)
-		err = lab_slices_sync(lab, &changed);
+	err = lab_slices_sync(lab, &changed);
 	if (!changed)
 		return err;
 	r = lab_sync(lab);

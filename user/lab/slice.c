@@ -10,6 +10,10 @@
  *                                with its ClusterIP and then its slices,
  *                                one per set of resolved ports (NAME-H)
  *
+ * Beside the lab's kube-proxy (iptables) the agents get the Services alone,
+ * without slices: xcnid there refuses their frontends as sources from outside
+ * (xcni_extfe) and translates nothing.
+ *
  * Shards, not a file per object: a file is an inode to make and an inotify
  * event and a load for every agent, and 10k Services with their slices as
  * 20k files cost 3 s of file creation alone on an ext4 state directory
@@ -282,10 +286,13 @@ int lab_slices_sync(struct lab *lab, bool *changed)
 	size_t npods = 0;
 	int err;
 
+	const bool slices = lab->kube_proxy_none;
+
 	err = lab_svc_list_load(lab, &l);
 	if (err)
 		return err;
-	err = lab_ep_pods_load(lab, &pods, &npods);
+	if (slices)
+		err = lab_ep_pods_load(lab, &pods, &npods);
 	for (size_t i = 0; !err && i < l.n; i++) {
 		unsigned int k = svc_shard(l.v[i]->meta.ns, l.v[i]->meta.name);
 
@@ -296,9 +303,9 @@ int lab_slices_sync(struct lab *lab, bool *changed)
 		err = item_add(shard[k], lab_object_doc(l.v[i]));
 		/* A slice per family of the lab, as the EndpointSlice controller
 		 * writes one per addressType (the IPv4 one as ever in an IPv4 lab). */
-		if (!err && l.v[i]->svc.has_selector && (lab->family & LAB_FAM_V4))
+		if (!err && slices && l.v[i]->svc.has_selector && (lab->family & LAB_FAM_V4))
 			err = slices_put(l.v[i], pods, npods, false, shard[k]);
-		if (!err && l.v[i]->svc.has_selector && (lab->family & LAB_FAM_V6))
+		if (!err && slices && l.v[i]->svc.has_selector && (lab->family & LAB_FAM_V6))
 			err = slices_put(l.v[i], pods, npods, true, shard[k]);
 	}
 	for (unsigned int k = 0; !err && k < LAB_SVC_SHARDS; k++) {
@@ -311,7 +318,7 @@ int lab_slices_sync(struct lab *lab, bool *changed)
 	}
 	for (unsigned int k = 0; k < LAB_SVC_SHARDS; k++)
 		json_decref(shard[k]);
-	if (!err)
+	if (!err && slices)
 		err = lab_slice_list_load(lab, &hand);
 	for (size_t i = 0; !err && i < hand.n; i++) {
 		lab_object_file(lab, K8S_ENDPOINTSLICE, hand.v[i]->meta.ns, hand.v[i]->meta.name,

@@ -1261,22 +1261,32 @@ static int promote(struct api *a)
 		if (w->listed)
 			continue;
 		/*
-		 * Services and EndpointSlices the server does not serve (404) or
-		 * RBAC forbids (403) do not hold policy back: their lists are
-		 * asked for again, and a Service without its slices has no
-		 * backend (refused), never a wrong one. Policy's own kinds do:
-		 * pods without their NetworkPolicies would be opened.
+		 * Services and EndpointSlices whose list has failed once, however
+		 * (not served, 404; forbidden, 403; any other status; a transport
+		 * error or an answer too big), do not hold policy back: their
+		 * lists are asked for again, and a Service without its slices has
+		 * no backend (refused), never a wrong one; beside kube-proxy they
+		 * only feed the forged-source check. Policy's own kinds do hold
+		 * it: pods without their NetworkPolicies would be opened.
 		 */
-		if ((k == K8S_SERVICE || k == K8S_ENDPOINTSLICE) &&
-		    (w->last_status == 403 || w->last_status == 404))
+		if ((k == K8S_SERVICE || k == K8S_ENDPOINTSLICE) && w->fails > 0)
 			continue;
 		return 0;
 	}
-	for (int k = 0; k < a->nkinds; k++)
-		if (!a->w[k].listed)
+	for (int k = 0; k < a->nkinds; k++) {
+		const struct watcher *w = &a->w[k];
+
+		if (w->listed)
+			continue;
+		if (w->last_status)
 			pr_err("k8s api: %s cannot be listed (HTTP %ld): programming everything "
 			       "else without them; asked again with back-off\n",
-			       kind_plural(&a->w[k]), a->w[k].last_status);
+			       kind_plural(w), w->last_status);
+		else
+			pr_err("k8s api: %s cannot be listed (%s): programming everything else "
+			       "without them; asked again with back-off\n",
+			       kind_plural(w), w->errbuf[0] ? w->errbuf : "no HTTP answer");
+	}
 	store_view(a->staging, &cl);
 	/* Moved, not parsed again: the staging store kept no JSON trees. */
 	ret = store_take(a->b.store, a->staging);
@@ -1380,9 +1390,9 @@ static void api_free(struct cs_backend *b)
 
 /*
  * For xcnictl status: every kind (listed, following a watch, the HTTP status
- * of its last failure), how many kinds the server does not serve or RBAC
- * forbids (404/403: Services and EndpointSlices are programmed without, see
- * promote), the last event's age and the last error.
+ * of its last failure), how many kinds the server does not serve, RBAC
+ * forbids (404/403) or does not answer for (Services and EndpointSlices,
+ * programmed without, see promote), the last event's age and the last error.
  */
 static json_t *api_status(struct cs_backend *b)
 {
@@ -1400,7 +1410,9 @@ static json_t *api_status(struct cs_backend *b)
 	}
 	for (int k = 0; k < a->nkinds; k++) {
 		const struct watcher *w = &a->w[k];
-		bool gone = !w->listed && (w->last_status == 403 || w->last_status == 404);
+		bool gone = !w->listed && (w->last_status == 403 || w->last_status == 404 ||
+					   ((k == K8S_SERVICE || k == K8S_ENDPOINTSLICE) &&
+					    w->fails > 0));
 
 		unavailable += gone;
 		unlisted += !w->listed;
