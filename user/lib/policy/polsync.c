@@ -21,31 +21,7 @@
 #include "../system/log.h"
 #include "../system/killpoint.h"
 #include "polsync.h"
-
-/* A map's contents as sorted (key, value) records. */
-struct kvset {
-	size_t n, ksz, vsz;
-	unsigned char *d;
-};
-
-#define KV_REC(s, i) ((s)->d + (i) * ((s)->ksz + (s)->vsz))
-
-/*
- * Every write and delete the apply and the cleanup make goes through these,
- * so a failure can be injected before each (xcni_inject, one step name per
- * kind of write: "apply-ipcache", "apply-entry", "apply-flip", ...) and a
- * test can walk them all (test_polsync's test_failure_at_every_write).
- * 0 or -errno; map_del says -ENOENT too, which most callers take as done.
- */
-static int map_put(int fd, const void *k, const void *v, const char *step)
-{
-	return xcni_inject(step) ?: (bpf_map_update_elem(fd, k, v, BPF_ANY) ? -errno : 0);
-}
-
-static int map_del(int fd, const void *k, const char *step)
-{
-	return xcni_inject(step) ?: (bpf_map_delete_elem(fd, k) ? -errno : 0);
-}
+#include "polsync_kv.h"
 
 struct ep_state {
 	uint32_t ip;
@@ -128,290 +104,8 @@ static void ep_has(const struct pol_ep *w, struct xcni_polep *pe)
 	}
 }
 
-static int kv_cmp_len;
-static int kv_cmp(const void *a, const void *b)
-{
-	return memcmp(a, b, kv_cmp_len);
-}
-
-/* Reads every (key, value) of a map. */
-static int kvset_load(int fd, size_t ksz, size_t vsz, struct kvset *s)
-{
-	unsigned char key[512], next[512];
-	size_t cap = 0;
-	bool first = true;
-
-	s->n = 0;
-	s->ksz = ksz;
-	s->vsz = vsz;
-	s->d = NULL;
-	while (bpf_map_get_next_key(fd, first ? NULL : key, next) == 0) {
-		first = false;
-		memcpy(key, next, ksz);
-		if (s->n == cap) {
-			unsigned char *d = realloc(s->d, (cap = cap ? cap * 2 : 64) * (ksz + vsz));
-
-			if (!d)
-				return -ENOMEM;
-			s->d = d;
-		}
-		if (bpf_map_lookup_elem(fd, key, KV_REC(s, s->n) + ksz))
-			continue; /* deleted under us */
-		memcpy(KV_REC(s, s->n), key, ksz);
-		s->n++;
-	}
-	kv_cmp_len = (int)ksz;
-	if (s->n)
-		qsort(s->d, s->n, ksz + vsz, kv_cmp);
-	return 0;
-}
-
-enum { KV_UPSERT = 1, KV_DELETE = 2, KV_BOTH = 3, KV_DELFIRST = 4, KV_BORN = 8 };
-
-/* names_fit's qsort context (qsort has none). */
-static const void *names_recs;
-static size_t names_stride;
-static const char *(*names_ns_of)(const void *rec);
-
-static int names_cmp(const void *a, const void *b)
-{
-	size_t i = *(const size_t *)a, j = *(const size_t *)b;
-	int c = strcmp(names_ns_of((const char *)names_recs + i * names_stride),
-		       names_ns_of((const char *)names_recs + j * names_stride));
-
-	return c ? c : (i > j) - (i < j);
-}
-
 /*
- * Upserts gathered for one BPF_MAP_UPDATE_BATCH: a whole fill (start, 100k
- * pods: 200k ipcache and podname entries) costs a few hundred syscalls, not
- * one per entry. A kernel without batch updates for the map type gets them one
- * by one. Order within a map does not matter: each key is written once.
- */
-#define KV_BATCH 4096
-
-struct kvbatch {
-	int fd;
-	const char *step; /* xcni_inject's, before each write */
-	size_t ksz, vsz, n;
-	unsigned char *k, *v;
-};
-
-static bool kv_no_batch; /* the kernel refused a batch once: one by one from then on */
-
-static int kvbatch_flush(struct kvbatch *b)
-{
-	size_t done = 0;
-
-	while (done < b->n && !kv_no_batch) {
-		__u32 cnt = (__u32)(b->n - done);
-		int ret = xcni_inject(b->step);
-
-		if (ret)
-			return ret;
-		if (!bpf_map_update_batch(b->fd, b->k + done * b->ksz, b->v + done * b->vsz, &cnt,
-					  NULL)) {
-			done += cnt;
-			continue;
-		}
-		ret = -errno;
-		if (cnt || (ret != -EINVAL && ret != -EOPNOTSUPP && ret != -ENOTSUP && ret != -524))
-			return ret; /* the polsync caller diffs whole next time */
-		kv_no_batch = true; /* ENOTSUPP (524) and EINVAL: no batch ops here */
-	}
-	for (; done < b->n; done++) {
-		int ret = map_put(b->fd, b->k + done * b->ksz, b->v + done * b->vsz, b->step);
-
-		if (ret)
-			return ret;
-	}
-	b->n = 0;
-	return 0;
-}
-
-static int kvbatch_add(struct kvbatch *b, const unsigned char *k, const unsigned char *v)
-{
-	if (!b->k) {
-		b->k = malloc(KV_BATCH * b->ksz);
-		b->v = malloc(KV_BATCH * b->vsz);
-		if (!b->k || !b->v)
-			return -ENOMEM;
-	}
-	memcpy(b->k + b->n * b->ksz, k, b->ksz);
-	memcpy(b->v + b->n * b->vsz, v, b->vsz);
-	return ++b->n == KV_BATCH ? kvbatch_flush(b) : 0;
-}
-
-/*
- * Makes the map hold want (n records of stride bytes: key at 0, value at
- * voff), in two phases that may be run apart: KV_UPSERT writes what is new
- * or changed, KV_DELETE removes what is no longer wanted and records want
- * as the map's contents.
- */
-/* One merge of want (nd: n sorted records) against cur: the writes ops asks for. */
-static int kv_merge(int fd, const struct kvset *cur, const unsigned char *nd, size_t n, int ops,
-		    const char *step, size_t *changed)
-{
-	size_t ksz = cur->ksz, vsz = cur->vsz, i, j;
-	struct kvbatch b = { .fd = fd, .step = step, .ksz = ksz, .vsz = vsz };
-	int err = 0;
-
-	for (i = 0, j = 0; i < n || j < cur->n;) {
-		const unsigned char *w = i < n ? nd + i * (ksz + vsz) : NULL;
-		const unsigned char *c = j < cur->n ? KV_REC(cur, j) : NULL;
-		int cmp = !w ? 1 : !c ? -1 : memcmp(w, c, ksz);
-
-		if ((ops & KV_UPSERT) && (cmp < 0 || (cmp == 0 && memcmp(w + ksz, c + ksz, vsz)))) {
-			if ((err = kvbatch_add(&b, w, w + ksz)))
-				goto out;
-			(*changed)++;
-		}
-		if (cmp > 0 && (ops & KV_DELETE)) {
-			if ((err = map_del(fd, c, step)) && err != -ENOENT)
-				goto out;
-			err = 0;
-			(*changed)++;
-		}
-		if (cmp <= 0)
-			i++;
-		if (cmp >= 0)
-			j++;
-	}
-	err = kvbatch_flush(&b);
-out:
-	free(b.k);
-	free(b.v);
-	return err;
-}
-
-/*
- * Makes the map hold want (n records of stride bytes: key at 0, value at
- * voff), in two phases that may be run apart: KV_UPSERT writes what is new
- * or changed, KV_DELETE removes what is no longer wanted and records want
- * as the map's contents. KV_DELFIRST (with both): the deletes before the
- * upserts, for a map whose old and new contents together may not fit.
- */
-static int kvset_sync(int fd, struct kvset *cur, const void *want, size_t n, size_t stride,
-		      size_t voff, int phase, const char *step, size_t *changed)
-{
-	size_t ksz = cur->ksz, vsz = cur->vsz, i;
-	unsigned char *nd = n ? malloc(n * (ksz + vsz)) : NULL;
-	int err = 0;
-
-	if (n && !nd)
-		return -ENOMEM;
-	for (i = 0; i < n; i++) {
-		const unsigned char *w = (const unsigned char *)want + i * stride;
-
-		memcpy(nd + i * (ksz + vsz), w, ksz);
-		memcpy(nd + i * (ksz + vsz) + ksz, w + voff, vsz);
-	}
-	kv_cmp_len = (int)ksz;
-	/* The compiler hands most arrays over sorted: check before sorting. */
-	for (i = 1; i < n; i++) {
-		if (memcmp(nd + (i - 1) * (ksz + vsz), nd + i * (ksz + vsz), ksz) > 0) {
-			qsort(nd, n, ksz + vsz, kv_cmp);
-			break;
-		}
-	}
-	if ((phase & KV_DELFIRST) && (phase & KV_BOTH) == KV_BOTH)
-		err = kv_merge(fd, cur, nd, n, KV_DELETE, step, changed) ?:
-		      kv_merge(fd, cur, nd, n, KV_UPSERT, step, changed);
-	else
-		err = kv_merge(fd, cur, nd, n, phase & KV_BOTH, step, changed);
-	if (err || !(phase & KV_DELETE)) {
-		/* cur still describes the map's old keys, for the delete phase. */
-		free(nd);
-		return err;
-	}
-	free(cur->d);
-	cur->d = nd;
-	cur->n = n;
-	return 0;
-}
-
-/*
- * The names for people (identity labels, policy and pod names) serve xcnictl
- * and the flow records, never the data plane: a map of them that cannot hold
- * the cluster's never refuses policy. What fits is written, each namespace
- * given an equal part of the map when some want more (water-filling: a
- * namespace under the share keeps all of its names, the rest split what is
- * left), so one namespace's many objects cost only its own names. keep[i]
- * says which of the n records (namespace ns_of(rec)) go in; returns how many
- * do not.
- */
-static size_t names_fit(const void *recs, size_t n, size_t stride,
-			const char *(*ns_of)(const void *rec), size_t max, bool *keep)
-{
-	size_t *ix, ngroups = 0, *start = NULL, lo = 0, hi = max, cap, left, dropped = 0;
-
-	for (size_t i = 0; i < n; i++)
-		keep[i] = true;
-	if (n <= max)
-		return 0;
-	ix = malloc(n * sizeof(*ix));
-	start = malloc((n + 1) * sizeof(*start));
-	if (!ix || !start) {
-		/* No memory to be fair: the first max. */
-		for (size_t i = max; i < n; i++)
-			keep[i] = false;
-		free(ix);
-		free(start);
-		return n - max;
-	}
-	for (size_t i = 0; i < n; i++)
-		ix[i] = i;
-	/* By namespace, then record order (insertion sort would be quadratic). */
-	names_recs = recs;
-	names_stride = stride;
-	names_ns_of = ns_of;
-	qsort(ix, n, sizeof(*ix), names_cmp);
-	for (size_t i = 0; i < n; i++)
-		if (!i || strcmp(ns_of((const char *)recs + ix[i] * stride),
-				 ns_of((const char *)recs + ix[i - 1] * stride)))
-			start[ngroups++] = i;
-	start[ngroups] = n;
-	/* The largest part per namespace that fits: sum(min(size, cap)) <= max. */
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo + 1) / 2, sum = 0;
-
-		for (size_t g = 0; g < ngroups && sum <= max; g++) {
-			size_t sz = start[g + 1] - start[g];
-
-			sum += sz < mid ? sz : mid;
-		}
-		if (sum <= max)
-			lo = mid;
-		else
-			hi = mid - 1;
-	}
-	cap = lo;
-	left = max;
-	for (size_t g = 0; g < ngroups; g++) {
-		size_t sz = start[g + 1] - start[g];
-
-		left -= sz < cap ? sz : cap;
-	}
-	for (size_t g = 0; g < ngroups; g++) {
-		size_t sz = start[g + 1] - start[g], take = sz < cap ? sz : cap;
-
-		/* What the parts leave over: one more to the namespaces cut, in order. */
-		if (take < sz && left) {
-			take++;
-			left--;
-		}
-		for (size_t k = start[g] + take; k < start[g + 1]; k++) {
-			keep[ix[k]] = false;
-			dropped++;
-		}
-	}
-	free(ix);
-	free(start);
-	return dropped;
-}
-
-/*
- * A map of names synced to what fits of want (names_fit), deletes first. Its
+ * A map of names synced to what fits of want (kvset_names_fit), deletes first. Its
  * failures (a map not preallocated may fail an insert under memory
  * pressure) are counted and the map is read again next time; they never
  * stop the apply. *missing: names not in the map.
@@ -430,7 +124,7 @@ static void names_sync(struct polsync *ps, int fd, struct kvset *cur, const void
 		ps->mirror_stale = ps->names_short = true;
 		return;
 	}
-	dropped = names_fit(want, n, stride, ns_of, max, keep);
+	dropped = kvset_names_fit(want, n, stride, ns_of, max, keep);
 	if (dropped && !(fit = malloc((n - dropped) * stride))) {
 		free(keep);
 		*missing += n;
@@ -455,20 +149,6 @@ static void names_sync(struct polsync *ps, int fd, struct kvset *cur, const void
 	}
 	free(fit);
 	free(keep);
-}
-
-static int count_keys(int fd, size_t ksz, size_t *n)
-{
-	unsigned char key[64], next[64];
-	bool first = true;
-
-	*n = 0;
-	while (bpf_map_get_next_key(fd, first ? NULL : key, next) == 0) {
-		first = false;
-		memcpy(key, next, ksz);
-		(*n)++;
-	}
-	return 0;
 }
 
 static struct ep_state *ep_find(struct polsync *ps, uint32_t ip)
@@ -509,7 +189,7 @@ static bool live(struct polsync *ps, __u32 ep, __u8 version)
 /* A delete of the cleanup: 1 deleted, 0 gone already, or -errno (kept for later). */
 static int clean_del(int fd, const void *k)
 {
-	int err = map_del(fd, k, "cleanup-del");
+	int err = kv_map_del(fd, k, "cleanup-del");
 
 	return !err ? 1 : err == -ENOENT ? 0 : err;
 }
@@ -734,9 +414,9 @@ int polsync_open(const char *pin_dir, struct polsync **out)
 	    (err = kvset_load(ps->fd_rulename, sizeof(struct xcni_rulename_key),
 			      sizeof(struct xcni_rulename), &ps->rulename)))
 		goto fail;
-	count_keys(ps->fd_policy, sizeof(struct xcni_polhash_key), &ps->n_policy);
-	count_keys(ps->fd_polrange, sizeof(struct xcni_policy_key), &ps->n_polrange);
-	count_keys(ps->fd_polcidr, sizeof(struct xcni_polcidr_key), &ps->n_polcidr);
+	kvset_count_keys(ps->fd_policy, sizeof(struct xcni_polhash_key), &ps->n_policy);
+	kvset_count_keys(ps->fd_polrange, sizeof(struct xcni_policy_key), &ps->n_polrange);
+	kvset_count_keys(ps->fd_polcidr, sizeof(struct xcni_polcidr_key), &ps->n_polcidr);
 	/* A crash between writing a version and flipping to it leaves entries no
 	 * pod uses; they must go before that version is written again. */
 	if (sweep(ps, &swept))
@@ -839,12 +519,12 @@ static int write_entry(struct polsync *ps, const struct pol_entry *e, __u8 ver)
 
 	k.version = ver;
 	if (is_range(&k)) {
-		if ((err = map_put(ps->fd_polrange, &k, &e->val, "apply-entry")))
+		if ((err = kv_map_put(ps->fd_polrange, &k, &e->val, "apply-entry")))
 			return err;
 		ps->n_polrange++;
 	} else {
 		h = hash_key(&k);
-		if ((err = map_put(ps->fd_policy, &h, &e->val, "apply-entry")))
+		if ((err = kv_map_put(ps->fd_policy, &h, &e->val, "apply-entry")))
 			return err;
 		ps->n_policy++;
 	}
@@ -859,7 +539,7 @@ static int write_ep(struct polsync *ps, const struct pol_ep *w, __u8 ver, size_t
 		int err;
 
 		k.version = ver;
-		if ((err = map_put(ps->fd_polcidr, &k, &w->cidrs[i].group, "apply-entry")))
+		if ((err = kv_map_put(ps->fd_polcidr, &k, &w->cidrs[i].group, "apply-entry")))
 			return err;
 		ps->n_polcidr++;
 		(*written)++;
@@ -946,7 +626,7 @@ static int ep_add_in_place(struct polsync *ps, struct ep_state *cur, const struc
 	for (int dir = 0; dir < XCNI_NR_POLICY_DIRS; dir++)
 		pe.has[dir] |= nw.has[dir];
 	if (memcmp(&pe, &cur->st, sizeof(pe))) {
-		int err = map_put(ps->fd_polep, &w->ip, &pe, "apply-flip");
+		int err = kv_map_put(ps->fd_polep, &w->ip, &pe, "apply-flip");
 
 		if (err)
 			return err;
@@ -1014,7 +694,7 @@ static int ep_state_set(struct ep_state *e, const struct pol_ep *w, __u8 ver)
 static int name_put(struct polsync *ps, int fd, const void *k, const void *v, size_t *changed,
 		    size_t *missing)
 {
-	int err = xcni_inject("names-delta") ?: map_put(fd, k, v, "apply-names");
+	int err = xcni_inject("names-delta") ?: kv_map_put(fd, k, v, "apply-names");
 
 	if (!err) {
 		(*changed)++;
@@ -1056,7 +736,7 @@ static int ipc_close(struct polsync *ps, const struct xcni_ipcache_key *k,
 	if (cur->identity == XCNI_ID_UNMANAGED)
 		return 0;
 	t.identity = XCNI_ID_UNMANAGED;
-	if ((err = map_put(ps->fd_ipcache, k, &t, "apply-ipcache-close")))
+	if ((err = kv_map_put(ps->fd_ipcache, k, &t, "apply-ipcache-close")))
 		return err;
 	(*changed)++;
 	return 0;
@@ -1077,7 +757,7 @@ static int ipc_move_add(struct ipc_moves *mv, const struct pol_ipcache *fin)
 static int ipc_moves_finish(struct polsync *ps, const struct ipc_moves *mv, size_t *changed)
 {
 	for (size_t i = 0; i < mv->n; i++) {
-		int err = map_put(ps->fd_ipcache, &mv->v[i].key, &mv->v[i].val, "apply-ipcache");
+		int err = kv_map_put(ps->fd_ipcache, &mv->v[i].key, &mv->v[i].val, "apply-ipcache");
 
 		if (err)
 			return err;
@@ -1108,12 +788,12 @@ static int ipc_whole_close(struct polsync *ps, const struct pol_ipcache *want, s
 		return -ENOMEM;
 	if (n)
 		memcpy(w, want, n * sizeof(*w));
-	kv_cmp_len = (int)ksz;
+	kvset_cmp_len = (int)ksz;
 	if (nlate > 1)
-		qsort(late, nlate, sizeof(*late), kv_cmp);
+		qsort(late, nlate, sizeof(*late), kvset_cmp);
 	for (size_t x = 1; x < n; x++) {
 		if (memcmp(&w[x - 1].key, &w[x].key, ksz) > 0) {
-			qsort(w, n, sizeof(*w), kv_cmp);
+			qsort(w, n, sizeof(*w), kvset_cmp);
 			break;
 		}
 	}
@@ -1132,7 +812,7 @@ static int ipc_whole_close(struct polsync *ps, const struct pol_ipcache *want, s
 		}
 		if (cmp > 0 && ipc_pod_id(cv.identity)) {
 			const struct pol_ipcache *l =
-				nlate ? bsearch(c, late, nlate, sizeof(*late), kv_cmp) : NULL;
+				nlate ? bsearch(c, late, nlate, sizeof(*late), kvset_cmp) : NULL;
 
 			if ((!l || l->val.identity != cv.identity) &&
 			    (err = ipc_close(ps, (const void *)c, &cv, changed)))
@@ -1159,8 +839,8 @@ static int delta_write(struct polsync *ps, const struct pol_delta *d, int phase,
 		for (size_t i = 0; i < d->nipc_put; i++) {
 			if (!id_in(d->ipc_put[i].val.identity, d->id_put, d->nid_put, NULL, 0))
 				continue;
-			if ((err = map_put(ps->fd_ipcache, &d->ipc_put[i].key, &d->ipc_put[i].val,
-					   "apply-ipcache")))
+			if ((err = kv_map_put(ps->fd_ipcache, &d->ipc_put[i].key, &d->ipc_put[i].val,
+					      "apply-ipcache")))
 				return err;
 			(*changed)++;
 		}
@@ -1168,7 +848,7 @@ static int delta_write(struct polsync *ps, const struct pol_delta *d, int phase,
 	}
 	if (phase == KV_DELETE) {
 		for (size_t i = 0; i < d->nipc_del; i++) {
-			if ((err = map_del(ps->fd_ipcache, &d->ipc_del[i], "apply-ipcache-del")) &&
+			if ((err = kv_map_del(ps->fd_ipcache, &d->ipc_del[i], "apply-ipcache-del")) &&
 			    err != -ENOENT)
 				return err;
 			(*changed)++;
@@ -1187,8 +867,8 @@ static int delta_write(struct polsync *ps, const struct pol_delta *d, int phase,
 			return err;
 		if (moved || born)
 			continue; /* after the flips: ipc_moves_finish, KV_BORN */
-		if ((err = map_put(ps->fd_ipcache, &d->ipc_put[i].key, &d->ipc_put[i].val,
-				   "apply-ipcache")))
+		if ((err = kv_map_put(ps->fd_ipcache, &d->ipc_put[i].key, &d->ipc_put[i].val,
+				      "apply-ipcache")))
 			return err;
 		(*changed)++;
 	}
@@ -1207,7 +887,7 @@ static int delta_write(struct polsync *ps, const struct pol_delta *d, int phase,
 			return err;
 	}
 	for (size_t i = 0; i < d->nid_del; i++) {
-		if ((err = map_del(ps->fd_identity, &d->id_del[i], "apply-names")) && err != -ENOENT)
+		if ((err = kv_map_del(ps->fd_identity, &d->id_del[i], "apply-names")) && err != -ENOENT)
 			return err;
 		(*changed)++;
 	}
@@ -1217,7 +897,7 @@ static int delta_write(struct polsync *ps, const struct pol_delta *d, int phase,
 			return err;
 	}
 	for (size_t i = 0; i < d->npol_del; i++) {
-		if ((err = map_del(ps->fd_polname, &d->pol_del[i], "apply-names")) && err != -ENOENT)
+		if ((err = kv_map_del(ps->fd_polname, &d->pol_del[i], "apply-names")) && err != -ENOENT)
 			return err;
 		(*changed)++;
 	}
@@ -1227,7 +907,7 @@ static int delta_write(struct polsync *ps, const struct pol_delta *d, int phase,
 			return err;
 	}
 	for (size_t i = 0; i < d->npn_del; i++) {
-		if ((err = map_del(ps->fd_podname, &d->pn_del[i], "apply-names")) && err != -ENOENT)
+		if ((err = kv_map_del(ps->fd_podname, &d->pn_del[i], "apply-names")) && err != -ENOENT)
 			return err;
 		(*changed)++;
 	}
@@ -1268,11 +948,11 @@ static int ipc_order(struct polsync *ps, const struct pol_result *r, struct pol_
 	*nearly = *nlate = 0;
 	if (!born || !renamed || !*early || !*late)
 		goto out;
-	kv_cmp_len = (int)ps->identity.ksz;
+	kvset_cmp_len = (int)ps->identity.ksz;
 	for (size_t k = 0; k < r->nidentities; k++) {
 		__u32 id = r->identities[k].id;
 		const unsigned char *m = ps->identity.n ?
-			bsearch(&id, ps->identity.d, ps->identity.n, rec, kv_cmp) : NULL;
+			bsearch(&id, ps->identity.d, ps->identity.n, rec, kvset_cmp) : NULL;
 
 		pol_ident_label(r->identities[k].canon, lab);
 		if (m && !memcmp(m + ps->identity.ksz, lab, sizeof(lab)))
@@ -1289,7 +969,7 @@ static int ipc_order(struct polsync *ps, const struct pol_result *r, struct pol_
 
 		memcpy(&v, c + ps->ipcache.ksz, sizeof(v));
 		if (nr && bsearch(&v.identity, renamed, nr, sizeof(*renamed), cmp_u32)) {
-			if ((err = map_del(ps->fd_ipcache, c, "apply-ipcache-del")) &&
+			if ((err = kv_map_del(ps->fd_ipcache, c, "apply-ipcache-del")) &&
 			    err != -ENOENT)
 				goto out;
 			(*changed)++;
@@ -1678,7 +1358,7 @@ names_done:
 			memcpy(pe.has, cur->st.has, sizeof(pe.has));
 			pe.version = ver;
 			if (memcmp(&pe, &cur->st, sizeof(pe)) &&
-			    (err = map_put(ps->fd_polep, &w->ip, &pe, "apply-flip")))
+			    (err = kv_map_put(ps->fd_polep, &w->ip, &pe, "apply-flip")))
 				goto out;
 			neps[nneps++] = *cur;
 			cur->e = NULL;
@@ -1696,7 +1376,7 @@ names_done:
 			memset(pe.has, 0, sizeof(pe.has));
 			pe.version = cur && !cur->over ? ver ^ 1 : ver;
 			if ((!cur || memcmp(&pe, &cur->st, sizeof(pe))) &&
-			    (err = map_put(ps->fd_polep, &w->ip, &pe, "apply-flip")))
+			    (err = kv_map_put(ps->fd_polep, &w->ip, &pe, "apply-flip")))
 				goto out;
 			if (!cur || memcmp(&pe, &cur->st, sizeof(pe)))
 				st->eps_changed++;
@@ -1716,7 +1396,7 @@ names_done:
 			 * removed entries once the ipcache has forgotten their peers. */
 			pe.version = ver;
 			if (memcmp(&pe, &cur->st, sizeof(pe)) &&
-			    (err = map_put(ps->fd_polep, &w->ip, &pe, "apply-flip")))
+			    (err = kv_map_put(ps->fd_polep, &w->ip, &pe, "apply-flip")))
 				goto out;
 			if ((err = ep_defer_removed(ps, cur, w)))
 				goto out;
@@ -1735,7 +1415,7 @@ names_done:
 		xcni_killpoint("apply-entries"); /* a version written, not flipped to */
 		pe.version = ver;
 		/* The flip: from here on, packets see the new version. */
-		if ((err = map_put(ps->fd_polep, &w->ip, &pe, "apply-flip")))
+		if ((err = kv_map_put(ps->fd_polep, &w->ip, &pe, "apply-flip")))
 			goto out;
 		st->eps_changed++;
 		xcni_killpoint("apply-flipped"); /* one pod on its new version */
@@ -1754,7 +1434,7 @@ names_done:
 
 		if (cur->done)
 			continue; /* carried over or replaced above */
-		if ((err = map_del(ps->fd_polep, &cur->ip, "apply-polep-del")) && err != -ENOENT)
+		if ((err = kv_map_del(ps->fd_polep, &cur->ip, "apply-polep-del")) && err != -ENOENT)
 			goto out;
 		err = 0;
 		st->eps_changed++;
