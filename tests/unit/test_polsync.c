@@ -1187,6 +1187,109 @@ static void test_name_maps_never_refuse(void **state)
 	free(canon);
 }
 
+/*
+ * More pod addresses than xcni_ipcache holds (64 here): before, the whole
+ * generation was refused ("the maps cannot hold this state: 73 ipcache
+ * entries"), so one namespace's pods stopped every namespace's policy. Now
+ * the namespace with the most addresses is closed (none of its addresses in
+ * the ipcache, its pod here closed) and x's policy applies; a delta over the
+ * map asks for a whole apply; when greedy shrinks it is opened again.
+ */
+#define IPC_GREEDY 70
+static void test_ipcache_full_closes_namespace(void **state)
+{
+	struct fixture f;
+	struct polsync *ps;
+	struct polsync_stats st;
+	struct pol_ipcache ipc[3 + IPC_GREEDY];
+	struct pol_podname pns[2 + IPC_GREEDY];
+	struct pol_ep eps[3];
+	struct k8s_pod px = { .meta = { .name = "a", .ns = "x" } };
+	struct k8s_pod pg = { .meta = { .name = "pod-0", .ns = "greedy" } };
+	struct pol_delta d = { 0 };
+	const struct polsync_over *ov;
+	const char *const *closed;
+	size_t nov, nclosed, addrs;
+	char msg[256] = "";
+
+	(void)state;
+	fixture(&f, 2, 80);
+	memcpy(ipc, f.ipc, sizeof(f.ipc));
+	ipc[1].val.flags = ipc[2].val.flags = XCNI_IPC_POD;
+	memset(pns, 0, sizeof(pns));
+	pns[0].ip = ip4("10.0.0.1");
+	strcpy(pns[0].name.ns, "x");
+	strcpy(pns[0].name.name, "a");
+	pns[1].ip = ip4("10.0.0.2");
+	strcpy(pns[1].name.ns, "x");
+	strcpy(pns[1].name.name, "b");
+	for (size_t i = 0; i < IPC_GREEDY; i++) {
+		ipc[3 + i] = (struct pol_ipcache){ { 32, htonl(0x0a090000 + (uint32_t)i) },
+						   { 2000, 0, 0, { 0 } } };
+		ipc[3 + i].val.flags = XCNI_IPC_POD;
+		pns[2 + i].ip = ipc[3 + i].key.addr;
+		strcpy(pns[2 + i].name.ns, "greedy");
+		snprintf(pns[2 + i].name.name, sizeof(pns[2 + i].name.name), "pod-%zu", i);
+	}
+	qsort(pns, 2 + IPC_GREEDY, sizeof(*pns), cmp_pn);
+	/* greedy's pod-0 (10.9.0.0) runs here, after x's two (eps sorted by ip). */
+	eps[0] = f.eps[0];
+	eps[0].pod = &px;
+	eps[1] = f.eps[1];
+	eps[2] = (struct pol_ep){ .ip = htonl(0x0a090000), .pod = &pg,
+				  .state = { .identity = 2000 } };
+	f.r.eps = eps;
+	f.r.neps = 3;
+	f.r.ipcache = ipc;
+	f.r.nipcache = 3 + IPC_GREEDY;
+	f.r.podnames = pns;
+	f.r.npodnames = 2 + IPC_GREEDY;
+	assert_int_equal(polsync_open(pin_dir, &ps), 0);
+	assert_int_equal(polsync_apply(ps, &f.r, NULL, &st, msg, sizeof(msg)), 0);
+	assert_string_equal(msg, "");
+	assert_int_equal(polsync_cleanup(ps, &st), 0);
+	/* x's policy applied, its addresses in the ipcache; greedy's not one. */
+	assert_true(allowed("10.0.0.1", 300, 80));
+	assert_int_equal(polep("10.0.0.2").isolated, XCNI_ISOLATED(XCNI_DIR_TO_POD));
+	assert_int_equal(count("xcni_ipcache", sizeof(struct xcni_ipcache_key)), 3);
+	/* greedy's pod here closed, named with the reason. */
+	assert_true(polep("10.9.0.0").isolated & XCNI_POLEP_OVERFLOW);
+	ov = polsync_overflows(ps, &nov);
+	assert_int_equal(nov, 1);
+	assert_int_equal(ov[0].ip, htonl(0x0a090000));
+	assert_true(ov[0].ipcache);
+	closed = polsync_ipcache_closed(ps, &nclosed, &addrs);
+	assert_int_equal(nclosed, 1);
+	assert_string_equal(closed[0], "greedy");
+	assert_int_equal(addrs, IPC_GREEDY);
+	/* While closed every apply is whole; a delta over the map asks for one. */
+	assert_true(polsync_needs_full(ps));
+	d.full = false;
+	{
+		struct pol_result delta = f.r;
+
+		delta.ipcache = NULL;
+		assert_int_equal(polsync_apply(ps, &delta, &d, &st, msg, sizeof(msg)), -EAGAIN);
+		assert_non_null(strstr(msg, "compiling the whole state"));
+	}
+	/* greedy down to 20 pods: everything fits, greedy opened again. */
+	f.r.nipcache = 3 + 20;
+	assert_int_equal(polsync_apply(ps, &f.r, NULL, &st, msg, sizeof(msg)), 0);
+	assert_int_equal(polsync_cleanup(ps, &st), 0);
+	assert_int_equal(count("xcni_ipcache", sizeof(struct xcni_ipcache_key)), 3 + 20);
+	assert_false(polep("10.9.0.0").isolated & XCNI_POLEP_OVERFLOW);
+	polsync_ipcache_closed(ps, &nclosed, NULL);
+	assert_int_equal(nclosed, 0);
+	assert_false(polsync_needs_full(ps));
+	/* Nodes' addresses alone over the map: nothing a namespace brings, refused whole. */
+	for (size_t i = 0; i < IPC_GREEDY; i++)
+		ipc[3 + i].val.flags = 0;
+	f.r.nipcache = 3 + IPC_GREEDY;
+	assert_int_equal(polsync_apply(ps, &f.r, NULL, &st, msg, sizeof(msg)), -ENOSPC);
+	assert_non_null(strstr(msg, "no pod's"));
+	polsync_free(ps);
+}
+
 /* ---- a failure at every write of an apply (issue 41 item 4) ---- */
 
 /*
@@ -1905,6 +2008,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_incremental_matches_whole, two_dirs_teardown),
 		cmocka_unit_test(test_overflow_closes_only_its_pods),
 		cmocka_unit_test(test_name_maps_never_refuse),
+		cmocka_unit_test(test_ipcache_full_closes_namespace),
 		cmocka_unit_test_teardown(test_failure_at_every_write, walk_teardown),
 		cmocka_unit_test_teardown(test_failure_relabel_never_opens, walk_teardown),
 		cmocka_unit_test_teardown(test_failure_admin_deny_never_opens, walk_teardown),

@@ -735,9 +735,41 @@ static void report_overflows(struct polsync *ps, __u64 gen)
 		       p && p->meta.name ? p->meta.name : "?", ip,
 		       ov[i].need[POLSYNC_MAP_POLICY], ov[i].need[POLSYNC_MAP_POLRANGE],
 		       ov[i].need[POLSYNC_MAP_POLCIDR],
-		       ov[i].share ? "more than its namespace's share (--policy-ns-share)" :
-				     "more than the maps have left");
+		       ov[i].ipcache ? "and its namespace has more pod addresses than xcni_ipcache "
+				       "has room for" :
+		       ov[i].share   ? "more than its namespace's share (--policy-ns-share)" :
+				       "more than the maps have left");
 	}
+}
+
+/*
+ * The namespaces closed for want of ipcache room (polsync_ipcache_closed),
+ * once per change of the set.
+ */
+static void report_ipc_closed(struct polsync *ps, __u64 gen)
+{
+	static size_t last_n, last_addrs;
+	size_t n, addrs;
+	const char *const *ns = polsync_ipcache_closed(ps, &n, &addrs);
+	char list[512] = "";
+	size_t len = 0;
+
+	if (n == last_n && addrs == last_addrs)
+		return;
+	last_n = n;
+	last_addrs = addrs;
+	if (!n) {
+		pr_info("generation %llu: xcni_ipcache holds every pod's address again\n",
+			(unsigned long long)gen);
+		return;
+	}
+	for (size_t i = 0; i < n && len < sizeof(list); i++)
+		len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s", i ? ", " : "", ns[i]);
+	pr_err("generation %llu: xcni_ipcache cannot hold every pod's address: namespace(s) %s "
+	       "closed (the most addresses first; %zu addresses left out: other nodes refuse "
+	       "their packets, their pods here are closed); every other namespace's policy "
+	       "applied; raise --map-max=xcni_ipcache=N\n",
+	       (unsigned long long)gen, list, addrs);
 }
 
 /*
@@ -840,6 +872,7 @@ static int sync_policy(const struct opts *o, struct from_pod *fp, struct store *
 	err = polsync_apply(ps, r, d, &ss, msg, sizeof(msg));
 	if (!err) {
 		report_overflows(ps, gen);
+		report_ipc_closed(ps, gen);
 		report_contested(r, gen);
 	}
 	if (!err && ss.retry)

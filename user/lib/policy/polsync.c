@@ -68,6 +68,11 @@ struct polsync {
 	/* The pods the last apply closed. */
 	size_t nover;
 	struct polsync_over *over;
+	/* The namespaces closed because xcni_ipcache cannot hold every pod's
+	 * address (ipc_fit), sorted; while there are any every apply is whole. */
+	char **ipc_closed;
+	size_t nipc_closed;
+	size_t ipc_closed_addrs; /* their addresses left out */
 };
 
 /* Ranges live in the polrange trie; everything else in the policy hash. */
@@ -440,10 +445,20 @@ static void ep_state_clear(struct ep_state *e)
 	e->over = false;
 }
 
+static void ipc_closed_clear(struct polsync *ps)
+{
+	for (size_t i = 0; i < ps->nipc_closed; i++)
+		free(ps->ipc_closed[i]);
+	free(ps->ipc_closed);
+	ps->ipc_closed = NULL;
+	ps->nipc_closed = ps->ipc_closed_addrs = 0;
+}
+
 void polsync_free(struct polsync *ps)
 {
 	if (!ps)
 		return;
+	ipc_closed_clear(ps);
 	for (size_t i = 0; i < ps->neps; i++)
 		ep_state_clear(&ps->eps[i]);
 	free(ps->eps);
@@ -1006,9 +1021,12 @@ struct ep_memo {
 	bool same;
 	bool over; /* closed: its policy does not fit */
 	bool share; /* ... for its namespace's share */
+	bool ipcache; /* ... for its namespace's addresses (ipc_fit) */
 	size_t need[POLSYNC_NR_MAPS]; /* entries its policy takes, per map */
 	size_t ns_need; /* its namespace's, as parts of the maps (the order of closing) */
 };
+
+static int cmp_strp(const void *a, const void *b);
 
 /* The qsort context of the room decisions (qsort has none). */
 static const struct pol_result *room_r;
@@ -1256,12 +1274,14 @@ static int apply(struct polsync *ps, const struct pol_result *r, const struct po
 	}
 	if ((err = room_judge(ps, r, m, &closed_global)))
 		return err;
-	if (r->nipcache > ps->max_ipcache) {
-		/* Cluster-wide, not one tenant's policy: nothing to close it on. */
-		snprintf(msg, msglen,
-			 "the maps cannot hold this state: %zu ipcache entries (xcni_ipcache max "
-			 "%zu); nothing was applied", r->nipcache, ps->max_ipcache);
-		return -ENOSPC;
+	/* The pods of a namespace ipc_fit closed: no policy of theirs goes in. */
+	for (size_t i = 0; ps->nipc_closed && i < r->neps; i++) {
+		const char *ns = ep_ns(&r->eps[i]);
+
+		if (!bsearch(&ns, ps->ipc_closed, ps->nipc_closed, sizeof(char *), cmp_strp))
+			continue;
+		m[i].over = m[i].ipcache = true;
+		m[i].share = m[i].same = false;
 	}
 	ps->nover = 0;
 	for (size_t i = 0; i < r->neps; i++) {
@@ -1273,7 +1293,8 @@ static int apply(struct polsync *ps, const struct pol_result *r, const struct po
 			return -ENOMEM;
 		ps->over = o;
 		o[ps->nover++] = (struct polsync_over){ .ip = r->eps[i].ip, .pod = r->eps[i].pod,
-							 .share = m[i].share };
+							 .share = m[i].share,
+							 .ipcache = m[i].ipcache };
 		memcpy(o[ps->nover - 1].need, m[i].need, sizeof(m[i].need));
 	}
 	st->eps_overflow = ps->nover;
@@ -1486,7 +1507,7 @@ out:
 		load_eps(ps);
 		ps->scan = true;
 	} else {
-		ps->need_full = ps->names_short;
+		ps->need_full = ps->names_short || ps->nipc_closed;
 	}
 	ps->names_short = false;
 	free(idl);
@@ -1497,15 +1518,171 @@ out:
 	return err;
 }
 
+static int cmp_strp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* ipc_fit's records: a pod address's entry and its namespace. */
+struct ipc_ns {
+	const char *ns;
+	size_t i; /* in r->ipcache */
+};
+
+static int cmp_ipc_ns(const void *a, const void *b)
+{
+	const struct ipc_ns *x = a, *y = b;
+	int c = strcmp(x->ns, y->ns);
+
+	return c ? c : (x->i > y->i) - (x->i < y->i);
+}
+
+/* A namespace's group of ipc_ns records: biggest first, then by name. */
+struct ipc_group {
+	size_t start, n;
+};
+
+static const struct ipc_ns *ipc_groups_of;
+
+static int cmp_ipc_group(const void *a, const void *b)
+{
+	const struct ipc_group *x = a, *y = b;
+
+	if (x->n != y->n)
+		return x->n > y->n ? -1 : 1;
+	return strcmp(ipc_groups_of[x->start].ns, ipc_groups_of[y->start].ns);
+}
+
+static int cmp_podname_ip(const void *key, const void *rec)
+{
+	return memcmp(key, &((const struct pol_podname *)rec)->ip, sizeof(uint32_t));
+}
+
+/*
+ * xcni_ipcache holds every pod's address in the cluster. When it cannot
+ * hold them all (more than its --map-max), the namespaces with the most pod
+ * addresses are closed, biggest first, until the rest fits: no number of one
+ * namespace's pods stops the others' policy (issue 41). A closed namespace's
+ * addresses get no ipcache entry, so another node refuses their packets
+ * (drop-inner-spoof) and has no tunnel to them, and this node's pods of it
+ * are closed (XCNI_POLEP_OVERFLOW, apply). Only a whole result can say which
+ * namespace brings the most: a delta over the map asks for one (-EAGAIN),
+ * and every apply is whole while a namespace is closed. *fit: r, or r with
+ * the closed namespaces' addresses left out (*own: that array, to free).
+ */
+static int ipc_fit(struct polsync *ps, const struct pol_result *r, bool delta,
+		   struct pol_result *fit, struct pol_ipcache **own, char *msg, size_t msglen)
+{
+	struct ipc_ns *v = NULL;
+	struct ipc_group *g = NULL;
+	size_t nv = 0, ng = 0, excess, cut = 0, nclosed = 0, k = 0;
+	int err = -ENOMEM;
+
+	*fit = *r;
+	*own = NULL;
+	ipc_closed_clear(ps);
+	if (r->nipcache <= ps->max_ipcache)
+		return 0;
+	if (delta || !r->ipcache) {
+		snprintf(msg, msglen, "%zu ipcache entries, xcni_ipcache holds %zu: compiling the "
+			 "whole state to choose the namespaces to close", r->nipcache,
+			 ps->max_ipcache);
+		return -EAGAIN;
+	}
+	excess = r->nipcache - ps->max_ipcache;
+	v = malloc(r->nipcache * sizeof(*v));
+	g = malloc((r->nipcache + 1) * sizeof(*g));
+	if (!v || !g)
+		goto out;
+	for (size_t i = 0; i < r->nipcache; i++) {
+		const struct pol_podname *pn;
+
+		if (!(r->ipcache[i].val.flags & XCNI_IPC_POD) || r->ipcache[i].key.prefixlen != 32)
+			continue;
+		pn = r->npodnames ? bsearch(&r->ipcache[i].key.addr, r->podnames, r->npodnames,
+					    sizeof(*r->podnames), cmp_podname_ip) : NULL;
+		if (pn)
+			v[nv++] = (struct ipc_ns){ pn->name.ns, i };
+	}
+	qsort(v, nv, sizeof(*v), cmp_ipc_ns);
+	for (size_t i = 0; i < nv; i++) {
+		if (!i || strcmp(v[i].ns, v[i - 1].ns))
+			g[ng++] = (struct ipc_group){ i, 0 };
+		g[ng - 1].n++;
+	}
+	ipc_groups_of = v;
+	qsort(g, ng, sizeof(*g), cmp_ipc_group);
+	while (nclosed < ng && cut < excess)
+		cut += g[nclosed++].n;
+	if (cut < excess) {
+		/* Nodes and the node's own addresses alone: nothing a namespace brings. */
+		snprintf(msg, msglen,
+			 "the maps cannot hold this state: %zu ipcache entries (xcni_ipcache max "
+			 "%zu), %zu of them no pod's; nothing was applied",
+			 r->nipcache, ps->max_ipcache, r->nipcache - nv);
+		err = -ENOSPC;
+		goto out;
+	}
+	if (!(ps->ipc_closed = calloc(nclosed, sizeof(char *))) ||
+	    !(*own = malloc((r->nipcache - cut) * sizeof(**own))))
+		goto out;
+	for (size_t c = 0; c < nclosed; c++)
+		if (!(ps->ipc_closed[ps->nipc_closed++] = strdup(v[g[c].start].ns)))
+			goto out;
+	qsort(ps->ipc_closed, ps->nipc_closed, sizeof(char *), cmp_strp);
+	ps->ipc_closed_addrs = cut;
+	/* The kept records, in the result's (sorted) order. */
+	{
+		bool *drop = calloc(r->nipcache, sizeof(*drop));
+
+		if (!drop)
+			goto out;
+		for (size_t c = 0; c < nclosed; c++)
+			for (size_t j = g[c].start; j < g[c].start + g[c].n; j++)
+				drop[v[j].i] = true;
+		for (size_t i = 0; i < r->nipcache; i++)
+			if (!drop[i])
+				(*own)[k++] = r->ipcache[i];
+		free(drop);
+	}
+	fit->ipcache = *own;
+	fit->nipcache = k;
+	err = 0;
+out:
+	if (err) {
+		ipc_closed_clear(ps);
+		free(*own);
+		*own = NULL;
+		*fit = *r;
+	}
+	free(v);
+	free(g);
+	return err;
+}
+
+const char *const *polsync_ipcache_closed(const struct polsync *ps, size_t *n, size_t *addrs)
+{
+	*n = ps->nipc_closed;
+	if (addrs)
+		*addrs = ps->ipc_closed_addrs;
+	return (const char *const *)ps->ipc_closed;
+}
+
 int polsync_apply(struct polsync *ps, const struct pol_result *r, const struct pol_delta *d,
 		  struct polsync_stats *st, char *msg, size_t msglen)
 {
 	struct ep_memo *m = calloc(r->neps + 1, sizeof(*m));
+	struct pol_ipcache *own = NULL;
+	struct pol_result fit;
 	int err = -ENOMEM;
 
 	memset(st, 0, sizeof(*st));
-	if (m)
-		err = apply(ps, r, d, m, st, msg, msglen);
+	if (msg && msglen)
+		msg[0] = '\0';
+	if (m && !(err = ipc_fit(ps, r, d && !d->full && !ps->need_full, &fit, &own, msg,
+				 msglen)))
+		err = apply(ps, &fit, d, m, st, msg, msglen);
+	free(own);
 	free(m);
 	/* Refused or half written, the delta is not in the maps: the next apply
 	 * must diff the whole result against what the maps hold. */

@@ -39,6 +39,7 @@ struct polsync_over {
 	const struct k8s_pod *pod; /* from the result applied (NULL in tests) */
 	size_t need[POLSYNC_NR_MAPS]; /* entries its policy takes */
 	bool share; /* over its namespace's share; else the maps were full */
+	bool ipcache; /* its namespace closed: xcni_ipcache cannot hold every pod's address */
 };
 
 /* Opens the pinned maps under pin_dir and reads what they hold. */
@@ -81,6 +82,14 @@ int polsync_cleanup(struct polsync *ps, struct polsync_stats *st);
 void polsync_set_ns_share(struct polsync *ps, unsigned int percent);
 /* The pods the last apply closed, by policy key; valid until the next apply. */
 const struct polsync_over *polsync_overflows(const struct polsync *ps, size_t *n);
+
+/*
+ * The namespaces the last apply closed because xcni_ipcache cannot hold every
+ * pod's address (the most addresses first, until the rest fits; sorted by
+ * name here): their addresses have no ipcache entry, this node's pods of them
+ * are among polsync_overflows. *addrs: how many addresses were left out.
+ */
+const char *const *polsync_ipcache_closed(const struct polsync *ps, size_t *n, size_t *addrs);
 
 /*
  * IPv6: makes xcni_ipcache6 and xcni_polkey6 hold v (pol_v6), writing what
