@@ -57,6 +57,9 @@ static const struct mapdef defs[] = {
 	{ "xcni_polsel", BPF_MAP_TYPE_HASH, 4, sizeof(struct xcni_polsel), 64, 0 },
 	{ "xcni_rulename", BPF_MAP_TYPE_HASH, sizeof(struct xcni_rulename_key),
 	  sizeof(struct xcni_rulename), 64, BPF_F_NO_PREALLOC },
+	{ "xcni_ipcache6", BPF_MAP_TYPE_LPM_TRIE, sizeof(struct xcni_ipcache6_key),
+	  sizeof(struct xcni_ipcache_val), 64, BPF_F_NO_PREALLOC },
+	{ "xcni_polkey6", BPF_MAP_TYPE_HASH, sizeof(struct xcni_in6), sizeof(__u32), 64, 0 },
 };
 
 static int fd_of(const char *name)
@@ -1258,7 +1261,7 @@ static void test_ipcache_full_closes_namespace(void **state)
 	assert_int_equal(nov, 1);
 	assert_int_equal(ov[0].ip, htonl(0x0a090000));
 	assert_true(ov[0].ipcache);
-	closed = polsync_ipcache_closed(ps, &nclosed, &addrs);
+	closed = polsync_ipcache_closed(ps, 4, &nclosed, &addrs);
 	assert_int_equal(nclosed, 1);
 	assert_string_equal(closed[0], "greedy");
 	assert_int_equal(addrs, IPC_GREEDY);
@@ -1278,9 +1281,46 @@ static void test_ipcache_full_closes_namespace(void **state)
 	assert_int_equal(polsync_cleanup(ps, &st), 0);
 	assert_int_equal(count("xcni_ipcache", sizeof(struct xcni_ipcache_key)), 3 + 20);
 	assert_false(polep("10.9.0.0").isolated & XCNI_POLEP_OVERFLOW);
-	polsync_ipcache_closed(ps, &nclosed, NULL);
+	polsync_ipcache_closed(ps, 4, &nclosed, NULL);
 	assert_int_equal(nclosed, 0);
 	assert_false(polsync_needs_full(ps));
+	/* IPv6: 70 of greedy's addresses and x's 2 past xcni_ipcache6 (64): greedy
+	 * closed there too, its pod here closed by the IPv4 apply, x's in. */
+	{
+		struct pol_ipc6 i6[2 + IPC_GREEDY];
+		struct pol_v6 v6 = { .nipc = 2 + IPC_GREEDY, .ipc = i6 };
+		size_t changed = 0;
+
+		memset(i6, 0, sizeof(i6));
+		for (size_t i = 0; i < 2 + IPC_GREEDY; i++) {
+			i6[i].key.prefixlen = 128;
+			i6[i].key.addr[0] = 0xfd;
+			i6[i].key.addr[14] = (uint8_t)(i >> 8);
+			i6[i].key.addr[15] = (uint8_t)i;
+			i6[i].val.identity = i < 2 ? 300 + (uint32_t)i : 2000;
+			i6[i].val.flags = XCNI_IPC_POD;
+			i6[i].ns = i < 2 ? "x" : "greedy";
+		}
+		assert_int_equal(polsync_plan6(ps, &v6, msg, sizeof(msg)), 0);
+		closed = polsync_ipcache_closed(ps, 6, &nclosed, &addrs);
+		assert_int_equal(nclosed, 1);
+		assert_string_equal(closed[0], "greedy");
+		assert_int_equal(addrs, IPC_GREEDY);
+		assert_int_equal(polsync_apply(ps, &f.r, NULL, &st, msg, sizeof(msg)), 0);
+		assert_int_equal(polsync_cleanup(ps, &st), 0);
+		assert_true(polep("10.9.0.0").isolated & XCNI_POLEP_OVERFLOW);
+		assert_true(allowed("10.0.0.1", 300, 80));
+		assert_int_equal(polsync_apply6(ps, &v6, &changed), 0);
+		assert_int_equal(count("xcni_ipcache6", sizeof(struct xcni_ipcache6_key)), 2);
+		/* Back under: opened in both. */
+		v6.nipc = 2 + 20;
+		assert_int_equal(polsync_plan6(ps, &v6, msg, sizeof(msg)), 0);
+		assert_int_equal(polsync_apply(ps, &f.r, NULL, &st, msg, sizeof(msg)), 0);
+		assert_int_equal(polsync_apply6(ps, &v6, &changed), 0);
+		assert_int_equal(polsync_cleanup(ps, &st), 0);
+		assert_false(polep("10.9.0.0").isolated & XCNI_POLEP_OVERFLOW);
+		assert_int_equal(count("xcni_ipcache6", sizeof(struct xcni_ipcache6_key)), 22);
+	}
 	/* Nodes' addresses alone over the map: nothing a namespace brings, refused whole. */
 	for (size_t i = 0; i < IPC_GREEDY; i++)
 		ipc[3 + i].val.flags = 0;

@@ -748,28 +748,32 @@ static void report_overflows(struct polsync *ps, __u64 gen)
  */
 static void report_ipc_closed(struct polsync *ps, __u64 gen)
 {
-	static size_t last_n, last_addrs;
-	size_t n, addrs;
-	const char *const *ns = polsync_ipcache_closed(ps, &n, &addrs);
-	char list[512] = "";
-	size_t len = 0;
+	static size_t last_n[2], last_addrs[2];
 
-	if (n == last_n && addrs == last_addrs)
-		return;
-	last_n = n;
-	last_addrs = addrs;
-	if (!n) {
-		pr_info("generation %llu: xcni_ipcache holds every pod's address again\n",
-			(unsigned long long)gen);
-		return;
+	for (int f = 0; f < 2; f++) {
+		const char *map = f ? "xcni_ipcache6" : "xcni_ipcache";
+		size_t n, addrs, len = 0;
+		const char *const *ns = polsync_ipcache_closed(ps, f ? 6 : 4, &n, &addrs);
+		char list[512] = "";
+
+		if (n == last_n[f] && addrs == last_addrs[f])
+			continue;
+		last_n[f] = n;
+		last_addrs[f] = addrs;
+		if (!n) {
+			pr_info("generation %llu: %s holds every pod's address again\n",
+				(unsigned long long)gen, map);
+			continue;
+		}
+		for (size_t i = 0; i < n && len < sizeof(list); i++)
+			len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s",
+						i ? ", " : "", ns[i]);
+		pr_err("generation %llu: %s cannot hold every pod's address: namespace(s) %s "
+		       "closed (the most addresses first; %zu addresses left out: other nodes "
+		       "refuse their packets, their pods here are closed); every other "
+		       "namespace's policy applied; raise --map-max=%s=N\n",
+		       (unsigned long long)gen, map, list, addrs, map);
 	}
-	for (size_t i = 0; i < n && len < sizeof(list); i++)
-		len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s", i ? ", " : "", ns[i]);
-	pr_err("generation %llu: xcni_ipcache cannot hold every pod's address: namespace(s) %s "
-	       "closed (the most addresses first; %zu addresses left out: other nodes refuse "
-	       "their packets, their pods here are closed); every other namespace's policy "
-	       "applied; raise --map-max=xcni_ipcache=N\n",
-	       (unsigned long long)gen, list, addrs);
 }
 
 /*
@@ -836,7 +840,8 @@ static int sync_policy(const struct opts *o, struct from_pod *fp, struct store *
 	size_t nch = 0;
 	bool all;
 	struct cluster c;
-	char msg[256];
+	struct pol_v6 v6 = { 0 };
+	char msg[256] = "";
 	double t0 = now_msf(), t1;
 	int err;
 
@@ -869,6 +874,37 @@ static int sync_policy(const struct opts *o, struct from_pod *fp, struct store *
 	}
 	t1 = now_msf();
 	*v6_due |= d->v6_changed;
+	/* IPv6 addresses first compiled: which namespaces xcni_ipcache6 cannot
+	 * hold closes their pods in the IPv4 apply too (polsync_plan6). */
+	if (*v6_due) {
+		static size_t last_v6_contested;
+
+		err = pol_v6_build(pi, &c, &v6);
+		/* Once per change: the addresses are in the ipcache6 as unmanaged. */
+		if (!err && v6.ncontested != last_v6_contested) {
+			if (v6.ncontested)
+				pr_warn("%zu IPv6 address(es) claimed by two live pods: closed "
+					"(xcnictl ipcache shows reserved:unmanaged)\n",
+					v6.ncontested);
+			else
+				pr_info("no IPv6 address is claimed by two live pods any more\n");
+			last_v6_contested = v6.ncontested;
+		}
+		if (!err && (err = polsync_plan6(ps, &v6, msg, sizeof(msg))) && !msg[0])
+			snprintf(msg, sizeof(msg), "IPv6 addresses: %s", strerror(-err));
+		if (err) {
+			pol_v6_free(&v6);
+			store_changes_free(ch, nch);
+			if (si)
+				svc_incr_invalidate(si);
+			if (!msg[0])
+				snprintf(msg, sizeof(msg), "compiling the IPv6 addresses: %s",
+					 strerror(-err));
+			pr_err("generation %llu not applied: %s\n", (unsigned long long)gen, msg);
+			report_gen(o, fp, gen, r, 0, 0, msg);
+			return err;
+		}
+	}
 	err = polsync_apply(ps, r, d, &ss, msg, sizeof(msg));
 	if (!err) {
 		report_overflows(ps, gen);
@@ -878,6 +914,8 @@ static int sync_policy(const struct opts *o, struct from_pod *fp, struct store *
 	if (!err && ss.retry)
 		*retry = true;
 	if (err) {
+		if (*v6_due)
+			pol_v6_free(&v6);
 		store_changes_free(ch, nch);
 		if (si)
 			svc_incr_invalidate(si);
@@ -892,22 +930,7 @@ static int sync_policy(const struct opts *o, struct from_pod *fp, struct store *
 	 * IPv6 InternalIPs) and the IPv6 pods, and compared whole, on each pod
 	 * event it was ~4% of the agent's CPU at 1000 Nodes with no IPv6 pod. */
 	if (*v6_due) {
-		static size_t last_v6_contested;
-		struct pol_v6 v6;
-
-		err = pol_v6_build(pi, &c, &v6);
-		/* Once per change: the addresses are in the ipcache6 as unmanaged. */
-		if (!err && v6.ncontested != last_v6_contested) {
-			if (v6.ncontested)
-				pr_warn("%zu IPv6 address(es) claimed by two live pods: closed "
-					"(xcnictl ipcache shows reserved:unmanaged)\n",
-					v6.ncontested);
-			else
-				pr_info("no IPv6 address is claimed by two live pods any more\n");
-			last_v6_contested = v6.ncontested;
-		}
-		if (!err)
-			err = polsync_apply6(ps, &v6, &ss.other_changed);
+		err = polsync_apply6(ps, &v6, &ss.other_changed);
 		pol_v6_free(&v6);
 		if (err) {
 			snprintf(msg, sizeof(msg), "writing the IPv6 maps (ipcache6, polkey6): %s",

@@ -310,6 +310,7 @@ uint32_t pol_polkey6(const uint8_t ip6[16]);
 struct pol_ipc6 {
 	struct xcni_ipcache6_key key;
 	struct xcni_ipcache_val val;
+	const char *ns; /* the pod's namespace (polsync_plan6); NULL for a node */
 };
 struct pol_key6 {
 	struct xcni_in6 addr;

@@ -470,6 +470,7 @@ int pol_v6_build(const struct pol_incr *pi, const struct cluster *c, struct pol_
 		memcpy(e->key.addr, p->ip6, 16);
 		e->val.identity = ip->id && !ip->contested ? ip->id : XCNI_ID_UNMANAGED;
 		e->val.flags = XCNI_IPC_POD;
+		e->ns = p->meta.ns;
 		/* Another node's pod: reached through Geneve to that node's
 		 * underlay IPv4, and only it may send from this address. */
 		if (!ip->local && ip->node)

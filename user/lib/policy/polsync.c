@@ -23,6 +23,12 @@
 #include "polsync.h"
 #include "polsync_kv.h"
 
+/* Namespaces closed for want of ipcache room, sorted, and the addresses left out. */
+struct ns_closure {
+	char **ns;
+	size_t n, addrs;
+};
+
 struct ep_state {
 	uint32_t ip;
 	struct xcni_polep st;
@@ -68,11 +74,11 @@ struct polsync {
 	/* The pods the last apply closed. */
 	size_t nover;
 	struct polsync_over *over;
-	/* The namespaces closed because xcni_ipcache cannot hold every pod's
-	 * address (ipc_fit), sorted; while there are any every apply is whole. */
-	char **ipc_closed;
-	size_t nipc_closed;
-	size_t ipc_closed_addrs; /* their addresses left out */
+	/* The namespaces closed because xcni_ipcache (c4, ipc_fit) or
+	 * xcni_ipcache6 (c6, polsync_plan6) cannot hold every pod's address;
+	 * while c4 closes any every apply is whole. */
+	struct ns_closure c4, c6;
+	size_t max_ipcache6;
 };
 
 /* Ranges live in the polrange trie; everything else in the policy hash. */
@@ -402,7 +408,7 @@ int polsync_open(const char *pin_dir, struct polsync **out)
 	if ((err = mirrors_load(ps)) || (err = load_eps(ps)))
 		goto fail;
 	/* IPv6's maps: what an earlier agent left, replaced by the first apply. */
-	ps->fd_ipcache6 = xcni_map_open_pinned(pin_dir, "xcni_ipcache6", NULL);
+	ps->fd_ipcache6 = xcni_map_open_pinned(pin_dir, "xcni_ipcache6", &ps->max_ipcache6);
 	ps->fd_polkey6 = xcni_map_open_pinned(pin_dir, "xcni_polkey6", NULL);
 	if (ps->fd_ipcache6 >= 0 &&
 	    (err = kvset_load(ps->fd_ipcache6, sizeof(struct xcni_ipcache6_key),
@@ -445,20 +451,30 @@ static void ep_state_clear(struct ep_state *e)
 	e->over = false;
 }
 
-static void ipc_closed_clear(struct polsync *ps)
+static void closure_clear(struct ns_closure *c)
 {
-	for (size_t i = 0; i < ps->nipc_closed; i++)
-		free(ps->ipc_closed[i]);
-	free(ps->ipc_closed);
-	ps->ipc_closed = NULL;
-	ps->nipc_closed = ps->ipc_closed_addrs = 0;
+	for (size_t i = 0; i < c->n; i++)
+		free(c->ns[i]);
+	free(c->ns);
+	*c = (struct ns_closure){ 0 };
+}
+
+static int cmp_strp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static bool closure_has(const struct ns_closure *c, const char *ns)
+{
+	return c->n && ns && bsearch(&ns, c->ns, c->n, sizeof(char *), cmp_strp);
 }
 
 void polsync_free(struct polsync *ps)
 {
 	if (!ps)
 		return;
-	ipc_closed_clear(ps);
+	closure_clear(&ps->c4);
+	closure_clear(&ps->c6);
 	for (size_t i = 0; i < ps->neps; i++)
 		ep_state_clear(&ps->eps[i]);
 	free(ps->eps);
@@ -1026,8 +1042,6 @@ struct ep_memo {
 	size_t ns_need; /* its namespace's, as parts of the maps (the order of closing) */
 };
 
-static int cmp_strp(const void *a, const void *b);
-
 /* The qsort context of the room decisions (qsort has none). */
 static const struct pol_result *room_r;
 static const struct ep_memo *room_m;
@@ -1274,11 +1288,11 @@ static int apply(struct polsync *ps, const struct pol_result *r, const struct po
 	}
 	if ((err = room_judge(ps, r, m, &closed_global)))
 		return err;
-	/* The pods of a namespace ipc_fit closed: no policy of theirs goes in. */
-	for (size_t i = 0; ps->nipc_closed && i < r->neps; i++) {
+	/* The pods of a namespace ipc_fit or polsync_plan6 closed: no policy of theirs goes in. */
+	for (size_t i = 0; (ps->c4.n || ps->c6.n) && i < r->neps; i++) {
 		const char *ns = ep_ns(&r->eps[i]);
 
-		if (!bsearch(&ns, ps->ipc_closed, ps->nipc_closed, sizeof(char *), cmp_strp))
+		if (!closure_has(&ps->c4, ns) && !closure_has(&ps->c6, ns))
 			continue;
 		m[i].over = m[i].ipcache = true;
 		m[i].share = m[i].same = false;
@@ -1507,7 +1521,7 @@ out:
 		load_eps(ps);
 		ps->scan = true;
 	} else {
-		ps->need_full = ps->names_short || ps->nipc_closed;
+		ps->need_full = ps->names_short || ps->c4.n;
 	}
 	ps->names_short = false;
 	free(idl);
@@ -1518,15 +1532,10 @@ out:
 	return err;
 }
 
-static int cmp_strp(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-/* ipc_fit's records: a pod address's entry and its namespace. */
+/* closure_choose's records: a pod address's entry (its index) and its namespace. */
 struct ipc_ns {
 	const char *ns;
-	size_t i; /* in r->ipcache */
+	size_t i;
 };
 
 static int cmp_ipc_ns(const void *a, const void *b)
@@ -1553,6 +1562,54 @@ static int cmp_ipc_group(const void *a, const void *b)
 	return strcmp(ipc_groups_of[x->start].ns, ipc_groups_of[y->start].ns);
 }
 
+/*
+ * Which namespaces to close so that excess of the n entries go: of the nv
+ * pod entries v (namespace, index), the namespaces with the most, biggest
+ * first. *c: those namespaces (sorted), drop[index] set for their entries.
+ * -ENOSPC when every pod entry would not be enough (nodes alone too many).
+ */
+static int closure_choose(struct ipc_ns *v, size_t nv, size_t excess, struct ns_closure *c,
+			  bool *drop)
+{
+	struct ipc_group *g = malloc((nv + 1) * sizeof(*g));
+	size_t ng = 0, cut = 0, nclosed = 0;
+	int err = -ENOMEM;
+
+	closure_clear(c);
+	if (!g)
+		return -ENOMEM;
+	qsort(v, nv, sizeof(*v), cmp_ipc_ns);
+	for (size_t i = 0; i < nv; i++) {
+		if (!i || strcmp(v[i].ns, v[i - 1].ns))
+			g[ng++] = (struct ipc_group){ i, 0 };
+		g[ng - 1].n++;
+	}
+	ipc_groups_of = v;
+	qsort(g, ng, sizeof(*g), cmp_ipc_group);
+	while (nclosed < ng && cut < excess)
+		cut += g[nclosed++].n;
+	if (cut < excess) {
+		err = -ENOSPC;
+		goto out;
+	}
+	if (nclosed && !(c->ns = calloc(nclosed, sizeof(char *))))
+		goto out;
+	for (size_t k = 0; k < nclosed; k++) {
+		if (!(c->ns[c->n++] = strdup(v[g[k].start].ns)))
+			goto out;
+		for (size_t j = g[k].start; j < g[k].start + g[k].n; j++)
+			drop[v[j].i] = true;
+	}
+	qsort(c->ns, c->n, sizeof(char *), cmp_strp);
+	c->addrs = cut;
+	err = 0;
+out:
+	if (err)
+		closure_clear(c);
+	free(g);
+	return err;
+}
+
 static int cmp_podname_ip(const void *key, const void *rec)
 {
 	return memcmp(key, &((const struct pol_podname *)rec)->ip, sizeof(uint32_t));
@@ -1574,13 +1631,13 @@ static int ipc_fit(struct polsync *ps, const struct pol_result *r, bool delta,
 		   struct pol_result *fit, struct pol_ipcache **own, char *msg, size_t msglen)
 {
 	struct ipc_ns *v = NULL;
-	struct ipc_group *g = NULL;
-	size_t nv = 0, ng = 0, excess, cut = 0, nclosed = 0, k = 0;
+	bool *drop = NULL;
+	size_t nv = 0, k = 0;
 	int err = -ENOMEM;
 
 	*fit = *r;
 	*own = NULL;
-	ipc_closed_clear(ps);
+	closure_clear(&ps->c4);
 	if (r->nipcache <= ps->max_ipcache)
 		return 0;
 	if (delta || !r->ipcache) {
@@ -1589,10 +1646,9 @@ static int ipc_fit(struct polsync *ps, const struct pol_result *r, bool delta,
 			 ps->max_ipcache);
 		return -EAGAIN;
 	}
-	excess = r->nipcache - ps->max_ipcache;
 	v = malloc(r->nipcache * sizeof(*v));
-	g = malloc((r->nipcache + 1) * sizeof(*g));
-	if (!v || !g)
+	drop = calloc(r->nipcache, sizeof(*drop));
+	if (!v || !drop)
 		goto out;
 	for (size_t i = 0; i < r->nipcache; i++) {
 		const struct pol_podname *pn;
@@ -1604,68 +1660,75 @@ static int ipc_fit(struct polsync *ps, const struct pol_result *r, bool delta,
 		if (pn)
 			v[nv++] = (struct ipc_ns){ pn->name.ns, i };
 	}
-	qsort(v, nv, sizeof(*v), cmp_ipc_ns);
-	for (size_t i = 0; i < nv; i++) {
-		if (!i || strcmp(v[i].ns, v[i - 1].ns))
-			g[ng++] = (struct ipc_group){ i, 0 };
-		g[ng - 1].n++;
-	}
-	ipc_groups_of = v;
-	qsort(g, ng, sizeof(*g), cmp_ipc_group);
-	while (nclosed < ng && cut < excess)
-		cut += g[nclosed++].n;
-	if (cut < excess) {
+	err = closure_choose(v, nv, r->nipcache - ps->max_ipcache, &ps->c4, drop);
+	if (err == -ENOSPC)
 		/* Nodes and the node's own addresses alone: nothing a namespace brings. */
 		snprintf(msg, msglen,
 			 "the maps cannot hold this state: %zu ipcache entries (xcni_ipcache max "
 			 "%zu), %zu of them no pod's; nothing was applied",
 			 r->nipcache, ps->max_ipcache, r->nipcache - nv);
-		err = -ENOSPC;
+	if (err)
 		goto out;
-	}
-	if (!(ps->ipc_closed = calloc(nclosed, sizeof(char *))) ||
-	    !(*own = malloc((r->nipcache - cut) * sizeof(**own))))
+	err = -ENOMEM;
+	if (!(*own = malloc((r->nipcache - ps->c4.addrs) * sizeof(**own))))
 		goto out;
-	for (size_t c = 0; c < nclosed; c++)
-		if (!(ps->ipc_closed[ps->nipc_closed++] = strdup(v[g[c].start].ns)))
-			goto out;
-	qsort(ps->ipc_closed, ps->nipc_closed, sizeof(char *), cmp_strp);
-	ps->ipc_closed_addrs = cut;
 	/* The kept records, in the result's (sorted) order. */
-	{
-		bool *drop = calloc(r->nipcache, sizeof(*drop));
-
-		if (!drop)
-			goto out;
-		for (size_t c = 0; c < nclosed; c++)
-			for (size_t j = g[c].start; j < g[c].start + g[c].n; j++)
-				drop[v[j].i] = true;
-		for (size_t i = 0; i < r->nipcache; i++)
-			if (!drop[i])
-				(*own)[k++] = r->ipcache[i];
-		free(drop);
-	}
+	for (size_t i = 0; i < r->nipcache; i++)
+		if (!drop[i])
+			(*own)[k++] = r->ipcache[i];
 	fit->ipcache = *own;
 	fit->nipcache = k;
 	err = 0;
 out:
 	if (err) {
-		ipc_closed_clear(ps);
+		closure_clear(&ps->c4);
 		free(*own);
 		*own = NULL;
 		*fit = *r;
 	}
 	free(v);
-	free(g);
+	free(drop);
 	return err;
 }
 
-const char *const *polsync_ipcache_closed(const struct polsync *ps, size_t *n, size_t *addrs)
+int polsync_plan6(struct polsync *ps, const struct pol_v6 *v, char *msg, size_t msglen)
 {
-	*n = ps->nipc_closed;
+	struct ipc_ns *rec = NULL;
+	bool *drop = NULL;
+	size_t nv = 0;
+	int err = -ENOMEM;
+
+	closure_clear(&ps->c6);
+	if (ps->fd_ipcache6 < 0 || !ps->max_ipcache6 || v->nipc <= ps->max_ipcache6)
+		return 0;
+	rec = malloc(v->nipc * sizeof(*rec));
+	drop = calloc(v->nipc, sizeof(*drop));
+	if (!rec || !drop)
+		goto out;
+	for (size_t i = 0; i < v->nipc; i++)
+		if (v->ipc[i].ns && (v->ipc[i].val.flags & XCNI_IPC_POD))
+			rec[nv++] = (struct ipc_ns){ v->ipc[i].ns, i };
+	err = closure_choose(rec, nv, v->nipc - ps->max_ipcache6, &ps->c6, drop);
+	if (err == -ENOSPC)
+		snprintf(msg, msglen,
+			 "the maps cannot hold this state: %zu ipcache6 entries (xcni_ipcache6 max "
+			 "%zu), %zu of them no pod's; nothing was applied",
+			 v->nipc, ps->max_ipcache6, v->nipc - nv);
+out:
+	free(rec);
+	free(drop);
+	return err;
+}
+
+const char *const *polsync_ipcache_closed(const struct polsync *ps, int family, size_t *n,
+					  size_t *addrs)
+{
+	const struct ns_closure *c = family == 6 ? &ps->c6 : &ps->c4;
+
+	*n = c->n;
 	if (addrs)
-		*addrs = ps->ipc_closed_addrs;
-	return (const char *const *)ps->ipc_closed;
+		*addrs = c->addrs;
+	return (const char *const *)c->ns;
 }
 
 int polsync_apply(struct polsync *ps, const struct pol_result *r, const struct pol_delta *d,
@@ -1790,9 +1853,23 @@ int polsync_apply6(struct polsync *ps, const struct pol_v6 *v, size_t *changed)
 		ps->v6_stale = false;
 	}
 
-	if (ps->fd_ipcache6 >= 0)
+	if (ps->fd_ipcache6 >= 0 && ps->c6.n) {
+		/* polsync_plan6's closed namespaces: their addresses left out. */
+		struct pol_ipc6 *keep = malloc((v->nipc + 1) * sizeof(*keep));
+		size_t k = 0;
+
+		if (!keep)
+			return -ENOMEM;
+		for (size_t i = 0; i < v->nipc; i++)
+			if (!closure_has(&ps->c6, v->ipc[i].ns))
+				keep[k++] = v->ipc[i];
+		err = kvset_sync(ps->fd_ipcache6, &ps->ipcache6, keep, k, sizeof(*keep),
+				 offsetof(struct pol_ipc6, val), KV_BOTH, "apply6-ipcache6", changed);
+		free(keep);
+	} else if (ps->fd_ipcache6 >= 0) {
 		err = kvset_sync(ps->fd_ipcache6, &ps->ipcache6, v->ipc, v->nipc, sizeof(*v->ipc),
 				 offsetof(struct pol_ipc6, val), KV_BOTH, "apply6-ipcache6", changed);
+	}
 	if (!err && ps->fd_polkey6 >= 0)
 		err = kvset_sync(ps->fd_polkey6, &ps->polkey6, v->keys, v->nkeys, sizeof(*v->keys),
 				 offsetof(struct pol_key6, key), KV_BOTH, "apply6-polkey6", changed);

@@ -84,12 +84,22 @@ void polsync_set_ns_share(struct polsync *ps, unsigned int percent);
 const struct polsync_over *polsync_overflows(const struct polsync *ps, size_t *n);
 
 /*
- * The namespaces the last apply closed because xcni_ipcache cannot hold every
- * pod's address (the most addresses first, until the rest fits; sorted by
+ * The namespaces the last apply (family 4) or polsync_plan6 (6) closed because
+ * xcni_ipcache(6) cannot hold every pod's address (the most addresses first, until the rest fits; sorted by
  * name here): their addresses have no ipcache entry, this node's pods of them
  * are among polsync_overflows. *addrs: how many addresses were left out.
  */
-const char *const *polsync_ipcache_closed(const struct polsync *ps, size_t *n, size_t *addrs);
+const char *const *polsync_ipcache_closed(const struct polsync *ps, int family, size_t *n,
+					  size_t *addrs);
+
+/*
+ * IPv6, before polsync_apply (whose closed pods it decides too): when
+ * xcni_ipcache6 cannot hold every IPv6 address of v, the namespaces with the
+ * most IPv6 pod addresses are closed alike (polsync_ipcache_closed(ps, 6)),
+ * their addresses left out by polsync_apply6 and their pods here closed by
+ * polsync_apply. 0, or -ENOSPC (msg) when nodes alone are too many.
+ */
+int polsync_plan6(struct polsync *ps, const struct pol_v6 *v, char *msg, size_t msglen);
 
 /*
  * IPv6: makes xcni_ipcache6 and xcni_polkey6 hold v (pol_v6), writing what
