@@ -491,11 +491,15 @@ def main():
             out("skip", f"DaemonSet agent: xcnid has --{o}", "the Kubernetes API backend is not in user/agent/xcnid_opts.c yet")
         else:
             out("not ok", f"DaemonSet agent: xcnid has --{o}", f"not in user/agent/xcnid_opts.c's options {sorted(longopts)}")
-    probe = ((agent.get("readinessProbe") or {}).get("exec") or {}).get("command") or []
+    probe = (agent.get("readinessProbe") or {}).get("httpGet") or {}
     # Ready means this container's agent applied a generation, not that a pin
-    # (which outlives the agent) exists: the entry point's `ready`.
-    check("DaemonSet agent: readinessProbe is the entry point's ready (agent up, first generation applied)",
-          probe == ["/usr/local/bin/xcni-entrypoint", "ready"], probe)
+    # (which outlives the agent) exists: xcnid's own /readyz, where
+    # --metrics-addr serves it (the node's loopback: the kubelet's probe of a
+    # host-network pod comes from the node).
+    maddr = pairs.get("--metrics-addr") or ""
+    check("DaemonSet agent: readinessProbe is xcnid's GET /readyz on --metrics-addr (%s)" % maddr,
+          probe.get("path") == "/readyz" and maddr == "%s:%s" % (probe.get("host"), probe.get("port"))
+          and not (agent.get("readinessProbe") or {}).get("exec"), probe)
     ep = read(os.path.join(KIND, "entrypoint.sh"))
     check("entrypoint.sh ready: xcnid is PID 1 and xcni_config's applied_gen > 0",
           "/proc/1/comm" in ep and "applied_gen" in ep, "do_ready changed")
@@ -592,7 +596,7 @@ def main():
 
     # 8. The resources the API backend requests have a matching rule (and the
     # rules hold nothing it does not request).
-    srcs = sorted(glob.glob(os.path.join(ROOT, "user", "lib", "k8sapi*.c")))
+    srcs = sorted(glob.glob(os.path.join(ROOT, "user", "lib", "cluster", "k8sapi*.c")))
     if not srcs:
         out("skip", "ClusterRole covers the API paths of user/lib/cluster/k8sapi.c", "user/lib/cluster/k8sapi.c does not exist yet")
     else:
