@@ -513,6 +513,33 @@ def main():
     # 5b'. Dual stack and IPv6-only: two more configs, the same manifests.
     check_families(docs)
 
+    # 5b''. kubectl reads YAML 1.1 (sigs.k8s.io/yaml over go-yaml v2), where a
+    # bare y, n, yes, no, on, off is a boolean: "namespace: y" reaches the API
+    # server as true and is refused ("expects \" or n, but found t"). Every
+    # name, namespace, label and selector value of the manifests a user
+    # applies with kubectl is a string as PyYAML (YAML 1.1 too) reads it.
+    def not_strings(d, path=""):
+        bad = []
+        if isinstance(d, dict):
+            for k, v in d.items():
+                p = f"{path}.{k}"
+                if k in ("name", "namespace") or path.endswith(("labels", "matchLabels", "selector", "nodeSelector")) \
+                        or (k == "values" and isinstance(v, list)):
+                    vals = v if isinstance(v, list) else [v]
+                    bad += [f"{p}: {x!r}" for x in vals if isinstance(x, bool)]
+                bad += not_strings(v, p)
+        elif isinstance(d, list):
+            for i, v in enumerate(d):
+                bad += not_strings(v, f"{path}[{i}]")
+        return bad
+    class Yaml11(yaml.SafeLoader):  # go-yaml v2's booleans: PyYAML's and y, Y, n, N
+        bool_values = dict(yaml.SafeLoader.bool_values, y=True, n=False)
+    Yaml11.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:y|Y|n|N)$"), list("yYnN"))
+    for p in sorted(glob.glob(os.path.join(KIND, "*.yaml")) + glob.glob(os.path.join(ROOT, "examples", "lab", "*.yaml"))):
+        bad = [b for d in yaml.load_all(read(p), Loader=Yaml11) if d for b in not_strings(d)]
+        check(f"{os.path.relpath(p, ROOT)}: names, namespaces and labels are strings to kubectl's YAML 1.1 (a bare y is true)",
+              not bad, bad[:4])
+
     # 5b. The pods for examples/lab's policies: what 30-allow.yaml selects exists.
     pods = docs.get("netpol-pods.yaml", [])
     labdir = os.path.join(ROOT, "examples", "lab")
