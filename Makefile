@@ -239,8 +239,10 @@ bench: deps
 # and uninstalled (tests/k8s/smoke-check.sh, XCNI_K8S_DS=plain; make check runs
 # its kube-proxy-free variant), then the cluster's life on three nodes
 # (tests/k8s/life.sh: rollout under traffic, xcnid killed, the API server
-# restarted, RBAC missing a kind, a node drained). docs/testing.md says what
-# they cover.
+# restarted, RBAC missing a kind, a node drained, xcnictl status through the
+# DaemonSet), then upstream's NetworkPolicy cases as data beside kube-proxy
+# 1.20 in iptables mode (tests/k8s/netpol.sh). docs/testing.md says what they
+# cover.
 .PHONY: e2e
 e2e:
 	$(Q)bash scripts/k8s-deps.sh
@@ -251,6 +253,7 @@ e2e:
 	$(Q)BUILD=$(abspath $(BUILD)) flock /tmp/xcni-test.lock bash tests/k8s/services.sh
 	$(Q)XCNI_K8S_DS=plain BUILD=$(abspath $(BUILD)) flock /tmp/xcni-test.lock bash tests/k8s/smoke-check.sh
 	$(Q)BUILD=$(abspath $(BUILD)) flock /tmp/xcni-test.lock bash tests/k8s/life.sh
+	$(Q)BUILD=$(abspath $(BUILD)) flock /tmp/xcni-test.lock bash tests/k8s/netpol.sh
 
 # install: the agent and the CLI into $(PREFIX)/bin, the plugin into
 # $(PREFIX)/lib/cni, the man pages. Runtimes (containerd, CRI-O) look for CNI

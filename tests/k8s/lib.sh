@@ -8,17 +8,25 @@
 #   k8s_preflight NODE...   skip without the binaries; fail if another cluster
 #                           of tests/k8s is up; sets NODES, TMP; traps teardown
 #   k8s_image               build xcni:dev into $TMP/xcni.tar
-#   k8s_cp_up; k8s_nodes_up bring them up (kc, in_node, *_NODE_HOLDER set)
+#   k8s_cp_up; k8s_nodes_up bring them up (kc, in_node, *_NODE_HOLDER set);
+#                           nodes of node.sh's mode K8S_CNI (default
+#                           daemonset), each with what k8s_node_env NODE (a
+#                           function of the caller's, if any) exports
 #   k8s_manifest DS         examples/kind rendered: kpr (kpr-patch.yaml, API
-#                           server host this one's) or plain (xcni.yaml)
+#                           server host this one's) or plain (xcni.yaml; with
+#                           XCNI_K8S_KUBE_PROXY=iptables the nodes run
+#                           kube-proxy 1.20, else one nft DNAT stands in)
 #   k8s_install FILE        kubectl apply; rollout status; every node Ready
-#   pod NAME NS NODE LABELS COMMAND; ip_of NS NAME; wget_from NS POD URL
+#   pod NAME NS NODE LABELS COMMAND (prints the ms from apply to Ready);
+#   ip_of NS NAME; wget_from NS POD URL
 #   k8s_agent_logs_clean    no agent refused a generation (kubectl logs; copied
 #                           into $XCNI_K8S_KEEP when set)
 #   k8s_uninstall FILE      delete -f + uninstall.yaml; nothing of xcni left
 #   k8s_down                every node and the control plane down; checked
 # The cluster takes the whole machine's Kubernetes: run the suite under
-# flock /tmp/xcni-test.lock (tests/run.sh does).
+# flock /tmp/xcni-test.lock (tests/run.sh does). pods.sh and services.sh
+# (make e2e) use the same bring-up with K8S_CNI=xcni: xcnid a plain process of
+# each node, no image, no DaemonSet.
 K8S_DIR=$XCNI_ROOT/tests/k8s
 CP=$K8S_DIR/controlplane.sh
 NODE=$K8S_DIR/node.sh
@@ -91,7 +99,9 @@ in_node() { # NODE CMD...: in that node's netns and mount namespace
 	local h=${1//-/_}_NODE_HOLDER
 	nsenter --net="/run/netns/xcni-k8s-$1" --mount="/proc/${!h}/ns/mnt" -- "${@:2}"
 }
-pod() { # NAME NS NODE LABELS COMMAND [OWNER-less: a bare pod on NODE]
+pod() { # NAME NS NODE LABELS COMMAND: a bare pod on NODE; the ms to Ready on stdout
+	local t
+	t=$(now_ms)
 	kc apply -f - >/dev/null <<EOF2 || return 1
 apiVersion: v1
 kind: Pod
@@ -105,7 +115,8 @@ spec:
     imagePullPolicy: Never
     command: ["/bin/sh", "-c", $(python3 -c 'import json,sys; print(json.dumps(sys.argv[1]))' "$5")]
 EOF2
-	kc -n "$2" wait --for=condition=Ready "pod/$1" --timeout=90s >/dev/null
+	kc -n "$2" wait --for=condition=Ready "pod/$1" --timeout=90s >/dev/null || return 1
+	echo $(($(now_ms) - t))
 }
 ip_of() { kc -n "$1" get pod "$2" -o jsonpath='{.status.podIP}'; }
 wget_from() { kc -n "$1" exec "$2" -- timeout 3 wget -q -O - "$3"; }
@@ -125,14 +136,21 @@ k8s_cp_up() {
 	PIDS+=($(cat "$(dirname "$KUBECONFIG")"/*.pid))
 }
 
-k8s_nodes_up() {
-	local n out v
-	for n in "${NODES[@]}"; do
-		if out=$(XCNI_K8S_CNI=daemonset XCNI_K8S_IMAGE=$TMP/xcni.tar bash "$NODE" up "$n" 2>&1); then
+k8s_nodes_up() { # [NODE...] (default: every one of NODES)
+	local n out v mode=${K8S_CNI:-daemonset}
+	for n in "${@:-${NODES[@]}}"; do
+		if out=$(
+			[ "$(type -t k8s_node_env)" = function ] && k8s_node_env "$n"
+			XCNI_K8S_CNI=$mode XCNI_K8S_IMAGE=$TMP/xcni.tar bash "$NODE" up "$n" 2>&1
+		); then
 			v=${n//-/_}
 			eval "$(bash "$NODE" env "$n" | sed "s/^/${v}_/")"
 			export "${v}_NODE_HOLDER"
-			ok "node $n up (registered; xcni image imported)"
+			if [ "$mode" = daemonset ]; then
+				ok "node $n up (registered; xcni image imported)"
+			else
+				ok "node $n up and Ready (CNI $mode): $(cat "/run/xcni-k8s/$n/times")"
+			fi
 			PIDS+=($(cat /run/xcni-k8s/"$n"/*.pid))
 		else
 			not_ok "node $n up"
@@ -169,11 +187,12 @@ if ds == "kpr":
                 o[last] = v
 print(yaml.safe_dump_all(docs), end="")
 PY
-	if [ "$1" = plain ]; then
-		# kube-proxy's one rule this cluster needs, on each node as kube-proxy
-		# has it (in the node's own stack: the wire then carries the API
-		# server's own address; a DNAT off the node would bring replies from
-		# 10.96.0.1 up the underlay, which xcnid drops, drop-src-frontend).
+	if [ "$1" = plain ] && [ -z "${XCNI_K8S_KUBE_PROXY:-}" ]; then
+		# Without kube-proxy on the nodes (node.sh XCNI_K8S_KUBE_PROXY),
+		# kube-proxy's one rule this cluster needs, on each node as it has
+		# it (in the node's own stack: the wire then carries the API server's
+		# own address; a DNAT off the node would bring replies from 10.96.0.1
+		# up the underlay, which xcnid drops, drop-src-frontend).
 		local n
 		for n in "${NODES[@]}"; do
 			ip netns exec "xcni-k8s-$n" nft -f - <<EOF2
@@ -250,7 +269,7 @@ k8s_uninstall() { # FILE [DS]
 		links=$(ip -n "xcni-k8s-$n" -o link show | awk -F': ' '{print $2}' | cut -d@ -f1 | paste -sd' ')
 		check "$n: no link of xcni (xcni0...): the node's links are $links" test "$links" = "lo eth0"
 		check "$n: no nftables table of xcni" bash -c "! ip netns exec xcni-k8s-$n nft list tables | grep -q xcni"
-		[ "${2:-}" = plain ] && ip netns exec "xcni-k8s-$n" nft delete table ip kube-proxy-emul
+		[ "${2:-}" = plain ] && [ -z "${XCNI_K8S_KUBE_PROXY:-}" ] && ip netns exec "xcni-k8s-$n" nft delete table ip kube-proxy-emul
 		check "$n: no tc filter or XDP program on eth0" \
 			bash -c "[ -z \"\$(ip netns exec xcni-k8s-$n tc filter show dev eth0 ingress)\$(ip netns exec xcni-k8s-$n tc filter show dev eth0 egress)\" ] && ! ip -n xcni-k8s-$n link show eth0 | grep -q xdp"
 		check "$n: /run/xcni empty" bash -c "[ -z \"\$(in_node $n ls -A /run/xcni 2>/dev/null)\" ]"

@@ -23,6 +23,13 @@
 #  7. a DNS Service (UDP and TCP 53) in front of dnsmasq in a pod on n2 (its
 #     image built offline from Debian's dnsmasq): pods on n1 and n3 resolve a
 #     Service's name through it and fetch what it resolved to;
+#  8. xcnictl connectivity test's probe namespace (--manifest for a cluster)
+#     applied with kubectl: its pods (xcni:dev, xcnictl lab serve) Ready on n1
+#     and n2, and its table's TCP tests probed from inside its pods with
+#     kubectl exec (the command itself runs its table in the lab only);
+#  xcnictl status through the DaemonSet (kubectl exec ds/xcni) after step 1:
+#  OK on every node; in step 3 not OK, naming the agent, while n2's agent is
+#  stopped and right after it is killed, and OK again once it is back;
 #  then uninstall and down: nothing of xcni, of a node or of the control plane
 #  left. Figures (apply -> Ready, rollout, failed connections, kill -> Ready)
 #  are printed as "# figure:" lines. ~6 min; run under flock /tmp/xcni-test.lock.
@@ -65,6 +72,20 @@ for i in 1 2 3; do
 		check "s$i (n$i) fetches s$j (n$j)" eventually 10 bash -c "wget_from life s$i http://${S[$j]}:8080/ | grep -qx hello-from-s$j"
 	done
 done
+
+# ---- xcnictl status through the DaemonSet ----
+status_in() { # POD: xcnictl status in that agent pod, into $TMP/status.out; its exit
+	kc -n kube-system exec "$1" -c xcnid -- xcnictl status >"$TMP/status.out" 2>&1
+}
+for n in "${NODES[@]}"; do
+	p=$(agent_pod "$n")
+	status_in "$p"
+	rc=$?
+	check "xcnictl status in $n's agent pod $p (kubectl exec): exit $rc, Verdict OK" \
+		bash -c "[ $rc = 0 ] && grep -q '^Verdict: *OK\$' $TMP/status.out || { sed 's/^/#   /' $TMP/status.out; exit 1; }"
+done
+check "kubectl exec ds/xcni -- xcnictl status (docs/kind.md's line): Verdict OK, ready, every kind listed" \
+	bash -c "kc -n kube-system exec ds/xcni -c xcnid -- xcnictl status >$TMP/status.ds 2>&1 && grep -q '^Verdict: *OK\$' $TMP/status.ds && grep -q '^Agent: .*, ready\$' $TMP/status.ds && grep -q 'every kind listed' $TMP/status.ds"
 
 # ---- 2. the DaemonSet rolled out under traffic ----
 kc apply -f - >/dev/null <<'EOF2'
@@ -148,8 +169,24 @@ for f in $(find /sys/fs/cgroup/pids/xcni-k8s-n2/kubepods -name cgroup.procs); do
 	for p in $(cat "$f"); do [ "$(cat /proc/$p/comm 2>/dev/null)" = xcnid ] && XPID=$p; done
 done
 check "n2's xcnid found in its pod's cgroup (pid ${XPID:-none})" test -n "$XPID"
+# Stopped (SIGSTOP): its container still runs, so kubectl exec reaches
+# xcnictl, whose question on the status socket goes unanswered.
+if [ -n "$XPID" ] && kill -STOP "$XPID"; then
+	status_in "$AP"
+	rc=$?
+	kill -CONT "$XPID"
+	check "n2's agent stopped: xcnictl status in its pod exits 1 (got $rc), Verdict DOWN naming the agent" \
+		bash -c "[ $rc = 1 ] && grep -q '^Verdict: *DOWN: .*agent' $TMP/status.out && grep -q '^Agent: *DOWN' $TMP/status.out || { sed 's/^/#   /' $TMP/status.out; exit 1; }"
+fi
 t=$(now_ms)
 [ -n "$XPID" ] && kill -KILL "$XPID"
+# Killed: its pod's container is gone with it, so on the node itself (its
+# netns and mount namespace, the pins and /run/xcni the DaemonSet uses).
+in_node n2 "$BUILD/xcnictl" status >"$TMP/status.out" 2>&1
+rc=$?
+check "n2's agent killed: xcnictl status on n2 exits 1 (got $rc), not OK, naming the agent" \
+	bash -c "[ $rc = 1 ] && grep -Eq '^Verdict: *(DOWN|DEGRADED): .*(agent|ready)' $TMP/status.out || { sed 's/^/#   /' $TMP/status.out; exit 1; }"
+diag "n2 right after the kill: $(grep -E '^(Agent|Verdict):' "$TMP/status.out" | paste -sd'|')"
 # While the agent is down and starting again: cl tries sink every 0.2 s (1 s
 # each), from inside the pod, until /tmp/stop2.
 kc -n life exec cl -- sh -c "t=0; l=0; while [ \$t -lt 600 ] && [ ! -e /tmp/stop2 ]; do t=\$((t+1)); timeout 1 wget -q -O /dev/null http://$SINK:8080/ && l=\$((l+1)); sleep 0.2; done; echo \$t \$l" >"$TMP/probe.out" 2>/dev/null &
@@ -162,6 +199,10 @@ KILL_MS=$(($(now_ms) - t))
 check "the kubelet restarted xcnid on n2 (restarts $R0 -> $(agent_restarts "$AP")), Ready again in $KILL_MS ms" \
 	bash -c "agent_ready $AP && [ \$(kc -n kube-system get pod $AP -o jsonpath='{.status.containerStatuses[0].restartCount}') -gt $R0 ]"
 figure "xcnid killed on n2 -> restarted and Ready (a generation applied): $KILL_MS ms"
+status_in "$AP"
+rc=$?
+check "n2's agent back: xcnictl status in its pod exit $rc, Verdict OK" \
+	bash -c "[ $rc = 0 ] && grep -q '^Verdict: *OK\$' $TMP/status.out || { sed 's/^/#   /' $TMP/status.out; exit 1; }"
 kc -n life exec cl -- touch /tmp/stop2
 wait $probe
 read -r tries leaks <"$TMP/probe.out"
@@ -242,6 +283,10 @@ check "pod t3 on n3 Ready under it" pod t3 life n3 "role: client" "exec sleep 21
 check "t3 (n3) reaches s1 (n1) by address (the tunnel programmed)" \
 	bash -c "kc -n life patch pod t3 --type=merge -p '{\"metadata\":{\"labels\":{\"role\":\"friend\"}}}' >/dev/null; eventually 15 bash -c 'wget_from life t3 http://${S[1]}:8080/ | grep -qx hello-from-s1'"
 check "a Service from n3 has no backend without slices (refused, never a wrong one)" fails_from life t3 "http://$CIP/"
+status_in "$AP"
+rc=$?
+check "xcnictl status in n3's agent pod: exit 1 (got $rc), DEGRADED naming endpointslices (HTTP 403)" \
+	bash -c "[ $rc = 1 ] && grep -Eq '^Verdict: *DEGRADED: .*endpointslices.*403' $TMP/status.out || { sed 's/^/#   /' $TMP/status.out; exit 1; }"
 
 role_without networkpolicies
 AP=$(restart_agent n3)
@@ -251,6 +296,10 @@ kc -n kube-system logs "$AP" -c xcnid >"$TMP/rbac-pol.log" 2>&1
 check "no networkpolicies in the role: n3's agent names the kind (403 Forbidden on networkpolicies)" \
 	grep -q '403 Forbidden.*networkpolicies' "$TMP/rbac-pol.log"
 check "it applies nothing without them: not Ready (applied_gen 0)" bash -c "! agent_ready $AP"
+status_in "$AP"
+rc=$?
+check "xcnictl status in n3's agent pod: exit 1 (got $rc), DEGRADED: not ready, networkpolicies unavailable (HTTP 403)" \
+	bash -c "[ $rc = 1 ] && grep -Eq '^Verdict: *DEGRADED: agent not ready.*networkpolicies[.a-z0-9]* unavailable \(HTTP 403\)' $TMP/status.out || { sed 's/^/#   /' $TMP/status.out; exit 1; }"
 check "fail closed: what n3 had pinned stays enforced (cl cut off from s3)" fails_from life cl "http://${S[3]}:8080/"
 check "fr still fetches s3" bash -c "wget_from life fr http://${S[3]}:8080/ | grep -qx hello-from-s3"
 check "pod t4 on n3 Ready meanwhile (the plugin needs no agent)" pod t4 life n3 "app: t4" "$SERVE"
@@ -341,6 +390,42 @@ check "q3 (n3) too" bash -c "kc -n life exec q3 -- nslookup back.life.svc.cluste
 check "the resolver saw the queries (kubectl logs)" bash -c "kc -n life logs dns | grep -q 'query\[A\] back.life.svc.cluster.local'"
 # fr: the Service's backend s2 lets only friends in (mesh-from-friends).
 check "fr fetches what the name resolved to" bash -c "wget_from life fr http://\$(kc -n life exec cl -- nslookup back.life.svc.cluster.local $DNSIP 2>/dev/null | sed -n 's/^Address: \(10\.96\.[0-9.]*\)\$/\1/p' | head -1)/ | grep -q hello-from-s"
+
+# ---- 8. xcnictl connectivity test's namespace in the cluster ----
+# No lab here: --manifest with two nodes prints the cluster's (a lab of this
+# machine would otherwise be asked).
+XCNI_LAB_DIR=$TMP/no-lab "$BUILD/xcnictl" connectivity test --manifest --node n1 --node n2 >"$TMP/ct.yaml"
+check "xcnictl connectivity test --manifest --node n1 --node n2 | kubectl apply -f -" \
+	bash -c "kc apply -f $TMP/ct.yaml >/dev/null"
+check "its 5 pods (image xcni:dev) Ready" kc -n xcni-conntest wait --for=condition=Ready pod --all --timeout=90s
+ct_ip() { kc -n xcni-conntest get "$1" "$2" -o jsonpath="{$3}"; }
+ct_tcp() { # FROM IP PORT: what the listener there said (xcnictl lab serve: its NS/POD)
+	kc -n xcni-conntest exec "$1" -- timeout 3 nc "$2" "$3" </dev/null 2>/dev/null
+}
+export -f ct_tcp
+CT_SAME=$(ct_ip pod echo-same .status.podIP)
+CT_OTHER=$(ct_ip pod echo-other .status.podIP)
+CT_GUARD=$(ct_ip pod guarded .status.podIP)
+CT_SVC=$(ct_ip svc echo .spec.clusterIP)
+CT_NP=$(ct_ip svc echo-np '.spec.ports[0].nodePort')
+check "pod-to-pod/same-node: client -> echo-same $CT_SAME:8080 answered by xcni-conntest/echo-same" \
+	eventually 10 bash -c "ct_tcp client $CT_SAME 8080 | grep -qx xcni-conntest/echo-same"
+check "pod-to-pod/other-node: client (n1) -> echo-other $CT_OTHER:8080 (n2)" \
+	bash -c "ct_tcp client $CT_OTHER 8080 | grep -qx xcni-conntest/echo-other"
+check "pod-to-service/clusterip: client -> echo $CT_SVC:80 -> echo-other" \
+	bash -c "ct_tcp client $CT_SVC 80 | grep -qx xcni-conntest/echo-other"
+for n in n2 n1; do
+	nip=$(kc get node "$n" -o jsonpath='{.status.addresses[?(@.type=="InternalIP")].address}')
+	check "outside-to-nodeport ($([ $n = n2 ] && echo backend-node || echo other-node)): the control plane's netns -> $n $nip:$CT_NP -> echo-other" \
+		bash -c "ip netns exec $K8S_NETNS python3 -c 'import socket, sys; s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=3); s.shutdown(socket.SHUT_WR); print(s.recv(64).decode().strip())' $nip $CT_NP 2>/dev/null | grep -qx xcni-conntest/echo-other"
+done
+check "policy/allowed: client (access=yes) -> guarded $CT_GUARD:8080" \
+	bash -c "ct_tcp client $CT_GUARD 8080 | grep -qx xcni-conntest/guarded"
+check "policy/denied: stranger -> guarded $CT_GUARD:8080 gets no answer" \
+	bash -c "! ct_tcp stranger $CT_GUARD 8080 | grep -q ."
+diag "not run here: pod-to-pod/other-node-udp (busybox nc has no UDP), pod-to-outside (no outside), pod-to-dns (no cluster DNS); the drop counters the lab's run watches are each node's"
+check "kubectl delete namespace xcni-conntest: gone" \
+	bash -c "kc delete namespace xcni-conntest --wait=true --timeout=120s >/dev/null && ! kc get namespace xcni-conntest >/dev/null 2>&1"
 k8s_agent_logs_clean
 
 # ---- uninstall, down ----

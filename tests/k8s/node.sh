@@ -58,6 +58,11 @@
 # DaemonSet's mountPropagation: Bidirectional. containerd's CNI dirs are then
 # /opt/cni/bin and /etc/cni/net.d. up returns once the Node has its pod CIDR
 # (it turns Ready when the DaemonSet's agent writes its conflist).
+# XCNI_K8S_KUBE_PROXY=iptables: kube-proxy 1.20 (built with the kubelet) runs
+# on the node too, iptables mode, in the node's netns (its rules there; the
+# admin kubeconfig; --cluster-cidr the cluster's, so pod sources are not
+# masqueraded; the host's conntrack sysctls left alone), started once the Node
+# is registered: the DaemonSet beside it is examples/kind/xcni.yaml itself.
 # Every process runs under `nice -n 10`, is started with a pid file and stopped
 # by its PID; down kills what is left in the node's cgroups by PID, runs
 # `xcnid --uninstall`, deletes the netns (its veth goes with it), the cgroups,
@@ -544,6 +549,19 @@ up() {
 	echo "$cidr" >"$RUN/node.cidr"
 	log "registered, pod CIDR $cidr ($((t_reg - t_kubelet)) ms after the kubelet started)"
 
+	case ${XCNI_K8S_KUBE_PROXY:-} in
+	"") ;;
+	iptables)
+		# 0: the global nf_conntrack_max and timeouts are the host's, not the node's.
+		start kube-proxy kube-proxy "$K8S_BIN/kube-proxy" --kubeconfig "$KUBECONFIG" \
+			--hostname-override "$NAME" --bind-address "$NODE_IP" --proxy-mode iptables \
+			--cluster-cidr "$K8S_CLUSTER_CIDR" --conntrack-max-per-core 0 \
+			--conntrack-tcp-timeout-established 0 --conntrack-tcp-timeout-close-wait 0 \
+			--metrics-bind-address 127.0.0.1:10249 --healthz-bind-address 127.0.0.1:10256 \
+			--oom-score-adj 0 --v=1
+		;;
+	*) die "XCNI_K8S_KUBE_PROXY: iptables or unset, not '$XCNI_K8S_KUBE_PROXY'" ;;
+	esac
 	if [ "$CNI" = daemonset ]; then
 		log "xcni comes from the DaemonSet: not waiting for Ready"
 		trap - EXIT
@@ -580,6 +598,7 @@ up() {
 down() {
 	local p pids i holder
 	cp_env 2>/dev/null || true
+	stop kube-proxy
 	stop kubelet
 	stop xcnid
 	stop containerd

@@ -19,109 +19,32 @@
 # Outside make check; needs scripts/k8s-build.sh to have run, and make.
 set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
-CP=$XCNI_ROOT/tests/k8s/controlplane.sh
-NODE=$XCNI_ROOT/tests/k8s/node.sh
-NODES=(n1 n2)
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 # A third node with the reference ptp plugin in xcni's place: pod start on it
 # is the comparison (XCNI_K8S_REF=0: none).
 REF=${XCNI_K8S_REF:-1}
 SYSCTLS="vm.overcommit_memory kernel.panic kernel.panic_on_oops kernel.keys.root_maxkeys kernel.keys.root_maxbytes vm.panic_on_oom"
-now_ms() { date +%s%3N; }
-
-for b in "$BUILD/xcnid" "$BUILD/xcni" /bin/busybox; do
-	[ -x "$b" ] || { not_ok "$b exists (make; busybox-static)"; finish; exit 1; }
-done
-if ip netns list | grep -q '^xcni-k8s-' || [ -e /run/xcni-k8s ]; then
-	not_ok "no other Kubernetes of tests/k8s up (xcni-k8s-* netns or /run/xcni-k8s exist)"
-	finish
-	exit 1
-fi
-
 sysctls_now() { sysctl $SYSCTLS 2>/dev/null; }
-mounts_now() { grep -c 'xcni-k8s' /proc/self/mounts; }
 SYSCTL0=$(sysctls_now)
-MOUNTS0=$(mounts_now)
-LINKS0=$(ip -o link show | grep -c 'xk8s' || true)
-PIDS=()
 
-teardown() {
-	local n
-	for n in "${NODES[@]}" r1; do bash "$NODE" down "$n" >/dev/null 2>&1; done
-	bash "$CP" down >/dev/null 2>&1
-}
-trap teardown EXIT
-trap 'exit 130' INT TERM
-
-t0=$SECONDS
-if ! bash "$CP" up >/dev/null; then
-	not_ok "control plane up"
-	finish
-	exit 1
-fi
-ok "control plane up ($((SECONDS - t0)) s)"
-eval "$(bash "$CP" env)"
-kc() { ip netns exec "$K8S_NETNS" "$K8S_BIN/kubectl" --kubeconfig "$KUBECONFIG" "$@"; }
-export -f kc
-export K8S_NETNS K8S_BIN KUBECONFIG
-PIDS+=($(cat "$(dirname "$KUBECONFIG")"/*.pid))
-
-# Polls a command for up to $1 seconds.
-eventually() {
-	local t=$1 end
-	shift
-	end=$((SECONDS + t))
-	until "$@"; do
-		[ $SECONDS -lt $end ] || return 1
-		sleep 0.5
-	done
-}
-
+# The bring-up and teardown are tests/k8s/lib.sh's, with nodes of node.sh's
+# xcni mode (xcnid a plain process of the node).
+k8s_preflight n1 n2
+export K8S_CNI=xcni
 # n2's host-local range: two addresses, so the second pod there gets the
 # address of one that finished.
-declare -A RANGE=([n1]=0 [n2]=2)
-for n in "${NODES[@]}"; do
-	if out=$(XCNI_K8S_POD_RANGE=${RANGE[$n]} bash "$NODE" up "$n" 2>&1); then
-		eval "$(bash "$NODE" env "$n" | sed "s/^/${n}_/")"
-		times=$(cat "/run/xcni-k8s/$n/times")
-		ok "node $n up and Ready: $times"
-		diag "node $n: $(grep -o 'registered, pod CIDR [^ ]*' <<<"$out"), $(grep -o 'xcnid ready in [0-9]* ms' <<<"$out")"
-		PIDS+=($(cat /run/xcni-k8s/"$n"/*.pid))
-	else
-		not_ok "node $n up"
-		tail -n 40 <<<"$out" | sed 's/^/#   /'
-		finish
-		exit 1
-	fi
-done
+k8s_node_env() { [ "$1" != n2 ] || export XCNI_K8S_POD_RANGE=2; }
+k8s_cp_up
+k8s_nodes_up
 check "kubectl get nodes: both Ready, InternalIP the underlay's" \
 	bash -c "kc get nodes -o jsonpath='{range .items[*]}{.metadata.name}={.status.addresses[?(@.type==\"InternalIP\")].address}={.status.conditions[?(@.type==\"Ready\")].status} {end}' |
 		grep -q 'n1=192.0.2.11=True n2=192.0.2.12=True'"
 diag "$(kc get nodes -o wide 2>&1 | sed 's/   */  /g' | paste -sd'|')"
 
 # ---- pods ----
-# pod NAME NS NODE LABELS COMMAND: applied; the ms from apply to Ready on stdout.
+# pod and ip_of: lib.sh's (pod prints the ms from apply to Ready).
 # pod_starts NODE N: N pods made one at a time on NODE, then deleted; "min p50 max"
 # of their create-to-Ready times on stdout, or nothing if one was not Ready.
-pod() {
-	local name=$1 ns=$2 node=$3 labels=$4 cmd=$5 t
-	t=$(now_ms)
-	kc apply -f - >/dev/null <<EOF || return 1
-apiVersion: v1
-kind: Pod
-metadata: {name: $name, namespace: $ns, labels: {$labels}}
-spec:
-  nodeName: $node
-  terminationGracePeriodSeconds: 1
-  containers:
-  - name: main
-    image: xcni.test/busybox:1
-    imagePullPolicy: Never
-    command: ["/bin/sh", "-c", $(python3 -c 'import json,sys; print(json.dumps(sys.argv[1]))' "$cmd")]
-EOF
-	kc -n "$ns" wait --for=condition=Ready "pod/$name" --timeout=90s >/dev/null || return 1
-	echo $(($(now_ms) - t))
-}
-ip_of() { kc -n "$1" get pod "$2" -o jsonpath='{.status.podIP}'; }
 # The network namespace of a pod, through a process in its cgroup on its node.
 pod_netns() {
 	local uid node pid
@@ -303,40 +226,18 @@ fi
 
 # ---- the same pod start with the reference ptp plugin ----
 if [ "$REF" = 1 ]; then
-	if out=$(XCNI_K8S_CNI=ptp bash "$NODE" up r1 2>&1); then
-		ok "node r1 (ptp) up and Ready: $(cat /run/xcni-k8s/r1/times)"
-		PIDS+=($(cat /run/xcni-k8s/r1/*.pid))
-		if st=$(pod_starts r1 "$NSTART"); then
-			ok "pod start on r1 (ptp), $NSTART pods one at a time: $st"
-		else
-			not_ok "pod start on r1: $NSTART pods Ready"
-		fi
-	else
-		not_ok "node r1 (ptp) up"
-		tail -n 20 <<<"$out" | sed 's/^/#   /'
-	fi
 	NODES+=(r1)
+	K8S_CNI=ptp k8s_nodes_up r1
+	if st=$(pod_starts r1 "$NSTART"); then
+		ok "pod start on r1 (ptp), $NSTART pods one at a time: $st"
+	else
+		not_ok "pod start on r1: $NSTART pods Ready"
+	fi
 fi
 
 # ---- down ----
-for n in "${NODES[@]}"; do
-	PIDS+=($(find "/sys/fs/cgroup/pids/xcni-k8s-$n" -name cgroup.procs -exec cat {} + 2>/dev/null))
-done
 kc delete namespace web batch --wait=false >/dev/null 2>&1
-trap - EXIT
-for n in "${NODES[@]}"; do
-	t=$(now_ms)
-	check "node $n down" bash "$NODE" down "$n"
-	diag "node $n down in $(($(now_ms) - t)) ms"
-done
-check "control plane down" bash "$CP" down
-check "every process gone (control plane, kubelets, containerds, xcnids, shims, pods: ${#PIDS[@]})" \
-	bash -c "for p in ${PIDS[*]}; do [ ! -d /proc/\$p ] || [ \"\$(awk '{print \$3}' /proc/\$p/stat 2>/dev/null)\" = Z ] || { echo \"\$p \$(cat /proc/\$p/comm)\"; exit 1; }; done"
-check "no xcni-k8s-* netns left" bash -c "! ip netns list | grep -q '^xcni-k8s-'"
-check "no xk8s-* link left on the host" test "$(ip -o link show | grep -c xk8s || true)" = "$LINKS0"
-check "no xcni-k8s-* cgroup left" bash -c "! ls -d /sys/fs/cgroup/*/xcni-k8s-* /sys/fs/cgroup/xcni-k8s-* 2>/dev/null | grep -q ."
+k8s_down
 check "no pins left under /sys/fs/bpf/xcni-k8s" test ! -e /sys/fs/bpf/xcni-k8s
-check "no run dir left (/run/xcni-k8s)" test ! -e /run/xcni-k8s
-check "the host's mounts as they were (none of xcni-k8s)" test "$(mounts_now)" = "$MOUNTS0"
 check "the host's sysctls as they were (the kubelet's: $SYSCTLS)" test "$(sysctls_now)" = "$SYSCTL0"
 finish

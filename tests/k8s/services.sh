@@ -23,68 +23,20 @@
 # Outside make check; needs scripts/k8s-build.sh to have run, and make.
 set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
-CP=$XCNI_ROOT/tests/k8s/controlplane.sh
-NODE=$XCNI_ROOT/tests/k8s/node.sh
-NODES=(n1 n2)
-now_ms() { date +%s%3N; }
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-for b in "$BUILD/xcnid" "$BUILD/xcni" /bin/busybox; do
-	[ -x "$b" ] || { not_ok "$b exists (make; busybox-static)"; finish; exit 1; }
-done
-if ip netns list | grep -q '^xcni-k8s-' || [ -e /run/xcni-k8s ]; then
-	not_ok "no other Kubernetes of tests/k8s up (xcni-k8s-* netns or /run/xcni-k8s exist)"
-	finish
-	exit 1
-fi
-LINKS0=$(ip -o link show | grep -c 'xk8s' || true)
-PIDS=()
-
-teardown() {
-	local n
-	for n in "${NODES[@]}"; do bash "$NODE" down "$n" >/dev/null 2>&1; done
-	bash "$CP" down >/dev/null 2>&1
-}
-trap teardown EXIT
-trap 'exit 130' INT TERM
-
-t0=$SECONDS
-if ! bash "$CP" up >/dev/null; then
-	not_ok "control plane up"
-	finish
-	exit 1
-fi
-ok "control plane up ($((SECONDS - t0)) s)"
-eval "$(bash "$CP" env)"
-kc() { ip netns exec "$K8S_NETNS" "$K8S_BIN/kubectl" --kubeconfig "$KUBECONFIG" "$@"; }
-export -f kc
-export K8S_NETNS K8S_BIN KUBECONFIG
-PIDS+=($(cat "$(dirname "$KUBECONFIG")"/*.pid))
-
-eventually() {
-	local t=$1 end
-	shift
-	end=$((SECONDS + t))
-	until "$@"; do
-		[ $SECONDS -lt $end ] || return 1
-		sleep 0.5
-	done
-}
-
+# The bring-up and teardown are tests/k8s/lib.sh's, with nodes of node.sh's
+# xcni mode (xcnid a plain process of the node), here with these flags.
+k8s_preflight n1 n2
+export K8S_CNI=xcni
 # The node's cgroup in the v2 hierarchy (hybrid: /sys/fs/cgroup/unified).
 CG2=/sys/fs/cgroup/unified
 [ "$(stat -f -c %T $CG2 2>/dev/null)" = cgroup2fs ] || CG2=/sys/fs/cgroup
-for n in "${NODES[@]}"; do
-	if out=$(XCNI_K8S_XCNID_ARGS="--kube-proxy-replacement --cgroup-root $CG2/xcni-k8s-$n ${XCNI_K8S_XCNID_ARGS:-}" bash "$NODE" up "$n" 2>&1); then
-		eval "$(bash "$NODE" env "$n" | sed "s/^/${n}_/")"
-		ok "node $n up and Ready, xcnid --kube-proxy-replacement --cgroup-root $CG2/xcni-k8s-$n: $(cat "/run/xcni-k8s/$n/times")"
-		PIDS+=($(cat /run/xcni-k8s/"$n"/*.pid))
-	else
-		not_ok "node $n up"
-		tail -n 40 <<<"$out" | sed 's/^/#   /'
-		finish
-		exit 1
-	fi
-done
+XARGS=${XCNI_K8S_XCNID_ARGS:-}
+k8s_node_env() { export XCNI_K8S_XCNID_ARGS="--kube-proxy-replacement --cgroup-root $CG2/xcni-k8s-$1 $XARGS"; }
+k8s_cp_up
+k8s_nodes_up
+diag "xcnid on each node: --kube-proxy-replacement --cgroup-root $CG2/xcni-k8s-NODE $XARGS"
 
 # ---- backends, Services ----
 kc create namespace svc >/dev/null
@@ -211,18 +163,7 @@ for n in "${NODES[@]}"; do
 done
 
 # ---- down ----
-for n in "${NODES[@]}"; do
-	PIDS+=($(find "/sys/fs/cgroup/pids/xcni-k8s-$n" -name cgroup.procs -exec cat {} + 2>/dev/null))
-done
 kc delete namespace svc --wait=false >/dev/null 2>&1
-trap - EXIT
-for n in "${NODES[@]}"; do check "node $n down" bash "$NODE" down "$n"; done
-check "control plane down" bash "$CP" down
-check "every process gone (${#PIDS[@]})" \
-	bash -c "for p in ${PIDS[*]}; do [ ! -d /proc/\$p ] || [ \"\$(awk '{print \$3}' /proc/\$p/stat 2>/dev/null)\" = Z ] || { echo \"\$p \$(cat /proc/\$p/comm)\"; exit 1; }; done"
-check "no xcni-k8s-* netns left" bash -c "! ip netns list | grep -q '^xcni-k8s-'"
-check "no xk8s-* link left on the host" test "$(ip -o link show | grep -c xk8s || true)" = "$LINKS0"
-check "no xcni-k8s-* cgroup left" bash -c "! ls -d /sys/fs/cgroup/*/xcni-k8s-* /sys/fs/cgroup/xcni-k8s-* 2>/dev/null | grep -q ."
+k8s_down
 check "no pins left under /sys/fs/bpf/xcni-k8s" test ! -e /sys/fs/bpf/xcni-k8s
-check "no run dir left (/run/xcni-k8s)" test ! -e /run/xcni-k8s
 finish

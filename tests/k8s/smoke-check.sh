@@ -13,7 +13,8 @@
 #   xcni.yaml itself, with the `kubernetes` Service's ClusterIP (10.96.0.1:443,
 #   which the kubelet gives the pods) DNATed to the API server in the control
 #   plane's netns, as kube-proxy would have it (there is none);
-# - kubectl rollout status, both nodes Ready (the time from apply);
+# - kubectl rollout status, both nodes Ready (the time from apply); xcnictl
+#   status through the DaemonSet (docs/kind.md's kubectl exec ds/xcni) OK;
 # - pods a (n1) and b (n2) reach each other; with kpr, b reaches a through a
 #   ClusterIP Service (the controller-manager's v1beta1 EndpointSlice);
 # - a NetworkPolicy cuts b off from a;
@@ -42,6 +43,9 @@ k8s_nodes_up
 k8s_manifest "$DS" >"$TMP/xcni.yaml"
 diag "manifest: examples/kind/xcni.yaml$([ "$DS" = kpr ] && echo " + kpr-patch.yaml (API server $K8S_ADVERTISE)")"
 k8s_install "$TMP/xcni.yaml"
+
+check "kubectl -n kube-system exec ds/xcni -- xcnictl status: Verdict OK, every kind listed" \
+	bash -c "kc -n kube-system exec ds/xcni -c xcnid -- xcnictl status >$TMP/status.out 2>&1 && grep -q '^Verdict: *OK\$' $TMP/status.out && grep -q 'every kind listed' $TMP/status.out || { cat $TMP/status.out; exit 1; }"
 
 # ---- pods ----
 kc create namespace web >/dev/null

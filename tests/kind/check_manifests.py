@@ -491,11 +491,15 @@ def main():
             out("skip", f"DaemonSet agent: xcnid has --{o}", "the Kubernetes API backend is not in user/agent/xcnid_opts.c yet")
         else:
             out("not ok", f"DaemonSet agent: xcnid has --{o}", f"not in user/agent/xcnid_opts.c's options {sorted(longopts)}")
-    probe = ((agent.get("readinessProbe") or {}).get("exec") or {}).get("command") or []
+    probe = (agent.get("readinessProbe") or {}).get("httpGet") or {}
     # Ready means this container's agent applied a generation, not that a pin
-    # (which outlives the agent) exists: the entry point's `ready`.
-    check("DaemonSet agent: readinessProbe is the entry point's ready (agent up, first generation applied)",
-          probe == ["/usr/local/bin/xcni-entrypoint", "ready"], probe)
+    # (which outlives the agent) exists: xcnid's own /readyz, where
+    # --metrics-addr serves it (the node's loopback: the kubelet's probe of a
+    # host-network pod comes from the node).
+    maddr = pairs.get("--metrics-addr") or ""
+    check("DaemonSet agent: readinessProbe is xcnid's GET /readyz on --metrics-addr (%s)" % maddr,
+          probe.get("path") == "/readyz" and maddr == "%s:%s" % (probe.get("host"), probe.get("port"))
+          and not (agent.get("readinessProbe") or {}).get("exec"), probe)
     ep = read(os.path.join(KIND, "entrypoint.sh"))
     check("entrypoint.sh ready: xcnid is PID 1 and xcni_config's applied_gen > 0",
           "/proc/1/comm" in ep and "applied_gen" in ep, "do_ready changed")
@@ -508,6 +512,33 @@ def main():
     check_kpr(docs, ds)
     # 5b'. Dual stack and IPv6-only: two more configs, the same manifests.
     check_families(docs)
+
+    # 5b''. kubectl reads YAML 1.1 (sigs.k8s.io/yaml over go-yaml v2), where a
+    # bare y, n, yes, no, on, off is a boolean: "namespace: y" reaches the API
+    # server as true and is refused ("expects \" or n, but found t"). Every
+    # name, namespace, label and selector value of the manifests a user
+    # applies with kubectl is a string as PyYAML (YAML 1.1 too) reads it.
+    def not_strings(d, path=""):
+        bad = []
+        if isinstance(d, dict):
+            for k, v in d.items():
+                p = f"{path}.{k}"
+                if k in ("name", "namespace") or path.endswith(("labels", "matchLabels", "selector", "nodeSelector")) \
+                        or (k == "values" and isinstance(v, list)):
+                    vals = v if isinstance(v, list) else [v]
+                    bad += [f"{p}: {x!r}" for x in vals if isinstance(x, bool)]
+                bad += not_strings(v, p)
+        elif isinstance(d, list):
+            for i, v in enumerate(d):
+                bad += not_strings(v, f"{path}[{i}]")
+        return bad
+    class Yaml11(yaml.SafeLoader):  # go-yaml v2's booleans: PyYAML's and y, Y, n, N
+        bool_values = dict(yaml.SafeLoader.bool_values, y=True, n=False)
+    Yaml11.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:y|Y|n|N)$"), list("yYnN"))
+    for p in sorted(glob.glob(os.path.join(KIND, "*.yaml")) + glob.glob(os.path.join(ROOT, "examples", "lab", "*.yaml"))):
+        bad = [b for d in yaml.load_all(read(p), Loader=Yaml11) if d for b in not_strings(d)]
+        check(f"{os.path.relpath(p, ROOT)}: names, namespaces and labels are strings to kubectl's YAML 1.1 (a bare y is true)",
+              not bad, bad[:4])
 
     # 5b. The pods for examples/lab's policies: what 30-allow.yaml selects exists.
     pods = docs.get("netpol-pods.yaml", [])
@@ -592,7 +623,7 @@ def main():
 
     # 8. The resources the API backend requests have a matching rule (and the
     # rules hold nothing it does not request).
-    srcs = sorted(glob.glob(os.path.join(ROOT, "user", "lib", "k8sapi*.c")))
+    srcs = sorted(glob.glob(os.path.join(ROOT, "user", "lib", "cluster", "k8sapi*.c")))
     if not srcs:
         out("skip", "ClusterRole covers the API paths of user/lib/cluster/k8sapi.c", "user/lib/cluster/k8sapi.c does not exist yet")
     else:

@@ -156,7 +156,11 @@ nodes = {x["metadata"]["name"]: x["spec"]["nodeName"] for x in d if x["kind"] ==
 assert nodes == {"client": "kind-worker", "stranger": "kind-worker", "echo-same": "kind-worker",
                  "echo-other": "kind-worker2", "guarded": "kind-worker2"}, nodes
 assert d[4]["spec"]["containers"][0]["command"][:3] == ["xcnictl", "lab", "serve"]
-assert d[-1]["spec"]["ipFamilyPolicy"] == "PreferDualStack"'
+assert d[-1]["spec"]["ipFamilyPolicy"] == "PreferDualStack"
+# A cluster deletes a pod after its grace period (30 s unset; sleep as PID 1
+# ignores SIGTERM): the namespace goes in seconds, not a minute.
+grace = {x["metadata"]["name"]: x["spec"].get("terminationGracePeriodSeconds") for x in d if x["kind"] == "Pod"}
+assert set(grace.values()) == {1}, grace'
 }
 check "--manifest with no lab up, --node kind-worker --node kind-worker2: a cluster's manifest" cluster_manifest
 check "  ... without the two nodes: exit 2, saying to name them" \
