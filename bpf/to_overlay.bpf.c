@@ -72,16 +72,17 @@ __attribute__((noinline)) int to_overlay6(struct __sk_buff *skb)
 	}
 	src = bpf_map_lookup_elem(&xcni_endpoints6, p.tuple.saddr);
 	if (src) {
-		ct = ct6_track(skb, &p, &ctf);
+		ct = ct_track(skb, pkt_flow(&p), XCNI_AF_INET6, p.len, &ctf);
 		if (ct == CT_INVALID) {
-			reason = p.frag_later ? XCNI_DROP_FRAGMENT : XCNI_DROP_CT_INVALID;
+			reason = ct_invalid_reason(pkt_flow(&p));
 			goto out;
 		}
 		if (ct_judge_due(ct)) {
 			v.src_id = ipcache6_identity(p.tuple.saddr);
 			v.dst_id = dipc->identity;
-			reason = flow_judge6(&p, ct, polkey_of(src, p.tuple.saddr), 0, &v,
-					     src->ep_id, XCNI_CT_F_STACK);
+			reason = flow_judge(pkt_flow(&p), XCNI_AF_INET6, ct,
+					    polkey_of(src, p.tuple.saddr), 0, &v, p.len, src->ep_id,
+					    XCNI_CT_F_STACK);
 			if (reason)
 				goto out;
 		}
@@ -139,15 +140,15 @@ __attribute__((noinline)) int to_overlay4(struct __sk_buff *skb)
 	}
 	src = bpf_map_lookup_elem(&xcni_endpoints, &p.tuple.saddr);
 	if (src) {
-		ct = ct_track(skb, &p, skb->len, &ctf);
+		ct = ct_track(skb, pkt_flow(&p), XCNI_AF_INET, skb->len, &ctf);
 		if (ct == CT_INVALID) {
-			reason = ct_invalid_reason(&p);
+			reason = ct_invalid_reason(pkt_flow(&p));
 			goto out;
 		}
 		if (ct_judge_due(ct)) {
 			v.src_id = ipcache_identity(p.tuple.saddr);
 			v.dst_id = dipc->identity;
-			reason = flow_judge(&p, ct, p.tuple.saddr, 0, &v, skb->len, src->ep_id,
+			reason = flow_judge(pkt_flow(&p), XCNI_AF_INET, ct, p.tuple.saddr, 0, &v, skb->len, src->ep_id,
 					    XCNI_CT_F_STACK);
 			if (reason)
 				goto out;

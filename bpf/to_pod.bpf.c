@@ -82,18 +82,18 @@ __attribute__((noinline)) int to_pod6(struct __sk_buff *skb)
 		reason = XCNI_DROP_OUTSIDE_SPOOF;
 		goto out;
 	}
-	ct = ct6_track(skb, &p, &ctf);
+	ct = ct_track(skb, pkt_flow(&p), XCNI_AF_INET6, p.len, &ctf);
 	if (ct == CT_INVALID) {
-		reason = p.frag_later ? XCNI_DROP_FRAGMENT : XCNI_DROP_CT_INVALID;
+		reason = ct_invalid_reason(pkt_flow(&p));
 		goto out;
 	}
 	if (ct_judge_due(ct)) {
 		v.src_id = ipcache6_identity(p.tuple.saddr);
 		v.dst_id = ipcache6_identity(p.tuple.daddr);
 		src = bpf_map_lookup_elem(&xcni_endpoints6, p.tuple.saddr);
-		reason = flow_judge6(&p, ct, src ? polkey_of(src, p.tuple.saddr) : 0,
-				     polkey_of(ep, ep_ip6), &v, src ? src->ep_id : 0,
-				     XCNI_CT_F_STACK);
+		reason = flow_judge(pkt_flow(&p), XCNI_AF_INET6, ct,
+				    src ? polkey_of(src, p.tuple.saddr) : 0, polkey_of(ep, ep_ip6), &v,
+				    p.len, src ? src->ep_id : 0, XCNI_CT_F_STACK);
 		if (reason)
 			goto out;
 	}
@@ -141,16 +141,16 @@ __attribute__((noinline)) int to_pod4(struct __sk_buff *skb)
 		reason = XCNI_DROP_OUTSIDE_SPOOF;
 		goto out;
 	}
-	ct = ct_track(skb, &p, skb->len, &ctf);
+	ct = ct_track(skb, pkt_flow(&p), XCNI_AF_INET, skb->len, &ctf);
 	if (ct == CT_INVALID) {
-		reason = ct_invalid_reason(&p);
+		reason = ct_invalid_reason(pkt_flow(&p));
 		goto out;
 	}
 	if (ct_judge_due(ct)) {
 		v.src_id = ipcache_identity(p.tuple.saddr);
 		v.dst_id = ipcache_identity(p.tuple.daddr);
 		src = bpf_map_lookup_elem(&xcni_endpoints, &p.tuple.saddr);
-		reason = flow_judge(&p, ct, src ? p.tuple.saddr : 0, ep_ip, &v, skb->len,
+		reason = flow_judge(pkt_flow(&p), XCNI_AF_INET, ct, src ? p.tuple.saddr : 0, ep_ip, &v, skb->len,
 				    src ? src->ep_id : 0, XCNI_CT_F_STACK);
 		if (reason)
 			goto out;

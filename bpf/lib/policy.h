@@ -80,7 +80,7 @@ static __always_inline int policy_pending(void)
 
 /*
  * One side's judgement (policy_allows/policy_judge: 1, 0 or a drop reason) as
- * flow_judge and flow_judge6 use it: 0 when allowed, deny when no rule
+ * flow_judge uses it: 0 when allowed, deny when no rule
  * allows, the reason policy_judge gave otherwise; an unjudged pod (pending)
  * is open where no agent judges (the node config says which, read only then).
  */
@@ -217,67 +217,39 @@ static __always_inline int policy_judge(__u32 ep, __u8 dir, __u32 peer_id, __u32
 	return policy_hit(hit, dir, v);
 }
 
-static __always_inline int policy_allows(__u32 ep, __u8 dir, __u32 peer_id, __u32 peer_ip,
-					 const struct pkt *p, struct verdict *v)
-{
-	return policy_judge(ep, dir, peer_id, peer_ip, NULL, p->tuple.proto, p->tuple.dport, v);
-}
-
 /*
- * A flow ct_track found new or stale (ct), judged where this program can: the
- * egress of local pod src_ep (0: none here) towards the destination, then the
- * ingress of local pod dst_ep (0: none here) from the source; v->src_id and
- * v->dst_id set by the caller. Both allow: the flow is stored or re-stamped
- * (ct_commit with ep_id and flags), 0. Else the drop reason, a stale flow
- * forgotten (ct_refuse).
+ * A flow ct_track found new or stale (ct), judged where this program can, in
+ * either family: the egress of local pod src_key (its policy key; 0: none
+ * here) towards the destination, then the ingress of local pod dst_key (0:
+ * none here) from the source; v->src_id and v->dst_id set by the caller.
+ * Peers by identity, then by address in the ipBlock prefixes of the
+ * family. Both allow: the flow is stored or re-stamped (ct_commit with len,
+ * ep_id and flags), 0. Else the drop reason, a stale flow forgotten
+ * (ct_refuse).
  */
-static __always_inline int flow_judge(const struct pkt *p, int ct, __u32 src_ep, __u32 dst_ep,
-				      struct verdict *v, __u32 len, __u32 ep_id, __u8 flags)
+static __always_inline int flow_judge(const struct flow *f, int fam, int ct, __u32 src_key,
+				      __u32 dst_key, struct verdict *v, __u32 len, __u32 ep_id,
+				      __u8 flags)
 {
-	int reason = 0;
-
-	if (src_ep)
-		reason = policy_verdict(policy_allows(src_ep, XCNI_DIR_FROM_POD, v->dst_id,
-						      p->tuple.daddr, p, v),
-					XCNI_DROP_POLICY_EGRESS);
-	if (!reason && dst_ep)
-		reason = policy_verdict(policy_allows(dst_ep, XCNI_DIR_TO_POD, v->src_id,
-						      p->tuple.saddr, p, v),
-					XCNI_DROP_POLICY_INGRESS);
-	if (reason)
-		ct_refuse(p, ct);
-	else
-		ct_commit(p, ct, len, ep_id, flags);
-	return reason;
-}
-
-/*
- * flow_judge for IPv6: egress of local pod src_key, then ingress of local pod
- * dst_key (policy keys; 0: no such pod here). Peers by identity, then by
- * address in the IPv6 ipBlock prefixes.
- */
-static __always_inline int flow_judge6(const struct pkt6 *p, int ct, __u32 src_key, __u32 dst_key,
-				       struct verdict *v, __u32 ep_id, __u8 flags)
-{
-	int reason = 0;
+	int v4 = fam == XCNI_AF_INET, reason = 0;
 
 	if (src_key)
-		reason = policy_verdict(policy_judge(src_key, XCNI_DIR_FROM_POD, v->dst_id, 0,
-						     p->tuple.daddr, p->tuple.proto,
-						     p->tuple.dport, v),
+		reason = policy_verdict(policy_judge(src_key, XCNI_DIR_FROM_POD, v->dst_id,
+						     v4 ? f->tuple.v4.daddr : 0,
+						     v4 ? NULL : f->tuple.v6.daddr, flow_proto(f, fam),
+						     flow_dport(f, fam), v),
 					XCNI_DROP_POLICY_EGRESS);
 	if (!reason && dst_key)
-		reason = policy_verdict(policy_judge(dst_key, XCNI_DIR_TO_POD, v->src_id, 0,
-						     p->tuple.saddr, p->tuple.proto,
-						     p->tuple.dport, v),
+		reason = policy_verdict(policy_judge(dst_key, XCNI_DIR_TO_POD, v->src_id,
+						     v4 ? f->tuple.v4.saddr : 0,
+						     v4 ? NULL : f->tuple.v6.saddr, flow_proto(f, fam),
+						     flow_dport(f, fam), v),
 					XCNI_DROP_POLICY_INGRESS);
-	if (reason) {
-		if (ct == CT_STALE)
-			ct_map_delete(&xcni_ct6, &p->tuple);
-		return reason;
-	}
-	ct6_commit(p, ct, ep_id, flags);
-	return 0;
+	if (reason)
+		ct_refuse(f, fam, ct);
+	else
+		ct_commit(f, fam, ct, len, ep_id, flags);
+	return reason;
 }
 
 /*
