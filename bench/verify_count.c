@@ -3,7 +3,8 @@
  * verify_count: the instructions the verifier processed for every program
  * of the seven BPF objects (bpf_prog_info.verified_insns), with the
  * settings the data plane runs in: Services in BPF off and on, on the IPv4
- * underlay (node_ip, vni set); a row per program and setting. Maps are not
+ * underlay (node_ip, vni set) and on the IPv6 one (node_ip6 set too); a row
+ * per program and setting. Maps are not
  * pinned (each object gets its own, gone with it); the settings are written
  * into each object's .rodata by name (BTF). The objects are the ones a
  * tree's skeletons embed (make all there first):
@@ -11,7 +12,7 @@
  *   gcc -O2 -Wall -I$TREE/build/gen -o verify_count bench/verify_count.c -lbpf
  *   ./verify_count      (as root)
  *
- * Prints "object program lb=0|1 insns"; a program that does not load fails
+ * Prints "object program lb=0|1 ul6=0|1 insns"; a program that does not load fails
  * the run (exit 1) with the kernel's log tail on stderr.
  */
 #include <errno.h>
@@ -31,8 +32,8 @@
 #include "to_underlay.skel.h"
 #include "xdp_underlay.skel.h"
 
-/* Writes a __u32 rodata variable by its BTF name; absent: nothing (0). */
-static int set_u32(struct bpf_object *obj, const char *name, __u32 val)
+/* Writes a rodata variable of size n by its BTF name; absent: nothing (0). */
+static int set_var(struct bpf_object *obj, const char *name, const void *val, size_t n)
 {
 	struct btf *btf = bpf_object__btf(obj);
 	struct bpf_map *m = bpf_object__find_map_by_name(obj, ".rodata");
@@ -55,22 +56,28 @@ static int set_u32(struct bpf_object *obj, const char *name, __u32 val)
 
 		if (strcmp(btf__name_by_offset(btf, var->name_off), name))
 			continue;
-		if (vs->size != sizeof(val) || vs->offset + sizeof(val) > size)
+		if (vs->size != n || vs->offset + n > size)
 			return -EINVAL;
-		memcpy(data + vs->offset, &val, sizeof(val));
+		memcpy(data + vs->offset, val, n);
 		return 0;
 	}
 	return 0;
 }
 
+static int set_u32(struct bpf_object *obj, const char *name, __u32 val)
+{
+	return set_var(obj, name, &val, sizeof(val));
+}
+
 static char log_buf[1 << 20];
 
-static int one(const char *path, const void *elf, size_t elf_size, int lb)
+static int one(const char *path, const void *elf, size_t elf_size, int lb, int ul6)
 {
 	const char *base = path;
 	LIBBPF_OPTS(bpf_object_open_opts, oo, .object_name = path, .kernel_log_buf = log_buf,
 		    .kernel_log_size = sizeof(log_buf), .kernel_log_level = 4);
 	struct bpf_object *obj = bpf_object__open_mem(elf, elf_size, &oo);
+	__u32 node6[4] = { htonl(0xfc000077), 0, 0, htonl(1) }; /* fc00:77::1 */
 	struct bpf_program *prog;
 	struct bpf_map *m;
 	int err;
@@ -82,7 +89,8 @@ static int one(const char *path, const void *elf, size_t elf_size, int lb)
 	bpf_object__for_each_map(m, obj)
 		bpf_map__set_pin_path(m, NULL);
 	if (set_u32(obj, "node_ip", inet_addr("192.168.77.1")) || set_u32(obj, "vni", 77) ||
-	    set_u32(obj, "lb_enabled", (__u32)lb)) {
+	    set_u32(obj, "lb_enabled", (__u32)lb) ||
+	    (ul6 && set_var(obj, "node_ip6", node6, sizeof(node6)))) {
 		fprintf(stderr, "verify_count: %s: a setting is not a __u32\n", path);
 		bpf_object__close(obj);
 		return 1;
@@ -103,7 +111,8 @@ static int one(const char *path, const void *elf, size_t elf_size, int lb)
 
 		if (bpf_prog_get_info_by_fd(bpf_program__fd(prog), &info, &len))
 			continue;
-		printf("%s %s lb=%d %u\n", base, bpf_program__name(prog), lb, info.verified_insns);
+		printf("%s %s lb=%d ul6=%d %u\n", base, bpf_program__name(prog), lb, ul6,
+		       info.verified_insns);
 		if (getenv("VERIFY_STACK")) {
 			const char *sd = strstr(log_buf, "stack depth");
 
@@ -128,11 +137,11 @@ int main(void)
 	int err = 0;
 
 	for (size_t i = 0; i < sizeof(objs) / sizeof(objs[0]); i++)
-		for (int lb = 0; lb < 2; lb++) {
+		for (int k = 0; k < 4; k++) {
 			size_t size;
 			const void *elf = objs[i].bytes(&size);
 
-			err |= one(objs[i].name, elf, size, lb);
+			err |= one(objs[i].name, elf, size, k & 1, k >> 1);
 		}
 	return err;
 }

@@ -274,8 +274,9 @@ __attribute__((noinline)) int from_overlay6(struct __sk_buff *skb, __u32 hdr_len
 		reason = dsr_open(&dsr, ct, &p.rev_nat);
 		if (reason)
 			goto out;
-		reason = flow_judge(pkt_flow(&p), XCNI_AF_INET6, ct, 0, polkey_of(dst, p.tuple.daddr),
-				    &v, p.len, 0, dsr ? XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR : 0);
+		reason = flow_judge(pkt_flow(&p), XCNI_AF_INET6, ct, 0,
+				    polkey_of(dst, p.tuple.daddr), &v, p.len, 0,
+				    dsr ? XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR : 0);
 		if (reason)
 			goto out;
 		if (dsr)
@@ -404,8 +405,8 @@ __attribute__((noinline)) int from_overlay4(struct __sk_buff *skb)
 			goto out;
 		/* The destination's conntrack must know the flow: its replies
 		 * leave through from_pod, which lets replies pass. */
-		reason = flow_judge(pkt_flow(&p), XCNI_AF_INET, ct, 0, p.tuple.daddr, &v, skb->len, 0,
-				    dsr ? XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR : 0);
+		reason = flow_judge(pkt_flow(&p), XCNI_AF_INET, ct, 0, p.tuple.daddr, &v, skb->len,
+				    0, dsr ? XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR : 0);
 		if (reason)
 			goto out;
 		if (dsr)
@@ -587,7 +588,8 @@ __attribute__((noinline)) int from_overlay4_ul6(struct __sk_buff *skb, __u32 hdr
 	if (ct_judge_due(ct)) {
 		v.src_id = sipc->identity;
 		v.dst_id = ipcache_identity(p.tuple.daddr);
-		reason = flow_judge(pkt_flow(&p), XCNI_AF_INET, ct, 0, p.tuple.daddr, &v, skb->len, 0, 0);
+		reason = flow_judge(pkt_flow(&p), XCNI_AF_INET, ct, 0, p.tuple.daddr, &v, skb->len,
+				    0, 0);
 		if (reason)
 			goto out;
 	}

@@ -448,7 +448,8 @@ __attribute__((noinline)) int from_pod4(struct __sk_buff *skb)
 		 * asked either (lab netpol via Service: the same truth tables). */
 		if (lb.ct_flags & XCNI_CT_F_HAIRPIN)
 			v.src_id = XCNI_ID_HOST;
-		reason = flow_judge(pkt_flow(&p), XCNI_AF_INET, ct, (lb.ct_flags & XCNI_CT_F_HAIRPIN) ? 0 : ep_ip,
+		reason = flow_judge(pkt_flow(&p), XCNI_AF_INET, ct,
+				    (lb.ct_flags & XCNI_CT_F_HAIRPIN) ? 0 : ep_ip,
 				    dst ? p.tuple.daddr : 0, &v, skb->len, ep_id, lb.ct_flags);
 		if (reason)
 			goto out;

@@ -515,7 +515,8 @@ static __always_inline int ct_track(struct __sk_buff *skb, struct flow *f, int f
 	 * (so pressure on conntrack never breaks what policy allows, and never
 	 * passes what it does not). SYN+ACK, RST or FIN of no flow open nothing. */
 	if (tcp) {
-		__u8 fl = f->tcp_flags & (XCNI_TCP_SYN | XCNI_TCP_ACK | XCNI_TCP_RST | XCNI_TCP_FIN);
+		__u8 fl = f->tcp_flags &
+			   (XCNI_TCP_SYN | XCNI_TCP_ACK | XCNI_TCP_RST | XCNI_TCP_FIN);
 
 		if (fl == XCNI_TCP_ACK)
 			f->ct_state = XCNI_CT_ESTABLISHED;
@@ -552,7 +553,8 @@ static __always_inline void ct_open_entry(const struct flow *f, int fam, __u32 n
 	ne.ep_id = ep_id;
 	/* A flow picked up mid-stream is past its handshake. */
 	ne.state = f->ct_state ? f->ct_state : XCNI_CT_NEW;
-	ne.flags = flags | ct_pickup(flow_proto(f, fam), f->ct_state, f->is_echo, flags, f->rev_nat);
+	ne.flags = flags |
+		   ct_pickup(flow_proto(f, fam), f->ct_state, f->is_echo, flags, f->rev_nat);
 	ne.policy_rev = f->policy_rev;
 	ne.rev_nat = f->rev_nat;
 	ne.backend_id = f->backend_id;

@@ -391,7 +391,8 @@ __attribute__((noinline)) int nodeport6_dsr_track(struct __sk_buff *skb, struct 
 	if (ct == CT_INVALID)
 		return p->frag_later ? XCNI_DROP_FRAGMENT : XCNI_DROP_CT_INVALID;
 	if (ct == CT_NEW || ct == CT_STALE)
-		ct_commit(pkt_flow(p), XCNI_AF_INET6, ct, p->len, 0, XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR);
+		ct_commit(pkt_flow(p), XCNI_AF_INET6, ct, p->len, 0,
+			  XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR);
 	lb6_follow(st, p);
 	return DSR6_TRACKED;
 }
