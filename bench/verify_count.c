@@ -117,7 +117,8 @@ static int one(const char *path, const void *elf, size_t elf_size, int lb, int u
 			const char *sd = strstr(log_buf, "stack depth");
 
 			if (sd)
-				fprintf(stderr, "%s lb=%d %.*s\n", base, lb, (int)strcspn(sd, "\n"), sd);
+				fprintf(stderr, "%s lb=%d %.*s\n", base, lb,
+					(int)strcspn(sd, "\n"), sd);
 		}
 	}
 	bpf_object__close(obj);

@@ -53,7 +53,8 @@ static __always_inline int to_overlay_flow(struct __sk_buff *skb, void *p, int f
 					   struct xcni_endpoint **src, struct verdict *v,
 					   int *verdict)
 {
-	struct flow *f = fam == XCNI_AF_INET ? pkt_flow((struct pkt *)p) : pkt_flow((struct pkt6 *)p);
+	struct flow *f = fam == XCNI_AF_INET ? pkt_flow((struct pkt *)p)
+					     : pkt_flow((struct pkt6 *)p);
 	struct xcni_ipcache_val *dipc;
 	struct encap_in in;
 	struct judge j;
@@ -73,8 +74,9 @@ static __always_inline int to_overlay_flow(struct __sk_buff *skb, void *p, int f
 				   : bpf_map_lookup_elem(&xcni_endpoints6, f->tuple.v6.saddr);
 	if (*src) {
 		j = (struct judge){ .src_ep = *src,
-				    .src_addr = fam == XCNI_AF_INET ? (const void *)&f->tuple.v4.saddr
-								    : (const void *)f->tuple.v6.saddr,
+				    .src_addr = fam == XCNI_AF_INET
+							? (const void *)&f->tuple.v4.saddr
+							: (const void *)f->tuple.v6.saddr,
 				    .dst_id = dipc->identity, .ep_id = (*src)->ep_id,
 				    .flags = XCNI_CT_F_STACK, .lookup = JUDGE_SRC_ID };
 		reason = track_and_judge(skb, f, fam, f->len, &ct, &ctf, &j, v);

@@ -51,7 +51,8 @@ static __always_inline int to_pod_flow(struct __sk_buff *skb, void *p, int fam,
 				       const struct xcni_endpoint *ep, const void *ep_addr,
 				       struct verdict *v)
 {
-	struct flow *f = fam == XCNI_AF_INET ? pkt_flow((struct pkt *)p) : pkt_flow((struct pkt6 *)p);
+	struct flow *f = fam == XCNI_AF_INET ? pkt_flow((struct pkt *)p)
+					     : pkt_flow((struct pkt6 *)p);
 	struct judge j = { .dst_ep = ep, .dst_addr = ep_addr, .flags = XCNI_CT_F_STACK,
 			   .lookup = JUDGE_SRC_ID | JUDGE_DST_ID | JUDGE_SRC_EP };
 	int reason, ct;

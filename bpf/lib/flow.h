@@ -10,8 +10,10 @@
  * family's branch in each caller and the verifier sees no other.
  *
  * On the stack, in the packet's struct pkt / struct pkt6, not in a per-CPU
- * scratch map: the hook programs already hold it there, and a map lookup a
- * packet would cost more than the bytes (bench/README.md, "One flow").
+ * scratch map: the IPv4 view holds packet pointers, which a map value cannot,
+ * a map value's bytes are unknown to the verifier where a stack slot keeps
+ * what the parser stored, and a lookup a packet costs (bench/README.md,
+ * "One flow").
  *
  * struct pkt and struct pkt6 hold its fields unnamed (FLOW_VIEW: the
  * fields, then the family's own key named tuple), so pkt_flow(p) is the
@@ -35,7 +37,7 @@
  * at the verifier's 512 bytes (bench/README.md, "One flow").
  */
 #define FLOW_FIELDS                                                                           \
-	__u8 tcp_flags; /* TCP_FLAG_* bits of byte 13; for SCTP (IPv4), its first chunk's meaning */ \
+	__u8 tcp_flags; /* TCP_FLAG_* bits of byte 13; SCTP (IPv4): its first chunk's meaning */ \
 	__u8 icmp_type;                                                                       \
 	__u8 is_echo; /* ICMP echo request or reply: tracked like a flow */                   \
 	__u8 frag_last; /* the last fragment: its place staged to be freed; 2: twice */       \
@@ -49,9 +51,9 @@
 	__u8 ct_state; /* set by ct_track: the state of the flow's entry, 0 for none; for     \
 			* CT_NEW, ESTABLISHED: a TCP flow met mid-stream (its entry gone) */    \
 	__u8 l3_len; /* IPv4 header length with options */                                    \
-	__u16 encap_len; /* bytes between the outer Ethernet and this IPv4 header (from_overlay) */ \
+	__u16 encap_len; /* outer bytes between Ethernet and this IPv4 header (from_overlay) */ \
 	__u16 l4_off; /* the L4 header's offset in the frame (IPv6) */                        \
-	__u8 family; /* XCNI_AF_INET or XCNI_AF_INET6, set by the parser */                              \
+	__u8 family; /* XCNI_AF_INET or XCNI_AF_INET6, set by the parser */                   \
 	__u8 hop_limit; /* IPv6 */                                                            \
 	__u8 flow_pad[4]; /* the tuple on an 8-byte boundary, as the verifier tracks values */
 
