@@ -23,6 +23,9 @@
  *                on the underlay (N3_6) to the node's port 53: not Geneve,
  *                nothing counted, passed to the stack untouched (what
  *                bench/ul6_plain_bench.c measures alone)
+ *   from_pod4    from_pod (Services on), pod A's UDP to pod B of this node
+ *                (conntrack, A's egress and B's ingress judged, into B)
+ *   from_pod4/6 remote  A's UDP to pod R (A6 to R6) of node n2: Geneve to n2
  *
  * It fills only the map entries these rows need (endpoints, ipcache, n2's
  * tunnel, the two NodePort frontends and their backends), with fields both
@@ -60,6 +63,7 @@
 
 #include "xcni_shared.h"
 #include "from_overlay.skel.h"
+#include "from_pod.skel.h"
 #include "to_pod.skel.h"
 
 #define IP_A "10.99.5.10"
@@ -97,6 +101,7 @@ static int ifindex[NR_DEVS];
 
 static const char *pin;
 static struct to_pod *tp;
+static struct from_pod *fp;
 static struct from_overlay *fo[4]; /* Services in BPF off, on; the same on the IPv6 underlay */
 
 static uint32_t ip4(const char *s)
@@ -370,6 +375,26 @@ static int to_n2(const struct row *r, const uint8_t *out, uint32_t len)
 	       !memcmp(in + 12, &node, 4) && !memcmp(in + 16, &rr, 4) && in[22] == 0 && in[23] == 80;
 }
 
+/* from_pod, local: into B (B's MACs, the addresses kept). */
+static int into_b_pod(const struct row *r, const uint8_t *out, uint32_t len)
+{
+	uint32_t a = ip4(IP_A), b = ip4(IP_B);
+
+	return len == r->len && !memcmp(out, pod_mac[DEV_B], 6) && !memcmp(out + 14 + 12, &a, 4) &&
+	       !memcmp(out + 14 + 16, &b, 4);
+}
+
+/* from_pod, remote: Geneve to n2 around the packet sent (its L4 as it was). */
+static int geneve_n2(const struct row *r, const uint8_t *out, uint32_t len)
+{
+	uint32_t n2 = ip4(N2);
+	size_t l4 = 14 + (r->in[12] == 0x86 ? 40 : 20);
+
+	return len == r->len + 50 && !memcmp(out + 14 + 16, &n2, 4) &&
+	       out[14 + 22] == XCNI_GENEVE_PORT >> 8 && out[14 + 23] == (XCNI_GENEVE_PORT & 0xff) &&
+	       !memcmp(out + 50 + l4, r->in + l4, r->len - l4);
+}
+
 static int run(struct row *r, int calls, int measure)
 {
 	uint8_t out[FRAME + 128];
@@ -417,6 +442,11 @@ static void cleanup(void)
 			bpf_object__for_each_map(m, fo[i]->obj)
 				if (bpf_map__is_pinned(m))
 					bpf_map__unpin(m, NULL);
+	if (fp)
+		bpf_object__for_each_map(m, fp->obj)
+			if (bpf_map__is_pinned(m))
+				bpf_map__unpin(m, NULL);
+	from_pod__destroy(fp);
 	for (int i = 3; i >= 0; i--)
 		from_overlay__destroy(fo[i]);
 	to_pod__destroy(tp);
@@ -561,7 +591,7 @@ int main(int argc, char **argv)
 	int rounds = argc > 2 ? atoi(argv[2]) : 20, calls = 5000;
 	uint8_t inner[FRAME];
 	size_t ilen;
-	struct row rows[16] = {};
+	struct row rows[24] = {};
 	int nr = 0, err = 1;
 
 	if (argc < 2 || rounds < 1) {
@@ -586,6 +616,21 @@ int main(int argc, char **argv)
 		tp->rodata->lb_enabled = 1;
 		if (to_pod__load(tp)) {
 			fprintf(stderr, "pkt_bench: to_pod: %s\n", strerror(errno));
+			return 1;
+		}
+	}
+	{
+		LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = pin);
+
+		fp = from_pod__open_opts(&oo);
+		if (!fp)
+			return 1;
+		fp->rodata->lb_enabled = 1;
+		fp->rodata->node_ip = ip4(NODE_IP);
+		fp->rodata->vni = VNI;
+		fp->rodata->underlay_ifindex = (uint32_t)ifindex[DEV_U];
+		if (from_pod__load(fp)) {
+			fprintf(stderr, "pkt_bench: from_pod: %s\n", strerror(errno));
 			return 1;
 		}
 	}
@@ -684,6 +729,23 @@ int main(int argc, char **argv)
 		rows[nr].len = udp6(rows[nr].in, host_mac[DEV_U], n2_mac, N3_6, NODE6, 40002, 53);
 		nr++;
 	}
+
+	/* from_pod: A's UDP to B here, and to R (R6) of n2. */
+	rows[nr] = (struct row){ "from_pod IPv4, A's UDP into B (local)", bpf_program__fd(fp->progs.from_pod),
+				 DEV_A, 1, .ret = TC_ACT_REDIRECT, .reason = XCNI_FWD_LOCAL,
+				 .dir = XCNI_DIR_FROM_POD, .check = into_b_pod };
+	rows[nr].len = udp4(rows[nr].in, host_mac[DEV_A], pod_mac[DEV_A], IP_A, IP_B, 41000, 7003);
+	nr++;
+	rows[nr] = (struct row){ "from_pod IPv4, A's UDP to R (Geneve to n2)",
+				 bpf_program__fd(fp->progs.from_pod), DEV_A, 1, .ret = TC_ACT_REDIRECT,
+				 .reason = XCNI_FWD_ENCAP, .dir = XCNI_DIR_FROM_POD, .check = geneve_n2 };
+	rows[nr].len = udp4(rows[nr].in, host_mac[DEV_A], pod_mac[DEV_A], IP_A, IP_R, 41001, 7003);
+	nr++;
+	rows[nr] = (struct row){ "from_pod IPv6, A6's UDP to R6 (Geneve to n2)",
+				 bpf_program__fd(fp->progs.from_pod), DEV_A, 1, .ret = TC_ACT_REDIRECT,
+				 .reason = XCNI_FWD_ENCAP, .dir = XCNI_DIR_FROM_POD, .check = geneve_n2 };
+	rows[nr].len = udp6(rows[nr].in, host_mac[DEV_A], pod_mac[DEV_A], A6, R6, 41002, 7003);
+	nr++;
 
 	/* Warm up: each flow's first packet (conntrack, NAT), caches. */
 	for (int i = 0; i < nr; i++)

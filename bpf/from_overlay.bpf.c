@@ -257,9 +257,9 @@ __attribute__((noinline)) int from_overlay6(struct __sk_buff *skb, __u32 hdr_len
 		if (reason)
 			goto out;
 	}
-	ct = ct6_track(skb, &p, &ctf);
+	ct = ct_track(skb, pkt_flow(&p), XCNI_AF_INET6, p.len, &ctf);
 	if (ct == CT_INVALID) {
-		reason = p.frag_later ? XCNI_DROP_FRAGMENT : XCNI_DROP_CT_INVALID;
+		reason = ct_invalid_reason(pkt_flow(&p));
 		goto out;
 	}
 	if (ctf & XCNI_CT_F_STACK) {
@@ -274,8 +274,9 @@ __attribute__((noinline)) int from_overlay6(struct __sk_buff *skb, __u32 hdr_len
 		reason = dsr_open(&dsr, ct, &p.rev_nat);
 		if (reason)
 			goto out;
-		reason = flow_judge6(&p, ct, 0, polkey_of(dst, p.tuple.daddr), &v, 0,
-				     dsr ? XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR : 0);
+		reason = flow_judge(pkt_flow(&p), XCNI_AF_INET6, ct, 0,
+				    polkey_of(dst, p.tuple.daddr), &v, p.len, 0,
+				    dsr ? XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR : 0);
 		if (reason)
 			goto out;
 		if (dsr)
@@ -386,9 +387,9 @@ __attribute__((noinline)) int from_overlay4(struct __sk_buff *skb)
 		if (reason)
 			goto out;
 	}
-	ct = ct_track(skb, &p, skb->len, &ctf);
+	ct = ct_track(skb, pkt_flow(&p), XCNI_AF_INET, skb->len, &ctf);
 	if (ct == CT_INVALID) {
-		reason = ct_invalid_reason(&p);
+		reason = ct_invalid_reason(pkt_flow(&p));
 		goto out;
 	}
 	/* A reply to a flow the stack sent out (a Service's DNAT): the stack undoes it. */
@@ -404,8 +405,8 @@ __attribute__((noinline)) int from_overlay4(struct __sk_buff *skb)
 			goto out;
 		/* The destination's conntrack must know the flow: its replies
 		 * leave through from_pod, which lets replies pass. */
-		reason = flow_judge(&p, ct, 0, p.tuple.daddr, &v, skb->len, 0,
-				    dsr ? XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR : 0);
+		reason = flow_judge(pkt_flow(&p), XCNI_AF_INET, ct, 0, p.tuple.daddr, &v, skb->len,
+				    0, dsr ? XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR : 0);
 		if (reason)
 			goto out;
 		if (dsr)
@@ -574,9 +575,9 @@ __attribute__((noinline)) int from_overlay4_ul6(struct __sk_buff *skb, __u32 hdr
 			reason = XCNI_FWD_DECAP_HOST;
 		goto out;
 	}
-	ct = ct_track(skb, &p, skb->len, &ctf);
+	ct = ct_track(skb, pkt_flow(&p), XCNI_AF_INET, skb->len, &ctf);
 	if (ct == CT_INVALID) {
-		reason = ct_invalid_reason(&p);
+		reason = ct_invalid_reason(pkt_flow(&p));
 		goto out;
 	}
 	/* A reply to a flow the stack sent out (a Service's DNAT): the stack undoes it. */
@@ -587,7 +588,8 @@ __attribute__((noinline)) int from_overlay4_ul6(struct __sk_buff *skb, __u32 hdr
 	if (ct_judge_due(ct)) {
 		v.src_id = sipc->identity;
 		v.dst_id = ipcache_identity(p.tuple.daddr);
-		reason = flow_judge(&p, ct, 0, p.tuple.daddr, &v, skb->len, 0, 0);
+		reason = flow_judge(pkt_flow(&p), XCNI_AF_INET, ct, 0, p.tuple.daddr, &v, skb->len,
+				    0, 0);
 		if (reason)
 			goto out;
 	}

@@ -205,9 +205,9 @@ __attribute__((noinline)) int from_pod6(struct __sk_buff *skb)
 		    (reason = remote6_check(&p, dipc, node_ip, &tunnel)))
 			goto out;
 	}
-	ct = ct6_track(skb, &p, &ctf);
+	ct = ct_track(skb, pkt_flow(&p), XCNI_AF_INET6, p.len, &ctf);
 	if (ct == CT_INVALID) {
-		reason = p.frag_later ? XCNI_DROP_FRAGMENT : XCNI_DROP_CT_INVALID;
+		reason = ct_invalid_reason(pkt_flow(&p));
 		goto out;
 	}
 	if (lb_enabled) {
@@ -239,7 +239,7 @@ __attribute__((noinline)) int from_pod6(struct __sk_buff *skb)
 	 * a pod may always reach; tracked, so its answers find the flow. */
 	if (in6_linklocal(p.tuple.daddr)) {
 		if (ct == CT_NEW || ct == CT_STALE)
-			ct6_commit(&p, ct, ep_id, 0);
+			ct_commit(pkt_flow(&p), XCNI_AF_INET6, ct, p.len, ep_id, 0);
 		reason = ct_answers(ct) ? XCNI_FWD_REPLY : XCNI_FWD_STACK;
 		goto out;
 	}
@@ -248,13 +248,13 @@ __attribute__((noinline)) int from_pod6(struct __sk_buff *skb)
 		/* An IPv6 ClusterIP names no pod: kube-proxy's DNAT (ip6tables) in
 		 * the stack picks one, and egress is judged on it where the stack
 		 * hands the flow back (to_pod6, to_overlay6), as from_pod4 does. */
-		ct6_commit(&p, CT_NEW, ep_id, XCNI_CT_F_STACK);
+		ct_commit(pkt_flow(&p), XCNI_AF_INET6, CT_NEW, p.len, ep_id, XCNI_CT_F_STACK);
 		reason = XCNI_FWD_STACK;
 		goto out;
 	}
 	/* A flow to a Service took no decision here: it is judged after the DNAT. */
 	if (ct == CT_STALE && (ctf & XCNI_CT_F_STACK)) {
-		ct6_commit(&p, ct, ep_id, 0);
+		ct_commit(pkt_flow(&p), XCNI_AF_INET6, ct, p.len, ep_id, 0);
 		ct = CT_ORIG;
 	}
 	if (ct_judge_due(ct)) {
@@ -265,8 +265,9 @@ __attribute__((noinline)) int from_pod6(struct __sk_buff *skb)
 
 		if (hp & XCNI_CT_F_HAIRPIN)
 			v.src_id = XCNI_ID_HOST;
-		reason = flow_judge6(&p, ct, (hp & XCNI_CT_F_HAIRPIN) ? 0 : polkey_of(src, ep_ip6),
-				     dst ? polkey_of(dst, p.tuple.daddr) : 0, &v, ep_id, hp);
+		reason = flow_judge(pkt_flow(&p), XCNI_AF_INET6, ct,
+				    (hp & XCNI_CT_F_HAIRPIN) ? 0 : polkey_of(src, ep_ip6),
+				    dst ? polkey_of(dst, p.tuple.daddr) : 0, &v, p.len, ep_id, hp);
 		if (reason)
 			goto out;
 	}
@@ -388,9 +389,9 @@ __attribute__((noinline)) int from_pod4(struct __sk_buff *skb)
 			goto out;
 		}
 	}
-	ct = ct_track(skb, &p, skb->len, &ctf);
+	ct = ct_track(skb, pkt_flow(&p), XCNI_AF_INET, skb->len, &ctf);
 	if (ct == CT_INVALID) {
-		reason = ct_invalid_reason(&p);
+		reason = ct_invalid_reason(pkt_flow(&p));
 		goto out;
 	}
 	if (lb_enabled) {
@@ -427,13 +428,13 @@ __attribute__((noinline)) int from_pod4(struct __sk_buff *skb)
 		 * one, and egress is judged on it where the stack hands the flow
 		 * back (to_pod, to_overlay). A pod (or this node's gateway) is
 		 * never taken for one, even in a range overlapping the Service range. */
-		ct_create(&p, skb->len, ep_id, XCNI_CT_F_STACK);
+		ct_commit(pkt_flow(&p), XCNI_AF_INET, CT_NEW, skb->len, ep_id, XCNI_CT_F_STACK);
 		reason = XCNI_FWD_STACK;
 		goto out;
 	}
 	/* A flow to a Service took no decision here: it is judged after the DNAT. */
 	if (ct == CT_STALE && (ctf & XCNI_CT_F_STACK)) {
-		ct_commit(&p, ct, skb->len, ep_id, 0);
+		ct_commit(pkt_flow(&p), XCNI_AF_INET, ct, skb->len, ep_id, 0);
 		ct = CT_ORIG;
 	}
 	if (ct_judge_due(ct)) {
@@ -447,7 +448,8 @@ __attribute__((noinline)) int from_pod4(struct __sk_buff *skb)
 		 * asked either (lab netpol via Service: the same truth tables). */
 		if (lb.ct_flags & XCNI_CT_F_HAIRPIN)
 			v.src_id = XCNI_ID_HOST;
-		reason = flow_judge(&p, ct, (lb.ct_flags & XCNI_CT_F_HAIRPIN) ? 0 : ep_ip,
+		reason = flow_judge(pkt_flow(&p), XCNI_AF_INET, ct,
+				    (lb.ct_flags & XCNI_CT_F_HAIRPIN) ? 0 : ep_ip,
 				    dst ? p.tuple.daddr : 0, &v, skb->len, ep_id, lb.ct_flags);
 		if (reason)
 			goto out;

@@ -40,74 +40,91 @@ static __always_inline int encap_send(struct __sk_buff *skb, struct encap_in *in
 }
 
 /*
+ * What to_overlay does with a packet once its family's header is parsed, one
+ * body for both families (p: the family's struct pkt or struct pkt6): the
+ * node that hosts the destination (none, or none this node's underlay
+ * reaches: dropped), a pod's source that xcni did not hand the stack refused
+ * (its node would take it as that pod's), a local source pod's egress judged
+ * on the real destination (track_and_judge: the flow came through the
+ * stack), then Geneve to the node. The verdict's reason; *src the source
+ * pod, if it is one of this node's; *verdict the redirect's.
+ */
+static __always_inline int to_overlay_flow(struct __sk_buff *skb, void *p, int fam,
+					   struct xcni_endpoint **src, struct verdict *v,
+					   int *verdict)
+{
+	struct flow *f = fam == XCNI_AF_INET ? pkt_flow((struct pkt *)p)
+					     : pkt_flow((struct pkt6 *)p);
+	struct xcni_ipcache_val *dipc;
+	struct encap_in in;
+	struct judge j;
+	int reason, ct;
+	__u8 ctf;
+
+	dipc = fam == XCNI_AF_INET ? ipcache_lookup(f->tuple.v4.daddr)
+				   : ipcache6_lookup(f->tuple.v6.daddr);
+	/* Routed here, but no node hosts it (any more), or not in a family this
+	 * node's underlay has. */
+	if (!dipc || !tunnel_of(dipc, node_ip))
+		return no_tunnel_reason(dipc);
+	if (fam == XCNI_AF_INET ? pod_source_forged(skb, &f->tuple.v4.saddr)
+				: pod_source_forged6(skb, f->tuple.v6.saddr))
+		return XCNI_DROP_OUTSIDE_SPOOF;
+	*src = fam == XCNI_AF_INET ? bpf_map_lookup_elem(&xcni_endpoints, &f->tuple.v4.saddr)
+				   : bpf_map_lookup_elem(&xcni_endpoints6, f->tuple.v6.saddr);
+	if (*src) {
+		j = (struct judge){ .src_ep = *src,
+				    .src_addr = fam == XCNI_AF_INET
+							? (const void *)&f->tuple.v4.saddr
+							: (const void *)f->tuple.v6.saddr,
+				    .dst_id = dipc->identity, .ep_id = (*src)->ep_id,
+				    .flags = XCNI_CT_F_STACK, .lookup = JUDGE_SRC_ID };
+		reason = track_and_judge(skb, f, fam, f->len, &ct, &ctf, &j, v);
+		if (reason)
+			return reason;
+	}
+	if (fam == XCNI_AF_INET) {
+		encap_in_take(p, &in);
+	} else {
+		reason = encap_in_take6(skb, p, &in);
+		/* Too big for a Geneve header: nothing the stack could do again. */
+		if (reason == XCNI_FWD_TOO_BIG)
+			reason = XCNI_DROP_ENCAP;
+		if (reason)
+			return reason;
+	}
+	return encap_send(skb, &in, tunnel_of(dipc, node_ip), dipc, verdict);
+}
+
+/*
  * IPv6 the host routed to a remote pod (xcnid routes every other Node's
- * IPv6 podCIDR here): as to_overlay, ipcache6 and xcni_ct6. Global: the
- * IPv4 path does not carry its frame.
+ * IPv6 podCIDR here): to_overlay_flow over ipcache6 and xcni_ct6. Global:
+ * the IPv4 path does not carry its frame.
  */
 __attribute__((noinline)) int to_overlay6(struct __sk_buff *skb)
 {
-	struct xcni_ipcache_val *dipc;
 	struct xcni_endpoint *src = NULL;
-	struct encap_in in;
 	struct verdict v = {};
 	struct pkt6 p = {};
-	int reason, verdict = TC_ACT_OK, ct;
-	__u8 ctf;
+	int reason, verdict = TC_ACT_OK;
 
 	if (!skb)
 		return TC_ACT_SHOT;
 	p.len = skb->len;
 	reason = parse_ipv6(skb, &p);
-	if (reason)
-		goto out;
-	dipc = ipcache6_lookup(p.tuple.daddr);
-	if (!dipc || !tunnel_of(dipc, node_ip)) {
-		reason = no_tunnel_reason(dipc);
-		goto out;
-	}
-	/* A pod's source that xcni did not hand the stack: its node would take it as that pod's. */
-	if (pod_source_forged6(skb, p.tuple.saddr)) {
-		reason = XCNI_DROP_OUTSIDE_SPOOF;
-		goto out;
-	}
-	src = bpf_map_lookup_elem(&xcni_endpoints6, p.tuple.saddr);
-	if (src) {
-		ct = ct6_track(skb, &p, &ctf);
-		if (ct == CT_INVALID) {
-			reason = p.frag_later ? XCNI_DROP_FRAGMENT : XCNI_DROP_CT_INVALID;
-			goto out;
-		}
-		if (ct_judge_due(ct)) {
-			v.src_id = ipcache6_identity(p.tuple.saddr);
-			v.dst_id = dipc->identity;
-			reason = flow_judge6(&p, ct, polkey_of(src, p.tuple.saddr), 0, &v,
-					     src->ep_id, XCNI_CT_F_STACK);
-			if (reason)
-				goto out;
-		}
-	}
-	reason = encap_in_take6(skb, &p, &in);
-	/* Too big for a Geneve header: nothing the stack could do again. */
-	if (reason == XCNI_FWD_TOO_BIG)
-		reason = XCNI_DROP_ENCAP;
-	if (reason)
-		goto out;
-	reason = encap_send(skb, &in, tunnel_of(dipc, node_ip), dipc, &verdict);
-out:
+	if (!reason)
+		reason = to_overlay_flow(skb, &p, XCNI_AF_INET6, &src, &v, &verdict);
 	return finish6(skb, reason, XCNI_DIR_TO_OVERLAY, src ? src->ep_id : 0, &p, verdict, &v);
 }
 
 /* IPv4 (and whatever else is dropped): global, beside to_overlay6 (see from_pod4). */
 __attribute__((noinline)) int to_overlay4(struct __sk_buff *skb)
 {
-	struct xcni_ipcache_val *dipc;
 	struct xcni_endpoint *src = NULL;
-	struct encap_in in;
 	struct verdict v = {};
 	struct pkt p = {};
 	struct cursor c;
-	int reason, verdict = TC_ACT_OK, ct;
-	__u8 ctf;
+	int reason, verdict = TC_ACT_OK;
 
 	if (!skb)
 		return TC_ACT_SHOT;
@@ -123,38 +140,8 @@ __attribute__((noinline)) int to_overlay4(struct __sk_buff *skb)
 		goto out;
 	}
 	reason = parse_ipv4(&c, &p);
-	if (reason)
-		goto out;
-	dipc = ipcache_lookup(p.tuple.daddr);
-	if (!dipc || !tunnel_of(dipc, node_ip)) {
-		/* Routed here, but no node hosts it (any more), or not in a family
-		 * this node's underlay has. */
-		reason = no_tunnel_reason(dipc);
-		goto out;
-	}
-	/* A pod's source that xcni did not hand the stack: its node would take it as that pod's. */
-	if (pod_source_forged(skb, &p.tuple.saddr)) {
-		reason = XCNI_DROP_OUTSIDE_SPOOF;
-		goto out;
-	}
-	src = bpf_map_lookup_elem(&xcni_endpoints, &p.tuple.saddr);
-	if (src) {
-		ct = ct_track(skb, &p, skb->len, &ctf);
-		if (ct == CT_INVALID) {
-			reason = ct_invalid_reason(&p);
-			goto out;
-		}
-		if (ct_judge_due(ct)) {
-			v.src_id = ipcache_identity(p.tuple.saddr);
-			v.dst_id = dipc->identity;
-			reason = flow_judge(&p, ct, p.tuple.saddr, 0, &v, skb->len, src->ep_id,
-					    XCNI_CT_F_STACK);
-			if (reason)
-				goto out;
-		}
-	}
-	encap_in_take(&p, &in);
-	reason = encap_send(skb, &in, tunnel_of(dipc, node_ip), dipc, &verdict);
+	if (!reason)
+		reason = to_overlay_flow(skb, &p, XCNI_AF_INET, &src, &v, &verdict);
 out:
 	return finish(skb, reason, XCNI_DIR_TO_OVERLAY, src ? src->ep_id : 0, &p, verdict, &v);
 }

@@ -39,21 +39,53 @@
 #include "lib/sctp.h"
 
 /*
+ * What to_pod does with a packet once its family's header is parsed, one body
+ * for both families (p: the family's struct pkt or struct pkt6): a pod's
+ * source that xcni did not hand the stack refused (before conntrack), then
+ * conntrack and the pod's ingress policy, with the egress of a local source
+ * pod whose flow came through the stack (track_and_judge), and a reply of a
+ * flow from_pod translated to a backend the stack reaches given its frontend
+ * back. The verdict's reason.
+ */
+static __always_inline int to_pod_flow(struct __sk_buff *skb, void *p, int fam,
+				       const struct xcni_endpoint *ep, const void *ep_addr,
+				       struct verdict *v)
+{
+	struct flow *f = fam == XCNI_AF_INET ? pkt_flow((struct pkt *)p)
+					     : pkt_flow((struct pkt6 *)p);
+	struct judge j = { .dst_ep = ep, .dst_addr = ep_addr, .flags = XCNI_CT_F_STACK,
+			   .lookup = JUDGE_SRC_ID | JUDGE_DST_ID | JUDGE_SRC_EP };
+	int reason, ct;
+	__u8 ctf;
+
+	if (fam == XCNI_AF_INET ? pod_source_forged(skb, &f->tuple.v4.saddr)
+				: pod_source_forged6(skb, f->tuple.v6.saddr))
+		return XCNI_DROP_OUTSIDE_SPOOF;
+	reason = track_and_judge(skb, f, fam, f->len, &ct, &ctf, &j, v);
+	if (reason)
+		return reason;
+	if (lb_enabled && ct == CT_REPLY && f->rev_nat) {
+		if (fam == XCNI_AF_INET)
+			lb_rev_nat(skb, p, ctf);
+		else
+			lb6_rev_nat(skb, p, ctf);
+	}
+	return ct_answers(ct) ? XCNI_FWD_REPLY : XCNI_FWD_LOCAL;
+}
+
+/*
  * IPv6 from the host stack into a pod: neighbour discovery from a link-local
  * or unspecified source passes (the host solicits and answers for the link),
- * conntrack, and the pod's ingress policy
- * (with the egress of a local source pod whose flow came through the stack)
- * on new flows. Global: verified on its own.
+ * then to_pod_flow. Global: verified on its own.
  */
 __attribute__((noinline)) int to_pod6(struct __sk_buff *skb)
 {
-	struct xcni_endpoint *ep, *src;
+	struct xcni_endpoint *ep;
 	struct verdict v = {};
 	struct pkt6 p = {};
 	const __u8 *ep_ip6 = NULL;
 	__u32 ep_id = 0;
-	int reason, ct;
-	__u8 ctf;
+	int reason;
 
 	if (!skb)
 		return TC_ACT_SHOT;
@@ -77,30 +109,7 @@ __attribute__((noinline)) int to_pod6(struct __sk_buff *skb)
 			reason = XCNI_PASS_ARP;
 		goto out;
 	}
-	/* A pod's source that xcni did not hand the stack: before conntrack. */
-	if (pod_source_forged6(skb, p.tuple.saddr)) {
-		reason = XCNI_DROP_OUTSIDE_SPOOF;
-		goto out;
-	}
-	ct = ct6_track(skb, &p, &ctf);
-	if (ct == CT_INVALID) {
-		reason = p.frag_later ? XCNI_DROP_FRAGMENT : XCNI_DROP_CT_INVALID;
-		goto out;
-	}
-	if (ct_judge_due(ct)) {
-		v.src_id = ipcache6_identity(p.tuple.saddr);
-		v.dst_id = ipcache6_identity(p.tuple.daddr);
-		src = bpf_map_lookup_elem(&xcni_endpoints6, p.tuple.saddr);
-		reason = flow_judge6(&p, ct, src ? polkey_of(src, p.tuple.saddr) : 0,
-				     polkey_of(ep, ep_ip6), &v, src ? src->ep_id : 0,
-				     XCNI_CT_F_STACK);
-		if (reason)
-			goto out;
-	}
-	/* A reply of a flow from_pod6 translated to a backend the stack reaches. */
-	if (lb_enabled && ct == CT_REPLY && p.rev_nat)
-		lb6_rev_nat(skb, &p, ctf);
-	reason = ct_answers(ct) ? XCNI_FWD_REPLY : XCNI_FWD_LOCAL;
+	reason = to_pod_flow(skb, &p, XCNI_AF_INET6, ep, ep_ip6, &v);
 out:
 	return finish6(skb, reason, XCNI_DIR_TO_POD, ep_id, &p, TC_ACT_OK, &v);
 }
@@ -112,13 +121,12 @@ out:
  */
 __attribute__((noinline)) int to_pod4(struct __sk_buff *skb)
 {
-	struct xcni_endpoint *ep, *src;
+	struct xcni_endpoint *ep;
 	struct verdict v = {};
 	struct pkt p = {};
 	struct cursor c;
 	__u32 ep_ip = 0, ep_id = 0;
-	int reason, ct;
-	__u8 ctf;
+	int reason;
 
 	p.len = skb->len;
 	reason = pod_dev_start(skb, &c, &p, &ep, &ep_ip);
@@ -136,28 +144,7 @@ __attribute__((noinline)) int to_pod4(struct __sk_buff *skb)
 	reason = parse_ipv4(&c, &p);
 	if (reason)
 		goto out;
-	/* A pod's source that xcni did not hand the stack: before conntrack. */
-	if (pod_source_forged(skb, &p.tuple.saddr)) {
-		reason = XCNI_DROP_OUTSIDE_SPOOF;
-		goto out;
-	}
-	ct = ct_track(skb, &p, skb->len, &ctf);
-	if (ct == CT_INVALID) {
-		reason = ct_invalid_reason(&p);
-		goto out;
-	}
-	if (ct_judge_due(ct)) {
-		v.src_id = ipcache_identity(p.tuple.saddr);
-		v.dst_id = ipcache_identity(p.tuple.daddr);
-		src = bpf_map_lookup_elem(&xcni_endpoints, &p.tuple.saddr);
-		reason = flow_judge(&p, ct, src ? p.tuple.saddr : 0, ep_ip, &v, skb->len,
-				    src ? src->ep_id : 0, XCNI_CT_F_STACK);
-		if (reason)
-			goto out;
-	}
-	if (lb_enabled && ct == CT_REPLY && p.rev_nat)
-		lb_rev_nat(skb, &p, ctf);
-	reason = ct_answers(ct) ? XCNI_FWD_REPLY : XCNI_FWD_LOCAL;
+	reason = to_pod_flow(skb, &p, XCNI_AF_INET, ep, &ep_ip, &v);
 out:
 	return finish(skb, reason, XCNI_DIR_TO_POD, ep_id, &p, TC_ACT_OK, &v);
 }

@@ -1118,6 +1118,18 @@ struct xcni_ct6_key {
 	__u8 pad[3];
 };
 
+/*
+ * A flow's addresses, ports and protocol, either family: the conntrack key of
+ * its family, so each conntrack map keeps its own key (xcni_ct's 16 bytes are
+ * hashed, not 40) and a reader of either key reads the one type. The data
+ * path carries it in struct flow (bpf/lib/flow.h); which half is live is the
+ * flow's family.
+ */
+union xcni_tuple {
+	struct xcni_ct_key v4;
+	struct xcni_ct6_key v6;
+};
+
 /* xcni_snat6 (LRU, bpf/lib/nodeport.h): a SNATed IPv6 NodePort flow's tuple as
  * this node sends it (its address:port -> backend) -> the client, for the
  * replies (the ct6 entry has no room for a 16-byte address). */

@@ -219,9 +219,9 @@ static __always_inline void ct_account(struct xcni_ct_entry *e, __u64 now, __u32
 }
 
 /* What a CT_INVALID packet is dropped for. */
-static __always_inline int ct_invalid_reason(const struct pkt *p)
+static __always_inline int ct_invalid_reason(const struct flow *f)
 {
-	return p->frag_later ? XCNI_DROP_FRAGMENT : XCNI_DROP_CT_INVALID;
+	return f->frag_later ? XCNI_DROP_FRAGMENT : XCNI_DROP_CT_INVALID;
 }
 
 /*
@@ -237,9 +237,10 @@ static __always_inline int ct_invalid_reason(const struct pkt *p)
  * Returns the flow's XCNI_CT_F_* flags, or -1 when the error is not related.
  * A global function, verified once (as lb_icmp_rev_nat): the quote is read
  * with bpf_skb_load_bytes, and its lookups stay out of the callers' paths.
+ * The IPv4 quote's leaf of ct_related.
  */
-__attribute__((noinline)) int ct_icmp_related(struct __sk_buff *skb, __u32 icmp, __u32 saddr,
-					      __u32 daddr)
+__attribute__((noinline)) int ct_icmp_related4(struct __sk_buff *skb, __u32 icmp, __u32 saddr,
+					       __u32 daddr)
 {
 	struct {
 		struct xcni_icmphdr icmp;
@@ -302,11 +303,11 @@ static __always_inline __u8 ct6_life_proto(__u8 proto)
 /*
  * An ICMPv6 error (unreachable, Packet Too Big, time exceeded, parameter
  * problem) about a live flow, sent to the quoted packet's source from a place
- * on the flow's path (ct_icmp_related's rule): 1, else 0. The quote must be a
+ * on the flow's path (ct_icmp_related4's rule): 1 + its flags, else 0. The quote must be a
  * plain IPv6 header followed by its L4 ports (no extension headers).
  * Global: verified once, its lookups out of the callers' paths.
  */
-__attribute__((noinline)) int ct6_icmp_related(struct __sk_buff *skb, __u32 icmp)
+__attribute__((noinline)) int ct_icmp_related6(struct __sk_buff *skb, __u32 icmp)
 {
 	__u8 outer[32], type, l4[8];
 	struct xcni_ct6_key k = {};
@@ -368,73 +369,144 @@ __attribute__((noinline)) int ct6_icmp_related(struct __sk_buff *skb, __u32 icmp
 	return 1 + e->flags;
 }
 
-/*
- * Looks the packet up and accounts it to its flow. Returns enum ct_dir; for
- * CT_NEW nothing is stored yet: the caller decides (policy) and then calls
- * ct_create, so a refused packet leaves no entry behind; for CT_STALE the
- * caller decides again. *flags: the entry's XCNI_CT_F_* (0 for a new flow).
- */
-static __always_inline int ct_lookup(struct __sk_buff *skb, struct pkt *p, __u32 len,
-				     __u8 *flags)
+/* ---- one conntrack for both families, over struct flow (flow.h) ---------- */
+
+/* The family's conntrack map (fam a constant: the compiler keeps one). */
+#define ct_map(fam) ((fam) == XCNI_AF_INET ? (void *)&xcni_ct : (void *)&xcni_ct6)
+
+static __always_inline __u8 flow_proto(const struct flow *f, int fam)
 {
-	struct xcni_ct_key rev;
+	return fam == XCNI_AF_INET ? f->tuple.v4.proto : f->tuple.v6.proto;
+}
+
+static __always_inline __u16 flow_dport(const struct flow *f, int fam)
+{
+	return fam == XCNI_AF_INET ? f->tuple.v4.dport : f->tuple.v6.dport;
+}
+
+/* The family's ICMP (errors, and echo, which is tracked as a flow). */
+static __always_inline __u8 flow_icmp_proto(int fam)
+{
+	return fam == XCNI_AF_INET ? IPPROTO_ICMP : XCNI_IPPROTO_ICMPV6;
+}
+
+static __always_inline int flow_echo_request(const struct flow *f, int fam)
+{
+	return f->is_echo &&
+	       f->icmp_type == (fam == XCNI_AF_INET ? XCNI_ICMP_ECHO : ICMP6_ECHO_REQUEST);
+}
+
+static __always_inline int flow_echo_reply(const struct flow *f, int fam)
+{
+	return f->is_echo &&
+	       f->icmp_type == (fam == XCNI_AF_INET ? XCNI_ICMP_ECHOREPLY : ICMP6_ECHO_REPLY);
+}
+
+/* The tuple the other way round, into the family's key at r. */
+static __always_inline void flow_reverse(const struct flow *f, int fam, void *r)
+{
+	if (fam == XCNI_AF_INET)
+		ct_reverse(&f->tuple.v4, r);
+	else
+		ct6_reverse(&f->tuple.v6, r);
+}
+
+/*
+ * An ICMP error about a live flow, from a place on its path (the rule at
+ * ct_icmp_related4): the flow's XCNI_CT_F_* flags, or -1 when it is not
+ * related. The quote's parse is the family's leaf.
+ */
+static __always_inline int ct_related(struct __sk_buff *skb, const struct flow *f, int fam)
+{
+	int rel;
+
+	if (fam == XCNI_AF_INET)
+		return ct_icmp_related4(skb, ETH_HLEN + f->encap_len + f->l3_len, f->tuple.v4.saddr,
+					f->tuple.v4.daddr);
+	rel = ct_icmp_related6(skb, f->l4_off);
+	return rel ? rel - 1 : -1;
+}
+
+/*
+ * Looks the packet up and accounts it to its flow (len bytes). Returns enum
+ * ct_dir; for CT_NEW nothing is stored yet: the caller decides (policy) and
+ * then calls ct_commit, so a refused packet leaves no entry behind; for
+ * CT_STALE the caller decides again. *flags: the entry's XCNI_CT_F_* (0 for
+ * a new flow). A fragment after the first (f->frag_later), which has no L4
+ * header to judge, only follows a flow its first fragment opened under the
+ * policy revision in force: what would open or re-judge a flow (CT_NEW,
+ * CT_STALE) is CT_INVALID for it, dropped as drop-fragment. TCP by its
+ * states, and SCTP by its chunks' meaning as TCP flags where the parser reads
+ * them (parse_ipv4; IPv6 SCTP by timeout, as UDP); UDP and other protocols
+ * by timeout; ICMP echo by id (a reply never opens a flow); errors related
+ * to a live flow: CT_RELATED.
+ */
+static __always_inline int ct_track(struct __sk_buff *skb, struct flow *f, int fam, __u32 len,
+				    __u8 *flags)
+{
+	struct xcni_ct_key rev4;
+	struct xcni_ct6_key rev6;
+	void *rev = fam == XCNI_AF_INET ? (void *)&rev4 : (void *)&rev6;
 	struct xcni_ct_entry *e;
 	__u64 now = bpf_ktime_get_ns();
-	/* SCTP runs TCP's state machine on its chunks' flags (parse.h). */
-	int tcp = p->tuple.proto == IPPROTO_TCP || p->tuple.proto == IPPROTO_SCTP;
+	/* xcni_ct_lifetime knows ICMP by its IPv4 number: ICMPv6 echo lives as long. */
+	__u8 life = fam == XCNI_AF_INET ? flow_proto(f, fam) : ct6_life_proto(flow_proto(f, fam));
+	/* SCTP runs TCP's state machine on its chunks' flags where the parser
+	 * reads them (parse_ipv4); IPv6 SCTP lives by timeout, as UDP. */
+	int tcp = flow_proto(f, fam) == IPPROTO_TCP ||
+		  (fam == XCNI_AF_INET && flow_proto(f, fam) == IPPROTO_SCTP);
+	int ct;
 
 	*flags = 0;
-	p->ct_state = 0;
-	p->policy_rev = policy_rev_now();
+	f->ct_state = 0;
+	f->policy_rev = policy_rev_now();
 	/* Errors and the like are not flows: at most they answer one. */
-	if (p->tuple.proto == IPPROTO_ICMP && !p->is_echo) {
-		int rel;
+	if (flow_proto(f, fam) == flow_icmp_proto(fam) && !f->is_echo) {
+		int rel = f->frag_later ? -1 : ct_related(skb, f, fam);
 
-		if (p->frag_later)
-			return CT_NEW;
-		rel = ct_icmp_related(skb, ETH_HLEN + p->encap_len + p->l3_len,
-				      p->tuple.saddr, p->tuple.daddr);
 		if (rel < 0)
-			return CT_NEW;
+			return f->frag_later ? CT_INVALID : CT_NEW;
 		*flags = rel;
 		return CT_RELATED;
 	}
 
 	/* An echo reply only ever answers; an echo request only ever asks. */
-	int echo_req = p->is_echo && p->icmp_type == XCNI_ICMP_ECHO;
-	int echo_rep = p->is_echo && p->icmp_type == XCNI_ICMP_ECHOREPLY;
+	int echo_req = flow_echo_request(f, fam);
+	int echo_rep = flow_echo_reply(f, fam);
 
 	/* A SYN (without ACK) on a flow past its handshake opens a new connection
 	 * on a reused tuple (the old one's end was never seen, or it closed): it is
 	 * judged as new, so policy changed since then applies to it. A SYN on a
 	 * flow still in its handshake is a retransmission. */
-	int fresh_syn = tcp && (p->tcp_flags & (XCNI_TCP_SYN | XCNI_TCP_ACK)) == XCNI_TCP_SYN;
+	int fresh_syn = tcp && (f->tcp_flags & (XCNI_TCP_SYN | XCNI_TCP_ACK)) == XCNI_TCP_SYN;
 
-	e = echo_rep ? NULL : bpf_map_lookup_elem(&xcni_ct, &p->tuple);
-	if (e && ct_alive(e, now, p->tuple.proto) &&
-	    !(tcp && e->state == XCNI_CT_CLOSED && (p->tcp_flags & XCNI_TCP_SYN)) &&
+	e = echo_rep ? NULL : bpf_map_lookup_elem(ct_map(fam), &f->tuple);
+	if (e && ct_alive(e, now, life) &&
+	    !(tcp && e->state == XCNI_CT_CLOSED && (f->tcp_flags & XCNI_TCP_SYN)) &&
 	    !(fresh_syn && e->state != XCNI_CT_NEW)) {
 		*flags = e->flags;
-		p->rev_nat = e->rev_nat;
-		p->backend_id = e->backend_id;
-		ct_account(e, now, len, tcp, p->tcp_flags, 0);
-		p->ct_state = e->state;
-		return e->policy_rev == p->policy_rev ? CT_ORIG : CT_STALE;
+		f->rev_nat = e->rev_nat;
+		f->backend_id = e->backend_id;
+		ct_account(e, now, len, tcp, f->tcp_flags, 0);
+		f->ct_state = e->state;
+		ct = e->policy_rev == f->policy_rev ? CT_ORIG : CT_STALE;
+		goto out;
 	}
-	ct_reverse(&p->tuple, &rev);
-	e = echo_req ? NULL : bpf_map_lookup_elem(&xcni_ct, &rev);
-	if (e && ct_alive(e, now, p->tuple.proto) && !ct_recheck(e, p->policy_rev)) {
+	flow_reverse(f, fam, rev);
+	e = echo_req ? NULL : bpf_map_lookup_elem(ct_map(fam), rev);
+	if (e && ct_alive(e, now, life) && !ct_recheck(e, f->policy_rev)) {
 		*flags = e->flags;
-		p->rev_nat = e->rev_nat;
-		p->backend_id = e->backend_id;
-		ct_account(e, now, len, tcp, p->tcp_flags, 1);
-		p->ct_state = e->state;
+		f->rev_nat = e->rev_nat;
+		f->backend_id = e->backend_id;
+		ct_account(e, now, len, tcp, f->tcp_flags, 1);
+		f->ct_state = e->state;
 		return CT_REPLY;
 	}
 	/* A picked-up flow's entry after a policy change answers for nothing:
 	 * gone, the packet judged its own way, as new (the head comment). */
 	if (e)
-		ct_delete(&rev);
+		ct_map_delete(ct_map(fam), rev);
+	ct = CT_NEW;
 	/* A plain SYN opens a TCP flow: not with RST or FIN (SYN+FIN is a
 	 * scanner's probe no stack sends). ECE/CWR (ECN setup), PSH, URG may
 	 * ride along. A segment with ACK alone (data, window updates) is a flow
@@ -443,184 +515,97 @@ static __always_inline int ct_lookup(struct __sk_buff *skb, struct pkt *p, __u32
 	 * (so pressure on conntrack never breaks what policy allows, and never
 	 * passes what it does not). SYN+ACK, RST or FIN of no flow open nothing. */
 	if (tcp) {
-		__u8 f = p->tcp_flags & (XCNI_TCP_SYN | XCNI_TCP_ACK | XCNI_TCP_RST | XCNI_TCP_FIN);
+		__u8 fl = f->tcp_flags &
+			   (XCNI_TCP_SYN | XCNI_TCP_ACK | XCNI_TCP_RST | XCNI_TCP_FIN);
 
-		if (f == XCNI_TCP_ACK) {
-			p->ct_state = XCNI_CT_ESTABLISHED;
-			return CT_NEW;
-		}
-		if (f != XCNI_TCP_SYN)
+		if (fl == XCNI_TCP_ACK)
+			f->ct_state = XCNI_CT_ESTABLISHED;
+		else if (fl != XCNI_TCP_SYN)
 			return CT_INVALID;
 	}
 	/* An echo reply of no request answers nothing: it opens no flow either
 	 * (one that did would let the peer's "replies" in past policy). */
 	if (echo_rep)
 		return CT_INVALID;
-	return CT_NEW;
-}
-
-/*
- * ct_lookup, and for a fragment after the first (p->frag_later), which has no
- * L4 header to judge: it only follows a flow its first fragment opened, under
- * the policy revision in force; what would open or re-judge a flow (CT_NEW,
- * CT_STALE) is CT_INVALID for it, dropped as drop-fragment.
- */
-static __always_inline int ct_track(struct __sk_buff *skb, struct pkt *p, __u32 len,
-				    __u8 *flags)
-{
-	int ct = ct_lookup(skb, p, len, flags);
-
-	if (p->frag_later && (ct == CT_NEW || ct == CT_STALE))
-		return CT_INVALID;
-	return ct;
-}
-
-/*
- * ct_track for IPv6, with IPv4's rules (see ct_lookup): TCP states, UDP and
- * other protocols by timeout, ICMPv6 echo by id (a reply never opens a flow),
- * errors related to a live flow (CT_RELATED), a later fragment only
- * following a flow its first fragment opened under this policy revision.
- */
-static __always_inline int ct6_track(struct __sk_buff *skb, struct pkt6 *p, __u8 *flags)
-{
-	struct xcni_ct6_key rev;
-	struct xcni_ct_entry *e;
-	__u64 now = bpf_ktime_get_ns();
-	int tcp = p->tuple.proto == IPPROTO_TCP, ct = CT_NEW;
-	__u8 life = ct6_life_proto(p->tuple.proto);
-
-	*flags = 0;
-	p->ct_state = 0;
-	p->policy_rev = policy_rev_now();
-	if (p->tuple.proto == XCNI_IPPROTO_ICMPV6 && !p->is_echo) {
-		int rel = p->frag_later ? 0 : ct6_icmp_related(skb, p->l4_off);
-
-		if (!rel)
-			return p->frag_later ? CT_INVALID : CT_NEW;
-		*flags = rel - 1;
-		return CT_RELATED;
-	}
-
-	int echo_req = p->is_echo && p->icmp_type == ICMP6_ECHO_REQUEST;
-	int echo_rep = p->is_echo && p->icmp_type == ICMP6_ECHO_REPLY;
-	int fresh_syn = tcp && (p->tcp_flags & (XCNI_TCP_SYN | XCNI_TCP_ACK)) == XCNI_TCP_SYN;
-
-	e = echo_rep ? NULL : bpf_map_lookup_elem(&xcni_ct6, &p->tuple);
-	if (e && ct_alive(e, now, life) &&
-	    !(tcp && e->state == XCNI_CT_CLOSED && (p->tcp_flags & XCNI_TCP_SYN)) &&
-	    !(fresh_syn && e->state != XCNI_CT_NEW)) {
-		*flags = e->flags;
-		p->rev_nat = e->rev_nat;
-		p->backend_id = e->backend_id;
-		ct_account(e, now, p->len, tcp, p->tcp_flags, 0);
-		p->ct_state = e->state;
-		ct = e->policy_rev == p->policy_rev ? CT_ORIG : CT_STALE;
-		goto out;
-	}
-	ct6_reverse(&p->tuple, &rev);
-	e = echo_req ? NULL : bpf_map_lookup_elem(&xcni_ct6, &rev);
-	if (e && ct_alive(e, now, life) && !ct_recheck(e, p->policy_rev)) {
-		*flags = e->flags;
-		p->rev_nat = e->rev_nat;
-		p->backend_id = e->backend_id;
-		ct_account(e, now, p->len, tcp, p->tcp_flags, 1);
-		p->ct_state = e->state;
-		return CT_REPLY;
-	}
-	/* A picked-up flow's entry after a policy change: gone, the packet
-	 * judged its own way (ct_icmp_related). */
-	if (e)
-		ct_map_delete(&xcni_ct6, &rev);
-	if (tcp) {
-		__u8 f = p->tcp_flags & (XCNI_TCP_SYN | XCNI_TCP_ACK | XCNI_TCP_RST | XCNI_TCP_FIN);
-
-		if (f == XCNI_TCP_ACK)
-			p->ct_state = XCNI_CT_ESTABLISHED;
-		else if (f != XCNI_TCP_SYN)
-			return CT_INVALID;
-	}
-	if (echo_rep)
-		return CT_INVALID;
 out:
-	if (p->frag_later && (ct == CT_NEW || ct == CT_STALE))
+	if (f->frag_later && (ct == CT_NEW || ct == CT_STALE))
 		return CT_INVALID;
 	return ct;
 }
 
 /*
- * A new flow's entry from its first packet p, either family (struct pkt and
- * struct pkt6 name these fields alike), nbytes long: its conntrack state,
- * policy revision and translation as ct_track and the Service translation
- * left them. A macro, not a function: by value, the ten fields cost the IPv6
- * path spilled registers and stack. ne comes zeroed.
+ * A new flow's entry from its first packet f, nbytes long, stored: its
+ * conntrack state, policy revision and translation as ct_track and the
+ * Service translation left them; an ICMP error stores nothing.
  */
-#define CT_ENTRY_OPEN(ne, p, now, nbytes, ep, fl)                                             \
-	do {                                                                                  \
-		(ne).created_ns = (now);                                                      \
-		(ne).last_ns = (now);                                                         \
-		(ne).pkts_orig = 1;                                                           \
-		(ne).bytes_orig = (nbytes);                                                   \
-		(ne).ep_id = (ep);                                                            \
-		/* A flow picked up mid-stream is past its handshake. */                     \
-		(ne).state = (p)->ct_state ? (p)->ct_state : XCNI_CT_NEW;                     \
-		(ne).flags = (fl) | ct_pickup((p)->tuple.proto, (p)->ct_state, (p)->is_echo,  \
-					      (fl), (p)->rev_nat);                            \
-		(ne).policy_rev = (p)->policy_rev;                                            \
-		(ne).rev_nat = (p)->rev_nat;                                                  \
-		(ne).backend_id = (p)->backend_id;                                            \
-	} while (0)
-
-static __always_inline void ct_create(const struct pkt *p, __u32 len, __u32 ep_id, __u8 flags)
+static __always_inline void ct_open_entry(const struct flow *f, int fam, __u32 nbytes, __u32 ep_id,
+					  __u8 flags)
 {
 	struct xcni_ct_entry ne = {};
 	__u64 now = bpf_ktime_get_ns();
 
-	if (p->tuple.proto == IPPROTO_ICMP && !p->is_echo)
+	if (flow_proto(f, fam) == flow_icmp_proto(fam) && !f->is_echo)
 		return;
-	CT_ENTRY_OPEN(ne, p, now, len, ep_id, flags);
-	ct_insert(&p->tuple, &ne, p->ct_state != 0);
+	ne.created_ns = now;
+	ne.last_ns = now;
+	ne.pkts_orig = 1;
+	ne.bytes_orig = nbytes;
+	ne.ep_id = ep_id;
+	/* A flow picked up mid-stream is past its handshake. */
+	ne.state = f->ct_state ? f->ct_state : XCNI_CT_NEW;
+	ne.flags = flags |
+		   ct_pickup(flow_proto(f, fam), f->ct_state, f->is_echo, flags, f->rev_nat);
+	ne.policy_rev = f->policy_rev;
+	ne.rev_nat = f->rev_nat;
+	ne.backend_id = f->backend_id;
+	ct_map_insert(ct_map(fam), &f->tuple, &ne, f->ct_state != 0);
 }
 
-/* CT_NEW: store the flow policy allowed; CT_STALE: it still allows it. */
-static __always_inline void ct_commit(const struct pkt *p, int ct, __u32 len, __u32 ep_id,
-				      __u8 flags)
+/* CT_NEW: store the flow policy allowed (nbytes: its first packet's length);
+ * CT_STALE: it still allows it, under the revision ct_track read. */
+static __always_inline void ct_commit_entry(const struct flow *f, int fam, int ct, __u32 nbytes,
+					    __u32 ep_id, __u8 flags)
 {
 	struct xcni_ct_entry *e;
 
 	if (ct == CT_NEW) {
-		ct_create(p, len, ep_id, flags);
+		ct_open_entry(f, fam, nbytes, ep_id, flags);
 		return;
 	}
-	e = bpf_map_lookup_elem(&xcni_ct, &p->tuple);
+	e = bpf_map_lookup_elem(ct_map(fam), &f->tuple);
 	if (e)
-		e->policy_rev = p->policy_rev;
+		e->policy_rev = f->policy_rev;
 }
 
-/* Not inlined: its entry on the stack would sit in from_pod6's frame, which
- * with the Service hand-off and SCTP's port call passed the verifier's 512 bytes. */
-static __attribute__((noinline)) void ct6_commit(const struct pkt6 *p, int ct, __u32 ep_id,
-						 __u8 flags)
+/* ct_commit_entry in a frame of its own, for the flow's length f->len: see ct_commit. */
+static __attribute__((noinline)) void ct_commit_call(const struct flow *f, int fam, int ct,
+						     __u32 ep_id, __u8 flags)
 {
-	struct xcni_ct_entry ne = {}, *e;
-	__u64 now = bpf_ktime_get_ns();
+	ct_commit_entry(f, fam, ct, f->len, ep_id, flags);
+}
 
-	if (ct != CT_NEW) {
-		e = bpf_map_lookup_elem(&xcni_ct6, &p->tuple);
-		if (e)
-			e->policy_rev = p->policy_rev;
-		return;
-	}
-	if (p->tuple.proto == XCNI_IPPROTO_ICMPV6 && !p->is_echo)
-		return;
-	CT_ENTRY_OPEN(ne, p, now, p->len, ep_id, flags);
-	ct_map_insert(&xcni_ct6, &p->tuple, &ne, p->ct_state != 0);
+/*
+ * ct_commit_entry, where the verifier's 512 bytes of stack have room for it:
+ * in the caller's frame for IPv4 (a call's frame on top of from_pod4's would
+ * pass them), in a frame of its own for IPv6 (in from_pod6's, with the
+ * Service hand-off and SCTP's port call, it would pass them). The IPv6
+ * callers count the flow's length on arrival (nbytes is f->len); the IPv4
+ * ones the packet's now.
+ */
+static __always_inline void ct_commit(const struct flow *f, int fam, int ct, __u32 nbytes,
+				      __u32 ep_id, __u8 flags)
+{
+	if (fam == XCNI_AF_INET)
+		ct_commit_entry(f, fam, ct, nbytes, ep_id, flags);
+	else
+		ct_commit_call(f, fam, ct, ep_id, flags);
 }
 
 /* Policy refuses the packet: a CT_STALE flow is no longer allowed, and goes. */
-static __always_inline void ct_refuse(const struct pkt *p, int ct)
+static __always_inline void ct_refuse(const struct flow *f, int fam, int ct)
 {
 	if (ct == CT_STALE)
-		ct_delete(&p->tuple);
+		ct_map_delete(ct_map(fam), &f->tuple);
 }
 
 #endif

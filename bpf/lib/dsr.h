@@ -387,11 +387,12 @@ __attribute__((noinline)) int nodeport6_dsr_track(struct __sk_buff *skb, struct 
 	if (!dipc || !(dipc->flags & XCNI_IPC_POD) ||
 	    !((dipc->tunnel_ip && node_ip) || ((dipc->flags & XCNI_IPC_TUN6) && ul6_on())))
 		return 0;
-	ct = ct6_track(skb, p, &ctf);
+	ct = ct_track(skb, pkt_flow(p), XCNI_AF_INET6, p->len, &ctf);
 	if (ct == CT_INVALID)
 		return p->frag_later ? XCNI_DROP_FRAGMENT : XCNI_DROP_CT_INVALID;
 	if (ct == CT_NEW || ct == CT_STALE)
-		ct6_commit(p, ct, 0, XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR);
+		ct_commit(pkt_flow(p), XCNI_AF_INET6, ct, p->len, 0,
+			  XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR);
 	lb6_follow(st, p);
 	return DSR6_TRACKED;
 }

@@ -404,7 +404,7 @@ static __always_inline int nodeport6_reply_of(struct __sk_buff *skb, struct pkt6
 	ct6_reverse(&p->tuple, &rk);
 	if (!bpf_map_lookup_elem(&xcni_snat6, &rk))
 		return 0;
-	return ct6_track(skb, p, &ctf) == CT_REPLY && p->rev_nat;
+	return ct_track(skb, pkt_flow(p), XCNI_AF_INET6, p->len, &ctf) == CT_REPLY && p->rev_nat;
 }
 
 /*
@@ -470,13 +470,14 @@ static __always_inline int nodeport_dsr(struct __sk_buff *skb, struct pkt *p,
 	int reason, ct;
 	__u8 ctf;
 
-	ct = ct_track(skb, p, skb->len, &ctf);
+	ct = ct_track(skb, pkt_flow(p), XCNI_AF_INET, skb->len, &ctf);
 	if (ct == CT_INVALID)
-		return ct_invalid_reason(p);
+		return ct_invalid_reason(pkt_flow(p));
 	/* This node sees the requests only: its entry keeps the flow visible
 	 * (ct list) and ends with them. */
 	if (ct == CT_NEW || ct == CT_STALE)
-		ct_commit(p, ct, skb->len, 0, XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR);
+		ct_commit(pkt_flow(p), XCNI_AF_INET, ct, skb->len, 0,
+			  XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR);
 	lb_follow(lb, p);
 	encap_in_take(p, &in);
 	if (!in.inner_len || p->ip->ttl <= 1 || ttl_decrement(skb, p))
@@ -657,6 +658,7 @@ __attribute__((noinline)) int from_outside(struct __sk_buff *skb)
 	struct xcni_ct_entry *e;
 	struct lb_state lb = {};
 	struct verdict v = {};
+	struct judge j;
 	struct pkt p = {};
 	struct cursor c;
 	__u32 tunnel;
@@ -691,19 +693,13 @@ __attribute__((noinline)) int from_outside(struct __sk_buff *skb)
 	if (dst) {
 		/* A backend here: the client's address kept, judged by the pod's
 		 * ingress as any flow from outside (world, or its ipBlock). */
-		ct = ct_track(skb, &p, skb->len, &ctf);
-		if (ct == CT_INVALID) {
-			reason = ct_invalid_reason(&p);
+		j = (struct judge){ .dst_ep = dst, .dst_addr = &p.tuple.daddr,
+				    .flags = XCNI_CT_F_NODEPORT,
+				    .lookup = JUDGE_SRC_ID | JUDGE_DST_ID };
+		reason = track_and_judge(skb, pkt_flow(&p), XCNI_AF_INET, skb->len, &ct, &ctf, &j,
+					 &v);
+		if (reason)
 			goto out;
-		}
-		if (ct_judge_due(ct)) {
-			v.src_id = ipcache_identity(p.tuple.saddr);
-			v.dst_id = ipcache_identity(p.tuple.daddr);
-			reason = flow_judge(&p, ct, 0, p.tuple.daddr, &v, skb->len, 0,
-					    XCNI_CT_F_NODEPORT);
-			if (reason)
-				goto out;
-		}
 		lb_follow(&lb, &p);
 		reason = np_into_pod(skb, &p, dst, &verdict);
 		goto out;
@@ -751,15 +747,16 @@ __attribute__((noinline)) int from_outside(struct __sk_buff *skb)
 	reason = reparse(skb, &c, &p);
 	if (reason)
 		goto out;
-	ct = ct_track(skb, &p, skb->len, &ctf);
+	ct = ct_track(skb, pkt_flow(&p), XCNI_AF_INET, skb->len, &ctf);
 	if (ct == CT_INVALID) {
-		reason = ct_invalid_reason(&p);
+		reason = ct_invalid_reason(pkt_flow(&p));
 		goto out;
 	}
 	if (ct == CT_NEW || ct == CT_STALE) {
 		/* Nothing to judge here (no pod of this node on either end): the
 		 * backend's node judges its ingress, the source being this node. */
-		ct_commit(&p, ct, skb->len, 0, XCNI_CT_F_NODEPORT | XCNI_CT_F_SNAT);
+		ct_commit(pkt_flow(&p), XCNI_AF_INET, ct, skb->len, 0,
+			  XCNI_CT_F_NODEPORT | XCNI_CT_F_SNAT);
 		e = bpf_map_lookup_elem(&xcni_ct, &p.tuple);
 		if (e) {
 			e->nat_addr = lb.orig.saddr;
@@ -836,15 +833,16 @@ __attribute__((noinline)) int from_outside6(struct __sk_buff *skb)
 	/* A backend on another node: SNAT to this node first (nodeport6_snat). */
 	if (!dst && (reason = nodeport6_snat(skb, &p, st)))
 		goto out;
-	ct = ct6_track(skb, &p, &ctf);
+	ct = ct_track(skb, pkt_flow(&p), XCNI_AF_INET6, p.len, &ctf);
 	if (ct == CT_INVALID) {
-		reason = p.frag_later ? XCNI_DROP_FRAGMENT : XCNI_DROP_CT_INVALID;
+		reason = ct_invalid_reason(pkt_flow(&p));
 		goto out;
 	}
 	if ((ct == CT_NEW || ct == CT_STALE) && !dst) {
 		/* Nothing to judge here (no pod of this node on either end): the
 		 * backend's node judges its ingress, the source being this node. */
-		ct6_commit(&p, ct, 0, XCNI_CT_F_NODEPORT | XCNI_CT_F_SNAT);
+		ct_commit(pkt_flow(&p), XCNI_AF_INET6, ct, p.len, 0,
+			  XCNI_CT_F_NODEPORT | XCNI_CT_F_SNAT);
 		if (nodeport6_commit(&p)) {
 			reason = XCNI_DROP_NAT_NO_PORT;
 			goto out;
@@ -854,8 +852,9 @@ __attribute__((noinline)) int from_outside6(struct __sk_buff *skb)
 		 * ingress as any flow from outside (world, or its ipBlock). */
 		v.src_id = ipcache6_identity(p.tuple.saddr);
 		v.dst_id = ipcache6_identity(p.tuple.daddr);
-		reason = flow_judge6(&p, ct, 0, polkey_of(dst, p.tuple.daddr), &v, 0,
-				     XCNI_CT_F_NODEPORT);
+		reason = flow_judge(pkt_flow(&p), XCNI_AF_INET6, ct, 0,
+				    polkey_of(dst, p.tuple.daddr), &v, p.len, 0,
+				    XCNI_CT_F_NODEPORT);
 		if (reason)
 			goto out;
 	}
@@ -897,7 +896,7 @@ static __always_inline int nodeport_reply(struct __sk_buff *skb, struct pkt *p,
 		return 0;
 	client = e->nat_addr;
 	cport = e->nat_port;
-	if (ct_track(skb, p, skb->len, &ctf) != CT_REPLY)
+	if (ct_track(skb, pkt_flow(p), XCNI_AF_INET, skb->len, &ctf) != CT_REPLY)
 		return 0;
 	if (bpf_skb_adjust_room(skb, -(__s32)o->hdr_len, BPF_ADJ_ROOM_MAC,
 				XCNI_DECAP4_FLAGS))

@@ -22,6 +22,7 @@
 #include <stddef.h>
 
 #include "../xcni_shared.h"
+#include "flow.h"
 #include "maps.h"
 
 struct cursor {
@@ -46,47 +47,25 @@ static __always_inline void cursor_init(struct cursor *c, struct __sk_buff *skb)
 		__p;                                                         \
 	})
 
-/* The packet as the programs see it: Ethernet, IPv4, ports. */
+/* The packet as the programs see it: Ethernet, IPv4, its flow (flow.h). */
 struct pkt {
 	struct ethhdr *eth;
 	struct iphdr *ip;
 	struct tcphdr *tcp; /* set for TCP */
-	struct xcni_ct_key tuple; /* ports in network order */
-	__u8 tcp_flags; /* TCP_FLAG_* bits of byte 13; for SCTP, its first chunk's meaning */
-	__u8 icmp_type;
-	__u8 is_echo; /* ICMP echo request or reply: tracked like a flow */
-	__u8 frag_last; /* the last fragment (frag_later): its place staged to be freed; 2: twice */
-	__u32 len; /* skb->len on arrival: counters and events report that */
-	__u32 policy_rev; /* set by ct_track: the policy revision the packet is judged under */
-	__u8 frag_later; /* a fragment after the first: ports from xcni_frag, no L4 header */
-	__u8 frag_first; /* the first of fragments: its ports staged for xcni_frag (frag_first);
-			  * 2: parsed again after a rewrite, staged a second time */
-	__u16 rev_nat; /* a translated flow's xcni_revnat index (ct_track, or lb_translate) */
-	__u32 backend_id; /* and its backend (xcni_backend): both for events */
-	__u8 ct_state; /* set by ct_track: the state of the flow's entry, 0 for none; for
-			* CT_NEW, ESTABLISHED: a TCP flow met mid-stream (its entry gone) */
-	__u8 l3_len; /* IPv4 header length with options */
-	__u16 encap_len; /* bytes between the outer Ethernet and this IPv4 header (from_overlay) */
+	FLOW_VIEW(struct xcni_ct_key);
 };
 
-/* The IPv6 packet as the programs see it. */
+/* The IPv6 packet as the programs see it: its flow, read by offsets (l4_off). */
 struct pkt6 {
-	struct xcni_ct6_key tuple; /* ports in network order */
-	__u32 len; /* skb->len on arrival */
-	__u32 policy_rev; /* set by ct6_track */
-	__u32 l4_off; /* the L4 header's offset in the frame */
-	__u8 hop_limit;
-	__u8 tcp_flags;
-	__u8 icmp_type;
-	__u8 is_echo;
-	__u8 frag_later; /* a fragment after the first: ports from xcni_frag6 */
-	__u8 frag_first; /* the first of fragments (SCTP's CRC cannot follow a port change);
-			  * its L4 staged for xcni_frag6 (frag6_first; 2: twice) */
-	__u8 ct_state; /* as struct pkt's */
-	__u8 frag_last; /* as struct pkt's (frag6_later) */
-	__u16 rev_nat; /* a translated flow's xcni_revnat index (ct6_track, lb6_translate) */
-	__u32 backend_id; /* and its backend (bpf/lib/lb.h) */
+	FLOW_VIEW(struct xcni_ct6_key);
 };
+
+_Static_assert(offsetof(struct pkt, tuple) - offsetof(struct pkt, tcp_flags) ==
+			       offsetof(struct flow, tuple) &&
+		       offsetof(struct pkt6, tuple) - offsetof(struct pkt6, tcp_flags) ==
+			       offsetof(struct flow, tuple) &&
+		       sizeof(struct pkt6) - offsetof(struct pkt6, tcp_flags) == sizeof(struct flow),
+	       "a parser's view of its flow is the flow");
 
 #define XCNI_TCP_FIN 0x01
 #define XCNI_TCP_SYN 0x02
@@ -200,6 +179,7 @@ static __always_inline int parse_ipv4(struct cursor *c, struct pkt *p)
 	if (bpf_ntohs(ip->tot_len) > p->len - ETH_HLEN - p->encap_len)
 		return XCNI_DROP_BAD_IHL;
 	p->ip = ip;
+	p->family = XCNI_AF_INET;
 	p->l3_len = hlen;
 	p->tuple.saddr = ip->saddr;
 	p->tuple.daddr = ip->daddr;
@@ -321,6 +301,7 @@ static __always_inline int parse_ipv6(struct __sk_buff *skb, struct pkt6 *p)
 		return XCNI_DROP_SHORT;
 	if ((ip.vtc >> 4) != 6)
 		return XCNI_DROP_BAD_IHL;
+	p->family = XCNI_AF_INET6;
 	__builtin_memcpy(p->tuple.saddr, ip.saddr, 16);
 	__builtin_memcpy(p->tuple.daddr, ip.daddr, 16);
 	p->hop_limit = ip.hop_limit;

@@ -80,7 +80,7 @@ static __always_inline int policy_pending(void)
 
 /*
  * One side's judgement (policy_allows/policy_judge: 1, 0 or a drop reason) as
- * flow_judge and flow_judge6 use it: 0 when allowed, deny when no rule
+ * flow_judge uses it: 0 when allowed, deny when no rule
  * allows, the reason policy_judge gave otherwise; an unjudged pod (pending)
  * is open where no agent judges (the node config says which, read only then).
  */
@@ -217,67 +217,39 @@ static __always_inline int policy_judge(__u32 ep, __u8 dir, __u32 peer_id, __u32
 	return policy_hit(hit, dir, v);
 }
 
-static __always_inline int policy_allows(__u32 ep, __u8 dir, __u32 peer_id, __u32 peer_ip,
-					 const struct pkt *p, struct verdict *v)
-{
-	return policy_judge(ep, dir, peer_id, peer_ip, NULL, p->tuple.proto, p->tuple.dport, v);
-}
-
 /*
- * A flow ct_track found new or stale (ct), judged where this program can: the
- * egress of local pod src_ep (0: none here) towards the destination, then the
- * ingress of local pod dst_ep (0: none here) from the source; v->src_id and
- * v->dst_id set by the caller. Both allow: the flow is stored or re-stamped
- * (ct_commit with ep_id and flags), 0. Else the drop reason, a stale flow
- * forgotten (ct_refuse).
+ * A flow ct_track found new or stale (ct), judged where this program can, in
+ * either family: the egress of local pod src_key (its policy key; 0: none
+ * here) towards the destination, then the ingress of local pod dst_key (0:
+ * none here) from the source; v->src_id and v->dst_id set by the caller.
+ * Peers by identity, then by address in the ipBlock prefixes of the
+ * family. Both allow: the flow is stored or re-stamped (ct_commit with len,
+ * ep_id and flags), 0. Else the drop reason, a stale flow forgotten
+ * (ct_refuse).
  */
-static __always_inline int flow_judge(const struct pkt *p, int ct, __u32 src_ep, __u32 dst_ep,
-				      struct verdict *v, __u32 len, __u32 ep_id, __u8 flags)
+static __always_inline int flow_judge(const struct flow *f, int fam, int ct, __u32 src_key,
+				      __u32 dst_key, struct verdict *v, __u32 len, __u32 ep_id,
+				      __u8 flags)
 {
-	int reason = 0;
-
-	if (src_ep)
-		reason = policy_verdict(policy_allows(src_ep, XCNI_DIR_FROM_POD, v->dst_id,
-						      p->tuple.daddr, p, v),
-					XCNI_DROP_POLICY_EGRESS);
-	if (!reason && dst_ep)
-		reason = policy_verdict(policy_allows(dst_ep, XCNI_DIR_TO_POD, v->src_id,
-						      p->tuple.saddr, p, v),
-					XCNI_DROP_POLICY_INGRESS);
-	if (reason)
-		ct_refuse(p, ct);
-	else
-		ct_commit(p, ct, len, ep_id, flags);
-	return reason;
-}
-
-/*
- * flow_judge for IPv6: egress of local pod src_key, then ingress of local pod
- * dst_key (policy keys; 0: no such pod here). Peers by identity, then by
- * address in the IPv6 ipBlock prefixes.
- */
-static __always_inline int flow_judge6(const struct pkt6 *p, int ct, __u32 src_key, __u32 dst_key,
-				       struct verdict *v, __u32 ep_id, __u8 flags)
-{
-	int reason = 0;
+	int v4 = fam == XCNI_AF_INET, reason = 0;
 
 	if (src_key)
-		reason = policy_verdict(policy_judge(src_key, XCNI_DIR_FROM_POD, v->dst_id, 0,
-						     p->tuple.daddr, p->tuple.proto,
-						     p->tuple.dport, v),
+		reason = policy_verdict(policy_judge(src_key, XCNI_DIR_FROM_POD, v->dst_id,
+						     v4 ? f->tuple.v4.daddr : 0,
+						     v4 ? NULL : f->tuple.v6.daddr,
+						     flow_proto(f, fam), flow_dport(f, fam), v),
 					XCNI_DROP_POLICY_EGRESS);
 	if (!reason && dst_key)
-		reason = policy_verdict(policy_judge(dst_key, XCNI_DIR_TO_POD, v->src_id, 0,
-						     p->tuple.saddr, p->tuple.proto,
-						     p->tuple.dport, v),
+		reason = policy_verdict(policy_judge(dst_key, XCNI_DIR_TO_POD, v->src_id,
+						     v4 ? f->tuple.v4.saddr : 0,
+						     v4 ? NULL : f->tuple.v6.saddr,
+						     flow_proto(f, fam), flow_dport(f, fam), v),
 					XCNI_DROP_POLICY_INGRESS);
-	if (reason) {
-		if (ct == CT_STALE)
-			ct_map_delete(&xcni_ct6, &p->tuple);
-		return reason;
-	}
-	ct6_commit(p, ct, ep_id, flags);
-	return 0;
+	if (reason)
+		ct_refuse(f, fam, ct);
+	else
+		ct_commit(f, fam, ct, len, ep_id, flags);
+	return reason;
 }
 
 /*
@@ -295,6 +267,75 @@ static __always_inline __u32 polkey_of(const struct xcni_endpoint *ep, const __u
 		return *k;
 	k = bpf_map_lookup_elem(&xcni_polkey6, addr);
 	return k ? *k : XCNI_POLKEY_NONE;
+}
+
+/* ---- the one track -> judge step ------------------------------------------ */
+
+#define JUDGE_SRC_ID 1 /* v->src_id: the ipcache's identity of the source */
+#define JUDGE_DST_ID 2 /* v->dst_id: the ipcache's identity of the destination */
+#define JUDGE_SRC_EP 4 /* src_ep: the source's endpoint here, if any (its ep_id too) */
+
+/*
+ * What a flow is judged with, when it is (track_and_judge): the local pods at
+ * its ends (NULL: none here), each with the address its policy key comes from
+ * (IPv4: the address itself; IPv6: polkey_of), the identities of its ends,
+ * the ep_id and XCNI_CT_F_* its entry opens with, and what is looked up only
+ * then (JUDGE_*): lookups a packet of a flow already judged never pays for.
+ */
+struct judge {
+	const struct xcni_endpoint *src_ep, *dst_ep;
+	const void *src_addr, *dst_addr;
+	__u32 src_id, dst_id; /* into v when judged, unless looked up */
+	__u32 ep_id;
+	__u8 flags;
+	__u8 lookup;
+};
+
+/* The policy key of local pod ep at addr (0: no pod here). */
+static __always_inline __u32 judge_key(const struct xcni_endpoint *ep, const void *addr, int fam)
+{
+	if (!ep)
+		return 0;
+	return fam == XCNI_AF_INET ? *(const __u32 *)addr : polkey_of(ep, addr);
+}
+
+/* The ipcache's identity of the flow's source (dst: destination). */
+static __always_inline __u32 flow_identity(const struct flow *f, int fam, int dst)
+{
+	if (fam == XCNI_AF_INET)
+		return ipcache_identity(dst ? f->tuple.v4.daddr : f->tuple.v4.saddr);
+	return ipcache6_identity(dst ? f->tuple.v6.daddr : f->tuple.v6.saddr);
+}
+
+/*
+ * The step every packet of a flow takes through conntrack and policy, in one
+ * order: ct_track (len bytes; *ct and *ctf its answer); a packet that can
+ * open no flow dropped (CT_INVALID); a flow new or stale judged (flow_judge:
+ * the egress of j's source pod, the ingress of its destination pod, the flow
+ * committed or a stale one refused), its inputs looked up as j says. 0 or
+ * the drop reason; v names what decided.
+ */
+static __always_inline int track_and_judge(struct __sk_buff *skb, struct flow *f, int fam,
+					   __u32 len, int *ct, __u8 *ctf, struct judge *j,
+					   struct verdict *v)
+{
+	*ct = ct_track(skb, f, fam, len, ctf);
+	if (*ct == CT_INVALID)
+		return ct_invalid_reason(f);
+	if (!ct_judge_due(*ct))
+		return 0;
+	v->src_id = j->lookup & JUDGE_SRC_ID ? flow_identity(f, fam, 0) : j->src_id;
+	v->dst_id = j->lookup & JUDGE_DST_ID ? flow_identity(f, fam, 1) : j->dst_id;
+	if (j->lookup & JUDGE_SRC_EP) {
+		j->src_addr = fam == XCNI_AF_INET ? (const void *)&f->tuple.v4.saddr
+						  : (const void *)f->tuple.v6.saddr;
+		j->src_ep = bpf_map_lookup_elem(fam == XCNI_AF_INET ? (void *)&xcni_endpoints
+								    : (void *)&xcni_endpoints6,
+						j->src_addr);
+		j->ep_id = j->src_ep ? j->src_ep->ep_id : 0;
+	}
+	return flow_judge(f, fam, *ct, judge_key(j->src_ep, j->src_addr, fam),
+			  judge_key(j->dst_ep, j->dst_addr, fam), v, len, j->ep_id, j->flags);
 }
 
 #endif

@@ -373,7 +373,7 @@ static void encap6_tshark(void **state)
 
 /*
  * A pod's packet refused for where it goes leaves the conntrack entry its
- * tuple names as it was: dropped before ct6_track, which would count it and
+ * tuple names as it was: dropped before ct_track, which would count it and
  * keep the flow alive (from_pod4's order). pkts_orig and last_ns as put.
  */
 static void ct6_untouched_by(const struct row *r)

@@ -325,7 +325,7 @@ static void lb_icmp_error(void **state)
 	t = into(err, DEV_A);
 	t.saddr = ip4("10.96.1.11");
 	wlen = icmp_error(&t, 3, 3, qw, want);
-	/* It answers A's flow to C (ct_icmp_related): a reply, whatever C's policy. */
+	/* It answers A's flow to C (ct_related): a reply, whatever C's policy. */
 	expect(FROM_POD_LB, DEV_C, in, len, TC_ACT_REDIRECT, XCNI_FWD_REPLY, want, wlen);
 
 	/* From a remote backend, through Geneve. */

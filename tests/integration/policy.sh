@@ -183,7 +183,7 @@ check "no policy again: c reaches a" expect c connected
 check "no policy again: the pod's policy entries are gone" default_allow
 
 # An ICMP error about a flow a pod opened answers that flow: it reaches the pod
-# whatever the pod's ingress policy (ct_icmp_related, bpf/lib/conntrack.h). a, isolated
+# whatever the pod's ingress policy (ct_related, bpf/lib/conntrack.h). a, isolated
 # for ingress with nothing allowed, sends UDP to a port b does not serve; b's
 # port unreachable must come back (ECONNREFUSED), not be dropped as b->a ICMP.
 udp_closed() { # udp_closed SRC DST_IP: refused or timeout

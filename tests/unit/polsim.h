@@ -445,7 +445,7 @@ static inline bool side(const struct pol_result *r, uint32_t self, int dir, uint
 }
 
 /*
- * One side's verdict on an IPv6 peer, as flow_judge6 gives it: self is the
+ * One side's verdict on an IPv6 peer, as flow_judge gives it (IPv6): self is the
  * local pod's policy key, peer_id what the ipcache6 says of the peer (world
  * for an address outside the cluster), then its ipBlock group, then any.
  */

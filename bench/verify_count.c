@@ -1,0 +1,148 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * verify_count: the instructions the verifier processed for every program
+ * of the seven BPF objects (bpf_prog_info.verified_insns), with the
+ * settings the data plane runs in: Services in BPF off and on, on the IPv4
+ * underlay (node_ip, vni set) and on the IPv6 one (node_ip6 set too); a row
+ * per program and setting. Maps are not
+ * pinned (each object gets its own, gone with it); the settings are written
+ * into each object's .rodata by name (BTF). The objects are the ones a
+ * tree's skeletons embed (make all there first):
+ *
+ *   gcc -O2 -Wall -I$TREE/build/gen -o verify_count bench/verify_count.c -lbpf
+ *   ./verify_count      (as root)
+ *
+ * Prints "object program lb=0|1 ul6=0|1 insns"; a program that does not load fails
+ * the run (exit 1) with the kernel's log tail on stderr.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+
+#include "from_overlay.skel.h"
+#include "from_pod.skel.h"
+#include "sock_lb.skel.h"
+#include "to_overlay.skel.h"
+#include "to_pod.skel.h"
+#include "to_underlay.skel.h"
+#include "xdp_underlay.skel.h"
+
+/* Writes a rodata variable of size n by its BTF name; absent: nothing (0). */
+static int set_var(struct bpf_object *obj, const char *name, const void *val, size_t n)
+{
+	struct btf *btf = bpf_object__btf(obj);
+	struct bpf_map *m = bpf_object__find_map_by_name(obj, ".rodata");
+	const struct btf_var_secinfo *vs;
+	const struct btf_type *sec;
+	size_t size;
+	char *data;
+	int id;
+
+	if (!btf || !m)
+		return 0;
+	id = btf__find_by_name_kind(btf, ".rodata", BTF_KIND_DATASEC);
+	data = bpf_map__initial_value(m, &size);
+	if (id < 0 || !data)
+		return 0;
+	sec = btf__type_by_id(btf, id);
+	vs = btf_var_secinfos(sec);
+	for (int i = 0; i < btf_vlen(sec); i++, vs++) {
+		const struct btf_type *var = btf__type_by_id(btf, vs->type);
+
+		if (strcmp(btf__name_by_offset(btf, var->name_off), name))
+			continue;
+		if (vs->size != n || vs->offset + n > size)
+			return -EINVAL;
+		memcpy(data + vs->offset, val, n);
+		return 0;
+	}
+	return 0;
+}
+
+static int set_u32(struct bpf_object *obj, const char *name, __u32 val)
+{
+	return set_var(obj, name, &val, sizeof(val));
+}
+
+static char log_buf[1 << 20];
+
+static int one(const char *path, const void *elf, size_t elf_size, int lb, int ul6)
+{
+	const char *base = path;
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .object_name = path, .kernel_log_buf = log_buf,
+		    .kernel_log_size = sizeof(log_buf), .kernel_log_level = 4);
+	struct bpf_object *obj = bpf_object__open_mem(elf, elf_size, &oo);
+	__u32 node6[4] = { htonl(0xfc000077), 0, 0, htonl(1) }; /* fc00:77::1 */
+	struct bpf_program *prog;
+	struct bpf_map *m;
+	int err;
+
+	if (!obj) {
+		fprintf(stderr, "verify_count: %s: %s\n", path, strerror(errno));
+		return 1;
+	}
+	bpf_object__for_each_map(m, obj)
+		bpf_map__set_pin_path(m, NULL);
+	if (set_u32(obj, "node_ip", inet_addr("192.168.77.1")) || set_u32(obj, "vni", 77) ||
+	    set_u32(obj, "lb_enabled", (__u32)lb) ||
+	    (ul6 && set_var(obj, "node_ip6", node6, sizeof(node6)))) {
+		fprintf(stderr, "verify_count: %s: a setting is not a __u32\n", path);
+		bpf_object__close(obj);
+		return 1;
+	}
+	log_buf[0] = 0;
+	err = bpf_object__load(obj);
+	if (err) {
+		size_t n = strlen(log_buf);
+
+		fprintf(stderr, "verify_count: %s (lb=%d): %s\n%s\n", path, lb, strerror(-err),
+			n > 2000 ? log_buf + n - 2000 : log_buf);
+		bpf_object__close(obj);
+		return 1;
+	}
+	bpf_object__for_each_program(prog, obj) {
+		struct bpf_prog_info info = {};
+		__u32 len = sizeof(info);
+
+		if (bpf_prog_get_info_by_fd(bpf_program__fd(prog), &info, &len))
+			continue;
+		printf("%s %s lb=%d ul6=%d %u\n", base, bpf_program__name(prog), lb, ul6,
+		       info.verified_insns);
+		if (getenv("VERIFY_STACK")) {
+			const char *sd = strstr(log_buf, "stack depth");
+
+			if (sd)
+				fprintf(stderr, "%s lb=%d %.*s\n", base, lb,
+					(int)strcspn(sd, "\n"), sd);
+		}
+	}
+	bpf_object__close(obj);
+	return 0;
+}
+
+#define OBJ(n) { #n, n##__elf_bytes }
+
+static const struct {
+	const char *name;
+	const void *(*bytes)(size_t *size);
+} objs[] = { OBJ(from_pod),    OBJ(to_pod),	  OBJ(to_overlay), OBJ(from_overlay),
+	     OBJ(to_underlay), OBJ(xdp_underlay), OBJ(sock_lb) };
+
+int main(void)
+{
+	int err = 0;
+
+	for (size_t i = 0; i < sizeof(objs) / sizeof(objs[0]); i++)
+		for (int k = 0; k < 4; k++) {
+			size_t size;
+			const void *elf = objs[i].bytes(&size);
+
+			err |= one(objs[i].name, elf, size, k & 1, k >> 1);
+		}
+	return err;
+}

@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * One flow, either family: what the parsers found in a packet (family,
+ * protocol, addresses and ports as union xcni_tuple, ICMP type and echo,
+ * fragment state, TCP flags, lengths and offsets) and what the lookups after
+ * them found (conntrack state, policy revision, translation). Both parsers
+ * fill it (parse.h: parse_ipv4 in struct pkt, parse_ipv6 in struct pkt6);
+ * what is written once for both families takes a struct flow and the
+ * family as a constant (XCNI_AF_INET, XCNI_AF_INET6), so the compiler keeps one
+ * family's branch in each caller and the verifier sees no other.
+ *
+ * On the stack, in the packet's struct pkt / struct pkt6, not in a per-CPU
+ * scratch map: the IPv4 view holds packet pointers, which a map value cannot,
+ * a map value's bytes are unknown to the verifier where a stack slot keeps
+ * what the parser stored, and a lookup a packet costs (bench/README.md,
+ * "One flow").
+ *
+ * struct pkt and struct pkt6 hold its fields unnamed (FLOW_VIEW: the
+ * fields, then the family's own key named tuple), so pkt_flow(p) is the
+ * flow for what is written once, and p->tuple.saddr and the rest still read
+ * as each family's code always has while the hook bodies are still two.
+ */
+#ifndef XCNI_FLOW_H
+#define XCNI_FLOW_H
+
+#include <linux/types.h>
+#include <stddef.h>
+
+#include "../xcni_shared.h"
+
+/*
+ * Everything but the tuple, which comes last: an IPv4 packet's frame holds
+ * these and its 16-byte key (struct pkt), an IPv6 packet's these and its
+ * 40-byte key (struct pkt6); struct flow is the two's common type, and what
+ * is written once reads tuple.v4 only under XCNI_AF_INET. So an IPv4 frame does
+ * not carry the room of an IPv6 key: from_pod4's frame and its callees' sit
+ * at the verifier's 512 bytes (bench/README.md, "One flow").
+ */
+#define FLOW_FIELDS                                                                           \
+	__u8 tcp_flags; /* TCP_FLAG_* bits of byte 13; SCTP (IPv4): its first chunk's meaning */ \
+	__u8 icmp_type;                                                                       \
+	__u8 is_echo; /* ICMP echo request or reply: tracked like a flow */                   \
+	__u8 frag_last; /* the last fragment: its place staged to be freed; 2: twice */       \
+	__u32 len; /* skb->len on arrival: counters and events report that */               \
+	__u32 policy_rev; /* set by ct_track: the policy revision the packet is judged under */ \
+	__u8 frag_later; /* a fragment after the first: ports from xcni_frag, no L4 header */ \
+	__u8 frag_first; /* the first of fragments: its ports staged for xcni_frag (frag.h);  \
+			  * 2: parsed again after a rewrite, staged a second time */           \
+	__u16 rev_nat; /* a translated flow's xcni_revnat index (ct_track, lb_translate) */   \
+	__u32 backend_id; /* and its backend (xcni_backend): both for events */              \
+	__u8 ct_state; /* set by ct_track: the state of the flow's entry, 0 for none; for     \
+			* CT_NEW, ESTABLISHED: a TCP flow met mid-stream (its entry gone) */    \
+	__u8 l3_len; /* IPv4 header length with options */                                    \
+	__u16 encap_len; /* outer bytes between Ethernet and this IPv4 header (from_overlay) */ \
+	__u16 l4_off; /* the L4 header's offset in the frame (IPv6) */                        \
+	__u8 family; /* XCNI_AF_INET or XCNI_AF_INET6, set by the parser */                   \
+	__u8 hop_limit; /* IPv6 */                                                            \
+	__u8 flow_pad[4]; /* the tuple on an 8-byte boundary, as the verifier tracks values */
+
+struct flow {
+	FLOW_FIELDS
+	union xcni_tuple tuple; /* ports in network order; the family's half */
+};
+
+/*
+ * A parser's view (in struct pkt, struct pkt6): the flow's fields unnamed,
+ * then its family's key as tuple, so each family's code reads p->tuple.saddr
+ * as it always has; pkt_flow(p) is the same bytes as the struct flow that
+ * what is written once takes (the first FLOW_FIELDS member is the start).
+ */
+#define FLOW_VIEW(key_type)                                                                   \
+	struct {                                                                              \
+		FLOW_FIELDS                                                                   \
+		key_type tuple; /* ports in network order */                                  \
+	}
+
+#define pkt_flow(p) ((struct flow *)&(p)->tcp_flags)
+#define pkt_flow_const(p) ((const struct flow *)&(p)->tcp_flags)
+
+#endif
