@@ -546,9 +546,10 @@ matrix "policy updated in place" 80/TCP 'dns != "x" or (d == "x/a" and s == "y/c
 
 # Relabel y/a to pod=c: the policy now lets it in too; then back.
 /usr/bin/python3 - "$EX/10-pods.yaml" "$T/ya.yaml" <<'EOF'
-import sys
+import re, sys
 docs = open(sys.argv[1]).read().split("\n---")
-ya = [d for d in docs if "name: a\n" in d and "namespace: y" in d]
+# The examples quote "y" (kubectl's YAML 1.1 reads a bare y as true).
+ya = [d for d in docs if "name: a\n" in d and re.search(r'namespace: "?y"?\s*$', d, re.M)]
 open(sys.argv[2], "w").write(ya[0].replace("pod: a", "pod: c") if ya else "")
 EOF
 if [ -s "$T/ya.yaml" ] && lab apply -f "$T/ya.yaml" >"$T/out" 2>&1; then
