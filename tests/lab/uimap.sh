@@ -164,6 +164,10 @@ check "search 'payments': the payments card marked, only edges touching it, its 
 	dom "'match' in snodes['wl:pay/payments']['cls'] and sedges and all(touches(e, 'wl:pay/payments') for e in sedges) and sorted(snodes) == ['wl:api/gateway', 'wl:ops/prometheus', 'wl:pay/fraud', 'wl:pay/payments', 'wl:shop/cart']"
 check "search 'payments': the flow table only flows to or from payments" \
 	dom "S['rows'] and all('payments' in r['cells'][1] + r['cells'][2] for r in S['rows']) and len(S['rows']) < len(A['rows'])"
+check "search 'protocol=tcp': sent to /api/graph as xcnictl flows' filter, every row TCP, fewer edges, the command line --protocol tcp" \
+	dom "D['apisearch']['query'] == 'protocol=tcp' and D['apisearch']['rows'] and all(r['cells'][3] == 'TCP' for r in D['apisearch']['rows']) and 0 < len(D['apisearch']['edges']) < len(edges) and D['apisearch']['cmd'] == 'xcnictl flows --node all --protocol tcp'"
+check "search 'since=soon': the status says /api/graph's 400 naming --since" \
+	dom "D['badsearch']['error'] and 'HTTP 400' in D['badsearch']['status'] and 'since' in D['badsearch']['status'].split('HTTP 400')[1]"
 check "click on the largest count (web->cart, 32): its edge selected, the others dimmed, #edge= in the address" \
 	dom "C['clicked'] == 'wl:shop/web->wl:shop/cart' and C['detail']['edge'] == C['clicked'] and all(('selected' in e['cls']) == (e['id'] == C['clicked']) for e in C['edges']) and all(float(e['opacity']) < 0.5 for e in C['edges'] if e['id'] != C['clicked']) and C['hash'].startswith('#edge=')"
 check "click: the panel says 32 flows between 32 pod pairs and what decided them; the table only that edge's 32 flows" \

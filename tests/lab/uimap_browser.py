@@ -13,8 +13,10 @@ the verdict filter (each a real selection: focus, the option chosen, the
 change event), types SEARCH into the search box (Input.insertText, as typed);
 after each waits until the page drew the graph /api/graph gave for it, reads
 the state again and saves a screenshot. Last, a real mouse click on the
-count badge of the edge with the most flows, and the side panel then. Prints
-one JSON object: {"all", "namespace", "verdict", "search", "click"}; exits 1
+count badge of the edge with the most flows, and the side panel then. Then
+NAME=VALUE in the search box (protocol=tcp, a filter /api/graph applies)
+and a value it refuses (since=soon). Prints one JSON object: {"all",
+"namespace", "verdict", "search", "apisearch", "badsearch", "click"}; exits 1
 saying why when the page never draws what was asked.
 """
 import json
@@ -101,9 +103,23 @@ def main():
             out["search"] = wait_state(cdp, lambda s: s["words"] == search.lower() and s["query"] == "",
                                        f"the search {search!r}")
             screenshot(cdp, os.path.join(outdir, "service-map-50-search.png"))
-            cdp.js("(() => { const s = document.getElementById('search'); s.value = ''; "
-                   "s.dispatchEvent(new Event('input', {bubbles: true})); })()")
-            out["cleared"] = wait_state(cdp, lambda s: s["words"] == "" and s["query"] == "", "the search cleared")
+            clear = ("(() => { const s = document.getElementById('search'); s.value = ''; "
+                     "s.dispatchEvent(new Event('input', {bubbles: true})); })()")
+            cdp.js(clear)
+            wait_state(cdp, lambda s: s["words"] == "" and s["query"] == "", "the search cleared")
+            # NAME=VALUE in the search box: a filter of xcnictl flows, sent to /api/graph.
+            cdp.js("document.getElementById('search').focus()")
+            cdp.call("Input.insertText", text="protocol=tcp")
+            out["apisearch"] = wait_state(cdp, lambda s: s["query"] == "protocol=tcp", "the search protocol=tcp")
+            cdp.js(clear)
+            wait_state(cdp, lambda s: s["query"] == "" and not s["error"], "the search cleared")
+            # A filter /api/graph refuses: the page says what was wrong.
+            cdp.js("document.getElementById('search').focus()")
+            cdp.call("Input.insertText", text="since=soon")
+            out["badsearch"] = wait_state(cdp, lambda s: s["error"], "the error of since=soon")
+            cdp.js(clear)
+            out["cleared"] = wait_state(cdp, lambda s: s["words"] == "" and s["query"] == "" and not s["error"],
+                                        "the search cleared")
 
             big = max(out["cleared"]["counts"], key=lambda c: (int(c["text"]), c["id"]))
             x, y = big["box"]["x"] + big["box"]["w"] / 2, big["box"]["y"] + big["box"]["h"] / 2
