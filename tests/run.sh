@@ -96,6 +96,8 @@ suites=(
 	"lab-status:bash tests/lab/status.sh"
 	"lab-monitor-flows:bash tests/lab/monflows.sh"
 	"lab-ui:bash tests/lab/ui.sh"
+	# The map at 50 pods in 6 namespaces, 1400x900 (examples/svcmap).
+	"lab-ui-map:bash tests/lab/uimap.sh"
 	"lab-outside:bash tests/lab/outside.sh"
 	"lab-conntest:bash tests/lab/conntest.sh"
 	"lab-attack:bash tests/lab/attack.sh"

@@ -5,7 +5,7 @@
 # drawn, and the DOM must hold the namespaces, pods and the Service as nodes,
 # each flow as an edge of its verdict's colour with its count; a real click on
 # the denied edge must show the policy that isolates its destination. The
-# screenshot is kept (docs/img/service-map.png is one). Then the server's
+# screenshot is kept (docs/img/service-map.png is lab-ui-map's, 50 pods). Then the server's
 # bounds: a non-loopback --ui without --http-allow-remote is refused (exit 2),
 # unknown paths are 404, a bad filter 400 naming it, a body or oversized
 # headers 4xx.

@@ -70,6 +70,71 @@ DETAIL = r"""JSON.stringify({
 })"""
 
 
+class Chromium:
+    """Headless Chromium with its profile in work (removed after), one page over CDP.
+
+    with Chromium(work, (w, h)) as cdp: ... -- the page's viewport is exactly w x h.
+    """
+
+    def __init__(self, work, size=(1600, 820)):
+        self.work, self.size = work, size
+
+    def __enter__(self):
+        self.prof = os.path.join(self.work, "chromium-profile")
+        os.makedirs(self.prof, exist_ok=True)
+        self.err = open(os.path.join(self.work, "chromium.log"), "w")
+        self.proc = subprocess.Popen(
+            ["chromium", "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+             "--no-first-run", "--no-default-browser-check", "--no-proxy-server",
+             "--remote-debugging-port=0", "--remote-allow-origins=*", f"--user-data-dir={self.prof}",
+             f"--window-size={self.size[0]},{self.size[1]}", "about:blank"],
+            stdout=subprocess.DEVNULL, stderr=self.err, start_new_session=True)
+        try:
+            port_file = os.path.join(self.prof, "DevToolsActivePort")
+            deadline = time.time() + TIMEOUT
+            while not os.path.exists(port_file) or not open(port_file).read().strip():
+                if time.time() > deadline or self.proc.poll() is not None:
+                    raise RuntimeError("Chromium did not open its DevTools port (see chromium.log)")
+                time.sleep(0.1)
+            port = int(open(port_file).read().split()[0])
+            opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+            targets = json.loads(opener.open(f"http://127.0.0.1:{port}/json/list", timeout=10).read())
+            page = [t for t in targets if t["type"] == "page"][0]
+            self.cdp = Cdp(page["webSocketDebuggerUrl"])
+            self.cdp.call("Page.enable")
+            self.cdp.call("Emulation.setDeviceMetricsOverride", width=self.size[0], height=self.size[1],
+                          deviceScaleFactor=1, mobile=False)
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self.cdp
+
+    def __exit__(self, *exc):
+        try:
+            self.cdp.call("Browser.close")
+        except Exception:
+            pass
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        # Its helpers (zygote, renderer, GPU) are in its own session's group.
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.err.close()
+        shutil.rmtree(self.prof, ignore_errors=True)
+        return False
+
+
+def screenshot(cdp, path):
+    png = cdp.call("Page.captureScreenshot", format="png")
+    with open(path, "wb") as f:
+        f.write(base64.b64decode(png["data"]))
+
+
 def main():
     args = sys.argv[1:]
     url, work, shot = args[0], args[1], args[2]
@@ -81,82 +146,43 @@ def main():
         elif args[i] == "--click":
             click = args[i + 1]
         i += 2
-    prof = os.path.join(work, "chromium-profile")
-    os.makedirs(prof, exist_ok=True)
-    err = open(os.path.join(work, "chromium.log"), "w")
-    proc = subprocess.Popen(
-        ["chromium", "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-         "--no-first-run", "--no-default-browser-check", "--no-proxy-server",
-         "--remote-debugging-port=0", "--remote-allow-origins=*", f"--user-data-dir={prof}",
-         "--window-size=1600,820", "about:blank"],
-        stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
     out = {}
     try:
-        port_file = os.path.join(prof, "DevToolsActivePort")
-        deadline = time.time() + TIMEOUT
-        while not os.path.exists(port_file) or not open(port_file).read().strip():
-            if time.time() > deadline or proc.poll() is not None:
-                raise RuntimeError("Chromium did not open its DevTools port (see chromium.log)")
-            time.sleep(0.1)
-        port = int(open(port_file).read().split()[0])
-        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-        targets = json.loads(opener.open(f"http://127.0.0.1:{port}/json/list", timeout=10).read())
-        page = [t for t in targets if t["type"] == "page"][0]
-        cdp = Cdp(page["webSocketDebuggerUrl"])
-        cdp.call("Page.enable")
-        cdp.call("Page.navigate", url=url)
-        deadline = time.time() + TIMEOUT
-        while True:
-            try:
-                st = json.loads(cdp.js(STATE))
-            except RuntimeError:
-                st = None  # the page not loaded yet
-            if st and st["updates"] >= 1 and all(w in {e["id"] for e in st["edges"]} for w in want):
-                break
-            if time.time() > deadline:
-                out["state"] = st  # what it showed instead, for the checks to say
-                raise RuntimeError(f"the map never showed {want}: {json.dumps(st)}")
-            time.sleep(0.3)
-        out["state"] = st
-        if click:
-            box = cdp.js('JSON.stringify((() => { const r = document.querySelector(\'g.count[data-id="\' + '
-                         f'CSS.escape({json.dumps(click)}) + \'"]\').getBoundingClientRect(); '
-                         'return {x: r.x + r.width / 2, y: r.y + r.height / 2}; })())')
-            box = json.loads(box)
-            for t in ("mouseMoved", "mousePressed", "mouseReleased"):
-                cdp.call("Input.dispatchMouseEvent", type=t, x=box["x"], y=box["y"], button="left",
-                         clickCount=1 if t != "mouseMoved" else 0)
-            deadline = time.time() + 10
+        with Chromium(work) as cdp:
+            cdp.call("Page.navigate", url=url)
+            deadline = time.time() + TIMEOUT
             while True:
-                d = json.loads(cdp.js(DETAIL))
-                if d["edge"] == click or time.time() > deadline:
+                try:
+                    st = json.loads(cdp.js(STATE))
+                except RuntimeError:
+                    st = None  # the page not loaded yet
+                if st and st["updates"] >= 1 and all(w in {e["id"] for e in st["edges"]} for w in want):
                     break
-                time.sleep(0.2)
-            out["detail"] = d
-            out["clicked_at"] = box
-        png = cdp.call("Page.captureScreenshot", format="png")
-        with open(shot, "wb") as f:
-            f.write(base64.b64decode(png["data"]))
-        try:
-            cdp.call("Browser.close")
-        except Exception:
-            pass
+                if time.time() > deadline:
+                    out["state"] = st  # what it showed instead, for the checks to say
+                    raise RuntimeError(f"the map never showed {want}: {json.dumps(st)}")
+                time.sleep(0.3)
+            out["state"] = st
+            if click:
+                box = cdp.js('JSON.stringify((() => { const r = document.querySelector(\'g.count[data-id="\' + '
+                             f'CSS.escape({json.dumps(click)}) + \'"]\').getBoundingClientRect(); '
+                             'return {x: r.x + r.width / 2, y: r.y + r.height / 2}; })())')
+                box = json.loads(box)
+                for t in ("mouseMoved", "mousePressed", "mouseReleased"):
+                    cdp.call("Input.dispatchMouseEvent", type=t, x=box["x"], y=box["y"], button="left",
+                             clickCount=1 if t != "mouseMoved" else 0)
+                deadline = time.time() + 10
+                while True:
+                    d = json.loads(cdp.js(DETAIL))
+                    if d["edge"] == click or time.time() > deadline:
+                        break
+                    time.sleep(0.2)
+                out["detail"] = d
+                out["clicked_at"] = box
+            screenshot(cdp, shot)
     except Exception as e:
         print(json.dumps({"error": str(e), **out}))
         return 1
-    finally:
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        # Its helpers (zygote, renderer, GPU) are in its own session's group.
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        err.close()
-        shutil.rmtree(prof, ignore_errors=True)
     print(json.dumps(out))
     return 0
 

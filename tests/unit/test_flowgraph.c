@@ -322,6 +322,61 @@ static void test_forwarded_merge(void **state)
 	fg_free(g);
 }
 
+/*
+ * The page's flow table: the graph's FG_RECENT most recent flows, newest
+ * first, each naming the edges it made (a Service flow two); a pod node
+ * carries its identity's labels, taken from a later record when the first
+ * had none (the sending node that could not name a remote pod's labels).
+ */
+static void test_graph_recent_labels(void **state)
+{
+	struct fgraph *g;
+	struct fg_flow f;
+	json_t *o, *rec, *ed, *nodes;
+	int n = FG_RECENT + 40;
+
+	(void)state;
+	assert_int_equal(fg_new(&g), 0);
+	for (int i = 0; i < n; i++) {
+		f = pod_flow("x", "b", "10.0.0.2", (uint16_t)(2000 + i), "x", "a", "10.0.0.1", 81);
+		f.last_seen = 3000 + (i * 7919) % n; /* each of 3000..3000+n-1 once, out of order */
+		assert_int_equal(fg_add(g, &f), 0);
+	}
+	f = pod_flow("x", "b", "10.0.0.2", 9, "y", "c", "10.0.1.3", 80);
+	f.service = "y/web:8080";
+	f.last_seen = 9999;
+	assert_int_equal(fg_add(g, &f), 0);
+	f.node = "n2";
+	f.dst.labels = "k8s:app=web,ns:kubernetes.io/metadata.name=y";
+	assert_int_equal(fg_add(g, &f), 0); /* the same flow, its labels from n2 */
+	o = render(g);
+	rec = json_object_get(o, "recent");
+	assert_int_equal(json_array_size(rec), FG_RECENT);
+	ed = json_object_get(json_array_get(rec, 0), "edges");
+	assert_int_equal(json_array_size(ed), 2);
+	assert_string_equal(json_string_value(json_array_get(ed, 0)), "pod:x/b->svc:y/web");
+	assert_string_equal(json_string_value(json_array_get(ed, 1)), "svc:y/web->pod:y/c");
+	for (size_t i = 1; i < FG_RECENT; i++) {
+		json_t *r = json_array_get(rec, i);
+
+		assert_true(json_real_value(json_object_get(r, "last_seen")) ==
+			    (double)(3000 + n - 1) - (double)(i - 1));
+		ed = json_object_get(r, "edges");
+		assert_int_equal(json_array_size(ed), 1);
+		assert_string_equal(json_string_value(json_array_get(ed, 0)), "pod:x/b->pod:x/a");
+	}
+	/* Edges' own recent lists are as they were: no "edges" in them. */
+	assert_null(json_object_get(json_array_get(json_object_get(find(json_object_get(o, "edges"),
+			"pod:x/b->pod:x/a"), "recent"), 0), "edges"));
+	nodes = json_object_get(o, "nodes");
+	assert_string_equal(str(find(nodes, "pod:y/c"), "labels"),
+			    "k8s:app=web,ns:kubernetes.io/metadata.name=y");
+	assert_true(json_is_null(json_object_get(find(nodes, "pod:x/a"), "labels")));
+	assert_null(json_object_get(find(nodes, "svc:y/web"), "labels"));
+	json_decref(o);
+	fg_free(g);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -329,6 +384,7 @@ int main(void)
 		cmocka_unit_test(test_service),	    cmocka_unit_test(test_escaping),
 		cmocka_unit_test(test_recent_bound),
 		cmocka_unit_test(test_forwarded_merge),
+		cmocka_unit_test(test_graph_recent_labels),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -43,8 +43,8 @@ static void end_of(const struct flow_peer *p, uint8_t family, const uint8_t *add
 		   char *ip, struct fg_end *e)
 {
 	inet_ntop(family == 4 ? AF_INET : AF_INET6, addr, ip, INET6_ADDRSTRLEN);
-	*e = (struct fg_end){ .kind = flow_peer_kind(p), .ns = p->ns, .pod = p->pod, .ip = ip,
-			      .port = port };
+	*e = (struct fg_end){ .kind = flow_peer_kind(p), .ns = p->ns, .pod = p->pod,
+			      .labels = p->labels, .ip = ip, .port = port };
 }
 
 static int add_rec(struct ui *u, struct fgraph *g, const struct flow_rec *r, int64_t wall_off)

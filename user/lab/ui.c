@@ -130,7 +130,7 @@ static void end_of(json_t *o, struct fg_end *e)
 {
 	*e = (struct fg_end){
 		.kind = jstr(o, "kind"), .ns = jstr(o, "namespace"), .pod = jstr(o, "pod"),
-		.ip = jstr(o, "ip"), .port = (uint16_t)json_integer_value(json_object_get(o, "port")),
+		.labels = jstr(o, "labels"), .ip = jstr(o, "ip"), .port = (uint16_t)json_integer_value(json_object_get(o, "port")),
 	};
 }
 

@@ -48,6 +48,7 @@ static void end_free(struct fg_end *e)
 	free((char *)e->kind);
 	free((char *)e->ns);
 	free((char *)e->pod);
+	free((char *)e->labels);
 	free((char *)e->ip);
 }
 
@@ -97,7 +98,7 @@ static bool end_copy(struct fg_end *d, const struct fg_end *s)
 {
 	d->port = s->port;
 	return dup(&d->kind, s->kind ?: "world") && dup(&d->ns, s->ns) && dup(&d->pod, s->pod) &&
-	       dup(&d->ip, s->ip ?: "?");
+	       dup(&d->labels, s->labels) && dup(&d->ip, s->ip ?: "?");
 }
 
 /* Severity: forwarded (not judged) < allowed < audit < denied. */
@@ -158,6 +159,9 @@ static int merge(struct fg_flow *d, const struct fg_flow *s)
 	if (!d->src.pod && s->src.pod && !end_copy(&d->src, &s->src))
 		return -ENOMEM;
 	if (!d->dst.pod && s->dst.pod && !end_copy(&d->dst, &s->dst))
+		return -ENOMEM;
+	if ((!d->src.labels && s->src.labels && !dup(&d->src.labels, s->src.labels)) ||
+	    (!d->dst.labels && s->dst.labels && !dup(&d->dst.labels, s->dst.labels)))
 		return -ENOMEM;
 	d->pkts = max64(d->pkts, s->pkts);
 	d->bytes = max64(d->bytes, s->bytes);
@@ -248,6 +252,7 @@ void fg_json_str(struct fbuf *b, const char *s)
 
 struct node {
 	char *id, *kind, *label, *ns;
+	char *labels; /* a pod's identity labels, NULL: none known */
 	struct node *hnext;
 };
 
@@ -276,6 +281,10 @@ struct fold {
 	struct edge *eb[FG_NODE_BUCKETS];
 	struct edge **edges;
 	size_t ne, ecap;
+	/* The graph's most recent flows (newest first) and the edges each made. */
+	const struct fg_flow *recent[FG_RECENT];
+	const struct edge *recent_edges[FG_RECENT][2];
+	unsigned int nrecent;
 	uint64_t edges_dropped;
 	int err;
 };
@@ -335,6 +344,7 @@ static struct node *ns_node(struct fold *fo, const char *ns)
 /* A flow's end as a node: a pod by namespace and name, else by address; the outside by kind. */
 static struct node *end_node(struct fold *fo, const struct fg_end *e)
 {
+	struct node *n;
 	char id[400];
 
 	if (strcmp(e->kind, "pod"))
@@ -342,7 +352,10 @@ static struct node *end_node(struct fold *fo, const struct fg_end *e)
 	if (e->ns && !ns_node(fo, e->ns))
 		return NULL;
 	snprintf(id, sizeof(id), "pod:%s%s%s", e->ns ?: "", e->ns ? "/" : "", e->pod ?: e->ip);
-	return node_get(fo, id, "pod", e->pod ?: e->ip, e->ns);
+	n = node_get(fo, id, "pod", e->pod ?: e->ip, e->ns);
+	if (n && !n->labels && e->labels && !(n->labels = strdup(e->labels)))
+		return NULL;
+	return n;
 }
 
 /* "ns/name:port" -> the Service's node (its port is the flow's, not the node's). */
@@ -480,8 +493,9 @@ static void recent_add(struct edge *e, const struct fg_flow *f)
 		e->recent[i] = f;
 }
 
-static void edge_add(struct fold *fo, const struct node *from, const struct node *to,
-		     const struct fg_flow *f)
+/* The edge from -> to with f counted in it; NULL when out of memory or past FG_MAX_EDGES. */
+static const struct edge *edge_add(struct fold *fo, const struct node *from,
+				   const struct node *to, const struct fg_flow *f)
 {
 	char *id;
 	uint32_t h;
@@ -489,11 +503,11 @@ static void edge_add(struct fold *fo, const struct node *from, const struct node
 
 	if (!from || !to) {
 		fo->err = -ENOMEM;
-		return;
+		return NULL;
 	}
 	if (asprintf(&id, "%s->%s", from->id, to->id) < 0) {
 		fo->err = -ENOMEM;
-		return;
+		return NULL;
 	}
 	h = hash_str(id) % FG_NODE_BUCKETS;
 	for (e = fo->eb[h]; e; e = e->hnext)
@@ -505,12 +519,12 @@ static void edge_add(struct fold *fo, const struct node *from, const struct node
 		if (fo->ne >= FG_MAX_EDGES) {
 			free(id);
 			fo->edges_dropped++;
-			return;
+			return NULL;
 		}
 		if (!grow(&fo->edges, &fo->ecap, fo->ne) || !(e = calloc(1, sizeof(*e)))) {
 			free(id);
 			fo->err = -ENOMEM;
-			return;
+			return NULL;
 		}
 		e->id = id;
 		e->from = from;
@@ -525,6 +539,27 @@ static void edge_add(struct fold *fo, const struct node *from, const struct node
 	e->bytes += f->bytes + f->reply_bytes;
 	why_add(e, f, fo);
 	recent_add(e, f);
+	return e;
+}
+
+/* f among the graph's most recent flows, with the edges it made (insertion by last_seen). */
+static void graph_recent_add(struct fold *fo, const struct fg_flow *f, const struct edge *a,
+			     const struct edge *b)
+{
+	unsigned int i = fo->nrecent < FG_RECENT ? fo->nrecent++ : FG_RECENT;
+
+	while (i > 0 && fo->recent[i - 1]->last_seen < f->last_seen) {
+		if (i < FG_RECENT) {
+			fo->recent[i] = fo->recent[i - 1];
+			memcpy(fo->recent_edges[i], fo->recent_edges[i - 1], sizeof(fo->recent_edges[i]));
+		}
+		i--;
+	}
+	if (i < FG_RECENT) {
+		fo->recent[i] = f;
+		fo->recent_edges[i][0] = a;
+		fo->recent_edges[i][1] = b;
+	}
 }
 
 static int node_cmp(const void *a, const void *b)
@@ -549,7 +584,8 @@ static void json_end(struct fbuf *b, const struct fg_end *e)
 	fbuf_printf(b, ",\"port\":%u}", e->port);
 }
 
-static void json_flow(struct fbuf *b, const struct fg_flow *f)
+/* One flow; edges (the graph's recent list): the ids of the edges it made, NULL: none said. */
+static void json_flow(struct fbuf *b, const struct fg_flow *f, const struct edge *const *edges)
 {
 	fbuf_printf(b, "{\"node\":");
 	fg_json_str(b, f->node);
@@ -578,10 +614,20 @@ static void json_flow(struct fbuf *b, const struct fg_flow *f)
 	fbuf_printf(b, ",\"counts\":");
 	fg_json_str(b, f->counts);
 	fbuf_printf(b, ",\"packets\":%llu,\"bytes\":%llu,\"reply_packets\":%llu,\"reply_bytes\":%llu,"
-		       "\"last_seen\":%.3f}",
+		       "\"last_seen\":%.3f",
 		    (unsigned long long)f->pkts, (unsigned long long)f->bytes,
 		    (unsigned long long)f->reply_pkts, (unsigned long long)f->reply_bytes,
 		    f->last_seen);
+	if (edges) {
+		fbuf_printf(b, ",\"edges\":[");
+		for (int i = 0, n = 0; i < 2; i++)
+			if (edges[i]) {
+				fbuf_printf(b, "%s", n++ ? "," : "");
+				fg_json_str(b, edges[i]->id);
+			}
+		fbuf_printf(b, "]");
+	}
+	fbuf_printf(b, "}");
 }
 
 static void fold_free(struct fold *fo)
@@ -591,6 +637,7 @@ static void fold_free(struct fold *fo)
 		free(fo->nodes[i]->kind);
 		free(fo->nodes[i]->label);
 		free(fo->nodes[i]->ns);
+		free(fo->nodes[i]->labels);
 		free(fo->nodes[i]);
 	}
 	for (size_t i = 0; i < fo->ne; i++) {
@@ -617,14 +664,18 @@ int fg_render(struct fgraph *g, const char *extra, struct fbuf *b)
 		const struct fg_flow *f = &g->all[i]->f;
 		struct node *src = end_node(fo, &f->src), *dst = end_node(fo, &f->dst);
 
+		const struct edge *a, *z = NULL;
+
 		if (f->service) {
 			struct node *svc = svc_node(fo, f->service);
 
-			edge_add(fo, src, svc, f);
-			edge_add(fo, svc, dst, f);
+			a = edge_add(fo, src, svc, f);
+			z = edge_add(fo, svc, dst, f);
 		} else {
-			edge_add(fo, src, dst, f);
+			a = edge_add(fo, src, dst, f);
 		}
+		if (a || z)
+			graph_recent_add(fo, f, a, z);
 	}
 	if (fo->err) {
 		err = fo->err;
@@ -643,6 +694,10 @@ int fg_render(struct fgraph *g, const char *extra, struct fbuf *b)
 		fg_json_str(b, n->label);
 		fbuf_printf(b, ",\"namespace\":");
 		fg_json_str(b, n->ns);
+		if (!strcmp(n->kind, "pod")) {
+			fbuf_printf(b, ",\"labels\":");
+			fg_json_str(b, n->labels);
+		}
 		fbuf_printf(b, "}");
 	}
 	fbuf_printf(b, "],\"edges\":[");
@@ -677,9 +732,14 @@ int fg_render(struct fgraph *g, const char *extra, struct fbuf *b)
 		fbuf_printf(b, "],\"why_more\":%llu,\"recent\":[", (unsigned long long)e->why_more);
 		for (unsigned int r = 0; r < e->nrecent; r++) {
 			fbuf_printf(b, "%s", r ? "," : "");
-			json_flow(b, e->recent[r]);
+			json_flow(b, e->recent[r], NULL);
 		}
 		fbuf_printf(b, "]}");
+	}
+	fbuf_printf(b, "],\"recent\":[");
+	for (unsigned int r = 0; r < fo->nrecent; r++) {
+		fbuf_printf(b, "%s", r ? "," : "");
+		json_flow(b, fo->recent[r], fo->recent_edges[r]);
 	}
 	fbuf_printf(b, "],\"flows\":%zu,\"dropped\":%llu,\"edges_dropped\":%llu%s}\n", g->n,
 		    (unsigned long long)g->dropped, (unsigned long long)fo->edges_dropped,

@@ -30,11 +30,13 @@
 #define FG_MAX_EDGES 4096
 #define FG_EDGE_RECENT 12 /* flows listed per edge, the most recently seen */
 #define FG_EDGE_WHY 8 /* distinct decisions listed per edge */
+#define FG_RECENT 200 /* flows listed for the whole graph (the page's flow table) */
 
 /* One end of a flow, as a record names it (the strings are copied). */
 struct fg_end {
 	const char *kind; /* "pod", "world", "host", "remote-node", "unmanaged" */
 	const char *ns, *pod; /* NULL: not known */
+	const char *labels; /* the identity's label set ("k8s:app=web,..."); NULL: not known */
 	const char *ip;
 	uint16_t port;
 };
@@ -69,11 +71,16 @@ void fg_free(struct fgraph *g);
 int fg_add(struct fgraph *g, const struct fg_flow *f);
 /*
  * The graph as one JSON object and a newline:
- *   {"nodes":[{"id","kind","label","namespace"}...],
+ *   {"nodes":[{"id","kind","label","namespace","labels"}...],
  *    "edges":[{"id","from","to","verdict","flows","allowed","denied","audit",
  *              "packets","bytes","why":[{"verdict","text","policies":[..],"flows"}],
  *              "recent":[{...one flow...}]}...],
+ *    "recent":[{...one flow..., "edges":[the ids of its one or two edges]}...],
  *    "flows":N,"dropped":N, ...extra}
+ * A pod's "labels" are its identity's (the first record that named them), so
+ * the page can draw the pods of one workload as one card; null when unknown.
+ * The top-level "recent" is the FG_RECENT most recently seen flows, newest
+ * first: the page's flow table.
  * extra: more members, ",\"name\":value..." (NULL: none). 0 or b->err.
  */
 int fg_render(struct fgraph *g, const char *extra, struct fbuf *b);

@@ -1,0 +1,140 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
+"""The service map of a big lab in headless Chromium at 1400x900, driven as a person would.
+
+    uimap_browser.py URL WORKDIR OUTDIR NAMESPACE VERDICT SEARCH
+
+Opens URL in a 1400x900 viewport (tests/lab/ui_browser.py's Chromium and CDP
+client), waits for the map, and reads what is drawn (STATE: the namespace
+boxes, cards and count badges with their bounding boxes as the browser laid
+them out, the edges, the flow table's rows, the page's scroll sizes). Then,
+one at a time and back: picks NAMESPACE in the namespace picker, VERDICT in
+the verdict filter (each a real selection: focus, the option chosen, the
+change event), types SEARCH into the search box (Input.insertText, as typed);
+after each waits until the page drew the graph /api/graph gave for it, reads
+the state again and saves a screenshot. Last, a real mouse click on the
+count badge of the edge with the most flows, and the side panel then. Then
+NAME=VALUE in the search box (protocol=tcp, a filter /api/graph applies)
+and a value it refuses (since=soon). Prints one JSON object: {"all",
+"namespace", "verdict", "search", "apisearch", "badsearch", "click"}; exits 1
+saying why when the page never draws what was asked.
+"""
+import json
+import os
+import sys
+import time
+
+from ui_browser import TIMEOUT, Chromium, screenshot
+
+STATE = r"""JSON.stringify((() => {
+  const box = e => { const r = e.getBoundingClientRect(); return {x: r.x, y: r.y, w: r.width, h: r.height}; };
+  const st = document.getElementById('status'), wrap = document.getElementById('mapwrap');
+  return {
+    updates: +(st.dataset.updates || 0), query: st.dataset.query || '', words: st.dataset.words || '',
+    status: st.textContent, error: st.className === 'error',
+    viewport: {w: innerWidth, h: innerHeight},
+    mapbox: box(wrap),
+    scroll: {doc: [document.documentElement.scrollWidth, document.documentElement.clientWidth],
+             map: [wrap.scrollWidth, wrap.clientWidth]},
+    namespaces: [...document.querySelectorAll('g.ns')].map(g => ({id: g.dataset.id, text: g.textContent, box: box(g.querySelector('rect'))})),
+    nodes: [...document.querySelectorAll('g.node')].map(g => ({id: g.dataset.id, kind: g.dataset.kind, ns: g.dataset.ns || null,
+      count: +g.dataset.count, cls: g.getAttribute('class'), text: g.textContent, box: box(g.querySelector('rect'))})),
+    edges: [...document.querySelectorAll('path.edge')].map(p => ({id: p.dataset.id, verdict: p.dataset.verdict,
+      cls: p.getAttribute('class'), stroke: getComputedStyle(p).stroke, opacity: getComputedStyle(p).opacity})),
+    counts: [...document.querySelectorAll('g.count')].map(g => ({id: g.dataset.id, text: (g.querySelector('text') || {}).textContent,
+      cls: g.getAttribute('class'), box: box(g.querySelector('rect'))})),
+    rows: [...document.querySelectorAll('#flowtable tbody tr')].map(r => ({verdict: r.dataset.verdict,
+      cells: [...r.cells].map(c => c.textContent)})),
+    flowinfo: (document.getElementById('flowinfo') || {}).textContent || '',
+    cmd: (document.getElementById('cmd') || {}).textContent || '',
+    hash: location.hash,
+    detail: {edge: document.getElementById('detail').dataset.edge || null, text: document.getElementById('detail').innerText,
+      policies: [...document.querySelectorAll('#detail .policy')].map(s => s.textContent)},
+  };
+})())"""
+
+
+def wait_state(cdp, ok, what):
+    deadline = time.time() + TIMEOUT
+    st = None
+    while True:
+        try:
+            st = json.loads(cdp.js(STATE))
+        except RuntimeError:
+            st = None  # not loaded yet
+        if st and st["updates"] >= 1 and ok(st):
+            return st
+        if time.time() > deadline:
+            raise RuntimeError(f"the page never showed {what}: " + json.dumps(st)[:3000])
+        time.sleep(0.2)
+
+
+def choose(cdp, sel_id, value):
+    """A person's choice in a <select>: focus, the value, the change event."""
+    cdp.js(f"(() => {{ const s = document.getElementById({json.dumps(sel_id)}); s.focus(); "
+           f"s.value = {json.dumps(value)}; if (s.value !== {json.dumps(value)}) throw new Error('no option ' + "
+           f"{json.dumps(value)}); s.dispatchEvent(new Event('change', {{bubbles: true}})); }})()")
+
+
+def main():
+    url, work, outdir, ns, verdict, search = sys.argv[1:7]
+    out = {}
+    try:
+        with Chromium(work, (1400, 900)) as cdp:
+            cdp.call("Page.navigate", url=url)
+            out["all"] = wait_state(cdp, lambda s: s["nodes"] and s["rows"], "a map and flow rows")
+            time.sleep(0.3)  # fonts settled: read it once more
+            out["all"] = wait_state(cdp, lambda s: True, "the map")
+            screenshot(cdp, os.path.join(outdir, "service-map-50.png"))
+
+            choose(cdp, "ns", ns)
+            out["namespace"] = wait_state(cdp, lambda s: s["query"] == f"namespace={ns}", f"namespace={ns}")
+            screenshot(cdp, os.path.join(outdir, f"service-map-50-ns-{ns}.png"))
+            choose(cdp, "ns", "")
+
+            choose(cdp, "verdict", verdict)
+            out["verdict"] = wait_state(cdp, lambda s: s["query"] == f"verdict={verdict}", f"verdict={verdict}")
+            screenshot(cdp, os.path.join(outdir, f"service-map-50-{verdict}.png"))
+            choose(cdp, "verdict", "")
+            wait_state(cdp, lambda s: s["query"] == "", "no filter")
+
+            cdp.js("document.getElementById('search').focus()")
+            cdp.call("Input.insertText", text=search)
+            out["search"] = wait_state(cdp, lambda s: s["words"] == search.lower() and s["query"] == "",
+                                       f"the search {search!r}")
+            screenshot(cdp, os.path.join(outdir, "service-map-50-search.png"))
+            clear = ("(() => { const s = document.getElementById('search'); s.value = ''; "
+                     "s.dispatchEvent(new Event('input', {bubbles: true})); })()")
+            cdp.js(clear)
+            wait_state(cdp, lambda s: s["words"] == "" and s["query"] == "", "the search cleared")
+            # NAME=VALUE in the search box: a filter of xcnictl flows, sent to /api/graph.
+            cdp.js("document.getElementById('search').focus()")
+            cdp.call("Input.insertText", text="protocol=tcp")
+            out["apisearch"] = wait_state(cdp, lambda s: s["query"] == "protocol=tcp", "the search protocol=tcp")
+            cdp.js(clear)
+            wait_state(cdp, lambda s: s["query"] == "" and not s["error"], "the search cleared")
+            # A filter /api/graph refuses: the page says what was wrong.
+            cdp.js("document.getElementById('search').focus()")
+            cdp.call("Input.insertText", text="since=soon")
+            out["badsearch"] = wait_state(cdp, lambda s: s["error"], "the error of since=soon")
+            cdp.js(clear)
+            out["cleared"] = wait_state(cdp, lambda s: s["words"] == "" and s["query"] == "" and not s["error"],
+                                        "the search cleared")
+
+            big = max(out["cleared"]["counts"], key=lambda c: (int(c["text"]), c["id"]))
+            x, y = big["box"]["x"] + big["box"]["w"] / 2, big["box"]["y"] + big["box"]["h"] / 2
+            for t in ("mouseMoved", "mousePressed", "mouseReleased"):
+                cdp.call("Input.dispatchMouseEvent", type=t, x=x, y=y, button="left",
+                         clickCount=1 if t != "mouseMoved" else 0)
+            out["click"] = wait_state(cdp, lambda s: s["detail"]["edge"] == big["id"], f"the panel of {big['id']}")
+            out["click"]["clicked"] = big["id"]
+            screenshot(cdp, os.path.join(outdir, "service-map-50-selected.png"))
+    except Exception as e:
+        print(json.dumps({"error": str(e), **out}))
+        return 1
+    print(json.dumps(out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
