@@ -191,10 +191,13 @@ overwire() {
 	if grep -aq -e web-ingress -e drop-policy -e '"pod"' "$T/q.pcap"; then
 		echo "plaintext flows in the capture"; return 1
 	fi
-	n=$(tshark -r "$T/q.pcap" -d "tcp.port==$PORT,tls" -Y "tls.handshake.type == 1" 2>&1 | wc -l)
-	[ "$n" -ge 3 ] || { echo "$n ClientHellos (wanted one an agent)"; tshark -r "$T/q.pcap" -d "tcp.port==$PORT,tls" 2>&1 | head -20; return 1; }
+	# A connection to each agent, and every byte of them TLS records.
+	n=$(tshark -r "$T/q.pcap" -Y "tcp.flags.syn == 1 && tcp.flags.ack == 0" -T fields -e ip.dst 2>/dev/null | sort -u | wc -l)
+	[ "$n" = 3 ] || { echo "connections to $n agents, wanted 3"; return 1; }
+	n=$(tshark -r "$T/q.pcap" -d "tcp.port==$PORT,tls" -Y "tcp.len > 0 && !tls" 2>/dev/null | wc -l)
+	[ "$n" = 0 ] || { echo "$n segments that are not TLS"; tshark -r "$T/q.pcap" -d "tcp.port==$PORT,tls" -Y "tcp.len > 0 && !tls" 2>&1 | head; return 1; }
 }
-check "the query crossed the underlay as TLS (a ClientHello each), no pod, policy or verdict in the clear" overwire
+check "the query crossed the underlay to each agent as TLS, no pod, policy or verdict in the clear" overwire
 # The text view merges the same way, each agent named by its node.
 remotetext() { remote --from-port 41001 >"$T/out" && grep -q "^n1 .*x/c .*x/a .*to-pod denied .*isolated by x/web-ingress {n[12] .*, n[12] .*}" "$T/out" && grep -q "n2 to-overlay forwarded 2/0" "$T/out" || { cat "$T/out"; return 1; }; }
 check "--agent text: one row for 41001, denied by n1, n2's part forwarded 2/0" remotetext
@@ -203,7 +206,7 @@ check "--agent text: one row for 41001, denied by n1, n2's part forwarded 2/0" r
 count() {
 	local want=$1 got; shift
 	got=$("$@" --json | /usr/bin/python3 -c 'import json, sys; print(sum(1 for l in sys.stdin if l.strip()))') || return 1
-	[ "$got" = "$want" ] || { echo "$got records, wanted $want"; return 1; }
+	[ "$got" = "$want" ] || { echo "$got records, wanted $want"; "$@"; return 1; }
 }
 check "--node all --last 2: two (merged)" count 2 "$XCNICTL" flows --node all --last 2
 check "--node all --per-node --last 2: two" count 2 "$XCNICTL" flows --node all --per-node --last 2
