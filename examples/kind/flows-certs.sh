@@ -7,6 +7,9 @@
 #
 #   flows-certs.sh DIR                 DIR/ca.{crt,key}, DIR/server/, DIR/client/
 #   flows-certs.sh DIR --client NAME   one more client, DIR/NAME/ (the CA in DIR)
+#   flows-certs.sh DIR --client NAME --namespace NS
+#                                      a tenant's client: OU=namespace:NS, the agents
+#                                      answer it the flows with an end in NS only
 #   flows-certs.sh DIR --apply         also the Secrets in kube-system (kubectl):
 #                                      xcni-flows-ca, xcni-flows-server, xcni-flows-client
 #
@@ -14,19 +17,23 @@
 # overwritten: a DIR that has a CA issues more clients with it.
 set -eu
 
-usage() { echo "usage: $0 DIR [--client NAME] [--apply]" >&2; exit 2; }
+usage() { echo "usage: $0 DIR [--client NAME [--namespace NS]] [--apply]" >&2; exit 2; }
 [ $# -ge 1 ] || usage
 dir=$1; shift
-client=client apply=
+client=client apply= ns=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--client) [ $# -ge 2 ] || usage; client=$2; shift 2 ;;
 	--apply) apply=1; shift ;;
+	--namespace) [ $# -ge 2 ] || usage; ns=$2; shift 2 ;;
 	*) usage ;;
 	esac
 done
 case $client in
 server | ca | */* | .* | "") echo "$0: --client $client: a name of its own (not server or ca, no /)" >&2; exit 2 ;;
+esac
+case $ns in
+*[!a-z0-9-]*) echo "$0: --namespace $ns: a namespace name (a-z, 0-9, -)" >&2; exit 2 ;;
 esac
 days=${DAYS:-365}
 umask 077
@@ -55,7 +62,7 @@ issue server "/O=xcni/CN=xcni-flows" "basicConstraints=critical,CA:FALSE
 keyUsage=critical,digitalSignature
 extendedKeyUsage=serverAuth
 subjectAltName=DNS:xcni-flows"
-issue "$client" "/O=xcni/CN=$client" "basicConstraints=critical,CA:FALSE
+issue "$client" "/O=xcni${ns:+/OU=namespace:$ns}/CN=$client" "basicConstraints=critical,CA:FALSE
 keyUsage=critical,digitalSignature
 extendedKeyUsage=clientAuth"
 echo "$0: $dir/server (every agent's --flows-tls), $dir/$client (xcnictl flows --tls)"

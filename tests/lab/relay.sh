@@ -26,6 +26,7 @@
 #   b -> c  81/udp v4  41004   n1 forwarded; n2 allowed, no policy
 #   d -> c  81/udp v6  41005   n3 forwarded; n2 allowed, no policy
 #   b -> a  81/udp v4  41006   n1 alone (same node): allowed by x/web-ingress
+#   e -> c  81/udp v4  41007   y/e (n3) -> x/c (n2): what client tenant-y (OU=namespace:y) sees
 set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
 
@@ -45,9 +46,10 @@ check "xcnid --no-flows --flows-listen: exit 2" badopt "does nothing with --flow
 certs() {
 	sh examples/kind/flows-certs.sh "$CERTS" >/dev/null &&
 		sh examples/kind/flows-certs.sh "$CERTS" --client ops >/dev/null &&
+		sh examples/kind/flows-certs.sh "$CERTS" --client tenant-y --namespace y >/dev/null &&
 		sh examples/kind/flows-certs.sh "$T/other" >/dev/null
 }
-check "flows-certs.sh: a CA, the agents' server certificate, clients 'client' and 'ops'; another CA's" certs
+check "flows-certs.sh: a CA, the agents' server certificate, clients 'client', 'ops' and 'tenant-y' (namespace y); another CA's" certs
 ekus() {
 	openssl x509 -in "$CERTS/server/tls.crt" -noout -ext extendedKeyUsage,subjectAltName | grep -q "TLS Web Server Authentication" &&
 		openssl x509 -in "$CERTS/server/tls.crt" -noout -ext subjectAltName | grep -q "DNS:xcni-flows" &&
@@ -98,6 +100,17 @@ spec:
   nodeName: n3
   containers: [{name: c, ports: [{containerPort: 81, protocol: UDP}]}]
 ---
+apiVersion: v1
+kind: Namespace
+metadata: {name: y}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: e, namespace: y, labels: {role: tenant}}
+spec:
+  nodeName: n3
+  containers: [{name: c, ports: [{containerPort: 81, protocol: UDP}]}]
+---
 apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
 metadata: {name: web-ingress, namespace: x}
@@ -108,7 +121,7 @@ spec:
   - from: [{podSelector: {matchLabels: {role: friend}}}]
     ports: [{port: 80, protocol: TCP}, {port: 81, protocol: UDP}]
 EOF
-check "apply x/a, x/b (n1), x/c (n2), x/d (n3), NetworkPolicy x/web-ingress" lab apply -f "$T/pods.yaml"
+check "apply x/a, x/b (n1), x/c (n2), x/d, y/e (n3), NetworkPolicy x/web-ingress" lab apply -f "$T/pods.yaml"
 remember_pids
 ip_of() { lab get --json | jq_ "[p for p in d['pods'] if p['name'] == '$1'][0]['$2']"; }
 A4=$(ip_of a ip) A6=$(ip_of a ip6) C4=$(ip_of c ip) C6=$(ip_of c ip6)
@@ -138,6 +151,7 @@ check "x/d -> x/a 81/udp v6 (n3 -> n1): 3 of 3 answered" answered 3 x/d 41003 "$
 check "x/b -> x/c 81/udp v4 (n1 -> n2): 3 of 3 answered" answered 3 x/b 41004 "$C4" 81 3
 check "x/d -> x/c 81/udp v6 (n3 -> n2): 3 of 3 answered" answered 3 x/d 41005 "$C6" 81 3
 check "x/b -> x/a 81/udp v4 (n1, same node): 3 of 3 answered" answered 3 x/b 41006 "$A4" 81 3
+check "y/e -> x/c 81/udp v4 (n3 -> n2): 2 of 2 answered" answered 2 y/e 41007 "$C4" 81 2
 sleep 2.5 # a conntrack walk (every second) after the last packet
 
 # The view from the outside netns: over the underlay, never a node's socket.
@@ -250,6 +264,20 @@ check "--agent without --tls: exit 2 naming it" refused "give --tls DIR" "$XCNIC
 check "--agent 1.2.3.4:99999: exit 2 naming it" refused "--agent 1.2.3.4:99999" "$XCNICTL" flows --agent 1.2.3.4:99999 --tls "$CERTS/client"
 check "--agent with --node: exit 2" refused "give one" "$XCNICTL" flows --agent "${NIP[0]}" --node all --tls "$CERTS/client"
 check "client 'ops' (another certificate of the same CA): answered" count 1 outside "$XCNICTL" flows --agent "${NIP[0]}" --tls "$CERTS/ops" --from-port 41006
+
+# A tenant's client (OU=namespace:y): the flows with an end in y, no other.
+tenant() {
+	outside "$XCNICTL" flows "${AGENTS[@]}" --tls "$CERTS/tenant-y" --json >"$T/out" || { cat "$T/out"; return 1; }
+	/usr/bin/python3 -c 'import json, sys
+rs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+ports = sorted(r["source"]["port"] for r in rs)
+ok = ports == [41007] and rs[0]["verdict"] == "allowed" and rs[0]["decided_by"] == "n2" and rs[0]["source"]["namespace"] == "y"
+ok or print(f"ports {ports}: {rs}")
+sys.exit(0 if ok else 1)' "$T/out"
+}
+check "client tenant-y (OU=namespace:y): y/e -> x/c alone (merged: allowed by n2), none of namespace x's own" tenant
+check "client tenant-y --namespace x: HTTP 403, this certificate reads namespace y's flows only" \
+	refused "namespace y's flows only" outside "$XCNICTL" flows --agent "${NIP[1]}" --tls "$CERTS/tenant-y" --namespace x
 check "after the refusals, every agent still answers (--agent x3)" \
 	eval 'remote --json | /usr/bin/python3 "$T/merged.py"'
 

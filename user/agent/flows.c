@@ -839,16 +839,40 @@ static int render_http(void *ctx, const struct http_args *args, char **body, siz
 {
 	struct flowd *d = ctx;
 	struct fbuf req = { .max = FLOWD_REQ_MAX }, out = {};
+	const char *scope = NULL, *ou = args->client_ou;
+	int err = -EINVAL;
 
+	/*
+	 * Whom the certificate is for: no OU, every flow; OU namespace:NS, the
+	 * flows with an end in NS (a tenant's), the filters ANDed with it.
+	 */
+	if (ou) {
+		scope = ou + 10;
+		if (strncmp(ou, "namespace:", 10) || !*scope || strlen(scope) > 63 ||
+		    strspn(scope, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(scope)) {
+			fbuf_printf(&out, "{\"error\":\"this client certificate's OU grants no flows "
+					  "(namespace:NS reads namespace NS's; none, every one)\"}\n");
+			err = -EACCES;
+			goto bad;
+		}
+	}
 	for (size_t i = 0; i < args->n; i++) {
+		if (scope && !strcmp(args->v[i].key, "namespace") && strcmp(args->v[i].value, scope)) {
+			fbuf_printf(&out, "{\"error\":\"this client certificate reads namespace %s's "
+					  "flows only, not another's\"}\n", scope);
+			err = -EACCES;
+			goto bad;
+		}
 		if (strchr(args->v[i].key, '\n') || strchr(args->v[i].value, '\n') ||
 		    strchr(args->v[i].key, '=')) {
-			fbuf_free(&req);
 			fbuf_printf(&out, "{\"error\":\"argument %zu: a newline or '=' in it\"}\n", i + 1);
 			goto bad;
 		}
 		fbuf_printf(&req, "%s=%s\n", args->v[i].key, args->v[i].value);
 	}
+	/* Last: a namespace filter is the last one given. */
+	if (scope)
+		fbuf_printf(&req, "namespace=%s\n", scope);
 	if (req.err) {
 		fbuf_free(&req);
 		fbuf_printf(&out, "{\"error\":\"request longer than %d bytes\"}\n", FLOWD_REQ_MAX);
@@ -866,13 +890,14 @@ static int render_http(void *ctx, const struct http_args *args, char **body, siz
 	*len = out.len;
 	return 0;
 bad:
+	fbuf_free(&req);
 	if (out.err) {
 		fbuf_free(&out);
 		return -ENOMEM;
 	}
 	*body = out.p;
 	*len = out.len;
-	return -EINVAL;
+	return err;
 }
 
 /* A --flows-tls file into *out (NUL-ended). 0 or -errno (said, naming the file). */

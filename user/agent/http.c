@@ -111,6 +111,7 @@ struct conn {
 	struct page *page; /* rendered for it, to be queued when it is resumed */
 	struct http_arg argv[HTTP_MAX_ARGS];
 	struct http_args args; /* point into the library's request memory */
+	char ou[HTTP_TLS_NAME_MAX * 2]; /* the client certificate's OU (TLS), "" none */
 	bool args_over;
 };
 
@@ -440,7 +441,8 @@ static enum MHD_Result refuse(struct conn *c, unsigned int status, const char *t
 
 static bool same_args(const struct http_args *a, const struct http_args *b)
 {
-	if (a->n != b->n)
+	if (a->n != b->n || !a->client_ou != !b->client_ou ||
+	    (a->client_ou && strcmp(a->client_ou, b->client_ou)))
 		return false;
 	for (size_t i = 0; i < a->n; i++)
 		if (strcmp(a->v[i].key, b->v[i].key) || strcmp(a->v[i].value, b->v[i].value))
@@ -469,8 +471,9 @@ static struct page *render(struct http *h, struct conn *c)
 	p->status = err == 0 ? MHD_HTTP_OK :
 		    err == -EINVAL ? MHD_HTTP_BAD_REQUEST :
 		    err == -ENOENT ? MHD_HTTP_NOT_FOUND :
+		    err == -EACCES ? MHD_HTTP_FORBIDDEN :
 		    err == -EAGAIN ? MHD_HTTP_SERVICE_UNAVAILABLE : MHD_HTTP_INTERNAL_SERVER_ERROR;
-	if (err && !((err == -EINVAL || err == -EAGAIN) && body)) {
+	if (err && !((err == -EINVAL || err == -EAGAIN || err == -EACCES) && body)) {
 		free(body);
 		body = NULL;
 	}
@@ -560,13 +563,52 @@ static const struct route *find_route(const struct http *h, const char *path)
 }
 
 /*
+ * The verified client certificate's Organizational Unit into c->ou ("" none):
+ * whom a render answers (flows: a namespace). Two OUs are refused: which one
+ * counted would be a guess. false: refused.
+ */
+static bool client_ou(const struct http *h, gnutls_session_t s, struct conn *c)
+{
+	const gnutls_datum_t *der;
+	gnutls_x509_crt_t crt;
+	unsigned int n = 0;
+	size_t sz = sizeof(c->ou);
+	char more[8];
+	size_t msz = sizeof(more);
+	int err;
+
+	c->ou[0] = '\0';
+	der = gnutls_certificate_get_peers(s, &n);
+	if (!der || !n || gnutls_x509_crt_init(&crt))
+		return false;
+	err = gnutls_x509_crt_import(crt, &der[0], GNUTLS_X509_FMT_DER);
+	if (!err) {
+		err = gnutls_x509_crt_get_dn_by_oid(crt, GNUTLS_OID_X520_ORGANIZATIONAL_UNIT_NAME, 0,
+						    0, c->ou, &sz);
+		if (err == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE) {
+			c->ou[0] = '\0';
+			err = 0;
+		} else if (!err && gnutls_x509_crt_get_dn_by_oid(
+					   crt, GNUTLS_OID_X520_ORGANIZATIONAL_UNIT_NAME, 1, 0, more,
+					   &msz) != GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE) {
+			pr_debug("http: %s: a client certificate with two OUs\n", h->tls_name);
+			err = -1;
+		}
+	}
+	gnutls_x509_crt_deinit(crt);
+	if (err)
+		c->ou[0] = '\0';
+	return !err;
+}
+
+/*
  * Over TLS: whether the client sent a certificate chain that the CA given
  * (HTTPS_MEM_TRUST) signed, in its time, for client authentication (the
  * extended key usage clientAuth: a server's certificate, which every node
  * holds, is not a client's). The library asks for a certificate but lets a
  * handshake without one finish; it is refused here, before anything else.
  */
-static bool client_ok(const struct http *h, const struct conn *c)
+static bool client_ok(const struct http *h, struct conn *c)
 {
 	gnutls_typed_vdata_st vd = { .type = GNUTLS_DT_KEY_PURPOSE_OID,
 				     .data = (unsigned char *)GNUTLS_KP_TLS_WWW_CLIENT };
@@ -595,7 +637,7 @@ static bool client_ok(const struct http *h, const struct conn *c)
 		}
 		return false;
 	}
-	return true;
+	return client_ou(h, s, c);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const char *url,
@@ -646,7 +688,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
 	if ((cl && strcmp(cl, "0")) ||
 	    MHD_lookup_connection_value(mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING))
 		return refuse(c, MHD_HTTP_CONTENT_TOO_LARGE, "a GET has no body\n", NULL);
-	c->args = (struct http_args){ .v = c->argv };
+	c->args = (struct http_args){ .v = c->argv, .client_ou = c->ou[0] ? c->ou : NULL };
 	MHD_get_connection_values(mc, MHD_GET_ARGUMENT_KIND, add_arg, c);
 	if (c->args_over)
 		return refuse(c, MHD_HTTP_BAD_REQUEST, "too many query arguments\n", NULL);

@@ -36,6 +36,9 @@ struct http_arg {
 struct http_args {
 	size_t n;
 	const struct http_arg *v;
+	/* Over TLS: the verified client certificate's Organizational Unit (at most
+	 * one is accepted), NULL without one: whom the answer is for. */
+	const char *client_ou;
 };
 
 /* The value of key in the query, or NULL. */
@@ -66,7 +69,7 @@ int http_open(const char *addr, bool remote, struct http **out);
  * The same over TLS, on any address, with clients authenticated: each
  * request's client certificate must chain to ca and be meant for client
  * authentication (extended key usage clientAuth), else 403 and nothing
- * rendered. cert (the server's, its chain), key and ca are PEM, NUL-ended;
+ * rendered (a render's -EACCES is a 403 with its body). cert (the server's, its chain), key and ca are PEM, NUL-ended;
  * name is the name the server's certificate carries (its clients dial by it),
  * answered to in Host beside the addresses http_open answers to.
  */
