@@ -237,7 +237,7 @@ print("\n".join(json.dumps(json.loads(l), sort_keys=True) for l in sys.stdin if 
 			<(/usr/bin/python3 -c 'import json, sys; [print(json.loads(l)["source"]["port"], len(json.loads(l)["nodes"])) for l in open(sys.argv[1])]' "$T/got")
 }
 check "--node all --last 2: the last two of the whole merged view, each with every node's part" lastmerged
-check "--agent x3 --verdict denied: the two denied connections (41001, 41002)" count 2 remote --verdict denied
+check "--agent x3 --verdict denied --protocol udp: the two denied connections (41001, 41002)" count 2 remote --verdict denied --protocol udp
 
 # Refused: nothing of the flows to a client the CA did not sign for clientAuth.
 refused() { # WANT-RE CMD...: exit non-zero, WANT-RE said, no record printed
