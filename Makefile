@@ -15,8 +15,9 @@ PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lmnl -ljansson -lbpf -lyaml -lcurl)
 # libnftables: only xcnid (its masquerade table) and that table's test link it.
 NFT_LIBS = $(shell pkg-config --libs libnftables 2>/dev/null || echo -lnftables)
-# libmicrohttpd: xcnid (its HTTP server: metrics, UI) and xcnictl (lab ui).
-MHD_LIBS = $(shell pkg-config --libs libmicrohttpd 2>/dev/null || echo -lmicrohttpd)
+# libmicrohttpd: xcnid (its HTTP server: metrics, UI) and xcnictl (lab ui); GnuTLS, the
+# library's own TLS, for the flows' mTLS listener's client certificates (agent/http.c).
+MHD_LIBS = $(shell pkg-config --libs libmicrohttpd gnutls 2>/dev/null || echo -lmicrohttpd -lgnutls)
 # libfixbuf (and its GLib): only xcnid (its IPFIX exporter, user/agent/ipfix.c).
 FIXBUF_CFLAGS = $(shell pkg-config --cflags libfixbuf 2>/dev/null)
 FIXBUF_LIBS = $(shell pkg-config --libs libfixbuf 2>/dev/null || echo -lfixbuf -lglib-2.0)

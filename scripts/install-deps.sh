@@ -8,8 +8,9 @@ PKGS=(
 	# libFuzzer and the sanitizer runtimes for clang (make fuzz, make check)
 	libclang-rt-14-dev
 	libbpf-dev libelf-dev zlib1g-dev libmnl-dev libnftables-dev libjansson-dev libyaml-dev libcurl4-openssl-dev
-	# xcnid's HTTP server (metrics, UI); libmicrohttpd12 is its runtime library
-	libmicrohttpd-dev libmicrohttpd12
+	# xcnid's HTTP server (metrics, UI); libmicrohttpd12 is its runtime library;
+	# GnuTLS (its TLS) checks the flows listener's client certificates
+	libmicrohttpd-dev libmicrohttpd12 libgnutls28-dev libgnutls30
 	# xcnid's IPFIX exporter (--ipfix); libfixbuf9 is its runtime library
 	libfixbuf-dev libfixbuf9
 	# real IPFIX collectors for its tests (ipfix-netns: nfcapd/nfdump; tshark below)

@@ -93,6 +93,7 @@ suites=(
 	"lab-socklb:bash tests/lab/socklb.sh"
 	"lab-explain:bash tests/lab/explain.sh"
 	"lab-flows:bash tests/lab/flows.sh"
+	"lab-flows-relay-3nodes:bash tests/lab/relay.sh"
 	"lab-status:bash tests/lab/status.sh"
 	"lab-monitor-flows:bash tests/lab/monflows.sh"
 	"lab-ui:bash tests/lab/ui.sh"

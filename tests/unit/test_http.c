@@ -73,7 +73,7 @@ static void test_check_addr(void **state)
 static void test_arg(void **state)
 {
 	const struct http_arg v[] = { { "a", "1" }, { "b", "" } };
-	const struct http_args a = { 2, v };
+	const struct http_args a = { .n = 2, .v = v };
 
 	(void)state;
 	assert_string_equal(http_arg(&a, "a"), "1");

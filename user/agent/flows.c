@@ -30,6 +30,7 @@
 #include "agent/flows.h"
 #include "agent/ipfix.h"
 #include "agent/evfan.h"
+#include "agent/http.h"
 #include "lib/observe/flowgraph.h"
 
 #define FLOWD_CLIENTS 4
@@ -62,7 +63,9 @@
  */
 #define PEER_CACHE 256
 
-enum { TAG_TIMER, TAG_RING, TAG_LISTEN, TAG_EVFAN, TAG_CLIENT };
+enum { TAG_TIMER, TAG_RING, TAG_LISTEN, TAG_EVFAN, TAG_TLS, TAG_CLIENT };
+/* A PEM file of --flows-tls at most this long (a chain of a few certificates). */
+#define FLOWD_PEM_MAX (256u << 10)
 
 struct client {
 	int fd; /* -1: free */
@@ -110,6 +113,8 @@ struct flowd {
 	uint64_t ipfix_active_ns, ipfix_idle_ns;
 	uint64_t ipfix_skipped; /* records another node exports (ipfix_ours) */
 	struct evfan *fan; /* monitor's subscribers to the ring this reads */
+	struct http *tls; /* --flows-listen: the same queries over HTTPS, clients with certificates */
+	char *pem[3]; /* its tls.crt, tls.key, ca.crt, kept while it runs */
 	struct peer_slot {
 		uint32_t gen; /* named in tick gen; 0: never */
 		uint8_t family, addr[16];
@@ -781,41 +786,201 @@ static void client_close(struct flowd *d, struct client *c)
 	c->reqlen = c->off = 0;
 }
 
-static void client_answer(struct flowd *d, struct client *c)
+/* The answer to a request (lines of name=value, NUL-ended) into out, as the socket sends it. */
+static void answer_req(struct flowd *d, char *req, struct fbuf *out)
 {
-	struct epoll_event ev = { .events = EPOLLOUT, .data.u64 = TAG_CLIENT + (uint64_t)(c - d->c) };
 	struct flow_render_ctx rc;
 	struct flow_filter ff;
 	char err[300], extra[512];
 	int n;
 
-	c->req[c->reqlen] = '\0';
-	c->out.max = FLOWD_ANSWER_MAX;
+	out->max = FLOWD_ANSWER_MAX;
 	ff.nots = NULL;
 	ff.nnots = 0;
-	if (flow_filter_parse(&ff, c->req, err, sizeof(err))) {
-		fbuf_printf(&c->out, "{\"error\":");
+	if (flow_filter_parse(&ff, req, err, sizeof(err))) {
+		fbuf_printf(out, "{\"error\":");
 		/* err has no quotes or control characters worth more than this. */
 		for (char *p = err; *p; p++)
 			if (*p == '"' || *p == '\\' || (unsigned char)*p < 0x20)
 				*p = '?';
-		fbuf_printf(&c->out, "\"%s\"}\n", err);
+		fbuf_printf(out, "\"%s\"}\n", err);
 	} else {
 		render_ctx(d, &rc, extra, sizeof(extra));
 		rc.mono = ff.time_mono;
-		n = flows_render_json(d->fl, &ff, &rc, &c->out);
+		n = flows_render_json(d->fl, &ff, &rc, out);
 		if (n == -E2BIG) {
-			c->out.err = 0;
-			fbuf_printf(&c->out, "{\"error\":\"answer cut at %u bytes: ask for less "
-					     "(--last, filters)\"}\n", FLOWD_ANSWER_MAX);
+			out->err = 0;
+			fbuf_printf(out, "{\"error\":\"answer cut at %u bytes: ask for less "
+					 "(--last, filters)\"}\n", FLOWD_ANSWER_MAX);
 		}
 	}
 	flow_filter_free(&ff);
+}
+
+static void client_answer(struct flowd *d, struct client *c)
+{
+	struct epoll_event ev = { .events = EPOLLOUT, .data.u64 = TAG_CLIENT + (uint64_t)(c - d->c) };
+
+	c->req[c->reqlen] = '\0';
+	answer_req(d, c->req, &c->out);
 	if (c->out.err) {
 		client_close(d, c);
 		return;
 	}
 	epoll_ctl(d->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+}
+
+/*
+ * GET FLOWS_HTTP_PATH?from=x%2Fa&last=5 over HTTPS (http.c has checked the
+ * client's certificate): the query's arguments are the request's lines, and
+ * the answer is the socket's.
+ */
+static int render_http(void *ctx, const struct http_args *args, char **body, size_t *len)
+{
+	struct flowd *d = ctx;
+	struct fbuf req = { .max = FLOWD_REQ_MAX }, out = {};
+	const char *scope = NULL, *ou = args->client_ou;
+	int err = -EINVAL;
+
+	/*
+	 * Whom the certificate is for: no OU, every flow; OU namespace:NS, the
+	 * flows with an end in NS (a tenant's), the filters ANDed with it.
+	 */
+	if (ou) {
+		scope = ou + 10;
+		if (strncmp(ou, "namespace:", 10) || !*scope || strlen(scope) > 63 ||
+		    strspn(scope, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(scope)) {
+			fbuf_printf(&out, "{\"error\":\"this client certificate's OU grants no flows "
+					  "(namespace:NS reads namespace NS's; none, every one)\"}\n");
+			err = -EACCES;
+			goto bad;
+		}
+	}
+	for (size_t i = 0; i < args->n; i++) {
+		if (scope && !strcmp(args->v[i].key, "namespace") && strcmp(args->v[i].value, scope)) {
+			fbuf_printf(&out, "{\"error\":\"this client certificate reads namespace %s's "
+					  "flows only, not another's\"}\n", scope);
+			err = -EACCES;
+			goto bad;
+		}
+		if (strchr(args->v[i].key, '\n') || strchr(args->v[i].value, '\n') ||
+		    strchr(args->v[i].key, '=')) {
+			fbuf_printf(&out, "{\"error\":\"argument %zu: a newline or '=' in it\"}\n", i + 1);
+			goto bad;
+		}
+		fbuf_printf(&req, "%s=%s\n", args->v[i].key, args->v[i].value);
+	}
+	/* Last: a namespace filter is the last one given. */
+	if (scope)
+		fbuf_printf(&req, "namespace=%s\n", scope);
+	if (req.err) {
+		fbuf_free(&req);
+		fbuf_printf(&out, "{\"error\":\"request longer than %d bytes\"}\n", FLOWD_REQ_MAX);
+		goto bad;
+	}
+	answer_req(d, req.p ? req.p : (char[]){ "" }, &out);
+	fbuf_free(&req);
+	if (out.err) {
+		fbuf_free(&out);
+		return -ENOMEM;
+	}
+	if (!out.p)
+		fbuf_printf(&out, "%s", "");
+	*body = out.p;
+	*len = out.len;
+	return 0;
+bad:
+	fbuf_free(&req);
+	if (out.err) {
+		fbuf_free(&out);
+		return -ENOMEM;
+	}
+	*body = out.p;
+	*len = out.len;
+	return err;
+}
+
+/* A --flows-tls file into *out (NUL-ended). 0 or -errno (said, naming the file). */
+static int read_pem(const char *dir, const char *name, char **out)
+{
+	char path[512];
+	struct stat st;
+	char *buf = NULL;
+	ssize_t n = 0;
+	int fd, err = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		err = -errno;
+		goto said;
+	}
+	if (fstat(fd, &st)) {
+		err = -errno;
+		goto said;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_size <= 0 || st.st_size > FLOWD_PEM_MAX) {
+		pr_err("flows: --flows-tls %s: %s: not a PEM file of 1 to %u bytes\n", dir, name,
+		       FLOWD_PEM_MAX);
+		close(fd);
+		return -EINVAL;
+	}
+	buf = calloc(1, (size_t)st.st_size + 1);
+	if (!buf) {
+		err = -ENOMEM;
+		goto said;
+	}
+	for (off_t got = 0; got < st.st_size; got += n) {
+		n = read(fd, buf + got, (size_t)(st.st_size - got));
+		if (n <= 0) {
+			err = n < 0 ? -errno : -EIO;
+			goto said;
+		}
+	}
+	if (!strstr(buf, "-----BEGIN ")) {
+		pr_err("flows: --flows-tls %s: %s: no PEM block in it\n", dir, name);
+		err = -EINVAL;
+		goto out;
+	}
+	close(fd);
+	*out = buf;
+	return 0;
+said:
+	pr_err("flows: --flows-tls %s: %s: %s\n", dir, name, strerror(-err));
+out:
+	if (buf) {
+		explicit_bzero(buf, (size_t)st.st_size);
+		free(buf);
+	}
+	if (fd >= 0)
+		close(fd);
+	return err;
+}
+
+/* --flows-listen: the HTTPS server, its route, in the agent's epoll set. 0 or -errno (said). */
+static int listen_tls(struct flowd *d, const struct flowd_opts *o)
+{
+	static const char *const files[] = { "tls.crt", "tls.key", "ca.crt" };
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = TAG_TLS };
+	struct http_tls t = { .name = FLOWS_TLS_NAME };
+	int err;
+
+	for (int i = 0; i < 3; i++)
+		if ((err = read_pem(o->tls_dir, files[i], &d->pem[i])))
+			return err;
+	t.cert = d->pem[0];
+	t.key = d->pem[1];
+	t.ca = d->pem[2];
+	err = http_open_tls(o->listen, &t, &d->tls);
+	if (err) {
+		pr_err("flows: --flows-listen %s (certificates from %s): cannot serve it\n", o->listen,
+		       o->tls_dir);
+		return err;
+	}
+	err = http_route(d->tls, FLOWS_HTTP_PATH, "application/x-ndjson", render_http, d);
+	if (!err && epoll_ctl(d->epfd, EPOLL_CTL_ADD, http_fd(d->tls), &ev))
+		err = -errno;
+	return err;
 }
 
 static void client_io(struct flowd *d, struct client *c)
@@ -969,6 +1134,8 @@ void flowd_dispatch(struct flowd *d)
 			on_listen(d);
 		} else if (tag == TAG_EVFAN) {
 			evfan_accept(d->fan);
+		} else if (tag == TAG_TLS) {
+			http_dispatch(d->tls);
 		} else if (tag - TAG_CLIENT < FLOWD_CLIENTS && d->c[tag - TAG_CLIENT].fd >= 0) {
 			client_io(d, &d->c[tag - TAG_CLIENT]);
 		}
@@ -999,6 +1166,12 @@ void flowd_free(struct flowd *d)
 	for (int i = 0; i < FLOWD_CLIENTS; i++)
 		if (d->c[i].fd >= 0)
 			client_close(d, &d->c[i]);
+	http_free(d->tls);
+	for (int i = 0; i < 3; i++)
+		if (d->pem[i]) {
+			explicit_bzero(d->pem[i], strlen(d->pem[i]));
+			free(d->pem[i]);
+		}
 	if (d->lfd >= 0)
 		unlink(d->sock);
 	ring_buffer__free(d->rb);
@@ -1125,6 +1298,8 @@ int flowd_open(const struct flowd_opts *o, const char *pin_dir, const char *node
 			goto fail;
 		}
 	}
+	if (o->listen && (err = listen_tls(d, o)))
+		goto fail;
 	if (o->log_path) {
 		const char *at = strstr(o->log_path, "{node}");
 
@@ -1148,7 +1323,8 @@ int flowd_open(const struct flowd_opts *o, const char *pin_dir, const char *node
 	d->ipfix_idle_ns = (uint64_t)o->ipfix_idle_s * 1000000000ULL;
 	if (o->ipfix_url && (err = ipfix_open(o->ipfix_url, &d->ipx)))
 		goto fail;
-	pr_info("flows: a window of %zu records, queries on %s%s%s\n", o->window, d->sock,
+	pr_info("flows: a window of %zu records, queries on %s%s%s%s%s\n", o->window, d->sock,
+		o->listen ? " and https://" : "", o->listen ? o->listen : "",
 		o->log_path ? ", log " : "", o->log_path ? o->log_path : "");
 	*out = d;
 	return 0;
@@ -1264,6 +1440,20 @@ int flowd_parse_opt(int which, const char *arg, struct flowd_opts *o)
 	case FLOWD_OPT_IPFIX_ALL:
 		o->ipfix_all_nodes = true;
 		return 0;
+	case FLOWD_OPT_LISTEN:
+		if (http_check_addr(arg, true)) {
+			pr_err("--flows-listen %s: HOST:PORT with an IPv4 or [IPv6] address\n", arg);
+			return -EINVAL;
+		}
+		o->listen = arg;
+		return 0;
+	case FLOWD_OPT_TLS:
+		if (!*arg) {
+			pr_err("--flows-tls: an empty path\n");
+			return -EINVAL;
+		}
+		o->tls_dir = arg;
+		return 0;
 	}
 	return -EINVAL;
 }
@@ -1272,9 +1462,10 @@ int flowd_check_opts(struct flowd_opts *o)
 {
 	if (o->off) {
 		static const char *const need[] = { "--flows-window", "--flow-log",
-						    "--flows-socket", "--ipfix" };
+						    "--flows-socket", "--ipfix", "--flows-listen",
+						    "--flows-tls" };
 		const void *given[] = { o->window ? &o->window : NULL, o->log_path, o->sock_path,
-					o->ipfix_url };
+					o->ipfix_url, o->listen, o->tls_dir };
 
 		for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++)
 			if (given[i]) {
@@ -1303,6 +1494,18 @@ int flowd_check_opts(struct flowd_opts *o)
 	if (!o->ipfix_url && (o->ipfix_active_s || o->ipfix_idle_s || o->ipfix_all_nodes)) {
 		pr_err("--ipfix-active-timeout, --ipfix-idle-timeout and --ipfix-all-nodes are "
 		       "IPFIX's: give --ipfix URL too\n");
+		return -EINVAL;
+	}
+	/* No plaintext flows leave a node: the network listener is TLS or nothing. */
+	if (o->listen && !o->tls_dir) {
+		pr_err("--flows-listen %s: give --flows-tls DIR too (tls.crt, tls.key, ca.crt): flows "
+		       "are served over the network only with TLS and client certificates\n",
+		       o->listen);
+		return -EINVAL;
+	}
+	if (o->tls_dir && !o->listen) {
+		pr_err("--flows-tls %s is the network listener's: give --flows-listen ADDR:PORT too\n",
+		       o->tls_dir);
 		return -EINVAL;
 	}
 	if (!o->ipfix_active_s)

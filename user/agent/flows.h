@@ -31,6 +31,8 @@ struct flowd_opts {
 	unsigned int ipfix_active_s; /* a live flow's record goes at least this often */
 	unsigned int ipfix_idle_s; /* one with no conntrack entry ends after this long without packets */
 	bool ipfix_all_nodes; /* export a connection from every node that saw it */
+	const char *listen; /* NULL: no network listener; ADDR:PORT, HTTPS with client certificates */
+	const char *tls_dir; /* its tls.crt, tls.key, ca.crt */
 };
 
 #define FLOWD_LOG_MAX_BYTES_DEFAULT (16ULL << 20)
@@ -56,6 +58,8 @@ enum {
 	FLOWD_OPT_IPFIX_ACTIVE, /* --ipfix-active-timeout S */
 	FLOWD_OPT_IPFIX_IDLE, /* --ipfix-idle-timeout S */
 	FLOWD_OPT_IPFIX_ALL, /* --ipfix-all-nodes */
+	FLOWD_OPT_LISTEN, /* --flows-listen ADDR:PORT */
+	FLOWD_OPT_TLS, /* --flows-tls DIR */
 };
 /* One option into o: 0 or -EINVAL (said). */
 int flowd_parse_opt(int which, const char *arg, struct flowd_opts *o);

@@ -58,6 +58,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
 #include <microhttpd.h>
 
 #include "lib/system/log.h"
@@ -109,6 +111,7 @@ struct conn {
 	struct page *page; /* rendered for it, to be queued when it is resumed */
 	struct http_arg argv[HTTP_MAX_ARGS];
 	struct http_args args; /* point into the library's request memory */
+	char ou[HTTP_TLS_NAME_MAX * 2]; /* the client certificate's OU (TLS), "" none */
 	bool args_over;
 };
 
@@ -119,6 +122,9 @@ struct http {
 	int epfd, tfd;
 	struct route routes[HTTP_MAX_ROUTES];
 	size_t nroutes;
+	/* TLS (http_open_tls): the name its certificate carries, also a Host it answers to;
+	 * "" plain HTTP. A request's client certificate is verified before anything else. */
+	char tls_name[HTTP_TLS_NAME_MAX];
 	struct conn *conns; /* newest first */
 	unsigned int nwaiting;
 	uint64_t next_render_ns;
@@ -266,6 +272,10 @@ static bool host_ok(const struct http *h, const char *v)
 	if (host_part(v, host, sizeof(host), &v6))
 		return false;
 	if (!v6 && (!strcasecmp(host, "localhost") || !strcasecmp(host, "localhost.")))
+		return true;
+	/* Over TLS the client checked that name against the certificate: a
+	 * rebinding page's name would not be on it. */
+	if (!v6 && h->tls_name[0] && !strcasecmp(host, h->tls_name))
 		return true;
 	if (v6 && inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1)
 		ss.ss_family = AF_INET6;
@@ -431,7 +441,8 @@ static enum MHD_Result refuse(struct conn *c, unsigned int status, const char *t
 
 static bool same_args(const struct http_args *a, const struct http_args *b)
 {
-	if (a->n != b->n)
+	if (a->n != b->n || !a->client_ou != !b->client_ou ||
+	    (a->client_ou && strcmp(a->client_ou, b->client_ou)))
 		return false;
 	for (size_t i = 0; i < a->n; i++)
 		if (strcmp(a->v[i].key, b->v[i].key) || strcmp(a->v[i].value, b->v[i].value))
@@ -460,8 +471,9 @@ static struct page *render(struct http *h, struct conn *c)
 	p->status = err == 0 ? MHD_HTTP_OK :
 		    err == -EINVAL ? MHD_HTTP_BAD_REQUEST :
 		    err == -ENOENT ? MHD_HTTP_NOT_FOUND :
+		    err == -EACCES ? MHD_HTTP_FORBIDDEN :
 		    err == -EAGAIN ? MHD_HTTP_SERVICE_UNAVAILABLE : MHD_HTTP_INTERNAL_SERVER_ERROR;
-	if (err && !((err == -EINVAL || err == -EAGAIN) && body)) {
+	if (err && !((err == -EINVAL || err == -EAGAIN || err == -EACCES) && body)) {
 		free(body);
 		body = NULL;
 	}
@@ -550,6 +562,84 @@ static const struct route *find_route(const struct http *h, const char *path)
 	return NULL;
 }
 
+/*
+ * The verified client certificate's Organizational Unit into c->ou ("" none):
+ * whom a render answers (flows: a namespace). Two OUs are refused: which one
+ * counted would be a guess. false: refused.
+ */
+static bool client_ou(const struct http *h, gnutls_session_t s, struct conn *c)
+{
+	const gnutls_datum_t *der;
+	gnutls_x509_crt_t crt;
+	unsigned int n = 0;
+	size_t sz = sizeof(c->ou);
+	char more[8];
+	size_t msz = sizeof(more);
+	int err;
+
+	c->ou[0] = '\0';
+	der = gnutls_certificate_get_peers(s, &n);
+	if (!der || !n || gnutls_x509_crt_init(&crt))
+		return false;
+	err = gnutls_x509_crt_import(crt, &der[0], GNUTLS_X509_FMT_DER);
+	if (!err) {
+		err = gnutls_x509_crt_get_dn_by_oid(crt, GNUTLS_OID_X520_ORGANIZATIONAL_UNIT_NAME, 0,
+						    0, c->ou, &sz);
+		if (err == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE) {
+			c->ou[0] = '\0';
+			err = 0;
+		} else if (!err && gnutls_x509_crt_get_dn_by_oid(
+					   crt, GNUTLS_OID_X520_ORGANIZATIONAL_UNIT_NAME, 1, 0, more,
+					   &msz) != GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE) {
+			pr_debug("http: %s: a client certificate with two OUs\n", h->tls_name);
+			err = -1;
+		}
+	}
+	gnutls_x509_crt_deinit(crt);
+	if (err)
+		c->ou[0] = '\0';
+	return !err;
+}
+
+/*
+ * Over TLS: whether the client sent a certificate chain that the CA given
+ * (HTTPS_MEM_TRUST) signed, in its time, for client authentication (the
+ * extended key usage clientAuth: a server's certificate, which every node
+ * holds, is not a client's). The library asks for a certificate but lets a
+ * handshake without one finish; it is refused here, before anything else.
+ */
+static bool client_ok(const struct http *h, struct conn *c)
+{
+	gnutls_typed_vdata_st vd = { .type = GNUTLS_DT_KEY_PURPOSE_OID,
+				     .data = (unsigned char *)GNUTLS_KP_TLS_WWW_CLIENT };
+	const union MHD_ConnectionInfo *ci;
+	unsigned int status = 0, n = 0;
+	gnutls_session_t s;
+	int err;
+
+	ci = MHD_get_connection_info(c->mc, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	if (!ci || !ci->tls_session)
+		return false;
+	s = (gnutls_session_t)ci->tls_session;
+	if (gnutls_certificate_type_get(s) != GNUTLS_CRT_X509 ||
+	    !gnutls_certificate_get_peers(s, &n) || !n) {
+		pr_debug("http: %s: the client sent no certificate\n", h->tls_name);
+		return false;
+	}
+	err = gnutls_certificate_verify_peers(s, &vd, 1, &status);
+	if (err || status) {
+		gnutls_datum_t why = {};
+
+		if (!err && !gnutls_certificate_verification_status_print(status, GNUTLS_CRT_X509,
+									   &why, 0)) {
+			pr_debug("http: %s: the client's certificate: %s\n", h->tls_name, why.data);
+			gnutls_free(why.data);
+		}
+		return false;
+	}
+	return client_ou(h, s, c);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const char *url,
 				  const char *method, const char *version, const char *upload,
 				  size_t *upload_len, void **req_ctx)
@@ -575,6 +665,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
 	c->asked = true;
 	c->asked_ns = mono_ns();
 	pr_debug("http: %s %s\n", method, url);
+	if (h->tls_name[0] && !client_ok(h, c)) {
+		pr_info("http: %s: refused a client without a certificate the CA signed for clientAuth\n",
+			h->tls_name);
+		return refuse(c, MHD_HTTP_FORBIDDEN,
+			      "forbidden: a client certificate signed by this server's CA, for "
+			      "client authentication, is required\n", NULL);
+	}
 	host = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
 	if (!host && strcmp(version, MHD_HTTP_VERSION_1_0))
 		return refuse(c, MHD_HTTP_BAD_REQUEST, "HTTP/1.1 needs a Host header\n", NULL);
@@ -591,7 +688,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
 	if ((cl && strcmp(cl, "0")) ||
 	    MHD_lookup_connection_value(mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING))
 		return refuse(c, MHD_HTTP_CONTENT_TOO_LARGE, "a GET has no body\n", NULL);
-	c->args = (struct http_args){ .v = c->argv };
+	c->args = (struct http_args){ .v = c->argv, .client_ou = c->ou[0] ? c->ou : NULL };
 	MHD_get_connection_values(mc, MHD_GET_ARGUMENT_KIND, add_arg, c);
 	if (c->args_over)
 		return refuse(c, MHD_HTTP_BAD_REQUEST, "too many query arguments\n", NULL);
@@ -716,7 +813,7 @@ int http_route(struct http *h, const char *path, const char *content_type, http_
 	return 0;
 }
 
-int http_open(const char *addr, bool remote, struct http **out)
+static int start(const char *addr, bool remote, const struct http_tls *tls, struct http **out)
 {
 	struct epoll_event ev = { .events = EPOLLIN };
 	const union MHD_DaemonInfo *di;
@@ -736,10 +833,12 @@ int http_open(const char *addr, bool remote, struct http **out)
 	if (!h)
 		return -ENOMEM;
 	h->addr = ss;
+	if (tls)
+		snprintf(h->tls_name, sizeof(h->tls_name), "%s", tls->name);
 	snprintf(h->misdirected, sizeof(h->misdirected),
 		 "misdirected request: the Host header names another server; this one answers "
-		 "to %s%s, localhost, 127.0.0.1 or [::1]\n",
-		 any_addr(&ss) ? "an IP address on " : "", addr);
+		 "to %s%s%s%s, localhost, 127.0.0.1 or [::1]\n", tls ? tls->name : "",
+		 tls ? ", " : "", any_addr(&ss) ? "an IP address on " : "", addr);
 	h->epfd = epoll_create1(EPOLL_CLOEXEC);
 	h->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	if (h->epfd < 0 || h->tfd < 0) {
@@ -751,7 +850,7 @@ int http_open(const char *addr, bool remote, struct http **out)
 	errno = 0;
 	h->d = MHD_start_daemon(
 		MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
-			(ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
+			(ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0) | (tls ? MHD_USE_TLS : 0),
 		ntohs(((struct sockaddr_in *)&ss)->sin_port), NULL, NULL, on_request, h,
 		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 		/* A restarted agent rebinds while its predecessor's connections sit in TIME_WAIT. */
@@ -766,6 +865,13 @@ int http_open(const char *addr, bool remote, struct http **out)
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_MEM,
 		MHD_OPTION_NOTIFY_CONNECTION, on_conn, h,
 		MHD_OPTION_EXTERNAL_LOGGER, on_log, NULL,
+		/* Last: without TLS the list ends at the first of these. */
+		tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, tls ? tls->cert : NULL,
+		MHD_OPTION_HTTPS_MEM_KEY, tls ? tls->key : NULL,
+		/* The CA that signs clients: the library asks each for a certificate. */
+		MHD_OPTION_HTTPS_MEM_TRUST, tls ? tls->ca : NULL,
+		/* TLS 1.2 and 1.3 only. */
+		MHD_OPTION_HTTPS_PRIORITIES, "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2",
 		MHD_OPTION_END);
 	if (!h->d) {
 		err = errno ? -errno : -EIO;
@@ -788,12 +894,30 @@ int http_open(const char *addr, bool remote, struct http **out)
 		err = -errno;
 		goto fail;
 	}
-	pr_info("http: serving http://%s/\n", addr);
+	pr_info("http: serving http%s://%s/\n", tls ? "s" : "", addr);
 	*out = h;
 	return 0;
 fail:
 	http_free(h);
 	return err;
+}
+
+int http_open(const char *addr, bool remote, struct http **out)
+{
+	return start(addr, remote, NULL, out);
+}
+
+int http_open_tls(const char *addr, const struct http_tls *tls, struct http **out)
+{
+	if (!MHD_is_feature_supported(MHD_FEATURE_TLS)) {
+		pr_err("http: %s: this libmicrohttpd was built without TLS\n", addr);
+		return -ENOTSUP;
+	}
+	if (!tls->name[0] || strlen(tls->name) >= HTTP_TLS_NAME_MAX) {
+		pr_err("http: %s: the TLS name must be 1 to %d bytes\n", addr, HTTP_TLS_NAME_MAX - 1);
+		return -EINVAL;
+	}
+	return start(addr, true, tls, out);
 }
 
 void http_free(struct http *h)

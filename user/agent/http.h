@@ -36,6 +36,9 @@ struct http_arg {
 struct http_args {
 	size_t n;
 	const struct http_arg *v;
+	/* Over TLS: the verified client certificate's Organizational Unit (at most
+	 * one is accepted), NULL without one: whom the answer is for. */
+	const char *client_ou;
 };
 
 /* The value of key in the query, or NULL. */
@@ -61,6 +64,21 @@ typedef int (*http_render_fn)(void *ctx, const struct http_args *args, char **bo
 int http_check_addr(const char *addr, bool remote);
 /* Listens on addr (checked as above). 0 or -errno (logged). */
 int http_open(const char *addr, bool remote, struct http **out);
+
+/*
+ * The same over TLS, on any address, with clients authenticated: each
+ * request's client certificate must chain to ca and be meant for client
+ * authentication (extended key usage clientAuth), else 403 and nothing
+ * rendered (a render's -EACCES is a 403 with its body). cert (the server's, its chain), key and ca are PEM, NUL-ended;
+ * name is the name the server's certificate carries (its clients dial by it),
+ * answered to in Host beside the addresses http_open answers to.
+ */
+#define HTTP_TLS_NAME_MAX 64
+struct http_tls {
+	const char *cert, *key, *ca;
+	const char *name;
+};
+int http_open_tls(const char *addr, const struct http_tls *tls, struct http **out);
 /*
  * GET/HEAD path (exact; a query string does not change the match) answers
  * fn's page as content_type (e.g. "application/json"). 0, -EEXIST, -ENOSPC

@@ -264,6 +264,10 @@ static void usage(FILE *f)
 		"                     recently changed make room and are counted (evicted)\n"
 		"  --flows-socket PATH  where xcnictl flows asks (default /run/xcni/flows<pin dir\n"
 		"                     with / as ->.sock)\n"
+		"  --flows-listen ADDR:PORT  also answer xcnictl flows --agent over the network:\n"
+		"                     HTTPS, clients with a certificate the CA signed (mTLS;\n"
+		"                     port 4244 by convention, docs/agent.md)\n"
+		"  --flows-tls DIR    its tls.crt, tls.key (name xcni-flows) and ca.crt\n"
 		"  --flow-log PATH    write changed records as JSON lines to PATH every\n"
 		"                     --flow-log-interval seconds (default %u)\n"
 		"                     (\"{node}\" in PATH: the node's name)\n"
@@ -339,6 +343,8 @@ int xcnid_cmdline(int argc, char **argv, struct xcnid_cmdline *cl)
 		{ "ipfix-active-timeout", required_argument, NULL, 1101 },
 		{ "ipfix-idle-timeout", required_argument, NULL, 1102 },
 		{ "ipfix-all-nodes", no_argument, NULL, 1103 },
+		{ "flows-listen", required_argument, NULL, 1104 },
+		{ "flows-tls", required_argument, NULL, 1105 },
 		{ "trace-sample", required_argument, NULL, 'S' },
 		{ "events-rate", required_argument, NULL, 'R' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -617,7 +623,7 @@ int xcnid_cmdline(int argc, char **argv, struct xcnid_cmdline *cl)
 			if (flowd_parse_opt(FLOWD_OPT_NO_FLOWS, NULL, &o->flows))
 				return 2;
 			break;
-		case 1100 ... 1103:
+		case 1100 ... 1105:
 			if (flowd_parse_opt(FLOWD_OPT_IPFIX + c - 1100, optarg, &o->flows))
 				return 2;
 			break;

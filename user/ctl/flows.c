@@ -13,7 +13,15 @@
  * an audit over an allow over a forward), with every node's verdict, point
  * and counts beside it ("nodes"). --follow keeps each node's last record of a
  * connection so that a change on one node merges with what the other said.
+ * Merged, --last N and --first N are the merged view's: every node is asked
+ * for all its matching records (a node's last N may leave out its part of a
+ * connection that another node changed last), and the cut is made after.
+ *
+ * Agents elsewhere (--agent ADDR, xcnid --flows-listen): the same request
+ * over HTTPS with a client certificate (--tls DIR), each agent connected to
+ * by its address under the name its certificate carries (FLOWS_TLS_NAME).
  */
+#include <curl/curl.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <poll.h>
@@ -28,20 +36,30 @@
 #define FLOWS_MAX_NODES 64
 #define FLOWS_REQ_MAX 4096
 #define FLOWS_TIMEOUT_S 10
+/* An agent's answer at most (its own bound is 256 MiB). */
+#define FLOWS_ANSWER_MAX (512u << 20)
 
 struct target {
-	char node[64]; /* "" outside a lab */
+	char node[64]; /* "" outside a lab; an agent's ADDR:PORT until its records name it */
 	char sock[108];
+	/* --agent: HTTPS to host (an IPv6 address in brackets) at port. */
+	bool remote;
+	char host[72];
+	unsigned int port;
 	uint64_t cursor;
 };
 
 struct fopts {
 	bool json, follow, header_done, per_node, negate, has_last, has_first, mono;
+	size_t cut; /* --last/--first N: kept after several nodes' records are together */
+	const char *tls_dir; /* --agent: the client's tls.crt, tls.key and the CA's ca.crt */
 	char req[FLOWS_REQ_MAX];
 	size_t reqlen;
 	/* Several nodes merged: each node's last record of a connection, by key
 	 * then node, and the keys changed in this round, in the order they came. */
 	json_t *cache, *changed;
+	/* Several nodes, not merged (--per-node): the round's records, to be cut together. */
+	json_t *rows;
 	/* Merged, --verdict applies to the connection's final verdict: asked of
 	 * no node, checked here ("" any; "FORWARDED": allowed or forwarded). */
 	char verdict[16];
@@ -59,6 +77,7 @@ static void on_sig(int s)
 
 static const char flows_help[] =
 	"Usage: xcnictl [--pin-dir DIR | --node NAME|all] flows [FILTERS] [--follow] [--json]\n"
+	"       xcnictl flows --agent ADDR[:PORT]... --tls DIR [FILTERS] [--follow] [--json]\n"
 	"               [--time rfc3339|mono] [--per-node]\n\n"
 	"The flow records xcnid keeps (on unless --flows=false): one per connection, in the\n"
 	"direction of its first packet, as this node saw it: both ends (pod, namespace,\n"
@@ -95,6 +114,11 @@ static const char flows_help[] =
 	"  --follow, -f           the last 20 (--last N) then each new or changed record\n"
 	"                         once, with the time it changed, until interrupted\n"
 	"  --node NAME|all        a lab node's records, or every node's (repeatable)\n"
+	"  --agent ADDR[:PORT]    an xcnid elsewhere, over HTTPS with a client certificate\n"
+	"                         (its --flows-listen; port 4244 unless given; repeatable:\n"
+	"                         merged as --node all merges)\n"
+	"  --tls DIR              --agent's client: DIR/tls.crt, DIR/tls.key and the CA\n"
+	"                         that signed the agents, DIR/ca.crt (XCNI_FLOWS_TLS)\n"
 	"  --per-node             with several nodes: each node's records, not merged\n"
 	"  --print-node-name      (Hubble's) the node is always printed: NODE, \"node\"\n"
 	"  --time rfc3339|mono    how times are given (default rfc3339)\n"
@@ -116,6 +140,8 @@ static int add_filter(struct fopts *fo, const char *opt, const char *val)
 		pr_err("%s\n", err);
 		return -EINVAL;
 	}
+	if (ff.last || ff.first)
+		fo->cut = (size_t)(ff.last ? ff.last : ff.first);
 	flow_filter_free(&ff);
 	if (!strcmp(name, "verdict"))
 		snprintf(fo->verdict, sizeof(fo->verdict), "%s", val);
@@ -393,11 +419,51 @@ static int cache_add(struct fopts *fo, const char *node, json_t *o)
 	return 0;
 }
 
-/* The round's changed connections, merged, in the order they came. */
-static void emit_changed(struct fopts *fo)
+/* Least recently changed first, as one node answers (qsort over json_t *). */
+static int by_updated(const void *a, const void *b)
 {
+	json_t *x = json_object_get(*(json_t *const *)a, "updated");
+	json_t *y = json_object_get(*(json_t *const *)b, "updated");
+
+	return later(x, y) ? 1 : later(y, x) ? -1 : 0;
+}
+
+/*
+ * Several nodes' records of a round (an array, taken): in the order of their
+ * change, the last (--last) or first (--first) fo->cut of them in the first
+ * round, printed.
+ */
+static void emit_rows(struct fopts *fo, json_t *rows, bool first)
+{
+	size_t n = json_array_size(rows), from = 0, to = n;
+	json_t **v = n ? calloc(n, sizeof(*v)) : NULL;
+
+	if (n && !v) {
+		pr_err("flows: out of memory\n");
+		json_decref(rows);
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		v[i] = json_array_get(rows, i);
+	/* Stable enough: ties keep no order any node promised. */
+	qsort(v, n, sizeof(*v), by_updated);
+	if (first && fo->cut && fo->cut < n) {
+		if (fo->has_first)
+			to = fo->cut;
+		else
+			from = n - fo->cut;
+	}
+	for (size_t i = from; i < to; i++)
+		emit(fo, v[i]);
+	free(v);
+	json_decref(rows);
+}
+
+/* The round's changed connections, merged, in the order they changed. */
+static void emit_changed(struct fopts *fo, bool first)
+{
+	json_t *rows = json_array(), *v;
 	const char *key;
-	json_t *v;
 
 	json_object_foreach(fo->changed, key, v)
 	{
@@ -414,10 +480,11 @@ static void emit_changed(struct fopts *fo)
 			else
 				want = !strcasecmp(fo->verdict, v);
 		}
-		if (m && want)
-			emit(fo, m);
+		if (m && want && rows)
+			json_array_append(rows, m);
 		json_decref(m);
 	}
+	emit_rows(fo, rows, first);
 	json_object_clear(fo->changed);
 	/* Outside --follow nothing is asked again: nothing to keep. */
 	if (!fo->follow)
@@ -426,32 +493,41 @@ static void emit_changed(struct fopts *fo)
 }
 
 /*
- * One request to one xcnid: its records printed as they come, the cursor
- * taken from the trailer. 0, or -errno (said).
+ * The request for one node: the filters, less what is the merged view's
+ * (--verdict: the connection's, checked once merged; --last/--first: cut
+ * after the merge), and after the first round only what changed since.
  */
-static int ask(struct fopts *fo, struct target *t, bool first)
+static size_t build_req(const struct fopts *fo, const struct target *t, bool first, char *req,
+			size_t cap)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct timeval tv = { .tv_sec = FLOWS_TIMEOUT_S };
-	char req[FLOWS_REQ_MAX + 64], *buf = NULL, *line, *nl;
-	size_t len = 0, cap = 0, rl;
-	int fd, err = 0;
-	ssize_t n;
+	size_t rl = 0;
 
-	/* --follow: what changed since (--last only said where to begin); merged,
-	 * the verdict is the connection's, checked once the records are merged. */
-	rl = 0;
-	for (char *p = fo->req; *p;) {
-		char *e = strchr(p, '\n');
+	req[0] = '\0';
+	for (const char *p = fo->req; *p;) {
+		const char *e = strchr(p, '\n');
 		size_t l = (size_t)(e - p) + 1;
+		bool cut = !strncmp(p, "last=", 5) || !strncmp(p, "first=", 6);
 
-		if ((first || strncmp(p, "last=", 5)) && (!fo->cache || strncmp(p, "verdict=", 8)))
-			rl += (size_t)snprintf(req + rl, sizeof(req) - rl, "%.*s", (int)l, p);
+		if ((first || !cut) && (!fo->cache || (strncmp(p, "verdict=", 8) && !cut)))
+			rl += (size_t)snprintf(req + rl, cap - rl, "%.*s", (int)l, p);
 		p += l;
 	}
 	if (t->cursor)
-		rl += (size_t)snprintf(req + rl, sizeof(req) - rl, "after=%llu\n",
+		rl += (size_t)snprintf(req + rl, cap - rl, "after=%llu\n",
 				       (unsigned long long)t->cursor);
+	return rl;
+}
+
+/* The answer of an xcnid on its Unix socket, whole, into *out (NUL-ended). 0 or -errno (said). */
+static int fetch_unix(const struct target *t, const char *req, size_t rl, char **out, size_t *outlen)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct timeval tv = { .tv_sec = FLOWS_TIMEOUT_S };
+	char *buf = NULL;
+	size_t len = 0, cap = 0;
+	int fd, err = 0;
+	ssize_t n;
+
 	memcpy(sa.sun_path, t->sock, strlen(t->sock) + 1);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
@@ -499,13 +575,169 @@ static int ask(struct fopts *fo, struct target *t, bool first)
 		err = -EIO;
 		goto out;
 	}
+	*out = buf;
+	*outlen = len;
+	buf = NULL;
+out:
+	free(buf);
+	close(fd);
+	return err;
+}
+
+struct body {
+	char *p;
+	size_t len, cap;
+	bool over;
+};
+
+static size_t on_body(char *p, size_t size, size_t nmemb, void *ud)
+{
+	struct body *b = ud;
+	size_t n = size * nmemb;
+
+	if (b->len + n + 1 > FLOWS_ANSWER_MAX) {
+		b->over = true;
+		return 0;
+	}
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 1 << 16;
+		char *q;
+
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		q = realloc(b->p, cap);
+		if (!q)
+			return 0;
+		b->p = q;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, p, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+	return n;
+}
+
+/*
+ * The answer of an xcnid over HTTPS (--agent): its certificate must carry
+ * FLOWS_TLS_NAME and chain to the CA of --tls DIR, and this client shows
+ * DIR's certificate. 0 or -errno (said: what TLS or the agent refused).
+ */
+static int fetch_tls(const struct fopts *fo, const struct target *t, const char *req,
+		     char **out, size_t *outlen)
+{
+	char path[3][600], errbuf[CURL_ERROR_SIZE] = "", connect_to[160];
+	struct curl_slist *ct = NULL;
+	struct body b = {};
+	char *url = NULL;
+	size_t ul = 0, ucap;
+	long status = 0;
+	CURLcode res;
+	CURL *e;
+	int err = 0;
+
+	e = curl_easy_init();
+	ucap = 64 + 3 * strlen(req);
+	url = malloc(ucap);
+	snprintf(connect_to, sizeof(connect_to), "%s:%u:%s:%u", FLOWS_TLS_NAME, t->port, t->host,
+		 t->port);
+	ct = curl_slist_append(NULL, connect_to);
+	if (!e || !url || !ct) {
+		err = -ENOMEM;
+		goto out;
+	}
+	ul = (size_t)snprintf(url, ucap, "https://%s:%u%s", FLOWS_TLS_NAME, t->port, FLOWS_HTTP_PATH);
+	/* Each request line name=value is an argument, the value escaped. */
+	for (const char *p = req; *p;) {
+		const char *nl = strchr(p, '\n'), *eq = memchr(p, '=', (size_t)(nl - p));
+		char *v = eq ? curl_easy_escape(e, eq + 1, (int)(nl - eq - 1)) : NULL;
+
+		if (eq && v)
+			ul += (size_t)snprintf(url + ul, ucap - ul, "%c%.*s=%s",
+					       strchr(url, '?') ? '&' : '?', (int)(eq - p), p, v);
+		curl_free(v);
+		p = nl + 1;
+	}
+	snprintf(path[0], sizeof(path[0]), "%s/ca.crt", fo->tls_dir);
+	snprintf(path[1], sizeof(path[1]), "%s/tls.crt", fo->tls_dir);
+	snprintf(path[2], sizeof(path[2]), "%s/tls.key", fo->tls_dir);
+	curl_easy_setopt(e, CURLOPT_URL, url);
+	curl_easy_setopt(e, CURLOPT_CONNECT_TO, ct);
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "https");
+	curl_easy_setopt(e, CURLOPT_CAINFO, path[0]);
+	curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
+	curl_easy_setopt(e, CURLOPT_SSLCERT, path[1]);
+	curl_easy_setopt(e, CURLOPT_SSLKEY, path[2]);
+	curl_easy_setopt(e, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+	curl_easy_setopt(e, CURLOPT_NOPROXY, "*");
+	curl_easy_setopt(e, CURLOPT_TIMEOUT, (long)FLOWS_TIMEOUT_S);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, &b);
+	res = curl_easy_perform(e);
+	if (res != CURLE_OK) {
+		pr_err("flows --agent %s: %s%s%s\n", t->node,
+		       b.over ? "the answer is too long" : errbuf[0] ? errbuf : curl_easy_strerror(res),
+		       res == CURLE_PEER_FAILED_VERIFICATION || res == CURLE_SSL_CACERT_BADFILE ?
+			       " (is --tls DIR's ca.crt the CA that signed the agents?)" :
+		       res == CURLE_SSL_CERTPROBLEM ? " (--tls DIR's tls.crt and tls.key)" : "",
+		       res == CURLE_COULDNT_CONNECT ? " (does its xcnid run with --flows-listen?)" : "");
+		err = -EIO;
+		goto out;
+	}
+	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+	if (status == 400 && b.p && !strncmp(b.p, "{\"error\":", 9)) {
+		/* A filter the agent refused: said as the socket says it. */
+	} else if (status != 200) {
+		char *nl = b.p ? strchr(b.p, '\n') : NULL;
+
+		if (nl)
+			*nl = '\0';
+		pr_err("flows --agent %s: HTTP %ld: %s\n", t->node, status, b.p ? b.p : "");
+		err = status == 403 ? -EACCES : -EIO;
+		goto out;
+	}
+	if (!b.p || b.p[b.len - 1] != '\n') {
+		pr_err("flows --agent %s: an empty or cut answer\n", t->node);
+		err = -EIO;
+		goto out;
+	}
+	*out = b.p;
+	*outlen = b.len;
+	b.p = NULL;
+out:
+	free(b.p);
+	free(url);
+	curl_slist_free_all(ct);
+	curl_easy_cleanup(e);
+	return err;
+}
+
+/*
+ * One request to one xcnid: its records printed as they come (one node), or
+ * kept for the round's merge or cut; the cursor taken from the trailer.
+ * 0, or -errno (said).
+ */
+static int ask(struct fopts *fo, struct target *t, bool first)
+{
+	char req[FLOWS_REQ_MAX + 64], *buf = NULL, *line, *nl;
+	size_t len = 0, rl;
+	int err;
+
+	rl = build_req(fo, t, first, req, sizeof(req));
+	err = t->remote ? fetch_tls(fo, t, req, &buf, &len) : fetch_unix(t, req, rl, &buf, &len);
+	if (err)
+		return err;
 	for (line = buf; *line; line = nl + 1) {
 		nl = strchr(line, '\n');
 		*nl = '\0';
 		if (!strncmp(line, "{\"error\":", 9)) {
 			json_t *o = json_loads(line, 0, NULL);
 
-			pr_err("flows%s%s: xcnid says: %s\n", t->node[0] ? " --node " : "", t->node,
+			pr_err("flows%s%s: xcnid says: %s\n",
+			       t->node[0] ? t->remote ? " --agent " : " --node " : "", t->node,
 			       o ? json_string_value(json_object_get(o, "error")) : line);
 			json_decref(o);
 			err = -EINVAL;
@@ -519,11 +751,17 @@ static int ask(struct fopts *fo, struct target *t, bool first)
 		}
 		{
 			json_t *o = json_loads(line, 0, NULL);
+			/* An agent is known by its address until its records name it. */
+			const char *node = t->remote ?
+				json_string_value(json_object_get(o, "node")) ?: t->node : t->node;
 
 			if (!o)
 				continue;
 			if (fo->cache) {
-				if (cache_add(fo, t->node, o))
+				if (cache_add(fo, node, o))
+					err = -ENOMEM;
+			} else if (fo->rows) {
+				if (json_array_append(fo->rows, o))
 					err = -ENOMEM;
 			} else if (fo->json) {
 				printf("%s\n", line);
@@ -534,10 +772,59 @@ static int ask(struct fopts *fo, struct target *t, bool first)
 		}
 	}
 	fflush(stdout);
-out:
 	free(buf);
-	close(fd);
 	return err;
+}
+
+/*
+ * --agent ADDR: an IPv4 address or a name, [an IPv6 address], either with
+ * :PORT, or a bare IPv6 address; port FLOWS_TLS_PORT unless given. 0 or -EINVAL (said).
+ */
+static int parse_agent(const char *v, struct target *t)
+{
+	const char *host = v, *port = NULL;
+	size_t hl;
+	char *end;
+	unsigned long p = FLOWS_TLS_PORT;
+
+	if (v[0] == '[') {
+		const char *rb = strchr(v, ']');
+
+		if (!rb || (rb[1] && rb[1] != ':'))
+			goto bad;
+		host = v + 1;
+		hl = (size_t)(rb - host);
+		port = rb[1] ? rb + 2 : NULL;
+	} else if (strchr(v, ':') && strchr(v, ':') == strrchr(v, ':')) {
+		hl = (size_t)(strchr(v, ':') - v);
+		port = strchr(v, ':') + 1;
+	} else {
+		hl = strlen(v);
+	}
+	if (!hl || hl > 64 || strspn(host, "0123456789abcdefABCDEF:.-_"
+				     "ghijklmnopqrstuvwxyzGHIJKLMNOPQRSTUVWXYZ") < hl)
+		goto bad;
+	if (port) {
+		errno = 0;
+		p = strtoul(port, &end, 10);
+		if (!*port || *end || errno || !p || p > 65535)
+			goto bad;
+	}
+	t->remote = true;
+	t->port = (unsigned int)p;
+	{
+		bool v6 = memchr(host, ':', hl);
+
+		snprintf(t->host, sizeof(t->host), "%s%.*s%s", v6 ? "[" : "", (int)hl, host,
+			 v6 ? "]" : "");
+		snprintf(t->node, sizeof(t->node), "%s%.*s%s:%lu", v6 ? "[" : "", (int)hl, host,
+			 v6 ? "]" : "", p);
+	}
+	return 0;
+bad:
+	pr_err("--agent %s: ADDR, ADDR:PORT or [IPv6]:PORT (an address or a name; port 1-65535, "
+	       "default %d)\n", v, FLOWS_TLS_PORT);
+	return -EINVAL;
 }
 
 /* flows' options: also what xcnictl's parser checks and completes (ctl.h). */
@@ -570,6 +857,8 @@ const struct option ctl_flows_opts[] = {
 		{ "print-node-name", no_argument, NULL, 'p' },
 		{ "time", required_argument, NULL, 'T' },
 		{ "per-node", no_argument, NULL, 'M' },
+		{ "agent", required_argument, NULL, 'A' },
+		{ "tls", required_argument, NULL, 'L' },
 		{}
 	};
 
@@ -580,7 +869,7 @@ int ctl_flows_main(int argc, char **argv)
 	static struct ctl_lab_node ln[FLOWS_MAX_NODES];
 	const char *pin_dir = getenv("XCNI_PIN_DIR"), *sock = NULL;
 	const char *nodes[FLOWS_MAX_NODES];
-	size_t nnodes = 0, ntg = 0;
+	size_t nnodes = 0, ntg = 0, nagents = 0;
 	struct fopts fo = {};
 	int opt, idx, err = 0, words = 0;
 
@@ -629,6 +918,17 @@ int ctl_flows_main(int argc, char **argv)
 				return 2;
 			break;
 		case 'M': fo.per_node = true; break;
+		case 'A':
+			if (ntg == FLOWS_MAX_NODES) {
+				pr_err("--agent: at most %d\n", FLOWS_MAX_NODES);
+				return 2;
+			}
+			if (parse_agent(optarg, &tg[ntg]))
+				return 2;
+			ntg++;
+			nagents++;
+			break;
+		case 'L': fo.tls_dir = optarg; break;
 		default: fputs(flows_help, stderr); return 2;
 		}
 	}
@@ -662,6 +962,31 @@ int ctl_flows_main(int argc, char **argv)
 		pr_err("--node and --flows-socket both say which xcnid: give one\n");
 		return 2;
 	}
+	if (nagents && (nnodes || sock)) {
+		pr_err("--agent and --%s both say which xcnid: give one\n", nnodes ? "node" : "flows-socket");
+		return 2;
+	}
+	if (nagents && !fo.tls_dir)
+		fo.tls_dir = getenv("XCNI_FLOWS_TLS");
+	if (nagents && (!fo.tls_dir || !*fo.tls_dir)) {
+		pr_err("--agent: give --tls DIR (or XCNI_FLOWS_TLS): a client certificate and key the "
+		       "agents' CA signed (tls.crt, tls.key) and that CA (ca.crt)\n");
+		return 2;
+	}
+	if (fo.tls_dir && !nagents) {
+		pr_err("--tls %s is --agent's: give --agent ADDR too\n", fo.tls_dir);
+		return 2;
+	}
+	for (const char *const *f = (const char *const[]){ "ca.crt", "tls.crt", "tls.key", NULL };
+	     nagents && *f; f++) {
+		char path[600];
+
+		snprintf(path, sizeof(path), "%s/%s", fo.tls_dir, *f);
+		if (access(path, R_OK)) {
+			pr_err("--tls %s: %s: %s\n", fo.tls_dir, *f, strerror(errno));
+			return 2;
+		}
+	}
 	for (size_t i = 0; i < nnodes; i++) {
 		size_t n;
 
@@ -678,7 +1003,7 @@ int ctl_flows_main(int argc, char **argv)
 			ntg++;
 		}
 	}
-	if (!nnodes) {
+	if (!nnodes && !nagents) {
 		if (sock) {
 			if (strlen(sock) >= sizeof(tg[0].sock)) {
 				pr_err("--flows-socket %s: too long for a Unix socket\n", sock);
@@ -692,6 +1017,10 @@ int ctl_flows_main(int argc, char **argv)
 		ntg = 1;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	if (nagents && curl_global_init(CURL_GLOBAL_DEFAULT)) {
+		pr_err("flows: cannot start libcurl\n");
+		return 1;
+	}
 	if (ntg > 1 && !fo.per_node) {
 		fo.cache = json_object();
 		fo.changed = json_object();
@@ -708,6 +1037,11 @@ int ctl_flows_main(int argc, char **argv)
 		sigaction(SIGTERM, &sa, NULL);
 	}
 	for (bool first = true; !stop; first = false) {
+		/* Several nodes unmerged: each node's records, cut together. */
+		if (ntg > 1 && fo.per_node && !(fo.rows = json_array())) {
+			err = -ENOMEM;
+			break;
+		}
 		for (size_t i = 0; i < ntg && !stop; i++) {
 			int e = ask(&fo, &tg[i], first);
 
@@ -717,7 +1051,12 @@ int ctl_flows_main(int argc, char **argv)
 				err = e;
 		}
 		if (fo.cache)
-			emit_changed(&fo);
+			emit_changed(&fo, first);
+		if (fo.rows) {
+			emit_rows(&fo, fo.rows, first);
+			fo.rows = NULL;
+			fflush(stdout);
+		}
 		if (!fo.follow)
 			break;
 		if (first && err)
@@ -728,5 +1067,7 @@ int ctl_flows_main(int argc, char **argv)
 	}
 	json_decref(fo.cache);
 	json_decref(fo.changed);
+	if (nagents)
+		curl_global_cleanup();
 	return err ? 1 : 0;
 }

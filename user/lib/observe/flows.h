@@ -339,6 +339,18 @@ int flows_render_json(struct flows *f, const struct flow_filter *ff,
 int flows_sock_path(const char *pin_dir, char *buf, size_t len);
 
 /*
+ * Flow queries over the network (xcnid --flows-listen, xcnictl flows --agent):
+ * HTTPS with client certificates, GET FLOWS_HTTP_PATH?name=value&... (the
+ * filters as the socket takes them), the same answer. Every agent's server
+ * certificate carries the name FLOWS_TLS_NAME, which clients verify and dial
+ * (each node's address connected to under that name); the files of a
+ * kubernetes.io/tls Secret: tls.crt, tls.key, and ca.crt that signs both sides.
+ */
+#define FLOWS_TLS_NAME "xcni-flows"
+#define FLOWS_TLS_PORT 4244
+#define FLOWS_HTTP_PATH "/v1/flows"
+
+/*
  * The ring of events (xcni_events) has one reader position: with xcnid --flows
  * reading it, `xcnictl monitor` takes the events from xcnid instead, through
  * a SOCK_SEQPACKET socket beside the query socket (its path with .events for

@@ -1,0 +1,285 @@
+#!/bin/bash
+# The cluster-wide flows view between three lab nodes, both families: every
+# xcnid also serves its flows over the network (--flows-listen, HTTPS with
+# client certificates, certificates made by examples/kind/flows-certs.sh as
+# the kind install makes them), and xcnictl flows --agent, run in the outside
+# netns (a workstation beyond the underlay), asks all three over the underlay
+# and merges them: each connection once, its final verdict, deciding node,
+# point and policy, the sending node's part "forwarded". The same view as the
+# lab's own --node all (each node's Unix socket). Then what must be refused:
+# no client certificate, one from another CA, the agents' own server
+# certificate as a client, a client that does not trust the agents' CA, plain
+# HTTP; and no flow leaves a node in the clear (the underlay's capture holds
+# no pod or policy name).
+#
+#   underlay 192.168.77.0/24 (xcl-ul), the outside xcl-out (198.51.100.1):
+#   xcnictl flows --agent n1 --agent n2 --agent n3 --tls client/  ---> :4244 each
+#
+#   n1: x/a (app=web; 81/udp, 80/tcp)   x/b (role=friend)
+#   n2: x/c (role=stranger; 81/udp)
+#   n3: x/d (role=friend; 81/udp)
+#   NetworkPolicy x/web-ingress: app=web takes 81/UDP and 80/TCP from role=friend
+#
+#   c -> a  81/udp v4  41001   n2 forwarded (to-overlay); n1 denied (x/a isolated by x/web-ingress)
+#   c -> a  81/udp v6  41002   the same over IPv6
+#   d -> a  81/udp v6  41003   n3 forwarded; n1 allowed by x/web-ingress
+#   b -> c  81/udp v4  41004   n1 forwarded; n2 allowed, no policy
+#   d -> c  81/udp v6  41005   n3 forwarded; n2 allowed, no policy
+#   b -> a  81/udp v4  41006   n1 alone (same node): allowed by x/web-ingress
+#   e -> c  81/udp v4  41007   y/e (n3) -> x/c (n2): what client tenant-y (OU=namespace:y) sees
+set -uo pipefail
+. "$(dirname "$0")/../lib.sh"
+
+. "$(dirname "$0")/lib.sh"
+lab_suite relay
+lab_start "$XCNICTL" "$XCNI_BIN" "$XCNID_BIN"
+CERTS=$T/certs
+PORT=4244
+
+# The options are checked before anything starts.
+badopt() { local re=$1; shift; "$XCNID_BIN" "$@" >"$T/out" 2>&1; local rc=$?; [ $rc = 2 ] && grep -q -- "$re" "$T/out" || { echo "exit $rc"; cat "$T/out"; return 1; }; }
+check "xcnid --flows-listen without --flows-tls: exit 2 (no plaintext flows leave a node)" badopt "give --flows-tls DIR too" --flows-listen 0.0.0.0:$PORT
+check "xcnid --flows-tls without --flows-listen: exit 2" badopt "give --flows-listen" --flows-tls /nonexistent
+check "xcnid --flows-listen nonsense: exit 2 naming it" badopt "--flows-listen nonsense" --flows-listen nonsense --flows-tls /x
+check "xcnid --no-flows --flows-listen: exit 2" badopt "does nothing with --flows=false" --no-flows --flows-listen 0.0.0.0:$PORT --flows-tls /x
+
+certs() {
+	sh examples/kind/flows-certs.sh "$CERTS" >/dev/null &&
+		sh examples/kind/flows-certs.sh "$CERTS" --client ops >/dev/null &&
+		sh examples/kind/flows-certs.sh "$CERTS" --client tenant-y --namespace y >/dev/null &&
+		sh examples/kind/flows-certs.sh "$T/other" >/dev/null
+}
+check "flows-certs.sh: a CA, the agents' server certificate, clients 'client', 'ops' and 'tenant-y' (namespace y); another CA's" certs
+ekus() {
+	openssl x509 -in "$CERTS/server/tls.crt" -noout -ext extendedKeyUsage,subjectAltName | grep -q "TLS Web Server Authentication" &&
+		openssl x509 -in "$CERTS/server/tls.crt" -noout -ext subjectAltName | grep -q "DNS:xcni-flows" &&
+		openssl x509 -in "$CERTS/client/tls.crt" -noout -ext extendedKeyUsage | grep -q "TLS Web Client Authentication" &&
+		openssl verify -CAfile "$CERTS/ca.crt" "$CERTS/server/tls.crt" "$CERTS/client/tls.crt" >/dev/null
+}
+check "server: serverAuth, DNS:xcni-flows; client: clientAuth; both signed by the CA" ekus
+
+check "lab up --nodes 3 --ip-family dual, every xcnid --flows-listen 0.0.0.0:$PORT --flows-tls" \
+	lab up --nodes 3 --ip-family dual --kube-proxy none \
+	--agent-arg "--flows-listen=0.0.0.0:$PORT" --agent-arg "--flows-tls=$CERTS/server" || { finish; exit 1; }
+remember_pids
+mapfile -t NIP < <(lab get --json | jq_ '"\n".join(n["internalIP"] for n in d["nodes"])')
+diag "nodes at ${NIP[*]}"
+AGENTS=()
+for ip in "${NIP[@]}"; do AGENTS+=(--agent "$ip"); done
+
+cat >"$T/pods.yaml" <<'EOF'
+apiVersion: v1
+kind: Namespace
+metadata: {name: x}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: a, namespace: x, labels: {app: web}}
+spec:
+  nodeName: n1
+  containers: [{name: c, ports: [{containerPort: 80}, {containerPort: 81, protocol: UDP}]}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: b, namespace: x, labels: {role: friend}}
+spec:
+  nodeName: n1
+  containers: [{name: c, ports: [{containerPort: 81, protocol: UDP}]}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: c, namespace: x, labels: {role: stranger}}
+spec:
+  nodeName: n2
+  containers: [{name: c, ports: [{containerPort: 81, protocol: UDP}]}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: d, namespace: x, labels: {role: friend}}
+spec:
+  nodeName: n3
+  containers: [{name: c, ports: [{containerPort: 81, protocol: UDP}]}]
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: y}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: e, namespace: y, labels: {role: tenant}}
+spec:
+  nodeName: n3
+  containers: [{name: c, ports: [{containerPort: 81, protocol: UDP}]}]
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: web-ingress, namespace: x}
+spec:
+  podSelector: {matchLabels: {app: web}}
+  policyTypes: [Ingress]
+  ingress:
+  - from: [{podSelector: {matchLabels: {role: friend}}}]
+    ports: [{port: 80, protocol: TCP}, {port: 81, protocol: UDP}]
+EOF
+check "apply x/a, x/b (n1), x/c (n2), x/d, y/e (n3), NetworkPolicy x/web-ingress" lab apply -f "$T/pods.yaml"
+remember_pids
+ip_of() { lab get --json | jq_ "[p for p in d['pods'] if p['name'] == '$1'][0]['$2']"; }
+A4=$(ip_of a ip) A6=$(ip_of a ip6) C4=$(ip_of c ip) C6=$(ip_of c ip6)
+diag "x/a $A4 $A6, x/c $C4 $C6"
+
+# send POD SPORT DST DPORT N: N datagrams of 100 bytes, each waiting 0.5 s at most for its echo.
+cat >"$T/send.py" <<'EOF'
+import socket, sys
+sport, dst, dport, n = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+s = socket.socket(socket.AF_INET6 if ":" in dst else socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("::" if ":" in dst else "0.0.0.0", sport))
+s.settimeout(0.5)
+got = 0
+for i in range(n):
+    s.sendto(b"x" * 100, (dst, dport))
+    try:
+        s.recv(65536)
+        got += 1
+    except OSError:
+        pass
+print(got)
+EOF
+answered() { local want=$1 got; shift; got=$(lab exec "$1" -- /usr/bin/python3 "$T/send.py" "${@:2}") || return 1; [ "$got" = "$want" ] || { echo "answered $got, wanted $want"; return 1; }; }
+check "x/c -> x/a 81/udp v4 (n2 -> n1): 0 of 2 answered (policy)" answered 0 x/c 41001 "$A4" 81 2
+check "x/c -> x/a 81/udp v6 (n2 -> n1): 0 of 2 answered (policy)" answered 0 x/c 41002 "$A6" 81 2
+check "x/d -> x/a 81/udp v6 (n3 -> n1): 3 of 3 answered" answered 3 x/d 41003 "$A6" 81 3
+check "x/b -> x/c 81/udp v4 (n1 -> n2): 3 of 3 answered" answered 3 x/b 41004 "$C4" 81 3
+check "x/d -> x/c 81/udp v6 (n3 -> n2): 3 of 3 answered" answered 3 x/d 41005 "$C6" 81 3
+check "x/b -> x/a 81/udp v4 (n1, same node): 3 of 3 answered" answered 3 x/b 41006 "$A4" 81 3
+check "y/e -> x/c 81/udp v4 (n3 -> n2): 2 of 2 answered" answered 2 y/e 41007 "$C4" 81 2
+sleep 2.5 # a conntrack walk (every second) after the last packet
+
+# The view from the outside netns: over the underlay, never a node's socket.
+outside() { ip netns exec xcl-out "$@"; }
+remote() { outside "$XCNICTL" flows "${AGENTS[@]}" --tls "$CERTS/client" "$@"; }
+
+cat >"$T/merged.py" <<'EOF'
+import json, sys
+recs = [json.loads(l) for l in sys.stdin if l.strip()]
+mine = [r for r in recs if 41001 <= r["source"]["port"] <= 41006]
+by = {}
+for r in mine:
+    by.setdefault(r["source"]["port"], []).append(r)
+# port: (family, verdict, decided_by, point, policy, {node: (verdict, point)})
+want = {
+    41001: ("ipv4", "denied", "n1", "to-pod", None, {"n2": ("forwarded", "to-overlay"), "n1": ("denied", "to-pod")}),
+    41002: ("ipv6", "denied", "n1", "to-pod", None, {"n2": ("forwarded", "to-overlay"), "n1": ("denied", "to-pod")}),
+    41003: ("ipv6", "allowed", "n1", "to-pod", "x/web-ingress", {"n3": ("forwarded", "to-overlay"), "n1": ("allowed", "to-pod")}),
+    41004: ("ipv4", "allowed", "n2", "to-pod", None, {"n1": ("forwarded", "to-overlay"), "n2": ("allowed", "to-pod")}),
+    41005: ("ipv6", "allowed", "n2", "to-pod", None, {"n3": ("forwarded", "to-overlay"), "n2": ("allowed", "to-pod")}),
+    41006: ("ipv4", "allowed", "n1", "to-pod", "x/web-ingress", {"n1": ("allowed", "to-pod")}),
+}
+bad = [p for p in by if len(by[p]) != 1]
+if bad or set(by) != set(want):
+    print(f"records by port: { {p: len(v) for p, v in by.items()} }, wanted one each of {sorted(want)}"); sys.exit(1)
+for port, (fam, v, node, pt, pol, parts) in want.items():
+    r = by[port][0]
+    got = {n["node"]: (n["verdict"], n["observation_point"]) for n in r["nodes"]}
+    if (r["family"], r["verdict"], r["decided_by"], r["observation_point"], r["policy"], got) != (fam, v, node, pt, pol, parts):
+        print(f"port {port}: {r['family']} {r['verdict']} by {r['decided_by']} at {r['observation_point']} policy {r['policy']}, parts {got}; wanted {fam} {v} by {node} at {pt} policy {pol}, {parts}"); sys.exit(1)
+    if v == "denied" and (r["isolated_by"] != "x/web-ingress" or r["drop_reason"] != "drop-policy-ingress"):
+        print(f"port {port}: {json.dumps(r)}"); sys.exit(1)
+    # The sender's part counted what it sent; the merged record names both pods.
+    if r["source"]["pod"] is None or r["destination"]["pod"] is None:
+        print(f"port {port}: an end unnamed: {json.dumps(r)}"); sys.exit(1)
+print(f"# {len(mine)} connections, {sum(len(r['nodes']) for v in by.values() for r in v)} node records")
+EOF
+check "--node all (each node's socket): every connection once, final verdict, deciding node, point, policy; the sender forwarded" \
+	eval '"$XCNICTL" flows --node all --json | /usr/bin/python3 "$T/merged.py"'
+# The capture on the outside's side of the underlay switch: what the query carries.
+pcap_start xcl-out eth0 "tcp port $PORT" "$T/q.pcap" >/dev/null || diag "no capture"
+check "--agent x3 --tls client/ from the outside netns (over the underlay): the same merged view" \
+	eval 'remote --json | /usr/bin/python3 "$T/merged.py"'
+pcap_stop "$T/q.pcap"
+kill "$CAP" 2>/dev/null
+wait "$CAP" 2>/dev/null
+overwire() {
+	local n
+	n=$(tshark -r "$T/q.pcap" -Y "tcp.port == $PORT" 2>/dev/null | wc -l)
+	[ "$n" -gt 6 ] || { echo "$n frames on :$PORT captured"; return 1; }
+	if grep -aq -e web-ingress -e drop-policy -e '"pod"' "$T/q.pcap"; then
+		echo "plaintext flows in the capture"; return 1
+	fi
+	# A connection to each agent, and every byte of them TLS records.
+	n=$(tshark -r "$T/q.pcap" -Y "tcp.flags.syn == 1 && tcp.flags.ack == 0" -T fields -e ip.dst 2>/dev/null | sort -u | wc -l)
+	[ "$n" = 3 ] || { echo "connections to $n agents, wanted 3"; return 1; }
+	n=$(tshark -r "$T/q.pcap" -d "tcp.port==$PORT,tls" -Y "tcp.len > 0 && !tls" 2>/dev/null | wc -l)
+	[ "$n" = 0 ] || { echo "$n segments that are not TLS"; tshark -r "$T/q.pcap" -d "tcp.port==$PORT,tls" -Y "tcp.len > 0 && !tls" 2>&1 | head; return 1; }
+}
+check "the query crossed the underlay to each agent as TLS, no pod, policy or verdict in the clear" overwire
+# The text view merges the same way, each agent named by its node.
+remotetext() { remote --from-port 41001 >"$T/out" && grep -q "^n1 .*x/c .*x/a .*to-pod denied .*isolated by x/web-ingress {n[12] .*, n[12] .*}" "$T/out" && grep -q "n2 to-overlay forwarded 2/0" "$T/out" || { cat "$T/out"; return 1; }; }
+check "--agent text: one row for 41001, denied by n1, n2's part forwarded 2/0" remotetext
+
+# --last N is the merged view's N (it was up to N a node).
+count() {
+	local want=$1 got; shift
+	got=$("$@" --json | /usr/bin/python3 -c 'import json, sys; print(sum(1 for l in sys.stdin if l.strip()))') || return 1
+	[ "$got" = "$want" ] || { echo "$got records, wanted $want"; "$@"; return 1; }
+}
+check "--node all --last 2: two (merged)" count 2 "$XCNICTL" flows --node all --last 2
+check "--node all --per-node --last 2: two" count 2 "$XCNICTL" flows --node all --per-node --last 2
+check "--agent x3 --last 3: three" count 3 remote --last 3
+check "--agent x3 --first 1 --from-port 41003: one" count 1 remote --first 1 --from-port 41003
+lastmerged() {
+	# The last two merged are the two most recently changed connections, complete.
+	"$XCNICTL" flows --node all --json | /usr/bin/python3 -c 'import json, sys
+rs = [json.loads(l) for l in sys.stdin if l.strip()]
+print("\n".join(json.dumps(r, sort_keys=True) for r in rs[-2:]))' >"$T/want" &&
+		"$XCNICTL" flows --node all --last 2 --json | /usr/bin/python3 -c 'import json, sys
+print("\n".join(json.dumps(json.loads(l), sort_keys=True) for l in sys.stdin if l.strip()))' >"$T/got" &&
+		diff <(/usr/bin/python3 -c 'import json, sys; [print(json.loads(l)["source"]["port"], len(json.loads(l)["nodes"])) for l in open(sys.argv[1])]' "$T/want") \
+			<(/usr/bin/python3 -c 'import json, sys; [print(json.loads(l)["source"]["port"], len(json.loads(l)["nodes"])) for l in open(sys.argv[1])]' "$T/got")
+}
+check "--node all --last 2: the last two of the whole merged view, each with every node's part" lastmerged
+check "--agent x3 --verdict denied --protocol udp: the two denied connections (41001, 41002)" count 2 remote --verdict denied --protocol udp
+
+# Refused: nothing of the flows to a client the CA did not sign for clientAuth.
+refused() { # WANT-RE CMD...: exit non-zero, WANT-RE said, no record printed
+	local re=$1; shift
+	"$@" >"$T/out" 2>&1
+	local rc=$?
+	[ $rc != 0 ] && grep -q -- "$re" "$T/out" && ! grep -q '"source"\|x/a' "$T/out" || { echo "exit $rc"; cat "$T/out"; return 1; }
+}
+check "curl without a client certificate: 403, no flow" \
+	refused "a client certificate signed by this server's CA" outside curl -sS --fail-with-body --cacert "$CERTS/ca.crt" --connect-to "xcni-flows:$PORT:${NIP[0]}:$PORT" "https://xcni-flows:$PORT/v1/flows"
+# Another CA's client that trusts the agents' CA: the agent refuses it.
+mkdir -p "$T/otherclient" && cp "$T/other/client/"* "$T/otherclient/" && cp "$CERTS/ca.crt" "$T/otherclient/ca.crt"
+check "--tls with another CA's client certificate: HTTP 403 from the agent, exit 1" \
+	refused "HTTP 403" outside "$XCNICTL" flows --agent "${NIP[0]}" --tls "$T/otherclient"
+mkdir -p "$T/asserver" && cp "$CERTS/server/"* "$T/asserver/"
+check "--tls with the agents' own server certificate (serverAuth, not clientAuth): HTTP 403" \
+	refused "HTTP 403" outside "$XCNICTL" flows --agent "${NIP[1]}" --tls "$T/asserver"
+mkdir -p "$T/wrongca" && cp "$CERTS/client/"* "$T/wrongca/" && cp "$T/other/ca.crt" "$T/wrongca/ca.crt"
+check "--tls whose ca.crt is not the agents' CA: the client refuses the agent" \
+	refused "certificate" outside "$XCNICTL" flows --agent "${NIP[2]}" --tls "$T/wrongca"
+check "plain HTTP to :$PORT: no answer" \
+	refused "" outside curl -sS --max-time 3 "http://${NIP[0]}:$PORT/v1/flows"
+check "--agent without --tls: exit 2 naming it" refused "give --tls DIR" "$XCNICTL" flows --agent "${NIP[0]}"
+check "--agent 1.2.3.4:99999: exit 2 naming it" refused "--agent 1.2.3.4:99999" "$XCNICTL" flows --agent 1.2.3.4:99999 --tls "$CERTS/client"
+check "--agent with --node: exit 2" refused "give one" "$XCNICTL" flows --agent "${NIP[0]}" --node all --tls "$CERTS/client"
+check "client 'ops' (another certificate of the same CA): answered" count 1 outside "$XCNICTL" flows --agent "${NIP[0]}" --tls "$CERTS/ops" --from-port 41006
+
+# A tenant's client (OU=namespace:y): the flows with an end in y, no other.
+tenant() {
+	outside "$XCNICTL" flows "${AGENTS[@]}" --tls "$CERTS/tenant-y" --json >"$T/out" || { cat "$T/out"; return 1; }
+	/usr/bin/python3 -c 'import json, sys
+rs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+ports = sorted(r["source"]["port"] for r in rs)
+ok = ports == [41007] and rs[0]["verdict"] == "allowed" and rs[0]["decided_by"] == "n2" and rs[0]["source"]["namespace"] == "y"
+ok or print(f"ports {ports}: {rs}")
+sys.exit(0 if ok else 1)' "$T/out"
+}
+check "client tenant-y (OU=namespace:y): y/e -> x/c alone (merged: allowed by n2), none of namespace x's own" tenant
+check "client tenant-y --namespace x: HTTP 403, this certificate reads namespace y's flows only" \
+	refused "namespace y's flows only" outside "$XCNICTL" flows --agent "${NIP[1]}" --tls "$CERTS/tenant-y" --namespace x
+check "after the refusals, every agent still answers (--agent x3)" \
+	eval 'remote --json | /usr/bin/python3 "$T/merged.py"'
+
+lab_down_checked
+finish
