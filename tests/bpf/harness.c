@@ -905,7 +905,7 @@ void check_row(void **state)
 		assert_int_equal(e->ifindex, env.ifindex[r->dev]);
 		assert_int_equal(e->len, len);
 		check_ev_tuple(r, 0, EV_FULL, false);
-	} else if (r->ret != TC_ACT_SHOT && !r->vev) {
+	} else if ((r->ret != TC_ACT_SHOT || r->no_ev) && !r->vev) {
 		assert_int_equal(env.nev, 0);
 	} else if (r->vev) {
 		struct xcni_event *e = &env.ev[0];

@@ -165,6 +165,7 @@ struct row {
 	uint8_t optwords;
 	bool plain;
 	bool uncounted; /* not xcni's: no counter moves */
+	bool no_ev; /* a drop without an event: the prefilter's, in tc as at XDP */
 	/* hostile frames (tests/bpf/hostile.c) */
 	uint16_t arp_op; /* default request */
 	const uint8_t *arp_sha; /* ARP sender MAC, default the Ethernet source */
