@@ -414,7 +414,7 @@ size_t build(const struct row *r, uint8_t buf[FRAME_MAX])
 		len = build_inner(r, inner);
 		len = geneve_wrap_ul6_opt(inner, len, r->node, UL6_NODE, row_hash(r),
 					  r->vni ? r->vni : VNI, r->optwords, r->gnv_crit, buf);
-	} else if (r->prog != FROM_OVERLAY || r->plain) {
+	} else if ((r->prog != FROM_OVERLAY && r->prog != FROM_OVERLAY_PF) || r->plain) {
 		len = build_inner(r, buf);
 	} else if (row_v6(r)) {
 		len = build_inner(r, inner);

@@ -407,19 +407,20 @@ pf() { in_node 2 "$XCNICTL" --pin-dir "$LAB_PINS/n2" prefilter "$@"; }
 pf_dropped() {
 	local before
 	before=$(metric 2 drop-prefilter from-overlay)
-	! ip netns exec xcl-ul ping -c 2 -i 0.2 -W 1 192.168.77.2 || return 1
+	! ip netns exec xcl-ul ping -I 192.168.77.60 -c 2 -i 0.2 -W 1 192.168.77.2 || return 1
 	[ "$(pf list --json | jq_ '[x["packets"] for x in d if x["cidr"] == "192.168.77.60/32"][0]')" -ge 2 ] || return 1
 	[ "$(metric 2 drop-prefilter from-overlay)" -ge $((before + 2)) ]
 }
 check "XCNI_LAB_XDP=tc lab up --nodes 2: reported XDP tc, no XDP program on ul0, config says tc" tc_mode_up
-check "  ... pods on n1 and n2 connect (80/TCP matrix)" \
-	bash -c "\"$XCNICTL\" lab apply -f $T/o2.yaml >/dev/null && $(declare -f matrix2); matrix2"
-# A host on the underlay (192.168.77.60 on the switch) reaches n2 until n2's prefilter lists it.
+apply_matrix() { "$XCNICTL" lab apply -f "$T/o2.yaml" >/dev/null && matrix2; }
+check "  ... pods on n1 and n2 connect (80/TCP matrix)" apply_matrix
+# A host on the underlay (192.168.77.60 on the switch, its pings from that address: br0's
+# first one is the outside's gateway) reaches n2 until n2's prefilter lists it.
 ip -n xcl-ul addr add 192.168.77.60/24 dev br0
-check "  ... an underlay host pings n2" ip netns exec xcl-ul ping -c 1 -W 2 192.168.77.2
+check "  ... an underlay host pings n2" ip netns exec xcl-ul ping -I 192.168.77.60 -c 1 -W 2 192.168.77.2
 check "  ... xcnictl prefilter add 192.168.77.60/32 on n2" pf add 192.168.77.60/32
 check "  ... its pings are dropped at tc, counted on the entry and as drop-prefilter" pf_dropped
-pf_gone() { pf del 192.168.77.60/32 && ip netns exec xcl-ul ping -c 1 -W 2 192.168.77.2; }
+pf_gone() { pf del 192.168.77.60/32 && ip netns exec xcl-ul ping -I 192.168.77.60 -c 1 -W 2 192.168.77.2; }
 check "  ... xcnictl prefilter del: the host pings n2 again" pf_gone
 ip -n xcl-ul addr del 192.168.77.60/24 dev br0 2>/dev/null
 check "  ... pods still connect (80/TCP matrix)" matrix2
