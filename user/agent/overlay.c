@@ -266,6 +266,12 @@ static int attach_xdp(struct overlay *ov, const char *pin_dir)
 	if (ov->xdp_want == XDP_WANT_OFF)
 		return 0;
 	if (ov->xdp_want == XDP_WANT_TC) {
+		/* An earlier agent's XDP prefilter goes (its pinned link, or
+		 * through netlink): this one judges in tc, and XDP on the
+		 * underlay would cost what tc avoids. */
+		if (!link_path(path, sizeof(path), pin_dir, XCNI_LINK_UNDERLAY_XDP))
+			xcni_link_unpin(path);
+		xdp_detach_ours(ov->underlay_ifindex);
 		ov->xdp_mode = XCNI_XDP_MODE_TC;
 		printf("xcnid: prefilter on %s: tc (from_overlay), no XDP\n", ov->underlay);
 		fflush(stdout);
