@@ -46,6 +46,7 @@
 #include "lib/nodeport_icmp.h"
 #include "lib/parse.h"
 #include "lib/policy.h"
+#include "lib/prefilter.h"
 #include "lib/sctp.h"
 
 /*
@@ -655,6 +656,10 @@ int from_overlay(struct __sk_buff *skb)
 {
 	int ret;
 
+	/* --xdp-mode tc: the prefilter xdp_underlay would run, first. */
+	if (tc_prefilter && prefilter_frame((void *)(long)skb->data, (void *)(long)skb->data_end,
+					    skb->len))
+		return TC_ACT_SHOT;
 	switch (ul_kind_of(skb)) {
 	case UL_GENEVE6:
 		ret = from_underlay6(skb);

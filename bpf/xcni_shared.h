@@ -617,6 +617,8 @@ struct xcni_prefilter6_key {
  */
 #define XCNI_PF16_MASK 0xffff0000u /* host order */
 #define XCNI_PF24_MASK 0xffffff00u
+/* xcni_config.xdp_mode when the prefilter runs in tc (xcnid --xdp-mode tc), beside the XDP_FLAGS_* modes. */
+#define XCNI_XDP_MODE_TC (1u << 16)
 
 /*
  * polep: local pod IPv4 -> its policy state. xcnid owns it. A pod with no
@@ -1209,7 +1211,8 @@ struct xcni_config {
 	__u32 vni;
 	__u32 underlay_mtu;
 	__u32 pod_mtu; /* what the plugin gives pods: underlay MTU - XCNI_ENCAP_LEN */
-	__u32 xdp_mode; /* XDP_FLAGS_DRV_MODE or XDP_FLAGS_SKB_MODE as attached, 0 none */
+	__u32 xdp_mode; /* XDP_FLAGS_DRV_MODE or XDP_FLAGS_SKB_MODE as attached, 0 none,
+			 * XCNI_XDP_MODE_TC: no XDP, the prefilter in from_overlay */
 	/* Events: read by the programs per packet, set by xcnid and `xcnictl config set`. */
 	__u32 trace_sample; /* trace one forwarded packet in N; 0: no traces */
 	__u32 events_rate; /* events per CPU per second (all types); 0: no limit */

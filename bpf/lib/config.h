@@ -42,6 +42,9 @@ const volatile __u32 node_ip = 0;
 const volatile __u32 node_ip6[4] = {};
 
 const volatile __u32 underlay_ifindex = 0;
+/* The underlay prefilter runs in from_overlay (tc) rather than at XDP
+ * (xcnid --xdp-mode tc; lib/prefilter.h). */
+const volatile __u32 tc_prefilter = 0;
 const volatile __u32 vni = 0;
 
 /* Services in BPF (kube-proxy replacement): 0 leaves Services to kube-proxy. */

@@ -65,6 +65,7 @@ unsigned int prog_dir(int prog)
 		return XCNI_DIR_TO_POD;
 	case FROM_OVERLAY_LB:
 	case FROM_OVERLAY_DSR:
+	case FROM_OVERLAY_PF:
 	case XDP:
 	case FROM_OVERLAY_UL6:
 	case FROM_OVERLAY_UL6_LB:
@@ -413,7 +414,7 @@ size_t build(const struct row *r, uint8_t buf[FRAME_MAX])
 		len = build_inner(r, inner);
 		len = geneve_wrap_ul6_opt(inner, len, r->node, UL6_NODE, row_hash(r),
 					  r->vni ? r->vni : VNI, r->optwords, r->gnv_crit, buf);
-	} else if (r->prog != FROM_OVERLAY || r->plain) {
+	} else if ((r->prog != FROM_OVERLAY && r->prog != FROM_OVERLAY_PF) || r->plain) {
 		len = build_inner(r, buf);
 	} else if (row_v6(r)) {
 		len = build_inner(r, inner);
@@ -532,6 +533,7 @@ int prog_fd(int prog)
 	case FROM_OVERLAY: return bpf_program__fd(env.ovin->progs.from_overlay);
 	case TO_OVERLAY: return bpf_program__fd(env.ovout->progs.to_overlay);
 	case XDP: return bpf_program__fd(env.xdp->progs.xdp_underlay);
+	case FROM_OVERLAY_PF: return bpf_program__fd(env.ovin_pf->progs.from_overlay);
 	case FROM_POD_LB: return bpf_program__fd(env.from_lb->progs.from_pod);
 	case TO_POD_LB: return bpf_program__fd(env.to_lb->progs.to_pod);
 	case FROM_OVERLAY_LB: return bpf_program__fd(env.ovin_lb->progs.from_overlay);
@@ -903,7 +905,7 @@ void check_row(void **state)
 		assert_int_equal(e->ifindex, env.ifindex[r->dev]);
 		assert_int_equal(e->len, len);
 		check_ev_tuple(r, 0, EV_FULL, false);
-	} else if (r->ret != TC_ACT_SHOT && !r->vev) {
+	} else if ((r->ret != TC_ACT_SHOT || r->no_ev) && !r->vev) {
 		assert_int_equal(env.nev, 0);
 	} else if (r->vev) {
 		struct xcni_event *e = &env.ev[0];
@@ -1037,10 +1039,12 @@ int env_teardown(void **state)
 	}
 	from_overlay__destroy(env.ovin_lb);
 	from_overlay__destroy(env.ovin_dsr);
+	from_overlay__destroy(env.ovin_pf);
 	to_pod__destroy(env.to_lb);
 	from_pod__destroy(env.from_lb);
 	env.ovin_lb = NULL;
 	env.ovin_dsr = NULL;
+	env.ovin_pf = NULL;
 	env.to_lb = NULL;
 	env.from_lb = NULL;
 	xdp_underlay__destroy(env.xdp);
@@ -1153,6 +1157,15 @@ int env_setup(void **state)
 	env.ovin->rodata->vni = VNI;
 	UL_SVC_RANGES(env.ovin->rodata);
 	if ((err = from_overlay__load(env.ovin)))
+		goto fail;
+	env.ovin_pf = from_overlay__open_opts(&opts);
+	if (!env.ovin_pf)
+		goto fail;
+	env.ovin_pf->rodata->node_ip = ip4(NODE_IP);
+	env.ovin_pf->rodata->vni = VNI;
+	UL_SVC_RANGES(env.ovin_pf->rodata);
+	env.ovin_pf->rodata->tc_prefilter = 1;
+	if ((err = from_overlay__load(env.ovin_pf)))
 		goto fail;
 	env.ovout = to_overlay__open_opts(&opts);
 	if (!env.ovout)

@@ -35,6 +35,7 @@ enum {
 	FROM_OVERLAY_LB, /* from_overlay with lb_enabled */
 	FROM_OVERLAY_DSR, /* from_overlay with lb_enabled, --node-port-mode dsr */
 	XDP, /* xdp_underlay */
+	FROM_OVERLAY_PF, /* from_overlay with the prefilter in it (tc_prefilter: xcnid --xdp-mode tc) */
 	/* tests/bpf/underlay6.c's node of the IPv6 underlay (UL6_NODE, node_ip6, no IPv4 underlay) */
 	FROM_POD_UL6,
 	FROM_OVERLAY_UL6,
@@ -81,6 +82,7 @@ struct env {
 	struct to_pod *to_lb;
 	struct from_overlay *ovin_lb;
 	struct from_overlay *ovin_dsr; /* ovin_lb with lb_dsr */
+	struct from_overlay *ovin_pf; /* ovin with tc_prefilter */
 	struct ring_buffer *rb;
 	int ifindex[NR_DEVS];
 	struct xcni_event ev[8]; /* the first 8 */
@@ -163,6 +165,7 @@ struct row {
 	uint8_t optwords;
 	bool plain;
 	bool uncounted; /* not xcni's: no counter moves */
+	bool no_ev; /* a drop without an event: the prefilter's, in tc as at XDP */
 	/* hostile frames (tests/bpf/hostile.c) */
 	uint16_t arp_op; /* default request */
 	const uint8_t *arp_sha; /* ARP sender MAC, default the Ethernet source */

@@ -44,6 +44,17 @@ static int prefilter_counted(void)
 	return v.packets == 1 && v.bytes == ETH_HLEN + 20 + 12 ? 0 : -EPROTO;
 }
 
+/* After the XDP drop, from_overlay's two (the tagged frame 4 bytes longer). */
+static int prefilter_counted3(void)
+{
+	struct xcni_prefilter_key k = { .prefixlen = 24, .addr = ip4("203.0.113.0") };
+	struct xcni_prefilter_val v;
+
+	if (bpf_map_lookup_elem(map_fd("xcni_prefilter"), &k, &v))
+		return -errno;
+	return v.packets == 3 && v.bytes == 3 * (ETH_HLEN + 20 + 12) + 4 ? 0 : -EPROTO;
+}
+
 static const struct row prefilter_rows[] = {
 	/* XDP on the underlay: the prefilter. */
 	{ "prefilter: deny 203.0.113.0/24", .step = prefilter_add },
@@ -52,6 +63,17 @@ static const struct row prefilter_rows[] = {
 	{ "XDP: any other source passes", .prog = XDP, .dev = DEV_U, .plain = true,
 	  UDP("198.51.100.1", 5000, NODE_IP, 53), .ret = XDP_PASS, .uncounted = true },
 	{ "prefilter: the entry counted its drop", .step = prefilter_counted },
+	/* The same judge in from_overlay, where the node runs it at tc (--xdp-mode tc). */
+	{ "from_overlay (tc prefilter): source on the deny list: dropped, no event (as at XDP)",
+	  .prog = FROM_OVERLAY_PF, .dev = DEV_U, .plain = true, UDP("203.0.113.5", 5000, NODE_IP, 53),
+	  .ret = TC_ACT_SHOT, .reason = XCNI_DROP_PREFILTER, .no_ev = true },
+	{ "from_overlay (tc prefilter): behind an 802.1Q tag: dropped", .prog = FROM_OVERLAY_PF,
+	  .dev = DEV_U, .plain = true, .eth = ETH_P_8021Q, UDP("203.0.113.6", 5000, NODE_IP, 53),
+	  .ret = TC_ACT_SHOT, .reason = XCNI_DROP_PREFILTER, .no_ev = true },
+	{ "prefilter: the entry counted the two tc drops too", .step = prefilter_counted3 },
+	{ "from_overlay (tc prefilter): any other source goes on (the stack's)",
+	  .prog = FROM_OVERLAY_PF, .dev = DEV_U, .plain = true, UDP("198.51.100.1", 5000, NODE_IP, 53),
+	  .ret = TC_ACT_OK, .uncounted = true },
 };
 
 /* IPv6. */

@@ -30,7 +30,7 @@ lab_start "$XCNICTL" "$XCNI_BIN" "$XCNID_BIN" /usr/bin/tshark /usr/bin/iperf3 /u
 
 out=$(XCNI_LAB_XDP=bogus lab up --nodes 3 2>&1); RC=$?
 check "XCNI_LAB_XDP=bogus: exit 2, naming the modes, nothing made" \
-	bash -c "[ $RC -eq 2 ] && grep -q 'auto, native, generic or off' <<<\"\$1\" && ! ip netns list | grep -q '^xcl-'" _ "$out"
+	bash -c "[ $RC -eq 2 ] && grep -q 'auto, native, generic, tc or off' <<<\"\$1\" && ! ip netns list | grep -q '^xcl-'" _ "$out"
 
 # ---- up: three nodes on one switch -------------------------------------------------
 out=$(lab up --nodes 3 2>&1); RC=$?
@@ -386,6 +386,44 @@ printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: o}\n' >"$T/o2.yaml"
 { pod p1 n1; pod p2 n2; } >>"$T/o2.yaml"
 check "  ... pods on n1 and n2 connect (80/TCP matrix)" \
 	bash -c "\"$XCNICTL\" lab apply -f $T/o2.yaml >/dev/null && \"$XCNICTL\" lab matrix 80/tcp --json | /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); sys.exit(0 if len(d[\"pods\"]) == 2 and all(all(r.values()) for r in d[\"rows\"].values()) else 1)'"
+remember_pids
+check "  ... lab down" lab down
+check "  ... leaves nothing behind" test -z "$(leftovers)"
+
+# ---- XDP tc: the prefilter in from_overlay, no XDP (a veth underlay: bench/README.md "overlay") ----
+out=$(XCNI_LAB_XDP=tc lab up --nodes 2 2>&1); RC=$?
+echo "$out" | sed 's/^/# /'
+remember_pids
+tc_mode_up() {
+	[ "$RC" -eq 0 ] && [ "$(grep -c 'XDP tc' <<<"$out")" -eq 2 ] || return 1
+	! ip -n xcl-n2 link show ul0 | grep -q prog/xdp || return 1
+	[ "$(in_node 2 "$XCNICTL" --pin-dir "$LAB_PINS/n2" config --json | jq_ 'd["xdp_mode"]')" = tc ]
+}
+matrix2() {
+	"$XCNICTL" lab matrix 80/tcp --json | /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); sys.exit(0 if len(d["pods"]) == 2 and all(all(r.values()) for r in d["rows"].values()) else 1)'
+}
+pf() { in_node 2 "$XCNICTL" --pin-dir "$LAB_PINS/n2" prefilter "$@"; }
+# The host's ping is dropped at tc: counted on its entry and as drop-prefilter from-overlay.
+pf_dropped() {
+	local before
+	before=$(metric 2 drop-prefilter from-overlay)
+	! ip netns exec xcl-ul ping -I 192.168.77.60 -c 2 -i 0.2 -W 1 192.168.77.2 || return 1
+	[ "$(pf list --json | jq_ '[x["packets"] for x in d if x["cidr"] == "192.168.77.60/32"][0]')" -ge 2 ] || return 1
+	[ "$(metric 2 drop-prefilter from-overlay)" -ge $((before + 2)) ]
+}
+check "XCNI_LAB_XDP=tc lab up --nodes 2: reported XDP tc, no XDP program on ul0, config says tc" tc_mode_up
+apply_matrix() { "$XCNICTL" lab apply -f "$T/o2.yaml" >/dev/null && matrix2; }
+check "  ... pods on n1 and n2 connect (80/TCP matrix)" apply_matrix
+# A host on the underlay (192.168.77.60 on the switch, its pings from that address: br0's
+# first one is the outside's gateway) reaches n2 until n2's prefilter lists it.
+ip -n xcl-ul addr add 192.168.77.60/24 dev br0
+check "  ... an underlay host pings n2" ip netns exec xcl-ul ping -I 192.168.77.60 -c 1 -W 2 192.168.77.2
+check "  ... xcnictl prefilter add 192.168.77.60/32 on n2" pf add 192.168.77.60/32
+check "  ... its pings are dropped at tc, counted on the entry and as drop-prefilter" pf_dropped
+pf_gone() { pf del 192.168.77.60/32 && ip netns exec xcl-ul ping -I 192.168.77.60 -c 1 -W 2 192.168.77.2; }
+check "  ... xcnictl prefilter del: the host pings n2 again" pf_gone
+ip -n xcl-ul addr del 192.168.77.60/24 dev br0 2>/dev/null
+check "  ... pods still connect (80/TCP matrix)" matrix2
 remember_pids
 check "  ... lab down" lab down
 check "  ... leaves nothing behind" test -z "$(leftovers)"

@@ -130,6 +130,7 @@ int overlay_load(struct overlay *ov, const char *pin_dir)
 	ov->in->rodata->lb_enabled = ov->lb;
 	ov->in->rodata->lb_dsr = ov->lb && ov->dsr;
 	ov->in->rodata->external_clusterip = ov->lb && ov->ext_cip;
+	ov->in->rodata->tc_prefilter = ov->xdp_want == XDP_WANT_TC;
 	ov->out->rodata->node_ip = ov->node_ip;
 	ov->out->rodata->underlay_ifindex = ov->underlay_ifindex;
 	ov->out->rodata->vni = ov->vni;
@@ -264,6 +265,18 @@ static int attach_xdp(struct overlay *ov, const char *pin_dir)
 
 	if (ov->xdp_want == XDP_WANT_OFF)
 		return 0;
+	if (ov->xdp_want == XDP_WANT_TC) {
+		/* An earlier agent's XDP prefilter goes (its pinned link, or
+		 * through netlink): this one judges in tc, and XDP on the
+		 * underlay would cost what tc avoids. */
+		if (!link_path(path, sizeof(path), pin_dir, XCNI_LINK_UNDERLAY_XDP))
+			xcni_link_unpin(path);
+		xdp_detach_ours(ov->underlay_ifindex);
+		ov->xdp_mode = XCNI_XDP_MODE_TC;
+		printf("xcnid: prefilter on %s: tc (from_overlay), no XDP\n", ov->underlay);
+		fflush(stdout);
+		return 0;
+	}
 	if ((err = link_path(path, sizeof(path), pin_dir, XCNI_LINK_UNDERLAY_XDP)))
 		return err;
 	if (ov->xdp_want != XDP_WANT_GENERIC) {

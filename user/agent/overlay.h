@@ -29,6 +29,7 @@ enum xdp_want {
 	XDP_WANT_NATIVE,
 	XDP_WANT_GENERIC,
 	XDP_WANT_OFF,
+	XDP_WANT_TC, /* no XDP: the prefilter in from_overlay (tc ingress) */
 };
 
 /* xcnid --map-max NAME=N: a map's size other than the built-in default. */

@@ -178,7 +178,8 @@ static void usage(FILE *f)
 		"                     TCX links, tc clsact filters where the kernel has no TCX),\n"
 		"                     tcx (or fail), or tc (the older path forced: tc clsact\n"
 		"                     filters, XDP through netlink); also XCNI_ATTACH=MODE\n"
-		"  --xdp-mode MODE    auto (native, else generic), native, generic or off\n"
+		"  --xdp-mode MODE    auto (native, else generic), native, generic, off, or tc\n"
+		"                     (no XDP: the prefilter in tc, from_overlay; for a veth underlay)\n"
 		"  --hook-check S     every S seconds (default %u; 0: at start only) look whether\n"
 		"                     another program runs before xcni's on the pods' veths, the\n"
 		"                     underlay or xcni0: logged and counted\n"
@@ -446,8 +447,10 @@ int xcnid_cmdline(int argc, char **argv, struct xcnid_cmdline *cl)
 				ov->xdp_want = XDP_WANT_GENERIC;
 			else if (!strcmp(optarg, "off"))
 				ov->xdp_want = XDP_WANT_OFF;
+			else if (!strcmp(optarg, "tc"))
+				ov->xdp_want = XDP_WANT_TC;
 			else {
-				pr_err("--xdp-mode %s: auto, native, generic or off\n", optarg);
+				pr_err("--xdp-mode %s: auto, native, generic, tc or off\n", optarg);
 				return 2;
 			}
 			break;

@@ -55,6 +55,8 @@ static const char *xdp_mode_name(__u32 mode)
 		return "generic";
 	case XDP_FLAGS_HW_MODE:
 		return "offload";
+	case XCNI_XDP_MODE_TC:
+		return "tc";
 	}
 	return NULL;
 }

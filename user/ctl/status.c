@@ -466,7 +466,7 @@ static json_t *node_status(const struct ctx *c, const char *name)
 			 cfg.nr_endpoints_overflow, "names_missing", cfg.nr_names_missing,
 			 "address_conflicts", cfg.nr_addr_contested, "xdp",
 			 cfg.xdp_mode == 1u << 2 ? "native" : cfg.xdp_mode == 1u << 1 ? "generic" :
-			 cfg.xdp_mode ? "other" : "none");
+			 cfg.xdp_mode == XCNI_XDP_MODE_TC ? "tc" : cfg.xdp_mode ? "other" : "none");
 	if (cfg.failed_gen && cfg.failed_gen >= cfg.applied_gen) {
 		json_object_set_new(cfgj, "error", json_string(cfg.error));
 		json_array_append_new(problems, json_sprintf("generation %llu could not be applied: %s",

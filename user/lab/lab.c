@@ -159,7 +159,7 @@ static void usage_up(FILE *f)
 		   "The nodes share an underlay: bridge " LAB_UL_BRIDGE " in netns " LAB_UL_NETNS ", node i plugged\n"
 		   "in as " LAB_UL_DEV " with " LAB_UL_PREFIX "<i>/%d (its InternalIP); xcnid runs the Geneve\n"
 		   "overlay over it (--underlay-dev " LAB_UL_DEV "), its XDP prefilter in the mode\n"
-		   "$XCNI_LAB_XDP names (auto, native, generic, off; default " LAB_XDP_DEFAULT ": native XDP\n"
+		   "$XCNI_LAB_XDP names (auto, native, generic, tc, off; default " LAB_XDP_DEFAULT ": native XDP\n"
 		   "on a veth segments every TSO packet). Pods get MTU %d.\n"
 		   "--agent-arg --OPTION[=VALUE]: one more option for every node's xcnid, after\n"
 		   "the lab's own (repeatable, up to %d), e.g. --agent-arg --map-max=xcni_ct=16384\n"
@@ -354,8 +354,8 @@ static int cmd_up(int argc, char **argv)
 	if (!xdp || !*xdp)
 		xdp = LAB_XDP_DEFAULT;
 	if (strcmp(xdp, "auto") && strcmp(xdp, "native") && strcmp(xdp, "generic") &&
-	    strcmp(xdp, "off")) {
-		fprintf(stderr, "lab up: XCNI_LAB_XDP=%s: auto, native, generic or off\n", xdp);
+	    strcmp(xdp, "tc") && strcmp(xdp, "off")) {
+		fprintf(stderr, "lab up: XCNI_LAB_XDP=%s: auto, native, generic, tc or off\n", xdp);
 		return 2;
 	}
 	if (lab_find_bin("xcnid", "XCNID_BIN", xcnid, sizeof(xcnid)) ||

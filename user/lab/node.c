@@ -439,7 +439,8 @@ const char *lab_node_xdp(const struct lab_node *n)
 	if (node_config(n, &cfg))
 		return "unknown";
 	return cfg.xdp_mode == XDP_FLAGS_DRV_MODE ? "native" :
-	       cfg.xdp_mode == XDP_FLAGS_SKB_MODE ? "generic" : "off";
+	       cfg.xdp_mode == XDP_FLAGS_SKB_MODE ? "generic" :
+	       cfg.xdp_mode == XCNI_XDP_MODE_TC  ? "tc" : "off";
 }
 
 int lab_sync(struct lab *lab)
