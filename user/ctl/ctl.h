@@ -77,7 +77,7 @@ struct ctx {
 	const char *pod; /* --pod NS/NAME or IP */
 	const char *ns; /* --namespace */
 	int reason; /* --reason, an enum xcni_reason */
-	bool verdict_allow; /* --verdict allow (verdict events), else deny (policy drops) */
+	int verdict; /* --verdict: enum vocab_verdict (lib/observe/vocab.h) */
 	__u8 ev_type; /* --type: enum xcni_event_type */
 	const char *pin_dir_dst; /* explain --pin-dir-dst: the destination node's maps */
 	__u16 sport; /* explain --sport: the flow's source port (host order) */
@@ -127,7 +127,7 @@ int ctl_cmd_flags(const struct cmd *cmd, const char *sub, char *buf, size_t n);
 /* The help lines of the filters, for the command tables. */
 #define HELP_IP "  --ip IP              rows about IP (an address or a prefix holding it; IPv4 or IPv6)\n"
 #define HELP_POD "  --pod POD            rows about POD (NAMESPACE/NAME or its IP)\n"
-#define HELP_NS "  --namespace NS       rows about a pod of namespace NS\n"
+#define HELP_NS "  -n, --namespace NS   rows about a pod of namespace NS\n"
 #define HELP_ID "  --identity ID        rows about identity ID (a number or reserved:NAME)\n"
 #define HELP_FILTERS HELP_IP HELP_POD HELP_NS HELP_ID \
 	"Filters combine: a row is shown when it passes every one given."
