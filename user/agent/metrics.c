@@ -26,6 +26,7 @@
 
 #include "xcni_shared.h"
 #include "lib/observe/ctstat.h"
+#include "lib/observe/flows.h"
 #include "lib/system/log.h"
 #include "lib/observe/reasons.h"
 #include "agent/http.h"
@@ -84,6 +85,7 @@ struct metrics {
 	__u64 pol_base, cell_base[NR_CELLS];
 	__u64 ct_evicted; /* the highest evictions figure shown: the counter never goes back */
 	const struct hooks *hooks; /* who runs first on xcni's hooks; NULL: not shown */
+	const struct flows *flows; /* xcnid's flow records: isolation drops; NULL: off */
 };
 
 static __u64 mono_ns(void)
@@ -426,6 +428,7 @@ static void render_policy_flows(struct metrics *m, struct buf *b, struct polscan
 	       "denial in audit mode, which passes) and the side of the pod judged (direction). "
 	       "Each isolated side counts. action=\"deny\" counts deny rules only: a pod's "
 	       "default-deny isolation (no rule allows) is no entry, and its drops are "
+	       "xcni_policy_isolation_drops_total (by pod and isolating policy) and "
 	       "xcni_packets_total{reason=~\"drop-policy-(ingress|egress)\"}.");
 	for (unsigned int t = 0; t < NR_TIERS; t++)
 		for (unsigned int a = 0; a < NR_ACTS; a++) {
@@ -438,6 +441,42 @@ static void render_policy_flows(struct metrics *m, struct buf *b, struct polscan
 					tiers[t], acts[a], d == XCNI_DIR_TO_POD ? "ingress" : "egress",
 					(unsigned long long)cell[CELL(t, a, d)]);
 		}
+}
+
+/*
+ * Isolation drops by pod and isolating policy, as the flow records named
+ * them (flows_isodrop): a series only for what was dropped.
+ */
+static void render_isodrops(struct metrics *m, struct buf *b)
+{
+	const struct flows_isodrop *d;
+	size_t n;
+
+	if (!m->flows)
+		return;
+	d = flows_isodrops(m->flows, &n);
+	family(b, "xcni_policy_isolation_drops_total", "counter",
+	       "Packets dropped because their pod is isolated on that side (direction) and no "
+	       "rule allows them (drop-policy-ingress, drop-policy-egress), by the pod "
+	       "(namespace, pod) and each NetworkPolicy that isolates it (policy, as explain "
+	       "names them; a drop counts once under each, \"\" when they could not be named). "
+	       "Counted from the drop events (xcnid --flows, on by default), which have a "
+	       "budget: xcni_packets_total{reason=~\"drop-policy-(ingress|egress)\"} counts "
+	       "every packet. Series only for pods that had one.");
+	for (size_t i = 0; i < n; i++) {
+		bprintf(b, "xcni_policy_isolation_drops_total{namespace=\"");
+		blabel(b, d[i].ns);
+		bprintf(b, "\",pod=\"");
+		blabel(b, d[i].pod);
+		bprintf(b, "\",direction=\"%s\",policy=\"", d[i].ingress ? "ingress" : "egress");
+		blabel(b, d[i].policy);
+		bprintf(b, "\"} %llu\n", (unsigned long long)d[i].packets);
+	}
+	family(b, "xcni_policy_isolation_drops_lost_total", "counter",
+	       "Isolation drops counted in no series of xcni_policy_isolation_drops_total: "
+	       "it holds 4096 series at most (FLOWS_ISODROP_MAX).");
+	bprintf(b, "xcni_policy_isolation_drops_lost_total %llu\n",
+		(unsigned long long)flows_isodrops_lost(m->flows));
 }
 
 /* ---- the page --------------------------------------------------------- */
@@ -739,6 +778,7 @@ static int render(struct metrics *m, struct buf *b)
 
 	if (have_pol)
 		render_policy_flows(m, b, &pol);
+	render_isodrops(m, b);
 	if (have_ct) {
 		family(b, "xcni_ct_entries", "gauge",
 		       "Live conntrack entries (not past their lifetime), by state.");
@@ -841,6 +881,12 @@ void metrics_set_hooks(struct metrics *m, const struct hooks *hk)
 {
 	if (m)
 		m->hooks = hk;
+}
+
+void metrics_set_flows(struct metrics *m, const struct flows *fl)
+{
+	if (m)
+		m->flows = fl;
 }
 
 void metrics_free(struct metrics *m)
