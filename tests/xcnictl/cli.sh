@@ -336,6 +336,12 @@ for c in "endpoint list" "policy list" "identity list"; do
 	check "vocabulary: $c --pod x/a is --ip 10.244.1.5 (one address of one family)" same_rows "$c --pod x/a" "$c --ip 10.244.1.5"
 done
 check "vocabulary: --identity 42 (x/a's) is --pod x/a in identity list" same_rows "identity list --identity 42" "identity list --pod x/a"
+# --label: the label set of the row's identity (42 is k8s:app=a in namespace x).
+for c in "endpoint list" "ct list" "identity list" "ipcache list" "policy list"; do
+	check "vocabulary: $c --label app=a is --identity 42 (its label set's)" same_rows "$c --label app=a" "$c --identity 42"
+done
+check "vocabulary: identity list --label app=a,!tier: 42 alone" json_is '[r["identity"] for r in j] == [42]' x identity list --label 'app=a,!tier' -o json
+check "vocabulary: identity list --label app!=a: 43 and the reserved ones, not 42" json_is '42 not in [r["identity"] for r in j] and 43 in [r["identity"] for r in j]' x identity list --label 'app!=a' -o json
 check "vocabulary: monitor --verdict takes flows' values, and its old allow/deny" bash -c "
 	for v in allowed forwarded denied audit FORWARDED DROPPED AUDIT allow deny; do
 		'$XCNICTL' --pin-dir '$REAL' monitor --timeout-ms 20 --verdict \$v >/dev/null || { echo \"\$v: exit \$?\"; exit 1; }

@@ -585,6 +585,7 @@ const struct cmd monitor_cmds[] = {
 	  "  --pod POD              events from or to POD (NAMESPACE/NAME or IP)\n"
 	  "  -n, --namespace NS     events from or to a pod of namespace NS\n"
 	  "  --identity ID          events from or to identity ID\n"
+	  "  --label SELECTOR       events from or to labels matching SELECTOR (k=v,k!=v,k,!k)\n"
 	  "  --reason NAME          events of that reason (drop-policy-ingress, ...;\n"
 	  "                         see metrics --all)\n"
 	  "  --verdict V            denied (drops, any reason: with --reason, which),\n"

@@ -49,6 +49,7 @@ const struct ctl_opt ctl_opts[] = {
 	{ "family", 0, true, 'F', OPT_FAMILY, "4|6" },
 	{ "wide", 0, false, 'w', OPT_WIDE, NULL },
 	{ "time", 0, true, 'M', OPT_TIME, "rfc3339|mono" },
+	{ "label", 0, true, 'L', OPT_LABEL, "SELECTOR" },
 	{}
 };
 
@@ -784,6 +785,15 @@ static int parse_opt(int opt, const char *arg, struct ctx *c, struct global *g)
 	case 'w':
 		c->opts |= OPT_WIDE;
 		return 0;
+	case 'L': {
+		struct flow_match m;
+
+		if (flow_match_labels(&m, arg, e, sizeof(e)))
+			goto bad;
+		c->opts |= OPT_LABEL;
+		c->label = arg;
+		return 0;
+	}
 	case 'p':
 		if (vocab_pod(arg, e, sizeof(e)))
 			goto bad;

@@ -703,6 +703,9 @@ void flow_filter_free(struct flow_filter *ff)
 
 #define FERR(...) (snprintf(err, errlen, __VA_ARGS__), -EINVAL)
 
+static bool match_peer(const struct flow_match *m, const struct flow_peer *p, uint8_t family,
+		       const uint8_t *addr);
+
 static bool is_label_char(char c)
 {
 	return isalnum((unsigned char)c) || c == '-' || c == '_' || c == '.' || c == '/' ||
@@ -1219,6 +1222,19 @@ static const char *label_value(const char *labels, const char *key, char *buf, s
 		p += l + (end ? 1 : 0);
 	}
 	return NULL;
+}
+
+int flow_match_labels(struct flow_match *m, const char *selector, char *err, size_t errlen)
+{
+	memset(m, 0, sizeof(*m));
+	return parse_selector(m, "label", selector, selector, err, errlen);
+}
+
+bool flow_labels_match(const struct flow_match *m, const char *labels)
+{
+	struct flow_peer p = { .labels = labels };
+
+	return match_peer(m, &p, 0, NULL);
 }
 
 static bool match_peer(const struct flow_match *m, const struct flow_peer *p, uint8_t family,

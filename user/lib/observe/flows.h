@@ -302,6 +302,11 @@ struct flow_filter {
 	unsigned int nnots;
 };
 
+/* --label SELECTOR (k=v,k!=v,k,!k) into m: 0, or -EINVAL with err naming --label. */
+int flow_match_labels(struct flow_match *m, const char *selector, char *err, size_t errlen);
+/* Whether a label set ("k8s:app=web,...", NULL: none) matches m (FM_LABELS). */
+bool flow_labels_match(const struct flow_match *m, const char *labels);
+
 void flow_filter_init(struct flow_filter *ff);
 /* What flow_filter_set gave ff (its --not filters). */
 void flow_filter_free(struct flow_filter *ff);

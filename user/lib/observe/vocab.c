@@ -30,8 +30,8 @@ const struct vocab_word vocab_words[] = {
 	{ "reason", 0, "REASON", FL | VOCAB_MONITOR,
 	  "dropped (or, monitor, forwarded) for REASON (xcnictl metrics --all lists them)" },
 	{ "type", 0, "TYPE", VOCAB_MONITOR, "drop, verdict or trace events" },
+	{ "label", 0, "SELECTOR", ALL, "either end's labels match SELECTOR (k=v,k!=v,k,!k)" },
 	/* Flow records only: a direction, ports, a window. */
-	{ "label", 0, "SELECTOR", FL, "either end's labels match SELECTOR (k=v,k!=v,k,!k)" },
 	{ "from", 0, "X", FL, "the source is X: pod:NS/NAME, ns:NS, label:SEL, ip:IP[/LEN], identity:ID" },
 	{ "to", 0, "X", FL, "the destination is X (as --from)" },
 	{ "from-pod", 0, "POD", FL, "the source's pod name begins so ([NS/]NAME; NS: default)" },
