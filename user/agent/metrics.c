@@ -426,10 +426,9 @@ static void render_policy_flows(struct metrics *m, struct buf *b, struct polscan
 	       "New flows a policy entry decided, by what decided (tier: admin, networkpolicy, "
 	       "baseline, default: no tier did), what it did (action: accept, deny, audit: a "
 	       "denial in audit mode, which passes) and the side of the pod judged (direction). "
-	       "Each isolated side counts. action=\"deny\" counts deny rules only: a pod's "
-	       "default-deny isolation (no rule allows) is no entry, and its drops are "
-	       "xcni_policy_isolation_drops_total (by pod and isolating policy) and "
-	       "xcni_packets_total{reason=~\"drop-policy-(ingress|egress)\"}.");
+	       "Each isolated side counts. action=\"deny\" counts deny rules only: a "
+	       "default-deny isolation is no entry; its drops are "
+	       "xcni_policy_isolation_drops_total.");
 	for (unsigned int t = 0; t < NR_TIERS; t++)
 		for (unsigned int a = 0; a < NR_ACTS; a++) {
 			if (t == XCNI_TIER_DEFAULT && a != ACT_ACCEPT)
@@ -455,14 +454,12 @@ static void render_isodrops(struct metrics *m, struct buf *b)
 	if (!m->flows)
 		return;
 	d = flows_isodrops(m->flows, &n);
+	/* family() writes through a 512-byte line: a help under ~400 characters. */
 	family(b, "xcni_policy_isolation_drops_total", "counter",
-	       "Packets dropped because their pod is isolated on that side (direction) and no "
-	       "rule allows them (drop-policy-ingress, drop-policy-egress), by the pod "
-	       "(namespace, pod) and each NetworkPolicy that isolates it (policy, as explain "
-	       "names them; a drop counts once under each, \"\" when they could not be named). "
-	       "Counted from the drop events (xcnid --flows, on by default), which have a "
-	       "budget: xcni_packets_total{reason=~\"drop-policy-(ingress|egress)\"} counts "
-	       "every packet. Series only for pods that had one.");
+	       "Packets dropped because their pod is isolated on that side and no rule allows "
+	       "them (drop-policy-ingress/egress), by pod and each NetworkPolicy isolating it "
+	       "(policy, as explain names them; \"\": not named). From the drop events "
+	       "(xcnid --flows), which have a budget: xcni_packets_total counts every packet.");
 	for (size_t i = 0; i < n; i++) {
 		bprintf(b, "xcni_policy_isolation_drops_total{namespace=\"");
 		blabel(b, d[i].ns);
