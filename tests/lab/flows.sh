@@ -155,7 +155,7 @@ series() { scrape "$1" | awk -v s="$2" '$1 == s { print $2; f = 1 } END { if (!f
 ISO0=$(series 1 "$ISO_A")
 check "n1 /metrics: $ISO_A is 3 (x/c's datagrams), got $ISO0" test "$ISO0" = 3
 isoonly() { # the only isolation-drop series of n1 is x/a's, and n2 has none
-	local s1 s2
+	local s1= s2=
 	s1=$(scrape 1 | grep '^xcni_policy_isolation_drops_total{') && s2=$(scrape 2 | grep -c '^xcni_policy_isolation_drops_total{')
 	[ "$(wc -l <<<"$s1")" = 1 ] && [ "${s1%% *}" = "$ISO_A" ] && [ "$s2" = 0 ] || { echo "n1: $s1; n2: $s2 series"; return 1; }
 }
