@@ -347,6 +347,16 @@ check "vocabulary: monitor --verdict takes flows' values, and its old allow/deny
 		'$XCNICTL' --pin-dir '$REAL' monitor --timeout-ms 20 --verdict \$v >/dev/null || { echo \"\$v: exit \$?\"; exit 1; }
 	done"
 check "vocabulary: completion offers -n beside --namespace" comp 'ct list -' -n --namespace
+# -n is a filter, not a global letter: the command's, before or after it.
+short_n() {
+	local out rc
+	out=$("$XCNICTL" -n x flows --flows-socket "/nonexistent/$XCT_TAG.sock" 2>&1); rc=$?
+	[ $rc = 1 ] && grep -q 'no xcnid answers' <<<"$out" || { echo "flows: exit $rc: $out"; return 1; }
+	out=$("$XCNICTL" flows --node n1 -n x 2>&1); rc=$?
+	! grep -q 'unexpected argument' <<<"$out" || { echo "flows --node n1 -n x: $out"; return 1; }
+	same_rows "-n x ct list" "ct list --namespace x"
+}
+check "vocabulary: -n x anywhere on the line, flows' and the map views' (was: flows: unexpected argument x)" short_n
 vocab_in_man() {
 	local sec w
 	sec=$(awk '/^\.SH FILTERS/ {on=1; next} on && /^\.SH / {exit} on' "$XCNI_ROOT/docs/xcnictl.1" | sed 's/\\-/-/g')

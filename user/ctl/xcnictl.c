@@ -556,10 +556,11 @@ static int global_word(int argc, char **argv, int *i, struct global *g)
 		}
 		return global_opt(o->val, eq ? eq + 1 : NULL, g);
 	}
-	/* "-vj", "-o json", "-ojson": only when every letter is a global one. */
+	/* "-vj", "-o json", "-ojson": only when every letter is a global one (-n,
+	 * --namespace's, is a filter: the command's own). */
 	for (const char *p = w + 1; *p; p++) {
 		o = opt_short(*p);
-		if (!o)
+		if (!o || o->bit)
 			return 1;
 		if (o->arg)
 			break;
