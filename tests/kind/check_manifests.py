@@ -678,6 +678,17 @@ def readme_checks(docs):
     check("docs/kind.md: the kind agent's xcnid command line equals xcni.yaml's args",
           m is not None and m.group(1).split() == args,
           f"docs/kind.md: {m.group(1).split() if m else 'no line starting xcnid --pod-cidr <the node' + chr(39) + 's>'}; xcni.yaml: {args}")
+    # A user's order (issue 39): prerequisites, install, status --wait, the
+    # connectivity test, flows and the map; then the internals, the uninstall.
+    heads = [h.lower() for h in re.findall(r"^## (.*)$", readme, re.M)]
+    want = ["prerequisites", "install", "xcnictl status --wait", "connectivity test",
+            "flows", "how it is put together", "uninstall"]
+    pos = [next((i for i, h in enumerate(heads) if w in h), -1) for w in want]
+    check("docs/kind.md: its sections in a user's order: " + ", ".join(want),
+          -1 not in pos and pos == sorted(pos), f"sections: {heads}")
+    pre = readme.split("## Prerequisites", 1)[-1].split("\n## ", 1)[0]
+    check("docs/kind.md: the prerequisites name Docker, kind, kubectl and the kernel with its check",
+          all(w in pre for w in ("Docker", "kind", "kubectl", "Linux 5.12", "uname -r")), pre[:200])
     # The conflist's name sorts before the ones a kind node may already have.
     cm = re.search(r"^CONFLIST=(\S+)$", ep, re.M)
     name = cm.group(1) if cm else ""

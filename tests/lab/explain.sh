@@ -308,8 +308,10 @@ if [ "$NODES" = 1 ]; then
 		mon "{(x['type'], x['reason']) for x in e} >= {('drop', 'drop-policy-ingress'), ('drop', 'drop-policy-egress'), ('verdict', 'fwd-local')}"
 	check "monitor --type verdict: only verdict events, z/a's allowed flow among them" \
 		mon "e and all(x['type'] == 'verdict' for x in e) and any(x['saddr'] == '$ZA' for x in e)" --type verdict
-	check "monitor --verdict deny: only policy drops, both of them" \
-		mon "all(x['reason'] in ('drop-policy-ingress', 'drop-policy-egress') for x in e) and len({x['reason'] for x in e}) == 2" --verdict deny
+	check "monitor --verdict deny (the old spelling of denied): only drops, both policy drops among them" \
+		mon "e and all(x['type'] == 'drop' for x in e) and {'drop-policy-ingress', 'drop-policy-egress'} <= {x['reason'] for x in e}" --verdict deny
+	check "monitor --verdict DROPPED --reason drop-policy-ingress (flows' words): z/a's drop into y/a only" \
+		mon "e and all(x['type'] == 'drop' and x['reason'] == 'drop-policy-ingress' and x['daddr'] == '$YA' for x in e)" --verdict DROPPED --reason drop-policy-ingress
 	check "monitor --verdict allow: only allowed flows" \
 		mon "e and all(x['type'] == 'verdict' and x['verdict'].startswith('allow') for x in e)" --verdict allow
 	check "monitor --reason drop-policy-egress: x/a -> z/a only" \
@@ -318,6 +320,8 @@ if [ "$NODES" = 1 ]; then
 		mon "e and all('$ZA' in (x['saddr'], x['daddr']) for x in e) and {x['type'] for x in e} == {'drop', 'verdict'}" --pod z/a
 	check "monitor --namespace y --type drop: the drop into y only" \
 		mon "e and all(x['type'] == 'drop' and x['daddr'] == '$YA' for x in e)" --namespace y --type drop
+	check "monitor -n y --verdict denied: the same (-n is --namespace, denied a drop)" \
+		mon "e and all(x['type'] == 'drop' and x['daddr'] == '$YA' for x in e)" -n y --verdict denied
 	check "monitor --namespace q (no such pods): nothing" mon "e == []" --namespace q
 	check "monitor --count 1 with a filter: stops after one matching event" \
 		mon "len(e) == 1 and e[0]['reason'] == 'drop-policy-egress'" --count 1 --reason drop-policy-egress
@@ -357,12 +361,13 @@ fi
 
 check "monitor --reason nope: exit 2, pointing at metrics --all" \
 	exits_saying 2 'no such reason (xcnictl metrics --all' "$XCNICTL" monitor --reason nope
-check "monitor --verdict maybe: exit 2" exits_saying 2 'allow or deny' "$XCNICTL" monitor --verdict maybe
+check "monitor --verdict maybe: exit 2, the values flows takes" \
+	exits_saying 2 '--verdict maybe: not allowed, forwarded, denied, audit' "$XCNICTL" monitor --verdict maybe
 check "monitor --type x: exit 2" exits_saying 2 'drop, verdict or trace' "$XCNICTL" monitor --type x
 check "monitor --pod of an unknown pod: exit 1, saying so" \
 	exits_saying 1 'q/zz: no such pod' ctl "$XA_NODE" monitor --pod q/zz --timeout-ms 100
 check "monitor --help: the filters, and that they run here, not in the data plane" \
-	bash -c "\"$XCNICTL\" monitor --help | grep -q -- '--verdict allow|deny' && \"$XCNICTL\" monitor --help | grep -q 'the filters run here'"
+	bash -c "\"$XCNICTL\" monitor --help | grep -q -- '--verdict V  .*denied (drops, any reason' && \"$XCNICTL\" monitor --help | grep -q 'the filters run here'"
 
 # ---- explain: bad input ---------------------------------------------------------
 for pp in 80 80/foo 0/tcp 65536/udp tcp x/tcp; do

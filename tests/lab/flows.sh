@@ -14,7 +14,8 @@
 #   n2: x/c (role=stranger; 81/udp)
 #   NetworkPolicy x/web-ingress: app=web takes 80/TCP and 81/UDP from role=friend
 #   dual stack; every xcnid: flows on by default, --flow-log $T/flows-{node}.log (4 KiB x 3)
-#   and --ipfix udp://198.51.100.1:4739 (the collector in netns xcl-out)
+#   and --ipfix udp://198.51.100.1:4739 (the collector in netns xcl-out),
+#   --metrics-addr 127.0.0.1:9962 in its node's netns
 #
 #   b -> a  81/udp v4, 5 x 100 B   n1: allowed by x/web-ingress (ingress)
 #   c -> a  81/udp v4, 3 x 100 B   n1: denied at to-pod (drop-policy-ingress, x/a
@@ -30,6 +31,11 @@
 #   b -> Service x/web 8080/tcp: translated at connect (socket LB, --cgroup-root):
 #        n1: the Service x/web:http (the sockops program's record), backend A4:80
 #   the matrix 80/tcp (--svg): allowed, denied, and mixed (c -> a: IPv4 only)
+#
+# n1's xcni_policy_isolation_drops_total: c -> a's 3 drops under x/a, ingress,
+# x/web-ingress (the policy that isolates it; no deny rule, so
+# xcni_policy_flows_total{action="deny"} stays 0), 2 more from c (ports 40020,
+# 40021, after the record counts) moving it by 2; allowed traffic in no series.
 set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
 
@@ -52,7 +58,7 @@ check "lab up --nodes 2 --ip-family dual --kube-proxy none, agents with a flow l
 	lab up --nodes 2 --ip-family dual --kube-proxy none --agent-arg "--flow-log=$T/flows-{node}.log" \
 	--agent-arg --flow-log-max-bytes=$LOGMAX --agent-arg --flow-log-files=3 \
 	--agent-arg --flow-log-interval=1 --agent-arg "--ipfix=udp://$COLLECTOR:$IPFIX_PORT" \
-	--agent-arg --ipfix-active-timeout=1 || { finish; exit 1; }
+	--agent-arg --ipfix-active-timeout=1 --agent-arg --metrics-addr=127.0.0.1:9962 || { finish; exit 1; }
 remember_pids
 # The collector, in the outside (every node's default route leads there).
 # Over UDP every batch starts with the templates: it may start after the agents.
@@ -136,6 +142,56 @@ check "x/c -> x/a 81/udp (v4): 0 of 3 answered (policy)" answered 0 x/c 40002 "$
 check "x/b -> x/c 81/udp (v6): 4 of 4 answered" answered 4 x/b 40003 "$C6" 81 4 200
 check "x/b -> x/a 80/tcp (v4) from port 40004" lab exec x/b -- /usr/bin/python3 "$T/tcp.py" "$A4" 80 40004
 sleep 2.5 # a conntrack walk (every second) after the last packet
+
+# Isolation drops by pod and isolating policy (n1's /metrics): x/c's three
+# datagrams into x/a, which x/web-ingress isolates and no rule of it allows.
+scrape() { # scrape N: node nN's /metrics
+	nsenter --net="/run/netns/xcl-n$1" /usr/bin/python3 -c '
+import sys, urllib.request
+sys.stdout.write(urllib.request.urlopen("http://127.0.0.1:9962/metrics", timeout=5).read().decode())'
+}
+ISO_A='xcni_policy_isolation_drops_total{namespace="x",pod="a",direction="ingress",policy="x/web-ingress"}'
+series() { scrape "$1" | awk -v s="$2" '$1 == s { print $2; f = 1 } END { if (!f) print "none" }'; }
+ISO0=$(series 1 "$ISO_A")
+check "n1 /metrics: $ISO_A is 3 (x/c's datagrams), got $ISO0" test "$ISO0" = 3
+isoonly() { # the only isolation-drop series of n1 is x/a's, and n2 has none
+	local s1= s2=
+	s1=$(scrape 1 | grep '^xcni_policy_isolation_drops_total{') && s2=$(scrape 2 | grep -c '^xcni_policy_isolation_drops_total{')
+	[ "$(wc -l <<<"$s1")" = 1 ] && [ "${s1%% *}" = "$ISO_A" ] && [ "$s2" = 0 ] || { echo "n1: $s1; n2: $s2 series"; return 1; }
+}
+check "  ... the only series: x/b's allowed datagrams and flows count in none, n2 (which forwarded) has none" isoonly
+check "  ... xcni_policy_flows_total{action=\"deny\"} stays 0 (no deny rule: isolation is no entry)" bash -c "
+	[ \"\$(nsenter --net=/run/netns/xcl-n1 /usr/bin/python3 -c 'import urllib.request; print(urllib.request.urlopen(\"http://127.0.0.1:9962/metrics\", timeout=5).read().decode())' |
+		awk '/^xcni_policy_flows_total\\{.*action=\"deny\"/ { t += \$2 } END { print t + 0 }')\" = 0 ]"
+cat >"$T/expo.py" <<'EOF'
+import re, sys
+fam, seen, bad = None, set(), []
+name = r"[a-zA-Z_:][a-zA-Z0-9_:]*"
+label = r'[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\.)*"'
+sample = re.compile(r"^(%s)(?:\{(?:%s)(?:,%s)*\})? [0-9.eE+-]+$" % (name, label, label))
+for l in sys.stdin.read().splitlines():
+    m = re.match(r"^# (HELP|TYPE) (\S+) ", l)
+    if m:
+        if (m.group(1), m.group(2)) in seen:
+            bad.append("twice: " + l)
+        seen.add((m.group(1), m.group(2)))
+        fam = m.group(2)
+        continue
+    s = sample.match(l)
+    if not s or not fam or not (s.group(1) == fam or s.group(1).startswith(fam + "_")):
+        bad.append(l)
+if bad:
+    print("\n".join(bad[:5]))
+    sys.exit(1)
+EOF
+# the exposition format: HELP and TYPE once a family, before its samples; every sample NAME{LABELS} VALUE
+expo() { scrape 1 | /usr/bin/python3 "$T/expo.py"; }
+check "  ... n1 /metrics: the exposition format, every sample under its family" expo
+# Two more of x/c's datagrams into x/a: the series moves by two.
+
+if command -v promtool >/dev/null; then
+	check "  ... promtool check metrics: no problem" bash -c "$(declare -f scrape); scrape 1 | promtool check metrics"
+fi
 
 flows() { "$XCNICTL" flows "$@"; }
 # has NODE SPORT PYEXPR: the records of --node NODE from source port SPORT: exactly
@@ -310,6 +366,34 @@ check "--until 1h (a duration): none" count 0 --node all --until 1h
 check "--print-node-name: accepted (the node is always said)" count 4 --node all --print-node-name
 nodecol() { flows --node n1 --from-port 40001 --print-node-name | grep -q "^n1 " || { flows --node n1 --from-port 40001; return 1; }; }
 check "--print-node-name: the row begins with the node" nodecol
+# The words of every view (xcnictl filters), either end: what the map views mean.
+check "--pod x/b (either end, exactly): three merged (40001, 40003, 40004)" count 3 --node all --pod x/b
+check "--pod $A4 (x/a by its address): three merged (40001, 40002, 40004)" count 3 --node all --pod "$A4"
+check "--ip $C6 (either end): one merged (40003)" count 1 --node all --ip "$C6"
+check "--ip ${A4%.*}.0/24 (a prefix: flows take those): the three IPv4 ones, merged" count 3 --node all --ip "${A4%.*}.0/24"
+check "--reason drop-policy-ingress: one merged (40002)" count 1 --node all --reason drop-policy-ingress
+check "--reason drop-spoof-ip: none" count 0 --node all --reason drop-spoof-ip
+check "--verdict deny (monitor's old spelling of denied): one" count 1 --node all --verdict deny
+check "--from-ip $B4: two merged (x/b's IPv4: 40001, 40004)" count 2 --node all --from-ip "$B4"
+check "--to-namespace x: four merged" count 4 --node all --to-namespace x
+check "--from-label role=friend: three merged" count 3 --node all --from-label role=friend
+CID=$(flows --node n1 --from-port 40002 --json | /usr/bin/python3 -c 'import json, sys; print(json.loads(sys.stdin.readline())["source"]["identity"])')
+check "--identity $CID (x/c's): two merged (40002 from it, 40003 to it)" count 2 --node all --identity "$CID"
+check "--from-identity $CID: one merged (40002)" count 1 --node all --from-identity "$CID"
+twice() { flows --node n1 --from x/b --from-pod x/b >"$T/out" 2>&1; local rc=$?; [ $rc = 2 ] && grep -q -- "--from-pod x/b: the source is given twice" "$T/out" || { echo "exit $rc"; cat "$T/out"; return 1; }; }
+check "--from x/b --from-pod x/b: the source twice, exit 2 naming it" twice
+# Two more of x/c's datagrams into x/a (x/web-ingress alone still isolates it;
+# after the record counts above, which the last changed records would move).
+check "x/c -> x/a 81/udp (v4) from port 40020: 0 of 2 answered (policy)" answered 0 x/c 40020 "$A4" 81 2 100
+isomoved() {
+	local a b; a=$(series 1 "$ISO_A")
+	answered 0 x/c 40021 "$A4" 81 2 100 || return 1
+	sleep 0.5
+	b=$(series 1 "$ISO_A")
+	[ "$a" != none ] && [ "$b" != none ] && [ $((b - a)) = 2 ] ||
+		{ echo "$a -> $b"; "$XCNICTL" flows --node all --from-port 40021; scrape 1 | grep isolation; return 1; }
+}
+check "n1 /metrics: two more denied datagrams move $ISO_A by 2" isomoved
 text() { flows --node n1 --from x/b --protocol tcp >"$T/out" && grep -q "x/b.*x/a.*allowed.*ingress x/web-ingress rule 0.*SYN" "$T/out" || { cat "$T/out"; return 1; }; }
 check "text columns: x/b x/a allowed ingress x/web-ingress rule 0 [SYN,...]" text
 

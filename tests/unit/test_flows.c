@@ -20,6 +20,7 @@
 
 #include "xcni_shared.h"
 #include "lib/observe/flows.h"
+#include "lib/observe/vocab.h"
 
 static struct flow_key key4(const char *s, uint16_t sp, const char *d, uint16_t dp, uint8_t proto)
 {
@@ -381,19 +382,25 @@ static void test_filter_parse(void **state)
 
 	(void)state;
 	flow_filter_init(&ff);
+	ff.from.kind = FM_NONE;
 	assert_int_equal(set(&ff, "from", "x/a", err), 0);
 	assert_int_equal(ff.from.kind, FM_POD);
 	assert_string_equal(ff.from.ns, "x");
 	assert_string_equal(ff.from.name, "a");
+	ff.to.kind = FM_NONE;
 	assert_int_equal(set(&ff, "to", "10.1.0.0/16", err), 0);
 	assert_int_equal(ff.to.kind, FM_CIDR);
 	assert_int_equal(ff.to.plen, 16);
+	ff.to.kind = FM_NONE;
 	assert_int_equal(set(&ff, "to", "fd00::/8", err), 0);
 	assert_int_equal(ff.to.family, 6);
+	ff.from.kind = FM_NONE;
 	assert_int_equal(set(&ff, "from", "ns:kube-system", err), 0);
 	assert_int_equal(ff.from.kind, FM_NS);
+	ff.from.kind = FM_NONE;
 	assert_int_equal(set(&ff, "from", "y", err), 0);
 	assert_int_equal(ff.from.kind, FM_NS);
+	ff.from.kind = FM_NONE;
 	assert_int_equal(set(&ff, "from", "app=web,tier!=db,!canary,role", err), 0);
 	assert_int_equal(ff.from.kind, FM_LABELS);
 	assert_int_equal(ff.from.nsel, 4);
@@ -435,6 +442,7 @@ static void test_filter_parse(void **state)
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		err[0] = '\0';
+		ff.from.kind = ff.to.kind = FM_NONE;
 		if (set(&ff, bad[i].n, bad[i].v, err) != -EINVAL)
 			fail_msg("%s %s: taken", bad[i].n, bad[i].v);
 		if (!strstr(err, bad[i].says))
@@ -719,6 +727,150 @@ static void test_filter_match(void **state)
 	flows_free(f);
 }
 
+/*
+ * The words of every view (lib/observe/vocab.h) in flows: --pod, --ip,
+ * --namespace, --identity either end, --reason; Hubble's --from-ip/--to-ip,
+ * --from-namespace, --from-label, --from-identity; --verdict's one set of
+ * values (the old allow, deny); a source given twice refused.
+ */
+static void test_vocab(void **state)
+{
+	uint64_t s = 1000000000ULL;
+	struct flow_filter ff;
+	struct fbuf b = {};
+	struct flows *f;
+	struct flow_rec *r;
+	char err[256];
+	int v;
+
+	(void)state;
+	assert_int_equal(flows_new(64, &f), 0);
+	r = named(f, key4("10.0.1.1", 40000, "10.0.1.2", 80, IPPROTO_TCP), "x", "a",
+		  "k8s:app=web", "y", "b", 10 * s);
+	r->src.identity = 300;
+	r->dst.identity = 301;
+	r = named(f, key4("10.0.1.3", 40001, "10.0.1.1", 81, IPPROTO_TCP), "z", "c", NULL, "x",
+		  "a", 20 * s);
+	r->src.identity = 302;
+	r->dst.identity = 300;
+	flows_drop(f, r, 20 * s, 1, XCNI_DROP_POLICY_INGRESS, 60);
+	r = named(f, key4("10.0.1.2", 1234, "8.8.8.8", 443, IPPROTO_TCP), "y", "b", NULL, NULL,
+		  NULL, 30 * s);
+	r->src.identity = 301;
+	r->dst.identity = XCNI_ID_WORLD;
+	flows_drop(f, r, 30 * s, 0xff, XCNI_DROP_SPOOF_IP, 60);
+
+	assert_int_equal(render_count(f, "pod=x/a\n", 40 * s, &b), 2); /* either end */
+	assert_int_equal(render_count(f, "pod=x/ab\n", 40 * s, &b), 0);
+	assert_int_equal(render_count(f, "pod=10.0.1.2\n", 40 * s, &b), 2);
+	assert_int_equal(render_count(f, "ip=10.0.1.0/30\n", 40 * s, &b), 3);
+	assert_int_equal(render_count(f, "ip=8.8.8.8\n", 40 * s, &b), 1);
+	assert_int_equal(render_count(f, "identity=300\n", 40 * s, &b), 2);
+	assert_int_equal(render_count(f, "identity=reserved:world\n", 40 * s, &b), 1);
+	assert_int_equal(render_count(f, "namespace=y\n", 40 * s, &b), 2);
+	assert_int_equal(render_count(f, "reason=drop-policy-ingress\n", 40 * s, &b), 1);
+	assert_int_equal(render_count(f, "reason=drop-spoof-ip\n", 40 * s, &b), 1);
+	assert_int_equal(render_count(f, "verdict=deny\n", 40 * s, &b), 2); /* any reason */
+	assert_int_equal(render_count(f, "verdict=allow\n", 40 * s, &b), 1);
+	assert_int_equal(render_count(f, "from-ip=10.0.1.3\n", 40 * s, &b), 1);
+	assert_int_equal(render_count(f, "to-ip=10.0.1.0/24\n", 40 * s, &b), 2);
+	assert_int_equal(render_count(f, "from-namespace=x\n", 40 * s, &b), 1);
+	assert_int_equal(render_count(f, "to-namespace=x\n", 40 * s, &b), 1);
+	assert_int_equal(render_count(f, "from-label=app=web\n", 40 * s, &b), 1);
+	assert_int_equal(render_count(f, "from-identity=302\n", 40 * s, &b), 1);
+	assert_int_equal(render_count(f, "to=identity:reserved:world\n", 40 * s, &b), 1);
+	assert_int_equal(render_count(f, "not.pod=x/a\n", 40 * s, &b), 1);
+
+	/* --verdict: one set of values for flows and monitor (vocab.h). */
+	assert_int_equal(vocab_verdict("DROPPED", &v, err, sizeof(err)), 0);
+	assert_int_equal(v, FLOW_DENIED);
+	assert_int_equal(vocab_verdict("deny", &v, err, sizeof(err)), 0);
+	assert_int_equal(v, FLOW_DENIED);
+	assert_int_equal(vocab_verdict("FORWARDED", &v, err, sizeof(err)), 0);
+	assert_int_equal(v, FLOW_VERDICT_PASSED);
+	assert_int_equal(vocab_verdict("forwarded", &v, err, sizeof(err)), 0);
+	assert_int_equal(v, FLOW_FORWARDED);
+	assert_int_equal(vocab_verdict("allow", &v, err, sizeof(err)), 0);
+	assert_int_equal(v, FLOW_ALLOWED);
+	assert_int_equal(vocab_verdict("AUDIT", &v, err, sizeof(err)), 0);
+	assert_int_equal(v, FLOW_AUDIT);
+	/* Every word has a meaning, and the table has the words the views take. */
+	for (const struct vocab_word *w = vocab_words; w->name; w++)
+		assert_true(w->help && *w->help && w->cmds);
+	assert_non_null(vocab_find("pod"));
+	assert_ptr_equal(vocab_find_short('n'), vocab_find("namespace"));
+	assert_null(vocab_find("colour"));
+
+	/* Bad ones, named with the value. */
+	static const struct {
+		const char *req, *says;
+	} bad[] = {
+		{ "pod=x\n", "--pod x: a pod is NAMESPACE/NAME or its IP" },
+		{ "pod=10.0.0.0/8\n", "--pod 10.0.0.0/8: a pod is NAMESPACE/NAME or its IP (an address, not a prefix" },
+		{ "ip=10.0.0.300\n", "--ip 10.0.0.300: not an IP address" },
+		{ "identity=reserved:moon\n", "--identity reserved:moon: not an identity" },
+		{ "reason=drop-moon\n", "--reason drop-moon: no such reason" },
+		{ "namespace=a/b\n", "--namespace a/b: not a namespace name" },
+		{ "from-ip=web\n", "--from-ip web: not an IP address or CIDR" },
+		{ "to-identity=x\n", "--to-identity x: not an identity" },
+		{ "from-label=a b\n", "--from-label a b: not a label selector" },
+		{ "from-moon=x\n", "--from-moon: no such filter" },
+		{ "from=x/a\nfrom-pod=x/b\n", "--from-pod x/b: the source is given twice" },
+		{ "to-ip=10.0.0.1\nto=y\n", "--to y: the destination is given twice" },
+		{ "verdict=maybe\n", "--verdict maybe: not allowed, forwarded, denied, audit" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		if (flow_filter_parse(&ff, bad[i].req, err, sizeof(err)) != -EINVAL)
+			fail_msg("%s: taken", bad[i].req);
+		flow_filter_free(&ff);
+		if (!strstr(err, bad[i].says))
+			fail_msg("%s: said \"%s\", wanted \"%s\"", bad[i].req, err, bad[i].says);
+	}
+	fbuf_free(&b);
+	flows_free(f);
+}
+
+/*
+ * Isolation drops (xcnid's xcni_policy_isolation_drops_total): one series a
+ * pod, side and isolating policy; a drop counts under each policy; a table
+ * full counts what it could not place apart.
+ */
+static void test_isodrops(void **state)
+{
+	const struct flows_isodrop *d;
+	struct flows *f;
+	size_t n;
+	char pod[32];
+
+	(void)state;
+	assert_int_equal(flows_new(64, &f), 0);
+	d = flows_isodrops(f, &n);
+	assert_int_equal(n, 0);
+	flows_isodrop(f, "x", "a", true, "x/allow-a-from-y-b,x/default-deny-ingress", 1);
+	flows_isodrop(f, "x", "a", true, "x/allow-a-from-y-b,x/default-deny-ingress", 2);
+	flows_isodrop(f, "x", "a", false, "x/egress", 1);
+	flows_isodrop(f, "y", "b", true, NULL, 4);
+	d = flows_isodrops(f, &n);
+	assert_int_equal(n, 4);
+	assert_string_equal(d[0].policy, "x/allow-a-from-y-b");
+	assert_true(d[0].ingress && d[0].packets == 3);
+	assert_string_equal(d[1].policy, "x/default-deny-ingress");
+	assert_true(d[1].packets == 3);
+	assert_true(!d[2].ingress && d[2].packets == 1 && !strcmp(d[2].policy, "x/egress"));
+	assert_true(!strcmp(d[3].ns, "y") && !strcmp(d[3].policy, "") && d[3].packets == 4);
+	for (int i = 0; i < FLOWS_ISODROP_MAX; i++) {
+		snprintf(pod, sizeof(pod), "p%d", i);
+		flows_isodrop(f, "z", pod, true, "z/deny", 1);
+	}
+	d = flows_isodrops(f, &n);
+	assert_int_equal(n, FLOWS_ISODROP_MAX);
+	assert_true(flows_isodrops_lost(f) == 4);
+	flows_isodrop(f, "x", "a", true, "x/default-deny-ingress", 5); /* a series it has */
+	assert_true(d[1].packets == 8);
+	flows_free(f);
+}
+
 /* A bounded buffer stops and says so instead of growing. */
 static void test_render_bound(void **state)
 {
@@ -751,6 +903,8 @@ int main(void)
 		cmocka_unit_test(test_peer_share),
 		cmocka_unit_test(test_points),
 		cmocka_unit_test(test_hubble_filters),
+		cmocka_unit_test(test_vocab),
+		cmocka_unit_test(test_isodrops),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

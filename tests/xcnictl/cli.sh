@@ -12,7 +12,11 @@
 #  - version/--version of xcnictl, xcnid and xcni: the fields, the commit and
 #    its date (not the build's);
 #  - completion: `xcnictl completion bash` sourced in bash, _xcnictl called
-#    with COMP_WORDS, its COMPREPLY checked.
+#    with COMP_WORDS, its COMPREPLY checked;
+#  - one filter vocabulary: every word of `xcnictl filters` run against every
+#    command it lists (taken, its bad value refused naming the word), refused
+#    by every command it does not list (exit 2, named), the same rows under
+#    either spelling of one meaning, and every word in docs/xcnictl.1 FILTERS.
 
 # -- --help: every command, with a purpose
 help_cmds() { "$XCNICTL" --help | python3 -c '
@@ -68,7 +72,7 @@ OUT_ROWS=(
 	"metrics list|" "metrics get|drop-spoof-ip" "metrics|" "config|"
 	"prefilter list|" "hook list|" "identity list|" "identity get|42" "ipcache list|"
 	"ipcache get|8.8.8.8" "policy list|" "policy get|x/a" "service list|" "service get|10.96.0.20:80/tcp"
-	"service snat|" "service self|" "explain|x/a y/b 80/tcp" "version|"
+	"service snat|" "service self|" "explain|x/a y/b 80/tcp" "version|" "filters|"
 )
 # Against the real data plane's ($REAL, xcnid --once above): maps the suite does not make.
 OUT_REAL=("tunnel list|" "service sockets|")
@@ -220,3 +224,145 @@ check "completion fish: exit 2, naming it" has '^xcnictl: error: completion fish
 if command -v zsh >/dev/null; then
 	check "completion zsh: loads in zsh" zsh -fc "source <('$XCNICTL' completion zsh) && whence -w _xcnictl"
 fi
+
+# -- one filter vocabulary (lib/observe/vocab.h; xcnictl filters)
+# A good and a bad value of each word; "-" for one that takes none.
+declare -A VOCAB_OK=(
+	[pod]=x/a [ip]=10.244.1.5 [namespace]=x [identity]=42 [verdict]=denied
+	[reason]=drop-policy-ingress [type]=drop [label]=app=web [from]=x/a [to]=ns:y
+	[from-pod]=x/a [to-pod]=y/b [from-ip]=10.244.1.5 [to-ip]=10.0.0.0/8
+	[from-namespace]=x [to-namespace]=y [from-label]=app=web [to-label]=!canary
+	[from-identity]=42 [to-identity]=reserved:world [port]=80 [from-port]=40000
+	[to-port]=443 [protocol]=tcp [service]=y/web [since]=5m [until]=1h [last]=3
+	[first]=3 [not]=-
+)
+declare -A VOCAB_BAD=(
+	[pod]=x [ip]=10.0.0.300 [namespace]=a/b [identity]=reserved:moon [verdict]=maybe
+	[reason]=drop-moon [type]=moon [label]="a b" [from]=x/a/b [to]=pod:x
+	[from-pod]=a/b/c [to-pod]=a/b/c [from-ip]=web [to-ip]=10.0.0.0/33
+	[from-namespace]=a/b [to-namespace]=a/b [from-label]="a b" [to-label]="!a=b"
+	[from-identity]=moon [to-identity]=moon [port]=0 [from-port]=65536 [to-port]=http
+	[protocol]=tcpx [service]=web [since]=-5m [until]=soon [last]=0 [first]=many [not]=-
+)
+# The arguments of a command that takes some, and the maps it reads.
+declare -A VOCAB_ARGS=([policy get]=x/a)
+vocab_pin() { case $1 in "tunnel list" | "service sockets" | monitor) echo "$REAL" ;; *) echo "$PIN" ;; esac; }
+# vocab_run CMD WORD VALUE: the command line of CMD with --WORD VALUE (stdout and stderr).
+vocab_run() {
+	local cmd=$1 w=$2 v=$3 args
+	local -a wv=("--$w")
+	[ "$v" = - ] || wv+=("$v")
+	[ "$w" = not ] && wv+=(--pod x/a)
+	# shellcheck disable=SC2206 # the command's words
+	args=($cmd ${VOCAB_ARGS[$cmd]:-})
+	case $cmd in
+	flows) "$XCNICTL" flows --flows-socket "/nonexistent/$XCT_TAG.sock" "${wv[@]}" ;;
+	monitor) "$XCNICTL" --pin-dir "$REAL" monitor --timeout-ms 50 "${wv[@]}" ;;
+	*) "$XCNICTL" --pin-dir "$(vocab_pin "$cmd")" "${args[@]}" "${wv[@]}" ;;
+	esac
+}
+VOCAB_JSON=$("$XCNICTL" filters -o json)
+vocab_words() { python3 -c 'import json, sys; [print(w["word"].split("--")[-1]) for w in json.loads(sys.argv[1])]' "$VOCAB_JSON"; }
+vocab_cmds() { python3 -c 'import json, sys
+for w in json.loads(sys.argv[1]):
+	if w["word"].split("--")[-1] == sys.argv[2]: print("\n".join(w["commands"].split(", ")))' "$VOCAB_JSON" "$1"; }
+# Every command of --help that parses flags of the tables (the own parsers: flows alone).
+VOCAB_ALL=$(help_cmds | grep -Evx 'lab|status|sysdump|connectivity test|version|completion|filters')
+check "filters: the vocabulary, every word with a value and a meaning" \
+	json_is 'len(j) >= 20 and all(w["word"].startswith("-") and w["meaning"] and w["commands"] for w in j)' "$XCNICTL" filters -o json
+check "filters: --pod, --ip, -n/--namespace, --identity in flows, monitor and the map views" bash -c "
+	out=\$('$XCNICTL' filters)
+	for w in '--pod ' '--ip ' '-n, --namespace ' '--identity '; do
+		grep -E -- \"^\$w.* flows, endpoint list, ct list, .*monitor \" <<<\"\$out\" >/dev/null || { echo \"\$w: \$(grep -- \"\$w\" <<<\"\$out\")\"; exit 1; }
+	done"
+vocab_all_valued() {
+	local w
+	for w in $(vocab_words); do
+		[ -n "${VOCAB_OK[$w]:-}" ] && [ -n "${VOCAB_BAD[$w]:-}" ] || { echo "no values for --$w"; return 1; }
+	done
+}
+check "filters: every word has good and bad values in this table" vocab_all_valued
+# vocab_takes CMD WORD: taken (exit 0, or 1 for what the command found: no
+# xcnid, no such pod in these maps), never a usage error.
+vocab_takes() {
+	local out rc
+	out=$(vocab_run "$1" "$2" "${VOCAB_OK[$2]}" 2>&1); rc=$?
+	[ $rc -le 1 ] && ! grep -Eq 'unknown flag|takes no|needs a value' <<<"$out" || { echo "exit $rc: $out"; return 1; }
+}
+# vocab_bad CMD WORD: a bad value: exit 2, naming --WORD and the value.
+vocab_bad() {
+	local out rc v=${VOCAB_BAD[$2]}
+	[ "$v" = - ] && return 0
+	out=$(vocab_run "$1" "$2" "$v" 2>&1); rc=$?
+	[ $rc -eq 2 ] && grep -Fq -- "--$2 $v" <<<"$out" || { echo "exit $rc: $out"; return 1; }
+}
+# vocab_refused CMD WORD: a command not listed for WORD: exit 2, the word named.
+vocab_refused() {
+	local out rc
+	out=$(vocab_run "$1" "$2" "${VOCAB_OK[$2]}" 2>&1); rc=$?
+	[ $rc -eq 2 ] && grep -Eq -- "(takes no|unknown flag) --$2( |\$|;)" <<<"$out" || { echo "exit $rc: $out"; return 1; }
+}
+while read -r w; do
+	takers=$(vocab_cmds "$w")
+	while read -r c; do
+		[ -n "$c" ] || continue
+		check "vocabulary: $c takes --$w ${VOCAB_OK[$w]}" vocab_takes "$c" "$w"
+		check "vocabulary: $c refuses --$w ${VOCAB_BAD[$w]}, naming it" vocab_bad "$c" "$w"
+	done <<<"$takers"
+	# The commands of the tables that do not list it refuse it (one refusal
+	# each of the rest is enough for the words only flows takes).
+	n=0
+	while read -r c; do
+		grep -qx -- "$c" <<<"$takers" && continue
+		[[ $takers == flows && $((n++)) -ge 2 ]] && continue
+		check "vocabulary: $c refuses --$w (not its word)" vocab_refused "$c" "$w"
+	done <<<"$VOCAB_ALL"$'\n'flows$'\n'monitor
+done < <(vocab_words)
+# One meaning, two spellings: the same rows.
+same_rows() { # same_rows 'ARGS A' 'ARGS B'
+	local a b
+	# shellcheck disable=SC2086 # the words
+	a=$(x $1 -o json) && b=$(x $2 -o json) || { echo "exit"; return 1; }
+	[ "$a" = "$b" ] && [ "$a" != "[]" ] || { printf '%s\n--\n%s\n' "$a" "$b"; return 1; }
+}
+for c in "endpoint list" "ct list" "ipcache list" "identity list" "policy list"; do
+	check "vocabulary: $c -n x is --namespace x" same_rows "$c -n x" "$c --namespace x"
+done
+# --pod by name or by address: one pod (both its families); --ip: that address.
+for c in "endpoint list" "ct list" "policy list" "identity list" "ipcache list"; do
+	check "vocabulary: $c --pod x/a is --pod 10.244.1.5 (x/a's address)" same_rows "$c --pod x/a" "$c --pod 10.244.1.5"
+done
+for c in "endpoint list" "policy list" "identity list"; do
+	check "vocabulary: $c --pod x/a is --ip 10.244.1.5 (one address of one family)" same_rows "$c --pod x/a" "$c --ip 10.244.1.5"
+done
+check "vocabulary: --identity 42 (x/a's) is --pod x/a in identity list" same_rows "identity list --identity 42" "identity list --pod x/a"
+# --label: the label set of the row's identity (42 is k8s:app=a in namespace x).
+for c in "endpoint list" "ct list" "identity list" "ipcache list" "policy list"; do
+	check "vocabulary: $c --label app=a is --identity 42 (its label set's)" same_rows "$c --label app=a" "$c --identity 42"
+done
+check "vocabulary: identity list --label app=a,!tier: 42 alone" json_is '[r["identity"] for r in j] == [42]' x identity list --label 'app=a,!tier' -o json
+check "vocabulary: identity list --label app!=a: 43 and the reserved ones, not 42" json_is '42 not in [r["identity"] for r in j] and 43 in [r["identity"] for r in j]' x identity list --label 'app!=a' -o json
+check "vocabulary: monitor --verdict takes flows' values, and its old allow/deny" bash -c "
+	for v in allowed forwarded denied audit FORWARDED DROPPED AUDIT allow deny; do
+		'$XCNICTL' --pin-dir '$REAL' monitor --timeout-ms 20 --verdict \$v >/dev/null || { echo \"\$v: exit \$?\"; exit 1; }
+	done"
+check "vocabulary: completion offers -n beside --namespace" comp 'ct list -' -n --namespace
+# -n is a filter, not a global letter: the command's, before or after it.
+short_n() {
+	local out rc
+	out=$("$XCNICTL" -n x flows --flows-socket "/nonexistent/$XCT_TAG.sock" 2>&1); rc=$?
+	[ $rc = 1 ] && grep -q 'no xcnid answers' <<<"$out" || { echo "flows: exit $rc: $out"; return 1; }
+	out=$("$XCNICTL" flows --node n1 -n x 2>&1); rc=$?
+	! grep -q 'unexpected argument' <<<"$out" || { echo "flows --node n1 -n x: $out"; return 1; }
+	same_rows "-n x ct list" "ct list --namespace x"
+}
+check "vocabulary: -n x anywhere on the line, flows' and the map views' (was: flows: unexpected argument x)" short_n
+vocab_in_man() {
+	local sec w
+	sec=$(awk '/^\.SH FILTERS/ {on=1; next} on && /^\.SH / {exit} on' "$XCNI_ROOT/docs/xcnictl.1" | sed 's/\\-/-/g')
+	[ -n "$sec" ] || { echo "no FILTERS section"; return 1; }
+	for w in $(vocab_words); do
+		grep -Eq -- "--$w([^a-z-]|$)" <<<"$sec" || { echo "no --$w"; return 1; }
+	done
+}
+check "vocabulary: every word in docs/xcnictl.1 FILTERS" vocab_in_man

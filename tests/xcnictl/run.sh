@@ -632,14 +632,15 @@ check "ipcache get of a bad address: exit 1" exits 1 x ipcache get 10.1
 check "--pod of an unknown pod: exit 1, naming the flag" has '^error: --pod q/zz: no such pod|--pod q/zz: no such pod' x endpoint list --pod q/zz
 check "--pod of an unknown pod exits 1" exits 1 x ct list --pod q/zz
 check "--pod of an address no pod has: exit 1" has '--pod 10\.9\.9\.9: no pod has this address' x ct list --pod 10.9.9.9
-check "--pod that is neither: exit 1" has '--pod nope: not a pod' x identity list --pod nope
+check "--pod that is neither: named, as flows says it" has '--pod nope: a pod is NAMESPACE/NAME or its IP$' x identity list --pod nope
+check "--pod that is neither: a usage error (exit 2), as in flows" exits 2 x identity list --pod nope
 check "--identity bad: exit 2, naming the flag" has '--identity -4: not an identity' x ct list --identity -4
 check "--identity bad exits 2" exits 2 x ipcache list --identity x
 check "--ip bad exits 2" exits 2 x ipcache list --ip 300.1.1.1
 check "--ip and --pod together exit 2" exits 2 x ct list --ip 10.244.1.5 --pod x/a
 check "a filter a view does not take exits 2" exits 2 x tunnel list --namespace x
 check "every list view documents its filters" bash -c 'for v in endpoint ct identity ipcache policy service; do
-	'"$XCNICTL"' $v list --help | grep -q "^  --namespace NS" || { echo $v; exit 1; }; done'
+	'"$XCNICTL"' $v list --help | grep -Eq "^  (-n, )?--namespace NS" || { echo $v; exit 1; }; done'
 # -- policy list: the pods some policy selects, with the entries of their live version
 check "policy list: the selected pods, by pod, unnamed last; not the one isolated in neither" \
 	rows_are 'x/a 10.244.1.5 42 1 isolated allow-all 3 -

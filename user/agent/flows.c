@@ -591,6 +591,15 @@ static int on_event(void *arg, void *data, size_t len)
 					 sizeof(iso)))
 				flows_isolators(d->fl, r, iso);
 		}
+		/* Each isolation drop under the pod and the policies that isolate it
+		 * (xcni_policy_isolation_drops_total): the record's, named above. */
+		if (ev->reason == XCNI_DROP_POLICY_INGRESS || ev->reason == XCNI_DROP_POLICY_EGRESS) {
+			const struct flow_peer *p =
+				ev->reason == XCNI_DROP_POLICY_INGRESS ? &r->dst : &r->src;
+
+			flows_isodrop(d->fl, p->ns, p->pod, ev->reason == XCNI_DROP_POLICY_INGRESS,
+				      r->isolators, 1);
+		}
 		if (tier) {
 			flows_denied_by(d->fl, r, ev->policy_id,
 					policy_label(d, ev->policy_id, name, sizeof(name)), ev->rule);

@@ -26,6 +26,7 @@
 
 #include "xcni_shared.h"
 #include "lib/observe/ctstat.h"
+#include "lib/observe/flows.h"
 #include "lib/system/log.h"
 #include "lib/observe/reasons.h"
 #include "agent/http.h"
@@ -84,6 +85,7 @@ struct metrics {
 	__u64 pol_base, cell_base[NR_CELLS];
 	__u64 ct_evicted; /* the highest evictions figure shown: the counter never goes back */
 	const struct hooks *hooks; /* who runs first on xcni's hooks; NULL: not shown */
+	const struct flows *flows; /* xcnid's flow records: isolation drops; NULL: off */
 };
 
 static __u64 mono_ns(void)
@@ -424,9 +426,9 @@ static void render_policy_flows(struct metrics *m, struct buf *b, struct polscan
 	       "New flows a policy entry decided, by what decided (tier: admin, networkpolicy, "
 	       "baseline, default: no tier did), what it did (action: accept, deny, audit: a "
 	       "denial in audit mode, which passes) and the side of the pod judged (direction). "
-	       "Each isolated side counts. action=\"deny\" counts deny rules only: a pod's "
-	       "default-deny isolation (no rule allows) is no entry, and its drops are "
-	       "xcni_packets_total{reason=~\"drop-policy-(ingress|egress)\"}.");
+	       "Each isolated side counts. action=\"deny\" counts deny rules only: a "
+	       "default-deny isolation is no entry; its drops are "
+	       "xcni_policy_isolation_drops_total.");
 	for (unsigned int t = 0; t < NR_TIERS; t++)
 		for (unsigned int a = 0; a < NR_ACTS; a++) {
 			if (t == XCNI_TIER_DEFAULT && a != ACT_ACCEPT)
@@ -438,6 +440,40 @@ static void render_policy_flows(struct metrics *m, struct buf *b, struct polscan
 					tiers[t], acts[a], d == XCNI_DIR_TO_POD ? "ingress" : "egress",
 					(unsigned long long)cell[CELL(t, a, d)]);
 		}
+}
+
+/*
+ * Isolation drops by pod and isolating policy, as the flow records named
+ * them (flows_isodrop): a series only for what was dropped.
+ */
+static void render_isodrops(struct metrics *m, struct buf *b)
+{
+	const struct flows_isodrop *d;
+	size_t n;
+
+	if (!m->flows)
+		return;
+	d = flows_isodrops(m->flows, &n);
+	/* family() writes through a 512-byte line: a help under ~400 characters. */
+	family(b, "xcni_policy_isolation_drops_total", "counter",
+	       "Packets dropped because their pod is isolated on that side and no rule allows "
+	       "them (drop-policy-ingress/egress), by pod and each NetworkPolicy isolating it "
+	       "(policy, as explain names them; \"\": not named). From the drop events "
+	       "(xcnid --flows), which have a budget: xcni_packets_total counts every packet.");
+	for (size_t i = 0; i < n; i++) {
+		bprintf(b, "xcni_policy_isolation_drops_total{namespace=\"");
+		blabel(b, d[i].ns);
+		bprintf(b, "\",pod=\"");
+		blabel(b, d[i].pod);
+		bprintf(b, "\",direction=\"%s\",policy=\"", d[i].ingress ? "ingress" : "egress");
+		blabel(b, d[i].policy);
+		bprintf(b, "\"} %llu\n", (unsigned long long)d[i].packets);
+	}
+	family(b, "xcni_policy_isolation_drops_lost_total", "counter",
+	       "Isolation drops counted in no series of xcni_policy_isolation_drops_total: "
+	       "it holds 4096 series at most (FLOWS_ISODROP_MAX).");
+	bprintf(b, "xcni_policy_isolation_drops_lost_total %llu\n",
+		(unsigned long long)flows_isodrops_lost(m->flows));
 }
 
 /* ---- the page --------------------------------------------------------- */
@@ -739,6 +775,7 @@ static int render(struct metrics *m, struct buf *b)
 
 	if (have_pol)
 		render_policy_flows(m, b, &pol);
+	render_isodrops(m, b);
 	if (have_ct) {
 		family(b, "xcni_ct_entries", "gauge",
 		       "Live conntrack entries (not past their lifetime), by state.");
@@ -841,6 +878,12 @@ void metrics_set_hooks(struct metrics *m, const struct hooks *hk)
 {
 	if (m)
 		m->hooks = hk;
+}
+
+void metrics_set_flows(struct metrics *m, const struct flows *fl)
+{
+	if (m)
+		m->flows = fl;
 }
 
 void metrics_free(struct metrics *m)

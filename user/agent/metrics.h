@@ -19,5 +19,8 @@ void metrics_free(struct metrics *m);
 struct hooks;
 /* The hooks' order (agent/hooks.h) on the page too; NULL: not shown. */
 void metrics_set_hooks(struct metrics *m, const struct hooks *hk);
+struct flows;
+/* xcnid's flow records: xcni_policy_isolation_drops_total from them; NULL: not shown. */
+void metrics_set_flows(struct metrics *m, const struct flows *fl);
 
 #endif

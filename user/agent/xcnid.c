@@ -1342,6 +1342,7 @@ static int run(const struct opts *o)
 		err = 0;
 		fd = NULL;
 	}
+	metrics_set_flows(ms, fd ? flowd_flows(fd) : NULL);
 	if (o->ui_addr && !o->once && (err = ui_open(hs, fd, o->pin_dir, &ui)))
 		goto out;
 	/* Pinned and attached by now: what status and /readyz report. */

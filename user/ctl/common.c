@@ -323,6 +323,7 @@ int show_read(const struct ctx *c, struct ptable *t, int err, const char *map)
  *                  row's label set is the namespace's
  *   --identity     an identity of the row, or for rows without one the
  *                  identity the ipcache gives their addresses
+ *   --label        the label set of such an identity (or the row's own) matches
  */
 bool in_prefix(__u32 ip, __u32 net, unsigned int len)
 {
@@ -385,7 +386,9 @@ void filter_close(struct filter *f)
 		close(f->ipcache6_fd);
 	if (f->polkey6_fd >= 0)
 		close(f->polkey6_fd);
-	f->podname_fd = f->ipcache_fd = f->ipcache6_fd = f->polkey6_fd = -1;
+	if (f->identity_fd >= 0)
+		close(f->identity_fd);
+	f->podname_fd = f->ipcache_fd = f->ipcache6_fd = f->polkey6_fd = f->identity_fd = -1;
 }
 
 int filter_open(const struct ctx *c, struct filter *f, unsigned int flags)
@@ -394,7 +397,7 @@ int filter_open(const struct ctx *c, struct filter *f, unsigned int flags)
 	int err;
 
 	memset(f, 0, sizeof(*f));
-	f->podname_fd = f->ipcache_fd = f->ipcache6_fd = f->polkey6_fd = -1;
+	f->podname_fd = f->ipcache_fd = f->ipcache6_fd = f->polkey6_fd = f->identity_fd = -1;
 	f->opts = c->opts & OPT_FILTERS;
 	f->ns = c->ns;
 	f->identity = c->identity;
@@ -412,7 +415,19 @@ int filter_open(const struct ctx *c, struct filter *f, unsigned int flags)
 	/* IPv6 rows: their pod by the key podname (and --pod) has it under. */
 	if (f->opts & (OPT_NAMESPACE | OPT_POD))
 		f->polkey6_fd = map_open_quiet(c, &m_polkey6);
-	if ((f->opts & OPT_IDENTITY) || ((flags & FILTER_BY_IDENTITY) && (f->opts & (OPT_IP | OPT_POD)))) {
+	if (f->opts & OPT_LABEL) {
+		char e[300];
+
+		if (flow_match_labels(&f->label, c->label, e, sizeof(e))) {
+			pr_err("%s\n", e); /* checked when parsed: not reached */
+			return -EINVAL;
+		}
+		f->identity_fd = map_open(c, &m_identity);
+		if (f->identity_fd < 0)
+			return f->identity_fd;
+	}
+	if ((f->opts & (OPT_IDENTITY | OPT_LABEL)) ||
+	    ((flags & FILTER_BY_IDENTITY) && (f->opts & (OPT_IP | OPT_POD)))) {
 		f->ipcache_fd = map_open(c, &m_ipcache);
 		if (f->ipcache_fd < 0) {
 			err = f->ipcache_fd;
@@ -486,6 +501,18 @@ static bool ip6_in_namespace(const struct filter *f, const __u8 ip[16])
 	return key && ip_in_namespace(f->podname_fd, key, f->ns);
 }
 
+/* Whether identity id's label set (the identity map's) matches --label. */
+static bool id_labels_match(const struct filter *f, __u32 id)
+{
+	struct xcni_idlabels l;
+	char labels[sizeof(l.labels) + 1];
+
+	if (bpf_map_lookup_elem(f->identity_fd, &id, &l))
+		return flow_labels_match(&f->label, NULL); /* reserved, or gone: no labels */
+	snprintf(labels, sizeof(labels), "%.*s", (int)strnlen(l.labels, sizeof(l.labels)), l.labels);
+	return flow_labels_match(&f->label, labels);
+}
+
 bool filter_match(const struct filter *f, const struct frow *r)
 {
 	unsigned int i;
@@ -525,6 +552,20 @@ bool filter_match(const struct filter *f, const struct frow *r)
 		for (i = 0; !r->nid && i < r->naddr6 && !hit; i++)
 			hit = r->plen6[i] == 128 &&
 			      !ipcache6_identity(f->ipcache6_fd, r->addr6[i], &id) && id == f->identity;
+		if (!hit)
+			return false;
+	}
+	/* --label: the row's label set, else its identities' (as --identity finds them). */
+	if (f->opts & OPT_LABEL) {
+		hit = r->labels && flow_labels_match(&f->label, r->labels);
+		for (i = 0; !r->labels && i < r->nid && !hit; i++)
+			hit = id_labels_match(f, r->id[i]);
+		for (i = 0; !r->labels && !r->nid && i < r->naddr && !hit; i++)
+			hit = r->plen[i] == 32 && !ipcache_identity(f->ipcache_fd, r->addr[i], &id) &&
+			      id_labels_match(f, id);
+		for (i = 0; !r->labels && !r->nid && i < r->naddr6 && !hit; i++)
+			hit = r->plen6[i] == 128 &&
+			      !ipcache6_identity(f->ipcache6_fd, r->addr6[i], &id) && id_labels_match(f, id);
 		if (!hit)
 			return false;
 	}

@@ -31,6 +31,7 @@
 #include "lib/system/print.h"
 #include "lib/system/proto.h"
 #include "lib/observe/reasons.h"
+#include "lib/observe/flows.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -51,10 +52,11 @@ enum {
 	OPT_FAMILY = 1 << 12,
 	OPT_WIDE = 1 << 13, /* --wide: every text column (endpoint list) */
 	OPT_TIME = 1 << 14, /* --time mono|wall (monitor, flows) */
+	OPT_LABEL = 1 << 15, /* --label SELECTOR: either end's labels (lib/observe/vocab.h) */
 };
 
 /* The filters of the map views and monitor, served by one layer (filter_*). */
-#define OPT_FILTERS (OPT_IP | OPT_POD | OPT_NAMESPACE | OPT_IDENTITY)
+#define OPT_FILTERS (OPT_IP | OPT_POD | OPT_NAMESPACE | OPT_IDENTITY | OPT_LABEL)
 
 /* An address of either family, as the CLI takes it. */
 struct ctl_addr {
@@ -76,8 +78,9 @@ struct ctx {
 	/* filters; a row or event must pass every one given */
 	const char *pod; /* --pod NS/NAME or IP */
 	const char *ns; /* --namespace */
+	const char *label; /* --label SELECTOR, checked */
 	int reason; /* --reason, an enum xcni_reason */
-	bool verdict_allow; /* --verdict allow (verdict events), else deny (policy drops) */
+	int verdict; /* --verdict: enum vocab_verdict (lib/observe/vocab.h) */
 	__u8 ev_type; /* --type: enum xcni_event_type */
 	const char *pin_dir_dst; /* explain --pin-dir-dst: the destination node's maps */
 	__u16 sport; /* explain --sport: the flow's source port (host order) */
@@ -127,9 +130,10 @@ int ctl_cmd_flags(const struct cmd *cmd, const char *sub, char *buf, size_t n);
 /* The help lines of the filters, for the command tables. */
 #define HELP_IP "  --ip IP              rows about IP (an address or a prefix holding it; IPv4 or IPv6)\n"
 #define HELP_POD "  --pod POD            rows about POD (NAMESPACE/NAME or its IP)\n"
-#define HELP_NS "  --namespace NS       rows about a pod of namespace NS\n"
+#define HELP_NS "  -n, --namespace NS   rows about a pod of namespace NS\n"
 #define HELP_ID "  --identity ID        rows about identity ID (a number or reserved:NAME)\n"
-#define HELP_FILTERS HELP_IP HELP_POD HELP_NS HELP_ID \
+#define HELP_LABEL "  --label SELECTOR     rows about labels matching SELECTOR (k=v,k!=v,k,!k)\n"
+#define HELP_FILTERS HELP_IP HELP_POD HELP_NS HELP_ID HELP_LABEL \
 	"Filters combine: a row is shown when it passes every one given."
 
 /* ---- maps (common.c) ---------------------------------------------------- */
@@ -257,7 +261,9 @@ struct filter {
 	__u32 ip_id; /* the identity of ip (views of identities) */
 	__u32 identity; /* --identity */
 	const char *ns;
+	struct flow_match label; /* --label (FM_LABELS) */
 	int podname_fd, ipcache_fd; /* -1 when not needed */
+	int identity_fd; /* label sets of identities (--label); -1: not needed */
 	int ipcache6_fd; /* identities of IPv6 addresses; -1: none */
 	int polkey6_fd; /* IPv6 -> the key podname has it under; -1: none */
 };

@@ -32,6 +32,7 @@
 
 #include "ctl.h"
 #include "lib/observe/flows.h"
+#include "lib/observe/vocab.h"
 
 #define FLOWS_MAX_NODES 64
 #define FLOWS_REQ_MAX 4096
@@ -93,15 +94,24 @@ static const char flows_help[] =
 	"With several nodes a connection's records are merged into one: the deciding\n"
 	"node's verdict (decided_by), every node's in \"nodes\" (--per-node: unmerged).\n"
 	"Times are RFC 3339, UTC (--time mono: seconds of CLOCK_MONOTONIC).\n\n"
-	"Filters (all must hold; Hubble's spellings mean what they mean in hubble observe):\n"
-	"  --from X, --to X       the source / destination: pod:NS/NAME, ns:NS,\n"
-	"                         label:SELECTOR (k=v,k!=v,k,!k), ip:IP[/LEN]; or the\n"
-	"                         same without the prefix (NS/NAME, k=v, 10.0.0.0/8, NS)\n"
-	"  --from-pod, --to-pod [NS/]NAME  the pod whose name begins so (NS: default)\n"
-	"  -n, --namespace NS     either end in NS\n"
+	"Filters (all must hold; the words of every view, xcnictl filters; Hubble's\n"
+	"spellings mean what they mean in hubble observe):\n"
+	"  --pod POD              either end is POD (NAMESPACE/NAME, or its IP)\n"
+	"  --ip IP[/LEN]          either end is IP, or in the prefix\n"
+	"  -n, --namespace NS     either end is a pod of namespace NS\n"
+	"  --identity ID          either end has identity ID (a number or reserved:NAME)\n"
 	"  --label SELECTOR       either end's labels match\n"
-	"  --verdict V            allowed, forwarded, denied or audit; Hubble's FORWARDED\n"
-	"                         (allowed or forwarded), DROPPED, AUDIT\n"
+	"  --from X, --to X       the source / destination: pod:NS/NAME, ns:NS,\n"
+	"                         label:SELECTOR (k=v,k!=v,k,!k), ip:IP[/LEN],\n"
+	"                         identity:ID; or the same without the prefix (NS/NAME,\n"
+	"                         k=v, 10.0.0.0/8, NS)\n"
+	"  --from-pod, --to-pod [NS/]NAME  the pod whose name begins so (NS: default)\n"
+	"  --from-ip, --to-ip, --from-namespace, --to-namespace, --from-label,\n"
+	"  --to-label, --from-identity, --to-identity X  --from/--to KIND:X\n"
+	"  --verdict V            allowed, forwarded, denied (dropped, any reason) or\n"
+	"                         audit; Hubble's FORWARDED (allowed or forwarded),\n"
+	"                         DROPPED, AUDIT; the old allow, deny\n"
+	"  --reason REASON        dropped for REASON (drop-policy-ingress, ...)\n"
 	"  --port N               either end's port\n"
 	"  --from-port N, --to-port N  the source's / the destination's port\n"
 	"  --protocol P           tcp, udp, icmp, icmpv6, sctp or a number\n"
@@ -125,17 +135,23 @@ static const char flows_help[] =
 	"  --flows-socket PATH    ask xcnid there (its --flows-socket)\n"
 	"  --json, -j             one JSON object per line\n";
 
-/* One filter: checked here, then sent. 0 or -EINVAL (said). */
+/*
+ * One filter: checked here with those before it, as xcnid will read the
+ * request (a source given twice is refused here, not there), then sent.
+ * 0 or -EINVAL (said).
+ */
 static int add_filter(struct fopts *fo, const char *opt, const char *val)
 {
 	struct flow_filter ff;
-	char err[300], name[40];
-	int n;
+	char err[300], name[40], req[FLOWS_REQ_MAX + 64];
+	int n, e;
 
 	snprintf(name, sizeof(name), "%s%s", fo->negate ? "not." : "", opt);
 	fo->negate = false;
-	flow_filter_init(&ff);
-	if (flow_filter_set(&ff, name, val, err, sizeof(err))) {
+	snprintf(req, sizeof(req), "%.*s%s=%s\n", (int)fo->reqlen, fo->req, name,
+		 strchr(val, '\n') ? "" : val);
+	e = flow_filter_parse(&ff, req, err, sizeof(err));
+	if (e) {
 		flow_filter_free(&ff);
 		pr_err("%s\n", err);
 		return -EINVAL;
@@ -471,15 +487,12 @@ static void emit_changed(struct fopts *fo, bool first)
 		const char *v = m ? json_string_value(json_object_get(m, "verdict")) : NULL;
 		bool want = !fo->verdict[0];
 
-		/* As flow_filter_set reads them: Hubble's upper case, our lower. */
-		if (!want && v) {
-			if (!strcmp(fo->verdict, "FORWARDED"))
-				want = !strcmp(v, "allowed") || !strcmp(v, "forwarded");
-			else if (!strcasecmp(fo->verdict, "dropped"))
-				want = !strcmp(v, "denied");
-			else
-				want = !strcasecmp(fo->verdict, v);
-		}
+		int fv;
+
+		/* As flow_filter_set reads them: the vocabulary's values (vocab.h). */
+		if (!want && v && !vocab_verdict(fo->verdict, &fv, NULL, 0))
+			want = fv == VOCAB_PASSED ? !strcmp(v, "allowed") || !strcmp(v, "forwarded") :
+						    !strcmp(v, flow_verdict_name(fv));
 		if (m && want && rows)
 			json_array_append(rows, m);
 		json_decref(m);
@@ -853,6 +866,19 @@ const struct option ctl_flows_opts[] = {
 		{ "to-port", required_argument, NULL, 1 },
 		{ "until", required_argument, NULL, 1 },
 		{ "first", required_argument, NULL, 1 },
+		{ "from-ip", required_argument, NULL, 1 },
+		{ "to-ip", required_argument, NULL, 1 },
+		{ "from-namespace", required_argument, NULL, 1 },
+		{ "to-namespace", required_argument, NULL, 1 },
+		{ "from-label", required_argument, NULL, 1 },
+		{ "to-label", required_argument, NULL, 1 },
+		{ "from-identity", required_argument, NULL, 1 },
+		{ "to-identity", required_argument, NULL, 1 },
+		/* The words of every view (lib/observe/vocab.h), either end. */
+		{ "pod", required_argument, NULL, 1 },
+		{ "ip", required_argument, NULL, 1 },
+		{ "identity", required_argument, NULL, 1 },
+		{ "reason", required_argument, NULL, 1 },
 		{ "not", no_argument, NULL, '!' },
 		{ "print-node-name", no_argument, NULL, 'p' },
 		{ "time", required_argument, NULL, 'T' },

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "ctl.h"
+#include "lib/observe/vocab.h"
 #include "lib/observe/flows.h"
 
 static const struct pt_col event_cols[] = {
@@ -132,6 +133,32 @@ static bool is_policy_drop(int reason)
 }
 
 /*
+ * --verdict, as flows reads it (vocab.h): denied is a drop, any reason;
+ * allowed a policy's allow (a verdict event), audit one that a policy in
+ * audit mode would have denied; forwarded a forwarded packet (a trace);
+ * Hubble's FORWARDED whatever passed.
+ */
+static bool verdict_is(const struct xcni_event *ev, int v)
+{
+	bool audit = ev->type == XCNI_EV_VERDICT && (ev->pol_flags & XCNI_POLV_DENY) &&
+		     (ev->pol_flags & XCNI_POLV_AUDIT);
+
+	switch (v) {
+	case VOCAB_DENIED:
+		return ev->type == XCNI_EV_DROP;
+	case VOCAB_ALLOWED:
+		return ev->type == XCNI_EV_VERDICT && !audit;
+	case VOCAB_AUDIT:
+		return audit;
+	case VOCAB_FORWARDED:
+		return ev->type == XCNI_EV_TRACE;
+	case VOCAB_PASSED:
+		return (ev->type == XCNI_EV_VERDICT && !audit) || ev->type == XCNI_EV_TRACE;
+	}
+	return false;
+}
+
+/*
  * The filters run here, on what the ring buffer already holds: the programs
  * emit the same events whether anyone watches or how, so a filter costs the
  * data plane nothing and a narrow one does not make it emit less.
@@ -143,9 +170,7 @@ static bool monitor_match(const struct monitor *m, const struct xcni_event *ev)
 
 	if ((c->opts & OPT_TYPE) && ev->type != c->ev_type)
 		return false;
-	if ((c->opts & OPT_VERDICT) &&
-	    (c->verdict_allow ? ev->type != XCNI_EV_VERDICT
-			      : ev->type != XCNI_EV_DROP || !is_policy_drop(ev->reason)))
+	if ((c->opts & OPT_VERDICT) && !verdict_is(ev, c->verdict))
 		return false;
 	if ((c->opts & OPT_REASON) && ev->reason != c->reason)
 		return false;
@@ -555,13 +580,18 @@ const struct cmd monitor_cmds[] = {
 	  "  --count N              stop after N events (that pass the filters)\n"
 	  "  --timeout-ms MS        stop after MS milliseconds\n"
 	  "  --time rfc3339|mono    TIME as the wall clock (default) or seconds since boot\n"
+	  "The filters are the words of every view (xcnictl filters lists them):\n"
 	  "  --ip IP                events from or to IP\n"
 	  "  --pod POD              events from or to POD (NAMESPACE/NAME or IP)\n"
-	  "  --namespace NS         events from or to a pod of namespace NS\n"
+	  "  -n, --namespace NS     events from or to a pod of namespace NS\n"
 	  "  --identity ID          events from or to identity ID\n"
+	  "  --label SELECTOR       events from or to labels matching SELECTOR (k=v,k!=v,k,!k)\n"
 	  "  --reason NAME          events of that reason (drop-policy-ingress, ...;\n"
 	  "                         see metrics --all)\n"
-	  "  --verdict allow|deny   policy verdicts: allowed new flows, or policy drops\n"
+	  "  --verdict V            denied (drops, any reason: with --reason, which),\n"
+	  "                         allowed (a policy's allow), audit, forwarded\n"
+	  "                         (traces); Hubble's DROPPED, FORWARDED (allowed or\n"
+	  "                         forwarded), AUDIT; the old allow, deny\n"
 	  "  --type drop|verdict|trace\n"
 	  "                         drop events, policy verdict events, or traces\n\n"
 	  "Filters combine: an event is shown when it passes every one given.", NULL },

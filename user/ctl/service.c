@@ -355,7 +355,7 @@ static __u32 *svc_slots(const struct svc_maps *m, const struct xcni_svc *v, size
 /* Every address a service is about: its frontend's and its backends'. */
 static bool svc_filter(const struct filter *f, const struct svc_maps *m, const struct svc_rec *r)
 {
-	static const unsigned int groups[] = { OPT_IP | OPT_POD, OPT_NAMESPACE, OPT_IDENTITY };
+	static const unsigned int groups[] = { OPT_IP | OPT_POD, OPT_NAMESPACE, OPT_IDENTITY, OPT_LABEL };
 	size_t naddr = 0, nslots, i, g;
 	__u32 *ids, *addrs;
 	bool ok = true;

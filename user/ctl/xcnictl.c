@@ -21,6 +21,7 @@
 #include "lib/system/bpfpin.h"
 #include "lab/lab.h"
 #include "lib/system/version.h"
+#include "lib/observe/vocab.h"
 
 /* ---- the options ------------------------------------------------------------ */
 
@@ -38,7 +39,7 @@ const struct ctl_opt ctl_opts[] = {
 	{ "count", 0, true, 'C', OPT_COUNT, "N" },
 	{ "timeout-ms", 0, true, 'T', OPT_TIMEOUT, "MS" },
 	{ "pod", 0, true, 'p', OPT_POD, "POD" },
-	{ "namespace", 0, true, 'n', OPT_NAMESPACE, "NS" },
+	{ "namespace", 'n', true, 'n', OPT_NAMESPACE, "NS" },
 	{ "reason", 0, true, 'r', OPT_REASON, "REASON" },
 	{ "verdict", 0, true, 'V', OPT_VERDICT, "V" },
 	{ "type", 0, true, 't', OPT_TYPE, "TYPE" },
@@ -48,6 +49,7 @@ const struct ctl_opt ctl_opts[] = {
 	{ "family", 0, true, 'F', OPT_FAMILY, "4|6" },
 	{ "wide", 0, false, 'w', OPT_WIDE, NULL },
 	{ "time", 0, true, 'M', OPT_TIME, "rfc3339|mono" },
+	{ "label", 0, true, 'L', OPT_LABEL, "SELECTOR" },
 	{}
 };
 
@@ -74,6 +76,8 @@ static int cmd_version(const struct ctx *c, char **argv)
 	(void)argv;
 	return xcni_version_print(stdout, "xcnictl", c->json);
 }
+
+static int cmd_filters(const struct ctx *c, char **argv);
 
 static int lab_own(int argc, char **argv)
 {
@@ -110,6 +114,13 @@ static const struct cmd main_cmds[] = {
 	{ "connectivity", "test", NULL, 0, 0, "[--test GLOB]... [--node A [--node B]]",
 	  "Deploy probe pods in the lab, test every path, clean up (connectivity test --help)",
 	  NULL },
+	{ "filters", NULL, cmd_filters, 0, 0, "",
+	  "List the filter words: one meaning each, and the commands that take them.\n\n"
+	  "WORD means the same in every command of COMMANDS: \"either end\" is a row's,\n"
+	  "an event's or a flow record's source or destination (a map row about one\n"
+	  "address: that address). flows takes Hubble's spellings too (hubble observe's\n"
+	  "meaning); the old spellings stay (monitor's --verdict allow and deny).\n"
+	  "docs/xcnictl.1 (FILTERS) says the same.", NULL },
 	{ "version", NULL, cmd_version, 0, 0, "",
 	  "Show xcnictl's version, git commit, build date, libbpf and BPF ABI versions.\n\n"
 	  "The build date is the commit's, so two builds of one commit say the same.\n"
@@ -160,6 +171,56 @@ static const char *synopsis(const struct cmd *cmd, char *buf, size_t n)
 		 *cmd->args ? " " : "", cmd->args);
 	return buf;
 }
+/* ---- xcnictl filters: the vocabulary (lib/observe/vocab.h) and who takes it ---- */
+
+static const struct pt_col filter_cols[] = {
+	{ "WORD", "word", PT_STR },
+	{ "VALUE", "value", PT_STR },
+	{ "COMMANDS", "commands", PT_STR },
+	{ "MEANING", "meaning", PT_STR },
+};
+
+/* The commands that take --name, as their parsers have them: flows', then the tables'. */
+static void word_cmds(const char *name, char *buf, size_t n)
+{
+	const struct ctl_opt *o = opt_long(name, strlen(name));
+	const struct cmd *cmd;
+	size_t off = 0;
+
+	buf[0] = 0;
+	for (const struct option *fo = ctl_flows_opts; fo->name; fo++)
+		if (!strcmp(fo->name, name))
+			off += (size_t)snprintf(buf + off, n - off, "flows");
+	if (!o || !o->bit)
+		return;
+	for_each_cmd(i, cmd)
+		if ((cmd->opts & o->bit) && off < n)
+			off += (size_t)snprintf(buf + off, n - off, "%s%s%s%s", off ? ", " : "",
+						cmd->name, cmd->sub ? " " : "", cmd->sub ?: "");
+}
+
+static int cmd_filters(const struct ctx *c, char **argv)
+{
+	struct ptable *t = pt_new(filter_cols, ARRAY_SIZE(filter_cols), 0);
+	char cmds[1024];
+
+	(void)argv;
+	for (const struct vocab_word *w = vocab_words; w->name; w++) {
+		word_cmds(w->name, cmds, sizeof(cmds));
+		if (w->short_name)
+			pt_strf(t, "-%c, --%s", w->short_name, w->name);
+		else
+			pt_strf(t, "--%s", w->name);
+		if (w->metavar)
+			pt_str(t, w->metavar);
+		else
+			pt_null(t);
+		pt_str(t, cmds);
+		pt_str(t, w->help);
+	}
+	return show(c, t);
+}
+
 /* The command words[] start with, or NULL. */
 static const struct cmd *cmd_find(char **words, int nwords)
 {
@@ -334,10 +395,15 @@ int ctl_cmd_flags(const struct cmd *cmd, const char *sub, char *buf, size_t n)
 			off += (size_t)snprintf(buf + off, n - off, " --%s%s", o->name,
 						o->has_arg ? "=" : "");
 	} else {
-		for (const struct ctl_opt *o = ctl_opts; o->name && off < n; o++)
-			if (o->bit & cmd->opts)
-				off += (size_t)snprintf(buf + off, n - off, " --%s%s", o->name,
+		for (const struct ctl_opt *o = ctl_opts; o->name && off < n; o++) {
+			if (!(o->bit & cmd->opts))
+				continue;
+			off += (size_t)snprintf(buf + off, n - off, " --%s%s", o->name,
+						o->arg ? "=" : "");
+			if (o->short_name && off < n)
+				off += (size_t)snprintf(buf + off, n - off, " -%c%s", o->short_name,
 							o->arg ? "=" : "");
+		}
 	}
 	if (own && *own->flags && off < n)
 		off += (size_t)snprintf(buf + off, n - off, " %s", own->flags);
@@ -490,10 +556,11 @@ static int global_word(int argc, char **argv, int *i, struct global *g)
 		}
 		return global_opt(o->val, eq ? eq + 1 : NULL, g);
 	}
-	/* "-vj", "-o json", "-ojson": only when every letter is a global one. */
+	/* "-vj", "-o json", "-ojson": only when every letter is a global one (-n,
+	 * --namespace's, is a filter: the command's own). */
 	for (const char *p = w + 1; *p; p++) {
 		o = opt_short(*p);
-		if (!o)
+		if (!o || o->bit)
 			return 1;
 		if (o->arg)
 			break;
@@ -693,6 +760,7 @@ static int parse_count(int opt, const char *arg, unsigned long *v)
 static int parse_opt(int opt, const char *arg, struct ctx *c, struct global *g)
 {
 	int r = global_opt(opt, arg, g);
+	char e[300];
 
 	if (r >= 0)
 		return r ? -EINVAL : 0;
@@ -708,11 +776,8 @@ static int parse_opt(int opt, const char *arg, struct ctx *c, struct global *g)
 		c->ip = arg;
 		return 0;
 	case 'i':
-		if (parse_identity(arg, &c->identity)) {
-			pr_err("--identity %s: not an identity (a number or reserved:host, "
-			       "reserved:world, reserved:unmanaged, reserved:remote-node)\n", arg);
-			return -EINVAL;
-		}
+		if (vocab_identity(arg, &c->identity, e, sizeof(e)))
+			goto bad;
 		c->opts |= OPT_IDENTITY;
 		return 0;
 	case 'A':
@@ -721,28 +786,36 @@ static int parse_opt(int opt, const char *arg, struct ctx *c, struct global *g)
 	case 'w':
 		c->opts |= OPT_WIDE;
 		return 0;
+	case 'L': {
+		struct flow_match m;
+
+		if (flow_match_labels(&m, arg, e, sizeof(e)))
+			goto bad;
+		c->opts |= OPT_LABEL;
+		c->label = arg;
+		return 0;
+	}
 	case 'p':
+		if (vocab_pod(arg, e, sizeof(e)))
+			goto bad;
 		c->opts |= OPT_POD;
 		c->pod = arg;
 		return 0;
 	case 'n':
+		if (vocab_namespace(arg, 64 /* a DNS label, 63 at most */, e, sizeof(e)))
+			goto bad;
 		c->opts |= OPT_NAMESPACE;
 		c->ns = arg;
 		return 0;
 	case 'r':
-		if (reason_by_name(arg, &c->reason)) {
-			pr_err("--reason %s: no such reason (xcnictl metrics --all lists them)\n", arg);
-			return -EINVAL;
-		}
+		if (vocab_reason(arg, &c->reason, e, sizeof(e)))
+			goto bad;
 		c->opts |= OPT_REASON;
 		return 0;
 	case 'V':
-		if (strcmp(arg, "allow") && strcmp(arg, "deny")) {
-			pr_err("--verdict %s: allow or deny\n", arg);
-			return -EINVAL;
-		}
+		if (vocab_verdict(arg, &c->verdict, e, sizeof(e)))
+			goto bad;
 		c->opts |= OPT_VERDICT;
-		c->verdict_allow = !strcmp(arg, "allow");
 		return 0;
 	case 't':
 		if (strcmp(arg, "drop") && strcmp(arg, "verdict") && strcmp(arg, "trace")) {
@@ -791,6 +864,9 @@ static int parse_opt(int opt, const char *arg, struct ctx *c, struct global *g)
 		c->time_mono = !strcmp(arg, "mono");
 		return 0;
 	}
+	return -EINVAL;
+bad: /* the vocabulary's parsers say what is wrong, naming the word (vocab.h) */
+	pr_err("%s\n", e);
 	return -EINVAL;
 }
 
@@ -918,7 +994,7 @@ int main(int argc, char **argv)
 	/* The command line as typed, for the lab hint: getopt permutes argv. */
 	memcpy(given, argv, (argc + 1) * sizeof(*argv));
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":jvho:", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":jvho:n:", longopts, NULL)) != -1) {
 		if (opt == '?' || opt == ':')
 			return getopt_error(argc, given, opt);
 		if (parse_opt(opt, optarg, &c, &g))
@@ -963,7 +1039,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	/* Commands of no maps (version, completion) need no pin dir. */
-	if (!strcmp(cmd->name, "version") || !strcmp(cmd->name, "completion"))
+	if (!strcmp(cmd->name, "version") || !strcmp(cmd->name, "completion") ||
+	    !strcmp(cmd->name, "filters"))
 		return cmd->fn(&c, words) ? 1 : 0;
 	if (g.node) {
 		err = ctl_node_enter(g.node, node_pin, sizeof(node_pin));

@@ -15,6 +15,7 @@
 #include "lib/observe/flows.h"
 #include "lib/system/proto.h"
 #include "lib/observe/reasons.h"
+#include "lib/observe/vocab.h"
 
 /*
  * Names (pods, label sets, policies, Services) shared among records: a
@@ -43,6 +44,11 @@ struct flows {
 	void (*on_evict)(void *arg, const struct flow_rec *r);
 	void *evict_arg;
 	uint64_t now_ns; /* flows_set_now's: what a change is stamped with */
+	/* flows_isodrop's series, and their index by key (open addressing, -1 empty). */
+	struct flows_isodrop *iso;
+	size_t niso;
+	int32_t iso_idx[2 * FLOWS_ISODROP_MAX];
+	uint64_t iso_lost;
 };
 
 static uint32_t fnv(const void *p, size_t len, uint32_t h)
@@ -82,6 +88,7 @@ int flows_new(size_t window, struct flows **out)
 	if (!f)
 		return -ENOMEM;
 	f->window = window;
+	memset(f->iso_idx, 0xff, sizeof(f->iso_idx)); /* -1: empty */
 	/* A power of two at least the window: chains of one on average. */
 	for (f->nbuckets = 64; f->nbuckets < window; f->nbuckets <<= 1)
 		;
@@ -200,7 +207,92 @@ void flows_free(struct flows *f)
 	free(f->tab);
 	free(f->strs);
 	free(f->ct);
+	for (size_t i = 0; i < f->niso; i++) {
+		free(f->iso[i].ns);
+		free(f->iso[i].pod);
+		free(f->iso[i].policy);
+	}
+	free(f->iso);
 	free(f);
+}
+
+/* ---- isolation drops --------------------------------------------------------- */
+
+static uint32_t iso_hash(const char *ns, const char *pod, bool ingress, const char *pol,
+			 size_t plen)
+{
+	uint32_t h = fnv(ns, strlen(ns) + 1, 2166136261u);
+
+	h = fnv(pod, strlen(pod) + 1, h);
+	h = fnv(&ingress, 1, h);
+	return fnv(pol, plen, h);
+}
+
+static void iso_one(struct flows *f, const char *ns, const char *pod, bool ingress,
+		    const char *pol, size_t plen, uint64_t packets)
+{
+	size_t cap = sizeof(f->iso_idx) / sizeof(f->iso_idx[0]);
+	size_t i = iso_hash(ns, pod, ingress, pol, plen) & (cap - 1);
+	struct flows_isodrop *d;
+
+	for (; f->iso_idx[i] >= 0; i = (i + 1) & (cap - 1)) {
+		d = &f->iso[f->iso_idx[i]];
+		if (d->ingress == ingress && !strcmp(d->ns, ns) && !strcmp(d->pod, pod) &&
+		    strlen(d->policy) == plen && !strncmp(d->policy, pol, plen)) {
+			d->packets += packets;
+			return;
+		}
+	}
+	if (f->niso == FLOWS_ISODROP_MAX)
+		goto lost;
+	if (!f->iso) {
+		f->iso = calloc(FLOWS_ISODROP_MAX, sizeof(*f->iso));
+		if (!f->iso)
+			goto lost;
+	}
+	d = &f->iso[f->niso];
+	d->ns = strdup(ns);
+	d->pod = strdup(pod);
+	d->policy = strndup(pol, plen);
+	if (!d->ns || !d->pod || !d->policy) {
+		free(d->ns);
+		free(d->pod);
+		free(d->policy);
+		memset(d, 0, sizeof(*d));
+		goto lost;
+	}
+	d->ingress = ingress;
+	d->packets = packets;
+	f->iso_idx[i] = (int32_t)f->niso++;
+	return;
+lost:
+	f->iso_lost += packets;
+}
+
+void flows_isodrop(struct flows *f, const char *ns, const char *pod, bool ingress,
+		   const char *isolators, uint64_t packets)
+{
+	const char *p = isolators && *isolators ? isolators : "";
+
+	ns = ns ?: "";
+	pod = pod ?: "";
+	do {
+		size_t l = strcspn(p, ",");
+
+		iso_one(f, ns, pod, ingress, p, l, packets);
+		p += l + (p[l] == ',');
+	} while (*p);
+}
+
+const struct flows_isodrop *flows_isodrops(const struct flows *f, size_t *n)
+{
+	*n = f->niso;
+	return f->iso;
+}
+
+uint64_t flows_isodrops_lost(const struct flows *f)
+{
+	return f->iso_lost;
 }
 
 size_t flows_count(const struct flows *f)
@@ -611,6 +703,9 @@ void flow_filter_free(struct flow_filter *ff)
 
 #define FERR(...) (snprintf(err, errlen, __VA_ARGS__), -EINVAL)
 
+static bool match_peer(const struct flow_match *m, const struct flow_peer *p, uint8_t family,
+		       const uint8_t *addr);
+
 static bool is_label_char(char c)
 {
 	return isalnum((unsigned char)c) || c == '-' || c == '_' || c == '.' || c == '/' ||
@@ -711,7 +806,7 @@ static int parse_match(struct flow_match *m, const char *name, const char *v, ch
 		       size_t errlen)
 {
 	const char *kind = NULL, *s = v, *colon = strchr(v, ':');
-	static const char *const kinds[] = { "pod", "ns", "namespace", "label", "ip" };
+	static const char *const kinds[] = { "pod", "ns", "namespace", "label", "ip", "identity" };
 
 	memset(m, 0, sizeof(*m));
 	for (size_t i = 0; colon && i < sizeof(kinds) / sizeof(kinds[0]); i++)
@@ -743,6 +838,14 @@ static int parse_match(struct flow_match *m, const char *name, const char *v, ch
 	}
 	if (!strcmp(kind, "label"))
 		return parse_selector(m, name, s, v, err, errlen);
+	if (!strcmp(kind, "identity")) {
+		char e[200];
+
+		if (vocab_identity(s, &m->id, e, sizeof(e)))
+			return FERR("--%s %s: %s", name, v, strstr(e, ": ") + 2);
+		m->kind = FM_IDENTITY;
+		return 0;
+	}
 	if (!strcmp(kind, "pod")) {
 		const char *slash = strchr(s, '/');
 		size_t nl = slash ? (size_t)(slash - s) : 0;
@@ -865,41 +968,101 @@ int flow_filter_set(struct flow_filter *ff, const char *name, const char *value,
 
 	if (!strncmp(name, "not.", 4))
 		return filter_not(ff, name + 4, value, err, errlen);
-	if (!strcmp(name, "from") || !strcmp(name, "to"))
-		return parse_match(name[0] == 'f' ? &ff->from : &ff->to, name, value, err, errlen);
-	if (!strcmp(name, "from-pod") || !strcmp(name, "to-pod"))
-		return parse_pod_prefix(name[0] == 'f' ? &ff->from : &ff->to, name, value, err,
-					errlen);
+	/* A direction: --from/--to, or Hubble's --from-KIND/--to-KIND (KIND:VALUE). */
+	if (!strncmp(name, "from", 4) || !strncmp(name, "to", 2)) {
+		bool from = name[0] == 'f';
+		const char *kind = name + (from ? 4 : 2);
+		struct flow_match *m = from ? &ff->from : &ff->to;
+		static const char *const kinds[] = { "ip", "namespace", "label", "identity" };
+		char v[600];
+
+		if (*kind && strcmp(kind, "-pod") && strcmp(kind, "-port")) {
+			size_t i;
+
+			for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+				if (kind[0] == '-' && !strcmp(kind + 1, kinds[i]))
+					break;
+			if (i == sizeof(kinds) / sizeof(kinds[0]))
+				return FERR("--%s: no such filter", name);
+		}
+		if (!strcmp(kind, "-port"))
+			goto ports;
+		if (m->kind != FM_NONE)
+			return FERR("--%s %s: the %s is given twice (one of --%s, --%s-pod, --%s-ip, "
+				    "--%s-namespace, --%s-label, --%s-identity)", name, value,
+				    from ? "source" : "destination", from ? "from" : "to",
+				    from ? "from" : "to", from ? "from" : "to", from ? "from" : "to",
+				    from ? "from" : "to", from ? "from" : "to");
+		if (!strcmp(kind, "-pod"))
+			return parse_pod_prefix(m, name, value, err, errlen);
+		if (!*kind)
+			return parse_match(m, name, value, err, errlen);
+		/* --from-ip X is --from ip:X: the kind said, not guessed from the shape. */
+		if (snprintf(v, sizeof(v), "%s:%s", !strcmp(kind, "-namespace") ? "ns" : kind + 1,
+			     value) >= (int)sizeof(v))
+			return FERR("--%s: too long", name);
+		if (parse_match(m, name, v, err, errlen)) {
+			/* said of "ip:X": say it of the value given */
+			snprintf(err, errlen, "--%s %s: not %s", name, value,
+				 !strcmp(kind, "-ip") ? "an IP address or CIDR" :
+				 !strcmp(kind, "-namespace") ? "a namespace name" :
+				 !strcmp(kind, "-label") ? "a label selector (k=v,k!=v,k,!k)" :
+				 "an identity (a number or reserved:NAME)");
+			return -EINVAL;
+		}
+		return 0;
+	}
+	/* Either end, the words of every view (vocab.h): --pod, --ip, --namespace, --identity. */
+	if (!strcmp(name, "pod")) {
+		struct flow_match *m = &ff->either[FLOW_EITHER_POD];
+		char v[600];
+
+		/* NAMESPACE/NAME, exactly (the map views' --pod), or the pod's IP. */
+		if (vocab_pod(value, err, errlen))
+			return -EINVAL;
+		snprintf(v, sizeof(v), "%s:%s", strchr(value, '/') ? "pod" : "ip", value);
+		if (parse_match(m, name, v, err, errlen))
+			return FERR("--pod %s: a pod is NAMESPACE/NAME or its IP", value);
+		return 0;
+	}
+	if (!strcmp(name, "ip")) {
+		char v[600];
+
+		snprintf(v, sizeof(v), "ip:%s", value);
+		if (parse_match(&ff->either[FLOW_EITHER_IP], name, v, err, errlen))
+			return FERR("--ip %s: not an IP address or CIDR", value);
+		return 0;
+	}
+	if (!strcmp(name, "identity")) {
+		struct flow_match *m = &ff->either[FLOW_EITHER_ID];
+
+		memset(m, 0, sizeof(*m));
+		if (vocab_identity(value, &m->id, err, errlen))
+			return -EINVAL;
+		m->kind = FM_IDENTITY;
+		return 0;
+	}
 	if (!strcmp(name, "namespace")) {
-		if (!*value || strchr(value, '/') || strlen(value) >= sizeof(ff->either[0].ns))
-			return FERR("--namespace %s: not a namespace name", value);
-		memset(&ff->either[0], 0, sizeof(ff->either[0]));
-		snprintf(ff->either[0].ns, sizeof(ff->either[0].ns), "%s", value);
-		ff->either[0].kind = FM_NS;
+		struct flow_match *m = &ff->either[FLOW_EITHER_NS];
+
+		if (vocab_namespace(value, sizeof(m->ns), err, errlen))
+			return -EINVAL;
+		memset(m, 0, sizeof(*m));
+		snprintf(m->ns, sizeof(m->ns), "%s", value);
+		m->kind = FM_NS;
 		return 0;
 	}
 	if (!strcmp(name, "label")) {
-		memset(&ff->either[1], 0, sizeof(ff->either[1]));
-		return parse_selector(&ff->either[1], name, value, value, err, errlen);
+		memset(&ff->either[FLOW_EITHER_LABEL], 0, sizeof(ff->either[0]));
+		return parse_selector(&ff->either[FLOW_EITHER_LABEL], name, value, value, err,
+				      errlen);
 	}
-	if (!strcmp(name, "verdict")) {
-		/* Hubble's FORWARDED is whatever passed: allowed here, or sent on. */
-		if (!strcmp(value, "FORWARDED"))
-			ff->verdict = FLOW_VERDICT_PASSED;
-		else if (!strcmp(value, "allowed"))
-			ff->verdict = FLOW_ALLOWED;
-		else if (!strcmp(value, "forwarded"))
-			ff->verdict = FLOW_FORWARDED;
-		else if (!strcmp(value, "denied") || !strcasecmp(value, "dropped"))
-			ff->verdict = FLOW_DENIED;
-		else if (!strcasecmp(value, "audit"))
-			ff->verdict = FLOW_AUDIT;
-		else
-			return FERR("--verdict %s: not allowed, forwarded, denied, audit (or Hubble's "
-				    "FORWARDED, DROPPED, AUDIT)", value);
-		return 0;
-	}
+	if (!strcmp(name, "verdict"))
+		return vocab_verdict(value, &ff->verdict, err, errlen);
+	if (!strcmp(name, "reason"))
+		return vocab_reason(value, &ff->reason, err, errlen);
 	if (!strcmp(name, "port") || !strcmp(name, "from-port") || !strcmp(name, "to-port")) {
+ports:
 		if (parse_u64(value, 65535, &v) || !v)
 			return FERR("--%s %s: not a port (1-65535)", name, value);
 		*(name[0] == 'p' ? &ff->port : name[0] == 'f' ? &ff->sport : &ff->dport) = (int)v;
@@ -1061,6 +1224,19 @@ static const char *label_value(const char *labels, const char *key, char *buf, s
 	return NULL;
 }
 
+int flow_match_labels(struct flow_match *m, const char *selector, char *err, size_t errlen)
+{
+	memset(m, 0, sizeof(*m));
+	return parse_selector(m, "label", selector, selector, err, errlen);
+}
+
+bool flow_labels_match(const struct flow_match *m, const char *labels)
+{
+	struct flow_peer p = { .labels = labels };
+
+	return match_peer(m, &p, 0, NULL);
+}
+
 static bool match_peer(const struct flow_match *m, const struct flow_peer *p, uint8_t family,
 		       const uint8_t *addr)
 {
@@ -1071,6 +1247,8 @@ static bool match_peer(const struct flow_match *m, const struct flow_peer *p, ui
 		return true;
 	case FM_CIDR:
 		return in_prefix(m, family, addr);
+	case FM_IDENTITY:
+		return p->identity == m->id;
 	case FM_NS:
 		return p->ns && !strcmp(p->ns, m->ns);
 	case FM_POD:
@@ -1130,7 +1308,9 @@ bool flow_filter_match(const struct flow_filter *ff, const struct flow_rec *r, u
 	    (ff->until_ago_ns && (now_ns < ff->until_ago_ns ||
 				  r->last_ns > now_ns - ff->until_ago_ns)))
 		return false;
-	for (int i = 0; i < 2; i++)
+	if (ff->reason && r->reason != ff->reason)
+		return false;
+	for (int i = 0; i < FLOW_EITHER_NR; i++)
 		if (ff->either[i].kind != FM_NONE &&
 		    !match_peer(&ff->either[i], &r->src, r->key.family, r->key.saddr) &&
 		    !match_peer(&ff->either[i], &r->dst, r->key.family, r->key.daddr))

@@ -139,6 +139,27 @@ struct flows_stats {
 
 struct flows;
 
+/*
+ * Isolation drops: packets dropped because their pod is isolated on that
+ * side and nothing allows them (drop-policy-ingress/egress), by the pod, the
+ * side and each policy that isolates it (as explain and monitor name them:
+ * a drop counts once under each). xcnid's
+ * xcni_policy_isolation_drops_total. At most FLOWS_ISODROP_MAX series; what
+ * finds the table full is counted apart (flows_isodrops_lost).
+ */
+#define FLOWS_ISODROP_MAX 4096 /* said in xcnid's metrics' help */
+struct flows_isodrop {
+	char *ns, *pod, *policy; /* policy "": the isolating policies could not be named */
+	bool ingress;
+	uint64_t packets;
+};
+/* isolators: "ns/a,ns/b" or NULL (not named). */
+void flows_isodrop(struct flows *f, const char *ns, const char *pod, bool ingress,
+		   const char *isolators, uint64_t packets);
+/* The series, in the order they first counted; *n of them. */
+const struct flows_isodrop *flows_isodrops(const struct flows *f, size_t *n);
+uint64_t flows_isodrops_lost(const struct flows *f);
+
 /* window: at most this many records (1..FLOWS_WINDOW_MAX). 0 or -errno. */
 int flows_new(size_t window, struct flows **out);
 void flows_free(struct flows *f);
@@ -233,9 +254,10 @@ void flows_denied_by(struct flows *f, struct flow_rec *r, uint32_t policy_id, co
 /* ---- filters: what xcnictl flows asks for, parsed in one place ---------- */
 
 #define FLOW_SEL_MAX 8 /* label requirements in one selector */
-enum flow_match_kind { FM_NONE, FM_POD, FM_NS, FM_LABELS, FM_CIDR };
+enum flow_match_kind { FM_NONE, FM_POD, FM_NS, FM_LABELS, FM_CIDR, FM_IDENTITY };
 struct flow_match {
 	uint8_t kind; /* enum flow_match_kind */
+	uint32_t id; /* FM_IDENTITY */
 	uint8_t prefix; /* FM_POD: the name begins so (Hubble's --from-pod/--to-pod) */
 	uint8_t family, plen; /* FM_CIDR */
 	uint8_t addr[16];
@@ -252,10 +274,15 @@ struct flow_match {
 /* --not filters in one request at most. */
 #define FLOW_NOT_MAX 8
 
+/* The either-end filters, one slot each. */
+enum { FLOW_EITHER_NS, FLOW_EITHER_LABEL, FLOW_EITHER_POD, FLOW_EITHER_IP, FLOW_EITHER_ID,
+       FLOW_EITHER_NR };
+
 struct flow_filter {
 	struct flow_match from, to;
-	/* Either end (Hubble's --namespace, --label): [0] a namespace, [1] labels. */
-	struct flow_match either[2];
+	/* Either end (the vocabulary's --namespace, --label, --pod, --ip, --identity). */
+	struct flow_match either[FLOW_EITHER_NR];
+	int reason; /* --reason: the drop (or forward) reason, enum xcni_reason; 0 any */
 	int verdict; /* enum flow_verdict, FLOW_VERDICT_PASSED, -1 any */
 	int port; /* either end's port, -1 any */
 	int sport, dport; /* the source's, the destination's port, -1 any */
@@ -275,14 +302,22 @@ struct flow_filter {
 	unsigned int nnots;
 };
 
+/* --label SELECTOR (k=v,k!=v,k,!k) into m: 0, or -EINVAL with err naming --label. */
+int flow_match_labels(struct flow_match *m, const char *selector, char *err, size_t errlen);
+/* Whether a label set ("k8s:app=web,...", NULL: none) matches m (FM_LABELS). */
+bool flow_labels_match(const struct flow_match *m, const char *labels);
+
 void flow_filter_init(struct flow_filter *ff);
 /* What flow_filter_set gave ff (its --not filters). */
 void flow_filter_free(struct flow_filter *ff);
 /*
  * One filter, as xcnictl flows takes it (name without "--": "from", "to",
- * "verdict", "port", "protocol", "service", "since", "last", "after"; and
- * Hubble's spellings: "from-pod", "to-pod", "namespace", "label",
- * "from-port", "to-port", "until", "first"; "time" (mono or rfc3339) says
+ * "verdict", "port", "protocol", "service", "since", "last", "after"; the
+ * words of the map views, either end: "pod", "ip", "namespace", "identity",
+ * and "reason"; Hubble's spellings: "from-pod", "to-pod", "label",
+ * "from-ip", "to-ip", "from-namespace", "to-namespace", "from-label",
+ * "to-label", "from-identity", "to-identity", "from-port", "to-port",
+ * "until", "first" (lib/observe/vocab.h); "time" (mono or rfc3339) says
  * how the answer gives times; "not.NAME" is NAME negated) into ff. 0, or
  * -EINVAL with a message naming the filter and what is wrong in err (errlen
  * bytes). The caller frees ff (flow_filter_free) when done.
