@@ -647,6 +647,16 @@ static __always_inline enum ul_kind ul_kind_of(const struct __sk_buff *skb)
 }
 
 /*
+ * --xdp-mode tc: the prefilter xdp_underlay would run, in a frame of its own
+ * (its lookup keys in the entry's frame put from_overlay4_ul6's chain at
+ * 544 of 512 bytes of stack).
+ */
+__attribute__((noinline)) int from_underlay_prefilter(struct __sk_buff *skb)
+{
+	return prefilter_frame((void *)(long)skb->data, (void *)(long)skb->data_end, skb->len);
+}
+
+/*
  * Every step below is a global function with a frame of its own, called from
  * here one after the other (their frames never add up); each decides the
  * packet (its TC verdict) or hands it on by name (enum ul_step).
@@ -657,8 +667,7 @@ int from_overlay(struct __sk_buff *skb)
 	int ret;
 
 	/* --xdp-mode tc: the prefilter xdp_underlay would run, first. */
-	if (tc_prefilter && prefilter_frame((void *)(long)skb->data, (void *)(long)skb->data_end,
-					    skb->len))
+	if (tc_prefilter && from_underlay_prefilter(skb))
 		return TC_ACT_SHOT;
 	switch (ul_kind_of(skb)) {
 	case UL_GENEVE6:
