@@ -1853,22 +1853,20 @@ int polsync_apply6(struct polsync *ps, const struct pol_v6 *v, size_t *changed)
 		ps->v6_stale = false;
 	}
 
-	if (ps->fd_ipcache6 >= 0 && ps->c6.n) {
+	if (ps->fd_ipcache6 >= 0) {
 		/* polsync_plan6's closed namespaces: their addresses left out. */
-		struct pol_ipc6 *keep = malloc((v->nipc + 1) * sizeof(*keep));
+		struct pol_ipc6 *keep = ps->c6.n ? malloc((v->nipc + 1) * sizeof(*keep)) : NULL;
 		size_t k = 0;
 
-		if (!keep)
+		if (ps->c6.n && !keep)
 			return -ENOMEM;
-		for (size_t i = 0; i < v->nipc; i++)
+		for (size_t i = 0; keep && i < v->nipc; i++)
 			if (!closure_has(&ps->c6, v->ipc[i].ns))
 				keep[k++] = v->ipc[i];
-		err = kvset_sync(ps->fd_ipcache6, &ps->ipcache6, keep, k, sizeof(*keep),
-				 offsetof(struct pol_ipc6, val), KV_BOTH, "apply6-ipcache6", changed);
+		err = kvset_sync(ps->fd_ipcache6, &ps->ipcache6, keep ? keep : v->ipc,
+				 keep ? k : v->nipc, sizeof(*v->ipc), offsetof(struct pol_ipc6, val),
+				 KV_BOTH, "apply6-ipcache6", changed);
 		free(keep);
-	} else if (ps->fd_ipcache6 >= 0) {
-		err = kvset_sync(ps->fd_ipcache6, &ps->ipcache6, v->ipc, v->nipc, sizeof(*v->ipc),
-				 offsetof(struct pol_ipc6, val), KV_BOTH, "apply6-ipcache6", changed);
 	}
 	if (!err && ps->fd_polkey6 >= 0)
 		err = kvset_sync(ps->fd_polkey6, &ps->polkey6, v->keys, v->nkeys, sizeof(*v->keys),
