@@ -43,6 +43,7 @@
 #include <curl/curl.h>
 
 #include "k8sapi.h"
+#include "k8sreq.h"
 #include "../system/log.h"
 
 #define BACKOFF_MIN_MS 500
@@ -559,81 +560,20 @@ static void list_reset(struct watcher *w)
 	w->list_changed = 0;
 }
 
-/* TLS and credentials, for every request (the token file is read each time: it rotates). */
+/* TLS and credentials, for every request (k8sreq.c's, shared with xcnictl's requests). */
 static int setup_auth(struct watcher *w, CURL *e)
 {
 	const struct k8s_api_conf *c = &w->api->conf;
-	char *token = NULL, *hdr = NULL;
-	int ret;
+	int ret = k8s_conf_curl(c, e, &w->hdrs);
 
-	if (c->ca_data) {
-		struct curl_blob b = { c->ca_data, c->ca_len, CURL_BLOB_COPY };
-
-		curl_easy_setopt(e, CURLOPT_CAINFO_BLOB, &b);
-	} else if (c->ca_file) {
-		curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file);
-	}
-	if (c->insecure) {
-		curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
-		curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
-	}
-	if (c->cert_data) {
-		struct curl_blob b = { c->cert_data, c->cert_len, CURL_BLOB_COPY };
-
-		curl_easy_setopt(e, CURLOPT_SSLCERT_BLOB, &b);
-	} else if (c->cert_file) {
-		curl_easy_setopt(e, CURLOPT_SSLCERT, c->cert_file);
-	}
-	if (c->key_data) {
-		struct curl_blob b = { c->key_data, c->key_len, CURL_BLOB_COPY };
-
-		curl_easy_setopt(e, CURLOPT_SSLKEY_BLOB, &b);
-	} else if (c->key_file) {
-		curl_easy_setopt(e, CURLOPT_SSLKEY, c->key_file);
-	}
-	if (c->token_file) {
-		ret = k8s_read_token(c->token_file, &token);
-		if (ret) {
-			log_problem(w->api, "token-file",
-				    "k8s api: cannot read the token %s: %s; %s", c->token_file,
-				    ret == -EINVAL ? "it is empty or has a control character (CR, LF or another)"
-						   : strerror(-ret),
-				    c->in_cluster ? "is the service account token mounted?"
-						  : "check tokenFile in the kubeconfig");
-			return ret;
-		}
-	}
-	w->hdrs = curl_slist_append(NULL, "Accept: application/json");
-	if (!w->hdrs)
-		goto err_nomem;
-	if (c->token || token) {
-		struct curl_slist *l;
-
-		if (asprintf(&hdr, "Authorization: Bearer %s", token ? token : c->token) < 0) {
-			hdr = NULL;
-			goto err_nomem;
-		}
-		l = curl_slist_append(w->hdrs, hdr);
-		/* The header held a secret. */
-		explicit_bzero(hdr, strlen(hdr));
-		free(hdr);
-		if (!l)
-			goto err_nomem;
-		w->hdrs = l;
-	}
-	if (token) {
-		explicit_bzero(token, strlen(token));
-		free(token);
-	}
-	curl_easy_setopt(e, CURLOPT_HTTPHEADER, w->hdrs);
-	return 0;
-
-err_nomem:
-	if (token) {
-		explicit_bzero(token, strlen(token));
-		free(token);
-	}
-	return -ENOMEM;
+	if (ret && ret != -ENOMEM)
+		log_problem(w->api, "token-file", "k8s api: cannot read the token %s: %s; %s",
+			    c->token_file,
+			    ret == -EINVAL ? "it is empty or has a control character (CR, LF or another)"
+					   : strerror(-ret),
+			    c->in_cluster ? "is the service account token mounted?"
+					  : "check tokenFile in the kubeconfig");
+	return ret;
 }
 
 /* Starts the kind's next request: a list page if there is no resourceVersion, else a watch. */

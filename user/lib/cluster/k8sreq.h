@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * One request to the API server, waited for: what a command line tool needs
+ * (xcnictl finding the agents' pods, creating and deleting the connectivity
+ * test's objects), beside k8sapi.c's watcher that never blocks. The same
+ * k8s_api_conf (kubeconfig or in-cluster) and the same TLS and credentials.
+ */
+#ifndef XCNI_K8SREQ_H
+#define XCNI_K8SREQ_H
+
+#include <stddef.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "k8sapi.h"
+
+/*
+ * TLS (CA, insecure-skip-tls-verify, client certificate and key) and the
+ * headers every request carries (Accept: application/json, the bearer token,
+ * read again from token_file each time: it rotates) on a curl handle. *hdrs
+ * is the caller's to curl_slist_free_all after the request. 0, -ENOMEM, or
+ * k8s_read_token's error for token_file (nothing set then).
+ */
+int k8s_conf_curl(const struct k8s_api_conf *c, CURL *e, struct curl_slist **hdrs);
+
+struct k8s_resp {
+	long status;	/* HTTP status; 0: no HTTP answer (err says why) */
+	json_t *body;	/* the answer as JSON, NULL when it was not JSON */
+	char err[256];	/* transport error or the server's Status message */
+};
+
+/*
+ * METHOD (GET, POST, PUT, PATCH, DELETE) on PATH ("/api/v1/namespaces/x/pods",
+ * query included) with an optional JSON body (PATCH: a merge patch), waited
+ * for at most timeout_ms. Returns 0 when an HTTP answer came (any status: the
+ * caller judges r->status), -EIO when none did (r->err), -ENOMEM, or the
+ * token file's error. An answer is read up to 64 MiB. r is the caller's to
+ * k8s_resp_free.
+ */
+int k8s_request(const struct k8s_api_conf *c, const char *method, const char *path,
+		json_t *body, long timeout_ms, struct k8s_resp *r);
+void k8s_resp_free(struct k8s_resp *r);
+
+/* A path segment or query value escaped for a URL (the caller's to free). */
+char *k8s_escape(const char *s);
+
+#endif
