@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The map writer's state, shared by polsync.c (the writes) and
+ * polsync_room.c (what fits: each namespace's share, the room left, and the
+ * namespaces closed when the address maps cannot hold every pod's address).
+ * Not an interface: polsync.h is.
+ */
+#ifndef XCNI_POLSYNC_INT_H
+#define XCNI_POLSYNC_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "polsync.h"
+#include "polsync_kv.h"
+
+/* Namespaces closed for want of ipcache room, sorted, and the addresses left out. */
+struct ns_closure {
+	char **ns;
+	size_t n, addrs;
+};
+
+struct ep_state {
+	uint32_t ip;
+	struct xcni_polep st;
+	bool known; /* entries below are what the maps hold (false after a restart) */
+	bool over; /* closed (XCNI_POLEP_OVERFLOW): its policy did not fit, no entries */
+	bool done; /* taken over by the result being applied (the array stays sorted) */
+	size_t n, nc;
+	struct pol_entry *e;
+	struct pol_cidr *c;
+};
+
+struct polsync {
+	int fd_policy, fd_polrange, fd_polcidr, fd_polep, fd_ipcache, fd_identity, fd_polname,
+		fd_podname, fd_polsel;
+	size_t max_policy, max_polrange, max_polcidr, max_ipcache, max_identity, max_polname,
+		max_podname;
+	size_t n_policy, n_polrange, n_polcidr; /* entries in the maps */
+	size_t neps;
+	struct ep_state *eps; /* sorted by ip */
+	struct kvset ipcache, identity, polname, podname, polsel;
+	/* IPv6: ipcache6 and polkey6 (-1 under programs without IPv6). */
+	int fd_ipcache6, fd_polkey6;
+	/* ClusterNetworkPolicies' rule names (-1 under programs without the
+	 * map); synced with every whole apply only: deltas come only without
+	 * ClusterNetworkPolicies, when there are none. */
+	int fd_rulename;
+	struct kvset rulename;
+	struct kvset ipcache6, polkey6;
+	/* Old versions to delete in polsync_cleanup. */
+	size_t ndel, ndelc;
+	struct pol_entry *del;
+	struct pol_cidr *delc;
+	bool scan; /* some old entries are not known in memory: sweep the maps */
+	/* The next apply must diff whole (at open, after a failure). */
+	bool need_full;
+	/* ipcache, identity, polname, podname mirrors are not what the maps hold
+	 * (changes went in as deltas): read the maps again before a whole diff. */
+	bool mirror_stale;
+	bool names_short; /* some names could not be written: the next apply is whole */
+	bool v6_stale; /* an apply6 failed: ipcache6, polkey6 read again first */
+	/* A namespace's share of each policy map, percent (100: none). */
+	unsigned int share;
+	/* The pods the last apply closed. */
+	size_t nover;
+	struct polsync_over *over;
+	/* The namespaces closed because xcni_ipcache (c4, ipc_fit) or
+	 * xcni_ipcache6 (c6, polsync_plan6) cannot hold every pod's address;
+	 * while c4 closes any every apply is whole. */
+	struct ns_closure c4, c6;
+	size_t max_ipcache6;
+};
+
+/*
+ * Each wanted pod's state as the maps hold it (NULL: a pod new to them) and
+ * whether its entries are those: looked up and compared once per apply, not
+ * in each of its three passes (the compare was ~8% of the agent's CPU under
+ * churn, for pods that mostly did not change).
+ */
+struct ep_memo {
+	struct ep_state *cur;
+	bool same;
+	bool over; /* closed: its policy does not fit */
+	bool share; /* ... for its namespace's share */
+	bool ipcache; /* ... for its namespace's addresses (ipc_fit) */
+	size_t need[POLSYNC_NR_MAPS]; /* entries its policy takes, per map */
+	size_t ns_need; /* its namespace's, as parts of the maps (the order of closing) */
+};
+
+/* Ranges live in the polrange trie; everything else in the policy hash. */
+static inline bool pol_is_range(const struct xcni_policy_key *k)
+{
+	return k->prefixlen > XCNI_POLICY_PREFIX_ANY_PORT && k->prefixlen < XCNI_POLICY_PREFIX_FULL;
+}
+
+/* A pod's namespace, "" when it has none. */
+static inline const char *pol_ep_ns(const struct pol_ep *w)
+{
+	return w->pod && w->pod->meta.ns ? w->pod->meta.ns : "";
+}
+
+/* polsync_room.c */
+void ns_closure_clear(struct ns_closure *c);
+bool ns_closure_has(const struct ns_closure *c, const char *ns);
+/* Which pods go in and which are closed (issue 26 item 4). */
+int polsync_room_judge(struct polsync *ps, const struct pol_result *r, struct ep_memo *m,
+		       bool *global);
+/* xcni_ipcache past its size: the namespaces with most pod addresses closed (issue 41). */
+int polsync_ipc_fit(struct polsync *ps, const struct pol_result *r, bool delta,
+		    struct pol_result *fit, struct pol_ipcache **own, char *msg, size_t msglen);
+
+#endif

@@ -1,0 +1,390 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * What fits (polsync_int.h): which pods' policy goes into the maps and which
+ * are closed (each namespace's share, then the room left), and which
+ * namespaces are closed when xcni_ipcache or xcni_ipcache6 cannot hold every
+ * pod's address. Failures are per pod and per namespace, never per node.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "polsync_int.h"
+
+void ns_closure_clear(struct ns_closure *c)
+{
+	for (size_t i = 0; i < c->n; i++)
+		free(c->ns[i]);
+	free(c->ns);
+	*c = (struct ns_closure){ 0 };
+}
+
+static int cmp_strp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+bool ns_closure_has(const struct ns_closure *c, const char *ns)
+{
+	return c->n && ns && bsearch(&ns, c->ns, c->n, sizeof(char *), cmp_strp);
+}
+
+/* The qsort context of the room decisions (qsort has none). */
+static const struct pol_result *room_r;
+static const struct ep_memo *room_m;
+
+/* A namespace's pods, those whose policy is in the maps now first: a pod never
+ * loses its place to one that comes after it. */
+static int share_cmp(const void *a, const void *b)
+{
+	size_t i = *(const size_t *)a, j = *(const size_t *)b;
+	int c = strcmp(pol_ep_ns(&room_r->eps[i]), pol_ep_ns(&room_r->eps[j]));
+	bool pi = room_m[i].cur && !room_m[i].cur->over, pj = room_m[j].cur && !room_m[j].cur->over;
+
+	if (c)
+		return c;
+	if (pi != pj)
+		return pi ? -1 : 1;
+	return i < j ? -1 : i > j;
+}
+
+/* The biggest namespace first, in it the biggest pod, the last address first. */
+static int close_cmp(const void *a, const void *b)
+{
+	size_t i = *(const size_t *)a, j = *(const size_t *)b;
+	size_t ni = 0, nj = 0;
+
+	if (room_m[i].ns_need != room_m[j].ns_need)
+		return room_m[i].ns_need > room_m[j].ns_need ? -1 : 1;
+	for (int k = 0; k < POLSYNC_NR_MAPS; k++) {
+		ni += room_m[i].need[k];
+		nj += room_m[j].need[k];
+	}
+	if (ni != nj)
+		return ni > nj ? -1 : 1;
+	return i > j ? -1 : i < j;
+}
+
+/*
+ * Which pods' policy goes in, which are closed (issue 26 item 4: fail closed
+ * per pod, never per node). First each namespace's share: its pods, those in
+ * the maps now first, go in while the namespace stays within share percent of
+ * every map; a pod that would take it past is closed. Then the room left: the
+ * pods to be (re)written need their new version beside what the maps hold;
+ * while that does not fit, the pods of the namespace that takes most of the
+ * map in shortest supply are closed, biggest first. A pod whose entries are
+ * in the maps already and unchanged costs nothing and is never closed for
+ * room. *global: some pod was closed for want of room (not its share).
+ */
+int polsync_room_judge(struct polsync *ps, const struct pol_result *r, struct ep_memo *m,
+			bool *global)
+{
+	const size_t max[POLSYNC_NR_MAPS] = { ps->max_policy, ps->max_polrange, ps->max_polcidr };
+	const size_t used[POLSYNC_NR_MAPS] = { ps->n_policy, ps->n_polrange, ps->n_polcidr };
+	size_t add[POLSYNC_NR_MAPS] = { 0 }, *ix = NULL;
+	bool fits = true, sorted = false;
+
+	*global = false;
+	for (size_t i = 0; i < r->neps; i++) {
+		const struct pol_ep *w = &r->eps[i];
+
+		memset(m[i].need, 0, sizeof(m[i].need));
+		for (size_t j = 0; j < w->nentries; j++)
+			m[i].need[pol_is_range(&w->entries[j].key) ? POLSYNC_MAP_POLRANGE :
+								 POLSYNC_MAP_POLICY]++;
+		m[i].need[POLSYNC_MAP_POLCIDR] = w->ncidrs;
+		m[i].over = m[i].share = false;
+	}
+	if (!r->neps)
+		return 0;
+	ix = malloc(r->neps * sizeof(*ix));
+	if (!ix)
+		return -ENOMEM;
+	for (size_t i = 0; i < r->neps; i++)
+		ix[i] = i;
+	room_r = r;
+	room_m = m;
+	/* All the node's pods together within one share: so is every namespace,
+	 * and no pod is over it (the common case, and the sort by namespace
+	 * below was ~8% of the agent's CPU per event under churn at 100k pods). */
+	{
+		size_t all[POLSYNC_NR_MAPS] = { 0 };
+		bool within = true;
+
+		for (size_t i = 0; i < r->neps; i++)
+			for (int k = 0; k < POLSYNC_NR_MAPS; k++)
+				all[k] += m[i].need[k];
+		for (int k = 0; k < POLSYNC_NR_MAPS; k++)
+			within = within && all[k] * 100 <= max[k] * ps->share;
+		if (within)
+			goto shares_done;
+	}
+	qsort(ix, r->neps, sizeof(*ix), share_cmp);
+	sorted = true;
+	for (size_t a = 0, b; a < r->neps; a = b) {
+		size_t tot[POLSYNC_NR_MAPS] = { 0 };
+
+		for (b = a; b < r->neps && !strcmp(pol_ep_ns(&r->eps[ix[a]]), pol_ep_ns(&r->eps[ix[b]]));
+		     b++) {
+			struct ep_memo *e = &m[ix[b]];
+			bool fits = true;
+
+			for (int k = 0; k < POLSYNC_NR_MAPS; k++)
+				fits = fits && (tot[k] + e->need[k]) * 100 <= max[k] * ps->share;
+			if (!fits) {
+				e->over = e->share = true;
+				continue;
+			}
+			for (int k = 0; k < POLSYNC_NR_MAPS; k++)
+				tot[k] += e->need[k];
+		}
+	}
+shares_done:
+	for (size_t i = 0; i < r->neps; i++) {
+		if (m[i].over)
+			m[i].same = false;
+		else if (!m[i].same)
+			for (int k = 0; k < POLSYNC_NR_MAPS; k++)
+				add[k] += m[i].need[k];
+	}
+	for (int k = 0; k < POLSYNC_NR_MAPS; k++)
+		fits = fits && used[k] + add[k] <= max[k];
+	if (fits) {
+		free(ix);
+		return 0;
+	}
+	/* Each namespace's demand, as parts of the maps (2^20ths of each, summed):
+	 * who gives way first. */
+	if (!sorted)
+		qsort(ix, r->neps, sizeof(*ix), share_cmp);
+	for (size_t a = 0, b; a < r->neps; a = b) {
+		size_t tot = 0;
+
+		for (b = a; b < r->neps && !strcmp(pol_ep_ns(&r->eps[ix[a]]), pol_ep_ns(&r->eps[ix[b]]));
+		     b++)
+			for (int k = 0; k < POLSYNC_NR_MAPS; k++)
+				tot += max[k] ? m[ix[b]].need[k] * ((size_t)1 << 20) / max[k] : 0;
+		for (size_t c = a; c < b; c++)
+			m[ix[c]].ns_need = tot;
+	}
+	qsort(ix, r->neps, sizeof(*ix), close_cmp);
+	for (size_t a = 0; a < r->neps && !fits; a++) {
+		struct ep_memo *e = &m[ix[a]];
+		bool helps = false;
+
+		for (int k = 0; k < POLSYNC_NR_MAPS; k++)
+			helps = helps || (e->need[k] && used[k] + add[k] > max[k]);
+		if (e->over || e->same || !helps)
+			continue;
+		e->over = true;
+		*global = true;
+		fits = true;
+		for (int k = 0; k < POLSYNC_NR_MAPS; k++) {
+			add[k] -= e->need[k];
+			fits = fits && used[k] + add[k] <= max[k];
+		}
+	}
+	free(ix);
+	return 0;
+}
+
+/* closure_choose's records: a pod address's entry (its index) and its namespace. */
+struct ipc_ns {
+	const char *ns;
+	size_t i;
+};
+
+static int cmp_ipc_ns(const void *a, const void *b)
+{
+	const struct ipc_ns *x = a, *y = b;
+	int c = strcmp(x->ns, y->ns);
+
+	return c ? c : (x->i > y->i) - (x->i < y->i);
+}
+
+/* A namespace's group of ipc_ns records: biggest first, then by name. */
+struct ipc_group {
+	size_t start, n;
+};
+
+static const struct ipc_ns *ipc_groups_of;
+
+static int cmp_ipc_group(const void *a, const void *b)
+{
+	const struct ipc_group *x = a, *y = b;
+
+	if (x->n != y->n)
+		return x->n > y->n ? -1 : 1;
+	return strcmp(ipc_groups_of[x->start].ns, ipc_groups_of[y->start].ns);
+}
+
+/*
+ * Which namespaces to close so that excess of the n entries go: of the nv
+ * pod entries v (namespace, index), the namespaces with the most, biggest
+ * first. *c: those namespaces (sorted), drop[index] set for their entries.
+ * -ENOSPC when every pod entry would not be enough (nodes alone too many).
+ */
+static int closure_choose(struct ipc_ns *v, size_t nv, size_t excess, struct ns_closure *c,
+			  bool *drop)
+{
+	struct ipc_group *g = malloc((nv + 1) * sizeof(*g));
+	size_t ng = 0, cut = 0, nclosed = 0;
+	int err = -ENOMEM;
+
+	ns_closure_clear(c);
+	if (!g)
+		return -ENOMEM;
+	qsort(v, nv, sizeof(*v), cmp_ipc_ns);
+	for (size_t i = 0; i < nv; i++) {
+		if (!i || strcmp(v[i].ns, v[i - 1].ns))
+			g[ng++] = (struct ipc_group){ i, 0 };
+		g[ng - 1].n++;
+	}
+	ipc_groups_of = v;
+	qsort(g, ng, sizeof(*g), cmp_ipc_group);
+	while (nclosed < ng && cut < excess)
+		cut += g[nclosed++].n;
+	if (cut < excess) {
+		err = -ENOSPC;
+		goto out;
+	}
+	if (nclosed && !(c->ns = calloc(nclosed, sizeof(char *))))
+		goto out;
+	for (size_t k = 0; k < nclosed; k++) {
+		if (!(c->ns[c->n++] = strdup(v[g[k].start].ns)))
+			goto out;
+		for (size_t j = g[k].start; j < g[k].start + g[k].n; j++)
+			drop[v[j].i] = true;
+	}
+	qsort(c->ns, c->n, sizeof(char *), cmp_strp);
+	c->addrs = cut;
+	err = 0;
+out:
+	if (err)
+		ns_closure_clear(c);
+	free(g);
+	return err;
+}
+
+static int cmp_podname_ip(const void *key, const void *rec)
+{
+	return memcmp(key, &((const struct pol_podname *)rec)->ip, sizeof(uint32_t));
+}
+
+/*
+ * xcni_ipcache holds every pod's address in the cluster. When it cannot
+ * hold them all (more than its --map-max), the namespaces with the most pod
+ * addresses are closed, biggest first, until the rest fits: no number of one
+ * namespace's pods stops the others' policy (issue 41). A closed namespace's
+ * addresses get no ipcache entry, so another node refuses their packets
+ * (drop-inner-spoof) and has no tunnel to them, and this node's pods of it
+ * are closed (XCNI_POLEP_OVERFLOW, apply). Only a whole result can say which
+ * namespace brings the most: a delta over the map asks for one (-EAGAIN),
+ * and every apply is whole while a namespace is closed. *fit: r, or r with
+ * the closed namespaces' addresses left out (*own: that array, to free).
+ */
+int polsync_ipc_fit(struct polsync *ps, const struct pol_result *r, bool delta,
+		    struct pol_result *fit, struct pol_ipcache **own, char *msg, size_t msglen)
+{
+	struct ipc_ns *v = NULL;
+	bool *drop = NULL;
+	size_t nv = 0, k = 0;
+	int err = -ENOMEM;
+
+	*fit = *r;
+	*own = NULL;
+	ns_closure_clear(&ps->c4);
+	if (r->nipcache <= ps->max_ipcache)
+		return 0;
+	if (delta || !r->ipcache) {
+		snprintf(msg, msglen, "%zu ipcache entries, xcni_ipcache holds %zu: compiling the "
+			 "whole state to choose the namespaces to close", r->nipcache,
+			 ps->max_ipcache);
+		return -EAGAIN;
+	}
+	v = malloc(r->nipcache * sizeof(*v));
+	drop = calloc(r->nipcache, sizeof(*drop));
+	if (!v || !drop)
+		goto out;
+	for (size_t i = 0; i < r->nipcache; i++) {
+		const struct pol_podname *pn;
+
+		if (!(r->ipcache[i].val.flags & XCNI_IPC_POD) || r->ipcache[i].key.prefixlen != 32)
+			continue;
+		pn = r->npodnames ? bsearch(&r->ipcache[i].key.addr, r->podnames, r->npodnames,
+					    sizeof(*r->podnames), cmp_podname_ip) : NULL;
+		if (pn)
+			v[nv++] = (struct ipc_ns){ pn->name.ns, i };
+	}
+	err = closure_choose(v, nv, r->nipcache - ps->max_ipcache, &ps->c4, drop);
+	if (err == -ENOSPC)
+		/* Nodes and the node's own addresses alone: nothing a namespace brings. */
+		snprintf(msg, msglen,
+			 "the maps cannot hold this state: %zu ipcache entries (xcni_ipcache max "
+			 "%zu), %zu of them no pod's; nothing was applied",
+			 r->nipcache, ps->max_ipcache, r->nipcache - nv);
+	if (err)
+		goto out;
+	err = -ENOMEM;
+	if (!(*own = malloc((r->nipcache - ps->c4.addrs) * sizeof(**own))))
+		goto out;
+	/* The kept records, in the result's (sorted) order. */
+	for (size_t i = 0; i < r->nipcache; i++)
+		if (!drop[i])
+			(*own)[k++] = r->ipcache[i];
+	fit->ipcache = *own;
+	fit->nipcache = k;
+	err = 0;
+out:
+	if (err) {
+		ns_closure_clear(&ps->c4);
+		free(*own);
+		*own = NULL;
+		*fit = *r;
+	}
+	free(v);
+	free(drop);
+	return err;
+}
+
+int polsync_plan6(struct polsync *ps, const struct pol_v6 *v, char *msg, size_t msglen)
+{
+	struct ipc_ns *rec = NULL;
+	bool *drop = NULL;
+	size_t nv = 0;
+	int err = -ENOMEM;
+
+	ns_closure_clear(&ps->c6);
+	if (ps->fd_ipcache6 < 0 || !ps->max_ipcache6 || v->nipc <= ps->max_ipcache6)
+		return 0;
+	rec = malloc(v->nipc * sizeof(*rec));
+	drop = calloc(v->nipc, sizeof(*drop));
+	if (!rec || !drop)
+		goto out;
+	for (size_t i = 0; i < v->nipc; i++)
+		if (v->ipc[i].ns && (v->ipc[i].val.flags & XCNI_IPC_POD))
+			rec[nv++] = (struct ipc_ns){ v->ipc[i].ns, i };
+	err = closure_choose(rec, nv, v->nipc - ps->max_ipcache6, &ps->c6, drop);
+	if (err == -ENOSPC)
+		snprintf(msg, msglen,
+			 "the maps cannot hold this state: %zu ipcache6 entries (xcni_ipcache6 max "
+			 "%zu), %zu of them no pod's; nothing was applied",
+			 v->nipc, ps->max_ipcache6, v->nipc - nv);
+out:
+	free(rec);
+	free(drop);
+	return err;
+}
+
+const char *const *polsync_ipcache_closed(const struct polsync *ps, int family, size_t *n,
+					  size_t *addrs)
+{
+	const struct ns_closure *c = family == 6 ? &ps->c6 : &ps->c4;
+
+	*n = c->n;
+	if (addrs)
+		*addrs = c->addrs;
+	return (const char *const *)c->ns;
+}
