@@ -25,6 +25,7 @@ suites=(
 	"unit-polpeers:$BUILD/tests/test_polpeers"
 	"unit-polmaps:$BUILD/tests/test_polmaps"
 	"unit-polsync:$BUILD/tests/test_polsync"
+	"unit-polinject:$BUILD/tests/test_polinject"
 	"unit-polincr:$BUILD/tests/test_polincr"
 	"unit-cnp:$BUILD/tests/test_cnp"
 	"unit-prefilter:$BUILD/tests/test_prefilter"

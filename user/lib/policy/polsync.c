@@ -987,7 +987,7 @@ static int clean_versions(struct polsync *ps, bool only_dead, size_t *deleted);
  *     what a failure leaves may be closed until the retry, never open;
  *  3. the next apply, whole (need_full, every pod unknown, mirrors read
  *     again), makes the maps exactly what a clean apply would.
- * test_polsync's test_failure_at_every_write walks every point.
+ * test_polinject's test_failure_at_every_write walks every point.
  */
 static int apply(struct polsync *ps, const struct pol_result *r, const struct pol_delta *d,
 		 struct ep_memo *m, struct polsync_stats *st, char *msg, size_t msglen)

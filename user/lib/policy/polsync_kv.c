@@ -20,7 +20,7 @@
  * Every write and delete the apply and the cleanup make goes through these,
  * so a failure can be injected before each (xcni_inject, one step name per
  * kind of write: "apply-ipcache", "apply-entry", "apply-flip", ...) and a
- * test can walk them all (test_polsync's test_failure_at_every_write).
+ * test can walk them all (test_polinject's test_failure_at_every_write).
  * 0 or -errno; kv_map_del says -ENOENT too, which most callers take as done.
  */
 int kv_map_put(int fd, const void *k, const void *v, const char *step)
