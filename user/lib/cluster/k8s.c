@@ -61,9 +61,9 @@ static void meta_free(struct k8s_meta *m)
 }
 
 /* Only xcni's own annotation is read: the rest are not policy's business. */
-static int parse_policy_mode(struct ctx *c, json_t *meta, struct k8s_meta *m)
+static int parse_policy_mode(struct kj_ctx *c, json_t *meta, struct k8s_meta *m)
 {
-	json_t *ann = get(meta, "annotations"), *v;
+	json_t *ann = kj_get(meta, "annotations"), *v;
 	const char *s;
 	size_t old;
 	int err = 0;
@@ -71,57 +71,57 @@ static int parse_policy_mode(struct ctx *c, json_t *meta, struct k8s_meta *m)
 	if (!ann)
 		return 0;
 	if (!json_is_object(ann))
-		return fail_in(c, "annotations", "must be an object");
-	v = get(ann, K8S_POLICY_MODE_ANNOTATION);
+		return kj_fail_in(c, "annotations", "must be an object");
+	v = kj_get(ann, K8S_POLICY_MODE_ANNOTATION);
 	if (!v)
 		return 0;
-	old = field(c, "annotations");
+	old = kj_field(c, "annotations");
 	s = json_string_value(v);
 	if (!s)
-		err = fail_in(c, K8S_POLICY_MODE_ANNOTATION, "must be a string");
+		err = kj_fail_in(c, K8S_POLICY_MODE_ANNOTATION, "must be a string");
 	else if (!strcmp(s, "audit"))
 		m->audit = true;
 	else if (strcmp(s, "enforce"))
-		err = fail_in(c, K8S_POLICY_MODE_ANNOTATION,
-			      "\"%s\" is not a policy mode (audit, enforce)", s);
-	pop(c, old);
+		err = kj_fail_in(c, K8S_POLICY_MODE_ANNOTATION,
+				 "\"%s\" is not a policy mode (audit, enforce)", s);
+	kj_pop(c, old);
 	return err;
 }
 
-static int parse_meta(struct ctx *c, json_t *doc, enum k8s_kind kind, struct k8s_meta *m)
+static int parse_meta(struct kj_ctx *c, json_t *doc, enum k8s_kind kind, struct k8s_meta *m)
 {
 	json_t *meta;
 	size_t old;
 	int err;
 
-	err = get_obj(c, doc, "metadata", &meta);
+	err = kj_get_obj(c, doc, "metadata", &meta);
 	if (err)
 		return err;
-	old = field(c, "metadata");
+	old = kj_field(c, "metadata");
 	if (!c->name) {
-		if (get(meta, "name") && !json_is_string(get(meta, "name")))
-			err = fail_in(c, "name", "must be a string");
+		if (kj_get(meta, "name") && !json_is_string(kj_get(meta, "name")))
+			err = kj_fail_in(c, "name", "must be a string");
 		else
-			err = fail_in(c, "name", "required");
+			err = kj_fail_in(c, "name", "required");
 		goto out;
 	}
 	/* Namespaces are labels of DNS (they end up in Service names); the rest subdomains. */
-	if (kind == K8S_NAMESPACE && !is_dns_label(c->name)) {
-		err = fail_in(c, "name", "\"%s\" is not a valid DNS-1123 label (%s)", c->name,
-			      DNS_LABEL_RULE);
+	if (kind == K8S_NAMESPACE && !kj_is_dns_label(c->name)) {
+		err = kj_fail_in(c, "name", "\"%s\" is not a valid DNS-1123 label (%s)", c->name,
+				 DNS_LABEL_RULE);
 		goto out;
 	}
-	if (kind != K8S_NAMESPACE && !is_dns_subdomain(c->name)) {
-		err = fail_in(c, "name", "\"%s\" is not a valid DNS-1123 subdomain (%s)", c->name,
-			      DNS_SUBDOMAIN_RULE);
+	if (kind != K8S_NAMESPACE && !kj_is_dns_subdomain(c->name)) {
+		err = kj_fail_in(c, "name", "\"%s\" is not a valid DNS-1123 subdomain (%s)",
+				 c->name, DNS_SUBDOMAIN_RULE);
 		goto out;
 	}
-	if (c->ns && !is_dns_label(c->ns)) {
-		err = fail_in(c, "namespace", "\"%s\" is not a valid DNS-1123 label (%s)", c->ns,
-			      DNS_LABEL_RULE);
+	if (c->ns && !kj_is_dns_label(c->ns)) {
+		err = kj_fail_in(c, "namespace", "\"%s\" is not a valid DNS-1123 label (%s)", c->ns,
+				 DNS_LABEL_RULE);
 		goto out;
 	}
-	err = parse_labels(c, meta, "labels", &m->labels);
+	err = kj_parse_labels(c, meta, "labels", &m->labels);
 	if (!err)
 		err = parse_policy_mode(c, meta, m);
 	if (err)
@@ -130,7 +130,7 @@ static int parse_meta(struct ctx *c, json_t *doc, enum k8s_kind kind, struct k8s
 	if (!m->name || (c->ns && !(m->ns = strdup(c->ns))))
 		err = -ENOMEM;
 out:
-	pop(c, old);
+	kj_pop(c, old);
 	return err;
 }
 
@@ -161,13 +161,13 @@ static int add_ns_name_label(struct k8s_meta *m)
 	m->labels.n++;
 	if (!v[m->labels.n - 1].key || !v[m->labels.n - 1].value)
 		return -ENOMEM;
-	qsort(v, m->labels.n, sizeof(*v), label_cmp);
+	qsort(v, m->labels.n, sizeof(*v), kj_label_cmp);
 	return 0;
 }
 
 /* ---- Pod ---- */
 
-static int parse_container_port(struct ctx *c, json_t *j, json_t *names,
+static int parse_container_port(struct kj_ctx *c, json_t *j, json_t *names,
 				struct k8s_container_port *p)
 {
 	long long port;
@@ -176,32 +176,32 @@ static int parse_container_port(struct ctx *c, json_t *j, json_t *names,
 	int err;
 
 	if (!json_is_object(j))
-		return fail(c, "must be an object");
-	err = get_int(c, j, "containerPort", 1, 65535, &port, &present);
+		return kj_fail(c, "must be an object");
+	err = kj_get_int(c, j, "containerPort", 1, 65535, &port, &present);
 	if (err)
 		return err;
 	if (!present)
-		return fail_in(c, "containerPort", "required");
+		return kj_fail_in(c, "containerPort", "required");
 	p->port = port;
-	err = parse_proto(c, j, &p->proto);
+	err = kj_parse_proto(c, j, &p->proto);
 	if (err)
 		return err;
-	err = get_str(c, j, "name", &name);
+	err = kj_get_str(c, j, "name", &name);
 	if (err || !name || !*name)
 		return err;
-	return port_name_take(c, names, name, PN_PORT_NAME, &p->name);
+	return kj_port_name_take(c, names, name, PN_PORT_NAME, &p->name);
 }
 
 /*
  * One of a pod's addresses (status.podIP, status.podIPs[].ip): the first
  * of each family is kept; podIP repeats podIPs[0], so a repeat is no error.
  */
-static int pod_ip_take(struct ctx *c, struct k8s_pod *pod, const char *s, const char *name)
+static int pod_ip_take(struct kj_ctx *c, struct k8s_pod *pod, const char *s, const char *name)
 {
 	uint8_t a6[16];
 	uint32_t a4;
 
-	if (parse_ipv4(s, &a4)) {
+	if (kj_parse_ipv4(s, &a4)) {
 		if (!pod->ip)
 			pod->ip = a4;
 		return 0;
@@ -211,22 +211,22 @@ static int pod_ip_take(struct ctx *c, struct k8s_pod *pod, const char *s, const 
 		if (IN6_IS_ADDR_V4MAPPED((struct in6_addr *)a6) ||
 		    IN6_IS_ADDR_MULTICAST((struct in6_addr *)a6) ||
 		    IN6_IS_ADDR_UNSPECIFIED((struct in6_addr *)a6))
-			return fail_in(c, name, "\"%s\" is not a unicast IPv6 address", s);
+			return kj_fail_in(c, name, "\"%s\" is not a unicast IPv6 address", s);
 		if (!pod->has_ip6) {
 			memcpy(pod->ip6, a6, 16);
 			pod->has_ip6 = true;
 		}
 		return 0;
 	}
-	return fail_in(c, name, "\"%s\" is not a valid IPv4 or IPv6 address", s);
+	return kj_fail_in(c, name, "\"%s\" is not a valid IPv4 or IPv6 address", s);
 }
 
 /* An RFC 3339 time as the API server writes it ("2026-11-26T00:28:34Z"). */
-static int parse_time(struct ctx *c, json_t *meta, const char *key, int64_t *out)
+static int parse_time(struct kj_ctx *c, json_t *meta, const char *key, int64_t *out)
 {
 	const char *s, *end;
 	struct tm tm = { 0 };
-	int err = get_str(c, meta, key, &s);
+	int err = kj_get_str(c, meta, key, &s);
 
 	if (err || !s || !*s)
 		return err;
@@ -236,8 +236,8 @@ static int parse_time(struct ctx *c, json_t *meta, const char *key, int64_t *out
 		while (*++end >= '0' && *end <= '9')
 			;
 	if (!end || strcmp(end, "Z"))
-		return fail_in(c, key, "\"%s\" is not a time (RFC 3339, as 2006-01-02T15:04:05Z)",
-			       s);
+		return kj_fail_in(c, key,
+				  "\"%s\" is not a time (RFC 3339, as 2006-01-02T15:04:05Z)", s);
 	*out = (int64_t)timegm(&tm);
 	return 0;
 }
@@ -249,25 +249,25 @@ static const char *const pod_phases[] = {
 };
 
 /* What decides whether a pod holds its address: its phase and its times. */
-static int parse_pod_life(struct ctx *c, json_t *doc, json_t *status, struct k8s_pod *pod)
+static int parse_pod_life(struct kj_ctx *c, json_t *doc, json_t *status, struct k8s_pod *pod)
 {
-	json_t *meta = get(doc, "metadata");
+	json_t *meta = kj_get(doc, "metadata");
 	const char *phase;
 	int64_t deleted = 0;
 	size_t old;
 	int err;
 
-	old = field(c, "metadata");
+	old = kj_field(c, "metadata");
 	err = parse_time(c, meta, "creationTimestamp", &pod->created);
 	if (!err)
 		err = parse_time(c, meta, "deletionTimestamp", &deleted);
-	pop(c, old);
+	kj_pop(c, old);
 	if (err)
 		return err;
 	pod->deleting = deleted != 0;
-	old = field(c, "status");
-	err = get_str(c, status, "phase", &phase);
-	pop(c, old);
+	old = kj_field(c, "status");
+	err = kj_get_str(c, status, "phase", &phase);
+	kj_pop(c, old);
 	if (err || !phase || !*phase)
 		return err;
 	pod->phase = K8S_POD_UNKNOWN; /* a phase of a later API: neither finished nor running */
@@ -282,34 +282,34 @@ const char *k8s_pod_phase_name(enum k8s_pod_phase p)
 	return p > K8S_POD_PHASE_UNSET && p <= K8S_POD_UNKNOWN ? pod_phases[p] : "";
 }
 
-static int parse_pod(struct ctx *c, json_t *doc, struct k8s_pod *pod)
+static int parse_pod(struct kj_ctx *c, json_t *doc, struct k8s_pod *pod)
 {
 	json_t *spec, *status, *containers, *ct, *ports = NULL, *port, *names, *ips, *v;
 	const char *node, *ip;
 	size_t i, j, n = 0, o1, o2, o3;
 	int err;
 
-	err = get_obj(c, doc, "spec", &spec);
+	err = kj_get_obj(c, doc, "spec", &spec);
 	if (!err)
-		err = get_obj(c, doc, "status", &status);
+		err = kj_get_obj(c, doc, "status", &status);
 	if (!err)
 		err = parse_pod_life(c, doc, status, pod);
 	if (err)
 		return err;
 
-	o1 = field(c, "spec");
+	o1 = kj_field(c, "spec");
 	/* Not required here, unlike in the API: xcnid needs a pod's identity, not its images. */
-	err = get_arr(c, spec, "containers", &containers);
+	err = kj_get_arr(c, spec, "containers", &containers);
 	if (err)
 		goto out;
-	o2 = field(c, "containers");
+	o2 = kj_field(c, "containers");
 	json_array_foreach(containers, i, ct) {
-		o3 = idx(c, i);
+		o3 = kj_idx(c, i);
 		if (!json_is_object(ct))
-			err = fail(c, "must be an object");
+			err = kj_fail(c, "must be an object");
 		else
-			err = get_arr(c, ct, "ports", &ports);
-		pop(c, o3);
+			err = kj_get_arr(c, ct, "ports", &ports);
+		kj_pop(c, o3);
 		if (err)
 			goto out;
 		n += ports ? json_array_size(ports) : 0;
@@ -327,30 +327,30 @@ static int parse_pod(struct ctx *c, json_t *doc, struct k8s_pod *pod)
 			err = -ENOMEM;
 			goto out;
 		}
-		o3 = idx(c, i);
-		field(c, "ports");
-		json_array_foreach(get(ct, "ports"), j, port) {
-			size_t o4 = idx(c, j);
+		o3 = kj_idx(c, i);
+		kj_field(c, "ports");
+		json_array_foreach(kj_get(ct, "ports"), j, port) {
+			size_t o4 = kj_idx(c, j);
 
 			err = parse_container_port(c, port, names, &pod->ports[pod->nports++]);
-			pop(c, o4);
+			kj_pop(c, o4);
 			if (err)
 				break;
 		}
-		pop(c, o3);
+		kj_pop(c, o3);
 		json_decref(names);
 		if (err)
 			goto out;
 	}
-	pop(c, o2);
+	kj_pop(c, o2);
 
-	err = get_str(c, spec, "nodeName", &node);
+	err = kj_get_str(c, spec, "nodeName", &node);
 	if (err)
 		goto out;
 	if (node && *node) {
-		if (!is_dns_subdomain(node)) {
-			err = fail_in(c, "nodeName", "\"%s\" is not a valid node name (%s)", node,
-				      DNS_SUBDOMAIN_RULE);
+		if (!kj_is_dns_subdomain(node)) {
+			err = kj_fail_in(c, "nodeName", "\"%s\" is not a valid node name (%s)",
+					 node, DNS_SUBDOMAIN_RULE);
 			goto out;
 		}
 		pod->node_name = strdup(node);
@@ -359,39 +359,39 @@ static int parse_pod(struct ctx *c, json_t *doc, struct k8s_pod *pod)
 			goto out;
 		}
 	}
-	if (get(spec, "hostNetwork") && !json_is_boolean(get(spec, "hostNetwork"))) {
-		err = fail_in(c, "hostNetwork", "must be a boolean");
+	if (kj_get(spec, "hostNetwork") && !json_is_boolean(kj_get(spec, "hostNetwork"))) {
+		err = kj_fail_in(c, "hostNetwork", "must be a boolean");
 		goto out;
 	}
-	pod->host_network = json_is_true(get(spec, "hostNetwork"));
-	pop(c, o1);
+	pod->host_network = json_is_true(kj_get(spec, "hostNetwork"));
+	kj_pop(c, o1);
 
-	o1 = field(c, "status");
-	err = get_str(c, status, "podIP", &ip);
+	o1 = kj_field(c, "status");
+	err = kj_get_str(c, status, "podIP", &ip);
 	if (err)
 		goto out;
 	/* "" is how an unset status field comes back from `kubectl get -o json`. */
 	if (ip && *ip && (err = pod_ip_take(c, pod, ip, "podIP")))
 		goto out;
 	/* podIPs: one address per family (dual stack), podIP its first. */
-	err = get_arr(c, status, "podIPs", &ips);
+	err = kj_get_arr(c, status, "podIPs", &ips);
 	if (err)
 		goto out;
 	json_array_foreach(ips, i, v) {
-		size_t o2p = field(c, "podIPs");
-		size_t o3p = idx(c, i);
+		size_t o2p = kj_field(c, "podIPs");
+		size_t o3p = kj_idx(c, i);
 
-		err = !json_is_object(v) ? fail(c, "must be an object with \"ip\"") :
-					   get_str(c, v, "ip", &ip);
+		err = !json_is_object(v) ? kj_fail(c, "must be an object with \"ip\"") :
+					   kj_get_str(c, v, "ip", &ip);
 		if (!err && ip && *ip)
 			err = pod_ip_take(c, pod, ip, "ip");
-		pop(c, o3p);
-		pop(c, o2p);
+		kj_pop(c, o3p);
+		kj_pop(c, o2p);
 		if (err)
 			goto out;
 	}
 out:
-	pop(c, o1);
+	kj_pop(c, o1);
 	return err;
 }
 
@@ -421,7 +421,7 @@ static void node_cidr6(struct k8s_node *node, const char *s)
 	node->pod_cidr6_len = len;
 }
 
-static int parse_node(struct ctx *c, json_t *doc, struct k8s_node *node)
+static int parse_node(struct kj_ctx *c, json_t *doc, struct k8s_node *node)
 {
 	json_t *spec, *status, *cidrs, *addrs, *a, *v;
 	struct k8s_cidr cidr;
@@ -430,23 +430,23 @@ static int parse_node(struct ctx *c, json_t *doc, struct k8s_node *node)
 	size_t i, o1, o2;
 	int err;
 
-	err = get_obj(c, doc, "spec", &spec);
+	err = kj_get_obj(c, doc, "spec", &spec);
 	if (!err)
-		err = get_obj(c, doc, "status", &status);
+		err = kj_get_obj(c, doc, "status", &status);
 	if (err)
 		return err;
 
-	o1 = field(c, "spec");
-	err = get_str(c, spec, "podCIDR", &s);
+	o1 = kj_field(c, "spec");
+	err = kj_get_str(c, spec, "podCIDR", &s);
 	if (err)
 		goto out;
 	/* The first IPv4 one of podCIDR and podCIDRs: dual-stack nodes list IPv6 too. */
 	if (s && *s) {
-		err = parse_cidr(s, &cidr);
+		err = kj_parse_cidr(s, &cidr);
 		if (!err && cidr.v6)
 			err = -EAFNOSUPPORT; /* the IPv6 pod CIDR is node_cidr6's */
 		if (err == -EINVAL) {
-			err = fail_in(c, "podCIDR", "\"%s\" is not a valid CIDR", s);
+			err = kj_fail_in(c, "podCIDR", "\"%s\" is not a valid CIDR", s);
 			goto out;
 		}
 		have_cidr = !err;
@@ -454,22 +454,23 @@ static int parse_node(struct ctx *c, json_t *doc, struct k8s_node *node)
 			node_cidr6(node, s);
 		err = 0;
 	}
-	err = get_arr(c, spec, "podCIDRs", &cidrs);
+	err = kj_get_arr(c, spec, "podCIDRs", &cidrs);
 	if (err)
 		goto out;
-	o2 = field(c, "podCIDRs");
+	o2 = kj_field(c, "podCIDRs");
 	json_array_foreach(cidrs, i, v) {
 		struct k8s_cidr tmp;
-		size_t o = idx(c, i);
-		int r = json_is_string(v) ? parse_cidr(json_string_value(v), &tmp) : -EINVAL;
+		size_t o = kj_idx(c, i);
+		int r = json_is_string(v) ? kj_parse_cidr(json_string_value(v), &tmp) : -EINVAL;
 
 		if (!r && tmp.v6)
 			r = -EAFNOSUPPORT; /* the IPv6 pod CIDR is node_cidr6's */
 		if (r == -EINVAL)
-			err = fail(c, "%s%s%s is not a valid CIDR", json_is_string(v) ? "\"" : "",
-				   json_is_string(v) ? json_string_value(v) : "value",
-				   json_is_string(v) ? "\"" : "");
-		pop(c, o);
+			err = kj_fail(c, "%s%s%s is not a valid CIDR",
+				      json_is_string(v) ? "\"" : "",
+				      json_is_string(v) ? json_string_value(v) : "value",
+				      json_is_string(v) ? "\"" : "");
+		kj_pop(c, o);
 		if (err)
 			goto out;
 		if (!r && !have_cidr) {
@@ -479,36 +480,37 @@ static int parse_node(struct ctx *c, json_t *doc, struct k8s_node *node)
 		if (r == -EAFNOSUPPORT)
 			node_cidr6(node, json_string_value(v));
 	}
-	pop(c, o2);
+	kj_pop(c, o2);
 	if (have_cidr) {
 		node->pod_cidr = cidr.addr;
 		node->pod_cidr_len = cidr.len;
 	}
-	pop(c, o1);
+	kj_pop(c, o1);
 
-	o1 = field(c, "status");
-	err = get_arr(c, status, "addresses", &addrs);
+	o1 = kj_field(c, "status");
+	err = kj_get_arr(c, status, "addresses", &addrs);
 	if (err)
 		goto out;
-	o2 = field(c, "addresses");
+	o2 = kj_field(c, "addresses");
 	json_array_foreach(addrs, i, a) {
-		size_t o = idx(c, i);
+		size_t o = kj_idx(c, i);
 		uint32_t ip;
 
 		if (!json_is_object(a))
-			err = fail(c, "must be an object");
+			err = kj_fail(c, "must be an object");
 		if (!err)
-			err = get_str(c, a, "type", &type);
+			err = kj_get_str(c, a, "type", &type);
 		if (!err)
-			err = get_str(c, a, "address", &s);
+			err = kj_get_str(c, a, "address", &s);
 		if (!err && type && !strcmp(type, "InternalIP")) {
 			if (!s)
-				err = fail_in(c, "address", "required");
-			else if (parse_ipv4(s, &ip)) {
+				err = kj_fail_in(c, "address", "required");
+			else if (kj_parse_ipv4(s, &ip)) {
 				if (!node->internal_ip)
 					node->internal_ip = ip;
-			} else if (!is_ipv6(s)) {
-				err = fail_in(c, "address", "\"%s\" is not a valid IP address", s);
+			} else if (!kj_is_ipv6(s)) {
+				err = kj_fail_in(c, "address", "\"%s\" is not a valid IP address",
+						 s);
 			} else {
 				static const uint8_t none[16];
 
@@ -516,13 +518,13 @@ static int parse_node(struct ctx *c, json_t *doc, struct k8s_node *node)
 					inet_pton(AF_INET6, s, node->internal_ip6);
 			}
 		}
-		pop(c, o);
+		kj_pop(c, o);
 		if (err)
 			goto out;
 	}
-	pop(c, o2);
+	kj_pop(c, o2);
 out:
-	pop(c, o1);
+	kj_pop(c, o1);
 	return err;
 }
 
@@ -561,7 +563,7 @@ enum { PARSE_SERVICES = 1, PARSE_ENDPOINTSLICES = 2, PARSE_IDENTITY = 4 };
 
 static int parse_any(json_t *doc, struct k8s_object **out, struct k8s_error *err, int extra)
 {
-	struct ctx c = { .err = err, .kind = "object", .lb = extra & PARSE_SERVICES };
+	struct kj_ctx c = { .err = err, .kind = "object", .lb = extra & PARSE_SERVICES };
 	const char *kind, *api, *ns = NULL;
 	struct k8s_object *obj;
 	json_t *meta;
@@ -570,14 +572,15 @@ static int parse_any(json_t *doc, struct k8s_object **out, struct k8s_error *err
 
 	err->msg[0] = '\0';
 	if (!json_is_object(doc))
-		return fail(&c, "not a JSON object");
-	meta = get(doc, "metadata");
-	c.name = json_string_value(get(meta, "name"));
+		return kj_fail(&c, "not a JSON object");
+	meta = kj_get(doc, "metadata");
+	c.name = json_string_value(kj_get(meta, "name"));
 	if (c.name && !*c.name)
 		c.name = NULL;
-	kind = json_string_value(get(doc, "kind"));
+	kind = json_string_value(kj_get(doc, "kind"));
 	if (!kind)
-		return fail_in(&c, "kind", get(doc, "kind") ? "must be a string" : "required");
+		return kj_fail_in(&c, "kind",
+				  kj_get(doc, "kind") ? "must be a string" : "required");
 	for (k = 0; k < K8S_NR_ALL_KINDS; k++)
 		if (!strcmp(kind, kind_names[k]))
 			break;
@@ -587,13 +590,13 @@ static int parse_any(json_t *doc, struct k8s_object **out, struct k8s_error *err
 	c.kind = kind;
 	/* Namespaces and Nodes are cluster-scoped: the API server drops a namespace given to them. */
 	if (k == K8S_POD || k == K8S_NETWORKPOLICY || k == K8S_SERVICE || k == K8S_ENDPOINTSLICE) {
-		ns = json_string_value(get(meta, "namespace"));
+		ns = json_string_value(kj_get(meta, "namespace"));
 		c.ns = ns && *ns ? ns : "default";
 	}
-	api = json_string_value(get(doc, "apiVersion"));
+	api = json_string_value(kj_get(doc, "apiVersion"));
 	if (!api)
-		return fail_in(&c, "apiVersion",
-			       get(doc, "apiVersion") ? "must be a string" : "required");
+		return kj_fail_in(&c, "apiVersion",
+				  kj_get(doc, "apiVersion") ? "must be a string" : "required");
 	if (k == K8S_NR_ALL_KINDS) {
 		snprintf(err->msg, sizeof(err->msg), "%s %s: kind %s (%s) is not read by xcnid",
 			 kind, c.name ? c.name : "<unnamed>", kind, api);
@@ -603,12 +606,12 @@ static int parse_any(json_t *doc, struct k8s_object **out, struct k8s_error *err
 	 * NetworkPolicy (say an old extensions/v1beta1 one) would leave pods unprotected. */
 	if (strcmp(api, kind_api[k]) &&
 	    !(k == K8S_ENDPOINTSLICE && !strcmp(api, K8S_ENDPOINTSLICE_V1BETA1)))
-		return fail_in(&c, "apiVersion", "\"%s\" is not served for %s (want %s)", api, kind,
-			       kind_api[k]);
+		return kj_fail_in(&c, "apiVersion", "\"%s\" is not served for %s (want %s)", api,
+				  kind, kind_api[k]);
 	if (meta && !json_is_object(meta))
-		return fail_in(&c, "metadata", "must be an object");
-	if (get(meta, "namespace") && !json_is_string(get(meta, "namespace")) && c.ns)
-		return fail_in(&c, "metadata.namespace", "must be a string");
+		return kj_fail_in(&c, "metadata", "must be an object");
+	if (kj_get(meta, "namespace") && !json_is_string(kj_get(meta, "namespace")) && c.ns)
+		return kj_fail_in(&c, "metadata.namespace", "must be a string");
 
 	obj = calloc(1, sizeof(*obj));
 	if (!obj)
@@ -655,7 +658,7 @@ static int parse_any(json_t *doc, struct k8s_object **out, struct k8s_error *err
 
 err_obj:
 	if (ret == -ENOMEM)
-		fail(&c, "out of memory");
+		kj_fail(&c, "out of memory");
 	k8s_free(obj);
 	return ret;
 }

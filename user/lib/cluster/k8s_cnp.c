@@ -33,9 +33,9 @@
 #define CNP_MAX_NETS 25
 #define CNP_MAX_CIDR_LEN 43
 
-static int opt_selector(struct ctx *c, json_t *j, const char *key, struct k8s_selector **out)
+static int opt_selector(struct kj_ctx *c, json_t *j, const char *key, struct k8s_selector **out)
 {
-	json_t *v = get(j, key);
+	json_t *v = kj_get(j, key);
 	size_t old;
 	int err;
 
@@ -44,41 +44,41 @@ static int opt_selector(struct ctx *c, json_t *j, const char *key, struct k8s_se
 	*out = calloc(1, sizeof(**out));
 	if (!*out)
 		return -ENOMEM;
-	old = field(c, key);
-	err = parse_selector(c, v, *out);
-	pop(c, old);
+	old = kj_field(c, key);
+	err = kj_parse_selector(c, v, *out);
+	kj_pop(c, old);
 	return err;
 }
 
 /* subject.pods and a pods peer: namespaceSelector and podSelector, both required. */
-static int parse_pods(struct ctx *c, json_t *j, struct k8s_selector **ns,
+static int parse_pods(struct kj_ctx *c, json_t *j, struct k8s_selector **ns,
 		      struct k8s_selector **pod)
 {
-	size_t old = field(c, "pods");
+	size_t old = kj_field(c, "pods");
 	int err = 0;
 
 	if (!json_is_object(j))
-		err = fail(c, "must be an object");
-	else if (!get(j, "namespaceSelector"))
-		err = fail_in(c, "namespaceSelector", "required (use {} for every namespace)");
-	else if (!get(j, "podSelector"))
-		err = fail_in(c, "podSelector", "required (use {} for every pod)");
+		err = kj_fail(c, "must be an object");
+	else if (!kj_get(j, "namespaceSelector"))
+		err = kj_fail_in(c, "namespaceSelector", "required (use {} for every namespace)");
+	else if (!kj_get(j, "podSelector"))
+		err = kj_fail_in(c, "podSelector", "required (use {} for every pod)");
 	if (!err)
 		err = opt_selector(c, j, "namespaceSelector", ns);
 	if (!err)
 		err = opt_selector(c, j, "podSelector", pod);
-	pop(c, old);
+	kj_pop(c, old);
 	return err;
 }
 
-static int parse_networks(struct ctx *c, json_t *arr, struct k8s_cnp_peer *p)
+static int parse_networks(struct kj_ctx *c, json_t *arr, struct k8s_cnp_peer *p)
 {
-	size_t i, old = field(c, "networks");
+	size_t i, old = kj_field(c, "networks");
 	json_t *v;
 	int err = 0;
 
 	if (!json_is_array(arr) || !json_array_size(arr) || json_array_size(arr) > CNP_MAX_NETS) {
-		err = fail(c, "must be a list of 1 to %d CIDRs", CNP_MAX_NETS);
+		err = kj_fail(c, "must be a list of 1 to %d CIDRs", CNP_MAX_NETS);
 		goto out;
 	}
 	p->nets = calloc(json_array_size(arr), sizeof(*p->nets));
@@ -88,29 +88,29 @@ static int parse_networks(struct ctx *c, json_t *arr, struct k8s_cnp_peer *p)
 	}
 	p->nnets = json_array_size(arr);
 	json_array_foreach(arr, i, v) {
-		size_t o = idx(c, i);
+		size_t o = kj_idx(c, i);
 
-		if (!json_is_string(v) || has_nul(v))
-			err = fail(c, "must be a string");
+		if (!json_is_string(v) || kj_has_nul(v))
+			err = kj_fail(c, "must be a string");
 		else if (strlen(json_string_value(v)) > CNP_MAX_CIDR_LEN)
-			err = fail(c, "must be at most %d characters", CNP_MAX_CIDR_LEN);
-		else if (parse_cidr(json_string_value(v), &p->nets[i]))
-			err = fail(c, "\"%s\" is not a valid IPv4 or IPv6 CIDR",
-				   json_string_value(v));
+			err = kj_fail(c, "must be at most %d characters", CNP_MAX_CIDR_LEN);
+		else if (kj_parse_cidr(json_string_value(v), &p->nets[i]))
+			err = kj_fail(c, "\"%s\" is not a valid IPv4 or IPv6 CIDR",
+				      json_string_value(v));
 		for (size_t k = 0; !err && k < i; k++)
 			if (json_equal(v, json_array_get(arr, k)))
-				err = fail(c, "\"%s\" is networks[%zu] again (a set)",
-					   json_string_value(v), k);
-		pop(c, o);
+				err = kj_fail(c, "\"%s\" is networks[%zu] again (a set)",
+					      json_string_value(v), k);
+		kj_pop(c, o);
 		if (err)
 			break;
 	}
 out:
-	pop(c, old);
+	kj_pop(c, old);
 	return err;
 }
 
-static int parse_peer(struct ctx *c, json_t *j, bool egress, struct k8s_cnp_peer *p)
+static int parse_peer(struct kj_ctx *c, json_t *j, bool egress, struct k8s_cnp_peer *p)
 {
 	static const char *const kinds[] = { "namespaces", "pods", "nodes", "networks",
 					     "domainNames" };
@@ -119,14 +119,15 @@ static int parse_peer(struct ctx *c, json_t *j, bool egress, struct k8s_cnp_peer
 	int err;
 
 	if (!json_is_object(j))
-		return fail(c, "must be an object");
+		return kj_fail(c, "must be an object");
 	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
-		if (!get(j, kinds[i]))
+		if (!kj_get(j, kinds[i]))
 			continue;
 		if (which)
-			return fail(c, "exactly one of namespaces, pods%s may be set (%s and %s are)",
-				    egress ? ", nodes, networks, domainNames" : "", which,
-				    kinds[i]);
+			return kj_fail(c, "exactly one of namespaces, pods%s may be set "
+				       "(%s and %s are)",
+				       egress ? ", nodes, networks, domainNames" : "", which,
+				       kinds[i]);
 		which = kinds[i];
 	}
 	if (!which) {
@@ -136,23 +137,23 @@ static int parse_peer(struct ctx *c, json_t *j, bool egress, struct k8s_cnp_peer
 		return 0;
 	}
 	if (!strcmp(which, "domainNames"))
-		return fail_in(c, "domainNames", "domainNames peers are not supported by xcni "
+		return kj_fail_in(c, "domainNames", "domainNames peers are not supported by xcni "
 						 "(it resolves no names); use networks");
 	if (!egress && (!strcmp(which, "nodes") || !strcmp(which, "networks")))
-		return fail_in(c, which, "only egress rules may have %s peers", which);
+		return kj_fail_in(c, which, "only egress rules may have %s peers", which);
 	if (!strcmp(which, "namespaces"))
 		return opt_selector(c, j, "namespaces", &p->ns_sel);
 	if (!strcmp(which, "nodes"))
 		return opt_selector(c, j, "nodes", &p->node_sel);
 	if (!strcmp(which, "networks"))
-		return parse_networks(c, get(j, "networks"), p);
-	err = parse_pods(c, get(j, "pods"), &p->ns_sel, &p->pod_sel);
+		return parse_networks(c, kj_get(j, "networks"), p);
+	err = parse_pods(c, kj_get(j, "pods"), &p->ns_sel, &p->pod_sel);
 	(void)old;
 	return err;
 }
 
 /* destinationPort: {number: N} or {range: {start, end}}. */
-static int parse_dport(struct ctx *c, json_t *j, struct k8s_cnp_proto *p)
+static int parse_dport(struct kj_ctx *c, json_t *j, struct k8s_cnp_proto *p)
 {
 	json_t *num, *range;
 	long long a, b;
@@ -161,47 +162,48 @@ static int parse_dport(struct ctx *c, json_t *j, struct k8s_cnp_proto *p)
 	int err;
 
 	if (!json_is_object(j))
-		return fail(c, "must be an object");
-	num = get(j, "number");
-	range = get(j, "range");
+		return kj_fail(c, "must be an object");
+	num = kj_get(j, "number");
+	range = kj_get(j, "range");
 	if (!!num == !!range)
-		return fail(c, "exactly one of number and range must be set");
+		return kj_fail(c, "exactly one of number and range must be set");
 	if (num) {
-		err = get_int(c, j, "number", 1, 65535, &a, &has_a);
+		err = kj_get_int(c, j, "number", 1, 65535, &a, &has_a);
 		if (err)
 			return err;
 		p->port = p->end_port = (uint16_t)a;
 		return 0;
 	}
-	old = field(c, "range");
+	old = kj_field(c, "range");
 	if (!json_is_object(range)) {
-		err = fail(c, "must be an object");
+		err = kj_fail(c, "must be an object");
 		goto out;
 	}
 	/* A named port has no numbers to range over: refused as the schema does. */
-	if (json_is_string(get(range, "start")) || json_is_string(get(range, "end"))) {
-		err = fail_in(c, json_is_string(get(range, "start")) ? "start" : "end",
-			      "a named port cannot be part of a range (use destinationNamedPort)");
+	if (json_is_string(kj_get(range, "start")) || json_is_string(kj_get(range, "end"))) {
+		err = kj_fail_in(c, json_is_string(kj_get(range, "start")) ? "start" : "end",
+				 "a named port cannot be part of a range "
+				 "(use destinationNamedPort)");
 		goto out;
 	}
-	err = get_int(c, range, "start", 1, 65535, &a, &has_a);
+	err = kj_get_int(c, range, "start", 1, 65535, &a, &has_a);
 	if (!err)
-		err = get_int(c, range, "end", 1, 65535, &b, &has_b);
+		err = kj_get_int(c, range, "end", 1, 65535, &b, &has_b);
 	if (err)
 		goto out;
 	if (!has_a || !has_b)
-		err = fail_in(c, has_a ? "end" : "start", "required");
+		err = kj_fail_in(c, has_a ? "end" : "start", "required");
 	else if (b <= a)
-		err = fail_in(c, "end", "%lld must be greater than start (%lld)%s", b, a,
-			      b == a ? "; a single port is {number: N}" : "");
+		err = kj_fail_in(c, "end", "%lld must be greater than start (%lld)%s", b, a,
+				 b == a ? "; a single port is {number: N}" : "");
 	else
 		p->port = (uint16_t)a, p->end_port = (uint16_t)b;
 out:
-	pop(c, old);
+	kj_pop(c, old);
 	return err;
 }
 
-static int parse_protocol(struct ctx *c, json_t *j, struct k8s_cnp_proto *p)
+static int parse_protocol(struct kj_ctx *c, json_t *j, struct k8s_cnp_proto *p)
 {
 	static const struct {
 		const char *key;
@@ -213,83 +215,83 @@ static int parse_protocol(struct ctx *c, json_t *j, struct k8s_cnp_proto *p)
 	int err = 0;
 
 	if (!json_is_object(j))
-		return fail(c, "must be an object");
+		return kj_fail(c, "must be an object");
 	for (size_t i = 0; i < 3; i++)
-		if (get(j, protos[i].key)) {
+		if (kj_get(j, protos[i].key)) {
 			if (which)
-				return fail(c, "exactly one of tcp, udp, sctp, "
+				return kj_fail(c, "exactly one of tcp, udp, sctp, "
 					       "destinationNamedPort may be set (%s and %s are)",
 					    which, protos[i].key);
 			which = protos[i].key;
 			p->proto = protos[i].proto;
 		}
-	v = get(j, "destinationNamedPort");
+	v = kj_get(j, "destinationNamedPort");
 	if (v && which)
-		return fail(c, "exactly one of tcp, udp, sctp, destinationNamedPort may be set "
+		return kj_fail(c, "exactly one of tcp, udp, sctp, destinationNamedPort may be set "
 			       "(%s and destinationNamedPort are)",
 			    which);
 	if (v) {
-		if (!json_is_string(v) || has_nul(v) || !is_port_name(json_string_value(v)))
-			return fail_in(c, "destinationNamedPort",
-				       "\"%s\" is not a valid port name (%s)",
-				       json_is_string(v) ? json_string_value(v) : "?",
-				       PORT_NAME_RULE);
+		if (!json_is_string(v) || kj_has_nul(v) || !kj_is_port_name(json_string_value(v)))
+			return kj_fail_in(c, "destinationNamedPort",
+					  "\"%s\" is not a valid port name (%s)",
+					  json_is_string(v) ? json_string_value(v) : "?",
+					  PORT_NAME_RULE);
 		p->port_name = strdup(json_string_value(v));
 		return p->port_name ? 0 : -ENOMEM;
 	}
 	if (!which)
-		return fail(c, "must set one of tcp, udp, sctp, destinationNamedPort");
-	old = field(c, which);
-	v = get(j, which);
+		return kj_fail(c, "must set one of tcp, udp, sctp, destinationNamedPort");
+	old = kj_field(c, which);
+	v = kj_get(j, which);
 	if (!json_is_object(v)) {
-		err = fail(c, "must be an object");
-	} else if (!(dp = get(v, "destinationPort"))) {
+		err = kj_fail(c, "must be an object");
+	} else if (!(dp = kj_get(v, "destinationPort"))) {
 		/* MinProperties=1: "every port" is a rule without protocols. */
-		err = fail_in(c, "destinationPort",
-			      "required (the CRD refuses an empty %s; leave protocols out to "
-			      "match every port)",
+		err = kj_fail_in(c, "destinationPort",
+				 "required (the CRD refuses an empty %s; leave protocols out to "
+				 "match every port)",
 			      which);
 	} else {
-		size_t o = field(c, "destinationPort");
+		size_t o = kj_field(c, "destinationPort");
 
 		err = parse_dport(c, dp, p);
-		pop(c, o);
+		kj_pop(c, o);
 	}
-	pop(c, old);
+	kj_pop(c, old);
 	return err;
 }
 
 /* parse_list's element parsers. */
-static int peer_at(struct ctx *c, json_t *v, void *elem, const void *egress)
+static int peer_at(struct kj_ctx *c, json_t *v, void *elem, const void *egress)
 {
 	return parse_peer(c, v, *(const bool *)egress, elem);
 }
 
-static int protocol_at(struct ctx *c, json_t *v, void *elem, const void *arg)
+static int protocol_at(struct kj_ctx *c, json_t *v, void *elem, const void *arg)
 {
 	(void)arg;
 	return parse_protocol(c, v, elem);
 }
 
-static int parse_rule(struct ctx *c, json_t *j, bool egress, struct k8s_cnp_rule *r)
+static int parse_rule(struct kj_ctx *c, json_t *j, bool egress, struct k8s_cnp_rule *r)
 {
 	const char *peers_key = egress ? "to" : "from", *action, *name;
 	json_t *peers, *protos;
 	int err;
 
 	if (!json_is_object(j))
-		return fail(c, "must be an object");
-	err = get_str(c, j, "name", &name);
-	if (!err && name && (strlen(name) > 100 || has_nul(get(j, "name"))))
-		err = fail_in(c, "name", "must be at most 100 characters");
+		return kj_fail(c, "must be an object");
+	err = kj_get_str(c, j, "name", &name);
+	if (!err && name && (strlen(name) > 100 || kj_has_nul(kj_get(j, "name"))))
+		err = kj_fail_in(c, "name", "must be at most 100 characters");
 	if (!err && name && !(r->name = strdup(name)))
 		err = -ENOMEM;
 	if (!err)
-		err = get_str(c, j, "action", &action);
+		err = kj_get_str(c, j, "action", &action);
 	if (err)
 		return err;
 	if (!action)
-		return fail_in(c, "action", "required (Accept, Deny or Pass)");
+		return kj_fail_in(c, "action", "required (Accept, Deny or Pass)");
 	if (!strcmp(action, "Accept"))
 		r->action = K8S_CNP_ACCEPT;
 	else if (!strcmp(action, "Deny"))
@@ -297,23 +299,24 @@ static int parse_rule(struct ctx *c, json_t *j, bool egress, struct k8s_cnp_rule
 	else if (!strcmp(action, "Pass"))
 		r->action = K8S_CNP_PASS;
 	else
-		return fail_in(c, "action", "\"%s\" is not an action (Accept, Deny, Pass)", action);
-	err = get_arr(c, j, peers_key, &peers);
+		return kj_fail_in(c, "action", "\"%s\" is not an action (Accept, Deny, Pass)",
+				  action);
+	err = kj_get_arr(c, j, peers_key, &peers);
 	if (!err)
-		err = get_arr(c, j, "protocols", &protos);
+		err = kj_get_arr(c, j, "protocols", &protos);
 	if (err)
 		return err;
 	if (!peers || !json_array_size(peers) || json_array_size(peers) > CNP_MAX_PEERS)
-		return fail_in(c, peers_key, "required: 1 to %d peers", CNP_MAX_PEERS);
+		return kj_fail_in(c, peers_key, "required: 1 to %d peers", CNP_MAX_PEERS);
 	if (protos && (!json_array_size(protos) || json_array_size(protos) > CNP_MAX_PROTOS))
-		return fail_in(c, "protocols", "1 to %d protocols when given (leave it out to "
+		return kj_fail_in(c, "protocols", "1 to %d protocols when given (leave it out to "
 					       "match every protocol and port)",
 			       CNP_MAX_PROTOS);
-	err = parse_list(c, peers_key, peers, sizeof(*r->peers), (void **)&r->peers, &r->npeers,
-			 peer_at, &egress);
+	err = kj_parse_list(c, peers_key, peers, sizeof(*r->peers), (void **)&r->peers, &r->npeers,
+			    peer_at, &egress);
 	if (!err)
-		err = parse_list(c, "protocols", protos, sizeof(*r->protos), (void **)&r->protos,
-				 &r->nprotos, protocol_at, NULL);
+		err = kj_parse_list(c, "protocols", protos, sizeof(*r->protos), (void **)&r->protos,
+				    &r->nprotos, protocol_at, NULL);
 	/* The CRD's CEL rule: networks and nodes have no named ports. */
 	for (size_t i = 0; !err && egress && i < r->nprotos; i++) {
 		if (!r->protos[i].port_name)
@@ -323,61 +326,61 @@ static int parse_rule(struct ctx *c, json_t *j, bool egress, struct k8s_cnp_rule
 
 			if (!r->peers[j].nnets && !r->peers[j].node_sel)
 				continue;
-			o1 = field(c, "protocols");
-			o2 = idx(c, i);
-			err = fail_in(c, "destinationNamedPort",
-				      "cannot be used with a %s peer (to[%zu]): only pods have "
-				      "named ports",
-				      r->peers[j].nnets ? "networks" : "nodes", j);
-			pop(c, o2);
-			pop(c, o1);
+			o1 = kj_field(c, "protocols");
+			o2 = kj_idx(c, i);
+			err = kj_fail_in(c, "destinationNamedPort",
+					 "cannot be used with a %s peer (to[%zu]): only pods have "
+					 "named ports",
+					 r->peers[j].nnets ? "networks" : "nodes", j);
+			kj_pop(c, o2);
+			kj_pop(c, o1);
 		}
 	}
 	return err;
 }
 
-static int rule_at(struct ctx *c, json_t *v, void *elem, const void *egress)
+static int rule_at(struct kj_ctx *c, json_t *v, void *elem, const void *egress)
 {
 	return parse_rule(c, v, *(const bool *)egress, elem);
 }
 
-static int parse_rules(struct ctx *c, json_t *spec, bool egress, struct k8s_cnp_rule **out,
+static int parse_rules(struct kj_ctx *c, json_t *spec, bool egress, struct k8s_cnp_rule **out,
 		       size_t *n)
 {
 	const char *key = egress ? "egress" : "ingress";
 	json_t *rules;
 	int err;
 
-	err = get_arr(c, spec, key, &rules);
+	err = kj_get_arr(c, spec, key, &rules);
 	if (err)
 		return err;
 	if (rules && json_array_size(rules) > CNP_MAX_RULES)
-		return fail_in(c, key, "at most %d rules", CNP_MAX_RULES);
-	return parse_list(c, key, rules, sizeof(**out), (void **)out, n, rule_at, &egress);
+		return kj_fail_in(c, key, "at most %d rules", CNP_MAX_RULES);
+	return kj_parse_list(c, key, rules, sizeof(**out), (void **)out, n, rule_at, &egress);
 }
 
-static int parse_subject(struct ctx *c, json_t *spec, struct k8s_cnp *p)
+static int parse_subject(struct kj_ctx *c, json_t *spec, struct k8s_cnp *p)
 {
-	json_t *s = get(spec, "subject");
+	json_t *s = kj_get(spec, "subject");
 	size_t old;
 	int err = 0;
 
 	if (!s)
-		return fail_in(c, "subject", "required");
-	old = field(c, "subject");
+		return kj_fail_in(c, "subject", "required");
+	old = kj_field(c, "subject");
 	if (!json_is_object(s))
-		err = fail(c, "must be an object");
-	else if (!!get(s, "namespaces") == !!get(s, "pods"))
-		err = fail(c, "exactly one of namespaces and pods must be set");
-	else if (get(s, "namespaces"))
+		err = kj_fail(c, "must be an object");
+	else if (!!kj_get(s, "namespaces") == !!kj_get(s, "pods"))
+		err = kj_fail(c, "exactly one of namespaces and pods must be set");
+	else if (kj_get(s, "namespaces"))
 		err = opt_selector(c, s, "namespaces", &p->subj_ns);
 	else
-		err = parse_pods(c, get(s, "pods"), &p->subj_ns, &p->subj_pod);
-	pop(c, old);
+		err = parse_pods(c, kj_get(s, "pods"), &p->subj_ns, &p->subj_pod);
+	kj_pop(c, old);
 	return err;
 }
 
-int parse_cnp(struct ctx *c, json_t *doc, struct k8s_cnp *p)
+int parse_cnp(struct kj_ctx *c, json_t *doc, struct k8s_cnp *p)
 {
 	const char *tier;
 	long long prio;
@@ -386,17 +389,17 @@ int parse_cnp(struct ctx *c, json_t *doc, struct k8s_cnp *p)
 	size_t old;
 	int err;
 
-	err = get_obj(c, doc, "spec", &spec);
+	err = kj_get_obj(c, doc, "spec", &spec);
 	if (err)
 		return err;
 	if (!spec)
-		return fail_in(c, "spec", "required");
-	old = field(c, "spec");
-	err = get_str(c, spec, "tier", &tier);
+		return kj_fail_in(c, "spec", "required");
+	old = kj_field(c, "spec");
+	err = kj_get_str(c, spec, "tier", &tier);
 	if (err)
 		goto out;
 	if (!tier) {
-		err = fail_in(c, "tier", "required (Admin or Baseline)");
+		err = kj_fail_in(c, "tier", "required (Admin or Baseline)");
 		goto out;
 	}
 	if (!strcmp(tier, "Admin")) {
@@ -404,12 +407,12 @@ int parse_cnp(struct ctx *c, json_t *doc, struct k8s_cnp *p)
 	} else if (!strcmp(tier, "Baseline")) {
 		p->tier = K8S_CNP_BASELINE;
 	} else {
-		err = fail_in(c, "tier", "\"%s\" is not a tier (Admin, Baseline)", tier);
+		err = kj_fail_in(c, "tier", "\"%s\" is not a tier (Admin, Baseline)", tier);
 		goto out;
 	}
-	err = get_int(c, spec, "priority", 0, 1000, &prio, &has_prio);
+	err = kj_get_int(c, spec, "priority", 0, 1000, &prio, &has_prio);
 	if (!err && !has_prio)
-		err = fail_in(c, "priority", "required (0 to 1000)");
+		err = kj_fail_in(c, "priority", "required (0 to 1000)");
 	if (err)
 		goto out;
 	p->priority = (uint32_t)prio;
@@ -419,14 +422,14 @@ int parse_cnp(struct ctx *c, json_t *doc, struct k8s_cnp *p)
 	if (!err)
 		err = parse_rules(c, spec, true, &p->egress, &p->negress);
 out:
-	pop(c, old);
+	kj_pop(c, old);
 	return err;
 }
 
 static void sel_free(struct k8s_selector *s)
 {
 	if (s)
-		selector_free(s);
+		kj_selector_free(s);
 	free(s);
 }
 

@@ -22,8 +22,8 @@
 #include "k8s_json.h"
 
 /* Field path: "spec" + ".ingress" + "[0]"; push returns what pop restores. */
-static size_t push(struct ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static size_t push(struct ctx *c, const char *fmt, ...)
+static size_t push(struct kj_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static size_t push(struct kj_ctx *c, const char *fmt, ...)
 {
 	size_t old = c->plen;
 	va_list ap;
@@ -37,24 +37,25 @@ static size_t push(struct ctx *c, const char *fmt, ...)
 	return old;
 }
 
-size_t field(struct ctx *c, const char *name)
+size_t kj_field(struct kj_ctx *c, const char *name)
 {
 	return push(c, c->plen ? ".%s" : "%s", name);
 }
 
-size_t idx(struct ctx *c, size_t i)
+size_t kj_idx(struct kj_ctx *c, size_t i)
 {
 	return push(c, "[%zu]", i);
 }
 
-void pop(struct ctx *c, size_t old)
+void kj_pop(struct kj_ctx *c, size_t old)
 {
 	c->plen = old;
 	c->path[old] = '\0';
 }
 
-int parse_list(struct ctx *c, const char *key, json_t *arr, size_t size, void **out, size_t *n,
-	       int (*fn)(struct ctx *c, json_t *v, void *elem, const void *arg), const void *arg)
+int kj_parse_list(struct kj_ctx *c, const char *key, json_t *arr, size_t size, void **out,
+		  size_t *n, int (*fn)(struct kj_ctx *c, json_t *v, void *elem, const void *arg),
+		  const void *arg)
 {
 	size_t i, old;
 	json_t *v;
@@ -66,21 +67,21 @@ int parse_list(struct ctx *c, const char *key, json_t *arr, size_t size, void **
 	if (!*out)
 		return -ENOMEM;
 	*n = json_array_size(arr);
-	old = field(c, key);
+	old = kj_field(c, key);
 	json_array_foreach(arr, i, v) {
-		size_t o = idx(c, i);
+		size_t o = kj_idx(c, i);
 
 		err = fn(c, v, (char *)*out + i * size, arg);
-		pop(c, o);
+		kj_pop(c, o);
 		if (err)
 			break;
 	}
-	pop(c, old);
+	kj_pop(c, old);
 	return err;
 }
 
 /* "<Kind> <ns>/<name>: <path>: <what>"; -EINVAL. */
-int fail(struct ctx *c, const char *fmt, ...)
+int kj_fail(struct kj_ctx *c, const char *fmt, ...)
 {
 	char *msg = c->err->msg;
 	size_t sz = sizeof(c->err->msg);
@@ -99,60 +100,60 @@ int fail(struct ctx *c, const char *fmt, ...)
 	return -EINVAL;
 }
 
-/* fail() with one more field on the path. */
-int fail_in(struct ctx *c, const char *name, const char *fmt, ...)
+/* kj_fail() with one more field on the path. */
+int kj_fail_in(struct kj_ctx *c, const char *name, const char *fmt, ...)
 {
-	size_t old = field(c, name);
+	size_t old = kj_field(c, name);
 	char what[384];
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
-	fail(c, "%s", what);
-	pop(c, old);
+	kj_fail(c, "%s", what);
+	kj_pop(c, old);
 	return -EINVAL;
 }
 
 /* ---- typed field access: absent (or null) -> *out NULL / false, wrong type -> error ---- */
 
-json_t *get(json_t *obj, const char *key)
+json_t *kj_get(json_t *obj, const char *key)
 {
 	json_t *v = json_object_get(obj, key);
 
 	return json_is_null(v) ? NULL : v;
 }
 
-int get_obj(struct ctx *c, json_t *parent, const char *key, json_t **out)
+int kj_get_obj(struct kj_ctx *c, json_t *parent, const char *key, json_t **out)
 {
-	*out = get(parent, key);
+	*out = kj_get(parent, key);
 	if (*out && !json_is_object(*out))
-		return fail_in(c, key, "must be an object");
+		return kj_fail_in(c, key, "must be an object");
 	return 0;
 }
 
-int get_arr(struct ctx *c, json_t *parent, const char *key, json_t **out)
+int kj_get_arr(struct kj_ctx *c, json_t *parent, const char *key, json_t **out)
 {
-	*out = get(parent, key);
+	*out = kj_get(parent, key);
 	if (*out && !json_is_array(*out))
-		return fail_in(c, key, "must be a list");
+		return kj_fail_in(c, key, "must be a list");
 	return 0;
 }
 
-int get_str(struct ctx *c, json_t *parent, const char *key, const char **out)
+int kj_get_str(struct kj_ctx *c, json_t *parent, const char *key, const char **out)
 {
-	json_t *v = get(parent, key);
+	json_t *v = kj_get(parent, key);
 
 	*out = NULL;
 	if (v && !json_is_string(v))
-		return fail_in(c, key, "must be a string");
+		return kj_fail_in(c, key, "must be a string");
 	if (v)
 		*out = json_string_value(v);
 	return 0;
 }
 
 /* A JSON string may hold NUL; no Kubernetes name or value may. */
-bool has_nul(json_t *s)
+bool kj_has_nul(json_t *s)
 {
 	return strlen(json_string_value(s)) != json_string_length(s);
 }
@@ -180,14 +181,14 @@ static bool dns_label_part(const char *s, size_t len)
 	return true;
 }
 
-bool is_dns_label(const char *s)
+bool kj_is_dns_label(const char *s)
 {
 	size_t len = strlen(s);
 
 	return len <= 63 && dns_label_part(s, len);
 }
 
-bool is_dns_subdomain(const char *s)
+bool kj_is_dns_subdomain(const char *s)
 {
 	size_t len = strlen(s);
 	const char *dot;
@@ -231,7 +232,7 @@ static bool is_qualified_name(const char *s)
 		return false;
 	memcpy(prefix, s, plen);
 	prefix[plen] = '\0';
-	return is_dns_subdomain(prefix) && label_part(slash + 1, strlen(slash + 1), false);
+	return kj_is_dns_subdomain(prefix) && label_part(slash + 1, strlen(slash + 1), false);
 }
 
 static bool is_label_value(const char *s)
@@ -240,7 +241,7 @@ static bool is_label_value(const char *s)
 }
 
 /* IANA_SVC_NAME: 1-15 of [a-z0-9-], a letter somewhere, no '-' at the ends or twice. */
-bool is_port_name(const char *s)
+bool kj_is_port_name(const char *s)
 {
 	size_t len = strlen(s);
 	bool letter = false;
@@ -260,17 +261,17 @@ bool is_port_name(const char *s)
  * the kind asks (an empty one is not checked), unique among names, where it is
  * recorded; copied to *out. Named ports are looked up by name, hence unique.
  */
-int port_name_take(struct ctx *c, json_t *names, const char *name, enum port_name_form form,
-		   char **out)
+int kj_port_name_take(struct kj_ctx *c, json_t *names, const char *name, enum port_name_form form,
+		      char **out)
 {
-	if (*name && form == PN_PORT_NAME && !is_port_name(name))
-		return fail_in(c, "name", "\"%s\" is not a valid port name (%s)", name,
-			       PORT_NAME_RULE);
-	if (*name && form == PN_DNS_LABEL && (!is_dns_label(name) || strlen(name) > 63))
-		return fail_in(c, "name", "\"%s\" is not a valid DNS-1123 label (%s)", name,
-			       DNS_LABEL_RULE);
+	if (*name && form == PN_PORT_NAME && !kj_is_port_name(name))
+		return kj_fail_in(c, "name", "\"%s\" is not a valid port name (%s)", name,
+				  PORT_NAME_RULE);
+	if (*name && form == PN_DNS_LABEL && (!kj_is_dns_label(name) || strlen(name) > 63))
+		return kj_fail_in(c, "name", "\"%s\" is not a valid DNS-1123 label (%s)", name,
+				  DNS_LABEL_RULE);
 	if (json_object_get(names, name))
-		return fail_in(c, "name", "duplicate port name \"%s\"", name);
+		return kj_fail_in(c, "name", "duplicate port name \"%s\"", name);
 	if (json_object_set_new(names, name, json_true()))
 		return -ENOMEM;
 	*out = strdup(name);
@@ -279,7 +280,7 @@ int port_name_take(struct ctx *c, json_t *names, const char *name, enum port_nam
 
 /* ---- addresses ---- */
 
-bool parse_ipv4(const char *s, uint32_t *out)
+bool kj_parse_ipv4(const char *s, uint32_t *out)
 {
 	struct in_addr a;
 
@@ -290,7 +291,7 @@ bool parse_ipv4(const char *s, uint32_t *out)
 	return true;
 }
 
-bool is_ipv6(const char *s)
+bool kj_is_ipv6(const char *s)
 {
 	struct in6_addr a;
 
@@ -309,7 +310,7 @@ static uint32_t net_mask(uint8_t len)
 	return htonl(xcni_prefix_mask(len));
 }
 
-int parse_cidr(const char *s, struct k8s_cidr *out)
+int kj_parse_cidr(const char *s, struct k8s_cidr *out)
 {
 	const char *slash = strchr(s, '/');
 	char addr[INET6_ADDRSTRLEN];
@@ -340,7 +341,7 @@ int parse_cidr(const char *s, struct k8s_cidr *out)
 		cidr6_mask(out->addr6, len);
 		return 0;
 	}
-	if (len > 32 || !parse_ipv4(addr, &out->addr))
+	if (len > 32 || !kj_parse_ipv4(addr, &out->addr))
 		return -EINVAL;
 	out->len = len;
 	out->addr &= net_mask(len);
@@ -348,7 +349,7 @@ int parse_cidr(const char *s, struct k8s_cidr *out)
 }
 
 /* Is p inside q (same family, at least as long, q's network bits equal)? */
-bool cidr_inside(const struct k8s_cidr *p, const struct k8s_cidr *q)
+bool kj_cidr_inside(const struct k8s_cidr *p, const struct k8s_cidr *q)
 {
 	uint8_t a[16];
 
@@ -361,12 +362,12 @@ bool cidr_inside(const struct k8s_cidr *p, const struct k8s_cidr *q)
 	return !memcmp(a, q->addr6, sizeof(a));
 }
 
-int get_cidr(struct ctx *c, const char *key, const char *s, struct k8s_cidr *out)
+int kj_get_cidr(struct kj_ctx *c, const char *key, const char *s, struct k8s_cidr *out)
 {
-	int err = parse_cidr(s, out);
+	int err = kj_parse_cidr(s, out);
 
 	if (err)
-		return fail_in(c, key, "\"%s\" is not a valid IPv4 or IPv6 CIDR", s);
+		return kj_fail_in(c, key, "\"%s\" is not a valid IPv4 or IPv6 CIDR", s);
 	return 0;
 }
 
@@ -383,45 +384,42 @@ void k8s_labels_free(struct k8s_labels *l)
 	l->n = 0;
 }
 
-int label_cmp(const void *a, const void *b)
+int kj_label_cmp(const void *a, const void *b)
 {
 	return strcmp(((const struct k8s_label *)a)->key, ((const struct k8s_label *)b)->key);
 }
 
 /* A string -> string map of label keys and values (metadata.labels, matchLabels). */
-int parse_labels(struct ctx *c, json_t *parent, const char *key, struct k8s_labels *out)
+int kj_parse_labels(struct kj_ctx *c, json_t *parent, const char *key, struct k8s_labels *out)
 {
 	json_t *obj, *v;
 	const char *k;
 	size_t old;
 	int err;
 
-	err = get_obj(c, parent, key, &obj);
+	err = kj_get_obj(c, parent, key, &obj);
 	if (err || !obj)
 		return err;
 	out->v = calloc(json_object_size(obj) ?: 1, sizeof(*out->v));
 	if (!out->v)
 		return -ENOMEM;
-	old = field(c, key);
+	old = kj_field(c, key);
 	json_object_foreach(obj, k, v) {
 		if (!is_qualified_name(k)) {
-			err = fail(c,
-				   "key \"%s\" is not a valid label key (an optional DNS-1123 "
-				   "subdomain prefix and '/', then at most 63 alphanumerics, '-', "
-				   "'_' or '.', starting and ending alphanumeric)",
-				   k);
+			err = kj_fail(c, "key \"%s\" is not a valid label key (an optional "
+				      "DNS-1123 subdomain prefix and '/', then at most 63 "
+				      "alphanumerics, '-', '_' or '.', starting and ending "
+				      "alphanumeric)", k);
 			goto out;
 		}
 		if (!json_is_string(v)) {
-			err = fail_in(c, k, "must be a string");
+			err = kj_fail_in(c, k, "must be a string");
 			goto out;
 		}
-		if (has_nul(v) || !is_label_value(json_string_value(v))) {
-			err = fail_in(
-				c, k,
-				"\"%s\" is not a valid label value (at most 63 alphanumerics, "
-				"'-', '_' or '.', starting and ending alphanumeric, or empty)",
-				json_string_value(v));
+		if (kj_has_nul(v) || !is_label_value(json_string_value(v))) {
+			err = kj_fail_in(c, k, "\"%s\" is not a valid label value (at most 63 "
+					 "alphanumerics, '-', '_' or '.', starting and ending "
+					 "alphanumeric, or empty)", json_string_value(v));
 			goto out;
 		}
 		out->v[out->n].key = strdup(k);
@@ -432,13 +430,13 @@ int parse_labels(struct ctx *c, json_t *parent, const char *key, struct k8s_labe
 			goto out;
 		}
 	}
-	qsort(out->v, out->n, sizeof(*out->v), label_cmp);
+	qsort(out->v, out->n, sizeof(*out->v), kj_label_cmp);
 out:
-	pop(c, old);
+	kj_pop(c, old);
 	return err;
 }
 
-void selector_free(struct k8s_selector *s)
+void kj_selector_free(struct k8s_selector *s)
 {
 	k8s_labels_free(&s->match_labels);
 	for (size_t i = 0; i < s->nexprs; i++) {
@@ -453,7 +451,7 @@ void selector_free(struct k8s_selector *s)
 	memset(s, 0, sizeof(*s));
 }
 
-static int parse_expr(struct ctx *c, json_t *j, struct k8s_sel_expr *e)
+static int parse_expr(struct kj_ctx *c, json_t *j, struct k8s_sel_expr *e)
 {
 	static const char *const ops[] = {
 		[K8S_SEL_IN] = "In",
@@ -467,36 +465,36 @@ static int parse_expr(struct ctx *c, json_t *j, struct k8s_sel_expr *e)
 	int err;
 
 	if (!json_is_object(j))
-		return fail(c, "must be an object");
-	err = get_str(c, j, "key", &key);
+		return kj_fail(c, "must be an object");
+	err = kj_get_str(c, j, "key", &key);
 	if (err)
 		return err;
 	if (!key)
-		return fail_in(c, "key", "required");
+		return kj_fail_in(c, "key", "required");
 	if (!is_qualified_name(key))
-		return fail_in(c, "key", "\"%s\" is not a valid label key", key);
-	err = get_str(c, j, "operator", &op);
+		return kj_fail_in(c, "key", "\"%s\" is not a valid label key", key);
+	err = kj_get_str(c, j, "operator", &op);
 	if (err)
 		return err;
 	if (!op)
-		return fail_in(c, "operator", "required");
+		return kj_fail_in(c, "operator", "required");
 	for (i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
 		if (!strcmp(op, ops[i]))
 			break;
 	if (i == sizeof(ops) / sizeof(ops[0]))
-		return fail_in(c, "operator",
-			       "\"%s\" is not a valid selector operator (In, NotIn, Exists, "
-			       "DoesNotExist)",
+		return kj_fail_in(c, "operator",
+				  "\"%s\" is not a valid selector operator (In, NotIn, Exists, "
+				  "DoesNotExist)",
 			       op);
 	e->op = i;
-	err = get_arr(c, j, "values", &values);
+	err = kj_get_arr(c, j, "values", &values);
 	if (err)
 		return err;
 	n = values ? json_array_size(values) : 0;
 	if ((e->op == K8S_SEL_IN || e->op == K8S_SEL_NOT_IN) && !n)
-		return fail_in(c, "values", "must be non-empty when operator is %s", op);
+		return kj_fail_in(c, "values", "must be non-empty when operator is %s", op);
 	if ((e->op == K8S_SEL_EXISTS || e->op == K8S_SEL_DOES_NOT_EXIST) && n)
-		return fail_in(c, "values", "must be empty when operator is %s", op);
+		return kj_fail_in(c, "values", "must be empty when operator is %s", op);
 	e->key = strdup(key);
 	if (!e->key)
 		return -ENOMEM;
@@ -506,15 +504,15 @@ static int parse_expr(struct ctx *c, json_t *j, struct k8s_sel_expr *e)
 	if (!e->values)
 		return -ENOMEM;
 	e->nvalues = n;
-	old = field(c, "values");
+	old = kj_field(c, "values");
 	json_array_foreach(values, i, v) {
-		if (!json_is_string(v) || has_nul(v) || !is_label_value(json_string_value(v))) {
-			size_t o = idx(c, i);
+		if (!json_is_string(v) || kj_has_nul(v) || !is_label_value(json_string_value(v))) {
+			size_t o = kj_idx(c, i);
 
-			err = json_is_string(v) ? fail(c, "\"%s\" is not a valid label value",
-						       json_string_value(v))
-						: fail(c, "must be a string");
-			pop(c, o);
+			err = json_is_string(v) ? kj_fail(c, "\"%s\" is not a valid label value",
+							  json_string_value(v))
+						: kj_fail(c, "must be a string");
+			kj_pop(c, o);
 			break;
 		}
 		e->values[i] = strdup(json_string_value(v));
@@ -523,47 +521,47 @@ static int parse_expr(struct ctx *c, json_t *j, struct k8s_sel_expr *e)
 			break;
 		}
 	}
-	pop(c, old);
+	kj_pop(c, old);
 	return err;
 }
 
 /* metav1.LabelSelector at c->path; j must be present. */
-int parse_selector(struct ctx *c, json_t *j, struct k8s_selector *s)
+int kj_parse_selector(struct kj_ctx *c, json_t *j, struct k8s_selector *s)
 {
 	json_t *exprs, *e;
 	size_t i, old;
 	int err;
 
 	if (!json_is_object(j))
-		return fail(c, "must be an object");
-	err = parse_labels(c, j, "matchLabels", &s->match_labels);
+		return kj_fail(c, "must be an object");
+	err = kj_parse_labels(c, j, "matchLabels", &s->match_labels);
 	if (err)
 		return err;
-	err = get_arr(c, j, "matchExpressions", &exprs);
+	err = kj_get_arr(c, j, "matchExpressions", &exprs);
 	if (err || !exprs || !json_array_size(exprs))
 		return err;
 	s->exprs = calloc(json_array_size(exprs), sizeof(*s->exprs));
 	if (!s->exprs)
 		return -ENOMEM;
 	s->nexprs = json_array_size(exprs);
-	old = field(c, "matchExpressions");
+	old = kj_field(c, "matchExpressions");
 	json_array_foreach(exprs, i, e) {
-		size_t o = idx(c, i);
+		size_t o = kj_idx(c, i);
 
 		err = parse_expr(c, e, &s->exprs[i]);
-		pop(c, o);
+		kj_pop(c, o);
 		if (err)
 			break;
 	}
-	pop(c, old);
+	kj_pop(c, old);
 	return err;
 }
 
 /* An optional selector field of parent: *out stays NULL when absent. */
-int parse_opt_selector(struct ctx *c, json_t *parent, const char *key,
-		       struct k8s_selector **out)
+int kj_parse_opt_selector(struct kj_ctx *c, json_t *parent, const char *key,
+			  struct k8s_selector **out)
 {
-	json_t *j = get(parent, key);
+	json_t *j = kj_get(parent, key);
 	size_t old;
 	int err;
 
@@ -572,9 +570,9 @@ int parse_opt_selector(struct ctx *c, json_t *parent, const char *key,
 	*out = calloc(1, sizeof(**out));
 	if (!*out)
 		return -ENOMEM;
-	old = field(c, key);
-	err = parse_selector(c, j, *out);
-	pop(c, old);
+	old = kj_field(c, key);
+	err = kj_parse_selector(c, j, *out);
+	kj_pop(c, old);
 	return err;
 }
 
@@ -643,10 +641,10 @@ bool k8s_selector_matches(const struct k8s_selector *sel, const struct k8s_label
 
 /* ---- protocols and ports ---- */
 
-int parse_proto(struct ctx *c, json_t *parent, uint8_t *out)
+int kj_parse_proto(struct kj_ctx *c, json_t *parent, uint8_t *out)
 {
 	const char *p;
-	int err = get_str(c, parent, "protocol", &p);
+	int err = kj_get_str(c, parent, "protocol", &p);
 
 	if (err)
 		return err;
@@ -657,25 +655,25 @@ int parse_proto(struct ctx *c, json_t *parent, uint8_t *out)
 	else if (!strcmp(p, "SCTP"))
 		*out = IPPROTO_SCTP;
 	else
-		return fail_in(c, "protocol", "\"%s\" is not supported (TCP, UDP, SCTP)", p);
+		return kj_fail_in(c, "protocol", "\"%s\" is not supported (TCP, UDP, SCTP)", p);
 	return 0;
 }
 
 /* An integer field in [lo, hi]; *present false when absent. */
-int get_int(struct ctx *c, json_t *parent, const char *key, long long lo, long long hi,
-	    long long *out, bool *present)
+int kj_get_int(struct kj_ctx *c, json_t *parent, const char *key, long long lo, long long hi,
+	       long long *out, bool *present)
 {
-	json_t *v = get(parent, key);
+	json_t *v = kj_get(parent, key);
 
 	*present = v;
 	if (!v)
 		return 0;
 	if (!json_is_integer(v))
-		return fail_in(c, key, "must be an integer");
+		return kj_fail_in(c, key, "must be an integer");
 	*out = json_integer_value(v);
 	if (*out < lo || *out > hi)
-		return fail_in(c, key, "%lld must be between %lld and %lld, inclusive", *out, lo,
-			       hi);
+		return kj_fail_in(c, key, "%lld must be between %lld and %lld, inclusive", *out, lo,
+				  hi);
 	return 0;
 }
 

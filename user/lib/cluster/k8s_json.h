@@ -2,7 +2,8 @@
 /*
  * The helpers every Kubernetes parser uses (k8s_json.c): the parse context,
  * the field path and its errors, typed field access and the validators.
- * Internal to libxcni; the interface is k8s.h.
+ * Internal to libxcni (every name kj_, for Kubernetes JSON: libxcni is one
+ * archive and its names one namespace); the interface is k8s.h.
  */
 #ifndef XCNI_K8S_JSON_H
 #define XCNI_K8S_JSON_H
@@ -15,7 +16,7 @@
 
 #include "k8s.h"
 
-struct ctx {
+struct kj_ctx {
 	struct k8s_error *err;
 	const char *kind;
 	const char *ns; /* NULL for cluster-scoped kinds */
@@ -39,53 +40,54 @@ struct ctx {
 enum port_name_form { PN_PORT_NAME, PN_DNS_LABEL };
 
 /* Field path: "spec" + ".ingress" + "[0]"; field and idx return what pop restores. */
-size_t field(struct ctx *c, const char *name);
-size_t idx(struct ctx *c, size_t i);
-void pop(struct ctx *c, size_t old);
+size_t kj_field(struct kj_ctx *c, const char *name);
+size_t kj_idx(struct kj_ctx *c, size_t i);
+void kj_pop(struct kj_ctx *c, size_t old);
 /*
  * The list arr under key, each element parsed by fn at its own path (key[i])
  * into a calloc'd array of size-byte elements: *out and *n set before the
  * first element (the caller's object frees them), nothing for an empty or
  * absent list. 0, or the first element's error.
  */
-int parse_list(struct ctx *c, const char *key, json_t *arr, size_t size, void **out, size_t *n,
-	       int (*fn)(struct ctx *c, json_t *v, void *elem, const void *arg), const void *arg);
+int kj_parse_list(struct kj_ctx *c, const char *key, json_t *arr, size_t size, void **out,
+		  size_t *n, int (*fn)(struct kj_ctx *c, json_t *v, void *elem, const void *arg),
+		  const void *arg);
 /* "<Kind> <ns>/<name>: <path>: <what>"; -EINVAL. fail_in: one more field on the path. */
-int fail(struct ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-int fail_in(struct ctx *c, const char *name, const char *fmt, ...)
+int kj_fail(struct kj_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int kj_fail_in(struct kj_ctx *c, const char *name, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* Typed field access: absent (or null) -> *out NULL / false, wrong type -> error. */
-json_t *get(json_t *obj, const char *key);
-int get_obj(struct ctx *c, json_t *parent, const char *key, json_t **out);
-int get_arr(struct ctx *c, json_t *parent, const char *key, json_t **out);
-int get_str(struct ctx *c, json_t *parent, const char *key, const char **out);
-int get_int(struct ctx *c, json_t *parent, const char *key, long long lo, long long hi,
-	    long long *out, bool *present);
+json_t *kj_get(json_t *obj, const char *key);
+int kj_get_obj(struct kj_ctx *c, json_t *parent, const char *key, json_t **out);
+int kj_get_arr(struct kj_ctx *c, json_t *parent, const char *key, json_t **out);
+int kj_get_str(struct kj_ctx *c, json_t *parent, const char *key, const char **out);
+int kj_get_int(struct kj_ctx *c, json_t *parent, const char *key, long long lo, long long hi,
+	       long long *out, bool *present);
 /* RFC 1123 label (namespace names); subdomain (most object names, node names). */
-bool is_dns_label(const char *s);
-bool is_dns_subdomain(const char *s);
-bool is_port_name(const char *s);
-int port_name_take(struct ctx *c, json_t *names, const char *name, enum port_name_form form,
-		   char **out);
-bool parse_ipv4(const char *s, uint32_t *out);
-bool is_ipv6(const char *s);
+bool kj_is_dns_label(const char *s);
+bool kj_is_dns_subdomain(const char *s);
+bool kj_is_port_name(const char *s);
+int kj_port_name_take(struct kj_ctx *c, json_t *names, const char *name, enum port_name_form form,
+		      char **out);
+bool kj_parse_ipv4(const char *s, uint32_t *out);
+bool kj_is_ipv6(const char *s);
 /* qsort order of struct k8s_label: by key, as parse_labels leaves them. */
-int label_cmp(const void *a, const void *b);
-int parse_labels(struct ctx *c, json_t *parent, const char *key, struct k8s_labels *out);
-int parse_proto(struct ctx *c, json_t *parent, uint8_t *out);
+int kj_label_cmp(const void *a, const void *b);
+int kj_parse_labels(struct kj_ctx *c, json_t *parent, const char *key, struct k8s_labels *out);
+int kj_parse_proto(struct kj_ctx *c, json_t *parent, uint8_t *out);
 /* A JSON string may hold NUL; no Kubernetes name or value may. */
-bool has_nul(json_t *s);
+bool kj_has_nul(json_t *s);
 /* 0, -EINVAL; host bits cleared (the API server parses CIDRs sloppily). */
-int parse_cidr(const char *s, struct k8s_cidr *out);
+int kj_parse_cidr(const char *s, struct k8s_cidr *out);
 /* Is p inside q (same family, at least as long, q's network bits equal)? */
-bool cidr_inside(const struct k8s_cidr *p, const struct k8s_cidr *q);
+bool kj_cidr_inside(const struct k8s_cidr *p, const struct k8s_cidr *q);
 /* parse_cidr, failing at field key of c->path. */
-int get_cidr(struct ctx *c, const char *key, const char *s, struct k8s_cidr *out);
+int kj_get_cidr(struct kj_ctx *c, const char *key, const char *s, struct k8s_cidr *out);
 /* metav1.LabelSelector at c->path; j must be present. */
-int parse_selector(struct ctx *c, json_t *j, struct k8s_selector *s);
+int kj_parse_selector(struct kj_ctx *c, json_t *j, struct k8s_selector *s);
 /* An optional selector field of parent: *out stays NULL when absent. */
-int parse_opt_selector(struct ctx *c, json_t *parent, const char *key,
-		       struct k8s_selector **out);
-void selector_free(struct k8s_selector *s);
+int kj_parse_opt_selector(struct kj_ctx *c, json_t *parent, const char *key,
+			  struct k8s_selector **out);
+void kj_selector_free(struct k8s_selector *s);
 
 #endif

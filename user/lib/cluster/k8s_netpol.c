@@ -15,7 +15,7 @@
 
 /* ---- NetworkPolicy ---- */
 
-static int parse_ipblock(struct ctx *c, json_t *j, struct k8s_ipblock *b)
+static int parse_ipblock(struct kj_ctx *c, json_t *j, struct k8s_ipblock *b)
 {
 	const char *cidr;
 	json_t *except, *e;
@@ -23,76 +23,79 @@ static int parse_ipblock(struct ctx *c, json_t *j, struct k8s_ipblock *b)
 	int err;
 
 	if (!json_is_object(j))
-		return fail(c, "must be an object");
-	err = get_str(c, j, "cidr", &cidr);
+		return kj_fail(c, "must be an object");
+	err = kj_get_str(c, j, "cidr", &cidr);
 	if (err)
 		return err;
 	if (!cidr || !*cidr)
-		return fail_in(c, "cidr", "required");
-	err = get_cidr(c, "cidr", cidr, &b->cidr);
+		return kj_fail_in(c, "cidr", "required");
+	err = kj_get_cidr(c, "cidr", cidr, &b->cidr);
 	if (err)
 		return err;
-	err = get_arr(c, j, "except", &except);
+	err = kj_get_arr(c, j, "except", &except);
 	if (err || !except || !json_array_size(except))
 		return err;
 	b->except = calloc(json_array_size(except), sizeof(*b->except));
 	if (!b->except)
 		return -ENOMEM;
 	b->nexcept = json_array_size(except);
-	old = field(c, "except");
+	old = kj_field(c, "except");
 	json_array_foreach(except, i, e) {
 		struct k8s_cidr *x = &b->except[i];
-		size_t o = idx(c, i);
-		int r = json_is_string(e) ? parse_cidr(json_string_value(e), x) : 0;
+		size_t o = kj_idx(c, i);
+		int r = json_is_string(e) ? kj_parse_cidr(json_string_value(e), x) : 0;
 
 		if (!json_is_string(e))
-			err = fail(c, "must be a string");
+			err = kj_fail(c, "must be a string");
 		else if (r)
-			err = fail(c, "\"%s\" is not a valid IPv4 or IPv6 CIDR",
-				   json_string_value(e));
+			err = kj_fail(c, "\"%s\" is not a valid IPv4 or IPv6 CIDR",
+				      json_string_value(e));
 		else if (x->v6 != b->cidr.v6)
-			err = fail(c, "\"%s\" is IPv%d but cidr \"%s\" is IPv%d",
-				   json_string_value(e), x->v6 ? 6 : 4, cidr, b->cidr.v6 ? 6 : 4);
+			err = kj_fail(c, "\"%s\" is IPv%d but cidr \"%s\" is IPv%d",
+				      json_string_value(e), x->v6 ? 6 : 4, cidr,
+				      b->cidr.v6 ? 6 : 4);
 		/* Strictly inside: a longer prefix whose network lies in cidr. */
-		else if (x->len <= b->cidr.len || !cidr_inside(x, &b->cidr))
-			err = fail(c, "\"%s\" is not inside cidr \"%s\"", json_string_value(e),
-				   cidr);
-		pop(c, o);
+		else if (x->len <= b->cidr.len || !kj_cidr_inside(x, &b->cidr))
+			err = kj_fail(c, "\"%s\" is not inside cidr \"%s\"", json_string_value(e),
+				      cidr);
+		kj_pop(c, o);
 		if (err)
 			break;
 	}
-	pop(c, old);
+	kj_pop(c, old);
 	return err;
 }
 
-static int parse_peer(struct ctx *c, json_t *j, struct k8s_np_peer *p)
+static int parse_peer(struct kj_ctx *c, json_t *j, struct k8s_np_peer *p)
 {
 	json_t *ipb;
 	size_t old;
 	int err;
 
 	if (!json_is_object(j))
-		return fail(c, "must be an object");
-	ipb = get(j, "ipBlock");
-	if (!ipb && !get(j, "podSelector") && !get(j, "namespaceSelector"))
-		return fail(c, "must specify a peer (podSelector, namespaceSelector or ipBlock)");
-	if (ipb && (get(j, "podSelector") || get(j, "namespaceSelector")))
-		return fail(c, "ipBlock may not be combined with podSelector or namespaceSelector");
-	err = parse_opt_selector(c, j, "podSelector", &p->pod_sel);
+		return kj_fail(c, "must be an object");
+	ipb = kj_get(j, "ipBlock");
+	if (!ipb && !kj_get(j, "podSelector") && !kj_get(j, "namespaceSelector"))
+		return kj_fail(c,
+			       "must specify a peer (podSelector, namespaceSelector or ipBlock)");
+	if (ipb && (kj_get(j, "podSelector") || kj_get(j, "namespaceSelector")))
+		return kj_fail(c,
+			       "ipBlock may not be combined with podSelector or namespaceSelector");
+	err = kj_parse_opt_selector(c, j, "podSelector", &p->pod_sel);
 	if (!err)
-		err = parse_opt_selector(c, j, "namespaceSelector", &p->ns_sel);
+		err = kj_parse_opt_selector(c, j, "namespaceSelector", &p->ns_sel);
 	if (err || !ipb)
 		return err;
 	p->ipblock = calloc(1, sizeof(*p->ipblock));
 	if (!p->ipblock)
 		return -ENOMEM;
-	old = field(c, "ipBlock");
+	old = kj_field(c, "ipBlock");
 	err = parse_ipblock(c, ipb, p->ipblock);
-	pop(c, old);
+	kj_pop(c, old);
 	return err;
 }
 
-static int parse_np_port(struct ctx *c, json_t *j, struct k8s_np_port *p)
+static int parse_np_port(struct kj_ctx *c, json_t *j, struct k8s_np_port *p)
 {
 	long long end;
 	bool has_end;
@@ -100,99 +103,100 @@ static int parse_np_port(struct ctx *c, json_t *j, struct k8s_np_port *p)
 	int err;
 
 	if (!json_is_object(j))
-		return fail(c, "must be an object");
-	err = parse_proto(c, j, &p->proto);
+		return kj_fail(c, "must be an object");
+	err = kj_parse_proto(c, j, &p->proto);
 	if (err)
 		return err;
-	port = get(j, "port");
+	port = kj_get(j, "port");
 	if (json_is_integer(port)) {
 		if (json_integer_value(port) < 1 || json_integer_value(port) > 65535)
-			return fail_in(c, "port", "%lld must be between 1 and 65535, inclusive",
-				       (long long)json_integer_value(port));
+			return kj_fail_in(c, "port", "%lld must be between 1 and 65535, inclusive",
+					  (long long)json_integer_value(port));
 		p->port = json_integer_value(port);
 	} else if (json_is_string(port)) {
-		if (has_nul(port) || !is_port_name(json_string_value(port)))
-			return fail_in(c, "port", "\"%s\" is not a valid port name (%s)",
-				       json_string_value(port), PORT_NAME_RULE);
+		if (kj_has_nul(port) || !kj_is_port_name(json_string_value(port)))
+			return kj_fail_in(c, "port", "\"%s\" is not a valid port name (%s)",
+					  json_string_value(port), PORT_NAME_RULE);
 		p->port_name = strdup(json_string_value(port));
 		if (!p->port_name)
 			return -ENOMEM;
 	} else if (port) {
-		return fail_in(c, "port", "must be an integer or a string");
+		return kj_fail_in(c, "port", "must be an integer or a string");
 	}
 	p->has_port = port;
-	err = get_int(c, j, "endPort", 0, INT32_MAX, &end, &has_end);
+	err = kj_get_int(c, j, "endPort", 0, INT32_MAX, &end, &has_end);
 	if (err || !has_end)
 		return err;
 	if (!port)
-		return fail_in(c, "endPort", "may not be specified when port is not");
+		return kj_fail_in(c, "endPort", "may not be specified when port is not");
 	if (p->port_name)
-		return fail_in(c, "endPort", "may not be used with a named port (\"%s\")",
-			       p->port_name);
+		return kj_fail_in(c, "endPort", "may not be used with a named port (\"%s\")",
+				  p->port_name);
 	if (end < p->port)
-		return fail_in(c, "endPort", "%lld must be greater than or equal to port (%u)", end,
-			       p->port);
+		return kj_fail_in(c, "endPort", "%lld must be greater than or equal to port (%u)",
+				  end, p->port);
 	if (end > 65535)
-		return fail_in(c, "endPort", "%lld must be at most 65535", end);
+		return kj_fail_in(c, "endPort", "%lld must be at most 65535", end);
 	p->end_port = end;
 	return 0;
 }
 
 /* parse_list's element parsers. */
-static int peer_at(struct ctx *c, json_t *v, void *elem, const void *arg)
+static int peer_at(struct kj_ctx *c, json_t *v, void *elem, const void *arg)
 {
 	(void)arg;
 	return parse_peer(c, v, elem);
 }
 
-static int port_at(struct ctx *c, json_t *v, void *elem, const void *arg)
+static int port_at(struct kj_ctx *c, json_t *v, void *elem, const void *arg)
 {
 	(void)arg;
 	return parse_np_port(c, v, elem);
 }
 
-static int parse_rule(struct ctx *c, json_t *j, const char *peers_key, struct k8s_np_rule *r)
+static int parse_rule(struct kj_ctx *c, json_t *j, const char *peers_key, struct k8s_np_rule *r)
 {
 	json_t *peers, *ports;
 	int err;
 
 	if (!json_is_object(j))
-		return fail(c, "must be an object");
-	err = get_arr(c, j, peers_key, &peers);
+		return kj_fail(c, "must be an object");
+	err = kj_get_arr(c, j, peers_key, &peers);
 	if (!err)
-		err = get_arr(c, j, "ports", &ports);
+		err = kj_get_arr(c, j, "ports", &ports);
 	if (!err)
-		err = parse_list(c, peers_key, peers, sizeof(*r->peers), (void **)&r->peers,
-				 &r->npeers, peer_at, NULL);
+		err = kj_parse_list(c, peers_key, peers, sizeof(*r->peers), (void **)&r->peers,
+				    &r->npeers, peer_at, NULL);
 	if (!err)
-		err = parse_list(c, "ports", ports, sizeof(*r->ports), (void **)&r->ports,
-				 &r->nports, port_at, NULL);
+		err = kj_parse_list(c, "ports", ports, sizeof(*r->ports), (void **)&r->ports,
+				    &r->nports, port_at, NULL);
 	return err;
 }
 
-static int rule_at(struct ctx *c, json_t *v, void *elem, const void *peers_key)
+static int rule_at(struct kj_ctx *c, json_t *v, void *elem, const void *peers_key)
 {
 	return parse_rule(c, v, peers_key, elem);
 }
 
-static int parse_rules(struct ctx *c, json_t *spec, const char *key, const char *peers_key,
+static int parse_rules(struct kj_ctx *c, json_t *spec, const char *key, const char *peers_key,
 		       struct k8s_np_rule **out, size_t *n)
 {
 	json_t *rules;
-	int err = get_arr(c, spec, key, &rules);
+	int err = kj_get_arr(c, spec, key, &rules);
 
 	if (!err)
-		err = parse_list(c, key, rules, sizeof(**out), (void **)out, n, rule_at, peers_key);
+		err = kj_parse_list(c, key, rules, sizeof(**out), (void **)out, n, rule_at,
+				    peers_key);
 	return err;
 }
 
-static int parse_policy_types(struct ctx *c, json_t *spec, struct k8s_netpol *np)
+static int parse_policy_types(struct kj_ctx *c, json_t *spec, struct k8s_netpol *np)
 {
 	json_t *types, *t;
 	size_t i, old;
 	int err;
 
-	err = get_arr(c, spec, "policyTypes", &types);
+	err = kj_get_arr(c, spec, "policyTypes", &types);
 	if (err)
 		return err;
 	/* The API's defaulting, for which an empty list is an absent one. */
@@ -202,48 +206,48 @@ static int parse_policy_types(struct ctx *c, json_t *spec, struct k8s_netpol *np
 		return 0;
 	}
 	if (json_array_size(types) > 2)
-		return fail_in(c, "policyTypes", "may not specify more than two policyTypes");
-	old = field(c, "policyTypes");
+		return kj_fail_in(c, "policyTypes", "may not specify more than two policyTypes");
+	old = kj_field(c, "policyTypes");
 	json_array_foreach(types, i, t) {
 		const char *s = json_string_value(t);
-		size_t o = idx(c, i);
+		size_t o = kj_idx(c, i);
 
 		if (!s)
-			err = fail(c, "must be a string");
+			err = kj_fail(c, "must be a string");
 		else if (!strcmp(s, "Ingress"))
 			np->type_ingress = true;
 		else if (!strcmp(s, "Egress"))
 			np->type_egress = true;
 		else
-			err = fail(c, "\"%s\" is not supported (Ingress, Egress)", s);
-		pop(c, o);
+			err = kj_fail(c, "\"%s\" is not supported (Ingress, Egress)", s);
+		kj_pop(c, o);
 		if (err)
 			break;
 	}
-	pop(c, old);
+	kj_pop(c, old);
 	return err;
 }
 
-int parse_netpol(struct ctx *c, json_t *doc, struct k8s_netpol *np)
+int parse_netpol(struct kj_ctx *c, json_t *doc, struct k8s_netpol *np)
 {
 	json_t *spec, *sel;
 	size_t old, o;
 	int err;
 
-	err = get_obj(c, doc, "spec", &spec);
+	err = kj_get_obj(c, doc, "spec", &spec);
 	if (err)
 		return err;
 	if (!spec)
-		return fail_in(c, "spec", "required");
-	old = field(c, "spec");
-	sel = get(spec, "podSelector");
+		return kj_fail_in(c, "spec", "required");
+	old = kj_field(c, "spec");
+	sel = kj_get(spec, "podSelector");
 	if (!sel) {
-		err = fail_in(c, "podSelector", "required (use {} to select every pod)");
+		err = kj_fail_in(c, "podSelector", "required (use {} to select every pod)");
 		goto out;
 	}
-	o = field(c, "podSelector");
-	err = parse_selector(c, sel, &np->pod_sel);
-	pop(c, o);
+	o = kj_field(c, "podSelector");
+	err = kj_parse_selector(c, sel, &np->pod_sel);
+	kj_pop(c, o);
 	if (!err)
 		err = parse_rules(c, spec, "ingress", "from", &np->ingress, &np->ningress);
 	if (!err)
@@ -251,7 +255,7 @@ int parse_netpol(struct ctx *c, json_t *doc, struct k8s_netpol *np)
 	if (!err)
 		err = parse_policy_types(c, spec, np);
 out:
-	pop(c, old);
+	kj_pop(c, old);
 	return err;
 }
 
@@ -264,9 +268,9 @@ static void rules_free(struct k8s_np_rule *rules, size_t n)
 			struct k8s_np_peer *p = &r->peers[j];
 
 			if (p->pod_sel)
-				selector_free(p->pod_sel);
+				kj_selector_free(p->pod_sel);
 			if (p->ns_sel)
-				selector_free(p->ns_sel);
+				kj_selector_free(p->ns_sel);
 			free(p->pod_sel);
 			free(p->ns_sel);
 			if (p->ipblock)
@@ -283,7 +287,7 @@ static void rules_free(struct k8s_np_rule *rules, size_t n)
 
 void netpol_free(struct k8s_netpol *np)
 {
-	selector_free(&np->pod_sel);
+	kj_selector_free(&np->pod_sel);
 	rules_free(np->ingress, np->ningress);
 	rules_free(np->egress, np->negress);
 }

@@ -19,7 +19,7 @@
 
 /* ---- Service ---- */
 
-static int parse_svc_port(struct ctx *c, json_t *j, size_t nports, json_t *names,
+static int parse_svc_port(struct kj_ctx *c, json_t *j, size_t nports, json_t *names,
 			  struct k8s_svc_port *p)
 {
 	const char *name = NULL, *tname;
@@ -29,53 +29,53 @@ static int parse_svc_port(struct ctx *c, json_t *j, size_t nports, json_t *names
 	int err;
 
 	if (!json_is_object(j))
-		return fail(c, "must be an object");
-	err = get_int(c, j, "port", 1, 65535, &v, &present);
+		return kj_fail(c, "must be an object");
+	err = kj_get_int(c, j, "port", 1, 65535, &v, &present);
 	if (err)
 		return err;
 	if (!present)
-		return fail_in(c, "port", "required");
+		return kj_fail_in(c, "port", "required");
 	p->port = v;
 	/* Any port here: whether it is in the node's NodePort range is the
 	 * agent's to say (svc_build), refusing that frontend alone. */
-	err = get_int(c, j, "nodePort", 0, 65535, &v, &present);
+	err = kj_get_int(c, j, "nodePort", 0, 65535, &v, &present);
 	if (err)
 		return err;
 	p->node_port = present ? v : 0;
-	err = parse_proto(c, j, &p->proto);
+	err = kj_parse_proto(c, j, &p->proto);
 	if (!err)
-		err = get_str(c, j, "name", &name);
+		err = kj_get_str(c, j, "name", &name);
 	if (err)
 		return err;
 	if (name && *name) {
-		err = port_name_take(c, names, name, PN_DNS_LABEL, &p->name);
+		err = kj_port_name_take(c, names, name, PN_DNS_LABEL, &p->name);
 		if (err)
 			return err;
 	} else if (nports > 1) {
-		return fail_in(c, "name", "required when the Service has more than one port");
+		return kj_fail_in(c, "name", "required when the Service has more than one port");
 	}
-	t = get(j, "targetPort");
+	t = kj_get(j, "targetPort");
 	if (!t) {
 		p->target_port = p->port;
 		return 0;
 	}
 	if (json_is_integer(t)) {
-		err = get_int(c, j, "targetPort", 1, 65535, &v, &present);
+		err = kj_get_int(c, j, "targetPort", 1, 65535, &v, &present);
 		p->target_port = v;
 		return err;
 	}
 	if (!json_is_string(t))
-		return fail_in(c, "targetPort", "must be a port number or a port name");
+		return kj_fail_in(c, "targetPort", "must be a port number or a port name");
 	tname = json_string_value(t);
-	if (!is_port_name(tname))
-		return fail_in(c, "targetPort", "\"%s\" is not a valid port name (%s)", tname,
-			       PORT_NAME_RULE);
+	if (!kj_is_port_name(tname))
+		return kj_fail_in(c, "targetPort", "\"%s\" is not a valid port name (%s)", tname,
+				  PORT_NAME_RULE);
 	p->target_name = strdup(tname);
 	return p->target_name ? 0 : -ENOMEM;
 }
 
 /* spec.sessionAffinity and spec.sessionAffinityConfig.clientIP.timeoutSeconds. */
-static int parse_affinity(struct ctx *c, json_t *spec, struct k8s_service *s)
+static int parse_affinity(struct kj_ctx *c, json_t *spec, struct k8s_service *s)
 {
 	json_t *cfg, *cip;
 	const char *aff;
@@ -84,32 +84,32 @@ static int parse_affinity(struct ctx *c, json_t *spec, struct k8s_service *s)
 	size_t o;
 	int err;
 
-	err = get_str(c, spec, "sessionAffinity", &aff);
+	err = kj_get_str(c, spec, "sessionAffinity", &aff);
 	if (err)
 		return err;
 	if (aff && !strcmp(aff, "ClientIP"))
 		s->affinity_client_ip = true;
 	else if (aff && *aff && strcmp(aff, "None"))
-		return fail_in(c, "sessionAffinity", "\"%s\" is not supported (None, ClientIP)",
-			       aff);
-	err = get_obj(c, spec, "sessionAffinityConfig", &cfg);
+		return kj_fail_in(c, "sessionAffinity", "\"%s\" is not supported (None, ClientIP)",
+				  aff);
+	err = kj_get_obj(c, spec, "sessionAffinityConfig", &cfg);
 	if (err || !cfg)
 		goto dflt;
-	o = field(c, "sessionAffinityConfig");
-	err = get_obj(c, cfg, "clientIP", &cip);
+	o = kj_field(c, "sessionAffinityConfig");
+	err = kj_get_obj(c, cfg, "clientIP", &cip);
 	if (!err && cip) {
-		size_t o2 = field(c, "clientIP");
+		size_t o2 = kj_field(c, "clientIP");
 
-		err = get_int(c, cip, "timeoutSeconds", 1, 86400, &v, &present);
+		err = kj_get_int(c, cip, "timeoutSeconds", 1, 86400, &v, &present);
 		if (!err && present) {
 			if (!s->affinity_client_ip)
-				err = fail_in(c, "timeoutSeconds",
-					      "must not be set when sessionAffinity is None");
+				err = kj_fail_in(c, "timeoutSeconds",
+						 "must not be set when sessionAffinity is None");
 			s->affinity_s = v;
 		}
-		pop(c, o2);
+		kj_pop(c, o2);
 	}
-	pop(c, o);
+	kj_pop(c, o);
 	if (err)
 		return err;
 dflt:
@@ -119,13 +119,13 @@ dflt:
 }
 
 /* A list of IP addresses: IPv4 ones into out; IPv6 ones into out6 if given, else skipped. */
-static int parse_ip_list(struct ctx *c, json_t *parent, const char *key, size_t *n,
+static int parse_ip_list(struct kj_ctx *c, json_t *parent, const char *key, size_t *n,
 			 uint32_t **out, size_t **at, size_t *n6, uint8_t (**out6)[16],
 			 size_t **at6)
 {
 	json_t *arr, *a;
 	size_t i, o, len;
-	int err = get_arr(c, parent, key, &arr);
+	int err = kj_get_arr(c, parent, key, &arr);
 
 	if (err || !arr || !(len = json_array_size(arr)))
 		return err;
@@ -133,37 +133,37 @@ static int parse_ip_list(struct ctx *c, json_t *parent, const char *key, size_t 
 	if (!(*out = calloc(len, sizeof(**out))) || !(*at = calloc(len, sizeof(**at))) ||
 	    !(*out6 = calloc(len, sizeof(**out6))) || !(*at6 = calloc(len, sizeof(**at6))))
 		return -ENOMEM;
-	o = field(c, key);
+	o = kj_field(c, key);
 	json_array_foreach(arr, i, a) {
 		const char *str = json_string_value(a);
-		size_t o2 = idx(c, i);
+		size_t o2 = kj_idx(c, i);
 
 		if (!str)
-			err = fail(c, "must be a string");
-		else if (parse_ipv4(str, &(*out)[*n]))
+			err = kj_fail(c, "must be a string");
+		else if (kj_parse_ipv4(str, &(*out)[*n]))
 			(*at)[(*n)++] = i;
-		else if (!is_ipv6(str))
-			err = fail(c, "\"%s\" is not a valid IP address", str);
+		else if (!kj_is_ipv6(str))
+			err = kj_fail(c, "\"%s\" is not a valid IP address", str);
 		else if (inet_pton(AF_INET6, str, (*out6)[*n6]) == 1)
 			(*at6)[(*n6)++] = i;
-		pop(c, o2);
+		kj_pop(c, o2);
 		if (err)
 			break;
 	}
-	pop(c, o);
+	kj_pop(c, o);
 	return err;
 }
 
 /* spec.externalTrafficPolicy / internalTrafficPolicy: Cluster (the default) or Local. */
-static int parse_traffic_policy(struct ctx *c, json_t *spec, const char *key, bool *local)
+static int parse_traffic_policy(struct kj_ctx *c, json_t *spec, const char *key, bool *local)
 {
 	const char *v;
-	int err = get_str(c, spec, key, &v);
+	int err = kj_get_str(c, spec, key, &v);
 
 	if (err || !v || !*v || !strcmp(v, "Cluster"))
 		return err;
 	if (strcmp(v, "Local"))
-		return fail_in(c, key, "\"%s\" is not supported (Cluster, Local)", v);
+		return kj_fail_in(c, key, "\"%s\" is not supported (Cluster, Local)", v);
 	*local = true;
 	return 0;
 }
@@ -184,7 +184,7 @@ static int ip_family(const char *str)
  * ipFamilies[i] names clusterIPs[i]'s family, SingleStack has one. The IPv6
  * ClusterIP lands in cluster_ip6 (has_ip6), the IPv4 one in cluster_ip.
  */
-static int parse_cluster_ips(struct ctx *c, json_t *spec, const char *ip0, struct k8s_service *s)
+static int parse_cluster_ips(struct kj_ctx *c, json_t *spec, const char *ip0, struct k8s_service *s)
 {
 	json_t *ips, *fams, *v;
 	const char *pol, *str;
@@ -192,96 +192,100 @@ static int parse_cluster_ips(struct ctx *c, json_t *spec, const char *ip0, struc
 	size_t i, o, n = 0;
 	int err;
 
-	err = get_arr(c, spec, "clusterIPs", &ips);
+	err = kj_get_arr(c, spec, "clusterIPs", &ips);
 	if (!err)
-		err = get_arr(c, spec, "ipFamilies", &fams);
+		err = kj_get_arr(c, spec, "ipFamilies", &fams);
 	if (!err)
-		err = get_str(c, spec, "ipFamilyPolicy", &pol);
+		err = kj_get_str(c, spec, "ipFamilyPolicy", &pol);
 	if (err)
 		return err;
 	if (pol && strcmp(pol, "SingleStack") && strcmp(pol, "PreferDualStack") &&
 	    strcmp(pol, "RequireDualStack"))
-		return fail_in(c, "ipFamilyPolicy",
-			       "\"%s\" is not one of SingleStack, PreferDualStack, RequireDualStack",
-			       pol);
+		return kj_fail_in(c, "ipFamilyPolicy",
+				  "\"%s\" is not one of SingleStack, PreferDualStack, "
+				  "RequireDualStack", pol);
 	if (ips && json_array_size(ips) > 2)
-		return fail_in(c, "clusterIPs", "must have at most 2 entries (one per family)");
+		return kj_fail_in(c, "clusterIPs", "must have at most 2 entries (one per family)");
 	if (fams && json_array_size(fams) > 2)
-		return fail_in(c, "ipFamilies", "must have at most 2 entries");
+		return kj_fail_in(c, "ipFamilies", "must have at most 2 entries");
 	if (ips && json_array_size(ips) > 1 && pol && !strcmp(pol, "SingleStack"))
-		return fail_in(c, "clusterIPs", "ipFamilyPolicy SingleStack allows one entry");
-	o = field(c, "ipFamilies");
+		return kj_fail_in(c, "clusterIPs", "ipFamilyPolicy SingleStack allows one entry");
+	o = kj_field(c, "ipFamilies");
 	json_array_foreach(fams, i, v) {
-		size_t o2 = idx(c, i);
+		size_t o2 = kj_idx(c, i);
 
 		str = json_string_value(v);
 		if (!str || (strcmp(str, "IPv4") && strcmp(str, "IPv6")))
-			err = fail(c, "must be \"IPv4\" or \"IPv6\"");
+			err = kj_fail(c, "must be \"IPv4\" or \"IPv6\"");
 		else if (i == 1 && fam[0] == (str[3] == '4' ? 4 : 6))
-			err = fail(c, "\"%s\" twice: a dual-stack Service has one of each", str);
+			err = kj_fail(c, "\"%s\" twice: a dual-stack Service has one of each", str);
 		else
 			fam[i] = str[3] == '4' ? 4 : 6;
-		pop(c, o2);
+		kj_pop(c, o2);
 		if (err)
 			break;
 	}
-	pop(c, o);
+	kj_pop(c, o);
 	if (err || !ips || !json_array_size(ips))
 		return err;
-	o = field(c, "clusterIPs");
+	o = kj_field(c, "clusterIPs");
 	json_array_foreach(ips, i, v) {
-		size_t o2 = idx(c, i);
+		size_t o2 = kj_idx(c, i);
 		int f;
 
 		str = json_string_value(v);
 		f = str ? ip_family(str) : 0;
 		if (!str)
-			err = fail(c, "must be a string");
+			err = kj_fail(c, "must be a string");
 		else if (i == 0 && (ip0 && *ip0 ? strcmp(str, ip0) : !!*str))
-			err = fail(c, "\"%s\" is not spec.clusterIP (\"%s\")", str, ip0 ? ip0 : "");
+			err = kj_fail(c, "\"%s\" is not spec.clusterIP (\"%s\")", str,
+				      ip0 ? ip0 : "");
 		else if (i == 0)
 			; /* clusterIP, parsed already ("None" included) */
 		else if (!f)
-			err = fail(c, "\"%s\" is not a valid IP address", str);
+			err = kj_fail(c, "\"%s\" is not a valid IP address", str);
 		else if (s->headless)
-			err = fail(c, "a headless Service (clusterIP None) has no other ClusterIP");
+			err = kj_fail(c,
+				      "a headless Service (clusterIP None) has no other ClusterIP");
 		else if (f == (s->has_ip6 ? 6 : 4))
-			err = fail(c, "\"%s\" is of the same family as clusterIPs[0]: a dual-stack "
-				   "Service has one of each", str);
+			err = kj_fail(c,
+				      "\"%s\" is of the same family as clusterIPs[0]: a dual-stack "
+				      "Service has one of each",
+				      str);
 		else if (f == 6)
 			inet_pton(AF_INET6, str, s->cluster_ip6), s->has_ip6 = true;
 		else
-			parse_ipv4(str, &s->cluster_ip);
+			kj_parse_ipv4(str, &s->cluster_ip);
 		/* ipFamilies[i] names the family of clusterIPs[i]. */
 		if (!err && f && fam[i] && f != fam[i])
-			err = fail(c, "\"%s\" is not of family ipFamilies[%zu] (IPv%d)", str, i,
-				   fam[i]);
-		pop(c, o2);
+			err = kj_fail(c, "\"%s\" is not of family ipFamilies[%zu] (IPv%d)", str, i,
+				      fam[i]);
+		kj_pop(c, o2);
 		if (err)
 			break;
 	}
-	pop(c, o);
+	kj_pop(c, o);
 	n = json_array_size(ips);
 	if (!err && n > 1 && !(s->cluster_ip && s->has_ip6))
-		err = fail_in(c, "clusterIPs", "dual stack needs an IPv4 and an IPv6 address");
+		err = kj_fail_in(c, "clusterIPs", "dual stack needs an IPv4 and an IPv6 address");
 	return err;
 }
 
 /* status.loadBalancer.ingress[].ip: the addresses a LoadBalancer Service is reached at. */
-static int parse_lb_status(struct ctx *c, json_t *doc, struct k8s_service *s)
+static int parse_lb_status(struct kj_ctx *c, json_t *doc, struct k8s_service *s)
 {
 	json_t *status, *lb, *ing, *e;
 	size_t i, o1, o2, o3;
-	int err = get_obj(c, doc, "status", &status);
+	int err = kj_get_obj(c, doc, "status", &status);
 
 	if (err || !status)
 		return err;
-	o1 = field(c, "status");
-	err = get_obj(c, status, "loadBalancer", &lb);
+	o1 = kj_field(c, "status");
+	err = kj_get_obj(c, status, "loadBalancer", &lb);
 	if (err || !lb)
 		goto out1;
-	o2 = field(c, "loadBalancer");
-	err = get_arr(c, lb, "ingress", &ing);
+	o2 = kj_field(c, "loadBalancer");
+	err = kj_get_arr(c, lb, "ingress", &ing);
 	if (err || !ing || !json_array_size(ing))
 		goto out2;
 	/* Freed with the Service (k8s_service_free) on any return. */
@@ -293,37 +297,37 @@ static int parse_lb_status(struct ctx *c, json_t *doc, struct k8s_service *s)
 		err = -ENOMEM;
 		goto out2;
 	}
-	o3 = field(c, "ingress");
+	o3 = kj_field(c, "ingress");
 	json_array_foreach(ing, i, e) {
-		size_t o4 = idx(c, i);
+		size_t o4 = kj_idx(c, i);
 		const char *ip = NULL;
 
 		if (!json_is_object(e))
-			err = fail(c, "must be an object");
+			err = kj_fail(c, "must be an object");
 		else
-			err = get_str(c, e, "ip", &ip);
+			err = kj_get_str(c, e, "ip", &ip);
 		/* An entry with a hostname only (some clouds) names no address to serve. */
 		if (!err && ip && *ip) {
-			if (parse_ipv4(ip, &s->lb_ips[s->nlb_ips]))
+			if (kj_parse_ipv4(ip, &s->lb_ips[s->nlb_ips]))
 				s->lb_ips_at[s->nlb_ips++] = i;
-			else if (!is_ipv6(ip))
-				err = fail_in(c, "ip", "\"%s\" is not a valid IP address", ip);
+			else if (!kj_is_ipv6(ip))
+				err = kj_fail_in(c, "ip", "\"%s\" is not a valid IP address", ip);
 			else if (inet_pton(AF_INET6, ip, s->lb_ips6[s->nlb_ips6]) == 1)
 				s->lb_ips6_at[s->nlb_ips6++] = i;
 		}
-		pop(c, o4);
+		kj_pop(c, o4);
 		if (err)
 			break;
 	}
-	pop(c, o3);
+	kj_pop(c, o3);
 out2:
-	pop(c, o2);
+	kj_pop(c, o2);
 out1:
-	pop(c, o1);
+	kj_pop(c, o1);
 	return err;
 }
 
-int parse_service(struct ctx *c, json_t *doc, struct k8s_service *s)
+int parse_service(struct kj_ctx *c, json_t *doc, struct k8s_service *s)
 {
 	json_t *spec, *ports, *port, *names = NULL, *sel;
 	const char *type, *ip;
@@ -331,11 +335,11 @@ int parse_service(struct ctx *c, json_t *doc, struct k8s_service *s)
 	size_t i, o1, o2;
 	int err;
 
-	err = get_obj(c, doc, "spec", &spec);
+	err = kj_get_obj(c, doc, "spec", &spec);
 	if (err)
 		return err;
-	o1 = field(c, "spec");
-	err = get_str(c, spec, "type", &type);
+	o1 = kj_field(c, "spec");
+	err = kj_get_str(c, spec, "type", &type);
 	if (err)
 		goto out;
 	if (type && c->lb && (!strcmp(type, "NodePort") || !strcmp(type, "LoadBalancer"))) {
@@ -344,17 +348,17 @@ int parse_service(struct ctx *c, json_t *doc, struct k8s_service *s)
 	} else if (type && c->lb && !strcmp(type, "ExternalName")) {
 		s->external_name = true; /* a DNS name: no frontend, no ports required */
 	} else if (type && strcmp(type, "ClusterIP")) {
-		err = fail_in(c, "type", "\"%s\" is not served here (only ClusterIP%s)", type,
-			      c->lb ? ", NodePort, LoadBalancer, ExternalName" : "");
+		err = kj_fail_in(c, "type", "\"%s\" is not served here (only ClusterIP%s)", type,
+				 c->lb ? ", NodePort, LoadBalancer, ExternalName" : "");
 		goto out;
 	}
-	err = get_obj(c, spec, "selector", &sel);
+	err = kj_get_obj(c, spec, "selector", &sel);
 	if (!err)
-		err = parse_labels(c, spec, "selector", &s->selector);
+		err = kj_parse_labels(c, spec, "selector", &s->selector);
 	if (err)
 		goto out;
 	s->has_selector = sel && json_object_size(sel);
-	err = get_str(c, spec, "clusterIP", &ip);
+	err = kj_get_str(c, spec, "clusterIP", &ip);
 	if (err)
 		goto out;
 	/* Only clusterIPs given: the API server's defaulting makes its first
@@ -367,10 +371,10 @@ int parse_service(struct ctx *c, json_t *doc, struct k8s_service *s)
 	}
 	if (ip && !strcmp(ip, "None")) {
 		s->headless = true;
-	} else if (ip && *ip && !parse_ipv4(ip, &s->cluster_ip)) {
+	} else if (ip && *ip && !kj_parse_ipv4(ip, &s->cluster_ip)) {
 		if (inet_pton(AF_INET6, ip, s->cluster_ip6) != 1) {
-			err = fail_in(c, "clusterIP", "\"%s\" is not a valid IP address (or None)",
-				      ip);
+			err = kj_fail_in(c, "clusterIP",
+					 "\"%s\" is not a valid IP address (or None)", ip);
 			goto out;
 		}
 		s->has_ip6 = true;
@@ -388,13 +392,13 @@ int parse_service(struct ctx *c, json_t *doc, struct k8s_service *s)
 		err = parse_traffic_policy(c, spec, "internalTrafficPolicy", &s->itp_local);
 	if (err)
 		goto out;
-	err = get_arr(c, spec, "ports", &ports);
+	err = kj_get_arr(c, spec, "ports", &ports);
 	if (err)
 		goto out;
 	if (!ports || !json_array_size(ports)) {
 		/* As the API server: headless and ExternalName Services may have none. */
 		if (!s->headless && !s->external_name)
-			err = fail_in(c, "ports", "required (at least one port)");
+			err = kj_fail_in(c, "ports", "required (at least one port)");
 		goto out;
 	}
 	s->ports = calloc(json_array_size(ports), sizeof(*s->ports));
@@ -403,27 +407,29 @@ int parse_service(struct ctx *c, json_t *doc, struct k8s_service *s)
 		err = -ENOMEM;
 		goto out;
 	}
-	o2 = field(c, "ports");
+	o2 = kj_field(c, "ports");
 	json_array_foreach(ports, i, port) {
-		size_t o3 = idx(c, i);
+		size_t o3 = kj_idx(c, i);
 
-		err = parse_svc_port(c, port, json_array_size(ports), names, &s->ports[s->nports++]);
+		err = parse_svc_port(c, port, json_array_size(ports), names,
+				     &s->ports[s->nports++]);
 		/* As the API server: only these types get a nodePort. */
 		if (!err && s->ports[i].node_port && !s->node_ports)
-			err = fail_in(c, "nodePort", "only NodePort and LoadBalancer Services have one");
+			err = kj_fail_in(c, "nodePort",
+					 "only NodePort and LoadBalancer Services have one");
 		for (size_t k = 0; !err && k + 1 < s->nports; k++)
 			if (s->ports[k].port == s->ports[i].port &&
 			    s->ports[k].proto == s->ports[i].proto)
-				err = fail(c, "duplicate port %u/%s", s->ports[i].port,
-					   proto_k8s_name(s->ports[i].proto));
-		pop(c, o3);
+				err = kj_fail(c, "duplicate port %u/%s", s->ports[i].port,
+					      proto_k8s_name(s->ports[i].proto));
+		kj_pop(c, o3);
 		if (err)
 			break;
 	}
-	pop(c, o2);
+	kj_pop(c, o2);
 out:
 	json_decref(names);
-	pop(c, o1);
+	kj_pop(c, o1);
 	if (!err && lb_type)
 		err = parse_lb_status(c, doc, s);
 	return err;
@@ -449,20 +455,20 @@ void service_free(struct k8s_service *s)
 
 /* ---- EndpointSlice ---- */
 
-static int get_bool(struct ctx *c, json_t *parent, const char *key, bool dflt, bool *out)
+static int get_bool(struct kj_ctx *c, json_t *parent, const char *key, bool dflt, bool *out)
 {
-	json_t *v = get(parent, key);
+	json_t *v = kj_get(parent, key);
 
 	*out = dflt;
 	if (!v)
 		return 0;
 	if (!json_is_boolean(v))
-		return fail_in(c, key, "must be a boolean");
+		return kj_fail_in(c, key, "must be a boolean");
 	*out = json_is_true(v);
 	return 0;
 }
 
-static int parse_endpoint(struct ctx *c, json_t *j, bool ipv4, bool ipv6, struct k8s_endpoint *e)
+static int parse_endpoint(struct kj_ctx *c, json_t *j, bool ipv4, bool ipv6, struct k8s_endpoint *e)
 {
 	uint8_t addr6[16];
 	json_t *addrs, *a, *cond;
@@ -471,114 +477,116 @@ static int parse_endpoint(struct ctx *c, json_t *j, bool ipv4, bool ipv6, struct
 	int err;
 
 	if (!json_is_object(j))
-		return fail(c, "must be an object");
-	err = get_arr(c, j, "addresses", &addrs);
+		return kj_fail(c, "must be an object");
+	err = kj_get_arr(c, j, "addresses", &addrs);
 	if (err)
 		return err;
 	if (!addrs || !json_array_size(addrs) || json_array_size(addrs) > 100)
-		return fail_in(c, "addresses", "must have 1 to 100 entries");
-	o = field(c, "addresses");
+		return kj_fail_in(c, "addresses", "must have 1 to 100 entries");
+	o = kj_field(c, "addresses");
 	json_array_foreach(addrs, i, a) {
-		size_t o2 = idx(c, i);
+		size_t o2 = kj_idx(c, i);
 		const char *s = json_string_value(a);
 		uint32_t addr;
 
 		if (!s)
-			err = fail(c, "must be a string");
-		else if (ipv4 && !parse_ipv4(s, i ? &addr : &e->addr))
-			err = fail(c, "\"%s\" is not a valid IPv4 address", s);
+			err = kj_fail(c, "must be a string");
+		else if (ipv4 && !kj_parse_ipv4(s, i ? &addr : &e->addr))
+			err = kj_fail(c, "\"%s\" is not a valid IPv4 address", s);
 		else if (ipv6 && (strchr(s, '.') ||
 				  inet_pton(AF_INET6, s, i ? addr6 : e->addr6) != 1))
 			/* An IPv4-mapped address is no IPv6 endpoint either. */
-			err = fail(c, "\"%s\" is not a valid IPv6 address", s);
-		pop(c, o2);
+			err = kj_fail(c, "\"%s\" is not a valid IPv6 address", s);
+		kj_pop(c, o2);
 		if (err)
 			break;
 	}
-	pop(c, o);
+	kj_pop(c, o);
 	if (err)
 		return err;
-	err = get_obj(c, j, "conditions", &cond);
+	err = kj_get_obj(c, j, "conditions", &cond);
 	if (err)
 		return err;
-	o = field(c, "conditions");
+	o = kj_field(c, "conditions");
 	err = get_bool(c, cond, "ready", true, &e->ready);
 	if (!err)
 		err = get_bool(c, cond, "serving", e->ready, &e->serving); /* nil: as ready */
 	if (!err)
 		err = get_bool(c, cond, "terminating", false, &e->terminating);
-	pop(c, o);
+	kj_pop(c, o);
 	if (err)
 		return err;
-	err = get_str(c, j, "nodeName", &node);
+	err = kj_get_str(c, j, "nodeName", &node);
 	/* v1beta1 (1.20 and before) names the node in topology only. */
-	if (!err && (!node || !*node) && json_is_object(get(j, "topology")))
-		node = json_string_value(get(get(j, "topology"), "kubernetes.io/hostname"));
+	if (!err && (!node || !*node) && json_is_object(kj_get(j, "topology")))
+		node = json_string_value(kj_get(kj_get(j, "topology"), "kubernetes.io/hostname"));
 	if (!err && node && *node && !(e->node_name = strdup(node)))
 		err = -ENOMEM;
 	return err;
 }
 
-static int parse_eps_port(struct ctx *c, json_t *j, json_t *names, struct k8s_eps_port *p)
+static int parse_eps_port(struct kj_ctx *c, json_t *j, json_t *names, struct k8s_eps_port *p)
 {
 	const char *name = NULL;
 	long long v;
 	int err;
 
 	if (!json_is_object(j))
-		return fail(c, "must be an object");
-	err = get_str(c, j, "name", &name);
+		return kj_fail(c, "must be an object");
+	err = kj_get_str(c, j, "name", &name);
 	if (err)
 		return err;
-	err = port_name_take(c, names, name ? name : "", PN_DNS_LABEL, &p->name);
+	err = kj_port_name_take(c, names, name ? name : "", PN_DNS_LABEL, &p->name);
 	if (err)
 		return err;
-	err = parse_proto(c, j, &p->proto);
+	err = kj_parse_proto(c, j, &p->proto);
 	if (!err)
-		err = get_int(c, j, "port", 1, 65535, &v, &p->has_port);
+		err = kj_get_int(c, j, "port", 1, 65535, &v, &p->has_port);
 	if (!err && p->has_port)
 		p->port = v;
 	return err;
 }
 
-int parse_epslice(struct ctx *c, json_t *doc, struct k8s_epslice *s)
+int parse_epslice(struct kj_ctx *c, json_t *doc, struct k8s_epslice *s)
 {
 	json_t *eps, *ports, *v, *names;
 	const char *at;
 	size_t i, o;
 	int err;
 
-	err = get_str(c, doc, "addressType", &at);
+	err = kj_get_str(c, doc, "addressType", &at);
 	if (err)
 		return err;
 	if (!at)
-		return fail_in(c, "addressType", "required");
+		return kj_fail_in(c, "addressType", "required");
 	if (!strcmp(at, "IPv4"))
 		s->ipv4 = true;
 	else if (!strcmp(at, "IPv6"))
 		s->ipv6 = true;
 	else if (strcmp(at, "FQDN"))
-		return fail_in(c, "addressType", "\"%s\" is not supported (IPv4, IPv6, FQDN)", at);
+		return kj_fail_in(c, "addressType", "\"%s\" is not supported (IPv4, IPv6, FQDN)",
+				  at);
 	s->service = k8s_label_get(&s->meta.labels, "kubernetes.io/service-name");
-	err = get_arr(c, doc, "endpoints", &eps);
+	err = kj_get_arr(c, doc, "endpoints", &eps);
 	if (err)
 		return err;
 	if (eps && json_array_size(eps) > 1000)
-		return fail_in(c, "endpoints", "must have at most 1000 entries");
+		return kj_fail_in(c, "endpoints", "must have at most 1000 entries");
 	if (eps && json_array_size(eps)) {
 		s->endpoints = calloc(json_array_size(eps), sizeof(*s->endpoints));
 		if (!s->endpoints)
 			return -ENOMEM;
-		o = field(c, "endpoints");
+		o = kj_field(c, "endpoints");
 		json_array_foreach(eps, i, v) {
-			size_t o2 = idx(c, i);
+			size_t o2 = kj_idx(c, i);
 
-			err = parse_endpoint(c, v, s->ipv4, s->ipv6, &s->endpoints[s->nendpoints++]);
-			pop(c, o2);
+			err = parse_endpoint(c, v, s->ipv4, s->ipv6,
+					     &s->endpoints[s->nendpoints++]);
+			kj_pop(c, o2);
 			if (err)
 				break;
 		}
-		pop(c, o);
+		kj_pop(c, o);
 		if (err)
 			return err;
 		if (!s->ipv4 && !s->ipv6) { /* FQDN: parsed for validation, not used */
@@ -587,27 +595,27 @@ int parse_epslice(struct ctx *c, json_t *doc, struct k8s_epslice *s)
 			s->nendpoints = 0;
 		}
 	}
-	err = get_arr(c, doc, "ports", &ports);
+	err = kj_get_arr(c, doc, "ports", &ports);
 	if (err || !ports || !json_array_size(ports))
 		return err;
 	if (json_array_size(ports) > 100)
-		return fail_in(c, "ports", "must have at most 100 entries");
+		return kj_fail_in(c, "ports", "must have at most 100 entries");
 	s->ports = calloc(json_array_size(ports), sizeof(*s->ports));
 	names = json_object();
 	if (!s->ports || !names) {
 		json_decref(names);
 		return -ENOMEM;
 	}
-	o = field(c, "ports");
+	o = kj_field(c, "ports");
 	json_array_foreach(ports, i, v) {
-		size_t o2 = idx(c, i);
+		size_t o2 = kj_idx(c, i);
 
 		err = parse_eps_port(c, v, names, &s->ports[s->nports++]);
-		pop(c, o2);
+		kj_pop(c, o2);
 		if (err)
 			break;
 	}
-	pop(c, o);
+	kj_pop(c, o);
 	json_decref(names);
 	return err;
 }
