@@ -26,7 +26,7 @@ _Static_assert(offsetof(struct xcni_polcidr_key, addr) - offsetof(struct xcni_po
 		       XCNI_POLCIDR_PREFIX_BASE / 8,
 	       "polcidr prefix base must be the bits before addr");
 
-uint32_t fnv1a(const char *s)
+uint32_t pol_fnv1a(const char *s)
 {
 	uint32_t h = 2166136261u;
 
@@ -47,10 +47,10 @@ uint32_t pol_policy_hash_raw(uint32_t (*hash)(const char *), const char *ns, con
 
 uint32_t pol_policy_hash(const char *ns, const char *name)
 {
-	return pol_policy_hash_raw(fnv1a, ns, name);
+	return pol_policy_hash_raw(pol_fnv1a, ns, name);
 }
 
-void set_err(struct k8s_error *err, const char *fmt, ...)
+void pol_set_err(struct k8s_error *err, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -62,7 +62,7 @@ void set_err(struct k8s_error *err, const char *fmt, ...)
 }
 
 /* Room for one more element of size sz in *v. */
-int grow(void *vp, size_t *cap, size_t n, size_t sz)
+int pol_grow(void *vp, size_t *cap, size_t n, size_t sz)
 {
 	void **v = vp;
 	size_t ncap;
@@ -96,7 +96,7 @@ struct peer_memo {
 
 static int specs_add(struct specs *s, uint8_t proto, uint16_t port, unsigned plen)
 {
-	if (grow(&s->v, &s->cap, s->n, sizeof(*s->v)))
+	if (pol_grow(&s->v, &s->cap, s->n, sizeof(*s->v)))
 		return -ENOMEM;
 	s->v[s->n++] = (struct portspec){ .proto = proto, .plen = plen, .port = port };
 	return 0;
@@ -176,7 +176,7 @@ static int emit(struct epbuild *eb, uint32_t peer, const struct specs *s, const 
 	for (size_t i = 0; i < s->n; i++) {
 		struct cand *c;
 
-		if (grow(&eb->c, &eb->cap, eb->n, sizeof(*eb->c)))
+		if (pol_grow(&eb->c, &eb->cap, eb->n, sizeof(*eb->c)))
 			return -ENOMEM;
 		c = &eb->c[eb->n++];
 		memset(c, 0, sizeof(*c));
@@ -199,7 +199,7 @@ static int emit(struct epbuild *eb, uint32_t peer, const struct specs *s, const 
  * pods with the same labels that number one name differently both accept
  * both numbers from this rule: an over-allow Cilium shares.
  */
-static int emit_named_identity(const struct ctx *x, struct epbuild *eb, size_t k,
+static int emit_named_identity(const struct pol_ctx *x, struct epbuild *eb, size_t k,
 			       const struct k8s_np_rule *r, const struct rule_ref *rr)
 {
 	struct specs s = { 0 };
@@ -219,7 +219,7 @@ static bool peer_matches(const struct k8s_np_peer *peer, const char *policy_ns,
 	if (!peer->pod_sel && !peer->ns_sel)
 		return false;
 	/* A podSelector alone looks in the policy's own namespace only. */
-	if (!peer->ns_sel && cmp_str(id->ns, policy_ns))
+	if (!peer->ns_sel && pol_cmp_str(id->ns, policy_ns))
 		return false;
 	if (peer->ns_sel && !k8s_selector_matches(peer->ns_sel, &id->ns_labels))
 		return false;
@@ -277,7 +277,7 @@ static void labix_of(struct labix *v, size_t *n, const struct identity *id)
 			label_hash('n', id->ns_labels.v[i].key, id->ns_labels.v[i].value), id->id };
 }
 
-int labix_build(struct ctx *x)
+int pol_labix_build(struct pol_ctx *x)
 {
 	size_t n = 0;
 
@@ -299,8 +299,8 @@ static int cmp_u32(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-int labix_update(struct labix **ix, size_t *n, const struct pol_result *r, const uint32_t *del,
-		 size_t ndel, const struct pol_idput *put, size_t nput)
+int pol_labix_update(struct labix **ix, size_t *n, const struct pol_result *r, const uint32_t *del,
+		     size_t ndel, const struct pol_idput *put, size_t nput)
 {
 	size_t nadd = 0, cap = 0, i = 0, j = 0, u = 0;
 	uint32_t *dead = NULL;
@@ -354,7 +354,7 @@ out:
  * The candidates for a peer: the identities with its first matchLabels label
  * (a superset of the matches; hash collisions only add candidates), or all.
  */
-static void peer_candidates(const struct ctx *x, const struct k8s_np_peer *peer,
+static void peer_candidates(const struct pol_ctx *x, const struct k8s_np_peer *peer,
 			    const struct labix **first, size_t *n)
 {
 	const struct k8s_selector *sel = peer->pod_sel && peer->pod_sel->match_labels.n ?
@@ -387,7 +387,7 @@ static size_t memo_hash(const struct k8s_np_peer *peer)
 }
 
 /* The memo twice as large, its entries moved over (the ids arrays stay theirs). */
-static int memo_grow(struct ctx *x)
+static int memo_grow(struct pol_ctx *x)
 {
 	size_t cap = x->memo_cap * 2, mask = cap - 1;
 	struct peer_memo *v = calloc(cap, sizeof(*v));
@@ -418,10 +418,10 @@ static int memo_grow(struct ctx *x)
  * birth's or one pod's compile at 100k pods. The returned entry is valid
  * until the next call.
  */
-static const struct peer_memo *peer_ids(const struct ctx *x, const struct k8s_np_peer *peer,
+static const struct peer_memo *peer_ids(const struct pol_ctx *x, const struct k8s_np_peer *peer,
 					const char *policy_ns)
 {
-	struct ctx *mx = (struct ctx *)x;
+	struct pol_ctx *mx = (struct pol_ctx *)x;
 	size_t mask = x->memo_cap - 1, h = memo_hash(peer), ncand;
 	const struct labix *cand;
 	struct peer_memo *m;
@@ -464,7 +464,7 @@ static const struct peer_memo *peer_ids(const struct ctx *x, const struct k8s_np
 	return m;
 }
 
-int memo_init(struct ctx *x)
+int pol_memo_init(struct pol_ctx *x)
 {
 	/* A power of two; peer_ids doubles it when half full. */
 	x->memo_cap = 16;
@@ -503,7 +503,7 @@ static int cidr_rule_add(struct epbuild *eb, struct k8s_cidr cidr, size_t nexcep
 {
 	struct cidr_rule *cr;
 
-	if (grow(&eb->cr, &eb->capcr, eb->ncr, sizeof(*eb->cr))) {
+	if (pol_grow(&eb->cr, &eb->capcr, eb->ncr, sizeof(*eb->cr))) {
 		free(s->v);
 		return -ENOMEM;
 	}
@@ -518,7 +518,7 @@ static int cidr_rule_add(struct epbuild *eb, struct k8s_cidr cidr, size_t nexcep
 	return 0;
 }
 
-static int ipblock_add(const struct ctx *x, struct epbuild *eb, const struct k8s_ipblock *b,
+static int ipblock_add(const struct pol_ctx *x, struct epbuild *eb, const struct k8s_ipblock *b,
 		       const struct specs *fixed, bool named, const struct k8s_np_rule *r,
 		       const struct rule_ref *rr)
 {
@@ -552,7 +552,7 @@ static int ipblock_add(const struct ctx *x, struct epbuild *eb, const struct k8s
 			host = (struct k8s_cidr){ .len = 128, .v6 = true };
 			memcpy(host.addr6, p->ip6, sizeof(host.addr6));
 		}
-		if (!pod_managed(p) || !(host.v6 ? p->has_ip6 : !!p->ip) ||
+		if (!pol_pod_managed(p) || !(host.v6 ? p->has_ip6 : !!p->ip) ||
 		    !cidr_rule_covers(&block, &host))
 			continue;
 		s = (struct specs){ 0 };
@@ -570,7 +570,7 @@ static int ipblock_add(const struct ctx *x, struct epbuild *eb, const struct k8s
 	return 0;
 }
 
-static int compile_rule(const struct ctx *x, struct epbuild *eb, const struct k8s_pod *local,
+static int compile_rule(const struct pol_ctx *x, struct epbuild *eb, const struct k8s_pod *local,
 			const struct k8s_netpol *np, const struct k8s_np_rule *r,
 			const struct rule_ref *rr)
 {
@@ -686,7 +686,7 @@ static struct k8s_cidr cidr_cut(const struct k8s_cidr *p, uint8_t len)
 
 static int cidr_index_add(struct cidr_index *ix, const struct k8s_cidr *c, size_t rule)
 {
-	if (grow(&ix->v, &ix->cap, ix->n, sizeof(*ix->v)))
+	if (pol_grow(&ix->v, &ix->cap, ix->n, sizeof(*ix->v)))
 		return -ENOMEM;
 	/* Parsed cidrs have their host bits cleared; cut again all the same. */
 	ix->v[ix->n].cidr = cidr_cut(c, c->len);
@@ -749,7 +749,7 @@ static int holder_add(void *arg, uint32_t rule)
 {
 	struct holders *h = arg;
 
-	if (grow(&h->rules, &h->cap, h->n, sizeof(*h->rules)))
+	if (pol_grow(&h->rules, &h->cap, h->n, sizeof(*h->rules)))
 		return -ENOMEM;
 	h->rules[h->n++] = rule;
 	return 0;
@@ -784,7 +784,7 @@ static int build_groups(struct epbuild *eb)
 		const struct cidr_rule *cr = &eb->cr[i];
 
 		for (size_t j = 0; j <= cr->nexcept; j++) {
-			if (grow(&pfx, &cap, n, sizeof(*pfx)))
+			if (pol_grow(&pfx, &cap, n, sizeof(*pfx)))
 				goto out;
 			pfx[n++] = j ? cr->except[j - 1] : cr->cidr;
 			if (j ? cidr_index_add(&excepts, &cr->except[j - 1], i) :
@@ -806,7 +806,7 @@ static int build_groups(struct epbuild *eb)
 		uint32_t group = XCNI_ID_CIDR_BASE + i;
 		struct pol_cidr *pc;
 
-		if (grow(&eb->pc, &eb->cappc, eb->npc, sizeof(*eb->pc))) {
+		if (pol_grow(&eb->pc, &eb->cappc, eb->npc, sizeof(*eb->pc))) {
 			ret = -ENOMEM;
 			break;
 		}
@@ -867,14 +867,14 @@ static void epbuild_reset_rules(struct epbuild *eb)
 }
 
 /* The first policy of namespace ns (policies are sorted by namespace, name). */
-static size_t nps_of_ns(const struct ctx *x, const char *ns)
+static size_t nps_of_ns(const struct pol_ctx *x, const char *ns)
 {
 	size_t lo = 0, hi = x->nnps;
 
 	while (lo < hi) {
 		size_t mid = (lo + hi) / 2;
 
-		if (cmp_str(x->nps[mid]->meta.ns, ns) < 0)
+		if (pol_cmp_str(x->nps[mid]->meta.ns, ns) < 0)
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -882,18 +882,18 @@ static size_t nps_of_ns(const struct ctx *x, const char *ns)
 	return lo;
 }
 
-int pod_policies(const struct ctx *x, const struct k8s_pod *pod, uint32_t **out, size_t *n)
+int pol_pod_policies(const struct pol_ctx *x, const struct k8s_pod *pod, uint32_t **out, size_t *n)
 {
 	size_t cap = 0;
 
 	*out = NULL;
 	*n = 0;
 	for (size_t i = nps_of_ns(x, pod->meta.ns); i < x->nnps; i++) {
-		if (cmp_str(x->nps[i]->meta.ns, pod->meta.ns))
+		if (pol_cmp_str(x->nps[i]->meta.ns, pod->meta.ns))
 			break;
 		if (!k8s_selector_matches(&x->nps[i]->pod_sel, &pod->meta.labels))
 			continue;
-		if (grow(out, &cap, *n, sizeof(**out))) {
+		if (pol_grow(out, &cap, *n, sizeof(**out))) {
 			free(*out);
 			*out = NULL;
 			*n = 0;
@@ -904,7 +904,7 @@ int pod_policies(const struct ctx *x, const struct k8s_pod *pod, uint32_t **out,
 	return 0;
 }
 
-bool np_peers_match_any(const struct ctx *x, const struct k8s_netpol *np)
+bool pol_np_peers_match_any(const struct pol_ctx *x, const struct k8s_netpol *np)
 {
 	for (int in = 0; in < 2; in++) {
 		size_t nrules = in ? np->ningress : np->negress;
@@ -932,7 +932,7 @@ bool np_peers_match_any(const struct ctx *x, const struct k8s_netpol *np)
  * enforced_only, the policies in audit mode (their own annotation or their
  * namespace's) are left out: what the data plane may act on.
  */
-static int compile_np(const struct ctx *x, const struct k8s_pod *pod, uint32_t identity,
+static int compile_np(const struct pol_ctx *x, const struct k8s_pod *pod, uint32_t identity,
 		      struct epbuild *eb, struct pol_ep *ep, bool enforced_only)
 {
 	uint32_t seq = 0;
@@ -940,7 +940,7 @@ static int compile_np(const struct ctx *x, const struct k8s_pod *pod, uint32_t i
 	int ret = 0;
 
 	/* Only pods of this node have policy compiled. */
-	eb->ip = pod_addr(pod, true);
+	eb->ip = pol_pod_addr(pod, true);
 	eb->n = eb->npc = 0;
 	ep->ip = eb->ip;
 	ep->pod = pod;
@@ -951,14 +951,14 @@ static int compile_np(const struct ctx *x, const struct k8s_pod *pod, uint32_t i
 		for (size_t i = nps_of_ns(x, pod->meta.ns); !ret && i < x->nnps; i++) {
 			const struct k8s_netpol *np = x->nps[i];
 
-			if (cmp_str(np->meta.ns, pod->meta.ns))
+			if (pol_cmp_str(np->meta.ns, pod->meta.ns))
 				break; /* sorted by namespace: the pod's are behind us */
 			bool in = dir == XCNI_DIR_TO_POD;
 			size_t nrules = in ? np->ningress : np->negress;
 			const struct k8s_np_rule *rules = in ? np->ingress : np->egress;
 
 			if (!(in ? np->type_ingress : np->type_egress) ||
-			    cmp_str(np->meta.ns, pod->meta.ns) ||
+			    pol_cmp_str(np->meta.ns, pod->meta.ns) ||
 			    (enforced_only && np->meta.audit) ||
 			    !k8s_selector_matches(&np->pod_sel, &pod->meta.labels))
 				continue;
@@ -998,8 +998,8 @@ static int compile_np(const struct ctx *x, const struct k8s_pod *pod, uint32_t i
 	return 0;
 }
 
-int compile_np_enforced(const struct ctx *x, const struct k8s_pod *pod, uint32_t identity,
-			struct pol_ep *ep)
+int pol_compile_np_enforced(const struct pol_ctx *x, const struct k8s_pod *pod, uint32_t identity,
+			    struct pol_ep *ep)
 {
 	struct epbuild eb = { 0 };
 	int ret = compile_np(x, pod, identity, &eb, ep, true);
@@ -1010,8 +1010,8 @@ int compile_np_enforced(const struct ctx *x, const struct k8s_pod *pod, uint32_t
 	return ret;
 }
 
-int compile_ep(const struct ctx *x, const struct k8s_pod *pod, uint32_t identity,
-	       struct epbuild *eb, struct pol_ep *ep)
+int pol_compile_ep(const struct pol_ctx *x, const struct k8s_pod *pod, uint32_t identity,
+		   struct epbuild *eb, struct pol_ep *ep)
 {
 	int ret = compile_np(x, pod, identity, eb, ep, false);
 	bool hit = false;
@@ -1024,7 +1024,7 @@ int compile_ep(const struct ctx *x, const struct k8s_pod *pod, uint32_t identity
 	return !ret && x->cnp_memo ? cnp_memo_put(x, pod, ep) : ret;
 }
 
-int cmp_ep(const void *a, const void *b)
+int pol_cmp_ep(const void *a, const void *b)
 {
 	return memcmp(&((const struct pol_ep *)a)->ip, &((const struct pol_ep *)b)->ip,
 		      sizeof(uint32_t));
@@ -1042,7 +1042,7 @@ void pol_ep_contest(struct pol_ep *ep)
 	memset(ep->state.has, 0, sizeof(ep->state.has));
 }
 
-static int build_eps(struct ctx *x)
+static int build_eps(struct pol_ctx *x)
 {
 	struct pol_result *r = x->r;
 	struct epbuild eb = { 0 };
@@ -1057,13 +1057,13 @@ static int build_eps(struct ctx *x)
 	for (size_t i = 0; !ret && i < x->npods; i++) {
 		const struct k8s_pod *p = x->pods[i];
 
-		if (!pod_managed(p) || !pol_pod_local(x, p) || !pod_addr(p, true))
+		if (!pol_pod_managed(p) || !pol_pod_local(x, p) || !pol_pod_addr(p, true))
 			continue;
-		ret = compile_ep(x, p, x->pod_id[i], &eb, &r->eps[r->neps++]);
+		ret = pol_compile_ep(x, p, x->pod_id[i], &eb, &r->eps[r->neps++]);
 		if (!ret && x->pod_contested[i])
 			pol_ep_contest(&r->eps[r->neps - 1]);
 	}
-	qsort(r->eps, r->neps, sizeof(*r->eps), cmp_ep);
+	qsort(r->eps, r->neps, sizeof(*r->eps), pol_cmp_ep);
 	cnp_memo_free(x->cnp_memo);
 	x->cnp_memo = NULL;
 	free(eb.c);
@@ -1074,7 +1074,8 @@ static int build_eps(struct ctx *x)
 
 /* ---- entry point ------------------------------------------------------ */
 
-void sort_unless_sorted(void *base, size_t n, size_t sz, int (*cmp)(const void *, const void *))
+void pol_sort_unless_sorted(void *base, size_t n, size_t sz,
+			    int (*cmp)(const void *, const void *))
 {
 	for (size_t i = 1; i < n; i++) {
 		if (cmp((char *)base + (i - 1) * sz, (char *)base + i * sz) > 0) {
@@ -1084,7 +1085,7 @@ void sort_unless_sorted(void *base, size_t n, size_t sz, int (*cmp)(const void *
 	}
 }
 
-void ctx_free(struct ctx *x)
+void pol_ctx_free(struct pol_ctx *x)
 {
 	for (size_t i = 0; x->memo && i < x->memo_cap; i++)
 		free(x->memo[i].ids);
@@ -1111,14 +1112,14 @@ void ctx_free(struct ctx *x)
 }
 
 /* The whole compile, its working state left in x for the incremental compiler. */
-int compile_full(const struct cluster *c, const struct pol_opts *o, struct pol_result *out,
-			struct k8s_error *err, struct ctx *x)
+int pol_compile_full(const struct cluster *c, const struct pol_opts *o, struct pol_result *out,
+			struct k8s_error *err, struct pol_ctx *x)
 {
 	int ret = -ENOMEM;
 
 	memset(x, 0, sizeof(*x));
 	x->o = o;
-	x->hash = o->hash ? o->hash : fnv1a;
+	x->hash = o->hash ? o->hash : pol_fnv1a;
 	x->r = out;
 	memset(out, 0, sizeof(*out));
 	if (err)
@@ -1140,9 +1141,9 @@ int compile_full(const struct cluster *c, const struct pol_opts *o, struct pol_r
 		x->nps[i] = &c->objs[K8S_NETWORKPOLICY][i]->np;
 	/* The view is sorted already; checked (one pass), sorted only if not, so
 	 * the output does not depend on whoever built the view. */
-	sort_unless_sorted(x->pods, x->npods, sizeof(*x->pods), cmp_meta);
-	sort_unless_sorted(x->nodes, x->nnodes, sizeof(*x->nodes), cmp_meta);
-	sort_unless_sorted(x->nps, x->nnps, sizeof(*x->nps), cmp_meta);
+	pol_sort_unless_sorted(x->pods, x->npods, sizeof(*x->pods), pol_cmp_meta);
+	pol_sort_unless_sorted(x->nodes, x->nnodes, sizeof(*x->nodes), pol_cmp_meta);
+	pol_sort_unless_sorted(x->nps, x->nnps, sizeof(*x->nps), pol_cmp_meta);
 
 	ret = pol_resolve_contested(x);
 	if (!ret)
@@ -1152,21 +1153,21 @@ int compile_full(const struct cluster *c, const struct pol_opts *o, struct pol_r
 	if (!ret)
 		ret = pol_build_identities(x);
 	if (!ret)
-		ret = build_id_pods(x);
+		ret = pol_build_id_pods(x);
 	if (!ret)
-		ret = build_policies(x);
+		ret = pol_build_policies(x);
 	if (!ret)
-		ret = build_ipcache(x, err);
+		ret = pol_build_ipcache(x, err);
 	if (!ret)
-		ret = memo_init(x);
+		ret = pol_memo_init(x);
 	if (!ret)
-		ret = labix_build(x);
+		ret = pol_labix_build(x);
 	if (!ret)
 		ret = build_eps(x);
 out:
 	if (ret) {
 		if (ret == -ENOMEM)
-			set_err(err, "out of memory compiling policy");
+			pol_set_err(err, "out of memory compiling policy");
 		pol_result_free(out);
 	}
 	return ret;
@@ -1175,10 +1176,10 @@ out:
 int pol_compile(const struct cluster *c, const struct pol_opts *o, struct pol_result *out,
 		struct k8s_error *err)
 {
-	struct ctx x;
-	int ret = compile_full(c, o, out, err, &x);
+	struct pol_ctx x;
+	int ret = pol_compile_full(c, o, out, err, &x);
 
-	ctx_free(&x);
+	pol_ctx_free(&x);
 	return ret;
 }
 

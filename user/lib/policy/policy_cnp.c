@@ -50,7 +50,7 @@ struct peer {
 };
 
 struct cnpctx {
-	const struct ctx *x;
+	const struct pol_ctx *x;
 	const struct k8s_pod *pod;
 	const struct k8s_labels *ns_labels;
 	const struct pol_ep *ep;
@@ -263,7 +263,7 @@ static uint16_t tier_flags(enum xcni_tier t)
 static struct vd evaluate(const struct cnpctx *cc, const struct peer *pr, uint8_t proto,
 			  uint16_t port, bool enforced_only)
 {
-	const struct ctx *x = cc->x;
+	const struct pol_ctx *x = cc->x;
 	bool np_audit = cc->np_audit || cc->ns_audit;
 	bool passed = false;
 	uint16_t pass = 0; /* the first Pass on the way, for people (XCNI_POLV_PASS) */
@@ -357,7 +357,7 @@ static int atom_add(struct atoms *a, size_t *cap, int pi, uint32_t lo)
 {
 	if (lo < 1 || lo > 65535)
 		return 0;
-	if (grow(&a->lo[pi], &cap[pi], a->n[pi], sizeof(uint16_t)))
+	if (pol_grow(&a->lo[pi], &cap[pi], a->n[pi], sizeof(uint16_t)))
 		return -ENOMEM;
 	a->lo[pi][a->n[pi]++] = (uint16_t)lo;
 	return 0;
@@ -483,7 +483,7 @@ static int out_entry(struct out *o, const struct cnpctx *cc, uint32_t peer, unsi
 {
 	struct pol_entry *e;
 
-	if (grow(&o->e, &o->cap, o->n, sizeof(*o->e)))
+	if (pol_grow(&o->e, &o->cap, o->n, sizeof(*o->e)))
 		return -ENOMEM;
 	e = &o->e[o->n++];
 	memset(e, 0, sizeof(*e));
@@ -568,7 +568,7 @@ static int group_of(struct out *o, const struct cnpctx *cc, const struct vd *v, 
 			return 0;
 		}
 	while ((o->ngroups + 1) * n > o->capg)
-		if (grow(&o->groups, &o->capg, o->capg, sizeof(*v)))
+		if (pol_grow(&o->groups, &o->capg, o->capg, sizeof(*v)))
 			return -ENOMEM;
 	memcpy(&o->groups[o->ngroups * n], v, n * sizeof(*v));
 	*gid = XCNI_ID_CIDR_BASE + (uint32_t)o->ngroups++;
@@ -581,7 +581,7 @@ static int out_cidr(struct out *o, const struct cnpctx *cc, const struct k8s_cid
 	struct pol_cidr *c;
 
 	/* Duplicates (a prefix equal to a pod's address) go in splice: the first stays. */
-	if (grow(&o->c, &o->capc, o->nc, sizeof(*o->c)))
+	if (pol_grow(&o->c, &o->capc, o->nc, sizeof(*o->c)))
 		return -ENOMEM;
 	c = &o->c[o->nc++];
 	memset(c, 0, sizeof(*c));
@@ -627,7 +627,7 @@ static bool same_ports(const struct k8s_pod *a, const struct k8s_pod *b)
 		return false;
 	for (size_t i = 0; i < a->nports; i++)
 		if (a->ports[i].port != b->ports[i].port || a->ports[i].proto != b->ports[i].proto ||
-		    cmp_str(a->ports[i].name, b->ports[i].name))
+		    pol_cmp_str(a->ports[i].name, b->ports[i].name))
 			return false;
 	return true;
 }
@@ -717,7 +717,7 @@ static int memo_init_dir(struct memo *m, const struct cnpctx *cc)
 	return 0;
 }
 
-static const struct k8s_labels *ns_labels_of(const struct ctx *x, const char *ns)
+static const struct k8s_labels *ns_labels_of(const struct pol_ctx *x, const char *ns)
 {
 	static const struct k8s_labels none;
 
@@ -765,14 +765,14 @@ static int idset_add(struct idset *s, uint32_t id, size_t n)
 /* The identities some pod of which has an address a rule prefix holds. */
 static int ids_split(struct idset *split, const struct cnpctx *cc, const struct memo *m)
 {
-	const struct ctx *x = cc->x;
+	const struct pol_ctx *x = cc->x;
 	int ret = 0;
 
 	for (size_t i = 0; !ret && i < x->npods; i++) {
 		const struct k8s_pod *p = x->pods[i];
 		struct k8s_cidr a4 = { .addr = p->ip, .len = 32 }, a6 = { .len = 128, .v6 = true };
 
-		if (!pod_managed(p))
+		if (!pol_pod_managed(p))
 			continue;
 		memcpy(a6.addr6, p->ip6, 16);
 		if ((p->ip && region_of(m, &a4) >= 0) || (p->has_ip6 && region_of(m, &a6) >= 0))
@@ -783,7 +783,7 @@ static int ids_split(struct idset *split, const struct cnpctx *cc, const struct 
 
 static int compile_dir(struct cnpctx *cc, struct out *o)
 {
-	const struct ctx *x = cc->x;
+	const struct pol_ctx *x = cc->x;
 	size_t n = atoms_total(&cc->at);
 	struct vd *buf = calloc(n, sizeof(*buf));
 	struct memo m = { 0 };
@@ -803,7 +803,7 @@ static int compile_dir(struct cnpctx *cc, struct out *o)
 	for (size_t i = 0; !ret && i < x->npods; i++) {
 		const struct k8s_pod *p = x->pods[i];
 
-		if (!pod_managed(p) || (!p->ip && !p->has_ip6))
+		if (!pol_pod_managed(p) || (!p->ip && !p->has_ip6))
 			continue;
 		memset(&pr, 0, sizeof(pr));
 		pr.pod = p;
@@ -1008,7 +1008,7 @@ bool cnp_any_audit(const struct cluster *c)
 	return false;
 }
 
-static bool ns_audit(const struct ctx *x, const char *ns)
+static bool ns_audit(const struct pol_ctx *x, const char *ns)
 {
 	for (size_t i = 0; i < x->nnsaudit; i++)
 		if (!strcmp(x->nsaudit[i], ns))
@@ -1017,14 +1017,15 @@ static bool ns_audit(const struct ctx *x, const char *ns)
 }
 
 /* NetworkPolicies isolating pod (in: for ingress), and how many by their own annotation audited. */
-static void np_isolating(const struct ctx *x, const struct k8s_pod *pod, bool in, size_t *nisol,
+static void np_isolating(const struct pol_ctx *x, const struct k8s_pod *pod, bool in, size_t *nisol,
 			 size_t *naudit)
 {
 	*nisol = *naudit = 0;
 	for (size_t i = 0; i < x->nnps; i++) {
 		const struct k8s_netpol *np = x->nps[i];
 
-		if (cmp_str(np->meta.ns, pod->meta.ns) || !(in ? np->type_ingress : np->type_egress) ||
+		if (pol_cmp_str(np->meta.ns, pod->meta.ns) ||
+		    !(in ? np->type_ingress : np->type_egress) ||
 		    !k8s_selector_matches(&np->pod_sel, &pod->meta.labels))
 			continue;
 		(*nisol)++;
@@ -1032,7 +1033,7 @@ static void np_isolating(const struct ctx *x, const struct k8s_pod *pod, bool in
 	}
 }
 
-bool cnp_audited(const struct ctx *x, const struct k8s_pod *pod)
+bool cnp_audited(const struct pol_ctx *x, const struct k8s_pod *pod)
 {
 	bool ns = false;
 	size_t nisol, naudit;
@@ -1048,7 +1049,7 @@ bool cnp_audited(const struct ctx *x, const struct k8s_pod *pod)
 	return false;
 }
 
-int cnp_apply(const struct ctx *x, const struct k8s_pod *pod, struct pol_ep *ep)
+int cnp_apply(const struct pol_ctx *x, const struct k8s_pod *pod, struct pol_ep *ep)
 {
 	int ret = 0;
 
@@ -1072,7 +1073,7 @@ int cnp_apply(const struct ctx *x, const struct k8s_pod *pod, struct pol_ep *ep)
 			if (!nr || !subject_matches(p, pod, cc.ns_labels))
 				continue;
 			for (size_t r = 0; !ret && r < nr; r++) {
-				if (grow(&cc.rules, &cap, cc.nrules, sizeof(*cc.rules)))
+				if (pol_grow(&cc.rules, &cap, cc.nrules, sizeof(*cc.rules)))
 					ret = -ENOMEM;
 				else
 					cc.rules[cc.nrules++] = (struct rref){ i, r };
@@ -1083,7 +1084,7 @@ int cnp_apply(const struct ctx *x, const struct k8s_pod *pod, struct pol_ep *ep)
 		/* An audited NetworkPolicy beside an enforced one: the decision is
 		 * the enforced ones' alone (compile_ep merged both's allows). */
 		if (!ret && naudit && !cc.np_audit && !cc.ns_audit) {
-			ret = compile_np_enforced(x, pod, ep->state.identity, &enf);
+			ret = pol_compile_np_enforced(x, pod, ep->state.identity, &enf);
 			cc.ep_enf = &enf;
 		}
 		/* Nothing tiered, nothing audited here: NetworkPolicy's entries as they are. */
@@ -1121,7 +1122,7 @@ static int cmp_cnp(const void *a, const void *b)
 	return strcmp(x->meta.name, y->meta.name);
 }
 
-int cnp_ctx_init(struct ctx *x, const struct cluster *c)
+int cnp_ctx_init(struct pol_ctx *x, const struct cluster *c)
 {
 	x->ncnps = c->n[K8S_CLUSTERNETPOL];
 	x->cnps = calloc(x->ncnps + 1, sizeof(*x->cnps));
@@ -1184,7 +1185,7 @@ static struct cnp_memo_ent *memo_find(const struct cnp_memo *m, const struct k8s
 	return NULL;
 }
 
-int cnp_memo_get(const struct ctx *x, const struct k8s_pod *pod, struct pol_ep *ep, bool *hit)
+int cnp_memo_get(const struct pol_ctx *x, const struct k8s_pod *pod, struct pol_ep *ep, bool *hit)
 {
 	const struct cnp_memo_ent *m = memo_find(x->cnp_memo, pod, ep->state.identity);
 	struct pol_entry *e;
@@ -1220,14 +1221,14 @@ int cnp_memo_get(const struct ctx *x, const struct k8s_pod *pod, struct pol_ep *
 	return 0;
 }
 
-int cnp_memo_put(const struct ctx *x, const struct k8s_pod *pod, const struct pol_ep *ep)
+int cnp_memo_put(const struct pol_ctx *x, const struct k8s_pod *pod, const struct pol_ep *ep)
 {
 	struct cnp_memo *m = x->cnp_memo;
 	struct cnp_memo_ent *v;
 
 	if (!ep->state.identity || memo_find(m, pod, ep->state.identity))
 		return 0;
-	if (grow(&m->v, &m->cap, m->n, sizeof(*m->v)))
+	if (pol_grow(&m->v, &m->cap, m->n, sizeof(*m->v)))
 		return -ENOMEM;
 	v = &m->v[m->n];
 	*v = (struct cnp_memo_ent){ .identity = ep->state.identity, .pod = pod,

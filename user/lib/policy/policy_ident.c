@@ -34,7 +34,7 @@ static int label_dup(struct k8s_labels *dst, const char *key, const char *value)
 }
 
 /* Deep copy of src, plus key=value in its sorted place if src lacks key. */
-int labels_copy(struct k8s_labels *dst, const struct k8s_labels *src, const char *key,
+int pol_labels_copy(struct k8s_labels *dst, const struct k8s_labels *src, const char *key,
 		       const char *value)
 {
 	bool add = key && !k8s_label_get(src, key);
@@ -76,7 +76,7 @@ static char *canon_put(char *s, const char *prefix, const char *k, const char *v
 }
 
 /* Built with memcpy: this runs for every pod on every compile. */
-char *canon_string(const struct k8s_labels *pod, const struct k8s_labels *ns)
+char *pol_canon_string(const struct k8s_labels *pod, const struct k8s_labels *ns)
 {
 	size_t len = 1;
 	char *s, *p;
@@ -240,18 +240,18 @@ static uint32_t idprev_find(const struct pol_opts *o, const char *canon)
 	return p && p->id >= XCNI_ID_MIN_LABELS && p->id < XCNI_ID_CIDR_BASE ? p->id : 0;
 }
 
-int cmp_str(const char *a, const char *b)
+int pol_cmp_str(const char *a, const char *b)
 {
 	return strcmp(a ? a : "", b ? b : "");
 }
 
-int cmp_meta(const void *a, const void *b)
+int pol_cmp_meta(const void *a, const void *b)
 {
 	const struct k8s_meta *x = *(const struct k8s_meta *const *)a;
 	const struct k8s_meta *y = *(const struct k8s_meta *const *)b;
-	int d = cmp_str(x->ns, y->ns);
+	int d = pol_cmp_str(x->ns, y->ns);
 
-	return d ? d : cmp_str(x->name, y->name);
+	return d ? d : pol_cmp_str(x->name, y->name);
 }
 
 static int cmp_nslabels(const void *a, const void *b)
@@ -259,14 +259,14 @@ static int cmp_nslabels(const void *a, const void *b)
 	return strcmp(((const struct nslabels *)a)->name, ((const struct nslabels *)b)->name);
 }
 
-static const struct nslabels *nsl_find(const struct ctx *x, const char *name)
+static const struct nslabels *nsl_find(const struct pol_ctx *x, const char *name)
 {
 	struct nslabels k = { .name = name };
 
 	return bsearch(&k, x->nsl, x->nnsl, sizeof(k), cmp_nslabels);
 }
 
-static const struct k8s_node *node_find(const struct ctx *x, const char *name)
+static const struct k8s_node *node_find(const struct pol_ctx *x, const char *name)
 {
 	struct k8s_meta m = { .name = (char *)name };
 	const struct k8s_meta *mp = &m;
@@ -274,32 +274,32 @@ static const struct k8s_node *node_find(const struct ctx *x, const char *name)
 
 	if (!name)
 		return NULL;
-	n = bsearch(&mp, x->nodes, x->nnodes, sizeof(*x->nodes), cmp_meta);
+	n = bsearch(&mp, x->nodes, x->nnodes, sizeof(*x->nodes), pol_cmp_meta);
 	return n ? *n : NULL;
 }
 
-int cmp_id(const void *a, const void *b)
+int pol_cmp_id(const void *a, const void *b)
 {
 	uint32_t x = ((const struct identity *)a)->id, y = ((const struct identity *)b)->id;
 
 	return (x > y) - (x < y);
 }
 
-static struct identity *identity_find(const struct ctx *x, uint32_t id)
+static struct identity *identity_find(const struct pol_ctx *x, uint32_t id)
 {
 	struct identity k = { .id = id };
 
-	return bsearch(&k, x->r->identities, x->r->nidentities, sizeof(k), cmp_id);
+	return bsearch(&k, x->r->identities, x->r->nidentities, sizeof(k), pol_cmp_id);
 }
 
-bool pol_pod_local(const struct ctx *x, const struct k8s_pod *p)
+bool pol_pod_local(const struct pol_ctx *x, const struct k8s_pod *p)
 {
 	return !x->o->node_name || (p->node_name && !strcmp(p->node_name, x->o->node_name));
 }
 
 /* A pod of xcni's with an address and an identity: not the node's own
  * network, and not finished (k8s_pod_finished: its address may be another's). */
-bool pod_managed(const struct k8s_pod *p)
+bool pol_pod_managed(const struct k8s_pod *p)
 {
 	return !p->host_network && !k8s_pod_finished(p);
 }
@@ -318,7 +318,7 @@ uint32_t pol_polkey6(const uint8_t ip6[16])
  * IPv4, or for an IPv6-only pod of this node its policy key (pol_polkey6);
  * 0 for an IPv6-only pod elsewhere (its node keys it) and a pod with none.
  */
-uint32_t pod_addr(const struct k8s_pod *p, bool local)
+uint32_t pol_pod_addr(const struct k8s_pod *p, bool local)
 {
 	if (p->ip)
 		return p->ip;
@@ -362,7 +362,7 @@ static bool contest_beats(const struct k8s_pod *b, const struct k8s_pod *a)
 }
 
 /* The pods of one contested address into r->contested, the owner first. */
-static int contest_report(struct ctx *x, const struct addr_ix *v, size_t n, size_t own,
+static int contest_report(struct pol_ctx *x, const struct addr_ix *v, size_t n, size_t own,
 			  size_t *cap, bool *drop)
 {
 	struct pol_result *r = x->r;
@@ -372,16 +372,16 @@ static int contest_report(struct ctx *x, const struct addr_ix *v, size_t n, size
 		const struct k8s_pod *q = x->pods[v[k].i];
 		struct pol_contest *c;
 
-		if (grow(&r->contested, cap, r->ncontested, sizeof(*r->contested)))
+		if (pol_grow(&r->contested, cap, r->ncontested, sizeof(*r->contested)))
 			return -ENOMEM;
 		c = &r->contested[r->ncontested++];
 		memset(c, 0, sizeof(*c));
 		c->ip = htonl(v[k].addr);
 		c->owner = k == own;
 		c->phase = q->phase;
-		copy_str(c->name.ns, sizeof(c->name.ns), q->meta.ns);
-		copy_str(c->name.name, sizeof(c->name.name), q->meta.name);
-		copy_str(c->name.node, sizeof(c->name.node), q->node_name);
+		pol_copy_str(c->name.ns, sizeof(c->name.ns), q->meta.ns);
+		pol_copy_str(c->name.name, sizeof(c->name.name), q->meta.name);
+		pol_copy_str(c->name.node, sizeof(c->name.node), q->node_name);
 		if (k == own)
 			x->pod_contested[v[k].i] = true;
 		else
@@ -390,7 +390,7 @@ static int contest_report(struct ctx *x, const struct addr_ix *v, size_t n, size
 	return 0;
 }
 
-int pol_resolve_contested(struct ctx *x)
+int pol_resolve_contested(struct pol_ctx *x)
 {
 	struct addr_ix *v;
 	size_t n = 0, cap = 0, kept = 0;
@@ -404,7 +404,7 @@ int pol_resolve_contested(struct ctx *x)
 		goto out;
 	for (size_t i = 0; i < x->npods; i++) {
 		const struct k8s_pod *p = x->pods[i];
-		uint32_t a = pod_managed(p) ? pod_addr(p, pol_pod_local(x, p)) : 0;
+		uint32_t a = pol_pod_managed(p) ? pol_pod_addr(p, pol_pod_local(x, p)) : 0;
 
 		if (a)
 			v[n++] = (struct addr_ix){ ntohl(a), (uint32_t)i };
@@ -437,7 +437,7 @@ out:
 /* ---- namespaces and identities --------------------------------------- */
 
 /* The labels selectors see for every namespace a pod or Namespace names. */
-int pol_build_nslabels(struct ctx *x, const struct cluster *c)
+int pol_build_nslabels(struct pol_ctx *x, const struct cluster *c)
 {
 	size_t cap = c->n[K8S_NAMESPACE] + x->npods;
 	int ret;
@@ -451,7 +451,7 @@ int pol_build_nslabels(struct ctx *x, const struct cluster *c)
 
 		l->name = ns->meta.name;
 		/* The API server always sets it; a hand-made object may not. */
-		ret = labels_copy(&l->labels, &ns->meta.labels, NS_NAME_LABEL, ns->meta.name);
+		ret = pol_labels_copy(&l->labels, &ns->meta.labels, NS_NAME_LABEL, ns->meta.name);
 		if (ret)
 			return ret;
 		x->nnsl++;
@@ -466,7 +466,7 @@ int pol_build_nslabels(struct ctx *x, const struct cluster *c)
 			continue;
 		l = &x->nsl[x->nnsl];
 		l->name = name;
-		ret = labels_copy(&l->labels, &none, NS_NAME_LABEL, name);
+		ret = pol_labels_copy(&l->labels, &none, NS_NAME_LABEL, name);
 		if (ret)
 			return ret;
 		x->nnsl++;
@@ -494,7 +494,7 @@ static int cmp_podcanon(const void *a, const void *b)
  * others hash and probe past every number it held, in their strings' sorted
  * order (the same on every node that starts from the same allocation).
  */
-int pol_build_identities(struct ctx *x)
+int pol_build_identities(struct pol_ctx *x)
 {
 	struct podcanon *pc = calloc(x->npods ? x->npods : 1, sizeof(*pc));
 	/* pod -> the first pod with the same string */
@@ -524,13 +524,13 @@ int pol_build_identities(struct ctx *x)
 		size_t h;
 
 		first[i] = SIZE_MAX;
-		if (!pod_managed(p) || !p->meta.ns)
+		if (!pol_pod_managed(p) || !p->meta.ns)
 			continue;
 		nsl = nsl_find(x, p->meta.ns);
-		canon = canon_string(&p->meta.labels, &nsl->labels);
+		canon = pol_canon_string(&p->meta.labels, &nsl->labels);
 		if (!canon)
 			goto out;
-		for (h = fnv1a(canon) & (cap - 1); tab[h] != SIZE_MAX; h = (h + 1) & (cap - 1))
+		for (h = pol_fnv1a(canon) & (cap - 1); tab[h] != SIZE_MAX; h = (h + 1) & (cap - 1))
 			if (!strcmp(pc[tab[h]].canon, canon))
 				break;
 		if (tab[h] != SIZE_MAX) {
@@ -577,10 +577,10 @@ int pol_build_identities(struct ctx *x)
 		pc[i].canon = NULL;
 		id->ns = p->meta.ns;
 		r->nidentities++;
-		ret = labels_copy(&id->pod_labels, &p->meta.labels, NULL, NULL);
+		ret = pol_labels_copy(&id->pod_labels, &p->meta.labels, NULL, NULL);
 		if (!ret)
-			ret = labels_copy(&id->ns_labels, &nsl_find(x, p->meta.ns)->labels, NULL,
-					  NULL);
+			ret = pol_labels_copy(&id->ns_labels, &nsl_find(x, p->meta.ns)->labels,
+					      NULL, NULL);
 		if (ret)
 			goto out;
 		x->pod_id[pc[i].pod] = id->id;
@@ -589,7 +589,7 @@ int pol_build_identities(struct ctx *x)
 	for (size_t i = 0; i < x->npods; i++)
 		if (first[i] != SIZE_MAX)
 			x->pod_id[i] = x->pod_id[first[i]];
-	qsort(r->identities, r->nidentities, sizeof(*r->identities), cmp_id);
+	qsort(r->identities, r->nidentities, sizeof(*r->identities), pol_cmp_id);
 	ret = 0;
 out:
 	free(used.v);
@@ -603,7 +603,7 @@ out:
 }
 
 /* For egress named ports: which pods (with an address) carry each identity. */
-int build_id_pods(struct ctx *x)
+int pol_build_id_pods(struct pol_ctx *x)
 {
 	size_t nid = x->r->nidentities;
 
@@ -638,7 +638,7 @@ static int cmp_u32_first(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-void copy_str(char *dst, size_t size, const char *src)
+void pol_copy_str(char *dst, size_t size, const char *src)
 {
 	size_t n = src ? strnlen(src, size - 1) : 0;
 
@@ -661,7 +661,7 @@ static int cmp_rulename(const void *a, const void *b)
  * priority, name, ingress then egress, rule order), 0 past
  * XCNI_POLV_PASS_MAX. The maps keep indexes; people read these.
  */
-static int build_rulenames(struct ctx *x)
+static int build_rulenames(struct pol_ctx *x)
 {
 	struct pol_result *r = x->r;
 	size_t n = 0, cap = 0;
@@ -685,7 +685,7 @@ static int build_rulenames(struct ctx *x)
 						   .dir = eg ? XCNI_DIR_FROM_POD : XCNI_DIR_TO_POD,
 						   .action = (uint8_t)ru->action };
 
-			copy_str(v.name, sizeof(v.name), ru->name);
+			pol_copy_str(v.name, sizeof(v.name), ru->name);
 			if (ru->action == K8S_CNP_PASS && pass < XCNI_POLV_PASS_MAX)
 				x->pass_ref[i][k] = (uint16_t)++pass;
 			for (int e = 0; e < 2; e++) {
@@ -693,7 +693,7 @@ static int build_rulenames(struct ctx *x)
 
 				if (e ? !x->pass_ref[i][k] : !ru->name)
 					continue;
-				if (grow(&r->rulenames, &cap, n, sizeof(*r->rulenames)))
+				if (pol_grow(&r->rulenames, &cap, n, sizeof(*r->rulenames)))
 					return -ENOMEM;
 				rn = &r->rulenames[n++];
 				memset(rn, 0, sizeof(*rn));
@@ -711,7 +711,7 @@ static int build_rulenames(struct ctx *x)
 	return 0;
 }
 
-int build_policies(struct ctx *x)
+int pol_build_policies(struct pol_ctx *x)
 {
 	struct pol_result *r = x->r;
 	struct u32set used = { 0 };
@@ -732,8 +732,8 @@ int build_policies(struct ctx *x)
 			pr_info("NetworkPolicy %s/%s: id %u taken, using %u\n", m->ns, m->name, h,
 				x->np_id[i]);
 		pn->id = x->np_id[i];
-		copy_str(pn->name.ns, sizeof(pn->name.ns), m->ns);
-		copy_str(pn->name.name, sizeof(pn->name.name), m->name);
+		pol_copy_str(pn->name.ns, sizeof(pn->name.ns), m->ns);
+		pol_copy_str(pn->name.name, sizeof(pn->name.name), m->name);
 	}
 	/* ClusterNetworkPolicies are cluster-scoped: namespace "" (no NetworkPolicy has it). */
 	for (size_t i = 0; i < x->ncnps; i++) {
@@ -745,7 +745,7 @@ int build_policies(struct ctx *x)
 		pn->id = x->cnp_id[i];
 		snprintf(pn->name.ns, sizeof(pn->name.ns), XCNI_POLNAME_CNP "%s %u",
 			 x->cnps[i]->tier == K8S_CNP_ADMIN ? "Admin" : "Baseline", x->cnps[i]->priority);
-		copy_str(pn->name.name, sizeof(pn->name.name), m->name);
+		pol_copy_str(pn->name.name, sizeof(pn->name.name), m->name);
 	}
 	r->npolicies = x->nnps + x->ncnps;
 	qsort(r->policies, r->npolicies, sizeof(*r->policies), cmp_u32_first);
@@ -755,27 +755,27 @@ int build_policies(struct ctx *x)
 
 /* ---- ipcache and pod names ------------------------------------------- */
 
-int cmp_ipcache(const void *a, const void *b)
+int pol_cmp_ipcache(const void *a, const void *b)
 {
 	return memcmp(&((const struct pol_ipcache *)a)->key, &((const struct pol_ipcache *)b)->key,
 		      sizeof(struct xcni_ipcache_key));
 }
 
-int cmp_ipcache_rank(const void *a, const void *b)
+int pol_cmp_ipcache_rank(const void *a, const void *b)
 {
 	uint32_t x = ((const struct pol_ipcache *)a)->val.identity;
 	uint32_t y = ((const struct pol_ipcache *)b)->val.identity;
-	int d = cmp_ipcache(a, b);
+	int d = pol_cmp_ipcache(a, b);
 
 	return d ? d : (x > y) - (x < y);
 }
 
-int ipcache_add(struct pol_result *r, size_t *cap, uint32_t addr, uint32_t plen,
+int pol_ipcache_add(struct pol_result *r, size_t *cap, uint32_t addr, uint32_t plen,
 		       uint32_t identity, uint32_t tunnel)
 {
 	struct pol_ipcache *e;
 
-	if (grow(&r->ipcache, cap, r->nipcache, sizeof(*r->ipcache)))
+	if (pol_grow(&r->ipcache, cap, r->nipcache, sizeof(*r->ipcache)))
 		return -ENOMEM;
 	e = &r->ipcache[r->nipcache++];
 	memset(e, 0, sizeof(*e));
@@ -786,7 +786,7 @@ int ipcache_add(struct pol_result *r, size_t *cap, uint32_t addr, uint32_t plen,
 	return 0;
 }
 
-int cmp_podname(const void *a, const void *b)
+int pol_cmp_podname(const void *a, const void *b)
 {
 	return memcmp(&((const struct pol_podname *)a)->ip, &((const struct pol_podname *)b)->ip,
 		      sizeof(uint32_t));
@@ -796,7 +796,7 @@ int cmp_podname(const void *a, const void *b)
  * When a pod claims a node's or the gateway's address (a misconfiguration)
  * the node keeps it: the data plane must not mistake the node for a pod.
  */
-int build_ipcache(struct ctx *x, struct k8s_error *err)
+int pol_build_ipcache(struct pol_ctx *x, struct k8s_error *err)
 {
 	const struct pol_opts *o = x->o;
 	struct pol_result *r = x->r;
@@ -805,9 +805,9 @@ int build_ipcache(struct ctx *x, struct k8s_error *err)
 	r->podnames = calloc(x->npods ? x->npods : 1, sizeof(*r->podnames));
 	if (!r->podnames)
 		return -ENOMEM;
-	if (o->gateway_ip && ipcache_add(r, &cap, o->gateway_ip, 32, XCNI_ID_HOST, 0))
+	if (o->gateway_ip && pol_ipcache_add(r, &cap, o->gateway_ip, 32, XCNI_ID_HOST, 0))
 		return -ENOMEM;
-	if (o->node_ip && ipcache_add(r, &cap, o->node_ip, 32, XCNI_ID_HOST, 0))
+	if (o->node_ip && pol_ipcache_add(r, &cap, o->node_ip, 32, XCNI_ID_HOST, 0))
 		return -ENOMEM;
 	for (size_t i = 0; i < x->nnodes; i++) {
 		const struct k8s_node *nd = x->nodes[i];
@@ -817,8 +817,8 @@ int build_ipcache(struct ctx *x, struct k8s_error *err)
 		 * so its replies to pods come back the way the pods' traffic went. */
 		if (!nd->internal_ip)
 			continue;
-		if (ipcache_add(r, &cap, nd->internal_ip, 32,
-				self ? XCNI_ID_HOST : XCNI_ID_REMOTE_NODE, 0))
+		if (pol_ipcache_add(r, &cap, nd->internal_ip, 32,
+				    self ? XCNI_ID_HOST : XCNI_ID_REMOTE_NODE, 0))
 			return -ENOMEM;
 		if (!self)
 			pol_tunnel_set(&r->ipcache[r->nipcache - 1].val, nd->internal_ip,
@@ -828,13 +828,13 @@ int build_ipcache(struct ctx *x, struct k8s_error *err)
 		const struct k8s_pod *p = x->pods[i];
 		const struct k8s_node *nd = node_find(x, p->node_name);
 		struct pol_podname *pn;
-		uint32_t a = pod_addr(p, pol_pod_local(x, p));
+		uint32_t a = pol_pod_addr(p, pol_pod_local(x, p));
 
-		if (!pod_managed(p) || !a)
+		if (!pol_pod_managed(p) || !a)
 			continue;
 		/* A contested address: no label set's policy may be judged on it. */
-		if (ipcache_add(r, &cap, a, 32, x->pod_contested[i] ? XCNI_ID_UNMANAGED : x->pod_id[i],
-				0))
+		if (pol_ipcache_add(r, &cap, a, 32,
+				    x->pod_contested[i] ? XCNI_ID_UNMANAGED : x->pod_id[i], 0))
 			return -ENOMEM;
 		r->ipcache[r->nipcache - 1].val.flags = XCNI_IPC_POD;
 		if (!pol_pod_local(x, p) && nd)
@@ -842,11 +842,11 @@ int build_ipcache(struct ctx *x, struct k8s_error *err)
 				       nd->internal_ip6, o->underlay6);
 		pn = &r->podnames[r->npodnames++];
 		pn->ip = a;
-		copy_str(pn->name.ns, sizeof(pn->name.ns), p->meta.ns);
-		copy_str(pn->name.name, sizeof(pn->name.name), p->meta.name);
-		copy_str(pn->name.node, sizeof(pn->name.node), p->node_name);
+		pol_copy_str(pn->name.ns, sizeof(pn->name.ns), p->meta.ns);
+		pol_copy_str(pn->name.name, sizeof(pn->name.name), p->meta.name);
+		pol_copy_str(pn->name.node, sizeof(pn->name.node), p->node_name);
 	}
-	qsort(r->podnames, r->npodnames, sizeof(*r->podnames), cmp_podname);
+	qsort(r->podnames, r->npodnames, sizeof(*r->podnames), pol_cmp_podname);
 	for (size_t i = 1; i < r->npodnames; i++) {
 		const struct xcni_podname *a = &r->podnames[i - 1].name, *b = &r->podnames[i].name;
 		char ip[INET_ADDRSTRLEN];
@@ -854,16 +854,16 @@ int build_ipcache(struct ctx *x, struct k8s_error *err)
 		if (r->podnames[i].ip != r->podnames[i - 1].ip)
 			continue;
 		inet_ntop(AF_INET, &r->podnames[i].ip, ip, sizeof(ip));
-		set_err(err, "Pod %s/%s: status.podIP: %s is also the address of Pod %s/%s", b->ns,
-			b->name, ip, a->ns, a->name);
+		pol_set_err(err, "Pod %s/%s: status.podIP: %s is also the address of Pod %s/%s",
+			    b->ns, b->name, ip, a->ns, a->name);
 		return -EINVAL;
 	}
-	if (ipcache_add(r, &cap, 0, 0, XCNI_ID_WORLD, 0))
+	if (pol_ipcache_add(r, &cap, 0, 0, XCNI_ID_WORLD, 0))
 		return -ENOMEM;
 	/* Reserved identities sort below label identities: host addresses win. */
-	qsort(r->ipcache, r->nipcache, sizeof(*r->ipcache), cmp_ipcache_rank);
+	qsort(r->ipcache, r->nipcache, sizeof(*r->ipcache), pol_cmp_ipcache_rank);
 	for (size_t i = 0; i < r->nipcache; i++) {
-		if (n && !cmp_ipcache(&r->ipcache[n - 1], &r->ipcache[i])) {
+		if (n && !pol_cmp_ipcache(&r->ipcache[n - 1], &r->ipcache[i])) {
 			char ip[INET_ADDRSTRLEN];
 
 			if (!memcmp(&r->ipcache[n - 1].val, &r->ipcache[i].val,

@@ -18,7 +18,7 @@
 
 /* ---- the incremental compiler (policy.h) ------------------------------ */
 
-void incr_epsel_drop(struct hmap *m, uint32_t ip)
+void pol_incr_epsel_drop(struct hmap *m, uint32_t ip)
 {
 	struct epsel *e = hmap_del(m, hu32(ip), UKEY(ip));
 
@@ -27,7 +27,7 @@ void incr_epsel_drop(struct hmap *m, uint32_t ip)
 	free(e);
 }
 
-void incr_epsel_clear(struct hmap *m)
+void pol_incr_epsel_clear(struct hmap *m)
 {
 	hmap_each(m, s)
 	{
@@ -81,7 +81,7 @@ static void incr_clear(struct pol_incr *pi)
 	}
 	hmap_each(&pi->ents, s)
 		free(s->v);
-	incr_epsel_clear(&pi->epsel);
+	pol_incr_epsel_clear(&pi->epsel);
 	hmap_free(&pi->epsel);
 	hmap_each(&pi->nsl, s)
 	{
@@ -150,7 +150,7 @@ static int prev_push(struct pol_incr *pi, size_t *cap, const char *labels, uint3
 {
 	char *l;
 
-	if (grow(&pi->prev, cap, pi->nprev, sizeof(*pi->prev)) || !(l = strdup(labels)))
+	if (pol_grow(&pi->prev, cap, pi->nprev, sizeof(*pi->prev)) || !(l = strdup(labels)))
 		return -ENOMEM;
 	pi->prev[pi->nprev++] = (struct pol_idprev){ l, id };
 	return 0;
@@ -214,11 +214,11 @@ static bool incr_local(const struct pol_incr *pi, const struct k8s_pod *p)
 	return !pi->o.node_name || (p->node_name && !strcmp(p->node_name, pi->o.node_name));
 }
 
-struct identity *incr_rid_find(const struct pol_result *r, uint32_t id)
+struct identity *pol_incr_rid_find(const struct pol_result *r, uint32_t id)
 {
 	struct identity k = { .id = id };
 
-	return bsearch(&k, r->identities, r->nidentities, sizeof(k), cmp_id);
+	return bsearch(&k, r->identities, r->nidentities, sizeof(k), pol_cmp_id);
 }
 
 static struct inode *inode_get(struct pol_incr *pi, const char *name)
@@ -240,7 +240,7 @@ static struct inode *inode_get(struct pol_incr *pi, const char *name)
 
 static int inode_add(struct inode *n, struct ipod *p)
 {
-	if (grow(&n->pods, &n->cap, n->n, sizeof(*n->pods)))
+	if (pol_grow(&n->pods, &n->cap, n->n, sizeof(*n->pods)))
 		return -ENOMEM;
 	p->node = n;
 	p->nslot = n->n;
@@ -284,7 +284,7 @@ static const struct nslabels *incr_nsl(struct pol_incr *pi, const char *ns)
 	if (!l)
 		return NULL;
 	l->name = strdup(ns);
-	if (!l->name || labels_copy(&l->labels, &none, NS_NAME_LABEL, ns) ||
+	if (!l->name || pol_labels_copy(&l->labels, &none, NS_NAME_LABEL, ns) ||
 	    hmap_put(&pi->nsl, h, (uintptr_t)l->name, l)) {
 		k8s_labels_free(&l->labels);
 		free((char *)l->name);
@@ -299,12 +299,12 @@ static int touch(struct pol_incr *pi, uint32_t ip)
 	return hmap_put(&pi->touched, hu32(ip), UKEY(ip), NULL);
 }
 
-int incr_dirty_ep(struct pol_incr *pi, uint32_t ip)
+int pol_incr_dirty_ep(struct pol_incr *pi, uint32_t ip)
 {
 	return hmap_put(&pi->dirty, hu32(ip), UKEY(ip), NULL);
 }
 
-char *incr_pod_key(const char *ns, const char *name)
+char *pol_incr_pod_key(const char *ns, const char *name)
 {
 	size_t ln = strlen(ns ? ns : ""), lm = strlen(name);
 	char *k = malloc(ln + lm + 2);
@@ -325,9 +325,9 @@ static int nodeaddr_build(const struct pol_incr *pi, const struct cluster *c, st
 	size_t cap = 0, n = 0;
 	struct nodeaddr *v;
 
-	if (pi->o.gateway_ip && ipcache_add(&tmp, &cap, pi->o.gateway_ip, 32, XCNI_ID_HOST, 0))
+	if (pi->o.gateway_ip && pol_ipcache_add(&tmp, &cap, pi->o.gateway_ip, 32, XCNI_ID_HOST, 0))
 		goto fail;
-	if (pi->o.node_ip && ipcache_add(&tmp, &cap, pi->o.node_ip, 32, XCNI_ID_HOST, 0))
+	if (pi->o.node_ip && pol_ipcache_add(&tmp, &cap, pi->o.node_ip, 32, XCNI_ID_HOST, 0))
 		goto fail;
 	for (size_t i = 0; i < c->n[K8S_NODE]; i++) {
 		const struct k8s_node *nd = &c->objs[K8S_NODE][i]->node;
@@ -336,15 +336,15 @@ static int nodeaddr_build(const struct pol_incr *pi, const struct cluster *c, st
 
 		if (!nd->internal_ip)
 			continue;
-		if (ipcache_add(&tmp, &cap, nd->internal_ip, 32,
-				self ? XCNI_ID_HOST : XCNI_ID_REMOTE_NODE, 0))
+		if (pol_ipcache_add(&tmp, &cap, nd->internal_ip, 32,
+				    self ? XCNI_ID_HOST : XCNI_ID_REMOTE_NODE, 0))
 			goto fail;
 		if (!self)
 			pol_tunnel_set(&tmp.ipcache[tmp.nipcache - 1].val, nd->internal_ip,
 				       nd->internal_ip6, pi->o.underlay6);
 	}
 	if (tmp.nipcache)
-		qsort(tmp.ipcache, tmp.nipcache, sizeof(*tmp.ipcache), cmp_ipcache_rank);
+		qsort(tmp.ipcache, tmp.nipcache, sizeof(*tmp.ipcache), pol_cmp_ipcache_rank);
 	v = calloc(tmp.nipcache ? tmp.nipcache : 1, sizeof(*v));
 	if (!v)
 		goto fail;
@@ -383,7 +383,7 @@ static const struct nodeaddr *nodeaddr_find(const struct nodeaddr *v, size_t n, 
 /* A managed pod with an IPv6 is one pol_v6_build lists. */
 static int v6_add(struct pol_incr *pi, struct ipod *ip)
 {
-	if (!pod_managed(ip->pod) || !ip->pod->has_ip6)
+	if (!pol_pod_managed(ip->pod) || !ip->pod->has_ip6)
 		return 0;
 	pi->d.v6_changed = true;
 	return hmap_put(&pi->v6, hstr(ip->key), (uintptr_t)ip->key, ip);
@@ -391,7 +391,7 @@ static int v6_add(struct pol_incr *pi, struct ipod *ip)
 
 uint32_t pol_incr_pod_id(const struct pol_incr *pi, const char *ns, const char *name)
 {
-	char *key = incr_pod_key(ns, name);
+	char *key = pol_incr_pod_key(ns, name);
 	const struct ipod *ip = key ? hmap_get(&pi->pods, hstr(key), (uintptr_t)key) : NULL;
 
 	free(key);
@@ -430,9 +430,9 @@ static int cmp_ipod_name(const void *a, const void *b)
 {
 	const struct k8s_pod *x = (*(const struct ipod *const *)a)->pod;
 	const struct k8s_pod *y = (*(const struct ipod *const *)b)->pod;
-	int d = cmp_str(x->meta.ns, y->meta.ns);
+	int d = pol_cmp_str(x->meta.ns, y->meta.ns);
 
-	return d ? d : cmp_str(x->meta.name, y->meta.name);
+	return d ? d : pol_cmp_str(x->meta.name, y->meta.name);
 }
 
 /*
@@ -479,7 +479,7 @@ int pol_v6_build(const struct pol_incr *pi, const struct cluster *c, struct pol_
 			struct pol_key6 *k = &out->keys[out->nkeys++];
 
 			memcpy(k->addr.addr, p->ip6, 16);
-			k->key = pod_addr(p, true);
+			k->key = pol_pod_addr(p, true);
 		}
 	}
 	free(v);
@@ -535,9 +535,9 @@ static void podname_of(const struct ipod *p, struct pol_podname *pn)
 {
 	memset(pn, 0, sizeof(*pn)); /* whole bytes: they are digested and written */
 	pn->ip = p->ip;
-	copy_str(pn->name.ns, sizeof(pn->name.ns), p->pod->meta.ns);
-	copy_str(pn->name.name, sizeof(pn->name.name), p->pod->meta.name);
-	copy_str(pn->name.node, sizeof(pn->name.node), p->pod->node_name);
+	pol_copy_str(pn->name.ns, sizeof(pn->name.ns), p->pod->meta.ns);
+	pol_copy_str(pn->name.name, sizeof(pn->name.name), p->pod->meta.name);
+	pol_copy_str(pn->name.node, sizeof(pn->name.node), p->pod->node_name);
 }
 
 static uint64_t podname_digest(const struct xcni_podname *n)
@@ -562,7 +562,7 @@ static bool any_named_egress(const struct k8s_netpol *const *nps, size_t n)
 }
 
 /* Indexes the result of a whole compile (x: its working state, taken over). */
-static int incr_index(struct pol_incr *pi, const struct cluster *c, struct ctx *x)
+static int incr_index(struct pol_incr *pi, const struct cluster *c, struct pol_ctx *x)
 {
 	struct pol_result *r = &pi->r;
 
@@ -612,7 +612,7 @@ static int incr_index(struct pol_incr *pi, const struct cluster *c, struct ctx *
 		const struct k8s_pod *p = x->pods[i];
 		struct ipod *ip = calloc(1, sizeof(*ip));
 
-		if (!ip || !(ip->key = incr_pod_key(p->meta.ns, p->meta.name)) ||
+		if (!ip || !(ip->key = pol_incr_pod_key(p->meta.ns, p->meta.name)) ||
 		    hmap_put(&pi->pods, hstr(ip->key), (uintptr_t)ip->key, ip)) {
 			if (ip)
 				free(ip->key);
@@ -622,11 +622,11 @@ static int incr_index(struct pol_incr *pi, const struct cluster *c, struct ctx *
 		ip->pod = p;
 		ip->id = x->pod_id[i];
 		ip->local = incr_local(pi, p);
-		ip->ip = pod_managed(p) ? pod_addr(p, ip->local) : 0;
-		ip->audited = ip->local && ip->ip && pod_managed(p) && cnp_audited(x, p);
+		ip->ip = pol_pod_managed(p) ? pol_pod_addr(p, ip->local) : 0;
+		ip->audited = ip->local && ip->ip && pol_pod_managed(p) && cnp_audited(x, p);
 		ip->contested = x->pod_contested[i];
 		if (ip->id)
-			incr_rid_find(r, ip->id)->npods++;
+			pol_incr_rid_find(r, ip->id)->npods++;
 		if (ip->ip && hmap_put(&pi->ipx, hu32(ip->ip), UKEY(ip->ip), ip))
 			return -ENOMEM;
 		if (v6_add(pi, ip))
@@ -686,20 +686,20 @@ static int incr_index(struct pol_incr *pi, const struct cluster *c, struct ctx *
 static int incr_reset(struct pol_incr *pi, const struct cluster *c, struct k8s_error *err)
 {
 	struct pol_opts o = pi->o;
-	struct ctx x;
+	struct pol_ctx x;
 	int ret;
 
 	incr_clear(pi);
 	pi->resets++;
 	o.prev = pi->prev;
 	o.nprev = pi->nprev;
-	ret = compile_full(c, &o, &pi->r, err, &x);
+	ret = pol_compile_full(c, &o, &pi->r, err, &x);
 	if (!ret)
 		ret = incr_index(pi, c, &x);
-	ctx_free(&x);
+	pol_ctx_free(&x);
 	if (ret) {
 		if (ret == -ENOMEM)
-			set_err(err, "out of memory compiling policy");
+			pol_set_err(err, "out of memory compiling policy");
 		incr_clear(pi);
 		return ret;
 	}
@@ -714,9 +714,9 @@ static int incr_reset(struct pol_incr *pi, const struct cluster *c, struct k8s_e
 
 static int cmp_view_key(const struct k8s_object *o, const char *ns, const char *name)
 {
-	int d = cmp_str(o->meta.ns, ns);
+	int d = pol_cmp_str(o->meta.ns, ns);
 
-	return d ? d : cmp_str(o->meta.name, name);
+	return d ? d : pol_cmp_str(o->meta.name, name);
 }
 
 static const struct k8s_object *view_find(const struct cluster *c, enum k8s_kind k, const char *ns,
@@ -740,7 +740,8 @@ static const struct k8s_object *view_find(const struct cluster *c, enum k8s_kind
 
 #define DPUSH(pi, arr, val)                                                                     \
 	({                                                                                      \
-		int _r = grow(&(pi)->d.arr, &(pi)->cap_##arr, (pi)->d.n##arr, sizeof(*(pi)->d.arr)); \
+		int _r = pol_grow(&(pi)->d.arr, &(pi)->cap_##arr, (pi)->d.n##arr,               \
+				  sizeof(*(pi)->d.arr));                                        \
 		if (!_r)                                                                        \
 			(pi)->d.arr[(pi)->d.n##arr++] = (val);                                  \
 		_r;                                                                             \
@@ -749,7 +750,7 @@ static const struct k8s_object *view_find(const struct cluster *c, enum k8s_kind
 static void pod_unlink(struct pol_incr *pi, struct ipod *p)
 {
 	if (p->id) {
-		struct identity *id = incr_rid_find(&pi->r, p->id);
+		struct identity *id = pol_incr_rid_find(&pi->r, p->id);
 
 		if (id)
 			id->npods--;
@@ -758,7 +759,7 @@ static void pod_unlink(struct pol_incr *pi, struct ipod *p)
 		hmap_del(&pi->ipx, hu32(p->ip), UKEY(p->ip));
 		touch(pi, p->ip);
 		if (p->local)
-			incr_dirty_ep(pi, p->ip);
+			pol_incr_dirty_ep(pi, p->ip);
 	}
 	inode_remove(pi, p);
 	if (hmap_del(&pi->v6, hstr(p->key), (uintptr_t)p->key))
@@ -799,9 +800,9 @@ static int ident_add(struct pol_incr *pi, char *canon, const struct k8s_pod *p,
 	id->id = h;
 	id->canon = canon;
 	id->ns = l->name;
-	ret = labels_copy(&id->pod_labels, &p->meta.labels, NULL, NULL);
+	ret = pol_labels_copy(&id->pod_labels, &p->meta.labels, NULL, NULL);
 	if (!ret)
-		ret = labels_copy(&id->ns_labels, &l->labels, NULL, NULL);
+		ret = pol_labels_copy(&id->ns_labels, &l->labels, NULL, NULL);
 	if (!ret)
 		ret = hmap_put(&pi->canon, hstr(canon), (uintptr_t)canon, (void *)(uintptr_t)h);
 	if (!ret)
@@ -844,16 +845,16 @@ static int idents_born(struct pol_incr *pi, const struct cluster *c,
 		if (ch[i].kind != K8S_POD || !(o = view_find(c, K8S_POD, ch[i].ns, ch[i].name)))
 			continue;
 		p = &o->pod;
-		if (!pod_managed(p) || !p->meta.ns)
+		if (!pol_pod_managed(p) || !p->meta.ns)
 			continue;
 		if (!(l = incr_nsl(pi, p->meta.ns)) ||
-		    !(canons[i] = canon_string(&p->meta.labels, &l->labels))) {
+		    !(canons[i] = pol_canon_string(&p->meta.labels, &l->labels))) {
 			ret = -ENOMEM;
 			break;
 		}
 		if (hmap_has(&pi->canon, hstr(canons[i]), (uintptr_t)canons[i]))
 			continue;
-		if (grow(&b, &cap, nb, sizeof(*b))) {
+		if (pol_grow(&b, &cap, nb, sizeof(*b))) {
 			ret = -ENOMEM;
 			break;
 		}
@@ -868,7 +869,7 @@ static int idents_born(struct pol_incr *pi, const struct cluster *c,
 		if (i && !strcmp(b[i].canon, b[i - 1].canon))
 			continue; /* two pods of one new set */
 		h = pol_ident_number(&pi->o, b[i].canon);
-		for (id = h; incr_rid_find(&pi->r, id);)
+		for (id = h; pol_incr_rid_find(&pi->r, id);)
 			id = XCNI_ID_MIN_LABELS + (id - XCNI_ID_MIN_LABELS + 1) % ID_SPAN;
 		if (!(canon = strdup(b[i].canon)))
 			ret = -ENOMEM;
@@ -883,7 +884,7 @@ static int ipx_add(struct pol_incr *pi, struct ipod *ip, uint32_t a)
 {
 	ip->ip = a;
 	if (hmap_put(&pi->ipx, hu32(a), UKEY(a), ip) || touch(pi, a) ||
-	    (ip->local && incr_dirty_ep(pi, a)))
+	    (ip->local && pol_incr_dirty_ep(pi, a)))
 		return -ENOMEM;
 	return 0;
 }
@@ -903,9 +904,9 @@ static int clashes_settle(struct pol_incr *pi)
 	for (size_t i = 0; i < pi->nclash; i++) {
 		struct ipod *ip = hmap_get(&pi->pods, hstr(pi->clash[i]), (uintptr_t)pi->clash[i]);
 
-		uint32_t a = ip ? pod_addr(ip->pod, ip->local) : 0;
+		uint32_t a = ip ? pol_pod_addr(ip->pod, ip->local) : 0;
 
-		if (ret || !ip || ip->ip || !pod_managed(ip->pod) || !a)
+		if (ret || !ip || ip->ip || !pol_pod_managed(ip->pod) || !a)
 			continue; /* gone, or changed again and placed */
 		if (hmap_has(&pi->ipx, hu32(a), UKEY(a))) {
 			pi->d.why = "two pods on one address";
@@ -924,7 +925,7 @@ static int pod_link(struct pol_incr *pi, const struct k8s_pod *p, char *canon)
 	struct ipod *ip = calloc(1, sizeof(*ip));
 	int ret = -ENOMEM;
 
-	if (!ip || !(ip->key = incr_pod_key(p->meta.ns, p->meta.name)) ||
+	if (!ip || !(ip->key = pol_incr_pod_key(p->meta.ns, p->meta.name)) ||
 	    hmap_put(&pi->pods, hstr(ip->key), (uintptr_t)ip->key, ip)) {
 		if (ip)
 			free(ip->key);
@@ -935,11 +936,11 @@ static int pod_link(struct pol_incr *pi, const struct k8s_pod *p, char *canon)
 	pi->pods_changed = true;
 	ip->pod = p;
 	ip->local = incr_local(pi, p);
-	if (pod_managed(p) && p->meta.ns) {
+	if (pol_pod_managed(p) && p->meta.ns) {
 		const struct nslabels *l = canon ? NULL : incr_nsl(pi, p->meta.ns);
 		void *id;
 
-		if (!canon && (!l || !(canon = canon_string(&p->meta.labels, &l->labels))))
+		if (!canon && (!l || !(canon = pol_canon_string(&p->meta.labels, &l->labels))))
 			return -ENOMEM;
 		/* Every new set was numbered first (idents_born). */
 		id = hmap_get(&pi->canon, hstr(canon), (uintptr_t)canon);
@@ -949,21 +950,22 @@ static int pod_link(struct pol_incr *pi, const struct k8s_pod *p, char *canon)
 			return 1; /* idents_born numbers every one: not reached */
 		}
 		ip->id = (uint32_t)(uintptr_t)id;
-		incr_rid_find(&pi->r, ip->id)->npods++;
+		pol_incr_rid_find(&pi->r, ip->id)->npods++;
 	} else {
 		free(canon);
 	}
-	uint32_t a = pod_addr(p, ip->local);
+	uint32_t a = pol_pod_addr(p, ip->local);
 
 	if (v6_add(pi, ip))
 		return -ENOMEM;
-	if (pod_managed(p) && a) {
+	if (pol_pod_managed(p) && a) {
 		/* Another pod has the address: maybe one deleted further on in this
 		 * batch (a new pod reusing an old one's address); seen at the end. */
 		if (hmap_has(&pi->ipx, hu32(a), UKEY(a))) {
 			char *k = strdup(ip->key);
 
-			if (!k || grow(&pi->clash, &pi->capclash, pi->nclash, sizeof(*pi->clash))) {
+			if (!k ||
+			    pol_grow(&pi->clash, &pi->capclash, pi->nclash, sizeof(*pi->clash))) {
 				free(k);
 				return -ENOMEM;
 			}
@@ -985,8 +987,8 @@ static int pod_link(struct pol_incr *pi, const struct k8s_pod *p, char *canon)
 static bool incr_contested(const struct pol_incr *pi, const char *ns, const char *name)
 {
 	for (size_t i = 0; i < pi->r.ncontested; i++)
-		if (!cmp_str(pi->r.contested[i].name.ns, ns) &&
-		    !cmp_str(pi->r.contested[i].name.name, name))
+		if (!pol_cmp_str(pi->r.contested[i].name.ns, ns) &&
+		    !pol_cmp_str(pi->r.contested[i].name.name, name))
 			return true;
 	return false;
 }
@@ -1005,7 +1007,7 @@ static int pod_changed(struct pol_incr *pi, const struct cluster *c, const struc
 		pi->d.why = "a pod of a contested address changed";
 		return 1;
 	}
-	key = incr_pod_key(ch->ns, ch->name);
+	key = pol_incr_pod_key(ch->ns, ch->name);
 	if (!key) {
 		free(canon);
 		return -ENOMEM;
@@ -1172,7 +1174,9 @@ static int ent_update(struct pol_incr *pi, uint32_t a)
 static int policies_resync(struct pol_incr *pi, const struct cluster *c)
 {
 	struct pol_result tmp = { 0 };
-	struct ctx x = { .o = &pi->o, .hash = pi->o.hash ? pi->o.hash : fnv1a, .r = &tmp };
+	struct pol_ctx x = { .o = &pi->o,
+			     .hash = pi->o.hash ? pi->o.hash : pol_fnv1a,
+			     .r = &tmp };
 	size_t i = 0, j = 0;
 	int ret;
 
@@ -1182,8 +1186,8 @@ static int policies_resync(struct pol_incr *pi, const struct cluster *c)
 		return -ENOMEM;
 	for (size_t k = 0; k < x.nnps; k++)
 		x.nps[k] = &c->objs[K8S_NETWORKPOLICY][k]->np;
-	sort_unless_sorted(x.nps, x.nnps, sizeof(*x.nps), cmp_meta);
-	ret = build_policies(&x);
+	pol_sort_unless_sorted(x.nps, x.nnps, sizeof(*x.nps), pol_cmp_meta);
+	ret = pol_build_policies(&x);
 	while (!ret && (i < tmp.npolicies || j < pi->r.npolicies)) {
 		const struct pol_name *a = i < tmp.npolicies ? &tmp.policies[i] : NULL;
 		const struct pol_name *b = j < pi->r.npolicies ? &pi->r.policies[j] : NULL;
@@ -1305,7 +1309,7 @@ static int incr_apply(struct pol_incr *pi, const struct cluster *c, const struct
 	if (!ret && pi->pols_changed)
 		ret = policies_resync(pi, c);
 	if (!ret)
-		ret = incr_eps_resync(pi, c);
+		ret = pol_incr_eps_resync(pi, c);
 	return ret;
 }
 
@@ -1332,12 +1336,12 @@ static int incr_whole(struct pol_incr *pi)
 	r->ipcache[n].key.prefixlen = 0;
 	r->ipcache[n].key.addr = 0;
 	r->ipcache[n++].val = (struct xcni_ipcache_val){ .identity = XCNI_ID_WORLD };
-	qsort(r->ipcache, n, sizeof(*r->ipcache), cmp_ipcache);
+	qsort(r->ipcache, n, sizeof(*r->ipcache), pol_cmp_ipcache);
 	r->nipcache = n;
 	hmap_each(&pi->ipx, s)
 		if (m < pi->npn)
 			podname_of(s->v, &r->podnames[m++]);
-	qsort(r->podnames, m, sizeof(*r->podnames), cmp_podname);
+	qsort(r->podnames, m, sizeof(*r->podnames), pol_cmp_podname);
 	r->npodnames = m;
 	return 0;
 }
@@ -1352,7 +1356,7 @@ int pol_incr_update(struct pol_incr *pi, const struct cluster *c, const struct p
 	if (err)
 		err->msg[0] = '\0';
 	dl->why = NULL;
-	if (cmp_str(o->node_name, pi->node_name) || o->node_ip != pi->o.node_ip ||
+	if (pol_cmp_str(o->node_name, pi->node_name) || o->node_ip != pi->o.node_ip ||
 	    o->gateway_ip != pi->o.gateway_ip || o->hash != pi->o.hash ||
 	    memcmp(o->id_key, pi->o.id_key, sizeof(o->id_key))) {
 		char *nn = o->node_name ? strdup(o->node_name) : NULL;
@@ -1399,7 +1403,7 @@ int pol_incr_update(struct pol_incr *pi, const struct cluster *c, const struct p
 		dl->why = "the writer asked for every map whole";
 	}
 	if (ret && ret != -EINVAL && err && !err->msg[0])
-		set_err(err, "compiling policy: %s", strerror(-ret));
+		pol_set_err(err, "compiling policy: %s", strerror(-ret));
 	if (ret)
 		incr_clear(pi);
 	else if (!dl->full) {

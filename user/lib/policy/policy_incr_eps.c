@@ -87,8 +87,8 @@ static int eps_add_born(struct pol_incr *pi)
 {
 	const struct pol_delta *d = &pi->d;
 	struct pol_result born = { 0 }, *r = &pi->r;
-	struct ctx x = { .o = &pi->o,
-			 .hash = pi->o.hash ? pi->o.hash : fnv1a,
+	struct pol_ctx x = { .o = &pi->o,
+			 .hash = pi->o.hash ? pi->o.hash : pol_fnv1a,
 			 .r = &born,
 			 .nnps = pi->nnps,
 			 .nps = pi->nps,
@@ -101,14 +101,14 @@ static int eps_add_born(struct pol_incr *pi)
 	if (!born.identities)
 		goto out;
 	for (size_t i = 0; i < d->nid_put; i++) {
-		const struct identity *id = incr_rid_find(r, d->id_put[i].id);
+		const struct identity *id = pol_incr_rid_find(r, d->id_put[i].id);
 
 		if (id)
 			born.identities[born.nidentities++] = *id; /* borrowed */
 	}
 	/* By number, as a result's are (the label index looks them up so). */
-	qsort(born.identities, born.nidentities, sizeof(*born.identities), cmp_id);
-	if (memo_init(&x) || labix_build(&x))
+	qsort(born.identities, born.nidentities, sizeof(*born.identities), pol_cmp_id);
+	if (pol_memo_init(&x) || pol_labix_build(&x))
 		goto out;
 	ret = 0;
 	for (size_t i = 0; !ret && i < r->neps; i++) {
@@ -122,13 +122,13 @@ static int eps_add_born(struct pol_incr *pi)
 			continue;
 		p = hmap_get(&pi->ipx, hu32(ep->ip), UKEY(ep->ip));
 		if (!p || !p->local) {
-			ret = incr_dirty_ep(pi, ep->ip); /* cannot be: a pod gone is dirty */
+			ret = pol_incr_dirty_ep(pi, ep->ip); /* cannot be: a pod gone is dirty */
 			continue;
 		}
 		sel = hmap_get(&pi->epsel, hu32(ep->ip), UKEY(ep->ip));
 		if (!sel) {
 			sel = calloc(1, sizeof(*sel));
-			if (!sel || pod_policies(&x, p->pod, &sel->np, &sel->n) ||
+			if (!sel || pol_pod_policies(&x, p->pod, &sel->np, &sel->n) ||
 			    hmap_put(&pi->epsel, hu32(ep->ip), UKEY(ep->ip), sel)) {
 				if (sel)
 					free(sel->np);
@@ -140,10 +140,10 @@ static int eps_add_born(struct pol_incr *pi)
 		pi->d.neps_born++;
 		/* No policy of the pod names a new identity: nothing to add. */
 		for (size_t k = 0; k < sel->n && !hit; k++)
-			hit = np_peers_match_any(&x, pi->nps[sel->np[k]]);
+			hit = pol_np_peers_match_any(&x, pi->nps[sel->np[k]]);
 		if (!hit)
 			continue;
-		ret = compile_ep(&x, p->pod, p->id, &eb, &add);
+		ret = pol_compile_ep(&x, p->pod, p->id, &eb, &add);
 		if (!ret && add.nentries) {
 			ret = ep_merge(ep, &add);
 			ep->changed = true;
@@ -158,7 +158,7 @@ out:
 	x.nps = NULL; /* pi's */
 	x.np_id = NULL;
 	x.r = NULL;
-	ctx_free(&x);
+	pol_ctx_free(&x);
 	return ret;
 }
 
@@ -177,7 +177,7 @@ static int eps_dirty_audited(struct pol_incr *pi)
 	for (size_t i = 0; i < r->neps; i++) {
 		const struct ipod *p = hmap_get(&pi->ipx, hu32(r->eps[i].ip), UKEY(r->eps[i].ip));
 
-		if (p && p->audited && incr_dirty_ep(pi, r->eps[i].ip))
+		if (p && p->audited && pol_incr_dirty_ep(pi, r->eps[i].ip))
 			return -ENOMEM;
 	}
 	return 0;
@@ -188,7 +188,7 @@ static int eps_dirty_audited(struct pol_incr *pi)
  * ports: the pods the index holds, as the whole compile's view (a contested
  * address's other pods hold nothing: pol_resolve_contested left them out).
  */
-static int ctx_all_pods(struct pol_incr *pi, const struct cluster *c, struct ctx *x)
+static int ctx_all_pods(struct pol_incr *pi, const struct cluster *c, struct pol_ctx *x)
 {
 	size_t n = c->n[K8S_POD];
 
@@ -200,7 +200,7 @@ static int ctx_all_pods(struct pol_incr *pi, const struct cluster *c, struct ctx
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
 		const struct k8s_pod *p = &c->objs[K8S_POD][i]->pod;
-		char *key = incr_pod_key(p->meta.ns, p->meta.name);
+		char *key = pol_incr_pod_key(p->meta.ns, p->meta.name);
 		const struct ipod *ip;
 
 		if (!key)
@@ -218,9 +218,11 @@ static int ctx_all_pods(struct pol_incr *pi, const struct cluster *c, struct ctx
 }
 
 /* Compiles again the local pods that need it; the others keep their policy. */
-int incr_eps_resync(struct pol_incr *pi, const struct cluster *c)
+int pol_incr_eps_resync(struct pol_incr *pi, const struct cluster *c)
 {
-	struct ctx x = { .o = &pi->o, .hash = pi->o.hash ? pi->o.hash : fnv1a, .r = &pi->r };
+	struct pol_ctx x = { .o = &pi->o,
+			     .hash = pi->o.hash ? pi->o.hash : pol_fnv1a,
+			     .r = &pi->r };
 	/* Identities born or gone change local pods' policy by their own entries
 	 * only, unless everything is compiled again anyway. */
 	bool all = pi->pols_changed || (pi->named_egress && pi->pods_changed);
@@ -237,9 +239,9 @@ int incr_eps_resync(struct pol_incr *pi, const struct cluster *c)
 	/* Which policies select a pod: moves with the policies (and their
 	 * indexes), and with the pod (it is dirty then). */
 	if (pi->pols_changed)
-		incr_epsel_clear(&pi->epsel);
+		pol_incr_epsel_clear(&pi->epsel);
 	hmap_each(&pi->dirty, s)
-		incr_epsel_drop(&pi->epsel, (uint32_t)s->k);
+		pol_incr_epsel_drop(&pi->epsel, (uint32_t)s->k);
 	if (!all && pi->d.nid_del)
 		eps_drop_dead(pi);
 	if (!all && pi->d.nid_put && (ret = eps_add_born(pi)))
@@ -249,8 +251,8 @@ int incr_eps_resync(struct pol_incr *pi, const struct cluster *c)
 	 * sorting every identity's labels again after each was ~6% of the agent's
 	 * CPU under churn at 100k pods. */
 	if (pi->ids_changed && pi->labix &&
-	    labix_update(&pi->labix, &pi->nlabix, r, pi->d.id_del, pi->d.nid_del, pi->d.id_put,
-			 pi->d.nid_put)) {
+	    pol_labix_update(&pi->labix, &pi->nlabix, r, pi->d.id_del, pi->d.nid_del, pi->d.id_put,
+			     pi->d.nid_put)) {
 		free(pi->labix);
 		pi->labix = NULL;
 		pi->nlabix = 0;
@@ -259,7 +261,7 @@ int incr_eps_resync(struct pol_incr *pi, const struct cluster *c)
 		return 0;
 	if (all)
 		for (size_t i = 0; i < r->neps; i++)
-			if (incr_dirty_ep(pi, r->eps[i].ip))
+			if (pol_incr_dirty_ep(pi, r->eps[i].ip))
 				return -ENOMEM;
 	x.nps = pi->nps;
 	x.np_id = pi->np_id;
@@ -284,12 +286,12 @@ int incr_eps_resync(struct pol_incr *pi, const struct cluster *c)
 	 * ipBlock ones against every pod): the whole pod index, once. */
 	if (every_pod && ctx_all_pods(pi, c, &x))
 		goto out;
-	if (pi->named_egress && build_id_pods(&x))
+	if (pi->named_egress && pol_build_id_pods(&x))
 		goto out;
-	if (memo_init(&x))
+	if (pol_memo_init(&x))
 		goto out;
 	if (!pi->labix) {
-		if (labix_build(&x))
+		if (pol_labix_build(&x))
 			goto out;
 		pi->labix = x.labix;
 		pi->nlabix = x.nlabix;
@@ -310,7 +312,7 @@ int incr_eps_resync(struct pol_incr *pi, const struct cluster *c)
 
 		if (!p || !p->local)
 			continue;
-		ret = compile_ep(&x, p->pod, p->id, &eb, &v[n]);
+		ret = pol_compile_ep(&x, p->pod, p->id, &eb, &v[n]);
 		((struct ipod *)p)->audited = pi->audit_any && cnp_audited(&x, p->pod);
 		if (!ret && p->contested)
 			pol_ep_contest(&v[n]);
@@ -332,7 +334,7 @@ int incr_eps_resync(struct pol_incr *pi, const struct cluster *c)
 			ep_free(&r->eps[i]);
 	free(r->eps);
 	if (n)
-		qsort(v, n, sizeof(*v), cmp_ep);
+		qsort(v, n, sizeof(*v), pol_cmp_ep);
 	r->eps = v;
 	r->neps = n;
 out:
@@ -343,7 +345,7 @@ out:
 	x.np_id = NULL;
 	x.labix = NULL;
 	x.r = NULL;
-	ctx_free(&x);
+	pol_ctx_free(&x);
 	return ret;
 }
 

@@ -105,11 +105,11 @@ struct pol_incr {
 	char **clash; /* keys of pods whose address was taken when they came */
 };
 
-void incr_epsel_drop(struct hmap *m, uint32_t ip);
-void incr_epsel_clear(struct hmap *m);
-struct identity *incr_rid_find(const struct pol_result *r, uint32_t id);
-int incr_dirty_ep(struct pol_incr *pi, uint32_t ip);
-char *incr_pod_key(const char *ns, const char *name);
-int incr_eps_resync(struct pol_incr *pi, const struct cluster *c);
+void pol_incr_epsel_drop(struct hmap *m, uint32_t ip);
+void pol_incr_epsel_clear(struct hmap *m);
+struct identity *pol_incr_rid_find(const struct pol_result *r, uint32_t id);
+int pol_incr_dirty_ep(struct pol_incr *pi, uint32_t ip);
+char *pol_incr_pod_key(const char *ns, const char *name);
+int pol_incr_eps_resync(struct pol_incr *pi, const struct cluster *c);
 
 #endif

@@ -63,7 +63,7 @@ struct epbuild {
 	struct pol_cidr *pc;
 };
 
-struct ctx {
+struct pol_ctx {
 	const struct pol_opts *o;
 	uint32_t (*hash)(const char *);
 	size_t npods;
@@ -119,9 +119,9 @@ struct peer_memo;
 
 /* ---- policy_cnp.c ---- */
 /* x's ClusterNetworkPolicies and audit state from the view. 0 or -ENOMEM. */
-int cnp_ctx_init(struct ctx *x, const struct cluster *c);
+int cnp_ctx_init(struct pol_ctx *x, const struct cluster *c);
 /* The tiers and audit mode laid over ep's NetworkPolicy entries (compile_ep's last step). */
-int cnp_apply(const struct ctx *x, const struct k8s_pod *pod, struct pol_ep *ep);
+int cnp_apply(const struct pol_ctx *x, const struct k8s_pod *pod, struct pol_ep *ep);
 /*
  * A tiered pod's entries depend on its identity (labels, namespace's labels:
  * which policies select it), its container ports (ingress named ports) and
@@ -131,8 +131,8 @@ int cnp_apply(const struct ctx *x, const struct k8s_pod *pod, struct pol_ep *ep)
  */
 struct cnp_memo *cnp_memo_new(void);
 void cnp_memo_free(struct cnp_memo *m);
-int cnp_memo_get(const struct ctx *x, const struct k8s_pod *pod, struct pol_ep *ep, bool *hit);
-int cnp_memo_put(const struct ctx *x, const struct k8s_pod *pod, const struct pol_ep *ep);
+int cnp_memo_get(const struct pol_ctx *x, const struct k8s_pod *pod, struct pol_ep *ep, bool *hit);
+int cnp_memo_put(const struct pol_ctx *x, const struct k8s_pod *pod, const struct pol_ep *ep);
 /* Does a Namespace or NetworkPolicy of c ask for audit mode? */
 bool cnp_any_audit(const struct cluster *c);
 /*
@@ -140,67 +140,68 @@ bool cnp_any_audit(const struct cluster *c);
  * ClusterNetworkPolicy (a NetworkPolicy isolating it is audited, by its own
  * annotation or its Namespace's)? Such entries name every pod and node.
  */
-bool cnp_audited(const struct ctx *x, const struct k8s_pod *pod);
+bool cnp_audited(const struct pol_ctx *x, const struct k8s_pod *pod);
 
-int build_id_pods(struct ctx *x);
-int build_ipcache(struct ctx *x, struct k8s_error *err);
-int build_policies(struct ctx *x);
-char *canon_string(const struct k8s_labels *pod, const struct k8s_labels *ns);
-int cmp_ep(const void *a, const void *b);
-int cmp_id(const void *a, const void *b);
-int cmp_ipcache(const void *a, const void *b);
-int cmp_ipcache_rank(const void *a, const void *b);
-int cmp_meta(const void *a, const void *b);
-int cmp_podname(const void *a, const void *b);
-int cmp_str(const char *a, const char *b);
-int compile_ep(const struct ctx *x, const struct k8s_pod *pod, uint32_t identity,
-	       struct epbuild *eb, struct pol_ep *ep);
+int pol_build_id_pods(struct pol_ctx *x);
+int pol_build_ipcache(struct pol_ctx *x, struct k8s_error *err);
+int pol_build_policies(struct pol_ctx *x);
+char *pol_canon_string(const struct k8s_labels *pod, const struct k8s_labels *ns);
+int pol_cmp_ep(const void *a, const void *b);
+int pol_cmp_id(const void *a, const void *b);
+int pol_cmp_ipcache(const void *a, const void *b);
+int pol_cmp_ipcache_rank(const void *a, const void *b);
+int pol_cmp_meta(const void *a, const void *b);
+int pol_cmp_podname(const void *a, const void *b);
+int pol_cmp_str(const char *a, const char *b);
+int pol_compile_ep(const struct pol_ctx *x, const struct k8s_pod *pod, uint32_t identity,
+		   struct epbuild *eb, struct pol_ep *ep);
 /*
  * pod's NetworkPolicy entries without the policies in audit mode (by their
  * own annotation; the namespace's is the caller's): what an audited policy
  * beside an enforced one must not open. ep is the caller's to free.
  */
-int compile_np_enforced(const struct ctx *x, const struct k8s_pod *pod, uint32_t identity,
-			struct pol_ep *ep);
-int compile_full(const struct cluster *c, const struct pol_opts *o, struct pol_result *out,
-		 struct k8s_error *err, struct ctx *x);
-void copy_str(char *dst, size_t size, const char *src);
-void ctx_free(struct ctx *x);
-uint32_t fnv1a(const char *s);
-int grow(void *vp, size_t *cap, size_t n, size_t sz);
-int ipcache_add(struct pol_result *r, size_t *cap, uint32_t addr, uint32_t plen,
-		uint32_t identity, uint32_t tunnel);
-int labels_copy(struct k8s_labels *dst, const struct k8s_labels *src, const char *key,
-		const char *value);
-int labix_build(struct ctx *x);
+int pol_compile_np_enforced(const struct pol_ctx *x, const struct k8s_pod *pod, uint32_t identity,
+			    struct pol_ep *ep);
+int pol_compile_full(const struct cluster *c, const struct pol_opts *o, struct pol_result *out,
+		     struct k8s_error *err, struct pol_ctx *x);
+void pol_copy_str(char *dst, size_t size, const char *src);
+void pol_ctx_free(struct pol_ctx *x);
+uint32_t pol_fnv1a(const char *s);
+int pol_grow(void *vp, size_t *cap, size_t n, size_t sz);
+int pol_ipcache_add(struct pol_result *r, size_t *cap, uint32_t addr, uint32_t plen,
+		    uint32_t identity, uint32_t tunnel);
+int pol_labels_copy(struct k8s_labels *dst, const struct k8s_labels *src, const char *key,
+		    const char *value);
+int pol_labix_build(struct pol_ctx *x);
 /*
  * The policies selecting pod (indexes into x->nps: its namespace's whose
  * podSelector matches), *out malloc'd (NULL, 0 if none). 0 or -ENOMEM.
  */
-int pod_policies(const struct ctx *x, const struct k8s_pod *pod, uint32_t **out, size_t *n);
+int pol_pod_policies(const struct pol_ctx *x, const struct k8s_pod *pod, uint32_t **out, size_t *n);
 /* Does a selector peer of np, in a direction np has, match an identity of x->r? */
-bool np_peers_match_any(const struct ctx *x, const struct k8s_netpol *np);
+bool pol_np_peers_match_any(const struct pol_ctx *x, const struct k8s_netpol *np);
 /*
  * *ix (labix_build's, *n pairs) brought from one identity set to the next:
  * without the pairs of the identities numbered del, with those of put (found
  * in r, the new set). One merge instead of hashing and sorting every
  * identity's labels again. 0 or -ENOMEM (*ix unchanged then).
  */
-int labix_update(struct labix **ix, size_t *n, const struct pol_result *r, const uint32_t *del,
-		 size_t ndel, const struct pol_idput *put, size_t nput);
-int memo_init(struct ctx *x);
-uint32_t pod_addr(const struct k8s_pod *p, bool local);
-bool pod_managed(const struct k8s_pod *p);
-void set_err(struct k8s_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void sort_unless_sorted(void *base, size_t n, size_t sz, int (*cmp)(const void *, const void *));
+int pol_labix_update(struct labix **ix, size_t *n, const struct pol_result *r, const uint32_t *del,
+		     size_t ndel, const struct pol_idput *put, size_t nput);
+int pol_memo_init(struct pol_ctx *x);
+uint32_t pol_pod_addr(const struct k8s_pod *p, bool local);
+bool pol_pod_managed(const struct k8s_pod *p);
+void pol_set_err(struct k8s_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void pol_sort_unless_sorted(void *base, size_t n, size_t sz,
+			    int (*cmp)(const void *, const void *));
 
 /* policy_ident.c: what every endpoint's compile reads, built first. */
-bool pol_pod_local(const struct ctx *x, const struct k8s_pod *p);
-int pol_build_nslabels(struct ctx *x, const struct cluster *c);
-int pol_build_identities(struct ctx *x);
+bool pol_pod_local(const struct pol_ctx *x, const struct k8s_pod *p);
+int pol_build_nslabels(struct pol_ctx *x, const struct cluster *c);
+int pol_build_identities(struct pol_ctx *x);
 /* Addresses two live pods claim: the owners marked, the others taken out of
  * x->pods, each reported in x->r->contested. 0 or -ENOMEM. */
-int pol_resolve_contested(struct ctx *x);
+int pol_resolve_contested(struct pol_ctx *x);
 void pol_ep_contest(struct pol_ep *ep);
 /* policy.c: a policy's hash with the hash function given (ctx's, or fnv1a). */
 uint32_t pol_policy_hash_raw(uint32_t (*hash)(const char *), const char *ns, const char *name);
