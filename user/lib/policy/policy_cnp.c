@@ -1082,7 +1082,7 @@ int cnp_apply(const struct pol_ctx *x, const struct k8s_pod *pod, struct pol_ep 
 		if (!ret && cc.nrules)
 			qsort(cc.rules, cc.nrules, sizeof(*cc.rules), cmp_rref);
 		/* An audited NetworkPolicy beside an enforced one: the decision is
-		 * the enforced ones' alone (compile_ep merged both's allows). */
+		 * the enforced ones' alone (pol_compile_ep merged both's allows). */
 		if (!ret && naudit && !cc.np_audit && !cc.ns_audit) {
 			ret = pol_compile_np_enforced(x, pod, ep->state.identity, &enf);
 			cc.ep_enf = &enf;

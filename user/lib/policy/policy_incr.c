@@ -317,7 +317,7 @@ char *pol_incr_pod_key(const char *ns, const char *name)
 	return k;
 }
 
-/* The node addresses, as build_ipcache ranks them: the lowest identity wins. */
+/* The node addresses, as pol_build_ipcache ranks them: the lowest identity wins. */
 static int nodeaddr_build(const struct pol_incr *pi, const struct cluster *c, struct nodeaddr **out,
 			  size_t *nout)
 {
@@ -1237,7 +1237,7 @@ static int incr_apply(struct pol_incr *pi, const struct cluster *c, const struct
 	/* A tiered pod's entries depend on every pod's and node's address
 	 * (policy_cnp.c): with ClusterNetworkPolicies, followed whole. Audit
 	 * mode alone is not: only the local pods it is laid over are compiled
-	 * again on every change (ipod.audited, incr_eps_resync), so one audited
+	 * again on every change (ipod.audited, pol_incr_eps_resync), so one audited
 	 * object does not make the whole cluster's changes whole compiles
 	 * (test_polincr test_audit_stays_incremental; the audit runs check
 	 * both paths agree). */

@@ -77,7 +77,7 @@ static int ep_merge(struct pol_ep *ep, const struct pol_ep *add)
  * gains the entries naming them and nothing else, for the reason deaths only
  * take theirs away. Those entries come from the policy peers selecting a new
  * identity, so only the new ones are matched against the pod's policies:
- * compile_ep over a result holding just them, with peers_only. Not when an
+ * pol_compile_ep over a result holding just them, with peers_only. Not when an
  * egress rule names a port (every pod's ports count; eps_resync compiles all).
  * The pods to be compiled again anyway (dirty) are left to that.
  * At 100k pods most label events are a birth or a death, and compiling every

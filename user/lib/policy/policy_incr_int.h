@@ -86,7 +86,7 @@ struct pol_incr {
 	uint32_t *np_id;
 	bool named_egress; /* some egress rule names a port: eps depend on every pod */
 	bool audit_any; /* a Namespace or NetworkPolicy in audit mode (cnp_any_audit) */
-	/* The label index of r->identities (labix_build), kept while they stay:
+	/* The label index of r->identities (pol_labix_build), kept while they stay:
 	 * built again for each local pod's compile it was most of that compile
 	 * at 100k pods (500-700 identities). */
 	size_t nlabix;

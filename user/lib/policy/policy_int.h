@@ -103,7 +103,7 @@ struct pol_ctx {
 	const struct k8s_cnp **cnps;
 	uint32_t *cnp_id;
 	/* per ClusterNetworkPolicy, per rule (ingress, then egress): its Pass
-	 * number (XCNI_POLV_PASS), 0 for other actions (build_policies) */
+	 * number (XCNI_POLV_PASS), 0 for other actions (pol_build_policies) */
 	uint16_t **pass_ref;
 	size_t nnsaudit;
 	const char **nsaudit;
@@ -120,7 +120,7 @@ struct peer_memo;
 /* ---- policy_cnp.c ---- */
 /* x's ClusterNetworkPolicies and audit state from the view. 0 or -ENOMEM. */
 int cnp_ctx_init(struct pol_ctx *x, const struct cluster *c);
-/* The tiers and audit mode laid over ep's NetworkPolicy entries (compile_ep's last step). */
+/* The tiers and audit mode laid over ep's NetworkPolicy entries (pol_compile_ep's last step). */
 int cnp_apply(const struct pol_ctx *x, const struct k8s_pod *pod, struct pol_ep *ep);
 /*
  * A tiered pod's entries depend on its identity (labels, namespace's labels:
@@ -181,7 +181,7 @@ int pol_pod_policies(const struct pol_ctx *x, const struct k8s_pod *pod, uint32_
 /* Does a selector peer of np, in a direction np has, match an identity of x->r? */
 bool pol_np_peers_match_any(const struct pol_ctx *x, const struct k8s_netpol *np);
 /*
- * *ix (labix_build's, *n pairs) brought from one identity set to the next:
+ * *ix (pol_labix_build's, *n pairs) brought from one identity set to the next:
  * without the pairs of the identities numbered del, with those of put (found
  * in r, the new set). One merge instead of hashing and sorting every
  * identity's labels again. 0 or -ENOMEM (*ix unchanged then).
@@ -203,7 +203,7 @@ int pol_build_identities(struct pol_ctx *x);
  * x->pods, each reported in x->r->contested. 0 or -ENOMEM. */
 int pol_resolve_contested(struct pol_ctx *x);
 void pol_ep_contest(struct pol_ep *ep);
-/* policy.c: a policy's hash with the hash function given (ctx's, or fnv1a). */
+/* policy.c: a policy's hash with the hash function given (ctx's, or pol_fnv1a). */
 uint32_t pol_policy_hash_raw(uint32_t (*hash)(const char *), const char *ns, const char *name);
 
 #endif
