@@ -870,87 +870,109 @@ out:
 	return err;
 }
 
-/*
- * full: specs are every frontend, the rest go (del unused); else specs are
- * the frontends to be as given and del the ones to go, the rest untouched.
- */
-static int apply(struct svcsync *ss, const struct svc_spec *specs, size_t n,
-		 const struct xcni_svc_key *del, size_t ndel, bool full, struct svcsync_stats *st,
-		 char *msg, size_t msglen)
-{
-	struct want *w = calloc(n ? n : 1, sizeof(*w));
-	size_t new_fe = 0, new_ids = 0, new_slots = 0, new_tables = 0, new_be = 0, cap_be = 0;
-	size_t nchanged = 0, nstate = 0, nold, done, i, off, max_nbe = 0, *order = NULL;
-	uint32_t *bid = NULL, *scratch = NULL;
-	struct be_ent *added = NULL;
-	struct flush *fl = NULL;
-	struct batch bt = {};
-	size_t nfl = 0;
-	int err = 0;
+/* One apply: what each frontend should hold and every buffer its writes need, before any write. */
+struct plan {
+	const struct svc_spec *specs;
+	size_t n;
+	struct want *w;
+	uint32_t *bid; /* each spec backend's id when the maps hold it already (0: new) */
+	struct be_ent *added; /* the new backends, by key, numbered */
+	size_t new_be, nstate; /* new backends; backends whose state changes (bt.be_k, be_v) */
+	size_t new_fe, new_ids, new_slots, new_tables, nchanged;
+	struct batch bt;
+	struct flush *fl; /* UDP flows of the backends a frontend dropped */
+	size_t nfl;
+};
 
-	if (!w)
-		return -ENOMEM;
-	/* Backends no frontend names yet: collected, sorted, deduplicated, numbered. */
-	for (i = 0; i < n; i++) {
+static void plan_free(struct plan *p)
+{
+	free(p->fl);
+	if (p->w)
+		for (size_t i = 0; i < p->n; i++)
+			free(p->w[i].ids);
+	free(p->w);
+	free(p->added);
+	free(p->bid);
+	batch_free(&p->bt);
+}
+
+/* Backends no frontend names yet: collected, sorted, deduplicated, numbered; state changes
+ * once each. */
+static int plan_backends(struct svcsync *ss, struct plan *p)
+{
+	const struct svc_spec *specs = p->specs;
+	size_t n = p->n, cap_be = 0, i, off;
+	struct batch *bt = &p->bt;
+
+	for (i = 0; i < n; i++)
 		cap_be += specs[i].nbe;
-		if (specs[i].nbe > max_nbe)
-			max_nbe = specs[i].nbe;
-	}
 	/* Each spec backend's id when the maps hold it already (0: new), found once. */
-	bid = calloc(cap_be ? cap_be : 1, sizeof(*bid));
-	added = calloc(cap_be ? cap_be : 1, sizeof(*added));
-	bt.be_k = calloc(cap_be ? cap_be : 1, sizeof(*bt.be_k));
-	bt.be_v = calloc(cap_be ? cap_be : 1, sizeof(*bt.be_v));
-	bt.be_w = calloc(cap_be ? cap_be : 1, sizeof(*bt.be_w));
-	if (!bid || !added || !bt.be_k || !bt.be_v || !bt.be_w) {
-		err = -ENOMEM;
-		goto out;
-	}
+	p->bid = calloc(cap_be ? cap_be : 1, sizeof(*p->bid));
+	p->added = calloc(cap_be ? cap_be : 1, sizeof(*p->added));
+	bt->be_k = calloc(cap_be ? cap_be : 1, sizeof(*bt->be_k));
+	bt->be_v = calloc(cap_be ? cap_be : 1, sizeof(*bt->be_v));
+	bt->be_w = calloc(cap_be ? cap_be : 1, sizeof(*bt->be_w));
+	if (!p->bid || !p->added || !bt->be_k || !bt->be_v || !bt->be_w)
+		return -ENOMEM;
 	for (i = 0, off = 0; i < n; off += specs[i].nbe, i++)
 		for (size_t b = 0; b < specs[i].nbe; b++) {
 			const struct svc_be_spec *bs = &specs[i].be[b];
 			struct be_ent *e = be_find(ss, bs);
 
 			if (e) {
-				bid[off + b] = e->id;
+				p->bid[off + b] = e->id;
 				/* A state change: written in place, once (ss->be changes only below). */
 				if (e->b.state != bs->state) {
-					bt.be_v[nstate] = *e;
-					bt.be_v[nstate].b.state = bs->state;
-					bt.be_v[nstate].refs = (uint32_t)nstate; /* order given */
-					nstate++;
+					struct be_ent *c = &bt->be_v[p->nstate];
+
+					*c = *e;
+					c->b.state = bs->state;
+					c->refs = (uint32_t)p->nstate++; /* order given */
 				}
 				continue;
 			}
-			e = &added[new_be++];
+			e = &p->added[p->new_be++];
 			memcpy(e->b.addr, bs->addr, sizeof(bs->addr));
 			e->b.port = bs->port;
 			e->b.family = bs->family;
 			e->b.state = bs->state;
 		}
 	/* A backend several frontends name is written once (the last state given, as before). */
-	qsort(bt.be_v, nstate, sizeof(*bt.be_v), state_cmp);
-	for (i = 0, cap_be = nstate, nstate = 0; i < cap_be; i++) {
-		if (nstate && bt.be_k[nstate - 1] == bt.be_v[i].id)
-			nstate--;
-		bt.be_k[nstate] = bt.be_v[i].id;
-		bt.be_v[nstate++] = bt.be_v[i];
+	qsort(bt->be_v, p->nstate, sizeof(*bt->be_v), state_cmp);
+	for (i = 0, cap_be = p->nstate, p->nstate = 0; i < cap_be; i++) {
+		if (p->nstate && bt->be_k[p->nstate - 1] == bt->be_v[i].id)
+			p->nstate--;
+		bt->be_k[p->nstate] = bt->be_v[i].id;
+		bt->be_v[p->nstate++] = bt->be_v[i];
 	}
-	for (i = 0; i < nstate; i++) {
-		struct be_ent *e = be_by_id(ss, bt.be_k[i]);
-		uint8_t state = bt.be_v[i].b.state;
+	for (i = 0; i < p->nstate; i++) {
+		struct be_ent *e = be_by_id(ss, bt->be_k[i]);
+		uint8_t state = bt->be_v[i].b.state;
 
-		bt.be_v[i] = *e;
-		bt.be_v[i].b.state = state;
+		bt->be_v[i] = *e;
+		bt->be_v[i].b.state = state;
 	}
-	qsort(added, new_be, sizeof(*added), be_key_cmp);
-	for (i = 0, cap_be = new_be, new_be = 0; i < cap_be; i++)
-		if (!new_be || be_key_cmp(&added[new_be - 1], &added[i]))
-			added[new_be++] = added[i];
-	for (i = 0; i < new_be; i++)
-		added[i].id = ss->next_be_id + (uint32_t)i;
+	qsort(p->added, p->new_be, sizeof(*p->added), be_key_cmp);
+	for (i = 0, cap_be = p->new_be, p->new_be = 0; i < cap_be; i++)
+		if (!p->new_be || be_key_cmp(&p->added[p->new_be - 1], &p->added[i]))
+			p->added[p->new_be++] = p->added[i];
+	for (i = 0; i < p->new_be; i++)
+		p->added[i].id = ss->next_be_id + (uint32_t)i;
+	return 0;
+}
 
-	/* What each frontend should hold, and what that needs, before any write. */
+/* What each frontend should hold and what that needs; one given twice or too big refused. */
+static int plan_frontends(struct svcsync *ss, struct plan *p, char *msg, size_t msglen)
+{
+	const struct svc_spec *specs = p->specs;
+	size_t n = p->n, max_nbe = 0, *order = NULL, i, off;
+	struct want *w = p->w;
+	uint32_t *scratch = NULL;
+	int err = 0;
+
+	for (i = 0; i < n; i++)
+		if (specs[i].nbe > max_nbe)
+			max_nbe = specs[i].nbe;
 	scratch = calloc(max_nbe ? max_nbe : 1, sizeof(*scratch));
 	order = calloc(max_nbe ? max_nbe : 1, sizeof(*order));
 	if (!scratch || !order) {
@@ -982,14 +1004,14 @@ static int apply(struct svcsync *ss, const struct svc_spec *specs, size_t n,
 		qsort(order, s->nbe, sizeof(*order), idx_cmp);
 		for (size_t b = 0; b < s->nbe; b++) {
 			const struct svc_be_spec *bs = &s->be[order[b]];
-			uint32_t id = bid[off + order[b]];
+			uint32_t id = p->bid[off + order[b]];
 
 			if (!id) {
 				struct be_ent probe = {};
 
 				memcpy(&probe.b, bs, BE_KEY_LEN);
-				id = ((struct be_ent *)bsearch(&probe, added, new_be, sizeof(*added),
-							       be_key_cmp))->id;
+				id = ((struct be_ent *)bsearch(&probe, p->added, p->new_be,
+							       sizeof(*p->added), be_key_cmp))->id;
 			}
 			scratch[b] = id;
 			if (bs->state == XCNI_BE_ACTIVE)
@@ -1011,53 +1033,66 @@ static int apply(struct svcsync *ss, const struct svc_spec *specs, size_t n,
 			goto out;
 		}
 		memcpy(w[i].ids, scratch, s->nbe * sizeof(*scratch));
-		nchanged++;
-		new_fe += !cur;
-		new_ids += w[i].new_id;
-		new_slots += s->nbe;
-		new_tables += !!(s->flags & XCNI_SVC_F_MAGLEV);
+		p->nchanged++;
+		p->new_fe += !cur;
+		p->new_ids += w[i].new_id;
+		p->new_slots += s->nbe;
+		p->new_tables += !!(s->flags & XCNI_SVC_F_MAGLEV);
 	}
-	/* Room next to what stays until cleanup; else nothing is written. */
-	if (ss->nfe + new_fe > ss->max_svc || ss->n_revnat + new_ids > ss->max_revnat) {
-		snprintf(msg, msglen, "xcni_svc: %zu frontends held, %zu new, room for %zu", ss->nfe,
-			 new_ids, ss->max_svc < ss->max_revnat ? ss->max_svc : ss->max_revnat);
-		err = -ENOSPC;
-	} else if (ss->n_slot + new_slots > ss->max_slot) {
-		snprintf(msg, msglen, "xcni_svcslot: %zu slots held, %zu new, room for %zu", ss->n_slot,
-			 new_slots, ss->max_slot);
-		err = -ENOSPC;
-	} else if (ss->nbe + new_be > ss->max_be) {
-		snprintf(msg, msglen, "xcni_backend: %zu backends held, %zu new, room for %zu",
-			 ss->nbe, new_be, ss->max_be);
-		err = -ENOSPC;
-	} else if (ss->n_maglev + new_tables > ss->max_maglev) {
-		snprintf(msg, msglen, "xcni_maglev: %zu tables held, %zu new, room for %zu",
-			 ss->n_maglev, new_tables, ss->max_maglev);
-		err = -ENOSPC;
-	}
-	if (err)
-		goto out;
-	/* Every buffer the writes need, and room for the new frontends, before any write. */
-	bt.slot_k = calloc(new_slots ? new_slots : 1, sizeof(*bt.slot_k));
-	bt.slot_v = calloc(new_slots ? new_slots : 1, sizeof(*bt.slot_v));
-	bt.rn_k = calloc(new_ids ? new_ids : 1, sizeof(*bt.rn_k));
-	bt.rn_v = calloc(new_ids ? new_ids : 1, sizeof(*bt.rn_v));
-	bt.nm_k = calloc(new_ids ? new_ids : 1, sizeof(*bt.nm_k));
-	bt.nm_v = calloc(new_ids ? new_ids : 1, sizeof(*bt.nm_v));
-	bt.svc_k = calloc(nchanged ? nchanged : 1, sizeof(*bt.svc_k));
-	bt.svc_v = calloc(nchanged ? nchanged : 1, sizeof(*bt.svc_v));
-	if (!bt.slot_k || !bt.slot_v || !bt.rn_k || !bt.rn_v || !bt.nm_k || !bt.nm_v || !bt.svc_k ||
-	    !bt.svc_v) {
-		err = -ENOMEM;
-		goto out;
-	}
-	if (new_fe) {
-		struct fe_ent *nf = realloc(ss->fe, (ss->nfe + new_fe) * sizeof(*nf));
+out:
+	free(scratch);
+	free(order);
+	return err;
+}
 
-		if (!nf) {
-			err = -ENOMEM;
-			goto out;
-		}
+/* Room next to what stays until cleanup; else nothing is written. */
+static int plan_room(const struct svcsync *ss, const struct plan *p, char *msg, size_t msglen)
+{
+	int err = 0;
+
+	if (ss->nfe + p->new_fe > ss->max_svc || ss->n_revnat + p->new_ids > ss->max_revnat) {
+		snprintf(msg, msglen, "xcni_svc: %zu frontends held, %zu new, room for %zu", ss->nfe,
+			 p->new_ids, ss->max_svc < ss->max_revnat ? ss->max_svc : ss->max_revnat);
+		err = -ENOSPC;
+	} else if (ss->n_slot + p->new_slots > ss->max_slot) {
+		snprintf(msg, msglen, "xcni_svcslot: %zu slots held, %zu new, room for %zu", ss->n_slot,
+			 p->new_slots, ss->max_slot);
+		err = -ENOSPC;
+	} else if (ss->nbe + p->new_be > ss->max_be) {
+		snprintf(msg, msglen, "xcni_backend: %zu backends held, %zu new, room for %zu",
+			 ss->nbe, p->new_be, ss->max_be);
+		err = -ENOSPC;
+	} else if (ss->n_maglev + p->new_tables > ss->max_maglev) {
+		snprintf(msg, msglen, "xcni_maglev: %zu tables held, %zu new, room for %zu",
+			 ss->n_maglev, p->new_tables, ss->max_maglev);
+		err = -ENOSPC;
+	}
+	return err;
+}
+
+/* Every buffer the writes need, room for new frontends, the entries the changed ones get. */
+static int plan_entries(struct svcsync *ss, struct plan *p, char *msg, size_t msglen)
+{
+	struct batch *bt = &p->bt;
+	struct want *w = p->w;
+	size_t i, n = p->n;
+
+	bt->slot_k = calloc(p->new_slots ? p->new_slots : 1, sizeof(*bt->slot_k));
+	bt->slot_v = calloc(p->new_slots ? p->new_slots : 1, sizeof(*bt->slot_v));
+	bt->rn_k = calloc(p->new_ids ? p->new_ids : 1, sizeof(*bt->rn_k));
+	bt->rn_v = calloc(p->new_ids ? p->new_ids : 1, sizeof(*bt->rn_v));
+	bt->nm_k = calloc(p->new_ids ? p->new_ids : 1, sizeof(*bt->nm_k));
+	bt->nm_v = calloc(p->new_ids ? p->new_ids : 1, sizeof(*bt->nm_v));
+	bt->svc_k = calloc(p->nchanged ? p->nchanged : 1, sizeof(*bt->svc_k));
+	bt->svc_v = calloc(p->nchanged ? p->nchanged : 1, sizeof(*bt->svc_v));
+	if (!bt->slot_k || !bt->slot_v || !bt->rn_k || !bt->rn_v || !bt->nm_k || !bt->nm_v ||
+	    !bt->svc_k || !bt->svc_v)
+		return -ENOMEM;
+	if (p->new_fe) {
+		struct fe_ent *nf = realloc(ss->fe, (ss->nfe + p->new_fe) * sizeof(*nf));
+
+		if (!nf)
+			return -ENOMEM;
 		ss->fe = nf;
 	}
 	/* The entries the changed frontends get: the other version, or a new id. */
@@ -1071,7 +1106,7 @@ static int apply(struct svcsync *ss, const struct svc_spec *specs, size_t n,
 			*v = ss->fe[w[i].cur].v;
 			v->version ^= 1;
 		} else {
-			struct xcni_revnat *rn = &bt.rn_v[bt.nrn];
+			struct xcni_revnat *rn = &bt->rn_v[bt->nrn];
 
 			/* A renamed frontend's entry keeps counting its revisions. */
 			v->revision = w[i].cur >= 0 ? ss->fe[w[i].cur].v.revision : 0;
@@ -1079,13 +1114,12 @@ static int apply(struct svcsync *ss, const struct svc_spec *specs, size_t n,
 			v->id = svc_id_take(ss);
 			if (!v->id) {
 				snprintf(msg, msglen, "%s: no service id left", s->name);
-				err = -ENOSPC;
-				goto out;
+				return -ENOSPC;
 			}
 			v->rev_nat = (__u16)v->id;
-			bt.nm_k[bt.nrn] = v->id;
-			bt.nm_v[bt.nrn] = s->who;
-			bt.rn_k[bt.nrn++] = v->rev_nat;
+			bt->nm_k[bt->nrn] = v->id;
+			bt->nm_v[bt->nrn] = s->who;
+			bt->rn_k[bt->nrn++] = v->rev_nat;
 			rn->port = s->key.port;
 			rn->family = s->key.family;
 			memcpy(rn->addr, s->key.addr, sizeof(rn->addr));
@@ -1096,83 +1130,105 @@ static int apply(struct svcsync *ss, const struct svc_spec *specs, size_t n,
 		v->affinity_s = s->affinity_s;
 		v->revision++;
 		for (size_t b = 0; b < s->nbe; b++) {
-			bt.slot_k[bt.nslot] = (struct xcni_svcslot_key){ .svc_id = v->id, .slot = (__u16)b,
-									  .version = v->version };
-			bt.slot_v[bt.nslot++] = w[i].ids[b];
+			bt->slot_k[bt->nslot] = (struct xcni_svcslot_key){ .svc_id = v->id,
+									    .slot = (__u16)b,
+									    .version = v->version };
+			bt->slot_v[bt->nslot++] = w[i].ids[b];
 		}
-		bt.svc_k[bt.nsvc] = s->key;
-		bt.svc_v[bt.nsvc++] = *v;
+		bt->svc_k[bt->nsvc] = s->key;
+		bt->svc_v[bt->nsvc++] = *v;
 	}
+	return 0;
+}
 
-	/* 1. Backends: states that changed, and new ones. */
-	for (i = 0; i < nstate; i++)
-		bt.be_w[i] = bt.be_v[i].b;
-	for (i = 0; i < new_be; i++) {
-		bt.be_k[nstate + i] = added[i].id;
-		bt.be_w[nstate + i] = added[i].b;
+/* 1. Backends: states that changed, and new ones. */
+static int write_backends(struct svcsync *ss, struct plan *p, struct svcsync_stats *st)
+{
+	struct batch *bt = &p->bt;
+	size_t i, done, nold;
+	int err;
+
+	for (i = 0; i < p->nstate; i++)
+		bt->be_w[i] = bt->be_v[i].b;
+	for (i = 0; i < p->new_be; i++) {
+		bt->be_k[p->nstate + i] = p->added[i].id;
+		bt->be_w[p->nstate + i] = p->added[i].b;
 	}
-	err = update_many(ss->fd_be, bt.be_k, sizeof(*bt.be_k), bt.be_w, sizeof(*bt.be_w),
-			  nstate + new_be, &done);
+	err = update_many(ss->fd_be, bt->be_k, sizeof(*bt->be_k), bt->be_w, sizeof(*bt->be_w),
+			  p->nstate + p->new_be, &done);
 	st->backends_written += done;
 	if (err)
-		goto out;
-	for (i = 0; i < nstate; i++)
-		be_by_id(ss, bt.be_k[i])->b.state = bt.be_w[i].state;
-	if (new_be) {
-		struct be_ent *nb = realloc(ss->be, (ss->nbe + new_be) * sizeof(*nb));
+		return err;
+	for (i = 0; i < p->nstate; i++)
+		be_by_id(ss, bt->be_k[i])->b.state = bt->be_w[i].state;
+	if (p->new_be) {
+		struct be_ent *nb = realloc(ss->be, (ss->nbe + p->new_be) * sizeof(*nb));
 
-		if (!nb) {
-			err = -ENOMEM;
-			goto out;
-		}
+		if (!nb)
+			return -ENOMEM;
 		ss->be = nb;
-		memcpy(ss->be + ss->nbe, added, new_be * sizeof(*added));
+		memcpy(ss->be + ss->nbe, p->added, p->new_be * sizeof(*p->added));
 		nold = ss->nbe;
-		ss->nbe += new_be;
-		ss->next_be_id += (uint32_t)new_be;
-		if ((err = be_index_add(ss, nold)))
-			goto out;
+		ss->nbe += p->new_be;
+		ss->next_be_id += (uint32_t)p->new_be;
+		return be_index_add(ss, nold);
 	}
+	return 0;
+}
 
-	/*
-	 * 2. Changed frontends: every slot and Maglev table under the other
-	 * version and the new frontends' reverse-NAT entries, then the flips, so
-	 * no frontend names a slot that is not there yet.
-	 */
-	err = update_many(ss->fd_slot, bt.slot_k, sizeof(*bt.slot_k), bt.slot_v, sizeof(*bt.slot_v),
-			  bt.nslot, &done);
+/*
+ * 2. Changed frontends: every slot and Maglev table under the other version
+ * and the new frontends' reverse-NAT entries, then the flips, so no frontend
+ * names a slot that is not there yet.
+ */
+static int write_frontends(struct svcsync *ss, struct plan *p, struct svcsync_stats *st)
+{
+	struct batch *bt = &p->bt;
+	struct want *w = p->w;
+	size_t i, n = p->n, done;
+	int err;
+
+	err = update_many(ss->fd_slot, bt->slot_k, sizeof(*bt->slot_k), bt->slot_v,
+			  sizeof(*bt->slot_v), bt->nslot, &done);
 	ss->n_slot += done;
 	st->slots_written += done;
 	if (err)
-		goto out;
+		return err;
 	/* Their backends by key (DSR's check), before the flips as the slots. */
-	if ((err = svcbe_write(ss, w, n, bt.nslot)))
-		goto out;
+	if ((err = svcbe_write(ss, w, n, bt->nslot)))
+		return err;
 	for (i = 0; i < n; i++) {
 		if (!w[i].changed || !(w[i].spec->flags & XCNI_SVC_F_MAGLEV))
 			continue;
 		/* New flows' set: the active backends, else the terminating ones. */
 		if ((err = maglev_install(ss, &w[i].v, w[i].ids, w[i].count ? w[i].count : w[i].term)))
-			goto out;
+			return err;
 		ss->n_maglev++;
 		st->maglev_written++;
 	}
 	/* The names first: whatever reads an id (events, ct) finds its Service. */
-	err = update_many(ss->fd_name, bt.nm_k, sizeof(*bt.nm_k), bt.nm_v, sizeof(*bt.nm_v), bt.nrn,
-			  &done);
+	err = update_many(ss->fd_name, bt->nm_k, sizeof(*bt->nm_k), bt->nm_v, sizeof(*bt->nm_v),
+			  bt->nrn, &done);
 	if (err)
-		goto out;
-	err = update_many(ss->fd_revnat, bt.rn_k, sizeof(*bt.rn_k), bt.rn_v, sizeof(*bt.rn_v),
-			  bt.nrn, &done);
+		return err;
+	err = update_many(ss->fd_revnat, bt->rn_k, sizeof(*bt->rn_k), bt->rn_v, sizeof(*bt->rn_v),
+			  bt->nrn, &done);
 	ss->n_revnat += done;
 	if (err)
-		goto out;
-	err = update_many(ss->fd_svc, bt.svc_k, sizeof(*bt.svc_k), bt.svc_v, sizeof(*bt.svc_v),
-			  bt.nsvc, &done);
+		return err;
+	err = update_many(ss->fd_svc, bt->svc_k, sizeof(*bt->svc_k), bt->svc_v, sizeof(*bt->svc_v),
+			  bt->nsvc, &done);
 	st->svcs_changed += done;
-	if (err)
-		goto out;
-	/* The books: references move from the old ids to the new; new frontends appended. */
+	return err;
+}
+
+/* The books: references move from the old ids to the new; new frontends appended. */
+static int books_update(struct svcsync *ss, struct plan *p)
+{
+	struct want *w = p->w;
+	size_t i, n = p->n, nold;
+	int err;
+
 	nold = ss->nfe;
 	for (i = 0; i < n; i++) {
 		const struct svc_spec *s = w[i].spec;
@@ -1186,7 +1242,7 @@ static int apply(struct svcsync *ss, const struct svc_spec *specs, size_t n,
 
 			/* Renamed: its old id goes as a gone frontend's does. */
 			if ((err = fe_retire(ss, f)))
-				goto out;
+				return err;
 			f->old_pending = false;
 			f->ids = w[i].ids;
 			f->v = w[i].v;
@@ -1204,16 +1260,14 @@ static int apply(struct svcsync *ss, const struct svc_spec *specs, size_t n,
 				for (size_t k = 0; k < s->nbe && !kept; k++)
 					kept = w[i].ids[k] == f->ids[b];
 				if (!kept && (err = svcbe_queue(ss, f->v.id, &f->ids[b], 1)))
-					goto out;
+					return err;
 				if (kept || !e || s->key.proto != IPPROTO_UDP)
 					continue;
-				if (!(nf = realloc(fl, (nfl + 1) * sizeof(*nf)))) {
-					err = -ENOMEM;
-					goto out;
-				}
-				fl = nf;
-				fl[nfl++] = (struct flush){ .rev_nat = f->v.rev_nat, .be_id = e->id,
-							    .b = e->b };
+				if (!(nf = realloc(p->fl, (p->nfl + 1) * sizeof(*nf))))
+					return -ENOMEM;
+				p->fl = nf;
+				p->fl[p->nfl++] = (struct flush){ .rev_nat = f->v.rev_nat,
+								  .be_id = e->id, .b = e->b };
 			}
 			f->old_pending = true;
 			f->old_version = f->v.version;
@@ -1230,56 +1284,78 @@ static int apply(struct svcsync *ss, const struct svc_spec *specs, size_t n,
 	}
 	if (ss->nfe != nold)
 		qsort(ss->fe, ss->nfe, sizeof(*ss->fe), fe_cmp);
+	return 0;
+}
 
-	/* 3. Frontends that are gone: their entry now, the rest at cleanup. */
-	{
-		size_t kept = 0, ngone = 0;
+/* 3. Frontends that are gone: their entry now, the rest at cleanup. */
+static int retire_gone(struct svcsync *ss, struct plan *p, const struct xcni_svc_key *del,
+		       size_t ndel, bool full, struct svcsync_stats *st)
+{
+	struct batch *bt = &p->bt;
+	size_t i, kept = 0, ngone = 0;
+	int err = 0;
 
-		for (i = 0; !full && i < ndel; i++) {
-			struct fe_ent *f = fe_find(ss, &del[i]);
+	for (i = 0; !full && i < ndel; i++) {
+		struct fe_ent *f = fe_find(ss, &del[i]);
 
-			/* One the delta also puts stays (a writer's input is one or the other). */
-			if (f && !f->seen && !f->drop) {
-				f->drop = true;
-				ngone++;
-			}
+		/* One the delta also puts stays (a writer's input is one or the other). */
+		if (f && !f->seen && !f->drop) {
+			f->drop = true;
+			ngone++;
 		}
-		for (i = 0; full && i < ss->nfe; i++)
-			ngone += !ss->fe[i].seen;
-		if (!ngone)
-			goto flush;
-		free(bt.svc_k);
-		bt.svc_k = calloc(ngone ? ngone : 1, sizeof(*bt.svc_k));
-		if (!bt.svc_k) {
-			err = -ENOMEM;
-			goto out;
-		}
-		bt.nsvc = 0;
-		for (i = 0; i < ss->nfe; i++) {
-			struct fe_ent *f = &ss->fe[i];
-
-			if (full ? f->seen : !f->drop) {
-				ss->fe[kept++] = *f;
-				continue;
-			}
-			if ((err = fe_retire(ss, f))) {
-				/* The rest stay in the books, gone ones included: the
-				 * next apply retires them. */
-				memmove(&ss->fe[kept], f, (ss->nfe - i) * sizeof(*f));
-				kept += ss->nfe - i;
-				break;
-			}
-			bt.svc_k[bt.nsvc++] = f->key;
-			st->svcs_removed++;
-		}
-		ss->nfe = kept;
-		delete_many(ss->fd_svc, bt.svc_k, sizeof(*bt.svc_k), bt.nsvc);
-		if (err)
-			goto out;
 	}
-flush:
+	for (i = 0; full && i < ss->nfe; i++)
+		ngone += !ss->fe[i].seen;
+	if (!ngone)
+		return 0;
+	free(bt->svc_k);
+	bt->svc_k = calloc(ngone ? ngone : 1, sizeof(*bt->svc_k));
+	if (!bt->svc_k)
+		return -ENOMEM;
+	bt->nsvc = 0;
+	for (i = 0; i < ss->nfe; i++) {
+		struct fe_ent *f = &ss->fe[i];
+
+		if (full ? f->seen : !f->drop) {
+			ss->fe[kept++] = *f;
+			continue;
+		}
+		if ((err = fe_retire(ss, f))) {
+			/* The rest stay in the books, gone ones included: the
+			 * next apply retires them. */
+			memmove(&ss->fe[kept], f, (ss->nfe - i) * sizeof(*f));
+			kept += ss->nfe - i;
+			break;
+		}
+		bt->svc_k[bt->nsvc++] = f->key;
+		st->svcs_removed++;
+	}
+	ss->nfe = kept;
+	delete_many(ss->fd_svc, bt->svc_k, sizeof(*bt->svc_k), bt->nsvc);
+	return err;
+}
+
+/*
+ * full: specs are every frontend, the rest go (del unused); else specs are
+ * the frontends to be as given and del the ones to go, the rest untouched.
+ */
+static int apply(struct svcsync *ss, const struct svc_spec *specs, size_t n,
+		 const struct xcni_svc_key *del, size_t ndel, bool full, struct svcsync_stats *st,
+		 char *msg, size_t msglen)
+{
+	struct plan p = { .specs = specs, .n = n, .w = calloc(n ? n : 1, sizeof(*p.w)) };
+	size_t i;
+	int err;
+
+	if (!p.w)
+		return -ENOMEM;
+	if ((err = plan_backends(ss, &p)) || (err = plan_frontends(ss, &p, msg, msglen)) ||
+	    (err = plan_room(ss, &p, msg, msglen)) || (err = plan_entries(ss, &p, msg, msglen)) ||
+	    (err = write_backends(ss, &p, st)) || (err = write_frontends(ss, &p, st)) ||
+	    (err = books_update(ss, &p)) || (err = retire_gone(ss, &p, del, ndel, full, st)))
+		goto out;
 	/* After the flips: a flushed flow's next datagram picks from the new set. */
-	err = ct_flush(ss, fl, nfl, st);
+	err = ct_flush(ss, p.fl, p.nfl, st);
 out:
 	/* No frontend stays seen or dropped: the next apply starts clean. A
 	 * delta's own, found again (10k frontends, one put: not a walk of all). */
@@ -1294,15 +1370,7 @@ out:
 				f->seen = false;
 		}
 	}
-	free(fl);
-	for (i = 0; i < n; i++)
-		free(w[i].ids);
-	free(w);
-	free(added);
-	free(bid);
-	free(scratch);
-	free(order);
-	batch_free(&bt);
+	plan_free(&p);
 	return err;
 }
 
