@@ -971,51 +971,28 @@ static const char *podname_ns(const void *rec)
 
 static int clean_versions(struct polsync *ps, bool only_dead, size_t *deleted);
 
-/*
- * The order of the writes: dead versions emptied (clean_versions); in place
- * additions (delta); addresses of renamed numbers removed (ipc_order); new
- * addresses of identities not born, and addresses changing owner or going
- * closed (XCNI_ID_UNMANAGED); names; each pod's other version, then its flip;
- * gone pods' polep; the moved addresses' new identities and the born
- * identities' addresses; the ipcache's deletes; after the caller reported
- * the generation, the old versions (polsync_cleanup). Any write may fail (ENOMEM of a map not preallocated,
- * EPERM, E2BIG: each has an xcni_inject point); the apply stops there and the
- * maps are consistent (docs/architecture.md, "A write that fails half way"):
- *  1. each pod's polep names a version holding its old policy or its new
- *     one, whole (in place: old and new differ only by peers nobody carries);
- *  2. no address is judged by a policy written for another owner of it:
- *     what a failure leaves may be closed until the retry, never open;
- *  3. the next apply, whole (need_full, every pod unknown, mirrors read
- *     again), makes the maps exactly what a clean apply would.
- * test_polinject's test_failure_at_every_write walks every point.
- */
-static int apply(struct polsync *ps, const struct pol_result *r, const struct pol_delta *d,
-		 struct ep_memo *m, struct polsync_stats *st, char *msg, size_t msglen)
-{
-	bool delta = d && !d->full && !ps->need_full, closed_global = false;
-	size_t nidl = r->nidentities;
-	struct idl *idl = NULL;
-	struct ep_state *neps = NULL;
-	struct ipc_moves mv = { 0 };
-	struct pol_ipcache *ipc_early = NULL, *ipc_late = NULL, *ipc_now = NULL;
-	size_t nneps = 0, nipc_early = 0, nipc_late = 0;
-	int err = 0;
+/* What one apply builds and frees: the identities' labels, the ipcache in its
+ * write order (ipc_order), the moved addresses, the pods' new state. */
+struct apply_bufs {
+	struct idl *idl;
+	struct pol_ipcache *early, *late, *now;
+	size_t nearly, nlate;
+	struct ipc_moves mv;
+	struct ep_state *neps;
+	size_t nneps;
+};
 
-	memset(st, 0, sizeof(*st));
-	if (msg && msglen)
-		msg[0] = '\0';
-	if (!delta && !r->ipcache && r->nipcache)
-		return -EINVAL; /* a whole diff needs the whole result */
-	if (!delta && ps->mirror_stale && (err = mirrors_load(ps)))
-		return err;
-	/* A version is written only once it is known empty: what a failed
-	 * apply left under versions no pod uses (or a cleanup not run) goes
-	 * first. Nothing is written while that fails. */
-	if ((ps->ndel || ps->ndelc || ps->scan) &&
-	    (err = clean_versions(ps, true, &st->entries_deleted)))
-		return err;
-	/* Room first: a pod's policy that does not fit is not applied in part;
-	 * the pod is closed instead, and the other pods' policy goes in. */
+/*
+ * Room first: a pod's policy that does not fit is not applied in part; the
+ * pod is closed instead, and the other pods' policy goes in. m[i]: each pod's
+ * state in the maps, whether it is the same, whether it is closed and why;
+ * ps->over lists the closed ones.
+ */
+static int judge_room(struct polsync *ps, const struct pol_result *r, bool delta,
+		      struct ep_memo *m, bool *closed_global, struct polsync_stats *st)
+{
+	int err;
+
 	for (size_t i = 0; i < r->neps; i++) {
 		m[i].cur = ep_find(ps, r->eps[i].ip);
 		/* A delta follows the last apply, which wrote the compiler's previous
@@ -1025,7 +1002,7 @@ static int apply(struct polsync *ps, const struct pol_result *r, const struct po
 			    ((delta && !r->eps[i].changed && m[i].cur->known) ||
 			     ep_entries_equal(m[i].cur, &r->eps[i]));
 	}
-	if ((err = polsync_room_judge(ps, r, m, &closed_global)))
+	if ((err = polsync_room_judge(ps, r, m, closed_global)))
 		return err;
 	/* The pods of a namespace ipc_fit or polsync_plan6 closed: no policy of theirs goes in. */
 	for (size_t i = 0; (ps->c4.n || ps->c6.n) && i < r->neps; i++) {
@@ -1051,48 +1028,65 @@ static int apply(struct polsync *ps, const struct pol_result *r, const struct po
 		memcpy(o[ps->nover - 1].need, m[i].need, sizeof(m[i].need));
 	}
 	st->eps_overflow = ps->nover;
-	/* Identities and names before the policy that refers to them. The
-	 * records of r are taken as (key at 0, value at voff). */
-	_Static_assert(offsetof(struct pol_ep, ip) == 0, "pol_ep's key is its first field");
-	if (delta) {
-		/* The compiler says what changed: the mirrors no longer follow. */
-		ps->mirror_stale = true;
-		mirrors_free(ps);
-		for (size_t i = 0; i < r->neps; i++) {
-			struct ep_state *cur = m[i].cur;
+	return 0;
+}
 
-			if (cur && !m[i].same && !m[i].over && ep_in_place(cur, &r->eps[i], d) &&
-			    (err = ep_add_in_place(ps, cur, &r->eps[i], &st->entries_written)))
-				goto out;
-		}
-		if ((err = delta_write(ps, d, KV_UPSERT, &st->other_changed, &st->names_missing,
-				       &mv)) ||
-		    (err = kvset_sync(ps->fd_polsel, &ps->polsel, r->eps, r->neps,
-				      sizeof(*r->eps), offsetof(struct pol_ep, sel), KV_BOTH,
-				      "apply-polsel", &st->other_changed)))
-			goto out;
-		goto names_done;
+/* Identities and names, delta: what the compiler says changed; pods changed in place first. */
+static int names_delta(struct polsync *ps, const struct pol_result *r, const struct pol_delta *d,
+		       const struct ep_memo *m, struct polsync_stats *st, struct ipc_moves *mv)
+{
+	int err;
+
+	/* The compiler says what changed: the mirrors no longer follow. */
+	ps->mirror_stale = true;
+	mirrors_free(ps);
+	for (size_t i = 0; i < r->neps; i++) {
+		struct ep_state *cur = m[i].cur;
+
+		if (cur && !m[i].same && !m[i].over && ep_in_place(cur, &r->eps[i], d) &&
+		    (err = ep_add_in_place(ps, cur, &r->eps[i], &st->entries_written)))
+			return err;
 	}
-	idl = nidl ? calloc(nidl, sizeof(*idl)) : NULL;
-	if (nidl && !idl)
+	if ((err = delta_write(ps, d, KV_UPSERT, &st->other_changed, &st->names_missing, mv)))
+		return err;
+	return kvset_sync(ps->fd_polsel, &ps->polsel, r->eps, r->neps, sizeof(*r->eps),
+			  offsetof(struct pol_ep, sel), KV_BOTH, "apply-polsel", &st->other_changed);
+}
+
+/* The identities' labels as xcni_identity holds them (b->idl, r->nidentities of them). */
+static int idl_build(const struct pol_result *r, struct apply_bufs *b)
+{
+	if (!r->nidentities)
+		return 0;
+	b->idl = calloc(r->nidentities, sizeof(*b->idl));
+	if (!b->idl)
 		return -ENOMEM;
-	for (size_t i = 0; i < nidl; i++) {
-		idl[i].id = r->identities[i].id;
-		idl[i].ns = r->identities[i].ns;
-		pol_ident_label(r->identities[i].canon, idl[i].l.labels);
+	for (size_t i = 0; i < r->nidentities; i++) {
+		b->idl[i].id = r->identities[i].id;
+		b->idl[i].ns = r->identities[i].ns;
+		pol_ident_label(r->identities[i].canon, b->idl[i].l.labels);
 	}
+	return 0;
+}
+
+/* Identities and names, whole: the ipcache's early part, every name map, the selectors. */
+static int names_whole(struct polsync *ps, const struct pol_result *r, struct polsync_stats *st,
+		       struct apply_bufs *b)
+{
+	int err;
+
 	/* Before the identities' names: it compares with what the maps call them. */
-	if ((err = ipc_order(ps, r, &ipc_early, &nipc_early, &ipc_late, &nipc_late,
+	if ((err = ipc_order(ps, r, &b->early, &b->nearly, &b->late, &b->nlate,
 			     &st->other_changed)) ||
-	    (err = ipc_whole_close(ps, ipc_early, nipc_early, ipc_late, nipc_late, &ipc_now,
-				   &mv, &st->other_changed)) ||
-	    (err = kvset_sync(ps->fd_ipcache, &ps->ipcache, ipc_now, nipc_early,
-			      sizeof(*ipc_now), offsetof(struct pol_ipcache, val), KV_UPSERT,
+	    (err = ipc_whole_close(ps, b->early, b->nearly, b->late, b->nlate, &b->now,
+				   &b->mv, &st->other_changed)) ||
+	    (err = kvset_sync(ps->fd_ipcache, &ps->ipcache, b->now, b->nearly,
+			      sizeof(*b->now), offsetof(struct pol_ipcache, val), KV_UPSERT,
 			      "apply-ipcache", &st->other_changed)))
-		goto out;
+		return err;
 	/* Names for people: what fits, never a refusal (names_sync). */
-	names_sync(ps, ps->fd_identity, &ps->identity, idl, nidl, sizeof(*idl),
-		   offsetof(typeof(*idl), l), idl_ns, ps->max_identity, &st->names_missing,
+	names_sync(ps, ps->fd_identity, &ps->identity, b->idl, r->nidentities, sizeof(*b->idl),
+		   offsetof(struct idl, l), idl_ns, ps->max_identity, &st->names_missing,
 		   &st->other_changed);
 	names_sync(ps, ps->fd_polname, &ps->polname, r->policies, r->npolicies,
 		   sizeof(*r->policies), offsetof(struct pol_name, name), polname_ns,
@@ -1109,15 +1103,24 @@ static int apply(struct polsync *ps, const struct pol_result *r, const struct po
 	    (err = kvset_sync(ps->fd_polsel, &ps->polsel, r->eps, r->neps, sizeof(*r->eps),
 			      offsetof(struct pol_ep, sel), KV_BOTH, "apply-polsel",
 			      &st->other_changed)))
-		goto out;
-names_done:
-	xcni_killpoint("apply-names");
+		return err;
+	return 0;
+}
 
-	neps = r->neps ? calloc(r->neps, sizeof(*neps)) : NULL;
-	if (r->neps && !neps) {
-		err = -ENOMEM;
-		goto out;
-	}
+/*
+ * Each wanted pod: its entries unchanged (identity or isolation only), closed,
+ * changed in place (delta), or written under its other version and flipped
+ * to; then the pods gone from this node. b->neps: the pods' new state.
+ */
+static int write_pods(struct polsync *ps, const struct pol_result *r, const struct pol_delta *d,
+		      const struct ep_memo *m, bool delta, struct polsync_stats *st,
+		      struct apply_bufs *b)
+{
+	int err = 0;
+
+	b->neps = r->neps ? calloc(r->neps, sizeof(*b->neps)) : NULL;
+	if (r->neps && !b->neps)
+		return -ENOMEM;
 	for (size_t i = 0; i < r->neps; i++) {
 		const struct pol_ep *w = &r->eps[i];
 		struct ep_state *cur = m[i].cur;
@@ -1133,11 +1136,11 @@ names_done:
 			pe.version = ver;
 			if (memcmp(&pe, &cur->st, sizeof(pe)) &&
 			    (err = kv_map_put(ps->fd_polep, &w->ip, &pe, "apply-flip")))
-				goto out;
-			neps[nneps++] = *cur;
+				return err;
+			b->neps[b->nneps++] = *cur;
 			cur->e = NULL;
 			cur->c = NULL;
-			neps[nneps - 1].st = pe;
+			b->neps[b->nneps - 1].st = pe;
 			cur->done = true;
 			continue;
 		}
@@ -1151,18 +1154,17 @@ names_done:
 			pe.version = cur && !cur->over ? ver ^ 1 : ver;
 			if ((!cur || memcmp(&pe, &cur->st, sizeof(pe))) &&
 			    (err = kv_map_put(ps->fd_polep, &w->ip, &pe, "apply-flip")))
-				goto out;
+				return err;
 			if (!cur || memcmp(&pe, &cur->st, sizeof(pe)))
 				st->eps_changed++;
 			if (cur) {
 				if ((err = defer_delete(ps, cur)))
-					goto out;
+					return err;
 				ep_state_clear(cur);
 				cur->done = true;
 			}
-			neps[nneps] = (struct ep_state){ .ip = w->ip, .st = pe, .known = true,
-							 .over = true };
-			nneps++;
+			b->neps[b->nneps++] = (struct ep_state){ .ip = w->ip, .st = pe,
+								 .known = true, .over = true };
 			continue;
 		}
 		if (delta && ep_in_place(cur, w, d)) {
@@ -1171,36 +1173,36 @@ names_done:
 			pe.version = ver;
 			if (memcmp(&pe, &cur->st, sizeof(pe)) &&
 			    (err = kv_map_put(ps->fd_polep, &w->ip, &pe, "apply-flip")))
-				goto out;
+				return err;
 			if ((err = ep_defer_removed(ps, cur, w)))
-				goto out;
+				return err;
 			st->eps_changed++;
 			st->eps_in_place++;
 			ep_state_clear(cur);
 			cur->done = true;
-			if ((err = ep_state_set(&neps[nneps++], w, ver)))
-				goto out;
+			if ((err = ep_state_set(&b->neps[b->nneps++], w, ver)))
+				return err;
 			continue;
 		}
 		if (cur)
 			ver ^= 1;
 		if ((err = write_ep(ps, w, ver, &st->entries_written)))
-			goto out;
+			return err;
 		xcni_killpoint("apply-entries"); /* a version written, not flipped to */
 		pe.version = ver;
 		/* The flip: from here on, packets see the new version. */
 		if ((err = kv_map_put(ps->fd_polep, &w->ip, &pe, "apply-flip")))
-			goto out;
+			return err;
 		st->eps_changed++;
 		xcni_killpoint("apply-flipped"); /* one pod on its new version */
 		if (cur) {
 			if ((err = defer_delete(ps, cur)))
-				goto out;
+				return err;
 			ep_state_clear(cur);
 			cur->done = true;
 		}
-		if ((err = ep_state_set(&neps[nneps++], w, ver)))
-			goto out;
+		if ((err = ep_state_set(&b->neps[b->nneps++], w, ver)))
+			return err;
 	}
 	/* Pods gone from this node: not isolated any more, entries deleted later. */
 	for (size_t i = 0; i < ps->neps; i++) {
@@ -1209,13 +1211,66 @@ names_done:
 		if (cur->done)
 			continue; /* carried over or replaced above */
 		if ((err = kv_map_del(ps->fd_polep, &cur->ip, "apply-polep-del")) && err != -ENOENT)
-			goto out;
+			return err;
 		err = 0;
 		st->eps_changed++;
 		if ((err = defer_delete(ps, cur)))
-			goto out;
+			return err;
 		ep_state_clear(cur);
 	}
+	return 0;
+}
+
+/*
+ * The order of the writes: dead versions emptied (clean_versions); in place
+ * additions (delta); addresses of renamed numbers removed (ipc_order); new
+ * addresses of identities not born, and addresses changing owner or going
+ * closed (XCNI_ID_UNMANAGED); names; each pod's other version, then its flip;
+ * gone pods' polep; the moved addresses' new identities and the born
+ * identities' addresses; the ipcache's deletes; after the caller reported
+ * the generation, the old versions (polsync_cleanup). Any write may fail (ENOMEM of a map not preallocated,
+ * EPERM, E2BIG: each has an xcni_inject point); the apply stops there and the
+ * maps are consistent (docs/architecture.md, "A write that fails half way"):
+ *  1. each pod's polep names a version holding its old policy or its new
+ *     one, whole (in place: old and new differ only by peers nobody carries);
+ *  2. no address is judged by a policy written for another owner of it:
+ *     what a failure leaves may be closed until the retry, never open;
+ *  3. the next apply, whole (need_full, every pod unknown, mirrors read
+ *     again), makes the maps exactly what a clean apply would.
+ * test_polinject's test_failure_at_every_write walks every point.
+ */
+static int apply(struct polsync *ps, const struct pol_result *r, const struct pol_delta *d,
+		 struct ep_memo *m, struct polsync_stats *st, char *msg, size_t msglen)
+{
+	bool delta = d && !d->full && !ps->need_full, closed_global = false;
+	struct apply_bufs b = { 0 };
+	int err = 0;
+
+	memset(st, 0, sizeof(*st));
+	if (msg && msglen)
+		msg[0] = '\0';
+	if (!delta && !r->ipcache && r->nipcache)
+		return -EINVAL; /* a whole diff needs the whole result */
+	if (!delta && ps->mirror_stale && (err = mirrors_load(ps)))
+		return err;
+	/* A version is written only once it is known empty: what a failed
+	 * apply left under versions no pod uses (or a cleanup not run) goes
+	 * first. Nothing is written while that fails. */
+	if ((ps->ndel || ps->ndelc || ps->scan) &&
+	    (err = clean_versions(ps, true, &st->entries_deleted)))
+		return err;
+	if ((err = judge_room(ps, r, delta, m, &closed_global, st)))
+		return err;
+	/* Identities and names before the policy that refers to them. The
+	 * records of r are taken as (key at 0, value at voff). */
+	_Static_assert(offsetof(struct pol_ep, ip) == 0, "pol_ep's key is its first field");
+	if (!delta && (err = idl_build(r, &b)))
+		return err;
+	if ((err = delta ? names_delta(ps, r, d, m, st, &b.mv) : names_whole(ps, r, st, &b)))
+		goto out;
+	xcni_killpoint("apply-names");
+	if ((err = write_pods(ps, r, d, m, delta, st, &b)))
+		goto out;
 	/* Closed for want of room the replaced versions still take: once cleanup
 	 * has run, the next apply may fit them. Only while something is to be
 	 * deleted, so it cannot go round for ever. */
@@ -1224,33 +1279,33 @@ names_done:
 	if (ps->names_short)
 		st->retry = true;
 	free(ps->eps);
-	ps->eps = neps;
-	ps->neps = nneps;
-	neps = NULL;
+	ps->eps = b.neps;
+	ps->neps = b.nneps;
+	b.neps = NULL;
 	if (ps->neps)
 		qsort(ps->eps, ps->neps, sizeof(*ps->eps), ep_cmp);
 	/* The addresses that changed owner get their new identity, those of
 	 * identities born theirs: their policy is in place now. */
-	if ((err = ipc_moves_finish(ps, &mv, &st->other_changed)) ||
+	if ((err = ipc_moves_finish(ps, &b.mv, &st->other_changed)) ||
 	    (err = delta ? delta_write(ps, d, KV_BORN, &st->other_changed, &st->names_missing,
-				       &mv) :
-			   kvset_sync(ps->fd_ipcache, &ps->ipcache, ipc_late, nipc_late,
-				      sizeof(*ipc_late), offsetof(struct pol_ipcache, val),
+				       &b.mv) :
+			   kvset_sync(ps->fd_ipcache, &ps->ipcache, b.late, b.nlate,
+				      sizeof(*b.late), offsetof(struct pol_ipcache, val),
 				      KV_UPSERT, "apply-ipcache", &st->other_changed)))
 		goto out;
 	xcni_killpoint("apply-born"); /* born identities named, stale addresses not gone */
 	/* Stale ipcache entries (pods gone) once nothing refers to them. */
 	if (delta)
-		err = delta_write(ps, d, KV_DELETE, &st->other_changed, &st->names_missing, &mv);
+		err = delta_write(ps, d, KV_DELETE, &st->other_changed, &st->names_missing, &b.mv);
 	else
 		err = kvset_sync(ps->fd_ipcache, &ps->ipcache, r->ipcache, r->nipcache,
 				 sizeof(*r->ipcache), offsetof(struct pol_ipcache, val), KV_DELETE,
 				 "apply-ipcache-del", &st->other_changed);
 out:
-	if (neps) {
-		for (size_t i = 0; i < nneps; i++)
-			ep_state_clear(&neps[i]);
-		free(neps);
+	if (b.neps) {
+		for (size_t i = 0; i < b.nneps; i++)
+			ep_state_clear(&b.neps[i]);
+		free(b.neps);
 	}
 	if (err) {
 		/* Half written: what the maps hold is known no more. Diff whole
@@ -1263,14 +1318,13 @@ out:
 		ps->need_full = ps->names_short || ps->c4.n;
 	}
 	ps->names_short = false;
-	free(idl);
-	free(ipc_now);
-	free(ipc_early);
-	free(ipc_late);
-	free(mv.v);
+	free(b.idl);
+	free(b.now);
+	free(b.early);
+	free(b.late);
+	free(b.mv.v);
 	return err;
 }
-
 int polsync_apply(struct polsync *ps, const struct pol_result *r, const struct pol_delta *d,
 		  struct polsync_stats *st, char *msg, size_t msglen)
 {
