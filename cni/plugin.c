@@ -561,138 +561,82 @@ static int add_ipv6(struct ctx *c, struct netns *ns, const struct nl_link *hl,
 	return 0;
 }
 
-static int cmd_add(struct ctx *c)
-{
-	struct xcni_attach a = { 0 };
-	struct xcni_ipam ipam = { 0 };
+/* One ADD's state: what it has made so far, so that a failure undoes exactly that. */
+struct add {
+	struct xcni_attach a;
+	struct xcni_ipam ipam;
 	struct nl_link hl, pl;
-	struct netns ns = { .host_fd = -1, .pod_fd = -1 };
-	struct cni_proc ipam_proc = { .pid = -1, .out_fd = -1 };
-	struct xcni_dp dp = { .from_fd = -1, .to_fd = -1, .ep_fd = -1, .if_fd = -1, .ep6_fd = -1,
-			      .if6_fd = -1 };
-	struct xcni_endpoint ep = { 0 };
-	char alias[256], buf[INET_ADDRSTRLEN], buf6[INET6_ADDRSTRLEN], lo6_was = 0;
-	const char *attached = NULL;
-	json_t *ires = NULL, *res;
-	int err, have_lease = 0, have_link = 0, have_ep = 0, have_ep6 = 0;
+	struct netns ns;
+	struct cni_proc ipam_proc;
+	struct xcni_dp dp;
+	struct xcni_endpoint ep;
+	char lo6_was;
+	const char *attached; /* the attachment this call made (NULL: none) */
+	json_t *ires;
+	int have_lease, have_link, have_ep, have_ep6;
+};
 
-	/*
-	 * Without the agent's programs a pod would get no policy: refuse, runtimes
-	 * retry. Checked before IPAM, so a node whose xcnid is down does not
-	 * take and give back a lease on every retry; it costs four bpf(2) calls.
-	 */
-	err = xcni_dp_open(&dp, c->conf.pin_dir, &c->err);
-	if (err)
-		goto out;
-	/*
-	 * Then IPAM, before anything else: the exec'd IPAM plugin (host-local
-	 * is a Go binary) takes ten times longer than all our netlink work, so
-	 * ADD costs IPAM plus whatever is not overlapped with it. Everything up
-	 * to ipam_finish() runs while it does. The price is on the refusals
-	 * below: a lease taken for an ADD we then refuse is given back (undo
-	 * waits for IPAM and DELs it). If the attachment exists already, IPAM
-	 * itself refuses a duplicate and nothing of it is freed.
-	 */
-	err = ipam_start(c, &ipam_proc, "ADD", c->env.container_id, c->env.ifname, c->env.netns);
-	if (err)
-		goto out;
-	xcni_killpoint("ipam-started");
-
-	err = netns_open(c, &ns, c->env.netns);
-	if (err)
-		goto undo;
-	xcni_host_ifname(c->env.container_id, c->env.ifname, a.host_if);
-	snprintf(a.pod_if, sizeof(a.pod_if), "%s", c->env.ifname);
-	snprintf(a.netns, sizeof(a.netns), "%s", c->env.netns);
-	a.mtu = xcni_dp_pod_mtu(&dp, c->conf.mtu);
-	err = xcni_link_alias(c->conf.name, c->env.container_id, c->env.ifname, alias,
-			      sizeof(alias));
-	if (err) {
-		cni_fail(&c->err, CNI_ERR_INVALID_CONFIG,
-			 "network name and CNI_CONTAINERID together are too long for a link alias");
-		goto undo;
-	}
+/* The veth pair, named and up on both ends: refused first if either name is in use. */
+static int add_links(struct ctx *c, struct add *s, const char *alias)
+{
+	int err;
 
 	/* Refuse before creating anything if a name is in use. */
-	if (nl_link_get(&ns.pod, a.pod_if, &pl) == 0) {
+	if (nl_link_get(&s->ns.pod, s->a.pod_if, &s->pl) == 0) {
 		err = cni_fail(&c->err, CNI_ERR_INVALID_ENV,
 			       "CNI_IFNAME %s: an interface of that name already exists in %s",
-			       a.pod_if, a.netns);
-		goto undo;
+			       s->a.pod_if, s->a.netns);
+		return err;
 	}
-	if (nl_link_get(&ns.host, a.host_if, &hl) == 0) {
+	if (nl_link_get(&s->ns.host, s->a.host_if, &s->hl) == 0) {
 		err = cni_fail(&c->err, CNI_ERR_INVALID_ENV,
 			       "host interface %s for container %s/%s already exists (ADD twice without DEL?)",
-			       a.host_if, c->env.container_id, a.pod_if);
-		goto undo;
+			       s->a.host_if, c->env.container_id, s->a.pod_if);
+		return err;
 	}
 
 	err = xcni_failpoint("veth");
 	if (!err)
-		err = nl_veth_add(&ns.host, a.host_if, a.pod_if, ns.pod_fd, a.mtu);
+		err = nl_veth_add(&s->ns.host, s->a.host_if, s->a.pod_if, s->ns.pod_fd, s->a.mtu);
 	if (err) {
-		nl_fail(c, &ns.host, err, "create veth pair");
+		nl_fail(c, &s->ns.host, err, "create veth pair");
 		if (err == -EEXIST)
 			c->err.code = CNI_ERR_INVALID_ENV;
-		goto undo;
+		return err;
 	}
-	have_link = 1;
+	s->have_link = 1;
 	xcni_killpoint("veth-unnamed");
-	err = nl_link_get(&ns.host, a.host_if, &hl);
-	if (!err && (err = big_tcp(c, &dp, &ns, hl.ifindex, a.pod_if)))
-		goto undo;
+	err = nl_link_get(&s->ns.host, s->a.host_if, &s->hl);
+	if (!err && (err = big_tcp(c, &s->dp, &s->ns, s->hl.ifindex, s->a.pod_if)))
+		return err;
 	if (!err)
-		err = nl_link_up_ipv4(&ns.host, hl.ifindex, alias);
+		err = nl_link_up_ipv4(&s->ns.host, s->hl.ifindex, alias);
 	if (err) {
-		nl_fail(c, &ns.host, err, "set up host veth");
-		goto undo;
+		nl_fail(c, &s->ns.host, err, "set up host veth");
+		return err;
 	}
-	memcpy(a.host_mac, hl.mac, 6);
-	err = nl_link_get(&ns.pod, a.pod_if, &pl);
+	memcpy(s->a.host_mac, s->hl.mac, 6);
+	err = nl_link_get(&s->ns.pod, s->a.pod_if, &s->pl);
 	if (!err)
-		err = nl_link_up_ipv4(&ns.pod, pl.ifindex, NULL);
+		err = nl_link_up_ipv4(&s->ns.pod, s->pl.ifindex, NULL);
 	if (err) {
-		nl_fail(c, &ns.pod, err, "set up pod interface");
-		goto undo;
+		nl_fail(c, &s->ns.pod, err, "set up pod interface");
+		return err;
 	}
-	memcpy(a.pod_mac, pl.mac, 6);
+	memcpy(s->a.pod_mac, s->pl.mac, 6);
+	return 0;
+}
 
-	/*
-	 * The programs go on before the endpoint entry exists, while IPAM runs:
-	 * until ADD returns nothing runs in the pod and nothing routes to it,
-	 * so there is no traffic for from_pod to drop for want of an entry.
-	 */
-	err = xcni_failpoint("attach");
-	if (err)
-		cni_fail(&c->err, XCNI_ERR_NETLINK, "attach: injected failure");
-	else
-		err = xcni_dp_attach(&dp, c->conf.attach, hl.ifindex, a.host_if, &attached,
-				     &c->err);
-	if (err)
-		goto undo;
-	err = xcni_state_dir_make(&c->conf, &c->err);
-	if (err)
-		goto undo;
+/* The pod's endpoint entries (one per family) and the state record: the pod is on. */
+static int add_publish(struct ctx *c, struct add *s)
+{
+	int err;
 
-	err = ipam_finish(c, &ipam_proc, "ADD", c->env.container_id, c->env.ifname,
-			  c->env.netns, &ires);
-	if (err)
-		goto undo;
-	have_lease = 1;
-	err = xcni_ipam_parse(ires, &ipam, &c->err);
-	if (err)
-		goto undo;
-
-	if (ipam.has4 && (err = add_ipv4(c, &ns, &hl, &pl, &ipam)))
-		goto undo;
-	if (ipam.has6 && (err = add_ipv6(c, &ns, &hl, &pl, &ipam, &lo6_was)))
-		goto undo;
-
-	ep.ifindex = (__u32)hl.ifindex;
-	ep.ep_id = xcni_ep_id(c->env.container_id, c->env.ifname);
-	memcpy(ep.pod_mac, a.pod_mac, 6);
-	memcpy(ep.host_mac, a.host_mac, 6);
-	snprintf(ep.host_if, sizeof(ep.host_if), "%s", a.host_if);
+	s->ep.ifindex = (__u32)s->hl.ifindex;
+	s->ep.ep_id = xcni_ep_id(c->env.container_id, c->env.ifname);
+	memcpy(s->ep.pod_mac, s->a.pod_mac, 6);
+	memcpy(s->ep.host_mac, s->a.host_mac, 6);
+	snprintf(s->ep.host_if, sizeof(s->ep.host_if), "%s", s->a.host_if);
 	/*
 	 * One entry per family: endpoints (IPv4) and endpoints6, each with the
 	 * device's mapping (ifindex, ifindex6). The programs judge a dual-stack
@@ -701,65 +645,61 @@ static int cmd_add(struct ctx *c)
 	err = xcni_failpoint("endpoint");
 	if (err)
 		cni_fail(&c->err, CNI_ERR_IO, "endpoint map: injected failure");
-	else if (ipam.has4)
-		err = xcni_dp_endpoint_add(&dp, ipam.ip, &ep, &c->err);
+	else if (s->ipam.has4)
+		err = xcni_dp_endpoint_add(&s->dp, s->ipam.ip, &s->ep, &c->err);
 	if (err)
-		goto undo;
-	have_ep = ipam.has4;
-	if (ipam.has6 && (err = xcni_dp_endpoint6_add(&dp, &ipam.ip6, &ep, &c->err)))
-		goto undo;
-	have_ep6 = ipam.has6;
+		return err;
+	s->have_ep = s->ipam.has4;
+	if (s->ipam.has6 && (err = xcni_dp_endpoint6_add(&s->dp, &s->ipam.ip6, &s->ep, &c->err)))
+		return err;
+	s->have_ep6 = s->ipam.has6;
 
-	if (ipam.has4)
+	if (s->ipam.has4)
 		enable_forwarding();
 	err = xcni_failpoint("state");
 	if (err)
 		cni_fail(&c->err, CNI_ERR_IO, "state record: injected failure");
 	else
-		err = xcni_state_write(&c->conf, &c->env, a.host_if, &ipam, attached,
+		err = xcni_state_write(&c->conf, &c->env, s->a.host_if, &s->ipam, s->attached,
 				       &c->err);
-	if (err)
-		goto undo;
-	xcni_killpoint("result");
+	return err;
+}
 
-	res = xcni_result_build(c->conf.cni_version, &a, &ipam);
-	json_dumpf(res, stdout, JSON_COMPACT);
-	fputc('\n', stdout);
-	json_decref(res);
-	err = 0;
-	goto out;
+/* A failed ADD undone: entries, attachment, link, loopback, the lease given back. */
+static void add_undo(struct ctx *c, struct add *s)
+{
+	char buf[INET_ADDRSTRLEN], buf6[INET6_ADDRSTRLEN];
 
-undo:
-	if (have_ep6)
-		xcni_dp_endpoint6_del(&dp, &ipam.ip6, ep.ep_id);
-	if (have_ep)
-		xcni_dp_endpoint_del(&dp, ipam.ip, ep.ep_id);
+	if (s->have_ep6)
+		xcni_dp_endpoint6_del(&s->dp, &s->ipam.ip6, s->ep.ep_id);
+	if (s->have_ep)
+		xcni_dp_endpoint_del(&s->dp, s->ipam.ip, s->ep.ep_id);
 	/* Only what this call attached: the pins of an existing attachment have its name. */
-	if (attached)
-		xcni_dp_detach(&dp, hl.ifindex, a.host_if, attached);
+	if (s->attached)
+		xcni_dp_detach(&s->dp, s->hl.ifindex, s->a.host_if, s->attached);
 	/* Deleting the host end takes the peer, addresses and routes with it. */
-	if (have_link && nl_link_get(&ns.host, a.host_if, &hl) == 0)
-		nl_link_del(&ns.host, hl.ifindex);
+	if (s->have_link && nl_link_get(&s->ns.host, s->a.host_if, &s->hl) == 0)
+		nl_link_del(&s->ns.host, s->hl.ifindex);
 	/* The pod's loopback is the one thing in its netns that outlives the link. */
-	if (lo6_was == '1' && nl_netns_enter(ns.pod_fd) == 0) {
+	if (s->lo6_was == '1' && nl_netns_enter(s->ns.pod_fd) == 0) {
 		ipv6_conf("lo", "disable_ipv6", "1", NULL);
-		nl_netns_enter(ns.host_fd);
+		nl_netns_enter(s->ns.host_fd);
 	}
-	if (ipam_proc.pid >= 0) {
+	if (s->ipam_proc.pid >= 0) {
 		/* IPAM was still running when an earlier step failed: let it finish. */
 		struct cni_err saved = c->err;
 
-		json_decref(ires);
-		ires = NULL;
-		if (ipam_finish(c, &ipam_proc, "ADD", c->env.container_id, c->env.ifname,
-				c->env.netns, &ires) == 0) {
-			have_lease = 1;
+		json_decref(s->ires);
+		s->ires = NULL;
+		if (ipam_finish(c, &s->ipam_proc, "ADD", c->env.container_id, c->env.ifname,
+				c->env.netns, &s->ires) == 0) {
+			s->have_lease = 1;
 			/* Only so the message below names the address given back. */
-			xcni_ipam_parse(ires, &ipam, &c->err);
+			xcni_ipam_parse(s->ires, &s->ipam, &c->err);
 		}
 		c->err = saved;
 	}
-	if (have_lease) {
+	if (s->have_lease) {
 		struct cni_err saved = c->err;
 		json_t *dres = NULL;
 
@@ -771,14 +711,113 @@ undo:
 	}
 	fprintf(stderr, "xcni: ADD %s/%s failed, undone: %s (pod address %s%s%s)\n",
 		c->env.container_id, c->env.ifname, c->err.msg,
-		ipam.has4 ? ip4(ipam.ip, buf) : ipam.has6 ? "" : "none",
-		ipam.has4 && ipam.has6 ? ", " : "",
-		ipam.has6 ? inet_ntop(AF_INET6, &ipam.ip6, buf6, sizeof(buf6)) : "");
+		s->ipam.has4 ? ip4(s->ipam.ip, buf) : s->ipam.has6 ? "" : "none",
+		s->ipam.has4 && s->ipam.has6 ? ", " : "",
+		s->ipam.has6 ? inet_ntop(AF_INET6, &s->ipam.ip6, buf6, sizeof(buf6)) : "");
+}
+
+static int cmd_add(struct ctx *c)
+{
+	struct add s = { .ns = { .host_fd = -1, .pod_fd = -1 },
+			 .ipam_proc = { .pid = -1, .out_fd = -1 },
+			 .dp = { .from_fd = -1, .to_fd = -1, .ep_fd = -1, .if_fd = -1, .ep6_fd = -1,
+				 .if6_fd = -1 } };
+	char alias[256];
+	json_t *res;
+	int err;
+
+	/*
+	 * Without the agent's programs a pod would get no policy: refuse, runtimes
+	 * retry. Checked before IPAM, so a node whose xcnid is down does not
+	 * take and give back a lease on every retry; it costs four bpf(2) calls.
+	 */
+	err = xcni_dp_open(&s.dp, c->conf.pin_dir, &c->err);
+	if (err)
+		goto out;
+	/*
+	 * Then IPAM, before anything else: the exec'd IPAM plugin (host-local
+	 * is a Go binary) takes ten times longer than all our netlink work, so
+	 * ADD costs IPAM plus whatever is not overlapped with it. Everything up
+	 * to ipam_finish() runs while it does. The price is on the refusals
+	 * below: a lease taken for an ADD we then refuse is given back (undo
+	 * waits for IPAM and DELs it). If the attachment exists already, IPAM
+	 * itself refuses a duplicate and nothing of it is freed.
+	 */
+	err = ipam_start(c, &s.ipam_proc, "ADD", c->env.container_id, c->env.ifname,
+			 c->env.netns);
+	if (err)
+		goto out;
+	xcni_killpoint("ipam-started");
+
+	err = netns_open(c, &s.ns, c->env.netns);
+	if (err)
+		goto undo;
+	xcni_host_ifname(c->env.container_id, c->env.ifname, s.a.host_if);
+	snprintf(s.a.pod_if, sizeof(s.a.pod_if), "%s", c->env.ifname);
+	snprintf(s.a.netns, sizeof(s.a.netns), "%s", c->env.netns);
+	s.a.mtu = xcni_dp_pod_mtu(&s.dp, c->conf.mtu);
+	err = xcni_link_alias(c->conf.name, c->env.container_id, c->env.ifname, alias,
+			      sizeof(alias));
+	if (err) {
+		cni_fail(&c->err, CNI_ERR_INVALID_CONFIG,
+			 "network name and CNI_CONTAINERID together are too long for a link alias");
+		goto undo;
+	}
+
+	err = add_links(c, &s, alias);
+	if (err)
+		goto undo;
+
+	/*
+	 * The programs go on before the endpoint entry exists, while IPAM runs:
+	 * until ADD returns nothing runs in the pod and nothing routes to it,
+	 * so there is no traffic for from_pod to drop for want of an entry.
+	 */
+	err = xcni_failpoint("attach");
+	if (err)
+		cni_fail(&c->err, XCNI_ERR_NETLINK, "attach: injected failure");
+	else
+		err = xcni_dp_attach(&s.dp, c->conf.attach, s.hl.ifindex, s.a.host_if, &s.attached,
+				     &c->err);
+	if (err)
+		goto undo;
+	err = xcni_state_dir_make(&c->conf, &c->err);
+	if (err)
+		goto undo;
+
+	err = ipam_finish(c, &s.ipam_proc, "ADD", c->env.container_id, c->env.ifname,
+			  c->env.netns, &s.ires);
+	if (err)
+		goto undo;
+	s.have_lease = 1;
+	err = xcni_ipam_parse(s.ires, &s.ipam, &c->err);
+	if (err)
+		goto undo;
+
+	if (s.ipam.has4 && (err = add_ipv4(c, &s.ns, &s.hl, &s.pl, &s.ipam)))
+		goto undo;
+	if (s.ipam.has6 && (err = add_ipv6(c, &s.ns, &s.hl, &s.pl, &s.ipam, &s.lo6_was)))
+		goto undo;
+
+	err = add_publish(c, &s);
+	if (err)
+		goto undo;
+	xcni_killpoint("result");
+
+	res = xcni_result_build(c->conf.cni_version, &s.a, &s.ipam);
+	json_dumpf(res, stdout, JSON_COMPACT);
+	fputc('\n', stdout);
+	json_decref(res);
+	err = 0;
+	goto out;
+
+undo:
+	add_undo(c, &s);
 out:
-	xcni_dp_close(&dp);
-	xcni_ipam_free(&ipam);
-	json_decref(ires);
-	netns_close(&ns);
+	xcni_dp_close(&s.dp);
+	xcni_ipam_free(&s.ipam);
+	json_decref(s.ires);
+	netns_close(&s.ns);
 	return err;
 }
 
