@@ -1172,61 +1172,34 @@ out:
 	return err;
 }
 
-static int run(const struct opts *o)
+/* The pin directory and its links/ on a bpffs, and the ABI of what is pinned there ours. */
+static int pin_dirs_ready(const char *pin_dir)
 {
-	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = o->pin_dir);
-	struct from_pod *fp = NULL;
-	struct to_pod *tp = NULL;
-	struct metrics *ms = NULL;
-	struct ui *ui = NULL;
-	struct flowd *fd = NULL;
-	struct http *hs = NULL;
-	struct sock_lb *sl = NULL;
-	struct hooks *hk = NULL;
-	struct agent_status *sts = NULL;
 	char links[512];
 	int err;
 
-	err = xcni_bpffs_ensure(o->pin_dir);
+	err = xcni_bpffs_ensure(pin_dir);
 	if (err) {
 		pr_err("bpffs is not mounted at /sys/fs/bpf and mounting it failed: %s\n",
 		       strerror(-err));
 		return err;
 	}
-	snprintf(links, sizeof(links), "%s/%s", o->pin_dir, XCNI_PIN_LINKS);
-	if ((mkdir(o->pin_dir, 0700) && errno != EEXIST) ||
+	snprintf(links, sizeof(links), "%s/%s", pin_dir, XCNI_PIN_LINKS);
+	if ((mkdir(pin_dir, 0700) && errno != EEXIST) ||
 	    (mkdir(links, 0700) && errno != EEXIST)) {
 		err = -errno;
 		pr_err("cannot create %s: %s (is %s on a bpffs mount?)\n", links,
-		       strerror(errno), o->pin_dir);
+		       strerror(errno), pin_dir);
 		return err;
 	}
-	err = check_abi(o->pin_dir);
-	if (err)
-		return err;
+	return check_abi(pin_dir);
+}
 
-	fp = from_pod__open_opts(&oo);
-	tp = to_pod__open_opts(&oo);
-	if (!fp || !tp) {
-		err = -errno;
-		pr_err("cannot open the BPF objects: %s\n", strerror(errno));
-		goto out;
-	}
-	for (int i = 0; i < o->ov->nmap_max; i++) {
-		const struct map_max *mm = &o->ov->map_max[i];
+/* The programs' constants (rodata): the node's ranges, Services in BPF, the underlay. */
+static int set_rodata(const struct opts *o, struct from_pod *fp, struct to_pod *tp)
+{
+	int err;
 
-		if (!map_max_apply(fp->obj, mm, 1) + !map_max_apply(tp->obj, mm, 1) == 2) {
-			pr_err("--map-max %s: no such map (the names xcnictl and bpftool show, e.g. "
-			       "xcni_ipcache)\n", mm->name);
-			err = -ENOENT;
-			goto out;
-		}
-	}
-	err = check_pinned_layout(o->pin_dir, fp->obj);
-	if (!err)
-		err = check_pinned_layout(o->pin_dir, tp->obj);
-	if (err)
-		goto out;
 	fp->rodata->pod_cidr = o->pod_cidr;
 	fp->rodata->pod_cidr_mask = o->pod_mask;
 	fp->rodata->svc_cidr = o->svc_cidr;
@@ -1257,13 +1230,82 @@ static int run(const struct opts *o)
 	if (o->ov->underlay) {
 		err = overlay_resolve(o->ov);
 		if (err)
-			goto out;
+			return err;
 		o->mq->node_ip = o->ov->node_ip;
 		fp->rodata->node_ip = o->ov->node_ip;
 		memcpy((void *)fp->rodata->node_ip6, o->ov->node_ip6, 16);
 		fp->rodata->underlay_ifindex = (__u32)o->ov->underlay_ifindex;
 		fp->rodata->vni = o->ov->vni;
 	}
+	return 0;
+}
+
+/* Without cluster state: the HTTP server, flows and status answered until a signal. */
+static void serve_local(const struct opts *o, struct http *hs, struct flowd *fd, struct hooks *hk,
+			struct agent_status *sts)
+{
+	__u64 hook_at = 0;
+
+	/* poll(2) skips fd -1: without metrics this waits for a signal, as pause(2) would. */
+	while (!o->once && !stop) {
+		struct pollfd pfd[3] = { { .fd = http_fd(hs), .events = POLLIN },
+					 { .fd = flowd_fd(fd), .events = POLLIN },
+					 { .fd = status_fd(sts), .events = POLLIN } };
+
+		if (poll(pfd, 3, hooks_tick(o, hk, &hook_at)) > 0) {
+			if (pfd[0].revents)
+				http_dispatch(hs);
+			if (pfd[1].revents)
+				flowd_dispatch(fd);
+			if (pfd[2].revents)
+				status_dispatch(sts);
+		}
+	}
+}
+
+static int run(const struct opts *o)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = o->pin_dir);
+	struct from_pod *fp = NULL;
+	struct to_pod *tp = NULL;
+	struct metrics *ms = NULL;
+	struct ui *ui = NULL;
+	struct flowd *fd = NULL;
+	struct http *hs = NULL;
+	struct sock_lb *sl = NULL;
+	struct hooks *hk = NULL;
+	struct agent_status *sts = NULL;
+	int err;
+
+	err = pin_dirs_ready(o->pin_dir);
+	if (err)
+		return err;
+
+	fp = from_pod__open_opts(&oo);
+	tp = to_pod__open_opts(&oo);
+	if (!fp || !tp) {
+		err = -errno;
+		pr_err("cannot open the BPF objects: %s\n", strerror(errno));
+		goto out;
+	}
+	for (int i = 0; i < o->ov->nmap_max; i++) {
+		const struct map_max *mm = &o->ov->map_max[i];
+
+		if (!map_max_apply(fp->obj, mm, 1) + !map_max_apply(tp->obj, mm, 1) == 2) {
+			pr_err("--map-max %s: no such map (the names xcnictl and bpftool show, e.g. "
+			       "xcni_ipcache)\n", mm->name);
+			err = -ENOENT;
+			goto out;
+		}
+	}
+	err = check_pinned_layout(o->pin_dir, fp->obj);
+	if (!err)
+		err = check_pinned_layout(o->pin_dir, tp->obj);
+	if (err)
+		goto out;
+	err = set_rodata(o, fp, tp);
+	if (err)
+		goto out;
 
 	err = from_pod__load(fp);
 	if (!err)
@@ -1365,27 +1407,10 @@ static int run(const struct opts *o)
 	printf("xcnid: ready: programs and maps pinned under %s\n", o->pin_dir);
 	fflush(stdout);
 
-	if ((o->manifests || o->kubeconfig || o->in_cluster) && !o->once) {
+	if ((o->manifests || o->kubeconfig || o->in_cluster) && !o->once)
 		err = watch_cluster(o, fp, hs, fd, hk, sts);
-	} else {
-		__u64 hook_at = 0;
-
-		/* poll(2) skips fd -1: without metrics this waits for a signal, as pause(2) would. */
-		while (!o->once && !stop) {
-			struct pollfd pfd[3] = { { .fd = http_fd(hs), .events = POLLIN },
-						 { .fd = flowd_fd(fd), .events = POLLIN },
-						 { .fd = status_fd(sts), .events = POLLIN } };
-
-			if (poll(pfd, 3, hooks_tick(o, hk, &hook_at)) > 0) {
-				if (pfd[0].revents)
-					http_dispatch(hs);
-				if (pfd[1].revents)
-					flowd_dispatch(fd);
-				if (pfd[2].revents)
-					status_dispatch(sts);
-			}
-		}
-	}
+	else
+		serve_local(o, hs, fd, hk, sts);
 out:
 	http_free(hs);
 	status_free(sts);
