@@ -536,16 +536,16 @@ void k8s_free(struct k8s_object *obj)
 		return;
 	switch (obj->kind) {
 	case K8S_SERVICE:
-		service_free(&obj->svc);
+		kj_service_free(&obj->svc);
 		break;
 	case K8S_ENDPOINTSLICE:
-		epslice_free(&obj->eps);
+		kj_epslice_free(&obj->eps);
 		break;
 	case K8S_POD:
 		pod_free(&obj->pod);
 		break;
 	case K8S_NETWORKPOLICY:
-		netpol_free(&obj->np);
+		kj_netpol_free(&obj->np);
 		break;
 	case K8S_CLUSTERNETPOL:
 		cnp_free(&obj->cnp);
@@ -636,16 +636,16 @@ static int parse_any(json_t *doc, struct k8s_object **out, struct k8s_error *err
 		ret = parse_node(&c, doc, &obj->node);
 		break;
 	case K8S_NETWORKPOLICY:
-		ret = parse_netpol(&c, doc, &obj->np);
+		ret = kj_parse_netpol(&c, doc, &obj->np);
 		break;
 	case K8S_CLUSTERNETPOL:
-		ret = parse_cnp(&c, doc, &obj->cnp);
+		ret = kj_parse_cnp(&c, doc, &obj->cnp);
 		break;
 	case K8S_SERVICE:
-		ret = parse_service(&c, doc, &obj->svc);
+		ret = kj_parse_service(&c, doc, &obj->svc);
 		break;
 	case K8S_ENDPOINTSLICE:
-		ret = parse_epslice(&c, doc, &obj->eps);
+		ret = kj_parse_epslice(&c, doc, &obj->eps);
 		break;
 	default:
 		ret = -EINVAL;

@@ -380,7 +380,7 @@ static int parse_subject(struct kj_ctx *c, json_t *spec, struct k8s_cnp *p)
 	return err;
 }
 
-int parse_cnp(struct kj_ctx *c, json_t *doc, struct k8s_cnp *p)
+int kj_parse_cnp(struct kj_ctx *c, json_t *doc, struct k8s_cnp *p)
 {
 	const char *tier;
 	long long prio;

@@ -14,19 +14,19 @@
 
 /* ---- k8s_svc.c ---- */
 
-int parse_service(struct kj_ctx *c, json_t *doc, struct k8s_service *s);
-void service_free(struct k8s_service *s);
-int parse_epslice(struct kj_ctx *c, json_t *doc, struct k8s_epslice *s);
-void epslice_free(struct k8s_epslice *s);
+int kj_parse_service(struct kj_ctx *c, json_t *doc, struct k8s_service *s);
+void kj_service_free(struct k8s_service *s);
+int kj_parse_epslice(struct kj_ctx *c, json_t *doc, struct k8s_epslice *s);
+void kj_epslice_free(struct k8s_epslice *s);
 
 /* ---- k8s_netpol.c ---- */
 
-int parse_netpol(struct kj_ctx *c, json_t *doc, struct k8s_netpol *np);
-void netpol_free(struct k8s_netpol *np);
+int kj_parse_netpol(struct kj_ctx *c, json_t *doc, struct k8s_netpol *np);
+void kj_netpol_free(struct k8s_netpol *np);
 
 /* ---- k8s_cnp.c ---- */
 
-int parse_cnp(struct kj_ctx *c, json_t *doc, struct k8s_cnp *p);
+int kj_parse_cnp(struct kj_ctx *c, json_t *doc, struct k8s_cnp *p);
 void cnp_free(struct k8s_cnp *p);
 
 #endif

@@ -228,7 +228,7 @@ static int parse_policy_types(struct kj_ctx *c, json_t *spec, struct k8s_netpol 
 	return err;
 }
 
-int parse_netpol(struct kj_ctx *c, json_t *doc, struct k8s_netpol *np)
+int kj_parse_netpol(struct kj_ctx *c, json_t *doc, struct k8s_netpol *np)
 {
 	json_t *spec, *sel;
 	size_t old, o;
@@ -285,7 +285,7 @@ static void rules_free(struct k8s_np_rule *rules, size_t n)
 	free(rules);
 }
 
-void netpol_free(struct k8s_netpol *np)
+void kj_netpol_free(struct k8s_netpol *np)
 {
 	kj_selector_free(&np->pod_sel);
 	rules_free(np->ingress, np->ningress);

@@ -327,7 +327,7 @@ out1:
 	return err;
 }
 
-int parse_service(struct kj_ctx *c, json_t *doc, struct k8s_service *s)
+int kj_parse_service(struct kj_ctx *c, json_t *doc, struct k8s_service *s)
 {
 	json_t *spec, *ports, *port, *names = NULL, *sel;
 	const char *type, *ip;
@@ -435,7 +435,7 @@ out:
 	return err;
 }
 
-void service_free(struct k8s_service *s)
+void kj_service_free(struct k8s_service *s)
 {
 	k8s_labels_free(&s->selector);
 	for (size_t i = 0; i < s->nports; i++) {
@@ -547,7 +547,7 @@ static int parse_eps_port(struct kj_ctx *c, json_t *j, json_t *names, struct k8s
 	return err;
 }
 
-int parse_epslice(struct kj_ctx *c, json_t *doc, struct k8s_epslice *s)
+int kj_parse_epslice(struct kj_ctx *c, json_t *doc, struct k8s_epslice *s)
 {
 	json_t *eps, *ports, *v, *names;
 	const char *at;
@@ -620,7 +620,7 @@ int parse_epslice(struct kj_ctx *c, json_t *doc, struct k8s_epslice *s)
 	return err;
 }
 
-void epslice_free(struct k8s_epslice *s)
+void kj_epslice_free(struct k8s_epslice *s)
 {
 	for (size_t i = 0; i < s->nendpoints; i++)
 		free(s->endpoints[i].node_name);
