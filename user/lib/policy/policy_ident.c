@@ -240,11 +240,6 @@ static uint32_t idprev_find(const struct pol_opts *o, const char *canon)
 	return p && p->id >= XCNI_ID_MIN_LABELS && p->id < XCNI_ID_CIDR_BASE ? p->id : 0;
 }
 
-int pol_cmp_str(const char *a, const char *b)
-{
-	return strcmp(a ? a : "", b ? b : "");
-}
-
 int pol_cmp_meta(const void *a, const void *b)
 {
 	const struct k8s_meta *x = *(const struct k8s_meta *const *)a;
@@ -636,17 +631,6 @@ static int cmp_u32_first(const void *a, const void *b)
 	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
 
 	return (x > y) - (x < y);
-}
-
-void pol_copy_str(char *dst, size_t size, const char *src)
-{
-	size_t n = src ? strnlen(src, size - 1) : 0;
-
-	/* Not snprintf: three per pod on every compile showed in profiles. */
-	if (n)
-		memcpy(dst, src, n);
-	dst[n] = '\0';
-	return;
 }
 
 static int cmp_rulename(const void *a, const void *b)

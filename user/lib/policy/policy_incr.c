@@ -18,27 +18,6 @@
 
 /* ---- the incremental compiler (policy.h) ------------------------------ */
 
-void pol_incr_epsel_drop(struct hmap *m, uint32_t ip)
-{
-	struct epsel *e = hmap_del(m, hu32(ip), UKEY(ip));
-
-	if (e)
-		free(e->np);
-	free(e);
-}
-
-void pol_incr_epsel_clear(struct hmap *m)
-{
-	hmap_each(m, s)
-	{
-		struct epsel *e = s->v;
-
-		free(e->np);
-		free(e);
-	}
-	hmap_clear(m);
-}
-
 size_t pol_incr_resets(const struct pol_incr *pi)
 {
 	return pi->resets;
@@ -214,13 +193,6 @@ static bool incr_local(const struct pol_incr *pi, const struct k8s_pod *p)
 	return !pi->o.node_name || (p->node_name && !strcmp(p->node_name, pi->o.node_name));
 }
 
-struct identity *pol_incr_rid_find(const struct pol_result *r, uint32_t id)
-{
-	struct identity k = { .id = id };
-
-	return bsearch(&k, r->identities, r->nidentities, sizeof(k), pol_cmp_id);
-}
-
 static struct inode *inode_get(struct pol_incr *pi, const char *name)
 {
 	uint64_t h = hstr(name);
@@ -297,24 +269,6 @@ static const struct nslabels *incr_nsl(struct pol_incr *pi, const char *ns)
 static int touch(struct pol_incr *pi, uint32_t ip)
 {
 	return hmap_put(&pi->touched, hu32(ip), UKEY(ip), NULL);
-}
-
-int pol_incr_dirty_ep(struct pol_incr *pi, uint32_t ip)
-{
-	return hmap_put(&pi->dirty, hu32(ip), UKEY(ip), NULL);
-}
-
-char *pol_incr_pod_key(const char *ns, const char *name)
-{
-	size_t ln = strlen(ns ? ns : ""), lm = strlen(name);
-	char *k = malloc(ln + lm + 2);
-
-	if (!k)
-		return NULL;
-	memcpy(k, ns ? ns : "", ln);
-	k[ln] = '/';
-	memcpy(k + ln + 1, name, lm + 1);
-	return k;
 }
 
 /* The node addresses, as pol_build_ipcache ranks them: the lowest identity wins. */

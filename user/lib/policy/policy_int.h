@@ -162,6 +162,9 @@ int pol_compile_ep(const struct pol_ctx *x, const struct k8s_pod *pod, uint32_t 
  */
 int pol_compile_np_enforced(const struct pol_ctx *x, const struct k8s_pod *pod, uint32_t identity,
 			    struct pol_ep *ep);
+/* policy_np.c: pod's NetworkPolicy entries into ep (enforced_only: without audited policies). */
+int pol_compile_np(const struct pol_ctx *x, const struct k8s_pod *pod, uint32_t identity,
+		   struct epbuild *eb, struct pol_ep *ep, bool enforced_only);
 int pol_compile_full(const struct cluster *c, const struct pol_opts *o, struct pol_result *out,
 		     struct k8s_error *err, struct pol_ctx *x);
 void pol_copy_str(char *dst, size_t size, const char *src);
@@ -189,6 +192,7 @@ bool pol_np_peers_match_any(const struct pol_ctx *x, const struct k8s_netpol *np
 int pol_labix_update(struct labix **ix, size_t *n, const struct pol_result *r, const uint32_t *del,
 		     size_t ndel, const struct pol_idput *put, size_t nput);
 int pol_memo_init(struct pol_ctx *x);
+void pol_memo_free(struct pol_ctx *x);
 uint32_t pol_pod_addr(const struct k8s_pod *p, bool local);
 bool pol_pod_managed(const struct k8s_pod *p);
 void pol_set_err(struct k8s_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
