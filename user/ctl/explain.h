@@ -49,6 +49,11 @@ struct svc_view {
 	int svc, slot, be, maglev, name, affinity, ct, ct6; /* the last five: -1 when absent */
 };
 
+/* A node's policy maps under dir (its xcni_config read first); closed with node_maps_close. */
+int node_maps_open(const struct ctx *c, const char *dir, struct node_maps *m);
+void node_maps_close(struct node_maps *m);
+/* Whether the end arg makes the flow IPv6 (an IPv6 address, or a pod with IPv6 only). */
+bool end_is_v6(const struct node_maps *m, const char *arg);
 /* SRC or DST into e, on the source node's maps m (alt: the destination node's). */
 int flow_end_resolve(const struct ctx *c, const struct node_maps *m,
 		     const struct node_maps *alt, const char *arg, bool v6, struct flow_end *e);

@@ -1,0 +1,179 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * xcnictl explain, the command: its arguments, a Service's translation first
+ * (explain_svc.c), then the policy walk of the flow (explain.c). The two
+ * files below it call down only: explain_svc.c into explain.c.
+ */
+#include "ctl.h"
+#include "explain.h"
+
+/* Usage check (exit 2): the third argument is the only one with a syntax of its own. */
+static int check_explain(char **argv)
+{
+	struct xcni_svcname n;
+	__u8 proto;
+	__u16 port;
+
+	if (parse_svc_ref(argv[1], &n) && (!n.ns[0] || !n.name[0])) {
+		pr_err("DST \"%s\": expected svc/NAMESPACE/NAME (a namespace of at most %zu "
+		       "characters, a name of at most %zu)\n", argv[1], sizeof(n.ns) - 1,
+		       sizeof(n.name) - 1);
+		return -EINVAL;
+	}
+	return parse_port_proto(argv[2], &proto, &port);
+}
+
+static int cmd_explain(const struct ctx *c, char **argv)
+{
+	const char *dst_dir = c->opts & OPT_PIN_DIR_DST ? c->pin_dir_dst : c->pin_dir;
+	struct xcni_svcname sref;
+	struct node_maps sm, dm;
+	struct svc_view sv = { .svc = -1 };
+	struct xcni_svc_key fk = {};
+	struct flow f = {};
+	struct ptable *t;
+	const char *verdict;
+	struct ctl_addr dip;
+	bool by_name, v6;
+	int err;
+
+	err = parse_port_proto(argv[2], &f.proto, &f.port);
+	if (err)
+		return err;
+
+	by_name = parse_svc_ref(argv[1], &sref);
+	err = node_maps_open(c, c->pin_dir, &sm);
+	if (err)
+		return err;
+	err = node_maps_open(c, dst_dir, &dm);
+	if (err)
+		goto close_sm;
+	/* IPv6 when --family 6 or an end says so (an IPv6 address, or a pod with no IPv4). */
+	if (c->opts & OPT_FAMILY)
+		v6 = c->family == 6;
+	else
+		v6 = end_is_v6(&sm, argv[0]) || end_is_v6(&sm, argv[1]) || end_is_v6(&dm, argv[1]);
+	if ((err = flow_end_resolve(c, &sm, NULL, argv[0], v6, &f.src)))
+		goto close;
+	/* A Service, by name or by a frontend's address: translated before policy. */
+	fk.family = v6 ? XCNI_AF_INET6 : XCNI_AF_INET;
+	fk.port = htons(f.port);
+	fk.proto = f.proto;
+	if (by_name || (!parse_ip_any(argv[1], &dip) && dip.family == fk.family && f.port)) {
+		err = svc_view_open(c, c->pin_dir, &sv);
+		if (err && (by_name || err != -ENOENT)) {
+			if (err == -ENOENT)
+				pr_err("%s: node %s has no Service maps (an agent without "
+				       "--kube-proxy-replacement, or from before them)\n", argv[1],
+				       sm.node[0] ? sm.node : c->pin_dir);
+			goto close;
+		}
+		err = 0;
+	}
+	if (by_name) {
+		struct svc_rec *recs = NULL;
+		size_t nr = 0, i;
+
+		err = svc_by_name(sv.svc, sv.name, &sref, &recs, &nr);
+		for (i = 0; !err && i < nr; i++)
+			if (recs[i].k.port == fk.port && recs[i].k.proto == fk.proto &&
+			    recs[i].k.family == fk.family)
+				break;
+		if (!err && i < nr)
+			memcpy(fk.addr, recs[i].k.addr, sizeof(fk.addr));
+		else if (!err)
+			err = -ESRCH;
+		free(recs);
+		if (err == -ENOENT)
+			pr_err("%s: no such Service in the maps of node %s%s\n", argv[1],
+			       sm.node[0] ? sm.node : c->pin_dir, sv.name < 0 ?
+			       " (they have no Service names: give the frontend's address)" : "");
+		else if (err == -ESRCH)
+			pr_err("%s: the Service has no %s frontend for %s (xcnictl service get %s "
+			       "lists its ports%s)\n", argv[1], v6 ? "IPv6" : "IPv4", argv[2], argv[1],
+			       v6 ? "" : "; --family 6 for an IPv6 one");
+		else if (err)
+			pr_err("%s: %s\n", m_svc.name, strerror(-err));
+		if (err) {
+			err = err == -ESRCH ? -ENOENT : err;
+			goto close;
+		}
+		err = explain_service(c, &sm, &dm, &sv, &f, &fk);
+		if (err > 0) { /* gone between the two lookups */
+			pr_err("%s: the Service has no frontend for %s\n", argv[1], argv[2]);
+			err = -ENOENT;
+		}
+		goto close;
+	}
+	if (sv.svc >= 0) {
+		memcpy(fk.addr, dip.addr, sizeof(fk.addr));
+		err = explain_service(c, &sm, &dm, &sv, &f, &fk);
+		if (err <= 0)
+			goto close; /* a frontend: explained; else an address like any */
+	}
+	if ((err = flow_end_resolve(c, &sm, &dm, argv[1], v6, &f.dst)))
+		goto close;
+	if ((err = explain_flow(&sm, &dm, &f, &t, &verdict)))
+		goto close;
+	err = show(c, t);
+close:
+	if (sv.svc >= 0)
+		svc_view_close(&sv);
+	node_maps_close(&dm);
+close_sm:
+	node_maps_close(&sm);
+	return err;
+}
+
+const struct cmd explain_cmds[] = {
+	{ "explain", NULL, cmd_explain, 3, OPT_PIN_DIR_DST | OPT_SPORT | OPT_FAMILY,
+	  "SRC DST PORT/PROTO [--pin-dir-dst DIR] [--sport PORT] [--family 4|6]",
+	  "Explain the policy verdict on a new flow from SRC to DST.\n\n"
+	  "SRC and DST are pods (NAMESPACE/NAME) or IPv4 addresses xcni knows (in\n"
+	  "the ipcache), or IPv6 addresses: the flow is IPv6 when an end is an IPv6\n"
+	  "address or a pod without IPv4, or with --family 6 (a pod by name then\n"
+	  "stands for its IPv6, found in the maps of its node: --pin-dir, or\n"
+	  "--pin-dir-dst for the destination); an IPv6 address the ipcache6 does\n"
+	  "not hold is world. PORT/PROTO is 80/tcp, 53/udp, 9/sctp or icmp. Walks the\n"
+	  "lookups the programs make for the flow's first packet, on the live maps:\n"
+	  "the identities (ipcache), then the egress side at the source pod and the\n"
+	  "ingress side at the destination pod (polep, policy: exact port, any port,\n"
+	  "any protocol, then polrange; for the peer's identity, its ipBlock group\n"
+	  "(polcidr), then any peer). Shows what decides each side (the policy and\n"
+	  "rule, \"isolated, nothing allows\", or allowed by default), the lookups\n"
+	  "made, and the verdict: allowed only if both sides allow (the replies of an\n"
+	  "allowed flow then pass via conntrack).\n\n"
+	  "Each side is decided on the node its pod lives on. --pin-dir holds the\n"
+	  "source node's maps; the destination side is read from --pin-dir-dst DIR\n"
+	  "(default: --pin-dir). A side whose pod lives on another node is reported\n"
+	  "as decided there (VERDICT unknown unless the other side denies). In the\n"
+	  "lab a node's maps are /sys/fs/bpf/xcni-lab/<node>. A destination behind\n"
+	  "a tunnel (its ipcache entry names another node's underlay address) is\n"
+	  "shown in TUNNEL and in the egress lookups (none, and VERDICT denied, when\n"
+	  "the source node has no underlay address of that family: drop-tunnel-family);\n"
+	  "an IPv6 pod's policy key is its node's (polkey6), read from the\n"
+	  "destination node's maps.\n\n"
+	  "DST may be a Service: svc/NAMESPACE/NAME with the Service port's\n"
+	  "PORT/PROTO, or a frontend's address (a ClusterIP, IPv4 or IPv6) with its\n"
+	  "port, when the source node translates Services in BPF. A dual-stack\n"
+	  "Service by name: its IPv4 frontend, or its IPv6 one with --family 6 (or\n"
+	  "from a pod without IPv4). Then the translation comes first,\n"
+	  "as the source pod's program makes it: the frontend and scope found, the\n"
+	  "algorithm (random, maglev, affinity), the backends new flows may use (the\n"
+	  "active ones, or the terminating ones when none is active) and which one\n"
+	  "this flow gets when that is determined (an open flow's with --sport, the\n"
+	  "client's affinity entry, Maglev's table entry with --sport), else \"one of\n"
+	  "N\"; REPLY, how the backend's reply gets back (a pod's: through its node;\n"
+	  "from outside: through this node to its own backend, else by SNAT through\n"
+	  "it or by DSR from the backend's node, as its --node-port-mode says);\n"
+	  "then the policy verdict of the flow to each of those backends, as\n"
+	  "above. No backend: refused (drop-no-backend). VERDICT: refused, allowed,\n"
+	  "denied, unknown, or depends (some backends allow, some deny).\n\n"
+	  "Exit 0 whatever the verdict; 1 for an unknown pod, address or Service or\n"
+	  "missing maps; 2 for a malformed PORT/PROTO or svc/NS/NAME.\n\n"
+	  "  --pin-dir-dst DIR   the destination node's pin dir\n"
+	  "  --sport PORT        the flow's source port (which backend Maglev gives it)\n"
+	  "  --family 4|6        the flow's family (default: IPv6 when an end is)",
+	  check_explain },
+	{}
+};
