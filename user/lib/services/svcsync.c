@@ -363,11 +363,10 @@ out:
 	return err;
 }
 
-/* What the maps hold, and the leftovers of an update cut short swept away. */
-static int load(struct svcsync *ss)
+/* The frontends the maps hold, each with its slots' backend ids and its name. */
+static int load_frontends(struct svcsync *ss)
 {
 	unsigned char *keys = NULL;
-	uint32_t *by_id = NULL;
 	size_t n, i;
 	int err;
 
@@ -404,16 +403,18 @@ static int load(struct svcsync *ss)
 	}
 	free(keys);
 	qsort(ss->fe, ss->nfe, sizeof(*ss->fe), fe_cmp);
-	by_id = calloc(SVC_IDS, sizeof(*by_id));
-	if (!by_id)
-		return -ENOMEM;
-	for (i = 0; i < ss->nfe; i++)
-		if (ss->fe[i].v.id < SVC_IDS)
-			by_id[ss->fe[i].v.id] = (uint32_t)i + 1;
+	return 0;
+}
 
-	/* Slots and tables of no live version, reverse-NAT entries of no frontend. */
+/* Slots and tables of no live version, reverse-NAT entries and names of no frontend: deleted. */
+static int sweep_orphans(struct svcsync *ss, const uint32_t *by_id)
+{
+	unsigned char *keys = NULL;
+	size_t n, i;
+	int err;
+
 	if ((err = keys_of(ss->fd_slot, sizeof(struct xcni_svcslot_key), &keys, &n)))
-		goto out;
+		return err;
 	for (i = 0; i < n; i++) {
 		struct xcni_svcslot_key *k = (void *)(keys + i * sizeof(*k));
 
@@ -424,7 +425,7 @@ static int load(struct svcsync *ss)
 	}
 	free(keys);
 	if ((err = keys_of(ss->fd_maglev, sizeof(__u32), &keys, &n)))
-		goto out;
+		return err;
 	for (i = 0; i < n; i++) {
 		__u32 k;
 
@@ -436,7 +437,7 @@ static int load(struct svcsync *ss)
 	}
 	free(keys);
 	if ((err = keys_of(ss->fd_revnat, sizeof(__u16), &keys, &n)))
-		goto out;
+		return err;
 	for (i = 0; i < n; i++) {
 		__u16 k;
 
@@ -448,7 +449,7 @@ static int load(struct svcsync *ss)
 	}
 	free(keys);
 	if ((err = keys_of(ss->fd_name, sizeof(__u32), &keys, &n)))
-		goto out;
+		return err;
 	for (i = 0; i < n; i++) {
 		__u32 k;
 
@@ -457,15 +458,22 @@ static int load(struct svcsync *ss)
 			bpf_map_delete_elem(ss->fd_name, &k);
 	}
 	free(keys);
+	return 0;
+}
 
-	/* Backends, counted by the frontends naming them; the rest go. */
+/* Backends, counted by the frontends naming them; the rest go. */
+static int load_backends(struct svcsync *ss)
+{
+	unsigned char *keys = NULL;
+	size_t n, i;
+	int err;
+
 	if ((err = keys_of(ss->fd_be, sizeof(__u32), &keys, &n)))
-		goto out;
+		return err;
 	ss->be = calloc(n ? n : 1, sizeof(*ss->be));
 	if (!ss->be) {
 		free(keys);
-		err = -ENOMEM;
-		goto out;
+		return -ENOMEM;
 	}
 	for (i = 0; i < n; i++) {
 		struct be_ent *b = &ss->be[ss->nbe];
@@ -494,8 +502,24 @@ static int load(struct svcsync *ss)
 		ss->be[n++] = ss->be[i];
 	}
 	ss->nbe = n;
-	err = be_reindex(ss) ?: svcbe_load(ss);
-out:
+	return be_reindex(ss) ?: svcbe_load(ss);
+}
+
+/* What the maps hold, and the leftovers of an update cut short swept away. */
+static int load(struct svcsync *ss)
+{
+	uint32_t *by_id = NULL;
+	int err;
+
+	if ((err = load_frontends(ss)))
+		return err;
+	by_id = calloc(SVC_IDS, sizeof(*by_id));
+	if (!by_id)
+		return -ENOMEM;
+	for (size_t i = 0; i < ss->nfe; i++)
+		if (ss->fe[i].v.id < SVC_IDS)
+			by_id[ss->fe[i].v.id] = (uint32_t)i + 1;
+	err = sweep_orphans(ss, by_id) ?: load_backends(ss);
 	free(by_id);
 	return err;
 }
