@@ -306,12 +306,126 @@ static int file_or_data(const char *kc, json_t *o, const char *where, const char
 	return 0;
 }
 
+/* The context's cluster: the server's https:// URL, its CA, insecure-skip-tls-verify. */
+static int conf_cluster(const char *path, json_t *doc, json_t *ctx, const char *cur,
+			struct k8s_api_conf *c)
+{
+	const char *cname, *server;
+	json_t *cluster, *v;
+	char where[320];
+	int ret = -EINVAL;
+
+	cname = str_field(ctx, "cluster");
+	cluster = cname ? find_named(doc, "clusters", cname, "cluster") : NULL;
+	if (!cluster) {
+		pr_err("kubeconfig %s: context \"%s\" names cluster \"%s\", which is not among "
+		       "clusters[]\n",
+		       path, cur, cname ? cname : "");
+		return ret;
+	}
+	snprintf(where, sizeof(where), "clusters[%s].cluster", cname);
+	server = str_field(cluster, "server");
+	if (!server || strncmp(server, "https://", 8)) {
+		pr_err("kubeconfig %s: %s.server is %s%s%s: xcnid needs the API server's "
+		       "https:// URL\n",
+		       path, where, server ? "\"" : "", server ? server : "missing",
+		       server ? "\"" : "");
+		return ret;
+	}
+	ret = -ENOMEM;
+	c->server = strdup(server);
+	c->source = strdup(path);
+	if (!c->server || !c->source)
+		return ret;
+	/* "https://h:6443/" + "/api/v1/..." would be a different path on some proxies. */
+	while (strlen(c->server) > 8 && c->server[strlen(c->server) - 1] == '/')
+		c->server[strlen(c->server) - 1] = '\0';
+	ret = file_or_data(path, cluster, where, "certificate-authority", &c->ca_file, &c->ca_data,
+			   &c->ca_len);
+	if (ret)
+		return ret;
+	v = json_object_get(cluster, "insecure-skip-tls-verify");
+	c->insecure = json_is_true(v) ||
+		      (json_is_string(v) && !strcmp(json_string_value(v), "true"));
+	if (c->insecure)
+		pr_warn("kubeconfig %s: %s.insecure-skip-tls-verify: the API server's certificate "
+			"is not checked, so anyone on the path can feed xcnid a policy\n",
+			path, where);
+	return 0;
+}
+
+/* The context's user: a token (inline or a file), or a client certificate and key. */
+static int conf_user(const char *path, json_t *doc, json_t *ctx, const char *cur,
+		     struct k8s_api_conf *c)
+{
+	const char *uname;
+	json_t *user = NULL;
+	char where[320];
+	int ret;
+
+	uname = str_field(ctx, "user");
+	if (uname) {
+		user = find_named(doc, "users", uname, "user");
+		if (!user) {
+			pr_err("kubeconfig %s: context \"%s\" names user \"%s\", which is not among "
+			       "users[]\n",
+			       path, cur, uname);
+			ret = -EINVAL;
+			return ret;
+		}
+	}
+	if (user) {
+		const char *tok = str_field(user, "token"), *tf = str_field(user, "tokenFile");
+		ssize_t bad = tok ? json_token_bad_at(json_object_get(user, "token")) : -1;
+
+		snprintf(where, sizeof(where), "users[%s].user", uname);
+		if (bad >= 0) {
+			/* The token itself stays out of the log: it is a credential. */
+			pr_err("kubeconfig %s: %s.token has a control character (CR, LF or another, "
+			       "byte %zd of %zu): it would end the Authorization header; a token is "
+			       "one line of printable characters\n",
+			       path, where, bad, json_string_length(json_object_get(user, "token")));
+			ret = -EINVAL;
+			return ret;
+		}
+		ret = -ENOMEM;
+		if (tok && !(c->token = strdup(tok)))
+			return ret;
+		if (!tok && tf && !(c->token_file = resolve(path, tf)))
+			return ret;
+		ret = file_or_data(path, user, where, "client-certificate", &c->cert_file,
+				   &c->cert_data, &c->cert_len);
+		if (!ret)
+			ret = file_or_data(path, user, where, "client-key", &c->key_file,
+					   &c->key_data, &c->key_len);
+		if (ret)
+			return ret;
+		ret = -EINVAL;
+		if (!(c->cert_file || c->cert_data) != !(c->key_file || c->key_data)) {
+			pr_err("kubeconfig %s: %s has a client certificate without its key, or a "
+			       "key without its certificate; give both (client-certificate[-data] "
+			       "and client-key[-data])\n",
+			       path, where);
+			return ret;
+		}
+		if (!c->token && !c->token_file && !c->cert_file && !c->cert_data &&
+		    (json_object_get(user, "exec") || json_object_get(user, "auth-provider"))) {
+			pr_err("kubeconfig %s: %s gets its credentials from %s, which xcnid does "
+			       "not run; give it a token (kubectl create token SERVICEACCOUNT) or a "
+			       "client certificate\n",
+			       path, where,
+			       json_object_get(user, "exec") ? "an exec plugin" : "an auth-provider");
+			return ret;
+		}
+	}
+	return 0;
+}
+
 int k8s_api_conf_kubeconfig(const char *path, struct k8s_api_conf *c)
 {
-	json_t **docs = NULL, *doc, *ctx, *cluster, *user = NULL, *v;
-	const char *cur, *cname, *uname, *server;
-	char where[320];
+	json_t **docs = NULL, *doc, *ctx;
 	struct k8s_error err;
+	const char *cur;
 	size_t ndocs = 0;
 	int ret;
 
@@ -339,98 +453,12 @@ int k8s_api_conf_kubeconfig(const char *path, struct k8s_api_conf *c)
 		pr_err("kubeconfig %s: current-context \"%s\" is not among contexts[]\n", path, cur);
 		goto out;
 	}
-	cname = str_field(ctx, "cluster");
-	cluster = cname ? find_named(doc, "clusters", cname, "cluster") : NULL;
-	if (!cluster) {
-		pr_err("kubeconfig %s: context \"%s\" names cluster \"%s\", which is not among "
-		       "clusters[]\n",
-		       path, cur, cname ? cname : "");
-		goto out;
-	}
-	snprintf(where, sizeof(where), "clusters[%s].cluster", cname);
-	server = str_field(cluster, "server");
-	if (!server || strncmp(server, "https://", 8)) {
-		pr_err("kubeconfig %s: %s.server is %s%s%s: xcnid needs the API server's "
-		       "https:// URL\n",
-		       path, where, server ? "\"" : "", server ? server : "missing",
-		       server ? "\"" : "");
-		goto out;
-	}
-	ret = -ENOMEM;
-	c->server = strdup(server);
-	c->source = strdup(path);
-	if (!c->server || !c->source)
-		goto out;
-	/* "https://h:6443/" + "/api/v1/..." would be a different path on some proxies. */
-	while (strlen(c->server) > 8 && c->server[strlen(c->server) - 1] == '/')
-		c->server[strlen(c->server) - 1] = '\0';
-	ret = file_or_data(path, cluster, where, "certificate-authority", &c->ca_file, &c->ca_data,
-			   &c->ca_len);
+	ret = conf_cluster(path, doc, ctx, cur, c);
 	if (ret)
 		goto out;
-	v = json_object_get(cluster, "insecure-skip-tls-verify");
-	c->insecure = json_is_true(v) ||
-		      (json_is_string(v) && !strcmp(json_string_value(v), "true"));
-	if (c->insecure)
-		pr_warn("kubeconfig %s: %s.insecure-skip-tls-verify: the API server's certificate "
-			"is not checked, so anyone on the path can feed xcnid a policy\n",
-			path, where);
-
-	uname = str_field(ctx, "user");
-	if (uname) {
-		user = find_named(doc, "users", uname, "user");
-		if (!user) {
-			pr_err("kubeconfig %s: context \"%s\" names user \"%s\", which is not among "
-			       "users[]\n",
-			       path, cur, uname);
-			ret = -EINVAL;
-			goto out;
-		}
-	}
-	if (user) {
-		const char *tok = str_field(user, "token"), *tf = str_field(user, "tokenFile");
-		ssize_t bad = tok ? json_token_bad_at(json_object_get(user, "token")) : -1;
-
-		snprintf(where, sizeof(where), "users[%s].user", uname);
-		if (bad >= 0) {
-			/* The token itself stays out of the log: it is a credential. */
-			pr_err("kubeconfig %s: %s.token has a control character (CR, LF or another, "
-			       "byte %zd of %zu): it would end the Authorization header; a token is "
-			       "one line of printable characters\n",
-			       path, where, bad, json_string_length(json_object_get(user, "token")));
-			ret = -EINVAL;
-			goto out;
-		}
-		ret = -ENOMEM;
-		if (tok && !(c->token = strdup(tok)))
-			goto out;
-		if (!tok && tf && !(c->token_file = resolve(path, tf)))
-			goto out;
-		ret = file_or_data(path, user, where, "client-certificate", &c->cert_file,
-				   &c->cert_data, &c->cert_len);
-		if (!ret)
-			ret = file_or_data(path, user, where, "client-key", &c->key_file,
-					   &c->key_data, &c->key_len);
-		if (ret)
-			goto out;
-		ret = -EINVAL;
-		if (!(c->cert_file || c->cert_data) != !(c->key_file || c->key_data)) {
-			pr_err("kubeconfig %s: %s has a client certificate without its key, or a "
-			       "key without its certificate; give both (client-certificate[-data] "
-			       "and client-key[-data])\n",
-			       path, where);
-			goto out;
-		}
-		if (!c->token && !c->token_file && !c->cert_file && !c->cert_data &&
-		    (json_object_get(user, "exec") || json_object_get(user, "auth-provider"))) {
-			pr_err("kubeconfig %s: %s gets its credentials from %s, which xcnid does "
-			       "not run; give it a token (kubectl create token SERVICEACCOUNT) or a "
-			       "client certificate\n",
-			       path, where,
-			       json_object_get(user, "exec") ? "an exec plugin" : "an auth-provider");
-			goto out;
-		}
-	}
+	ret = conf_user(path, doc, ctx, cur, c);
+	if (ret)
+		goto out;
 	ret = 0;
 out:
 	k8s_docs_free(docs, ndocs);
