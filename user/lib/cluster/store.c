@@ -920,6 +920,73 @@ err_docs:
 	return ret;
 }
 
+/*
+ * The entries of a file's n objects into v; what the file defined before (had,
+ * f being the file reloaded) and defines now (has). A definition another file
+ * holds too is said. 0 or -ENOMEM.
+ */
+static int entries_of(struct mdir *md, const struct mfile *f, const char *path,
+		      struct k8s_object **objs, size_t n, struct mentry *v, struct kidx *had,
+		      struct kidx *has)
+{
+	int ret;
+
+	for (size_t i = 0; f && i < f->n; i++) {
+		ret = kidx_add(had, f->v[i].kind, f->v[i].ns, f->v[i].name, 1);
+		if (ret)
+			return ret;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const char *other;
+
+		v[i].kind = objs[i]->kind;
+		v[i].name = strdup(objs[i]->meta.name);
+		v[i].ns = objs[i]->meta.ns ? strdup(objs[i]->meta.ns) : NULL;
+		v[i].raw = json_incref(objs[i]->raw);
+		if (!v[i].name || (objs[i]->meta.ns && !v[i].ns))
+			return -ENOMEM;
+		if (f && f->n && kidx_add(has, v[i].kind, v[i].ns, v[i].name, 1))
+			return -ENOMEM;
+		/* A rename shows up as a new file before the old one goes: not a conflict. */
+		if (defined_elsewhere(md, f, v[i].kind, v[i].ns, v[i].name, true,
+				      kidx_get(had, v[i].kind, v[i].ns, v[i].name), &other))
+			pr_warn("%s: %s %s%s%s is also defined in %s; the file loaded last wins\n",
+				path, k8s_kind_name(v[i].kind), ns_or_empty(v[i].ns),
+				v[i].ns ? "/" : "", v[i].name, other);
+	}
+	return 0;
+}
+
+/*
+ * From here the file's new contents are what it defines: its objects put into
+ * the store, what it no longer defines undefined, v its entries. *changes
+ * counts the objects changed; 0 or the store's error.
+ */
+static int file_commit(struct mdir *md, struct mfile *f, struct k8s_object **objs, size_t n,
+		       struct mentry *v, struct kidx *has, int *changes)
+{
+	int ret = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		ret = store_put(md->b.store, objs[i]);
+		objs[i] = NULL;
+		if (ret < 0)
+			break;
+		*changes += ret;
+	}
+	for (size_t i = 0; i < f->n && ret >= 0; i++) {
+		if (kidx_get(has, f->v[i].kind, f->v[i].ns, f->v[i].name))
+			continue;
+		ret = undefine(md, f, &f->v[i]);
+		*changes += ret > 0;
+	}
+	defs_count(md, f->v, f->n, -1);
+	mentries_free(f->v, f->n);
+	f->v = v;
+	f->n = n;
+	return ret < 0 ? ret : 0;
+}
+
 /* (Re)loads one file. Objects changed, or -errno; a bad file is logged and changes nothing. */
 static int file_load(struct mdir *md, const char *name)
 {
@@ -964,33 +1031,9 @@ static int file_load(struct mdir *md, const char *name)
 		ret = -ENOMEM;
 		goto err_objs;
 	}
-	for (i = 0; f && i < f->n; i++) {
-		ret = kidx_add(&had, f->v[i].kind, f->v[i].ns, f->v[i].name, 1);
-		if (ret)
-			goto err_v; /* v is all NULLs: freed as is */
-	}
-	for (i = 0; i < n; i++) {
-		const char *other;
-
-		v[i].kind = objs[i]->kind;
-		v[i].name = strdup(objs[i]->meta.name);
-		v[i].ns = objs[i]->meta.ns ? strdup(objs[i]->meta.ns) : NULL;
-		v[i].raw = json_incref(objs[i]->raw);
-		if (!v[i].name || (objs[i]->meta.ns && !v[i].ns)) {
-			ret = -ENOMEM;
-			goto err_v;
-		}
-		if (f && f->n && kidx_add(&has, v[i].kind, v[i].ns, v[i].name, 1)) {
-			ret = -ENOMEM;
-			goto err_v;
-		}
-		/* A rename shows up as a new file before the old one goes: not a conflict. */
-		if (defined_elsewhere(md, f, v[i].kind, v[i].ns, v[i].name, true,
-				      kidx_get(&had, v[i].kind, v[i].ns, v[i].name), &other))
-			pr_warn("%s: %s %s%s%s is also defined in %s; the file loaded last wins\n",
-				path, k8s_kind_name(v[i].kind), ns_or_empty(v[i].ns),
-				v[i].ns ? "/" : "", v[i].name, other);
-	}
+	ret = entries_of(md, f, path, objs, n, v, &had, &has);
+	if (ret)
+		goto err_v;
 	/* Counted before anything changes (it can fail); the old entries after. */
 	ret = defs_count(md, v, n, 1);
 	if (ret)
@@ -1009,24 +1052,7 @@ static int file_load(struct mdir *md, const char *name)
 		fname = NULL;
 	}
 
-	/* From here the file's new contents are what it defines. */
-	for (i = 0; i < n; i++) {
-		ret = store_put(md->b.store, objs[i]);
-		objs[i] = NULL;
-		if (ret < 0)
-			break;
-		changes += ret;
-	}
-	for (i = 0; i < f->n && ret >= 0; i++) {
-		if (kidx_get(&has, f->v[i].kind, f->v[i].ns, f->v[i].name))
-			continue;
-		ret = undefine(md, f, &f->v[i]);
-		changes += ret > 0;
-	}
-	defs_count(md, f->v, f->n, -1);
-	mentries_free(f->v, f->n);
-	f->v = v;
-	f->n = n;
+	ret = file_commit(md, f, objs, n, v, &has, &changes);
 	pr_info("%s: %zu objects, %d changed\n", path, n, changes);
 	for (i = 0; i < n; i++)
 		k8s_free(objs[i]);
