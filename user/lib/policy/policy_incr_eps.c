@@ -217,27 +217,17 @@ static int ctx_all_pods(struct pol_incr *pi, const struct cluster *c, struct pol
 	return 0;
 }
 
-/* Compiles again the local pods that need it; the others keep their policy. */
-int pol_incr_eps_resync(struct pol_incr *pi, const struct cluster *c)
+/*
+ * The books follow the identities born and gone before any pod is compiled:
+ * which policies select a pod (moves with the policies, and with the pod: it
+ * is dirty then), the entries of the dead and the born (unless everything is
+ * compiled again), the label index.
+ */
+static int eps_follow_ids(struct pol_incr *pi, bool all)
 {
-	struct pol_ctx x = { .o = &pi->o,
-			     .hash = pi->o.hash ? pi->o.hash : pol_fnv1a,
-			     .r = &pi->r };
-	/* Identities born or gone change local pods' policy by their own entries
-	 * only, unless everything is compiled again anyway. */
-	bool all = pi->pols_changed || (pi->named_egress && pi->pods_changed);
-	bool every_pod = pi->named_egress;
 	struct pol_result *r = &pi->r;
-	struct epbuild eb = { 0 };
-	struct pol_ep *v = NULL;
-	size_t n = 0;
-	int ret = -ENOMEM;
+	int ret;
 
-	/* Before births and deaths: an audited pod's are its whole compile's. */
-	if (eps_dirty_audited(pi))
-		return -ENOMEM;
-	/* Which policies select a pod: moves with the policies (and their
-	 * indexes), and with the pod (it is dirty then). */
 	if (pi->pols_changed)
 		pol_incr_epsel_clear(&pi->epsel);
 	hmap_each(&pi->dirty, s)
@@ -246,7 +236,6 @@ int pol_incr_eps_resync(struct pol_incr *pi, const struct cluster *c)
 		eps_drop_dead(pi);
 	if (!all && pi->d.nid_put && (ret = eps_add_born(pi)))
 		return ret;
-	ret = -ENOMEM;
 	/* The label index follows the identities born and gone: hashing and
 	 * sorting every identity's labels again after each was ~6% of the agent's
 	 * CPU under churn at 100k pods. */
@@ -257,26 +246,29 @@ int pol_incr_eps_resync(struct pol_incr *pi, const struct cluster *c)
 		pi->labix = NULL;
 		pi->nlabix = 0;
 	}
-	if (!all && !pi->dirty.n)
-		return 0;
-	if (all)
-		for (size_t i = 0; i < r->neps; i++)
-			if (pol_incr_dirty_ep(pi, r->eps[i].ip))
-				return -ENOMEM;
-	x.nps = pi->nps;
-	x.np_id = pi->np_id;
-	x.nnps = pi->nnps;
+	return 0;
+}
+
+/* What the dirty pods' compile reads: the policies, audit mode's state, the pod index when
+ * named egress ports or an audited pod need it, the peer memo, the label index. */
+static int ctx_for_dirty(struct pol_incr *pi, const struct cluster *c, struct pol_ctx *x)
+{
+	bool every_pod = pi->named_egress;
+
+	x->nps = pi->nps;
+	x->np_id = pi->np_id;
+	x->nnps = pi->nnps;
 	/* Audit mode's state (no ClusterNetworkPolicy here: they compile whole);
 	 * a pod it is laid over names every pod and node. */
 	if (pi->audit_any) {
-		if (cnp_ctx_init(&x, c))
-			goto out;
+		if (cnp_ctx_init(x, c))
+			return -ENOMEM;
 		hmap_each(&pi->dirty, s)
 		{
 			uint32_t a = (uint32_t)s->k;
 			const struct ipod *p = hmap_get(&pi->ipx, hu32(a), UKEY(a));
 
-			if (p && p->local && cnp_audited(&x, p->pod)) {
+			if (p && p->local && cnp_audited(x, p->pod)) {
 				every_pod = true;
 				break;
 			}
@@ -284,27 +276,34 @@ int pol_incr_eps_resync(struct pol_incr *pi, const struct cluster *c)
 	}
 	/* Egress named ports resolve against every pod of an identity (and
 	 * ipBlock ones against every pod): the whole pod index, once. */
-	if (every_pod && ctx_all_pods(pi, c, &x))
-		goto out;
-	if (pi->named_egress && pol_build_id_pods(&x))
-		goto out;
-	if (pol_memo_init(&x))
-		goto out;
+	if ((every_pod && ctx_all_pods(pi, c, x)) || (pi->named_egress && pol_build_id_pods(x)) ||
+	    pol_memo_init(x))
+		return -ENOMEM;
 	if (!pi->labix) {
-		if (pol_labix_build(&x))
-			goto out;
-		pi->labix = x.labix;
-		pi->nlabix = x.nlabix;
+		if (pol_labix_build(x))
+			return -ENOMEM;
+		pi->labix = x->labix;
+		pi->nlabix = x->nlabix;
 	}
-	x.labix = pi->labix;
-	x.nlabix = pi->nlabix;
-	v = calloc(r->neps + pi->dirty.n + 1, sizeof(*v));
+	x->labix = pi->labix;
+	x->nlabix = pi->nlabix;
+	return 0;
+}
+
+/* The dirty local pods compiled again beside the others' entries kept: r->eps replaced whole,
+ * or left as it was on an error. */
+static int compile_dirty(struct pol_incr *pi, const struct pol_ctx *x, struct epbuild *eb)
+{
+	struct pol_result *r = &pi->r;
+	struct pol_ep *v = calloc(r->neps + pi->dirty.n + 1, sizeof(*v));
+	size_t n = 0;
+	int ret = 0;
+
 	if (!v)
-		goto out;
+		return -ENOMEM;
 	for (size_t i = 0; i < r->neps; i++)
 		if (!hmap_has(&pi->dirty, hu32(r->eps[i].ip), UKEY(r->eps[i].ip)))
 			v[n++] = r->eps[i];
-	ret = 0;
 	hmap_each(&pi->dirty, s)
 	{
 		uint32_t a = (uint32_t)s->k;
@@ -312,8 +311,8 @@ int pol_incr_eps_resync(struct pol_incr *pi, const struct cluster *c)
 
 		if (!p || !p->local)
 			continue;
-		ret = pol_compile_ep(&x, p->pod, p->id, &eb, &v[n]);
-		((struct ipod *)p)->audited = pi->audit_any && cnp_audited(&x, p->pod);
+		ret = pol_compile_ep(x, p->pod, p->id, eb, &v[n]);
+		((struct ipod *)p)->audited = pi->audit_any && cnp_audited(x, p->pod);
 		if (!ret && p->contested)
 			pol_ep_contest(&v[n]);
 		v[n].changed = true;
@@ -327,7 +326,7 @@ int pol_incr_eps_resync(struct pol_incr *pi, const struct cluster *c)
 			if (hmap_has(&pi->dirty, hu32(v[i].ip), UKEY(v[i].ip)))
 				ep_free(&v[i]);
 		free(v);
-		goto out;
+		return ret;
 	}
 	for (size_t i = 0; i < r->neps; i++)
 		if (hmap_has(&pi->dirty, hu32(r->eps[i].ip), UKEY(r->eps[i].ip)))
@@ -337,7 +336,34 @@ int pol_incr_eps_resync(struct pol_incr *pi, const struct cluster *c)
 		qsort(v, n, sizeof(*v), pol_cmp_ep);
 	r->eps = v;
 	r->neps = n;
-out:
+	return 0;
+}
+
+/* Compiles again the local pods that need it; the others keep their policy. */
+int pol_incr_eps_resync(struct pol_incr *pi, const struct cluster *c)
+{
+	struct pol_ctx x = { .o = &pi->o,
+			     .hash = pi->o.hash ? pi->o.hash : pol_fnv1a,
+			     .r = &pi->r };
+	/* Identities born or gone change local pods' policy by their own entries
+	 * only, unless everything is compiled again anyway. */
+	bool all = pi->pols_changed || (pi->named_egress && pi->pods_changed);
+	struct pol_result *r = &pi->r;
+	struct epbuild eb = { 0 };
+	int ret;
+
+	/* Before births and deaths: an audited pod's are its whole compile's. */
+	if (eps_dirty_audited(pi))
+		return -ENOMEM;
+	if ((ret = eps_follow_ids(pi, all)))
+		return ret;
+	if (!all && !pi->dirty.n)
+		return 0;
+	if (all)
+		for (size_t i = 0; i < r->neps; i++)
+			if (pol_incr_dirty_ep(pi, r->eps[i].ip))
+				return -ENOMEM;
+	ret = ctx_for_dirty(pi, c, &x) ?: compile_dirty(pi, &x, &eb);
 	free(eb.c);
 	free(eb.cr);
 	free(eb.pc);
