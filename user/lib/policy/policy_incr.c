@@ -515,18 +515,9 @@ static bool any_named_egress(const struct k8s_netpol *const *nps, size_t n)
 	return false;
 }
 
-/* Indexes the result of a whole compile (x: its working state, taken over). */
-static int incr_index(struct pol_incr *pi, const struct cluster *c, struct pol_ctx *x)
+/* The namespaces' labels, taken over from the compile's working state. */
+static int index_nslabels(struct pol_incr *pi, struct pol_ctx *x)
 {
-	struct pol_result *r = &pi->r;
-
-	if (hmap_init(&pi->pods, true, x->npods) || hmap_init(&pi->nodes, true, x->nnodes) ||
-	    hmap_init(&pi->ipx, false, x->npods) || hmap_init(&pi->v6, true, 16) ||
-	    hmap_init(&pi->ents, false, r->nipcache) ||
-	    hmap_init(&pi->canon, true, r->nidentities) || hmap_init(&pi->nsl, true, x->nnsl) ||
-	    hmap_init(&pi->touched, false, 16) || hmap_init(&pi->dirty, false, 16) ||
-	    hmap_init(&pi->epsel, false, 16))
-		return -ENOMEM;
 	for (size_t i = 0; i < x->nnsl; i++) {
 		struct nslabels *l = calloc(1, sizeof(*l));
 
@@ -542,26 +533,14 @@ static int incr_index(struct pol_incr *pi, const struct cluster *c, struct pol_c
 			return -ENOMEM;
 		}
 	}
-	for (size_t k = 0; k < r->nidentities; k++) {
-		struct identity *id = &r->identities[k];
-		const struct nslabels *l = hmap_get(&pi->nsl, hstr(id->ns), (uintptr_t)id->ns);
+	return 0;
+}
 
-		id->ns = l->name; /* the pod's string goes with the pod */
-		id->npods = 0;
-		if (hmap_put(&pi->canon, hstr(id->canon), (uintptr_t)id->canon,
-			     (void *)(uintptr_t)id->id))
-			return -ENOMEM;
-	}
-	for (size_t i = 0; i < c->n[K8S_NODE]; i++) {
-		const struct k8s_node *nd = &c->objs[K8S_NODE][i]->node;
-		struct inode *n = inode_get(pi, nd->meta.name);
+/* Every pod by name and address, on its node; its identity counts it. */
+static int index_pods(struct pol_incr *pi, struct pol_ctx *x)
+{
+	struct pol_result *r = &pi->r;
 
-		if (!n)
-			return -ENOMEM;
-		n->ip = nd->internal_ip;
-		memcpy(n->ip6, nd->internal_ip6, 16);
-		n->exists = true;
-	}
 	for (size_t i = 0; i < x->npods; i++) {
 		const struct k8s_pod *p = x->pods[i];
 		struct ipod *ip = calloc(1, sizeof(*ip));
@@ -592,8 +571,14 @@ static int incr_index(struct pol_incr *pi, const struct cluster *c, struct pol_c
 				return -ENOMEM;
 		}
 	}
-	if (nodeaddr_build(pi, c, &pi->nodeaddr, &pi->nnodeaddr))
-		return -ENOMEM;
+	return 0;
+}
+
+/* The ipcache's /32 entries and the pods' names, by address. */
+static int index_ents(struct pol_incr *pi)
+{
+	struct pol_result *r = &pi->r;
+
 	for (size_t i = 0; i < r->nipcache; i++) {
 		struct ipent *e;
 
@@ -624,6 +609,49 @@ static int incr_index(struct pol_incr *pi, const struct cluster *c, struct pol_c
 		e->pnd = podname_digest(&r->podnames[i].name);
 		pi->npn++;
 	}
+	return 0;
+}
+
+/* Indexes the result of a whole compile (x: its working state, taken over). */
+static int incr_index(struct pol_incr *pi, const struct cluster *c, struct pol_ctx *x)
+{
+	struct pol_result *r = &pi->r;
+
+	if (hmap_init(&pi->pods, true, x->npods) || hmap_init(&pi->nodes, true, x->nnodes) ||
+	    hmap_init(&pi->ipx, false, x->npods) || hmap_init(&pi->v6, true, 16) ||
+	    hmap_init(&pi->ents, false, r->nipcache) ||
+	    hmap_init(&pi->canon, true, r->nidentities) || hmap_init(&pi->nsl, true, x->nnsl) ||
+	    hmap_init(&pi->touched, false, 16) || hmap_init(&pi->dirty, false, 16) ||
+	    hmap_init(&pi->epsel, false, 16))
+		return -ENOMEM;
+	if (index_nslabels(pi, x))
+		return -ENOMEM;
+	for (size_t k = 0; k < r->nidentities; k++) {
+		struct identity *id = &r->identities[k];
+		const struct nslabels *l = hmap_get(&pi->nsl, hstr(id->ns), (uintptr_t)id->ns);
+
+		id->ns = l->name; /* the pod's string goes with the pod */
+		id->npods = 0;
+		if (hmap_put(&pi->canon, hstr(id->canon), (uintptr_t)id->canon,
+			     (void *)(uintptr_t)id->id))
+			return -ENOMEM;
+	}
+	for (size_t i = 0; i < c->n[K8S_NODE]; i++) {
+		const struct k8s_node *nd = &c->objs[K8S_NODE][i]->node;
+		struct inode *n = inode_get(pi, nd->meta.name);
+
+		if (!n)
+			return -ENOMEM;
+		n->ip = nd->internal_ip;
+		memcpy(n->ip6, nd->internal_ip6, 16);
+		n->exists = true;
+	}
+	if (index_pods(pi, x))
+		return -ENOMEM;
+	if (nodeaddr_build(pi, c, &pi->nodeaddr, &pi->nnodeaddr))
+		return -ENOMEM;
+	if (index_ents(pi))
+		return -ENOMEM;
 	pi->nps = x->nps;
 	pi->np_id = x->np_id;
 	pi->nnps = x->nnps;
