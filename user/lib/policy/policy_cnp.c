@@ -781,25 +781,16 @@ static int ids_split(struct idset *split, const struct cnpctx *cc, const struct 
 	return ret;
 }
 
-static int compile_dir(struct cnpctx *cc, struct out *o)
+/* The pods as peers: by identity where that says all (split: the identities that cannot),
+ * else each address as itself. */
+static int dir_pods(struct cnpctx *cc, struct out *o, struct vd *buf, struct memo *m,
+		    const struct idset *split)
 {
 	const struct pol_ctx *x = cc->x;
-	size_t n = atoms_total(&cc->at);
-	struct vd *buf = calloc(n, sizeof(*buf));
-	struct memo m = { 0 };
-	struct idset split = { 0 }, done = { 0 };
+	struct idset done = { 0 };
 	struct peer pr;
-	int ret = memo_init_dir(&m, cc);
+	int ret = 0;
 
-	if (!buf)
-		ret = -ENOMEM;
-	/*
-	 * Pods by identity where that says all (no rule prefix holds an address
-	 * of the identity's pods, no egress named port): identity entries, which
-	 * the data plane looks up first. The rest by address, as themselves.
-	 */
-	if (!ret && !m.by_ports)
-		ret = ids_split(&split, cc, &m);
 	for (size_t i = 0; !ret && i < x->npods; i++) {
 		const struct k8s_pod *p = x->pods[i];
 
@@ -809,7 +800,7 @@ static int compile_dir(struct cnpctx *cc, struct out *o)
 		pr.pod = p;
 		pr.ns_labels = ns_labels_of(x, p->meta.ns);
 		pr.id = x->pod_id[i];
-		if (!m.by_ports && pr.id && !idset_has(&split, pr.id)) {
+		if (!m->by_ports && pr.id && !idset_has(split, pr.id)) {
 			if (idset_has(&done, pr.id))
 				continue;
 			ret = idset_add(&done, pr.id, x->npods);
@@ -827,14 +818,25 @@ static int compile_dir(struct cnpctx *cc, struct out *o)
 		}
 		if (p->ip) {
 			pr.addr = (struct k8s_cidr){ .addr = p->ip, .len = 32 };
-			ret = peer_out(o, cc, &pr, buf, &m);
+			ret = peer_out(o, cc, &pr, buf, m);
 		}
 		if (!ret && p->has_ip6) {
 			pr.addr = (struct k8s_cidr){ .len = 128, .v6 = true };
 			memcpy(pr.addr.addr6, p->ip6, 16);
-			ret = peer_out(o, cc, &pr, buf, &m);
+			ret = peer_out(o, cc, &pr, buf, m);
 		}
 	}
+	free(done.v);
+	return ret;
+}
+
+/* The nodes as peers (this one only for its pods' egress), and the pods' gateway. */
+static int dir_nodes(struct cnpctx *cc, struct out *o, struct vd *buf)
+{
+	const struct pol_ctx *x = cc->x;
+	struct peer pr;
+	int ret = 0;
+
 	for (size_t i = 0; !ret && i < x->nnodes; i++) {
 		const struct k8s_node *nd = x->nodes[i];
 		static const uint8_t zero[16];
@@ -865,7 +867,16 @@ static int compile_dir(struct cnpctx *cc, struct out *o)
 		pr.addr = (struct k8s_cidr){ .addr = x->o->gateway_ip, .len = 32 };
 		ret = peer_out(o, cc, &pr, buf, NULL);
 	}
-	/* Every prefix a rule names, standing for the addresses it is the longest of. */
+	return ret;
+}
+
+/* Every prefix a rule or the NetworkPolicy tier names, standing for the addresses it is the
+ * longest of. */
+static int dir_prefixes(struct cnpctx *cc, struct out *o, struct vd *buf)
+{
+	struct peer pr;
+	int ret = 0;
+
 	for (size_t i = 0; !ret && i < cc->nrules; i++) {
 		const struct k8s_cnp_rule *r = rule_of(cc, i);
 
@@ -885,6 +896,33 @@ static int compile_dir(struct cnpctx *cc, struct out *o)
 		pr.id = XCNI_ID_WORLD;
 		ret = peer_out(o, cc, &pr, buf, NULL);
 	}
+	return ret;
+}
+
+static int compile_dir(struct cnpctx *cc, struct out *o)
+{
+	size_t n = atoms_total(&cc->at);
+	struct vd *buf = calloc(n, sizeof(*buf));
+	struct memo m = { 0 };
+	struct idset split = { 0 };
+	struct peer pr;
+	int ret = memo_init_dir(&m, cc);
+
+	if (!buf)
+		ret = -ENOMEM;
+	/*
+	 * Pods by identity where that says all (no rule prefix holds an address
+	 * of the identity's pods, no egress named port): identity entries, which
+	 * the data plane looks up first. The rest by address, as themselves.
+	 */
+	if (!ret && !m.by_ports)
+		ret = ids_split(&split, cc, &m);
+	if (!ret)
+		ret = dir_pods(cc, o, buf, &m, &split);
+	if (!ret)
+		ret = dir_nodes(cc, o, buf);
+	if (!ret)
+		ret = dir_prefixes(cc, o, buf);
 	/* Whatever else: an address no prefix covers. */
 	if (!ret) {
 		memset(&pr, 0, sizeof(pr));
@@ -895,7 +933,6 @@ static int compile_dir(struct cnpctx *cc, struct out *o)
 	}
 	free(buf);
 	free(split.v);
-	free(done.v);
 	free(m.v);
 	free(m.pfx);
 	free(m.np);
