@@ -479,6 +479,70 @@ bool svc_has_frontends(const struct k8s_service *s)
 	return !s->headless && !s->external_name && (s->cluster_ip || s->has_ip6);
 }
 
+/*
+ * Port i's IPv6 frontends (the IPv6 ClusterIP, NodePorts on the node's and
+ * its peers' IPv6 addresses, IPv6 externalIPs and load-balancer IPs) with its
+ * IPv6 backends; pc: the port's context of the IPv4 pass, whose messages say
+ * what both passes would (a port's mismatch with the slices, a NodePort out of
+ * range).
+ */
+static int port_frontends6(const struct k8s_object *so, size_t i,
+			   const struct k8s_object *const *slices, size_t nslices,
+			   const struct svc_node *node, size_t room, const struct port_ctx *pc,
+			   uint16_t np_min, uint16_t np_max, struct items *v)
+{
+	const struct k8s_service *s = &so->svc;
+	const struct k8s_svc_port *p = &s->ports[i];
+	struct port_bes b6;
+	struct port_ctx pc6 = *pc;
+	/* The port's mismatch with the slices is said once, by the IPv4 pass. */
+	struct items quiet = {};
+	char fld[96];
+	int err;
+
+	pc6.b = &b6;
+	err = port_backends(so, i, XCNI_AF_INET6, slices, nslices, node, room, &b6,
+			    s->cluster_ip ? &quiet : v);
+	if (!err)
+		err = add_frontend(v, &pc6, s->cluster_ip6, XCNI_AF_INET6, p->port,
+				   false, FIELD_PORT, i);
+	/* IPv6 NodePorts: the node's IPv6 addresses, then its peers'; a
+	 * nodePort out of range is said by the IPv4 pass, if any. */
+	field_name(FIELD_NODEPORT, i, fld, sizeof(fld));
+	if (!err && s->node_ports && p->node_port && node && node->naddrs6 &&
+	    (p->node_port < np_min || p->node_port > np_max)) {
+		if (!s->cluster_ip)
+			err = item_err(v,
+				       "Service %s/%s: %s: %u is outside the NodePort "
+				       "range %u-%u; that frontend is refused",
+				       so->meta.ns, so->meta.name, fld, p->node_port,
+				       np_min, np_max);
+	} else if (s->node_ports && p->node_port && node) {
+		for (size_t a = 0; a < node->naddrs6 + node->npeers6 && !err; a++)
+			err = a < node->naddrs6 ?
+			      add_frontend(v, &pc6, node->addrs6[a], XCNI_AF_INET6,
+					   p->node_port, true, FIELD_NODEPORT, i) :
+			      add_peer_frontend(v, &pc6, node->peers6[a - node->naddrs6],
+						node->peer_names6 ?
+						node->peer_names6[a - node->naddrs6] :
+						NULL,
+						XCNI_AF_INET6, p->node_port, i);
+	}
+	/* IPv6 externalIPs and load-balancer IPs, with the IPv6 backends;
+	 * messages name each one's index in its list. */
+	for (size_t a = 0; a < s->nexternal_ips6 && !err; a++)
+		err = add_frontend(v, &pc6, s->external_ips6[a], XCNI_AF_INET6, p->port,
+				   true, FIELD_EXTERNAL_IP,
+				   s->external_ips6_at ? s->external_ips6_at[a] : a);
+	for (size_t a = 0; a < s->nlb_ips6 && !err; a++)
+		err = add_frontend(v, &pc6, s->lb_ips6[a], XCNI_AF_INET6, p->port,
+				   true, FIELD_LB_IP,
+				   s->lb_ips6_at ? s->lb_ips6_at[a] : a);
+	port_bes_free(&b6);
+	svc_items_free(&quiet);
+	return err;
+}
+
 /* One Service's candidates (slices: its EndpointSlices by name), appended to v. */
 int svc_build_one(const struct k8s_object *so, const struct k8s_object *const *slices,
 		     size_t nslices, const struct svc_node *node, unsigned int flags,
@@ -510,54 +574,9 @@ int svc_build_one(const struct k8s_object *so, const struct k8s_object *const *s
 		if (!err && s->cluster_ip)
 			err = add_frontend(v, &pc, &s->cluster_ip, XCNI_AF_INET, p->port, false,
 					   FIELD_PORT, i);
-		if (!err && s->has_ip6) {
-			struct port_bes b6;
-			struct port_ctx pc6 = pc;
-
-			/* The port's mismatch with the slices is said once, by the IPv4 pass. */
-			struct items quiet = {};
-
-			pc6.b = &b6;
-			err = port_backends(so, i, XCNI_AF_INET6, slices, nslices, node, room, &b6,
-					    s->cluster_ip ? &quiet : v);
-			if (!err)
-				err = add_frontend(v, &pc6, s->cluster_ip6, XCNI_AF_INET6, p->port,
-						   false, FIELD_PORT, i);
-			/* IPv6 NodePorts: the node's IPv6 addresses, then its peers'; a
-			 * nodePort out of range is said by the IPv4 pass, if any. */
-			field_name(FIELD_NODEPORT, i, fld, sizeof(fld));
-			if (!err && s->node_ports && p->node_port && node && node->naddrs6 &&
-			    (p->node_port < np_min || p->node_port > np_max)) {
-				if (!s->cluster_ip)
-					err = item_err(v,
-						       "Service %s/%s: %s: %u is outside the NodePort "
-						       "range %u-%u; that frontend is refused",
-						       so->meta.ns, so->meta.name, fld, p->node_port,
-						       np_min, np_max);
-			} else if (s->node_ports && p->node_port && node) {
-				for (size_t a = 0; a < node->naddrs6 + node->npeers6 && !err; a++)
-					err = a < node->naddrs6 ?
-					      add_frontend(v, &pc6, node->addrs6[a], XCNI_AF_INET6,
-							   p->node_port, true, FIELD_NODEPORT, i) :
-					      add_peer_frontend(v, &pc6, node->peers6[a - node->naddrs6],
-								node->peer_names6 ?
-								node->peer_names6[a - node->naddrs6] :
-								NULL,
-								XCNI_AF_INET6, p->node_port, i);
-			}
-			/* IPv6 externalIPs and load-balancer IPs, with the IPv6 backends;
-			 * messages name each one's index in its list. */
-			for (size_t a = 0; a < s->nexternal_ips6 && !err; a++)
-				err = add_frontend(v, &pc6, s->external_ips6[a], XCNI_AF_INET6, p->port,
-						   true, FIELD_EXTERNAL_IP,
-						   s->external_ips6_at ? s->external_ips6_at[a] : a);
-			for (size_t a = 0; a < s->nlb_ips6 && !err; a++)
-				err = add_frontend(v, &pc6, s->lb_ips6[a], XCNI_AF_INET6, p->port,
-						   true, FIELD_LB_IP,
-						   s->lb_ips6_at ? s->lb_ips6_at[a] : a);
-			port_bes_free(&b6);
-			svc_items_free(&quiet);
-		}
+		if (!err && s->has_ip6)
+			err = port_frontends6(so, i, slices, nslices, node, room, &pc, np_min, np_max,
+					      v);
 		if (!s->cluster_ip) {
 			port_bes_free(&b);
 			continue;
