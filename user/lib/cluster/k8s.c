@@ -282,26 +282,17 @@ const char *k8s_pod_phase_name(enum k8s_pod_phase p)
 	return p > K8S_POD_PHASE_UNSET && p <= K8S_POD_UNKNOWN ? pod_phases[p] : "";
 }
 
-static int parse_pod(struct kj_ctx *c, json_t *doc, struct k8s_pod *pod)
+/* spec.containers[].ports[]: the pod's named ports (a name once per pod). */
+static int parse_pod_ports(struct kj_ctx *c, json_t *spec, struct k8s_pod *pod)
 {
-	json_t *spec, *status, *containers, *ct, *ports = NULL, *port, *names, *ips, *v;
-	const char *node, *ip;
-	size_t i, j, n = 0, o1, o2, o3;
+	json_t *containers, *ct, *ports = NULL, *port, *names;
+	size_t i, j, n = 0, o2, o3;
 	int err;
 
-	err = kj_get_obj(c, doc, "spec", &spec);
-	if (!err)
-		err = kj_get_obj(c, doc, "status", &status);
-	if (!err)
-		err = parse_pod_life(c, doc, status, pod);
-	if (err)
-		return err;
-
-	o1 = kj_field(c, "spec");
 	/* Not required here, unlike in the API: xcnid needs a pod's identity, not its images. */
 	err = kj_get_arr(c, spec, "containers", &containers);
 	if (err)
-		goto out;
+		return err;
 	o2 = kj_field(c, "containers");
 	json_array_foreach(containers, i, ct) {
 		o3 = kj_idx(c, i);
@@ -311,22 +302,18 @@ static int parse_pod(struct kj_ctx *c, json_t *doc, struct k8s_pod *pod)
 			err = kj_get_arr(c, ct, "ports", &ports);
 		kj_pop(c, o3);
 		if (err)
-			goto out;
+			return err;
 		n += ports ? json_array_size(ports) : 0;
 	}
 	if (n) {
 		pod->ports = calloc(n, sizeof(*pod->ports));
-		if (!pod->ports) {
-			err = -ENOMEM;
-			goto out;
-		}
+		if (!pod->ports)
+			return -ENOMEM;
 	}
 	json_array_foreach(containers, i, ct) {
 		names = json_object();
-		if (!names) {
-			err = -ENOMEM;
-			goto out;
-		}
+		if (!names)
+			return -ENOMEM;
 		o3 = kj_idx(c, i);
 		kj_field(c, "ports");
 		json_array_foreach(kj_get(ct, "ports"), j, port) {
@@ -340,9 +327,65 @@ static int parse_pod(struct kj_ctx *c, json_t *doc, struct k8s_pod *pod)
 		kj_pop(c, o3);
 		json_decref(names);
 		if (err)
-			goto out;
+			return err;
 	}
 	kj_pop(c, o2);
+	return 0;
+}
+
+/* status.podIP and status.podIPs: one address per family (podIP its first). */
+static int parse_pod_ips(struct kj_ctx *c, json_t *status, struct k8s_pod *pod)
+{
+	const char *ip;
+	json_t *ips, *v;
+	size_t i;
+	int err;
+
+	err = kj_get_str(c, status, "podIP", &ip);
+	if (err)
+		return err;
+	/* "" is how an unset status field comes back from `kubectl get -o json`. */
+	if (ip && *ip && (err = pod_ip_take(c, pod, ip, "podIP")))
+		return err;
+	/* podIPs: one address per family (dual stack), podIP its first. */
+	err = kj_get_arr(c, status, "podIPs", &ips);
+	if (err)
+		return err;
+	json_array_foreach(ips, i, v) {
+		size_t o2p = kj_field(c, "podIPs");
+		size_t o3p = kj_idx(c, i);
+
+		err = !json_is_object(v) ? kj_fail(c, "must be an object with \"ip\"") :
+					   kj_get_str(c, v, "ip", &ip);
+		if (!err && ip && *ip)
+			err = pod_ip_take(c, pod, ip, "ip");
+		kj_pop(c, o3p);
+		kj_pop(c, o2p);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+static int parse_pod(struct kj_ctx *c, json_t *doc, struct k8s_pod *pod)
+{
+	json_t *spec, *status;
+	const char *node;
+	size_t o1;
+	int err;
+
+	err = kj_get_obj(c, doc, "spec", &spec);
+	if (!err)
+		err = kj_get_obj(c, doc, "status", &status);
+	if (!err)
+		err = parse_pod_life(c, doc, status, pod);
+	if (err)
+		return err;
+
+	o1 = kj_field(c, "spec");
+	err = parse_pod_ports(c, spec, pod);
+	if (err)
+		goto out;
 
 	err = kj_get_str(c, spec, "nodeName", &node);
 	if (err)
@@ -367,29 +410,7 @@ static int parse_pod(struct kj_ctx *c, json_t *doc, struct k8s_pod *pod)
 	kj_pop(c, o1);
 
 	o1 = kj_field(c, "status");
-	err = kj_get_str(c, status, "podIP", &ip);
-	if (err)
-		goto out;
-	/* "" is how an unset status field comes back from `kubectl get -o json`. */
-	if (ip && *ip && (err = pod_ip_take(c, pod, ip, "podIP")))
-		goto out;
-	/* podIPs: one address per family (dual stack), podIP its first. */
-	err = kj_get_arr(c, status, "podIPs", &ips);
-	if (err)
-		goto out;
-	json_array_foreach(ips, i, v) {
-		size_t o2p = kj_field(c, "podIPs");
-		size_t o3p = kj_idx(c, i);
-
-		err = !json_is_object(v) ? kj_fail(c, "must be an object with \"ip\"") :
-					   kj_get_str(c, v, "ip", &ip);
-		if (!err && ip && *ip)
-			err = pod_ip_take(c, pod, ip, "ip");
-		kj_pop(c, o3p);
-		kj_pop(c, o2p);
-		if (err)
-			goto out;
-	}
+	err = parse_pod_ips(c, status, pod);
 out:
 	kj_pop(c, o1);
 	return err;
