@@ -442,25 +442,19 @@ static void node_cidr6(struct k8s_node *node, const char *s)
 	node->pod_cidr6_len = len;
 }
 
-static int parse_node(struct kj_ctx *c, json_t *doc, struct k8s_node *node)
+/* spec.podCIDR and spec.podCIDRs: the first IPv4 one the node's, the IPv6 one node_cidr6's. */
+static int parse_node_cidrs(struct kj_ctx *c, json_t *spec, struct k8s_node *node)
 {
-	json_t *spec, *status, *cidrs, *addrs, *a, *v;
 	struct k8s_cidr cidr;
-	const char *s, *type;
 	bool have_cidr = false;
-	size_t i, o1, o2;
+	json_t *cidrs, *v;
+	const char *s;
+	size_t i, o2;
 	int err;
 
-	err = kj_get_obj(c, doc, "spec", &spec);
-	if (!err)
-		err = kj_get_obj(c, doc, "status", &status);
-	if (err)
-		return err;
-
-	o1 = kj_field(c, "spec");
 	err = kj_get_str(c, spec, "podCIDR", &s);
 	if (err)
-		goto out;
+		return err;
 	/* The first IPv4 one of podCIDR and podCIDRs: dual-stack nodes list IPv6 too. */
 	if (s && *s) {
 		err = kj_parse_cidr(s, &cidr);
@@ -468,7 +462,7 @@ static int parse_node(struct kj_ctx *c, json_t *doc, struct k8s_node *node)
 			err = -EAFNOSUPPORT; /* the IPv6 pod CIDR is node_cidr6's */
 		if (err == -EINVAL) {
 			err = kj_fail_in(c, "podCIDR", "\"%s\" is not a valid CIDR", s);
-			goto out;
+			return err;
 		}
 		have_cidr = !err;
 		if (err == -EAFNOSUPPORT)
@@ -477,7 +471,7 @@ static int parse_node(struct kj_ctx *c, json_t *doc, struct k8s_node *node)
 	}
 	err = kj_get_arr(c, spec, "podCIDRs", &cidrs);
 	if (err)
-		goto out;
+		return err;
 	o2 = kj_field(c, "podCIDRs");
 	json_array_foreach(cidrs, i, v) {
 		struct k8s_cidr tmp;
@@ -493,7 +487,7 @@ static int parse_node(struct kj_ctx *c, json_t *doc, struct k8s_node *node)
 				      json_is_string(v) ? "\"" : "");
 		kj_pop(c, o);
 		if (err)
-			goto out;
+			return err;
 		if (!r && !have_cidr) {
 			cidr = tmp;
 			have_cidr = true;
@@ -506,12 +500,20 @@ static int parse_node(struct kj_ctx *c, json_t *doc, struct k8s_node *node)
 		node->pod_cidr = cidr.addr;
 		node->pod_cidr_len = cidr.len;
 	}
-	kj_pop(c, o1);
+	return 0;
+}
 
-	o1 = kj_field(c, "status");
+/* status.addresses: the first InternalIP of each family. */
+static int parse_node_addrs(struct kj_ctx *c, json_t *status, struct k8s_node *node)
+{
+	const char *s, *type;
+	json_t *addrs, *a;
+	size_t i, o2;
+	int err;
+
 	err = kj_get_arr(c, status, "addresses", &addrs);
 	if (err)
-		goto out;
+		return err;
 	o2 = kj_field(c, "addresses");
 	json_array_foreach(addrs, i, a) {
 		size_t o = kj_idx(c, i);
@@ -541,9 +543,32 @@ static int parse_node(struct kj_ctx *c, json_t *doc, struct k8s_node *node)
 		}
 		kj_pop(c, o);
 		if (err)
-			goto out;
+			return err;
 	}
 	kj_pop(c, o2);
+	return 0;
+}
+
+static int parse_node(struct kj_ctx *c, json_t *doc, struct k8s_node *node)
+{
+	json_t *spec, *status;
+	size_t o1;
+	int err;
+
+	err = kj_get_obj(c, doc, "spec", &spec);
+	if (!err)
+		err = kj_get_obj(c, doc, "status", &status);
+	if (err)
+		return err;
+
+	o1 = kj_field(c, "spec");
+	err = parse_node_cidrs(c, spec, node);
+	if (err)
+		goto out;
+	kj_pop(c, o1);
+
+	o1 = kj_field(c, "status");
+	err = parse_node_addrs(c, status, node);
 out:
 	kj_pop(c, o1);
 	return err;
