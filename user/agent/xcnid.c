@@ -991,6 +991,102 @@ static int sync_masq(const struct opts *o, struct store *st)
 	return masq_sync(o->mq, &c);
 }
 
+/* The map writers (policy; Services in BPF, or beside kube-proxy the frontends refused as
+ * sources), the identities the maps hold seeding the compiler. */
+static int open_writers(const struct opts *o, struct pol_incr *pi, struct polsync **ps,
+			struct svcsync **ss, struct svc_incr **si)
+{
+	int err;
+
+	err = polsync_open(o->pin_dir, ps);
+	if (err) {
+		pr_err("opening the policy maps under %s: %s\n", o->pin_dir, strerror(-err));
+		return err;
+	}
+	polsync_set_ns_share(*ps, o->ns_share);
+	/* A restarted agent gives every label set the number the maps give it. */
+	{
+		struct pol_idprev *prev = NULL;
+		size_t nprev = 0;
+
+		err = polsync_identities(*ps, &prev, &nprev);
+		if (!err)
+			err = pol_incr_seed(pi, prev, nprev);
+		free(prev);
+		if (err)
+			return err;
+		if (nprev)
+			pr_info("%zu identities found in the maps: their label sets keep them\n",
+				nprev);
+	}
+	/* Reads what the maps hold: a restart keeps every translation until the state is read. */
+	if (o->kpr && (err = svcsync_open(o->pin_dir, ss))) {
+		pr_err("opening the Service maps under %s: %s\n", o->pin_dir, strerror(-err));
+		return err;
+	}
+	if (o->kpr && !(*si = svc_incr_new()))
+		return -ENOMEM;
+	/* Beside kube-proxy: the frontends refused as sources (sync_extfe). */
+	if (!o->kpr && (err = extfe_fd = xcni_map_open_pinned(o->pin_dir, "xcni_extfe", NULL)) < 0) {
+		pr_err("opening xcni_extfe under %s: %s\n", o->pin_dir, strerror(-err));
+		return err;
+	}
+	return 0;
+}
+
+/* Where cluster state comes from: the manifest directory, or the API server. */
+static int open_backend(const struct opts *o, struct store *st, struct cs_backend **b)
+{
+	int err;
+
+	if (o->manifests) {
+		err = manifest_dir_open_flags(o->manifests, st, o->kpr ? MANIFEST_LB : MANIFEST_SVC, b);
+		if (err) {
+			pr_err("cluster state: cannot read manifest directory %s: %s\n",
+			       o->manifests, strerror(-err));
+			return err;
+		}
+	} else {
+		/* kubeconfig NULL: in-cluster. Fails only on configuration, logged. */
+		err = k8s_api_open_flags(o->kubeconfig, st, o->kpr ? K8S_API_LB : K8S_API_SVC, b);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/*
+ * How long the loop may sleep (timeout: the hooks' and the masquerade's
+ * next tick, -1 none): until a pending sync is due (*due, CLOCK_MONOTONIC ms),
+ * a failed one retried (0.5 s doubling to 10 s), or pods closed for room
+ * judged again (*retry).
+ */
+static int sync_timeout(const struct opts *o, bool synced, bool *retry, __u64 *due,
+			unsigned *backoff, int timeout)
+{
+	if (!synced && !*due) {
+		/* A failed generation (a map write that failed: the maps hold
+		 * a consistent one, polsync.c) is tried again by itself, not
+		 * only at the next change: 0.5 s, doubling to 10 s. */
+		*backoff = !*backoff ? 500 : *backoff >= 5000 ? 10000 : *backoff * 2;
+		*due = mono_ms() + *backoff;
+	} else if (synced) {
+		*backoff = 0;
+	}
+	if (*retry && !*due) {
+		/* Pods closed for room the last cleanup freed: judge them again. */
+		*retry = false;
+		*due = mono_ms() + o->sync_delay_ms;
+	}
+	if (*due) {
+		__u64 now = mono_ms();
+		int t = *due > now ? (int)(*due - now) : 0;
+
+		timeout = timeout < 0 || t < timeout ? t : timeout;
+	}
+	return timeout;
+}
+
 /* Follows the manifest directory until asked to stop. */
 static int watch_cluster(const struct opts *o, struct from_pod *fp, struct http *hs,
 			 struct flowd *fd, struct hooks *hk, struct agent_status *sts)
@@ -1013,54 +1109,12 @@ static int watch_cluster(const struct opts *o, struct from_pod *fp, struct http 
 		pol_incr_free(pi);
 		return -ENOMEM;
 	}
-	err = polsync_open(o->pin_dir, &ps);
-	if (err) {
-		pr_err("opening the policy maps under %s: %s\n", o->pin_dir, strerror(-err));
+	err = open_writers(o, pi, &ps, &ss, &si);
+	if (err)
 		goto out;
-	}
-	polsync_set_ns_share(ps, o->ns_share);
-	/* A restarted agent gives every label set the number the maps give it. */
-	{
-		struct pol_idprev *prev = NULL;
-		size_t nprev = 0;
-
-		err = polsync_identities(ps, &prev, &nprev);
-		if (!err)
-			err = pol_incr_seed(pi, prev, nprev);
-		free(prev);
-		if (err)
-			goto out;
-		if (nprev)
-			pr_info("%zu identities found in the maps: their label sets keep them\n",
-				nprev);
-	}
-	/* Reads what the maps hold: a restart keeps every translation until the state is read. */
-	if (o->kpr && (err = svcsync_open(o->pin_dir, &ss))) {
-		pr_err("opening the Service maps under %s: %s\n", o->pin_dir, strerror(-err));
+	err = open_backend(o, st, &b);
+	if (err)
 		goto out;
-	}
-	if (o->kpr && !(si = svc_incr_new())) {
-		err = -ENOMEM;
-		goto out;
-	}
-	/* Beside kube-proxy: the frontends refused as sources (sync_extfe). */
-	if (!o->kpr && (err = extfe_fd = xcni_map_open_pinned(o->pin_dir, "xcni_extfe", NULL)) < 0) {
-		pr_err("opening xcni_extfe under %s: %s\n", o->pin_dir, strerror(-err));
-		goto out;
-	}
-	if (o->manifests) {
-		err = manifest_dir_open_flags(o->manifests, st, o->kpr ? MANIFEST_LB : MANIFEST_SVC, &b);
-		if (err) {
-			pr_err("cluster state: cannot read manifest directory %s: %s\n",
-			       o->manifests, strerror(-err));
-			goto out;
-		}
-	} else {
-		/* kubeconfig NULL: in-cluster. Fails only on configuration, logged. */
-		err = k8s_api_open_flags(o->kubeconfig, st, o->kpr ? K8S_API_LB : K8S_API_SVC, &b);
-		if (err)
-			goto out;
-	}
 	pr_info("cluster state from %s (%s backend)\n",
 		o->manifests ?: o->kubeconfig ?: "the API server (in-cluster)", b->ops->name);
 	status_set_cluster(sts, o->manifests ?: o->kubeconfig ?: "in-cluster", b);
@@ -1093,26 +1147,7 @@ static int watch_cluster(const struct opts *o, struct from_pod *fp, struct http 
 		if (flush_in >= 0 && (timeout < 0 || flush_in < timeout))
 			timeout = flush_in;
 
-		if (!synced && !due) {
-			/* A failed generation (a map write that failed: the maps hold
-			 * a consistent one, polsync.c) is tried again by itself, not
-			 * only at the next change: 0.5 s, doubling to 10 s. */
-			backoff = !backoff ? 500 : backoff >= 5000 ? 10000 : backoff * 2;
-			due = mono_ms() + backoff;
-		} else if (synced) {
-			backoff = 0;
-		}
-		if (retry && !due) {
-			/* Pods closed for room the last cleanup freed: judge them again. */
-			retry = false;
-			due = mono_ms() + o->sync_delay_ms;
-		}
-		if (due) {
-			__u64 now = mono_ms();
-			int t = due > now ? (int)(due - now) : 0;
-
-			timeout = timeout < 0 || t < timeout ? t : timeout;
-		}
+		timeout = sync_timeout(o, synced, &retry, &due, &backoff, timeout);
 		n = poll(pfd, 4, timeout);
 		if (n < 0 && errno == EINTR)
 			continue;
