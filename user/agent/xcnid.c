@@ -1298,6 +1298,45 @@ static void serve_local(const struct opts *o, struct http *hs, struct flowd *fd,
 	}
 }
 
+/* What the agent serves: HTTP (metrics, the UI), flows, status and /readyz. */
+static int open_served(const struct opts *o, struct hooks *hk, struct http **hs,
+		       struct metrics **ms, struct flowd **fd, struct ui **ui,
+		       struct agent_status **sts)
+{
+	int err = 0;
+
+	if ((o->metrics_addr || o->ui_addr) && !o->once &&
+	    (err = http_open(o->metrics_addr ?: o->ui_addr, o->http_remote, hs)))
+		return err;
+	if (o->metrics_addr && !o->once && (err = metrics_open(o->pin_dir, *hs, ms)))
+		return err;
+	metrics_set_hooks(*ms, hk);
+	if (o->flows.window && !o->once &&
+	    (err = flowd_open(&o->flows, o->pin_dir, o->node_name, fd))) {
+		/* On by default, flows are not worth the agent: without an option
+		 * that asked for them (the UI draws them), it runs without. */
+		if (o->flows.asked || o->ui_addr)
+			return err;
+		pr_warn("flows: off (%s); xcnictl flows will not answer\n", strerror(-err));
+		err = 0;
+		*fd = NULL;
+	}
+	metrics_set_flows(*ms, *fd ? flowd_flows(*fd) : NULL);
+	if (o->ui_addr && !o->once && (err = ui_open(*hs, *fd, o->pin_dir, ui)))
+		return err;
+	/* Pinned and attached by now: what status and /readyz report. */
+	if (!o->once && (err = status_open(o->pin_dir, o->node_name, sts)))
+		return err;
+	if ((err = status_route(*sts, *hs)))
+		return err;
+	status_set_probe(*sts, &probed, sock_lb_wanted);
+	status_set_flows(*sts, o->flows.window && !o->once, o->flows.window, o->flows.ipfix_url);
+	if (o->manifests || o->kubeconfig || o->in_cluster)
+		status_set_cluster(*sts, o->manifests ?: o->kubeconfig ?: "in-cluster", NULL);
+	status_set_attached(*sts);
+	return 0;
+}
+
 static int run(const struct opts *o)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = o->pin_dir);
@@ -1403,35 +1442,8 @@ static int run(const struct opts *o)
 	if ((err = hooks_open(o->pin_dir, o->ov, &hk)))
 		goto out;
 	hooks_check(hk);
-	if ((o->metrics_addr || o->ui_addr) && !o->once &&
-	    (err = http_open(o->metrics_addr ?: o->ui_addr, o->http_remote, &hs)))
+	if ((err = open_served(o, hk, &hs, &ms, &fd, &ui, &sts)))
 		goto out;
-	if (o->metrics_addr && !o->once && (err = metrics_open(o->pin_dir, hs, &ms)))
-		goto out;
-	metrics_set_hooks(ms, hk);
-	if (o->flows.window && !o->once &&
-	    (err = flowd_open(&o->flows, o->pin_dir, o->node_name, &fd))) {
-		/* On by default, flows are not worth the agent: without an option
-		 * that asked for them (the UI draws them), it runs without. */
-		if (o->flows.asked || o->ui_addr)
-			goto out;
-		pr_warn("flows: off (%s); xcnictl flows will not answer\n", strerror(-err));
-		err = 0;
-		fd = NULL;
-	}
-	metrics_set_flows(ms, fd ? flowd_flows(fd) : NULL);
-	if (o->ui_addr && !o->once && (err = ui_open(hs, fd, o->pin_dir, &ui)))
-		goto out;
-	/* Pinned and attached by now: what status and /readyz report. */
-	if (!o->once && (err = status_open(o->pin_dir, o->node_name, &sts)))
-		goto out;
-	if ((err = status_route(sts, hs)))
-		goto out;
-	status_set_probe(sts, &probed, sock_lb_wanted);
-	status_set_flows(sts, o->flows.window && !o->once, o->flows.window, o->flows.ipfix_url);
-	if (o->manifests || o->kubeconfig || o->in_cluster)
-		status_set_cluster(sts, o->manifests ?: o->kubeconfig ?: "in-cluster", NULL);
-	status_set_attached(sts);
 	/* Without cluster state the set is what this node knows itself; with it,
 	 * once the state is read (an empty store would exempt too little). */
 	if (o->mq->on && !(o->manifests || o->kubeconfig || o->in_cluster) &&
