@@ -596,6 +596,42 @@ static __attribute__((noinline)) void dsr6_record(const struct xcni_ct6_key *t, 
 }
 
 /*
+ * The SNAT to this node of a NodePort flow to a remote backend, either hook
+ * (from_outside at tc, nodeport_xdp.h at XDP): the source port it gets (p:
+ * client -> backend, lb its translation): the one its service entry holds,
+ * else a free one (lb_snat_port). 0 or XCNI_DROP_NAT_NO_PORT.
+ */
+static __always_inline int np_snat_port(const struct lb_state *lb, const struct pkt *p,
+					__u16 *nport)
+{
+	*nport = lb->svc_ct ? lb->svc_ct->nat_port : 0;
+	if (!*nport && lb_snat_port(p, node_ip, nport))
+		return XCNI_DROP_NAT_NO_PORT;
+	return 0;
+}
+
+/*
+ * After ct_track (ct) of the SNATed flow p (this node -> backend), len bytes:
+ * a new flow's entry, with the client (lb->orig's source) kept for its
+ * replies. Nothing to judge here (no pod of this node on either end): the
+ * backend's node judges its ingress, the source being this node.
+ */
+static __always_inline void np_snat_open(const struct pkt *p, const struct lb_state *lb, int ct,
+					 __u32 len)
+{
+	struct xcni_ct_entry *e;
+
+	if (ct != CT_NEW && ct != CT_STALE)
+		return;
+	ct_commit(pkt_flow_const(p), XCNI_AF_INET, ct, len, 0, XCNI_CT_F_NODEPORT | XCNI_CT_F_SNAT);
+	e = bpf_map_lookup_elem(&xcni_ct, &p->tuple);
+	if (e) {
+		e->nat_addr = lb->orig.saddr;
+		e->nat_port = lb->orig.sport;
+	}
+}
+
+/*
  * Into a pod of this node, routed as the host would (l3_forward_rewrite: TTL
  * down by one, the pod link's MACs), then into its netns. The reason
  * (XCNI_FWD_LOCAL), the verdict in *verdict; np6_into_pod's IPv4 twin.
@@ -655,7 +691,6 @@ static __always_inline int nodeport_encap(struct __sk_buff *skb, struct pkt *p, 
 __attribute__((noinline)) int from_outside(struct __sk_buff *skb)
 {
 	struct xcni_endpoint *dst;
-	struct xcni_ct_entry *e;
 	struct lb_state lb = {};
 	struct verdict v = {};
 	struct judge j;
@@ -728,14 +763,10 @@ __attribute__((noinline)) int from_outside(struct __sk_buff *skb)
 		reason = nodeport_dsr(skb, &p, &lb, tunnel, &verdict);
 		goto out;
 	}
-	/* SNAT to this node, so the reply comes back here to be undone: the
-	 * port the flow got before, else a free one. */
-	if (lb.svc_ct)
-		nport = lb.svc_ct->nat_port;
-	if (!nport && lb_snat_port(&p, node_ip, &nport)) {
-		reason = XCNI_DROP_NAT_NO_PORT;
+	/* SNAT to this node, so the reply comes back here to be undone. */
+	reason = np_snat_port(&lb, &p, &nport);
+	if (reason)
 		goto out;
-	}
 	if (lb.svc_ct)
 		lb.svc_ct->nat_port = nport;
 	if (lb_nat(skb, &p, IP_SADDR_OFF, p.tuple.saddr, node_ip, 0, p.tuple.sport, nport)) {
@@ -752,17 +783,7 @@ __attribute__((noinline)) int from_outside(struct __sk_buff *skb)
 		reason = ct_invalid_reason(pkt_flow(&p));
 		goto out;
 	}
-	if (ct == CT_NEW || ct == CT_STALE) {
-		/* Nothing to judge here (no pod of this node on either end): the
-		 * backend's node judges its ingress, the source being this node. */
-		ct_commit(pkt_flow(&p), XCNI_AF_INET, ct, skb->len, 0,
-			  XCNI_CT_F_NODEPORT | XCNI_CT_F_SNAT);
-		e = bpf_map_lookup_elem(&xcni_ct, &p.tuple);
-		if (e) {
-			e->nat_addr = lb.orig.saddr;
-			e->nat_port = lb.orig.sport;
-		}
-	}
+	np_snat_open(&p, &lb, ct, skb->len);
 	lb_follow(&lb, &p);
 	reason = nodeport_encap(skb, &p, tunnel, &verdict);
 out:
