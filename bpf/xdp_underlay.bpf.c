@@ -19,19 +19,37 @@
  * from_plain, which also applies the range where XDP is off.
  * The judge is lib/prefilter.h's, shared with from_overlay, which runs it
  * itself where the node has the prefilter at tc (--xdp-mode tc).
+ *
+ * With Services in BPF and xcnid --nodeport-acceleration (rodata np_accel),
+ * what the prefilter lets through then meets the NodePort fast path
+ * (lib/nodeport_xdp.h): traffic from outside to a NodePort, externalIP or
+ * load-balancer IP whose backend is on another node is translated, SNATed,
+ * encapsulated and sent back out here (XDP_TX); the rest goes on to tc
+ * untouched. A global function of this program rather than a tail call: no
+ * program array to keep in step, and its frame is its own (bench/README.md,
+ * "XDP NodePort", for the cost of a miss).
  */
+#define XCNI_HOOK_XDP 1
+/* The shared headers' tc-only helpers this program never calls. */
+#pragma clang diagnostic ignored "-Wunused-function"
+
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 
 #include "lib/compat.h"
 #include "lib/prefilter.h"
+#include "lib/nodeport_xdp.h"
 
 SEC("xdp")
 int xdp_underlay(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
 
-	return prefilter_frame(data, end, end - data) ? XDP_DROP : XDP_PASS;
+	if (prefilter_frame(data, end, end - data))
+		return XDP_DROP;
+	if (np_accel && lb_enabled && node_ip)
+		return xdp_nodeport4(ctx);
+	return XDP_PASS;
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

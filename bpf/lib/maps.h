@@ -95,6 +95,15 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xcni_metrics SEC(".maps");
 
+/* The XDP NodePort fast path's counters (XCNI_NPA_*: nodeport_xdp.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, XCNI_NPA_NR);
+	__type(key, __u32);
+	__type(value, struct xcni_metric);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xcni_npaccel SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, XCNI_EVENTS_BYTES);
