@@ -23,10 +23,26 @@ OUT=198.51.100.1
 [ "$MODE" = native ] && export XCNI_LAB_XDP=native
 
 lab_start "$XCNICTL" "$XCNI_BIN" "$XCNID_BIN"
+out=$("$XCNID_BIN" --nodeport-acceleration native 2>&1); RC=$?
+check "xcnid --nodeport-acceleration without --kube-proxy-replacement and --underlay-dev: exit 2, naming all three" \
+	bash -c "[ $RC = 2 ] && grep -q -- '--nodeport-acceleration translates --kube-proxy-replacement.*--underlay-dev' <<<\"\$1\"" _ "$out"
+out=$("$XCNID_BIN" --nodeport-acceleration fast 2>&1); RC=$?
+check "xcnid --nodeport-acceleration fast: exit 2, naming the modes" \
+	bash -c "[ $RC = 2 ] && grep -q -- '--nodeport-acceleration fast: native, generic or off' <<<\"\$1\"" _ "$out"
+out=$("$XCNID_BIN" --kube-proxy-replacement --underlay-dev lo --nodeport-acceleration generic --xdp-mode tc 2>&1); RC=$?
+check "xcnid --nodeport-acceleration generic --xdp-mode tc: exit 2 (the fast path is XDP)" \
+	bash -c "[ $RC = 2 ] && grep -q -- '--xdp-mode attaches otherwise' <<<\"\$1\"" _ "$out"
 check "lab up --nodes 3 --kube-proxy none --ip-family $FAMILY --agent-arg --nodeport-acceleration=$MODE" \
 	lab up --nodes 3 --kube-proxy none --ip-family "$FAMILY" \
 	--agent-arg "--nodeport-acceleration=$MODE" || { finish; exit 1; }
 remember_pids
+if [ "$MODE" = native ]; then
+	# Native XDP's XDP_TX on a veth hands the frame to the peer's NAPI, which
+	# a veth has only with GRO on or an XDP program of its own (GRO is off by
+	# default): the bridge ends of the lab's underlay get GRO, as a veth
+	# underlay must for native acceleration (docs/xcnid.8).
+	for i in 1 2 3; do ip netns exec xcl-ul ethtool -K "ul-n$i" gro on; done
+fi
 
 DS=
 [ "$FAMILY" = dual ] && DS="ipFamilyPolicy: PreferDualStack,"
