@@ -40,16 +40,35 @@
 #include "lib/prefilter.h"
 #include "lib/nodeport_xdp.h"
 
+/*
+ * The prefilter in a frame of its own: its lookup keys in the entry's frame
+ * would sit under the fast path's (xdp_nodeport6 -> ct_commit_call) and pass
+ * the verifier's 512 bytes, as from_overlay's from_underlay_prefilter.
+ */
+__attribute__((noinline)) int xdp_prefilter(struct xdp_md *ctx)
+{
+	void *data, *end;
+
+	if (!ctx)
+		return 0;
+	data = (void *)(long)ctx->data;
+	end = (void *)(long)ctx->data_end;
+	return prefilter_frame(data, end, end - data);
+}
+
 SEC("xdp")
 int xdp_underlay(struct xdp_md *ctx)
 {
-	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
+	void *data, *end;
 
-	if (prefilter_frame(data, end, end - data))
+	if (xdp_prefilter(ctx))
 		return XDP_DROP;
-	if (np_accel && lb_enabled && node_ip)
-		return xdp_nodeport4(ctx);
-	return XDP_PASS;
+	data = (void *)(long)ctx->data;
+	end = (void *)(long)ctx->data_end;
+	if (!np_accel || !lb_enabled || !node_ip || data + ETH_HLEN > end)
+		return XDP_PASS;
+	return ((struct ethhdr *)data)->h_proto == bpf_htons(ETH_P_IPV6) ? xdp_nodeport6(ctx) :
+									   xdp_nodeport4(ctx);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

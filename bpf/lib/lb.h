@@ -709,33 +709,26 @@ static __always_inline void in6_set_lb_loopback(__u8 *a)
 }
 
 /*
- * A pod's IPv6 packet to a frontend (outside: LB_OUTSIDE, a packet from the
- * underlay, judged first by lb_outside_refused): the flow's backend (the one it
- * got before, or a new pick), DNAT to it, and for hairpin SNAT to the
- * loopback address. 0: no frontend (nothing done); 1: translated (p->tuple
- * the translated tuple, p->rev_nat and backend_id set); XCNI_DROP_NO_BACKEND
- * (nothing written; st->rev_nat names the Service, st->svc_flags its flags);
- * another drop reason.
+ * lb_choose for IPv6: the part of lb6_translate that reads no packet (the
+ * frontend, the outside rules, the flow's backend), for either hook. 1:
+ * *svcp, *bep and st set (st->translated); 0, XCNI_DROP_NO_BACKEND or
+ * another reason as lb6_translate's. tmp: the per-CPU scratch (affinity key,
+ * new entry). defer (a constant): a new flow's service entry is left to
+ * lb6_open (st->created 0), a kept flow not counted; *kept says which.
  */
-__attribute__((noinline)) int lb6_translate(struct __sk_buff *skb, struct pkt6 *p, __u32 ep_id,
-					    struct lb6_state *st, __u32 outside)
+static __always_inline int lb6_choose(struct pkt6 *p, __u32 ep_id, struct lb6_state *st,
+				      __u32 outside, int defer, struct lb6_tmp *tmp,
+				      const struct xcni_svc **svcp, const struct xcni_backend **bep,
+				      __u8 *kept)
 {
 	struct xcni_affinity_key *ak;
 	const struct xcni_backend *be;
 	const struct xcni_svc *svc;
-	struct xcni_ct_entry *e, *ne;
+	struct xcni_ct_entry *e, *ne = &tmp->ne;
 	__u64 now = bpf_ktime_get_ns();
-	struct lb6_tmp *tmp;
 	__u32 id = 0;
-	__u8 lo[16];
-	int ret;
 
-	if (!skb || !p || !st)
-		return 0;
-	tmp = bpf_map_lookup_elem(&xcni_lb6_tmp, &id);
-	if (!tmp)
-		return 0;
-	ne = &tmp->ne;
+	*kept = 0;
 	svc = lb6_frontend(&p->tuple, outside);
 	if (!svc)
 		return 0;
@@ -753,8 +746,10 @@ __attribute__((noinline)) int lb6_translate(struct __sk_buff *skb, struct pkt6 *
 		}
 	}
 	e = bpf_map_lookup_elem(&xcni_ct6, &p->tuple);
-	if (lb_flow_keeps(e, now, p->tuple.proto, p->tcp_flags, p->len)) {
+	if (defer ? lb_flow_kept(e, now, p->tuple.proto, p->tcp_flags) :
+		    lb_flow_keeps(e, now, p->tuple.proto, p->tcp_flags, p->len)) {
 		id = e->backend_id;
+		*kept = 1;
 	} else if (p->frag_later) {
 		/* Never opens a translation: untranslated, ct6_track drops it. */
 		return 0;
@@ -773,18 +768,20 @@ __attribute__((noinline)) int lb6_translate(struct __sk_buff *skb, struct pkt6 *
 				 ak, now);
 		if (!id)
 			return XCNI_DROP_NO_BACKEND;
-		__builtin_memset(ne, 0, sizeof(*ne));
-		ne->created_ns = now;
-		ne->last_ns = now;
-		ne->pkts_orig = 1;
-		ne->bytes_orig = p->len;
-		ne->ep_id = ep_id;
-		ne->state = XCNI_CT_NEW;
-		ne->flags = XCNI_CT_F_SVC;
-		ne->backend_id = id;
-		ne->rev_nat = svc->rev_nat;
-		ct_map_insert(&xcni_ct6, &p->tuple, ne, 0);
-		st->created = 1;
+		if (!defer) {
+			__builtin_memset(ne, 0, sizeof(*ne));
+			ne->created_ns = now;
+			ne->last_ns = now;
+			ne->pkts_orig = 1;
+			ne->bytes_orig = p->len;
+			ne->ep_id = ep_id;
+			ne->state = XCNI_CT_NEW;
+			ne->flags = XCNI_CT_F_SVC;
+			ne->backend_id = id;
+			ne->rev_nat = svc->rev_nat;
+			ct_map_insert(&xcni_ct6, &p->tuple, ne, 0);
+			st->created = 1;
+		}
 	}
 	st->orig = p->tuple;
 	be = bpf_map_lookup_elem(&xcni_backend, &id);
@@ -792,6 +789,67 @@ __attribute__((noinline)) int lb6_translate(struct __sk_buff *skb, struct pkt6 *
 		return XCNI_DROP_NO_BACKEND;
 	st->backend_id = id;
 	st->translated = 1;
+	*svcp = svc;
+	*bep = be;
+	return 1;
+}
+
+/*
+ * lb6_choose's deferred service entry: written now (st->created), or, for a
+ * kept flow, the packet counted into it; pkts 0: the entry only (lb_open).
+ */
+static __always_inline void lb6_open(struct lb6_state *st, __u32 len, __u64 pkts, __u8 kept,
+				     struct lb6_tmp *tmp)
+{
+	struct xcni_ct_entry *e, *ne = &tmp->ne;
+	__u64 now = bpf_ktime_get_ns();
+
+	if (kept) {
+		e = bpf_map_lookup_elem(&xcni_ct6, &st->orig);
+		if (e && pkts)
+			lb_flow_count(e, now, len);
+		return;
+	}
+	__builtin_memset(ne, 0, sizeof(*ne));
+	ne->created_ns = now;
+	ne->last_ns = now;
+	ne->pkts_orig = pkts;
+	ne->bytes_orig = pkts ? len : 0;
+	ne->state = XCNI_CT_NEW;
+	ne->flags = XCNI_CT_F_SVC;
+	ne->backend_id = st->backend_id;
+	ne->rev_nat = st->rev_nat;
+	ct_map_insert(&xcni_ct6, &st->orig, ne, 0);
+	st->created = 1;
+}
+
+/*
+ * A pod's IPv6 packet to a frontend (outside: LB_OUTSIDE, a packet from the
+ * underlay, judged first by lb_outside_refused): the flow's backend (the one it
+ * got before, or a new pick: lb6_choose), DNAT to it, and for hairpin SNAT to the
+ * loopback address. 0: no frontend (nothing done); 1: translated (p->tuple
+ * the translated tuple, p->rev_nat and backend_id set); XCNI_DROP_NO_BACKEND
+ * (nothing written; st->rev_nat names the Service, st->svc_flags its flags);
+ * another drop reason.
+ */
+__attribute__((noinline)) int lb6_translate(struct __sk_buff *skb, struct pkt6 *p, __u32 ep_id,
+					    struct lb6_state *st, __u32 outside)
+{
+	const struct xcni_backend *be = NULL;
+	const struct xcni_svc *svc = NULL;
+	struct lb6_tmp *tmp;
+	__u32 id = 0;
+	__u8 lo[16], kept;
+	int ret;
+
+	if (!skb || !p || !st)
+		return 0;
+	tmp = bpf_map_lookup_elem(&xcni_lb6_tmp, &id);
+	if (!tmp)
+		return 0;
+	ret = lb6_choose(p, ep_id, st, outside, 0, tmp, &svc, &be, &kept);
+	if (ret != 1 || !svc || !be)
+		return ret;
 	ret = lb6_nat(skb, p, IP6_DADDR_OFF, p->tuple.daddr, be->addr, 2, p->tuple.dport, be->port);
 	if (ret)
 		return ret == -2 ? XCNI_DROP_FRAGMENT : XCNI_DROP_REDIRECT;
@@ -806,7 +864,7 @@ __attribute__((noinline)) int lb6_translate(struct __sk_buff *skb, struct pkt6 *
 	__builtin_memcpy(p->tuple.daddr, be->addr, 16);
 	p->tuple.dport = be->port;
 	p->rev_nat = svc->rev_nat;
-	p->backend_id = id;
+	p->backend_id = st->backend_id;
 	return 1;
 }
 

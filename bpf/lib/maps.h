@@ -596,6 +596,10 @@ struct np6_tmp {
 	struct xcni_snat6 sn;
 	struct encap_in in;
 	__u8 ul6[16]; /* node_ip6, copied where a pointer to it may be kept */
+	/* the XDP fast path's (nodeport_xdp.h xdp_nodeport6), off its frame: the
+	 * outer headers (struct outer_hdrs, encap.h), the FIB lookup */
+	__u32 outer[14];
+	struct bpf_fib_lookup fib;
 };
 
 struct {

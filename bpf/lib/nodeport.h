@@ -301,6 +301,36 @@ static __always_inline const __u8 *nodeport6_self(const __u8 *fe, struct np6_tmp
 }
 
 /*
+ * The SNAT of an IPv6 NodePort flow to a remote backend, either hook
+ * (nodeport6_snat at tc, nodeport_xdp.h at XDP), nothing written but the
+ * scratch t: p the translated flow (client -> backend), orig the client's
+ * tuple; *selfp the SNAT source (nodeport6_self), *nport its port (the one
+ * the flow's service entry holds, else lb6_snat_port's), t->sn the client
+ * for nodeport6_commit. 0 or the drop reason.
+ */
+static __always_inline int np6_snat_choose(const struct pkt6 *p, const struct xcni_ct6_key *orig,
+					   struct np6_tmp *t, const __u8 **selfp, __u16 *nport)
+{
+	struct xcni_ipcache_val *dipc = ipcache6_lookup(p->tuple.daddr);
+	const struct xcni_ct_entry *e;
+	/* The replies must come back here: to this node's own address (the
+	 * frontend's for a NodePort, else its InternalIP: the SNAT source). */
+	const __u8 *self = nodeport6_self(orig->daddr, t);
+
+	if (!dipc || !(dipc->flags & XCNI_IPC_POD) || !tunnel_of(dipc, node_ip) || !self)
+		return XCNI_DROP_NO_TUNNEL;
+	/* The port the flow got before (in its service entry), else a free one. */
+	e = bpf_map_lookup_elem(&xcni_ct6, orig);
+	*nport = e ? e->nat_port : 0;
+	if (!*nport && lb6_snat_port(p, self, &t->k, &t->fk, nport))
+		return XCNI_DROP_NAT_NO_PORT;
+	__builtin_memcpy(t->sn.client, p->tuple.saddr, 16);
+	t->sn.cport = p->tuple.sport;
+	*selfp = self;
+	return 0;
+}
+
+/*
  * A NodePort flow translated by from_outside6 (p: client -> backend), the
  * backend on another node: SNAT to this node's address (the frontend's),
  * p->tuple following; the client kept in the scratch for nodeport6_commit.
@@ -309,31 +339,22 @@ static __always_inline const __u8 *nodeport6_self(const __u8 *fe, struct np6_tmp
 __attribute__((noinline)) int nodeport6_snat(struct __sk_buff *skb, struct pkt6 *p,
 					     struct lb6_state *st)
 {
-	struct xcni_ipcache_val *dipc;
 	struct xcni_ct_entry *e;
 	struct np6_tmp *t;
-	const __u8 *self;
+	const __u8 *self = NULL;
 	__u16 nport = 0, sport;
 	__u32 zero = 0;
+	int reason;
 
 	if (!skb || !p || !st || !(t = bpf_map_lookup_elem(&xcni_np6_tmp, &zero)))
 		return XCNI_DROP_NO_TUNNEL;
-	dipc = ipcache6_lookup(p->tuple.daddr);
-	/* The replies must come back here: to this node's own address (the
-	 * frontend's for a NodePort, else its InternalIP: the SNAT source). */
-	self = nodeport6_self(st->orig.daddr, t);
-	if (!dipc || !(dipc->flags & XCNI_IPC_POD) || !tunnel_of(dipc, node_ip) || !self)
-		return XCNI_DROP_NO_TUNNEL;
-	/* The port the flow got before (in its service entry), else a free one. */
+	reason = np6_snat_choose(p, &st->orig, t, &self, &nport);
+	if (reason || !self)
+		return reason ?: XCNI_DROP_NO_TUNNEL;
 	e = bpf_map_lookup_elem(&xcni_ct6, &st->orig);
 	if (e)
-		nport = e->nat_port;
-	if (!nport && lb6_snat_port(p, self, &t->k, &t->fk, &nport))
-		return XCNI_DROP_NAT_NO_PORT;
-	if (e)
 		e->nat_port = nport;
-	__builtin_memcpy(t->sn.client, p->tuple.saddr, 16);
-	t->sn.cport = sport = p->tuple.sport;
+	sport = p->tuple.sport;
 	if (lb6_nat(skb, p, IP6_SADDR_OFF, p->tuple.saddr, self, 0, sport, nport))
 		return XCNI_DROP_REDIRECT;
 	__builtin_memcpy(p->tuple.saddr, self, 16);

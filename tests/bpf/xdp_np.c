@@ -645,6 +645,49 @@ static void npx_remote_udp(void **state)
 	assert_int_equal(*(uint16_t *)(out + ETH_HLEN + XCNI_ENCAP_LEN + 20 + 6), 0);
 }
 
+/*
+ * IPv6: TCP to [NODE6]:30081 (R6N:80 on n2, over the IPv4 underlay) and UDP
+ * to :30082 (R6N:5353), XDP against tc; then the SYN for real at XDP, its
+ * entries (the service entry, the SNATed flow's, xcni_snat6's client) those
+ * tc's reply path reads.
+ */
+static void npx_remote6(void **state)
+{
+	uint8_t in[FRAME_MAX], out[NPX_OUT];
+	struct g6 f = outside6_to(CLIENT6, 41001, NODE6, 30081, IPPROTO_TCP, T_SYN);
+	struct xcni_ct_entry e;
+	size_t len = frame6(&f, in), out_len;
+	unsigned long tx = npx.tx;
+	uint64_t n6 = npa_count(XCNI_NPA_XDP6);
+
+	(void)state;
+	assert_int_equal(lb_send(FROM_OVERLAY_LB, DEV_U, in, len, out, &out_len), TC_ACT_REDIRECT);
+	assert_int_equal(npx.tx, tx + 1);
+	f = outside6_to(CLIENT6, 41002, NODE6, 30082, IPPROTO_UDP, 0);
+	len = frame6(&f, in);
+	assert_int_equal(lb_send(FROM_OVERLAY_LB, DEV_U, in, len, out, &out_len), TC_ACT_REDIRECT);
+	assert_int_equal(npx.tx, tx + 2);
+	assert_int_equal(map_clear(map_fd("xcni_ct6"), sizeof(struct xcni_ct6_key)), 0);
+	assert_int_equal(map_clear(map_fd("xcni_snat6"), sizeof(struct xcni_ct6_key)), 0);
+	f = outside6_to(CLIENT6, 41001, NODE6, 30081, IPPROTO_TCP, T_SYN);
+	len = frame6(&f, in);
+	assert_int_equal(xdp_in(0, in, len, out, &out_len), XDP_TX);
+	assert_int_equal(out_len, len + XCNI_ENCAP_LEN);
+	assert_int_equal(npa_count(XCNI_NPA_XDP6), n6 + 1);
+	e = flow_entry6(CLIENT6, 41001, NODE6, 30081, XCNI_CT_F_SVC);
+	assert_int_equal(e.backend_id, 3211);
+	assert_int_equal(e.nat_port, htons(41001));
+	e = flow_entry6(NODE6, 41001, R6N, 80, XCNI_CT_F_NODEPORT | XCNI_CT_F_SNAT);
+	assert_int_equal(e.pkts_orig, 1);
+	/* The next packet of the flow at tc finds XDP's entries (and is compared). */
+	f.flags = T_ACK;
+	len = frame6(&f, in);
+	assert_int_equal(lb_send(FROM_OVERLAY_LB, DEV_U, in, len, out, &out_len), TC_ACT_REDIRECT);
+	assert_int_equal(npx.tx, tx + 3);
+	e = flow_entry6(NODE6, 41001, R6N, 80, XCNI_CT_F_NODEPORT | XCNI_CT_F_SNAT);
+	assert_int_equal(e.pkts_orig, 2);
+}
+
 /* The frames the fast path must hand on, each checked alone and against tc. */
 static void npx_handed_on(void **state)
 {
@@ -726,6 +769,25 @@ static void npx_handed_on(void **state)
 	handed_on(0, in, len);
 	/* The frontends' packets handed on are counted so. */
 	assert_int_equal(npa_count(XCNI_NPA_TC), tc0 + 10);
+	/* IPv6: a pod's source (n2's R6N), a hop-by-hop header, a hop limit of 1. */
+	{
+		struct g6 g = outside6_to(R6N, 40040, NODE6, 30081, IPPROTO_TCP, T_SYN);
+
+		len = frame6(&g, in);
+		handed_on(0, in, len);
+		g = outside6_to(CLIENT6, 40041, NODE6, 30081, IPPROTO_TCP, T_SYN);
+		len = frame6(&g, in);
+		memmove(in + ETH_HLEN + 48, in + ETH_HLEN + 40, len - ETH_HLEN - 40);
+		in[ETH_HLEN + 40] = in[ETH_HLEN + 6]; /* the hop-by-hop header's next header */
+		memset(in + ETH_HLEN + 41, 0, 7); /* length 0 (8 bytes), PadN */
+		in[ETH_HLEN + 42] = 1, in[ETH_HLEN + 43] = 4;
+		in[ETH_HLEN + 6] = 0;
+		*(uint16_t *)(in + ETH_HLEN + 4) = htons(ntohs(*(uint16_t *)(in + ETH_HLEN + 4)) + 8);
+		handed_on(0, in, len + 8);
+		g.hop = 1;
+		len = frame6(&g, in);
+		handed_on(0, in, len);
+	}
 }
 
 /* The encapsulated frame over the underlay's MTU; n2's neighbour unresolved: tc's. */
@@ -769,6 +831,7 @@ static void npx_prefilter_first(void **state)
 static const struct CMUnitTest xdp_np_tests[] = {
 	cmocka_unit_test(npx_remote_tcp),
 	cmocka_unit_test(npx_remote_udp),
+	cmocka_unit_test(npx_remote6),
 	cmocka_unit_test(npx_handed_on),
 	cmocka_unit_test(npx_mtu_neigh),
 	cmocka_unit_test(npx_prefilter_first),

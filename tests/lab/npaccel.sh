@@ -6,8 +6,8 @@
 # n3's, TCP and UDP; xcnictl status and config say so, and the counters show
 # which hook took the packets. NPACCEL_MODE: generic (default: the lab's XDP
 # mode) or native (the lab's XDP then native too, XCNI_LAB_XDP=native).
-# NPACCEL_FAMILY=dual: the same lab dual stack, its IPv6 NodePorts still
-# answered (tc's: the fast path is IPv4's).
+# NPACCEL_FAMILY=dual: the same lab dual stack, its IPv6 NodePorts through
+# n1's fast path too (over the IPv4 underlay).
 #
 #   netns xcl-out 198.51.100.1
 #   xcl-n1 192.168.77.1 (fast path)  xcl-n2 .2 (np/b: 8080/tcp, 8081/udp, tell-peer)  xcl-n3 .3
@@ -111,8 +111,16 @@ check "n2 sent none at XDP (xdp4_packets 0)" test "$(npa 2 xdp4_packets)" = 0
 check "n1 counted the fast path's packets fwd-encap (from-overlay) as tc would" \
 	test "$(metric 1 fwd-encap from-overlay)" -ge 3
 if [ "$FAMILY" = dual ]; then
-	check "IPv6: outside -> n1 [fd00:77::1]:30080/tcp: answered by np/b (tc's path)" \
-		bash -c "[[ \"\$1\" == 'np/b '* ]]" _ "$(answer n1 30080/tcp --family 6)"
+	y0=$(npa 1 xdp6_packets)
+	check "IPv6: outside -> n1 [fd00:77::1]:30080/tcp: np/b saw n1's fd00:77::1 (SNAT)" \
+		expect_answer n1 30080/tcp "np/b fd00:77::1" --family 6
+	check "IPv6: outside -> n1:30081/udp: np/b saw fd00:77::1" \
+		expect_answer n1 30081/udp "np/b fd00:77::1" --family 6
+	y1=$(npa 1 xdp6_packets)
+	check "n1's fast path sent them at XDP (xdp6_packets $y0 -> $y1, >= 3 more)" \
+		test "$y1" -ge $((y0 + 3))
+	check "IPv6: outside -> n2 [fd00:77::2]:30080/tcp (local backend, tc's): np/b saw the client" \
+		bash -c "[[ \"\$1\" == 'np/b 2001:db8:100::1' ]]" _ "$(answer n2 30080/tcp --family 6)"
 fi
 check "xcnid on n1 said the mode in one line ('nodeport acceleration on ...: $want_mode XDP')" \
 	grep -q "nodeport acceleration on .*: $want_mode XDP" "$XCNI_LAB_DIR/n1/xcnid.log"
