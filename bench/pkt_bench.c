@@ -73,7 +73,7 @@
 #include "from_overlay.skel.h"
 #include "from_pod.skel.h"
 #include "to_pod.skel.h"
-#ifdef XCNI_NPA_NR /* a tree with the XDP NodePort fast path */
+#ifdef XCNI_HAS_NPACCEL /* a tree with the XDP NodePort fast path */
 #include "xdp_underlay.skel.h"
 #define NP_XDP 1
 #endif

@@ -385,6 +385,7 @@ enum {
 	XCNI_NPA_TC = 2,
 	XCNI_NPA_NR = 4,
 };
+#define XCNI_HAS_NPACCEL 1 /* for tools built against trees with and without it */
 /* xcni_config.np_accel */
 enum { XCNI_NPA_OFF = 0, XCNI_NPA_NATIVE = 1, XCNI_NPA_GENERIC = 2 };
 

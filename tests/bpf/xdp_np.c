@@ -433,17 +433,29 @@ int npx_before(int prog, const uint8_t *in, size_t len, int repeat)
 	return npx.active;
 }
 
-/* The service entry (XCNI_CT_F_SVC) of the frame's tuple in s: its backend, or 0. */
-static uint32_t svc_backend_in(const struct msnap *s, const uint8_t *frame)
+/* The service entry (XCNI_CT_F_SVC) of the frame's tuple in s (xcni_ct) or s6
+ * (xcni_ct6): its backend, or 0. */
+static uint32_t svc_backend_in(const struct msnap *s, const struct msnap *s6,
+			       const uint8_t *frame)
 {
 	const struct iphdr *ip = (const void *)(frame + ETH_HLEN);
-	struct xcni_ct_key k = { .saddr = ip->saddr, .daddr = ip->daddr, .proto = ip->protocol };
 	const struct xcni_ct_entry *e;
 
-	if (ntohs(*(const uint16_t *)(frame + 12)) != ETH_P_IP)
+	if (ntohs(*(const uint16_t *)(frame + 12)) == ETH_P_IPV6) {
+		struct xcni_ct6_key k6 = { .proto = frame[ETH_HLEN + 6] };
+
+		memcpy(k6.saddr, frame + ETH_HLEN + 8, 32);
+		memcpy(&k6.sport, frame + ETH_HLEN + 40, 4);
+		e = (const void *)snap_find(s6, &k6);
+	} else if (ntohs(*(const uint16_t *)(frame + 12)) == ETH_P_IP) {
+		struct xcni_ct_key k = { .saddr = ip->saddr, .daddr = ip->daddr,
+					 .proto = ip->protocol };
+
+		memcpy(&k.sport, frame + ETH_HLEN + ip->ihl * 4, 4);
+		e = (const void *)snap_find(s, &k);
+	} else {
 		return 0;
-	memcpy(&k.sport, frame + ETH_HLEN + ip->ihl * 4, 4);
-	e = (const void *)snap_find(s, &k);
+	}
 	return e && (e->flags & XCNI_CT_F_SVC) ? e->backend_id : 0;
 }
 
@@ -477,7 +489,8 @@ void npx_after(int prog, int err, const struct bpf_test_run_opts *o)
 			 err ?: (int)o->retval);
 	}
 	/* A random pick at each hook: not the same flow twice. */
-	if (svc_backend_in(&npx.after[0], npx.in) != svc_backend_in(&tc[0], npx.in)) {
+	if (svc_backend_in(&npx.after[0], &npx.after[1], npx.in) !=
+	    svc_backend_in(&tc[0], &tc[1], npx.in)) {
 		npx.random++;
 		goto out;
 	}
@@ -697,6 +710,8 @@ static void npx_handed_on(void **state)
 	uint64_t tc0 = npa_count(XCNI_NPA_TC);
 
 	(void)state;
+	/* This node's own address, as xcnid writes it (the host). */
+	assert_int_equal(ipcache(NODE_IP, 32, XCNI_ID_HOST), 0);
 	/* Forged sources: a pod of n2, node n2, this node, a martian. */
 	static const char *const forged[] = { IP_R, N2, NODE_IP, "127.0.0.1", "0.0.0.0" };
 	for (size_t i = 0; i < ARRAY_SIZE(forged); i++) {

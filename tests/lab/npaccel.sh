@@ -42,6 +42,13 @@ if [ "$MODE" = native ]; then
 	# default): the bridge ends of the lab's underlay get GRO, as a veth
 	# underlay must for native acceleration (docs/xcnid.8).
 	for i in 1 2 3; do ip netns exec xcl-ul ethtool -K "ul-n$i" gro on; done
+	# A process's packets on a veth carry a partial checksum (CHECKSUM_PARTIAL:
+	# the pseudo-header's, the rest left to an offload); native XDP sees the
+	# bytes only, and XDP_TX's frame leaves the skb and its offload behind, so
+	# the outside sends full checksums, as a client on a wire does.
+	for d in $(ip -n xcl-out -o link show | awk -F': ' '{print $2}' | cut -d@ -f1 | grep -vx lo); do
+		ip netns exec xcl-out ethtool -K "$d" tx off >/dev/null
+	done
 fi
 
 DS=
