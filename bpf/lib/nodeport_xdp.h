@@ -56,6 +56,13 @@
  * counted) and tc follows it (lb_flow_keeps): the backends' shares stay the
  * random pick's.
  *
+ * Checksums are rewritten as full ones (the bytes are all XDP sees): a
+ * packet a local process sent through a veth carries a partial checksum
+ * (CHECKSUM_PARTIAL, finished by an offload later), which native XDP_TX
+ * sends on as if full (the receiver drops it); docs/xcnid.8 says so, and
+ * the lab's native run has the outside send full checksums, as a client on
+ * a wire does.
+ *
  * Which hook handled a frontend's packet: xcni_npaccel (XCNI_NPA_XDP4,
  * XCNI_NPA_XDP6, XCNI_NPA_TC), `xcnictl status`; the packets sent here are counted under
  * fwd-encap (from-overlay) as tc counts them, and in the backend node's
