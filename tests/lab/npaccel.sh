@@ -17,6 +17,7 @@ set -uo pipefail
 
 . "$(dirname "$0")/lib.sh"
 MODE=${NPACCEL_MODE:-generic}
+UL=ul0 # LAB_UL_DEV (user/lab/underlay.h)
 FAMILY=${NPACCEL_FAMILY:-ipv4}
 lab_suite "npaccel-$MODE-$FAMILY"
 OUT=198.51.100.1
@@ -106,7 +107,7 @@ check "outside -> n1:30081/udp: np/b saw 192.168.77.1" \
 	expect_answer n1 30081/udp "np/b 192.168.77.1"
 x1=$(npa 1 xdp4_packets)
 # veth's XDP counters on n1's underlay and on its bridge end: XDP_TX taken or refused.
-diag "n1 ul: $(ip netns exec xcl-n1 ethtool -S ul 2>&1 | grep -iE 'xdp' | tr -s ' \n' ' ')"
+diag "n1 $UL: $(ip netns exec xcl-n1 ethtool -S "$UL" 2>&1 | grep -iE 'xdp' | tr -s ' \n' ' ')"
 diag "xcl-ul ul-n1: $(ip netns exec xcl-ul ethtool -S ul-n1 2>&1 | grep -iE 'xdp|drop' | tr -s ' \n' ' '); gro: $(ip netns exec xcl-ul ethtool -k ul-n1 2>&1 | grep generic-receive)"
 check "n1's fast path sent them at XDP (xdp4_packets $x0 -> $x1, >= 3 more: SYN, ACK, UDP)" \
 	test "$x1" -ge $((x0 + 3))
