@@ -26,6 +26,14 @@
  *   from_pod4    from_pod (Services on), pod A's UDP to pod B of this node
  *                (conntrack, A's egress and B's ingress judged, into B)
  *   from_pod4/6 remote  A's UDP to pod R (A6 to R6) of node n2: Geneve to n2
+ *   xdp ...      xdp_underlay (a tree with the NodePort fast path, issue 42:
+ *                bpf/lib/nodeport_xdp.h), acceleration off (the prefilter
+ *                alone) and on: np-remote's packet translated and sent at
+ *                XDP (XDP_TX; a flow of its own), the packets it hands on
+ *                to tc (np-local's backend here, UDP to the node's port 53,
+ *                Geneve from n2) and a prefilter drop. The netns's underlay
+ *                device gets NODE_IP and n2 as its neighbour for the fast
+ *                path's FIB lookup.
  *
  * It fills only the map entries these rows need (endpoints, ipcache, n2's
  * tunnel, the two NodePort frontends and their backends), with fields both
@@ -65,6 +73,10 @@
 #include "from_overlay.skel.h"
 #include "from_pod.skel.h"
 #include "to_pod.skel.h"
+#ifdef XCNI_HAS_NPACCEL /* a tree with the XDP NodePort fast path */
+#include "xdp_underlay.skel.h"
+#define NP_XDP 1
+#endif
 
 #define IP_A "10.99.5.10"
 #define IP_B "10.99.5.11"
@@ -103,6 +115,9 @@ static const char *pin;
 static struct to_pod *tp;
 static struct from_pod *fp;
 static struct from_overlay *fo[4]; /* Services in BPF off, on; the same on the IPv6 underlay */
+#ifdef NP_XDP
+static struct xdp_underlay *xu[2]; /* the NodePort fast path off, on */
+#endif
 
 static uint32_t ip4(const char *s)
 {
@@ -286,6 +301,7 @@ struct row {
 	uint8_t in[FRAME];
 	size_t len;
 	int ret, reason, dir; /* reason 0: nothing counted in dir */
+	int xdp; /* an XDP program: an xdp_md from the underlay device */
 	int (*check)(const struct row *r, const uint8_t *out, uint32_t out_len);
 	uint64_t ns, pkts;
 };
@@ -399,12 +415,15 @@ static int run(struct row *r, int calls, int measure)
 {
 	uint8_t out[FRAME + 128];
 	struct __sk_buff ctx = { .ifindex = (uint32_t)ifindex[r->dev], .mark = r->mark };
+	struct xdp_md xctx = { .data_end = (uint32_t)r->len,
+			       .ingress_ifindex = (uint32_t)ifindex[r->dev] };
 	uint64_t before = metric(r->reason, r->dir);
 
 	for (int i = 0; i < calls; i++) {
 		LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = r->in, .data_size_in = (uint32_t)r->len,
-			    .data_out = out, .data_size_out = sizeof(out), .ctx_in = &ctx,
-			    .ctx_size_in = sizeof(ctx), .repeat = r->repeat);
+			    .data_out = out, .data_size_out = sizeof(out),
+			    .ctx_in = r->xdp ? (void *)&xctx : (void *)&ctx,
+			    .ctx_size_in = r->xdp ? sizeof(xctx) : sizeof(ctx), .repeat = r->repeat);
 
 		if (bpf_prog_test_run_opts(r->fd, &o)) {
 			fprintf(stderr, "%s: test run: %s\n", r->name, strerror(errno));
@@ -446,6 +465,10 @@ static void cleanup(void)
 		bpf_object__for_each_map(m, fp->obj)
 			if (bpf_map__is_pinned(m))
 				bpf_map__unpin(m, NULL);
+#ifdef NP_XDP
+	for (int i = 1; i >= 0; i--)
+		xdp_underlay__destroy(xu[i]);
+#endif
 	from_pod__destroy(fp);
 	for (int i = 3; i >= 0; i--)
 		from_overlay__destroy(fo[i]);
@@ -568,6 +591,37 @@ static void nodeport(uint16_t port, uint32_t sid, uint32_t bid, const char *ip, 
 	put("xcni_svc", &k, &s);
 }
 
+#ifdef NP_XDP
+static struct xdp_underlay *load_xu(int accel)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = pin);
+	struct xdp_underlay *o = xdp_underlay__open_opts(&oo);
+
+	if (!o)
+		return NULL;
+	o->rodata->node_ip = ip4(NODE_IP);
+	o->rodata->vni = VNI;
+	o->rodata->lb_enabled = 1;
+	o->rodata->np_accel = (uint32_t)accel;
+	if (xdp_underlay__load(o)) {
+		xdp_underlay__destroy(o);
+		return NULL;
+	}
+	return o;
+}
+
+/* The prefilter's deny entry 198.18.0.0/24, as xcnictl prefilter add writes it. */
+static void deny_198_18(void)
+{
+	struct xcni_prefilter_key k = { .prefixlen = 24, .addr = ip4("198.18.0.0") };
+	struct xcni_prefilter_val v = {};
+	uint32_t net = ip4("198.18.0.0"), one = 1;
+
+	put("xcni_pf24", &net, &one);
+	put("xcni_prefilter", &k, &v);
+}
+#endif
+
 static int netns(void)
 {
 	char cmd[128];
@@ -583,6 +637,20 @@ static int netns(void)
 			return -1;
 		}
 	}
+	/* The underlay as a node has it (the XDP fast path's FIB lookup): NODE_IP
+	 * on it, n2 its neighbour, forwarding on. */
+	snprintf(cmd, sizeof(cmd), "ip link set %s up && ip link set %s-p up && ip addr add %s/24 dev %s",
+		 devs[DEV_U], devs[DEV_U], NODE_IP, devs[DEV_U]);
+	if (system(cmd)) {
+		fprintf(stderr, "pkt_bench: %s\n", cmd);
+		return -1;
+	}
+	snprintf(cmd, sizeof(cmd), "ip neigh replace %s lladdr 02:00:00:00:03:03 dev %s nud permanent",
+		 N2, devs[DEV_U]);
+	if (system(cmd) || system("sysctl -qw net.ipv4.conf.all.forwarding=1")) {
+		fprintf(stderr, "pkt_bench: the underlay's neighbour, forwarding\n");
+		return -1;
+	}
 	return 0;
 }
 
@@ -591,7 +659,7 @@ int main(int argc, char **argv)
 	int rounds = argc > 2 ? atoi(argv[2]) : 20, calls = 5000;
 	uint8_t inner[FRAME];
 	size_t ilen;
-	struct row rows[24] = {};
+	struct row rows[32] = {};
 	int nr = 0, err = 1;
 
 	if (argc < 2 || rounds < 1) {
@@ -640,6 +708,15 @@ int main(int argc, char **argv)
 		fprintf(stderr, "pkt_bench: from_overlay: %s\n", strerror(errno));
 		return 1;
 	}
+#ifdef NP_XDP
+	xu[0] = load_xu(0);
+	xu[1] = load_xu(1);
+	if (!xu[0] || !xu[1]) {
+		fprintf(stderr, "pkt_bench: xdp_underlay: %s\n", strerror(errno));
+		return 1;
+	}
+	deny_198_18();
+#endif
 	endpoints();
 	node_n2();
 	node_n3();
@@ -747,6 +824,49 @@ int main(int argc, char **argv)
 	rows[nr].len = udp6(rows[nr].in, host_mac[DEV_A], pod_mac[DEV_A], A6, R6, 41002, 7003);
 	nr++;
 
+#ifdef NP_XDP
+	/* xdp_underlay: acceleration off (the prefilter, then XDP_PASS) and on. */
+	rows[nr] = (struct row){ "xdp, acceleration off: NodePort UDP, passed (prefilter only)",
+				 bpf_program__fd(xu[0]->progs.xdp_underlay), DEV_U, 100,
+				 .ret = XDP_PASS, .reason = 0, .dir = XCNI_DIR_FROM_OVERLAY,
+				 .check = same, .xdp = 1 };
+	rows[nr].len = udp4(rows[nr].in, host_mac[DEV_U], pod_mac[DEV_U], CLIENT, NODE_IP, 50002, 30081);
+	nr++;
+	rows[nr] = (struct row){ "xdp fast path hit: NodePort, remote backend (XDP_TX)",
+				 bpf_program__fd(xu[1]->progs.xdp_underlay), DEV_U, 1, .ret = XDP_TX,
+				 .reason = XCNI_FWD_ENCAP, .dir = XCNI_DIR_FROM_OVERLAY,
+				 .check = to_n2, .xdp = 1 };
+	rows[nr].len = udp4(rows[nr].in, host_mac[DEV_U], pod_mac[DEV_U], CLIENT, NODE_IP, 50002, 30081);
+	nr++;
+	rows[nr] = (struct row){ "xdp fast path to tc: NodePort, local backend (XDP_PASS)",
+				 bpf_program__fd(xu[1]->progs.xdp_underlay), DEV_U, 100,
+				 .ret = XDP_PASS, .reason = 0, .dir = XCNI_DIR_FROM_OVERLAY,
+				 .check = same, .xdp = 1 };
+	rows[nr].len = udp4(rows[nr].in, host_mac[DEV_U], pod_mac[DEV_U], CLIENT, NODE_IP, 50003, 30080);
+	nr++;
+	rows[nr] = (struct row){ "xdp fast path miss: UDP to the node's port 53 (XDP_PASS)",
+				 bpf_program__fd(xu[1]->progs.xdp_underlay), DEV_U, 100,
+				 .ret = XDP_PASS, .reason = 0, .dir = XCNI_DIR_FROM_OVERLAY,
+				 .check = same, .xdp = 1 };
+	rows[nr].len = udp4(rows[nr].in, host_mac[DEV_U], pod_mac[DEV_U], CLIENT, NODE_IP, 50004, 53);
+	nr++;
+	for (int a = 0; a < 2; a++) {
+		rows[nr] = (struct row){ a ? "xdp fast path miss: Geneve from n2 (XDP_PASS)"
+					   : "xdp, acceleration off: Geneve from n2 (XDP_PASS)",
+					 bpf_program__fd(xu[a]->progs.xdp_underlay), DEV_U, 100,
+					 .ret = XDP_PASS, .reason = 0, .dir = XCNI_DIR_FROM_OVERLAY,
+					 .check = same, .xdp = 1 };
+		ilen = udp4(inner, host_mac[DEV_A], n2_mac, IP_R, IP_A, 7000, 7001);
+		rows[nr].len = geneve4(rows[nr].in, inner, ilen, N2, NODE_IP);
+		nr++;
+	}
+	rows[nr] = (struct row){ "xdp fast path on: a deny-listed source dropped (prefilter)",
+				 bpf_program__fd(xu[1]->progs.xdp_underlay), DEV_U, 100,
+				 .ret = XDP_DROP, .reason = XCNI_DROP_PREFILTER,
+				 .dir = XCNI_DIR_FROM_OVERLAY, .check = same, .xdp = 1 };
+	rows[nr].len = udp4(rows[nr].in, host_mac[DEV_U], pod_mac[DEV_U], "198.18.0.9", NODE_IP, 50005, 30081);
+	nr++;
+#endif
 	/* Warm up: each flow's first packet (conntrack, NAT), caches. */
 	for (int i = 0; i < nr; i++)
 		if (run(&rows[i], calls / rows[i].repeat, 0))

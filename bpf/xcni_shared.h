@@ -372,6 +372,23 @@ enum xcni_dir {
 /* Policy has two sides: egress (FROM_POD) and ingress (TO_POD). */
 #define XCNI_NR_POLICY_DIRS 2
 
+/*
+ * The XDP NodePort fast path (bpf/lib/nodeport_xdp.h, xcnid
+ * --nodeport-acceleration): which hook handled the packets of external
+ * frontends. xcni_npaccel is a per-CPU array of struct xcni_metric indexed
+ * by these: translated and sent at XDP (IPv4, IPv6), or handed on to tc
+ * (from_overlay) untouched, which then counts them its own way.
+ */
+enum {
+	XCNI_NPA_XDP4 = 0,
+	XCNI_NPA_XDP6 = 1,
+	XCNI_NPA_TC = 2,
+	XCNI_NPA_NR = 4,
+};
+#define XCNI_HAS_NPACCEL 1 /* for tools built against trees with and without it */
+/* xcni_config.np_accel */
+enum { XCNI_NPA_OFF = 0, XCNI_NPA_NATIVE = 1, XCNI_NPA_GENERIC = 2 };
+
 /* metrics: per-CPU array indexed by XCNI_METRIC_IDX(reason, dir). */
 #define XCNI_METRIC_IDX(r, d) (XCNI_REASON_IDX(r) * XCNI_NR_DIRS + (d))
 #define XCNI_NR_METRICS (XCNI_NR_REASONS * XCNI_NR_DIRS)
@@ -1219,7 +1236,9 @@ struct xcni_config {
 	/* The Service (ClusterIP) range, network order: flows to it are judged after kube-proxy's DNAT. */
 	__u32 svc_cidr;
 	__u8 svc_cidr_len;
-	__u8 pad3;
+	/* The XDP NodePort fast path (xcnid --nodeport-acceleration) as
+	 * attached: XCNI_NPA_OFF, XCNI_NPA_NATIVE or XCNI_NPA_GENERIC. */
+	__u8 np_accel;
 	/* Pods of the applied generation whose address another live pod claims
 	 * (the owners' closed, XCNI_POLEP_CONTESTED), every node's; saturates. */
 	__u16 nr_addr_contested;

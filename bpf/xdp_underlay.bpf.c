@@ -19,19 +19,56 @@
  * from_plain, which also applies the range where XDP is off.
  * The judge is lib/prefilter.h's, shared with from_overlay, which runs it
  * itself where the node has the prefilter at tc (--xdp-mode tc).
+ *
+ * With Services in BPF and xcnid --nodeport-acceleration (rodata np_accel),
+ * what the prefilter lets through then meets the NodePort fast path
+ * (lib/nodeport_xdp.h): traffic from outside to a NodePort, externalIP or
+ * load-balancer IP whose backend is on another node is translated, SNATed,
+ * encapsulated and sent back out here (XDP_TX); the rest goes on to tc
+ * untouched. A global function of this program rather than a tail call: no
+ * program array to keep in step, and its frame is its own (bench/README.md,
+ * "XDP NodePort", for the cost of a miss).
  */
+#define XCNI_HOOK_XDP 1
+/* The shared headers' tc-only helpers this program never calls. */
+#pragma clang diagnostic ignored "-Wunused-function"
+
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 
 #include "lib/compat.h"
 #include "lib/prefilter.h"
+#include "lib/nodeport_xdp.h"
+
+/*
+ * The prefilter in a frame of its own: its lookup keys in the entry's frame
+ * would sit under the fast path's (xdp_nodeport6 -> ct_commit_call) and pass
+ * the verifier's 512 bytes, as from_overlay's from_underlay_prefilter.
+ */
+__attribute__((noinline)) int xdp_prefilter(struct xdp_md *ctx)
+{
+	void *data, *end;
+
+	if (!ctx)
+		return 0;
+	data = (void *)(long)ctx->data;
+	end = (void *)(long)ctx->data_end;
+	return prefilter_frame(data, end, end - data);
+}
 
 SEC("xdp")
 int xdp_underlay(struct xdp_md *ctx)
 {
-	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
+	void *data, *end;
 
-	return prefilter_frame(data, end, end - data) ? XDP_DROP : XDP_PASS;
+	if (xdp_prefilter(ctx))
+		return XDP_DROP;
+	data = (void *)(long)ctx->data;
+	end = (void *)(long)ctx->data_end;
+	if (!np_accel || !lb_enabled || !node_ip || data + ETH_HLEN > end)
+		return XDP_PASS;
+	return ((struct ethhdr *)data)->h_proto == bpf_htons(ETH_P_IPV6) ? xdp_nodeport6(ctx) :
+									   xdp_nodeport4(ctx);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -55,5 +55,8 @@ const volatile __u32 lb_loopback_ip = 0;
 const volatile __u32 lb_dsr = 0;
 /* --external-clusterip: ClusterIPs served to clients outside the cluster too. */
 const volatile __u32 external_clusterip = 0;
+/* --nodeport-acceleration native|generic: xdp_underlay translates NodePort,
+ * externalIP and load-balancer traffic from outside itself (nodeport_xdp.h). */
+const volatile __u32 np_accel = 0;
 
 #endif

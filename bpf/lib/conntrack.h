@@ -418,6 +418,11 @@ static __always_inline void flow_reverse(const struct flow *f, int fam, void *r)
  */
 static __always_inline int ct_related(struct __sk_buff *skb, const struct flow *f, int fam)
 {
+#ifdef XCNI_HOOK_XDP
+	/* XDP (nodeport_xdp.h) tracks TCP and UDP only: ICMP errors are tc's. */
+	(void)skb, (void)f, (void)fam;
+	return -1;
+#else
 	int rel;
 
 	if (fam == XCNI_AF_INET)
@@ -425,6 +430,7 @@ static __always_inline int ct_related(struct __sk_buff *skb, const struct flow *
 					f->tuple.v4.daddr);
 	rel = ct_icmp_related6(skb, f->l4_off);
 	return rel ? rel - 1 : -1;
+#endif
 }
 
 /*

@@ -231,22 +231,14 @@ static __always_inline int geneve_outer_done(struct __sk_buff *skb, const struct
 }
 
 /*
- * Encapsulates the packet for the node at tunnel_ip, its headers built in
- * *hp (a caller's frame). The outer UDP
- * source port is a hash of the inner flow, so ECMP spreads flows; the outer
- * UDP checksum is zero (allowed for IPv4, RFC 8926 section 3.3), so TSO
- * super-packets segment without a checksum to fill in per segment. 0, or
- * a drop reason. Packet pointers are stale afterwards.
+ * The outer headers over the IPv4 underlay (from node_ip to the node at
+ * tunnel_ip) for the inner packet in, built in *hp: what either hook writes
+ * behind the outer Ethernet header (geneve_encap_in at tc, the XDP fast path
+ * of nodeport_xdp.h), so both send the same bytes.
  */
-static __always_inline int geneve_encap_in(struct __sk_buff *skb, const struct encap_in *in,
-					   __u32 node_ip, __u32 tunnel_ip, __u32 vni,
-					   struct outer_hdrs *hp)
+static __always_inline void geneve_outer4_fill(struct outer_hdrs *hp, const struct encap_in *in,
+					       __u32 node_ip, __u32 tunnel_ip, __u32 vni)
 {
-	__u64 flags = BPF_F_ADJ_ROOM_FIXED_GSO | BPF_F_ADJ_ROOM_ENCAP_L3_IPV4 |
-		      BPF_F_ADJ_ROOM_ENCAP_L4_UDP | BPF_F_ADJ_ROOM_ENCAP_L2_ETH |
-		      /* the inner L2 is the Ethernet header alone: GSO finds the
-		       * inner IP header right behind it */
-		      BPF_F_ADJ_ROOM_ENCAP_L2(ETH_HLEN);
 	/* Lengths from the inner IP header: skb->len of a GSO packet is not one datagram. */
 	__u16 inner_len = in->inner_len;
 
@@ -263,7 +255,27 @@ static __always_inline int geneve_encap_in(struct __sk_buff *skb, const struct e
 	hp->ip.saddr = node_ip;
 	hp->ip.daddr = tunnel_ip;
 	hp->ip.check = csum_fold(bpf_csum_diff(NULL, 0, (__be32 *)&hp->ip, sizeof(hp->ip), 0));
+}
 
+/*
+ * Encapsulates the packet for the node at tunnel_ip, its headers built in
+ * *hp (a caller's frame). The outer UDP
+ * source port is a hash of the inner flow, so ECMP spreads flows; the outer
+ * UDP checksum is zero (allowed for IPv4, RFC 8926 section 3.3), so TSO
+ * super-packets segment without a checksum to fill in per segment. 0, or
+ * a drop reason. Packet pointers are stale afterwards.
+ */
+static __always_inline int geneve_encap_in(struct __sk_buff *skb, const struct encap_in *in,
+					   __u32 node_ip, __u32 tunnel_ip, __u32 vni,
+					   struct outer_hdrs *hp)
+{
+	__u64 flags = BPF_F_ADJ_ROOM_FIXED_GSO | BPF_F_ADJ_ROOM_ENCAP_L3_IPV4 |
+		      BPF_F_ADJ_ROOM_ENCAP_L4_UDP | BPF_F_ADJ_ROOM_ENCAP_L2_ETH |
+		      /* the inner L2 is the Ethernet header alone: GSO finds the
+		       * inner IP header right behind it */
+		      BPF_F_ADJ_ROOM_ENCAP_L2(ETH_HLEN);
+
+	geneve_outer4_fill(hp, in, node_ip, tunnel_ip, vni);
 	if (encap_room(skb, XCNI_ENCAP_LEN, flags))
 		return XCNI_DROP_ENCAP;
 	if (bpf_skb_store_bytes(skb, ETH_HLEN, hp, XCNI_ENCAP_LEN, 0))

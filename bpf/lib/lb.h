@@ -258,17 +258,29 @@ static __always_inline __u32 lb_select(const struct xcni_svc *svc, const struct 
  * reopens a closed TCP or SCTP tuple. Then it is counted (len bytes at now)
  * and 1 returned, else 0. One rule for lb_translate and lb6_translate.
  */
-static __always_inline int lb_flow_keeps(struct xcni_ct_entry *e, __u64 now, __u8 proto,
-					 __u8 tcp_flags, __u32 len)
+static __always_inline int lb_flow_kept(const struct xcni_ct_entry *e, __u64 now, __u8 proto,
+					__u8 tcp_flags)
 {
-	if (!e || !(e->flags & XCNI_CT_F_SVC) || !ct_alive(e, now, proto) ||
-	    ((proto == IPPROTO_TCP || proto == IPPROTO_SCTP) && e->state == XCNI_CT_CLOSED &&
-	     (tcp_flags & XCNI_TCP_SYN)) ||
-	    !bpf_map_lookup_elem(&xcni_backend, &e->backend_id))
-		return 0;
+	return e && (e->flags & XCNI_CT_F_SVC) && ct_alive(e, now, proto) &&
+	       !((proto == IPPROTO_TCP || proto == IPPROTO_SCTP) && e->state == XCNI_CT_CLOSED &&
+		 (tcp_flags & XCNI_TCP_SYN)) &&
+	       bpf_map_lookup_elem(&xcni_backend, &e->backend_id);
+}
+
+/* A packet of len bytes at now into the service entry e (lb_flow_keeps, lb_open). */
+static __always_inline void lb_flow_count(struct xcni_ct_entry *e, __u64 now, __u32 len)
+{
 	e->last_ns = now;
 	e->pkts_orig++;
 	e->bytes_orig += len;
+}
+
+static __always_inline int lb_flow_keeps(struct xcni_ct_entry *e, __u64 now, __u8 proto,
+					 __u8 tcp_flags, __u32 len)
+{
+	if (!lb_flow_kept(e, now, proto, tcp_flags))
+		return 0;
+	lb_flow_count(e, now, len);
 	return 1;
 }
 
@@ -528,25 +540,27 @@ static __always_inline int kp_src_frontend(struct xcni_svc_key *k,
 }
 
 /*
- * A packet to a frontend, from a pod (or from outside: outside LB_OUTSIDE, ep_id 0,
- * refused first when lb_outside_refused says so):
- * the flow's backend (the one it got before,
- * or a new pick), DNAT to it, and for hairpin SNAT to loopback_ip. Returns
- * 0 when the packet is for no frontend, 1 when it was translated (p->tuple
- * the translated tuple, p->rev_nat set, packet pointers stale: parse again;
- * told by the return value, which the verifier follows, not by st),
- * XCNI_DROP_NO_BACKEND when the service has none (nothing written yet), or
- * another drop reason (packet pointers stale).
+ * The part of lb_translate that reads no packet, for any hook (tc here, the
+ * XDP fast path of nodeport_xdp.h): the frontend of p's destination, the
+ * outside rules, the flow's backend (the one its service entry names, or a
+ * new pick). 0: no frontend (nothing written); 1: *bep and *svcp set, st
+ * filled but for the header rewrite; XCNI_DROP_NO_BACKEND, or another drop
+ * reason (p->rev_nat set for the event). A new flow's service entry is
+ * written here (st->created, st->svc_ct) unless defer (a constant): then
+ * the caller writes it with lb_open once it knows the packet is its own to
+ * translate (st->svc_ct NULL, st->created 0 until then), so a packet the
+ * fast path hands on to tc leaves nothing of its own behind.
  */
-static __always_inline int lb_translate(struct __sk_buff *skb, struct pkt *p, __u32 ep_id,
-					__u32 loopback_ip, struct lb_state *st, __u32 outside)
+static __always_inline int lb_choose(struct pkt *p, __u32 ep_id, struct lb_state *st,
+				     __u32 outside, int defer, const struct xcni_svc **svcp,
+				     const struct xcni_backend **bep)
 {
 	const struct xcni_svc *svc = lb_frontend(&p->tuple, outside);
 	const struct xcni_backend *be;
 	struct xcni_affinity_key ak = { .family = XCNI_AF_INET };
 	struct xcni_ct_entry *e, ne = {};
 	__u64 now = bpf_ktime_get_ns();
-	__u32 id = 0, baddr;
+	__u32 id = 0;
 	int ret;
 
 	if (!svc)
@@ -565,7 +579,9 @@ static __always_inline int lb_translate(struct __sk_buff *skb, struct pkt *p, __
 	/* ClientIP affinity: the client is the packet's source. */
 	__builtin_memcpy(ak.client, &p->tuple.saddr, 4);
 	e = bpf_map_lookup_elem(&xcni_ct, &p->tuple);
-	if (lb_flow_keeps(e, now, p->tuple.proto, p->tcp_flags, p->len)) {
+	if (defer ? lb_flow_kept(e, now, p->tuple.proto, p->tcp_flags) :
+		    lb_flow_keeps(e, now, p->tuple.proto, p->tcp_flags, p->len)) {
+		/* Deferred: counted by lb_open. */
 		id = e->backend_id;
 	} else if (p->frag_later) {
 		/* A later fragment follows its first one's translation, never opens
@@ -579,18 +595,21 @@ static __always_inline int lb_translate(struct __sk_buff *skb, struct pkt *p, __
 			p->rev_nat = svc->rev_nat; /* the refusal's event names the Service */
 			return XCNI_DROP_NO_BACKEND;
 		}
-		ne.created_ns = now;
-		ne.last_ns = now;
-		ne.pkts_orig = 1;
-		ne.bytes_orig = p->len;
-		ne.ep_id = ep_id;
-		ne.state = XCNI_CT_NEW;
-		ne.flags = XCNI_CT_F_SVC;
-		ne.backend_id = id;
-		ne.rev_nat = svc->rev_nat;
-		ct_insert(&p->tuple, &ne, 0);
-		e = bpf_map_lookup_elem(&xcni_ct, &p->tuple);
-		st->created = 1;
+		e = NULL;
+		if (!defer) {
+			ne.created_ns = now;
+			ne.last_ns = now;
+			ne.pkts_orig = 1;
+			ne.bytes_orig = p->len;
+			ne.ep_id = ep_id;
+			ne.state = XCNI_CT_NEW;
+			ne.flags = XCNI_CT_F_SVC;
+			ne.backend_id = id;
+			ne.rev_nat = svc->rev_nat;
+			ct_insert(&p->tuple, &ne, 0);
+			e = bpf_map_lookup_elem(&xcni_ct, &p->tuple);
+			st->created = 1;
+		}
 	}
 	st->orig = p->tuple;
 	be = bpf_map_lookup_elem(&xcni_backend, &id);
@@ -599,6 +618,66 @@ static __always_inline int lb_translate(struct __sk_buff *skb, struct pkt *p, __
 	st->svc_ct = e;
 	st->backend_id = id;
 	st->translated = 1;
+	*svcp = svc;
+	*bep = be;
+	return 1;
+}
+
+/*
+ * lb_choose's deferred service entry (defer): written now, for the flow
+ * st->orig to backend st->backend_id of rev_nat, its first packet len bytes
+ * (st->svc_ct, st->created set as lb_choose would have); a flow lb_choose
+ * found kept (st->svc_ct set) has one already, and the packet is counted
+ * into it. pkts 0: the entry only, the packet not counted (it goes on to
+ * tc, whose lb_translate counts it when it finds the entry: the XDP fast
+ * path's hand-over of a random pick, nodeport_xdp.h).
+ */
+static __always_inline void lb_open(struct lb_state *st, __u16 rev_nat, __u32 len,
+				    __u64 pkts)
+{
+	struct xcni_ct_entry ne = {};
+	__u64 now = bpf_ktime_get_ns();
+
+	if (st->svc_ct) {
+		if (pkts)
+			lb_flow_count(st->svc_ct, now, len);
+		return;
+	}
+	ne.created_ns = now;
+	ne.last_ns = now;
+	ne.pkts_orig = pkts;
+	ne.bytes_orig = pkts ? len : 0;
+	ne.state = XCNI_CT_NEW;
+	ne.flags = XCNI_CT_F_SVC;
+	ne.backend_id = st->backend_id;
+	ne.rev_nat = rev_nat;
+	ct_insert(&st->orig, &ne, 0);
+	st->svc_ct = bpf_map_lookup_elem(&xcni_ct, &st->orig);
+	st->created = 1;
+}
+
+/*
+ * A packet to a frontend, from a pod (or from outside: outside LB_OUTSIDE, ep_id 0,
+ * refused first when lb_outside_refused says so):
+ * the flow's backend (the one it got before,
+ * or a new pick: lb_choose), DNAT to it, and for hairpin SNAT to loopback_ip. Returns
+ * 0 when the packet is for no frontend, 1 when it was translated (p->tuple
+ * the translated tuple, p->rev_nat set, packet pointers stale: parse again;
+ * told by the return value, which the verifier follows, not by st),
+ * XCNI_DROP_NO_BACKEND when the service has none (nothing written yet), or
+ * another drop reason (packet pointers stale).
+ */
+static __always_inline int lb_translate(struct __sk_buff *skb, struct pkt *p, __u32 ep_id,
+					__u32 loopback_ip, struct lb_state *st, __u32 outside)
+{
+	const struct xcni_svc *svc = NULL;
+	const struct xcni_backend *be = NULL;
+	__u32 baddr;
+	int ret;
+
+	ret = lb_choose(p, ep_id, st, outside, 0, &svc, &be);
+	if (ret != 1 || !svc || !be)
+		return ret;
 	__builtin_memcpy(&baddr, be->addr, 4);
 	ret = lb_nat(skb, p, IP_DADDR_OFF, p->tuple.daddr, baddr, 2, p->tuple.dport, be->port);
 	if (ret)
@@ -615,7 +694,7 @@ static __always_inline int lb_translate(struct __sk_buff *skb, struct pkt *p, __
 	p->tuple.daddr = baddr;
 	p->tuple.dport = be->port;
 	p->rev_nat = svc->rev_nat;
-	p->backend_id = id;
+	p->backend_id = st->backend_id;
 	return 1;
 }
 
@@ -630,33 +709,26 @@ static __always_inline void in6_set_lb_loopback(__u8 *a)
 }
 
 /*
- * A pod's IPv6 packet to a frontend (outside: LB_OUTSIDE, a packet from the
- * underlay, judged first by lb_outside_refused): the flow's backend (the one it
- * got before, or a new pick), DNAT to it, and for hairpin SNAT to the
- * loopback address. 0: no frontend (nothing done); 1: translated (p->tuple
- * the translated tuple, p->rev_nat and backend_id set); XCNI_DROP_NO_BACKEND
- * (nothing written; st->rev_nat names the Service, st->svc_flags its flags);
- * another drop reason.
+ * lb_choose for IPv6: the part of lb6_translate that reads no packet (the
+ * frontend, the outside rules, the flow's backend), for either hook. 1:
+ * *svcp, *bep and st set (st->translated); 0, XCNI_DROP_NO_BACKEND or
+ * another reason as lb6_translate's. tmp: the per-CPU scratch (affinity key,
+ * new entry). defer (a constant): a new flow's service entry is left to
+ * lb6_open (st->created 0), a kept flow not counted; *kept says which.
  */
-__attribute__((noinline)) int lb6_translate(struct __sk_buff *skb, struct pkt6 *p, __u32 ep_id,
-					    struct lb6_state *st, __u32 outside)
+static __always_inline int lb6_choose(struct pkt6 *p, __u32 ep_id, struct lb6_state *st,
+				      __u32 outside, int defer, struct lb6_tmp *tmp,
+				      const struct xcni_svc **svcp, const struct xcni_backend **bep,
+				      __u8 *kept)
 {
 	struct xcni_affinity_key *ak;
 	const struct xcni_backend *be;
 	const struct xcni_svc *svc;
-	struct xcni_ct_entry *e, *ne;
+	struct xcni_ct_entry *e, *ne = &tmp->ne;
 	__u64 now = bpf_ktime_get_ns();
-	struct lb6_tmp *tmp;
 	__u32 id = 0;
-	__u8 lo[16];
-	int ret;
 
-	if (!skb || !p || !st)
-		return 0;
-	tmp = bpf_map_lookup_elem(&xcni_lb6_tmp, &id);
-	if (!tmp)
-		return 0;
-	ne = &tmp->ne;
+	*kept = 0;
 	svc = lb6_frontend(&p->tuple, outside);
 	if (!svc)
 		return 0;
@@ -674,8 +746,10 @@ __attribute__((noinline)) int lb6_translate(struct __sk_buff *skb, struct pkt6 *
 		}
 	}
 	e = bpf_map_lookup_elem(&xcni_ct6, &p->tuple);
-	if (lb_flow_keeps(e, now, p->tuple.proto, p->tcp_flags, p->len)) {
+	if (defer ? lb_flow_kept(e, now, p->tuple.proto, p->tcp_flags) :
+		    lb_flow_keeps(e, now, p->tuple.proto, p->tcp_flags, p->len)) {
 		id = e->backend_id;
+		*kept = 1;
 	} else if (p->frag_later) {
 		/* Never opens a translation: untranslated, ct6_track drops it. */
 		return 0;
@@ -694,18 +768,20 @@ __attribute__((noinline)) int lb6_translate(struct __sk_buff *skb, struct pkt6 *
 				 ak, now);
 		if (!id)
 			return XCNI_DROP_NO_BACKEND;
-		__builtin_memset(ne, 0, sizeof(*ne));
-		ne->created_ns = now;
-		ne->last_ns = now;
-		ne->pkts_orig = 1;
-		ne->bytes_orig = p->len;
-		ne->ep_id = ep_id;
-		ne->state = XCNI_CT_NEW;
-		ne->flags = XCNI_CT_F_SVC;
-		ne->backend_id = id;
-		ne->rev_nat = svc->rev_nat;
-		ct_map_insert(&xcni_ct6, &p->tuple, ne, 0);
-		st->created = 1;
+		if (!defer) {
+			__builtin_memset(ne, 0, sizeof(*ne));
+			ne->created_ns = now;
+			ne->last_ns = now;
+			ne->pkts_orig = 1;
+			ne->bytes_orig = p->len;
+			ne->ep_id = ep_id;
+			ne->state = XCNI_CT_NEW;
+			ne->flags = XCNI_CT_F_SVC;
+			ne->backend_id = id;
+			ne->rev_nat = svc->rev_nat;
+			ct_map_insert(&xcni_ct6, &p->tuple, ne, 0);
+			st->created = 1;
+		}
 	}
 	st->orig = p->tuple;
 	be = bpf_map_lookup_elem(&xcni_backend, &id);
@@ -713,6 +789,67 @@ __attribute__((noinline)) int lb6_translate(struct __sk_buff *skb, struct pkt6 *
 		return XCNI_DROP_NO_BACKEND;
 	st->backend_id = id;
 	st->translated = 1;
+	*svcp = svc;
+	*bep = be;
+	return 1;
+}
+
+/*
+ * lb6_choose's deferred service entry: written now (st->created), or, for a
+ * kept flow, the packet counted into it; pkts 0: the entry only (lb_open).
+ */
+static __always_inline void lb6_open(struct lb6_state *st, __u32 len, __u64 pkts, __u8 kept,
+				     struct lb6_tmp *tmp)
+{
+	struct xcni_ct_entry *e, *ne = &tmp->ne;
+	__u64 now = bpf_ktime_get_ns();
+
+	if (kept) {
+		e = bpf_map_lookup_elem(&xcni_ct6, &st->orig);
+		if (e && pkts)
+			lb_flow_count(e, now, len);
+		return;
+	}
+	__builtin_memset(ne, 0, sizeof(*ne));
+	ne->created_ns = now;
+	ne->last_ns = now;
+	ne->pkts_orig = pkts;
+	ne->bytes_orig = pkts ? len : 0;
+	ne->state = XCNI_CT_NEW;
+	ne->flags = XCNI_CT_F_SVC;
+	ne->backend_id = st->backend_id;
+	ne->rev_nat = st->rev_nat;
+	ct_map_insert(&xcni_ct6, &st->orig, ne, 0);
+	st->created = 1;
+}
+
+/*
+ * A pod's IPv6 packet to a frontend (outside: LB_OUTSIDE, a packet from the
+ * underlay, judged first by lb_outside_refused): the flow's backend (the one it
+ * got before, or a new pick: lb6_choose), DNAT to it, and for hairpin SNAT to the
+ * loopback address. 0: no frontend (nothing done); 1: translated (p->tuple
+ * the translated tuple, p->rev_nat and backend_id set); XCNI_DROP_NO_BACKEND
+ * (nothing written; st->rev_nat names the Service, st->svc_flags its flags);
+ * another drop reason.
+ */
+__attribute__((noinline)) int lb6_translate(struct __sk_buff *skb, struct pkt6 *p, __u32 ep_id,
+					    struct lb6_state *st, __u32 outside)
+{
+	const struct xcni_backend *be = NULL;
+	const struct xcni_svc *svc = NULL;
+	struct lb6_tmp *tmp;
+	__u32 id = 0;
+	__u8 lo[16], kept;
+	int ret;
+
+	if (!skb || !p || !st)
+		return 0;
+	tmp = bpf_map_lookup_elem(&xcni_lb6_tmp, &id);
+	if (!tmp)
+		return 0;
+	ret = lb6_choose(p, ep_id, st, outside, 0, tmp, &svc, &be, &kept);
+	if (ret != 1 || !svc || !be)
+		return ret;
 	ret = lb6_nat(skb, p, IP6_DADDR_OFF, p->tuple.daddr, be->addr, 2, p->tuple.dport, be->port);
 	if (ret)
 		return ret == -2 ? XCNI_DROP_FRAGMENT : XCNI_DROP_REDIRECT;
@@ -727,7 +864,7 @@ __attribute__((noinline)) int lb6_translate(struct __sk_buff *skb, struct pkt6 *
 	__builtin_memcpy(p->tuple.daddr, be->addr, 16);
 	p->tuple.dport = be->port;
 	p->rev_nat = svc->rev_nat;
-	p->backend_id = id;
+	p->backend_id = st->backend_id;
 	return 1;
 }
 

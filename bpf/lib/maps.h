@@ -95,6 +95,15 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xcni_metrics SEC(".maps");
 
+/* The XDP NodePort fast path's counters (XCNI_NPA_*: nodeport_xdp.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, XCNI_NPA_NR);
+	__type(key, __u32);
+	__type(value, struct xcni_metric);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xcni_npaccel SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, XCNI_EVENTS_BYTES);
@@ -587,6 +596,10 @@ struct np6_tmp {
 	struct xcni_snat6 sn;
 	struct encap_in in;
 	__u8 ul6[16]; /* node_ip6, copied where a pointer to it may be kept */
+	/* the XDP fast path's (nodeport_xdp.h xdp_nodeport6), off its frame: the
+	 * outer headers (struct outer_hdrs, encap.h), the FIB lookup */
+	__u32 outer[14];
+	struct bpf_fib_lookup fib;
 };
 
 struct {

@@ -301,6 +301,36 @@ static __always_inline const __u8 *nodeport6_self(const __u8 *fe, struct np6_tmp
 }
 
 /*
+ * The SNAT of an IPv6 NodePort flow to a remote backend, either hook
+ * (nodeport6_snat at tc, nodeport_xdp.h at XDP), nothing written but the
+ * scratch t: p the translated flow (client -> backend), orig the client's
+ * tuple; *selfp the SNAT source (nodeport6_self), *nport its port (the one
+ * the flow's service entry holds, else lb6_snat_port's), t->sn the client
+ * for nodeport6_commit. 0 or the drop reason.
+ */
+static __always_inline int np6_snat_choose(const struct pkt6 *p, const struct xcni_ct6_key *orig,
+					   struct np6_tmp *t, const __u8 **selfp, __u16 *nport)
+{
+	struct xcni_ipcache_val *dipc = ipcache6_lookup(p->tuple.daddr);
+	const struct xcni_ct_entry *e;
+	/* The replies must come back here: to this node's own address (the
+	 * frontend's for a NodePort, else its InternalIP: the SNAT source). */
+	const __u8 *self = nodeport6_self(orig->daddr, t);
+
+	if (!dipc || !(dipc->flags & XCNI_IPC_POD) || !tunnel_of(dipc, node_ip) || !self)
+		return XCNI_DROP_NO_TUNNEL;
+	/* The port the flow got before (in its service entry), else a free one. */
+	e = bpf_map_lookup_elem(&xcni_ct6, orig);
+	*nport = e ? e->nat_port : 0;
+	if (!*nport && lb6_snat_port(p, self, &t->k, &t->fk, nport))
+		return XCNI_DROP_NAT_NO_PORT;
+	__builtin_memcpy(t->sn.client, p->tuple.saddr, 16);
+	t->sn.cport = p->tuple.sport;
+	*selfp = self;
+	return 0;
+}
+
+/*
  * A NodePort flow translated by from_outside6 (p: client -> backend), the
  * backend on another node: SNAT to this node's address (the frontend's),
  * p->tuple following; the client kept in the scratch for nodeport6_commit.
@@ -309,31 +339,22 @@ static __always_inline const __u8 *nodeport6_self(const __u8 *fe, struct np6_tmp
 __attribute__((noinline)) int nodeport6_snat(struct __sk_buff *skb, struct pkt6 *p,
 					     struct lb6_state *st)
 {
-	struct xcni_ipcache_val *dipc;
 	struct xcni_ct_entry *e;
 	struct np6_tmp *t;
-	const __u8 *self;
+	const __u8 *self = NULL;
 	__u16 nport = 0, sport;
 	__u32 zero = 0;
+	int reason;
 
 	if (!skb || !p || !st || !(t = bpf_map_lookup_elem(&xcni_np6_tmp, &zero)))
 		return XCNI_DROP_NO_TUNNEL;
-	dipc = ipcache6_lookup(p->tuple.daddr);
-	/* The replies must come back here: to this node's own address (the
-	 * frontend's for a NodePort, else its InternalIP: the SNAT source). */
-	self = nodeport6_self(st->orig.daddr, t);
-	if (!dipc || !(dipc->flags & XCNI_IPC_POD) || !tunnel_of(dipc, node_ip) || !self)
-		return XCNI_DROP_NO_TUNNEL;
-	/* The port the flow got before (in its service entry), else a free one. */
+	reason = np6_snat_choose(p, &st->orig, t, &self, &nport);
+	if (reason || !self)
+		return reason ?: XCNI_DROP_NO_TUNNEL;
 	e = bpf_map_lookup_elem(&xcni_ct6, &st->orig);
 	if (e)
-		nport = e->nat_port;
-	if (!nport && lb6_snat_port(p, self, &t->k, &t->fk, &nport))
-		return XCNI_DROP_NAT_NO_PORT;
-	if (e)
 		e->nat_port = nport;
-	__builtin_memcpy(t->sn.client, p->tuple.saddr, 16);
-	t->sn.cport = sport = p->tuple.sport;
+	sport = p->tuple.sport;
 	if (lb6_nat(skb, p, IP6_SADDR_OFF, p->tuple.saddr, self, 0, sport, nport))
 		return XCNI_DROP_REDIRECT;
 	__builtin_memcpy(p->tuple.saddr, self, 16);
@@ -596,6 +617,42 @@ static __attribute__((noinline)) void dsr6_record(const struct xcni_ct6_key *t, 
 }
 
 /*
+ * The SNAT to this node of a NodePort flow to a remote backend, either hook
+ * (from_outside at tc, nodeport_xdp.h at XDP): the source port it gets (p:
+ * client -> backend, lb its translation): the one its service entry holds,
+ * else a free one (lb_snat_port). 0 or XCNI_DROP_NAT_NO_PORT.
+ */
+static __always_inline int np_snat_port(const struct lb_state *lb, const struct pkt *p,
+					__u16 *nport)
+{
+	*nport = lb->svc_ct ? lb->svc_ct->nat_port : 0;
+	if (!*nport && lb_snat_port(p, node_ip, nport))
+		return XCNI_DROP_NAT_NO_PORT;
+	return 0;
+}
+
+/*
+ * After ct_track (ct) of the SNATed flow p (this node -> backend), len bytes:
+ * a new flow's entry, with the client (lb->orig's source) kept for its
+ * replies. Nothing to judge here (no pod of this node on either end): the
+ * backend's node judges its ingress, the source being this node.
+ */
+static __always_inline void np_snat_open(const struct pkt *p, const struct lb_state *lb, int ct,
+					 __u32 len)
+{
+	struct xcni_ct_entry *e;
+
+	if (ct != CT_NEW && ct != CT_STALE)
+		return;
+	ct_commit(pkt_flow_const(p), XCNI_AF_INET, ct, len, 0, XCNI_CT_F_NODEPORT | XCNI_CT_F_SNAT);
+	e = bpf_map_lookup_elem(&xcni_ct, &p->tuple);
+	if (e) {
+		e->nat_addr = lb->orig.saddr;
+		e->nat_port = lb->orig.sport;
+	}
+}
+
+/*
  * Into a pod of this node, routed as the host would (l3_forward_rewrite: TTL
  * down by one, the pod link's MACs), then into its netns. The reason
  * (XCNI_FWD_LOCAL), the verdict in *verdict; np6_into_pod's IPv4 twin.
@@ -655,7 +712,6 @@ static __always_inline int nodeport_encap(struct __sk_buff *skb, struct pkt *p, 
 __attribute__((noinline)) int from_outside(struct __sk_buff *skb)
 {
 	struct xcni_endpoint *dst;
-	struct xcni_ct_entry *e;
 	struct lb_state lb = {};
 	struct verdict v = {};
 	struct judge j;
@@ -728,14 +784,10 @@ __attribute__((noinline)) int from_outside(struct __sk_buff *skb)
 		reason = nodeport_dsr(skb, &p, &lb, tunnel, &verdict);
 		goto out;
 	}
-	/* SNAT to this node, so the reply comes back here to be undone: the
-	 * port the flow got before, else a free one. */
-	if (lb.svc_ct)
-		nport = lb.svc_ct->nat_port;
-	if (!nport && lb_snat_port(&p, node_ip, &nport)) {
-		reason = XCNI_DROP_NAT_NO_PORT;
+	/* SNAT to this node, so the reply comes back here to be undone. */
+	reason = np_snat_port(&lb, &p, &nport);
+	if (reason)
 		goto out;
-	}
 	if (lb.svc_ct)
 		lb.svc_ct->nat_port = nport;
 	if (lb_nat(skb, &p, IP_SADDR_OFF, p.tuple.saddr, node_ip, 0, p.tuple.sport, nport)) {
@@ -752,17 +804,7 @@ __attribute__((noinline)) int from_outside(struct __sk_buff *skb)
 		reason = ct_invalid_reason(pkt_flow(&p));
 		goto out;
 	}
-	if (ct == CT_NEW || ct == CT_STALE) {
-		/* Nothing to judge here (no pod of this node on either end): the
-		 * backend's node judges its ingress, the source being this node. */
-		ct_commit(pkt_flow(&p), XCNI_AF_INET, ct, skb->len, 0,
-			  XCNI_CT_F_NODEPORT | XCNI_CT_F_SNAT);
-		e = bpf_map_lookup_elem(&xcni_ct, &p.tuple);
-		if (e) {
-			e->nat_addr = lb.orig.saddr;
-			e->nat_port = lb.orig.sport;
-		}
-	}
+	np_snat_open(&p, &lb, ct, skb->len);
 	lb_follow(&lb, &p);
 	reason = nodeport_encap(skb, &p, tunnel, &verdict);
 out:

@@ -556,6 +556,7 @@ int run_mark(int prog, int dev, uint32_t mark, uint8_t *in, size_t len, uint8_t 
 	     size_t out_len, int repeat, struct bpf_test_run_opts *o)
 {
 	struct __sk_buff ctx = { .ifindex = env.ifindex[dev], .mark = mark };
+	int diff = npx_before(prog, in, len, repeat), err;
 
 	o->sz = sizeof(*o);
 	o->data_in = in;
@@ -567,7 +568,10 @@ int run_mark(int prog, int dev, uint32_t mark, uint8_t *in, size_t len, uint8_t 
 		o->ctx_size_in = sizeof(ctx);
 	}
 	o->repeat = repeat;
-	return bpf_prog_test_run_opts(prog_fd(prog), o);
+	err = bpf_prog_test_run_opts(prog_fd(prog), o);
+	if (diff)
+		npx_after(prog, err, o);
+	return err;
 }
 
 /* The row as its program translates it (NAT_SRC, NAT_DST), without them. */
@@ -1037,6 +1041,7 @@ int env_teardown(void **state)
 			if (bpf_map__is_pinned(m))
 				bpf_map__unpin(m, NULL);
 	}
+	xdp_np_destroy();
 	from_overlay__destroy(env.ovin_lb);
 	from_overlay__destroy(env.ovin_dsr);
 	from_overlay__destroy(env.ovin_pf);
@@ -1222,6 +1227,8 @@ int env_setup(void **state)
 	env.ovin_dsr->rodata->lb_dsr = 1;
 	if ((err = from_overlay__load(env.ovin_dsr)))
 		goto fail;
+	if ((err = xdp_np_load(&opts)))
+		goto fail;
 	if ((err = add_endpoints()))
 		goto fail;
 	env.rb = ring_buffer__new(bpf_map__fd(env.from->maps.xcni_events), on_event, NULL, NULL);
@@ -1356,6 +1363,7 @@ int env_reset(void)
 	struct bpf_object *objs[] = {
 		env.from->obj, env.to->obj, env.from_ov->obj, env.ovin->obj, env.ovout->obj,
 		env.xdp->obj, env.from_lb->obj, env.to_lb->obj, env.ovin_lb->obj, env.ovin_dsr->obj,
+		env.xdp_np ? env.xdp_np->obj : NULL,
 	};
 	int err;
 

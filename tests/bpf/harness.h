@@ -83,6 +83,10 @@ struct env {
 	struct from_overlay *ovin_lb;
 	struct from_overlay *ovin_dsr; /* ovin_lb with lb_dsr */
 	struct from_overlay *ovin_pf; /* ovin with tc_prefilter */
+	/* xdp_underlay with the NodePort fast path (np_accel, lb_enabled: the
+	 * settings of ovin_lb), and with lb_dsr too (ovin_dsr's): xdp_np.c */
+	struct xdp_underlay *xdp_np;
+	struct xdp_underlay *xdp_np_dsr;
 	struct ring_buffer *rb;
 	int ifindex[NR_DEVS];
 	struct xcni_event ev[8]; /* the first 8 */
@@ -351,6 +355,19 @@ int dsr6_state(void); /* svc_state and nodeport_dsr.c's DSR NodePorts (dsr6_setu
 void np6_setup(void **state);
 int np_state(void);
 int run_groups(const struct group *const *groups, size_t n, int argc, char **argv);
+
+/*
+ * tests/bpf/xdp_np.c: the XDP NodePort fast path. xdp_np_load: its two
+ * programs (env.xdp_np, env.xdp_np_dsr) and the netns's route and
+ * neighbour towards N2 its FIB lookup needs. The differential: every run of
+ * FROM_OVERLAY_LB or FROM_OVERLAY_DSR (run_mark) first runs the frame
+ * through the matching XDP program, records what it did and puts the maps
+ * back (npx_before); the tc run that follows is the oracle (npx_after).
+ */
+int xdp_np_load(struct bpf_object_open_opts *opts);
+void xdp_np_destroy(void);
+int npx_before(int prog, const uint8_t *in, size_t len, int repeat);
+void npx_after(int prog, int err, const struct bpf_test_run_opts *o);
 
 /* fragshare.c: datagram k's entry in any fragment share (1, its first
  * fragment's ports in f), 0 when it has none. */

@@ -142,6 +142,13 @@ int overlay_load(struct overlay *ov, const char *pin_dir)
 	memcpy((void *)ov->in->rodata->svc_mask6, ov->svc6_mask, 16);
 	memcpy((void *)ov->xdp->rodata->svc_cidr6, ov->svc6, 16);
 	memcpy((void *)ov->xdp->rodata->svc_mask6, ov->svc6_mask, 16);
+	/* The NodePort fast path (lib/nodeport_xdp.h): from_overlay's settings. */
+	ov->xdp->rodata->np_accel = ov->lb && ov->np_accel != XCNI_NPA_OFF;
+	ov->xdp->rodata->node_ip = ov->node_ip;
+	ov->xdp->rodata->vni = ov->vni;
+	ov->xdp->rodata->lb_enabled = ov->lb;
+	ov->xdp->rodata->lb_dsr = ov->lb && ov->dsr;
+	ov->xdp->rodata->external_clusterip = ov->lb && ov->ext_cip;
 	err = from_overlay__load(ov->in);
 	if (!err)
 		err = to_overlay__load(ov->out);
@@ -285,10 +292,15 @@ static int attach_xdp(struct overlay *ov, const char *pin_dir)
 			pr_err("native XDP on %s: %s (the driver may not support it; "
 			       "--xdp-mode generic or auto)\n", ov->underlay, strerror(-err));
 			return err;
-		}
-		if (err)
+		} else if (err && ov->np_accel == XCNI_NPA_NATIVE) {
+			/* The NodePort fast path falls back to generic XDP, said in one line. */
+			printf("xcnid: nodeport acceleration on %s: native XDP failed (%s), "
+			       "generic instead\n", ov->underlay, strerror(-err));
+			fflush(stdout);
+		} else if (err) {
 			pr_info("native XDP on %s: %s; using generic XDP\n", ov->underlay,
 				strerror(-err));
+		}
 	}
 	if (ov->xdp_want == XDP_WANT_GENERIC || err)
 		err = xdp_one(ov, path, fd, XDP_FLAGS_SKB_MODE, &how);
@@ -304,6 +316,13 @@ static int attach_xdp(struct overlay *ov, const char *pin_dir)
 	printf("xcnid: XDP prefilter on %s: %s, %s\n", ov->underlay,
 	       ov->xdp_mode == XDP_FLAGS_DRV_MODE ? "native (driver)" :
 	       ov->xdp_mode == XDP_FLAGS_SKB_MODE ? "generic (skb)" : "attached", how);
+	if (ov->lb && ov->np_accel != XCNI_NPA_OFF) {
+		ov->np_accel_mode = ov->xdp_mode == XDP_FLAGS_DRV_MODE ? XCNI_NPA_NATIVE :
+				    ov->xdp_mode == XDP_FLAGS_SKB_MODE ? XCNI_NPA_GENERIC :
+									 XCNI_NPA_OFF;
+		printf("xcnid: nodeport acceleration on %s: %s XDP\n", ov->underlay,
+		       ov->np_accel_mode == XCNI_NPA_NATIVE ? "native" : "generic");
+	}
 	fflush(stdout);
 	return 0;
 }

@@ -61,6 +61,11 @@ struct overlay {
 	bool lb; /* from_overlay's lb_enabled (--kube-proxy-replacement) */
 	bool dsr; /* from_overlay's lb_dsr (--node-port-mode dsr) */
 	bool ext_cip; /* from_overlay's external_clusterip (--external-clusterip) */
+	/* --nodeport-acceleration: XCNI_NPA_NATIVE or XCNI_NPA_GENERIC (the NodePort
+	 * fast path in xdp_underlay, attached so), XCNI_NPA_OFF; np_accel_mode: how
+	 * it ended up attached (native falls back to generic, logged). */
+	__u8 np_accel;
+	__u8 np_accel_mode;
 	/* The Service ranges (--service-cidr, network order; masks 0: none), no
 	 * source from the underlay (from_overlay, xdp_underlay: drop-src-frontend). */
 	__u32 svc_cidr, svc_mask;

@@ -1427,6 +1427,7 @@ static int run(const struct opts *o)
 		/* How XDP ended up attached, for people and xcnictl. */
 		if (!bpf_map__lookup_elem(fp->maps.xcni_config, &k, sizeof(k), &cfg, sizeof(cfg), 0)) {
 			cfg.xdp_mode = o->ov->xdp_mode;
+			cfg.np_accel = o->ov->np_accel_mode;
 			bpf_map__update_elem(fp->maps.xcni_config, &k, sizeof(k), &cfg, sizeof(cfg), 0);
 		}
 	}

@@ -225,6 +225,11 @@ static void usage(FILE *f)
 		"                     come back through here) or dsr (the client's address kept,\n"
 		"                     the frontend in a Geneve option: the backend's node answers\n"
 		"                     the client directly, with the frontend as source)\n"
+		"  --nodeport-acceleration MODE  with --kube-proxy-replacement and --underlay-dev:\n"
+		"                     native, generic or off (default): NodePort, externalIP and\n"
+		"                     load-balancer requests from outside for a backend on another\n"
+		"                     node translated and sent on at XDP (native: the driver's XDP,\n"
+		"                     else generic, said in one line); the rest goes on to tc\n"
 		"  --external-clusterip  with --kube-proxy-replacement and --underlay-dev: serve\n"
 		"                     ClusterIPs to clients outside the cluster (routed to a node);\n"
 		"                     by default they are dropped (drop-clusterip-outside)\n"
@@ -326,6 +331,7 @@ int xcnid_cmdline(int argc, char **argv, struct xcnid_cmdline *cl)
 		{ "node-port-range", required_argument, NULL, 1007 },
 		{ "node-port-mode", required_argument, NULL, 1008 },
 		{ "external-clusterip", no_argument, NULL, 1012 },
+		{ "nodeport-acceleration", required_argument, NULL, 1060 },
 		{ "sync-delay", required_argument, NULL, 1009 },
 		{ "attach", required_argument, NULL, 1010 },
 		{ "uninstall", no_argument, NULL, 1011 },
@@ -358,6 +364,7 @@ int xcnid_cmdline(int argc, char **argv, struct xcnid_cmdline *cl)
 	unsigned int node_ip_fams = 0;
 	int lb_alg = 0; /* --lb-algorithm given */
 	int np_mode = 0; /* --node-port-mode given */
+	int xdp_given = 0; /* --xdp-mode given */
 	const char *gw = NULL;
 	int c;
 
@@ -439,6 +446,7 @@ int xcnid_cmdline(int argc, char **argv, struct xcnid_cmdline *cl)
 			break;
 		}
 		case 'X':
+			xdp_given = 1;
 			if (!strcmp(optarg, "auto"))
 				ov->xdp_want = XDP_WANT_AUTO;
 			else if (!strcmp(optarg, "native"))
@@ -474,6 +482,18 @@ int xcnid_cmdline(int argc, char **argv, struct xcnid_cmdline *cl)
 		case 1001: cl->masquerade = 0; break;
 		case 1003: o->kpr = 1; break;
 		case 1012: o->ext_cip = 1; break;
+		case 1060:
+			if (!strcmp(optarg, "native")) {
+				ov->np_accel = XCNI_NPA_NATIVE;
+			} else if (!strcmp(optarg, "generic")) {
+				ov->np_accel = XCNI_NPA_GENERIC;
+			} else if (!strcmp(optarg, "off")) {
+				ov->np_accel = XCNI_NPA_OFF;
+			} else {
+				pr_err("--nodeport-acceleration %s: native, generic or off\n", optarg);
+				return 2;
+			}
+			break;
 		case 1005: o->cgroup_root = optarg; break;
 		case 1007:
 			if (svc_nodeport_range_parse(optarg, &o->np_min, &o->np_max)) {
@@ -679,6 +699,24 @@ int xcnid_cmdline(int argc, char **argv, struct xcnid_cmdline *cl)
 		       "underlay (--underlay-dev): give all three\n");
 		return 2;
 	}
+	if (ov->np_accel != XCNI_NPA_OFF && (!o->kpr || !ov->underlay)) {
+		pr_err("--nodeport-acceleration translates --kube-proxy-replacement's NodePorts "
+		       "at XDP on the underlay (--underlay-dev): give all three\n");
+		return 2;
+	}
+	if (ov->np_accel != XCNI_NPA_OFF && xdp_given &&
+	    (ov->xdp_want == XDP_WANT_OFF || ov->xdp_want == XDP_WANT_TC ||
+	     (ov->xdp_want == XDP_WANT_NATIVE) != (ov->np_accel == XCNI_NPA_NATIVE))) {
+		pr_err("--nodeport-acceleration %s runs in the underlay's XDP program, which "
+		       "--xdp-mode attaches otherwise: drop --xdp-mode, or give the same mode\n",
+		       ov->np_accel == XCNI_NPA_NATIVE ? "native" : "generic");
+		return 2;
+	}
+	/* Its mode is the XDP program's (native falls back to generic: overlay.c). */
+	if (ov->np_accel == XCNI_NPA_NATIVE && !xdp_given)
+		ov->xdp_want = XDP_WANT_AUTO;
+	else if (ov->np_accel == XCNI_NPA_GENERIC)
+		ov->xdp_want = XDP_WANT_GENERIC;
 	if (lb_alg && !o->kpr) {
 		pr_err("--lb-algorithm chooses backends for --kube-proxy-replacement: give both\n");
 		return 2;

@@ -41,6 +41,8 @@ static const struct pt_col config_cols[] = {
 	{ "NODE-PORT-MODE", "node_port_mode", PT_STR },
 	/* xcni_polrev: one more after each policy change xcnid applied. */
 	{ "POLICY-REV", "policy_rev", PT_UINT },
+	/* The NodePort fast path at XDP (xcnid --nodeport-acceleration) as attached. */
+	{ "NODEPORT-ACCEL", "nodeport_acceleration", PT_STR },
 };
 
 /* How xcnid attached the prefilter: the XDP_FLAGS_* mode it wrote. */
@@ -228,6 +230,12 @@ int ctl_node_port_dsr(const char *pin_dir, bool *dsr)
 	return err;
 }
 
+/* xcni_config.np_accel: how the NodePort fast path is attached. */
+static const char *np_accel_name(__u8 m)
+{
+	return m == XCNI_NPA_NATIVE ? "native" : m == XCNI_NPA_GENERIC ? "generic" : "off";
+}
+
 /* How this node answers NodePort clients through another node's backend:
  * "snat", "dsr", or NULL (no overlay, or Services not in BPF). */
 static const char *node_port_mode(const char *pin_dir)
@@ -340,6 +348,7 @@ static int cmd_config(const struct ctx *c, char **argv)
 		pt_null(t);
 	if (rfd >= 0)
 		close(rfd);
+	pt_str(t, np_accel_name(cfg.np_accel));
 	err = show(c, t);
 close:
 	close(fd);

@@ -153,6 +153,7 @@ extern const struct map_spec m_endpoints, m_ct, m_metrics, m_events, m_config, m
 	m_tunstat, m_prefilter, m_prefilter6, m_pf16, m_pf24, m_evrate, m_polrev, m_polsel, m_ctstat,
 	m_rulename;
 /* The Service maps (service.c). */
+extern const struct map_spec m_npaccel; /* the XDP NodePort fast path's counters */
 extern const struct map_spec m_svc, m_svcslot, m_backend, m_revnat, m_maglev, m_svcname, m_sock_rn;
 
 /* The fd of a pinned map of the expected layout, or -errno (said). */

@@ -481,6 +481,28 @@ static json_t *node_status(const struct ctx *c, const char *name)
 	if (cfg.nr_addr_contested)
 		json_array_append_new(problems, json_sprintf("%u pods claim an address another "
 			"claims (drop-addr-contested)", cfg.nr_addr_contested));
+	/* The NodePort fast path (xcnid --nodeport-acceleration): its mode and
+	 * the frontends' packets it sent (IPv4, IPv6) or handed on to tc. */
+	{
+		__u64 n[XCNI_NPA_NR] = {};
+		int nfd = map_open_quiet(c, &m_npaccel), ncpu = libbpf_num_possible_cpus();
+
+		for (__u32 k = 0; nfd >= 0 && ncpu > 0 && k < XCNI_NPA_NR; k++) {
+			struct xcni_metric v[ncpu];
+
+			if (!bpf_map_lookup_elem(nfd, &k, v))
+				for (int i = 0; i < ncpu; i++)
+					n[k] += v[i].packets;
+		}
+		if (nfd >= 0)
+			close(nfd);
+		json_object_set_new(cfgj, "nodeport_acceleration",
+			json_pack("{s:s,s:I,s:I,s:I}", "mode",
+				  cfg.np_accel == XCNI_NPA_NATIVE  ? "native" :
+				  cfg.np_accel == XCNI_NPA_GENERIC ? "generic" : "off",
+				  "xdp4_packets", (json_int_t)n[XCNI_NPA_XDP4], "xdp6_packets",
+				  (json_int_t)n[XCNI_NPA_XDP6], "tc_packets", (json_int_t)n[XCNI_NPA_TC]));
+	}
 	json_object_set_new(o, "config", cfgj);
 
 	/* Counts, maps, hooks. */
@@ -623,7 +645,16 @@ static void print_node(json_t *n, bool header)
 	} else {
 		printf("; xcni first on every one");
 	}
-	printf("; XDP %s\n", jstr(cfg, "xdp"));
+	printf("; XDP %s", jstr(cfg, "xdp"));
+	{
+		json_t *na = json_object_get(cfg, "nodeport_acceleration");
+
+		if (na && strcmp(jstr(na, "mode"), "off"))
+			printf("; NodePort acceleration %s (%lld packets at XDP, %lld to tc)",
+			       jstr(na, "mode"), jint(na, "xdp4_packets") + jint(na, "xdp6_packets"),
+			       jint(na, "tc_packets"));
+	}
+	printf("\n");
 	printf("Maps:        ");
 	json_array_foreach(json_object_get(n, "maps"), i, v) {
 		if (i == 5)

@@ -1,0 +1,854 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The NodePort fast path at XDP (bpf/lib/nodeport_xdp.h, xcnid
+ * --nodeport-acceleration) through BPF_PROG_TEST_RUN.
+ *
+ * The differential (npx_before, npx_after, called by the harness's run_mark):
+ * every frame any group runs through from_overlay with Services in BPF
+ * (FROM_OVERLAY_LB; FROM_OVERLAY_DSR with lb_dsr) is first run through
+ * xdp_underlay with the fast path and the same settings (env.xdp_np,
+ * env.xdp_np_dsr), on the same maps; what it did is recorded and the maps
+ * are put back, then the group's own tc run goes on as it always has and is
+ * the oracle:
+ *  - XDP_TX: tc must have translated and sent it too (TC_ACT_REDIRECT), the
+ *    frames must be the same bytes from the outer Ethernet type on (the
+ *    outer MACs are the FIB's at XDP, bpf_redirect_neigh's after tc), and
+ *    conntrack (xcni_ct, xcni_ct6, xcni_snat6), the metrics and the tunnel
+ *    counters must be what tc left, timestamps aside. A random pick that
+ *    chose another backend than tc's is told apart and counted, not compared;
+ *  - XDP_PASS: the frame untouched and nothing written (but the service
+ *    entry of a random pick handed on, nodeport_xdp.h), so tc sees what it
+ *    sees without acceleration;
+ *  - XDP_DROP: the prefilter's Service-range rule; tc must drop it too.
+ * The prefilter's deny entries (node4_state's 203.0.113.0/24, which holds
+ * the NodePort rows' clients) are set aside for the XDP run: the fast path
+ * is compared, the prefilter is prefilter.c's. At the end of the run,
+ * "xdp differential:" says how many frames each outcome had.
+ *
+ * The group xdp_np: the fast path's own rows, each able to fail without it:
+ * a remote backend taken at XDP for TCP and UDP, the replies through tc
+ * finding XDP's entries and the next packets XDP finding tc's, and the
+ * hostile and unhandled rows that must go on to tc untouched (forged
+ * sources, Geneve from outside, fragments, bad lengths, a VLAN tag, IP
+ * options, TTL 1, a local backend, no backend, ETP Local, DSR, the underlay
+ * MTU, no neighbour), with the counters (xcni_npaccel).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <linux/if_link.h>
+#include <linux/pkt_cls.h>
+#include <net/if.h>
+
+#include <linux/ip.h>
+
+#include "nodeport.h"
+#include "svc.h"
+
+#define N2_MAC { 0x02, 0x77, 0, 0, 0, 2 }
+#define NPX_OUT 4096
+#define NPX_MAX_ENTRIES 20000 /* a bigger map (attack_ct's floods) is not compared */
+
+static const uint8_t n2_mac[ETH_ALEN] = N2_MAC;
+
+/* ---- Loading --------------------------------------------------------------- */
+
+static int npx_sh(const char *cmd)
+{
+	int r = system(cmd);
+
+	return r == 0 ? 0 : -EIO;
+}
+
+static int write_str(const char *path, const char *s)
+{
+	FILE *f = fopen(path, "w");
+	int err = 0;
+
+	if (!f)
+		return -errno;
+	if (fputs(s, f) < 0)
+		err = -EIO;
+	if (fclose(f))
+		err = -errno;
+	return err;
+}
+
+static struct xdp_underlay *npx_open(struct bpf_object_open_opts *opts, int dsr)
+{
+	struct xdp_underlay *x = xdp_underlay__open_opts(opts);
+
+	if (!x)
+		return NULL;
+	x->rodata->node_ip = ip4(NODE_IP);
+	x->rodata->vni = VNI;
+	UL_SVC_RANGES(x->rodata);
+	x->rodata->lb_enabled = 1;
+	x->rodata->lb_dsr = dsr;
+	x->rodata->np_accel = 1;
+	if (xdp_underlay__load(x)) {
+		xdp_underlay__destroy(x);
+		return NULL;
+	}
+	return x;
+}
+
+int xdp_np_load(struct bpf_object_open_opts *opts)
+{
+	int err;
+
+	env.xdp_np = npx_open(opts, 0);
+	env.xdp_np_dsr = npx_open(opts, 1);
+	if (!env.xdp_np || !env.xdp_np_dsr)
+		return -errno ?: -EINVAL;
+	/* The underlay as a node has it, in this private netns: NODE_IP on
+	 * the underlay device, n2 its neighbour, forwarding on (the FIB lookup
+	 * of the fast path asks for it). */
+	if ((err = npx_sh("ip link set xtu up && ip link set xtu-p up && "
+			  "ip addr add " NODE_IP "/24 dev xtu && "
+			  "ip neigh replace " N2 " lladdr 02:77:00:00:00:02 dev xtu nud permanent")))
+		return err;
+	if ((err = write_str("/proc/sys/net/ipv4/conf/all/forwarding", "1")) ||
+	    (err = write_str("/proc/sys/net/ipv4/conf/xtu/forwarding", "1")))
+		return err;
+	return 0;
+}
+
+void xdp_np_destroy(void)
+{
+	xdp_underlay__destroy(env.xdp_np);
+	xdp_underlay__destroy(env.xdp_np_dsr);
+	env.xdp_np = env.xdp_np_dsr = NULL;
+}
+
+/* One frame through the fast path (dsr: the lb_dsr program): the XDP verdict; out, *out_len. */
+static int npx_run(int dsr, const uint8_t *in, size_t len, uint8_t *out, size_t *out_len)
+{
+	struct xdp_md ctx = { .data_end = (uint32_t)len, .ingress_ifindex = env.ifindex[DEV_U] };
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in, .data_size_in = (uint32_t)len,
+		    .data_out = out, .data_size_out = NPX_OUT, .ctx_in = &ctx,
+		    .ctx_size_in = sizeof(ctx), .repeat = 1);
+	struct xdp_underlay *x = dsr ? env.xdp_np_dsr : env.xdp_np;
+	int err = bpf_prog_test_run_opts(bpf_program__fd(x->progs.xdp_underlay), &o);
+
+	if (err)
+		fail_msg("xdp_underlay (np_accel) test run: %s", strerror(-err));
+	*out_len = o.data_size_out;
+	return (int)o.retval;
+}
+
+/* ---- Maps: taken, put back, compared ------------------------------------------ */
+
+struct msnap {
+	int fd, type, percpu;
+	uint32_t ksz, vsz; /* vsz: all CPUs' values for a per-CPU map */
+	uint32_t vsz1; /* one CPU's */
+	size_t n;
+	uint8_t *k, *v;
+};
+
+static int ncpus(void)
+{
+	static int n;
+
+	return n ?: (n = libbpf_num_possible_cpus());
+}
+
+static void snap_free(struct msnap *s)
+{
+	free(s->k);
+	free(s->v);
+	s->k = s->v = NULL;
+	s->n = 0;
+}
+
+/* Every entry of the map named name; -E2BIG beyond NPX_MAX_ENTRIES. */
+static int snap_take(struct msnap *s, const char *name)
+{
+	struct bpf_map_info info = {};
+	uint32_t il = sizeof(info);
+	uint8_t key[128], next[128];
+	size_t cap = 64;
+	int first = 1;
+
+	memset(s, 0, sizeof(*s));
+	s->fd = map_fd(name);
+	if (s->fd < 0 || bpf_map_get_info_by_fd(s->fd, &info, &il))
+		return -ENOENT;
+	s->type = (int)info.type;
+	s->ksz = info.key_size;
+	s->vsz1 = info.value_size;
+	s->percpu = info.type == BPF_MAP_TYPE_PERCPU_ARRAY || info.type == BPF_MAP_TYPE_PERCPU_HASH ||
+		    info.type == BPF_MAP_TYPE_LRU_PERCPU_HASH;
+	s->vsz = s->percpu ? ((info.value_size + 7) & ~7u) * (uint32_t)ncpus() : info.value_size;
+	if (s->ksz > sizeof(key))
+		return -E2BIG;
+	s->k = malloc(cap * s->ksz);
+	s->v = malloc(cap * s->vsz);
+	if (!s->k || !s->v)
+		return -ENOMEM;
+	while (bpf_map_get_next_key(s->fd, first ? NULL : key, next) == 0) {
+		first = 0;
+		memcpy(key, next, s->ksz);
+		if (s->n == NPX_MAX_ENTRIES) {
+			snap_free(s);
+			return -E2BIG;
+		}
+		if (s->n == cap) {
+			uint8_t *nk = realloc(s->k, cap * 2 * s->ksz), *nv;
+
+			if (nk)
+				s->k = nk;
+			nv = realloc(s->v, cap * 2 * s->vsz);
+			if (nv)
+				s->v = nv;
+			if (!nk || !nv)
+				return -ENOMEM;
+			cap *= 2;
+		}
+		if (bpf_map_lookup_elem(s->fd, key, s->v + s->n * s->vsz))
+			continue; /* gone meanwhile */
+		memcpy(s->k + s->n * s->ksz, key, s->ksz);
+		s->n++;
+	}
+	return 0;
+}
+
+static const uint8_t *snap_find(const struct msnap *s, const void *key)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (!memcmp(s->k + i * s->ksz, key, s->ksz))
+			return s->v + i * s->vsz;
+	return NULL;
+}
+
+/* The map as s holds it: what came since deleted (hashes, tries), s's entries written. */
+static int snap_restore(const struct msnap *s)
+{
+	uint8_t key[128], next[128];
+	int first = 1;
+
+	if (s->type != BPF_MAP_TYPE_ARRAY && s->type != BPF_MAP_TYPE_PERCPU_ARRAY) {
+		while (bpf_map_get_next_key(s->fd, first ? NULL : key, next) == 0) {
+			first = 0;
+			memcpy(key, next, s->ksz);
+			if (!snap_find(s, key)) {
+				bpf_map_delete_elem(s->fd, key);
+				first = 1; /* a deletion restarts the walk */
+			}
+		}
+	}
+	for (size_t i = 0; i < s->n; i++)
+		if (bpf_map_update_elem(s->fd, s->k + i * s->ksz, s->v + i * s->vsz, BPF_ANY))
+			return -errno;
+	return 0;
+}
+
+/* A value as compared: per-CPU values summed (counters), conntrack's clocks zeroed. */
+static void value_norm(const struct msnap *s, const uint8_t *v, uint8_t *out, int ct)
+{
+	if (!s->percpu) {
+		memcpy(out, v, s->vsz1);
+	} else {
+		uint32_t stride = (s->vsz1 + 7) & ~7u;
+
+		memset(out, 0, s->vsz1);
+		/* Counters of __u64: struct xcni_metric, struct xcni_tunstat. */
+		for (int c = 0; c < ncpus(); c++)
+			for (uint32_t w = 0; w + 8 <= s->vsz1; w += 8) {
+				uint64_t a, b;
+
+				memcpy(&a, out + w, 8);
+				memcpy(&b, v + (size_t)c * stride + w, 8);
+				a += b;
+				memcpy(out + w, &a, 8);
+			}
+	}
+	if (ct)
+		memset(out, 0, offsetof(struct xcni_ct_entry, pkts_orig));
+}
+
+/* snap_same let a random pick's service entry by (its counters are conntrack's then). */
+static int snap_allowed;
+
+/*
+ * a and b (the same map) hold the same entries: 0, else a message naming
+ * the first difference. allow_svc: an entry of a only, an XCNI_CT_F_SVC one
+ * that counted no packet, is allowed (the random pick the fast path hands
+ * on).
+ */
+static int snap_same(const struct msnap *a, const struct msnap *b, const char *name, int ct,
+		     int allow_svc, char *msg, size_t cap)
+{
+	uint8_t x[512], y[512];
+
+	if (a->vsz1 > sizeof(x))
+		return 0;
+	for (size_t i = 0; i < a->n; i++) {
+		const uint8_t *k = a->k + i * a->ksz, *bv = snap_find(b, k);
+
+		value_norm(a, a->v + i * a->vsz, x, ct);
+		if (!bv) {
+			const struct xcni_ct_entry *e = (const void *)x;
+
+			if (ct && allow_svc && (e->flags & XCNI_CT_F_SVC) && !e->pkts_orig) {
+				snap_allowed = 1;
+				continue;
+			}
+			if (!ct || e->flags || e->state || e->pkts_orig) {
+				snprintf(msg, cap, "%s: entry %zu only on one side", name, i);
+				return -1;
+			}
+			continue;
+		}
+		value_norm(b, bv, y, ct);
+		if (memcmp(x, y, a->vsz1)) {
+			snprintf(msg, cap, "%s: entry %zu differs", name, i);
+			return -1;
+		}
+	}
+	for (size_t i = 0; i < b->n; i++) {
+		const uint8_t *k = b->k + i * b->ksz;
+
+		if (!snap_find(a, k)) {
+			value_norm(b, b->v + i * b->vsz, y, ct);
+			if (!ct || ((const struct xcni_ct_entry *)y)->flags ||
+			    ((const struct xcni_ct_entry *)y)->pkts_orig) {
+				snprintf(msg, cap, "%s: entry %zu only on the other side", name, i);
+				return -1;
+			}
+		}
+	}
+	return 0;
+}
+
+/* ---- The differential ------------------------------------------------------ */
+
+/* The maps the fast path writes, and those compared after a translation. */
+static const char *const npx_maps[] = { "xcni_ct",	   "xcni_ct6",	     "xcni_snat6",
+					"xcni_metrics",	   "xcni_tunstat",   "xcni_ctstat",
+					"xcni_affinity",   "xcni_npaccel",   "xcni_prefilter",
+					"xcni_prefilter6", "xcni_pf16",	     "xcni_pf24" };
+#define NPX_NMAPS (sizeof(npx_maps) / sizeof(npx_maps[0]))
+/* the first six: conntrack, the SNAT's clients, metrics, tunnels, conntrack's counters */
+#define NPX_NCMP 6
+#define NPX_PF_FIRST 8 /* the prefilter's: set aside for the XDP run */
+
+static struct {
+	int active, ret;
+	size_t in_len, out_len;
+	uint8_t in[NPX_OUT], out[NPX_OUT];
+	struct msnap after[NPX_NCMP]; /* what the XDP run left */
+	/* the run's outcomes, for the report at exit */
+	unsigned long tx, pass, drop, random, skipped;
+} npx;
+
+static void npx_report(void)
+{
+	if (npx.tx + npx.pass + npx.drop + npx.random + npx.skipped)
+		printf("xdp differential: %lu frames translated at XDP and compared with tc, "
+		       "%lu handed on untouched, %lu dropped by both, %lu random picks apart, "
+		       "%lu not compared (maps too big)\n",
+		       npx.tx, npx.pass, npx.drop, npx.random, npx.skipped);
+}
+
+static void snaps_free(struct msnap *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		snap_free(&s[i]);
+}
+
+int npx_before(int prog, const uint8_t *in, size_t len, int repeat)
+{
+	static int reg;
+	struct msnap before[NPX_NMAPS];
+	uint8_t out[NPX_OUT];
+	size_t out_len = 0, i;
+	char msg[160];
+	int ret, err = 0, dsr = prog == FROM_OVERLAY_DSR;
+
+	if (!env.xdp_np || repeat > 1 || len > NPX_OUT - 128 ||
+	    (prog != FROM_OVERLAY_LB && prog != FROM_OVERLAY_DSR))
+		return 0;
+	if (!reg) {
+		reg = 1;
+		atexit(npx_report);
+	}
+	memset(before, 0, sizeof(before));
+	for (i = 0; i < NPX_NMAPS && !err; i++)
+		err = snap_take(&before[i], npx_maps[i]);
+	if (err) {
+		snaps_free(before, NPX_NMAPS);
+		if (err != -E2BIG)
+			fail_msg("xdp differential: taking %s: %s", npx_maps[i - 1], strerror(-err));
+		npx.skipped++;
+		return 0;
+	}
+	for (i = NPX_PF_FIRST; i < NPX_NMAPS; i++)
+		map_clear(before[i].fd, before[i].ksz);
+	ret = npx_run(dsr, in, len, out, &out_len);
+	for (i = 0; i < NPX_NCMP && !err; i++)
+		err = snap_take(&npx.after[i], npx_maps[i]);
+	for (i = 0; i < NPX_NMAPS && !err; i++)
+		err = snap_restore(&before[i]);
+	if (err) {
+		snaps_free(before, NPX_NMAPS);
+		snaps_free(npx.after, NPX_NCMP);
+		fail_msg("xdp differential: the maps: %s", strerror(-err));
+	}
+	npx.active = 0;
+	switch (ret) {
+	case XDP_PASS:
+		if (out_len != len || memcmp(out, in, len))
+			fail_msg("xdp differential: XDP_PASS with the frame changed");
+		snap_allowed = 0;
+		for (i = 0; i < NPX_NCMP; i++) {
+			/* xcni_ctstat counted the random pick's entry. */
+			if (snap_allowed && !strcmp(npx_maps[i], "xcni_ctstat"))
+				continue;
+			if (snap_same(&npx.after[i], &before[i], npx_maps[i], i < 2, 1, msg,
+				      sizeof(msg)))
+				fail_msg("xdp differential: XDP_PASS left something behind: %s", msg);
+		}
+		npx.pass++;
+		break;
+	case XDP_TX:
+	case XDP_DROP:
+		npx.active = 1;
+		npx.ret = ret;
+		npx.in_len = len;
+		memcpy(npx.in, in, len);
+		npx.out_len = out_len;
+		memcpy(npx.out, out, out_len);
+		break;
+	default:
+		fail_msg("xdp differential: XDP verdict %d", ret);
+	}
+	snaps_free(before, NPX_NMAPS);
+	if (!npx.active)
+		snaps_free(npx.after, NPX_NCMP);
+	return npx.active;
+}
+
+/* The service entry (XCNI_CT_F_SVC) of the frame's tuple in s (xcni_ct) or s6
+ * (xcni_ct6): its backend, or 0. */
+static uint32_t svc_backend_in(const struct msnap *s, const struct msnap *s6,
+			       const uint8_t *frame)
+{
+	const struct iphdr *ip = (const void *)(frame + ETH_HLEN);
+	const struct xcni_ct_entry *e;
+
+	if (ntohs(*(const uint16_t *)(frame + 12)) == ETH_P_IPV6) {
+		struct xcni_ct6_key k6 = { .proto = frame[ETH_HLEN + 6] };
+
+		memcpy(k6.saddr, frame + ETH_HLEN + 8, 32);
+		memcpy(&k6.sport, frame + ETH_HLEN + 40, 4);
+		e = (const void *)snap_find(s6, &k6);
+	} else if (ntohs(*(const uint16_t *)(frame + 12)) == ETH_P_IP) {
+		struct xcni_ct_key k = { .saddr = ip->saddr, .daddr = ip->daddr,
+					 .proto = ip->protocol };
+
+		memcpy(&k.sport, frame + ETH_HLEN + ip->ihl * 4, 4);
+		e = (const void *)snap_find(s, &k);
+	} else {
+		return 0;
+	}
+	return e && (e->flags & XCNI_CT_F_SVC) ? e->backend_id : 0;
+}
+
+void npx_after(int prog, int err, const struct bpf_test_run_opts *o)
+{
+	struct msnap tc[NPX_NCMP];
+	char msg[160];
+	size_t i;
+	int e = 0;
+
+	(void)prog;
+	if (!npx.active)
+		return;
+	npx.active = 0;
+	memset(tc, 0, sizeof(tc));
+	for (i = 0; i < NPX_NCMP && !e; i++)
+		e = snap_take(&tc[i], npx_maps[i]);
+	if (npx.ret == XDP_DROP) {
+		snaps_free(tc, NPX_NCMP);
+		snaps_free(npx.after, NPX_NCMP);
+		if (err || o->retval != TC_ACT_SHOT)
+			fail_msg("xdp differential: XDP dropped a frame tc did not (tc %d)",
+				 err ?: (int)o->retval);
+		npx.drop++;
+		return;
+	}
+	if (e || err || o->retval != TC_ACT_REDIRECT) {
+		snaps_free(tc, NPX_NCMP);
+		snaps_free(npx.after, NPX_NCMP);
+		fail_msg("xdp differential: XDP_TX where tc %s %d", err ? "failed" : "returned",
+			 err ?: (int)o->retval);
+	}
+	/* A random pick at each hook: not the same flow twice. */
+	if (svc_backend_in(&npx.after[0], &npx.after[1], npx.in) !=
+	    svc_backend_in(&tc[0], &tc[1], npx.in)) {
+		npx.random++;
+		goto out;
+	}
+	if (o->data_size_out != npx.out_len ||
+	    memcmp((const uint8_t *)o->data_out + 12, npx.out + 12, npx.out_len - 12)) {
+		snaps_free(tc, NPX_NCMP);
+		snaps_free(npx.after, NPX_NCMP);
+		fail_msg("xdp differential: XDP's frame (%zu bytes) is not tc's (%u)", npx.out_len,
+			 o->data_size_out);
+	}
+	if (memcmp(npx.out, n2_mac, ETH_ALEN)) {
+		snaps_free(tc, NPX_NCMP);
+		snaps_free(npx.after, NPX_NCMP);
+		fail_msg("xdp differential: the outer destination MAC is not n2's neighbour entry");
+	}
+	for (i = 0; i < NPX_NCMP; i++)
+		if (snap_same(&npx.after[i], &tc[i], npx_maps[i], i < 2, 0, msg, sizeof(msg))) {
+			snaps_free(tc, NPX_NCMP);
+			snaps_free(npx.after, NPX_NCMP);
+			fail_msg("xdp differential: the maps after XDP are not tc's: %s", msg);
+		}
+	npx.tx++;
+out:
+	snaps_free(tc, NPX_NCMP);
+	snaps_free(npx.after, NPX_NCMP);
+}
+
+/* ---- The group's rows ---------------------------------------------------------- */
+
+static uint64_t npa_count(uint32_t idx)
+{
+	struct xcni_metric v[ncpus()];
+	uint64_t n = 0;
+
+	assert_int_equal(bpf_map_lookup_elem(map_fd("xcni_npaccel"), &idx, v), 0);
+	for (int c = 0; c < ncpus(); c++)
+		n += v[c].packets;
+	return n;
+}
+
+/* In through the fast path for real (the maps kept): the verdict, out as it left. */
+static int xdp_in(int dsr, const uint8_t *in, size_t len, uint8_t *out, size_t *out_len)
+{
+	return npx_run(dsr, in, len, out, out_len);
+}
+
+/* A frame the fast path must hand on: XDP_PASS, untouched, nothing written. */
+static void handed_on(int dsr, const uint8_t *in, size_t len)
+{
+	struct msnap ct0, ct1;
+	uint8_t out[NPX_OUT];
+	size_t out_len;
+	char msg[160];
+	uint64_t tx = npa_count(XCNI_NPA_XDP4);
+
+	assert_int_equal(snap_take(&ct0, "xcni_ct"), 0);
+	assert_int_equal(xdp_in(dsr, in, len, out, &out_len), XDP_PASS);
+	assert_int_equal(snap_take(&ct1, "xcni_ct"), 0);
+	assert_int_equal(out_len, len);
+	assert_memory_equal(out, in, len);
+	if (snap_same(&ct1, &ct0, "xcni_ct", 1, 0, msg, sizeof(msg)))
+		fail_msg("handed on, but conntrack changed: %s", msg);
+	assert_int_equal(npa_count(XCNI_NPA_XDP4), tx);
+	snap_free(&ct0);
+	snap_free(&ct1);
+}
+
+/* CLIENT's address is on node4_state's deny list: the fast path's clients are elsewhere. */
+#define XC "198.51.100.7"
+#define XC2 "198.51.100.8"
+
+static struct fr outside_to(const char *src, uint16_t sp, uint16_t dp, uint8_t proto,
+			    uint8_t flags)
+{
+	struct fr f = from_outside(src, sp, dp, flags);
+
+	f.proto = proto;
+	if (proto == IPPROTO_UDP)
+		f.payload = 12;
+	return f;
+}
+
+/*
+ * TCP to NODE_IP:30081 (R:80 on n2): taken at XDP, the same bytes and
+ * entries as tc's (the differential, through tc's own run of the frame);
+ * then for real: R's SYN-ACK through tc finds XDP's entries and goes to the
+ * client, the client's ACK is XDP's again, on the entries of both.
+ */
+static void npx_remote_tcp(void **state)
+{
+	uint8_t in[FRAME_MAX], out[NPX_OUT], rin[FRAME_MAX], inner[FRAME_MAX];
+	struct fr f = outside_to(XC, 40001, 30081, IPPROTO_TCP, TH_SYN);
+	struct fr r = { .smac = pods[DEV_U].mac, .dmac = pods[DEV_U].host_mac, .saddr = ip4(IP_R),
+			.daddr = ip4(NODE_IP), .sport = 80, .dport = 40001, .proto = IPPROTO_TCP,
+			.flags = TH_SYN | TH_ACK };
+	struct xcni_ct_key t = { .saddr = ip4(IP_R), .daddr = ip4(NODE_IP), .sport = htons(80),
+				 .dport = htons(40001), .proto = IPPROTO_TCP };
+	struct xcni_ct_entry e;
+	size_t len = frame(&f, in), out_len, ilen, rlen;
+	unsigned long tx = npx.tx;
+	uint64_t n = npa_count(XCNI_NPA_XDP4);
+	int found;
+
+	(void)state;
+	/* The differential: XDP's translation against tc's, maps put back. */
+	assert_int_equal(lb_send(FROM_OVERLAY_LB, DEV_U, in, len, out, &out_len), TC_ACT_REDIRECT);
+	assert_int_equal(npx.tx, tx + 1);
+	assert_int_equal(map_clear(map_fd("xcni_ct"), sizeof(struct xcni_ct_key)), 0);
+	/* For real at XDP. */
+	assert_int_equal(xdp_in(0, in, len, out, &out_len), XDP_TX);
+	assert_int_equal(out_len, len + XCNI_ENCAP_LEN);
+	assert_memory_equal(out, n2_mac, ETH_ALEN);
+	assert_int_equal(npa_count(XCNI_NPA_XDP4), n + 1);
+	e = flow_entry4(ip4(XC), ip4(NODE_IP), 40001, 30081, XCNI_CT_F_SVC);
+	assert_int_equal(e.backend_id, 101);
+	assert_int_equal(e.pkts_orig, 1);
+	e = flow_entry4(ip4(NODE_IP), ip4(IP_R), 40001, 80, XCNI_CT_F_NODEPORT | XCNI_CT_F_SNAT);
+	assert_int_equal(e.nat_addr, ip4(XC));
+	assert_int_equal(e.nat_port, htons(40001));
+	/* R's SYN-ACK, Geneve from n2, through tc: frontend -> client. */
+	ilen = frame(&r, inner);
+	rlen = geneve_wrap(t, inner, ilen, inner, N2, NODE_IP, VNI, 0, rin);
+	assert_int_equal(lb_send(FROM_OVERLAY_LB, DEV_U, rin, rlen, out, &out_len),
+			 TC_ACT_REDIRECT);
+	assert_int_equal(out_len, ilen);
+	assert_int_equal(((struct iphdr *)(out + ETH_HLEN))->saddr, ip4(NODE_IP));
+	assert_int_equal(((struct iphdr *)(out + ETH_HLEN))->daddr, ip4(XC));
+	e = ct_get(ip4(NODE_IP), ip4(IP_R), 40001, 80, IPPROTO_TCP, &found);
+	assert_true(found);
+	assert_int_equal(e.state, XCNI_CT_ESTABLISHED);
+	/* The client's ACK: XDP again, on the flow both hooks kept. */
+	f.flags = TH_ACK;
+	len = frame(&f, in);
+	assert_int_equal(xdp_in(0, in, len, out, &out_len), XDP_TX);
+	e = flow_entry4(ip4(XC), ip4(NODE_IP), 40001, 30081, XCNI_CT_F_SVC);
+	assert_int_equal(e.pkts_orig, 2);
+	e = ct_get(ip4(NODE_IP), ip4(IP_R), 40001, 80, IPPROTO_TCP, &found);
+	assert_int_equal(e.pkts_orig, 2);
+	assert_int_equal(e.pkts_reply, 1);
+	/* And tc takes the next one alike (acceleration off, or a miss). */
+	assert_int_equal(lb_send(FROM_OVERLAY_LB, DEV_U, in, len, out, &out_len), TC_ACT_REDIRECT);
+	assert_int_equal(npx.tx, tx + 2);
+}
+
+/* UDP to a NodePort on n2's R:53 (svc 9101): XDP and tc alike, twice (new, then kept). */
+static void npx_remote_udp(void **state)
+{
+	uint8_t in[FRAME_MAX], out[NPX_OUT];
+	struct fr f = outside_to(XC2, 40002, 30091, IPPROTO_UDP, 0);
+	size_t len, out_len;
+	unsigned long tx = npx.tx;
+
+	(void)state;
+	assert_int_equal(be_set(9101, IP_R, 53, XCNI_BE_ACTIVE), 0);
+	assert_int_equal(svc_set(NODE_IP, 30091, IPPROTO_UDP, 9101, 0, 0, 0,
+				 (const uint32_t[]){ 9101 }, 1, 0),
+			 0);
+	len = frame(&f, in);
+	assert_int_equal(lb_send(FROM_OVERLAY_LB, DEV_U, in, len, out, &out_len), TC_ACT_REDIRECT);
+	assert_int_equal(lb_send(FROM_OVERLAY_LB, DEV_U, in, len, out, &out_len), TC_ACT_REDIRECT);
+	f.no_csum = true; /* UDP without a checksum: it stays without */
+	len = frame(&f, in);
+	assert_int_equal(lb_send(FROM_OVERLAY_LB, DEV_U, in, len, out, &out_len), TC_ACT_REDIRECT);
+	assert_int_equal(npx.tx, tx + 3);
+	assert_int_equal(*(uint16_t *)(out + ETH_HLEN + XCNI_ENCAP_LEN + 20 + 6), 0);
+}
+
+/*
+ * IPv6: TCP to [NODE6]:30081 (R6N:80 on n2, over the IPv4 underlay) and UDP
+ * to :30082 (R6N:5353), XDP against tc; then the SYN for real at XDP, its
+ * entries (the service entry, the SNATed flow's, xcni_snat6's client) those
+ * tc's reply path reads.
+ */
+static void npx_remote6(void **state)
+{
+	uint8_t in[FRAME_MAX], out[NPX_OUT];
+	struct g6 f = outside6_to(CLIENT6, 41001, NODE6, 30081, IPPROTO_TCP, T_SYN);
+	struct xcni_ct_entry e;
+	size_t len = frame6(&f, in), out_len;
+	unsigned long tx = npx.tx;
+	uint64_t n6 = npa_count(XCNI_NPA_XDP6);
+
+	(void)state;
+	assert_int_equal(lb_send(FROM_OVERLAY_LB, DEV_U, in, len, out, &out_len), TC_ACT_REDIRECT);
+	assert_int_equal(npx.tx, tx + 1);
+	f = outside6_to(CLIENT6, 41002, NODE6, 30082, IPPROTO_UDP, 0);
+	len = frame6(&f, in);
+	assert_int_equal(lb_send(FROM_OVERLAY_LB, DEV_U, in, len, out, &out_len), TC_ACT_REDIRECT);
+	assert_int_equal(npx.tx, tx + 2);
+	assert_int_equal(map_clear(map_fd("xcni_ct6"), sizeof(struct xcni_ct6_key)), 0);
+	assert_int_equal(map_clear(map_fd("xcni_snat6"), sizeof(struct xcni_ct6_key)), 0);
+	f = outside6_to(CLIENT6, 41001, NODE6, 30081, IPPROTO_TCP, T_SYN);
+	len = frame6(&f, in);
+	assert_int_equal(xdp_in(0, in, len, out, &out_len), XDP_TX);
+	assert_int_equal(out_len, len + XCNI_ENCAP_LEN);
+	assert_int_equal(npa_count(XCNI_NPA_XDP6), n6 + 1);
+	e = flow_entry6(CLIENT6, 41001, NODE6, 30081, XCNI_CT_F_SVC);
+	assert_int_equal(e.backend_id, 3211);
+	assert_int_equal(e.nat_port, htons(41001));
+	e = flow_entry6(NODE6, 41001, R6N, 80, XCNI_CT_F_NODEPORT | XCNI_CT_F_SNAT);
+	assert_int_equal(e.pkts_orig, 1);
+	/* The next packet of the flow at tc finds XDP's entries (and is compared). */
+	f.flags = T_ACK;
+	len = frame6(&f, in);
+	assert_int_equal(lb_send(FROM_OVERLAY_LB, DEV_U, in, len, out, &out_len), TC_ACT_REDIRECT);
+	assert_int_equal(npx.tx, tx + 3);
+	e = flow_entry6(NODE6, 41001, R6N, 80, XCNI_CT_F_NODEPORT | XCNI_CT_F_SNAT);
+	assert_int_equal(e.pkts_orig, 2);
+}
+
+/* The frames the fast path must hand on, each checked alone and against tc. */
+static void npx_handed_on(void **state)
+{
+	uint8_t in[FRAME_MAX + 8], out[NPX_OUT];
+	struct fr f;
+	size_t len, out_len;
+	uint64_t tc0 = npa_count(XCNI_NPA_TC);
+
+	(void)state;
+	/* This node's own address, as xcnid writes it (the host). */
+	assert_int_equal(ipcache(NODE_IP, 32, XCNI_ID_HOST), 0);
+	/* Forged sources: a pod of n2, node n2, this node, a martian. */
+	static const char *const forged[] = { IP_R, N2, NODE_IP, "127.0.0.1", "0.0.0.0" };
+	for (size_t i = 0; i < ARRAY_SIZE(forged); i++) {
+		print_message("forged source %s\n", forged[i]);
+		f = outside_to(forged[i], 40010, 30081, IPPROTO_TCP, TH_SYN);
+		len = frame(&f, in);
+		handed_on(0, in, len);
+		assert_int_equal(lb_send(FROM_OVERLAY_LB, DEV_U, in, len, out, &out_len),
+				 TC_ACT_SHOT);
+	}
+	/* Geneve from outside (UDP to 6081 of this node). */
+	f = outside_to(XC, 40011, XCNI_GENEVE_PORT, IPPROTO_UDP, 0);
+	len = frame(&f, in);
+	handed_on(0, in, len);
+	/* Fragments: the first (MF), a later one. */
+	f = outside_to(XC, 40012, 30081, IPPROTO_TCP, TH_SYN);
+	len = frame(&f, in);
+	set_frag(in, 0x2000, 77);
+	handed_on(0, in, len);
+	set_frag(in, 0x0010, 77);
+	handed_on(0, in, len);
+	/* Bad lengths: tot_len past the frame; a frame padded past tot_len. */
+	len = frame(&f, in);
+	((struct iphdr *)(in + ETH_HLEN))->tot_len = htons((uint16_t)(len - ETH_HLEN + 4));
+	handed_on(0, in, len);
+	len = frame(&f, in);
+	memset(in + len, 0, 6);
+	handed_on(0, in, len + 6);
+	/* A VLAN tag (802.1Q) before IPv4. */
+	len = frame(&f, in);
+	memmove(in + 16, in + 12, len - 12);
+	in[12] = 0x81, in[13] = 0x00, in[14] = 0x00, in[15] = 0x07;
+	handed_on(0, in, len + 4);
+	/* IP options (ihl 6: a NOP word). */
+	len = frame(&f, in);
+	{
+		struct iphdr *ip = (struct iphdr *)(in + ETH_HLEN);
+
+		memmove(in + ETH_HLEN + 24, in + ETH_HLEN + 20, len - ETH_HLEN - 20);
+		memset(in + ETH_HLEN + 20, 1, 4);
+		ip->ihl = 6;
+		ip->tot_len = htons((uint16_t)(len - ETH_HLEN + 4));
+		ip->check = 0;
+		ip->check = csum(ip, 24);
+	}
+	handed_on(0, in, len + 4);
+	/* TTL 1. */
+	f.ttl = 1;
+	len = frame(&f, in);
+	handed_on(0, in, len);
+	f.ttl = 0;
+	/* A FIN of no flow (conntrack refuses it): nothing left behind. */
+	f = outside_to(XC, 40013, 30081, IPPROTO_TCP, TH_FIN);
+	len = frame(&f, in);
+	handed_on(0, in, len);
+	/* A backend on this node (30080: B), no backend (30085), ETP Local (30083). */
+	static const uint16_t ports[] = { 30080, 30085, 30083 };
+	for (size_t i = 0; i < ARRAY_SIZE(ports); i++) {
+		f = outside_to(XC, 40014, ports[i], IPPROTO_TCP, TH_SYN);
+		len = frame(&f, in);
+		handed_on(0, in, len);
+	}
+	/* --node-port-mode dsr: the option is tc's. */
+	f = outside_to(XC, 40015, 30081, IPPROTO_TCP, TH_SYN);
+	len = frame(&f, in);
+	handed_on(1, in, len);
+	/* Not a frontend at all. */
+	f = outside_to(XC, 40016, 31999, IPPROTO_TCP, TH_SYN);
+	len = frame(&f, in);
+	handed_on(0, in, len);
+	/* The frontends' packets handed on are counted so. */
+	assert_int_equal(npa_count(XCNI_NPA_TC), tc0 + 10);
+	/* IPv6: a pod's source (n2's R6N), a hop-by-hop header, a hop limit of 1. */
+	{
+		struct g6 g = outside6_to(R6N, 40040, NODE6, 30081, IPPROTO_TCP, T_SYN);
+
+		len = frame6(&g, in);
+		handed_on(0, in, len);
+		g = outside6_to(CLIENT6, 40041, NODE6, 30081, IPPROTO_TCP, T_SYN);
+		len = frame6(&g, in);
+		memmove(in + ETH_HLEN + 48, in + ETH_HLEN + 40, len - ETH_HLEN - 40);
+		in[ETH_HLEN + 40] = in[ETH_HLEN + 6]; /* the hop-by-hop header's next header */
+		memset(in + ETH_HLEN + 41, 0, 7); /* length 0 (8 bytes), PadN */
+		in[ETH_HLEN + 42] = 1, in[ETH_HLEN + 43] = 4;
+		in[ETH_HLEN + 6] = 0;
+		*(uint16_t *)(in + ETH_HLEN + 4) = htons(ntohs(*(uint16_t *)(in + ETH_HLEN + 4)) + 8);
+		handed_on(0, in, len + 8);
+		g.hop = 1;
+		len = frame6(&g, in);
+		handed_on(0, in, len);
+	}
+}
+
+/* The encapsulated frame over the underlay's MTU; n2's neighbour unresolved: tc's. */
+static void npx_mtu_neigh(void **state)
+{
+	uint8_t in[FRAME_MAX], out[NPX_OUT];
+	struct fr f = outside_to(XC, 40020, 30081, IPPROTO_TCP, TH_SYN);
+	size_t len, out_len;
+
+	(void)state;
+	f.payload = 100;
+	len = frame(&f, in);
+	assert_int_equal(npx_sh("ip link set xtu mtu 180"), 0);
+	handed_on(0, in, len);
+	assert_int_equal(npx_sh("ip link set xtu mtu 1500"), 0);
+	assert_int_equal(npx_sh("ip neigh del " N2 " dev xtu"), 0);
+	handed_on(0, in, len);
+	assert_int_equal(npx_sh("ip neigh replace " N2
+				" lladdr 02:77:00:00:00:02 dev xtu nud permanent"),
+			 0);
+	assert_int_equal(xdp_in(0, in, len, out, &out_len), XDP_TX);
+}
+
+/* A prefilter-listed client is dropped first, and a Service-range source (both hooks drop). */
+static void npx_prefilter_first(void **state)
+{
+	uint8_t in[FRAME_MAX], out[NPX_OUT];
+	struct fr f = outside_to(CLIENT, 40030, 30081, IPPROTO_TCP, TH_SYN);
+	size_t len = frame(&f, in), out_len;
+
+	(void)state;
+	assert_int_equal(xdp_in(0, in, len, out, &out_len), XDP_DROP);
+	f = outside_to("10.96.0.10", 40031, 30081, IPPROTO_TCP, TH_SYN);
+	len = frame(&f, in);
+	assert_int_equal(xdp_in(0, in, len, out, &out_len), XDP_DROP);
+	unsigned long drop = npx.drop;
+	assert_int_equal(lb_send(FROM_OVERLAY_LB, DEV_U, in, len, out, &out_len), TC_ACT_SHOT);
+	assert_int_equal(npx.drop, drop + 1);
+}
+
+static const struct CMUnitTest xdp_np_tests[] = {
+	cmocka_unit_test(npx_remote_tcp),
+	cmocka_unit_test(npx_remote_udp),
+	cmocka_unit_test(npx_remote6),
+	cmocka_unit_test(npx_handed_on),
+	cmocka_unit_test(npx_mtu_neigh),
+	cmocka_unit_test(npx_prefilter_first),
+};
+const struct group xdp_np_group = { "xdp_np", TESTS(xdp_np_tests), .prep = np_state };

@@ -1,0 +1,140 @@
+#!/bin/bash
+# The NodePort fast path at XDP (xcnid --nodeport-acceleration, bpf/lib/nodeport_xdp.h)
+# on a lab of 3 nodes with Services in BPF: from the outside netns to n1's
+# NodePorts (the backend on n2: translated, SNATed and encapsulated at n1's XDP,
+# sent back out with XDP_TX), to n2's (a local backend: handed on to tc) and
+# n3's, TCP and UDP; xcnictl status and config say so, and the counters show
+# which hook took the packets. NPACCEL_MODE: generic (default: the lab's XDP
+# mode) or native (the lab's XDP then native too, XCNI_LAB_XDP=native).
+# NPACCEL_FAMILY=dual: the same lab dual stack, its IPv6 NodePorts through
+# n1's fast path too (over the IPv4 underlay).
+#
+#   netns xcl-out 198.51.100.1
+#   xcl-n1 192.168.77.1 (fast path)  xcl-n2 .2 (np/b: 8080/tcp, 8081/udp, tell-peer)  xcl-n3 .3
+#   np/cl NodePort 30080/tcp, 30081/udp, externalTrafficPolicy Cluster -> np/b
+set -uo pipefail
+. "$(dirname "$0")/../lib.sh"
+
+. "$(dirname "$0")/lib.sh"
+MODE=${NPACCEL_MODE:-generic}
+UL=ul0 # LAB_UL_DEV (user/lab/underlay.h)
+FAMILY=${NPACCEL_FAMILY:-ipv4}
+lab_suite "npaccel-$MODE-$FAMILY"
+OUT=198.51.100.1
+[ "$MODE" = native ] && export XCNI_LAB_XDP=native
+
+lab_start "$XCNICTL" "$XCNI_BIN" "$XCNID_BIN"
+out=$("$XCNID_BIN" --nodeport-acceleration native 2>&1); RC=$?
+check "xcnid --nodeport-acceleration without --kube-proxy-replacement and --underlay-dev: exit 2, naming all three" \
+	bash -c "[ $RC = 2 ] && grep -q -- '--nodeport-acceleration translates --kube-proxy-replacement.*--underlay-dev' <<<\"\$1\"" _ "$out"
+out=$("$XCNID_BIN" --nodeport-acceleration fast 2>&1); RC=$?
+check "xcnid --nodeport-acceleration fast: exit 2, naming the modes" \
+	bash -c "[ $RC = 2 ] && grep -q -- '--nodeport-acceleration fast: native, generic or off' <<<\"\$1\"" _ "$out"
+out=$("$XCNID_BIN" --kube-proxy-replacement --underlay-dev lo --nodeport-acceleration generic --xdp-mode tc 2>&1); RC=$?
+check "xcnid --nodeport-acceleration generic --xdp-mode tc: exit 2 (the fast path is XDP)" \
+	bash -c "[ $RC = 2 ] && grep -q -- '--xdp-mode attaches otherwise' <<<\"\$1\"" _ "$out"
+check "lab up --nodes 3 --kube-proxy none --ip-family $FAMILY --agent-arg --nodeport-acceleration=$MODE" \
+	lab up --nodes 3 --kube-proxy none --ip-family "$FAMILY" \
+	--agent-arg "--nodeport-acceleration=$MODE" || { finish; exit 1; }
+remember_pids
+if [ "$MODE" = native ]; then
+	# Native XDP's XDP_TX on a veth hands the frame to the peer's NAPI, which
+	# a veth has only with GRO on or an XDP program of its own (GRO is off by
+	# default): the bridge ends of the lab's underlay get GRO, as a veth
+	# underlay must for native acceleration (docs/xcnid.8).
+	for i in 1 2 3; do ip netns exec xcl-ul ethtool -K "ul-n$i" gro on; done
+	# A process's packets on a veth carry a partial checksum (CHECKSUM_PARTIAL:
+	# the pseudo-header's, the rest left to an offload); native XDP sees the
+	# bytes only, and XDP_TX's frame leaves the skb and its offload behind, so
+	# the outside sends full checksums, as a client on a wire does.
+	for d in $(ip -n xcl-out -o link show | awk -F': ' '{print $2}' | cut -d@ -f1 | grep -vx lo); do
+		ip netns exec xcl-out ethtool -K "$d" tx off >/dev/null
+	done
+fi
+
+DS=
+[ "$FAMILY" = dual ] && DS="ipFamilyPolicy: PreferDualStack,"
+cat >"$T/np.yaml" <<EOF
+apiVersion: v1
+kind: Namespace
+metadata: {name: np}
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: b
+  namespace: np
+  labels: {app: b}
+  annotations: {lab.xcni.io/server: tell-peer}
+spec:
+  nodeName: n2
+  containers:
+  - name: c
+    ports: [{name: http, containerPort: 8080}, {name: echo, containerPort: 8081, protocol: UDP}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: cl, namespace: np}
+spec: {type: NodePort, $DS selector: {app: b}, ports: [{name: http, port: 80, targetPort: http, nodePort: 30080}, {name: echo, port: 81, protocol: UDP, targetPort: echo, nodePort: 30081}]}
+EOF
+check "apply namespace np, backend np/b (n2, tell-peer), NodePort Service np/cl" \
+	lab apply -f "$T/np.yaml" || { finish; exit 1; }
+remember_pids
+
+answer() { lab probe outside "$1" "$2" --json --timeout-ms 1500 "${@:3}" | jq_ 'd.get("answer") or ""'; }
+expect_answer() { # NODE PORT/PROTO WANT [probe args]
+	local got
+	got=$(answer "$1" "$2" "${@:4}")
+	echo "answer: '$got', want '$3'"
+	[ "$got" = "$3" ]
+}
+# npa N FIELD: node n<N>'s fast path counter from xcnictl status (xdp4_packets, tc_packets).
+npa() {
+	in_node "$1" "$XCNICTL" --pin-dir "$LAB_PINS/n$1" status --json |
+		jq_ "[n for n in (d['nodes'] if 'nodes' in d else [d])][0]['config']['nodeport_acceleration']['$2']"
+}
+want_mode=$MODE
+
+check "xcnictl config on n1: NODEPORT-ACCEL $want_mode" \
+	bash -c "[ \"\$(nsenter --net=/run/netns/xcl-n1 \"$XCNICTL\" --pin-dir $LAB_PINS/n1 config --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"nodeport_acceleration\"])')\" = $want_mode ]"
+check "xcnictl status on n1: 'NodePort acceleration $want_mode'" \
+	bash -c "nsenter --net=/run/netns/xcl-n1 \"$XCNICTL\" --pin-dir $LAB_PINS/n1 status | grep -q 'NodePort acceleration $want_mode'"
+
+x0=$(npa 1 xdp4_packets)
+check "outside -> n1:30080/tcp (backend on n2): np/b saw n1's 192.168.77.1 (SNAT)" \
+	expect_answer n1 30080/tcp "np/b 192.168.77.1"
+check "outside -> n1:30081/udp: np/b saw 192.168.77.1" \
+	expect_answer n1 30081/udp "np/b 192.168.77.1"
+x1=$(npa 1 xdp4_packets)
+# veth's XDP counters on n1's underlay and on its bridge end: XDP_TX taken or refused.
+diag "n1 $UL: $(ip netns exec xcl-n1 ethtool -S "$UL" 2>&1 | grep -iE 'xdp' | tr -s ' \n' ' ')"
+diag "xcl-ul ul-n1: $(ip netns exec xcl-ul ethtool -S ul-n1 2>&1 | grep -iE 'xdp|drop' | tr -s ' \n' ' '); gro: $(ip netns exec xcl-ul ethtool -k ul-n1 2>&1 | grep generic-receive)"
+check "n1's fast path sent them at XDP (xdp4_packets $x0 -> $x1, >= 3 more: SYN, ACK, UDP)" \
+	test "$x1" -ge $((x0 + 3))
+check "outside -> n3:30080/tcp: np/b saw 192.168.77.3" expect_answer n3 30080/tcp "np/b 192.168.77.3"
+t0=$(npa 2 tc_packets)
+check "outside -> n2:30080/tcp (its local backend, tc's): np/b saw the client $OUT" \
+	expect_answer n2 30080/tcp "np/b $OUT"
+check "outside -> n2:30081/udp: np/b saw $OUT" expect_answer n2 30081/udp "np/b $OUT"
+t1=$(npa 2 tc_packets)
+check "n2 handed its local backend's packets on to tc (tc_packets $t0 -> $t1)" test "$t1" -gt "$t0"
+check "n2 sent none at XDP (xdp4_packets 0)" test "$(npa 2 xdp4_packets)" = 0
+check "n1 counted the fast path's packets fwd-encap (from-overlay) as tc would" \
+	test "$(metric 1 fwd-encap from-overlay)" -ge 3
+if [ "$FAMILY" = dual ]; then
+	y0=$(npa 1 xdp6_packets)
+	check "IPv6: outside -> n1 [fd00:77::1]:30080/tcp: np/b saw n1's fd00:77::1 (SNAT)" \
+		expect_answer n1 30080/tcp "np/b fd00:77::1" --family 6
+	check "IPv6: outside -> n1:30081/udp: np/b saw fd00:77::1" \
+		expect_answer n1 30081/udp "np/b fd00:77::1" --family 6
+	y1=$(npa 1 xdp6_packets)
+	check "n1's fast path sent them at XDP (xdp6_packets $y0 -> $y1, >= 3 more)" \
+		test "$y1" -ge $((y0 + 3))
+	check "IPv6: outside -> n2 [fd00:77::2]:30080/tcp (local backend, tc's): np/b saw the client" \
+		bash -c "[[ \"\$1\" == 'np/b 2001:db8:100::1' ]]" _ "$(answer n2 30080/tcp --family 6)"
+fi
+check "xcnid on n1 said the mode in one line ('nodeport acceleration on ...: $want_mode XDP')" \
+	grep -q "nodeport acceleration on .*: $want_mode XDP" "$XCNI_LAB_DIR/n1/xcnid.log"
+
+lab_down_checked
+finish
