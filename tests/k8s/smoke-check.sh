@@ -20,6 +20,10 @@
 # - a NetworkPolicy cuts b off from a;
 # - a Job's pod on n2 finishes and pod c gets its address while another
 #   namespace's policy comes in; c reaches a, no agent refused a generation;
+# - the cluster-wide flows view as docs/kind.md has it (tests/k8s/flows-lib.sh):
+#   flows-certs.sh --apply, kubectl patch --patch-file flows-patch.yaml, then
+#   xcnictl flows --kubeconfig from the control plane's netns: both nodes'
+#   agents over mTLS, b -> a denied by n1 naming the policy, c -> a allowed;
 # - uninstall: kubectl delete -f, then examples/kind/uninstall.yaml applied and
 #   deleted: no pin, conflist, plugin, xcni link, tc filter, XDP program or
 #   nftables table of xcni left on either node; then everything down.

@@ -10,7 +10,12 @@
 # no client certificate, one from another CA, the agents' own server
 # certificate as a client, a client that does not trust the agents' CA, plain
 # HTTP; and no flow leaves a node in the clear (the underlay's capture holds
-# no pod or policy name).
+# no pod or policy name). End filters (--from-pod ...) are judged on the
+# merged record (n1 does not name an IPv6 source on n2). --kubeconfig finds
+# the agents through an API server (tests/apiwatch/apiserver.py in the outside
+# netns: the DaemonSet's pods at their nodes' addresses, and nodes whose agent
+# is Pending, unreachable or missing, each named, exit 3); xcnictl ui
+# --kubeconfig serves the service map of all three nodes, read by Chromium.
 #
 #   underlay 192.168.77.0/24 (xcl-ul), the outside xcl-out (198.51.100.1):
 #   xcnictl flows --agent n1 --agent n2 --agent n3 --tls client/  ---> :4244 each
@@ -330,8 +335,9 @@ kserve() { # all|only: the API server with that state, (re)started
 	if [ -n "$KSRV" ]; then kill "$KSRV"; wait "$KSRV" 2>/dev/null; fi
 	/usr/bin/python3 "$KC/state.py" "$KC/state.json" "$1" "${NIP[@]}" || return 1
 	echo relay-token >"$KC/token"
+	echo relay-token >"$KC/server-token"
 	ip netns exec xcl-out /usr/bin/python3 tests/apiwatch/apiserver.py serve --port 6443 --ctl-port 6444 \
-		--cert "$KC/srv.crt" --key "$KC/srv.key" --token-file "$KC/token" --state "$KC/state.json" \
+		--cert "$KC/srv.crt" --key "$KC/srv.key" --token-file "$KC/server-token" --state "$KC/state.json" \
 		--fixtures tests/apiwatch/fixtures >>"$KC/server.log" 2>&1 &
 	KSRV=$!
 	MINE+=("$KSRV")
@@ -437,6 +443,8 @@ check "--kubeconfig with a token the API server refuses: exit 1 naming the answe
 check "--kubeconfig FILE that does not exist: exit 2 naming it" refused "/nonexistent" "$XCNICTL" flows --kubeconfig /nonexistent --tls "$CERTS/client"
 check "--kubeconfig with --agent: exit 2" refused "give one" "$XCNICTL" flows --kubeconfig "$KC/config" --agent "${NIP[0]}" --tls "$CERTS/client"
 check "--kubeconfig without --tls: exit 2" refused "give --tls DIR" env -u XCNI_FLOWS_TLS "$XCNICTL" flows --kubeconfig "$KC/config"
+kill "$KSRV" 2>/dev/null
+wait "$KSRV" 2>/dev/null
 
 check "curl without a client certificate: 403, no flow" \
 	refused "a client certificate signed by this server's CA" outside curl -sS --fail-with-body --cacert "$CERTS/ca.crt" --connect-to "xcni-flows:$PORT:${NIP[0]}:$PORT" "https://xcni-flows:$PORT/v1/flows"

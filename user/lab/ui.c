@@ -383,6 +383,7 @@ static int render_graph(void *ctx, const struct http_args *a, char **body, size_
 	int ret;
 
 	/* The filters checked here (a bad one is the browser's 400), then sent as given. */
+	req[0] = '\0';
 	flow_filter_init(&ff);
 	flow_filter_init(&mf);
 	for (size_t i = 0; i < a->n; i++) {
