@@ -52,9 +52,14 @@ rs = [json.loads(l) for l in open(path) if l.strip()]
 def name(e):
     return "%s/%s" % (e.get("namespace"), e.get("pod"))
 m = [r for r in rs if "source" in r and name(r["source"]) == src and name(r["destination"]) == dst
-     and r["destination"]["port"] == int(port) and r["protocol"] == "tcp"]
+     and r["destination"]["port"] == int(port) and r["protocol"].lower() == "tcp"]
 def fail(why):
-    print(why, json.dumps(m)[:3000]); sys.exit(1)
+    print(why, json.dumps(m)[:3000])
+    for r in rs:  # what there is, a line each
+        if "source" in r:
+            print("#", r["protocol"], name(r["source"]), "->", name(r["destination"]), r["destination"]["port"],
+                  r["verdict"], r.get("decided_by"), [(n["node"], n["verdict"]) for n in r.get("nodes", [])])
+    sys.exit(1)
 m = [r for r in m if r["verdict"] == verdict]
 if not m:
     fail("no %s record %s -> %s:%s in %d records" % (verdict, src, dst, port, len(rs)))

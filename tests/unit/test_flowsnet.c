@@ -67,7 +67,7 @@ static void test_split(void **state)
 
 /* Two nodes' records of one IPv6 connection x/c (n2) -> x/a (n1): n1 names no source. */
 static const char n2rec[] =
-	"{\"node\":\"n2\",\"family\":\"ipv6\",\"protocol\":\"udp\","
+	"{\"node\":\"n2\",\"family\":\"ipv6\",\"protocol\":\"UDP\","
 	"\"source\":{\"ip\":\"fd00:10:244:2::5\",\"port\":41002,\"identity\":300,\"kind\":\"pod\","
 	"\"namespace\":\"x\",\"pod\":\"c\",\"labels\":\"k8s:role=stranger\"},"
 	"\"destination\":{\"ip\":\"fd00:10:244:1::7\",\"port\":81,\"identity\":301,\"kind\":\"pod\","
@@ -75,7 +75,7 @@ static const char n2rec[] =
 	"\"verdict\":\"forwarded\",\"observation_point\":\"to-overlay\",\"policy\":null,"
 	"\"drop_reason\":null,\"service\":null,\"packets\":2,\"last_seen\":\"2026-11-26T10:00:01.000000Z\"}";
 static const char n1rec[] =
-	"{\"node\":\"n1\",\"family\":\"ipv6\",\"protocol\":\"udp\","
+	"{\"node\":\"n1\",\"family\":\"ipv6\",\"protocol\":\"UDP\","
 	"\"source\":{\"ip\":\"fd00:10:244:2::5\",\"port\":41002,\"identity\":2,\"kind\":\"world\","
 	"\"namespace\":null,\"pod\":null,\"labels\":null},"
 	"\"destination\":{\"ip\":\"fd00:10:244:1::7\",\"port\":81,\"identity\":301,\"kind\":\"pod\","
