@@ -630,8 +630,11 @@ static void say_partial(const struct fopts *fo, const struct target *tg, size_t 
 		}
 	}
 	fflush(stdout);
-	pr_err("flows: %zu of %zu nodes answered; partial, without %s\n", answered, answered + missing,
-	       names);
+	if (!answered)
+		pr_err("flows: no node answered (%s)\n", names);
+	else
+		pr_err("flows: %zu of %zu nodes answered; partial, without %s\n", answered,
+		       answered + missing, names);
 }
 
 /* flows' options: also what xcnictl's parser checks and completes (ctl.h). */
