@@ -277,8 +277,9 @@ check "--agent x3 --not --from-pod x/c --from-port 41002: none" count 0 remote -
 # --kubeconfig: the agents found through an API server as the DaemonSet's
 # pods (kube-system, app.kubernetes.io/name=xcni; hostNetwork: hostIP is the
 # node's address). apiserver.py (tests/apiwatch) in the outside netns holds
-# them: n1-n3 running at their nodes' addresses, n4's pod Pending, n5's
-# running at an address where no agent listens, node n6 without an agent pod.
+# them: n1-n3 running at their nodes' addresses (n1's old agent going, at
+# another), n4's pod Pending, n5's running at an address where no agent
+# listens, node n6 without an agent pod.
 KC=$T/kube
 mkdir -p "$KC"
 kcerts() {
@@ -306,6 +307,10 @@ pods = [pod("xcni-a1", "n1", ips[0], "Running", True), pod("xcni-b2", "n2", ips[
 n = 3
 if not only:
     pods += [pod("xcni-d4", "n4", "", "Pending", False), pod("xcni-e5", "n5", "198.51.100.1", "Running", True)]
+    # A rollout's old agent on n1, going (deletionTimestamp) at another address: n1's new one is asked.
+    old = pod("xcni-0old", "n1", "192.0.2.99", "Running", False)
+    old["metadata"]["deletionTimestamp"] = "2026-11-26T00:00:00Z"
+    pods.append(old)
     n = 6
 nodes = [{"metadata": {"name": "n%d" % i, "resourceVersion": "4"},
           "status": {"addresses": [{"type": "InternalIP", "address": "192.0.2.%d" % i}]}} for i in range(1, n + 1)]
