@@ -301,6 +301,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
         u = urllib.parse.urlsplit(self.path)
         q = dict(urllib.parse.parse_qsl(u.query, keep_blank_values=True))
         r = PATHS.get(u.path)
+        # A namespaced list (/api/v1/namespaces/NS/pods), as xcnictl lists the agents.
+        parts = u.path.split("/")
+        if not r and len(parts) == 6 and parts[:4] == ["", "api", "v1", "namespaces"] and \
+                parts[5] in KINDS and KINDS[parts[5]][3]:
+            r, q["_ns"] = parts[5], parts[4]
         if c.slices_beta:
             r = ("endpointslices" if u.path == "/apis/discovery.k8s.io/v1beta1/endpointslices"
                  else None if r == "endpointslices" else r)
@@ -339,6 +344,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 limit = c.page_cap
             if start:
                 items = items[bisect.bisect_right(items, start, key=lambda e: e[0]):]
+            if "_ns" in q or q.get("labelSelector"):
+                # Equality requirements only (k=v,k2=v2), as the agents' list sends.
+                sel = [kv.split("=", 1) for kv in q.get("labelSelector", "").split(",") if kv]
+                items = [(k, o) for k, o in items
+                         if q.get("_ns", o["metadata"].get("namespace")) == o["metadata"].get("namespace")
+                         and all(o["metadata"].get("labels", {}).get(a) == b for a, b in sel)]
             meta = {"resourceVersion": str(rv)}
             if limit and len(items) > limit:
                 items = items[:limit]

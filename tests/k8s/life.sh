@@ -27,6 +27,9 @@
 #     applied with kubectl: its pods (xcni:dev, xcnictl lab serve) Ready on n1
 #     and n2, and its table's TCP tests probed from inside its pods with
 #     kubectl exec (the command itself runs its table in the lab only);
+#  9. the cluster-wide flows view (flows-certs.sh --apply, flows-patch.yaml):
+#     xcnictl flows --kubeconfig and xcnictl ui --kubeconfig from the control
+#     plane's netns merge all three agents' records over mTLS;
 #  xcnictl status through the DaemonSet (kubectl exec ds/xcni) after step 1:
 #  OK on every node; in step 3 not OK, naming the agent, while n2's agent is
 #  stopped and right after it is killed, and OK again once it is back;
@@ -36,6 +39,7 @@
 set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/flows-lib.sh"
 T0=$(now_ms)
 k8s_preflight n1 n2 n3
 k8s_image
@@ -427,6 +431,61 @@ diag "not run here: pod-to-pod/other-node-udp (busybox nc has no UDP), pod-to-ou
 check "kubectl delete namespace xcni-conntest: gone" \
 	bash -c "kc delete namespace xcni-conntest --wait=true --timeout=120s >/dev/null && ! kc get namespace xcni-conntest >/dev/null 2>&1"
 k8s_agent_logs_clean
+
+# ---- 9. the cluster-wide flows view (relay38; tests/k8s/flows-lib.sh) ----
+# docs/kind.md's steps (flows-certs.sh --apply, the flows patch), then from the
+# control plane's netns (a workstation): xcnictl flows --kubeconfig merges the
+# three agents' records over mTLS, and xcnictl ui --kubeconfig draws them.
+k8s_flows_enable
+kc create namespace flows >/dev/null
+check "flows: pod a (n1, app=a) Ready" pod a flows n1 "app: a" "$SERVE"
+check "flows: pod b (n2) Ready" pod b flows n2 "app: b" "exec sleep 2147483647"
+check "flows: pod c (n3, role=friend) Ready" pod c flows n3 "app: c, role: friend" "exec sleep 2147483647"
+kc apply -f - >/dev/null <<'EOF2'
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: a-from-friends, namespace: flows}
+spec:
+  podSelector: {matchLabels: {app: a}}
+  policyTypes: [Ingress]
+  ingress:
+  - from:
+    - podSelector: {matchLabels: {role: friend}}
+EOF2
+FA=$(ip_of flows a)
+check "flows: c (n3) reaches a (n1); b (n2) is cut off (a-from-friends)" \
+	eventually 15 bash -c "wget_from flows c http://$FA:8080/ | grep -qx hello-from-a && ! wget_from flows b http://$FA:8080/ >/dev/null 2>&1"
+sleep 1.5 # a conntrack walk after the last connection
+export -f k8s_flows k8s_flows_conn k8s_flows_all_nodes
+export BUILD TMP
+check "xcnictl flows --kubeconfig --tls (the control plane's netns): all three agents answered, exit 0" \
+	bash -c "k8s_flows --json >$TMP/flows.json 2>$TMP/flows.err || { cat $TMP/flows.err; exit 1; }"
+check "  every node's records in the merged view, none unanswered" k8s_flows_all_nodes "$TMP/flows.json" n1 n2 n3
+check "  flows/b (n2) -> flows/a:8080 denied by n1, isolated by flows/a-from-friends; n2's part forwarded" \
+	k8s_flows_conn "$TMP/flows.json" flows/b flows/a 8080 denied n1 flows/a-from-friends
+check "  flows/c (n3) -> flows/a:8080 allowed by n1 by flows/a-from-friends; n3's part forwarded" \
+	k8s_flows_conn "$TMP/flows.json" flows/c flows/a 8080 allowed n1 flows/a-from-friends
+ip netns exec "$K8S_NETNS" "$BUILD/xcnictl" ui --kubeconfig "$KUBECONFIG" --tls "$TMP/flows/client" \
+	--listen 127.0.0.1:9968 >"$TMP/ui.out" 2>&1 &
+UI_PID=$!
+lifeui() {
+	eventually 10 grep -q "serving http://127.0.0.1:9968/" "$TMP/ui.out" || { cat "$TMP/ui.out"; return 1; }
+	ip netns exec "$K8S_NETNS" curl -sf "http://127.0.0.1:9968/api/graph?namespace=flows" >"$TMP/graph.json" || return 1
+	python3 - "$TMP/graph.json" <<'PY'
+import json, sys
+g = json.load(open(sys.argv[1]))
+e = {x["id"]: x for x in g["edges"]}
+d, a = e.get("pod:flows/b->pod:flows/a"), e.get("pod:flows/c->pod:flows/a")
+ok = (sorted(g["node_names"]) == ["n1", "n2", "n3"] and not g["unreachable"] and d and d["verdict"] == "denied"
+      and d["recent"][0]["decided_by"] == "n1" and a and a["verdict"] == "allowed")
+ok or print(json.dumps({k: g[k] for k in ("node_names", "unreachable")}), json.dumps(g["edges"])[:3000])
+sys.exit(0 if ok else 1)
+PY
+}
+check "xcnictl ui --kubeconfig: /api/graph from n1, n2, n3: b -> a denied (decided by n1), c -> a allowed" lifeui
+kill "$UI_PID" 2>/dev/null
+wait "$UI_PID" 2>/dev/null
+kc delete namespace flows --wait=true --timeout=90s >/dev/null 2>&1
 
 # ---- uninstall, down ----
 kc delete namespace life --wait=true --timeout=90s >/dev/null 2>&1

@@ -20,6 +20,10 @@
 # - a NetworkPolicy cuts b off from a;
 # - a Job's pod on n2 finishes and pod c gets its address while another
 #   namespace's policy comes in; c reaches a, no agent refused a generation;
+# - the cluster-wide flows view as docs/kind.md has it (tests/k8s/flows-lib.sh):
+#   flows-certs.sh --apply, kubectl patch --patch-file flows-patch.yaml, then
+#   xcnictl flows --kubeconfig from the control plane's netns: both nodes'
+#   agents over mTLS, b -> a denied by n1 naming the policy, c -> a allowed;
 # - uninstall: kubectl delete -f, then examples/kind/uninstall.yaml applied and
 #   deleted: no pin, conflist, plugin, xcni link, tc filter, XDP program or
 #   nftables table of xcni left on either node; then everything down.
@@ -29,6 +33,7 @@
 set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/flows-lib.sh"
 DS=${XCNI_K8S_DS:-kpr}
 T0=$(now_ms)
 k8s_preflight n1 n2
@@ -46,6 +51,9 @@ k8s_install "$TMP/xcni.yaml"
 
 check "kubectl -n kube-system exec ds/xcni -- xcnictl status: Verdict OK, every kind listed" \
 	bash -c "kc -n kube-system exec ds/xcni -c xcnid -- xcnictl status >$TMP/status.out 2>&1 && grep -q '^Verdict: *OK\$' $TMP/status.out && grep -q 'every kind listed' $TMP/status.out || { cat $TMP/status.out; exit 1; }"
+
+# ---- the cluster-wide flows view: its certificates and patch (relay38) ----
+k8s_flows_enable
 
 # ---- pods ----
 kc create namespace web >/dev/null
@@ -123,6 +131,20 @@ C=$(ip_of web c)
 check "c got the finished Job pod's address ($C = $J)" test "$C" = "$J"
 check "c (role=friend) reaches a" eventually 15 bash -c "wget_from web c http://$A:8080/ | grep -qx hello-from-a"
 check "b is still cut off from a" bash -c "! wget_from web b http://$A:8080/ >/dev/null 2>&1"
+
+# ---- the cluster-wide flows view from outside the nodes (relay38) ----
+sleep 1.5 # a conntrack walk after the last connection
+export -f k8s_flows k8s_flows_conn k8s_flows_all_nodes
+export BUILD TMP
+check "xcnictl flows --kubeconfig --tls (from the control plane's netns): both nodes' agents answered, exit 0" \
+	bash -c "k8s_flows --json >$TMP/flows.json 2>$TMP/flows.err || { cat $TMP/flows.err; exit 1; }"
+check "  every node's records in the merged view, none unanswered" k8s_flows_all_nodes "$TMP/flows.json" n1 n2
+check "  web/b (n2) -> web/a:8080 denied by n1, isolated by web/a-from-friends; n2's part forwarded" \
+	k8s_flows_conn "$TMP/flows.json" web/b web/a 8080 denied n1 web/a-from-friends
+check "  web/c (n2) -> web/a:8080 allowed by n1 by web/a-from-friends; n2's part forwarded" \
+	k8s_flows_conn "$TMP/flows.json" web/c web/a 8080 allowed n1 web/a-from-friends
+check "  --from-pod web/b --verdict denied: only b's denied connections, each with both nodes' parts" \
+	bash -c "k8s_flows --from-pod web/b --verdict denied --json >$TMP/flows-b.json && k8s_flows_conn $TMP/flows-b.json web/b web/a 8080 denied n1 web/a-from-friends && ! grep -v '\"verdict\":\"denied\"' $TMP/flows-b.json | grep -q ."
 k8s_agent_logs_clean
 
 # ---- uninstall ----

@@ -10,7 +10,12 @@
 # no client certificate, one from another CA, the agents' own server
 # certificate as a client, a client that does not trust the agents' CA, plain
 # HTTP; and no flow leaves a node in the clear (the underlay's capture holds
-# no pod or policy name).
+# no pod or policy name). End filters (--from-pod ...) are judged on the
+# merged record (n1 does not name an IPv6 source on n2). --kubeconfig finds
+# the agents through an API server (tests/apiwatch/apiserver.py in the outside
+# netns: the DaemonSet's pods at their nodes' addresses, and nodes whose agent
+# is Pending, unreachable or missing, each named, exit 3); xcnictl ui
+# --kubeconfig serves the service map of all three nodes, read by Chromium.
 #
 #   underlay 192.168.77.0/24 (xcl-ul), the outside xcl-out (198.51.100.1):
 #   xcnictl flows --agent n1 --agent n2 --agent n3 --tls client/  ---> :4244 each
@@ -246,6 +251,206 @@ refused() { # WANT-RE CMD...: exit non-zero, WANT-RE said, no record printed
 	local rc=$?
 	[ $rc != 0 ] && grep -q -- "$re" "$T/out" && ! grep -q '"source"\|x/a' "$T/out" || { echo "exit $rc"; cat "$T/out"; return 1; }
 }
+# End filters judged on the merged record (a node that does not name a remote
+# end still gives its part): n1 does not name x/c, an IPv6 source from n2, so
+# --from-pod x/c asked of each node left n1's denial out and the merged view
+# said "forwarded" (main before this branch).
+endfilter() { # PORT VERDICT DECIDER NPARTS CMD...: that connection once, merged so
+	local port=$1 v=$2 by=$3 np=$4; shift 4
+	"$@" --json >"$T/ef" || { cat "$T/ef"; return 1; }
+	/usr/bin/python3 -c 'import json, sys
+rs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+r = [r for r in rs if r.get("source", {}).get("port") == int(sys.argv[2])]
+ok = len(r) == 1 and (r[0]["verdict"], r[0].get("decided_by"), len(r[0].get("nodes", []))) == (sys.argv[3], sys.argv[4], int(sys.argv[5]))
+ok or print("got", [(x["verdict"], x.get("decided_by"), [(n["node"], n["verdict"]) for n in x.get("nodes", [])]) for x in r])
+sys.exit(0 if ok else 1)' "$T/ef" "$port" "$v" "$by" "$np"
+}
+check "--node all --from-pod x/c: 41002 (IPv6 n2 -> n1) denied by n1, both nodes' parts" \
+	endfilter 41002 denied n1 2 "$XCNICTL" flows --node all --from-pod x/c
+check "--node all --to-pod x/a --from-port 41003: allowed by n1, n3's part too" \
+	endfilter 41003 allowed n1 2 "$XCNICTL" flows --node all --to-pod x/a --from-port 41003
+check "--agent x3 --from-pod x/c --verdict denied: 41002 denied by n1, both parts" \
+	endfilter 41002 denied n1 2 remote --from-pod x/c --verdict denied
+check "--agent x3 -n x --from-port 41002: both parts" endfilter 41002 denied n1 2 remote -n x --from-port 41002
+check "--agent x3 --not --from-pod x/c --from-port 41002: none" count 0 remote --not --from-pod x/c --from-port 41002
+
+# --kubeconfig: the agents found through an API server as the DaemonSet's
+# pods (kube-system, app.kubernetes.io/name=xcni; hostNetwork: hostIP is the
+# node's address). apiserver.py (tests/apiwatch) in the outside netns holds
+# them: n1-n3 running at their nodes' addresses (n1's old agent going, at
+# another), n4's pod Pending, n5's running at an address where no agent
+# listens, node n6 without an agent pod.
+KC=$T/kube
+mkdir -p "$KC"
+kcerts() {
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$KC/ca.key" \
+		-out "$KC/ca.crt" -days 1 -subj "/CN=relay-test-ca" &&
+		openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$KC/srv.key" \
+			-out "$KC/srv.csr" -subj "/CN=kube-apiserver" &&
+		openssl x509 -req -in "$KC/srv.csr" -CA "$KC/ca.crt" -CAkey "$KC/ca.key" -CAcreateserial \
+			-out "$KC/srv.crt" -days 1 -extfile <(echo "subjectAltName=IP:127.0.0.1")
+} 2>"$KC/openssl.log"
+cat >"$KC/state.py" <<'PYEOF'
+import json, sys
+out, only, ips = sys.argv[1], sys.argv[2] == "only", sys.argv[3:]
+def pod(name, node, ip, phase, ready, labels=None, ns="kube-system"):
+    return {"metadata": {"name": name, "namespace": ns, "resourceVersion": "5",
+                         "labels": labels or {"app.kubernetes.io/name": "xcni"}},
+            "spec": {"nodeName": node, "hostNetwork": True},
+            "status": {"phase": phase, "hostIP": ip, "podIP": ip,
+                       "conditions": [{"type": "Ready", "status": "True" if ready else "False"}]}}
+pods = [pod("xcni-a1", "n1", ips[0], "Running", True), pod("xcni-b2", "n2", ips[1], "Running", True),
+        pod("xcni-c3", "n3", ips[2], "Running", True),
+        # Not the agents: another namespace's pod with the label, another label's pod.
+        pod("xcni-x", "n1", "192.0.2.9", "Running", True, ns="default"),
+        pod("coredns-1", "n1", "192.0.2.8", "Running", True, labels={"k8s-app": "kube-dns"})]
+n = 3
+if not only:
+    pods += [pod("xcni-d4", "n4", "", "Pending", False), pod("xcni-e5", "n5", "198.51.100.1", "Running", True)]
+    # A rollout's old agent on n1, going (deletionTimestamp) at another address: n1's new one is asked.
+    old = pod("xcni-0old", "n1", "192.0.2.99", "Running", False)
+    old["metadata"]["deletionTimestamp"] = "2026-11-26T00:00:00Z"
+    pods.append(old)
+    n = 6
+nodes = [{"metadata": {"name": "n%d" % i, "resourceVersion": "4"},
+          "status": {"addresses": [{"type": "InternalIP", "address": "192.0.2.%d" % i}]}} for i in range(1, n + 1)]
+json.dump({"rv": 10, "objs": {"pods": {p["metadata"]["namespace"] + "/" + p["metadata"]["name"]: p for p in pods},
+                              "nodes": {o["metadata"]["name"]: o for o in nodes}},
+           "history": {}, "compacted": {}}, open(out, "w"))
+PYEOF
+cat >"$KC/config" <<'KCEOF'
+apiVersion: v1
+kind: Config
+clusters:
+- name: relay
+  cluster:
+    server: https://127.0.0.1:6443
+    certificate-authority: ca.crt
+contexts:
+- name: relay
+  context: {cluster: relay, user: ops}
+current-context: relay
+users:
+- name: ops
+  user:
+    tokenFile: token
+KCEOF
+KSRV=
+kserve() { # all|only: the API server with that state, (re)started
+	if [ -n "$KSRV" ]; then kill "$KSRV"; wait "$KSRV" 2>/dev/null; fi
+	/usr/bin/python3 "$KC/state.py" "$KC/state.json" "$1" "${NIP[@]}" || return 1
+	echo relay-token >"$KC/token"
+	echo relay-token >"$KC/server-token"
+	ip netns exec xcl-out /usr/bin/python3 tests/apiwatch/apiserver.py serve --port 6443 --ctl-port 6444 \
+		--cert "$KC/srv.crt" --key "$KC/srv.key" --token-file "$KC/server-token" --state "$KC/state.json" \
+		--fixtures tests/apiwatch/fixtures >>"$KC/server.log" 2>&1 &
+	KSRV=$!
+	MINE+=("$KSRV")
+	for _ in $(seq 50); do
+		outside curl -s --cacert "$KC/ca.crt" -H "Authorization: Bearer relay-token" \
+			https://127.0.0.1:6443/api/v1/nodes >/dev/null && return 0
+		sleep 0.1
+	done
+	cat "$KC/server.log"; return 1
+}
+ip -n xcl-out link set lo up
+check "an API server (apiserver.py) in the outside netns: the agents' pods, 6 nodes" eval 'kcerts && kserve all'
+kube() { outside "$XCNICTL" flows --kubeconfig "$KC/config" --tls "$CERTS/client" "$@"; }
+kubeview() {
+	kube --json >"$T/kv" 2>"$T/kv.err"
+	local rc=$?
+	[ $rc = 3 ] || { echo "exit $rc, wanted 3 (partial)"; cat "$T/kv.err"; return 1; }
+	grep -v '"unanswered"' "$T/kv" | /usr/bin/python3 "$T/merged.py" || return 1
+	/usr/bin/python3 -c 'import json, sys
+un = {u["node"]: u["error"] for u in (json.loads(l)["unanswered"] for l in open(sys.argv[1]) if "unanswered" in l)}
+ok = sorted(un) == ["n4", "n5", "n6"] and "Pending" in un["n4"] and "no xcni agent pod" in un["n6"]
+ok or print("unanswered:", un)
+sys.exit(0 if ok else 1)' "$T/kv" || return 1
+	for n in n4 n5 n6; do grep -q "node $n" "$T/kv.err" || { echo "$n not named on stderr"; cat "$T/kv.err"; return 1; }; done
+	grep -q "3 of 6 nodes answered; partial, without n4, n5, n6" "$T/kv.err" || { cat "$T/kv.err"; return 1; }
+}
+check "--kubeconfig: n1-n3's agents found and merged as --agent x3; n4 (Pending), n5 (no answer), n6 (no agent pod) named, exit 3" kubeview
+
+# The service map of the whole cluster: xcnictl ui --kubeconfig serves the
+# page the agents serve, fed from every node's agent over mTLS (the same
+# agents the API server lists), in Chromium from the outside netns.
+UI=127.0.0.1:9967
+OUT=${XCNI_TEST_OUT:-$BUILD/test-out}/lab-flows-relay-3nodes
+mkdir -p "$OUT"
+rm -f "$OUT"/cluster-map*.png
+ip netns exec xcl-out "$XCNICTL" ui --kubeconfig "$KC/config" --tls "$CERTS/client" --listen "$UI" >"$T/ui.out" 2>&1 &
+MINE+=("$!")
+uiserved() {
+	for _ in $(seq 50); do grep -q "serving http://$UI/" "$T/ui.out" && break; sleep 0.1; done
+	grep -q "serving http://$UI/" "$T/ui.out" && grep -q "node n4: agent pod xcni-d4 is Pending" "$T/ui.out" &&
+		grep -q "node n6: no xcni agent pod" "$T/ui.out" || { cat "$T/ui.out"; return 1; }
+}
+check "xcnictl ui --kubeconfig --tls client/ --listen $UI serves; n4 (Pending) and n6 (no agent pod) named" uiserved
+cat >"$T/cgraph.py" <<'EOF'
+import json, sys
+g = json.load(open(sys.argv[1]))
+e = {x["id"]: x for x in g["edges"]}
+def rec(i):
+    return e[i]["recent"][0] if i in e else None
+want = eval(sys.argv[2])
+if not want:
+    print(json.dumps({k: g[k] for k in ("node_names", "unreachable", "flows_args") if k in g}),
+          json.dumps({i: (x["verdict"], [(r.get("decided_by"), r["verdict"]) for r in x["recent"]]) for i, x in e.items()})[:4000])
+    sys.exit(1)
+EOF
+cgraph() { # PYEXPR [QUERY]: /api/graph?QUERY holds
+	outside curl -sf "http://$UI/api/graph${2:+?$2}" >"$T/cg.json" || { echo "no answer"; return 1; }
+	/usr/bin/python3 "$T/cgraph.py" "$T/cg.json" "$1"
+}
+check "ui /api/graph: from n1, n2, n3; n4, n5, n6 unreachable; the view as a command line" \
+	cgraph "sorted(g['node_names']) == ['n1', 'n2', 'n3'] and sorted(g['unreachable']) == ['n4', 'n5', 'n6'] and g['flows_args'] == '--kubeconfig $KC/config --tls $CERTS/client'"
+check "ui /api/graph: x/c -> x/a denied, decided by n1 at to-pod (n2 forwarded it); d -> a allowed by n1; b -> c, d -> c allowed by n2" \
+	cgraph "(e['pod:x/c->pod:x/a']['verdict'], rec('pod:x/c->pod:x/a')['decided_by'], rec('pod:x/c->pod:x/a')['observation_point']) == ('denied', 'n1', 'to-pod') and (e['pod:x/d->pod:x/a']['verdict'], rec('pod:x/d->pod:x/a')['decided_by']) == ('allowed', 'n1') and rec('pod:x/b->pod:x/c')['decided_by'] == 'n2' and rec('pod:x/d->pod:x/c')['decided_by'] == 'n2' and rec('pod:y/e->pod:x/c')['decided_by'] == 'n2'"
+check "ui /api/graph?verdict=denied: x/c -> x/a alone, decided by n1 with n2's part (the filter after the merge)" \
+	cgraph "sorted(i for i in e if i.startswith('pod:')) == ['pod:x/c->pod:x/a'] and 'n2 ' in rec('pod:x/c->pod:x/a')['counts'] and 'n1 ' in rec('pod:x/c->pod:x/a')['counts']" verdict=denied
+check "ui /api/graph?from-pod=x/c: 41002 (IPv6, unnamed by n1) still denied by n1" \
+	cgraph "e['pod:x/c->pod:x/a']['verdict'] == 'denied' and all(r['verdict'] == 'denied' and r['decided_by'] == 'n1' for r in e['pod:x/c->pod:x/a']['recent'])" from-pod=x/c
+cbrowse() {
+	outside /usr/bin/python3 "$(dirname "$0")/uicluster_browser.py" "http://$UI/" "$T" "$OUT" >"$T/cdom.json"
+	local rc=$?
+	[ $rc = 0 ] || { head -c 3000 "$T/cdom.json"; echo; tail -5 "$T/chromium.log"; }
+	return $rc
+}
+check "Chromium (1400x900) opens the cluster view, then picks verdict denied" cbrowse
+cdom() { /usr/bin/python3 -c 'import json, sys
+D = json.load(open(sys.argv[1])); A, V = D["all"], D["denied"]
+edges = {e["id"]: e for e in A["edges"]}; vedges = {e["id"]: e for e in V["edges"]}
+ok = eval(sys.argv[2])
+ok or print(json.dumps({"status": A["status"], "cmd": A["cmd"], "edges": A["edges"], "vedges": V["edges"]})[:4000])
+sys.exit(0 if ok else 1)' "$T/cdom.json" "$1"; }
+check "DOM: the status names n1, n2, n3 and 'no answer from n4, n5, n6'; the command line xcnictl flows --kubeconfig ... --tls ..." \
+	cdom "'from n1, n2, n3 (no answer from n4, n5, n6)' in A['status'] and A['cmd'].startswith('xcnictl flows --kubeconfig ')"
+check "DOM: the cross-node edges drawn with their final verdicts: x/c -> x/a red (denied), x/d -> x/a and y/e -> x/c green" \
+	cdom "any(i.endswith('x/c->pod:x/a') or i.endswith('x/c->wl:x/a') for i in edges) and all(e['verdict'] == 'denied' for i, e in edges.items() if 'x/c->' in i and 'x/a' in i) and all(e['verdict'] == 'allowed' for i, e in edges.items() if 'y/e->' in i)"
+check "DOM: verdict denied: only red edges, only denied rows, the command line --verdict denied" \
+	cdom "V['edges'] and all(e['verdict'] == 'denied' for e in V['edges']) and V['rows'] and all(r['verdict'] == 'denied' for r in V['rows']) and V['cmd'].endswith('--verdict denied')"
+png() { for f in cluster-map.png cluster-map-denied.png; do head -c 8 "$OUT/$f" | od -An -c | grep -q 'P   N   G' || { echo "$OUT/$f: not a PNG"; return 1; }; done; }
+check "two screenshots saved ($OUT/cluster-map*.png)" png
+kill "${MINE[-1]}" 2>/dev/null
+wait "${MINE[-1]}" 2>/dev/null
+kubeonly() {
+	kserve only || return 1
+	kube --json >"$T/kv" 2>"$T/kv.err" || { echo "exit $?"; cat "$T/kv.err"; return 1; }
+	/usr/bin/python3 "$T/merged.py" <"$T/kv"
+}
+check "--kubeconfig, every node's agent running: the merged view, exit 0" kubeonly
+check "--kubeconfig --from-pod x/c --verdict denied: 41002 denied by n1, both parts" \
+	endfilter 41002 denied n1 2 kube --from-pod x/c --verdict denied
+check "KUBECONFIG=FILE flows --cluster: the same" \
+	endfilter 41002 denied n1 2 env KUBECONFIG="$KC/config" ip netns exec xcl-out "$XCNICTL" flows --cluster --tls "$CERTS/client" --from-pod x/c
+badtoken() { echo wrong >"$KC/token"; refused "HTTP 401" kube; local rc=$?; echo relay-token >"$KC/token"; return $rc; }
+check "--kubeconfig with a token the API server refuses: exit 1 naming the answer, no flow" badtoken
+check "--kubeconfig FILE that does not exist: exit 2 naming it" refused "/nonexistent" "$XCNICTL" flows --kubeconfig /nonexistent --tls "$CERTS/client"
+check "--kubeconfig with --agent: exit 2" refused "give one" "$XCNICTL" flows --kubeconfig "$KC/config" --agent "${NIP[0]}" --tls "$CERTS/client"
+check "--kubeconfig without --tls: exit 2" refused "give --tls DIR" env -u XCNI_FLOWS_TLS "$XCNICTL" flows --kubeconfig "$KC/config"
+kill "$KSRV" 2>/dev/null
+wait "$KSRV" 2>/dev/null
+
 check "curl without a client certificate: 403, no flow" \
 	refused "a client certificate signed by this server's CA" outside curl -sS --fail-with-body --cacert "$CERTS/ca.crt" --connect-to "xcni-flows:$PORT:${NIP[0]}:$PORT" "https://xcni-flows:$PORT/v1/flows"
 # Another CA's client that trusts the agents' CA: the agent refuses it.

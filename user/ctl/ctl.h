@@ -343,6 +343,8 @@ char *pt_json_string(struct ptable *t, int *err);
 int ctl_lab_main(int argc, char **argv);
 /* xcnictl connectivity test ... (connectivity.c): argv[0] is "connectivity"; the exit code. */
 int ctl_connectivity_main(int argc, char **argv);
+/* xcnictl ui ... (lab/ui.c): argv[0] is "ui"; the exit code. */
+int ctl_ui_main(int argc, char **argv);
 /*
  * --node NAME: enters the lab node's network namespace and puts its pin dir
  * in pin_dir. 0; -EINVAL when no lab is up or it has no such node (a usage

@@ -31,23 +31,24 @@
 #include <time.h>
 
 #include "ctl.h"
+#include "lib/cluster/k8sagents.h"
 #include "lib/observe/flows.h"
+#include "lib/observe/flowsnet.h"
 #include "lib/observe/vocab.h"
 
-#define FLOWS_MAX_NODES 64
+#define FLOWS_MAX_NODES 256
 #define FLOWS_REQ_MAX 4096
 #define FLOWS_TIMEOUT_S 10
-/* An agent's answer at most (its own bound is 256 MiB). */
-#define FLOWS_ANSWER_MAX (512u << 20)
 
 struct target {
 	char node[64]; /* "" outside a lab; an agent's ADDR:PORT until its records name it */
 	char sock[108];
-	/* --agent: HTTPS to host (an IPv6 address in brackets) at port. */
+	/* --agent, --kubeconfig: HTTPS to the agent (flowsnet.h). */
 	bool remote;
-	char host[72];
-	unsigned int port;
+	struct flows_agent agent;
 	uint64_t cursor;
+	bool answered; /* this round */
+	char err[200]; /* why it did not */
 };
 
 struct fopts {
@@ -61,9 +62,11 @@ struct fopts {
 	json_t *cache, *changed;
 	/* Several nodes, not merged (--per-node): the round's records, to be cut together. */
 	json_t *rows;
-	/* Merged, --verdict applies to the connection's final verdict: asked of
-	 * no node, checked here ("" any; "FORWARDED": allowed or forwarded). */
-	char verdict[16];
+	/* Merged: what each node is asked (flows_req_split), and the filters
+	 * on the ends, verdict, reason and Service, checked on the merged record. */
+	char node_req[FLOWS_REQ_MAX];
+	struct flow_filter merged;
+	bool has_merged;
 };
 
 /* --follow begins with the last this many records when neither --last nor --first is given. */
@@ -79,6 +82,7 @@ static void on_sig(int s)
 static const char flows_help[] =
 	"Usage: xcnictl [--pin-dir DIR | --node NAME|all] flows [FILTERS] [--follow] [--json]\n"
 	"       xcnictl flows --agent ADDR[:PORT]... --tls DIR [FILTERS] [--follow] [--json]\n"
+	"       xcnictl flows --kubeconfig FILE | --cluster --tls DIR [FILTERS] [--follow] [--json]\n"
 	"               [--time rfc3339|mono] [--per-node]\n\n"
 	"The flow records xcnid keeps (on unless --flows=false): one per connection, in the\n"
 	"direction of its first packet, as this node saw it: both ends (pod, namespace,\n"
@@ -93,6 +97,10 @@ static const char flows_help[] =
 	"the connection into the overlay says forwarded, the destination's node judges.\n"
 	"With several nodes a connection's records are merged into one: the deciding\n"
 	"node's verdict (decided_by), every node's in \"nodes\" (--per-node: unmerged).\n"
+	"Merged, the filters on the ends (pods, namespaces, labels, identities), the\n"
+	"verdict, --reason and --service apply to the merged record: a node that does\n"
+	"not know a remote end still gives its part. Exit status: 0, 1 (an error, or\n"
+	"no node answered), 2 (usage), 3 (some nodes did not answer: partial).\n"
 	"Times are RFC 3339, UTC (--time mono: seconds of CLOCK_MONOTONIC).\n\n"
 	"Filters (all must hold; the words of every view, xcnictl filters; Hubble's\n"
 	"spellings mean what they mean in hubble observe):\n"
@@ -127,8 +135,16 @@ static const char flows_help[] =
 	"  --agent ADDR[:PORT]    an xcnid elsewhere, over HTTPS with a client certificate\n"
 	"                         (its --flows-listen; port 4244 unless given; repeatable:\n"
 	"                         merged as --node all merges)\n"
-	"  --tls DIR              --agent's client: DIR/tls.crt, DIR/tls.key and the CA\n"
-	"                         that signed the agents, DIR/ca.crt (XCNI_FLOWS_TLS)\n"
+	"  --kubeconfig FILE      every node's agent, found through the API server: the\n"
+	"                         xcni DaemonSet's pods (kube-system,\n"
+	"                         app.kubernetes.io/name=xcni) at their node's address,\n"
+	"                         port 4244, merged; a node whose agent is not running\n"
+	"                         or does not answer is named (stderr; with --json a\n"
+	"                         line {\"unanswered\":{...}}) and the exit status is 3\n"
+	"  --cluster              the same with the kubeconfig kubectl reads (KUBECONFIG,\n"
+	"                         ~/.kube/config), or in a pod its service account\n"
+	"  --tls DIR              the client certificate of --agent, --kubeconfig: DIR/tls.crt,\n"
+	"                         DIR/tls.key, the agents' CA DIR/ca.crt (XCNI_FLOWS_TLS)\n"
 	"  --per-node             with several nodes: each node's records, not merged\n"
 	"  --print-node-name      (Hubble's) the node is always printed: NODE, \"node\"\n"
 	"  --time rfc3339|mono    how times are given (default rfc3339)\n"
@@ -159,8 +175,6 @@ static int add_filter(struct fopts *fo, const char *opt, const char *val)
 	if (ff.last || ff.first)
 		fo->cut = (size_t)(ff.last ? ff.last : ff.first);
 	flow_filter_free(&ff);
-	if (!strcmp(name, "verdict"))
-		snprintf(fo->verdict, sizeof(fo->verdict), "%s", val);
 	if (!strcmp(name, "last"))
 		fo->has_last = true;
 	if (!strcmp(name, "first"))
@@ -328,31 +342,6 @@ static void emit(struct fopts *fo, json_t *o)
 
 /* ---- several nodes: one record a connection ------------------------------------ */
 
-/* A connection's key: the 5-tuple in the direction of its first packet. */
-static void conn_key(json_t *o, char *buf, size_t len)
-{
-	json_t *s = json_object_get(o, "source"), *d = json_object_get(o, "destination");
-
-	snprintf(buf, len, "%s|%s|%s|%lld|%s|%lld",
-		 json_string_value(json_object_get(o, "family")) ?: "",
-		 json_string_value(json_object_get(o, "protocol")) ?: "",
-		 json_string_value(json_object_get(s, "ip")) ?: "",
-		 (long long)json_integer_value(json_object_get(s, "port")),
-		 json_string_value(json_object_get(d, "ip")) ?: "",
-		 (long long)json_integer_value(json_object_get(d, "port")));
-}
-
-/* Which record decides: a drop, then an audit, an allow, a forward (not judged). */
-static int severity(json_t *o)
-{
-	const char *v = json_string_value(json_object_get(o, "verdict"));
-
-	if (!v)
-		return 0;
-	return !strcmp(v, "denied") ? 4 : !strcmp(v, "audit") ? 3 : !strcmp(v, "allowed") ? 2 :
-	       !strcmp(v, "forwarded") ? 1 : 0;
-}
-
 /* The later of two times as the records give them (RFC 3339 strings sort as times). */
 static bool later(json_t *a, json_t *b)
 {
@@ -361,69 +350,13 @@ static bool later(json_t *a, json_t *b)
 	return json_number_value(a) > json_number_value(b);
 }
 
-/* A connection's records on every node (node -> record) as one. */
-static json_t *merge_conn(json_t *per)
-{
-	json_t *dec = NULL, *out, *nodes = json_array(), *r;
-	const char *node, *decider = NULL;
-
-	json_object_foreach(per, node, r)
-	{
-		int sv = severity(r);
-
-		if (!dec || sv > severity(dec) ||
-		    (sv == severity(dec) && json_is_null(json_object_get(dec, "policy")) &&
-		     json_is_string(json_object_get(r, "policy")))) {
-			dec = r;
-			decider = node;
-		}
-	}
-	out = json_deep_copy(dec);
-	if (!out || !nodes) {
-		json_decref(out);
-		json_decref(nodes);
-		return NULL;
-	}
-	json_object_foreach(per, node, r)
-	{
-		static const char *const keep[] = { "node", "verdict", "observation_point",
-						    "entry_point", "packets", "bytes",
-						    "reply_packets", "reply_bytes", "drops" };
-		json_t *n = json_object();
-
-		for (size_t i = 0; n && i < sizeof(keep) / sizeof(keep[0]); i++)
-			json_object_set(n, keep[i], json_object_get(r, keep[i]));
-		json_array_append_new(nodes, n);
-		if (r == dec)
-			continue;
-		/* The ends as the node that knows them names them (a pod's own node). */
-		for (const char *const *end = (const char *const[]){ "source", "destination", NULL };
-		     *end; end++)
-			if (json_is_null(json_object_get(json_object_get(out, *end), "pod")) &&
-			    json_is_string(json_object_get(json_object_get(r, *end), "pod")))
-				json_object_set(out, *end, json_object_get(r, *end));
-		for (const char *const *k = (const char *const[]){ "service", "backend", NULL }; *k;
-		     k++)
-			if (json_is_null(json_object_get(out, *k)))
-				json_object_set(out, *k, json_object_get(r, *k));
-		for (const char *const *k = (const char *const[]){ "last_seen", "updated", NULL }; *k;
-		     k++)
-			if (later(json_object_get(r, *k), json_object_get(out, *k)))
-				json_object_set(out, *k, json_object_get(r, *k));
-	}
-	json_object_set_new(out, "node", json_string(decider));
-	json_object_set_new(out, "decided_by", json_string(decider));
-	json_object_set_new(out, "nodes", nodes);
-	return out;
-}
-
 /* One node's record into the cache; its key is among the round's changes. */
 static int cache_add(struct fopts *fo, const char *node, json_t *o)
 {
 	char key[300];
 	json_t *per;
 
-	conn_key(o, key, sizeof(key));
+	flows_conn_key(o, key, sizeof(key));
 	per = json_object_get(fo->cache, key);
 	if (!per) {
 		per = json_object();
@@ -483,17 +416,9 @@ static void emit_changed(struct fopts *fo, bool first)
 
 	json_object_foreach(fo->changed, key, v)
 	{
-		json_t *m = merge_conn(json_object_get(fo->cache, key));
-		const char *v = m ? json_string_value(json_object_get(m, "verdict")) : NULL;
-		bool want = !fo->verdict[0];
+		json_t *m = flows_merge_conn(json_object_get(fo->cache, key));
 
-		int fv;
-
-		/* As flow_filter_set reads them: the vocabulary's values (vocab.h). */
-		if (!want && v && !vocab_verdict(fo->verdict, &fv, NULL, 0))
-			want = fv == VOCAB_PASSED ? !strcmp(v, "allowed") || !strcmp(v, "forwarded") :
-						    !strcmp(v, flow_verdict_name(fv));
-		if (m && want && rows)
+		if (m && rows && (!fo->has_merged || flows_json_match(&fo->merged, m)))
 			json_array_append(rows, m);
 		json_decref(m);
 	}
@@ -507,8 +432,8 @@ static void emit_changed(struct fopts *fo, bool first)
 
 /*
  * The request for one node: the filters, less what is the merged view's
- * (--verdict: the connection's, checked once merged; --last/--first: cut
- * after the merge), and after the first round only what changed since.
+ * (the ends, verdict, reason, Service: checked once merged; --last/--first:
+ * cut after the merge), and after the first round only what changed since.
  */
 static size_t build_req(const struct fopts *fo, const struct target *t, bool first, char *req,
 			size_t cap)
@@ -516,12 +441,12 @@ static size_t build_req(const struct fopts *fo, const struct target *t, bool fir
 	size_t rl = 0;
 
 	req[0] = '\0';
-	for (const char *p = fo->req; *p;) {
+	for (const char *p = fo->cache ? fo->node_req : fo->req; *p;) {
 		const char *e = strchr(p, '\n');
 		size_t l = (size_t)(e - p) + 1;
 		bool cut = !strncmp(p, "last=", 5) || !strncmp(p, "first=", 6);
 
-		if ((first || !cut) && (!fo->cache || (strncmp(p, "verdict=", 8) && !cut)))
+		if ((first || !cut) && (!fo->cache || !cut))
 			rl += (size_t)snprintf(req + rl, cap - rl, "%.*s", (int)l, p);
 		p += l;
 	}
@@ -597,135 +522,19 @@ out:
 	return err;
 }
 
-struct body {
-	char *p;
-	size_t len, cap;
-	bool over;
-};
-
-static size_t on_body(char *p, size_t size, size_t nmemb, void *ud)
-{
-	struct body *b = ud;
-	size_t n = size * nmemb;
-
-	if (b->len + n + 1 > FLOWS_ANSWER_MAX) {
-		b->over = true;
-		return 0;
-	}
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 1 << 16;
-		char *q;
-
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		q = realloc(b->p, cap);
-		if (!q)
-			return 0;
-		b->p = q;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, p, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-	return n;
-}
-
-/*
- * The answer of an xcnid over HTTPS (--agent): its certificate must carry
- * FLOWS_TLS_NAME and chain to the CA of --tls DIR, and this client shows
- * DIR's certificate. 0 or -errno (said: what TLS or the agent refused).
- */
-static int fetch_tls(const struct fopts *fo, const struct target *t, const char *req,
+/* The answer of an agent over HTTPS (--agent, --kubeconfig). 0 or -errno (said). */
+static int fetch_tls(const struct fopts *fo, struct target *t, const char *req,
 		     char **out, size_t *outlen)
 {
-	char path[3][600], errbuf[CURL_ERROR_SIZE] = "", connect_to[160];
-	struct curl_slist *ct = NULL;
-	struct body b = {};
-	char *url = NULL;
-	size_t ul = 0, ucap;
-	long status = 0;
-	CURLcode res;
-	CURL *e;
-	int err = 0;
+	char err[600];
+	int e = flows_https_get(fo->tls_dir, &t->agent, req, FLOWS_TIMEOUT_S, out, outlen, err,
+				sizeof(err));
 
-	e = curl_easy_init();
-	ucap = 64 + 3 * strlen(req);
-	url = malloc(ucap);
-	snprintf(connect_to, sizeof(connect_to), "%s:%u:%s:%u", FLOWS_TLS_NAME, t->port, t->host,
-		 t->port);
-	ct = curl_slist_append(NULL, connect_to);
-	if (!e || !url || !ct) {
-		err = -ENOMEM;
-		goto out;
+	if (e) {
+		pr_err("flows: node %s (%s:%u): %s\n", t->node, t->agent.host, t->agent.port, err);
+		snprintf(t->err, sizeof(t->err), "%.199s", err);
 	}
-	ul = (size_t)snprintf(url, ucap, "https://%s:%u%s", FLOWS_TLS_NAME, t->port, FLOWS_HTTP_PATH);
-	/* Each request line name=value is an argument, the value escaped. */
-	for (const char *p = req; *p;) {
-		const char *nl = strchr(p, '\n'), *eq = memchr(p, '=', (size_t)(nl - p));
-		char *v = eq ? curl_easy_escape(e, eq + 1, (int)(nl - eq - 1)) : NULL;
-
-		if (eq && v)
-			ul += (size_t)snprintf(url + ul, ucap - ul, "%c%.*s=%s",
-					       strchr(url, '?') ? '&' : '?', (int)(eq - p), p, v);
-		curl_free(v);
-		p = nl + 1;
-	}
-	snprintf(path[0], sizeof(path[0]), "%s/ca.crt", fo->tls_dir);
-	snprintf(path[1], sizeof(path[1]), "%s/tls.crt", fo->tls_dir);
-	snprintf(path[2], sizeof(path[2]), "%s/tls.key", fo->tls_dir);
-	curl_easy_setopt(e, CURLOPT_URL, url);
-	curl_easy_setopt(e, CURLOPT_CONNECT_TO, ct);
-	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "https");
-	curl_easy_setopt(e, CURLOPT_CAINFO, path[0]);
-	curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
-	curl_easy_setopt(e, CURLOPT_SSLCERT, path[1]);
-	curl_easy_setopt(e, CURLOPT_SSLKEY, path[2]);
-	curl_easy_setopt(e, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
-	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
-	curl_easy_setopt(e, CURLOPT_NOPROXY, "*");
-	curl_easy_setopt(e, CURLOPT_TIMEOUT, (long)FLOWS_TIMEOUT_S);
-	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(e, CURLOPT_WRITEDATA, &b);
-	res = curl_easy_perform(e);
-	if (res != CURLE_OK) {
-		pr_err("flows --agent %s: %s%s%s\n", t->node,
-		       b.over ? "the answer is too long" : errbuf[0] ? errbuf : curl_easy_strerror(res),
-		       res == CURLE_PEER_FAILED_VERIFICATION || res == CURLE_SSL_CACERT_BADFILE ?
-			       " (is --tls DIR's ca.crt the CA that signed the agents?)" :
-		       res == CURLE_SSL_CERTPROBLEM ? " (--tls DIR's tls.crt and tls.key)" : "",
-		       res == CURLE_COULDNT_CONNECT ? " (does its xcnid run with --flows-listen?)" : "");
-		err = -EIO;
-		goto out;
-	}
-	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
-	if (status == 400 && b.p && !strncmp(b.p, "{\"error\":", 9)) {
-		/* A filter the agent refused: said as the socket says it. */
-	} else if (status != 200) {
-		char *nl = b.p ? strchr(b.p, '\n') : NULL;
-
-		if (nl)
-			*nl = '\0';
-		pr_err("flows --agent %s: HTTP %ld: %s\n", t->node, status, b.p ? b.p : "");
-		err = status == 403 ? -EACCES : -EIO;
-		goto out;
-	}
-	if (!b.p || b.p[b.len - 1] != '\n') {
-		pr_err("flows --agent %s: an empty or cut answer\n", t->node);
-		err = -EIO;
-		goto out;
-	}
-	*out = b.p;
-	*outlen = b.len;
-	b.p = NULL;
-out:
-	free(b.p);
-	free(url);
-	curl_slist_free_all(ct);
-	curl_easy_cleanup(e);
-	return err;
+	return e;
 }
 
 /*
@@ -790,54 +599,42 @@ static int ask(struct fopts *fo, struct target *t, bool first)
 }
 
 /*
- * --agent ADDR: an IPv4 address or a name, [an IPv6 address], either with
- * :PORT, or a bare IPv6 address; port FLOWS_TLS_PORT unless given. 0 or -EINVAL (said).
+ * The nodes whose agents gave no records this round, named: on stderr, and
+ * with --json as one line each on stdout ({"unanswered":{"node",
+ * "address","error"}}), after the records.
  */
-static int parse_agent(const char *v, struct target *t)
+static void say_partial(const struct fopts *fo, const struct target *tg, size_t n,
+			size_t answered)
 {
-	const char *host = v, *port = NULL;
-	size_t hl;
-	char *end;
-	unsigned long p = FLOWS_TLS_PORT;
+	char names[1024] = "";
+	size_t l = 0, missing = 0;
 
-	if (v[0] == '[') {
-		const char *rb = strchr(v, ']');
+	for (size_t i = 0; i < n; i++) {
+		if (tg[i].answered)
+			continue;
+		missing++;
+		if (l < sizeof(names))
+			l += (size_t)snprintf(names + l, sizeof(names) - l, "%s%s", l ? ", " : "",
+					      tg[i].node);
+		if (fo->json) {
+			json_t *o = json_pack("{s:{s:s,s:s,s:s}}", "unanswered", "node", tg[i].node,
+					      "address", tg[i].agent.host, "error",
+					      tg[i].agent.why[0] ? tg[i].agent.why :
+					      tg[i].err[0] ? tg[i].err : "no answer");
+			char *t = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
 
-		if (!rb || (rb[1] && rb[1] != ':'))
-			goto bad;
-		host = v + 1;
-		hl = (size_t)(rb - host);
-		port = rb[1] ? rb + 2 : NULL;
-	} else if (strchr(v, ':') && strchr(v, ':') == strrchr(v, ':')) {
-		hl = (size_t)(strchr(v, ':') - v);
-		port = strchr(v, ':') + 1;
-	} else {
-		hl = strlen(v);
+			if (t)
+				printf("%s\n", t);
+			free(t);
+			json_decref(o);
+		}
 	}
-	if (!hl || hl > 64 || strspn(host, "0123456789abcdefABCDEF:.-_"
-				     "ghijklmnopqrstuvwxyzGHIJKLMNOPQRSTUVWXYZ") < hl)
-		goto bad;
-	if (port) {
-		errno = 0;
-		p = strtoul(port, &end, 10);
-		if (!*port || *end || errno || !p || p > 65535)
-			goto bad;
-	}
-	t->remote = true;
-	t->port = (unsigned int)p;
-	{
-		bool v6 = memchr(host, ':', hl);
-
-		snprintf(t->host, sizeof(t->host), "%s%.*s%s", v6 ? "[" : "", (int)hl, host,
-			 v6 ? "]" : "");
-		snprintf(t->node, sizeof(t->node), "%s%.*s%s:%lu", v6 ? "[" : "", (int)hl, host,
-			 v6 ? "]" : "", p);
-	}
-	return 0;
-bad:
-	pr_err("--agent %s: ADDR, ADDR:PORT or [IPv6]:PORT (an address or a name; port 1-65535, "
-	       "default %d)\n", v, FLOWS_TLS_PORT);
-	return -EINVAL;
+	fflush(stdout);
+	if (!answered)
+		pr_err("flows: no node answered (%s)\n", names);
+	else
+		pr_err("flows: %zu of %zu nodes answered; partial, without %s\n", answered,
+		       answered + missing, names);
 }
 
 /* flows' options: also what xcnictl's parser checks and completes (ctl.h). */
@@ -885,6 +682,8 @@ const struct option ctl_flows_opts[] = {
 		{ "per-node", no_argument, NULL, 'M' },
 		{ "agent", required_argument, NULL, 'A' },
 		{ "tls", required_argument, NULL, 'L' },
+		{ "kubeconfig", required_argument, NULL, 'K' },
+		{ "cluster", no_argument, NULL, 'C' },
 		{}
 	};
 
@@ -895,9 +694,12 @@ int ctl_flows_main(int argc, char **argv)
 	static struct ctl_lab_node ln[FLOWS_MAX_NODES];
 	const char *pin_dir = getenv("XCNI_PIN_DIR"), *sock = NULL;
 	const char *nodes[FLOWS_MAX_NODES];
-	size_t nnodes = 0, ntg = 0, nagents = 0;
+	size_t nnodes = 0, ntg = 0, nagents = 0, nunasked = 0;
+	const char *kubeconfig = NULL;
+	bool cluster = false;
 	struct fopts fo = {};
 	int opt, idx, err = 0, words = 0;
+	char msg[600];
 
 	if (!pin_dir || !*pin_dir)
 		pin_dir = XCNI_PIN_ROOT;
@@ -949,12 +751,18 @@ int ctl_flows_main(int argc, char **argv)
 				pr_err("--agent: at most %d\n", FLOWS_MAX_NODES);
 				return 2;
 			}
-			if (parse_agent(optarg, &tg[ntg]))
+			if (flows_agent_parse(optarg, &tg[ntg].agent, msg, sizeof(msg))) {
+				pr_err("%s\n", msg);
 				return 2;
+			}
+			tg[ntg].remote = true;
+			memcpy(tg[ntg].node, tg[ntg].agent.node, sizeof(tg[ntg].node));
 			ntg++;
 			nagents++;
 			break;
 		case 'L': fo.tls_dir = optarg; break;
+		case 'K': kubeconfig = optarg; cluster = true; break;
+		case 'C': cluster = true; break;
 		default: fputs(flows_help, stderr); return 2;
 		}
 	}
@@ -992,26 +800,65 @@ int ctl_flows_main(int argc, char **argv)
 		pr_err("--agent and --%s both say which xcnid: give one\n", nnodes ? "node" : "flows-socket");
 		return 2;
 	}
-	if (nagents && !fo.tls_dir)
+	if (cluster && (nagents || nnodes || sock)) {
+		pr_err("--%s and --%s both say which xcnid: give one\n",
+		       kubeconfig ? "kubeconfig" : "cluster",
+		       nagents ? "agent" : nnodes ? "node" : "flows-socket");
+		return 2;
+	}
+	if ((nagents || cluster) && !fo.tls_dir)
 		fo.tls_dir = getenv("XCNI_FLOWS_TLS");
-	if (nagents && (!fo.tls_dir || !*fo.tls_dir)) {
-		pr_err("--agent: give --tls DIR (or XCNI_FLOWS_TLS): a client certificate and key the "
-		       "agents' CA signed (tls.crt, tls.key) and that CA (ca.crt)\n");
+	if ((nagents || cluster) && (!fo.tls_dir || !*fo.tls_dir)) {
+		pr_err("--%s: give --tls DIR (or XCNI_FLOWS_TLS): a client certificate and key the "
+		       "agents' CA signed (tls.crt, tls.key) and that CA (ca.crt)\n",
+		       nagents ? "agent" : kubeconfig ? "kubeconfig" : "cluster");
 		return 2;
 	}
-	if (fo.tls_dir && !nagents) {
-		pr_err("--tls %s is --agent's: give --agent ADDR too\n", fo.tls_dir);
+	if (fo.tls_dir && !nagents && !cluster) {
+		pr_err("--tls %s is --agent's and --kubeconfig's: give one of them too\n", fo.tls_dir);
 		return 2;
 	}
-	for (const char *const *f = (const char *const[]){ "ca.crt", "tls.crt", "tls.key", NULL };
-	     nagents && *f; f++) {
-		char path[600];
+	if ((nagents || cluster) && flows_tls_check(fo.tls_dir, msg, sizeof(msg))) {
+		pr_err("%s\n", msg);
+		return 2;
+	}
+	if (cluster) {
+		struct flows_agent *fa;
+		size_t n;
 
-		snprintf(path, sizeof(path), "%s/%s", fo.tls_dir, *f);
-		if (access(path, R_OK)) {
-			pr_err("--tls %s: %s: %s\n", fo.tls_dir, *f, strerror(errno));
-			return 2;
+		if (curl_global_init(CURL_GLOBAL_DEFAULT)) {
+			pr_err("flows: cannot start libcurl\n");
+			return 1;
 		}
+		err = flows_agents_cluster(kubeconfig, &fa, &n, msg, sizeof(msg));
+		curl_global_cleanup();
+		if (err) {
+			if (!msg[0]) /* the kubeconfig: said */
+				return 2;
+			pr_err("flows --%s: %s\n", kubeconfig ? "kubeconfig" : "cluster", msg);
+			return 1;
+		}
+		if (!n) {
+			pr_err("flows: no xcni agent pod in %s (label %s), and no node\n",
+			       K8S_AGENTS_NAMESPACE, K8S_AGENTS_SELECTOR);
+			free(fa);
+			return 1;
+		}
+		for (size_t i = 0; i < n && ntg < FLOWS_MAX_NODES; i++) {
+			tg[ntg].remote = true;
+			tg[ntg].agent = fa[i];
+			snprintf(tg[ntg].node, sizeof(tg[ntg].node), "%s", fa[i].node);
+			if (fa[i].why[0]) {
+				/* Said, never skipped: the view is partial. */
+				pr_err("flows: node %s: not asked: %s\n", fa[i].node, fa[i].why);
+				nunasked++;
+			}
+			ntg++;
+		}
+		if (n > FLOWS_MAX_NODES)
+			pr_err("flows: %zu nodes, the first %d asked\n", n, FLOWS_MAX_NODES);
+		free(fa);
+		nagents = ntg;
 	}
 	for (size_t i = 0; i < nnodes; i++) {
 		size_t n;
@@ -1048,13 +895,26 @@ int ctl_flows_main(int argc, char **argv)
 		return 1;
 	}
 	if (ntg > 1 && !fo.per_node) {
+		char mreq[FLOWS_REQ_MAX], e[300];
+
 		fo.cache = json_object();
 		fo.changed = json_object();
+		flow_filter_init(&fo.merged);
 		if (!fo.cache || !fo.changed) {
 			json_decref(fo.cache);
 			json_decref(fo.changed);
 			return 1;
 		}
+		/* The ends, verdict, reason, Service: judged on the merged record. */
+		if (flows_req_split(fo.req, fo.node_req, sizeof(fo.node_req), mreq, sizeof(mreq)) ||
+		    flow_filter_parse(&fo.merged, mreq, e, sizeof(e))) {
+			pr_err("flows: the filters cannot be split for the merge\n");
+			json_decref(fo.cache);
+			json_decref(fo.changed);
+			flow_filter_free(&fo.merged);
+			return 1;
+		}
+		fo.has_merged = mreq[0] != '\0';
 	}
 	if (fo.follow) {
 		struct sigaction sa = { .sa_handler = on_sig };
@@ -1063,16 +923,31 @@ int ctl_flows_main(int argc, char **argv)
 		sigaction(SIGTERM, &sa, NULL);
 	}
 	for (bool first = true; !stop; first = false) {
+		size_t asked = 0, answered = 0;
+		bool hard = false;
+
 		/* Several nodes unmerged: each node's records, cut together. */
 		if (ntg > 1 && fo.per_node && !(fo.rows = json_array())) {
 			err = -ENOMEM;
 			break;
 		}
+		err = 0;
 		for (size_t i = 0; i < ntg && !stop; i++) {
-			int e = ask(&fo, &tg[i], first);
+			int e;
 
-			/* Outside --follow a node that does not answer fails the command;
-			 * following, it is said and asked again. */
+			tg[i].answered = false;
+			tg[i].err[0] = '\0';
+			if (tg[i].agent.why[0])
+				continue; /* said once: no agent to ask */
+			asked++;
+			e = ask(&fo, &tg[i], first);
+			/* An agent that does not answer makes the view partial
+			 * (said); a refusal, or a lab node's socket, fails it. */
+			if (!e || (tg[i].remote && e == -EIO))
+				tg[i].answered = !e;
+			else
+				hard = true;
+			answered += !e;
 			if (e && !err)
 				err = e;
 		}
@@ -1083,9 +958,13 @@ int ctl_flows_main(int argc, char **argv)
 			fo.rows = NULL;
 			fflush(stdout);
 		}
+		if (nagents && answered < asked + nunasked && first)
+			say_partial(&fo, tg, ntg, answered);
+		if (err || nunasked)
+			err = hard || !answered ? 1 : 3;
 		if (!fo.follow)
 			break;
-		if (first && err)
+		if (first && err == 1)
 			break;
 		err = 0;
 		for (int ms = 0; ms < 1000 && !stop; ms += 100)
@@ -1093,7 +972,9 @@ int ctl_flows_main(int argc, char **argv)
 	}
 	json_decref(fo.cache);
 	json_decref(fo.changed);
+	if (fo.cache || fo.has_merged)
+		flow_filter_free(&fo.merged);
 	if (nagents)
 		curl_global_cleanup();
-	return err ? 1 : 0;
+	return err < 0 ? 1 : err;
 }

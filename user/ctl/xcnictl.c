@@ -114,6 +114,8 @@ static const struct cmd main_cmds[] = {
 	{ "connectivity", "test", NULL, 0, 0, "[--test GLOB]... [--node A [--node B]]",
 	  "Deploy probe pods in the lab, test every path, clean up (connectivity test --help)",
 	  NULL },
+	{ "ui", NULL, NULL, 0, 0, "--kubeconfig FILE|--agent ADDR... --tls DIR",
+	  "Serve the service map of every node's flows, from the agents (ui --help)", NULL },
 	{ "filters", NULL, cmd_filters, 0, 0, "",
 	  "List the filter words: one meaning each, and the commands that take them.\n\n"
 	  "WORD means the same in every command of COMMANDS: \"either end\" is a row's,\n"
@@ -983,6 +985,9 @@ int main(int argc, char **argv)
 	/* connectivity test: the lab's (lab/conntest.c), its options its own. */
 	if (cw && !strcmp(argv[cw], "connectivity"))
 		return ctl_connectivity_main(argc - cw, argv + cw);
+	/* ui: the service map of a cluster's agents (lab/ui.c), its options its own. */
+	if (cw && !strcmp(argv[cw], "ui"))
+		return ctl_ui_main(argc - cw, argv + cw);
 	if (cw && (cmd = cmd_named(argv[cw])) && own_of(cmd))
 		return own_main(cmd, argc, argv, cw, &g);
 	if (!g.pin_dir_env)

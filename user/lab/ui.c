@@ -25,10 +25,14 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
+#include <time.h>
+
 #include <bpf/bpf.h>
 
 #include "lib/observe/flowgraph.h"
 #include "lib/observe/flows.h"
+#include "lib/observe/flowsnet.h"
 #include "lib/system/log.h"
 #include "agent/http.h"
 #include "agent/ui.h"
@@ -214,20 +218,174 @@ static void json_list(struct fbuf *b, const char *name, char (*v)[64], size_t n)
 	fbuf_printf(b, "]");
 }
 
-static int render_graph(void *ctx, const struct http_args *a, char **body, size_t *len)
+/*
+ * Where the records come from: the lab's nodes (their flows sockets and
+ * pins), or agents over HTTPS (xcnictl ui: --agent given, or found through
+ * the API server with --kubeconfig/--cluster, listed again every
+ * UI_RELIST_S).
+ */
+#define UI_RELIST_S 30
+struct ui_src {
+	bool remote, cluster;
+	const char *tls_dir, *kubeconfig;
+	struct flows_agent *agents;
+	size_t nagents;
+	time_t listed; /* when the API server was last asked (cluster) */
+	char list_err[300]; /* its last error, "" none */
+	char cmd[700]; /* the xcnictl flows arguments of the same view */
+};
+
+/* One node's answer: its records, and for a lab node its maps (isolators). */
+struct ui_ans {
+	char name[64];
+	char *buf;
+	struct node_maps m;
+};
+
+/* The agents, found again when the last list is UI_RELIST_S old (cluster). */
+static void relist(struct ui_src *src)
 {
-	static char names[LAB_MAX_NODES][64], unreachable[LAB_MAX_NODES][64];
-	char req[UI_REQ_MAX], err[300];
-	struct fbuf b = { .max = 64u << 20 }, extra = {};
-	size_t rl = 0, nn = 0, nu = 0;
-	struct flow_filter ff;
-	struct fgraph *g = NULL;
+	struct flows_agent *fa;
+	time_t now = time(NULL);
+	size_t n;
+
+	if (!src->cluster || (src->listed && now - src->listed < UI_RELIST_S))
+		return;
+	src->listed = now;
+	if (flows_agents_cluster(src->kubeconfig, &fa, &n, src->list_err, sizeof(src->list_err))) {
+		if (!src->list_err[0])
+			snprintf(src->list_err, sizeof(src->list_err), "the kubeconfig cannot be read");
+		pr_warn("ui: the agents cannot be listed: %s (the last list kept)\n", src->list_err);
+		return;
+	}
+	src->list_err[0] = '\0';
+	free(src->agents);
+	src->agents = fa;
+	src->nagents = n;
+}
+
+/* Every node's answer to req into ans (the unreachable named). 0 or -errno. */
+static int gather(struct ui_src *src, const char *req, size_t rl, struct ui_ans *ans, size_t max,
+		  size_t *nans, char (*unreachable)[64], size_t *nu)
+{
 	struct lab lab;
 	int ret;
 
-	(void)ctx;
+	*nans = *nu = 0;
+	if (src->remote) {
+		relist(src);
+		for (size_t i = 0; i < src->nagents && *nans < max; i++) {
+			const struct flows_agent *a = &src->agents[i];
+			char err[600];
+			size_t alen;
+
+			if (a->why[0] || flows_https_get(src->tls_dir, a, req, UI_ASK_TIMEOUT_S,
+							 &ans[*nans].buf, &alen, err, sizeof(err))) {
+				pr_debug("ui: node %s: %s\n", a->node, a->why[0] ? a->why : err);
+				snprintf(unreachable[(*nu)++], 64, "%.63s", a->node);
+				continue;
+			}
+			snprintf(ans[*nans].name, sizeof(ans[*nans].name), "%s", a->node);
+			ans[*nans].m = (struct node_maps){ -1, -1, -1 };
+			(*nans)++;
+		}
+		return 0;
+	}
+	ret = lab_open(&lab, false);
+	if (ret)
+		return ret;
+	for (size_t i = 0; i < lab.nnodes && *nans < max; i++) {
+		const struct lab_node *ln = &lab.nodes[i];
+		char pin[PATH_MAX], sock[108];
+		struct ui_ans *an = &ans[*nans];
+		size_t alen;
+
+		if (ln->pin[0])
+			snprintf(pin, sizeof(pin), "%s", ln->pin);
+		else
+			snprintf(pin, sizeof(pin), "%s/%s", LAB_PIN_ROOT, ln->name);
+		if (flows_sock_path(pin, sock, sizeof(sock)) || ask(sock, req, rl, &an->buf, &alen)) {
+			pr_debug("lab ui: node %s: no answer on its flows socket\n", ln->name);
+			snprintf(unreachable[(*nu)++], 64, "%.63s", ln->name);
+			continue;
+		}
+		snprintf(an->name, sizeof(an->name), "%.63s", ln->name);
+		an->m.polsel = open_pinned(pin, "xcni_polsel");
+		an->m.polname = open_pinned(pin, "xcni_polname");
+		an->m.polkey6 = open_pinned(pin, "xcni_polkey6");
+		(*nans)++;
+	}
+	lab_close(&lab);
+	return 0;
+}
+
+/*
+ * The connections whose merged record matches mf (the filters on the ends,
+ * verdict, reason, Service: flows_req_split), as a JSON object of their
+ * keys: every node's part of them goes into the graph, so a node that does
+ * not name a remote end, or only forwarded it, keeps its part.
+ */
+static json_t *merged_keys(const struct flow_filter *mf, struct ui_ans *ans, size_t nans)
+{
+	json_t *cache = json_object(), *keep = json_object(), *per;
+	const char *key;
+
+	if (!cache || !keep)
+		goto fail;
+	for (size_t i = 0; i < nans; i++)
+		for (const char *line = ans[i].buf; *line;) {
+			size_t l = strcspn(line, "\n");
+			json_t *o = json_loadb(line, l, 0, NULL), *pn;
+			const char *node;
+			char k[300];
+
+			line += l + (line[l] == '\n');
+			if (!o || !json_object_get(o, "source")) {
+				json_decref(o);
+				continue;
+			}
+			node = json_string_value(json_object_get(o, "node")) ?: ans[i].name;
+			flows_conn_key(o, k, sizeof(k));
+			pn = json_object_get(cache, k);
+			if (!pn && (json_object_set_new(cache, k, pn = json_object()) || !pn)) {
+				json_decref(o);
+				goto fail;
+			}
+			json_object_set_new(pn, node, o);
+		}
+	json_object_foreach(cache, key, per)
+	{
+		json_t *m = flows_merge_conn(per);
+
+		if (m && flows_json_match(mf, m))
+			json_object_set_new(keep, key, json_true());
+		json_decref(m);
+	}
+	json_decref(cache);
+	return keep;
+fail:
+	json_decref(cache);
+	json_decref(keep);
+	return NULL;
+}
+
+static int render_graph(void *ctx, const struct http_args *a, char **body, size_t *len)
+{
+	static char names[LAB_MAX_NODES][64], unreachable[LAB_MAX_NODES][64];
+	static struct ui_ans ans[LAB_MAX_NODES];
+	struct ui_src *src = ctx;
+	char req[UI_REQ_MAX], nreq[UI_REQ_MAX], mreq[UI_REQ_MAX], err[300];
+	struct fbuf b = { .max = 64u << 20 }, extra = {};
+	size_t rl = 0, nn = 0, nu = 0, nans = 0;
+	struct flow_filter ff, mf;
+	struct fgraph *g = NULL;
+	json_t *keep = NULL;
+	int ret;
+
 	/* The filters checked here (a bad one is the browser's 400), then sent as given. */
+	req[0] = '\0';
 	flow_filter_init(&ff);
+	flow_filter_init(&mf);
 	for (size_t i = 0; i < a->n; i++) {
 		if (flow_filter_set(&ff, a->v[i].key, a->v[i].value, err, sizeof(err))) {
 			flow_filter_free(&ff);
@@ -243,48 +401,65 @@ static int render_graph(void *ctx, const struct http_args *a, char **body, size_
 		}
 	}
 	flow_filter_free(&ff);
-	ret = lab_open(&lab, false);
-	if (ret)
-		return ret == -ENOENT ? -ENOENT : ret;
-	ret = fg_new(&g);
-	for (size_t i = 0; i < lab.nnodes && !ret; i++) {
-		const struct lab_node *ln = &lab.nodes[i];
-		struct node_maps m;
-		char pin[PATH_MAX], sock[108], *ans = NULL, *line, *nl;
-		size_t alen;
+	/* Each node is asked what it can judge alone; the rest is the merged view's. */
+	if (flows_req_split(req, nreq, sizeof(nreq), mreq, sizeof(mreq)) ||
+	    flow_filter_parse(&mf, mreq, err, sizeof(err))) {
+		flow_filter_free(&mf);
+		*len = (size_t)asprintf(body, "filters: cannot be split for the merge\n");
+		return *len == (size_t)-1 ? -ENOMEM : -EINVAL;
+	}
+	ret = gather(src, nreq, strlen(nreq), ans, LAB_MAX_NODES, &nans, unreachable, &nu);
+	if (ret) {
+		flow_filter_free(&mf);
+		return ret;
+	}
+	if (mreq[0] && !(keep = merged_keys(&mf, ans, nans)))
+		ret = -ENOMEM;
+	flow_filter_free(&mf);
+	if (!ret)
+		ret = fg_new(&g);
+	for (size_t i = 0; i < nans; i++) {
+		struct ui_ans *an = &ans[i];
+		char *line, *nl;
 
-		if (ln->pin[0])
-			snprintf(pin, sizeof(pin), "%s", ln->pin);
-		else
-			snprintf(pin, sizeof(pin), "%s/%s", LAB_PIN_ROOT, ln->name);
-		if (flows_sock_path(pin, sock, sizeof(sock)) ||
-		    ask(sock, req, rl, &ans, &alen)) {
-			pr_debug("lab ui: node %s: no answer on its flows socket\n", ln->name);
-			snprintf(unreachable[nu++], 64, "%.63s", ln->name);
-			continue;
-		}
-		snprintf(names[nn++], 64, "%.63s", ln->name);
-		m.polsel = open_pinned(pin, "xcni_polsel");
-		m.polname = open_pinned(pin, "xcni_polname");
-		m.polkey6 = open_pinned(pin, "xcni_polkey6");
-		for (line = ans; *line && !ret; line = nl + 1) {
+		snprintf(names[nn++], 64, "%.63s", an->name);
+		for (line = an->buf; *line && !ret; line = nl + 1) {
 			nl = strchr(line, '\n');
 			*nl = '\0';
-			ret = add_line(g, line, &m);
+			if (keep) {
+				json_t *o = json_loads(line, 0, NULL);
+				char k[300];
+
+				if (!o)
+					continue;
+				flows_conn_key(o, k, sizeof(k));
+				json_decref(o);
+				if (!json_object_get(keep, k))
+					continue;
+			}
+			ret = add_line(g, line, &an->m);
 			if (ret == -EINVAL) {
-				pr_warn("lab ui: node %s: a line that is no JSON, skipped\n", ln->name);
+				pr_warn("ui: node %s: a line that is no JSON, skipped\n", an->name);
 				ret = 0;
 			}
 		}
-		for (int *p = (int[]){ m.polsel, m.polname, m.polkey6, -2 }; *p != -2; p++)
+		for (int *p = (int[]){ an->m.polsel, an->m.polname, an->m.polkey6, -2 }; *p != -2; p++)
 			if (*p >= 0)
 				close(*p);
-		free(ans);
+		free(an->buf);
+		an->buf = NULL;
 	}
-	lab_close(&lab);
+	json_decref(keep);
 	if (!ret) {
 		json_list(&extra, "node_names", names, nn);
 		json_list(&extra, "unreachable", unreachable, nu);
+		/* The same view as a command line (the page shows it). */
+		fbuf_printf(&extra, ",\"flows_args\":");
+		fg_json_str(&extra, src->cmd);
+		if (src->list_err[0]) {
+			fbuf_printf(&extra, ",\"list_error\":");
+			fg_json_str(&extra, src->list_err);
+		}
 		ret = extra.err ?: fg_render(g, extra.p, &b);
 	}
 	fg_free(g);
@@ -298,6 +473,46 @@ static int render_graph(void *ctx, const struct http_args *a, char **body, size_
 	return 0;
 }
 
+/* Serves the page and /api/graph from src at addr until interrupted. 0, or 1 (said). */
+static int serve(struct ui_src *src, const char *who, const char *addr, bool remote)
+{
+	struct sigaction sa = { .sa_handler = on_sig };
+	struct http *h = NULL;
+
+	if (http_open(addr, remote, &h))
+		return 1;
+	if (http_route(h, "/", "text/html; charset=utf-8", ui_render_page, NULL) ||
+	    http_route(h, "/api/graph", "application/json", render_graph, src)) {
+		http_free(h);
+		return 1;
+	}
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	printf("%s: serving http://%s/ (interrupt to stop)\n", who, addr);
+	fflush(stdout);
+	while (!stop) {
+		struct pollfd p = { .fd = http_fd(h), .events = POLLIN };
+
+		if (poll(&p, 1, -1) > 0 && p.revents)
+			http_dispatch(h);
+	}
+	http_free(h);
+	return 0;
+}
+
+static int check_listen(const char *who, const char *addr, bool remote)
+{
+	int err = http_check_addr(addr, remote);
+
+	if (err)
+		fprintf(stderr, "%s: --listen %s: %s\n", who, addr,
+			err == -EPERM ? "not a loopback address: whoever reaches it reads the "
+					"cluster's flows; give --http-allow-remote to mean that" :
+					"HOST:PORT, e.g. 127.0.0.1:9963 or [::1]:9963");
+	return err;
+}
+
 int lab_cmd_ui(int argc, char **argv)
 {
 	static const struct option lo[] = {
@@ -306,9 +521,8 @@ int lab_cmd_ui(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
+	static struct ui_src src = { .cmd = "--node all" };
 	const char *addr = UI_LISTEN_DEFAULT;
-	struct sigaction sa = { .sa_handler = on_sig };
-	struct http *h = NULL;
 	bool remote = false;
 	struct lab lab;
 	int opt, err;
@@ -327,14 +541,8 @@ int lab_cmd_ui(int argc, char **argv)
 		fputs(ui_help, stderr);
 		return 2;
 	}
-	err = http_check_addr(addr, remote);
-	if (err) {
-		fprintf(stderr, "lab ui: --listen %s: %s\n", addr,
-			err == -EPERM ? "not a loopback address: whoever reaches it reads the "
-					"cluster's flows; give --http-allow-remote to mean that" :
-					"HOST:PORT, e.g. 127.0.0.1:9963 or [::1]:9963");
+	if (check_listen("lab ui", addr, remote))
 		return 2;
-	}
 	err = lab_open(&lab, false);
 	if (err) {
 		if (err == -ENOENT)
@@ -342,24 +550,128 @@ int lab_cmd_ui(int argc, char **argv)
 		return 1;
 	}
 	lab_close(&lab);
-	if (http_open(addr, remote, &h))
-		return 1;
-	if (http_route(h, "/", "text/html; charset=utf-8", ui_render_page, NULL) ||
-	    http_route(h, "/api/graph", "application/json", render_graph, NULL)) {
-		http_free(h);
-		return 1;
-	}
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	printf("lab ui: serving http://%s/ (interrupt to stop)\n", addr);
-	fflush(stdout);
-	while (!stop) {
-		struct pollfd p = { .fd = http_fd(h), .events = POLLIN };
+	return serve(&src, "lab ui", addr, remote);
+}
 
-		if (poll(&p, 1, -1) > 0 && p.revents)
-			http_dispatch(h);
+static const char cluster_ui_help[] =
+	"Usage: xcnictl ui --kubeconfig FILE | --cluster | --agent ADDR[:PORT]... --tls DIR\n"
+	"                  [--listen HOST:PORT] [--http-allow-remote]\n\n"
+	"Serves the service map of every node's flows at http://HOST:PORT/ (default\n"
+	UI_LISTEN_DEFAULT "), as xcnid --ui serves one node's: the records of each\n"
+	"node's agent (xcnid --flows-listen, over HTTPS with the client certificate of\n"
+	"--tls DIR, as xcnictl flows --agent asks them), a connection recorded by two\n"
+	"nodes one flow with the deciding node's verdict. The agents are the xcni\n"
+	"DaemonSet's pods the API server lists (--kubeconfig FILE; --cluster: the\n"
+	"kubeconfig kubectl reads, or in a pod its service account), listed again\n"
+	"every 30 s, or those given (--agent). A node whose agent does not answer is\n"
+	"named on the page. Runs until interrupted.\n\n"
+	"  --kubeconfig FILE      find the agents through this cluster's API server\n"
+	"  --cluster              ... through the one kubectl would ask\n"
+	"  --agent ADDR[:PORT]    an agent (port 4244 unless given; repeatable)\n"
+	"  --tls DIR              DIR/tls.crt, DIR/tls.key: a client certificate the\n"
+	"                         agents' CA signed; DIR/ca.crt: that CA (XCNI_FLOWS_TLS)\n"
+	"  --listen HOST:PORT     where to serve (a loopback address unless...)\n"
+	"  --http-allow-remote    ...this: whoever reaches it reads the cluster's flows\n";
+
+int ctl_ui_main(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "listen", required_argument, NULL, 'l' },
+		{ "http-allow-remote", no_argument, NULL, 'R' },
+		{ "kubeconfig", required_argument, NULL, 'K' },
+		{ "cluster", no_argument, NULL, 'C' },
+		{ "agent", required_argument, NULL, 'A' },
+		{ "tls", required_argument, NULL, 'L' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	static struct ui_src src = { .remote = true };
+	static struct flows_agent given[LAB_MAX_NODES];
+	const char *addr = UI_LISTEN_DEFAULT;
+	bool remote = false;
+	size_t ngiven = 0, cl;
+	char msg[600];
+	int opt, rc;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+		switch (opt) {
+		case 'l': addr = optarg; break;
+		case 'R': remote = true; break;
+		case 'K': src.kubeconfig = optarg; src.cluster = true; break;
+		case 'C': src.cluster = true; break;
+		case 'L': src.tls_dir = optarg; break;
+		case 'A':
+			if (ngiven == LAB_MAX_NODES) {
+				fprintf(stderr, "ui: --agent: at most %d\n", LAB_MAX_NODES);
+				return 2;
+			}
+			if (flows_agent_parse(optarg, &given[ngiven], msg, sizeof(msg))) {
+				fprintf(stderr, "ui: %s\n", msg);
+				return 2;
+			}
+			ngiven++;
+			break;
+		case 'h': fputs(cluster_ui_help, stdout); return 0;
+		default: fputs(cluster_ui_help, stderr); return 2;
+		}
 	}
-	http_free(h);
-	return 0;
+	if (optind < argc) {
+		fprintf(stderr, "ui: unexpected argument %s\n", argv[optind]);
+		fputs(cluster_ui_help, stderr);
+		return 2;
+	}
+	if (!!ngiven + !!src.cluster != 1) {
+		fprintf(stderr, "ui: give the agents one way: --kubeconfig FILE, --cluster or "
+				"--agent ADDR (in a lab: xcnictl lab ui)\n");
+		return 2;
+	}
+	if (!src.tls_dir)
+		src.tls_dir = getenv("XCNI_FLOWS_TLS");
+	if (!src.tls_dir || !*src.tls_dir) {
+		fprintf(stderr, "ui: give --tls DIR (or XCNI_FLOWS_TLS): a client certificate and key "
+				"the agents' CA signed (tls.crt, tls.key) and that CA (ca.crt)\n");
+		return 2;
+	}
+	if (flows_tls_check(src.tls_dir, msg, sizeof(msg))) {
+		fprintf(stderr, "ui: %s\n", msg);
+		return 2;
+	}
+	if (check_listen("ui", addr, remote))
+		return 2;
+	if (curl_global_init(CURL_GLOBAL_DEFAULT)) {
+		fprintf(stderr, "ui: cannot start libcurl\n");
+		return 1;
+	}
+	if (src.cluster) {
+		/* The first list now: a kubeconfig that cannot work is said before serving. */
+		relist(&src);
+		if (!src.agents) {
+			curl_global_cleanup();
+			if (src.list_err[0] && strcmp(src.list_err, "the kubeconfig cannot be read"))
+				fprintf(stderr, "ui: %s\n", src.list_err);
+			return !strcmp(src.list_err, "the kubeconfig cannot be read") ? 2 : 1;
+		}
+		for (size_t i = 0; i < src.nagents; i++)
+			if (src.agents[i].why[0])
+				fprintf(stderr, "ui: node %s: %s\n", src.agents[i].node, src.agents[i].why);
+		cl = (size_t)snprintf(src.cmd, sizeof(src.cmd), "%s%s --tls %s",
+				      src.kubeconfig ? "--kubeconfig " : "--cluster",
+				      src.kubeconfig ? src.kubeconfig : "", src.tls_dir);
+	} else {
+		src.agents = given;
+		src.nagents = ngiven;
+		cl = 0;
+		for (size_t i = 0; i < ngiven && cl < sizeof(src.cmd); i++)
+			cl += (size_t)snprintf(src.cmd + cl, sizeof(src.cmd) - cl, "--agent %s ",
+					       given[i].node);
+		if (cl < sizeof(src.cmd))
+			snprintf(src.cmd + cl, sizeof(src.cmd) - cl, "--tls %s", src.tls_dir);
+	}
+	(void)cl;
+	rc = serve(&src, "ui", addr, remote);
+	if (src.cluster)
+		free(src.agents);
+	curl_global_cleanup();
+	return rc;
 }

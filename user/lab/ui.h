@@ -4,5 +4,7 @@
 #define XCNI_LAB_UI_H
 
 int lab_cmd_ui(int argc, char **argv);
+/* xcnictl ui: the same map of a cluster's agents over HTTPS (--kubeconfig, --agent). */
+int ctl_ui_main(int argc, char **argv);
 
 #endif

@@ -1,0 +1,179 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The client side of agents' flows over the network (user/lib/observe/flowsnet.c):
+ * --agent's address parsed; a request split into what each node judges of
+ * its own part (the 5-tuple's, times) and what the merged record must match
+ * (ends, verdict, reason, Service); the merged record's match; two nodes'
+ * records of one connection merged, the deciding node's verdict and the ends
+ * as the node that knows them names them.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "lib/observe/flows.h"
+#include "lib/observe/flowsnet.h"
+
+static void test_agent_parse(void **state)
+{
+	struct flows_agent a;
+	char err[300];
+
+	(void)state;
+	assert_int_equal(flows_agent_parse("192.0.2.1", &a, err, sizeof(err)), 0);
+	assert_string_equal(a.host, "192.0.2.1");
+	assert_int_equal(a.port, FLOWS_TLS_PORT);
+	assert_string_equal(a.node, "192.0.2.1:4244");
+	assert_int_equal(flows_agent_parse("[fd00::1]:99", &a, err, sizeof(err)), 0);
+	assert_string_equal(a.host, "[fd00::1]");
+	assert_int_equal(a.port, 99);
+	assert_int_equal(flows_agent_parse("fd00::2", &a, err, sizeof(err)), 0);
+	assert_string_equal(a.host, "[fd00::2]");
+	assert_int_equal(flows_agent_parse("node-1.example:4245", &a, err, sizeof(err)), 0);
+	assert_string_equal(a.host, "node-1.example");
+	assert_int_equal(flows_agent_parse("1.2.3.4:99999", &a, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "--agent 1.2.3.4:99999"));
+	assert_int_equal(flows_agent_parse("[fd00::1", &a, err, sizeof(err)), -EINVAL);
+	assert_int_equal(flows_agent_parse("a b", &a, err, sizeof(err)), -EINVAL);
+}
+
+static void test_split(void **state)
+{
+	char node[4096], merged[4096];
+
+	(void)state;
+	assert_int_equal(flows_req_split("from-pod=x/c\nprotocol=udp\nfrom=10.0.0.0/8\nto=x/a\n"
+					 "not.namespace=y\nnot.port=53\nverdict=denied\nlast=5\n"
+					 "to-ip=fd00::1\nlabel=app=web\nservice=x/web\nreason="
+					 "drop-policy-ingress\nsince=5m\nto=ip:10.1.0.0/16\n",
+					 node, sizeof(node), merged, sizeof(merged)),
+			 0);
+	assert_string_equal(node, "protocol=udp\nfrom=10.0.0.0/8\nnot.port=53\nlast=5\n"
+				  "to-ip=fd00::1\nsince=5m\nto=ip:10.1.0.0/16\n");
+	assert_string_equal(merged, "from-pod=x/c\nto=x/a\nnot.namespace=y\nverdict=denied\n"
+				    "label=app=web\nservice=x/web\nreason=drop-policy-ingress\n");
+	assert_int_equal(flows_req_split("", node, sizeof(node), merged, sizeof(merged)), 0);
+	assert_string_equal(node, "");
+	assert_string_equal(merged, "");
+	assert_int_equal(flows_req_split("from-pod=x/c\n", node, sizeof(node), merged, 8), -E2BIG);
+}
+
+/* Two nodes' records of one IPv6 connection x/c (n2) -> x/a (n1): n1 names no source. */
+static const char n2rec[] =
+	"{\"node\":\"n2\",\"family\":\"ipv6\",\"protocol\":\"UDP\","
+	"\"source\":{\"ip\":\"fd00:10:244:2::5\",\"port\":41002,\"identity\":300,\"kind\":\"pod\","
+	"\"namespace\":\"x\",\"pod\":\"c\",\"labels\":\"k8s:role=stranger\"},"
+	"\"destination\":{\"ip\":\"fd00:10:244:1::7\",\"port\":81,\"identity\":301,\"kind\":\"pod\","
+	"\"namespace\":\"x\",\"pod\":\"a\",\"labels\":\"k8s:app=web\"},"
+	"\"verdict\":\"forwarded\",\"observation_point\":\"to-overlay\",\"policy\":null,"
+	"\"drop_reason\":null,\"service\":null,\"packets\":2,\"last_seen\":\"2026-11-26T10:00:01.000000Z\"}";
+static const char n1rec[] =
+	"{\"node\":\"n1\",\"family\":\"ipv6\",\"protocol\":\"UDP\","
+	"\"source\":{\"ip\":\"fd00:10:244:2::5\",\"port\":41002,\"identity\":2,\"kind\":\"world\","
+	"\"namespace\":null,\"pod\":null,\"labels\":null},"
+	"\"destination\":{\"ip\":\"fd00:10:244:1::7\",\"port\":81,\"identity\":301,\"kind\":\"pod\","
+	"\"namespace\":\"x\",\"pod\":\"a\",\"labels\":\"k8s:app=web\"},"
+	"\"verdict\":\"denied\",\"observation_point\":\"to-pod\",\"policy\":null,"
+	"\"drop_reason\":\"drop-policy-ingress\",\"isolated_by\":\"x/web-ingress\",\"service\":null,"
+	"\"packets\":2,\"last_seen\":\"2026-11-26T10:00:02.000000Z\"}";
+
+static json_t *merged_rec(void)
+{
+	json_t *per = json_object(), *a = json_loads(n2rec, 0, NULL), *b = json_loads(n1rec, 0, NULL);
+	json_t *m;
+	char k1[300], k2[300];
+
+	assert_non_null(a);
+	assert_non_null(b);
+	flows_conn_key(a, k1, sizeof(k1));
+	flows_conn_key(b, k2, sizeof(k2));
+	assert_string_equal(k1, k2);
+	json_object_set_new(per, "n2", a);
+	json_object_set_new(per, "n1", b);
+	m = flows_merge_conn(per);
+	json_decref(per);
+	assert_non_null(m);
+	return m;
+}
+
+static void test_merge(void **state)
+{
+	json_t *m = merged_rec();
+
+	(void)state;
+	assert_string_equal(json_string_value(json_object_get(m, "verdict")), "denied");
+	assert_string_equal(json_string_value(json_object_get(m, "decided_by")), "n1");
+	assert_string_equal(json_string_value(json_object_get(m, "observation_point")), "to-pod");
+	/* The source as n2 names it. */
+	assert_string_equal(json_string_value(json_object_get(json_object_get(m, "source"), "pod")), "c");
+	assert_int_equal(json_array_size(json_object_get(m, "nodes")), 2);
+	assert_string_equal(json_string_value(json_object_get(m, "last_seen")),
+			    "2026-11-26T10:00:02.000000Z");
+	json_decref(m);
+}
+
+/* Whether the merged record matches the request's merged-view filters. */
+static bool matches(json_t *m, const char *req)
+{
+	struct flow_filter ff;
+	char node[4096], merged[4096], err[300];
+	bool ok;
+
+	assert_int_equal(flows_req_split(req, node, sizeof(node), merged, sizeof(merged)), 0);
+	flow_filter_init(&ff);
+	assert_int_equal(flow_filter_parse(&ff, merged, err, sizeof(err)), 0);
+	ok = flows_json_match(&ff, m);
+	flow_filter_free(&ff);
+	return ok;
+}
+
+static void test_match(void **state)
+{
+	json_t *m = merged_rec(), *n1 = json_loads(n1rec, 0, NULL);
+
+	(void)state;
+	assert_true(matches(m, "from-pod=x/c\n"));
+	/* n1's own record does not name the source: asked of n1 alone, it was lost. */
+	assert_false(matches(n1, "from-pod=x/c\n"));
+	assert_true(matches(m, "to-pod=x/a\nverdict=denied\n"));
+	assert_true(matches(m, "verdict=DROPPED\n"));
+	assert_false(matches(m, "verdict=allowed\n"));
+	assert_false(matches(m, "verdict=FORWARDED\n"));
+	assert_true(matches(m, "namespace=x\n"));
+	assert_false(matches(m, "namespace=y\n"));
+	assert_true(matches(m, "from-label=role=stranger\nto-label=app=web\n"));
+	assert_true(matches(m, "from-identity=300\n"));
+	assert_true(matches(m, "reason=drop-policy-ingress\n"));
+	assert_false(matches(m, "reason=drop-policy-egress\n"));
+	assert_false(matches(m, "service=x/web\n"));
+	assert_true(matches(m, "pod=fd00:10:244:2::5\n"));
+	assert_false(matches(m, "not.from-pod=x/c\n"));
+	assert_true(matches(m, "not.namespace=y\n"));
+	/* The node-judged ones are not judged again here. */
+	assert_true(matches(m, "protocol=tcp\nport=9\n"));
+	json_object_set_new(m, "service", json_string("x/web:http"));
+	assert_true(matches(m, "service=x/web\n"));
+	assert_true(matches(m, "service=x/web:http\n"));
+	assert_false(matches(m, "service=x/web:grpc\n"));
+	json_decref(n1);
+	json_decref(m);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_agent_parse),
+		cmocka_unit_test(test_split),
+		cmocka_unit_test(test_merge),
+		cmocka_unit_test(test_match),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

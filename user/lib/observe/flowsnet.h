@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Agents' flows over the network, the client side (xcnictl flows --agent
+ * and --kubeconfig, xcnictl ui): where each agent is (given by hand, or
+ * found through the API server: the xcni DaemonSet's pods, k8sagents.h),
+ * and one HTTPS request to it with a client certificate (xcnid
+ * --flows-listen serves it: FLOWS_HTTP_PATH, flows.h).
+ */
+#ifndef XCNI_FLOWSNET_H
+#define XCNI_FLOWSNET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct flows_agent {
+	/* Its node's name (found through the API server), or ADDR:PORT (given
+	 * by hand) until its records name it. */
+	char node[64];
+	char host[72]; /* an address or a name; an IPv6 address in brackets */
+	unsigned int port;
+	/* Not "": this node's agent cannot be asked, and why (no agent pod,
+	 * not running, no address yet); said, never skipped. */
+	char why[160];
+};
+
+/*
+ * --agent ADDR: an IPv4 address or a name, [an IPv6 address], either with
+ * :PORT, or a bare IPv6 address; port FLOWS_TLS_PORT unless given.
+ * 0 or -EINVAL (err says what is wrong).
+ */
+int flows_agent_parse(const char *v, struct flows_agent *a, char *err, size_t errlen);
+
+/*
+ * Every node's agent, through the API server (k8s_api_conf_kubectl: the
+ * kubeconfig FILE, KUBECONFIG, ~/.kube/config or in-cluster): the xcni
+ * DaemonSet's pods (kube-system, app.kubernetes.io/name=xcni) at their
+ * hostIP, port FLOWS_TLS_PORT, and the nodes with no running agent, each
+ * with why. *out (the caller's to free) holds *n. 0 or -errno: err says
+ * what the API server answered, or is "" when there is no API server to
+ * ask (the kubeconfig, or its absence, said on stderr).
+ */
+int flows_agents_cluster(const char *kubeconfig, struct flows_agent **out, size_t *n, char *err,
+			 size_t errlen);
+
+/* DIR/ca.crt, tls.crt and tls.key readable. 0 or -errno (err names the file). */
+int flows_tls_check(const char *tls_dir, char *err, size_t errlen);
+
+/*
+ * GET FLOWS_HTTP_PATH with req's lines ("name=value\n" each) as query
+ * arguments from agent a, over HTTPS: its certificate must carry
+ * FLOWS_TLS_NAME and chain to tls_dir/ca.crt; this client shows
+ * tls_dir/tls.crt and tls.key. The answer (NUL-ended, its last byte a
+ * newline; a 400's {"error":...} line too) into *out, the caller's to free.
+ * 0, -EACCES (403), -EIO (no answer, or another status), -ENOMEM; err says
+ * what TLS or the agent refused.
+ */
+int flows_https_get(const char *tls_dir, const struct flows_agent *a, const char *req,
+		    long timeout_s, char **out, size_t *outlen, char *err, size_t errlen);
+
+/* ---- several nodes' records of a connection ------------------------------- */
+
+/* A record's connection (JSON): the 5-tuple in the direction of its first packet, as text. */
+void flows_conn_key(void *json_rec, char *buf, size_t len);
+/*
+ * A connection's records on several nodes (a JSON object, node -> record)
+ * as one (a new JSON object, the caller's, NULL when out of memory): the
+ * deciding node's (a drop over an audit over an allow over a forward; a
+ * policy's over none), its ends as the nodes that know them name them, the
+ * Service from whichever translated it, the latest times; "decided_by", and
+ * every node's verdict, points and counts in "nodes".
+ */
+void *flows_merge_conn(void *per_node);
+
+#endif
+
+/* ---- the merged view's filters -------------------------------------------- */
+
+struct flow_filter;
+struct flow_rec;
+
+/*
+ * A request (xcnictl flows' "name=value\n" lines) for several nodes whose
+ * records are merged, split in two. Into node_req what each node can judge
+ * of its own part of a connection, whatever it knows of the other end: the
+ * 5-tuple's (protocol, ports, addresses and prefixes), times, and the
+ * request's own words (time, last, first, after). Into merged_req what names
+ * an end or what one node alone may know: pods, namespaces, labels and
+ * identities (a node may not name a remote end: an IPv6 source from another
+ * node), the Service (the sending node's), the drop reason and the verdict
+ * (the deciding node's): checked on the merged record (flows_merged_match),
+ * so no node drops its part of a connection the merged view matches. A
+ * negated filter goes where its filter goes. 0, or -E2BIG (a cap too small).
+ */
+int flows_req_split(const char *req, char *node_req, size_t ncap, char *merged_req,
+		    size_t mcap);
+
+/*
+ * Whether a record as JSON (a merged one: xcnictl flows' object) matches ff's
+ * filters on its ends, verdict, drop reason and Service (what flows_req_split
+ * leaves to the merged view; times are not read: each node judged them).
+ */
+bool flows_json_match(const struct flow_filter *ff, void *json_rec);
