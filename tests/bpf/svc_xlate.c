@@ -327,6 +327,16 @@ static void lb_icmp_error(void **state)
 	wlen = icmp_error(&t, 3, 3, qw, want);
 	/* It answers A's flow to C (ct_related): a reply, whatever C's policy. */
 	expect(FROM_POD_LB, DEV_C, in, len, TC_ACT_REDIRECT, XCNI_FWD_REPLY, want, wlen);
+	/* The same error from B, off the flow's path (ct_related refuses it: a
+	 * pod, and not the peer): judged as any packet B sends, and its quote
+	 * left naming C, so it cannot land on A's flow to the Service. Given
+	 * the frontend back after policy (from_pod4's order before the one
+	 * body), it reached A as an error about 10.96.1.11:53. */
+	err = from_dev(DEV_B, IP_B, 0, IP_A, 0, IPPROTO_ICMP, 0);
+	len = icmp_error(&err, 3, 3, q, in);
+	t = into(err, DEV_A);
+	wlen = icmp_error(&t, 3, 3, q, want);
+	expect(FROM_POD_LB, DEV_B, in, len, TC_ACT_REDIRECT, XCNI_FWD_LOCAL, want, wlen);
 
 	/* From a remote backend, through Geneve. */
 	sent = from_dev(DEV_A, IP_A, 46000, IP_R, 80, IPPROTO_TCP, TH_ACK);
