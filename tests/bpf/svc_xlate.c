@@ -355,6 +355,25 @@ static void lb_icmp_error(void **state)
 	t.saddr = ip4("10.96.1.10");
 	wlen = icmp_error(&t, 3, 4, qw, want);
 	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_DECAP, want, wlen);
+
+	/* R's port unreachable about A's flow to C (the first above), through
+	 * Geneve: R is off that flow's path (a pod, not its peer), so the error
+	 * is judged as any packet from R and its quote left naming C, as
+	 * from_pod leaves B's. from_overlay4 gave it the frontend back before
+	 * one body (5c84f00's reason: it would land on A's flow to the Service). */
+	sent = from_dev(DEV_A, IP_A, 40800, IP_C, 53, IPPROTO_UDP, 0);
+	sent.payload = 33;
+	sent.ttl = 63;
+	frame(&sent, q);
+	err = (struct fr){ .smac = pods[DEV_U].mac, .dmac = pods[DEV_U].host_mac,
+			   .saddr = ip4(IP_R), .daddr = ip4(IP_A), .proto = IPPROTO_ICMP };
+	ilen = icmp_error(&err, 3, 3, q, inner);
+	len = geneve_wrap(tuple, inner, ilen, inner, N2, NODE_IP, VNI, 0, in);
+	t = err;
+	t.smac = pods[DEV_A].host_mac;
+	t.dmac = pods[DEV_A].mac;
+	wlen = icmp_error(&t, 3, 3, q, want);
+	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_DECAP, want, wlen);
 }
 
 /*
