@@ -158,6 +158,95 @@ drop:
 }
 
 /*
+ * A packet from a pod of another node (or, with DSR, from an outside client
+ * of a frontend) to a pod of this node (dst), decapsulated or about to be,
+ * its inner source checked (sipc: its ipcache entry; NULL for DSR's outside
+ * client: the world; dsr: what the Geneve option said, DSR_*; node: the
+ * sending node, IPv6 only), one body for both families (p: the family's struct pkt
+ * or struct pkt6; len: the bytes conntrack counts), in one order:
+ *   1. a DSR option speaks for the client to a backend of its frontend only;
+ *   2. conntrack and the pod's ingress policy (track_and_judge): a flow the
+ *      option opens must name a frontend this node knows, whose index then
+ *      rewrites the replies (from_pod's); a flow the stack sent out (a
+ *      Service's DNAT) goes to the stack, which undoes it, unjudged here;
+ *   3. the outer headers off (hdr_len bytes still in front of it: IPv4 over
+ *      the IPv4 underlay; 0: taken off before the parse), the pod link's MACs;
+ *   4. a reply of a flow from_pod translated to a backend on another node
+ *      gets the frontend back as its source (as to_pod does for one on this
+ *      node: the redirect passes to_pod by), an ICMP error about one
+ *      (CT_RELATED only: from a place on the flow's path) its quote;
+ *   5. into the pod, past the stack.
+ * The verdict's reason; *verdict what the hook returns when it forwards.
+ */
+static __always_inline int overlay_into_pod(struct __sk_buff *skb, void *p, int fam, __u32 len,
+					    const struct xcni_ipcache_val *sipc,
+					    const struct xcni_endpoint *dst, __u32 dsr, const __u32 *node,
+					    __u32 hdr_len, struct verdict *v, int *verdict)
+{
+	struct flow *f = fam == XCNI_AF_INET ? pkt_flow((struct pkt *)p)
+					     : pkt_flow((struct pkt6 *)p);
+	const void *daddr = fam == XCNI_AF_INET ? (const void *)&f->tuple.v4.daddr
+						: (const void *)f->tuple.v6.daddr;
+	struct judge j = { .dst_ep = dst, .dst_addr = daddr,
+			   .src_id = sipc ? sipc->identity : XCNI_ID_WORLD,
+			   .lookup = JUDGE_DST_ID | JUDGE_STACK_LATER };
+	int reason, ct;
+	__u8 ctf;
+
+	if ((dsr & (DSR_FLOW | DSR_FE)) == (DSR_FLOW | DSR_FE)) {
+		reason = dsr_to_backend(dsr & 0xffff, fam, daddr, flow_dport(f, fam));
+		if (reason)
+			return reason;
+	}
+	/* Opened by the option alone (nodeport.h): a new flow's entry is a DSR
+	 * flow's, its replies given the frontend (dsr_open's rule); one of a
+	 * frontend this node does not know opens nothing. ct_track keeps the
+	 * index for a new flow only (an entry found brings its own). */
+	if (dsr & DSR_FLOW) {
+		j.flags = XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR;
+		j.new_refused = (dsr & DSR_FE) ? 0 : XCNI_DROP_BAD_GENEVE;
+		f->rev_nat = dsr & 0xffff;
+	}
+	reason = track_and_judge(skb, f, fam, len, &ct, &ctf, &j, v);
+	if (reason)
+		return reason;
+	if (ctf & XCNI_CT_F_STACK) {
+		if (hdr_len && bpf_skb_adjust_room(skb, -(__s32)hdr_len, BPF_ADJ_ROOM_MAC,
+						   XCNI_DECAP4_FLAGS))
+			return XCNI_DROP_BAD_GENEVE;
+		return XCNI_FWD_DECAP_HOST;
+	}
+	/* The flow the option opened, known to the sending node's later
+	 * packets (dsr_flow_known; IPv6: by the sending node's address folded,
+	 * *node, read through a pointer: a value held across conntrack cost
+	 * from_overlay6 a slot of its frame, which nodeport6_reply_nat's chain
+	 * does not have). */
+	if (ct == CT_NEW && (j.flags & XCNI_CT_F_DSR)) {
+		if (fam == XCNI_AF_INET)
+			dsr_record(skb, &((struct pkt *)p)->tuple);
+		else
+			dsr6_record(&((struct pkt6 *)p)->tuple, *node);
+	}
+	if ((hdr_len && bpf_skb_adjust_room(skb, -(__s32)hdr_len, BPF_ADJ_ROOM_MAC,
+					    XCNI_DECAP4_FLAGS)) ||
+	    mac_rewrite(skb, dst))
+		return XCNI_DROP_BAD_GENEVE;
+	if (lb_enabled && ct == CT_REPLY && f->rev_nat) {
+		if (fam == XCNI_AF_INET)
+			lb_rev_nat(skb, p, ctf);
+		else
+			lb6_rev_nat(skb, p, ctf);
+	} else if (lb_enabled && ct == CT_RELATED) {
+		if (fam == XCNI_AF_INET)
+			lb_icmp_rev_nat(skb, f->l3_len);
+		else
+			lb6_icmp_rev_nat(skb, f->l4_off);
+	}
+	*verdict = bpf_redirect_peer(dst->ifindex, 0);
+	return *verdict == TC_ACT_REDIRECT ? XCNI_FWD_DECAP : XCNI_DROP_REDIRECT;
+}
+
+/*
  * Geneve with an IPv6 inner packet from a known node (the outer source),
  * hdr_len bytes of outer headers, IPv6 (from_underlay6) when outer6, else
  * IPv4 (parse_outer): decapsulated first (whatever follows drops
@@ -173,10 +262,9 @@ __attribute__((noinline)) int from_overlay6(struct __sk_buff *skb, __u32 hdr_len
 	struct xcni_endpoint *dst;
 	struct verdict v = {};
 	struct pkt6 p = {};
-	int reason, verdict = TC_ACT_OK, ct;
+	int reason, verdict = TC_ACT_OK;
 	__u32 arrived, node = 0, dsr = 0;
 	__u8 node6[16];
-	__u8 ctf;
 
 	if (!skb)
 		return TC_ACT_SHOT;
@@ -252,52 +340,8 @@ __attribute__((noinline)) int from_overlay6(struct __sk_buff *skb, __u32 hdr_len
 			verdict = TC_ACT_REDIRECT;
 		goto out;
 	}
-	/* The option speaks for the client to a backend of its frontend only (nodeport.h). */
-	if ((dsr & (DSR_FLOW | DSR_FE)) == (DSR_FLOW | DSR_FE)) {
-		reason = dsr_to_backend(dsr & 0xffff, XCNI_AF_INET6, p.tuple.daddr, p.tuple.dport);
-		if (reason)
-			goto out;
-	}
-	ct = ct_track(skb, pkt_flow(&p), XCNI_AF_INET6, p.len, &ctf);
-	if (ct == CT_INVALID) {
-		reason = ct_invalid_reason(pkt_flow(&p));
-		goto out;
-	}
-	if (ctf & XCNI_CT_F_STACK) {
-		reason = XCNI_FWD_DECAP_HOST;
-		goto out;
-	}
-	if (ct_judge_due(ct)) {
-		v.src_id = sipc ? sipc->identity : XCNI_ID_WORLD;
-		v.dst_id = ipcache6_identity(p.tuple.daddr);
-		/* Opened by the option alone, for a frontend this node knows:
-		 * its index rewrites the replies (from_pod6). */
-		reason = dsr_open(&dsr, ct, &p.rev_nat);
-		if (reason)
-			goto out;
-		reason = flow_judge(pkt_flow(&p), XCNI_AF_INET6, ct, 0,
-				    polkey_of(dst, p.tuple.daddr), &v, p.len, 0,
-				    dsr ? XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR : 0);
-		if (reason)
-			goto out;
-		if (dsr)
-			dsr6_record(&p.tuple, node);
-	}
-	if (mac_rewrite(skb, dst)) {
-		reason = XCNI_DROP_BAD_GENEVE;
-		goto out;
-	}
-	/* A reply of a flow from_pod6 translated to a backend on another node: the
-	 * frontend back as its source, as to_pod6 does for one on this node (the
-	 * redirect below passes to_pod by); an ICMPv6 error about one: its quote. */
-	if (lb_enabled && ct == CT_REPLY && p.rev_nat)
-		lb6_rev_nat(skb, &p, ctf);
-	else if (lb_enabled && ct == CT_RELATED && p.tuple.proto == XCNI_IPPROTO_ICMPV6)
-		lb6_icmp_rev_nat(skb, p.l4_off);
-	reason = XCNI_FWD_DECAP;
-	verdict = bpf_redirect_peer(dst->ifindex, 0);
-	if (verdict != TC_ACT_REDIRECT)
-		reason = XCNI_DROP_REDIRECT;
+	reason = overlay_into_pod(skb, &p, XCNI_AF_INET6, p.len, sipc, dst, dsr, &node, 0, &v,
+				  &verdict);
 out:
 	return finish6(skb, reason, XCNI_DIR_FROM_OVERLAY, 0, &p, verdict, &v);
 }
@@ -318,9 +362,8 @@ __attribute__((noinline)) int from_overlay4(struct __sk_buff *skb)
 	struct pkt p = {}, op = {};
 	struct outer o = {};
 	struct cursor c;
-	int reason, verdict = TC_ACT_OK, ct;
+	int reason, verdict = TC_ACT_OK;
 	__u32 dsr = 0;
-	__u8 ctf;
 
 	if (!skb)
 		return TC_ACT_SHOT;
@@ -381,51 +424,10 @@ __attribute__((noinline)) int from_overlay4(struct __sk_buff *skb)
 		}
 		goto to_host;
 	}
-	/* The option speaks for the client to a backend of its frontend only. */
-	if ((dsr & (DSR_FLOW | DSR_FE)) == (DSR_FLOW | DSR_FE)) {
-		reason = dsr_to_backend(dsr & 0xffff, XCNI_AF_INET, (const __u8 *)&p.tuple.daddr,
-					p.tuple.dport);
-		if (reason)
-			goto out;
-	}
-	ct = ct_track(skb, pkt_flow(&p), XCNI_AF_INET, skb->len, &ctf);
-	if (ct == CT_INVALID) {
-		reason = ct_invalid_reason(pkt_flow(&p));
-		goto out;
-	}
-	/* A reply to a flow the stack sent out (a Service's DNAT): the stack undoes it. */
-	if (ctf & XCNI_CT_F_STACK)
-		goto to_host;
-	if (ct_judge_due(ct)) {
-		v.src_id = sipc ? sipc->identity : XCNI_ID_WORLD;
-		v.dst_id = ipcache_identity(p.tuple.daddr);
-		/* Opened by the option alone, for a frontend this node knows:
-		 * its index rewrites the replies (from_pod). */
-		reason = dsr_open(&dsr, ct, &p.rev_nat);
-		if (reason)
-			goto out;
-		/* The destination's conntrack must know the flow: its replies
-		 * leave through from_pod, which lets replies pass. */
-		reason = flow_judge(pkt_flow(&p), XCNI_AF_INET, ct, 0, p.tuple.daddr, &v, skb->len,
-				    0, dsr ? XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR : 0);
-		if (reason)
-			goto out;
-		if (dsr)
-			dsr_record(skb, &p.tuple);
-	}
-	if (bpf_skb_adjust_room(skb, -(__s32)o.hdr_len, BPF_ADJ_ROOM_MAC,
-				XCNI_DECAP4_FLAGS) ||
-	    mac_rewrite(skb, dst)) {
-		reason = XCNI_DROP_BAD_GENEVE;
-		goto out;
-	}
-	if (lb_enabled && ct == CT_REPLY && p.rev_nat)
-		lb_rev_nat(skb, &p, ctf);
-	/* An ICMP error about a flow this node translated, from a remote backend. */
-	if (lb_enabled && p.tuple.proto == IPPROTO_ICMP && !p.is_echo)
-		lb_icmp_rev_nat(skb, p.l3_len);
-	verdict = bpf_redirect_peer(dst->ifindex, 0);
-	reason = verdict == TC_ACT_REDIRECT ? XCNI_FWD_DECAP : XCNI_DROP_REDIRECT;
+	/* The destination's conntrack must know the flow: its replies leave
+	 * through from_pod, which lets replies pass. */
+	reason = overlay_into_pod(skb, &p, XCNI_AF_INET, skb->len, sipc, dst, dsr, NULL, o.hdr_len, &v,
+				  &verdict);
 	goto out;
 to_host:
 	if (bpf_skb_adjust_room(skb, -(__s32)o.hdr_len, BPF_ADJ_ROOM_MAC,
@@ -530,9 +532,8 @@ __attribute__((noinline)) int from_overlay4_ul6(struct __sk_buff *skb, __u32 hdr
 	struct cursor c;
 	__be16 proto = bpf_htons(ETH_P_IP);
 	__u8 node6[16];
-	int reason, verdict = TC_ACT_OK, ct;
+	int reason, verdict = TC_ACT_OK;
 	__u32 arrived;
-	__u8 ctf;
 
 	if (!skb)
 		return TC_ACT_SHOT;
@@ -576,34 +577,7 @@ __attribute__((noinline)) int from_overlay4_ul6(struct __sk_buff *skb, __u32 hdr
 			reason = XCNI_FWD_DECAP_HOST;
 		goto out;
 	}
-	ct = ct_track(skb, pkt_flow(&p), XCNI_AF_INET, skb->len, &ctf);
-	if (ct == CT_INVALID) {
-		reason = ct_invalid_reason(pkt_flow(&p));
-		goto out;
-	}
-	/* A reply to a flow the stack sent out (a Service's DNAT): the stack undoes it. */
-	if (ctf & XCNI_CT_F_STACK) {
-		reason = XCNI_FWD_DECAP_HOST;
-		goto out;
-	}
-	if (ct_judge_due(ct)) {
-		v.src_id = sipc->identity;
-		v.dst_id = ipcache_identity(p.tuple.daddr);
-		reason = flow_judge(pkt_flow(&p), XCNI_AF_INET, ct, 0, p.tuple.daddr, &v, skb->len,
-				    0, 0);
-		if (reason)
-			goto out;
-	}
-	if (mac_rewrite(skb, dst)) {
-		reason = XCNI_DROP_BAD_GENEVE;
-		goto out;
-	}
-	if (lb_enabled && ct == CT_REPLY && p.rev_nat)
-		lb_rev_nat(skb, &p, ctf);
-	if (lb_enabled && p.tuple.proto == IPPROTO_ICMP && !p.is_echo)
-		lb_icmp_rev_nat(skb, p.l3_len);
-	verdict = bpf_redirect_peer(dst->ifindex, 0);
-	reason = verdict == TC_ACT_REDIRECT ? XCNI_FWD_DECAP : XCNI_DROP_REDIRECT;
+	reason = overlay_into_pod(skb, &p, XCNI_AF_INET, skb->len, sipc, dst, 0, NULL, 0, &v, &verdict);
 out:
 	return finish(skb, reason, XCNI_DIR_FROM_OVERLAY, 0, &p, verdict, &v);
 }

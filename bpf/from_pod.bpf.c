@@ -106,25 +106,285 @@ static __attribute__((noinline)) int to_remote_node6(struct __sk_buff *skb, stru
 }
 
 /*
- * IPv6 from a pod. Anti-spoofing (the pod's IPv6, or a link-local source for
- * neighbour discovery and its gateway only; its MAC), neighbour discovery on
- * the link (the gateway answered here), conntrack, egress and, for a pod of
- * this node, ingress policy, then redirect to that pod, Geneve to the node of
- * a remote one (ipcache6 tunnel_ip), or the host stack. Global: verified on
- * its own, the IPv4 path does not carry it.
+ * A destination in the IPv4 Service range that names no pod: a ClusterIP,
+ * whose backend kube-proxy's DNAT in the stack picks. A pod (or this node's
+ * gateway) is never taken for one, even in a range overlapping the Service
+ * range: its endpoint (dst), an ipcache entry of a pod (dipc), this node's pod
+ * CIDR.
+ */
+static __always_inline int to_cluster_ip(const struct flow *f, int fam,
+					 const struct xcni_endpoint *dst,
+					 const struct xcni_ipcache_val *dipc)
+{
+	__u32 d = f->tuple.v4.daddr;
+
+	if (dst || (dipc && (dipc->flags & XCNI_IPC_POD)))
+		return 0;
+	if (fam == XCNI_AF_INET6)
+		return in_svc_cidr6(f->tuple.v6.daddr);
+	return svc_cidr_mask && (d & svc_cidr_mask) == svc_cidr &&
+	       (!pod_cidr_mask || (d & pod_cidr_mask) != pod_cidr);
+}
+
+/*
+ * Where a pod's packet goes, decided before conntrack: the endpoint of a pod
+ * of this node (*dst), else the ipcache's entry (*dipc) and the node that
+ * hosts it (*tunnel). 0, or the drop reason of a packet refused for where it
+ * goes, so it never refreshes, counts or advances (a FIN, an RST) the flow its
+ * tuple names: an address of this node's pod CIDR with no pod (IPv4: the
+ * range is in the programs), Geneve to a node (it would inject packets into
+ * the overlay), a pod whose node is gone. IPv6 on the link (link-local: the
+ * node's) has neither.
+ */
+static __always_inline int from_pod_where(void *p, int fam, const struct xcni_endpoint **dst,
+					  const struct xcni_ipcache_val **dipc, __u32 *tunnel)
+{
+	struct flow *f = fam == XCNI_AF_INET ? pkt_flow((struct pkt *)p)
+					     : pkt_flow((struct pkt6 *)p);
+	__u32 d = f->tuple.v4.daddr;
+
+	if (fam == XCNI_AF_INET6) {
+		if (in6_linklocal(f->tuple.v6.daddr))
+			return 0;
+		*dst = bpf_map_lookup_elem(&xcni_endpoints6, f->tuple.v6.daddr);
+		if (!*dst && (*dipc = ipcache6_lookup(f->tuple.v6.daddr)))
+			return remote6_check(p, *dipc, node_ip, tunnel);
+		return 0;
+	}
+	*dst = bpf_map_lookup_elem(&xcni_endpoints, &f->tuple.v4.daddr);
+	if (*dst)
+		return 0;
+	if (pod_cidr_mask && (d & pod_cidr_mask) == pod_cidr && d != gateway_ip)
+		return XCNI_DROP_UNKNOWN_DST;
+	*dipc = ipcache_lookup(d);
+	if (!*dipc)
+		return 0;
+	if (f->tuple.v4.proto == IPPROTO_UDP && f->tuple.v4.dport == bpf_htons(XCNI_GENEVE_PORT) &&
+	    ((*dipc)->identity == XCNI_ID_HOST || (*dipc)->identity == XCNI_ID_REMOTE_NODE))
+		return XCNI_DROP_GENEVE_INJECT;
+	*tunnel = tunnel_of(*dipc, node_ip);
+	if (!*tunnel && ((*dipc)->flags & XCNI_IPC_POD))
+		return no_tunnel_reason(*dipc);
+	return 0;
+}
+
+/*
+ * The flags the translation gave the flow's entry (XCNI_CT_F_HAIRPIN: a pod
+ * reaching itself through a Service), from the family's translation state
+ * lb (IPv4: from_pod4's, zeroed without Services; IPv6: NULL for none).
+ */
+static __always_inline __u8 lb_hairpin(const void *lb, int fam)
+{
+	if (fam == XCNI_AF_INET)
+		return ((const struct lb_state *)lb)->ct_flags;
+	if (!lb_enabled || !lb)
+		return 0;
+	return fam == XCNI_AF_INET ? ((const struct lb_state *)lb)->ct_flags
+				   : ((const struct lb6_state *)lb)->ct_flags;
+}
+
+/*
+ * What from_pod does with a packet once the pod is known (src, its address
+ * ep_addr: IPv4 a __u32, IPv6 16 bytes) and its family's header parsed and
+ * its source checked, one body and one order of steps for both families (p:
+ * the family's struct pkt or struct pkt6; c: IPv4's cursor, for a parse
+ * again after a rewrite; lb: the family's translation state, struct lb_state
+ * or struct lb6_state, NULL for none):
+ *   1. Services in BPF: a frontend's packet gets its backend, so everything
+ *      after sees the backend; none: refused at once, the packet turned into
+ *      the answer and sent back into the pod;
+ *   2. where it goes, refused before conntrack (from_pod_where);
+ *   3. conntrack; a reply of a translated flow gets its frontend back;
+ *   4. flows policy does not judge here: IPv6 on the link (the node's), a
+ *      ClusterIP the stack translates (judged after its DNAT, in to_pod or
+ *      to_overlay);
+ *   5. policy on a new or stale flow: egress of the pod, ingress of a pod of
+ *      this node;
+ *   6. out, in this order: a flow the stack brought back through it; an ICMP
+ *      error about a translated flow given its frontend back (CT_RELATED only:
+ *      an error from a place on the flow's path); not to a pod: the stack;
+ *      TTL or hop limit expiry: the stack, which answers; to another node's
+ *      pod: Geneve; into a pod of this node past the stack.
+ * The verdict's reason; *verdict what the hook returns when it forwards.
+ */
+static __always_inline int from_pod_flow(struct __sk_buff *skb, void *p, int fam, struct cursor *c,
+					 const struct xcni_endpoint *src, const void *ep_addr,
+					 __u32 ep_id, void *lb, struct verdict *v, int *verdict)
+{
+	struct flow *f = fam == XCNI_AF_INET ? pkt_flow((struct pkt *)p)
+					     : pkt_flow((struct pkt6 *)p);
+	const struct xcni_endpoint *dst = NULL;
+	const struct xcni_ipcache_val *dipc = NULL;
+	__u32 tunnel = 0;
+	__u8 ctf;
+	int reason = 0, ct;
+
+	if (lb_enabled && lb) {
+		if (fam == XCNI_AF_INET) {
+			reason = lb_translate(skb, p, ep_id, lb_loopback_ip, lb, 0);
+		} else {
+			reason = lb6_translate(skb, p, ep_id, lb, 0);
+			/* The frontend, for the event of a refusal. */
+			if (reason == XCNI_DROP_NO_BACKEND)
+				f->rev_nat = ((struct lb6_state *)lb)->rev_nat;
+		}
+		if (reason == XCNI_DROP_NO_BACKEND)
+			reason = lb_pod_no_backend(fam == XCNI_AF_INET ?
+							   ((struct lb_state *)lb)->svc_flags :
+							   ((struct lb6_state *)lb)->svc_flags);
+		if (reason == XCNI_DROP_NO_BACKEND) {
+			/* Refused at once, as kube-proxy's REJECT does: the packet
+			 * becomes the answer and goes back into the client. */
+			if (fam == XCNI_AF_INET ? lb_reject(skb, p) : lb6_reject(skb, p))
+				*verdict = TC_ACT_SHOT;
+			else
+				*verdict = bpf_redirect_peer(skb->ifindex, 0);
+			return reason;
+		}
+		if (fam == XCNI_AF_INET && reason == 1)
+			reason = reparse(skb, c, p);
+		if (reason < 0)
+			return reason;
+	}
+	reason = from_pod_where(p, fam, &dst, &dipc, &tunnel);
+	if (reason)
+		return reason;
+	ct = ct_track(skb, f, fam, f->len, &ctf);
+	if (ct == CT_INVALID)
+		return ct_invalid_reason(f);
+	if (lb_enabled && lb) {
+		if (fam == XCNI_AF_INET)
+			lb_follow(lb, p);
+		else
+			lb6_follow(lb, p);
+	}
+	/* A reply of a translated flow whose client is local: the frontend
+	 * back as its source (hairpin: the client, the pod itself, back as its
+	 * destination). */
+	if (lb_enabled && ct == CT_REPLY && f->rev_nat) {
+		int err = fam == XCNI_AF_INET ? lb_rev_nat(skb, p, ctf) : lb6_rev_nat(skb, p, ctf);
+
+		/* Even a rewrite cut short left IPv4's packet pointers stale. */
+		if (fam == XCNI_AF_INET && (reason = reparse(skb, c, p)))
+			return reason;
+		if (!err && (ctf & XCNI_CT_F_HAIRPIN)) {
+			dst = src;
+			dipc = NULL;
+			tunnel = 0;
+		}
+		/* A client outside (bpf/lib/nodeport.h): straight back out of
+		 * this node's underlay. IPv4: every NodePort flow (the stack
+		 * would take a reply from the node's own address arriving on a
+		 * pod's device for a martian); IPv6: a DSR flow, from the other
+		 * node's frontend (the stack routes the others). */
+		if (!err && underlay_ifindex &&
+		    (ctf & (fam == XCNI_AF_INET ? XCNI_CT_F_NODEPORT : XCNI_CT_F_DSR))) {
+			*verdict = bpf_redirect_neigh(underlay_ifindex, NULL, 0, 0);
+			return *verdict == TC_ACT_REDIRECT ? XCNI_FWD_REPLY : XCNI_DROP_REDIRECT;
+		}
+	}
+	/* IPv6 on the link (a link-local destination, the gateway): the node's,
+	 * which a pod may always reach; tracked, so its answers find the flow. */
+	if (fam == XCNI_AF_INET6 && in6_linklocal(f->tuple.v6.daddr)) {
+		if (ct_judge_due(ct))
+			ct_commit(f, fam, ct, f->len, ep_id, 0);
+		return ct_answers(ct) ? XCNI_FWD_REPLY : XCNI_FWD_STACK;
+	}
+	/* A ClusterIP names no pod: kube-proxy's DNAT in the stack picks one,
+	 * and egress is judged on it where the stack hands the flow back
+	 * (to_pod, to_overlay). */
+	if (ct == CT_NEW && to_cluster_ip(f, fam, dst, dipc)) {
+		ct_commit(f, fam, CT_NEW, f->len, ep_id, XCNI_CT_F_STACK);
+		return XCNI_FWD_STACK;
+	}
+	/* A flow to a Service took no decision here: it is judged after the DNAT. */
+	if (ct == CT_STALE && (ctf & XCNI_CT_F_STACK)) {
+		ct_commit(f, fam, ct, f->len, ep_id, 0);
+		ct = CT_ORIG;
+	}
+	if (ct_judge_due(ct)) {
+		/* Both ends must allow: egress here, ingress at a local
+		 * destination (a remote one applies its own on arrival). */
+		v->src_id = flow_identity(f, fam, 0);
+		v->dst_id = dipc ? dipc->identity : flow_identity(f, fam, 1);
+		/* Hairpin: the pod reaches itself as kube-proxy would have it,
+		 * from the node (allowed, as the node always is); kube-proxy's
+		 * masquerade hands the flow to the node, so the pod's egress is
+		 * not asked either (lab netpol via Service: the same truth
+		 * tables). Read where used, not held: a value held across
+		 * the lookups costs from_pod4 a slot of its frame. */
+		if (lb_hairpin(lb, fam))
+			v->src_id = XCNI_ID_HOST;
+		reason = flow_judge(f, fam, ct, lb_hairpin(lb, fam) ? 0 : judge_key(src, ep_addr, fam),
+				    judge_key(dst, fam == XCNI_AF_INET ? (const void *)&f->tuple.v4.daddr
+								       : f->tuple.v6.daddr, fam),
+				    v, f->len, ep_id, lb_hairpin(lb, fam));
+		if (reason)
+			return reason;
+	}
+	/* A flow the stack brought (NAT) goes back through it, replies included. */
+	if (ctf & XCNI_CT_F_STACK)
+		return ct_answers(ct) ? XCNI_FWD_REPLY : XCNI_FWD_STACK;
+	/* An ICMP error about a translated flow, on its way to the client. A
+	 * call that may rewrite the packet: IPv4's pointers stale either way. */
+	if (lb_enabled && ct == CT_RELATED) {
+		if (fam == XCNI_AF_INET) {
+			lb_icmp_rev_nat(skb, f->l3_len);
+			if ((reason = reparse(skb, c, p)))
+				return reason;
+		} else {
+			lb6_icmp_rev_nat(skb, f->l4_off);
+		}
+	}
+	if (!dst && !tunnel)
+		return ct_answers(ct) ? XCNI_FWD_REPLY : XCNI_FWD_STACK;
+	/* TTL (hop limit) expiry is the stack's to answer (ICMP time exceeded). */
+	if ((fam == XCNI_AF_INET ? ((struct pkt *)p)->ip->ttl : f->hop_limit) <= 1)
+		return XCNI_FWD_STACK;
+	if (tunnel) {
+		if (fam == XCNI_AF_INET)
+			return to_remote_node(skb, p, tunnel, verdict);
+		reason = to_remote_node6(skb, p, tunnel);
+		/* The verdict of the redirect, which only FWD_ENCAP is. */
+		if (reason == XCNI_FWD_ENCAP)
+			*verdict = TC_ACT_REDIRECT;
+		return reason;
+	}
+	/* Routed as the host would: TTL down by one (IPv4's header checksum
+	 * with it; IPv6 has none), the pod link's MACs. Known non-NULL here (no
+	 * tunnel), but the verifier may lose the link between the two through
+	 * the compiler's register choices. */
+	if (!dst)
+		return XCNI_DROP_REDIRECT;
+	if (fam == XCNI_AF_INET) {
+		if (l3_forward_rewrite(skb, p, dst))
+			return XCNI_DROP_REDIRECT;
+	} else {
+		f->hop_limit--;
+		if (bpf_skb_store_bytes(skb, IP6_HOPLIMIT_OFF, &f->hop_limit, 1, 0) ||
+		    mac_rewrite(skb, dst))
+			return XCNI_DROP_REDIRECT;
+	}
+	return redirect_local(dst, ct_answers(ct), verdict);
+}
+
+/*
+ * IPv6 from a pod, its family's front: the pod's MAC, no VLAN tag, the
+ * header, the source rule (the pod's IPv6, or a link-local source for
+ * neighbour discovery and its gateway only), neighbour discovery on the link
+ * (the gateway answered here), then from_pod_flow. Global: verified on its
+ * own, the IPv4 path does not carry it.
  */
 __attribute__((noinline)) int from_pod6(struct __sk_buff *skb)
 {
-	struct xcni_endpoint *src, *dst;
-	struct xcni_ipcache_val *dipc;
+	struct xcni_endpoint *src;
 	struct lb6_state *lb = NULL;
 	struct verdict v = {};
 	struct pkt6 p = {};
 	const struct ethhdr *eth;
 	const __u8 *ep_ip6 = NULL;
-	__u32 ep_id = 0, tunnel = 0;
-	int reason, verdict = TC_ACT_OK, ct, nd;
-	__u8 ctf;
+	__u32 ep_id = 0;
+	int reason, verdict = TC_ACT_OK, nd;
 
 	if (!skb)
 		return TC_ACT_SHOT;
@@ -146,6 +406,8 @@ __attribute__((noinline)) int from_pod6(struct __sk_buff *skb)
 		reason = XCNI_DROP_SPOOF_MAC;
 		goto out;
 	}
+	/* A VLAN tag the stack took off before tc (skb->vlan_tci): xcni has no
+	 * VLANs to give it to; before anything is answered (as from_pod4). */
 	if (skb->vlan_present) {
 		reason = XCNI_DROP_NON_IP;
 		goto out;
@@ -174,130 +436,9 @@ __attribute__((noinline)) int from_pod6(struct __sk_buff *skb)
 			reason = nd_from_pod(skb, &p, src, ep_ip6, &verdict);
 		goto out;
 	}
-	/* Services in BPF (bpf/lib/lb.h): a frontend's packet gets its backend
-	 * here, so conntrack and policy see the backend; no backend: refused at
-	 * once, the packet turned into the answer and sent back into the pod. */
-	if (lb_enabled && (lb = lb6_state_get())) {
-		reason = lb6_translate(skb, &p, ep_id, lb, 0);
-		if (reason == XCNI_DROP_NO_BACKEND) {
-			p.rev_nat = lb->rev_nat;
-			reason = lb_pod_no_backend(lb->svc_flags);
-		}
-		if (reason == XCNI_DROP_NO_BACKEND) {
-			verdict = lb6_reject(skb, &p) ? TC_ACT_SHOT
-						       : bpf_redirect_peer(skb->ifindex, 0);
-			goto out;
-		}
-		if (reason < 0)
-			goto out;
-		reason = 0;
-	}
-	/* Refused packets must not touch conntrack (from_pod4's order): a packet
-	 * dropped for where it goes (Geneve into the overlay, a pod whose node is
-	 * gone) is dropped before ct6_track would refresh, count or advance
-	 * (a FIN, an RST) the flow its tuple names. On the link: the node's. */
-	dst = NULL;
-	dipc = NULL;
-	if (!in6_linklocal(p.tuple.daddr)) {
-		dst = bpf_map_lookup_elem(&xcni_endpoints6, p.tuple.daddr);
-		/* Remote: a pod on another node (the overlay's), or a node itself. */
-		if (!dst && (dipc = ipcache6_lookup(p.tuple.daddr)) &&
-		    (reason = remote6_check(&p, dipc, node_ip, &tunnel)))
-			goto out;
-	}
-	ct = ct_track(skb, pkt_flow(&p), XCNI_AF_INET6, p.len, &ctf);
-	if (ct == CT_INVALID) {
-		reason = ct_invalid_reason(pkt_flow(&p));
-		goto out;
-	}
-	if (lb_enabled) {
-		lb6_follow(lb, &p);
-		/* A reply of a translated flow: the frontend back as its source
-		 * (hairpin: the pod back as its destination); an ICMPv6 error
-		 * about one: its quote back to the frontend. */
-		if (ct == CT_REPLY && p.rev_nat) {
-			int err = lb6_rev_nat(skb, &p, ctf);
-
-			/* Hairpin: the reply's destination is the pod itself. */
-			if (!err && (ctf & XCNI_CT_F_HAIRPIN)) {
-				dst = src;
-				dipc = NULL;
-				tunnel = 0;
-			}
-			if (!err && (ctf & XCNI_CT_F_DSR) && underlay_ifindex) {
-				/* A DSR flow's client (bpf/lib/nodeport.h): straight out of
-				 * this node's underlay, from the other node's frontend. */
-				verdict = bpf_redirect_neigh(underlay_ifindex, NULL, 0, 0);
-				reason = verdict == TC_ACT_REDIRECT ? XCNI_FWD_REPLY
-								    : XCNI_DROP_REDIRECT;
-				goto out;
-			}
-		} else if (ct == CT_RELATED && p.tuple.proto == XCNI_IPPROTO_ICMPV6)
-			lb6_icmp_rev_nat(skb, p.l4_off);
-	}
-	/* On the link (a link-local destination, the gateway): the node's, which
-	 * a pod may always reach; tracked, so its answers find the flow. */
-	if (in6_linklocal(p.tuple.daddr)) {
-		if (ct == CT_NEW || ct == CT_STALE)
-			ct_commit(pkt_flow(&p), XCNI_AF_INET6, ct, p.len, ep_id, 0);
-		reason = ct_answers(ct) ? XCNI_FWD_REPLY : XCNI_FWD_STACK;
-		goto out;
-	}
-	if (ct == CT_NEW && !dst && !(dipc && (dipc->flags & XCNI_IPC_POD)) &&
-	    in_svc_cidr6(p.tuple.daddr)) {
-		/* An IPv6 ClusterIP names no pod: kube-proxy's DNAT (ip6tables) in
-		 * the stack picks one, and egress is judged on it where the stack
-		 * hands the flow back (to_pod6, to_overlay6), as from_pod4 does. */
-		ct_commit(pkt_flow(&p), XCNI_AF_INET6, CT_NEW, p.len, ep_id, XCNI_CT_F_STACK);
-		reason = XCNI_FWD_STACK;
-		goto out;
-	}
-	/* A flow to a Service took no decision here: it is judged after the DNAT. */
-	if (ct == CT_STALE && (ctf & XCNI_CT_F_STACK)) {
-		ct_commit(pkt_flow(&p), XCNI_AF_INET6, ct, p.len, ep_id, 0);
-		ct = CT_ORIG;
-	}
-	if (ct_judge_due(ct)) {
-		v.src_id = ipcache6_identity(p.tuple.saddr);
-		v.dst_id = dipc ? dipc->identity : ipcache6_identity(p.tuple.daddr);
-		/* Hairpin: from the node, as kube-proxy's masquerade has it (lb.h). */
-		__u8 hp = lb ? lb->ct_flags : 0;
-
-		if (hp & XCNI_CT_F_HAIRPIN)
-			v.src_id = XCNI_ID_HOST;
-		reason = flow_judge(pkt_flow(&p), XCNI_AF_INET6, ct,
-				    (hp & XCNI_CT_F_HAIRPIN) ? 0 : polkey_of(src, ep_ip6),
-				    dst ? polkey_of(dst, p.tuple.daddr) : 0, &v, p.len, ep_id, hp);
-		if (reason)
-			goto out;
-	}
-	/* To a pod of another node (hop limit expiry: the stack answers). */
-	if (tunnel && !(ctf & XCNI_CT_F_STACK)) {
-		reason = p.hop_limit <= 1 ? XCNI_FWD_STACK : to_remote_node6(skb, &p, tunnel);
-		/* The verdict of the redirect, which only FWD_ENCAP is. */
-		if (reason == XCNI_FWD_ENCAP)
-			verdict = TC_ACT_REDIRECT;
-		goto out;
-	}
-	/* Not to a pod of this node, or a flow the stack brought: the stack's. */
-	if (!dst || (ctf & XCNI_CT_F_STACK)) {
-		reason = ct_answers(ct) ? XCNI_FWD_REPLY : XCNI_FWD_STACK;
-		goto out;
-	}
-	/* Hop limit expiry is the stack's to answer (ICMPv6 time exceeded). */
-	if (p.hop_limit <= 1) {
-		reason = XCNI_FWD_STACK;
-		goto out;
-	}
-	/* Routed as the host would: hop limit down by one (IPv6 has no header
-	 * checksum), the pod link's MACs. */
-	p.hop_limit--;
-	if (bpf_skb_store_bytes(skb, IP6_HOPLIMIT_OFF, &p.hop_limit, 1, 0) ||
-	    mac_rewrite(skb, dst)) {
-		reason = XCNI_DROP_REDIRECT;
-		goto out;
-	}
-	reason = redirect_local(dst, ct_answers(ct), &verdict);
+	if (lb_enabled)
+		lb = lb6_state_get();
+	reason = from_pod_flow(skb, &p, XCNI_AF_INET6, NULL, src, ep_ip6, ep_id, lb, &v, &verdict);
 out:
 	if (lb_enabled && reason_is_drop(reason))
 		lb6_forget(lb);
@@ -305,21 +446,21 @@ out:
 }
 
 /*
- * IPv4 (and ARP, and whatever else is dropped). A function of its own beside
- * from_pod6: the two frames never sit on the stack together, and each fits the
- * verifier's 512 bytes with its callees.
+ * IPv4 (and ARP, and whatever else is dropped), its family's front: the
+ * pod's MAC, no VLAN tag, ARP for the pod's own address, the header, the
+ * pod's own source, then from_pod_flow. A function of its own beside
+ * from_pod6: the two frames never sit on the stack together, and each fits
+ * the verifier's 512 bytes with its callees.
  */
 __attribute__((noinline)) int from_pod4(struct __sk_buff *skb)
 {
-	struct xcni_endpoint *src, *dst;
-	struct xcni_ipcache_val *dipc;
+	struct xcni_endpoint *src;
 	struct lb_state lb = {};
 	struct verdict v = {};
 	struct pkt p = {};
 	struct cursor c;
-	__u32 ep_ip = 0, ep_id = 0, tunnel = 0;
-	int reason, verdict = TC_ACT_OK, ct;
-	__u8 ctf;
+	__u32 ep_ip = 0, ep_id = 0;
+	int reason, verdict = TC_ACT_OK;
 
 	p.len = skb->len;
 	reason = pod_dev_start(skb, &c, &p, &src, &ep_ip);
@@ -330,13 +471,18 @@ __attribute__((noinline)) int from_pod4(struct __sk_buff *skb)
 		reason = XCNI_DROP_SPOOF_MAC;
 		goto out;
 	}
+	/* A VLAN tag the stack took off before tc (skb->vlan_tci) hides behind
+	 * the ethertype: xcni has no VLANs to give it to, and answers nothing
+	 * behind one (ARP included: from_pod6's order). */
+	if (skb->vlan_present) {
+		reason = XCNI_DROP_NON_IP;
+		goto out;
+	}
 	if (p.eth->h_proto == bpf_htons(ETH_P_ARP)) {
 		reason = handle_arp(&c, ep_ip, src->pod_mac);
 		goto out;
 	}
-	/* A VLAN tag the stack took off before tc (skb->vlan_tci) hides behind
-	 * an IPv4 ethertype: xcni has no VLANs to give it to. */
-	if (p.eth->h_proto != bpf_htons(ETH_P_IP) || skb->vlan_present) {
+	if (p.eth->h_proto != bpf_htons(ETH_P_IP)) {
 		reason = XCNI_DROP_NON_IP;
 		goto out;
 	}
@@ -347,146 +493,7 @@ __attribute__((noinline)) int from_pod4(struct __sk_buff *skb)
 		reason = XCNI_DROP_SPOOF_IP;
 		goto out;
 	}
-	if (lb_enabled) {
-		reason = lb_translate(skb, &p, ep_id, lb_loopback_ip, &lb, 0);
-		if (reason == XCNI_DROP_NO_BACKEND)
-			reason = lb_pod_no_backend(lb.svc_flags);
-		if (reason == XCNI_DROP_NO_BACKEND) {
-			/* Refused at once, as kube-proxy's REJECT does: the packet
-			 * becomes the answer and goes back into the client. */
-			if (!lb_reject(skb, &p))
-				verdict = bpf_redirect_peer(skb->ifindex, 0);
-			else
-				verdict = TC_ACT_SHOT;
-			goto out;
-		}
-		if (reason == 1)
-			reason = reparse(skb, &c, &p);
-		if (reason)
-			goto out;
-	}
-
-	/* Refused packets must not leave conntrack entries behind. */
-	dst = bpf_map_lookup_elem(&xcni_endpoints, &p.tuple.daddr);
-	if (!dst && pod_cidr_mask && (p.tuple.daddr & pod_cidr_mask) == pod_cidr &&
-	    p.tuple.daddr != gateway_ip) {
-		reason = XCNI_DROP_UNKNOWN_DST;
-		goto out;
-	}
-	/* A local destination needs no ipcache lookup unless policy asks (new flows). */
-	dipc = dst ? NULL : ipcache_lookup(p.tuple.daddr);
-	if (dipc) {
-		/* Geneve to a node from a pod would inject packets into the overlay. */
-		if (p.tuple.proto == IPPROTO_UDP && p.tuple.dport == bpf_htons(XCNI_GENEVE_PORT) &&
-		    (dipc->identity == XCNI_ID_HOST || dipc->identity == XCNI_ID_REMOTE_NODE)) {
-			reason = XCNI_DROP_GENEVE_INJECT;
-			goto out;
-		}
-		tunnel = tunnel_of(dipc, node_ip);
-		/* A pod whose node is gone: dropped, not sent into the void. */
-		if (!tunnel && (dipc->flags & XCNI_IPC_POD)) {
-			reason = no_tunnel_reason(dipc);
-			goto out;
-		}
-	}
-	ct = ct_track(skb, pkt_flow(&p), XCNI_AF_INET, skb->len, &ctf);
-	if (ct == CT_INVALID) {
-		reason = ct_invalid_reason(pkt_flow(&p));
-		goto out;
-	}
-	if (lb_enabled) {
-		lb_follow(&lb, &p);
-		/* A reply of a translated flow whose client is local: the
-		 * frontend back as its source (and for hairpin, the client as
-		 * its destination: the pod itself). */
-		if (ct == CT_REPLY && p.rev_nat) {
-			int err = lb_rev_nat(skb, &p, ctf);
-
-			/* Even a rewrite cut short left packet pointers stale. */
-			reason = reparse(skb, &c, &p);
-			if (reason)
-				goto out;
-			if (!err && (ctf & XCNI_CT_F_HAIRPIN)) {
-				dst = src;
-				tunnel = 0;
-			}
-			/* A NodePort flow's client is outside: back out the underlay
-			 * (the stack would take the node's own address as source for
-			 * a martian). */
-			if (!err && (ctf & XCNI_CT_F_NODEPORT) && underlay_ifindex) {
-				verdict = bpf_redirect_neigh(underlay_ifindex, NULL, 0, 0);
-				reason = verdict == TC_ACT_REDIRECT ? XCNI_FWD_REPLY
-								    : XCNI_DROP_REDIRECT;
-				goto out;
-			}
-		}
-	}
-	if (ct == CT_NEW && svc_cidr_mask && (p.tuple.daddr & svc_cidr_mask) == svc_cidr && !dst &&
-	    (!pod_cidr_mask || (p.tuple.daddr & pod_cidr_mask) != pod_cidr) &&
-	    !(dipc && (dipc->flags & XCNI_IPC_POD))) {
-		/* A ClusterIP names no pod: kube-proxy's DNAT in the stack picks
-		 * one, and egress is judged on it where the stack hands the flow
-		 * back (to_pod, to_overlay). A pod (or this node's gateway) is
-		 * never taken for one, even in a range overlapping the Service range. */
-		ct_commit(pkt_flow(&p), XCNI_AF_INET, CT_NEW, skb->len, ep_id, XCNI_CT_F_STACK);
-		reason = XCNI_FWD_STACK;
-		goto out;
-	}
-	/* A flow to a Service took no decision here: it is judged after the DNAT. */
-	if (ct == CT_STALE && (ctf & XCNI_CT_F_STACK)) {
-		ct_commit(pkt_flow(&p), XCNI_AF_INET, ct, skb->len, ep_id, 0);
-		ct = CT_ORIG;
-	}
-	if (ct_judge_due(ct)) {
-		/* Both ends must allow: egress here, ingress at a local destination
-		 * (a remote one applies its own on arrival). */
-		v.src_id = ipcache_identity(p.tuple.saddr);
-		v.dst_id = dipc ? dipc->identity : ipcache_identity(p.tuple.daddr);
-		/* Hairpin: the pod reaches itself as kube-proxy would have it,
-		 * from the node (allowed, as the node always is); kube-proxy's
-		 * masquerade hands the flow to the node, so the pod's egress is not
-		 * asked either (lab netpol via Service: the same truth tables). */
-		if (lb.ct_flags & XCNI_CT_F_HAIRPIN)
-			v.src_id = XCNI_ID_HOST;
-		reason = flow_judge(pkt_flow(&p), XCNI_AF_INET, ct,
-				    (lb.ct_flags & XCNI_CT_F_HAIRPIN) ? 0 : ep_ip,
-				    dst ? p.tuple.daddr : 0, &v, skb->len, ep_id, lb.ct_flags);
-		if (reason)
-			goto out;
-	}
-	/* A flow the stack brought (NAT) goes back through it, replies included. */
-	if (ctf & XCNI_CT_F_STACK) {
-		reason = ct_answers(ct) ? XCNI_FWD_REPLY : XCNI_FWD_STACK;
-		goto out;
-	}
-	/* An ICMP error about a translated flow, on its way to the client. */
-	if (lb_enabled && p.tuple.proto == IPPROTO_ICMP && !p.is_echo) {
-		/* A call that may rewrite the packet: its pointers are stale either way. */
-		lb_icmp_rev_nat(skb, p.l3_len);
-		reason = reparse(skb, &c, &p);
-		if (reason)
-			goto out;
-	}
-	if (!dst && !tunnel) {
-		reason = ct_answers(ct) ? XCNI_FWD_REPLY : XCNI_FWD_STACK;
-		goto out;
-	}
-	/* TTL expiry is the stack's to answer (ICMP time exceeded). */
-	if (p.ip->ttl <= 1) {
-		reason = XCNI_FWD_STACK;
-		goto out;
-	}
-	if (tunnel) {
-		reason = to_remote_node(skb, &p, tunnel, &verdict);
-		goto out;
-	}
-	/* Known non-NULL here (no tunnel), but the verifier may lose the link
-	 * between the two through the compiler's register choices. */
-	if (!dst || l3_forward_rewrite(skb, &p, dst)) {
-		reason = XCNI_DROP_REDIRECT;
-		goto out;
-	}
-	reason = redirect_local(dst, ct_answers(ct), &verdict);
+	reason = from_pod_flow(skb, &p, XCNI_AF_INET, &c, src, &ep_ip, ep_id, &lb, &v, &verdict);
 out:
 	if (lb_enabled && reason_is_drop(reason))
 		lb_forget(&lb);

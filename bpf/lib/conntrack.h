@@ -246,11 +246,12 @@ __attribute__((noinline)) int ct_icmp_related4(struct __sk_buff *skb, __u32 icmp
 		struct xcni_icmphdr icmp;
 		struct iphdr in;
 	} q;
-	struct xcni_ct_key k = {}, rev;
+	struct xcni_ct_key k = {};
 	struct xcni_ct_entry *e;
 	__be16 l4[4];
 	__u64 now = bpf_ktime_get_ns();
-	__u32 from;
+	__u32 from, a;
+	__u16 port;
 
 	if (!skb || bpf_skb_load_bytes(skb, icmp, &q, sizeof(q)))
 		return -1;
@@ -280,10 +281,19 @@ __attribute__((noinline)) int ct_icmp_related4(struct __sk_buff *skb, __u32 icmp
 	}
 	e = bpf_map_lookup_elem(&xcni_ct, &k);
 	if (!e || !ct_alive(e, now, k.proto)) {
-		ct_reverse(&k, &rev);
-		e = bpf_map_lookup_elem(&xcni_ct, &rev);
+		/* The other direction: swapped in place (a second key would
+		 * cost from_pod4's chain 16 of the verifier's 512 bytes). */
+		a = k.saddr;
+		k.saddr = k.daddr;
+		k.daddr = a;
+		port = k.sport;
+		k.sport = k.dport;
+		k.dport = port;
+		e = bpf_map_lookup_elem(&xcni_ct, &k);
 		if (!e || !ct_alive(e, now, k.proto))
 			return -1;
+		/* The flow as the quote names it, for the test below. */
+		k.daddr = k.saddr;
 	}
 	if (saddr != k.daddr) {
 		from = ipcache_identity(saddr);
@@ -315,6 +325,7 @@ __attribute__((noinline)) int ct_icmp_related6(struct __sk_buff *skb, __u32 icmp
 	__u64 now = bpf_ktime_get_ns();
 	__u32 q = icmp + 8, from; /* the quote: after the error's 8-byte header */
 	__u8 life, ver;
+	__u16 t;
 
 	/* Loaded piece by piece, straight into the key: a small frame, so the
 	 * callers' frames and this one fit the verifier's stack together. */
@@ -358,8 +369,7 @@ __attribute__((noinline)) int ct_icmp_related6(struct __sk_buff *skb, __u32 icmp
 		__builtin_memcpy(outer, k.saddr, 16);
 		__builtin_memcpy(k.saddr, k.daddr, 16);
 		__builtin_memcpy(k.daddr, outer, 16);
-		__u16 t = k.sport;
-
+		t = k.sport;
 		k.sport = k.dport;
 		k.dport = t;
 		e = bpf_map_lookup_elem(&xcni_ct6, &k);
@@ -461,7 +471,7 @@ static __always_inline int ct_track(struct __sk_buff *skb, struct flow *f, int f
 	 * reads them (parse_ipv4); IPv6 SCTP lives by timeout, as UDP. */
 	int tcp = flow_proto(f, fam) == IPPROTO_TCP ||
 		  (fam == XCNI_AF_INET && flow_proto(f, fam) == IPPROTO_SCTP);
-	int ct;
+	int ct, echo_req, echo_rep, fresh_syn;
 
 	*flags = 0;
 	f->ct_state = 0;
@@ -477,14 +487,14 @@ static __always_inline int ct_track(struct __sk_buff *skb, struct flow *f, int f
 	}
 
 	/* An echo reply only ever answers; an echo request only ever asks. */
-	int echo_req = flow_echo_request(f, fam);
-	int echo_rep = flow_echo_reply(f, fam);
+	echo_req = flow_echo_request(f, fam);
+	echo_rep = flow_echo_reply(f, fam);
 
 	/* A SYN (without ACK) on a flow past its handshake opens a new connection
 	 * on a reused tuple (the old one's end was never seen, or it closed): it is
 	 * judged as new, so policy changed since then applies to it. A SYN on a
 	 * flow still in its handshake is a retransmission. */
-	int fresh_syn = tcp && (f->tcp_flags & (XCNI_TCP_SYN | XCNI_TCP_ACK)) == XCNI_TCP_SYN;
+	fresh_syn = tcp && (f->tcp_flags & (XCNI_TCP_SYN | XCNI_TCP_ACK)) == XCNI_TCP_SYN;
 
 	e = echo_rep ? NULL : bpf_map_lookup_elem(ct_map(fam), &f->tuple);
 	if (e && ct_alive(e, now, life) &&

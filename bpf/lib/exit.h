@@ -124,7 +124,7 @@ static __always_inline void event_fill(struct xcni_event *ev, struct __sk_buff *
  * programs keep the instructions they had (event_fill's version costs each
  * of the three inlined reports about 50 more).
  */
-static __always_inline void report(struct __sk_buff *skb, __u8 type, int reason, __u8 dir,
+static __always_inline void report4(struct __sk_buff *skb, __u8 type, int reason, __u8 dir,
 				   __u32 ep_id, const struct pkt *p, const struct verdict *v,
 				   const struct xcni_config *cfg)
 {
@@ -224,18 +224,18 @@ static __always_inline int finish(struct __sk_buff *skb, int reason, __u8 dir, _
 	/* Only a first fragment let through leaves its ports for the others,
 	 * and only while its share has room; a last one frees its place. */
 	if ((p->frag_first || p->frag_last) && !reason_is_drop(reason))
-		reason = frag_commit(p->frag_first, p->frag_last) ? XCNI_DROP_FRAG_SHARE : reason;
+		reason = frag4_commit(p->frag_first, p->frag_last) ? XCNI_DROP_FRAG_SHARE : reason;
 	count(reason, dir, p->len ? p->len : skb->len);
 	if (reason_is_drop(reason)) {
-		report(skb, XCNI_EV_DROP, reason, dir, ep_id, p, v, cfg);
+		report4(skb, XCNI_EV_DROP, reason, dir, ep_id, p, v, cfg);
 		return reason_answered(reason) ? verdict : TC_ACT_SHOT;
 	}
 	stack_mark(skb, dir, verdict);
 	/* A verdict event already tells where the flow's first packet went. */
 	if (v->enforced)
-		report(skb, XCNI_EV_VERDICT, reason, dir, ep_id, p, v, cfg);
+		report4(skb, XCNI_EV_VERDICT, reason, dir, ep_id, p, v, cfg);
 	else if (cfg && cfg->trace_sample && sampled(cfg->trace_sample))
-		report(skb, XCNI_EV_TRACE, reason, dir, ep_id, p, v, cfg);
+		report4(skb, XCNI_EV_TRACE, reason, dir, ep_id, p, v, cfg);
 	return verdict;
 }
 

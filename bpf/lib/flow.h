@@ -15,15 +15,19 @@
  * what the parser stored, and a lookup a packet costs (bench/README.md,
  * "One flow").
  *
- * struct pkt and struct pkt6 hold its fields unnamed (FLOW_VIEW: the
+ * struct pkt and struct pkt6 (the parsers' views, here so that what reads
+ * them, frag.h, needs no parse.h) hold its fields unnamed (FLOW_VIEW: the
  * fields, then the family's own key named tuple), so pkt_flow(p) is the
  * flow for what is written once, and p->tuple.saddr and the rest still read
- * as each family's code always has while the hook bodies are still two.
+ * as each family's code always has where a step is the family's own.
  */
 #ifndef XCNI_FLOW_H
 #define XCNI_FLOW_H
 
 #include <linux/types.h>
+#include <linux/if_ether.h>
+#include <linux/ip.h>
+#include <linux/tcp.h>
 #include <stddef.h>
 
 #include "../xcni_shared.h"
@@ -76,5 +80,29 @@ struct flow {
 
 #define pkt_flow(p) ((struct flow *)&(p)->tcp_flags)
 #define pkt_flow_const(p) ((const struct flow *)&(p)->tcp_flags)
+
+/* The packet as the programs see it: Ethernet, IPv4, its flow (flow.h). */
+struct pkt {
+	struct ethhdr *eth;
+	struct iphdr *ip;
+	struct tcphdr *tcp; /* set for TCP */
+	FLOW_VIEW(struct xcni_ct_key);
+};
+
+/* The IPv6 packet as the programs see it: its flow, read by offsets (l4_off). */
+struct pkt6 {
+	FLOW_VIEW(struct xcni_ct6_key);
+};
+
+/* __builtin_offsetof: bpf_helpers.h's offsetof, when it comes first, is no
+ * constant expression. */
+_Static_assert(__builtin_offsetof(struct pkt, tuple) - __builtin_offsetof(struct pkt, tcp_flags) ==
+			       __builtin_offsetof(struct flow, tuple) &&
+		       __builtin_offsetof(struct pkt6, tuple) -
+				       __builtin_offsetof(struct pkt6, tcp_flags) ==
+			       __builtin_offsetof(struct flow, tuple) &&
+		       sizeof(struct pkt6) - __builtin_offsetof(struct pkt6, tcp_flags) ==
+			       sizeof(struct flow),
+	       "a parser's view of its flow is the flow");
 
 #endif

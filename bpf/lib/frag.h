@@ -2,24 +2,29 @@
 /*
  * Fragments, both families: a first fragment's ports staged by the parser
  * (frag_first, frag6_first) and written at the program's exit only when the
- * packet was let through (frag_commit); a later fragment, which carries no
+ * packet was let through (frag4_commit); a later fragment, which carries no
  * ports, takes its flow's from that entry (frag_later, frag6_later). parse.h
- * calls the first two kinds.
+ * calls the first two kinds, and includes this file; this one knows the
+ * packets' views from flow.h (no include cycle).
  *
  * The entries live in shares (struct xcni_frag_share): one per local
  * endpoint, one for the node, one for the outside, XCNI_FRAG_PER_EP datagrams
  * each. A datagram belongs to the local endpoint that sends it; else, from a
  * source outside the cluster (the ipcache names no pod, node or this host),
  * to the outside's share; else to the local endpoint it goes to, else to the
- * node (frag_owner): whoever floods first fragments, from a pod, toward one,
+ * node (frag4_owner): whoever floods first fragments, from a pod, toward one,
  * or from the underlay, fills that share, and its first fragments beyond it
  * are refused (drop-frag-share); nothing of another share is ever evicted.
  */
 #ifndef XCNI_FRAG_H
 #define XCNI_FRAG_H
 
+#include <linux/ip.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+
+#include "flow.h"
 #include "maps.h"
-#include "parse.h"
 
 /* A source of the cluster (by its ipcache identity): a pod (labelled, or an
  * address closed), this host, another node. Anything else is outside. */
@@ -37,7 +42,7 @@ static __always_inline int frag_inside(const struct xcni_ipcache_val *v)
  * the node's); else the ep_id of the local endpoint it goes to; 0, the
  * node's, when neither end is local.
  */
-static __always_inline __u32 frag_owner(const __be32 *saddr, const __be32 *daddr)
+static __always_inline __u32 frag4_owner(const __be32 *saddr, const __be32 *daddr)
 {
 	const struct xcni_endpoint *ep = bpf_map_lookup_elem(&xcni_endpoints, saddr);
 	struct xcni_ipcache_key k = { .prefixlen = 32, .addr = *saddr };
@@ -66,7 +71,7 @@ static __always_inline __u32 frag6_owner(const __u8 *saddr, const __u8 *daddr)
 	return ep ? ep->ep_id : 0;
 }
 
-static __always_inline int frag_key_eq(const struct xcni_frag_key *a, const struct xcni_frag_key *b)
+static __always_inline int frag4_key_eq(const struct xcni_frag_key *a, const struct xcni_frag_key *b)
 {
 	return a->saddr == b->saddr && a->daddr == b->daddr && a->id == b->id &&
 	       a->proto == b->proto;
@@ -130,21 +135,21 @@ static __always_inline int frag6_key_eq(const struct xcni_frag6_key *a,
  * when the first fragment was not seen (lost, reordered, refused, or the
  * fragment is forged alone).
  */
-__attribute__((noinline)) int frag_find(__u32 stage)
+__attribute__((noinline)) int frag4_find(__u32 stage)
 {
 	struct xcni_fragstage *st = FRAG_STAGE();
 	struct xcni_frag_share *sh;
 
 	if (!st)
 		return -1;
-	st->owner = frag_owner(&st->lk.saddr, &st->lk.daddr);
+	st->owner = frag4_owner(&st->lk.saddr, &st->lk.daddr);
 	sh = bpf_map_lookup_elem(&xcni_frag, &st->owner);
 	if (!sh)
 		return -1;
 	for (__u32 i = 0; i < XCNI_FRAG_PER_EP; i++) {
 		struct xcni_frag_slot *s = &sh->s[i];
 
-		if (!s->ts_ns || !frag_key_eq(&s->k, &st->lk))
+		if (!s->ts_ns || !frag4_key_eq(&s->k, &st->lk))
 			continue;
 		st->lf = s->f;
 		if (stage == 1 || stage == 2) {
@@ -189,7 +194,7 @@ __attribute__((noinline)) int frag6_find(__u32 stage)
 	return -1;
 }
 
-/* The stage of a last fragment (frag_find's): 1, 2 as it is parsed first or
+/* The stage of a last fragment (frag4_find's): 1, 2 as it is parsed first or
  * again; 0, not staged (not the last, or staged twice already). */
 static __always_inline __u32 frag_last_stage(int last, __u8 *frag_last)
 {
@@ -202,7 +207,7 @@ static __always_inline __u32 frag_last_stage(int last, __u8 *frag_last)
  * A later fragment takes the ports of its datagram's first fragment; one whose
  * first fragment was not seen (lost, reordered, or forged alone) is dropped.
  */
-static __always_inline int frag_later(struct iphdr *ip, struct pkt *p)
+static __always_inline int frag4_later(struct iphdr *ip, struct pkt *p)
 {
 	struct xcni_fragstage *st = FRAG_STAGE();
 	__u8 before = p->frag_last;
@@ -211,7 +216,7 @@ static __always_inline int frag_later(struct iphdr *ip, struct pkt *p)
 		return XCNI_DROP_FRAGMENT;
 	st->lk = (struct xcni_frag_key){ .saddr = ip->saddr, .daddr = ip->daddr, .id = ip->id,
 					 .proto = ip->protocol };
-	if (frag_find(frag_last_stage(!(ip->frag_off & bpf_htons(0x2000)), &p->frag_last))) {
+	if (frag4_find(frag_last_stage(!(ip->frag_off & bpf_htons(0x2000)), &p->frag_last))) {
 		p->frag_last = before;
 		return XCNI_DROP_FRAGMENT;
 	}
@@ -254,11 +259,11 @@ static __always_inline int frag6_later(struct pkt6 *p, __u32 id, int last)
 /*
  * The first fragment of a datagram: its ports for the fragments that follow,
  * staged (as it arrived, and as parsed again after a rewrite: a translated
- * later fragment is parsed again too), recorded by frag_commit only once the
+ * later fragment is parsed again too), recorded by frag4_commit only once the
  * packet passed anti-spoofing and policy: a forged or refused first fragment
  * must not overwrite another source's entry.
  */
-static __always_inline void frag_first(const struct iphdr *ip, struct pkt *p)
+static __always_inline void frag4_first(const struct iphdr *ip, struct pkt *p)
 {
 	__u32 zero = 0, i = p->frag_first;
 	struct xcni_fragstage *st;
@@ -275,7 +280,7 @@ static __always_inline void frag_first(const struct iphdr *ip, struct pkt *p)
 				       .icmp_type = p->icmp_type, .is_echo = p->is_echo };
 }
 
-/* IPv4's frag_first: staged as it arrived, recorded by frag_commit at the exit
+/* IPv4's frag4_first: staged as it arrived, recorded by frag4_commit at the exit
  * of a packet let through. */
 static __always_inline void frag6_first(struct pkt6 *p, __u32 id)
 {
@@ -322,11 +327,11 @@ static __always_inline int frag_put(struct xcni_fragstage *st, __u32 j)
 
 	if (j > 1)
 		return 0;
-	st->owner = frag_owner(&st->k[j].saddr, &st->k[j].daddr);
+	st->owner = frag4_owner(&st->k[j].saddr, &st->k[j].daddr);
 	sh = FRAG_SHARE(&xcni_frag, st, &st->empty);
 	if (!sh)
 		return -1;
-	i = FRAG_PLACE(sh, &st->k[j], frag_key_eq, st->now);
+	i = FRAG_PLACE(sh, &st->k[j], frag4_key_eq, st->now);
 	if (i < 0 || i >= XCNI_FRAG_PER_EP)
 		return -1;
 	s = &sh->s[i];
@@ -369,7 +374,7 @@ static __always_inline int frag6_put(struct xcni_fragstage *st, __u32 j)
  * 0, or -1: a first fragment's share was full, the packet is to be refused
  * (drop-frag-share).
  */
-__attribute__((noinline)) int frag_commit(__u32 first, __u32 last)
+__attribute__((noinline)) int frag4_commit(__u32 first, __u32 last)
 {
 	struct xcni_fragstage *st = FRAG_STAGE();
 	int ret = 0;

@@ -6,7 +6,8 @@
  * bpf_skb_load_bytes (offsets that depend on the extension headers need no
  * pointer proofs); from_pod and to_pod hand IPv6 frames to from_pod6 /
  * to_pod6, global functions the verifier checks on their own. Fragments:
- * frag.h, which the parsers stage.
+ * frag.h, which the parsers stage (it knows the packets' views, struct pkt
+ * and struct pkt6, from flow.h, not this file: no include cycle).
  */
 #ifndef XCNI_PARSE_H
 #define XCNI_PARSE_H
@@ -23,6 +24,7 @@
 
 #include "../xcni_shared.h"
 #include "flow.h"
+#include "frag.h"
 #include "maps.h"
 
 struct cursor {
@@ -46,26 +48,6 @@ static __always_inline void cursor_init(struct cursor *c, struct __sk_buff *skb)
 			(c)->pos = (char *)__p + (len);                      \
 		__p;                                                         \
 	})
-
-/* The packet as the programs see it: Ethernet, IPv4, its flow (flow.h). */
-struct pkt {
-	struct ethhdr *eth;
-	struct iphdr *ip;
-	struct tcphdr *tcp; /* set for TCP */
-	FLOW_VIEW(struct xcni_ct_key);
-};
-
-/* The IPv6 packet as the programs see it: its flow, read by offsets (l4_off). */
-struct pkt6 {
-	FLOW_VIEW(struct xcni_ct6_key);
-};
-
-_Static_assert(offsetof(struct pkt, tuple) - offsetof(struct pkt, tcp_flags) ==
-			       offsetof(struct flow, tuple) &&
-		       offsetof(struct pkt6, tuple) - offsetof(struct pkt6, tcp_flags) ==
-			       offsetof(struct flow, tuple) &&
-		       sizeof(struct pkt6) - offsetof(struct pkt6, tcp_flags) == sizeof(struct flow),
-	       "a parser's view of its flow is the flow");
 
 #define XCNI_TCP_FIN 0x01
 #define XCNI_TCP_SYN 0x02
@@ -143,14 +125,11 @@ struct arp_eth_ipv4 {
 	__u8 tip[4];
 } __attribute__((packed));
 
-static __always_inline int frag_later(struct iphdr *ip, struct pkt *p);
-static __always_inline void frag_first(const struct iphdr *ip, struct pkt *p);
-
 /*
  * Parses IPv4 and its L4 header. 0 on success, else the drop reason.
  * IP options are skipped (the L4 header is found at ihl * 4). Fragments: the
  * first is parsed like any packet and its ports remembered; a later one has no
- * L4 header and gets them from there (p->frag_later), see frag_later().
+ * L4 header and gets them from there (p->frag_later), see frag4_later().
  */
 static __always_inline int parse_ipv4(struct cursor *c, struct pkt *p)
 {
@@ -185,7 +164,7 @@ static __always_inline int parse_ipv4(struct cursor *c, struct pkt *p)
 	p->tuple.daddr = ip->daddr;
 	p->tuple.proto = ip->protocol;
 	if (ip->frag_off & bpf_htons(0x1fff)) /* an offset: not the first fragment */
-		return frag_later(ip, p);
+		return frag4_later(ip, p);
 
 	switch (ip->protocol) {
 	case IPPROTO_TCP: {
@@ -243,7 +222,7 @@ static __always_inline int parse_ipv4(struct cursor *c, struct pkt *p)
 		break;
 	}
 	if (ip->frag_off & bpf_htons(0x2000)) /* MF at offset 0: the first fragment */
-		frag_first(ip, p);
+		frag4_first(ip, p);
 	return 0;
 }
 
@@ -273,9 +252,6 @@ static __always_inline int nh_is_ext(__u8 nh)
 	return nh == XCNI_NH_HOP || nh == XCNI_NH_ROUTING || nh == XCNI_NH_FRAGMENT ||
 	       nh == XCNI_NH_AH || nh == XCNI_NH_DSTOPTS;
 }
-
-static __always_inline int frag6_later(struct pkt6 *p, __u32 id, int last);
-static __always_inline void frag6_first(struct pkt6 *p, __u32 id);
 
 /*
  * The fixed header, at most XCNI_V6_MAX_EXT extension headers (hop-by-hop,
@@ -466,8 +442,5 @@ static __always_inline int in6_unspec(const __u8 *a)
 }
 
 #define ICMP6_PORT_UNREACH 4 /* code of ICMP6_DST_UNREACH */
-
-/* The parsers above stage fragments through it; it reads their packet types. */
-#include "frag.h"
 
 #endif

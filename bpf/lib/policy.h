@@ -274,6 +274,10 @@ static __always_inline __u32 polkey_of(const struct xcni_endpoint *ep, const __u
 #define JUDGE_SRC_ID 1 /* v->src_id: the ipcache's identity of the source */
 #define JUDGE_DST_ID 2 /* v->dst_id: the ipcache's identity of the destination */
 #define JUDGE_SRC_EP 4 /* src_ep: the source's endpoint here, if any (its ep_id too) */
+/* A flow the stack brought (XCNI_CT_F_STACK) is not judged here: it is where
+ * the stack hands it back, on the tuple its NAT made (the caller sends it to
+ * the stack, *ctf says so). */
+#define JUDGE_STACK_LATER 8
 
 /*
  * What a flow is judged with, when it is (track_and_judge): the local pods at
@@ -287,9 +291,14 @@ struct judge {
 	const void *src_addr, *dst_addr;
 	__u32 src_id, dst_id; /* into v when judged, unless looked up */
 	__u32 ep_id;
+	__s16 new_refused; /* a packet that may only follow a flow: the reason
+			    * (an XCNI_DROP_*) it opens none (CT_NEW), before
+			    * policy; 0: it may. 16 bits: the frames that hold
+			    * a struct judge are near the verifier's 512 */
 	__u8 flags;
 	__u8 lookup;
 };
+_Static_assert(XCNI_DROP_BAD_GENEVE >= -32768, "a reason fits struct judge's new_refused");
 
 /* The policy key of local pod ep at addr (0: no pod here). */
 static __always_inline __u32 judge_key(const struct xcni_endpoint *ep, const void *addr, int fam)
@@ -310,10 +319,12 @@ static __always_inline __u32 flow_identity(const struct flow *f, int fam, int ds
 /*
  * The step every packet of a flow takes through conntrack and policy, in one
  * order: ct_track (len bytes; *ct and *ctf its answer); a packet that can
- * open no flow dropped (CT_INVALID); a flow new or stale judged (flow_judge:
- * the egress of j's source pod, the ingress of its destination pod, the flow
- * committed or a stale one refused), its inputs looked up as j says. 0 or
- * the drop reason; v names what decided.
+ * open no flow dropped (CT_INVALID), and one j says may open none
+ * (j->new_refused); a flow the stack brought left to the stack's hand-off
+ * (JUDGE_STACK_LATER); a flow new or stale judged (flow_judge: the egress of
+ * j's source pod, the ingress of its destination pod, the flow committed
+ * with j->flags or a stale one refused), its inputs looked up as j says. 0
+ * or the drop reason; v names what decided.
  */
 static __always_inline int track_and_judge(struct __sk_buff *skb, struct flow *f, int fam,
 					   __u32 len, int *ct, __u8 *ctf, struct judge *j,
@@ -322,7 +333,9 @@ static __always_inline int track_and_judge(struct __sk_buff *skb, struct flow *f
 	*ct = ct_track(skb, f, fam, len, ctf);
 	if (*ct == CT_INVALID)
 		return ct_invalid_reason(f);
-	if (!ct_judge_due(*ct))
+	if (*ct == CT_NEW && j->new_refused)
+		return j->new_refused;
+	if (!ct_judge_due(*ct) || ((j->lookup & JUDGE_STACK_LATER) && (*ctf & XCNI_CT_F_STACK)))
 		return 0;
 	v->src_id = j->lookup & JUDGE_SRC_ID ? flow_identity(f, fam, 0) : j->src_id;
 	v->dst_id = j->lookup & JUDGE_DST_ID ? flow_identity(f, fam, 1) : j->dst_id;

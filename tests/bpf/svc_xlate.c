@@ -327,6 +327,16 @@ static void lb_icmp_error(void **state)
 	wlen = icmp_error(&t, 3, 3, qw, want);
 	/* It answers A's flow to C (ct_related): a reply, whatever C's policy. */
 	expect(FROM_POD_LB, DEV_C, in, len, TC_ACT_REDIRECT, XCNI_FWD_REPLY, want, wlen);
+	/* The same error from B, off the flow's path (ct_related refuses it: a
+	 * pod, and not the peer): judged as any packet B sends, and its quote
+	 * left naming C, so it cannot land on A's flow to the Service. Given
+	 * the frontend back after policy (from_pod4's order before the one
+	 * body), it reached A as an error about 10.96.1.11:53. */
+	err = from_dev(DEV_B, IP_B, 0, IP_A, 0, IPPROTO_ICMP, 0);
+	len = icmp_error(&err, 3, 3, q, in);
+	t = into(err, DEV_A);
+	wlen = icmp_error(&t, 3, 3, q, want);
+	expect(FROM_POD_LB, DEV_B, in, len, TC_ACT_REDIRECT, XCNI_FWD_LOCAL, want, wlen);
 
 	/* From a remote backend, through Geneve. */
 	sent = from_dev(DEV_A, IP_A, 46000, IP_R, 80, IPPROTO_TCP, TH_ACK);
@@ -344,6 +354,25 @@ static void lb_icmp_error(void **state)
 	t.dmac = pods[DEV_A].mac;
 	t.saddr = ip4("10.96.1.10");
 	wlen = icmp_error(&t, 3, 4, qw, want);
+	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_DECAP, want, wlen);
+
+	/* R's port unreachable about A's flow to C (the first above), through
+	 * Geneve: R is off that flow's path (a pod, not its peer), so the error
+	 * is judged as any packet from R and its quote left naming C, as
+	 * from_pod leaves B's. from_overlay4 gave it the frontend back before
+	 * one body (5c84f00's reason: it would land on A's flow to the Service). */
+	sent = from_dev(DEV_A, IP_A, 40800, IP_C, 53, IPPROTO_UDP, 0);
+	sent.payload = 33;
+	sent.ttl = 63;
+	frame(&sent, q);
+	err = (struct fr){ .smac = pods[DEV_U].mac, .dmac = pods[DEV_U].host_mac,
+			   .saddr = ip4(IP_R), .daddr = ip4(IP_A), .proto = IPPROTO_ICMP };
+	ilen = icmp_error(&err, 3, 3, q, inner);
+	len = geneve_wrap(tuple, inner, ilen, inner, N2, NODE_IP, VNI, 0, in);
+	t = err;
+	t.smac = pods[DEV_A].host_mac;
+	t.dmac = pods[DEV_A].mac;
+	wlen = icmp_error(&t, 3, 3, q, want);
 	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_DECAP, want, wlen);
 }
 
