@@ -12,7 +12,7 @@
 #
 #   bash bench/nodeport-xdp.sh [-r ROUNDS] [-t SECONDS] [-n RR] [-c SECONDS]
 #                              [-x XDP_MODES] [-a ACCEL_MODES] [-k KP_MODES]
-#                              [-f FAMILY] [-g GENERATOR] [-U]
+#                              [-f FAMILY] [-g GENERATOR] [-U] [-p ROUNDS]
 #
 #   -r  rounds (default 3)
 #   -t  seconds per packet-rate measurement (default 3)
@@ -35,6 +35,10 @@
 #       runs the receiver on the sender's CPU), on one CPU, as issue 42's
 #       figures were measured. Default: generator on CPU 0, and RPS on its
 #       bridge port sends every later hop (bridge, n1, n2, the pod) to CPU 1
+#   -p  rounds of the per-packet micro-benchmark after the labs (default 20;
+#       0: none): bench/pkt_bench.c built with -DPKT_BENCH_PREFILTER, its
+#       NodePort rows with the prefilter at tc (--xdp-mode tc) and without,
+#       the prefilter's hit and miss at tc and at XDP (BPF_PROG_TEST_RUN)
 #
 #   netns xnpx<pid>-g: g0 192.168.77.200/24 (fd00:77::c8)     lab netns xcl-ul
 #     generator (CPU 0), RR and conn clients  ── veth ── br0 port ulg<pid>
@@ -71,10 +75,10 @@ XCNICTL=$BUILD/xcnictl
 CC=${CC:-gcc}
 CLANG=${CLANG:-clang}
 ROUNDS=3 SECS=3 RR_N=5000 CR_SECS=2 XDPS=native ACCELS=native KPS=iptables,nftables
-FAMILY=ipv4 GEN=flood PIN=1
+FAMILY=ipv4 GEN=flood PIN=1 PB_ROUNDS=20
 
-usage() { sed -n '2,63p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
-while getopts "r:t:n:c:x:a:k:f:g:Uh" opt; do
+usage() { sed -n '2,67p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+while getopts "r:t:n:c:x:a:k:f:g:p:Uh" opt; do
 	case $opt in
 	r) ROUNDS=$OPTARG ;;
 	t) SECS=$OPTARG ;;
@@ -86,6 +90,7 @@ while getopts "r:t:n:c:x:a:k:f:g:Uh" opt; do
 	f) FAMILY=$OPTARG ;;
 	g) GEN=$OPTARG ;;
 	U) PIN=0 ;;
+	p) PB_ROUNDS=$OPTARG ;;
 	*) usage ;;
 	esac
 done
@@ -98,6 +103,7 @@ num_in "$ROUNDS" 1 20 || die "-r must be 1..20 (got '$ROUNDS')"
 num_in "$SECS" 1 60 || die "-t must be 1..60 (got '$SECS')"
 num_in "$RR_N" 100 1000000 || die "-n must be 100..1000000 (got '$RR_N')"
 num_in "$CR_SECS" 0 60 || die "-c must be 0..60 (got '$CR_SECS')"
+num_in "$PB_ROUNDS" 0 1000 || die "-p must be 0..1000 (got '$PB_ROUNDS')"
 [[ $XDPS =~ ^(native|generic|tc)(,(native|generic|tc))*$ ]] || die "-x: native, generic, tc, comma separated (got '$XDPS')"
 [[ $ACCELS =~ ^(native|generic)(,(native|generic))*$ ]] || die "-a: native, generic, comma separated (got '$ACCELS')"
 [[ $KPS =~ ^((iptables|nftables)(,(iptables|nftables))*)?$ ]] || die "-k: iptables, nftables, comma separated (got '$KPS')"
@@ -138,6 +144,12 @@ $CC -O2 -std=gnu11 -Wall -Wextra -Werror -o "$PP" "$HERE/pingpong.c" || die "com
 $CC -O2 -std=gnu11 -Wall -Wextra -Werror -o "$CR" "$HERE/conn_rate.c" || die "compiling conn_rate.c failed"
 $CLANG -O2 -g -target bpf -Wall -Wextra -Werror -I"/usr/include/$($CC -dumpmachine)" \
 	-c "$HERE/xdp_drop.bpf.c" -o "$DROP" || die "compiling xdp_drop.bpf.c failed"
+PB=$W/pkt_bench
+if ((PB_ROUNDS)); then
+	# shellcheck disable=SC2046
+	$CC -O2 -Wall -DPKT_BENCH_PREFILTER -I"$BUILD/gen" -I"$ROOT/bpf" -o "$PB" "$HERE/pkt_bench.c" \
+		$(pkg-config --libs libbpf 2>/dev/null || echo -lbpf) || die "compiling pkt_bench.c (-DPKT_BENCH_PREFILTER) failed"
+fi
 
 # ---- the setups --------------------------------------------------------------------
 SETUPS=()
@@ -296,7 +308,7 @@ generate() {
 	local out
 	if [[ $GEN == trafgen ]]; then
 		if [[ $1 == 6 ]]; then
-			echo "{ eth(da=$N1MAC), ipv6(saddr=$GEN6, daddr=$(n1 6), hlim=64), udp(sp=40000, dp=$2), fill(0x41, 8) }" >"$W/t.cfg"
+			echo "{ eth(da=$N1MAC), ipv6(sa=$GEN6, da=$(n1 6), hoplimit=64), udp(sp=40000, dp=$2), fill(0x41, 8) }" >"$W/t.cfg"
 		else
 			echo "{ eth(da=$N1MAC), ipv4(saddr=$GEN4, daddr=$(n1 4), ttl=64, df), udp(sp=40000, dp=$2), fill(0x41, 18) }" >"$W/t.cfg"
 		fi
@@ -389,6 +401,26 @@ for ((r = 1; r <= ROUNDS; r++)); do
 	done
 done
 sysctl -qw kernel.bpf_stats_enabled="$STATS0"
+if ((PB_ROUNDS)); then
+	say "pkt_bench, $PB_ROUNDS rounds (BPF_PROG_TEST_RUN; load $(cut -d' ' -f1-3 /proc/loadavg))"
+	"$PB" "/sys/fs/bpf/$TAG-pb" "$PB_ROUNDS" >"$W/pb" || say "pkt_bench failed (the rows above stand)"
+	grep -E 'NodePort|prefilter' "$W/pb" | sed 's/^/  /'
+	python3 - "$W/pb" <<'EOF'
+import re, sys
+ns = {}
+for line in open(sys.argv[1]):
+    m = re.match(r"(.*\S)\s+([0-9.]+) ns/packet", line)
+    if m:
+        ns[m.group(1)] = float(m.group(2))
+for b in ("local", "remote"):
+    base = [v for k, v in ns.items() if k.startswith(f"NodePort from outside, {b} backend (")]
+    tc = ns.get(f"NodePort from outside, {b} backend, prefilter at tc (miss)")
+    xdp = ns.get("prefilter at XDP (xdp_underlay), miss: NodePort frame passed")
+    if base and tc and xdp:
+        print(f"  NodePort {b}: prefilter at tc {tc:.1f} ns (+{tc - base[0]:.1f} over from_overlay alone, "
+              f"{(tc / base[0] - 1) * 100:+.1f}%); at XDP {base[0]:.1f} + {xdp:.1f} = {base[0] + xdp:.1f} ns")
+EOF
+fi
 say "done $(date -u +%FT%TZ), load $(cut -d' ' -f1-3 /proc/loadavg)"
 cp "$W/res" "${OUT:-/tmp/nodeport-xdp.last}"
 say "raw rows in ${OUT:-/tmp/nodeport-xdp.last}"
