@@ -75,7 +75,7 @@ XCNICTL=$BUILD/xcnictl
 CC=${CC:-gcc}
 CLANG=${CLANG:-clang}
 ROUNDS=3 SECS=3 RR_N=5000 CR_SECS=2 XDPS=native ACCELS=native KPS=iptables,nftables
-FAMILY=ipv4 GEN=flood PIN=1 PB_ROUNDS=20
+FAMILY=ipv4 GEN=flood PIN=1 PB_ROUNDS=20 NFT_BENCH=0
 
 usage() { sed -n '2,67p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 while getopts "r:t:n:c:x:a:k:f:g:p:Uh" opt; do
@@ -165,8 +165,15 @@ IFS=, read -ra kps <<<"$KPS"
 for m in "${kps[@]+"${kps[@]}"}"; do
 	if "$XCNICTL" lab up --help 2>&1 | grep -q -- "--kube-proxy.*$m"; then
 		SETUPS+=("kp-$m")
+	elif [[ $m == nftables && $FAMILY == ipv4 ]]; then
+		# No lab mode: kube-proxy's nftables layout written by this script on
+		# n1 of an iptables lab, kube-proxy's iptables rules removed there.
+		say "the lab has no --kube-proxy nftables: kp-nftables is kube-proxy's nftables layout, built by this script on n1"
+		SETUPS+=("kp-nftables")
+		need nft iptables
+		NFT_BENCH=1
 	else
-		say "skipped: the lab has no --kube-proxy $m (lab up --help)"
+		say "skipped: the lab has no --kube-proxy $m (lab up --help; the script's own layout is IPv4 only)"
 	fi
 done
 FIRST_XCNI=${SETUPS[0]}
@@ -214,11 +221,13 @@ up() {
 	accel-*) xdp=${s#accel-} args=(--agent-arg "--nodeport-acceleration=${s#accel-}") ;;
 	kp-*) kp=${s#kp-} xdp=${FIRST_XCNI#xcni-} ;;
 	esac
+	if [[ $s == kp-nftables ]] && ((NFT_BENCH)); then kp=iptables; fi
 	[[ $xdp == native || $xdp == generic || $xdp == tc ]] || xdp=native
 	UP=1
 	XCNI_LAB_XDP=$xdp "$XCNICTL" lab up --nodes 2 --kube-proxy "$kp" --ip-family "$FAMILY" \
 		"${args[@]+"${args[@]}"}" >"$W/up.log" 2>&1 || { cat "$W/up.log" >&2; die "$s: lab up failed"; }
 	"$XCNICTL" lab apply -f "$W/npx.yaml" >"$W/apply.log" 2>&1 || { cat "$W/apply.log" >&2; die "$s: lab apply failed"; }
+	if [[ $s == kp-nftables ]] && ((NFT_BENCH)); then nft_layout || return 1; fi
 	for p in bl br; do
 		ns=$(lab_json "[p['netns'] for p in d['pods'] if p['name'] == '$p'][0]")
 		[[ $ns == /* ]] || ns=/run/netns/$ns
@@ -238,18 +247,19 @@ time.sleep(100000)' >/dev/null 2>&1 &
 		nsenter --net="$ns" "${ON_SRV[@]+"${ON_SRV[@]}"}" "$CR" server -b :: -p 7001 >/dev/null 2>&1 &
 		PIDS+=($!)
 	done
-	ip netns add "$GNS"
-	ip -n "$GNS" link add g0 type veth peer name "$GPORT" netns xcl-ul
-	ip -n xcl-ul link set "$GPORT" master br0 up
-	ip -n "$GNS" addr add "$GEN4/24" dev g0
-	[[ $FAMILY == dual ]] && ip -n "$GNS" addr add "$GEN6/64" dev g0 nodad
-	ip -n "$GNS" link set lo up
-	ip -n "$GNS" link set g0 up
-	ip netns exec "$GNS" sysctl -qw net.ipv4.ip_local_port_range="1024 65535" net.ipv4.tcp_tw_reuse=1
-	if ((PIN)); then
-		ip netns exec xcl-ul sh -c "echo 2 > /sys/class/net/$GPORT/queues/rx-0/rps_cpus"
-	fi
+	# (up runs under `if`, where set -e does not hold: every step checked.)
+	{ ip netns add "$GNS" &&
+		ip -n "$GNS" link add g0 type veth peer name "$GPORT" netns xcl-ul &&
+		ip -n xcl-ul link set "$GPORT" master br0 up &&
+		ip -n "$GNS" addr add "$GEN4/24" dev g0 &&
+		{ [[ $FAMILY != dual ]] || ip -n "$GNS" addr add "$GEN6/64" dev g0 nodad; } &&
+		ip -n "$GNS" link set lo up &&
+		ip -n "$GNS" link set g0 up &&
+		ip netns exec "$GNS" sysctl -qw net.ipv4.ip_local_port_range="1024 65535" net.ipv4.tcp_tw_reuse=1 &&
+		{ ((!PIN)) || ip netns exec xcl-ul sh -c "echo 2 > /sys/class/net/$GPORT/queues/rx-0/rps_cpus"; }
+	} || die "$s: the generator's netns $GNS"
 	N1MAC=$(ip -n xcl-n1 -br link show ul0 | awk '{ print $3 }')
+	[[ -n $N1MAC ]] || die "$s: no MAC for n1's ul0"
 	# n1's programs on ul0: XDP (if any) and tc/TCX ingress.
 	read -r XDP_ID FO_ID XDP_NAME < <(ip netns exec xcl-n1 bpftool net show dev ul0 -j | python3 -c '
 import json, sys
@@ -270,6 +280,62 @@ print(x[0].get("id", 0), t[0].get("prog_id", 0), x[0].get("mode", "none"))')
 				die "$s: no answer from $(n1 "$f"):$port/tcp (family $f)"
 		done
 	done
+	if [[ $s == kp-nftables ]] && ((NFT_BENCH)) && (($(nft_used) < 2)); then
+		say "kp-nftables: the connections did not go through the nftables DNAT"
+		return 1
+	fi
+}
+# nft_layout: on n1, kube-proxy's iptables rules out and its nftables mode's
+# layout (pkg/proxy/nftables) in for the two Services' NodePorts: the
+# service-nodeports verdict map for local addresses, an external chain
+# (ETP Cluster: mark for masquerade), a service chain (numgen over one
+# endpoint), an endpoint chain (DNAT), masquerading at postrouting, the
+# filter-forward check kube-proxy keeps.
+nft_layout() {
+	local bl br
+	bl=$(lab_json "[p['ip'] for p in d['pods'] if p['name'] == 'bl'][0]")
+	br=$(lab_json "[p['ip'] for p in d['pods'] if p['name'] == 'br'][0]")
+	ip netns exec xcl-n1 iptables -t nat -F
+	ip netns exec xcl-n1 iptables -t nat -X
+	ip netns exec xcl-n1 iptables -t filter -F
+	ip netns exec xcl-n1 iptables -t filter -X
+	python3 - "$bl" "$br" >"$W/kp.nft" <<'EOF'
+import sys
+bl, br = sys.argv[1:]
+eps = [("loc", "udp", 30100, bl, 9), ("loc", "tcp", 30110, bl, 7000), ("loc", "tcp", 30120, bl, 7001),
+       ("rem", "udp", 30101, br, 9), ("rem", "tcp", 30111, br, 7000), ("rem", "tcp", 30121, br, 7001)]
+m, chains = [], []
+for name, proto, np, ip, port in eps:
+    tag = f"{name}{np}"
+    ext, svc, ep = f"external-{tag}-npx/{name}/{proto}", f"service-{tag}-npx/{name}/{proto}", f"endpoint-{tag}-npx/{name}/{proto}__{ip}/{port}"
+    m.append(f"{proto} . {np} : goto \"{ext}\"")
+    chains.append(f" chain \"{ext}\" {{ jump mark-for-masquerade; goto \"{svc}\"; }}\n"
+                  f" chain \"{svc}\" {{ numgen random mod 1 vmap {{ 0 : goto \"{ep}\" }}; }}\n"
+                  f" chain \"{ep}\" {{ ip saddr {ip} jump mark-for-masquerade; meta l4proto {proto} counter dnat to {ip}:{port}; }}")
+print("table ip kube-proxy {\n"
+      " map service-ips { type ipv4_addr . inet_proto . inet_service : verdict; }\n"
+      " map no-endpoint-services { type ipv4_addr . inet_proto . inet_service : verdict; }\n"
+      " map service-nodeports { type inet_proto . inet_service : verdict; elements = { " + ", ".join(m) + " } }\n"
+      " chain nat-prerouting { type nat hook prerouting priority -100; policy accept; jump services; }\n"
+      " chain nat-output { type nat hook output priority -100; policy accept; jump services; }\n"
+      " chain nat-postrouting { type nat hook postrouting priority 100; policy accept; jump masquerading; }\n"
+      " chain filter-forward { type filter hook forward priority -110; policy accept; ct state new jump service-endpoints-check; }\n"
+      " chain service-endpoints-check { ip daddr . meta l4proto . th dport vmap @no-endpoint-services; }\n"
+      " chain mark-for-masquerade { meta mark set meta mark or 0x4000; }\n"
+      " chain masquerading { meta mark and 0x4000 == 0 return; meta mark set meta mark xor 0x4000; masquerade fully-random; }\n"
+      " chain services { ip daddr . meta l4proto . th dport vmap @service-ips; "
+      "fib daddr type local ip daddr != 127.0.0.0/8 meta l4proto . th dport vmap @service-nodeports; }\n"
+      + "\n".join(chains) + "\n}")
+EOF
+	ip netns exec xcl-n1 nft -f "$W/kp.nft" || { say "kp-nftables: nft -f failed"; return 1; }
+	if ip netns exec xcl-n1 iptables-save -t nat | grep -q '^-A KUBE'; then
+		say "kp-nftables: kube-proxy's iptables rules still on n1"
+		return 1
+	fi
+}
+# nft_used: the endpoint chains' DNAT counters (0 unless kp-nftables): the layout served.
+nft_used() {
+	ip netns exec xcl-n1 nft list table ip kube-proxy 2>/dev/null | sed -n 's/.*counter packets \([0-9]*\).*/\1/p' | awk '{ n += $1 } END { print n + 0 }'
 }
 down() {
 	local p
@@ -383,12 +449,20 @@ sysctl -qw kernel.bpf_stats_enabled=1
 say "$(date -u +%FT%TZ), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg) (a shared machine: ratios from one interleaved run)"
 say "setups: ${SETUPS[*]}; $ROUNDS rounds, ${SECS} s a rate, generator $GEN, $(((PIN)) && echo "pinned: generator CPU 0, the path CPU 1 (RPS)" || echo "unpinned: the whole path on the generator's CPU")"
 : >"$W/res"
+declare -A BROKEN=()
 n=${#SETUPS[@]}
 for ((r = 1; r <= ROUNDS; r++)); do
 	for ((j = 0; j < n; j++)); do
 		s=${SETUPS[(j + r - 1) % n]}
+		[[ -n ${BROKEN[$s]:-} ]] && continue
 		say "round $r: $s (load $(cut -d' ' -f1-3 /proc/loadavg))"
-		up "$s"
+		if ! up "$s"; then
+			# Only the script's own layout may fail this way: the run goes on without it.
+			say "$s: dropped from the run"
+			BROKEN[$s]=1
+			down
+			continue
+		fi
 		[[ $s == "$FIRST_XCNI" ]] && pps "$r" "$s" ceiling 4 30100 ceiling
 		for f in "${FAMS[@]}"; do
 			pps "$r" "$s" local "$f" 30100 "$NS_bl"
