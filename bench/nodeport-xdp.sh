@@ -261,12 +261,22 @@ time.sleep(100000)' >/dev/null 2>&1 &
 	N1MAC=$(ip -n xcl-n1 -br link show ul0 | awk '{ print $3 }')
 	[[ -n $N1MAC ]] || die "$s: no MAC for n1's ul0"
 	# n1's programs on ul0: XDP (if any) and tc/TCX ingress.
-	read -r XDP_ID FO_ID XDP_NAME < <(ip netns exec xcl-n1 bpftool net show dev ul0 -j | python3 -c '
+	# n1's programs: on ul0 the XDP one (if any) and the tc/TCX ingress one;
+	# and every program attached anywhere in n1 (ul0's egress, xcni0, the
+	# pods' veths), for the cost of all of n1's hooks.
+	read -r XDP_ID FO_ID ALL_IDS < <(ip netns exec xcl-n1 bpftool net show -j | python3 -c '
 import json, sys
-d = json.load(sys.stdin)[0]
-x = d.get("xdp") or [{}]
-t = [e for e in d.get("tc", []) if e.get("kind", "").endswith("ingress")] or [{}]
-print(x[0].get("id", 0), t[0].get("prog_id", 0), x[0].get("mode", "none"))')
+xdp, ing, every = 0, 0, set()
+for d in json.load(sys.stdin):
+    for e in d.get("xdp", []):
+        every.add(e["id"])
+        if e.get("devname") == "ul0":
+            xdp = e["id"]
+    for e in d.get("tc", []):
+        every.add(e["prog_id"])
+        if e.get("devname") == "ul0" and e.get("kind", "").endswith("ingress"):
+            ing = e["prog_id"]
+print(xdp, ing, ",".join(str(i) for i in sorted(every)))')
 	((FO_ID)) || die "$s: no tc ingress program on n1's ul0"
 	# Every server listening, and each path answering once (neighbours, conntrack).
 	for i in $(seq 50); do
@@ -349,7 +359,7 @@ down() {
 n1() { if [[ $1 == 6 ]]; then echo fd00:77::1; else echo 192.168.77.1; fi; }
 src() { if [[ $1 == 6 ]]; then echo "$GEN6"; else echo "$GEN4"; fi; }
 
-# snap NETNS: "delivered xdp_ns xdp_cnt fo_ns fo_cnt softirq_ticks"
+# snap NETNS: "delivered xdp_ns xdp_cnt fo_ns fo_cnt all_ns softirq_ticks"
 snap() {
 	local d=0 cpus
 	# IPv4: the "Udp:" value line of snmp; IPv6: snmp6's named counters.
@@ -358,15 +368,17 @@ snap() {
 		$1 ~ /^Udp6(InDatagrams|NoPorts|InErrors)$/ { n += $2 }
 		END { print n + 0 }' /proc/net/snmp /proc/net/snmp6)
 	if ((PIN)); then cpus='^cpu1 '; else cpus='^cpu[0-9]+ '; fi
-	printf '%s %s %s %s\n' "$d" "$(prog_stat "$XDP_ID")" "$(prog_stat "$FO_ID")" \
-		"$(awk -v re="$cpus" '$0 ~ re { n += $8 } END { print n }' /proc/stat)"
+	printf '%s %s %s\n' "$d" "$(prog_stats)" "$(awk -v re="$cpus" '$0 ~ re { n += $8 } END { print n }' /proc/stat)"
 }
-prog_stat() {
-	if (($1)); then
-		bpftool prog show id "$1" -j | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d.get("run_time_ns", 0), d.get("run_cnt", 0))'
-	else
-		echo 0 0
-	fi
+# prog_stats: "xdp_ns xdp_cnt fo_ns fo_cnt all_ns" (bpf stats of n1's programs).
+prog_stats() {
+	bpftool prog show -j | python3 -c '
+import json, sys
+xdp, fo, every = int(sys.argv[1]), int(sys.argv[2]), {int(i) for i in sys.argv[3].split(",") if i}
+p = {d["id"]: d for d in json.load(sys.stdin)}
+g = lambda i, k: p.get(i, {}).get(k, 0)
+print(g(xdp, "run_time_ns"), g(xdp, "run_cnt"), g(fo, "run_time_ns"), g(fo, "run_cnt"),
+      sum(g(i, "run_time_ns") for i in every))' "$XDP_ID" "$FO_ID" "$ALL_IDS"
 }
 
 # generate FAMILY PORT: the generator for SECS; prints packets sent.
@@ -422,11 +434,12 @@ xdp_ns = d[1] / d[2] if d[2] else 0
 fo_ns = d[3] / d[4] if d[4] else 0
 pkts = max(d[2], d[4])
 bpf = (d[1] + d[3]) / pkts if pkts else 0
+every = d[5] / pkts if pkts else 0
 # /proc/stat counts USER_HZ (100) ticks: 10 ms each.
-sirq = d[5] * 1e7 / deliv if deliv else 0
-print(f"PPS {r} {s} {row} {f} {sent / secs:.0f} {deliv / secs:.0f} {xdp_ns:.1f} {fo_ns:.1f} {bpf:.1f} {sirq:.0f}")
+sirq = d[6] * 1e7 / deliv if deliv else 0
+print(f"PPS {r} {s} {row} {f} {sent / secs:.0f} {deliv / secs:.0f} {xdp_ns:.1f} {fo_ns:.1f} {bpf:.1f} {sirq:.0f} {every:.1f}")
 EOF
-	tail -n1 "$W/res" | awk '{ printf "  %-14s %-8s v%s  sent/s %8s  delivered/s %8s  xdp %6s  from_overlay %6s  n1 bpf/pkt %6s ns  softirq/pkt %6s ns\n", $3, $4, $5, $6, $7, $8, $9, $10, $11 }'
+	tail -n1 "$W/res" | awk '{ printf "  %-14s %-8s v%s  sent/s %8s  delivered/s %8s  xdp %6s  from_overlay %6s  n1 bpf/pkt %6s (all hooks %6s) ns  softirq/pkt %6s ns\n", $3, $4, $5, $6, $7, $8, $9, $10, $12, $11 }'
 }
 
 # rr ROUND SETUP ROW FAMILY RR_PORT CR_PORT
@@ -520,11 +533,11 @@ def rounds(d, k, i):
     return {x[0]: x[i] for x in d.get(k, [])}
 keys = sorted(P, key=lambda k: (k[2], k[1], k[0]))
 print("\nPackets per second (64-byte UDP, one flow; medians over the rounds)\n")
-print("| setup | row | fam | sent/s | delivered/s | XDP ns/run | from_overlay ns/run | n1 BPF ns/pkt | softirq ns/pkt |")
-print("|---|---|---|---:|---:|---:|---:|---:|---:|")
+print("| setup | row | fam | sent/s | delivered/s | XDP ns/run | from_overlay ns/run | n1 BPF ns/pkt | n1 all hooks ns/pkt | softirq ns/pkt |")
+print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|")
 for k in keys:
     print(f"| {k[0]} | {k[1]} | v{k[2]} | {col(P, k, 1):,.0f} | {col(P, k, 2):,.0f} | {col(P, k, 3):.0f} | "
-          f"{col(P, k, 4):.0f} | {col(P, k, 5):.0f} | {col(P, k, 6):,.0f} |")
+          f"{col(P, k, 4):.0f} | {col(P, k, 5):.0f} | {col(P, k, 7):.0f} | {col(P, k, 6):,.0f} |")
 if R:
     print("\nTCP from outside: 1-byte RR (pingpong) and new connections (conn_rate)\n")
     print("| setup | row | fam | RR p50 us | RR p99 us | conn/s | conn p50 us |")
@@ -565,14 +578,14 @@ acc = [s for s in setups if s.startswith("accel-")]
 for f in fams:
     for s in acc:
         for row, fl in (("local", 0.8), ("remote", 0.6)):
-            v = ratio((s, row, f), (s, "floor", f), "")
+            v = ratio((s, row, f), (s, "floor", f), "delivered/s vs the floor")
             if v is not None:
                 print(f"TARGET: {s} {row} v{f} >= {fl} of the floor -> {v:.2f} {'MET' if v >= fl else 'NOT MET'}")
-            v = ratio((s, row, f), (tc, row, f), "", i=5)
+            v = ratio((s, row, f), (tc, row, f), "n1 BPF ns/pkt", i=5)
             if v is not None:
                 print(f"TARGET: {s} {row} v{f} n1 BPF ns/pkt <= 1/3 of the tc path's -> {v:.2f}x {'MET' if v <= 1/3 else 'NOT MET'}")
             if ("kp-iptables", row, f) in P:
-                v = ratio((s, row, f), ("kp-iptables", row, f), "")
+                v = ratio((s, row, f), ("kp-iptables", row, f), "delivered/s")
                 print(f"TARGET: {s} {row} v{f} >= 2x kube-proxy iptables -> {v:.2f}x {'MET' if v and v >= 2 else 'NOT MET'}")
             if (s, row, f) in R:
                 v = ratio((s, row, f), (tc, row, f), "RR p50", d=R, i=1)
