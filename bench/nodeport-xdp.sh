@@ -261,7 +261,6 @@ time.sleep(100000)' >/dev/null 2>&1 &
 	} || die "$s: the generator's netns $GNS"
 	N1MAC=$(ip -n xcl-n1 -br link show ul0 | awk '{ print $3 }')
 	[[ -n $N1MAC ]] || die "$s: no MAC for n1's ul0"
-	# n1's programs on ul0: XDP (if any) and tc/TCX ingress.
 	# n1's programs: on ul0 the XDP one (if any) and the tc/TCX ingress one;
 	# and every program attached anywhere in n1 (ul0's egress, xcni0, the
 	# pods' veths), for the cost of all of n1's hooks.
