@@ -393,7 +393,7 @@ generate() {
 		else
 			echo "{ eth(da=$N1MAC), ipv4(saddr=$GEN4, daddr=$(n1 4), ttl=64, df), udp(sp=40000, dp=$2), fill(0x41, 18) }" >"$W/t.cfg"
 		fi
-		out=$(ip netns exec "$GNS" timeout -s INT "$SECS" trafgen -i "$W/t.cfg" -o g0 -P 1 -C 2>&1) ||
+		out=$(ip netns exec "$GNS" timeout --preserve-status -s INT "$SECS" trafgen -i "$W/t.cfg" -o g0 -P 1 -C 2>&1) ||
 			{ echo "$out" >&2; die "trafgen failed"; }
 		awk '/packets outgoing/ { print $1 }' <<<"$out"
 	else
