@@ -55,8 +55,9 @@
 #               rows local, remote; floor (the same frames from a source on the
 #               prefilter deny list, dropped at XDP: `xcnictl prefilter add`);
 #               the first one also: ceiling (the generator into a drop program
-#               at its own bridge port's tc ingress: the most this machine
-#               hands the path)
+#               at its own bridge port's tc ingress; pinned, that drop runs on
+#               CPU 1 and costs it more than the floor's XDP drop: read it as
+#               CPU 1's, bench/README.md)
 #   accel-MODE  the same with --agent-arg --nodeport-acceleration=MODE
 #   kp-MODE     --kube-proxy MODE (xcnid as the first xcni setup's XDP mode)
 # Per row: sent/s (generator), delivered/s (the backend pod's UDP counters:
