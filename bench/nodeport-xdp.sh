@@ -79,7 +79,7 @@ CLANG=${CLANG:-clang}
 ROUNDS=3 SECS=3 RR_N=5000 CR_SECS=2 XDPS=native ACCELS=native KPS=iptables,nftables
 FAMILY=ipv4 GEN=flood PIN=1 PB_ROUNDS=20 NFT_BENCH=0
 
-usage() { sed -n '2,67p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,70p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 while getopts "r:t:n:c:x:a:k:f:g:p:Uh" opt; do
 	case $opt in
 	r) ROUNDS=$OPTARG ;;
