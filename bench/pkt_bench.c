@@ -27,20 +27,6 @@
  *                (conntrack, A's egress and B's ingress judged, into B)
  *   from_pod4/6 remote  A's UDP to pod R (A6 to R6) of node n2: Geneve to n2
  *
- * Built with -DPKT_BENCH_PREFILTER (bench/nodeport-xdp.sh does; a tree
- * before the tc prefilter, 3d92410, has no tc_prefilter to build it with),
- * the underlay prefilter at both of its places, a deny list of one /32
- * (DENIED, its /24 in xcni_pf24):
- *   np-local/np-remote, prefilter at tc  the NodePort rows through a
- *                from_overlay with tc_prefilter (xcnid --xdp-mode tc): the
- *                prefilter's miss (the two hash lookups) before the
- *                translation, to set beside the rows without it
- *   tc hit       that from_overlay, a frame from DENIED: TC_ACT_SHOT,
- *                drop-prefilter
- *   XDP miss/hit xdp_underlay (BPF_PROG_TEST_RUN on the XDP program), the
- *                NodePort frame (XDP_PASS, nothing counted) and DENIED's
- *                (XDP_DROP, drop-prefilter)
- *
  * It fills only the map entries these rows need (endpoints, ipcache, n2's
  * tunnel, the two NodePort frontends and their backends), with fields both
  * trees' bpf/xcni_shared.h have. Every run is checked: the verdict, the
@@ -51,6 +37,21 @@
  * calls a round (to_pod: 100 calls of repeat 100, as nothing is rewritten;
  * the others repeat 1, as a repeat would rerun the rewritten skb), and the
  * mean over all rounds is printed in ns per packet.
+ *
+ * Built with -DPKT_BENCH_PREFILTER (bench/nodeport-xdp.sh does; a tree
+ * before the tc prefilter, 3d92410, has no tc_prefilter to build it with),
+ * the underlay prefilter at both of its places, a deny list of one /32
+ * (DENIED, its /24 in xcni_pf24):
+ *   np-local/np-remote, prefilter at tc  the NodePort rows through a
+ *                from_overlay with tc_prefilter (xcnid --xdp-mode tc): the
+ *                prefilter's miss (the two hash lookups) before the
+ *                translation, to set beside the rows without it
+ *   tc hit       that from_overlay, a frame from DENIED: TC_ACT_SHOT,
+ *                drop-prefilter
+ *   XDP miss/hit xdp_underlay (BPF_PROG_TEST_RUN on the XDP program; its
+ *                rodata as the tree's defaults: the prefilter alone), the
+ *                NodePort frame (XDP_PASS, nothing counted) and DENIED's
+ *                (XDP_DROP, drop-prefilter)
  *
  * It runs in a network namespace of its own (its veths vanish with it) and
  * pins its maps in DIR (created; must not hold another tree's maps), which it
@@ -72,7 +73,6 @@
 #include <sys/stat.h>
 #include <linux/if_ether.h>
 #include <linux/pkt_cls.h>
-#include <linux/bpf.h>
 #include <bpf/libbpf.h>
 #include <bpf/bpf.h>
 
@@ -80,10 +80,6 @@
 #include "from_overlay.skel.h"
 #include "from_pod.skel.h"
 #include "to_pod.skel.h"
-#ifdef PKT_BENCH_PREFILTER
-#include "xdp_underlay.skel.h"
-#define DENIED "198.18.0.9"
-#endif
 
 #define IP_A "10.99.5.10"
 #define IP_B "10.99.5.11"
@@ -108,6 +104,10 @@
 #else
 #define TRUSTED_MARK 0x00100000u
 #endif
+#ifdef PKT_BENCH_PREFILTER
+#include "xdp_underlay.skel.h"
+#define DENIED "198.18.0.9"
+#endif
 
 enum { DEV_A, DEV_B, DEV_U, NR_DEVS };
 static const char *const devs[NR_DEVS] = { "xpba", "xpbb", "xpbu" };
@@ -117,15 +117,15 @@ static const uint8_t host_mac[NR_DEVS][6] = { { 2, 0, 0, 0, 1, 0xa }, { 2, 0, 0,
 					      { 2, 0, 0, 0, 2, 1 } };
 static const uint8_t n2_mac[6] = { 2, 0, 0, 0, 3, 3 };
 static int ifindex[NR_DEVS];
+#ifdef PKT_BENCH_PREFILTER
+static struct from_overlay *fo_pf; /* Services on, the prefilter at tc */
+static struct xdp_underlay *xu_pf; /* the prefilter alone */
+#endif
 
 static const char *pin;
 static struct to_pod *tp;
 static struct from_pod *fp;
 static struct from_overlay *fo[4]; /* Services in BPF off, on; the same on the IPv6 underlay */
-#ifdef PKT_BENCH_PREFILTER
-static struct from_overlay *fo_pf; /* Services on, the prefilter at tc */
-static struct xdp_underlay *xu;
-#endif
 
 static uint32_t ip4(const char *s)
 {
@@ -306,10 +306,10 @@ struct row {
 	const char *name;
 	int fd, dev, repeat;
 	uint32_t mark; /* skb->mark the packet arrives with */
-	int xdp; /* an XDP program: no __sk_buff context */
 	uint8_t in[FRAME];
 	size_t len;
 	int ret, reason, dir; /* reason 0: nothing counted in dir */
+	int xdp; /* an XDP program: an xdp_md from the underlay device */
 	int (*check)(const struct row *r, const uint8_t *out, uint32_t out_len);
 	uint64_t ns, pkts;
 };
@@ -423,12 +423,15 @@ static int run(struct row *r, int calls, int measure)
 {
 	uint8_t out[FRAME + 128];
 	struct __sk_buff ctx = { .ifindex = (uint32_t)ifindex[r->dev], .mark = r->mark };
+	struct xdp_md xctx = { .data_end = (uint32_t)r->len,
+			       .ingress_ifindex = (uint32_t)ifindex[r->dev] };
 	uint64_t before = metric(r->reason, r->dir);
 
 	for (int i = 0; i < calls; i++) {
 		LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = r->in, .data_size_in = (uint32_t)r->len,
-			    .data_out = out, .data_size_out = sizeof(out), .ctx_in = r->xdp ? NULL : &ctx,
-			    .ctx_size_in = r->xdp ? 0 : sizeof(ctx), .repeat = r->repeat);
+			    .data_out = out, .data_size_out = sizeof(out),
+			    .ctx_in = r->xdp ? (void *)&xctx : (void *)&ctx,
+			    .ctx_size_in = r->xdp ? sizeof(xctx) : sizeof(ctx), .repeat = r->repeat);
 
 		if (bpf_prog_test_run_opts(r->fd, &o)) {
 			fprintf(stderr, "%s: test run: %s\n", r->name, strerror(errno));
@@ -471,11 +474,11 @@ static void cleanup(void)
 		bpf_object__for_each_map(m, fo_pf->obj)
 			if (bpf_map__is_pinned(m))
 				bpf_map__unpin(m, NULL);
-	if (xu)
-		bpf_object__for_each_map(m, xu->obj)
+	if (xu_pf)
+		bpf_object__for_each_map(m, xu_pf->obj)
 			if (bpf_map__is_pinned(m))
 				bpf_map__unpin(m, NULL);
-	xdp_underlay__destroy(xu);
+	xdp_underlay__destroy(xu_pf);
 	from_overlay__destroy(fo_pf);
 #endif
 	if (fp)
@@ -676,9 +679,18 @@ int main(int argc, char **argv)
 		fprintf(stderr, "pkt_bench: from_overlay: %s\n", strerror(errno));
 		return 1;
 	}
+	endpoints();
+	node_n2();
+	node_n3();
+	nodeport(30080, 14, 11, IP_B, 8080);
+	nodeport(30081, 15, 101, IP_R, 80);
 #ifdef PKT_BENCH_PREFILTER
 	{
 		LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = pin);
+		/* The deny list: DENIED/32, its /24 in the hash in front of the trie. */
+		struct xcni_prefilter_key k = { .prefixlen = 32, .addr = ip4(DENIED) };
+		struct xcni_prefilter_val v = {};
+		uint32_t net = ip4(DENIED) & htonl(XCNI_PF24_MASK), one = 1;
 
 		fo_pf = from_overlay__open_opts(&oo);
 		if (!fo_pf)
@@ -691,27 +703,15 @@ int main(int argc, char **argv)
 			fprintf(stderr, "pkt_bench: from_overlay, tc_prefilter: %s\n", strerror(errno));
 			return 1;
 		}
-		xu = xdp_underlay__open_opts(&oo);
-		if (!xu || xdp_underlay__load(xu)) {
+		xu_pf = xdp_underlay__open_opts(&oo);
+		if (!xu_pf || xdp_underlay__load(xu_pf)) {
 			fprintf(stderr, "pkt_bench: xdp_underlay: %s\n", strerror(errno));
 			return 1;
 		}
-	}
-	{
-		/* The deny list: DENIED/32, its /24 in the hash in front of the trie. */
-		struct xcni_prefilter_key k = { .prefixlen = 32, .addr = ip4(DENIED) };
-		struct xcni_prefilter_val v = {};
-		uint32_t net = ip4(DENIED) & htonl(XCNI_PF24_MASK), one = 1;
-
 		put("xcni_prefilter", &k, &v);
 		put("xcni_pf24", &net, &one);
 	}
 #endif
-	endpoints();
-	node_n2();
-	node_n3();
-	nodeport(30080, 14, 11, IP_B, 8080);
-	nodeport(30081, 15, 101, IP_R, 80);
 
 	/* to_pod: the node's UDP into A (the stack's flow: conntrack, A's ingress). */
 	rows[nr] = (struct row){ "to_pod IPv4, the node's UDP into A", bpf_program__fd(tp->progs.to_pod),
@@ -769,6 +769,39 @@ int main(int argc, char **argv)
 				 .dir = XCNI_DIR_FROM_OVERLAY, .check = to_n2 };
 	rows[nr].len = udp4(rows[nr].in, host_mac[DEV_U], pod_mac[DEV_U], CLIENT, NODE_IP, 50001, 30081);
 	nr++;
+#ifdef PKT_BENCH_PREFILTER
+	rows[nr] = (struct row){ "NodePort from outside, local backend, prefilter at tc (miss)",
+				 bpf_program__fd(fo_pf->progs.from_overlay), DEV_U, 1,
+				 .ret = TC_ACT_REDIRECT, .reason = XCNI_FWD_LOCAL,
+				 .dir = XCNI_DIR_FROM_OVERLAY, .check = into_b };
+	rows[nr].len = udp4(rows[nr].in, host_mac[DEV_U], pod_mac[DEV_U], CLIENT, NODE_IP, 50012, 30080);
+	nr++;
+	rows[nr] = (struct row){ "NodePort from outside, remote backend, prefilter at tc (miss)",
+				 bpf_program__fd(fo_pf->progs.from_overlay), DEV_U, 1,
+				 .ret = TC_ACT_REDIRECT, .reason = XCNI_FWD_ENCAP,
+				 .dir = XCNI_DIR_FROM_OVERLAY, .check = to_n2 };
+	rows[nr].len = udp4(rows[nr].in, host_mac[DEV_U], pod_mac[DEV_U], CLIENT, NODE_IP, 50013, 30081);
+	nr++;
+	/* Dropped: nothing rewritten, repeat 100. */
+	rows[nr] = (struct row){ "prefilter at tc (from_overlay), hit: denied source dropped",
+				 bpf_program__fd(fo_pf->progs.from_overlay), DEV_U, 100,
+				 .ret = TC_ACT_SHOT, .reason = XCNI_DROP_PREFILTER,
+				 .dir = XCNI_DIR_FROM_OVERLAY, .check = same };
+	rows[nr].len = udp4(rows[nr].in, host_mac[DEV_U], pod_mac[DEV_U], DENIED, NODE_IP, 50014, 30080);
+	nr++;
+	rows[nr] = (struct row){ "prefilter at XDP (xdp_underlay), miss: NodePort frame passed",
+				 bpf_program__fd(xu_pf->progs.xdp_underlay), DEV_U, 100,
+				 .ret = XDP_PASS, .reason = 0, .dir = XCNI_DIR_FROM_OVERLAY,
+				 .check = same, .xdp = 1 };
+	rows[nr].len = udp4(rows[nr].in, host_mac[DEV_U], pod_mac[DEV_U], CLIENT, NODE_IP, 50015, 30080);
+	nr++;
+	rows[nr] = (struct row){ "prefilter at XDP (xdp_underlay), hit: denied source dropped",
+				 bpf_program__fd(xu_pf->progs.xdp_underlay), DEV_U, 100,
+				 .ret = XDP_DROP, .reason = XCNI_DROP_PREFILTER,
+				 .dir = XCNI_DIR_FROM_OVERLAY, .check = same, .xdp = 1 };
+	rows[nr].len = udp4(rows[nr].in, host_mac[DEV_U], pod_mac[DEV_U], DENIED, NODE_IP, 50014, 30080);
+	nr++;
+#endif
 
 	for (int lb = 0; lb < 2; lb++) {
 		rows[nr] = (struct row){ lb ? "from_overlay Geneve/IPv6 underlay, IPv4 R3->A, Services on"
@@ -814,39 +847,6 @@ int main(int argc, char **argv)
 	rows[nr].len = udp6(rows[nr].in, host_mac[DEV_A], pod_mac[DEV_A], A6, R6, 41002, 7003);
 	nr++;
 
-#ifdef PKT_BENCH_PREFILTER
-	rows[nr] = (struct row){ "NodePort from outside, local backend, prefilter at tc (miss)",
-				 bpf_program__fd(fo_pf->progs.from_overlay), DEV_U, 1,
-				 .ret = TC_ACT_REDIRECT, .reason = XCNI_FWD_LOCAL,
-				 .dir = XCNI_DIR_FROM_OVERLAY, .check = into_b };
-	rows[nr].len = udp4(rows[nr].in, host_mac[DEV_U], pod_mac[DEV_U], CLIENT, NODE_IP, 50002, 30080);
-	nr++;
-	rows[nr] = (struct row){ "NodePort from outside, remote backend, prefilter at tc (miss)",
-				 bpf_program__fd(fo_pf->progs.from_overlay), DEV_U, 1,
-				 .ret = TC_ACT_REDIRECT, .reason = XCNI_FWD_ENCAP,
-				 .dir = XCNI_DIR_FROM_OVERLAY, .check = to_n2 };
-	rows[nr].len = udp4(rows[nr].in, host_mac[DEV_U], pod_mac[DEV_U], CLIENT, NODE_IP, 50003, 30081);
-	nr++;
-	/* Dropped: nothing rewritten, repeat 100. */
-	rows[nr] = (struct row){ "prefilter at tc (from_overlay), hit: denied source dropped",
-				 bpf_program__fd(fo_pf->progs.from_overlay), DEV_U, 100,
-				 .ret = TC_ACT_SHOT, .reason = XCNI_DROP_PREFILTER,
-				 .dir = XCNI_DIR_FROM_OVERLAY, .check = same };
-	rows[nr].len = udp4(rows[nr].in, host_mac[DEV_U], pod_mac[DEV_U], DENIED, NODE_IP, 50004, 30080);
-	nr++;
-	rows[nr] = (struct row){ "prefilter at XDP (xdp_underlay), miss: NodePort frame passed",
-				 bpf_program__fd(xu->progs.xdp_underlay), DEV_U, 100,
-				 .ret = XDP_PASS, .reason = 0, .dir = XCNI_DIR_FROM_OVERLAY,
-				 .check = same, .xdp = 1 };
-	rows[nr].len = udp4(rows[nr].in, host_mac[DEV_U], pod_mac[DEV_U], CLIENT, NODE_IP, 50005, 30080);
-	nr++;
-	rows[nr] = (struct row){ "prefilter at XDP (xdp_underlay), hit: denied source dropped",
-				 bpf_program__fd(xu->progs.xdp_underlay), DEV_U, 100,
-				 .ret = XDP_DROP, .reason = XCNI_DROP_PREFILTER,
-				 .dir = XCNI_DIR_FROM_OVERLAY, .check = same, .xdp = 1 };
-	rows[nr].len = udp4(rows[nr].in, host_mac[DEV_U], pod_mac[DEV_U], DENIED, NODE_IP, 50004, 30080);
-	nr++;
-#endif
 	/* Warm up: each flow's first packet (conntrack, NAT), caches. */
 	for (int i = 0; i < nr; i++)
 		if (run(&rows[i], calls / rows[i].repeat, 0))
