@@ -149,7 +149,11 @@ $CLANG -O2 -g -target bpf -Wall -Wextra -Werror -I"/usr/include/$($CC -dumpmachi
 PB=$W/pkt_bench
 if ((PB_ROUNDS)); then
 	# shellcheck disable=SC2046
-	$CC -O2 -Wall -DPKT_BENCH_PREFILTER -I"$BUILD/gen" -I"$ROOT/bpf" -o "$PB" "$HERE/pkt_bench.c" \
+	# A tree with the XDP fast path (np_accel in xdp_underlay's rodata): its
+	# rows too (pkt_bench.c's XCNI_HAS_NPACCEL, branch xdp42).
+	pbdef=(-DPKT_BENCH_PREFILTER)
+	grep -q 'np_accel' "$BUILD/gen/xdp_underlay.skel.h" && pbdef+=(-DXCNI_HAS_NPACCEL)
+	$CC -O2 -Wall "${pbdef[@]}" -I"$BUILD/gen" -I"$ROOT/bpf" -o "$PB" "$HERE/pkt_bench.c" \
 		$(pkg-config --libs libbpf 2>/dev/null || echo -lbpf) || die "compiling pkt_bench.c (-DPKT_BENCH_PREFILTER) failed"
 fi
 
@@ -502,7 +506,7 @@ sysctl -qw kernel.bpf_stats_enabled="$STATS0"
 if ((PB_ROUNDS)); then
 	say "pkt_bench, $PB_ROUNDS rounds (BPF_PROG_TEST_RUN; load $(cut -d' ' -f1-3 /proc/loadavg))"
 	"$PB" "/sys/fs/bpf/$TAG-pb" "$PB_ROUNDS" >"$W/pb" || say "pkt_bench failed (the rows above stand)"
-	grep -E 'NodePort|prefilter' "$W/pb" | sed 's/^/  /'
+	grep -E 'NodePort|prefilter|^xdp' "$W/pb" | sed 's/^/  /'
 	python3 - "$W/pb" <<'EOF'
 import re, sys
 ns = {}
