@@ -161,7 +161,11 @@ fi
 SETUPS=()
 IFS=, read -ra xdps <<<"$XDPS"
 for m in "${xdps[@]}"; do SETUPS+=("xcni-$m"); done
-if "$BUILD/xcnid" --help 2>&1 | grep -q -- --nodeport-acceleration; then
+# The help texts read whole first: with pipefail, `grep -q` ending the pipe
+# early would make a match look like a failure (SIGPIPE to the writer).
+XCNID_HELP=$("$BUILD/xcnid" --help 2>&1 || true)
+LABUP_HELP=$("$XCNICTL" lab up --help 2>&1 || true)
+if grep -q -- --nodeport-acceleration <<<"$XCNID_HELP"; then
 	IFS=, read -ra accels <<<"$ACCELS"
 	for m in "${accels[@]}"; do SETUPS+=("accel-$m"); done
 else
@@ -169,7 +173,7 @@ else
 fi
 IFS=, read -ra kps <<<"$KPS"
 for m in "${kps[@]+"${kps[@]}"}"; do
-	if "$XCNICTL" lab up --help 2>&1 | grep -q -- "--kube-proxy.*$m"; then
+	if grep -q -- "--kube-proxy.*$m" <<<"$LABUP_HELP"; then
 		SETUPS+=("kp-$m")
 	elif [[ $m == nftables && $FAMILY == ipv4 ]]; then
 		# No lab mode: kube-proxy's nftables layout written by this script on
