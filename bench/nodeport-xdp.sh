@@ -404,7 +404,7 @@ generate() {
 		fi
 		out=$(ip netns exec "$GNS" timeout --preserve-status -s INT "$SECS" trafgen -i "$W/t.cfg" -o g0 -P 1 -C 2>&1) ||
 			{ echo "$out" >&2; die "trafgen failed"; }
-		awk '/packets outgoing/ { print $1 }' <<<"$out"
+		tr -d '\r' <<<"$out" | awk '/packets outgoing/ { print $1 }'
 	else
 		out=$(ip netns exec "$GNS" "${ON_GEN[@]+"${ON_GEN[@]}"}" "$FLOOD" g0 "$N1MAC" "$(src "$1")" \
 			"$(n1 "$1")" "$2" "$SECS") || die "np_flood failed"
