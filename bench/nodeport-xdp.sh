@@ -112,7 +112,7 @@ num_in "$PB_ROUNDS" 0 1000 || die "-p must be 0..1000 (got '$PB_ROUNDS')"
 [[ $FAMILY == ipv4 || $FAMILY == dual ]] || die "-f: ipv4 or dual (got '$FAMILY')"
 [[ $GEN == flood || $GEN == trafgen ]] || die "-g: flood or trafgen (got '$GEN')"
 [[ $GEN == flood ]] || ((!PIN)) || die "-g trafgen needs -U: trafgen stops at the first frame the other CPU's backlog refuses"
-need ip tc nsenter timeout taskset python3 flock bpftool sysctl "$CC" "$CLANG"
+need ip tc ethtool nsenter timeout taskset python3 flock bpftool sysctl "$CC" "$CLANG"
 [[ $GEN == flood ]] || need trafgen
 (($(nproc) >= 2)) || ((!PIN)) || die "pinning needs 2 CPUs (-U runs on one)"
 for b in "$XCNICTL" "$BUILD/xcnid" "$BUILD/xcni"; do [[ -x $b ]] || die "$b not found (make first)"; done
@@ -265,6 +265,10 @@ time.sleep(100000)' >/dev/null 2>&1 &
 		{ [[ $FAMILY != dual ]] || ip -n "$GNS" addr add "$GEN6/64" dev g0 nodad; } &&
 		ip -n "$GNS" link set lo up &&
 		ip -n "$GNS" link set g0 up &&
+		# Full checksums from the outside, as a NIC delivers them: a veth
+		# passes the sender's partial ones on, which native XDP_TX cannot
+		# carry to another node (xdp42's fast path, its lab test does the same).
+		ip netns exec "$GNS" ethtool -K g0 tx off >/dev/null &&
 		ip netns exec "$GNS" sysctl -qw net.ipv4.ip_local_port_range="1024 65535" net.ipv4.tcp_tw_reuse=1 &&
 		{ ((!PIN)) || ip netns exec xcl-ul sh -c "echo 2 > /sys/class/net/$GPORT/queues/rx-0/rps_cpus"; }
 	} || die "$s: the generator's netns $GNS"
