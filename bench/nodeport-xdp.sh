@@ -99,6 +99,7 @@ done
 shift $((OPTIND - 1))
 (($# == 0)) || usage
 
+# shellcheck disable=SC2034 # lib.sh's messages name it
 BENCH=nodeport-xdp
 . "$HERE/lib.sh"
 num_in "$ROUNDS" 1 20 || die "-r must be 1..20 (got '$ROUNDS')"
@@ -124,7 +125,7 @@ GPORT=ulg$$ # the generator's port on the lab's bridge (in xcl-ul)
 GEN4=192.168.77.200 GEN6=fd00:77::c8
 W=$(mktemp -d /tmp/$TAG.XXXXXX)
 export XCNI_LAB_DIR=$W/lab
-UP=0 LOCKED=0
+UP=0 NS_bl='' NS_br=''
 PIDS=()
 STATS0=$(cat /proc/sys/kernel/bpf_stats_enabled)
 cleanup() {
@@ -148,11 +149,11 @@ $CLANG -O2 -g -target bpf -Wall -Wextra -Werror -I"/usr/include/$($CC -dumpmachi
 	-c "$HERE/drop.bpf.c" -o "$DROP" || die "compiling drop.bpf.c failed"
 PB=$W/pkt_bench
 if ((PB_ROUNDS)); then
-	# shellcheck disable=SC2046
 	# A tree with the XDP fast path (np_accel in xdp_underlay's rodata): its
 	# rows too (pkt_bench.c's XCNI_HAS_NPACCEL, branch xdp42).
 	pbdef=(-DPKT_BENCH_PREFILTER)
 	grep -q 'np_accel' "$BUILD/gen/xdp_underlay.skel.h" && pbdef+=(-DXCNI_HAS_NPACCEL)
+	# shellcheck disable=SC2046 # pkg-config's flags are separate words
 	$CC -O2 -Wall "${pbdef[@]}" -I"$BUILD/gen" -I"$ROOT/bpf" -o "$PB" "$HERE/pkt_bench.c" \
 		$(pkg-config --libs libbpf 2>/dev/null || echo -lbpf) || die "compiling pkt_bench.c (-DPKT_BENCH_PREFILTER) failed"
 fi
@@ -225,7 +226,7 @@ lab_json() { "$XCNICTL" lab get --json | python3 -c "import json,sys; d=json.loa
 
 # up SETUP: the lab, the pods and Services, the servers, the generator's netns.
 up() {
-	local s=$1 xdp kp=none args=() ns i
+	local s=$1 xdp kp=none args=() ns
 	case $s in
 	xcni-*) xdp=${s#xcni-} ;;
 	accel-*) xdp=${s#accel-} args=(--agent-arg "--nodeport-acceleration=${s#accel-}") ;;
@@ -241,7 +242,7 @@ up() {
 	for p in bl br; do
 		ns=$(lab_json "[p['netns'] for p in d['pods'] if p['name'] == '$p'][0]")
 		[[ $ns == /* ]] || ns=/run/netns/$ns
-		eval "NS_$p=\$ns"
+		if [[ $p == bl ]]; then NS_bl=$ns; else NS_br=$ns; fi
 		# A UDP socket on 9 that is never read: the kernel counts and drops at
 		# its receive buffer (no ICMP port unreachable for every packet).
 		nsenter --net="$ns" "${ON_SRV[@]+"${ON_SRV[@]}"}" python3 -c '
@@ -292,9 +293,9 @@ for d in json.load(sys.stdin):
 print(xdp, ing, ",".join(str(i) for i in sorted(every)))')
 	((FO_ID)) || die "$s: no tc ingress program on n1's ul0"
 	# Every server listening, and each path answering once (neighbours, conntrack).
-	for i in $(seq 50); do
-		nsenter --net="$NS_br" ss -Hltn 'sport = :7001' | grep -q . &&
-			nsenter --net="$NS_bl" ss -Hltn 'sport = :7001' | grep -q . && break
+	for _ in $(seq 50); do
+		[[ -n $(nsenter --net="$NS_br" ss -Hltn 'sport = :7001') &&
+			-n $(nsenter --net="$NS_bl" ss -Hltn 'sport = :7001') ]] && break
 		sleep 0.1
 	done
 	for f in "${FAMS[@]}"; do
@@ -418,7 +419,7 @@ generate() {
 
 # pps ROUND SETUP ROW FAMILY PORT BACKEND_NETNS|floor|ceiling: one packet-rate row.
 pps() {
-	local r=$1 s=$2 row=$3 f=$4 port=$5 be=$6 ns= a b sent pf0=0 pf1=0 cidr
+	local r=$1 s=$2 row=$3 f=$4 port=$5 be=$6 ns='' a b sent pf1=0 cidr
 	case $be in
 	floor)
 		cidr=$(src "$f")/32
@@ -480,7 +481,6 @@ rr() {
 
 # ---- the run -----------------------------------------------------------------------
 lab_lock
-LOCKED=1
 sysctl -qw kernel.bpf_stats_enabled=1
 say "$(date -u +%FT%TZ), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg) (a shared machine: ratios from one interleaved run)"
 say "setups: ${SETUPS[*]}; $ROUNDS rounds, ${SECS} s a rate, generator $GEN, $(((PIN)) && echo "pinned: generator CPU 0, the path CPU 1 (RPS)" || echo "unpinned: the whole path on the generator's CPU")"
