@@ -483,7 +483,8 @@ rr() {
 lab_lock
 sysctl -qw kernel.bpf_stats_enabled=1
 say "$(date -u +%FT%TZ), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg) (a shared machine: ratios from one interleaved run)"
-say "setups: ${SETUPS[*]}; $ROUNDS rounds, ${SECS} s a rate, generator $GEN, $(((PIN)) && echo "pinned: generator CPU 0, the path CPU 1 (RPS)" || echo "unpinned: the whole path on the generator's CPU")"
+if ((PIN)); then where="pinned: generator CPU 0, the path CPU 1 (RPS)"; else where="unpinned: the whole path on the generator's CPU"; fi
+say "setups: ${SETUPS[*]}; $ROUNDS rounds, ${SECS} s a rate, generator $GEN, $where"
 : >"$W/res"
 declare -A BROKEN=()
 n=${#SETUPS[@]}
