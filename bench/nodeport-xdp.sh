@@ -125,7 +125,7 @@ GPORT=ulg$$ # the generator's port on the lab's bridge (in xcl-ul)
 GEN4=192.168.77.200 GEN6=fd00:77::c8
 W=$(mktemp -d /tmp/$TAG.XXXXXX)
 export XCNI_LAB_DIR=$W/lab
-UP=0 NS_bl='' NS_br=''
+UP=0 NS_bl='' NS_br='' NO_TCP=''
 PIDS=()
 STATS0=$(cat /proc/sys/kernel/bpf_stats_enabled)
 cleanup() {
@@ -298,10 +298,17 @@ print(xdp, ing, ",".join(str(i) for i in sorted(every)))')
 			-n $(nsenter --net="$NS_bl" ss -Hltn 'sport = :7001') ]] && break
 		sleep 0.1
 	done
+	# A TCP path that does not answer (xdp42's native fast path to a remote
+	# backend, from a client on the underlay's own subnet, in one try) is
+	# said, and that setup's TCP rows left out; its packet rates still count.
+	NO_TCP=
 	for f in "${FAMS[@]}"; do
 		for port in 30110 30111; do
-			ip netns exec "$GNS" "$PP" client -c "$(n1 "$f")" -p "$port" -n 10 -w 0 -t 5 >/dev/null ||
-				die "$s: no answer from $(n1 "$f"):$port/tcp (family $f)"
+			if ! ip netns exec "$GNS" "$PP" client -c "$(n1 "$f")" -p "$port" -n 10 -w 0 -t 5 >/dev/null 2>&1; then
+				say "$s: no answer from $(n1 "$f"):$port/tcp (family $f): its TCP rows left out"
+				echo "NOTCP $s $f $port" >>"$W/res"
+				NO_TCP=1
+			fi
 		done
 	done
 	if [[ $s == kp-nftables ]] && ((NFT_BENCH)) && (($(nft_used) < 2)); then
@@ -470,6 +477,7 @@ EOF
 rr() {
 	local out
 	((CR_SECS)) || return 0
+	[[ -z $NO_TCP ]] || return 0
 	out=$(ip netns exec "$GNS" "${ON_GEN[@]+"${ON_GEN[@]}"}" "$PP" client -c "$(n1 "$4")" -p "$5" -n "$RR_N" -w 500 -t 60) ||
 		die "$2: pingpong to $(n1 "$4"):$5 failed"
 	echo "RR $1 $2 $3 $4 $(sed -n 's/.*p50_us=\([0-9.]*\) p99_us=\([0-9.]*\).*/\1 \2/p' <<<"$out")" >>"$W/res"
@@ -548,6 +556,8 @@ for line in open(path):
         P[(w[2], w[3], w[4])].append([int(r) for r in [w[1]]] + [float(x) for x in w[5:]])
     elif w[0] == "RR" and len(w) >= 7:
         R[(w[2], w[3], w[4])].append((int(w[1]), float(w[5]), float(w[6])))
+    elif w[0] == "NOTCP":
+        print(f"TCP: {w[1]} v{w[2]}: no answer at port {w[3]}: its TCP rows left out")
     elif w[0] == "CRR" and len(w) >= 8:
         C[(w[2], w[3], w[4])].append((int(w[1]), float(w[5]), float(w[6])))
 med = lambda xs: st.median(xs) if xs else 0
