@@ -46,6 +46,21 @@
  * the others repeat 1, as a repeat would rerun the rewritten skb), and the
  * mean over all rounds is printed in ns per packet.
  *
+ * Built with -DPKT_BENCH_PREFILTER (bench/nodeport-xdp.sh does; a tree
+ * before the tc prefilter, 3d92410, has no tc_prefilter to build it with),
+ * the underlay prefilter at both of its places, a deny list of one /32
+ * (DENIED, its /24 in xcni_pf24):
+ *   np-local/np-remote, prefilter at tc  the NodePort rows through a
+ *                from_overlay with tc_prefilter (xcnid --xdp-mode tc): the
+ *                prefilter's miss (the two hash lookups) before the
+ *                translation, to set beside the rows without it
+ *   tc hit       that from_overlay, a frame from DENIED: TC_ACT_SHOT,
+ *                drop-prefilter
+ *   XDP miss/hit xdp_underlay (BPF_PROG_TEST_RUN on the XDP program; its
+ *                rodata as the tree's defaults: the prefilter alone), the
+ *                NodePort frame (XDP_PASS, nothing counted) and DENIED's
+ *                (XDP_DROP, drop-prefilter)
+ *
  * It runs in a network namespace of its own (its veths vanish with it) and
  * pins its maps in DIR (created; must not hold another tree's maps), which it
  * empties and removes on exit. As root, holding the test lock:
@@ -101,6 +116,10 @@
 #else
 #define TRUSTED_MARK 0x00100000u
 #endif
+#ifdef PKT_BENCH_PREFILTER
+#include "xdp_underlay.skel.h"
+#define DENIED "198.18.0.9"
+#endif
 
 enum { DEV_A, DEV_B, DEV_U, NR_DEVS };
 static const char *const devs[NR_DEVS] = { "xpba", "xpbb", "xpbu" };
@@ -110,6 +129,10 @@ static const uint8_t host_mac[NR_DEVS][6] = { { 2, 0, 0, 0, 1, 0xa }, { 2, 0, 0,
 					      { 2, 0, 0, 0, 2, 1 } };
 static const uint8_t n2_mac[6] = { 2, 0, 0, 0, 3, 3 };
 static int ifindex[NR_DEVS];
+#ifdef PKT_BENCH_PREFILTER
+static struct from_overlay *fo_pf; /* Services on, the prefilter at tc */
+static struct xdp_underlay *xu_pf; /* the prefilter alone */
+#endif
 
 static const char *pin;
 static struct to_pod *tp;
@@ -461,6 +484,18 @@ static void cleanup(void)
 			bpf_object__for_each_map(m, fo[i]->obj)
 				if (bpf_map__is_pinned(m))
 					bpf_map__unpin(m, NULL);
+#ifdef PKT_BENCH_PREFILTER
+	if (fo_pf)
+		bpf_object__for_each_map(m, fo_pf->obj)
+			if (bpf_map__is_pinned(m))
+				bpf_map__unpin(m, NULL);
+	if (xu_pf)
+		bpf_object__for_each_map(m, xu_pf->obj)
+			if (bpf_map__is_pinned(m))
+				bpf_map__unpin(m, NULL);
+	xdp_underlay__destroy(xu_pf);
+	from_overlay__destroy(fo_pf);
+#endif
 	if (fp)
 		bpf_object__for_each_map(m, fp->obj)
 			if (bpf_map__is_pinned(m))
@@ -722,6 +757,34 @@ int main(int argc, char **argv)
 	node_n3();
 	nodeport(30080, 14, 11, IP_B, 8080);
 	nodeport(30081, 15, 101, IP_R, 80);
+#ifdef PKT_BENCH_PREFILTER
+	{
+		LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = pin);
+		/* The deny list: DENIED/32, its /24 in the hash in front of the trie. */
+		struct xcni_prefilter_key k = { .prefixlen = 32, .addr = ip4(DENIED) };
+		struct xcni_prefilter_val v = {};
+		uint32_t net = ip4(DENIED) & htonl(XCNI_PF24_MASK), one = 1;
+
+		fo_pf = from_overlay__open_opts(&oo);
+		if (!fo_pf)
+			return 1;
+		fo_pf->rodata->node_ip = ip4(NODE_IP);
+		fo_pf->rodata->vni = VNI;
+		fo_pf->rodata->lb_enabled = 1;
+		fo_pf->rodata->tc_prefilter = 1;
+		if (from_overlay__load(fo_pf)) {
+			fprintf(stderr, "pkt_bench: from_overlay, tc_prefilter: %s\n", strerror(errno));
+			return 1;
+		}
+		xu_pf = xdp_underlay__open_opts(&oo);
+		if (!xu_pf || xdp_underlay__load(xu_pf)) {
+			fprintf(stderr, "pkt_bench: xdp_underlay: %s\n", strerror(errno));
+			return 1;
+		}
+		put("xcni_prefilter", &k, &v);
+		put("xcni_pf24", &net, &one);
+	}
+#endif
 
 	/* to_pod: the node's UDP into A (the stack's flow: conntrack, A's ingress). */
 	rows[nr] = (struct row){ "to_pod IPv4, the node's UDP into A", bpf_program__fd(tp->progs.to_pod),
@@ -779,6 +842,39 @@ int main(int argc, char **argv)
 				 .dir = XCNI_DIR_FROM_OVERLAY, .check = to_n2 };
 	rows[nr].len = udp4(rows[nr].in, host_mac[DEV_U], pod_mac[DEV_U], CLIENT, NODE_IP, 50001, 30081);
 	nr++;
+#ifdef PKT_BENCH_PREFILTER
+	rows[nr] = (struct row){ "NodePort from outside, local backend, prefilter at tc (miss)",
+				 bpf_program__fd(fo_pf->progs.from_overlay), DEV_U, 1,
+				 .ret = TC_ACT_REDIRECT, .reason = XCNI_FWD_LOCAL,
+				 .dir = XCNI_DIR_FROM_OVERLAY, .check = into_b };
+	rows[nr].len = udp4(rows[nr].in, host_mac[DEV_U], pod_mac[DEV_U], CLIENT, NODE_IP, 50012, 30080);
+	nr++;
+	rows[nr] = (struct row){ "NodePort from outside, remote backend, prefilter at tc (miss)",
+				 bpf_program__fd(fo_pf->progs.from_overlay), DEV_U, 1,
+				 .ret = TC_ACT_REDIRECT, .reason = XCNI_FWD_ENCAP,
+				 .dir = XCNI_DIR_FROM_OVERLAY, .check = to_n2 };
+	rows[nr].len = udp4(rows[nr].in, host_mac[DEV_U], pod_mac[DEV_U], CLIENT, NODE_IP, 50013, 30081);
+	nr++;
+	/* Dropped: nothing rewritten, repeat 100. */
+	rows[nr] = (struct row){ "prefilter at tc (from_overlay), hit: denied source dropped",
+				 bpf_program__fd(fo_pf->progs.from_overlay), DEV_U, 100,
+				 .ret = TC_ACT_SHOT, .reason = XCNI_DROP_PREFILTER,
+				 .dir = XCNI_DIR_FROM_OVERLAY, .check = same };
+	rows[nr].len = udp4(rows[nr].in, host_mac[DEV_U], pod_mac[DEV_U], DENIED, NODE_IP, 50014, 30080);
+	nr++;
+	rows[nr] = (struct row){ "prefilter at XDP (xdp_underlay), miss: NodePort frame passed",
+				 bpf_program__fd(xu_pf->progs.xdp_underlay), DEV_U, 100,
+				 .ret = XDP_PASS, .reason = 0, .dir = XCNI_DIR_FROM_OVERLAY,
+				 .check = same, .xdp = 1 };
+	rows[nr].len = udp4(rows[nr].in, host_mac[DEV_U], pod_mac[DEV_U], CLIENT, NODE_IP, 50015, 30080);
+	nr++;
+	rows[nr] = (struct row){ "prefilter at XDP (xdp_underlay), hit: denied source dropped",
+				 bpf_program__fd(xu_pf->progs.xdp_underlay), DEV_U, 100,
+				 .ret = XDP_DROP, .reason = XCNI_DROP_PREFILTER,
+				 .dir = XCNI_DIR_FROM_OVERLAY, .check = same, .xdp = 1 };
+	rows[nr].len = udp4(rows[nr].in, host_mac[DEV_U], pod_mac[DEV_U], DENIED, NODE_IP, 50014, 30080);
+	nr++;
+#endif
 
 	for (int lb = 0; lb < 2; lb++) {
 		rows[nr] = (struct row){ lb ? "from_overlay Geneve/IPv6 underlay, IPv4 R3->A, Services on"

@@ -22,6 +22,8 @@ PKGS=(
 	python3-grpcio python3-grpc-tools
 	golang-go golang-github-appc-cni-dev
 	iperf3 tshark jq curl openssl python3 python3-yaml ethtool
+	# bench/nodeport-xdp.sh's packet generator (trafgen: PF_PACKET mmap)
+	netsniff-ng
 	# the lab: its cluster DNS server; conntrack: tests read the table with it (masq6.sh)
 	dnsmasq-base conntrack
 	# the service map's browser test (lab-ui): headless Chromium driven over CDP
