@@ -21,9 +21,9 @@
 # - a Job's pod on n2 finishes and pod c gets its address while another
 #   namespace's policy comes in; c reaches a, no agent refused a generation;
 # - xcnictl connectivity test --kubeconfig (issue 39): its table green, its
-#   namespace kept (--keep); a policy applied by kubectl into it denies what
-#   policy/allowed must reach: that test fails by name, exit 1, the namespace
-#   is gone afterwards;
+#   namespace kept (--keep); a policy applied by kubectl into it keeps the
+#   client's egress from guarded, which policy/allowed must reach: that test
+#   fails by name with the drop named, exit 1, the namespace is gone afterwards;
 # - uninstall: kubectl delete -f, then examples/kind/uninstall.yaml applied and
 #   deleted: no pin, conflist, plugin, xcni link, tc filter, XDP program or
 #   nftables table of xcni left on either node; then everything down.
@@ -134,8 +134,8 @@ kc delete namespace web batch --wait=true --timeout=60s >/dev/null 2>&1
 # Its own namespace through the API server, probes in its pods through the
 # kubelets' run endpoint, the NodePort from here (the control plane's netns,
 # off the nodes), each agent's drop counters. Green, kept (--keep); then a
-# policy of ours denies what policy/allowed must reach: that test fails by
-# name, the run exits 1 and removes the namespace (kept or not).
+# policy of ours keeps the client from what policy/allowed must reach: that
+# test fails by name, the run exits 1 and removes the namespace (kept or not).
 CT() { ip netns exec "$K8S_NETNS" "$BUILD/xcnictl" connectivity test --kubeconfig "$KUBECONFIG" "$@"; }
 t=$(now_ms)
 CT --keep >"$TMP/ct.out" 2>&1
@@ -151,21 +151,25 @@ check "  policy/denied blocked by a drop-policy-* counted on n2" grep -Eq '^    
 check "  SKIP pod-to-dns/ipv4 (skipped: no DNS Service), pod-to-outside/ipv4" \
 	bash -c "grep -q '^  SKIP  pod-to-dns/ipv4 .*skipped: no DNS Service' $TMP/ct.out && grep -q '^  SKIP  pod-to-outside/ipv4 ' $TMP/ct.out"
 check "--keep: namespace xcni-conntest kept" kc get namespace xcni-conntest
+# (A deny-all on guarded would not do: policies add up, and guard's allow stands.)
 kc apply -f - >/dev/null <<'EOF2'
 apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
-metadata: {name: deny-guarded, namespace: xcni-conntest}
+metadata: {name: client-not-to-guarded, namespace: xcni-conntest}
 spec:
-  podSelector: {matchLabels: {app: guarded}}
-  policyTypes: [Ingress]
+  podSelector: {matchLabels: {app: client}}
+  policyTypes: [Egress]
+  egress:
+  - to:
+    - podSelector: {matchExpressions: [{key: app, operator: NotIn, values: [guarded]}]}
 EOF2
 t=$(now_ms)
 CT --test 'policy/*' >"$TMP/ct2.out" 2>&1
 rc=$?
 sed 's/^/#   /' "$TMP/ct2.out"
-check "a deny-all on guarded (kubectl): connectivity test exits 1 ($rc), $(($(now_ms) - t)) ms" test "$rc" = 1
-check "  FAIL policy/allowed/ipv4, the drop named (drop-policy-ingress on n2)" \
-	bash -c "grep -q '^  FAIL  policy/allowed/ipv4 ' $TMP/ct2.out && grep -Eq '^        drops: .*n2 drop-policy-ingress' $TMP/ct2.out"
+check "the client's egress kept from guarded (kubectl): connectivity test exits 1 ($rc), $(($(now_ms) - t)) ms" test "$rc" = 1
+check "  FAIL policy/allowed/ipv4, the drop named (drop-policy-egress on n1)" \
+	bash -c "grep -q '^  FAIL  policy/allowed/ipv4 ' $TMP/ct2.out && grep -Eq '^        drops: .*n1 drop-policy-egress' $TMP/ct2.out"
 check "  policy/denied still passes" grep -q '^  PASS  policy/denied/ipv4 ' "$TMP/ct2.out"
 check "namespace xcni-conntest gone (its pods, Services, policies with it)" \
 	bash -c "! kc get namespace xcni-conntest >/dev/null 2>&1 && [ -z \"\$(kc get pods,svc,netpol -A -o name 2>/dev/null | grep xcni-conntest)\" ]"
