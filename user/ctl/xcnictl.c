@@ -111,8 +111,8 @@ static const struct cmd main_cmds[] = {
 	  "The node's health and a verdict: OK, DEGRADED (why) or DOWN (status --help)", NULL },
 	{ "sysdump", NULL, NULL, 0, 0, "[-f FILE|-] [--agent-log FILE]",
 	  "One tar.gz with what a bug report needs, secrets left out (sysdump --help)", NULL },
-	{ "connectivity", "test", NULL, 0, 0, "[--test GLOB]... [--node A [--node B]]",
-	  "Deploy probe pods in the lab, test every path, clean up (connectivity test --help)",
+	{ "connectivity", "test", NULL, 0, 0, "[--kubeconfig FILE] [--test GLOB]... [--node A [--node B]]",
+	  "Deploy probe pods in the lab or a cluster, test every path, clean up (connectivity test --help)",
 	  NULL },
 	{ "filters", NULL, cmd_filters, 0, 0, "",
 	  "List the filter words: one meaning each, and the commands that take them.\n\n"
