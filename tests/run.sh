@@ -21,6 +21,7 @@ suites=(
 	"unit-manifests:$BUILD/tests/test_k8s"
 	"unit-store:$BUILD/tests/test_store"
 	"unit-k8sapi:$BUILD/tests/test_k8sapi"
+	"unit-k8sobj:$BUILD/tests/test_k8sobj"
 	"unit-policy:$BUILD/tests/test_policy"
 	"unit-polpeers:$BUILD/tests/test_polpeers"
 	"unit-polmaps:$BUILD/tests/test_polmaps"

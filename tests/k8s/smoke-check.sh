@@ -20,6 +20,10 @@
 # - a NetworkPolicy cuts b off from a;
 # - a Job's pod on n2 finishes and pod c gets its address while another
 #   namespace's policy comes in; c reaches a, no agent refused a generation;
+# - xcnictl connectivity test --kubeconfig (issue 39): its table green, its
+#   namespace kept (--keep); a policy applied by kubectl into it keeps the
+#   client's egress from guarded, which policy/allowed must reach: that test
+#   fails by name with the drop named, exit 1, the namespace is gone afterwards;
 # - the cluster-wide flows view as docs/kind.md has it (tests/k8s/flows-lib.sh):
 #   flows-certs.sh --apply, kubectl patch --patch-file flows-patch.yaml, then
 #   xcnictl flows --kubeconfig from the control plane's netns: both nodes'
@@ -146,9 +150,58 @@ check "  web/c (n2) -> web/a:8080 allowed by n1 by web/a-from-friends; n2's part
 check "  --from-pod web/b --verdict denied: only b's denied connections, each with both nodes' parts" \
 	bash -c "k8s_flows --from-pod web/b --verdict denied --json >$TMP/flows-b.json && k8s_flows_conn $TMP/flows-b.json web/b web/a 8080 denied n1 web/a-from-friends && ! grep -v '\"verdict\":\"denied\"' $TMP/flows-b.json | grep -q ."
 k8s_agent_logs_clean
+kc delete namespace web batch --wait=true --timeout=60s >/dev/null 2>&1
+
+# ---- xcnictl connectivity test --kubeconfig (issue 39) ----
+# Its own namespace through the API server, probes in its pods through the
+# kubelets' run endpoint, the NodePort from here (the control plane's netns,
+# off the nodes), each agent's drop counters. Green, kept (--keep); then a
+# policy of ours keeps the client from what policy/allowed must reach: that
+# test fails by name, the run exits 1 and removes the namespace (kept or not).
+CT() { ip netns exec "$K8S_NETNS" "$BUILD/xcnictl" connectivity test --kubeconfig "$KUBECONFIG" "$@"; }
+t=$(now_ms)
+CT --keep >"$TMP/ct.out" 2>&1
+rc=$?
+sed 's/^/#   /' "$TMP/ct.out"
+check "connectivity test --kubeconfig: exit 0 ($rc), every test run passed, $(($(now_ms) - t)) ms" \
+	bash -c "[ $rc = 0 ] && grep -q '^[0-9]* passed, 0 failed' $TMP/ct.out && ! grep -q '^  FAIL' $TMP/ct.out"
+for tn in pod-to-pod/same-node pod-to-pod/other-node pod-to-pod/other-node-udp pod-to-service/clusterip \
+	outside-to-nodeport/backend-node outside-to-nodeport/other-node policy/allowed policy/denied; do
+	check "  PASS $tn/ipv4" grep -Eq "^  PASS  $tn/ipv4 " "$TMP/ct.out"
+done
+check "  policy/denied blocked by a drop-policy-* counted on n2" grep -Eq '^        by .*n2 drop-policy' "$TMP/ct.out"
+if kc -n kube-system get service kube-dns >/dev/null 2>&1; then
+	check "  PASS pod-to-dns/ipv4 (the cluster's kube-system/kube-dns)" grep -q '^  PASS  pod-to-dns/ipv4 ' "$TMP/ct.out"
+else
+	check "  SKIP pod-to-dns/ipv4: skipped: no DNS Service, named" \
+		grep -q '^  SKIP  pod-to-dns/ipv4 .*skipped: no DNS Service (kube-system/kube-dns)' "$TMP/ct.out"
+fi
+check "  SKIP pod-to-outside/ipv4" grep -q '^  SKIP  pod-to-outside/ipv4 ' "$TMP/ct.out"
+check "--keep: namespace xcni-conntest kept" kc get namespace xcni-conntest
+# (A deny-all on guarded would not do: policies add up, and guard's allow stands.)
+kc apply -f - >/dev/null <<'EOF2'
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: client-not-to-guarded, namespace: xcni-conntest}
+spec:
+  podSelector: {matchLabels: {app: client}}
+  policyTypes: [Egress]
+  egress:
+  - to:
+    - podSelector: {matchExpressions: [{key: app, operator: NotIn, values: [guarded]}]}
+EOF2
+t=$(now_ms)
+CT --test 'policy/*' >"$TMP/ct2.out" 2>&1
+rc=$?
+sed 's/^/#   /' "$TMP/ct2.out"
+check "the client's egress kept from guarded (kubectl): connectivity test exits 1 ($rc), $(($(now_ms) - t)) ms" test "$rc" = 1
+check "  FAIL policy/allowed/ipv4, the drop named (drop-policy-egress on n1)" \
+	bash -c "grep -q '^  FAIL  policy/allowed/ipv4 ' $TMP/ct2.out && grep -Eq '^        drops: .*n1 drop-policy-egress' $TMP/ct2.out"
+check "  policy/denied still passes" grep -q '^  PASS  policy/denied/ipv4 ' "$TMP/ct2.out"
+check "namespace xcni-conntest gone (its pods, Services, policies with it)" \
+	bash -c "! kc get namespace xcni-conntest >/dev/null 2>&1 && [ -z \"\$(kc get pods,svc,netpol -A -o name 2>/dev/null | grep xcni-conntest)\" ]"
 
 # ---- uninstall ----
-kc delete namespace web batch --wait=true --timeout=60s >/dev/null 2>&1
 k8s_uninstall "$TMP/xcni.yaml" "$DS"
 
 # ---- down ----

@@ -218,6 +218,28 @@ check "endpoint list --pod $NS/guarded on n1: a hint naming n2" \
 	out_has "pod $NS/guarded: not an endpoint of this node; it runs on node n2 \\(xcnictl --node n2 endpoint list --pod $NS/guarded" \
 	"$XCNICTL" --node n1 endpoint list --pod "$NS/guarded"
 
+# ---- connectivity probe: what the cluster's run execs in its pods (the namespace still kept) ------------
+pod_ip() { lab get --json | /usr/bin/python3 -c 'import json,sys; print([p["ip"] for p in json.load(sys.stdin)["pods"] if p["namespace"]+"/"+p["name"]==sys.argv[1]][0])' "$1"; }
+GIP=$(pod_ip "$NS/guarded")
+check "connectivity probe in client -> guarded $GIP:8080: one JSON line, connected, guarded's answer" \
+	out_has '^\{"result":"connected","answer":"xcni-conntest/guarded","ms":[0-9]+\}$' \
+	lab exec "$NS/client" -- "$XCNICTL" connectivity probe --to "$GIP" --port 8080/tcp
+check "  ... in stranger: blocked, exit 0" \
+	out_has '^\{"result":"blocked","answer":"","ms":[0-9]+\}$' \
+	lab exec "$NS/stranger" -- "$XCNICTL" connectivity probe --to "$GIP" --port 8080/tcp --timeout-ms 300
+check "  ... --to not an address: exit 2, naming it" \
+	out_lines exits_with 2 "$XCNICTL" connectivity probe --to nope --port 8080/tcp -- \
+	'^connectivity probe: --to nope: not an IPv4 or IPv6 address' '^exit 2, want 2$'
+check "  ... --port 80/sctp: exit 2" \
+	out_lines exits_with 2 "$XCNICTL" connectivity probe --to "$GIP" --port 80/sctp -- \
+	'want PORT/tcp or PORT/udp' '^exit 2, want 2$'
+check "connectivity test --kubeconfig with --in-cluster: exit 2" \
+	out_lines exits_with 2 "$XCNICTL" connectivity test --kubeconfig /nonexistent --in-cluster -- \
+	'one or the other' '^exit 2, want 2$'
+check "connectivity test --kubeconfig FILE that is not there: exit 2, naming it" \
+	out_lines exits_with 2 "$XCNICTL" connectivity test --kubeconfig "$T/no-such-kubeconfig" -- \
+	"$T/no-such-kubeconfig" '^exit 2, want 2$'
+
 # ---- connectivity test: a deny-all in the probe namespace ------------------------------------------------
 cat >"$T/deny-all.yaml" <<EOF
 apiVersion: networking.k8s.io/v1

@@ -343,6 +343,12 @@ char *pt_json_string(struct ptable *t, int *err);
 int ctl_lab_main(int argc, char **argv);
 /* xcnictl connectivity test ... (connectivity.c): argv[0] is "connectivity"; the exit code. */
 int ctl_connectivity_main(int argc, char **argv);
+struct lab_ct_opts;
+/*
+ * connectivity test in a cluster (conntest_k8s.c): kubeconfig NULL is the
+ * in-cluster config. 0 every test passed, 1 one failed, 2 usage or error.
+ */
+int ctl_conntest_k8s(const struct lab_ct_opts *o, const char *kubeconfig);
 /* xcnictl ui ... (lab/ui.c): argv[0] is "ui"; the exit code. */
 int ctl_ui_main(int argc, char **argv);
 /*

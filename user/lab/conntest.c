@@ -47,50 +47,32 @@
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define CT_DEFAULT_MS 1000
-#define CT_MAX_GLOBS 32
 /* The NodePort: this far into the lab's range (lab up --node-port-range). */
 #define CT_NODEPORT_OFF 39
 /* The pods' image in a cluster (the lab runs its own listener and ignores it):
  * examples/kind's, which has xcnictl for the listener (lab serve) and sleep. */
 #define CT_DEFAULT_IMAGE "xcni:dev"
 
-enum ct_from { FROM_CLIENT, FROM_STRANGER, FROM_OUTSIDE };
-enum ct_to {
-	TO_ECHO_SAME, TO_ECHO_OTHER, TO_SVC, TO_NODEPORT_A, TO_NODEPORT_B, TO_OUTSIDE, TO_DNS,
-	TO_GUARDED,
-};
-enum ct_need { NEED_2NODES = 1, NEED_OUTSIDE = 2, NEED_DNS = 4 };
-
-/* One test: run once per family of the lab, named NAME/ipv4, NAME/ipv6. */
-struct ct_case {
-	const char *name;
-	enum ct_from from;
-	enum ct_to to;
-	const char *port; /* PORT/PROTO; "" for the NodePort (the manifest's) */
-	bool allow; /* else: blocked, and by policy */
-	unsigned int needs;
-	const char *answer; /* what the listener must say (its NS/POD), or NULL */
-};
-
-static const struct ct_case ct_cases[] = {
-	{ "pod-to-pod/same-node", FROM_CLIENT, TO_ECHO_SAME, "8080/tcp", true, 0,
+const struct lab_ct_case lab_ct_cases[] = {
+	{ "pod-to-pod/same-node", CT_FROM_CLIENT, CT_TO_ECHO_SAME, "8080/tcp", true, 0,
 	  LAB_CONNTEST_NS "/echo-same" },
-	{ "pod-to-pod/other-node", FROM_CLIENT, TO_ECHO_OTHER, "8080/tcp", true, NEED_2NODES,
+	{ "pod-to-pod/other-node", CT_FROM_CLIENT, CT_TO_ECHO_OTHER, "8080/tcp", true, CT_NEED_2NODES,
 	  LAB_CONNTEST_NS "/echo-other" },
-	{ "pod-to-pod/other-node-udp", FROM_CLIENT, TO_ECHO_OTHER, "8081/udp", true, NEED_2NODES,
+	{ "pod-to-pod/other-node-udp", CT_FROM_CLIENT, CT_TO_ECHO_OTHER, "8081/udp", true, CT_NEED_2NODES,
 	  NULL },
-	{ "pod-to-service/clusterip", FROM_CLIENT, TO_SVC, "80/tcp", true, 0,
+	{ "pod-to-service/clusterip", CT_FROM_CLIENT, CT_TO_SVC, "80/tcp", true, 0,
 	  LAB_CONNTEST_NS "/echo-other" },
-	{ "outside-to-nodeport/backend-node", FROM_OUTSIDE, TO_NODEPORT_B, "", true, NEED_OUTSIDE,
+	{ "outside-to-nodeport/backend-node", CT_FROM_OUTSIDE, CT_TO_NODEPORT_B, "", true, CT_NEED_OUTSIDE,
 	  LAB_CONNTEST_NS "/echo-other" },
-	{ "outside-to-nodeport/other-node", FROM_OUTSIDE, TO_NODEPORT_A, "", true,
-	  NEED_OUTSIDE | NEED_2NODES, LAB_CONNTEST_NS "/echo-other" },
-	{ "pod-to-outside", FROM_CLIENT, TO_OUTSIDE, "80/tcp", true, NEED_OUTSIDE, "outside " },
-	{ "pod-to-dns", FROM_CLIENT, TO_DNS, "53/udp", true, NEED_DNS, NULL },
-	{ "policy/allowed", FROM_CLIENT, TO_GUARDED, "8080/tcp", true, 0,
+	{ "outside-to-nodeport/other-node", CT_FROM_OUTSIDE, CT_TO_NODEPORT_A, "", true,
+	  CT_NEED_OUTSIDE | CT_NEED_2NODES, LAB_CONNTEST_NS "/echo-other" },
+	{ "pod-to-outside", CT_FROM_CLIENT, CT_TO_OUTSIDE, "80/tcp", true, CT_NEED_OUTSIDE, "outside " },
+	{ "pod-to-dns", CT_FROM_CLIENT, CT_TO_DNS, "53/udp", true, CT_NEED_DNS, NULL },
+	{ "policy/allowed", CT_FROM_CLIENT, CT_TO_GUARDED, "8080/tcp", true, 0,
 	  LAB_CONNTEST_NS "/guarded" },
-	{ "policy/denied", FROM_STRANGER, TO_GUARDED, "8080/tcp", false, 0, NULL },
+	{ "policy/denied", CT_FROM_STRANGER, CT_TO_GUARDED, "8080/tcp", false, 0, NULL },
 };
+const size_t lab_ct_ncases = ARRAY_SIZE(lab_ct_cases);
 
 static const char ct_manifest[] =
 	"apiVersion: v1\nkind: Namespace\nmetadata: {name: " LAB_CONNTEST_NS "}\n"
@@ -414,17 +396,7 @@ static void ct_on_signal(int sig)
 	ct_stop = 1;
 }
 
-struct ct_opts {
-	const char *globs[CT_MAX_GLOBS];
-	size_t nglobs;
-	const char *nodes[2];
-	size_t nnodes;
-	const char *image;
-	int timeout_ms;
-	bool keep, verbose, list, manifest;
-};
-
-static bool ct_selected(const struct ct_opts *o, const char *full)
+bool lab_conntest_selected(const struct lab_ct_opts *o, const char *full)
 {
 	if (!o->nglobs)
 		return true;
@@ -434,9 +406,9 @@ static bool ct_selected(const struct ct_opts *o, const char *full)
 	return false;
 }
 
-static const char *from_word(enum ct_from f)
+const char *lab_ct_from_word(enum lab_ct_from f)
 {
-	return f == FROM_CLIENT ? "client" : f == FROM_STRANGER ? "stranger" : "outside";
+	return f == CT_FROM_CLIENT ? "client" : f == CT_FROM_STRANGER ? "stranger" : "outside";
 }
 
 /* Runs stdout into /dev/null (what apply and delete say) unless verbose; restores it. */
@@ -534,7 +506,7 @@ static char *ct_manifest_text(const struct lab *lab, const char *a, const char *
 }
 
 /* Whether no lab is up in $XCNI_LAB_DIR (or the default): its lab.json is missing. */
-static bool lab_open_quiet_dir(void)
+bool lab_conntest_no_lab(void)
 {
 	const char *d = getenv("XCNI_LAB_DIR");
 	char path[PATH_MAX];
@@ -547,30 +519,41 @@ static void usage(FILE *f)
 {
 	fprintf(f, "Usage: xcnictl connectivity test [--test GLOB]... [--node A [--node B]]\n"
 		   "                                 [--timeout-ms N] [--keep] [--list] [-v]\n"
+		   "       xcnictl connectivity test --kubeconfig FILE | --in-cluster\n"
+		   "                                 [--image IMAGE] [--ready-timeout S] [same options]\n"
 		   "       xcnictl connectivity test --manifest [--node A --node B] [--image IMAGE]\n"
-		   "In the lab: deploys namespace " LAB_CONNTEST_NS " (pods client, stranger, echo-same on\n"
-		   "node A; echo-other, guarded on node B; Services echo (ClusterIP) and echo-np\n"
+		   "Deploys namespace " LAB_CONNTEST_NS " (pods client, stranger, echo-same on node A;\n"
+		   "echo-other, guarded on node B; Services echo (ClusterIP) and echo-np\n"
 		   "(NodePort); NetworkPolicy guard letting only access=yes pods reach guarded),\n"
-		   "runs each test of the table once per IP family of the lab, watching every\n"
-		   "node's drop counters, and deletes the namespace (checking nothing is left).\n"
+		   "runs each test of the table once per IP family, watching every node's drop\n"
+		   "counters, and deletes the namespace (checking nothing is left).\n"
 		   "A test that must connect fails on any drop during it; one that must be\n"
 		   "blocked fails unless blocked and a policy drop (drop-policy-*) was counted.\n"
 		   "The tests (NAME/ipv4, NAME/ipv6; --list prints them):\n");
-	for (size_t i = 0; i < ARRAY_SIZE(ct_cases); i++)
-		fprintf(f, "  %-34s %s -> %s\n", ct_cases[i].name, from_word(ct_cases[i].from),
-			ct_cases[i].allow ? "connected" : "blocked by policy");
+	for (size_t i = 0; i < lab_ct_ncases; i++)
+		fprintf(f, "  %-34s %s -> %s\n", lab_ct_cases[i].name, lab_ct_from_word(lab_ct_cases[i].from),
+			lab_ct_cases[i].allow ? "connected" : "blocked by policy");
 	fprintf(f, "--test GLOB: only the tests whose NAME/FAMILY matches (repeatable, fnmatch:\n"
-		   "'policy/*', '*/ipv6'). --node: where the pods go (default the lab's first\n"
-		   "two nodes; other-node tests are skipped in a 1-node lab, outside tests in a\n"
-		   "lab without an outside, DNS without lab up --dns). --keep: leave the\n"
-		   "namespace (a later run reuses it, and removes it). --manifest: print the\n"
-		   "probe namespace's manifest and exit: the lab's, or with no lab up and two\n"
-		   "--node, a cluster's (kubectl apply -f -; the pods run IMAGE, default\n"
+		   "'policy/*', '*/ipv6'). --node: where the pods go (default the first two\n"
+		   "nodes: the lab's, or the cluster's Ready nodes without a NoSchedule taint;\n"
+		   "other-node tests are skipped with one node, outside tests without the\n"
+		   "lab's outside, DNS without a DNS Service). --keep: leave the namespace (a\n"
+		   "later run reuses it, and removes it).\n"
+		   "A cluster (--kubeconfig FILE, --in-cluster, or with no lab up $KUBECONFIG or\n"
+		   "~/.kube/config as kubectl reads them): the objects are created through the\n"
+		   "API server; each probe runs in its pod through the kubelet's run endpoint\n"
+		   "(POST /api/v1/nodes/NODE/proxy/run/...: RBAC nodes/proxy), the NodePort is\n"
+		   "probed from where xcnictl runs, and the drop counters are each node's xcni\n"
+		   "agent's (xcnictl metrics in its pod). --image: the probe pods' image\n"
+		   "(default the xcni DaemonSet's; it must hold xcnictl); --ready-timeout: how\n"
+		   "long the pods may take to be Ready and the namespace to go (default 120).\n"
+		   "--manifest: print the probe namespace's manifest and exit: the lab's, or\n"
+		   "with no lab up and two --node, a cluster's (the pods run IMAGE, default\n"
 		   CT_DEFAULT_IMAGE ", examples/kind's: sleep, and xcnictl lab serve as the listener).\n"
-		   "Exit 0 every test passed, 1 a test failed, 2 usage or the lab failed.\n");
+		   "Exit 0 every test passed, 1 a test failed, 2 usage, or the lab or cluster failed.\n");
 }
 
-static int ct_parse(int argc, char **argv, struct ct_opts *o)
+int lab_conntest_parse(int argc, char **argv, struct lab_ct_opts *o)
 {
 	static const struct option lo[] = {
 		{ "test", required_argument, NULL, 't' },
@@ -580,6 +563,9 @@ static int ct_parse(int argc, char **argv, struct ct_opts *o)
 		{ "list", no_argument, NULL, 'l' },
 		{ "manifest", no_argument, NULL, 'm' },
 		{ "image", required_argument, NULL, 'i' },
+		{ "kubeconfig", required_argument, NULL, 'K' },
+		{ "in-cluster", no_argument, NULL, 'C' },
+		{ "ready-timeout", required_argument, NULL, 'R' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
@@ -588,13 +574,14 @@ static int ct_parse(int argc, char **argv, struct ct_opts *o)
 	long v;
 	int c;
 
-	*o = (struct ct_opts){ .timeout_ms = CT_DEFAULT_MS, .image = CT_DEFAULT_IMAGE };
+	*o = (struct lab_ct_opts){ .timeout_ms = CT_DEFAULT_MS, .image = CT_DEFAULT_IMAGE,
+				   .ready_timeout_s = 120 };
 	optind = 0;
 	while ((c = getopt_long(argc, argv, "t:n:vh", lo, NULL)) != -1) {
 		switch (c) {
 		case 't':
-			if (o->nglobs == CT_MAX_GLOBS) {
-				fprintf(stderr, "connectivity test: --test: at most %d\n", CT_MAX_GLOBS);
+			if (o->nglobs == LAB_CT_MAX_GLOBS) {
+				fprintf(stderr, "connectivity test: --test: at most %d\n", LAB_CT_MAX_GLOBS);
 				return 2;
 			}
 			o->globs[o->nglobs++] = optarg;
@@ -619,7 +606,19 @@ static int ct_parse(int argc, char **argv, struct ct_opts *o)
 		case 'k': o->keep = true; break;
 		case 'l': o->list = true; break;
 		case 'm': o->manifest = true; break;
-		case 'i': o->image = optarg; break;
+		case 'i': o->image = optarg; o->image_set = true; break;
+		case 'K': o->kubeconfig = optarg; break;
+		case 'C': o->in_cluster = true; break;
+		case 'R':
+			errno = 0;
+			v = strtol(optarg, &end, 10);
+			if (errno || end == optarg || *end || v < 1 || v > 3600) {
+				fprintf(stderr, "connectivity test: --ready-timeout %s: seconds, 1 to 3600\n",
+					optarg);
+				return 2;
+			}
+			o->ready_timeout_s = (int)v;
+			break;
 		case 'v': o->verbose = true; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
@@ -630,11 +629,41 @@ static int ct_parse(int argc, char **argv, struct ct_opts *o)
 		usage(stderr);
 		return 2;
 	}
+	if (o->kubeconfig && o->in_cluster) {
+		fprintf(stderr, "connectivity test: --kubeconfig and --in-cluster: one or the other\n");
+		return 2;
+	}
 	return -1;
 }
 
+int lab_conntest_globs_check(const struct lab_ct_opts *o)
+{
+	for (size_t g = 0; g < o->nglobs; g++) {
+		bool any = false;
+
+		for (size_t i = 0; i < lab_ct_ncases && !any; i++)
+			for (int f = 0; f < 2 && !any; f++) {
+				char full[96];
+
+				snprintf(full, sizeof(full), "%s/%s", lab_ct_cases[i].name, f ? "ipv6" : "ipv4");
+				any = !fnmatch(o->globs[g], full, 0);
+			}
+		if (!any) {
+			fprintf(stderr, "connectivity test: --test %s: no test matches (--list names "
+					"them)\n", o->globs[g]);
+			return 2;
+		}
+	}
+	return 0;
+}
+
+char *lab_conntest_manifest(const char *a, const char *b, const char *image)
+{
+	return ct_manifest_text(NULL, a, b, image);
+}
+
 /* The test's destination as lab_probe_to names it, and its port. */
-static void ct_dest(const struct lab *lab, const struct ct_case *t, unsigned int fam,
+static void ct_dest(const struct lab *lab, const struct lab_ct_case *t, unsigned int fam,
 		    const char *a, const char *b, char *to, size_t len, struct lab_port *port)
 {
 	unsigned int np = lab->np_min + CT_NODEPORT_OFF;
@@ -647,14 +676,14 @@ static void ct_dest(const struct lab *lab, const struct ct_case *t, unsigned int
 	else
 		*port = (struct lab_port){ .port = (uint16_t)np, .proto = IPPROTO_TCP };
 	switch (t->to) {
-	case TO_ECHO_SAME: snprintf(to, len, LAB_CONNTEST_NS "/echo-same"); break;
-	case TO_ECHO_OTHER: snprintf(to, len, LAB_CONNTEST_NS "/echo-other"); break;
-	case TO_GUARDED: snprintf(to, len, LAB_CONNTEST_NS "/guarded"); break;
-	case TO_SVC: snprintf(to, len, "svc/" LAB_CONNTEST_NS "/echo"); break;
-	case TO_NODEPORT_A: snprintf(to, len, "%s", a); break;
-	case TO_NODEPORT_B: snprintf(to, len, "%s", b); break;
-	case TO_OUTSIDE: snprintf(to, len, "%s", fam == LAB_FAM_V6 ? LAB_OUT_IP6 : LAB_OUT_IP); break;
-	case TO_DNS:
+	case CT_TO_ECHO_SAME: snprintf(to, len, LAB_CONNTEST_NS "/echo-same"); break;
+	case CT_TO_ECHO_OTHER: snprintf(to, len, LAB_CONNTEST_NS "/echo-other"); break;
+	case CT_TO_GUARDED: snprintf(to, len, LAB_CONNTEST_NS "/guarded"); break;
+	case CT_TO_SVC: snprintf(to, len, "svc/" LAB_CONNTEST_NS "/echo"); break;
+	case CT_TO_NODEPORT_A: snprintf(to, len, "%s", a); break;
+	case CT_TO_NODEPORT_B: snprintf(to, len, "%s", b); break;
+	case CT_TO_OUTSIDE: snprintf(to, len, "%s", fam == LAB_FAM_V6 ? LAB_OUT_IP6 : LAB_OUT_IP); break;
+	case CT_TO_DNS:
 		snprintf(to, len, "%s", fam == LAB_FAM_V6 ? LAB_DNS_IP6 : LAB_DNS_IP);
 		if (!lab_svc_lookup((struct lab *)lab, "kube-system", "kube-dns", &ips))
 			lab_svc_ip_str(&ips, fam, to, len);
@@ -663,25 +692,33 @@ static void ct_dest(const struct lab *lab, const struct ct_case *t, unsigned int
 }
 
 /* Why the test cannot run in this lab, or NULL. */
-static const char *ct_skip(const struct lab *lab, const struct ct_case *t, bool two)
+static const char *ct_skip(const struct lab *lab, const struct lab_ct_case *t, bool two)
 {
-	if ((t->needs & NEED_2NODES) && !two)
+	if ((t->needs & CT_NEED_2NODES) && !two)
 		return "one node";
-	if ((t->needs & NEED_OUTSIDE) && !lab->outside)
+	if ((t->needs & CT_NEED_OUTSIDE) && !lab->outside)
 		return "no outside";
-	if ((t->needs & NEED_DNS) && !lab_has_dns(lab))
+	if ((t->needs & CT_NEED_DNS) && !lab_has_dns(lab))
 		return "no DNS (lab up --dns)";
 	return NULL;
 }
 
 int lab_cmd_conntest(int argc, char **argv)
 {
+	struct lab_ct_opts o;
+	int ret = lab_conntest_parse(argc, argv, &o);
+
+	return ret >= 0 ? ret : lab_conntest_run(&o);
+}
+
+int lab_conntest_run(const struct lab_ct_opts *op)
+{
 	char to[128], drops[1024], *doc = NULL, path[PATH_MAX], an[16], bn[16];
 	char *apply_argv[] = { "apply", "-f", path, NULL };
 	size_t passed = 0, failed = 0, skipped = 0, nrun = 0;
 	const char *a, *b;
 	struct ct_drops d = {};
-	struct ct_opts o;
+	struct lab_ct_opts o = *op;
 	struct lab lab;
 	__u64 *before = NULL;
 	long long t0 = lab_now_ms();
@@ -689,17 +726,14 @@ int lab_cmd_conntest(int argc, char **argv)
 	int ret, saved;
 	bool two, removed = false, handlers = false;
 
-	ret = ct_parse(argc, argv, &o);
-	if (ret >= 0)
-		return ret;
 	if (o.list) {
-		for (size_t i = 0; i < ARRAY_SIZE(ct_cases); i++)
+		for (size_t i = 0; i < lab_ct_ncases; i++)
 			for (int f = 0; f < 2; f++)
-				printf("%s/%s\n", ct_cases[i].name, f ? "ipv6" : "ipv4");
+				printf("%s/%s\n", lab_ct_cases[i].name, f ? "ipv6" : "ipv4");
 		return 0;
 	}
 	/* --manifest for a cluster: no lab needed, the nodes named. */
-	if (o.manifest && o.nnodes == 2 && lab_open_quiet_dir()) {
+	if (o.manifest && o.nnodes == 2 && lab_conntest_no_lab()) {
 		doc = ct_manifest_text(NULL, o.nodes[0], o.nodes[1], o.image);
 		if (!doc)
 			return 2;
@@ -707,7 +741,7 @@ int lab_cmd_conntest(int argc, char **argv)
 		free(doc);
 		return 0;
 	}
-	if (o.manifest && lab_open_quiet_dir()) {
+	if (o.manifest && lab_conntest_no_lab()) {
 		fprintf(stderr, "connectivity test --manifest: no lab is up; for a cluster, name its "
 				"two nodes: --node A --node B\n");
 		return 2;
@@ -732,30 +766,16 @@ int lab_cmd_conntest(int argc, char **argv)
 	b = bn;
 	two = strcmp(a, b) != 0;
 	/* Every glob must name a test: a misspelt one would pass by running nothing. */
-	for (size_t g = 0; g < o.nglobs; g++) {
-		bool any = false;
-
-		for (size_t i = 0; i < ARRAY_SIZE(ct_cases) && !any; i++)
-			for (int f = 0; f < 2 && !any; f++) {
-				char full[96];
-
-				snprintf(full, sizeof(full), "%s/%s", ct_cases[i].name, f ? "ipv6" : "ipv4");
-				any = !fnmatch(o.globs[g], full, 0);
-			}
-		if (!any) {
-			fprintf(stderr, "connectivity test: --test %s: no test matches (--list names "
-					"them)\n", o.globs[g]);
-			goto err_lab;
-		}
-	}
+	if (lab_conntest_globs_check(&o))
+		goto err_lab;
 	/* ... and together they must select one of this lab's families. */
-	for (size_t i = 0; i < ARRAY_SIZE(ct_cases) && !nrun; i++)
+	for (size_t i = 0; i < lab_ct_ncases && !nrun; i++)
 		for (unsigned int fam = LAB_FAM_V4; fam <= LAB_FAM_V6; fam <<= 1) {
 			char full[96];
 
-			snprintf(full, sizeof(full), "%s/%s", ct_cases[i].name,
+			snprintf(full, sizeof(full), "%s/%s", lab_ct_cases[i].name,
 				 fam == LAB_FAM_V6 ? "ipv6" : "ipv4");
-			nrun += (lab.family & fam) && ct_selected(&o, full);
+			nrun += (lab.family & fam) && lab_conntest_selected(&o, full);
 		}
 	if (!nrun) {
 		fprintf(stderr, "connectivity test: --test: no test of this lab's families (%s) "
@@ -808,8 +828,8 @@ int lab_cmd_conntest(int argc, char **argv)
 		handlers = true;
 	}
 	drops_settle(&d, before);
-	for (size_t i = 0; i < ARRAY_SIZE(ct_cases) && !ct_stop; i++) {
-		const struct ct_case *t = &ct_cases[i];
+	for (size_t i = 0; i < lab_ct_ncases && !ct_stop; i++) {
+		const struct lab_ct_case *t = &lab_ct_cases[i];
 
 		for (unsigned int fam = LAB_FAM_V4; fam <= LAB_FAM_V6; fam <<= 1) {
 			const char *fw = fam == LAB_FAM_V6 ? "ipv6" : "ipv4", *skip;
@@ -822,7 +842,7 @@ int lab_cmd_conntest(int argc, char **argv)
 			int err;
 
 			snprintf(full, sizeof(full), "%s/%s", t->name, fw);
-			if (!(lab.family & fam) || !ct_selected(&o, full) || ct_stop)
+			if (!(lab.family & fam) || !lab_conntest_selected(&o, full) || ct_stop)
 				continue;
 			nrun++;
 			skip = ct_skip(&lab, t, two);
@@ -831,17 +851,17 @@ int lab_cmd_conntest(int argc, char **argv)
 				skipped++;
 				continue;
 			}
-			if (t->from != FROM_OUTSIDE)
-				src = lab_pod_find(&lab, LAB_CONNTEST_NS, from_word(t->from));
+			if (t->from != CT_FROM_OUTSIDE)
+				src = lab_pod_find(&lab, LAB_CONNTEST_NS, lab_ct_from_word(t->from));
 			ct_dest(&lab, t, fam, a, b, to, sizeof(to), &port);
-			snprintf(what, sizeof(what), "%s -> %s %u/%s", from_word(t->from), to, port.port,
+			snprintf(what, sizeof(what), "%s -> %s %u/%s", lab_ct_from_word(t->from), to, port.port,
 				 port.proto == IPPROTO_UDP ? "udp" : "tcp");
-			if ((t->from != FROM_OUTSIDE && !src) || drops_read(&d, before)) {
+			if ((t->from != CT_FROM_OUTSIDE && !src) || drops_read(&d, before)) {
 				printf("  FAIL  %-40s %s\n        the probe pod is missing\n", full, what);
 				failed++;
 				continue;
 			}
-			err = ct_probe(&lab, src, to, t->to == TO_DNS, fam, &port, o.timeout_ms, &r);
+			err = ct_probe(&lab, src, to, t->to == CT_TO_DNS, fam, &port, o.timeout_ms, &r);
 			/* Late drops of a blocked probe (retransmissions) land within its timeout. */
 			if (drops_read(&d, d.pk))
 				err = -EIO;
@@ -916,4 +936,91 @@ cleanup:
 err_lab:
 	lab_close(&lab);
 	return 2;
+}
+
+/* ---- the probe inside a cluster's pod --------------------------------------------- */
+
+static void probe_usage(FILE *f)
+{
+	fprintf(f, "Usage: xcnictl connectivity probe --to ADDR --port PORT/tcp|udp [--timeout-ms MS]\n"
+		   "       xcnictl connectivity probe --to ADDR --dns NAME [--timeout-ms MS]\n"
+		   "One probe from this network namespace (connectivity test --kubeconfig runs it\n"
+		   "in its probe pods), printed as one JSON line: {\"result\": \"connected\" |\n"
+		   "\"blocked\" | \"error\", \"answer\": what the listener said, \"ms\": ...}. --dns: a\n"
+		   "DNS query for NAME (A or AAAA, by ADDR's family) to ADDR:53 instead. Exit 0\n"
+		   "whatever the probe found, 2 for a usage error.\n");
+}
+
+int lab_cmd_conntest_probe(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "to", required_argument, NULL, 't' },
+		{ "port", required_argument, NULL, 'p' },
+		{ "dns", required_argument, NULL, 'd' },
+		{ "timeout-ms", required_argument, NULL, 'T' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	const char *to = NULL, *dns = NULL;
+	struct lab_port port = {};
+	bool have_port = false;
+	char answer[256] = "";
+	long long t0;
+	int c, res, timeout_ms = CT_DEFAULT_MS;
+	json_t *out;
+	char *end;
+	long v;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+		switch (c) {
+		case 't': to = optarg; break;
+		case 'd': dns = optarg; break;
+		case 'p':
+			if (lab_port_spec(optarg, &port) || port.proto == IPPROTO_SCTP) {
+				fprintf(stderr, "connectivity probe: --port %s: want PORT/tcp or PORT/udp\n",
+					optarg);
+				return 2;
+			}
+			have_port = true;
+			break;
+		case 'T':
+			errno = 0;
+			v = strtol(optarg, &end, 10);
+			if (errno || end == optarg || *end || v < 50 || v > 60000) {
+				fprintf(stderr, "connectivity probe: --timeout-ms %s: want 50 to 60000\n",
+					optarg);
+				return 2;
+			}
+			timeout_ms = (int)v;
+			break;
+		case 'h': probe_usage(stdout); return 0;
+		default: probe_usage(stderr); return 2;
+		}
+	}
+	if (!to || optind < argc || (!have_port == !dns)) {
+		fprintf(stderr, "connectivity probe: want --to ADDR and one of --port or --dns\n");
+		probe_usage(stderr);
+		return 2;
+	}
+	t0 = lab_now_ms();
+	if (dns)
+		res = dns_query(to, strchr(to, ':') ? LAB_FAM_V6 : LAB_FAM_V4, dns, timeout_ms, answer,
+				sizeof(answer));
+	else
+		res = lab_probe_addr(to, &port, timeout_ms, answer, sizeof(answer));
+	if (res == -EINVAL) {
+		fprintf(stderr, "connectivity probe: --to %s: not an IPv4 or IPv6 address%s\n", to,
+			dns ? " (or --dns: not a DNS name)" : "");
+		return 2;
+	}
+	out = json_pack("{s:s, s:s, s:I}", "result",
+			res > 0 ? "connected" : res == 0 ? "blocked" : "error", "answer",
+			res < 0 ? strerror(-res) : answer, "ms", (json_int_t)(lab_now_ms() - t0));
+	if (!out)
+		return 1;
+	json_dumpf(out, stdout, JSON_COMPACT);
+	putchar('\n');
+	json_decref(out);
+	return 0;
 }

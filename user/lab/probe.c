@@ -472,6 +472,16 @@ int lab_probe_to(struct lab *lab, const char *to, unsigned int fam, const struct
 	return probe_once(&d[fam == LAB_FAM_V6], port, timeout_ms, answer, alen, NULL);
 }
 
+int lab_probe_addr(const char *addr, const struct lab_port *port, int timeout_ms, char *answer,
+		   size_t alen)
+{
+	struct dest d;
+
+	if (dest_parse(addr, &d))
+		return -EINVAL;
+	return probe_once(&d, port, timeout_ms, answer, alen, NULL);
+}
+
 int lab_cmd_probe(int argc, char **argv)
 {
 	static const struct option lo[] = {

@@ -57,7 +57,12 @@ int k8s_conf_curl(const struct k8s_api_conf *c, CURL *e, struct curl_slist **hdr
 	else if (c->key_file)
 		curl_easy_setopt(e, CURLOPT_SSLKEY, c->key_file);
 
-	l = curl_slist_append(NULL, "Accept: application/json");
+	/*
+	 * client-go's: JSON from the API server, and whatever a proxied
+	 * endpoint makes (the kubelet's run endpoint declares no type and
+	 * answers 406 to application/json alone).
+	 */
+	l = curl_slist_append(NULL, "Accept: application/json, */*");
 	if (!l)
 		goto err_nomem;
 	if (c->token || token) {

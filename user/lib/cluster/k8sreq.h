@@ -17,7 +17,7 @@
 
 /*
  * TLS (CA, insecure-skip-tls-verify, client certificate and key) and the
- * headers every request carries (Accept: application/json, the bearer token,
+ * headers every request carries (Accept: JSON, then any type; the bearer token,
  * read again from token_file each time: it rotates) on a curl handle. *hdrs
  * is the caller's to curl_slist_free_all after the request. 0, -ENOMEM, or
  * k8s_read_token's error for token_file (nothing set then).
