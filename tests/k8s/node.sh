@@ -80,6 +80,10 @@ PIN_TOP=/sys/fs/bpf/xcni-k8s
 IMAGE_PAUSE=xcni.test/pause:1
 IMAGE_BUSYBOX=xcni.test/busybox:1
 READY_TIMEOUT=${XCNI_K8S_NODE_TIMEOUT:-180}
+# The kubelet's --cluster-dns (clusterDNS), kind's and kubeadm's: the tenth of
+# the Service range. Pods of dnsPolicy ClusterFirst get it as their resolver;
+# a suite that wants names puts its DNS Service at this ClusterIP (life.sh).
+CLUSTER_DNS=${XCNI_K8S_CLUSTER_DNS:-10.96.0.10}
 # xcni, or ptp: the reference plugin in xcni's place (no agent; a node of its
 # own, for comparisons such as pod start; nothing routes to other nodes).
 CNI=${XCNI_K8S_CNI:-xcni}
@@ -465,7 +469,9 @@ imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99
 protectKernelDefaults: false
 rotateCertificates: false
+clusterDNS: [$CLUSTER_DNS]
 EOF
+	[ "${K8S_DUAL:-0}" != 1 ] || printf 'featureGates: {IPv6DualStack: true}\n' >>"$RUN/kubelet.yaml"
 }
 
 # ---- xcni: the agent and the network configuration ----
@@ -558,7 +564,7 @@ up() {
 			--cluster-cidr "$K8S_CLUSTER_CIDR" --conntrack-max-per-core 0 \
 			--conntrack-tcp-timeout-established 0 --conntrack-tcp-timeout-close-wait 0 \
 			--metrics-bind-address 127.0.0.1:10249 --healthz-bind-address 127.0.0.1:10256 \
-			--oom-score-adj 0 --v=1
+			--oom-score-adj 0 --v=1 $([ "${K8S_DUAL:-0}" != 1 ] || echo --feature-gates=IPv6DualStack=true)
 		;;
 	*) die "XCNI_K8S_KUBE_PROXY: iptables or unset, not '$XCNI_K8S_KUBE_PROXY'" ;;
 	esac
