@@ -36,7 +36,11 @@
 # - kubelet (built by scripts/k8s-build.sh): a client certificate for
 #   system:node:NAME (group system:nodes) from the control plane's CA, remote
 #   runtime, --node-ip, its root dir under the run dir; x509 + webhook auth
-#   for the API server's calls (logs, exec).
+#   for the API server's calls (logs, exec); clusterDNS $XCNI_K8S_CLUSTER_DNS
+#   (default 10.96.0.10, kind's: pods' resolv.conf names it, whether or not a
+#   DNS Service is there); on a dual-stack control plane (controlplane.sh
+#   XCNI_K8S_DUAL=1) the IPv6DualStack feature gate (and kube-proxy's), its
+#   --node-ip still the one IPv4 address (1.20's kubelet takes one).
 # - xcni: xcnid as a plain process of the node (not the DaemonSet; -v: each
 #   generation applied is logged, in xcnid.log of the run dir), with the
 #   service account and ClusterRole of examples/kind/xcni.yaml (applied, less
