@@ -378,7 +378,7 @@ apiVersion: v1
 kind: Service
 metadata: {name: other, namespace: life}
 spec:
-  selector: {name: s3}
+  selector: {name: s1}
   ports: [{port: 80, targetPort: 8080}]
 EOF2
 ONE=$(kc -n life get svc one -o jsonpath='{.spec.clusterIP}')
@@ -431,8 +431,8 @@ check "fr fetches http://back/ by its name (wget: resolv.conf, the search path)"
 
 # The classic egress policy: DNS and one server, nothing else.
 check "pod eg on n1 Ready (role=friend, egress=limited)" pod eg life n1 "role: friend, egress: limited" "exec sleep 2147483647"
-check "before the egress policy: eg fetches http://other/ (s3, n3)" \
-	eventually 15 bash -c "wget_from life eg http://other/ | grep -qx hello-from-s3"
+check "before the egress policy: eg fetches http://other/ (s1, now on n2)" \
+	eventually 15 bash -c "wget_from life eg http://other/ | grep -qx hello-from-s1"
 kc apply -f - >/dev/null <<'EOF2'
 apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
@@ -449,15 +449,15 @@ spec:
     - podSelector: {matchLabels: {name: s2}}
     ports: [{protocol: TCP, port: 8080}]
 EOF2
-check "egress policy: eg cut off from http://other/ (s3)" eventually 20 fails_from life eg http://other/
+check "egress policy: eg cut off from http://other/ (s1)" eventually 20 fails_from life eg http://other/
 check "egress policy: eg still resolves other (DNS through the Service allowed) as $OTHER" \
 	bash -c "kc -n life exec eg -- nslookup other 2>/dev/null | grep -q 'Address: $OTHER\$'"
 check "egress policy: eg fetches http://one/ by name (DNS + the Service's backend s2 allowed)" \
 	eventually 15 bash -c "wget_from life eg http://one/ | grep -qx hello-from-s2"
-check "egress policy: eg cut off from s3 by address ${S[3]}" fails_from life eg "http://${S[3]}:8080/"
+check "egress policy: eg cut off from s1 by address ${S[1]}" fails_from life eg "http://${S[1]}:8080/"
 kc -n life delete networkpolicy egress-dns-and-one >/dev/null
 check "egress policy deleted: eg fetches http://other/ again" \
-	eventually 20 bash -c "wget_from life eg http://other/ | grep -qx hello-from-s3"
+	eventually 20 bash -c "wget_from life eg http://other/ | grep -qx hello-from-s1"
 kc -n kube-system delete pod dns --wait=false >/dev/null
 kc -n kube-system delete svc kube-dns >/dev/null
 
