@@ -21,7 +21,8 @@
 #    whole span per sandbox, p50/p99, from the nodes' containerd logs. (The
 #    kubelet does not call CNI with a remote runtime: containerd does, and
 #    logs it.)
-#  - xcni only, $POLICY_ROUNDS times (default 10; 0: none): a NetworkPolicy
+#  - xcni only, before the pods, $POLICY_ROUNDS times (default 10; 0: none;
+#    PODS=0: these alone): a NetworkPolicy
 #    applied with kubectl -> enforced on both nodes, and deleted -> open again,
 #    seen by a prober pod's tries (see policy_rounds); p50/p99;
 #  - the namespace deleted; the plugin removed (xcni: kubectl delete +
@@ -38,7 +39,7 @@ PODS=${PODS:-100}
 ROUNDS=${ROUNDS:-1}
 PLUGINS=${PLUGINS:-xcni ptp}
 OUT=${OUT:-/tmp/k8s-podstart.json}
-[[ $PODS =~ ^[0-9]+$ ]] && ((PODS >= 2 && PODS <= 200)) || { echo "$BENCH: PODS: 2-200, not '$PODS'" >&2; exit 1; }
+[[ $PODS =~ ^[0-9]+$ ]] && ((PODS == 0 || (PODS >= 2 && PODS <= 200))) || { echo "$BENCH: PODS: 0 (none: the policy rounds only) or 2-200, not '$PODS'" >&2; exit 1; }
 [[ $ROUNDS =~ ^[0-9]+$ ]] && ((ROUNDS >= 1 && ROUNDS <= 5)) || { echo "$BENCH: ROUNDS: 1-5, not '$ROUNDS'" >&2; exit 1; }
 for p in $PLUGINS; do
 	case $p in xcni | ptp) ;; *) echo "$BENCH: PLUGINS: xcni and/or ptp, not '$p'" >&2; exit 1 ;; esac
@@ -86,9 +87,11 @@ policy_rounds() { # ROUND
 		pod pr pol n1 "app: prober" "exec sleep 2147483647" >/dev/null || { not_ok "policy rounds: pods Ready"; return; }
 	t1=$(ip_of pol t1) t2=$(ip_of pol t2)
 	eventually 20 bash -c "wget_from pol pr http://$t2:8080/ >/dev/null" || { not_ok "policy rounds: pr reaches t2"; return; }
+	kc -n pol exec pr -- rm -f /tmp/stop /tmp/p-n1 /tmp/p-n2
 	kc -n pol exec pr -- sh -c 'probe() { while [ ! -e /tmp/stop ]; do s=$(cut -d" " -f1 /proc/uptime); if timeout 1 wget -q -O /dev/null http://$1:8080/ 2>/dev/null; then r=ok; else r=fail; fi; echo "$s $r" >>/tmp/p-$2; done; }; probe '"$t1"' n1 & probe '"$t2"' n2 & wait' >/dev/null 2>&1 &
 	local prober=$!
-	sleep 2
+	eventually 10 bash -c "[ \"\$(kc -n pol exec pr -- cat /tmp/p-n2 2>/dev/null | wc -l)\" -gt 2 ]" ||
+		{ not_ok "policy rounds: the prober runs (its log grows)"; return; }
 	: >"$TMP/pol.times"
 	for i in $(seq "$POLICY_ROUNDS"); do
 		a=$(cut -d' ' -f1 /proc/uptime)
@@ -110,6 +113,12 @@ EOF2
 	wait "$prober" 2>/dev/null
 	kc -n pol exec pr -- cat /tmp/p-n1 >"$TMP/pol.n1"
 	kc -n pol exec pr -- cat /tmp/p-n2 >"$TMP/pol.n2"
+	local f
+	for f in n1 n2; do
+		diag "prober -> t on $f: $(wc -l <"$TMP/pol.$f") tries, $(grep -c ' ok$' "$TMP/pol.$f") ok, first $(head -n1 "$TMP/pol.$f"), last $(tail -n1 "$TMP/pol.$f")"
+	done
+	diag "rounds (host uptime at apply, at delete): $(paste -sd' ' "$TMP/pol.times")"
+	[ -z "${XCNI_K8S_KEEP:-}" ] || cp "$TMP/pol.n1" "$TMP/pol.n2" "$TMP/pol.times" "$XCNI_K8S_KEEP/"
 	python3 - "$1" "$TMP/pol.times" "$TMP/pol.n1" "$TMP/pol.n2" >"$TMP/pol.json" <<'PY'
 import json, sys
 r, times, *logs = sys.argv[1:]
@@ -150,6 +159,18 @@ PY
 	kc delete namespace pol --wait=true --timeout=120s >/dev/null
 }
 
+k8s_uninstall_plugin() { # xcni|ptp
+	if [ "$1" = xcni ]; then
+		k8s_uninstall "$TMP/xcni.yaml" kpr
+	else
+		kc delete -f "$TMP/ptp.yaml" --wait=true --timeout=60s >/dev/null
+		for n in "${NODES[@]}"; do
+			rm -f "/run/xcni-k8s/$n/cni/net.d/05-ptp.conflist" "/run/xcni-k8s/$n/cni/bin/ptp"
+		done
+	fi
+	check "$1 removed: both nodes NotReady again" eventually 90 not_ready_nodes
+}
+
 echo "[" >"$OUT"
 first=1
 for r in $(seq "$ROUNDS"); do
@@ -160,6 +181,11 @@ for r in $(seq "$ROUNDS"); do
 		else
 			k8s_install "$TMP/ptp.yaml" ptp
 		fi
+		# Before the 100 pods: their start and teardown load the machine
+		# (a run with the rounds after them lost the prober's kubectl exec:
+		# runc exec failed, a kubectl could not make a thread, EAGAIN).
+		[ "$p" = xcni ] && [ "$POLICY_ROUNDS" -gt 0 ] && policy_rounds "$r"
+		[ "$PODS" -gt 0 ] || { k8s_uninstall_plugin "$p"; continue; }
 		since=$(date -u +%Y-%m-%dT%H:%M:%S.%NZ)
 		kc create namespace bench >/dev/null
 		python3 "$ROOT/bench/k8s-podstart.py" pods --ns bench --count "$PODS" --nodes n1,n2 >"$TMP/pods.json"
@@ -188,16 +214,7 @@ PY
 		first=0
 		echo "$row" >>"$OUT"
 		kc delete namespace bench --wait=true --timeout=180s >/dev/null
-		[ "$p" = xcni ] && [ "$POLICY_ROUNDS" -gt 0 ] && policy_rounds "$r"
-		if [ "$p" = xcni ]; then
-			k8s_uninstall "$TMP/xcni.yaml" kpr
-		else
-			kc delete -f "$TMP/ptp.yaml" --wait=true --timeout=60s >/dev/null
-			for n in "${NODES[@]}"; do
-				rm -f "/run/xcni-k8s/$n/cni/net.d/05-ptp.conflist" "/run/xcni-k8s/$n/cni/bin/ptp"
-			done
-		fi
-		check "$p removed: both nodes NotReady again" eventually 90 not_ready_nodes
+		k8s_uninstall_plugin "$p"
 	done
 done
 echo "]" >>"$OUT"
