@@ -133,8 +133,32 @@ sys.exit(not any(r.get("reason") == sys.argv[1] and r.get("direction") == sys.ar
 XN=$(kc -n x get pod a -o jsonpath='{.spec.nodeName}')
 [ "$DS" != plain ] || check "kube-proxy's KUBE-SEP rule for x/a ($XA:80) on z/b's node counted the tries" \
 	bash -c "ip netns exec xcni-k8s-$(kc -n z get pod b -o jsonpath='{.spec.nodeName}') iptables-save -c -t nat | grep -E '^\[[1-9][0-9]*:[0-9]+\] -A KUBE-SEP-.* -j DNAT .*--to-destination $XA:80'"
-check "$XN's xcni counted drop-policy-ingress (xcnictl metrics in its agent pod)" \
-	bash -c "kc -n kube-system exec \$(kc -n kube-system get pods -l app.kubernetes.io/name=xcni --field-selector spec.nodeName=$XN -o jsonpath='{.items[0].metadata.name}') -c xcnid -- xcnictl metrics --json | python3 -c \"\$COUNTED\" drop-policy-ingress to-pod"
+agent_metrics() { # NODE: xcnictl metrics --json in its agent pod
+	kc -n kube-system exec "$(kc -n kube-system get pods -l app.kubernetes.io/name=xcni --field-selector "spec.nodeName=$1" -o jsonpath='{.items[0].metadata.name}')" -c xcnid -- xcnictl metrics --json
+}
+export -f agent_metrics
+if [ "$DS" = plain ]; then
+	check "$XN's xcni counted drop-policy-ingress (xcnictl metrics in its agent pod)" \
+		bash -c "agent_metrics $XN | python3 -c \"\$COUNTED\" drop-policy-ingress to-pod"
+else
+	# xcni translated the ClusterIP on the client's node: the drop may be
+	# counted there (the backend known before the packet leaves) or at the
+	# backend's node; which one, each node's policy drops say.
+	ZN=$(kc -n z get pod b -o jsonpath='{.spec.nodeName}')
+	for n in $(printf '%s\n' "$ZN" "$XN" | sort -u); do
+		diag "$n's policy drops: $(agent_metrics "$n" | python3 -c '
+import json, sys
+def rows(o):
+    if isinstance(o, dict):
+        yield o
+        for v in o.values(): yield from rows(v)
+    elif isinstance(o, list):
+        for v in o: yield from rows(v)
+print(" ".join("%s/%s=%s" % (r.get("reason"), r.get("direction"), r.get("packets")) for r in rows(json.load(sys.stdin)) if str(r.get("reason", "")).startswith("drop-policy") and r.get("packets", 0) > 0) or "none")' 2>&1)"
+	done
+	check "the client's node $ZN or the backend's $XN counted drop-policy-ingress (xcnictl metrics in the agent pods)" \
+		bash -c "for d in to-pod from-pod to-overlay from-overlay; do for n in $ZN $XN; do agent_metrics \$n | python3 -c \"\$COUNTED\" drop-policy-ingress \$d && exit 0; done; done; exit 1"
+fi
 kc -n x delete networkpolicy x-a-from-ns-y >/dev/null
 check "policy deleted: z/b reaches x/a through $VIA again" \
 	eventually 15 bash -c "wget_from z b http://$CIP/ | grep -qx x/a"
