@@ -84,7 +84,7 @@ not_ready_nodes() { [ -z "$(kc get nodes -o jsonpath='{range .items[*]}{.status.
 # good try after the delete; "every node" is the later of the two nodes.
 POLICY_ROUNDS=${POLICY_ROUNDS:-10}
 policy_rounds() { # ROUND
-	local i t1 t2 a d
+	local t1 t2 a d
 	kc create namespace pol >/dev/null
 	pod t1 pol n1 "app: target" "$SERVE" >/dev/null && pod t2 pol n2 "app: target" "$SERVE" >/dev/null &&
 		pod pr pol n1 "app: prober" "exec sleep 2147483647" >/dev/null || { not_ok "policy rounds: pods Ready"; return; }
@@ -96,7 +96,7 @@ policy_rounds() { # ROUND
 	eventually 10 bash -c "[ \"\$(kc -n pol exec pr -- cat /tmp/p-n2 2>/dev/null | wc -l)\" -gt 2 ]" ||
 		{ not_ok "policy rounds: the prober runs (its log grows)"; return; }
 	: >"$TMP/pol.times"
-	for i in $(seq "$POLICY_ROUNDS"); do
+	for _ in $(seq "$POLICY_ROUNDS"); do
 		a=$(cut -d' ' -f1 /proc/uptime)
 		kc apply -f - >/dev/null <<'EOF2'
 apiVersion: networking.k8s.io/v1

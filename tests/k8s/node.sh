@@ -568,7 +568,7 @@ up() {
 			--cluster-cidr "$K8S_CLUSTER_CIDR" --conntrack-max-per-core 0 \
 			--conntrack-tcp-timeout-established 0 --conntrack-tcp-timeout-close-wait 0 \
 			--metrics-bind-address 127.0.0.1:10249 --healthz-bind-address 127.0.0.1:10256 \
-			--oom-score-adj 0 --v=1 $([ "${K8S_DUAL:-0}" != 1 ] || echo --feature-gates=IPv6DualStack=true)
+			--oom-score-adj 0 --v=1 "--feature-gates=IPv6DualStack=$([ "${K8S_DUAL:-0}" = 1 ] && echo true || echo false)"
 		;;
 	*) die "XCNI_K8S_KUBE_PROXY: iptables or unset, not '$XCNI_K8S_KUBE_PROXY'" ;;
 	esac
