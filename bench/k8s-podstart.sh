@@ -72,10 +72,11 @@ export KUBECTL="ip netns exec $K8S_NETNS $K8S_BIN/kubectl --kubeconfig $KUBECONF
 not_ready_nodes() { [ -z "$(kc get nodes -o jsonpath='{range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{end}' | grep True)" ]; }
 
 # Policy change -> enforced on every node: targets t1 (n1) and t2 (n2) serve
-# httpd, prober pr on n1 fetches each in a loop (wget -T 1: not `timeout 1
-# wget`, whose watchdog child, orphaned when wget ends first, is reparented to
-# the pod's PID 1, a `sleep` that never reaps it: two runs of this loop left
-# ~32,000 zombies and exhausted the host's PIDs; not rerun since), logging each
+# httpd, prober pr on n1 fetches each in a loop (busybox nc -w 1: not
+# `timeout 1 wget`, whose watchdog child, orphaned when wget ends first, is
+# reparented to the pod's PID 1, a `sleep` that never reaps it: two runs left
+# ~32,000 zombies and exhausted the host's PIDs; and not `wget -T 1`, which
+# Debian's static busybox 1.35 answers with a segfault), logging each
 # try's start (/proc/uptime: the host's clock, pods have no time namespace)
 # and whether it got the page. A round: kubectl apply of a policy denying
 # t1/t2 all ingress (the host's uptime taken just before), 4 s, kubectl delete,
@@ -91,7 +92,7 @@ policy_rounds() { # ROUND
 	t1=$(ip_of pol t1) t2=$(ip_of pol t2)
 	eventually 20 bash -c "wget_from pol pr http://$t2:8080/ >/dev/null" || { not_ok "policy rounds: pr reaches t2"; return; }
 	kc -n pol exec pr -- rm -f /tmp/stop /tmp/p-n1 /tmp/p-n2
-	kc -n pol exec pr -- sh -c 'probe() { while [ ! -e /tmp/stop ]; do s=$(cut -d" " -f1 /proc/uptime); if wget -T 1 -q -O /dev/null http://$1:8080/ 2>/dev/null; then r=ok; else r=fail; fi; echo "$s $r" >>/tmp/p-$2; done; }; probe '"$t1"' n1 & probe '"$t2"' n2 & wait' >/dev/null 2>&1 &
+	kc -n pol exec pr -- sh -c 'probe() { while [ ! -e /tmp/stop ]; do s=$(cut -d" " -f1 /proc/uptime); if printf "GET / HTTP/1.0\r\n\r\n" | nc -w 1 $1 8080 2>/dev/null | grep -q hello; then r=ok; else r=fail; fi; echo "$s $r" >>/tmp/p-$2; done; }; probe '"$t1"' n1 & probe '"$t2"' n2 & wait' >/dev/null 2>&1 &
 	local prober=$!
 	eventually 10 bash -c "[ \"\$(kc -n pol exec pr -- cat /tmp/p-n2 2>/dev/null | wc -l)\" -gt 2 ]" ||
 		{ not_ok "policy rounds: the prober runs (its log grows)"; return; }
