@@ -255,6 +255,8 @@ e2e:
 	$(Q)XCNI_K8S_DS=plain BUILD=$(abspath $(BUILD)) flock /tmp/xcni-test.lock bash tests/k8s/smoke-check.sh
 	$(Q)BUILD=$(abspath $(BUILD)) flock /tmp/xcni-test.lock bash tests/k8s/life.sh
 	$(Q)BUILD=$(abspath $(BUILD)) flock /tmp/xcni-test.lock bash tests/k8s/netpol.sh
+	$(Q)NETPOL_K8S_DS=kpr BUILD=$(abspath $(BUILD)) flock /tmp/xcni-test.lock bash tests/k8s/netpol.sh
+	$(Q)BUILD=$(abspath $(BUILD)) flock /tmp/xcni-test.lock bash tests/k8s/dual.sh
 
 # install: the agent and the CLI into $(PREFIX)/bin, the plugin into
 # $(PREFIX)/lib/cni, the man pages. Runtimes (containerd, CRI-O) look for CNI

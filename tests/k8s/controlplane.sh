@@ -21,17 +21,39 @@
 # Everything the control plane writes is under $XCNI_K8S_RUN (default
 # /run/xcni-k8s/cp): certificates and keys made with openssl, kubeconfigs,
 # etcd's data, one log and one pid file per process.
+#
+# XCNI_K8S_DUAL=1 (at up): dual stack, 1.20's alpha (the IPv6DualStack feature
+# gate on the API server, the controller manager and, in node.sh, the kubelet):
+# --service-cluster-ip-range 10.96.0.0/16,fd00:10:96::/112 and --cluster-cidr
+# 10.244.0.0/16,fd00:10:244::/56 (kind-config-dual.yaml's), each node a /24 and
+# a /64 (--node-cidr-mask-size-ipv4/-ipv6; 1.20 refuses --node-cidr-mask-size
+# beside two ranges). The API server's own address and the nodes' stay IPv4
+# (1.20's kubelet takes one --node-ip). env then prints K8S_DUAL=1; up
+# records the choice in the run dir, so env and restart-apiserver keep it.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 RUN=${XCNI_K8S_RUN:-/run/xcni-k8s/cp}
 NS=${XCNI_K8S_NETNS:-xcni-k8s-cp}
 ADV=${XCNI_K8S_ADVERTISE:-192.0.2.1}
-SERVICE_CIDR=${XCNI_K8S_SERVICE_CIDR:-10.96.0.0/16}
-CLUSTER_CIDR=${XCNI_K8S_CLUSTER_CIDR:-10.244.0.0/16}
+DUAL=${XCNI_K8S_DUAL:-0}
+[ -r "$RUN/dual" ] && [ "${1:-}" != up ] && DUAL=$(cat "$RUN/dual")
+case $DUAL in 0 | 1) ;; *) echo "controlplane: XCNI_K8S_DUAL: 0 or 1, not '$DUAL'" >&2; exit 1 ;; esac
+if [ "$DUAL" = 1 ]; then
+	SERVICE_CIDR=${XCNI_K8S_SERVICE_CIDR:-10.96.0.0/16,fd00:10:96::/112}
+	CLUSTER_CIDR=${XCNI_K8S_CLUSTER_CIDR:-10.244.0.0/16,fd00:10:244::/56}
+	GATES=(--feature-gates IPv6DualStack=true)
+	MASKS=(--node-cidr-mask-size-ipv4 "${XCNI_K8S_NODE_CIDR_MASK:-24}" --node-cidr-mask-size-ipv6 64)
+else
+	SERVICE_CIDR=${XCNI_K8S_SERVICE_CIDR:-10.96.0.0/16}
+	CLUSTER_CIDR=${XCNI_K8S_CLUSTER_CIDR:-10.244.0.0/16}
+	GATES=()
+	MASKS=(--node-cidr-mask-size "${XCNI_K8S_NODE_CIDR_MASK:-24}")
+fi
 # Each node's spec.podCIDR is a /$XCNI_K8S_NODE_CIDR_MASK of it (default 24; the
 # smoke's /29 makes host-local reuse an address within a few pods).
-KUBERNETES_SVC_IP=${SERVICE_CIDR%.*/*}.1 # 10.96.0.1: the first of the range
+SERVICE_CIDR4=${SERVICE_CIDR%%,*}
+KUBERNETES_SVC_IP=${SERVICE_CIDR4%.*/*}.1 # 10.96.0.1: the first of the (IPv4) range
 APISERVER_PORT=6443
 READY_TIMEOUT=${XCNI_K8S_READY_TIMEOUT:-180}
 # Start order; down stops them in reverse.
@@ -170,7 +192,7 @@ apiserver() {
 		--service-account-issuer https://kubernetes.default.svc.cluster.local \
 		--service-cluster-ip-range "$SERVICE_CIDR" \
 		--authorization-mode Node,RBAC --enable-admission-plugins NodeRestriction \
-		--allow-privileged=true --profiling=false
+		--allow-privileged=true --profiling=false "${GATES[@]}"
 }
 
 up() {
@@ -184,6 +206,7 @@ up() {
 	mkdir -p "$RUN"
 	rm -rf "${RUN:?}"/*
 	echo "$K8S_BIN" >"$RUN/bin"
+	echo "$DUAL" >"$RUN/dual"
 	local t0=$SECONDS
 	# A failed start leaves nothing behind but its logs, copied out first.
 	trap 'rc=$?; trap - EXIT; if [ $rc -ne 0 ]; then keep=/tmp/xcni-k8s-cp-failed.$$; mkdir -p $keep; cp $RUN/*.log $keep/ 2>/dev/null; log "up failed: logs in $keep; cleaning up"; down; fi; exit $rc' EXIT
@@ -209,7 +232,7 @@ up() {
 		--cluster-signing-cert-file "$p/ca.crt" --cluster-signing-key-file "$p/ca.key" \
 		--use-service-account-credentials=true \
 		--allocate-node-cidrs=true --cluster-cidr "$CLUSTER_CIDR" --service-cluster-ip-range "$SERVICE_CIDR" \
-		--node-cidr-mask-size "${XCNI_K8S_NODE_CIDR_MASK:-24}" \
+		"${MASKS[@]}" "${GATES[@]}" \
 		--controllers '*,bootstrapsigner,tokencleaner' --profiling=false
 	start kube-scheduler "$K8S_BIN/kube-scheduler" \
 		--kubeconfig "$RUN/scheduler.kubeconfig" \
@@ -255,8 +278,8 @@ down) down ;;
 restart-apiserver) restart_apiserver ;;
 env)
 	K8S_BIN=$(cat "$RUN/bin" 2>/dev/null || bin_dir)
-	printf 'KUBECONFIG=%s\nK8S_BIN=%s\nK8S_NETNS=%s\nK8S_ADVERTISE=%s\nK8S_SERVICE_CIDR=%s\nK8S_CLUSTER_CIDR=%s\n' \
-		"$RUN/admin.kubeconfig" "$K8S_BIN" "$NS" "$ADV" "$SERVICE_CIDR" "$CLUSTER_CIDR"
+	printf 'KUBECONFIG=%s\nK8S_BIN=%s\nK8S_NETNS=%s\nK8S_ADVERTISE=%s\nK8S_SERVICE_CIDR=%s\nK8S_CLUSTER_CIDR=%s\nK8S_DUAL=%s\n' \
+		"$RUN/admin.kubeconfig" "$K8S_BIN" "$NS" "$ADV" "$SERVICE_CIDR" "$CLUSTER_CIDR" "$DUAL"
 	;;
 *) die "usage: $0 up|down|env|restart-apiserver" ;;
 esac

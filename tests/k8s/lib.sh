@@ -16,7 +16,8 @@
 #                           server host this one's) or plain (xcni.yaml; with
 #                           XCNI_K8S_KUBE_PROXY=iptables the nodes run
 #                           kube-proxy 1.20, else one nft DNAT stands in)
-#   k8s_install FILE        kubectl apply; rollout status; every node Ready
+#   k8s_install FILE [DS]   kubectl apply; rollout status of DaemonSet DS (xcni);
+#                           every node Ready
 #   pod NAME NS NODE LABELS COMMAND (prints the ms from apply to Ready);
 #   ip_of NS NAME; wget_from NS POD URL
 #   k8s_agent_logs_clean    no agent refused a generation (kubectl logs; copied
@@ -218,15 +219,15 @@ k8s_ds_diag() {
 	done
 }
 
-k8s_install() { # FILE: sets INSTALL_ROLLOUT_MS, INSTALL_READY_MS
-	local t
+k8s_install() { # FILE [DS]: sets INSTALL_ROLLOUT_MS, INSTALL_READY_MS
+	local t ds=${2:-xcni}
 	t=$(now_ms)
 	kc apply -f "$1" >/dev/null
-	if kc -n kube-system rollout status ds/xcni --timeout=180s >/dev/null; then
+	if kc -n kube-system rollout status "ds/$ds" --timeout=180s >/dev/null; then
 		INSTALL_ROLLOUT_MS=$(($(now_ms) - t))
-		ok "kubectl rollout status ds/xcni: rolled out $INSTALL_ROLLOUT_MS ms after kubectl apply"
+		ok "kubectl rollout status ds/$ds: rolled out $INSTALL_ROLLOUT_MS ms after kubectl apply"
 	else
-		not_ok "kubectl rollout status ds/xcni"
+		not_ok "kubectl rollout status ds/$ds"
 		k8s_ds_diag
 	fi
 	if eventually 120 ready_nodes; then

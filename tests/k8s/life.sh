@@ -20,9 +20,13 @@
 #  6. n3 drained (kubectl drain): a Deployment's pods move, n3 keeps no pod
 #     address (host-local) and no pod link; a pod deleted and created again
 #     under the same name is reached and selected by policy as the new one;
-#  7. a DNS Service (UDP and TCP 53) in front of dnsmasq in a pod on n2 (its
-#     image built offline from Debian's dnsmasq): pods on n1 and n3 resolve a
-#     Service's name through it and fetch what it resolved to;
+#  7. cluster DNS: kube-system/kube-dns (UDP and TCP 53) at the kubelets'
+#     clusterDNS 10.96.0.10 in front of dnsmasq in a pod on n2 (its image
+#     built offline from Debian's dnsmasq): pods on n1 and n3 resolve a
+#     Service's short name through their resolv.conf (UDP through xcni's
+#     Service translation) and fetch it by name; the classic egress policy
+#     (DNS to kube-dns + one server) lets a pod resolve every name and reach
+#     that server only;
 #  8. xcnictl connectivity test's probe namespace (--manifest for a cluster)
 #     applied with kubectl: its pods (xcni:dev, xcnictl lab serve) Ready on n1
 #     and n2, and its table's TCP tests probed from inside its pods with
@@ -358,13 +362,38 @@ check "fr fetches the new s1 at ${S[1]}" eventually 15 bash -c "wget_from life f
 check "the policy selects the new s1: cl cut off" eventually 15 fails_from life cl "http://${S[1]}:8080/"
 check "s1's old address $OLD1 answers no more" fails_from life fr "http://$OLD1:8080/"
 
-# ---- 7. a DNS Service in front of a resolver pod (no CoreDNS in Debian) ----
+# ---- 7. cluster DNS: a resolver pod behind a Service at the kubelet's clusterDNS ----
+# No CoreDNS in Debian: dnsmasq (Debian's, in an image built offline) answers
+# for cluster.local from records written when the pod is made (it does not
+# watch the API server), behind kube-system/kube-dns at 10.96.0.10, the
+# kubelets' clusterDNS (node.sh): pods of dnsPolicy ClusterFirst have it in
+# their resolv.conf, with the namespace's search path.
 check "image xcni.test/dnsmasq:1 imported on n2" \
 	timeout 60 ctr -a /run/xcni-k8s/n2/containerd.sock -n k8s.io images import --snapshotter overlayfs "$TMP/dns.tar"
+kc apply -f - >/dev/null <<'EOF2'
+apiVersion: v1
+kind: Service
+metadata: {name: one, namespace: life}
+spec:
+  selector: {name: s2}
+  ports: [{port: 80, targetPort: 8080}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: other, namespace: life}
+spec:
+  selector: {name: s1}
+  ports: [{port: 80, targetPort: 8080}]
+EOF2
+ONE=$(kc -n life get svc one -o jsonpath='{.spec.clusterIP}')
+OTHER=$(kc -n life get svc other -o jsonpath='{.spec.clusterIP}')
+# 1.20 labels no namespace by its name (kubernetes.io/metadata.name is 1.21's):
+# the label an egress policy selects kube-system by, as users of 1.20 add it.
+kc label namespace kube-system name=kube-system --overwrite >/dev/null
 kc apply -f - >/dev/null <<EOF2
 apiVersion: v1
 kind: Pod
-metadata: {name: dns, namespace: life, labels: {app: dns}}
+metadata: {name: dns, namespace: kube-system, labels: {k8s-app: kube-dns}}
 spec:
   nodeName: n2
   terminationGracePeriodSeconds: 1
@@ -374,26 +403,67 @@ spec:
     imagePullPolicy: Never
     command: [/usr/sbin/dnsmasq, -k, --no-resolv, --no-hosts, --user=root, --group=root, --pid-file=,
       --port=53, --local=/cluster.local/, --log-queries, --log-facility=-,
-      "--host-record=back.life.svc.cluster.local,$CIP"]
+      "--host-record=back.life.svc.cluster.local,$CIP", "--host-record=one.life.svc.cluster.local,$ONE",
+      "--host-record=other.life.svc.cluster.local,$OTHER"]
 ---
 apiVersion: v1
 kind: Service
-metadata: {name: dns, namespace: life}
+metadata: {name: kube-dns, namespace: kube-system}
 spec:
-  selector: {app: dns}
+  clusterIP: 10.96.0.10
+  selector: {k8s-app: kube-dns}
   ports:
   - {name: dns, port: 53, protocol: UDP}
   - {name: dns-tcp, port: 53, protocol: TCP}
 EOF2
-check "resolver pod dns (dnsmasq) on n2 Ready" kc -n life wait --for=condition=Ready pod/dns --timeout=90s
-DNSIP=$(kc -n life get svc dns -o jsonpath='{.spec.clusterIP}')
-check "cl (n1) resolves back.life.svc.cluster.local through the DNS Service $DNSIP (UDP, to n2) as $CIP" \
-	eventually 20 bash -c "kc -n life exec cl -- nslookup back.life.svc.cluster.local $DNSIP 2>/dev/null | grep -q 'Address: $CIP\$'"
+check "resolver pod kube-system/dns (dnsmasq) on n2 Ready" kc -n kube-system wait --for=condition=Ready pod/dns --timeout=90s
+check "Service kube-system/kube-dns at the kubelets' clusterDNS 10.96.0.10" \
+	test "$(kc -n kube-system get svc kube-dns -o jsonpath='{.spec.clusterIP}')" = 10.96.0.10
+check "cl's resolv.conf (the kubelet's): nameserver 10.96.0.10, search life.svc.cluster.local first" \
+	bash -c "kc -n life exec cl -- cat /etc/resolv.conf >$TMP/resolv.conf && grep -qx 'nameserver 10.96.0.10' $TMP/resolv.conf && grep -q '^search life.svc.cluster.local svc.cluster.local cluster.local' $TMP/resolv.conf || { cat $TMP/resolv.conf; exit 1; }"
+CL=$(ip_of life cl)
+check "cl (n1) resolves the short name back (search path, UDP to 10.96.0.10 -> the resolver on n2) as $CIP" \
+	eventually 20 bash -c "kc -n life exec cl -- nslookup back 2>/dev/null | grep -q 'Address: $CIP\$'"
 check "pod q3 on n3 Ready (uncordoned)" pod q3 life n3 "role: client" "exec sleep 2147483647"
-check "q3 (n3) too" bash -c "kc -n life exec q3 -- nslookup back.life.svc.cluster.local $DNSIP 2>/dev/null | grep -q 'Address: $CIP\$'"
-check "the resolver saw the queries (kubectl logs)" bash -c "kc -n life logs dns | grep -q 'query\[A\] back.life.svc.cluster.local'"
-# fr: the Service's backend s2 lets only friends in (mesh-from-friends).
-check "fr fetches what the name resolved to" bash -c "wget_from life fr http://\$(kc -n life exec cl -- nslookup back.life.svc.cluster.local $DNSIP 2>/dev/null | sed -n 's/^Address: \(10\.96\.[0-9.]*\)\$/\1/p' | head -1)/ | grep -q hello-from-s"
+check "q3 (n3) resolves back.life.svc.cluster.local too" \
+	bash -c "kc -n life exec q3 -- nslookup back.life.svc.cluster.local 2>/dev/null | grep -q 'Address: $CIP\$'"
+check "the resolver saw cl's query from cl's own address $CL (kubectl logs)" \
+	bash -c "kc -n kube-system logs dns | grep -q 'query\[A\] back.life.svc.cluster.local from $CL\$'"
+# fr: the Service's backends let only friends in (mesh-from-friends).
+check "fr fetches http://back/ by its name (wget: resolv.conf, the search path)" \
+	bash -c "wget_from life fr http://back/ | grep -q hello-from-s"
+
+# The classic egress policy: DNS and one server, nothing else.
+check "pod eg on n1 Ready (role=friend, egress=limited)" pod eg life n1 "role: friend, egress: limited" "exec sleep 2147483647"
+check "before the egress policy: eg fetches http://other/ (s1, now on n2)" \
+	eventually 15 bash -c "wget_from life eg http://other/ | grep -qx hello-from-s1"
+kc apply -f - >/dev/null <<'EOF2'
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: egress-dns-and-one, namespace: life}
+spec:
+  podSelector: {matchLabels: {egress: limited}}
+  policyTypes: [Egress]
+  egress:
+  - to:
+    - namespaceSelector: {matchLabels: {name: kube-system}}
+      podSelector: {matchLabels: {k8s-app: kube-dns}}
+    ports: [{protocol: UDP, port: 53}, {protocol: TCP, port: 53}]
+  - to:
+    - podSelector: {matchLabels: {name: s2}}
+    ports: [{protocol: TCP, port: 8080}]
+EOF2
+check "egress policy: eg cut off from http://other/ (s1)" eventually 20 fails_from life eg http://other/
+check "egress policy: eg still resolves other (DNS through the Service allowed) as $OTHER" \
+	bash -c "kc -n life exec eg -- nslookup other 2>/dev/null | grep -q 'Address: $OTHER\$'"
+check "egress policy: eg fetches http://one/ by name (DNS + the Service's backend s2 allowed)" \
+	eventually 15 bash -c "wget_from life eg http://one/ | grep -qx hello-from-s2"
+check "egress policy: eg cut off from s1 by address ${S[1]}" fails_from life eg "http://${S[1]}:8080/"
+kc -n life delete networkpolicy egress-dns-and-one >/dev/null
+check "egress policy deleted: eg fetches http://other/ again" \
+	eventually 20 bash -c "wget_from life eg http://other/ | grep -qx hello-from-s1"
+kc -n kube-system delete pod dns --wait=false >/dev/null
+kc -n kube-system delete svc kube-dns >/dev/null
 
 # ---- 8. xcnictl connectivity test's namespace in the cluster ----
 # No lab here: --manifest with two nodes prints the cluster's (a lab of this
@@ -427,7 +497,7 @@ check "policy/allowed: client (access=yes) -> guarded $CT_GUARD:8080" \
 	bash -c "ct_tcp client $CT_GUARD 8080 | grep -qx xcni-conntest/guarded"
 check "policy/denied: stranger -> guarded $CT_GUARD:8080 gets no answer" \
 	bash -c "! ct_tcp stranger $CT_GUARD 8080 | grep -q ."
-diag "not run here: pod-to-pod/other-node-udp (busybox nc has no UDP), pod-to-outside (no outside), pod-to-dns (no cluster DNS); the drop counters the lab's run watches are each node's"
+diag "not run here: pod-to-pod/other-node-udp (busybox nc has no UDP), pod-to-outside (no outside), pod-to-dns (step 7 checks cluster DNS); the drop counters the lab's run watches are each node's"
 check "kubectl delete namespace xcni-conntest: gone" \
 	bash -c "kc delete namespace xcni-conntest --wait=true --timeout=120s >/dev/null && ! kc get namespace xcni-conntest >/dev/null 2>&1"
 k8s_agent_logs_clean

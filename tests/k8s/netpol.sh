@@ -21,9 +21,12 @@
 # pairs cross the overlay; a ClusterIP Service s-NAME per pod. Each case's
 # policies applied with kubectl, the 9x9 reachability matrix probed from
 # inside the pods (self-pairs left out) and compared with the case's
-# expectation. Then kube-proxy's own check: x/a's Service reached through
-# kube-proxy's DNAT (its iptables rules on the node) while xcni's policy on the
-# backend admits only y. ~5 min; run under flock /tmp/xcni-test.lock.
+# expectation. Then the Service's own check: x/a's Service reached through
+# kube-proxy's DNAT (its iptables rules on the node; with kpr, xcni's own
+# translation) while xcni's policy on the backend admits only y, the drop
+# counted by the backend node's agent. ~5 min; run under
+# flock /tmp/xcni-test.lock. NETPOL_K8S_DS=kpr: 26/26 tables too (make e2e
+# runs both).
 set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -90,9 +93,9 @@ done <"$TMP/netpol.out"
 [ -s "$TMP/netpol.err" ] && sed 's/^/#   netpol.py: /' "$TMP/netpol.err" | tail -n 20
 grep -q '^cases: ' "$TMP/netpol.out" || not_ok "netpol.py ran to its end"
 
-# ---- kube-proxy's DNAT, xcni's policy on the backend ----
-if [ "$DS" = plain ]; then
-	kc apply -f - >/dev/null <<'EOF2'
+# ---- the Service's translation (kube-proxy's DNAT, or xcni's), xcni's policy on the backend ----
+VIA=$([ "$DS" = plain ] && echo "kube-proxy" || echo "xcni's Service translation")
+kc apply -f - >/dev/null <<'EOF2'
 apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
 metadata: {name: x-a-from-ns-y, namespace: x}
@@ -101,22 +104,22 @@ spec:
   ingress:
   - from: [{namespaceSelector: {matchLabels: {ns: "y"}}}]
 EOF2
-	CIP=$(kc -n x get svc s-a -o jsonpath='{.spec.clusterIP}')
-	XA=$(kc -n x get pod a -o jsonpath='{.status.podIP}')
-	# y/b is on n1 with x/a, y/a on n2: one client on each node.
-	for src in y/a y/b z/b; do
-		ns=${src%/*} p=${src#*/}
-		node=$(kc -n "$ns" get pod "$p" -o jsonpath='{.spec.nodeName}')
-		if [ "$ns" = y ]; then
-			check "$src ($node) -> x/a's ClusterIP $CIP:80 through kube-proxy: answered by x/a" \
-				eventually 15 bash -c "wget_from $ns $p http://$CIP/ | grep -qx x/a"
-		else
-			check "$src ($node) -> x/a's ClusterIP $CIP:80: refused by xcni's policy at the backend" \
-				eventually 15 bash -c "! wget_from $ns $p http://$CIP/ >/dev/null 2>&1"
-		fi
-	done
-	# COUNTED REASON DIRECTION: xcnictl metrics --json on stdin counted it.
-	export COUNTED='
+CIP=$(kc -n x get svc s-a -o jsonpath='{.spec.clusterIP}')
+XA=$(kc -n x get pod a -o jsonpath='{.status.podIP}')
+# y/b is on n1 with x/a, y/a on n2: one client on each node.
+for src in y/a y/b z/b; do
+	ns=${src%/*} p=${src#*/}
+	node=$(kc -n "$ns" get pod "$p" -o jsonpath='{.spec.nodeName}')
+	if [ "$ns" = y ]; then
+		check "$src ($node) -> x/a's ClusterIP $CIP:80 through $VIA: answered by x/a" \
+			eventually 15 bash -c "wget_from $ns $p http://$CIP/ | grep -qx x/a"
+	else
+		check "$src ($node) -> x/a's ClusterIP $CIP:80: refused by xcni's policy at the backend" \
+			eventually 15 bash -c "! wget_from $ns $p http://$CIP/ >/dev/null 2>&1"
+	fi
+done
+# COUNTED REASON DIRECTION: xcnictl metrics --json on stdin counted it.
+export COUNTED='
 import json, sys
 def rows(o):
     if isinstance(o, dict):
@@ -125,17 +128,40 @@ def rows(o):
     elif isinstance(o, list):
         for v in o: yield from rows(v)
 sys.exit(not any(r.get("reason") == sys.argv[1] and r.get("direction") == sys.argv[2] and r.get("packets", 0) > 0 for r in rows(json.load(sys.stdin))))'
-	# The DNAT is kube-proxy's (its KUBE-SEP rule counted the packets), the
-	# drop xcni's (the destination node's drop-policy-ingress counter).
-	XN=$(kc -n x get pod a -o jsonpath='{.spec.nodeName}')
-	check "kube-proxy's KUBE-SEP rule for x/a ($XA:80) on z/b's node counted the tries" \
-		bash -c "ip netns exec xcni-k8s-$(kc -n z get pod b -o jsonpath='{.spec.nodeName}') iptables-save -c -t nat | grep -E '^\[[1-9][0-9]*:[0-9]+\] -A KUBE-SEP-.* -j DNAT .*--to-destination $XA:80'"
+# The DNAT is kube-proxy's (its KUBE-SEP rule counted the packets), the
+# drop xcni's (the destination node's drop-policy-ingress counter).
+XN=$(kc -n x get pod a -o jsonpath='{.spec.nodeName}')
+[ "$DS" != plain ] || check "kube-proxy's KUBE-SEP rule for x/a ($XA:80) on z/b's node counted the tries" \
+	bash -c "ip netns exec xcni-k8s-$(kc -n z get pod b -o jsonpath='{.spec.nodeName}') iptables-save -c -t nat | grep -E '^\[[1-9][0-9]*:[0-9]+\] -A KUBE-SEP-.* -j DNAT .*--to-destination $XA:80'"
+agent_metrics() { # NODE: xcnictl metrics --json in its agent pod
+	kc -n kube-system exec "$(kc -n kube-system get pods -l app.kubernetes.io/name=xcni --field-selector "spec.nodeName=$1" -o jsonpath='{.items[0].metadata.name}')" -c xcnid -- xcnictl metrics --json
+}
+export -f agent_metrics
+if [ "$DS" = plain ]; then
 	check "$XN's xcni counted drop-policy-ingress (xcnictl metrics in its agent pod)" \
-		bash -c "kc -n kube-system exec \$(kc -n kube-system get pods -l app.kubernetes.io/name=xcni --field-selector spec.nodeName=$XN -o jsonpath='{.items[0].metadata.name}') -c xcnid -- xcnictl metrics --json | python3 -c \"\$COUNTED\" drop-policy-ingress to-pod"
-	kc -n x delete networkpolicy x-a-from-ns-y >/dev/null
-	check "policy deleted: z/b reaches x/a through kube-proxy again" \
-		eventually 15 bash -c "wget_from z b http://$CIP/ | grep -qx x/a"
+		bash -c "agent_metrics $XN | python3 -c \"\$COUNTED\" drop-policy-ingress to-pod"
+else
+	# xcni translated the ClusterIP on the client's node: the drop may be
+	# counted there (the backend known before the packet leaves) or at the
+	# backend's node; which one, each node's policy drops say.
+	ZN=$(kc -n z get pod b -o jsonpath='{.spec.nodeName}')
+	for n in $(printf '%s\n' "$ZN" "$XN" | sort -u); do
+		diag "$n's policy drops: $(agent_metrics "$n" | python3 -c '
+import json, sys
+def rows(o):
+    if isinstance(o, dict):
+        yield o
+        for v in o.values(): yield from rows(v)
+    elif isinstance(o, list):
+        for v in o: yield from rows(v)
+print(" ".join("%s/%s=%s" % (r.get("reason"), r.get("direction"), r.get("packets")) for r in rows(json.load(sys.stdin)) if str(r.get("reason", "")).startswith("drop-policy") and r.get("packets", 0) > 0) or "none")' 2>&1)"
+	done
+	check "the client's node $ZN or the backend's $XN counted drop-policy-ingress (xcnictl metrics in the agent pods)" \
+		bash -c "for d in to-pod from-pod to-overlay from-overlay; do for n in $ZN $XN; do agent_metrics \$n | python3 -c \"\$COUNTED\" drop-policy-ingress \$d && exit 0; done; done; exit 1"
 fi
+kc -n x delete networkpolicy x-a-from-ns-y >/dev/null
+check "policy deleted: z/b reaches x/a through $VIA again" \
+	eventually 15 bash -c "wget_from z b http://$CIP/ | grep -qx x/a"
 k8s_agent_logs_clean
 
 # ---- uninstall, down ----

@@ -36,7 +36,11 @@
 # - kubelet (built by scripts/k8s-build.sh): a client certificate for
 #   system:node:NAME (group system:nodes) from the control plane's CA, remote
 #   runtime, --node-ip, its root dir under the run dir; x509 + webhook auth
-#   for the API server's calls (logs, exec).
+#   for the API server's calls (logs, exec); clusterDNS $XCNI_K8S_CLUSTER_DNS
+#   (default 10.96.0.10, kind's: pods' resolv.conf names it, whether or not a
+#   DNS Service is there); on a dual-stack control plane (controlplane.sh
+#   XCNI_K8S_DUAL=1) the IPv6DualStack feature gate (and kube-proxy's), its
+#   --node-ip still the one IPv4 address (1.20's kubelet takes one).
 # - xcni: xcnid as a plain process of the node (not the DaemonSet; -v: each
 #   generation applied is logged, in xcnid.log of the run dir), with the
 #   service account and ClusterRole of examples/kind/xcni.yaml (applied, less
@@ -80,6 +84,10 @@ PIN_TOP=/sys/fs/bpf/xcni-k8s
 IMAGE_PAUSE=xcni.test/pause:1
 IMAGE_BUSYBOX=xcni.test/busybox:1
 READY_TIMEOUT=${XCNI_K8S_NODE_TIMEOUT:-180}
+# The kubelet's --cluster-dns (clusterDNS), kind's and kubeadm's: the tenth of
+# the Service range. Pods of dnsPolicy ClusterFirst get it as their resolver;
+# a suite that wants names puts its DNS Service at this ClusterIP (life.sh).
+CLUSTER_DNS=${XCNI_K8S_CLUSTER_DNS:-10.96.0.10}
 # xcni, or ptp: the reference plugin in xcni's place (no agent; a node of its
 # own, for comparisons such as pod start; nothing routes to other nodes).
 CNI=${XCNI_K8S_CNI:-xcni}
@@ -465,7 +473,9 @@ imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99
 protectKernelDefaults: false
 rotateCertificates: false
+clusterDNS: [$CLUSTER_DNS]
 EOF
+	[ "${K8S_DUAL:-0}" != 1 ] || printf 'featureGates: {IPv6DualStack: true}\n' >>"$RUN/kubelet.yaml"
 }
 
 # ---- xcni: the agent and the network configuration ----
@@ -558,7 +568,7 @@ up() {
 			--cluster-cidr "$K8S_CLUSTER_CIDR" --conntrack-max-per-core 0 \
 			--conntrack-tcp-timeout-established 0 --conntrack-tcp-timeout-close-wait 0 \
 			--metrics-bind-address 127.0.0.1:10249 --healthz-bind-address 127.0.0.1:10256 \
-			--oom-score-adj 0 --v=1
+			--oom-score-adj 0 --v=1 "--feature-gates=IPv6DualStack=$([ "${K8S_DUAL:-0}" = 1 ] && echo true || echo false)"
 		;;
 	*) die "XCNI_K8S_KUBE_PROXY: iptables or unset, not '$XCNI_K8S_KUBE_PROXY'" ;;
 	esac
