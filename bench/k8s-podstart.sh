@@ -79,11 +79,12 @@ not_ready_nodes() { [ -z "$(kc get nodes -o jsonpath='{range .items[*]}{.status.
 # Debian's static busybox 1.35 answers with a segfault), logging each
 # try's start (/proc/uptime: the host's clock, pods have no time namespace)
 # and whether it got the page. A round: kubectl apply of a policy denying
-# t1/t2 all ingress (the host's uptime taken just before), 4 s, kubectl delete,
-# 4 s. Per round and node: the start of the first failed try after the apply,
+# t1/t2 all ingress (the host's uptime taken just before), $POLICY_WINDOW s
+# (default 8), kubectl delete, $POLICY_WINDOW s. Per round and node: the start of the first failed try after the apply,
 # minus the apply (an upper bound, within one try's length), and of the first
 # good try after the delete; "every node" is the later of the two nodes.
 POLICY_ROUNDS=${POLICY_ROUNDS:-10}
+POLICY_WINDOW=${POLICY_WINDOW:-8} # s after the apply, and after the delete
 policy_rounds() { # ROUND
 	local t1 t2 a d
 	kc create namespace pol >/dev/null
@@ -92,7 +93,10 @@ policy_rounds() { # ROUND
 	t1=$(ip_of pol t1) t2=$(ip_of pol t2)
 	eventually 20 bash -c "wget_from pol pr http://$t2:8080/ >/dev/null" || { not_ok "policy rounds: pr reaches t2"; return; }
 	kc -n pol exec pr -- rm -f /tmp/stop /tmp/p-n1 /tmp/p-n2
-	kc -n pol exec pr -- sh -c 'probe() { while [ ! -e /tmp/stop ]; do s=$(cut -d" " -f1 /proc/uptime); if printf "GET / HTTP/1.0\r\n\r\n" | nc -w 1 $1 8080 2>/dev/null | grep -q hello; then r=ok; else r=fail; fi; echo "$s $r" >>/tmp/p-$2; done; }; probe '"$t1"' n1 & probe '"$t2"' n2 & wait' >/dev/null 2>&1 &
+	# Each try bounded by the prober's own shell (busybox nc's -w did not bound
+	# a try once: one hung for minutes): nc in the background, killed after
+	# 1.2 s and reaped by the same shell (no orphan for the pod's PID 1).
+	kc -n pol exec pr -- sh -c 'try() { printf "GET / HTTP/1.0\r\n\r\n" | nc -w 1 $1 8080 >/tmp/o-$2 2>/dev/null & n=$!; i=0; while kill -0 $n 2>/dev/null && [ $i -lt 12 ]; do sleep 0.1; i=$((i+1)); done; kill $n 2>/dev/null; wait $n 2>/dev/null; grep -q hello /tmp/o-$2; }; probe() { while [ ! -e /tmp/stop ]; do s=$(cut -d" " -f1 /proc/uptime); if try $1 $2; then r=ok; else r=fail; fi; echo "$s $r" >>/tmp/p-$2; done; }; probe '"$t1"' n1 & probe '"$t2"' n2 & wait' >/dev/null 2>&1 &
 	local prober=$!
 	eventually 10 bash -c "[ \"\$(kc -n pol exec pr -- cat /tmp/p-n2 2>/dev/null | wc -l)\" -gt 2 ]" ||
 		{ not_ok "policy rounds: the prober runs (its log grows)"; return; }
@@ -107,10 +111,10 @@ spec:
   podSelector: {matchLabels: {app: target}}
   policyTypes: [Ingress]
 EOF2
-		sleep 4
+		sleep "$POLICY_WINDOW"
 		d=$(cut -d' ' -f1 /proc/uptime)
 		kc -n pol delete networkpolicy deny-targets >/dev/null
-		sleep 4
+		sleep "$POLICY_WINDOW"
 		echo "$a $d" >>"$TMP/pol.times"
 	done
 	kc -n pol exec pr -- touch /tmp/stop
