@@ -135,6 +135,13 @@ C=$(ip_of web c)
 check "c got the finished Job pod's address ($C = $J)" test "$C" = "$J"
 check "c (role=friend) reaches a" eventually 15 bash -c "wget_from web c http://$A:8080/ | grep -qx hello-from-a"
 check "b is still cut off from a" bash -c "! wget_from web b http://$A:8080/ >/dev/null 2>&1"
+# xcnictl explain through the agent pod of a's node (issue 37: xcnictl against the
+# cluster): the ingress side is decided where a lives.
+AGENT_N1=$(kc -n kube-system get pods -l app.kubernetes.io/name=xcni --field-selector spec.nodeName=n1 -o jsonpath='{.items[0].metadata.name}')
+check "kubectl exec $AGENT_N1 (n1) -- xcnictl explain web/b web/a 8080/tcp: denied by ingress at the destination" \
+	bash -c "kc -n kube-system exec $AGENT_N1 -c xcnid -- xcnictl explain web/b web/a 8080/tcp >$TMP/explain-b.out 2>&1; grep -q 'denied: by ingress at the destination' $TMP/explain-b.out || { cat $TMP/explain-b.out; exit 1; }"
+check "  ... web/c web/a 8080/tcp (role=friend): not denied" \
+	bash -c "kc -n kube-system exec $AGENT_N1 -c xcnid -- xcnictl explain web/c web/a 8080/tcp >$TMP/explain-c.out 2>&1 && ! grep -q 'denied' $TMP/explain-c.out || { cat $TMP/explain-c.out; exit 1; }"
 
 # ---- the cluster-wide flows view from outside the nodes (relay38) ----
 sleep 1.5 # a conntrack walk after the last connection
