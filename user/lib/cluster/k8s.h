@@ -145,6 +145,9 @@ struct k8s_cidr {
 	bool v6;
 	uint8_t addr6[16]; /* IPv6, host bits zero */
 };
+/* Is p inside q: the same family, at least as long, q's network bits equal (never across
+ * families; 0.0.0.0/0 holds no IPv6 address). */
+bool k8s_cidr_inside(const struct k8s_cidr *p, const struct k8s_cidr *q);
 
 struct k8s_ipblock {
 	struct k8s_cidr cidr;

@@ -348,15 +348,14 @@ int kj_parse_cidr(const char *s, struct k8s_cidr *out)
 	return 0;
 }
 
-/* Is p inside q (same family, at least as long, q's network bits equal)? */
-bool kj_cidr_inside(const struct k8s_cidr *p, const struct k8s_cidr *q)
+bool k8s_cidr_inside(const struct k8s_cidr *p, const struct k8s_cidr *q)
 {
 	uint8_t a[16];
 
 	if (p->v6 != q->v6 || p->len < q->len)
 		return false;
 	if (!p->v6)
-		return (p->addr & net_mask(q->len)) == q->addr;
+		return !((ntohl(p->addr) ^ ntohl(q->addr)) & xcni_prefix_mask(q->len));
 	memcpy(a, p->addr6, sizeof(a));
 	cidr6_mask(a, q->len);
 	return !memcmp(a, q->addr6, sizeof(a));

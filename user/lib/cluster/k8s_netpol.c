@@ -55,7 +55,7 @@ static int parse_ipblock(struct kj_ctx *c, json_t *j, struct k8s_ipblock *b)
 				      json_string_value(e), x->v6 ? 6 : 4, cidr,
 				      b->cidr.v6 ? 6 : 4);
 		/* Strictly inside: a longer prefix whose network lies in cidr. */
-		else if (x->len <= b->cidr.len || !kj_cidr_inside(x, &b->cidr))
+		else if (x->len <= b->cidr.len || !k8s_cidr_inside(x, &b->cidr))
 			err = kj_fail(c, "\"%s\" is not inside cidr \"%s\"", json_string_value(e),
 				      cidr);
 		kj_pop(c, o);

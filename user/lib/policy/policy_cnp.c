@@ -71,19 +71,6 @@ struct cnpctx {
 
 /* ---- prefixes ------------------------------------------------------- */
 
-static bool pfx_in(const struct k8s_cidr *p, const struct k8s_cidr *q)
-{
-	uint8_t a[16];
-
-	if (p->v6 != q->v6 || p->len < q->len)
-		return false;
-	if (!p->v6)
-		return !((ntohl(p->addr) ^ ntohl(q->addr)) & xcni_prefix_mask(q->len));
-	memcpy(a, p->addr6, sizeof(a));
-	cidr6_mask(a, q->len);
-	return !memcmp(a, q->addr6, sizeof(a));
-}
-
 static struct k8s_cidr key_pfx(const struct xcni_polcidr_key *k)
 {
 	struct k8s_cidr c = { .len = (uint8_t)(k->prefixlen - XCNI_POLCIDR_PREFIX_BASE),
@@ -145,7 +132,7 @@ static const struct pol_entry *np_lookup(const struct pol_ep *ep, uint8_t dir,
 		if (c->key.dir != dir)
 			continue;
 		p = key_pfx(&c->key);
-		if (pfx_in(&pr->addr, &p) && (!best || c->key.prefixlen > best->key.prefixlen))
+		if (k8s_cidr_inside(&pr->addr, &p) && (!best || c->key.prefixlen > best->key.prefixlen))
 			best = c;
 	}
 	if (best && (e = np_peer(ep, dir, best->group, proto, port)))
@@ -174,7 +161,7 @@ static bool peer_matches(const struct k8s_cnp_peer *p, const struct peer *pr)
 		if (pr->none)
 			return false;
 		for (size_t i = 0; i < p->nnets; i++)
-			if (pfx_in(&pr->addr, &p->nets[i]))
+			if (k8s_cidr_inside(&pr->addr, &p->nets[i]))
 				return true;
 		return false;
 	}
@@ -637,7 +624,7 @@ static int region_of(const struct memo *m, const struct k8s_cidr *a)
 	int best = -1;
 
 	for (size_t i = 0; i < m->npfx; i++)
-		if (pfx_in(a, m->pfx[i]) && (best < 0 || m->pfx[i]->len > m->pfx[best]->len))
+		if (k8s_cidr_inside(a, m->pfx[i]) && (best < 0 || m->pfx[i]->len > m->pfx[best]->len))
 			best = (int)i;
 	return best;
 }

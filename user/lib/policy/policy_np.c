@@ -422,26 +422,12 @@ void pol_memo_free(struct pol_ctx *x)
 	x->memo = NULL;
 }
 
-/* Is p inside q? Never across families. */
-static bool cidr_in(const struct k8s_cidr *p, const struct k8s_cidr *q)
-{
-	uint8_t a[16];
-
-	if (p->v6 != q->v6 || p->len < q->len)
-		return false;
-	if (!p->v6)
-		return !((ntohl(p->addr) ^ ntohl(q->addr)) & xcni_prefix_mask(q->len));
-	memcpy(a, p->addr6, sizeof(a));
-	cidr6_mask(a, q->len);
-	return !memcmp(a, q->addr6, sizeof(a));
-}
-
 static bool cidr_rule_covers(const struct cidr_rule *cr, const struct k8s_cidr *p)
 {
-	if (!cidr_in(p, &cr->cidr))
+	if (!k8s_cidr_inside(p, &cr->cidr))
 		return false;
 	for (size_t i = 0; i < cr->nexcept; i++)
-		if (cidr_in(p, &cr->except[i]))
+		if (k8s_cidr_inside(p, &cr->except[i]))
 			return false;
 	return true;
 }
