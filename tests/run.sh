@@ -43,6 +43,8 @@ suites=(
 	"unit-ipfix:$BUILD/tests/test_ipfix"
 	"unit-redact:$BUILD/tests/test_redact"
 	"lab-layers:bash tests/lab/layers.sh"
+	# docs/architecture.md: links, contents, the names it cites; README paragraphs (issue 40).
+	"docs-links:python3 tests/docs/check.py"
 	"bpf-packets:$BUILD/tests/test_bpf"
 	"unit-asan:bash tests/fuzz/asan.sh"
 	"fuzz:bash tests/fuzz/run.sh"
