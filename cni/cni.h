@@ -84,7 +84,7 @@ int xcni_valid_container_id(const char *s);
  * The gateway of every pod's IPv6 default route. Link-local, so it is never
  * an address IPAM hands out and needs no per-node setting; the same in every
  * pod, so nothing about it is per pod but the neighbour entry that points it
- * at the pod's own host veth (docs/architecture.md, "IPv6").
+ * at the pod's own host veth (docs/architecture.md, "The plugin (cni/)").
  */
 #define XCNI_GW6 "fe80::1"
 
