@@ -99,9 +99,24 @@ result(m is not None and got == want, "%s: the contents list every ## and ### he
 
 # 4. identifiers the text names
 srcdirs = ["bpf", "cni", "user", "tests", "bench", "examples", "scripts", "web", "Makefile"]
-corpus = subprocess.run(["git", "grep", "-h", "-I", "-o", r"[A-Za-z_][A-Za-z0-9_]*", "--"] + srcdirs,
-                        capture_output=True, text=True).stdout
-known = set(corpus.split())
+def words_of_tree(paths):
+    # git grep where the tree is a checkout, else a walk (a tarball of the tree)
+    r = subprocess.run(["git", "grep", "-h", "-I", "-o", r"[A-Za-z_][A-Za-z0-9_]*", "--"] + paths,
+                       capture_output=True, text=True)
+    if r.returncode == 0:
+        return set(r.stdout.split())
+    out = set()
+    for top in paths:
+        for d, _, files in os.walk(top) if os.path.isdir(top) else [("", None, [top])]:
+            for f in files:
+                try:
+                    out.update(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", open(os.path.join(d, f), errors="ignore").read()))
+                except OSError:
+                    pass
+    return out
+
+
+known = words_of_tree([d for d in srcdirs if os.path.exists(d)])
 names = set()
 for tick in re.findall(r"`([^`\n]+)`", text):
     for w in re.findall(r"(?<![\w./-])([a-z][a-z0-9]*_[a-z0-9_]*[a-z0-9])(?:\(\))?(?![\w./-])", tick):
