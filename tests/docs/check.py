@@ -7,8 +7,9 @@
 #    heading there (a prefix of one, as the prose shortens them);
 #  - the contents between <!-- toc --> and <!-- /toc --> are the headings;
 #  - every backticked name in docs/architecture.md that looks like a C
-#    identifier (lower case with an underscore: a function, a map, a field)
-#    occurs in the sources (bpf/ cni/ user/ tests/ bench/ examples/ scripts/);
+#    identifier (lower case with an underscore: a function, a map, a field),
+#    and every XCNI_ constant, occurs in the sources (bpf/ cni/ user/ tests/
+#    bench/ examples/ scripts/);
 #  - every paragraph of README.md is under 120 words.
 # Prints TAP-style "ok"/"not ok" lines and "N passed, N failed"; exit 1 on a failure.
 # --write-toc rewrites the contents from the headings first.
@@ -124,6 +125,7 @@ for tick in re.findall(r"`([^`\n]+)`", text):
 # names the text takes from the kernel or iproute2, not from this tree
 outside = {"addr_gen_mode", "ndisc_send_ns", "do_xdp_generic", "skb_copy_bits", "tcx_run", "tc_run",
            "ip_summed", "csum_not_inet", "net_dev_start_xmit", "netif_rx_entry"}
+names |= set(re.findall(r"\bXCNI_[A-Z0-9_]*[A-Z0-9]\b", text))  # the project's constants too
 missing = sorted(n for n in names if n not in known and n not in outside)
 result(not missing, "%s: every backticked C-style name exists in the sources (%d names)" % (ARCH, len(names)),
        "\n".join(missing))
