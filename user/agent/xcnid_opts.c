@@ -53,7 +53,7 @@ static int identity_key_read(const char *path, uint8_t key[16])
 	return 0;
 }
 
-static int parse_cidr(const char *s, __u32 *net, __u32 *mask, __u8 *len)
+static int cidr4_net(const char *s, __u32 *net, __u32 *mask, __u8 *len)
 {
 	int err = xcni_cidr4_parse(s, net, len);
 
@@ -138,7 +138,7 @@ static int parse_svc_cidrs(const char *arg, struct opts *o)
 			if (has6++ || xcni_cidr6_parse(tok, &a6, &len6) || !len6)
 				return -EINVAL;
 			cidr6_mask(a6.s6_addr, len6);
-		} else if (has4++ || parse_cidr(tok, &net, &mask, &len) || !len) {
+		} else if (has4++ || cidr4_net(tok, &net, &mask, &len) || !len) {
 			return -EINVAL;
 		}
 	}
@@ -404,7 +404,7 @@ static int opt_cluster(int c, const char *arg, struct xcnid_cmdline *cl, struct 
 		return opt_uint("sync-delay", arg, 0, 1000, "milliseconds", &o->sync_delay_ms);
 	case 'n': o->node_name = arg; return 0;
 	case 'c':
-		if (parse_cidr(arg, &o->pod_cidr, &o->pod_mask, &o->pod_len)) {
+		if (cidr4_net(arg, &o->pod_cidr, &o->pod_mask, &o->pod_len)) {
 			pr_err("--pod-cidr %s: not an IPv4 CIDR\n", arg);
 			return 2;
 		}
@@ -777,7 +777,7 @@ static void defaults(struct xcnid_cmdline *cl)
 	o->ns_share = XCNID_NS_SHARE_DEFAULT;
 	o->hook_check_s = HOOKS_CHECK_S_DEFAULT;
 	/* kubeadm's and kind's default --service-cluster-ip-range. */
-	parse_cidr(XCNI_DEFAULT_SVC_CIDR, &o->svc_cidr, &o->svc_mask, &o->svc_len);
+	cidr4_net(XCNI_DEFAULT_SVC_CIDR, &o->svc_cidr, &o->svc_mask, &o->svc_len);
 	/* No IPv6 default: kube-apiserver has none either. */
 }
 

@@ -13,6 +13,7 @@
 
 #include "xcni_shared.h"
 #include "lib/observe/flows.h"
+#include "lib/system/cidr.h"
 #include "lib/system/proto.h"
 #include "lib/observe/reasons.h"
 #include "lib/observe/vocab.h"
@@ -764,35 +765,14 @@ static int parse_selector(struct flow_match *m, const char *name, const char *s,
 	return 0;
 }
 
-/* An address or prefix of either family. */
-static int parse_cidr(struct flow_match *m, const char *s)
+/* An address or prefix of either family (an address alone: its host prefix). */
+static int match_cidr(struct flow_match *m, const char *s)
 {
-	char buf[64], *slash;
-	unsigned long plen;
-	int max;
+	int family;
 
-	if (strlen(s) >= sizeof(buf))
+	if (strlen(s) >= 64 || xcni_cidr_parse(s, XCNI_CIDR_BARE, &family, m->addr, &m->plen))
 		return -EINVAL;
-	snprintf(buf, sizeof(buf), "%s", s);
-	slash = strchr(buf, '/');
-	if (slash)
-		*slash = '\0';
-	memset(m->addr, 0, sizeof(m->addr));
-	if (inet_pton(AF_INET, buf, m->addr) == 1)
-		m->family = 4, max = 32;
-	else if (inet_pton(AF_INET6, buf, m->addr) == 1)
-		m->family = 6, max = 128;
-	else
-		return -EINVAL;
-	plen = (unsigned long)max;
-	if (slash) {
-		char *end;
-
-		plen = strtoul(slash + 1, &end, 10);
-		if (!slash[1] || *end || plen > (unsigned long)max)
-			return -EINVAL;
-	}
-	m->plen = (uint8_t)plen;
+	m->family = (uint8_t)family;
 	m->kind = FM_CIDR;
 	return 0;
 }
@@ -832,7 +812,7 @@ static int parse_match(struct flow_match *m, const char *name, const char *v, ch
 			kind = "ns";
 	}
 	if (!strcmp(kind, "ip")) {
-		if (parse_cidr(m, s))
+		if (match_cidr(m, s))
 			return FERR("--%s %s: not an IP address or CIDR", name, v);
 		return 0;
 	}
