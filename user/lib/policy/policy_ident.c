@@ -19,6 +19,7 @@
 
 #include "../system/log.h"
 #include "../system/cidr.h"
+#include "../system/tunnel.h"
 #include "policy.h"
 #include "policy_int.h"
 
@@ -827,7 +828,7 @@ int pol_build_ipcache(struct pol_ctx *x, struct k8s_error *err)
 				    self ? XCNI_ID_HOST : XCNI_ID_REMOTE_NODE, 0))
 			return -ENOMEM;
 		if (!self)
-			pol_tunnel_set(&r->ipcache[r->nipcache - 1].val, nd->internal_ip,
+			tunnel_set(&r->ipcache[r->nipcache - 1].val, nd->internal_ip,
 				       nd->internal_ip6, o->underlay6);
 	}
 	for (size_t i = 0; i < x->npods; i++) {
@@ -844,7 +845,7 @@ int pol_build_ipcache(struct pol_ctx *x, struct k8s_error *err)
 			return -ENOMEM;
 		r->ipcache[r->nipcache - 1].val.flags = XCNI_IPC_POD;
 		if (!pol_pod_local(x, p) && nd)
-			pol_tunnel_set(&r->ipcache[r->nipcache - 1].val, nd->internal_ip,
+			tunnel_set(&r->ipcache[r->nipcache - 1].val, nd->internal_ip,
 				       nd->internal_ip6, o->underlay6);
 		pn = &r->podnames[r->npodnames++];
 		pn->ip = a;
