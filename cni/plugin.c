@@ -868,30 +868,17 @@ static int check_ipv6(struct ctx *c, struct netns *ns, const struct nl_link *hl,
 	return 0;
 }
 
-static int cmd_check(struct ctx *c)
+/* CHECK: the pod's interface as prevResult and the config say (name, MAC, veth, MTU, up). */
+static int check_pod_link(struct ctx *c, json_t *prev, struct netns *ns, struct xcni_dp *dp,
+			  struct nl_link *pl)
 {
-	json_t *prev = c->conf.prev_result, *ifs, *it, *ips, *routes, *ires = NULL;
-	struct xcni_dp dp = { .from_fd = -1, .to_fd = -1, .ep_fd = -1, .if_fd = -1, .ep6_fd = -1,
-			      .if6_fd = -1 };
-	struct nl_link hl, pl;
-	struct netns ns;
-	char host_if[IF_NAMESIZE], mac[18], attach[8];
 	const char *want_mac = NULL;
-	uint32_t rec_ip;
-	int err, pod_idx = -1;
+	int pod_idx = -1;
+	json_t *it;
+	char mac[18];
 	size_t i;
 
-	if (!prev)
-		return cni_fail(&c->err, CNI_ERR_INVALID_CONFIG,
-				"network config: CHECK needs \"prevResult\"");
-	err = netns_open(c, &ns, c->env.netns);
-	if (!err)
-		err = xcni_dp_open(&dp, c->conf.pin_dir, &c->err);
-	if (err)
-		goto out;
-
-	ifs = json_object_get(prev, "interfaces");
-	json_array_foreach(ifs, i, it) {
+	json_array_foreach(json_object_get(prev, "interfaces"), i, it) {
 		const char *n = json_string_value(json_object_get(it, "name"));
 		const char *sb = json_string_value(json_object_get(it, "sandbox"));
 
@@ -900,106 +887,105 @@ static int cmd_check(struct ctx *c)
 			want_mac = json_string_value(json_object_get(it, "mac"));
 		}
 	}
-	if (pod_idx < 0) {
-		err = drift(c, "prevResult has no interface %s%s in the sandbox", c->env.ifname, "");
-		goto out;
-	}
-	err = nl_link_get(&ns.pod, c->env.ifname, &pl);
-	if (err) {
-		err = drift(c, "interface %s missing in %s", c->env.ifname, c->env.netns);
-		goto out;
-	}
-	snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", pl.mac[0], pl.mac[1],
-		 pl.mac[2], pl.mac[3], pl.mac[4], pl.mac[5]);
-	if (want_mac && strcasecmp(want_mac, mac) != 0) {
-		err = drift(c, "MAC is %s, prevResult says %s", mac, want_mac);
-		goto out;
-	}
-	if (strcmp(pl.kind, "veth") != 0) {
-		err = drift(c, "interface kind is \"%s\", not %s", pl.kind, "veth");
-		goto out;
-	}
-	if (pl.mtu != xcni_dp_pod_mtu(&dp, c->conf.mtu)) {
+	if (pod_idx < 0)
+		return drift(c, "prevResult has no interface %s%s in the sandbox", c->env.ifname, "");
+	if (nl_link_get(&ns->pod, c->env.ifname, pl))
+		return drift(c, "interface %s missing in %s", c->env.ifname, c->env.netns);
+	snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", pl->mac[0], pl->mac[1],
+		 pl->mac[2], pl->mac[3], pl->mac[4], pl->mac[5]);
+	if (want_mac && strcasecmp(want_mac, mac) != 0)
+		return drift(c, "MAC is %s, prevResult says %s", mac, want_mac);
+	if (strcmp(pl->kind, "veth") != 0)
+		return drift(c, "interface kind is \"%s\", not %s", pl->kind, "veth");
+	if (pl->mtu != xcni_dp_pod_mtu(dp, c->conf.mtu)) {
 		char a[16], b[16];
 
-		snprintf(a, sizeof(a), "%u", pl.mtu);
-		snprintf(b, sizeof(b), "%u", xcni_dp_pod_mtu(&dp, c->conf.mtu));
-		err = drift(c, "MTU is %s, config says %s", a, b);
-		goto out;
+		snprintf(a, sizeof(a), "%u", pl->mtu);
+		snprintf(b, sizeof(b), "%u", xcni_dp_pod_mtu(dp, c->conf.mtu));
+		return drift(c, "MTU is %s, config says %s", a, b);
 	}
-	if (!(pl.flags & IFF_UP)) {
-		err = drift(c, "interface %s is down%s", c->env.ifname, "");
-		goto out;
-	}
+	if (!(pl->flags & IFF_UP))
+		return drift(c, "interface %s is down%s", c->env.ifname, "");
+	return 0;
+}
+
+/* CHECK: the host end, the pod's peer, with the data plane attached where ADD attached it. */
+static int check_host_link(struct ctx *c, struct netns *ns, struct xcni_dp *dp,
+			   const struct nl_link *pl, char *host_if, struct nl_link *hl)
+{
+	char attach[8];
+	uint32_t rec_ip;
 
 	xcni_host_ifname(c->env.container_id, c->env.ifname, host_if);
-	if (nl_link_get(&ns.host, host_if, &hl)) {
-		err = drift(c, "host veth %s missing%s", host_if, "");
-		goto out;
-	}
-	if (hl.link != pl.ifindex || strcmp(hl.kind, "veth") != 0) {
-		err = drift(c, "host interface %s is not the peer of %s", host_if, c->env.ifname);
-		goto out;
-	}
+	if (nl_link_get(&ns->host, host_if, hl))
+		return drift(c, "host veth %s missing%s", host_if, "");
+	if (hl->link != pl->ifindex || strcmp(hl->kind, "veth") != 0)
+		return drift(c, "host interface %s is not the peer of %s", host_if, c->env.ifname);
 	/* The record says which attach point ADD took; without one, either will do. */
 	xcni_state_read(&c->conf, host_if, &rec_ip, attach, sizeof(attach));
-	if (attach[0] ? xcni_dp_attached(&dp, attach, hl.ifindex, host_if) != 0 :
-			xcni_dp_attached(&dp, "tcx", hl.ifindex, host_if) != 0 &&
-			xcni_dp_attached(&dp, "tc", hl.ifindex, host_if) != 0) {
-		err = drift(c, "data plane programs not attached to %s (%s)", host_if,
-			    attach[0] ? attach : "neither TCX nor tc");
-		goto out;
-	}
+	if (attach[0] ? xcni_dp_attached(dp, attach, hl->ifindex, host_if) != 0 :
+			xcni_dp_attached(dp, "tcx", hl->ifindex, host_if) != 0 &&
+			xcni_dp_attached(dp, "tc", hl->ifindex, host_if) != 0)
+		return drift(c, "data plane programs not attached to %s (%s)", host_if,
+			     attach[0] ? attach : "neither TCX nor tc");
+	return 0;
+}
 
-	ips = json_object_get(prev, "ips");
-	json_array_foreach(ips, i, it) {
+/*
+ * CHECK: each address of prevResult on the pod's interface, with its host
+ * route (IPv4) and its endpoint entry, this attachment's (IPv6: under an
+ * xcnid with the IPv6 maps).
+ */
+static int check_addresses(struct ctx *c, json_t *prev, struct netns *ns, struct xcni_dp *dp,
+			   const struct nl_link *pl, const char *host_if, const struct nl_link *hl)
+{
+	__u32 ep_id = xcni_ep_id(c->env.container_id, c->env.ifname);
+	json_t *it;
+	size_t i;
+	int err;
+
+	json_array_foreach(json_object_get(prev, "ips"), i, it) {
 		const char *addr = json_string_value(json_object_get(it, "address"));
+		struct nl_route hr = { .dst_len = 32, .oif = hl->ifindex };
+		struct xcni_endpoint ep;
 		uint32_t ip;
 		uint8_t plen;
-		struct nl_route hr = { .dst_len = 32, .oif = hl.ifindex };
 
 		if (addr && strchr(addr, ':')) {
-			struct xcni_endpoint ep;
 			struct in6_addr a6;
 			uint8_t plen6;
 
-			err = check_ipv6(c, &ns, &hl, &pl, addr);
+			err = check_ipv6(c, ns, hl, pl, addr);
 			if (err)
-				goto out;
-			/* Under an xcnid with the IPv6 maps: the pod's entry, this attachment's. */
-			if (dp.ep6_fd >= 0 && !xcni_cidr6_parse(addr, &a6, &plen6) &&
-			    (xcni_dp_endpoint6_get(&dp, &a6, &ep) || ep.ifindex != (__u32)hl.ifindex ||
-			     ep.ep_id != xcni_ep_id(c->env.container_id, c->env.ifname))) {
-				err = drift(c, "endpoint6 map entry for %s missing or not %s's", addr,
-					    host_if);
-				goto out;
-			}
+				return err;
+			if (dp->ep6_fd >= 0 && !xcni_cidr6_parse(addr, &a6, &plen6) &&
+			    (xcni_dp_endpoint6_get(dp, &a6, &ep) || ep.ifindex != (__u32)hl->ifindex ||
+			     ep.ep_id != ep_id))
+				return drift(c, "endpoint6 map entry for %s missing or not %s's", addr,
+					     host_if);
 			continue;
 		}
 		if (!addr || xcni_cidr4_parse(addr, &ip, &plen))
 			continue;
-		if (nl_addr_has(&ns.pod, pl.ifindex, ip, plen) != 1) {
-			err = drift(c, "address %s missing on %s", addr, c->env.ifname);
-			goto out;
-		}
+		if (nl_addr_has(&ns->pod, pl->ifindex, ip, plen) != 1)
+			return drift(c, "address %s missing on %s", addr, c->env.ifname);
 		hr.dst = ip;
-		if (nl_route_has(&ns.host, &hr) != 1) {
-			err = drift(c, "host route to %s via %s missing", addr, host_if);
-			goto out;
-		}
-		{
-			struct xcni_endpoint ep;
-
-			if (xcni_dp_endpoint_get(&dp, ip, &ep) || ep.ifindex != (__u32)hl.ifindex ||
-			    ep.ep_id != xcni_ep_id(c->env.container_id, c->env.ifname)) {
-				err = drift(c, "endpoint map entry for %s missing or not %s's", addr,
-					    host_if);
-				goto out;
-			}
-		}
+		if (nl_route_has(&ns->host, &hr) != 1)
+			return drift(c, "host route to %s via %s missing", addr, host_if);
+		if (xcni_dp_endpoint_get(dp, ip, &ep) || ep.ifindex != (__u32)hl->ifindex ||
+		    ep.ep_id != ep_id)
+			return drift(c, "endpoint map entry for %s missing or not %s's", addr, host_if);
 	}
-	routes = json_object_get(prev, "routes");
-	json_array_foreach(routes, i, it) {
+	return 0;
+}
+
+/* CHECK: each route of prevResult in the pod. */
+static int check_routes(struct ctx *c, json_t *prev, struct netns *ns, const struct nl_link *pl)
+{
+	json_t *it;
+	size_t i;
+
+	json_array_foreach(json_object_get(prev, "routes"), i, it) {
 		const char *dst = json_string_value(json_object_get(it, "dst"));
 		const char *gw = json_string_value(json_object_get(it, "gw"));
 		struct nl_route rt = { 0 };
@@ -1010,23 +996,47 @@ static int cmd_check(struct ctx *c)
 			if (xcni_cidr6_parse(dst, &rt6.dst, &rt6.dst_len) ||
 			    (gw && inet_pton(AF_INET6, gw, &rt6.gw) != 1))
 				continue;
-			rt6.oif = pl.ifindex;
-			has = nl_route6_has(&ns.pod, &rt6);
+			rt6.oif = pl->ifindex;
+			has = nl_route6_has(&ns->pod, &rt6);
 		} else {
 			if (!dst || xcni_cidr4_parse(dst, &rt.dst, &rt.dst_len))
 				continue;
 			if (gw && inet_pton(AF_INET, gw, &rt.gw) != 1)
 				continue;
-			has = nl_route_has(&ns.pod, &rt);
+			has = nl_route_has(&ns->pod, &rt);
 		}
-		if (has != 1) {
-			err = drift(c, "route %s via %s missing in the pod", dst, gw ? gw : "-");
-			goto out;
-		}
+		if (has != 1)
+			return drift(c, "route %s via %s missing in the pod", dst, gw ? gw : "-");
 	}
+	return 0;
+}
 
-	err = ipam_call(c, "CHECK", c->env.container_id, c->env.ifname, c->env.netns, &ires);
-out:
+static int cmd_check(struct ctx *c)
+{
+	json_t *prev = c->conf.prev_result, *ires = NULL;
+	struct xcni_dp dp = { .from_fd = -1, .to_fd = -1, .ep_fd = -1, .if_fd = -1, .ep6_fd = -1,
+			      .if6_fd = -1 };
+	struct nl_link hl, pl;
+	struct netns ns;
+	char host_if[IF_NAMESIZE];
+	int err;
+
+	if (!prev)
+		return cni_fail(&c->err, CNI_ERR_INVALID_CONFIG,
+				"network config: CHECK needs \"prevResult\"");
+	err = netns_open(c, &ns, c->env.netns);
+	if (!err)
+		err = xcni_dp_open(&dp, c->conf.pin_dir, &c->err);
+	if (!err)
+		err = check_pod_link(c, prev, &ns, &dp, &pl);
+	if (!err)
+		err = check_host_link(c, &ns, &dp, &pl, host_if, &hl);
+	if (!err)
+		err = check_addresses(c, prev, &ns, &dp, &pl, host_if, &hl);
+	if (!err)
+		err = check_routes(c, prev, &ns, &pl);
+	if (!err)
+		err = ipam_call(c, "CHECK", c->env.container_id, c->env.ifname, c->env.netns, &ires);
 	xcni_dp_close(&dp);
 	json_decref(ires);
 	netns_close(&ns);

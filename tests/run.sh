@@ -49,6 +49,7 @@ suites=(
 	"unit-asan:bash tests/fuzz/asan.sh"
 	"fuzz:bash tests/fuzz/run.sh"
 	"xcnictl:bash tests/xcnictl/run.sh"
+	"xcnid-cmdline:bash tests/agent/cmdline.sh"
 	"libcni:bash tests/libcni/run.sh"
 	"cri:bash tests/cri/run.sh"
 	# A real Kubernetes 1.20 (control plane + 2 kubelet nodes) with xcni's

@@ -18,6 +18,8 @@
 #include <cmocka.h>
 
 #include "../../user/lib/cluster/k8s.h"
+#include "../../user/lib/cluster/k8s_json.h"
+#include "../../user/lib/system/cidr.h"
 
 /* ---- helpers ---- */
 
@@ -1464,10 +1466,82 @@ static void pod_phase_and_times(void **state)
 		  "status.phase");
 }
 
+/*
+ * The one prefix parser (xcni_cidr_parse) as the Kubernetes parser reads
+ * CIDRs (strict length, the network) and as the flow filters do (an address
+ * alone is its host prefix): each row's result and, when it parses, the
+ * network and length.
+ */
+static void cidr_parse_table(void **state)
+{
+	static const struct {
+		const char *s;
+		unsigned int flags;
+		int rc;
+		int family;
+		const char *net; /* the address as inet_ntop writes it */
+		int len;
+	} rows[] = {
+		{ "10.1.2.3/16", XCNI_CIDR_STRICT | XCNI_CIDR_NET, 0, 4, "10.1.0.0", 16 },
+		{ "10.1.2.3/16", 0, 0, 4, "10.1.2.3", 16 },
+		{ "10.0.0.0/08", XCNI_CIDR_STRICT, -EINVAL, 0, NULL, 0 },
+		{ "10.0.0.0/08", 0, 0, 4, "10.0.0.0", 8 },
+		{ "10.0.0.0/0008", XCNI_CIDR_STRICT, -EINVAL, 0, NULL, 0 },
+		{ "10.0.0.0/+8", 0, -EINVAL, 0, NULL, 0 },
+		{ "10.0.0.0/33", 0, -EINVAL, 0, NULL, 0 },
+		{ "10.0.0.0/", 0, -EINVAL, 0, NULL, 0 },
+		{ "10.0.0.0", 0, -EINVAL, 0, NULL, 0 },
+		{ "10.0.0.7", XCNI_CIDR_BARE, 0, 4, "10.0.0.7", 32 },
+		{ "010.0.0.7", XCNI_CIDR_BARE, -EINVAL, 0, NULL, 0 },
+		{ "fd00::1/64", XCNI_CIDR_STRICT | XCNI_CIDR_NET, 0, 6, "fd00::", 64 },
+		{ "fd00::1/129", 0, -EINVAL, 0, NULL, 0 },
+		{ "fd00::1", XCNI_CIDR_BARE, 0, 6, "fd00::1", 128 },
+		{ "::ffff:1.2.3.4/128", 0, 0, 6, "::ffff:1.2.3.4", 128 },
+		{ "1.2.3.4/24x", 0, -EINVAL, 0, NULL, 0 },
+		{ "", XCNI_CIDR_BARE, -EINVAL, 0, NULL, 0 },
+		{ "0.0.0.0/0", XCNI_CIDR_STRICT | XCNI_CIDR_NET, 0, 4, "0.0.0.0", 0 },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		uint8_t a[16];
+		uint8_t len = 0;
+		int family = 0, rc = xcni_cidr_parse(rows[i].s, rows[i].flags, &family, a, &len);
+		char got[INET6_ADDRSTRLEN] = "";
+
+		if (rc != rows[i].rc)
+			fail_msg("%s (flags %u): rc %d, want %d", rows[i].s, rows[i].flags, rc,
+				 rows[i].rc);
+		if (rc)
+			continue;
+		inet_ntop(family == 6 ? AF_INET6 : AF_INET, a, got, sizeof(got));
+		if (family != rows[i].family || strcmp(got, rows[i].net) || len != rows[i].len)
+			fail_msg("%s (flags %u): IPv%d %s/%u, want IPv%d %s/%d", rows[i].s,
+				 rows[i].flags, family, got, len, rows[i].family, rows[i].net,
+				 rows[i].len);
+	}
+	/* And through the Kubernetes parser: the network, the family flag. */
+	{
+		struct k8s_cidr c;
+
+		assert_int_equal(kj_parse_cidr("10.1.2.3/16", &c), 0);
+		assert_int_equal(c.addr, htonl(0x0a010000));
+		assert_int_equal(c.len, 16);
+		assert_false(c.v6);
+		assert_int_equal(kj_parse_cidr("fd00:1::5/32", &c), 0);
+		assert_true(c.v6);
+		assert_int_equal(c.addr6[0], 0xfd);
+		assert_int_equal(c.addr6[3], 0x01);
+		assert_int_equal(c.addr6[15], 0);
+		assert_int_equal(kj_parse_cidr("10.1.2.3/016", &c), -EINVAL);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(pod_phase_and_times),
+		cmocka_unit_test(cidr_parse_table),
 		cmocka_unit_test(yaml_plain_scalars_are_typed),
 		cmocka_unit_test(quoted_port_is_not_a_number),
 		cmocka_unit_test(multi_document_skips_empty_ones),

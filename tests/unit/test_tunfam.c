@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * The underlay family a node reaches another in (pol_tunnel_fam), for every
+ * The underlay family a node reaches another in (tunnel_fam), for every
  * mix of this node's underlay addresses and the other's InternalIPs, and
- * that the ipcache's endpoint (pol_tunnel_set, with underlay6 as xcnid sets
+ * that the ipcache's endpoint (tunnel_set, with underlay6 as xcnid sets
  * it) is the same family wherever there is one: a mixed cluster of a dual
  * node, an IPv4-only one and an IPv6-only one.
  */
@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "lib/policy/policy.h"
+#include "lib/system/tunnel.h"
 
 static const uint8_t none6[16];
 
@@ -41,7 +42,7 @@ static int entry_fam(const struct peer *p, bool have4, bool have6)
 {
 	struct xcni_ipcache_val v = { .flags = XCNI_IPC_POD };
 
-	pol_tunnel_set(&v, p->ip4, p->ip6, have6 && !have4);
+	tunnel_set(&v, p->ip4, p->ip6, have6 && !have4);
 	if (v.flags & XCNI_IPC_TUN6) {
 		assert_int_equal(v.tunnel_ip, 0);
 		assert_memory_equal(v.tunnel_ip6, p->ip6, 16);
@@ -81,7 +82,7 @@ static void test_table(void **state)
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		struct peer p = peer("p", t[i].p4 ? "192.168.1.2" : NULL,
 				     t[i].p6 ? "fc00::2" : NULL);
-		int fam = pol_tunnel_fam(p.ip4, p.ip6, t[i].have4, t[i].have6);
+		int fam = tunnel_fam(p.ip4, p.ip6, t[i].have4, t[i].have6);
 
 		if (fam != t[i].fam)
 			fail_msg("case %zu (node v4 %d v6 %d, peer v4 %d v6 %d): IPv%d, expected %d",
@@ -91,8 +92,8 @@ static void test_table(void **state)
 			assert_int_equal(entry_fam(&p, t[i].have4, t[i].have6), fam);
 	}
 	/* No IPv6 array at all (a Node object without one). */
-	assert_int_equal(pol_tunnel_fam(0, NULL, true, true), 0);
-	assert_int_equal(pol_tunnel_fam(htonl(0xc0a80102), NULL, true, true), 4);
+	assert_int_equal(tunnel_fam(0, NULL, true, true), 0);
+	assert_int_equal(tunnel_fam(htonl(0xc0a80102), NULL, true, true), 4);
 }
 
 /*
@@ -109,12 +110,12 @@ static void test_mixed_cluster(void **state)
 	struct peer c = peer("C", NULL, "fc00:97::3");
 
 	(void)state;
-	assert_int_equal(pol_tunnel_fam(b.ip4, b.ip6, true, true), 4);
-	assert_int_equal(pol_tunnel_fam(c.ip4, c.ip6, true, true), 6);
-	assert_int_equal(pol_tunnel_fam(a.ip4, a.ip6, true, false), 4);
-	assert_int_equal(pol_tunnel_fam(a.ip4, a.ip6, false, true), 6);
-	assert_int_equal(pol_tunnel_fam(c.ip4, c.ip6, true, false), 0);
-	assert_int_equal(pol_tunnel_fam(b.ip4, b.ip6, false, true), 0);
+	assert_int_equal(tunnel_fam(b.ip4, b.ip6, true, true), 4);
+	assert_int_equal(tunnel_fam(c.ip4, c.ip6, true, true), 6);
+	assert_int_equal(tunnel_fam(a.ip4, a.ip6, true, false), 4);
+	assert_int_equal(tunnel_fam(a.ip4, a.ip6, false, true), 6);
+	assert_int_equal(tunnel_fam(c.ip4, c.ip6, true, false), 0);
+	assert_int_equal(tunnel_fam(b.ip4, b.ip6, false, true), 0);
 	/* A's entries: B's pods behind 192.168.97.2, C's behind fc00:97::3. */
 	assert_int_equal(entry_fam(&b, true, true), 4);
 	assert_int_equal(entry_fam(&c, true, true), 6);

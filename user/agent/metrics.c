@@ -688,36 +688,51 @@ static void render_config(struct metrics *m, struct buf *b)
 	bprintf(b, "xcni_events_rate %u\n", cfg.events_rate);
 }
 
-static int render(struct metrics *m, struct buf *b)
+/* What one walk over the pinned maps found. */
+struct mapscan {
+	struct mapstat *ms; /* the maps' fill, MS_MAX_MAPS at most */
+	int nmaps;
+	struct ct_count cc; /* live conntrack entries by state */
+	struct polscan pol; /* the policy maps' allowed/denied cells */
+	int pol_maps;       /* policy maps read */
+	bool have_ct;
+	long endpoints, ct_entries; /* -1: not read */
+};
+
+/* Which walker counts more than entries in map NAME (its key and value the ones we know). */
+static walk_fn scan_walker(const char *name, const struct bpf_map_info *info, struct mapscan *sc,
+			   void **ctx)
 {
-	static const char *const ct_states[] = {
-		[0] = "other",
-		[XCNI_CT_NEW] = "new",
-		[XCNI_CT_ESTABLISHED] = "established",
-		[XCNI_CT_CLOSING] = "closing",
-		[XCNI_CT_CLOSED] = "closed",
-	};
-	struct mapstat *ms = calloc(MS_MAX_MAPS, sizeof(*ms));
-	struct ct_count cc = { .now = mono_ns() };
-	struct polscan pol = {};
-	bool have_ct = false, have_pol = false;
-	long endpoints = -1, ct_entries = -1;
-	int nmaps = 0, pol_maps = 0;
-	__u64 t0 = mono_ns();
+	if (!strcmp(name, "xcni_ct") && info->key_size == sizeof(struct xcni_ct_key) &&
+	    info->value_size == sizeof(struct xcni_ct_entry)) {
+		*ctx = &sc->cc;
+		return ct_fn;
+	}
+	if (!strcmp(name, "xcni_policy") && info->key_size == sizeof(struct xcni_polhash_key) &&
+	    info->value_size == sizeof(struct xcni_policy_val)) {
+		*ctx = &sc->pol;
+		return polhash_fn;
+	}
+	if (!strcmp(name, "xcni_polrange") && info->key_size == sizeof(struct xcni_policy_key) &&
+	    info->value_size == sizeof(struct xcni_policy_val)) {
+		*ctx = &sc->pol;
+		return polrange_fn;
+	}
+	*ctx = NULL;
+	return NULL;
+}
+
+/* Every pinned map of ours counted (the largest first), conntrack and policy walked. */
+static void scan_maps(struct metrics *m, struct mapscan *sc)
+{
 	struct dirent *de;
-	DIR *d;
+	DIR *d = opendir(m->pin_dir);
 
-	if (!ms)
-		return -ENOMEM;
-	render_reasons(m, b);
-	render_events(m, b);
-
-	d = opendir(m->pin_dir);
-	while (d && (de = readdir(d)) && nmaps < MS_MAX_MAPS) {
+	while (d && (de = readdir(d)) && sc->nmaps < MS_MAX_MAPS) {
 		struct bpf_map_info info = {};
 		__u32 len = sizeof(info);
-		void *ctx = NULL;
-		walk_fn fn = NULL;
+		void *ctx;
+		walk_fn fn;
 		long n;
 		int fd;
 
@@ -733,21 +748,7 @@ static int render(struct metrics *m, struct buf *b)
 			close(fd);
 			continue;
 		}
-		if (!strcmp(de->d_name, "xcni_ct") && info.key_size == sizeof(struct xcni_ct_key) &&
-		    info.value_size == sizeof(struct xcni_ct_entry)) {
-			fn = ct_fn;
-			ctx = &cc;
-		} else if (!strcmp(de->d_name, "xcni_policy") &&
-			   info.key_size == sizeof(struct xcni_polhash_key) &&
-			   info.value_size == sizeof(struct xcni_policy_val)) {
-			fn = polhash_fn;
-			ctx = &pol;
-		} else if (!strcmp(de->d_name, "xcni_polrange") &&
-			   info.key_size == sizeof(struct xcni_policy_key) &&
-			   info.value_size == sizeof(struct xcni_policy_val)) {
-			fn = polrange_fn;
-			ctx = &pol;
-		}
+		fn = scan_walker(de->d_name, &info, sc, &ctx);
 		n = map_walk(m, fd, &info, fn, ctx);
 		close(fd);
 		if (n < 0) {
@@ -755,76 +756,103 @@ static int render(struct metrics *m, struct buf *b)
 			continue;
 		}
 		if (fn == ct_fn) {
-			have_ct = true;
-			ct_entries = n;
+			sc->have_ct = true;
+			sc->ct_entries = n;
 		}
-		if (ctx == &pol)
-			pol_maps++;
+		if (ctx == &sc->pol)
+			sc->pol_maps++;
 		if (!strcmp(de->d_name, "xcni_endpoints"))
-			endpoints = n;
-		snprintf(ms[nmaps].name, sizeof(ms[nmaps].name), "%s", de->d_name + 5);
-		ms[nmaps].entries = n;
-		ms[nmaps].max_entries = info.max_entries;
-		nmaps++;
+			sc->endpoints = n;
+		snprintf(sc->ms[sc->nmaps].name, sizeof(sc->ms[0].name), "%s", de->d_name + 5);
+		sc->ms[sc->nmaps].entries = n;
+		sc->ms[sc->nmaps].max_entries = info.max_entries;
+		sc->nmaps++;
 	}
 	if (d)
 		closedir(d);
-	/* Both policy maps read, or the sum would look like a reset. */
-	have_pol = pol_maps == 2 && !pol.allowed.err && !pol.cells.err;
-	qsort(ms, (size_t)nmaps, sizeof(*ms), mapstat_cmp);
+	qsort(sc->ms, (size_t)sc->nmaps, sizeof(*sc->ms), mapstat_cmp);
+}
 
-	if (have_pol)
-		render_policy_flows(m, b, &pol);
-	render_isodrops(m, b);
-	if (have_ct) {
+/* The scan's families: conntrack by state, endpoints, every map's fill and capacity. */
+static void render_scan(struct metrics *m, struct buf *b, const struct mapscan *sc)
+{
+	static const char *const ct_states[] = {
+		[0] = "other",
+		[XCNI_CT_NEW] = "new",
+		[XCNI_CT_ESTABLISHED] = "established",
+		[XCNI_CT_CLOSING] = "closing",
+		[XCNI_CT_CLOSED] = "closed",
+	};
+
+	if (sc->have_ct) {
 		family(b, "xcni_ct_entries", "gauge",
 		       "Live conntrack entries (not past their lifetime), by state.");
 		for (size_t s = 1; s < ARRAY_SIZE(ct_states); s++)
 			bprintf(b, "xcni_ct_entries{state=\"%s\"} %llu\n", ct_states[s],
-				(unsigned long long)cc.live[s]);
-		if (cc.live[0])
+				(unsigned long long)sc->cc.live[s]);
+		if (sc->cc.live[0])
 			bprintf(b, "xcni_ct_entries{state=\"other\"} %llu\n",
-				(unsigned long long)cc.live[0]);
-		render_ctstat(m, b, ct_entries);
+				(unsigned long long)sc->cc.live[0]);
+		render_ctstat(m, b, sc->ct_entries);
 	}
-	if (endpoints >= 0) {
+	if (sc->endpoints >= 0) {
 		family(b, "xcni_endpoints", "gauge", "Pods attached on this node.");
-		bprintf(b, "xcni_endpoints %ld\n", endpoints);
+		bprintf(b, "xcni_endpoints %ld\n", sc->endpoints);
 	}
 	family(b, "xcni_map_entries", "gauge",
 	       "Entries in a pinned hash or LPM map (conntrack: expired ones too, until reused).");
-	for (int i = 0; i < nmaps; i++)
-		bprintf(b, "xcni_map_entries{map=\"%s\"} %ld\n", ms[i].name, ms[i].entries);
+	for (int i = 0; i < sc->nmaps; i++)
+		bprintf(b, "xcni_map_entries{map=\"%s\"} %ld\n", sc->ms[i].name, sc->ms[i].entries);
 	family(b, "xcni_map_max_entries", "gauge", "Capacity of a pinned hash or LPM map.");
-	for (int i = 0; i < nmaps; i++)
-		bprintf(b, "xcni_map_max_entries{map=\"%s\"} %u\n", ms[i].name, ms[i].max_entries);
+	for (int i = 0; i < sc->nmaps; i++)
+		bprintf(b, "xcni_map_max_entries{map=\"%s\"} %u\n", sc->ms[i].name,
+			sc->ms[i].max_entries);
+}
+
+/* A text another part rendered (hooks, status; ERR its result) put on the page, and freed. */
+static void put_part(struct buf *b, int err, char *t, size_t tl)
+{
+	if (err)
+		b->err = b->err ?: -ENOMEM;
+	else
+		bput(b, t, tl);
+	free(t);
+}
+
+static int render(struct metrics *m, struct buf *b)
+{
+	struct mapscan sc = { .cc = { .now = mono_ns() }, .endpoints = -1, .ct_entries = -1 };
+	__u64 t0 = mono_ns();
+	size_t tl = 0;
+	char *t;
+	int err;
+
+	sc.ms = calloc(MS_MAX_MAPS, sizeof(*sc.ms));
+	if (!sc.ms)
+		return -ENOMEM;
+	render_reasons(m, b);
+	render_events(m, b);
+	scan_maps(m, &sc);
+	/* Both policy maps read, or the sum would look like a reset. */
+	if (sc.pol_maps == 2 && !sc.pol.allowed.err && !sc.pol.cells.err)
+		render_policy_flows(m, b, &sc.pol);
+	render_isodrops(m, b);
+	render_scan(m, b, &sc);
 	render_config(m, b);
 	if (m->hooks) {
-		char *t;
-		size_t tl;
-
-		if (hooks_render(m->hooks, &t, &tl))
-			b->err = b->err ?: -ENOMEM;
-		else
-			bput(b, t, tl);
-		free(t);
+		t = NULL;
+		err = hooks_render(m->hooks, &t, &tl);
+		put_part(b, err, t, tl);
 	}
-	{
-		char *t;
-		size_t tl;
-
-		if (status_metrics_render(&t, &tl))
-			b->err = b->err ?: -ENOMEM;
-		else
-			bput(b, t, tl);
-		free(t);
-	}
+	t = NULL;
+	err = status_metrics_render(&t, &tl);
+	put_part(b, err, t, tl);
 	family(b, "xcni_scrape_duration_seconds", "gauge",
 	       "Time this page took to read from the maps (the agent does nothing else meanwhile).");
 	bprintf(b, "xcni_scrape_duration_seconds %.6f\n", (double)(mono_ns() - t0) / 1e9);
-	free(pol.allowed.v);
-	free(pol.cells.v);
-	free(ms);
+	free(sc.pol.allowed.v);
+	free(sc.pol.cells.v);
+	free(sc.ms);
 	return b->err;
 }
 

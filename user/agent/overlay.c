@@ -21,7 +21,7 @@
 #include "lib/system/bpfpin.h"
 #include "lib/system/log.h"
 #include "lib/system/nl.h"
-#include "lib/policy/policy.h"
+#include "lib/system/tunnel.h"
 #include "to_overlay.skel.h"
 #include "to_underlay.skel.h"
 #include "agent/overlay.h"
@@ -539,7 +539,7 @@ static void tunnel6_prune(const struct overlay *ov, const struct cluster *c, int
 			const struct k8s_node *nd = &c->objs[K8S_NODE][i]->node;
 
 			keep = !memcmp(nd->internal_ip6, key.addr, 16) &&
-			       pol_tunnel_v6(nd->internal_ip, nd->internal_ip6, ov->underlay6) &&
+			       tunnel_v6(nd->internal_ip, nd->internal_ip6, ov->underlay6) &&
 			       !(ov->underlay6 && !memcmp(key.addr, ov->node_ip6, 16));
 		}
 		if (!keep) {
@@ -567,7 +567,7 @@ static bool name_in(char *const *names, size_t n, const char *name)
 }
 
 /*
- * A node no underlay family of this one reaches (pol_tunnel_fam 0): named in
+ * A node no underlay family of this one reaches (tunnel_fam 0): named in
  * the log when it becomes one (not per generation), as traffic to and from
  * its pods is dropped (drop-tunnel-family) rather than lost unexplained.
  */
@@ -639,8 +639,8 @@ int overlay_sync_nodes(struct overlay *ov, const struct cluster *c, const char *
 				      .oif = ov->dev_ifindex, .scope = RT_SCOPE_LINK,
 				      .prefsrc = ov->node_ip };
 
-		/* Its endpoint's family: as the ipcache has it (pol_tunnel_set). */
-		bool v6 = pol_tunnel_v6(nd->internal_ip, nd->internal_ip6, ov->underlay6);
+		/* Its endpoint's family: as the ipcache has it (tunnel_set). */
+		bool v6 = tunnel_v6(nd->internal_ip, nd->internal_ip6, ov->underlay6);
 		int ftfd = v6 ? tfd6 : tfd, fsfd = v6 ? sfd6 : sfd;
 		const void *k = v6 ? (const void *)nd->internal_ip6 : (const void *)&nd->internal_ip;
 
@@ -649,7 +649,7 @@ int overlay_sync_nodes(struct overlay *ov, const struct cluster *c, const char *
 			  nd->internal_ip == ov->node_ip) ||
 		    (node_name && nd->meta.name && !strcmp(nd->meta.name, node_name)))
 			continue;
-		switch (pol_tunnel_fam(nd->internal_ip, nd->internal_ip6, ov->node_ip != 0,
+		switch (tunnel_fam(nd->internal_ip, nd->internal_ip6, ov->node_ip != 0,
 				       overlay_has6(ov))) {
 		case 0: unreach_note(ov, nd, &unreach, &nunreach); break;
 		case 6: tun6 = true; break;
@@ -692,7 +692,7 @@ int overlay_sync_nodes(struct overlay *ov, const struct cluster *c, const char *
 			const struct k8s_node *nd = &c->objs[K8S_NODE][i]->node;
 
 			keep = nd->internal_ip == key && key != ov->node_ip &&
-			       !pol_tunnel_v6(nd->internal_ip, nd->internal_ip6, ov->underlay6);
+			       !tunnel_v6(nd->internal_ip, nd->internal_ip6, ov->underlay6);
 		}
 		if (!keep) {
 			__u32 *g = realloc(gone, (ngone + 1) * sizeof(*g));

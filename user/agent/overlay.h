@@ -54,7 +54,7 @@ struct overlay {
 	/* IPv6 only (node_ip 0): the other nodes are reached at their IPv6
 	 * InternalIPs, and Geneve costs XCNI_ENCAP6_LEN. With both addresses
 	 * (a mixed cluster's dual node) it is false: IPv4 to the nodes that have
-	 * an IPv4 InternalIP, IPv6 to the IPv6-only ones (pol_tunnel_fam). */
+	 * an IPv4 InternalIP, IPv6 to the IPv6-only ones (tunnel_fam). */
 	bool underlay6;
 	__u32 vni;
 	enum xdp_want xdp_want;
@@ -81,7 +81,7 @@ struct overlay {
 	/* A node with both addresses has an IPv6 tunnel to some node (the last
 	 * overlay_sync_nodes): the pods' MTU is then the IPv6 underlay's. */
 	bool tun6_used;
-	/* The nodes no underlay family reaches (pol_tunnel_fam 0), as last
+	/* The nodes no underlay family reaches (tunnel_fam 0), as last
 	 * logged: each is named once when it becomes one, not per generation. */
 	char **unreach;
 	size_t nunreach;

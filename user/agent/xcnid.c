@@ -522,88 +522,104 @@ static int write_self6(const struct opts *o, const uint8_t a6[16])
  * with msg saying why (nothing written then; the next generation builds and
  * compares everything again).
  */
+/* What struct svc_node points into, for one generation. */
+struct svc_node_bufs {
+	uint32_t addrs[2];
+	uint8_t addr6[1][16];
+	uint32_t *peers;
+	uint8_t (*peers6)[16];
+	const char **pnames; /* the peers' Node names: IPv4's, then IPv6's from [n + 1] */
+};
+
+static void svc_node_free(struct svc_node_bufs *b)
+{
+	free(b->peers);
+	free(b->peers6);
+	free(b->pnames);
+}
+
+/*
+ * The Service builder's view of the nodes (*sn, pointing into *b): this
+ * node's NodePort addresses — its InternalIP (its Node object) and the
+ * underlay address, where traffic from outside arrives, and its IPv6
+ * InternalIP — and every other Node's, named, for this node's pods reaching
+ * their NodePorts (under externalTrafficPolicy Local a peer's NodePort holds
+ * that node's endpoints only). Also writes xcni_self6. 0 or -ENOMEM.
+ */
+static int svc_node_build(const struct opts *o, const struct cluster *c, __u64 gen,
+			  struct svc_node *sn, struct svc_node_bufs *b)
+{
+	static const uint8_t none6[16];
+	const struct k8s_object *node = NULL;
+	size_t n = c->n[K8S_NODE];
+	int err;
+
+	*sn = (struct svc_node){ .name = o->node_name, .np_min = o->np_min, .np_max = o->np_max };
+	for (size_t i = 0; i < n && o->node_name; i++)
+		if (!strcmp(c->objs[K8S_NODE][i]->meta.name, o->node_name))
+			node = c->objs[K8S_NODE][i];
+	if (node && node->node.internal_ip)
+		b->addrs[sn->naddrs++] = node->node.internal_ip;
+	if (o->ov->underlay && o->ov->node_ip && (!sn->naddrs || b->addrs[0] != o->ov->node_ip))
+		b->addrs[sn->naddrs++] = o->ov->node_ip;
+	sn->addrs = b->addrs;
+	b->peers = calloc(n + 1, sizeof(*b->peers));
+	b->peers6 = calloc(n + 1, sizeof(*b->peers6));
+	b->pnames = calloc(2 * (n + 1), sizeof(*b->pnames));
+	if (!b->peers || !b->peers6 || !b->pnames)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		uint32_t a = c->objs[K8S_NODE][i]->node.internal_ip;
+
+		if (a && c->objs[K8S_NODE][i] != node && !(sn->naddrs && a == b->addrs[0]) &&
+		    !(sn->naddrs > 1 && a == b->addrs[1])) {
+			b->pnames[sn->npeers] = c->objs[K8S_NODE][i]->meta.name;
+			b->peers[sn->npeers++] = a;
+		}
+	}
+	sn->peers = b->peers;
+	sn->peer_names = b->pnames;
+	if (node && memcmp(node->node.internal_ip6, none6, 16)) {
+		memcpy(b->addr6[0], node->node.internal_ip6, 16);
+		sn->naddrs6 = 1;
+	}
+	/* Said, not fatal: without it only IPv6 external frontends to another
+	 * node's backend drop (drop-no-tunnel); the Services are still written. */
+	err = write_self6(o, sn->naddrs6 ? b->addr6[0] : none6);
+	if (err)
+		pr_warn("generation %llu: writing xcni_self6 (this node's IPv6 address): %s\n",
+			(unsigned long long)gen, strerror(-err));
+	sn->addrs6 = (const uint8_t(*)[16])b->addr6;
+	for (size_t i = 0; i < n; i++) {
+		const uint8_t *a = c->objs[K8S_NODE][i]->node.internal_ip6;
+
+		if (memcmp(a, none6, 16) && c->objs[K8S_NODE][i] != node &&
+		    !(sn->naddrs6 && !memcmp(a, b->addr6[0], 16))) {
+			b->pnames[n + 1 + sn->npeers6] = c->objs[K8S_NODE][i]->meta.name;
+			memcpy(b->peers6[sn->npeers6++], a, 16);
+		}
+	}
+	sn->peers6 = (const uint8_t(*)[16])b->peers6;
+	sn->peer_names6 = b->pnames + n + 1;
+	return 0;
+}
+
 static int sync_services(const struct opts *o, const struct cluster *c, struct svc_incr *si,
 			 struct svcsync *ss, const struct store_change *ch, size_t nch, bool all,
 			 __u64 gen, char *msg, size_t msglen)
 {
-	const struct k8s_object *node = NULL;
+	struct svc_node_bufs b = {};
 	struct svcsync_stats st = {};
-	struct svc_node sn = { .name = o->node_name, .np_min = o->np_min, .np_max = o->np_max };
 	const struct svc_delta *d;
-	uint32_t addrs[2], *peers;
-	uint8_t addr6[1][16], (*peers6)[16];
-	const char **pnames; /* the peers' Node names: IPv4's, then IPv6's from [n] */
-	static const uint8_t none6[16];
+	struct svc_node sn;
 	double t0 = now_msf(), t1;
 	int err;
 
 	msg[0] = '\0';
-	/* NodePort frontends: the node's InternalIP (its Node object) and the
-	 * underlay address, where traffic from outside arrives. */
-	for (size_t i = 0; i < c->n[K8S_NODE] && o->node_name; i++)
-		if (!strcmp(c->objs[K8S_NODE][i]->meta.name, o->node_name))
-			node = c->objs[K8S_NODE][i];
-	if (node && node->node.internal_ip)
-		addrs[sn.naddrs++] = node->node.internal_ip;
-	if (o->ov->underlay && o->ov->node_ip && (!sn.naddrs || addrs[0] != o->ov->node_ip))
-		addrs[sn.naddrs++] = o->ov->node_ip;
-	sn.addrs = addrs;
-	/* Every other Node's InternalIP: this node's pods reaching its NodePorts. */
-	peers = calloc(c->n[K8S_NODE] + 1, sizeof(*peers));
-	pnames = calloc(2 * (c->n[K8S_NODE] + 1), sizeof(*pnames));
-	if (!peers || !pnames) {
-		free(peers);
-		free(pnames);
-		snprintf(msg, msglen, "building the Service frontends: %s", strerror(ENOMEM));
-		return -ENOMEM;
-	}
-	/* With its name: under externalTrafficPolicy Local a peer's NodePort
-	 * holds that node's endpoints only. */
-	for (size_t i = 0; i < c->n[K8S_NODE]; i++) {
-		uint32_t a = c->objs[K8S_NODE][i]->node.internal_ip;
-
-		if (a && c->objs[K8S_NODE][i] != node && !(sn.naddrs && a == addrs[0]) &&
-		    !(sn.naddrs > 1 && a == addrs[1])) {
-			pnames[sn.npeers] = c->objs[K8S_NODE][i]->meta.name;
-			peers[sn.npeers++] = a;
-		}
-	}
-	sn.peers = peers;
-	sn.peer_names = pnames;
-	/* IPv6 NodePorts: the node's IPv6 InternalIP; every other Node's for its pods. */
-	if (node && memcmp(node->node.internal_ip6, none6, 16)) {
-		memcpy(addr6[0], node->node.internal_ip6, 16);
-		sn.naddrs6 = 1;
-	}
-	/* Said, not fatal: without it only IPv6 external frontends to another
-	 * node's backend drop (drop-no-tunnel); the Services are still written. */
-	err = write_self6(o, sn.naddrs6 ? addr6[0] : none6);
-	if (err)
-		pr_warn("generation %llu: writing xcni_self6 (this node's IPv6 address): %s\n",
-			(unsigned long long)gen, strerror(-err));
-	sn.addrs6 = (const uint8_t(*)[16])addr6;
-	peers6 = calloc(c->n[K8S_NODE] + 1, sizeof(*peers6));
-	if (!peers6) {
-		free(peers);
-		free(pnames);
-		snprintf(msg, msglen, "building the Service frontends: %s", strerror(ENOMEM));
-		return -ENOMEM;
-	}
-	for (size_t i = 0; i < c->n[K8S_NODE]; i++) {
-		const uint8_t *a = c->objs[K8S_NODE][i]->node.internal_ip6;
-
-		if (memcmp(a, none6, 16) && c->objs[K8S_NODE][i] != node &&
-		    !(sn.naddrs6 && !memcmp(a, addr6[0], 16))) {
-			pnames[c->n[K8S_NODE] + 1 + sn.npeers6] = c->objs[K8S_NODE][i]->meta.name;
-			memcpy(peers6[sn.npeers6++], a, 16);
-		}
-	}
-	sn.peers6 = (const uint8_t(*)[16])peers6;
-	sn.peer_names6 = pnames + c->n[K8S_NODE] + 1;
-	err = svc_incr_update(si, c, &sn, o->lb_flags, ch, nch, all, false, &d);
-	free(peers);
-	free(peers6);
-	free(pnames);
+	err = svc_node_build(o, c, gen, &sn, &b);
+	if (!err)
+		err = svc_incr_update(si, c, &sn, o->lb_flags, ch, nch, all, false, &d);
+	svc_node_free(&b);
 	if (err) {
 		snprintf(msg, msglen, "building the Service frontends: %s", strerror(-err));
 		return err;
@@ -825,120 +841,169 @@ static void report_contested(const struct pol_result *r, __u64 gen)
  */
 static size_t last_names_missing; /* said once per change */
 
+/* One generation in hand: what it took from the store's journal and what it reports. */
+struct gen {
+	const struct opts *o;
+	struct from_pod *fp;
+	struct svc_incr *si;
+	__u64 gen;
+	struct store_change *ch; /* the journal's changes, read once for policy and Services */
+	size_t nch;
+	bool all;
+	const struct pol_result *r;
+	char msg[256];
+};
+
+/*
+ * Lets go of what a generation that stops short took: its journal changes
+ * freed, the Services left to be compared whole next time (they will not see
+ * these changes again).
+ */
+static void gen_drop(struct gen *g)
+{
+	store_changes_free(g->ch, g->nch);
+	g->ch = NULL;
+	g->nch = 0;
+	if (g->si)
+		svc_incr_invalidate(g->si);
+}
+
+/* A generation not applied: dropped, said (g->msg, else WHAT: the error) and reported. */
+static int gen_stop(struct gen *g, int err, const char *what)
+{
+	if (!g->msg[0])
+		snprintf(g->msg, sizeof(g->msg), "%s: %s", what, strerror(-err));
+	gen_drop(g);
+	pr_err("generation %llu not applied: %s\n", (unsigned long long)g->gen, g->msg);
+	report_gen(g->o, g->fp, g->gen, g->r, 0, 0, g->msg);
+	return err;
+}
+
+/* The compiler's view of this node: its name, gateway, underlay address and identity key. */
+static void node_pol_opts(const struct opts *o, struct store *st, struct pol_opts *po)
+{
+	const struct k8s_object *node = store_get(st, K8S_NODE, NULL, o->node_name);
+
+	*po = (struct pol_opts){ .node_name = o->node_name, .gateway_ip = o->gateway };
+	memcpy(po->id_key, o->id_key, sizeof(po->id_key));
+	if (node)
+		po->node_ip = node->node.internal_ip;
+	if (o->ov->underlay) {
+		/* An IPv6 underlay has no IPv4 node address: the Node's stays. */
+		if (o->ov->node_ip)
+			po->node_ip = o->ov->node_ip;
+		po->underlay6 = o->ov->underlay6;
+	}
+}
+
+/*
+ * IPv6 addresses compiled (into *v6, freed by the caller whatever this
+ * returns) and planned before the IPv4 apply: which namespaces xcni_ipcache6
+ * cannot hold closes their pods in the IPv4 apply too (polsync_plan6).
+ */
+static int plan_v6(struct gen *g, struct pol_incr *pi, const struct cluster *c,
+		   struct polsync *ps, struct pol_v6 *v6)
+{
+	static size_t last_v6_contested;
+	int err = pol_v6_build(pi, c, v6);
+
+	if (err) {
+		snprintf(g->msg, sizeof(g->msg), "compiling the IPv6 addresses: %s", strerror(-err));
+		return err;
+	}
+	/* Once per change: the addresses are in the ipcache6 as unmanaged. */
+	if (v6->ncontested != last_v6_contested) {
+		if (v6->ncontested)
+			pr_warn("%zu IPv6 address(es) claimed by two live pods: closed "
+				"(xcnictl ipcache shows reserved:unmanaged)\n", v6->ncontested);
+		else
+			pr_info("no IPv6 address is claimed by two live pods any more\n");
+		last_v6_contested = v6->ncontested;
+	}
+	err = polsync_plan6(ps, v6, g->msg, sizeof(g->msg));
+	if (err && !g->msg[0])
+		snprintf(g->msg, sizeof(g->msg), "IPv6 addresses: %s", strerror(-err));
+	return err;
+}
+
+/* The generation's line in the log: how long, how much, compiled whole or as a delta. */
+static void say_applied(const struct gen *g, const struct pol_delta *d,
+			const struct polsync_stats *ss, double t0, double t1)
+{
+	const struct pol_result *r = g->r;
+
+	if (ss->names_missing != last_names_missing)
+		pr_warn("generation %llu: %zu names for people (identities, policies, pods) do not fit "
+			"the maps of names: shown as numbers; policy is applied all the same\n",
+			(unsigned long long)g->gen, ss->names_missing);
+	last_names_missing = ss->names_missing;
+	pr_info("generation %llu applied in %.2f ms (compile %.2f ms, %s%s%s%s, %zu pods compiled, %zu given new identities): "
+		"%zu pods rewritten (%zu in place), %zu entries written, %zu deleted, %zu other map changes; "
+		"%zu identities, %zu policies\n",
+		(unsigned long long)g->gen, now_msf() - t0, t1 - t0, d->full ? "whole" : "delta",
+		d->why ? " [" : "", d->why ?: "", d->why ? "]" : "", d->neps_compiled, d->neps_born,
+		ss->eps_changed, ss->eps_in_place, ss->entries_written, ss->entries_deleted,
+		ss->other_changed, r->nidentities, r->npolicies);
+}
+
 static int sync_policy(const struct opts *o, struct from_pod *fp, struct store *st,
 		       struct pol_incr *pi, struct polsync *ps, struct svc_incr *si,
 		       struct svcsync *svs, __u64 gen, bool *nodes_changed, bool *v6_due,
 		       bool *retry)
 {
-	struct pol_opts po = { .node_name = o->node_name, .gateway_ip = o->gateway };
-	const struct k8s_object *node = store_get(st, K8S_NODE, NULL, o->node_name);
-	const struct pol_result *r;
-	const struct pol_delta *d;
+	struct gen g = { .o = o, .fp = fp, .si = si, .gen = gen };
 	struct polsync_stats ss = {};
 	struct k8s_error kerr = { "" };
-	struct store_change *ch = NULL;
-	size_t nch = 0;
-	bool all;
-	struct cluster c;
+	const struct pol_delta *d;
 	struct pol_v6 v6 = { 0 };
-	char msg[256] = "";
+	struct pol_opts po;
+	struct cluster c;
 	double t0 = now_msf(), t1;
 	int err;
 
-	memcpy(po.id_key, o->id_key, sizeof(po.id_key));
-	if (node)
-		po.node_ip = node->node.internal_ip;
-	if (o->ov->underlay) {
-		/* An IPv6 underlay has no IPv4 node address: the Node's stays. */
-		if (o->ov->node_ip)
-			po.node_ip = o->ov->node_ip;
-		po.underlay6 = o->ov->underlay6;
-	}
+	node_pol_opts(o, st, &po);
 	store_view(st, &c);
-	store_journal_take(st, &ch, &nch, &all);
-	extfe_note(ch, nch, all);
-	*nodes_changed |= all;
-	for (size_t i = 0; i < nch; i++)
-		*nodes_changed |= ch[i].kind == K8S_NODE;
-	err = pol_incr_update(pi, &c, &po, ch, nch, all, polsync_needs_full(ps), &r, &d, &kerr);
+	store_journal_take(st, &g.ch, &g.nch, &g.all);
+	extfe_note(g.ch, g.nch, g.all);
+	*nodes_changed |= g.all;
+	for (size_t i = 0; i < g.nch; i++)
+		*nodes_changed |= g.ch[i].kind == K8S_NODE;
+	err = pol_incr_update(pi, &c, &po, g.ch, g.nch, g.all, polsync_needs_full(ps), &g.r, &d,
+			      &kerr);
 	if (err) {
-		/* The journal is read once for both: a generation that stops before
-		 * the Services leaves them to be compared whole next time. */
-		store_changes_free(ch, nch);
-		if (si)
-			svc_incr_invalidate(si);
-		pr_err("compiling policy (generation %llu): %s\n", (unsigned long long)gen,
-		       kerr.msg[0] ? kerr.msg : strerror(-err));
-		report_gen(o, fp, gen, r, 0, 0, kerr.msg[0] ? kerr.msg : strerror(-err));
+		snprintf(g.msg, sizeof(g.msg), "%s", kerr.msg[0] ? kerr.msg : strerror(-err));
+		gen_drop(&g);
+		pr_err("compiling policy (generation %llu): %s\n", (unsigned long long)gen, g.msg);
+		report_gen(o, fp, gen, g.r, 0, 0, g.msg);
 		return err;
 	}
 	t1 = now_msf();
 	*v6_due |= d->v6_changed;
-	/* IPv6 addresses first compiled: which namespaces xcni_ipcache6 cannot
-	 * hold closes their pods in the IPv4 apply too (polsync_plan6). */
-	if (*v6_due) {
-		static size_t last_v6_contested;
-
-		err = pol_v6_build(pi, &c, &v6);
-		/* Once per change: the addresses are in the ipcache6 as unmanaged. */
-		if (!err && v6.ncontested != last_v6_contested) {
-			if (v6.ncontested)
-				pr_warn("%zu IPv6 address(es) claimed by two live pods: closed "
-					"(xcnictl ipcache shows reserved:unmanaged)\n",
-					v6.ncontested);
-			else
-				pr_info("no IPv6 address is claimed by two live pods any more\n");
-			last_v6_contested = v6.ncontested;
-		}
-		if (!err && (err = polsync_plan6(ps, &v6, msg, sizeof(msg))) && !msg[0])
-			snprintf(msg, sizeof(msg), "IPv6 addresses: %s", strerror(-err));
-		if (err) {
-			pol_v6_free(&v6);
-			store_changes_free(ch, nch);
-			if (si)
-				svc_incr_invalidate(si);
-			if (!msg[0])
-				snprintf(msg, sizeof(msg), "compiling the IPv6 addresses: %s",
-					 strerror(-err));
-			pr_err("generation %llu not applied: %s\n", (unsigned long long)gen, msg);
-			report_gen(o, fp, gen, r, 0, 0, msg);
-			return err;
-		}
+	if (*v6_due && (err = plan_v6(&g, pi, &c, ps, &v6))) {
+		pol_v6_free(&v6);
+		return gen_stop(&g, err, "IPv6 addresses");
 	}
-	err = polsync_apply(ps, r, d, &ss, msg, sizeof(msg));
-	if (!err) {
-		report_overflows(ps, gen);
-		report_ipc_closed(ps, gen);
-		report_contested(r, gen);
-	}
-	if (!err && ss.retry)
-		*retry = true;
+	err = polsync_apply(ps, g.r, d, &ss, g.msg, sizeof(g.msg));
 	if (err) {
 		if (*v6_due)
 			pol_v6_free(&v6);
-		store_changes_free(ch, nch);
-		if (si)
-			svc_incr_invalidate(si);
-		if (!msg[0])
-			snprintf(msg, sizeof(msg), "writing the policy maps: %s", strerror(-err));
-		pr_err("generation %llu not applied: %s\n", (unsigned long long)gen, msg);
-		report_gen(o, fp, gen, r, 0, 0, msg);
-		return err;
+		return gen_stop(&g, err, "writing the policy maps");
 	}
+	report_overflows(ps, gen);
+	report_ipc_closed(ps, gen);
+	report_contested(g.r, gen);
+	if (ss.retry)
+		*retry = true;
 	/* IPv6 addresses: identities (ipcache6) and this node's policy keys (polkey6).
 	 * Only when their input may have changed: built from every Node (their
 	 * IPv6 InternalIPs) and the IPv6 pods, and compared whole, on each pod
 	 * event it was ~4% of the agent's CPU at 1000 Nodes with no IPv6 pod. */
+	g.msg[0] = '\0';
 	if (*v6_due) {
 		err = polsync_apply6(ps, &v6, &ss.other_changed);
 		pol_v6_free(&v6);
-		if (err) {
-			snprintf(msg, sizeof(msg), "writing the IPv6 maps (ipcache6, polkey6): %s",
-				 strerror(-err));
-			pr_err("generation %llu not applied: %s\n", (unsigned long long)gen, msg);
-			report_gen(o, fp, gen, r, 0, 0, msg);
-			return err;
-		}
+		if (err)
+			return gen_stop(&g, err, "writing the IPv6 maps (ipcache6, polkey6)");
 		*v6_due = false;
 	}
 	if (o->ov->underlay)
@@ -952,28 +1017,21 @@ static int sync_policy(const struct opts *o, struct from_pod *fp, struct store *
 	if (polsync_cleanup(ps, &ss))
 		*retry = true;
 	/* After policy: a new backend's flows are judged by the policy of this generation. */
+	err = 0;
+	g.msg[0] = '\0';
 	if (o->kpr)
-		err = sync_services(o, &c, si, svs, ch, nch, all, gen, msg, sizeof(msg));
+		err = sync_services(o, &c, si, svs, g.ch, g.nch, g.all, gen, g.msg, sizeof(g.msg));
 	else
 		sync_extfe(&c, gen, retry);
-	store_changes_free(ch, nch);
-	if (o->kpr && err) {
-		pr_err("generation %llu not applied: %s\n", (unsigned long long)gen, msg);
-		report_gen(o, fp, gen, r, 0, 0, msg);
-		return err;
+	store_changes_free(g.ch, g.nch);
+	g.ch = NULL;
+	g.nch = 0;
+	if (err) {
+		g.si = NULL; /* sync_services keeps its own state */
+		return gen_stop(&g, err, "Services");
 	}
-	if (ss.names_missing != last_names_missing)
-		pr_warn("generation %llu: %zu names for people (identities, policies, pods) do not fit "
-			"the maps of names: shown as numbers; policy is applied all the same\n",
-			(unsigned long long)gen, ss.names_missing);
-	last_names_missing = ss.names_missing;
-	report_gen(o, fp, gen, r, ss.eps_overflow, ss.names_missing, NULL);
-	pr_info("generation %llu applied in %.2f ms (compile %.2f ms, %s%s%s%s, %zu pods compiled, %zu given new identities): "
-		"%zu pods rewritten (%zu in place), %zu entries written, %zu deleted, %zu other map changes; "
-		"%zu identities, %zu policies\n",
-		(unsigned long long)gen, now_msf() - t0, t1 - t0, d->full ? "whole" : "delta",
-		d->why ? " [" : "", d->why ?: "", d->why ? "]" : "", d->neps_compiled, d->neps_born, ss.eps_changed, ss.eps_in_place, ss.entries_written, ss.entries_deleted,
-		ss.other_changed, r->nidentities, r->npolicies);
+	report_gen(o, fp, gen, g.r, ss.eps_overflow, ss.names_missing, NULL);
+	say_applied(&g, d, &ss, t0, t1);
 	return 0;
 }
 
@@ -1088,66 +1146,127 @@ static int sync_timeout(const struct opts *o, bool synced, bool *retry, __u64 *d
 }
 
 /* Follows the manifest directory until asked to stop. */
+/* The cluster watch's state: the store, the compilers and writers, what is due. */
+struct watch {
+	const struct opts *o;
+	struct from_pod *fp;
+	struct agent_status *sts;
+	struct store *st;
+	struct cs_backend *b;
+	struct pol_incr *pi;
+	struct polsync *ps;
+	struct svcsync *ss;
+	struct svc_incr *si;
+	__u64 version;    /* the store's, at the last sync */
+	bool synced;      /* the last sync applied */
+	bool masq_due;    /* a Node may have changed: masquerading's exceptions to compare */
+	bool v6_due;      /* IPv6 addresses to compile */
+	bool retry;       /* a sync left something to retry */
+	__u64 due;        /* a sync is pending: CLOCK_MONOTONIC ms when it runs; 0: none */
+	unsigned backoff; /* ms before a failed sync is tried again; 0: the last one worked */
+};
+
+/* One sync of everything: policy, Services, masquerading where a Node may have changed. */
+static void watch_sync(struct watch *w)
+{
+	w->due = 0;
+	w->version = store_version(w->st);
+	w->synced = sync_policy(w->o, w->fp, w->st, w->pi, w->ps, w->si, w->ss, w->b->sync_gen,
+				&w->masq_due, &w->v6_due, &w->retry) == 0;
+	status_synced(w->sts, w->synced, w->b->sync_gen);
+	/* Only when a Node may have changed: digesting every Node's prefixes to
+	 * find the set unchanged cost ~5% of the agent's CPU in pod churn at 1000
+	 * Nodes. A failed write is retried. */
+	if (w->masq_due && !sync_masq(w->o, w->st))
+		w->masq_due = false;
+}
+
+/*
+ * After an event of the cluster source (or a due sync): a change is not
+ * compiled the moment it arrives: the first one opens a window of
+ * --sync-delay ms, and everything that comes in it is compiled and written in
+ * one sync (its own deltas merged). Under churn that is fewer syncs for the
+ * same writes; a lone change waits the window once.
+ */
+static void watch_changed(struct watch *w, __u64 gen)
+{
+	if (store_version(w->st) != w->version || !w->synced || w->due) {
+		__u64 now = mono_ms();
+
+		if (!w->due)
+			w->due = now + w->o->sync_delay_ms;
+		if (now >= w->due)
+			watch_sync(w);
+	} else if (w->b->sync_gen != gen) {
+		/* A new token and no object change: the maps already hold it. */
+		report_gen(w->o, w->fp, w->b->sync_gen, NULL, 0, 0, NULL);
+		if (w->synced)
+			status_synced(w->sts, true, w->b->sync_gen);
+	}
+}
+
+static void watch_close(struct watch *w)
+{
+	status_set_cluster(w->sts, NULL, NULL);
+	if (w->b)
+		w->b->ops->free(w->b);
+	polsync_free(w->ps);
+	svcsync_free(w->ss);
+	svc_incr_free(w->si);
+	if (extfe_fd >= 0)
+		close(extfe_fd);
+	extfe_fd = -1;
+	pol_incr_free(w->pi);
+	store_free(w->st);
+}
+
+/* The store, the writers and the cluster source opened, and the first sync where it can be. */
+static int watch_open(struct watch *w)
+{
+	const struct opts *o = w->o;
+	int err;
+
+	w->st = store_new();
+	w->pi = pol_incr_new();
+	w->masq_due = w->v6_due = true;
+	if (!w->st || !w->pi)
+		return -ENOMEM;
+	err = open_writers(o, w->pi, &w->ps, &w->ss, &w->si);
+	if (!err)
+		err = open_backend(o, w->st, &w->b);
+	if (err)
+		return err;
+	pr_info("cluster state from %s (%s backend)\n",
+		o->manifests ?: o->kubeconfig ?: "the API server (in-cluster)", w->b->ops->name);
+	status_set_cluster(w->sts, o->manifests ?: o->kubeconfig ?: "in-cluster", w->b);
+	/* The API backend starts empty and fills the store only once everything is
+	 * listed: syncing now would take away what a previous agent programmed. */
+	w->synced = true;
+	if (o->manifests)
+		watch_sync(w);
+	w->version = store_version(w->st);
+	return 0;
+}
+
 static int watch_cluster(const struct opts *o, struct from_pod *fp, struct http *hs,
 			 struct flowd *fd, struct hooks *hk, struct agent_status *sts)
 {
+	struct watch w = { .o = o, .fp = fp, .sts = sts };
 	__u64 hook_at = 0;
-	struct store *st = store_new();
-	struct cs_backend *b = NULL;
-	struct pol_incr *pi = pol_incr_new();
-	struct polsync *ps = NULL;
-	struct svcsync *ss = NULL;
-	struct svc_incr *si = NULL;
-	__u64 version = 0;
-	bool synced, masq_due = true, v6_due = true, retry = false;
-	__u64 due = 0; /* a sync is pending: CLOCK_MONOTONIC ms when it runs; 0: none */
-	unsigned backoff = 0; /* ms before a failed sync is tried again; 0: the last one worked */
-	int err;
+	int err = watch_open(&w);
 
-	if (!st || !pi) {
-		store_free(st);
-		pol_incr_free(pi);
-		return -ENOMEM;
-	}
-	err = open_writers(o, pi, &ps, &ss, &si);
-	if (err)
-		goto out;
-	err = open_backend(o, st, &b);
-	if (err)
-		goto out;
-	pr_info("cluster state from %s (%s backend)\n",
-		o->manifests ?: o->kubeconfig ?: "the API server (in-cluster)", b->ops->name);
-	status_set_cluster(sts, o->manifests ?: o->kubeconfig ?: "in-cluster", b);
-	/* The API backend starts empty and fills the store only once everything is
-	 * listed: syncing now would take away what a previous agent programmed. */
-	synced = o->manifests ?
-			 sync_policy(o, fp, st, pi, ps, si, ss, b->sync_gen, &masq_due, &v6_due,
-				     &retry) == 0 :
-			 true;
-	if (o->manifests)
-		status_synced(sts, synced, b->sync_gen);
-	if (o->manifests && !sync_masq(o, st))
-		masq_due = false;
-	version = store_version(st);
-	/*
-	 * A change is not compiled the moment it arrives: the first one opens a
-	 * window of --sync-delay ms, and everything that comes in it is compiled
-	 * and written in one sync (its own deltas merged). Under churn that is
-	 * fewer syncs for the same writes; a lone change waits the window once.
-	 */
-	while (!stop) {
-		struct pollfd pfd[4] = { { .fd = b->ops->fd(b), .events = POLLIN },
+	while (!err && !stop) {
+		struct pollfd pfd[4] = { { .fd = w.b->ops->fd(w.b), .events = POLLIN },
 					 { .fd = http_fd(hs), .events = POLLIN },
 					 { .fd = flowd_fd(fd), .events = POLLIN },
 					 { .fd = status_fd(sts), .events = POLLIN } };
-		__u64 gen = b->sync_gen;
+		__u64 gen = w.b->sync_gen;
 		int timeout = hooks_tick(o, hk, &hook_at), n;
 		int flush_in = o->mq->on ? masq_flush_tick(o->mq, mono_ms()) : -1;
 
 		if (flush_in >= 0 && (timeout < 0 || flush_in < timeout))
 			timeout = flush_in;
-
-		timeout = sync_timeout(o, synced, &retry, &due, &backoff, timeout);
+		timeout = sync_timeout(o, w.synced, &w.retry, &w.due, &w.backoff, timeout);
 		n = poll(pfd, 4, timeout);
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -1162,48 +1281,15 @@ static int watch_cluster(const struct opts *o, struct from_pod *fp, struct http 
 		if (n > 0 && pfd[3].revents)
 			status_dispatch(sts);
 		if (n > 0 && pfd[0].revents) {
-			n = b->ops->dispatch(b);
+			n = w.b->ops->dispatch(w.b);
 			if (n < 0)
 				pr_warn("cluster state: %s\n", strerror(-n));
-		} else if (!due) {
+		} else if (!w.due) {
 			continue;
 		}
-		if (store_version(st) != version || !synced || due) {
-			__u64 now = mono_ms();
-
-			if (!due)
-				due = now + o->sync_delay_ms;
-			if (now < due)
-				continue; /* the window is open: gather more */
-			due = 0;
-			version = store_version(st);
-			synced = sync_policy(o, fp, st, pi, ps, si, ss, b->sync_gen,
-					     &masq_due, &v6_due, &retry) == 0;
-			status_synced(sts, synced, b->sync_gen);
-			/* Only when a Node may have changed: digesting every Node's
-			 * prefixes to find the set unchanged cost ~5% of the agent's
-			 * CPU in pod churn at 1000 Nodes. A failed write is retried. */
-			if (masq_due && !sync_masq(o, st))
-				masq_due = false;
-		} else if (b->sync_gen != gen) {
-			/* A new token and no object change: the maps already hold it. */
-			report_gen(o, fp, b->sync_gen, NULL, 0, 0, NULL);
-			if (synced)
-				status_synced(sts, true, b->sync_gen);
-		}
+		watch_changed(&w, gen);
 	}
-out:
-	status_set_cluster(sts, NULL, NULL);
-	if (b)
-		b->ops->free(b);
-	polsync_free(ps);
-	svcsync_free(ss);
-	svc_incr_free(si);
-	if (extfe_fd >= 0)
-		close(extfe_fd);
-	extfe_fd = -1;
-	pol_incr_free(pi);
-	store_free(st);
+	watch_close(&w);
 	return err;
 }
 
@@ -1337,9 +1423,112 @@ static int open_served(const struct opts *o, struct hooks *hk, struct http **hs,
 	return 0;
 }
 
-static int run(const struct opts *o)
+/*
+ * from_pod's and to_pod's objects opened (*fpp, *tpp, destroyed by the caller
+ * whatever this returns), sized by --map-max, checked against what is pinned,
+ * parameterized and loaded.
+ */
+static int load_pod_progs(const struct opts *o, struct from_pod **fpp, struct to_pod **tpp)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = o->pin_dir);
+	struct from_pod *fp;
+	struct to_pod *tp;
+	int err;
+
+	fp = *fpp = from_pod__open_opts(&oo);
+	tp = *tpp = to_pod__open_opts(&oo);
+	if (!fp || !tp) {
+		err = -errno;
+		pr_err("cannot open the BPF objects: %s\n", strerror(errno));
+		return err;
+	}
+	for (int i = 0; i < o->ov->nmap_max; i++) {
+		const struct map_max *mm = &o->ov->map_max[i];
+
+		if (!map_max_apply(fp->obj, mm, 1) + !map_max_apply(tp->obj, mm, 1) == 2) {
+			pr_err("--map-max %s: no such map (the names xcnictl and bpftool show, e.g. "
+			       "xcni_ipcache)\n", mm->name);
+			return -ENOENT;
+		}
+	}
+	err = check_pinned_layout(o->pin_dir, fp->obj);
+	if (!err)
+		err = check_pinned_layout(o->pin_dir, tp->obj);
+	if (!err)
+		err = set_rodata(o, fp, tp);
+	if (err)
+		return err;
+	err = from_pod__load(fp);
+	if (!err)
+		err = to_pod__load(tp);
+	if (err == -EPERM)
+		pr_err("loading BPF programs: permission denied (xcnid needs root: CAP_BPF, CAP_NET_ADMIN, CAP_PERFMON)\n");
+	else if (err)
+		pr_err("loading BPF programs failed: %s (run with -v for the verifier log)\n",
+		       strerror(-err));
+	return err;
+}
+
+/* The socket load balancer's object (*sl) opened, checked against what is pinned and loaded. */
+static int load_socklb(const struct opts *o, struct sock_lb **sl)
+{
+	int err = socklb_open(sl, o->pin_dir, o->ov->map_max, o->ov->nmap_max);
+
+	if (err)
+		pr_err("cannot open the socket load-balancing object: %s\n", strerror(-err));
+	if (!err)
+		err = check_pinned_layout(o->pin_dir, socklb_obj(*sl));
+	if (!err)
+		err = socklb_load(*sl);
+	return err;
+}
+
+/*
+ * The loaded programs onto the node: the node config written, the pods' and
+ * the underlay's hooks and the cgroup taken over, how XDP ended up attached
+ * recorded, and the pod programs pinned last — the plugin attaches only
+ * what a complete agent published.
+ */
+static int attach_dataplane(const struct opts *o, struct from_pod *fp, struct to_pod *tp,
+			    struct sock_lb *sl)
+{
+	int err = write_config(fp, o);
+
+	if (err) {
+		pr_err("writing the node config: %s\n", strerror(-err));
+		return err;
+	}
+	err = take_over_attachments(o->pin_dir, bpf_program__fd(fp->progs.from_pod),
+				    bpf_program__fd(tp->progs.to_pod));
+	if (!err && o->ov->underlay)
+		err = overlay_attach(o->ov, o->pin_dir);
+	if (!err)
+		err = o->cgroup_root ? socklb_attach(sl, o->pin_dir, o->cgroup_root) :
+				       socklb_detach_pinned(o->pin_dir);
+	if (err)
+		return err;
+	if (o->ov->underlay) {
+		struct xcni_config cfg;
+		__u32 k = 0;
+
+		/* How XDP ended up attached, for people and xcnictl. */
+		if (!bpf_map__lookup_elem(fp->maps.xcni_config, &k, sizeof(k), &cfg, sizeof(cfg), 0)) {
+			cfg.xdp_mode = o->ov->xdp_mode;
+			cfg.np_accel = o->ov->np_accel_mode;
+			bpf_map__update_elem(fp->maps.xcni_config, &k, sizeof(k), &cfg, sizeof(cfg), 0);
+		}
+	}
+	err = pin_atomic(fp->progs.from_pod, o->pin_dir, XCNI_PIN_PROG_FROM_POD);
+	if (!err)
+		err = pin_atomic(tp->progs.to_pod, o->pin_dir, XCNI_PIN_PROG_TO_POD);
+	if (err)
+		pr_err("pinning programs under %s: %s\n", o->pin_dir, strerror(-err));
+	return err;
+}
+
+static int run(const struct opts *o)
+{
+	bool cluster = o->manifests || o->kubeconfig || o->in_cluster;
 	struct from_pod *fp = NULL;
 	struct to_pod *tp = NULL;
 	struct metrics *ms = NULL;
@@ -1354,108 +1543,30 @@ static int run(const struct opts *o)
 	err = pin_dirs_ready(o->pin_dir);
 	if (err)
 		return err;
-
-	fp = from_pod__open_opts(&oo);
-	tp = to_pod__open_opts(&oo);
-	if (!fp || !tp) {
-		err = -errno;
-		pr_err("cannot open the BPF objects: %s\n", strerror(errno));
-		goto out;
-	}
-	for (int i = 0; i < o->ov->nmap_max; i++) {
-		const struct map_max *mm = &o->ov->map_max[i];
-
-		if (!map_max_apply(fp->obj, mm, 1) + !map_max_apply(tp->obj, mm, 1) == 2) {
-			pr_err("--map-max %s: no such map (the names xcnictl and bpftool show, e.g. "
-			       "xcni_ipcache)\n", mm->name);
-			err = -ENOENT;
-			goto out;
-		}
-	}
-	err = check_pinned_layout(o->pin_dir, fp->obj);
+	err = load_pod_progs(o, &fp, &tp);
+	if (!err && o->ov->underlay)
+		err = overlay_load(o->ov, o->pin_dir);
+	if (!err && o->cgroup_root)
+		err = load_socklb(o, &sl);
 	if (!err)
-		err = check_pinned_layout(o->pin_dir, tp->obj);
-	if (err)
-		goto out;
-	err = set_rodata(o, fp, tp);
-	if (err)
-		goto out;
-
-	err = from_pod__load(fp);
-	if (!err)
-		err = to_pod__load(tp);
-	if (err) {
-		if (err == -EPERM)
-			pr_err("loading BPF programs: permission denied (xcnid needs root: CAP_BPF, CAP_NET_ADMIN, CAP_PERFMON)\n");
-		else
-			pr_err("loading BPF programs failed: %s (run with -v for the verifier log)\n",
-			       strerror(-err));
-		goto out;
-	}
-	if (o->ov->underlay && (err = overlay_load(o->ov, o->pin_dir)))
-		goto out;
-	if (o->cgroup_root) {
-		err = socklb_open(&sl, o->pin_dir, o->ov->map_max, o->ov->nmap_max);
-		if (err)
-			pr_err("cannot open the socket load-balancing object: %s\n", strerror(-err));
-		if (!err)
-			err = check_pinned_layout(o->pin_dir, socklb_obj(sl));
-		if (!err)
-			err = socklb_load(sl);
-		if (err)
-			goto out;
-	}
-	err = write_config(fp, o);
-	if (err) {
-		pr_err("writing the node config: %s\n", strerror(-err));
-		goto out;
-	}
-	err = take_over_attachments(o->pin_dir, bpf_program__fd(fp->progs.from_pod),
-				    bpf_program__fd(tp->progs.to_pod));
-	if (err)
-		goto out;
-	if (o->ov->underlay && (err = overlay_attach(o->ov, o->pin_dir)))
-		goto out;
-	err = o->cgroup_root ? socklb_attach(sl, o->pin_dir, o->cgroup_root) :
-			       socklb_detach_pinned(o->pin_dir);
-	if (err)
-		goto out;
-	if (o->ov->underlay) {
-		struct xcni_config cfg;
-		__u32 k = 0;
-
-		/* How XDP ended up attached, for people and xcnictl. */
-		if (!bpf_map__lookup_elem(fp->maps.xcni_config, &k, sizeof(k), &cfg, sizeof(cfg), 0)) {
-			cfg.xdp_mode = o->ov->xdp_mode;
-			cfg.np_accel = o->ov->np_accel_mode;
-			bpf_map__update_elem(fp->maps.xcni_config, &k, sizeof(k), &cfg, sizeof(cfg), 0);
-		}
-	}
-	/* Pinned last: the plugin attaches only what a complete agent published. */
-	err = pin_atomic(fp->progs.from_pod, o->pin_dir, XCNI_PIN_PROG_FROM_POD);
-	if (!err)
-		err = pin_atomic(tp->progs.to_pod, o->pin_dir, XCNI_PIN_PROG_TO_POD);
-	if (err) {
-		pr_err("pinning programs under %s: %s\n", o->pin_dir, strerror(-err));
-		goto out;
-	}
+		err = attach_dataplane(o, fp, tp, sl);
 	/* Attached first; looked at now, and every --hook-check seconds after. */
-	if ((err = hooks_open(o->pin_dir, o->ov, &hk)))
-		goto out;
-	hooks_check(hk);
-	if ((err = open_served(o, hk, &hs, &ms, &fd, &ui, &sts)))
-		goto out;
+	if (!err && !(err = hooks_open(o->pin_dir, o->ov, &hk)))
+		hooks_check(hk);
+	if (!err)
+		err = open_served(o, hk, &hs, &ms, &fd, &ui, &sts);
 	/* Without cluster state the set is what this node knows itself; with it,
 	 * once the state is read (an empty store would exempt too little). */
-	if (o->mq->on && !(o->manifests || o->kubeconfig || o->in_cluster) &&
-	    (err = masq_sync(o->mq, NULL)))
-		goto out;
-	if (!o->mq->on && o->mq->table && (err = masq_remove(o->mq)))
+	if (!err && o->mq->on && !cluster)
+		err = masq_sync(o->mq, NULL);
+	if (!err && !o->mq->on && o->mq->table)
+		err = masq_remove(o->mq);
+	if (err)
 		goto out;
 	printf("xcnid: ready: programs and maps pinned under %s\n", o->pin_dir);
 	fflush(stdout);
 
-	if ((o->manifests || o->kubeconfig || o->in_cluster) && !o->once)
+	if (cluster && !o->once)
 		err = watch_cluster(o, fp, hs, fd, hk, sts);
 	else
 		serve_local(o, hs, fd, hk, sts);

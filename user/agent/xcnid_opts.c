@@ -53,7 +53,7 @@ static int identity_key_read(const char *path, uint8_t key[16])
 	return 0;
 }
 
-static int parse_cidr(const char *s, __u32 *net, __u32 *mask, __u8 *len)
+static int cidr4_net(const char *s, __u32 *net, __u32 *mask, __u8 *len)
 {
 	int err = xcni_cidr4_parse(s, net, len);
 
@@ -138,7 +138,7 @@ static int parse_svc_cidrs(const char *arg, struct opts *o)
 			if (has6++ || xcni_cidr6_parse(tok, &a6, &len6) || !len6)
 				return -EINVAL;
 			cidr6_mask(a6.s6_addr, len6);
-		} else if (has4++ || parse_cidr(tok, &net, &mask, &len) || !len) {
+		} else if (has4++ || cidr4_net(tok, &net, &mask, &len) || !len) {
 			return -EINVAL;
 		}
 	}
@@ -300,363 +300,298 @@ static void usage(FILE *f)
 		FLOWD_IPFIX_ACTIVE_DEFAULT, FLOWD_IPFIX_IDLE_DEFAULT);
 }
 
-int xcnid_cmdline(int argc, char **argv, struct xcnid_cmdline *cl)
+/* What the options said that the checks of them together need. */
+struct given {
+	unsigned int node_ip_fams; /* --node-ip's families (bit 4, bit 6) */
+	int lb_alg;                /* --lb-algorithm given */
+	int np_mode;               /* --node-port-mode given */
+	int xdp;                   /* --xdp-mode given */
+	const char *gw;            /* --gateway */
+};
+
+/*
+ * ARG as one of WORDS (NULL-terminated; VALS their values) into *out; else
+ * "--NAME ARG: a, b or c" said and 2.
+ */
+static int opt_word(const char *name, const char *arg, const char *const *words, const int *vals,
+		    int *out)
 {
-	static const struct option lo[] = {
-		{ "pin-dir", required_argument, NULL, 'p' },
-		{ "pod-cidr", required_argument, NULL, 'c' },
-		{ "pod-cidr6", required_argument, NULL, 1006 },
-		{ "gateway", required_argument, NULL, 'g' },
-		{ "service-cidr", required_argument, NULL, 's' },
-		{ "node-name", required_argument, NULL, 'n' },
-		{ "once", no_argument, NULL, 'o' },
-		{ "manifests", required_argument, NULL, 'm' },
-		{ "kubeconfig", required_argument, NULL, 'K' },
-		{ "k8s-api", required_argument, NULL, 'k' },
-		{ "underlay-dev", required_argument, NULL, 'u' },
-		{ "node-ip", required_argument, NULL, 'N' },
-		{ "vni", required_argument, NULL, 'V' },
-		{ "xdp-mode", required_argument, NULL, 'X' },
-		{ "metrics-addr", required_argument, NULL, 'A' },
-		{ "http-allow-remote", no_argument, NULL, 1047 },
-		{ "ui", required_argument, NULL, 1048 },
-		{ "masquerade", no_argument, NULL, 'M' },
-		{ "no-masquerade", no_argument, NULL, 1001 },
-		{ "cluster-cidr", required_argument, NULL, 'C' },
-		{ "log-format", required_argument, NULL, 'L' },
-		{ "map-max", required_argument, NULL, 1002 },
-		{ "kube-proxy-replacement", no_argument, NULL, 1003 },
-		{ "lb-algorithm", required_argument, NULL, 1004 },
-		{ "cgroup-root", required_argument, NULL, 1005 },
-		{ "node-port-range", required_argument, NULL, 1007 },
-		{ "node-port-mode", required_argument, NULL, 1008 },
-		{ "external-clusterip", no_argument, NULL, 1012 },
-		{ "nodeport-acceleration", required_argument, NULL, 1060 },
-		{ "sync-delay", required_argument, NULL, 1009 },
-		{ "attach", required_argument, NULL, 1010 },
-		{ "uninstall", no_argument, NULL, 1011 },
-		{ "policy-ns-share", required_argument, NULL, 1013 },
-		{ "identity-key-file", required_argument, NULL, 1014 },
-		{ "hook-check", required_argument, NULL, 1015 },
-		{ "flows", optional_argument, NULL, 1040 },
-		{ "no-flows", no_argument, NULL, 1099 },
-		{ "flows-window", required_argument, NULL, 1041 },
-		{ "flow-log", required_argument, NULL, 1042 },
-		{ "flow-log-max-bytes", required_argument, NULL, 1043 },
-		{ "flow-log-files", required_argument, NULL, 1044 },
-		{ "flow-log-interval", required_argument, NULL, 1045 },
-		{ "flows-socket", required_argument, NULL, 1046 },
-		{ "ipfix", required_argument, NULL, 1100 },
-		{ "ipfix-active-timeout", required_argument, NULL, 1101 },
-		{ "ipfix-idle-timeout", required_argument, NULL, 1102 },
-		{ "ipfix-all-nodes", no_argument, NULL, 1103 },
-		{ "flows-listen", required_argument, NULL, 1104 },
-		{ "flows-tls", required_argument, NULL, 1105 },
-		{ "trace-sample", required_argument, NULL, 'S' },
-		{ "events-rate", required_argument, NULL, 'R' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{}
-	};
-	struct overlay *ov = &cl->ov;
-	struct masq *mq = &cl->mq;
-	struct opts *o = &cl->o;
-	unsigned int node_ip_fams = 0;
-	int lb_alg = 0; /* --lb-algorithm given */
-	int np_mode = 0; /* --node-port-mode given */
-	int xdp_given = 0; /* --xdp-mode given */
-	const char *gw = NULL;
-	int c;
+	char say[96] = "";
+	size_t n = 0;
 
-	*ov = (struct overlay){ .vni = 1, .map_max = cl->map_max };
-	*mq = (struct masq){ .table = MASQ_TABLE };
-	*o = (struct opts){ .pin_dir = XCNI_PIN_ROOT, .ov = ov, .mq = mq,
-			    .events_rate = XCNI_EVENTS_RATE_DEFAULT };
-	cl->masquerade = -1;
-	snprintf(cl->host, sizeof(cl->host), "node");
+	for (size_t i = 0; words[i]; i++, n++)
+		if (!strcmp(arg, words[i])) {
+			*out = vals[i];
+			return 0;
+		}
+	for (size_t i = 0; i < n; i++)
+		snprintf(say + strlen(say), sizeof(say) - strlen(say), "%s%s",
+			 i == 0 ? "" : i == n - 1 ? " or " : ", ", words[i]);
+	pr_err("--%s %s: %s\n", name, arg, say);
+	return 2;
+}
 
-	o->sync_delay_ms = XCNID_SYNC_DELAY_DEFAULT;
-	o->ns_share = XCNID_NS_SHARE_DEFAULT;
-	o->hook_check_s = HOOKS_CHECK_S_DEFAULT;
-	xlog_set_prefix("xcnid");
-	xlog_max = XLOG_WARN;
-	/* kubeadm's and kind's default --service-cluster-ip-range. */
-	parse_cidr(XCNI_DEFAULT_SVC_CIDR, &o->svc_cidr, &o->svc_mask, &o->svc_len);
-	/* No IPv6 default: kube-apiserver has none either. */
-	if (xcni_attach_from_env(&ov->attach))
+/* ARG as a decimal number MIN to MAX into *out; else "--NAME ARG: WHAT, MIN to MAX" and 2. */
+static int opt_uint(const char *name, const char *arg, unsigned long min, unsigned long max,
+		    const char *what, unsigned int *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(arg, &end, 10);
+	if (!*arg || *end || *arg == '-' || errno || v < min || v > max) {
+		pr_err("--%s %s: %s, %lu to %lu\n", name, arg, what, min, max);
 		return 2;
-	while ((c = getopt_long(argc, argv, "vh", lo, NULL)) != -1) {
-		switch (c) {
-		case 'p': o->pin_dir = optarg; break;
-		case 'c':
-			if (parse_cidr(optarg, &o->pod_cidr, &o->pod_mask, &o->pod_len)) {
-				pr_err("--pod-cidr %s: not an IPv4 CIDR\n", optarg);
-				return 2;
-			}
-			break;
-		case 'g': gw = optarg; break;
-		case 1006: {
-			struct in6_addr a;
-			__u8 len;
-
-			if (xcni_cidr6_parse(optarg, &a, &len) || !len) {
-				pr_err("--pod-cidr6 %s: not an IPv6 CIDR (e.g. fd00:10:244:1::/64)\n",
-				       optarg);
-				return 2;
-			}
-			mq->pod6 = (struct masq_prefix6){ a, len };
-			/* Host bits off, as --pod-cidr's: the CIDR is the network. */
-			masq_normalize6(&mq->pod6, 1);
-			break;
-		}
-		case 's':
-			if (parse_svc_cidrs(optarg, o)) {
-				pr_err("--service-cidr %s: one CIDR of each family at most, comma-"
-				       "separated (e.g. 10.96.0.0/12,fd00:10:96::/108), or none\n",
-				       optarg);
-				return 2;
-			}
-			break;
-		case 'n': o->node_name = optarg; break;
-		case 'o': o->once = 1; break;
-		case 'm': o->manifests = optarg; break;
-		case 'K': o->kubeconfig = optarg; break;
-		case 'k':
-			if (strcmp(optarg, "in-cluster")) {
-				pr_err("--k8s-api %s: only \"in-cluster\" (the pod's service account); "
-				       "for a kubeconfig use --kubeconfig PATH\n", optarg);
-				return 2;
-			}
-			o->in_cluster = 1;
-			break;
-		case 'u': ov->underlay = optarg; break;
-		case 'N':
-			if (parse_node_ip(optarg, ov, &node_ip_fams))
-				return 2;
-			break;
-		case 'V': {
-			char *end;
-			unsigned long v = strtoul(optarg, &end, 0);
-
-			if (!*optarg || *end || v == 0 || v > 0xffffff) {
-				pr_err("--vni %s: a Geneve VNI is 1 to 16777215\n", optarg);
-				return 2;
-			}
-			ov->vni = (__u32)v;
-			break;
-		}
-		case 'X':
-			xdp_given = 1;
-			if (!strcmp(optarg, "auto"))
-				ov->xdp_want = XDP_WANT_AUTO;
-			else if (!strcmp(optarg, "native"))
-				ov->xdp_want = XDP_WANT_NATIVE;
-			else if (!strcmp(optarg, "generic"))
-				ov->xdp_want = XDP_WANT_GENERIC;
-			else if (!strcmp(optarg, "off"))
-				ov->xdp_want = XDP_WANT_OFF;
-			else if (!strcmp(optarg, "tc"))
-				ov->xdp_want = XDP_WANT_TC;
-			else {
-				pr_err("--xdp-mode %s: auto, native, generic, tc or off\n", optarg);
-				return 2;
-			}
-			break;
-		case 'A':
-			if (http_check_addr(optarg, true)) {
-				pr_err("--metrics-addr %s: HOST:PORT, e.g. 127.0.0.1:9962 or [::1]:9962\n",
-				       optarg);
-				return 2;
-			}
-			o->metrics_addr = optarg;
-			break;
-		case 1047: o->http_remote = 1; break;
-		case 1048:
-			if (http_check_addr(optarg, true)) {
-				pr_err("--ui %s: HOST:PORT, e.g. 127.0.0.1:9963 or [::1]:9963\n", optarg);
-				return 2;
-			}
-			o->ui_addr = optarg;
-			break;
-		case 'M': cl->masquerade = 1; break;
-		case 1001: cl->masquerade = 0; break;
-		case 1003: o->kpr = 1; break;
-		case 1012: o->ext_cip = 1; break;
-		case 1060:
-			if (!strcmp(optarg, "native")) {
-				ov->np_accel = XCNI_NPA_NATIVE;
-			} else if (!strcmp(optarg, "generic")) {
-				ov->np_accel = XCNI_NPA_GENERIC;
-			} else if (!strcmp(optarg, "off")) {
-				ov->np_accel = XCNI_NPA_OFF;
-			} else {
-				pr_err("--nodeport-acceleration %s: native, generic or off\n", optarg);
-				return 2;
-			}
-			break;
-		case 1005: o->cgroup_root = optarg; break;
-		case 1007:
-			if (svc_nodeport_range_parse(optarg, &o->np_min, &o->np_max)) {
-				pr_err("--node-port-range %s: MIN-MAX, 1 <= MIN <= MAX <= 65535 "
-				       "(e.g. 30000-32767)\n", optarg);
-				return 2;
-			}
-			break;
-		case 1008:
-			if (!strcmp(optarg, "dsr")) {
-				o->np_dsr = 1;
-			} else if (!strcmp(optarg, "snat")) {
-				o->np_dsr = 0;
-			} else {
-				pr_err("--node-port-mode %s: snat or dsr\n", optarg);
-				return 2;
-			}
-			np_mode = 1;
-			break;
-		case 1004:
-			if (!strcmp(optarg, "maglev")) {
-				o->lb_flags |= SVC_BUILD_MAGLEV;
-			} else if (!strcmp(optarg, "random")) {
-				o->lb_flags &= ~SVC_BUILD_MAGLEV;
-			} else {
-				pr_err("--lb-algorithm %s: random or maglev\n", optarg);
-				return 2;
-			}
-			lb_alg = 1;
-			break;
-		case 1002:
-			/* MAP=N, or several: MAP=N,MAP=N (a later one for a map wins). */
-			for (const char *it = optarg; it;) {
-				const char *comma = strchr(it, ',');
-				size_t len = comma ? (size_t)(comma - it) : strlen(it);
-				const char *eq = memchr(it, '=', len);
-				char num[16] = "", *end = num;
-				unsigned long v = 0;
-
-				if (eq && (size_t)(it + len - eq - 1) < sizeof(num)) {
-					snprintf(num, sizeof(num), "%.*s", (int)(it + len - eq - 1), eq + 1);
-					errno = 0;
-					v = strtoul(num, &end, 10);
-				}
-				if (!eq || eq == it || (size_t)(eq - it) >= sizeof(cl->map_max[0].name) ||
-				    !num[0] || end == num || *end || errno || v == 0 || v > (1ul << 28) ||
-				    ov->nmap_max == MAP_MAX_OVERRIDES) {
-					pr_err("--map-max %s: '%.*s' is not MAP=N (N from 1 to %lu, at "
-					       "most %d maps in all; e.g. xcni_ipcache=524288)\n",
-					       optarg, (int)len, it, 1ul << 28, MAP_MAX_OVERRIDES);
-					return 2;
-				}
-				snprintf(cl->map_max[ov->nmap_max].name, sizeof(cl->map_max[0].name), "%.*s",
-					 (int)(eq - it), it);
-				cl->map_max[ov->nmap_max++].n = (__u32)v;
-				it = comma ? comma + 1 : NULL;
-			}
-			break;
-		case 'C': {
-			int e = masq_add_cluster_cidrs(mq, optarg);
-
-			if (e) {
-				pr_err("--cluster-cidr %s: %s\n", optarg,
-				       e == -E2BIG ? "more than 32 CIDRs of a family in all" :
-						     "not CIDR[,CIDR...] (IPv4 or IPv6 CIDRs)");
-				return 2;
-			}
-			break;
-		}
-		case 'L': {
-			enum xlog_format f;
-
-			if (xlog_parse_format(optarg, &f)) {
-				pr_err("--log-format %s: text or json\n", optarg);
-				return 2;
-			}
-			xlog_set_format(f);
-			break;
-		}
-		case 1009: {
-			char *end;
-			unsigned long v;
-
-			errno = 0;
-			v = strtoul(optarg, &end, 10);
-			if (!*optarg || *end || *optarg == '-' || errno || v > 1000) {
-				pr_err("--sync-delay %s: milliseconds, 0 to 1000\n", optarg);
-				return 2;
-			}
-			o->sync_delay_ms = (unsigned int)v;
-			break;
-		}
-		case 1010:
-			if (xcni_attach_parse(optarg, &ov->attach)) {
-				pr_err("--attach %s: auto, tcx or tc\n", optarg);
-				return 2;
-			}
-			break;
-		case 1011: o->uninstall = 1; break;
-		case 1015: {
-			char *end;
-			unsigned long v;
-
-			errno = 0;
-			v = strtoul(optarg, &end, 10);
-			if (!*optarg || *end || *optarg == '-' || errno || v > 86400) {
-				pr_err("--hook-check %s: seconds, 0 to 86400\n", optarg);
-				return 2;
-			}
-			o->hook_check_s = (unsigned int)v;
-			break;
-		}
-		case 1014:
-			if (identity_key_read(optarg, o->id_key))
-				return 2;
-			break;
-		case 1013: {
-			char *end;
-			unsigned long v;
-
-			errno = 0;
-			v = strtoul(optarg, &end, 10);
-			if (!*optarg || *end || *optarg == '-' || errno || v < 1 || v > 100) {
-				pr_err("--policy-ns-share %s: a percentage, 1 to 100\n", optarg);
-				return 2;
-			}
-			o->ns_share = (unsigned int)v;
-			break;
-		}
-		case 'S':
-		case 'R': {
-			char *end;
-			unsigned long v;
-
-			errno = 0;
-			v = strtoul(optarg, &end, 10);
-			if (!*optarg || *end || *optarg == '-' || errno || v > UINT32_MAX) {
-				pr_err("--%s %s: a number, 0 to %u\n",
-				       c == 'S' ? "trace-sample" : "events-rate", optarg, UINT32_MAX);
-				return 2;
-			}
-			*(c == 'S' ? &o->trace_sample : &o->events_rate) = (__u32)v;
-			break;
-		}
-		case 1040 ... 1046:
-			if (flowd_parse_opt(c - 1040, optarg, &o->flows))
-				return 2;
-			break;
-		case 1099:
-			if (flowd_parse_opt(FLOWD_OPT_NO_FLOWS, NULL, &o->flows))
-				return 2;
-			break;
-		case 1100 ... 1105:
-			if (flowd_parse_opt(FLOWD_OPT_IPFIX + c - 1100, optarg, &o->flows))
-				return 2;
-			break;
-		case 'v': xlog_max = xlog_max < XLOG_INFO ? XLOG_INFO : XLOG_DEBUG; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
-		}
 	}
-	if (flowd_check_opts(&o->flows))
-		return 2;
+	*out = (unsigned int)v;
+	return 0;
+}
+
+/* --map-max MAP=N, or several: MAP=N,MAP=N (a later one for a map wins). */
+static int opt_map_max(const char *arg, struct xcnid_cmdline *cl)
+{
+	struct overlay *ov = &cl->ov;
+
+	for (const char *it = arg; it;) {
+		const char *comma = strchr(it, ',');
+		size_t len = comma ? (size_t)(comma - it) : strlen(it);
+		const char *eq = memchr(it, '=', len);
+		char num[16] = "", *end = num;
+		unsigned long v = 0;
+
+		if (eq && (size_t)(it + len - eq - 1) < sizeof(num)) {
+			snprintf(num, sizeof(num), "%.*s", (int)(it + len - eq - 1), eq + 1);
+			errno = 0;
+			v = strtoul(num, &end, 10);
+		}
+		if (!eq || eq == it || (size_t)(eq - it) >= sizeof(cl->map_max[0].name) || !num[0] ||
+		    end == num || *end || errno || v == 0 || v > (1ul << 28) ||
+		    ov->nmap_max == MAP_MAX_OVERRIDES) {
+			pr_err("--map-max %s: '%.*s' is not MAP=N (N from 1 to %lu, at most %d maps "
+			       "in all; e.g. xcni_ipcache=524288)\n",
+			       arg, (int)len, it, 1ul << 28, MAP_MAX_OVERRIDES);
+			return 2;
+		}
+		snprintf(cl->map_max[ov->nmap_max].name, sizeof(cl->map_max[0].name), "%.*s",
+			 (int)(eq - it), it);
+		cl->map_max[ov->nmap_max++].n = (__u32)v;
+		it = comma ? comma + 1 : NULL;
+	}
+	return 0;
+}
+
+/*
+ * The option groups, as usage() lists them: each takes its own options (0,
+ * or 2 after saying what is wrong) and leaves the rest (1).
+ */
+static int opt_cluster(int c, const char *arg, struct xcnid_cmdline *cl, struct given *g)
+{
+	struct opts *o = &cl->o;
+
+	switch (c) {
+	case 'm': o->manifests = arg; return 0;
+	case 'K': o->kubeconfig = arg; return 0;
+	case 'k':
+		if (strcmp(arg, "in-cluster")) {
+			pr_err("--k8s-api %s: only \"in-cluster\" (the pod's service account); for a "
+			       "kubeconfig use --kubeconfig PATH\n", arg);
+			return 2;
+		}
+		o->in_cluster = 1;
+		return 0;
+	case 1009:
+		return opt_uint("sync-delay", arg, 0, 1000, "milliseconds", &o->sync_delay_ms);
+	case 'n': o->node_name = arg; return 0;
+	case 'c':
+		if (cidr4_net(arg, &o->pod_cidr, &o->pod_mask, &o->pod_len)) {
+			pr_err("--pod-cidr %s: not an IPv4 CIDR\n", arg);
+			return 2;
+		}
+		return 0;
+	case 'g': g->gw = arg; return 0;
+	case 1006: {
+		struct in6_addr a;
+		__u8 len;
+
+		if (xcni_cidr6_parse(arg, &a, &len) || !len) {
+			pr_err("--pod-cidr6 %s: not an IPv6 CIDR (e.g. fd00:10:244:1::/64)\n", arg);
+			return 2;
+		}
+		cl->mq.pod6 = (struct masq_prefix6){ a, len };
+		/* Host bits off, as --pod-cidr's: the CIDR is the network. */
+		masq_normalize6(&cl->mq.pod6, 1);
+		return 0;
+	}
+	}
+	return 1;
+}
+
+static int opt_dataplane(int c, const char *arg, struct xcnid_cmdline *cl, struct given *g)
+{
+	static const char *const xdp_words[] = { "auto", "native", "generic", "tc", "off", NULL };
+	static const int xdp_vals[] = { XDP_WANT_AUTO, XDP_WANT_NATIVE, XDP_WANT_GENERIC,
+					XDP_WANT_TC, XDP_WANT_OFF };
+	struct opts *o = &cl->o;
+	struct overlay *ov = &cl->ov;
+	int v;
+
+	switch (c) {
+	case 'p': o->pin_dir = arg; return 0;
+	case 1010:
+		if (xcni_attach_parse(arg, &ov->attach)) {
+			pr_err("--attach %s: auto, tcx or tc\n", arg);
+			return 2;
+		}
+		return 0;
+	case 'X':
+		g->xdp = 1;
+		if (opt_word("xdp-mode", arg, xdp_words, xdp_vals, &v))
+			return 2;
+		ov->xdp_want = v;
+		return 0;
+	case 1015:
+		return opt_uint("hook-check", arg, 0, 86400, "seconds", &o->hook_check_s);
+	case 1002: return opt_map_max(arg, cl);
+	case 'o': o->once = 1; return 0;
+	case 1011: o->uninstall = 1; return 0;
+	case 1013:
+		return opt_uint("policy-ns-share", arg, 1, 100, "a percentage", &o->ns_share);
+	case 1014: return identity_key_read(arg, o->id_key) ? 2 : 0;
+	}
+	return 1;
+}
+
+static int opt_services(int c, const char *arg, struct xcnid_cmdline *cl, struct given *g)
+{
+	static const char *const accel_words[] = { "native", "generic", "off", NULL };
+	static const int accel_vals[] = { XCNI_NPA_NATIVE, XCNI_NPA_GENERIC, XCNI_NPA_OFF };
+	static const char *const np_words[] = { "snat", "dsr", NULL };
+	static const int np_vals[] = { 0, 1 };
+	static const char *const lb_words[] = { "random", "maglev", NULL };
+	static const int lb_vals[] = { 0, SVC_BUILD_MAGLEV };
+	struct opts *o = &cl->o;
+	int v;
+
+	switch (c) {
+	case 's':
+		if (parse_svc_cidrs(arg, o)) {
+			pr_err("--service-cidr %s: one CIDR of each family at most, comma-separated "
+			       "(e.g. 10.96.0.0/12,fd00:10:96::/108), or none\n", arg);
+			return 2;
+		}
+		return 0;
+	case 1003: o->kpr = 1; return 0;
+	case 1004:
+		if (opt_word("lb-algorithm", arg, lb_words, lb_vals, &v))
+			return 2;
+		o->lb_flags = (o->lb_flags & ~SVC_BUILD_MAGLEV) | v;
+		g->lb_alg = 1;
+		return 0;
+	case 1005: o->cgroup_root = arg; return 0;
+	case 1007:
+		if (svc_nodeport_range_parse(arg, &o->np_min, &o->np_max)) {
+			pr_err("--node-port-range %s: MIN-MAX, 1 <= MIN <= MAX <= 65535 (e.g. "
+			       "30000-32767)\n", arg);
+			return 2;
+		}
+		return 0;
+	case 1008:
+		if (opt_word("node-port-mode", arg, np_words, np_vals, &v))
+			return 2;
+		o->np_dsr = v;
+		g->np_mode = 1;
+		return 0;
+	case 1060:
+		if (opt_word("nodeport-acceleration", arg, accel_words, accel_vals, &v))
+			return 2;
+		cl->ov.np_accel = v;
+		return 0;
+	case 1012: o->ext_cip = 1; return 0;
+	}
+	return 1;
+}
+
+static int opt_overlay(int c, const char *arg, struct xcnid_cmdline *cl, struct given *g)
+{
+	struct overlay *ov = &cl->ov;
+
+	switch (c) {
+	case 'u': ov->underlay = arg; return 0;
+	case 'N': return parse_node_ip(arg, ov, &g->node_ip_fams) ? 2 : 0;
+	case 'V': {
+		char *end;
+		unsigned long v = strtoul(arg, &end, 0);
+
+		if (!*arg || *end || v == 0 || v > 0xffffff) {
+			pr_err("--vni %s: a Geneve VNI is 1 to 16777215\n", arg);
+			return 2;
+		}
+		ov->vni = (__u32)v;
+		return 0;
+	}
+	case 'M': cl->masquerade = 1; return 0;
+	case 1001: cl->masquerade = 0; return 0;
+	case 'C': {
+		int e = masq_add_cluster_cidrs(&cl->mq, arg);
+
+		if (e) {
+			pr_err("--cluster-cidr %s: %s\n", arg,
+			       e == -E2BIG ? "more than 32 CIDRs of a family in all" :
+					     "not CIDR[,CIDR...] (IPv4 or IPv6 CIDRs)");
+			return 2;
+		}
+		return 0;
+	}
+	}
+	return 1;
+}
+
+static int opt_observe(int c, const char *arg, struct xcnid_cmdline *cl, struct given *g)
+{
+	struct opts *o = &cl->o;
+	enum xlog_format f;
+	unsigned int v;
+
+	(void)g;
+	switch (c) {
+	case 'A':
+	case 1048:
+		if (http_check_addr(arg, true)) {
+			pr_err("--%s %s: HOST:PORT, e.g. 127.0.0.1:%s or [::1]:%s\n",
+			       c == 'A' ? "metrics-addr" : "ui", arg, c == 'A' ? "9962" : "9963",
+			       c == 'A' ? "9962" : "9963");
+			return 2;
+		}
+		*(c == 'A' ? &o->metrics_addr : &o->ui_addr) = arg;
+		return 0;
+	case 1047: o->http_remote = 1; return 0;
+	case 'S':
+	case 'R':
+		if (opt_uint(c == 'S' ? "trace-sample" : "events-rate", arg, 0, UINT32_MAX,
+			     "a number", &v))
+			return 2;
+		*(c == 'S' ? &o->trace_sample : &o->events_rate) = v;
+		return 0;
+	case 1040 ... 1046: return flowd_parse_opt(c - 1040, arg, &o->flows) ? 2 : 0;
+	case 1099: return flowd_parse_opt(FLOWD_OPT_NO_FLOWS, NULL, &o->flows) ? 2 : 0;
+	case 1100 ... 1105:
+		return flowd_parse_opt(FLOWD_OPT_IPFIX + c - 1100, arg, &o->flows) ? 2 : 0;
+	case 'L':
+		if (xlog_parse_format(arg, &f)) {
+			pr_err("--log-format %s: text or json\n", arg);
+			return 2;
+		}
+		xlog_set_format(f);
+		return 0;
+	case 'v': xlog_max = xlog_max < XLOG_INFO ? XLOG_INFO : XLOG_DEBUG; return 0;
+	}
+	return 1;
+}
+
+/* The HTTP server's options together: one address, loopback unless allowed. */
+static int check_http(const struct opts *o)
+{
 	if (o->ui_addr && http_check_addr(o->ui_addr, o->http_remote)) {
 		pr_err("--ui %s: not a loopback address: every client that reaches it reads the "
 		       "cluster's flows; give --http-allow-remote to mean that\n", o->ui_addr);
@@ -678,6 +613,12 @@ int xcnid_cmdline(int argc, char **argv, struct xcnid_cmdline *cl)
 		       "reads the page; give --http-allow-remote to mean that\n", o->metrics_addr);
 		return 2;
 	}
+	return 0;
+}
+
+/* The Service options together: each one's prerequisites given. */
+static int check_services(const struct opts *o, struct overlay *ov, const struct given *g)
+{
 	if (o->cgroup_root && !o->kpr) {
 		pr_err("--cgroup-root %s: socket-level load balancing needs --kube-proxy-replacement "
 		       "(the Service maps it reads): give both\n", o->cgroup_root);
@@ -689,7 +630,7 @@ int xcnid_cmdline(int argc, char **argv, struct xcnid_cmdline *cl)
 		pr_err("--node-port-range is the NodePorts --kube-proxy-replacement serves: give both\n");
 		return 2;
 	}
-	if (np_mode && (!o->kpr || !ov->underlay)) {
+	if (g->np_mode && (!o->kpr || !ov->underlay)) {
 		pr_err("--node-port-mode is how --kube-proxy-replacement sends NodePort requests "
 		       "to other nodes' backends, through the overlay (--underlay-dev): give all three\n");
 		return 2;
@@ -704,7 +645,7 @@ int xcnid_cmdline(int argc, char **argv, struct xcnid_cmdline *cl)
 		       "at XDP on the underlay (--underlay-dev): give all three\n");
 		return 2;
 	}
-	if (ov->np_accel != XCNI_NPA_OFF && xdp_given &&
+	if (ov->np_accel != XCNI_NPA_OFF && g->xdp &&
 	    (ov->xdp_want == XDP_WANT_OFF || ov->xdp_want == XDP_WANT_TC ||
 	     (ov->xdp_want == XDP_WANT_NATIVE) != (ov->np_accel == XCNI_NPA_NATIVE))) {
 		pr_err("--nodeport-acceleration %s runs in the underlay's XDP program, which "
@@ -713,24 +654,33 @@ int xcnid_cmdline(int argc, char **argv, struct xcnid_cmdline *cl)
 		return 2;
 	}
 	/* Its mode is the XDP program's (native falls back to generic: overlay.c). */
-	if (ov->np_accel == XCNI_NPA_NATIVE && !xdp_given)
+	if (ov->np_accel == XCNI_NPA_NATIVE && !g->xdp)
 		ov->xdp_want = XDP_WANT_AUTO;
 	else if (ov->np_accel == XCNI_NPA_GENERIC)
 		ov->xdp_want = XDP_WANT_GENERIC;
-	if (lb_alg && !o->kpr) {
+	if (g->lb_alg && !o->kpr) {
 		pr_err("--lb-algorithm chooses backends for --kube-proxy-replacement: give both\n");
 		return 2;
 	}
+	return 0;
+}
+
+/* The node's options together: one cluster source, the gateway, masquerading. */
+static int check_node(struct xcnid_cmdline *cl, const struct given *g)
+{
+	struct opts *o = &cl->o;
+	struct masq *mq = &cl->mq;
+
 	if (!!o->manifests + !!o->kubeconfig + o->in_cluster > 1) {
 		pr_err("--manifests, --kubeconfig and --k8s-api in-cluster are alternative sources "
 		       "of cluster state: give one\n");
 		return 2;
 	}
-	if (gw) {
+	if (g->gw) {
 		struct in_addr a;
 
-		if (inet_pton(AF_INET, gw, &a) != 1) {
-			pr_err("--gateway %s: not an IPv4 address\n", gw);
+		if (inet_pton(AF_INET, g->gw, &a) != 1) {
+			pr_err("--gateway %s: not an IPv4 address\n", g->gw);
 			return 2;
 		}
 		o->gateway = a.s_addr;
@@ -747,10 +697,118 @@ int xcnid_cmdline(int argc, char **argv, struct xcnid_cmdline *cl)
 	if (cl->masquerade != 0 && !mq->on)
 		mq->table = NULL;
 	mq->pod = (struct masq_prefix){ o->pod_cidr, o->pod_len };
-	mq->node_ip = ov->node_ip;
+	mq->node_ip = cl->ov.node_ip;
 	if (!o->node_name) {
 		gethostname(cl->host, sizeof(cl->host) - 1);
 		o->node_name = cl->host;
 	}
+	return 0;
+}
+
+static const struct option xcnid_longopts[] = {
+	{ "pin-dir", required_argument, NULL, 'p' },
+	{ "pod-cidr", required_argument, NULL, 'c' },
+	{ "pod-cidr6", required_argument, NULL, 1006 },
+	{ "gateway", required_argument, NULL, 'g' },
+	{ "service-cidr", required_argument, NULL, 's' },
+	{ "node-name", required_argument, NULL, 'n' },
+	{ "once", no_argument, NULL, 'o' },
+	{ "manifests", required_argument, NULL, 'm' },
+	{ "kubeconfig", required_argument, NULL, 'K' },
+	{ "k8s-api", required_argument, NULL, 'k' },
+	{ "underlay-dev", required_argument, NULL, 'u' },
+	{ "node-ip", required_argument, NULL, 'N' },
+	{ "vni", required_argument, NULL, 'V' },
+	{ "xdp-mode", required_argument, NULL, 'X' },
+	{ "metrics-addr", required_argument, NULL, 'A' },
+	{ "http-allow-remote", no_argument, NULL, 1047 },
+	{ "ui", required_argument, NULL, 1048 },
+	{ "masquerade", no_argument, NULL, 'M' },
+	{ "no-masquerade", no_argument, NULL, 1001 },
+	{ "cluster-cidr", required_argument, NULL, 'C' },
+	{ "log-format", required_argument, NULL, 'L' },
+	{ "map-max", required_argument, NULL, 1002 },
+	{ "kube-proxy-replacement", no_argument, NULL, 1003 },
+	{ "lb-algorithm", required_argument, NULL, 1004 },
+	{ "cgroup-root", required_argument, NULL, 1005 },
+	{ "node-port-range", required_argument, NULL, 1007 },
+	{ "node-port-mode", required_argument, NULL, 1008 },
+	{ "external-clusterip", no_argument, NULL, 1012 },
+	{ "nodeport-acceleration", required_argument, NULL, 1060 },
+	{ "sync-delay", required_argument, NULL, 1009 },
+	{ "attach", required_argument, NULL, 1010 },
+	{ "uninstall", no_argument, NULL, 1011 },
+	{ "policy-ns-share", required_argument, NULL, 1013 },
+	{ "identity-key-file", required_argument, NULL, 1014 },
+	{ "hook-check", required_argument, NULL, 1015 },
+	{ "flows", optional_argument, NULL, 1040 },
+	{ "no-flows", no_argument, NULL, 1099 },
+	{ "flows-window", required_argument, NULL, 1041 },
+	{ "flow-log", required_argument, NULL, 1042 },
+	{ "flow-log-max-bytes", required_argument, NULL, 1043 },
+	{ "flow-log-files", required_argument, NULL, 1044 },
+	{ "flow-log-interval", required_argument, NULL, 1045 },
+	{ "flows-socket", required_argument, NULL, 1046 },
+	{ "ipfix", required_argument, NULL, 1100 },
+	{ "ipfix-active-timeout", required_argument, NULL, 1101 },
+	{ "ipfix-idle-timeout", required_argument, NULL, 1102 },
+	{ "ipfix-all-nodes", no_argument, NULL, 1103 },
+	{ "flows-listen", required_argument, NULL, 1104 },
+	{ "flows-tls", required_argument, NULL, 1105 },
+	{ "trace-sample", required_argument, NULL, 'S' },
+	{ "events-rate", required_argument, NULL, 'R' },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{}
+};
+
+/* The defaults, before the options: kubeadm's Service range, VNI 1, masquerading by the pod CIDR. */
+static void defaults(struct xcnid_cmdline *cl)
+{
+	struct opts *o = &cl->o;
+
+	cl->ov = (struct overlay){ .vni = 1, .map_max = cl->map_max };
+	cl->mq = (struct masq){ .table = MASQ_TABLE };
+	*o = (struct opts){ .pin_dir = XCNI_PIN_ROOT, .ov = &cl->ov, .mq = &cl->mq,
+			    .events_rate = XCNI_EVENTS_RATE_DEFAULT };
+	cl->masquerade = -1;
+	snprintf(cl->host, sizeof(cl->host), "node");
+	o->sync_delay_ms = XCNID_SYNC_DELAY_DEFAULT;
+	o->ns_share = XCNID_NS_SHARE_DEFAULT;
+	o->hook_check_s = HOOKS_CHECK_S_DEFAULT;
+	/* kubeadm's and kind's default --service-cluster-ip-range. */
+	cidr4_net(XCNI_DEFAULT_SVC_CIDR, &o->svc_cidr, &o->svc_mask, &o->svc_len);
+	/* No IPv6 default: kube-apiserver has none either. */
+}
+
+int xcnid_cmdline(int argc, char **argv, struct xcnid_cmdline *cl)
+{
+	static int (*const groups[])(int, const char *, struct xcnid_cmdline *, struct given *) = {
+		opt_cluster, opt_dataplane, opt_services, opt_overlay, opt_observe,
+	};
+	struct given g = {};
+	int c, r;
+
+	defaults(cl);
+	xlog_set_prefix("xcnid");
+	xlog_max = XLOG_WARN;
+	if (xcni_attach_from_env(&cl->ov.attach))
+		return 2;
+	while ((c = getopt_long(argc, argv, "vh", xcnid_longopts, NULL)) != -1) {
+		if (c == 'h') {
+			usage(stdout);
+			return 0;
+		}
+		r = 1;
+		for (size_t i = 0; r == 1 && i < sizeof(groups) / sizeof(groups[0]); i++)
+			r = groups[i](c, optarg, cl, &g);
+		if (r == 1)
+			usage(stderr);
+		if (r)
+			return 2;
+	}
+	if (flowd_check_opts(&cl->o.flows) || check_http(&cl->o) ||
+	    check_services(&cl->o, &cl->ov, &g) || check_node(cl, &g))
+		return 2;
 	return -1;
 }

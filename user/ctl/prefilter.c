@@ -4,7 +4,7 @@
 #include "lib/policy/prefilter.h"
 
 /* CIDR into p, or -EINVAL with the reason said (xcni_prefilter_parse). */
-static int parse_cidr(const char *s, struct xcni_pf_prefix *p)
+static int pf_arg_parse(const char *s, struct xcni_pf_prefix *p)
 {
 	char why[192];
 
@@ -123,7 +123,7 @@ static int cmd_prefilter_add(const struct ctx *c, char **argv)
 	struct xcni_pf_prefix p;
 	int fd, fd16 = -1, fd24 = -1, err;
 
-	err = parse_cidr(argv[0], &p);
+	err = pf_arg_parse(argv[0], &p);
 	if (err)
 		return err;
 	if (p.family == AF_INET6)
@@ -162,7 +162,7 @@ static int cmd_prefilter_del(const struct ctx *c, char **argv)
 	struct xcni_pf_prefix p;
 	int fd, fd16 = -1, fd24 = -1, err;
 
-	err = parse_cidr(argv[0], &p);
+	err = pf_arg_parse(argv[0], &p);
 	if (err)
 		return err;
 	if (p.family == AF_INET6)

@@ -299,52 +299,25 @@ bool kj_is_ipv6(const char *s)
 }
 
 /*
- * 0 with the network, -EAFNOSUPPORT for a well-formed IPv6 CIDR, -EINVAL.
- * Host bits are cleared, not rejected: the API server parses CIDRs "sloppily"
- * (netutils.ParseCIDRSloppy) and a policy with 10.1.2.3/16 applies to
- * 10.1.0.0/16, so accepting it here keeps xcnid in step with the cluster.
+ * 0 with the network, or -EINVAL. Host bits are cleared, not rejected: the
+ * API server parses CIDRs "sloppily" (netutils.ParseCIDRSloppy) and a policy
+ * with 10.1.2.3/16 applies to 10.1.0.0/16, so accepting it here keeps xcnid
+ * in step with the cluster. LEN as the API server writes it (1-3 digits, no
+ * leading zero).
  */
-/* The netmask of a /len, network order. */
-static uint32_t net_mask(uint8_t len)
-{
-	return htonl(xcni_prefix_mask(len));
-}
-
 int kj_parse_cidr(const char *s, struct k8s_cidr *out)
 {
-	const char *slash = strchr(s, '/');
-	char addr[INET6_ADDRSTRLEN];
-	const char *l;
-	size_t alen;
-	unsigned long len;
-	bool v6;
+	uint8_t a[16];
+	int family;
 
-	if (!slash)
-		return -EINVAL;
-	alen = slash - s;
-	if (!alen || alen >= sizeof(addr))
-		return -EINVAL;
-	memcpy(addr, s, alen);
-	addr[alen] = '\0';
-	l = slash + 1;
-	/* 1-3 digits, no sign, no leading zero (strtoul alone would take " +08"). */
-	if (!*l || strspn(l, "0123456789") != strlen(l) || strlen(l) > 3 || (l[0] == '0' && l[1]))
-		return -EINVAL;
-	len = strtoul(l, NULL, 10);
 	memset(out, 0, sizeof(*out));
-	v6 = strchr(addr, ':');
-	if (v6) {
-		if (len > 128 || inet_pton(AF_INET6, addr, out->addr6) != 1)
-			return -EINVAL;
-		out->v6 = true;
-		out->len = len;
-		cidr6_mask(out->addr6, len);
-		return 0;
-	}
-	if (len > 32 || !kj_parse_ipv4(addr, &out->addr))
+	if (xcni_cidr_parse(s, XCNI_CIDR_STRICT | XCNI_CIDR_NET, &family, a, &out->len))
 		return -EINVAL;
-	out->len = len;
-	out->addr &= net_mask(len);
+	out->v6 = family == 6;
+	if (out->v6)
+		memcpy(out->addr6, a, 16);
+	else
+		memcpy(&out->addr, a, 4);
 	return 0;
 }
 

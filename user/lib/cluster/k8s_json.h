@@ -79,7 +79,7 @@ int kj_parse_proto(struct kj_ctx *c, json_t *parent, uint8_t *out);
 bool kj_has_nul(json_t *s);
 /* 0, -EINVAL; host bits cleared (the API server parses CIDRs sloppily). */
 int kj_parse_cidr(const char *s, struct k8s_cidr *out);
-/* parse_cidr, failing at field key of c->path. */
+/* kj_parse_cidr, failing at field key of c->path. */
 int kj_get_cidr(struct kj_ctx *c, const char *key, const char *s, struct k8s_cidr *out);
 /* metav1.LabelSelector at c->path; j must be present. */
 int kj_parse_selector(struct kj_ctx *c, json_t *j, struct k8s_selector *s);

@@ -327,40 +327,34 @@ out1:
 	return err;
 }
 
-int kj_parse_service(struct kj_ctx *c, json_t *doc, struct k8s_service *s)
+/* spec.type: ClusterIP always; NodePort, LoadBalancer and ExternalName where Services are served. */
+static int parse_svc_type(struct kj_ctx *c, json_t *spec, struct k8s_service *s, bool *lb_type)
 {
-	json_t *spec, *ports, *port, *names = NULL, *sel;
-	const char *type, *ip;
-	bool lb_type = false;
-	size_t i, o1, o2;
-	int err;
+	const char *type;
+	int err = kj_get_str(c, spec, "type", &type);
 
-	err = kj_get_obj(c, doc, "spec", &spec);
+	if (err || !type)
+		return err;
+	if (c->lb && (!strcmp(type, "NodePort") || !strcmp(type, "LoadBalancer"))) {
+		s->node_ports = true;
+		*lb_type = !strcmp(type, "LoadBalancer");
+	} else if (c->lb && !strcmp(type, "ExternalName")) {
+		s->external_name = true; /* a DNS name: no frontend, no ports required */
+	} else if (strcmp(type, "ClusterIP")) {
+		return kj_fail_in(c, "type", "\"%s\" is not served here (only ClusterIP%s)", type,
+				  c->lb ? ", NodePort, LoadBalancer, ExternalName" : "");
+	}
+	return 0;
+}
+
+/* spec.clusterIP (else the first of spec.clusterIPs): an address of either family, or None. */
+static int parse_svc_cluster_ip(struct kj_ctx *c, json_t *spec, struct k8s_service *s)
+{
+	const char *ip;
+	int err = kj_get_str(c, spec, "clusterIP", &ip);
+
 	if (err)
 		return err;
-	o1 = kj_field(c, "spec");
-	err = kj_get_str(c, spec, "type", &type);
-	if (err)
-		goto out;
-	if (type && c->lb && (!strcmp(type, "NodePort") || !strcmp(type, "LoadBalancer"))) {
-		s->node_ports = true;
-		lb_type = !strcmp(type, "LoadBalancer");
-	} else if (type && c->lb && !strcmp(type, "ExternalName")) {
-		s->external_name = true; /* a DNS name: no frontend, no ports required */
-	} else if (type && strcmp(type, "ClusterIP")) {
-		err = kj_fail_in(c, "type", "\"%s\" is not served here (only ClusterIP%s)", type,
-				 c->lb ? ", NodePort, LoadBalancer, ExternalName" : "");
-		goto out;
-	}
-	err = kj_get_obj(c, spec, "selector", &sel);
-	if (!err)
-		err = kj_parse_labels(c, spec, "selector", &s->selector);
-	if (err)
-		goto out;
-	s->has_selector = sel && json_object_size(sel);
-	err = kj_get_str(c, spec, "clusterIP", &ip);
-	if (err)
-		goto out;
 	/* Only clusterIPs given: the API server's defaulting makes its first
 	 * one spec.clusterIP, so a manifest may leave clusterIP out. */
 	if (!ip || !*ip) {
@@ -372,40 +366,35 @@ int kj_parse_service(struct kj_ctx *c, json_t *doc, struct k8s_service *s)
 	if (ip && !strcmp(ip, "None")) {
 		s->headless = true;
 	} else if (ip && *ip && !kj_parse_ipv4(ip, &s->cluster_ip)) {
-		if (inet_pton(AF_INET6, ip, s->cluster_ip6) != 1) {
-			err = kj_fail_in(c, "clusterIP",
-					 "\"%s\" is not a valid IP address (or None)", ip);
-			goto out;
-		}
+		if (inet_pton(AF_INET6, ip, s->cluster_ip6) != 1)
+			return kj_fail_in(c, "clusterIP", "\"%s\" is not a valid IP address (or None)",
+					  ip);
 		s->has_ip6 = true;
 	}
-	err = parse_cluster_ips(c, spec, ip, s);
-	if (!err)
-		err = parse_affinity(c, spec, s);
-	if (!err && c->lb)
-		err = parse_ip_list(c, spec, "externalIPs", &s->nexternal_ips, &s->external_ips,
-				    &s->external_ips_at, &s->nexternal_ips6, &s->external_ips6,
-				    &s->external_ips6_at);
-	if (!err && c->lb)
-		err = parse_traffic_policy(c, spec, "externalTrafficPolicy", &s->etp_local);
-	if (!err && c->lb)
-		err = parse_traffic_policy(c, spec, "internalTrafficPolicy", &s->itp_local);
+	return parse_cluster_ips(c, spec, ip, s);
+}
+
+/*
+ * spec.ports: at least one (but for headless and ExternalName Services, as
+ * the API server), each unique by port and protocol, a nodePort only where
+ * the type has them.
+ */
+static int parse_svc_ports(struct kj_ctx *c, json_t *spec, struct k8s_service *s)
+{
+	json_t *ports, *port, *names;
+	size_t i, o2;
+	int err = kj_get_arr(c, spec, "ports", &ports);
+
 	if (err)
-		goto out;
-	err = kj_get_arr(c, spec, "ports", &ports);
-	if (err)
-		goto out;
-	if (!ports || !json_array_size(ports)) {
-		/* As the API server: headless and ExternalName Services may have none. */
-		if (!s->headless && !s->external_name)
-			err = kj_fail_in(c, "ports", "required (at least one port)");
-		goto out;
-	}
+		return err;
+	if (!ports || !json_array_size(ports))
+		return s->headless || s->external_name ?
+			       0 : kj_fail_in(c, "ports", "required (at least one port)");
 	s->ports = calloc(json_array_size(ports), sizeof(*s->ports));
 	names = json_object();
 	if (!s->ports || !names) {
-		err = -ENOMEM;
-		goto out;
+		json_decref(names);
+		return -ENOMEM;
 	}
 	o2 = kj_field(c, "ports");
 	json_array_foreach(ports, i, port) {
@@ -427,8 +416,42 @@ int kj_parse_service(struct kj_ctx *c, json_t *doc, struct k8s_service *s)
 			break;
 	}
 	kj_pop(c, o2);
-out:
 	json_decref(names);
+	return err;
+}
+
+int kj_parse_service(struct kj_ctx *c, json_t *doc, struct k8s_service *s)
+{
+	json_t *spec, *sel;
+	bool lb_type = false;
+	size_t o1;
+	int err;
+
+	err = kj_get_obj(c, doc, "spec", &spec);
+	if (err)
+		return err;
+	o1 = kj_field(c, "spec");
+	err = parse_svc_type(c, spec, s, &lb_type);
+	if (!err)
+		err = kj_get_obj(c, spec, "selector", &sel);
+	if (!err)
+		err = kj_parse_labels(c, spec, "selector", &s->selector);
+	if (!err) {
+		s->has_selector = sel && json_object_size(sel);
+		err = parse_svc_cluster_ip(c, spec, s);
+	}
+	if (!err)
+		err = parse_affinity(c, spec, s);
+	if (!err && c->lb)
+		err = parse_ip_list(c, spec, "externalIPs", &s->nexternal_ips, &s->external_ips,
+				    &s->external_ips_at, &s->nexternal_ips6, &s->external_ips6,
+				    &s->external_ips6_at);
+	if (!err && c->lb)
+		err = parse_traffic_policy(c, spec, "externalTrafficPolicy", &s->etp_local);
+	if (!err && c->lb)
+		err = parse_traffic_policy(c, spec, "internalTrafficPolicy", &s->itp_local);
+	if (!err)
+		err = parse_svc_ports(c, spec, s);
 	kj_pop(c, o1);
 	if (!err && lb_type)
 		err = parse_lb_status(c, doc, s);

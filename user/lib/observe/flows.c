@@ -13,6 +13,7 @@
 
 #include "xcni_shared.h"
 #include "lib/observe/flows.h"
+#include "lib/system/cidr.h"
 #include "lib/system/proto.h"
 #include "lib/observe/reasons.h"
 #include "lib/observe/vocab.h"
@@ -764,35 +765,14 @@ static int parse_selector(struct flow_match *m, const char *name, const char *s,
 	return 0;
 }
 
-/* An address or prefix of either family. */
-static int parse_cidr(struct flow_match *m, const char *s)
+/* An address or prefix of either family (an address alone: its host prefix). */
+static int match_cidr(struct flow_match *m, const char *s)
 {
-	char buf[64], *slash;
-	unsigned long plen;
-	int max;
+	int family;
 
-	if (strlen(s) >= sizeof(buf))
+	if (strlen(s) >= 64 || xcni_cidr_parse(s, XCNI_CIDR_BARE, &family, m->addr, &m->plen))
 		return -EINVAL;
-	snprintf(buf, sizeof(buf), "%s", s);
-	slash = strchr(buf, '/');
-	if (slash)
-		*slash = '\0';
-	memset(m->addr, 0, sizeof(m->addr));
-	if (inet_pton(AF_INET, buf, m->addr) == 1)
-		m->family = 4, max = 32;
-	else if (inet_pton(AF_INET6, buf, m->addr) == 1)
-		m->family = 6, max = 128;
-	else
-		return -EINVAL;
-	plen = (unsigned long)max;
-	if (slash) {
-		char *end;
-
-		plen = strtoul(slash + 1, &end, 10);
-		if (!slash[1] || *end || plen > (unsigned long)max)
-			return -EINVAL;
-	}
-	m->plen = (uint8_t)plen;
+	m->family = (uint8_t)family;
 	m->kind = FM_CIDR;
 	return 0;
 }
@@ -832,7 +812,7 @@ static int parse_match(struct flow_match *m, const char *name, const char *v, ch
 			kind = "ns";
 	}
 	if (!strcmp(kind, "ip")) {
-		if (parse_cidr(m, s))
+		if (match_cidr(m, s))
 			return FERR("--%s %s: not an IP address or CIDR", name, v);
 		return 0;
 	}
@@ -961,81 +941,87 @@ static int filter_not(struct flow_filter *ff, const char *name, const char *valu
 	return e;
 }
 
-int flow_filter_set(struct flow_filter *ff, const char *name, const char *value, char *err,
-		    size_t errlen)
+/* --port, --from-port, --to-port: either end's, the source's, the destination's. */
+static int filter_port(struct flow_filter *ff, const char *name, const char *value, char *err,
+		       size_t errlen)
 {
 	uint64_t v;
 
-	if (!strncmp(name, "not.", 4))
-		return filter_not(ff, name + 4, value, err, errlen);
-	/* A direction: --from/--to, or Hubble's --from-KIND/--to-KIND (KIND:VALUE). */
-	if (!strncmp(name, "from", 4) || !strncmp(name, "to", 2)) {
-		bool from = name[0] == 'f';
-		const char *kind = name + (from ? 4 : 2);
-		struct flow_match *m = from ? &ff->from : &ff->to;
-		static const char *const kinds[] = { "ip", "namespace", "label", "identity" };
-		char v[600];
+	if (parse_u64(value, 65535, &v) || !v)
+		return FERR("--%s %s: not a port (1-65535)", name, value);
+	*(name[0] == 'p' ? &ff->port : name[0] == 'f' ? &ff->sport : &ff->dport) = (int)v;
+	return 0;
+}
 
-		if (*kind && strcmp(kind, "-pod") && strcmp(kind, "-port")) {
-			size_t i;
+/* A direction: --from/--to, or Hubble's --from-KIND/--to-KIND (KIND:VALUE). */
+static int filter_direction(struct flow_filter *ff, const char *name, const char *value,
+			    char *err, size_t errlen)
+{
+	static const char *const kinds[] = { "ip", "namespace", "label", "identity" };
+	bool from = name[0] == 'f';
+	const char *kind = name + (from ? 4 : 2), *dir = from ? "from" : "to";
+	struct flow_match *m = from ? &ff->from : &ff->to;
+	char v[600];
 
-			for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
-				if (kind[0] == '-' && !strcmp(kind + 1, kinds[i]))
-					break;
-			if (i == sizeof(kinds) / sizeof(kinds[0]))
-				return FERR("--%s: no such filter", name);
-		}
-		if (!strcmp(kind, "-port"))
-			goto ports;
-		if (m->kind != FM_NONE)
-			return FERR("--%s %s: the %s is given twice (one of --%s, --%s-pod, --%s-ip, "
-				    "--%s-namespace, --%s-label, --%s-identity)", name, value,
-				    from ? "source" : "destination", from ? "from" : "to",
-				    from ? "from" : "to", from ? "from" : "to", from ? "from" : "to",
-				    from ? "from" : "to", from ? "from" : "to");
-		if (!strcmp(kind, "-pod"))
-			return parse_pod_prefix(m, name, value, err, errlen);
-		if (!*kind)
-			return parse_match(m, name, value, err, errlen);
-		/* --from-ip X is --from ip:X: the kind said, not guessed from the shape. */
-		if (snprintf(v, sizeof(v), "%s:%s", !strcmp(kind, "-namespace") ? "ns" : kind + 1,
-			     value) >= (int)sizeof(v))
-			return FERR("--%s: too long", name);
-		if (parse_match(m, name, v, err, errlen)) {
-			/* said of "ip:X": say it of the value given */
-			snprintf(err, errlen, "--%s %s: not %s", name, value,
-				 !strcmp(kind, "-ip") ? "an IP address or CIDR" :
-				 !strcmp(kind, "-namespace") ? "a namespace name" :
-				 !strcmp(kind, "-label") ? "a label selector (k=v,k!=v,k,!k)" :
-				 "an identity (a number or reserved:NAME)");
-			return -EINVAL;
-		}
-		return 0;
+	if (*kind && strcmp(kind, "-pod") && strcmp(kind, "-port")) {
+		size_t i;
+
+		for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+			if (kind[0] == '-' && !strcmp(kind + 1, kinds[i]))
+				break;
+		if (i == sizeof(kinds) / sizeof(kinds[0]))
+			return FERR("--%s: no such filter", name);
 	}
-	/* Either end, the words of every view (vocab.h): --pod, --ip, --namespace, --identity. */
-	if (!strcmp(name, "pod")) {
-		struct flow_match *m = &ff->either[FLOW_EITHER_POD];
-		char v[600];
+	if (!strcmp(kind, "-port"))
+		return filter_port(ff, name, value, err, errlen);
+	if (m->kind != FM_NONE)
+		return FERR("--%s %s: the %s is given twice (one of --%s, --%s-pod, --%s-ip, "
+			    "--%s-namespace, --%s-label, --%s-identity)", name, value,
+			    from ? "source" : "destination", dir, dir, dir, dir, dir, dir);
+	if (!strcmp(kind, "-pod"))
+		return parse_pod_prefix(m, name, value, err, errlen);
+	if (!*kind)
+		return parse_match(m, name, value, err, errlen);
+	/* --from-ip X is --from ip:X: the kind said, not guessed from the shape. */
+	if (snprintf(v, sizeof(v), "%s:%s", !strcmp(kind, "-namespace") ? "ns" : kind + 1,
+		     value) >= (int)sizeof(v))
+		return FERR("--%s: too long", name);
+	if (parse_match(m, name, v, err, errlen)) {
+		/* said of "ip:X": say it of the value given */
+		snprintf(err, errlen, "--%s %s: not %s", name, value,
+			 !strcmp(kind, "-ip") ? "an IP address or CIDR" :
+			 !strcmp(kind, "-namespace") ? "a namespace name" :
+			 !strcmp(kind, "-label") ? "a label selector (k=v,k!=v,k,!k)" :
+			 "an identity (a number or reserved:NAME)");
+		return -EINVAL;
+	}
+	return 0;
+}
 
+/* Either end, the words of every view (vocab.h): --pod, --ip, --namespace, --identity, --label. 1: not one. */
+static int filter_either(struct flow_filter *ff, const char *name, const char *value, char *err,
+			 size_t errlen)
+{
+	struct flow_match *m;
+	char v[600];
+
+	if (!strcmp(name, "pod")) {
 		/* NAMESPACE/NAME, exactly (the map views' --pod), or the pod's IP. */
 		if (vocab_pod(value, err, errlen))
 			return -EINVAL;
 		snprintf(v, sizeof(v), "%s:%s", strchr(value, '/') ? "pod" : "ip", value);
-		if (parse_match(m, name, v, err, errlen))
+		if (parse_match(&ff->either[FLOW_EITHER_POD], name, v, err, errlen))
 			return FERR("--pod %s: a pod is NAMESPACE/NAME or its IP", value);
 		return 0;
 	}
 	if (!strcmp(name, "ip")) {
-		char v[600];
-
 		snprintf(v, sizeof(v), "ip:%s", value);
 		if (parse_match(&ff->either[FLOW_EITHER_IP], name, v, err, errlen))
 			return FERR("--ip %s: not an IP address or CIDR", value);
 		return 0;
 	}
 	if (!strcmp(name, "identity")) {
-		struct flow_match *m = &ff->either[FLOW_EITHER_ID];
-
+		m = &ff->either[FLOW_EITHER_ID];
 		memset(m, 0, sizeof(*m));
 		if (vocab_identity(value, &m->id, err, errlen))
 			return -EINVAL;
@@ -1043,8 +1029,7 @@ int flow_filter_set(struct flow_filter *ff, const char *name, const char *value,
 		return 0;
 	}
 	if (!strcmp(name, "namespace")) {
-		struct flow_match *m = &ff->either[FLOW_EITHER_NS];
-
+		m = &ff->either[FLOW_EITHER_NS];
 		if (vocab_namespace(value, sizeof(m->ns), err, errlen))
 			return -EINVAL;
 		memset(m, 0, sizeof(*m));
@@ -1057,34 +1042,47 @@ int flow_filter_set(struct flow_filter *ff, const char *name, const char *value,
 		return parse_selector(&ff->either[FLOW_EITHER_LABEL], name, value, value, err,
 				      errlen);
 	}
-	if (!strcmp(name, "verdict"))
-		return vocab_verdict(value, &ff->verdict, err, errlen);
-	if (!strcmp(name, "reason"))
-		return vocab_reason(value, &ff->reason, err, errlen);
-	if (!strcmp(name, "port") || !strcmp(name, "from-port") || !strcmp(name, "to-port")) {
-ports:
-		if (parse_u64(value, 65535, &v) || !v)
-			return FERR("--%s %s: not a port (1-65535)", name, value);
-		*(name[0] == 'p' ? &ff->port : name[0] == 'f' ? &ff->sport : &ff->dport) = (int)v;
+	return 1;
+}
+
+/* --since/--until VALUE: an RFC 3339 time into *wall_ns, else a duration (> 0) into *ago_ns. */
+static int filter_when(const char *name, const char *value, int64_t *wall_ns, uint64_t *ago_ns,
+		       char *err, size_t errlen)
+{
+	if (is_time(value)) {
+		if (flow_time_parse(value, wall_ns))
+			return FERR("--%s %s: not an RFC 3339 time (2026-11-26T03:04:05Z) or a "
+				    "duration", name, value);
 		return 0;
 	}
-	if (!strcmp(name, "until")) {
-		if (is_time(value)) {
-			if (flow_time_parse(value, &ff->until_wall_ns))
-				return FERR("--until %s: not an RFC 3339 time "
-					    "(2026-11-26T03:04:05Z) or a duration", value);
-			return 0;
-		}
-		if (parse_duration(value, &ff->until_ago_ns) || !ff->until_ago_ns)
-			return FERR("--until %s: not a duration (30s, 5m, 2h, 1d) or an RFC 3339 "
-				    "time", value);
-		return 0;
-	}
-	if (!strcmp(name, "first")) {
-		if (parse_u64(value, FLOWS_WINDOW_MAX, &ff->first) || !ff->first)
-			return FERR("--first %s: not a count (1-%u)", value, FLOWS_WINDOW_MAX);
-		if (ff->last)
+	if (parse_duration(value, ago_ns) || !*ago_ns)
+		return FERR("--%s %s: not a duration (30s, 5m, 2h, 1d)%s", name, value,
+			    name[0] == 'u' ? " or an RFC 3339 time" : "");
+	return 0;
+}
+
+/* Which records and how many: --since, --until, --first, --last, --after, --time. 1: not one. */
+static int filter_window(struct flow_filter *ff, const char *name, const char *value, char *err,
+			 size_t errlen)
+{
+	bool first = !strcmp(name, "first");
+
+	if (!strcmp(name, "until"))
+		return filter_when(name, value, &ff->until_wall_ns, &ff->until_ago_ns, err, errlen);
+	if (!strcmp(name, "since"))
+		return filter_when(name, value, &ff->since_wall_ns, &ff->since_ns, err, errlen);
+	if (first || !strcmp(name, "last")) {
+		uint64_t *n = first ? &ff->first : &ff->last;
+
+		if (parse_u64(value, FLOWS_WINDOW_MAX, n) || !*n)
+			return FERR("--%s %s: not a count (1-%u)", name, value, FLOWS_WINDOW_MAX);
+		if (first ? ff->last : ff->first)
 			return FERR("--first and --last: give one");
+		return 0;
+	}
+	if (!strcmp(name, "after")) {
+		if (parse_u64(value, UINT64_MAX, &ff->after))
+			return FERR("after %s: not a cursor", value);
 		return 0;
 	}
 	if (!strcmp(name, "time")) {
@@ -1096,25 +1094,51 @@ ports:
 			return FERR("--time %s: rfc3339 (wall clock, UTC) or mono", value);
 		return 0;
 	}
-	if (!strcmp(name, "protocol")) {
-		static const struct {
-			const char *n;
-			int p;
-		} protos[] = { { "tcp", IPPROTO_TCP },	 { "udp", IPPROTO_UDP },
-			       { "icmp", IPPROTO_ICMP }, { "icmpv6", IPPROTO_ICMPV6 },
-			       { "sctp", IPPROTO_SCTP } };
+	return 1;
+}
 
-		for (size_t i = 0; i < sizeof(protos) / sizeof(protos[0]); i++)
-			if (!strcasecmp(value, protos[i].n)) {
-				ff->proto = protos[i].p;
-				return 0;
-			}
-		if (parse_u64(value, 255, &v))
-			return FERR("--protocol %s: not tcp, udp, icmp, icmpv6, sctp or a number",
-				    value);
-		ff->proto = (int)v;
-		return 0;
-	}
+/* --protocol: a name (tcp, udp, icmp, icmpv6, sctp) or a number. */
+static int filter_protocol(struct flow_filter *ff, const char *value, char *err, size_t errlen)
+{
+	static const struct {
+		const char *n;
+		int p;
+	} protos[] = { { "tcp", IPPROTO_TCP },	 { "udp", IPPROTO_UDP },
+		       { "icmp", IPPROTO_ICMP }, { "icmpv6", IPPROTO_ICMPV6 },
+		       { "sctp", IPPROTO_SCTP } };
+	uint64_t v;
+
+	for (size_t i = 0; i < sizeof(protos) / sizeof(protos[0]); i++)
+		if (!strcasecmp(value, protos[i].n)) {
+			ff->proto = protos[i].p;
+			return 0;
+		}
+	if (parse_u64(value, 255, &v))
+		return FERR("--protocol %s: not tcp, udp, icmp, icmpv6, sctp or a number", value);
+	ff->proto = (int)v;
+	return 0;
+}
+
+int flow_filter_set(struct flow_filter *ff, const char *name, const char *value, char *err,
+		    size_t errlen)
+{
+	int r;
+
+	if (!strncmp(name, "not.", 4))
+		return filter_not(ff, name + 4, value, err, errlen);
+	if (!strcmp(name, "port"))
+		return filter_port(ff, name, value, err, errlen);
+	if (!strncmp(name, "from", 4) || !strncmp(name, "to", 2))
+		return filter_direction(ff, name, value, err, errlen);
+	if ((r = filter_either(ff, name, value, err, errlen)) != 1 ||
+	    (r = filter_window(ff, name, value, err, errlen)) != 1)
+		return r;
+	if (!strcmp(name, "verdict"))
+		return vocab_verdict(value, &ff->verdict, err, errlen);
+	if (!strcmp(name, "reason"))
+		return vocab_reason(value, &ff->reason, err, errlen);
+	if (!strcmp(name, "protocol"))
+		return filter_protocol(ff, value, err, errlen);
 	if (!strcmp(name, "service")) {
 		const char *slash = strchr(value, '/');
 
@@ -1122,29 +1146,6 @@ ports:
 		    strlen(value) >= sizeof(ff->service))
 			return FERR("--service %s: a Service is NAMESPACE/NAME[:PORT]", value);
 		snprintf(ff->service, sizeof(ff->service), "%s", value);
-		return 0;
-	}
-	if (!strcmp(name, "since")) {
-		if (is_time(value)) {
-			if (flow_time_parse(value, &ff->since_wall_ns))
-				return FERR("--since %s: not an RFC 3339 time "
-					    "(2026-11-26T03:04:05Z) or a duration", value);
-			return 0;
-		}
-		if (parse_duration(value, &ff->since_ns) || !ff->since_ns)
-			return FERR("--since %s: not a duration (30s, 5m, 2h, 1d)", value);
-		return 0;
-	}
-	if (!strcmp(name, "last")) {
-		if (parse_u64(value, FLOWS_WINDOW_MAX, &ff->last) || !ff->last)
-			return FERR("--last %s: not a count (1-%u)", value, FLOWS_WINDOW_MAX);
-		if (ff->first)
-			return FERR("--first and --last: give one");
-		return 0;
-	}
-	if (!strcmp(name, "after")) {
-		if (parse_u64(value, UINT64_MAX, &ff->after))
-			return FERR("after %s: not a cursor", value);
 		return 0;
 	}
 	return FERR("--%s: no such filter", name);

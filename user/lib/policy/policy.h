@@ -177,51 +177,6 @@ struct pol_opts {
  * valid while the result is used. 0 or -errno (-ENOMEM; -EINVAL with err set
  * for what validation cannot see alone, e.g. two pods with one IP).
  */
-/*
- * The tunnel endpoint of a node (ip4, ip6 its InternalIPs; zero: none) into
- * v: its IPv6 one (XCNI_IPC_TUN6) when this node's underlay is IPv6 or the
- * node has no IPv4 InternalIP (an IPv6-only node), else its IPv4 one as
- * before ABI 9. The other endpoint field is cleared.
- */
-static inline bool pol_tunnel_v6(uint32_t ip4, const uint8_t ip6[16], bool underlay6)
-{
-	static const uint8_t none[16];
-
-	return ip6 && memcmp(ip6, none, 16) && (underlay6 || !ip4);
-}
-
-/*
- * The underlay family this node reaches another node in: have4/have6, this
- * node has an underlay address of that family (--node-ip, or its underlay
- * device's); ip4/ip6, the other's InternalIPs (zero: none). 4 when both have
- * IPv4 (20 bytes less per packet, and what clusters did before ABI 9); else
- * 6 when both have IPv6; else 0: no family in common (an IPv4-only node and
- * an IPv6-only one), traffic between their pods is dropped with
- * drop-tunnel-family. pol_tunnel_v6 with underlay6 = have6 && !have4 agrees
- * with it wherever this is not 0.
- */
-static inline int pol_tunnel_fam(uint32_t ip4, const uint8_t ip6[16], bool have4, bool have6)
-{
-	static const uint8_t none[16];
-
-	if (have4 && ip4)
-		return 4;
-	if (have6 && ip6 && memcmp(ip6, none, 16))
-		return 6;
-	return 0;
-}
-
-static inline void pol_tunnel_set(struct xcni_ipcache_val *v, uint32_t ip4, const uint8_t ip6[16],
-				  bool underlay6)
-{
-	static const uint8_t none[16];
-	bool v6 = pol_tunnel_v6(ip4, ip6, underlay6);
-
-	v->tunnel_ip = v6 ? 0 : ip4;
-	v->flags = v6 ? v->flags | XCNI_IPC_TUN6 : v->flags & ~XCNI_IPC_TUN6;
-	memcpy(v->tunnel_ip6, v6 ? ip6 : none, 16);
-}
-
 int pol_compile(const struct cluster *c, const struct pol_opts *o, struct pol_result *out,
 		struct k8s_error *err);
 void pol_result_free(struct pol_result *r);

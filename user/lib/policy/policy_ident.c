@@ -19,6 +19,7 @@
 
 #include "../system/log.h"
 #include "../system/cidr.h"
+#include "../system/tunnel.h"
 #include "policy.h"
 #include "policy_int.h"
 
@@ -489,6 +490,75 @@ static int cmp_podcanon(const void *a, const void *b)
  * others hash and probe past every number it held, in their strings' sorted
  * order (the same on every node that starts from the same allocation).
  */
+/*
+ * The distinct label strings of the managed pods into pc[*npc] (each with its
+ * first pod), and first[i]: pod i's string's first pod (SIZE_MAX: none).
+ * Through a hash table: sorting one string per pod (100k pods, a few hundred
+ * label sets) was most of a compile. 0 or -ENOMEM.
+ */
+static int distinct_label_sets(struct pol_ctx *x, struct podcanon *pc, size_t *npc,
+			       size_t *first)
+{
+	size_t cap, *tab;
+
+	for (cap = 16; cap < 2 * x->npods; cap *= 2)
+		;
+	tab = malloc(cap * sizeof(*tab));
+	if (!tab)
+		return -ENOMEM;
+	memset(tab, 0xff, cap * sizeof(*tab));
+	for (size_t i = 0; i < x->npods; i++) {
+		const struct k8s_pod *p = x->pods[i];
+		char *canon;
+		size_t h;
+
+		first[i] = SIZE_MAX;
+		if (!pol_pod_managed(p) || !p->meta.ns)
+			continue;
+		canon = pol_canon_string(&p->meta.labels, &nsl_find(x, p->meta.ns)->labels);
+		if (!canon) {
+			free(tab);
+			return -ENOMEM;
+		}
+		for (h = pol_fnv1a(canon) & (cap - 1); tab[h] != SIZE_MAX; h = (h + 1) & (cap - 1))
+			if (!strcmp(pc[tab[h]].canon, canon))
+				break;
+		if (tab[h] != SIZE_MAX) {
+			free(canon);
+		} else {
+			tab[h] = *npc;
+			pc[*npc].canon = canon;
+			pc[(*npc)++].pod = i; /* the first pod with it: labels are the same for all */
+		}
+		first[i] = pc[tab[h]].pod;
+	}
+	free(tab);
+	return 0;
+}
+
+/*
+ * Which numbers are taken before any new set is numbered: *kept, each set's
+ * previous number (0: none; a set holding a number is never moved by a
+ * newcomer; two sets on one stored label: the first keeps it), and in *used
+ * those plus the rest of the previous numbers: their sets are gone, the
+ * writer takes their addresses out in this generation; reused in a later one.
+ */
+static int numbers_taken(struct pol_ctx *x, const struct podcanon *pc, size_t npc,
+			 uint32_t *kept, struct u32set *used)
+{
+	if (u32set_init(used, npc + x->o->nprev))
+		return -ENOMEM;
+	for (size_t i = 0; i < npc; i++) {
+		kept[i] = idprev_find(x->o, pc[i].canon);
+		if (kept[i] && !u32set_add(used, kept[i]))
+			kept[i] = 0;
+	}
+	for (size_t i = 0; i < x->o->nprev; i++)
+		if (x->o->prev[i].id >= XCNI_ID_MIN_LABELS && x->o->prev[i].id < XCNI_ID_CIDR_BASE)
+			u32set_add(used, x->o->prev[i].id);
+	return 0;
+}
+
 int pol_build_identities(struct pol_ctx *x)
 {
 	struct podcanon *pc = calloc(x->npods ? x->npods : 1, sizeof(*pc));
@@ -496,64 +566,18 @@ int pol_build_identities(struct pol_ctx *x)
 	size_t *first = calloc(x->npods ? x->npods : 1, sizeof(*first));
 	struct pol_result *r = x->r;
 	struct u32set used = { 0 };
-	size_t npc = 0, cap, *tab = NULL;
+	size_t npc = 0;
 	uint32_t *kept = NULL; /* per distinct string: its previous number, 0 */
 	int ret = -ENOMEM;
 
-	if (!pc || !first)
+	if (!pc || !first || distinct_label_sets(x, pc, &npc, first))
 		goto out;
-	/*
-	 * Distinct strings first, through a hash table: sorting one string per
-	 * pod (100k pods, a few hundred label sets) was most of a compile.
-	 */
-	for (cap = 16; cap < 2 * x->npods; cap *= 2)
-		;
-	tab = malloc(cap * sizeof(*tab));
-	if (!tab)
-		goto out;
-	memset(tab, 0xff, cap * sizeof(*tab));
-	for (size_t i = 0; i < x->npods; i++) {
-		const struct k8s_pod *p = x->pods[i];
-		const struct nslabels *nsl;
-		char *canon;
-		size_t h;
-
-		first[i] = SIZE_MAX;
-		if (!pol_pod_managed(p) || !p->meta.ns)
-			continue;
-		nsl = nsl_find(x, p->meta.ns);
-		canon = pol_canon_string(&p->meta.labels, &nsl->labels);
-		if (!canon)
-			goto out;
-		for (h = pol_fnv1a(canon) & (cap - 1); tab[h] != SIZE_MAX; h = (h + 1) & (cap - 1))
-			if (!strcmp(pc[tab[h]].canon, canon))
-				break;
-		if (tab[h] != SIZE_MAX) {
-			free(canon);
-		} else {
-			tab[h] = npc;
-			pc[npc].canon = canon;
-			pc[npc++].pod = i; /* the first pod with it: labels are the same for all */
-		}
-		first[i] = pc[tab[h]].pod;
-	}
 	/* New sets numbered in sorted order of the distinct strings. */
 	qsort(pc, npc, sizeof(*pc), cmp_podcanon);
 	r->identities = calloc(npc ? npc : 1, sizeof(*r->identities));
 	kept = calloc(npc ? npc : 1, sizeof(*kept));
-	if (!r->identities || !kept || u32set_init(&used, npc + x->o->nprev))
+	if (!r->identities || !kept || numbers_taken(x, pc, npc, kept, &used))
 		goto out;
-	/* Kept first: a set holding a number is never moved by a newcomer. */
-	for (size_t i = 0; i < npc; i++) {
-		kept[i] = idprev_find(x->o, pc[i].canon);
-		if (kept[i] && !u32set_add(&used, kept[i]))
-			kept[i] = 0; /* two sets on one stored label: the first keeps it */
-	}
-	/* The rest of the previous numbers: their sets are gone, the writer
-	 * takes their addresses out in this generation; reused in a later one. */
-	for (size_t i = 0; i < x->o->nprev; i++)
-		if (x->o->prev[i].id >= XCNI_ID_MIN_LABELS && x->o->prev[i].id < XCNI_ID_CIDR_BASE)
-			u32set_add(&used, x->o->prev[i].id);
 	for (size_t i = 0; i < npc; i++) {
 		const struct k8s_pod *p = x->pods[pc[i].pod];
 		struct identity *id = &r->identities[r->nidentities];
@@ -592,7 +616,6 @@ out:
 	for (size_t i = 0; i < npc; i++)
 		free(pc[i].canon);
 	free(pc);
-	free(tab);
 	free(first);
 	return ret;
 }
@@ -805,7 +828,7 @@ int pol_build_ipcache(struct pol_ctx *x, struct k8s_error *err)
 				    self ? XCNI_ID_HOST : XCNI_ID_REMOTE_NODE, 0))
 			return -ENOMEM;
 		if (!self)
-			pol_tunnel_set(&r->ipcache[r->nipcache - 1].val, nd->internal_ip,
+			tunnel_set(&r->ipcache[r->nipcache - 1].val, nd->internal_ip,
 				       nd->internal_ip6, o->underlay6);
 	}
 	for (size_t i = 0; i < x->npods; i++) {
@@ -822,7 +845,7 @@ int pol_build_ipcache(struct pol_ctx *x, struct k8s_error *err)
 			return -ENOMEM;
 		r->ipcache[r->nipcache - 1].val.flags = XCNI_IPC_POD;
 		if (!pol_pod_local(x, p) && nd)
-			pol_tunnel_set(&r->ipcache[r->nipcache - 1].val, nd->internal_ip,
+			tunnel_set(&r->ipcache[r->nipcache - 1].val, nd->internal_ip,
 				       nd->internal_ip6, o->underlay6);
 		pn = &r->podnames[r->npodnames++];
 		pn->ip = a;

@@ -14,6 +14,7 @@
 #include "policy.h"
 #include "policy_int.h"
 #include "../system/hmap.h"
+#include "../system/tunnel.h"
 #include "policy_incr_int.h"
 
 /* ---- the incremental compiler (policy.h) ------------------------------ */
@@ -294,7 +295,7 @@ static int nodeaddr_build(const struct pol_incr *pi, const struct cluster *c, st
 				    self ? XCNI_ID_HOST : XCNI_ID_REMOTE_NODE, 0))
 			goto fail;
 		if (!self)
-			pol_tunnel_set(&tmp.ipcache[tmp.nipcache - 1].val, nd->internal_ip,
+			tunnel_set(&tmp.ipcache[tmp.nipcache - 1].val, nd->internal_ip,
 				       nd->internal_ip6, pi->o.underlay6);
 	}
 	if (tmp.nipcache)
@@ -428,7 +429,7 @@ int pol_v6_build(const struct pol_incr *pi, const struct cluster *c, struct pol_
 		/* Another node's pod: reached through Geneve to that node's
 		 * underlay IPv4, and only it may send from this address. */
 		if (!ip->local && ip->node)
-			pol_tunnel_set(&e->val, ip->node->ip, ip->node->ip6, pi->o.underlay6);
+			tunnel_set(&e->val, ip->node->ip, ip->node->ip6, pi->o.underlay6);
 		if (ip->local) {
 			struct pol_key6 *k = &out->keys[out->nkeys++];
 
@@ -468,7 +469,7 @@ int pol_v6_build(const struct pol_incr *pi, const struct cluster *c, struct pol_
 		memcpy(e->key.addr, nd->internal_ip6, 16);
 		e->val.identity = self ? XCNI_ID_HOST : XCNI_ID_REMOTE_NODE;
 		if (!self)
-			pol_tunnel_set(&e->val, nd->internal_ip, nd->internal_ip6, pi->o.underlay6);
+			tunnel_set(&e->val, nd->internal_ip, nd->internal_ip6, pi->o.underlay6);
 	}
 	/* One entry per address. */
 	out->nipc = sort_dedup(out->ipc, out->nipc, sizeof(*out->ipc), cmp_ipc6);
@@ -1109,7 +1110,7 @@ static int ent_update(struct pol_incr *pi, uint32_t a)
 		want.val.identity = p->contested ? XCNI_ID_UNMANAGED : p->id;
 		want.val.flags = XCNI_IPC_POD;
 		if (!p->local && p->node)
-			pol_tunnel_set(&want.val, p->node->ip, p->node->ip6, pi->o.underlay6);
+			tunnel_set(&want.val, p->node->ip, p->node->ip6, pi->o.underlay6);
 	}
 	if (p) {
 		podname_of(p, &pn);

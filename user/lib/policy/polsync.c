@@ -1112,6 +1112,139 @@ static int names_whole(struct polsync *ps, const struct pol_result *r, struct po
  * changed in place (delta), or written under its other version and flipped
  * to; then the pods gone from this node. b->neps: the pods' new state.
  */
+/*
+ * A pod whose entries are the same: only identity or isolation may differ
+ * (and the kinds of entries are those the maps hold: walking every pod's
+ * entries again for them was ~6% of the agent's CPU per event under churn
+ * at 100k pods).
+ */
+static int write_pod_same(struct polsync *ps, const struct pol_ep *w, struct ep_state *cur,
+			  struct apply_bufs *b)
+{
+	struct xcni_polep pe = w->state;
+	int err;
+
+	memcpy(pe.has, cur->st.has, sizeof(pe.has));
+	pe.version = cur->st.version;
+	if (memcmp(&pe, &cur->st, sizeof(pe)) &&
+	    (err = kv_map_put(ps->fd_polep, &w->ip, &pe, "apply-flip")))
+		return err;
+	b->neps[b->nneps++] = *cur;
+	cur->e = NULL;
+	cur->c = NULL;
+	b->neps[b->nneps - 1].st = pe;
+	cur->done = true;
+	return 0;
+}
+
+/*
+ * A pod closed (over its namespace's share, or the maps full): no entries;
+ * the old ones go at cleanup, under a version the pod no longer uses (a sweep
+ * would keep them under its own). The direction bits stay, for people.
+ */
+static int write_pod_closed(struct polsync *ps, const struct pol_ep *w, struct ep_state *cur,
+			    struct polsync_stats *st, struct apply_bufs *b)
+{
+	struct xcni_polep pe = w->state;
+	__u8 ver = cur ? cur->st.version : 0;
+	int err;
+
+	ep_has(w, &pe);
+	pe.isolated |= XCNI_POLEP_OVERFLOW;
+	memset(pe.has, 0, sizeof(pe.has));
+	pe.version = cur && !cur->over ? ver ^ 1 : ver;
+	if (!cur || memcmp(&pe, &cur->st, sizeof(pe))) {
+		if ((err = kv_map_put(ps->fd_polep, &w->ip, &pe, "apply-flip")))
+			return err;
+		st->eps_changed++;
+	}
+	if (cur) {
+		if ((err = defer_delete(ps, cur)))
+			return err;
+		ep_state_clear(cur);
+		cur->done = true;
+	}
+	b->neps[b->nneps++] = (struct ep_state){ .ip = w->ip, .st = pe, .known = true,
+						 .over = true };
+	return 0;
+}
+
+/*
+ * A pod changed in place (a delta that only adds and removes entries): added
+ * before the ipcache; the rest of the state now; the removed entries once the
+ * ipcache has forgotten their peers.
+ */
+static int write_pod_in_place(struct polsync *ps, const struct pol_ep *w, struct ep_state *cur,
+			      struct polsync_stats *st, struct apply_bufs *b)
+{
+	struct xcni_polep pe = w->state;
+	__u8 ver = cur->st.version;
+	int err;
+
+	ep_has(w, &pe);
+	pe.version = ver;
+	if (memcmp(&pe, &cur->st, sizeof(pe)) &&
+	    (err = kv_map_put(ps->fd_polep, &w->ip, &pe, "apply-flip")))
+		return err;
+	if ((err = ep_defer_removed(ps, cur, w)))
+		return err;
+	st->eps_changed++;
+	st->eps_in_place++;
+	ep_state_clear(cur);
+	cur->done = true;
+	return ep_state_set(&b->neps[b->nneps++], w, ver);
+}
+
+/*
+ * A pod's entries written whole under its other version, then the flip to it
+ * (from here on, packets see the new version); the old version's entries
+ * deleted later.
+ */
+static int write_pod_new(struct polsync *ps, const struct pol_ep *w, struct ep_state *cur,
+			 struct polsync_stats *st, struct apply_bufs *b)
+{
+	struct xcni_polep pe = w->state;
+	__u8 ver = cur ? cur->st.version ^ 1 : 0;
+	int err;
+
+	ep_has(w, &pe);
+	if ((err = write_ep(ps, w, ver, &st->entries_written)))
+		return err;
+	xcni_killpoint("apply-entries"); /* a version written, not flipped to */
+	pe.version = ver;
+	if ((err = kv_map_put(ps->fd_polep, &w->ip, &pe, "apply-flip")))
+		return err;
+	st->eps_changed++;
+	xcni_killpoint("apply-flipped"); /* one pod on its new version */
+	if (cur) {
+		if ((err = defer_delete(ps, cur)))
+			return err;
+		ep_state_clear(cur);
+		cur->done = true;
+	}
+	return ep_state_set(&b->neps[b->nneps++], w, ver);
+}
+
+/* Pods gone from this node: not isolated any more, entries deleted later. */
+static int write_pods_gone(struct polsync *ps, struct polsync_stats *st)
+{
+	int err;
+
+	for (size_t i = 0; i < ps->neps; i++) {
+		struct ep_state *cur = &ps->eps[i];
+
+		if (cur->done)
+			continue; /* carried over or replaced */
+		if ((err = kv_map_del(ps->fd_polep, &cur->ip, "apply-polep-del")) && err != -ENOENT)
+			return err;
+		st->eps_changed++;
+		if ((err = defer_delete(ps, cur)))
+			return err;
+		ep_state_clear(cur);
+	}
+	return 0;
+}
+
 static int write_pods(struct polsync *ps, const struct pol_result *r, const struct pol_delta *d,
 		      const struct ep_memo *m, bool delta, struct polsync_stats *st,
 		      struct apply_bufs *b)
@@ -1121,104 +1254,20 @@ static int write_pods(struct polsync *ps, const struct pol_result *r, const stru
 	b->neps = r->neps ? calloc(r->neps, sizeof(*b->neps)) : NULL;
 	if (r->neps && !b->neps)
 		return -ENOMEM;
-	for (size_t i = 0; i < r->neps; i++) {
+	for (size_t i = 0; i < r->neps && !err; i++) {
 		const struct pol_ep *w = &r->eps[i];
 		struct ep_state *cur = m[i].cur;
-		struct xcni_polep pe = w->state;
-		__u8 ver = cur ? cur->st.version : 0;
 
-		if (m[i].same) {
-			/* Same entries: only identity or isolation may differ (and
-			 * the kinds of entries are those the maps hold: walking every
-			 * pod's entries again for them was ~6% of the agent's CPU
-			 * per event under churn at 100k pods). */
-			memcpy(pe.has, cur->st.has, sizeof(pe.has));
-			pe.version = ver;
-			if (memcmp(&pe, &cur->st, sizeof(pe)) &&
-			    (err = kv_map_put(ps->fd_polep, &w->ip, &pe, "apply-flip")))
-				return err;
-			b->neps[b->nneps++] = *cur;
-			cur->e = NULL;
-			cur->c = NULL;
-			b->neps[b->nneps - 1].st = pe;
-			cur->done = true;
-			continue;
-		}
-		ep_has(w, &pe);
-		if (m[i].over) {
-			/* Closed: no entries; the old ones go at cleanup, under a
-			 * version the pod no longer uses (a sweep would keep them
-			 * under its own). The direction bits stay, for people. */
-			pe.isolated |= XCNI_POLEP_OVERFLOW;
-			memset(pe.has, 0, sizeof(pe.has));
-			pe.version = cur && !cur->over ? ver ^ 1 : ver;
-			if ((!cur || memcmp(&pe, &cur->st, sizeof(pe))) &&
-			    (err = kv_map_put(ps->fd_polep, &w->ip, &pe, "apply-flip")))
-				return err;
-			if (!cur || memcmp(&pe, &cur->st, sizeof(pe)))
-				st->eps_changed++;
-			if (cur) {
-				if ((err = defer_delete(ps, cur)))
-					return err;
-				ep_state_clear(cur);
-				cur->done = true;
-			}
-			b->neps[b->nneps++] = (struct ep_state){ .ip = w->ip, .st = pe,
-								 .known = true, .over = true };
-			continue;
-		}
-		if (delta && ep_in_place(cur, w, d)) {
-			/* Added before the ipcache; the rest of the state now; the
-			 * removed entries once the ipcache has forgotten their peers. */
-			pe.version = ver;
-			if (memcmp(&pe, &cur->st, sizeof(pe)) &&
-			    (err = kv_map_put(ps->fd_polep, &w->ip, &pe, "apply-flip")))
-				return err;
-			if ((err = ep_defer_removed(ps, cur, w)))
-				return err;
-			st->eps_changed++;
-			st->eps_in_place++;
-			ep_state_clear(cur);
-			cur->done = true;
-			if ((err = ep_state_set(&b->neps[b->nneps++], w, ver)))
-				return err;
-			continue;
-		}
-		if (cur)
-			ver ^= 1;
-		if ((err = write_ep(ps, w, ver, &st->entries_written)))
-			return err;
-		xcni_killpoint("apply-entries"); /* a version written, not flipped to */
-		pe.version = ver;
-		/* The flip: from here on, packets see the new version. */
-		if ((err = kv_map_put(ps->fd_polep, &w->ip, &pe, "apply-flip")))
-			return err;
-		st->eps_changed++;
-		xcni_killpoint("apply-flipped"); /* one pod on its new version */
-		if (cur) {
-			if ((err = defer_delete(ps, cur)))
-				return err;
-			ep_state_clear(cur);
-			cur->done = true;
-		}
-		if ((err = ep_state_set(&b->neps[b->nneps++], w, ver)))
-			return err;
+		if (m[i].same)
+			err = write_pod_same(ps, w, cur, b);
+		else if (m[i].over)
+			err = write_pod_closed(ps, w, cur, st, b);
+		else if (delta && ep_in_place(cur, w, d))
+			err = write_pod_in_place(ps, w, cur, st, b);
+		else
+			err = write_pod_new(ps, w, cur, st, b);
 	}
-	/* Pods gone from this node: not isolated any more, entries deleted later. */
-	for (size_t i = 0; i < ps->neps; i++) {
-		struct ep_state *cur = &ps->eps[i];
-
-		if (cur->done)
-			continue; /* carried over or replaced above */
-		if ((err = kv_map_del(ps->fd_polep, &cur->ip, "apply-polep-del")) && err != -ENOENT)
-			return err;
-		err = 0;
-		st->eps_changed++;
-		if ((err = defer_delete(ps, cur)))
-			return err;
-		ep_state_clear(cur);
-	}
-	return 0;
+	return err ?: write_pods_gone(ps, st);
 }
 
 /*

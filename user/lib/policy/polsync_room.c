@@ -78,15 +78,9 @@ static int close_cmp(const void *a, const void *b)
  * in the maps already and unchanged costs nothing and is never closed for
  * room. *global: some pod was closed for want of room (not its share).
  */
-int polsync_room_judge(struct polsync *ps, const struct pol_result *r, struct ep_memo *m,
-			bool *global)
+/* Each pod's entries by map, its judgement cleared. */
+static void room_needs(const struct pol_result *r, struct ep_memo *m)
 {
-	const size_t max[POLSYNC_NR_MAPS] = { ps->max_policy, ps->max_polrange, ps->max_polcidr };
-	const size_t used[POLSYNC_NR_MAPS] = { ps->n_policy, ps->n_polrange, ps->n_polcidr };
-	size_t add[POLSYNC_NR_MAPS] = { 0 }, *ix = NULL;
-	bool fits = true, sorted = false;
-
-	*global = false;
 	for (size_t i = 0; i < r->neps; i++) {
 		const struct pol_ep *w = &r->eps[i];
 
@@ -97,38 +91,51 @@ int polsync_room_judge(struct polsync *ps, const struct pol_result *r, struct ep
 		m[i].need[POLSYNC_MAP_POLCIDR] = w->ncidrs;
 		m[i].over = m[i].share = false;
 	}
-	if (!r->neps)
-		return 0;
-	ix = malloc(r->neps * sizeof(*ix));
-	if (!ix)
-		return -ENOMEM;
-	for (size_t i = 0; i < r->neps; i++)
-		ix[i] = i;
-	room_r = r;
-	room_m = m;
-	/* All the node's pods together within one share: so is every namespace,
-	 * and no pod is over it (the common case, and the sort by namespace
-	 * below was ~8% of the agent's CPU per event under churn at 100k pods). */
-	{
-		size_t all[POLSYNC_NR_MAPS] = { 0 };
-		bool within = true;
+}
 
-		for (size_t i = 0; i < r->neps; i++)
-			for (int k = 0; k < POLSYNC_NR_MAPS; k++)
-				all[k] += m[i].need[k];
+/*
+ * All the node's pods together within one share: so is every namespace, and
+ * no pod is over it (the common case, and the sort by namespace was ~8% of
+ * the agent's CPU per event under churn at 100k pods).
+ */
+static bool room_all_within(const struct polsync *ps, const struct pol_result *r,
+			    const struct ep_memo *m, const size_t *max)
+{
+	size_t all[POLSYNC_NR_MAPS] = { 0 };
+	bool within = true;
+
+	for (size_t i = 0; i < r->neps; i++)
 		for (int k = 0; k < POLSYNC_NR_MAPS; k++)
-			within = within && all[k] * 100 <= max[k] * ps->share;
-		if (within)
-			goto shares_done;
-	}
-	qsort(ix, r->neps, sizeof(*ix), share_cmp);
-	sorted = true;
+			all[k] += m[i].need[k];
+	for (int k = 0; k < POLSYNC_NR_MAPS; k++)
+		within = within && all[k] * 100 <= max[k] * ps->share;
+	return within;
+}
+
+/* [a, end): the pods of ix[a]'s namespace, ix sorted by namespace. */
+static size_t room_ns_end(const struct pol_result *r, const size_t *ix, size_t a)
+{
+	size_t b = a;
+
+	while (b < r->neps && !strcmp(pol_ep_ns(&r->eps[ix[a]]), pol_ep_ns(&r->eps[ix[b]])))
+		b++;
+	return b;
+}
+
+/*
+ * One namespace's pods (ix sorted by namespace, then by share_cmp's order)
+ * take its share of each map in turn; a pod that would take it past is over
+ * (closed, drop-policy-overflow), and the next ones still get their turn.
+ */
+static void room_shares(const struct polsync *ps, const struct pol_result *r, struct ep_memo *m,
+			const size_t *ix, const size_t *max)
+{
 	for (size_t a = 0, b; a < r->neps; a = b) {
 		size_t tot[POLSYNC_NR_MAPS] = { 0 };
 
-		for (b = a; b < r->neps && !strcmp(pol_ep_ns(&r->eps[ix[a]]), pol_ep_ns(&r->eps[ix[b]]));
-		     b++) {
-			struct ep_memo *e = &m[ix[b]];
+		b = room_ns_end(r, ix, a);
+		for (size_t i = a; i < b; i++) {
+			struct ep_memo *e = &m[ix[i]];
 			bool fits = true;
 
 			for (int k = 0; k < POLSYNC_NR_MAPS; k++)
@@ -141,33 +148,28 @@ int polsync_room_judge(struct polsync *ps, const struct pol_result *r, struct ep
 				tot[k] += e->need[k];
 		}
 	}
-shares_done:
-	for (size_t i = 0; i < r->neps; i++) {
-		if (m[i].over)
-			m[i].same = false;
-		else if (!m[i].same)
-			for (int k = 0; k < POLSYNC_NR_MAPS; k++)
-				add[k] += m[i].need[k];
-	}
-	for (int k = 0; k < POLSYNC_NR_MAPS; k++)
-		fits = fits && used[k] + add[k] <= max[k];
-	if (fits) {
-		free(ix);
-		return 0;
-	}
-	/* Each namespace's demand, as parts of the maps (2^20ths of each, summed):
-	 * who gives way first. */
-	if (!sorted)
-		qsort(ix, r->neps, sizeof(*ix), share_cmp);
+}
+
+/*
+ * The maps full with every namespace within its share: each namespace's
+ * demand as parts of the maps (2^20ths of each, summed) says who gives way
+ * first; pods are closed in close_cmp's order, only those whose entries would
+ * help a map that is over, until everything fits. Sorts ix.
+ */
+static void room_close(const struct pol_result *r, struct ep_memo *m, size_t *ix,
+		       const size_t *used, size_t *add, const size_t *max, bool *global)
+{
+	bool fits = false;
+
 	for (size_t a = 0, b; a < r->neps; a = b) {
 		size_t tot = 0;
 
-		for (b = a; b < r->neps && !strcmp(pol_ep_ns(&r->eps[ix[a]]), pol_ep_ns(&r->eps[ix[b]]));
-		     b++)
+		b = room_ns_end(r, ix, a);
+		for (size_t i = a; i < b; i++)
 			for (int k = 0; k < POLSYNC_NR_MAPS; k++)
-				tot += max[k] ? m[ix[b]].need[k] * ((size_t)1 << 20) / max[k] : 0;
-		for (size_t c = a; c < b; c++)
-			m[ix[c]].ns_need = tot;
+				tot += max[k] ? m[ix[i]].need[k] * ((size_t)1 << 20) / max[k] : 0;
+		for (size_t i = a; i < b; i++)
+			m[ix[i]].ns_need = tot;
 	}
 	qsort(ix, r->neps, sizeof(*ix), close_cmp);
 	for (size_t a = 0; a < r->neps && !fits; a++) {
@@ -185,6 +187,46 @@ shares_done:
 			add[k] -= e->need[k];
 			fits = fits && used[k] + add[k] <= max[k];
 		}
+	}
+}
+
+int polsync_room_judge(struct polsync *ps, const struct pol_result *r, struct ep_memo *m,
+			bool *global)
+{
+	const size_t max[POLSYNC_NR_MAPS] = { ps->max_policy, ps->max_polrange, ps->max_polcidr };
+	const size_t used[POLSYNC_NR_MAPS] = { ps->n_policy, ps->n_polrange, ps->n_polcidr };
+	size_t add[POLSYNC_NR_MAPS] = { 0 }, *ix = NULL;
+	bool fits = true, sorted = false;
+
+	*global = false;
+	room_needs(r, m);
+	if (!r->neps)
+		return 0;
+	ix = malloc(r->neps * sizeof(*ix));
+	if (!ix)
+		return -ENOMEM;
+	for (size_t i = 0; i < r->neps; i++)
+		ix[i] = i;
+	room_r = r;
+	room_m = m;
+	if (!room_all_within(ps, r, m, max)) {
+		qsort(ix, r->neps, sizeof(*ix), share_cmp);
+		sorted = true;
+		room_shares(ps, r, m, ix, max);
+	}
+	for (size_t i = 0; i < r->neps; i++) {
+		if (m[i].over)
+			m[i].same = false;
+		else if (!m[i].same)
+			for (int k = 0; k < POLSYNC_NR_MAPS; k++)
+				add[k] += m[i].need[k];
+	}
+	for (int k = 0; k < POLSYNC_NR_MAPS; k++)
+		fits = fits && used[k] + add[k] <= max[k];
+	if (!fits) {
+		if (!sorted)
+			qsort(ix, r->neps, sizeof(*ix), share_cmp);
+		room_close(r, m, ix, used, add, max, global);
 	}
 	free(ix);
 	return 0;

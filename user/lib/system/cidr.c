@@ -40,3 +40,45 @@ int xcni_cidr6_parse(const char *s, struct in6_addr *addr, uint8_t *len)
 {
 	return cidr_parse(AF_INET6, s, addr, len, 128);
 }
+
+int xcni_cidr_parse(const char *s, unsigned int flags, int *family, uint8_t addr[16],
+		    uint8_t *len)
+{
+	const char *slash = s ? strchr(s, '/') : NULL;
+	int af = s && strchr(s, ':') ? AF_INET6 : AF_INET;
+	unsigned int max = af == AF_INET6 ? 128 : 32;
+	int err;
+
+	if (!s)
+		return -EINVAL;
+	memset(addr, 0, 16);
+	if (!slash) {
+		if (!(flags & XCNI_CIDR_BARE) || inet_pton(af, s, addr) != 1)
+			return -EINVAL;
+		*len = (uint8_t)max;
+	} else {
+		const char *l = slash + 1;
+
+		/* 1-3 digits, no sign, no leading zero (strtoul alone would take " +08"). */
+		if ((flags & XCNI_CIDR_STRICT) &&
+		    (!*l || strspn(l, "0123456789") != strlen(l) || strlen(l) > 3 ||
+		     (l[0] == '0' && l[1])))
+			return -EINVAL;
+		err = cidr_parse(af, s, addr, len, max);
+		if (err)
+			return err;
+	}
+	*family = af == AF_INET6 ? 6 : 4;
+	if (flags & XCNI_CIDR_NET) {
+		if (af == AF_INET6) {
+			cidr6_mask(addr, *len);
+		} else {
+			uint32_t a;
+
+			memcpy(&a, addr, 4);
+			a &= htonl(xcni_prefix_mask(*len));
+			memcpy(addr, &a, 4);
+		}
+	}
+	return 0;
+}

@@ -31,4 +31,19 @@ int xcni_cidr4_parse(const char *s, uint32_t *addr, uint8_t *len);
 /* The same for IPv6: "ADDR/LEN", LEN 0..128. 0 or -EINVAL. */
 int xcni_cidr6_parse(const char *s, struct in6_addr *addr, uint8_t *len);
 
+/* How xcni_cidr_parse reads. */
+enum {
+	XCNI_CIDR_BARE = 1 << 0,   /* an address alone is its host prefix (/32, /128) */
+	XCNI_CIDR_STRICT = 1 << 1, /* LEN as the API server writes it: 1-3 digits, no leading 0 */
+	XCNI_CIDR_NET = 1 << 2,    /* host bits cleared (the network) */
+};
+
+/*
+ * "ADDR/LEN" of either family (FLAGS: XCNI_CIDR_*): *family 4 or 6, addr
+ * (4 bytes, network order, or 16) and *len. The one prefix parser the
+ * others wrap. 0 or -EINVAL.
+ */
+int xcni_cidr_parse(const char *s, unsigned int flags, int *family, uint8_t addr[16],
+		    uint8_t *len);
+
 #endif
