@@ -179,40 +179,15 @@ close:
 	return err;
 }
 
-/* The IPv6 Service range from_pod hands to the stack (svc_cidr6/svc_mask6), or "" for none. */
-static void svc_cidr6_str(const struct ctx *c, char *buf, size_t len)
+/* An IPv6 range of the config record (ABI 17) as ADDR/LEN, or NULL for none. */
+static const char *cidr6_str(const __u8 net[16], __u8 len, char *buf, size_t buflen)
 {
-	static const char *const vars[] = { "svc_cidr6", "svc_mask6" };
-	static const size_t lens[] = { 16, 16 };
-	__u8 net[16], mask[16];
-	void *out[] = { net, mask };
-	unsigned int plen = 0;
 	char a[INET6_ADDRSTRLEN];
 
-	buf[0] = 0;
-	if (ctl_prog_rodata(c->pin_dir, XCNI_PIN_PROG_FROM_POD, false, vars, out, lens, 2))
-		return;
-	for (int i = 0; i < 16; i++)
-		plen += (unsigned int)__builtin_popcount(mask[i]);
-	if (plen && inet_ntop(AF_INET6, net, a, sizeof(a)))
-		snprintf(buf, len, "%s/%u", a, plen & 0xff);
-}
-
-/* This node's IPv6 pod CIDR xcnid gave from_pod (pod_cidr6, pod_cidr6_len), or "" for none. */
-static void pod_cidr6_str(const struct ctx *c, char *buf, size_t len)
-{
-	static const char *const vars[] = { "pod_cidr6", "pod_cidr6_len" };
-	static const size_t lens[] = { 16, 4 };
-	__u8 net[16];
-	__u32 plen = 0;
-	void *out[] = { net, &plen };
-	char a[INET6_ADDRSTRLEN];
-
-	buf[0] = 0;
-	if (ctl_prog_rodata(c->pin_dir, XCNI_PIN_PROG_FROM_POD, false, vars, out, lens, 2))
-		return;
-	if (plen && plen <= 128 && inet_ntop(AF_INET6, net, a, sizeof(a)))
-		snprintf(buf, len, "%s/%u", a, plen & 0xff);
+	if (!len || len > 128 || !inet_ntop(AF_INET6, net, a, sizeof(a)))
+		return NULL;
+	snprintf(buf, buflen, "%s/%u", a, len);
+	return buf;
 }
 
 int ctl_node_port_dsr(const char *pin_dir, bool *dsr)
@@ -252,7 +227,7 @@ static const char *node_port_mode(const char *pin_dir)
 }
 
 /* The node's columns: ABI, name, pod CIDRs, start, generations, policy counts. */
-static void config_node_cols(struct ptable *t, const struct ctx *c, const struct xcni_config *cfg)
+static void config_node_cols(struct ptable *t, const struct xcni_config *cfg)
 {
 	char buf[INET_ADDRSTRLEN], pod6[INET6_ADDRSTRLEN + 12];
 
@@ -264,8 +239,7 @@ static void config_node_cols(struct ptable *t, const struct ctx *c, const struct
 		pt_strf(t, "%s/%u", ip_str(cfg->pod_cidr, buf), cfg->pod_cidr_len);
 	else
 		pt_null(t);
-	pod_cidr6_str(c, pod6, sizeof(pod6));
-	pt_str(t, pod6[0] ? pod6 : NULL);
+	pt_str(t, cidr6_str(cfg->pod_cidr6, cfg->pod_cidr6_len, pod6, sizeof(pod6)));
 	if (cfg->started_ns) {
 		pt_uint(t, cfg->started_ns);
 		pt_uint(t, secs_since(now_ns(), cfg->started_ns));
@@ -335,8 +309,7 @@ static void config_svc_cols(struct ptable *t, const struct ctx *c, const struct 
 		pt_strf(t, "%s/%u", ip_str(cfg->svc_cidr, buf), cfg->svc_cidr_len);
 	else
 		pt_null(t);
-	svc_cidr6_str(c, svc6, sizeof(svc6));
-	pt_str(t, svc6[0] ? svc6 : NULL);
+	pt_str(t, cidr6_str(cfg->svc_cidr6, cfg->svc_cidr6_len, svc6, sizeof(svc6)));
 	pt_str(t, node_port_mode(c->pin_dir));
 	rfd = map_open_quiet(c, &m_polrev);
 	if (rfd >= 0 && !bpf_map_lookup_elem(rfd, &zero, &rev))
@@ -369,7 +342,7 @@ static int cmd_config(const struct ctx *c, char **argv)
 			cfg.abi_version, XCNI_ABI_VERSION,
 			cfg.abi_version ? "" : " (xcnid has not written it yet?)");
 	t = pt_new(config_cols, ARRAY_SIZE(config_cols), PT_RECORD);
-	config_node_cols(t, c, &cfg);
+	config_node_cols(t, &cfg);
 	config_underlay_cols(t, &cfg);
 	config_svc_cols(t, c, &cfg);
 	err = show(c, t);
