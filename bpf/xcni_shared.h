@@ -97,7 +97,7 @@
 #endif
 
 /* Bump when a key or value below changes layout; xcnid refuses a mismatch. */
-#define XCNI_ABI_VERSION 16 /* 5: ct entry grew backend_id and rev_nat; 6: two reasons more
+#define XCNI_ABI_VERSION 17 /* 5: ct entry grew backend_id and rev_nat; 6: two reasons more
 			     * (the metrics array grew), ct pad fields became nat_port/nat_addr;
 			     * 7: the IPv6 maps (endpoints6, ifindex6, polkey6, ct6, frag6,
 			     * ipcache6, prefilter6) and XCNI_DROP_EXTHDR (the metrics array grew);
@@ -114,7 +114,8 @@
 			     * XCNI_DROP_SRC_FRONTEND (the metrics array grew); 15: the
 			     * fragment maps keyed by share (struct xcni_frag_share),
 			     * XCNI_DROP_FRAG_SHARE (the metrics array grew); 16: extfe
-			     * (the Service frontends under kube-proxy) */
+			     * (the Service frontends under kube-proxy); 17: config
+			     * pod_cidr6/svc_cidr6 (both families' ranges in one record) */
 
 /*
  * frag: an IPv4 datagram in fragments -> the ports its first fragment carried.
@@ -1245,6 +1246,14 @@ struct xcni_config {
 	/* This node's underlay IPv6 (zero: none, the underlay is IPv4): the
 	 * outer source towards XCNI_IPC_TUN6 nodes. */
 	__u8 node_ip6[16];
+	/* The IPv6 pod and Service (ClusterIP) ranges, network bits only, for
+	 * people and xcnictl config (ABI 17): beside the IPv4 ones above, so one
+	 * record says both families; the programs read theirs from rodata. */
+	__u8 pod_cidr6[16];
+	__u8 svc_cidr6[16];
+	__u8 pod_cidr6_len; /* 0: none */
+	__u8 svc_cidr6_len; /* 0: none */
+	__u8 pad6[6];
 };
 
 #endif

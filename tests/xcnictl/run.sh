@@ -55,7 +55,7 @@ DEST=$(mktemp -d) # make install's staging tree
 # Sizes from bpf/xcni_shared.h; a change there must show up here.
 # Metrics: one slot per reason and direction, as xcni_shared.h counts them.
 NR_METRICS=$(( (-100 - $(awk '/XCNI_REASON_MIN = / { sub(",", "", $3); print $3 }' "$XCNI_ROOT/bpf/xcni_shared.h") + 1) * 4 ))
-EP_SZ=44 CTK_SZ=16 CTV_SZ=72 MET_SZ=16 CFG_SZ=432 PFK_SZ=8 PFV_SZ=16 PF6K_SZ=20
+EP_SZ=44 CTK_SZ=16 CTV_SZ=72 MET_SZ=16 CFG_SZ=472 PFK_SZ=8 PFV_SZ=16 PF6K_SZ=20
 PN_SZ=384 IPK_SZ=8 IPV_SZ=28 ID_SZ=1024 EVR_SZ=40
 PE_SZ=8 PHK_SZ=16 PRK_SZ=20 PV_SZ=16 PCK_SZ=28 CT6K_SZ=40 IP6K_SZ=20
 PS_SZ=72 POLN_SZ=320
@@ -138,8 +138,9 @@ setup() {
 		put xcni_metrics "$(le 52 4)" "$(le 1 8)$(le 0 8)" || return 1 # drop-spoof-ip from-pod
 	# abi flags started pod_cidr/len name applied failed error nr_* x3 pad, then the
 	# overlay: node_ip ifindex (lo) vni underlay_mtu pod_mtu xdp_mode (2: generic), then
-	# the events: trace_sample events_rate, then the Service range, node_ip6 (none)
-	put xcni_config "$(le 0 4)" "$(le 1 4)$(le 0 4)$(le $t100 8)$(ip4 10.244.1.0)$(le 24 1)$(zeros 3)$(str node-a 64)$(zeros $((8 + 8 + 256 + 16)))$(ip4 192.168.5.1)$(le 1 4)$(le 42 4)$(le 1500 4)$(le 1450 4)$(le 2 4)$(le 7 4)$(le 500 4)$(ip4 10.96.0.0)$(le 12 1)$(zeros 3)$(zeros 16)" || return 1
+	# the events: trace_sample events_rate, then the Service range, node_ip6 (none), the
+	# IPv6 pod and Service ranges (none)
+	put xcni_config "$(le 0 4)" "$(le 1 4)$(le 0 4)$(le $t100 8)$(ip4 10.244.1.0)$(le 24 1)$(zeros 3)$(str node-a 64)$(zeros $((8 + 8 + 256 + 16)))$(ip4 192.168.5.1)$(le 1 4)$(le 42 4)$(le 1500 4)$(le 1450 4)$(le 2 4)$(le 7 4)$(le 500 4)$(ip4 10.96.0.0)$(le 12 1)$(zeros 3)$(zeros 16)$(zeros 40)" || return 1
 	# The filters' view of the cluster: pods, ipcache, identities.
 	mk xcni_podname hash 4 $PN_SZ 16 && mk xcni_ipcache lpm_trie $IPK_SZ $IPV_SZ 16 1 &&
 		mk xcni_identity hash 4 $ID_SZ 16 && mk xcni_evrate percpu_array 4 $EVR_SZ 1 || return 1

@@ -179,40 +179,15 @@ close:
 	return err;
 }
 
-/* The IPv6 Service range from_pod hands to the stack (svc_cidr6/svc_mask6), or "" for none. */
-static void svc_cidr6_str(const struct ctx *c, char *buf, size_t len)
+/* An IPv6 range of the config record (ABI 17) as ADDR/LEN, or NULL for none. */
+static const char *cidr6_str(const __u8 net[16], __u8 len, char *buf, size_t buflen)
 {
-	static const char *const vars[] = { "svc_cidr6", "svc_mask6" };
-	static const size_t lens[] = { 16, 16 };
-	__u8 net[16], mask[16];
-	void *out[] = { net, mask };
-	unsigned int plen = 0;
 	char a[INET6_ADDRSTRLEN];
 
-	buf[0] = 0;
-	if (ctl_prog_rodata(c->pin_dir, XCNI_PIN_PROG_FROM_POD, false, vars, out, lens, 2))
-		return;
-	for (int i = 0; i < 16; i++)
-		plen += (unsigned int)__builtin_popcount(mask[i]);
-	if (plen && inet_ntop(AF_INET6, net, a, sizeof(a)))
-		snprintf(buf, len, "%s/%u", a, plen & 0xff);
-}
-
-/* This node's IPv6 pod CIDR xcnid gave from_pod (pod_cidr6, pod_cidr6_len), or "" for none. */
-static void pod_cidr6_str(const struct ctx *c, char *buf, size_t len)
-{
-	static const char *const vars[] = { "pod_cidr6", "pod_cidr6_len" };
-	static const size_t lens[] = { 16, 4 };
-	__u8 net[16];
-	__u32 plen = 0;
-	void *out[] = { net, &plen };
-	char a[INET6_ADDRSTRLEN];
-
-	buf[0] = 0;
-	if (ctl_prog_rodata(c->pin_dir, XCNI_PIN_PROG_FROM_POD, false, vars, out, lens, 2))
-		return;
-	if (plen && plen <= 128 && inet_ntop(AF_INET6, net, a, sizeof(a)))
-		snprintf(buf, len, "%s/%u", a, plen & 0xff);
+	if (!len || len > 128 || !inet_ntop(AF_INET6, net, a, sizeof(a)))
+		return NULL;
+	snprintf(buf, buflen, "%s/%u", a, len);
+	return buf;
 }
 
 int ctl_node_port_dsr(const char *pin_dir, bool *dsr)
@@ -251,13 +226,107 @@ static const char *node_port_mode(const char *pin_dir)
 	return dsr ? "dsr" : "snat";
 }
 
+/* The node's columns: ABI, name, pod CIDRs, start, generations, policy counts. */
+static void config_node_cols(struct ptable *t, const struct xcni_config *cfg)
+{
+	char buf[INET_ADDRSTRLEN], pod6[INET6_ADDRSTRLEN + 12];
+
+	pt_uint(t, cfg->abi_version);
+	pt_uint(t, cfg->flags);
+	pt_strf(t, "%.*s", (int)strnlen(cfg->node_name, sizeof(cfg->node_name)), cfg->node_name);
+	/* An IPv6-only node has no IPv4 pod CIDR: none, not 0.0.0.0/0. */
+	if (cfg->pod_cidr_len)
+		pt_strf(t, "%s/%u", ip_str(cfg->pod_cidr, buf), cfg->pod_cidr_len);
+	else
+		pt_null(t);
+	pt_str(t, cidr6_str(cfg->pod_cidr6, cfg->pod_cidr6_len, pod6, sizeof(pod6)));
+	if (cfg->started_ns) {
+		pt_uint(t, cfg->started_ns);
+		pt_uint(t, secs_since(now_ns(), cfg->started_ns));
+	} else {
+		pt_null(t);
+		pt_null(t);
+	}
+	pt_uint(t, cfg->applied_gen);
+	pt_uint(t, cfg->failed_gen);
+	if (cfg->error[0])
+		pt_strf(t, "%.*s", (int)strnlen(cfg->error, sizeof(cfg->error)), cfg->error);
+	else
+		pt_null(t);
+	pt_uint(t, cfg->nr_identities);
+	pt_uint(t, cfg->nr_policies);
+	pt_uint(t, cfg->nr_endpoints_policy);
+}
+
+/* The underlay's columns: addresses, device, VNI, MTUs, XDP mode. */
+static void config_underlay_cols(struct ptable *t, const struct xcni_config *cfg)
+{
+	/* No overlay (no --underlay-dev): no address and no device, not "0.0.0.0".
+	 * The IPv6 underlay (ABI 9): its address, node_ip6, in the same column;
+	 * NODE-IP6 is node_ip6 whatever the IPv4 one (a node on both families). */
+	static const __u8 none6[16];
+	char buf[INET_ADDRSTRLEN], buf6[INET6_ADDRSTRLEN];
+
+	if (cfg->node_ip)
+		pt_str(t, ip_str(cfg->node_ip, buf));
+	else if (memcmp(cfg->node_ip6, none6, 16))
+		pt_str(t, inet_ntop(AF_INET6, cfg->node_ip6, buf6, sizeof(buf6)));
+	else
+		pt_null(t);
+	if (memcmp(cfg->node_ip6, none6, 16))
+		pt_str(t, inet_ntop(AF_INET6, cfg->node_ip6, buf6, sizeof(buf6)));
+	else
+		pt_null(t);
+	if (cfg->underlay_ifindex) {
+		char ifname[IF_NAMESIZE];
+
+		pt_uint(t, cfg->underlay_ifindex);
+		/* Only resolvable from xcnid's network namespace. */
+		pt_str(t, if_indextoname(cfg->underlay_ifindex, ifname));
+	} else {
+		pt_null(t);
+		pt_null(t);
+	}
+	pt_uint(t, cfg->vni);
+	pt_uint(t, cfg->underlay_mtu);
+	pt_uint(t, cfg->pod_mtu);
+	if (xdp_mode_name(cfg->xdp_mode))
+		pt_str(t, xdp_mode_name(cfg->xdp_mode));
+	else
+		pt_strf(t, "0x%x", cfg->xdp_mode);
+}
+
+/* Events, the Service CIDRs and NodePort mode, the policy revision, the fast path. */
+static void config_svc_cols(struct ptable *t, const struct ctx *c, const struct xcni_config *cfg)
+{
+	char buf[INET_ADDRSTRLEN], svc6[INET6_ADDRSTRLEN + 12];
+	__u32 zero = 0, rev = 0;
+	int rfd;
+
+	pt_uint(t, cfg->trace_sample);
+	pt_uint(t, cfg->events_rate);
+	if (cfg->svc_cidr_len)
+		pt_strf(t, "%s/%u", ip_str(cfg->svc_cidr, buf), cfg->svc_cidr_len);
+	else
+		pt_null(t);
+	pt_str(t, cidr6_str(cfg->svc_cidr6, cfg->svc_cidr6_len, svc6, sizeof(svc6)));
+	pt_str(t, node_port_mode(c->pin_dir));
+	rfd = map_open_quiet(c, &m_polrev);
+	if (rfd >= 0 && !bpf_map_lookup_elem(rfd, &zero, &rev))
+		pt_uint(t, rev);
+	else
+		pt_null(t);
+	if (rfd >= 0)
+		close(rfd);
+	pt_str(t, np_accel_name(cfg->np_accel));
+}
+
 static int cmd_config(const struct ctx *c, char **argv)
 {
 	struct xcni_config cfg;
 	struct ptable *t;
-	char buf[INET_ADDRSTRLEN], svc6[INET6_ADDRSTRLEN + 12];
-	__u32 zero = 0, rev = 0;
-	int fd, rfd, err;
+	__u32 zero = 0;
+	int fd, err;
 
 	(void)argv;
 	fd = map_open(c, &m_config);
@@ -273,82 +342,9 @@ static int cmd_config(const struct ctx *c, char **argv)
 			cfg.abi_version, XCNI_ABI_VERSION,
 			cfg.abi_version ? "" : " (xcnid has not written it yet?)");
 	t = pt_new(config_cols, ARRAY_SIZE(config_cols), PT_RECORD);
-	pt_uint(t, cfg.abi_version);
-	pt_uint(t, cfg.flags);
-	pt_strf(t, "%.*s", (int)strnlen(cfg.node_name, sizeof(cfg.node_name)), cfg.node_name);
-	/* An IPv6-only node has no IPv4 pod CIDR: none, not 0.0.0.0/0. */
-	if (cfg.pod_cidr_len)
-		pt_strf(t, "%s/%u", ip_str(cfg.pod_cidr, buf), cfg.pod_cidr_len);
-	else
-		pt_null(t);
-	pod_cidr6_str(c, svc6, sizeof(svc6));
-	pt_str(t, svc6[0] ? svc6 : NULL);
-	if (cfg.started_ns) {
-		pt_uint(t, cfg.started_ns);
-		pt_uint(t, secs_since(now_ns(), cfg.started_ns));
-	} else {
-		pt_null(t);
-		pt_null(t);
-	}
-	pt_uint(t, cfg.applied_gen);
-	pt_uint(t, cfg.failed_gen);
-	if (cfg.error[0])
-		pt_strf(t, "%.*s", (int)strnlen(cfg.error, sizeof(cfg.error)), cfg.error);
-	else
-		pt_null(t);
-	pt_uint(t, cfg.nr_identities);
-	pt_uint(t, cfg.nr_policies);
-	pt_uint(t, cfg.nr_endpoints_policy);
-	/* No overlay (no --underlay-dev): no address and no device, not "0.0.0.0".
-	 * The IPv6 underlay (ABI 9): its address, node_ip6, in the same column;
-	 * NODE-IP6 is node_ip6 whatever the IPv4 one (a node on both families). */
-	static const __u8 none6[16];
-	char buf6[INET6_ADDRSTRLEN];
-
-	if (cfg.node_ip)
-		pt_str(t, ip_str(cfg.node_ip, buf));
-	else if (memcmp(cfg.node_ip6, none6, 16))
-		pt_str(t, inet_ntop(AF_INET6, cfg.node_ip6, buf6, sizeof(buf6)));
-	else
-		pt_null(t);
-	if (memcmp(cfg.node_ip6, none6, 16))
-		pt_str(t, inet_ntop(AF_INET6, cfg.node_ip6, buf6, sizeof(buf6)));
-	else
-		pt_null(t);
-	if (cfg.underlay_ifindex) {
-		char ifname[IF_NAMESIZE];
-
-		pt_uint(t, cfg.underlay_ifindex);
-		/* Only resolvable from xcnid's network namespace. */
-		pt_str(t, if_indextoname(cfg.underlay_ifindex, ifname));
-	} else {
-		pt_null(t);
-		pt_null(t);
-	}
-	pt_uint(t, cfg.vni);
-	pt_uint(t, cfg.underlay_mtu);
-	pt_uint(t, cfg.pod_mtu);
-	if (xdp_mode_name(cfg.xdp_mode))
-		pt_str(t, xdp_mode_name(cfg.xdp_mode));
-	else
-		pt_strf(t, "0x%x", cfg.xdp_mode);
-	pt_uint(t, cfg.trace_sample);
-	pt_uint(t, cfg.events_rate);
-	if (cfg.svc_cidr_len)
-		pt_strf(t, "%s/%u", ip_str(cfg.svc_cidr, buf), cfg.svc_cidr_len);
-	else
-		pt_null(t);
-	svc_cidr6_str(c, svc6, sizeof(svc6));
-	pt_str(t, svc6[0] ? svc6 : NULL);
-	pt_str(t, node_port_mode(c->pin_dir));
-	rfd = map_open_quiet(c, &m_polrev);
-	if (rfd >= 0 && !bpf_map_lookup_elem(rfd, &zero, &rev))
-		pt_uint(t, rev);
-	else
-		pt_null(t);
-	if (rfd >= 0)
-		close(rfd);
-	pt_str(t, np_accel_name(cfg.np_accel));
+	config_node_cols(t, &cfg);
+	config_underlay_cols(t, &cfg);
+	config_svc_cols(t, c, &cfg);
 	err = show(c, t);
 close:
 	close(fd);

@@ -675,30 +675,18 @@ static void side_match(const struct node_maps *m, struct side *s, const struct f
 			 key_pp(f->proto, port_be, pp, sizeof(pp)));
 }
 
-static int explain_side(const struct node_maps *m, struct side *s, const struct flow *f,
-			const struct flow_end *pod, const struct flow_end *peer)
+/* The peer's identity as this node's programs see it (pa: its address), walked. */
+static int side_peer(const struct node_maps *m, struct side *s, const struct flow_end *peer,
+		     char *pa, size_t palen)
 {
-	struct xcni_ipcache_key ik = { .prefixlen = 32 };
+	struct xcni_ipcache_key ik = { .prefixlen = 32, .addr = peer->ip };
 	struct xcni_ipcache_val pv;
-	struct xcni_polep pe;
-	struct xcni_polhash_key k = {};
-	struct xcni_polcidr_key ck = {};
-	char cidr[INET6_ADDRSTRLEN + 4] = "", a[INET_ADDRSTRLEN], pa[INET6_ADDRSTRLEN];
-	const char *how = NULL;
-	__u32 group = 0;
-	bool host_judged;
-	int hit, err;
-	__u8 has;
+	int err;
 
-	err = side_locate(m, s, pod, peer);
-	if (err)
-		return err < 0 ? err : 0;
-	/* The peer's identity as this node's programs see it. */
 	if (peer->v6)
-		inet_ntop(AF_INET6, peer->ip6, pa, sizeof(pa));
+		inet_ntop(AF_INET6, peer->ip6, pa, (socklen_t)palen);
 	else
 		ip_str(peer->ip, pa);
-	ik.addr = peer->ip;
 	err = peer->v6 ? ipcache6_get(m, peer->ip6, &pv) :
 			 lookup_step(m->ipcache, m_ipcache.name, &ik, &pv);
 	if (err < 0)
@@ -717,46 +705,61 @@ static int explain_side(const struct node_maps *m, struct side *s, const struct 
 		walk_add(s, "%s[%s] %s %u", peer->v6 ? "ipcache6" : "ipcache", pa,
 			 err ? "identity" : "miss: world", s->peer_id);
 	}
-	err = lookup_step(m->polep, m_polep.name, &pod->ip, &pe);
+	return 0;
+}
+
+/*
+ * The pod's policy endpoint (*pe), as policy_judge reads it: 1 and s->why set
+ * when that decides the side (the node, not judged yet, contested, overflow,
+ * not isolated, a closed peer), 0 to look the entries up, -errno.
+ */
+static int side_polep(const struct node_maps *m, struct side *s, const struct flow_end *pod,
+		      struct xcni_polep *pe)
+{
+	char a[INET_ADDRSTRLEN];
+	bool host_judged;
+	__u8 has;
+	int err = lookup_step(m->polep, m_polep.name, &pod->ip, pe);
+
 	if (err < 0)
 		return err;
 	/* As policy_judge: the node first (but the pod's egress to it as its tiers
 	 * say, XCNI_POLEP_HOST_EGRESS), then a pod not judged yet or closed. */
 	host_judged = s->peer_id == XCNI_ID_HOST && s->dir == XCNI_DIR_FROM_POD && err > 0 &&
-		      (pe.isolated & (XCNI_POLEP_HOST_EGRESS | XCNI_POLEP_OVERFLOW)) ==
+		      (pe->isolated & (XCNI_POLEP_HOST_EGRESS | XCNI_POLEP_OVERFLOW)) ==
 			      XCNI_POLEP_HOST_EGRESS;
 	if (s->peer_id == XCNI_ID_HOST &&
-	    (!err || ((pe.isolated & XCNI_POLEP_OVERFLOW) &&
-		      !(s->dir == XCNI_DIR_FROM_POD && (pe.isolated & XCNI_POLEP_HOST_EGRESS))))) {
+	    (!err || ((pe->isolated & XCNI_POLEP_OVERFLOW) &&
+		      !(s->dir == XCNI_DIR_FROM_POD && (pe->isolated & XCNI_POLEP_HOST_EGRESS))))) {
 		walk_add(s, "polep[%s] %s", ip_str(pod->ip, a), err ? "overflow" : "none");
 		s->why = WHY_HOST;
-		return 0;
+		return 1;
 	}
 	if (!err && m->enforcing) {
 		walk_add(s, "polep[%s] none: not judged by xcnid yet", ip_str(pod->ip, a));
 		s->why = WHY_PENDING;
-		return 0;
+		return 1;
 	}
-	if (err && (pe.isolated & XCNI_POLEP_CONTESTED)) {
+	if (err && (pe->isolated & XCNI_POLEP_CONTESTED)) {
 		walk_add(s, "polep[%s] contested: another live pod claims the address",
 			 ip_str(pod->ip, a));
 		s->why = WHY_CONTESTED;
-		return 0;
+		return 1;
 	}
-	if (err && (pe.isolated & XCNI_POLEP_OVERFLOW)) {
+	if (err && (pe->isolated & XCNI_POLEP_OVERFLOW)) {
 		walk_add(s, "polep[%s] overflow: its policy did not fit the maps", ip_str(pod->ip, a));
 		s->why = WHY_OVERFLOW;
-		return 0;
+		return 1;
 	}
-	if (!err || !(pe.isolated & XCNI_ISOLATED(s->dir))) {
+	if (!err || !(pe->isolated & XCNI_ISOLATED(s->dir))) {
 		walk_add(s, "polep[%s] %s%s", ip_str(pod->ip, a),
 			 err ? "not isolated for " : "none", err ? s->name : "");
 		s->why = WHY_DEFAULT;
-		return 0;
+		return 1;
 	}
-	has = pe.has[s->dir & 1];
+	has = pe->has[s->dir & 1];
 	walk_add(s, "polep[%s] isolated for %s, version %u, entries: exact%s%s%s%s",
-		 ip_str(pod->ip, a), s->name, pe.version,
+		 ip_str(pod->ip, a), s->name, pe->version,
 		 has & XCNI_HAS_ANY_PORT ? ", any-port" : "",
 		 has & XCNI_HAS_ANY_PROTO ? ", any-proto" : "", has & XCNI_HAS_RANGE ? ", range" : "",
 		 has & XCNI_HAS_CIDR ? ", cidr" : "");
@@ -764,7 +767,7 @@ static int explain_side(const struct node_maps *m, struct side *s, const struct 
 	 * the pod's egress to it is judged where a tier names the node's addresses. */
 	if (s->peer_id == XCNI_ID_HOST && !host_judged) {
 		s->why = WHY_HOST;
-		return 0;
+		return 1;
 	}
 	if (host_judged)
 		walk_add(s, "egress to its own node: judged by address (a ClusterNetworkPolicy names it)");
@@ -773,20 +776,38 @@ static int explain_side(const struct node_maps *m, struct side *s, const struct 
 		walk_add(s, "the peer's address is closed (reserved:unmanaged: changing owner, or "
 			    "contested): no entry judges it");
 		s->why = WHY_ISOLATED;
-		return 0;
+		return 1;
 	}
-	k.ep = pod->ip;
-	k.version = pe.version;
-	k.dir = s->dir;
-	k.proto = f->proto;
+	return 0;
+}
+
+/*
+ * The isolated pod's entries for the flow, as policy_judge looks them up: the
+ * peer's identity, then its CIDR group (cidr: the prefix), then any peer.
+ * 1 a hit (*k the key that hit, *how its kind), 0 none, -errno.
+ */
+static int side_entries(const struct node_maps *m, struct side *s, const struct flow *f,
+			const struct flow_end *pod, const struct flow_end *peer,
+			const struct xcni_polep *pe, const char *pa, char *cidr, size_t cidrlen,
+			struct xcni_polhash_key *k, const char **how)
+{
+	struct xcni_polcidr_key ck = {};
+	__u8 has = pe->has[s->dir & 1];
+	__u32 group = 0;
+	int hit;
+
+	k->ep = pod->ip;
+	k->version = pe->version;
+	k->dir = s->dir;
+	k->proto = f->proto;
 	/* Port 0 means "any" in the map; no port-carrying packet has port 0 to match it. */
 	if (f->proto == IPPROTO_TCP || f->proto == IPPROTO_UDP || f->proto == IPPROTO_SCTP)
-		k.port = htons(f->port);
-	hit = explain_peer(m, s, &k, s->peer_id, has, &how);
+		k->port = htons(f->port);
+	hit = explain_peer(m, s, k, s->peer_id, has, how);
 	if (!hit && (has & XCNI_HAS_CIDR)) {
 		ck.prefixlen = XCNI_POLCIDR_PREFIX_BASE + (peer->v6 ? 128 : 32);
 		ck.ep = pod->ip;
-		ck.version = pe.version;
+		ck.version = pe->version;
 		ck.dir = s->dir;
 		ck.v6 = peer->v6;
 		if (peer->v6)
@@ -795,15 +816,36 @@ static int explain_side(const struct node_maps *m, struct side *s, const struct 
 			ck.addr = peer->ip;
 		hit = lookup_step(m->polcidr, m_polcidr.name, &ck, &group);
 		if (hit > 0) {
-			polcidr_prefix(m->polcidr, &ck, cidr, sizeof(cidr));
+			polcidr_prefix(m->polcidr, &ck, cidr, cidrlen);
 			walk_add(s, "polcidr[%s] group %u (%s)", pa, group, cidr[0] ? cidr : "?");
-			hit = explain_peer(m, s, &k, group, has, &how);
+			hit = explain_peer(m, s, k, group, has, how);
 		} else if (!hit) {
 			walk_add(s, "polcidr[%s] miss", pa);
 		}
 	}
 	if (!hit)
-		hit = explain_peer(m, s, &k, XCNI_ID_ANY, has, &how);
+		hit = explain_peer(m, s, k, XCNI_ID_ANY, has, how);
+	return hit;
+}
+
+static int explain_side(const struct node_maps *m, struct side *s, const struct flow *f,
+			const struct flow_end *pod, const struct flow_end *peer)
+{
+	struct xcni_polep pe;
+	struct xcni_polhash_key k = {};
+	char cidr[INET6_ADDRSTRLEN + 4] = "", pa[INET6_ADDRSTRLEN];
+	const char *how = NULL;
+	int hit, err;
+
+	err = side_locate(m, s, pod, peer);
+	if (err)
+		return err < 0 ? err : 0;
+	if ((err = side_peer(m, s, peer, pa, sizeof(pa))))
+		return err;
+	err = side_polep(m, s, pod, &pe);
+	if (err)
+		return err < 0 ? err : 0;
+	hit = side_entries(m, s, f, pod, peer, &pe, pa, cidr, sizeof(cidr), &k, &how);
 	if (hit < 0)
 		return hit;
 	if (!hit) {

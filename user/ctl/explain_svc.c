@@ -91,17 +91,10 @@ struct svc_choice {
 	char how[300];
 };
 
-/*
- * lb_select_h's choice for a new flow from src (either family: lb.h's and
- * lb.h's choose alike, over their family's tuple, conntrack and affinity key).
- */
-static int svc_choose(const struct ctx *c, const struct svc_view *v, const struct xcni_svc_key *k,
-		      const struct xcni_svc *s, const struct flow_end *src, struct svc_choice *ch)
+/* The backends new flows may use (lb_pick's slots): the active ones, else the terminating. */
+static int svc_slots(const struct svc_view *v, const struct xcni_svc *s, struct svc_choice *ch)
 {
-	bool v6 = k->family == XCNI_AF_INET6;
-	__u32 base = 0, saddr[4] = {}, daddr[4] = {};
-	__u16 dport = k->port;
-	char a[INET6_ADDRSTRLEN];
+	__u32 base = 0;
 
 	memset(ch, 0, sizeof(*ch));
 	ch->n = s->count;
@@ -120,6 +113,79 @@ static int svc_choose(const struct ctx *c, const struct svc_view *v, const struc
 		if (bpf_map_lookup_elem(v->slot, &sk, &ch->ids[i]))
 			ch->ids[i] = 0;
 	}
+	return 0;
+}
+
+/* A flow already open keeps its backend (the service entry in conntrack). */
+static bool choose_open(const struct ctx *c, const struct svc_view *v,
+			const struct xcni_svc_key *k, const __u32 *saddr, const __u32 *daddr,
+			struct svc_choice *ch)
+{
+	bool v6 = k->family == XCNI_AF_INET6;
+	struct xcni_ct_key ck = { .saddr = saddr[0], .daddr = daddr[0],
+				  .sport = htons(c->sport), .dport = k->port, .proto = k->proto };
+	struct xcni_ct6_key ck6 = { .sport = htons(c->sport), .dport = k->port,
+				    .proto = k->proto };
+	struct xcni_ct_entry e;
+	struct xcni_backend b;
+
+	if (!(c->opts & OPT_SPORT) || (v6 ? v->ct6 : v->ct) < 0)
+		return false;
+	memcpy(ck6.saddr, saddr, 16);
+	memcpy(ck6.daddr, daddr, 16);
+	if (bpf_map_lookup_elem(v6 ? v->ct6 : v->ct, v6 ? (void *)&ck6 : (void *)&ck, &e) ||
+	    !(e.flags & XCNI_CT_F_SVC) ||
+	    now_ns() - e.last_ns > xcni_ct_lifetime(e.state, k->proto) ||
+	    bpf_map_lookup_elem(v->be, &e.backend_id, &b))
+		return false;
+	ch->chosen = e.backend_id;
+	snprintf(ch->how, sizeof(ch->how), "this flow (source port %u) is open: it "
+		 "keeps backend %u (its service entry in conntrack)", c->sport, e.backend_id);
+	return true;
+}
+
+/* Session affinity (ClientIP): the client's backend while it is fresh. a: the client. */
+static bool choose_affinity(const struct svc_view *v, const struct xcni_svc_key *k,
+			    const struct xcni_svc *s, const __u32 *saddr, const char *a,
+			    struct svc_choice *ch)
+{
+	struct xcni_affinity_key ak = { .svc_id = s->id, .family = k->family };
+	struct xcni_affinity af;
+	struct xcni_backend b;
+	__u64 now = now_ns();
+
+	if (!(s->flags & XCNI_SVC_F_AFFINITY) || v->affinity < 0)
+		return false;
+	memcpy(ak.client, saddr, k->family == XCNI_AF_INET6 ? 16 : 4);
+	if (bpf_map_lookup_elem(v->affinity, &ak, &af) ||
+	    !(now <= af.last_ns || now - af.last_ns <= (__u64)s->affinity_s * 1000000000ULL) ||
+	    bpf_map_lookup_elem(v->be, &af.backend_id, &b) ||
+	    !(b.state == XCNI_BE_ACTIVE || !s->count))
+		return false;
+	ch->chosen = af.backend_id;
+	snprintf(ch->how, sizeof(ch->how), "session affinity (ClientIP): %s used "
+		 "backend %u %llu s ago, within the %u s timeout", a, af.backend_id,
+		 (unsigned long long)(now > af.last_ns ? (now - af.last_ns) / 1000000000ULL : 0),
+		 s->affinity_s);
+	return true;
+}
+
+/*
+ * lb_select_h's choice for a new flow from src (either family: lb.h's and
+ * lb.h's choose alike, over their family's tuple, conntrack and affinity key).
+ */
+static int svc_choose(const struct ctx *c, const struct svc_view *v, const struct xcni_svc_key *k,
+		      const struct xcni_svc *s, const struct flow_end *src, struct svc_choice *ch)
+{
+	bool v6 = k->family == XCNI_AF_INET6;
+	const char *aff = s->flags & XCNI_SVC_F_AFFINITY ?
+			  ", then remembered for the client (affinity)" : "";
+	__u32 saddr[4] = {}, daddr[4] = {};
+	char a[INET6_ADDRSTRLEN];
+	int err = svc_slots(v, s, ch);
+
+	if (err)
+		return err;
 	if (!ch->n) {
 		snprintf(ch->how, sizeof(ch->how), "none: no backend new flows may use, the "
 			 "connection is refused (TCP RST, ICMP%s port unreachable: drop-no-backend)",
@@ -136,69 +202,25 @@ static int svc_choose(const struct ctx *c, const struct svc_view *v, const struc
 		inet_ntop(AF_INET6, src->ip6, a, sizeof(a));
 	else
 		ip_str(src->ip, a);
-	/* A flow already open keeps its backend (the service entry in conntrack). */
-	if ((c->opts & OPT_SPORT) && (v6 ? v->ct6 : v->ct) >= 0) {
-		struct xcni_ct_key ck = { .saddr = saddr[0], .daddr = daddr[0],
-					  .sport = htons(c->sport), .dport = dport, .proto = k->proto };
-		struct xcni_ct6_key ck6 = { .sport = htons(c->sport), .dport = dport,
-					    .proto = k->proto };
-		struct xcni_ct_entry e;
-		struct xcni_backend b;
-
-		memcpy(ck6.saddr, saddr, 16);
-		memcpy(ck6.daddr, daddr, 16);
-		if (!bpf_map_lookup_elem(v6 ? v->ct6 : v->ct, v6 ? (void *)&ck6 : (void *)&ck, &e) &&
-		    (e.flags & XCNI_CT_F_SVC) &&
-		    now_ns() - e.last_ns <= xcni_ct_lifetime(e.state, k->proto) &&
-		    !bpf_map_lookup_elem(v->be, &e.backend_id, &b)) {
-			ch->chosen = e.backend_id;
-			snprintf(ch->how, sizeof(ch->how), "this flow (source port %u) is open: it "
-				 "keeps backend %u (its service entry in conntrack)", c->sport,
-				 e.backend_id);
-			return 0;
-		}
-	}
-	if ((s->flags & XCNI_SVC_F_AFFINITY) && v->affinity >= 0) {
-		struct xcni_affinity_key ak = { .svc_id = s->id, .family = k->family };
-		struct xcni_affinity af;
-		struct xcni_backend b;
-		__u64 now = now_ns();
-
-		memcpy(ak.client, saddr, v6 ? 16 : 4);
-		if (!bpf_map_lookup_elem(v->affinity, &ak, &af) &&
-		    (now <= af.last_ns || now - af.last_ns <= (__u64)s->affinity_s * 1000000000ULL) &&
-		    !bpf_map_lookup_elem(v->be, &af.backend_id, &b) &&
-		    (b.state == XCNI_BE_ACTIVE || !s->count)) {
-			ch->chosen = af.backend_id;
-			snprintf(ch->how, sizeof(ch->how), "session affinity (ClientIP): %s used "
-				 "backend %u %llu s ago, within the %u s timeout", a, af.backend_id,
-				 (unsigned long long)(now > af.last_ns ? (now - af.last_ns) / 1000000000ULL : 0),
-				 s->affinity_s);
-			return 0;
-		}
-	}
+	if (choose_open(c, v, k, saddr, daddr, ch) || choose_affinity(v, k, s, saddr, a, ch))
+		return 0;
 	if ((s->flags & XCNI_SVC_F_MAGLEV) && (c->opts & OPT_SPORT)) {
-		__u32 h = v6 ? xcni_lb_hash6(saddr, daddr, htons(c->sport), dport, k->proto) :
-			       xcni_lb_hash(saddr[0], daddr[0], htons(c->sport), dport, k->proto);
+		__u32 h = v6 ? xcni_lb_hash6(saddr, daddr, htons(c->sport), k->port, k->proto) :
+			       xcni_lb_hash(saddr[0], daddr[0], htons(c->sport), k->port, k->proto);
 
 		ch->chosen = maglev_pick(v, s, h);
 		if (ch->chosen) {
 			snprintf(ch->how, sizeof(ch->how), "Maglev: the flow's hash (source port %u) "
 				 "is entry %u of the table, backend %u%s", c->sport,
-				 h % XCNI_MAGLEV_M, ch->chosen, s->flags & XCNI_SVC_F_AFFINITY ?
-				 ", then remembered for the client (affinity)" : "");
+				 h % XCNI_MAGLEV_M, ch->chosen, aff);
 			return 0;
 		}
 	}
 	if (s->flags & XCNI_SVC_F_MAGLEV)
 		snprintf(ch->how, sizeof(ch->how), "one of %zu, by Maglev table over the flow's "
-			 "hash (--sport PORT says which for one source port)%s", ch->n,
-			 s->flags & XCNI_SVC_F_AFFINITY ? ", then remembered for the client "
-			 "(affinity)" : "");
+			 "hash (--sport PORT says which for one source port)%s", ch->n, aff);
 	else
-		snprintf(ch->how, sizeof(ch->how), "one of %zu, at random%s", ch->n,
-			 s->flags & XCNI_SVC_F_AFFINITY ? ", then remembered for the client "
-			 "(affinity)" : "");
+		snprintf(ch->how, sizeof(ch->how), "one of %zu, at random%s", ch->n, aff);
 	return 0;
 }
 
@@ -270,6 +292,205 @@ static const char *reply_path(const struct flow *f0, int mode_err, bool dsr, siz
 	return buf;
 }
 
+/* The policy verdict of the flow to each backend it may get, and where they are. */
+struct svc_judged {
+	struct ptable **rec; /* the walk to each backend; NULL: missing */
+	const char **verdicts;
+	struct xcni_backend *bes;
+	size_t nallow, ndeny, nlocal, nremote; /* of the backends this flow may get */
+	char rnode[64]; /* a remote one's node, by name or underlay address */
+};
+
+static void svc_judged_free(struct svc_judged *j, size_t n)
+{
+	for (size_t i = 0; j->rec && i < n; i++)
+		pt_free(j->rec[i]);
+	free(j->rec);
+	free(j->verdicts);
+	free(j->bes);
+}
+
+/* Each backend new flows may use: the flow as policy sees it, after the DNAT. */
+static int svc_judge(const struct ctx *c, const struct node_maps *sm, const struct node_maps *dm,
+		     const struct svc_view *v, const struct flow *f0,
+		     const struct xcni_svc_key *k, const struct svc_choice *ch, struct svc_judged *j)
+{
+	int err;
+
+	j->rec = calloc(ch->n ? ch->n : 1, sizeof(*j->rec));
+	j->verdicts = calloc(ch->n ? ch->n : 1, sizeof(*j->verdicts));
+	j->bes = calloc(ch->n ? ch->n : 1, sizeof(*j->bes));
+	if (!j->rec || !j->verdicts || !j->bes)
+		return -ENOMEM;
+	for (size_t i = 0; i < ch->n; i++) {
+		struct flow f = *f0;
+		char a[INET6_ADDRSTRLEN];
+
+		/* The translation keeps the family: lb6 drops a backend of the other. */
+		if (!ch->ids[i] || bpf_map_lookup_elem(v->be, &ch->ids[i], &j->bes[i]) ||
+		    j->bes[i].family != k->family) {
+			j->verdicts[i] = "unknown";
+			continue;
+		}
+		memset(&f.dst, 0, sizeof(f.dst));
+		f.port = ntohs(j->bes[i].port);
+		inet_ntop(k->family == XCNI_AF_INET6 ? AF_INET6 : AF_INET, j->bes[i].addr, a, sizeof(a));
+		if ((err = flow_end_resolve(c, sm, dm, a, k->family == XCNI_AF_INET6, &f.dst)) ||
+		    (err = explain_flow(sm, dm, &f, &j->rec[i], &j->verdicts[i])))
+			return err;
+		if (!ch->chosen || ch->chosen == ch->ids[i]) {
+			/* Behind a tunnel: on another node (rnode: the first one's name). */
+			bool remote = f.dst.ipc.tunnel_ip || (f.dst.ipc.flags & XCNI_IPC_TUN6);
+
+			j->nallow += !strcmp(j->verdicts[i], "allowed");
+			j->ndeny += !strcmp(j->verdicts[i], "denied");
+			j->nlocal += !remote;
+			j->nremote += remote;
+			/* Its node by name, else by its underlay address. */
+			if (remote && !j->rnode[0] && !f.dst.node[0] && tunnel_str(&f.dst.ipc, a))
+				snprintf(j->rnode, sizeof(j->rnode), "%s", a);
+			else if (remote && !j->rnode[0])
+				snprintf(j->rnode, sizeof(j->rnode), "%s", f.dst.node);
+		}
+	}
+	return 0;
+}
+
+/* The VERDICT column over every backend the flow may get; the verdict word returned. */
+static const char *svc_verdict(struct ptable *t, const struct svc_choice *ch,
+			       const struct svc_judged *j)
+{
+	const char *verdict;
+	size_t i;
+
+	if (!ch->n) {
+		pt_str(t, "refused: no backend (drop-no-backend)");
+		return "refused";
+	}
+	if (ch->chosen) {
+		for (i = 0; i < ch->n && ch->ids[i] != ch->chosen; i++)
+			;
+		verdict = i < ch->n ? j->verdicts[i] : "unknown";
+		pt_strf(t, "%s: the flow gets backend %u", verdict, ch->chosen);
+	} else if (j->nallow == ch->n || j->ndeny == ch->n) {
+		verdict = j->nallow == ch->n ? "allowed" : "denied";
+		pt_strf(t, "%s: by every backend it may get", verdict);
+	} else if (j->nallow || j->ndeny) {
+		verdict = "depends";
+		pt_strf(t, "depends on the backend: %zu of %zu allow, %zu deny", j->nallow, ch->n,
+			j->ndeny);
+	} else {
+		verdict = "unknown";
+		pt_str(t, "unknown: decided on the backends' nodes");
+	}
+	return verdict;
+}
+
+/* The Service's record: the translation, the choice, the reply path, the verdict. */
+static struct ptable *svc_table(const struct svc_view *v, const struct flow *f0,
+				const struct xcni_svc_key *k, const struct xcni_svc *s,
+				const struct svc_choice *ch, const struct svc_judged *j,
+				const char *dir)
+{
+	struct ptable *t = pt_new(explain_svc_cols, ARRAY_SIZE(explain_svc_cols), PT_RECORD);
+	char buf[200], alg[64], reply[320];
+	struct xcni_svcname n;
+	bool named, dsr = false;
+	int mode_err = ctl_node_port_dsr(dir, &dsr);
+
+	end_row(t, &f0->src);
+	named = v->name >= 0 && !bpf_map_lookup_elem(v->name, &s->id, &n) && n.name[0];
+	pt_str(t, named ? svcname_str(&n, true, buf, sizeof(buf)) : NULL);
+	pt_str(t, named ? svcname_str(&n, false, buf, sizeof(buf)) : NULL);
+	if (named && n.port[0])
+		pt_strf(t, "%.*s", (int)strnlen(n.port, sizeof(n.port)), n.port);
+	else
+		pt_null(t);
+	svc_addr_str(k->family, k->addr, k->port, buf, sizeof(buf));
+	pt_strf(t, "%s/%s", buf, proto_name(k->proto) ?: "?");
+	pt_str(t, k->scope == XCNI_SCOPE_INT ? "int" : "ext");
+	pt_uint(t, s->id);
+	snprintf(alg, sizeof(alg), "%s", s->flags & XCNI_SVC_F_MAGLEV ? "maglev" : "random");
+	if (s->flags & XCNI_SVC_F_AFFINITY)
+		snprintf(alg + strlen(alg), sizeof(alg) - strlen(alg), ",affinity=%us", s->affinity_s);
+	pt_str(t, alg);
+	pt_strf(t, "%u active, %u terminating%s", s->count, s->count_term,
+		!s->count && s->count_term ? " (no active one: the terminating ones serve)" :
+		s->count && s->count_term ? " (unused while an active one is left)" : "");
+	pt_uint(t, s->count);
+	pt_uint(t, s->count_term);
+	pt_str(t, ch->how);
+	if (ch->chosen)
+		pt_uint(t, ch->chosen);
+	else
+		pt_null(t);
+	pt_str(t, reply_path(f0, mode_err, dsr, j->nlocal, j->nremote, j->rnode, reply,
+			     sizeof(reply)));
+	pt_str(t, mode_err ? NULL : dsr ? "dsr" : "snat");
+	pt_str(t, svc_verdict(t, ch, j));
+	return t;
+}
+
+/* Text: the record, then each backend's walk. Frees t and the walks shown. */
+static int svc_print_text(const struct ctx *c, struct ptable *t, const struct svc_choice *ch,
+			  struct svc_judged *j)
+{
+	char buf[200];
+	int err = show(c, t);
+
+	if (err)
+		return err;
+	for (size_t i = 0; i < ch->n; i++) {
+		printf("\nbackend %u %s%s\n", ch->ids[i],
+		       j->rec[i] ? svc_addr_str(j->bes[i].family, j->bes[i].addr, j->bes[i].port,
+						buf, sizeof(buf)) : "(missing)",
+		       ch->chosen == ch->ids[i] ? " (this flow's)" : "");
+		if (j->rec[i] && (err = show(c, j->rec[i]))) {
+			j->rec[i] = NULL;
+			return err;
+		}
+		j->rec[i] = NULL;
+	}
+	return 0;
+}
+
+/* JSON: the record's object with "backends", each with its walk as "policy". */
+static int svc_print_json(struct ptable *t, const struct svc_choice *ch,
+			  const struct svc_judged *j)
+{
+	char buf[200], *tj, *rj;
+	int err = 0;
+
+	tj = pt_json_string(t, &err);
+	if (!tj)
+		return err;
+	tj[strlen(tj) - 1] = 0; /* the object, open for its backends */
+	printf("%s,\"backends\":[", tj);
+	free(tj);
+	for (size_t i = 0; i < ch->n; i++) {
+		printf("%s{\"id\":%u,\"backend\":", i ? "," : "", ch->ids[i]);
+		if (j->rec[i])
+			printf("\"%s\",", svc_addr_str(j->bes[i].family, j->bes[i].addr,
+						       j->bes[i].port, buf, sizeof(buf)));
+		else
+			printf("null,");
+		printf("\"state\":\"%s\",\"chosen\":%s,\"verdict\":\"%s\",\"policy\":",
+		       !j->rec[i] ? "missing" : j->bes[i].state == XCNI_BE_ACTIVE ? "active" :
+		       "terminating", ch->chosen == ch->ids[i] ? "true" : "false", j->verdicts[i]);
+		if (j->rec[i] && (rj = pt_json_string(j->rec[i], &err))) {
+			printf("%s}", rj);
+			free(rj);
+		} else if (j->rec[i]) {
+			return err;
+		} else {
+			printf("null}");
+		}
+	}
+	if (puts("]}") == EOF || fflush(stdout))
+		return -EIO;
+	return 0;
+}
+
 /*
  * explain SRC svc/NS/NAME PORT/PROTO (or SRC FRONTEND-ADDR PORT/PROTO): the
  * translation from_pod makes (the frontend and scope lb_frontend finds, the
@@ -283,164 +504,26 @@ int explain_service(const struct ctx *c, const struct node_maps *sm, const struc
 {
 	struct xcni_svc_key k = *key0;
 	struct svc_choice ch = {};
-	struct xcni_svcname n;
+	struct svc_judged j = {};
 	struct xcni_svc s;
-	struct ptable *t = NULL, **rec = NULL;
-	const char **verdicts = NULL;
-	struct xcni_backend *bes = NULL;
-	char buf[200], alg[64], reply[320], rnode[64] = "";
-	size_t nallow = 0, ndeny = 0, nlocal = 0, nremote = 0, i;
-	bool named, dsr = false;
-	int mode_err;
-	const char *verdict;
+	struct ptable *t;
 	int err;
 
 	if (!svc_frontend(v, &k, &s))
 		return 1; /* not a frontend */
 	if ((err = svc_choose(c, v, &k, &s, &f0->src, &ch)))
 		return err;
-	rec = calloc(ch.n ? ch.n : 1, sizeof(*rec));
-	verdicts = calloc(ch.n ? ch.n : 1, sizeof(*verdicts));
-	bes = calloc(ch.n ? ch.n : 1, sizeof(*bes));
-	if (!rec || !verdicts || !bes) {
-		err = -ENOMEM;
-		goto out;
-	}
-	/* Each backend new flows may use: the flow as policy sees it, after the DNAT. */
-	for (i = 0; i < ch.n; i++) {
-		struct flow f = *f0;
-		char a[INET6_ADDRSTRLEN];
-
-		/* The translation keeps the family: lb6 drops a backend of the other. */
-		if (!ch.ids[i] || bpf_map_lookup_elem(v->be, &ch.ids[i], &bes[i]) ||
-		    bes[i].family != k.family) {
-			verdicts[i] = "unknown";
-			continue;
-		}
-		memset(&f.dst, 0, sizeof(f.dst));
-		f.port = ntohs(bes[i].port);
-		inet_ntop(k.family == XCNI_AF_INET6 ? AF_INET6 : AF_INET, bes[i].addr, a, sizeof(a));
-		if ((err = flow_end_resolve(c, sm, dm, a, k.family == XCNI_AF_INET6, &f.dst)) ||
-		    (err = explain_flow(sm, dm, &f, &rec[i], &verdicts[i])))
-			goto out;
-		if (!ch.chosen || ch.chosen == ch.ids[i]) {
-			/* Behind a tunnel: on another node (rnode: the first one's name). */
-			bool remote = f.dst.ipc.tunnel_ip || (f.dst.ipc.flags & XCNI_IPC_TUN6);
-
-			nallow += !strcmp(verdicts[i], "allowed");
-			ndeny += !strcmp(verdicts[i], "denied");
-			nlocal += !remote;
-			nremote += remote;
-			/* Its node by name, else by its underlay address. */
-			if (remote && !rnode[0] && !f.dst.node[0] && tunnel_str(&f.dst.ipc, a))
-				snprintf(rnode, sizeof(rnode), "%s", a);
-			else if (remote && !rnode[0])
-				snprintf(rnode, sizeof(rnode), "%s", f.dst.node);
+	err = svc_judge(c, sm, dm, v, f0, &k, &ch, &j);
+	if (!err) {
+		t = svc_table(v, f0, &k, &s, &ch, &j, sm->dir);
+		if (!c->json) {
+			err = svc_print_text(c, t, &ch, &j); /* frees t */
+		} else {
+			err = svc_print_json(t, &ch, &j);
+			pt_free(t);
 		}
 	}
-	mode_err = ctl_node_port_dsr(sm->dir, &dsr);
-	t = pt_new(explain_svc_cols, ARRAY_SIZE(explain_svc_cols), PT_RECORD);
-	end_row(t, &f0->src);
-	named = v->name >= 0 && !bpf_map_lookup_elem(v->name, &s.id, &n) && n.name[0];
-	pt_str(t, named ? svcname_str(&n, true, buf, sizeof(buf)) : NULL);
-	pt_str(t, named ? svcname_str(&n, false, buf, sizeof(buf)) : NULL);
-	if (named && n.port[0])
-		pt_strf(t, "%.*s", (int)strnlen(n.port, sizeof(n.port)), n.port);
-	else
-		pt_null(t);
-	svc_addr_str(k.family, k.addr, k.port, buf, sizeof(buf));
-	pt_strf(t, "%s/%s", buf, proto_name(k.proto) ?: "?");
-	pt_str(t, k.scope == XCNI_SCOPE_INT ? "int" : "ext");
-	pt_uint(t, s.id);
-	snprintf(alg, sizeof(alg), "%s", s.flags & XCNI_SVC_F_MAGLEV ? "maglev" : "random");
-	if (s.flags & XCNI_SVC_F_AFFINITY)
-		snprintf(alg + strlen(alg), sizeof(alg) - strlen(alg), ",affinity=%us", s.affinity_s);
-	pt_str(t, alg);
-	pt_strf(t, "%u active, %u terminating%s", s.count, s.count_term,
-		!s.count && s.count_term ? " (no active one: the terminating ones serve)" :
-		s.count && s.count_term ? " (unused while an active one is left)" : "");
-	pt_uint(t, s.count);
-	pt_uint(t, s.count_term);
-	pt_str(t, ch.how);
-	if (ch.chosen)
-		pt_uint(t, ch.chosen);
-	else
-		pt_null(t);
-	pt_str(t, reply_path(f0, mode_err, dsr, nlocal, nremote, rnode, reply, sizeof(reply)));
-	pt_str(t, mode_err ? NULL : dsr ? "dsr" : "snat");
-	if (!ch.n) {
-		pt_str(t, "refused: no backend (drop-no-backend)");
-		verdict = "refused";
-	} else if (ch.chosen) {
-		for (i = 0; i < ch.n && ch.ids[i] != ch.chosen; i++)
-			;
-		verdict = i < ch.n ? verdicts[i] : "unknown";
-		pt_strf(t, "%s: the flow gets backend %u", verdict, ch.chosen);
-	} else if (nallow == ch.n || ndeny == ch.n) {
-		verdict = nallow == ch.n ? "allowed" : "denied";
-		pt_strf(t, "%s: by every backend it may get", verdict);
-	} else if (nallow || ndeny) {
-		verdict = "depends";
-		pt_strf(t, "depends on the backend: %zu of %zu allow, %zu deny", nallow, ch.n, ndeny);
-	} else {
-		verdict = "unknown";
-		pt_str(t, "unknown: decided on the backends' nodes");
-	}
-	pt_str(t, verdict);
-	if (!c->json) {
-		err = show(c, t); /* frees t */
-		t = NULL;
-		if (err)
-			goto out;
-		for (i = 0; i < ch.n; i++) {
-			printf("\nbackend %u %s%s\n", ch.ids[i],
-			       rec[i] ? svc_addr_str(bes[i].family, bes[i].addr, bes[i].port, buf,
-						     sizeof(buf)) : "(missing)",
-			       ch.chosen == ch.ids[i] ? " (this flow's)" : "");
-			if (rec[i] && (err = show(c, rec[i])))
-				goto out;
-			rec[i] = NULL;
-		}
-		goto out;
-	} else {
-		char *tj = pt_json_string(t, &err), *rj;
-
-		if (!tj)
-			goto out_t;
-		tj[strlen(tj) - 1] = 0; /* the object, open for its backends */
-		printf("%s,\"backends\":[", tj);
-		free(tj);
-		for (i = 0; i < ch.n; i++) {
-			printf("%s{\"id\":%u,\"backend\":", i ? "," : "", ch.ids[i]);
-			if (rec[i])
-				printf("\"%s\",", svc_addr_str(bes[i].family, bes[i].addr, bes[i].port,
-							       buf, sizeof(buf)));
-			else
-				printf("null,");
-			printf("\"state\":\"%s\",\"chosen\":%s,\"verdict\":\"%s\",\"policy\":",
-			       !rec[i] ? "missing" : bes[i].state == XCNI_BE_ACTIVE ? "active" :
-			       "terminating", ch.chosen == ch.ids[i] ? "true" : "false", verdicts[i]);
-			if (rec[i] && (rj = pt_json_string(rec[i], &err))) {
-				printf("%s}", rj);
-				free(rj);
-			} else if (rec[i]) {
-				goto out_t;
-			} else {
-				printf("null}");
-			}
-		}
-		if (puts("]}") == EOF || fflush(stdout))
-			err = -EIO;
-	}
-out_t:
-	pt_free(t);
-out:
-	for (i = 0; rec && i < ch.n; i++)
-		pt_free(rec[i]);
-	free(rec);
-	free(verdicts);
-	free(bes);
+	svc_judged_free(&j, ch.n);
 	free(ch.ids);
 	return err;
 }
-

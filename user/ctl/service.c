@@ -533,53 +533,39 @@ close:
 	return err;
 }
 
-/* One scope of a frontend: its record, then its backends. */
-static int service_show(const struct ctx *c, const struct svc_maps *m, const struct svc_rec *r,
-			bool first)
+/* The record's Maglev columns: filled, size, and the entries of no backend of a slot. */
+static void maglev_cols(struct ptable *rt, const __u32 *ids, size_t nslots,
+			const struct mg_count *mg, size_t nmg, bool have_mg, __u32 filled,
+			__u32 size)
 {
-	struct ptable *rt = pt_new(svc_get_cols, ARRAY_SIZE(svc_get_cols), PT_RECORD);
-	struct ptable *bt = pt_new(be_cols, ARRAY_SIZE(be_cols), 0);
-	struct mg_count *mg = NULL;
-	__u32 filled = 0, size = 0, *ids;
-	bool maglev = r->v.flags & XCNI_SVC_F_MAGLEV, have_mg = false;
-	size_t nslots, nmg = 0, s, j;
-	char buf[128], *rj = NULL, *bj = NULL;
-	int err = 0;
+	__u32 stray = 0;
+	size_t s;
 
-	if (maglev) {
-		err = maglev_read(m, &r->v, &mg, &nmg, &filled, &size);
-		if (err && err != -ENOENT)
-			pr_warn("%s: the Maglev table of service %u: %s\n", m_maglev.name, r->v.id,
-				strerror(-err));
-		have_mg = !err;
-		err = 0;
-	}
-	svc_row(rt, m, r);
-	if (!maglev)
+	if (!have_mg) {
 		pt_null(rt);
-	else if (have_mg)
-		pt_strf(rt, "%u/%u", filled, size);
-	else
-		pt_str(rt, "missing");
-	ids = svc_slots(m, &r->v, &nslots);
-	if (have_mg) {
-		__u32 stray = 0;
+		pt_null(rt);
+		pt_null(rt);
+		return;
+	}
+	for (size_t j = 0; j < nmg; j++) {
+		for (s = 0; ids && s < nslots && ids[s] != mg[j].id; s++)
+			;
+		if (!ids || s == nslots)
+			stray += mg[j].n;
+	}
+	pt_uint(rt, filled);
+	pt_uint(rt, size);
+	pt_uint(rt, stray);
+}
 
-		for (j = 0; j < nmg; j++) {
-			for (s = 0; ids && s < nslots && ids[s] != mg[j].id; s++)
-				;
-			if (!ids || s == nslots)
-				stray += mg[j].n;
-		}
-		pt_uint(rt, filled);
-		pt_uint(rt, size);
-		pt_uint(rt, stray);
-	} else {
-		pt_null(rt);
-		pt_null(rt);
-		pt_null(rt);
-	}
-	for (s = 0; ids && s < nslots; s++) {
+/* One row per slot: the backend it holds, and its Maglev entries when there is a table. */
+static void backend_rows(struct ptable *bt, const struct svc_maps *m, const __u32 *ids,
+			 size_t nslots, const struct mg_count *mg, size_t nmg, bool have_mg)
+{
+	char buf[128];
+	size_t j;
+
+	for (size_t s = 0; ids && s < nslots; s++) {
 		struct xcni_backend b;
 		char a[INET6_ADDRSTRLEN];
 		bool found = ids[s] && !bpf_map_lookup_elem(m->be, &ids[s], &b);
@@ -611,34 +597,74 @@ static int service_show(const struct ctx *c, const struct svc_maps *m, const str
 		else
 			pt_null(bt);
 	}
-	if (!ids)
-		err = -ENOMEM;
-	free(ids);
-	free(mg);
-	if (err)
-		goto out;
+}
+
+/* The record and its backends written (text, or one JSON object); both tables freed. */
+static int service_print(const struct ctx *c, struct ptable *rt, struct ptable *bt, bool first)
+{
+	char *rj = NULL, *bj = NULL;
+	int err = 0;
+
 	if (!c->json) {
 		if (!first)
 			putchar('\n');
-		if ((err = show(c, rt)) || (putchar('\n') == EOF && (err = -EIO)))
-			goto out_bt;
-		err = show(c, bt);
-		return err;
+		if ((err = show(c, rt)) || (putchar('\n') == EOF && (err = -EIO))) {
+			pt_free(bt);
+			return err;
+		}
+		return show(c, bt);
 	}
 	if (!(rj = pt_json_string(rt, &err)) || !(bj = pt_json_string(bt, &err))) {
 		pr_err("writing output: %s\n", strerror(-err));
-		goto out;
+	} else {
+		/* The record's object with its backends as one more member. */
+		rj[strlen(rj) - 1] = 0;
+		printf("%s%s,\"backends\":%s}", first ? "" : ",", rj, bj);
 	}
-	/* The record's object with its backends as one more member. */
-	rj[strlen(rj) - 1] = 0;
-	printf("%s%s,\"backends\":%s}", first ? "" : ",", rj, bj);
-out:
 	pt_free(rt);
-out_bt:
 	pt_free(bt);
 	free(rj);
 	free(bj);
 	return err;
+}
+
+/* One scope of a frontend: its record, then its backends. */
+static int service_show(const struct ctx *c, const struct svc_maps *m, const struct svc_rec *r,
+			bool first)
+{
+	struct ptable *rt = pt_new(svc_get_cols, ARRAY_SIZE(svc_get_cols), PT_RECORD);
+	struct ptable *bt = pt_new(be_cols, ARRAY_SIZE(be_cols), 0);
+	struct mg_count *mg = NULL;
+	__u32 filled = 0, size = 0, *ids;
+	bool maglev = r->v.flags & XCNI_SVC_F_MAGLEV, have_mg = false;
+	size_t nslots, nmg = 0;
+	int err;
+
+	if (maglev) {
+		err = maglev_read(m, &r->v, &mg, &nmg, &filled, &size);
+		if (err && err != -ENOENT)
+			pr_warn("%s: the Maglev table of service %u: %s\n", m_maglev.name, r->v.id,
+				strerror(-err));
+		have_mg = !err;
+	}
+	svc_row(rt, m, r);
+	if (!maglev)
+		pt_null(rt);
+	else if (have_mg)
+		pt_strf(rt, "%u/%u", filled, size);
+	else
+		pt_str(rt, "missing");
+	ids = svc_slots(m, &r->v, &nslots);
+	maglev_cols(rt, ids, nslots, mg, nmg, have_mg, filled, size);
+	backend_rows(bt, m, ids, nslots, mg, nmg, have_mg);
+	free(mg);
+	if (!ids) {
+		pt_free(rt);
+		pt_free(bt);
+		return -ENOMEM;
+	}
+	free(ids);
+	return service_print(c, rt, bt, first);
 }
 
 static int cmd_service_get(const struct ctx *c, char **argv)

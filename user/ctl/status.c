@@ -384,35 +384,15 @@ static const char *verdict_of(json_t *node)
 	return json_string_value(json_object_get(node, "verdict"));
 }
 
-/* Everything about the node whose maps are under c->pin_dir (this netns). */
-static json_t *node_status(const struct ctx *c, const char *name)
+/* The agent's own answer; no answer: *down, and why says so. */
+static json_t *agent_json(const struct ctx *c, json_t *problems, bool *down, char *why,
+			  size_t whylen)
 {
-	json_t *o = json_object(), *problems = json_array(), *agent = NULL, *cfgj;
-	struct hookw hw = { .arr = json_array() };
-	char sock[108], *ans = NULL, why[300] = "";
-	struct xcni_config cfg;
-	__u32 k = 0;
-	bool down = false;
-	int fd, err = 0;
+	json_t *agent = NULL, *cl, *off, *v;
+	char sock[108], *ans = NULL;
+	int err = 0;
+	size_t i;
 
-	hw.problems = problems;
-	json_object_set_new(o, "node", name ? json_string(name) : json_null());
-	json_object_set_new(o, "pin_dir", json_string(c->pin_dir));
-	fd = map_open_quiet(c, &m_config);
-	if (fd < 0 || bpf_map_lookup_elem(fd, &k, &cfg)) {
-		snprintf(why, sizeof(why), "no xcni maps pinned under %s (no agent ever started here?)",
-			 c->pin_dir);
-		if (fd >= 0)
-			close(fd);
-		json_object_set_new(o, "verdict", json_string("DOWN"));
-		json_object_set_new(o, "why", json_string(why));
-		json_decref(problems);
-		json_decref(hw.arr);
-		return o;
-	}
-	close(fd);
-
-	/* The agent. */
 	if (agent_status_sock_path(c->pin_dir, sock, sizeof(sock)) == 0 &&
 	    (err = ask_unix(sock, "", &ans)) == 0)
 		agent = json_loads(ans, 0, NULL);
@@ -420,119 +400,130 @@ static json_t *node_status(const struct ctx *c, const char *name)
 		err = err ? err : -ENAMETOOLONG;
 	free(ans);
 	if (!agent) {
-		down = true;
-		snprintf(why, sizeof(why), "no agent answers on %s (%s): xcnid is not running for %s",
+		*down = true;
+		snprintf(why, whylen, "no agent answers on %s (%s): xcnid is not running for %s",
 			 sock, strerror(err ? -err : EPROTO), c->pin_dir);
-		agent = json_pack("{s:b,s:s}", "running", 0, "error", why);
-	} else {
-		json_t *cl = json_object_get(agent, "cluster"), *off;
-		size_t i;
-		json_t *v;
-
-		json_object_set_new(agent, "running", json_true());
-		if (!json_is_true(json_object_get(agent, "ready")))
-			json_array_append_new(problems, json_sprintf("agent not ready: %s",
-				json_string_value(json_object_get(agent, "not_ready")) ?: "?"));
-		json_array_foreach(json_object_get(cl, "kinds"), i, v) {
-			long long st = json_integer_value(json_object_get(v, "last_status"));
-
-			if (!json_is_true(json_object_get(v, "unavailable")))
-				continue;
-			if (st)
-				json_array_append_new(problems, json_sprintf(
-					"API server: %s unavailable (HTTP %lld): not programmed",
-					json_string_value(json_object_get(v, "kind")), st));
-			else
-				json_array_append_new(problems, json_sprintf(
-					"API server: %s unavailable (no HTTP answer): not programmed",
-					json_string_value(json_object_get(v, "kind"))));
-		}
-		off = json_object_get(json_object_get(agent, "kernel"), "switched_off");
-		json_array_foreach(off, i, v)
-			if (strstr(json_string_value(v) ?: "", "--cgroup-root"))
-				json_array_append_new(problems, json_sprintf("switched off: %s",
-									     json_string_value(v)));
+		return json_pack("{s:b,s:s}", "running", 0, "error", why);
 	}
-	json_object_set_new(o, "agent", agent);
+	cl = json_object_get(agent, "cluster");
+	json_object_set_new(agent, "running", json_true());
+	if (!json_is_true(json_object_get(agent, "ready")))
+		json_array_append_new(problems, json_sprintf("agent not ready: %s",
+			json_string_value(json_object_get(agent, "not_ready")) ?: "?"));
+	json_array_foreach(json_object_get(cl, "kinds"), i, v) {
+		long long st = json_integer_value(json_object_get(v, "last_status"));
 
-	/* The node config. */
-	cfg.node_name[sizeof(cfg.node_name) - 1] = '\0';
-	cfg.error[sizeof(cfg.error) - 1] = '\0';
-	cfgj = json_pack("{s:s,s:i,s:I,s:I,s:i,s:i,s:i,s:i,s:i,s:i,s:s}", "node_name", cfg.node_name,
-			 "abi", cfg.abi_version, "applied_generation", (json_int_t)cfg.applied_gen,
-			 "failed_generation", (json_int_t)cfg.failed_gen, "identities",
-			 cfg.nr_identities, "policies", cfg.nr_policies, "policy_endpoints",
-			 cfg.nr_endpoints_policy, "policy_endpoints_overflow",
-			 cfg.nr_endpoints_overflow, "names_missing", cfg.nr_names_missing,
-			 "address_conflicts", cfg.nr_addr_contested, "xdp",
-			 cfg.xdp_mode == 1u << 2 ? "native" : cfg.xdp_mode == 1u << 1 ? "generic" :
-			 cfg.xdp_mode == XCNI_XDP_MODE_TC ? "tc" : cfg.xdp_mode ? "other" : "none");
-	if (cfg.failed_gen && cfg.failed_gen >= cfg.applied_gen) {
-		json_object_set_new(cfgj, "error", json_string(cfg.error));
+		if (!json_is_true(json_object_get(v, "unavailable")))
+			continue;
+		if (st)
+			json_array_append_new(problems, json_sprintf(
+				"API server: %s unavailable (HTTP %lld): not programmed",
+				json_string_value(json_object_get(v, "kind")), st));
+		else
+			json_array_append_new(problems, json_sprintf(
+				"API server: %s unavailable (no HTTP answer): not programmed",
+				json_string_value(json_object_get(v, "kind"))));
+	}
+	off = json_object_get(json_object_get(agent, "kernel"), "switched_off");
+	json_array_foreach(off, i, v)
+		if (strstr(json_string_value(v) ?: "", "--cgroup-root"))
+			json_array_append_new(problems, json_sprintf("switched off: %s",
+								     json_string_value(v)));
+	return agent;
+}
+
+/* The NodePort fast path (xcnid --nodeport-acceleration): its mode and
+ * the frontends' packets it sent (IPv4, IPv6) or handed on to tc. */
+static json_t *npaccel_json(const struct ctx *c, const struct xcni_config *cfg)
+{
+	__u64 n[XCNI_NPA_NR] = {};
+	int nfd = map_open_quiet(c, &m_npaccel), ncpu = libbpf_num_possible_cpus();
+
+	for (__u32 k = 0; nfd >= 0 && ncpu > 0 && k < XCNI_NPA_NR; k++) {
+		struct xcni_metric v[ncpu];
+
+		if (!bpf_map_lookup_elem(nfd, &k, v))
+			for (int i = 0; i < ncpu; i++)
+				n[k] += v[i].packets;
+	}
+	if (nfd >= 0)
+		close(nfd);
+	return json_pack("{s:s,s:I,s:I,s:I}", "mode",
+			 cfg->np_accel == XCNI_NPA_NATIVE  ? "native" :
+			 cfg->np_accel == XCNI_NPA_GENERIC ? "generic" : "off",
+			 "xdp4_packets", (json_int_t)n[XCNI_NPA_XDP4], "xdp6_packets",
+			 (json_int_t)n[XCNI_NPA_XDP6], "tc_packets", (json_int_t)n[XCNI_NPA_TC]);
+}
+
+/* The node config map's record, and the problems it names. */
+static json_t *config_json(const struct ctx *c, struct xcni_config *cfg, json_t *problems)
+{
+	json_t *cfgj;
+
+	cfg->node_name[sizeof(cfg->node_name) - 1] = '\0';
+	cfg->error[sizeof(cfg->error) - 1] = '\0';
+	cfgj = json_pack("{s:s,s:i,s:I,s:I,s:i,s:i,s:i,s:i,s:i,s:i,s:s}", "node_name", cfg->node_name,
+			 "abi", cfg->abi_version, "applied_generation", (json_int_t)cfg->applied_gen,
+			 "failed_generation", (json_int_t)cfg->failed_gen, "identities",
+			 cfg->nr_identities, "policies", cfg->nr_policies, "policy_endpoints",
+			 cfg->nr_endpoints_policy, "policy_endpoints_overflow",
+			 cfg->nr_endpoints_overflow, "names_missing", cfg->nr_names_missing,
+			 "address_conflicts", cfg->nr_addr_contested, "xdp",
+			 cfg->xdp_mode == 1u << 2 ? "native" : cfg->xdp_mode == 1u << 1 ? "generic" :
+			 cfg->xdp_mode == XCNI_XDP_MODE_TC ? "tc" : cfg->xdp_mode ? "other" : "none");
+	if (cfg->failed_gen && cfg->failed_gen >= cfg->applied_gen) {
+		json_object_set_new(cfgj, "error", json_string(cfg->error));
 		json_array_append_new(problems, json_sprintf("generation %llu could not be applied: %s",
-			(unsigned long long)cfg.failed_gen, cfg.error));
+			(unsigned long long)cfg->failed_gen, cfg->error));
 	}
-	if (cfg.nr_endpoints_overflow)
+	if (cfg->nr_endpoints_overflow)
 		json_array_append_new(problems, json_sprintf("%u pods closed: their policy did not "
-			"fit the maps (drop-policy-overflow)", cfg.nr_endpoints_overflow));
-	if (cfg.nr_names_missing)
+			"fit the maps (drop-policy-overflow)", cfg->nr_endpoints_overflow));
+	if (cfg->nr_names_missing)
 		json_array_append_new(problems, json_sprintf("%u names missing: the maps of names "
-			"are full (shown as numbers)", cfg.nr_names_missing));
-	if (cfg.nr_addr_contested)
+			"are full (shown as numbers)", cfg->nr_names_missing));
+	if (cfg->nr_addr_contested)
 		json_array_append_new(problems, json_sprintf("%u pods claim an address another "
-			"claims (drop-addr-contested)", cfg.nr_addr_contested));
-	/* The NodePort fast path (xcnid --nodeport-acceleration): its mode and
-	 * the frontends' packets it sent (IPv4, IPv6) or handed on to tc. */
-	{
-		__u64 n[XCNI_NPA_NR] = {};
-		int nfd = map_open_quiet(c, &m_npaccel), ncpu = libbpf_num_possible_cpus();
+			"claims (drop-addr-contested)", cfg->nr_addr_contested));
+	json_object_set_new(cfgj, "nodeport_acceleration", npaccel_json(c, cfg));
+	return cfgj;
+}
 
-		for (__u32 k = 0; nfd >= 0 && ncpu > 0 && k < XCNI_NPA_NR; k++) {
-			struct xcni_metric v[ncpu];
+/* Pods closed for room, by namespace; a namespace over its share is a problem. */
+static json_t *overflow_checked(const struct ctx *c, json_t *problems)
+{
+	json_t *ov = overflow_json(c);
+	const char *ns;
+	json_t *v;
+	char nsl[300] = "";
+	size_t off = 0;
 
-			if (!bpf_map_lookup_elem(nfd, &k, v))
-				for (int i = 0; i < ncpu; i++)
-					n[k] += v[i].packets;
-		}
-		if (nfd >= 0)
-			close(nfd);
-		json_object_set_new(cfgj, "nodeport_acceleration",
-			json_pack("{s:s,s:I,s:I,s:I}", "mode",
-				  cfg.np_accel == XCNI_NPA_NATIVE  ? "native" :
-				  cfg.np_accel == XCNI_NPA_GENERIC ? "generic" : "off",
-				  "xdp4_packets", (json_int_t)n[XCNI_NPA_XDP4], "xdp6_packets",
-				  (json_int_t)n[XCNI_NPA_XDP6], "tc_packets", (json_int_t)n[XCNI_NPA_TC]));
-	}
-	json_object_set_new(o, "config", cfgj);
+	json_object_foreach(json_object_get(ov, "namespaces"), ns, v)
+		off += (size_t)snprintf(nsl + off, off < sizeof(nsl) ? sizeof(nsl) - off : 0,
+					"%s%s (%lld)", off ? ", " : "", ns,
+					(long long)json_integer_value(v));
+	if (off)
+		json_array_append_new(problems, json_sprintf("namespaces over their share of "
+			"the policy maps: %s", nsl));
+	return ov;
+}
 
-	/* Counts, maps, hooks. */
-	{
-		long svcs = services_count(c);
+/* Counts, maps, hooks and flows into o; the problems they name into problems. */
+static void node_facts(const struct ctx *c, const struct xcni_config *cfg, json_t *agent,
+		       bool down, json_t *o, json_t *problems)
+{
+	struct hookw hw = { .arr = json_array(), .problems = problems };
+	long svcs = services_count(c);
+	int err;
 
-		/* No Service maps: this node's Services are kube-proxy's (null). */
-		json_object_set_new(o, "counts", json_pack("{s:I,s:o,s:i,s:i}",
-			"endpoints", (json_int_t)map_count(c, &m_endpoints),
-			"services", svcs < 0 ? json_null() : json_integer(svcs),
-			"policies", cfg.nr_policies, "identities", cfg.nr_identities));
-	}
+	/* No Service maps: this node's Services are kube-proxy's (null). */
+	json_object_set_new(o, "counts", json_pack("{s:I,s:o,s:i,s:i}",
+		"endpoints", (json_int_t)map_count(c, &m_endpoints),
+		"services", svcs < 0 ? json_null() : json_integer(svcs),
+		"policies", cfg->nr_policies, "identities", cfg->nr_identities));
 	json_object_set_new(o, "maps", maps_json(c, problems));
-	{
-		json_t *ov = overflow_json(c);
-		const char *ns;
-		json_t *v;
-		char nsl[300] = "";
-		size_t off = 0;
-
-		json_object_foreach(json_object_get(ov, "namespaces"), ns, v)
-			off += (size_t)snprintf(nsl + off, off < sizeof(nsl) ? sizeof(nsl) - off : 0,
-						"%s%s (%lld)", off ? ", " : "", ns,
-						(long long)json_integer_value(v));
-		if (off)
-			json_array_append_new(problems, json_sprintf("namespaces over their share of "
-				"the policy maps: %s", nsl));
-		json_object_set_new(o, "overflow", ov);
-	}
-	err = xcni_hooks_walk(c->pin_dir, (int)cfg.underlay_ifindex, hook_fn, &hw);
+	json_object_set_new(o, "overflow", overflow_checked(c, problems));
+	err = xcni_hooks_walk(c->pin_dir, (int)cfg->underlay_ifindex, hook_fn, &hw);
 	if (err)
 		json_array_append_new(problems, json_sprintf("hooks: cannot look: %s", strerror(-err)));
 	json_object_set_new(o, "hooks", hw.arr);
@@ -544,6 +535,37 @@ static json_t *node_status(const struct ctx *c, const char *name)
 		if (f)
 			json_object_set_new(o, "flows", f);
 	}
+}
+
+/* Everything about the node whose maps are under c->pin_dir (this netns). */
+static json_t *node_status(const struct ctx *c, const char *name)
+{
+	json_t *o = json_object(), *problems = json_array(), *agent;
+	char why[300] = "";
+	struct xcni_config cfg;
+	__u32 k = 0;
+	bool down = false;
+	int fd;
+
+	json_object_set_new(o, "node", name ? json_string(name) : json_null());
+	json_object_set_new(o, "pin_dir", json_string(c->pin_dir));
+	fd = map_open_quiet(c, &m_config);
+	if (fd < 0 || bpf_map_lookup_elem(fd, &k, &cfg)) {
+		snprintf(why, sizeof(why), "no xcni maps pinned under %s (no agent ever started here?)",
+			 c->pin_dir);
+		if (fd >= 0)
+			close(fd);
+		json_object_set_new(o, "verdict", json_string("DOWN"));
+		json_object_set_new(o, "why", json_string(why));
+		json_decref(problems);
+		return o;
+	}
+	close(fd);
+
+	agent = agent_json(c, problems, &down, why, sizeof(why));
+	json_object_set_new(o, "agent", agent);
+	json_object_set_new(o, "config", config_json(c, &cfg, problems));
+	node_facts(c, &cfg, agent, down, o, problems);
 
 	json_object_set_new(o, "problems", problems);
 	if (down) {
@@ -575,22 +597,12 @@ static const char *dur(long long s, char *buf, size_t len)
 #define jstr(o, k) (json_string_value(json_object_get((o), (k))) ?: "")
 #define jint(o, k) ((long long)json_integer_value(json_object_get((o), (k))))
 
-static void print_node(json_t *n, bool header)
+/* Agent: and Cluster: lines. */
+static void print_agent(json_t *a, json_t *cfg)
 {
-	json_t *a = json_object_get(n, "agent"), *cfg = json_object_get(n, "config"), *v;
-	json_t *cl = json_object_get(a, "cluster"), *k = json_object_get(a, "kernel");
-	json_t *hs = json_object_get(n, "hooks_summary"), *cnt = json_object_get(n, "counts");
-	const char *verdict = verdict_of(n);
+	json_t *cl = json_object_get(a, "cluster");
 	char b1[32];
-	size_t i;
 
-	if (header)
-		printf("Node:        %s\n", json_is_string(json_object_get(n, "node")) ?
-					   jstr(n, "node") : jstr(n, "pin_dir"));
-	if (!cfg) {
-		printf("Verdict:     DOWN: %s\n", jstr(n, "why"));
-		return;
-	}
 	if (json_is_true(json_object_get(a, "running")))
 		printf("Agent:       running, pid %lld, xcnid %s (commit %s, ABI %lld, libbpf %s), up %s, %s\n",
 		       jint(a, "pid"), jstr(a, "version"), jstr(a, "commit"), jint(a, "abi"),
@@ -598,31 +610,41 @@ static void print_node(json_t *n, bool header)
 		       json_is_true(json_object_get(a, "ready")) ? "ready" : "NOT READY");
 	else
 		printf("Agent:       DOWN: %s\n", jstr(a, "error"));
-	if (cl && !json_is_string(json_object_get(cl, "source"))) {
-		printf("Cluster:     none (xcnid without --manifests or --kubeconfig): nothing to apply\n");
-	} else if (cl) {
-		printf("Cluster:     %s %s", jstr(cl, "backend"),
-		       json_is_string(json_object_get(cl, "source")) ? jstr(cl, "source") : "(none)");
-		if (json_object_get(cl, "kinds")) {
-			json_t *age = json_object_get(cl, "last_event_age_s");
-
-			printf(", %s", json_is_true(json_object_get(cl, "synced")) ?
-					       "every kind listed" : "listing");
-			if (json_is_number(age))
-				printf(", last event %s ago", dur((long long)json_number_value(age), b1,
-								   sizeof(b1)));
-			if (jint(cl, "kinds_unavailable"))
-				printf(", %lld kinds unavailable", jint(cl, "kinds_unavailable"));
-			if (json_is_string(json_object_get(cl, "last_error")))
-				printf(", last error %s ago: %s",
-				       dur((long long)json_number_value(json_object_get(cl, "last_error_age_s")),
-					   b1, sizeof(b1)), jstr(cl, "last_error"));
-		}
-		printf("; generation %lld applied, %lld of %lld syncs failed\n", jint(cfg, "applied_generation"),
-		       jint(a, "syncs_failed"), jint(a, "syncs"));
-	} else {
+	if (!cl) {
 		printf("Cluster:     generation %lld applied\n", jint(cfg, "applied_generation"));
+		return;
 	}
+	if (!json_is_string(json_object_get(cl, "source"))) {
+		printf("Cluster:     none (xcnid without --manifests or --kubeconfig): nothing to apply\n");
+		return;
+	}
+	printf("Cluster:     %s %s", jstr(cl, "backend"), jstr(cl, "source"));
+	if (json_object_get(cl, "kinds")) {
+		json_t *age = json_object_get(cl, "last_event_age_s");
+
+		printf(", %s", json_is_true(json_object_get(cl, "synced")) ?
+				       "every kind listed" : "listing");
+		if (json_is_number(age))
+			printf(", last event %s ago", dur((long long)json_number_value(age), b1,
+							   sizeof(b1)));
+		if (jint(cl, "kinds_unavailable"))
+			printf(", %lld kinds unavailable", jint(cl, "kinds_unavailable"));
+		if (json_is_string(json_object_get(cl, "last_error")))
+			printf(", last error %s ago: %s",
+			       dur((long long)json_number_value(json_object_get(cl, "last_error_age_s")),
+				   b1, sizeof(b1)), jstr(cl, "last_error"));
+	}
+	printf("; generation %lld applied, %lld of %lld syncs failed\n", jint(cfg, "applied_generation"),
+	       jint(a, "syncs_failed"), jint(a, "syncs"));
+}
+
+/* Kernel: and Hooks: lines. */
+static void print_kernel_hooks(json_t *n, json_t *a, json_t *cfg)
+{
+	json_t *k = json_object_get(a, "kernel"), *hs = json_object_get(n, "hooks_summary"), *v;
+	json_t *na = json_object_get(cfg, "nodeport_acceleration");
+	size_t i;
+
 	if (k) {
 		json_t *off = json_object_get(k, "switched_off");
 
@@ -646,15 +668,19 @@ static void print_node(json_t *n, bool header)
 		printf("; xcni first on every one");
 	}
 	printf("; XDP %s", jstr(cfg, "xdp"));
-	{
-		json_t *na = json_object_get(cfg, "nodeport_acceleration");
-
-		if (na && strcmp(jstr(na, "mode"), "off"))
-			printf("; NodePort acceleration %s (%lld packets at XDP, %lld to tc)",
-			       jstr(na, "mode"), jint(na, "xdp4_packets") + jint(na, "xdp6_packets"),
-			       jint(na, "tc_packets"));
-	}
+	if (na && strcmp(jstr(na, "mode"), "off"))
+		printf("; NodePort acceleration %s (%lld packets at XDP, %lld to tc)",
+		       jstr(na, "mode"), jint(na, "xdp4_packets") + jint(na, "xdp6_packets"),
+		       jint(na, "tc_packets"));
 	printf("\n");
+}
+
+/* Maps:, Counts: and Policy: lines. */
+static void print_maps_counts(json_t *n, json_t *cfg)
+{
+	json_t *cnt = json_object_get(n, "counts"), *v;
+	size_t i;
+
 	printf("Maps:        ");
 	json_array_foreach(json_object_get(n, "maps"), i, v) {
 		if (i == 5)
@@ -672,29 +698,53 @@ static void print_node(json_t *n, bool header)
 	printf("Policy:      %lld pods overflowing, %lld names missing, %lld address conflicts\n",
 	       jint(cfg, "policy_endpoints_overflow"), jint(cfg, "names_missing"),
 	       jint(cfg, "address_conflicts"));
-	if (a && json_is_true(json_object_get(a, "running"))) {
-		json_t *fl = json_object_get(a, "flows"), *ft = json_object_get(n, "flows");
-		json_t *dr = json_object_get(a, "drops_last_minute");
+}
 
-		if (!json_is_true(json_object_get(fl, "on")))
-			printf("Flows:       off (xcnid --flows)\n");
-		else if (!ft)
-			printf("Flows:       on (window %lld), but the flows socket does not answer\n",
-			       jint(fl, "window"));
-		else if (json_is_string(json_object_get(fl, "ipfix")))
-			printf("Flows:       on (window %lld), flow log %lld lines (%lld errors), IPFIX to "
-			       "%s: %lld records, %lld send errors\n", jint(fl, "window"),
-			       jint(ft, "log_lines"), jint(ft, "log_errors"), jstr(fl, "ipfix"),
-			       jint(ft, "ipfix_records"), jint(ft, "ipfix_errors"));
-		else
-			printf("Flows:       on (window %lld), flow log %lld lines (%lld errors), IPFIX off\n",
-			       jint(fl, "window"), jint(ft, "log_lines"), jint(ft, "log_errors"));
-		printf("Drops (%llds): %lld", jint(dr, "window_s"), jint(dr, "packets"));
-		json_array_foreach(json_object_get(dr, "by_reason"), i, v)
-			printf("%s%lld %s %s", i ? ", " : ": ", jint(v, "packets"), jstr(v, "reason"),
-			       jstr(v, "direction"));
-		printf("\n");
+/* Flows: and Drops: lines (a running agent's). */
+static void print_flows_drops(json_t *n, json_t *a)
+{
+	json_t *fl = json_object_get(a, "flows"), *ft = json_object_get(n, "flows");
+	json_t *dr = json_object_get(a, "drops_last_minute"), *v;
+	size_t i;
+
+	if (!json_is_true(json_object_get(fl, "on")))
+		printf("Flows:       off (xcnid --flows)\n");
+	else if (!ft)
+		printf("Flows:       on (window %lld), but the flows socket does not answer\n",
+		       jint(fl, "window"));
+	else if (json_is_string(json_object_get(fl, "ipfix")))
+		printf("Flows:       on (window %lld), flow log %lld lines (%lld errors), IPFIX to "
+		       "%s: %lld records, %lld send errors\n", jint(fl, "window"),
+		       jint(ft, "log_lines"), jint(ft, "log_errors"), jstr(fl, "ipfix"),
+		       jint(ft, "ipfix_records"), jint(ft, "ipfix_errors"));
+	else
+		printf("Flows:       on (window %lld), flow log %lld lines (%lld errors), IPFIX off\n",
+		       jint(fl, "window"), jint(ft, "log_lines"), jint(ft, "log_errors"));
+	printf("Drops (%llds): %lld", jint(dr, "window_s"), jint(dr, "packets"));
+	json_array_foreach(json_object_get(dr, "by_reason"), i, v)
+		printf("%s%lld %s %s", i ? ", " : ": ", jint(v, "packets"), jstr(v, "reason"),
+		       jstr(v, "direction"));
+	printf("\n");
+}
+
+static void print_node(json_t *n, bool header)
+{
+	json_t *a = json_object_get(n, "agent"), *cfg = json_object_get(n, "config"), *v;
+	const char *verdict = verdict_of(n);
+	size_t i;
+
+	if (header)
+		printf("Node:        %s\n", json_is_string(json_object_get(n, "node")) ?
+					   jstr(n, "node") : jstr(n, "pin_dir"));
+	if (!cfg) {
+		printf("Verdict:     DOWN: %s\n", jstr(n, "why"));
+		return;
 	}
+	print_agent(a, cfg);
+	print_kernel_hooks(n, a, cfg);
+	print_maps_counts(n, cfg);
+	if (a && json_is_true(json_object_get(a, "running")))
+		print_flows_drops(n, a);
 	printf("Verdict:     %s", verdict);
 	if (!strcmp(verdict, "DOWN"))
 		printf(": %s", jstr(n, "why"));
@@ -832,7 +882,16 @@ static unsigned long long mono_ms(void)
 	return (unsigned long long)ts.tv_sec * 1000 + (unsigned long long)ts.tv_nsec / 1000000;
 }
 
-int ctl_status_main(int argc, char **argv)
+struct status_opts {
+	struct ctx c;
+	const char *nodes[STATUS_MAX_NODES];
+	size_t nnodes;
+	bool json, wait, pin_given;
+	unsigned long timeout_ms;
+};
+
+/* The command line into o: -1 to go on, else the exit code (usage said). */
+static int status_parse(int argc, char **argv, struct status_opts *o)
 {
 	static const struct option lo[] = {
 		{ "pin-dir", required_argument, NULL, 'P' },
@@ -844,39 +903,28 @@ int ctl_status_main(int argc, char **argv)
 		{ "timeout", required_argument, NULL, 't' },
 		{}
 	};
-	static struct target tg[STATUS_MAX_NODES];
-	static struct ctl_lab_node ln[STATUS_MAX_NODES];
-	const char *nodes[STATUS_MAX_NODES];
-	struct ctx c = { .pin_dir = getenv("XCNI_PIN_DIR") };
-	bool json = false, wait = false, timeout_given = false, pin_given = false;
-	unsigned long timeout_ms = STATUS_WAIT_DEFAULT_S * 1000UL;
-	size_t nnodes = 0, ntg = 0;
-	unsigned long long t0 = mono_ms();
+	bool timeout_given = false;
 	int opt, words = 0;
-	json_t *all;
-	const char *v;
 
-	if (!c.pin_dir || !*c.pin_dir)
-		c.pin_dir = XCNI_PIN_ROOT;
 	while ((opt = getopt_long(argc, argv, "jvh", lo, NULL)) != -1) {
 		switch (opt) {
-		case 'P': c.pin_dir = optarg; pin_given = true; break;
+		case 'P': o->c.pin_dir = optarg; o->pin_given = true; break;
 		case 'N':
-			if (nnodes == STATUS_MAX_NODES) {
+			if (o->nnodes == STATUS_MAX_NODES) {
 				pr_err("--node: at most %d\n", STATUS_MAX_NODES);
 				return 2;
 			}
-			nodes[nnodes++] = optarg;
+			o->nodes[o->nnodes++] = optarg;
 			break;
-		case 'j': json = true; break;
+		case 'j': o->json = true; break;
 		case 'v':
 			if (xlog_max < XLOG_DEBUG)
 				xlog_max++;
 			break;
 		case 'h': fputs(status_help, stdout); return 0;
-		case 'w': wait = true; break;
+		case 'w': o->wait = true; break;
 		case 't':
-			if (parse_duration_ms(optarg, &timeout_ms)) {
+			if (parse_duration_ms(optarg, &o->timeout_ms)) {
 				pr_err("status --timeout %s: not a duration (30s, 2m, 1h, 500ms)\n", optarg);
 				return 2;
 			}
@@ -891,61 +939,96 @@ int ctl_status_main(int argc, char **argv)
 			fputs(status_help, stderr);
 			return 2;
 		}
-	if (timeout_given && !wait) {
+	if (timeout_given && !o->wait) {
 		pr_err("status --timeout: only with --wait\n");
 		return 2;
 	}
-	if (nnodes && pin_given) {
+	if (o->nnodes && o->pin_given) {
 		pr_err("--node and --pin-dir both say where the maps are: give one\n");
 		return 2;
 	}
-	for (size_t i = 0; i < nnodes; i++) {
+	return -1;
+}
+
+/* Each --node (a name or all) into lab targets: -1 to go on, else the exit code. */
+static int status_targets(const struct status_opts *o, struct target *tg, size_t *ntg)
+{
+	static struct ctl_lab_node ln[STATUS_MAX_NODES];
+
+	for (size_t i = 0; i < o->nnodes; i++) {
 		size_t n;
-		int err = ctl_lab_nodes(nodes[i], ln, STATUS_MAX_NODES, &n);
+		int err = ctl_lab_nodes(o->nodes[i], ln, STATUS_MAX_NODES, &n);
 
 		if (err)
 			return err == -EINVAL ? 2 : 1;
-		for (size_t j = 0; j < n && ntg < STATUS_MAX_NODES; j++) {
-			snprintf(tg[ntg].name, sizeof(tg[ntg].name), "%.63s", ln[j].name);
-			snprintf(tg[ntg].pin, sizeof(tg[ntg].pin), "%.4095s", ln[j].pin);
-			ntg++;
+		for (size_t j = 0; j < n && *ntg < STATUS_MAX_NODES; j++) {
+			snprintf(tg[*ntg].name, sizeof(tg[*ntg].name), "%.63s", ln[j].name);
+			snprintf(tg[*ntg].pin, sizeof(tg[*ntg].pin), "%.4095s", ln[j].pin);
+			(*ntg)++;
 		}
 	}
+	return -1;
+}
+
+static void status_print(json_t *all, const char *v, const struct status_opts *o)
+{
+	size_t i;
+	json_t *n;
+
+	if (o->json) {
+		json_t *j = json_pack("{s:s,s:O}", "verdict", v, "nodes", all);
+
+		json_dumpf(j, stdout, JSON_INDENT(2));
+		printf("\n");
+		json_decref(j);
+		return;
+	}
+	json_array_foreach(all, i, n) {
+		if (i)
+			printf("\n");
+		print_node(n, o->nnodes > 0);
+	}
+	if (json_array_size(all) > 1)
+		printf("\nOverall:     %s\n", v);
+}
+
+int ctl_status_main(int argc, char **argv)
+{
+	static struct target tg[STATUS_MAX_NODES];
+	struct status_opts o = { .c.pin_dir = getenv("XCNI_PIN_DIR"),
+				 .timeout_ms = STATUS_WAIT_DEFAULT_S * 1000UL };
+	size_t ntg = 0;
+	unsigned long long t0 = mono_ms();
+	json_t *all;
+	const char *v;
+	int rc;
+
+	if (!o.c.pin_dir || !*o.c.pin_dir)
+		o.c.pin_dir = XCNI_PIN_ROOT;
+	rc = status_parse(argc, argv, &o);
+	if (rc >= 0)
+		return rc;
+	rc = status_targets(&o, tg, &ntg);
+	if (rc >= 0)
+		return rc;
 	/* No agent's maps where they would be outside a lab, and a lab up: say which --node. */
-	if (!nnodes && !pin_given && !getenv("XCNI_PIN_DIR") && access(c.pin_dir, F_OK)) {
+	if (!o.nnodes && !o.pin_given && !getenv("XCNI_PIN_DIR") && access(o.c.pin_dir, F_OK)) {
 		char *hint[] = { "xcnictl", "status", NULL };
 
-		if (ctl_lab_hint(c.pin_dir, 2, hint))
+		if (ctl_lab_hint(o.c.pin_dir, 2, hint))
 			return 1;
 	}
 	for (;;) {
-		all = collect(&c, tg, ntg, nnodes > 0);
+		all = collect(&o.c, tg, ntg, o.nnodes > 0);
 		v = overall(all);
-		if (!wait || !strcmp(v, "OK") || mono_ms() - t0 >= timeout_ms)
+		if (!o.wait || !strcmp(v, "OK") || mono_ms() - t0 >= o.timeout_ms)
 			break;
 		json_decref(all);
 		poll(NULL, 0, 1000);
 	}
-	if (json) {
-		json_t *o = json_pack("{s:s,s:O}", "verdict", v, "nodes", all);
-
-		json_dumpf(o, stdout, JSON_INDENT(2));
-		printf("\n");
-		json_decref(o);
-	} else {
-		size_t i;
-		json_t *n;
-
-		json_array_foreach(all, i, n) {
-			if (i)
-				printf("\n");
-			print_node(n, nnodes > 0);
-		}
-		if (json_array_size(all) > 1)
-			printf("\nOverall:     %s\n", v);
-	}
-	if (wait && strcmp(v, "OK"))
-		pr_err("status --wait: not OK after %lu ms\n", timeout_ms);
+	status_print(all, v, &o);
+	if (o.wait && strcmp(v, "OK"))
+		pr_err("status --wait: not OK after %lu ms\n", o.timeout_ms);
 	json_decref(all);
 	return strcmp(v, "OK") ? 1 : 0;
 }

@@ -347,7 +347,13 @@ static void add_host(struct tgz *t)
 	free(p);
 }
 
-int ctl_sysdump_main(int argc, char **argv)
+struct sd_opts {
+	const char *nodes[SD_MAX_NODES], *file, *agent_log, *pin_dir;
+	size_t nnodes;
+};
+
+/* The command line into o: -1 to go on, else the exit code (usage said). */
+static int sd_parse(int argc, char **argv, struct sd_opts *o)
 {
 	static const struct option lo[] = {
 		{ "pin-dir", required_argument, NULL, 'P' },
@@ -359,29 +365,18 @@ int ctl_sysdump_main(int argc, char **argv)
 		{ "agent-log", required_argument, NULL, 'L' },
 		{}
 	};
-	static struct ctl_lab_node ln[SD_MAX_NODES];
-	const char *nodes[SD_MAX_NODES], *file = NULL, *agent_log = NULL;
-	const char *pin_dir = getenv("XCNI_PIN_DIR");
-	char defname[128], tmp[PATH_MAX];
-	struct runlog rl = {};
-	struct tgz t = {};
-	size_t nnodes = 0;
 	bool pin_given = false;
-	int opt, words = 0, err = 0;
-	time_t now = time(NULL);
-	struct tm tm;
+	int opt, words = 0;
 
-	if (!pin_dir || !*pin_dir)
-		pin_dir = XCNI_PIN_ROOT;
 	while ((opt = getopt_long(argc, argv, "jvhf:", lo, NULL)) != -1) {
 		switch (opt) {
-		case 'P': pin_dir = optarg; pin_given = true; break;
+		case 'P': o->pin_dir = optarg; pin_given = true; break;
 		case 'N':
-			if (nnodes == SD_MAX_NODES) {
+			if (o->nnodes == SD_MAX_NODES) {
 				pr_err("--node: at most %d\n", SD_MAX_NODES);
 				return 2;
 			}
-			nodes[nnodes++] = optarg;
+			o->nodes[o->nnodes++] = optarg;
 			break;
 		case 'j': break;
 		case 'v':
@@ -389,8 +384,8 @@ int ctl_sysdump_main(int argc, char **argv)
 				xlog_max++;
 			break;
 		case 'h': fputs(sysdump_help, stdout); return 0;
-		case 'f': file = optarg; break;
-		case 'L': agent_log = optarg; break;
+		case 'f': o->file = optarg; break;
+		case 'L': o->agent_log = optarg; break;
 		default: fputs(sysdump_help, stderr); return 2;
 		}
 	}
@@ -400,19 +395,87 @@ int ctl_sysdump_main(int argc, char **argv)
 			fputs(sysdump_help, stderr);
 			return 2;
 		}
-	if (nnodes && pin_given) {
+	if (o->nnodes && pin_given) {
 		pr_err("--node and --pin-dir both say where the maps are: give one\n");
 		return 2;
 	}
-	if (nnodes && agent_log) {
+	if (o->nnodes && o->agent_log) {
 		pr_err("sysdump --agent-log: a lab node's log is the lab's; give it without --node\n");
 		return 2;
 	}
+	return -1;
+}
+
+/* The host, each node, the command log and the archive's end into t: 0 or -errno. */
+static int sd_collect(struct tgz *t, struct runlog *rl, const struct sd_opts *o)
+{
+	static struct ctl_lab_node ln[SD_MAX_NODES];
+	static const char zeros[1024];
+	int err = 0;
+
+	add_host(t);
+	if (o->nnodes) {
+		for (size_t i = 0; i < o->nnodes; i++) {
+			size_t n;
+
+			err = ctl_lab_nodes(o->nodes[i], ln, SD_MAX_NODES, &n);
+			if (err)
+				break;
+			for (size_t j = 0; j < n; j++)
+				add_node(t, rl, ln[j].name, ln[j].pin, NULL);
+		}
+	} else {
+		add_node(t, rl, NULL, o->pin_dir, o->agent_log);
+	}
+	fclose(rl->f);
+	tgz_add(t, "commands.txt", rl->p, rl->n);
+	free(rl->p);
+	tgz_write(t, zeros, sizeof(zeros)); /* the archive's end: two zero blocks */
+	return err;
+}
+
+/* The archive closed and renamed to file (from tmp): the exit code. */
+static int sd_finish(struct tgz *t, int err, const char *file, const char *tmp)
+{
+	if (gzclose(t->gz) != Z_OK && !t->err)
+		t->err = -EIO;
+	if (err || t->err) {
+		if (strcmp(file, "-"))
+			unlink(tmp);
+		if (t->err)
+			pr_err("sysdump: writing %s: %s\n", file, strerror(-t->err));
+		return err == -EINVAL ? 2 : 1;
+	}
+	if (strcmp(file, "-") && rename(tmp, file)) {
+		pr_err("sysdump: %s: %s\n", file, strerror(errno));
+		unlink(tmp);
+		return 1;
+	}
+	fprintf(stderr, "xcnictl: sysdump: %s: %u files, %llu bytes before compression\n",
+		strcmp(file, "-") ? file : "stdout", t->files, t->bytes);
+	return 0;
+}
+
+int ctl_sysdump_main(int argc, char **argv)
+{
+	struct sd_opts o = { .pin_dir = getenv("XCNI_PIN_DIR") };
+	char defname[128], tmp[PATH_MAX];
+	struct runlog rl = {};
+	struct tgz t = {};
+	time_t now = time(NULL);
+	const char *file;
+	struct tm tm;
+	int rc;
+
+	if (!o.pin_dir || !*o.pin_dir)
+		o.pin_dir = XCNI_PIN_ROOT;
+	rc = sd_parse(argc, argv, &o);
+	if (rc >= 0)
+		return rc;
 	gmtime_r(&now, &tm);
 	strftime(t.dir, sizeof(t.dir), "xcni-sysdump-%Y%m%d-%H%M%S", &tm);
 	snprintf(defname, sizeof(defname), "%s.tar.gz", t.dir);
-	if (!file)
-		file = defname;
+	file = o.file ?: defname;
 	/* Written beside, renamed at the end: no half archive under the name asked for. */
 	if (strcmp(file, "-")) {
 		snprintf(tmp, sizeof(tmp), "%s.tmp", file);
@@ -430,43 +493,5 @@ int ctl_sysdump_main(int argc, char **argv)
 		gzclose(t.gz);
 		return 1;
 	}
-	add_host(&t);
-	if (nnodes) {
-		for (size_t i = 0; i < nnodes; i++) {
-			size_t n;
-
-			err = ctl_lab_nodes(nodes[i], ln, SD_MAX_NODES, &n);
-			if (err)
-				break;
-			for (size_t j = 0; j < n; j++)
-				add_node(&t, &rl, ln[j].name, ln[j].pin, NULL);
-		}
-	} else {
-		add_node(&t, &rl, NULL, pin_dir, agent_log);
-	}
-	fclose(rl.f);
-	tgz_add(&t, "commands.txt", rl.p, rl.n);
-	free(rl.p);
-	{
-		static const char zeros[1024];
-
-		tgz_write(&t, zeros, sizeof(zeros)); /* the archive's end: two zero blocks */
-	}
-	if (gzclose(t.gz) != Z_OK && !t.err)
-		t.err = -EIO;
-	if (err || t.err) {
-		if (strcmp(file, "-"))
-			unlink(tmp);
-		if (t.err)
-			pr_err("sysdump: writing %s: %s\n", file, strerror(-t.err));
-		return err == -EINVAL ? 2 : 1;
-	}
-	if (strcmp(file, "-") && rename(tmp, file)) {
-		pr_err("sysdump: %s: %s\n", file, strerror(errno));
-		unlink(tmp);
-		return 1;
-	}
-	fprintf(stderr, "xcnictl: sysdump: %s: %u files, %llu bytes before compression\n",
-		strcmp(file, "-") ? file : "stdout", t.files, t.bytes);
-	return 0;
+	return sd_finish(&t, sd_collect(&t, &rl, &o), file, tmp);
 }

@@ -609,6 +609,109 @@ static int command_word(int argc, char **argv)
 	return 0;
 }
 
+/* The lab's command (*sub): the first word after "lab" that is no option's. 0 or 2 (said). */
+static int own_lab_sub(int argc, char **argv, int cw, const char **sub)
+{
+	struct closest cl;
+	const char *name;
+	char buf[96];
+
+	for (int i = cw + 1; i < argc && strcmp(argv[i], "--"); i++) {
+		if (argv[i][0] != '-' || !argv[i][1]) {
+			*sub = argv[i];
+			break;
+		}
+		if (table_opt_takes_value(argv[i]))
+			i++;
+	}
+	if (!*sub || lab_cmd_flags(*sub))
+		return 0;
+	cl = (struct closest){ .word = *sub };
+	for (size_t k = 0; (name = lab_cmd_name(k)); k++)
+		closest_try(&cl, name);
+	pr_err("lab: unknown command %s%s\n", *sub, did_you_mean(&cl, "", buf, sizeof(buf)));
+	fprintf(stderr, "  (xcnictl lab --help lists them)\n");
+	return 2;
+}
+
+/* The words of an own command's line. */
+struct own_words {
+	char **pass; /* the command's own options and arguments, in order */
+	int npass;
+	int dashes; /* where the words handed over untouched begin ("--"): argc when none */
+};
+
+/*
+ * The line split: globals into g, the others checked against flags (where:
+ * the command, for the message) into w. -1 to go on, else the exit code (said).
+ */
+static int own_split(int argc, char **argv, int cw, const char *sub, const char *flags,
+		     const char *where, struct global *g, struct own_words *w)
+{
+	int npos = 0, rc, i;
+	bool arg;
+
+	w->dashes = argc;
+	for (i = 1; i < argc; i++) {
+		const char *s = argv[i];
+		size_t len;
+
+		if (i == cw || s == sub)
+			continue;
+		/* lab exec NS/POD CMD...: the command's words are its own, "--" or not. */
+		if (!strcmp(s, "--") || (sub && !strcmp(sub, "exec") && npos)) {
+			w->dashes = i;
+			break;
+		}
+		rc = global_word(argc, argv, &i, g);
+		if (rc == 0)
+			continue;
+		if (rc == 2)
+			return 2;
+		w->pass[w->npass++] = argv[i];
+		if (s[0] != '-' || !s[1]) {
+			npos++;
+			continue;
+		}
+		len = s[1] == '-' ? strcspn(s, "=") : 2;
+		if (!flag_in(flags, s, len, &arg))
+			return bad_flag(s, flags, where);
+		/* Its value: the next word, unless given in this one ("--x=v", "-fFILE"). */
+		if (arg && !(s[1] == '-' ? s[len] == '=' : s[2] != 0)) {
+			if (i + 1 >= argc || (i + 1 == w->dashes)) {
+				pr_err("%.*s: needs a value\n", (int)len, s);
+				return 2;
+			}
+			w->pass[w->npass++] = argv[++i];
+		}
+	}
+	return -1;
+}
+
+/* The globals an own command cannot take: 0, or 2 (said). */
+static int own_globals_check(bool lab, const char *sub, const char *where,
+			     const struct global *g)
+{
+	bool arg;
+	/* Whether it writes JSON (then -o has a meaning): flows, and the lab's that say so. */
+	bool takes_json = !lab || (sub && flag_in(lab_cmd_flags(sub), "--json", 6, &arg));
+
+	if (g->version) {
+		pr_err("--version: give it alone (xcnictl --version)\n");
+		return 2;
+	}
+	if (lab && (g->node || g->pin_dir_opt)) {
+		pr_err("%s: the lab's commands act on the whole lab (no --node or --pin-dir)\n",
+		       g->node ? "--node" : "--pin-dir");
+		return 2;
+	}
+	if (g->out_given && !takes_json && !g->help) {
+		pr_err("-o %s: xcnictl %s writes no table\n", pt_format_name(g->out), where);
+		return 2;
+	}
+	return 0;
+}
+
 /*
  * A command with a parser of its own (lab, flows): the global options taken
  * out of the whole line (up to "--"), the others checked against its flags,
@@ -617,95 +720,27 @@ static int command_word(int argc, char **argv)
 static int own_main(const struct cmd *cmd, int argc, char **argv, int cw, struct global *g)
 {
 	const struct own *own = own_of(cmd);
-	bool lab = own->fn == lab_own, arg, takes_json;
+	bool lab = own->fn == lab_own;
 	char **out = calloc((size_t)argc + 2 * ARRAY_SIZE(g->nodes) + 8, sizeof(*out));
-	char **pass = calloc((size_t)argc + 1, sizeof(*pass));
+	struct own_words w = { .pass = calloc((size_t)argc + 1, sizeof(*w.pass)) };
 	char flags[2048], where[96];
 	const char *sub = NULL;
-	int n = 0, npass = 0, npos = 0, dashes = argc, rc = 1, i;
+	int n = 0, rc = 1, i;
 
-	if (!out || !pass)
+	if (!out || !w.pass)
 		goto out;
-	/* The lab's command: the first word after "lab" that is no option's. */
-	for (i = cw + 1; lab && i < argc && strcmp(argv[i], "--"); i++) {
-		if (argv[i][0] != '-' || !argv[i][1]) {
-			sub = argv[i];
-			break;
-		}
-		if (table_opt_takes_value(argv[i]))
-			i++;
-	}
-	if (sub && !lab_cmd_flags(sub)) {
-		struct closest cl = { .word = sub };
-		const char *name;
-		char buf[96];
-
-		for (size_t k = 0; (name = lab_cmd_name(k)); k++)
-			closest_try(&cl, name);
-		pr_err("lab: unknown command %s%s\n", sub, did_you_mean(&cl, "", buf, sizeof(buf)));
-		fprintf(stderr, "  (xcnictl lab --help lists them)\n");
-		rc = 2;
+	if (lab && (rc = own_lab_sub(argc, argv, cw, &sub)))
 		goto out;
-	}
 	ctl_cmd_flags(cmd, sub, flags, sizeof(flags));
 	snprintf(where, sizeof(where), "%s%s%s", cmd->name, sub ? " " : "", sub ?: "");
 	out[n++] = argv[cw];
 	if (sub)
 		out[n++] = (char *)sub;
-	for (i = 1; i < argc; i++) {
-		const char *w = argv[i];
-		size_t len;
-
-		if (i == cw || w == sub)
-			continue;
-		/* lab exec NS/POD CMD...: the command's words are its own, "--" or not. */
-		if (!strcmp(w, "--") || (sub && !strcmp(sub, "exec") && npos)) {
-			dashes = i;
-			break;
-		}
-		rc = global_word(argc, argv, &i, g);
-		if (rc == 0)
-			continue;
-		if (rc == 2)
-			goto out;
-		pass[npass++] = argv[i];
-		if (w[0] != '-' || !w[1]) {
-			npos++;
-			continue;
-		}
-		len = w[1] == '-' ? strcspn(w, "=") : 2;
-		if (!flag_in(flags, w, len, &arg)) {
-			rc = bad_flag(w, flags, where);
-			goto out;
-		}
-		/* Its value: the next word, unless given in this one ("--x=v", "-fFILE"). */
-		if (arg && !(w[1] == '-' ? w[len] == '=' : w[2] != 0)) {
-			if (i + 1 >= argc || (i + 1 == dashes)) {
-				pr_err("%.*s: needs a value\n", (int)len, w);
-				rc = 2;
-				goto out;
-			}
-			pass[npass++] = argv[++i];
-		}
-	}
-	/* Whether it writes JSON (then -o has a meaning): flows, and the lab's that say so. */
-	takes_json = !lab || (sub && flag_in(lab_cmd_flags(sub), "--json", 6, &arg));
-	if (g->version) {
-		pr_err("--version: give it alone (xcnictl --version)\n");
-		rc = 2;
+	rc = own_split(argc, argv, cw, sub, flags, where, g, &w);
+	if (rc >= 0)
 		goto out;
-	}
-	if (lab && (g->node || g->pin_dir_opt)) {
-		pr_err("%s: the lab's commands act on the whole lab (no --node or --pin-dir)\n",
-		       g->node ? "--node" : "--pin-dir");
-		rc = 2;
+	if ((rc = own_globals_check(lab, sub, where, g)))
 		goto out;
-	}
-	if (g->out_given && !takes_json && !g->help) {
-		pr_err("-o %s: xcnictl %s writes no table\n", pt_format_name(g->out), where);
-		rc = 2;
-		goto out;
-	}
 	if (pt_format_structured(g->out)) {
 		out[n++] = "--json";
 		rc = pt_stdout_filter(g->out);
@@ -727,15 +762,15 @@ static int own_main(const struct cmd *cmd, int argc, char **argv, int cw, struct
 			out[n++] = (char *)g->nodes[k];
 		}
 	}
-	for (i = 0; i < npass; i++)
-		out[n++] = pass[i];
-	for (i = dashes; i < argc; i++)
+	for (i = 0; i < w.npass; i++)
+		out[n++] = w.pass[i];
+	for (i = w.dashes; i < argc; i++)
 		out[n++] = argv[i];
 	out[n] = NULL;
 	optind = 0;
 	rc = own->fn(n, out);
 out:
-	free(pass);
+	free(w.pass);
 	free(out);
 	return rc;
 }
@@ -756,16 +791,13 @@ static int parse_count(int opt, const char *arg, unsigned long *v)
 }
 
 /*
- * One option into c or g: 0, or -EINVAL (said) for a value that is not one.
- * Options may follow the command ("xcnictl ct list --json"): getopt permutes.
+ * A filter option (--ip, --identity, --label, --pod, --namespace, --reason,
+ * --verdict, --type) into c: 0, -EINVAL (said), or 1 when opt is none of them.
  */
-static int parse_opt(int opt, const char *arg, struct ctx *c, struct global *g)
+static int parse_filter_opt(int opt, const char *arg, struct ctx *c)
 {
-	int r = global_opt(opt, arg, g);
 	char e[300];
 
-	if (r >= 0)
-		return r ? -EINVAL : 0;
 	switch (opt) {
 	case 'I':
 		if (parse_ip_any(arg, &c->ip_any)) {
@@ -781,12 +813,6 @@ static int parse_opt(int opt, const char *arg, struct ctx *c, struct global *g)
 		if (vocab_identity(arg, &c->identity, e, sizeof(e)))
 			goto bad;
 		c->opts |= OPT_IDENTITY;
-		return 0;
-	case 'A':
-		c->opts |= OPT_ALL;
-		return 0;
-	case 'w':
-		c->opts |= OPT_WIDE;
 		return 0;
 	case 'L': {
 		struct flow_match m;
@@ -828,6 +854,33 @@ static int parse_opt(int opt, const char *arg, struct ctx *c, struct global *g)
 		c->ev_type = !strcmp(arg, "drop")    ? XCNI_EV_DROP :
 			     !strcmp(arg, "verdict") ? XCNI_EV_VERDICT : XCNI_EV_TRACE;
 		return 0;
+	}
+	return 1;
+bad: /* the vocabulary's parsers say what is wrong, naming the word (vocab.h) */
+	pr_err("%s\n", e);
+	return -EINVAL;
+}
+
+/*
+ * One option into c or g: 0, or -EINVAL (said) for a value that is not one.
+ * Options may follow the command ("xcnictl ct list --json"): getopt permutes.
+ */
+static int parse_opt(int opt, const char *arg, struct ctx *c, struct global *g)
+{
+	int r = global_opt(opt, arg, g);
+
+	if (r >= 0)
+		return r ? -EINVAL : 0;
+	r = parse_filter_opt(opt, arg, c);
+	if (r <= 0)
+		return r;
+	switch (opt) {
+	case 'A':
+		c->opts |= OPT_ALL;
+		return 0;
+	case 'w':
+		c->opts |= OPT_WIDE;
+		return 0;
 	case 'S': {
 		unsigned long v;
 
@@ -866,9 +919,6 @@ static int parse_opt(int opt, const char *arg, struct ctx *c, struct global *g)
 		c->time_mono = !strcmp(arg, "mono");
 		return 0;
 	}
-	return -EINVAL;
-bad: /* the vocabulary's parsers say what is wrong, naming the word (vocab.h) */
-	pr_err("%s\n", e);
 	return -EINVAL;
 }
 

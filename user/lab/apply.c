@@ -815,7 +815,9 @@ static void usage_apply(FILE *f, const char *verb)
 			   "    xcnictl lab delete -f -\n");
 }
 
-static int apply_or_delete(int argc, char **argv, bool apply)
+/* -f FILE... into files, --now or --grace-period into *grace: -1 to go on, else the exit code. */
+static int apply_parse(int argc, char **argv, bool apply, const char **files, size_t *nfiles,
+		       long long *grace)
 {
 	static const struct option lo[] = {
 		{ "filename", required_argument, NULL, 'f' },
@@ -824,36 +826,24 @@ static int apply_or_delete(int argc, char **argv, bool apply)
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
-	long long grace = -1; /* the pod's */
-	char *end;
 	const char *verb = apply ? "apply" : "delete";
-	/* Apply in this order, delete in the reverse one (a node is back before its pods). */
-	static const enum k8s_kind order[] = { K8S_NODE, K8S_NAMESPACE, K8S_POD,
-					       K8S_NETWORKPOLICY, K8S_CLUSTERNETPOL,
-					       K8S_SERVICE, K8S_ENDPOINTSLICE };
-	struct batch b = {};
-	bool changed = false;
-	const char **files;
-	size_t nfiles = 0;
-	struct lab lab;
-	int c, ret = 1, err;
+	char *end;
+	int c;
 
-	files = calloc((size_t)argc + 1, sizeof(*files));
-	if (!files)
-		return 1;
 	optind = 0;
 	while ((c = getopt_long(argc, argv, "f:h", lo, NULL)) != -1) {
 		switch (c) {
-		case 'f': files[nfiles++] = optarg; break;
+		case 'f': files[(*nfiles)++] = optarg; break;
 		case 'n':
 			if (apply)
 				goto bad_usage;
-			grace = 0;
+			*grace = 0;
 			break;
 		case 'g':
 			errno = 0;
-			grace = strtoll(optarg, &end, 10);
-			if (apply || errno || end == optarg || *end || grace < 0 || grace > LAB_GRACE_MAX) {
+			*grace = strtoll(optarg, &end, 10);
+			if (apply || errno || end == optarg || *end || *grace < 0 ||
+			    *grace > LAB_GRACE_MAX) {
 				fprintf(stderr, "lab delete: --grace-period %s: want 0 to %d seconds\n",
 					optarg, LAB_GRACE_MAX);
 				goto bad_usage;
@@ -861,22 +851,69 @@ static int apply_or_delete(int argc, char **argv, bool apply)
 			break;
 		case 'h':
 			usage_apply(stdout, verb);
-			ret = 0;
-			goto out_files;
+			return 0;
 		default:
-bad_usage:
-			usage_apply(stderr, verb);
-			ret = 2;
-			goto out_files;
+			goto bad_usage;
 		}
 	}
-	if (!nfiles || optind < argc) {
-		usage_apply(stderr, verb);
-		ret = 2;
-		goto out_files;
+	if (*nfiles && optind >= argc)
+		return -1;
+bad_usage:
+	usage_apply(stderr, verb);
+	return 2;
+}
+
+/* The batch applied (or deleted) on the locked lab, kind by kind: 0, or 1 (said). */
+static int apply_batch(struct lab *lab, const struct batch *b, bool apply, long long grace)
+{
+	/* Apply in this order, delete in the reverse one (a node is back before its pods). */
+	static const enum k8s_kind order[] = { K8S_NODE, K8S_NAMESPACE, K8S_POD,
+					       K8S_NETWORKPOLICY, K8S_CLUSTERNETPOL,
+					       K8S_SERVICE, K8S_ENDPOINTSLICE };
+	bool changed = false;
+	int ret = 0;
+
+	if (pods_reap(lab, &changed))
+		ret = 1;
+	if (!apply && pods_terminate(lab, b))
+		ret = 1;
+	for (size_t k = 0; k < ARRAY_SIZE(order); k++) {
+		enum k8s_kind kind = order[apply ? k : ARRAY_SIZE(order) - 1 - k];
+
+		for (size_t i = 0; i < b->nobjs; i++) {
+			const struct k8s_object *o = b->objs[apply ? i : b->nobjs - 1 - i];
+
+			if (o->kind != kind)
+				continue;
+			if (apply ? lab_apply_one(lab, o, &changed) :
+				    lab_delete_one(lab, o, grace, &changed))
+				ret = 1;
+		}
 	}
+	/* kube-proxy follows Services and their endpoints (pods come and go, labels change). */
+	if (lab_services_sync(lab, changed))
+		ret = 1;
+	return ret;
+}
+
+static int apply_or_delete(int argc, char **argv, bool apply)
+{
+	long long grace = -1; /* the pod's */
+	const char *verb = apply ? "apply" : "delete";
+	struct batch b = {};
+	const char **files;
+	size_t nfiles = 0;
+	struct lab lab;
+	int ret = 1, err = 0;
+
+	files = calloc((size_t)argc + 1, sizeof(*files));
+	if (!files)
+		return 1;
+	ret = apply_parse(argc, argv, apply, files, &nfiles, &grace);
+	if (ret >= 0)
+		goto out_files;
+	ret = 1;
 	/* Load and validate everything before taking the lock: nothing changes on an error. */
-	err = 0;
 	for (size_t i = 0; i < nfiles; i++)
 		if (load_arg(&b, files[i]))
 			err = -EINVAL;
@@ -886,33 +923,10 @@ bad_usage:
 	}
 	if (lab_open(&lab, true))
 		goto out_batch;
-	if (lab_validate(&lab, &b, verb)) {
+	if (lab_validate(&lab, &b, verb))
 		fprintf(stderr, "lab %s: nothing changed\n", verb);
-		goto out_lab;
-	}
-	ret = 0;
-	if (pods_reap(&lab, &changed))
-		ret = 1;
-	if (!apply && pods_terminate(&lab, &b))
-		ret = 1;
-	for (size_t k = 0; k < ARRAY_SIZE(order); k++) {
-		enum k8s_kind kind = order[apply ? k : ARRAY_SIZE(order) - 1 - k];
-
-		for (size_t i = 0; i < b.nobjs; i++) {
-			const struct k8s_object *o = b.objs[apply ? i : b.nobjs - 1 - i];
-
-			if (o->kind != kind)
-				continue;
-			err = apply ? lab_apply_one(&lab, o, &changed) :
-				      lab_delete_one(&lab, o, grace, &changed);
-			if (err)
-				ret = 1;
-		}
-	}
-	/* kube-proxy follows Services and their endpoints (pods come and go, labels change). */
-	if (lab_services_sync(&lab, changed))
-		ret = 1;
-out_lab:
+	else
+		ret = apply_batch(&lab, &b, apply, grace);
 	lab_close(&lab);
 out_batch:
 	batch_free(&b);

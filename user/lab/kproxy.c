@@ -255,86 +255,63 @@ static size_t seps_pick(struct rules *r, const struct lab_node *n, const char *s
 	return nsep;
 }
 
-/* Service port sp of svc on node n (its NodePort and local endpoints are the node's). */
-static void svc_port_rules(struct rules *r, const struct lab_node *n, const struct k8s_object *svc,
-			   const char *ip, const struct k8s_svc_port *sp, const struct lab_ep_pod *pods,
-			   size_t npods, const struct lab_slice_list *sl)
+/* No endpoints: the ClusterIP, NodePort and external IPs refused at once, as kube-proxy does. */
+static void no_endpoint_rules(struct rules *r, const struct k8s_object *svc, const char *ip,
+			      const struct k8s_svc_port *sp, const char *spn, bool np)
 {
-	char spn[512], svcchain[32], svl[32] = "", what[600], cmt[600];
-	const char *proto = proto_name(sp->proto), *hl = host_len(r), *internal;
-	unsigned int aff = svc->svc.affinity_client_ip ? svc->svc.affinity_s : 0;
-	/* NodePorts on the nodes' underlay addresses: IPv6 where the node has one. */
-	bool np = svc->svc.node_ports && sp->node_port && (r->fam == LAB_FAM_V4 || *r->node_ip6);
-	size_t nsep = 0, nlocal = 0, neps = 0;
-	struct lab_ep *eps = NULL;
-	struct sep *seps;
+	const char *proto = proto_name(sp->proto), *hl = host_len(r);
 
-	if (lab_port_endpoints(svc, sp, r->fam, pods, npods, sl, &eps, &neps))
-		return;
-	seps = calloc(neps + 1, sizeof(*seps));
-	if (!seps) {
-		free(eps);
-		return;
-	}
-	/* The servicePortName: ns/name:port. */
-	snprintf(spn, sizeof(spn), "%s/%s:%s", svc->meta.ns, svc->meta.name,
-		 sp->name ? sp->name : "");
-	nsep = seps_pick(r, n, spn, proto, eps, neps, seps);
-	free(eps);
-	if (!nsep) {
-		/* No endpoints: refused at once, as kube-proxy does. */
+	fprintf(r->ffilter,
+		"-A KUBE-SERVICES -d %s/%s -p %s -m comment --comment \"%s has no endpoints\" "
+		"-m %s --dport %u -j REJECT --reject-with %s\n",
+		ip, hl, proto, spn, proto, sp->port, reject_with(r));
+	if (np)
 		fprintf(r->ffilter,
-			"-A KUBE-SERVICES -d %s/%s -p %s -m comment --comment \"%s has no endpoints\" "
-			"-m %s --dport %u -j REJECT --reject-with %s\n",
-			ip, hl, proto, spn, proto, sp->port, reject_with(r));
-		if (np)
-			fprintf(r->ffilter,
-				"-A KUBE-EXTERNAL-SERVICES -m addrtype --dst-type LOCAL -p %s -m comment "
-				"--comment \"%s has no endpoints\" -m %s --dport %u -j REJECT "
-				"--reject-with %s\n",
-				proto, spn, proto, sp->node_port, reject_with(r));
-		for (size_t i = 0; i < ext_ips(r, svc); i++) {
-			char eip[INET6_ADDRSTRLEN];
+			"-A KUBE-EXTERNAL-SERVICES -m addrtype --dst-type LOCAL -p %s -m comment "
+			"--comment \"%s has no endpoints\" -m %s --dport %u -j REJECT "
+			"--reject-with %s\n",
+			proto, spn, proto, sp->node_port, reject_with(r));
+	for (size_t i = 0; i < ext_ips(r, svc); i++) {
+		char eip[INET6_ADDRSTRLEN];
 
-			fprintf(r->ffilter, "-A KUBE-EXTERNAL-SERVICES -d %s/%s -p %s -m comment "
-					    "--comment \"%s has no endpoints\" -m %s --dport %u -j REJECT "
-					    "--reject-with %s\n",
-				ext_ip(r, svc, i, eip, sizeof(eip)), hl, proto, spn, proto, sp->port,
-				reject_with(r));
-		}
-		free(seps);
-		return;
+		fprintf(r->ffilter, "-A KUBE-EXTERNAL-SERVICES -d %s/%s -p %s -m comment "
+				    "--comment \"%s has no endpoints\" -m %s --dport %u -j REJECT "
+				    "--reject-with %s\n",
+			ext_ip(r, svc, i, eip, sizeof(eip)), hl, proto, spn, proto, sp->port,
+			reject_with(r));
 	}
-	snprintf(what, sizeof(what), "%s%s", spn, proto);
-	nat_chain(r, svcchain, sizeof(svcchain), "KUBE-SVC-", what);
-	/* Some picked: the cluster-wide set has some (a local one is ready or serving, terminating). */
-	for (size_t i = 0; i < nsep; i++)
-		nlocal += seps[i].local;
-	/*
-	 * KUBE-SVL: this node's endpoints alone, for a traffic policy Local
-	 * (internal: the ClusterIP from this node; external: outside traffic).
-	 */
-	if (nlocal && (svc->svc.itp_local || svc->svc.etp_local)) {
-		nat_chain(r, svl, sizeof(svl), "KUBE-SVL-", what);
-		pick_rules(r, svl, spn, seps, nsep, true, aff);
-	}
-	/* internalTrafficPolicy Local: the ClusterIP goes to KUBE-SVL, as kube-proxy's internalTrafficChain. */
-	internal = svc->svc.itp_local ? svl : svcchain;
+}
+
+/* The ClusterIP into internal (its KUBE-SVC or KUBE-SVL chain; "": dropped, none local). */
+static void cluster_ip_rules(struct rules *r, const char *ip, const struct k8s_svc_port *sp,
+			     const char *spn, const char *internal)
+{
+	const char *proto = proto_name(sp->proto), *hl = host_len(r);
+	char cmt[600];
+
 	snprintf(cmt, sizeof(cmt), "%s cluster IP", spn);
 	if (!*internal) {
 		/* Local, and no endpoint on this node: dropped, as kube-proxy does (not rejected). */
 		fprintf(r->ffilter,
 			"-A KUBE-SERVICES -d %s/%s -p %s -m comment --comment \"%s has no local endpoints\" "
 			"-m %s --dport %u -j DROP\n", ip, hl, proto, spn, proto, sp->port);
-	} else {
-		fprintf(r->fnat, "-A KUBE-SERVICES -d %s/%s -p %s -m comment --comment \"%s\" -m %s "
-				 "--dport %u -j %s\n", ip, hl, proto, cmt, proto, sp->port, internal);
-		/* Off-cluster sources are masqueraded, so replies come back this way. */
-		fprintf(r->fnat, "-A %s ! -s %s -d %s/%s -p %s -m comment --comment \"%s\" -m %s "
-				 "--dport %u -j KUBE-MARK-MASQ\n",
-			internal, cluster_cidr(r), ip, hl, proto, cmt, proto, sp->port);
+		return;
 	}
-	pick_rules(r, svcchain, spn, seps, nsep, false, aff);
+	fprintf(r->fnat, "-A KUBE-SERVICES -d %s/%s -p %s -m comment --comment \"%s\" -m %s "
+			 "--dport %u -j %s\n", ip, hl, proto, cmt, proto, sp->port, internal);
+	/* Off-cluster sources are masqueraded, so replies come back this way. */
+	fprintf(r->fnat, "-A %s ! -s %s -d %s/%s -p %s -m comment --comment \"%s\" -m %s "
+			 "--dport %u -j KUBE-MARK-MASQ\n",
+		internal, cluster_cidr(r), ip, hl, proto, cmt, proto, sp->port);
+}
+
+/* Each endpoint's KUBE-SEP chain (hairpin, DNAT), and its UDP flows to forget. */
+static void sep_rules(struct rules *r, const struct k8s_object *svc, const char *ip,
+		      const struct k8s_svc_port *sp, const char *spn, const struct sep *seps,
+		      size_t nsep, unsigned int aff, bool np)
+{
+	const char *proto = proto_name(sp->proto), *hl = host_len(r);
+
 	for (size_t i = 0; i < nsep; i++) {
 		fprintf(r->fchains, ":%s\n", seps[i].chain);
 		fprintf(r->fdecl, ":%s - [0:0]\n", seps[i].chain);
@@ -358,6 +335,56 @@ static void svc_port_rules(struct rules *r, const struct lab_node *n, const stru
 			fprintf(r->fudp, "%s %s\n", ext_ip(r, svc, j, eip, sizeof(eip)), seps[i].addr);
 		}
 	}
+}
+
+/* Service port sp of svc on node n (its NodePort and local endpoints are the node's). */
+static void svc_port_rules(struct rules *r, const struct lab_node *n, const struct k8s_object *svc,
+			   const char *ip, const struct k8s_svc_port *sp, const struct lab_ep_pod *pods,
+			   size_t npods, const struct lab_slice_list *sl)
+{
+	char spn[512], svcchain[32], svl[32] = "", what[600];
+	const char *proto = proto_name(sp->proto);
+	unsigned int aff = svc->svc.affinity_client_ip ? svc->svc.affinity_s : 0;
+	/* NodePorts on the nodes' underlay addresses: IPv6 where the node has one. */
+	bool np = svc->svc.node_ports && sp->node_port && (r->fam == LAB_FAM_V4 || *r->node_ip6);
+	size_t nsep = 0, nlocal = 0, neps = 0;
+	struct lab_ep *eps = NULL;
+	struct sep *seps;
+
+	if (lab_port_endpoints(svc, sp, r->fam, pods, npods, sl, &eps, &neps))
+		return;
+	seps = calloc(neps + 1, sizeof(*seps));
+	if (!seps) {
+		free(eps);
+		return;
+	}
+	/* The servicePortName: ns/name:port. */
+	snprintf(spn, sizeof(spn), "%s/%s:%s", svc->meta.ns, svc->meta.name,
+		 sp->name ? sp->name : "");
+	nsep = seps_pick(r, n, spn, proto, eps, neps, seps);
+	free(eps);
+	if (!nsep) {
+		no_endpoint_rules(r, svc, ip, sp, spn, np);
+		free(seps);
+		return;
+	}
+	snprintf(what, sizeof(what), "%s%s", spn, proto);
+	nat_chain(r, svcchain, sizeof(svcchain), "KUBE-SVC-", what);
+	/* Some picked: the cluster-wide set has some (a local one is ready or serving, terminating). */
+	for (size_t i = 0; i < nsep; i++)
+		nlocal += seps[i].local;
+	/*
+	 * KUBE-SVL: this node's endpoints alone, for a traffic policy Local
+	 * (internal: the ClusterIP from this node; external: outside traffic).
+	 */
+	if (nlocal && (svc->svc.itp_local || svc->svc.etp_local)) {
+		nat_chain(r, svl, sizeof(svl), "KUBE-SVL-", what);
+		pick_rules(r, svl, spn, seps, nsep, true, aff);
+	}
+	/* internalTrafficPolicy Local: the ClusterIP goes to KUBE-SVL, as kube-proxy's internalTrafficChain. */
+	cluster_ip_rules(r, ip, sp, spn, svc->svc.itp_local ? svl : svcchain);
+	pick_rules(r, svcchain, spn, seps, nsep, false, aff);
+	sep_rules(r, svc, ip, sp, spn, seps, nsep, aff, np);
 	ext_rules(r, svc, sp, spn, what, svcchain, svl, seps, nsep, np);
 	free(seps);
 }

@@ -482,7 +482,8 @@ int lab_probe_addr(const char *addr, const struct lab_port *port, int timeout_ms
 	return probe_once(&d, port, timeout_ms, answer, alen, NULL);
 }
 
-int lab_cmd_probe(int argc, char **argv)
+/* lab probe's options; *fam 0: every family of the lab. -1 to go on, else the exit code. */
+static int probe_parse(int argc, char **argv, int *timeout, unsigned int *fam, bool *json)
 {
 	static const struct option lo[] = {
 		{ "timeout-ms", required_argument, NULL, 't' },
@@ -491,29 +492,21 @@ int lab_cmd_probe(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
-	int c, timeout = PROBE_DEFAULT_MS, ret = 2, res[2] = {}, nsfd, nfam = 0;
-	char path[PATH_MAX], answer[2][512] = {};
-	unsigned int fam = 0, fams;
-	const struct lab_pod *src;
-	const char *to;
-	struct lab_port port;
-	struct dest d[2];
-	bool json = false, all = true, any = false;
-	struct lab lab;
+	int c;
 
 	optind = 0;
 	while ((c = getopt_long(argc, argv, "t:jh", lo, NULL)) != -1) {
 		switch (c) {
 		case 't':
-			if (timeout_parse(optarg, &timeout))
+			if (timeout_parse(optarg, timeout))
 				return 2;
 			break;
 		case 'f':
-			fam = family_opt(optarg);
-			if (!fam)
+			*fam = family_opt(optarg);
+			if (!*fam)
 				return 2;
 			break;
-		case 'j': json = true; break;
+		case 'j': *json = true; break;
 		case 'h': usage_probe(stdout); return 0;
 		default: usage_probe(stderr); return 2;
 		}
@@ -522,61 +515,50 @@ int lab_cmd_probe(int argc, char **argv)
 		usage_probe(stderr);
 		return 2;
 	}
-	to = argv[optind + 1];
-	if (probe_spec(argv[optind + 2], &port))
-		return 2;
-	if (lab_open(&lab, false))
-		return 2;
-	if (fam && !(lab.family & fam)) {
-		fprintf(stderr, "lab probe: --family %s: this lab is %s (lab up --ip-family)\n",
-			fam == LAB_FAM_V6 ? "6" : "4", lab_family_word(lab.family));
-		goto out;
-	}
-	/* The outside: a client beyond the underlay's router, in no node's cgroup. */
-	if (!strcmp(argv[optind], "outside")) {
-		if (!lab.outside) {
-			fprintf(stderr, "lab probe: this lab has no outside (netns " LAB_OUT_NETNS ")\n");
-			goto out;
-		}
-		src = NULL;
-	} else if (!(src = lab_pod_lookup(&lab, argv[optind]))) {
-		goto out;
-	}
-	/* The outside: IPv4 unless --family 6 asks (dual labs) or the underlay is IPv6
-	 * alone (ipv6 labs); a pod every family of the lab. */
-	fams = fam ? fam : src ? lab.family : lab_ul_v6only(&lab) ? LAB_FAM_V6 : LAB_FAM_V4;
-	if (probe_dest(&lab, to, &fams, fam != 0, d))
-		goto out;
-	/* One probe, nothing else running: this (only) thread enters the pod's netns,
-	 * and the process its node's cgroup (socket load balancing as the pod gets it). */
-	if (src && lab_pod_cgroup_join(&lab, src, 0))
-		goto out;
+	return -1;
+}
+
+/*
+ * One probe, nothing else running: this (only) thread enters the pod's netns
+ * (src NULL: the outside's), and the process its node's cgroup (socket load
+ * balancing as the pod gets it). 0, or -1 (said; name: the source as given).
+ */
+static int probe_enter(struct lab *lab, const struct lab_pod *src, const char *name)
+{
+	char path[PATH_MAX];
+	int nsfd;
+
+	if (src && lab_pod_cgroup_join(lab, src, 0))
+		return -1;
 	lab_netns_path(src ? src->netns : LAB_OUT_NETNS, path, sizeof(path));
 	nsfd = open(path, O_RDONLY | O_CLOEXEC);
 	if (nsfd < 0 || setns(nsfd, CLONE_NEWNET)) {
-		fprintf(stderr, "lab probe: %s: %s: %s\n", argv[optind], path, strerror(errno));
+		fprintf(stderr, "lab probe: %s: %s: %s\n", name, path, strerror(errno));
 		if (nsfd >= 0)
 			close(nsfd);
-		goto out;
+		return -1;
 	}
 	close(nsfd);
-	for (int k = 0; k < 2; k++) {
-		if (!(fams & (k ? LAB_FAM_V6 : LAB_FAM_V4)))
-			continue;
-		res[k] = probe_once(&d[k], &port, timeout, answer[k], sizeof(answer[k]), NULL);
-		if (res[k] < 0) {
-			fprintf(stderr, "lab probe: %s: %s\n", fam_name(k ? LAB_FAM_V6 : LAB_FAM_V4),
-				strerror(-res[k]));
-			goto out;
+	return 0;
+}
+
+/* The probes' results (res, answer: per family, IPv4's first): one JSON line or words. */
+static int probe_print(char **words, unsigned int fams, const int *res, char answer[2][512],
+		       bool json)
+{
+	bool all = true, any = false;
+	int nfam = 0;
+
+	for (int k = 0; k < 2; k++)
+		if (fams & (k ? LAB_FAM_V6 : LAB_FAM_V4)) {
+			all &= res[k] > 0;
+			any |= res[k] > 0;
+			nfam++;
 		}
-		all &= res[k] > 0;
-		any |= res[k] > 0;
-		nfam++;
-	}
 	if (json) {
 		int first = fams & LAB_FAM_V4 ? 0 : 1;
-		json_t *j = json_pack("{s:s,s:s,s:s,s:b,s:s?}", "from", argv[optind], "to", to,
-				      "port", argv[optind + 2], "connected", all, "answer",
+		json_t *j = json_pack("{s:s,s:s,s:s,s:b,s:s?}", "from", words[0], "to", words[1],
+				      "port", words[2], "connected", all, "answer",
 				      res[first] > 0 ? answer[first] : NULL);
 
 		if (j && nfam > 1) {
@@ -590,7 +572,7 @@ int lab_cmd_probe(int argc, char **argv)
 		}
 		if (!j || json_dumpf(j, stdout, JSON_COMPACT) || putchar('\n') == EOF) {
 			json_decref(j);
-			goto out;
+			return 2;
 		}
 		json_decref(j);
 	} else if (nfam > 1 && any && !all) {
@@ -599,7 +581,61 @@ int lab_cmd_probe(int argc, char **argv)
 	} else {
 		printf("%s\n", all ? "connected" : "blocked");
 	}
-	ret = all ? 0 : 1;
+	return all ? 0 : 1;
+}
+
+int lab_cmd_probe(int argc, char **argv)
+{
+	int timeout = PROBE_DEFAULT_MS, ret, res[2] = {};
+	char answer[2][512] = {};
+	unsigned int fam = 0, fams;
+	const struct lab_pod *src;
+	struct lab_port port;
+	struct dest d[2];
+	bool json = false;
+	struct lab lab;
+	char **w;
+
+	ret = probe_parse(argc, argv, &timeout, &fam, &json);
+	if (ret >= 0)
+		return ret;
+	ret = 2;
+	w = &argv[optind]; /* SRC DST PORT/PROTO */
+	if (probe_spec(w[2], &port))
+		return 2;
+	if (lab_open(&lab, false))
+		return 2;
+	if (fam && !(lab.family & fam)) {
+		fprintf(stderr, "lab probe: --family %s: this lab is %s (lab up --ip-family)\n",
+			fam == LAB_FAM_V6 ? "6" : "4", lab_family_word(lab.family));
+		goto out;
+	}
+	/* The outside: a client beyond the underlay's router, in no node's cgroup. */
+	if (!strcmp(w[0], "outside")) {
+		if (!lab.outside) {
+			fprintf(stderr, "lab probe: this lab has no outside (netns " LAB_OUT_NETNS ")\n");
+			goto out;
+		}
+		src = NULL;
+	} else if (!(src = lab_pod_lookup(&lab, w[0]))) {
+		goto out;
+	}
+	/* The outside: IPv4 unless --family 6 asks (dual labs) or the underlay is IPv6
+	 * alone (ipv6 labs); a pod every family of the lab. */
+	fams = fam ? fam : src ? lab.family : lab_ul_v6only(&lab) ? LAB_FAM_V6 : LAB_FAM_V4;
+	if (probe_dest(&lab, w[1], &fams, fam != 0, d) || probe_enter(&lab, src, w[0]))
+		goto out;
+	for (int k = 0; k < 2; k++) {
+		if (!(fams & (k ? LAB_FAM_V6 : LAB_FAM_V4)))
+			continue;
+		res[k] = probe_once(&d[k], &port, timeout, answer[k], sizeof(answer[k]), NULL);
+		if (res[k] < 0) {
+			fprintf(stderr, "lab probe: %s: %s\n", fam_name(k ? LAB_FAM_V6 : LAB_FAM_V4),
+				strerror(-res[k]));
+			goto out;
+		}
+	}
+	ret = probe_print(w, fams, res, answer, json);
 out:
 	lab_close(&lab);
 	return ret;
@@ -786,7 +822,17 @@ out:
 	return err;
 }
 
-int lab_cmd_matrix(int argc, char **argv)
+struct matrix_opts {
+	int timeout;
+	const char *svg;
+	unsigned int fam; /* 0: every family of the lab */
+	struct lab_port ports[MATRIX_MAX_PORTS];
+	size_t np;
+	bool json, via_svc;
+};
+
+/* lab matrix's options and PORT/PROTO words: -1 to go on, else the exit code (said). */
+static int matrix_parse(int argc, char **argv, struct matrix_opts *o)
 {
 	static const struct option lo[] = {
 		{ "json", no_argument, NULL, 'j' },
@@ -797,113 +843,141 @@ int lab_cmd_matrix(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
-	int c, timeout = PROBE_DEFAULT_MS, ret = 2;
-	const char *svg = NULL;
-	const struct lab_pod **pods = NULL;
-	struct lab_svc_ips *svcips = NULL;
-	struct matrix *m = NULL;
-	unsigned int fam = 0, fams[2];
-	struct lab_port ports[MATRIX_MAX_PORTS];
-	bool json = false, via_svc = false, changed = false;
-	struct lab lab;
-	size_t n, np, nf = 0, nm = 0;
+	int c;
 
 	optind = 0;
 	while ((c = getopt_long(argc, argv, "jt:h", lo, NULL)) != -1) {
 		switch (c) {
-		case 'j': json = true; break;
-		case 's': via_svc = true; break;
+		case 'j': o->json = true; break;
+		case 's': o->via_svc = true; break;
 		case 'f':
-			fam = family_opt(optarg);
-			if (!fam)
+			o->fam = family_opt(optarg);
+			if (!o->fam)
 				return 2;
 			break;
 		case 't':
-			if (timeout_parse(optarg, &timeout))
+			if (timeout_parse(optarg, &o->timeout))
 				return 2;
 			break;
-		case 'g': svg = optarg; break;
+		case 'g': o->svg = optarg; break;
 		case 'h': usage_matrix(stdout); return 0;
 		default: usage_matrix(stderr); return 2;
 		}
 	}
-	np = (size_t)(argc - optind);
-	if (np < 1) {
+	o->np = (size_t)(argc - optind);
+	if (o->np < 1) {
 		usage_matrix(stderr);
 		return 2;
 	}
-	if (np > MATRIX_MAX_PORTS) {
-		fprintf(stderr, "lab matrix: %zu PORT/PROTO given: at most %d at once\n", np,
+	if (o->np > MATRIX_MAX_PORTS) {
+		fprintf(stderr, "lab matrix: %zu PORT/PROTO given: at most %d at once\n", o->np,
 			MATRIX_MAX_PORTS);
 		return 2;
 	}
-	for (size_t i = 0; i < np; i++)
-		if (probe_spec(argv[optind + (int)i], &ports[i]))
+	for (size_t i = 0; i < o->np; i++)
+		if (probe_spec(argv[optind + (int)i], &o->ports[i]))
 			return 2;
-	if (svg && np > 1) {
-		fprintf(stderr, "lab matrix: --svg %s: draws one PORT/PROTO's table (%zu given)\n", svg, np);
+	if (o->svg && o->np > 1) {
+		fprintf(stderr, "lab matrix: --svg %s: draws one PORT/PROTO's table (%zu given)\n",
+			o->svg, o->np);
 		return 2;
 	}
-	if (svg && lab_svg_check_path(svg))
+	if (o->svg && lab_svg_check_path(o->svg))
 		return 2;
-	/* Making Services changes the lab: that takes its lock. */
-	if (lab_open(&lab, via_svc))
-		return 2;
-	if (fam && !(lab.family & fam)) {
-		fprintf(stderr, "lab matrix: --family %s: this lab is %s (lab up --ip-family)\n",
-			fam == LAB_FAM_V6 ? "6" : "4", lab_family_word(lab.family));
-		goto out;
-	}
-	pods = calloc(lab.npods + 1, sizeof(*pods));
-	svcips = calloc(lab.npods + 1, sizeof(*svcips));
-	if (!pods || !svcips)
-		goto out;
-	/* The cluster's own pods (kube-system: DNS) are not part of the truth table. */
-	n = 0;
-	for (size_t i = 0; i < lab.npods; i++)
-		if (strcmp(lab.pods[i].ns, "kube-system"))
-			pods[n++] = &lab.pods[i];
-	qsort(pods, n, sizeof(*pods), pod_cmp);
-	/* A pod's Service serves every port asked (made or completed); one ClusterIP. */
-	for (size_t p = 0; via_svc && p < np; p++)
-		for (size_t i = 0; i < n; i++)
-			if (lab_svc_for_pod(&lab, pods[i], &ports[p], &svcips[i], &changed))
-				goto out;
-	if (lab_services_sync(&lab, changed))
-		goto out;
-	/* A table per port and family (IPv4's first), every probe of them at once. */
-	for (unsigned int f = LAB_FAM_V4; f <= LAB_FAM_V6; f <<= 1)
-		if ((fam ? fam : lab.family) & f)
-			fams[nf++] = f;
-	m = calloc(np * nf, sizeof(*m));
-	if (!m)
-		goto out;
-	for (size_t p = 0; p < np; p++)
-		for (size_t f = 0; f < nf; f++) {
-			struct matrix *cur = &m[nm++];
+	return -1;
+}
 
-			if (matrix_init(cur, pods, n, fams[f], via_svc ? svcips : NULL))
-				goto out_m;
-			cur->port = ports[p];
-			cur->timeout_ms = timeout;
-		}
-	if (n && matrix_run(m, nm))
-		goto out_m;
-	for (size_t k = 0; k < nm; k++)
+/*
+ * The pods of the table (the cluster's own, kube-system's DNS, are not part of
+ * it), sorted, into pods (*n); with --via-service each one's Service serving
+ * every port asked (made or completed), its ClusterIPs into svcips. 0 or -1.
+ */
+static int matrix_pods(struct lab *lab, const struct matrix_opts *o, const struct lab_pod **pods,
+		       struct lab_svc_ips *svcips, size_t *n)
+{
+	bool changed = false;
+
+	*n = 0;
+	for (size_t i = 0; i < lab->npods; i++)
+		if (strcmp(lab->pods[i].ns, "kube-system"))
+			pods[(*n)++] = &lab->pods[i];
+	qsort(pods, *n, sizeof(*pods), pod_cmp);
+	for (size_t p = 0; o->via_svc && p < o->np; p++)
+		for (size_t i = 0; i < *n; i++)
+			if (lab_svc_for_pod(lab, pods[i], &o->ports[p], &svcips[i], &changed))
+				return -1;
+	return lab_services_sync(lab, changed) ? -1 : 0;
+}
+
+/* The probes that failed (counted as blocked), then each port's tables: the exit code. */
+static int matrix_report(const struct matrix *m, size_t nf, const struct matrix_opts *o,
+			 const struct lab_pod **pods, size_t n)
+{
+	int ret = 0;
+
+	for (size_t k = 0; k < o->np * nf; k++)
 		for (size_t i = 0; i < n * n; i++)
 			if (m[k].res[i] < 0)
 				fprintf(stderr, "lab matrix: %u/%s %s %s -> %s: %s (counted as blocked)\n",
 					m[k].port.port, proto_name(m[k].port.proto), fam_name(m[k].fam),
 					pods[i / n]->name, pods[i % n]->name, strerror(-m[k].res[i]));
 	/* Each port's tables: JSON a line each, text under the port's name. */
-	ret = 0;
-	for (size_t p = 0; !ret && p < np; p++) {
-		if (!json && np > 1)
-			printf("%s%u/%s:\n", p ? "\n" : "", ports[p].port, proto_name(ports[p].proto));
-		ret = matrix_print(&m[p * nf], nf, json) ? 2 : 0;
+	for (size_t p = 0; !ret && p < o->np; p++) {
+		if (!o->json && o->np > 1)
+			printf("%s%u/%s:\n", p ? "\n" : "", o->ports[p].port,
+			       proto_name(o->ports[p].proto));
+		ret = matrix_print(&m[p * nf], nf, o->json) ? 2 : 0;
 	}
-	if (!ret && svg && matrix_svg(m, nf, svg))
+	if (!ret && o->svg && matrix_svg(m, nf, o->svg))
 		ret = 2;
+	return ret;
+}
+
+int lab_cmd_matrix(int argc, char **argv)
+{
+	struct matrix_opts o = { .timeout = PROBE_DEFAULT_MS };
+	const struct lab_pod **pods = NULL;
+	struct lab_svc_ips *svcips = NULL;
+	struct matrix *m = NULL;
+	unsigned int fams[2];
+	struct lab lab;
+	size_t n, nf = 0, nm = 0;
+	int ret = matrix_parse(argc, argv, &o);
+
+	if (ret >= 0)
+		return ret;
+	ret = 2;
+	/* Making Services changes the lab: that takes its lock. */
+	if (lab_open(&lab, o.via_svc))
+		return 2;
+	if (o.fam && !(lab.family & o.fam)) {
+		fprintf(stderr, "lab matrix: --family %s: this lab is %s (lab up --ip-family)\n",
+			o.fam == LAB_FAM_V6 ? "6" : "4", lab_family_word(lab.family));
+		goto out;
+	}
+	pods = calloc(lab.npods + 1, sizeof(*pods));
+	svcips = calloc(lab.npods + 1, sizeof(*svcips));
+	if (!pods || !svcips || matrix_pods(&lab, &o, pods, svcips, &n))
+		goto out;
+	/* A table per port and family (IPv4's first), every probe of them at once. */
+	for (unsigned int f = LAB_FAM_V4; f <= LAB_FAM_V6; f <<= 1)
+		if ((o.fam ? o.fam : lab.family) & f)
+			fams[nf++] = f;
+	m = calloc(o.np * nf, sizeof(*m));
+	if (!m)
+		goto out;
+	for (size_t p = 0; p < o.np; p++)
+		for (size_t f = 0; f < nf; f++) {
+			struct matrix *cur = &m[nm++];
+
+			if (matrix_init(cur, pods, n, fams[f], o.via_svc ? svcips : NULL))
+				goto out_m;
+			cur->port = o.ports[p];
+			cur->timeout_ms = o.timeout;
+		}
+	if (n && matrix_run(m, nm))
+		goto out_m;
+	ret = matrix_report(m, nf, &o, pods, n);
 out_m:
 	for (size_t i = 0; i < nm; i++)
 		matrix_fini(&m[i]);

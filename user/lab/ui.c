@@ -369,23 +369,20 @@ fail:
 	return NULL;
 }
 
-static int render_graph(void *ctx, const struct http_args *a, char **body, size_t *len)
+/*
+ * The filters of the query a checked here (a bad one is the browser's 400),
+ * then split: what each node judges alone into nreq, the merged view's into
+ * mf (*merged: there is one). 0, or -errno with the page's answer in body.
+ */
+static int ui_filters(const struct http_args *a, char *nreq, size_t nlen, struct flow_filter *mf,
+		      bool *merged, char **body, size_t *len)
 {
-	static char names[LAB_MAX_NODES][64], unreachable[LAB_MAX_NODES][64];
-	static struct ui_ans ans[LAB_MAX_NODES];
-	struct ui_src *src = ctx;
-	char req[UI_REQ_MAX], nreq[UI_REQ_MAX], mreq[UI_REQ_MAX], err[300];
-	struct fbuf b = { .max = 64u << 20 }, extra = {};
-	size_t rl = 0, nn = 0, nu = 0, nans = 0;
-	struct flow_filter ff, mf;
-	struct fgraph *g = NULL;
-	json_t *keep = NULL;
-	int ret;
+	char req[UI_REQ_MAX], mreq[UI_REQ_MAX], err[300];
+	struct flow_filter ff;
+	size_t rl = 0;
 
-	/* The filters checked here (a bad one is the browser's 400), then sent as given. */
 	req[0] = '\0';
 	flow_filter_init(&ff);
-	flow_filter_init(&mf);
 	for (size_t i = 0; i < a->n; i++) {
 		if (flow_filter_set(&ff, a->v[i].key, a->v[i].value, err, sizeof(err))) {
 			flow_filter_free(&ff);
@@ -402,27 +399,28 @@ static int render_graph(void *ctx, const struct http_args *a, char **body, size_
 	}
 	flow_filter_free(&ff);
 	/* Each node is asked what it can judge alone; the rest is the merged view's. */
-	if (flows_req_split(req, nreq, sizeof(nreq), mreq, sizeof(mreq)) ||
-	    flow_filter_parse(&mf, mreq, err, sizeof(err))) {
-		flow_filter_free(&mf);
+	if (flows_req_split(req, nreq, nlen, mreq, sizeof(mreq)) ||
+	    flow_filter_parse(mf, mreq, err, sizeof(err))) {
 		*len = (size_t)asprintf(body, "filters: cannot be split for the merge\n");
 		return *len == (size_t)-1 ? -ENOMEM : -EINVAL;
 	}
-	ret = gather(src, nreq, strlen(nreq), ans, LAB_MAX_NODES, &nans, unreachable, &nu);
-	if (ret) {
-		flow_filter_free(&mf);
-		return ret;
-	}
-	if (mreq[0] && !(keep = merged_keys(&mf, ans, nans)))
-		ret = -ENOMEM;
-	flow_filter_free(&mf);
-	if (!ret)
-		ret = fg_new(&g);
+	*merged = mreq[0];
+	return 0;
+}
+
+/*
+ * Each node's records into g (keep: the merged view's connections, NULL every
+ * one), its name into names; its answer and maps freed whatever ret says.
+ * ret: the error so far, returned (or the first of adding).
+ */
+static int ui_add_answers(struct fgraph *g, struct ui_ans *ans, size_t nans, json_t *keep,
+			  char (*names)[64], size_t *nn, int ret)
+{
 	for (size_t i = 0; i < nans; i++) {
 		struct ui_ans *an = &ans[i];
 		char *line, *nl;
 
-		snprintf(names[nn++], 64, "%.63s", an->name);
+		snprintf(names[(*nn)++], 64, "%.63s", an->name);
 		for (line = an->buf; *line && !ret; line = nl + 1) {
 			nl = strchr(line, '\n');
 			*nl = '\0';
@@ -449,21 +447,62 @@ static int render_graph(void *ctx, const struct http_args *a, char **body, size_
 		free(an->buf);
 		an->buf = NULL;
 	}
-	json_decref(keep);
-	if (!ret) {
-		json_list(&extra, "node_names", names, nn);
-		json_list(&extra, "unreachable", unreachable, nu);
-		/* The same view as a command line (the page shows it). */
-		fbuf_printf(&extra, ",\"flows_args\":");
-		fg_json_str(&extra, src->cmd);
-		if (src->list_err[0]) {
-			fbuf_printf(&extra, ",\"list_error\":");
-			fg_json_str(&extra, src->list_err);
-		}
-		ret = extra.err ?: fg_render(g, extra.p, &b);
+	return ret;
+}
+
+/* The graph rendered into b, with the nodes, the unreachable, and the same view's command. */
+static int ui_render(struct fgraph *g, const struct ui_src *src, char (*names)[64], size_t nn,
+		     char (*unreachable)[64], size_t nu, struct fbuf *b)
+{
+	struct fbuf extra = {};
+	int ret;
+
+	json_list(&extra, "node_names", names, nn);
+	json_list(&extra, "unreachable", unreachable, nu);
+	/* The same view as a command line (the page shows it). */
+	fbuf_printf(&extra, ",\"flows_args\":");
+	fg_json_str(&extra, src->cmd);
+	if (src->list_err[0]) {
+		fbuf_printf(&extra, ",\"list_error\":");
+		fg_json_str(&extra, src->list_err);
 	}
-	fg_free(g);
+	ret = extra.err ?: fg_render(g, extra.p, b);
 	fbuf_free(&extra);
+	return ret;
+}
+
+static int render_graph(void *ctx, const struct http_args *a, char **body, size_t *len)
+{
+	static char names[LAB_MAX_NODES][64], unreachable[LAB_MAX_NODES][64];
+	static struct ui_ans ans[LAB_MAX_NODES];
+	struct ui_src *src = ctx;
+	char nreq[UI_REQ_MAX];
+	struct fbuf b = { .max = 64u << 20 };
+	size_t nn = 0, nu = 0, nans = 0;
+	struct flow_filter mf;
+	struct fgraph *g = NULL;
+	json_t *keep = NULL;
+	bool merged = false;
+	int ret;
+
+	flow_filter_init(&mf);
+	ret = ui_filters(a, nreq, sizeof(nreq), &mf, &merged, body, len);
+	if (!ret)
+		ret = gather(src, nreq, strlen(nreq), ans, LAB_MAX_NODES, &nans, unreachable, &nu);
+	if (ret) {
+		flow_filter_free(&mf);
+		return ret;
+	}
+	if (merged && !(keep = merged_keys(&mf, ans, nans)))
+		ret = -ENOMEM;
+	flow_filter_free(&mf);
+	if (!ret)
+		ret = fg_new(&g);
+	ret = ui_add_answers(g, ans, nans, keep, names, &nn, ret);
+	json_decref(keep);
+	if (!ret)
+		ret = ui_render(g, src, names, nn, unreachable, nu, &b);
+	fg_free(g);
 	if (ret) {
 		fbuf_free(&b);
 		return ret;
@@ -573,7 +612,12 @@ static const char cluster_ui_help[] =
 	"  --listen HOST:PORT     where to serve (a loopback address unless...)\n"
 	"  --http-allow-remote    ...this: whoever reaches it reads the cluster's flows\n";
 
-int ctl_ui_main(int argc, char **argv)
+/*
+ * xcnictl ui's options into src (the agents given into given, *ngiven), checked
+ * with the TLS directory and the address: -1 to go on, else the exit code (said).
+ */
+static int ui_parse(int argc, char **argv, struct ui_src *src, struct flows_agent *given,
+		    size_t *ngiven, const char **addr, bool *remote)
 {
 	static const struct option lo[] = {
 		{ "listen", required_argument, NULL, 'l' },
@@ -585,32 +629,27 @@ int ctl_ui_main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
-	static struct ui_src src = { .remote = true };
-	static struct flows_agent given[LAB_MAX_NODES];
-	const char *addr = UI_LISTEN_DEFAULT;
-	bool remote = false;
-	size_t ngiven = 0, cl;
 	char msg[600];
-	int opt, rc;
+	int opt;
 
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (opt) {
-		case 'l': addr = optarg; break;
-		case 'R': remote = true; break;
-		case 'K': src.kubeconfig = optarg; src.cluster = true; break;
-		case 'C': src.cluster = true; break;
-		case 'L': src.tls_dir = optarg; break;
+		case 'l': *addr = optarg; break;
+		case 'R': *remote = true; break;
+		case 'K': src->kubeconfig = optarg; src->cluster = true; break;
+		case 'C': src->cluster = true; break;
+		case 'L': src->tls_dir = optarg; break;
 		case 'A':
-			if (ngiven == LAB_MAX_NODES) {
+			if (*ngiven == LAB_MAX_NODES) {
 				fprintf(stderr, "ui: --agent: at most %d\n", LAB_MAX_NODES);
 				return 2;
 			}
-			if (flows_agent_parse(optarg, &given[ngiven], msg, sizeof(msg))) {
+			if (flows_agent_parse(optarg, &given[*ngiven], msg, sizeof(msg))) {
 				fprintf(stderr, "ui: %s\n", msg);
 				return 2;
 			}
-			ngiven++;
+			(*ngiven)++;
 			break;
 		case 'h': fputs(cluster_ui_help, stdout); return 0;
 		default: fputs(cluster_ui_help, stderr); return 2;
@@ -621,54 +660,80 @@ int ctl_ui_main(int argc, char **argv)
 		fputs(cluster_ui_help, stderr);
 		return 2;
 	}
-	if (!!ngiven + !!src.cluster != 1) {
+	if (!!*ngiven + !!src->cluster != 1) {
 		fprintf(stderr, "ui: give the agents one way: --kubeconfig FILE, --cluster or "
 				"--agent ADDR (in a lab: xcnictl lab ui)\n");
 		return 2;
 	}
-	if (!src.tls_dir)
-		src.tls_dir = getenv("XCNI_FLOWS_TLS");
-	if (!src.tls_dir || !*src.tls_dir) {
+	if (!src->tls_dir)
+		src->tls_dir = getenv("XCNI_FLOWS_TLS");
+	if (!src->tls_dir || !*src->tls_dir) {
 		fprintf(stderr, "ui: give --tls DIR (or XCNI_FLOWS_TLS): a client certificate and key "
 				"the agents' CA signed (tls.crt, tls.key) and that CA (ca.crt)\n");
 		return 2;
 	}
-	if (flows_tls_check(src.tls_dir, msg, sizeof(msg))) {
+	if (flows_tls_check(src->tls_dir, msg, sizeof(msg))) {
 		fprintf(stderr, "ui: %s\n", msg);
 		return 2;
 	}
-	if (check_listen("ui", addr, remote))
-		return 2;
+	return check_listen("ui", *addr, *remote) ? 2 : -1;
+}
+
+/*
+ * The agents: the API server's first list (a kubeconfig that cannot work is
+ * said before serving), or those given; src->cmd the same view's arguments.
+ * -1 to go on, else the exit code (said).
+ */
+static int ui_agents(struct ui_src *src, struct flows_agent *given, size_t ngiven)
+{
+	size_t cl = 0;
+
+	if (!src->cluster) {
+		src->agents = given;
+		src->nagents = ngiven;
+		for (size_t i = 0; i < ngiven && cl < sizeof(src->cmd); i++)
+			cl += (size_t)snprintf(src->cmd + cl, sizeof(src->cmd) - cl, "--agent %s ",
+					       given[i].node);
+		if (cl < sizeof(src->cmd))
+			snprintf(src->cmd + cl, sizeof(src->cmd) - cl, "--tls %s", src->tls_dir);
+		return -1;
+	}
+	relist(src);
+	if (!src->agents) {
+		if (src->list_err[0] && strcmp(src->list_err, "the kubeconfig cannot be read"))
+			fprintf(stderr, "ui: %s\n", src->list_err);
+		return !strcmp(src->list_err, "the kubeconfig cannot be read") ? 2 : 1;
+	}
+	for (size_t i = 0; i < src->nagents; i++)
+		if (src->agents[i].why[0])
+			fprintf(stderr, "ui: node %s: %s\n", src->agents[i].node, src->agents[i].why);
+	snprintf(src->cmd, sizeof(src->cmd), "%s%s --tls %s",
+		 src->kubeconfig ? "--kubeconfig " : "--cluster",
+		 src->kubeconfig ? src->kubeconfig : "", src->tls_dir);
+	return -1;
+}
+
+int ctl_ui_main(int argc, char **argv)
+{
+	static struct ui_src src = { .remote = true };
+	static struct flows_agent given[LAB_MAX_NODES];
+	const char *addr = UI_LISTEN_DEFAULT;
+	bool remote = false;
+	size_t ngiven = 0;
+	int rc;
+
+	rc = ui_parse(argc, argv, &src, given, &ngiven, &addr, &remote);
+	if (rc >= 0)
+		return rc;
 	if (curl_global_init(CURL_GLOBAL_DEFAULT)) {
 		fprintf(stderr, "ui: cannot start libcurl\n");
 		return 1;
 	}
-	if (src.cluster) {
-		/* The first list now: a kubeconfig that cannot work is said before serving. */
-		relist(&src);
-		if (!src.agents) {
-			curl_global_cleanup();
-			if (src.list_err[0] && strcmp(src.list_err, "the kubeconfig cannot be read"))
-				fprintf(stderr, "ui: %s\n", src.list_err);
-			return !strcmp(src.list_err, "the kubeconfig cannot be read") ? 2 : 1;
-		}
-		for (size_t i = 0; i < src.nagents; i++)
-			if (src.agents[i].why[0])
-				fprintf(stderr, "ui: node %s: %s\n", src.agents[i].node, src.agents[i].why);
-		cl = (size_t)snprintf(src.cmd, sizeof(src.cmd), "%s%s --tls %s",
-				      src.kubeconfig ? "--kubeconfig " : "--cluster",
-				      src.kubeconfig ? src.kubeconfig : "", src.tls_dir);
-	} else {
-		src.agents = given;
-		src.nagents = ngiven;
-		cl = 0;
-		for (size_t i = 0; i < ngiven && cl < sizeof(src.cmd); i++)
-			cl += (size_t)snprintf(src.cmd + cl, sizeof(src.cmd) - cl, "--agent %s ",
-					       given[i].node);
-		if (cl < sizeof(src.cmd))
-			snprintf(src.cmd + cl, sizeof(src.cmd) - cl, "--tls %s", src.tls_dir);
+	rc = ui_agents(&src, given, ngiven);
+	if (rc >= 0) {
+		curl_global_cleanup();
+		return rc;
 	}
-	(void)cl;
 	rc = serve(&src, "ui", addr, remote);
 	if (src.cluster)
 		free(src.agents);
