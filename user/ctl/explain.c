@@ -597,11 +597,6 @@ static bool tunnel_name(const struct node_maps *m, __u32 tunnel_ip, char *buf, s
 }
 
 /*
- * One side of the flow: the policy of pod (egress: the source, ingress: the
- * destination) towards or from peer, as policy_allows() takes it, on the
- * maps of the node the pod lives on. 0 or -errno; the answer is in *s.
- */
-/*
  * Whether this node decides the side at all: 1 and s->why set when it does
  * not need to look (a pod to itself, no pod, a pod on another node), 0 to go
  * on, -errno.
@@ -828,6 +823,11 @@ static int side_entries(const struct node_maps *m, struct side *s, const struct 
 	return hit;
 }
 
+/*
+ * One side of the flow: the policy of pod (egress: the source, ingress: the
+ * destination) towards or from peer, as policy_allows() takes it, on the
+ * maps of the node the pod lives on. 0 or -errno; the answer is in *s.
+ */
 static int explain_side(const struct node_maps *m, struct side *s, const struct flow *f,
 			const struct flow_end *pod, const struct flow_end *peer)
 {
