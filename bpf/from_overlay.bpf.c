@@ -80,8 +80,8 @@ __attribute__((noinline)) int from_plain(struct __sk_buff *skb)
 	if (skb->protocol != bpf_htons(ETH_P_IP) ||
 	    bpf_skb_load_bytes(skb, ETH_HLEN + offsetof(struct iphdr, saddr), a, sizeof(a)))
 		return UL_NEXT;
-	sipc = ipcache_lookup(a[0]);
-	if (in_svc_cidr4(a[0]))
+	sipc = ipcache_find(XCNI_AF_INET, &a[0]);
+	if (in_svc_cidr(XCNI_AF_INET, &a[0]))
 		goto drop;
 	/* The source port: the parse from_outside does again (a later
 	 * fragment has none: its first one was judged). */
@@ -99,11 +99,11 @@ __attribute__((noinline)) int from_plain(struct __sk_buff *skb)
 	if (a[1] == node_ip)
 		return UL_NEXT;
 	if (!bpf_map_lookup_elem(&xcni_endpoints, &a[1])) {
-		dipc = ipcache_lookup(a[1]);
+		dipc = ipcache_find(XCNI_AF_INET, &a[1]);
 		if (!dipc || !(dipc->flags & XCNI_IPC_POD))
 			return UL_NEXT;
 	}
-	if (outside_client_ok(sipc, &a[0]))
+	if (outside_source_ok(XCNI_AF_INET, sipc, &a[0]))
 		return UL_NEXT;
 drop:
 	/* The tuple for the drop's event. */
@@ -127,8 +127,8 @@ __attribute__((noinline)) int from_plain6(struct __sk_buff *skb)
 		return TC_ACT_SHOT;
 	if (bpf_skb_load_bytes(skb, ETH_HLEN + offsetof(struct xcni_ip6hdr, saddr), a, sizeof(a)))
 		return UL_NEXT;
-	sipc = ipcache6_exact(a);
-	if (in_svc_cidr6(a))
+	sipc = ipcache_find(XCNI_AF_INET6, a);
+	if (in_svc_cidr(XCNI_AF_INET6, a))
 		goto drop;
 	p.len = skb->len;
 	if (!parse_ipv6(skb, &p)) {
@@ -145,11 +145,11 @@ __attribute__((noinline)) int from_plain6(struct __sk_buff *skb)
 	    d[3] == node_ip6[3])
 		return UL_NEXT;
 	if (!bpf_map_lookup_elem(&xcni_endpoints6, a + 16)) {
-		dipc = ipcache6_exact(a + 16);
+		dipc = ipcache_find(XCNI_AF_INET6, a + 16);
 		if (!dipc || !(dipc->flags & XCNI_IPC_POD))
 			return UL_NEXT;
 	}
-	if (outside6_client_ok(sipc, a))
+	if (outside_source_ok(XCNI_AF_INET6, sipc, a))
 		return UL_NEXT;
 drop:
 	p.len = skb->len;
@@ -304,11 +304,11 @@ __attribute__((noinline)) int from_overlay6(struct __sk_buff *skb, __u32 hdr_len
 	/* A node speaks for its own pods and itself only; and, with DSR, for
 	 * an outside client of its frontends: in a packet that names the
 	 * frontend, or of a flow it opened so (lib/nodeport.h). */
-	sipc = ipcache6_lookup(p.tuple.saddr);
+	sipc = ipcache_find(XCNI_AF_INET6, p.tuple.saddr);
 	if (!sipc || (outer6 ? !(sipc->flags & XCNI_IPC_TUN6) || !in6_eq(sipc->tunnel_ip6, node6) :
 			       sipc->tunnel_ip != node)) {
 		reason = XCNI_DROP_INNER_SPOOF;
-		if (!lb_enabled || !outside6_client_ok(sipc, p.tuple.saddr) ||
+		if (!lb_enabled || !outside_source_ok(XCNI_AF_INET6, sipc, p.tuple.saddr) ||
 		    (!dsr && !dsr6_flow_known(&p.tuple, node)))
 			goto out;
 		dsr |= DSR_FLOW;
@@ -319,7 +319,7 @@ __attribute__((noinline)) int from_overlay6(struct __sk_buff *skb, __u32 hdr_len
 		tunnel_count(node, arrived, 1);
 	dst = bpf_map_lookup_elem(&xcni_endpoints6, p.tuple.daddr);
 	if (!dst) {
-		dipc = ipcache6_lookup(p.tuple.daddr);
+		dipc = ipcache_find(XCNI_AF_INET6, p.tuple.daddr);
 		/* DSR is for a backend pod of this node only. */
 		if (!dipc || dipc->identity != XCNI_ID_HOST || (dsr & DSR_FLOW)) {
 			reason = XCNI_DROP_UNKNOWN_DST;
@@ -395,10 +395,10 @@ __attribute__((noinline)) int from_overlay4(struct __sk_buff *skb)
 	/* A node speaks for its own pods and itself only; and, with DSR, for
 	 * an outside client of its frontends: in a packet that names the
 	 * frontend, or of a flow it opened so. */
-	sipc = ipcache_lookup(p.tuple.saddr);
+	sipc = ipcache_find(XCNI_AF_INET, &p.tuple.saddr);
 	if (!sipc || sipc->tunnel_ip != o.saddr) {
 		reason = XCNI_DROP_INNER_SPOOF;
-		if (!lb_enabled || !outside_client_ok(sipc, &p.tuple.saddr) ||
+		if (!lb_enabled || !outside_source_ok(XCNI_AF_INET, sipc, &p.tuple.saddr) ||
 		    (!dsr && !dsr_flow_known(&p.tuple, o.saddr)))
 			goto out;
 		dsr |= DSR_FLOW;
@@ -559,7 +559,7 @@ __attribute__((noinline)) int from_overlay4_ul6(struct __sk_buff *skb, __u32 hdr
 	if (reason)
 		goto out;
 	/* A node speaks for its own pods and itself only. */
-	sipc = ipcache_lookup(p.tuple.saddr);
+	sipc = ipcache_find(XCNI_AF_INET, &p.tuple.saddr);
 	if (!sipc || !(sipc->flags & XCNI_IPC_TUN6) || !in6_eq(sipc->tunnel_ip6, node6)) {
 		reason = XCNI_DROP_INNER_SPOOF;
 		goto out;
@@ -567,7 +567,7 @@ __attribute__((noinline)) int from_overlay4_ul6(struct __sk_buff *skb, __u32 hdr
 	tunnel_count6(node6, arrived, 1);
 	dst = bpf_map_lookup_elem(&xcni_endpoints, &p.tuple.daddr);
 	if (!dst) {
-		if (ipcache_identity(p.tuple.daddr) != XCNI_ID_HOST)
+		if (identity_of(XCNI_AF_INET, &p.tuple.daddr) != XCNI_ID_HOST)
 			reason = XCNI_DROP_UNKNOWN_DST;
 		/* Geneve in Geneve for this node: see from_overlay4. */
 		else if (p.tuple.proto == IPPROTO_UDP &&

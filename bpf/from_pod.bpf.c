@@ -46,7 +46,7 @@ static __always_inline int to_remote_node(struct __sk_buff *skb, struct pkt *p, 
 	/* The IPv6 underlay's endpoint is in the entry: looked up again here
 	 * rather than kept in from_pod4's frame, which has no 8 bytes to spare. */
 	if (tunnel == XCNI_TUN6) {
-		dipc = ipcache_lookup(p->tuple.daddr);
+		dipc = ipcache_find(XCNI_AF_INET, &p->tuple.daddr);
 		if (!dipc || !(dipc->flags & XCNI_IPC_TUN6))
 			return XCNI_DROP_NO_TUNNEL;
 	}
@@ -86,7 +86,7 @@ static __attribute__((noinline)) int to_remote_node6(struct __sk_buff *skb, stru
 		return XCNI_DROP_ENCAP;
 	/* As to_remote_node: the entry again, from_pod6's frame being full. */
 	if (tunnel == XCNI_TUN6) {
-		dipc = ipcache6_lookup(p->tuple.daddr);
+		dipc = ipcache_find(XCNI_AF_INET6, p->tuple.daddr);
 		if (!dipc || !(dipc->flags & XCNI_IPC_TUN6))
 			return XCNI_DROP_NO_TUNNEL;
 	}
@@ -121,7 +121,7 @@ static __always_inline int to_cluster_ip(const struct flow *f, int fam,
 	if (dst || (dipc && (dipc->flags & XCNI_IPC_POD)))
 		return 0;
 	if (fam == XCNI_AF_INET6)
-		return in_svc_cidr6(f->tuple.v6.daddr);
+		return in_svc_cidr(fam, f->tuple.v6.daddr);
 	return svc_cidr_mask && (d & svc_cidr_mask) == svc_cidr &&
 	       (!pod_cidr_mask || (d & pod_cidr_mask) != pod_cidr);
 }
@@ -147,7 +147,7 @@ static __always_inline int from_pod_where(void *p, int fam, const struct xcni_en
 		if (in6_linklocal(f->tuple.v6.daddr))
 			return 0;
 		*dst = bpf_map_lookup_elem(&xcni_endpoints6, f->tuple.v6.daddr);
-		if (!*dst && (*dipc = ipcache6_lookup(f->tuple.v6.daddr)))
+		if (!*dst && (*dipc = ipcache_find(fam, f->tuple.v6.daddr)))
 			return remote6_check(p, *dipc, node_ip, tunnel);
 		return 0;
 	}
@@ -156,7 +156,7 @@ static __always_inline int from_pod_where(void *p, int fam, const struct xcni_en
 		return 0;
 	if (pod_cidr_mask && (d & pod_cidr_mask) == pod_cidr && d != gateway_ip)
 		return XCNI_DROP_UNKNOWN_DST;
-	*dipc = ipcache_lookup(d);
+	*dipc = ipcache_find(fam, &f->tuple.v4.daddr);
 	if (!*dipc)
 		return 0;
 	if (f->tuple.v4.proto == IPPROTO_UDP && f->tuple.v4.dport == bpf_htons(XCNI_GENEVE_PORT) &&
@@ -382,14 +382,14 @@ __attribute__((noinline)) int from_pod6(struct __sk_buff *skb)
 	struct verdict v = {};
 	struct pkt6 p = {};
 	const struct ethhdr *eth;
-	const __u8 *ep_ip6 = NULL;
+	const void *ep_ip6 = NULL;
 	__u32 ep_id = 0;
 	int reason, verdict = TC_ACT_OK, nd;
 
 	if (!skb)
 		return TC_ACT_SHOT;
 	p.len = skb->len;
-	src = endpoint6_of_dev(skb->ifindex, &ep_ip6);
+	src = endpoint_of_dev(XCNI_AF_INET6, skb->ifindex, &ep_ip6);
 	if (!src) {
 		reason = XCNI_DROP_NO_ENDPOINT;
 		goto out;

@@ -61,14 +61,12 @@ static __always_inline int to_overlay_flow(struct __sk_buff *skb, void *p, int f
 	int reason, ct;
 	__u8 ctf;
 
-	dipc = fam == XCNI_AF_INET ? ipcache_lookup(f->tuple.v4.daddr)
-				   : ipcache6_lookup(f->tuple.v6.daddr);
+	dipc = ipcache_find(fam, flow_daddr(f, fam));
 	/* Routed here, but no node hosts it (any more), or not in a family this
 	 * node's underlay has. */
 	if (!dipc || !tunnel_of(dipc, node_ip))
 		return no_tunnel_reason(dipc);
-	if (fam == XCNI_AF_INET ? pod_source_forged(skb, &f->tuple.v4.saddr)
-				: pod_source_forged6(skb, f->tuple.v6.saddr))
+	if (pod_source_forged(skb, fam, flow_saddr(f, fam)))
 		return XCNI_DROP_OUTSIDE_SPOOF;
 	*src = fam == XCNI_AF_INET ? bpf_map_lookup_elem(&xcni_endpoints, &f->tuple.v4.saddr)
 				   : bpf_map_lookup_elem(&xcni_endpoints6, f->tuple.v6.saddr);

@@ -58,8 +58,7 @@ static __always_inline int to_pod_flow(struct __sk_buff *skb, void *p, int fam,
 	int reason, ct;
 	__u8 ctf;
 
-	if (fam == XCNI_AF_INET ? pod_source_forged(skb, &f->tuple.v4.saddr)
-				: pod_source_forged6(skb, f->tuple.v6.saddr))
+	if (pod_source_forged(skb, fam, flow_saddr(f, fam)))
 		return XCNI_DROP_OUTSIDE_SPOOF;
 	reason = track_and_judge(skb, f, fam, f->len, &ct, &ctf, &j, v);
 	if (reason)
@@ -83,14 +82,14 @@ __attribute__((noinline)) int to_pod6(struct __sk_buff *skb)
 	struct xcni_endpoint *ep;
 	struct verdict v = {};
 	struct pkt6 p = {};
-	const __u8 *ep_ip6 = NULL;
+	const void *ep_ip6 = NULL;
 	__u32 ep_id = 0;
 	int reason;
 
 	if (!skb)
 		return TC_ACT_SHOT;
 	p.len = skb->len;
-	ep = endpoint6_of_dev(skb->ifindex, &ep_ip6);
+	ep = endpoint_of_dev(XCNI_AF_INET6, skb->ifindex, &ep_ip6);
 	if (!ep) {
 		reason = XCNI_DROP_NO_ENDPOINT;
 		goto out;

@@ -296,9 +296,9 @@ __attribute__((noinline)) int ct_icmp_related4(struct __sk_buff *skb, __u32 icmp
 		k.daddr = k.saddr;
 	}
 	if (saddr != k.daddr) {
-		from = ipcache_identity(saddr);
+		from = identity_of(XCNI_AF_INET, &saddr);
 		if (from != XCNI_ID_HOST && from != XCNI_ID_REMOTE_NODE &&
-		    (identity_is_pod(from) || identity_is_pod(ipcache_identity(k.daddr))))
+		    (identity_is_pod(from) || identity_is_pod(identity_of(XCNI_AF_INET, &k.daddr))))
 			return -1;
 	}
 	return e->flags;
@@ -357,9 +357,9 @@ __attribute__((noinline)) int ct_icmp_related6(struct __sk_buff *skb, __u32 icmp
 	/* From a place on the flow's path: the peer itself, a node, or (for a
 	 * flow with the outside) the outside. */
 	if (!in6_eq(outer, k.daddr)) {
-		from = ipcache6_identity(outer);
+		from = identity_of(XCNI_AF_INET6, outer);
 		if (from != XCNI_ID_HOST && from != XCNI_ID_REMOTE_NODE &&
-		    (identity_is_pod(from) || identity_is_pod(ipcache6_identity(k.daddr))))
+		    (identity_is_pod(from) || identity_is_pod(identity_of(XCNI_AF_INET6, k.daddr))))
 			return 0;
 	}
 	life = ct6_life_proto(k.proto);

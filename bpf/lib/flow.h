@@ -81,6 +81,13 @@ struct flow {
 #define pkt_flow(p) ((struct flow *)&(p)->tcp_flags)
 #define pkt_flow_const(p) ((const struct flow *)&(p)->tcp_flags)
 
+/* The flow's source and destination address, the family's bytes (fam a
+ * constant: XCNI_AF_INET's __u32 or XCNI_AF_INET6's 16 bytes). */
+#define flow_saddr(f, fam)                                                                    \
+	((fam) == XCNI_AF_INET ? (void *)&(f)->tuple.v4.saddr : (void *)(f)->tuple.v6.saddr)
+#define flow_daddr(f, fam)                                                                    \
+	((fam) == XCNI_AF_INET ? (void *)&(f)->tuple.v4.daddr : (void *)(f)->tuple.v6.daddr)
+
 /* The packet as the programs see it: Ethernet, IPv4, its flow (flow.h). */
 struct pkt {
 	struct ethhdr *eth;
