@@ -314,9 +314,9 @@ __attribute__((noinline)) int from_overlay6(struct __sk_buff *skb, __u32 hdr_len
 		dsr |= DSR_FLOW;
 	}
 	if (outer6)
-		tunnel_count6(node6, arrived, 1);
+		tunnel_count_at(XCNI_AF_INET6, node6, arrived, 1);
 	else
-		tunnel_count(node, arrived, 1);
+		tunnel_count_at(XCNI_AF_INET, &node, arrived, 1);
 	dst = bpf_map_lookup_elem(&xcni_endpoints6, p.tuple.daddr);
 	if (!dst) {
 		dipc = ipcache_find(XCNI_AF_INET6, p.tuple.daddr);
@@ -403,7 +403,7 @@ __attribute__((noinline)) int from_overlay4(struct __sk_buff *skb)
 			goto out;
 		dsr |= DSR_FLOW;
 	}
-	tunnel_count(o.saddr, skb->len, 1);
+	tunnel_count_at(XCNI_AF_INET, &o.saddr, skb->len, 1);
 	dst = bpf_map_lookup_elem(&xcni_endpoints, &p.tuple.daddr);
 	if (!dst) {
 		/* DSR is for a backend pod of this node only. */
@@ -564,7 +564,7 @@ __attribute__((noinline)) int from_overlay4_ul6(struct __sk_buff *skb, __u32 hdr
 		reason = XCNI_DROP_INNER_SPOOF;
 		goto out;
 	}
-	tunnel_count6(node6, arrived, 1);
+	tunnel_count_at(XCNI_AF_INET6, node6, arrived, 1);
 	dst = bpf_map_lookup_elem(&xcni_endpoints, &p.tuple.daddr);
 	if (!dst) {
 		if (identity_of(XCNI_AF_INET, &p.tuple.daddr) != XCNI_ID_HOST)

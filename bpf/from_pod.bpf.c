@@ -53,7 +53,7 @@ static __always_inline int to_remote_node(struct __sk_buff *skb, struct pkt *p, 
 
 	if (bpf_check_mtu(skb, underlay_ifindex, &mtu, encap_len_of(tunnel), 0))
 		return XCNI_FWD_TOO_BIG;
-	encap_in_take(p, &in);
+	encap_in_fill(skb, XCNI_AF_INET, p, &in);
 	/* A BIG TCP packet (tot_len 0) cannot be described by a Geneve header:
 	 * the stack segments it on its way to xcni0. */
 	if (!in.inner_len)
@@ -92,7 +92,7 @@ static __attribute__((noinline)) int to_remote_node6(struct __sk_buff *skb, stru
 	}
 	if (bpf_check_mtu(skb, underlay_ifindex, &mtu, encap_len_of(tunnel), 0))
 		return XCNI_FWD_TOO_BIG;
-	reason = encap_in_take6(skb, p, &in);
+	reason = encap_in_fill(skb, XCNI_AF_INET6, p, &in);
 	if (reason)
 		return reason;
 	p->hop_limit--;

@@ -81,16 +81,12 @@ static __always_inline int to_overlay_flow(struct __sk_buff *skb, void *p, int f
 		if (reason)
 			return reason;
 	}
-	if (fam == XCNI_AF_INET) {
-		encap_in_take(p, &in);
-	} else {
-		reason = encap_in_take6(skb, p, &in);
-		/* Too big for a Geneve header: nothing the stack could do again. */
-		if (reason == XCNI_FWD_TOO_BIG)
-			reason = XCNI_DROP_ENCAP;
-		if (reason)
-			return reason;
-	}
+	reason = encap_in_fill(skb, fam, p, &in);
+	/* Too big for a Geneve header: nothing the stack could do again. */
+	if (reason == XCNI_FWD_TOO_BIG)
+		reason = XCNI_DROP_ENCAP;
+	if (reason)
+		return reason;
 	return encap_send(skb, &in, tunnel_of(dipc, node_ip), dipc, verdict);
 }
 
