@@ -88,6 +88,21 @@ struct flow {
 #define flow_daddr(f, fam)                                                                    \
 	((fam) == XCNI_AF_INET ? (void *)&(f)->tuple.v4.daddr : (void *)(f)->tuple.v6.daddr)
 
+/* The flow's protocol and ports (network order) set, in its family's key. */
+static __always_inline void flow_set_l4(struct flow *f, int fam, __u8 proto, __be16 sport,
+					__be16 dport)
+{
+	if (fam == XCNI_AF_INET) {
+		f->tuple.v4.proto = proto;
+		f->tuple.v4.sport = sport;
+		f->tuple.v4.dport = dport;
+	} else {
+		f->tuple.v6.proto = proto;
+		f->tuple.v6.sport = sport;
+		f->tuple.v6.dport = dport;
+	}
+}
+
 /* The packet as the programs see it: Ethernet, IPv4, its flow (flow.h). */
 struct pkt {
 	struct ethhdr *eth;
