@@ -172,8 +172,7 @@ static __always_inline int finish_flow(struct __sk_buff *skb, int fam, int reaso
 	/* Only a first fragment let through leaves its ports for the others,
 	 * and only while its share has room; a last one frees its place. */
 	if ((f->frag_first || f->frag_last) && !reason_is_drop(reason) &&
-	    (fam == XCNI_AF_INET ? frag4_commit(f->frag_first, f->frag_last)
-				 : frag6_commit(f->frag_first, f->frag_last)))
+	    frag_commit(fam, f->frag_first, f->frag_last))
 		reason = XCNI_DROP_FRAG_SHARE;
 	count(reason, dir, f->len ? f->len : skb->len);
 	if (reason_is_drop(reason)) {

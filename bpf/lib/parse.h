@@ -129,7 +129,7 @@ struct arp_eth_ipv4 {
  * Parses IPv4 and its L4 header. 0 on success, else the drop reason.
  * IP options are skipped (the L4 header is found at ihl * 4). Fragments: the
  * first is parsed like any packet and its ports remembered; a later one has no
- * L4 header and gets them from there (p->frag_later), see frag4_later().
+ * L4 header and gets them from there (p->frag_later), see frag_later().
  */
 static __always_inline int parse_ipv4(struct cursor *c, struct pkt *p)
 {
@@ -164,7 +164,8 @@ static __always_inline int parse_ipv4(struct cursor *c, struct pkt *p)
 	p->tuple.daddr = ip->daddr;
 	p->tuple.proto = ip->protocol;
 	if (ip->frag_off & bpf_htons(0x1fff)) /* an offset: not the first fragment */
-		return frag4_later(ip, p);
+		return frag_later(XCNI_AF_INET, pkt_flow(p), ip->id,
+				  !(ip->frag_off & bpf_htons(0x2000)));
 
 	switch (ip->protocol) {
 	case IPPROTO_TCP: {
@@ -222,7 +223,7 @@ static __always_inline int parse_ipv4(struct cursor *c, struct pkt *p)
 		break;
 	}
 	if (ip->frag_off & bpf_htons(0x2000)) /* MF at offset 0: the first fragment */
-		frag4_first(ip, p);
+		frag_first(XCNI_AF_INET, pkt_flow(p), ip->id);
 	return 0;
 }
 
@@ -315,7 +316,7 @@ static __always_inline int parse_ipv6(struct __sk_buff *skb, struct pkt6 *p)
 	p->tuple.proto = nh;
 	p->l4_off = off;
 	if (frag >= 2)
-		return frag6_later(p, frag_id, frag == 3);
+		return frag_later(XCNI_AF_INET6, pkt_flow(p), frag_id, frag == 3);
 
 	switch (nh) {
 	case IPPROTO_TCP: {
@@ -355,7 +356,7 @@ static __always_inline int parse_ipv6(struct __sk_buff *skb, struct pkt6 *p)
 		break;
 	}
 	if (frag == 1)
-		frag6_first(p, frag_id);
+		frag_first(XCNI_AF_INET6, pkt_flow(p), frag_id);
 	return 0;
 }
 
