@@ -370,6 +370,16 @@ static __always_inline int reparse(struct __sk_buff *skb, struct cursor *c, stru
 	return parse_ipv4(c, p);
 }
 
+/*
+ * The packet's headers into p, the family's view (fam a constant: struct pkt,
+ * from Ethernet on through the cursor c; struct pkt6, read by offsets). 0, or
+ * the drop reason.
+ */
+static __always_inline int pkt_parse(struct __sk_buff *skb, int fam, struct cursor *c, void *p)
+{
+	return fam == XCNI_AF_INET ? reparse(skb, c, p) : parse_ipv6(skb, p);
+}
+
 #define IP_OFF ETH_HLEN
 #define TTL_OFF (IP_OFF + offsetof(struct iphdr, ttl))
 #define IPCSUM_OFF (IP_OFF + offsetof(struct iphdr, check))
