@@ -159,17 +159,17 @@ static __always_inline int encap_in_fill(struct __sk_buff *skb, int fam, const v
 		t = &p4->tuple;
 	} else {
 		const struct pkt6 *p6 = p;
-		__u8 h[8]; /* version, class, flow label, payload length */
+		__u8 hdr[8]; /* version, class, flow label, payload length */
 		__u32 plen;
 
 		if (bpf_skb_load_bytes(skb, 0, in->macs, 2 * ETH_ALEN) ||
-		    bpf_skb_load_bytes(skb, ETH_HLEN, h, sizeof(h)))
+		    bpf_skb_load_bytes(skb, ETH_HLEN, hdr, sizeof(hdr)))
 			return XCNI_DROP_SHORT;
-		plen = (__u32)h[4] << 8 | h[5];
+		plen = (__u32)hdr[4] << 8 | hdr[5];
 		if (!plen || plen + sizeof(struct xcni_ip6hdr) + XCNI_ENCAP_LEN > 0xffff)
 			return XCNI_FWD_TOO_BIG;
 		in->inner_len = plen + sizeof(struct xcni_ip6hdr);
-		in->tos = (__u8)(h[0] << 4 | h[1] >> 4);
+		in->tos = (__u8)(hdr[0] << 4 | hdr[1] >> 4);
 		t = &p6->tuple;
 	}
 	h = flow_tuple_hash(fam, t);

@@ -295,17 +295,17 @@ static __always_inline void frag_first(int fam, struct flow *f, __u32 id)
  * rather than half of one. 0, or -1: the share had no place (or there was no
  * room for a new share).
  */
-#define FRAG_PUT(fam, sh, st, key, v)                                                            \
-	({                                                                                       \
-		int __i = (sh) ? FRAG_PLACE(fam, sh, &(key), (st)->now) : -1;                     \
-		if (__i >= 0 && __i < XCNI_FRAG_PER_EP) {                                       \
-			(sh)->s[__i].ts_ns = 0;                                                 \
-			(sh)->s[__i].k = (key);                                                   \
-			(sh)->s[__i].f = (v);                                                   \
-			(sh)->s[__i].last = 0;                                                  \
-			(sh)->s[__i].ts_ns = (st)->now;                                         \
+#define FRAG_PUT(fam, sh, st, key, v)                                                           \
+	({                                                                                      \
+		int __slot = (sh) ? FRAG_PLACE(fam, sh, &(key), (st)->now) : -1;                \
+		if (__slot >= 0 && __slot < XCNI_FRAG_PER_EP) {                                 \
+			(sh)->s[__slot].ts_ns = 0;                                              \
+			(sh)->s[__slot].k = (key);                                              \
+			(sh)->s[__slot].f = (v);                                                \
+			(sh)->s[__slot].last = 0;                                               \
+			(sh)->s[__slot].ts_ns = (st)->now;                                      \
 		}                                                                               \
-		__i >= 0 && __i < XCNI_FRAG_PER_EP ? 0 : -1;                                    \
+		__slot >= 0 && __slot < XCNI_FRAG_PER_EP ? 0 : -1;                              \
 	})
 
 /* A last fragment's staged place j (frag_find's) in the family's share sh:
