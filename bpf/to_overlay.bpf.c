@@ -107,24 +107,12 @@ static __always_inline int to_overlay_dev(struct __sk_buff *skb, int fam, void *
 	int reason, verdict = TC_ACT_OK;
 
 	f->len = skb->len;
-	if (fam == XCNI_AF_INET) {
-		cursor_init(&c, skb);
-		p4->eth = cursor_take(&c, sizeof(struct ethhdr));
-		if (!p4->eth) {
-			reason = XCNI_DROP_SHORT;
-			goto out;
-		}
-		if (p4->eth->h_proto != bpf_htons(ETH_P_IP)) {
-			reason = XCNI_DROP_NON_IP;
-			goto out;
-		}
-		reason = parse_ipv4(&c, p4);
-	} else {
+	if (fam == XCNI_AF_INET)
+		reason = eth_start(skb, &c, p4) ?: parse_eth_ipv4(&c, p4);
+	else
 		reason = parse_ipv6(skb, p);
-	}
 	if (!reason)
 		reason = to_overlay_flow(skb, p, fam, &src, &v, &verdict);
-out:
 	return finish_flow(skb, fam, reason, XCNI_DIR_TO_OVERLAY, src ? src->ep_id : 0, f, verdict,
 			   &v);
 }

@@ -95,12 +95,9 @@ static __always_inline int to_pod_dev(struct __sk_buff *skb, int fam, void *p)
 
 	f->len = skb->len;
 	if (fam == XCNI_AF_INET) {
-		cursor_init(&c, skb);
-		p4->eth = cursor_take(&c, sizeof(struct ethhdr));
-		if (!p4->eth) {
-			reason = XCNI_DROP_SHORT;
+		reason = eth_start(skb, &c, p4);
+		if (reason)
 			goto out;
-		}
 	}
 	ep = endpoint_of_dev(fam, skb->ifindex, &ep_addr);
 	if (!ep) {
@@ -113,11 +110,7 @@ static __always_inline int to_pod_dev(struct __sk_buff *skb, int fam, void *p)
 			reason = XCNI_PASS_ARP;
 			goto out;
 		}
-		if (p4->eth->h_proto != bpf_htons(ETH_P_IP)) {
-			reason = XCNI_DROP_NON_IP;
-			goto out;
-		}
-		reason = parse_ipv4(&c, p4);
+		reason = parse_eth_ipv4(&c, p4);
 	} else {
 		reason = parse_ipv6(skb, p6);
 	}

@@ -26,9 +26,7 @@ static __always_inline int pod_dev_start(struct __sk_buff *skb, struct cursor *c
 {
 	const void *a = NULL;
 
-	cursor_init(c, skb);
-	p->eth = cursor_take(c, sizeof(struct ethhdr));
-	if (!p->eth)
+	if (eth_start(skb, c, p))
 		return XCNI_DROP_SHORT;
 	*ep = endpoint_of_dev(XCNI_AF_INET, skb->ifindex, &a);
 	if (!*ep)

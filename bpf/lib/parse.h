@@ -360,14 +360,26 @@ static __always_inline int parse_ipv6(struct __sk_buff *skb, struct pkt6 *p)
 	return 0;
 }
 
-/* After a rewrite: the headers again (every packet pointer went stale). */
-static __always_inline int reparse(struct __sk_buff *skb, struct cursor *c, struct pkt *p)
+/* The Ethernet header at the frame's start (p->eth), the cursor c behind
+ * it: 0, or XCNI_DROP_SHORT. */
+static __always_inline int eth_start(struct __sk_buff *skb, struct cursor *c, struct pkt *p)
 {
 	cursor_init(c, skb);
 	p->eth = cursor_take(c, sizeof(struct ethhdr));
-	if (!p->eth)
-		return XCNI_DROP_SHORT;
-	return parse_ipv4(c, p);
+	return p->eth ? 0 : XCNI_DROP_SHORT;
+}
+
+/* IPv4 behind the Ethernet header (eth_start's): parse_ipv4's answer, or
+ * XCNI_DROP_NON_IP for anything else. */
+static __always_inline int parse_eth_ipv4(struct cursor *c, struct pkt *p)
+{
+	return p->eth->h_proto == bpf_htons(ETH_P_IP) ? parse_ipv4(c, p) : XCNI_DROP_NON_IP;
+}
+
+/* After a rewrite: the headers again (every packet pointer went stale). */
+static __always_inline int reparse(struct __sk_buff *skb, struct cursor *c, struct pkt *p)
+{
+	return eth_start(skb, c, p) ?: parse_ipv4(c, p);
 }
 
 /*
