@@ -253,20 +253,20 @@ static __always_inline int geneve_outer_done(struct __sk_buff *skb, const struct
 }
 
 /*
- * The outer headers over the IPv4 underlay (from node_ip to the node at
- * tunnel_ip) for the inner packet in, built in *hp: what either hook writes
+ * The outer headers over the IPv4 underlay (from src_ip, this node's, to the
+ * node at tunnel_ip) for the inner packet in, built in *hp: what either hook writes
  * behind the outer Ethernet header (geneve_encap_in at tc, the XDP fast path
  * of nodeport_xdp.h), so both send the same bytes.
  */
 static __always_inline void geneve_outer4_fill(struct outer_hdrs *hp, const struct encap_in *in,
-					       __u32 node_ip, __u32 tunnel_ip, __u32 vni)
+					       __u32 src_ip, __u32 tunnel_ip, __u32 vni_id)
 {
 	/* Lengths from the inner IP header: skb->len of a GSO packet is not one datagram. */
 	__u16 inner_len = in->inner_len;
 
 	__builtin_memset(hp, 0, sizeof(*hp));
 	geneve_tail_fill(&hp->udp, &hp->gnv, &hp->inner_eth, in,
-			 inner_len + XCNI_ENCAP_LEN - sizeof(struct iphdr), vni);
+			 inner_len + XCNI_ENCAP_LEN - sizeof(struct iphdr), vni_id);
 	hp->ip.version = 4;
 	hp->ip.ihl = 5;
 	hp->ip.tos = in->tos;
@@ -274,7 +274,7 @@ static __always_inline void geneve_outer4_fill(struct outer_hdrs *hp, const stru
 	hp->ip.frag_off = bpf_htons(0x4000); /* DF: the pods' MTU leaves room */
 	hp->ip.ttl = 64;
 	hp->ip.protocol = IPPROTO_UDP;
-	hp->ip.saddr = node_ip;
+	hp->ip.saddr = src_ip;
 	hp->ip.daddr = tunnel_ip;
 	hp->ip.check = csum_fold(bpf_csum_diff(NULL, 0, (__be32 *)&hp->ip, sizeof(hp->ip), 0));
 }
