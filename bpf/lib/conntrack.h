@@ -234,6 +234,21 @@ static __always_inline int ct_invalid_reason(const struct flow *f)
 }
 
 /*
+ * An ICMP error from the address from, about a flow whose peer (the end the
+ * quoted packet went to) is peer, both of the family fam: from a place on
+ * the flow's path, the peer itself, a node (the routers between pods are
+ * nodes) or, for a flow with the outside, the outside. Not a pod speaking
+ * for another's flow, nor anyone for a pod's flow but the pod or a node.
+ */
+static __always_inline int icmp_on_path(int fam, const void *from, const void *peer)
+{
+	__u32 id = identity_of(fam, from);
+
+	return id == XCNI_ID_HOST || id == XCNI_ID_REMOTE_NODE ||
+	       (!identity_is_pod(id) && !identity_is_pod(identity_of(fam, peer)));
+}
+
+/*
  * An ICMP error answers the flow its quote names when that flow is alive, the
  * error goes to the quoted packet's sender, and it comes from a place on the
  * flow's path: the peer itself, a node (the routers between pods are nodes),
@@ -259,7 +274,7 @@ __attribute__((noinline)) int ct_icmp_related4(struct __sk_buff *skb, __u32 icmp
 	struct xcni_ct_entry *e;
 	__be16 l4[4];
 	__u64 now = bpf_ktime_get_ns();
-	__u32 from, a;
+	__u32 a;
 	__u16 port;
 
 	if (!skb || bpf_skb_load_bytes(skb, icmp, &q, sizeof(q)))
@@ -304,12 +319,8 @@ __attribute__((noinline)) int ct_icmp_related4(struct __sk_buff *skb, __u32 icmp
 		/* The flow as the quote names it, for the test below. */
 		k.daddr = k.saddr;
 	}
-	if (saddr != k.daddr) {
-		from = identity_of(XCNI_AF_INET, &saddr);
-		if (from != XCNI_ID_HOST && from != XCNI_ID_REMOTE_NODE &&
-		    (identity_is_pod(from) || identity_is_pod(identity_of(XCNI_AF_INET, &k.daddr))))
-			return -1;
-	}
+	if (saddr != k.daddr && !icmp_on_path(XCNI_AF_INET, &saddr, &k.daddr))
+		return -1;
 	return e->flags;
 }
 
@@ -332,7 +343,7 @@ __attribute__((noinline)) int ct_icmp_related6(struct __sk_buff *skb, __u32 icmp
 	struct xcni_ct6_key k = {};
 	struct xcni_ct_entry *e;
 	__u64 now = bpf_ktime_get_ns();
-	__u32 q = icmp + 8, from; /* the quote: after the error's 8-byte header */
+	__u32 q = icmp + 8; /* the quote: after the error's 8-byte header */
 	__u8 life, ver;
 	__u16 t;
 
@@ -365,12 +376,8 @@ __attribute__((noinline)) int ct_icmp_related6(struct __sk_buff *skb, __u32 icmp
 	}
 	/* From a place on the flow's path: the peer itself, a node, or (for a
 	 * flow with the outside) the outside. */
-	if (!in6_eq(outer, k.daddr)) {
-		from = identity_of(XCNI_AF_INET6, outer);
-		if (from != XCNI_ID_HOST && from != XCNI_ID_REMOTE_NODE &&
-		    (identity_is_pod(from) || identity_is_pod(identity_of(XCNI_AF_INET6, k.daddr))))
-			return 0;
-	}
+	if (!in6_eq(outer, k.daddr) && !icmp_on_path(XCNI_AF_INET6, outer, k.daddr))
+		return 0;
 	life = ct6_life_proto(k.proto);
 	e = bpf_map_lookup_elem(&xcni_ct6, &k);
 	if (!e || !ct_alive(e, now, life)) {
