@@ -22,7 +22,7 @@
  * A host on the underlay reaches pods only as the outside world does
  * (DESIGN.md, trust boundaries): a plain packet to a pod, or to a frontend,
  * whose source claims this node, another node, a pod or a martian address
- * is dropped (drop-outside-spoof: from_plain, from_plain6, lb_translate's
+ * is dropped (drop-outside-spoof: from_plain, lb_translate's
  * lb_outside_refused; outside_client_ok is the one test, DSR's too), and a
  * ClusterIP is not served from outside unless --external-clusterip
  * (drop-clusterip-outside). What this program decapsulates for the stack
@@ -50,111 +50,92 @@
 #include "lib/sctp.h"
 
 /*
- * A plain (not Geneve) IPv4 packet from the underlay, whatever Services
- * mode: dropped (drop-outside-spoof) when its source is this node's own
- * address (host: the node, its pod gateway; the wire never brings them) or,
- * to a pod (an endpoint here, the ipcache's pod of another node), any
- * source outside_client_ok refuses: pods and nodes reach pods inside Geneve
- * from their node, and nothing else may claim to be one. Dropped
- * (drop-src-frontend), whatever its destination, when its source is a
- * Service frontend: in the Service range, or a frontend at its port (with
+ * A plain (not Geneve) packet from the underlay, either family, whatever
+ * Services mode: dropped (drop-outside-spoof) when its source is this
+ * node's own address (host: the node, its pod gateway; the wire never
+ * brings them) or, to a pod (an endpoint here, the ipcache's pod of another
+ * node), any source outside_source_ok refuses: pods and nodes reach pods
+ * inside Geneve from their node, and nothing else may claim to be one.
+ * Dropped (drop-src-frontend), whatever its destination, when its source is
+ * a Service frontend: in the Service range, or a frontend at its port (with
  * Services in BPF lb_src_frontend; under kube-proxy kp_src_frontend, the
- * Services' xcni_extfe): a forged Service reply, which
- * would seed conntrack (xcni's, or the kernel's under kube-proxy) for the
- * pod's next request to the Service. UL_NEXT for the rest, untouched and
- * uncounted (the stack's, or from_outside's).
- * Global: a frame of its own.
+ * Services' xcni_extfe): a forged Service reply, which would seed conntrack
+ * (xcni's, or the kernel's under kube-proxy) for the pod's next request to
+ * the Service. UL_NEXT for the rest, untouched and uncounted (the stack's,
+ * or from_outside's). fam a constant; p the family's struct pkt or pkt6.
  */
-__attribute__((noinline)) int from_plain(struct __sk_buff *skb)
+static __always_inline int plain_judge(struct __sk_buff *skb, int fam, void *p)
 {
+	struct flow *f = fam == XCNI_AF_INET ? pkt_flow((struct pkt *)p)
+					     : pkt_flow((struct pkt6 *)p);
 	struct xcni_ipcache_val *sipc, *dipc;
-	struct xcni_svc_key k = { .family = XCNI_AF_INET };
+	struct xcni_svc_key k = { .family = fam };
 	struct verdict v = {};
-	struct pkt p = {};
 	struct cursor c;
-	__u32 a[2]; /* source, destination */
+	__u8 a[32]; /* source, destination: 4 bytes each (IPv4) or 16 */
+	const __u8 *d = fam == XCNI_AF_INET ? a + 4 : a + 16;
+	const __u32 *d6 = (const __u32 *)(a + 16);
 	int reason = XCNI_DROP_SRC_FRONTEND;
 
-	if (!skb)
-		return TC_ACT_SHOT;
-	if (skb->protocol != bpf_htons(ETH_P_IP) ||
-	    bpf_skb_load_bytes(skb, ETH_HLEN + offsetof(struct iphdr, saddr), a, sizeof(a)))
+	if (fam == XCNI_AF_INET ? bpf_skb_load_bytes(skb, IP_SADDR_OFF, a, 8)
+				: bpf_skb_load_bytes(skb, IP6_SADDR_OFF, a, 32))
 		return UL_NEXT;
-	sipc = ipcache_lookup(a[0]);
-	if (in_svc_cidr4(a[0]))
+	sipc = ipcache_find(fam, a);
+	if (in_svc_cidr(fam, a))
 		goto drop;
 	/* The source port: the parse from_outside does again (a later
 	 * fragment has none: its first one was judged). */
-	p.len = skb->len;
-	if (!reparse(skb, &c, &p)) {
-		__builtin_memcpy(k.addr, &a[0], 4);
-		k.port = p.tuple.sport;
-		k.proto = p.tuple.proto;
+	f->len = skb->len;
+	if (!pkt_parse(skb, fam, &c, p)) {
+		if (fam == XCNI_AF_INET)
+			__builtin_memcpy(k.addr, a, 4);
+		else
+			__builtin_memcpy(k.addr, a, 16);
+		k.port = fam == XCNI_AF_INET ? f->tuple.v4.sport : f->tuple.v6.sport;
+		k.proto = fam == XCNI_AF_INET ? f->tuple.v4.proto : f->tuple.v6.proto;
 		if (lb_enabled ? lb_src_frontend(&k, sipc) : kp_src_frontend(&k, sipc))
 			goto drop;
 	}
 	reason = XCNI_DROP_OUTSIDE_SPOOF;
 	if (sipc && sipc->identity == XCNI_ID_HOST)
 		goto drop;
-	if (a[1] == node_ip)
+	if (fam == XCNI_AF_INET ? *(const __u32 *)d == node_ip
+				: d6[0] == node_ip6[0] && d6[1] == node_ip6[1] &&
+					  d6[2] == node_ip6[2] && d6[3] == node_ip6[3])
 		return UL_NEXT;
-	if (!bpf_map_lookup_elem(&xcni_endpoints, &a[1])) {
-		dipc = ipcache_lookup(a[1]);
+	if (!bpf_map_lookup_elem(endpoints_map(fam), d)) {
+		dipc = ipcache_find(fam, d);
 		if (!dipc || !(dipc->flags & XCNI_IPC_POD))
 			return UL_NEXT;
 	}
-	if (outside_client_ok(sipc, &a[0]))
+	if (outside_source_ok(fam, sipc, a))
 		return UL_NEXT;
 drop:
 	/* The tuple for the drop's event. */
-	p.len = skb->len;
-	reparse(skb, &c, &p);
-	return finish(skb, reason, XCNI_DIR_FROM_OVERLAY, 0, &p, TC_ACT_OK, &v);
+	f->len = skb->len;
+	pkt_parse(skb, fam, &c, p);
+	return finish_flow(skb, fam, reason, XCNI_DIR_FROM_OVERLAY, 0, f, TC_ACT_OK, &v);
 }
 
-/* from_plain for a plain IPv6 packet (link-local and ND to the node itself pass). */
-__attribute__((noinline)) int from_plain6(struct __sk_buff *skb)
+/*
+ * plain_judge for a packet of either family (IPv6: link-local and ND to the
+ * node itself pass; not IP: UL_NEXT). Global: a frame of its own.
+ */
+__attribute__((noinline)) int from_plain(struct __sk_buff *skb)
 {
-	struct xcni_ipcache_val *sipc, *dipc;
-	struct xcni_svc_key k = { .family = XCNI_AF_INET6 };
-	struct verdict v = {};
-	struct pkt6 p = {};
-	__u8 a[32]; /* source, destination */
-	const __u32 *d = (const __u32 *)(a + 16);
-	int reason = XCNI_DROP_SRC_FRONTEND;
-
 	if (!skb)
 		return TC_ACT_SHOT;
-	if (bpf_skb_load_bytes(skb, ETH_HLEN + offsetof(struct xcni_ip6hdr, saddr), a, sizeof(a)))
-		return UL_NEXT;
-	sipc = ipcache6_exact(a);
-	if (in_svc_cidr6(a))
-		goto drop;
-	p.len = skb->len;
-	if (!parse_ipv6(skb, &p)) {
-		__builtin_memcpy(k.addr, a, 16);
-		k.port = p.tuple.sport;
-		k.proto = p.tuple.proto;
-		if (lb_enabled ? lb_src_frontend(&k, sipc) : kp_src_frontend(&k, sipc))
-			goto drop;
+	if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
+		struct pkt6 p = {};
+
+		return plain_judge(skb, XCNI_AF_INET6, &p);
 	}
-	reason = XCNI_DROP_OUTSIDE_SPOOF;
-	if (sipc && sipc->identity == XCNI_ID_HOST)
-		goto drop;
-	if (d[0] == node_ip6[0] && d[1] == node_ip6[1] && d[2] == node_ip6[2] &&
-	    d[3] == node_ip6[3])
-		return UL_NEXT;
-	if (!bpf_map_lookup_elem(&xcni_endpoints6, a + 16)) {
-		dipc = ipcache6_exact(a + 16);
-		if (!dipc || !(dipc->flags & XCNI_IPC_POD))
-			return UL_NEXT;
+	if (skb->protocol == bpf_htons(ETH_P_IP)) {
+		struct pkt p = {};
+
+		return plain_judge(skb, XCNI_AF_INET, &p);
 	}
-	if (outside6_client_ok(sipc, a))
-		return UL_NEXT;
-drop:
-	p.len = skb->len;
-	parse_ipv6(skb, &p);
-	return finish6(skb, reason, XCNI_DIR_FROM_OVERLAY, 0, &p, TC_ACT_OK, &v);
+	return UL_NEXT;
 }
 
 /*
@@ -304,22 +285,22 @@ __attribute__((noinline)) int from_overlay6(struct __sk_buff *skb, __u32 hdr_len
 	/* A node speaks for its own pods and itself only; and, with DSR, for
 	 * an outside client of its frontends: in a packet that names the
 	 * frontend, or of a flow it opened so (lib/nodeport.h). */
-	sipc = ipcache6_lookup(p.tuple.saddr);
+	sipc = ipcache_find(XCNI_AF_INET6, p.tuple.saddr);
 	if (!sipc || (outer6 ? !(sipc->flags & XCNI_IPC_TUN6) || !in6_eq(sipc->tunnel_ip6, node6) :
 			       sipc->tunnel_ip != node)) {
 		reason = XCNI_DROP_INNER_SPOOF;
-		if (!lb_enabled || !outside6_client_ok(sipc, p.tuple.saddr) ||
+		if (!lb_enabled || !outside_source_ok(XCNI_AF_INET6, sipc, p.tuple.saddr) ||
 		    (!dsr && !dsr6_flow_known(&p.tuple, node)))
 			goto out;
 		dsr |= DSR_FLOW;
 	}
 	if (outer6)
-		tunnel_count6(node6, arrived, 1);
+		tunnel_count_at(XCNI_AF_INET6, node6, arrived, 1);
 	else
-		tunnel_count(node, arrived, 1);
+		tunnel_count_at(XCNI_AF_INET, &node, arrived, 1);
 	dst = bpf_map_lookup_elem(&xcni_endpoints6, p.tuple.daddr);
 	if (!dst) {
-		dipc = ipcache6_lookup(p.tuple.daddr);
+		dipc = ipcache_find(XCNI_AF_INET6, p.tuple.daddr);
 		/* DSR is for a backend pod of this node only. */
 		if (!dipc || dipc->identity != XCNI_ID_HOST || (dsr & DSR_FLOW)) {
 			reason = XCNI_DROP_UNKNOWN_DST;
@@ -395,15 +376,15 @@ __attribute__((noinline)) int from_overlay4(struct __sk_buff *skb)
 	/* A node speaks for its own pods and itself only; and, with DSR, for
 	 * an outside client of its frontends: in a packet that names the
 	 * frontend, or of a flow it opened so. */
-	sipc = ipcache_lookup(p.tuple.saddr);
+	sipc = ipcache_find(XCNI_AF_INET, &p.tuple.saddr);
 	if (!sipc || sipc->tunnel_ip != o.saddr) {
 		reason = XCNI_DROP_INNER_SPOOF;
-		if (!lb_enabled || !outside_client_ok(sipc, &p.tuple.saddr) ||
+		if (!lb_enabled || !outside_source_ok(XCNI_AF_INET, sipc, &p.tuple.saddr) ||
 		    (!dsr && !dsr_flow_known(&p.tuple, o.saddr)))
 			goto out;
 		dsr |= DSR_FLOW;
 	}
-	tunnel_count(o.saddr, skb->len, 1);
+	tunnel_count_at(XCNI_AF_INET, &o.saddr, skb->len, 1);
 	dst = bpf_map_lookup_elem(&xcni_endpoints, &p.tuple.daddr);
 	if (!dst) {
 		/* DSR is for a backend pod of this node only. */
@@ -559,15 +540,15 @@ __attribute__((noinline)) int from_overlay4_ul6(struct __sk_buff *skb, __u32 hdr
 	if (reason)
 		goto out;
 	/* A node speaks for its own pods and itself only. */
-	sipc = ipcache_lookup(p.tuple.saddr);
+	sipc = ipcache_find(XCNI_AF_INET, &p.tuple.saddr);
 	if (!sipc || !(sipc->flags & XCNI_IPC_TUN6) || !in6_eq(sipc->tunnel_ip6, node6)) {
 		reason = XCNI_DROP_INNER_SPOOF;
 		goto out;
 	}
-	tunnel_count6(node6, arrived, 1);
+	tunnel_count_at(XCNI_AF_INET6, node6, arrived, 1);
 	dst = bpf_map_lookup_elem(&xcni_endpoints, &p.tuple.daddr);
 	if (!dst) {
-		if (ipcache_identity(p.tuple.daddr) != XCNI_ID_HOST)
+		if (identity_of(XCNI_AF_INET, &p.tuple.daddr) != XCNI_ID_HOST)
 			reason = XCNI_DROP_UNKNOWN_DST;
 		/* Geneve in Geneve for this node: see from_overlay4. */
 		else if (p.tuple.proto == IPPROTO_UDP &&
@@ -651,7 +632,7 @@ int from_overlay(struct __sk_buff *skb)
 		/* A forged source first, whatever it is for; then IPv6 from
 		 * outside to an external frontend (a NodePort, an externalIP),
 		 * or an ICMPv6 error about a reply to one. */
-		ret = from_plain6(skb);
+		ret = from_plain(skb);
 		if (ret == UL_NEXT && lb_enabled) {
 			ret = from_outside_icmp6(skb);
 			if (ret == UL_NEXT)

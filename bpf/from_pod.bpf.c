@@ -30,13 +30,15 @@
 #include "lib/sctp.h"
 
 /*
- * To a pod on another node: routed (TTL), encapsulated, out of the underlay.
- * Too big for the underlay once encapsulated (a pod MTU set too high): the
- * stack gets it and, routing it to the overlay device, answers
- * fragmentation-needed.
+ * To a pod on another node, either family (fam a constant; p the family's
+ * struct pkt or struct pkt6): routed (TTL, hop limit), encapsulated, out of
+ * the underlay. Too big for the underlay once encapsulated (a pod MTU set
+ * too high), or for a Geneve header (a BIG TCP packet, IPv4's tot_len 0 or
+ * IPv6's payload length 0): the stack gets it and, routing it to the
+ * overlay device, answers fragmentation-needed or Packet Too Big.
+ * XCNI_FWD_ENCAP when it was sent (the redirect's verdict), or the reason.
  */
-static __always_inline int to_remote_node(struct __sk_buff *skb, struct pkt *p, __u32 tunnel,
-					  int *verdict)
+static __always_inline int to_remote_node(struct __sk_buff *skb, int fam, void *p, __u32 tunnel)
 {
 	const struct xcni_ipcache_val *dipc = NULL;
 	struct encap_in in;
@@ -44,65 +46,50 @@ static __always_inline int to_remote_node(struct __sk_buff *skb, struct pkt *p, 
 	int reason;
 
 	/* The IPv6 underlay's endpoint is in the entry: looked up again here
-	 * rather than kept in from_pod4's frame, which has no 8 bytes to spare. */
+	 * rather than kept in from_pod4's or from_pod6's frame, which have no
+	 * 8 bytes to spare. */
 	if (tunnel == XCNI_TUN6) {
-		dipc = ipcache_lookup(p->tuple.daddr);
+		dipc = ipcache_find(fam, fam == XCNI_AF_INET ? (void *)&((struct pkt *)p)->tuple.daddr
+							    : (void *)((struct pkt6 *)p)->tuple.daddr);
 		if (!dipc || !(dipc->flags & XCNI_IPC_TUN6))
 			return XCNI_DROP_NO_TUNNEL;
 	}
-
 	if (bpf_check_mtu(skb, underlay_ifindex, &mtu, encap_len_of(tunnel), 0))
 		return XCNI_FWD_TOO_BIG;
-	encap_in_take(p, &in);
-	/* A BIG TCP packet (tot_len 0) cannot be described by a Geneve header:
-	 * the stack segments it on its way to xcni0. */
+	reason = encap_in_fill(skb, fam, p, &in);
+	if (reason)
+		return reason;
 	if (!in.inner_len)
 		return XCNI_FWD_TOO_BIG;
-	if (ttl_decrement(skb, p))
-		return XCNI_DROP_ENCAP;
-	reason = tunnel_encap(skb, &in, node_ip, tunnel, dipc ? dipc->tunnel_ip6 : NULL, vni);
-	if (reason)
-		return reason;
-	*verdict = bpf_redirect_neigh(underlay_ifindex, NULL, 0, 0);
-	return *verdict == TC_ACT_REDIRECT ? XCNI_FWD_ENCAP : XCNI_DROP_REDIRECT;
-}
+	if (fam == XCNI_AF_INET) {
+		if (ttl_decrement(skb, p))
+			return XCNI_DROP_ENCAP;
+	} else {
+		struct pkt6 *p6 = p;
 
-/*
- * IPv6 to a pod on another node: hop limit down by one, Geneve over the IPv4
- * underlay, out of it. Too big once encapsulated: the stack, routing it to
- * the overlay device, answers Packet Too Big (as to_remote_node). Not
- * inlined: its frame (the outer headers) and ct6_icmp_related's are never on
- * the stack together, so from_pod6 fits the verifier's 512 bytes.
- */
-static __attribute__((noinline)) int to_remote_node6(struct __sk_buff *skb, struct pkt6 *p,
-						     __u32 tunnel)
-{
-	const struct xcni_ipcache_val *dipc = NULL;
-	struct encap_in in;
-	__u32 mtu = 0;
-	int reason;
-
-	if (!skb || !p)
-		return XCNI_DROP_ENCAP;
-	/* As to_remote_node: the entry again, from_pod6's frame being full. */
-	if (tunnel == XCNI_TUN6) {
-		dipc = ipcache6_lookup(p->tuple.daddr);
-		if (!dipc || !(dipc->flags & XCNI_IPC_TUN6))
-			return XCNI_DROP_NO_TUNNEL;
+		p6->hop_limit--;
+		if (bpf_skb_store_bytes(skb, IP6_HOPLIMIT_OFF, &p6->hop_limit, 1, 0))
+			return XCNI_DROP_ENCAP;
 	}
-	if (bpf_check_mtu(skb, underlay_ifindex, &mtu, encap_len_of(tunnel), 0))
-		return XCNI_FWD_TOO_BIG;
-	reason = encap_in_take6(skb, p, &in);
-	if (reason)
-		return reason;
-	p->hop_limit--;
-	if (bpf_skb_store_bytes(skb, IP6_HOPLIMIT_OFF, &p->hop_limit, 1, 0))
-		return XCNI_DROP_ENCAP;
 	reason = tunnel_encap(skb, &in, node_ip, tunnel, dipc ? dipc->tunnel_ip6 : NULL, vni);
 	if (reason)
 		return reason;
 	return bpf_redirect_neigh(underlay_ifindex, NULL, 0, 0) == TC_ACT_REDIRECT ?
 		       XCNI_FWD_ENCAP : XCNI_DROP_REDIRECT;
+}
+
+/*
+ * to_remote_node for IPv6 in a frame of its own: its frame (the outer
+ * headers) and ct6_icmp_related's are never on the stack together, so
+ * from_pod6 fits the verifier's 512 bytes. IPv4's is inlined (from_pod4's
+ * chain has no room for another frame).
+ */
+static __attribute__((noinline)) int to_remote_node_frame6(struct __sk_buff *skb,
+							   struct pkt6 *p, __u32 tunnel)
+{
+	if (!skb || !p)
+		return XCNI_DROP_ENCAP;
+	return to_remote_node(skb, XCNI_AF_INET6, p, tunnel);
 }
 
 /*
@@ -121,7 +108,7 @@ static __always_inline int to_cluster_ip(const struct flow *f, int fam,
 	if (dst || (dipc && (dipc->flags & XCNI_IPC_POD)))
 		return 0;
 	if (fam == XCNI_AF_INET6)
-		return in_svc_cidr6(f->tuple.v6.daddr);
+		return in_svc_cidr(fam, f->tuple.v6.daddr);
 	return svc_cidr_mask && (d & svc_cidr_mask) == svc_cidr &&
 	       (!pod_cidr_mask || (d & pod_cidr_mask) != pod_cidr);
 }
@@ -147,7 +134,7 @@ static __always_inline int from_pod_where(void *p, int fam, const struct xcni_en
 		if (in6_linklocal(f->tuple.v6.daddr))
 			return 0;
 		*dst = bpf_map_lookup_elem(&xcni_endpoints6, f->tuple.v6.daddr);
-		if (!*dst && (*dipc = ipcache6_lookup(f->tuple.v6.daddr)))
+		if (!*dst && (*dipc = ipcache_find(fam, f->tuple.v6.daddr)))
 			return remote6_check(p, *dipc, node_ip, tunnel);
 		return 0;
 	}
@@ -156,7 +143,7 @@ static __always_inline int from_pod_where(void *p, int fam, const struct xcni_en
 		return 0;
 	if (pod_cidr_mask && (d & pod_cidr_mask) == pod_cidr && d != gateway_ip)
 		return XCNI_DROP_UNKNOWN_DST;
-	*dipc = ipcache_lookup(d);
+	*dipc = ipcache_find(fam, &f->tuple.v4.daddr);
 	if (!*dipc)
 		return 0;
 	if (f->tuple.v4.proto == IPPROTO_UDP && f->tuple.v4.dport == bpf_htons(XCNI_GENEVE_PORT) &&
@@ -342,9 +329,8 @@ static __always_inline int from_pod_flow(struct __sk_buff *skb, void *p, int fam
 	if ((fam == XCNI_AF_INET ? ((struct pkt *)p)->ip->ttl : f->hop_limit) <= 1)
 		return XCNI_FWD_STACK;
 	if (tunnel) {
-		if (fam == XCNI_AF_INET)
-			return to_remote_node(skb, p, tunnel, verdict);
-		reason = to_remote_node6(skb, p, tunnel);
+		reason = fam == XCNI_AF_INET ? to_remote_node(skb, fam, p, tunnel)
+					     : to_remote_node_frame6(skb, p, tunnel);
 		/* The verdict of the redirect, which only FWD_ENCAP is. */
 		if (reason == XCNI_FWD_ENCAP)
 			*verdict = TC_ACT_REDIRECT;
@@ -382,14 +368,14 @@ __attribute__((noinline)) int from_pod6(struct __sk_buff *skb)
 	struct verdict v = {};
 	struct pkt6 p = {};
 	const struct ethhdr *eth;
-	const __u8 *ep_ip6 = NULL;
+	const void *ep_ip6 = NULL;
 	__u32 ep_id = 0;
 	int reason, verdict = TC_ACT_OK, nd;
 
 	if (!skb)
 		return TC_ACT_SHOT;
 	p.len = skb->len;
-	src = endpoint6_of_dev(skb->ifindex, &ep_ip6);
+	src = endpoint_of_dev(XCNI_AF_INET6, skb->ifindex, &ep_ip6);
 	if (!src) {
 		reason = XCNI_DROP_NO_ENDPOINT;
 		goto out;

@@ -61,14 +61,12 @@ static __always_inline int to_overlay_flow(struct __sk_buff *skb, void *p, int f
 	int reason, ct;
 	__u8 ctf;
 
-	dipc = fam == XCNI_AF_INET ? ipcache_lookup(f->tuple.v4.daddr)
-				   : ipcache6_lookup(f->tuple.v6.daddr);
+	dipc = ipcache_find(fam, flow_daddr(f, fam));
 	/* Routed here, but no node hosts it (any more), or not in a family this
 	 * node's underlay has. */
 	if (!dipc || !tunnel_of(dipc, node_ip))
 		return no_tunnel_reason(dipc);
-	if (fam == XCNI_AF_INET ? pod_source_forged(skb, &f->tuple.v4.saddr)
-				: pod_source_forged6(skb, f->tuple.v6.saddr))
+	if (pod_source_forged(skb, fam, flow_saddr(f, fam)))
 		return XCNI_DROP_OUTSIDE_SPOOF;
 	*src = fam == XCNI_AF_INET ? bpf_map_lookup_elem(&xcni_endpoints, &f->tuple.v4.saddr)
 				   : bpf_map_lookup_elem(&xcni_endpoints6, f->tuple.v6.saddr);
@@ -83,75 +81,54 @@ static __always_inline int to_overlay_flow(struct __sk_buff *skb, void *p, int f
 		if (reason)
 			return reason;
 	}
-	if (fam == XCNI_AF_INET) {
-		encap_in_take(p, &in);
-	} else {
-		reason = encap_in_take6(skb, p, &in);
-		/* Too big for a Geneve header: nothing the stack could do again. */
-		if (reason == XCNI_FWD_TOO_BIG)
-			reason = XCNI_DROP_ENCAP;
-		if (reason)
-			return reason;
-	}
+	reason = encap_in_fill(skb, fam, p, &in);
+	/* Too big for a Geneve header: nothing the stack could do again. */
+	if (reason == XCNI_FWD_TOO_BIG)
+		reason = XCNI_DROP_ENCAP;
+	if (reason)
+		return reason;
 	return encap_send(skb, &in, tunnel_of(dipc, node_ip), dipc, verdict);
 }
 
 /*
- * IPv6 the host routed to a remote pod (xcnid routes every other Node's
- * IPv6 podCIDR here): to_overlay_flow over ipcache6 and xcni_ct6. Global:
- * the IPv4 path does not carry its frame.
+ * A packet the host routed to a remote pod, either family (fam a constant;
+ * p the family's struct pkt or struct pkt6; xcnid routes every other Node's
+ * podCIDRs here): IPv4 behind an Ethernet header (anything else dropped),
+ * then to_overlay_flow over the family's ipcache and conntrack.
  */
-__attribute__((noinline)) int to_overlay6(struct __sk_buff *skb)
+static __always_inline int to_overlay_dev(struct __sk_buff *skb, int fam, void *p)
 {
+	struct flow *f = fam == XCNI_AF_INET ? pkt_flow((struct pkt *)p)
+					     : pkt_flow((struct pkt6 *)p);
+	struct pkt *p4 = p;
 	struct xcni_endpoint *src = NULL;
 	struct verdict v = {};
-	struct pkt6 p = {};
-	int reason, verdict = TC_ACT_OK;
-
-	if (!skb)
-		return TC_ACT_SHOT;
-	p.len = skb->len;
-	reason = parse_ipv6(skb, &p);
-	if (!reason)
-		reason = to_overlay_flow(skb, &p, XCNI_AF_INET6, &src, &v, &verdict);
-	return finish6(skb, reason, XCNI_DIR_TO_OVERLAY, src ? src->ep_id : 0, &p, verdict, &v);
-}
-
-/* IPv4 (and whatever else is dropped): global, beside to_overlay6 (see from_pod4). */
-__attribute__((noinline)) int to_overlay4(struct __sk_buff *skb)
-{
-	struct xcni_endpoint *src = NULL;
-	struct verdict v = {};
-	struct pkt p = {};
 	struct cursor c;
 	int reason, verdict = TC_ACT_OK;
 
-	if (!skb)
-		return TC_ACT_SHOT;
-	p.len = skb->len;
-	cursor_init(&c, skb);
-	p.eth = cursor_take(&c, sizeof(struct ethhdr));
-	if (!p.eth) {
-		reason = XCNI_DROP_SHORT;
-		goto out;
-	}
-	if (p.eth->h_proto != bpf_htons(ETH_P_IP)) {
-		reason = XCNI_DROP_NON_IP;
-		goto out;
-	}
-	reason = parse_ipv4(&c, &p);
+	f->len = skb->len;
+	if (fam == XCNI_AF_INET)
+		reason = eth_start(skb, &c, p4) ?: parse_eth_ipv4(&c, p4);
+	else
+		reason = parse_ipv6(skb, p);
 	if (!reason)
-		reason = to_overlay_flow(skb, &p, XCNI_AF_INET, &src, &v, &verdict);
-out:
-	return finish(skb, reason, XCNI_DIR_TO_OVERLAY, src ? src->ep_id : 0, &p, verdict, &v);
+		reason = to_overlay_flow(skb, p, fam, &src, &v, &verdict);
+	return finish_flow(skb, fam, reason, XCNI_DIR_TO_OVERLAY, src ? src->ep_id : 0, f, verdict,
+			   &v);
 }
 
 SEC("tc")
 int to_overlay(struct __sk_buff *skb)
 {
-	if (skb->protocol == bpf_htons(ETH_P_IPV6))
-		return to_overlay6(skb);
-	return to_overlay4(skb);
+	if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
+		struct pkt6 p = {};
+
+		return to_overlay_dev(skb, XCNI_AF_INET6, &p);
+	} else {
+		struct pkt p = {};
+
+		return to_overlay_dev(skb, XCNI_AF_INET, &p);
+	}
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

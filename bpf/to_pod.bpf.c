@@ -58,8 +58,7 @@ static __always_inline int to_pod_flow(struct __sk_buff *skb, void *p, int fam,
 	int reason, ct;
 	__u8 ctf;
 
-	if (fam == XCNI_AF_INET ? pod_source_forged(skb, &f->tuple.v4.saddr)
-				: pod_source_forged6(skb, f->tuple.v6.saddr))
+	if (pod_source_forged(skb, fam, flow_saddr(f, fam)))
 		return XCNI_DROP_OUTSIDE_SPOOF;
 	reason = track_and_judge(skb, f, fam, f->len, &ct, &ctf, &j, v);
 	if (reason)
@@ -74,87 +73,77 @@ static __always_inline int to_pod_flow(struct __sk_buff *skb, void *p, int fam,
 }
 
 /*
- * IPv6 from the host stack into a pod: neighbour discovery from a link-local
- * or unspecified source passes (the host solicits and answers for the link),
- * then to_pod_flow. Global: verified on its own.
+ * A packet from the host stack into the pod behind this device, either
+ * family (fam a constant; p the family's struct pkt or struct pkt6): the
+ * endpoint of the device, then IPv4's front (ARP passes, anything else not
+ * IPv4 is dropped) or IPv6's (neighbour discovery and MLD from a link-local
+ * or unspecified source, the host's own on this link, pass), then
+ * to_pod_flow.
  */
-__attribute__((noinline)) int to_pod6(struct __sk_buff *skb)
+static __always_inline int to_pod_dev(struct __sk_buff *skb, int fam, void *p)
 {
+	struct flow *f = fam == XCNI_AF_INET ? pkt_flow((struct pkt *)p)
+					     : pkt_flow((struct pkt6 *)p);
+	struct pkt *p4 = p;
+	struct pkt6 *p6 = p;
 	struct xcni_endpoint *ep;
+	const void *ep_addr = NULL;
 	struct verdict v = {};
-	struct pkt6 p = {};
-	const __u8 *ep_ip6 = NULL;
+	struct cursor c;
 	__u32 ep_id = 0;
 	int reason;
 
-	if (!skb)
-		return TC_ACT_SHOT;
-	p.len = skb->len;
-	ep = endpoint6_of_dev(skb->ifindex, &ep_ip6);
+	f->len = skb->len;
+	if (fam == XCNI_AF_INET) {
+		reason = eth_start(skb, &c, p4);
+		if (reason)
+			goto out;
+	}
+	ep = endpoint_of_dev(fam, skb->ifindex, &ep_addr);
 	if (!ep) {
 		reason = XCNI_DROP_NO_ENDPOINT;
 		goto out;
 	}
 	ep_id = ep->ep_id;
-	reason = parse_ipv6(skb, &p);
+	if (fam == XCNI_AF_INET) {
+		if (p4->eth->h_proto == bpf_htons(ETH_P_ARP)) {
+			reason = XCNI_PASS_ARP;
+			goto out;
+		}
+		reason = parse_eth_ipv4(&c, p4);
+	} else {
+		reason = parse_ipv6(skb, p6);
+	}
 	if (reason)
 		goto out;
 	/* The host's neighbour discovery and MLD: from a link-local or
 	 * unspecified source (the node's own on this link), with the hop limit
 	 * a neighbour sends. ND/MLD types from any other source are datagrams
 	 * (a pod's, the world's, routed here): conntrack and policy judge them. */
-	if (icmp6_is_nd(&p) && (in6_linklocal(p.tuple.saddr) || in6_unspec(p.tuple.saddr))) {
-		reason = nd_hop_ok(&p);
+	if (fam == XCNI_AF_INET6 && icmp6_is_nd(p6) &&
+	    (in6_linklocal(p6->tuple.saddr) || in6_unspec(p6->tuple.saddr))) {
+		reason = nd_hop_ok(p6);
 		if (!reason)
 			reason = XCNI_PASS_ARP;
 		goto out;
 	}
-	reason = to_pod_flow(skb, &p, XCNI_AF_INET6, ep, ep_ip6, &v);
+	reason = to_pod_flow(skb, p, fam, ep, ep_addr, &v);
 out:
-	return finish6(skb, reason, XCNI_DIR_TO_POD, ep_id, &p, TC_ACT_OK, &v);
-}
-
-/*
- * IPv4 (and ARP, and whatever else is dropped). A function of its own beside
- * to_pod6: the two frames never sit on the stack together, and each fits the
- * verifier's 512 bytes with its callees.
- */
-__attribute__((noinline)) int to_pod4(struct __sk_buff *skb)
-{
-	struct xcni_endpoint *ep;
-	struct verdict v = {};
-	struct pkt p = {};
-	struct cursor c;
-	__u32 ep_ip = 0, ep_id = 0;
-	int reason;
-
-	p.len = skb->len;
-	reason = pod_dev_start(skb, &c, &p, &ep, &ep_ip);
-	if (reason)
-		goto out;
-	ep_id = ep->ep_id;
-	if (p.eth->h_proto == bpf_htons(ETH_P_ARP)) {
-		reason = XCNI_PASS_ARP;
-		goto out;
-	}
-	if (p.eth->h_proto != bpf_htons(ETH_P_IP)) {
-		reason = XCNI_DROP_NON_IP;
-		goto out;
-	}
-	reason = parse_ipv4(&c, &p);
-	if (reason)
-		goto out;
-	reason = to_pod_flow(skb, &p, XCNI_AF_INET, ep, &ep_ip, &v);
-out:
-	return finish(skb, reason, XCNI_DIR_TO_POD, ep_id, &p, TC_ACT_OK, &v);
+	return finish_flow(skb, fam, reason, XCNI_DIR_TO_POD, ep_id, f, TC_ACT_OK, &v);
 }
 
 SEC("tc")
 int to_pod(struct __sk_buff *skb)
 {
-	if (skb->protocol == bpf_htons(ETH_P_IPV6))
-		return to_pod6(skb);
-	return to_pod4(skb);
+	if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
+		struct pkt6 p = {};
+
+		return to_pod_dev(skb, XCNI_AF_INET6, &p);
+	} else {
+		struct pkt p = {};
+
+		return to_pod_dev(skb, XCNI_AF_INET, &p);
+	}
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

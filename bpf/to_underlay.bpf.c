@@ -38,44 +38,45 @@ static __always_inline int udp_ports(struct __sk_buff *skb, __u32 off, __be16 po
 	return bpf_skb_load_bytes(skb, off, ports, 2 * sizeof(__be16));
 }
 
-static __always_inline int to_underlay4(struct __sk_buff *skb)
+/*
+ * UDP to the Geneve port straight after the IP header (fam a constant: the
+ * IPv4 header, unfragmented, or the fixed IPv6 one): dropped and counted
+ * with its tuple; anything else TC_ACT_UNSPEC, untouched.
+ */
+static __always_inline int geneve_from_socket(struct __sk_buff *skb, int fam)
 {
 	struct verdict v = {};
-	struct pkt p = {};
-	struct iphdr ip;
+	struct flow f;
+	union {
+		struct iphdr v4;
+		struct xcni_ip6hdr v6;
+	} ip;
 	__be16 ports[2];
 
 	/* Read rather than pointed at: a socket's headers need not be in the linear part. */
-	if (bpf_skb_load_bytes(skb, ETH_HLEN, &ip, sizeof(ip)) || ip.protocol != IPPROTO_UDP ||
-	    ip.ihl < 5 || (ip.frag_off & bpf_htons(0x1fff)) ||
-	    udp_ports(skb, ETH_HLEN + ip.ihl * 4, ports) || ports[1] != bpf_htons(XCNI_GENEVE_PORT))
+	if (bpf_skb_load_bytes(skb, ETH_HLEN, &ip,
+			       fam == XCNI_AF_INET ? sizeof(ip.v4) : sizeof(ip.v6)))
 		return TC_ACT_UNSPEC;
-	p.len = skb->len;
-	p.tuple.saddr = ip.saddr;
-	p.tuple.daddr = ip.daddr;
-	p.tuple.proto = IPPROTO_UDP;
-	p.tuple.sport = ports[0];
-	p.tuple.dport = ports[1];
-	return finish(skb, XCNI_DROP_GENEVE_SOCKET, XCNI_DIR_TO_OVERLAY, 0, &p, TC_ACT_SHOT, &v);
-}
-
-static __always_inline int to_underlay6(struct __sk_buff *skb)
-{
-	struct xcni_ip6hdr ip6;
-	struct verdict v = {};
-	struct pkt6 p = {};
-	__be16 ports[2];
-
-	if (bpf_skb_load_bytes(skb, ETH_HLEN, &ip6, sizeof(ip6)) || ip6.nexthdr != IPPROTO_UDP ||
-	    udp_ports(skb, ETH_HLEN + sizeof(ip6), ports) || ports[1] != bpf_htons(XCNI_GENEVE_PORT))
+	if (fam == XCNI_AF_INET ? ip.v4.protocol != IPPROTO_UDP || ip.v4.ihl < 5 ||
+					  (ip.v4.frag_off & bpf_htons(0x1fff)) ||
+					  udp_ports(skb, ETH_HLEN + ip.v4.ihl * 4, ports)
+				: ip.v6.nexthdr != IPPROTO_UDP ||
+					  udp_ports(skb, ETH_HLEN + sizeof(ip.v6), ports))
 		return TC_ACT_UNSPEC;
-	p.len = skb->len;
-	__builtin_memcpy(p.tuple.saddr, ip6.saddr, 16);
-	__builtin_memcpy(p.tuple.daddr, ip6.daddr, 16);
-	p.tuple.proto = IPPROTO_UDP;
-	p.tuple.sport = ports[0];
-	p.tuple.dport = ports[1];
-	return finish6(skb, XCNI_DROP_GENEVE_SOCKET, XCNI_DIR_TO_OVERLAY, 0, &p, TC_ACT_SHOT, &v);
+	if (ports[1] != bpf_htons(XCNI_GENEVE_PORT))
+		return TC_ACT_UNSPEC;
+	__builtin_memset(&f, 0, sizeof(f));
+	if (fam == XCNI_AF_INET) {
+		f.tuple.v4.saddr = ip.v4.saddr;
+		f.tuple.v4.daddr = ip.v4.daddr;
+	} else {
+		__builtin_memcpy(f.tuple.v6.saddr, ip.v6.saddr, 16);
+		__builtin_memcpy(f.tuple.v6.daddr, ip.v6.daddr, 16);
+	}
+	f.len = skb->len;
+	flow_set_l4(&f, fam, IPPROTO_UDP, ports[0], ports[1]);
+	return finish_flow(skb, fam, XCNI_DROP_GENEVE_SOCKET, XCNI_DIR_TO_OVERLAY, 0, &f,
+			   TC_ACT_SHOT, &v);
 }
 
 SEC("tc")
@@ -85,9 +86,9 @@ int to_underlay(struct __sk_buff *skb)
 	if (skb->mark & XCNI_MARK_GENEVE)
 		return TC_ACT_UNSPEC;
 	if (skb->protocol == bpf_htons(ETH_P_IP))
-		return to_underlay4(skb);
+		return geneve_from_socket(skb, XCNI_AF_INET);
 	if (skb->protocol == bpf_htons(ETH_P_IPV6))
-		return to_underlay6(skb);
+		return geneve_from_socket(skb, XCNI_AF_INET6);
 	return TC_ACT_UNSPEC;
 }
 

@@ -57,7 +57,7 @@
 #define XCNI_FRAG_PER_EP 16
 #endif
 /* The fragment share of sources outside the cluster (bpf/lib/frag.h,
- * frag4_owner, frag6_owner); no endpoint's ep_id (cni/conf.c xcni_ep_id). */
+ * frag_owner); no endpoint's ep_id (cni/conf.c xcni_ep_id). */
 #define XCNI_FRAG_OUTSIDE 0xffffffffu
 #ifndef XCNI_FRAG_LIFE_NS
 #define XCNI_FRAG_LIFE_NS 2000000000ULL
@@ -146,7 +146,7 @@ struct xcni_frag {
  * XCNI_FRAG_PER_EP places. A datagram belongs to the local endpoint that sends
  * it, else to the outside's when its source is no pod, node or this host,
  * else to the endpoint it goes to, else to the node (bpf/lib/frag.h,
- * frag4_owner, frag6_owner): a pod, a remote pod flooding one pod, or an underlay host,
+ * frag_owner): a pod, a remote pod flooding one pod, or an underlay host,
  * fills that share and no other. A first fragment takes a free place (never used, its datagram's
  * last fragment passed, or older than XCNI_FRAG_LIFE_NS); with none, it is
  * refused (XCNI_DROP_FRAG_SHARE): nothing is evicted. ts_ns 0: never used.

@@ -112,18 +112,22 @@ static __always_inline struct xcni_ctstat *ct_stat(void)
 	return bpf_map_lookup_elem(&xcni_ctstat, &k);
 }
 
+/* The family's conntrack map (fam a constant: the compiler keeps one). */
+#define ct_map(fam) ((fam) == XCNI_AF_INET ? (void *)&xcni_ct : (void *)&xcni_ct6)
+
 /*
- * Every entry goes in through here: a new key is counted as created (an
- * existing one, a reused tuple, is overwritten uncounted), so created -
- * deleted - entries present is what LRU eviction took.
+ * Every entry goes into the family's table through here (k: its key, struct
+ * xcni_ct_key or xcni_ct6_key): a new key is counted as created (an existing
+ * one, a reused tuple, is overwritten uncounted), so created - deleted -
+ * entries present is what LRU eviction took.
  */
-static __always_inline void ct_map_insert(void *map, const void *k, const struct xcni_ct_entry *e,
-					  int pickup)
+static __always_inline void ct_entry_add(int fam, const void *k, const struct xcni_ct_entry *e,
+					 int pickup)
 {
 	struct xcni_ctstat *st;
 
-	if (bpf_map_update_elem(map, k, e, BPF_NOEXIST)) {
-		bpf_map_update_elem(map, k, e, BPF_ANY);
+	if (bpf_map_update_elem(ct_map(fam), k, e, BPF_NOEXIST)) {
+		bpf_map_update_elem(ct_map(fam), k, e, BPF_ANY);
 		return;
 	}
 	st = ct_stat();
@@ -133,50 +137,55 @@ static __always_inline void ct_map_insert(void *map, const void *k, const struct
 	}
 }
 
-static __always_inline void ct_insert(const struct xcni_ct_key *k, const struct xcni_ct_entry *e,
-				      int pickup)
-{
-	ct_map_insert(&xcni_ct, k, e, pickup);
-}
-
-/* ... and out through here (or LRU eviction). */
-static __always_inline void ct_map_delete(void *map, const void *k)
+/* ... and out through here (or LRU eviction), counted when it was there. */
+static __always_inline void ct_entry_remove(int fam, const void *k)
 {
 	struct xcni_ctstat *st;
 
-	if (bpf_map_delete_elem(map, k))
+	if (bpf_map_delete_elem(ct_map(fam), k))
 		return;
 	st = ct_stat();
 	if (st)
 		st->deleted++;
 }
 
-static __always_inline void ct_delete(const struct xcni_ct_key *k)
+/* The family's key k the other way round into r (addresses and ports swapped). */
+static __always_inline void tuple_reverse(int fam, const void *k, void *r)
 {
-	ct_map_delete(&xcni_ct, k);
+	if (fam == XCNI_AF_INET) {
+		const struct xcni_ct_key *k4 = k;
+		struct xcni_ct_key *r4 = r;
+
+		r4->saddr = k4->daddr;
+		r4->daddr = k4->saddr;
+		r4->sport = k4->dport;
+		r4->dport = k4->sport;
+		r4->proto = k4->proto;
+		r4->pad[0] = r4->pad[1] = r4->pad[2] = 0;
+	} else {
+		const struct xcni_ct6_key *k6 = k;
+		struct xcni_ct6_key *r6 = r;
+
+		__builtin_memcpy(r6->saddr, k6->daddr, 16);
+		__builtin_memcpy(r6->daddr, k6->saddr, 16);
+		r6->sport = k6->dport;
+		r6->dport = k6->sport;
+		r6->proto = k6->proto;
+		r6->pad[0] = r6->pad[1] = r6->pad[2] = 0;
+	}
 }
 
-static __always_inline void ct_reverse(const struct xcni_ct_key *k, struct xcni_ct_key *r)
-{
-	r->saddr = k->daddr;
-	r->daddr = k->saddr;
-	r->sport = k->dport;
-	r->dport = k->sport;
-	r->proto = k->proto;
-	r->pad[0] = r->pad[1] = r->pad[2] = 0;
-}
+/* The names lb.h, nodeport.h and nodeport_icmp.h still call: the family's
+ * key (IPv4 for the unmarked ones), or the map (xcni_ct, xcni_ct6). */
+#define ct_map_fam(map) ((void *)(map) == (void *)&xcni_ct ? XCNI_AF_INET : XCNI_AF_INET6)
+#define ct_insert(k, e, pickup) ct_entry_add(XCNI_AF_INET, (k), (e), (pickup))
+#define ct_delete(k) ct_entry_remove(XCNI_AF_INET, (k))
+#define ct_map_insert(map, k, e, pickup) ct_entry_add(ct_map_fam(map), (k), (e), (pickup))
+#define ct_map_delete(map, k) ct_entry_remove(ct_map_fam(map), (k))
+#define ct_reverse(k, r) tuple_reverse(XCNI_AF_INET, (k), (r))
+#define ct6_reverse(k, r) tuple_reverse(XCNI_AF_INET6, (k), (r))
 
 /* ---- conntrack ---------------------------------------------------------- */
-
-static __always_inline void ct6_reverse(const struct xcni_ct6_key *k, struct xcni_ct6_key *r)
-{
-	__builtin_memcpy(r->saddr, k->daddr, 16);
-	__builtin_memcpy(r->daddr, k->saddr, 16);
-	r->sport = k->dport;
-	r->dport = k->sport;
-	r->proto = k->proto;
-	r->pad[0] = r->pad[1] = r->pad[2] = 0;
-}
 
 static __always_inline void ct_tcp_update(struct xcni_ct_entry *e, __u8 flags, int reply)
 {
@@ -225,6 +234,21 @@ static __always_inline int ct_invalid_reason(const struct flow *f)
 }
 
 /*
+ * An ICMP error from the address from, about a flow whose peer (the end the
+ * quoted packet went to) is peer, both of the family fam: from a place on
+ * the flow's path, the peer itself, a node (the routers between pods are
+ * nodes) or, for a flow with the outside, the outside. Not a pod speaking
+ * for another's flow, nor anyone for a pod's flow but the pod or a node.
+ */
+static __always_inline int icmp_on_path(int fam, const void *from, const void *peer)
+{
+	__u32 id = identity_of(fam, from);
+
+	return id == XCNI_ID_HOST || id == XCNI_ID_REMOTE_NODE ||
+	       (!identity_is_pod(id) && !identity_is_pod(identity_of(fam, peer)));
+}
+
+/*
  * An ICMP error answers the flow its quote names when that flow is alive, the
  * error goes to the quoted packet's sender, and it comes from a place on the
  * flow's path: the peer itself, a node (the routers between pods are nodes),
@@ -250,7 +274,7 @@ __attribute__((noinline)) int ct_icmp_related4(struct __sk_buff *skb, __u32 icmp
 	struct xcni_ct_entry *e;
 	__be16 l4[4];
 	__u64 now = bpf_ktime_get_ns();
-	__u32 from, a;
+	__u32 a;
 	__u16 port;
 
 	if (!skb || bpf_skb_load_bytes(skb, icmp, &q, sizeof(q)))
@@ -295,12 +319,8 @@ __attribute__((noinline)) int ct_icmp_related4(struct __sk_buff *skb, __u32 icmp
 		/* The flow as the quote names it, for the test below. */
 		k.daddr = k.saddr;
 	}
-	if (saddr != k.daddr) {
-		from = ipcache_identity(saddr);
-		if (from != XCNI_ID_HOST && from != XCNI_ID_REMOTE_NODE &&
-		    (identity_is_pod(from) || identity_is_pod(ipcache_identity(k.daddr))))
-			return -1;
-	}
+	if (saddr != k.daddr && !icmp_on_path(XCNI_AF_INET, &saddr, &k.daddr))
+		return -1;
 	return e->flags;
 }
 
@@ -323,7 +343,7 @@ __attribute__((noinline)) int ct_icmp_related6(struct __sk_buff *skb, __u32 icmp
 	struct xcni_ct6_key k = {};
 	struct xcni_ct_entry *e;
 	__u64 now = bpf_ktime_get_ns();
-	__u32 q = icmp + 8, from; /* the quote: after the error's 8-byte header */
+	__u32 q = icmp + 8; /* the quote: after the error's 8-byte header */
 	__u8 life, ver;
 	__u16 t;
 
@@ -356,12 +376,8 @@ __attribute__((noinline)) int ct_icmp_related6(struct __sk_buff *skb, __u32 icmp
 	}
 	/* From a place on the flow's path: the peer itself, a node, or (for a
 	 * flow with the outside) the outside. */
-	if (!in6_eq(outer, k.daddr)) {
-		from = ipcache6_identity(outer);
-		if (from != XCNI_ID_HOST && from != XCNI_ID_REMOTE_NODE &&
-		    (identity_is_pod(from) || identity_is_pod(ipcache6_identity(k.daddr))))
-			return 0;
-	}
+	if (!in6_eq(outer, k.daddr) && !icmp_on_path(XCNI_AF_INET6, outer, k.daddr))
+		return 0;
 	life = ct6_life_proto(k.proto);
 	e = bpf_map_lookup_elem(&xcni_ct6, &k);
 	if (!e || !ct_alive(e, now, life)) {
@@ -380,9 +396,6 @@ __attribute__((noinline)) int ct_icmp_related6(struct __sk_buff *skb, __u32 icmp
 }
 
 /* ---- one conntrack for both families, over struct flow (flow.h) ---------- */
-
-/* The family's conntrack map (fam a constant: the compiler keeps one). */
-#define ct_map(fam) ((fam) == XCNI_AF_INET ? (void *)&xcni_ct : (void *)&xcni_ct6)
 
 static __always_inline __u8 flow_proto(const struct flow *f, int fam)
 {
@@ -415,10 +428,7 @@ static __always_inline int flow_echo_reply(const struct flow *f, int fam)
 /* The tuple the other way round, into the family's key at r. */
 static __always_inline void flow_reverse(const struct flow *f, int fam, void *r)
 {
-	if (fam == XCNI_AF_INET)
-		ct_reverse(&f->tuple.v4, r);
-	else
-		ct6_reverse(&f->tuple.v6, r);
+	tuple_reverse(fam, &f->tuple, r);
 }
 
 /*
@@ -521,7 +531,7 @@ static __always_inline int ct_track(struct __sk_buff *skb, struct flow *f, int f
 	/* A picked-up flow's entry after a policy change answers for nothing:
 	 * gone, the packet judged its own way, as new (the head comment). */
 	if (e)
-		ct_map_delete(ct_map(fam), rev);
+		ct_entry_remove(fam, rev);
 	ct = CT_NEW;
 	/* A plain SYN opens a TCP flow: not with RST or FIN (SYN+FIN is a
 	 * scanner's probe no stack sends). ECE/CWR (ECN setup), PSH, URG may
@@ -574,7 +584,7 @@ static __always_inline void ct_open_entry(const struct flow *f, int fam, __u32 n
 	ne.policy_rev = f->policy_rev;
 	ne.rev_nat = f->rev_nat;
 	ne.backend_id = f->backend_id;
-	ct_map_insert(ct_map(fam), &f->tuple, &ne, f->ct_state != 0);
+	ct_entry_add(fam, &f->tuple, &ne, f->ct_state != 0);
 }
 
 /* CT_NEW: store the flow policy allowed (nbytes: its first packet's length);
@@ -621,7 +631,7 @@ static __always_inline void ct_commit(const struct flow *f, int fam, int ct, __u
 static __always_inline void ct_refuse(const struct flow *f, int fam, int ct)
 {
 	if (ct == CT_STALE)
-		ct_map_delete(ct_map(fam), &f->tuple);
+		ct_entry_remove(fam, &f->tuple);
 }
 
 #endif

@@ -98,11 +98,6 @@ static __always_inline __u32 flow_label_of(__u32 h)
 	return h >> 12;
 }
 
-static __always_inline __u16 flow_sport(const struct xcni_ct_key *t)
-{
-	return flow_sport_of(t->saddr, t->daddr, t->sport, t->dport, t->proto);
-}
-
 /* An IPv6 address as one word: its four words xored (memory order). */
 static __always_inline __u32 in6_fold(const __u8 *a)
 {
@@ -112,55 +107,82 @@ static __always_inline __u32 in6_fold(const __u8 *a)
 }
 
 /*
- * The outer UDP source port of an IPv6 flow: flow_sport over the tuple with
- * each address folded to a word. The same on every node and every boot;
- * shared with userspace (tests) as written here.
+ * The inner flow's hash (flow_hash_of) over the family's key at t (struct
+ * xcni_ct_key, struct xcni_ct6_key), an IPv6 address folded to a word.
  */
-static __always_inline __u16 flow_sport6(const struct xcni_ct6_key *t)
+static __always_inline __u32 flow_tuple_hash(int fam, const void *t)
 {
-	return flow_sport_of(in6_fold(t->saddr), in6_fold(t->daddr), t->sport, t->dport,
-			     t->proto);
-}
+	if (fam == XCNI_AF_INET) {
+		const struct xcni_ct_key *k = t;
 
-static __always_inline void encap_in_take(const struct pkt *p, struct encap_in *in)
-{
-	in->inner_len = bpf_ntohs(p->ip->tot_len);
-	in->tos = p->ip->tos;
-	__builtin_memcpy(in->macs, p->eth->h_dest, ETH_ALEN);
-	__builtin_memcpy(in->macs + ETH_ALEN, p->eth->h_source, ETH_ALEN);
-	in->sport = flow_sport(&p->tuple);
-	in->label = flow_label_of(flow_hash_of(p->tuple.saddr, p->tuple.daddr, p->tuple.sport,
-					       p->tuple.dport, p->tuple.proto));
-	in->inner_proto = bpf_htons(ETH_P_IP);
+		return flow_hash_of(k->saddr, k->daddr, k->sport, k->dport, k->proto);
+	} else {
+		const struct xcni_ct6_key *k = t;
+
+		return flow_hash_of(in6_fold(k->saddr), in6_fold(k->daddr), k->sport, k->dport,
+				    k->proto);
+	}
 }
 
 /*
- * encap_in for an IPv6 packet (Ethernet at 0, the fixed header at ETH_HLEN):
- * 0, XCNI_FWD_TOO_BIG for what no Geneve header can describe (a jumbogram
- * or BIG TCP packet: payload length 0; or one whose outer length would pass
- * 64K), or a drop reason.
+ * The outer UDP source port of a flow (t: its family's key), in 49152-65535.
+ * The same on every node and every boot; shared with userspace (tests) as
+ * written here.
  */
-static __always_inline int encap_in_take6(struct __sk_buff *skb, const struct pkt6 *p,
-					  struct encap_in *in)
+static __always_inline __u16 flow_sport(int fam, const void *t)
 {
-	__u8 h[8]; /* version, class, flow label, payload length */
-	__u32 plen;
+	return 49152 | (flow_tuple_hash(fam, t) & 0x3fff);
+}
 
-	/* Straight into place: a small frame for the callers' sake. */
-	if (bpf_skb_load_bytes(skb, 0, in->macs, 2 * ETH_ALEN) ||
-	    bpf_skb_load_bytes(skb, ETH_HLEN, h, sizeof(h)))
-		return XCNI_DROP_SHORT;
-	plen = (__u32)h[4] << 8 | h[5];
-	if (!plen || plen + sizeof(struct xcni_ip6hdr) + XCNI_ENCAP_LEN > 0xffff)
-		return XCNI_FWD_TOO_BIG;
-	in->inner_len = plen + sizeof(struct xcni_ip6hdr);
-	in->tos = (__u8)(h[0] << 4 | h[1] >> 4);
-	in->sport = flow_sport6(&p->tuple);
-	in->label = flow_label_of(flow_hash_of(in6_fold(p->tuple.saddr), in6_fold(p->tuple.daddr),
-					       p->tuple.sport, p->tuple.dport, p->tuple.proto));
-	in->inner_proto = bpf_htons(ETH_P_IPV6);
+/*
+ * What encapsulation needs of the inner packet (p: the family's struct pkt
+ * or struct pkt6; Ethernet at 0): its length, TOS, MACs, and the flow's
+ * outer source port and flow label. 0, XCNI_FWD_TOO_BIG for what no Geneve
+ * header can describe (IPv6: a jumbogram or BIG TCP packet, payload length
+ * 0; or one whose outer length would pass 64K), or a drop reason. IPv4's
+ * headers are read through the parser's pointers, IPv6's loaded straight
+ * into place (a small frame for the callers' sake).
+ */
+static __always_inline int encap_in_fill(struct __sk_buff *skb, int fam, const void *p,
+					 struct encap_in *in)
+{
+	const void *t;
+	__u32 h;
+
+	if (fam == XCNI_AF_INET) {
+		const struct pkt *p4 = p;
+
+		in->inner_len = bpf_ntohs(p4->ip->tot_len);
+		in->tos = p4->ip->tos;
+		__builtin_memcpy(in->macs, p4->eth->h_dest, ETH_ALEN);
+		__builtin_memcpy(in->macs + ETH_ALEN, p4->eth->h_source, ETH_ALEN);
+		t = &p4->tuple;
+	} else {
+		const struct pkt6 *p6 = p;
+		__u8 hdr[8]; /* version, class, flow label, payload length */
+		__u32 plen;
+
+		if (bpf_skb_load_bytes(skb, 0, in->macs, 2 * ETH_ALEN) ||
+		    bpf_skb_load_bytes(skb, ETH_HLEN, hdr, sizeof(hdr)))
+			return XCNI_DROP_SHORT;
+		plen = (__u32)hdr[4] << 8 | hdr[5];
+		if (!plen || plen + sizeof(struct xcni_ip6hdr) + XCNI_ENCAP_LEN > 0xffff)
+			return XCNI_FWD_TOO_BIG;
+		in->inner_len = plen + sizeof(struct xcni_ip6hdr);
+		in->tos = (__u8)(hdr[0] << 4 | hdr[1] >> 4);
+		t = &p6->tuple;
+	}
+	h = flow_tuple_hash(fam, t);
+	in->sport = 49152 | (h & 0x3fff); /* flow_sport */
+	in->label = flow_label_of(h);
+	in->inner_proto = fam == XCNI_AF_INET ? bpf_htons(ETH_P_IP) : bpf_htons(ETH_P_IPV6);
 	return 0;
 }
+
+/* The single-family names nodeport.h and nodeport_xdp.h still call. */
+#define flow_sport6(t) flow_sport(XCNI_AF_INET6, (t))
+#define encap_in_take(p, in) ((void)encap_in_fill(NULL, XCNI_AF_INET, (p), (in)))
+#define encap_in_take6(skb, p, in) encap_in_fill((skb), XCNI_AF_INET6, (p), (in))
 
 /*
  * Geneve these programs built: marked, so the underlay's egress (to_underlay)
@@ -202,7 +224,7 @@ static __always_inline int encap_room(struct __sk_buff *skb, __u32 len, __u64 fl
  */
 static __always_inline void geneve_tail_fill(struct udphdr *udp, struct geneve_hdr *gnv,
 					     struct ethhdr *inner_eth, const struct encap_in *in,
-					     __u32 udp_len, __u32 vni)
+					     __u32 udp_len, __u32 vni_id)
 {
 	__builtin_memcpy(inner_eth->h_dest, in->macs, ETH_ALEN);
 	__builtin_memcpy(inner_eth->h_source, in->macs + ETH_ALEN, ETH_ALEN);
@@ -211,7 +233,7 @@ static __always_inline void geneve_tail_fill(struct udphdr *udp, struct geneve_h
 	udp->dest = bpf_htons(XCNI_GENEVE_PORT);
 	udp->len = bpf_htons(udp_len);
 	gnv->proto = bpf_htons(XCNI_GENEVE_PROTO_ETH);
-	gnv->vni_rsvd = bpf_htonl(vni << 8);
+	gnv->vni_rsvd = bpf_htonl(vni_id << 8);
 }
 
 /*
@@ -231,20 +253,20 @@ static __always_inline int geneve_outer_done(struct __sk_buff *skb, const struct
 }
 
 /*
- * The outer headers over the IPv4 underlay (from node_ip to the node at
- * tunnel_ip) for the inner packet in, built in *hp: what either hook writes
+ * The outer headers over the IPv4 underlay (from src_ip, this node's, to the
+ * node at tunnel_ip) for the inner packet in, built in *hp: what either hook writes
  * behind the outer Ethernet header (geneve_encap_in at tc, the XDP fast path
  * of nodeport_xdp.h), so both send the same bytes.
  */
 static __always_inline void geneve_outer4_fill(struct outer_hdrs *hp, const struct encap_in *in,
-					       __u32 node_ip, __u32 tunnel_ip, __u32 vni)
+					       __u32 src_ip, __u32 tunnel_ip, __u32 vni_id)
 {
 	/* Lengths from the inner IP header: skb->len of a GSO packet is not one datagram. */
 	__u16 inner_len = in->inner_len;
 
 	__builtin_memset(hp, 0, sizeof(*hp));
 	geneve_tail_fill(&hp->udp, &hp->gnv, &hp->inner_eth, in,
-			 inner_len + XCNI_ENCAP_LEN - sizeof(struct iphdr), vni);
+			 inner_len + XCNI_ENCAP_LEN - sizeof(struct iphdr), vni_id);
 	hp->ip.version = 4;
 	hp->ip.ihl = 5;
 	hp->ip.tos = in->tos;
@@ -252,7 +274,7 @@ static __always_inline void geneve_outer4_fill(struct outer_hdrs *hp, const stru
 	hp->ip.frag_off = bpf_htons(0x4000); /* DF: the pods' MTU leaves room */
 	hp->ip.ttl = 64;
 	hp->ip.protocol = IPPROTO_UDP;
-	hp->ip.saddr = node_ip;
+	hp->ip.saddr = src_ip;
 	hp->ip.daddr = tunnel_ip;
 	hp->ip.check = csum_fold(bpf_csum_diff(NULL, 0, (__be32 *)&hp->ip, sizeof(hp->ip), 0));
 }
@@ -266,7 +288,7 @@ static __always_inline void geneve_outer4_fill(struct outer_hdrs *hp, const stru
  * a drop reason. Packet pointers are stale afterwards.
  */
 static __always_inline int geneve_encap_in(struct __sk_buff *skb, const struct encap_in *in,
-					   __u32 node_ip, __u32 tunnel_ip, __u32 vni,
+					   __u32 src_ip, __u32 tunnel_ip, __u32 vni_id,
 					   struct outer_hdrs *hp)
 {
 	__u64 flags = BPF_F_ADJ_ROOM_FIXED_GSO | BPF_F_ADJ_ROOM_ENCAP_L3_IPV4 |
@@ -275,7 +297,7 @@ static __always_inline int geneve_encap_in(struct __sk_buff *skb, const struct e
 		       * inner IP header right behind it */
 		      BPF_F_ADJ_ROOM_ENCAP_L2(ETH_HLEN);
 
-	geneve_outer4_fill(hp, in, node_ip, tunnel_ip, vni);
+	geneve_outer4_fill(hp, in, src_ip, tunnel_ip, vni_id);
 	if (encap_room(skb, XCNI_ENCAP_LEN, flags))
 		return XCNI_DROP_ENCAP;
 	if (bpf_skb_store_bytes(skb, ETH_HLEN, hp, XCNI_ENCAP_LEN, 0))
@@ -286,11 +308,11 @@ static __always_inline int geneve_encap_in(struct __sk_buff *skb, const struct e
 /* geneve_encap_in with the headers in the caller's frame (hp: one
  * callers share with the IPv6 underlay's, tunnel_encap). */
 static __always_inline int geneve_encap(struct __sk_buff *skb, const struct encap_in *in,
-					__u32 node_ip, __u32 tunnel_ip, __u32 vni)
+					__u32 src_ip, __u32 tunnel_ip, __u32 vni_id)
 {
 	struct outer_hdrs h;
 
-	return geneve_encap_in(skb, in, node_ip, tunnel_ip, vni, &h);
+	return geneve_encap_in(skb, in, src_ip, tunnel_ip, vni_id, &h);
 }
 
 /* One packet of len bytes into a node's counters (s: NULL, none), either underlay. */
@@ -307,20 +329,29 @@ static __always_inline void tunstat_add(struct xcni_tunstat *s, __u32 len, int r
 	}
 }
 
-/* Counts a packet to or from a remote node. */
-static __always_inline void tunnel_count(__u32 node_ip, __u32 len, int rx)
+/* Counts a packet to or from a remote node, at its underlay address node
+ * (the family's: an IPv4 __u32, 16 bytes of IPv6). */
+static __always_inline void tunnel_count_at(int fam, const void *node, __u32 len, int rx)
 {
-	tunstat_add(bpf_map_lookup_elem(&xcni_tunstat, &node_ip), len, rx);
+	if (fam == XCNI_AF_INET) {
+		__u32 k = *(const __u32 *)node;
+
+		tunstat_add(bpf_map_lookup_elem(&xcni_tunstat, &k), len, rx);
+	} else {
+		struct xcni_in6 k;
+
+		__builtin_memcpy(k.addr, node, 16);
+		tunstat_add(bpf_map_lookup_elem(&xcni_tunstat6, &k), len, rx);
+	}
 }
 
-/* Counts a packet to or from a node behind the IPv6 underlay. */
-static __always_inline void tunnel_count6(const __u8 *node, __u32 len, int rx)
-{
-	struct xcni_in6 k;
-
-	__builtin_memcpy(k.addr, node, 16);
-	tunstat_add(bpf_map_lookup_elem(&xcni_tunstat6, &k), len, rx);
-}
+/* The single-family names nodeport.h and nodeport_xdp.h still call. */
+#define tunnel_count(ip4, len, rx)                                                            \
+	({                                                                                    \
+		__u32 tun_a4_ = (ip4);                                                        \
+		tunnel_count_at(XCNI_AF_INET, &tun_a4_, (len), (rx));                         \
+	})
+#define tunnel_count6(node, len, rx) tunnel_count_at(XCNI_AF_INET6, (node), (len), (rx))
 
 /*
  * A pod's IPv6 packet to a remote address the ipcache6 knows (dipc): the
@@ -332,16 +363,16 @@ static __always_inline void tunnel_count6(const __u8 *node, __u32 len, int rx)
  * overlay), a pod whose node is gone or with no overlay to reach it.
  */
 static __always_inline int remote6_check(const struct pkt6 *p, const struct xcni_ipcache_val *dipc,
-					 __u32 node_ip, __u32 *tunnel)
+					 __u32 ul_ip, __u32 *tunnel)
 {
 	if (p->tuple.proto == IPPROTO_UDP && p->tuple.dport == bpf_htons(XCNI_GENEVE_PORT) &&
 	    (dipc->identity == XCNI_ID_HOST || dipc->identity == XCNI_ID_REMOTE_NODE))
 		return XCNI_DROP_GENEVE_INJECT;
 	if (!(dipc->flags & XCNI_IPC_POD)) {
-		*tunnel = dipc->identity == XCNI_ID_REMOTE_NODE ? tunnel_of(dipc, node_ip) : 0;
+		*tunnel = dipc->identity == XCNI_ID_REMOTE_NODE ? tunnel_of(dipc, ul_ip) : 0;
 		return 0;
 	}
-	*tunnel = tunnel_of(dipc, node_ip);
+	*tunnel = tunnel_of(dipc, ul_ip);
 	return *tunnel ? 0 : no_tunnel_reason(dipc);
 }
 
@@ -397,7 +428,7 @@ static __always_inline __u32 encap_len_of(__u32 tunnel)
  * wrong in all of them. 0 or a drop reason; packet pointers are stale.
  */
 static __always_inline int geneve_encap_ul6(struct __sk_buff *skb, const struct encap_in *in,
-					    const __u8 *dst6, __u32 vni, struct outer6_hdrs *hp)
+					    const __u8 *dst6, __u32 vni_id, struct outer6_hdrs *hp)
 {
 	__u64 flags = BPF_F_ADJ_ROOM_FIXED_GSO | BPF_F_ADJ_ROOM_ENCAP_L3_IPV6 |
 		      BPF_F_ADJ_ROOM_ENCAP_L4_UDP | BPF_F_ADJ_ROOM_ENCAP_L2_ETH |
@@ -408,7 +439,7 @@ static __always_inline int geneve_encap_ul6(struct __sk_buff *skb, const struct 
 	if (plen > 0xffff)
 		return XCNI_DROP_ENCAP;
 	__builtin_memset(hp, 0, sizeof(*hp));
-	geneve_tail_fill(&hp->udp, &hp->gnv, &hp->inner_eth, in, plen, vni);
+	geneve_tail_fill(&hp->udp, &hp->gnv, &hp->inner_eth, in, plen, vni_id);
 	hp->ip6_head[0] = 0x60 | in->tos >> 4;
 	hp->ip6_head[1] = (__u8)((in->tos & 0xf) << 4 | ((in->label >> 16) & 0xf));
 	hp->ip6_head[2] = (__u8)(in->label >> 8);
@@ -437,7 +468,7 @@ static __always_inline int geneve_encap_ul6(struct __sk_buff *skb, const struct 
  * where it would lose a comparison of tunnel. 0 or a drop reason.
  */
 static __always_inline int tunnel_encap(struct __sk_buff *skb, const struct encap_in *in,
-					__u32 node_ip, __u32 tunnel, const __u8 *dst6, __u32 vni)
+					__u32 src_ip, __u32 tunnel, const __u8 *dst6, __u32 vni_id)
 {
 	/* One frame slot for either family's headers. */
 	union {
@@ -447,14 +478,14 @@ static __always_inline int tunnel_encap(struct __sk_buff *skb, const struct enca
 	int r;
 
 	if (dst6) {
-		r = geneve_encap_ul6(skb, in, dst6, vni, &h.h6);
+		r = geneve_encap_ul6(skb, in, dst6, vni_id, &h.h6);
 		if (!r)
-			tunnel_count6(dst6, skb->len, 0);
+			tunnel_count_at(XCNI_AF_INET6, dst6, skb->len, 0);
 		return r;
 	}
-	r = geneve_encap_in(skb, in, node_ip, tunnel, vni, &h.h4);
+	r = geneve_encap_in(skb, in, src_ip, tunnel, vni_id, &h.h4);
 	if (!r)
-		tunnel_count(tunnel, skb->len, 0);
+		tunnel_count_at(XCNI_AF_INET, &tunnel, skb->len, 0);
 	return r;
 }
 

@@ -69,64 +69,16 @@ static __always_inline int event_budget(struct xcni_evrate *b, __u32 rate)
 }
 
 /*
- * Room for one event of size bytes on the ring, within this CPU's budget;
- * NULL (counted) when there is none. The caller fills and submits it.
- * (The IPv6 programs' report6; report below does the same in line.)
+ * An event about the packet's flow f (fam a constant): struct xcni_event for
+ * IPv4, its addresses in it; struct xcni_event6 for IPv6, its addresses
+ * after it. Room on the ring within this CPU's budget, else lost (counted).
+ * Written out field by field, in line: through a helper of its own (an
+ * event_fill beside an event_reserve) the inlined reports cost the IPv4
+ * programs ~50 instructions each more.
  */
-static __always_inline void *event_reserve(__u32 size, const struct xcni_config *cfg)
-{
-	__u32 zero = 0;
-	struct xcni_evrate *b = bpf_map_lookup_elem(&xcni_evrate, &zero);
-	void *ev;
-
-	if (!b)
-		return NULL;
-	if (!event_budget(b, cfg ? cfg->events_rate : 0)) {
-		b->lost_rate++;
-		return NULL;
-	}
-	ev = bpf_ringbuf_reserve(&xcni_events, size, 0);
-	if (!ev) {
-		b->lost_full++;
-		return NULL;
-	}
-	b->sent++;
-	return ev;
-}
-
-/* The fields every event has, whatever the packet's family. */
-static __always_inline void event_fill(struct xcni_event *ev, struct __sk_buff *skb, __u8 type,
-				       int reason, __u8 dir, __u32 ep_id, const struct verdict *v,
-				       __u32 len, __u8 proto, __u16 sport, __u16 dport)
-{
-	ev->ts_ns = bpf_ktime_get_ns();
-	ev->ep_id = ep_id;
-	ev->ifindex = skb->ifindex;
-	ev->reason = reason;
-	ev->dir = dir;
-	ev->proto = proto;
-	ev->type = type;
-	ev->pol_dir = v->pol_dir;
-	ev->sport = sport;
-	ev->dport = dport;
-	ev->len = len ? len : skb->len;
-	ev->src_identity = v->src_id;
-	ev->dst_identity = v->dst_id;
-	ev->policy_id = v->policy_id;
-	ev->rule = v->rule;
-	ev->pol_flags = v->enforced >> 1;
-	ev->pad0 = 0;
-	ev->pad = 0;
-}
-
-/*
- * Written out field by field rather than through event_fill: the IPv4
- * programs keep the instructions they had (event_fill's version costs each
- * of the three inlined reports about 50 more).
- */
-static __always_inline void report4(struct __sk_buff *skb, __u8 type, int reason, __u8 dir,
-				   __u32 ep_id, const struct pkt *p, const struct verdict *v,
-				   const struct xcni_config *cfg)
+static __always_inline void report(struct __sk_buff *skb, int fam, __u8 type, int reason,
+				   __u8 dir, __u32 ep_id, const struct flow *f,
+				   const struct verdict *v, const struct xcni_config *cfg)
 {
 	__u32 zero = 0;
 	struct xcni_evrate *b = bpf_map_lookup_elem(&xcni_evrate, &zero);
@@ -138,7 +90,10 @@ static __always_inline void report4(struct __sk_buff *skb, __u8 type, int reason
 		b->lost_rate++;
 		return;
 	}
-	ev = bpf_ringbuf_reserve(&xcni_events, sizeof(*ev), 0);
+	ev = bpf_ringbuf_reserve(&xcni_events,
+				 fam == XCNI_AF_INET ? sizeof(struct xcni_event)
+						     : sizeof(struct xcni_event6),
+				 0);
 	if (!ev) {
 		b->lost_full++;
 		return;
@@ -149,44 +104,35 @@ static __always_inline void report4(struct __sk_buff *skb, __u8 type, int reason
 	ev->ifindex = skb->ifindex;
 	ev->reason = reason;
 	ev->dir = dir;
-	ev->proto = p->tuple.proto;
 	ev->type = type;
 	ev->pol_dir = v->pol_dir;
-	ev->saddr = p->tuple.saddr;
-	ev->daddr = p->tuple.daddr;
-	ev->sport = p->tuple.sport;
-	ev->dport = p->tuple.dport;
-	ev->len = p->len ? p->len : skb->len;
+	if (fam == XCNI_AF_INET) {
+		ev->proto = f->tuple.v4.proto;
+		ev->saddr = f->tuple.v4.saddr;
+		ev->daddr = f->tuple.v4.daddr;
+		ev->sport = f->tuple.v4.sport;
+		ev->dport = f->tuple.v4.dport;
+	} else {
+		struct xcni_event6 *ev6 = (struct xcni_event6 *)ev;
+
+		ev->proto = f->tuple.v6.proto;
+		ev->saddr = 0;
+		ev->daddr = 0;
+		ev->sport = f->tuple.v6.sport;
+		ev->dport = f->tuple.v6.dport;
+		__builtin_memcpy(ev6->saddr6, f->tuple.v6.saddr, 16);
+		__builtin_memcpy(ev6->daddr6, f->tuple.v6.daddr, 16);
+	}
+	ev->len = f->len ? f->len : skb->len;
 	ev->src_identity = v->src_id;
 	ev->dst_identity = v->dst_id;
 	ev->policy_id = v->policy_id;
 	ev->rule = v->rule;
-	ev->rev_nat = p->rev_nat;
-	ev->backend_id = p->backend_id;
+	ev->rev_nat = f->rev_nat;
+	ev->backend_id = f->backend_id;
 	ev->pol_flags = v->enforced >> 1;
 	ev->pad0 = 0;
 	ev->pad = 0;
-	bpf_ringbuf_submit(ev, 0);
-}
-
-/* ---- the exit ----------------------------------------------------------- */
-
-static __always_inline void report6(struct __sk_buff *skb, __u8 type, int reason, __u8 dir,
-				    __u32 ep_id, const struct pkt6 *p, const struct verdict *v,
-				    const struct xcni_config *cfg)
-{
-	struct xcni_event6 *ev = event_reserve(sizeof(*ev), cfg);
-
-	if (!ev)
-		return;
-	event_fill(&ev->ev, skb, type, reason, dir, ep_id, v, p->len, p->tuple.proto,
-		   p->tuple.sport, p->tuple.dport);
-	ev->ev.saddr = 0;
-	ev->ev.daddr = 0;
-	ev->ev.rev_nat = p->rev_nat;
-	ev->ev.backend_id = p->backend_id;
-	__builtin_memcpy(ev->saddr6, p->tuple.saddr, 16);
-	__builtin_memcpy(ev->daddr6, p->tuple.daddr, 16);
 	bpf_ringbuf_submit(ev, 0);
 }
 
@@ -213,52 +159,42 @@ static __always_inline void stack_mark(struct __sk_buff *skb, __u8 dir, int verd
  * verdict: what the hook returns when the reason is not a drop. v: the policy
  * decision on a new flow, if one was taken (reported as a verdict event when
  * an isolated pod's policy allowed it). Every other forwarded packet may be
- * traced: with traces off (the default) that costs one array lookup.
+ * traced: with traces off (the default) that costs one array lookup. f: the
+ * packet's flow (fam a constant), len 0 for skb->len.
  */
-static __always_inline int finish(struct __sk_buff *skb, int reason, __u8 dir, __u32 ep_id,
-				  const struct pkt *p, int verdict, const struct verdict *v)
+static __always_inline int finish_flow(struct __sk_buff *skb, int fam, int reason, __u8 dir,
+				       __u32 ep_id, const struct flow *f, int verdict,
+				       const struct verdict *v)
 {
 	__u32 zero = 0;
 	const struct xcni_config *cfg = bpf_map_lookup_elem(&xcni_config, &zero);
 
 	/* Only a first fragment let through leaves its ports for the others,
 	 * and only while its share has room; a last one frees its place. */
-	if ((p->frag_first || p->frag_last) && !reason_is_drop(reason))
-		reason = frag4_commit(p->frag_first, p->frag_last) ? XCNI_DROP_FRAG_SHARE : reason;
-	count(reason, dir, p->len ? p->len : skb->len);
+	if ((f->frag_first || f->frag_last) && !reason_is_drop(reason) &&
+	    frag_commit(fam, f->frag_first, f->frag_last))
+		reason = XCNI_DROP_FRAG_SHARE;
+	count(reason, dir, f->len ? f->len : skb->len);
 	if (reason_is_drop(reason)) {
-		report4(skb, XCNI_EV_DROP, reason, dir, ep_id, p, v, cfg);
+		report(skb, fam, XCNI_EV_DROP, reason, dir, ep_id, f, v, cfg);
 		return reason_answered(reason) ? verdict : TC_ACT_SHOT;
 	}
 	stack_mark(skb, dir, verdict);
 	/* A verdict event already tells where the flow's first packet went. */
 	if (v->enforced)
-		report4(skb, XCNI_EV_VERDICT, reason, dir, ep_id, p, v, cfg);
+		report(skb, fam, XCNI_EV_VERDICT, reason, dir, ep_id, f, v, cfg);
 	else if (cfg && cfg->trace_sample && sampled(cfg->trace_sample))
-		report4(skb, XCNI_EV_TRACE, reason, dir, ep_id, p, v, cfg);
+		report(skb, fam, XCNI_EV_TRACE, reason, dir, ep_id, f, v, cfg);
 	return verdict;
 }
 
-/* finish() for IPv6 packets: the same counters, events of the IPv6 layout. */
-static __always_inline int finish6(struct __sk_buff *skb, int reason, __u8 dir, __u32 ep_id,
-				   const struct pkt6 *p, int verdict, const struct verdict *v)
-{
-	__u32 zero = 0;
-	const struct xcni_config *cfg = bpf_map_lookup_elem(&xcni_config, &zero);
-
-	if ((p->frag_first || p->frag_last) && !reason_is_drop(reason))
-		reason = frag6_commit(p->frag_first, p->frag_last) ? XCNI_DROP_FRAG_SHARE : reason;
-	count(reason, dir, p->len);
-	if (reason_is_drop(reason)) {
-		report6(skb, XCNI_EV_DROP, reason, dir, ep_id, p, v, cfg);
-		return reason_answered(reason) ? verdict : TC_ACT_SHOT;
-	}
-	stack_mark(skb, dir, verdict);
-	if (v->enforced)
-		report6(skb, XCNI_EV_VERDICT, reason, dir, ep_id, p, v, cfg);
-	else if (cfg && cfg->trace_sample && sampled(cfg->trace_sample))
-		report6(skb, XCNI_EV_TRACE, reason, dir, ep_id, p, v, cfg);
-	return verdict;
-}
+/* The single-family names nodeport.h and nodeport_icmp.h still call (p: the
+ * family's struct pkt, struct pkt6). */
+#define finish(skb, reason, dir, ep_id, p, verdict, v)                                        \
+	finish_flow((skb), XCNI_AF_INET, (reason), (dir), (ep_id), pkt_flow_const(p), (verdict), \
+		    (v))
+#define finish6(skb, reason, dir, ep_id, p, verdict, v)                                       \
+	finish_flow((skb), XCNI_AF_INET6, (reason), (dir), (ep_id), pkt_flow_const(p),        \
+		    (verdict), (v))
 
 #endif

@@ -81,6 +81,28 @@ struct flow {
 #define pkt_flow(p) ((struct flow *)&(p)->tcp_flags)
 #define pkt_flow_const(p) ((const struct flow *)&(p)->tcp_flags)
 
+/* The flow's source and destination address, the family's bytes (fam a
+ * constant: XCNI_AF_INET's __u32 or XCNI_AF_INET6's 16 bytes). */
+#define flow_saddr(f, fam)                                                                    \
+	((fam) == XCNI_AF_INET ? (void *)&(f)->tuple.v4.saddr : (void *)(f)->tuple.v6.saddr)
+#define flow_daddr(f, fam)                                                                    \
+	((fam) == XCNI_AF_INET ? (void *)&(f)->tuple.v4.daddr : (void *)(f)->tuple.v6.daddr)
+
+/* The flow's protocol and ports (network order) set, in its family's key. */
+static __always_inline void flow_set_l4(struct flow *f, int fam, __u8 proto, __be16 sport,
+					__be16 dport)
+{
+	if (fam == XCNI_AF_INET) {
+		f->tuple.v4.proto = proto;
+		f->tuple.v4.sport = sport;
+		f->tuple.v4.dport = dport;
+	} else {
+		f->tuple.v6.proto = proto;
+		f->tuple.v6.sport = sport;
+		f->tuple.v6.dport = dport;
+	}
+}
+
 /* The packet as the programs see it: Ethernet, IPv4, its flow (flow.h). */
 struct pkt {
 	struct ethhdr *eth;

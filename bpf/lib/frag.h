@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * Fragments, both families: a first fragment's ports staged by the parser
- * (frag_first, frag6_first) and written at the program's exit only when the
- * packet was let through (frag4_commit); a later fragment, which carries no
- * ports, takes its flow's from that entry (frag_later, frag6_later). parse.h
+ * (frag_first) and written at the program's exit only when the packet was
+ * let through (frag_commit); a later fragment, which carries no ports, takes
+ * its flow's from that entry (frag_later). parse.h
  * calls the first two kinds, and includes this file; this one knows the
  * packets' views from flow.h (no include cycle).
  *
@@ -12,7 +12,7 @@
  * each. A datagram belongs to the local endpoint that sends it; else, from a
  * source outside the cluster (the ipcache names no pod, node or this host),
  * to the outside's share; else to the local endpoint it goes to, else to the
- * node (frag4_owner): whoever floods first fragments, from a pod, toward one,
+ * node (frag_owner): whoever floods first fragments, from a pod, toward one,
  * or from the underlay, fills that share, and its first fragments beyond it
  * are refused (drop-frag-share); nothing of another share is ever evicted.
  */
@@ -36,54 +36,54 @@ static __always_inline int frag_inside(const struct xcni_ipcache_val *v)
 }
 
 /*
+ * Written once for both families, fam a constant where inlined (an argument
+ * of the global scans, which take either): the family's types differ (struct
+ * xcni_frag_key, xcni_frag6_key; the slots and shares holding them), so what
+ * reads them is a macro body (FRAG_PLACE, FRAG_SCAN, FRAG_PUT) expanded once
+ * per family, and what does not, a function.
+ */
+
+/*
  * The share a datagram belongs to: the ep_id of the local endpoint that sends
  * it; XCNI_FRAG_OUTSIDE when its source is outside the cluster (an underlay
  * host's flood toward a pod or a NodePort fills that share, not the pod's nor
- * the node's); else the ep_id of the local endpoint it goes to; 0, the
- * node's, when neither end is local.
+ * the node's; an IPv6 link-local source is the node's, as identity_of says);
+ * else the ep_id of the local endpoint it goes to; 0, the node's, when
+ * neither end is local.
  */
-static __always_inline __u32 frag4_owner(const __be32 *saddr, const __be32 *daddr)
+static __always_inline __u32 frag_owner(int fam, const void *saddr, const void *daddr)
 {
-	const struct xcni_endpoint *ep = bpf_map_lookup_elem(&xcni_endpoints, saddr);
-	struct xcni_ipcache_key k = { .prefixlen = 32, .addr = *saddr };
+	void *eps = fam == XCNI_AF_INET ? (void *)&xcni_endpoints : (void *)&xcni_endpoints6;
+	const struct xcni_endpoint *ep = bpf_map_lookup_elem(eps, saddr);
+	const __u8 *s = saddr;
 
 	if (ep)
 		return ep->ep_id;
-	if (!frag_inside(bpf_map_lookup_elem(&xcni_ipcache, &k)))
-		return XCNI_FRAG_OUTSIDE;
-	ep = bpf_map_lookup_elem(&xcni_endpoints, daddr);
+	if (fam == XCNI_AF_INET) {
+		struct xcni_ipcache_key k = { .prefixlen = 32, .addr = *(const __be32 *)saddr };
+
+		if (!frag_inside(bpf_map_lookup_elem(&xcni_ipcache, &k)))
+			return XCNI_FRAG_OUTSIDE;
+	} else if (!(s[0] == 0xfe && (s[1] & 0xc0) == 0x80)) {
+		struct xcni_ipcache6_key k = { .prefixlen = 128 };
+
+		__builtin_memcpy(k.addr, saddr, 16);
+		if (!frag_inside(bpf_map_lookup_elem(&xcni_ipcache6, &k)))
+			return XCNI_FRAG_OUTSIDE;
+	}
+	ep = bpf_map_lookup_elem(eps, daddr);
 	return ep ? ep->ep_id : 0;
 }
 
-/* IPv6's; a link-local source is the node's (ipcache6_identity). */
-static __always_inline __u32 frag6_owner(const __u8 *saddr, const __u8 *daddr)
+/* Two keys of the family equal, word by word (their padding is always zero). */
+static __always_inline int frag_key_eq(int fam, const void *a, const void *b)
 {
-	const struct xcni_endpoint *ep = bpf_map_lookup_elem(&xcni_endpoints6, saddr);
-	struct xcni_ipcache6_key k = { .prefixlen = 128 };
-
-	if (ep)
-		return ep->ep_id;
-	__builtin_memcpy(k.addr, saddr, 16);
-	if (!(saddr[0] == 0xfe && (saddr[1] & 0xc0) == 0x80) &&
-	    !frag_inside(bpf_map_lookup_elem(&xcni_ipcache6, &k)))
-		return XCNI_FRAG_OUTSIDE;
-	ep = bpf_map_lookup_elem(&xcni_endpoints6, daddr);
-	return ep ? ep->ep_id : 0;
-}
-
-static __always_inline int frag4_key_eq(const struct xcni_frag_key *a, const struct xcni_frag_key *b)
-{
-	return a->saddr == b->saddr && a->daddr == b->daddr && a->id == b->id &&
-	       a->proto == b->proto;
-}
-
-static __always_inline int frag6_key_eq(const struct xcni_frag6_key *a,
-					const struct xcni_frag6_key *b)
-{
-	const __u32 *x = (const __u32 *)a, *y = (const __u32 *)b;
+	const __u32 *x = a, *y = b;
+	const int n = fam == XCNI_AF_INET ? sizeof(struct xcni_frag_key) / 4
+					  : sizeof(struct xcni_frag6_key) / 4;
 
 #pragma unroll
-	for (int i = 0; i < (int)(sizeof(*a) / 4); i++)
+	for (int i = 0; i < n; i++)
 		if (x[i] != y[i])
 			return 0;
 	return 1;
@@ -97,11 +97,11 @@ static __always_inline int frag6_key_eq(const struct xcni_frag6_key *a,
  * is full. Three scans, each stopping at what it looks for: one pass keeping
  * three candidates gives the verifier a state for every combination of them.
  */
-#define FRAG_PLACE(sh, key, eq, now)                                                             \
+#define FRAG_PLACE(fam, sh, key, now)                                                            \
 	({                                                                                       \
 		int __p = -1;                                                                   \
 		for (int __i = 0; __i < XCNI_FRAG_PER_EP; __i++)                                \
-			if ((sh)->s[__i].ts_ns && eq(&(sh)->s[__i].k, key)) {                   \
+			if ((sh)->s[__i].ts_ns && frag_key_eq(fam, &(sh)->s[__i].k, key)) {     \
 				__p = __i;                                                      \
 				break;                                                          \
 			}                                                                       \
@@ -129,72 +129,58 @@ static __always_inline int frag6_key_eq(const struct xcni_frag6_key *a,
 	})
 
 /*
- * A later fragment (its key in st->lk): its datagram's first fragment's ports
- * from its share into st->lf; stage (1, 2: a last fragment, staged as which)
- * stages its place, freed at the exit once the fragment passed. 0, or -1
- * when the first fragment was not seen (lost, reordered, refused, or the
- * fragment is forged alone).
+ * A later fragment's datagram (its key lk) in st->owner's share sh: the first
+ * fragment's L4 into lf; stage (1, 2: a last fragment, staged as which)
+ * stages its place. 0, or -1 when it is not there.
  */
-__attribute__((noinline)) int frag4_find(__u32 stage)
+#define FRAG_SCAN(fam, sh, st, lk, lf, stage)                                                    \
+	({                                                                                       \
+		int __r = -1;                                                                   \
+		for (__u32 __i = 0; (sh) && __i < XCNI_FRAG_PER_EP; __i++) {                    \
+			if (!(sh)->s[__i].ts_ns || !frag_key_eq(fam, &(sh)->s[__i].k, &(lk)))   \
+				continue;                                                       \
+			(lf) = (sh)->s[__i].f;                                                  \
+			if ((stage) == 1 || (stage) == 2) {                                     \
+				__u32 __k = ((stage) - 1) & 1;                                  \
+				(st)->last_owner[__k] = (st)->owner;                            \
+				(st)->last_idx[__k] = __i;                                      \
+				(st)->last_ts[__k] = (sh)->s[__i].ts_ns;                        \
+			}                                                                       \
+			__r = 0;                                                                \
+			break;                                                                  \
+		}                                                                               \
+		__r;                                                                            \
+	})
+
+/*
+ * A later fragment (its key in st->lk or st->lk6 as fam says): its
+ * datagram's first fragment's L4 from its share into st->lf or st->lf6;
+ * stage (1, 2: a last fragment, staged as which) stages its place, freed at
+ * the exit once the fragment passed. 0, or -1 when the first fragment was
+ * not seen (lost, reordered, refused, or the fragment is forged alone).
+ */
+__attribute__((noinline)) int frag_find(__u32 fam, __u32 stage)
 {
 	struct xcni_fragstage *st = FRAG_STAGE();
-	struct xcni_frag_share *sh;
 
 	if (!st)
 		return -1;
-	st->owner = frag4_owner(&st->lk.saddr, &st->lk.daddr);
-	sh = bpf_map_lookup_elem(&xcni_frag, &st->owner);
-	if (!sh)
-		return -1;
-	for (__u32 i = 0; i < XCNI_FRAG_PER_EP; i++) {
-		struct xcni_frag_slot *s = &sh->s[i];
+	if (fam == XCNI_AF_INET) {
+		struct xcni_frag_share *sh;
 
-		if (!s->ts_ns || !frag4_key_eq(&s->k, &st->lk))
-			continue;
-		st->lf = s->f;
-		if (stage == 1 || stage == 2) {
-			__u32 k = (stage - 1) & 1;
+		st->owner = frag_owner(XCNI_AF_INET, &st->lk.saddr, &st->lk.daddr);
+		sh = bpf_map_lookup_elem(&xcni_frag, &st->owner);
+		return FRAG_SCAN(XCNI_AF_INET, sh, st, st->lk, st->lf, stage);
+	} else {
+		struct xcni_frag6_share *sh;
 
-			st->last_owner[k] = st->owner;
-			st->last_idx[k] = i;
-			st->last_ts[k] = s->ts_ns;
-		}
-		return 0;
+		st->owner = frag_owner(XCNI_AF_INET6, st->lk6.saddr, st->lk6.daddr);
+		sh = bpf_map_lookup_elem(&xcni_frag6, &st->owner);
+		return FRAG_SCAN(XCNI_AF_INET6, sh, st, st->lk6, st->lf6, stage);
 	}
-	return -1;
 }
 
-/* IPv6's (st->lk6, st->lf6). */
-__attribute__((noinline)) int frag6_find(__u32 stage)
-{
-	struct xcni_fragstage *st = FRAG_STAGE();
-	struct xcni_frag6_share *sh;
-
-	if (!st)
-		return -1;
-	st->owner = frag6_owner(st->lk6.saddr, st->lk6.daddr);
-	sh = bpf_map_lookup_elem(&xcni_frag6, &st->owner);
-	if (!sh)
-		return -1;
-	for (__u32 i = 0; i < XCNI_FRAG_PER_EP; i++) {
-		struct xcni_frag6_slot *s = &sh->s[i];
-
-		if (!s->ts_ns || !frag6_key_eq(&s->k, &st->lk6))
-			continue;
-		st->lf6 = s->f;
-		if (stage == 1 || stage == 2) {
-			__u32 k = (stage - 1) & 1;
-
-			st->last_owner[k] = st->owner;
-			st->last_idx[k] = i;
-			st->last_ts[k] = s->ts_ns;
-		}
-		return 0;
-	}
-	return -1;
-}
-
-/* The stage of a last fragment (frag4_find's): 1, 2 as it is parsed first or
+/* The stage of a last fragment (frag_find's): 1, 2 as it is parsed first or
  * again; 0, not staged (not the last, or staged twice already). */
 static __always_inline __u32 frag_last_stage(int last, __u8 *frag_last)
 {
@@ -204,101 +190,90 @@ static __always_inline __u32 frag_last_stage(int last, __u8 *frag_last)
 }
 
 /*
- * A later fragment takes the ports of its datagram's first fragment; one whose
- * first fragment was not seen (lost, reordered, or forged alone) is dropped.
+ * A later fragment (f: its flow, addresses and protocol parsed; id its
+ * fragment id, network order; last: no more fragments follow) takes its
+ * datagram's L4 from the first fragment (keyed by addresses, id and, IPv4,
+ * protocol); one whose first fragment was not seen (lost, reordered, or
+ * forged alone) is dropped.
  */
-static __always_inline int frag4_later(struct iphdr *ip, struct pkt *p)
+static __always_inline int frag_later(int fam, struct flow *f, __u32 id, int last)
 {
 	struct xcni_fragstage *st = FRAG_STAGE();
-	__u8 before = p->frag_last;
+	const struct xcni_frag *lf;
+	__u8 before = f->frag_last;
 
 	if (!st)
 		return XCNI_DROP_FRAGMENT;
-	st->lk = (struct xcni_frag_key){ .saddr = ip->saddr, .daddr = ip->daddr, .id = ip->id,
-					 .proto = ip->protocol };
-	if (frag4_find(frag_last_stage(!(ip->frag_off & bpf_htons(0x2000)), &p->frag_last))) {
-		p->frag_last = before;
+	if (fam == XCNI_AF_INET) {
+		st->lk = (struct xcni_frag_key){ .saddr = f->tuple.v4.saddr,
+						 .daddr = f->tuple.v4.daddr,
+						 .id = (__be16)id,
+						 .proto = f->tuple.v4.proto };
+	} else {
+		st->lk6.id = id;
+		__builtin_memcpy(st->lk6.saddr, f->tuple.v6.saddr, 16);
+		__builtin_memcpy(st->lk6.daddr, f->tuple.v6.daddr, 16);
+	}
+	if (frag_find(fam, frag_last_stage(last, &f->frag_last))) {
+		f->frag_last = before;
 		return XCNI_DROP_FRAGMENT;
 	}
-	p->frag_later = 1;
-	p->tuple.sport = st->lf.sport;
-	p->tuple.dport = st->lf.dport;
-	p->icmp_type = st->lf.icmp_type;
-	p->is_echo = st->lf.is_echo;
+	f->frag_later = 1;
+	/* The two values share their first fields (IPv6's adds the protocol). */
+	lf = fam == XCNI_AF_INET ? &st->lf : (const struct xcni_frag *)&st->lf6;
+	/* The ports alone in IPv4's key (its protocol, parsed, is in place:
+	 * storing it again costs the programs 15-35% more verified insns). */
+	if (fam == XCNI_AF_INET) {
+		f->tuple.v4.sport = lf->sport;
+		f->tuple.v4.dport = lf->dport;
+	} else {
+		f->tuple.v6.proto = st->lf6.proto;
+		f->tuple.v6.sport = lf->sport;
+		f->tuple.v6.dport = lf->dport;
+	}
+	f->icmp_type = lf->icmp_type;
+	f->is_echo = lf->is_echo;
 	return 0;
 }
 
 /*
- * A later fragment takes its datagram's L4 from the first fragment (keyed by
- * addresses and the fragment id); one whose first was not seen is dropped.
- * last: no more fragments follow.
+ * The first fragment of a datagram (f: its flow, parsed; id its fragment id,
+ * network order): its L4 for the fragments that follow, staged (as it
+ * arrived, and as parsed again after a rewrite: a translated later fragment
+ * is parsed again too), recorded by frag_commit only once the packet passed
+ * anti-spoofing and policy: a forged or refused first fragment must not
+ * overwrite another source's entry.
  */
-static __always_inline int frag6_later(struct pkt6 *p, __u32 id, int last)
+static __always_inline void frag_first(int fam, struct flow *f, __u32 id)
 {
-	struct xcni_fragstage *st = FRAG_STAGE();
-	__u8 before = p->frag_last;
-
-	if (!st)
-		return XCNI_DROP_FRAGMENT;
-	st->lk6.id = id;
-	__builtin_memcpy(st->lk6.saddr, p->tuple.saddr, 16);
-	__builtin_memcpy(st->lk6.daddr, p->tuple.daddr, 16);
-	if (frag6_find(frag_last_stage(last, &p->frag_last))) {
-		p->frag_last = before;
-		return XCNI_DROP_FRAGMENT;
-	}
-	p->frag_later = 1;
-	p->tuple.proto = st->lf6.proto;
-	p->tuple.sport = st->lf6.sport;
-	p->tuple.dport = st->lf6.dport;
-	p->icmp_type = st->lf6.icmp_type;
-	p->is_echo = st->lf6.is_echo;
-	return 0;
-}
-
-/*
- * The first fragment of a datagram: its ports for the fragments that follow,
- * staged (as it arrived, and as parsed again after a rewrite: a translated
- * later fragment is parsed again too), recorded by frag4_commit only once the
- * packet passed anti-spoofing and policy: a forged or refused first fragment
- * must not overwrite another source's entry.
- */
-static __always_inline void frag4_first(const struct iphdr *ip, struct pkt *p)
-{
-	__u32 zero = 0, i = p->frag_first;
+	__u32 zero = 0, i = f->frag_first;
 	struct xcni_fragstage *st;
 
 	if (i > 1)
 		return; /* staged twice already */
-	p->frag_first = i + 1;
+	f->frag_first = i + 1;
 	st = bpf_map_lookup_elem(&xcni_fragstage, &zero);
 	if (!st)
 		return;
-	st->k[i] = (struct xcni_frag_key){ .saddr = ip->saddr, .daddr = ip->daddr, .id = ip->id,
-					   .proto = ip->protocol };
-	st->f[i] = (struct xcni_frag){ .sport = p->tuple.sport, .dport = p->tuple.dport,
-				       .icmp_type = p->icmp_type, .is_echo = p->is_echo };
-}
-
-/* IPv4's frag4_first: staged as it arrived, recorded by frag4_commit at the exit
- * of a packet let through. */
-static __always_inline void frag6_first(struct pkt6 *p, __u32 id)
-{
-	__u32 zero = 0, i = p->frag_first;
-	struct xcni_fragstage *st;
-
-	if (i > 1)
-		return;
-	p->frag_first = i + 1;
-	st = bpf_map_lookup_elem(&xcni_fragstage, &zero);
-	if (!st)
-		return;
-	st->k6[i].id = id;
-	__builtin_memcpy(st->k6[i].saddr, p->tuple.saddr, 16);
-	__builtin_memcpy(st->k6[i].daddr, p->tuple.daddr, 16);
-	st->f6[i] = (struct xcni_frag6){ .sport = p->tuple.sport, .dport = p->tuple.dport,
-					 .icmp_type = p->icmp_type, .is_echo = p->is_echo,
-					 .proto = p->tuple.proto };
+	if (fam == XCNI_AF_INET) {
+		st->k[i] = (struct xcni_frag_key){ .saddr = f->tuple.v4.saddr,
+						   .daddr = f->tuple.v4.daddr,
+						   .id = (__be16)id,
+						   .proto = f->tuple.v4.proto };
+		st->f[i] = (struct xcni_frag){ .sport = f->tuple.v4.sport,
+					       .dport = f->tuple.v4.dport,
+					       .icmp_type = f->icmp_type,
+					       .is_echo = f->is_echo };
+	} else {
+		st->k6[i].id = id;
+		__builtin_memcpy(st->k6[i].saddr, f->tuple.v6.saddr, 16);
+		__builtin_memcpy(st->k6[i].daddr, f->tuple.v6.daddr, 16);
+		st->f6[i] = (struct xcni_frag6){ .sport = f->tuple.v6.sport,
+						 .dport = f->tuple.v6.dport,
+						 .icmp_type = f->icmp_type,
+						 .is_echo = f->is_echo,
+						 .proto = f->tuple.v6.proto };
+	}
 }
 
 /* st->owner's share of map (xcni_frag or xcni_frag6), made from empty when it
@@ -314,57 +289,52 @@ static __always_inline void frag6_first(struct pkt6 *p, __u32 id)
 	})
 
 /*
- * A first fragment's staged entry j (frag_first's) into its share. The place
- * is written with its time last, zeroed first: a later fragment on another
- * CPU meanwhile finds no entry rather than half of one. 0, or -1: the share
- * had no place (or there was no room for a new share).
+ * A first fragment's staged entry (key, value v: frag_first's) into its
+ * owner's share sh of the family. The place is written with its time last,
+ * zeroed first: a later fragment on another CPU meanwhile finds no entry
+ * rather than half of one. 0, or -1: the share had no place (or there was no
+ * room for a new share).
  */
-static __always_inline int frag_put(struct xcni_fragstage *st, __u32 j)
-{
-	struct xcni_frag_share *sh;
-	struct xcni_frag_slot *s;
-	int i;
+#define FRAG_PUT(fam, sh, st, key, v)                                                           \
+	({                                                                                      \
+		int __slot = (sh) ? FRAG_PLACE(fam, sh, &(key), (st)->now) : -1;                \
+		if (__slot >= 0 && __slot < XCNI_FRAG_PER_EP) {                                 \
+			(sh)->s[__slot].ts_ns = 0;                                              \
+			(sh)->s[__slot].k = (key);                                              \
+			(sh)->s[__slot].f = (v);                                                \
+			(sh)->s[__slot].last = 0;                                               \
+			(sh)->s[__slot].ts_ns = (st)->now;                                      \
+		}                                                                               \
+		__slot >= 0 && __slot < XCNI_FRAG_PER_EP ? 0 : -1;                              \
+	})
 
+/* A last fragment's staged place j (frag_find's) in the family's share sh:
+ * marked free, if no other datagram took it meanwhile. */
+#define FRAG_FREE(sh, st, j)                                                                     \
+	({                                                                                       \
+		__u32 __idx = (st)->last_idx[j];                                                \
+		if ((sh) && __idx < XCNI_FRAG_PER_EP && (sh)->s[__idx].ts_ns == (st)->last_ts[j]) \
+			(sh)->s[__idx].last = 1;                                                \
+	})
+
+/* The staged first fragment j into its share: 0, or -1 (FRAG_PUT). */
+static __always_inline int frag_put(int fam, struct xcni_fragstage *st, __u32 j)
+{
 	if (j > 1)
 		return 0;
-	st->owner = frag4_owner(&st->k[j].saddr, &st->k[j].daddr);
-	sh = FRAG_SHARE(&xcni_frag, st, &st->empty);
-	if (!sh)
-		return -1;
-	i = FRAG_PLACE(sh, &st->k[j], frag4_key_eq, st->now);
-	if (i < 0 || i >= XCNI_FRAG_PER_EP)
-		return -1;
-	s = &sh->s[i];
-	s->ts_ns = 0;
-	s->k = st->k[j];
-	s->f = st->f[j];
-	s->last = 0;
-	s->ts_ns = st->now;
-	return 0;
-}
+	if (fam == XCNI_AF_INET) {
+		struct xcni_frag_share *sh;
 
-static __always_inline int frag6_put(struct xcni_fragstage *st, __u32 j)
-{
-	struct xcni_frag6_share *sh;
-	struct xcni_frag6_slot *s;
-	int i;
+		st->owner = frag_owner(XCNI_AF_INET, &st->k[j].saddr, &st->k[j].daddr);
+		sh = FRAG_SHARE(&xcni_frag, st, &st->empty);
+		return FRAG_PUT(XCNI_AF_INET, sh, st, st->k[j], st->f[j]);
+	} else {
+		struct xcni_frag6_share *sh;
 
-	if (j > 1)
-		return 0;
-	st->owner = frag6_owner(st->k6[j].saddr, st->k6[j].daddr);
-	sh = FRAG_SHARE(&xcni_frag6, st, &st->empty6);
-	if (!sh)
-		return -1;
-	i = FRAG_PLACE(sh, &st->k6[j], frag6_key_eq, st->now);
-	if (i < 0 || i >= XCNI_FRAG_PER_EP)
-		return -1;
-	s = &sh->s[i];
-	s->ts_ns = 0;
-	s->k = st->k6[j];
-	s->f = st->f6[j];
-	s->last = 0;
-	s->ts_ns = st->now;
-	return 0;
+		st->owner = frag_owner(XCNI_AF_INET6, st->k6[j].saddr, st->k6[j].daddr);
+		sh = FRAG_SHARE(&xcni_frag6, st, &st->empty6);
+		return FRAG_PUT(XCNI_AF_INET6, sh, st, st->k6[j], st->f6[j]);
+	}
 }
 
 /*
@@ -374,7 +344,7 @@ static __always_inline int frag6_put(struct xcni_fragstage *st, __u32 j)
  * 0, or -1: a first fragment's share was full, the packet is to be refused
  * (drop-frag-share).
  */
-__attribute__((noinline)) int frag4_commit(__u32 first, __u32 last)
+static __always_inline int frag_commit_fam(int fam, __u32 first, __u32 last)
 {
 	struct xcni_fragstage *st = FRAG_STAGE();
 	int ret = 0;
@@ -383,41 +353,42 @@ __attribute__((noinline)) int frag4_commit(__u32 first, __u32 last)
 		return 0;
 	st->now = bpf_ktime_get_ns();
 	for (__u32 j = 0; j < 2 && j < last; j++) {
-		struct xcni_frag_share *sh;
-		__u32 idx = st->last_idx[j];
-
 		st->owner = st->last_owner[j];
-		sh = bpf_map_lookup_elem(&xcni_frag, &st->owner);
-		if (sh && idx < XCNI_FRAG_PER_EP && sh->s[idx].ts_ns == st->last_ts[j])
-			sh->s[idx].last = 1;
+		if (fam == XCNI_AF_INET) {
+			struct xcni_frag_share *sh = bpf_map_lookup_elem(&xcni_frag, &st->owner);
+
+			FRAG_FREE(sh, st, j);
+		} else {
+			struct xcni_frag6_share *sh = bpf_map_lookup_elem(&xcni_frag6, &st->owner);
+
+			FRAG_FREE(sh, st, j);
+		}
 	}
 	for (__u32 j = 0; j < 2 && j < first; j++)
-		if (frag_put(st, j))
+		if (frag_put(fam, st, j))
 			ret = -1;
 	return ret;
 }
 
+/*
+ * frag_commit_fam in a global function per family: each checked once, and
+ * each its own frame. One frame for both (fam an argument) takes the larger
+ * family's spills with the other's (136 bytes, where IPv4's alone takes 72),
+ * past the verifier's 512 for from_pod4's chain (416 of its own).
+ */
+__attribute__((noinline)) int frag4_commit(__u32 first, __u32 last)
+{
+	return frag_commit_fam(XCNI_AF_INET, first, last);
+}
+
 __attribute__((noinline)) int frag6_commit(__u32 first, __u32 last)
 {
-	struct xcni_fragstage *st = FRAG_STAGE();
-	int ret = 0;
+	return frag_commit_fam(XCNI_AF_INET6, first, last);
+}
 
-	if (!st)
-		return 0;
-	st->now = bpf_ktime_get_ns();
-	for (__u32 j = 0; j < 2 && j < last; j++) {
-		struct xcni_frag6_share *sh;
-		__u32 idx = st->last_idx[j];
-
-		st->owner = st->last_owner[j];
-		sh = bpf_map_lookup_elem(&xcni_frag6, &st->owner);
-		if (sh && idx < XCNI_FRAG_PER_EP && sh->s[idx].ts_ns == st->last_ts[j])
-			sh->s[idx].last = 1;
-	}
-	for (__u32 j = 0; j < 2 && j < first; j++)
-		if (frag6_put(st, j))
-			ret = -1;
-	return ret;
+static __always_inline int frag_commit(int fam, __u32 first, __u32 last)
+{
+	return fam == XCNI_AF_INET ? frag4_commit(first, last) : frag6_commit(first, last);
 }
 
 #endif

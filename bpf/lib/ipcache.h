@@ -15,41 +15,39 @@
 #include "maps.h"
 #include "parse.h"
 
-static __always_inline struct xcni_ipcache_val *ipcache_lookup(__u32 addr)
+/*
+ * Written once for both families: fam is XCNI_AF_INET or XCNI_AF_INET6, a
+ * constant at every call, so each inlined copy keeps its family's branch
+ * alone; an address is a pointer to its bytes (an IPv4 __u32 or 16 bytes of
+ * IPv6, network order).
+ */
+
+/* The ipcache entry of one address (the longest prefix holding it), or NULL. */
+static __always_inline struct xcni_ipcache_val *ipcache_find(int fam, const void *addr)
 {
-	struct xcni_ipcache_key k = { .prefixlen = 32, .addr = addr };
+	if (fam == XCNI_AF_INET) {
+		struct xcni_ipcache_key k = { .prefixlen = 32, .addr = *(const __u32 *)addr };
 
-	return bpf_map_lookup_elem(&xcni_ipcache, &k);
-}
+		return bpf_map_lookup_elem(&xcni_ipcache, &k);
+	} else {
+		struct xcni_ipcache6_key k = { .prefixlen = 128 };
 
-/* The ipcache6 entry of one address (the longest prefix holding it), or NULL. */
-static __always_inline struct xcni_ipcache_val *ipcache6_lookup(const __u8 *addr)
-{
-	struct xcni_ipcache6_key k = { .prefixlen = 128 };
-
-	__builtin_memcpy(k.addr, addr, 16);
-	return bpf_map_lookup_elem(&xcni_ipcache6, &k);
-}
-
-static __always_inline __u32 ipcache_identity(__u32 addr)
-{
-	struct xcni_ipcache_val *v = ipcache_lookup(addr);
-
-	return v ? v->identity : XCNI_ID_WORLD;
+		__builtin_memcpy(k.addr, addr, 16);
+		return bpf_map_lookup_elem(&xcni_ipcache6, &k);
+	}
 }
 
 /* ---- identities and policy keys ---------------------------------------- */
 
-static __always_inline __u32 ipcache6_identity(const __u8 *addr)
+/* The identity of an address: its ipcache entry's, else the world. */
+static __always_inline __u32 identity_of(int fam, const void *addr)
 {
-	struct xcni_ipcache6_key k = { .prefixlen = 128 };
 	struct xcni_ipcache_val *v;
 
 	/* Only the node sends from a link-local address into a pod's link. */
-	if (in6_linklocal(addr))
+	if (fam == XCNI_AF_INET6 && in6_linklocal(addr))
 		return XCNI_ID_HOST;
-	__builtin_memcpy(k.addr, addr, 16);
-	v = bpf_map_lookup_elem(&xcni_ipcache6, &k);
+	v = ipcache_find(fam, addr);
 	return v ? v->identity : XCNI_ID_WORLD;
 }
 
@@ -60,30 +58,29 @@ static __always_inline int identity_is_pod(__u32 id)
 }
 
 /*
- * A source no host on the underlay may claim (RFC 1122 3.2.1.3, RFC 6890):
- * "this network" 0/8, loopback 127/8, link-local 169.254/16, multicast
- * 224/4, reserved 240/4 and the broadcast address (addr in network order).
+ * A source no host on the underlay may claim (RFC 1122 3.2.1.3, RFC 6890).
+ * IPv4: "this network" 0/8, loopback 127/8, link-local 169.254/16,
+ * multicast 224/4, reserved 240/4 and the broadcast address. IPv6: the
+ * unspecified address, loopback, multicast ff00::/8, IPv4-mapped
+ * ::ffff:0:0/96, link-local fe80::/10 (a host's own link, never a pod's or
+ * a frontend's client).
  */
-static __always_inline int martian4(__u32 addr)
+static __always_inline int martian(int fam, const void *addr)
 {
-	__u32 h = bpf_ntohl(addr);
+	if (fam == XCNI_AF_INET) {
+		__u32 h = bpf_ntohl(*(const __u32 *)addr);
 
-	return (h >> 24) == 0 || (h >> 24) == 127 || (h >> 16) == 0xa9fe || (h >> 24) >= 224;
-}
+		return (h >> 24) == 0 || (h >> 24) == 127 || (h >> 16) == 0xa9fe ||
+		       (h >> 24) >= 224;
+	} else {
+		const __u8 *a = addr;
+		const __u32 *w = addr;
 
-/*
- * An IPv6 source no host on the underlay may claim: the unspecified address,
- * loopback, multicast ff00::/8, IPv4-mapped ::ffff:0:0/96, link-local
- * fe80::/10 (a host's own link, never a pod's or a frontend's client).
- */
-static __always_inline int martian6(const __u8 *a)
-{
-	const __u32 *w = (const __u32 *)a;
-
-	if (a[0] == 0xff || (a[0] == 0xfe && (a[1] & 0xc0) == 0x80))
-		return 1;
-	return !w[0] && !w[1] &&
-	       ((!w[2] && (!w[3] || w[3] == bpf_htonl(1))) || w[2] == bpf_htonl(0xffff));
+		if (a[0] == 0xff || (a[0] == 0xfe && (a[1] & 0xc0) == 0x80))
+			return 1;
+		return !w[0] && !w[1] &&
+		       ((!w[2] && (!w[3] || w[3] == bpf_htonl(1))) || w[2] == bpf_htonl(0xffff));
+	}
 }
 
 /*
@@ -92,19 +89,27 @@ static __always_inline int martian6(const __u8 *a)
  * from outside the cluster no packet comes from one (src_frontend4/6,
  * lib/lb.h; xdp_underlay). Never, when the node has none (a 0 mask).
  */
-static __always_inline int in_svc_cidr4(__u32 a)
+static __always_inline int in_svc_cidr(int fam, const void *addr)
 {
-	return svc_cidr_mask && (a & svc_cidr_mask) == svc_cidr;
+	if (fam == XCNI_AF_INET) {
+		__u32 a = *(const __u32 *)addr;
+
+		return svc_cidr_mask && (a & svc_cidr_mask) == svc_cidr;
+	} else {
+		const __u32 *x = addr;
+
+		if (!(svc_mask6[0] | svc_mask6[1] | svc_mask6[2] | svc_mask6[3]))
+			return 0;
+		return (x[0] & svc_mask6[0]) == svc_cidr6[0] &&
+		       (x[1] & svc_mask6[1]) == svc_cidr6[1] &&
+		       (x[2] & svc_mask6[2]) == svc_cidr6[2] && (x[3] & svc_mask6[3]) == svc_cidr6[3];
+	}
 }
 
-static __always_inline int in_svc_cidr6(const __u8 *a)
+/* The family's endpoint map (xcni_endpoints, xcni_endpoints6). */
+static __always_inline void *endpoints_map(int fam)
 {
-	const __u32 *x = (const __u32 *)a;
-
-	if (!(svc_mask6[0] | svc_mask6[1] | svc_mask6[2] | svc_mask6[3]))
-		return 0;
-	return (x[0] & svc_mask6[0]) == svc_cidr6[0] && (x[1] & svc_mask6[1]) == svc_cidr6[1] &&
-	       (x[2] & svc_mask6[2]) == svc_cidr6[2] && (x[3] & svc_mask6[3]) == svc_cidr6[3];
+	return fam == XCNI_AF_INET ? (void *)&xcni_endpoints : (void *)&xcni_endpoints6;
 }
 
 /*
@@ -116,29 +121,16 @@ static __always_inline int in_svc_cidr6(const __u8 *a)
  * one test for a plain packet to a pod or a frontend, and for the client a
  * node names with DSR.
  */
-static __always_inline int outside_client_ok(const struct xcni_ipcache_val *sipc,
-					     const __u32 *saddr)
+static __always_inline int outside_source_ok(int fam, const struct xcni_ipcache_val *sipc,
+					     const void *saddr)
 {
-	if (martian4(*saddr))
+	if (martian(fam, saddr))
 		return 0;
 	if (sipc && (sipc->tunnel_ip || (sipc->flags & (XCNI_IPC_POD | XCNI_IPC_TUN6)) ||
 		     sipc->identity == XCNI_ID_HOST || sipc->identity == XCNI_ID_REMOTE_NODE ||
 		     identity_is_pod(sipc->identity)))
 		return 0;
-	return !bpf_map_lookup_elem(&xcni_endpoints, saddr);
-}
-
-/* outside_client_ok (ipcache.h) for an IPv6 source, sipc its ipcache6 entry. */
-static __always_inline int outside6_client_ok(const struct xcni_ipcache_val *sipc,
-					      const __u8 *saddr)
-{
-	if (martian6(saddr))
-		return 0;
-	if (sipc && (sipc->tunnel_ip || (sipc->flags & (XCNI_IPC_POD | XCNI_IPC_TUN6)) ||
-		     sipc->identity == XCNI_ID_HOST || sipc->identity == XCNI_ID_REMOTE_NODE ||
-		     identity_is_pod(sipc->identity)))
-		return 0;
-	return !bpf_map_lookup_elem(&xcni_endpoints6, saddr);
+	return !bpf_map_lookup_elem(endpoints_map(fam), saddr);
 }
 
 /*
@@ -149,61 +141,56 @@ static __always_inline int outside6_client_ok(const struct xcni_ipcache_val *sip
  * second NIC) and only claims to be the pod: 1. Judged as that pod it would
  * pass its policy and seed conntrack for its replies.
  */
-static __always_inline int pod_source_forged(const struct __sk_buff *skb, const __u32 *saddr)
+static __always_inline int pod_source_forged(const struct __sk_buff *skb, int fam,
+					     const void *saddr)
 {
 	const struct xcni_ipcache_val *ipc;
 
 	if (skb->mark & XCNI_MARK_TRUSTED)
 		return 0;
-	if (bpf_map_lookup_elem(&xcni_endpoints, saddr))
+	if (bpf_map_lookup_elem(endpoints_map(fam), saddr))
 		return 1;
-	ipc = ipcache_lookup(*saddr);
+	ipc = ipcache_find(fam, saddr);
 	return ipc && ((ipc->flags & XCNI_IPC_POD) || identity_is_pod(ipc->identity));
 }
 
-/* The ipcache6 entry of addr exactly (no link-local rule: ipcache6_identity's). */
-static __always_inline struct xcni_ipcache_val *ipcache6_exact(const __u8 *addr)
+/*
+ * The endpoint behind the device the packet is on; *addr: its address, in
+ * the map value (xcni_ifindex, xcni_ifindex6), not copied.
+ */
+static __always_inline struct xcni_endpoint *endpoint_of_dev(int fam, __u32 ifindex,
+							     const void **addr)
 {
-	struct xcni_ipcache6_key k = { .prefixlen = 128 };
-
-	__builtin_memcpy(k.addr, addr, 16);
-	return bpf_map_lookup_elem(&xcni_ipcache6, &k);
-}
-
-/* pod_source_forged (ipcache.h) for an IPv6 source. */
-static __always_inline int pod_source_forged6(const struct __sk_buff *skb, const __u8 *saddr)
-{
-	const struct xcni_ipcache_val *ipc;
-
-	if (skb->mark & XCNI_MARK_TRUSTED)
-		return 0;
-	if (bpf_map_lookup_elem(&xcni_endpoints6, saddr))
-		return 1;
-	ipc = ipcache6_exact(saddr);
-	return ipc && ((ipc->flags & XCNI_IPC_POD) || identity_is_pod(ipc->identity));
-}
-
-/* The endpoint behind the device the packet is on, and its IP. */
-static __always_inline struct xcni_endpoint *endpoint_of_dev(__u32 ifindex, __u32 *ip)
-{
-	__u32 *a = bpf_map_lookup_elem(&xcni_ifindex, &ifindex);
+	void *a = bpf_map_lookup_elem(fam == XCNI_AF_INET ? (void *)&xcni_ifindex
+							  : (void *)&xcni_ifindex6,
+				      &ifindex);
 
 	if (!a)
 		return NULL;
-	*ip = *a;
-	return bpf_map_lookup_elem(&xcni_endpoints, a);
+	*addr = a;
+	return bpf_map_lookup_elem(endpoints_map(fam), a);
 }
 
-/* The endpoint behind the device, and its IPv6 (*addr: in the map value, not copied). */
-static __always_inline struct xcni_endpoint *endpoint6_of_dev(__u32 ifindex, const __u8 **addr)
-{
-	struct xcni_in6 *a = bpf_map_lookup_elem(&xcni_ifindex6, &ifindex);
-
-	if (!a)
-		return NULL;
-	*addr = a->addr;
-	return bpf_map_lookup_elem(&xcni_endpoints6, a);
-}
+/*
+ * The single-family names lb.h, nodeport.h, nodeport_icmp.h, dsr.h and
+ * nodeport_xdp.h still call (an IPv4 address by value): each is the body
+ * above with its family, nothing of its own.
+ */
+#define ipcache_lookup(a)                                                                     \
+	({                                                                                    \
+		__u32 ipc_a4_ = (a);                                                          \
+		ipcache_find(XCNI_AF_INET, &ipc_a4_);                                         \
+	})
+#define ipcache6_lookup(a) ipcache_find(XCNI_AF_INET6, (a))
+#define ipcache6_exact(a) ipcache_find(XCNI_AF_INET6, (a))
+#define ipcache6_identity(a) identity_of(XCNI_AF_INET6, (a))
+#define in_svc_cidr4(a)                                                                       \
+	({                                                                                    \
+		__u32 svc_a4_ = (a);                                                          \
+		in_svc_cidr(XCNI_AF_INET, &svc_a4_);                                          \
+	})
+#define outside_client_ok(sipc, saddr) outside_source_ok(XCNI_AF_INET, (sipc), (saddr))
+#define outside6_client_ok(sipc, saddr) outside_source_ok(XCNI_AF_INET6, (sipc), (saddr))
 
 /* tunnel_of's answer for a node behind the IPv6 underlay: its address is the
  * ipcache entry's tunnel_ip6 (255.255.255.255 is no node's IPv4). */
@@ -220,11 +207,11 @@ static __always_inline int ul6_on(void)
  * none (a local or non-pod address, or a node of the underlay family this
  * node has no address in).
  */
-static __always_inline __u32 tunnel_of(const struct xcni_ipcache_val *v, __u32 node_ip)
+static __always_inline __u32 tunnel_of(const struct xcni_ipcache_val *v, __u32 ul_ip)
 {
 	if (v->flags & XCNI_IPC_TUN6)
 		return ul6_on() ? XCNI_TUN6 : 0;
-	return node_ip ? v->tunnel_ip : 0;
+	return ul_ip ? v->tunnel_ip : 0;
 }
 
 /*

@@ -24,13 +24,14 @@ static __always_inline int mac_eq(const __u8 *a, const __u8 *b)
 static __always_inline int pod_dev_start(struct __sk_buff *skb, struct cursor *c, struct pkt *p,
 					 struct xcni_endpoint **ep, __u32 *ep_ip)
 {
-	cursor_init(c, skb);
-	p->eth = cursor_take(c, sizeof(struct ethhdr));
-	if (!p->eth)
+	const void *a = NULL;
+
+	if (eth_start(skb, c, p))
 		return XCNI_DROP_SHORT;
-	*ep = endpoint_of_dev(skb->ifindex, ep_ip);
+	*ep = endpoint_of_dev(XCNI_AF_INET, skb->ifindex, &a);
 	if (!*ep)
 		return XCNI_DROP_NO_ENDPOINT;
+	*ep_ip = *(const __u32 *)a;
 	return 0;
 }
 

@@ -113,7 +113,7 @@ struct {
 /*
  * A first fragment's entry for xcni_frag or xcni_frag6, staged by the parser
  * and written at the program's exit only when the packet was let through
- * (frag4_commit, frag6_commit): a forged or refused first fragment must not
+ * (frag_commit): a forged or refused first fragment must not
  * overwrite another source's entry nor leave one of its own. A last fragment
  * is staged too, so that the exit frees its datagram's place once it passed.
  * Per CPU, off the stack, not pinned: it lives for one packet.
@@ -126,15 +126,15 @@ struct xcni_fragstage {
 	struct xcni_frag f[2];
 	struct xcni_frag6_key k6[2];
 	struct xcni_frag6 f6[2];
-	/* a later fragment's key (frag_later, frag6_later), the share being
+	/* a later fragment's key (frag_later), the share being
 	 * looked at (a map key off the stack) */
 	struct xcni_frag_key lk;
 	struct xcni_frag6_key lk6;
-	/* what frag4_find, frag6_find found for it */
+	/* what frag_find found for it */
 	struct xcni_frag lf;
 	struct xcni_frag6 lf6;
 	__u32 owner;
-	__u64 now; /* frag4_commit's */
+	__u64 now; /* frag_commit's */
 	/* a last fragment's datagram: its share and place (frag_later's), the
 	 * first fragment's time there, as [0] and [1] above */
 	__u32 last_owner[2];

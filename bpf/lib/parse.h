@@ -129,7 +129,7 @@ struct arp_eth_ipv4 {
  * Parses IPv4 and its L4 header. 0 on success, else the drop reason.
  * IP options are skipped (the L4 header is found at ihl * 4). Fragments: the
  * first is parsed like any packet and its ports remembered; a later one has no
- * L4 header and gets them from there (p->frag_later), see frag4_later().
+ * L4 header and gets them from there (p->frag_later), see frag_later().
  */
 static __always_inline int parse_ipv4(struct cursor *c, struct pkt *p)
 {
@@ -164,7 +164,8 @@ static __always_inline int parse_ipv4(struct cursor *c, struct pkt *p)
 	p->tuple.daddr = ip->daddr;
 	p->tuple.proto = ip->protocol;
 	if (ip->frag_off & bpf_htons(0x1fff)) /* an offset: not the first fragment */
-		return frag4_later(ip, p);
+		return frag_later(XCNI_AF_INET, pkt_flow(p), ip->id,
+				  !(ip->frag_off & bpf_htons(0x2000)));
 
 	switch (ip->protocol) {
 	case IPPROTO_TCP: {
@@ -222,7 +223,7 @@ static __always_inline int parse_ipv4(struct cursor *c, struct pkt *p)
 		break;
 	}
 	if (ip->frag_off & bpf_htons(0x2000)) /* MF at offset 0: the first fragment */
-		frag4_first(ip, p);
+		frag_first(XCNI_AF_INET, pkt_flow(p), ip->id);
 	return 0;
 }
 
@@ -315,7 +316,7 @@ static __always_inline int parse_ipv6(struct __sk_buff *skb, struct pkt6 *p)
 	p->tuple.proto = nh;
 	p->l4_off = off;
 	if (frag >= 2)
-		return frag6_later(p, frag_id, frag == 3);
+		return frag_later(XCNI_AF_INET6, pkt_flow(p), frag_id, frag == 3);
 
 	switch (nh) {
 	case IPPROTO_TCP: {
@@ -355,18 +356,40 @@ static __always_inline int parse_ipv6(struct __sk_buff *skb, struct pkt6 *p)
 		break;
 	}
 	if (frag == 1)
-		frag6_first(p, frag_id);
+		frag_first(XCNI_AF_INET6, pkt_flow(p), frag_id);
 	return 0;
+}
+
+/* The Ethernet header at the frame's start (p->eth), the cursor c behind
+ * it: 0, or XCNI_DROP_SHORT. */
+static __always_inline int eth_start(struct __sk_buff *skb, struct cursor *c, struct pkt *p)
+{
+	cursor_init(c, skb);
+	p->eth = cursor_take(c, sizeof(struct ethhdr));
+	return p->eth ? 0 : XCNI_DROP_SHORT;
+}
+
+/* IPv4 behind the Ethernet header (eth_start's): parse_ipv4's answer, or
+ * XCNI_DROP_NON_IP for anything else. */
+static __always_inline int parse_eth_ipv4(struct cursor *c, struct pkt *p)
+{
+	return p->eth->h_proto == bpf_htons(ETH_P_IP) ? parse_ipv4(c, p) : XCNI_DROP_NON_IP;
 }
 
 /* After a rewrite: the headers again (every packet pointer went stale). */
 static __always_inline int reparse(struct __sk_buff *skb, struct cursor *c, struct pkt *p)
 {
-	cursor_init(c, skb);
-	p->eth = cursor_take(c, sizeof(struct ethhdr));
-	if (!p->eth)
-		return XCNI_DROP_SHORT;
-	return parse_ipv4(c, p);
+	return eth_start(skb, c, p) ?: parse_ipv4(c, p);
+}
+
+/*
+ * The packet's headers into p, the family's view (fam a constant: struct pkt,
+ * from Ethernet on through the cursor c; struct pkt6, read by offsets). 0, or
+ * the drop reason.
+ */
+static __always_inline int pkt_parse(struct __sk_buff *skb, int fam, struct cursor *c, void *p)
+{
+	return fam == XCNI_AF_INET ? reparse(skb, c, p) : parse_ipv6(skb, p);
 }
 
 #define IP_OFF ETH_HLEN

@@ -311,9 +311,7 @@ static __always_inline __u32 judge_key(const struct xcni_endpoint *ep, const voi
 /* The ipcache's identity of the flow's source (dst: destination). */
 static __always_inline __u32 flow_identity(const struct flow *f, int fam, int dst)
 {
-	if (fam == XCNI_AF_INET)
-		return ipcache_identity(dst ? f->tuple.v4.daddr : f->tuple.v4.saddr);
-	return ipcache6_identity(dst ? f->tuple.v6.daddr : f->tuple.v6.saddr);
+	return identity_of(fam, dst ? flow_daddr(f, fam) : flow_saddr(f, fam));
 }
 
 /*

@@ -53,39 +53,40 @@ static __always_inline int pf_hit(struct xcni_prefilter_val *hit, __u64 len)
 	return pf_count(XCNI_DROP_PREFILTER, len);
 }
 
-static __always_inline int pf_judge4(const struct iphdr *ip, const void *end, __u64 len)
+/*
+ * The IP header at l3 (family fam, a constant): its source in the Service
+ * range, or on the family's deny list (IPv4's fronted by the /16 and /24
+ * hashes), is counted and its reason returned; 0 for the rest.
+ */
+static __always_inline int pf_judge(int fam, const void *l3, const void *end, __u64 len)
 {
-	struct xcni_prefilter_key k = { .prefixlen = 32 };
+	const struct iphdr *ip = l3;
+	const struct ipv6hdr *ip6 = l3;
 	struct xcni_prefilter_val *hit;
-	__u32 net;
 
-	if ((const void *)(ip + 1) > end)
+	if (l3 + (fam == XCNI_AF_INET ? sizeof(*ip) : sizeof(*ip6)) > end)
 		return 0;
-	if (in_svc_cidr4(ip->saddr))
+	if (in_svc_cidr(fam, fam == XCNI_AF_INET ? (const void *)&ip->saddr
+						 : (const void *)&ip6->saddr))
 		return pf_count(XCNI_DROP_SRC_FRONTEND, len);
-	/* Two hash lookups say "no prefix can match" for most sources. */
-	net = ip->saddr & bpf_htonl(XCNI_PF16_MASK);
-	if (!bpf_map_lookup_elem(&xcni_pf16, &net)) {
-		net = ip->saddr & bpf_htonl(XCNI_PF24_MASK);
-		if (!bpf_map_lookup_elem(&xcni_pf24, &net))
-			return 0;
+	if (fam == XCNI_AF_INET) {
+		struct xcni_prefilter_key k = { .prefixlen = 32 };
+		/* Two hash lookups say "no prefix can match" for most sources. */
+		__u32 net = ip->saddr & bpf_htonl(XCNI_PF16_MASK);
+
+		if (!bpf_map_lookup_elem(&xcni_pf16, &net)) {
+			net = ip->saddr & bpf_htonl(XCNI_PF24_MASK);
+			if (!bpf_map_lookup_elem(&xcni_pf24, &net))
+				return 0;
+		}
+		k.addr = ip->saddr;
+		hit = bpf_map_lookup_elem(&xcni_prefilter, &k);
+	} else {
+		struct xcni_prefilter6_key k = { .prefixlen = 128 };
+
+		__builtin_memcpy(k.addr, &ip6->saddr, sizeof(k.addr));
+		hit = bpf_map_lookup_elem(&xcni_prefilter6, &k);
 	}
-	k.addr = ip->saddr;
-	hit = bpf_map_lookup_elem(&xcni_prefilter, &k);
-	return hit ? pf_hit(hit, len) : 0;
-}
-
-static __always_inline int pf_judge6(const struct ipv6hdr *ip6, const void *end, __u64 len)
-{
-	struct xcni_prefilter6_key k = { .prefixlen = 128 };
-	struct xcni_prefilter_val *hit;
-
-	if ((const void *)(ip6 + 1) > end)
-		return 0;
-	if (in_svc_cidr6((const __u8 *)&ip6->saddr))
-		return pf_count(XCNI_DROP_SRC_FRONTEND, len);
-	__builtin_memcpy(k.addr, &ip6->saddr, sizeof(k.addr));
-	hit = bpf_map_lookup_elem(&xcni_prefilter6, &k);
 	return hit ? pf_hit(hit, len) : 0;
 }
 
@@ -116,9 +117,9 @@ static __always_inline int prefilter_frame(const void *data, const void *end, __
 		l3 = tag + 1;
 	}
 	if (proto == bpf_htons(ETH_P_IP))
-		return pf_judge4(l3, end, len);
+		return pf_judge(XCNI_AF_INET, l3, end, len);
 	if (proto == bpf_htons(ETH_P_IPV6))
-		return pf_judge6(l3, end, len);
+		return pf_judge(XCNI_AF_INET6, l3, end, len);
 	return 0;
 }
 
