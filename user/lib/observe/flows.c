@@ -1639,11 +1639,18 @@ int flows_events_path(const char *sock_path, char *buf, size_t len)
 	return 0;
 }
 
-bool flows_ct_walk_due(uint64_t last_ns, uint64_t now_ns, uint64_t entries)
+bool flows_ct_walk_due(uint64_t last_ns, uint64_t now_ns, uint64_t entries, uint64_t copy_cpu_ns)
 {
 	uint64_t gap = entries / FLOWS_CT_WALK_RATE * 1000000000ULL +
 		       entries % FLOWS_CT_WALK_RATE * 1000000000ULL / FLOWS_CT_WALK_RATE;
+	const uint64_t max = FLOWS_CT_WALK_MAX_S * 1000000000ULL;
 
+	if (copy_cpu_ns > max / FLOWS_CT_WALK_SHARE)
+		gap = max;
+	else if (copy_cpu_ns * FLOWS_CT_WALK_SHARE > gap)
+		gap = copy_cpu_ns * FLOWS_CT_WALK_SHARE;
+	if (gap > max)
+		gap = max;
 	if (gap <= 1000000000ULL || now_ns < last_ns)
 		return true;
 	return now_ns - last_ns + 100000000ULL >= gap;
