@@ -487,8 +487,9 @@ static bool map_empty(int fd)
  * at most). With more than FLOWS_CT_WALK_RATE entries in the maps, or a
  * copy of them that took more than 5 ms of CPU, walks are spaced so they
  * read at most that many a second and copy for at most 0.5% of a CPU
- * (flows_ct_walk_due): a busy node's conntrack costs the agent a bounded
- * share of a CPU, its flows' counters then a few seconds old. final: read
+ * (flows_ct_walk_due), and at most 8 s apart: a busy node's conntrack costs
+ * the agent a bounded share of a CPU, its flows' counters then a few
+ * seconds old. final: read
  * everything now (the agent's last walk).
  */
 static void ct_walks(struct flowd *d, bool final)
