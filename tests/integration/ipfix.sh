@@ -312,8 +312,10 @@ check "tshark: the others' forwarded (64): $((N_TCP + 2)) or more (got $n)" test
 # RFC 5610 records have neither, so a message's lists pair up) of a flow to
 # 9999 says dropped (2), every other one forwarded (1); the drop codes (one
 # a dropped record) are all ACL deny (1): 129.
-tsh -T fields -E occurrence=a -E aggregator=' ' -e cflow.dstport -e cflow.forwarding_status \
-	-e cflow.forwarding_status_drop_code -Y cflow.forwarding_status >"$T/fwd-tshark.txt"
+# (Not tsh: its 2>&1 would put tshark's "Running as user root" among the records.)
+tshark -r "$T/cap.pcapng" -d "udp.port==$PORT,cflow" -T fields -E occurrence=a -E aggregator=' ' \
+	-e cflow.dstport -e cflow.forwarding_status -e cflow.forwarding_status_drop_code \
+	-Y cflow.forwarding_status >"$T/fwd-tshark.txt" 2>/dev/null
 read -r dropped fwd wrong codes < <(awk -F'\t' '{
 	np = split($1, port, " "); split($2, st, " "); nc = split($3, code, " ")
 	for (i = 1; i <= np; i++) {
