@@ -285,11 +285,17 @@ n=$(nfd -o "fmt:%dp %pkt %opkt" | awk '$1 == 9999 && $2 == 2 && $3 == 0' | wc -l
 check "nfdump: $N_DENY denied flows to 9999, 2 packets each and no reply ($n)" test "$n" = "$N_DENY"
 n=$(awk '/dst port *= *9999$/ {d = 1} d && /end reason/ {print $4; d = 0}' "$T/raw.txt" | sort -u)
 check "nfdump: ... ended by the idle timeout (1): $n" test "$n" = "0x01"
-# IPFIX's forwardingStatus: nfdump reads it from 1.7.2 on (Debian 12 has 1.7.1).
+# IPFIX's forwardingStatus: nfdump reads it from 1.7.2 on (Debian 12 has
+# 1.7.1, whose IPFIX table has no IE 89: docs/ipfix.md, "nfdump 1.7.1's %fwd").
+# What 1.7.1 shows is checked too, the records being the ones tshark reads
+# 129 in below: the proof that it is nfdump's, not the export's.
+nfdump -R "$NF" -q -o "fmt:%pr %sap -> %dap %pkt %opkt %fwd" "dst port 9999" >"$T/fwd.txt"
 if nfdump -V | grep -qE '1\.7\.[01]$'; then
-	ok "# SKIP nfdump $(nfdump -V | awk '{print $NF}') reads no forwardingStatus in IPFIX (%fwd): tshark checks it below"
+	n=$(awk '$NF == 0' "$T/fwd.txt" | wc -l)
+	check "nfdump $(nfdump -V | awk '{print $NF}') %fwd: 0 on the $N_DENY denied flows (it reads no IE 89 in IPFIX; tshark reads 129 in the same messages below): $n" \
+		test "$n" = "$N_DENY"
 else
-	n=$(nfd -o "fmt:%dp %fwd" | awk '$1 == 9999 && $2 == 129' | wc -l)
+	n=$(awk '$NF == 129' "$T/fwd.txt" | wc -l)
 	check "nfdump %fwd: the $N_DENY denied flows 129 (dropped, ACL deny): $n" test "$n" = "$N_DENY"
 fi
 
@@ -302,8 +308,31 @@ m=$(grep -c 'ForwardingStatusDropCode: Drop ACL Deny' "$T/decode.txt")
 check "tshark: the $N_DENY denied flows' forwardingStatus is dropped, ACL deny (129) (got $m)" test "$m" = "$N_DENY"
 n=$(grep -c 'ForwardingStatusForwardCode: Forwarded' "$T/decode.txt")
 check "tshark: the others' forwarded (64): $((N_TCP + 2)) or more (got $n)" test "$n" -ge $((N_TCP + 2))
+# Record by record: every flow record (templates 257/258: both fields; the
+# RFC 5610 records have neither, so a message's lists pair up) of a flow to
+# 9999 says dropped (2), every other one forwarded (1); the drop codes (one
+# a dropped record) are all ACL deny (1): 129.
+# (Not tsh: its 2>&1 would put tshark's "Running as user root" among the records.)
+tshark -r "$T/cap.pcapng" -d "udp.port==$PORT,cflow" -T fields -E occurrence=a -E aggregator=' ' \
+	-e cflow.dstport -e cflow.forwarding_status -e cflow.forwarding_status_drop_code \
+	-Y cflow.forwarding_status >"$T/fwd-tshark.txt" 2>/dev/null
+read -r dropped fwd wrong codes < <(awk -F'\t' '{
+	np = split($1, port, " "); split($2, st, " "); nc = split($3, code, " ")
+	for (i = 1; i <= np; i++) {
+		if (port[i] == 9999 && st[i] == 2) d++
+		else if (port[i] != 9999 && st[i] == 1) f++
+		else w++
+	}
+	for (i = 1; i <= nc; i++) if (code[i] == 1) c++; else w++
+} END {print d + 0, f + 0, w + 0, c + 0}' "$T/fwd-tshark.txt")
+check "tshark, record by record: the $N_DENY flows to 9999 dropped ($dropped), the others forwarded ($fwd: $((N_TCP + 2)) and the ping's), none else ($wrong), every drop code ACL deny ($codes)" \
+	test "$dropped" = "$N_DENY" -a "$fwd" -ge $((N_TCP + 2)) -a "$wrong" = 0 -a "$codes" = "$N_DENY"
 # What the two tools show (docs/ipfix.md quotes them).
 {
+	echo "nfdump -o 'fmt:%pr %sap -> %dap %pkt %opkt %fwd' 'dst port 9999' (a denied record):"
+	head -1 "$T/fwd.txt"
+	echo "tshark -T fields -e cflow.dstport -e cflow.forwarding_status -e cflow.forwarding_status_drop_code (its message):"
+	grep -m1 9999 "$T/fwd-tshark.txt"
 	echo "nfdump -o fmt:... (a TCP, the UDP and a denied record):"
 	grep -m1 ' TCP ' "$T/records.txt"
 	grep ':41000 ' "$T/records.txt"

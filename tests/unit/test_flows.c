@@ -290,25 +290,44 @@ static void test_peer_share(void **state)
  * entry and not its; found again, active again. The window pushing an active
  * record out leaves the others' accounting whole.
  */
-/* Walks of a small map every tick; of a big one, spaced to FLOWS_CT_WALK_RATE entries a second. */
+/* Walks of a small map every tick; of a big one, spaced to FLOWS_CT_WALK_RATE entries a second
+ * and to a copy that takes 1/FLOWS_CT_WALK_SHARE of a CPU. */
 static void test_ct_walk_due(void **state)
 {
 	const uint64_t s = 1000000000ULL, t0 = 50 * s;
 
 	(void)state;
 	/* Up to the rate: every tick, even one a little early. */
-	assert_true(flows_ct_walk_due(t0, t0 + s, 1000));
-	assert_true(flows_ct_walk_due(t0, t0 + s - s / 20, FLOWS_CT_WALK_RATE));
+	assert_true(flows_ct_walk_due(t0, t0 + s, 1000, 0));
+	assert_true(flows_ct_walk_due(t0, t0 + s - s / 20, FLOWS_CT_WALK_RATE, 0));
 	/* 4x the rate: 4 s apart (a tenth early counts), not 3. */
-	assert_false(flows_ct_walk_due(t0, t0 + s, 4 * FLOWS_CT_WALK_RATE));
-	assert_false(flows_ct_walk_due(t0, t0 + 3 * s, 4 * FLOWS_CT_WALK_RATE));
-	assert_true(flows_ct_walk_due(t0, t0 + 4 * s - s / 20, 4 * FLOWS_CT_WALK_RATE));
-	assert_true(flows_ct_walk_due(t0, t0 + 4 * s, 4 * FLOWS_CT_WALK_RATE));
+	assert_false(flows_ct_walk_due(t0, t0 + s, 4 * FLOWS_CT_WALK_RATE, 0));
+	assert_false(flows_ct_walk_due(t0, t0 + 3 * s, 4 * FLOWS_CT_WALK_RATE, 0));
+	assert_true(flows_ct_walk_due(t0, t0 + 4 * s - s / 20, 4 * FLOWS_CT_WALK_RATE, 0));
+	assert_true(flows_ct_walk_due(t0, t0 + 4 * s, 4 * FLOWS_CT_WALK_RATE, 0));
 	/* 1.5x: 1.5 s, so every other tick. */
-	assert_false(flows_ct_walk_due(t0, t0 + s, FLOWS_CT_WALK_RATE * 3 / 2));
-	assert_true(flows_ct_walk_due(t0, t0 + 2 * s, FLOWS_CT_WALK_RATE * 3 / 2));
+	assert_false(flows_ct_walk_due(t0, t0 + s, FLOWS_CT_WALK_RATE * 3 / 2, 0));
+	assert_true(flows_ct_walk_due(t0, t0 + 2 * s, FLOWS_CT_WALK_RATE * 3 / 2, 0));
 	/* A clock behind the last walk (never): due. */
-	assert_true(flows_ct_walk_due(t0, t0 - s, 4 * FLOWS_CT_WALK_RATE));
+	assert_true(flows_ct_walk_due(t0, t0 - s, 4 * FLOWS_CT_WALK_RATE, 0));
+	/* Few entries, but their copy took 20 ms of CPU (a slow machine's
+	 * 80k entries): 4 s apart, so copying takes 0.5% of a CPU. */
+	const uint64_t ms = 1000000ULL;
+
+	assert_true(flows_ct_walk_due(t0, t0 + s, 1000, 5 * ms));
+	assert_false(flows_ct_walk_due(t0, t0 + s, 1000, 20 * ms));
+	assert_false(flows_ct_walk_due(t0, t0 + 3 * s, 1000, 20 * ms));
+	assert_true(flows_ct_walk_due(t0, t0 + 4 * s, 1000, 20 * ms));
+	/* The larger of the two spacings: 4 s by the rate, 2 s by the CPU. */
+	assert_false(flows_ct_walk_due(t0, t0 + 3 * s, 4 * FLOWS_CT_WALK_RATE, 10 * ms));
+	assert_true(flows_ct_walk_due(t0, t0 + 4 * s, 4 * FLOWS_CT_WALK_RATE, 10 * ms));
+	/* And 8 s by the CPU, 4 s by the rate. */
+	assert_false(flows_ct_walk_due(t0, t0 + 7 * s, 4 * FLOWS_CT_WALK_RATE, 40 * ms));
+	assert_true(flows_ct_walk_due(t0, t0 + 8 * s, 4 * FLOWS_CT_WALK_RATE, 40 * ms));
+	/* However long the copy took, at most FLOWS_CT_WALK_MAX_S apart. */
+	assert_false(flows_ct_walk_due(t0, t0 + (FLOWS_CT_WALK_MAX_S - 1) * s, 1000, 10 * s));
+	assert_true(flows_ct_walk_due(t0, t0 + FLOWS_CT_WALK_MAX_S * s, 1000, 10 * s));
+	assert_true(flows_ct_walk_due(t0, t0 + FLOWS_CT_WALK_MAX_S * s, 1000, UINT64_MAX / 2));
 }
 
 static void test_ct_sweep(void **state)

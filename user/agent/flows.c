@@ -93,6 +93,7 @@ struct flowd {
 		uint64_t all_read_ns; /* when a walk last read them all */
 		uint64_t walk_ns; /* when the last walk began */
 		uint64_t present; /* the entries it read (flows_ct_walk_due) */
+		uint64_t copy_ns; /* the agent's CPU time in its map reads (flows_ct_walk_due) */
 		bool all_next; /* the next walk reads them all (an eviction was seen) */
 	} seen;
 	struct xcni_metric *mvals; /* XCNI_NR_METRICS x CPUs */
@@ -140,6 +141,16 @@ static uint64_t mono_ns(void)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* This thread's CPU time, user and system: what the kernel's copy of a map costs it. */
+static uint64_t cpu_ns(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts))
+		return 0;
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
@@ -366,6 +377,7 @@ static uint64_t ct_walk(struct flowd *d, int fd, bool v6, uint64_t since_ns)
 		return 0;
 	for (;;) {
 		__u32 n = CT_BATCH;
+		uint64_t c0 = cpu_ns();
 
 		LIBBPF_OPTS(bpf_map_batch_opts, bo);
 		if (batch) {
@@ -378,12 +390,15 @@ static uint64_t ct_walk(struct flowd *d, int fd, bool v6, uint64_t since_ns)
 			memcpy(in, out, ksz);
 		} else {
 			err = bpf_map_get_next_key(fd, first ? NULL : in, out);
-			if (err)
+			if (err) {
+				d->seen.copy_ns += cpu_ns() - c0;
 				break;
+			}
 			memcpy(in, out, ksz);
 			n = bpf_map_lookup_elem(fd, in, vals) ? 0 : 1;
 			memcpy(v6 ? (void *)keys.k6 : (void *)keys.k4, in, ksz);
 		}
+		d->seen.copy_ns += cpu_ns() - c0;
 		first = false;
 		present += n;
 		now = mono_ns();
@@ -469,11 +484,13 @@ static bool map_empty(int fd)
  * after xcni_ctstat counted a delete (the same walk) or an LRU eviction (the
  * next, a second later than a full walk would), and one every CT_ALL_READ_S
  * whatever the counters say (an entry deleted behind their back: 30 s late
- * at most). With more than FLOWS_CT_WALK_RATE entries in the maps, walks are
- * spaced so they read at most that many a second (flows_ct_walk_due): a
- * busy node's conntrack costs the agent a bounded share of a CPU, its flows'
- * counters then a few seconds old. final: read everything now (the agent's
- * last walk).
+ * at most). With more than FLOWS_CT_WALK_RATE entries in the maps, or a
+ * copy of them that took more than 5 ms of CPU, walks are spaced so they
+ * read at most that many a second and copy for at most 0.5% of a CPU
+ * (flows_ct_walk_due), and at most 8 s apart: a busy node's conntrack costs
+ * the agent a bounded share of a CPU, its flows' counters then a few
+ * seconds old. final: read
+ * everything now (the agent's last walk).
  */
 static void ct_walks(struct flowd *d, bool final)
 {
@@ -487,7 +504,8 @@ static void ct_walks(struct flowd *d, bool final)
 	all = all || !counted || !sn->valid || sn->all_next || st.deleted != sn->st.deleted ||
 	      now - sn->all_read_ns >= CT_ALL_READ_S * 1000000000ULL;
 	if ((!all && packets == sn->packets && st.created == sn->st.created) ||
-	    (!final && sn->valid && !flows_ct_walk_due(sn->walk_ns, now, sn->present))) {
+	    (!final && sn->valid &&
+	     !flows_ct_walk_due(sn->walk_ns, now, sn->present, sn->copy_ns))) {
 		/* Nothing ran: the entries are as the last walk read them. Or the
 		 * maps are big and the last walk was too recent for another: what
 		 * asked for this one (all) still holds at the next tick. */
@@ -495,6 +513,7 @@ static void ct_walks(struct flowd *d, bool final)
 		return;
 	}
 	sn->walk_ns = now;
+	sn->copy_ns = 0;
 	/* One look at the socket LB's maps a walk, not one a new TCP flow. */
 	d->sock_none_before = map_empty(d->sockflow_fd) && map_empty(d->sockflow6_fd) ? now : 0;
 	present = ct_walk(d, d->ct_fd, false, all ? 0 : sn->since_ns);

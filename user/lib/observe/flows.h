@@ -112,6 +112,7 @@ struct flow_rec {
 	 * and last_ns its lifetime runs from, whether this walk has seen it. */
 	uint8_t ct_state, ct_seen;
 	uint32_t ct_idx; /* its slot among the in_ct records (flows_ct_sweep's) */
+	uint32_t hash; /* its key's (its bucket's, and a cheap compare before the key's) */
 	uint64_t ct_last;
 	const char *policy; /* "ns/name", interned; NULL: no policy decided (not isolated) */
 	const char *rule_name; /* a ClusterNetworkPolicy rule's name, interned; NULL: none */
@@ -227,15 +228,26 @@ size_t flows_ct_sweep(struct flows *f, bool all_read, uint64_t now_ns);
 size_t flows_ct_count(const struct flows *f);
 /*
  * Reading the conntrack maps costs the entries read (the kernel copies every
- * one, live or expired, whatever the walk then skips): with more than
- * FLOWS_CT_WALK_RATE entries, walks are spaced so that they read at most that
- * many a second. Is a walk of entries entries (the last walk's count) due at
- * now_ns, the last one having begun at last_ns? Below the rate, every tick
- * (a second apart); above it, entries / rate seconds apart (a tenth of a
- * second early counts: the timer's jitter).
+ * one, live or expired, whatever the walk then skips; an LRU map keeps the
+ * entries of closed flows until it needs their room, so a busy node's map is
+ * full): walks are spaced so that they read at most FLOWS_CT_WALK_RATE
+ * entries a second, and so that the kernel's copying takes at most
+ * 1/FLOWS_CT_WALK_SHARE (0.5%) of a CPU: the copy of the last walk,
+ * copy_cpu_ns of the agent's CPU time, is followed by the next one at the
+ * earliest copy_cpu_ns x FLOWS_CT_WALK_SHARE later (the machine's own cost
+ * an entry: 240 ns on the 2-CPU VM the benchmarks run on). Never more than
+ * FLOWS_CT_WALK_MAX_S apart: a closed TCP entry lives 10 s
+ * (XCNI_CT_TCP_CLOSE_NS), and a walk skips expired entries, so walks further
+ * apart (plus a tick's lateness) would miss the short connections that
+ * opened, closed and expired between two of them. Is a walk of entries entries (the last walk's
+ * count) due at now_ns, the last one having begun at last_ns? Within both
+ * bounds, every tick (a second apart); past them, that far apart (a tenth of
+ * a second early counts: the timer's jitter).
  */
 #define FLOWS_CT_WALK_RATE 65536
-bool flows_ct_walk_due(uint64_t last_ns, uint64_t now_ns, uint64_t entries);
+#define FLOWS_CT_WALK_SHARE 200
+#define FLOWS_CT_WALK_MAX_S 8
+bool flows_ct_walk_due(uint64_t last_ns, uint64_t now_ns, uint64_t entries, uint64_t copy_cpu_ns);
 /*
  * A policy verdict event: allowed by policy_id (its name, "ns/name") rule; with
  * audit, it passed only because that policy is in audit mode (it would deny).
