@@ -130,6 +130,7 @@ suites=(
 	"lab-nodeport-kpr-3nodes:env LAB_KUBE_PROXY=none LAB_NODES=3 LAB_IP_FAMILY=dual bash tests/lab/nodeport.sh"
 	"lab-npaccel:bash tests/lab/npaccel.sh"
 	"lab-npaccel-dual:env NPACCEL_FAMILY=dual bash tests/lab/npaccel.sh"
+	"lab-npaccel-native-dual:env NPACCEL_MODE=native NPACCEL_FAMILY=dual bash tests/lab/npaccel.sh"
 	"lab-netpol-svc-kpr:env LAB_KUBE_PROXY=none NETPOL_VIA_SERVICE=1 bash tests/lab/netpol.sh"
 	"lab-netpol-dual-svc-kpr:env NETPOL_FAMILY=dual NETPOL_VIA_SERVICE=1 LAB_KUBE_PROXY=none bash tests/lab/netpol.sh"
 	"lab-netpol-v6-kpr:env NETPOL_FAMILY=ipv6 NETPOL_NODES=2 LAB_KUBE_PROXY=none bash tests/lab/netpol.sh"
