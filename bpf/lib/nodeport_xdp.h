@@ -235,15 +235,20 @@ __attribute__((noinline)) int xdp_nodeport4(struct xdp_md *ctx)
 	k.port = p.tuple.dport;
 	k.proto = p.tuple.proto;
 	k.scope = XCNI_SCOPE_EXT;
-	if (!bpf_map_lookup_elem(&xcni_svc, &k))
+	svc = bpf_map_lookup_elem(&xcni_svc, &k);
+	if (!svc)
 		return XDP_PASS;
+	/* Every backend on this node: tc's, and nothing to choose here. */
+	if (svc->flags & XCNI_SVC_F_LOCAL_BE)
+		return npx_count(XCNI_NPA_TC, len, XDP_PASS);
 	/* from_plain's rules: a frontend as source (a forged reply), this node. */
 	sipc = ipcache_lookup(p.tuple.saddr);
 	__builtin_memcpy(k.addr, &p.tuple.saddr, 4);
 	k.port = p.tuple.sport;
 	if (lb_src_frontend(&k, sipc) || (sipc && sipc->identity == XCNI_ID_HOST))
 		return npx_count(XCNI_NPA_TC, len, XDP_PASS);
-	/* from_outside's: the frontend, the outside rules, the backend. */
+	/* from_outside's: the outside rules, the backend (the frontend is svc,
+	 * the EXT entry lb_frontend_of would find again). */
 	if (lb_choose(&p, 0, &lb, OUTSIDE, 1, &svc, &be) != 1 || !svc || !be)
 		return npx_count(XCNI_NPA_TC, len, XDP_PASS);
 	__builtin_memcpy(&baddr, be->addr, 4);
@@ -278,7 +283,7 @@ __attribute__((noinline)) int xdp_nodeport4(struct xdp_md *ctx)
 	lb_open(&lb, svc->rev_nat, len, 1);
 	if (lb.svc_ct)
 		lb.svc_ct->nat_port = nport;
-	np_snat_open(&p, &lb, ct, len);
+	np_snat_open(&p, &lb, ct, len, XCNI_CT_F_XDP);
 	lb_follow(&lb, &p);
 	/* The packet: translated, then the outer headers (encap_in from the
 	 * translated packet, before the TTL, as nodeport_encap takes it). */
@@ -414,8 +419,11 @@ __attribute__((noinline)) int xdp_nodeport6(struct xdp_md *ctx)
 	k.port = ports[1];
 	k.proto = ip6->nexthdr;
 	k.scope = XCNI_SCOPE_EXT;
-	if (!bpf_map_lookup_elem(&xcni_svc, &k))
+	svc = bpf_map_lookup_elem(&xcni_svc, &k);
+	if (!svc)
 		return XDP_PASS;
+	if (svc->flags & XCNI_SVC_F_LOCAL_BE)
+		return npx_count(XCNI_NPA_TC, len, XDP_PASS);
 	/* The flow as parse_ipv6 leaves it for a packet without extension headers. */
 	p.len = len;
 	p.family = XCNI_AF_INET6;
@@ -480,7 +488,7 @@ __attribute__((noinline)) int xdp_nodeport6(struct xdp_md *ctx)
 		e->nat_port = nport;
 	if (ct == CT_NEW || ct == CT_STALE) {
 		ct_commit(pkt_flow(&p), XCNI_AF_INET6, ct, len, 0,
-			  XCNI_CT_F_NODEPORT | XCNI_CT_F_SNAT);
+			  XCNI_CT_F_NODEPORT | XCNI_CT_F_SNAT | XCNI_CT_F_XDP);
 		if (nodeport6_commit(&p))
 			return XDP_ABORTED;
 	}

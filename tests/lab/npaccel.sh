@@ -155,6 +155,25 @@ check "outside -> n2:30081/udp: np/b saw $OUT" expect_answer n2 30081/udp "np/b 
 t1=$(npa 2 tc_packets)
 check "n2 handed its local backend's packets on to tc (tc_packets $t0 -> $t1)" test "$t1" -gt "$t0"
 check "n2 sent none at XDP (xdp4_packets 0)" test "$(npa 2 xdp4_packets)" = 0
+# svc_path NODE PATH [FAMILY]: NODE's flow records hold a NodePort flow to np/b's
+# 8080 that PATH (xdp or tc) translated (xcnictl flows --json: service_path);
+# the records follow conntrack's walk (1 s), so waited for, bounded (5 s).
+svc_path() {
+	local _
+	for _ in $(seq 25); do
+		"$XCNICTL" flows --node "$1" --json 2>/dev/null | /usr/bin/python3 -c '
+import json, sys
+want, fam = sys.argv[1], sys.argv[2]
+recs = [json.loads(l) for l in sys.stdin if l.strip()]
+sys.exit(0 if any(r.get("service_path") == want and r["destination"]["port"] == 8080 and
+                  r["family"] == fam for r in recs) else 1)' "$2" "${3:-ipv4}" && return 0
+		sleep 0.2
+	done
+	"$XCNICTL" flows --node "$1" 2>&1 | sed 's/^/#   /'
+	return 1
+}
+check "xcnictl flows on n1: the NodePort flow to np/b says service_path xdp" svc_path n1 xdp
+check "xcnictl flows on n2: its local backend's NodePort flow says service_path tc" svc_path n2 tc
 check "n1 counted the fast path's packets fwd-encap (from-overlay) as tc would" \
 	test "$(metric 1 fwd-encap from-overlay)" -ge 3
 if [ "$FAMILY" = dual ]; then
@@ -166,6 +185,7 @@ if [ "$FAMILY" = dual ]; then
 	y1=$(npa 1 xdp6_packets)
 	check "n1's fast path sent them at XDP (xdp6_packets $y0 -> $y1, >= 3 more)" \
 		test "$y1" -ge $((y0 + 3))
+	check "xcnictl flows on n1: the IPv6 NodePort flow says service_path xdp" svc_path n1 xdp ipv6
 	check "IPv6: outside -> n2 [fd00:77::2]:30080/tcp (local backend, tc's): np/b saw the client" \
 		bash -c "[[ \"\$1\" == 'np/b 2001:db8:100::1' ]]" _ "$(answer n2 30080/tcp --family 6)"
 fi
