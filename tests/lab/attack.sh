@@ -49,14 +49,25 @@
 #
 # LAB_KUBE_PROXY=none: the same with xcnid's Services in BPF; there ClusterIPs
 # are not served to the underlay (drop-clusterip-outside) and a forged DSR
-# option is tried (drop-dsr-not-backend).
+# option is tried (drop-dsr-not-backend). ATTACK_NPACCEL=generic (or native)
+# with it: every xcnid with --nodeport-acceleration, so the hostile host's
+# packets meet the XDP NodePort fast path first (bpf/lib/nodeport_xdp.h) and
+# everything must be refused the same; n1's fast path must have seen the
+# frontends' packets (xcni_npaccel) and handed the hostile ones to tc.
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/../lib.sh"
 . "$HERE/lib.sh"
 KP=${LAB_KUBE_PROXY:-iptables}
-lab_suite "attack-$KP"
+NPA=${ATTACK_NPACCEL:-}
+lab_suite "attack-$KP${NPA:+-npaccel-$NPA}"
 unset XCNI_LAB_XDP
+NPA_ARGS=()
+if [ -n "$NPA" ]; then
+	[ "$KP" = none ] || { not_ok "ATTACK_NPACCEL needs LAB_KUBE_PROXY=none (xcnid's Services)"; finish; exit 1; }
+	NPA_ARGS=(--agent-arg "--nodeport-acceleration=$NPA")
+	[ "$NPA" = native ] && export XCNI_LAB_XDP=native
+fi
 ATK=xat-$$ # the hostile host's netns (not xcl-*: the lab's own names are the lab's)
 RECV=() # receivers' PIDs
 FPIN=/sys/fs/bpf/xat-$$-foreign # the foreign program's TCX link (item 8)
@@ -89,7 +100,7 @@ check "lab up --agent-arg --map-max=xcni_nosuch=1: xcnid refuses it, lab up exit
 	bash -c "[ $RC = 1 ] && grep -q -- '--map-max xcni_nosuch: no such map' <<<\"\$1\" && [ ! -e \"$XCNI_LAB_DIR/lab.json\" ] && ! ip netns list | grep -q '^xcl-n1\\b'" _ "$out"
 check "lab up --nodes 2 --ip-family dual --kube-proxy $KP --agent-arg --map-max=xcni_ct=$CT_MAX,xcni_polname=$POLNAME_MAX (metrics, --hook-check 1)" \
 	lab up --nodes 2 --ip-family dual --kube-proxy "$KP" --agent-arg "--map-max=xcni_ct=$CT_MAX,xcni_polname=$POLNAME_MAX" \
-	--agent-arg "--metrics-addr=127.0.0.1:$MPORT" --agent-arg --hook-check=1 ||
+	--agent-arg "--metrics-addr=127.0.0.1:$MPORT" --agent-arg --hook-check=1 "${NPA_ARGS[@]}" ||
 	{ finish; exit 1; }
 ct_size() { bpftool map show pinned "$LAB_PINS/n1/xcni_ct" | grep -q "max_entries $CT_MAX "; }
 check "lab up --agent-arg reached n1's xcnid: its xcni_ct holds $CT_MAX" ct_size
@@ -897,6 +908,16 @@ want_reason drop-addr-contested "the address two live pods claim"
 if [ "$KP" = none ]; then
 	want_reason drop-clusterip-outside "the host's own address to a ClusterIP"
 	want_reason drop-dsr-not-backend "a DSR option naming a frontend v1 is no backend of"
+fi
+if [ -n "$NPA" ]; then
+	npa_field() { # NODE FIELD: xcnictl status's nodeport_acceleration field on node n<NODE>
+		in_node "$1" "$XCNICTL" --pin-dir "$LAB_PINS/n$1" status --json |
+			jq_ "[n for n in (d['nodes'] if 'nodes' in d else [d])][0]['config']['nodeport_acceleration']['$2']"
+	}
+	check "the fast path was on: n1's xcnictl status says mode $NPA" \
+		test "$(npa_field 1 mode)" = "$NPA"
+	check "n1's fast path saw the frontends' packets and handed them to tc (tc_packets $(npa_field 1 tc_packets) > 0)" \
+		test "$(npa_field 1 tc_packets)" -gt 0
 fi
 
 for p in "${RECV[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
