@@ -39,6 +39,12 @@
  *    underlay route that is not the ingress device or whose neighbour is
  *    not resolved (tc's bpf_redirect_neigh resolves it).
  *
+ * A frontend whose every backend is on this node (XCNI_SVC_F_LOCAL_BE, set
+ * by xcnid) goes on to tc right after its lookup: nothing is chosen or
+ * written, so such a packet pays the fast path's parse and one lookup, not
+ * the choice tc makes again (bench/README.md, "local backends"). A pick on
+ * this node among backends on several nodes goes on to tc after the choice.
+ *
  * A backend on this node goes on to tc (measured, bench/README.md "XDP
  * NodePort"): XDP_REDIRECT into the pod's host veth bypasses tc on that
  * veth and the redirect_peer the tc path uses, so the pod's ingress policy
@@ -64,7 +70,9 @@
  * a wire does.
  *
  * Which hook handled a frontend's packet: xcni_npaccel (XCNI_NPA_XDP4,
- * XCNI_NPA_XDP6, XCNI_NPA_TC), `xcnictl status`; the packets sent here are counted under
+ * XCNI_NPA_XDP6, XCNI_NPA_TC), `xcnictl status`; which opened a flow: the
+ * flow's entry has XCNI_CT_F_XDP when this hook opened it (the flow
+ * records' service_path); the packets sent here are counted under
  * fwd-encap (from-overlay) as tc counts them, and in the backend node's
  * tunnel counters; no event is sent for them (tc's trace events are sampled).
  */
