@@ -252,9 +252,10 @@ struct xcni_ct_entry {
  * again, as the flow the entry holds (bpf/lib/conntrack.h: ct_recheck), or a flow
  * picked up from its reply direction would outlive the policy that revoked it. */
 #define XCNI_CT_F_PICKUP 0x40
-/* The flow's entry was opened by the XDP NodePort fast path (xdp_underlay,
- * bpf/lib/nodeport_xdp.h), not by tc: the flow records say which path
- * handled a NodePort flow (xcnictl flows: service_path). */
+/* The XDP NodePort fast path (xdp_underlay, bpf/lib/nodeport_xdp.h)
+ * translated the flow: it opened the entry, or took over one tc opened (a
+ * first packet that waited for the neighbour); the flow records say which
+ * path handled a NodePort flow (xcnictl flows: service_path). */
 #define XCNI_CT_F_XDP 0x80
 
 /* Lifetimes (ns) by state; an entry past its lifetime counts as absent. */

@@ -70,9 +70,9 @@
  * a wire does.
  *
  * Which hook handled a frontend's packet: xcni_npaccel (XCNI_NPA_XDP4,
- * XCNI_NPA_XDP6, XCNI_NPA_TC), `xcnictl status`; which opened a flow: the
- * flow's entry has XCNI_CT_F_XDP when this hook opened it (the flow
- * records' service_path); the packets sent here are counted under
+ * XCNI_NPA_XDP6, XCNI_NPA_TC), `xcnictl status`; which translated a flow:
+ * the flow's entry has XCNI_CT_F_XDP once this hook opened it or took over
+ * a flow tc opened (the flow records' service_path); the packets sent here are counted under
  * fwd-encap (from-overlay) as tc counts them, and in the backend node's
  * tunnel counters; no event is sent for them (tc's trace events are sampled).
  */
@@ -292,6 +292,14 @@ __attribute__((noinline)) int xdp_nodeport4(struct xdp_md *ctx)
 	if (lb.svc_ct)
 		lb.svc_ct->nat_port = nport;
 	np_snat_open(&p, &lb, ct, len, XCNI_CT_F_XDP);
+	/* A flow tc opened (its first packet waited for the neighbour, say)
+	 * is this hook's from here: marked once (ctf: its entry's flags). */
+	if (ct != CT_NEW && ct != CT_STALE && !(ctf & XCNI_CT_F_XDP)) {
+		struct xcni_ct_entry *fe = bpf_map_lookup_elem(&xcni_ct, &p.tuple);
+
+		if (fe)
+			fe->flags |= XCNI_CT_F_XDP;
+	}
 	lb_follow(&lb, &p);
 	/* The packet: translated, then the outer headers (encap_in from the
 	 * translated packet, before the TTL, as nodeport_encap takes it). */
@@ -499,6 +507,11 @@ __attribute__((noinline)) int xdp_nodeport6(struct xdp_md *ctx)
 			  XCNI_CT_F_NODEPORT | XCNI_CT_F_SNAT | XCNI_CT_F_XDP);
 		if (nodeport6_commit(&p))
 			return XDP_ABORTED;
+	} else if (!(ctf & XCNI_CT_F_XDP)) {
+		/* A flow tc opened: this hook's from here (xdp_nodeport4). */
+		e = bpf_map_lookup_elem(&xcni_ct6, &p.tuple);
+		if (e)
+			e->flags |= XCNI_CT_F_XDP;
 	}
 	lb6_follow(st, &p);
 	/* The packet, read again (the helpers above may have spilled it). */

@@ -661,6 +661,19 @@ static void npx_remote_udp(void **state)
 	assert_int_equal(lb_send(FROM_OVERLAY_LB, DEV_U, in, len, out, &out_len), TC_ACT_REDIRECT);
 	assert_int_equal(npx.tx, tx + 3);
 	assert_int_equal(*(uint16_t *)(out + ETH_HLEN + XCNI_ENCAP_LEN + 20 + 6), 0);
+	/* tc opened that flow (its runs were for real): XDP takes it over and
+	 * marks it so, once (the flow records' service_path). */
+	{
+		struct xcni_ct_entry e;
+		int found;
+
+		e = ct_get(ip4(NODE_IP), ip4(IP_R), 40002, 53, IPPROTO_UDP, &found);
+		assert_true(found);
+		assert_int_equal(e.flags, XCNI_CT_F_NODEPORT | XCNI_CT_F_SNAT);
+		assert_int_equal(xdp_in(0, in, len, out, &out_len), XDP_TX);
+		e = ct_get(ip4(NODE_IP), ip4(IP_R), 40002, 53, IPPROTO_UDP, &found);
+		assert_int_equal(e.flags, XCNI_CT_F_NODEPORT | XCNI_CT_F_SNAT | XCNI_CT_F_XDP);
+	}
 }
 
 /*
