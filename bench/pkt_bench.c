@@ -605,6 +605,8 @@ static void node_n3(void)
 }
 
 /* NODE_IP:port/UDP -> backend id (ip:bport), service id sid, as the agent writes it. */
+static uint8_t np_flags; /* the next nodeport()'s XCNI_SVC_F_* */
+
 static void nodeport(uint16_t port, uint32_t sid, uint32_t bid, const char *ip, uint16_t bport)
 {
 	struct xcni_backend b = { .port = htons(bport), .family = XCNI_AF_INET,
@@ -613,7 +615,7 @@ static void nodeport(uint16_t port, uint32_t sid, uint32_t bid, const char *ip, 
 	struct xcni_revnat rn = { .port = htons(port), .family = XCNI_AF_INET };
 	struct xcni_svc_key k = { .port = htons(port), .family = XCNI_AF_INET,
 				  .proto = IPPROTO_UDP, .scope = XCNI_SCOPE_EXT };
-	struct xcni_svc s = { .id = sid, .count = 1, .rev_nat = (uint16_t)sid };
+	struct xcni_svc s = { .id = sid, .count = 1, .rev_nat = (uint16_t)sid, .flags = np_flags };
 	uint32_t a = ip4(ip), node = ip4(NODE_IP);
 	uint16_t rid = (uint16_t)sid;
 
@@ -757,6 +759,12 @@ int main(int argc, char **argv)
 	node_n3();
 	nodeport(30080, 14, 11, IP_B, 8080);
 	nodeport(30081, 15, 101, IP_R, 80);
+#ifdef XCNI_SVC_F_LOCAL_BE
+	/* 30082: B again, flagged as xcnid flags a frontend whose backends are all here. */
+	np_flags = XCNI_SVC_F_LOCAL_BE;
+	nodeport(30082, 16, 12, IP_B, 8080);
+	np_flags = 0;
+#endif
 #ifdef PKT_BENCH_PREFILTER
 	{
 		LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = pin);
@@ -940,6 +948,14 @@ int main(int argc, char **argv)
 				 .check = same, .xdp = 1 };
 	rows[nr].len = udp4(rows[nr].in, host_mac[DEV_U], pod_mac[DEV_U], CLIENT, NODE_IP, 50003, 30080);
 	nr++;
+#ifdef XCNI_SVC_F_LOCAL_BE
+	rows[nr] = (struct row){ "xdp fast path to tc: local-backends frontend (XDP_PASS at lookup)",
+				 bpf_program__fd(xu[1]->progs.xdp_underlay), DEV_U, 100,
+				 .ret = XDP_PASS, .reason = 0, .dir = XCNI_DIR_FROM_OVERLAY,
+				 .check = same, .xdp = 1 };
+	rows[nr].len = udp4(rows[nr].in, host_mac[DEV_U], pod_mac[DEV_U], CLIENT, NODE_IP, 50006, 30082);
+	nr++;
+#endif
 	rows[nr] = (struct row){ "xdp fast path miss: UDP to the node's port 53 (XDP_PASS)",
 				 bpf_program__fd(xu[1]->progs.xdp_underlay), DEV_U, 100,
 				 .ret = XDP_PASS, .reason = 0, .dir = XCNI_DIR_FROM_OVERLAY,

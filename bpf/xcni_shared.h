@@ -253,6 +253,11 @@ struct xcni_ct_entry {
  * again, as the flow the entry holds (bpf/lib/conntrack.h: ct_recheck), or a flow
  * picked up from its reply direction would outlive the policy that revoked it. */
 #define XCNI_CT_F_PICKUP 0x40
+/* The XDP NodePort fast path (xdp_underlay, bpf/lib/nodeport_xdp.h)
+ * translated the flow: it opened the entry, or took over one tc opened (a
+ * first packet that waited for the neighbour); the flow records say which
+ * path handled a NodePort flow (xcnictl flows: service_path). */
+#define XCNI_CT_F_XDP 0x80
 
 /* Lifetimes (ns) by state; an entry past its lifetime counts as absent. */
 #define XCNI_CT_TCP_SYN_NS (60ULL * 1000000000ULL)
@@ -931,6 +936,11 @@ struct xcni_svc_key {
  * unless xcnid --external-clusterip. NodePorts, externalIPs and load-balancer
  * IPs lack it. A bit of flags, which had room: no key or size changed. */
 #define XCNI_SVC_F_CLUSTERIP (1u << 5)
+/* An external frontend's (EXT) entry whose every backend is on this node
+ * (externalTrafficPolicy Local with backends here, or Cluster with all of
+ * them here): the XDP NodePort fast path hands its packets to tc at once,
+ * with no backend chosen (nodeport_xdp.h), as it would after choosing one. */
+#define XCNI_SVC_F_LOCAL_BE (1u << 6)
 
 struct xcni_svc {
 	__u32 id; /* the service's id: key of its slots, affinity and Maglev table */

@@ -549,13 +549,15 @@ static __always_inline int kp_src_frontend(struct xcni_svc_key *k,
  * written here (st->created, st->svc_ct) unless defer (a constant): then
  * the caller writes it with lb_open once it knows the packet is its own to
  * translate (st->svc_ct NULL, st->created 0 until then), so a packet the
- * fast path hands on to tc leaves nothing of its own behind.
+ * fast path hands on to tc leaves nothing of its own behind. *svcp on entry:
+ * the frontend when the caller has looked it up already (the XDP fast path,
+ * from outside: the EXT entry, what lb_frontend_of finds), else NULL.
  */
 static __always_inline int lb_choose(struct pkt *p, __u32 ep_id, struct lb_state *st,
 				     __u32 outside, int defer, const struct xcni_svc **svcp,
 				     const struct xcni_backend **bep)
 {
-	const struct xcni_svc *svc = lb_frontend(&p->tuple, outside);
+	const struct xcni_svc *svc = *svcp ? *svcp : lb_frontend(&p->tuple, outside);
 	const struct xcni_backend *be;
 	struct xcni_affinity_key ak = { .family = XCNI_AF_INET };
 	struct xcni_ct_entry *e, ne = {};
@@ -715,6 +717,7 @@ static __always_inline void in6_set_lb_loopback(__u8 *a)
  * another reason as lb6_translate's. tmp: the per-CPU scratch (affinity key,
  * new entry). defer (a constant): a new flow's service entry is left to
  * lb6_open (st->created 0), a kept flow not counted; *kept says which.
+ * *svcp on entry: the frontend the caller found already, or NULL (lb_choose).
  */
 static __always_inline int lb6_choose(struct pkt6 *p, __u32 ep_id, struct lb6_state *st,
 				      __u32 outside, int defer, struct lb6_tmp *tmp,
@@ -729,7 +732,7 @@ static __always_inline int lb6_choose(struct pkt6 *p, __u32 ep_id, struct lb6_st
 	__u32 id = 0;
 
 	*kept = 0;
-	svc = lb6_frontend(&p->tuple, outside);
+	svc = *svcp ? *svcp : lb6_frontend(&p->tuple, outside);
 	if (!svc)
 		return 0;
 	st->rev_nat = svc->rev_nat;

@@ -635,16 +635,18 @@ static __always_inline int np_snat_port(const struct lb_state *lb, const struct 
  * After ct_track (ct) of the SNATed flow p (this node -> backend), len bytes:
  * a new flow's entry, with the client (lb->orig's source) kept for its
  * replies. Nothing to judge here (no pod of this node on either end): the
- * backend's node judges its ingress, the source being this node.
+ * backend's node judges its ingress, the source being this node. hook:
+ * XCNI_CT_F_XDP from the XDP fast path, 0 from tc.
  */
 static __always_inline void np_snat_open(const struct pkt *p, const struct lb_state *lb, int ct,
-					 __u32 len)
+					 __u32 len, __u8 hook)
 {
 	struct xcni_ct_entry *e;
 
 	if (ct != CT_NEW && ct != CT_STALE)
 		return;
-	ct_commit(pkt_flow_const(p), XCNI_AF_INET, ct, len, 0, XCNI_CT_F_NODEPORT | XCNI_CT_F_SNAT);
+	ct_commit(pkt_flow_const(p), XCNI_AF_INET, ct, len, 0,
+		  XCNI_CT_F_NODEPORT | XCNI_CT_F_SNAT | hook);
 	e = bpf_map_lookup_elem(&xcni_ct, &p->tuple);
 	if (e) {
 		e->nat_addr = lb->orig.saddr;
@@ -804,7 +806,7 @@ __attribute__((noinline)) int from_outside(struct __sk_buff *skb)
 		reason = ct_invalid_reason(pkt_flow(&p));
 		goto out;
 	}
-	np_snat_open(&p, &lb, ct, skb->len);
+	np_snat_open(&p, &lb, ct, skb->len, 0);
 	lb_follow(&lb, &p);
 	reason = nodeport_encap(skb, &p, tunnel, &verdict);
 out:

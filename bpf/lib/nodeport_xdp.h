@@ -39,6 +39,12 @@
  *    underlay route that is not the ingress device or whose neighbour is
  *    not resolved (tc's bpf_redirect_neigh resolves it).
  *
+ * A frontend whose every backend is on this node (XCNI_SVC_F_LOCAL_BE, set
+ * by xcnid) goes on to tc right after its lookup: nothing is chosen or
+ * written, so such a packet pays the fast path's parse and one lookup, not
+ * the choice tc makes again (bench/README.md, "local backends"). A pick on
+ * this node among backends on several nodes goes on to tc after the choice.
+ *
  * A backend on this node goes on to tc (measured, bench/README.md "XDP
  * NodePort"): XDP_REDIRECT into the pod's host veth bypasses tc on that
  * veth and the redirect_peer the tc path uses, so the pod's ingress policy
@@ -64,7 +70,9 @@
  * a wire does.
  *
  * Which hook handled a frontend's packet: xcni_npaccel (XCNI_NPA_XDP4,
- * XCNI_NPA_XDP6, XCNI_NPA_TC), `xcnictl status`; the packets sent here are counted under
+ * XCNI_NPA_XDP6, XCNI_NPA_TC), `xcnictl status`; which translated a flow:
+ * the flow's entry has XCNI_CT_F_XDP once this hook opened it or took over
+ * a flow tc opened (the flow records' service_path); the packets sent here are counted under
  * fwd-encap (from-overlay) as tc counts them, and in the backend node's
  * tunnel counters; no event is sent for them (tc's trace events are sampled).
  */
@@ -235,15 +243,20 @@ __attribute__((noinline)) int xdp_nodeport4(struct xdp_md *ctx)
 	k.port = p.tuple.dport;
 	k.proto = p.tuple.proto;
 	k.scope = XCNI_SCOPE_EXT;
-	if (!bpf_map_lookup_elem(&xcni_svc, &k))
+	svc = bpf_map_lookup_elem(&xcni_svc, &k);
+	if (!svc)
 		return XDP_PASS;
+	/* Every backend on this node: tc's, and nothing to choose here. */
+	if (svc->flags & XCNI_SVC_F_LOCAL_BE)
+		return npx_count(XCNI_NPA_TC, len, XDP_PASS);
 	/* from_plain's rules: a frontend as source (a forged reply), this node. */
 	sipc = ipcache_lookup(p.tuple.saddr);
 	__builtin_memcpy(k.addr, &p.tuple.saddr, 4);
 	k.port = p.tuple.sport;
 	if (lb_src_frontend(&k, sipc) || (sipc && sipc->identity == XCNI_ID_HOST))
 		return npx_count(XCNI_NPA_TC, len, XDP_PASS);
-	/* from_outside's: the frontend, the outside rules, the backend. */
+	/* from_outside's: the outside rules, the backend (the frontend is svc,
+	 * the EXT entry lb_frontend_of would find again). */
 	if (lb_choose(&p, 0, &lb, OUTSIDE, 1, &svc, &be) != 1 || !svc || !be)
 		return npx_count(XCNI_NPA_TC, len, XDP_PASS);
 	__builtin_memcpy(&baddr, be->addr, 4);
@@ -278,7 +291,15 @@ __attribute__((noinline)) int xdp_nodeport4(struct xdp_md *ctx)
 	lb_open(&lb, svc->rev_nat, len, 1);
 	if (lb.svc_ct)
 		lb.svc_ct->nat_port = nport;
-	np_snat_open(&p, &lb, ct, len);
+	np_snat_open(&p, &lb, ct, len, XCNI_CT_F_XDP);
+	/* A flow tc opened (its first packet waited for the neighbour, say)
+	 * is this hook's from here: marked once (ctf: its entry's flags). */
+	if (ct != CT_NEW && ct != CT_STALE && !(ctf & XCNI_CT_F_XDP)) {
+		struct xcni_ct_entry *fe = bpf_map_lookup_elem(&xcni_ct, &p.tuple);
+
+		if (fe)
+			fe->flags |= XCNI_CT_F_XDP;
+	}
 	lb_follow(&lb, &p);
 	/* The packet: translated, then the outer headers (encap_in from the
 	 * translated packet, before the TTL, as nodeport_encap takes it). */
@@ -414,8 +435,11 @@ __attribute__((noinline)) int xdp_nodeport6(struct xdp_md *ctx)
 	k.port = ports[1];
 	k.proto = ip6->nexthdr;
 	k.scope = XCNI_SCOPE_EXT;
-	if (!bpf_map_lookup_elem(&xcni_svc, &k))
+	svc = bpf_map_lookup_elem(&xcni_svc, &k);
+	if (!svc)
 		return XDP_PASS;
+	if (svc->flags & XCNI_SVC_F_LOCAL_BE)
+		return npx_count(XCNI_NPA_TC, len, XDP_PASS);
 	/* The flow as parse_ipv6 leaves it for a packet without extension headers. */
 	p.len = len;
 	p.family = XCNI_AF_INET6;
@@ -480,9 +504,14 @@ __attribute__((noinline)) int xdp_nodeport6(struct xdp_md *ctx)
 		e->nat_port = nport;
 	if (ct == CT_NEW || ct == CT_STALE) {
 		ct_commit(pkt_flow(&p), XCNI_AF_INET6, ct, len, 0,
-			  XCNI_CT_F_NODEPORT | XCNI_CT_F_SNAT);
+			  XCNI_CT_F_NODEPORT | XCNI_CT_F_SNAT | XCNI_CT_F_XDP);
 		if (nodeport6_commit(&p))
 			return XDP_ABORTED;
+	} else if (!(ctf & XCNI_CT_F_XDP)) {
+		/* A flow tc opened: this hook's from here (xdp_nodeport4). */
+		e = bpf_map_lookup_elem(&xcni_ct6, &p.tuple);
+		if (e)
+			e->flags |= XCNI_CT_F_XDP;
 	}
 	lb6_follow(st, &p);
 	/* The packet, read again (the helpers above may have spilled it). */

@@ -267,8 +267,11 @@ static void value_norm(const struct msnap *s, const uint8_t *v, uint8_t *out, in
 				memcpy(out + w, &a, 8);
 			}
 	}
-	if (ct)
+	if (ct) {
 		memset(out, 0, offsetof(struct xcni_ct_entry, pkts_orig));
+		/* Which hook opened the flow is told apart by design (xdp_np_flag). */
+		((struct xcni_ct_entry *)out)->flags &= (__u8)~XCNI_CT_F_XDP;
+	}
 }
 
 /* snap_same let a random pick's service entry by (its counters are conntrack's then). */
@@ -607,7 +610,9 @@ static void npx_remote_tcp(void **state)
 	e = flow_entry4(ip4(XC), ip4(NODE_IP), 40001, 30081, XCNI_CT_F_SVC);
 	assert_int_equal(e.backend_id, 101);
 	assert_int_equal(e.pkts_orig, 1);
-	e = flow_entry4(ip4(NODE_IP), ip4(IP_R), 40001, 80, XCNI_CT_F_NODEPORT | XCNI_CT_F_SNAT);
+	/* Opened at XDP, and it says so (the flow records' service_path). */
+	e = flow_entry4(ip4(NODE_IP), ip4(IP_R), 40001, 80,
+			XCNI_CT_F_NODEPORT | XCNI_CT_F_SNAT | XCNI_CT_F_XDP);
 	assert_int_equal(e.nat_addr, ip4(XC));
 	assert_int_equal(e.nat_port, htons(40001));
 	/* R's SYN-ACK, Geneve from n2, through tc: frontend -> client. */
@@ -656,6 +661,19 @@ static void npx_remote_udp(void **state)
 	assert_int_equal(lb_send(FROM_OVERLAY_LB, DEV_U, in, len, out, &out_len), TC_ACT_REDIRECT);
 	assert_int_equal(npx.tx, tx + 3);
 	assert_int_equal(*(uint16_t *)(out + ETH_HLEN + XCNI_ENCAP_LEN + 20 + 6), 0);
+	/* tc opened that flow (its runs were for real): XDP takes it over and
+	 * marks it so, once (the flow records' service_path). */
+	{
+		struct xcni_ct_entry e;
+		int found;
+
+		e = ct_get(ip4(NODE_IP), ip4(IP_R), 40002, 53, IPPROTO_UDP, &found);
+		assert_true(found);
+		assert_int_equal(e.flags, XCNI_CT_F_NODEPORT | XCNI_CT_F_SNAT);
+		assert_int_equal(xdp_in(0, in, len, out, &out_len), XDP_TX);
+		e = ct_get(ip4(NODE_IP), ip4(IP_R), 40002, 53, IPPROTO_UDP, &found);
+		assert_int_equal(e.flags, XCNI_CT_F_NODEPORT | XCNI_CT_F_SNAT | XCNI_CT_F_XDP);
+	}
 }
 
 /*
@@ -690,14 +708,14 @@ static void npx_remote6(void **state)
 	e = flow_entry6(CLIENT6, 41001, NODE6, 30081, XCNI_CT_F_SVC);
 	assert_int_equal(e.backend_id, 3211);
 	assert_int_equal(e.nat_port, htons(41001));
-	e = flow_entry6(NODE6, 41001, R6N, 80, XCNI_CT_F_NODEPORT | XCNI_CT_F_SNAT);
+	e = flow_entry6(NODE6, 41001, R6N, 80, XCNI_CT_F_NODEPORT | XCNI_CT_F_SNAT | XCNI_CT_F_XDP);
 	assert_int_equal(e.pkts_orig, 1);
 	/* The next packet of the flow at tc finds XDP's entries (and is compared). */
 	f.flags = T_ACK;
 	len = frame6(&f, in);
 	assert_int_equal(lb_send(FROM_OVERLAY_LB, DEV_U, in, len, out, &out_len), TC_ACT_REDIRECT);
 	assert_int_equal(npx.tx, tx + 3);
-	e = flow_entry6(NODE6, 41001, R6N, 80, XCNI_CT_F_NODEPORT | XCNI_CT_F_SNAT);
+	e = flow_entry6(NODE6, 41001, R6N, 80, XCNI_CT_F_NODEPORT | XCNI_CT_F_SNAT | XCNI_CT_F_XDP);
 	assert_int_equal(e.pkts_orig, 2);
 }
 
@@ -805,6 +823,45 @@ static void npx_handed_on(void **state)
 	}
 }
 
+/*
+ * A frontend whose every backend is here (XCNI_SVC_F_LOCAL_BE, xcnid's flag)
+ * is handed on at its lookup, no backend chosen: two of B's at random (which
+ * the fast path would otherwise choose, and write the pick for tc to follow:
+ * handed_on finds conntrack changed), and, to show the flag alone decides,
+ * one flagged over n2's R (without it taken at XDP).
+ */
+static void npx_local_be(void **state)
+{
+	uint8_t in[FRAME_MAX], out[NPX_OUT];
+	struct fr f;
+	size_t len, out_len;
+	uint64_t tc0 = npa_count(XCNI_NPA_TC);
+
+	(void)state;
+	assert_int_equal(be_set(9111, IP_B, 8080, XCNI_BE_ACTIVE), 0);
+	assert_int_equal(be_set(9112, IP_B, 8081, XCNI_BE_ACTIVE), 0);
+	assert_int_equal(svc_set(NODE_IP, 30093, IPPROTO_TCP, 9111, 0, XCNI_SVC_F_LOCAL_BE, 0,
+				 (const uint32_t[]){ 9111, 9112 }, 2, 0),
+			 0);
+	f = outside_to(XC, 40050, 30093, IPPROTO_TCP, TH_SYN);
+	len = frame(&f, in);
+	handed_on(0, in, len);
+	/* tc takes it into B, as with acceleration off. */
+	assert_int_not_equal(lb_send(FROM_OVERLAY_LB, DEV_U, in, len, out, &out_len), TC_ACT_SHOT);
+	assert_int_equal(be_set(9113, IP_R, 80, XCNI_BE_ACTIVE), 0);
+	assert_int_equal(svc_set(NODE_IP, 30094, IPPROTO_TCP, 9113, 0, XCNI_SVC_F_LOCAL_BE, 0,
+				 (const uint32_t[]){ 9113 }, 1, 0),
+			 0);
+	f = outside_to(XC, 40051, 30094, IPPROTO_TCP, TH_SYN);
+	len = frame(&f, in);
+	handed_on(0, in, len);
+	assert_int_equal(npa_count(XCNI_NPA_TC), tc0 + 2);
+	assert_int_equal(svc_set(NODE_IP, 30094, IPPROTO_TCP, 9113, 0, 0, 0,
+				 (const uint32_t[]){ 9113 }, 1, 0),
+			 0);
+	assert_int_equal(xdp_in(0, in, len, out, &out_len), XDP_TX);
+}
+
 /* The encapsulated frame over the underlay's MTU; n2's neighbour unresolved: tc's. */
 static void npx_mtu_neigh(void **state)
 {
@@ -848,6 +905,7 @@ static const struct CMUnitTest xdp_np_tests[] = {
 	cmocka_unit_test(npx_remote_udp),
 	cmocka_unit_test(npx_remote6),
 	cmocka_unit_test(npx_handed_on),
+	cmocka_unit_test(npx_local_be),
 	cmocka_unit_test(npx_mtu_neigh),
 	cmocka_unit_test(npx_prefilter_first),
 };

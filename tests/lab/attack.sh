@@ -49,14 +49,25 @@
 #
 # LAB_KUBE_PROXY=none: the same with xcnid's Services in BPF; there ClusterIPs
 # are not served to the underlay (drop-clusterip-outside) and a forged DSR
-# option is tried (drop-dsr-not-backend).
+# option is tried (drop-dsr-not-backend). ATTACK_NPACCEL=generic (or native)
+# with it: every xcnid with --nodeport-acceleration, so the hostile host's
+# packets meet the XDP NodePort fast path first (bpf/lib/nodeport_xdp.h) and
+# everything must be refused the same; n1's fast path must have seen the
+# frontends' packets (xcni_npaccel) and handed the hostile ones to tc.
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/../lib.sh"
 . "$HERE/lib.sh"
 KP=${LAB_KUBE_PROXY:-iptables}
-lab_suite "attack-$KP"
+NPA=${ATTACK_NPACCEL:-}
+lab_suite "attack-$KP${NPA:+-npaccel-$NPA}"
 unset XCNI_LAB_XDP
+NPA_ARGS=()
+if [ -n "$NPA" ]; then
+	[ "$KP" = none ] || { not_ok "ATTACK_NPACCEL needs LAB_KUBE_PROXY=none (xcnid's Services)"; finish; exit 1; }
+	NPA_ARGS=(--agent-arg "--nodeport-acceleration=$NPA")
+	[ "$NPA" = native ] && export XCNI_LAB_XDP=native
+fi
 ATK=xat-$$ # the hostile host's netns (not xcl-*: the lab's own names are the lab's)
 RECV=() # receivers' PIDs
 FPIN=/sys/fs/bpf/xat-$$-foreign # the foreign program's TCX link (item 8)
@@ -89,11 +100,17 @@ check "lab up --agent-arg --map-max=xcni_nosuch=1: xcnid refuses it, lab up exit
 	bash -c "[ $RC = 1 ] && grep -q -- '--map-max xcni_nosuch: no such map' <<<\"\$1\" && [ ! -e \"$XCNI_LAB_DIR/lab.json\" ] && ! ip netns list | grep -q '^xcl-n1\\b'" _ "$out"
 check "lab up --nodes 2 --ip-family dual --kube-proxy $KP --agent-arg --map-max=xcni_ct=$CT_MAX,xcni_polname=$POLNAME_MAX (metrics, --hook-check 1)" \
 	lab up --nodes 2 --ip-family dual --kube-proxy "$KP" --agent-arg "--map-max=xcni_ct=$CT_MAX,xcni_polname=$POLNAME_MAX" \
-	--agent-arg "--metrics-addr=127.0.0.1:$MPORT" --agent-arg --hook-check=1 ||
+	--agent-arg "--metrics-addr=127.0.0.1:$MPORT" --agent-arg --hook-check=1 "${NPA_ARGS[@]}" ||
 	{ finish; exit 1; }
 ct_size() { bpftool map show pinned "$LAB_PINS/n1/xcni_ct" | grep -q "max_entries $CT_MAX "; }
 check "lab up --agent-arg reached n1's xcnid: its xcni_ct holds $CT_MAX" ct_size
 remember_pids
+
+# npa_field NODE FIELD: xcnictl status's nodeport_acceleration field on node n<NODE>.
+npa_field() {
+	in_node "$1" "$XCNICTL" --pin-dir "$LAB_PINS/n$1" status --json |
+		jq_ "[n for n in (d['nodes'] if 'nodes' in d else [d])][0]['config']['nodeport_acceleration']['$2']"
+}
 
 # ---- the cluster --------------------------------------------------------------------------
 pod() { # NS NAME NODE LABELS
@@ -106,7 +123,7 @@ ns() { printf -- '---\napiVersion: v1\nkind: Namespace\nmetadata: {name: %s, lab
 	pod atk evil n1 "role: evil"
 	pod atk sink n1 "role: sink"
 	pod vic v1 n1 "role: victim, app: np"
-	pod vic v2 n2 "role: victim"
+	pod vic v2 n2 "role: victim${NPA:+, app: npc}"
 	pod vic friend n1 "role: friend"
 	pod vic friend2 n2 "role: friend"
 	pod vic cv n1 "role: ctvictim"
@@ -134,6 +151,19 @@ spec:
   ipFamilyPolicy: PreferDualStack
   selector: {role: sink}
   ports: [{port: 7005, protocol: UDP, targetPort: 7005}]
+EOF
+	# With acceleration: a NodePort whose backend (v2) is on the other node,
+	# so n1 translates its requests at XDP (SNAT + Geneve, XDP_TX).
+	[ -z "$NPA" ] || cat <<EOF
+---
+apiVersion: v1
+kind: Service
+metadata: {name: npc, namespace: vic}
+spec:
+  type: NodePort
+  ipFamilyPolicy: PreferDualStack
+  selector: {app: npc}
+  ports: [{name: a, port: 7002, protocol: UDP, targetPort: 7002, nodePort: 30075}]
 EOF
 } >"$T/cluster.yaml"
 check "apply: atk/{evil,sink} vic/{v1,v2,friend,friend2,cv} greedy/{g1,g2}, NodePort vic/np (ETP Local, externalIPs), ClusterIP atk/other" \
@@ -283,6 +313,26 @@ udp src=$A6 dst=$V16 tag=ctl-ul-own6-v1 | its own $A6 -> v1 over IPv6
 udp src=$A4 dst=$N1 dport=30071 tag=ctl-ul-np4 | its own -> NodePort $N1:30071 (v1)
 udp src=$A6 dst=$N16 dport=30071 tag=ctl-ul-np6 | its own -> NodePort [$N16]:30071
 EOF
+# With acceleration, before any policy (so only the underlay's own rules stand
+# between them and v2): n1's fast path takes its own address's requests to a
+# backend on n2 at XDP, and must hand every forged source to tc, which drops it.
+if [ -n "$NPA" ]; then
+	x0=$(npa_field 1 xdp4_packets)
+	host_probes "$M1" <<EOF
+udp src=$A4 dst=$N1 dport=30075 tag=ctl-ul-npc4 | its own -> NodePort $N1:30075 (v2 on n2: SNAT + Geneve at n1's XDP)
+udp src=$A6 dst=$N16 dport=30075 tag=ctl-ul-npc6 | its own -> NodePort [$N16]:30075 (v2, IPv6 at n1's XDP)
+udp src=$F4 dst=$N1 dport=30075 tag=atk-ul-npc-pod4 | forged friend $F4 -> $N1:30075 (a pod's source from outside)
+udp src=$F24 dst=$N1 dport=30075 tag=atk-ul-npc-pod4b | forged friend2 (n2's pod) -> $N1:30075
+udp src=$N2 dst=$N1 dport=30075 tag=atk-ul-npc-node4 | forged $N2 (another node) -> $N1:30075
+udp src=$N1 dst=$N1 dport=30075 tag=atk-ul-npc-self4 | forged $N1 (the node itself) -> $N1:30075
+udp src=$GW4 dst=$N1 dport=30075 tag=atk-ul-npc-gw4 | forged the pods' gateway -> $N1:30075
+udp src=169.254.1.1 dst=$N1 dport=30075 tag=atk-ul-npc-ll4 | forged link-local -> $N1:30075
+udp src=$F6 dst=$N16 dport=30075 tag=atk-ul-npc-pod6 | forged friend $F6 -> [$N16]:30075
+udp src=fe80::66 dst=$N16 dport=30075 tag=atk-ul-npc-ll6 | link-local fe80::66 -> [$N16]:30075
+EOF
+	x1=$(npa_field 1 xdp4_packets)
+	check "n1's fast path translated its own request at XDP (xdp4_packets $x0 -> $x1)" test "$x1" -gt "$x0"
+fi
 
 # ---- the policies ---------------------------------------------------------------------------------
 cat >"$T/pol.yaml" <<EOF
@@ -897,6 +947,12 @@ want_reason drop-addr-contested "the address two live pods claim"
 if [ "$KP" = none ]; then
 	want_reason drop-clusterip-outside "the host's own address to a ClusterIP"
 	want_reason drop-dsr-not-backend "a DSR option naming a frontend v1 is no backend of"
+fi
+if [ -n "$NPA" ]; then
+	check "the fast path was on: n1's xcnictl status says mode $NPA" \
+		test "$(npa_field 1 mode)" = "$NPA"
+	check "n1's fast path saw the frontends' packets and handed them to tc (tc_packets $(npa_field 1 tc_packets) > 0)" \
+		test "$(npa_field 1 tc_packets)" -gt 0
 fi
 
 for p in "${RECV[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done

@@ -38,11 +38,14 @@ check "lab up --nodes 3 --kube-proxy none --ip-family $FAMILY --agent-arg --node
 	--agent-arg "--nodeport-acceleration=$MODE" || { finish; exit 1; }
 remember_pids
 if [ "$MODE" = native ]; then
-	# Native XDP's XDP_TX on a veth hands the frame to the peer's NAPI, which
-	# a veth has only with GRO on or an XDP program of its own (GRO is off by
-	# default): the bridge ends of the lab's underlay get GRO, as a veth
-	# underlay must for native acceleration (docs/xcnid.8).
-	for i in 1 2 3; do ip netns exec xcl-ul ethtool -K "ul-n$i" gro on; done
+	# Native XDP_TX on a veth puts the frame in the peer's XDP ring, which the
+	# kernel drains only when the peer runs a native XDP program (GRO alone
+	# does not: the frames sat there, 0 delivered); the lab gives the switch's
+	# ends one that passes when the nodes' XDP is native (user/lab/underlay.c).
+	for i in 1 2 3; do
+		check "xcl-ul ul-n$i (n$i's ul0 peer) runs a native XDP program (xcni_lab_pass)" \
+			bash -c "ip -n xcl-ul -d link show ul-n$i | grep -q 'prog/xdp id'"
+	done
 	# A process's packets on a veth carry a partial checksum (CHECKSUM_PARTIAL:
 	# the pseudo-header's, the rest left to an offload); native XDP sees the
 	# bytes only, and XDP_TX's frame leaves the skb and its offload behind, so
@@ -50,6 +53,39 @@ if [ "$MODE" = native ]; then
 	for d in $(ip -n xcl-out -o link show | awk -F': ' '{print $2}' | cut -d@ -f1 | grep -vx lo); do
 		ip netns exec xcl-out ethtool -K "$d" tx off >/dev/null
 	done
+	# The agent tells a veth peer without one: a veth pair of the suite's own
+	# (npchk-a, its peer in npchk-b), an xcnid asked for native acceleration
+	# there, its one line, then --xdp-mode native refused; both stopped by PID.
+	NA=npchk-a$$ NB=npchk-b$$ CPIN=/sys/fs/bpf/xcni-npchk-$$
+	trap 'ip netns del "$NA" 2>/dev/null; ip netns del "$NB" 2>/dev/null; rm -rf "$CPIN"; lab_cleanup' EXIT
+	ip netns add "$NA" && ip netns add "$NB" &&
+		ip -n "$NA" link add ul0 type veth peer name peer0 netns "$NB" &&
+		ip -n "$NA" addr add 10.88.0.1/24 dev ul0 && ip -n "$NA" link set ul0 up &&
+		ip -n "$NB" link set peer0 up
+	mkdir -p "$T/npchk-man"
+	npchk_args=(--pin-dir "$CPIN" --pod-cidr 10.244.99.0/24 --node-name npchk --underlay-dev ul0
+		--node-ip 10.88.0.1 --kube-proxy-replacement --manifests "$T/npchk-man"
+		--nodeport-acceleration native)
+	ip netns exec "$NA" "$XCNID_BIN" "${npchk_args[@]}" >"$T/npchk.log" 2>&1 &
+	NPCHK=$!
+	MINE+=("$NPCHK")
+	for _ in $(seq 100); do
+		grep -q "nodeport acceleration on ul0: generic XDP" "$T/npchk.log" && break
+		sleep 0.1
+	done
+	kill "$NPCHK" 2>/dev/null; wait "$NPCHK" 2>/dev/null
+	check "xcnid --nodeport-acceleration native on a veth whose peer has no XDP program: one line naming peer0, then generic" \
+		bash -c "grep -q 'native XDP_TX on a veth reaches its peer peer0 (ifindex [0-9]* in netns id [0-9]*) only if the peer runs a native XDP program, and it runs none: generic instead' '$T/npchk.log' && grep -q 'nodeport acceleration on ul0: generic XDP' '$T/npchk.log'"
+	ip netns exec "$NA" "$XCNID_BIN" "${npchk_args[@]}" --xdp-mode native >"$T/npchk2.log" 2>&1 &
+	NPCHK=$!
+	MINE+=("$NPCHK")
+	for _ in $(seq 100); do kill -0 "$NPCHK" 2>/dev/null || break; sleep 0.1; done
+	kill "$NPCHK" 2>/dev/null; wait "$NPCHK"; RC=$?
+	check "the same with --xdp-mode native: exit 1, naming peer0 and what it needs" \
+		bash -c "[ $RC = 1 ] && grep -q 'error: nodeport acceleration on ul0: native XDP_TX on a veth reaches its peer peer0.*attach one that passes, or --nodeport-acceleration generic' '$T/npchk2.log'"
+	check "... and left no XDP program on ul0" \
+		bash -c "! ip -n '$NA' -d link show ul0 | grep -q 'prog/xdp'"
+	ip netns del "$NA" 2>/dev/null; ip netns del "$NB" 2>/dev/null; rm -rf "$CPIN"
 fi
 
 DS=
@@ -119,6 +155,25 @@ check "outside -> n2:30081/udp: np/b saw $OUT" expect_answer n2 30081/udp "np/b 
 t1=$(npa 2 tc_packets)
 check "n2 handed its local backend's packets on to tc (tc_packets $t0 -> $t1)" test "$t1" -gt "$t0"
 check "n2 sent none at XDP (xdp4_packets 0)" test "$(npa 2 xdp4_packets)" = 0
+# svc_path NODE PATH [FAMILY]: NODE's flow records hold a NodePort flow to np/b's
+# 8080 that PATH (xdp or tc) translated (xcnictl flows --json: service_path);
+# the records follow conntrack's walk (1 s), so waited for, bounded (5 s).
+svc_path() {
+	local _
+	for _ in $(seq 25); do
+		"$XCNICTL" flows --node "$1" --json 2>/dev/null | /usr/bin/python3 -c '
+import json, sys
+want, fam = sys.argv[1], sys.argv[2]
+recs = [json.loads(l) for l in sys.stdin if l.strip()]
+sys.exit(0 if any(r.get("service_path") == want and r["destination"]["port"] == 8080 and
+                  r["family"] == fam for r in recs) else 1)' "$2" "${3:-ipv4}" && return 0
+		sleep 0.2
+	done
+	"$XCNICTL" flows --node "$1" 2>&1 | sed 's/^/#   /'
+	return 1
+}
+check "xcnictl flows on n1: the NodePort flow to np/b says service_path xdp" svc_path n1 xdp
+check "xcnictl flows on n2: its local backend's NodePort flow says service_path tc" svc_path n2 tc
 check "n1 counted the fast path's packets fwd-encap (from-overlay) as tc would" \
 	test "$(metric 1 fwd-encap from-overlay)" -ge 3
 if [ "$FAMILY" = dual ]; then
@@ -130,6 +185,7 @@ if [ "$FAMILY" = dual ]; then
 	y1=$(npa 1 xdp6_packets)
 	check "n1's fast path sent them at XDP (xdp6_packets $y0 -> $y1, >= 3 more)" \
 		test "$y1" -ge $((y0 + 3))
+	check "xcnictl flows on n1: the IPv6 NodePort flow says service_path xdp" svc_path n1 xdp ipv6
 	check "IPv6: outside -> n2 [fd00:77::2]:30080/tcp (local backend, tc's): np/b saw the client" \
 		bash -c "[[ \"\$1\" == 'np/b 2001:db8:100::1' ]]" _ "$(answer n2 30080/tcp --family 6)"
 fi

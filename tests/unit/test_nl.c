@@ -4,7 +4,12 @@
  * (needs root): errors come back as -errno with the kernel's extended-ack text.
  */
 #include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/bpf.h>
+#include <linux/if_link.h>
 #include <linux/rtnetlink.h>
 #include <sched.h>
 #include <setjmp.h>
@@ -159,6 +164,52 @@ static void dump_ends(void **state)
 	assert_true(n >= 1);
 }
 
+/*
+ * A veth whose peer sits in another netns (as a kind node's eth0, the lab's
+ * ul0): its peer read through IFLA_TARGET_NETNSID, and whether that peer runs
+ * a native XDP program (xcnid's check before native NodePort acceleration).
+ */
+static void veth_peer_xdp(void **state)
+{
+	const struct bpf_insn pass[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = XDP_PASS },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	struct nl *nl = *state, nlb;
+	struct nl_link a, p;
+	int here = open("/proc/thread-self/ns/net", O_RDONLY), there, fd;
+
+	assert_true(here >= 0);
+	assert_int_equal(unshare(CLONE_NEWNET), 0);
+	there = open("/proc/thread-self/ns/net", O_RDONLY);
+	assert_true(there >= 0);
+	assert_int_equal(nl_open(&nlb), 0);
+	assert_int_equal(setns(here, CLONE_NEWNET), 0);
+	assert_int_equal(nl_veth_add(nl, "xp-a", "xp-b", there, 1500), 0);
+	assert_int_equal(nl_link_get(nl, "xp-a", &a), 0);
+	assert_true(a.link_netnsid >= 0);
+	assert_int_equal(nl_link_get_index(nl, a.link, a.link_netnsid, &p), 0);
+	assert_string_equal(p.name, "xp-b");
+	assert_int_equal(p.xdp_drv_prog, 0);
+	/* A native XDP program on the peer (through a socket in its netns). */
+	fd = bpf_prog_load(BPF_PROG_TYPE_XDP, "xt_pass", "GPL", pass, 2, NULL);
+	assert_true(fd >= 0);
+	assert_int_equal(nl_link_set_xdp(&nlb, p.ifindex, fd, XDP_FLAGS_DRV_MODE), 0);
+	assert_int_equal(nl_link_get_index(nl, a.link, a.link_netnsid, &p), 0);
+	assert_int_equal(p.xdp_attached, XDP_ATTACHED_DRV);
+	assert_true(p.xdp_drv_prog > 0);
+	assert_int_equal(nl_link_set_xdp(&nlb, p.ifindex, -1, XDP_FLAGS_DRV_MODE), 0);
+	assert_int_equal(nl_link_get_index(nl, a.link, a.link_netnsid, &p), 0);
+	assert_int_equal(p.xdp_drv_prog, 0);
+	/* No such link there: the kernel's error. */
+	assert_int_equal(nl_link_get_index(nl, 99999, a.link_netnsid, &p), -ENODEV);
+	close(fd);
+	nl_close(&nlb);
+	assert_int_equal(nl_link_del(nl, a.ifindex), 0);
+	close(there);
+	close(here);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -166,6 +217,7 @@ int main(void)
 		cmocka_unit_test(veth_link_addr_route),
 		cmocka_unit_test(ipv6_addr_route_neigh),
 		cmocka_unit_test(dump_ends),
+		cmocka_unit_test(veth_peer_xdp),
 	};
 
 	return cmocka_run_group_tests_name("netlink", tests, setup, teardown);

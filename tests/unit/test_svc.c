@@ -460,8 +460,9 @@ static void traffic_policies(void **state)
 	/* NodePort under externalTrafficPolicy Local: EXT local only, INT all. */
 	s = find(0x0a000001, 30080, XCNI_SCOPE_EXT);
 	assert_non_null(s);
+	/* ... every one of them here: the XDP fast path's cue (XCNI_SVC_F_LOCAL_BE). */
 	assert_int_equal(s->flags, XCNI_SVC_F_ETP_LOCAL | XCNI_SVC_F_TWO_SCOPES |
-					   XCNI_SVC_F_AFFINITY);
+					   XCNI_SVC_F_AFFINITY | XCNI_SVC_F_LOCAL_BE);
 	assert_int_equal(s->nbe, 2);
 	assert_null(be(s, 0x0a010106, 8080));
 	s = find(0x0a000001, 30080, XCNI_SCOPE_INT);
@@ -478,6 +479,8 @@ static void traffic_policies(void **state)
 		store_view(st, &c);
 		assert_int_equal(svc_build(&c, &n3, 0, &l), 0);
 		assert_int_equal(find(0x0a000001, 30080, XCNI_SCOPE_EXT)->nbe, 0);
+		/* None here: not XCNI_SVC_F_LOCAL_BE (tc drops it, said). */
+		assert_false(find(0x0a000001, 30080, XCNI_SCOPE_EXT)->flags & XCNI_SVC_F_LOCAL_BE);
 		assert_int_equal(find(0x0a000001, 30080, XCNI_SCOPE_INT)->nbe, 3);
 		assert_int_equal(spec("y/web:80/TCP")->nbe, 0);
 	}
@@ -525,7 +528,9 @@ static void nodeport_peers(void **state)
 	assert_int_equal(s->flags, XCNI_SVC_F_ETP_LOCAL);
 	assert_int_equal(s->nbe, 0);
 	assert_int_equal(find(0xc0a80101, 30080, XCNI_SCOPE_EXT)->flags,
-			 XCNI_SVC_F_ETP_LOCAL | XCNI_SVC_F_TWO_SCOPES);
+			 XCNI_SVC_F_ETP_LOCAL | XCNI_SVC_F_TWO_SCOPES | XCNI_SVC_F_LOCAL_BE);
+	/* Cluster, one backend here and one on n2: the fast path chooses. */
+	assert_int_equal(find(0xc0a80101, 30081, XCNI_SCOPE_EXT)->flags & XCNI_SVC_F_LOCAL_BE, 0);
 	/* externalTrafficPolicy Cluster: every backend behind every node's address. */
 	s = spec("y/all 192.168.1.3:30081/TCP (another node's)");
 	assert_int_equal(s->flags, 0);

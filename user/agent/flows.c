@@ -342,6 +342,14 @@ static void ct_entry(struct flowd *d, const struct flow_key *k, const void *ck,
 	if (!r)
 		return;
 	set_service(d, r, e->rev_nat);
+	if (e->flags & XCNI_CT_F_NODEPORT) {
+		uint8_t path = e->flags & XCNI_CT_F_XDP ? FLOW_SVC_PATH_XDP : FLOW_SVC_PATH_TC;
+
+		if (r->svc_path != path) {
+			r->svc_path = path;
+			flows_touch(d->fl, r);
+		}
+	}
 	/* Given its backend at connect (socket LB), a TCP flow's entry names no
 	 * Service: the sockops program recorded it by the tuple. Asked once, when
 	 * the walk first finds the flow, unless no record could be there: the

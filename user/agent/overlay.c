@@ -262,6 +262,77 @@ static int xdp_one(const struct overlay *ov, const char *path, int fd, __u32 fla
 	return bpf_xdp_attach(ov->underlay_ifindex, fd, flags, NULL);
 }
 
+/*
+ * Whether native XDP_TX out of the underlay can reach anything. On a veth
+ * the frame goes into the peer's XDP ring, and the kernel drains that ring
+ * only when the peer runs a native XDP program itself (veth_xdp_flush
+ * schedules the peer's NAPI for it; GRO alone gives the peer the ring but
+ * not the flush): with none, the fast path's frames are counted sent and sit
+ * there (bench/README.md, "the veth's peer"). The peer may sit in another
+ * netns (the host's end of a kind node's eth0, the lab's switch): asked for
+ * through IFLA_TARGET_NETNSID. 1 with what[] naming the peer when it cannot,
+ * 0 when it can (or the device is no veth), -errno when it cannot be told.
+ */
+static int veth_peer_lacks_xdp(const struct overlay *ov, char *what, size_t len)
+{
+	struct nl_link l, p;
+	struct nl nl;
+	int err;
+
+	err = nl_open(&nl);
+	if (err)
+		return err;
+	err = nl_link_get(&nl, ov->underlay, &l);
+	if (err || strcmp(l.kind, "veth") || l.link <= 0)
+		goto out;
+	err = nl_link_get_index(&nl, l.link, l.link_netnsid, &p);
+	if (err)
+		goto out;
+	if (l.link_netnsid >= 0)
+		snprintf(what, len, "%s (ifindex %d in netns id %d)", p.name, l.link,
+			 l.link_netnsid);
+	else
+		snprintf(what, len, "%s (ifindex %d)", p.name, l.link);
+	err = !p.xdp_drv_prog;
+out:
+	nl_close(&nl);
+	return err;
+}
+
+/*
+ * The fast path asked native and got it on a veth whose peer cannot take
+ * its XDP_TX (veth_peer_lacks_xdp): with --xdp-mode auto (the fast path's
+ * own default), generic XDP instead, said in one line; with --xdp-mode
+ * native, an error that says what the peer needs. 0, 1 (generic wanted
+ * instead) or -errno.
+ */
+static int np_accel_native_check(const struct overlay *ov)
+{
+	char peer[IF_NAMESIZE + 48] = "";
+	int r = veth_peer_lacks_xdp(ov, peer, sizeof(peer));
+
+	if (r < 0) {
+		pr_info("nodeport acceleration on %s: could not read the veth peer's XDP (%s); "
+			"native XDP_TX reaches it only if it runs a native XDP program\n",
+			ov->underlay, strerror(-r));
+		return 0;
+	}
+	if (!r)
+		return 0;
+	if (ov->xdp_want == XDP_WANT_NATIVE) {
+		pr_err("nodeport acceleration on %s: native XDP_TX on a veth reaches its peer %s "
+		       "only if the peer runs a native XDP program, and it runs none (attach one "
+		       "that passes, or --nodeport-acceleration generic; docs/xcnid.8)\n",
+		       ov->underlay, peer);
+		return -ENOTCONN;
+	}
+	printf("xcnid: nodeport acceleration on %s: native XDP_TX on a veth reaches its peer %s "
+	       "only if the peer runs a native XDP program, and it runs none: generic instead\n",
+	       ov->underlay, peer);
+	fflush(stdout);
+	return 1;
+}
+
 /* XDP: native where the driver has it (or asked), generic otherwise. */
 static int attach_xdp(struct overlay *ov, const char *pin_dir)
 {
@@ -313,6 +384,23 @@ static int attach_xdp(struct overlay *ov, const char *pin_dir)
 		ov->xdp_mode = q.attach_mode == XDP_ATTACHED_DRV ? XDP_FLAGS_DRV_MODE :
 			       q.attach_mode == XDP_ATTACHED_SKB ? XDP_FLAGS_SKB_MODE :
 								   0;
+	/* The fast path's XDP_TX must reach the wire (a veth's peer): else generic. */
+	if (ov->lb && ov->np_accel == XCNI_NPA_NATIVE && ov->xdp_mode == XDP_FLAGS_DRV_MODE) {
+		err = np_accel_native_check(ov);
+		if (err < 0)
+			return err;
+		if (err) {
+			/* The native link (this agent's or an earlier one's) goes first. */
+			xcni_link_unpin(path);
+			xdp_detach_ours(ov->underlay_ifindex);
+			err = xdp_one(ov, path, fd, XDP_FLAGS_SKB_MODE, &how);
+			if (err) {
+				pr_err("XDP on %s: %s\n", ov->underlay, strerror(-err));
+				return err;
+			}
+			ov->xdp_mode = XDP_FLAGS_SKB_MODE;
+		}
+	}
 	printf("xcnid: XDP prefilter on %s: %s, %s\n", ov->underlay,
 	       ov->xdp_mode == XDP_FLAGS_DRV_MODE ? "native (driver)" :
 	       ov->xdp_mode == XDP_FLAGS_SKB_MODE ? "generic (skb)" : "attached", how);

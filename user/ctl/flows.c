@@ -284,9 +284,11 @@ static void print_text(struct fopts *fo, json_t *o)
 			 pp ? " by " : "", pp ? pp : "");
 	}
 	if (svc) {
+		const char *sp = json_string_value(json_object_get(o, "service_path"));
 		size_t l = strlen(by);
 
-		snprintf(by + l, sizeof(by) - l, " svc %s -> %s", svc, be ? be : "?");
+		snprintf(by + l, sizeof(by) - l, " svc %s -> %s%s%s%s", svc, be ? be : "?",
+			 sp ? " (" : "", sp ? sp : "", sp ? ")" : "");
 	}
 	flags = json_object_get(o, "tcp_flags");
 	json_array_foreach(flags, i, v)

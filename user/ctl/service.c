@@ -251,6 +251,7 @@ static const char *svc_flags(const struct xcni_svc *v, bool timeout, char *buf, 
 		{ XCNI_SVC_F_ITP_LOCAL, "itp-local" },
 		{ XCNI_SVC_F_TWO_SCOPES, "two-scopes" },
 		{ XCNI_SVC_F_CLUSTERIP, "cluster-ip" },
+		{ XCNI_SVC_F_LOCAL_BE, "local-backends" },
 	};
 
 	snprintf(aff, sizeof(aff), "affinity=%us", v->affinity_s);

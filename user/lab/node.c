@@ -202,7 +202,7 @@ int lab_node_start(struct lab *lab, unsigned int i, const char *xcnid, const cha
 	if (err)
 		return err;
 	/* Before the agent: xcnid resolves its underlay device once, at start. */
-	err = lab_underlay_join(lab, n);
+	err = lab_underlay_join(lab, n, !strcmp(xdp, "native") || !strcmp(xdp, "auto"));
 	if (err)
 		return err;
 	lab_path(lab, log, sizeof(log), "%s/xcnid.log", n->name);

@@ -30,8 +30,12 @@
  * the moment it takes to open one, and never runs anything there.
  */
 #include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/bpf.h>
+#include <linux/if_link.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <sched.h>
@@ -212,7 +216,42 @@ out:
 	return err;
 }
 
-int lab_underlay_join(const struct lab *lab, const struct lab_node *n)
+/*
+ * A native XDP program that passes every frame, on the bridge end of a node
+ * whose ul0 runs native XDP. A veth's native XDP_TX (and XDP_REDIRECT into a
+ * veth) puts the frame in the peer's XDP ring, and the kernel schedules the
+ * peer's NAPI to take it only when the peer has a native XDP program
+ * (veth_xdp_flush): with none, the frame is counted sent (ul0's
+ * rx_queue_0_xdp_tx) and sits in the ring until something else polls it,
+ * the lab's fast path delivered nothing (measured: bench/README.md, the
+ * veth's peer). GRO on the peer enables the ring but not that flush. The
+ * program is two instructions, loaded here rather than from an object, and
+ * declares fragments (BPF_F_XDP_HAS_FRAGS) so the veth keeps the node's
+ * GSO; it goes with xcl-ul. 0 or -errno (said).
+ */
+static int ul_port_xdp_pass(struct nl *ul, const char *port, int ifindex)
+{
+	const struct bpf_insn pass[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = XDP_PASS },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	LIBBPF_OPTS(bpf_prog_load_opts, o, .prog_flags = BPF_F_XDP_HAS_FRAGS);
+	int fd, err;
+
+	fd = bpf_prog_load(BPF_PROG_TYPE_XDP, "xcni_lab_pass", "GPL", pass, 2, &o);
+	if (fd < 0) {
+		err = -errno;
+		fprintf(stderr, "lab: %s: loading its XDP pass program: %s\n", port, strerror(-err));
+		return err;
+	}
+	err = nl_link_set_xdp(ul, ifindex, fd, XDP_FLAGS_DRV_MODE);
+	if (err)
+		nl_fail("native XDP pass program on the underlay port", LAB_UL_NETNS, ul, err);
+	close(fd);
+	return err;
+}
+
+int lab_underlay_join(const struct lab *lab, const struct lab_node *n, bool xdp_peer)
 {
 	struct nl_link br, port, dev;
 	struct nl_route gw;
@@ -270,6 +309,8 @@ int lab_underlay_join(const struct lab *lab, const struct lab_node *n)
 		nl_fail("plugging the node's port into " LAB_UL_BRIDGE, LAB_UL_NETNS, &ul, err);
 		goto out_nn;
 	}
+	if (xdp_peer && (err = ul_port_xdp_pass(&ul, pname, port.ifindex)))
+		goto out_nn;
 	err = nl_link_get(&nn, LAB_UL_DEV, &dev);
 	/* An ipv6 lab's node has no IPv4 address on the underlay (n->ip only numbers it). */
 	if (!err && !lab_ul_v6only(lab))

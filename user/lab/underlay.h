@@ -91,9 +91,11 @@ static inline const char *lab_out_addr(const struct lab *lab)
 int lab_underlay_create(struct lab *lab);
 /*
  * Plugs node n into the switch: ul-n<i> on the bridge, ul0 with n->ip in the
- * node (and its IPv6 address in an ipv6 or dual stack lab).
+ * node (and its IPv6 address in an ipv6 or dual stack lab). xdp_peer: the
+ * node's agent attaches native XDP to ul0, so ul-n<i> gets a native XDP
+ * program of its own that passes everything (lab_ul_port_xdp_pass).
  */
-int lab_underlay_join(const struct lab *lab, const struct lab_node *n);
+int lab_underlay_join(const struct lab *lab, const struct lab_node *n, bool xdp_peer);
 /*
  * Node n's IPv6 underlay address (LAB_UL_PREFIX6 and n->ip's last byte) in
  * buf (LAB_ADDR6_LEN), in an ipv6 or dual stack lab; "" otherwise. 0 or -EINVAL.

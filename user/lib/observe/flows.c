@@ -1576,6 +1576,9 @@ void flow_rec_json(struct fbuf *b, const struct flow_rec *r, const struct flow_r
 	json_str(b, r->service);
 	fbuf_printf(b, ",\"backend\":");
 	json_str(b, r->backend);
+	fbuf_printf(b, ",\"service_path\":");
+	json_str(b, r->svc_path == FLOW_SVC_PATH_XDP ? "xdp" :
+		    r->svc_path == FLOW_SVC_PATH_TC  ? "tc" : NULL);
 	fbuf_printf(b, ",\"packets\":%llu,\"bytes\":%llu,\"reply_packets\":%llu,"
 		       "\"reply_bytes\":%llu,\"drops\":%llu,",
 		    (unsigned long long)r->pkts[0], (unsigned long long)r->bytes[0],

@@ -73,6 +73,12 @@ enum flow_point {
 };
 const char *flow_point_name(int pt);
 
+enum flow_svc_path {
+	FLOW_SVC_PATH_NONE = 0,
+	FLOW_SVC_PATH_TC = 1,
+	FLOW_SVC_PATH_XDP = 2,
+};
+
 /* TCP flags seen, as conntrack's states tell them (the ct entry has no flag bits). */
 #define FLOW_TCP_SYN 0x02
 #define FLOW_TCP_RST 0x04
@@ -118,6 +124,10 @@ struct flow_rec {
 	const char *rule_name; /* a ClusterNetworkPolicy rule's name, interned; NULL: none */
 	const char *service; /* "ns/name:port", interned; NULL: not translated */
 	const char *backend; /* "addr:port" it was translated to, interned */
+	/* A NodePort flow (from outside to an external frontend): which path
+	 * translated it, FLOW_SVC_PATH_TC or _XDP (the fast path opened its
+	 * conntrack entry: XCNI_CT_F_XDP); FLOW_SVC_PATH_NONE otherwise. */
+	uint8_t svc_path;
 	const char *prev_policy; /* the policy of prev_verdict, interned; NULL: none */
 	/* Denied for isolation (nothing allows it): the policies that isolate
 	 * the pod on the side that dropped it ("x/p, x/q"), interned. */

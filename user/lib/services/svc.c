@@ -295,6 +295,11 @@ static int add_frontend(struct items *v, const struct port_ctx *pc, const void *
 	/* The cluster's own: from_overlay refuses it to outside clients by default. */
 	if (!external)
 		flags |= XCNI_SVC_F_CLUSTERIP;
+	/* Every backend the entry holds is here: the XDP fast path's cue to
+	 * hand the packet to tc without choosing (the INT twin keeps pc's). */
+	if (external && (local ? pc->b->nlocal : pc->b->nall) &&
+	    (local || pc->b->nlocal == pc->b->nall))
+		flags |= XCNI_SVC_F_LOCAL_BE;
 	/* A dual-stack Service's IPv6 ClusterIP is told from its IPv4 one. */
 	if (!external)
 		err = asprintf(&name, "%s/%s:%u/%s%s", pc->so->meta.ns, pc->so->meta.name, port,

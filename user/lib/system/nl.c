@@ -328,6 +328,23 @@ static int link_attr_cb(const struct nlattr *a, void *data)
 		if (mnl_attr_validate(a, MNL_TYPE_U32) == 0)
 			l->link = (int)mnl_attr_get_u32(a);
 		break;
+	case IFLA_LINK_NETNSID:
+		if (mnl_attr_validate(a, MNL_TYPE_U32) == 0)
+			l->link_netnsid = (int)mnl_attr_get_u32(a);
+		break;
+	case IFLA_XDP: {
+		const struct nlattr *in;
+
+		mnl_attr_for_each_nested(in, a) {
+			if (mnl_attr_get_type(in) == IFLA_XDP_ATTACHED &&
+			    mnl_attr_validate(in, MNL_TYPE_U8) == 0)
+				l->xdp_attached = mnl_attr_get_u8(in);
+			else if (mnl_attr_get_type(in) == IFLA_XDP_DRV_PROG_ID &&
+				 mnl_attr_validate(in, MNL_TYPE_U32) == 0)
+				l->xdp_drv_prog = mnl_attr_get_u32(in);
+		}
+		break;
+	}
 	case IFLA_LINKINFO: {
 		const struct nlattr *in;
 
@@ -351,6 +368,7 @@ static void link_parse(const struct nlmsghdr *nlh, struct nl_link *l)
 	memset(l, 0, sizeof(*l));
 	l->ifindex = ifm->ifi_index;
 	l->flags = ifm->ifi_flags;
+	l->link_netnsid = -1;
 	mnl_attr_parse(nlh, sizeof(*ifm), link_attr_cb, l);
 	/* IFLA_INFO_KIND may carry a trailing NUL inside its payload. */
 	l->kind[strcspn(l->kind, "\0")] = '\0';
@@ -376,6 +394,31 @@ int nl_link_get(struct nl *nl, const char *name, struct nl_link *out)
 	mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
 	mnl_attr_put_u32(nlh, IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);
 	return nl_talk(nl, nlh, link_get_cb, out);
+}
+
+int nl_link_get_index(struct nl *nl, int ifindex, int netnsid, struct nl_link *out)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = link_req(buf, RTM_GETLINK, ifindex, 0, 0);
+
+	memset(out, 0, sizeof(*out));
+	if (netnsid >= 0)
+		mnl_attr_put_u32(nlh, IFLA_TARGET_NETNSID, (uint32_t)netnsid);
+	mnl_attr_put_u32(nlh, IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);
+	return nl_talk(nl, nlh, link_get_cb, out);
+}
+
+int nl_link_set_xdp(struct nl *nl, int ifindex, int fd, uint32_t flags)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = link_req(buf, RTM_NEWLINK, ifindex, 0, 0);
+	struct nlattr *x = mnl_attr_nest_start(nlh, IFLA_XDP);
+
+	mnl_attr_put_u32(nlh, IFLA_XDP_FD, (uint32_t)fd);
+	if (flags)
+		mnl_attr_put_u32(nlh, IFLA_XDP_FLAGS, flags);
+	mnl_attr_nest_end(nlh, x);
+	return nl_talk(nl, nlh, NULL, NULL);
 }
 
 struct link_dump_arg {

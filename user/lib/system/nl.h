@@ -30,6 +30,9 @@ struct nl_link {
 	unsigned int mtu;
 	unsigned int flags;
 	int link; /* IFLA_LINK: the veth peer's ifindex */
+	int link_netnsid; /* IFLA_LINK_NETNSID: the peer's netns as this one numbers it, or -1 */
+	uint8_t xdp_attached; /* IFLA_XDP_ATTACHED: XDP_ATTACHED_NONE, _DRV, _SKB, _HW, _MULTI */
+	uint32_t xdp_drv_prog; /* the native (driver) XDP program's id, 0 if none */
 };
 
 struct nl_route {
@@ -63,6 +66,14 @@ int nl_link_set_gso(struct nl *nl, int ifindex, unsigned int size);
 /* Sets an existing link's MTU. */
 int nl_link_set_mtu(struct nl *nl, int ifindex, unsigned int mtu);
 int nl_link_get(struct nl *nl, const char *name, struct nl_link *out);
+/*
+ * The link ifindex of the netns this one numbers netnsid (IFLA_TARGET_NETNSID:
+ * a veth's peer, from the nl_link's link and link_netnsid), or of this netns
+ * when netnsid < 0.
+ */
+int nl_link_get_index(struct nl *nl, int ifindex, int netnsid, struct nl_link *out);
+/* Attaches the XDP program fd to ifindex (flags: XDP_FLAGS_*), or detaches with fd -1. */
+int nl_link_set_xdp(struct nl *nl, int ifindex, int fd, uint32_t flags);
 /* Sets the link up and, if alias is not NULL, its alias. */
 int nl_link_up(struct nl *nl, int ifindex, const char *alias);
 /*
