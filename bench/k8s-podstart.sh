@@ -6,7 +6,8 @@
 #
 # The control plane and two kubelet nodes of tests/k8s (tests/k8s/lib.sh, node
 # mode daemonset, containerd logging at debug), then for each plugin in
-# $PLUGINS (default "xcni ptp", in that order, $ROUNDS times):
+# $PLUGINS (default "xcni ptp", in that order, $ROUNDS times; xcni-tc and
+# xcni-tcx are xcni with the DaemonSet's XCNI_ATTACH set to tc or tcx):
 #  - install: xcni as life.sh installs it (examples/kind xcni.yaml +
 #    kpr-patch.yaml, the image built offline); ptp by bench/k8s-ptp.yaml, a
 #    DaemonSet of the same shape (host network, the node's /opt/cni/bin and
@@ -48,7 +49,7 @@ OUT=${OUT:-/tmp/k8s-podstart.json}
 [[ $PODS =~ ^[0-9]+$ ]] && ((PODS == 0 || (PODS >= 2 && PODS <= 200))) || { echo "$BENCH: PODS: 0 (none: the policy rounds only) or 2-200, not '$PODS'" >&2; exit 1; }
 [[ $ROUNDS =~ ^[0-9]+$ ]] && ((ROUNDS >= 1 && ROUNDS <= 5)) || { echo "$BENCH: ROUNDS: 1-5, not '$ROUNDS'" >&2; exit 1; }
 for p in $PLUGINS; do
-	case $p in xcni | ptp) ;; *) echo "$BENCH: PLUGINS: xcni and/or ptp, not '$p'" >&2; exit 1 ;; esac
+	case $p in xcni | xcni-tc | xcni-tcx | ptp) ;; *) echo "$BENCH: PLUGINS: xcni, xcni-tc, xcni-tcx and/or ptp, not '$p'" >&2; exit 1 ;; esac
 done
 [ -x /usr/lib/cni/ptp ] || { echo "$BENCH: /usr/lib/cni/ptp missing (containernetworking-plugins)" >&2; exit 1; }
 [[ $PTP_PORTMAP =~ ^[01]$ ]] || { echo "$BENCH: PTP_PORTMAP: 0 or 1, not '$PTP_PORTMAP'" >&2; exit 1; }
@@ -67,6 +68,15 @@ for n in "${NODES[@]}"; do
 		timeout 60 ctr -a "/run/xcni-k8s/$n/containerd.sock" -n k8s.io images import --snapshotter overlayfs "$TMP/ptp.tar"
 done
 k8s_manifest kpr >"$TMP/xcni.yaml"
+# xcni-tc, xcni-tcx: the same with the DaemonSet's XCNI_ATTACH (the init
+# container's goes into the conflist: the plugin's "attach"; the agent's is
+# xcnid's own) both set to tc or tcx.
+for m in tc tcx; do
+	awk -v m="$m" '/- name: XCNI_ATTACH$/ {print; getline; sub(/value: .*/, "value: " m)} {print}' \
+		"$TMP/xcni.yaml" >"$TMP/xcni-$m.yaml"
+	[ "$(grep -A1 -- '- name: XCNI_ATTACH$' "$TMP/xcni-$m.yaml" | grep -c "value: $m\$")" = 2 ] ||
+		{ not_ok "xcni-$m.yaml: XCNI_ATTACH=$m in the init container and the agent"; finish; exit 1; }
+done
 # The ptp DaemonSet's pod CIDRs, one key per node.
 {
 	echo "apiVersion: v1"
@@ -176,9 +186,9 @@ PY
 	kc delete namespace pol --wait=true --timeout=120s >/dev/null
 }
 
-k8s_uninstall_plugin() { # xcni|ptp
-	if [ "$1" = xcni ]; then
-		k8s_uninstall "$TMP/xcni.yaml" kpr
+k8s_uninstall_plugin() { # xcni|xcni-tc|xcni-tcx|ptp
+	if [ "$1" != ptp ]; then
+		k8s_uninstall "$TMP/$1.yaml" kpr
 	else
 		kc delete -f "$TMP/ptp.yaml" --wait=true --timeout=60s >/dev/null
 		for n in "${NODES[@]}"; do
@@ -199,8 +209,8 @@ out_row() {
 for r in $(seq "$ROUNDS"); do
 	for p in $PLUGINS; do
 		diag "round $r: $p"
-		if [ "$p" = xcni ]; then
-			k8s_install "$TMP/xcni.yaml"
+		if [ "$p" != ptp ]; then
+			k8s_install "$TMP/$p.yaml"
 		else
 			k8s_install "$TMP/ptp.yaml" ptp
 		fi
